@@ -1,0 +1,44 @@
+import { SnowmuxError } from '../../errors.js';
+
+/**
+ * Snowflake identifier rules, applied the same way for every backend so a prompt that works on the
+ * embedded warehouse works on Snowflake:
+ * - a plain name (`customer`, `TPCH_SF1`) is an unquoted identifier: Snowflake resolves it upper-cased;
+ * - a name already wrapped in double quotes (`"Mixed Case"`) is taken literally, inner `""` unescaped;
+ * - anything else (spaces, dots, quotes, punctuation) is taken literally as a quoted identifier.
+ * The result is always emitted double-quoted, so no input can break out of the identifier.
+ */
+const UNQUOTED = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+const MAX_IDENTIFIER_LENGTH = 255;
+
+export function normalizeIdentifier(raw: string, what = 'identifier'): string {
+  if (typeof raw !== 'string' || raw.length === 0) {
+    throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} is empty. Pass a name such as "PUBLIC".`);
+  }
+  let name: string;
+  if (UNQUOTED.test(raw)) name = raw.toUpperCase();
+  else if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) name = raw.slice(1, -1).replace(/""/g, '"');
+  else name = raw;
+  if (name.length === 0 || name.length > MAX_IDENTIFIER_LENGTH) {
+    throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} must be 1 to ${MAX_IDENTIFIER_LENGTH} characters long.`);
+  }
+  if (/[\u0000-\u001f]/.test(name)) {
+    throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} contains control characters; pass a plain object name.`);
+  }
+  return name;
+}
+
+/** Quotes an already-normalized name. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Normalizes and quotes a user-supplied identifier. */
+export function identifierSql(raw: string, what?: string): string {
+  return quoteIdentifier(normalizeIdentifier(raw, what));
+}
+
+/** A SQL string literal ('it''s'), for the few commands that take names as strings. */
+export function stringLiteral(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,126 @@
+/**
+ * The one interface every warehouse backend implements (embedded DuckDB, Snowflake).
+ * Tools talk only to this interface, never to a driver.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Who asked, carried into the warehouse (Snowflake QUERY_TAG) and the audit log. */
+export interface QueryTag {
+  sessionId: string;
+  requestId: string;
+  client: string;
+  tool: string;
+}
+
+export interface CallContext {
+  /** Aborts the statement in the warehouse: client cancel, disconnect, or timeout. */
+  signal: AbortSignal;
+  tag: QueryTag;
+  /** Context for this call only; never leaks into another call on a pooled connection. */
+  database?: string | undefined;
+  schema?: string | undefined;
+  role?: string | undefined;
+  warehouse?: string | undefined;
+  /** Server-side statement timeout, where the backend supports one. */
+  timeoutMs?: number | undefined;
+  /** Called while a long statement runs (queued → running, elapsed time). */
+  onProgress?: ((progress: QueryProgress) => void) | undefined;
+}
+
+export interface QueryProgress {
+  phase: 'queued' | 'running';
+  elapsedMs: number;
+  message: string;
+}
+
+export interface QueryOptions extends CallContext {
+  /** Return at most this many rows; reading stops at maxRows + 1 to detect truncation. */
+  maxRows: number;
+  /** Stop adding rows once the serialized rows exceed this many bytes (approximate, JSON size). */
+  maxBytes?: number | undefined;
+  /** Positional bind values for `?` placeholders. */
+  binds?: JsonValue[] | undefined;
+}
+
+export interface ColumnInfo {
+  name: string;
+  /** The warehouse's own type name, e.g. `NUMBER(38,0)`, `VARCHAR`, `TIMESTAMP_NTZ`, `DECIMAL(15,2)`. */
+  type: string;
+  nullable?: boolean | undefined;
+}
+
+export interface QueryResult {
+  columns: ColumnInfo[];
+  /** JSON-safe cells: see serializeValue rules in docs/configuration.md (dates ISO, big ints and decimals as strings, binary hex). */
+  rows: JsonValue[][];
+  /** Rows returned in `rows`. */
+  rowCount: number;
+  /** True when more rows existed than were returned. */
+  truncated: boolean;
+  truncatedBy?: 'rows' | 'bytes' | undefined;
+  /** The warehouse's id for this statement (Snowflake query id), if it has one. */
+  queryId?: string | undefined;
+  /** Statement type as the warehouse reports it, when known. */
+  statementType?: string | undefined;
+  elapsedMs: number;
+}
+
+export interface DatabaseInfo {
+  name: string;
+  comment?: string | undefined;
+}
+
+export interface SchemaInfo {
+  database: string;
+  name: string;
+  comment?: string | undefined;
+}
+
+export type ObjectKind = 'table' | 'view';
+
+export interface ObjectInfo {
+  database: string;
+  schema: string;
+  name: string;
+  kind: ObjectKind;
+  comment?: string | undefined;
+  rowCount?: number | undefined;
+}
+
+export interface ObjectRef {
+  database: string;
+  schema: string;
+  name: string;
+}
+
+export interface ColumnDescription {
+  name: string;
+  type: string;
+  nullable: boolean;
+  default?: string | null | undefined;
+  comment?: string | null | undefined;
+}
+
+export interface WarehouseInfo {
+  kind: 'duckdb' | 'snowflake';
+  /** Profile name, or `embedded`. */
+  name: string;
+  /** Secret-free facts for status output (account, user, role, pool sizes…). */
+  detail: Record<string, JsonValue>;
+  defaultDatabase: string;
+  defaultSchema: string;
+}
+
+export interface Warehouse {
+  readonly kind: 'duckdb' | 'snowflake';
+  info(): WarehouseInfo;
+  query(sql: string, options: QueryOptions): Promise<QueryResult>;
+  listDatabases(ctx: CallContext): Promise<DatabaseInfo[]>;
+  listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]>;
+  listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]>;
+  describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]>;
+  /** Pages through a finished statement's result by its query id, without re-running it. */
+  fetchResults?(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult>;
+  close(): Promise<void>;
+}
