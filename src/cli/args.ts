@@ -1,0 +1,15 @@
+/**
+ * Small wrapper around node:util parseArgs that turns parse errors into clear usage errors.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { SnowmuxError } from '../errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new SnowmuxError('USAGE', `${(err as Error).message}. Run \`snowmux ${command} --help\` for the options.`);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * `snowmux shim` — what an editor launches. Only node builtins and src/wire + src/shim are imported.
+ */
+import { fileURLToPath } from 'node:url';
+import type { CommandIo } from '../main.js';
+import { parseCommandArgs } from '../args.js';
+import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { Shim } from '../../shim/shim.js';
+
+const HELP = `Usage: snowmux shim [--home DIR] [--profile NAME]
+
+Forwards MCP JSON-RPC between this process's stdin/stdout and the snowmux hub, starting the hub
+when none is running. Configure your editor with: { "command": "snowmux", "args": ["shim"] }
+`;
+
+export async function shimCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs('shim', argv, {
+    home: { type: 'string' },
+    profile: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.stderr.write(HELP);
+    return 0;
+  }
+  const home = resolveHome({ flag: values.home });
+  ensureHome(home);
+  const entry = fileURLToPath(new URL('../../../../bin/snowmux.js', import.meta.url));
+  const shim = new Shim({
+    home,
+    socketPath: socketPathFor(home),
+    profile: values.profile ?? process.env.SNOWMUX_PROFILE,
+    hubCommand: [entry, 'hub', '--home', home],
+    env: process.env,
+    stderr: io.stderr,
+    reconnectDeadlineMs: numberEnv('SNOWMUX_RECONNECT_DEADLINE_MS', 30_000),
+    pingIntervalMs: numberEnv('SNOWMUX_LINK_PING_MS', 5_000),
+  });
+  shim.start();
+  const code = await shim.exited;
+  // Exit promptly even if a reconnect timer or a half-closed socket would keep the loop alive.
+  process.exit(code);
+}
+
+function numberEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}

@@ -1,0 +1,107 @@
+/**
+ * `snowmux status [--json] [--watch]` — what the running hub is doing.
+ */
+import type { CommandIo } from '../main.js';
+import { parseCommandArgs } from '../args.js';
+import { controlRequest } from '../control-client.js';
+import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import type { HubStatus } from '../../hub/hub.js';
+
+export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs('status', argv, {
+    home: { type: 'string' },
+    json: { type: 'boolean' },
+    watch: { type: 'boolean' },
+    interval: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.stdout.write('Usage: snowmux status [--home DIR] [--json] [--watch [--interval MS]]\n');
+    return 0;
+  }
+  const home = resolveHome({ flag: values.home });
+  checkHome(home);
+  const socketPath = socketPathFor(home);
+  if (!values.watch) {
+    const status = await controlRequest<HubStatus>(socketPath, 'status');
+    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    return 0;
+  }
+  const every = Math.max(200, Number(values.interval ?? 1000) || 1000);
+  for (;;) {
+    const status = await controlRequest<HubStatus>(socketPath, 'status');
+    io.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `\x1b[2J\x1b[H${formatStatus(status)}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  return `${h}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(headers), ...rows.map(fmt)].join('\n');
+}
+
+export function formatStatus(s: HubStatus): string {
+  const out: string[] = [];
+  out.push(`snowmux hub ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  ${s.state}`);
+  out.push(`home ${s.home}`);
+  for (const w of s.warehouses) {
+    const extra = Object.entries(w.detail)
+      .filter(([, v]) => typeof v !== 'object' || v === null)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    out.push(`warehouse ${w.kind}:${w.name}  default ${w.defaultDatabase}.${w.defaultSchema}${extra ? `  ${extra}` : ''}`);
+  }
+  if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
+  out.push(`totals  sessions opened ${s.totals.sessionsOpened}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
+  out.push('');
+  out.push(`sessions (${s.sessions.length})`);
+  if (s.sessions.length > 0) {
+    const now = Date.now();
+    out.push(table(
+      ['SESSION', 'CLIENT', 'SHIM PID', 'PARENT', 'CONNECTED', 'CALLS', 'ERRORS', 'RUNNING', 'LAST TOOL'],
+      s.sessions.map((x) => [
+        x.id.slice(0, 8),
+        x.client ? `${x.client.name} ${x.client.version}` : '-',
+        x.shimPid === null ? '-' : String(x.shimPid),
+        x.parent ? `${x.parent.command ?? ''}(${x.parent.pid})` : '-',
+        `${duration(now - Date.parse(x.connectedAt))} ago`,
+        String(x.calls),
+        String(x.errors),
+        String(x.running),
+        x.lastTool ?? '-',
+      ]),
+    ));
+  }
+  if (s.recent.length > 0) {
+    out.push('');
+    out.push('recent calls');
+    out.push(table(
+      ['AT', 'SESSION', 'TOOL', 'OUTCOME', 'MS', 'ROWS', 'SQL'],
+      s.recent.slice(0, 10).map((c) => [
+        c.at.slice(11, 19),
+        c.sessionId.slice(0, 8),
+        c.tool,
+        c.errorCode ? `${c.outcome}:${c.errorCode}` : c.outcome,
+        c.ms.toFixed(1),
+        c.rows === null ? '-' : String(c.rows),
+        (c.sql ?? '').replace(/\s+/g, ' ').slice(0, 60),
+      ]),
+    ));
+  }
+  for (const [key, value] of Object.entries(s)) {
+    if (['version', 'pid', 'startedAt', 'uptimeMs', 'home', 'socket', 'state', 'warehouses', 'sessions', 'totals', 'recent'].includes(key)) continue;
+    out.push('');
+    out.push(`${key}: ${JSON.stringify(value)}`);
+  }
+  return `${out.join('\n')}\n`;
+}

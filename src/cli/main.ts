@@ -1,0 +1,64 @@
+/**
+ * `snowmux` — dispatches to one command, importing only that command's module.
+ */
+import { VERSION } from '../version.js';
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+type Command = (argv: string[], io: CommandIo) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  hub: { summary: 'run the hub in the foreground (--home DIR, --replace)', load: async () => (await import('./commands/hub-command.js')).hubCommand },
+  shim: { summary: 'stdio forwarder for editors; starts a hub when none runs', load: async () => (await import('./commands/shim-command.js')).shimCommand },
+  stdio: { summary: 'serve the tools in-process on stdin/stdout, no hub', load: async () => (await import('./commands/stdio-command.js')).stdioCommand },
+  status: { summary: "show what the hub is doing (--json, --watch)", load: async () => (await import('./commands/status-command.js')).statusCommand },
+  stop: { summary: 'ask the hub to shut down gracefully', load: async () => (await import('./commands/stop-command.js')).stopCommand },
+  audit: { summary: 'audit log tools: `snowmux audit verify`', load: async () => (await import('./commands/audit-command.js')).auditCommand },
+};
+
+export function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `snowmux ${VERSION} — one Snowflake MCP hub for all your editors
+
+Usage: snowmux <command> [options]
+
+Commands:
+${lines.join('\n')}
+
+Common options:
+  --home DIR     state directory (default: $SNOWMUX_HOME or ~/.snowmux)
+  --help         help for a command
+  --version      print the version
+`;
+}
+
+export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(usage());
+    if (name === undefined) process.exitCode = 2;
+    return;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`snowmux: unknown command "${name}". Run \`snowmux --help\` for the list of commands.\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const run = await command.load();
+    const code = await run(rest, io);
+    if (code !== 0) process.exitCode = code;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    io.stderr.write(`snowmux ${name}: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}\n`);
+    process.exitCode = 1;
+  }
+}

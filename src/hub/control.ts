@@ -1,0 +1,51 @@
+/**
+ * The control protocol on the hub socket (after a `control` hello): one JSON request per line,
+ * `{ "id": 1, "op": "status" }` → `{ "id": 1, "ok": true, "result": … }`. Used by `snowmux status`,
+ * `snowmux stop` and `snowmux hub --replace`.
+ */
+import type { Socket } from 'node:net';
+import { LineDecoder, encodeLine } from '../wire/framing.js';
+import type { Logger } from './observe/logger.js';
+
+export interface ControlHandlers {
+  status(): unknown;
+  stop(): unknown;
+  replace(): unknown;
+}
+
+export interface ControlRequest {
+  id: number | string;
+  op: keyof ControlHandlers;
+}
+
+export function handleControl(socket: Socket, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
+  const decoder = new LineDecoder(64 * 1024);
+  const onLine = (line: Buffer) => {
+    let req: Partial<ControlRequest>;
+    try {
+      req = JSON.parse(line.toString('utf8')) as Partial<ControlRequest>;
+    } catch {
+      socket.write(encodeLine({ id: null, ok: false, error: { code: 'BAD_REQUEST', message: 'Control requests are JSON objects, one per line.' } }));
+      return;
+    }
+    const id = req.id ?? null;
+    const op = req.op;
+    if (typeof op !== 'string' || !Object.hasOwn(handlers, op)) {
+      socket.write(encodeLine({ id, ok: false, error: { code: 'UNKNOWN_OP', message: `Unknown control operation "${String(op)}". Known: ${Object.keys(handlers).join(', ')}.` } }));
+      return;
+    }
+    try {
+      const result = handlers[op as keyof ControlHandlers]();
+      logger.info({ op }, 'control request');
+      socket.write(encodeLine({ id, ok: true, result }));
+    } catch (err) {
+      socket.write(encodeLine({ id, ok: false, error: { code: 'CONTROL_FAILED', message: (err as Error).message } }));
+    }
+  };
+  const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {
+    if (ev.kind === 'line') onLine(ev.line);
+  });
+  socket.on('data', onData);
+  socket.on('end', () => socket.end());
+  if (initial.length > 0) onData(initial);
+}

@@ -1,0 +1,104 @@
+/**
+ * Binds the hub's Unix socket, one hub per home: a socket that answers means another hub runs (refuse);
+ * a socket that refuses connections was left by a crash (replace it, under a short lock so two hubs
+ * starting at once cannot both replace it). The socket is created 0600 (umask) and chmod-ed to be sure.
+ */
+import { chmodSync, closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
+
+const REPLACE_LOCK = 'hub-bind.lock';
+
+function listenOnce(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const previous = process.umask(0o177);
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    try {
+      server.listen(path);
+    } finally {
+      process.umask(previous);
+    }
+  });
+}
+
+/** True when something accepts connections on the socket path. */
+export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(true), timeoutMs); // accepted but silent: still alive (maybe busy)
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+function withBindLock<T>(home: string, fn: () => Promise<T>): Promise<T> {
+  const path = join(home, REPLACE_LOCK);
+  for (let i = 0; i < 2; i++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return fn().finally(() => rmSync(path, { force: true }));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // The lock is held for milliseconds; an old one belongs to a hub that died mid-bind.
+      try {
+        const age = Date.now() - statSync(path).mtimeMs;
+        const pid = Number(readFileSync(path, 'utf8').trim());
+        let alive = false;
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch {
+          alive = false;
+        }
+        if (!alive || age > 10_000) rmSync(path, { force: true });
+        else break;
+      } catch {
+        /* raced with its removal: retry */
+      }
+    }
+  }
+  return Promise.reject(new SnowmuxError('HUB_ALREADY_RUNNING', 'Another hub is starting in this home right now. Use `snowmux status` to see it.'));
+}
+
+export async function listenExclusive(socketPath: string, home: string, onConnection: (socket: Socket) => void): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  try {
+    await listenOnce(server, socketPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw wrapListenError(err, socketPath);
+    await withBindLock(home, async () => {
+      if (await socketAnswers(socketPath)) {
+        throw new SnowmuxError('HUB_ALREADY_RUNNING', `A snowmux hub is already running at ${socketPath}. Use \`snowmux status\` to see it, \`snowmux stop\` to stop it, or \`snowmux hub --replace\` to take over.`);
+      }
+      rmSync(socketPath, { force: true }); // stale: left by a hub that crashed
+      try {
+        await listenOnce(server, socketPath);
+      } catch (e) {
+        throw wrapListenError(e, socketPath);
+      }
+    });
+  }
+  chmodSync(socketPath, 0o600);
+  return server;
+}
+
+function wrapListenError(err: unknown, socketPath: string): SnowmuxError {
+  return new SnowmuxError('HUB_LISTEN_FAILED', `Cannot listen on ${socketPath}: ${(err as Error).message}. Check the home directory's permissions, or choose another with --home.`, { cause: err });
+}

@@ -1,0 +1,22 @@
+/**
+ * The MCP server for one session: the same factory serves 2025-era and 2026-07-28 clients.
+ * Pools and other shared things live outside it (in ToolEnv's providers), so a factory call is cheap.
+ */
+import { McpServer } from '@modelcontextprotocol/server';
+import { VERSION } from '../version.js';
+import { registerCatalogTools } from './tools/catalog-tools.js';
+import { registerQueryTools } from './tools/query-tools.js';
+import type { ToolEnv } from './tools/tool-runtime.js';
+
+const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
+Explore with list_databases, list_schemas, list_tables, list_views, describe_table and describe_view; query with execute_query (one read-only statement per call; pass database/schema instead of USE). Large results are truncated: narrow the query, or page on with fetch_results(query_id, offset).`;
+
+export function createMcpServer(env: ToolEnv): McpServer {
+  const server = new McpServer(
+    { name: 'snowmux', version: VERSION },
+    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+  );
+  registerCatalogTools(server, env);
+  registerQueryTools(server, env);
+  return server;
+}

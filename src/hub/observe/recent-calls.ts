@@ -1,0 +1,40 @@
+/** The last N tool calls, for `snowmux status`. Fixed memory: a ring buffer. */
+import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
+
+export class RecentCalls implements CallSink {
+  private readonly ring: CallRecord[] = [];
+  private next = 0;
+  totals = { calls: 0, errors: 0, refused: 0, cancelled: 0 };
+
+  constructor(private readonly capacity = 50) {}
+
+  record(call: CallRecord): void {
+    this.totals.calls += 1;
+    if (call.outcome === 'error') this.totals.errors += 1;
+    if (call.outcome === 'refused') this.totals.refused += 1;
+    if (call.outcome === 'cancelled') this.totals.cancelled += 1;
+    if (this.ring.length < this.capacity) this.ring.push(call);
+    else this.ring[this.next] = call;
+    this.next = (this.next + 1) % this.capacity;
+  }
+
+  /** Newest first. */
+  list(limit = this.capacity): CallRecord[] {
+    const ordered = this.ring.length < this.capacity ? [...this.ring] : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    return ordered.reverse().slice(0, limit);
+  }
+}
+
+/** Fans one call record out to several sinks (recent list, audit, metrics). */
+export class CallSinks implements CallSink {
+  constructor(private readonly sinks: CallSink[]) {}
+  record(call: CallRecord): void {
+    for (const sink of this.sinks) {
+      try {
+        sink.record(call);
+      } catch {
+        /* one sink failing must not hide the call from the others */
+      }
+    }
+  }
+}

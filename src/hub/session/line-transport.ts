@@ -1,0 +1,196 @@
+/**
+ * An MCP Transport over one line-framed connection (a shim's Unix socket, or stdin/stdout).
+ * It owns input hygiene so the SDK only ever sees well-formed JSON-RPC: invalid UTF-8, non-JSON lines,
+ * non-JSON-RPC values and oversized lines are answered here with the proper JSON-RPC error and the
+ * session goes on. Link-control frames (ping) are answered here too.
+ */
+import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { LineDecoder } from '../../wire/framing.js';
+import { isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+
+export interface LineTransportOptions {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  maxLineBytes: number;
+  /** Called for each message before the SDK sees it (session bookkeeping: client info, tool names). */
+  observe?: (message: JSONRPCMessage) => void;
+  /** Called when input hygiene rejected something (for logs/metrics). */
+  onRejected?: (reason: string, detail: string) => void;
+  /** Called on any inbound traffic, for liveness tracking. */
+  onActivity?: () => void;
+  /** Bytes already read past a handshake line. */
+  initial?: Buffer;
+  /** Called once when the connection ends (the SDK owns `onclose`, so owners listen here). */
+  onEnded?: () => void;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+type Id = string | number | null;
+
+function isId(v: unknown): v is string | number {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+/** Structural JSON-RPC 2.0 check; returns an error message or null. */
+export function jsonRpcProblem(value: unknown): string | null {
+  if (value === null || typeof value !== 'object') return 'a JSON-RPC message must be a JSON object';
+  if (Array.isArray(value)) return 'JSON-RPC batches are not supported by MCP (removed in 2025-06-18); send one message per line';
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return 'missing "jsonrpc": "2.0"';
+  if ('method' in m) {
+    if (typeof m.method !== 'string' || m.method.length === 0) return '"method" must be a non-empty string';
+    if ('id' in m && !isId(m.id)) return '"id" must be a string or a number';
+    if ('params' in m && (m.params === null || typeof m.params !== 'object')) return '"params" must be an object';
+    return null;
+  }
+  if ('id' in m && ('result' in m || 'error' in m)) return null;
+  return 'neither a request, a notification nor a response';
+}
+
+export class LineTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<T extends JSONRPCMessage>(message: T) => void) | undefined;
+  sessionId?: string | undefined;
+
+  private readonly decoder: LineDecoder;
+  private closed = false;
+  private started = false;
+
+  constructor(private readonly opts: LineTransportOptions) {
+    this.decoder = new LineDecoder(opts.maxLineBytes);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('LineTransport already started');
+    this.started = true;
+    const { input } = this.opts;
+    input.on('data', this.onData);
+    input.on('end', this.onEnd);
+    input.on('close', this.onEnd);
+    input.on('error', this.onInputError);
+    if (this.opts.initial && this.opts.initial.length > 0) this.onData(this.opts.initial);
+  }
+
+  private readonly onData = (chunk: Buffer | string) => {
+    this.opts.onActivity?.();
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.decoder.push(buf, (ev) => {
+      if (ev.kind === 'oversize') {
+        this.reject(null, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
+      } else {
+        this.onLine(ev.line);
+      }
+    });
+  };
+
+  private onLine(line: Buffer): void {
+    if (isLinkFrame(line)) {
+      const frame = parseLinkFrame(line);
+      if (frame?.snowmux === 'ping') this.writeRaw(JSON.stringify({ snowmux: 'pong', n: frame.n }) + '\n');
+      return;
+    }
+    let text: string;
+    try {
+      text = utf8.decode(line);
+    } catch {
+      this.reject(null, PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8');
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      this.reject(null, PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json');
+      return;
+    }
+    const problem = jsonRpcProblem(value);
+    if (problem) {
+      const id = value && typeof value === 'object' && !Array.isArray(value) ? (value as { id?: unknown }).id : undefined;
+      const isRequestLike = value && typeof value === 'object' && 'method' in (value as object);
+      // A broken notification gets no response (JSON-RPC); anything else with a usable id gets one.
+      if (isRequestLike && id === undefined) {
+        this.opts.onRejected?.('invalid', problem);
+        return;
+      }
+      this.reject(isId(id) ? id : null, INVALID_REQUEST, `Invalid Request: ${problem}.`, 'invalid');
+      return;
+    }
+    const message = value as JSONRPCMessage;
+    try {
+      this.opts.observe?.(message);
+    } catch {
+      /* bookkeeping must never break the session */
+    }
+    this.onmessage?.(message);
+  }
+
+  private reject(id: Id, code: number, message: string, reason: string): void {
+    this.opts.onRejected?.(reason, message);
+    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }) + '\n');
+  }
+
+  private readonly onEnd = () => {
+    void this.close();
+  };
+
+  private readonly onInputError = (err: Error) => {
+    this.onerror?.(err);
+    void this.close();
+  };
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.closed) return;
+    await this.writeAsync(JSON.stringify(message) + '\n');
+  }
+
+  private writeRaw(text: string): void {
+    if (this.closed) return;
+    try {
+      this.opts.output.write(text);
+    } catch {
+      /* a dead peer; close follows */
+    }
+  }
+
+  private writeAsync(text: string): Promise<void> {
+    return new Promise((resolve) => {
+      let ok: boolean;
+      try {
+        ok = this.opts.output.write(text);
+      } catch {
+        resolve();
+        return;
+      }
+      // Honour backpressure: a slow client slows its own session only.
+      if (ok) {
+        resolve();
+        return;
+      }
+      const out = this.opts.output;
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        resolve();
+      };
+      out.once('drain', done);
+      out.once('close', done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const { input } = this.opts;
+    input.off('data', this.onData);
+    input.off('end', this.onEnd);
+    input.off('close', this.onEnd);
+    input.off('error', this.onInputError);
+    this.opts.onEnded?.();
+    this.onclose?.();
+  }
+}

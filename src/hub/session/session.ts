@@ -1,0 +1,138 @@
+/**
+ * One MCP session: one shim connection (or one stdio client). Holds identity, client facts and counters
+ * for status, and the abort controllers of its running calls so a vanished client frees everything.
+ */
+import type { ParentInfo } from '../../wire/hello.js';
+
+export interface ClientInfo {
+  name: string;
+  version: string;
+}
+
+export interface Identity {
+  /** How the identity was proven: the Unix socket's peer is the same local user; stdio is the process owner. */
+  kind: 'local-user' | 'api-key';
+  name: string;
+}
+
+export interface SessionFacts {
+  id: string;
+  identity: Identity;
+  transport: 'unix-socket' | 'stdio';
+  shimPid?: number | undefined;
+  parent?: ParentInfo | undefined;
+  shimVersion?: string | undefined;
+  profile?: string | undefined;
+  /** SNOWFLAKE_* settings handed over by the shim (never logged or shown). */
+  env?: Record<string, string> | undefined;
+  resumeOf?: string | undefined;
+}
+
+export interface SessionSnapshot {
+  id: string;
+  identity: Identity;
+  transport: string;
+  client: ClientInfo | null;
+  protocolVersion: string | null;
+  shimPid: number | null;
+  parent: ParentInfo | null;
+  shimVersion: string | null;
+  profile: string | null;
+  connectedAt: string;
+  calls: number;
+  errors: number;
+  running: number;
+  lastTool: string | null;
+  lastCallAt: string | null;
+  resumeOf: string | null;
+}
+
+export class Session {
+  readonly connectedAt = new Date();
+  client: ClientInfo | null = null;
+  protocolVersion: string | null = null;
+  calls = 0;
+  errors = 0;
+  lastTool: string | null = null;
+  lastCallAt: Date | null = null;
+  /** Aborting these cancels the session's running calls (and their warehouse statements). */
+  readonly running = new Map<string, AbortController>();
+  private closedFlag = false;
+
+  constructor(readonly facts: SessionFacts) {}
+
+  get id(): string {
+    return this.facts.id;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Name used in query tags, audit and logs: the client's own name when it told us. */
+  get clientLabel(): string {
+    return this.client ? `${this.client.name}/${this.client.version}` : 'unknown-client';
+  }
+
+  beginCall(requestKey: string, tool: string): AbortController {
+    const controller = new AbortController();
+    this.running.set(requestKey, controller);
+    this.calls += 1;
+    this.lastTool = tool;
+    this.lastCallAt = new Date();
+    return controller;
+  }
+
+  endCall(requestKey: string, failed: boolean): void {
+    this.running.delete(requestKey);
+    if (failed) this.errors += 1;
+  }
+
+  /** Ends the session: every running call is aborted, which cancels its warehouse statement. */
+  close(reason: string): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const controller of this.running.values()) controller.abort(new Error(reason));
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      id: this.id,
+      identity: this.facts.identity,
+      transport: this.facts.transport,
+      client: this.client,
+      protocolVersion: this.protocolVersion,
+      shimPid: this.facts.shimPid ?? null,
+      parent: this.facts.parent ?? null,
+      shimVersion: this.facts.shimVersion ?? null,
+      profile: this.facts.profile ?? null,
+      connectedAt: this.connectedAt.toISOString(),
+      calls: this.calls,
+      errors: this.errors,
+      running: this.running.size,
+      lastTool: this.lastTool,
+      lastCallAt: this.lastCallAt?.toISOString() ?? null,
+      resumeOf: this.facts.resumeOf ?? null,
+    };
+  }
+}
+
+/** Learns the client's name/version and protocol from what it sends, in either protocol era. */
+export function observeClientMessage(session: Session, message: unknown): void {
+  const m = message as { method?: string; params?: Record<string, unknown> };
+  if (typeof m.method !== 'string' || !m.params) return;
+  if (m.method === 'initialize') {
+    const info = m.params.clientInfo as { name?: unknown; version?: unknown } | undefined;
+    if (info && typeof info.name === 'string') session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };
+    if (typeof m.params.protocolVersion === 'string') session.protocolVersion = m.params.protocolVersion.slice(0, 40);
+    return;
+  }
+  const meta = m.params._meta as Record<string, unknown> | undefined;
+  if (!meta) return;
+  const info = meta['io.modelcontextprotocol/clientInfo'] as { name?: unknown; version?: unknown } | undefined;
+  if (info && typeof info.name === 'string' && session.client?.name !== info.name) {
+    session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };
+  }
+  const version = meta['io.modelcontextprotocol/protocolVersion'];
+  if (typeof version === 'string') session.protocolVersion = version.slice(0, 40);
+}

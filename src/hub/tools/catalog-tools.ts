@@ -1,0 +1,148 @@
+/**
+ * Metadata tools: list_databases, list_schemas, list_tables, list_views, describe_table, describe_view.
+ * Names and parameters of the first five match the original Python snowflake-mcp-server, so prompts written
+ * for it keep working. Identifiers are passed to the warehouse as values, never pasted into SQL here.
+ */
+import * as z from 'zod';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { normalizeIdentifier } from '../warehouse/identifiers.js';
+import type { ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
+import { renderTable } from './result-format.js';
+import { runTool, type ToolEnv } from './tool-runtime.js';
+
+const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+
+const databaseArg = z.string().min(1).max(255).optional().describe('Database name. Defaults to the hub\'s default database.');
+const schemaArg = z.string().min(1).max(255).optional().describe('Schema name. Defaults to the default schema of the database.');
+
+const objectRow = z.object({ schema: z.string(), name: z.string(), comment: z.string().nullable(), row_count: z.number().nullable() });
+const columnRow = z.object({ name: z.string(), type: z.string(), nullable: z.boolean(), default: z.string().nullable(), comment: z.string().nullable() });
+
+/** The database a call means: the one it named, or the warehouse's default. */
+export function targetDatabase(warehouse: Warehouse, database: string | undefined): string {
+  return database === undefined ? warehouse.info().defaultDatabase : normalizeIdentifier(database, 'database name');
+}
+
+/** The schema a call means: the one it named, the default schema in the default database, else PUBLIC. */
+export function targetSchema(warehouse: Warehouse, database: string, schema: string | undefined): string {
+  if (schema !== undefined) return normalizeIdentifier(schema, 'schema name');
+  const info = warehouse.info();
+  return database === info.defaultDatabase ? info.defaultSchema : 'PUBLIC';
+}
+
+export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
+  server.registerTool(
+    'list_databases',
+    {
+      title: 'List databases',
+      description: 'List the databases you can query.',
+      inputSchema: z.object({}),
+      outputSchema: z.object({ databases: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) }),
+      annotations: READ_ONLY,
+    },
+    (_args, mcp) => runTool(env, 'list_databases', mcp, async ({ warehouse, ctx, note }) => {
+      const dbs = await warehouse.listDatabases(ctx);
+      note({ rows: dbs.length });
+      const databases = dbs.map((d) => ({ name: d.name, comment: d.comment ?? null }));
+      return {
+        content: [{ type: 'text', text: `${renderTable(['name', 'comment'], databases.map((d) => [d.name, d.comment]))}\n\n${databases.length} database(s).` }],
+        structuredContent: { databases },
+      };
+    }),
+  );
+
+  server.registerTool(
+    'list_schemas',
+    {
+      title: 'List schemas',
+      description: 'List the schemas of a database.',
+      inputSchema: z.object({ database: databaseArg }),
+      outputSchema: z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) }),
+      annotations: READ_ONLY,
+    },
+    (args, mcp) => runTool(env, 'list_schemas', mcp, async ({ warehouse, ctx, note }) => {
+      const database = targetDatabase(warehouse, args.database);
+      const list = await warehouse.listSchemas(database, ctx);
+      note({ rows: list.length });
+      const schemas = list.map((s) => ({ name: s.name, comment: s.comment ?? null }));
+      return {
+        content: [{ type: 'text', text: `Schemas in ${database}:\n\n${renderTable(['name', 'comment'], schemas.map((s) => [s.name, s.comment]))}` }],
+        structuredContent: { database, schemas },
+      };
+    }),
+  );
+
+  for (const kind of ['table', 'view'] as const) registerListObjects(server, env, kind);
+  for (const kind of ['table', 'view'] as const) registerDescribe(server, env, kind);
+}
+
+function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind): void {
+  const plural = `${kind}s`;
+  server.registerTool(
+    `list_${plural}`,
+    {
+      title: `List ${plural}`,
+      description: `List the ${plural} in a database, in one schema or in all of its schemas.`,
+      inputSchema: z.object({
+        database: databaseArg,
+        schema: z.string().min(1).max(255).optional().describe(`Schema name. Omit to list ${plural} in every schema of the database.`),
+      }),
+      outputSchema: z.object({ database: z.string(), schema: z.string().nullable(), [plural]: z.array(objectRow) }),
+      annotations: READ_ONLY,
+    },
+    (args, mcp) => runTool(env, `list_${plural}`, mcp, async ({ warehouse, ctx, note }) => {
+      const database = targetDatabase(warehouse, args.database);
+      const schema = args.schema === undefined ? null : normalizeIdentifier(args.schema, 'schema name');
+      let objects: ObjectInfo[];
+      if (schema !== null) objects = await warehouse.listObjects(database, schema, kind, ctx);
+      else {
+        objects = [];
+        for (const s of await warehouse.listSchemas(database, ctx)) {
+          if (s.name === 'INFORMATION_SCHEMA') continue;
+          objects.push(...(await warehouse.listObjects(database, s.name, kind, ctx)));
+        }
+      }
+      note({ rows: objects.length });
+      const rows = objects.map((o) => ({ schema: o.schema, name: o.name, comment: o.comment ?? null, row_count: o.rowCount ?? null }));
+      const where = schema === null ? database : `${database}.${schema}`;
+      const table = rows.length === 0
+        ? `No ${plural} in ${where}.`
+        : renderTable(['schema', 'name', 'rows', 'comment'], rows.map((r) => [r.schema, r.name, r.row_count, r.comment]));
+      return {
+        content: [{ type: 'text', text: `${kind === 'table' ? 'Tables' : 'Views'} in ${where}:\n\n${table}` }],
+        structuredContent: { database, schema, [plural]: rows },
+      };
+    }),
+  );
+}
+
+function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): void {
+  const nameKey = `${kind}_name` as const;
+  server.registerTool(
+    `describe_${kind}`,
+    {
+      title: `Describe a ${kind}`,
+      description: `Show the columns of a ${kind}: name, type, nullability, default and comment.`,
+      inputSchema: z.object({
+        database: databaseArg,
+        [nameKey]: z.string().min(1).max(255).describe(`${kind === 'table' ? 'Table' : 'View'} name.`),
+        schema: schemaArg,
+      }),
+      outputSchema: z.object({ database: z.string(), schema: z.string(), name: z.string(), columns: z.array(columnRow) }),
+      annotations: READ_ONLY,
+    },
+    (args, mcp) => runTool(env, `describe_${kind}`, mcp, async ({ warehouse, ctx, note }) => {
+      const a = args as { database?: string; schema?: string } & Record<string, string>;
+      const database = targetDatabase(warehouse, a.database);
+      const schema = targetSchema(warehouse, database, a.schema);
+      const name = normalizeIdentifier(a[nameKey]!, `${kind} name`);
+      const cols = await warehouse.describeObject({ database, schema, name }, kind, ctx);
+      note({ rows: cols.length });
+      const columns = cols.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, default: c.default ?? null, comment: c.comment ?? null }));
+      return {
+        content: [{ type: 'text', text: `${database}.${schema}.${name}:\n\n${renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment]))}` }],
+        structuredContent: { database, schema, name, columns },
+      };
+    }),
+  );
+}

@@ -1,0 +1,130 @@
+/**
+ * Query tools: execute_query (read-only SQL), query_view, and fetch_results (page through a finished
+ * result by query id without re-running it).
+ */
+import * as z from 'zod';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import { SnowmuxError } from '../../errors.js';
+import { checkSql } from '../guard/sql/classifier.js';
+import { normalizeIdentifier, quoteIdentifier } from '../warehouse/identifiers.js';
+import type { QueryResult } from '../warehouse/types.js';
+import { targetDatabase, targetSchema } from './catalog-tools.js';
+import { queryStructured, queryText, truncationNotice } from './result-format.js';
+import { runTool, type HubLimits, type ToolEnv } from './tool-runtime.js';
+
+const queryOutput = z.object({
+  columns: z.array(z.object({ name: z.string(), type: z.string() })),
+  rows: z.array(z.array(z.unknown())),
+  row_count: z.number(),
+  truncated: z.boolean(),
+  query_id: z.string().nullable(),
+  notice: z.string().nullable(),
+});
+
+function limitArg(limits: HubLimits) {
+  return z
+    .number()
+    .int()
+    .min(1)
+    .max(limits.maxRowsCeiling)
+    .optional()
+    .describe(`Maximum rows to return (default ${limits.defaultMaxRows}, at most ${limits.maxRowsCeiling}). Larger results are truncated with a notice.`);
+}
+
+function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset = 0): CallToolResult {
+  const notice = truncationNotice(result, { maxRows, maxBytes: limits.maxResultBytes }, offset);
+  return {
+    content: [{ type: 'text', text: queryText(result, notice) }],
+    structuredContent: queryStructured(result, notice),
+  };
+}
+
+export function registerQueryTools(server: McpServer, env: ToolEnv): void {
+  const { limits } = env;
+
+  server.registerTool(
+    'execute_query',
+    {
+      title: 'Run a read-only SQL query',
+      description:
+        'Run one read-only SQL statement (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN) and return its rows. ' +
+        'Writes, multiple statements, USE and session changes are refused; pass database/schema to set the context for this call.',
+      inputSchema: z.object({
+        query: z.string().min(1).describe('One SQL statement.'),
+        database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),
+        schema: z.string().min(1).max(255).optional().describe('Schema context for this call only.'),
+        limit: limitArg(limits),
+      }),
+      outputSchema: queryOutput,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (args, mcp) => runTool(env, 'execute_query', mcp, async ({ warehouse, ctx, note }) => {
+      note({ sql: args.query });
+      const verdict = checkSql(args.query, { allowWrite: false });
+      if (!verdict.allowed) throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
+      const maxRows = args.limit ?? limits.defaultMaxRows;
+      const result = await warehouse.query(verdict.statement.text, {
+        ...ctx,
+        database: args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name'),
+        schema: args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name'),
+        maxRows,
+        maxBytes: limits.maxResultBytes,
+      });
+      note({ rows: result.rowCount, ...(result.queryId ? { queryId: result.queryId } : {}) });
+      return queryResult(result, limits, maxRows);
+    }),
+  );
+
+  server.registerTool(
+    'query_view',
+    {
+      title: 'Read rows from a view',
+      description: 'Return rows from a view (SELECT * with a row limit).',
+      inputSchema: z.object({
+        database: z.string().min(1).max(255).optional().describe('Database name. Defaults to the hub\'s default database.'),
+        view_name: z.string().min(1).max(255).describe('View name.'),
+        schema: z.string().min(1).max(255).optional().describe('Schema name. Defaults to the default schema of the database.'),
+        limit: limitArg(limits),
+      }),
+      outputSchema: queryOutput,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (args, mcp) => runTool(env, 'query_view', mcp, async ({ warehouse, ctx, note }) => {
+      const database = targetDatabase(warehouse, args.database);
+      const schema = targetSchema(warehouse, database, args.schema);
+      const name = normalizeIdentifier(args.view_name, 'view name');
+      const maxRows = args.limit ?? limits.defaultMaxRows;
+      // Identifiers are quoted; the limit is an integer validated by the schema, and maxRows caps reading anyway.
+      const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)} LIMIT ${maxRows + 1}`;
+      note({ sql });
+      const result = await warehouse.query(sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes });
+      note({ rows: result.rowCount, ...(result.queryId ? { queryId: result.queryId } : {}) });
+      return queryResult(result, limits, maxRows);
+    }),
+  );
+
+  server.registerTool(
+    'fetch_results',
+    {
+      title: 'Page through a finished result',
+      description: 'Fetch more rows of a finished query by its query id (from a truncated result), without running it again.',
+      inputSchema: z.object({
+        query_id: z.string().min(1).max(200).describe('The query id reported by execute_query or query_view.'),
+        offset: z.number().int().min(0).optional().describe('Rows to skip (default 0).'),
+        limit: limitArg(limits),
+      }),
+      outputSchema: queryOutput,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (args, mcp) => runTool(env, 'fetch_results', mcp, async ({ warehouse, ctx, note }) => {
+      if (!warehouse.fetchResults) {
+        throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');
+      }
+      const offset = args.offset ?? 0;
+      const limit = args.limit ?? limits.defaultMaxRows;
+      const result = await warehouse.fetchResults(args.query_id, { offset, limit, maxBytes: limits.maxResultBytes }, ctx);
+      note({ rows: result.rowCount, queryId: args.query_id });
+      return queryResult(result, limits, limit, offset);
+    }),
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * Shapes warehouse results for MCP: a readable text table for the model, and the same data as
+ * `structuredContent` (matching each tool's outputSchema) for clients that read JSON.
+ */
+import type { JsonValue, QueryResult } from '../warehouse/types.js';
+
+/** Cells wider than this are cut in the text table only; structuredContent keeps full values. */
+const MAX_CELL_CHARS = 120;
+
+function cellText(value: JsonValue): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+function clip(text: string): string {
+  const flat = text.replace(/[\r\n\t]+/g, ' ');
+  return flat.length > MAX_CELL_CHARS ? `${flat.slice(0, MAX_CELL_CHARS - 1)}…` : flat;
+}
+
+/** A pipe table: header, separator, rows. Pipes inside cells are escaped so columns stay aligned. */
+export function renderTable(headers: string[], rows: JsonValue[][]): string {
+  const texts = rows.map((row) => headers.map((_, i) => clip(cellText(row[i] ?? null)).replace(/\|/g, '\\|')));
+  const heads = headers.map((h) => clip(h).replace(/\|/g, '\\|'));
+  const widths = heads.map((h, i) => Math.max(h.length, ...texts.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return [line(heads), sep, ...texts.map(line)].join('\n');
+}
+
+export interface QueryStructured {
+  [key: string]: unknown;
+  columns: { name: string; type: string }[];
+  rows: JsonValue[][];
+  row_count: number;
+  truncated: boolean;
+  query_id: string | null;
+  notice: string | null;
+}
+
+export function truncationNotice(result: QueryResult, cap: { maxRows: number; maxBytes: number }, offset = 0): string | null {
+  if (!result.truncated) return null;
+  const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}`;
+  const why = result.truncatedBy === 'bytes'
+    ? `the result exceeded the ${cap.maxBytes}-byte cap`
+    : `more rows exist beyond the ${cap.maxRows}-row cap`;
+  const next = result.queryId
+    ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${offset + result.rowCount}), or narrow the query (WHERE, LIMIT, fewer columns).`
+    : ' Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.';
+  return `Result truncated: ${shown}; ${why}.${next}`;
+}
+
+export function queryStructured(result: QueryResult, notice: string | null): QueryStructured {
+  return {
+    columns: result.columns.map((c) => ({ name: c.name, type: c.type })),
+    rows: result.rows,
+    row_count: result.rowCount,
+    truncated: result.truncated,
+    query_id: result.queryId ?? null,
+    notice,
+  };
+}
+
+export function queryText(result: QueryResult, notice: string | null): string {
+  const parts: string[] = [];
+  if (result.columns.length === 0) parts.push('Statement executed; it returned no columns.');
+  else parts.push(renderTable(result.columns.map((c) => c.name), result.rows));
+  const tail = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${result.truncated ? ' (truncated)' : ''} in ${Math.round(result.elapsedMs)} ms${result.queryId ? `, query id ${result.queryId}` : ''}.`;
+  parts.push(tail);
+  if (notice) parts.push(notice);
+  return parts.join('\n\n');
+}

@@ -1,0 +1,161 @@
+/**
+ * Opening a link to the hub: connect to the socket, say hello, wait for the welcome.
+ * When no hub answers, start one (detached, logging into the home) under the start-up lock and wait for it.
+ */
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { SnowmuxError } from '../errors.js';
+import { LineDecoder } from '../wire/framing.js';
+import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
+import { tryAcquireSpawnLock } from './spawn-lock.js';
+
+export interface OpenLink {
+  socket: Socket;
+  welcome: Welcome;
+  /** Bytes that arrived after the welcome line, to be processed as hub output. */
+  rest: Buffer;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/** One attempt: resolves with an open link, or rejects with the connect error (code ENOENT/ECONNREFUSED…). */
+export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<OpenLink> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    const decoder = new LineDecoder(64 * 1024);
+    let settled = false;
+    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${timeoutMs} ms. It may be frozen; run \`snowmux status\` or restart it.`)), timeoutMs);
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.once('close', () => fail(Object.assign(new Error('The hub closed the connection during the handshake.'), { code: 'ECONNRESET' })));
+    socket.once('connect', () => socket.write(JSON.stringify(hello) + '\n'));
+    const onData = (chunk: Buffer) => {
+      const nl = chunk.indexOf(0x0a);
+      if (nl === -1) {
+        decoder.push(chunk, () => {});
+        return;
+      }
+      let first: Buffer | undefined;
+      decoder.push(chunk.subarray(0, nl + 1), (ev) => {
+        if (ev.kind === 'line') first = ev.line;
+      });
+      const frame = first ? parseLinkFrame(first) : null;
+      socket.off('data', onData);
+      if (frame?.snowmux === 'welcome') {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.removeAllListeners('close');
+        resolve({ socket, welcome: frame, rest: chunk.subarray(nl + 1) });
+      } else if (frame?.snowmux === 'refused') {
+        fail(new SnowmuxError(frame.code, frame.message));
+      } else {
+        fail(new SnowmuxError('HUB_BAD_HANDSHAKE', `Something at ${socketPath} is not a snowmux hub (unexpected handshake reply). Remove it or use another --home.`));
+      }
+    };
+    socket.on('data', onData);
+  });
+}
+
+export function isNoHub(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+export interface EnsureHubOptions {
+  home: string;
+  socketPath: string;
+  hello: Hello;
+  /** argv to start a hub: [script, ...args]; run with process.execPath. */
+  hubCommand: string[];
+  /** Total time to wait for a hub to answer. */
+  deadlineMs: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Connects to the hub, starting one when none answers. Exactly one of many concurrent callers spawns. */
+export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLink> {
+  const deadline = Date.now() + opts.deadlineMs;
+  let delay = 5;
+  let spawned = false;
+  for (;;) {
+    try {
+      return await openLink(opts.socketPath, opts.hello);
+    } catch (err) {
+      if (!isNoHub(err)) throw err;
+      if (Date.now() > deadline) {
+        throw new SnowmuxError(
+          'HUB_UNREACHABLE',
+          `No snowmux hub answered at ${opts.socketPath} within ${opts.deadlineMs} ms${spawned ? ' after starting one' : ''}. See ${join(opts.home, 'hub.log')} and ${join(opts.home, 'hub-stderr.log')}, or run \`snowmux hub --home ${opts.home}\` in a terminal to see why it does not start.`,
+          { cause: err },
+        );
+      }
+    }
+    if (!spawned) {
+      const lock = tryAcquireSpawnLock(opts.home, opts.deadlineMs);
+      if (lock) {
+        try {
+          // Another shim may have finished starting a hub between our connect and the lock.
+          return await openLink(opts.socketPath, opts.hello);
+        } catch (err) {
+          if (!isNoHub(err)) {
+            lock.release();
+            throw err;
+          }
+        }
+        spawnHub(opts);
+        spawned = true;
+        try {
+          return await waitForHub(opts, deadline);
+        } finally {
+          lock.release();
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+async function waitForHub(opts: EnsureHubOptions, deadline: number): Promise<OpenLink> {
+  let delay = 5;
+  for (;;) {
+    try {
+      return await openLink(opts.socketPath, opts.hello);
+    } catch (err) {
+      if (!isNoHub(err) || Date.now() > deadline) {
+        if (!isNoHub(err)) throw err;
+        throw new SnowmuxError(
+          'HUB_START_FAILED',
+          `Started a hub but it did not answer at ${opts.socketPath} within ${opts.deadlineMs} ms. See ${join(opts.home, 'hub-stderr.log')} for why, or run \`snowmux hub --home ${opts.home}\` in a terminal.`,
+          { cause: err },
+        );
+      }
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+function spawnHub(opts: EnsureHubOptions): void {
+  const logFd = openSync(join(opts.home, 'hub-stderr.log'), 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [...opts.hubCommand], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: { ...(opts.env ?? process.env), SNOWMUX_STARTED_BY: `shim:${process.pid}` },
+    });
+    child.unref();
+  } finally {
+    closeSync(logFd);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The link handshake between a shim (or the status CLI) and the hub, and the link-control frames.
+ * Link frames are single JSON lines whose first key is "snowmux"; JSON-RPC lines never start that way,
+ * so both sides can tell them apart with a byte-prefix check and no JSON parse.
+ */
+import { VERSION } from '../version.js';
+
+/** Bumped when the framing or the handshake changes incompatibly. */
+export const WIRE_VERSION = 1;
+/** Oldest wire version this build still speaks. */
+export const MIN_WIRE_VERSION = 1;
+
+export type LinkRole = 'shim' | 'control';
+
+export interface ParentInfo {
+  pid: number;
+  command?: string | undefined;
+}
+
+export interface Hello {
+  snowmux: 'hello';
+  wire: number;
+  version: string;
+  role: LinkRole;
+  pid: number;
+  parent?: ParentInfo | undefined;
+  /** Profile the editor asked for (--profile / SNOWMUX_PROFILE). */
+  profile?: string | undefined;
+  /** SNOWFLAKE_* settings the shim was launched with (local socket only). */
+  env?: Record<string, string> | undefined;
+  /** Set when this connection re-creates a session after the link dropped. */
+  resumeOf?: string | undefined;
+}
+
+export interface Welcome {
+  snowmux: 'welcome';
+  wire: number;
+  version: string;
+  hubPid: number;
+  sessionId: string;
+}
+
+export interface Refusal {
+  snowmux: 'refused';
+  code: string;
+  message: string;
+}
+
+export interface Ping {
+  snowmux: 'ping';
+  n: number;
+}
+
+export interface Pong {
+  snowmux: 'pong';
+  n: number;
+}
+
+/** The hub is going away (stop or replace): the shim should reconnect, not give up. */
+export interface Draining {
+  snowmux: 'draining';
+  reason: string;
+}
+
+export type LinkFrame = Hello | Welcome | Refusal | Ping | Pong | Draining;
+
+const PREFIX = Buffer.from('{"snowmux":');
+
+export function isLinkFrame(line: Buffer): boolean {
+  return line.length > PREFIX.length && line.compare(PREFIX, 0, PREFIX.length, 0, PREFIX.length) === 0;
+}
+
+export function parseLinkFrame(line: Buffer | string): LinkFrame | null {
+  try {
+    const value: unknown = JSON.parse(typeof line === 'string' ? line : line.toString('utf8'));
+    if (value === null || typeof value !== 'object') return null;
+    const tag = (value as { snowmux?: unknown }).snowmux;
+    if (tag === 'hello' || tag === 'welcome' || tag === 'refused' || tag === 'ping' || tag === 'pong' || tag === 'draining') {
+      return value as LinkFrame;
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+export function makeHello(fields: Omit<Hello, 'snowmux' | 'wire' | 'version'>): Hello {
+  // Key order matters: "snowmux" first keeps the frame recognisable by prefix.
+  return { snowmux: 'hello', wire: WIRE_VERSION, version: VERSION, ...fields };
+}
+
+/** Checks a hello from a peer; returns a refusal to send back, or null when compatible. */
+export function checkHello(hello: Hello): Refusal | null {
+  if (typeof hello.wire !== 'number' || typeof hello.pid !== 'number' || (hello.role !== 'shim' && hello.role !== 'control')) {
+    return { snowmux: 'refused', code: 'BAD_HELLO', message: 'Malformed snowmux hello. Use a shim from the same snowmux installation as the hub.' };
+  }
+  if (hello.wire < MIN_WIRE_VERSION) {
+    return {
+      snowmux: 'refused',
+      code: 'SHIM_TOO_OLD',
+      message: `This snowmux ${hello.version} shim speaks link version ${hello.wire}; the hub (snowmux ${VERSION}) needs ${MIN_WIRE_VERSION} or newer. Upgrade the snowmux your editor launches.`,
+    };
+  }
+  if (hello.wire > WIRE_VERSION) {
+    return {
+      snowmux: 'refused',
+      code: 'HUB_TOO_OLD',
+      message: `The running hub (snowmux ${VERSION}) is older than this shim (snowmux ${hello.version}). Run \`snowmux hub --replace\` to start the newer hub; editors stay connected.`,
+    };
+  }
+  return null;
+}
