@@ -1,0 +1,131 @@
+/**
+ * Finding, reading and validating snowmux's own config file (`<home>/config.toml`, or --config PATH,
+ * or $SNOWMUX_CONFIG). A missing default file is fine (all defaults); a missing explicit file is an error.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import { SnowmuxError } from '../../errors.js';
+import { formatConfigIssues } from './config-issues.js';
+import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
+import { credentialFileWarning } from './file-permissions.js';
+import { displayPath } from './profile-settings.js';
+
+export const CONFIG_FILE_NAME = 'config.toml';
+export const CONFIG_PATH_ENV = 'SNOWMUX_CONFIG';
+
+export interface LoadedConfig {
+  /** Absolute path of the file that was (or would have been) read. */
+  path: string;
+  /** The same path with the home directory shown as "~", for source labels. */
+  shownPath: string;
+  exists: boolean;
+  config: HubConfig;
+  /** Non-fatal findings (e.g. a file holding secrets that others can read). */
+  warnings: string[];
+}
+
+export interface ConfigLocation {
+  path: string;
+  /** True when the user named the file (--config or SNOWMUX_CONFIG): then it must exist. */
+  explicit: boolean;
+}
+
+/** --config PATH > $SNOWMUX_CONFIG > <home>/config.toml. Relative paths resolve against `cwd`. */
+export function resolveConfigPath(options: {
+  home: string;
+  explicitPath?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  cwd?: string | undefined;
+}): ConfigLocation {
+  const cwd = options.cwd ?? process.cwd();
+  const named = options.explicitPath ?? (options.env?.[CONFIG_PATH_ENV] || undefined);
+  if (named !== undefined) return { path: isAbsolute(named) ? named : resolve(cwd, named), explicit: true };
+  return { path: join(options.home, CONFIG_FILE_NAME), explicit: false };
+}
+
+/** The configuration used when no file exists. */
+export function defaultHubConfig(): HubConfig {
+  return toHubConfig({});
+}
+
+function tomlErrorMessage(err: TomlError, path: string): string {
+  // Only the first line: smol-toml appends a code excerpt that could show a secret on the failing line.
+  const reason = (err.message.split('\n')[0] ?? 'invalid TOML').replace(/^Invalid TOML document:\s*/, '');
+  return `Config error in ${path} at line ${err.line}, column ${err.column}: ${reason}. Fix the TOML syntax.`;
+}
+
+/** Parses TOML text into raw data, reporting syntax errors with file, line and column. */
+export function parseTomlText(text: string, path: string): Record<string, unknown> {
+  try {
+    return parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) throw new SnowmuxError('CONFIG_INVALID', tomlErrorMessage(err, path));
+    throw new SnowmuxError('CONFIG_INVALID', `Config error in ${path}: the file is not valid TOML. Fix the TOML syntax.`);
+  }
+}
+
+/** Validates config text; throws CONFIG_INVALID naming the file and every offending key. */
+export function parseConfigText(text: string, path: string): HubConfig {
+  const data = parseTomlText(text, path);
+  const result = configFileSchema.safeParse(data);
+  if (!result.success) {
+    throw new SnowmuxError('CONFIG_INVALID', formatConfigIssues(result.error.issues, data, path), {
+      details: { path, keys: result.error.issues.map((issue) => issue.path.map(String).join('.')) },
+    });
+  }
+  return toHubConfig(result.data);
+}
+
+function holdsSecrets(config: HubConfig): boolean {
+  return Object.values(config.profiles).some(
+    (p) => p.password !== undefined || p.passcode !== undefined || p.privateKey !== undefined ||
+      p.privateKeyPassphrase !== undefined || p.token !== undefined,
+  );
+}
+
+function ioProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return code ?? 'read failed';
+}
+
+/** Reads and validates the config file; defaults when the default-location file does not exist. */
+export function loadConfigFile(options: {
+  home: string;
+  explicitPath?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  homedir?: string | undefined;
+  cwd?: string | undefined;
+}): LoadedConfig {
+  const location = resolveConfigPath(options);
+  const shownPath = displayPath(location.path, options.homedir);
+  let text: string;
+  try {
+    text = readFileSync(location.path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !location.explicit) {
+      return { path: location.path, shownPath, exists: false, config: defaultHubConfig(), warnings: [] };
+    }
+    if (code === 'ENOENT') {
+      throw new SnowmuxError(
+        'CONFIG_NOT_FOUND',
+        `Config file ${location.path} does not exist. Create it, or drop --config/${CONFIG_PATH_ENV} to use ${CONFIG_FILE_NAME} in the snowmux home.`,
+      );
+    }
+    throw new SnowmuxError(
+      'CONFIG_UNREADABLE',
+      `Cannot read config file ${location.path}: ${ioProblem(err)}. Check the path and its permissions.`,
+      { cause: err },
+    );
+  }
+  const config = parseConfigText(text, location.path);
+  const warnings: string[] = [];
+  if (holdsSecrets(config)) {
+    const warning = credentialFileWarning(location.path, { env: options.env ?? {}, shownPath });
+    if (warning !== undefined) warnings.push(warning);
+  }
+  return { path: location.path, shownPath, exists: true, config, warnings };
+}

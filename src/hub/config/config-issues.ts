@@ -1,0 +1,133 @@
+/**
+ * Turns schema issues into the sentences users read:
+ * `Config error in ~/.snowmux/config.toml at profiles.dev.pool.max: expected a positive integer, got "lots". Fix the value or remove the key.`
+ * Secret values are never echoed, and unknown keys get a "did you mean" hint.
+ */
+import type { z } from 'zod';
+import { KNOWN_KEYS, SECRET_FILE_KEYS } from './config-schema.js';
+
+type Issue = z.core.$ZodIssue;
+type PathKey = PropertyKey;
+
+/** Renders a key path the way it would be written in TOML (quoting keys that are not bare keys). */
+export function renderKeyPath(path: readonly PathKey[]): string {
+  return path
+    .map((key) => {
+      const text = String(key);
+      return /^[A-Za-z0-9_-]+$/.test(text) ? text : JSON.stringify(text);
+    })
+    .join('.');
+}
+
+/** A short, human description of a value ("\"lots\"", "12", "a table", "an array"). */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  if (typeof value === 'object' && value !== null) {
+    // smol-toml dates are objects too; anything else here is a TOML table.
+    return value.constructor?.name === 'TomlDate' ? 'a date' : 'a table';
+  }
+  return typeof value;
+}
+
+function valueKind(value: unknown): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number' || typeof value === 'bigint') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  return describeValue(value);
+}
+
+function valueAt(data: unknown, path: readonly PathKey[]): unknown {
+  let cursor: unknown = data;
+  for (const key of path) {
+    if (cursor === null || typeof cursor !== 'object') return undefined;
+    cursor = (cursor as Record<PropertyKey, unknown>)[key];
+  }
+  return cursor;
+}
+
+function knownKeysAt(path: readonly PathKey[]): readonly string[] | undefined {
+  if (path.length === 0) return KNOWN_KEYS[''];
+  if (path.length === 1 && path[0] === 'hub') return KNOWN_KEYS.hub;
+  if (path.length === 2 && path[0] === 'profiles') return KNOWN_KEYS.profile;
+  if (path.length === 3 && path[0] === 'profiles' && path[2] === 'pool') return KNOWN_KEYS.pool;
+  return undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Names other Snowflake tools use for keys snowmux spells differently. */
+const KEY_ALIASES: Record<string, string> = {
+  username: 'user',
+  private_key_file: 'private_key_path',
+  private_key_file_pwd: 'private_key_passphrase',
+  private_key_pwd: 'private_key_passphrase',
+  private_key_raw: 'private_key',
+  statement_timeout_ms: 'statement_timeout_s',
+  statement_timeout: 'statement_timeout_s',
+  max_connection_age_hours: 'max_age_hours',
+  conn_refresh_hours: 'max_age_hours',
+  validate_on_borrow: 'validate',
+};
+
+/** Best guess for a misspelt key among the allowed ones, or undefined. */
+export function suggestKey(unknownKey: string, known: readonly string[]): string | undefined {
+  const snake = unknownKey.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  for (const candidate of [unknownKey, snake]) {
+    const alias = KEY_ALIASES[candidate];
+    if (alias !== undefined && known.includes(alias)) return alias;
+    if (candidate !== unknownKey && known.includes(candidate)) return candidate;
+  }
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const key of known) {
+    const distance = editDistance(snake, key);
+    if (distance < bestDistance) {
+      best = key;
+      bestDistance = distance;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 4)) ? best : undefined;
+}
+
+function where(path: readonly PathKey[]): string {
+  return path.length === 0 ? 'the top level' : renderKeyPath(path);
+}
+
+function issueLines(issue: Issue, data: unknown, fileLabel: string): string[] {
+  const prefix = `Config error in ${fileLabel} at`;
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeysAt(issue.path) ?? [];
+    return issue.keys.map((key) => {
+      const suggestion = suggestKey(key, known);
+      const hint = suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
+      const allowed = suggestion === undefined && known.length > 0 ? ` Allowed keys here: ${known.join(', ')}.` : '';
+      return `${prefix} ${where(issue.path)}: unknown key "${key}"${hint}. Remove it or correct its spelling.${allowed}`;
+    });
+  }
+  const value = valueAt(data, issue.path);
+  const lastKey = issue.path[issue.path.length - 1];
+  const secret = typeof lastKey === 'string' && SECRET_FILE_KEYS.has(lastKey);
+  const got = secret ? `${valueKind(value)} (value hidden)` : describeValue(value);
+  return [`${prefix} ${where(issue.path)}: ${issue.message}, got ${got}. Fix the value or remove the key.`];
+}
+
+/** All issues of one parse, one self-contained line each, in file order of discovery. */
+export function formatConfigIssues(issues: readonly Issue[], data: unknown, fileLabel: string): string {
+  return issues.flatMap((issue) => issueLines(issue, data, fileLabel)).join('\n');
+}

@@ -1,0 +1,219 @@
+/**
+ * Snowflake's own connection files, read the way the Snowflake Python connector and Snowflake CLI read them:
+ * - directory: $SNOWFLAKE_HOME, else ~/.snowflake; if that directory does not exist, the platform config dir
+ *   (Linux: $XDG_CONFIG_HOME/snowflake or ~/.config/snowflake; macOS: ~/Library/Application Support/snowflake);
+ * - connections come from connections.toml (`[name]` tables) when it exists, which then replaces the
+ *   `[connections.name]` tables of config.toml entirely (the CLI documents "only connections.toml is used");
+ * - the default connection is $SNOWFLAKE_DEFAULT_CONNECTION_NAME, else config.toml's top-level
+ *   default_connection_name, else "default".
+ * Keys are accepted under the Python connector's names, the Snowflake CLI's names and the Node connector's names.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
+import { parseTomlText } from './config-file.js';
+import { credentialFileWarning } from './file-permissions.js';
+import {
+  authenticatorProblem,
+  displayPath,
+  expandHome,
+  normalizeAuthenticator,
+  type ProfileSettings,
+  type SettingName,
+  type SettingsLayer,
+} from './profile-settings.js';
+
+export const CONNECTIONS_FILE_NAME = 'connections.toml';
+export const SNOWFLAKE_CONFIG_FILE_NAME = 'config.toml';
+export const DEFAULT_CONNECTION_NAME_ENV = 'SNOWFLAKE_DEFAULT_CONNECTION_NAME';
+
+type StringSetting = Exclude<SettingName, 'statementTimeoutMs' | 'poolMin' | 'poolMax' | 'poolAcquireTimeoutMs' | 'poolIdleTimeoutMs' | 'poolValidateOnBorrow' | 'poolMaxConnectionAgeMs'>;
+
+/** Connection-table keys → setting. The first key of each setting is the one hints recommend. */
+export const CONNECTION_KEYS: Record<string, StringSetting> = {
+  account: 'account',
+  user: 'user',
+  username: 'user',
+  password: 'password',
+  passcode: 'passcode',
+  authenticator: 'authenticator',
+  private_key_file: 'privateKeyPath',
+  private_key_path: 'privateKeyPath',
+  privateKeyPath: 'privateKeyPath',
+  private_key: 'privateKey',
+  private_key_raw: 'privateKey',
+  privateKey: 'privateKey',
+  private_key_file_pwd: 'privateKeyPassphrase',
+  private_key_passphrase: 'privateKeyPassphrase',
+  privateKeyPass: 'privateKeyPassphrase',
+  token: 'token',
+  token_file_path: 'tokenFilePath',
+  role: 'role',
+  warehouse: 'warehouse',
+  database: 'database',
+  schema: 'schema',
+  host: 'host',
+  access_url: 'accessUrl',
+  accessUrl: 'accessUrl',
+};
+
+/** Keys combined into an access URL (Python connector / SPCS style host + port + protocol). */
+const URL_PART_KEYS = ['port', 'protocol'] as const;
+
+export interface SnowflakeConnections {
+  /** The Snowflake configuration directory that was searched. */
+  dir: string;
+  /** dir/connections.toml with "~" for the home directory, for hints even when the file does not exist. */
+  shownConnectionsPath: string;
+  /** The file whose connections are used, or null when neither file defines any. */
+  file: { path: string; shownPath: string; kind: 'connections.toml' | 'config.toml' } | null;
+  connections: Record<string, Record<string, unknown>>;
+  defaultConnection: { name: string; source: string };
+  warnings: string[];
+}
+
+export interface SnowflakeFilesOptions {
+  env: NodeJS.ProcessEnv;
+  homedir: string;
+  platform?: NodeJS.Platform | undefined;
+  uid?: number | undefined;
+}
+
+function platformConfigDir(env: NodeJS.ProcessEnv, homedir: string, platform: NodeJS.Platform): string {
+  if (platform === 'darwin') return join(homedir, 'Library', 'Application Support', 'snowflake');
+  if (platform === 'win32') return join(env.LOCALAPPDATA || join(homedir, 'AppData', 'Local'), 'snowflake');
+  return join(env.XDG_CONFIG_HOME || join(homedir, '.config'), 'snowflake');
+}
+
+/** The directory Snowflake's connectors read connections.toml/config.toml from. */
+export function snowflakeConfigDir(options: SnowflakeFilesOptions): string {
+  const candidate = expandHome(options.env.SNOWFLAKE_HOME || join(options.homedir, '.snowflake'), options.homedir);
+  if (existsSync(candidate)) return candidate;
+  return platformConfigDir(options.env, options.homedir, options.platform ?? process.platform);
+}
+
+function readToml(path: string): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new SnowmuxError(
+      'CONFIG_UNREADABLE',
+      `Cannot read ${path}: ${code === 'EACCES' ? 'permission denied' : (code ?? 'read failed')}. Check the file's permissions.`,
+      { cause: err },
+    );
+  }
+  return parseTomlText(text, path);
+}
+
+function tablesOf(data: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const tables: Record<string, Record<string, unknown>> = {};
+  for (const [name, value] of Object.entries(data)) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) tables[name] = value as Record<string, unknown>;
+  }
+  return tables;
+}
+
+/** Reads the Snowflake connection files (never fails when they are absent). */
+export function loadSnowflakeConnections(options: SnowflakeFilesOptions): SnowflakeConnections {
+  const dir = snowflakeConfigDir(options);
+  const warnings: string[] = [];
+  const connectionsPath = join(dir, CONNECTIONS_FILE_NAME);
+  const configPath = join(dir, SNOWFLAKE_CONFIG_FILE_NAME);
+  const connectionsData = readToml(connectionsPath);
+  const configData = readToml(configPath);
+
+  for (const [path, data] of [[connectionsPath, connectionsData], [configPath, configData]] as const) {
+    if (data === undefined) continue;
+    const warning = credentialFileWarning(path, {
+      env: options.env,
+      shownPath: displayPath(path, options.homedir),
+      ...(options.platform === undefined ? {} : { platform: options.platform }),
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+    });
+    if (warning !== undefined) warnings.push(warning);
+  }
+
+  let file: SnowflakeConnections['file'] = null;
+  let connections: Record<string, Record<string, unknown>> = {};
+  if (connectionsData !== undefined) {
+    file = { path: connectionsPath, shownPath: displayPath(connectionsPath, options.homedir), kind: 'connections.toml' };
+    connections = tablesOf(connectionsData);
+  } else if (configData !== undefined) {
+    const section = configData.connections;
+    if (section !== null && typeof section === 'object' && !Array.isArray(section)) {
+      file = { path: configPath, shownPath: displayPath(configPath, options.homedir), kind: 'config.toml' };
+      connections = tablesOf(section as Record<string, unknown>);
+    }
+  }
+
+  const fromEnv = options.env[DEFAULT_CONNECTION_NAME_ENV];
+  const fromConfig = configData?.default_connection_name;
+  const defaultConnection =
+    fromEnv ? { name: fromEnv, source: `env ${DEFAULT_CONNECTION_NAME_ENV}` }
+    : typeof fromConfig === 'string' && fromConfig !== ''
+      ? { name: fromConfig, source: `${displayPath(configPath, options.homedir)} default_connection_name` }
+      : { name: 'default', source: 'the built-in default name' };
+
+  const shownConnectionsPath = displayPath(connectionsPath, options.homedir);
+  return { dir, shownConnectionsPath, file, connections, defaultConnection, warnings };
+}
+
+/** "~/.snowflake/connections.toml [dev]" or "~/.snowflake/config.toml [connections.dev]". */
+export function connectionSectionLabel(conns: SnowflakeConnections, name: string): string {
+  const shownPath = conns.file?.shownPath ?? conns.shownConnectionsPath;
+  return conns.file?.kind === 'config.toml' ? `${shownPath} [connections.${name}]` : `${shownPath} [${name}]`;
+}
+
+const HINT_KEYS: Partial<Record<SettingName, string>> = {};
+for (const [key, setting] of Object.entries(CONNECTION_KEYS)) if (HINT_KEYS[setting] === undefined) HINT_KEYS[setting] = key;
+
+function stringValue(value: unknown, label: string, key: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  throw new SnowmuxError('CONFIG_INVALID', `Config error in ${label} at ${key}: expected a string. Fix the value or remove the key.`);
+}
+
+/** Builds an access URL from host + port/protocol, as the Python connector and SPCS variables describe a server. */
+export function accessUrlFromParts(host: string, port: string | undefined, protocol: string | undefined): string {
+  const scheme = (protocol ?? 'https').toLowerCase();
+  return `${scheme}://${host}${port === undefined ? '' : `:${port}`}`;
+}
+
+/** The settings of connection `name`, or null when the files do not define it. */
+export function connectionLayer(conns: SnowflakeConnections, name: string): SettingsLayer | null {
+  const table = conns.connections[name];
+  if (table === undefined) return null;
+  const label = connectionSectionLabel(conns, name);
+  const values: Partial<ProfileSettings> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
+  for (const [key, setting] of Object.entries(CONNECTION_KEYS)) {
+    const value = stringValue(table[key], label, key);
+    if (value === undefined || values[setting] !== undefined) continue;
+    if (setting === 'authenticator') {
+      const normalized = normalizeAuthenticator(value);
+      if (normalized === undefined) {
+        throw new SnowmuxError('CONFIG_INVALID', `Config error in ${label} at authenticator: ${authenticatorProblem(value)}, got ${JSON.stringify(value)}. Fix the value or remove the key.`);
+      }
+      values.authenticator = normalized;
+    } else {
+      values[setting] = value;
+    }
+    sources[setting] = label;
+  }
+  const [port, protocol] = URL_PART_KEYS.map((key) => stringValue(table[key], label, key));
+  if ((port !== undefined || protocol !== undefined) && values.host !== undefined && values.accessUrl === undefined) {
+    values.accessUrl = accessUrlFromParts(values.host, port, protocol);
+    sources.accessUrl = label;
+  }
+  return {
+    kind: 'connections',
+    label,
+    values,
+    sources,
+    hint: (setting) => (HINT_KEYS[setting] === undefined ? undefined : `${HINT_KEYS[setting]} in ${label}`),
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Snowflake settings from environment variables: the connector/CLI names users already have, the original
+ * Python snowflake-mcp-server's variables (SNOWFLAKE_AUTH_TYPE, SNOWFLAKE_CONN_REFRESH_HOURS), and the
+ * Snowflake CLI's per-connection overrides (SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>). Empty variables count as
+ * unset, as the Node connector treats them, because editor configs often carry "" placeholders.
+ */
+import { SnowmuxError } from '../../errors.js';
+import { CONNECTION_KEYS, accessUrlFromParts } from './connections-toml.js';
+import {
+  authenticatorProblem,
+  normalizeAuthenticator,
+  type Authenticator,
+  type ProfileSettings,
+  type SettingName,
+  type SettingsLayer,
+} from './profile-settings.js';
+
+export const SNOWMUX_PROFILE_ENV = 'SNOWMUX_PROFILE';
+export const LEGACY_AUTH_TYPE_ENV = 'SNOWFLAKE_AUTH_TYPE';
+export const LEGACY_REFRESH_HOURS_ENV = 'SNOWFLAKE_CONN_REFRESH_HOURS';
+
+type EnvStringSetting = Exclude<SettingName, 'authenticator' | 'statementTimeoutMs' | `pool${string}`>;
+
+/** Variables per setting; the first present one wins, the first listed is the one hints recommend. */
+export const ENV_VARIABLES: ReadonlyArray<readonly [EnvStringSetting, readonly string[]]> = [
+  ['account', ['SNOWFLAKE_ACCOUNT']],
+  ['user', ['SNOWFLAKE_USER']],
+  ['password', ['SNOWFLAKE_PASSWORD']],
+  ['passcode', ['SNOWFLAKE_PASSCODE']],
+  ['privateKeyPath', ['SNOWFLAKE_PRIVATE_KEY_PATH', 'SNOWFLAKE_PRIVATE_KEY_FILE']],
+  ['privateKey', ['SNOWFLAKE_PRIVATE_KEY', 'SNOWFLAKE_PRIVATE_KEY_RAW']],
+  ['privateKeyPassphrase', ['SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', 'SNOWFLAKE_PRIVATE_KEY_FILE_PWD', 'PRIVATE_KEY_PASSPHRASE']],
+  ['token', ['SNOWFLAKE_TOKEN']],
+  ['tokenFilePath', ['SNOWFLAKE_TOKEN_FILE_PATH']],
+  ['role', ['SNOWFLAKE_ROLE']],
+  ['warehouse', ['SNOWFLAKE_WAREHOUSE']],
+  ['database', ['SNOWFLAKE_DATABASE']],
+  ['schema', ['SNOWFLAKE_SCHEMA']],
+  ['host', ['SNOWFLAKE_HOST']],
+];
+
+/** The Python server's SNOWFLAKE_AUTH_TYPE values (and a few obvious spellings) → authenticator. */
+const LEGACY_AUTH_TYPES: Record<string, Authenticator> = {
+  private_key: 'SNOWFLAKE_JWT',
+  key_pair: 'SNOWFLAKE_JWT',
+  keypair: 'SNOWFLAKE_JWT',
+  external_browser: 'EXTERNALBROWSER',
+  externalbrowser: 'EXTERNALBROWSER',
+  browser: 'EXTERNALBROWSER',
+  password: 'SNOWFLAKE',
+  oauth: 'OAUTH',
+  pat: 'PROGRAMMATIC_ACCESS_TOKEN',
+  mfa: 'USERNAME_PASSWORD_MFA',
+};
+
+function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** The profile named by SNOWMUX_PROFILE, if any. */
+export function profileNameFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  return read(env, SNOWMUX_PROFILE_ENV);
+}
+
+function legacyAuthenticator(value: string): Authenticator {
+  const mapped = LEGACY_AUTH_TYPES[value.trim().toLowerCase()] ?? normalizeAuthenticator(value);
+  if (mapped === undefined) {
+    throw new SnowmuxError(
+      'CONFIG_INVALID',
+      `Environment variable ${LEGACY_AUTH_TYPE_ENV} has an unsupported value ${JSON.stringify(value)}: expected private_key, external_browser or password. ` +
+        'Fix it, or set SNOWFLAKE_AUTHENTICATOR instead.',
+    );
+  }
+  return mapped;
+}
+
+function authenticatorFromEnv(env: NodeJS.ProcessEnv, warnings: string[]): { value: Authenticator; source: string } | undefined {
+  const explicit = read(env, 'SNOWFLAKE_AUTHENTICATOR');
+  const legacy = read(env, LEGACY_AUTH_TYPE_ENV);
+  const legacyValue = legacy === undefined ? undefined : legacyAuthenticator(legacy);
+  if (explicit !== undefined) {
+    const value = normalizeAuthenticator(explicit);
+    if (value === undefined) {
+      throw new SnowmuxError(
+        'CONFIG_INVALID',
+        `Environment variable SNOWFLAKE_AUTHENTICATOR has an unsupported value ${JSON.stringify(explicit)}: ${authenticatorProblem(explicit)}. Fix it or unset it.`,
+      );
+    }
+    if (legacyValue !== undefined && legacyValue !== value) {
+      warnings.push(
+        `Both SNOWFLAKE_AUTHENTICATOR (${value}) and ${LEGACY_AUTH_TYPE_ENV} (${legacy}) are set and disagree; using SNOWFLAKE_AUTHENTICATOR. Remove one of them.`,
+      );
+    }
+    return { value, source: 'env SNOWFLAKE_AUTHENTICATOR' };
+  }
+  if (legacyValue !== undefined) return { value: legacyValue, source: `env ${LEGACY_AUTH_TYPE_ENV}` };
+  return undefined;
+}
+
+function refreshHours(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = read(env, LEGACY_REFRESH_HOURS_ENV);
+  if (raw === undefined) return undefined;
+  const hours = Number(raw);
+  if (!Number.isFinite(hours) || hours < 0 || raw.trim() === '') {
+    throw new SnowmuxError(
+      'CONFIG_INVALID',
+      `Environment variable ${LEGACY_REFRESH_HOURS_ENV} must be a number of hours of 0 or more (0 = never reconnect), got ${JSON.stringify(raw)}. Fix it or unset it.`,
+    );
+  }
+  return Math.round(hours * 3_600_000);
+}
+
+const ENV_HINTS: Partial<Record<SettingName, string>> = {
+  authenticator: 'SNOWFLAKE_AUTHENTICATOR',
+  poolMaxConnectionAgeMs: LEGACY_REFRESH_HOURS_ENV,
+};
+for (const [setting, names] of ENV_VARIABLES) ENV_HINTS[setting] = names[0];
+
+/** The generic SNOWFLAKE_* environment as one settings layer (plus warnings about conflicting variables). */
+export function envLayer(env: NodeJS.ProcessEnv): { layer: SettingsLayer; warnings: string[] } {
+  const values: Partial<ProfileSettings> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
+  const warnings: string[] = [];
+  for (const [setting, names] of ENV_VARIABLES) {
+    const present = names.filter((name) => read(env, name) !== undefined);
+    const first = present[0];
+    if (first === undefined) continue;
+    values[setting] = read(env, first);
+    sources[setting] = `env ${first}`;
+    const conflicting = present.filter((name) => read(env, name) !== values[setting]);
+    if (conflicting.length > 0) {
+      warnings.push(`Both ${first} and ${conflicting.join(', ')} are set with different values; using ${first}. Remove the one you do not mean.`);
+    }
+  }
+  const authenticator = authenticatorFromEnv(env, warnings);
+  if (authenticator !== undefined) {
+    values.authenticator = authenticator.value;
+    sources.authenticator = authenticator.source;
+  }
+  const port = read(env, 'SNOWFLAKE_PORT');
+  const protocol = read(env, 'SNOWFLAKE_PROTOCOL');
+  if (values.host !== undefined && (port !== undefined || protocol !== undefined)) {
+    values.accessUrl = accessUrlFromParts(values.host, port, protocol);
+    sources.accessUrl = ['env SNOWFLAKE_HOST', port && 'SNOWFLAKE_PORT', protocol && 'SNOWFLAKE_PROTOCOL'].filter(Boolean).join(', ');
+  } else if (port !== undefined || protocol !== undefined) {
+    warnings.push('SNOWFLAKE_PORT/SNOWFLAKE_PROTOCOL are set without SNOWFLAKE_HOST and are ignored. Set SNOWFLAKE_HOST too, or unset them.');
+  }
+  const maxAge = refreshHours(env);
+  if (maxAge !== undefined) {
+    values.poolMaxConnectionAgeMs = maxAge;
+    sources.poolMaxConnectionAgeMs = `env ${LEGACY_REFRESH_HOURS_ENV}`;
+  }
+  return {
+    layer: { kind: 'env', label: 'the environment', values, sources, hint: (setting) => ENV_HINTS[setting] },
+    warnings,
+  };
+}
+
+/**
+ * The Snowflake CLI's per-connection overrides, SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> (e.g.
+ * SNOWFLAKE_CONNECTIONS_DEV_PASSWORD), for the connection being resolved. Null when none is set.
+ */
+export function connectionEnvLayer(env: NodeJS.ProcessEnv, connectionName: string): SettingsLayer | null {
+  const prefix = `SNOWFLAKE_CONNECTIONS_${connectionName.toUpperCase()}_`;
+  const values: Partial<ProfileSettings> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
+  for (const [key, setting] of Object.entries(CONNECTION_KEYS)) {
+    const name = prefix + key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+    const value = read(env, name);
+    if (value === undefined || values[setting] !== undefined) continue;
+    if (setting === 'authenticator') {
+      const normalized = normalizeAuthenticator(value);
+      if (normalized === undefined) {
+        throw new SnowmuxError(
+          'CONFIG_INVALID',
+          `Environment variable ${name} has an unsupported value ${JSON.stringify(value)}: ${authenticatorProblem(value)}. Fix it or unset it.`,
+        );
+      }
+      values.authenticator = normalized;
+    } else {
+      values[setting] = value;
+    }
+    sources[setting] = `env ${name}`;
+  }
+  if (Object.keys(values).length === 0) return null;
+  return { kind: 'env', label: 'the environment', values, sources, hint: () => undefined };
+}

@@ -1,0 +1,90 @@
+/**
+ * Identity and safe display of a resolved profile.
+ * - profileFingerprint: the pool key. Same connection settings → same fingerprint (one shared pool);
+ *   any difference, including a different secret, → a different one. The secret enters only through an
+ *   HMAC keyed per process, so a fingerprint shown in status or logs cannot be used to guess a password.
+ *   Consequence: fingerprints are stable within one hub process, not across restarts (pools do not outlive it).
+ * - redactProfile: what logs and status may show — everything but secrets; auth is reduced to its method.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { SnowflakeAuth, SnowflakeProfile } from './profile-types.js';
+
+const SECRET_KEY = randomBytes(32);
+
+function secretMaterial(auth: SnowflakeAuth): string[] {
+  switch (auth.method) {
+    case 'password':
+      return ['password', auth.password, auth.mfa?.passcode ?? '', String(auth.mfa?.passcodeInPassword ?? false)];
+    case 'mfa':
+      return ['mfa', auth.password, auth.passcode ?? ''];
+    case 'keypair':
+      return ['keypair', auth.privateKeyPem, auth.passphrase ?? ''];
+    case 'oauth':
+      return ['oauth', auth.token];
+    case 'pat':
+      return ['pat', auth.token];
+    case 'externalbrowser':
+      return ['externalbrowser'];
+  }
+}
+
+/** Stable (per process) identity of a profile's connection settings; the profile name is deliberately excluded. */
+export function profileFingerprint(profile: SnowflakeProfile): string {
+  const secret = createHmac('sha256', SECRET_KEY).update(JSON.stringify(secretMaterial(profile.auth))).digest('hex');
+  const identity = [
+    profile.account.toLowerCase(),
+    // Snowflake login names are case-insensitive.
+    profile.user.toLowerCase(),
+    profile.auth.method,
+    secret,
+    profile.role ?? null,
+    profile.warehouse ?? null,
+    profile.database ?? null,
+    profile.schema ?? null,
+    profile.host ?? null,
+    profile.accessUrl ?? null,
+    profile.statementTimeoutMs,
+    profile.pool.min,
+    profile.pool.max,
+    profile.pool.acquireTimeoutMs,
+    profile.pool.idleTimeoutMs,
+    profile.pool.validateOnBorrow,
+    profile.pool.maxConnectionAgeMs,
+  ];
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 32);
+}
+
+export type RedactedProfile = Omit<SnowflakeProfile, 'auth'> & { auth: { method: SnowflakeAuth['method'] } };
+
+/** Drops any user:password@ part of a URL before it is shown. */
+function withoutCredentials(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/** A copy safe for logs and status: no secret, no key material; auth shows only its method. */
+export function redactProfile(profile: SnowflakeProfile): RedactedProfile {
+  return {
+    name: profile.name,
+    account: profile.account,
+    user: profile.user,
+    auth: { method: profile.auth.method },
+    role: profile.role,
+    warehouse: profile.warehouse,
+    database: profile.database,
+    schema: profile.schema,
+    accessUrl: withoutCredentials(profile.accessUrl),
+    host: profile.host,
+    pool: { ...profile.pool },
+    statementTimeoutMs: profile.statementTimeoutMs,
+    sources: { ...profile.sources },
+  };
+}

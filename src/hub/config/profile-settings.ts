@@ -1,0 +1,155 @@
+/**
+ * The flat, per-setting vocabulary that every configuration source (flags, environment, the snowmux config
+ * file, Snowflake's connections.toml) is translated into before precedence is applied. Keeping one flat
+ * shape lets resolution pick each setting from the highest source that has it and remember where it came from.
+ */
+
+export interface ProfileSettings {
+  account: string;
+  user: string;
+  /** Normalised upper-case authenticator, see AUTHENTICATORS. */
+  authenticator: string;
+  password: string;
+  /** MFA passcode (USERNAME_PASSWORD_MFA). */
+  passcode: string;
+  privateKeyPath: string;
+  /** Inline key: PEM text (or base64 DER, as the Python connector accepts). */
+  privateKey: string;
+  privateKeyPassphrase: string;
+  token: string;
+  tokenFilePath: string;
+  role: string;
+  warehouse: string;
+  database: string;
+  schema: string;
+  host: string;
+  accessUrl: string;
+  statementTimeoutMs: number;
+  poolMin: number;
+  poolMax: number;
+  poolAcquireTimeoutMs: number;
+  poolIdleTimeoutMs: number;
+  poolValidateOnBorrow: boolean;
+  poolMaxConnectionAgeMs: number;
+}
+
+export type SettingName = keyof ProfileSettings;
+
+export const SETTING_NAMES: readonly SettingName[] = [
+  'account', 'user', 'authenticator', 'password', 'passcode', 'privateKeyPath', 'privateKey',
+  'privateKeyPassphrase', 'token', 'tokenFilePath', 'role', 'warehouse', 'database', 'schema', 'host',
+  'accessUrl', 'statementTimeoutMs', 'poolMin', 'poolMax', 'poolAcquireTimeoutMs', 'poolIdleTimeoutMs',
+  'poolValidateOnBorrow', 'poolMaxConnectionAgeMs',
+];
+
+/** Settings whose values must never be shown anywhere. */
+export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set<SettingName>([
+  'password', 'passcode', 'privateKey', 'privateKeyPassphrase', 'token',
+]);
+
+/** Key used in SnowflakeProfile.sources for each setting (mirrors the profile's own field names). */
+export const SOURCE_KEYS: Record<SettingName, string> = {
+  account: 'account',
+  user: 'user',
+  authenticator: 'authenticator',
+  password: 'password',
+  passcode: 'passcode',
+  privateKeyPath: 'privateKeyPath',
+  privateKey: 'privateKey',
+  privateKeyPassphrase: 'privateKeyPassphrase',
+  token: 'token',
+  tokenFilePath: 'tokenFilePath',
+  role: 'role',
+  warehouse: 'warehouse',
+  database: 'database',
+  schema: 'schema',
+  host: 'host',
+  accessUrl: 'accessUrl',
+  statementTimeoutMs: 'statementTimeoutMs',
+  poolMin: 'pool.min',
+  poolMax: 'pool.max',
+  poolAcquireTimeoutMs: 'pool.acquireTimeoutMs',
+  poolIdleTimeoutMs: 'pool.idleTimeoutMs',
+  poolValidateOnBorrow: 'pool.validateOnBorrow',
+  poolMaxConnectionAgeMs: 'pool.maxConnectionAgeMs',
+};
+
+/**
+ * CLI flag for each setting. The CLI owns argument parsing; these names are what source labels say
+ * ("flag --account"), so the CLI should expose exactly these spellings.
+ */
+export const FLAG_NAMES: Record<SettingName, string> = {
+  account: '--account',
+  user: '--user',
+  authenticator: '--authenticator',
+  password: '--password',
+  passcode: '--passcode',
+  privateKeyPath: '--private-key-path',
+  privateKey: '--private-key',
+  privateKeyPassphrase: '--private-key-passphrase',
+  token: '--token',
+  tokenFilePath: '--token-file-path',
+  role: '--role',
+  warehouse: '--warehouse',
+  database: '--database',
+  schema: '--schema',
+  host: '--host',
+  accessUrl: '--access-url',
+  statementTimeoutMs: '--statement-timeout-ms',
+  poolMin: '--pool-min',
+  poolMax: '--pool-max',
+  poolAcquireTimeoutMs: '--pool-acquire-timeout-ms',
+  poolIdleTimeoutMs: '--pool-idle-timeout-ms',
+  poolValidateOnBorrow: '--pool-validate',
+  poolMaxConnectionAgeMs: '--pool-max-age-ms',
+};
+
+/** One configuration source, already translated into settings, with a label per setting. */
+export interface SettingsLayer {
+  kind: 'flag' | 'env' | 'config' | 'connections';
+  /** Where this layer lives, for "set X in <label>" hints, e.g. "~/.snowflake/connections.toml [dev]". */
+  label: string;
+  values: Partial<ProfileSettings>;
+  /** Per-setting source label, e.g. "env SNOWFLAKE_PASSWORD". */
+  sources: Partial<Record<SettingName, string>>;
+  /** How a user would set this setting in this layer ("password in ~/.snowflake/connections.toml [dev]"). */
+  hint(setting: SettingName): string | undefined;
+}
+
+export const AUTHENTICATORS = [
+  'SNOWFLAKE',
+  'SNOWFLAKE_JWT',
+  'OAUTH',
+  'PROGRAMMATIC_ACCESS_TOKEN',
+  'EXTERNALBROWSER',
+  'USERNAME_PASSWORD_MFA',
+] as const;
+export type Authenticator = (typeof AUTHENTICATORS)[number];
+
+/** Upper-cases a known authenticator name; undefined when it is not one snowmux supports. */
+export function normalizeAuthenticator(value: string): Authenticator | undefined {
+  const upper = value.trim().toUpperCase();
+  return (AUTHENTICATORS as readonly string[]).includes(upper) ? (upper as Authenticator) : undefined;
+}
+
+/** The sentence used whenever an authenticator value is refused, wherever it came from. */
+export function authenticatorProblem(value: string): string {
+  if (/^https?:\/\//i.test(value.trim())) {
+    return 'native Okta authentication (an https://… authenticator) is not supported; use EXTERNALBROWSER for SSO';
+  }
+  return `expected one of ${AUTHENTICATORS.join(', ')}`;
+}
+
+/** Replaces the home directory prefix with "~" so messages stay short and do not leak the user name. */
+export function displayPath(path: string, homedir: string | undefined): string {
+  if (homedir && homedir !== '/' && (path === homedir || path.startsWith(homedir.endsWith('/') ? homedir : `${homedir}/`))) {
+    return `~${path.slice(homedir.replace(/\/$/, '').length)}`;
+  }
+  return path;
+}
+
+/** Expands a leading "~/" the way shells (and the Snowflake connectors) do for key and token paths. */
+export function expandHome(path: string, homedir: string | undefined): string {
+  if (homedir && (path === '~' || path.startsWith('~/'))) return homedir + path.slice(1);
+  return path;
+}

@@ -1,0 +1,464 @@
+/**
+ * Resolves the Snowflake profile the hub should use. Per setting, the first source that has it wins:
+ *   CLI flags > environment (SNOWFLAKE_CONNECTIONS_<NAME>_* then generic SNOWFLAKE_*) > snowmux config file
+ *   [profiles.<name>] > Snowflake's connections.toml [<name>].
+ * Returns profile null when nothing configures Snowflake (the hub then serves the embedded DuckDB warehouse).
+ * Every chosen value records its source; every failure names the setting and where to set it; no message
+ * ever contains a secret.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir as osHomedir } from 'node:os';
+import { SnowmuxError } from '../../errors.js';
+import type { LoadedConfig } from './config-file.js';
+import { DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from './config-schema.js';
+import { connectionLayer, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
+import { connectionEnvLayer, envLayer, profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './env-profile.js';
+import { loadPrivateKey, type KeySetting } from './private-key.js';
+import { DEFAULT_POOL, type PoolSettings, type SnowflakeAuth, type SnowflakeProfile } from './profile-types.js';
+import {
+  authenticatorProblem,
+  expandHome,
+  FLAG_NAMES,
+  normalizeAuthenticator,
+  SETTING_NAMES,
+  SOURCE_KEYS,
+  type Authenticator,
+  type ProfileSettings,
+  type SettingName,
+  type SettingsLayer,
+} from './profile-settings.js';
+
+export { profileFingerprint, redactProfile, type RedactedProfile } from './profile-identity.js';
+
+export interface ResolveProfileInput {
+  /** Profile name from --profile. */
+  name?: string | undefined;
+  /** Settings given as CLI flags (already parsed by the CLI; see FLAG_NAMES for the spellings). */
+  flags?: Partial<ProfileSettings> | undefined;
+  /** The environment to read; never defaults to process.env so callers decide (hub env, shim env, tests). */
+  env: NodeJS.ProcessEnv;
+  /** The loaded snowmux config file, if any (its own warnings stay on LoadedConfig). */
+  configFile?: LoadedConfig | undefined;
+  /** Home directory for ~/.snowflake and "~" in messages; defaults to os.homedir(). */
+  homedir?: string | undefined;
+  /** Injectable for tests: platform for the Snowflake config directory fallback, uid for permission checks. */
+  platform?: NodeJS.Platform | undefined;
+  uid?: number | undefined;
+}
+
+export interface ResolveProfileResult {
+  profile: SnowflakeProfile | null;
+  warnings: string[];
+}
+
+/** Settings resolved as one unit: the highest source giving either form wins, so forms never mix. */
+const SETTING_GROUPS: ReadonlyArray<readonly SettingName[]> = [
+  ['privateKey', 'privateKeyPath'],
+  ['token', 'tokenFilePath'],
+];
+
+/** snowmux config file key for each setting, for hints. */
+const CONFIG_FILE_KEYS: Record<SettingName, string> = {
+  account: 'account',
+  user: 'user',
+  authenticator: 'authenticator',
+  password: 'password',
+  passcode: 'passcode',
+  privateKeyPath: 'private_key_path',
+  privateKey: 'private_key',
+  privateKeyPassphrase: 'private_key_passphrase',
+  token: 'token',
+  tokenFilePath: 'token_file_path',
+  role: 'role',
+  warehouse: 'warehouse',
+  database: 'database',
+  schema: 'schema',
+  host: 'host',
+  accessUrl: 'access_url',
+  statementTimeoutMs: 'statement_timeout_s',
+  poolMin: 'pool.min',
+  poolMax: 'pool.max',
+  poolAcquireTimeoutMs: 'pool.acquire_timeout_ms',
+  poolIdleTimeoutMs: 'pool.idle_timeout_ms',
+  poolValidateOnBorrow: 'pool.validate',
+  poolMaxConnectionAgeMs: 'pool.max_age_hours',
+};
+
+interface Chosen<T> {
+  value: T;
+  source: string;
+  /** Index of the layer it came from (0 = highest precedence). */
+  rank: number;
+}
+
+type Merged = { [K in SettingName]?: Chosen<ProfileSettings[K]> };
+
+function invalid(message: string): never {
+  throw new SnowmuxError('CONFIG_INVALID', message);
+}
+
+function flagLayer(flags: Partial<ProfileSettings>): SettingsLayer {
+  const values: Partial<ProfileSettings> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
+  for (const setting of SETTING_NAMES) {
+    const value = flags[setting];
+    if (value === undefined || value === '') continue;
+    if (setting === 'authenticator') {
+      const normalized = normalizeAuthenticator(String(value));
+      if (normalized === undefined) invalid(`Flag ${FLAG_NAMES.authenticator} has an unsupported value ${JSON.stringify(value)}: ${authenticatorProblem(String(value))}.`);
+      values.authenticator = normalized;
+    } else {
+      (values as Record<string, unknown>)[setting] = value;
+    }
+    sources[setting] = `flag ${FLAG_NAMES[setting]}`;
+  }
+  // Flags are never suggested as the place to put a secret (they show up in `ps`).
+  return { kind: 'flag', label: 'the command line', values, sources, hint: () => undefined };
+}
+
+function configLayer(entry: ProfileFileEntry, label: string): SettingsLayer {
+  const { pool, ...rest } = entry;
+  const flat: Partial<ProfileSettings> = {
+    ...rest,
+    poolMin: pool.min,
+    poolMax: pool.max,
+    poolAcquireTimeoutMs: pool.acquireTimeoutMs,
+    poolIdleTimeoutMs: pool.idleTimeoutMs,
+    poolValidateOnBorrow: pool.validateOnBorrow,
+    poolMaxConnectionAgeMs: pool.maxConnectionAgeMs,
+  };
+  const values: Partial<ProfileSettings> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
+  for (const setting of SETTING_NAMES) {
+    const value = flat[setting];
+    if (value === undefined) continue;
+    (values as Record<string, unknown>)[setting] = value;
+    sources[setting] = label;
+  }
+  return { kind: 'config', label, values, sources, hint: (setting) => `${CONFIG_FILE_KEYS[setting]} in ${label}` };
+}
+
+function merge(layers: readonly SettingsLayer[], warnings: string[]): Merged {
+  const merged: Merged = {};
+  const grouped = new Set(SETTING_GROUPS.flat());
+  const take = (setting: SettingName, layer: SettingsLayer, rank: number) => {
+    const value = layer.values[setting];
+    if (value === undefined) return;
+    (merged as Record<string, Chosen<unknown>>)[setting] = { value, source: layer.sources[setting] ?? layer.label, rank };
+  };
+  for (const setting of SETTING_NAMES) {
+    if (grouped.has(setting)) continue;
+    const rank = layers.findIndex((layer) => layer.values[setting] !== undefined);
+    if (rank >= 0) take(setting, layers[rank]!, rank);
+  }
+  for (const group of SETTING_GROUPS) {
+    const rank = layers.findIndex((layer) => group.some((setting) => layer.values[setting] !== undefined));
+    if (rank < 0) continue;
+    const layer = layers[rank]!;
+    const present = group.filter((setting) => layer.values[setting] !== undefined);
+    // Same source gives both forms: the inline value wins (as in the Python server and the Node connector).
+    take(present[0]!, layer, rank);
+    if (present.length > 1) {
+      warnings.push(`Both ${present.map((s) => layer.sources[s]).join(' and ')} are set; using ${layer.sources[present[0]!]}. Remove the other.`);
+    }
+  }
+  return merged;
+}
+
+function joinAlternatives(items: readonly string[]): string {
+  if (items.length <= 1) return items[0] ?? '';
+  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+class ProfileContext {
+  constructor(
+    readonly name: string,
+    readonly layers: readonly SettingsLayer[],
+    readonly merged: Merged,
+    readonly homedir: string,
+  ) {}
+
+  /** "SNOWFLAKE_PASSWORD or password in ~/.snowflake/connections.toml [dev]" for the given settings. */
+  whereToSet(settings: readonly SettingName[]): string {
+    const hints: string[] = [];
+    for (const kind of ['env', 'config', 'connections'] as const) {
+      for (const layer of this.layers.filter((l) => l.kind === kind)) {
+        for (const setting of settings) {
+          const hint = layer.hint(setting);
+          if (hint !== undefined && !hints.includes(hint)) hints.push(hint);
+        }
+      }
+    }
+    return joinAlternatives(hints);
+  }
+
+  /** `alternative` names a second form of the same setting (inline key, token file), mentioned in parentheses. */
+  missing(what: string, setting: SettingName, authenticatorChoice: boolean, alternative?: { setting: SettingName; what: string }): never {
+    const tail = authenticatorChoice ? ', or choose another authenticator.' : '.';
+    const other = alternative === undefined ? '' : ` (or ${alternative.what}: ${this.whereToSet([alternative.setting])})`;
+    return invalid(`Snowflake profile "${this.name}" has no ${what}: set ${this.whereToSet([setting])}${other}${tail}`);
+  }
+
+  get<K extends SettingName>(setting: K): Chosen<ProfileSettings[K]> | undefined {
+    return this.merged[setting] as Chosen<ProfileSettings[K]> | undefined;
+  }
+
+  keySetting(setting: SettingName): KeySetting | undefined {
+    const chosen = this.merged[setting];
+    return chosen === undefined ? undefined : { value: String(chosen.value), source: chosen.source };
+  }
+}
+
+function chooseAuthenticator(ctx: ProfileContext): { value: Authenticator; source: string } {
+  const explicit = ctx.get('authenticator');
+  if (explicit !== undefined) return { value: explicit.value as Authenticator, source: explicit.source };
+  const password = ctx.get('password');
+  const key = ctx.get('privateKey') ?? ctx.get('privateKeyPath');
+  const token = ctx.get('token') ?? ctx.get('tokenFilePath');
+  // No authenticator anywhere: infer from the secret that is present (the higher source wins a tie-break).
+  if (key !== undefined && (password === undefined || key.rank <= password.rank)) {
+    return { value: 'SNOWFLAKE_JWT', source: `inferred from ${key.source}` };
+  }
+  if (password !== undefined) return { value: 'SNOWFLAKE', source: `inferred from ${password.source}` };
+  if (token !== undefined) {
+    return invalid(
+      `Snowflake profile "${ctx.name}" has a token (${token.source}) but no authenticator: set ${ctx.whereToSet(['authenticator'])} ` +
+        'to OAUTH or PROGRAMMATIC_ACCESS_TOKEN.',
+    );
+  }
+  return { value: 'SNOWFLAKE', source: 'default' };
+}
+
+function readToken(ctx: ProfileContext): string {
+  const inline = ctx.get('token');
+  if (inline !== undefined) return inline.value;
+  const file = ctx.get('tokenFilePath');
+  if (file === undefined) return ctx.missing('token', 'token', true, { setting: 'tokenFilePath', what: 'a file holding it' });
+  let text: string;
+  try {
+    text = readFileSync(expandHome(file.value, ctx.homedir), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'read failed');
+    return invalid(`Snowflake profile "${ctx.name}": cannot read the token file ${file.value} (set by ${file.source}): ${reason}. Check the path and its permissions.`);
+  }
+  const token = text.trim();
+  if (token === '') invalid(`Snowflake profile "${ctx.name}": the token file ${file.value} (set by ${file.source}) is empty. Write the token into it or point the setting elsewhere.`);
+  return token;
+}
+
+function buildAuth(ctx: ProfileContext, authenticator: Authenticator, sources: Record<string, string>): SnowflakeAuth {
+  const record = (...settings: SettingName[]) => {
+    for (const setting of settings) {
+      const chosen = ctx.merged[setting];
+      if (chosen !== undefined) sources[SOURCE_KEYS[setting]] = chosen.source;
+    }
+  };
+  switch (authenticator) {
+    case 'SNOWFLAKE': {
+      const password = ctx.get('password') ?? ctx.missing('password', 'password', true);
+      record('password');
+      return { method: 'password', password: password.value };
+    }
+    case 'USERNAME_PASSWORD_MFA': {
+      const password = ctx.get('password') ?? ctx.missing('password', 'password', true);
+      record('password', 'passcode');
+      const passcode = ctx.get('passcode')?.value;
+      return passcode === undefined ? { method: 'mfa', password: password.value } : { method: 'mfa', password: password.value, passcode };
+    }
+    case 'SNOWFLAKE_JWT': {
+      const path = ctx.keySetting('privateKeyPath');
+      const inline = ctx.keySetting('privateKey');
+      if (path === undefined && inline === undefined) ctx.missing('private key', 'privateKeyPath', true, { setting: 'privateKey', what: 'the PEM text itself' });
+      const passphrase = ctx.keySetting('privateKeyPassphrase');
+      const key = loadPrivateKey({
+        profileName: ctx.name,
+        path,
+        inline,
+        passphrase,
+        passphraseHint: ctx.whereToSet(['privateKeyPassphrase']),
+        homedir: ctx.homedir,
+      });
+      record('privateKeyPath', 'privateKey', 'privateKeyPassphrase');
+      return passphrase === undefined
+        ? { method: 'keypair', privateKeyPem: key.pem, source: key.description }
+        : { method: 'keypair', privateKeyPem: key.pem, passphrase: passphrase.value, source: key.description };
+    }
+    case 'OAUTH':
+    case 'PROGRAMMATIC_ACCESS_TOKEN': {
+      const token = readToken(ctx);
+      record('token', 'tokenFilePath');
+      return authenticator === 'OAUTH' ? { method: 'oauth', token } : { method: 'pat', token };
+    }
+    case 'EXTERNALBROWSER':
+      return { method: 'externalbrowser' };
+  }
+}
+
+function checkInteger(ctx: ProfileContext, setting: SettingName, minimum: number, label: string): number | undefined {
+  const chosen = ctx.merged[setting];
+  if (chosen === undefined) return undefined;
+  const value = chosen.value;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
+    invalid(`Snowflake profile "${ctx.name}": ${SOURCE_KEYS[setting]} from ${chosen.source} must be ${label}, got ${JSON.stringify(value)}. Fix the value.`);
+  }
+  return value;
+}
+
+function resolvePool(ctx: ProfileContext, sources: Record<string, string>): PoolSettings {
+  const pool: PoolSettings = {
+    min: checkInteger(ctx, 'poolMin', 0, 'an integer of 0 or more') ?? DEFAULT_POOL.min,
+    max: checkInteger(ctx, 'poolMax', 1, 'a positive integer') ?? DEFAULT_POOL.max,
+    acquireTimeoutMs: checkInteger(ctx, 'poolAcquireTimeoutMs', 1, 'a positive integer') ?? DEFAULT_POOL.acquireTimeoutMs,
+    idleTimeoutMs: checkInteger(ctx, 'poolIdleTimeoutMs', 1, 'a positive integer') ?? DEFAULT_POOL.idleTimeoutMs,
+    validateOnBorrow: ctx.get('poolValidateOnBorrow')?.value ?? DEFAULT_POOL.validateOnBorrow,
+    maxConnectionAgeMs: checkInteger(ctx, 'poolMaxConnectionAgeMs', 0, 'an integer of 0 or more') ?? DEFAULT_POOL.maxConnectionAgeMs,
+  };
+  for (const setting of ['poolMin', 'poolMax', 'poolAcquireTimeoutMs', 'poolIdleTimeoutMs', 'poolValidateOnBorrow', 'poolMaxConnectionAgeMs'] as const) {
+    const chosen = ctx.merged[setting];
+    if (chosen !== undefined) sources[SOURCE_KEYS[setting]] = chosen.source;
+  }
+  if (pool.min > pool.max) {
+    invalid(
+      `Snowflake profile "${ctx.name}": pool.min (${pool.min}, ${sources['pool.min'] ?? 'default'}) is larger than pool.max ` +
+        `(${pool.max}, ${sources['pool.max'] ?? 'default'}). Lower pool.min or raise pool.max.`,
+    );
+  }
+  return pool;
+}
+
+function normalizeAccount(ctx: ProfileContext, warnings: string[]): string | undefined {
+  const chosen = ctx.get('account');
+  if (chosen === undefined) return undefined;
+  const raw = chosen.value.trim();
+  const stripped = raw.replace(/^https?:\/\//i, '').replace(/\/.*$/, '').replace(/\.snowflakecomputing\.com$/i, '');
+  if (stripped !== raw) {
+    warnings.push(
+      `Snowflake profile "${ctx.name}": account ${JSON.stringify(raw)} (${chosen.source}) looks like a URL or host name; using account ${JSON.stringify(stripped)}. ` +
+        'Set the account identifier alone (e.g. myorg-myaccount).',
+    );
+  }
+  return stripped;
+}
+
+function checkAccessUrl(ctx: ProfileContext): string | undefined {
+  const chosen = ctx.get('accessUrl');
+  if (chosen === undefined) return undefined;
+  let ok = false;
+  try {
+    const url = new URL(chosen.value);
+    ok = url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) invalid(`Snowflake profile "${ctx.name}": the access URL from ${chosen.source} is not an http:// or https:// URL. Fix it or remove it.`);
+  return chosen.value;
+}
+
+interface Selection {
+  name: string;
+  /** Set when the user asked for this name (flag, SNOWMUX_PROFILE or hub.default_profile). */
+  requestedBy?: string | undefined;
+}
+
+function selectName(input: ResolveProfileInput, conns: SnowflakeConnections): Selection {
+  if (input.name) return { name: input.name, requestedBy: 'flag --profile' };
+  const fromEnv = profileNameFromEnv(input.env);
+  if (fromEnv !== undefined) return { name: fromEnv, requestedBy: `env ${SNOWMUX_PROFILE_ENV}` };
+  const fromConfig = input.configFile?.config.hub.defaultProfile;
+  if (fromConfig !== undefined) return { name: fromConfig, requestedBy: `${input.configFile?.shownPath} hub.default_profile` };
+  return { name: conns.defaultConnection.name };
+}
+
+/** Resolves the Snowflake profile (or null for "use the embedded warehouse") and collects warnings. */
+export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult {
+  const homedir = input.homedir ?? osHomedir();
+  const warnings: string[] = [];
+  const conns = loadSnowflakeConnections({ env: input.env, homedir, platform: input.platform, uid: input.uid });
+  const selection = selectName(input, conns);
+  const { name } = selection;
+  const configProfiles = input.configFile?.config.profiles ?? {};
+  const configEntry = Object.prototype.hasOwnProperty.call(configProfiles, name) ? configProfiles[name] : undefined;
+  const connLayer = connectionLayer(conns, name);
+
+  if (selection.requestedBy !== undefined && configEntry === undefined && connLayer === null) {
+    const known = [...new Set([...Object.keys(configProfiles), ...Object.keys(conns.connections)])];
+    const configPath = input.configFile?.shownPath ?? 'the snowmux config file';
+    invalid(
+      `Snowflake profile "${name}" (from ${selection.requestedBy}) is not defined: add [profiles.${name}] to ${configPath} ` +
+        `or [${name}] to ${conns.file?.shownPath ?? conns.shownConnectionsPath}.` +
+        (known.length > 0 ? ` Defined profiles: ${known.join(', ')}.` : ''),
+    );
+  }
+  if (selection.requestedBy === undefined && connLayer === null && conns.defaultConnection.source !== 'the built-in default name') {
+    warnings.push(
+      `${conns.defaultConnection.source} names connection "${name}", which ${conns.file?.shownPath ?? conns.shownConnectionsPath} does not define; ignoring it.`,
+    );
+  }
+  if (selection.requestedBy === undefined && configEntry === undefined && Object.keys(configProfiles).length > 0) {
+    warnings.push(
+      `${input.configFile?.shownPath} defines profiles (${Object.keys(configProfiles).join(', ')}) but none is selected: ` +
+        'set hub.default_profile, SNOWMUX_PROFILE or --profile.',
+    );
+  }
+
+  const env = envLayer(input.env);
+  warnings.push(...env.warnings);
+  const layers: SettingsLayer[] = [];
+  if (input.flags !== undefined) layers.push(flagLayer(input.flags));
+  const perConnection = connectionEnvLayer(input.env, name);
+  if (perConnection !== null) layers.push(perConnection);
+  layers.push(env.layer);
+  if (configEntry !== undefined && input.configFile !== undefined) {
+    layers.push(configLayer(configEntry, `${input.configFile.shownPath} profiles.${name}`));
+  }
+  if (connLayer !== null) {
+    layers.push(connLayer);
+    warnings.push(...conns.warnings);
+  }
+
+  const merged = merge(layers, warnings);
+  const namedSection = configEntry !== undefined || connLayer !== null;
+  if (!namedSection && merged.account === undefined && merged.user === undefined) {
+    const stray = Object.values(merged).map((chosen) => chosen?.source).filter((s): s is string => s !== undefined);
+    if (stray.length > 0) {
+      warnings.push(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but no Snowflake account is configured; using the embedded warehouse. Set SNOWFLAKE_ACCOUNT to use Snowflake.`);
+    }
+    return { profile: null, warnings };
+  }
+
+  const profileName = namedSection ? name : 'env';
+  const ctx = new ProfileContext(profileName, layers, merged, homedir);
+  const sources: Record<string, string> = {};
+  const account = normalizeAccount(ctx, warnings) ?? ctx.missing('account', 'account', false);
+  sources.account = merged.account!.source;
+  const authenticator = chooseAuthenticator(ctx);
+  sources.authenticator = authenticator.source;
+  const user = merged.user?.value;
+  if (user === undefined && authenticator.value !== 'OAUTH') ctx.missing('user', 'user', false);
+  if (merged.user !== undefined) sources.user = merged.user.source;
+  const auth = buildAuth(ctx, authenticator.value, sources);
+  const accessUrl = checkAccessUrl(ctx);
+  const pool = resolvePool(ctx, sources);
+  const statementTimeoutMs = checkInteger(ctx, 'statementTimeoutMs', 1, 'a positive number of milliseconds') ?? DEFAULT_STATEMENT_TIMEOUT_S * 1000;
+  for (const setting of ['role', 'warehouse', 'database', 'schema', 'host', 'accessUrl', 'statementTimeoutMs'] as const) {
+    const chosen = merged[setting];
+    if (chosen !== undefined) sources[SOURCE_KEYS[setting]] = chosen.source;
+  }
+  const profile: SnowflakeProfile = {
+    name: profileName,
+    account,
+    user: user ?? '',
+    auth,
+    role: merged.role?.value,
+    warehouse: merged.warehouse?.value,
+    database: merged.database?.value,
+    schema: merged.schema?.value,
+    accessUrl,
+    host: merged.host?.value,
+    pool,
+    statementTimeoutMs,
+    sources,
+  };
+  return { profile, warnings };
+}
