@@ -1,0 +1,147 @@
+/**
+ * The hub's life: several shims on one hub, simultaneous cold starts, stdin EOF, status/stop,
+ * single instance per home, stale sockets, graceful stop with a call in flight.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath } from '../helpers/paths.js';
+import { cliEnv, connectClient, initialize, rawLink, runCli, startHub, tempHome, textOf, INIT_PARAMS, type ClientKind } from '../helpers/harness.js';
+
+test('several shims of mixed client kinds share one hub, concurrently, without crosstalk', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home);
+  const kinds: ClientKind[] = ['v2-legacy', 'v2-modern', 'v1', 'v2-legacy', 'v1'];
+  const clients = await Promise.all(kinds.map((kind, i) => connectClient(t, { home, kind, name: `editor-${i}` })));
+  // Each client asks for a different nation, many times, at the same time; each answer must be its own.
+  await Promise.all(clients.flatMap((c, i) => Array.from({ length: 6 }, async () => {
+    const r = await c.callTool('execute_query', { query: `SELECT N_NATIONKEY, N_NAME FROM NATION WHERE N_NATIONKEY = ${i}` });
+    assert.ok(!r.isError, textOf(r));
+    assert.equal((r.structuredContent as { rows: unknown[][] }).rows[0]![0], i);
+  })));
+  const status = await runCli(['status', '--json', '--home', home]);
+  assert.equal(status.code, 0, status.stderr);
+  const s = JSON.parse(status.stdout) as { pid: number; sessions: { client: { name: string } | null; calls: number; shimPid: number }[] };
+  assert.equal(s.pid, hub.pid);
+  const names = s.sessions.map((x) => x.client?.name).filter(Boolean).sort();
+  assert.deepEqual(names, kinds.map((_, i) => `editor-${i}`).sort());
+  for (const sess of s.sessions.filter((x) => x.client)) assert.equal(sess.calls, 6);
+  const shimPids = new Set(clients.map((c) => c.pid()));
+  for (const sess of s.sessions.filter((x) => x.client)) assert.ok(shimPids.has(sess.shimPid), `shim pid ${sess.shimPid} reported`);
+  const human = await runCli(['status', '--home', home]);
+  assert.match(human.stdout, /sessions \(\d+\)/);
+  assert.match(human.stdout, /editor-0/);
+});
+
+test('ten shims started at the same instant in an empty home start exactly one hub', async (t) => {
+  const home = tempHome(t);
+  const clients = await Promise.all(Array.from({ length: 10 }, (_, i) => connectClient(t, { home, kind: i % 2 ? 'v1' : 'v2-legacy', name: `cold-${i}` })));
+  const results = await Promise.all(clients.map((c) => c.callTool('execute_query', { query: 'SELECT COUNT(*) FROM REGION' })));
+  for (const r of results) assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[5]]);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { pid: number; sessions: unknown[]; totals: { sessionsOpened: number } };
+  t.after(async () => {
+    try {
+      process.kill(status.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  });
+  const log = readFileSync(join(home, 'hub.log'), 'utf8');
+  const starts = log.split('\n').filter((l) => l.includes('"msg":"hub started"'));
+  assert.equal(starts.length, 1, `hub started lines:\n${starts.join('\n')}`);
+  const spawned = readFileSync(join(home, 'hub-stderr.log'), 'utf8').split('\n').filter((l) => l.includes('listening on'));
+  assert.equal(spawned.length, 1, 'exactly one hub process was spawned');
+  assert.equal(status.sessions.length, 10);
+  await Promise.all(clients.map((c) => c.close()));
+  await runCli(['stop', '--home', home]);
+});
+
+test('the shim exits when stdin ends, and the hub closes its session', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => shim.kill('SIGKILL'));
+  let out = '';
+  const firstLine = new Promise<string>((resolve) => shim.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+  }));
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  const init = JSON.parse(await firstLine) as { result: { serverInfo: { name: string } } };
+  assert.equal(init.result.serverInfo.name, 'snowmux');
+  shim.stdin.end();
+  const [code] = await once(shim, 'exit');
+  assert.equal(code, 0);
+  const s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: unknown[] };
+  assert.equal(s.sessions.length, 0);
+  assert.equal(out.split('\n').filter(Boolean).every((l) => JSON.parse(l).jsonrpc === '2.0'), true, 'stdout carried only JSON-RPC');
+});
+
+test('a second hub refuses to start while one answers; a stale socket left by a crash is replaced', async (t) => {
+  const home = tempHome(t);
+  const first = await startHub(t, home);
+  const second = await runCli(['hub', '--home', home]);
+  assert.notEqual(second.code, 0);
+  assert.match(second.stderr, /already running/);
+  assert.match(second.stderr, /snowmux status/);
+  assert.equal(statSync(join(home, 'hub.sock')).mode & 0o777, 0o600);
+  assert.equal(statSync(home).mode & 0o777, 0o700);
+  await first.stop('SIGKILL');
+  assert.ok(existsSync(join(home, 'hub.sock')), 'SIGKILL leaves the socket behind');
+  const third = await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  assert.ok(!(await c.callTool('list_databases')).isError);
+  await third.stop();
+});
+
+test('status and stop explain themselves when no hub runs; unknown commands and bad homes fail clearly', async (t) => {
+  const home = tempHome(t);
+  const status = await runCli(['status', '--home', home]);
+  assert.equal(status.code, 1);
+  assert.match(status.stderr, /No snowmux hub is running/);
+  assert.match(status.stderr, /snowmux hub/);
+  const stop = await runCli(['stop', '--home', home]);
+  assert.equal(stop.code, 1);
+  const unknown = await runCli(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  const badFlag = await runCli(['status', '--nope']);
+  assert.notEqual(badFlag.code, 0);
+  assert.match(badFlag.stderr, /--nope/);
+  const missing = await runCli(['status', '--home', join(home, 'does-not-exist')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /not readable/);
+  const version = await runCli(['--version']);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('graceful stop: a call in flight finishes, then sessions close, the socket is removed, exit 0', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home);
+  const link = await rawLink(t, join(home, 'hub.sock'));
+  await initialize(link);
+  // A query that takes a second or more on any machine, so the stop lands while it runs.
+  link.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT COUNT(*) AS N FROM range(0, 1000000000) a(x) WHERE x % 7 = 3' } } }) + '\n');
+  for (;;) {
+    const s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { running: number }[] };
+    if (s.sessions.some((x) => x.running > 0)) break;
+  }
+  const stopped = hub.stop('SIGTERM');
+  let response: Record<string, unknown> | undefined;
+  for (;;) {
+    const m = await link.next();
+    if (m.id === 7) {
+      response = m;
+      break;
+    }
+  }
+  const result = response.result as { isError?: boolean; structuredContent: { rows: unknown[][] } };
+  assert.ok(!result.isError, JSON.stringify(result));
+  assert.equal(result.structuredContent.rows[0]![0], 142857143);
+  assert.equal(await stopped, 0);
+  assert.equal(existsSync(join(home, 'hub.sock')), false);
+  assert.match(readFileSync(join(home, 'hub.log'), 'utf8'), /"msg":"hub stopped"/);
+});

@@ -1,0 +1,131 @@
+/**
+ * Every tool, through the real CLI: `snowmux shim` (auto-starting a hub) and `snowmux stdio`, with the
+ * v2 client in both protocol eras and the v1 client.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectClient, startHub, tempHome, textOf, type AnyClient, type ClientKind } from '../helpers/harness.js';
+
+const KINDS: ClientKind[] = ['v2-legacy', 'v2-modern', 'v1'];
+const TOOLS = ['describe_table', 'describe_view', 'execute_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_view'];
+
+for (const command of ['shim', 'stdio'] as const) {
+  for (const kind of KINDS) {
+    describe(`${kind} client via snowmux ${command}`, () => {
+      let client: AnyClient;
+      const cleanups: (() => unknown)[] = [];
+      const ctx = { after: (fn: () => unknown) => void cleanups.push(fn) };
+      before(async () => {
+        const home = tempHome(ctx);
+        if (command === 'shim') await startHub(ctx, home);
+        client = await connectClient(ctx, { home, kind, command });
+      });
+      after(async () => {
+        for (const fn of cleanups.reverse()) await fn();
+      });
+
+      test('lists the tools with annotations and output schemas', async () => {
+        const { tools } = await client.listTools();
+        assert.deepEqual(tools.map((t) => t.name).sort(), TOOLS);
+        for (const tool of tools) {
+          assert.equal(tool.annotations?.readOnlyHint, true, `${tool.name} readOnlyHint`);
+          assert.ok(tool.outputSchema, `${tool.name} outputSchema`);
+        }
+      });
+
+      test('list_databases and list_schemas show the sample', async () => {
+        const dbs = await client.callTool('list_databases');
+        assert.ok(!dbs.isError, textOf(dbs));
+        assert.ok((dbs.structuredContent!.databases as { name: string }[]).some((d) => d.name === 'SNOWMUX_SAMPLE'));
+        const schemas = await client.callTool('list_schemas', { database: 'snowmux_sample' });
+        const names = (schemas.structuredContent!.schemas as { name: string }[]).map((s) => s.name);
+        assert.ok(names.includes('TPCH'), names.join(','));
+      });
+
+      test('list_tables, list_views, describe_table, describe_view', async () => {
+        const tables = await client.callTool('list_tables', { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' });
+        const tableNames = (tables.structuredContent!.tables as { name: string }[]).map((t) => t.name).sort();
+        assert.deepEqual(tableNames, ['CUSTOMER', 'LINEITEM', 'NATION', 'ORDERS', 'PART', 'PARTSUPP', 'REGION', 'SUPPLIER']);
+        assert.match(textOf(tables), /LINEITEM/);
+        const views = await client.callTool('list_views', { database: 'SNOWMUX_SAMPLE' });
+        const viewNames = (views.structuredContent!.views as { name: string }[]).map((v) => v.name);
+        assert.ok(viewNames.length >= 2, viewNames.join(','));
+        const table = await client.callTool('describe_table', { database: 'SNOWMUX_SAMPLE', table_name: 'nation' });
+        const cols = (table.structuredContent!.columns as { name: string }[]).map((c) => c.name);
+        assert.deepEqual(cols, ['N_NATIONKEY', 'N_NAME', 'N_REGIONKEY', 'N_COMMENT']);
+        const view = await client.callTool('describe_view', { database: 'SNOWMUX_SAMPLE', view_name: viewNames[0]!, schema: 'TPCH' });
+        assert.ok(!view.isError, textOf(view));
+        assert.ok((view.structuredContent!.columns as unknown[]).length > 0);
+      });
+
+      test('execute_query returns a text table and structured rows; unqualified names resolve', async () => {
+        const r = await client.callTool('execute_query', { query: 'SELECT N_NAME, N_REGIONKEY FROM NATION WHERE N_NATIONKEY < 3 ORDER BY N_NATIONKEY' });
+        assert.ok(!r.isError, textOf(r));
+        const sc = r.structuredContent as { rows: unknown[][]; columns: { name: string }[]; row_count: number; truncated: boolean };
+        assert.deepEqual(sc.rows, [['ALGERIA', 0], ['ARGENTINA', 1], ['BRAZIL', 1]]);
+        assert.deepEqual(sc.columns.map((c) => c.name), ['N_NAME', 'N_REGIONKEY']);
+        assert.equal(sc.row_count, 3);
+        assert.equal(sc.truncated, false);
+        assert.match(textOf(r), /\| N_NAME +\| N_REGIONKEY \|/);
+        assert.match(textOf(r), /ARGENTINA/);
+      });
+
+      test('execute_query truncates at the limit with a notice and fetch_results pages on', async () => {
+        const r = await client.callTool('execute_query', { query: 'SELECT N_NATIONKEY FROM NATION ORDER BY 1', limit: 10 });
+        const sc = r.structuredContent as { rows: unknown[][]; truncated: boolean; notice: string; query_id: string };
+        assert.equal(sc.rows.length, 10);
+        assert.equal(sc.truncated, true);
+        assert.match(sc.notice, /truncated/i);
+        assert.match(textOf(r), /fetch_results/);
+        const next = await client.callTool('fetch_results', { query_id: sc.query_id, offset: 10, limit: 10 });
+        assert.ok(!next.isError, textOf(next));
+        assert.deepEqual((next.structuredContent as { rows: unknown[][] }).rows.map((x) => x[0]), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+      });
+
+      test('execute_query with database/schema context for this call only', async () => {
+        const r = await client.callTool('execute_query', { query: 'SELECT COUNT(*) AS N FROM REGION', database: 'SNOWMUX_SAMPLE', schema: 'TPCH' });
+        assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[5]]);
+      });
+
+      test('query_view reads a view with a limit', async () => {
+        const views = await client.callTool('list_views', { schema: 'TPCH' });
+        const name = (views.structuredContent!.views as { name: string }[])[0]!.name;
+        const r = await client.callTool('query_view', { database: 'SNOWMUX_SAMPLE', view_name: name, limit: 3 });
+        assert.ok(!r.isError, textOf(r));
+        assert.ok((r.structuredContent as { rows: unknown[] }).rows.length <= 3);
+      });
+
+      test('a write is refused with the statement type and what to do', async () => {
+        const r = await client.callTool('execute_query', { query: 'DELETE FROM ORDERS WHERE 1=1' });
+        assert.equal(r.isError, true);
+        assert.match(textOf(r), /DELETE/);
+        assert.match(textOf(r), /read-only/i);
+        const multi = await client.callTool('execute_query', { query: 'SELECT 1; DROP TABLE NATION' });
+        assert.equal(multi.isError, true);
+        assert.match(textOf(multi), /statement/i);
+      });
+
+      test('a SQL error and an unknown object are tool errors that say what happened', async () => {
+        const bad = await client.callTool('execute_query', { query: 'SELECT NO_SUCH_COLUMN FROM NATION' });
+        assert.equal(bad.isError, true);
+        assert.match(textOf(bad), /NO_SUCH_COLUMN/i);
+        const missing = await client.callTool('describe_table', { table_name: 'x"; DROP TABLE y; --' });
+        assert.equal(missing.isError, true);
+        assert.match(textOf(missing), /does not exist|not found/i);
+      });
+
+      test('bad arguments and unknown tools are tool errors, not protocol failures', async () => {
+        const r = await client.callTool('execute_query', { limit: 'lots' });
+        assert.equal(r.isError, true);
+        let unknown;
+        try {
+          unknown = await client.callTool('no_such_tool', {});
+        } catch (err) {
+          unknown = { isError: true, content: [{ type: 'text', text: (err as Error).message }] };
+        }
+        assert.equal(unknown.isError, true);
+        assert.match(textOf(unknown), /no_such_tool/);
+      });
+    });
+  }
+}

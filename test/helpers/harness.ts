@@ -1,0 +1,213 @@
+/**
+ * End-to-end harness: temp homes, real hub processes, and real MCP clients (v2 in both eras, v1)
+ * that launch the real built CLI as their stdio server. Everything started here is ended by t.after.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { cliPath } from './paths.js';
+
+export interface Cleanup {
+  after(fn: () => unknown): void;
+}
+
+/** A short temp home (Unix socket paths must stay under ~100 bytes). */
+export function tempHome(t: Cleanup, prefix = 'smx-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Environment for spawned CLIs: small and explicit, like an editor's. */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), SNOWMUX_SHIM_QUIET: '1' };
+  return { ...env, ...extra };
+}
+
+export interface HubProcess {
+  proc: ChildProcess;
+  pid: number;
+  stderr: () => string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `snowmux hub --home H` and resolves once it listens. */
+export async function startHub(t: Cleanup, home: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<HubProcess> {
+  const proc = spawn(process.execPath, [cliPath, 'hub', '--home', home, ...extraArgs], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const exited = once(proc, 'exit') as Promise<[number | null, string | null]>;
+  t.after(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    proc.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    proc.once('exit', (code) => reject(new Error(`hub exited with ${code} before listening:\n${err}`)));
+  });
+  return {
+    proc,
+    pid: proc.pid!,
+    stderr: () => err,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const [code] = await exited;
+      return code;
+    },
+  };
+}
+
+export type ClientKind = 'v2-legacy' | 'v2-modern' | 'v2-auto' | 'v1';
+
+export interface AnyClient {
+  kind: ClientKind;
+  listTools(): Promise<{ tools: { name: string; annotations?: Record<string, unknown>; outputSchema?: unknown }[] }>;
+  callTool(name: string, args?: Record<string, unknown>, options?: { signal?: AbortSignal; onprogress?: (p: unknown) => void; timeout?: number }): Promise<ToolResult>;
+  close(): Promise<void>;
+  /** pid of the spawned stdio server (the shim). */
+  pid(): number | null;
+}
+
+export interface ToolResult {
+  isError?: boolean;
+  content: { type: string; text?: string }[];
+  structuredContent?: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
+}
+
+export interface ConnectOptions {
+  home: string;
+  kind: ClientKind;
+  command?: 'shim' | 'stdio';
+  env?: Record<string, string>;
+  name?: string;
+  args?: string[];
+}
+
+export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<AnyClient> {
+  const args = [cliPath, opts.command ?? 'shim', '--home', opts.home, ...(opts.args ?? [])];
+  const env = cliEnv(opts.env);
+  const name = opts.name ?? `test-${opts.kind}`;
+  if (opts.kind === 'v1') {
+    const transport = new StdioV1({ command: process.execPath, args, env, stderr: 'ignore' });
+    const client = new ClientV1({ name, version: '1.0.0' });
+    await client.connect(transport);
+    const wrapped: AnyClient = {
+      kind: opts.kind,
+      listTools: () => client.listTools() as never,
+      callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {} }, undefined, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
+      close: () => client.close(),
+      pid: () => transport.pid,
+    };
+    t.after(() => wrapped.close().catch(() => {}));
+    return wrapped;
+  }
+  const mode = opts.kind === 'v2-legacy' ? 'legacy' : opts.kind === 'v2-auto' ? 'auto' : { pin: '2026-07-28' };
+  const transport = new StdioV2({ command: process.execPath, args, env, stderr: 'ignore' });
+  const client = new ClientV2({ name, version: '2.0.0' }, { versionNegotiation: { mode } });
+  await client.connect(transport);
+  const wrapped: AnyClient = {
+    kind: opts.kind,
+    listTools: () => client.listTools() as never,
+    callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {} }, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
+    close: () => client.close(),
+    pid: () => transport.pid,
+  };
+  t.after(() => wrapped.close().catch(() => {}));
+  return wrapped;
+}
+
+/** Runs the CLI once and collects its output. */
+export async function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [cliPath, ...args], { env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  proc.stdin.end(input ?? '');
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+export function textOf(result: ToolResult): string {
+  return result.content.map((c) => c.text ?? '').join('\n');
+}
+
+/** A raw line client on the hub socket, for protocol-level tests. */
+export interface RawLink {
+  socket: import('node:net').Socket;
+  send(line: string | Buffer): void;
+  /** Next line from the hub, parsed. */
+  next(): Promise<Record<string, unknown>>;
+  /** Sends a JSON-RPC request and waits for the response with that id (skipping notifications). */
+  request(id: number | string, method: string, params?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  close(): void;
+}
+
+export async function rawLink(t: Cleanup, socketPath: string, opts: { hello?: boolean } = {}): Promise<RawLink> {
+  const { connect } = await import('node:net');
+  const socket = connect(socketPath);
+  await once(socket, 'connect');
+  t.after(() => socket.destroy());
+  const queue: Record<string, unknown>[] = [];
+  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  let buf = '';
+  socket.on('data', (c: Buffer) => {
+    buf += c.toString('utf8');
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      const msg = JSON.parse(line) as Record<string, unknown>;
+      const w = waiters.shift();
+      if (w) w(msg);
+      else queue.push(msg);
+    }
+  });
+  const next = () => new Promise<Record<string, unknown>>((resolve) => {
+    const m = queue.shift();
+    if (m) resolve(m);
+    else waiters.push(resolve);
+  });
+  const link: RawLink = {
+    socket,
+    send: (line) => socket.write(typeof line === 'string' ? line : line),
+    next,
+    async request(id, method, params) {
+      socket.write(JSON.stringify({ jsonrpc: '2.0', id, method, params: params ?? {} }) + '\n');
+      for (;;) {
+        const m = await next();
+        if (m.id === id) return m;
+      }
+    },
+    close: () => socket.destroy(),
+  };
+  if (opts.hello !== false) {
+    socket.write(JSON.stringify({ snowmux: 'hello', wire: 1, version: '0.1.0', role: 'shim', pid: process.pid }) + '\n');
+    const welcome = await next();
+    if (welcome.snowmux !== 'welcome') throw new Error(`no welcome: ${JSON.stringify(welcome)}`);
+  }
+  return link;
+}
+
+export const INIT_PARAMS = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-test', version: '0.0.1' } };
+
+/** initialize + initialized on a raw link (2025-era). */
+export async function initialize(link: RawLink, params: Record<string, unknown> = INIT_PARAMS): Promise<Record<string, unknown>> {
+  const res = await link.request('init', 'initialize', params);
+  link.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+  return res;
+}
