@@ -1,0 +1,168 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isSnowmuxError } from '../../src/errors.js';
+import { connectionEnvLayer, envLayer, profileNameFromEnv } from '../../src/hub/config/env-profile.js';
+import { shimEnvironmentForHub } from '../../src/hub/config/shim-environment.js';
+
+test('the usual connector variables become settings with per-variable sources', () => {
+  const { layer, warnings } = envLayer({
+    SNOWFLAKE_ACCOUNT: 'acct',
+    SNOWFLAKE_USER: 'me',
+    SNOWFLAKE_PASSWORD: 'pw',
+    SNOWFLAKE_ROLE: 'R',
+    SNOWFLAKE_WAREHOUSE: 'W',
+    SNOWFLAKE_DATABASE: 'D',
+    SNOWFLAKE_SCHEMA: 'S',
+    SNOWFLAKE_AUTHENTICATOR: 'username_password_mfa',
+    SNOWFLAKE_PASSCODE: '123456',
+    SNOWFLAKE_TOKEN: 'tok',
+    SNOWFLAKE_TOKEN_FILE_PATH: '/run/token',
+    SNOWFLAKE_PRIVATE_KEY_FILE: '/k.p8',
+    SNOWFLAKE_PRIVATE_KEY_RAW: 'pem',
+    SNOWFLAKE_PRIVATE_KEY_FILE_PWD: 'pp',
+    SNOWFLAKE_HOST: 'h.example',
+    UNRELATED: 'x',
+  });
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(layer.values, {
+    account: 'acct',
+    user: 'me',
+    password: 'pw',
+    passcode: '123456',
+    privateKeyPath: '/k.p8',
+    privateKey: 'pem',
+    privateKeyPassphrase: 'pp',
+    token: 'tok',
+    tokenFilePath: '/run/token',
+    role: 'R',
+    warehouse: 'W',
+    database: 'D',
+    schema: 'S',
+    host: 'h.example',
+    authenticator: 'USERNAME_PASSWORD_MFA',
+  });
+  assert.equal(layer.sources.account, 'env SNOWFLAKE_ACCOUNT');
+  assert.equal(layer.sources.privateKeyPath, 'env SNOWFLAKE_PRIVATE_KEY_FILE');
+  assert.equal(layer.sources.privateKeyPassphrase, 'env SNOWFLAKE_PRIVATE_KEY_FILE_PWD');
+  assert.equal(layer.sources.authenticator, 'env SNOWFLAKE_AUTHENTICATOR');
+  assert.equal(layer.hint('password'), 'SNOWFLAKE_PASSWORD');
+  assert.equal(layer.hint('privateKeyPath'), 'SNOWFLAKE_PRIVATE_KEY_PATH');
+});
+
+test('empty variables count as unset (editor configs carry "" placeholders)', () => {
+  const { layer } = envLayer({ SNOWFLAKE_ACCOUNT: '', SNOWFLAKE_ROLE: '', SNOWFLAKE_AUTH_TYPE: '', SNOWMUX_PROFILE: '' });
+  assert.deepEqual(layer.values, {});
+  assert.equal(profileNameFromEnv({ SNOWMUX_PROFILE: '' }), undefined);
+  assert.equal(profileNameFromEnv({ SNOWMUX_PROFILE: 'dev' }), 'dev');
+});
+
+test('the Python server\'s variables resolve: SNOWFLAKE_AUTH_TYPE and SNOWFLAKE_CONN_REFRESH_HOURS', () => {
+  const cases: Array<[string, string]> = [
+    ['private_key', 'SNOWFLAKE_JWT'],
+    ['external_browser', 'EXTERNALBROWSER'],
+    ['password', 'SNOWFLAKE'],
+    ['PRIVATE_KEY', 'SNOWFLAKE_JWT'],
+    ['oauth', 'OAUTH'],
+    ['snowflake_jwt', 'SNOWFLAKE_JWT'],
+  ];
+  for (const [authType, authenticator] of cases) {
+    const { layer } = envLayer({ SNOWFLAKE_AUTH_TYPE: authType });
+    assert.equal(layer.values.authenticator, authenticator, authType);
+    assert.equal(layer.sources.authenticator, 'env SNOWFLAKE_AUTH_TYPE');
+  }
+  const { layer } = envLayer({ SNOWFLAKE_CONN_REFRESH_HOURS: '8', SNOWFLAKE_PRIVATE_KEY_PATH: '/k.p8', SNOWFLAKE_PRIVATE_KEY: 'inline' });
+  assert.equal(layer.values.poolMaxConnectionAgeMs, 8 * 3_600_000);
+  assert.equal(layer.sources.poolMaxConnectionAgeMs, 'env SNOWFLAKE_CONN_REFRESH_HOURS');
+  assert.equal(envLayer({ SNOWFLAKE_CONN_REFRESH_HOURS: '0.5' }).layer.values.poolMaxConnectionAgeMs, 1_800_000);
+  assert.equal(layer.sources.privateKeyPath, 'env SNOWFLAKE_PRIVATE_KEY_PATH');
+  assert.equal(layer.sources.privateKey, 'env SNOWFLAKE_PRIVATE_KEY');
+});
+
+test('bad legacy or authenticator values name the variable', () => {
+  assert.throws(
+    () => envLayer({ SNOWFLAKE_AUTH_TYPE: 'kerberos' }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /SNOWFLAKE_AUTH_TYPE has an unsupported value "kerberos": expected private_key, external_browser or password/.test(err.message),
+  );
+  assert.throws(
+    () => envLayer({ SNOWFLAKE_AUTHENTICATOR: 'nope' }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /SNOWFLAKE_AUTHENTICATOR has an unsupported value "nope": expected one of SNOWFLAKE, /.test(err.message),
+  );
+  for (const hours of ['abc', '-1', ' ']) {
+    assert.throws(
+      () => envLayer({ SNOWFLAKE_CONN_REFRESH_HOURS: hours }),
+      (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message.startsWith('Environment variable SNOWFLAKE_CONN_REFRESH_HOURS must be a number of hours'),
+      hours,
+    );
+  }
+});
+
+test('SNOWFLAKE_AUTHENTICATOR beats SNOWFLAKE_AUTH_TYPE, with a warning when they disagree', () => {
+  const disagree = envLayer({ SNOWFLAKE_AUTHENTICATOR: 'oauth', SNOWFLAKE_AUTH_TYPE: 'private_key' });
+  assert.equal(disagree.layer.values.authenticator, 'OAUTH');
+  assert.equal(disagree.warnings.length, 1);
+  assert.match(disagree.warnings[0]!, /disagree; using SNOWFLAKE_AUTHENTICATOR/);
+  assert.deepEqual(envLayer({ SNOWFLAKE_AUTHENTICATOR: 'SNOWFLAKE_JWT', SNOWFLAKE_AUTH_TYPE: 'private_key' }).warnings, []);
+});
+
+test('aliases: the first listed variable wins, and a conflicting alias is warned about without showing values', () => {
+  const { layer, warnings } = envLayer({ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'pp-SECRET-a', PRIVATE_KEY_PASSPHRASE: 'pp-SECRET-b' });
+  assert.equal(layer.values.privateKeyPassphrase, 'pp-SECRET-a');
+  assert.equal(layer.sources.privateKeyPassphrase, 'env SNOWFLAKE_PRIVATE_KEY_PASSPHRASE');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Both SNOWFLAKE_PRIVATE_KEY_PASSPHRASE and PRIVATE_KEY_PASSPHRASE are set with different values/);
+  assert.ok(!warnings[0]!.includes('SECRET'));
+  assert.equal(envLayer({ PRIVATE_KEY_PASSPHRASE: 'pp' }).layer.sources.privateKeyPassphrase, 'env PRIVATE_KEY_PASSPHRASE');
+});
+
+test('SNOWFLAKE_HOST + SNOWFLAKE_PORT + SNOWFLAKE_PROTOCOL form an access URL', () => {
+  const { layer } = envLayer({ SNOWFLAKE_HOST: '127.0.0.1', SNOWFLAKE_PORT: '9999', SNOWFLAKE_PROTOCOL: 'HTTP' });
+  assert.equal(layer.values.host, '127.0.0.1');
+  assert.equal(layer.values.accessUrl, 'http://127.0.0.1:9999');
+  assert.equal(layer.sources.accessUrl, 'env SNOWFLAKE_HOST, SNOWFLAKE_PORT, SNOWFLAKE_PROTOCOL');
+  assert.equal(envLayer({ SNOWFLAKE_HOST: 'h.example' }).layer.values.accessUrl, undefined);
+  const orphan = envLayer({ SNOWFLAKE_PORT: '1' });
+  assert.equal(orphan.layer.values.accessUrl, undefined);
+  assert.match(orphan.warnings[0]!, /without SNOWFLAKE_HOST and are ignored/);
+});
+
+test('SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> overrides apply to that connection only', () => {
+  const env = { SNOWFLAKE_CONNECTIONS_DEV_PASSWORD: 'pw', SNOWFLAKE_CONNECTIONS_DEV_PRIVATE_KEY_FILE: '/k.p8', SNOWFLAKE_CONNECTIONS_PROD_ROLE: 'R' };
+  const dev = connectionEnvLayer(env, 'dev')!;
+  assert.deepEqual(dev.values, { password: 'pw', privateKeyPath: '/k.p8' });
+  assert.equal(dev.sources.password, 'env SNOWFLAKE_CONNECTIONS_DEV_PASSWORD');
+  assert.deepEqual(connectionEnvLayer(env, 'prod')!.values, { role: 'R' });
+  assert.equal(connectionEnvLayer(env, 'other'), null);
+});
+
+test('shimEnvironmentForHub passes SNOWFLAKE_*, SNOWMUX_PROFILE and the CLI passphrase, nothing else', () => {
+  const selected = shimEnvironmentForHub({
+    SNOWFLAKE_ACCOUNT: 'a',
+    SNOWFLAKE_PASSWORD: 'pw',
+    SNOWFLAKE_AUTH_TYPE: 'private_key',
+    SNOWFLAKE_CONN_REFRESH_HOURS: '8',
+    SNOWFLAKE_ROLE: '',
+    SNOWMUX_PROFILE: 'dev',
+    SNOWMUX_HOME: '/elsewhere',
+    PRIVATE_KEY_PASSPHRASE: 'pp',
+    GITHUB_TOKEN: 'ghp-not-for-the-hub',
+    PATH: '/usr/bin',
+    HOME: '/home/u',
+  });
+  assert.deepEqual(selected, {
+    SNOWFLAKE_ACCOUNT: 'a',
+    SNOWFLAKE_PASSWORD: 'pw',
+    SNOWFLAKE_AUTH_TYPE: 'private_key',
+    SNOWFLAKE_CONN_REFRESH_HOURS: '8',
+    SNOWMUX_PROFILE: 'dev',
+    PRIVATE_KEY_PASSPHRASE: 'pp',
+  });
+});
+
+test('shim-environment stays dependency-free (the shim loads it on every editor start)', () => {
+  // Runs both under tsx (this file is .ts) and compiled (dist/test/unit/*.js next to dist/src/**/*.js).
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const source = readFileSync(fileURLToPath(new URL(`../../src/hub/config/shim-environment.${extension}`, import.meta.url)), 'utf8');
+  assert.doesNotMatch(source, /^\s*import\s/m);
+});

@@ -1,0 +1,225 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSnowmuxError } from '../../src/errors.js';
+import { loadConfigFile, parseConfigText, resolveConfigPath } from '../../src/hub/config/config-file.js';
+import { DEFAULT_HUB_SETTINGS } from '../../src/hub/config/config-schema.js';
+
+const FILE = '/home/u/.snowmux/config.toml';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'snowmux-config-file-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function configError(text: string): string {
+  try {
+    parseConfigText(text, FILE);
+  } catch (err) {
+    assert.ok(isSnowmuxError(err, 'CONFIG_INVALID'), `expected CONFIG_INVALID, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+test('an empty file yields every default', () => {
+  const config = parseConfigText('', FILE);
+  assert.deepEqual(config.hub, { ...DEFAULT_HUB_SETTINGS, defaultProfile: undefined });
+  assert.equal(config.hub.maxRows, 200);
+  assert.deepEqual(config.profiles, {});
+  assert.deepEqual(config.roles, {});
+});
+
+test('snake_case keys become camelCase with units converted', () => {
+  const config = parseConfigText(
+    `
+[hub]
+max_line_bytes = 1024
+shutdown_grace_ms = 0
+default_profile = "dev"
+call_timeout_ms = 5000
+max_rows = 50
+max_result_bytes = 4096
+
+[profiles.dev]
+account = "myorg-acct"
+user = "me"
+authenticator = "snowflake_jwt"
+private_key_path = "~/keys/rsa_key.p8"
+private_key_passphrase = "pp"
+role = "ANALYST"
+warehouse = "WH"
+database = "DB"
+schema = "PUBLIC"
+access_url = "http://127.0.0.1:8080"
+statement_timeout_s = 30
+
+[profiles.dev.pool]
+min = 1
+max = 8
+acquire_timeout_ms = 2000
+idle_timeout_ms = 60000
+validate = false
+max_age_hours = 1.5
+`,
+    FILE,
+  );
+  assert.deepEqual(config.hub, {
+    maxLineBytes: 1024,
+    shutdownGraceMs: 0,
+    defaultProfile: 'dev',
+    callTimeoutMs: 5000,
+    maxRows: 50,
+    maxResultBytes: 4096,
+  });
+  const dev = config.profiles.dev!;
+  assert.equal(dev.authenticator, 'SNOWFLAKE_JWT');
+  assert.equal(dev.privateKeyPath, '~/keys/rsa_key.p8');
+  assert.equal(dev.privateKeyPassphrase, 'pp');
+  assert.equal(dev.accessUrl, 'http://127.0.0.1:8080');
+  assert.equal(dev.statementTimeoutMs, 30_000);
+  assert.deepEqual(dev.pool, {
+    min: 1,
+    max: 8,
+    acquireTimeoutMs: 2000,
+    idleTimeoutMs: 60_000,
+    validateOnBorrow: false,
+    maxConnectionAgeMs: 5_400_000,
+  });
+});
+
+test('a bad value is reported with file, key, expectation and the value', () => {
+  const message = configError('[profiles.dev.pool]\nmax = "lots"\n');
+  assert.equal(
+    message,
+    'Config error in /home/u/.snowmux/config.toml at profiles.dev.pool.max: expected a positive integer, got "lots". Fix the value or remove the key.',
+  );
+});
+
+test('each kind of bad value names its key', () => {
+  assert.match(configError('[hub]\nmax_rows = 0\n'), /at hub\.max_rows: expected a positive integer, got 0\./);
+  assert.match(configError('[hub]\nmax_rows = 2.5\n'), /at hub\.max_rows: expected a positive integer, got 2\.5\./);
+  assert.match(configError('[hub]\nshutdown_grace_ms = -1\n'), /at hub\.shutdown_grace_ms: expected an integer of 0 or more/);
+  assert.match(configError('[profiles.dev.pool]\nvalidate = "yes"\n'), /at profiles\.dev\.pool\.validate: expected true or false, got "yes"/);
+  assert.match(configError('[profiles.dev]\naccount = ""\n'), /at profiles\.dev\.account: expected a non-empty string, got ""/);
+  assert.match(configError('[profiles.dev]\naccess_url = "ftp://x"\n'), /at profiles\.dev\.access_url: expected an http:\/\/ or https:\/\/ URL/);
+  assert.match(configError('[profiles.dev]\nauthenticator = "magic"\n'), /at profiles\.dev\.authenticator: expected one of SNOWFLAKE, SNOWFLAKE_JWT, OAUTH, PROGRAMMATIC_ACCESS_TOKEN, EXTERNALBROWSER, USERNAME_PASSWORD_MFA, got "magic"/);
+  assert.match(configError('[profiles.dev]\nauthenticator = "https://acme.okta.com"\n'), /native Okta authentication .* is not supported; use EXTERNALBROWSER/);
+  assert.match(configError('profiles = 3\n'), /at profiles: expected a table of profiles, got 3/);
+  assert.match(configError('[roles]\nanalyst = 1\n'), /at roles\.analyst: expected a table, got 1/);
+  assert.match(configError('[profiles."team.prod"]\nuser = 1\n'), /at profiles\."team\.prod"\.user: expected a string, got 1/);
+});
+
+test('every problem in the file is reported, one line each', () => {
+  const message = configError('[hub]\nmax_rows = "x"\ncall_timeout_ms = "y"\n');
+  const lines = message.split('\n');
+  assert.equal(lines.length, 2);
+  assert.ok(lines.every((line) => line.startsWith('Config error in /home/u/.snowmux/config.toml at hub.')));
+});
+
+test('unknown keys are errors naming the key, with a suggestion for typos and other tools\' spellings', () => {
+  assert.equal(
+    configError('[profiles.dev]\npasword = "x"\n'),
+    'Config error in /home/u/.snowmux/config.toml at profiles.dev: unknown key "pasword" (did you mean "password"?). Remove it or correct its spelling.',
+  );
+  assert.match(configError('[profiles.dev]\nprivate_key_file = "k.p8"\n'), /unknown key "private_key_file" \(did you mean "private_key_path"\?\)/);
+  assert.match(configError('[profiles.dev]\nprivateKeyPath = "k.p8"\n'), /unknown key "privateKeyPath" \(did you mean "private_key_path"\?\)/);
+  assert.match(configError('[hub]\nmaxRows = 3\n'), /at hub: unknown key "maxRows" \(did you mean "max_rows"\?\)/);
+  assert.match(configError('[profiles.dev.pool]\nmaximum = 3\n'), /at profiles\.dev\.pool: unknown key "maximum"/);
+  assert.match(configError('[hubb]\nmax_rows = 3\n'), /at the top level: unknown key "hubb" \(did you mean "hub"\?\)/);
+  const unrelated = configError('[hub]\nzzzzzz = 1\n');
+  assert.match(unrelated, /unknown key "zzzzzz"\. Remove it or correct its spelling\. Allowed keys here: max_line_bytes, /);
+});
+
+test('governance sections are accepted as opaque tables for now', () => {
+  const config = parseConfigText(
+    `
+[roles.analyst]
+tools = ["execute_query"]
+read_only = true
+anything_else = { nested = 1 }
+
+[limits]
+whatever = 5
+
+[audit]
+path = "audit.log"
+`,
+    FILE,
+  );
+  // Opaque tables keep smol-toml's null-prototype objects; compare their JSON shape.
+  assert.deepEqual(JSON.parse(JSON.stringify(config.roles.analyst)), { tools: ['execute_query'], read_only: true, anything_else: { nested: 1 } });
+  assert.deepEqual(config.limits, { whatever: 5 });
+  assert.deepEqual(config.audit, { path: 'audit.log' });
+});
+
+test('TOML syntax errors give line and column but never the offending line\'s text', () => {
+  const message = configError('[profiles.dev]\npassword = "s3cr3t-unterminated');
+  assert.equal(message, 'Config error in /home/u/.snowmux/config.toml at line 2, column 12: unfinished string. Fix the TOML syntax.');
+  assert.ok(!message.includes('s3cr3t'));
+  const other = configError('[profiles.dev]\npassword = "s3cr3t" extra\n');
+  assert.match(other, /^Config error in \/home\/u\/\.snowmux\/config\.toml at line 2, column \d+: .*\. Fix the TOML syntax\.$/);
+  assert.ok(!other.includes('s3cr3t'));
+});
+
+test('secret values of the wrong type are not echoed', () => {
+  const message = configError('[profiles.dev]\npassword = 12345678\ntoken = 987654321\n');
+  assert.match(message, /at profiles\.dev\.password: expected a string, got a number \(value hidden\)/);
+  assert.ok(!message.includes('12345678'));
+  assert.ok(!message.includes('987654321'));
+});
+
+test('config path: --config beats SNOWMUX_CONFIG beats <home>/config.toml', () => {
+  assert.deepEqual(resolveConfigPath({ home: '/h', env: {} }), { path: '/h/config.toml', explicit: false });
+  assert.deepEqual(resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '/e.toml' } }), { path: '/e.toml', explicit: true });
+  assert.deepEqual(resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '/e.toml' }, explicitPath: '/f.toml' }), { path: '/f.toml', explicit: true });
+  assert.deepEqual(resolveConfigPath({ home: '/h', explicitPath: 'rel.toml', cwd: '/work' }), { path: '/work/rel.toml', explicit: true });
+});
+
+test('a missing default file means defaults; a missing explicit file is an error', (t) => {
+  const home = tempDir(t);
+  const loaded = loadConfigFile({ home, env: {} });
+  assert.equal(loaded.exists, false);
+  assert.equal(loaded.path, join(home, 'config.toml'));
+  assert.equal(loaded.config.hub.maxRows, 200);
+  assert.throws(
+    () => loadConfigFile({ home, explicitPath: join(home, 'nope.toml'), env: {} }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_NOT_FOUND') && err.message.includes(join(home, 'nope.toml')),
+  );
+});
+
+test('loading reports errors with the real path and shows "~" in the loaded path', (t) => {
+  const home = tempDir(t);
+  const path = join(home, 'config.toml');
+  writeFileSync(path, '[hub]\nmax_rows = "many"\n');
+  assert.throws(
+    () => loadConfigFile({ home, env: {}, homedir: home }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message.startsWith(`Config error in ${path} at hub.max_rows:`),
+  );
+  writeFileSync(path, '[hub]\nmax_rows = 7\n');
+  const loaded = loadConfigFile({ home, env: {}, homedir: home });
+  assert.equal(loaded.exists, true);
+  assert.equal(loaded.shownPath, '~/config.toml');
+  assert.equal(loaded.config.hub.maxRows, 7);
+});
+
+test('a config file holding secrets warns when others can read it', (t) => {
+  const home = tempDir(t);
+  const path = join(home, 'config.toml');
+  writeFileSync(path, '[profiles.dev]\naccount = "a"\nuser = "u"\npassword = "pw-SECRET-cf1"\n');
+  chmodSync(path, 0o644);
+  const loose = loadConfigFile({ home, env: {}, homedir: home });
+  assert.equal(loose.warnings.length, 1);
+  assert.match(loose.warnings[0]!, /readable by group or others; mode 644/);
+  assert.ok(!loose.warnings[0]!.includes('pw-SECRET-cf1'));
+  assert.equal(loadConfigFile({ home, env: { SF_SKIP_WARNING_FOR_READ_PERMISSIONS_ON_CONFIG_FILE: 'true' }, homedir: home }).warnings.length, 0);
+  chmodSync(path, 0o600);
+  assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).warnings, []);
+  // No secrets in the file: its permissions are not our business.
+  writeFileSync(path, '[hub]\nmax_rows = 7\n');
+  chmodSync(path, 0o644);
+  assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).warnings, []);
+});
