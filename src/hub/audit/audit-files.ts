@@ -1,0 +1,208 @@
+/**
+ * The audit directory on disk: file names, the head anchor, and the two ways the files are read
+ * (forwards line by line for verification, backwards from the end to resume writing).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const HEAD_FILE = 'audit-head';
+const FILE_PATTERN = /^audit-(\d{6,})\.jsonl$/;
+const NEWLINE = 0x0a;
+
+/** Where the hub keeps its audit log unless configured otherwise: `<snowmux home>/audit` (e.g. ~/.snowmux/audit). */
+export function defaultAuditDir(snowmuxHome: string): string {
+  return join(snowmuxHome, 'audit');
+}
+
+export function auditFileName(n: number): string {
+  return `audit-${String(n).padStart(6, '0')}.jsonl`;
+}
+
+export function auditFileNumber(name: string): number | undefined {
+  const m = FILE_PATTERN.exec(name);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+export interface AuditFile {
+  name: string;
+  number: number;
+}
+
+/** Audit files in chain order (by number). Other names in the directory are ignored. */
+export async function listAuditFiles(dir: string): Promise<AuditFile[]> {
+  const names = await readdir(dir);
+  const files: AuditFile[] = [];
+  for (const name of names) {
+    const number = auditFileNumber(name);
+    if (number !== undefined) files.push({ name, number });
+  }
+  return files.sort((a, b) => a.number - b.number);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The anchor: the last record known to be durable, rewritten atomically (tmp + rename) from time to time
+ * and on close. It lets verify notice a log whose tail was cut off (see docs/audit.md for what it buys).
+ */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  file: string;
+  ts: string;
+}
+
+export type HeadRead = { state: 'absent' } | { state: 'unreadable'; reason: string } | { state: 'ok'; head: AuditHead };
+
+export async function readHead(dir: string): Promise<HeadRead> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, HEAD_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
+    return { state: 'unreadable', reason: (err as Error).message };
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<AuditHead>;
+    if (typeof parsed.seq === 'number' && typeof parsed.hash === 'string' && typeof parsed.file === 'string') {
+      return { state: 'ok', head: { seq: parsed.seq, hash: parsed.hash, file: parsed.file, ts: String(parsed.ts ?? '') } };
+    }
+    return { state: 'unreadable', reason: 'missing seq, hash or file' };
+  } catch {
+    return { state: 'unreadable', reason: 'not JSON' };
+  }
+}
+
+export async function writeHead(dir: string, head: AuditHead, durable: boolean): Promise<void> {
+  const tmp = join(dir, `${HEAD_FILE}.tmp`);
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(head)}\n`);
+    if (durable) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, HEAD_FILE));
+}
+
+/** Make a created/renamed/removed directory entry durable. Best effort where directories cannot be synced. */
+export async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM') throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+export interface FileLine {
+  /** 1-based line number. */
+  lineNo: number;
+  /** Byte offset of the line's first byte. */
+  offset: number;
+  text: string;
+}
+
+/** Bytes after the last newline of a file: a write that never completed (or something appended by hand). */
+export interface UnterminatedTail {
+  lineNo: number;
+  offset: number;
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Reads a file forwards, yielding newline-terminated lines; the unterminated remainder, if any, is passed to
+ * `onTail` at the end. Streams in chunks so a large file is never held whole.
+ */
+export async function* readLines(path: string, onTail: (tail: UnterminatedTail) => void): AsyncGenerator<FileLine> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lineNo = 0;
+  let offset = 0; // offset of the first pending byte
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE, start); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      const piece = chunk.subarray(start, nl);
+      const lineBytes = pendingBytes === 0 ? piece : Buffer.concat([...pending, piece]);
+      lineNo += 1;
+      yield { lineNo, offset, text: lineBytes.toString('utf8') };
+      offset += lineBytes.length + 1;
+      pending = [];
+      pendingBytes = 0;
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start);
+      pending.push(rest);
+      pendingBytes += rest.length;
+    }
+  }
+  if (pendingBytes > 0) {
+    const raw = Buffer.concat(pending);
+    onTail({ lineNo: lineNo + 1, offset, bytes: raw.length, sha256: sha256Hex(raw) });
+  }
+}
+
+export interface FileEnd {
+  size: number;
+  /** The last newline-terminated line, if the file has one. */
+  lastLine?: { text: string; offset: number };
+  /** Bytes after the last newline, if any. */
+  tail?: { offset: number; bytes: number; sha256: string };
+}
+
+const TAIL_CHUNK = 64 * 1024;
+
+/** Reads a file backwards just far enough to find its last complete line and any unterminated tail. */
+export async function readFileEnd(path: string): Promise<FileEnd> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    let acc = Buffer.alloc(0);
+    let pos = size;
+    let lastNl = -1;
+    let prevNl = -1;
+    while (pos > 0) {
+      const readSize = Math.min(TAIL_CHUNK, pos);
+      pos -= readSize;
+      const buf = Buffer.alloc(readSize);
+      const { bytesRead } = await fh.read(buf, 0, readSize, pos);
+      acc = Buffer.concat([buf.subarray(0, bytesRead), acc]);
+      lastNl = acc.lastIndexOf(NEWLINE);
+      if (lastNl === -1) continue;
+      prevNl = lastNl === 0 ? -1 : acc.lastIndexOf(NEWLINE, lastNl - 1);
+      if (prevNl !== -1) break;
+    }
+    const end: FileEnd = { size };
+    const tailStart = lastNl + 1; // 0 when there is no newline at all
+    if (tailStart < acc.length) {
+      const raw = acc.subarray(tailStart);
+      end.tail = { offset: pos + tailStart, bytes: raw.length, sha256: sha256Hex(raw) };
+    }
+    if (lastNl !== -1) {
+      end.lastLine = { text: acc.subarray(prevNl + 1, lastNl).toString('utf8'), offset: pos + prevNl + 1 };
+    }
+    return end;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** 1-based number of the line starting at `offset` (counts newlines before it). */
+export async function lineNumberAt(path: string, offset: number): Promise<number> {
+  if (offset <= 0) return 1;
+  let count = 0;
+  for await (const chunk of createReadStream(path, { start: 0, end: offset - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) count += 1;
+  }
+  return count + 1;
+}

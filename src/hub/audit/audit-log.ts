@@ -1,0 +1,572 @@
+/**
+ * The append-only, hash-chained audit log writer.
+ *
+ * - JSON lines in `audit-000001.jsonl`, `audit-000002.jsonl`, …; each record is one `write()` of the whole
+ *   line, so a crash can leave at most an unterminated ("torn") last line.
+ * - Appends are queued and written strictly in order by one drain loop; they never interleave.
+ * - Durability policy: 'always' resolves append() only after an fsync covering the record (records queued
+ *   together share one fsync); 'interval' fsyncs at most every fsyncIntervalMs and on close; 'never' leaves it
+ *   to the OS (tests and benchmarks).
+ * - Rotation: once a file reaches maxFileBytes, the next record goes to a new file that starts with a
+ *   `rotate` record chained to the last record of the previous file.
+ * - Reopening after a crash: a torn tail is never modified or deleted. Writing continues in a NEW file whose
+ *   first record (`rotate`, reason 'torn_tail') acknowledges the torn bytes by file, offset, length and sha256,
+ *   and chains to the last complete record. verify reports the torn line as crash residue, and anything that
+ *   differs from what the rotate record acknowledged as tampering.
+ * - append() never rejects: it resolves with { ok: false, error } on failure, counts it, and emits 'error'
+ *   (only when someone listens, so a missing listener cannot crash the hub). The hub decides what to do.
+ * See docs/audit.md.
+ */
+import { EventEmitter } from 'node:events';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, syncDir, writeHead } from './audit-files.js';
+import type { AuditFile } from './audit-files.js';
+import { redactEntry, SecretScrubber } from './audit-redact.js';
+import {
+  GENESIS_HASH,
+  computeRecordHash,
+  orderedForWriting,
+  recordShapeDefect,
+} from './audit-record.js';
+import type { AuditEntry, AuditKind, AuditRecord, RotateDetail, TornAcknowledgement } from './audit-record.js';
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export const DEFAULT_FSYNC_INTERVAL_MS = 200;
+export const DEFAULT_HEAD_INTERVAL_MS = 1000;
+export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+export interface AuditLogOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  /** 'interval' policy: longest time a written record waits for its fsync. Default 200 ms. */
+  fsyncIntervalMs?: number;
+  /** A file that has reached this size gets no more records; the next one starts a new file. */
+  maxFileBytes: number;
+  /** Keep at most this many files; older ones are deleted on rotation (and the deletion is recorded). Default: keep all. */
+  maxFiles?: number;
+  /** Milliseconds since the epoch, for record timestamps. Default Date.now. */
+  clock?: () => number;
+  /** Secret strings (profile passwords, tokens, keys) scrubbed from every record. More can be added later. */
+  secrets?: readonly string[];
+  /** Version stamped into the client field of records the log writes itself (rotate). */
+  hubVersion?: string;
+  /** Most often the audit-head anchor is rewritten (plus on rotation and close). Default 1000 ms. */
+  headIntervalMs?: number;
+}
+
+export type AppendResult = { ok: true; seq: number; hash: string } | { ok: false; error: SnowmuxError };
+
+export interface TornTail extends TornAcknowledgement {
+  /** 1-based line number of the torn line in its file. */
+  lineNo: number;
+}
+
+/** What opening (or recovering) found and did. Torn tails are reported here and recorded in the chain. */
+export interface AuditOpenReport {
+  /** File new records go to. */
+  file: string;
+  /** Seq of the last complete record found on disk (0 for a new log). */
+  lastSeq: number;
+  /** True when no audit file existed. */
+  created: boolean;
+  torn: TornTail[];
+  /** A new file was started with a rotate record (torn tail, anchor mismatch, or an empty file resumed). */
+  startedFile?: { file: string; reason: RotateDetail['reason'] };
+  warnings: string[];
+}
+
+export interface AuditStats {
+  lastSeq: number;
+  lastHash: string;
+  file: string;
+  /** Seq of the last record known to be fsynced. */
+  durableSeq: number;
+  appended: number;
+  failedAppends: number;
+  ioErrors: number;
+  fsyncs: number;
+  rotations: number;
+  recoveries: number;
+  queued: number;
+}
+
+interface QueuedAppend {
+  entry: AuditEntry;
+  resolve: (result: AppendResult) => void;
+}
+
+interface Anchor {
+  seq: number;
+  hash: string;
+}
+
+export interface AuditLogEvents {
+  error: [SnowmuxError];
+  rotate: [{ from: string; to: string }];
+  /** An fsync completed: records up to `seq` are durable. */
+  synced: [{ seq: number }];
+  recovered: [AuditOpenReport];
+}
+
+export class AuditLog extends EventEmitter<AuditLogEvents> {
+  private readonly dir: string;
+  private readonly policy: FsyncPolicy;
+  private readonly fsyncIntervalMs: number;
+  private readonly headIntervalMs: number;
+  private readonly maxFileBytes: number;
+  private readonly maxFiles: number | undefined;
+  private readonly clock: () => number;
+  private readonly scrubber: SecretScrubber;
+  private readonly hubVersion: string;
+
+  private fh: FileHandle | undefined;
+  private fileName = '';
+  private fileNumber = 0;
+  private fileSize = 0;
+  private seq = 0;
+  private prev = GENESIS_HASH;
+  private rotateBeforeNext = false;
+  private needsRecovery = false;
+
+  private unsynced = false;
+  private durable: Anchor & { file: string } = { seq: 0, hash: GENESIS_HASH, file: '' };
+  private headSeq = -1;
+  private headWrittenAt = -Infinity;
+
+  private queue: QueuedAppend[] = [];
+  private draining: Promise<void> | undefined;
+  private syncDue = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
+  private report!: AuditOpenReport;
+
+  private constructor(options: AuditLogOptions) {
+    super();
+    if (!(options.maxFileBytes > 0)) throw new SnowmuxError('AUDIT_BAD_OPTIONS', 'audit maxFileBytes must be a positive number of bytes. Fix the audit configuration.');
+    if (options.maxFiles !== undefined && !(Number.isInteger(options.maxFiles) && options.maxFiles >= 2)) {
+      throw new SnowmuxError('AUDIT_BAD_OPTIONS', 'audit maxFiles must be an integer of at least 2 (or unset to keep every file). Fix the audit configuration.');
+    }
+    this.dir = options.dir;
+    this.policy = options.fsync;
+    this.fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
+    this.headIntervalMs = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
+    this.maxFileBytes = options.maxFileBytes;
+    this.maxFiles = options.maxFiles;
+    this.clock = options.clock ?? Date.now;
+    this.scrubber = new SecretScrubber(options.secrets ?? []);
+    this.hubVersion = options.hubVersion ?? '';
+  }
+
+  /**
+   * Opens (or creates) the log in `dir` and positions it after the last complete record.
+   * Throws SnowmuxError AUDIT_OPEN_FAILED / AUDIT_TAIL_CORRUPT when the directory cannot be used.
+   */
+  static async open(options: AuditLogOptions): Promise<AuditLog> {
+    const log = new AuditLog(options);
+    try {
+      log.report = await log.resume(undefined);
+    } catch (err) {
+      await log.fh?.close().catch(() => undefined);
+      if (err instanceof SnowmuxError) throw err;
+      throw new SnowmuxError('AUDIT_OPEN_FAILED', `Could not open the audit log in ${options.dir}: ${errorMessage(err)}. Check the directory exists and is writable by the hub user.`, { cause: err });
+    }
+    return log;
+  }
+
+  /** What opening found (torn tails, warnings) — log it once at start-up. */
+  get openReport(): AuditOpenReport {
+    return this.report;
+  }
+
+  /** Adds secret strings to scrub from every later record (e.g. when a profile is loaded). */
+  addSecrets(secrets: readonly string[]): void {
+    this.scrubber.add(secrets);
+  }
+
+  /** Queues one record. Never rejects; resolves when written (and fsynced under 'always'). */
+  append(entry: AuditEntry): Promise<AppendResult> {
+    if (this.closing) return Promise.resolve(this.fail(new SnowmuxError('AUDIT_CLOSED', 'The audit log is closed; the record was not written. This happens only while the hub shuts down.')));
+    if ((entry?.kind as AuditKind) === 'rotate') {
+      return Promise.resolve(this.fail(new SnowmuxError('AUDIT_BAD_ENTRY', 'rotate records are written by the audit log itself. Append tool_call, hub_start or hub_stop records only.')));
+    }
+    return new Promise<AppendResult>((resolve) => {
+      this.queue.push({ entry, resolve });
+      this.kick();
+    });
+  }
+
+  /** Writes everything queued and fsyncs now (unless the policy is 'never'). */
+  async flush(): Promise<void> {
+    if (this.policy !== 'never') this.syncDue = true;
+    this.kick();
+    await this.idle();
+  }
+
+  /** Last record in the chain (seq 0 and the genesis hash for an empty log). */
+  head(): Anchor {
+    return { seq: this.seq, hash: this.prev };
+  }
+
+  stats(): AuditStats {
+    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters };
+  }
+
+  /** Writes what is queued, fsyncs (unless 'never'), rewrites audit-head and closes the file. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.idle();
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (!this.fh || this.needsRecovery) {
+      await this.closeFile();
+      return;
+    }
+    if (this.policy !== 'never') await this.syncNow();
+    await this.writeHeadAnchor(true);
+    await this.closeFile();
+    if (this.policy !== 'never') await syncDir(this.dir).catch((err: unknown) => this.ioError('AUDIT_FSYNC_FAILED', 'Could not fsync the audit directory on close', err));
+  }
+
+  // ---- the drain loop: the only code that touches the file ----
+
+  private kick(): void {
+    if (this.draining) return;
+    if (this.queue.length === 0 && !this.syncDue) return;
+    const run = this.drainLoop();
+    this.draining = run;
+    void run.finally(() => {
+      if (this.draining === run) this.draining = undefined;
+      // An append that arrived after the loop's last check but before this callback.
+      this.kick();
+    });
+  }
+
+  private async idle(): Promise<void> {
+    while (this.draining || this.queue.length > 0) {
+      this.kick();
+      await this.draining;
+    }
+  }
+
+  private async drainLoop(): Promise<void> {
+    while (this.queue.length > 0 || this.syncDue) {
+      const batch = this.queue.splice(0);
+      const results: AppendResult[] = [];
+      let wrote = false;
+      for (const item of batch) {
+        const result = await this.writeEntry(item.entry);
+        if (result.ok) wrote = true;
+        results.push(result);
+      }
+      if (wrote && this.policy === 'always') {
+        const syncError = await this.syncNow();
+        if (syncError) {
+          for (let i = 0; i < results.length; i++) {
+            if (results[i]?.ok) results[i] = this.fail(syncError, false);
+          }
+        }
+      } else if (this.syncDue) {
+        this.syncDue = false;
+        if (this.policy !== 'never') await this.syncNow();
+      } else if (wrote && this.policy === 'interval') {
+        this.scheduleSync();
+      }
+      if (this.syncDue && this.policy === 'always') this.syncDue = false;
+      await this.writeHeadAnchor(false);
+      batch.forEach((item, i) => item.resolve(results[i] ?? this.fail(new SnowmuxError('AUDIT_WRITE_FAILED', 'Internal error: no result for an audit append. Report this as a snowmux bug.'))));
+    }
+  }
+
+  private scheduleSync(): void {
+    if (this.syncTimer || this.closing) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.syncDue = true;
+      this.kick();
+    }, this.fsyncIntervalMs);
+    // Close() fsyncs; a pending timer must not keep an otherwise finished process alive.
+    this.syncTimer.unref();
+  }
+
+  private async writeEntry(entry: AuditEntry): Promise<AppendResult> {
+    try {
+      if (this.needsRecovery) await this.recover();
+      if (this.rotateBeforeNext) await this.rotate();
+    } catch (err) {
+      this.needsRecovery = true;
+      return this.fail(asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
+    }
+    let record: AuditRecord;
+    try {
+      record = this.buildRecord(redactEntry(entry, this.scrubber));
+    } catch (err) {
+      return this.fail(new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
+    }
+    try {
+      await this.writeRecord(record);
+    } catch (err) {
+      // The file may now end in a partial line; the next append recovers exactly as a restart would.
+      this.needsRecovery = true;
+      return this.fail(asAuditError(err, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`));
+    }
+    this.counters.appended += 1;
+    return { ok: true, seq: record.seq, hash: record.hash };
+  }
+
+  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>): AuditRecord {
+    const unhashed = { ...body, seq: this.seq + 1, ts: new Date(this.clock()).toISOString(), prev: this.prev };
+    return orderedForWriting({ ...unhashed, hash: computeRecordHash(unhashed) });
+  }
+
+  /** One write() of the whole line. Advances the chain only when every byte was written. */
+  private async writeRecord(record: AuditRecord): Promise<void> {
+    const fh = this.fh;
+    if (!fh) throw new Error('no audit file is open');
+    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    const { bytesWritten } = await fh.write(line, 0, line.length);
+    if (bytesWritten !== line.length) throw new Error(`short write (${bytesWritten} of ${line.length} bytes)`);
+    this.seq = record.seq;
+    this.prev = record.hash;
+    this.fileSize += line.length;
+    this.unsynced = true;
+    if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
+  }
+
+  private async syncNow(): Promise<SnowmuxError | undefined> {
+    if (!this.unsynced || !this.fh) return undefined;
+    const covered = { seq: this.seq, hash: this.prev, file: this.fileName };
+    try {
+      await this.fh.sync();
+    } catch (err) {
+      return this.ioError('AUDIT_FSYNC_FAILED', `Could not fsync ${this.fileName}; records up to seq ${covered.seq} may not be durable`, err);
+    }
+    this.counters.fsyncs += 1;
+    this.durable = covered;
+    if (this.seq === covered.seq) this.unsynced = false;
+    if (this.listenerCount('synced') > 0) this.emit('synced', { seq: covered.seq });
+    return undefined;
+  }
+
+  /** Rewrites audit-head with the last durable record ('never': the last written one, on rotation/close only). */
+  private async writeHeadAnchor(force: boolean): Promise<void> {
+    if (this.policy === 'never' && !force) return;
+    const anchor = this.policy === 'never' ? { seq: this.seq, hash: this.prev, file: this.fileName } : this.durable;
+    if (anchor.seq === this.headSeq || anchor.seq === 0) return;
+    const now = performance.now();
+    if (!force && now - this.headWrittenAt < this.headIntervalMs) return;
+    try {
+      await writeHead(this.dir, { seq: anchor.seq, hash: anchor.hash, file: anchor.file, ts: new Date(this.clock()).toISOString() }, this.policy !== 'never');
+      this.headSeq = anchor.seq;
+      this.headWrittenAt = now;
+    } catch (err) {
+      this.ioError('AUDIT_HEAD_WRITE_FAILED', 'Could not rewrite the audit-head anchor', err);
+    }
+  }
+
+  // ---- files: rotation, start-up and recovery ----
+
+  private async rotate(): Promise<void> {
+    const from = this.fileName;
+    if (this.policy !== 'never') {
+      const err = await this.syncNow();
+      if (err) throw err;
+    }
+    await this.closeFile();
+    await this.startFile(this.fileNumber + 1, { reason: 'size', previousFile: from }, 'wx');
+    this.counters.rotations += 1;
+    await this.writeHeadAnchor(true);
+    await this.prune();
+    if (this.listenerCount('rotate') > 0) this.emit('rotate', { from, to: this.fileName });
+  }
+
+  /** Opens file `number` and writes its rotate record (the file's first line). */
+  private async startFile(number: number, detail: Omit<RotateDetail, 'file'>, flags: 'wx' | 'a'): Promise<void> {
+    const name = auditFileName(number);
+    const fh = await open(join(this.dir, name), flags, 0o600);
+    this.fh = fh;
+    this.fileName = name;
+    this.fileNumber = number;
+    this.fileSize = (await fh.stat()).size;
+    this.rotateBeforeNext = false;
+    const full: RotateDetail = { ...detail, file: name };
+    if (this.maxFiles !== undefined && number - this.maxFiles + 1 > 1) full.oldestKept = auditFileName(number - this.maxFiles + 1);
+    const record = this.buildRecord({
+      kind: 'rotate',
+      identity: 'hub',
+      sessionId: '',
+      client: { name: 'snowmux-hub', version: this.hubVersion },
+      tool: '',
+      queueWaitMs: 0,
+      runMs: 0,
+      rows: 0,
+      bytes: 0,
+      outcome: 'ok',
+      detail: { ...full } as Record<string, unknown>,
+    });
+    await this.writeRecord(record);
+    if (this.policy !== 'never') {
+      const err = await this.syncNow();
+      if (err) throw err;
+      await syncDir(this.dir);
+    }
+  }
+
+  private async prune(): Promise<void> {
+    if (this.maxFiles === undefined) return;
+    const cutoff = this.fileNumber - this.maxFiles;
+    if (cutoff < 1) return;
+    try {
+      for (const file of await listAuditFiles(this.dir)) {
+        if (file.number <= cutoff) await unlink(join(this.dir, file.name));
+      }
+    } catch (err) {
+      this.ioError('AUDIT_PRUNE_FAILED', 'Could not delete old audit files beyond maxFiles', err);
+    }
+  }
+
+  private async closeFile(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => undefined);
+  }
+
+  /** After a failed write or rotation: re-read the directory exactly as a restart would, anchored to what we know. */
+  private async recover(): Promise<void> {
+    await this.closeFile();
+    const report = await this.resume({ seq: this.seq, hash: this.prev });
+    this.needsRecovery = false;
+    this.counters.recoveries += 1;
+    if (this.listenerCount('recovered') > 0) this.emit('recovered', report);
+  }
+
+  /**
+   * Finds the last complete record, collects torn tails after it, compares with the anchor (audit-head, or
+   * the in-memory head during recovery) and positions the writer — starting a new file when anything
+   * must be acknowledged in the chain.
+   */
+  private async resume(memory: Anchor | undefined): Promise<AuditOpenReport> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const warnings: string[] = [];
+    const files = await listAuditFiles(this.dir);
+    const anchor = await this.loadAnchor(memory, warnings);
+
+    const torn: TornTail[] = [];
+    let last: { record: AuditRecord; file: AuditFile } | undefined;
+    let newestSize = 0;
+    for (let i = files.length - 1; i >= 0 && !last; i--) {
+      const file = files[i] as AuditFile;
+      const path = join(this.dir, file.name);
+      const end = await readFileEnd(path);
+      if (i === files.length - 1) newestSize = end.size;
+      if (end.tail) torn.unshift({ file: file.name, ...end.tail, lineNo: await lineNumberAt(path, end.tail.offset) });
+      if (end.lastLine) last = { record: this.parseTailRecord(file.name, end.lastLine.text, warnings), file };
+    }
+    this.seq = last?.record.seq ?? 0;
+    this.prev = last?.record.hash ?? GENESIS_HASH;
+    this.durable = { seq: this.seq, hash: this.prev, file: last?.file.name ?? '' };
+    this.unsynced = false;
+    for (const t of torn) warnings.push(`torn last line in ${t.file} line ${t.lineNo} (${t.bytes} bytes, an unfinished write): left in place and acknowledged by the next record`);
+
+    const behindAnchor = anchor !== undefined && (anchor.seq > this.seq || (anchor.seq === this.seq && anchor.hash !== this.prev));
+    if (behindAnchor) {
+      warnings.push(`the audit log ends at seq ${this.seq} but the last known head is seq ${anchor.seq}: records were removed or the log was rolled back; recorded in the chain`);
+    }
+
+    const newest = files[files.length - 1];
+    const report: AuditOpenReport = { file: '', lastSeq: this.seq, created: newest === undefined, torn, warnings };
+    if (torn.length > 0 || behindAnchor) {
+      // A missing durable record outranks crash residue: verify flags every head_mismatch record.
+      const reason: RotateDetail['reason'] = behindAnchor ? 'head_mismatch' : 'torn_tail';
+      const detail: Omit<RotateDetail, 'file'> = { reason, previousFile: newest?.name ?? '' };
+      if (torn.length > 0) detail.torn = torn.map(({ file, offset, bytes, sha256 }) => ({ file, offset, bytes, sha256 }));
+      if (behindAnchor) Object.assign(detail, { head: { seq: anchor.seq, hash: anchor.hash }, lastSeq: this.seq });
+      await this.startFile((newest?.number ?? 0) + 1, detail, 'wx');
+      report.startedFile = { file: this.fileName, reason };
+      await this.prune();
+    } else if (newest === undefined) {
+      this.fh = await open(join(this.dir, auditFileName(1)), 'a', 0o600);
+      this.fileName = auditFileName(1);
+      this.fileNumber = 1;
+      this.fileSize = 0;
+      if (this.policy !== 'never') await syncDir(this.dir);
+    } else if (newestSize === 0 && newest.number > 1) {
+      // Crash between creating a file and writing its rotate record: give it that record now.
+      const before = files[files.length - 2];
+      await this.startFile(newest.number, { reason: 'resume', previousFile: before?.name ?? '' }, 'a');
+      report.startedFile = { file: this.fileName, reason: 'resume' };
+    } else {
+      this.fh = await open(join(this.dir, newest.name), 'a', 0o600);
+      this.fileName = newest.name;
+      this.fileNumber = newest.number;
+      this.fileSize = newestSize;
+      this.rotateBeforeNext = newestSize >= this.maxFileBytes;
+    }
+    report.file = this.fileName;
+    return report;
+  }
+
+  private async loadAnchor(memory: Anchor | undefined, warnings: string[]): Promise<Anchor | undefined> {
+    const head = await readHead(this.dir);
+    if (head.state === 'unreadable') warnings.push(`audit-head is unreadable (${head.reason}); truncation of the log tail cannot be checked against it`);
+    const fromFile = head.state === 'ok' ? { seq: head.head.seq, hash: head.head.hash } : undefined;
+    if (!memory || memory.seq === 0) return fromFile;
+    if (!fromFile) return memory;
+    return fromFile.seq > memory.seq ? fromFile : memory;
+  }
+
+  private parseTailRecord(file: string, text: string, warnings: string[]): AuditRecord {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const defect = parsed === undefined ? 'not JSON' : recordShapeDefect(parsed);
+    if (defect !== undefined) {
+      throw new SnowmuxError('AUDIT_TAIL_CORRUPT', `The last complete line of ${file} in the audit log is not an audit record (${defect}), so the chain cannot be continued. Run \`snowmux audit verify\`, then move the damaged audit directory aside to start a new chain.`);
+    }
+    const record = parsed as AuditRecord;
+    if (computeRecordHash(record as unknown as Record<string, unknown>) !== record.hash) {
+      warnings.push(`the last record of ${file} (seq ${record.seq}) does not match its hash: it was edited; continuing the chain from its stored hash (verify reports it)`);
+    }
+    return record;
+  }
+
+  // ---- errors ----
+
+  private ioError(code: string, what: string, err: unknown): SnowmuxError {
+    const error = asAuditError(err, code, what);
+    this.counters.ioErrors += 1;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    return error;
+  }
+
+  private fail(error: SnowmuxError, emit = true): AppendResult {
+    this.counters.failedAppends += 1;
+    if (emit) {
+      this.counters.ioErrors += error.code === 'AUDIT_CLOSED' || error.code === 'AUDIT_BAD_ENTRY' ? 0 : 1;
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    }
+    return { ok: false, error };
+  }
+}
+
+function asAuditError(err: unknown, code: string, what: string): SnowmuxError {
+  if (err instanceof SnowmuxError) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  return new SnowmuxError(code, `${what}: ${errorMessage(err)}. Check free disk space and permissions of the audit directory.`, {
+    cause: err,
+    details: errno ? { errno } : undefined,
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * The audit record: one JSON line per tool call (plus a few hub lifecycle records), hash-chained.
+ *
+ *   hash = sha256_hex(prev + canonicalJson(record without `hash`))
+ *
+ * `prev` is the hash of the previous record in the chain (GENESIS_HASH for the very first record), so
+ * editing, removing or reordering any record breaks a link that `verifyAudit` can point at.
+ */
+import { createHash } from 'node:crypto';
+
+export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate';
+export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled';
+
+export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate'];
+export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'error', 'refused', 'cancelled'];
+
+/** `prev` of the first record of a brand-new log. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditClient {
+  name: string;
+  version: string;
+}
+
+/** What the hub hands to `AuditLog.append()`: everything except the chain fields the log assigns. */
+export interface AuditEntry {
+  kind: Exclude<AuditKind, 'rotate'>;
+  /** Who made the call: local user name or API key identity. */
+  identity: string;
+  sessionId: string;
+  client: AuditClient;
+  /** MCP tool name ('' for hub lifecycle records). */
+  tool: string;
+  /** Full SQL text of a query tool call (secrets the log knows about are scrubbed). */
+  sql?: string | undefined;
+  /** Arguments of a metadata tool call; secret-looking keys are redacted at any depth. */
+  request?: Record<string, unknown> | undefined;
+  /** Snowflake query id, when the warehouse returned one. */
+  queryId?: string | undefined;
+  queueWaitMs: number;
+  runMs: number;
+  rows: number;
+  bytes: number;
+  outcome: AuditOutcome;
+  /** Stable SnowmuxError code (never the message: messages may quote user data). */
+  errorCode?: string | undefined;
+  /** Warehouse profile name. */
+  profile?: string | undefined;
+  /** Free-form, secret-free facts for lifecycle records (version, pid, reason…). Redacted like `request`. */
+  detail?: Record<string, unknown> | undefined;
+}
+
+/** A record as stored: the entry plus the chain fields. `kind` may also be 'rotate' (written by the log). */
+export interface AuditRecord extends Omit<AuditEntry, 'kind'> {
+  seq: number;
+  /** ISO-8601 time the log assigned the record. */
+  ts: string;
+  kind: AuditKind;
+  /** Hash of the previous record in the chain (hex sha256). */
+  prev: string;
+  /** sha256(prev + canonicalJson(this record without `hash`)), hex. */
+  hash: string;
+}
+
+/** The `detail` of a rotate record: it ties a file to its predecessor and acknowledges crash residue. */
+export interface RotateDetail {
+  /** Why this file was started: size limit, recovery from a torn tail, or a reopen that found the anchor ahead of the log. */
+  reason: 'size' | 'torn_tail' | 'head_mismatch' | 'resume';
+  /** Name of the file this record opens (detects renamed files). */
+  file: string;
+  /** Name of the file before it (detects removed files). */
+  previousFile: string;
+  /** Oldest file kept after pruning to maxFiles: older files were deleted on purpose. */
+  oldestKept?: string;
+  /** Unterminated tails (crash residue) of earlier files that this record acknowledges. */
+  torn?: TornAcknowledgement[];
+  /** For reason 'head_mismatch': what audit-head said and where the log actually ended. */
+  head?: { seq: number; hash: string };
+  lastSeq?: number;
+}
+
+export interface TornAcknowledgement {
+  file: string;
+  /** Byte offset where the unterminated tail starts. */
+  offset: number;
+  bytes: number;
+  /** sha256 hex of the tail's raw bytes, so the residue cannot be swapped afterwards. */
+  sha256: string;
+}
+
+/**
+ * Stable serialisation for hashing: object keys sorted (UTF-16 order), no whitespace, undefined members
+ * dropped, non-finite numbers as null. Exactly what JSON.parse(JSON.stringify(x)) would canonicalise to,
+ * so the verifier, which only sees the parsed line, recomputes the same bytes.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      // undefined, functions, symbols, bigint never reach here after redaction; JSON would drop/refuse them.
+      return 'null';
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((item) => (isDroppedByJson(item) ? 'null' : canonicalJson(item))).join(',')}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(obj).sort()) {
+    const member = obj[key];
+    if (isDroppedByJson(member)) continue;
+    parts.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function isDroppedByJson(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol';
+}
+
+/** Hash of a record given everything but its `hash` member (a `hash` member present is ignored). */
+export function computeRecordHash(record: Readonly<Record<string, unknown>>): string {
+  const { hash: _ignored, ...body } = record;
+  const prev = typeof body.prev === 'string' ? body.prev : '';
+  return createHash('sha256').update(prev, 'utf8').update(canonicalJson(body), 'utf8').digest('hex');
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function isHex64(value: unknown): value is string {
+  return typeof value === 'string' && HEX64.test(value);
+}
+
+/** Shape check for a parsed line (the verifier's gate before chain checks). Returns the first defect or undefined. */
+export function recordShapeDefect(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 1) return 'seq is not a positive integer';
+  if (typeof r.ts !== 'string') return 'ts is missing';
+  if (typeof r.kind !== 'string' || !(AUDIT_KINDS as readonly string[]).includes(r.kind)) return 'kind is not an audit record kind';
+  if (!isHex64(r.prev)) return 'prev is not a sha256 hex digest';
+  if (!isHex64(r.hash)) return 'hash is not a sha256 hex digest';
+  return undefined;
+}
+
+/** Field order of the written line: readable first, chain fields last. Hashing does not depend on it. */
+export function orderedForWriting(record: AuditRecord): AuditRecord {
+  const { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, detail, prev, hash } = record;
+  return { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, detail, prev, hash };
+}
+
+/** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */
+export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop', hub: { version: string; identity?: string; detail?: Record<string, unknown> }): AuditEntry {
+  return {
+    kind,
+    identity: hub.identity ?? 'hub',
+    sessionId: '',
+    client: { name: 'snowmux-hub', version: hub.version },
+    tool: '',
+    queueWaitMs: 0,
+    runMs: 0,
+    rows: 0,
+    bytes: 0,
+    outcome: 'ok',
+    detail: hub.detail,
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The "no secrets, ever" pass every audit entry goes through before it is hashed and written.
+ *
+ * Two mechanisms:
+ *  1. Known secrets (profile passwords, tokens, private keys, passphrases handed to the log) are replaced by
+ *     REDACTED wherever they occur in any string of the record, SQL included.
+ *  2. Any member of `request` / `detail` whose key looks secret (password, token, private_key, passphrase,
+ *     secret, authorization, api key, credential, cookie, passcode) is replaced by REDACTED whatever its value.
+ *     Matching is deliberately broad (e.g. `max_tokens` is redacted too): a false positive costs a field,
+ *     a false negative costs a credential.
+ * PEM private-key blocks are scrubbed from every string as well.
+ *
+ * Limit (documented in docs/audit.md): SQL is the user's own text and is kept verbatim. A password typed as a
+ * literal into SQL (`CREATE USER … PASSWORD = '…'`) is recorded unless it is one of the known secrets.
+ * Secrets shorter than MIN_SECRET_LENGTH are not scrubbed, because replacing every occurrence of a two-letter
+ * string would destroy the record without protecting anything.
+ */
+import type { AuditEntry, AuditKind } from './audit-record.js';
+
+export const REDACTED = '[REDACTED]';
+export const MIN_SECRET_LENGTH = 4;
+/** Nesting deeper than this in request/detail is cut (keeps a hostile argument from blowing the stack). */
+const MAX_DEPTH = 32;
+
+const SECRET_KEY_PARTS = ['password', 'passwd', 'pwd', 'passphrase', 'passcode', 'token', 'secret', 'privatekey', 'authorization', 'apikey', 'credential', 'cookie'];
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+
+export function isSecretLookingKey(key: string): boolean {
+  const normalised = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return SECRET_KEY_PARTS.some((part) => normalised.includes(part));
+}
+
+/** Scrubs known secret strings (and PEM private keys) out of text. */
+export class SecretScrubber {
+  /** Longest first, so a secret containing another is replaced whole. */
+  private secrets: string[] = [];
+
+  constructor(secrets: readonly string[] = []) {
+    this.add(secrets);
+  }
+
+  add(secrets: readonly string[]): void {
+    const merged = new Set(this.secrets);
+    for (const secret of secrets) {
+      if (typeof secret === 'string' && secret.length >= MIN_SECRET_LENGTH) merged.add(secret);
+    }
+    this.secrets = [...merged].sort((a, b) => b.length - a.length);
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) {
+      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    if (out.includes('PRIVATE KEY-----')) out = out.replace(PEM_PRIVATE_KEY, REDACTED);
+    return out;
+  }
+}
+
+/**
+ * A JSON-safe, secret-free deep copy of an arbitrary value: plain objects and arrays only, strings scrubbed,
+ * secret-looking keys redacted, bigint → string, Date → ISO string, binary → a size note, cycles and excessive
+ * depth cut. The result survives JSON.stringify/parse unchanged, which the hash chain relies on.
+ */
+export function redactValue(value: unknown, scrubber: SecretScrubber, depth = 0, seen: Set<object> = new Set()): unknown {
+  switch (typeof value) {
+    case 'string':
+      return scrubber.scrub(value);
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'boolean':
+      return value;
+    case 'bigint':
+      return value.toString();
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    default:
+      break;
+  }
+  if (value === null) return null;
+  const obj = value as object;
+  if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? null : obj.toISOString();
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) return `[binary ${obj.byteLength} bytes]`;
+  if (depth >= MAX_DEPTH) return '[truncated: too deeply nested]';
+  if (seen.has(obj)) return '[circular]';
+  seen.add(obj);
+  try {
+    if (Array.isArray(obj)) {
+      return obj.map((item) => {
+        const copy = redactValue(item, scrubber, depth + 1, seen);
+        return copy === undefined ? null : copy;
+      });
+    }
+    // Null prototype: a "__proto__" key from client input stays an ordinary member.
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [key, member] of Object.entries(obj)) {
+      const safeKey = scrubber.scrub(key);
+      if (isSecretLookingKey(key)) {
+        if (member !== undefined) out[safeKey] = REDACTED;
+        continue;
+      }
+      const copy = redactValue(member, scrubber, depth + 1, seen);
+      if (copy !== undefined) out[safeKey] = copy;
+    }
+    return out;
+  } finally {
+    seen.delete(obj);
+  }
+}
+
+function redactObject(value: Record<string, unknown> | undefined, scrubber: SecretScrubber): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  const copy = redactValue(value, scrubber);
+  if (copy === null || typeof copy !== 'object' || Array.isArray(copy)) return { value: copy ?? null };
+  return copy as Record<string, unknown>;
+}
+
+function finiteOrZero(n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+}
+
+function scrubOptional(text: unknown, scrubber: SecretScrubber): string | undefined {
+  if (text === undefined || text === null) return undefined;
+  return scrubber.scrub(String(text));
+}
+
+/**
+ * Redacted, JSON-safe copy of an entry with only the known fields: an unexpected extra property on the
+ * caller's object (a whole profile, say) never reaches the file.
+ */
+export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'> & { kind: K }, scrubber: SecretScrubber): Omit<AuditEntry, 'kind'> & { kind: K } {
+  return {
+    kind: entry.kind,
+    identity: scrubber.scrub(String(entry.identity ?? '')),
+    sessionId: scrubber.scrub(String(entry.sessionId ?? '')),
+    client: {
+      name: scrubber.scrub(String(entry.client?.name ?? '')),
+      version: scrubber.scrub(String(entry.client?.version ?? '')),
+    },
+    tool: scrubber.scrub(String(entry.tool ?? '')),
+    sql: scrubOptional(entry.sql, scrubber),
+    request: redactObject(entry.request, scrubber),
+    queryId: scrubOptional(entry.queryId, scrubber),
+    queueWaitMs: finiteOrZero(entry.queueWaitMs),
+    runMs: finiteOrZero(entry.runMs),
+    rows: finiteOrZero(entry.rows),
+    bytes: finiteOrZero(entry.bytes),
+    outcome: entry.outcome,
+    errorCode: scrubOptional(entry.errorCode, scrubber),
+    profile: scrubOptional(entry.profile, scrubber),
+    detail: redactObject(entry.detail, scrubber),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * `snowmux audit verify [--dir DIR] [--json]`: exit 0 when the chain is intact (crash residue is listed but
+ * allowed), 1 when problems were found, 2 on a usage error or an unreadable directory.
+ */
+import { resolve } from 'node:path';
+import { errorMessage } from '../../errors.js';
+import { defaultAuditDir } from './audit-files.js';
+import { verifyAudit } from './verify.js';
+import type { VerifyResult } from './verify.js';
+
+export interface CommandIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+const USAGE = `usage: snowmux audit verify [--dir DIR] [--json]
+
+Checks the hash-chained audit log: every record's hash, the chain across files, seq continuity,
+file order, torn lines and the audit-head anchor.
+  --dir DIR   audit directory (default: <snowmux home>/audit, e.g. ~/.snowmux/audit)
+  --json      print the full result as JSON
+Exit status: 0 chain intact, 1 problems found, 2 usage error.
+`;
+
+interface ParsedArgs {
+  dir?: string;
+  json: boolean;
+  help: boolean;
+}
+
+function parseArgs(argv: string[]): ParsedArgs | string {
+  const out: ParsedArgs = { json: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--json') out.json = true;
+    else if (arg === '-h' || arg === '--help') out.help = true;
+    else if (arg === '--dir') {
+      const value = argv[i + 1];
+      if (value === undefined || value === '') return '--dir needs a directory';
+      out.dir = value;
+      i++;
+    } else if (arg.startsWith('--dir=')) {
+      const value = arg.slice('--dir='.length);
+      if (value === '') return '--dir needs a directory';
+      out.dir = value;
+    } else return `unknown argument: ${arg}`;
+  }
+  return out;
+}
+
+/**
+ * Body of `snowmux audit verify`. `argv` is what follows `verify`; `homeDir` is the snowmux home
+ * (resolveHome(): --home, $SNOWMUX_HOME or ~/.snowmux), whose `audit` directory is the default.
+ */
+export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: string): Promise<number> {
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    io.stderr.write(`snowmux audit verify: ${args}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const dir = args.dir === undefined ? defaultAuditDir(homeDir) : resolve(args.dir);
+  let result: VerifyResult;
+  try {
+    result = await verifyAudit(dir);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    io.stderr.write(
+      missing
+        ? `snowmux audit verify: no audit directory at ${dir}. Pass --dir with the hub's audit directory.\n`
+        : `snowmux audit verify: cannot read ${dir}: ${errorMessage(err)}. Check the path and your permissions.\n`,
+    );
+    return 2;
+  }
+  io.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
+  return result.ok ? 0 : 1;
+}
+
+export function formatResult(result: VerifyResult): string {
+  const files = `${result.files} file${result.files === 1 ? '' : 's'}`;
+  const records = `${result.records} record${result.records === 1 ? '' : 's'}`;
+  const span = result.firstSeq === undefined ? '' : ` (seq ${result.firstSeq}..${result.lastSeq})`;
+  const torn = result.problems.filter((p) => p.kind === 'torn');
+  const others = result.problems.filter((p) => p.kind !== 'torn');
+  const lines: string[] = [];
+  if (result.ok) {
+    const residue = torn.length === 0 ? '' : `; ${torn.length} torn line${torn.length === 1 ? '' : 's'} (crash residue, not part of the chain)`;
+    lines.push(`audit: ${files}, ${records}, chain intact${span}${residue}`);
+  } else {
+    const count = others.length + result.omittedProblems;
+    lines.push(`audit: ${files}, ${records}, ${count} problem${count === 1 ? '' : 's'} found — the log was altered or damaged`);
+  }
+  for (const p of [...others, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${p.message}`);
+  if (result.omittedProblems > 0) lines.push(`  … and ${result.omittedProblems} more (use --json for the first ${result.problems.length})`);
+  if (result.head === 'absent' && result.files > 0) lines.push('  note: no audit-head anchor found; a cut-off tail cannot be detected (the hub writes it while running and on close)');
+  return `${lines.join('\n')}\n`;
+}

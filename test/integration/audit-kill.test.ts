@@ -1,0 +1,87 @@
+/**
+ * A writer killed with SIGKILL mid-load leaves a log whose chain verifies up to the last complete record,
+ * with at most one torn last line, and which the next open continues.
+ * Runs from the TypeScript sources (tsx) and from the compiled dist/ alike.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AuditLog } from '../../src/hub/audit/audit-log.js';
+import type { FsyncPolicy } from '../../src/hub/audit/audit-log.js';
+import { verifyAudit } from '../../src/hub/audit/verify.js';
+import { listAuditFiles } from '../../src/hub/audit/audit-files.js';
+import { sampleEntry } from '../fixtures/audit-sample.js';
+
+const runningTs = import.meta.url.endsWith('.ts');
+const writerScript = fileURLToPath(new URL(`../fixtures/audit-writer${runningTs ? '.ts' : '.js'}`, import.meta.url));
+
+function spawnWriter(dir: string, policy: FsyncPolicy, readyAfter: number): ChildProcess {
+  const loader = runningTs ? ['--import', import.meta.resolve('tsx')] : [];
+  return spawn(process.execPath, [...loader, writerScript, dir, policy, String(readyAfter)], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Resolves with the seq the child announced once it has written `readyAfter` records. */
+function waitForReady(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /ready (\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code, signal) => reject(new Error(`audit writer exited early (${code ?? signal}): ${err}`)));
+  });
+}
+
+for (const policy of ['always', 'interval'] as const) {
+  test(`SIGKILL during load (fsync ${policy}): chain intact up to the last complete record, at most a torn last line, reopen continues`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'snowmux-audit-kill-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const child = spawnWriter(dir, policy, 150);
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+
+    const announced = await waitForReady(child);
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    const [, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, 'SIGKILL');
+
+    const afterKill = await verifyAudit(dir);
+    assert.equal(afterKill.ok, true, JSON.stringify(afterKill.problems));
+    assert.ok(afterKill.records >= announced, `${afterKill.records} records, ${announced} announced`);
+    assert.equal(afterKill.firstSeq, 1);
+    assert.equal(afterKill.lastSeq, afterKill.records);
+    const files = await listAuditFiles(dir);
+    assert.ok(files.length >= 2, 'rotations happened under load');
+    const torn = afterKill.problems.filter((p) => p.kind === 'torn');
+    assert.ok(torn.length <= 1);
+    assert.deepEqual(afterKill.problems, torn);
+    for (const p of torn) assert.equal(p.file, files[files.length - 1]?.name, 'only the newest file may end torn');
+
+    const reopened = await AuditLog.open({ dir, fsync: policy, maxFileBytes: 16 * 1024 });
+    t.after(() => reopened.close());
+    assert.equal(reopened.openReport.lastSeq, afterKill.lastSeq);
+    assert.equal(reopened.openReport.torn.length, torn.length);
+    const first = await reopened.append(sampleEntry(1));
+    assert.ok(first.ok);
+    // The chain continues right after the last complete record (one rotate record in between if a line was torn).
+    assert.equal(first.seq, (afterKill.lastSeq ?? 0) + 1 + (torn.length > 0 ? 1 : 0));
+    for (let i = 2; i <= 10; i++) assert.equal((await reopened.append(sampleEntry(i))).ok, true);
+    await reopened.close();
+
+    const afterReopen = await verifyAudit(dir);
+    assert.equal(afterReopen.ok, true, JSON.stringify(afterReopen.problems));
+    assert.equal(afterReopen.lastSeq, first.seq + 9);
+    assert.deepEqual(afterReopen.problems.map((p) => p.kind), torn.map(() => 'torn'));
+  });
+}

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GENESIS_HASH, canonicalJson, computeRecordHash, hubLifecycleEntry, recordShapeDefect } from '../../src/hub/audit/audit-record.js';
+import { REDACTED, SecretScrubber, isSecretLookingKey, redactEntry, redactValue } from '../../src/hub/audit/audit-redact.js';
+import { AuditLog } from '../../src/hub/audit/audit-log.js';
+import { verifyAudit } from '../../src/hub/audit/verify.js';
+import { sampleEntry } from '../fixtures/audit-sample.js';
+
+test('canonicalJson sorts keys at every depth and ignores insertion order', () => {
+  const a = { b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } };
+  const b = { a: { c: 'x', d: [3, { y: 2, z: 1 }] }, b: 1 };
+  assert.equal(canonicalJson(a), '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+  assert.equal(canonicalJson(a), canonicalJson(b));
+});
+
+test('canonicalJson equals the canonical form of the JSON round trip (what verify sees)', () => {
+  const samples: unknown[] = [
+    { u: undefined, n: null, nan: Number.NaN, inf: -Infinity, neg0: -0, big: 1e21, small: 5e-7, arr: [undefined, 1, () => 1] },
+    { s: 'quote " backslash \\ newline \n tab \t nul \u0000 ls \u2028 emoji 😀 lone \ud800' },
+    { __proto__key: 1, ['__proto__']: { x: 1 }, 'ключ': 'значение', '': 'empty key' },
+    [[], {}, [{}], 0, false, true, ''],
+  ];
+  for (const value of samples) {
+    const roundTripped: unknown = JSON.parse(JSON.stringify(value));
+    assert.equal(canonicalJson(value), canonicalJson(roundTripped));
+  }
+});
+
+test('computeRecordHash is sha256(prev + canonical(record without hash))', () => {
+  const record = { seq: 1, ts: '2026-01-01T00:00:00.000Z', kind: 'tool_call', prev: GENESIS_HASH, rows: 3, hash: 'ignored' };
+  const { hash: _hash, ...body } = record;
+  const expected = createHash('sha256').update(GENESIS_HASH + canonicalJson(body)).digest('hex');
+  assert.equal(computeRecordHash(record), expected);
+  assert.notEqual(computeRecordHash({ ...record, rows: 4 }), expected);
+  assert.notEqual(computeRecordHash({ ...record, prev: 'f'.repeat(64) }), expected);
+});
+
+test('recordShapeDefect names what is wrong with a parsed line', () => {
+  const good = { seq: 1, ts: 'x', kind: 'tool_call', prev: GENESIS_HASH, hash: 'a'.repeat(64) };
+  assert.equal(recordShapeDefect(good), undefined);
+  assert.match(String(recordShapeDefect([])), /object/);
+  assert.match(String(recordShapeDefect({ ...good, seq: 0 })), /seq/);
+  assert.match(String(recordShapeDefect({ ...good, kind: 'other' })), /kind/);
+  assert.match(String(recordShapeDefect({ ...good, hash: 'XYZ' })), /hash/);
+});
+
+test('secret-looking keys are redacted at any depth, whatever the value', () => {
+  for (const key of ['password', 'PASSWORD', 'db_password', 'token', 'access_token', 'private_key', 'privateKeyPem', 'passphrase', 'client_secret', 'Authorization', 'apiKey', 'x-api-key', 'credentials', 'passcode']) {
+    assert.equal(isSecretLookingKey(key), true, key);
+  }
+  for (const key of ['database', 'schema', 'sql', 'limit', 'pattern']) assert.equal(isSecretLookingKey(key), false, key);
+
+  const scrubber = new SecretScrubber();
+  const out = redactValue(
+    { database: 'DB', options: [{ headers: { Authorization: 'Bearer abc' } }, { nested: { private_key: { pem: 'x' } } }], password: 12345 },
+    scrubber,
+  );
+  assert.deepEqual(JSON.parse(JSON.stringify(out)), {
+    database: 'DB',
+    options: [{ headers: { Authorization: REDACTED } }, { nested: { private_key: REDACTED } }],
+    password: REDACTED,
+  });
+});
+
+test('known secrets are scrubbed from every string, longest first; short ones are left alone', () => {
+  const scrubber = new SecretScrubber(['s3cret-pass', 's3cret', 'ab']);
+  assert.equal(scrubber.scrub("CREATE USER x PASSWORD = 's3cret-pass' -- s3cret ab"), `CREATE USER x PASSWORD = '${REDACTED}' -- ${REDACTED} ab`);
+  const pem = '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----';
+  assert.equal(scrubber.scrub(`key: ${pem} end`), `key: ${REDACTED} end`);
+  scrubber.add(['later-token']);
+  assert.equal(scrubber.scrub('use later-token'), `use ${REDACTED}`);
+});
+
+test('redactValue produces a JSON-safe copy: bigint, Date, binary, cycles, depth, __proto__', () => {
+  const cyclic: Record<string, unknown> = { name: 'c' };
+  cyclic.self = cyclic;
+  let deep: Record<string, unknown> = {};
+  const root = deep;
+  for (let i = 0; i < 100; i++) {
+    const next: Record<string, unknown> = {};
+    deep.next = next;
+    deep = next;
+  }
+  const hostile = JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+  const out = redactValue({ big: 10n, when: new Date(0), bin: Buffer.from('abc'), cyclic, root, hostile, f: () => 1 }, new SecretScrubber()) as Record<string, unknown>;
+  const json = JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
+  assert.equal(json.big, '10');
+  assert.equal(json.when, '1970-01-01T00:00:00.000Z');
+  assert.equal(json.bin, '[binary 3 bytes]');
+  assert.deepEqual(json.cyclic, { name: 'c', self: '[circular]' });
+  assert.match(JSON.stringify(json.root), /too deeply nested/);
+  assert.equal('f' in json, false);
+  assert.deepEqual(Object.keys(json.hostile as object), ['__proto__']);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.equal(canonicalJson(out), canonicalJson(json));
+});
+
+test('redactEntry keeps only known fields and scrubs every string field', () => {
+  const scrubber = new SecretScrubber(['topsecret']);
+  const entry = { ...sampleEntry(1, { identity: 'topsecret-user', sql: 'select topsecret' }), profileObject: { auth: { password: 'topsecret' } } };
+  const out = redactEntry(entry, scrubber);
+  assert.equal('profileObject' in out, false);
+  assert.equal(out.identity, `${REDACTED}-user`);
+  assert.equal(out.sql, `select ${REDACTED}`);
+  assert.doesNotMatch(JSON.stringify(out), /topsecret/);
+});
+
+test('no secret reaches the audit file; the chain still verifies', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'snowmux-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20, secrets: ['Pa55w0rd!'] });
+  log.addSecrets(['tok-9f8e7d6c']);
+  const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\n-----END PRIVATE KEY-----';
+  const results = await Promise.all([
+    log.append(sampleEntry(1, { sql: "ALTER USER me SET PASSWORD = 'Pa55w0rd!'" })),
+    log.append(sampleEntry(2, { sql: undefined, tool: 'list_tables', request: { database: 'DB', auth: { token: 'anything', privateKeyPem: pem }, note: 'tok-9f8e7d6c', key: pem } })),
+    log.append(hubLifecycleEntry('hub_start', { version: '0.1.0', detail: { passphrase: 'hush', pid: 1 } })),
+  ]);
+  assert.deepEqual(results.map((r) => r.ok), [true, true, true]);
+  await log.close();
+  const text = (await Promise.all((await readdir(dir)).map((name) => readFile(join(dir, name), 'utf8')))).join('\n');
+  for (const secret of ['Pa55w0rd!', 'tok-9f8e7d6c', 'anything', 'MIIEvQIBADANBgkq', 'hush']) assert.equal(text.includes(secret), false, `${secret} leaked`);
+  assert.match(text, /list_tables/);
+  assert.match(text, /"database":"DB"/);
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, true, JSON.stringify(result.problems));
+  assert.equal(result.records, 3);
+});

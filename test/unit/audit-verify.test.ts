@@ -1,0 +1,280 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog } from '../../src/hub/audit/audit-log.js';
+import { computeRecordHash } from '../../src/hub/audit/audit-record.js';
+import { verifyAudit } from '../../src/hub/audit/verify.js';
+import type { VerifyProblem, VerifyResult } from '../../src/hub/audit/verify.js';
+import { runAuditVerify } from '../../src/hub/audit/verify-command.js';
+import { sampleEntry } from '../fixtures/audit-sample.js';
+
+type TestContext = { after: (fn: () => Promise<void> | void) => void };
+
+/** A closed log of `count` tool calls, rotated into several files (≈4 records per file). */
+async function writtenLog(t: TestContext, count = 20, maxFileBytes = 1500): Promise<{ dir: string; files: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'snowmux-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes });
+  for (let i = 1; i <= count; i++) assert.equal((await log.append(sampleEntry(i))).ok, true);
+  await log.close();
+  const files = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+  return { dir, files };
+}
+
+async function readLines(dir: string, file: string): Promise<string[]> {
+  return (await readFile(join(dir, file), 'utf8')).split('\n').slice(0, -1);
+}
+
+async function writeLines(dir: string, file: string, lines: string[]): Promise<void> {
+  await writeFile(join(dir, file), lines.map((l) => `${l}\n`).join(''));
+}
+
+async function editRecord(dir: string, file: string, line: number, change: (r: Record<string, unknown>) => void, rehash = false): Promise<number> {
+  const lines = await readLines(dir, file);
+  const record = JSON.parse(lines[line - 1] as string) as Record<string, unknown>;
+  change(record);
+  if (rehash) record.hash = computeRecordHash(record);
+  lines[line - 1] = JSON.stringify(record);
+  await writeLines(dir, file, lines);
+  return record.seq as number;
+}
+
+function summary(problems: VerifyProblem[]): string[] {
+  return problems.map((p) => `${p.kind} ${p.file}:${p.line}${p.seq === undefined ? '' : ` seq ${p.seq}`}`);
+}
+
+function assertTampered(result: VerifyResult): void {
+  assert.equal(result.ok, false);
+  assert.ok(result.problems.length > 0);
+}
+
+test('an intact log verifies across files', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  assert.ok(files.length >= 4);
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, true);
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.files, files.length);
+  assert.equal(result.records, 20 + files.length - 1);
+  assert.equal(result.firstSeq, 1);
+  assert.equal(result.lastSeq, result.records);
+  assert.equal(result.head, 'checked');
+});
+
+test('an edited field is located by file, line and seq', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const seq = await editRecord(dir, files[1] as string, 3, (r) => (r.rows = 999_999));
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`edited ${files[1]}:3 seq ${seq}`]);
+  assert.match(result.problems[0]?.message ?? '', new RegExp(`${files[1]} line 3 \\(seq ${seq}\\).*edited`));
+});
+
+test('an edited record whose hash was recomputed breaks the link to the next record', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const seq = await editRecord(dir, files[0] as string, 2, (r) => (r.sql = 'SELECT 1'), true);
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`chain_break ${files[0]}:3 seq ${seq + 1}`]);
+  assert.match(result.problems[0]?.message ?? '', new RegExp(`seq ${seq} was rewritten`));
+});
+
+test('a deleted line is reported as removed, naming the missing seq and where', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const lines = await readLines(dir, files[1] as string);
+  const removedSeq = (JSON.parse(lines[2] as string) as { seq: number }).seq;
+  lines.splice(2, 1);
+  await writeLines(dir, files[1] as string, lines);
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`removed ${files[1]}:3 seq ${removedSeq + 1}`]);
+  assert.match(result.problems[0]?.message ?? '', new RegExp(`seq ${removedSeq} is missing`));
+});
+
+test('two swapped lines are reported as reordered, and only that', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const lines = await readLines(dir, files[0] as string);
+  [lines[1], lines[2]] = [lines[2] as string, lines[1] as string];
+  await writeLines(dir, files[0] as string, lines);
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(result.problems.map((p) => p.kind), ['reordered']);
+  assert.equal(result.problems[0]?.file, files[0]);
+  assert.match(result.problems[0]?.message ?? '', /seq 3 is out of order: it belongs after seq 2/);
+});
+
+test('a record moved to another file is reported as reordered', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const source = await readLines(dir, files[0] as string);
+  const [moved] = source.splice(1, 1);
+  await writeLines(dir, files[0] as string, source);
+  await appendFile(join(dir, files[2] as string), `${moved}\n`);
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`reordered ${files[2]}:${(await readLines(dir, files[2] as string)).length} seq 2`]);
+});
+
+test('a deleted middle file is reported by name', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  await rm(join(dir, files[1] as string));
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  const kinds = new Set(result.problems.map((p) => p.kind));
+  assert.deepEqual([...kinds], ['removed']);
+  assert.ok(result.problems.some((p) => p.file === files[1] && p.line === 0 && p.message.includes(`${files[1]} is missing`)), JSON.stringify(result.problems));
+  assert.ok(result.problems.some((p) => p.file === files[2] && p.line === 1), 'the seq gap is located at the next file');
+});
+
+test('a renamed file is detected', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  await rename(join(dir, files[1] as string), join(dir, 'audit-000099.jsonl'));
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.ok(result.problems.some((p) => p.kind === 'reordered' && p.file === 'audit-000099.jsonl' && /renamed/.test(p.message)), JSON.stringify(result.problems));
+  assert.ok(result.problems.some((p) => p.kind === 'removed' && p.file === files[1]));
+});
+
+test('a deleted first file is detected (nothing says it was pruned)', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  await rm(join(dir, files[0] as string));
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.ok(result.problems.some((p) => p.kind === 'removed' && p.file === files[0]), JSON.stringify(result.problems));
+});
+
+test('edits across rotation: the rotate record and the last record before it', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  // The rotate record itself, changed and rehashed to claim another predecessor file.
+  await editRecord(dir, files[2] as string, 1, (r) => ((r.detail as Record<string, unknown>).previousFile = 'audit-000777.jsonl'), true);
+  const renamed = await verifyAudit(dir);
+  assertTampered(renamed);
+  assert.ok(renamed.problems.some((p) => p.file === files[2] && p.line === 1 && p.kind === 'removed'), JSON.stringify(renamed.problems));
+
+  const { dir: dir2, files: files2 } = await writtenLog(t);
+  const lastLine = (await readLines(dir2, files2[0] as string)).length;
+  const seq = await editRecord(dir2, files2[0] as string, lastLine, (r) => (r.outcome = 'error'), true);
+  const result = await verifyAudit(dir2);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`chain_break ${files2[1]}:1 seq ${seq + 1}`]);
+});
+
+test('a duplicated line is reported', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const lines = await readLines(dir, files[0] as string);
+  lines.splice(3, 0, lines[1] as string);
+  await writeLines(dir, files[0] as string, lines);
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`chain_break ${files[0]}:4 seq 2`]);
+  assert.match(result.problems[0]?.message ?? '', /appears again/);
+});
+
+test('renumbered seq with intact hashes is a seq_gap', async (t) => {
+  const { dir, files } = await writtenLog(t, 4, 1 << 20);
+  const lines = await readLines(dir, files[0] as string);
+  for (let i = 2; i < lines.length; i++) {
+    const r = JSON.parse(lines[i] as string) as Record<string, unknown>;
+    r.seq = (r.seq as number) + 10;
+    r.hash = computeRecordHash(r);
+    lines[i] = JSON.stringify(r);
+  }
+  await writeLines(dir, files[0] as string, lines);
+  await rm(join(dir, 'audit-head'));
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.ok(result.problems.some((p) => p.kind === 'seq_gap' && p.line === 3 && p.seq === 13), JSON.stringify(result.problems));
+});
+
+test('garbage and unterminated lines anywhere but the end of the log are tampering', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const lines = await readLines(dir, files[0] as string);
+  lines.splice(2, 0, 'not json at all');
+  await writeLines(dir, files[0] as string, lines);
+  await appendFile(join(dir, files[1] as string), '{"seq":');
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`bad_json ${files[0]}:3`, `bad_json ${files[1]}:${(await readLines(dir, files[1] as string)).length + 1}`]);
+});
+
+test('verify never accepts an empty directory with an anchor, nor garbage in audit-head', async (t) => {
+  const { dir, files } = await writtenLog(t, 3, 1 << 20);
+  await writeFile(join(dir, 'audit-head'), 'oops');
+  const garbled = await verifyAudit(dir);
+  assert.deepEqual(summary(garbled.problems), ['bad_json audit-head:1']);
+  await rm(join(dir, 'audit-head'));
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20 });
+  await log.close(); // rewrites the anchor (seq 3)
+  for (const file of files) await rm(join(dir, file));
+  const emptied = await verifyAudit(dir);
+  assertTampered(emptied);
+  assert.match(emptied.problems[0]?.message ?? '', /ends at seq 0: records 1\.\.3 were removed/);
+});
+
+// ---- the CLI command body ----
+
+function capture(): { io: { stdout: { write(s: string): boolean }; stderr: { write(s: string): boolean } }; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    io: { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+test('audit verify: intact log → exit 0 and a one-line summary', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const c = capture();
+  assert.equal(await runAuditVerify(['--dir', dir], c.io, '/nonexistent-home'), 0);
+  const records = 20 + files.length - 1;
+  assert.equal(c.out(), `audit: ${files.length} files, ${records} records, chain intact (seq 1..${records})\n`);
+  assert.equal(c.err(), '');
+});
+
+test('audit verify: problems → exit 1 and one line per problem; --json is machine-readable', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  await editRecord(dir, files[0] as string, 2, (r) => (r.identity = 'someone-else'));
+  const c = capture();
+  assert.equal(await runAuditVerify([`--dir=${dir}`], c.io, '/nonexistent-home'), 1);
+  const lines = c.out().trimEnd().split('\n');
+  assert.match(lines[0] ?? '', /^audit: \d+ files, \d+ records, 1 problem found/);
+  assert.match(lines[1] ?? '', new RegExp(`^  edited +${files[0]} line 2 \\(seq 2\\)`));
+
+  const j = capture();
+  assert.equal(await runAuditVerify(['--dir', dir, '--json'], j.io, '/nonexistent-home'), 1);
+  const parsed = JSON.parse(j.out()) as VerifyResult;
+  assert.equal(parsed.ok, false);
+  assert.equal(parsed.problems[0]?.kind, 'edited');
+});
+
+test('audit verify: torn last line → exit 0, listed as crash residue', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  await appendFile(join(dir, files[files.length - 1] as string), '{"seq":99');
+  const c = capture();
+  assert.equal(await runAuditVerify(['--dir', dir], c.io, '/nonexistent-home'), 0);
+  assert.match(c.out(), /chain intact .*1 torn line \(crash residue/);
+  assert.match(c.out(), /\n  torn +audit-\d+\.jsonl line \d+: torn last line/);
+});
+
+test('audit verify: usage errors and a missing directory → exit 2; default dir is <snowmux home>/audit', async (t) => {
+  const bad = capture();
+  assert.equal(await runAuditVerify(['--bogus'], bad.io, '/h'), 2);
+  assert.match(bad.err(), /unknown argument: --bogus\nusage: snowmux audit verify/);
+  const noValue = capture();
+  assert.equal(await runAuditVerify(['--dir'], noValue.io, '/h'), 2);
+  const help = capture();
+  assert.equal(await runAuditVerify(['--help'], help.io, '/h'), 0);
+  assert.match(help.out(), /^usage:/);
+
+  const home = await mkdtemp(join(tmpdir(), 'snowmux-home-'));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const missing = capture();
+  assert.equal(await runAuditVerify([], missing.io, home), 2);
+  assert.match(missing.err(), new RegExp(`no audit directory at ${join(home, 'audit')}`));
+  await mkdir(join(home, 'audit'), { recursive: true });
+  const empty = capture();
+  assert.equal(await runAuditVerify([], empty.io, home), 0);
+  assert.equal(empty.out(), 'audit: 0 files, 0 records, chain intact\n');
+});
