@@ -29,6 +29,7 @@ import {
 } from './profile-settings.js';
 
 export { profileFingerprint, redactProfile, type RedactedProfile } from './profile-identity.js';
+export { FLAG_NAMES, type ProfileSettings } from './profile-settings.js';
 
 export interface ResolveProfileInput {
   /** Profile name from --profile. */
