@@ -362,6 +362,21 @@ test('a failed write (disk full) resolves { ok: false, AUDIT_WRITE_FAILED } and 
   assert.equal(log.head().seq, 0, 'a failed write does not advance the chain');
 });
 
+test('a throwing error listener becomes a process warning, never a stuck or crashing writer', async (t) => {
+  const dir = await tempDir(t);
+  await symlink('/dev/full', join(dir, 'audit-000001.jsonl'));
+  const log = await openLog(t, dir);
+  log.on('error', () => {
+    throw new Error('listener bug');
+  });
+  const warned = once(process, 'warning');
+  const result = await log.append(sampleEntry(1));
+  assert.equal(!result.ok && result.error.code, 'AUDIT_WRITE_FAILED');
+  const [warning] = (await warned) as [Error & { code?: string }];
+  assert.equal(warning.code, 'SNOWMUX_AUDIT_LISTENER');
+  assert.match(warning.message, /listener bug/);
+});
+
 test('open refuses a log whose last complete line is not a record, with a next step', async (t) => {
   const dir = await tempDir(t);
   const log = await openLog(t, dir);

@@ -263,29 +263,42 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     while (this.queue.length > 0 || this.syncDue) {
       const batch = this.queue.splice(0);
       const results: AppendResult[] = [];
-      let wrote = false;
-      for (const item of batch) {
-        const result = await this.writeEntry(item.entry);
-        if (result.ok) wrote = true;
-        results.push(result);
-      }
-      if (wrote && this.policy === 'always') {
-        const syncError = await this.syncNow();
-        if (syncError) {
-          for (let i = 0; i < results.length; i++) {
-            if (results[i]?.ok) results[i] = this.fail(syncError, false);
-          }
-        }
-      } else if (this.syncDue) {
+      try {
+        await this.writeBatch(batch, results);
+      } catch (err) {
+        // A bug, not an I/O error (those are handled inside): fail the batch rather than leave callers hanging.
+        this.needsRecovery = true;
         this.syncDue = false;
-        if (this.policy !== 'never') await this.syncNow();
-      } else if (wrote && this.policy === 'interval') {
-        this.scheduleSync();
+        if (this.policy === 'always') results.length = 0; // nothing in this batch is known to be durable
+        this.ioError('AUDIT_WRITE_FAILED', 'Internal error in the audit writer (report this as a snowmux bug)', err);
+      } finally {
+        batch.forEach((item, i) => item.resolve(results[i] ?? this.fail(new SnowmuxError('AUDIT_WRITE_FAILED', 'The audit record was not written because of an internal error. Report this as a snowmux bug.'), false)));
       }
-      if (this.syncDue && this.policy === 'always') this.syncDue = false;
-      await this.writeHeadAnchor(false);
-      batch.forEach((item, i) => item.resolve(results[i] ?? this.fail(new SnowmuxError('AUDIT_WRITE_FAILED', 'Internal error: no result for an audit append. Report this as a snowmux bug.'))));
     }
+  }
+
+  private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
+    let wrote = false;
+    for (const item of batch) {
+      const result = await this.writeEntry(item.entry);
+      if (result.ok) wrote = true;
+      results.push(result);
+    }
+    if (wrote && this.policy === 'always') {
+      this.syncDue = false;
+      const syncError = await this.syncNow();
+      if (syncError) {
+        for (let i = 0; i < results.length; i++) {
+          if (results[i]?.ok) results[i] = this.fail(syncError, false);
+        }
+      }
+    } else if (this.syncDue) {
+      this.syncDue = false;
+      if (this.policy !== 'never') await this.syncNow();
+    } else if (wrote && this.policy === 'interval') {
+      this.scheduleSync();
+    }
+    await this.writeHeadAnchor(false);
   }
 
   private scheduleSync(): void {
@@ -300,12 +313,20 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 
   private async writeEntry(entry: AuditEntry): Promise<AppendResult> {
-    try {
-      if (this.needsRecovery) await this.recover();
-      if (this.rotateBeforeNext) await this.rotate();
-    } catch (err) {
-      this.needsRecovery = true;
-      return this.fail(asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
+    if (this.needsRecovery) {
+      try {
+        await this.recover();
+      } catch (err) {
+        return this.fail(asAuditError(err, 'AUDIT_RECOVERY_FAILED', 'Could not reopen the audit log after an earlier failure'));
+      }
+    }
+    if (this.rotateBeforeNext) {
+      try {
+        await this.rotate();
+      } catch (err) {
+        this.needsRecovery = true;
+        return this.fail(asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
+      }
     }
     let record: AuditRecord;
     try {
@@ -354,7 +375,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.counters.fsyncs += 1;
     this.durable = covered;
     if (this.seq === covered.seq) this.unsynced = false;
-    if (this.listenerCount('synced') > 0) this.emit('synced', { seq: covered.seq });
+    this.notify('synced', { seq: covered.seq });
     return undefined;
   }
 
@@ -387,7 +408,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.counters.rotations += 1;
     await this.writeHeadAnchor(true);
     await this.prune();
-    if (this.listenerCount('rotate') > 0) this.emit('rotate', { from, to: this.fileName });
+    this.notify('rotate', { from, to: this.fileName });
   }
 
   /** Opens file `number` and writes its rotate record (the file's first line). */
@@ -447,7 +468,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const report = await this.resume({ seq: this.seq, hash: this.prev });
     this.needsRecovery = false;
     this.counters.recoveries += 1;
-    if (this.listenerCount('recovered') > 0) this.emit('recovered', report);
+    this.notify('recovered', report);
   }
 
   /**
@@ -545,10 +566,23 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   // ---- errors ----
 
+  /**
+   * Emits only to existing listeners ('error' without a listener would throw) and keeps a throwing
+   * listener from breaking the writer: it becomes a process warning instead of a stuck queue.
+   */
+  private notify<K extends keyof AuditLogEvents>(event: K, ...args: AuditLogEvents[K]): void {
+    if (this.listenerCount(event) === 0) return;
+    try {
+      (this.emit as (e: K, ...a: AuditLogEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      process.emitWarning(`an audit log '${String(event)}' listener threw: ${errorMessage(err)}`, { code: 'SNOWMUX_AUDIT_LISTENER' });
+    }
+  }
+
   private ioError(code: string, what: string, err: unknown): SnowmuxError {
     const error = asAuditError(err, code, what);
     this.counters.ioErrors += 1;
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    this.notify('error', error);
     return error;
   }
 
@@ -556,7 +590,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.counters.failedAppends += 1;
     if (emit) {
       this.counters.ioErrors += error.code === 'AUDIT_CLOSED' || error.code === 'AUDIT_BAD_ENTRY' ? 0 : 1;
-      if (this.listenerCount('error') > 0) this.emit('error', error);
+      this.notify('error', error);
     }
     return { ok: false, error };
   }
