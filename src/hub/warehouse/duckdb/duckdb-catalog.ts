@@ -1,0 +1,186 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { SnowmuxError } from '../../../errors.js';
+import { normalizeIdentifier } from '../identifiers.js';
+import type { ColumnDescription, DatabaseInfo, ObjectInfo, ObjectKind, SchemaInfo } from '../types.js';
+
+/**
+ * Catalog look-ups for the embedded warehouse. Every user-supplied name reaches DuckDB only as a bind
+ * parameter, never pasted into SQL, so a hostile name can only ever be "not found".
+ *
+ * DuckDB compares identifiers case-insensitively, so a name resolves to the exact-case match when there
+ * is one, else to the case-insensitive one.
+ */
+
+/** DuckDB's own catalogs, never shown to users. */
+const HIDDEN_DATABASES = "('system', 'temp')";
+
+export interface CatalogComments {
+  database(name: string): string | undefined;
+  schema(database: string, schema: string): string | undefined;
+}
+
+export async function listDatabases(connection: DuckDBConnection, comments: CatalogComments): Promise<DatabaseInfo[]> {
+  const rows = await select(
+    connection,
+    `SELECT database_name, comment FROM duckdb_databases()
+      WHERE NOT internal AND database_name NOT IN ${HIDDEN_DATABASES}
+      ORDER BY database_name`,
+  );
+  return rows.map(([name, comment]) => {
+    const database = String(name);
+    return { name: database, comment: textOrUndefined(comment) ?? comments.database(database) };
+  });
+}
+
+export async function listSchemas(connection: DuckDBConnection, rawDatabase: string, comments: CatalogComments): Promise<SchemaInfo[]> {
+  const database = await resolveDatabase(connection, rawDatabase);
+  const rows = await select(
+    connection,
+    `SELECT schema_name, comment FROM duckdb_schemas()
+      WHERE database_name = $1 AND NOT internal
+      ORDER BY schema_name`,
+    [database],
+  );
+  return rows.map(([name, comment]) => {
+    const schema = String(name);
+    return { database, name: schema, comment: textOrUndefined(comment) ?? comments.schema(database, schema) };
+  });
+}
+
+export async function listObjects(connection: DuckDBConnection, rawDatabase: string, rawSchema: string, kind: ObjectKind): Promise<ObjectInfo[]> {
+  checkKind(kind);
+  const database = await resolveDatabase(connection, rawDatabase);
+  const schema = await resolveSchema(connection, database, rawSchema);
+  const sql =
+    kind === 'table'
+      ? `SELECT table_name, comment, estimated_size FROM duckdb_tables()
+          WHERE database_name = $1 AND schema_name = $2 AND NOT temporary
+          ORDER BY table_name`
+      : `SELECT view_name, comment, NULL FROM duckdb_views()
+          WHERE database_name = $1 AND schema_name = $2 AND NOT internal AND NOT temporary
+          ORDER BY view_name`;
+  const rows = await select(connection, sql, [database, schema]);
+  return rows.map(([name, comment, size]) => ({
+    database,
+    schema,
+    name: String(name),
+    kind,
+    comment: textOrUndefined(comment),
+    rowCount: size === null || size === undefined ? undefined : Number(size),
+  }));
+}
+
+export async function describeObject(
+  connection: DuckDBConnection,
+  ref: { database: string; schema: string; name: string },
+  kind: ObjectKind,
+): Promise<ColumnDescription[]> {
+  checkKind(kind);
+  const database = await resolveDatabase(connection, ref.database);
+  const schema = await resolveSchema(connection, database, ref.schema);
+  const name = await resolveObject(connection, database, schema, ref.name, kind);
+  const rows = await select(
+    connection,
+    `SELECT column_name, data_type, is_nullable, column_default, comment FROM duckdb_columns()
+      WHERE database_name = $1 AND schema_name = $2 AND table_name = $3
+      ORDER BY column_index`,
+    [database, schema, name],
+  );
+  return rows.map(([column, type, nullable, defaultValue, comment]) => ({
+    name: String(column),
+    type: String(type),
+    nullable: nullable === true,
+    default: defaultValue === null || defaultValue === undefined ? null : String(defaultValue),
+    comment: textOrUndefined(comment) ?? null,
+  }));
+}
+
+/** The catalog name a user's database name refers to; OBJECT_NOT_FOUND when there is none. */
+export async function resolveDatabase(connection: DuckDBConnection, raw: string): Promise<string> {
+  const name = normalizeIdentifier(raw, 'database name');
+  const found = await bestMatch(
+    connection,
+    `SELECT database_name FROM duckdb_databases()
+      WHERE NOT internal AND database_name NOT IN ${HIDDEN_DATABASES} AND lower(database_name) = lower($1)
+      ORDER BY database_name = $1 DESC, database_name LIMIT 1`,
+    [name],
+  );
+  if (found === undefined) {
+    throw new SnowmuxError('OBJECT_NOT_FOUND', `Database ${name} does not exist. Use list_databases to see the databases.`, {
+      details: { objectType: 'database', name },
+    });
+  }
+  return found;
+}
+
+/** The schema a user's schema name refers to in `database` (already resolved). */
+export async function resolveSchema(connection: DuckDBConnection, database: string, raw: string): Promise<string> {
+  const name = normalizeIdentifier(raw, 'schema name');
+  const found = await bestMatch(
+    connection,
+    `SELECT schema_name FROM duckdb_schemas()
+      WHERE database_name = $1 AND lower(schema_name) = lower($2)
+      ORDER BY schema_name = $2 DESC, schema_name LIMIT 1`,
+    [database, name],
+  );
+  if (found === undefined) {
+    throw new SnowmuxError('OBJECT_NOT_FOUND', `Schema ${database}.${name} does not exist. Use list_schemas to see the schemas in ${database}.`, {
+      details: { objectType: 'schema', database, name },
+    });
+  }
+  return found;
+}
+
+/** The table or view a user's name refers to, of the requested kind. */
+export async function resolveObject(connection: DuckDBConnection, database: string, schema: string, raw: string, kind: ObjectKind): Promise<string> {
+  const name = normalizeIdentifier(raw, `${kind} name`);
+  const rows = await select(
+    connection,
+    `SELECT name, kind FROM (
+        SELECT table_name AS name, 'table' AS kind FROM duckdb_tables()
+         WHERE database_name = $1 AND schema_name = $2 AND NOT temporary
+        UNION ALL
+        SELECT view_name AS name, 'view' AS kind FROM duckdb_views()
+         WHERE database_name = $1 AND schema_name = $2 AND NOT internal AND NOT temporary
+      ) WHERE lower(name) = lower($3)
+      ORDER BY name = $3 DESC, name`,
+    [database, schema, name],
+  );
+  const match = rows.find(([, objectKind]) => objectKind === kind);
+  if (match !== undefined) return String(match[0]);
+  const label = kind === 'table' ? 'Table' : 'View';
+  const qualifiedName = `${database}.${schema}.${name}`;
+  const other = rows[0];
+  if (other !== undefined) {
+    const otherKind = String(other[1]);
+    throw new SnowmuxError(
+      'OBJECT_NOT_FOUND',
+      `${label} ${qualifiedName} does not exist: ${String(other[0])} is a ${otherKind}. Use describe_${otherKind} for it.`,
+      { details: { objectType: kind, database, schema, name, actualType: otherKind } },
+    );
+  }
+  throw new SnowmuxError('OBJECT_NOT_FOUND', `${label} ${qualifiedName} does not exist. Use list_${kind}s to see the ${kind}s in ${schema}.`, {
+    details: { objectType: kind, database, schema, name },
+  });
+}
+
+function checkKind(kind: unknown): asserts kind is ObjectKind {
+  if (kind !== 'table' && kind !== 'view') {
+    throw new SnowmuxError('INVALID_ARGUMENT', `Object kind must be "table" or "view"; got ${String(kind)}.`);
+  }
+}
+
+async function bestMatch(connection: DuckDBConnection, sql: string, binds: DuckDBValue[]): Promise<string | undefined> {
+  const rows = await select(connection, sql, binds);
+  const value = rows[0]?.[0];
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+async function select(connection: DuckDBConnection, sql: string, binds?: DuckDBValue[]): Promise<DuckDBValue[][]> {
+  const reader = await connection.runAndReadAll(sql, binds);
+  return reader.getRows();
+}
+
+function textOrUndefined(value: DuckDBValue | undefined): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}

@@ -1,0 +1,295 @@
+import os from 'node:os';
+import { DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { SnowmuxError } from '../../../errors.js';
+import { quoteIdentifier } from '../identifiers.js';
+import type {
+  CallContext,
+  ColumnDescription,
+  DatabaseInfo,
+  JsonValue,
+  ObjectInfo,
+  ObjectKind,
+  ObjectRef,
+  QueryOptions,
+  QueryResult,
+  SchemaInfo,
+  Warehouse,
+  WarehouseInfo,
+} from '../types.js';
+import { CallTracker, cancellationError } from './call-scope.js';
+import type { CallState } from './call-scope.js';
+import * as catalog from './duckdb-catalog.js';
+import type { CatalogComments } from './duckdb-catalog.js';
+import { ResultCache } from './result-cache.js';
+import { readResult } from './result-reader.js';
+import {
+  SAMPLE_DATABASE,
+  SAMPLE_DATABASE_COMMENT,
+  SAMPLE_GENERATOR_VERSION,
+  SAMPLE_SCHEMA,
+  SAMPLE_SCHEMA_COMMENTS,
+  buildSampleDatabase,
+  readSampleStampFrom,
+  sampleDatabasePath,
+} from './sample-database.js';
+
+export interface DuckDbWarehouseOptions {
+  /** Directory holding the sample database file (created when missing), e.g. `<home>/warehouse`. */
+  dataDir: string;
+  /** DuckDB worker threads; default: the number of CPUs, at most 4. */
+  threads?: number | undefined;
+  /** DuckDB memory limit, e.g. "1GB"; default 1GB. */
+  memoryLimit?: string | undefined;
+  /** Bytes of finished results kept for fetchResults; default 32 MiB. */
+  resultCacheBytes?: number | undefined;
+  /** Rows of each result kept for fetchResults; default 5000. */
+  resultCacheRows?: number | undefined;
+  /** After a result is cut at maxRows, keep reading (for fetchResults) for at most this long; default 100 ms. */
+  readAheadMs?: number | undefined;
+  /** How often onProgress hears about a running statement; default 1000 ms. */
+  progressIntervalMs?: number | undefined;
+}
+
+const DEFAULTS = {
+  memoryLimit: '1GB',
+  resultCacheBytes: 32 * 1024 * 1024,
+  resultCacheRows: 5000,
+  readAheadMs: 100,
+  progressIntervalMs: 1000,
+};
+
+const NEVER_ABORTED = new AbortController().signal;
+
+const SAMPLE_COMMENTS: CatalogComments = {
+  database: (name) => (name === SAMPLE_DATABASE ? SAMPLE_DATABASE_COMMENT : undefined),
+  schema: (database, schema) => (database === SAMPLE_DATABASE ? SAMPLE_SCHEMA_COMMENTS[schema] : undefined),
+};
+
+/**
+ * The embedded warehouse: DuckDB over the generated sample database, opened read-only at the engine
+ * level (access_mode READ_ONLY), with file system access disabled and the configuration locked so no
+ * SQL can undo either. Each call runs on its own connection with its own database/schema context.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  readonly kind = 'duckdb' as const;
+  private readonly calls = new CallTracker();
+  private readonly results: ResultCache;
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly file: string,
+    private readonly settings: Required<Omit<DuckDbWarehouseOptions, 'dataDir'>>,
+    private readonly openFacts: { generated: boolean; openMs: number },
+  ) {
+    this.results = new ResultCache(settings.resultCacheBytes);
+  }
+
+  static async open(options: DuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
+    const started = performance.now();
+    const settings = {
+      threads: options.threads ?? Math.max(1, Math.min(4, os.availableParallelism())),
+      memoryLimit: options.memoryLimit ?? DEFAULTS.memoryLimit,
+      resultCacheBytes: options.resultCacheBytes ?? DEFAULTS.resultCacheBytes,
+      resultCacheRows: options.resultCacheRows ?? DEFAULTS.resultCacheRows,
+      readAheadMs: options.readAheadMs ?? DEFAULTS.readAheadMs,
+      progressIntervalMs: options.progressIntervalMs ?? DEFAULTS.progressIntervalMs,
+    };
+    const file = sampleDatabasePath(options.dataDir);
+    let generated = false;
+    let instance = await openCurrent(file, settings);
+    if (instance === undefined) {
+      await buildSampleDatabase(options.dataDir);
+      generated = true;
+      instance = await openCurrent(file, settings);
+      if (instance === undefined) {
+        throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', `The sample database ${file} was built but cannot be opened. Delete it and start the hub again.`);
+      }
+    }
+    return new DuckDbWarehouse(instance, file, settings, { generated, openMs: Math.round(performance.now() - started) });
+  }
+
+  info(): WarehouseInfo {
+    return {
+      kind: 'duckdb',
+      name: 'embedded',
+      defaultDatabase: SAMPLE_DATABASE,
+      defaultSchema: SAMPLE_SCHEMA,
+      detail: {
+        file: this.file,
+        duckdbVersion: duckDbVersion(),
+        sampleVersion: SAMPLE_GENERATOR_VERSION,
+        readOnly: true,
+        threads: this.settings.threads,
+        memoryLimit: this.settings.memoryLimit,
+        resultCacheBytes: this.settings.resultCacheBytes,
+        activeCalls: this.calls.size,
+        generatedOnOpen: this.openFacts.generated,
+        openMs: this.openFacts.openMs,
+      },
+    };
+  }
+
+  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    const started = performance.now();
+    if (typeof sql !== 'string' || sql.trim().length === 0) {
+      throw new SnowmuxError('SQL_ERROR', 'The query is empty. Pass one SQL statement.');
+    }
+    const maxRows = checkLimit(options.maxRows, 'maxRows');
+    const maxBytes = options.maxBytes === undefined ? undefined : checkLimit(options.maxBytes, 'maxBytes');
+    const binds = options.binds === undefined ? undefined : toDuckDbBinds(options.binds);
+    return this.run(options, async (connection, state) => {
+      await this.applyContext(connection, options);
+      const extracted = await connection.extractStatements(sql);
+      if (extracted.count !== 1) {
+        throw new SnowmuxError(
+          'SQL_ERROR',
+          `Actual statement count ${extracted.count} did not match the desired statement count 1. Send one statement per call.`,
+        );
+      }
+      const prepared = await extracted.prepare(0);
+      try {
+        if (binds !== undefined) prepared.bind(binds);
+        const statementType = StatementType[prepared.statementType];
+        const result = await prepared.stream();
+        const read = await readResult(connection, result, state, {
+          maxRows,
+          maxBytes,
+          keepRows: this.settings.resultCacheRows,
+          keepBytes: this.results.maxEntryBytes,
+          readAheadMs: this.settings.readAheadMs,
+        });
+        const queryId = ResultCache.newQueryId();
+        this.results.put(queryId, {
+          columns: read.columns,
+          rows: read.kept,
+          estimatedBytes: read.keptBytes,
+          complete: read.exhausted,
+          statementType,
+        });
+        const { rows } = read;
+        return {
+          columns: read.columns,
+          rows,
+          rowCount: rows.length,
+          truncated: read.truncatedBy !== undefined,
+          truncatedBy: read.truncatedBy,
+          queryId,
+          statementType,
+          elapsedMs: Math.round(performance.now() - started),
+        };
+      } finally {
+        prepared.destroySync();
+      }
+    });
+  }
+
+  async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
+    const started = performance.now();
+    this.assertOpen();
+    if (ctx?.signal?.aborted === true) throw cancellationError(ctx.signal);
+    const result = this.results.page(queryId, page);
+    return { ...result, elapsedMs: Math.round(performance.now() - started) };
+  }
+
+  async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
+    return await this.run(ctx, (connection) => catalog.listDatabases(connection, SAMPLE_COMMENTS));
+  }
+
+  async listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
+    return await this.run(ctx, (connection) => catalog.listSchemas(connection, database, SAMPLE_COMMENTS));
+  }
+
+  async listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
+    return await this.run(ctx, (connection) => catalog.listObjects(connection, database, schema, kind));
+  }
+
+  async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
+    return await this.run(ctx, (connection) => catalog.describeObject(connection, ref, kind));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.calls.drain();
+    this.results.clear();
+    this.instance.closeSync();
+  }
+
+  private async run<T>(ctx: CallContext, work: (connection: DuckDBConnection, state: CallState) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return await this.calls.run(
+      this.instance,
+      { signal: ctx?.signal ?? NEVER_ABORTED, timeoutMs: ctx?.timeoutMs, onProgress: ctx?.onProgress, progressIntervalMs: this.settings.progressIntervalMs },
+      work,
+    );
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SnowmuxError('WAREHOUSE_CLOSED', 'The embedded warehouse is shut down (the hub is stopping). Retry once the hub is back.');
+  }
+
+  /** USE this call's database and schema (default SNOWMUX_SAMPLE.TPCH) on this call's own connection. */
+  private async applyContext(connection: DuckDBConnection, ctx: CallContext): Promise<void> {
+    const database = ctx.database === undefined || ctx.database === '' ? SAMPLE_DATABASE : await catalog.resolveDatabase(connection, ctx.database);
+    let schema: string;
+    if (ctx.schema !== undefined && ctx.schema !== '') schema = await catalog.resolveSchema(connection, database, ctx.schema);
+    else schema = database === SAMPLE_DATABASE ? SAMPLE_SCHEMA : 'main';
+    await connection.run(`USE ${quoteIdentifier(database)}.${quoteIdentifier(schema)}`);
+  }
+}
+
+/** Opens the file read-only if it carries the current generator stamp; undefined when it must be (re)built. */
+async function openCurrent(file: string, settings: { threads: number; memoryLimit: string }): Promise<DuckDBInstance | undefined> {
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(file, {
+      access_mode: 'READ_ONLY',
+      enable_external_access: 'false',
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      allow_community_extensions: 'false',
+      threads: String(settings.threads),
+      memory_limit: settings.memoryLimit,
+      // Lets DuckDB's allocator hand freed memory back to the OS while the hub idles.
+      allocator_background_threads: 'true',
+      // Last: from here on no SQL can change any of the above.
+      lock_configuration: 'true',
+    });
+  } catch {
+    return undefined;
+  }
+  try {
+    const connection = await instance.connect();
+    try {
+      if ((await readSampleStampFrom(connection)) === SAMPLE_GENERATOR_VERSION) return instance;
+    } finally {
+      connection.closeSync();
+    }
+  } catch {
+    // Unreadable: rebuild.
+  }
+  instance.closeSync();
+  return undefined;
+}
+
+function checkLimit(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new SnowmuxError('INVALID_ARGUMENT', `${what} must be a whole number of zero or more; got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** JSON bind values → DuckDB values: integers stay integers (BIGINT when beyond 32 bits), structures go as JSON text. */
+function toDuckDbBinds(binds: JsonValue[]): DuckDBValue[] {
+  if (!Array.isArray(binds)) throw new SnowmuxError('INVALID_ARGUMENT', 'binds must be an array of values for the ? placeholders.');
+  return binds.map((value): DuckDBValue => {
+    if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+    if (typeof value === 'number') {
+      if (Number.isSafeInteger(value) && (value > 2_147_483_647 || value < -2_147_483_648)) return BigInt(value);
+      return value;
+    }
+    return JSON.stringify(value);
+  });
+}
