@@ -1,0 +1,203 @@
+/**
+ * checkSql: the gate `execute_query` and the governance layer put in front of the warehouse.
+ *
+ * Rules, in the order they are applied (each refusal names the statement type and the rule):
+ * - parseable: the text must lex cleanly under every dialect it will be read with;
+ * - non-empty: at least one statement that is not just comments;
+ * - single-statement: one statement per call unless the policy allows several;
+ * - recognised-statement: the classifier must know what the statement is, even for write roles;
+ * - read-only: without allowWrite, only statements that read (and hide no write) pass;
+ * - stage-listing: without allowWrite, LIST @stage and SELECT … FROM @stage need allowStageListing;
+ * - allowed-types: a policy may further restrict the statement types.
+ * checkSql never throws; anything unexpected becomes an SQL_UNPARSEABLE refusal.
+ */
+
+import { DIALECT_NAMES, classifyInDialect, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
+import type { SqlDialect } from './lexer.js';
+import { READ_TYPES, typeHazard, type StatementType } from './statement-types.js';
+
+export interface SqlPolicy {
+  /** Allow statements that change data, objects, privileges or session state. */
+  allowWrite: boolean;
+  /** Allow more than one statement per call (each must pass on its own). Default false. */
+  allowMultiStatement?: boolean;
+  /** Further restricts the statement types that may run. */
+  allowedTypes?: ReadonlySet<StatementType>;
+  /** In read-only sessions, allow LIST @stage and queries that read staged files. Default false. */
+  allowStageListing?: boolean;
+  /** The engine the SQL will run on. Default 'any': it must pass under both Snowflake's and DuckDB's rules. */
+  dialect?: SqlDialectChoice;
+}
+
+export type SqlRefusalCode = 'SQL_REFUSED' | 'SQL_EMPTY' | 'SQL_MULTI_STATEMENT' | 'SQL_UNPARSEABLE';
+
+export type SqlVerdict =
+  | { allowed: true; statement: ClassifiedStatement; statements: ClassifiedStatement[] }
+  | { allowed: false; code: SqlRefusalCode; statementType: StatementType | 'NONE'; rule: string; message: string };
+
+type Refusal = Extract<SqlVerdict, { allowed: false }>;
+
+/** Longer input is refused before lexing: it bounds memory, and no interactive query needs it. */
+export const MAX_SQL_LENGTH = 4 * 1024 * 1024;
+
+const READ_ONLY_SUMMARY = 'Only SELECT, WITH … SELECT, SHOW, DESCRIBE and EXPLAIN run here.';
+const WRITE_ADVICE = 'Ask an admin for a role with write access, or run it in Snowsight.';
+
+export function checkSql(sql: string, policy: SqlPolicy): SqlVerdict {
+  try {
+    return checkSqlUnguarded(sql, policy);
+  } catch {
+    return refuse('SQL_UNPARSEABLE', 'NONE', 'parseable', 'Query refused: the SQL could not be checked (rule: parseable). Simplify the query and try again.');
+  }
+}
+
+function checkSqlUnguarded(sql: string, policyInput: SqlPolicy): SqlVerdict {
+  const policy: SqlPolicy = policyInput !== null && typeof policyInput === 'object' ? policyInput : { allowWrite: false };
+  if (typeof sql !== 'string') {
+    return refuse('SQL_UNPARSEABLE', 'NONE', 'parseable', 'Query refused: the query is not text (rule: parseable). Send the SQL as a string.');
+  }
+  if (sql.length > MAX_SQL_LENGTH) {
+    return refuse(
+      'SQL_UNPARSEABLE',
+      'NONE',
+      'parseable',
+      `Query refused: the query is ${sql.length} characters long; the limit is ${MAX_SQL_LENGTH} (rule: parseable). Send a shorter statement.`,
+    );
+  }
+  const dialect = policy.dialect ?? 'any';
+  if (dialect !== 'any') return checkInDialect(sql, policy, dialect, false);
+  const snowflake = checkInDialect(sql, policy, 'snowflake', true);
+  if (!snowflake.allowed) return snowflake;
+  const duckdb = checkInDialect(sql, policy, 'duckdb', true);
+  if (!duckdb.allowed) return duckdb;
+  return snowflake;
+}
+
+function checkInDialect(sql: string, policy: SqlPolicy, dialect: SqlDialect, nameDialect: boolean): SqlVerdict {
+  const result = classifyInDialect(sql, dialect);
+  if (result.error) {
+    const where = result.error.offset === undefined ? '' : ` at offset ${result.error.offset}`;
+    const reading = nameDialect ? ` when read as ${DIALECT_NAMES[dialect]} SQL` : '';
+    return refuse(
+      'SQL_UNPARSEABLE',
+      'NONE',
+      'parseable',
+      `Query refused: the SQL could not be read safely: ${result.error.message}${where}${reading} (rule: parseable). Fix the quoting or comments and try again.`,
+    );
+  }
+  const statements = result.statements;
+  const first = statements[0];
+  if (first === undefined) {
+    return refuse('SQL_EMPTY', 'NONE', 'non-empty', 'Query refused: the query is empty or only comments (rule: non-empty). Send one SQL statement.');
+  }
+  if (statements.length > 1 && policy.allowMultiStatement !== true) {
+    return refuse(
+      'SQL_MULTI_STATEMENT',
+      first.type,
+      'single-statement',
+      `Query refused: found ${statements.length} statements; send one statement per call (rule: single-statement).`,
+    );
+  }
+  for (let i = 0; i < statements.length; i++) {
+    const statement = statements[i];
+    if (statement === undefined) continue;
+    const refusal = judgeStatement(statement, policy);
+    if (refusal) {
+      if (statements.length > 1) refusal.message = refusal.message.replace(/^Query refused: /, `Query refused (statement ${i + 1} of ${statements.length}): `);
+      return refusal;
+    }
+  }
+  return { allowed: true, statement: first, statements };
+}
+
+function judgeStatement(statement: ClassifiedStatement, policy: SqlPolicy): Refusal | undefined {
+  const type = statement.type;
+  if (type === 'UNKNOWN') {
+    const opening = describeOpening(statement.text);
+    const only = policy.allowWrite ? '' : ` ${READ_ONLY_SUMMARY}`;
+    return refuse(
+      'SQL_REFUSED',
+      type,
+      'recognised-statement',
+      `Query refused: statement type UNKNOWN: ${opening} is not a statement the classifier recognises (rule: recognised-statement).${only} Check the spelling, or run it in Snowsight.`,
+    );
+  }
+  if (!policy.allowWrite) {
+    if (!statement.readOnly) return readOnlyRefusal(statement);
+    const stageListing = policy.allowStageListing === true;
+    if (!stageListing && (type === 'LIST' || statement.stages.length > 0)) {
+      const what = statement.stages.length > 0 ? `reads the stage ${statement.stages.join(', ')}` : 'lists a stage';
+      return refuse(
+        'SQL_REFUSED',
+        type,
+        'stage-listing',
+        `Query refused: this ${type} statement ${what}, and stage access is not enabled for this role (rule: stage-listing). Query the tables loaded from the stage, or ask an admin to allow stage listing.`,
+      );
+    }
+  }
+  if (policy.allowedTypes && !policy.allowedTypes.has(type)) {
+    const allowed = [...policy.allowedTypes].join(', ') || 'none';
+    return refuse(
+      'SQL_REFUSED',
+      type,
+      'allowed-types',
+      `Query refused: statement type ${type} is not allowed for this role (rule: allowed-types). Allowed here: ${allowed}. Ask an admin if you need ${type}.`,
+    );
+  }
+  return undefined;
+}
+
+function readOnlyRefusal(statement: ClassifiedStatement): Refusal {
+  const type = statement.type;
+  const hazards = statement.hazards.length > 0 ? statement.hazards : [typeHazard(type)];
+  const more = hazards.length > 1 ? ` (and ${hazards.length - 1} more issue${hazards.length > 2 ? 's' : ''})` : '';
+  if (READ_TYPES.has(type)) {
+    return refuse(
+      'SQL_REFUSED',
+      type,
+      'read-only',
+      `Query refused: ${sentence(hazards[0] ?? '')}${more} (rule: read-only). This ${type} statement is not read-only. ${READ_ONLY_SUMMARY} Remove that part of the query, or ${lowerFirst(WRITE_ADVICE)}`,
+    );
+  }
+  const specific = hazards.find((h) => h !== typeHazard(type));
+  const why = specific ? ` — ${specific}` : '';
+  return refuse(
+    'SQL_REFUSED',
+    type,
+    'read-only',
+    `Query refused: statement type ${type} is not allowed in a read-only session${why} (rule: read-only). ${READ_ONLY_SUMMARY} ${WRITE_ADVICE}`,
+  );
+}
+
+/** Hazards like "calls X, which …" read better with a subject. */
+function sentence(hazard: string): string {
+  return hazard.startsWith('calls ') || hazard.startsWith('reads ') ? `the query ${hazard}` : hazard;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+function describeOpening(text: string): string {
+  let i = 0;
+  // Skip whitespace and leading comments without regular expressions that could backtrack.
+  for (;;) {
+    while (i < text.length && /\s/.test(text.charAt(i))) i++;
+    if (text.startsWith('--', i) || text.startsWith('//', i)) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) return 'the statement';
+      i = nl + 1;
+    } else if (text.startsWith('/*', i)) {
+      const close = text.indexOf('*/', i + 2);
+      if (close < 0) return 'the statement';
+      i = close + 2;
+    } else break;
+  }
+  const firstWord = /^\S{1,40}/.exec(text.slice(i, i + 40))?.[0] ?? '';
+  const printable = firstWord.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
+  return printable ? `the statement starting with "${printable}"` : 'the statement';
+}
+
+function refuse(code: SqlRefusalCode, statementType: StatementType | 'NONE', rule: string, message: string): Refusal {
+  return { allowed: false, code, statementType, rule, message };
+}
