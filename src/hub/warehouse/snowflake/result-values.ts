@@ -1,0 +1,103 @@
+/**
+ * snowflake-sdk result cells → JSON-safe values, with the same shapes the embedded warehouse produces
+ * (json-values.ts). Statements run with fetchAsString ['Number'], so NUMBER cells arrive as Snowflake's
+ * exact text (no float rounding of big integers or decimals); dates and timestamps arrive as the driver's
+ * SfDate/SfTime objects, whose epoch seconds + nanoseconds keep full precision.
+ */
+import {
+  decimalToString,
+  floatToJson,
+  formatDateFromDays,
+  formatTimeOfDayNanos,
+  formatTimestampNanos,
+  integerToJson,
+  toJsonValue,
+} from '../json-values.js';
+import type { ColumnInfo, JsonValue } from '../types.js';
+import type { SfColumn } from './sdk-types.js';
+
+export type CellConverter = (value: unknown) => JsonValue;
+
+interface SfDateLike {
+  getEpochSeconds(): number;
+  getNanoSeconds(): number;
+}
+interface SfTimeLike {
+  getMidnightSeconds(): number;
+  getNanoSeconds(): number;
+}
+
+const NANOS = 1_000_000_000n;
+
+export function columnInfo(column: SfColumn): ColumnInfo {
+  return { name: column.getName(), type: snowflakeTypeName(column), nullable: column.isNullable() };
+}
+
+/** Snowflake's own spelling of a column type, e.g. NUMBER(38,0), VARCHAR, TIMESTAMP_NTZ. */
+export function snowflakeTypeName(column: SfColumn): string {
+  const type = column.getType().toLowerCase();
+  switch (type) {
+    case 'fixed':
+      return `NUMBER(${column.getPrecision() ?? 38},${column.getScale() ?? 0})`;
+    case 'real':
+      return 'FLOAT';
+    case 'text':
+      return 'VARCHAR';
+    default:
+      return type.toUpperCase();
+  }
+}
+
+export function cellConverter(column: SfColumn): CellConverter {
+  const type = column.getType().toLowerCase();
+  switch (type) {
+    case 'fixed': {
+      const scale = column.getScale() ?? 0;
+      return (v) => (v === null || v === undefined ? null : fixedToJson(String(v), scale));
+    }
+    case 'real':
+      return (v) => (v === null || v === undefined ? null : realToJson(v));
+    case 'date':
+      return (v) => (isSfDate(v) ? formatDateFromDays(Math.floor(v.getEpochSeconds() / 86_400)) : toJsonValue(v));
+    case 'time':
+      return (v) => (isSfTime(v) ? formatTimeOfDayNanos(BigInt(v.getMidnightSeconds()) * NANOS + BigInt(v.getNanoSeconds())) : toJsonValue(v));
+    case 'timestamp_ntz':
+      return (v) => (isSfDate(v) ? formatTimestampNanos(epochNanos(v), false) : toJsonValue(v));
+    case 'timestamp_ltz':
+    case 'timestamp_tz':
+      return (v) => (isSfDate(v) ? formatTimestampNanos(epochNanos(v), true) : toJsonValue(v));
+    default:
+      // text, boolean, binary (Buffer → hex), variant/object/array (parsed JSON)
+      return toJsonValue;
+  }
+}
+
+/** NUMBER text → integer (exact number when safe, else string) or exact decimal string with the column's scale. */
+export function fixedToJson(text: string, scale: number): JsonValue {
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (m === null) return text;
+  const [, sign, whole, fraction = ''] = m;
+  if (scale <= 0 && fraction.replace(/0+$/, '') === '') return integerToJson(BigInt(`${sign}${whole || '0'}`));
+  const digits = (fraction + '0'.repeat(scale)).slice(0, Math.max(scale, 0));
+  return decimalToString(BigInt(`${sign}${whole || '0'}${digits}`), Math.max(scale, 0));
+}
+
+function realToJson(v: unknown): JsonValue {
+  if (typeof v === 'number') return floatToJson(v);
+  const text = String(v).trim().toLowerCase();
+  if (text === 'inf' || text === 'infinity') return 'Infinity';
+  if (text === '-inf' || text === '-infinity') return '-Infinity';
+  return floatToJson(Number(text));
+}
+
+function epochNanos(v: SfDateLike): bigint {
+  return BigInt(v.getEpochSeconds()) * NANOS + BigInt(v.getNanoSeconds());
+}
+
+function isSfDate(v: unknown): v is SfDateLike {
+  return typeof v === 'object' && v !== null && typeof (v as SfDateLike).getEpochSeconds === 'function';
+}
+
+function isSfTime(v: unknown): v is SfTimeLike {
+  return typeof v === 'object' && v !== null && typeof (v as SfTimeLike).getMidnightSeconds === 'function';
+}

@@ -1,0 +1,43 @@
+/**
+ * Loads snowflake-sdk on first use only: it costs ~300 ms of CPU and pulls in cloud SDKs, so nothing
+ * that must start fast (the shim, a hub serving only the embedded warehouse) may import it.
+ */
+import type { SnowflakeSdk } from './sdk-types.js';
+
+export interface SdkLoadOptions {
+  /** Honour HTTP(S)_PROXY from the environment. The first load decides (the driver's setting is global). */
+  useEnvProxy?: boolean | undefined;
+}
+
+let loading: Promise<SnowflakeSdk> | undefined;
+let loadedMs: number | undefined;
+
+export function loadSnowflakeSdk(options: SdkLoadOptions = {}): Promise<SnowflakeSdk> {
+  if (loading === undefined) {
+    loading = load(options);
+    loading.catch(() => {
+      loading = undefined; // a later call may try again (e.g. after the package is installed)
+    });
+  }
+  return loading;
+}
+
+/** How long the first load took, once it finished (for status and benchmarks). */
+export function sdkLoadMs(): number | undefined {
+  return loadedMs;
+}
+
+async function load(options: SdkLoadOptions): Promise<SnowflakeSdk> {
+  const started = performance.now();
+  // Both are read when the driver module loads: without the first it probes cloud metadata endpoints
+  // (slow, and it prints an AWS SDK warning off-cloud); without the second it posts telemetry after each login.
+  process.env['SNOWFLAKE_DISABLE_PLATFORM_DETECTION'] ??= 'true';
+  process.env['SF_TELEMETRY_DISABLE_CONNECTION_SHAPE'] ??= 'true';
+  const mod = await import('snowflake-sdk');
+  const sdk = (mod as unknown as { default?: SnowflakeSdk }).default ?? (mod as unknown as SnowflakeSdk);
+  // The driver logs to a file/console by default; the hub has its own logger. Its proxy handling reads
+  // HTTP_PROXY unless told not to.
+  sdk.configure({ logLevel: 'OFF', useEnvProxy: options.useEnvProxy ?? false });
+  loadedMs = performance.now() - started;
+  return sdk;
+}

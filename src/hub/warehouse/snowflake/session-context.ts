@@ -1,0 +1,178 @@
+/**
+ * Per-call session context on pooled connections. A connection's current database/schema/role/warehouse
+ * is tracked from Snowflake's own answer after every statement (finalDatabaseName …); before a call, only
+ * the USE statements needed to reach that call's context are sent. Context is "restored" lazily: the next
+ * call applies its own (the profile's defaults when it asks for nothing), so no call ever runs in another
+ * call's context. Where a value cannot be restored (the profile sets no default for it), or a statement
+ * may have changed other session state (ALTER SESSION, SET, transactions, temporary objects…), the
+ * connection is discarded instead of being returned to the pool.
+ */
+import { normalizeIdentifier, quoteIdentifier } from '../identifiers.js';
+import type { SnowflakeProfile } from '../../config/profile-types.js';
+import type { CallContext } from '../types.js';
+
+export type ContextField = 'role' | 'warehouse' | 'database' | 'schema';
+const FIELDS: readonly ContextField[] = ['role', 'warehouse', 'database', 'schema'];
+
+/** What a call wants. `null` = no preference (keep the login's value). */
+export type DesiredContext = Record<ContextField, string | null>;
+
+interface TrackedField {
+  /** Last value Snowflake reported; undefined until first observed (fresh connection, value from login). */
+  value: string | null | undefined;
+  /** False once the value moved away from what login gave. */
+  pristine: boolean;
+}
+
+export class TrackedContext {
+  private readonly fields: Record<ContextField, TrackedField>;
+
+  constructor(loginDefaults: DesiredContext) {
+    // Login applied the profile's values; fields the profile leaves open are unknown until observed.
+    this.fields = {
+      role: { value: loginDefaults.role ?? undefined, pristine: true },
+      warehouse: { value: loginDefaults.warehouse ?? undefined, pristine: true },
+      database: { value: loginDefaults.database ?? undefined, pristine: true },
+      schema: { value: loginDefaults.schema ?? undefined, pristine: true },
+    };
+  }
+
+  get(field: ContextField): string | null | undefined {
+    return this.fields[field].value;
+  }
+
+  /** Records Snowflake's report of the session state after a statement. */
+  observe(state: Partial<Record<ContextField, string | null | undefined>>): void {
+    for (const field of FIELDS) {
+      if (!(field in state)) continue;
+      const reported = state[field] ?? null;
+      const tracked = this.fields[field];
+      if (tracked.value === undefined) tracked.value = reported;
+      else if (tracked.value !== reported) {
+        tracked.value = reported;
+        tracked.pristine = false;
+      }
+    }
+  }
+
+  /** After a USE we sent: the value is what we asked for (Snowflake's answer will confirm it). */
+  set(field: ContextField, value: string | null): void {
+    const tracked = this.fields[field];
+    if (tracked.value !== value) tracked.pristine = false;
+    tracked.value = value;
+  }
+
+  /**
+   * True when this connection can serve the next call: every field either has a profile default the next
+   * call can restore with USE, or still holds what login gave.
+   */
+  restorable(baseline: DesiredContext): boolean {
+    return FIELDS.every((f) => baseline[f] !== null || this.fields[f].pristine);
+  }
+}
+
+/** The profile's own context, normalized the way Snowflake resolves names. */
+export function baselineContext(profile: SnowflakeProfile): DesiredContext {
+  const norm = (v: string | undefined, what: string): string | null => (v === undefined || v === '' ? null : normalizeIdentifier(v, what));
+  return {
+    role: norm(profile.role, 'role'),
+    warehouse: norm(profile.warehouse, 'warehouse'),
+    database: norm(profile.database, 'database'),
+    schema: norm(profile.schema, 'schema'),
+  };
+}
+
+/** This call's context: its own choices over the profile's defaults. */
+export function desiredContext(baseline: DesiredContext, ctx: Pick<CallContext, 'database' | 'schema' | 'role' | 'warehouse'>): DesiredContext {
+  const pick = (v: string | undefined, what: string): string | null | undefined => (v === undefined || v === '' ? undefined : normalizeIdentifier(v, what));
+  const database = pick(ctx.database, 'database');
+  const schema = pick(ctx.schema, 'schema');
+  const otherDatabase = database !== undefined && database !== baseline.database;
+  return {
+    role: pick(ctx.role, 'role') ?? baseline.role,
+    warehouse: pick(ctx.warehouse, 'warehouse') ?? baseline.warehouse,
+    database: database ?? baseline.database,
+    // The profile's schema belongs to the profile's database: in another database, only the call's own schema.
+    schema: schema ?? (otherDatabase ? null : baseline.schema),
+  };
+}
+
+export interface ContextStatement {
+  sql: string;
+  /** The fields this statement sets, for when Snowflake's answer carries no session state. */
+  sets: Partial<Record<ContextField, string>>;
+}
+
+/** The USE statements that move a connection from its tracked context to the desired one (role first: it decides what is visible). */
+export function contextStatements(tracked: TrackedContext, desired: DesiredContext): ContextStatement[] {
+  const out: ContextStatement[] = [];
+  if (desired.role !== null && tracked.get('role') !== desired.role) {
+    out.push({ sql: `USE ROLE ${quoteIdentifier(desired.role)}`, sets: { role: desired.role } });
+  }
+  if (desired.warehouse !== null && tracked.get('warehouse') !== desired.warehouse) {
+    out.push({ sql: `USE WAREHOUSE ${quoteIdentifier(desired.warehouse)}`, sets: { warehouse: desired.warehouse } });
+  }
+  if (desired.database !== null) {
+    const dbDiffers = tracked.get('database') !== desired.database;
+    if (desired.schema !== null && (dbDiffers || tracked.get('schema') !== desired.schema)) {
+      out.push({
+        sql: `USE SCHEMA ${quoteIdentifier(desired.database)}.${quoteIdentifier(desired.schema)}`,
+        sets: { database: desired.database, schema: desired.schema },
+      });
+    } else if (desired.schema === null && dbDiffers) {
+      out.push({ sql: `USE DATABASE ${quoteIdentifier(desired.database)}`, sets: { database: desired.database } });
+    }
+  } else if (desired.schema !== null && tracked.get('schema') !== desired.schema) {
+    out.push({ sql: `USE SCHEMA ${quoteIdentifier(desired.schema)}`, sets: { schema: desired.schema } });
+  }
+  return out;
+}
+
+/**
+ * What a statement may do to its session, from its leading keywords:
+ * - `none`: reads and writes data but leaves the session as it was;
+ * - `context`: USE … — tracked from Snowflake's answer, restored by the next call;
+ * - `dirty`: may change other session state (parameters, variables, transactions, temporary objects,
+ *   procedures that run anything) — the connection is discarded after the call.
+ */
+export type SessionEffect = 'none' | 'context' | 'dirty';
+
+const NEUTRAL_FIRST = new Set([
+  'SELECT', 'WITH', 'SHOW', 'DESC', 'DESCRIBE', 'EXPLAIN', 'LIST', 'LS', 'VALUES', 'TABLE',
+  'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY', 'GET', 'PUT', 'REMOVE', 'RM',
+  'DROP', 'UNDROP', 'GRANT', 'REVOKE', 'COMMENT',
+]);
+const SESSION_OBJECT = /\b(TEMP|TEMPORARY|VOLATILE)\b/;
+
+export function sessionEffect(sql: string): SessionEffect {
+  const words = leadingWords(sql, 6);
+  const first = words[0] ?? '';
+  if (first === 'USE') return 'context';
+  if (NEUTRAL_FIRST.has(first)) return 'none';
+  if (first === 'CREATE') return SESSION_OBJECT.test(words.join(' ')) ? 'dirty' : 'none';
+  if (first === 'ALTER') return words[1] === 'SESSION' ? 'dirty' : 'none';
+  return 'dirty';
+}
+
+/** The first `n` keywords, upper-cased, skipping comments and opening parentheses. */
+function leadingWords(sql: string, n: number): string[] {
+  const words: string[] = [];
+  let i = 0;
+  while (i < sql.length && words.length < n) {
+    const c = sql[i]!;
+    if (/\s|\(/.test(c)) i++;
+    else if (sql.startsWith('--', i) || sql.startsWith('//', i)) {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (sql.startsWith('/*', i)) {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? sql.length : end + 2;
+    } else {
+      const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i, i + 64));
+      if (m === null) break;
+      words.push(m[0].toUpperCase());
+      i += m[0].length;
+    }
+  }
+  return words;
+}

@@ -1,0 +1,192 @@
+/**
+ * snowflake-sdk errors → SnowmuxError with a stable code. User SQL errors and infrastructure failures are
+ * told apart by `details.infrastructure`, so the circuit breaker never trips on a typo. Messages name the
+ * profile, the Snowflake code, the query id and — for logins — the setting to check and where it was set;
+ * they never contain a secret (driver error objects are not attached as causes: some carry HTTP details).
+ */
+import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
+import type { SnowflakeProfile } from '../../config/profile-types.js';
+
+export type ErrorPhase = 'login' | 'statement' | 'fetch';
+
+export interface ErrorContext {
+  profile: SnowflakeProfile;
+  phase: ErrorPhase;
+  queryId?: string | undefined;
+}
+
+/** Server codes meaning the session is gone: the call may be retried once on a fresh connection. */
+const SESSION_LOST_CODES = new Set(['390104', '390111', '390112', '390114', '407001', '407002', '405503', '406502']);
+const NOT_FOUND_CODES = new Set(['002003', '002043', '000709']);
+const LOGIN_AUTH_CODES = new Set([
+  '390100', // incorrect username or password
+  '390144', // JWT invalid
+  '390303', // OAuth token invalid
+  '390318', // OAuth token expired
+  '394400', // programmatic access token invalid
+  '390195', // id token invalid
+  '394507', // MFA failed
+  '394508', // MFA required
+  '390189', // role not granted
+  '390201', // account does not exist
+  '390102',
+  '390190',
+]);
+/** snowflake-sdk's own codes for transport failures (numbers). */
+const NETWORK_DRIVER_CODES = new Set([401001, 401002, 401003, 402001, 402002]);
+
+interface DriverErrorShape {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  sqlState?: unknown;
+  data?: { queryId?: unknown } | undefined;
+}
+
+function shape(err: unknown): DriverErrorShape {
+  return typeof err === 'object' && err !== null ? (err as DriverErrorShape) : { message: String(err) };
+}
+
+export function driverCode(err: unknown): string | undefined {
+  const code = shape(err).code;
+  if (typeof code === 'string') return code;
+  if (typeof code === 'number') return String(code);
+  return undefined;
+}
+
+/** True when the connection's session is gone (expired master token, session deleted, disconnected). */
+export function isSessionLost(err: unknown): boolean {
+  if (isSnowmuxError(err)) return err.code === 'CONNECTION_LOST';
+  const code = driverCode(err);
+  return code !== undefined && SESSION_LOST_CODES.has(code);
+}
+
+export function settingLabel(profile: SnowflakeProfile, key: string): string {
+  const source = profile.sources[key];
+  return source === undefined ? key : `${key} (set by ${source})`;
+}
+
+/** Which settings to check when Snowflake refuses a login, by authentication method. */
+export function credentialHint(profile: SnowflakeProfile, code: string | undefined): string {
+  const auth = profile.auth;
+  if (code === '390189') return `Check the role: ${settingLabel(profile, 'role')} must be granted to user "${profile.user}".`;
+  if (code === '390201') return `Check the account: ${settingLabel(profile, 'account')}.`;
+  const user = settingLabel(profile, 'user');
+  switch (auth.method) {
+    case 'password':
+      return `Check ${user} and ${settingLabel(profile, 'password')}${auth.mfa ? ` and the MFA passcode (${settingLabel(profile, 'passcode')})` : ''}.`;
+    case 'mfa':
+      return `Check ${user}, ${settingLabel(profile, 'password')} and the MFA passcode (${settingLabel(profile, 'passcode')}), and approve the push on your device.`;
+    case 'keypair':
+      return `Check ${user} and the private key (${auth.source}); its public key must be registered on the user (ALTER USER … SET RSA_PUBLIC_KEY).`;
+    case 'oauth':
+      return `Check ${user} and the OAuth token (${profile.sources['token'] ?? profile.sources['tokenFilePath'] ?? 'token'}); it may have expired — get a fresh one.`;
+    case 'pat':
+      return `Check ${user} and the programmatic access token (${profile.sources['token'] ?? profile.sources['tokenFilePath'] ?? 'token'}); it may have expired or been revoked.`;
+    case 'externalbrowser':
+      return `Complete the browser sign-in for ${user}; the cached SSO token may have expired.`;
+  }
+}
+
+function oneLine(message: unknown): string {
+  return String(message ?? '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+}
+
+function who(profile: SnowflakeProfile): string {
+  return `profile "${profile.name}" (account "${profile.account}", user "${profile.user}")`;
+}
+
+/** Maps any error thrown by the driver (or by our own plumbing) to a SnowmuxError. */
+export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
+  if (isSnowmuxError(err)) return err;
+  const e = shape(err);
+  const code = driverCode(err);
+  const sqlState = typeof e.sqlState === 'string' ? e.sqlState : undefined;
+  const queryId = ctx.queryId ?? (typeof e.data?.queryId === 'string' ? e.data.queryId : undefined);
+  const text = oneLine(e.message);
+  const base = { snowflakeCode: code, sqlState, queryId, profile: ctx.profile.name };
+  const idText = queryId ? `, query id ${queryId}` : '';
+
+  if (code !== undefined && NETWORK_DRIVER_CODES.has(Number(code))) {
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `Snowflake could not be reached for ${who(ctx.profile)}: ${text || 'network error'} (code ${code}). Check the network, proxy and ${settingLabel(ctx.profile, 'account')}; the call can be retried.`,
+      { details: { ...base, infrastructure: true, transient: true } },
+    );
+  }
+  if (ctx.phase === 'login') {
+    if (code !== undefined && LOGIN_AUTH_CODES.has(code)) {
+      return new SnowmuxError(
+        'AUTH_FAILED',
+        `Snowflake refused the login of ${who(ctx.profile)}: ${text} (code ${code}). ${credentialHint(ctx.profile, code)}`,
+        { details: { ...base, infrastructure: true, transient: false } },
+      );
+    }
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `Login to Snowflake failed for ${who(ctx.profile)}: ${text || 'unknown error'}${code ? ` (code ${code})` : ''}. Check ${settingLabel(ctx.profile, 'account')} and the network; the call can be retried.`,
+      { details: { ...base, infrastructure: true } },
+    );
+  }
+  if (isSessionLost(err)) {
+    return new SnowmuxError(
+      'CONNECTION_LOST',
+      `The Snowflake session of ${who(ctx.profile)} ended (${text || 'session gone'}${code ? `, code ${code}` : ''}). The hub reconnects; run the call again.`,
+      { details: { ...base, infrastructure: true, transient: true } },
+    );
+  }
+  if (code === '000604') {
+    return new SnowmuxError('QUERY_CANCELLED', `The statement was cancelled in Snowflake${idText}. Run it again if you still need it.`, {
+      details: { ...base, infrastructure: false },
+    });
+  }
+  if (code === '000630') {
+    return new SnowmuxError(
+      'QUERY_TIMEOUT',
+      `Snowflake stopped the statement at its statement timeout${idText}: ${text}. Narrow the query, or raise ${settingLabel(ctx.profile, 'statementTimeoutMs')}.`,
+      // A heavy query reaching its own limit is not an outage.
+      { details: { ...base, infrastructure: false } },
+    );
+  }
+  if (code === '000008') {
+    return new SnowmuxError('SQL_MULTI_STATEMENT', `Snowflake refused multi-statement text (MULTI_STATEMENT_COUNT = 1)${idText}: ${text} Send one statement per call.`, {
+      details: { ...base, infrastructure: false },
+    });
+  }
+  if (code !== undefined && NOT_FOUND_CODES.has(code)) {
+    return new SnowmuxError(
+      'OBJECT_NOT_FOUND',
+      `${text.replace(/^SQL compilation error:\s*/, '')} (Snowflake code ${code}${idText}). Check the name — quoted names are case-sensitive — and that the role can see it.`,
+      { details: { ...base, infrastructure: false } },
+    );
+  }
+  if (code === '003001' || code === '003003') {
+    return new SnowmuxError('PERMISSION_DENIED', `${text} (Snowflake code ${code}${idText}). Ask for the privilege, or use a role that has it.`, {
+      details: { ...base, infrastructure: false },
+    });
+  }
+  if (code === '460001' || code === '460002' || code === '460003') {
+    return new SnowmuxError('OBJECT_NOT_FOUND', `No finished result for query id ${queryId ?? ''}: ${text} Results are kept for 24 hours and only for the same user; run the query again.`, {
+      details: { ...base, infrastructure: false },
+    });
+  }
+  if (sqlState !== undefined && (sqlState.startsWith('08') || sqlState.startsWith('XX'))) {
+    return new SnowmuxError('WAREHOUSE_ERROR', `Snowflake failed (code ${code ?? '?'}, SQLSTATE ${sqlState}${idText}): ${text}. The call can be retried.`, {
+      details: { ...base, infrastructure: true },
+    });
+  }
+  if (sqlState !== undefined || e.name === 'OperationFailedError') {
+    return new SnowmuxError('SQL_ERROR', `Snowflake rejected the statement (code ${code ?? '?'}${sqlState ? `, SQLSTATE ${sqlState}` : ''}${idText}): ${text}`, {
+      details: { ...base, infrastructure: false },
+    });
+  }
+  // Driver argument errors (bad binds, bad options) are the caller's; anything else is unexpected.
+  const clientArgument = code !== undefined && /^4(09|10|11|50)\d{3}$/.test(code);
+  return new SnowmuxError(
+    clientArgument ? 'SQL_ERROR' : 'WAREHOUSE_ERROR',
+    `The Snowflake driver failed for ${who(ctx.profile)}: ${text || 'unknown error'}${code ? ` (code ${code})` : ''}${idText}.`,
+    { details: { ...base, infrastructure: !clientArgument } },
+  );
+}

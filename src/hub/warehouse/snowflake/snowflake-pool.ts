@@ -1,0 +1,336 @@
+/**
+ * One snowflake-sdk pool (createPool, i.e. generic-pool) per profile, with what the hub needs on top:
+ * - logins counted and timed, and login errors kept with their Snowflake code (the driver's own pool
+ *   factory flattens them to a bare message, so its `create` is wrapped);
+ * - a clear POOL_EXHAUSTED ("all N connections … are busy") instead of a hang when acquire times out,
+ *   told apart from a login that does not finish (WAREHOUSE_UNAVAILABLE);
+ * - cancellable acquire (the call's AbortSignal);
+ * - validation of connections that sat idle (heartbeat, bounded in time), and retirement of connections
+ *   older than maxConnectionAgeMs;
+ * - interactive logins (browser SSO, MFA push) made one at a time until one succeeds, so the token cache
+ *   serves the rest and a person is asked once, not once per pooled connection.
+ */
+import { SnowmuxError } from '../../../errors.js';
+import type { SnowflakeProfile } from '../../config/profile-types.js';
+import type { SfConnection, SfConnectionOptions, SfPool, SnowflakeSdk } from './sdk-types.js';
+import { settingLabel, toSnowmuxError } from './snowflake-errors.js';
+
+export interface PoolTimings {
+  /** Connections idle at least this long are validated (heartbeat) before use, when the profile asks for validation. */
+  validateIdleAfterMs: number;
+  /** Longest wait for a heartbeat before the connection counts as dead. */
+  validateTimeoutMs: number;
+  /** Longest a login may take before it counts as failed. */
+  loginTimeoutMs: number;
+  /** Longest a logout may take when a connection is retired. */
+  destroyTimeoutMs: number;
+}
+
+export interface PoolStats {
+  size: number;
+  available: number;
+  borrowed: number;
+  pending: number;
+  min: number;
+  max: number;
+  logins: number;
+  loginFailures: number;
+  lastLoginMs: number | null;
+  validations: number;
+  discarded: number;
+}
+
+interface ConnectionMeta {
+  createdAt: number;
+  lastReleasedAt: number;
+}
+
+export interface PooledConnection {
+  connection: SfConnection;
+  /** True the first time this connection is handed out (freshly logged in). */
+  fresh: boolean;
+}
+
+interface GenericPoolFactory {
+  create(): Promise<SfConnection>;
+  destroy(connection: SfConnection): Promise<void>;
+}
+
+export class SnowflakePool {
+  private readonly pool: SfPool;
+  private readonly meta = new WeakMap<SfConnection, ConnectionMeta>();
+  private readonly handedOut = new WeakSet<SfConnection>();
+  private logins = 0;
+  private loginFailures = 0;
+  private lastLoginMs: number | null = null;
+  private validations = 0;
+  private discarded = 0;
+  private interactiveGate: Promise<unknown> = Promise.resolve();
+  private interactiveDone = false;
+  private closed = false;
+  /** Rejects pending logins when the pool closes, so close() never waits for a hung login. */
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly sdk: SnowflakeSdk,
+    private readonly profile: SnowflakeProfile,
+    private readonly connectionOptions: SfConnectionOptions,
+    private readonly interactive: boolean,
+    private readonly timings: PoolTimings,
+  ) {
+    const settings = profile.pool;
+    const idle = settings.idleTimeoutMs;
+    this.pool = sdk.createPool(connectionOptions, {
+      min: settings.min,
+      max: settings.max,
+      acquireTimeoutMillis: settings.acquireTimeoutMs,
+      // Evict idle connections above `min` only (soft), checking a few times per idle period.
+      softIdleTimeoutMillis: idle > 0 ? idle : -1,
+      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      evictionRunIntervalMillis: idle > 0 ? Math.min(Math.max(Math.floor(idle / 4), 250), 60_000) : 0,
+      numTestsPerEvictionRun: settings.max,
+      // Reuse the most recently used connection: fewer idle validations, and spare ones age out.
+      fifo: false,
+      testOnBorrow: false,
+      autostart: false,
+    });
+    this.wrapFactory();
+    this.pool.on('factoryDestroyError', () => {});
+    this.pool.start();
+  }
+
+  /** Replaces the driver factory's create/destroy to keep error codes, count logins and bound logouts. */
+  private wrapFactory(): void {
+    const factory = (this.pool as unknown as { _factory?: GenericPoolFactory })._factory;
+    if (factory === undefined) {
+      throw new SnowmuxError('WAREHOUSE_ERROR', 'snowflake-sdk pool internals changed (no factory); this snowflake-sdk version is not supported by snowmux.');
+    }
+    factory.create = () => this.createConnection();
+    const destroy = (connection: SfConnection): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.timings.destroyTimeoutMs);
+        timer.unref();
+        try {
+          connection.destroy(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        } catch {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    factory.destroy = destroy;
+  }
+
+  private async createConnection(): Promise<SfConnection> {
+    if (this.interactive && !this.interactiveDone) {
+      // One person, one prompt: the first interactive login finishes before the next starts.
+      const previous = this.interactiveGate;
+      let done!: () => void;
+      this.interactiveGate = new Promise<void>((r) => (done = r));
+      try {
+        await previous;
+        return await this.login();
+      } finally {
+        done();
+      }
+    }
+    return this.login();
+  }
+
+  private login(): Promise<SfConnection> {
+    return new Promise<SfConnection>((resolve, reject) => {
+      if (this.closed) {
+        reject(new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closed.`));
+        return;
+      }
+      const started = performance.now();
+      let settled = false;
+      let connection: SfConnection;
+      const finish = (err: SnowmuxError | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.closing.signal.removeEventListener('abort', onClose);
+        if (err === undefined) {
+          this.logins++;
+          this.interactiveDone = true;
+          this.lastLoginMs = performance.now() - started;
+          this.meta.set(connection, { createdAt: Date.now(), lastReleasedAt: Date.now() });
+          resolve(connection);
+        } else {
+          this.loginFailures++;
+          reject(err);
+        }
+      };
+      // A login that completes after this is logged out again (see the connect callback).
+      const abandon = (err: SnowmuxError): void => finish(err);
+      const timer = setTimeout(
+        () =>
+          abandon(
+            new SnowmuxError(
+              'WAREHOUSE_UNAVAILABLE',
+              `Login to Snowflake for profile "${this.profile.name}" did not finish within ${this.timings.loginTimeoutMs} ms. Check the network and ${settingLabel(this.profile, 'account')}; the call can be retried.`,
+              { details: { infrastructure: true, transient: true, profile: this.profile.name } },
+            ),
+          ),
+        this.timings.loginTimeoutMs,
+      );
+      const onClose = (): void => abandon(new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closing.`));
+      this.closing.signal.addEventListener('abort', onClose, { once: true });
+      try {
+        connection = this.sdk.createConnection(this.connectionOptions);
+      } catch (err) {
+        finish(
+          new SnowmuxError('CONFIG_INVALID', `Profile "${this.profile.name}": snowflake-sdk refused the connection settings: ${(err as Error).message}`, {
+            details: { infrastructure: true, transient: false, profile: this.profile.name },
+          }),
+        );
+        return;
+      }
+      connection.connect((err) => {
+        if (settled) {
+          // Timed out or closing: this login is unwanted.
+          if (!err) connection.destroy(() => {});
+          return;
+        }
+        finish(err ? toSnowmuxError(err, { profile: this.profile, phase: 'login' }) : undefined);
+      });
+    });
+  }
+
+  /** A connection for one call; reject with POOL_EXHAUSTED, a login error, or the signal's reason. */
+  async acquire(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<PooledConnection> {
+    for (let attempt = 0; ; attempt++) {
+      const connection = await this.acquireOnce(signal, cancelled);
+      const fresh = !this.handedOut.has(connection);
+      this.handedOut.add(connection);
+      const meta = this.meta.get(connection);
+      const now = Date.now();
+      if (!fresh && meta !== undefined && attempt < this.profile.pool.max + 1) {
+        const age = this.profile.pool.maxConnectionAgeMs;
+        if (age > 0 && now - meta.createdAt >= age) {
+          this.discard(connection);
+          continue;
+        }
+        if (this.profile.pool.validateOnBorrow && now - meta.lastReleasedAt >= this.timings.validateIdleAfterMs && !(await this.validate(connection))) {
+          this.discard(connection);
+          continue;
+        }
+      }
+      if (signal.aborted) {
+        this.release(connection);
+        throw cancelled();
+      }
+      return { connection, fresh };
+    }
+  }
+
+  private async acquireOnce(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<SfConnection> {
+    if (this.closed) throw new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closed.`);
+    if (signal.aborted) throw cancelled();
+    const acquiring = this.pool.acquire();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(cancelled());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([acquiring, aborted]);
+    } catch (err) {
+      if (signal.aborted) {
+        // The pool may still hand us a connection later: give it straight back.
+        acquiring.then((c) => this.release(c), () => {});
+        throw cancelled();
+      }
+      throw this.acquireError(err);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+      aborted.catch(() => {});
+    }
+  }
+
+  private acquireError(err: unknown): SnowmuxError {
+    if (err instanceof SnowmuxError) return err;
+    const name = (err as { name?: unknown } | null)?.name;
+    if (name === 'TimeoutError') {
+      const { max, acquireTimeoutMs } = this.profile.pool;
+      if (this.pool.borrowed >= max) {
+        return new SnowmuxError(
+          'POOL_EXHAUSTED',
+          `All ${max} connections of profile "${this.profile.name}" are busy (waited ${acquireTimeoutMs} ms for one). Try again shortly, cancel long-running queries, or raise ${settingLabel(this.profile, 'pool.max')}.`,
+          { details: { profile: this.profile.name, max, borrowed: this.pool.borrowed, pending: this.pool.pending, infrastructure: false } },
+        );
+      }
+      return new SnowmuxError(
+        'WAREHOUSE_UNAVAILABLE',
+        `No Snowflake connection for profile "${this.profile.name}" within ${acquireTimeoutMs} ms: the login has not finished. Check the network and ${settingLabel(this.profile, 'account')}; the call can be retried.`,
+        { details: { profile: this.profile.name, infrastructure: true, transient: true } },
+      );
+    }
+    return toSnowmuxError(err, { profile: this.profile, phase: 'login' });
+  }
+
+  /** Heartbeat, bounded in time: a hung connection counts as dead. */
+  private async validate(connection: SfConnection): Promise<boolean> {
+    this.validations++;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.timings.validateTimeoutMs);
+    });
+    try {
+      return await Promise.race([connection.isValidAsync().catch(() => false), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  release(connection: SfConnection): void {
+    const meta = this.meta.get(connection);
+    if (meta !== undefined) meta.lastReleasedAt = Date.now();
+    this.pool.release(connection).catch(() => {});
+  }
+
+  /** Takes a connection out of the pool and logs its session out (in the background, bounded). */
+  discard(connection: SfConnection): void {
+    this.discarded++;
+    this.pool.destroy(connection).catch(() => {});
+  }
+
+  stats(): PoolStats {
+    return {
+      size: this.pool.size,
+      available: this.pool.available,
+      borrowed: this.pool.borrowed,
+      pending: this.pool.pending,
+      min: this.pool.min,
+      max: this.pool.max,
+      logins: this.logins,
+      loginFailures: this.loginFailures,
+      lastLoginMs: this.lastLoginMs === null ? null : Math.round(this.lastLoginMs * 10) / 10,
+      validations: this.validations,
+      discarded: this.discarded,
+    };
+  }
+
+  /** Logs every pooled session out. Borrowed connections are waited for up to `waitMs`. */
+  async close(waitMs: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort();
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+      timer.unref();
+    });
+    await Promise.race([
+      this.pool
+        .drain()
+        .then(() => this.pool.clear())
+        .catch(() => {}),
+      bounded,
+    ]);
+    clearTimeout(timer);
+  }
+}

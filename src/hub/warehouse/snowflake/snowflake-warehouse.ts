@@ -1,0 +1,388 @@
+/**
+ * The Snowflake warehouse: one snowflake-sdk pool per profile, shared by every editor using the profile.
+ *
+ * Each call borrows a connection, moves it to the call's context (USE … only where it differs), runs
+ * its statement with statement-level parameters — QUERY_TAG naming snowmux, session, client, request and
+ * tool; MULTI_STATEMENT_COUNT = 1; STATEMENT_TIMEOUT_IN_SECONDS — so nothing is left in the session for
+ * the next call, and gives the connection back (or discards it when the statement may have changed
+ * session state). A connection whose session is gone (expired master token, deleted session) is
+ * discarded and the call is tried once more on a fresh one.
+ *
+ * snowflake-sdk is loaded on first use only (see sdk-loader.ts).
+ */
+import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
+import type { SnowflakeProfile } from '../../config/profile-types.js';
+import { identifierSql } from '../identifiers.js';
+import type {
+  CallContext,
+  ColumnDescription,
+  DatabaseInfo,
+  JsonValue,
+  ObjectInfo,
+  ObjectKind,
+  ObjectRef,
+  QueryOptions,
+  QueryResult,
+  SchemaInfo,
+  Warehouse,
+  WarehouseInfo,
+} from '../types.js';
+import { buildConnectionOptions } from './connection-options.js';
+import { queryTagText } from './query-tag.js';
+import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
+import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
+import { baselineContext, contextStatements, desiredContext, sessionEffect, TrackedContext, type DesiredContext } from './session-context.js';
+import { isSessionLost, settingLabel } from './snowflake-errors.js';
+import { SnowflakePool } from './snowflake-pool.js';
+import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
+
+export interface SnowflakeWarehouseOptions {
+  /** Extra snowflake-sdk connection options (e.g. `timeout`, `sfRetryMaxLoginRetries`); never secrets. */
+  driverOptions?: Partial<SfConnectionOptions> | undefined;
+  /** How often onProgress is called while a statement runs. Default 1000 ms. */
+  progressIntervalMs?: number | undefined;
+  /** Ask Snowflake whether a long statement is queued or running on each progress tick. Default true. */
+  pollQueryStatus?: boolean | undefined;
+  /** How long to wait for Snowflake to confirm a cancel before discarding the connection. Default 3000 ms. */
+  cancelGraceMs?: number | undefined;
+  /** Validate (heartbeat) connections idle at least this long before use. Default 60 000 ms. */
+  validateIdleAfterMs?: number | undefined;
+  validateTimeoutMs?: number | undefined;
+  /** Longest a login may take. Default max(30 s, the pool's acquire timeout). */
+  loginTimeoutMs?: number | undefined;
+  /** How long close() waits for running calls to give their connections back. Default 5000 ms. */
+  closeWaitMs?: number | undefined;
+  /** Honour HTTP(S)_PROXY (process-wide: the first Snowflake profile loaded decides). Default false. */
+  useEnvProxy?: boolean | undefined;
+}
+
+/** Rows read per SHOW/DESCRIBE page; Snowflake's SHOW returns at most 10 000 rows by default. */
+const METADATA_MAX_ROWS = 100_000;
+const QUERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Lease {
+  connection: SfConnection;
+  tracked: TrackedContext;
+  /** Set when the connection must not serve another call. */
+  discard: boolean;
+  /** The call's signal, also aborted when the warehouse closes. */
+  signal: AbortSignal;
+  cancelled: () => SnowmuxError;
+}
+
+export class SnowflakeWarehouse implements Warehouse {
+  readonly kind = 'snowflake' as const;
+  private pool: Promise<SnowflakePool> | undefined;
+  private readyPool: SnowflakePool | undefined;
+  private readonly tracked = new WeakMap<SfConnection, TrackedContext>();
+  private readonly baseline: DesiredContext;
+  private readonly active = new Set<AbortController>();
+  private closed = false;
+  private method: string;
+
+  constructor(
+    readonly profile: SnowflakeProfile,
+    private readonly options: SnowflakeWarehouseOptions = {},
+  ) {
+    this.baseline = baselineContext(profile);
+    this.method = profile.auth.method;
+  }
+
+  // ---- Warehouse --------------------------------------------------------------------------------
+
+  info(): WarehouseInfo {
+    const p = this.profile;
+    const detail: Record<string, JsonValue> = {
+      account: p.account,
+      user: p.user,
+      authenticator: this.method,
+      role: p.role ?? null,
+      warehouse: p.warehouse ?? null,
+      database: p.database ?? null,
+      schema: p.schema ?? null,
+      pool: this.readyPool ? { ...this.readyPool.stats() } : { size: 0, available: 0, borrowed: 0, pending: 0, min: p.pool.min, max: p.pool.max, logins: 0 },
+      driverLoadMs: sdkLoadMs() === undefined ? null : Math.round(sdkLoadMs()!),
+    };
+    if (p.accessUrl !== undefined) detail['accessUrl'] = p.accessUrl;
+    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '' };
+  }
+
+  /** Logs in ahead of the first call (the driver load and one login), so the first call is warm. */
+  async warmUp(): Promise<void> {
+    const pool = await this.getPool();
+    const controller = new AbortController();
+    const { connection } = await pool.acquire(controller.signal, () => cancelledError(controller.signal, 'Warm-up'));
+    pool.release(connection);
+  }
+
+  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    const started = performance.now();
+    const effect = sessionEffect(sql);
+    const window: RowWindow = { start: 0, maxRows: Math.max(0, options.maxRows), maxBytes: options.maxBytes };
+    const success = await this.withConnection(options, 'statement', async (lease) => {
+      const outcome = await this.execute(lease, sql, options, window, options.binds, options.onProgress);
+      // Statements that may change session state (beyond USE, which is tracked) cost their connection.
+      if (effect === 'dirty') lease.discard = true;
+      return outcome;
+    });
+    return {
+      columns: success.columns,
+      rows: success.rows,
+      rowCount: success.rows.length,
+      truncated: success.truncated,
+      truncatedBy: success.truncatedBy,
+      queryId: success.queryId,
+      statementType: leadingKeyword(sql),
+      elapsedMs: performance.now() - started,
+    };
+  }
+
+  async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
+    const rows = await this.metadata('SHOW DATABASES', ctx);
+    return rows.map((r) => ({ name: text(r, 'name'), ...optional('comment', r['comment']) }));
+  }
+
+  async listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
+    const rows = await this.metadata(`SHOW SCHEMAS IN DATABASE ${identifierSql(database, 'database')}`, ctx);
+    return rows.map((r) => ({ database: text(r, 'database_name'), name: text(r, 'name'), ...optional('comment', r['comment']) }));
+  }
+
+  async listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
+    const where = `${identifierSql(database, 'database')}.${identifierSql(schema, 'schema')}`;
+    const rows = await this.metadata(`SHOW ${kind === 'view' ? 'VIEWS' : 'TABLES'} IN SCHEMA ${where}`, ctx);
+    return rows.map((r) => {
+      const info: ObjectInfo = { database: text(r, 'database_name'), schema: text(r, 'schema_name'), name: text(r, 'name'), kind };
+      const comment = r['comment'];
+      if (typeof comment === 'string' && comment !== '') info.comment = comment;
+      const count = r['rows'];
+      if (kind === 'table' && (typeof count === 'number' || (typeof count === 'string' && /^\d+$/.test(count)))) info.rowCount = Number(count);
+      return info;
+    });
+  }
+
+  async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
+    const name = `${identifierSql(ref.database, 'database')}.${identifierSql(ref.schema, 'schema')}.${identifierSql(ref.name, 'object name')}`;
+    const rows = await this.metadata(`DESCRIBE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${name}`, ctx);
+    return rows.map((r) => ({
+      name: text(r, 'name'),
+      type: text(r, 'type'),
+      nullable: r['null?'] !== 'N',
+      default: typeof r['default'] === 'string' ? r['default'] : null,
+      comment: typeof r['comment'] === 'string' && r['comment'] !== '' ? r['comment'] : null,
+    }));
+  }
+
+  async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
+    const started = performance.now();
+    if (!QUERY_ID.test(queryId)) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `"${queryId.slice(0, 80)}" is not a Snowflake query id. Pass the query id reported with a truncated result.`);
+    }
+    const window: RowWindow = { start: Math.max(0, page.offset), maxRows: Math.max(0, page.limit), maxBytes: page.maxBytes };
+    const success = await this.withConnection(ctx, 'fetch', (lease) =>
+      fetchStatementResult(lease.connection, queryId, window, lease.signal, lease.cancelled, {
+        profile: this.profile,
+        phase: 'fetch',
+      }),
+    );
+    return {
+      columns: success.columns,
+      rows: success.rows,
+      rowCount: success.rows.length,
+      truncated: success.truncated,
+      truncatedBy: success.truncatedBy,
+      queryId,
+      elapsedMs: performance.now() - started,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closing = new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is shutting down. Retry once the hub is back.`);
+    for (const controller of this.active) controller.abort(closing);
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool === undefined) return;
+    try {
+      await (await pool).close(this.options.closeWaitMs ?? 5_000);
+    } catch {
+      // The pool never started (e.g. bad settings): nothing to log out.
+    }
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------
+
+  private getPool(): Promise<SnowflakePool> {
+    if (this.closed) {
+      return Promise.reject(new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed.`));
+    }
+    if (this.pool === undefined) {
+      const creating = (async () => {
+        const sdk = await loadSnowflakeSdk({ useEnvProxy: this.options.useEnvProxy });
+        const built = buildConnectionOptions(this.profile, this.options.driverOptions);
+        this.method = built.method;
+        const settings = this.profile.pool;
+        const pool = new SnowflakePool(sdk, this.profile, built.options, built.interactive, {
+          validateIdleAfterMs: this.options.validateIdleAfterMs ?? 60_000,
+          validateTimeoutMs: this.options.validateTimeoutMs ?? 5_000,
+          loginTimeoutMs: this.options.loginTimeoutMs ?? Math.max(30_000, settings.acquireTimeoutMs),
+          destroyTimeoutMs: 5_000,
+        });
+        this.readyPool = pool;
+        return pool;
+      })();
+      this.pool = creating;
+      creating.catch(() => {
+        if (this.pool === creating) this.pool = undefined; // settings may be fixed; try again next call
+      });
+    }
+    return this.pool;
+  }
+
+  /**
+   * Borrows a connection, runs `work` with the call's context applied, and gives the connection back —
+   * or discards it (unhealthy, session state changed, context not restorable). A lost session is retried
+   * once on a fresh connection.
+   */
+  private async withConnection(ctx: CallContext, phase: 'statement' | 'fetch', work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
+    const pool = await this.getPool();
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) forward();
+    else ctx.signal.addEventListener('abort', forward, { once: true });
+    this.active.add(controller);
+    const signal = controller.signal;
+    const cancelled = (): SnowmuxError => cancelledError(signal, phase === 'fetch' ? 'Fetching the result' : 'The statement');
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const { connection } = await pool.acquire(signal, cancelled);
+        const lease: Lease = { connection, tracked: this.trackedFor(connection), discard: false, signal, cancelled };
+        let outcome: StatementOutcome;
+        try {
+          outcome = phase === 'fetch' ? await work(lease) : ((await this.applyContext(lease, ctx)) ?? (await work(lease)));
+          if (phase !== 'fetch' && outcome.ok) lease.tracked.observe(outcome.sessionState);
+        } catch (err) {
+          pool.discard(connection);
+          throw err;
+        }
+        const lost = !outcome.ok && isSessionLost(outcome.raw ?? outcome.error);
+        const keep = outcome.ok ? true : outcome.healthy && !lost;
+        if (!keep || lease.discard || !lease.tracked.restorable(this.baseline)) pool.discard(connection);
+        else pool.release(connection);
+        if (outcome.ok) return outcome;
+        if (lost && attempt === 0 && !signal.aborted) continue;
+        throw outcome.error;
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', forward);
+      this.active.delete(controller);
+    }
+  }
+
+  private trackedFor(connection: SfConnection): TrackedContext {
+    let tracked = this.tracked.get(connection);
+    if (tracked === undefined) {
+      tracked = new TrackedContext(this.baseline);
+      this.tracked.set(connection, tracked);
+    }
+    return tracked;
+  }
+
+  /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
+  private async applyContext(lease: Lease, ctx: CallContext): Promise<StatementOutcome | undefined> {
+    const desired = desiredContext(this.baseline, ctx);
+    for (const statement of contextStatements(lease.tracked, desired)) {
+      const outcome = await runStatement({
+        connection: lease.connection,
+        sqlText: statement.sql,
+        parameters: this.statementParameters(ctx),
+        signal: lease.signal,
+        cancelled: lease.cancelled,
+        progressIntervalMs: this.options.progressIntervalMs ?? 1000,
+        pollStatus: false,
+        cancelGraceMs: this.options.cancelGraceMs ?? 3000,
+        errors: { profile: this.profile, phase: 'statement' },
+      });
+      if (!outcome.ok) return outcome;
+      for (const [field, value] of Object.entries(statement.sets)) lease.tracked.set(field as keyof DesiredContext, value);
+      lease.tracked.observe(outcome.sessionState);
+    }
+    return undefined;
+  }
+
+  private statementParameters(ctx: CallContext): Record<string, string | number> {
+    const params: Record<string, string | number> = {
+      QUERY_TAG: queryTagText(ctx.tag),
+      MULTI_STATEMENT_COUNT: 1,
+    };
+    const timeoutMs = this.timeoutMs(ctx);
+    if (timeoutMs > 0) params['STATEMENT_TIMEOUT_IN_SECONDS'] = Math.max(1, Math.ceil(timeoutMs / 1000));
+    return params;
+  }
+
+  private timeoutMs(ctx: CallContext): number {
+    return ctx.timeoutMs ?? this.profile.statementTimeoutMs;
+  }
+
+  private execute(
+    lease: Lease,
+    sql: string,
+    ctx: CallContext,
+    window: RowWindow | undefined,
+    binds: JsonValue[] | undefined,
+    onProgress: CallContext['onProgress'],
+  ): Promise<StatementOutcome> {
+    const timeoutMs = this.timeoutMs(ctx);
+    return runStatement({
+      connection: lease.connection,
+      sqlText: sql,
+      binds,
+      parameters: this.statementParameters(ctx),
+      signal: lease.signal,
+      cancelled: lease.cancelled,
+      timeoutMs,
+      timeoutError: (queryId) =>
+        new SnowmuxError(
+          'QUERY_TIMEOUT',
+          `The statement ran longer than ${timeoutMs} ms and was cancelled in Snowflake${queryId ? ` (query id ${queryId})` : ''}. Narrow the query, or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`,
+          { details: { profile: this.profile.name, queryId, timeoutMs } },
+        ),
+      onProgress,
+      progressIntervalMs: this.options.progressIntervalMs ?? 1000,
+      pollStatus: this.options.pollQueryStatus ?? true,
+      cancelGraceMs: this.options.cancelGraceMs ?? 3000,
+      rows: window,
+      errors: { profile: this.profile, phase: 'statement' },
+    });
+  }
+
+  /** Runs a SHOW/DESCRIBE and returns its rows as objects keyed by Snowflake's (lower-case) column names. */
+  private async metadata(sql: string, ctx: CallContext): Promise<Record<string, JsonValue>[]> {
+    const success = await this.withConnection(ctx, 'statement', (lease) =>
+      this.execute(lease, sql, ctx, { start: 0, maxRows: METADATA_MAX_ROWS }, undefined, ctx.onProgress),
+    );
+    const names = success.columns.map((c) => c.name);
+    return success.rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
+  }
+}
+
+/** The error for an aborted call: the abort reason when it is already one (QUERY_TIMEOUT, WAREHOUSE_CLOSED…). */
+function cancelledError(signal: AbortSignal, what: string): SnowmuxError {
+  const reason: unknown = signal.reason;
+  if (isSnowmuxError(reason)) return reason;
+  return new SnowmuxError('QUERY_CANCELLED', `${what} was cancelled; Snowflake was told to stop it. Run it again if you still need it.`);
+}
+
+function text(row: Record<string, JsonValue>, key: string): string {
+  const value = row[key];
+  return value === null || value === undefined ? '' : String(value);
+}
+
+function optional(key: 'comment', value: JsonValue | undefined): { comment?: string } {
+  return typeof value === 'string' && value !== '' ? { [key]: value } : {};
+}
+
+function leadingKeyword(sql: string): string | undefined {
+  const m = /^(?:\s|\(|--[^\n]*\n|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/.exec(sql);
+  return m?.[1]?.toUpperCase();
+}

@@ -1,0 +1,311 @@
+/**
+ * Runs one statement on one connection and reads (part of) its result, with:
+ * - cancellation: when the call's signal aborts or the local timeout fires, `statement.cancel()` sends
+ *   the abort request to Snowflake; the call settles once Snowflake confirmed and the statement ended
+ *   (then the connection is healthy), or after a grace period (then it must be discarded);
+ * - progress: a report every interval until the result arrives (phase from Snowflake's query status);
+ * - row and byte caps while streaming rows, with the reason for truncation.
+ */
+import { SnowmuxError } from '../../../errors.js';
+import { jsonSize } from '../json-values.js';
+import type { ColumnInfo, JsonValue, QueryProgress } from '../types.js';
+import { cellConverter, columnInfo } from './result-values.js';
+import type { SfConnection, SfStatement } from './sdk-types.js';
+import { toSnowmuxError, type ErrorContext } from './snowflake-errors.js';
+import type { ContextField } from './session-context.js';
+
+export interface RowWindow {
+  /** First row index to read (0-based). */
+  start: number;
+  /** Read at most this many rows. */
+  maxRows: number;
+  /** Stop before the serialized rows would exceed this many bytes. */
+  maxBytes?: number | undefined;
+}
+
+export interface StatementRequest {
+  connection: SfConnection;
+  sqlText: string;
+  binds?: JsonValue[] | undefined;
+  /** Statement-level parameters: QUERY_TAG, MULTI_STATEMENT_COUNT, STATEMENT_TIMEOUT_IN_SECONDS. */
+  parameters: Record<string, string | number>;
+  signal: AbortSignal;
+  /** The error for a signal abort (the abort reason when it is a SnowmuxError). */
+  cancelled: () => SnowmuxError;
+  /** Local deadline; 0 or undefined = none. */
+  timeoutMs?: number | undefined;
+  timeoutError?: ((queryId: string | undefined) => SnowmuxError) | undefined;
+  onProgress?: ((progress: QueryProgress) => void) | undefined;
+  progressIntervalMs: number;
+  /** Ask Snowflake for the query's status on each progress tick (queued vs running). */
+  pollStatus: boolean;
+  cancelGraceMs: number;
+  rows?: RowWindow | undefined;
+  errors: Omit<ErrorContext, 'queryId'>;
+}
+
+export interface StatementSuccess {
+  ok: true;
+  columns: ColumnInfo[];
+  rows: JsonValue[][];
+  totalRows: number;
+  truncated: boolean;
+  truncatedBy?: 'rows' | 'bytes' | undefined;
+  queryId: string | undefined;
+  /** Snowflake's report of the session after the statement (absent fields: not reported). */
+  sessionState: Partial<Record<ContextField, string | null>>;
+}
+
+export interface StatementFailure {
+  ok: false;
+  error: SnowmuxError;
+  /** The driver's error, for retry decisions (never shown: it may carry HTTP details). */
+  raw: unknown;
+  /** False when the statement may still be running on the connection: discard it. */
+  healthy: boolean;
+  queryId: string | undefined;
+}
+
+export type StatementOutcome = StatementSuccess | StatementFailure;
+
+const QUEUED_STATUSES = new Set(['QUEUED', 'RESUMING_WAREHOUSE', 'QUEUED_REPARING_WAREHOUSE', 'BLOCKED']);
+
+export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
+  return new Promise<StatementOutcome>((resolve) => {
+    const started = performance.now();
+    let settled = false;
+    let completed = false;
+    let cancelAcked = false;
+    let cancelling: SnowmuxError | undefined;
+    let stopReading: (() => void) | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    let statement: SfStatement | undefined;
+    let phase: QueryProgress['phase'] = 'running';
+    let polling = false;
+
+    const queryId = (): string | undefined => {
+      try {
+        return statement?.getQueryId() || undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const settle = (outcome: StatementOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      clearInterval(progress);
+      clearTimeout(graceTimer);
+      req.signal.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const fail = (error: SnowmuxError, raw: unknown, healthy: boolean): void => settle({ ok: false, error, raw, healthy, queryId: queryId() });
+
+    const cancel = (reason: SnowmuxError): void => {
+      if (settled || cancelling !== undefined) return;
+      cancelling = reason;
+      if (completed) {
+        // Already finished in Snowflake; only our reading of rows is left to stop.
+        stopReading?.();
+        fail(reason, undefined, true);
+        return;
+      }
+      graceTimer = setTimeout(() => fail(reason, undefined, false), req.cancelGraceMs);
+      try {
+        statement?.cancel(() => {
+          cancelAcked = true;
+          if (completed) fail(reason, undefined, true);
+        });
+      } catch {
+        fail(reason, undefined, false);
+      }
+    };
+    const onAbort = (): void => cancel(req.cancelled());
+
+    const onComplete = (err: unknown, stmt: SfStatement): void => {
+      completed = true;
+      if (settled) return;
+      if (cancelling !== undefined) {
+        if (cancelAcked) fail(cancelling, undefined, true);
+        return;
+      }
+      if (err) {
+        fail(toSnowmuxError(err, { ...req.errors, queryId: queryId() }), err, true);
+        return;
+      }
+      readRows(stmt);
+    };
+
+    const readRows = (stmt: SfStatement): void => {
+      void readWindow(stmt, req.rows, queryId(), req.errors, readSessionState(stmt), (stop) => (stopReading = stop)).then(settle);
+    };
+
+    const tick = (): void => {
+      const id = queryId();
+      const elapsedMs = Math.round(performance.now() - started);
+      req.onProgress?.({
+        phase,
+        elapsedMs,
+        message: `Snowflake query ${id ?? '(starting)'} ${phase === 'queued' ? 'queued' : 'running'} for ${Math.round(elapsedMs / 1000)} s`,
+      });
+      if (req.pollStatus && id !== undefined && !polling) {
+        polling = true;
+        req.connection
+          .getQueryStatus(id)
+          .then((status) => {
+            phase = QUEUED_STATUSES.has(status) ? 'queued' : 'running';
+          })
+          .catch(() => {})
+          .finally(() => {
+            polling = false;
+          });
+      }
+    };
+
+    const deadline =
+      req.timeoutMs !== undefined && req.timeoutMs > 0
+        ? setTimeout(() => cancel(req.timeoutError?.(queryId()) ?? new SnowmuxError('QUERY_TIMEOUT', `The statement exceeded ${req.timeoutMs} ms and was cancelled.`)), req.timeoutMs)
+        : undefined;
+    const progress = req.onProgress !== undefined ? setInterval(tick, req.progressIntervalMs) : undefined;
+
+    if (req.signal.aborted) {
+      fail(req.cancelled(), undefined, true);
+      return;
+    }
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      statement = req.connection.execute({
+        sqlText: req.sqlText,
+        binds: req.binds?.map(toBind) as never,
+        parameters: req.parameters,
+        rowMode: 'array',
+        streamResult: true,
+        fetchAsString: ['Number'],
+        complete: (err, stmt) => onComplete(err, stmt as SfStatement),
+      }) as SfStatement;
+    } catch (err) {
+      fail(toSnowmuxError(err, { ...req.errors }), err, true);
+    }
+  });
+}
+
+/**
+ * Reads the result of an earlier statement by its query id (no re-execution): Snowflake's
+ * getResultsFromQueryId, then the requested window of rows.
+ */
+export async function fetchStatementResult(
+  connection: SfConnection,
+  queryId: string,
+  window: RowWindow,
+  signal: AbortSignal,
+  cancelled: () => SnowmuxError,
+  errors: Omit<ErrorContext, 'queryId'>,
+): Promise<StatementOutcome> {
+  if (signal.aborted) return { ok: false, error: cancelled(), raw: undefined, healthy: true, queryId };
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<StatementOutcome>((resolve) => {
+    onAbort = () => resolve({ ok: false, error: cancelled(), raw: undefined, healthy: true, queryId });
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const fetching = (async (): Promise<StatementOutcome> => {
+    let completion!: (value: { err: unknown; stmt: SfStatement }) => void;
+    const completed = new Promise<{ err: unknown; stmt: SfStatement }>((r) => (completion = r));
+    try {
+      await connection.getResultsFromQueryId({
+        queryId,
+        rowMode: 'array',
+        streamResult: true,
+        fetchAsString: ['Number'],
+        complete: (err, stmt) => completion({ err, stmt: stmt as SfStatement }),
+      });
+    } catch (err) {
+      return { ok: false, error: toSnowmuxError(err, { ...errors, queryId }), raw: err, healthy: true, queryId };
+    }
+    const { err, stmt } = await completed;
+    if (err) return { ok: false, error: toSnowmuxError(err, { ...errors, queryId }), raw: err, healthy: true, queryId };
+    return readWindow(stmt, window, queryId, errors, {});
+  })();
+  try {
+    return await Promise.race([fetching, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
+}
+
+/** Streams the requested window of a finished statement's rows, applying the row and byte caps. */
+function readWindow(
+  stmt: SfStatement,
+  window: RowWindow | undefined,
+  queryId: string | undefined,
+  errors: Omit<ErrorContext, 'queryId'>,
+  sessionState: StatementSuccess['sessionState'],
+  onStream?: (stop: () => void) => void,
+): Promise<StatementOutcome> {
+  return new Promise((resolve) => {
+    const columns = stmt.getColumns() ?? [];
+    const converters = columns.map(cellConverter);
+    const total = stmt.getNumRows() ?? 0;
+    const rows: JsonValue[][] = [];
+    let bytes = 2;
+    let finished = false;
+    const done = (byBytes: boolean): void => {
+      if (finished) return;
+      finished = true;
+      const rowTruncated = window !== undefined && total > window.start + rows.length;
+      resolve({
+        ok: true,
+        columns: columns.map(columnInfo),
+        rows,
+        totalRows: total,
+        truncated: byBytes || rowTruncated,
+        truncatedBy: byBytes ? 'bytes' : rowTruncated ? 'rows' : undefined,
+        queryId,
+        sessionState,
+      });
+    };
+    if (window === undefined || window.maxRows <= 0 || window.start >= total) {
+      done(false);
+      return;
+    }
+    const stream = stmt.streamRows({ start: window.start, end: window.start + window.maxRows - 1 });
+    onStream?.(() => stream.destroy());
+    stream.on('data', (raw: unknown[]) => {
+      if (finished) return;
+      const row = raw.map((cell, i) => converters[i]!(cell));
+      const size = jsonSize(row) + 1;
+      if (window.maxBytes !== undefined && bytes + size > window.maxBytes) {
+        stream.destroy();
+        done(true);
+        return;
+      }
+      bytes += size;
+      rows.push(row);
+    });
+    stream.on('end', () => done(false));
+    stream.on('error', (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      resolve({ ok: false, error: toSnowmuxError(err, { ...errors, queryId }), raw: err, healthy: true, queryId });
+    });
+  });
+}
+
+function readSessionState(stmt: SfStatement): Partial<Record<ContextField, string | null>> {
+  const state = stmt.getSessionState() as
+    | { getCurrentRole(): unknown; getCurrentWarehouse(): unknown; getCurrentDatabase(): unknown; getCurrentSchema(): unknown }
+    | undefined;
+  if (state === undefined) return {};
+  const value = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+  return {
+    role: value(state.getCurrentRole()),
+    warehouse: value(state.getCurrentWarehouse()),
+    database: value(state.getCurrentDatabase()),
+    schema: value(state.getCurrentSchema()),
+  };
+}
+
+/** JSON bind values → what the driver binds: scalars as they are, structures as JSON text. */
+function toBind(value: JsonValue): string | number | boolean | null {
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  return JSON.stringify(value);
+}

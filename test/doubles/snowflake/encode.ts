@@ -1,0 +1,198 @@
+/**
+ * Turns DuckDB results (and hand-built SHOW/DESCRIBE tables) into Snowflake's JSON result shape:
+ * `rowtype` column descriptions and `rowset` cells encoded as text the way snowflake-sdk decodes them
+ * (see shared/notes/snowflake-wire.md, "Result cell encoding").
+ */
+import { DuckDBTypeId, type DuckDBResultReader, type DuckDBType } from '@duckdb/node-api';
+
+export type SfType =
+  | 'fixed'
+  | 'real'
+  | 'text'
+  | 'boolean'
+  | 'date'
+  | 'time'
+  | 'timestamp_ntz'
+  | 'timestamp_ltz'
+  | 'timestamp_tz'
+  | 'binary'
+  | 'variant'
+  | 'object'
+  | 'array';
+
+export interface RowType {
+  name: string;
+  database: string;
+  schema: string;
+  table: string;
+  type: SfType;
+  scale: number | null;
+  precision: number | null;
+  length: number | null;
+  byteLength: number | null;
+  nullable: boolean;
+  collation: null;
+}
+
+export interface EncodedResult {
+  rowtype: RowType[];
+  rowset: (string | null)[][];
+}
+
+export function rowType(name: string, type: SfType, extra: Partial<RowType> = {}): RowType {
+  const base: RowType = {
+    name,
+    database: '',
+    schema: '',
+    table: '',
+    type,
+    scale: null,
+    precision: null,
+    length: null,
+    byteLength: null,
+    nullable: true,
+    collation: null,
+  };
+  if (type === 'fixed') {
+    base.precision = 38;
+    base.scale = 0;
+  } else if (type === 'text') {
+    base.length = 16777216;
+    base.byteLength = 16777216;
+  } else if (type === 'time' || type.startsWith('timestamp')) {
+    base.scale = 9;
+    base.precision = 0;
+  } else if (type === 'binary') {
+    base.length = 8388608;
+    base.byteLength = 8388608;
+  }
+  return { ...base, ...extra };
+}
+
+/** Snowflake type name shown by DESCRIBE/SHOW COLUMNS for a DuckDB column type. */
+export function snowflakeTypeName(duckType: string): string {
+  const t = duckType.toUpperCase();
+  const dec = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(t);
+  if (dec) return `NUMBER(${dec[1]},${dec[2]})`;
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(t)) return 'NUMBER(38,0)';
+  if (t === 'DOUBLE' || t === 'FLOAT') return 'FLOAT';
+  if (t === 'VARCHAR') return 'VARCHAR(16777216)';
+  if (t === 'BOOLEAN') return 'BOOLEAN';
+  if (t === 'DATE') return 'DATE';
+  if (t === 'TIME') return 'TIME(9)';
+  if (t === 'TIMESTAMP') return 'TIMESTAMP_NTZ(9)';
+  if (t === 'TIMESTAMP WITH TIME ZONE') return 'TIMESTAMP_LTZ(9)';
+  if (t === 'BLOB') return 'BINARY(8388608)';
+  if (t.endsWith('[]')) return 'ARRAY';
+  if (t.startsWith('STRUCT') || t.startsWith('MAP')) return 'OBJECT';
+  return 'VARIANT';
+}
+
+interface ColumnEncoder {
+  rowtype: RowType;
+  encode(value: unknown, json: unknown): string | null;
+}
+
+function pad9(n: bigint): string {
+  return n.toString().padStart(9, '0');
+}
+
+/** micro-seconds since epoch → signed decimal seconds with 9 fraction digits, as Snowflake sends it. */
+function epochMicrosToCell(micros: bigint): string {
+  const negative = micros < 0n;
+  const abs = negative ? -micros : micros;
+  return `${negative ? '-' : ''}${abs / 1_000_000n}.${pad9((abs % 1_000_000n) * 1000n)}`;
+}
+
+function encoderFor(name: string, type: DuckDBType): ColumnEncoder {
+  const id = type.typeId;
+  switch (id) {
+    case DuckDBTypeId.BOOLEAN:
+      return { rowtype: rowType(name, 'boolean'), encode: (v) => (v ? '1' : '0') };
+    case DuckDBTypeId.TINYINT:
+    case DuckDBTypeId.SMALLINT:
+    case DuckDBTypeId.INTEGER:
+    case DuckDBTypeId.BIGINT:
+    case DuckDBTypeId.UTINYINT:
+    case DuckDBTypeId.USMALLINT:
+    case DuckDBTypeId.UINTEGER:
+    case DuckDBTypeId.UBIGINT:
+    case DuckDBTypeId.HUGEINT:
+    case DuckDBTypeId.UHUGEINT:
+      return { rowtype: rowType(name, 'fixed'), encode: (v) => String(v) };
+    case DuckDBTypeId.DECIMAL: {
+      const t = type as unknown as { width: number; scale: number };
+      return { rowtype: rowType(name, 'fixed', { precision: t.width, scale: t.scale }), encode: (v) => String(v) };
+    }
+    case DuckDBTypeId.FLOAT:
+    case DuckDBTypeId.DOUBLE:
+      return { rowtype: rowType(name, 'real'), encode: (v) => String(v) };
+    case DuckDBTypeId.DATE:
+      return { rowtype: rowType(name, 'date'), encode: (v) => String((v as { days: number }).days) };
+    case DuckDBTypeId.TIME:
+      return {
+        rowtype: rowType(name, 'time'),
+        encode: (v) => {
+          const micros = (v as { micros: bigint }).micros;
+          return `${micros / 1_000_000n}.${pad9((micros % 1_000_000n) * 1000n)}`;
+        },
+      };
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_MS:
+    case DuckDBTypeId.TIMESTAMP_S:
+    case DuckDBTypeId.TIMESTAMP_NS:
+      return {
+        rowtype: rowType(name, 'timestamp_ntz'),
+        encode: (v) => {
+          const any = v as { micros?: bigint; millis?: bigint; seconds?: bigint; nanos?: bigint };
+          const micros = any.micros ?? (any.millis !== undefined ? any.millis * 1000n : any.seconds !== undefined ? any.seconds * 1_000_000n : (any.nanos ?? 0n) / 1000n);
+          return epochMicrosToCell(micros);
+        },
+      };
+    case DuckDBTypeId.TIMESTAMP_TZ:
+      return { rowtype: rowType(name, 'timestamp_ltz'), encode: (v) => epochMicrosToCell((v as { micros: bigint }).micros) };
+    case DuckDBTypeId.BLOB:
+      return {
+        rowtype: rowType(name, 'binary'),
+        encode: (v) => Buffer.from((v as { bytes: Uint8Array }).bytes).toString('hex').toUpperCase(),
+      };
+    case DuckDBTypeId.LIST:
+    case DuckDBTypeId.ARRAY:
+      return { rowtype: rowType(name, 'array'), encode: (_v, json) => JSON.stringify(json) };
+    case DuckDBTypeId.STRUCT:
+    case DuckDBTypeId.MAP:
+      return { rowtype: rowType(name, 'object'), encode: (_v, json) => JSON.stringify(json) };
+    case DuckDBTypeId.SQLNULL:
+      return { rowtype: rowType(name, 'text'), encode: () => null };
+    default:
+      return { rowtype: rowType(name, 'text'), encode: (v) => String(v) };
+  }
+}
+
+/** Encodes a fully read DuckDB result. `names` overrides DuckDB's column names (Snowflake naming). */
+export function encodeDuckResult(reader: DuckDBResultReader, names: string[]): EncodedResult {
+  const types = reader.columnTypes();
+  const encoders = types.map((t, i) => encoderFor(names[i] ?? reader.columnName(i), t));
+  const rows = reader.getRows();
+  const jsonRows = encoders.some((e) => e.rowtype.type === 'array' || e.rowtype.type === 'object') ? reader.getRowsJson() : undefined;
+  const rowset = rows.map((row, r) =>
+    row.map((value, c) => (value === null ? null : encoders[c]!.encode(value, jsonRows?.[r]?.[c]))),
+  );
+  return { rowtype: encoders.map((e) => e.rowtype), rowset };
+}
+
+/** A table built by the double itself (SHOW/DESCRIBE): columns with Snowflake types, JS cells. */
+export function encodeTable(columns: { name: string; type: SfType }[], rows: unknown[][]): EncodedResult {
+  return {
+    rowtype: columns.map((c) => rowType(c.name, c.type)),
+    rowset: rows.map((row) =>
+      row.map((v, i) => {
+        if (v === null || v === undefined) return null;
+        const type = columns[i]!.type;
+        if (type === 'boolean') return v ? '1' : '0';
+        if (type === 'timestamp_ltz' && v instanceof Date) return `${Math.floor(v.getTime() / 1000)}.${String((v.getTime() % 1000) * 1_000_000).padStart(9, '0')}`;
+        return String(v);
+      }),
+    ),
+  };
+}

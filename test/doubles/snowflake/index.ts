@@ -1,0 +1,31 @@
+/**
+ * The Snowflake test double: a local server speaking the REST protocol snowflake-sdk uses, backed by DuckDB.
+ * Start it with startSnowflakeDouble(), point a profile's accessUrl at `double.url`.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+
+export { startSnowflakeDouble } from './server.js';
+export type {
+  AbortLogEntry,
+  LoginLogEntry,
+  QueryLogEntry,
+  SnowflakeDouble,
+  SnowflakeDoubleCounters,
+  SnowflakeDoubleOptions,
+} from './server.js';
+export type { DoubleUser } from './auth.js';
+export { publicKeyFingerprint } from './auth.js';
+export type { Endpoint, SnowflakeFault } from './faults.js';
+
+/** An RSA key pair for key-pair login tests; the private key is PKCS#8 PEM, encrypted when a passphrase is given. */
+export function makeRsaKeyPair(passphrase?: string): { privateKeyPem: string; publicKeyPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding:
+      passphrase === undefined
+        ? { type: 'pkcs8', format: 'pem' }
+        : { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}

@@ -1,0 +1,170 @@
+/**
+ * Every authentication method that can run without a person logs in through the real snowflake-sdk
+ * against the Snowflake double; failures name the setting and its source and never show a secret.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { SnowmuxError } from '../../src/errors.js';
+import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
+import { makeRsaKeyPair, startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { doubleProfile, queryOptions, until } from '../doubles/snowflake/fixtures.js';
+
+const PASSWORD = 'alice-secret-pw';
+const OAUTH_TOKEN = 'oauth-token-5f2c9d';
+const PAT = 'pat-token-77ab31';
+const PASSPHRASE = 'key-passphrase-91x';
+const plainKey = makeRsaKeyPair();
+const encryptedKey = makeRsaKeyPair(PASSPHRASE);
+const SECRETS = [PASSWORD, OAUTH_TOKEN, PAT, PASSPHRASE, 'wrong-password-123', 'revoked-pat-999'];
+
+let double: SnowflakeDouble;
+let cacheDir: string;
+const open: SnowflakeWarehouse[] = [];
+
+function warehouse(profile: Parameters<typeof doubleProfile>[1]): SnowflakeWarehouse {
+  const w = new SnowflakeWarehouse(doubleProfile(double, profile), {
+    driverOptions: { sfRetryMaxLoginRetries: 0, credentialCacheDir: cacheDir },
+  });
+  open.push(w);
+  return w;
+}
+
+function assertNoSecrets(text: string): void {
+  for (const secret of SECRETS) assert.ok(!text.includes(secret), `a secret leaked into: ${text.slice(0, 200)}`);
+  assert.ok(!text.includes('PRIVATE KEY'), 'a private key leaked');
+}
+
+async function currentUser(w: SnowflakeWarehouse): Promise<unknown> {
+  const result = await w.query('select current_user() as u', queryOptions());
+  return result.rows[0]?.[0];
+}
+
+before(async () => {
+  cacheDir = await mkdtemp(join(tmpdir(), 'snowmux-sf-auth-'));
+  double = await startSnowflakeDouble({
+    users: [
+      { name: 'alice', password: PASSWORD, roles: ['ANALYST', 'PUBLIC'] },
+      { name: 'kp_plain', publicKeyPem: plainKey.publicKeyPem, roles: ['ANALYST'] },
+      { name: 'kp_enc', publicKeyPem: encryptedKey.publicKeyPem, roles: ['ANALYST'] },
+      { name: 'oauth_user', oauthTokens: [OAUTH_TOKEN], roles: ['ANALYST'] },
+      { name: 'pat_user', pats: [PAT], roles: ['ANALYST'] },
+      { name: 'mfa_user', password: PASSWORD, mfaPasscode: '123456', roles: ['ANALYST'] },
+    ],
+  });
+});
+
+after(async () => {
+  await Promise.all(open.map((w) => w.close()));
+  await double.close();
+  await rm(cacheDir, { recursive: true, force: true });
+});
+
+describe('Snowflake logins against the double', () => {
+  it('logs in with a password', async () => {
+    const w = warehouse({ user: 'alice' });
+    assert.equal(await currentUser(w), 'ALICE');
+    assert.equal(double.loginLog.at(-1)?.authenticator, 'SNOWFLAKE');
+  });
+
+  it('logs in with an unencrypted key pair (JWT verified by the double)', async () => {
+    const w = warehouse({ user: 'kp_plain', auth: { method: 'keypair', privateKeyPem: plainKey.privateKeyPem, source: 'inline key (test)' } });
+    assert.equal(await currentUser(w), 'KP_PLAIN');
+    assert.equal(double.loginLog.at(-1)?.authenticator, 'SNOWFLAKE_JWT');
+  });
+
+  it('logs in with a passphrase-encrypted key pair', async () => {
+    const w = warehouse({
+      user: 'kp_enc',
+      auth: { method: 'keypair', privateKeyPem: encryptedKey.privateKeyPem, passphrase: PASSPHRASE, source: 'file ~/rsa_key.p8 (env SNOWFLAKE_PRIVATE_KEY_PATH)' },
+    });
+    assert.equal(await currentUser(w), 'KP_ENC');
+  });
+
+  it('refuses a key the user does not own (signature checked)', async () => {
+    const w = warehouse({ user: 'kp_enc', auth: { method: 'keypair', privateKeyPem: plainKey.privateKeyPem, source: 'inline key (test)' } });
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'AUTH_FAILED');
+      assert.match(err.message, /390144/);
+      assert.match(err.message, /inline key \(test\)/);
+      return true;
+    });
+  });
+
+  it('fails on a wrong passphrase before any login, naming the setting and its source', async () => {
+    const failuresBefore = double.counters.loginFailures;
+    const loginsBefore = double.counters.logins;
+    const w = warehouse({
+      user: 'kp_enc',
+      auth: { method: 'keypair', privateKeyPem: encryptedKey.privateKeyPem, passphrase: 'not-the-passphrase', source: 'file ~/rsa_key.p8 (env SNOWFLAKE_PRIVATE_KEY_PATH)' },
+    });
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'AUTH_FAILED');
+      assert.match(err.message, /privateKeyPassphrase \(set by env SNOWFLAKE_PRIVATE_KEY_PASSPHRASE\)/);
+      assert.match(err.message, /rsa_key\.p8/);
+      assert.ok(!err.message.includes('not-the-passphrase'));
+      return true;
+    });
+    assert.equal(double.counters.loginFailures, failuresBefore);
+    assert.equal(double.counters.logins, loginsBefore);
+  });
+
+  it('logs in with an OAuth token', async () => {
+    const w = warehouse({ user: 'oauth_user', auth: { method: 'oauth', token: OAUTH_TOKEN } });
+    assert.equal(await currentUser(w), 'OAUTH_USER');
+    assert.equal(double.loginLog.at(-1)?.authenticator, 'OAUTH');
+  });
+
+  it('logs in with a programmatic access token (authenticator PROGRAMMATIC_ACCESS_TOKEN)', async () => {
+    const w = warehouse({ user: 'pat_user', auth: { method: 'pat', token: PAT } });
+    assert.equal(await currentUser(w), 'PAT_USER');
+    assert.equal(double.loginLog.at(-1)?.authenticator, 'PROGRAMMATIC_ACCESS_TOKEN');
+  });
+
+  it('reports a revoked PAT as AUTH_FAILED naming the token source, without the token', async () => {
+    const w = warehouse({ user: 'pat_user', auth: { method: 'pat', token: 'revoked-pat-999' } });
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'AUTH_FAILED');
+      assert.equal(err.details?.['infrastructure'], true);
+      assert.match(err.message, /env SNOWFLAKE_TOKEN/);
+      assertNoSecrets(err.message);
+      return true;
+    });
+  });
+
+  it('MFA: one interactive login, then the cached MFA token serves the other pooled connections', async () => {
+    const w = warehouse({ user: 'mfa_user', auth: { method: 'mfa', password: PASSWORD, passcode: '123456' }, pool: { max: 3 } });
+    const start = double.loginLog.length;
+    const results = await Promise.all([1, 2, 3].map((n) => w.query(`select ${n} as n`, queryOptions())));
+    assert.deepEqual(results.map((r) => r.rows[0]?.[0]), [1, 2, 3]);
+    const mfaLogins = () => double.loginLog.slice(start).filter((l) => l.user === 'MFA_USER');
+    // Three calls at once on an empty pool of three start three logins; the queued ones finish after the first.
+    await until(double.events, 'login', () => mfaLogins().length === 3);
+    const logins = mfaLogins();
+    assert.ok(logins.every((l) => l.ok), JSON.stringify(logins));
+    assert.equal(logins[0]?.authenticator, 'USERNAME_PASSWORD_MFA');
+    assert.equal(logins[0]?.usedCachedToken, false);
+    // Logins were serialized until the first succeeded, so every later one used the cached token.
+    assert.ok(logins.slice(1).every((l) => l.usedCachedToken), JSON.stringify(logins));
+  });
+
+  it('a wrong password fails with AUTH_FAILED naming the source; no secret in the error or in info()', async () => {
+    const w = warehouse({ user: 'alice', auth: { method: 'password', password: 'wrong-password-123' } });
+    const err = await w.query('select 1', queryOptions()).then(
+      () => assert.fail('login should fail'),
+      (e: unknown) => e as SnowmuxError,
+    );
+    assert.equal(err.code, 'AUTH_FAILED');
+    assert.match(err.message, /390100/);
+    assert.match(err.message, /password \(set by env SNOWFLAKE_PASSWORD\)/);
+    assert.match(err.message, /profile "dev"/);
+    assertNoSecrets(err.message);
+    assertNoSecrets(JSON.stringify(err));
+    assertNoSecrets(inspect(err, { depth: 10 }));
+    assertNoSecrets(JSON.stringify(w.info()));
+    for (const other of open) assertNoSecrets(JSON.stringify(other.info()));
+  });
+});
