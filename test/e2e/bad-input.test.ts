@@ -1,0 +1,145 @@
+/**
+ * Nothing a client sends crashes the hub, leaks into another session, or goes unanswered where the
+ * protocol asks for an answer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { cliPath } from '../helpers/paths.js';
+import { cliEnv, initialize, rawLink, runCli, startHub, tempHome, INIT_PARAMS } from '../helpers/harness.js';
+
+async function queryWorks(link: Awaited<ReturnType<typeof rawLink>>, id: number): Promise<void> {
+  const r = await link.request(id, 'tools/call', { name: 'execute_query', arguments: { query: 'SELECT COUNT(*) FROM NATION' } });
+  const result = r.result as { structuredContent: { rows: unknown[][] } };
+  assert.deepEqual(result.structuredContent.rows, [[25]], JSON.stringify(r));
+}
+
+test('bad input on one session gets proper JSON-RPC errors; the session and its neighbours carry on', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home);
+  const sock = join(home, 'hub.sock');
+  const bystander = await rawLink(t, sock);
+  await initialize(bystander);
+  const link = await rawLink(t, sock);
+  await initialize(link);
+
+  link.send('this is not json\n');
+  let m = await link.next();
+  assert.equal((m.error as { code: number }).code, -32700);
+  assert.equal(m.id, null);
+  assert.match((m.error as { message: string }).message, /Parse error/);
+
+  link.send('{"jsonrpc":"2.0","id":41}\n');
+  m = await link.next();
+  assert.equal((m.error as { code: number }).code, -32600);
+  assert.equal(m.id, 41);
+
+  link.send('{"id":42,"method":"tools/list"}\n');
+  m = await link.next();
+  assert.equal((m.error as { code: number }).code, -32600);
+  assert.equal(m.id, 42);
+  assert.match((m.error as { message: string }).message, /jsonrpc/);
+
+  link.send('[{"jsonrpc":"2.0","id":43,"method":"tools/list"}]\n');
+  m = await link.next();
+  assert.equal((m.error as { code: number }).code, -32600);
+  assert.match((m.error as { message: string }).message, /batch/i);
+
+  link.send(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":44,"method":"tools/list","params":{"x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}\n')]));
+  m = await link.next();
+  assert.equal((m.error as { code: number }).code, -32700);
+  assert.match((m.error as { message: string }).message, /UTF-8/);
+
+  m = await link.request(45, 'no/such/method');
+  assert.equal((m.error as { code: number }).code, -32601);
+
+  // A line over the cap (8 MiB by default) is dropped with an error; the stream stays in sync.
+  const huge = `{"jsonrpc":"2.0","id":46,"method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT '${'x'.repeat(9 * 1024 * 1024)}'"}}}\n`;
+  link.send(huge);
+  m = await link.next();
+  assert.equal((m.error as { code: number }).code, -32600);
+  assert.match((m.error as { message: string }).message, /exceeds/);
+
+  // A broken notification gets no response; the next request is answered normally.
+  link.send('{"jsonrpc":"2.0","method":""}\n');
+  await queryWorks(link, 47);
+  await queryWorks(bystander, 1);
+
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { pid: number; sessions: unknown[] };
+  assert.equal(status.pid, hub.pid, 'the hub is still the same process');
+  assert.equal(status.sessions.length, 2);
+});
+
+test('an unsupported protocol version is answered with a version the hub supports', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const link = await rawLink(t, join(home, 'hub.sock'));
+  const r = await link.request(1, 'initialize', { ...INIT_PARAMS, protocolVersion: '1999-01-01' });
+  const version = (r.result as { protocolVersion: string }).protocolVersion;
+  assert.match(version, /^20\d\d-\d\d-\d\d$/);
+  assert.notEqual(version, '1999-01-01');
+});
+
+test('junk instead of a hello, a dead socket mid-message, and a plain MCP client without hello', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home);
+  const sock = join(home, 'hub.sock');
+  // Random bytes then a hang-up.
+  const junk = connect(sock);
+  await once(junk, 'connect');
+  junk.end(Buffer.from([0x00, 0xff, 0x13, 0x37, 0x0a, 0x7b]));
+  // Half a message, then the socket dies.
+  const half = await rawLink(t, sock);
+  await initialize(half);
+  half.send('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"exec');
+  half.socket.destroy();
+  // A client that speaks MCP straight to the socket (no snowmux hello) is served too.
+  const plain = await rawLink(t, sock, { hello: false });
+  await initialize(plain);
+  await queryWorks(plain, 2);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { pid: number };
+  assert.equal(status.pid, hub.pid);
+});
+
+test('through the shim: an oversized stdin line is answered, malformed JSON reaches the hub and is answered', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => shim.kill('SIGKILL'));
+  const lines: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  let buf = '';
+  shim.stdout.on('data', (c: Buffer) => {
+    buf += c.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      buf = buf.slice(nl + 1);
+      waiters.shift()?.();
+    }
+  });
+  const nextLine = async () => {
+    while (lines.length === 0) await new Promise<void>((r) => waiters.push(r));
+    return lines.shift()!;
+  };
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  assert.ok(((await nextLine()).result as object) !== undefined);
+  shim.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  shim.stdin.write('{not json}\n');
+  let m = await nextLine();
+  assert.equal((m.error as { code: number }).code, -32700);
+  shim.stdin.write(`{"jsonrpc":"2.0","id":2,"method":"x","params":{"p":"${'y'.repeat(9 * 1024 * 1024)}"}}\n`);
+  m = await nextLine();
+  assert.equal((m.error as { code: number }).code, -32600);
+  assert.match((m.error as { message: string }).message, /line limit/);
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) + '\n');
+  m = await nextLine();
+  assert.equal(m.id, 3);
+  assert.ok(Array.isArray((m.result as { tools: unknown[] }).tools));
+  shim.stdin.end();
+  const [code] = await once(shim, 'exit');
+  assert.equal(code, 0);
+});
