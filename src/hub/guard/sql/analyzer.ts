@@ -44,6 +44,21 @@ const FROM_LIST_ENDERS = new Set([
 /** Words before INTO that already make the statement a write, reported on their own. */
 const INTO_OWNERS = new Set(['INSERT', 'MERGE', 'COPY', 'ALL', 'FIRST', 'OVERWRITE', 'REPLACE', 'UPSERT']);
 
+/**
+ * Word pairs that only ever open a write statement. Inside a query they are a syntax error in both
+ * engines today; flagging them keeps a future parser leniency from turning into a write.
+ */
+const WRITE_OPENERS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ['DELETE', new Set(['FROM'])],
+  ['INSERT', new Set(['INTO', 'OVERWRITE'])],
+  ['MERGE', new Set(['INTO'])],
+  ['COPY', new Set(['INTO'])],
+  ['TRUNCATE', new Set(['TABLE'])],
+  ['DROP', new Set(['TABLE', 'VIEW', 'SCHEMA', 'DATABASE'])],
+  ['CREATE', new Set(['TABLE', 'VIEW', 'SCHEMA', 'DATABASE', 'OR', 'TEMP', 'TEMPORARY', 'TRANSIENT'])],
+  ['ALTER', new Set(['TABLE', 'VIEW', 'SCHEMA', 'DATABASE', 'SESSION', 'USER', 'WAREHOUSE'])],
+]);
+
 /** Characters that make a quoted identifier look like a file path (DuckDB replacement scans). */
 const PATH_LIKE = /[./\\:*?~]/;
 
@@ -407,6 +422,10 @@ class StatementAnalyzer {
     const afterOpenParen = prev?.kind === 'punct' && prev.text === '(';
     if (afterOpenParen && STATEMENT_KEYWORDS.has(w) && this.looksLikeStatement(w, next)) {
       findings.hazard(`${w} inside parentheses is a write`);
+    }
+    const opener = WRITE_OPENERS.get(w);
+    if (!afterOpenParen && opener && next?.kind === 'word' && opener.has(next.upper ?? '')) {
+      findings.hazard(`${w} ${next.upper} appears inside the query`);
     }
     if (afterOpenParen && READ_KEYWORDS.has(w) && w !== 'DESC' && this.looksLikeStatement(w, next)) {
       findings.hazard(`${w} inside parentheses is not a query`);

@@ -21,8 +21,8 @@
  * as whitespace or as an identifier character. Identifier characters include `$`, so `x\u00a0$$` is
  * either an identifier or the start of a dollar-quoted string. We treat Unicode spaces as whitespace
  * (seeing more token boundaries than the engine is the safe direction), and refuse the only places
- * where a boundary changes the lexing mode: a `$` right after a non-ASCII character, and DuckDB's
- * `E'` escape-string prefix right after one.
+ * where a boundary changes the lexing mode: a `$` right after such a character, and DuckDB's `E'`
+ * escape-string prefix right after one.
  */
 
 export type SqlDialect = 'snowflake' | 'duckdb';
@@ -104,6 +104,24 @@ function isUnicodeSpace(c: number): boolean {
     c === 0xfeff
   );
 }
+
+/**
+ * Whether the character before `at` is one an engine may take for whitespace or for an identifier
+ * character: Unicode spaces, controls, format characters (zero-width joiners…), surrogates, private
+ * use and unassigned code points. Letters such as "é" are identifier characters everywhere.
+ */
+function followsUncertainCharacter(src: string, at: number): boolean {
+  if (at <= 0) return false;
+  let cp = src.charCodeAt(at - 1);
+  if (cp < 0x80) return false;
+  if (cp >= 0xdc00 && cp <= 0xdfff && at >= 2) {
+    const high = src.charCodeAt(at - 2);
+    if (high >= 0xd800 && high <= 0xdbff) cp = ((high - 0xd800) << 10) + (cp - 0xdc00) + 0x10000;
+  }
+  return isUnicodeSpace(cp) || UNCERTAIN_CATEGORY.test(String.fromCodePoint(cp));
+}
+
+const UNCERTAIN_CATEGORY = /^[\p{Z}\p{C}]$/u;
 
 function isAsciiLetter(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -294,10 +312,10 @@ class Lexer {
   }
 
   private checkDollarBoundary(at: number): LexError | undefined {
-    if (at > 0 && this.src.charCodeAt(at - 1) >= 0x80) {
+    if (followsUncertainCharacter(this.src, at)) {
       return this.err(
         'AMBIGUOUS_DOLLAR',
-        'a "$" directly follows a non-ASCII character; engines disagree on whether it starts a dollar-quoted string. Put an ASCII space before it',
+        'a "$" directly follows a Unicode space or invisible character; engines disagree on whether it starts a dollar-quoted string. Put an ASCII space before it',
         at,
       );
     }
@@ -392,8 +410,8 @@ class Lexer {
       if (c === 69 || c === 101) {
         // DuckDB's E'…' escape string: backslashes escape. Preceded by a character some pre-pass may
         // or may not turn into a space, the E would be part of an identifier instead: refuse.
-        if (start > 0 && src.charCodeAt(start - 1) >= 0x80) {
-          return this.err('AMBIGUOUS_ESCAPE_STRING', "an E'…' string directly follows a non-ASCII character; put an ASCII space before it", start);
+        if (followsUncertainCharacter(src, start)) {
+          return this.err('AMBIGUOUS_ESCAPE_STRING', "an E'…' string directly follows a Unicode space or invisible character; put an ASCII space before it", start);
         }
         this.pos = i;
         return this.quoted('string', true, start);

@@ -14,7 +14,7 @@
 
 import { DIALECT_NAMES, classifyInDialect, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
 import type { SqlDialect } from './lexer.js';
-import { READ_TYPES, typeHazard, type StatementType } from './statement-types.js';
+import { READ_TYPES, refusalAdvice, typeHazard, type StatementType } from './statement-types.js';
 
 export interface SqlPolicy {
   /** Allow statements that change data, objects, privileges or session state. */
@@ -165,7 +165,7 @@ function readOnlyRefusal(statement: ClassifiedStatement): Refusal {
     'SQL_REFUSED',
     type,
     'read-only',
-    `Query refused: statement type ${type} is not allowed in a read-only session${why} (rule: read-only). ${READ_ONLY_SUMMARY} ${WRITE_ADVICE}`,
+    `Query refused: statement type ${type} is not allowed in a read-only session${why} (rule: read-only). ${READ_ONLY_SUMMARY} ${refusalAdvice(type)}`,
   );
 }
 

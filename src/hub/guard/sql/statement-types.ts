@@ -150,7 +150,7 @@ export function typeHazard(type: StatementType): string {
     case 'SCRIPT':
       return 'a Snowflake Scripting block can run any statement';
     case 'USE':
-      return "USE changes the session's database, schema, role or warehouse; pass database and schema as tool parameters instead";
+      return "USE changes the session's database, schema, role or warehouse";
     case 'SET':
     case 'UNSET':
       return `${type} changes session variables or settings`;
@@ -190,3 +190,9 @@ export const ALL_STATEMENT_TYPES: readonly StatementType[] = [
   'USE', 'SET', 'UNSET', 'BEGIN', 'COMMIT', 'ROLLBACK', 'PREPARE', 'DEALLOCATE', 'PRAGMA', 'ATTACH', 'DETACH', 'INSTALL',
   'LOAD', 'EXPORT', 'IMPORT', 'CHECKPOINT', 'VACUUM', 'ANALYZE', 'UNKNOWN',
 ];
+
+/** What to do instead of running a refused statement of this type in a read-only session. */
+export function refusalAdvice(type: StatementType): string {
+  if (type === 'USE') return 'Pass database and schema as tool parameters instead; the role and warehouse come from the profile.';
+  return 'Ask an admin for a role with write access, or run it in Snowsight.';
+}
