@@ -32,6 +32,11 @@ export class CallTracker {
     return this.active.size;
   }
 
+  /** Resolves once no call holds a connection (calls started meanwhile are waited for too). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active].map((call) => call.settled));
+  }
+
   /** Interrupts every running call and waits until each has let go of its connection. */
   async drain(): Promise<void> {
     const calls = [...this.active];

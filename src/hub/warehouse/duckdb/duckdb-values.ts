@@ -62,12 +62,13 @@ export function duckDbValueToJson(value: DuckDBValue, type?: DuckDBType): JsonVa
       break;
   }
   if (value instanceof DuckDBDecimalValue) return decimalToString(value.value, value.scale);
-  if (value instanceof DuckDBDateValue) return value.isFinite ? formatDateFromDays(value.days) : value.toString();
-  if (value instanceof DuckDBTimestampTZValue) return value.isFinite ? formatTimestampMicros(value.micros, true) : value.toString();
-  if (value instanceof DuckDBTimestampValue) return value.isFinite ? formatTimestampMicros(value.micros, false) : value.toString();
-  if (value instanceof DuckDBTimestampSecondsValue) return value.isFinite ? formatTimestampMicros(value.seconds * 1_000_000n, false) : value.toString();
-  if (value instanceof DuckDBTimestampMillisecondsValue) return value.isFinite ? formatTimestampMicros(value.millis * 1000n, false) : value.toString();
-  if (value instanceof DuckDBTimestampNanosecondsValue) return value.isFinite ? formatTimestampNanos(value.nanos, false) : value.toString();
+  // DuckDB's 'infinity' / '-infinity' dates and timestamps are spelled as such (as DuckDB casts them to text).
+  if (value instanceof DuckDBDateValue) return value.isFinite ? formatDateFromDays(value.days) : infinity(value.days);
+  if (value instanceof DuckDBTimestampTZValue) return value.isFinite ? formatTimestampMicros(value.micros, true) : infinity(value.micros);
+  if (value instanceof DuckDBTimestampValue) return value.isFinite ? formatTimestampMicros(value.micros, false) : infinity(value.micros);
+  if (value instanceof DuckDBTimestampSecondsValue) return value.isFinite ? formatTimestampMicros(value.seconds * 1_000_000n, false) : infinity(value.seconds);
+  if (value instanceof DuckDBTimestampMillisecondsValue) return value.isFinite ? formatTimestampMicros(value.millis * 1000n, false) : infinity(value.millis);
+  if (value instanceof DuckDBTimestampNanosecondsValue) return value.isFinite ? formatTimestampNanos(value.nanos, false) : infinity(value.nanos);
   if (value instanceof DuckDBTimeValue) return formatTimeOfDayMicros(value.micros);
   if (value instanceof DuckDBTimeNSValue) return formatTimeOfDayNanos(value.nanos);
   if (value instanceof DuckDBTimeTZValue) return formatTimeWithOffset(value.micros, value.offset);
@@ -108,6 +109,10 @@ export function duckDbValueToJson(value: DuckDBValue, type?: DuckDBType): JsonVa
 /** The type name a client sees: DuckDB's own, with aliases such as JSON kept. */
 export function duckDbTypeName(type: DuckDBType): string {
   return type.alias ?? type.toString();
+}
+
+function infinity(raw: number | bigint): string {
+  return raw > 0 ? 'infinity' : '-infinity';
 }
 
 function isJsonType(type: DuckDBType): boolean {

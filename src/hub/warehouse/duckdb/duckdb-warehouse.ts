@@ -209,6 +209,14 @@ export class DuckDbWarehouse implements Warehouse {
     return await this.run(ctx, (connection) => catalog.describeObject(connection, ref, kind));
   }
 
+  /**
+   * Resolves once no statement runs any more, including ones whose callers were already answered
+   * (a cancelled statement winds down after its call rejected). For graceful shutdown and tests.
+   */
+  async idle(): Promise<void> {
+    await this.calls.idle();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,0 +1,535 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
+import { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
+import { jsonSize } from '../../src/hub/warehouse/json-values.js';
+import type { CallContext, QueryOptions, QueryProgress, QueryResult } from '../../src/hub/warehouse/types.js';
+
+const TAG = { sessionId: 'session-1', requestId: 'request-1', client: 'test', tool: 'execute_query' };
+/** A statement that would run for hours: only an interrupt ends it. */
+const ENDLESS = 'SELECT count(*) FROM range(1000000000000) a, range(1000) b WHERE a.range + b.range < 0';
+
+function ctx(extra: Partial<CallContext> = {}): CallContext {
+  return { signal: new AbortController().signal, tag: TAG, ...extra };
+}
+
+function opts(extra: Partial<QueryOptions> = {}): QueryOptions {
+  return { ...ctx(), maxRows: 1000, ...extra };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<SnowmuxError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(isSnowmuxError(err), `expected a SnowmuxError ${code}, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return err;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+/** Resolves on the first progress report: the statement is running in DuckDB. */
+/** Fails (instead of hanging) when a statement is not stopped in the engine within a generous deadline. */
+async function stopsInEngine(warehouse: DuckDbWarehouse): Promise<void> {
+  let deadline: NodeJS.Timeout | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    deadline = setTimeout(() => reject(new Error('the statement kept running in DuckDB')), 10_000);
+  });
+  try {
+    await Promise.race([warehouse.idle(), failed]);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+function runningSignal(): { onProgress: (p: QueryProgress) => void; running: Promise<QueryProgress> } {
+  let resolve: (p: QueryProgress) => void = () => {};
+  const running = new Promise<QueryProgress>((r) => {
+    resolve = r;
+  });
+  return { onProgress: (p) => resolve(p), running };
+}
+
+describe('DuckDbWarehouse', () => {
+  let dataDir: string;
+  let warehouse: DuckDbWarehouse;
+
+  before(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'snowmux-duckdb-'));
+    warehouse = await DuckDbWarehouse.open({ dataDir, threads: 2, progressIntervalMs: 10, resultCacheRows: 500 });
+  });
+
+  after(async () => {
+    await warehouse.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('info describes the embedded warehouse', () => {
+    const info = warehouse.info();
+    assert.equal(info.kind, 'duckdb');
+    assert.equal(warehouse.kind, 'duckdb');
+    assert.equal(info.name, 'embedded');
+    assert.equal(info.defaultDatabase, 'SNOWMUX_SAMPLE');
+    assert.equal(info.defaultSchema, 'TPCH');
+    assert.equal(info.detail['file'], path.join(dataDir, 'SNOWMUX_SAMPLE.duckdb'));
+    assert.match(String(info.detail['duckdbVersion']), /^v1\.\d+\.\d+/);
+    assert.equal(info.detail['readOnly'], true);
+  });
+
+  describe('queries', () => {
+    test('unqualified names resolve in the default schema SNOWMUX_SAMPLE.TPCH', async () => {
+      const result = await warehouse.query('SELECT N_NATIONKEY, N_NAME FROM NATION WHERE N_NATIONKEY IN (7, 24) ORDER BY 1', opts());
+      assert.deepEqual(result.rows, [
+        [7, 'GERMANY'],
+        [24, 'UNITED STATES'],
+      ]);
+      assert.deepEqual(result.columns, [
+        { name: 'N_NATIONKEY', type: 'INTEGER' },
+        { name: 'N_NAME', type: 'VARCHAR' },
+      ]);
+      assert.equal(result.rowCount, 2);
+      assert.equal(result.truncated, false);
+      assert.equal(result.statementType, 'SELECT');
+      assert.match(result.queryId ?? '', /^01[0-9a-f]{6}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      const context = await warehouse.query('SELECT current_database(), current_schema()', opts());
+      assert.deepEqual(context.rows, [['SNOWMUX_SAMPLE', 'TPCH']]);
+    });
+
+    test('a call with its own schema does not change the next call, even if it runs USE or SET', async () => {
+      const showcase = await warehouse.query('SELECT count(*) FROM TYPE_SAMPLES', opts({ database: 'snowmux_sample', schema: 'showcase' }));
+      assert.deepEqual(showcase.rows, [[5]]);
+      await warehouse.query('USE SNOWMUX_SAMPLE.SHOWCASE', opts());
+      await warehouse.query('SET VARIABLE leaked = 42', opts());
+      await warehouse.query('CREATE TEMP TABLE LEAKED AS SELECT 1 AS X', opts());
+      const next = await warehouse.query("SELECT current_schema(), getvariable('leaked')", opts());
+      assert.deepEqual(next.rows, [['TPCH', null]]);
+      await rejectsWith(warehouse.query('SELECT * FROM TYPE_SAMPLES', opts()), 'SQL_ERROR', /TYPE_SAMPLES/);
+      await rejectsWith(warehouse.query('SELECT * FROM LEAKED', opts()), 'SQL_ERROR', /LEAKED/);
+    });
+
+    test('concurrent calls keep their own contexts', async () => {
+      const calls = Array.from({ length: 8 }, (_, i) =>
+        warehouse.query('SELECT current_schema()', opts(i % 2 === 0 ? { schema: 'SHOWCASE' } : {})),
+      );
+      const results = await Promise.all(calls);
+      assert.deepEqual(
+        results.map((r) => r.rows[0]?.[0]),
+        Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? 'SHOWCASE' : 'TPCH')),
+      );
+    });
+
+    test('bind values go in as parameters, never as SQL', async () => {
+      const byKey = await warehouse.query('SELECT N_NAME FROM NATION WHERE N_NATIONKEY = ?', opts({ binds: [7] }));
+      assert.deepEqual(byKey.rows, [['GERMANY']]);
+      const hostile = await warehouse.query('SELECT count(*) FROM NATION WHERE N_NAME = ?', opts({ binds: ["' OR 1=1 --"] }));
+      assert.deepEqual(hostile.rows, [[0]]);
+      const many = await warehouse.query('SELECT ?::BIGINT, ?, ?, ?', opts({ binds: [9007199254740991, 'x', null, true] }));
+      assert.deepEqual(many.rows, [[9007199254740991, 'x', null, true]]);
+      await rejectsWith(warehouse.query('SELECT ?, ?', opts({ binds: [1] })), 'SQL_ERROR');
+    });
+
+    test('user SQL errors are SQL_ERROR with DuckDB’s message; nothing crashes', async () => {
+      await rejectsWith(warehouse.query('SELECT * FROM NOPE', opts()), 'SQL_ERROR', /NOPE/);
+      await rejectsWith(warehouse.query('SELEC 1', opts()), 'SQL_ERROR', /syntax error/i);
+      await rejectsWith(warehouse.query('SELECT 1; SELECT 2', opts()), 'SQL_ERROR', /statement count 2/);
+      await rejectsWith(warehouse.query('   ', opts()), 'SQL_ERROR', /empty/);
+      await rejectsWith(warehouse.query('-- only a comment', opts()), 'SQL_ERROR');
+      await rejectsWith(warehouse.query(42 as unknown as string, opts()), 'SQL_ERROR');
+      await rejectsWith(warehouse.query('SELECT 1', opts({ maxRows: -1 })), 'INVALID_ARGUMENT');
+      await rejectsWith(warehouse.query('SELECT 1', opts({ maxRows: Number.NaN })), 'INVALID_ARGUMENT');
+      await rejectsWith(warehouse.query("SELECT 'a\u0000b'::INTEGER", opts()), 'SQL_ERROR');
+      const still = await warehouse.query('SELECT 1 AS OK', opts());
+      assert.deepEqual(still.rows, [[1]]);
+    });
+  });
+
+  describe('read-only at the engine level', () => {
+    test('writes, attaches, exports and configuration changes fail inside DuckDB', async () => {
+      const outside = path.join(dataDir, 'escape');
+      const refused: [string, RegExp][] = [
+        ["INSERT INTO NATION VALUES (25, 'ATLANTIS', 0, '')", /read-only/],
+        ["UPDATE NATION SET N_NAME = 'X'", /read-only/],
+        ['DELETE FROM NATION', /read-only/],
+        ['DROP TABLE NATION', /read-only/],
+        ['CREATE TABLE SNOWMUX_SAMPLE.TPCH.EXTRA (A INTEGER)', /read-only/],
+        ['CREATE TABLE EXTRA AS SELECT 1', /read-only/],
+        ['ALTER TABLE NATION ADD COLUMN X INTEGER', /read-only/],
+        [`ATTACH '${outside}.duckdb' AS ESCAPE`, /disabled by configuration/],
+        ["ATTACH ':memory:' AS ESCAPE", /read-only/],
+        ['DETACH SNOWMUX_SAMPLE', /default database/],
+        [`COPY NATION TO '${outside}.csv'`, /disabled by configuration/],
+        [`EXPORT DATABASE '${outside}'`, /disabled by configuration/],
+        ['SET enable_external_access = true', /locked/],
+        ['SET lock_configuration = false', /locked/],
+        ["SET memory_limit = '100GB'", /locked/],
+        ['INSTALL httpfs', /disabled by configuration|not allowed|Permission/i],
+      ];
+      for (const [sql, reason] of refused) {
+        await rejectsWith(warehouse.query(sql, opts()), 'SQL_ERROR', reason);
+      }
+      const nation = await warehouse.query('SELECT count(*) FROM NATION', opts());
+      assert.deepEqual(nation.rows, [[25]]);
+      await assert.rejects(fs.access(`${outside}.csv`));
+      await assert.rejects(fs.access(`${outside}.duckdb`));
+    });
+
+    test('reading files from the local file system fails', async () => {
+      const secret = path.join(dataDir, 'secret.csv');
+      await fs.writeFile(secret, 'user,password\nroot,hunter2\n');
+      for (const fn of ['read_csv', 'read_text', 'read_json', 'read_parquet', 'glob']) {
+        await rejectsWith(warehouse.query(`SELECT * FROM ${fn}('${secret}')`, opts()), 'SQL_ERROR', /disabled by configuration/);
+      }
+    });
+  });
+
+  describe('truncation', () => {
+    test('by rows: maxRows rows come back and truncation is flagged only when more exist', async () => {
+      const cut = await warehouse.query('SELECT N_NATIONKEY FROM NATION ORDER BY 1', opts({ maxRows: 10 }));
+      assert.deepEqual(cut.rows, Array.from({ length: 10 }, (_, i) => [i]));
+      assert.equal(cut.rowCount, 10);
+      assert.equal(cut.truncated, true);
+      assert.equal(cut.truncatedBy, 'rows');
+      const exact = await warehouse.query('SELECT N_NATIONKEY FROM NATION', opts({ maxRows: 25 }));
+      assert.equal(exact.rowCount, 25);
+      assert.equal(exact.truncated, false);
+      assert.equal(exact.truncatedBy, undefined);
+      const none = await warehouse.query('SELECT * FROM NATION', opts({ maxRows: 0 }));
+      assert.deepEqual([none.rowCount, none.truncated], [0, true]);
+      const empty = await warehouse.query('SELECT * FROM NATION WHERE false', opts({ maxRows: 0 }));
+      assert.deepEqual([empty.rowCount, empty.truncated], [0, false]);
+    });
+
+    test('a huge result is cut without being computed to the end', async () => {
+      const result = await warehouse.query('SELECT * FROM range(10000000000000)', opts({ maxRows: 3 }));
+      assert.deepEqual(result.rows, [[0], [1], [2]]);
+      assert.equal(result.truncated, true);
+    });
+
+    test('by bytes: rows stop before the serialized size passes maxBytes', async () => {
+      const all = await warehouse.query('SELECT * FROM NATION ORDER BY N_NATIONKEY', opts());
+      const firstThree = all.rows.slice(0, 3).reduce((sum, row) => sum + jsonSize(row), 0);
+      const cut = await warehouse.query('SELECT * FROM NATION ORDER BY N_NATIONKEY', opts({ maxBytes: firstThree }));
+      assert.deepEqual(cut.rows, all.rows.slice(0, 3));
+      assert.equal(cut.truncated, true);
+      assert.equal(cut.truncatedBy, 'bytes');
+      const roomy = await warehouse.query('SELECT * FROM NATION', opts({ maxBytes: 1_000_000 }));
+      assert.deepEqual([roomy.rowCount, roomy.truncated], [25, false]);
+      const rowsFirst = await warehouse.query('SELECT * FROM NATION ORDER BY 1', opts({ maxRows: 2, maxBytes: firstThree }));
+      assert.deepEqual([rowsFirst.rowCount, rowsFirst.truncatedBy], [2, 'rows']);
+    });
+  });
+
+  describe('cancellation and timeouts', () => {
+    test('aborting the signal of a running statement rejects promptly with QUERY_CANCELLED', async () => {
+      const controller = new AbortController();
+      const { onProgress, running } = runningSignal();
+      const pending = warehouse.query(ENDLESS, opts({ signal: controller.signal, onProgress }));
+      const progress = await running;
+      assert.equal(progress.phase, 'running');
+      const abortedAt = performance.now();
+      controller.abort();
+      await rejectsWith(pending, 'QUERY_CANCELLED');
+      assert.ok(performance.now() - abortedAt < 2000, 'rejects promptly');
+      await stopsInEngine(warehouse);
+      const next = await warehouse.query('SELECT 42', opts());
+      assert.deepEqual(next.rows, [[42]]);
+    });
+
+    test('an abort reason that is a SnowmuxError is kept', async () => {
+      const controller = new AbortController();
+      const { onProgress, running } = runningSignal();
+      const pending = warehouse.query(ENDLESS, opts({ signal: controller.signal, onProgress }));
+      await running;
+      controller.abort(new SnowmuxError('HUB_STOPPING', 'The hub is shutting down.'));
+      await rejectsWith(pending, 'HUB_STOPPING');
+      await stopsInEngine(warehouse);
+    });
+
+    test('an already aborted signal never starts the statement', async () => {
+      const controller = new AbortController();
+      controller.abort();
+      await rejectsWith(warehouse.query('SELECT 1', opts({ signal: controller.signal })), 'QUERY_CANCELLED');
+      await rejectsWith(warehouse.listDatabases(ctx({ signal: controller.signal })), 'QUERY_CANCELLED');
+    });
+
+    test('timeoutMs stops a long statement with QUERY_TIMEOUT', async () => {
+      const err = await rejectsWith(warehouse.query(ENDLESS, opts({ timeoutMs: 50 })), 'QUERY_TIMEOUT', /timeout/);
+      assert.equal(err.details?.['timeoutMs'], 50);
+      await stopsInEngine(warehouse);
+      const next = await warehouse.query('SELECT 1', opts({ timeoutMs: 60_000 }));
+      assert.deepEqual(next.rows, [[1]]);
+    });
+
+    test('close() stops running statements and waits for them', async () => {
+      const own = await DuckDbWarehouse.open({ dataDir, threads: 1, progressIntervalMs: 10 });
+      const { onProgress, running } = runningSignal();
+      const pending = own.query(ENDLESS, opts({ onProgress }));
+      pending.catch(() => {});
+      await running;
+      await own.close();
+      await assert.rejects(pending);
+      await rejectsWith(own.query('SELECT 1', opts()), 'WAREHOUSE_CLOSED');
+      await own.close();
+    });
+  });
+
+  describe('value serialisation', () => {
+    test('every column of SHOWCASE.TYPE_SAMPLES serialises as specified', async () => {
+      const result = await warehouse.query('SELECT * FROM SHOWCASE.TYPE_SAMPLES ORDER BY ID', opts());
+      const types = Object.fromEntries(result.columns.map((c) => [c.name, c.type]));
+      assert.equal(types['HUGE_INT'], 'HUGEINT');
+      assert.equal(types['EXACT_DECIMAL'], 'DECIMAL(38,10)');
+      assert.equal(types['A_TIMESTAMPTZ'], 'TIMESTAMP WITH TIME ZONE');
+      assert.equal(types['A_JSON'], 'JSON');
+      const rows = result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c.name, row[i]])));
+      assert.deepEqual(rows[0], {
+        ID: 1,
+        LABEL: 'typical values',
+        HUGE_INT: '12345678901234567890123456789',
+        BIG_INT: '9007199254740993',
+        EXACT_DECIMAL: '12345678901234567890.1234567890',
+        A_DATE: '2024-02-29',
+        A_TIME: '13:45:30.123456',
+        A_TIMESTAMP: '2024-02-29T13:45:30.123456',
+        A_TIMESTAMPTZ: '2024-02-29T11:45:30.500000Z',
+        A_BLOB: 'DEADBEEF',
+        A_JSON: { name: 'snowmux', tags: ['mcp', 'duckdb'], nested: { ok: true, n: 1.5 } },
+        A_STRUCT: { NAME: 'widget', QTY: 3 },
+        A_LIST: [1, 2, 3],
+        A_MAP: { a: 1, b: 2 },
+        A_UUID: '123e4567-e89b-12d3-a456-426614174000',
+        AN_INTERVAL: '1 year 2 months 3 days 04:05:06.5',
+        A_BOOLEAN: true,
+        A_DOUBLE: 2.5,
+        A_FLOAT: 0.1,
+      });
+      assert.deepEqual(rows[1], {
+        ID: 2,
+        LABEL: 'extremes and NaN',
+        HUGE_INT: '-170141183460469231731687303715884105727',
+        BIG_INT: '-9223372036854775808',
+        EXACT_DECIMAL: '-0.0000000001',
+        A_DATE: '1970-01-01',
+        A_TIME: '00:00:00',
+        A_TIMESTAMP: '1969-12-31T23:59:59.999999',
+        A_TIMESTAMPTZ: '1999-12-31T23:59:59Z',
+        A_BLOB: '',
+        A_JSON: [1, 'two', null],
+        A_STRUCT: { NAME: null, QTY: -1 },
+        A_LIST: [],
+        A_MAP: {},
+        A_UUID: 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+        AN_INTERVAL: '-02:00:00',
+        A_BOOLEAN: false,
+        A_DOUBLE: 'NaN',
+        A_FLOAT: -1.5,
+      });
+      assert.deepEqual(rows[2], {
+        ID: 3,
+        LABEL: 'safe integers and +Infinity',
+        HUGE_INT: 42,
+        BIG_INT: 9007199254740991,
+        EXACT_DECIMAL: '0.0000000000',
+        A_DATE: '0001-01-01',
+        A_TIME: '23:59:59.999999',
+        A_TIMESTAMP: '2000-01-01T00:00:00',
+        A_TIMESTAMPTZ: '2000-01-01T00:00:00Z',
+        A_BLOB: '000A',
+        A_JSON: 'just a string',
+        A_STRUCT: { NAME: 'gadget', QTY: 0 },
+        A_LIST: [null, 7],
+        A_MAP: { k: null },
+        A_UUID: '00000000-0000-0000-0000-000000000000',
+        AN_INTERVAL: '00:00:00',
+        A_BOOLEAN: true,
+        A_DOUBLE: 'Infinity',
+        A_FLOAT: 3.4028235e38,
+      });
+      assert.deepEqual(rows[3], {
+        ID: 4,
+        LABEL: 'negative infinity',
+        HUGE_INT: '-9007199254740992',
+        BIG_INT: -9007199254740991,
+        EXACT_DECIMAL: '99.9900000000',
+        A_DATE: '9999-12-31',
+        A_TIME: '12:00:00.500000',
+        A_TIMESTAMP: '1900-03-01T12:00:00.000001',
+        A_TIMESTAMPTZ: '2024-07-01T05:00:00Z',
+        A_BLOB: 'FF',
+        // JSON.parse reads integers as doubles: documented precision limit.
+        A_JSON: { big: 12345678901234567000, deep: [[[]]] },
+        A_STRUCT: { NAME: 'quote"d', QTY: 2147483647 },
+        A_LIST: [-2147483648],
+        A_MAP: { 'x y': 1 },
+        A_UUID: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+        AN_INTERVAL: '30 days',
+        A_BOOLEAN: false,
+        A_DOUBLE: '-Infinity',
+        A_FLOAT: 1e-45,
+      });
+      assert.deepEqual(rows[4], {
+        ID: 5,
+        LABEL: 'all NULL',
+        ...Object.fromEntries(result.columns.slice(2).map((c) => [c.name, null])),
+      });
+      assert.doesNotThrow(() => JSON.parse(JSON.stringify(result.rows)));
+    });
+
+    test('other DuckDB types serialise too', async () => {
+      const result = await warehouse.query(
+        `SELECT '12:00:00+05:30'::TIMETZ, '2024-01-01 00:00:00.123456789'::TIMESTAMP_NS, '2024-01-01 00:00:01'::TIMESTAMP_S,
+                'infinity'::DATE, '-infinity'::TIMESTAMP, 18446744073709551615::UBIGINT, [1, 2]::INTEGER[2], '101'::BIT,
+                union_value(n := 5), MAP {1: 'x'}, 12.30::DECIMAL(4,2), 0.1::DOUBLE + 0.2::DOUBLE, [{'k': '{"z": 1}'::JSON}]`,
+        opts(),
+      );
+      assert.deepEqual(result.rows[0], [
+        '12:00:00+05:30',
+        '2024-01-01T00:00:00.123456789',
+        '2024-01-01T00:00:01',
+        'infinity',
+        '-infinity',
+        '18446744073709551615',
+        [1, 2],
+        '101',
+        5,
+        { '1': 'x' },
+        '12.30',
+        0.30000000000000004,
+        [{ k: { z: 1 } }],
+      ]);
+    });
+  });
+
+  describe('metadata', () => {
+    test('listDatabases shows the sample database only, with a comment', async () => {
+      const databases = await warehouse.listDatabases(ctx());
+      assert.deepEqual(databases.map((d) => d.name), ['SNOWMUX_SAMPLE']);
+      assert.match(databases[0]?.comment ?? '', /sample/i);
+    });
+
+    test('listSchemas shows TPCH and SHOWCASE with comments, not DuckDB internals', async () => {
+      const schemas = await warehouse.listSchemas('snowmux_sample', ctx());
+      assert.deepEqual(schemas.map((s) => [s.database, s.name]), [
+        ['SNOWMUX_SAMPLE', 'SHOWCASE'],
+        ['SNOWMUX_SAMPLE', 'TPCH'],
+      ]);
+      for (const schema of schemas) assert.ok((schema.comment ?? '').length > 0, schema.name);
+    });
+
+    test('listObjects lists tables with row counts and views, with comments', async () => {
+      const tables = await warehouse.listObjects('SNOWMUX_SAMPLE', 'TPCH', 'table', ctx());
+      assert.deepEqual(tables.map((t) => t.name), ['CUSTOMER', 'LINEITEM', 'NATION', 'ORDERS', 'PART', 'PARTSUPP', 'REGION', 'SUPPLIER']);
+      const nation = tables.find((t) => t.name === 'NATION');
+      assert.deepEqual([nation?.kind, nation?.rowCount, nation?.database, nation?.schema], ['table', 25, 'SNOWMUX_SAMPLE', 'TPCH']);
+      assert.ok(tables.every((t) => (t.comment ?? '').length > 0));
+      const views = await warehouse.listObjects('SNOWMUX_SAMPLE', 'tpch', 'view', ctx());
+      assert.deepEqual(views.map((v) => v.name), ['CUSTOMER_ORDER_SUMMARY', 'PRICING_SUMMARY', 'REVENUE_BY_NATION', 'TOP_PARTS']);
+      assert.ok(views.every((v) => v.kind === 'view' && (v.comment ?? '').length > 0));
+      assert.deepEqual(await warehouse.listObjects('SNOWMUX_SAMPLE', 'SHOWCASE', 'view', ctx()), []);
+    });
+
+    test('describeObject returns columns with types, nullability and comments', async () => {
+      const columns = await warehouse.describeObject({ database: 'snowmux_sample', schema: 'tpch', name: 'nation' }, 'table', ctx());
+      assert.deepEqual(columns.map((c) => [c.name, c.type, c.nullable]), [
+        ['N_NATIONKEY', 'INTEGER', false],
+        ['N_NAME', 'VARCHAR', false],
+        ['N_REGIONKEY', 'INTEGER', false],
+        ['N_COMMENT', 'VARCHAR', false],
+      ]);
+      assert.match(columns[2]?.comment ?? '', /REGION/);
+      const view = await warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: 'REVENUE_BY_NATION' }, 'view', ctx());
+      assert.deepEqual(view.map((c) => [c.name, c.type]), [
+        ['REGION', 'VARCHAR'],
+        ['NATION', 'VARCHAR'],
+        ['ORDER_COUNT', 'BIGINT'],
+        ['REVENUE', 'DECIMAL(18,2)'],
+      ]);
+      const showcase = await warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'SHOWCASE', name: 'TYPE_SAMPLES' }, 'table', ctx());
+      assert.equal(showcase.find((c) => c.name === 'A_JSON')?.type, 'JSON');
+    });
+
+    test('unknown or hostile names are OBJECT_NOT_FOUND with a helpful message, never SQL', async () => {
+      const hostile = 'x"; DROP TABLE y; --';
+      await rejectsWith(
+        warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: 'NOPE' }, 'table', ctx()),
+        'OBJECT_NOT_FOUND',
+        /^Table SNOWMUX_SAMPLE\.TPCH\.NOPE does not exist\. Use list_tables to see the tables in TPCH\.$/,
+      );
+      await rejectsWith(
+        warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: 'NOPE' }, 'view', ctx()),
+        'OBJECT_NOT_FOUND',
+        /^View SNOWMUX_SAMPLE\.TPCH\.NOPE does not exist\. Use list_views/,
+      );
+      await rejectsWith(
+        warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: 'TOP_PARTS' }, 'table', ctx()),
+        'OBJECT_NOT_FOUND',
+        /TOP_PARTS is a view\. Use describe_view/,
+      );
+      await rejectsWith(warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: hostile }, 'table', ctx()), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: hostile, name: 'NATION' }, 'table', ctx()), 'OBJECT_NOT_FOUND', /Schema/);
+      await rejectsWith(warehouse.listSchemas(hostile, ctx()), 'OBJECT_NOT_FOUND', /^Database .* does not exist\. Use list_databases/);
+      await rejectsWith(warehouse.listObjects('SNOWMUX_SAMPLE', hostile, 'table', ctx()), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.listObjects('SNOWMUX_SAMPLE', "TPCH' OR '1'='1", 'view', ctx()), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.listSchemas('system', ctx()), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.listSchemas('temp', ctx()), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.query('SELECT 1', opts({ schema: hostile })), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.query('SELECT 1', opts({ database: hostile })), 'OBJECT_NOT_FOUND');
+      await rejectsWith(warehouse.listSchemas('', ctx()), 'INVALID_IDENTIFIER');
+      await rejectsWith(warehouse.listObjects('SNOWMUX_SAMPLE', 'TPCH', 'index' as 'table', ctx()), 'INVALID_ARGUMENT');
+      const nation = await warehouse.query('SELECT count(*) FROM NATION', opts());
+      assert.deepEqual(nation.rows, [[25]]);
+    });
+  });
+
+  describe('fetchResults', () => {
+    let result: QueryResult;
+
+    before(async () => {
+      result = await warehouse.query('SELECT range AS N FROM range(100) ORDER BY 1', opts({ maxRows: 10 }));
+    });
+
+    test('pages through a finished result without re-running it', async () => {
+      assert.equal(result.truncated, true);
+      const queryId = result.queryId ?? '';
+      const second = await warehouse.fetchResults(queryId, { offset: 10, limit: 10 }, ctx());
+      assert.deepEqual(second.rows, Array.from({ length: 10 }, (_, i) => [10 + i]));
+      assert.deepEqual([second.truncated, second.truncatedBy, second.queryId], [true, 'rows', queryId]);
+      assert.deepEqual(second.columns, [{ name: 'N', type: 'BIGINT' }]);
+      const last = await warehouse.fetchResults(queryId, { offset: 95, limit: 10 }, ctx());
+      assert.deepEqual(last.rows, [[95], [96], [97], [98], [99]]);
+      assert.equal(last.truncated, false);
+      const beyond = await warehouse.fetchResults(queryId, { offset: 100, limit: 10 }, ctx());
+      assert.deepEqual([beyond.rowCount, beyond.truncated], [0, false]);
+      const first = await warehouse.fetchResults(queryId, { offset: 0, limit: 3 }, ctx());
+      assert.deepEqual(first.rows, [[0], [1], [2]]);
+    });
+
+    test('a page honours maxBytes', async () => {
+      const page = await warehouse.fetchResults(result.queryId ?? '', { offset: 0, limit: 50, maxBytes: 3 * jsonSize([0]) }, ctx());
+      assert.deepEqual([page.rows, page.truncatedBy], [[[0], [1], [2]], 'bytes']);
+    });
+
+    test('rows past what was kept, unknown and evicted ids say to re-run the query', async () => {
+      const big = await warehouse.query('SELECT * FROM range(100000)', opts({ maxRows: 10 }));
+      const kept = await warehouse.fetchResults(big.queryId ?? '', { offset: 490, limit: 20 }, ctx());
+      assert.deepEqual([kept.rowCount, kept.truncated], [10, true]);
+      await rejectsWith(warehouse.fetchResults(big.queryId ?? '', { offset: 500, limit: 10 }, ctx()), 'RESULT_ROWS_NOT_KEPT', /Re-run/);
+      await rejectsWith(warehouse.fetchResults('01000000-0000-0000-0000-000000000000', { offset: 0, limit: 10 }, ctx()), 'RESULT_NOT_FOUND', /Re-run the query/);
+      await rejectsWith(warehouse.fetchResults(result.queryId ?? '', { offset: -1, limit: 10 }, ctx()), 'INVALID_ARGUMENT');
+
+      const small = await DuckDbWarehouse.open({ dataDir, threads: 1, resultCacheBytes: 8192 });
+      try {
+        const early = await small.query('SELECT * FROM NATION', opts({ maxRows: 5 }));
+        await small.fetchResults(early.queryId ?? '', { offset: 5, limit: 5 }, ctx());
+        for (let i = 0; i < 10; i++) await small.query('SELECT * FROM NATION', opts({ maxRows: 5 }));
+        await rejectsWith(small.fetchResults(early.queryId ?? '', { offset: 5, limit: 5 }, ctx()), 'RESULT_NOT_FOUND');
+      } finally {
+        await small.close();
+      }
+    });
+  });
+});
