@@ -1,0 +1,281 @@
+/**
+ * One circuit breaker per warehouse profile, built on opossum.
+ *
+ * It trips only on infrastructure failures (see failure-kind.ts): opossum's `errorFilter` lets a user's
+ * SQL error or a cancellation through to the caller untouched without counting it as a failure. It opens
+ * when, within the rolling window, at least `volumeThreshold` calls were made and more than
+ * `errorThresholdPercentage` % of them failed with infrastructure errors; while open, calls fail fast
+ * with WAREHOUSE_CIRCUIT_OPEN (the action is not run); after `resetTimeoutMs` one probe call is let
+ * through (half-open): success closes the breaker, an infrastructure failure re-opens it.
+ *
+ * Opossum facts this relies on (opossum 9.x):
+ *  - A filtered error is recorded as a *success* (the warehouse answered), so user errors dilute the
+ *    error rate and a half-open probe that ends in a user error (or a cancellation) closes the breaker.
+ *  - Calls rejected while open still count as `fires` in the rolling window.
+ *  - Half-open admits exactly one probe; other calls are rejected until it settles.
+ *  - The reset timer is opossum's own real (unref'd) setTimeout; `nextAttemptAt` is computed with the
+ *    injected clock and matches it when that clock is the system clock.
+ *  - The rolling window is rotated here, lazily from the injected clock (opossum's
+ *    `rotateBucketController`), instead of by opossum's interval timers; snapshots are disabled.
+ *  - `timeout: false`: the hub's own timeouts abort calls (an aborted call then classifies by its error).
+ */
+import { EventEmitter } from 'node:events';
+import CircuitBreaker from 'opossum';
+import { SnowmuxError } from '../../errors.js';
+import { systemClock, type Clock } from './clock.js';
+import { classifyFailure, type FailureKind } from './failure-kind.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface WarehouseBreakerOptions {
+  /** Warehouse profile name, for messages and status. */
+  profile: string;
+  /** Backend name used in messages. Default "Snowflake". */
+  backend?: string | undefined;
+  /** Minimum calls in the window before the breaker may open. Default 5. */
+  volumeThreshold?: number | undefined;
+  /** Open when the infrastructure-failure rate in the window exceeds this. Default 50. */
+  errorThresholdPercentage?: number | undefined;
+  /** Length of the rolling window. Default 10 000 ms. */
+  rollingWindowMs?: number | undefined;
+  /** Buckets the window is divided into. Default 10. */
+  rollingBuckets?: number | undefined;
+  /** Time open before a half-open probe. Default 30 000 ms. */
+  resetTimeoutMs?: number | undefined;
+  clock?: Clock | undefined;
+  classify?: ((err: unknown) => FailureKind) | undefined;
+}
+
+export interface BreakerTransition {
+  profile: string;
+  from: BreakerState;
+  to: BreakerState;
+  /** Clock time of the transition. */
+  at: number;
+  /** Infrastructure failures in the rolling window at the time. */
+  failures: number;
+  /** When opening: the time a probe will be allowed. */
+  nextAttemptAt: number | null;
+}
+
+export interface BreakerSnapshot {
+  profile: string;
+  state: BreakerState;
+  /** Infrastructure failures in the current rolling window. */
+  failures: number;
+  /** Calls in the current rolling window (including fast-failed ones). */
+  calls: number;
+  /** Infrastructure failures since start. */
+  totalFailures: number;
+  opensCount: number;
+  halfOpensCount: number;
+  closesCount: number;
+  /** Calls failed fast since start. */
+  rejectedCount: number;
+  /** While open: when a probe will be allowed (clock ms). */
+  nextAttemptAt: number | null;
+  lastFailure: { at: number; message: string; code: string | null } | null;
+}
+
+export interface WarehouseBreakerEvents {
+  transition: [BreakerTransition];
+}
+
+type Action = () => Promise<unknown>;
+
+export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
+  readonly profile: string;
+  readonly #backend: string;
+  readonly #clock: Clock;
+  readonly #classify: (err: unknown) => FailureKind;
+  readonly #resetTimeoutMs: number;
+  readonly #rollingWindowMs: number;
+  readonly #bucketMs: number;
+  readonly #buckets: number;
+  readonly #rotator = new EventEmitter();
+  #rotatedAt: number;
+  readonly #breaker: CircuitBreaker<[Action], unknown>;
+
+  #state: BreakerState = 'closed';
+  #openedFailures = 0;
+  #nextAttemptAt: number | null = null;
+  #totalFailures = 0;
+  #opens = 0;
+  #halfOpens = 0;
+  #closes = 0;
+  #rejected = 0;
+  #lastFailure: BreakerSnapshot['lastFailure'] = null;
+
+  constructor(options: WarehouseBreakerOptions) {
+    super();
+    this.profile = options.profile;
+    this.#backend = options.backend ?? 'Snowflake';
+    this.#clock = options.clock ?? systemClock;
+    this.#classify = options.classify ?? classifyFailure;
+    this.#resetTimeoutMs = positive(options.resetTimeoutMs ?? 30_000, 'resetTimeoutMs');
+    this.#rollingWindowMs = positive(options.rollingWindowMs ?? 10_000, 'rollingWindowMs');
+    this.#buckets = positive(options.rollingBuckets ?? 10, 'rollingBuckets');
+    this.#bucketMs = this.#rollingWindowMs / this.#buckets;
+    this.#rotatedAt = this.#clock.now();
+
+    this.#breaker = new CircuitBreaker<[Action], unknown>((action: Action) => action(), {
+      name: `warehouse:${options.profile}`,
+      timeout: false,
+      resetTimeout: this.#resetTimeoutMs,
+      rollingCountTimeout: this.#rollingWindowMs,
+      rollingCountBuckets: this.#buckets,
+      volumeThreshold: options.volumeThreshold ?? 5,
+      errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      rotateBucketController: this.#rotator,
+      // Runs right before opossum counts an error and decides whether to open: bring the window up to date.
+      errorFilter: (err: unknown) => {
+        this.#rotateDue();
+        return this.#classify(err) !== 'infrastructure';
+      },
+    });
+
+    this.#breaker.on('failure', (err: unknown) => {
+      this.#totalFailures++;
+      this.#lastFailure = {
+        at: this.#clock.now(),
+        message: err instanceof Error ? err.message : String(err),
+        code: errorCode(err),
+      };
+    });
+    this.#breaker.on('reject', () => {
+      this.#rejected++;
+    });
+    this.#breaker.on('open', () => {
+      this.#opens++;
+      this.#openedFailures = this.#breaker.stats.failures;
+      this.#nextAttemptAt = this.#clock.now() + this.#resetTimeoutMs;
+      this.#transition('open');
+    });
+    this.#breaker.on('halfOpen', () => {
+      this.#halfOpens++;
+      this.#nextAttemptAt = null;
+      this.#transition('half-open');
+    });
+    this.#breaker.on('close', () => {
+      this.#closes++;
+      this.#nextAttemptAt = null;
+      this.#transition('closed');
+    });
+  }
+
+  get state(): BreakerState {
+    return this.#state;
+  }
+
+  /**
+   * Runs `fn` under the breaker. Resolves or rejects exactly as `fn` does, except while open (or while a
+   * half-open probe is in flight), when it rejects at once with WAREHOUSE_CIRCUIT_OPEN without running it.
+   */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    this.#rotateDue();
+    try {
+      return (await this.#breaker.fire(fn)) as T;
+    } catch (err) {
+      throw this.#translate(err);
+    }
+  }
+
+  snapshot(): BreakerSnapshot {
+    this.#rotateDue();
+    const stats = this.#breaker.stats;
+    return {
+      profile: this.profile,
+      state: this.#state,
+      failures: stats.failures,
+      calls: stats.fires,
+      totalFailures: this.#totalFailures,
+      opensCount: this.#opens,
+      halfOpensCount: this.#halfOpens,
+      closesCount: this.#closes,
+      rejectedCount: this.#rejected,
+      nextAttemptAt: this.#nextAttemptAt,
+      lastFailure: this.#lastFailure,
+    };
+  }
+
+  /** Stops opossum's reset timer; later calls reject with WAREHOUSE_CLOSED. */
+  shutdown(): void {
+    this.#breaker.shutdown();
+  }
+
+  #transition(to: BreakerState): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.emit('transition', {
+      profile: this.profile,
+      from,
+      to,
+      at: this.#clock.now(),
+      failures: this.#breaker.stats.failures,
+      nextAttemptAt: this.#nextAttemptAt,
+    });
+  }
+
+  /** Advances opossum's rolling window by the whole buckets that have elapsed on our clock. */
+  #rotateDue(): void {
+    const now = this.#clock.now();
+    const due = Math.floor((now - this.#rotatedAt) / this.#bucketMs);
+    if (due <= 0) return;
+    for (let i = 0; i < Math.min(due, this.#buckets); i++) this.#rotator.emit('rotate');
+    this.#rotatedAt += due * this.#bucketMs;
+  }
+
+  #translate(err: unknown): unknown {
+    if (!(err instanceof Error) || !CircuitBreaker.isOurError(err)) return err;
+    const code = errorCode(err);
+    if (code === 'EOPENBREAKER') return this.#openError();
+    if (code === 'ESHUTDOWN') {
+      return new SnowmuxError('WAREHOUSE_CLOSED', `${this.#backend} profile "${this.profile}" has been closed (the hub is shutting down). Retry in a moment.`);
+    }
+    return err;
+  }
+
+  #openError(): SnowmuxError {
+    const now = this.#clock.now();
+    const windowS = Math.round(this.#rollingWindowMs / 1000);
+    const failing = `${this.#backend} profile "${this.profile}" is failing (${this.#openedFailures} infrastructure ${
+      this.#openedFailures === 1 ? 'error' : 'errors'
+    } in ${windowS} s)`;
+    if (this.#state === 'open' && this.#nextAttemptAt !== null) {
+      const retryAt = Math.max(this.#nextAttemptAt, now);
+      const inS = Math.max(1, Math.ceil((retryAt - now) / 1000));
+      return new SnowmuxError(
+        'WAREHOUSE_CIRCUIT_OPEN',
+        `${failing}; calls are paused until ${localTime(retryAt)} (in ${inS} s). Check the warehouse/network; snowmux retries automatically.`,
+        { details: { profile: this.profile, state: this.#state, retryAt: new Date(retryAt).toISOString(), retryAfterMs: retryAt - now, infrastructure: true } },
+      );
+    }
+    // Half-open with the single probe in flight.
+    const retryAt = now + 1000;
+    return new SnowmuxError(
+      'WAREHOUSE_CIRCUIT_OPEN',
+      `${failing}; a probe query is checking whether it is back, and other calls are paused until it answers. Retry in a few seconds.`,
+      { details: { profile: this.profile, state: this.#state, retryAt: new Date(retryAt).toISOString(), retryAfterMs: 1000, infrastructure: true } },
+    );
+  }
+}
+
+function localTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function errorCode(err: unknown): string | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : null;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${String(value)}`);
+  return value;
+}

@@ -1,0 +1,258 @@
+/**
+ * Quotas per identity per fixed window: queries run, rows returned, bytes returned.
+ *
+ * Windows are aligned to the Unix epoch, so an hour window runs from one UTC hour to the next and a day
+ * window from UTC midnight to UTC midnight (reset times are the same for everyone and easy to state).
+ *
+ * Call pattern: `check(identity)` before a call (throws QUOTA_EXCEEDED once any budget is used up), then
+ * `record(identity, { queries: 1, rows, bytes })` after it. A call that starts under budget is allowed to
+ * finish, so a budget can be overshot by the calls already in flight for that identity (at most the
+ * fair scheduler's concurrency). Callers who want queries counted strictly can record `{ queries: 1 }`
+ * right after check and the rows/bytes later.
+ */
+import { SnowmuxError } from '../../errors.js';
+import { systemClock, type Clock } from './clock.js';
+
+export type QuotaMetric = 'queries' | 'rows' | 'bytes';
+
+export interface QuotaRule {
+  /** Window length, e.g. 3_600_000 (hour) or 86_400_000 (day). */
+  windowMs: number;
+  /** Limits for this window; an absent limit means unlimited. */
+  queries?: number | undefined;
+  rows?: number | undefined;
+  bytes?: number | undefined;
+}
+
+export interface QuotaUsage {
+  queries: number;
+  rows: number;
+  bytes: number;
+}
+
+export interface QuotaTrackerOptions {
+  /** Rules for identities that `rulesFor` does not override. May be empty (no quotas). */
+  rules: QuotaRule[];
+  /** Per-identity rules (from the identity's role). Called on each check/record, so reloads apply at once. */
+  rulesFor?: ((identity: string) => QuotaRule[] | undefined) | undefined;
+  clock?: Clock | undefined;
+}
+
+export interface QuotaWindowSnapshot {
+  windowMs: number;
+  /** ISO time the current window started / resets. */
+  windowStart: string;
+  resetsAt: string;
+  used: QuotaUsage;
+  limits: Record<QuotaMetric, number | null>;
+  /** Budget left in this window; null = unlimited. */
+  remaining: Record<QuotaMetric, number | null>;
+}
+
+export interface QuotaSnapshotEntry {
+  identity: string;
+  windows: QuotaWindowSnapshot[];
+}
+
+interface WindowUsage extends QuotaUsage {
+  windowStart: number;
+}
+
+const METRICS: readonly QuotaMetric[] = ['queries', 'rows', 'bytes'];
+const SWEEP_FLOOR = 1000;
+
+export class QuotaTracker {
+  readonly #defaultRules: QuotaRule[];
+  readonly #rulesFor: ((identity: string) => QuotaRule[] | undefined) | undefined;
+  readonly #clock: Clock;
+  /** identity → window length → usage in the current window of that length. */
+  readonly #usage = new Map<string, Map<number, WindowUsage>>();
+  #sweepAt = SWEEP_FLOOR;
+
+  constructor(options: QuotaTrackerOptions) {
+    options.rules.forEach((rule, i) => assertRule(rule, `rules[${i}]`));
+    this.#defaultRules = options.rules.map((rule) => ({ ...rule }));
+    this.#rulesFor = options.rulesFor;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Throws QUOTA_EXCEEDED if any of the identity's budgets is used up in its current window. */
+  check(identity: string): void {
+    const refusal = this.exceeded(identity);
+    if (refusal) throw refusal;
+  }
+
+  /** The refusal `check` would throw, or undefined. When several budgets are spent, names the one that resets last. */
+  exceeded(identity: string): SnowmuxError | undefined {
+    const now = this.#clock.now();
+    let worst: { rule: QuotaRule; metric: QuotaMetric; limit: number; used: number; resetsAt: number } | undefined;
+    for (const rule of this.#rules(identity)) {
+      const usage = this.#current(identity, rule.windowMs, now, false);
+      for (const metric of METRICS) {
+        const limit = rule[metric];
+        if (limit === undefined) continue;
+        const used = usage?.[metric] ?? 0;
+        const resetsAt = windowStartOf(now, rule.windowMs) + rule.windowMs;
+        if (used >= limit && (worst === undefined || resetsAt > worst.resetsAt)) {
+          worst = { rule, metric, limit, used, resetsAt };
+        }
+      }
+    }
+    if (!worst) return undefined;
+    const resetIso = isoSeconds(worst.resetsAt);
+    return new SnowmuxError(
+      'QUOTA_EXCEEDED',
+      `Quota exceeded for "${identity}": ${describeLimit(worst.metric, worst.limit)} ${describeWindow(worst.rule.windowMs)}. ` +
+        `The window resets at ${resetIso}.`,
+      {
+        details: {
+          identity,
+          metric: worst.metric,
+          limit: worst.limit,
+          used: worst.used,
+          windowMs: worst.rule.windowMs,
+          resetAt: resetIso,
+          retryAfterMs: worst.resetsAt - now,
+        },
+      },
+    );
+  }
+
+  /** Adds a finished call's usage to every window the identity has rules for. */
+  record(identity: string, usage: Partial<QuotaUsage>): void {
+    const now = this.#clock.now();
+    const windows = new Set(this.#rules(identity).map((rule) => rule.windowMs));
+    for (const windowMs of windows) {
+      const current = this.#current(identity, windowMs, now, true);
+      if (!current) continue;
+      for (const metric of METRICS) current[metric] += amount(usage[metric]);
+    }
+    if (this.#usage.size > this.#sweepAt) this.#sweep(now);
+  }
+
+  /** Usage, limits and remaining budget for every identity with usage recorded, sorted by identity. */
+  snapshot(): QuotaSnapshotEntry[] {
+    return [...this.#usage.keys()].sort().map((identity) => this.entry(identity));
+  }
+
+  /** One identity's usage, limits, remaining budget and reset times (full budget if nothing recorded). */
+  entry(identity: string): QuotaSnapshotEntry {
+    const now = this.#clock.now();
+    return {
+      identity,
+      windows: this.#rules(identity).map((rule) => {
+        const usage = this.#current(identity, rule.windowMs, now, false);
+        const used: QuotaUsage = { queries: usage?.queries ?? 0, rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
+        const start = windowStartOf(now, rule.windowMs);
+        const limits = { queries: rule.queries ?? null, rows: rule.rows ?? null, bytes: rule.bytes ?? null };
+        const remaining = {
+          queries: limits.queries === null ? null : Math.max(0, limits.queries - used.queries),
+          rows: limits.rows === null ? null : Math.max(0, limits.rows - used.rows),
+          bytes: limits.bytes === null ? null : Math.max(0, limits.bytes - used.bytes),
+        };
+        return { windowMs: rule.windowMs, windowStart: isoSeconds(start), resetsAt: isoSeconds(start + rule.windowMs), used, limits, remaining };
+      }),
+    };
+  }
+
+  #rules(identity: string): QuotaRule[] {
+    const override = this.#rulesFor?.(identity);
+    if (override === undefined) return this.#defaultRules;
+    override.forEach((rule, i) => assertRule(rule, `rules for "${identity}"[${i}]`));
+    return override;
+  }
+
+  /** Usage of the window containing `now`, reset if the stored one has ended. */
+  #current(identity: string, windowMs: number, now: number, create: boolean): WindowUsage | undefined {
+    const start = windowStartOf(now, windowMs);
+    let byWindow = this.#usage.get(identity);
+    let usage = byWindow?.get(windowMs);
+    if (usage && usage.windowStart !== start) {
+      if (usage.windowStart > start) return usage; // the clock went backwards: keep counting the newer window
+      usage.windowStart = start;
+      usage.queries = usage.rows = usage.bytes = 0;
+    }
+    if (!usage && create) {
+      if (!byWindow) {
+        byWindow = new Map();
+        this.#usage.set(identity, byWindow);
+      }
+      usage = { windowStart: start, queries: 0, rows: 0, bytes: 0 };
+      byWindow.set(windowMs, usage);
+    }
+    return usage;
+  }
+
+  /** Forgets identities whose every window has ended (their usage would read as zero anyway). */
+  #sweep(now: number): void {
+    for (const [identity, byWindow] of this.#usage) {
+      const live = [...byWindow].some(([windowMs, usage]) => usage.windowStart === windowStartOf(now, windowMs));
+      if (!live) this.#usage.delete(identity);
+    }
+    this.#sweepAt = Math.max(SWEEP_FLOOR, this.#usage.size * 2);
+  }
+}
+
+function windowStartOf(now: number, windowMs: number): number {
+  return Math.floor(now / windowMs) * windowMs;
+}
+
+function amount(value: number | undefined): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+function describeLimit(metric: QuotaMetric, limit: number): string {
+  switch (metric) {
+    case 'queries':
+      return `${limit} ${limit === 1 ? 'query' : 'queries'}`;
+    case 'rows':
+      return `${limit} rows returned`;
+    case 'bytes':
+      return `${formatBytes(limit)} returned`;
+  }
+}
+
+function describeWindow(windowMs: number): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1000, 'second'],
+  ];
+  for (const [size, name] of units) {
+    if (windowMs % size === 0) {
+      const n = windowMs / size;
+      return n === 1 ? `per ${name}` : `per ${n} ${name}s`;
+    }
+  }
+  return `per ${windowMs} ms`;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  if (bytes < 1024) return `${bytes} bytes`;
+  let value = bytes;
+  let unit = 'bytes';
+  for (const next of units) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = next;
+  }
+  return `${Math.round(value * 10) / 10} ${unit}`;
+}
+
+function assertRule(rule: QuotaRule, what: string): void {
+  if (!Number.isInteger(rule.windowMs) || rule.windowMs < 1000) {
+    throw new RangeError(`${what}: windowMs must be an integer number of milliseconds >= 1000, got ${String(rule.windowMs)}`);
+  }
+  for (const metric of METRICS) {
+    const limit = rule[metric];
+    if (limit !== undefined && (!Number.isFinite(limit) || limit < 0)) {
+      throw new RangeError(`${what}: ${metric} must be a finite number >= 0, got ${String(limit)}`);
+    }
+  }
+}

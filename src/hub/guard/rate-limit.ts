@@ -1,0 +1,167 @@
+/**
+ * Per-identity token buckets: each identity may burst up to `capacity` calls, then gets
+ * `refillPerSecond` more per second. Memory stays bounded: buckets are kept in least-recently-used
+ * order, a bucket that has refilled completely is forgotten (a fresh bucket is identical, so nothing is
+ * lost), and past `maxIdentities` the least recently used bucket is dropped even if not yet full.
+ */
+import { SnowmuxError } from '../../errors.js';
+import { systemClock, type Clock } from './clock.js';
+
+export interface BucketLimit {
+  /** Largest burst; at least 1. */
+  capacity: number;
+  /** Tokens added per second; > 0. */
+  refillPerSecond: number;
+}
+
+export interface RateLimiterOptions {
+  /** The limit for identities that `limitFor` does not override. */
+  limit: BucketLimit;
+  /** Per-identity limits (from the identity's role). Called on every take, so config reloads apply at once. */
+  limitFor?: ((identity: string) => BucketLimit | undefined) | undefined;
+  clock?: Clock | undefined;
+  /** Hard bound on remembered identities. Default 10 000. */
+  maxIdentities?: number | undefined;
+}
+
+export type TakeResult = { ok: true; remaining: number } | { ok: false; retryAfterMs: number };
+
+export interface RateLimitSnapshotEntry {
+  identity: string;
+  /** Tokens available now (fractional while refilling). */
+  tokens: number;
+  capacity: number;
+  refillPerSecond: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+// Float refill math can land a hair below a whole token at exactly the promised retry time.
+const EPSILON = 1e-6;
+
+export class RateLimiter {
+  readonly #defaultLimit: BucketLimit;
+  readonly #limitFor: ((identity: string) => BucketLimit | undefined) | undefined;
+  readonly #clock: Clock;
+  readonly #maxIdentities: number;
+  /** Insertion order = least recently used first. */
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(options: RateLimiterOptions) {
+    assertLimit(options.limit, 'limit');
+    this.#defaultLimit = { ...options.limit };
+    this.#limitFor = options.limitFor;
+    this.#clock = options.clock ?? systemClock;
+    this.#maxIdentities = options.maxIdentities ?? 10_000;
+    if (!Number.isInteger(this.#maxIdentities) || this.#maxIdentities < 1) {
+      throw new RangeError(`maxIdentities must be a positive integer, got ${String(options.maxIdentities)}`);
+    }
+  }
+
+  /** Takes `n` tokens for `identity` if it has them; otherwise says how long until it will. */
+  tryTake(identity: string, n = 1): TakeResult {
+    const limit = this.#limit(identity);
+    if (!Number.isFinite(n) || n <= 0 || n > limit.capacity) {
+      throw new RangeError(`Cannot take ${n} tokens from a bucket of capacity ${limit.capacity}`);
+    }
+    const now = this.#clock.now();
+    const bucket = this.#refilled(identity, limit, now);
+    // Re-insert so the map stays in least-recently-used order.
+    this.#buckets.delete(identity);
+    this.#buckets.set(identity, bucket);
+
+    let result: TakeResult;
+    if (bucket.tokens + EPSILON >= n) {
+      bucket.tokens = Math.max(0, bucket.tokens - n);
+      result = { ok: true, remaining: bucket.tokens };
+    } else {
+      // Trim float noise (1.0000000000000009 ms is 1 ms); the EPSILON above makes the promised time hold.
+      const exactMs = ((n - bucket.tokens) / limit.refillPerSecond) * 1000;
+      result = { ok: false, retryAfterMs: Math.max(1, Math.ceil(exactMs - 1e-6)) };
+    }
+    this.#forgetIdle(now);
+    return result;
+  }
+
+  /** Current buckets for status, sorted by identity. Identities not listed have a full bucket. */
+  snapshot(): RateLimitSnapshotEntry[] {
+    const now = this.#clock.now();
+    const entries: RateLimitSnapshotEntry[] = [];
+    for (const identity of this.#buckets.keys()) {
+      const limit = this.#limit(identity);
+      const bucket = this.#refilled(identity, limit, now);
+      entries.push({
+        identity,
+        tokens: Math.round(bucket.tokens * 1000) / 1000,
+        capacity: limit.capacity,
+        refillPerSecond: limit.refillPerSecond,
+      });
+    }
+    return entries.sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
+  }
+
+  /** Buckets currently remembered. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #limit(identity: string): BucketLimit {
+    const override = this.#limitFor?.(identity);
+    if (override === undefined) return this.#defaultLimit;
+    assertLimit(override, `limit for "${identity}"`);
+    return override;
+  }
+
+  /** The identity's bucket with refill applied up to `now` (and clamped to a possibly lowered capacity). */
+  #refilled(identity: string, limit: BucketLimit, now: number): Bucket {
+    const bucket = this.#buckets.get(identity) ?? { tokens: limit.capacity, updatedAt: now };
+    const elapsedMs = Math.max(0, now - bucket.updatedAt);
+    bucket.tokens = Math.min(limit.capacity, bucket.tokens + (elapsedMs * limit.refillPerSecond) / 1000);
+    bucket.updatedAt = Math.max(bucket.updatedAt, now);
+    return bucket;
+  }
+
+  #forgetIdle(now: number): void {
+    // Oldest first: stop at the first bucket still refilling (amortised O(1) per take).
+    for (const [identity, bucket] of this.#buckets) {
+      const limit = this.#limit(identity);
+      const tokensNow = bucket.tokens + (Math.max(0, now - bucket.updatedAt) * limit.refillPerSecond) / 1000;
+      if (tokensNow + EPSILON < limit.capacity) break;
+      this.#buckets.delete(identity);
+    }
+    // Identity flood: drop least recently used even though not yet full (that identity starts fresh).
+    for (const identity of this.#buckets.keys()) {
+      if (this.#buckets.size <= this.#maxIdentities) break;
+      this.#buckets.delete(identity);
+    }
+  }
+}
+
+/** The refusal a tool call gets when its identity's bucket is empty. */
+export function rateLimitedError(identity: string, limit: BucketLimit, retryAfterMs: number): SnowmuxError {
+  return new SnowmuxError(
+    'RATE_LIMITED',
+    `Rate limit reached for "${identity}" (bursts of ${limit.capacity} calls, then ${describeRate(limit.refillPerSecond)}). ` +
+      `Retry after ~${retryAfterMs} ms.`,
+    { details: { identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond } },
+  );
+}
+
+function describeRate(perSecond: number): string {
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  if (perSecond >= 1) return `${round(perSecond)} per second`;
+  if (perSecond * 60 >= 1) return `${round(perSecond * 60)} per minute`;
+  return `${round(perSecond * 3600)} per hour`;
+}
+
+function assertLimit(limit: BucketLimit, what: string): void {
+  if (!Number.isFinite(limit.capacity) || limit.capacity < 1) {
+    throw new RangeError(`${what}: capacity must be a finite number >= 1, got ${String(limit.capacity)}`);
+  }
+  if (!Number.isFinite(limit.refillPerSecond) || limit.refillPerSecond <= 0) {
+    throw new RangeError(`${what}: refillPerSecond must be a finite number > 0, got ${String(limit.refillPerSecond)}`);
+  }
+}

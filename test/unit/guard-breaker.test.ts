@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
+import { ManualClock } from '../../src/hub/guard/clock.js';
+import { WarehouseBreaker, type BreakerState, type BreakerTransition } from '../../src/hub/guard/breaker.js';
+
+const outage = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' });
+const sqlError = (): SnowmuxError => new SnowmuxError('SQL_ERROR', 'SQL compilation error: syntax error line 1 at position 7.');
+const ok = async (): Promise<string> => 'rows';
+
+function makeBreaker(t: { after(fn: () => void): void }, options: Partial<ConstructorParameters<typeof WarehouseBreaker>[0]> = {}) {
+  const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock();
+  const breaker = new WarehouseBreaker({ profile: 'dev', volumeThreshold: 5, resetTimeoutMs: 60_000, clock, ...options });
+  const transitions: BreakerTransition[] = [];
+  breaker.on('transition', (tr) => transitions.push(tr));
+  t.after(() => breaker.shutdown());
+  return { breaker, clock, transitions };
+}
+
+async function failTimes(breaker: WarehouseBreaker, n: number, make: () => unknown): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await assert.rejects(breaker.run(() => Promise.reject(make())));
+  }
+}
+
+/**
+ * Resolves on the breaker's next transition to `state`. Opossum's reset timer is unref'd, so the
+ * watchdog (which fails the test if the event never comes) is also what keeps the event loop alive.
+ */
+function waitForState(breaker: WarehouseBreaker, state: BreakerState): Promise<void> {
+  if (breaker.state === state) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const watchdog = setTimeout(() => {
+      breaker.off('transition', onTransition);
+      reject(new Error(`breaker never reached ${state} (still ${breaker.state})`));
+    }, 5000);
+    const onTransition = (tr: BreakerTransition): void => {
+      if (tr.to !== state) return;
+      clearTimeout(watchdog);
+      breaker.off('transition', onTransition);
+      resolve();
+    };
+    breaker.on('transition', onTransition);
+  });
+}
+
+test('results and errors pass through unchanged while closed', async (t) => {
+  const { breaker } = makeBreaker(t);
+  assert.equal(await breaker.run(ok), 'rows');
+  const original = sqlError();
+  await assert.rejects(breaker.run(() => Promise.reject(original)), (err: unknown) => err === original);
+  const net = outage();
+  await assert.rejects(breaker.run(() => Promise.reject(net)), (err: unknown) => err === net);
+});
+
+test('opens on the Nth infrastructure failure in the window, emitting one transition', async (t) => {
+  const { breaker, clock, transitions } = makeBreaker(t);
+  await failTimes(breaker, 4, outage);
+  assert.equal(breaker.state, 'closed');
+  await failTimes(breaker, 1, outage);
+  assert.equal(breaker.state, 'open');
+  assert.deepEqual(transitions, [
+    { profile: 'dev', from: 'closed', to: 'open', at: clock.now(), failures: 5, nextAttemptAt: clock.now() + 60_000 },
+  ]);
+  const snap = breaker.snapshot();
+  assert.equal(snap.state, 'open');
+  assert.equal(snap.failures, 5);
+  assert.equal(snap.totalFailures, 5);
+  assert.equal(snap.opensCount, 1);
+  assert.equal(snap.nextAttemptAt, clock.now() + 60_000);
+  assert.equal(snap.lastFailure?.code, 'ECONNREFUSED');
+});
+
+test('while open, calls fail fast with WAREHOUSE_CIRCUIT_OPEN and the action is not called', async (t) => {
+  const { breaker, clock } = makeBreaker(t, { resetTimeoutMs: 30_000 });
+  await failTimes(breaker, 5, outage);
+  clock.advance(2000);
+  let called = 0;
+  const retryAt = clock.now() - 2000 + 30_000;
+  const d = new Date(retryAt);
+  const hhmmss = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(
+      breaker.run(async () => {
+        called++;
+        return 'x';
+      }),
+      (err: unknown) => {
+        assert.ok(isSnowmuxError(err, 'WAREHOUSE_CIRCUIT_OPEN'));
+        assert.equal(
+          err.message,
+          `Snowflake profile "dev" is failing (5 infrastructure errors in 10 s); calls are paused until ${hhmmss} (in 28 s). ` +
+            'Check the warehouse/network; snowmux retries automatically.',
+        );
+        assert.equal(err.details?.['retryAt'], new Date(retryAt).toISOString());
+        assert.equal(err.details?.['retryAfterMs'], 28_000);
+        return true;
+      },
+    );
+  }
+  assert.equal(called, 0);
+  assert.equal(breaker.snapshot().rejectedCount, 20);
+  assert.equal(breaker.snapshot().totalFailures, 5, 'fast-fails are not counted as new infrastructure failures');
+});
+
+test('does not trip on 100 SQL errors (nor on 100 cancellations)', async (t) => {
+  const { breaker, transitions } = makeBreaker(t);
+  await failTimes(breaker, 100, sqlError);
+  await failTimes(breaker, 50, () => new SnowmuxError('QUERY_CANCELLED', 'cancelled'));
+  await failTimes(breaker, 50, () => new DOMException('aborted', 'AbortError'));
+  assert.equal(breaker.state, 'closed');
+  assert.deepEqual(transitions, []);
+  const snap = breaker.snapshot();
+  assert.equal(snap.failures, 0);
+  assert.equal(snap.totalFailures, 0);
+  assert.equal(await breaker.run(ok), 'rows');
+});
+
+test('the error rate is over the rolling window: mostly-answered traffic does not trip, an outage does', async (t) => {
+  const { breaker } = makeBreaker(t);
+  for (let i = 0; i < 10; i++) await breaker.run(ok);
+  await failTimes(breaker, 5, outage); // 5 of 15 = 33 % ≤ 50 %
+  assert.equal(breaker.state, 'closed');
+  await failTimes(breaker, 6, outage); // 11 of 21 = 52 %
+  assert.equal(breaker.state, 'open');
+});
+
+test('failures older than the rolling window no longer count (window driven by the injected clock)', async (t) => {
+  const { breaker, clock } = makeBreaker(t, { rollingWindowMs: 10_000, rollingBuckets: 10 });
+  await failTimes(breaker, 4, outage);
+  clock.advance(10_000);
+  assert.equal(breaker.snapshot().failures, 0);
+  await failTimes(breaker, 4, outage);
+  assert.equal(breaker.state, 'closed');
+  clock.advance(5000); // half a window: the last 4 still count
+  await failTimes(breaker, 1, outage);
+  assert.equal(breaker.state, 'open');
+  assert.equal(breaker.snapshot().failures, 5);
+});
+
+test('half-open: a successful probe closes the breaker; transitions are emitted and counted', async (t) => {
+  const { breaker, transitions } = makeBreaker(t, { resetTimeoutMs: 5 });
+  await failTimes(breaker, 5, outage);
+  await waitForState(breaker, 'half-open');
+  assert.equal(breaker.snapshot().nextAttemptAt, null);
+  assert.equal(await breaker.run(ok), 'rows');
+  assert.equal(breaker.state, 'closed');
+  assert.deepEqual(
+    transitions.map((tr) => `${tr.from}->${tr.to}`),
+    ['closed->open', 'open->half-open', 'half-open->closed'],
+  );
+  const snap = breaker.snapshot();
+  assert.deepEqual([snap.opensCount, snap.halfOpensCount, snap.closesCount], [1, 1, 1]);
+});
+
+test('half-open: an infrastructure failure of the probe re-opens it', async (t) => {
+  const { breaker, clock, transitions } = makeBreaker(t, { resetTimeoutMs: 5 });
+  await failTimes(breaker, 5, outage);
+  await waitForState(breaker, 'half-open');
+  await failTimes(breaker, 1, outage);
+  assert.equal(breaker.state, 'open');
+  assert.equal(breaker.snapshot().opensCount, 2);
+  assert.equal(breaker.snapshot().nextAttemptAt, clock.now() + 5);
+  assert.deepEqual(
+    transitions.map((tr) => tr.to),
+    ['open', 'half-open', 'open'],
+  );
+  // And it recovers on the next probe.
+  await waitForState(breaker, 'half-open');
+  assert.equal(await breaker.run(ok), 'rows');
+  assert.equal(breaker.state, 'closed');
+});
+
+test('half-open admits a single probe; calls during it fail fast without running', async (t) => {
+  const { breaker } = makeBreaker(t, { resetTimeoutMs: 5 });
+  await failTimes(breaker, 5, outage);
+  await waitForState(breaker, 'half-open');
+  let finishProbe!: (value: string) => void;
+  const probe = breaker.run(() => new Promise<string>((resolve) => (finishProbe = resolve)));
+  let called = 0;
+  await assert.rejects(
+    breaker.run(async () => {
+      called++;
+      return 'x';
+    }),
+    (err: unknown) => {
+      assert.ok(isSnowmuxError(err, 'WAREHOUSE_CIRCUIT_OPEN'));
+      assert.match(err.message, /a probe query is checking whether it is back/);
+      return true;
+    },
+  );
+  assert.equal(called, 0);
+  finishProbe('rows');
+  assert.equal(await probe, 'rows');
+  assert.equal(breaker.state, 'closed');
+});
+
+test('a user SQL error from the half-open probe closes it: the warehouse answered', async (t) => {
+  const { breaker } = makeBreaker(t, { resetTimeoutMs: 5 });
+  await failTimes(breaker, 5, outage);
+  await waitForState(breaker, 'half-open');
+  await failTimes(breaker, 1, sqlError);
+  assert.equal(breaker.state, 'closed');
+});
+
+test('after shutdown calls are refused with WAREHOUSE_CLOSED', async (t) => {
+  const { breaker } = makeBreaker(t);
+  breaker.shutdown();
+  await assert.rejects(breaker.run(ok), (err: unknown) => isSnowmuxError(err, 'WAREHOUSE_CLOSED'));
+});

@@ -1,0 +1,336 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
+import { ManualClock, seededRandom } from '../../src/hub/guard/clock.js';
+import { FairScheduler, type Release } from '../../src/hub/guard/fair-scheduler.js';
+
+/** Lets every pending promise reaction run (an event-loop turn, not a timed sleep). */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Settled state of a promise without waiting for it. */
+async function state<T>(p: Promise<T>): Promise<'pending' | 'fulfilled' | 'rejected'> {
+  const pending = Symbol('pending');
+  const winner = await Promise.race([p.then(() => 'fulfilled' as const, () => 'rejected' as const), flush().then(() => pending)]);
+  return winner === pending ? 'pending' : (winner as 'fulfilled' | 'rejected');
+}
+
+async function fill(scheduler: FairScheduler, session: string, n: number): Promise<Release[]> {
+  const held: Release[] = [];
+  for (let i = 0; i < n; i++) held.push(await scheduler.schedule(session));
+  return held;
+}
+
+test('under the cap a call starts at once with no wait; snapshot shows running per session', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 2, maxQueued: 4, clock: new ManualClock() });
+  const a = await scheduler.schedule('A');
+  assert.equal(a.waitMs, 0);
+  assert.equal(a.sessionKey, 'A');
+  const snap = scheduler.snapshot();
+  assert.equal(snap.running, 1);
+  assert.equal(snap.queued, 0);
+  assert.deepEqual(snap.sessions, [{ sessionKey: 'A', running: 1, queued: 0 }]);
+  a.release();
+  assert.equal(scheduler.snapshot().running, 0);
+  assert.deepEqual(scheduler.snapshot().sessions, []);
+});
+
+test('round-robin: a light session B (5 waiters) behind a flooding session A (50 waiters) is fully served within the first 10 releases', async () => {
+  const clock = new ManualClock();
+  const scheduler = new FairScheduler({ maxConcurrent: 4, maxQueued: 100, clock });
+  const running: Release[] = await fill(scheduler, 'A', 4);
+  const grants: Array<{ session: string; index: number }> = [];
+  const track = (session: string, index: number) =>
+    scheduler.schedule(session).then((release) => {
+      grants.push({ session, index });
+      running.push(release);
+    });
+  const waiting: Promise<void>[] = [];
+  for (let i = 0; i < 50; i++) waiting.push(track('A', i));
+  for (let i = 0; i < 5; i++) waiting.push(track('B', i));
+  assert.deepEqual(scheduler.snapshot().sessions, [
+    { sessionKey: 'A', running: 4, queued: 50 },
+    { sessionKey: 'B', running: 0, queued: 5 },
+  ]);
+
+  let releases = 0;
+  let bDoneAt = -1;
+  while (grants.length < 55) {
+    clock.advance(100);
+    running.shift()!.release();
+    releases++;
+    await flush();
+    const counts = { A: 0, B: 0 };
+    for (const g of grants) counts[g.session as 'A' | 'B']++;
+    if (counts.B < 5) {
+      // Stated bound: while both sessions have waiters, their grant counts differ by at most 1.
+      assert.ok(Math.abs(counts.A - counts.B) <= 1, `after ${releases} releases A=${counts.A} B=${counts.B}`);
+    } else if (bDoneAt < 0) {
+      bDoneAt = releases;
+    }
+    assert.ok(scheduler.snapshot().running <= 4);
+  }
+  assert.ok(bDoneAt > 0 && bDoneAt <= 10, `B finished after ${bDoneAt} releases`);
+  // FIFO within each session.
+  for (const session of ['A', 'B']) {
+    const order = grants.filter((g) => g.session === session).map((g) => g.index);
+    assert.deepEqual(order, [...order].sort((x, y) => x - y));
+  }
+  await Promise.all(waiting);
+  for (const r of running) r.release();
+  assert.equal(scheduler.snapshot().running, 0);
+});
+
+test('three sessions with waiters are served in strict rotation', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 100, clock: new ManualClock() });
+  let held = await scheduler.schedule('X');
+  const order: string[] = [];
+  const pending: Promise<void>[] = [];
+  for (const [session, n] of [['A', 6], ['B', 2], ['C', 4]] as const) {
+    for (let i = 0; i < n; i++) {
+      pending.push(
+        scheduler.schedule(session).then((release) => {
+          order.push(session);
+          held = release;
+        }),
+      );
+    }
+  }
+  for (let i = 0; i < 12; i++) {
+    held.release();
+    await flush();
+  }
+  held.release();
+  await Promise.all(pending);
+  assert.deepEqual(order.join(''), 'ABCABCACACAA');
+});
+
+test('a full queue refuses at once with HUB_BUSY and a retry estimate from recent service times', async () => {
+  const clock = new ManualClock();
+  const scheduler = new FairScheduler({ maxConcurrent: 8, maxQueued: 64, clock });
+  // Teach it that queries take 2 s: 8 slots → one frees every ~250 ms.
+  for (let i = 0; i < 8; i++) {
+    const r = await scheduler.schedule('warm');
+    clock.advance(2000);
+    r.release();
+  }
+  await fill(scheduler, 'A', 8);
+  const queued = Array.from({ length: 64 }, (_, i) => scheduler.schedule(i % 2 ? 'A' : 'B'));
+  const refused = scheduler.schedule('C');
+  assert.equal(await state(refused), 'rejected', 'refused without waiting for any release');
+  await assert.rejects(refused, (err: unknown) => {
+    assert.ok(isSnowmuxError(err, 'HUB_BUSY'));
+    assert.equal(err.message, 'The hub is busy: 8 queries running and 64 waiting. Retry after ~250 ms.');
+    assert.equal(err.details?.['retryAfterMs'], 250);
+    assert.equal(err.details?.['reason'], 'queue_full');
+    return true;
+  });
+  assert.equal(scheduler.snapshot().totals.refused, 1);
+  for (const q of queued) assert.equal(await state(q), 'pending');
+  scheduler.close();
+  await Promise.allSettled(queued);
+});
+
+test('maxQueued 0: at the cap every extra call is refused at once', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 0, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  await assert.rejects(scheduler.schedule('B'), (err: unknown) => isSnowmuxError(err, 'HUB_BUSY'));
+  held.release();
+  (await scheduler.schedule('B')).release();
+});
+
+test('the per-session bound refuses the busy session but still queues others', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, maxQueuedPerSession: 2, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  const a1 = scheduler.schedule('A');
+  const a2 = scheduler.schedule('A');
+  await assert.rejects(scheduler.schedule('A'), (err: unknown) => {
+    assert.ok(isSnowmuxError(err, 'HUB_BUSY'));
+    assert.equal(err.details?.['reason'], 'session_queue_full');
+    assert.match(err.message, /this session already has 2 queries waiting/);
+    return true;
+  });
+  const b1 = scheduler.schedule('B');
+  assert.equal(scheduler.snapshot().queued, 3);
+  held.release();
+  (await a1).release();
+  (await b1).release();
+  (await a2).release();
+  assert.equal(scheduler.snapshot().running, 0);
+});
+
+test('a waiter whose signal aborts leaves the queue with QUERY_CANCELLED and never takes a slot', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  const controller = new AbortController();
+  const cancelled = scheduler.schedule('B', controller.signal);
+  const next = scheduler.schedule('C');
+  controller.abort();
+  await assert.rejects(cancelled, (err: unknown) => isSnowmuxError(err, 'QUERY_CANCELLED'));
+  assert.equal(scheduler.snapshot().queued, 1);
+  assert.equal(scheduler.snapshot().totals.cancelled, 1);
+  held.release();
+  const c = await next;
+  assert.equal(c.sessionKey, 'C');
+  assert.equal(scheduler.snapshot().running, 1);
+  c.release();
+  assert.deepEqual(scheduler.snapshot().sessions, []);
+  assert.equal(scheduler.snapshot().running, 0);
+});
+
+test('an abort reason that is a SnowmuxError (the hub timeout) is what the waiter rejects with', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  const controller = new AbortController();
+  const waiting = scheduler.schedule('B', controller.signal);
+  const reason = new SnowmuxError('QUERY_TIMEOUT', 'The query took longer than 60 s.');
+  controller.abort(reason);
+  await assert.rejects(waiting, (err: unknown) => err === reason);
+  held.release();
+});
+
+test('an already-aborted signal is refused without queueing or taking a slot', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, clock: new ManualClock() });
+  await assert.rejects(scheduler.schedule('A', AbortSignal.abort()), (err: unknown) => isSnowmuxError(err, 'QUERY_CANCELLED'));
+  assert.equal(scheduler.snapshot().running, 0);
+  assert.equal(scheduler.snapshot().queued, 0);
+});
+
+test('aborting after the slot was granted does nothing: the holder still owns (and releases) it', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  const controller = new AbortController();
+  const waiting = scheduler.schedule('B', controller.signal);
+  held.release();
+  const granted = await waiting;
+  controller.abort();
+  await flush();
+  assert.equal(scheduler.snapshot().running, 1);
+  granted.release();
+  assert.equal(scheduler.snapshot().running, 0);
+});
+
+test('release is idempotent: a double release frees one slot and admits one waiter', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 2, maxQueued: 10, clock: new ManualClock() });
+  const [a, b] = await fill(scheduler, 'A', 2);
+  const w1 = scheduler.schedule('W');
+  const w2 = scheduler.schedule('W');
+  a!.release();
+  assert.equal(a!.released, true);
+  a!.release();
+  a!.release();
+  await flush();
+  assert.equal(await state(w1), 'fulfilled');
+  assert.equal(await state(w2), 'pending', 'the repeated release must not admit a second waiter');
+  assert.equal(scheduler.snapshot().running, 2);
+  b!.release();
+  (await w1).release();
+  (await w2).release();
+  assert.equal(scheduler.snapshot().running, 0);
+});
+
+test('queue wait time is measured on the injected clock and returned with the slot', async () => {
+  const clock = new ManualClock();
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, clock });
+  const held = await scheduler.schedule('A');
+  const waiting = scheduler.schedule('B');
+  clock.advance(300);
+  held.release();
+  const b = await waiting;
+  assert.equal(b.waitMs, 300);
+  assert.equal(b.startedAt, clock.now());
+  b.release();
+});
+
+test('close() refuses waiters and later calls with HUB_SHUTTING_DOWN; granted slots still release', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 10, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  const waiting = scheduler.schedule('B');
+  scheduler.close();
+  await assert.rejects(waiting, (err: unknown) => isSnowmuxError(err, 'HUB_SHUTTING_DOWN'));
+  await assert.rejects(scheduler.schedule('C'), (err: unknown) => isSnowmuxError(err, 'HUB_SHUTTING_DOWN'));
+  held.release();
+  assert.equal(scheduler.snapshot().running, 0);
+  assert.equal(scheduler.snapshot().queued, 0);
+});
+
+test('property: random interleavings of schedule/abort/release never leak or over-grant slots (seeded)', async () => {
+  const exercised = { granted: 0, refused: 0, cancelled: 0, waitedThenGranted: 0 };
+  for (let seed = 1; seed <= 25; seed++) {
+    const random = seededRandom(seed);
+    const clock = new ManualClock();
+    const maxConcurrent = 1 + Math.floor(random() * 4);
+    const maxQueued = Math.floor(random() * 8);
+    const scheduler = new FairScheduler({ maxConcurrent, maxQueued, maxQueuedPerSession: random() < 0.5 ? 3 : undefined, clock });
+    const held: Release[] = [];
+    const waiting = new Map<number, AbortController>();
+    let nextId = 0;
+    let granted = 0;
+    let refused = 0;
+    let cancelled = 0;
+
+    const check = (step: number): void => {
+      const snap = scheduler.snapshot();
+      const where = `seed ${seed} step ${step}`;
+      assert.ok(snap.running <= maxConcurrent, `${where}: over the cap`);
+      assert.equal(snap.running, held.length, `${where}: running count drifted from slots actually held`);
+      assert.equal(snap.queued, waiting.size, `${where}: queued count drifted from pending calls`);
+      assert.ok(snap.queued <= maxQueued, `${where}: queue over its bound`);
+      if (snap.queued > 0) assert.equal(snap.running, maxConcurrent, `${where}: a waiter waits while a slot is free`);
+      const perSession = snap.sessions.reduce((sum, s) => sum + s.running, 0);
+      assert.equal(perSession, snap.running, `${where}: per-session running counts disagree`);
+    };
+
+    for (let step = 0; step < 300; step++) {
+      const op = random();
+      if (op < 0.5) {
+        const id = nextId++;
+        const controller = new AbortController();
+        waiting.set(id, controller);
+        scheduler.schedule(`s${Math.floor(random() * 5)}`, controller.signal).then(
+          (release) => {
+            waiting.delete(id);
+            granted++;
+            if (release.waitMs > 0) exercised.waitedThenGranted++;
+            held.push(release);
+          },
+          (err: unknown) => {
+            waiting.delete(id);
+            if (isSnowmuxError(err, 'HUB_BUSY')) refused++;
+            else if (isSnowmuxError(err, 'QUERY_CANCELLED')) cancelled++;
+            else throw err;
+          },
+        );
+      } else if (op < 0.65 && waiting.size > 0) {
+        const ids = [...waiting.keys()];
+        waiting.get(ids[Math.floor(random() * ids.length)]!)!.abort();
+      } else if (held.length > 0) {
+        const index = Math.floor(random() * held.length);
+        const [release] = held.splice(index, 1);
+        release!.release();
+        if (random() < 0.3) release!.release(); // double release must be harmless
+      }
+      clock.advance(Math.floor(random() * 50));
+      await flush();
+      check(step);
+    }
+    // Drain: everything still waiting is eventually granted once holders release.
+    while (held.length > 0 || waiting.size > 0) {
+      const release = held.shift();
+      assert.ok(release, `seed ${seed}: waiters remain but nothing holds a slot`);
+      release.release();
+      await flush();
+    }
+    const snap = scheduler.snapshot();
+    assert.equal(snap.running, 0, `seed ${seed}: leaked slot`);
+    assert.equal(snap.queued, 0, `seed ${seed}: leaked waiter`);
+    assert.deepEqual(snap.sessions, []);
+    assert.equal(snap.totals.granted, granted);
+    assert.equal(snap.totals.refused, refused);
+    assert.equal(snap.totals.cancelled, cancelled);
+    exercised.granted += granted;
+    exercised.refused += refused;
+    exercised.cancelled += cancelled;
+  }
+  // The random walk really did hit every path.
+  assert.ok(exercised.granted > 500 && exercised.refused > 50 && exercised.cancelled > 50 && exercised.waitedThenGranted > 50, JSON.stringify(exercised));
+});

@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isSnowmuxError } from '../../src/errors.js';
+import { ManualClock } from '../../src/hub/guard/clock.js';
+import { QuotaTracker } from '../../src/hub/guard/quota.js';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const at = (iso: string): number => Date.parse(iso);
+
+function refusal(fn: () => void): { code: string; message: string; details: Record<string, unknown> | undefined } {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(isSnowmuxError(err, 'QUOTA_EXCEEDED'), `expected QUOTA_EXCEEDED, got ${String(err)}`);
+    return { code: err.code, message: err.message, details: err.details };
+  }
+  assert.fail('expected a QUOTA_EXCEEDED refusal');
+}
+
+test('queries per hour: refused once used up, with the window reset time; allowed again in the next window', () => {
+  const clock = new ManualClock(at('2026-11-21T14:37:12Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 1000 }], clock });
+  for (let i = 0; i < 1000; i++) {
+    quotas.check('alice');
+    quotas.record('alice', { queries: 1 });
+  }
+  const err = refusal(() => quotas.check('alice'));
+  assert.equal(err.message, 'Quota exceeded for "alice": 1000 queries per hour. The window resets at 2026-11-21T15:00:00Z.');
+  assert.equal(err.details?.['resetAt'], '2026-11-21T15:00:00Z');
+  assert.equal(err.details?.['retryAfterMs'], at('2026-11-21T15:00:00Z') - clock.now());
+  quotas.check('bob'); // other identities are unaffected
+
+  clock.advance(at('2026-11-21T14:59:59.999Z') - clock.now());
+  refusal(() => quotas.check('alice'));
+  clock.advance(1);
+  quotas.check('alice');
+  assert.equal(quotas.entry('alice').windows[0]!.used.queries, 0);
+});
+
+test('usage recorded just before a boundary does not count after it', () => {
+  const clock = new ManualClock(at('2026-11-21T14:59:59Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 2 }], clock });
+  quotas.record('alice', { queries: 2 });
+  refusal(() => quotas.check('alice'));
+  clock.advance(1000);
+  quotas.check('alice');
+  quotas.record('alice', { queries: 1 });
+  const [window] = quotas.entry('alice').windows;
+  assert.equal(window!.windowStart, '2026-11-21T15:00:00Z');
+  assert.equal(window!.resetsAt, '2026-11-21T16:00:00Z');
+  assert.deepEqual(window!.remaining, { queries: 1, rows: null, bytes: null });
+});
+
+test('rows and bytes per day: the call that crosses finishes, the next one is refused until UTC midnight', () => {
+  const clock = new ManualClock(at('2026-11-21T09:00:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: DAY, rows: 1000, bytes: 1024 * 1024 }], clock });
+  quotas.record('alice', { queries: 1, rows: 999, bytes: 1000 });
+  quotas.check('alice');
+  quotas.record('alice', { queries: 1, rows: 5, bytes: 1000 });
+  const rows = refusal(() => quotas.check('alice'));
+  assert.equal(rows.message, 'Quota exceeded for "alice": 1000 rows returned per day. The window resets at 2026-11-22T00:00:00Z.');
+  assert.equal(rows.details?.['metric'], 'rows');
+  assert.equal(rows.details?.['used'], 1004);
+
+  quotas.record('carol', { queries: 1, rows: 1, bytes: 2 * 1024 * 1024 });
+  const bytes = refusal(() => quotas.check('carol'));
+  assert.equal(bytes.message, 'Quota exceeded for "carol": 1 MiB returned per day. The window resets at 2026-11-22T00:00:00Z.');
+
+  clock.advance(at('2026-11-22T00:00:00Z') - clock.now());
+  quotas.check('alice');
+  quotas.check('carol');
+});
+
+test('with hourly and daily budgets both spent, the refusal names the one that resets last', () => {
+  const clock = new ManualClock(at('2026-11-21T14:10:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 5 }, { windowMs: DAY, queries: 5 }], clock });
+  quotas.record('alice', { queries: 5 });
+  const both = refusal(() => quotas.check('alice'));
+  assert.match(both.message, /5 queries per day\. The window resets at 2026-11-22T00:00:00Z\.$/);
+  clock.advance(HOUR); // new hour, same day: the daily budget still refuses
+  const daily = refusal(() => quotas.check('alice'));
+  assert.match(daily.message, /per day/);
+});
+
+test('a 15-minute window is aligned to the quarter hour and described as such', () => {
+  const clock = new ManualClock(at('2026-11-21T14:20:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: 15 * 60_000, queries: 1 }], clock });
+  quotas.record('alice', { queries: 1 });
+  assert.equal(
+    refusal(() => quotas.check('alice')).message,
+    'Quota exceeded for "alice": 1 query per 15 minutes. The window resets at 2026-11-21T14:30:00Z.',
+  );
+});
+
+test('per-identity rules override the default; no rules means no quota', () => {
+  const clock = new ManualClock();
+  const quotas = new QuotaTracker({
+    rules: [{ windowMs: HOUR, queries: 1 }],
+    rulesFor: (id) => (id === 'admin' ? [] : id === 'heavy' ? [{ windowMs: HOUR, queries: 3 }] : undefined),
+    clock,
+  });
+  quotas.record('admin', { queries: 10_000 });
+  quotas.check('admin');
+  quotas.record('heavy', { queries: 2 });
+  quotas.check('heavy');
+  quotas.record('heavy', { queries: 1 });
+  refusal(() => quotas.check('heavy'));
+  quotas.record('default-user', { queries: 1 });
+  refusal(() => quotas.check('default-user'));
+});
+
+test('snapshot shows used, limits, remaining budget and reset time per identity', () => {
+  const clock = new ManualClock(at('2026-11-21T14:00:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 100, rows: 10_000 }], clock });
+  quotas.record('bob', { queries: 3, rows: 250, bytes: 4096 });
+  quotas.record('alice', { queries: 1, rows: 10, bytes: 100 });
+  assert.deepEqual(quotas.snapshot(), [
+    {
+      identity: 'alice',
+      windows: [
+        {
+          windowMs: HOUR,
+          windowStart: '2026-11-21T14:00:00Z',
+          resetsAt: '2026-11-21T15:00:00Z',
+          used: { queries: 1, rows: 10, bytes: 100 },
+          limits: { queries: 100, rows: 10_000, bytes: null },
+          remaining: { queries: 99, rows: 9990, bytes: null },
+        },
+      ],
+    },
+    {
+      identity: 'bob',
+      windows: [
+        {
+          windowMs: HOUR,
+          windowStart: '2026-11-21T14:00:00Z',
+          resetsAt: '2026-11-21T15:00:00Z',
+          used: { queries: 3, rows: 250, bytes: 4096 },
+          limits: { queries: 100, rows: 10_000, bytes: null },
+          remaining: { queries: 97, rows: 9750, bytes: null },
+        },
+      ],
+    },
+  ]);
+  assert.deepEqual(quotas.entry('nobody').windows[0]!.remaining, { queries: 100, rows: 10_000, bytes: null });
+});
+
+test('identities whose windows have all ended are forgotten once many accumulate', () => {
+  const clock = new ManualClock();
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 10 }], clock });
+  for (let i = 0; i < 1000; i++) quotas.record(`user-${i}`, { queries: 1 });
+  assert.equal(quotas.snapshot().length, 1000);
+  clock.advance(HOUR);
+  quotas.record('fresh', { queries: 1 });
+  quotas.record('fresh2', { queries: 1 });
+  assert.deepEqual(quotas.snapshot().map((e) => e.identity), ['fresh', 'fresh2']);
+});
+
+test('nonsense usage values are ignored and invalid rules are rejected', () => {
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 1 }], clock: new ManualClock() });
+  quotas.record('alice', { queries: Number.NaN, rows: -5 });
+  quotas.check('alice');
+  assert.throws(() => new QuotaTracker({ rules: [{ windowMs: 0, queries: 1 }] }), RangeError);
+  assert.throws(() => new QuotaTracker({ rules: [{ windowMs: HOUR, queries: -1 }] }), RangeError);
+});
