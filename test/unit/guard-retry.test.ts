@@ -92,32 +92,31 @@ test('non-retryable failures are not retried: SQL errors, auth failures, the hub
     new TypeError('bug'),
   ];
   for (const error of errors) {
+    const clock = new ManualClock();
     let calls = 0;
-    await assert.rejects(
-      withRetry(
-        async () => {
-          calls++;
-          throw error;
-        },
-        { readOnly: true, retries: 5, clock: new ManualClock() },
-      ),
-      (err: unknown) => err === error,
+    const run = withRetry(
+      async () => {
+        calls++;
+        throw error;
+      },
+      { readOnly: true, retries: 5, clock },
     );
+    await assert.rejects(drive(clock, run), (err: unknown) => err === error);
     assert.equal(calls, 1, `${String(error)} must not be retried`);
   }
 });
 
 test('a statement not declared read-only is never retried, even on a transient failure', async () => {
+  const clock = new ManualClock();
   let calls = 0;
-  await assert.rejects(
-    withRetry(
-      async () => {
-        calls++;
-        throw transient();
-      },
-      { readOnly: false, retries: 5, clock: new ManualClock() },
-    ),
+  const run = withRetry(
+    async () => {
+      calls++;
+      throw transient();
+    },
+    { readOnly: false, retries: 5, clock },
   );
+  await assert.rejects(drive(clock, run));
   assert.equal(calls, 1);
 });
 

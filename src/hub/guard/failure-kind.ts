@@ -110,12 +110,6 @@ const MAX_CAUSE_DEPTH = 8;
 
 export function classifyFailure(err: unknown): FailureKind {
   if (isCancellation(err)) return 'cancelled';
-  if (isSnowmuxError(err)) {
-    const explicit = err.details?.['infrastructure'];
-    if (typeof explicit === 'boolean') return explicit ? 'infrastructure' : 'user';
-    if (USER_CODES.has(err.code)) return 'user';
-    if (INFRASTRUCTURE_CODES.has(err.code)) return 'infrastructure';
-  }
   return findInfrastructureCause(err, 0) ? 'infrastructure' : 'user';
 }
 
@@ -140,7 +134,7 @@ export function isTransientFailure(err: unknown): boolean {
 export function cancellationError(signal: AbortSignal | undefined, what: string): SnowmuxError {
   const reason: unknown = signal?.reason;
   if (reason instanceof SnowmuxError) return reason;
-  return new SnowmuxError('QUERY_CANCELLED', `${what} was cancelled before it finished. Nothing more to do; run it again if you still need it.`, {
+  return new SnowmuxError('QUERY_CANCELLED', `${what} was cancelled. Nothing more to do; run it again if you still need it.`, {
     cause: reason,
   });
 }
@@ -154,6 +148,7 @@ function isCancellation(err: unknown): boolean {
   return err['sqlState'] === '57014' && code !== SNOWFLAKE_STATEMENT_TIMEOUT;
 }
 
+/** Steps 2–4: a SnowmuxError's explicit flag or known code decides; otherwise look at it and its causes. */
 function findInfrastructureCause(err: unknown, depth: number): boolean {
   if (!isObject(err) || depth > MAX_CAUSE_DEPTH) return false;
   if (isSnowmuxError(err)) {
