@@ -51,7 +51,12 @@ function runningSignal(): { onProgress: (p: QueryProgress) => void; running: Pro
   const running = new Promise<QueryProgress>((r) => {
     resolve = r;
   });
-  return { onProgress: (p) => resolve(p), running };
+  return {
+    onProgress: (p) => {
+      if (p.phase === 'running') resolve(p);
+    },
+    running,
+  };
 }
 
 describe('DuckDbWarehouse', () => {
@@ -264,6 +269,71 @@ describe('DuckDbWarehouse', () => {
       assert.deepEqual(next.rows, [[1]]);
     });
 
+    test('statements beyond the concurrency limit queue, can be cancelled while queued, and catalog calls still run', async () => {
+      const own = await DuckDbWarehouse.open({ dataDir, threads: 1, progressIntervalMs: 10, maxConcurrentStatements: 1 });
+      try {
+        const long = new AbortController();
+        const { onProgress, running } = runningSignal();
+        const pending = own.query(ENDLESS, opts({ signal: long.signal, onProgress }));
+        pending.catch(() => {});
+        await running;
+
+        const waiting = new AbortController();
+        let queuedProgress: QueryProgress | undefined;
+        let markQueued: () => void = () => {};
+        const queued = new Promise<void>((resolve) => {
+          markQueued = resolve;
+        });
+        const second = own.query('SELECT 1', opts({
+          signal: waiting.signal,
+          onProgress: (p) => {
+            if (p.phase === 'queued') {
+              queuedProgress ??= p;
+              markQueued();
+            }
+          },
+        }));
+        await queued;
+        assert.match(queuedProgress?.message ?? '', /Waiting/);
+        assert.equal(own.info().detail['queuedStatements'], 1);
+        // Catalog look-ups have their own slot.
+        assert.equal((await own.listObjects('SNOWMUX_SAMPLE', 'TPCH', 'view', ctx())).length, 4);
+        waiting.abort();
+        await rejectsWith(second, 'QUERY_CANCELLED');
+        assert.equal(own.info().detail['queuedStatements'], 0);
+
+        long.abort();
+        await rejectsWith(pending, 'QUERY_CANCELLED');
+        const after = await own.query('SELECT 2', opts());
+        assert.deepEqual(after.rows, [[2]]);
+      } finally {
+        await own.close();
+      }
+    });
+
+    test('long statements never starve the hub’s file I/O (libuv thread pool)', async () => {
+      const controllers = Array.from({ length: 6 }, () => new AbortController());
+      const starts = controllers.map(() => runningSignal());
+      const pending = controllers.map((c, i) => warehouse.query(ENDLESS, opts({ signal: c.signal, onProgress: starts[i]?.onProgress })));
+      for (const p of pending) p.catch(() => {});
+      try {
+        await Promise.race(starts.map((s) => s.running));
+        let deadline: NodeJS.Timeout | undefined;
+        const stalled = new Promise<never>((_, reject) => {
+          deadline = setTimeout(() => reject(new Error('file I/O stalled behind DuckDB statements')), 10_000);
+        });
+        try {
+          await Promise.race([fs.readFile(path.join(dataDir, 'SNOWMUX_SAMPLE.duckdb')).then((b) => assert.ok(b.length > 0)), stalled]);
+        } finally {
+          clearTimeout(deadline);
+        }
+      } finally {
+        for (const c of controllers) c.abort();
+        await Promise.allSettled(pending);
+        await stopsInEngine(warehouse);
+      }
+    });
+
     test('close() stops running statements and waits for them', async () => {
       const own = await DuckDbWarehouse.open({ dataDir, threads: 1, progressIntervalMs: 10 });
       const { onProgress, running } = runningSignal();
@@ -271,8 +341,10 @@ describe('DuckDbWarehouse', () => {
       pending.catch(() => {});
       await running;
       await own.close();
-      await assert.rejects(pending);
+      await rejectsWith(pending, 'WAREHOUSE_CLOSED');
       await rejectsWith(own.query('SELECT 1', opts()), 'WAREHOUSE_CLOSED');
+      await rejectsWith(own.listDatabases(ctx()), 'WAREHOUSE_CLOSED');
+      await rejectsWith(own.fetchResults('01000000-0000-0000-0000-000000000000', { offset: 0, limit: 1 }, ctx()), 'WAREHOUSE_CLOSED');
       await own.close();
     });
   });

@@ -8,6 +8,11 @@ import type { QueryProgress } from '../types.js';
  *
  * Aborts (the call's signal) and timeouts interrupt the connection and reject at once; the statement
  * winds down in the background and the connection is closed only after it has, never under it.
+ *
+ * Calls wait for a slot first. The DuckDB bindings run every statement step on the libuv thread pool
+ * (4 threads unless UV_THREADPOOL_SIZE says otherwise), and a long statement holds its thread for as
+ * long as it computes: with as many long statements as threads, every fs call in the hub (logs, audit)
+ * would stall. The slots keep some threads free.
  */
 
 export interface CallScopeOptions {
@@ -15,6 +20,8 @@ export interface CallScopeOptions {
   timeoutMs?: number | undefined;
   onProgress?: ((progress: QueryProgress) => void) | undefined;
   progressIntervalMs: number;
+  /** Where the call waits for its turn. */
+  slots: Slots;
 }
 
 /** Re-interrupt at this pace until the statement stops: an interrupt that lands between statements is otherwise lost. */
@@ -22,65 +29,82 @@ const REINTERRUPT_MS = 25;
 
 interface ActiveCall {
   connection: DuckDBConnection | undefined;
+  stop(cause: SnowmuxError): void;
   settled: Promise<unknown>;
 }
 
 export class CallTracker {
   private readonly active = new Set<ActiveCall>();
+  private closing = false;
 
   get size(): number {
     return this.active.size;
   }
 
-  /** Resolves once no call holds a connection (calls started meanwhile are waited for too). */
+  /** Resolves once no call holds a connection or waits for one (calls started meanwhile included). */
   async idle(): Promise<void> {
     while (this.active.size > 0) await Promise.allSettled([...this.active].map((call) => call.settled));
   }
 
-  /** Interrupts every running call and waits until each has let go of its connection. */
+  /** Stops every call (running or waiting) and waits until each has let go of its connection. */
   async drain(): Promise<void> {
-    const calls = [...this.active];
-    for (const call of calls) safeInterrupt(call.connection);
-    await Promise.allSettled(calls.map((call) => call.settled));
+    this.closing = true;
+    const closed = closedError();
+    for (const call of this.active) call.stop(closed);
+    await this.idle();
   }
 
   async run<T>(instance: DuckDBInstance, options: CallScopeOptions, work: (connection: DuckDBConnection, scope: CallState) => Promise<T>): Promise<T> {
     const { signal } = options;
+    if (this.closing) throw closedError();
     if (signal.aborted) throw cancellationError(signal);
     const started = performance.now();
     const state = new CallState();
-    const call: ActiveCall = { connection: undefined, settled: Promise.resolve() };
+    const stopped = new AbortController();
     let stopCause: SnowmuxError | undefined;
     let reinterrupt: NodeJS.Timeout | undefined;
+    let queued = false;
     let rejectEarly: (err: SnowmuxError) => void = () => {};
     const early = new Promise<never>((_, reject) => {
       rejectEarly = reject;
     });
     early.catch(() => {});
 
-    const stop = (cause: SnowmuxError): void => {
-      if (stopCause !== undefined) return;
-      stopCause = cause;
-      state.stopped = true;
-      safeInterrupt(call.connection);
-      reinterrupt = setInterval(() => safeInterrupt(call.connection), REINTERRUPT_MS);
-      reinterrupt.unref();
-      rejectEarly(cause);
+    const call: ActiveCall = {
+      connection: undefined,
+      settled: Promise.resolve(),
+      stop: (cause) => {
+        if (stopCause !== undefined) return;
+        stopCause = cause;
+        state.stopped = true;
+        stopped.abort(cause);
+        safeInterrupt(call.connection);
+        reinterrupt = setInterval(() => safeInterrupt(call.connection), REINTERRUPT_MS);
+        reinterrupt.unref();
+        rejectEarly(cause);
+      },
     };
-    const onAbort = (): void => stop(cancellationError(signal));
+    const onAbort = (): void => call.stop(cancellationError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     const timeout =
       options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
-        ? setTimeout(() => stop(timeoutError(options.timeoutMs as number)), options.timeoutMs)
+        ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number)), options.timeoutMs)
         : undefined;
-    const progress =
-      options.onProgress !== undefined
-        ? setInterval(() => reportProgress(call.connection, started, options.onProgress), options.progressIntervalMs)
-        : undefined;
+    const report = (): void => reportProgress(queued ? undefined : call.connection, queued, started, options.onProgress);
+    const progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
     progress?.unref();
 
     const inner = (async () => {
+      let release: (() => void) | undefined;
       try {
+        if (!options.slots.free) {
+          queued = true;
+          report();
+        }
+        release = await options.slots.acquire(stopped.signal);
+        queued = false;
+        if (stopCause !== undefined) throw stopCause;
+        if (this.closing) throw closedError();
         call.connection = await instance.connect();
         if (stopCause !== undefined) throw stopCause;
         return await work(call.connection, state);
@@ -96,6 +120,7 @@ export class CallTracker {
           // The connection is gone either way.
         }
         call.connection = undefined;
+        release?.();
       }
     })();
     call.settled = inner.then(
@@ -109,6 +134,58 @@ export class CallTracker {
     } catch (err) {
       throw stopCause ?? toWarehouseError(err);
     }
+  }
+}
+
+/** A counting semaphore with a FIFO queue; a waiter leaves the queue when its signal aborts. */
+export class Slots {
+  private used = 0;
+  private readonly waiters: { grant: () => void }[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get free(): boolean {
+    return this.used < this.limit;
+  }
+
+  get queued(): number {
+    return this.waiters.length;
+  }
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (signal.aborted) throw signal.reason;
+    if (this.used < this.limit) {
+      this.used++;
+      return this.releaser();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = (): void => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+    return this.releaser();
+  }
+
+  /** Releasing hands the slot straight to the next waiter, so the count never dips below the queue. */
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next !== undefined) next.grant();
+      else this.used--;
+    };
   }
 }
 
@@ -149,6 +226,10 @@ export function cancellationError(signal: AbortSignal): SnowmuxError {
   return new SnowmuxError('QUERY_CANCELLED', 'The query was cancelled (the request was cancelled or the client disconnected). Run it again if you still need the result.');
 }
 
+export function closedError(): SnowmuxError {
+  return new SnowmuxError('WAREHOUSE_CLOSED', 'The embedded warehouse is shut down (the hub is stopping). Retry once the hub is back.');
+}
+
 function timeoutError(timeoutMs: number): SnowmuxError {
   const seconds = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 100) / 10} s` : `${timeoutMs} ms`;
   return new SnowmuxError(
@@ -166,17 +247,27 @@ function safeInterrupt(connection: DuckDBConnection | undefined): void {
   }
 }
 
-function reportProgress(connection: DuckDBConnection | undefined, started: number, onProgress: CallScopeOptions['onProgress']): void {
+function reportProgress(
+  connection: DuckDBConnection | undefined,
+  queued: boolean,
+  started: number,
+  onProgress: CallScopeOptions['onProgress'],
+): void {
   const elapsedMs = Math.round(performance.now() - started);
-  let message = `Running for ${Math.round(elapsedMs / 1000)} s`;
-  try {
-    const percentage = connection?.progress.percentage ?? -1;
-    if (percentage >= 0) message += ` (about ${Math.round(percentage)}% done)`;
-  } catch {
-    // Progress is best effort.
+  let message: string;
+  if (queued) {
+    message = 'Waiting for a free slot in the embedded warehouse (other statements are running).';
+  } else {
+    message = `Running for ${Math.round(elapsedMs / 1000)} s`;
+    try {
+      const percentage = connection?.progress.percentage ?? -1;
+      if (percentage >= 0) message += ` (about ${Math.round(percentage)}% done)`;
+    } catch {
+      // Progress is best effort.
+    }
   }
   try {
-    onProgress?.({ phase: 'running', elapsedMs, message });
+    onProgress?.({ phase: queued ? 'queued' : 'running', elapsedMs, message });
   } catch {
     // A failing listener must not fail the query.
   }

@@ -17,7 +17,7 @@ import type {
   Warehouse,
   WarehouseInfo,
 } from '../types.js';
-import { CallTracker, cancellationError } from './call-scope.js';
+import { CallTracker, Slots, cancellationError, closedError } from './call-scope.js';
 import type { CallState } from './call-scope.js';
 import * as catalog from './duckdb-catalog.js';
 import type { CatalogComments } from './duckdb-catalog.js';
@@ -49,6 +49,12 @@ export interface DuckDbWarehouseOptions {
   readAheadMs?: number | undefined;
   /** How often onProgress hears about a running statement; default 1000 ms. */
   progressIntervalMs?: number | undefined;
+  /**
+   * Statements running at once; more wait their turn (onProgress phase "queued"). Each running statement
+   * can hold a libuv thread-pool thread, so the default, UV_THREADPOOL_SIZE - 2 (2 with the default pool
+   * of 4), leaves one thread for catalog look-ups and at least one for the hub's file I/O.
+   */
+  maxConcurrentStatements?: number | undefined;
 }
 
 const DEFAULTS = {
@@ -75,6 +81,9 @@ export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
   private readonly calls = new CallTracker();
   private readonly results: ResultCache;
+  private readonly statementSlots: Slots;
+  /** Catalog look-ups are quick; their own slot keeps them from queueing behind long statements. */
+  private readonly catalogSlots = new Slots(1);
   private closed = false;
 
   private constructor(
@@ -84,6 +93,7 @@ export class DuckDbWarehouse implements Warehouse {
     private readonly openFacts: { generated: boolean; openMs: number },
   ) {
     this.results = new ResultCache(settings.resultCacheBytes);
+    this.statementSlots = new Slots(settings.maxConcurrentStatements);
   }
 
   static async open(options: DuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
@@ -95,6 +105,7 @@ export class DuckDbWarehouse implements Warehouse {
       resultCacheRows: options.resultCacheRows ?? DEFAULTS.resultCacheRows,
       readAheadMs: options.readAheadMs ?? DEFAULTS.readAheadMs,
       progressIntervalMs: options.progressIntervalMs ?? DEFAULTS.progressIntervalMs,
+      maxConcurrentStatements: Math.max(1, Math.floor(options.maxConcurrentStatements ?? defaultStatementSlots())),
     };
     const file = sampleDatabasePath(options.dataDir);
     let generated = false;
@@ -124,7 +135,9 @@ export class DuckDbWarehouse implements Warehouse {
         threads: this.settings.threads,
         memoryLimit: this.settings.memoryLimit,
         resultCacheBytes: this.settings.resultCacheBytes,
+        maxConcurrentStatements: this.settings.maxConcurrentStatements,
         activeCalls: this.calls.size,
+        queuedStatements: this.statementSlots.queued,
         generatedOnOpen: this.openFacts.generated,
         openMs: this.openFacts.openMs,
       },
@@ -139,7 +152,7 @@ export class DuckDbWarehouse implements Warehouse {
     const maxRows = checkLimit(options.maxRows, 'maxRows');
     const maxBytes = options.maxBytes === undefined ? undefined : checkLimit(options.maxBytes, 'maxBytes');
     const binds = options.binds === undefined ? undefined : toDuckDbBinds(options.binds);
-    return this.run(options, async (connection, state) => {
+    return this.run(options, this.statementSlots, async (connection, state) => {
       await this.applyContext(connection, options);
       const extracted = await connection.extractStatements(sql);
       if (extracted.count !== 1) {
@@ -194,19 +207,19 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
-    return await this.run(ctx, (connection) => catalog.listDatabases(connection, SAMPLE_COMMENTS));
+    return await this.run(ctx, this.catalogSlots, (connection) => catalog.listDatabases(connection, SAMPLE_COMMENTS));
   }
 
   async listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
-    return await this.run(ctx, (connection) => catalog.listSchemas(connection, database, SAMPLE_COMMENTS));
+    return await this.run(ctx, this.catalogSlots, (connection) => catalog.listSchemas(connection, database, SAMPLE_COMMENTS));
   }
 
   async listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
-    return await this.run(ctx, (connection) => catalog.listObjects(connection, database, schema, kind));
+    return await this.run(ctx, this.catalogSlots, (connection) => catalog.listObjects(connection, database, schema, kind));
   }
 
   async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
-    return await this.run(ctx, (connection) => catalog.describeObject(connection, ref, kind));
+    return await this.run(ctx, this.catalogSlots, (connection) => catalog.describeObject(connection, ref, kind));
   }
 
   /**
@@ -225,17 +238,23 @@ export class DuckDbWarehouse implements Warehouse {
     this.instance.closeSync();
   }
 
-  private async run<T>(ctx: CallContext, work: (connection: DuckDBConnection, state: CallState) => Promise<T>): Promise<T> {
+  private async run<T>(ctx: CallContext, slots: Slots, work: (connection: DuckDBConnection, state: CallState) => Promise<T>): Promise<T> {
     this.assertOpen();
     return await this.calls.run(
       this.instance,
-      { signal: ctx?.signal ?? NEVER_ABORTED, timeoutMs: ctx?.timeoutMs, onProgress: ctx?.onProgress, progressIntervalMs: this.settings.progressIntervalMs },
+      {
+        signal: ctx?.signal ?? NEVER_ABORTED,
+        timeoutMs: ctx?.timeoutMs,
+        onProgress: ctx?.onProgress,
+        progressIntervalMs: this.settings.progressIntervalMs,
+        slots,
+      },
       work,
     );
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new SnowmuxError('WAREHOUSE_CLOSED', 'The embedded warehouse is shut down (the hub is stopping). Retry once the hub is back.');
+    if (this.closed) throw closedError();
   }
 
   /** USE this call's database and schema (default SNOWMUX_SAMPLE.TPCH) on this call's own connection. */
@@ -280,6 +299,12 @@ async function openCurrent(file: string, settings: { threads: number; memoryLimi
   }
   instance.closeSync();
   return undefined;
+}
+
+function defaultStatementSlots(): number {
+  const configured = Number(process.env['UV_THREADPOOL_SIZE']);
+  const pool = Number.isSafeInteger(configured) && configured > 0 ? configured : 4;
+  return Math.max(1, pool - 2);
 }
 
 function checkLimit(value: unknown, what: string): number {
