@@ -433,7 +433,7 @@ class StatementAnalyzer {
     if (w === 'WITH' && i !== topWith && (i === from || afterOpenParen)) {
       const limit = afterOpenParen ? (this.match[i - 1] ?? -1) : to;
       this.checkNestedMain(this.parseWith(i, limit < 0 ? to : limit, findings), findings);
-    } else if (w === 'INTO' && !(prevWord !== undefined && INTO_OWNERS.has(prevWord))) {
+    } else if (w === 'INTO' && !(prevWord !== undefined && INTO_OWNERS.has(prevWord)) && !this.isUnpivotInto(i)) {
       findings.hazard('SELECT … INTO writes the result into a table or variable');
     } else if (w === 'FOR') {
       const n1 = this.word(i + 1);
@@ -447,6 +447,8 @@ class StatementAnalyzer {
       level.inFrom = false;
     } else if (w === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') {
       findings.hazard(`${t.text} advances a sequence, which is a write`);
+    } else if ((w === 'PIVOT' || w === 'PIVOT_WIDER') && this.dialect === 'duckdb' && !this.isPunct(i + 1, '(') && this.isDynamicPivot(i, to)) {
+      findings.hazard(`a DuckDB ${w} without an IN list first creates an ENUM type, which is a write; list the values with ON col IN (…)`);
     }
     if (next?.kind === 'punct' && next.text === '(') {
       if (w === 'TABLE' && this.dialect === 'snowflake') this.tableFunction(i + 1, findings);
@@ -455,6 +457,35 @@ class StatementAnalyzer {
         if (after > 0 && this.isPunct(after, '(')) findings.hazard('calls a function named at run time with IDENTIFIER(…)');
       } else this.functionCall(t, w, findings);
     }
+  }
+
+  /** DuckDB's `UNPIVOT t ON a, b INTO NAME k VALUE v` names output columns; it writes nothing. */
+  private isUnpivotInto(into: number): boolean {
+    return this.dialect === 'duckdb' && this.word(into + 1) === 'NAME' && this.word(into + 3) === 'VALUE';
+  }
+
+  /**
+   * DuckDB's PIVOT statement (`PIVOT t ON a USING …`) runs `CREATE TYPE … AS ENUM` first unless every
+   * ON column has an IN list. Checks the ON list at the PIVOT's own parenthesis level.
+   */
+  private isDynamicPivot(pivot: number, to: number): boolean {
+    const end = (from: number): boolean => {
+      const w = this.word(from);
+      return from >= to || this.isPunct(from, ')') || this.tok(from)?.kind === 'semicolon' || w === 'USING' || w === 'GROUP' || w === 'ORDER' || w === 'LIMIT';
+    };
+    let j = pivot + 1;
+    while (!end(j) && this.word(j) !== 'ON') j = this.isPunct(j, '(') && this.after(j) > 0 ? this.after(j) : j + 1;
+    if (this.word(j) !== 'ON') return false; // not the statement form; the engine will reject it
+    j++;
+    let columnHasIn = false;
+    for (; !end(j); ) {
+      if (this.isPunct(j, ',')) {
+        if (!columnHasIn) return true;
+        columnHasIn = false;
+      } else if (this.word(j) === 'IN') columnHasIn = true;
+      j = this.isPunct(j, '(') && this.after(j) > 0 ? this.after(j) : j + 1;
+    }
+    return !columnHasIn;
   }
 
   /** A statement keyword right after "(" that is followed the way a statement would be. */

@@ -1,0 +1,185 @@
+/**
+ * Differential test against the real DuckDB parser (the embedded warehouse's engine).
+ *
+ * Wherever DuckDB can parse a text, our DuckDB reading must split it into the same number of
+ * statements, and every statement we call read-only must be one DuckDB prepares as a query. A
+ * disagreement is exactly the kind of lexer mismatch a bypass is made of. External access is off,
+ * and nothing is executed: statements are only extracted and prepared.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
+
+import { classifySql } from '../../src/hub/guard/sql/classifier.js';
+import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
+
+/** DuckDB statement types that only read. */
+const DUCKDB_QUERY_TYPES = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
+
+let instance: DuckDBInstance;
+let connection: DuckDBConnection;
+
+before(async () => {
+  instance = await DuckDBInstance.create(':memory:', { enable_external_access: 'false' });
+  connection = await instance.connect();
+  await connection.run('CREATE TABLE t (a INT, b INT, id INT, x INT, y INT, z INT, name VARCHAR, flag BOOLEAN, is_deleted BOOLEAN)');
+  await connection.run('CREATE TABLE u (a INT, id INT, x INT, flag BOOLEAN)');
+  await connection.run('CREATE TABLE v (id INT)');
+  await connection.run('CREATE TABLE customer (c_custkey INT, c_name VARCHAR, c_nationkey INT)');
+  await connection.run('CREATE TABLE orders (o_orderkey INT, o_custkey INT, o_orderdate DATE, o_orderpriority VARCHAR)');
+});
+
+after(() => {
+  connection?.closeSync();
+  instance?.closeSync();
+});
+
+interface Disagreement {
+  sql: string;
+  ours: number;
+  duckdb: number;
+}
+
+/** Statement count DuckDB's parser sees, or undefined when it cannot parse the text. */
+async function duckdbCount(sql: string): Promise<number | undefined> {
+  try {
+    return (await connection.extractStatements(sql)).count;
+  } catch {
+    return undefined;
+  }
+}
+
+async function compare(sql: string): Promise<Disagreement | undefined> {
+  const ours = classifySql(sql, { dialect: 'duckdb' });
+  if (ours.error) return undefined; // we refuse it: never a bypass
+  const count = await duckdbCount(sql);
+  if (count === undefined) return undefined; // DuckDB cannot parse it: nothing would run
+  // DuckDB expands a dynamic PIVOT and COPY FROM DATABASE into several statements (we refuse both).
+  if (/pivot|copy\s+from\s+database/i.test(sql) && count >= ours.statements.length) return undefined;
+  return count === ours.statements.length ? undefined : { sql, ours: ours.statements.length, duckdb: count };
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Expressions and separators that move lexer state: quotes, escapes, comments, dollar tags, odd spaces. */
+const EXPRESSIONS = [
+  '1', "'a;b'", "'it''s'", "'x\\'", "E'\\';'", "e'\\\\'", '$$;$$', '$x$ ; $x$', '$x$$y$x$', '"a;b"', 'x', '7 // 2', "'--'",
+  '$$--$$', "'/*'", '"c--d"', '$1', "'\u00a0'", 'é$', "'\\\\'", "'$$'", '"$$"', '$q$\'$q$', "'\\n'",
+];
+const SEPARATORS = [
+  ', ', ' || ', ' + ', ' /* ; */ + ', ' -- c;\n, ', ' -- c;\r, ', ' -- c;\u2028, ', '\u00a0||\u00a0', ' /* /* ; */ */ + ', " /*'*/ + ",
+  '\t,\f', ',\u200b', ' // 1 + ', '\n,\n',
+];
+const STATEMENT_SEPARATORS = ['; ', ';\n', ' -- x\n;', ' /* ; */ ;', ';\u00a0', ' ;; ', '\r;\r'];
+/** Fragments spliced in at random to knock the lexer out of step. */
+const SPLICES = ["'", '"', '$$', '$x$', '/*', '*/', '--', '\\', "E'", '\u00a0', '\u00a0$$', ';', '\r', '//', '$'];
+
+function pick<T>(rand: () => number, items: readonly T[]): T {
+  const item = items[Math.floor(rand() * items.length)];
+  if (item === undefined) throw new Error('empty list');
+  return item;
+}
+
+function generate(rand: () => number): string {
+  const statements: string[] = [];
+  const count = 1 + Math.floor(rand() * 3);
+  for (let s = 0; s < count; s++) {
+    let sql = `SELECT ${pick(rand, EXPRESSIONS)}`;
+    const terms = Math.floor(rand() * 4);
+    for (let t = 0; t < terms; t++) sql += pick(rand, SEPARATORS) + pick(rand, EXPRESSIONS);
+    if (rand() < 0.3) sql += ` AS ${pick(rand, ['a', '"b"', 'é$', 'x$$'])}`;
+    statements.push(sql);
+  }
+  let text = statements.map((st, i) => (i === 0 ? st : pick(rand, STATEMENT_SEPARATORS) + st)).join('');
+  const splices = rand() < 0.5 ? Math.floor(rand() * 3) : 0;
+  for (let k = 0; k < splices; k++) {
+    const at = Math.floor(rand() * (text.length + 1));
+    text = text.slice(0, at) + pick(rand, SPLICES) + text.slice(at);
+  }
+  return text;
+}
+
+describe('classifier vs the DuckDB parser', () => {
+  test('splits every corpus entry DuckDB can parse into the same statements', async () => {
+    const disagreements: Disagreement[] = [];
+    let compared = 0;
+    for (const entry of SQL_CORPUS) {
+      if (entry.dialect === 'snowflake') continue;
+      const d = await compare(entry.sql);
+      if (d) disagreements.push(d);
+      compared++;
+    }
+    assert.deepEqual(disagreements, []);
+    assert.ok(compared > 300);
+  });
+
+  test('splits generated lexer-stress texts the same way DuckDB does', async () => {
+    const rand = prng(0xd0c);
+    const disagreements: Disagreement[] = [];
+    let parsedByBoth = 0;
+    for (let i = 0; i < 3000; i++) {
+      const sql = generate(rand);
+      const d = await compare(sql);
+      if (d) disagreements.push(d);
+      else if (!classifySql(sql, { dialect: 'duckdb' }).error && (await duckdbCount(sql)) !== undefined) parsedByBoth++;
+    }
+    assert.deepEqual(disagreements, []);
+    assert.ok(parsedByBoth > 1000, `only ${parsedByBoth} texts were parsed by both`);
+  });
+
+  test('every statement we call read-only prepares as a DuckDB query', async () => {
+    const wrong: string[] = [];
+    let prepared = 0;
+    for (const entry of SQL_CORPUS) {
+      if (entry.dialect === 'snowflake') continue;
+      const ours = classifySql(entry.sql, { dialect: 'duckdb' });
+      if (ours.error || /pivot/i.test(entry.sql)) continue;
+      let extracted;
+      try {
+        extracted = await connection.extractStatements(entry.sql);
+      } catch {
+        continue;
+      }
+      for (let i = 0; i < ours.statements.length && i < extracted.count; i++) {
+        if (!ours.statements[i]?.readOnly) continue;
+        let type: StatementType;
+        try {
+          type = (await extracted.prepare(i)).statementType;
+        } catch {
+          continue; // binder errors (unknown tables, functions): nothing to compare
+        }
+        prepared++;
+        if (!DUCKDB_QUERY_TYPES.has(type)) wrong.push(`${JSON.stringify(entry.sql)} #${i}: DuckDB type ${StatementType[type]}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+    assert.ok(prepared > 40, `only ${prepared} read-only statements prepared`);
+  });
+
+  test('statements DuckDB prepares as writes are never read-only for us', async () => {
+    const writes: string[] = [];
+    for (const entry of SQL_CORPUS) {
+      if (entry.dialect === 'snowflake') continue;
+      const ours = classifySql(entry.sql, { dialect: 'duckdb' });
+      if (ours.error || ours.statements.length !== 1 || !ours.statements[0]?.readOnly) continue;
+      let type: StatementType | undefined;
+      try {
+        type = (await (await connection.extractStatements(entry.sql)).prepare(0)).statementType;
+      } catch {
+        continue;
+      }
+      if (!DUCKDB_QUERY_TYPES.has(type)) writes.push(`${entry.sql}: ${StatementType[type]}`);
+    }
+    assert.deepEqual(writes, []);
+  });
+});
