@@ -20,12 +20,15 @@ import { LineTransport } from './session/line-transport.js';
 import { Session, observeClientMessage, type SessionFacts, type SessionSnapshot } from './session/session.js';
 import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits, type WarehouseProvider } from './tools/tool-runtime.js';
 import type { WarehouseInfo } from './warehouse/types.js';
+import type { Governance } from './governance/governance.js';
 
 export interface HubOptions {
   home: string;
   socketPath: string;
   logger: Logger;
   warehouses: WarehouseProvider & { describe(): WarehouseInfo[]; close(): Promise<void> };
+  /** Roles, limits, fair queue, breakers: every call is admitted and governed by it. */
+  governance: Governance;
   limits?: Partial<HubLimits>;
   maxLineBytes?: number;
   /** How long a stop waits for running calls before cancelling them. */
@@ -188,7 +191,7 @@ export class Hub {
       onRejected: (reason, detail) => logger.warn({ reason, detail: detail.slice(0, 300) }, 'rejected client input'),
       onEnded: () => close('client disconnected'),
     });
-    const env = { session, warehouses: this.opts.warehouses, limits: this.limits, logger, sink: this.sink };
+    const env = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink };
     let closed = false;
     const close = (why: string) => {
       if (closed) return;

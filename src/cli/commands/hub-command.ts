@@ -8,20 +8,26 @@ import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { socketAnswers } from '../../hub/listen/unix-listener.js';
 import { createLogger, flushLogger } from '../../hub/observe/logger.js';
 import { Hub } from '../../hub/hub.js';
-import { WarehouseRegistry } from '../../hub/warehouse/warehouse-registry.js';
+import { createRuntime } from '../../hub/runtime.js';
+import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 
-const HELP = `Usage: snowmux hub [--home DIR] [--replace]
+const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace] [profile flags]
 
 Runs the hub in the foreground. Logs go to <home>/hub.log.
-  --replace   take over from a running hub: it hands over the socket and drains; editors stay connected
+  --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
+  --replace      take over from a running hub: it hands over the socket and drains; editors stay connected
+${PROFILE_FLAGS_HELP}
 `;
 
 export async function hubCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('hub', argv, {
     home: { type: 'string' },
     replace: { type: 'boolean' },
+    config: { type: 'string' },
+    profile: { type: 'string' },
     help: { type: 'boolean' },
+    ...PROFILE_FLAG_OPTIONS,
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -36,10 +42,24 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     for (let i = 0; i < 100 && (await socketAnswers(socketPath, 200)); i++) await new Promise((r) => setTimeout(r, 20));
   }
   const logger = createLogger({ home });
-  const warehouses = new WarehouseRegistry({ home, logger });
-  const hub = new Hub({ home, socketPath, logger, warehouses });
+  // Config errors stop the hub here, before it binds, with the file and key that is wrong.
+  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values) });
+  const hub = new Hub({
+    home,
+    socketPath,
+    logger,
+    warehouses: runtime.warehouses,
+    governance: runtime.governance,
+    limits: runtime.limits,
+    maxLineBytes: runtime.maxLineBytes,
+    shutdownGraceMs: runtime.shutdownGraceMs,
+    sinks: runtime.sinks,
+    statusSections: runtime.statusSections,
+  });
   await hub.start();
-  warehouses.warmUp();
+  // Only the hub that owns the socket writes the audit log.
+  await runtime.openAudit();
+  runtime.warehouses.warmUp();
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
 
   const onSignal = (signal: string) => {
@@ -53,6 +73,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     flushLogger(logger);
   });
   await hub.stopped;
+  await runtime.close('hub stopped');
   io.stderr.write('snowmux hub: stopped\n');
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.
   setImmediate(() => process.exit(0));

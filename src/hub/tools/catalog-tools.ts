@@ -40,9 +40,8 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
       outputSchema: z.object({ databases: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) }),
       annotations: READ_ONLY,
     },
-    (_args, mcp) => runTool(env, 'list_databases', mcp, async ({ warehouse, ctx, note }) => {
+    (args, mcp) => runTool(env, 'list_databases', mcp, args, async ({ warehouse, ctx }) => {
       const dbs = await warehouse.listDatabases(ctx);
-      note({ rows: dbs.length });
       const databases = dbs.map((d) => ({ name: d.name, comment: d.comment ?? null }));
       return {
         content: [{ type: 'text', text: `${renderTable(['name', 'comment'], databases.map((d) => [d.name, d.comment]))}\n\n${databases.length} database(s).` }],
@@ -60,10 +59,9 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
       outputSchema: z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) }),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, 'list_schemas', mcp, async ({ warehouse, ctx, note }) => {
+    (args, mcp) => runTool(env, 'list_schemas', mcp, args, async ({ warehouse, ctx }) => {
       const database = targetDatabase(warehouse, args.database);
       const list = await warehouse.listSchemas(database, ctx);
-      note({ rows: list.length });
       const schemas = list.map((s) => ({ name: s.name, comment: s.comment ?? null }));
       return {
         content: [{ type: 'text', text: `Schemas in ${database}:\n\n${renderTable(['name', 'comment'], schemas.map((s) => [s.name, s.comment]))}` }],
@@ -90,7 +88,7 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
       outputSchema: z.object({ database: z.string(), schema: z.string().nullable(), [plural]: z.array(objectRow) }),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, `list_${plural}`, mcp, async ({ warehouse, ctx, note }) => {
+    (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, ctx }) => {
       const database = targetDatabase(warehouse, args.database);
       const schema = args.schema === undefined ? null : normalizeIdentifier(args.schema, 'schema name');
       let objects: ObjectInfo[];
@@ -102,7 +100,6 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
           objects.push(...(await warehouse.listObjects(database, s.name, kind, ctx)));
         }
       }
-      note({ rows: objects.length });
       const rows = objects.map((o) => ({ schema: o.schema, name: o.name, comment: o.comment ?? null, row_count: o.rowCount ?? null }));
       const where = schema === null ? database : `${database}.${schema}`;
       const table = rows.length === 0
@@ -131,13 +128,12 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       outputSchema: z.object({ database: z.string(), schema: z.string(), name: z.string(), columns: z.array(columnRow) }),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, `describe_${kind}`, mcp, async ({ warehouse, ctx, note }) => {
+    (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx }) => {
       const a = args as { database?: string; schema?: string } & Record<string, string>;
       const database = targetDatabase(warehouse, a.database);
       const schema = targetSchema(warehouse, database, a.schema);
       const name = normalizeIdentifier(a[nameKey]!, `${kind} name`);
       const cols = await warehouse.describeObject({ database, schema, name }, kind, ctx);
-      note({ rows: cols.length });
       const columns = cols.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, default: c.default ?? null, comment: c.comment ?? null }));
       return {
         content: [{ type: 'text', text: `${database}.${schema}.${name}:\n\n${renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment]))}` }],

@@ -58,11 +58,11 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'execute_query', mcp, async ({ warehouse, ctx, note }) => {
-      note({ sql: args.query });
-      const verdict = checkSql(args.query, { allowWrite: false });
+    (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, role, ctx, rowCap, noteSql }) => {
+      noteSql(args.query);
+      const verdict = checkSql(args.query, role.sqlPolicy());
       if (!verdict.allowed) throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
-      const maxRows = args.limit ?? limits.defaultMaxRows;
+      const maxRows = rowCap(args.limit);
       const result = await warehouse.query(verdict.statement.text, {
         ...ctx,
         database: args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name'),
@@ -70,7 +70,6 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
         maxRows,
         maxBytes: limits.maxResultBytes,
       });
-      note({ rows: result.rowCount, ...(result.queryId ? { queryId: result.queryId } : {}) });
       return queryResult(result, limits, maxRows);
     }),
   );
@@ -89,16 +88,15 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'query_view', mcp, async ({ warehouse, ctx, note }) => {
+    (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, rowCap, noteSql }) => {
       const database = targetDatabase(warehouse, args.database);
       const schema = targetSchema(warehouse, database, args.schema);
       const name = normalizeIdentifier(args.view_name, 'view name');
-      const maxRows = args.limit ?? limits.defaultMaxRows;
+      const maxRows = rowCap(args.limit);
       // Identifiers are quoted; the limit is an integer validated by the schema, and maxRows caps reading anyway.
       const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)} LIMIT ${maxRows + 1}`;
-      note({ sql });
+      noteSql(sql);
       const result = await warehouse.query(sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes });
-      note({ rows: result.rowCount, ...(result.queryId ? { queryId: result.queryId } : {}) });
       return queryResult(result, limits, maxRows);
     }),
   );
@@ -116,14 +114,11 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'fetch_results', mcp, async ({ warehouse, ctx, note }) => {
-      if (!warehouse.fetchResults) {
-        throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');
-      }
+    (args, mcp) => runTool(env, 'fetch_results', mcp, args, async ({ warehouse, ctx, rowCap }) => {
+      if (!warehouse.fetchResults) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results.');
       const offset = args.offset ?? 0;
-      const limit = args.limit ?? limits.defaultMaxRows;
+      const limit = rowCap(args.limit);
       const result = await warehouse.fetchResults(args.query_id, { offset, limit, maxBytes: limits.maxResultBytes }, ctx);
-      note({ rows: result.rowCount, queryId: args.query_id });
       return queryResult(result, limits, limit, offset);
     }),
   );

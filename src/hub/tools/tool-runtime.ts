@@ -1,13 +1,20 @@
 /**
- * What every tool call goes through: per-call abort signal (client cancel, disconnect, timeout),
- * progress notifications when the client asked for them, counters, logs, the recent-calls record,
- * and one place that turns failures into `isError` tool results that say what to do next.
+ * What every tool call goes through: admission (role, tool policy, rate limit, quota), the session's
+ * governed warehouse, a per-call abort signal (client cancel, disconnect, timeout), progress
+ * notifications when the client asked for them, and one place that turns failures into `isError` tool
+ * results that say what to do next. Every call ends in exactly one CallRecord (status, audit, metrics).
  */
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
+import { newCallMeter, type CallMeter } from '../governance/call-meter.js';
+import { REFUSAL_CODES, type Governance } from '../governance/governance.js';
 import type { Logger } from '../observe/logger.js';
-import type { Session } from '../session/session.js';
+import type { EffectiveRole } from '../policy/policy.js';
+import type { ClientInfo, Session } from '../session/session.js';
+import type { WarehouseProvider } from '../warehouse/warehouse-registry.js';
 import type { CallContext, QueryProgress, Warehouse } from '../warehouse/types.js';
+
+export type { WarehouseProvider } from '../warehouse/warehouse-registry.js';
 
 export interface HubLimits {
   /** Default row cap when a call gives no limit. */
@@ -28,29 +35,34 @@ export const DEFAULT_LIMITS: HubLimits = {
 export interface CallRecord {
   at: string;
   sessionId: string;
+  identity: string;
   client: string;
+  clientInfo: ClientInfo;
   tool: string;
   requestId: string;
   outcome: 'ok' | 'error' | 'refused' | 'cancelled';
   errorCode: string | null;
   ms: number;
+  queueWaitMs: number;
+  runMs: number;
   rows: number | null;
+  bytes: number;
   queryId: string | null;
   sql: string | null;
+  /** Arguments of a metadata call (no SQL). */
+  request: Record<string, unknown> | undefined;
+  profile: string | null;
 }
 
-/** Receives every finished call: status's recent list, and (later) audit and metrics. */
+/** Receives every finished call: status's recent list, audit, metrics. */
 export interface CallSink {
   record(call: CallRecord): void;
-}
-
-export interface WarehouseProvider {
-  forSession(session: Session): Promise<Warehouse>;
 }
 
 export interface ToolEnv {
   session: Session;
   warehouses: WarehouseProvider;
+  governance: Governance;
   limits: HubLimits;
   logger: Logger;
   sink: CallSink;
@@ -58,15 +70,16 @@ export interface ToolEnv {
 
 /** What a tool body gets for one call. */
 export interface ToolCall {
+  /** The warehouse with this call's rules applied (object policy, queue, breaker, retries, accounting). */
   warehouse: Warehouse;
+  role: EffectiveRole;
   ctx: CallContext;
   logger: Logger;
-  /** Set by the body so the call record carries them. */
-  note(facts: { sql?: string; rows?: number; queryId?: string }): void;
+  /** The row cap for this call: the asked limit within the hub's and the role's caps. */
+  rowCap(asked: number | undefined): number;
+  /** Records the SQL this call runs (for status and audit). */
+  noteSql(sql: string): void;
 }
-
-/** Codes that mean "the request was refused by policy", not "it failed". */
-const REFUSAL_CODES = new Set(['SQL_REFUSED', 'SQL_MULTI_STATEMENT', 'SQL_EMPTY', 'SQL_UNPARSEABLE', 'POLICY_DENIED', 'RATE_LIMITED', 'QUOTA_EXCEEDED', 'HUB_BUSY']);
 
 export function toolError(err: unknown): CallToolResult {
   const code = err instanceof SnowmuxError ? err.code : 'INTERNAL_ERROR';
@@ -82,6 +95,7 @@ export async function runTool(
   env: ToolEnv,
   tool: string,
   mcp: ServerContext,
+  args: Record<string, unknown>,
   body: (call: ToolCall) => Promise<CallToolResult>,
 ): Promise<CallToolResult> {
   const { session, limits } = env;
@@ -97,27 +111,33 @@ export async function runTool(
 
   const logger = env.logger.child({ request: requestId, tool });
   const started = performance.now();
-  const facts: { sql?: string; rows?: number; queryId?: string } = {};
+  const meter: CallMeter = newCallMeter();
+  let sql: string | null = null;
   let outcome: CallRecord['outcome'] = 'ok';
   let errorCode: string | null = null;
   try {
-    const warehouse = await env.warehouses.forSession(session);
+    const role = env.governance.admit(session, tool);
+    const shared = await env.warehouses.forSession(session, role.profile);
+    const warehouse = env.governance.govern(shared, session, role, meter);
     const ctx: CallContext = {
       signal: controller.signal,
       tag: { sessionId: session.id, requestId, client: session.clientLabel, tool },
       timeoutMs: limits.callTimeoutMs,
+      role: role.snowflakeRole,
+      warehouse: role.warehouse,
       onProgress: progressReporter(mcp),
     };
-    const result = await body({ warehouse, ctx, logger, note: (f) => Object.assign(facts, f) });
+    const rowCap = (asked: number | undefined) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? Infinity);
+    const result = await body({ warehouse, role, ctx, logger, rowCap, noteSql: (s) => (sql = s) });
     if (result.isError) {
-      outcome = 'error';
       errorCode = ((result._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code) ?? 'TOOL_ERROR';
-      if (REFUSAL_CODES.has(errorCode)) outcome = 'refused';
+      outcome = REFUSAL_CODES.has(errorCode) ? 'refused' : 'error';
     }
     return result;
   } catch (err) {
-    const reason = controller.signal.aborted ? controller.signal.reason : undefined;
-    const effective = reason instanceof SnowmuxError && !(err instanceof SnowmuxError && err.code !== 'QUERY_CANCELLED') ? reason : err;
+    // When the call was aborted (cancel, disconnect, timeout), that reason explains the failure best.
+    const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+    const effective = reason instanceof SnowmuxError ? reason : err;
     errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
     outcome = errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(errorCode) ? 'refused' : 'error';
     if (errorCode === 'INTERNAL_ERROR') logger.error({ err }, 'tool failed unexpectedly');
@@ -127,20 +147,28 @@ export async function runTool(
     clearTimeout(timer);
     mcp.mcpReq.signal.removeEventListener('abort', onClientAbort);
     session.endCall(requestId, outcome === 'error');
+    env.governance.settle(session, meter, sql !== null && outcome === 'ok');
     const ms = performance.now() - started;
     logger.debug({ outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
     env.sink.record({
       at: new Date().toISOString(),
       sessionId: session.id,
+      identity: session.facts.identity.name,
       client: session.clientLabel,
+      clientInfo: session.client ?? { name: 'unknown', version: '' },
       tool,
       requestId,
       outcome,
       errorCode,
       ms,
-      rows: facts.rows ?? null,
-      queryId: facts.queryId ?? null,
-      sql: facts.sql ?? null,
+      queueWaitMs: meter.queueWaitMs,
+      runMs: meter.runMs,
+      rows: meter.rows,
+      bytes: meter.bytes,
+      queryId: meter.queryId ?? null,
+      sql,
+      request: sql === null ? args : undefined,
+      profile: meter.profile ?? null,
     });
   }
 }

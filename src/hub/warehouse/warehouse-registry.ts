@@ -1,39 +1,123 @@
 /**
- * Hands each session its warehouse. Warehouses are shared: every session on the same profile uses one
- * pool, and the embedded warehouse is opened once per hub. Opening starts with the hub (warm for the
- * first call) and a failure is reported to the call that needs it, with what to do.
+ * Hands each session its warehouse. Warehouses are shared: every session whose settings resolve to the
+ * same Snowflake connection identity (profile fingerprint) uses one pool and one login; different
+ * settings get separate pools. With no Snowflake settings anywhere, the embedded DuckDB sample serves.
+ *
+ * A session's settings: the profile its role or its shim names, the `SNOWFLAKE_*` environment its shim
+ * was launched with (over the same-user socket), then the hub's own flags, environment, config file and
+ * ~/.snowflake/connections.toml — resolved by config/resolve-profile.ts with per-setting precedence.
  */
 import { join } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
+import type { LoadedConfig } from '../config/config-file.js';
+import type { SnowflakeProfile } from '../config/profile-types.js';
+import type { ProfileSettings } from '../config/profile-settings.js';
+import { profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
 import type { Logger } from '../observe/logger.js';
 import type { Session } from '../session/session.js';
-import type { WarehouseProvider } from '../tools/tool-runtime.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 
 export interface WarehouseRegistryOptions {
   home: string;
   logger: Logger;
+  /** The hub's own environment (process.env); a shim's SNOWFLAKE_* settings override it per session. */
+  env?: NodeJS.ProcessEnv;
+  /** The loaded snowmux config file. */
+  config?: LoadedConfig | undefined;
+  /** Profile settings given as hub CLI flags (highest precedence). */
+  flags?: Partial<ProfileSettings> | undefined;
+  /** Profile named by the hub's --profile. */
+  profileName?: string | undefined;
+  /** Where the embedded sample lives (default <home>/warehouse). */
+  embeddedDir?: string | undefined;
+  /** Open a Snowflake warehouse for a profile (tests inject driver options). */
+  openSnowflake?: (profile: SnowflakeProfile) => Promise<Warehouse>;
+}
+
+export interface WarehouseProvider {
+  /** The warehouse for this session's calls; `profileName` (from the session's role) wins over the session's own. */
+  forSession(session: Session, profileName?: string): Promise<Warehouse>;
 }
 
 export class WarehouseRegistry implements WarehouseProvider {
   private embedded: Promise<Warehouse> | null = null;
+  private readonly pools = new Map<string, Promise<Warehouse>>();
   private readonly open = new Set<Warehouse>();
+  private readonly bySession = new WeakMap<Session, Map<string, Promise<Warehouse>>>();
+  private closed = false;
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
 
-  /** Opens the embedded warehouse ahead of the first call. */
+  /** Opens the hub's default warehouse ahead of the first call, so the first call is warm. */
   warmUp(): void {
-    void this.embeddedWarehouse().catch(() => {});
+    let profile: SnowflakeProfile | null;
+    try {
+      profile = this.resolve(undefined, {});
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
+      return;
+    }
+    void (profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse()).catch(() => {});
   }
 
-  async forSession(_session: Session): Promise<Warehouse> {
-    return this.embeddedWarehouse();
+  forSession(session: Session, profileName?: string): Promise<Warehouse> {
+    if (this.closed) return Promise.reject(new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.'));
+    const name = profileName ?? session.facts.profile;
+    const key = name ?? '';
+    let cache = this.bySession.get(session);
+    if (!cache) {
+      cache = new Map();
+      this.bySession.set(session, cache);
+    }
+    let found = cache.get(key);
+    if (!found) {
+      found = this.open_(name, session.facts.env ?? {});
+      cache.set(key, found);
+      // A failure (bad settings, login refused) is reported to this call; the next call tries again.
+      found.catch(() => cache!.delete(key));
+    }
+    return found;
+  }
+
+  private async open_(name: string | undefined, sessionEnv: Record<string, string>): Promise<Warehouse> {
+    const profile = this.resolve(name, sessionEnv);
+    return profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse();
+  }
+
+  private resolve(name: string | undefined, sessionEnv: Record<string, string>): SnowflakeProfile | null {
+    const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
+    const { profile, warnings } = resolveProfile({
+      name: name ?? this.opts.profileName,
+      flags: this.opts.flags,
+      env,
+      configFile: this.opts.config,
+    });
+    for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
+    return profile;
+  }
+
+  private snowflakeWarehouse(profile: SnowflakeProfile): Promise<Warehouse> {
+    const fingerprint = profileFingerprint(profile);
+    let pool = this.pools.get(fingerprint);
+    if (!pool) {
+      const started = performance.now();
+      const open = this.opts.openSnowflake ?? defaultOpenSnowflake;
+      pool = open(profile).then((w) => {
+        this.open.add(w);
+        this.opts.logger.info({ ms: Math.round(performance.now() - started), profile: redactProfile(profile) }, 'snowflake pool ready');
+        return w;
+      });
+      pool.catch(() => this.pools.delete(fingerprint));
+      this.pools.set(fingerprint, pool);
+    }
+    return pool;
   }
 
   private embeddedWarehouse(): Promise<Warehouse> {
     if (!this.embedded) {
       const started = performance.now();
       this.embedded = import('./duckdb/duckdb-warehouse.js')
-        .then(({ DuckDbWarehouse }) => DuckDbWarehouse.open({ dataDir: join(this.opts.home, 'warehouse') }))
+        .then(({ DuckDbWarehouse }) => DuckDbWarehouse.open({ dataDir: this.opts.embeddedDir ?? join(this.opts.home, 'warehouse') }))
         .then((w) => {
           this.open.add(w);
           this.opts.logger.info({ ms: Math.round(performance.now() - started), warehouse: w.info() }, 'embedded warehouse ready');
@@ -41,7 +125,7 @@ export class WarehouseRegistry implements WarehouseProvider {
         });
       this.embedded.catch((err) => {
         this.opts.logger.error({ err }, 'embedded warehouse failed to open');
-        this.embedded = null; // let the next call try again
+        this.embedded = null;
       });
     }
     return this.embedded;
@@ -52,8 +136,17 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.open];
     this.open.clear();
-    await Promise.all(all.map((w) => w.close()));
+    await Promise.all(all.map((w) => w.close().catch(() => {})));
   }
+}
+
+async function defaultOpenSnowflake(profile: SnowflakeProfile): Promise<Warehouse> {
+  const { SnowflakeWarehouse } = await import('./snowflake/snowflake-warehouse.js');
+  const warehouse = new SnowflakeWarehouse(profile);
+  // Log in ahead of the first call; a failure surfaces on the call that needs the pool.
+  warehouse.warmUp().catch(() => {});
+  return warehouse;
 }

@@ -1,0 +1,39 @@
+/**
+ * Writes one audit record per finished tool call. Appends are queued by the log (it serialises and
+ * hash-chains them); a write failure is logged and counted, never thrown into the call path.
+ */
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Logger } from '../observe/logger.js';
+import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
+
+export class AuditSink implements CallSink {
+  constructor(private readonly log: AuditLog, private readonly logger: Logger) {}
+
+  record(call: CallRecord): void {
+    void this.log
+      .append({
+        kind: 'tool_call',
+        identity: call.identity,
+        sessionId: call.sessionId,
+        client: call.clientInfo,
+        tool: call.tool,
+        sql: call.sql ?? undefined,
+        request: call.sql ? undefined : call.request,
+        queryId: call.queryId ?? undefined,
+        queueWaitMs: round(call.queueWaitMs),
+        runMs: round(call.runMs),
+        rows: call.rows ?? 0,
+        bytes: call.bytes,
+        outcome: call.outcome,
+        errorCode: call.errorCode ?? undefined,
+        profile: call.profile ?? undefined,
+      })
+      .then((r) => {
+        if (!r.ok) this.logger.error({ code: r.error.code, msg: r.error.message }, 'audit write failed');
+      });
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

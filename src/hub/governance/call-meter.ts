@@ -1,0 +1,14 @@
+/** What one tool call used, filled in as it runs; read by the call record, audit and quotas. */
+export interface CallMeter {
+  queueWaitMs: number;
+  runMs: number;
+  rows: number;
+  bytes: number;
+  queryId?: string | undefined;
+  /** Warehouse profile the call ran on. */
+  profile?: string | undefined;
+}
+
+export function newCallMeter(): CallMeter {
+  return { queueWaitMs: 0, runMs: 0, rows: 0, bytes: 0 };
+}

@@ -1,0 +1,182 @@
+/**
+ * The hub's rules, in one place every call passes: who the caller is and what their role allows
+ * (tools, objects, writes), per-identity rate limits and quotas, the global fair queue, and a circuit
+ * breaker per warehouse. `admit` runs before a tool touches the warehouse; `govern` wraps the warehouse
+ * for the rest of the call.
+ */
+import { SnowmuxError } from '../../errors.js';
+import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
+import type { Clock } from '../guard/clock.js';
+import { FairScheduler } from '../guard/fair-scheduler.js';
+import { QuotaTracker, type QuotaRule } from '../guard/quota.js';
+import { RateLimiter, rateLimitedError } from '../guard/rate-limit.js';
+import { enforceTool } from '../policy/enforce.js';
+import type { EffectiveRole, Policy } from '../policy/policy.js';
+import type { Logger } from '../observe/logger.js';
+import type { Session } from '../session/session.js';
+import type { Warehouse } from '../warehouse/types.js';
+import type { CallMeter } from './call-meter.js';
+import { GovernedWarehouse } from './governed-warehouse.js';
+
+export interface GovernanceLimits {
+  maxConcurrentQueries: number;
+  maxQueued: number;
+  maxQueuedPerSession?: number | undefined;
+  retryAttempts: number;
+  retryBudgetMs: number;
+  /** Rate limit for roles that set none. */
+  defaultRate: { perSecond: number; burst: number };
+}
+
+export interface BreakerSettings {
+  volumeThreshold: number;
+  errorThresholdPercentage: number;
+  resetTimeoutMs: number;
+}
+
+export const DEFAULT_GOVERNANCE_LIMITS: GovernanceLimits = {
+  maxConcurrentQueries: 8,
+  maxQueued: 256,
+  maxQueuedPerSession: 64,
+  retryAttempts: 2,
+  retryBudgetMs: 5_000,
+  defaultRate: { perSecond: 50, burst: 200 },
+};
+
+export const DEFAULT_BREAKER: BreakerSettings = { volumeThreshold: 5, errorThresholdPercentage: 50, resetTimeoutMs: 30_000 };
+
+export interface GovernanceOptions {
+  policy: Policy;
+  limits?: Partial<GovernanceLimits>;
+  breaker?: Partial<BreakerSettings>;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export class Governance {
+  readonly policy: Policy;
+  private readonly limits: GovernanceLimits;
+  private readonly breakerSettings: BreakerSettings;
+  private readonly scheduler: FairScheduler;
+  private readonly rateLimiter: RateLimiter;
+  private readonly quotas: QuotaTracker;
+  private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
+  /** Role of each identity seen recently: rate limits and quotas are per identity, set by its role. */
+  private readonly roleOfIdentity = new Map<string, EffectiveRole>();
+  private readonly logger: Logger;
+  private readonly clock: Clock | undefined;
+  readonly transitions: BreakerTransition[] = [];
+
+  constructor(opts: GovernanceOptions) {
+    this.policy = opts.policy;
+    this.logger = opts.logger;
+    this.clock = opts.clock;
+    this.limits = { ...DEFAULT_GOVERNANCE_LIMITS, ...opts.limits };
+    this.breakerSettings = { ...DEFAULT_BREAKER, ...opts.breaker };
+    this.scheduler = new FairScheduler({
+      maxConcurrent: this.limits.maxConcurrentQueries,
+      maxQueued: this.limits.maxQueued,
+      maxQueuedPerSession: this.limits.maxQueuedPerSession,
+      clock: opts.clock,
+    });
+    const rate = this.limits.defaultRate;
+    this.rateLimiter = new RateLimiter({
+      limit: { capacity: rate.burst, refillPerSecond: rate.perSecond },
+      limitFor: (identity) => {
+        const r = this.roleOfIdentity.get(identity)?.rate;
+        return r ? { capacity: r.burst, refillPerSecond: r.perSecond } : undefined;
+      },
+      clock: opts.clock,
+    });
+    this.quotas = new QuotaTracker({
+      rules: [],
+      rulesFor: (identity) => {
+        const q = this.roleOfIdentity.get(identity)?.quota;
+        return q ? [q as QuotaRule] : undefined;
+      },
+      clock: opts.clock,
+    });
+  }
+
+  /** Before a tool runs: the caller's role, the tool policy, the rate limit and the quota. Throws a refusal. */
+  admit(session: Session, tool: string): EffectiveRole {
+    const identity = session.facts.identity.name;
+    const role = this.policy.roleFor(session.facts.identity, session.client);
+    this.roleOfIdentity.set(identity, role);
+    enforceTool(role, tool);
+    const take = this.rateLimiter.tryTake(identity);
+    if (!take.ok) {
+      const limit = role.rate ?? this.limits.defaultRate;
+      throw rateLimitedError(identity, { capacity: limit.burst, refillPerSecond: limit.perSecond }, take.retryAfterMs);
+    }
+    this.quotas.check(identity);
+    return role;
+  }
+
+  /** The warehouse as this call may use it. */
+  govern(warehouse: Warehouse, session: Session, role: EffectiveRole, meter: CallMeter): Warehouse {
+    meter.profile = warehouse.info().name;
+    return new GovernedWarehouse(warehouse, {
+      scheduler: this.scheduler,
+      breaker: this.breakerFor(warehouse),
+      retry: { attempts: this.limits.retryAttempts, budgetMs: this.limits.retryBudgetMs },
+      sessionKey: session.id,
+      role,
+      meter,
+    });
+  }
+
+  /** After a call: what it used counts against the identity's quota. */
+  settle(session: Session, meter: CallMeter, ranQuery: boolean): void {
+    if (!ranQuery && meter.rows === 0 && meter.bytes === 0) return;
+    this.quotas.record(session.facts.identity.name, { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes });
+  }
+
+  private breakerFor(warehouse: Warehouse): WarehouseBreaker {
+    let breaker = this.breakers.get(warehouse);
+    if (!breaker) {
+      const info = warehouse.info();
+      breaker = new WarehouseBreaker({
+        profile: info.name,
+        backend: info.kind === 'snowflake' ? 'Snowflake' : 'The embedded warehouse',
+        volumeThreshold: this.breakerSettings.volumeThreshold,
+        errorThresholdPercentage: this.breakerSettings.errorThresholdPercentage,
+        resetTimeoutMs: this.breakerSettings.resetTimeoutMs,
+        clock: this.clock,
+      });
+      breaker.on('transition', (t) => {
+        this.transitions.push(t);
+        if (this.transitions.length > 50) this.transitions.shift();
+        const level = t.to === 'open' ? 'warn' : 'info';
+        this.logger[level]({ profile: t.profile, from: t.from, to: t.to, failures: t.failures, nextAttemptAt: t.nextAttemptAt }, 'circuit breaker transition');
+      });
+      this.breakers.set(warehouse, breaker);
+    }
+    return breaker;
+  }
+
+  /** For `snowmux status`: limits, queue, breakers, rate buckets and remaining quota. */
+  snapshot(): Record<string, unknown> {
+    return {
+      policy: this.policy.describe(),
+      queue: this.scheduler.snapshot(),
+      breakers: [...this.breakers.values()].map((b) => b.snapshot()),
+      rateLimits: this.rateLimiter.snapshot(),
+      quotas: this.quotas.snapshot(),
+    };
+  }
+
+  close(): void {
+    for (const b of this.breakers.values()) b.shutdown();
+    this.scheduler.close();
+  }
+}
+
+export function isRefusal(err: unknown): boolean {
+  return err instanceof SnowmuxError && REFUSAL_CODES.has(err.code);
+}
+
+/** Codes that mean "refused by a rule", not "failed". */
+export const REFUSAL_CODES: ReadonlySet<string> = new Set([
+  'SQL_REFUSED', 'SQL_MULTI_STATEMENT', 'SQL_EMPTY', 'SQL_UNPARSEABLE', 'POLICY_DENIED', 'RATE_LIMITED', 'QUOTA_EXCEEDED', 'HUB_BUSY', 'WAREHOUSE_CIRCUIT_OPEN',
+]);

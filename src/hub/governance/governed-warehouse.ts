@@ -1,0 +1,115 @@
+/**
+ * A session's view of a shared warehouse, with the hub's rules applied around every statement:
+ * the role's object policy (metadata is filtered to what the role may see; SQL naming a forbidden object
+ * is refused), a fair-queue slot, the warehouse's circuit breaker, bounded retries for read-only work,
+ * and accounting (queue wait, run time, rows, bytes) into the call's meter.
+ */
+import { SnowmuxError } from '../../errors.js';
+import type { FairScheduler } from '../guard/fair-scheduler.js';
+import type { WarehouseBreaker } from '../guard/breaker.js';
+import { withRetry } from '../guard/retry.js';
+import { enforceObject, enforceSqlObjects } from '../policy/enforce.js';
+import type { EffectiveRole } from '../policy/policy.js';
+import type {
+  CallContext,
+  ColumnDescription,
+  DatabaseInfo,
+  ObjectInfo,
+  ObjectKind,
+  ObjectRef,
+  QueryOptions,
+  QueryResult,
+  SchemaInfo,
+  Warehouse,
+  WarehouseInfo,
+} from '../warehouse/types.js';
+import type { CallMeter } from './call-meter.js';
+
+export interface GovernedDeps {
+  scheduler: FairScheduler;
+  breaker: WarehouseBreaker;
+  retry: { attempts: number; budgetMs: number };
+  sessionKey: string;
+  role: EffectiveRole;
+  meter: CallMeter;
+}
+
+export class GovernedWarehouse implements Warehouse {
+  constructor(private readonly inner: Warehouse, private readonly deps: GovernedDeps) {}
+
+  get kind(): Warehouse['kind'] {
+    return this.inner.kind;
+  }
+
+  info(): WarehouseInfo {
+    return this.inner.info();
+  }
+
+  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    const info = this.inner.info();
+    enforceSqlObjects(this.deps.role, sql, { database: options.database ?? info.defaultDatabase, schema: options.schema ?? info.defaultSchema });
+    const result = await this.run(options.signal, !this.deps.role.write, () => this.inner.query(sql, options));
+    this.account(result);
+    return result;
+  }
+
+  async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
+    if (!this.inner.fetchResults) {
+      throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');
+    }
+    const fetch = this.inner.fetchResults.bind(this.inner);
+    const result = await this.run(ctx.signal, true, () => fetch(queryId, page, ctx));
+    this.account(result);
+    return result;
+  }
+
+  async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
+    const all = await this.run(ctx.signal, true, () => this.inner.listDatabases(ctx));
+    return this.counted(all.filter((d) => this.deps.role.canSee({ database: d.name })));
+  }
+
+  async listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
+    enforceObject(this.deps.role, { database }, 'database');
+    const all = await this.run(ctx.signal, true, () => this.inner.listSchemas(database, ctx));
+    return this.counted(all.filter((s) => this.deps.role.canSee({ database, schema: s.name })));
+  }
+
+  async listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
+    enforceObject(this.deps.role, { database, schema }, 'schema');
+    const all = await this.run(ctx.signal, true, () => this.inner.listObjects(database, schema, kind, ctx));
+    return this.counted(all.filter((o) => this.deps.role.canSee({ database, schema, name: o.name })));
+  }
+
+  async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
+    enforceObject(this.deps.role, ref, kind);
+    return this.counted(await this.run(ctx.signal, true, () => this.inner.describeObject(ref, kind, ctx)));
+  }
+
+  /** The warehouse is shared by every session: a session never closes it. */
+  async close(): Promise<void> {}
+
+  private async run<T>(signal: AbortSignal, readOnly: boolean, fn: () => Promise<T>): Promise<T> {
+    const { scheduler, breaker, retry, sessionKey, meter } = this.deps;
+    const slot = await scheduler.schedule(sessionKey, signal);
+    meter.queueWaitMs += slot.waitMs;
+    const started = performance.now();
+    try {
+      return await breaker.run(() => withRetry(() => fn(), { readOnly, retries: retry.attempts, totalBudgetMs: retry.budgetMs, signal }));
+    } finally {
+      meter.runMs += performance.now() - started;
+      slot.release();
+    }
+  }
+
+  private account(result: QueryResult): void {
+    const { meter } = this.deps;
+    meter.rows += result.rowCount;
+    meter.bytes += Buffer.byteLength(JSON.stringify(result.rows));
+    if (result.queryId) meter.queryId = result.queryId;
+  }
+
+  private counted<T>(rows: T[]): T[] {
+    this.deps.meter.rows += rows.length;
+    return rows;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Builds what a hub (or `snowmux stdio`) serves with, from the home and the config file: the warehouse
+ * registry, the governance rules, the audit log and the call sinks. One place, so the hub and the
+ * in-process server behave the same.
+ */
+import { join, resolve } from 'node:path';
+import { AuditLog } from './audit/audit-log.js';
+import { hubLifecycleEntry } from './audit/audit-record.js';
+import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
+import type { ProfileSettings } from './config/profile-settings.js';
+import { AuditSink } from './governance/audit-sink.js';
+import { Governance } from './governance/governance.js';
+import type { Logger } from './observe/logger.js';
+import { Policy } from './policy/policy.js';
+import { DEFAULT_LIMITS, type CallSink, type HubLimits } from './tools/tool-runtime.js';
+import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
+import { VERSION } from '../version.js';
+
+export interface RuntimeOptions {
+  home: string;
+  logger: Logger;
+  /** --config PATH */
+  configPath?: string | undefined;
+  /** --profile NAME */
+  profileName?: string | undefined;
+  /** Non-secret profile settings given as flags. */
+  flags?: Partial<ProfileSettings> | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Where the audit log goes unless the config says otherwise; `false` disables it. */
+  audit?: boolean;
+}
+
+export interface HubRuntime {
+  config: LoadedConfig;
+  warehouses: WarehouseRegistry;
+  governance: Governance;
+  /** Call sinks (the audit log once opened). */
+  sinks: CallSink[];
+  /** Opens the audit log. Call only once this process owns the home (after the hub bound its socket). */
+  openAudit(): Promise<void>;
+  limits: HubLimits;
+  maxLineBytes: number;
+  shutdownGraceMs: number;
+  statusSections(): Record<string, unknown>;
+  close(reason: string): Promise<void>;
+}
+
+export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
+  const env = opts.env ?? process.env;
+  const config = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
+  for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
+  const hub = config.config.hub;
+  const policy = Policy.fromConfig(config.config, config.shownPath);
+  const governance = new Governance({
+    policy,
+    logger: opts.logger,
+    limits: config.config.limits,
+    breaker: config.config.breaker,
+  });
+  const warehouses = new WarehouseRegistry({
+    home: opts.home,
+    logger: opts.logger,
+    env,
+    config,
+    flags: opts.flags,
+    profileName: opts.profileName,
+  });
+
+  let audit: AuditLog | null = null;
+  const auditConfig = config.config.audit;
+  const auditSink: CallSink = {
+    record: (call) => {
+      auditWriter?.record(call);
+    },
+  };
+  let auditWriter: AuditSink | null = null;
+  const openAudit = async () => {
+    if (audit || opts.audit === false || !auditConfig.enabled) return;
+    audit = await AuditLog.open({
+      dir: resolve(opts.home, auditConfig.dir),
+      fsync: auditConfig.fsync,
+      fsyncIntervalMs: auditConfig.fsyncIntervalMs,
+      maxFileBytes: auditConfig.maxFileBytes,
+      maxFiles: auditConfig.maxFiles > 0 ? auditConfig.maxFiles : undefined,
+      hubVersion: VERSION,
+      secrets: configSecrets(config),
+    });
+    for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
+    audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
+    void audit.append(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid } }));
+    auditWriter = new AuditSink(audit, opts.logger);
+  };
+
+  return {
+    config,
+    warehouses,
+    governance,
+    sinks: [auditSink],
+    openAudit,
+    limits: {
+      ...DEFAULT_LIMITS,
+      defaultMaxRows: hub.maxRows,
+      maxResultBytes: hub.maxResultBytes,
+      callTimeoutMs: hub.callTimeoutMs,
+    },
+    maxLineBytes: hub.maxLineBytes,
+    shutdownGraceMs: hub.shutdownGraceMs,
+    statusSections: () => ({
+      governance: governance.snapshot(),
+      audit: audit ? { dir: join(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
+      config: { path: config.shownPath, exists: config.exists },
+    }),
+    async close(reason: string) {
+      governance.close();
+      await warehouses.close();
+      const log = audit as AuditLog | null;
+      if (log) {
+        await log.append(hubLifecycleEntry('hub_stop', { version: VERSION, detail: { pid: process.pid, reason } }));
+        await log.close();
+      }
+    },
+  };
+}
+
+/** Secrets the config file holds, so the audit log can scrub them if they ever appear in SQL text. */
+function configSecrets(config: LoadedConfig): string[] {
+  const out: string[] = [];
+  for (const p of Object.values(config.config.profiles)) {
+    for (const v of [p.password, p.passcode, p.privateKeyPassphrase, p.token]) if (v) out.push(v);
+  }
+  return out;
+}

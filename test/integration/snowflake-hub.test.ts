@@ -1,0 +1,172 @@
+/**
+ * The Snowflake backend through the real product: editors' shims carry their SNOWFLAKE_* settings to
+ * one hub, which pools connections per profile against the local Snowflake double.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startSnowflakeDouble, makeRsaKeyPair, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { connectClient, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
+
+const PASSWORD = 'pa55-word-NEVER-LOGGED';
+const PASSPHRASE = 'key-pass-NEVER-LOGGED';
+
+async function double(t: Cleanup, opts: { loginLatencyMs?: number } = {}): Promise<SnowflakeDouble & { key: ReturnType<typeof makeRsaKeyPair> }> {
+  const key = makeRsaKeyPair(PASSPHRASE);
+  const d = await startSnowflakeDouble({
+    users: [
+      { name: 'ALICE', password: PASSWORD, roles: ['ANALYST', 'PUBLIC'] },
+      { name: 'BOB', publicKeyPem: key.publicKeyPem, roles: ['PUBLIC'] },
+    ],
+    loginLatencyMs: opts.loginLatencyMs ?? 0,
+  });
+  t.after(() => d.close());
+  return Object.assign(d, { key });
+}
+
+function sfEnv(d: SnowflakeDouble, extra: Record<string, string> = {}): Record<string, string> {
+  const url = new URL(d.url);
+  return {
+    SNOWFLAKE_ACCOUNT: d.account,
+    SNOWFLAKE_USER: 'alice',
+    SNOWFLAKE_PASSWORD: PASSWORD,
+    SNOWFLAKE_HOST: url.hostname,
+    SNOWFLAKE_PORT: url.port,
+    SNOWFLAKE_PROTOCOL: 'http',
+    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
+    ...extra,
+  };
+}
+
+test('editors sharing a profile share one pool: N editors cause at most pool-size logins; a second profile gets its own', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  await startHub(t, home);
+  const env = sfEnv(d);
+  const editors = await Promise.all(Array.from({ length: 6 }, (_, i) => connectClient(t, { home, kind: i % 2 ? 'v1' : 'v2-legacy', env, name: `sf-${i}` })));
+  const results = await Promise.all(editors.flatMap((e) => [e.callTool('list_databases'), e.callTool('execute_query', { query: 'SELECT 1 AS ONE' })]));
+  for (const r of results) assert.ok(!r.isError, textOf(r));
+  const aliceLogins = d.loginLog.filter((l) => l.user === 'ALICE').length;
+  assert.ok(aliceLogins >= 1 && aliceLogins <= 4, `alice logins: ${aliceLogins} (pool max 4)`);
+
+  const keyDir = join(home, 'keys');
+  mkdirSync(keyDir, { mode: 0o700 });
+  writeFileSync(join(keyDir, 'bob.p8'), d.key.privateKeyPem, { mode: 0o600 });
+  const bob = await connectClient(t, {
+    home,
+    kind: 'v2-modern',
+    name: 'bob-editor',
+    env: sfEnv(d, { SNOWFLAKE_USER: 'bob', SNOWFLAKE_PASSWORD: '', SNOWFLAKE_AUTHENTICATOR: 'SNOWFLAKE_JWT', SNOWFLAKE_PRIVATE_KEY_PATH: join(keyDir, 'bob.p8'), SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: PASSPHRASE }),
+  });
+  const who = await bob.callTool('execute_query', { query: 'SELECT CURRENT_USER() AS U' });
+  assert.deepEqual((who.structuredContent as { rows: unknown[][] }).rows, [['BOB']], textOf(who));
+  assert.ok(d.loginLog.some((l) => l.user === 'BOB'));
+  assert.equal(d.loginLog.filter((l) => l.user === 'ALICE').length, aliceLogins, 'bob did not reuse or disturb alice\'s pool');
+
+  const status = await runCli(['status', '--json', '--home', home]);
+  const s = JSON.parse(status.stdout) as { warehouses: { kind: string; detail: { user: string; pool: { logins: number } } }[] };
+  const pools = s.warehouses.filter((w) => w.kind === 'snowflake').map((w) => w.detail.user).sort();
+  assert.deepEqual(pools, ['alice', 'bob'].map((u) => u.toUpperCase()).sort().map((u) => pools.find((p) => p.toUpperCase() === u)!));
+  // Secrets never reach status output or the hub's log.
+  const log = readFileSync(join(home, 'hub.log'), 'utf8');
+  for (const secret of [PASSWORD, PASSPHRASE, d.key.privateKeyPem.split('\n')[1]!]) {
+    assert.ok(!status.stdout.includes(secret), 'status leaks a secret');
+    assert.ok(!log.includes(secret), 'hub.log leaks a secret');
+  }
+});
+
+test('every query carries a QUERY_TAG naming snowmux, the client, session and request; per-call context never leaks', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  await startHub(t, home);
+  const env = sfEnv(d);
+  const a = await connectClient(t, { home, kind: 'v2-legacy', env, name: 'editor-a' });
+  const b = await connectClient(t, { home, kind: 'v1', env, name: 'editor-b' });
+  const dbs = await a.callTool('list_databases');
+  const names = (dbs.structuredContent!.databases as { name: string }[]).map((x) => x.name);
+  assert.ok(names.length >= 1, textOf(dbs));
+  const target = names[0]!;
+  const withCtx = await a.callTool('execute_query', { query: 'SELECT CURRENT_DATABASE() AS D', database: target });
+  assert.deepEqual((withCtx.structuredContent as { rows: unknown[][] }).rows, [[target]], textOf(withCtx));
+  for (let i = 0; i < 4; i++) {
+    const other = await b.callTool('execute_query', { query: 'SELECT CURRENT_DATABASE() AS D' });
+    assert.ok(!other.isError, textOf(other));
+    assert.notDeepEqual((other.structuredContent as { rows: unknown[][] }).rows, [[target]], 'context of editor-a leaked into editor-b');
+  }
+  const user = d.queries.filter((q) => /CURRENT_DATABASE/.test(q.sql));
+  assert.ok(user.length >= 5);
+  for (const q of user) {
+    assert.match(q.queryTag ?? '', /snowmux/, `query without tag: ${q.sql}`);
+    assert.match(q.queryTag ?? '', /editor-[ab]/);
+  }
+});
+
+test('cancelling a call aborts the statement in Snowflake and leaves the pool healthy; so does the hub timeout', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\ncall_timeout_ms = 1500\n');
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy', env: sfEnv(d) });
+  assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 1' })).isError);
+
+  const aborted = new Promise<void>((resolve) => d.events.once('abort', () => resolve()));
+  const started = new Promise<void>((resolve) => d.events.on('queryStarted', (q: { sql: string }) => /SYSTEM\$WAIT/.test(q.sql) && resolve()));
+  const controller = new AbortController();
+  const call = c.callTool('execute_query', { query: 'SELECT SYSTEM$WAIT(30)' }, { signal: controller.signal }).catch((e: Error) => e);
+  await started;
+  controller.abort();
+  await aborted;
+  assert.ok((await call) instanceof Error, 'the client sees its own cancellation');
+  const after = await c.callTool('execute_query', { query: 'SELECT 2 AS TWO' });
+  assert.deepEqual((after.structuredContent as { rows: unknown[][] }).rows, [[2]], textOf(after));
+  const abortsAfterCancel = d.counters.aborts;
+  assert.ok(abortsAfterCancel >= 1);
+
+  const timedOut = await c.callTool('execute_query', { query: 'SELECT SYSTEM$WAIT(30)' });
+  assert.equal(timedOut.isError, true);
+  assert.match(textOf(timedOut), /timeout/i);
+  assert.ok(d.counters.aborts > abortsAfterCancel, 'the timeout reached Snowflake as an abort');
+  const again = await c.callTool('execute_query', { query: 'SELECT 3 AS THREE' });
+  assert.deepEqual((again.structuredContent as { rows: unknown[][] }).rows, [[3]]);
+});
+
+test('progress notifications flow while a long query runs, when the client asked for them', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy', env: sfEnv(d) });
+  const progress: unknown[] = [];
+  const r = await c.callTool('execute_query', { query: 'SELECT SYSTEM$WAIT(3) AS W' }, { onprogress: (p) => progress.push(p) });
+  assert.ok(!r.isError, textOf(r));
+  assert.ok(progress.length >= 1, 'at least one progress notification before the result');
+});
+
+test('an expired session token is renewed without the client noticing', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v1', env: sfEnv(d) });
+  assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 1' })).isError);
+  d.expireSessionTokens();
+  const r = await c.callTool('execute_query', { query: 'SELECT 42 AS X' });
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[42]], textOf(r));
+  assert.ok(d.counters.renewals >= 1);
+});
+
+test('a named connection in ~/.snowflake/connections.toml is used when the shim names the profile', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  const sfHome = join(home, 'sfhome');
+  mkdirSync(sfHome, { mode: 0o700 });
+  const url = new URL(d.url);
+  writeFileSync(join(sfHome, 'connections.toml'), `[work]\naccount = "${d.account}"\nuser = "alice"\npassword = "${PASSWORD}"\nhost = "${url.hostname}"\nport = ${url.port}\nprotocol = "http"\n`, { mode: 0o600 });
+  await startHub(t, home, [], { SNOWFLAKE_HOME: sfHome });
+  const c = await connectClient(t, { home, kind: 'v2-legacy', args: ['--profile', 'work'], env: { SNOWFLAKE_HOME: sfHome } });
+  const r = await c.callTool('execute_query', { query: 'SELECT CURRENT_USER() AS U' });
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [['ALICE']], textOf(r));
+  const bad = await connectClient(t, { home, kind: 'v2-legacy', args: ['--profile', 'nope'], env: { SNOWFLAKE_HOME: sfHome } });
+  const refused = await bad.callTool('list_databases');
+  assert.equal(refused.isError, true);
+  assert.match(textOf(refused), /nope/);
+});
