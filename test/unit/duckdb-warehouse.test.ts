@@ -85,6 +85,11 @@ describe('DuckDbWarehouse', () => {
     assert.equal(info.detail['readOnly'], true);
   });
 
+  test('bad settings are refused with a clear message', async () => {
+    await rejectsWith(DuckDbWarehouse.open({ dataDir, memoryLimit: '1 potato' }), 'INVALID_ARGUMENT', /memory limit/);
+    await rejectsWith(DuckDbWarehouse.open({ dataDir, threads: 0 }), 'INVALID_ARGUMENT', /thread/);
+  });
+
   describe('queries', () => {
     test('unqualified names resolve in the default schema SNOWMUX_SAMPLE.TPCH', async () => {
       const result = await warehouse.query('SELECT N_NATIONKEY, N_NAME FROM NATION WHERE N_NATIONKEY IN (7, 24) ORDER BY 1', opts());

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { SnowmuxError } from '../../../errors.js';
+import { SnowmuxError, errorMessage } from '../../../errors.js';
 import { quoteIdentifier } from '../identifiers.js';
 import type {
   CallContext,
@@ -107,18 +107,27 @@ export class DuckDbWarehouse implements Warehouse {
       progressIntervalMs: options.progressIntervalMs ?? DEFAULTS.progressIntervalMs,
       maxConcurrentStatements: Math.max(1, Math.floor(options.maxConcurrentStatements ?? defaultStatementSlots())),
     };
+    if (!Number.isSafeInteger(settings.threads) || settings.threads < 1) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `The embedded warehouse needs at least one thread; got ${String(options.threads)}.`);
+    }
+    if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i.test(settings.memoryLimit)) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `The embedded warehouse memory limit must look like "1GB" or "512MiB"; got "${settings.memoryLimit}".`);
+    }
     const file = sampleDatabasePath(options.dataDir);
     let generated = false;
-    let instance = await openCurrent(file, settings);
-    if (instance === undefined) {
+    let opened = await openCurrent(file, settings);
+    if (opened.instance === undefined) {
       await buildSampleDatabase(options.dataDir);
       generated = true;
-      instance = await openCurrent(file, settings);
-      if (instance === undefined) {
-        throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', `The sample database ${file} was built but cannot be opened. Delete it and start the hub again.`);
-      }
+      opened = await openCurrent(file, settings);
     }
-    return new DuckDbWarehouse(instance, file, settings, { generated, openMs: Math.round(performance.now() - started) });
+    if (opened.instance === undefined) {
+      throw new SnowmuxError(
+        'WAREHOUSE_UNAVAILABLE',
+        `The embedded warehouse cannot open ${file}: ${opened.problem}. Check the warehouse settings (threads, memory limit), or delete the file to have it rebuilt.`,
+      );
+    }
+    return new DuckDbWarehouse(opened.instance, file, settings, { generated, openMs: Math.round(performance.now() - started) });
   }
 
   info(): WarehouseInfo {
@@ -267,8 +276,11 @@ export class DuckDbWarehouse implements Warehouse {
   }
 }
 
-/** Opens the file read-only if it carries the current generator stamp; undefined when it must be (re)built. */
-async function openCurrent(file: string, settings: { threads: number; memoryLimit: string }): Promise<DuckDBInstance | undefined> {
+/** Opens the file read-only if it carries the current generator stamp; else says why (it must be (re)built). */
+async function openCurrent(
+  file: string,
+  settings: { threads: number; memoryLimit: string },
+): Promise<{ instance: DuckDBInstance; problem?: undefined } | { instance?: undefined; problem: string }> {
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(file, {
@@ -284,21 +296,22 @@ async function openCurrent(file: string, settings: { threads: number; memoryLimi
       // Last: from here on no SQL can change any of the above.
       lock_configuration: 'true',
     });
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { problem: errorMessage(err) };
   }
+  let problem = `it is not a snowmux sample database of version ${SAMPLE_GENERATOR_VERSION}`;
   try {
     const connection = await instance.connect();
     try {
-      if ((await readSampleStampFrom(connection)) === SAMPLE_GENERATOR_VERSION) return instance;
+      if ((await readSampleStampFrom(connection)) === SAMPLE_GENERATOR_VERSION) return { instance };
     } finally {
       connection.closeSync();
     }
-  } catch {
-    // Unreadable: rebuild.
+  } catch (err) {
+    problem = errorMessage(err);
   }
   instance.closeSync();
-  return undefined;
+  return { problem };
 }
 
 function defaultStatementSlots(): number {

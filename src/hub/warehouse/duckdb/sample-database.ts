@@ -133,6 +133,8 @@ export async function writeSampleDatabase(file: string): Promise<void> {
     const connection = await instance.connect();
     try {
       const data = generateTpchData();
+      // One transaction: one commit instead of one per statement.
+      await connection.run('BEGIN TRANSACTION');
       await connection.run(`CREATE SCHEMA ${quoteIdentifier(SAMPLE_SCHEMA)}`);
       for (const table of tpchTables(data)) await createAndLoad(connection, table);
       for (const view of TPCH_VIEWS) {
@@ -144,6 +146,7 @@ export async function writeSampleDatabase(file: string): Promise<void> {
       await connection.run(
         `INSERT INTO main.${quoteIdentifier(SAMPLE_STAMP_TABLE)} VALUES ('generator', 'snowmux'), ('generator_version', ${stringLiteral(SAMPLE_GENERATOR_VERSION)})`,
       );
+      await connection.run('COMMIT');
       await connection.run('CHECKPOINT');
     } finally {
       connection.closeSync();
