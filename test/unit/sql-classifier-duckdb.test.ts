@@ -3,15 +3,16 @@
  *
  * Wherever DuckDB can parse a text, our DuckDB reading must split it into the same number of
  * statements, and every statement we call read-only must be one DuckDB prepares as a query. A
- * disagreement is exactly the kind of lexer mismatch a bypass is made of. External access is off,
- * and nothing is executed: statements are only extracted and prepared.
+ * disagreement is exactly the kind of lexer mismatch a bypass is made of. Finally, everything checkSql
+ * lets through is run, in memory with external access off, to show it touches no file and changes
+ * nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 
-import { classifySql } from '../../src/hub/guard/sql/classifier.js';
+import { checkSql, classifySql } from '../../src/hub/guard/sql/classifier.js';
 import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
 
 /** DuckDB statement types that only read. */
@@ -181,5 +182,39 @@ describe('classifier vs the DuckDB parser', () => {
       if (!DUCKDB_QUERY_TYPES.has(type)) writes.push(`${entry.sql}: ${StatementType[type]}`);
     }
     assert.deepEqual(writes, []);
+  });
+
+  test('what checkSql allows touches no file and changes nothing when DuckDB runs it', async () => {
+    const fingerprint = async (): Promise<string> => {
+      const parts = await Promise.all(
+        [
+          'SELECT database_name, schema_name, table_name, estimated_size, column_count FROM duckdb_tables() ORDER BY ALL',
+          'SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal ORDER BY ALL',
+          'SELECT schema_name, type_name FROM duckdb_types() WHERE NOT internal ORDER BY ALL',
+          'SELECT sequence_name FROM duckdb_sequences() ORDER BY ALL',
+          'SELECT database_name FROM duckdb_databases() ORDER BY ALL',
+          "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u), (SELECT count(*) FROM customer), (SELECT count(*) FROM orders)",
+        ].map(async (q) => JSON.stringify((await connection.runAndReadAll(q)).getRows(), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))),
+      );
+      return parts.join('|');
+    };
+    const before = await fingerprint();
+    const fileAccess: string[] = [];
+    let executed = 0;
+    for (const entry of SQL_CORPUS) {
+      if (entry.dialect === 'snowflake') continue;
+      const verdict = checkSql(entry.sql, { allowWrite: false, allowStageListing: true, dialect: 'duckdb' });
+      if (!verdict.allowed) continue;
+      try {
+        await connection.runAndReadAll(verdict.statement.text);
+        executed++;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (/file system operations are disabled|Cannot access file|external access/i.test(message)) fileAccess.push(`${entry.sql}: ${message.split('\n')[0]}`);
+      }
+    }
+    assert.equal(await fingerprint(), before, 'the database changed');
+    assert.deepEqual(fileAccess, []);
+    assert.ok(executed > 60, `only ${executed} allowed statements ran`);
   });
 });

@@ -62,6 +62,15 @@ const WRITE_OPENERS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
 /** Characters that make a quoted identifier look like a file path (DuckDB replacement scans). */
 const PATH_LIKE = /[./\\:*?~]/;
 
+/** Words after which DuckDB reads a table reference, and so a file name (`PIVOT 'x.csv' ON …`, `TABLE 'x.csv'`). */
+const DUCKDB_TABLE_PREDECESSORS = new Set(['FROM', 'JOIN', 'PIVOT', 'UNPIVOT', 'PIVOT_WIDER', 'PIVOT_LONGER', 'TABLE', 'SHOW', 'DESCRIBE', 'DESC', 'SUMMARIZE']);
+
+/** File extensions DuckDB's replacement scans (and common extensions) read: `FROM data.csv` opens ./data.csv. */
+const FILE_EXTENSIONS = new Set([
+  'CSV', 'TSV', 'TXT', 'DAT', 'PARQUET', 'JSON', 'JSONL', 'NDJSON', 'GZ', 'ZST', 'ZSTD', 'BZ2', 'XZ', 'LZ4', 'XLSX', 'XLS',
+  'ARROW', 'FEATHER', 'IPC', 'AVRO', 'ORC', 'DB', 'SQLITE', 'SQLITE3', 'DUCKDB', 'SHP', 'GEOJSON', 'GPKG', 'FGB', 'KML', 'GPX',
+]);
+
 interface Level {
   /** The parenthesis holds a query (or is the statement itself), not a function's arguments. */
   query: boolean;
@@ -401,9 +410,7 @@ class StatementAnalyzer {
           if (this.isTablePosition(prev, level)) this.tableLiteral(t, findings);
           break;
         case 'quoted_ident':
-          if (this.isTablePosition(prev, level) && this.dialect === 'duckdb' && PATH_LIKE.test(t.upper ?? '')) {
-            findings.hazard(`reads the file ${t.text} directly (DuckDB replacement scan)`);
-          }
+          if (this.dialect === 'duckdb' && this.isTablePosition(prev, level)) this.duckdbTableName(i, findings);
           if (this.isPunct(i + 1, '(')) this.functionCall(t, t.upper ?? '', findings);
           break;
         case 'word':
@@ -418,6 +425,7 @@ class StatementAnalyzer {
   private scanWord(t: Token, i: number, from: number, to: number, topWith: number, prev: Token | undefined, level: Level, findings: Findings): void {
     const w = t.upper ?? '';
     const next = this.tok(i + 1);
+    if (this.dialect === 'duckdb' && this.isTablePosition(prev, level)) this.duckdbTableName(i, findings);
     const prevWord = prev?.kind === 'word' ? prev.upper : undefined;
     const afterOpenParen = prev?.kind === 'punct' && prev.text === '(';
     if (afterOpenParen && STATEMENT_KEYWORDS.has(w) && this.looksLikeStatement(w, next)) {
@@ -511,8 +519,33 @@ class StatementAnalyzer {
   /** Right after FROM / JOIN / a FROM-list comma, at a query level (not inside EXTRACT(… FROM …)). */
   private isTablePosition(prev: Token | undefined, level: Level): boolean {
     if (!level.query || prev === undefined) return false;
-    if (prev.kind === 'word') return prev.upper === 'FROM' || prev.upper === 'JOIN';
+    if (prev.kind === 'word') {
+      return prev.upper === 'FROM' || prev.upper === 'JOIN' || (this.dialect === 'duckdb' && DUCKDB_TABLE_PREDECESSORS.has(prev.upper ?? ''));
+    }
     return prev.kind === 'punct' && prev.text === ',' && level.inFrom;
+  }
+
+  /**
+   * A table name in DuckDB that it would read as a file when no such table exists: a quoted name that
+   * looks like a path (`"/tmp/x.parquet"`), or a dotted name ending in a file extension (`data.csv`).
+   */
+  private duckdbTableName(start: number, findings: Findings): void {
+    const parts: Token[] = [];
+    let j = start;
+    for (;;) {
+      const part = this.tok(j);
+      if (part === undefined || (part.kind !== 'word' && part.kind !== 'quoted_ident')) break;
+      parts.push(part);
+      if (!this.isPunct(j + 1, '.')) break;
+      j += 2;
+    }
+    if (this.isPunct(j + 1, '(')) return; // a table function: judged as a function call
+    const last = parts[parts.length - 1];
+    const pathLike = parts.some((p) => p.kind === 'quoted_ident' && PATH_LIKE.test(p.upper ?? ''));
+    const extension = parts.length > 1 && last?.kind === 'word' && FILE_EXTENSIONS.has(last.upper ?? '');
+    if (pathLike || extension) {
+      findings.hazard(`reads the file ${parts.map((p) => p.text).join('.')} directly (DuckDB replacement scan)`);
+    }
   }
 
   /** A string where a table goes: DuckDB reads it as a file; Snowflake accepts '@stage/path'. */
