@@ -92,7 +92,8 @@ export interface SnowflakeDouble {
   loginLog: LoginLogEntry[];
   /**
    * Emits 'login' (LoginLogEntry), 'queryStarted' (QueryLogEntry), 'queryFinished' (QueryLogEntry),
-   * 'resultPoll' (queryId: the client knows the query id), 'abort' (AbortLogEntry), 'request' (endpoint).
+   * 'resultPoll' (queryId: the client knows the query id), 'abort' (AbortLogEntry), 'logout' (sessionId),
+   * 'request' (endpoint, emitted before the request is handled).
    */
   events: EventEmitter;
   openSessions(): number;
@@ -189,10 +190,13 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
   let nextSessionId = 1_000_001;
   let closing = false;
 
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    const handling = handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, new HttpReply(500, { success: false, code: '000000', message: String(err), data: null }));
     });
+    inFlight.add(handling);
+    void handling.finally(() => inFlight.delete(handling));
   });
   server.keepAliveTimeout = 5_000;
   server.on('connection', (socket: Socket) => {
@@ -253,8 +257,8 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         return;
       }
       if (fault.kind === 'hang') {
+        // Released by clearFaults() or close(); then answered normally, so the client never retries it.
         await new Promise<void>((resolve) => hung.push(resolve));
-        if (closing) return;
         continue;
       }
       if (fault.kind === 'latency') await new Promise((r) => setTimeout(r, fault.ms));
@@ -448,6 +452,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
 
   function logout(session: DoubleSession): HttpReply {
     counters.logouts++;
+    events.emit('logout', session.id);
     session.closed = true;
     closedSessionTokens.add(session.token);
     forgetTokens(session);
@@ -714,6 +719,8 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
       hung = [];
       for (const record of records.values()) record.abort.abort('cancel');
       await Promise.allSettled([...records.values()].map((r) => r.done));
+      // Answer what is in flight: a request cut off mid-way is retried by the driver for minutes.
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 2_000).unref())]);
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of new Set([...sessionsByToken.values()])) if (!s.closed) s.engine.close();

@@ -24,6 +24,11 @@ export interface PoolTimings {
   loginTimeoutMs: number;
   /** Longest a logout may take when a connection is retired. */
   destroyTimeoutMs: number;
+  /**
+   * Longest a discarded connection waits for its unfinished statement before being logged out. Logging out
+   * first would make the driver retry that statement's request for minutes with a dead session.
+   */
+  destroyDeferMs: number;
 }
 
 export interface PoolStats {
@@ -60,6 +65,7 @@ export class SnowflakePool {
   private readonly pool: SfPool;
   private readonly meta = new WeakMap<SfConnection, ConnectionMeta>();
   private readonly handedOut = new WeakSet<SfConnection>();
+  private readonly busyUntil = new WeakMap<SfConnection, Promise<unknown>>();
   private logins = 0;
   private loginFailures = 0;
   private lastLoginMs: number | null = null;
@@ -106,7 +112,7 @@ export class SnowflakePool {
       throw new SnowmuxError('WAREHOUSE_ERROR', 'snowflake-sdk pool internals changed (no factory); this snowflake-sdk version is not supported by snowmux.');
     }
     factory.create = () => this.createConnection();
-    const destroy = (connection: SfConnection): Promise<void> =>
+    const logout = (connection: SfConnection): Promise<void> =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.timings.destroyTimeoutMs);
         timer.unref();
@@ -120,7 +126,19 @@ export class SnowflakePool {
           resolve();
         }
       });
-    factory.destroy = destroy;
+    factory.destroy = async (connection) => {
+      const busy = this.busyUntil.get(connection);
+      if (busy !== undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const limit = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.timings.destroyDeferMs);
+          timer.unref();
+        });
+        await Promise.race([busy.catch(() => {}), limit]);
+        clearTimeout(timer);
+      }
+      await logout(connection);
+    };
   }
 
   private async createConnection(): Promise<SfConnection> {
@@ -292,9 +310,13 @@ export class SnowflakePool {
     this.pool.release(connection).catch(() => {});
   }
 
-  /** Takes a connection out of the pool and logs its session out (in the background, bounded). */
-  discard(connection: SfConnection): void {
+  /**
+   * Takes a connection out of the pool at once (its slot is free for a new login) and logs its session out
+   * in the background — after `busyUntil` settles when a statement may still be in flight on it.
+   */
+  discard(connection: SfConnection, busyUntil?: Promise<unknown>): void {
     this.discarded++;
+    if (busyUntil !== undefined) this.busyUntil.set(connection, busyUntil);
     this.pool.destroy(connection).catch(() => {});
   }
 

@@ -227,6 +227,7 @@ export class SnowflakeWarehouse implements Warehouse {
           validateTimeoutMs: this.options.validateTimeoutMs ?? 5_000,
           loginTimeoutMs: this.options.loginTimeoutMs ?? Math.max(30_000, settings.acquireTimeoutMs),
           destroyTimeoutMs: 5_000,
+          destroyDeferMs: 120_000,
         });
         this.readyPool = pool;
         return pool;
@@ -267,7 +268,7 @@ export class SnowflakeWarehouse implements Warehouse {
         }
         const lost = !outcome.ok && isSessionLost(outcome.raw ?? outcome.error);
         const keep = outcome.ok ? true : outcome.healthy && !lost;
-        if (!keep || lease.discard || !lease.tracked.restorable(this.baseline)) pool.discard(connection);
+        if (!keep || lease.discard || !lease.tracked.restorable(this.baseline)) pool.discard(connection, outcome.ok ? undefined : outcome.finished);
         else pool.release(connection);
         if (outcome.ok) return outcome;
         if (lost && attempt === 0 && !signal.aborted) continue;

@@ -64,6 +64,8 @@ export interface StatementFailure {
   /** False when the statement may still be running on the connection: discard it. */
   healthy: boolean;
   queryId: string | undefined;
+  /** When unhealthy: resolves once the driver is done with the statement (log the session out only then). */
+  finished?: Promise<void> | undefined;
 }
 
 export type StatementOutcome = StatementSuccess | StatementFailure;
@@ -82,6 +84,8 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
     let statement: SfStatement | undefined;
     let phase: QueryProgress['phase'] = 'running';
     let polling = false;
+    let markFinished!: () => void;
+    const finished = new Promise<void>((r) => (markFinished = r));
 
     const queryId = (): string | undefined => {
       try {
@@ -99,7 +103,8 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
       req.signal.removeEventListener('abort', onAbort);
       resolve(outcome);
     };
-    const fail = (error: SnowmuxError, raw: unknown, healthy: boolean): void => settle({ ok: false, error, raw, healthy, queryId: queryId() });
+    const fail = (error: SnowmuxError, raw: unknown, healthy: boolean): void =>
+      settle({ ok: false, error, raw, healthy, queryId: queryId(), ...(healthy ? {} : { finished }) });
 
     const cancel = (reason: SnowmuxError): void => {
       if (settled || cancelling !== undefined) return;
@@ -124,6 +129,7 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
 
     const onComplete = (err: unknown, stmt: SfStatement): void => {
       completed = true;
+      markFinished();
       if (settled) return;
       if (cancelling !== undefined) {
         if (cancelAcked) fail(cancelling, undefined, true);

@@ -1,0 +1,159 @@
+/**
+ * The per-profile pool: logins bounded by pool.max, one pool per profile, a clear POOL_EXHAUSTED instead
+ * of a hang, idle validation, retirement of old connections, and logins visible in info().
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SnowmuxError } from '../../src/errors.js';
+import { SnowflakeWarehouse, type SnowflakeWarehouseOptions } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
+import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { callContext, doubleProfile, queryOptions, until, waitForEvent } from '../doubles/snowflake/fixtures.js';
+
+let double: SnowflakeDouble;
+const open: SnowflakeWarehouse[] = [];
+
+function warehouse(profile: Parameters<typeof doubleProfile>[1] = {}, options: SnowflakeWarehouseOptions = {}): SnowflakeWarehouse {
+  const w = new SnowflakeWarehouse(doubleProfile(double, profile), { driverOptions: { sfRetryMaxLoginRetries: 0 }, ...options });
+  open.push(w);
+  return w;
+}
+
+function poolDetail(w: SnowflakeWarehouse): Record<string, number> {
+  return w.info().detail['pool'] as Record<string, number>;
+}
+
+before(async () => {
+  double = await startSnowflakeDouble({
+    users: [
+      { name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] },
+      { name: 'bob', password: 'bob-secret-pw', roles: ['PUBLIC'] },
+    ],
+  });
+});
+
+after(async () => {
+  await Promise.all(open.map((w) => w.close()));
+  await double.close();
+});
+
+describe('Snowflake pool', () => {
+  it('N concurrent calls on one profile cause at most pool.max logins, and info() shows them', async () => {
+    const w = warehouse({ name: 'shared', pool: { max: 3 } });
+    const before = double.counters.logins;
+    // Each call waits 50 ms in Snowflake, so the 12 calls really overlap.
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => w.query(`select ${i} as n, system$wait(50, 'MILLISECONDS') as w`, queryOptions())),
+    );
+    assert.deepEqual(results.map((r) => r.rows[0]?.[0]), Array.from({ length: 12 }, (_, i) => i));
+    const logins = double.counters.logins - before;
+    assert.ok(logins >= 1 && logins <= 3, `logins: ${logins}`);
+    const pool = poolDetail(w);
+    assert.equal(pool['logins'], logins);
+    assert.equal(pool['max'], 3);
+    assert.equal(pool['borrowed'], 0);
+    assert.ok((pool['size'] ?? 0) <= 3);
+    // Sequential calls afterwards reuse the warm connections: no new login.
+    await w.query('select 1', queryOptions());
+    await w.query('select 2', queryOptions());
+    assert.equal(double.counters.logins - before, logins);
+  });
+
+  it('two profiles get two pools with their own logins', async () => {
+    const a = warehouse({ name: 'team-a', user: 'alice', pool: { max: 2 } });
+    const b = warehouse({ name: 'team-b', user: 'bob', role: 'PUBLIC', auth: { method: 'password', password: 'bob-secret-pw' }, pool: { max: 2 } });
+    const [ra, rb] = await Promise.all([a.query('select current_user()', queryOptions()), b.query('select current_user()', queryOptions())]);
+    assert.equal(ra.rows[0]?.[0], 'ALICE');
+    assert.equal(rb.rows[0]?.[0], 'BOB');
+    assert.equal(poolDetail(a)['logins'], 1);
+    assert.equal(poolDetail(b)['logins'], 1);
+    assert.equal(a.info().name, 'team-a');
+    assert.equal(b.info().name, 'team-b');
+  });
+
+  it('reports POOL_EXHAUSTED within the acquire timeout when every connection is busy', async () => {
+    const w = warehouse({ name: 'tiny', pool: { max: 1, acquireTimeoutMs: 300 } });
+    const holder = new AbortController();
+    const started = waitForEvent(double.events, 'queryStarted', (q: { sql: string }) => q.sql.toUpperCase().includes('SYSTEM$WAIT(30'));
+    const busy = w.query("select system$wait(30, 'SECONDS')", queryOptions({ signal: holder.signal }));
+    busy.catch(() => {});
+    await started;
+    const t0 = performance.now();
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'POOL_EXHAUSTED');
+      assert.match(err.message, /All 1 connections of profile "tiny" are busy/);
+      assert.match(err.message, /pool\.max \(set by test fixture\)/);
+      assert.equal(err.details?.['infrastructure'], false);
+      return true;
+    });
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 250 && waited < 2_000, `waited ${waited} ms`);
+    holder.abort();
+    await assert.rejects(busy, { code: 'QUERY_CANCELLED' });
+    // The connection came back healthy: the next call runs on it without a new login.
+    const logins = poolDetail(w)['logins'];
+    assert.deepEqual((await w.query('select 7', queryOptions())).rows, [[7]]);
+    assert.equal(poolDetail(w)['logins'], logins);
+  });
+
+  it('an aborted signal while waiting for a connection rejects at once with QUERY_CANCELLED', async () => {
+    const w = warehouse({ name: 'tiny2', pool: { max: 1, acquireTimeoutMs: 5_000 } });
+    const holder = new AbortController();
+    const started = waitForEvent(double.events, 'queryStarted', (q: { sql: string }) => q.sql.toUpperCase().includes('SYSTEM$WAIT(31'));
+    const busy = w.query("select system$wait(31, 'SECONDS')", queryOptions({ signal: holder.signal }));
+    busy.catch(() => {});
+    await started;
+    const waiter = new AbortController();
+    const waiting = w.query('select 1', queryOptions({ signal: waiter.signal }));
+    const t0 = performance.now();
+    waiter.abort();
+    await assert.rejects(waiting, { code: 'QUERY_CANCELLED' });
+    assert.ok(performance.now() - t0 < 1_000);
+    holder.abort();
+    await assert.rejects(busy, { code: 'QUERY_CANCELLED' });
+    assert.equal(poolDetail(w)['pending'], 0);
+  });
+
+  it('validates connections that sat idle (heartbeat) before handing them out', async () => {
+    const w = warehouse({ name: 'validated', pool: { max: 1, validateOnBorrow: true } }, { validateIdleAfterMs: 0 });
+    await w.query('select 1', queryOptions());
+    const heartbeats = double.counters.heartbeats;
+    await w.query('select 2', queryOptions());
+    assert.equal(double.counters.heartbeats, heartbeats + 1);
+    assert.equal(poolDetail(w)['validations'], 1);
+  });
+
+  it('replaces a connection whose heartbeat fails, transparently', async () => {
+    const w = warehouse({ name: 'revalidated', pool: { max: 1, validateOnBorrow: true } }, { validateIdleAfterMs: 0 });
+    await w.query('select 1', queryOptions());
+    const logins = double.counters.logins;
+    double.inject({ kind: 'error', endpoint: 'heartbeat', code: '390111', message: 'Session no longer exists.', times: 1 });
+    assert.deepEqual((await w.query('select 2', queryOptions())).rows, [[2]]);
+    assert.equal(double.counters.logins, logins + 1);
+    assert.equal(poolDetail(w)['discarded'], 1);
+  });
+
+  it('retires connections older than maxConnectionAgeMs', async () => {
+    const w = warehouse({ name: 'aged', pool: { max: 1, maxConnectionAgeMs: 1 } });
+    await w.query('select 1', queryOptions());
+    const logins = double.counters.logins;
+    const logouts = double.counters.logouts;
+    // The first call's round trip already took more than 1 ms: the next borrow retires the connection.
+    await w.query('select 2', queryOptions());
+    assert.equal(double.counters.logins, logins + 1);
+    await until(double.events, 'logout', () => double.counters.logouts >= logouts + 1);
+  });
+
+  it('warmUp() logs in ahead of the first call; close() logs every session out', async () => {
+    const w = new SnowflakeWarehouse(doubleProfile(double, { name: 'warm' }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
+    const open0 = double.openSessions();
+    await w.warmUp();
+    assert.equal(poolDetail(w)['logins'], 1);
+    assert.equal(double.openSessions(), open0 + 1);
+    const t0 = performance.now();
+    await w.query('select 1', queryOptions());
+    assert.ok(performance.now() - t0 < 1_000);
+    await w.close();
+    assert.equal(double.openSessions(), open0);
+    await assert.rejects(w.listDatabases(callContext()), { code: 'WAREHOUSE_CLOSED' });
+  });
+});

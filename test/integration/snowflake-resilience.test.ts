@@ -1,0 +1,185 @@
+/**
+ * Faults between the hub and Snowflake: expired tokens are renewed or reconnected without the caller
+ * noticing; slow, refused, hung and failing servers produce bounded, typed errors (the backend's own
+ * timeouts win over the driver's minutes of retries) marked as infrastructure for the circuit breaker.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { SnowmuxError } from '../../src/errors.js';
+import { SnowflakeWarehouse, type SnowflakeWarehouseOptions } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
+import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { doubleProfile, queryOptions, waitForEvent } from '../doubles/snowflake/fixtures.js';
+
+let double: SnowflakeDouble;
+const open: SnowflakeWarehouse[] = [];
+
+function warehouse(name: string, profile: Parameters<typeof doubleProfile>[1] = {}, options: SnowflakeWarehouseOptions = {}): SnowflakeWarehouse {
+  const w = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 1 }, ...profile }), {
+    driverOptions: { sfRetryMaxLoginRetries: 0 },
+    ...options,
+  });
+  open.push(w);
+  return w;
+}
+
+function poolDetail(w: SnowflakeWarehouse): Record<string, number> {
+  return w.info().detail['pool'] as Record<string, number>;
+}
+
+before(async () => {
+  double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] }] });
+});
+
+afterEach(() => double.clearFaults());
+
+after(async () => {
+  double.clearFaults();
+  await Promise.all(open.map((w) => w.close()));
+  await double.close();
+});
+
+describe('Snowflake resilience', () => {
+  it('an expired session token is renewed by the driver without the caller noticing (no new login)', async () => {
+    const w = warehouse('renew');
+    await w.query('select 1', queryOptions());
+    const renewals = double.counters.renewals;
+    double.expireSessionTokens();
+    assert.deepEqual((await w.query('select 2', queryOptions())).rows, [[2]]);
+    assert.equal(double.counters.renewals, renewals + 1);
+    assert.equal(poolDetail(w)['logins'], 1);
+  });
+
+  it('an expired master token (renewal refused, 390114) is replaced by a fresh login, and the call retried once', async () => {
+    const w = warehouse('relogin');
+    await w.query('select 1', queryOptions());
+    double.expireMasterTokens();
+    assert.deepEqual((await w.query('select 3', queryOptions())).rows, [[3]]);
+    assert.equal(poolDetail(w)['logins'], 2);
+    assert.equal(poolDetail(w)['discarded'], 1);
+  });
+
+  it('a session deleted on the server (390111) is replaced transparently', async () => {
+    const w = warehouse('gone');
+    await w.query('select 1', queryOptions());
+    double.inject({ kind: 'error', endpoint: 'query', code: '390111', message: 'Session no longer exists.', times: 1 });
+    assert.deepEqual((await w.query('select 4', queryOptions())).rows, [[4]]);
+    assert.equal(poolDetail(w)['logins'], 2);
+  });
+
+  it('a login that hangs fails the call within the acquire timeout (WAREHOUSE_UNAVAILABLE), then recovers', async () => {
+    const w = warehouse('login-hang', { pool: { max: 1, acquireTimeoutMs: 300 } });
+    double.inject({ kind: 'hang', endpoint: 'login' });
+    const t0 = performance.now();
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'WAREHOUSE_UNAVAILABLE');
+      assert.equal(err.details?.['infrastructure'], true);
+      assert.match(err.message, /login has not finished/);
+      return true;
+    });
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 2_000, `elapsed ${elapsed}`);
+    double.clearFaults();
+    assert.deepEqual((await w.query('select 5', queryOptions())).rows, [[5]]);
+  });
+
+  it('a slow login (injected latency) is waited for when within the acquire timeout', async () => {
+    const w = warehouse('login-slow', { pool: { max: 1, acquireTimeoutMs: 3_000 } });
+    double.setLoginLatency(200);
+    try {
+      const t0 = performance.now();
+      assert.deepEqual((await w.query('select 6', queryOptions())).rows, [[6]]);
+      assert.ok(performance.now() - t0 >= 190);
+    } finally {
+      double.setLoginLatency(0);
+    }
+  });
+
+  it('refused connections fail fast as WAREHOUSE_UNAVAILABLE (transient infrastructure)', async () => {
+    const w = warehouse('refused');
+    double.inject({ kind: 'refuse' });
+    const t0 = performance.now();
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'WAREHOUSE_UNAVAILABLE');
+      assert.equal(err.details?.['infrastructure'], true);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 3_000);
+    double.clearFaults();
+    assert.deepEqual((await w.query('select 7', queryOptions())).rows, [[7]]);
+  });
+
+  it('an HTTP 503 at login fails fast when login retries are off', async () => {
+    const w = warehouse('login-503');
+    double.inject({ kind: 'httpStatus', endpoint: 'login', status: 503 });
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'WAREHOUSE_UNAVAILABLE');
+      assert.equal(err.details?.['infrastructure'], true);
+      return true;
+    });
+  });
+
+  it('a hung query is cut off by the backend timeout even though the server never answers', async () => {
+    const w = warehouse('query-hang', {}, { cancelGraceMs: 200 });
+    await w.query('select 1', queryOptions());
+    double.inject({ kind: 'hang', endpoint: 'query' });
+    const t0 = performance.now();
+    await assert.rejects(w.query('select 8', queryOptions({ timeoutMs: 300 })), { code: 'QUERY_TIMEOUT' });
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 2_000, `elapsed ${elapsed}`);
+    // The connection may still have the statement in flight: it was discarded, not reused.
+    assert.equal(poolDetail(w)['discarded'], 1);
+    double.clearFaults();
+    assert.deepEqual((await w.query('select 9', queryOptions())).rows, [[9]]);
+    assert.equal(poolDetail(w)['logins'], 2);
+  });
+
+  it('a server-side internal error is WAREHOUSE_ERROR (infrastructure); a SQL error is SQL_ERROR (user) with code and query id', async () => {
+    const w = warehouse('errors');
+    double.inject({ kind: 'error', endpoint: 'query', code: '000603', sqlState: 'XX000', message: 'SQL execution internal error', times: 1 });
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'WAREHOUSE_ERROR');
+      assert.equal(err.details?.['infrastructure'], true);
+      return true;
+    });
+    await assert.rejects(w.query('selec 1', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'SQL_ERROR');
+      assert.equal(err.details?.['infrastructure'], false);
+      assert.equal(err.details?.['snowflakeCode'], '001003');
+      assert.match(String(err.details?.['queryId']), /^[0-9a-f-]{36}$/);
+      assert.match(err.message, /001003/);
+      return true;
+    });
+  });
+
+  it('a slow statement (query latency) reports its result after the latency, through result polling', async () => {
+    const w = warehouse('slow-query');
+    await w.query('select 1', queryOptions());
+    double.setQueryLatency(400);
+    try {
+      const polled = waitForEvent(double.events, 'resultPoll');
+      const result = await w.query('select 10', queryOptions());
+      assert.deepEqual(result.rows, [[10]]);
+      await polled;
+    } finally {
+      double.setQueryLatency(0);
+    }
+  });
+
+  it('close() does not wait for a hung server', async () => {
+    const w = new SnowflakeWarehouse(doubleProfile(double, { name: 'close-hung', pool: { max: 1 } }), {
+      driverOptions: { sfRetryMaxLoginRetries: 0 },
+      closeWaitMs: 300,
+      cancelGraceMs: 100,
+    });
+    await w.query('select 1', queryOptions());
+    double.inject({ kind: 'hang', endpoint: 'query' });
+    const arrived = waitForEvent(double.events, 'request', (endpoint: string) => endpoint === 'query');
+    const running = w.query('select 11', queryOptions());
+    await arrived;
+    const rejected = assert.rejects(running, { code: 'WAREHOUSE_CLOSED' });
+    const t0 = performance.now();
+    await w.close();
+    await rejected;
+    assert.ok(performance.now() - t0 < 2_000);
+  });
+});
