@@ -29,6 +29,10 @@ before(async () => {
   await connection.run('CREATE TABLE v (id INT)');
   await connection.run('CREATE TABLE customer (c_custkey INT, c_name VARCHAR, c_nationkey INT)');
   await connection.run('CREATE TABLE orders (o_orderkey INT, o_custkey INT, o_orderdate DATE, o_orderpriority VARCHAR)');
+  await connection.run('CREATE TABLE nation (n_nationkey INT, n_name VARCHAR, n_regionkey INT)');
+  await connection.run('CREATE TABLE lineitem (l_orderkey INT, l_quantity INT)');
+  await connection.run('CREATE TABLE nodes (id INT, parent_id INT)');
+  await connection.run('CREATE TABLE audit_log (update_time TIMESTAMP, deleted_at TIMESTAMP, created_by VARCHAR, drop_count INT, insert_id INT)');
 });
 
 after(() => {
@@ -193,7 +197,7 @@ describe('classifier vs the DuckDB parser', () => {
           'SELECT schema_name, type_name FROM duckdb_types() WHERE NOT internal ORDER BY ALL',
           'SELECT sequence_name FROM duckdb_sequences() ORDER BY ALL',
           'SELECT database_name FROM duckdb_databases() ORDER BY ALL',
-          "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u), (SELECT count(*) FROM customer), (SELECT count(*) FROM orders)",
+          'SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u), (SELECT count(*) FROM customer), (SELECT count(*) FROM orders), (SELECT count(*) FROM nation)',
         ].map(async (q) => JSON.stringify((await connection.runAndReadAll(q)).getRows(), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))),
       );
       return parts.join('|');
@@ -216,5 +220,38 @@ describe('classifier vs the DuckDB parser', () => {
     assert.equal(await fingerprint(), before, 'the database changed');
     assert.deepEqual(fileAccess, []);
     assert.ok(executed > 60, `only ${executed} allowed statements ran`);
+  });
+
+  test('mutated corpus texts: same split as DuckDB, and what we allow binds as a query without file access', async () => {
+    const rand = prng(0xbadc0de);
+    const disagreements: Disagreement[] = [];
+    const problems: string[] = [];
+    let allowedAndPrepared = 0;
+    const corpus = SQL_CORPUS.filter((e) => e.dialect !== 'snowflake');
+    const reads = corpus.filter((e) => e.readOnly);
+    for (let i = 0; i < 1500; i++) {
+      // Mostly small edits of accepted statements, so that many results still parse and bind.
+      let sql = pick(rand, rand() < 0.7 ? reads : corpus).sql;
+      for (let k = 1 + Math.floor(rand() * 2); k > 0; k--) {
+        const at = Math.floor(rand() * (sql.length + 1));
+        const insert = rand() < 0.5 ? pick(rand, SPLICES) : pick(rand, [...SEPARATORS, ...STATEMENT_SEPARATORS, ...EXPRESSIONS]);
+        sql = rand() < 0.8 ? sql.slice(0, at) + insert + sql.slice(at) : sql.slice(0, at) + sql.slice(at + 1 + Math.floor(rand() * 4));
+      }
+      const d = await compare(sql);
+      if (d) disagreements.push(d);
+      const verdict = checkSql(sql, { allowWrite: false, allowStageListing: true, dialect: 'duckdb' });
+      if (!verdict.allowed) continue;
+      try {
+        const prepared = await (await connection.extractStatements(verdict.statement.text)).prepare(0);
+        allowedAndPrepared++;
+        if (!DUCKDB_QUERY_TYPES.has(prepared.statementType)) problems.push(`${JSON.stringify(sql)}: DuckDB type ${StatementType[prepared.statementType]}`);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (/file system operations are disabled|Cannot access file/i.test(message)) problems.push(`${JSON.stringify(sql)}: ${message.split('\n')[0]}`);
+      }
+    }
+    assert.deepEqual(disagreements, []);
+    assert.deepEqual(problems, []);
+    assert.ok(allowedAndPrepared > 100, `only ${allowedAndPrepared} allowed texts prepared`);
   });
 });
