@@ -179,7 +179,7 @@ class Lexer {
       if (c === 45 /* - */ && next === 45) error = this.lineComment();
       else if (c === 47 /* / */ && next === 47 && this.dialect === 'snowflake') error = this.lineComment();
       else if (c === 47 /* / */ && next === 42 /* * */) error = this.blockComment();
-      else if (c === 39 /* ' */) error = this.quoted('string', this.dialect === 'snowflake', this.pos);
+      else if (c === 39 /* ' */) error = this.singleQuoted();
       else if (c === 34 /* " */) error = this.quotedIdentifier();
       else if (c === 36 /* $ */) error = this.dollar();
       else if (isDigit(c) || (c === 46 /* . */ && isDigit(next))) this.number();
@@ -188,7 +188,9 @@ class Lexer {
       else if (c === 59 /* ; */) this.push('semicolon', this.pos, this.pos + 1);
       else if (c === 63 /* ? */) this.push('variable', this.pos, this.pos + 1);
       else if (c === 58 /* : */ && next !== 58 && isIdentStart(next) && this.startsBindVariable()) this.bindVariable();
-      else if (c < 0x20 || c === 0x7f) {
+      else if (c === 35 /* # */ && this.dialect === 'snowflake') {
+        return this.fail('AMBIGUOUS_HASH', 'a "#" outside a literal starts a comment in some SQL engines; remove it or quote it', this.pos);
+      } else if (c < 0x20 || c === 0x7f) {
         return this.fail('CONTROL_CHARACTER', `the text contains the control character U+${hex4(c)} outside a literal`, this.pos);
       } else this.punct();
       if (error) return { tokens: this.tokens, error };
@@ -267,6 +269,20 @@ class Lexer {
       i++;
     }
     return this.err('UNTERMINATED_COMMENT', 'a block comment is not closed with "*/"', start);
+  }
+
+  /**
+   * A '…' literal in the dialect's rules. In Snowflake, a prefixed literal such as X'…' containing a
+   * backslash is refused: whether the prefix turns backslash escapes off is not documented.
+   */
+  private singleQuoted(): LexError | undefined {
+    const start = this.pos;
+    if (this.dialect === 'duckdb') return this.quoted('string', false, start);
+    const error = this.quoted('string', true, start);
+    if (!error && start > 0 && isIdentPart(this.src.charCodeAt(start - 1)) && this.src.slice(start, this.pos).includes('\\')) {
+      return this.err('AMBIGUOUS_STRING_PREFIX', 'a string literal with a prefix (such as X\'…\') contains a backslash, which engines escape differently', start);
+    }
+    return error;
   }
 
   /** A '…' literal; `''` is an escaped quote, and with backslashEscapes `\x` escapes any character. */
