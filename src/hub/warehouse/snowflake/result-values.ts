@@ -2,7 +2,9 @@
  * snowflake-sdk result cells → JSON-safe values, with the same shapes the embedded warehouse produces
  * (json-values.ts). Statements run with fetchAsString ['Number'], so NUMBER cells arrive as Snowflake's
  * exact text (no float rounding of big integers or decimals); dates and timestamps arrive as the driver's
- * SfDate/SfTime objects, whose epoch seconds + nanoseconds keep full precision.
+ * SfDate objects, whose epoch seconds + nanoseconds keep full precision. TIME is the exception: the driver
+ * only hands out its text in the session's TIME_OUTPUT_FORMAT (Snowflake's default HH24:MI:SS has no
+ * fraction), so a TIME cell is that text.
  */
 import {
   decimalToString,

@@ -1,0 +1,143 @@
+/**
+ * Results and metadata through the Snowflake backend: JSON-safe cells with Snowflake's types, row and
+ * byte caps with the reason, paging a finished result by query id without re-running it, and the
+ * metadata calls built on SHOW/DESCRIBE with every identifier quoted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SnowmuxError } from '../../src/errors.js';
+import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
+import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { callContext, doubleProfile, queryOptions } from '../doubles/snowflake/fixtures.js';
+
+let double: SnowflakeDouble;
+let w: SnowflakeWarehouse;
+
+before(async () => {
+  double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] }] });
+  w = new SnowflakeWarehouse(doubleProfile(double, { pool: { max: 2 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
+});
+
+after(async () => {
+  await w.close();
+  await double.close();
+});
+
+describe('Snowflake results', () => {
+  it('converts every Snowflake type to JSON-safe values with exact numbers', async () => {
+    const result = await w.query('select * from analytics.public.events order by id', queryOptions());
+    assert.deepEqual(
+      result.columns.map((c) => [c.name, c.type]),
+      [
+        ['ID', 'NUMBER(38,0)'],
+        ['KIND', 'VARCHAR'],
+        ['OCCURRED_AT', 'TIMESTAMP_NTZ'],
+        ['AT_TIME', 'TIME'],
+        ['ON_DAY', 'DATE'],
+        ['IS_TEST', 'BOOLEAN'],
+        ['AMOUNT', 'NUMBER(18,4)'],
+        ['RATIO', 'FLOAT'],
+        ['PAYLOAD', 'OBJECT'],
+        ['TAGS', 'ARRAY'],
+        ['RAW', 'BINARY'],
+        ['BIG', 'NUMBER(38,0)'],
+      ],
+    );
+    assert.deepEqual(result.rows, [
+      [1, 'click', '2024-01-02T03:04:05.123456', '01:02:03', '2024-01-02', false, '12.5000', 0.25, { k: 'a', n: 1 }, ['x', 'y'], 'DEAD', '12345678901234567890'],
+      [2, 'view', '1969-12-31T23:59:59.500000', '23:59:59', '1969-12-31', true, '-0.0001', 0.001, null, [], null, -1],
+    ]);
+    assert.equal(result.rowCount, 2);
+    assert.equal(result.truncated, false);
+    assert.equal(result.statementType, 'SELECT');
+    assert.match(result.queryId ?? '', /^[0-9a-f-]{36}$/);
+  });
+
+  it('binds positional values', async () => {
+    const result = await w.query('select c_name from customer where c_custkey = ? and c_mktsegment = ?', queryOptions({ binds: [7, 'FURNITURE'] }));
+    assert.deepEqual(result.rows, [['Customer#000000007']]);
+  });
+
+  it('caps rows and says so; pages on by query id without running the statement again', async () => {
+    const first = await w.query('select c_custkey from customer order by c_custkey', queryOptions({ maxRows: 10 }));
+    assert.equal(first.rowCount, 10);
+    assert.equal(first.truncated, true);
+    assert.equal(first.truncatedBy, 'rows');
+    const queries = double.counters.queries;
+    const page = await w.fetchResults(first.queryId!, { offset: 10, limit: 5 }, callContext());
+    assert.deepEqual(page.rows, [[11], [12], [13], [14], [15]]);
+    assert.equal(page.truncated, true);
+    assert.equal(page.queryId, first.queryId);
+    const last = await w.fetchResults(first.queryId!, { offset: 1495, limit: 100 }, callContext());
+    assert.deepEqual(last.rows, [[1496], [1497], [1498], [1499], [1500]]);
+    assert.equal(last.truncated, false);
+    assert.equal(double.counters.queries, queries, 'paging must not run a statement');
+  });
+
+  it('caps bytes and says so', async () => {
+    const result = await w.query('select * from customer', queryOptions({ maxRows: 1000, maxBytes: 600 }));
+    assert.ok(result.rowCount > 0 && result.rowCount < 20, `${result.rowCount} rows`);
+    assert.equal(result.truncated, true);
+    assert.equal(result.truncatedBy, 'bytes');
+    assert.ok(JSON.stringify(result.rows).length <= 600);
+    const page = await w.fetchResults(result.queryId!, { offset: result.rowCount, limit: 1000, maxBytes: 600 }, callContext());
+    assert.equal(page.truncatedBy, 'bytes');
+    assert.equal(page.rows[0]?.[0], result.rowCount + 1);
+  });
+
+  it('rejects an unknown or malformed query id clearly', async () => {
+    await assert.rejects(w.fetchResults('not-a-query-id', { offset: 0, limit: 5 }, callContext()), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(w.fetchResults('01b2c3d4-0000-4000-8000-000000000000', { offset: 0, limit: 5 }, callContext()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'OBJECT_NOT_FOUND');
+      assert.equal(err.details?.['infrastructure'], false);
+      return true;
+    });
+  });
+
+  it('lists databases, schemas, tables and views with Snowflake commands', async () => {
+    const ctx = callContext();
+    assert.deepEqual((await w.listDatabases(ctx)).map((d) => d.name), ['ANALYTICS', 'SNOWFLAKE_SAMPLE_DATA']);
+    assert.deepEqual((await w.listSchemas('snowflake_sample_data', ctx)).map((s) => s.name), ['PUBLIC', 'TPCH_SF1', 'WEATHER']);
+    const tables = await w.listObjects('SNOWFLAKE_SAMPLE_DATA', 'TPCH_SF1', 'table', ctx);
+    assert.deepEqual(tables.map((t) => t.name), ['CUSTOMER', 'NATION', 'ORDERS', 'REGION']);
+    assert.deepEqual(tables[0], { database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1', name: 'CUSTOMER', kind: 'table', comment: 'TPC-H customers', rowCount: 1500 });
+    const views = await w.listObjects('SNOWFLAKE_SAMPLE_DATA', 'TPCH_SF1', 'view', ctx);
+    assert.deepEqual(views.map((v) => [v.name, v.kind]), [['CUSTOMER_BY_NATION', 'view']]);
+    const sent = double.queries.slice(-4).map((q) => q.sql);
+    assert.deepEqual(sent, [
+      'SHOW DATABASES',
+      'SHOW SCHEMAS IN DATABASE "SNOWFLAKE_SAMPLE_DATA"',
+      'SHOW TABLES IN SCHEMA "SNOWFLAKE_SAMPLE_DATA"."TPCH_SF1"',
+      'SHOW VIEWS IN SCHEMA "SNOWFLAKE_SAMPLE_DATA"."TPCH_SF1"',
+    ]);
+  });
+
+  it('describes tables and views, quoting mixed-case and hostile names', async () => {
+    const ctx = callContext();
+    const columns = await w.describeObject({ database: 'snowflake_sample_data', schema: 'tpch_sf1', name: 'customer' }, 'table', ctx);
+    assert.deepEqual(columns.find((c) => c.name === 'C_ACCTBAL'), { name: 'C_ACCTBAL', type: 'NUMBER(12,2)', nullable: false, default: null, comment: 'Account balance' });
+    const odd = await w.describeObject({ database: 'ANALYTICS', schema: 'Odd Schema', name: 'Mixed Case' }, 'table', ctx);
+    assert.deepEqual(odd.map((c) => [c.name, c.nullable]), [['Col A', true], ['b', true]]);
+    assert.equal(double.queries.at(-1)?.sql, 'DESCRIBE TABLE "ANALYTICS"."Odd Schema"."Mixed Case"');
+    const view = await w.describeObject({ database: 'ANALYTICS', schema: 'PUBLIC', name: 'CLICKS' }, 'view', ctx);
+    assert.deepEqual(view.map((c) => c.name), ['ID', 'OCCURRED_AT']);
+    // A name that tries to break out of its quotes stays one (missing) identifier.
+    await assert.rejects(w.describeObject({ database: 'ANALYTICS', schema: 'PUBLIC', name: 'x"; DROP TABLE EVENTS; --' }, 'table', ctx), (err: SnowmuxError) => {
+      assert.equal(err.code, 'OBJECT_NOT_FOUND');
+      return true;
+    });
+    assert.equal(double.queries.at(-1)?.sql, 'DESCRIBE TABLE "ANALYTICS"."PUBLIC"."x""; DROP TABLE EVENTS; --"');
+    assert.deepEqual((await w.query('select count(*) from analytics.public.events', queryOptions())).rows, [[2]]);
+  });
+
+  it('maps missing objects to OBJECT_NOT_FOUND with the Snowflake code and query id', async () => {
+    await assert.rejects(w.listObjects('ANALYTICS', 'NO_SUCH_SCHEMA', 'table', callContext()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'OBJECT_NOT_FOUND');
+      assert.equal(err.details?.['snowflakeCode'], '002003');
+      assert.match(err.message, /ANALYTICS\.NO_SUCH_SCHEMA/);
+      assert.match(String(err.details?.['queryId']), /^[0-9a-f-]{36}$/);
+      return true;
+    });
+    await assert.rejects(w.query('select * from no_such_table', queryOptions()), { code: 'OBJECT_NOT_FOUND' });
+  });
+});
