@@ -1,21 +1,25 @@
 /**
  * The control protocol on the hub socket (after a `control` hello): one JSON request per line,
  * `{ "id": 1, "op": "status" }` → `{ "id": 1, "ok": true, "result": … }`. Used by `snowmux status`,
- * `snowmux stop` and `snowmux hub --replace`.
+ * `snowmux stop` and `snowmux hub --replace`; `{ "op": "disconnect", "session": "<id or prefix>" }` drops a
+ * session's link (its running calls are cancelled; the editor's shim reconnects with a fresh session).
  */
 import type { Socket } from 'node:net';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import type { Logger } from './observe/logger.js';
 
+export interface ControlRequest {
+  id: number | string;
+  op: keyof ControlHandlers;
+  /** For `disconnect`: a session id, or an unambiguous prefix of one (as `snowmux status` shows). */
+  session?: unknown;
+}
+
 export interface ControlHandlers {
   status(): unknown;
   stop(): unknown;
   replace(): unknown;
-}
-
-export interface ControlRequest {
-  id: number | string;
-  op: keyof ControlHandlers;
+  disconnect(req: Partial<ControlRequest>): unknown;
 }
 
 export function handleControl(socket: Socket, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
@@ -35,7 +39,7 @@ export function handleControl(socket: Socket, initial: Buffer, handlers: Control
       return;
     }
     try {
-      const result = handlers[op as keyof ControlHandlers]();
+      const result = handlers[op as keyof ControlHandlers](req);
       logger.info({ op }, 'control request');
       socket.write(encodeLine({ id, ok: true, result }));
     } catch (err) {

@@ -11,8 +11,9 @@ import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing.js';
 import { type Hello, checkHello, parseLinkFrame } from '../wire/hello.js';
-import { handleControl, type ControlHandlers } from './control.js';
-import { listenExclusive } from './listen/unix-listener.js';
+import { handleControl, type ControlHandlers, type ControlRequest } from './control.js';
+import { watchLink } from './listen/link-watchdog.js';
+import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from './listen/unix-listener.js';
 import { createMcpServer } from './mcp-server.js';
 import { flushLogger, type Logger } from './observe/logger.js';
 import { CallSinks, RecentCalls } from './observe/recent-calls.js';
@@ -35,8 +36,13 @@ export interface HubOptions {
   shutdownGraceMs?: number;
   /** A connection that sends no hello within this time is dropped. */
   handshakeTimeoutMs?: number;
-  /** A shim link silent for this long is dead (shims ping every few seconds). */
+  /**
+   * A shim link silent for this long is dead (shims ping every few seconds; the hub pings a quiet one
+   * halfway through): its session closes and its running calls are cancelled.
+   */
   linkIdleTimeoutMs?: number;
+  /** How often the hub checks that its socket path still names its own socket. */
+  socketCheckMs?: number;
   /** Extra sinks for every finished call (audit, metrics). */
   sinks?: CallSink[];
   /** Extra sections for status output (pool, breaker, limits…). */
@@ -62,6 +68,20 @@ interface Connection {
   socket: Socket;
   session: Session | null;
   handle: StdioServerHandle | null;
+  /** Sessions only: tell the peer the hub is going away and close once it is owed nothing. */
+  drain?: (reason: string) => void;
+  /** Sessions only: requests received and not answered yet. */
+  outstanding?: () => number;
+  /** Sessions only: end it now (running calls are cancelled). */
+  close?: (why: string) => void;
+}
+
+export interface HubStartOptions {
+  /**
+   * Take the socket path over from a running (or frozen) hub instead of refusing to start: the path is
+   * replaced atomically and the old hub, once told (or when it next looks), drains and exits.
+   */
+  takeOver?: boolean;
 }
 
 export class Hub {
@@ -76,6 +96,9 @@ export class Hub {
   private sessionsOpened = 0;
   private draining = false;
   private stopping: Promise<void> | null = null;
+  /** The socket file this hub bound; another one at the path means another hub took over. */
+  private boundSocket: SocketIdentity | null = null;
+  private socketCheck: NodeJS.Timeout | null = null;
   private resolveStopped!: () => void;
   /** Resolves when the hub has fully stopped (by `stop`, a signal, or a replacing hub). */
   readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
@@ -90,9 +113,23 @@ export class Hub {
     return this.opts.logger;
   }
 
-  async start(): Promise<void> {
-    this.server = await listenExclusive(this.opts.socketPath, this.opts.home, (socket) => this.accept(socket));
-    this.logger.info({ version: VERSION, socket: this.opts.socketPath, home: this.opts.home, startedBy: process.env.SNOWMUX_STARTED_BY ?? 'user' }, 'hub started');
+  async start(options: HubStartOptions = {}): Promise<void> {
+    const onConnection = (socket: Socket) => this.accept(socket);
+    this.server = options.takeOver
+      ? await listenTakingOver(this.opts.socketPath, onConnection)
+      : await listenExclusive(this.opts.socketPath, this.opts.home, onConnection);
+    this.boundSocket = socketIdentity(this.opts.socketPath);
+    // A hub that was frozen while another took its place (or whose socket file was deleted) is
+    // unreachable: it notices here, drains what it still has and exits instead of lingering.
+    this.socketCheck = setInterval(() => {
+      if (!this.ownsSocketPath()) void this.stop('another hub took over the socket (or it was removed)');
+    }, this.opts.socketCheckMs ?? 1_000);
+    this.socketCheck.unref();
+    this.logger.info({ version: VERSION, socket: this.opts.socketPath, home: this.opts.home, startedBy: process.env.SNOWMUX_STARTED_BY ?? 'user', takeOver: options.takeOver === true }, 'hub started');
+  }
+
+  private ownsSocketPath(): boolean {
+    return sameSocket(this.boundSocket, socketIdentity(this.opts.socketPath));
   }
 
   // ---- connections ----------------------------------------------------------------------------
@@ -102,10 +139,6 @@ export class Hub {
     this.connections.add(conn);
     socket.on('close', () => this.connections.delete(conn));
     socket.on('error', (err) => this.logger.debug({ err: errorMessage(err) }, 'connection error'));
-    if (this.draining) {
-      socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_DRAINING', message: 'The hub is shutting down; retry in a moment.' }));
-      return;
-    }
     const decoder = new LineDecoder(64 * 1024);
     const timer = setTimeout(() => {
       this.logger.info('connection sent no hello in time; closing');
@@ -135,6 +168,10 @@ export class Hub {
   private dispatch(conn: Connection, first: Buffer | null, rest: Buffer): void {
     const { socket } = conn;
     const frame = first ? parseLinkFrame(first) : null;
+    if (this.draining && !(frame?.snowmux === 'hello' && frame.role === 'control')) {
+      socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_DRAINING', message: 'The hub is shutting down; retry in a moment.' }));
+      return;
+    }
     if (frame?.snowmux === 'hello') {
       const refusal = checkHello(frame);
       if (refusal) {
@@ -176,11 +213,20 @@ export class Hub {
     logger.info({ shimPid: facts.shimPid, parent: facts.parent, shimVersion: facts.shimVersion, resumeOf: facts.resumeOf }, 'session opened');
     if (hello) socket.write(encodeLine({ snowmux: 'welcome', wire: hello.wire, version: VERSION, hubPid: process.pid, sessionId: session.id }));
     socket.setNoDelay(true);
-    // Shims ping every few seconds; silence this long means a dead peer (sleep, freeze, cut socket).
-    if (hello) socket.setTimeout(this.opts.linkIdleTimeoutMs ?? 20_000, () => {
-      logger.info('shim link silent too long; closing the session');
-      socket.destroy();
-    });
+    // Silence this long means a dead peer (frozen or killed shim, sleep, cut socket): free the session.
+    const watchdog = hello
+      ? watchLink(socket, this.opts.linkIdleTimeoutMs ?? 20_000, (silentMs) => {
+        logger.info({ silentMs }, 'shim link silent too long; closing the session');
+        socket.destroy();
+      })
+      : null;
+    // A shim that acknowledges draining says when it has sent its last request on this link.
+    const drainAck = hello?.caps?.includes('drain-ack') === true;
+    let draining = false;
+    let inputDone = false;
+    const closeIfDone = () => {
+      if (draining && transport.outstanding === 0 && (inputDone || !drainAck)) close('hub stopping');
+    };
 
     const transport = new LineTransport({
       input: socket,
@@ -189,6 +235,13 @@ export class Hub {
       initial,
       observe: (m) => observeClientMessage(session, m),
       onRejected: (reason, detail) => logger.warn({ reason, detail: detail.slice(0, 300) }, 'rejected client input'),
+      onActivity: () => watchdog?.heard(),
+      onLinkFrame: (frame) => {
+        if (frame.snowmux !== 'drained') return;
+        inputDone = true;
+        closeIfDone();
+      },
+      onIdle: () => closeIfDone(),
       onEnded: () => close('client disconnected'),
     });
     const env = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink };
@@ -204,6 +257,14 @@ export class Hub {
       logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
     };
     socket.once('close', () => close('connection closed'));
+    conn.close = close;
+    conn.outstanding = () => transport.outstanding;
+    conn.drain = (reason) => {
+      if (draining) return;
+      draining = true;
+      if (hello) socket.write(encodeLine({ snowmux: 'draining', reason }));
+      closeIfDone();
+    };
     conn.handle = serveStdio(() => createMcpServer(env), {
       transport,
       onerror: (err) => logger.debug({ err: errorMessage(err) }, 'session protocol error'),
@@ -223,7 +284,21 @@ export class Hub {
         setImmediate(() => void this.handOver());
         return { releasing: true, pid: process.pid };
       },
+      disconnect: (req) => this.disconnect(req),
     };
+  }
+
+  /** Drops one session's link, as a cut socket would: its calls are cancelled, its shim reconnects. */
+  private disconnect(req: Partial<ControlRequest>): { disconnected: string[] } {
+    const wanted = typeof req.session === 'string' ? req.session : '';
+    if (wanted.length < 4) throw new Error('Name the session to disconnect: "session" must be its id or a prefix of at least 4 characters (see `snowmux status`).');
+    const matches = [...this.connections].filter((c) => c.session?.id.startsWith(wanted));
+    if (matches.length > 1) throw new Error(`"${wanted}" matches ${matches.length} sessions; give more of the id.`);
+    for (const conn of matches) {
+      this.logger.info({ session: conn.session?.id }, 'session disconnected by control request');
+      conn.socket.destroy();
+    }
+    return { disconnected: matches.map((c) => c.session!.id) };
   }
 
   status(): HubStatus {
@@ -251,29 +326,36 @@ export class Hub {
     return this.stopping;
   }
 
-  /** For `hub --replace`: free the socket at once so the new hub can bind, then drain like a stop. */
+  /** For `hub --replace`: the new hub already holds the path; drain like a stop. */
   private handOver(): Promise<void> {
     if (!this.stopping) this.stopping = this.shutdown('replaced by a newer hub');
     return this.stopping;
   }
 
+  /**
+   * Stop accepting, tell every shim to move on (new calls go to the next hub while this one finishes
+   * what it has), close each session once it is owed nothing, cancel what is left after the grace
+   * period, then close everything.
+   */
   private async shutdown(reason: string): Promise<void> {
     this.draining = true;
-    this.logger.info({ reason }, 'hub stopping');
-    const closing = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    // Free the path at once: a replacing hub binds it, and shims can start a new hub while this one drains.
-    rmSync(this.opts.socketPath, { force: true });
-    for (const conn of this.connections) {
-      if (conn.session) conn.socket.write(encodeLine({ snowmux: 'draining', reason }));
+    if (this.socketCheck) clearInterval(this.socketCheck);
+    this.logger.info({ reason, sessions: this.sessions.size }, 'hub stopping');
+    this.releaseSocketPath();
+    for (const conn of this.connections) conn.drain?.(reason);
+    const graceMs = this.opts.shutdownGraceMs ?? 10_000;
+    await waitUntil(() => this.sessions.size === 0, graceMs);
+    const sessionConns = () => [...this.connections].filter((c) => c.close && c.session && !c.session.closed);
+    if (this.sessions.size > 0) {
+      this.logger.warn({ sessions: this.sessions.size }, 'grace period over; cancelling running calls');
+      // Cancelling makes each call answer (a cancelled tool result); give those answers a moment to go out.
+      for (const conn of sessionConns()) conn.session?.close(`hub stopping: ${reason}`);
+      await waitUntil(() => sessionConns().every((c) => (c.outstanding?.() ?? 0) === 0), 1_000);
+      for (const conn of sessionConns()) conn.close?.('hub stopping: grace period over');
     }
-    await this.waitForRunningCalls(this.opts.shutdownGraceMs ?? 10_000);
-    for (const conn of this.connections) {
-      conn.session?.close(`hub stopping: ${reason}`);
-      void conn.handle?.close().catch(() => {});
-      conn.socket.end();
-    }
-    // Give sockets a moment to flush, then cut what is left.
-    await Promise.race([closing, new Promise((r) => setTimeout(r, 1_000).unref())]);
+    // Control links (a replacing hub waits on its own to learn that this one is done) and the rest.
+    for (const conn of this.connections) conn.socket.end();
+    await waitUntil(() => this.connections.size === 0, 1_000);
     for (const conn of this.connections) conn.socket.destroy();
     await this.opts.warehouses.close().catch((err) => this.logger.warn({ err: errorMessage(err) }, 'closing warehouses failed'));
     this.logger.info('hub stopped');
@@ -281,15 +363,26 @@ export class Hub {
     this.resolveStopped();
   }
 
-  private async waitForRunningCalls(graceMs: number): Promise<void> {
-    const deadline = Date.now() + graceMs;
-    const running = () => [...this.sessions.values()].reduce((n, s) => n + s.running.size, 0);
-    while (running() > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+  /**
+   * Frees the path at once so shims reach the next hub (or start one) while this one drains. When the path
+   * already names another hub's socket, the listener stays open: closing it would make libuv unlink the
+   * path it bound — the new hub's socket. Nothing can connect to it any more; it goes with the process.
+   */
+  private releaseSocketPath(): void {
+    if (!this.server) return;
+    if (this.ownsSocketPath()) {
+      this.server.close();
+      rmSync(this.opts.socketPath, { force: true });
+    } else {
+      this.server.unref();
     }
-    const left = running();
-    if (left > 0) this.logger.warn({ left }, 'grace period over; cancelling running calls');
   }
+}
+
+/** Polls a condition until it holds or the time is up (shutdown only; nothing here is latency-critical). */
+async function waitUntil(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 function localUserName(): string {

@@ -18,7 +18,7 @@ export interface OpenLink {
   rest: Buffer;
 }
 
-const HANDSHAKE_TIMEOUT_MS = 5_000;
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 /** One attempt: resolves with an open link, or rejects with the connect error (code ENOENT/ECONNREFUSED…). */
 export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<OpenLink> {
@@ -26,7 +26,7 @@ export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE
     const socket = connect(socketPath);
     const decoder = new LineDecoder(64 * 1024);
     let settled = false;
-    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${timeoutMs} ms. It may be frozen; run \`snowmux status\` or restart it.`)), timeoutMs);
+    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${timeoutMs} ms: it is frozen (stopped, or the machine is resuming) or overloaded. The shim keeps trying; \`snowmux hub --replace\` starts a new hub in its place.`)), timeoutMs);
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -79,6 +79,8 @@ export interface EnsureHubOptions {
   hubCommand: string[];
   /** Total time to wait for a hub to answer. */
   deadlineMs: number;
+  /** How long a hub that accepted the connection may take to answer the hello. */
+  handshakeTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -89,7 +91,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
   let spawned = false;
   for (;;) {
     try {
-      return await openLink(opts.socketPath, opts.hello);
+      return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
     } catch (err) {
       if (!isNoHub(err)) throw err;
       if (Date.now() > deadline) {
@@ -105,7 +107,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
       if (lock) {
         try {
           // Another shim may have finished starting a hub between our connect and the lock.
-          return await openLink(opts.socketPath, opts.hello);
+          return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
         } catch (err) {
           if (!isNoHub(err)) {
             lock.release();
@@ -130,7 +132,7 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number): Promise<Ope
   let delay = 5;
   for (;;) {
     try {
-      return await openLink(opts.socketPath, opts.hello);
+      return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
     } catch (err) {
       if (!isNoHub(err) || Date.now() > deadline) {
         if (!isNoHub(err)) throw err;

@@ -1,8 +1,13 @@
 /**
  * The stdio shim an editor launches. It moves newline-delimited JSON-RPC between the editor's stdio and
- * the hub, and keeps the editor's session alive when the hub goes away: in-flight calls get an error
- * (or are re-sent when that is safe), new calls wait in a bounded buffer, and the session is re-created
- * on the new hub (a 2025-era `initialize` is replayed under a private id and its reply swallowed).
+ * the hub, and keeps the editor's session alive when the hub goes away:
+ * - a hub that drains (stop, `hub --replace`) keeps answering the calls it has on the old link while new
+ *   calls go to the next hub (make before break), so a graceful restart fails no call;
+ * - when a link drops, calls in flight on it get a JSON-RPC error (or are re-sent when that is safe);
+ * - calls arriving while no hub answers wait in a bounded buffer, each for at most the reconnect deadline;
+ * - the session is re-created on the new hub (a 2025-era `initialize` is replayed under a private id and
+ *   its reply swallowed; 2026-era clients need nothing);
+ * - a link that stops answering pings is declared dead after two intervals (sleep, frozen hub, cut socket).
  *
  * stdout carries protocol messages only; diagnostics go to stderr. Imports node builtins and src/wire only.
  */
@@ -10,8 +15,8 @@ import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { errorMessage, isSnowmuxError } from '../errors.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing.js';
-import { type Hello, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
-import { connectOrStartHub, type OpenLink } from './hub-link.js';
+import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
+import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
 
 export interface ShimOptions {
   home: string;
@@ -27,17 +32,27 @@ export interface ShimOptions {
   reconnectDeadlineMs?: number;
   /** Link liveness: ping interval; the link is declared dead after 2 missed intervals. 0 disables. */
   pingIntervalMs?: number;
+  /**
+   * How long a hub that accepted the connection may take to answer the hello. Default: the liveness
+   * budget (two ping intervals), between 1 and 5 seconds.
+   */
+  handshakeTimeoutMs?: number;
   maxLineBytes?: number;
   /** Messages held while reconnecting; beyond this, new requests are answered with an error. */
   maxPending?: number;
 }
 
-/** Editor requests that can be sent again after a reconnect without side effects. */
+/**
+ * Editor requests that can be sent again after a reconnect without side effects (documented in
+ * docs/operations: everything else that was in flight is answered with HUB_RESTARTED).
+ */
 const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
 const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 /** JSON-RPC server-error range; `data.retryable` tells clients that understand it. */
-const HUB_RESTARTED = -32001;
-const HUB_UNAVAILABLE = -32002;
+export const HUB_RESTARTED = -32001;
+export const HUB_UNAVAILABLE = -32002;
+/** Refusals that no retry can fix until someone upgrades or replaces something. */
+const FATAL_CODES = new Set(['SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN']);
 
 type Id = string | number;
 type Peeked = { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
@@ -52,12 +67,37 @@ function peek(line: Buffer): Peeked | null {
   }
 }
 
+function requestId(msg: Peeked | null): Id | undefined {
+  if (!msg || typeof msg.method !== 'string') return undefined;
+  return typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : undefined;
+}
+
+/** Link generation of a request that is still buffered in the shim (never written to any hub). */
+const BUFFERED = -1;
+
 interface Inflight {
   id: Id;
   method: string;
   line: Buffer;
-  /** Link generation the request was written on. */
+  /** Generation of the link the request was written on, or BUFFERED. */
   gen: number;
+}
+
+interface Pending {
+  line: Buffer;
+  msg: Peeked | null;
+  /** When the editor sent it (for the per-message reconnect deadline). */
+  at: number;
+}
+
+/** One connection to a hub. The current link takes new requests; a draining one only finishes its calls. */
+interface HubLink {
+  socket: Socket;
+  gen: number;
+  hubPid: number;
+  draining: boolean;
+  lastHeard: number;
+  pingTimer: NodeJS.Timeout | null;
 }
 
 function idKey(id: Id): string {
@@ -88,37 +128,42 @@ function linkEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
 }
 
 export class Shim {
-  private readonly opts: Required<Pick<ShimOptions, 'reconnectDeadlineMs' | 'pingIntervalMs' | 'maxLineBytes' | 'maxPending'>> & ShimOptions;
+  private readonly opts: Required<Pick<ShimOptions, 'reconnectDeadlineMs' | 'pingIntervalMs' | 'handshakeTimeoutMs' | 'maxLineBytes' | 'maxPending'>> & ShimOptions;
   private readonly stdin: NodeJS.ReadableStream;
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
-  private link: Socket | null = null;
+  /** The link new requests go to; null while (re)connecting or after its hub started draining. */
+  private link: HubLink | null = null;
+  /** Every open link by generation: the current one and draining ones still owing answers. */
+  private readonly links = new Map<number, HubLink>();
   private gen = 0;
   private sessionId: string | undefined;
-  private ready = false;
   private connecting: Promise<void> | null = null;
   private stdinEnded = false;
   private exiting = false;
   private readonly inflight = new Map<string, Inflight>();
-  private pending: Buffer[] = [];
+  private pending: Pending[] = [];
   private pendingTimer: NodeJS.Timeout | null = null;
   private cachedInitialize: unknown = undefined;
   private replayCounter = 0;
+  /** Id of the replayed initialize on the current link; requests wait until it is answered. */
   private awaitingReplay: string | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
-  private lastHeard = 0;
+  /** Set while the hub refuses this shim for a reason no retry fixes (version skew…): calls fail fast. */
+  private fatal: { code: string; message: string } | null = null;
   private pingN = 0;
   private readonly editorDecoder: LineDecoder;
   private resolveExit!: (code: number) => void;
   readonly exited: Promise<number>;
 
   constructor(options: ShimOptions) {
+    const pingIntervalMs = options.pingIntervalMs ?? 5_000;
     this.opts = {
       reconnectDeadlineMs: 30_000,
-      pingIntervalMs: 5_000,
       maxLineBytes: DEFAULT_MAX_LINE_BYTES,
       maxPending: 1_000,
       ...options,
+      pingIntervalMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? (pingIntervalMs > 0 ? Math.min(HANDSHAKE_TIMEOUT_MS, Math.max(1_000, 2 * pingIntervalMs)) : HANDSHAKE_TIMEOUT_MS),
     };
     this.stdin = options.stdin ?? process.stdin;
     this.stdout = options.stdout ?? process.stdout;
@@ -152,6 +197,7 @@ export class Shim {
       profile: this.opts.profile,
       env: linkEnv(this.opts.env ?? process.env),
       resumeOf: this.sessionId,
+      caps: [...LINK_CAPS],
     });
   }
 
@@ -161,52 +207,71 @@ export class Shim {
     // Malformed input is forwarded as is: the hub answers it with the proper JSON-RPC error.
     const msg = peek(line);
     if (msg && typeof msg.method === 'string') {
-      const id = msg.id;
-      if (typeof id === 'string' || typeof id === 'number') {
+      const id = requestId(msg);
+      if (id !== undefined) {
         if (msg.method === 'initialize') this.cachedInitialize = msg.params;
-        this.inflight.set(idKey(id), { id, method: msg.method, line, gen: -1 });
+        this.inflight.set(idKey(id), { id, method: msg.method, line, gen: BUFFERED });
       } else if (msg.method === 'notifications/cancelled') {
-        // Forward a cancel only to the hub that has the request: a finished request, or one the current
-        // hub never saw, needs none. A request still buffered is simply dropped (no response, per the spec).
-        const target = msg.params?.requestId;
-        const entry = typeof target === 'string' || typeof target === 'number' ? this.inflight.get(idKey(target)) : undefined;
-        if (!entry) return;
-        if (entry.gen === -1) {
-          this.inflight.delete(idKey(entry.id));
-          this.pending = this.pending.filter((b) => b !== entry.line);
-          return;
-        }
+        this.forwardCancel(line, msg);
+        return;
       }
     }
     this.toHub(line, msg);
   }
 
+  /**
+   * A cancel goes only to the hub that has the request. A request still buffered here is dropped (and,
+   * per the spec, gets no response); one that was answered, or whose hub is gone, needs nothing — above
+   * all, the new hub never hears of requests it never saw.
+   */
+  private forwardCancel(line: Buffer, msg: Peeked): void {
+    const target = msg.params?.requestId;
+    const entry = typeof target === 'string' || typeof target === 'number' ? this.inflight.get(idKey(target)) : undefined;
+    if (!entry) return;
+    this.inflight.delete(idKey(entry.id));
+    if (entry.gen === BUFFERED) {
+      this.pending = this.pending.filter((p) => p.line !== entry.line);
+      return;
+    }
+    const link = this.links.get(entry.gen);
+    if (link) this.write(link, line);
+  }
+
   private toHub(line: Buffer, msg: Peeked | null): void {
-    if (this.ready && this.link && !this.awaitingReplay) {
-      this.writeLink(line, msg);
+    const id = requestId(msg);
+    if (this.link && !this.awaitingReplay) {
+      this.sendOn(this.link, line, id);
+      return;
+    }
+    if (this.fatal && id !== undefined) {
+      this.inflight.delete(idKey(id));
+      this.answerError(id, HUB_UNAVAILABLE, `snowmux: ${this.fatal.message}`, false);
       return;
     }
     if (this.pending.length >= this.opts.maxPending) {
-      if (msg && typeof msg.method === 'string' && (typeof msg.id === 'string' || typeof msg.id === 'number')) {
-        this.inflight.delete(idKey(msg.id));
-        this.answerError(msg.id, HUB_UNAVAILABLE, 'snowmux: too many calls are waiting for the hub to come back; retry shortly.');
+      if (id !== undefined) {
+        this.inflight.delete(idKey(id));
+        this.answerError(id, HUB_UNAVAILABLE, 'snowmux: too many calls are waiting for the hub to come back; retry shortly.');
       }
       return;
     }
-    this.pending.push(line);
+    this.pending.push({ line, msg, at: Date.now() });
     this.armPendingDeadline();
   }
 
-  private writeLink(line: Buffer, msg: Peeked | null): void {
-    if (!this.link) return;
-    if (msg && typeof msg.method === 'string' && (typeof msg.id === 'string' || typeof msg.id === 'number')) {
-      const entry = this.inflight.get(idKey(msg.id));
-      if (entry) entry.gen = this.gen;
+  private sendOn(link: HubLink, line: Buffer, id: Id | undefined): void {
+    if (id !== undefined) {
+      const entry = this.inflight.get(idKey(id));
+      if (entry) entry.gen = link.gen;
     }
-    const ok = this.link.write(Buffer.concat([line, NL]));
+    this.write(link, line);
+  }
+
+  private write(link: HubLink, line: Buffer): void {
+    const ok = link.socket.write(Buffer.concat([line, NL]));
     if (!ok) {
       this.stdin.pause();
-      this.link.once('drain', () => this.stdin.resume());
+      link.socket.once('drain', () => this.stdin.resume());
     }
   }
 
@@ -221,30 +286,30 @@ export class Shim {
 
   // ---- hub → editor -------------------------------------------------------------------------
 
-  private fromHub(line: Buffer): void {
-    this.lastHeard = Date.now();
+  private fromHub(link: HubLink, line: Buffer): void {
+    link.lastHeard = Date.now();
     if (isLinkFrame(line)) {
       const frame = parseLinkFrame(line);
-      if (frame?.snowmux === 'ping') this.link?.write(encodeLine({ snowmux: 'pong', n: frame.n }));
-      else if (frame?.snowmux === 'draining') this.log(`hub is draining (${frame.reason}); will reconnect`);
+      if (frame?.snowmux === 'ping') link.socket.write(encodeLine({ snowmux: 'pong', n: frame.n }));
+      else if (frame?.snowmux === 'draining') this.onDraining(link, frame.reason);
       return;
     }
     // Responses end an in-flight request. Only parse what can be a response to keep large results cheap.
     if (line.includes(ID_KEY)) {
       const msg = peek(line);
       if (msg && msg.method === undefined && (typeof msg.id === 'string' || typeof msg.id === 'number')) {
-        if (this.awaitingReplay !== null && msg.id === this.awaitingReplay) {
-          this.finishReplay();
+        if (typeof msg.id === 'string' && msg.id.startsWith(REPLAY_ID_PREFIX)) {
+          // Our own replayed initialize: the editor never sent it and must not see its answer.
+          if (link === this.link && msg.id === this.awaitingReplay) this.finishReplay(link);
           return;
         }
         this.inflight.delete(idKey(msg.id));
       }
     }
     const ok = this.stdout.write(Buffer.concat([line, NL]));
-    if (!ok && this.link) {
-      const link = this.link;
-      link.pause();
-      this.stdout.once('drain', () => link.resume());
+    if (!ok) {
+      link.socket.pause();
+      this.stdout.once('drain', () => link.socket.resume());
     }
   }
 
@@ -252,8 +317,8 @@ export class Shim {
     this.stdout.write(encodeLine(message));
   }
 
-  private answerError(id: Id, code: number, message: string): void {
-    this.writeStdout({ jsonrpc: '2.0', id, error: { code, message, data: { retryable: true } } });
+  private answerError(id: Id, code: number, message: string, retryable = true): void {
+    this.writeStdout({ jsonrpc: '2.0', id, error: { code, message, data: { retryable } } });
   }
 
   // ---- link lifecycle -----------------------------------------------------------------------
@@ -268,7 +333,7 @@ export class Shim {
 
   private async connectLoop(): Promise<void> {
     let delay = 50;
-    while (!this.exiting) {
+    while (!this.exiting && !this.stdinEnded) {
       try {
         const link = await connectOrStartHub({
           home: this.opts.home,
@@ -276,18 +341,28 @@ export class Shim {
           hello: this.hello(),
           hubCommand: this.opts.hubCommand,
           deadlineMs: Math.min(this.opts.reconnectDeadlineMs, 15_000),
+          handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
           env: this.opts.env,
         });
-        if (this.exiting) {
+        if (this.exiting || this.stdinEnded) {
           link.socket.destroy();
           return;
         }
         this.attach(link);
         return;
       } catch (err) {
-        const fatal = isSnowmuxError(err) && (err.code === 'SHIM_TOO_OLD' || err.code === 'HUB_TOO_OLD' || err.code === 'HUB_BAD_HANDSHAKE' || err.code === 'HOME_UNUSABLE');
-        this.log(`cannot reach the hub: ${errorMessage(err)}`);
-        if (fatal) this.failPending(HUB_UNAVAILABLE, `snowmux: ${errorMessage(err)}`);
+        const code = isSnowmuxError(err) ? err.code : undefined;
+        if (code !== undefined && FATAL_CODES.has(code)) {
+          // Version skew and friends: say it once, answer every waiting call with it, and keep checking
+          // (slowly) in case someone replaces the hub.
+          const message = errorMessage(err);
+          if (this.fatal?.message !== message) this.log(message);
+          this.fatal = { code, message };
+          this.failPending(HUB_UNAVAILABLE, `snowmux: ${message}`, false);
+          delay = 2_000;
+        } else {
+          this.log(`cannot reach the hub: ${errorMessage(err)}`);
+        }
         await new Promise((r) => setTimeout(r, delay).unref());
         delay = Math.min(delay * 2, 2_000);
       }
@@ -296,76 +371,112 @@ export class Shim {
 
   private attach({ socket, welcome, rest }: OpenLink): void {
     this.gen += 1;
-    const gen = this.gen;
+    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, lastHeard: Date.now(), pingTimer: null };
     const resumed = this.sessionId !== undefined;
     this.sessionId = welcome.sessionId;
-    this.link = socket;
-    this.lastHeard = Date.now();
+    this.fatal = null;
+    this.link = link;
+    this.links.set(link.gen, link);
     socket.setNoDelay?.(true);
     const decoder = new LineDecoder(Number.MAX_SAFE_INTEGER);
     const onChunk = (chunk: Buffer) => decoder.push(chunk, (ev) => {
-      if (ev.kind === 'line' && gen === this.gen) this.fromHub(ev.line);
+      if (ev.kind === 'line' && this.links.get(link.gen) === link) this.fromHub(link, ev.line);
     });
     socket.on('data', onChunk);
     socket.on('error', () => {});
-    socket.on('close', () => this.onLinkClosed(gen));
-    this.startPinging(gen);
-    if (resumed && this.cachedInitialize !== undefined) {
+    socket.on('close', () => this.onLinkClosed(link));
+    this.startPinging(link);
+    if (resumed && this.cachedInitialize !== undefined && !this.editorInitializeOutstanding()) {
       // 2025-era session: re-create it on the new hub before anything else is sent.
       this.awaitingReplay = `${REPLAY_ID_PREFIX}${++this.replayCounter}`;
       socket.write(encodeLine({ jsonrpc: '2.0', id: this.awaitingReplay, method: 'initialize', params: this.cachedInitialize }));
     }
-    this.ready = true;
     if (rest.length > 0) onChunk(rest);
     if (!this.awaitingReplay) this.flushPending();
-    if (resumed) this.log(`reconnected to hub pid ${welcome.hubPid} (session ${welcome.sessionId})`);
+    if (resumed) this.log(`connected to hub pid ${welcome.hubPid} (session ${welcome.sessionId})`);
   }
 
-  private finishReplay(): void {
+  /** The editor's own initialize is unanswered: it will be (re)sent, so replaying ours would double it. */
+  private editorInitializeOutstanding(): boolean {
+    for (const entry of this.inflight.values()) if (entry.method === 'initialize') return true;
+    return false;
+  }
+
+  private finishReplay(link: HubLink): void {
     this.awaitingReplay = null;
-    this.link?.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/initialized' }));
     this.flushPending();
   }
 
   private flushPending(): void {
     this.clearPendingDeadline();
-    const lines = this.pending;
+    const link = this.link;
+    if (!link) return;
+    const items = this.pending;
     this.pending = [];
-    for (const line of lines) this.writeLink(line, peek(line));
-    if (this.stdinEnded) this.link?.end();
+    for (const p of items) this.sendOn(link, p.line, requestId(p.msg));
   }
 
-  private onLinkClosed(gen: number): void {
-    if (gen !== this.gen) return;
-    this.ready = false;
+  /**
+   * The hub is going away gracefully. It still answers what it has; we stop sending it anything, tell it
+   * so (`drained`, after every request we wrote), and open a link to the next hub for new calls.
+   */
+  private onDraining(link: HubLink, reason: string): void {
+    if (link.draining) return;
+    link.draining = true;
+    link.socket.write(encodeLine({ snowmux: 'drained' }));
+    if (link !== this.link) return;
     this.link = null;
     this.awaitingReplay = null;
-    this.stopPinging();
-    if (this.stdinEnded || this.exiting) {
-      this.exit(0);
-      return;
+    this.log(`hub pid ${link.hubPid} is draining (${reason}); moving to the next hub`);
+    void this.reconnect();
+  }
+
+  private onLinkClosed(link: HubLink): void {
+    if (this.links.get(link.gen) !== link) return;
+    this.links.delete(link.gen);
+    this.stopPinging(link);
+    const wasCurrent = link === this.link;
+    if (wasCurrent) {
+      this.link = null;
+      this.awaitingReplay = null;
     }
-    // Calls the old hub had: safe ones are sent again, the rest are answered now — never left hanging.
+    // Calls that hub had: safe ones are sent again, the rest are answered now — never left hanging.
+    let resend = false;
     for (const [key, entry] of this.inflight) {
-      if (entry.gen === -1) continue; // still buffered, never sent
-      if (RESENDABLE.has(entry.method)) {
-        entry.gen = -1;
-        this.pending.unshift(entry.line);
+      if (entry.gen !== link.gen) continue;
+      if (RESENDABLE.has(entry.method) && !this.stdinEnded) {
+        entry.gen = BUFFERED;
+        this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: Date.now() });
+        resend = true;
       } else {
         this.inflight.delete(key);
         this.answerError(entry.id, HUB_RESTARTED, `snowmux: the hub restarted while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
       }
     }
-    this.log('lost the hub; reconnecting');
-    void this.reconnect();
+    if (this.stdinEnded || this.exiting) {
+      if (this.links.size === 0) this.exit(0);
+      return;
+    }
+    if (resend) {
+      if (this.link && !this.awaitingReplay) this.flushPending();
+      else this.armPendingDeadline();
+    }
+    if (!this.link) {
+      if (wasCurrent) this.log(`lost hub pid ${link.hubPid}; reconnecting`);
+      void this.reconnect();
+    }
   }
 
   private armPendingDeadline(): void {
-    if (this.pendingTimer) return;
+    if (this.pendingTimer || this.pending.length === 0) return;
+    const oldest = Math.min(...this.pending.map((p) => p.at));
+    const wait = Math.max(0, oldest + this.opts.reconnectDeadlineMs - Date.now());
     this.pendingTimer = setTimeout(() => {
       this.pendingTimer = null;
-      this.failPending(HUB_UNAVAILABLE, `snowmux: no hub answered within ${this.opts.reconnectDeadlineMs} ms; the call was not run. Check \`snowmux status\` and retry.`);
-    }, this.opts.reconnectDeadlineMs);
+      this.expirePending();
+      this.armPendingDeadline();
+    }, wait);
     this.pendingTimer.unref();
   }
 
@@ -374,59 +485,72 @@ export class Shim {
     this.pendingTimer = null;
   }
 
-  private failPending(code: number, message: string): void {
-    const lines = this.pending;
-    this.pending = [];
-    for (const line of lines) {
-      const msg = peek(line);
-      // Requests get an answer; notifications and junk are dropped.
-      if (msg && typeof msg.method === 'string' && (typeof msg.id === 'string' || typeof msg.id === 'number')) {
-        this.inflight.delete(idKey(msg.id));
-        this.answerError(msg.id, code, message);
-      }
-    }
+  /** Each buffered call waits at most the reconnect deadline, counted from when the editor sent it. */
+  private expirePending(): void {
+    const cutoff = Date.now() - this.opts.reconnectDeadlineMs;
+    const expired = this.pending.filter((p) => p.at <= cutoff);
+    if (expired.length === 0) return;
+    this.pending = this.pending.filter((p) => p.at > cutoff);
+    const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms; the call was not run. Check \`snowmux status\` and retry`;
+    for (const p of expired) this.answerPending(p, HUB_UNAVAILABLE, `snowmux: ${why}.`, true);
   }
 
-  private startPinging(gen: number): void {
+  private failPending(code: number, message: string, retryable = true): void {
+    const items = this.pending;
+    this.pending = [];
+    this.clearPendingDeadline();
+    for (const p of items) this.answerPending(p, code, message, retryable);
+  }
+
+  private answerPending(p: Pending, code: number, message: string, retryable: boolean): void {
+    // Requests get an answer; notifications and junk are dropped.
+    const id = requestId(p.msg);
+    if (id === undefined) return;
+    this.inflight.delete(idKey(id));
+    this.answerError(id, code, message, retryable);
+  }
+
+  private startPinging(link: HubLink): void {
     const every = this.opts.pingIntervalMs;
     if (every <= 0) return;
-    this.stopPinging();
-    this.pingTimer = setInterval(() => {
-      if (gen !== this.gen || !this.link) return;
-      if (Date.now() - this.lastHeard > every * 2) {
-        this.log(`the hub has not answered for ${Date.now() - this.lastHeard} ms; reconnecting`);
-        this.link.destroy();
+    link.pingTimer = setInterval(() => {
+      const silent = Date.now() - link.lastHeard;
+      if (silent > every * 2) {
+        this.log(`hub pid ${link.hubPid} has not answered for ${silent} ms; dropping the link`);
+        link.socket.destroy();
         return;
       }
-      this.link.write(encodeLine({ snowmux: 'ping', n: ++this.pingN }));
+      link.socket.write(encodeLine({ snowmux: 'ping', n: ++this.pingN }));
     }, every);
-    this.pingTimer.unref();
+    link.pingTimer.unref();
   }
 
-  private stopPinging(): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    this.pingTimer = null;
+  private stopPinging(link: HubLink): void {
+    if (link.pingTimer) clearInterval(link.pingTimer);
+    link.pingTimer = null;
   }
 
   private onStdinEnd(): void {
     if (this.stdinEnded) return;
     this.stdinEnded = true;
-    if (this.link && this.ready && !this.awaitingReplay) {
-      // Let the hub finish writing what it owes, then it closes its side.
-      this.link.end();
-      const timer = setTimeout(() => this.exit(0), 2_000);
-      timer.unref();
-    } else {
+    if (this.links.size === 0) {
       this.exit(0);
+      return;
     }
+    // Ending our side tells each hub the editor is gone (it cancels what still runs); exit once they close.
+    for (const link of this.links.values()) link.socket.end();
+    const timer = setTimeout(() => this.exit(0), 2_000);
+    timer.unref();
   }
 
   private exit(code: number): void {
     if (this.exiting) return;
     this.exiting = true;
-    this.stopPinging();
     this.clearPendingDeadline();
-    this.link?.destroy();
+    for (const link of this.links.values()) {
+      this.stopPinging(link);
+      link.socket.destroy();
+    }
     this.resolveExit(code);
   }
 }

@@ -30,7 +30,15 @@ export interface Hello {
   env?: Record<string, string> | undefined;
   /** Set when this connection re-creates a session after the link dropped. */
   resumeOf?: string | undefined;
+  /** Optional link behaviours the sender understands (see LINK_CAPS); unknown ones are ignored. */
+  caps?: string[] | undefined;
 }
+
+/**
+ * `drain-ack`: on a `draining` frame the shim stops sending requests on that link and answers `drained`,
+ * so the hub knows every request the shim sent has arrived and can close the link once they are answered.
+ */
+export const LINK_CAPS = ['drain-ack'] as const;
 
 export interface Welcome {
   snowmux: 'welcome';
@@ -56,13 +64,23 @@ export interface Pong {
   n: number;
 }
 
-/** The hub is going away (stop or replace): the shim should reconnect, not give up. */
+/**
+ * The hub is going away (stop or replace). Calls already sent on this link still get their answers on it;
+ * new calls belong on a new link (to the replacing hub, or one the shim starts).
+ */
 export interface Draining {
   snowmux: 'draining';
   reason: string;
 }
 
-export type LinkFrame = Hello | Welcome | Refusal | Ping | Pong | Draining;
+/** Shim → hub after `draining`: nothing but pongs will follow on this link. */
+export interface Drained {
+  snowmux: 'drained';
+}
+
+export type LinkFrame = Hello | Welcome | Refusal | Ping | Pong | Draining | Drained;
+
+const TAGS: ReadonlySet<string> = new Set(['hello', 'welcome', 'refused', 'ping', 'pong', 'draining', 'drained']);
 
 const PREFIX = Buffer.from('{"snowmux":');
 
@@ -75,9 +93,7 @@ export function parseLinkFrame(line: Buffer | string): LinkFrame | null {
     const value: unknown = JSON.parse(typeof line === 'string' ? line : line.toString('utf8'));
     if (value === null || typeof value !== 'object') return null;
     const tag = (value as { snowmux?: unknown }).snowmux;
-    if (tag === 'hello' || tag === 'welcome' || tag === 'refused' || tag === 'ping' || tag === 'pong' || tag === 'draining') {
-      return value as LinkFrame;
-    }
+    if (typeof tag === 'string' && TAGS.has(tag)) return value as LinkFrame;
     return null;
   } catch {
     return null;
@@ -98,7 +114,7 @@ export function checkHello(hello: Hello): Refusal | null {
     return {
       snowmux: 'refused',
       code: 'SHIM_TOO_OLD',
-      message: `This snowmux ${hello.version} shim speaks link version ${hello.wire}; the hub (snowmux ${VERSION}) needs ${MIN_WIRE_VERSION} or newer. Upgrade the snowmux your editor launches.`,
+      message: `This snowmux ${hello.version} shim speaks link version ${hello.wire}; the hub (snowmux ${VERSION}) needs ${MIN_WIRE_VERSION} or newer. Upgrade the snowmux your editor launches (\`npm install -g snowmux@latest\`, or the version in your editor's config), then restart the editor's MCP server.`,
     };
   }
   if (hello.wire > WIRE_VERSION) {

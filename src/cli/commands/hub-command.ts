@@ -1,12 +1,16 @@
 /**
  * `snowmux hub` — runs the hub in the foreground until SIGTERM/SIGINT or `snowmux stop`.
  */
+import { once } from 'node:events';
 import type { CommandIo } from '../main.js';
 import { parseCommandArgs } from '../args.js';
-import { controlRequest } from '../control-client.js';
+import { errorMessage, isSnowmuxError } from '../../errors.js';
+import { encodeLine } from '../../wire/framing.js';
+import { makeHello } from '../../wire/hello.js';
 import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
-import { socketAnswers } from '../../hub/listen/unix-listener.js';
+import { isNoHub, openLink, type OpenLink } from '../../shim/hub-link.js';
 import { createLogger, flushLogger } from '../../hub/observe/logger.js';
+import type { CallRecord, CallSink } from '../../hub/tools/tool-runtime.js';
 import { Hub } from '../../hub/hub.js';
 import { createRuntime } from '../../hub/runtime.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
@@ -16,7 +20,8 @@ const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace] [profi
 
 Runs the hub in the foreground. Logs go to <home>/hub.log.
   --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
-  --replace      take over from a running hub: it hands over the socket and drains; editors stay connected
+  --replace      take over from a running hub: the socket moves to this hub at once, the old one finishes
+                 its running calls and exits; editors stay connected (a frozen hub is replaced too)
 ${PROFILE_FLAGS_HELP}
 `;
 
@@ -36,14 +41,11 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const home = resolveHome({ flag: values.home });
   ensureHome(home);
   const socketPath = socketPathFor(home);
-  if (values.replace && (await socketAnswers(socketPath))) {
-    await controlRequest(socketPath, 'replace');
-    // The old hub frees the socket path as soon as it accepts the hand-over.
-    for (let i = 0; i < 100 && (await socketAnswers(socketPath, 200)); i++) await new Promise((r) => setTimeout(r, 20));
-  }
+  const predecessor = values.replace ? await findPredecessor(socketPath) : null;
   const logger = createLogger({ home });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
   const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values) });
+  const held = holdRecords(runtime.sinks, true);
   const hub = new Hub({
     home,
     socketPath,
@@ -53,12 +55,34 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     limits: runtime.limits,
     maxLineBytes: runtime.maxLineBytes,
     shutdownGraceMs: runtime.shutdownGraceMs,
-    sinks: runtime.sinks,
+    linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
+    sinks: [held.sink],
     statusSections: runtime.statusSections,
   });
-  await hub.start();
-  // Only the hub that owns the socket writes the audit log.
-  await runtime.openAudit();
+  await hub.start({ takeOver: predecessor !== null });
+  if (predecessor?.link) {
+    // We hold the path now: tell the old hub to drain. Its control link closes when it is done.
+    predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
+    predecessor.link.socket.on('error', () => {});
+    io.stderr.write(`snowmux hub: took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
+    // One audit writer at a time: the old hub appends until it is done; our records wait for it.
+    const done = once(predecessor.link.socket, 'close').catch(() => {});
+    const bound = new Promise((r) => setTimeout(r, HANDOVER_WAIT_MS).unref());
+    void Promise.race([done, bound])
+      .then(() => runtime.openAudit())
+      .then(() => held.release())
+      .catch((err) => {
+        logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
+        held.release();
+      });
+  } else {
+    if (predecessor?.frozen) {
+      io.stderr.write(`snowmux hub: the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
+    }
+    // Only the hub that owns the socket writes the audit log.
+    await runtime.openAudit();
+    held.release();
+  }
   runtime.warehouses.warmUp();
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
 
@@ -78,4 +102,58 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.
   setImmediate(() => process.exit(0));
   return 0;
+}
+
+/** How long `--replace` waits for the running hub's hello before treating it as frozen. */
+const REPLACE_HANDSHAKE_MS = 3_000;
+/** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
+const HANDOVER_WAIT_MS = 120_000;
+
+interface Predecessor {
+  /** Control link to the old hub, opened before we take the path (afterwards the path leads to us). */
+  link: OpenLink | null;
+  /** It accepted the connection but did not answer: stopped, or stuck. */
+  frozen: boolean;
+}
+
+/** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */
+async function findPredecessor(socketPath: string): Promise<Predecessor | null> {
+  try {
+    return { link: await openLink(socketPath, makeHello({ role: 'control', pid: process.pid }), REPLACE_HANDSHAKE_MS), frozen: false };
+  } catch (err) {
+    if (isNoHub(err)) return null;
+    // Frozen, or too different to talk to: take the path anyway; it notices and exits when it can.
+    return { link: null, frozen: isSnowmuxError(err, 'HUB_NO_WELCOME') };
+  }
+}
+
+/**
+ * Holds finished-call records until released, then passes them on in order: during a hand-over the
+ * old hub still writes the audit log, and two writers would fork its hash chain.
+ */
+function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; release(): void } {
+  let held: CallRecord[] | null = holding ? [] : null;
+  const pass = (call: CallRecord) => {
+    for (const sink of sinks) {
+      try {
+        sink.record(call);
+      } catch {
+        /* one sink failing must not hide the call from the others */
+      }
+    }
+  };
+  return {
+    sink: { record: (call) => (held ? held.push(call) : pass(call)) },
+    release() {
+      const calls = held ?? [];
+      held = null;
+      for (const call of calls) pass(call);
+    },
+  };
+}
+
+function numberEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
 }

@@ -2,10 +2,15 @@
  * Binds the hub's Unix socket, one hub per home: a socket that answers means another hub runs (refuse);
  * a socket that refuses connections was left by a crash (replace it, under a short lock so two hubs
  * starting at once cannot both replace it). The socket is created 0600 (umask) and chmod-ed to be sure.
+ *
+ * A replacing hub (`hub --replace`) binds a temporary name and renames it over the path, so at every
+ * instant the path answers: shims that reconnect during the hand-over find the new hub and never start one.
+ * The old hub must then not close its listener (libuv unlinks the path it bound, which is now the new
+ * hub's): it checks `socketIdentity` before letting go.
  */
-import { chmodSync, closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 
 const REPLACE_LOCK = 'hub-bind.lock';
@@ -101,4 +106,49 @@ export async function listenExclusive(socketPath: string, home: string, onConnec
 
 function wrapListenError(err: unknown, socketPath: string): SnowmuxError {
   return new SnowmuxError('HUB_LISTEN_FAILED', `Cannot listen on ${socketPath}: ${(err as Error).message}. Check the home directory's permissions, or choose another with --home.`, { cause: err });
+}
+
+/** Which socket file a path names now (device + inode), or null when there is none. */
+export interface SocketIdentity {
+  dev: number;
+  ino: number;
+}
+
+export function socketIdentity(path: string): SocketIdentity | null {
+  try {
+    const st = statSync(path);
+    return st.isSocket() ? { dev: st.dev, ino: st.ino } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function sameSocket(a: SocketIdentity | null, b: SocketIdentity | null): boolean {
+  return a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** Linux sun_path holds 107 bytes, macOS 103: the temporary name must fit too. */
+const MAX_BIND_PATH = 103;
+
+/**
+ * Takes the socket path over from a running (or frozen) hub without a moment in which it does not answer:
+ * bind a temporary name in the same directory, then rename it over the path (atomic on one filesystem).
+ */
+export async function listenTakingOver(socketPath: string, onConnection: (socket: Socket) => void): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  const temp = join(dirname(socketPath), `.${basename(socketPath)}.${process.pid}`);
+  if (Buffer.byteLength(temp) > MAX_BIND_PATH) {
+    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot take over ${socketPath}: the temporary socket name would be too long for a Unix socket. Stop the running hub with \`snowmux stop\` and start this one without --replace, or use a shorter --home.`);
+  }
+  rmSync(temp, { force: true });
+  try {
+    await listenOnce(server, temp);
+    chmodSync(temp, 0o600);
+    renameSync(temp, socketPath);
+  } catch (err) {
+    server.close();
+    rmSync(temp, { force: true });
+    throw wrapListenError(err, socketPath);
+  }
+  return server;
 }

@@ -2,11 +2,13 @@
  * An MCP Transport over one line-framed connection (a shim's Unix socket, or stdin/stdout).
  * It owns input hygiene so the SDK only ever sees well-formed JSON-RPC: invalid UTF-8, non-JSON lines,
  * non-JSON-RPC values and oversized lines are answered here with the proper JSON-RPC error and the
- * session goes on. Link-control frames (ping) are answered here too.
+ * session goes on. Link-control frames (ping) are answered here too, others go to `onLinkFrame`.
+ * It also counts the requests the client sent that have not been answered yet, so a draining hub knows
+ * when a session owes nothing more.
  */
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder } from '../../wire/framing.js';
-import { isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
+import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
@@ -25,6 +27,10 @@ export interface LineTransportOptions {
   initial?: Buffer;
   /** Called once when the connection ends (the SDK owns `onclose`, so owners listen here). */
   onEnded?: () => void;
+  /** Link-control frames other than ping (e.g. `drained`). */
+  onLinkFrame?: (frame: LinkFrame) => void;
+  /** Called each time the last unanswered client request has been answered. */
+  onIdle?: () => void;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -33,6 +39,10 @@ type Id = string | number | null;
 
 function isId(v: unknown): v is string | number {
   return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function idKey(id: string | number): string {
+  return typeof id === 'number' ? `n${id}` : `s${id}`;
 }
 
 /** Structural JSON-RPC 2.0 check; returns an error message or null. */
@@ -60,6 +70,8 @@ export class LineTransport implements Transport {
   private readonly decoder: LineDecoder;
   private closed = false;
   private started = false;
+  /** Client requests handed to the SDK and not answered yet (by id). */
+  private readonly unanswered = new Set<string>();
 
   constructor(private readonly opts: LineTransportOptions) {
     this.decoder = new LineDecoder(opts.maxLineBytes);
@@ -92,6 +104,7 @@ export class LineTransport implements Transport {
     if (isLinkFrame(line)) {
       const frame = parseLinkFrame(line);
       if (frame?.snowmux === 'ping') this.writeRaw(JSON.stringify({ snowmux: 'pong', n: frame.n }) + '\n');
+      else if (frame) this.opts.onLinkFrame?.(frame);
       return;
     }
     let text: string;
@@ -126,7 +139,23 @@ export class LineTransport implements Transport {
     } catch {
       /* bookkeeping must never break the session */
     }
+    this.track(value as { id?: unknown; method?: unknown; params?: { requestId?: unknown } });
     this.onmessage?.(message);
+  }
+
+  /** Requests the client is owed an answer for; a cancelled request is owed none (the SDK sends none). */
+  get outstanding(): number {
+    return this.unanswered.size;
+  }
+
+  private track(m: { id?: unknown; method?: unknown; params?: { requestId?: unknown } }): void {
+    if (typeof m.method !== 'string') return;
+    if (isId(m.id)) this.unanswered.add(idKey(m.id));
+    else if (m.method === 'notifications/cancelled' && isId(m.params?.requestId)) this.answered(m.params.requestId);
+  }
+
+  private answered(id: string | number): void {
+    if (this.unanswered.delete(idKey(id)) && this.unanswered.size === 0) this.opts.onIdle?.();
   }
 
   private reject(id: Id, code: number, message: string, reason: string): void {
@@ -146,6 +175,8 @@ export class LineTransport implements Transport {
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.closed) return;
     await this.writeAsync(JSON.stringify(message) + '\n');
+    const m = message as { id?: unknown; method?: unknown };
+    if (m.method === undefined && isId(m.id)) this.answered(m.id);
   }
 
   private writeRaw(text: string): void {
