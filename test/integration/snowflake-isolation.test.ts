@@ -107,6 +107,11 @@ describe('Snowflake session isolation', () => {
     const next = await context(w);
     assert.equal(next[4], session);
     assert.deepEqual(next.slice(0, 2), ['SNOWFLAKE_SAMPLE_DATA', 'TPCH_SF1']);
+    // A name that is not an identifier at all is refused before a connection is even taken.
+    const sent = double.counters.queries;
+    await assert.rejects(w.query('select 1', queryOptions({ schema: 'bad\u0001name' })), { code: 'INVALID_IDENTIFIER' });
+    assert.equal(double.counters.queries, sent);
+    assert.equal((await context(w))[4], session);
   });
 
   it('every statement — including USE and metadata — carries the QUERY_TAG and MULTI_STATEMENT_COUNT = 1', async () => {

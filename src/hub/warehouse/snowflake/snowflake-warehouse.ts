@@ -246,6 +246,8 @@ export class SnowflakeWarehouse implements Warehouse {
    * once on a fresh connection.
    */
   private async withConnection(ctx: CallContext, phase: 'statement' | 'fetch', work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
+    // Bad names in the call's context fail here, before a connection is taken.
+    const desired = phase === 'statement' ? desiredContext(this.baseline, ctx) : undefined;
     const pool = await this.getPool();
     const controller = new AbortController();
     const forward = (): void => controller.abort(ctx.signal.reason);
@@ -260,8 +262,8 @@ export class SnowflakeWarehouse implements Warehouse {
         const lease: Lease = { connection, tracked: this.trackedFor(connection), discard: false, signal, cancelled };
         let outcome: StatementOutcome;
         try {
-          outcome = phase === 'fetch' ? await work(lease) : ((await this.applyContext(lease, ctx)) ?? (await work(lease)));
-          if (phase !== 'fetch' && outcome.ok) lease.tracked.observe(outcome.sessionState);
+          outcome = desired === undefined ? await work(lease) : ((await this.applyContext(lease, desired, ctx)) ?? (await work(lease)));
+          if (desired !== undefined && outcome.ok) lease.tracked.observe(outcome.sessionState);
         } catch (err) {
           pool.discard(connection);
           throw err;
@@ -290,8 +292,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
-  private async applyContext(lease: Lease, ctx: CallContext): Promise<StatementOutcome | undefined> {
-    const desired = desiredContext(this.baseline, ctx);
+  private async applyContext(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
     for (const statement of contextStatements(lease.tracked, desired)) {
       const outcome = await runStatement({
         connection: lease.connection,

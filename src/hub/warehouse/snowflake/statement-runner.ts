@@ -115,7 +115,9 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
         fail(reason, undefined, true);
         return;
       }
-      graceTimer = setTimeout(() => fail(reason, undefined, false), req.cancelGraceMs);
+      // No confirmation in time: a statement that has ended leaves a usable connection; one still in
+      // flight (a hung server) costs its connection.
+      graceTimer = setTimeout(() => fail(reason, undefined, completed), req.cancelGraceMs);
       try {
         statement?.cancel(() => {
           cancelAcked = true;
