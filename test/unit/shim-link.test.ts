@@ -1,0 +1,357 @@
+/**
+ * The shim's link logic against a fake hub (a Unix socket speaking hello/welcome), with the editor's
+ * stdio as in-memory streams: session re-creation, in-flight errors, safe re-sends, cancellations that
+ * must not reach a hub that never saw the request, draining hand-over, buffer bounds, dead-link detection
+ * and version-skew refusals.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Shim, type ShimOptions } from '../../src/shim/shim.js';
+import { WIRE_VERSION, checkHello, type Hello, type Refusal } from '../../src/wire/hello.js';
+
+type Msg = Record<string, unknown> & { id?: unknown; method?: string; params?: Record<string, unknown>; error?: { code: number; message: string; data?: { retryable?: boolean } } };
+
+interface Cleanup {
+  after(fn: () => unknown): void;
+}
+
+/** Lines from a stream, awaited one by one (optionally the next one matching a predicate). */
+class Lines {
+  private readonly queue: Msg[] = [];
+  private readonly waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+  private buf = '';
+  readonly all: Msg[] = [];
+
+  constructor(stream: NodeJS.ReadableStream, private readonly skip: (m: Msg) => boolean = () => false) {
+    stream.on('data', (c: Buffer) => {
+      this.buf += c.toString('utf8');
+      let nl;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        if (line) this.push(JSON.parse(line) as Msg);
+      }
+    });
+  }
+
+  private push(m: Msg): void {
+    if (this.skip(m)) return;
+    this.all.push(m);
+    const i = this.waiters.findIndex((w) => w.pred(m));
+    if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(m);
+    else this.queue.push(m);
+  }
+
+  next(pred: (m: Msg) => boolean = () => true): Promise<Msg> {
+    const i = this.queue.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]!);
+    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+  }
+
+  /** Messages received and not consumed by next(). */
+  get unread(): Msg[] {
+    return [...this.queue];
+  }
+}
+
+/** One shim connection as the fake hub sees it. */
+class FakeLink {
+  readonly lines: Lines;
+  readonly closed: Promise<void>;
+
+  constructor(readonly socket: Socket, readonly hello: Hello, answerPings: () => boolean, first: Buffer) {
+    const stream = new PassThrough();
+    // Pings are answered (or not) here and never reach the test.
+    this.lines = new Lines(stream, (m) => {
+      if (m.snowmux === 'ping' && answerPings()) socket.write(JSON.stringify({ snowmux: 'pong', n: m.n }) + '\n');
+      return m.snowmux === 'ping' || m.snowmux === 'pong';
+    });
+    socket.on('data', (c: Buffer) => stream.write(c));
+    if (first.length > 0) stream.write(first);
+    this.closed = new Promise((r) => socket.once('close', () => r()));
+  }
+
+  send(message: unknown): void {
+    this.socket.write(JSON.stringify(message) + '\n');
+  }
+
+  next(pred?: (m: Msg) => boolean): Promise<Msg> {
+    return this.lines.next(pred);
+  }
+}
+
+/** A stand-in hub: welcomes every shim (or refuses it), and hands each link to the test in order. */
+class FakeHub {
+  private server: Server | null = null;
+  private readonly arrived: FakeLink[] = [];
+  private readonly waiting: ((l: FakeLink) => void)[] = [];
+  private n = 0;
+  answerPings = true;
+  refusal: ((hello: Hello) => Refusal) | null = null;
+
+  constructor(readonly path: string) {}
+
+  async listen(): Promise<void> {
+    const server = createServer((socket) => {
+      let buf = Buffer.alloc(0);
+      const onData = (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        const nl = buf.indexOf(0x0a);
+        if (nl < 0) return;
+        socket.off('data', onData);
+        const hello = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Hello;
+        if (this.refusal) {
+          socket.end(JSON.stringify(this.refusal(hello)) + '\n');
+          return;
+        }
+        socket.write(JSON.stringify({ snowmux: 'welcome', wire: hello.wire, version: 'fake', hubPid: 4242, sessionId: `fake-${++this.n}` }) + '\n');
+        const link = new FakeLink(socket, hello, () => this.answerPings, buf.subarray(nl + 1));
+        const w = this.waiting.shift();
+        if (w) w(link);
+        else this.arrived.push(link);
+      };
+      socket.on('data', onData);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(this.path, resolve));
+    this.server = server;
+  }
+
+  nextLink(): Promise<FakeLink> {
+    const l = this.arrived.shift();
+    return l ? Promise.resolve(l) : new Promise((r) => this.waiting.push(r));
+  }
+
+  /** Stops listening (new connections fail) without touching links already open. */
+  close(): void {
+    this.server?.close();
+    this.server = null;
+  }
+}
+
+interface Rig {
+  hub: FakeHub;
+  shim: Shim;
+  /** What the editor receives on stdout. */
+  editor: Lines;
+  send(message: unknown): void;
+  stderr(): string;
+  home: string;
+}
+
+async function rig(t: Cleanup, options: Partial<ShimOptions> = {}, setup?: (hub: FakeHub) => void): Promise<Rig> {
+  const home = mkdtempSync(join(tmpdir(), 'smx-u-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const hub = new FakeHub(join(home, 'hub.sock'));
+  setup?.(hub);
+  await hub.listen();
+  t.after(() => hub.close());
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const shim = new Shim({
+    home,
+    socketPath: hub.path,
+    // Never a real hub: a "start" that exits at once, so a missing hub stays missing.
+    hubCommand: ['-e', ''],
+    stdin,
+    stdout,
+    stderr,
+    env: { SNOWMUX_SHIM_QUIET: '1' },
+    pingIntervalMs: 0,
+    ...options,
+  });
+  shim.start();
+  t.after(async () => {
+    stdin.end();
+    await shim.exited;
+  });
+  return { hub, shim, editor: new Lines(stdout), send: (m) => stdin.write(JSON.stringify(m) + '\n'), stderr: () => err, home };
+}
+
+const INIT = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'editor', version: '1.0' } };
+const call = (id: number, query = 'SELECT 1') => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query } } });
+const cancel = (requestId: number) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'user' } });
+const ok = (id: unknown, result: unknown = { content: [] }) => ({ jsonrpc: '2.0', id, result });
+const byId = (id: unknown) => (m: Msg) => m.id === id;
+
+test('a 2025-era session is re-created on the new hub: initialize replayed under a private id, reply swallowed, then calls flow', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  assert.deepEqual(link1.hello.caps, ['drain-ack']);
+  assert.equal(link1.hello.resumeOf, undefined);
+  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT });
+  assert.equal((await link1.next()).method, 'initialize');
+  link1.send(ok(1, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '1' } }));
+  await editor.next(byId(1));
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  assert.equal((await link1.next()).method, 'notifications/initialized');
+
+  link1.socket.destroy(); // the hub crashed
+  const link2 = await hub.nextLink();
+  assert.equal(link2.hello.resumeOf, 'fake-1', 'the new hub learns which session this continues');
+  const replay = await link2.next();
+  assert.equal(replay.method, 'initialize');
+  assert.match(String(replay.id), /^snowmux-shim-replay-\d+$/);
+  assert.deepEqual(replay.params, INIT);
+  // A call made before the session is re-created waits for it.
+  send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
+  link2.send(ok(replay.id, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '2' } }));
+  assert.equal((await link2.next()).method, 'notifications/initialized');
+  const list = await link2.next();
+  assert.equal(list.id, 2);
+  link2.send(ok(2, { tools: [] }));
+  await editor.next(byId(2));
+  assert.deepEqual(editor.all.map((m) => m.id), [1, 2], 'the editor saw only its own responses');
+});
+
+test('a dropped link answers in-flight calls with a retryable -32001 and re-sends the safe ones', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  send(call(5));
+  send({ jsonrpc: '2.0', id: 6, method: 'tools/list', params: {} });
+  assert.equal((await link1.next()).id, 5);
+  assert.equal((await link1.next()).id, 6);
+  link1.socket.destroy();
+  const err = await editor.next(byId(5));
+  assert.equal(err.error?.code, -32001);
+  assert.match(err.error!.message, /hub restarted while "tools\/call" was running/);
+  assert.equal(err.error?.data?.retryable, true);
+  const link2 = await hub.nextLink();
+  const resent = await link2.next();
+  assert.equal(resent.id, 6, 'tools/list is safe to send again');
+  assert.equal(resent.method, 'tools/list');
+  link2.send(ok(6, { tools: [] }));
+  assert.ok((await editor.next(byId(6))).result);
+  assert.equal(editor.all.filter((m) => m.id === 5).length, 1, 'exactly one answer for the lost call');
+});
+
+test('cancellations reach only the hub that has the request: never one that did not see it', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  send(call(10));
+  assert.equal((await link1.next()).id, 10);
+  hub.close(); // no hub will answer for a while
+  link1.socket.destroy();
+  assert.equal((await editor.next(byId(10))).error?.code, -32001);
+  send(cancel(10)); // for a request the old hub had: nobody to tell
+  send(call(11)); // buffered while no hub answers…
+  send(cancel(11)); // …and cancelled before any hub saw it: dropped, no response
+  await hub.listen();
+  const link2 = await hub.nextLink();
+  send(call(12));
+  const first = await link2.next();
+  assert.equal(first.id, 12, `the new hub's first message is the new call, got ${JSON.stringify(first)}`);
+  send(cancel(12)); // positive control: a request this hub has does get its cancel
+  const forwarded = await link2.next();
+  assert.equal(forwarded.method, 'notifications/cancelled');
+  assert.equal(forwarded.params?.requestId, 12);
+  send(call(13));
+  assert.equal((await link2.next()).id, 13, 'nothing else (no call 11, no cancel for 10 or 11) reached the new hub');
+  assert.deepEqual(link2.lines.unread, []);
+  assert.equal(editor.all.some((m) => m.id === 11), false, 'a cancelled request gets no response');
+});
+
+test('a draining hub finishes its calls on the old link while new calls go to the next hub; cancels follow their request', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  send(call(20));
+  send(call(22));
+  send(call(23));
+  for (const id of [20, 22, 23]) assert.equal((await link1.next()).id, id);
+  link1.send({ snowmux: 'draining', reason: 'test' });
+  assert.equal((await link1.next()).snowmux, 'drained', 'the shim acknowledges after everything it sent');
+  const link2 = await hub.nextLink();
+  send(call(21));
+  assert.equal((await link2.next()).id, 21, 'a new call goes to the next hub');
+  send(cancel(23));
+  const c = await link1.next();
+  assert.equal(c.method, 'notifications/cancelled', 'the cancel goes to the draining hub that runs the call');
+  assert.equal(c.params?.requestId, 23);
+  link1.send(ok(20));
+  link2.send(ok(21));
+  assert.ok((await editor.next(byId(20))).result, 'the draining hub still answers');
+  assert.ok((await editor.next(byId(21))).result);
+  link1.socket.end(); // the old hub is done; 22 was still running there
+  const lost = await editor.next(byId(22));
+  assert.equal(lost.error?.code, -32001);
+  assert.deepEqual(link2.lines.unread, [], 'the next hub saw neither the cancel nor the old calls');
+  send(call(24));
+  assert.equal((await link2.next()).id, 24);
+  assert.equal(editor.all.some((m) => m.id === 23), false);
+});
+
+test('with no hub, buffered calls are answered after the reconnect deadline and the buffer is bounded', async (t) => {
+  const { hub, editor, send, home } = await rig(t, { reconnectDeadlineMs: 300, maxPending: 2 });
+  const link1 = await hub.nextLink();
+  send(call(30));
+  assert.equal((await link1.next()).id, 30);
+  hub.close();
+  link1.socket.destroy();
+  assert.equal((await editor.next(byId(30))).error?.code, -32001, 'the shim noticed the hub is gone');
+  send(call(31));
+  send(call(32));
+  send(call(33));
+  const full = await editor.next();
+  assert.equal(full.id, 33, 'beyond the buffer a call is refused at once');
+  assert.equal(full.error?.code, -32002);
+  assert.match(full.error!.message, /too many calls are waiting/);
+  for (const id of [31, 32]) {
+    const e = await editor.next(byId(id));
+    assert.equal(e.error?.code, -32002);
+    assert.match(e.error!.message, /no hub answered within 300 ms; the call was not run/);
+  }
+  assert.ok(existsSync(join(home, 'hub-stderr.log')), 'the shim tried to start a hub');
+});
+
+test('a hub that stops answering is declared dead within two ping intervals', async (t) => {
+  const { hub, editor, send } = await rig(t, { pingIntervalMs: 50 }, (h) => (h.answerPings = false));
+  const link1 = await hub.nextLink();
+  send(call(40));
+  assert.equal((await link1.next()).id, 40);
+  const started = Date.now();
+  const err = await editor.next(byId(40));
+  assert.equal(err.error?.code, -32001);
+  await link1.closed;
+  assert.ok(Date.now() - started < 5_000, 'detected in bounded time');
+  // It reconnects (this fake hub accepts), and a hub that answers pings keeps its link.
+  hub.answerPings = true;
+  const link2 = await hub.nextLink();
+  send(call(41));
+  assert.equal((await link2.next()).id, 41);
+});
+
+test('version skew: the refusal is printed once, answers waiting calls, and later calls fail fast without starting a hub', async (t) => {
+  const { editor, send, stderr, home } = await rig(t, { env: {} }, (h) => {
+    // What a hub of this version answers a shim one wire version ahead.
+    h.refusal = (hello) => checkHello({ ...hello, wire: WIRE_VERSION + 1, version: '9.9.9' })!;
+  });
+  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT });
+  const refused = await editor.next(byId(1));
+  assert.equal(refused.error?.code, -32002);
+  assert.match(refused.error!.message, /snowmux hub --replace/);
+  assert.equal(refused.error?.data?.retryable, false);
+  send(call(2));
+  const again = await editor.next(byId(2));
+  assert.match(again.error!.message, /snowmux hub --replace/);
+  assert.match(stderr(), /older than this shim.*snowmux hub --replace/);
+  assert.equal(stderr().match(/snowmux hub --replace/g)?.length, 1, 'said once, not on every retry');
+  assert.equal(existsSync(join(home, 'hub-stderr.log')), false, 'a refusing hub is not a missing hub: none was started');
+});
+
+test('an older shim is told to upgrade', async (t) => {
+  const { editor, send } = await rig(t, {}, (h) => {
+    h.refusal = (hello) => checkHello({ ...hello, wire: 0, version: '0.0.1' })!;
+  });
+  send(call(1));
+  const refused = await editor.next(byId(1));
+  assert.equal(refused.error?.code, -32002);
+  assert.match(refused.error!.message, /Upgrade the snowmux your editor launches/);
+});
