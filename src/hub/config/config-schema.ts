@@ -1,9 +1,10 @@
 /**
  * The one schema of snowmux's config file (TOML, snake_case keys) and its typed, camelCase result.
- * Unknown keys are errors everywhere except inside the governance placeholders ([roles.*], [limits], [audit]),
- * which are accepted as opaque tables until the governance work gives them their own schema.
+ * Unknown keys are errors everywhere. Governance sections: [policy], [roles.<name>] (with .rate and
+ * .quota), [limits], [audit], [breaker]; see docs/security-model.md.
  */
 import { z } from 'zod';
+import { parseObjectPattern } from '../policy/object-pattern.js';
 import { authenticatorProblem, normalizeAuthenticator } from './profile-settings.js';
 
 const POSITIVE_INT = 'expected a positive integer';
@@ -16,7 +17,10 @@ const nonNegativeNumber = () =>
   z.number({ error: 'expected a number of 0 or more' }).min(0, { error: 'expected a number of 0 or more' });
 const text = () => z.string({ error: 'expected a string' }).min(1, { error: 'expected a non-empty string' });
 const bool = () => z.boolean({ error: 'expected true or false' });
-const table = () => z.record(z.string(), z.unknown(), { error: 'expected a table' });
+const POSITIVE_NUMBER = 'expected a number greater than 0';
+const positiveNumber = () =>
+  z.number({ error: POSITIVE_NUMBER }).refine((n) => Number.isFinite(n) && n > 0, { error: POSITIVE_NUMBER });
+const textList = () => z.array(text(), { error: 'expected an array of strings' });
 
 const httpUrl = () =>
   text().refine(
@@ -81,16 +85,163 @@ const hubFileSchema = z
   })
   .partial();
 
+
+// ---- governance: [policy], [roles.<name>], [limits], [audit], [breaker] ---------------------------
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION_PROBLEM = 'expected a duration of at least one second such as "30s", "15m", "1h", "1d" or "1w"';
+
+/** "15m" → 900000; undefined when it is not a whole number followed by s, m, h, d or w. */
+export function parseDurationMs(value: string): number | undefined {
+  const match = /^\s*(\d{1,9})\s*([smhdw])\s*$/.exec(value);
+  if (!match) return undefined;
+  const ms = Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+  return ms >= 1000 && Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+const duration = () =>
+  z.string({ error: DURATION_PROBLEM }).refine((value) => parseDurationMs(value) !== undefined, { error: DURATION_PROBLEM });
+
+const objectPattern = () =>
+  z.string({ error: 'expected an object pattern string such as "ANALYTICS.*.*"' }).superRefine((value, ctx) => {
+    const parsed = parseObjectPattern(value);
+    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+  });
+
+const toolEntry = () =>
+  z.string({ error: 'expected a tool name or glob' }).refine((value) => /^!?[A-Za-z0-9_*?-]+$/.test(value), {
+    error: 'expected a tool name or glob (letters, digits, _, -, * and ?), optionally after "!"',
+  });
+
+const rateFileSchema = z.strictObject(
+  {
+    per_second: positiveNumber(),
+    burst: positiveInt().optional(),
+  },
+  { error: 'expected a table' },
+);
+
+const quotaFileSchema = z
+  .strictObject(
+    {
+      window: duration(),
+      queries: nonNegativeInt().optional(),
+      rows: nonNegativeInt().optional(),
+      bytes: nonNegativeInt().optional(),
+    },
+    { error: 'expected a table' },
+  )
+  .refine((q) => q.queries !== undefined || q.rows !== undefined || q.bytes !== undefined, {
+    error: 'expected at least one of queries, rows or bytes',
+  });
+
+const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+const roleFileSchema = z
+  .strictObject(
+    {
+      identities: textList(),
+      clients: textList(),
+      tools: z.array(toolEntry(), { error: 'expected an array of tool names' }),
+      allow: z.array(objectPattern(), { error: 'expected an array of object patterns' }),
+      deny: z.array(objectPattern(), { error: 'expected an array of object patterns' }),
+      write: bool(),
+      stage_listing: bool(),
+      profile: text(),
+      snowflake_role: text(),
+      warehouse: text(),
+      max_rows: positiveInt(),
+      rate: rateFileSchema,
+      quota: quotaFileSchema,
+    },
+    { error: 'expected a table' },
+  )
+  .partial();
+
+const policyFileSchema = z.strictObject({ default_role: text() }, { error: 'expected a table' }).partial();
+
+const limitsFileSchema = z
+  .strictObject(
+    {
+      max_concurrent_queries: positiveInt(),
+      max_queued: nonNegativeInt(),
+      max_queued_per_session: positiveInt(),
+      retry_attempts: nonNegativeInt(),
+      retry_budget_ms: nonNegativeInt(),
+      rate: rateFileSchema,
+    },
+    { error: 'expected a table' },
+  )
+  .partial();
+
+const FSYNC_PROBLEM = 'expected one of always, interval, never';
+const auditFileSchema = z
+  .strictObject(
+    {
+      enabled: bool(),
+      dir: text(),
+      fsync: z.enum(['always', 'interval', 'never'], { error: FSYNC_PROBLEM }),
+      fsync_interval_ms: positiveInt(),
+      max_file_mb: positiveNumber(),
+      max_files: nonNegativeInt(),
+    },
+    { error: 'expected a table' },
+  )
+  .partial();
+
+const PERCENT_PROBLEM = 'expected a percentage greater than 0 and at most 100';
+const breakerFileSchema = z
+  .strictObject(
+    {
+      failure_threshold_percent: z.number({ error: PERCENT_PROBLEM }).refine((n) => n > 0 && n <= 100, { error: PERCENT_PROBLEM }),
+      volume_threshold: positiveInt(),
+      reset_timeout_ms: positiveInt(),
+    },
+    { error: 'expected a table' },
+  )
+  .partial();
+
+const rolesFileSchema = z
+  .record(z.string(), roleFileSchema, { error: 'expected a table of roles' })
+  .superRefine((roles, ctx) => {
+    for (const name of Object.keys(roles ?? {})) {
+      if (!ROLE_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'expected a role name of letters, digits, "_" and "-", starting with a letter or "_"',
+        });
+      }
+    }
+  });
+
+/** Name of the built-in default role (read-only, every tool, every object). */
+export const BUILTIN_DEFAULT_ROLE_NAME = 'default';
+
 export const configFileSchema = z
   .strictObject({
     hub: hubFileSchema,
     profiles: z.record(z.string(), profileFileSchema, { error: 'expected a table of profiles' }),
-    // Governance placeholders: tightened by the governance work; until then any table is accepted.
-    roles: z.record(z.string(), table(), { error: 'expected a table of roles' }),
-    limits: table(),
-    audit: table(),
+    policy: policyFileSchema,
+    roles: rolesFileSchema,
+    limits: limitsFileSchema,
+    audit: auditFileSchema,
+    breaker: breakerFileSchema,
   })
-  .partial();
+  .partial()
+  .superRefine((data, ctx) => {
+    const wanted = data.policy?.default_role;
+    if (wanted === undefined || wanted === BUILTIN_DEFAULT_ROLE_NAME) return;
+    const roles = data.roles !== null && typeof data.roles === 'object' ? Object.keys(data.roles) : [];
+    if (!roles.includes(wanted)) {
+      const defined = roles.length > 0 ? roles.join(', ') : 'none';
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'default_role'],
+        message: `expected the name of a role defined under [roles] (defined: ${defined}) or "${BUILTIN_DEFAULT_ROLE_NAME}"`,
+      });
+    }
+  });
 
 export type ConfigFileData = z.infer<typeof configFileSchema>;
 type ProfileFileData = z.infer<typeof profileFileSchema>;
@@ -101,6 +252,13 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
   hub: Object.keys(hubFileSchema.shape),
   profile: Object.keys(profileFileSchema.shape),
   pool: Object.keys(poolFileSchema.shape),
+  policy: Object.keys(policyFileSchema.shape),
+  role: Object.keys(roleFileSchema.shape),
+  rate: Object.keys(rateFileSchema.shape),
+  quota: ['window', 'queries', 'rows', 'bytes'],
+  limits: Object.keys(limitsFileSchema.shape),
+  audit: Object.keys(auditFileSchema.shape),
+  breaker: Object.keys(breakerFileSchema.shape),
 };
 
 /** Keys whose values are secrets: never echoed in config errors. */
@@ -165,18 +323,147 @@ export interface ProfileFileEntry {
   pool: PoolFileEntry;
 }
 
+/** One [roles.<name>] table. Absent keys stay undefined; the policy applies the defaults. */
+export interface RoleSettings {
+  /** Identity-name globs (case-sensitive). */
+  identities?: string[] | undefined;
+  /** Client-name globs (case-insensitive). */
+  clients?: string[] | undefined;
+  /** Tool globs; "!glob" denies. Default ["*"]. */
+  tools?: string[] | undefined;
+  /** Object patterns DATABASE.SCHEMA.OBJECT. Default ["*.*.*"]. */
+  allow?: string[] | undefined;
+  deny?: string[] | undefined;
+  write?: boolean | undefined;
+  stageListing?: boolean | undefined;
+  profile?: string | undefined;
+  snowflakeRole?: string | undefined;
+  warehouse?: string | undefined;
+  maxRows?: number | undefined;
+  rate?: RateSettings | undefined;
+  quota?: QuotaSettings | undefined;
+}
+
+/** Token bucket: bursts of `burst` calls, refilled at `perSecond`. */
+export interface RateSettings {
+  perSecond: number;
+  burst: number;
+}
+
+export interface QuotaSettings {
+  windowMs: number;
+  queries?: number | undefined;
+  rows?: number | undefined;
+  bytes?: number | undefined;
+}
+
+export interface PolicySettings {
+  /** Role for sessions no role matches; undefined = the built-in read-only default. */
+  defaultRole?: string | undefined;
+}
+
+export interface LimitSettings {
+  /** Warehouse queries running at once across all sessions. */
+  maxConcurrentQueries: number;
+  /** Calls waiting for a slot, across all sessions; beyond it calls are refused with HUB_BUSY. */
+  maxQueued: number;
+  maxQueuedPerSession: number;
+  /** Extra attempts for transient failures of read-only statements. */
+  retryAttempts: number;
+  retryBudgetMs: number;
+  /** Rate limit per identity for roles that set none. */
+  defaultRate: RateSettings;
+}
+
+export type AuditFsyncPolicy = 'always' | 'interval' | 'never';
+
+export interface AuditSettings {
+  enabled: boolean;
+  /** Directory of the audit files, relative to the snowmux home unless absolute. */
+  dir: string;
+  fsync: AuditFsyncPolicy;
+  fsyncIntervalMs: number;
+  maxFileBytes: number;
+  /** Files kept; 0 = keep all. */
+  maxFiles: number;
+}
+
+export interface CircuitBreakerSettings {
+  /** Opens when more than this percentage of calls in the window failed for infrastructure reasons. */
+  errorThresholdPercentage: number;
+  /** Calls in the window before the breaker may open. */
+  volumeThreshold: number;
+  /** Time open before a probe call is let through. */
+  resetTimeoutMs: number;
+}
+
+export const DEFAULT_LIMIT_SETTINGS: LimitSettings = {
+  maxConcurrentQueries: 8,
+  maxQueued: 256,
+  maxQueuedPerSession: 64,
+  retryAttempts: 2,
+  retryBudgetMs: 5_000,
+  defaultRate: { perSecond: 50, burst: 200 },
+};
+
+export const DEFAULT_AUDIT_SETTINGS: AuditSettings = {
+  enabled: true,
+  dir: 'audit',
+  fsync: 'interval',
+  fsyncIntervalMs: 200,
+  maxFileBytes: 64 * 1024 * 1024,
+  maxFiles: 0,
+};
+
+export const DEFAULT_BREAKER_SETTINGS: CircuitBreakerSettings = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 5,
+  resetTimeoutMs: 30_000,
+};
+
 export interface HubConfig {
   hub: HubSettings;
   profiles: Record<string, ProfileFileEntry>;
-  /** Placeholder: opaque until the governance schema lands. */
-  roles: Record<string, Record<string, unknown>>;
-  /** Placeholder: opaque until the governance schema lands. */
-  limits: Record<string, unknown>;
-  /** Placeholder: opaque until the governance schema lands. */
-  audit: Record<string, unknown>;
+  policy: PolicySettings;
+  /** In file order: the order roles are matched in. */
+  roles: Record<string, RoleSettings>;
+  limits: LimitSettings;
+  audit: AuditSettings;
+  breaker: CircuitBreakerSettings;
 }
 
 const HOUR_MS = 3_600_000;
+const MIB = 1024 * 1024;
+
+type RateFileData = z.infer<typeof rateFileSchema>;
+type RoleFileData = z.infer<typeof roleFileSchema>;
+
+function toRate(data: RateFileData): RateSettings {
+  // Without a burst, allow one second's worth of calls at once (at least one).
+  return { perSecond: data.per_second, burst: data.burst ?? Math.max(1, Math.ceil(data.per_second)) };
+}
+
+function toRoleSettings(data: RoleFileData): RoleSettings {
+  const quota = data.quota;
+  return {
+    identities: data.identities,
+    clients: data.clients,
+    tools: data.tools,
+    allow: data.allow,
+    deny: data.deny,
+    write: data.write,
+    stageListing: data.stage_listing,
+    profile: data.profile,
+    snowflakeRole: data.snowflake_role,
+    warehouse: data.warehouse,
+    maxRows: data.max_rows,
+    rate: data.rate === undefined ? undefined : toRate(data.rate),
+    quota:
+      quota === undefined
+        ? undefined
+        : { windowMs: parseDurationMs(quota.window) ?? 0, queries: quota.queries, rows: quota.rows, bytes: quota.bytes },
+  };
+}
 
 function toProfileEntry(data: ProfileFileData): ProfileFileEntry {
   const pool = data.pool ?? {};
@@ -214,6 +501,11 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
   const hub = data.hub ?? {};
   const profiles: Record<string, ProfileFileEntry> = {};
   for (const [name, profile] of Object.entries(data.profiles ?? {})) profiles[name] = toProfileEntry(profile);
+  const roles: Record<string, RoleSettings> = {};
+  for (const [name, role] of Object.entries(data.roles ?? {})) roles[name] = toRoleSettings(role);
+  const limits = data.limits ?? {};
+  const audit = data.audit ?? {};
+  const breaker = data.breaker ?? {};
   return {
     hub: {
       maxLineBytes: hub.max_line_bytes ?? DEFAULT_HUB_SETTINGS.maxLineBytes,
@@ -224,9 +516,29 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       maxResultBytes: hub.max_result_bytes ?? DEFAULT_HUB_SETTINGS.maxResultBytes,
     },
     profiles,
-    roles: data.roles ?? {},
-    limits: data.limits ?? {},
-    audit: data.audit ?? {},
+    policy: { defaultRole: data.policy?.default_role },
+    roles,
+    limits: {
+      maxConcurrentQueries: limits.max_concurrent_queries ?? DEFAULT_LIMIT_SETTINGS.maxConcurrentQueries,
+      maxQueued: limits.max_queued ?? DEFAULT_LIMIT_SETTINGS.maxQueued,
+      maxQueuedPerSession: limits.max_queued_per_session ?? DEFAULT_LIMIT_SETTINGS.maxQueuedPerSession,
+      retryAttempts: limits.retry_attempts ?? DEFAULT_LIMIT_SETTINGS.retryAttempts,
+      retryBudgetMs: limits.retry_budget_ms ?? DEFAULT_LIMIT_SETTINGS.retryBudgetMs,
+      defaultRate: limits.rate === undefined ? { ...DEFAULT_LIMIT_SETTINGS.defaultRate } : toRate(limits.rate),
+    },
+    audit: {
+      enabled: audit.enabled ?? DEFAULT_AUDIT_SETTINGS.enabled,
+      dir: audit.dir ?? DEFAULT_AUDIT_SETTINGS.dir,
+      fsync: audit.fsync ?? DEFAULT_AUDIT_SETTINGS.fsync,
+      fsyncIntervalMs: audit.fsync_interval_ms ?? DEFAULT_AUDIT_SETTINGS.fsyncIntervalMs,
+      maxFileBytes: audit.max_file_mb === undefined ? DEFAULT_AUDIT_SETTINGS.maxFileBytes : Math.max(1, Math.round(audit.max_file_mb * MIB)),
+      maxFiles: audit.max_files ?? DEFAULT_AUDIT_SETTINGS.maxFiles,
+    },
+    breaker: {
+      errorThresholdPercentage: breaker.failure_threshold_percent ?? DEFAULT_BREAKER_SETTINGS.errorThresholdPercentage,
+      volumeThreshold: breaker.volume_threshold ?? DEFAULT_BREAKER_SETTINGS.volumeThreshold,
+      resetTimeoutMs: breaker.reset_timeout_ms ?? DEFAULT_BREAKER_SETTINGS.resetTimeoutMs,
+    },
   };
 }
 

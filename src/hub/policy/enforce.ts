@@ -1,10 +1,106 @@
-// PLACEHOLDER (lead): replaced by the policy work in progress.
-import type { EffectiveRole, ObjectRef } from './policy.js';
-import { policyDenied } from './policy.js';
+/**
+ * The policy checks the call pipeline runs, each throwing POLICY_DENIED with what happened, the rule
+ * that said no, and what to do instead.
+ */
+import type { SqlDialectChoice } from '../guard/sql/classifier.js';
+import { displayName } from './object-pattern.js';
+import { policyDenied, type EffectiveRole, type ObjectRef } from './policy.js';
+import { CompiledRole, type Verdict } from './role.js';
+import { analyzeSqlObjects, type ObjectAccess } from './sql-objects.js';
+
+const ASK_ADMIN = 'Ask an admin to change the role in config.toml';
+
+/** Tools that reach the same data as the query tools, offered when a role may not run SQL. */
+const METADATA_ADVICE = 'Use list_tables/describe_table, or ask an admin.';
+
 export function enforceTool(role: EffectiveRole, tool: string): void {
-  if (!role.toolAllowed(tool)) throw policyDenied(`Tool "${tool}" is not allowed for role "${role.name}" (rule: tools).`);
+  const verdict: Verdict =
+    role instanceof CompiledRole ? role.explainTool(tool) : role.toolAllowed(tool) ? { allowed: true } : { allowed: false, rule: 'tools' };
+  if (verdict.allowed) return;
+  const advice = /query|fetch|sql/i.test(tool) && role.toolAllowed('describe_table') ? METADATA_ADVICE : `${ASK_ADMIN} to allow it.`;
+  throw policyDenied(`Tool "${tool}" is not allowed for role "${role.name}" (rule: ${verdict.rule}). ${advice}`, {
+    role: role.name,
+    tool,
+    rule: verdict.rule,
+  });
 }
+
+/**
+ * For metadata tools: `ref` is the database, schema or object the tool was asked about, `what` its kind
+ * ("database", "schema", "table", "view"). A database or schema passes when the role may see something
+ * in it (the tool's listing is then filtered with canSee).
+ */
 export function enforceObject(role: EffectiveRole, ref: ObjectRef, what: string): void {
-  if (!role.canSee(ref)) throw policyDenied(`Access denied: role "${role.name}" may not use ${what} ${[ref.database, ref.schema, ref.name].filter(Boolean).join('.')}.`);
+  const verdict = objectVerdict(role, ref, false);
+  if (verdict.allowed) return;
+  const the = what ? `the ${what} ` : '';
+  throw policyDenied(
+    `Access denied: role "${role.name}" may not access ${the}${displayName(ref)} (rule: ${verdict.rule}). ${ASK_ADMIN}, or use an object you can access.`,
+    { role: role.name, object: displayName(ref), rule: verdict.rule },
+  );
 }
-export function enforceSqlObjects(_role: EffectiveRole, _sql: string, _context: { database: string; schema: string }): void {}
+
+/**
+ * Throws POLICY_DENIED naming the object and the rule (allow/deny pattern) and what to do; denies opaque references for roles with deny patterns or non-wildcard allow lists.
+ * SQL output is not filtered, so a database or schema the statement lists (SHOW … IN, DESCRIBE SCHEMA)
+ * must be visible in full. Pass the engine's dialect when known; the default reads the SQL both ways.
+ */
+export function enforceSqlObjects(
+  role: EffectiveRole,
+  sql: string,
+  context: { database: string; schema: string },
+  options: { dialect?: SqlDialectChoice } = {},
+): void {
+  if (role instanceof CompiledRole && !role.objectsRestricted) return;
+  const analysis = analyzeSqlObjects(sql, context, options);
+  for (const { ref, access } of analysis.refs) {
+    const verdict = objectVerdict(role, ref, true);
+    if (verdict.allowed) continue;
+    throw policyDenied(refusalMessage(role.name, ref, access, verdict.rule), {
+      role: role.name,
+      object: displayName(ref),
+      access,
+      rule: verdict.rule,
+    });
+  }
+  const reason = analysis.opaqueReasons[0];
+  if (reason !== undefined) {
+    throw policyDenied(
+      `Access denied: role "${role.name}" may only use some objects, and snowmux cannot tell which objects this statement uses (${reason}). ` +
+        `Name the tables directly in the query, or ${lowerFirst(ASK_ADMIN)}.`,
+      { role: role.name, rule: 'opaque', reasons: analysis.opaqueReasons },
+    );
+  }
+}
+
+function objectVerdict(role: EffectiveRole, ref: ObjectRef, sqlListing: boolean): Verdict {
+  if (role instanceof CompiledRole) {
+    const full = ref.schema !== undefined && ref.name !== undefined;
+    return sqlListing && !full ? role.explainScope(ref) : role.explainObject(ref);
+  }
+  return role.canSee(ref) ? { allowed: true } : { allowed: false, rule: 'object policy' };
+}
+
+function refusalMessage(roleName: string, ref: ObjectRef, access: ObjectAccess, rule: string): string {
+  const name = displayName(ref);
+  switch (access) {
+    case 'list':
+      if (ref.name === undefined) {
+        return (
+          `Access denied: role "${roleName}" may not list everything in ${name} (rule: ${rule}); SHOW and DESCRIBE output is not filtered. ` +
+          `Use list_schemas/list_tables, which show only what the role may see, or ${lowerFirst(ASK_ADMIN)}.`
+        );
+      }
+      return `Access denied: role "${roleName}" may not access ${name} (rule: ${rule}). ${ASK_ADMIN}, or use an object you can access.`;
+    case 'write':
+      return `Access denied: role "${roleName}" may not change ${name} (rule: ${rule}). ${ASK_ADMIN}, or use an object you can access.`;
+    case 'use':
+      return `Access denied: role "${roleName}" may not switch to ${name} (rule: ${rule}). Pass database and schema as tool parameters for objects you can access, or ${lowerFirst(ASK_ADMIN)}.`;
+    default:
+      return `Access denied: role "${roleName}" may not read ${name} (rule: ${rule}). ${ASK_ADMIN}, or use an object you can access.`;
+  }
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}

@@ -1,0 +1,193 @@
+/**
+ * A role from the config, compiled: who it applies to, which tools and objects it grants, and how to
+ * explain a refusal (which rule said no). Immutable; one instance per configured role.
+ */
+import type { SqlPolicy } from '../guard/sql/policy.js';
+import type { ClientInfo, Identity } from '../session/session.js';
+import { globMatch, matchesEverything } from './glob.js';
+import {
+  displayName,
+  isMatchAll,
+  narrowed,
+  prefixMatches,
+  refNames,
+  subsumes,
+  type NameRef,
+  type ObjectPattern,
+} from './object-pattern.js';
+import type { EffectiveRole, ObjectRef } from './policy.js';
+
+export interface CompiledRoleSpec {
+  name: string;
+  /** Globs over the identity name (case-sensitive); undefined = any identity. */
+  identities?: readonly string[] | undefined;
+  /** Globs over the client name (case-insensitive); undefined = any client. */
+  clients?: readonly string[] | undefined;
+  tools: readonly string[];
+  allow: readonly ObjectPattern[];
+  deny: readonly ObjectPattern[];
+  write: boolean;
+  stageListing: boolean;
+  profile?: string | undefined;
+  snowflakeRole?: string | undefined;
+  warehouse?: string | undefined;
+  maxRows?: number | undefined;
+  rate?: { perSecond: number; burst: number } | undefined;
+  quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined } | undefined;
+}
+
+/** A decision with the rule behind it, for refusal messages. */
+export type Verdict = { allowed: true } | { allowed: false; rule: string };
+
+const ALLOWED: Verdict = { allowed: true };
+
+export class CompiledRole implements EffectiveRole {
+  readonly name: string;
+  readonly write: boolean;
+  readonly stageListing: boolean;
+  readonly profile?: string;
+  readonly snowflakeRole?: string;
+  readonly warehouse?: string;
+  readonly maxRows?: number;
+  readonly rate?: { perSecond: number; burst: number };
+  readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
+  /** True when some object is out of reach (a deny pattern, or an allow list narrower than `*.*.*`). */
+  readonly objectsRestricted: boolean;
+
+  readonly #identities: readonly string[] | undefined;
+  readonly #clients: readonly string[] | undefined;
+  readonly #toolGrants: readonly string[];
+  readonly #toolDenials: readonly string[];
+  readonly #allow: readonly ObjectPattern[];
+  readonly #deny: readonly ObjectPattern[];
+  readonly #sqlPolicy: SqlPolicy;
+
+  constructor(spec: CompiledRoleSpec) {
+    this.name = spec.name;
+    this.write = spec.write;
+    this.stageListing = spec.stageListing;
+    if (spec.profile !== undefined) this.profile = spec.profile;
+    if (spec.snowflakeRole !== undefined) this.snowflakeRole = spec.snowflakeRole;
+    if (spec.warehouse !== undefined) this.warehouse = spec.warehouse;
+    if (spec.maxRows !== undefined) this.maxRows = spec.maxRows;
+    if (spec.rate !== undefined) this.rate = Object.freeze({ ...spec.rate });
+    if (spec.quota !== undefined) {
+      const quota: { windowMs: number; queries?: number; rows?: number; bytes?: number } = { windowMs: spec.quota.windowMs };
+      if (spec.quota.queries !== undefined) quota.queries = spec.quota.queries;
+      if (spec.quota.rows !== undefined) quota.rows = spec.quota.rows;
+      if (spec.quota.bytes !== undefined) quota.bytes = spec.quota.bytes;
+      this.quota = Object.freeze(quota);
+    }
+    this.#identities = spec.identities ? [...spec.identities] : undefined;
+    this.#clients = spec.clients ? [...spec.clients] : undefined;
+    const denials = spec.tools.filter((t) => t.startsWith('!')).map((t) => t.slice(1));
+    const grants = spec.tools.filter((t) => !t.startsWith('!'));
+    // A list of denials only ("!fetch_results") means "everything but these".
+    this.#toolGrants = grants.length === 0 && denials.length > 0 ? ['*'] : grants;
+    this.#toolDenials = denials;
+    this.#allow = [...spec.allow];
+    this.#deny = [...spec.deny];
+    this.objectsRestricted = this.#deny.length > 0 || !this.#allow.some(isMatchAll);
+    this.#sqlPolicy = Object.freeze({ allowWrite: this.write, allowStageListing: this.stageListing });
+    // Callers pass these around as plain functions (`list.filter(role.canSee)`).
+    this.toolAllowed = this.toolAllowed.bind(this);
+    this.canSee = this.canSee.bind(this);
+    this.sqlPolicy = this.sqlPolicy.bind(this);
+    Object.freeze(this);
+  }
+
+  /** Whether the role applies to this identity and client (the caller decides the order roles are tried in). */
+  matches(identity: Identity, client: ClientInfo | null): boolean {
+    if (this.#identities === undefined && this.#clients === undefined) return false;
+    if (this.#identities !== undefined && !this.#identities.some((g) => globMatch(g, identity.name))) return false;
+    if (this.#clients !== undefined) {
+      if (client === null) return false;
+      if (!this.#clients.some((g) => globMatch(g, client.name, { fold: true }))) return false;
+    }
+    return true;
+  }
+
+  toolAllowed(tool: string): boolean {
+    return this.explainTool(tool).allowed;
+  }
+
+  explainTool(tool: string): Verdict {
+    const denial = this.#toolDenials.find((g) => globMatch(g, tool));
+    if (denial !== undefined) return { allowed: false, rule: `tools "!${denial}"` };
+    if (this.#toolGrants.some((g) => globMatch(g, tool))) return ALLOWED;
+    return { allowed: false, rule: 'tools' };
+  }
+
+  canSee(ref: ObjectRef): boolean {
+    return this.explainObject(ref).allowed;
+  }
+
+  /**
+   * For a whole object: allowed by some allow pattern and not denied. For a database or schema (what a
+   * filtered listing needs): some allow pattern could match inside it, and deny patterns do not cover
+   * everything that pattern could match there.
+   */
+  explainObject(ref: NameRef): Verdict {
+    if (!this.objectsRestricted) return ALLOWED;
+    if (!validRef(ref)) return { allowed: false, rule: 'a complete object name' };
+    const full = ref.schema !== undefined && ref.name !== undefined;
+    if (full) {
+      const deny = this.#deny.find((d) => prefixMatches(d, ref, true));
+      if (deny) return { allowed: false, rule: `deny "${deny.text}"` };
+      return this.#allow.some((a) => prefixMatches(a, ref, false)) ? ALLOWED : this.#noAllowRule();
+    }
+    let blockedBy: ObjectPattern | undefined;
+    for (const allow of this.#allow) {
+      if (!prefixMatches(allow, ref, false)) continue;
+      const inside = narrowed(allow, ref);
+      const deny = this.#deny.find((d) => subsumes(d.parts, inside));
+      if (!deny) return ALLOWED;
+      blockedBy ??= deny;
+    }
+    return blockedBy ? { allowed: false, rule: `deny "${blockedBy.text}"` } : this.#noAllowRule();
+  }
+
+  /**
+   * For SQL that lists a database or schema (SHOW … IN SCHEMA, DESCRIBE SCHEMA): the output is not
+   * filtered, so the role must be able to see everything in it — an allow pattern covering the whole
+   * scope and no deny pattern that could match anything inside.
+   */
+  explainScope(ref: NameRef): Verdict {
+    if (!this.objectsRestricted) return ALLOWED;
+    if (!validRef(ref)) return { allowed: false, rule: 'a complete object name' };
+    if (ref.schema !== undefined && ref.name !== undefined) return this.explainObject(ref);
+    const depth = refNames(ref).length;
+    const deny = this.#deny.find((d) => prefixMatches(d, ref, true));
+    if (deny) return { allowed: false, rule: `deny "${deny.text}"` };
+    const covered = this.#allow.some((a) => prefixMatches(a, ref, false) && a.parts.slice(depth).every((p) => p.kind === 'any'));
+    return covered ? ALLOWED : this.#noAllowRule();
+  }
+
+  sqlPolicy(): SqlPolicy {
+    return { ...this.#sqlPolicy };
+  }
+
+  #noAllowRule(): Verdict {
+    const list = this.#allow.map((a) => JSON.stringify(a.text)).join(', ');
+    return { allowed: false, rule: this.#allow.length === 0 ? 'allow [] — the role grants no objects' : `allow [${list}] — no pattern matches` };
+  }
+
+  /** Tool patterns, for status and docs. */
+  describeTools(): string[] {
+    return [...this.#toolGrants, ...this.#toolDenials.map((d) => `!${d}`)];
+  }
+}
+
+function validRef(ref: NameRef): boolean {
+  if (ref === null || typeof ref !== 'object' || typeof ref.database !== 'string' || ref.database === '') return false;
+  if (ref.schema === undefined) return ref.name === undefined;
+  if (typeof ref.schema !== 'string' || ref.schema === '') return false;
+  return ref.name === undefined || (typeof ref.name === 'string' && ref.name !== '');
+}
+
+/** Whether a tool glob list grants everything (used to describe roles). */
+export function grantsAllTools(tools: readonly string[]): boolean {
+  return tools.some((t) => matchesEverything(t)) && !tools.some((t) => t.startsWith('!'));
+}
+
+export { displayName };

@@ -1,0 +1,938 @@
+/**
+ * Which database objects a piece of SQL reads or names, found lexically from the classifier's tokens.
+ *
+ * What counts as a reference: every name in a table position — after FROM and JOIN, after a comma in a
+ * FROM list, in parenthesised joins, after INTO / UPDATE / MERGE … USING / DELETE … USING, `TABLE t`,
+ * `COPY t`, `CLONE t`, `RENAME TO t`, `SWAP WITH t` — at any nesting depth (subqueries, CTE bodies, set
+ * operations, EXPLAIN), plus the targets of SHOW … IN / ON, DESCRIBE, USE and DDL statements.
+ * CTE names are not objects inside the query that defines them; a CTE's own body (unless WITH
+ * RECURSIVE) and everything outside its scope still see the real table of that name.
+ *
+ * Unqualified names resolve against the call's context (Snowflake's rules: `t` → DB.SCHEMA.T,
+ * `s.t` → DB.S.T, `db..t` → DB.PUBLIC.T). Unquoted names are upper-cased; quoted ones kept literally.
+ *
+ * "Opaque" means something could not be resolved to a name, so a restricted role must not run it:
+ * IDENTIFIER(…), TABLE('…') or $variables naming a table, table functions (their reads are invisible),
+ * RESULT_SCAN, GET_DDL and SYSTEM$ functions (they take object names as text), CALL / EXECUTE IMMEDIATE /
+ * scripting blocks, engine statements, account-wide SHOW, file reads, and anything the lexer refuses.
+ *
+ * It is lexical, not a resolver: a view, a UDF or a procedure reads what it reads underneath, and the
+ * extraction errs towards reporting too much (a false refusal) rather than too little.
+ * With dialect 'any' (the default) the SQL is read with both engines' lexical rules and the union of both
+ * readings is returned, so a comment in one engine that is code in the other hides nothing.
+ */
+import { classifySql, type SqlDialectChoice, type StatementType } from '../guard/sql/classifier.js';
+import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
+import { tokenize, type SqlDialect, type Token } from '../guard/sql/lexer.js';
+import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
+import type { ObjectRef } from './policy.js';
+
+/** read: data is read; write: data or the object changes; list: unfiltered names inside it are shown; use: the session switches to it. */
+export type ObjectAccess = 'read' | 'write' | 'list' | 'use';
+
+export interface ReferencedObject {
+  ref: ObjectRef;
+  access: ObjectAccess;
+}
+
+export interface SqlContext {
+  database: string;
+  schema: string;
+}
+
+export interface SqlObjectsOptions {
+  /** The engine the SQL runs on; 'any' (default) reads it both ways and reports both readings. */
+  dialect?: SqlDialectChoice;
+}
+
+export interface SqlObjectAnalysis {
+  refs: ReferencedObject[];
+  /** Why something could not be resolved; empty when everything was. */
+  opaqueReasons: string[];
+}
+
+/** Objects a statement reads or names (FROM/JOIN lists incl. comma joins, subqueries, set operations, DESCRIBE/SHOW … IN targets, LATERAL FLATTEN skipped, table functions reported by name), CTE names excluded, unqualified names resolved against the given context. Never throws. */
+export function referencedObjects(
+  sql: string,
+  context: SqlContext,
+  options: SqlObjectsOptions = {},
+): { objects: ObjectRef[]; opaque: boolean; opaqueReasons: string[] } {
+  const analysis = analyzeSqlObjects(sql, context, options);
+  const seen = new Set<string>();
+  const objects: ObjectRef[] = [];
+  for (const { ref } of analysis.refs) {
+    const key = refKey(ref);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    objects.push(ref);
+  }
+  return { objects, opaque: analysis.opaqueReasons.length > 0, opaqueReasons: analysis.opaqueReasons };
+}
+
+/** Like referencedObjects, with how each object is used. Never throws. */
+export function analyzeSqlObjects(sql: string, context: SqlContext, options: SqlObjectsOptions = {}): SqlObjectAnalysis {
+  const findings = new Findings();
+  try {
+    if (typeof sql !== 'string') {
+      findings.opaque('the query is not text');
+    } else {
+      const dialect = options.dialect ?? 'any';
+      const dialects: SqlDialect[] = dialect === 'any' ? ['snowflake', 'duckdb'] : [dialect];
+      for (const d of dialects) analyzeInDialect(sql, normalizeContext(context), d, findings);
+    }
+  } catch {
+    findings.opaque('the SQL could not be analysed');
+  }
+  return { refs: findings.refs, opaqueReasons: findings.reasons };
+}
+
+function normalizeContext(context: SqlContext): SqlContext {
+  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+  return { database: text(context?.database), schema: text(context?.schema) };
+}
+
+function refKey(ref: ObjectRef): string {
+  return JSON.stringify([ref.database, ref.schema ?? null, ref.name ?? null]);
+}
+
+class Findings {
+  readonly refs: ReferencedObject[] = [];
+  readonly reasons: string[] = [];
+  readonly #keys = new Set<string>();
+
+  add(ref: ObjectRef, access: ObjectAccess): void {
+    const key = `${access}:${refKey(ref)}`;
+    if (this.#keys.has(key)) return;
+    this.#keys.add(key);
+    this.refs.push({ ref, access });
+  }
+
+  opaque(reason: string): void {
+    if (!this.reasons.includes(reason)) this.reasons.push(reason);
+  }
+}
+
+function analyzeInDialect(sql: string, context: SqlContext, dialect: SqlDialect, findings: Findings): void {
+  const lexed = tokenize(sql, { dialect });
+  if (lexed.error) {
+    findings.opaque(`the SQL could not be read: ${lexed.error.message}`);
+    return;
+  }
+  const classified = classifySql(sql, { dialect });
+  if (classified.error) {
+    findings.opaque(`the SQL could not be read: ${classified.error.message}`);
+    return;
+  }
+  const significant = lexed.tokens.filter((t) => t.kind !== 'comment');
+  let ctx = context;
+  let index = 0;
+  for (const statement of classified.statements) {
+    const tokens: Token[] = [];
+    while (index < significant.length && significant[index]!.start < statement.start) index++;
+    while (index < significant.length && significant[index]!.end <= statement.end) tokens.push(significant[index++]!);
+    if (tokens.length === 0) continue;
+    const scanner = new StatementScanner(tokens, statement.type, ctx, dialect, findings);
+    scanner.run();
+    // A USE changes how the following statements' names resolve.
+    ctx = scanner.contextAfter ?? ctx;
+  }
+}
+
+// ---- vocabulary -----------------------------------------------------------------------------------
+
+/** Words that end a FROM list at the current parenthesis depth. */
+const FROM_LIST_ENDERS = new Set([
+  'WHERE', 'GROUP', 'HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'FETCH', 'UNION', 'EXCEPT', 'INTERSECT',
+  'MINUS', 'SELECT', 'RETURNING', 'CONNECT', 'START', 'VALUES', 'SET', 'WHEN', 'PIVOT', 'UNPIVOT',
+]);
+
+/** Functions whose arguments use FROM without naming a table: EXTRACT(YEAR FROM d), TRIM(x FROM s)… */
+const FROM_FUNCTIONS = new Set(['EXTRACT', 'TRIM', 'BTRIM', 'LTRIM', 'RTRIM', 'SUBSTRING', 'SUBSTR', 'OVERLAY', 'POSITION']);
+
+/** Words in a table position that are syntax, not a table name. */
+const NOT_TABLE_WORDS = new Set([
+  'SELECT', 'VALUES', 'WITH', 'LATERAL', 'TABLE', 'SET', 'ALL', 'FIRST', 'OVERWRITE', 'INTO', 'IF', 'NOT', 'EXISTS',
+  'ROLE', 'USER', 'SHARE', 'APPLICATION', 'ONLY',
+]);
+
+/** Table functions that generate rows from their arguments and read no table. */
+const GENERATOR_FUNCTIONS = new Set(['FLATTEN', 'GENERATOR', 'SPLIT_TO_TABLE', 'STRTOK_SPLIT_TO_TABLE', 'UNNEST', 'RANGE', 'GENERATE_SERIES']);
+
+/** Scalar functions that read objects named as text, or earlier results. */
+const TEXT_NAMED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
+  ['IDENTIFIER', 'IDENTIFIER(…) names an object at run time'],
+  ['RESULT_SCAN', 'RESULT_SCAN reads the result of an earlier query, which may have read any object'],
+  ['GET_DDL', 'GET_DDL takes an object name as text'],
+  ['QUERY', 'query(…) runs SQL given as text'],
+  ['QUERY_TABLE', 'query_table(…) reads a table named as text'],
+]);
+/** SYSTEM$ functions that take no object names. */
+const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
+
+const PIVOT_STATEMENTS = new Set(['PIVOT', 'UNPIVOT', 'PIVOT_WIDER', 'PIVOT_LONGER']);
+
+const CODE_TYPES = new Set<StatementType>(['CALL', 'EXECUTE', 'SCRIPT', 'PREPARE']);
+const ENGINE_TYPES = new Set<StatementType>(['PRAGMA', 'ATTACH', 'DETACH', 'INSTALL', 'LOAD', 'EXPORT', 'IMPORT', 'CHECKPOINT', 'VACUUM', 'ANALYZE']);
+
+type KindCategory = 'database' | 'schema' | 'object' | 'code' | 'column' | 'none' | 'result' | 'on';
+
+/** Object kinds as written after CREATE / ALTER / DROP / DESCRIBE / COMMENT ON / GRANT … ON, longest first. */
+const KIND_PHRASES: ReadonlyArray<[string[], KindCategory]> = (
+  [
+    ['EXTERNAL ACCESS INTEGRATION', 'none'],
+    ['ROW ACCESS POLICY', 'object'],
+    ['DATA METRIC FUNCTION', 'code'],
+    ['CORTEX SEARCH SERVICE', 'object'],
+    ['MATERIALIZED VIEW', 'object'],
+    ['EXTERNAL TABLE', 'object'],
+    ['DYNAMIC TABLE', 'object'],
+    ['ICEBERG TABLE', 'object'],
+    ['HYBRID TABLE', 'object'],
+    ['EVENT TABLE', 'object'],
+    ['SEMANTIC VIEW', 'object'],
+    ['FILE FORMAT', 'object'],
+    ['MASKING POLICY', 'object'],
+    ['PROJECTION POLICY', 'object'],
+    ['AGGREGATION POLICY', 'object'],
+    ['PASSWORD POLICY', 'object'],
+    ['SESSION POLICY', 'object'],
+    ['AUTHENTICATION POLICY', 'object'],
+    ['PACKAGES POLICY', 'object'],
+    ['NETWORK RULE', 'object'],
+    ['GIT REPOSITORY', 'object'],
+    ['IMAGE REPOSITORY', 'object'],
+    ['EXTERNAL FUNCTION', 'code'],
+    ['TABLE MACRO', 'code'],
+    ['SEARCH OPTIMIZATION', 'on'],
+    ['DATABASE ROLE', 'none'],
+    ['NETWORK POLICY', 'none'],
+    ['RESOURCE MONITOR', 'none'],
+    ['API INTEGRATION', 'none'],
+    ['STORAGE INTEGRATION', 'none'],
+    ['NOTIFICATION INTEGRATION', 'none'],
+    ['SECURITY INTEGRATION', 'none'],
+    ['CATALOG INTEGRATION', 'none'],
+    ['COMPUTE POOL', 'none'],
+    ['EXTERNAL VOLUME', 'none'],
+    ['FAILOVER GROUP', 'none'],
+    ['REPLICATION GROUP', 'none'],
+    ['APPLICATION PACKAGE', 'none'],
+    ['MANAGED ACCOUNT', 'none'],
+    ['TABLE', 'object'],
+    ['VIEW', 'object'],
+    ['STAGE', 'object'],
+    ['SEQUENCE', 'object'],
+    ['STREAM', 'object'],
+    ['TASK', 'object'],
+    ['PIPE', 'object'],
+    ['TAG', 'object'],
+    ['ALERT', 'object'],
+    ['SECRET', 'object'],
+    ['MODEL', 'object'],
+    ['NOTEBOOK', 'object'],
+    ['STREAMLIT', 'object'],
+    ['SERVICE', 'object'],
+    ['SNAPSHOT', 'object'],
+    ['DATASET', 'object'],
+    ['INDEX', 'object'],
+    ['TYPE', 'object'],
+    ['FUNCTION', 'code'],
+    ['PROCEDURE', 'code'],
+    ['MACRO', 'code'],
+    ['DATABASE', 'database'],
+    ['SCHEMA', 'schema'],
+    ['COLUMN', 'column'],
+    ['RESULT', 'result'],
+    ['WAREHOUSE', 'none'],
+    ['USER', 'none'],
+    ['ROLE', 'none'],
+    ['INTEGRATION', 'none'],
+    ['SHARE', 'none'],
+    ['CONNECTION', 'none'],
+    ['APPLICATION', 'none'],
+    ['ACCOUNT', 'none'],
+    ['SESSION', 'none'],
+    ['TRANSACTION', 'none'],
+    ['EXTENSION', 'none'],
+    ['ORGANIZATION', 'none'],
+  ] as Array<[string, KindCategory]>
+).map(([phrase, category]) => [phrase.split(' '), category]);
+
+/** Words CREATE may carry before the object kind. */
+const CREATE_MODIFIERS = new Set([
+  'OR', 'REPLACE', 'ALTER', 'TEMPORARY', 'TEMP', 'TRANSIENT', 'LOCAL', 'GLOBAL', 'VOLATILE', 'SECURE', 'RECURSIVE',
+  'UNIQUE', 'PERSISTENT', 'FORCE',
+]);
+
+/** SHOW <kind> listings whose rows are not database objects (no object policy applies). */
+const NON_DATA_SHOW_LAST_WORDS = new Set([
+  'WAREHOUSES', 'USERS', 'ROLES', 'INTEGRATIONS', 'SHARES', 'CONNECTIONS', 'APPLICATIONS', 'PACKAGES', 'MONITORS', 'POOLS',
+  'VOLUMES', 'GROUPS', 'REGIONS', 'ACCOUNTS', 'PARAMETERS', 'VARIABLES', 'TRANSACTIONS', 'LOCKS', 'GRANTS',
+  'AUTHORIZATIONS', 'DIRECTIVES', 'CHANNELS', 'EXTENSIONS', 'PROVIDERS', 'LISTINGS', 'OFFERS', 'RELEASES',
+]);
+/** SHOW <kind> IN <name>: kinds whose bare name is a table rather than a schema. */
+const TABLE_SCOPED_SHOW_KINDS = new Set(['COLUMNS', 'PRIMARY KEYS', 'IMPORTED KEYS', 'UNIQUE KEYS', 'EXPORTED KEYS', 'PARAMETERS']);
+const SHOW_CLAUSES = new Set(['LIKE', 'IN', 'STARTS', 'LIMIT', 'FROM', 'ON', 'TO', 'OF', 'HISTORY']);
+
+interface Level {
+  /** Index of the "(" that opened it (-1 for the statement). */
+  open: number;
+  /** Inside a FROM list: a comma here starts another table. */
+  inFrom: boolean;
+  /** The parenthesis belongs to EXTRACT/TRIM/…, whose FROM is not a table's. */
+  fromFunction: boolean;
+  /** A parenthesised join, `(a JOIN b ON …)`: its first token is a table. */
+  joinGroup: boolean;
+}
+
+type Position = 'from' | 'target' | 'named';
+
+interface ParsedName {
+  parts: string[];
+  /** Index just past the name. */
+  end: number;
+}
+
+interface CteScope {
+  name: string;
+  from: number;
+  to: number;
+}
+
+class StatementScanner {
+  /** Set by a USE statement: the context later statements resolve names in. */
+  contextAfter: SqlContext | undefined;
+
+  readonly #toks: readonly Token[];
+  readonly #type: StatementType;
+  readonly #ctx: SqlContext;
+  readonly #dialect: SqlDialect;
+  readonly #out: Findings;
+  readonly #match: Int32Array;
+  readonly #enclosing: Int32Array;
+  readonly #ctes: CteScope[] = [];
+
+  constructor(tokens: readonly Token[], type: StatementType, ctx: SqlContext, dialect: SqlDialect, out: Findings) {
+    this.#toks = tokens;
+    this.#type = type;
+    this.#ctx = ctx;
+    this.#dialect = dialect;
+    this.#out = out;
+    this.#match = new Int32Array(tokens.length).fill(-1);
+    this.#enclosing = new Int32Array(tokens.length).fill(-1);
+    const stack: number[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      this.#enclosing[i] = stack.length > 0 ? stack[stack.length - 1]! : -1;
+      const t = tokens[i]!;
+      if (t.kind !== 'punct') continue;
+      if (t.text === '(') stack.push(i);
+      else if (t.text === ')') {
+        const open = stack.pop();
+        if (open !== undefined) {
+          this.#match[open] = i;
+          this.#match[i] = open;
+        }
+      }
+    }
+  }
+
+  run(): void {
+    const type = this.#type;
+    if (type === 'UNKNOWN') this.#out.opaque('the statement is not one snowmux recognises');
+    else if (CODE_TYPES.has(type)) this.#out.opaque(`${type} runs code whose reads and writes cannot be checked`);
+    else if (ENGINE_TYPES.has(type)) this.#out.opaque(`${type} is an engine statement outside the object policy`);
+    this.#findCtes();
+    switch (type) {
+      case 'SHOW':
+        this.#show();
+        break;
+      case 'DESCRIBE':
+        this.#describe();
+        break;
+      case 'USE':
+        this.#use();
+        break;
+      case 'CREATE':
+      case 'ALTER':
+      case 'DROP':
+      case 'UNDROP':
+        this.#ddl();
+        break;
+      case 'COMMENT':
+        this.#comment();
+        break;
+      case 'GRANT':
+      case 'REVOKE':
+        this.#grant();
+        break;
+      default:
+        break;
+    }
+    this.#scan();
+  }
+
+  // ---- token helpers ----------------------------------------------------------------------------
+
+  #word(i: number): string | undefined {
+    const t = this.#toks[i];
+    return t?.kind === 'word' ? t.upper : undefined;
+  }
+
+  #isPunct(i: number, text: string): boolean {
+    const t = this.#toks[i];
+    return t?.kind === 'punct' && t.text === text;
+  }
+
+  #isNameToken(i: number): boolean {
+    const kind = this.#toks[i]?.kind;
+    return kind === 'word' || kind === 'quoted_ident';
+  }
+
+  /** Index of the first top-level (same depth as `from`) occurrence of `word`, or -1. */
+  #findWord(from: number, word: string): number {
+    for (let i = from; i < this.#toks.length; i++) {
+      if (this.#isPunct(i, '(')) {
+        const close = this.#match[i] ?? -1;
+        if (close < 0) return -1;
+        i = close;
+        continue;
+      }
+      if (this.#word(i) === word) return i;
+    }
+    return -1;
+  }
+
+  #parseName(j: number): ParsedName | undefined {
+    const parts: string[] = [];
+    let k = j;
+    for (;;) {
+      const t = this.#toks[k];
+      if (t === undefined || (t.kind !== 'word' && t.kind !== 'quoted_ident')) break;
+      parts.push(namePart(t));
+      k++;
+      if (!this.#isPunct(k, '.')) break;
+      k++;
+      if (this.#isPunct(k, '.')) {
+        parts.push(''); // db..name: the default schema
+        k++;
+      }
+    }
+    return parts.length > 0 ? { parts, end: k } : undefined;
+  }
+
+  #skipIfExists(j: number): number {
+    if (this.#word(j) !== 'IF') return j;
+    let k = j + 1;
+    if (this.#word(k) === 'NOT') k++;
+    return this.#word(k) === 'EXISTS' ? k + 1 : j;
+  }
+
+  // ---- name resolution --------------------------------------------------------------------------
+
+  /** A 1–3 part object name → DB.SCHEMA.NAME in the current context. */
+  #objectRef(parts: readonly string[]): ObjectRef | undefined {
+    const ctx = this.#ctx;
+    let ref: ObjectRef | undefined;
+    if (parts.length === 1) ref = ctx.database && ctx.schema ? { database: ctx.database, schema: ctx.schema, name: parts[0]! } : undefined;
+    else if (parts.length === 2) ref = ctx.database ? { database: ctx.database, schema: parts[0]!, name: parts[1]! } : undefined;
+    else if (parts.length === 3) ref = { database: parts[0]!, schema: parts[1] === '' ? 'PUBLIC' : parts[1]!, name: parts[2]! };
+    if (ref === undefined) {
+      if (parts.length > 3) this.#out.opaque(`the name ${parts.join('.')} has more than three parts`);
+      else this.#out.opaque(`the name ${parts.join('.')} needs a current database and schema, and the call has none`);
+      return undefined;
+    }
+    if (ref.database === '' || ref.schema === '' || ref.name === '') {
+      this.#out.opaque(`the name ${parts.join('.')} has an empty part`);
+      return undefined;
+    }
+    return ref;
+  }
+
+  /** A 1–2 part schema name → DB.SCHEMA. */
+  #schemaRef(parts: readonly string[]): ObjectRef | undefined {
+    if (parts.length === 1 && this.#ctx.database && parts[0]) return { database: this.#ctx.database, schema: parts[0] };
+    if (parts.length === 2 && parts[0] && parts[1]) return { database: parts[0], schema: parts[1] };
+    this.#out.opaque(parts.length === 1 ? `the schema ${parts[0]} needs a current database, and the call has none` : `cannot tell which schema ${parts.join('.')} is`);
+    return undefined;
+  }
+
+  #databaseRef(parts: readonly string[]): ObjectRef | undefined {
+    if (parts.length === 1 && parts[0]) return { database: parts[0] };
+    this.#out.opaque(`cannot tell which database ${parts.join('.')} is`);
+    return undefined;
+  }
+
+  #currentDatabase(): ObjectRef | undefined {
+    if (this.#ctx.database) return { database: this.#ctx.database };
+    this.#out.opaque('the statement lists the current database, and the call has none');
+    return undefined;
+  }
+
+  #currentSchema(): ObjectRef | undefined {
+    if (this.#ctx.database && this.#ctx.schema) return { database: this.#ctx.database, schema: this.#ctx.schema };
+    this.#out.opaque('the statement lists the current schema, and the call has none');
+    return undefined;
+  }
+
+  #add(ref: ObjectRef | undefined, access: ObjectAccess): void {
+    if (ref) this.#out.add(ref, access);
+  }
+
+  // ---- CTEs ---------------------------------------------------------------------------------------
+
+  /** Every `WITH [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (body), …` list and the range its names cover. */
+  #findCtes(): void {
+    for (let i = 0; i < this.#toks.length; i++) {
+      if (this.#word(i) !== 'WITH') continue;
+      let j = i + 1;
+      const recursive = this.#word(j) === 'RECURSIVE';
+      if (recursive) j++;
+      const found: Array<{ name: string; open: number; close: number }> = [];
+      for (;;) {
+        if (!this.#isNameToken(j)) break;
+        const name = namePart(this.#toks[j]!);
+        j++;
+        if (this.#isPunct(j, '(')) j = (this.#match[j] ?? -2) + 1;
+        if (j <= 0) break;
+        if (this.#word(j) === 'USING' && this.#word(j + 1) === 'KEY') {
+          j += 2;
+          if (this.#isPunct(j, '(')) j = (this.#match[j] ?? -2) + 1;
+          if (j <= 0) break;
+        }
+        if (this.#word(j) !== 'AS') break;
+        j++;
+        if (this.#word(j) === 'NOT') j++;
+        if (this.#word(j) === 'MATERIALIZED') j++;
+        if (!this.#isPunct(j, '(')) break;
+        const close = this.#match[j] ?? -1;
+        if (close < 0) break;
+        found.push({ name, open: j, close });
+        j = close + 1;
+        if (!this.#isPunct(j, ',')) break;
+        j++;
+      }
+      if (found.length === 0) continue;
+      const enclosing = this.#enclosing[i] ?? -1;
+      const end = enclosing >= 0 ? (this.#match[enclosing] ?? -1) : -1;
+      const to = end >= 0 ? end : this.#toks.length;
+      for (const cte of found) this.#ctes.push({ name: cte.name, from: recursive ? cte.open : cte.close, to });
+    }
+  }
+
+  #isCte(name: string, at: number): boolean {
+    return this.#ctes.some((c) => c.name === name && at > c.from && at < c.to);
+  }
+
+  // ---- queries: table positions -------------------------------------------------------------------
+
+  #scan(): void {
+    const usingTakesTables = this.#type === 'DELETE' || this.#type === 'MERGE';
+    const levels: Level[] = [{ open: -1, inFrom: false, fromFunction: false, joinGroup: false }];
+    for (let i = 0; i < this.#toks.length; i++) {
+      const t = this.#toks[i]!;
+      const level = levels[levels.length - 1]!;
+      const position = this.#positionAt(i, level, usingTakesTables);
+      if (position !== undefined) this.#tableAt(i, position);
+      if ((t.kind === 'word' || t.kind === 'quoted_ident') && this.#isPunct(i + 1, '(')) this.#functionCall(t);
+      if (t.kind === 'punct' && t.text === '(') {
+        const next = this.#word(i + 1);
+        const subquery = next !== undefined && QUERY_STARTERS.has(next);
+        const joinGroup = position === 'from' && !subquery;
+        levels.push({ open: i, inFrom: joinGroup, fromFunction: FROM_FUNCTIONS.has(this.#word(i - 1) ?? ''), joinGroup });
+      } else if (t.kind === 'punct' && t.text === ')') {
+        if (levels.length > 1) levels.pop();
+      } else if (t.kind === 'word') {
+        const w = t.upper ?? '';
+        if ((w === 'FROM' && !level.fromFunction) || w === 'JOIN') level.inFrom = true;
+        else if (w === 'USING' && usingTakesTables) level.inFrom = true;
+        else if (FROM_LIST_ENDERS.has(w)) level.inFrom = false;
+      }
+    }
+  }
+
+  #positionAt(i: number, level: Level, usingTakesTables: boolean): Position | undefined {
+    const prev = this.#toks[i - 1];
+    if (prev === undefined) return undefined;
+    if (prev.kind === 'punct') {
+      if (prev.text === '(') return level.joinGroup && level.open === i - 1 ? 'from' : undefined;
+      if (prev.text === ',') return level.inFrom ? 'from' : undefined;
+      return undefined;
+    }
+    if (prev.kind !== 'word') return undefined;
+    const pw = prev.upper;
+    const w = this.#word(i);
+    switch (pw) {
+      case 'FROM':
+        if (level.fromFunction) return undefined;
+        return this.#word(i - 2) === 'DELETE' ? 'target' : 'from';
+      case 'JOIN':
+      case 'LATERAL':
+        return 'from';
+      case 'USING':
+        return usingTakesTables ? 'from' : undefined;
+      case 'INTO':
+        return 'target';
+      case 'UPDATE': {
+        const before = this.#word(i - 2);
+        if (before === 'FOR' || before === 'ON' || w === 'SET') return undefined;
+        return 'target';
+      }
+      case 'TRUNCATE':
+        return w === 'TABLE' ? undefined : 'target';
+      case 'COPY':
+        return i - 1 === 0 && w !== 'INTO' ? 'target' : undefined;
+      case 'TABLE':
+        return this.#isNameToken(i) ? 'named' : undefined;
+      case 'CLONE':
+        return 'named';
+      case 'WITH':
+        return this.#word(i - 2) === 'SWAP' ? 'target' : undefined;
+      case 'TO':
+        return this.#word(i - 2) === 'RENAME' ? 'target' : undefined;
+      default:
+        if (pw !== undefined && PIVOT_STATEMENTS.has(pw) && this.#dialect === 'duckdb' && this.#isNameToken(i)) return 'named';
+        return undefined;
+    }
+  }
+
+  #tableAt(i: number, position: Position): void {
+    const j = position === 'from' ? i : this.#skipIfExists(i);
+    const t = this.#toks[j];
+    if (t === undefined) return;
+    const access: ObjectAccess = position === 'from' || READ_TYPES.has(this.#type) ? 'read' : 'write';
+    switch (t.kind) {
+      case 'stage':
+        return; // stage access is the stage-listing rule's business
+      case 'string':
+      case 'dollar_string':
+        if (position !== 'from') return;
+        if (this.#dialect === 'snowflake' && /^'\s*@/.test(t.text)) return;
+        this.#out.opaque(`${short(t.text)} in a table position reads a file or names a table as text`);
+        return;
+      case 'variable':
+        if (this.#word(j - 1) === 'INTO') return; // SELECT … INTO :var
+        this.#out.opaque(`${short(t.text)} names a table at run time`);
+        return;
+      case 'word': {
+        const w = t.upper ?? '';
+        if (w === 'TABLE' && position === 'from' && this.#isPunct(j + 1, '(')) {
+          this.#tableWrapper(j + 1);
+          return;
+        }
+        if (w === 'IDENTIFIER' && this.#isPunct(j + 1, '(')) return; // reported by #functionCall
+        if (NOT_TABLE_WORDS.has(w) && !this.#isPunct(j + 1, '.')) return;
+        break;
+      }
+      case 'quoted_ident':
+        if (position === 'from' && this.#dialect === 'duckdb' && /[./\\:*?~]/.test(namePart(t))) {
+          this.#out.opaque(`${short(t.text)} may be read as a file by the embedded engine`);
+        }
+        break;
+      default:
+        return;
+    }
+    const name = this.#parseName(j);
+    if (!name) return;
+    if (position === 'from' && this.#isPunct(name.end, '(')) {
+      this.#tableFunction(name);
+      return;
+    }
+    if (name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
+    this.#add(this.#objectRef(name.parts), access);
+  }
+
+  /** Snowflake `TABLE(…)` in a FROM list: a table function call, or a table named at run time. */
+  #tableWrapper(open: number): void {
+    const first = this.#toks[open + 1];
+    if (first === undefined) return;
+    if (first.kind === 'string' || first.kind === 'dollar_string' || first.kind === 'variable') {
+      this.#out.opaque(`TABLE(${short(first.text)}) names a table at run time`);
+      return;
+    }
+    if (first.kind === 'word' && first.upper === 'IDENTIFIER') return; // reported by #functionCall
+    const name = this.#parseName(open + 1);
+    if (!name) {
+      this.#out.opaque('cannot tell what TABLE(…) reads');
+      return;
+    }
+    if (this.#isPunct(name.end, '(')) this.#tableFunction(name);
+    else this.#add(this.#objectRef(name.parts), 'read');
+  }
+
+  #tableFunction(name: ParsedName): void {
+    const last = name.parts[name.parts.length - 1] ?? '';
+    const upperParts = name.parts.map((p) => p.toUpperCase());
+    if (name.parts.length === 1 && GENERATOR_FUNCTIONS.has(last.toUpperCase())) return;
+    if (TEXT_NAMED_FUNCTIONS.has(last.toUpperCase())) return; // reported by #functionCall
+    const shown = name.parts.join('.');
+    if (isBuiltinTableFunction(upperParts)) {
+      this.#out.opaque(`the table function ${shown} reads objects that cannot be checked`);
+      return;
+    }
+    this.#add(this.#objectRef(name.parts), 'read');
+    this.#out.opaque(`the table function ${shown} reads objects that cannot be checked`);
+  }
+
+  #functionCall(t: Token): void {
+    const name = namePart(t).toUpperCase();
+    const reason = TEXT_NAMED_FUNCTIONS.get(name);
+    if (reason !== undefined) this.#out.opaque(reason);
+    else if (name.startsWith('SYSTEM$') && !HARMLESS_SYSTEM_FUNCTIONS.has(name)) this.#out.opaque(`${name} takes object names as text`);
+  }
+
+  // ---- SHOW / DESCRIBE / USE ---------------------------------------------------------------------
+
+  #show(): void {
+    let k = 1;
+    if (this.#word(k) === 'TERSE') k++;
+    if (this.#dialect === 'duckdb') {
+      this.#showDuckDb(k);
+      return;
+    }
+    const kindWords: string[] = [];
+    while (this.#word(k) !== undefined && !SHOW_CLAUSES.has(this.#word(k)!)) kindWords.push(this.#word(k++)!);
+    const kind = kindWords.join(' ');
+    if (kind === '') {
+      this.#out.opaque('cannot tell what this SHOW lists');
+      return;
+    }
+    const last = kindWords[kindWords.length - 1]!;
+    const nonData = NON_DATA_SHOW_LAST_WORDS.has(last) && !(last === 'POLICIES' && kindWords[0] !== 'NETWORK');
+    if (kind === 'GRANTS') {
+      const on = this.#findWord(k, 'ON');
+      if (on >= 0 && this.#word(on + 1) !== 'ACCOUNT') this.#kindAndName(on + 1, 'list');
+      return;
+    }
+    const inAt = this.#findWord(k, 'IN');
+    if (inAt < 0) {
+      if (nonData) return;
+      if (last === 'DATABASES') {
+        this.#out.opaque('SHOW DATABASES lists every database in the account');
+        return;
+      }
+      this.#add(this.#currentDatabase(), 'list');
+      return;
+    }
+    const j = inAt + 1;
+    const w = this.#word(j);
+    if (w === 'ACCOUNT') {
+      if (!nonData) this.#out.opaque(`SHOW ${kind} IN ACCOUNT lists objects in every database`);
+      return;
+    }
+    if (w === 'DATABASE') {
+      const name = this.#parseName(j + 1);
+      this.#add(name ? this.#databaseRef(name.parts) : this.#currentDatabase(), 'list');
+      return;
+    }
+    if (w === 'SCHEMA') {
+      const name = this.#parseName(j + 1);
+      this.#add(name ? this.#schemaRef(name.parts) : this.#currentSchema(), 'list');
+      return;
+    }
+    if (w === 'APPLICATION') return;
+    if (w !== undefined && this.#kindAt(j) !== undefined) {
+      this.#kindAndName(j, 'list');
+      return;
+    }
+    const name = this.#parseName(j);
+    if (!name) {
+      this.#out.opaque(`cannot tell where SHOW ${kind} looks`);
+      return;
+    }
+    if (TABLE_SCOPED_SHOW_KINDS.has(kind) || name.parts.length === 3) {
+      this.#add(this.#objectRef(name.parts), 'list');
+    } else if (name.parts.length === 1) {
+      // `IN x`: a schema for some kinds, a database for others; check both readings.
+      this.#add(this.#databaseRef(name.parts), 'list');
+      this.#add(this.#schemaRef(name.parts), 'list');
+    } else {
+      this.#add(this.#schemaRef(name.parts), 'list');
+    }
+  }
+
+  /** DuckDB: SHOW TABLES, SHOW ALL TABLES, SHOW DATABASES, SHOW <table>, SHOW <query>. */
+  #showDuckDb(k: number): void {
+    const w = this.#word(k);
+    if (this.#isPunct(k, '(') || (w !== undefined && QUERY_STARTERS.has(w))) return; // a query: #scan reads it
+    if (w === 'TABLES') {
+      if (this.#word(k + 1) === 'FROM') {
+        const name = this.#parseName(k + 2);
+        if (name) {
+          this.#add(this.#databaseRef(name.parts.slice(0, 1)), 'list');
+          this.#add(this.#schemaRef(name.parts), 'list');
+        } else this.#out.opaque('cannot tell where SHOW TABLES FROM looks');
+      } else this.#add(this.#currentSchema(), 'list');
+      return;
+    }
+    if (w === 'ALL' || w === 'DATABASES' || w === 'SCHEMAS') {
+      this.#out.opaque(`SHOW ${w === 'ALL' ? 'ALL TABLES' : w} lists objects in every database`);
+      return;
+    }
+    const name = this.#parseName(k);
+    if (name) this.#add(this.#objectRef(name.parts), 'read');
+    else this.#out.opaque('cannot tell what this SHOW lists');
+  }
+
+  #describe(): void {
+    const k = 1;
+    const w = this.#word(k);
+    if (this.#isPunct(k, '(') || (w !== undefined && QUERY_STARTERS.has(w))) return; // DESCRIBE <query>: #scan reads it
+    if (this.#kindAt(k) !== undefined) {
+      this.#kindAndName(k, 'read');
+      return;
+    }
+    // DuckDB: DESCRIBE t, SUMMARIZE t (which reads all of t).
+    const name = this.#parseName(k);
+    if (name) this.#add(this.#objectRef(name.parts), 'read');
+    else this.#out.opaque('cannot tell what this DESCRIBE describes');
+  }
+
+  #use(): void {
+    let k = 1;
+    const w = this.#word(k);
+    if (w === 'ROLE' || w === 'WAREHOUSE' || w === 'SECONDARY') return;
+    if (w === 'DATABASE' || w === 'SCHEMA') k++;
+    const name = this.#parseName(k);
+    if (!name) {
+      this.#out.opaque('cannot tell what USE switches to');
+      return;
+    }
+    let target: ObjectRef | undefined;
+    if (w === 'SCHEMA' || name.parts.length === 2) target = this.#schemaRef(name.parts);
+    else {
+      target = this.#databaseRef(name.parts);
+      // DuckDB reads `USE x` as a schema of the current database as well.
+      if (w !== 'DATABASE' && this.#dialect === 'duckdb') {
+        this.#add(this.#schemaRef(name.parts), 'use');
+        this.#out.opaque(`USE ${name.parts[0]} may name a database or a schema, so later names cannot be resolved`);
+      }
+    }
+    this.#add(target, 'use');
+    if (target) this.contextAfter = { database: target.database, schema: target.schema ?? (w === 'DATABASE' || name.parts.length === 1 ? 'PUBLIC' : '') };
+  }
+
+  // ---- DDL / COMMENT / GRANT ------------------------------------------------------------------------
+
+  #ddl(): void {
+    let k = 1;
+    if (this.#type === 'CREATE') while (CREATE_MODIFIERS.has(this.#word(k) ?? '')) k++;
+    if (this.#kindAt(k) === undefined) {
+      this.#out.opaque(`cannot tell which object this ${this.#type} statement changes`);
+      return;
+    }
+    const end = this.#kindAndName(k, 'write');
+    if (this.#type === 'CREATE' && end !== undefined && this.#word(end) === 'LIKE') {
+      const source = this.#parseName(end + 1);
+      if (source) this.#add(this.#objectRef(source.parts), 'read');
+    }
+    if (this.#type === 'DROP' && end !== undefined) {
+      // DROP TABLE a, b
+      let at = end;
+      while (this.#isPunct(at, ',')) {
+        const next = this.#parseName(at + 1);
+        if (!next) break;
+        this.#add(this.#objectRef(next.parts), 'write');
+        at = next.end;
+      }
+    }
+  }
+
+  #comment(): void {
+    const on = this.#findWord(1, 'ON');
+    if (on < 0 || this.#kindAt(on + 1) === undefined) {
+      this.#out.opaque('cannot tell which object this COMMENT changes');
+      return;
+    }
+    this.#kindAndName(on + 1, 'write');
+  }
+
+  #grant(): void {
+    const on = this.#findWord(1, 'ON');
+    if (on < 0) return; // GRANT ROLE r TO …: no object
+    const j = on + 1;
+    const w = this.#word(j);
+    if (w === 'ACCOUNT') return;
+    if (w === 'ALL' || w === 'FUTURE') {
+      const inAt = this.#findWord(j, 'IN');
+      const scope = inAt >= 0 ? this.#word(inAt + 1) : undefined;
+      const name = inAt >= 0 ? this.#parseName(inAt + 2) : undefined;
+      if (scope === 'DATABASE' && name) this.#add(this.#databaseRef(name.parts), 'write');
+      else if (scope === 'SCHEMA' && name) this.#add(this.#schemaRef(name.parts), 'write');
+      else this.#out.opaque(`cannot tell which objects this ${this.#type} covers`);
+      return;
+    }
+    if (this.#kindAt(j) === undefined) {
+      // GRANT SELECT ON t: a table.
+      const name = this.#parseName(j);
+      if (name) this.#add(this.#objectRef(name.parts), 'write');
+      else this.#out.opaque(`cannot tell which object this ${this.#type} covers`);
+      return;
+    }
+    this.#kindAndName(j, 'write');
+  }
+
+  /** The object kind phrase starting at j, if any. */
+  #kindAt(j: number): { words: number; category: KindCategory } | undefined {
+    for (const [phrase, category] of KIND_PHRASES) {
+      if (phrase.every((word, n) => this.#word(j + n) === word)) return { words: phrase.length, category };
+    }
+    return undefined;
+  }
+
+  /** `<kind> [IF [NOT] EXISTS] <name>` at j: records the object; returns the index after the name. */
+  #kindAndName(j: number, access: ObjectAccess): number | undefined {
+    const kind = this.#kindAt(j);
+    if (kind === undefined) return undefined;
+    let k = j + kind.words;
+    if (kind.category === 'none') return k;
+    if (kind.category === 'result') {
+      this.#out.opaque('RESULT describes an earlier query, which may have read any object');
+      return k;
+    }
+    if (kind.category === 'on') {
+      if (this.#word(k) === 'ON') k++;
+      return this.#kindAndName(k, access) ?? this.#nameAt(k, 'object', access);
+    }
+    k = this.#skipIfExists(k);
+    return this.#nameAt(k, kind.category, access);
+  }
+
+  #nameAt(k: number, category: KindCategory, access: ObjectAccess): number | undefined {
+    const name = this.#parseName(k);
+    if (!name) {
+      if (category === 'database' && access === 'read') this.#add(this.#currentDatabase(), 'list');
+      else if (category === 'schema' && access === 'read') this.#add(this.#currentSchema(), 'list');
+      else this.#out.opaque('cannot tell which object the statement names');
+      return undefined;
+    }
+    switch (category) {
+      case 'database':
+        this.#add(this.#databaseRef(name.parts), access === 'read' ? 'list' : access);
+        break;
+      case 'schema':
+        this.#add(this.#schemaRef(name.parts), access === 'read' ? 'list' : access);
+        break;
+      case 'column':
+        this.#add(this.#objectRef(name.parts.slice(0, -1)), access);
+        break;
+      case 'code':
+        this.#add(this.#objectRef(name.parts), access);
+        if (this.#type === 'CREATE') this.#out.opaque('a function or procedure body runs queries that cannot be checked');
+        break;
+      default:
+        this.#add(this.#objectRef(name.parts), access);
+        break;
+    }
+    return name.end;
+  }
+}
+
+/** The normalized name of a word or quoted identifier token. */
+function namePart(t: Token): string {
+  if (t.kind === 'quoted_ident') return t.text.slice(1, -1).replace(/""/g, '"');
+  return t.upper ?? t.text.toUpperCase();
+}
+
+function short(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
