@@ -76,7 +76,7 @@ export class Policy {
     let defaultRole = roles.find((r) => r.name === (wanted ?? BUILTIN_DEFAULT_ROLE));
     if (defaultRole === undefined) {
       if (wanted !== undefined && wanted !== BUILTIN_DEFAULT_ROLE) {
-        const known = roles.map((r) => r.name).join(', ') || 'none';
+        const known = Object.keys(config.roles ?? {}).join(', ') || 'none';
         problems.push(
           `Config error in ${file} at policy.default_role: no role named "${wanted}" (defined roles: ${known}). Add [roles.${wanted}] or name a defined role.`,
         );

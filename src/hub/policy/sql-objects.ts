@@ -143,8 +143,11 @@ function analyzeInDialect(sql: string, context: SqlContext, dialect: SqlDialect,
 /** Words that end a FROM list at the current parenthesis depth. */
 const FROM_LIST_ENDERS = new Set([
   'WHERE', 'GROUP', 'HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'FETCH', 'UNION', 'EXCEPT', 'INTERSECT',
-  'MINUS', 'SELECT', 'RETURNING', 'CONNECT', 'START', 'VALUES', 'SET', 'WHEN', 'PIVOT', 'UNPIVOT',
+  'MINUS', 'SELECT', 'RETURNING', 'CONNECT', 'START', 'VALUES', 'SET',
 ]);
+
+/** Words after which an ender word is an operand (a column named like a keyword), not a clause. */
+const EXPRESSION_WORDS = new Set(['ON', 'AND', 'OR', 'NOT', 'IS', 'IN', 'BETWEEN', 'LIKE', 'ILIKE', 'THEN', 'ELSE', 'WHEN', 'CASE', 'AS', 'BY']);
 
 /** Functions whose arguments use FROM without naming a table: EXTRACT(YEAR FROM d), TRIM(x FROM s)… */
 const FROM_FUNCTIONS = new Set(['EXTRACT', 'TRIM', 'BTRIM', 'LTRIM', 'RTRIM', 'SUBSTRING', 'SUBSTR', 'OVERLAY', 'POSITION']);
@@ -168,6 +171,9 @@ const TEXT_NAMED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
 ]);
 /** SYSTEM$ functions that take no object names. */
 const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
+
+/** DuckDB catalogs and schemas that hold its system views. */
+const DUCKDB_CATALOG_SCHEMAS = new Set(['SYSTEM', 'TEMP', 'MAIN', 'PG_CATALOG', 'INFORMATION_SCHEMA']);
 
 const PIVOT_STATEMENTS = new Set(['PIVOT', 'UNPIVOT', 'PIVOT_WIDER', 'PIVOT_LONGER']);
 
@@ -545,9 +551,23 @@ class StatementScanner {
         const w = t.upper ?? '';
         if ((w === 'FROM' && !level.fromFunction) || w === 'JOIN') level.inFrom = true;
         else if (w === 'USING' && usingTakesTables) level.inFrom = true;
-        else if (FROM_LIST_ENDERS.has(w)) level.inFrom = false;
+        else if (FROM_LIST_ENDERS.has(w) && this.#isClauseKeyword(i)) level.inFrom = false;
       }
     }
+  }
+
+  /**
+   * Whether the word at i starts a clause rather than being an operand that happens to be spelt like
+   * one (`ON a.start = 1`, `ON minus = 1`, `AND offset`): ending a FROM list too early would hide the
+   * tables after the next comma.
+   */
+  #isClauseKeyword(i: number): boolean {
+    const prev = this.#toks[i - 1];
+    const next = this.#toks[i + 1];
+    if (prev?.kind === 'punct' && prev.text !== ')' && prev.text !== '(') return false;
+    if (prev?.kind === 'word' && EXPRESSION_WORDS.has(prev.upper ?? '')) return false;
+    if (next?.kind === 'punct' && next.text !== '(' && next.text !== '*') return false;
+    return true;
   }
 
   #positionAt(i: number, level: Level, usingTakesTables: boolean): Position | undefined {
@@ -638,7 +658,22 @@ class StatementScanner {
       return;
     }
     if (name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
+    if (this.#dialect === 'duckdb') this.#duckDbCatalogCheck(name.parts);
     this.#add(this.#objectRef(name.parts), access);
+  }
+
+  /**
+   * DuckDB resolves some names outside the Snowflake-style context: unqualified names fall back to its
+   * own catalog views (duckdb_tables, pg_tables, …) and a two-part name may be catalog.table. Those
+   * views list names, not data, but they list every name, so a restricted role may not use them.
+   */
+  #duckDbCatalogCheck(parts: readonly string[]): void {
+    const first = (parts[0] ?? '').toUpperCase();
+    if (parts.length === 1 && /^(DUCKDB_|PG_|SQLITE_)/.test(first)) {
+      this.#out.opaque(`${parts[0]} may be one of DuckDB's catalog views, which list every object`);
+    } else if (parts.length === 2 && DUCKDB_CATALOG_SCHEMAS.has(first)) {
+      this.#out.opaque(`${parts.join('.')} may name DuckDB's own catalog, which lists every object`);
+    }
   }
 
   /** Snowflake `TABLE(…)` in a FROM list: a table function call, or a table named at run time. */

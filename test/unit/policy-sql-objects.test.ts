@@ -1,0 +1,333 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isSnowmuxError } from '../../src/errors.js';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import type { SqlDialectChoice } from '../../src/hub/guard/sql/classifier.js';
+import { enforceSqlObjects } from '../../src/hub/policy/enforce.js';
+import { Policy, type EffectiveRole, type ObjectRef } from '../../src/hub/policy/policy.js';
+import { analyzeSqlObjects, referencedObjects } from '../../src/hub/policy/sql-objects.js';
+
+const CTX = { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' };
+
+/** Renders refs as DB.SCHEMA.NAME with parts that need it quoted, sorted, for readable expectations. */
+function shown(objects: ObjectRef[]): string[] {
+  const part = (p: string): string => (/^[A-Z_][A-Z0-9_$]*$/.test(p) ? p : `"${p.replace(/"/g, '""')}"`);
+  return objects.map((o) => [o.database, o.schema, o.name].filter((p): p is string => p !== undefined).map(part).join('.')).sort();
+}
+
+interface Case {
+  sql: string;
+  objects: string[];
+  opaque?: boolean;
+  dialect?: SqlDialectChoice;
+}
+
+const T = (name: string): string => `SNOWMUX_SAMPLE.TPCH.${name}`;
+
+const CORPUS: Case[] = [
+  // names: 1, 2 and 3 parts, quoting, the default schema
+  { sql: 'SELECT * FROM orders', objects: [T('ORDERS')] },
+  { sql: 'select o.* from Orders o', objects: [T('ORDERS')] },
+  { sql: 'SELECT * FROM "Orders"', objects: [T('"Orders"')] },
+  { sql: 'SELECT * FROM tpch.lineitem', objects: [T('LINEITEM')] },
+  { sql: 'SELECT * FROM hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'SELECT * FROM other_db.hr.salaries', objects: ['OTHER_DB.HR.SALARIES'] },
+  { sql: 'SELECT * FROM analytics..events', objects: ['ANALYTICS.PUBLIC.EVENTS'] },
+  { sql: 'SELECT * FROM "my.db"."odd""schema"."t.1"', objects: ['"my.db"."odd""schema"."t.1"'], dialect: 'snowflake' },
+  { sql: 'SELECT * FROM "SNOWMUX_SAMPLE"."TPCH"."ORDERS"', objects: [T('ORDERS')] },
+  // joins and comma joins
+  { sql: 'SELECT * FROM a JOIN b ON a.id = b.id LEFT OUTER JOIN c USING (id)', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM a, b, c WHERE a.x = b.x', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM a x, b AS y, c z ORDER BY 1, 2', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM t1 NATURAL JOIN t2 CROSS JOIN t3 FULL OUTER JOIN t4 ON true', objects: [T('T1'), T('T2'), T('T3'), T('T4')] },
+  { sql: 'SELECT * FROM a JOIN b ON a.x = b.x, c', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM a, b WHERE f(x, y) AND z IN (1, 2)', objects: [T('A'), T('B')] },
+  { sql: 'SELECT x, y FROM a GROUP BY x, y HAVING count(*) > 1', objects: [T('A')] },
+  { sql: 'SELECT * FROM a QUALIFY ROW_NUMBER() OVER (PARTITION BY x, y ORDER BY z) = 1', objects: [T('A')] },
+  { sql: 'SELECT * FROM (a JOIN b ON a.x = b.x) JOIN c ON true', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM ((a JOIN hr.salaries s ON true))', objects: [T('A'), 'SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'SELECT * FROM a SAMPLE (10) AT(OFFSET => -60), b', objects: [T('A'), T('B')], dialect: 'snowflake' },
+  { sql: "SELECT * FROM a PIVOT(SUM(v) FOR k IN ('x', 'y')) p, b", objects: [T('A'), T('B')] },
+  // a column spelt like a clause keyword does not end the FROM list
+  { sql: 'SELECT * FROM a JOIN (hr.salaries) ON true', objects: [T('A'), 'SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'SELECT * FROM t1 JOIN t2 USING (a, b), t3', objects: [T('T1'), T('T2'), T('T3')] },
+  { sql: 'SELECT * FROM a JOIN b ON a.start = b.x, c', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM a JOIN b ON minus = 1, c', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM a JOIN b ON CASE WHEN x THEN 1 END = 1, c', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT * FROM a JOIN b ON b.flag AND offset, c', objects: [T('A'), T('B'), T('C')] },
+  // subqueries and set operations
+  { sql: 'SELECT a.*, (SELECT max(v) FROM d) FROM a WHERE EXISTS (SELECT 1 FROM e WHERE e.k = a.k)', objects: [T('A'), T('D'), T('E')] },
+  { sql: 'SELECT * FROM (SELECT * FROM (SELECT * FROM deep.s.t) x) y', objects: ['DEEP.S.T'] },
+  { sql: 'SELECT * FROM a WHERE x IN (SELECT y FROM b UNION SELECT z FROM c)', objects: [T('A'), T('B'), T('C')] },
+  { sql: 'SELECT 1 FROM a UNION ALL SELECT 2 FROM b EXCEPT SELECT 3 FROM c MINUS SELECT 4 FROM d INTERSECT SELECT 5 FROM e', objects: [T('A'), T('B'), T('C'), T('D'), T('E')] },
+  {
+    sql: 'SELECT o.*, c.c_name FROM orders o INNER JOIN customer c ON o.o_custkey = c.c_custkey WHERE o.o_totalprice > (SELECT AVG(o_totalprice) FROM orders)',
+    objects: [T('CUSTOMER'), T('ORDERS')],
+  },
+  { sql: 'SELECT EXTRACT(YEAR FROM o_orderdate), TRIM(BOTH \'x\' FROM o_comment) FROM orders', objects: [T('ORDERS')] },
+  { sql: 'SELECT EXTRACT(YEAR FROM (SELECT max(d) FROM hr.dates)) FROM orders', objects: [T('ORDERS'), 'SNOWMUX_SAMPLE.HR.DATES'] },
+  // CTEs: their names are not objects, their bodies are read, the real table of the same name still is
+  { sql: 'WITH x AS (SELECT * FROM hr.salaries) SELECT * FROM x', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'WITH orders AS (SELECT 1 AS o) SELECT * FROM orders', objects: [] },
+  { sql: 'WITH orders AS (SELECT * FROM orders WHERE o_totalprice > 10) SELECT * FROM orders', objects: [T('ORDERS')] },
+  { sql: 'WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT * FROM r', objects: [] },
+  { sql: 'WITH a AS (SELECT 1), b AS (SELECT * FROM a JOIN c ON true) SELECT * FROM b', objects: [T('C')] },
+  { sql: 'SELECT * FROM (WITH t AS (SELECT 1) SELECT * FROM t) q, t', objects: [T('T')] },
+  { sql: 'WITH "x" AS (SELECT 1) SELECT * FROM x', objects: [T('X')] }, // "x" and X are different names in Snowflake
+  { sql: 'WITH a AS (SELECT * FROM s1), b AS (SELECT * FROM (SELECT * FROM a) JOIN s2 ON true) SELECT * FROM b UNION SELECT * FROM a', objects: [T('S1'), T('S2')] },
+  // LATERAL FLATTEN and table functions
+  { sql: 'SELECT * FROM t, LATERAL FLATTEN(input => t.v) f', objects: [T('T')] },
+  { sql: 'SELECT f.value FROM t JOIN LATERAL FLATTEN(input => t.arr) f', objects: [T('T')] },
+  { sql: "SELECT * FROM TABLE(FLATTEN(input => parse_json('[1]')))", objects: [] },
+  { sql: 'SELECT * FROM TABLE(GENERATOR(ROWCOUNT => 10))', objects: [] },
+  { sql: 'SELECT * FROM TABLE(my_db.my_schema.my_udtf(1))', objects: ['MY_DB.MY_SCHEMA.MY_UDTF'], opaque: true },
+  { sql: 'SELECT * FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY())', objects: [], opaque: true },
+  { sql: 'SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))', objects: [], opaque: true },
+  { sql: 'SELECT * FROM range(10)', objects: [], dialect: 'duckdb' },
+  { sql: "SELECT * FROM read_csv('x.csv')", objects: [T('READ_CSV')], opaque: true, dialect: 'duckdb' },
+  // names known only at run time
+  { sql: "SELECT * FROM IDENTIFIER('orders')", objects: [], opaque: true },
+  { sql: 'SELECT * FROM IDENTIFIER($tbl)', objects: [], opaque: true },
+  { sql: 'SELECT * FROM TABLE($tbl)', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT GET_DDL('table', 'hr.salaries')", objects: [], opaque: true },
+  { sql: "SELECT SYSTEM$CLUSTERING_INFORMATION('hr.salaries')", objects: [], opaque: true },
+  { sql: "SELECT SYSTEM$TYPEOF(1)", objects: [] },
+  { sql: "SELECT * FROM 'data.csv'", objects: [], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM "data.csv"', objects: [T('"data.csv"')], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM @my_stage', objects: [], dialect: 'snowflake' },
+  // comments and literals hide nothing and invent nothing
+  { sql: 'SELECT * FROM a -- JOIN secret\n', objects: [T('A')] },
+  { sql: 'SELECT * FROM a /* JOIN secret */ JOIN b ON true', objects: [T('A'), T('B')] },
+  { sql: "SELECT 'FROM hr.salaries' AS s FROM a", objects: [T('A')] },
+  { sql: "SELECT * FROM t WHERE x = 'it''s' AND y = $$ FROM secret $$", objects: [T('T')] },
+  { sql: 'SELECT 1 // FROM secret', objects: [], dialect: 'snowflake' },
+  { sql: 'SELECT 1 // FROM secret', objects: [T('SECRET')] }, // DuckDB reads // as division: both readings count
+  // SHOW, DESCRIBE, EXPLAIN
+  { sql: 'SHOW TABLES IN SCHEMA analytics.public', objects: ['ANALYTICS.PUBLIC'], dialect: 'snowflake' },
+  { sql: 'SHOW TERSE TABLES LIKE \'%X%\' IN SCHEMA hr', objects: ['SNOWMUX_SAMPLE.HR'], dialect: 'snowflake' },
+  { sql: 'SHOW SCHEMAS IN DATABASE analytics', objects: ['ANALYTICS'], dialect: 'snowflake' },
+  { sql: 'SHOW TABLES', objects: ['SNOWMUX_SAMPLE'], dialect: 'snowflake' },
+  { sql: 'SHOW OBJECTS IN hr', objects: ['HR', 'SNOWMUX_SAMPLE.HR'], dialect: 'snowflake' },
+  { sql: 'SHOW COLUMNS IN TABLE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
+  { sql: 'SHOW COLUMNS IN salaries', objects: [T('SALARIES')], dialect: 'snowflake' },
+  { sql: 'SHOW GRANTS ON TABLE x.y.z', objects: ['X.Y.Z'], dialect: 'snowflake' },
+  { sql: 'SHOW DATABASES', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW TABLES IN ACCOUNT', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW WAREHOUSES', objects: [], dialect: 'snowflake' },
+  { sql: 'SHOW TABLES', objects: ['SNOWMUX_SAMPLE.TPCH'], dialect: 'duckdb' },
+  { sql: 'SHOW ALL TABLES', objects: [], opaque: true, dialect: 'duckdb' },
+  { sql: 'SHOW orders', objects: [T('ORDERS')], dialect: 'duckdb' },
+  { sql: 'DESCRIBE TABLE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
+  { sql: 'DESC VIEW "Mixed"."View"', objects: ['SNOWMUX_SAMPLE."Mixed"."View"'], dialect: 'snowflake' },
+  { sql: 'DESCRIBE MATERIALIZED VIEW IF EXISTS mv', objects: [T('MV')], dialect: 'snowflake' },
+  { sql: 'DESCRIBE SCHEMA analytics.public', objects: ['ANALYTICS.PUBLIC'], dialect: 'snowflake' },
+  { sql: 'DESCRIBE DATABASE analytics', objects: ['ANALYTICS'], dialect: 'snowflake' },
+  { sql: 'DESCRIBE WAREHOUSE compute_wh', objects: [], dialect: 'snowflake' },
+  { sql: "DESCRIBE RESULT '01b2c3d4-0000'", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'DESCRIBE orders', objects: [T('ORDERS')], dialect: 'duckdb' },
+  { sql: 'SUMMARIZE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'duckdb' },
+  { sql: 'DESCRIBE SELECT * FROM orders', objects: [T('ORDERS')], dialect: 'duckdb' },
+  { sql: 'EXPLAIN SELECT * FROM a JOIN b ON true', objects: [T('A'), T('B')] },
+  { sql: 'EXPLAIN USING TABULAR SELECT * FROM a', objects: [T('A')], dialect: 'snowflake' },
+  // other query forms
+  { sql: 'FROM orders SELECT o_orderkey', objects: [T('ORDERS')], dialect: 'duckdb' },
+  { sql: 'TABLE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'duckdb' },
+  { sql: 'PIVOT hr.salaries ON k USING sum(v)', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'duckdb' },
+  { sql: 'SELECT * FROM duckdb_tables', objects: [T('DUCKDB_TABLES')], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM system.duckdb_columns', objects: ['SNOWMUX_SAMPLE.SYSTEM.DUCKDB_COLUMNS'], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM duckdb_tables', objects: [T('DUCKDB_TABLES')], dialect: 'snowflake' },
+  { sql: 'VALUES (1), (2)', objects: [] },
+  { sql: 'SELECT 1', objects: [] },
+  // writes name their targets
+  { sql: 'INSERT INTO t SELECT * FROM s', objects: [T('S'), T('T')] },
+  { sql: 'INSERT INTO t (a, b) VALUES (1, 2)', objects: [T('T')] },
+  { sql: 'INSERT ALL INTO t1 INTO t2 SELECT * FROM s', objects: [T('S'), T('T1'), T('T2')] },
+  { sql: 'MERGE INTO t USING (SELECT * FROM hr.salaries) s ON true WHEN MATCHED THEN DELETE', objects: ['SNOWMUX_SAMPLE.HR.SALARIES', T('T')] },
+  { sql: 'UPDATE t SET a = 1, b = 2 FROM s WHERE t.id = s.id', objects: [T('S'), T('T')] },
+  { sql: 'DELETE FROM t WHERE id IN (SELECT id FROM s)', objects: [T('S'), T('T')] },
+  { sql: 'DELETE FROM t USING u, v WHERE t.id = u.id', objects: [T('T'), T('U'), T('V')] },
+  { sql: 'MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.v = s.v, t.w = 1 WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, s.v)', objects: [T('S'), T('T')] },
+  { sql: 'WITH doomed AS (SELECT id FROM s) DELETE FROM t WHERE id IN (SELECT id FROM doomed)', objects: [T('S'), T('T')] },
+  { sql: 'CREATE OR REPLACE TABLE t2 AS SELECT * FROM t1', objects: [T('T1'), T('T2')] },
+  { sql: 'CREATE TABLE IF NOT EXISTS t2 LIKE t1', objects: [T('T1'), T('T2')] },
+  { sql: 'CREATE TABLE t2 CLONE t1', objects: [T('T1'), T('T2')] },
+  { sql: 'DROP TABLE IF EXISTS hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'DROP SCHEMA hr', objects: ['SNOWMUX_SAMPLE.HR'] },
+  { sql: 'TRUNCATE TABLE IF EXISTS t', objects: [T('T')] },
+  { sql: 'ALTER TABLE t RENAME TO other.t2', objects: ['SNOWMUX_SAMPLE.OTHER.T2', T('T')] },
+  { sql: 'ALTER SESSION SET QUERY_TAG = \'x\'', objects: [] },
+  { sql: "COMMENT ON COLUMN hr.salaries.amount IS 'x'", objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'GRANT SELECT ON TABLE hr.salaries TO ROLE analyst', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'GRANT SELECT ON ALL TABLES IN SCHEMA hr TO ROLE analyst', objects: ['SNOWMUX_SAMPLE.HR'] },
+  { sql: 'REVOKE SELECT ON TABLE t FROM ROLE analyst', objects: [T('T')] },
+  { sql: 'GRANT ROLE analyst TO USER alice', objects: [] },
+  { sql: "COPY INTO t FROM @my_stage FILE_FORMAT = (TYPE = CSV)", objects: [T('T')], dialect: 'snowflake' },
+  { sql: 'COPY INTO @my_stage FROM (SELECT * FROM hr.salaries)', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
+  { sql: 'SET v = (SELECT max(amount) FROM hr.salaries)', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
+  { sql: 'CREATE FUNCTION f() RETURNS INT AS $$ SELECT count(*) FROM hr.salaries $$', objects: [T('F')], opaque: true, dialect: 'snowflake' },
+  // code and context
+  { sql: 'CALL my_proc()', objects: [], opaque: true },
+  { sql: "EXECUTE IMMEDIATE 'SELECT * FROM hr.salaries'", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'BEGIN SELECT 1; END', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'USE DATABASE hr_db', objects: ['HR_DB'], dialect: 'snowflake' },
+  { sql: 'USE SCHEMA hr; SELECT * FROM salaries', objects: ['SNOWMUX_SAMPLE.HR', 'SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
+  // the lexer refuses what engines disagree on: nothing can be resolved
+  { sql: 'SELECT * FROM a /* /* nested */ JOIN b */', objects: [T('A')], opaque: true }, // DuckDB reads it; Snowflake's reading is refused
+  { sql: 'SELECT * FROM a /* /* nested */ JOIN b */', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT * FROM a WHERE x = 'unterminated", objects: [], opaque: true },
+];
+
+test(`referencedObjects on a corpus of ${CORPUS.length} statements`, () => {
+  assert.ok(CORPUS.length >= 60);
+  for (const c of CORPUS) {
+    const result = referencedObjects(c.sql, CTX, c.dialect === undefined ? {} : { dialect: c.dialect });
+    const label = `${c.sql} [${c.dialect ?? 'any'}]`;
+    assert.deepEqual(shown(result.objects), [...c.objects].sort(), label);
+    assert.equal(result.opaque, c.opaque ?? false, `${label}: opaque (${result.opaqueReasons.join('; ')})`);
+    assert.equal(result.opaque, result.opaqueReasons.length > 0, label);
+  }
+});
+
+test('names resolve against the call context; without one they are opaque', () => {
+  assert.deepEqual(shown(referencedObjects('SELECT * FROM t', { database: 'ANALYTICS', schema: 'PUBLIC' }).objects), ['ANALYTICS.PUBLIC.T']);
+  assert.deepEqual(shown(referencedObjects('SELECT * FROM s.t', { database: 'ANALYTICS', schema: '' }).objects), ['ANALYTICS.S.T']);
+  const none = referencedObjects('SELECT * FROM t', { database: '', schema: '' });
+  assert.deepEqual(none.objects, []);
+  assert.equal(none.opaque, true);
+  assert.match(none.opaqueReasons[0]!, /needs a current database and schema/);
+  assert.deepEqual(shown(referencedObjects('SELECT * FROM db.s.t', { database: '', schema: '' }).objects), ['DB.S.T']);
+});
+
+test('reads and writes are told apart', () => {
+  const analysis = analyzeSqlObjects('INSERT INTO t SELECT * FROM s', CTX);
+  const access = Object.fromEntries(analysis.refs.map((r) => [r.ref.name, r.access]));
+  assert.deepEqual(access, { T: 'write', S: 'read' });
+  const listing = analyzeSqlObjects('SHOW TABLES IN SCHEMA hr', CTX, { dialect: 'snowflake' });
+  assert.deepEqual(listing.refs, [{ ref: { database: 'SNOWMUX_SAMPLE', schema: 'HR' }, access: 'list' }]);
+});
+
+test('referencedObjects never throws, whatever it is given', () => {
+  const seeds = ['SELECT', 'FROM', 'JOIN', 'WITH', 'AS', '(', ')', ',', '.', '..', 'x', '"q""x"', "'s'", '$$d$$', '@st', 'TABLE', 'IDENTIFIER', 'SHOW', 'IN', 'SCHEMA', 'DESCRIBE', 'USE', ';', '--c\n', '/*c*/', 'LATERAL', 'FLATTEN', 'UPDATE', 'SET', 'INTO', 'ON', 'GRANT', 'CREATE', 'DROP', 'IF', 'EXISTS', '?', ':b', '$1', 'é', '\u00a0'];
+  let state = 12345;
+  const next = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state;
+  };
+  for (let i = 0; i < 1500; i++) {
+    const length = 1 + (next() % 25);
+    const sql = Array.from({ length }, () => seeds[next() % seeds.length]).join(next() % 3 === 0 ? '' : ' ');
+    const result = referencedObjects(sql, CTX);
+    assert.ok(Array.isArray(result.objects) && typeof result.opaque === 'boolean', sql);
+  }
+  for (const odd of [null, undefined, 42, {}] as unknown[]) {
+    assert.equal(referencedObjects(odd as string, CTX).opaque, true);
+  }
+  assert.equal(referencedObjects('SELECT * FROM t', null as unknown as typeof CTX).opaque, true);
+});
+
+// ---- enforcement ---------------------------------------------------------------------------------
+
+const FILE = '/home/u/.snowmux/config.toml';
+
+function roleFrom(lines: string): EffectiveRole {
+  const policy = Policy.fromConfig(parseConfigText(`[roles.analyst]\nidentities = ["*"]\n${lines}`, FILE), FILE);
+  return policy.roleFor({ kind: 'local-user', name: 'u' }, null);
+}
+
+const ANALYST = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*", "ANALYTICS.*.*"]\ndeny = ["*.HR.*", "*.*.SALARIES"]\n');
+
+function refusal(role: EffectiveRole, sql: string, dialect?: SqlDialectChoice): string {
+  try {
+    enforceSqlObjects(role, sql, CTX, dialect === undefined ? {} : { dialect });
+  } catch (err) {
+    assert.ok(isSnowmuxError(err, 'POLICY_DENIED'), `expected POLICY_DENIED, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail(`expected a refusal for ${sql}`);
+}
+
+test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {
+  assert.equal(
+    refusal(ANALYST, 'SELECT * FROM hr.salaries'),
+    'Access denied: role "analyst" may not read SNOWMUX_SAMPLE.HR.SALARIES (rule: deny "*.HR.*"). Ask an admin to change the role in config.toml, or use an object you can access.',
+  );
+  const hidden: Array<[string, RegExp]> = [
+    ['SELECT * FROM orders WHERE o_custkey IN (SELECT id FROM hr.people)', /may not read SNOWMUX_SAMPLE\.HR\.PEOPLE \(rule: deny "\*\.HR\.\*"\)/],
+    ['WITH x AS (SELECT * FROM hr.people) SELECT * FROM x', /may not read SNOWMUX_SAMPLE\.HR\.PEOPLE/],
+    ['WITH orders AS (SELECT * FROM analytics.payroll.salaries) SELECT * FROM orders', /may not read ANALYTICS\.PAYROLL\.SALARIES \(rule: deny "\*\.\*\.SALARIES"\)/],
+    ['SELECT o_comment FROM orders UNION ALL SELECT note FROM tpch.salaries', /may not read SNOWMUX_SAMPLE\.TPCH\.SALARIES \(rule: deny "\*\.\*\.SALARIES"\)/],
+    ['SELECT * FROM orders o WHERE EXISTS (SELECT 1 FROM (SELECT * FROM "HR"."PEOPLE") p WHERE p.id = o.o_custkey)', /SNOWMUX_SAMPLE\.HR\.PEOPLE/],
+    ['SELECT * FROM ((orders JOIN hr.people ON true))', /SNOWMUX_SAMPLE\.HR\.PEOPLE/],
+    ['SELECT * FROM orders, customer, analytics.hr.x', /ANALYTICS\.HR\.X/],
+    ['SELECT * FROM "salaries"', /may not read SNOWMUX_SAMPLE\.TPCH\."salaries" \(rule: deny "\*\.\*\.SALARIES"\)/],
+    ['SELECT 1 // FROM hr.people', /SNOWMUX_SAMPLE\.HR\.PEOPLE/],
+    ['SELECT * FROM other_db.public.t', /may not read OTHER_DB\.PUBLIC\.T \(rule: allow \["SNOWMUX_SAMPLE\.TPCH\.\*", "ANALYTICS\.\*\.\*"\] — no pattern matches\)/],
+    ['SELECT * FROM lineitem, other.t', /may not read SNOWMUX_SAMPLE\.OTHER\.T/],
+  ];
+  for (const [sql, expected] of hidden) assert.match(refusal(ANALYST, sql), expected, sql);
+});
+
+test('allowed SQL passes, including CTEs that shadow denied names and LATERAL FLATTEN', () => {
+  for (const sql of [
+    'SELECT * FROM orders JOIN customer ON o_custkey = c_custkey',
+    'SELECT * FROM analytics.public.events e, LATERAL FLATTEN(input => e.payload) f',
+    'WITH salaries AS (SELECT 1 AS x) SELECT * FROM salaries',
+    'SELECT * FROM tpch.lineitem WHERE l_comment = \'FROM hr.people\'',
+    'SELECT * FROM analytics..events',
+    'EXPLAIN SELECT * FROM orders',
+  ]) {
+    enforceSqlObjects(ANALYST, sql, CTX);
+  }
+});
+
+test('opaque statements are refused for restricted roles and allowed for unrestricted ones', () => {
+  assert.match(
+    refusal(ANALYST, "SELECT * FROM IDENTIFIER('orders')"),
+    /^Access denied: role "analyst" may only use some objects, and snowmux cannot tell which objects this statement uses \(IDENTIFIER\(…\) names an object at run time\)\. Name the tables directly in the query, or ask an admin to change the role in config\.toml\.$/,
+  );
+  assert.match(refusal(ANALYST, 'SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))'), /RESULT_SCAN reads the result of an earlier query/);
+  assert.match(refusal(ANALYST, 'CALL my_proc()'), /CALL runs code/);
+  assert.match(refusal(ANALYST, 'SHOW DATABASES', 'snowflake'), /SHOW DATABASES lists every database/);
+  // A deny list alone makes a role restricted.
+  const denyOnly = roleFrom('deny = ["*.HR.*"]\n');
+  assert.match(refusal(denyOnly, "SELECT * FROM IDENTIFIER('x')"), /cannot tell which objects/);
+  // Unrestricted: every object, no deny — nothing to protect, nothing refused.
+  const everything = roleFrom('allow = ["*.*.*"]\n');
+  for (const sql of ["SELECT * FROM IDENTIFIER('x')", 'SELECT * FROM hr.salaries', 'SHOW DATABASES', 'CALL p()']) enforceSqlObjects(everything, sql, CTX);
+});
+
+test('allow patterns honour case: a quoted lower-case name is another object', () => {
+  const exact = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.ORDERS"]\n');
+  enforceSqlObjects(exact, 'SELECT * FROM orders', CTX);
+  enforceSqlObjects(exact, 'SELECT * FROM "ORDERS"', CTX);
+  assert.match(refusal(exact, 'SELECT * FROM "orders"'), /may not read SNOWMUX_SAMPLE\.TPCH\."orders" \(rule: allow \["SNOWMUX_SAMPLE\.TPCH\.ORDERS"\]/);
+});
+
+test('SHOW and DESCRIBE output is unfiltered, so the whole scope must be visible', () => {
+  const wide = roleFrom('allow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.*.SALARIES"]\n');
+  assert.equal(
+    refusal(wide, 'SHOW TABLES IN SCHEMA tpch', 'snowflake'),
+    'Access denied: role "analyst" may not list everything in SNOWMUX_SAMPLE.TPCH (rule: deny "*.*.SALARIES"); SHOW and DESCRIBE output is not filtered. ' +
+      'Use list_schemas/list_tables, which show only what the role may see, or ask an admin to change the role in config.toml.',
+  );
+  enforceSqlObjects(wide, 'DESCRIBE TABLE tpch.orders', CTX, { dialect: 'snowflake' });
+  assert.match(refusal(wide, 'DESCRIBE TABLE tpch.salaries', 'snowflake'), /may not read SNOWMUX_SAMPLE\.TPCH\.SALARIES \(rule: deny/);
+
+  const tpchOnly = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*"]\n');
+  enforceSqlObjects(tpchOnly, 'SHOW TABLES IN SCHEMA tpch', CTX, { dialect: 'snowflake' });
+  enforceSqlObjects(tpchOnly, 'SHOW TABLES', CTX, { dialect: 'duckdb' });
+  assert.match(refusal(tpchOnly, 'SHOW TABLES', 'snowflake'), /may not list everything in SNOWMUX_SAMPLE \(rule: allow/);
+  assert.match(refusal(tpchOnly, 'SHOW SCHEMAS IN DATABASE snowmux_sample', 'snowflake'), /list everything in SNOWMUX_SAMPLE/);
+  enforceSqlObjects(tpchOnly, 'SHOW WAREHOUSES', CTX, { dialect: 'snowflake' });
+});
+
+test('writes are refused on objects the role may not change, and USE cannot move names out of reach', () => {
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.TPCH.*"]\n');
+  enforceSqlObjects(writer, 'INSERT INTO orders SELECT * FROM lineitem', CTX);
+  assert.match(refusal(writer, 'INSERT INTO hr.audit SELECT * FROM orders'), /may not change SNOWMUX_SAMPLE\.HR\.AUDIT \(rule: allow/);
+  assert.match(refusal(writer, 'DROP SCHEMA hr'), /may not change SNOWMUX_SAMPLE\.HR/);
+  assert.match(refusal(writer, 'USE SCHEMA hr; SELECT * FROM salaries', 'snowflake'), /may not switch to SNOWMUX_SAMPLE\.HR/);
+  const wideWriter = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.SALARIES"]\n');
+  // The USE is to a visible schema, but the next statement's unqualified name now means HR.SALARIES.
+  assert.match(refusal(wideWriter, 'USE SCHEMA hr; SELECT * FROM salaries', 'snowflake'), /may not (switch to|read) SNOWMUX_SAMPLE\.HR/);
+});
