@@ -1,7 +1,8 @@
 /**
  * `snowmux hub` — runs the hub in the foreground until SIGTERM/SIGINT or `snowmux stop`.
  */
-import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandIo } from '../main.js';
 import { parseCommandArgs } from '../args.js';
 import { errorMessage, isSnowmuxError } from '../../errors.js';
@@ -61,27 +62,31 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   });
   await hub.start({ takeOver: predecessor !== null });
   if (predecessor?.link) {
-    // We hold the path now: tell the old hub to drain. Its control link closes when it is done.
-    predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
+    // We hold the path now: tell the old hub to drain.
     predecessor.link.socket.on('error', () => {});
+    predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
     io.stderr.write(`snowmux hub: took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
-    // One audit writer at a time: the old hub appends until it is done; our records wait for it.
-    const done = once(predecessor.link.socket, 'close').catch(() => {});
-    const bound = new Promise((r) => setTimeout(r, HANDOVER_WAIT_MS).unref());
-    void Promise.race([done, bound])
+  } else if (predecessor?.frozen) {
+    io.stderr.write(`snowmux hub: the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
+  }
+  // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
+  // draining (after `--replace`, or a stop while shims already started this one) appends until its process
+  // ends. Our records wait for it, in order.
+  const previousWriter = auditWriter(home);
+  if (previousWriter === null) {
+    claimAuditWriter(home);
+    await runtime.openAudit();
+    held.release();
+  } else {
+    logger.info({ pid: previousWriter }, 'waiting for the previous hub to finish its audit records');
+    void processGone(previousWriter, HANDOVER_WAIT_MS)
+      .then(() => claimAuditWriter(home))
       .then(() => runtime.openAudit())
       .then(() => held.release())
       .catch((err) => {
         logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
         held.release();
       });
-  } else {
-    if (predecessor?.frozen) {
-      io.stderr.write(`snowmux hub: the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
-    }
-    // Only the hub that owns the socket writes the audit log.
-    await runtime.openAudit();
-    held.release();
   }
   runtime.warehouses.warmUp();
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
@@ -108,6 +113,29 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
 const REPLACE_HANDSHAKE_MS = 3_000;
 /** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
 const HANDOVER_WAIT_MS = 120_000;
+/** Pid of the hub that writes (or last wrote) the home's audit log. */
+const AUDIT_WRITER_FILE = 'audit-writer.pid';
+
+/** The hub still writing the audit log, if it is another live process. */
+function auditWriter(home: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+function claimAuditWriter(home: string): void {
+  writeFileSync(join(home, AUDIT_WRITER_FILE), `${process.pid}\n`, { mode: 0o600 });
+}
 
 interface Predecessor {
   /** Control link to the old hub, opened before we take the path (afterwards the path leads to us). */
@@ -150,6 +178,20 @@ function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; rel
       for (const call of calls) pass(call);
     },
   };
+}
+
+/** Resolves once the process is gone (or after `boundMs`); polls, since it is not our child. */
+async function processGone(pid: number, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 25).unref());
+  }
 }
 
 function numberEnv(name: string): number | undefined {
