@@ -60,7 +60,8 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     },
     (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, role, ctx, rowCap, noteSql }) => {
       noteSql(args.query);
-      const verdict = checkSql(args.query, role.sqlPolicy());
+      // Lex as the engine that will run it: Snowflake and DuckDB disagree on escapes, `//` and `$` quoting.
+      const verdict = checkSql(args.query, { ...role.sqlPolicy(), dialect: warehouse.kind });
       if (!verdict.allowed) throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
       const maxRows = rowCap(args.limit);
       const result = await warehouse.query(verdict.statement.text, {

@@ -146,7 +146,13 @@ export class WarehouseRegistry implements WarehouseProvider {
 async function defaultOpenSnowflake(profile: SnowflakeProfile): Promise<Warehouse> {
   const { SnowflakeWarehouse } = await import('./snowflake/snowflake-warehouse.js');
   const warehouse = new SnowflakeWarehouse(profile);
-  // Log in ahead of the first call; a failure surfaces on the call that needs the pool.
-  warehouse.warmUp().catch(() => {});
+  // The first call waits for this one login instead of racing it with a second connection; a login
+  // failure surfaces on that call (and the next call tries again).
+  try {
+    await warehouse.warmUp();
+  } catch (err) {
+    await warehouse.close().catch(() => {});
+    throw err;
+  }
   return warehouse;
 }
