@@ -291,3 +291,22 @@ export async function exitOf(pid: number, deadlineMs = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** One control request on the hub socket (status, stop, disconnect…), as `snowmux` itself sends it. */
+export async function control(home: string, request: Record<string, unknown>): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }> {
+  const { connect } = await import('node:net');
+  const socket = connect(join(home, 'hub.sock'));
+  socket.write(JSON.stringify({ snowmux: 'hello', wire: 1, version: '0.0.0-test', role: 'control', pid: process.pid }) + '\n');
+  socket.write(JSON.stringify({ id: 1, ...request }) + '\n');
+  let buf = '';
+  try {
+    for await (const chunk of socket) {
+      buf += (chunk as Buffer).toString('utf8');
+      const lines = buf.split('\n');
+      if (lines.length >= 3) return JSON.parse(lines[1]!) as { ok: boolean };
+    }
+    throw new Error(`control connection closed early: ${buf}`);
+  } finally {
+    socket.destroy();
+  }
+}
