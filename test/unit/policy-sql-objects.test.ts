@@ -50,6 +50,8 @@ const CORPUS: Case[] = [
   { sql: "SELECT * FROM a PIVOT(SUM(v) FOR k IN ('x', 'y')) p, b", objects: [T('A'), T('B')] },
   // a column spelt like a clause keyword does not end the FROM list
   { sql: 'SELECT * FROM a JOIN (hr.salaries) ON true', objects: [T('A'), 'SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'SELECT * FROM ONLY hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
+  { sql: 'SELECT * FROM first, user', objects: [T('FIRST'), T('USER')] }, // not reserved everywhere: still tables
   { sql: 'SELECT * FROM t1 JOIN t2 USING (a, b), t3', objects: [T('T1'), T('T2'), T('T3')] },
   { sql: 'SELECT * FROM a JOIN b ON a.start = b.x, c', objects: [T('A'), T('B'), T('C')] },
   { sql: 'SELECT * FROM a JOIN b ON minus = 1, c', objects: [T('A'), T('B'), T('C')] },

@@ -4,9 +4,8 @@
  */
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
-import { globMatch, matchesEverything } from './glob.js';
+import { globMatch } from './glob.js';
 import {
-  displayName,
   isMatchAll,
   narrowed,
   prefixMatches,
@@ -171,11 +170,6 @@ export class CompiledRole implements EffectiveRole {
     const list = this.#allow.map((a) => JSON.stringify(a.text)).join(', ');
     return { allowed: false, rule: this.#allow.length === 0 ? 'allow [] — the role grants no objects' : `allow [${list}] — no pattern matches` };
   }
-
-  /** Tool patterns, for status and docs. */
-  describeTools(): string[] {
-    return [...this.#toolGrants, ...this.#toolDenials.map((d) => `!${d}`)];
-  }
 }
 
 function validRef(ref: NameRef): boolean {
@@ -184,10 +178,3 @@ function validRef(ref: NameRef): boolean {
   if (typeof ref.schema !== 'string' || ref.schema === '') return false;
   return ref.name === undefined || (typeof ref.name === 'string' && ref.name !== '');
 }
-
-/** Whether a tool glob list grants everything (used to describe roles). */
-export function grantsAllTools(tools: readonly string[]): boolean {
-  return tools.some((t) => matchesEverything(t)) && !tools.some((t) => t.startsWith('!'));
-}
-
-export { displayName };

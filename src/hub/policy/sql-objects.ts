@@ -152,11 +152,18 @@ const EXPRESSION_WORDS = new Set(['ON', 'AND', 'OR', 'NOT', 'IS', 'IN', 'BETWEEN
 /** Functions whose arguments use FROM without naming a table: EXTRACT(YEAR FROM d), TRIM(x FROM s)… */
 const FROM_FUNCTIONS = new Set(['EXTRACT', 'TRIM', 'BTRIM', 'LTRIM', 'RTRIM', 'SUBSTRING', 'SUBSTR', 'OVERLAY', 'POSITION']);
 
-/** Words in a table position that are syntax, not a table name. */
-const NOT_TABLE_WORDS = new Set([
-  'SELECT', 'VALUES', 'WITH', 'LATERAL', 'TABLE', 'SET', 'ALL', 'FIRST', 'OVERWRITE', 'INTO', 'IF', 'NOT', 'EXISTS',
-  'ROLE', 'USER', 'SHARE', 'APPLICATION', 'ONLY',
+/**
+ * Words that are syntax, not a table name, in a FROM position. Kept to reserved words: an engine that
+ * accepts one of these as a table name would otherwise read a table this scanner skipped. LATERAL and
+ * ONLY make the next token a table position instead.
+ */
+const NOT_TABLE_WORDS_FROM = new Set(['SELECT', 'VALUES', 'WITH', 'LATERAL', 'ONLY']);
+/** The same for INTO / UPDATE / TABLE / … positions, where statement syntax continues. */
+const NOT_TABLE_WORDS_TARGET = new Set([
+  'SELECT', 'VALUES', 'WITH', 'LATERAL', 'ONLY', 'TABLE', 'SET', 'ALL', 'FIRST', 'OVERWRITE', 'INTO', 'IF', 'NOT', 'EXISTS',
 ]);
+/** GRANT / REVOKE … FROM <grantee kind> <name>: not tables. */
+const GRANTEE_WORDS = new Set(['ROLE', 'USER', 'SHARE', 'APPLICATION', 'DATABASE']);
 
 /** Table functions that generate rows from their arguments and read no table. */
 const GENERATOR_FUNCTIONS = new Set(['FLATTEN', 'GENERATOR', 'SPLIT_TO_TABLE', 'STRTOK_SPLIT_TO_TABLE', 'UNNEST', 'RANGE', 'GENERATE_SERIES']);
@@ -300,7 +307,6 @@ interface ParsedName {
 }
 
 interface CteScope {
-  name: string;
   from: number;
   to: number;
 }
@@ -316,7 +322,8 @@ class StatementScanner {
   readonly #out: Findings;
   readonly #match: Int32Array;
   readonly #enclosing: Int32Array;
-  readonly #ctes: CteScope[] = [];
+  /** CTE name → the token ranges where that name means the CTE. */
+  readonly #ctes = new Map<string, CteScope[]>();
 
   constructor(tokens: readonly Token[], type: StatementType, ctx: SqlContext, dialect: SqlDialect, out: Findings) {
     this.#toks = tokens;
@@ -392,6 +399,12 @@ class StatementScanner {
   #isNameToken(i: number): boolean {
     const kind = this.#toks[i]?.kind;
     return kind === 'word' || kind === 'quoted_ident';
+  }
+
+  /** A name, or a string DuckDB would read as a file name. */
+  #isNameOrText(i: number): boolean {
+    const kind = this.#toks[i]?.kind;
+    return kind === 'word' || kind === 'quoted_ident' || kind === 'string' || kind === 'dollar_string';
   }
 
   /** Index of the first top-level (same depth as `from`) occurrence of `word`, or -1. */
@@ -521,12 +534,16 @@ class StatementScanner {
       const enclosing = this.#enclosing[i] ?? -1;
       const end = enclosing >= 0 ? (this.#match[enclosing] ?? -1) : -1;
       const to = end >= 0 ? end : this.#toks.length;
-      for (const cte of found) this.#ctes.push({ name: cte.name, from: recursive ? cte.open : cte.close, to });
+      for (const cte of found) {
+        const scopes = this.#ctes.get(cte.name) ?? [];
+        scopes.push({ from: recursive ? cte.open : cte.close, to });
+        this.#ctes.set(cte.name, scopes);
+      }
     }
   }
 
   #isCte(name: string, at: number): boolean {
-    return this.#ctes.some((c) => c.name === name && at > c.from && at < c.to);
+    return this.#ctes.get(name)?.some((c) => at > c.from && at < c.to) ?? false;
   }
 
   // ---- queries: table positions -------------------------------------------------------------------
@@ -587,6 +604,7 @@ class StatementScanner {
         return this.#word(i - 2) === 'DELETE' ? 'target' : 'from';
       case 'JOIN':
       case 'LATERAL':
+      case 'ONLY':
         return 'from';
       case 'USING':
         return usingTakesTables ? 'from' : undefined;
@@ -602,7 +620,7 @@ class StatementScanner {
       case 'COPY':
         return i - 1 === 0 && w !== 'INTO' ? 'target' : undefined;
       case 'TABLE':
-        return this.#isNameToken(i) ? 'named' : undefined;
+        return this.#isNameOrText(i) ? 'named' : undefined;
       case 'CLONE':
         return 'named';
       case 'WITH':
@@ -610,7 +628,7 @@ class StatementScanner {
       case 'TO':
         return this.#word(i - 2) === 'RENAME' ? 'target' : undefined;
       default:
-        if (pw !== undefined && PIVOT_STATEMENTS.has(pw) && this.#dialect === 'duckdb' && this.#isNameToken(i)) return 'named';
+        if (pw !== undefined && PIVOT_STATEMENTS.has(pw) && this.#dialect === 'duckdb' && this.#isNameOrText(i)) return 'named';
         return undefined;
     }
   }
@@ -625,7 +643,7 @@ class StatementScanner {
         return; // stage access is the stage-listing rule's business
       case 'string':
       case 'dollar_string':
-        if (position !== 'from') return;
+        if (position === 'target') return;
         if (this.#dialect === 'snowflake' && /^'\s*@/.test(t.text)) return;
         this.#out.opaque(`${short(t.text)} in a table position reads a file or names a table as text`);
         return;
@@ -640,7 +658,9 @@ class StatementScanner {
           return;
         }
         if (w === 'IDENTIFIER' && this.#isPunct(j + 1, '(')) return; // reported by #functionCall
-        if (NOT_TABLE_WORDS.has(w) && !this.#isPunct(j + 1, '.')) return;
+        const syntax = position === 'from' ? NOT_TABLE_WORDS_FROM : NOT_TABLE_WORDS_TARGET;
+        const grantee = (this.#type === 'GRANT' || this.#type === 'REVOKE') && GRANTEE_WORDS.has(w);
+        if ((syntax.has(w) || grantee) && !this.#isPunct(j + 1, '.')) return;
         break;
       }
       case 'quoted_ident':

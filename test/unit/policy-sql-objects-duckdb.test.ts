@@ -1,0 +1,196 @@
+/**
+ * Differential test of referencedObjects against the real DuckDB parser (the embedded warehouse's
+ * engine): for every query DuckDB can parse, each table DuckDB's parse tree reads (BASE_TABLE nodes,
+ * from json_serialize_sql) must be among the objects we report — a table we missed is a table a
+ * restricted role could read. On generated queries the sets must be equal, so over-reporting (false
+ * refusals) is caught too. Table functions DuckDB sees must make our answer opaque unless they only
+ * generate rows.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+
+import { referencedObjects } from '../../src/hub/policy/sql-objects.js';
+import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
+
+const CTX = { database: 'DB0', schema: 'S0' };
+const GENERATORS = new Set(['UNNEST', 'RANGE', 'GENERATE_SERIES']);
+
+let instance: DuckDBInstance;
+let connection: DuckDBConnection;
+
+before(async () => {
+  instance = await DuckDBInstance.create(':memory:', { enable_external_access: 'false' });
+  connection = await instance.connect();
+});
+
+after(() => {
+  connection?.closeSync();
+  instance?.closeSync();
+});
+
+interface ParseFacts {
+  tables: string[];
+  tableFunctions: string[];
+  cteNames: Set<string>;
+}
+
+/** What DuckDB's parser sees in a SELECT, or undefined when it cannot serialize it (not a SELECT, or a parse error). */
+async function duckdbFacts(sql: string): Promise<ParseFacts | undefined> {
+  let json: string;
+  try {
+    const reader = await connection.runAndReadAll(`SELECT json_serialize_sql($1::VARCHAR)`, [sql]);
+    json = String(reader.getRows()[0]?.[0] ?? '');
+  } catch {
+    return undefined;
+  }
+  const parsed = JSON.parse(json) as { error?: boolean; statements?: unknown[] };
+  if (parsed.error !== false || !Array.isArray(parsed.statements)) return undefined;
+  const facts: ParseFacts = { tables: [], tableFunctions: [], cteNames: new Set() };
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const record = node as Record<string, unknown>;
+    if (record.type === 'BASE_TABLE' && typeof record.table_name === 'string') {
+      const catalog = String(record.catalog_name ?? '');
+      const schema = String(record.schema_name ?? '');
+      const parts = catalog ? [catalog, schema || 'main', record.table_name] : schema ? [CTX.database, schema, record.table_name] : [CTX.database, CTX.schema, record.table_name];
+      facts.tables.push(parts.map((p) => p.toUpperCase()).join('.'));
+    }
+    if (record.type === 'TABLE_FUNCTION') {
+      const fn = record.function as { function_name?: unknown } | undefined;
+      facts.tableFunctions.push(String(fn?.function_name ?? '?').toUpperCase());
+    }
+    const cteMap = record.cte_map as { map?: Array<{ key?: unknown }> } | undefined;
+    for (const entry of cteMap?.map ?? []) if (typeof entry.key === 'string') facts.cteNames.add(entry.key.toUpperCase());
+    for (const value of Object.values(record)) walk(value);
+  };
+  walk(parsed.statements);
+  return facts;
+}
+
+function ours(sql: string): { tables: Set<string>; opaque: boolean } {
+  const result = referencedObjects(sql, CTX, { dialect: 'duckdb' });
+  const tables = new Set(result.objects.filter((o) => o.name !== undefined).map((o) => [o.database, o.schema, o.name].join('.').toUpperCase()));
+  return { tables, opaque: result.opaque };
+}
+
+function tableName(qualified: string): string {
+  return qualified.slice(qualified.lastIndexOf('.') + 1);
+}
+
+async function compare(sql: string, exact: boolean): Promise<string | undefined> {
+  const facts = await duckdbFacts(sql);
+  if (!facts) return undefined;
+  const mine = ours(sql);
+  // A CTE reference is a BASE_TABLE in the parse tree; names shared with a CTE are left out on both sides.
+  const real = (t: string): boolean => !facts.cteNames.has(tableName(t));
+  // A string in a table position is a file to DuckDB (a replacement scan): we cannot name it, only refuse it.
+  const fileLike = (t: string): boolean => t.split('.').length > 3 || /[^A-Z0-9_$.]/.test(t);
+  const missed = facts.tables.filter(real).filter((t) => !mine.tables.has(t) && !(mine.opaque && fileLike(t)));
+  if (missed.length > 0) return `${sql}\n  missed ${missed.join(', ')}`;
+  const readers = facts.tableFunctions.filter((f) => !GENERATORS.has(f));
+  if (readers.length > 0 && !mine.opaque) return `${sql}\n  table functions ${readers.join(', ')} not reported as opaque`;
+  if (exact) {
+    const expected = new Set(facts.tables.filter(real));
+    const extra = [...mine.tables].filter(real).filter((t) => !expected.has(t));
+    if (extra.length > 0) return `${sql}\n  reported tables DuckDB does not read: ${extra.join(', ')}`;
+    if (readers.length === 0 && mine.opaque) return `${sql}\n  opaque without reason`;
+  }
+  return undefined;
+}
+
+test('every table DuckDB parses out of the classifier corpus is reported', async () => {
+  const problems: string[] = [];
+  let compared = 0;
+  for (const entry of SQL_CORPUS) {
+    if (entry.dialect === 'snowflake') continue;
+    const problem = await compare(entry.sql, false);
+    if ((await duckdbFacts(entry.sql)) !== undefined) compared++;
+    if (problem) problems.push(problem);
+  }
+  assert.ok(compared >= 100, `only ${compared} corpus statements were comparable`);
+  assert.deepEqual(problems, []);
+});
+
+/** Seeded generator of nested queries: joins, comma joins, parenthesised joins, subqueries, CTEs, set operations. */
+function queryGenerator(seed: number): () => string {
+  let state = seed >>> 0;
+  const rand = (n: number): number => {
+    state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
+    return state % n;
+  };
+  const pick = <T>(items: readonly T[]): T => items[rand(items.length)]!;
+  const names = ['t0', 't1', 'T2', 's1.t3', 'db1.s2.t4', '"Quoted"', '"odd name"', 'c0', 'c1', 'start_t', 'x.y'];
+  const tableRef = (depth: number): string => {
+    const r = rand(depth > 2 ? 2 : 7);
+    if (r <= 1) return `${pick(names)}${pick(['', ' a', ' AS b', ' "alias"'])}`;
+    if (r === 2) return `(${query(depth + 1)}) q${rand(9)}`;
+    if (r === 3) return `(${tableRef(depth + 1)} JOIN ${tableRef(depth + 1)} ON true)`;
+    if (r === 4) return `LATERAL (${query(depth + 1)}) l${rand(9)}`;
+    if (r === 5) return pick(['unnest([1, 2]) u', 'range(3) r', 'generate_series(1, 2) g']);
+    return `${pick(names)} AS z(p, q)`;
+  };
+  const fromList = (depth: number): string => {
+    let out = tableRef(depth);
+    const more = rand(3);
+    for (let i = 0; i < more; i++) {
+      const join = pick([', ', ' JOIN ', ' LEFT JOIN ', ' CROSS JOIN ', ' NATURAL JOIN ', ' FULL OUTER JOIN ']);
+      out += join + tableRef(depth);
+      if (/^ (LEFT |FULL OUTER )?JOIN $/.test(join)) out += pick([' ON true', ' ON a.start = b.x', ' USING (id, x)']);
+    }
+    return out;
+  };
+  const condition = (depth: number): string =>
+    depth > 2
+      ? pick(['a = 1', "x = 'FROM t9'", 'extract(year FROM d) = 1'])
+      : pick([
+          'a = 1',
+          `a IN (${query(depth + 1)})`,
+          `EXISTS (${query(depth + 1)})`,
+          `a = (${query(depth + 1)})`,
+          "x = 'FROM t9' AND y = 2",
+          'trim(BOTH FROM s) = 1',
+          'CASE WHEN a THEN 1 END = 1',
+        ]);
+  const core = (depth: number): string => {
+    const select = pick(['*', 'a, b', 'a /* FROM t8 */', depth > 2 ? 'a' : `(${query(depth + 1)}) AS sq`]);
+    let out = `SELECT ${select} FROM ${fromList(depth)}`;
+    if (rand(2)) out += ` WHERE ${condition(depth)}`;
+    if (rand(3) === 0) out += ' GROUP BY a, b';
+    return out;
+  };
+  const query = (depth: number): string => {
+    let out = '';
+    if (depth <= 2 && rand(3) === 0) {
+      const count = 1 + rand(2);
+      const ctes = Array.from({ length: count }, (_, i) => `c${i} AS (${core(depth + 1)})`);
+      out += `WITH ${rand(4) === 0 ? 'RECURSIVE ' : ''}${ctes.join(', ')} `;
+    }
+    out += core(depth);
+    if (rand(4) === 0) out += ` ${pick(['UNION ALL', 'UNION', 'EXCEPT', 'INTERSECT'])} ${core(depth + 1)}`;
+    if (rand(3) === 0) out += ' ORDER BY a, b';
+    if (rand(4) === 0) out += ' LIMIT 5';
+    return out;
+  };
+  return () => query(0);
+}
+
+test('generated nested queries: exactly the tables DuckDB reads', async () => {
+  const next = queryGenerator(20261121);
+  const problems: string[] = [];
+  let compared = 0;
+  for (let i = 0; i < 400; i++) {
+    const sql = next();
+    if ((await duckdbFacts(sql)) === undefined) continue;
+    compared++;
+    const problem = await compare(sql, true);
+    if (problem) problems.push(problem);
+  }
+  assert.ok(compared >= 300, `only ${compared} generated queries parsed`);
+  assert.deepEqual(problems.slice(0, 5), []);
+});
