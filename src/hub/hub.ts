@@ -4,6 +4,7 @@
  * isolated: each has its own transport, server instance and abort controllers.
  */
 import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
@@ -385,7 +386,12 @@ async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
+/** The OS account the hub runs as: a Unix socket in a 0700 home only admits that user. */
 function localUserName(): string {
-  return process.env.USER ?? process.env.LOGNAME ?? (typeof process.getuid === 'function' ? `uid:${process.getuid()}` : 'local');
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? (typeof process.getuid === 'function' ? `uid:${process.getuid()}` : 'local');
+  }
 }
 

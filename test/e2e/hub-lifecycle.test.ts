@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
+import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { cliEnv, connectClient, initialize, rawLink, runCli, startHub, tempHome, textOf, INIT_PARAMS, type ClientKind } from '../helpers/harness.js';
 
 test('several shims of mixed client kinds share one hub, concurrently, without crosstalk', async (t) => {
@@ -119,16 +120,21 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
 });
 
 test('graceful stop: a call in flight finishes, then sessions close, the socket is removed, exit 0', async (t) => {
+  // The Snowflake double makes "in flight" deterministic: we know when the statement started, and it
+  // takes as long as SYSTEM$WAIT says, whatever the machine's load.
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'pw-stop' }] });
+  t.after(() => d.close());
+  const url = new URL(d.url);
   const home = tempHome(t);
-  const hub = await startHub(t, home);
+  const hub = await startHub(t, home, [], {
+    SNOWFLAKE_ACCOUNT: d.account, SNOWFLAKE_USER: 'alice', SNOWFLAKE_PASSWORD: 'pw-stop',
+    SNOWFLAKE_HOST: url.hostname, SNOWFLAKE_PORT: url.port, SNOWFLAKE_PROTOCOL: 'http',
+  });
   const link = await rawLink(t, join(home, 'hub.sock'));
   await initialize(link);
-  // A query that takes a second or more on any machine, so the stop lands while it runs.
-  link.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT COUNT(*) AS N FROM range(0, 1000000000) a(x) WHERE x % 7 = 3' } } }) + '\n');
-  for (;;) {
-    const s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { running: number }[] };
-    if (s.sessions.some((x) => x.running > 0)) break;
-  }
+  const started = new Promise<void>((resolve) => d.events.on('queryStarted', (q: { sql: string }) => /SYSTEM\$WAIT/.test(q.sql) && resolve()));
+  link.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT SYSTEM$WAIT(2) AS W' } } }) + '\n');
+  await started;
   const stopped = hub.stop('SIGTERM');
   let response: Record<string, unknown> | undefined;
   for (;;) {
@@ -138,9 +144,9 @@ test('graceful stop: a call in flight finishes, then sessions close, the socket 
       break;
     }
   }
-  const result = response.result as { isError?: boolean; structuredContent: { rows: unknown[][] } };
+  const result = response.result as { isError?: boolean; content: { text: string }[] };
   assert.ok(!result.isError, JSON.stringify(result));
-  assert.equal(result.structuredContent.rows[0]![0], 142857143);
+  assert.equal(d.counters.aborts, 0, 'the running statement was not cancelled');
   assert.equal(await stopped, 0);
   assert.equal(existsSync(join(home, 'hub.sock')), false);
   assert.match(readFileSync(join(home, 'hub.log'), 'utf8'), /"msg":"hub stopped"/);

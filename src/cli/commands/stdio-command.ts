@@ -3,6 +3,7 @@
  * (containers, CI, and the baseline the benchmarks compare against). Same config, policies and audit.
  */
 import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { CommandIo } from '../main.js';
 import { parseCommandArgs } from '../args.js';
@@ -36,7 +37,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   runtime.warehouses.warmUp();
   const session = new Session({
     id: randomUUID(),
-    identity: { kind: 'local-user', name: process.env.USER ?? process.env.LOGNAME ?? 'local' },
+    identity: { kind: 'local-user', name: userInfo().username },
     transport: 'stdio',
     profile: values.profile ?? process.env.SNOWMUX_PROFILE,
   });

@@ -16,7 +16,8 @@ import type { Logger } from '../observe/logger.js';
 import type { Session } from '../session/session.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { CallMeter } from './call-meter.js';
-import { GovernedWarehouse } from './governed-warehouse.js';
+import { GovernedWarehouse, type ResultOwners } from './governed-warehouse.js';
+import { LRUCache } from 'lru-cache';
 
 export interface GovernanceLimits {
   maxConcurrentQueries: number;
@@ -66,6 +67,12 @@ export class Governance {
   private readonly logger: Logger;
   private readonly clock: Clock | undefined;
   readonly transitions: BreakerTransition[] = [];
+  /** Query id → identity that ran it (bounded: old ids age out and then page only for unrestricted roles). */
+  private readonly owners = new LRUCache<string, string>({ max: 100_000 });
+  private readonly resultOwners: ResultOwners = {
+    remember: (queryId, identity) => void this.owners.set(queryId, identity),
+    ownerOf: (queryId) => this.owners.get(queryId),
+  };
 
   constructor(opts: GovernanceOptions) {
     this.policy = opts.policy;
@@ -118,6 +125,8 @@ export class Governance {
     meter.profile = warehouse.info().name;
     return new GovernedWarehouse(warehouse, {
       scheduler: this.scheduler,
+      owners: this.resultOwners,
+      identity: session.facts.identity.name,
       breaker: this.breakerFor(warehouse),
       retry: { attempts: this.limits.retryAttempts, budgetMs: this.limits.retryBudgetMs },
       sessionKey: session.id,

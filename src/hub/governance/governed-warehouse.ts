@@ -9,6 +9,7 @@ import type { FairScheduler } from '../guard/fair-scheduler.js';
 import type { WarehouseBreaker } from '../guard/breaker.js';
 import { withRetry } from '../guard/retry.js';
 import { enforceObject, enforceSqlObjects } from '../policy/enforce.js';
+import { policyDenied } from '../policy/policy.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type {
   CallContext,
@@ -25,8 +26,16 @@ import type {
 } from '../warehouse/types.js';
 import type { CallMeter } from './call-meter.js';
 
+/** Which identity produced which query id: a result is paged only by the identity that ran it. */
+export interface ResultOwners {
+  remember(queryId: string, identity: string): void;
+  ownerOf(queryId: string): string | undefined;
+}
+
 export interface GovernedDeps {
   scheduler: FairScheduler;
+  owners: ResultOwners;
+  identity: string;
   breaker: WarehouseBreaker;
   retry: { attempts: number; budgetMs: number };
   sessionKey: string;
@@ -47,7 +56,7 @@ export class GovernedWarehouse implements Warehouse {
 
   async query(sql: string, options: QueryOptions): Promise<QueryResult> {
     const info = this.inner.info();
-    enforceSqlObjects(this.deps.role, sql, { database: options.database ?? info.defaultDatabase, schema: options.schema ?? info.defaultSchema });
+    enforceSqlObjects(this.deps.role, sql, { database: options.database ?? info.defaultDatabase, schema: options.schema ?? info.defaultSchema }, { dialect: this.inner.kind });
     const result = await this.run(options.signal, !this.deps.role.write, () => this.inner.query(sql, options));
     this.account(result);
     return result;
@@ -56,6 +65,17 @@ export class GovernedWarehouse implements Warehouse {
   async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
     if (!this.inner.fetchResults) {
       throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');
+    }
+    const owner = this.deps.owners.ownerOf(queryId);
+    if (owner !== undefined ? owner !== this.deps.identity : this.deps.role.objectsRestricted) {
+      // Snowflake keeps results per Snowflake user, and every session of a profile shares that user;
+      // the hub is what keeps one identity from paging another's result.
+      throw policyDenied(
+        owner !== undefined
+          ? `Access denied: query ${queryId} was run by another user; results can only be paged by whoever ran the query. Run the query yourself.`
+          : `Access denied: query ${queryId} was not run through this hub by you, and role "${this.deps.role.name}" may only use some objects. Run the query again with execute_query.`,
+        { rule: 'result-owner' },
+      );
     }
     const fetch = this.inner.fetchResults.bind(this.inner);
     const result = await this.run(ctx.signal, true, () => fetch(queryId, page, ctx));
@@ -105,7 +125,10 @@ export class GovernedWarehouse implements Warehouse {
     const { meter } = this.deps;
     meter.rows += result.rowCount;
     meter.bytes += Buffer.byteLength(JSON.stringify(result.rows));
-    if (result.queryId) meter.queryId = result.queryId;
+    if (result.queryId) {
+      meter.queryId = result.queryId;
+      this.deps.owners.remember(result.queryId, this.deps.identity);
+    }
   }
 
   private counted<T>(rows: T[]): T[] {

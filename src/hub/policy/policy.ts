@@ -38,6 +38,8 @@ export interface EffectiveRole {
   /** For filtering metadata listings: may this role see anything inside ref (db, db.schema) or ref itself (db.schema.object)? */
   canSee(ref: ObjectRef): boolean;
   sqlPolicy(): SqlPolicy;
+  /** False when the role may use every object (no deny patterns, allow matches all). */
+  readonly objectsRestricted: boolean;
 }
 
 /** Name of the role used when nothing matches and `[policy] default_role` is not set. */

@@ -1,0 +1,191 @@
+/**
+ * Governance through the real product: roles from config.toml, the fair queue under contention,
+ * the circuit breaker against an injected Snowflake outage, and the audit log behind every call.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { connectClient, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
+
+const me = userInfo().username;
+
+test('roles from config.toml: tool, object and write rules apply to the matching identity and client', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[policy]
+default_role = "nobody"
+
+[roles.nobody]
+tools = ["list_databases"]
+allow = []
+
+[roles.analyst]
+identities = ["${me}"]
+clients = ["analyst-*"]
+deny = ["SNOWMUX_SAMPLE.SHOWCASE.*", "*.*.CUSTOMER"]
+max_rows = 3
+`);
+  await startHub(t, home);
+  const analyst = await connectClient(t, { home, kind: 'v2-legacy', name: 'analyst-editor' });
+  const other = await connectClient(t, { home, kind: 'v1', name: 'some-other-editor' });
+
+  // Metadata only shows what the role may see.
+  const tables = await analyst.callTool('list_tables', { database: 'SNOWMUX_SAMPLE' });
+  const names = (tables.structuredContent!.tables as { schema: string; name: string }[]).map((x) => `${x.schema}.${x.name}`);
+  assert.ok(names.includes('TPCH.NATION'));
+  assert.ok(!names.includes('TPCH.CUSTOMER'), 'denied table listed');
+  assert.ok(!names.some((n) => n.startsWith('SHOWCASE.')), 'denied schema listed');
+
+  // SQL naming a denied object is refused, even hidden in a subquery.
+  const hidden = await analyst.callTool('execute_query', { query: 'SELECT COUNT(*) FROM NATION WHERE N_NATIONKEY IN (SELECT C_NATIONKEY FROM CUSTOMER)' });
+  assert.equal(hidden.isError, true);
+  assert.match(textOf(hidden), /CUSTOMER/);
+  assert.match(textOf(hidden), /analyst/);
+  const describe = await analyst.callTool('describe_table', { table_name: 'customer' });
+  assert.equal(describe.isError, true);
+
+  // The role's row cap applies.
+  const capped = await analyst.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION', limit: 50 });
+  assert.equal((capped.structuredContent as { rows: unknown[] }).rows.length, 3);
+  assert.equal((capped.structuredContent as { truncated: boolean }).truncated, true);
+
+  // Another client of the same user falls to the default role: one tool, nothing visible.
+  const denied = await other.callTool('execute_query', { query: 'SELECT 1' });
+  assert.equal(denied.isError, true);
+  assert.match(textOf(denied), /not allowed/);
+  const dbs = await other.callTool('list_databases');
+  assert.deepEqual(dbs.structuredContent!.databases, []);
+
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { governance: { policy: { roles: string[] } }; totals: { refused: number } };
+  assert.ok(status.governance.policy.roles.includes('analyst'));
+  assert.ok(status.totals.refused >= 3);
+});
+
+test('a config error stops the hub at start with the file and key', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n');
+  const r = await runCli(['hub', '--home', home]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /config\.toml/);
+  assert.match(r.stderr, /limits\.max_concurrent_queries/);
+});
+
+test('fair queue: a flooding client cannot starve a light one; overflow is refused at once', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = 1\nmax_queued = 40\nmax_queued_per_session = 30\n');
+  await startHub(t, home);
+  const flood = await connectClient(t, { home, kind: 'v2-legacy', name: 'flood' });
+  const light = await connectClient(t, { home, kind: 'v2-legacy', name: 'light' });
+  const slow = 'SELECT COUNT(*) FROM range(0, 3000000) a(x) WHERE x % 3 = 1';
+  const order: string[] = [];
+  const floodCalls = Array.from({ length: 30 }, () => flood.callTool('execute_query', { query: slow }).then((r) => {
+    order.push('flood');
+    return r;
+  }));
+  // Wait until the flood fills the queue, then the light client asks.
+  for (;;) {
+    const s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { governance: { queue: { queued: number } } };
+    if (s.governance.queue.queued >= 10) break;
+  }
+  const lightCalls = Array.from({ length: 3 }, () => light.callTool('execute_query', { query: slow }).then((r) => {
+    order.push('light');
+    return r;
+  }));
+  const overflow = await Promise.all(Array.from({ length: 12 }, () => flood.callTool('execute_query', { query: slow })));
+  const busy = overflow.filter((r) => r.isError && /busy/i.test(textOf(r)));
+  assert.ok(busy.length >= 1, 'queue overflow is refused with a busy error');
+  assert.match(textOf(busy[0]!), /Retry after/i);
+  const results = await Promise.all([...floodCalls, ...lightCalls]);
+  for (const r of results) assert.ok(!r.isError, textOf(r));
+  // Round-robin: all three light calls finish long before the flood's queue drains.
+  const lastLight = order.lastIndexOf('light');
+  assert.ok(lastLight < 12, `light calls completed at positions ${order.map((o, i) => (o === 'light' ? i : -1)).filter((i) => i >= 0)} of ${order.length}`);
+});
+
+test('circuit breaker: opens on a Snowflake outage, fails fast, closes when Snowflake is back; SQL errors never trip it', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'pw-breaker' }] });
+  t.after(() => d.close());
+  const url = new URL(d.url);
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[breaker]\nvolume_threshold = 3\nfailure_threshold_percent = 50\nreset_timeout_ms = 400\n[limits]\nretry_attempts = 0\n');
+  await startHub(t, home);
+  const env = { SNOWFLAKE_ACCOUNT: d.account, SNOWFLAKE_USER: 'alice', SNOWFLAKE_PASSWORD: 'pw-breaker', SNOWFLAKE_HOST: url.hostname, SNOWFLAKE_PORT: url.port, SNOWFLAKE_PROTOCOL: 'http' };
+  const c = await connectClient(t, { home, kind: 'v2-legacy', env });
+  assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 1' })).isError);
+  for (let i = 0; i < 8; i++) {
+    const r = await c.callTool('execute_query', { query: 'SELECT NO_SUCH_COLUMN FROM NOWHERE' });
+    assert.equal(r.isError, true);
+  }
+  let s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { governance: { breakers: { state: string; opensCount: number }[] } };
+  assert.equal(s.governance.breakers[0]!.state, 'closed', 'SQL errors do not trip the breaker');
+
+  d.inject({ kind: 'error', endpoint: 'query', code: '390304', message: 'Service temporarily unavailable', sqlState: '08001' } as never);
+  // Earlier SQL errors count as successes in the breaker's window, so the failure rate has to climb past
+  // them: keep calling until the breaker opens (a real outage produces failures at this rate).
+  const outage: Awaited<ReturnType<typeof c.callTool>>[] = [];
+  let fastFail: (typeof outage)[number] | undefined;
+  for (let i = 0; i < 40 && !fastFail; i++) {
+    const r = await c.callTool('execute_query', { query: 'SELECT 1' });
+    outage.push(r);
+    assert.equal(r.isError, true);
+    if (/paused|circuit/i.test(textOf(r))) fastFail = r;
+  }
+  assert.ok(fastFail, `fast-fail while open:\n${outage.map(textOf).join('\n')}`);
+  assert.match(textOf(fastFail), /snowmux retries automatically|paused until/);
+  const requests = d.counters.requests;
+  const again = await c.callTool('execute_query', { query: 'SELECT 1' });
+  assert.equal(again.isError, true);
+  assert.equal(d.counters.requests, requests, 'while open, calls fail fast without reaching Snowflake');
+  s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout);
+  assert.ok(s.governance.breakers[0]!.opensCount >= 1);
+
+  d.clearFaults();
+  // The breaker lets a probe through once its reset timeout (400 ms here) has passed; until then calls
+  // keep failing fast. Keep calling (each fast failure takes a millisecond or two) within a time bound.
+  let ok = false;
+  let last = '';
+  const deadline = Date.now() + 15_000;
+  while (!ok && Date.now() < deadline) {
+    const r = await c.callTool('execute_query', { query: 'SELECT 1' });
+    ok = !r.isError;
+    last = textOf(r);
+  }
+  assert.ok(ok, `calls succeed again once Snowflake is back; last: ${last}`);
+  s = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout);
+  assert.equal(s.governance.breakers[0]!.state, 'closed');
+});
+
+test('audit: one hash-chained record per call with SQL and outcome, no secrets; verify detects an edit', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home, [], { SNOWFLAKE_PASSWORD: 'audit-secret-never' });
+  const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'audited' });
+  await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION LIMIT 2' });
+  await c.callTool('execute_query', { query: 'DELETE FROM NATION' });
+  await c.callTool('list_tables', { schema: 'TPCH' });
+  await c.close();
+  assert.equal(await hub.stop(), 0);
+  const verify = await runCli(['audit', 'verify', '--home', home]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  const dir = join(home, 'audit');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+  const records = files.flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
+  const calls = records.filter((r) => r.kind === 'tool_call');
+  assert.equal(calls.length, 3);
+  assert.deepEqual(calls.map((r) => r.outcome), ['ok', 'refused', 'ok']);
+  assert.equal(calls[0]!.sql, 'SELECT N_NAME FROM NATION LIMIT 2');
+  assert.equal(calls[0]!.rows, 2);
+  assert.equal((calls[0]!.client as { name: string }).name, 'audited');
+  assert.equal(calls[1]!.errorCode, 'SQL_REFUSED');
+  assert.deepEqual(calls[2]!.request, { schema: 'TPCH' });
+  assert.ok(records.some((r) => r.kind === 'hub_start') && records.some((r) => r.kind === 'hub_stop'));
+  assert.ok(!JSON.stringify(records).includes('audit-secret-never'));
+
+  const file = join(dir, files.at(-1)!);
+  writeFileSync(file, readFileSync(file, 'utf8').replace('"rows":2', '"rows":3'));
+  const tampered = await runCli(['audit', 'verify', '--home', home]);
+  assert.equal(tampered.code, 1);
+  assert.match(tampered.stdout + tampered.stderr, /edited/);
+});

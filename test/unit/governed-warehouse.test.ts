@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { newCallMeter } from '../../src/hub/governance/call-meter.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { Session } from '../../src/hub/session/session.js';
+import { isSnowmuxError } from '../../src/errors.js';
+import type { CallContext, QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import { PassThrough } from 'node:stream';
+
+class FakeWarehouse implements Warehouse {
+  readonly kind = 'duckdb' as const;
+  queries: string[] = [];
+  fetched: string[] = [];
+  private n = 0;
+  info() {
+    return { kind: 'duckdb' as const, name: 'fake', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S' };
+  }
+  async query(sql: string, _o: QueryOptions): Promise<QueryResult> {
+    this.queries.push(sql);
+    return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1], [2]], rowCount: 2, truncated: true, queryId: `q${++this.n}`, elapsedMs: 1 };
+  }
+  async fetchResults(queryId: string): Promise<QueryResult> {
+    this.fetched.push(queryId);
+    return { columns: [], rows: [[3]], rowCount: 1, truncated: false, queryId, elapsedMs: 1 };
+  }
+  async listDatabases() {
+    return [{ name: 'DB' }, { name: 'SECRET' }];
+  }
+  async listSchemas(database: string) {
+    return [{ database, name: 'S' }, { database, name: 'HR' }];
+  }
+  async listObjects(database: string, schema: string) {
+    return [{ database, schema, name: 'T', kind: 'table' as const }, { database, schema, name: 'SALARIES', kind: 'table' as const }];
+  }
+  async describeObject() {
+    return [{ name: 'C', type: 'INTEGER', nullable: true }];
+  }
+  async close() {}
+}
+
+const config = parseConfigText(`
+[roles.restricted]
+identities = ["alice", "bob"]
+allow = ["DB.*.*"]
+deny = ["*.HR.*", "*.*.SALARIES"]
+[roles.open]
+identities = ["carol"]
+`, 'test.toml');
+
+function setup() {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, limits: { maxConcurrentQueries: 2, maxQueued: 4 } });
+  const warehouse = new FakeWarehouse();
+  const as = (name: string) => {
+    const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
+    const role = governance.admit(session, 'execute_query');
+    const meter = newCallMeter();
+    return { w: governance.govern(warehouse, session, role, meter), meter };
+  };
+  return { governance, warehouse, as };
+}
+
+const ctx = (): CallContext => ({ signal: new AbortController().signal, tag: { sessionId: 's', requestId: '1', client: 'c', tool: 't' } });
+
+test('metadata is filtered to what the role may see; describe of a denied object is refused', async () => {
+  const { as, governance } = setup();
+  const { w, meter } = as('alice');
+  assert.deepEqual((await w.listDatabases(ctx())).map((d) => d.name), ['DB']);
+  assert.deepEqual((await w.listSchemas('DB', ctx())).map((s) => s.name), ['S']);
+  assert.deepEqual((await w.listObjects('DB', 'S', 'table', ctx())).map((o) => o.name), ['T']);
+  await assert.rejects(w.describeObject({ database: 'DB', schema: 'S', name: 'SALARIES' }, 'table', ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  await assert.rejects(w.listSchemas('SECRET', ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  assert.ok(meter.rows >= 3);
+  governance.close();
+});
+
+test('SQL naming a denied object is refused before it reaches the warehouse', async () => {
+  const { as, warehouse, governance } = setup();
+  const { w } = as('alice');
+  await assert.rejects(w.query('SELECT * FROM T JOIN SALARIES USING (ID)', { ...ctx(), maxRows: 10 }), (e) => isSnowmuxError(e, 'POLICY_DENIED') && /SALARIES/.test(e.message));
+  assert.deepEqual(warehouse.queries, []);
+  const r = await w.query('SELECT * FROM T', { ...ctx(), maxRows: 10 });
+  assert.equal(r.rowCount, 2);
+  governance.close();
+});
+
+test('a result is paged only by the identity that ran it', async () => {
+  const { as, warehouse, governance } = setup();
+  const alice = as('alice');
+  const r = await alice.w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
+  assert.equal(alice.meter.queryId, r.queryId);
+  assert.equal(alice.meter.rows, 2);
+  assert.ok(alice.meter.bytes > 0);
+  const page = await alice.w.fetchResults!(r.queryId!, { offset: 2, limit: 10 }, ctx());
+  assert.deepEqual(page.rows, [[3]]);
+  await assert.rejects(as('bob').w.fetchResults!(r.queryId!, { offset: 2, limit: 10 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED') && /another user/.test(e.message));
+  await assert.rejects(as('carol').w.fetchResults!(r.queryId!, { offset: 2, limit: 10 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  // An id the hub never issued: a restricted role may not page it; an unrestricted role may.
+  await assert.rejects(as('alice').w.fetchResults!('unknown-id', { offset: 0, limit: 10 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  await as('carol').w.fetchResults!('unknown-id', { offset: 0, limit: 10 }, ctx());
+  assert.deepEqual(warehouse.fetched, [r.queryId, 'unknown-id']);
+  governance.close();
+});
+
+test('status snapshot shows policy, queue, breakers, rate limits and quotas', async () => {
+  const { as, governance } = setup();
+  await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
+  const snap = governance.snapshot() as { policy: { roles: string[] }; queue: { maxConcurrent: number }; breakers: { state: string }[]; rateLimits: { identity: string }[] };
+  assert.deepEqual(snap.policy.roles, ['restricted', 'open']);
+  assert.equal(snap.queue.maxConcurrent, 2);
+  assert.equal(snap.breakers[0]!.state, 'closed');
+  assert.ok(snap.rateLimits.some((r) => r.identity === 'alice'));
+  governance.close();
+});
