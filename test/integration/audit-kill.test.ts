@@ -1,6 +1,6 @@
 /**
  * A writer killed with SIGKILL mid-load leaves a log whose chain verifies up to the last complete record,
- * with at most one torn last line, and which the next open continues.
+ * with at most one torn last line, and which the next open continues (across a size rotation of its own).
  * Runs from the TypeScript sources (tsx) and from the compiled dist/ alike.
  */
 import { test } from 'node:test';
@@ -91,12 +91,31 @@ for (const policy of ['always', 'interval'] as const) {
     const between = (await completeRecords(dir)).filter((r) => r.seq > lastBefore && r.seq < first.seq);
     assert.deepEqual(between.map((r) => r.kind), Array.from({ length: first.seq - lastBefore - 1 }, () => 'rotate'));
     if (torn.length > 0) assert.equal(between[0]?.detail?.reason, 'torn_tail');
-    for (let i = 2; i <= 10; i++) assert.equal((await reopened.append(sampleEntry(i))).ok, true);
+    // Keep appending until the reopened writer has rotated by size itself, so every run checks the chain
+    // across a rotation written after the restart. (A fixed number of appends made the expected last seq
+    // depend on how full the killed writer's file was: a size rotation in between added a rotate record.)
+    // A file holds a few dozen sample records; the bound only stops a writer that never rotates.
+    const appended = [first.seq];
+    const rotationsBefore = reopened.stats().rotations;
+    while (reopened.stats().rotations === rotationsBefore) {
+      assert.ok(appended.length < 200, 'the reopened writer never rotated by size');
+      const next = await reopened.append(sampleEntry(appended.length + 1));
+      assert.ok(next.ok);
+      appended.push(next.seq);
+    }
     await reopened.close();
 
     const afterReopen = await verifyAudit(dir);
     assert.equal(afterReopen.ok, true, JSON.stringify(afterReopen.problems));
-    assert.equal(afterReopen.lastSeq, first.seq + 9);
     assert.deepEqual(afterReopen.problems.map((p) => p.kind), torn.map(() => 'torn'));
+    assert.equal(afterReopen.firstSeq, 1);
+    assert.equal(afterReopen.lastSeq, appended[appended.length - 1]);
+    assert.equal(afterReopen.records, afterReopen.lastSeq);
+    // After the first new record: exactly our appends, in order, plus the size rotate records the writer added.
+    const newer = (await completeRecords(dir)).filter((r) => r.seq > first.seq);
+    assert.deepEqual(newer.filter((r) => r.kind !== 'rotate').map((r) => r.seq), appended.slice(1));
+    const rotates = newer.filter((r) => r.kind === 'rotate');
+    assert.equal(rotates.length, reopened.stats().rotations - rotationsBefore);
+    assert.deepEqual(rotates.map((r) => r.detail?.reason), rotates.map(() => 'size'));
   });
 }
