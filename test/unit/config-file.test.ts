@@ -134,26 +134,12 @@ test('unknown keys are errors naming the key, with a suggestion for typos and ot
   assert.match(unrelated, /unknown key "zzzzzz"\. Remove it or correct its spelling\. Allowed keys here: max_line_bytes, /);
 });
 
-test('governance sections are accepted as opaque tables for now', () => {
-  const config = parseConfigText(
-    `
-[roles.analyst]
-tools = ["execute_query"]
-read_only = true
-anything_else = { nested = 1 }
-
-[limits]
-whatever = 5
-
-[audit]
-path = "audit.log"
-`,
-    FILE,
-  );
-  // Opaque tables keep smol-toml's null-prototype objects; compare their JSON shape.
-  assert.deepEqual(JSON.parse(JSON.stringify(config.roles.analyst)), { tools: ['execute_query'], read_only: true, anything_else: { nested: 1 } });
-  assert.deepEqual(config.limits, { whatever: 5 });
-  assert.deepEqual(config.audit, { path: 'audit.log' });
+test('governance sections are validated like every other section', () => {
+  const c = parseConfigText('[roles.analyst]\ntools = ["execute_query"]\n[limits]\nmax_queued = 5\n[audit]\ndir = "a"\n', FILE);
+  assert.deepEqual(c.roles.analyst?.tools, ['execute_query']);
+  assert.equal(c.limits.maxQueued, 5);
+  assert.equal(c.audit.dir, 'a');
+  assert.match(configError('[roles.analyst]\nread_only = true\n'), /at roles\.analyst: unknown key "read_only"/);
 });
 
 test('TOML syntax errors give line and column but never the offending line\'s text', () => {
