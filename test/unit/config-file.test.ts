@@ -142,6 +142,22 @@ test('governance sections are validated like every other section', () => {
   assert.match(configError('[roles.analyst]\nread_only = true\n'), /at roles\.analyst: unknown key "read_only"/);
 });
 
+test('governance sections suggest the key that was meant, down to role rates and quotas', () => {
+  const suggests = (text: string, at: string, key: string, meant: string): void => {
+    const message = configError(text);
+    assert.ok(message.includes(`at ${at}: unknown key "${key}" (did you mean "${meant}"?)`), message);
+  };
+  suggests('[limits]\nmax_concurent_queries = 1\n', 'limits', 'max_concurent_queries', 'max_concurrent_queries');
+  suggests('[limits.rate]\nper_second = 1\nbrust = 2\n', 'limits.rate', 'brust', 'burst');
+  suggests('[policy]\ndefault_rol = "default"\n', 'policy', 'default_rol', 'default_role');
+  suggests('[audit]\nfsyncInterval_ms = 5\n', 'audit', 'fsyncInterval_ms', 'fsync_interval_ms');
+  suggests('[breaker]\nreset_timeout = 5\n', 'breaker', 'reset_timeout', 'reset_timeout_ms');
+  suggests('[roles.analyst]\ntols = ["execute_query"]\n', 'roles.analyst', 'tols', 'tools');
+  suggests('[roles.analyst.rate]\nper_secnd = 1\n', 'roles.analyst.rate', 'per_secnd', 'per_second');
+  suggests('[roles.analyst.quota]\nwindow = "1h"\nquerys = 5\n', 'roles.analyst.quota', 'querys', 'queries');
+  assert.match(configError('[roles.analyst]\nzzzzzz = 1\n'), /at roles\.analyst: unknown key "zzzzzz"\. Remove it or correct its spelling\. Allowed keys here: identities, clients, tools, /);
+});
+
 test('TOML syntax errors give line and column but never the offending line\'s text', () => {
   const message = configError('[profiles.dev]\npassword = "s3cr3t-unterminated');
   assert.equal(message, 'Config error in /home/u/.snowmux/config.toml at line 2, column 12: unfinished string. Fix the TOML syntax.');

@@ -49,11 +49,19 @@ function valueAt(data: unknown, path: readonly PathKey[]): unknown {
   return cursor;
 }
 
+/** Top-level sections that are one table each, named like their KNOWN_KEYS list. */
+const SINGLE_TABLE_SECTIONS: ReadonlySet<string> = new Set(['hub', 'policy', 'limits', 'audit', 'breaker']);
+
+/** The keys allowed in the table at `path` (profile and role names are the variable second key). */
 function knownKeysAt(path: readonly PathKey[]): readonly string[] | undefined {
+  const [section, second, third] = path;
   if (path.length === 0) return KNOWN_KEYS[''];
-  if (path.length === 1 && path[0] === 'hub') return KNOWN_KEYS.hub;
-  if (path.length === 2 && path[0] === 'profiles') return KNOWN_KEYS.profile;
-  if (path.length === 3 && path[0] === 'profiles' && path[2] === 'pool') return KNOWN_KEYS.pool;
+  if (path.length === 1 && typeof section === 'string' && SINGLE_TABLE_SECTIONS.has(section)) return KNOWN_KEYS[section];
+  if (path.length === 2 && section === 'limits' && second === 'rate') return KNOWN_KEYS.rate;
+  if (path.length === 2 && section === 'profiles') return KNOWN_KEYS.profile;
+  if (path.length === 3 && section === 'profiles' && third === 'pool') return KNOWN_KEYS.pool;
+  if (path.length === 2 && section === 'roles') return KNOWN_KEYS.role;
+  if (path.length === 3 && section === 'roles' && (third === 'rate' || third === 'quota')) return KNOWN_KEYS[third];
   return undefined;
 }
 
