@@ -1,8 +1,19 @@
 #!/usr/bin/env node
 'use strict';
-// CommonJS on purpose: it starts a few ms faster than an ESM entry (the shim's start-up is a product
-// feature), and it runs before anything touches libuv's thread pool, so the pool can still be sized:
-// each running DuckDB statement holds one pool thread, and the hub's logs and audit need the others.
-const command = process.argv[2];
-if ((command === 'hub' || command === 'stdio') && !process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '8';
-import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2)));
+// CommonJS on purpose. The shim (what editors launch, many times a day) is required from a CommonJS
+// build of its small module graph: starting Node's ESM loader would add ~20 ms to every editor start.
+// Other commands load the ESM build. This also runs before anything touches libuv's thread pool, so the
+// pool can still be sized: each running DuckDB statement holds a pool thread, and logs and audit need others.
+const argv = process.argv.slice(2);
+const command = argv[0];
+if (command === 'shim') {
+  require('../dist/cjs/src/cli/commands/shim-command.js')
+    .shimCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr })
+    .catch((err) => {
+      process.stderr.write(`snowmux shim: ${err && err.message ? err.message : String(err)}${err && err.code ? ` [${err.code}]` : ''}\n`);
+      process.exit(1);
+    });
+} else {
+  if ((command === 'hub' || command === 'stdio') && !process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '8';
+  import('../dist/src/cli/main.js').then((m) => m.main(argv));
+}

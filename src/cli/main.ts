@@ -3,10 +3,9 @@
  */
 import { VERSION } from '../version.js';
 
-export interface CommandIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+import type { CommandIo } from './command-io.js';
+
+export type { CommandIo } from './command-io.js';
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 

@@ -1,7 +1,7 @@
 /**
  * `snowmux audit verify [--dir DIR] [--json]`.
  */
-import type { CommandIo } from '../main.js';
+import type { CommandIo } from '../command-io.js';
 import { resolveHome } from '../../wire/home.js';
 
 export async function auditCommand(argv: string[], io: CommandIo): Promise<number> {

@@ -3,7 +3,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandIo } from '../main.js';
+import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { errorMessage, isSnowmuxError } from '../../errors.js';
 import { encodeLine } from '../../wire/framing.js';

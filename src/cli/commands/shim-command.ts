@@ -1,8 +1,9 @@
 /**
- * `snowmux shim` — what an editor launches. Only node builtins and src/wire + src/shim are imported.
+ * `snowmux shim` — what an editor launches. Only node builtins and src/wire + src/shim are imported, and
+ * this module graph is also compiled to CommonJS (tsconfig.shim.json → dist/cjs), which bin/snowmux.js
+ * requires directly: an ESM load costs ~20 ms more at start-up. So: no import.meta, no top-level await.
  */
-import { fileURLToPath } from 'node:url';
-import type { CommandIo } from '../main.js';
+import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
@@ -25,7 +26,8 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   }
   const home = resolveHome({ flag: values.home });
   ensureHome(home);
-  const entry = fileURLToPath(new URL('../../../../bin/snowmux.js', import.meta.url));
+  // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
+  const entry = process.argv[1] ?? 'snowmux';
   const shim = new Shim({
     home,
     socketPath: socketPathFor(home),

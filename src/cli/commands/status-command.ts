@@ -1,7 +1,7 @@
 /**
  * `snowmux status [--json] [--watch]` — what the running hub is doing.
  */
-import type { CommandIo } from '../main.js';
+import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import type { CommandIo } from '../main.js';
+import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';

@@ -1,7 +1,7 @@
 /**
  * `snowmux stop` — asks the hub to shut down gracefully and waits until it has let go of the socket.
  */
-import type { CommandIo } from '../main.js';
+import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
