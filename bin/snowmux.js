@@ -6,8 +6,23 @@
 // pool can still be sized: each running DuckDB statement holds a pool thread, and logs and audit need others.
 const argv = process.argv.slice(2);
 const command = argv[0];
-if (command === 'shim') {
-  require('../dist/cjs/src/cli/commands/shim-command.js')
+const { statSync } = require('node:fs');
+const { join } = require('node:path');
+
+/** The CommonJS shim build, unless a later `tsc` left it older than the ESM build (then it is stale). */
+function cjsShim() {
+  const cjs = join(__dirname, '..', 'dist', 'cjs', 'src', 'shim', 'shim.js');
+  const esm = join(__dirname, '..', 'dist', 'src', 'shim', 'shim.js');
+  try {
+    return statSync(cjs).mtimeMs >= statSync(esm).mtimeMs ? require('../dist/cjs/src/cli/commands/shim-command.js') : null;
+  } catch {
+    return null;
+  }
+}
+
+const shim = command === 'shim' ? cjsShim() : null;
+if (shim) {
+  shim
     .shimCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr })
     .catch((err) => {
       process.stderr.write(`snowmux shim: ${err && err.message ? err.message : String(err)}${err && err.code ? ` [${err.code}]` : ''}\n`);
