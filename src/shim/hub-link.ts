@@ -2,7 +2,6 @@
  * Opening a link to the hub: connect to the socket, say hello, wait for the welcome.
  * When no hub answers, start one (detached, logging into the home) under the start-up lock and wait for it.
  */
-import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -114,7 +113,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
             throw err;
           }
         }
-        spawnHub(opts);
+        await spawnHub(opts);
         spawned = true;
         try {
           return await waitForHub(opts, deadline);
@@ -148,7 +147,9 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number): Promise<Ope
   }
 }
 
-function spawnHub(opts: EnsureHubOptions): void {
+async function spawnHub(opts: EnsureHubOptions): Promise<void> {
+  // Loaded only when a hub must be started: child_process adds milliseconds to every shim start.
+  const { spawn } = await import('node:child_process');
   const logFd = openSync(join(opts.home, 'hub-stderr.log'), 'a', 0o600);
   try {
     const child = spawn(process.execPath, [...opts.hubCommand], {

@@ -2,7 +2,6 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,9 +31,22 @@ export function resolveHome(source: HomeSource = {}): string {
 export function socketPathFor(home: string): string {
   const inHome = join(home, SOCKET_NAME);
   if (Buffer.byteLength(inHome) <= MAX_SOCKET_PATH) return inHome;
-  const digest = createHash('sha256').update(home).digest('hex').slice(0, 16);
+  const digest = fnv1a64(home);
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   return join(tmpdir(), `snowmux-${uid}-${digest}.sock`);
+}
+
+/**
+ * 64-bit FNV-1a of the path, as 16 hex digits: a stable, distinct-enough name per home. Not security:
+ * the socket's protection is its 0600 mode in a per-user name. (node:crypto would cost the shim ms to load.)
+ */
+function fnv1a64(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(text)) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
 }
 
 /** Creates the home (0700) or checks an existing one: ours, a directory, not open to others. */

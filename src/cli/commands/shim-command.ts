@@ -1,7 +1,8 @@
 /**
  * `snowmux shim` — what an editor launches. Only node builtins and src/wire + src/shim are imported, and
- * this module graph is also compiled to CommonJS (tsconfig.shim.json → dist/cjs), which bin/snowmux.js
- * requires directly: an ESM load costs ~20 ms more at start-up. So: no import.meta, no top-level await.
+ * this module graph is also bundled as one CommonJS file (dist/shim.cjs, see package.json "build"), which
+ * bin/snowmux.js requires directly: an ESM load costs ~20 ms more at start-up. So: no import.meta, no
+ * top-level await.
  */
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
