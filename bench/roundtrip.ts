@@ -8,12 +8,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { benchEnv, cli, fmt, machine, median, percentile, rssMiB, stopHub, tempDir } from './lib.js';
+import { join } from 'node:path';
+import { benchEnv, cli, root, fmt, machine, median, percentile, rssMiB, stopHub, tempDir } from './lib.js';
 
 const calls = Number(process.argv[2] ?? 2000);
 
-async function client(command: 'shim' | 'stdio', home: string) {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [cli, command, '--home', home], env: benchEnv(), stderr: 'ignore' });
+async function client(command: 'shim' | 'stdio' | 'forwarder', home: string) {
+  const args = command === 'forwarder' ? [join(root, 'bench', 'minimal-forwarder.cjs'), join(home, 'hub.sock')] : [cli, command, '--home', home];
+  const transport = new StdioClientTransport({ command: process.execPath, args, env: benchEnv(), stderr: 'ignore' });
   const c = new Client({ name: `bench-${command}`, version: '1' });
   await c.connect(transport);
   return { c, pid: () => transport.pid };
@@ -45,13 +47,17 @@ export async function roundtrip(n = calls) {
   const trivial = { name: 'execute_query', arguments: { query: 'SELECT 1' } };
   const viaShim = await client('shim', home);
   const inProcess = await client('stdio', home);
-  // Interleave blocks so noise hits both alike.
+  const viaForwarder = await client('forwarder', home);
+  // Interleave blocks so noise hits every path alike.
   const shimUs: number[] = [];
   const stdioUs: number[] = [];
+  const forwarderUs: number[] = [];
   for (let b = 0; b < 4; b++) {
     shimUs.push(...(await latency(viaShim.c, n / 4, trivial)));
     stdioUs.push(...(await latency(inProcess.c, n / 4, trivial)));
+    forwarderUs.push(...(await latency(viaForwarder.c, n / 4, trivial)));
   }
+  await viaForwarder.c.close();
   const shimRss = rssMiB(viaShim.pid() ?? 0);
   const hubRssBefore = rssMiB(hub.pid!);
   const shims = [viaShim.c, ...(await Promise.all(Array.from({ length: 7 }, () => client('shim', home)))).map((x) => x.c)];
@@ -66,6 +72,7 @@ export async function roundtrip(n = calls) {
     calls: n,
     shim: { p50us: median(shimUs), p99us: percentile(shimUs, 99), rate8: shimRate },
     stdio: { p50us: median(stdioUs), p99us: percentile(stdioUs, 99), rate8: stdioRate },
+    forwarder: { p50us: median(forwarderUs), p99us: percentile(forwarderUs, 99) },
     shimRssMiB: shimRss,
     hubRssPerSessionMiB: (hubRssAfter - hubRssBefore) / 7,
   };
@@ -78,6 +85,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`| path | p50 µs | p99 µs | 8 clients, calls/s |`);
   console.log(`|---|---|---|---|`);
   console.log(`| client → \`snowmux shim\` → hub | ${fmt(r.shim.p50us, 0)} | ${fmt(r.shim.p99us, 0)} | ${fmt(r.shim.rate8, 0)} |`);
+  console.log(`| client → 20-line forwarder → hub (the floor for any shim) | ${fmt(r.forwarder.p50us, 0)} | ${fmt(r.forwarder.p99us, 0)} | — |`);
   console.log(`| client → \`snowmux stdio\` (in-process) | ${fmt(r.stdio.p50us, 0)} | ${fmt(r.stdio.p99us, 0)} | ${fmt(r.stdio.rate8, 0)} (8 processes) |`);
   console.log(`shim RSS ${fmt(r.shimRssMiB)} MiB; hub RSS per added session ≈ ${fmt(r.hubRssPerSessionMiB, 2)} MiB`);
 }
