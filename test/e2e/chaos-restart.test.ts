@@ -5,16 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, type ClientKind } from '../helpers/harness.js';
+import type { HubStatus } from '../../src/hub/hub.js';
+import { runCli, type AnyClient, type ClientKind, type HubProcess } from '../helpers/harness.js';
 import {
   ChaosHome,
   FOREVER_QUERY,
-  Load,
-  calibrate,
+  ONE_AT_A_TIME_CONFIG,
   checkNation,
-  countQuery,
   exitOf,
   hubPids,
   nationQuery,
@@ -63,76 +63,95 @@ test('SIGKILL with 24 calls in flight: each gets a retryable error, every editor
   assert.equal(audit.code, 0, `audit chain after a SIGKILL:\n${audit.stdout}${audit.stderr}`);
 });
 
-test('graceful stop, then SIGTERM, while editors call in a loop: not one call fails; a call in flight finishes on the old hub', async (t) => {
-  const rig = await ChaosHome.create(t);
+/** Waits for a hub we started to exit by itself (no signal) and returns its exit code. */
+async function exitCode(hub: HubProcess): Promise<number | null> {
+  if (hub.proc.exitCode !== null || hub.proc.signalCode !== null) return hub.proc.exitCode;
+  const [code] = (await once(hub.proc, 'exit')) as [number | null];
+  return code;
+}
+
+const sessionOf = (s: HubStatus, name: string) => s.sessions.find((x) => x.client?.name === name);
+
+/**
+ * Puts one call of every editor in flight in the hub (queued behind a blocker that holds the hub's only
+ * slot) and returns how to release them: cancelling the blocker lets the hub run them.
+ */
+async function holdEveryEditor(home: string, blocker: AnyClient, editors: number): Promise<() => Promise<void>> {
+  const abort = new AbortController();
+  const blocked = blocker.callTool('execute_query', { query: FOREVER_QUERY }, { signal: abort.signal, timeout: 120_000 }).catch(() => null);
+  await statusUntil(home, 'the blocker running and every editor waiting behind it', (s) =>
+    sessionOf(s, 'blocker')?.running === 1 && s.sessions.filter((x) => x.client?.name.startsWith('editor-') && x.running === 1).length === editors);
+  return async () => {
+    abort.abort();
+    await blocked;
+  };
+}
+
+test('graceful stop, then SIGTERM, while editors call in a loop: not one call fails; calls in flight finish on the old hub', async (t) => {
+  const rig = await ChaosHome.create(t, ONE_AT_A_TIME_CONFIG);
   const hub = await rig.startHub();
   const clients = await Promise.all(Array.from({ length: 9 }, (_, i) => rig.client(KINDS[i % 3]!, { name: `editor-${i}` })));
-  const slow = await rig.client('v2-legacy', { name: 'slow' });
-  const long = countQuery(await calibrate(slow, 3_000));
-  const load = new Load(clients);
-  t.after(() => load.stop());
+  const blocker = await rig.client('v2-modern', { name: 'blocker' });
+  const load = rig.load(clients);
   await load.eachDoes(3);
 
-  // 1. `snowmux stop` while a long call runs: it completes on the old hub; new calls go to the next hub.
-  let longSettled = false;
-  const longCall = slow.callTool('execute_query', { query: long.query }, { timeout: 60_000 }).finally(() => (longSettled = true));
-  await statusUntil(rig.home, 'the long call running', (s) => s.sessions.some((x) => x.client?.name === 'slow' && x.running === 1));
+  // 1. `snowmux stop` while every editor has a call in flight: those finish on the old hub, the next
+  //    ones go to the hub a shim starts.
+  let release = await holdEveryEditor(rig.home, blocker, clients.length);
+  const held = [...load.done];
   const stop = await runCli(['stop', '--home', rig.home]);
   assert.equal(stop.code, 0, stop.stderr);
-  assert.equal(longSettled, false, 'the long call was still running when the stop began');
-  const stopsAt = load.total;
-  const second = await statusUntil(rig.home, 'a new hub serving every editor', (s) => s.pid !== hub.pid && s.sessions.filter((x) => x.calls >= 2).length >= clients.length);
-  const longResult = await longCall;
-  assert.equal(longResult.isError, undefined, JSON.stringify(longResult.content));
-  assert.equal((longResult.structuredContent as { rows: number[][] }).rows[0]![0], long.expected);
-  assert.equal(await hub.stop(), 0, 'the old hub exited cleanly after draining');
+  const shims = [...clients, blocker].map((c) => c.pid()!);
+  const allAttached = (s: HubStatus) => shims.every((pid) => s.sessions.some((x) => x.shimPid === pid));
+  const second = await statusUntil(rig.home, 'a new hub with every editor attached', (s) => s.pid !== hub.pid && allAttached(s));
+  assert.deepEqual(load.done, held, 'the calls in flight were still held by the draining hub while the new one came up');
+  await release();
+  await load.eachDoes(3);
+  assert.equal(await exitCode(hub), 0, 'the old hub exited cleanly after draining');
 
   // 2. SIGTERM to the hub a shim started: same promise.
-  await load.eachDoes(3);
+  release = await holdEveryEditor(rig.home, blocker, clients.length);
+  const heldAgain = [...load.done];
   process.kill(second.pid, 'SIGTERM');
-  await statusUntil(rig.home, 'a third hub serving every editor', (s) => s.pid !== second.pid && s.pid !== hub.pid && s.sessions.filter((x) => x.calls >= 2).length >= clients.length);
-  await exitOf(second.pid);
+  await statusUntil(rig.home, 'a third hub with every editor attached', (s) => s.pid !== second.pid && s.pid !== hub.pid && allAttached(s));
+  assert.deepEqual(load.done, heldAgain);
+  await release();
   await load.eachDoes(3);
+  await exitOf(second.pid);
   await load.stop();
 
   assert.deepEqual(load.failures, [], 'no call failed');
-  assert.ok(load.total > stopsAt, 'calls went on after the stop');
   assert.equal(hubPids(rig.home).length, 3);
   // Old and new hubs overlap while the old one drains; the audit log still has one writer at a time.
   const audit = await runCli(['audit', 'verify', '--home', rig.home]);
   assert.equal(audit.code, 0, `audit chain across graceful restarts:\n${audit.stdout}${audit.stderr}`);
 });
 
-test('hub --replace under load: the old hub drains (its running call completes), editors go on with the new hub, no shim starts a hub', async (t) => {
-  const rig = await ChaosHome.create(t);
+test('hub --replace under load: the old hub drains (its calls in flight complete), editors go on with the new hub, no shim starts a hub', async (t) => {
+  const rig = await ChaosHome.create(t, ONE_AT_A_TIME_CONFIG);
   const hub = await rig.startHub();
   const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => rig.client(KINDS[i % 3]!, { name: `editor-${i}` })));
-  const slow = await rig.client('v1', { name: 'slow' });
-  const long = countQuery(await calibrate(slow, 3_000));
-  const load = new Load(clients);
-  t.after(() => load.stop());
+  const blocker = await rig.client('v1', { name: 'blocker' });
+  const load = rig.load(clients);
   await load.eachDoes(3);
 
-  let longSettled = false;
-  const longCall = slow.callTool('execute_query', { query: long.query }, { timeout: 60_000 }).finally(() => (longSettled = true));
-  await statusUntil(rig.home, 'the long call running', (s) => s.sessions.some((x) => x.client?.name === 'slow' && x.running === 1));
+  const release = await holdEveryEditor(rig.home, blocker, clients.length);
+  const held = [...load.done];
   const replacing = rig.spawnCli(['hub', '--replace']);
-  await outputMatches(replacing.proc, replacing.output, new RegExp(`took over from hub pid ${hub.pid}`));
-  assert.equal(longSettled, false, 'the long call was running on the old hub during the hand-over');
-
-  const longResult = await longCall;
-  assert.equal(longResult.isError, undefined, JSON.stringify(longResult.content));
-  assert.equal((longResult.structuredContent as { rows: number[][] }).rows[0]![0], long.expected);
-  assert.equal(await hub.stop(), 0, 'the old hub exited cleanly once drained');
-  const s = await statusUntil(rig.home, 'every editor calling the new hub', (x) => x.sessions.filter((y) => y.calls >= 3).length >= clients.length);
+  await outputMatches(replacing.proc, replacing.output, new RegExp(`took over from hub pid ${hub.pid}[\\s\\S]*listening on`));
+  assert.equal((await status(rig.home)).pid, replacing.proc.pid, 'the socket answers with the new hub at once');
+  assert.deepEqual(load.done, held, 'the calls in flight were still running on the old hub during the hand-over');
+  await release();
+  await load.eachDoes(3);
+  assert.equal(await exitCode(hub), 0, 'the old hub exited cleanly once drained');
+  const s = await statusUntil(rig.home, 'every editor calling the new hub', (x) => x.sessions.filter((y) => y.client?.name.startsWith('editor-') && y.calls >= 3).length === clients.length);
   assert.equal(s.pid, replacing.proc.pid);
   await load.stop();
 
   assert.deepEqual(load.failures, [], 'no call failed');
   assert.deepEqual(hubPids(rig.home), [hub.pid, replacing.proc.pid!], 'only the replacing hub started');
   assert.equal(existsSync(join(rig.home, 'hub-stderr.log')), false, 'no shim ever started a hub: the socket always answered');
-  const slowSession = s.sessions.find((x) => x.client?.name === 'slow');
-  assert.ok(slowSession?.resumeOf, 'the idle editor moved to the new hub too');
+  assert.ok(sessionOf(s, 'blocker')?.resumeOf, 'the blocker\'s editor moved to the new hub too');
   const audit = await runCli(['audit', 'verify', '--home', rig.home]);
   assert.equal(audit.code, 0, `audit chain across the hand-over:\n${audit.stdout}${audit.stderr}`);
 });

@@ -41,6 +41,7 @@ export class ChaosHome {
   private readonly hooks: (() => unknown)[] = [];
   private readonly clients: AnyClient[] = [];
   private readonly procs: ChildProcess[] = [];
+  private readonly loads: Load[] = [];
   /** Hands harness helpers a cleanup list that runs inside ours, in the right order. */
   readonly scope: Cleanup = { after: (fn) => this.hooks.push(fn) };
 
@@ -61,6 +62,13 @@ export class ChaosHome {
     return startHub(this.scope, this.home, args, env);
   }
 
+  /** Editors calling in a loop; stopped first at cleanup, before their clients go away. */
+  load(clients: AnyClient[]): Load {
+    const load = new Load(clients);
+    this.loads.push(load);
+    return load;
+  }
+
   async client(kind: ConnectOptions['kind'], opts: Omit<ConnectOptions, 'home' | 'kind'> = {}): Promise<AnyClient> {
     const c = await connectClient(this.scope, { home: this.home, kind, ...opts });
     this.clients.push(c);
@@ -79,9 +87,11 @@ export class ChaosHome {
   }
 
   private async cleanup(): Promise<void> {
+    const stopping = this.loads.map((l) => l.stop());
     for (const c of this.clients) signal(c.pid(), 'SIGKILL');
     for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     for (const fn of this.hooks.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    await Promise.all(stopping);
     killEveryHub(this.home);
     rmSync(this.home, { recursive: true, force: true });
   }
@@ -174,6 +184,12 @@ export function countQuery(rows: number): { query: string; expected: number } {
   return { query: `SELECT COUNT(*) AS N FROM range(0, ${rows}) a(x) WHERE x % 7 = 3`, expected: Math.floor((rows - 4) / 7) + 1 };
 }
 
+/**
+ * One call at a time in the hub: a blocker holds the only slot, so every other call waits in the hub's
+ * queue — in flight, for exactly as long as the test wants (until it cancels the blocker).
+ */
+export const ONE_AT_A_TIME_CONFIG = LOAD_CONFIG.replace('[limits]\n', '[limits]\nmax_concurrent_queries = 1\n');
+
 /** A call that will still be running when a test needs it to be: far longer than any test. */
 export const FOREVER_QUERY = countQuery(200_000_000_000).query;
 
@@ -209,6 +225,8 @@ export class Load {
           if (problem) this.failures.push({ client: i, at: Date.now(), error: problem });
         } catch (err) {
           this.failures.push({ client: i, at: Date.now(), error: errorText(err) });
+          // A closed client fails at once: let timers and I/O run instead of spinning on microtasks.
+          await new Promise((r) => setImmediate(r));
         }
         this.done[i]! += 1;
         this.wake();
