@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { cliEnv, initialize, rawLink, runCli, startHub, tempHome, INIT_PARAMS } from '../helpers/harness.js';
+import { defer } from '../helpers/harness.js';
 
 async function queryWorks(link: Awaited<ReturnType<typeof rawLink>>, id: number): Promise<void> {
   const r = await link.request(id, 'tools/call', { name: 'execute_query', arguments: { query: 'SELECT COUNT(*) FROM NATION' } });
@@ -108,7 +109,7 @@ test('through the shim: an oversized stdin line is answered, malformed JSON reac
   const home = tempHome(t);
   await startHub(t, home);
   const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  t.after(() => shim.kill('SIGKILL'));
+  defer(t, () => shim.kill('SIGKILL'));
   const lines: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
   let buf = '';

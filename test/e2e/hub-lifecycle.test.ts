@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { cliEnv, connectClient, initialize, rawLink, runCli, startHub, tempHome, textOf, INIT_PARAMS, type ClientKind } from '../helpers/harness.js';
+import { defer } from '../helpers/harness.js';
 
 test('several shims of mixed client kinds share one hub, concurrently, without crosstalk', async (t) => {
   const home = tempHome(t);
@@ -43,7 +44,7 @@ test('ten shims started at the same instant in an empty home start exactly one h
   const results = await Promise.all(clients.map((c) => c.callTool('execute_query', { query: 'SELECT COUNT(*) FROM REGION' })));
   for (const r of results) assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[5]]);
   const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { pid: number; sessions: unknown[]; totals: { sessionsOpened: number } };
-  t.after(async () => {
+  defer(t, async () => {
     try {
       process.kill(status.pid, 'SIGKILL');
     } catch {
@@ -64,7 +65,7 @@ test('the shim exits when stdin ends, and the hub closes its session', async (t)
   const home = tempHome(t);
   await startHub(t, home);
   const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  t.after(() => shim.kill('SIGKILL'));
+  defer(t, () => shim.kill('SIGKILL'));
   let out = '';
   const firstLine = new Promise<string>((resolve) => shim.stdout.on('data', (c: Buffer) => {
     out += c.toString();
@@ -123,7 +124,7 @@ test('graceful stop: a call in flight finishes, then sessions close, the socket 
   // The Snowflake double makes "in flight" deterministic: we know when the statement started, and it
   // takes as long as SYSTEM$WAIT says, whatever the machine's load.
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'pw-stop' }] });
-  t.after(() => d.close());
+  defer(t, () => d.close());
   const url = new URL(d.url);
   const home = tempHome(t);
   const hub = await startHub(t, home, [], {

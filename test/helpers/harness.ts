@@ -17,10 +17,36 @@ export interface Cleanup {
   after(fn: () => unknown): void;
 }
 
+const stacks = new WeakMap<Cleanup, (() => unknown)[]>();
+
+/**
+ * Registers a cleanup that runs in reverse order of registration (clients close before their hub is
+ * killed, and the hub is gone before its home is removed), whatever order the test framework runs
+ * `after` hooks in.
+ */
+export function defer(t: Cleanup, fn: () => unknown): void {
+  let stack = stacks.get(t);
+  if (!stack) {
+    const fresh: (() => unknown)[] = [];
+    stack = fresh;
+    stacks.set(t, fresh);
+    t.after(async () => {
+      while (fresh.length > 0) {
+        try {
+          await fresh.pop()!();
+        } catch {
+          /* keep cleaning up */
+        }
+      }
+    });
+  }
+  stack.push(fn);
+}
+
 /** A short temp home (Unix socket paths must stay under ~100 bytes). */
 export function tempHome(t: Cleanup, prefix = 'smx-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  defer(t, () => rmSync(dir, { recursive: true, force: true, maxRetries: 3 }));
   return dir;
 }
 
@@ -43,7 +69,7 @@ export async function startHub(t: Cleanup, home: string, extraArgs: string[] = [
   const proc = spawn(process.execPath, [cliPath, 'hub', '--home', home, ...extraArgs], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   const exited = once(proc, 'exit') as Promise<[number | null, string | null]>;
-  t.after(async () => {
+  defer(t, async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
       await exited;
@@ -111,7 +137,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
       close: () => client.close(),
       pid: () => transport.pid,
     };
-    t.after(() => wrapped.close().catch(() => {}));
+    defer(t, () => wrapped.close().catch(() => {}));
     return wrapped;
   }
   const mode = opts.kind === 'v2-legacy' ? 'legacy' : opts.kind === 'v2-auto' ? 'auto' : { pin: '2026-07-28' };
@@ -125,7 +151,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
     close: () => client.close(),
     pid: () => transport.pid,
   };
-  t.after(() => wrapped.close().catch(() => {}));
+  defer(t, () => wrapped.close().catch(() => {}));
   return wrapped;
 }
 
@@ -160,7 +186,7 @@ export async function rawLink(t: Cleanup, socketPath: string, opts: { hello?: bo
   const { connect } = await import('node:net');
   const socket = connect(socketPath);
   await once(socket, 'connect');
-  t.after(() => socket.destroy());
+  defer(t, () => socket.destroy());
   const queue: Record<string, unknown>[] = [];
   const waiters: ((v: Record<string, unknown>) => void)[] = [];
   let buf = '';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
+import { defer } from '../helpers/harness.js';
 
 const me = userInfo().username;
 
@@ -107,7 +108,7 @@ test('fair queue: a flooding client cannot starve a light one; overflow is refus
 
 test('circuit breaker: opens on a Snowflake outage, fails fast, closes when Snowflake is back; SQL errors never trip it', async (t) => {
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'pw-breaker' }] });
-  t.after(() => d.close());
+  defer(t, () => d.close());
   const url = new URL(d.url);
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[breaker]\nvolume_threshold = 3\nfailure_threshold_percent = 50\nreset_timeout_ms = 400\n[limits]\nretry_attempts = 0\n');

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSnowflakeDouble, makeRsaKeyPair, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
+import { defer } from '../helpers/harness.js';
 
 const PASSWORD = 'pa55-word-NEVER-LOGGED';
 const PASSPHRASE = 'key-pass-NEVER-LOGGED';
@@ -21,7 +22,7 @@ async function double(t: Cleanup, opts: { loginLatencyMs?: number } = {}): Promi
     ],
     loginLatencyMs: opts.loginLatencyMs ?? 0,
   });
-  t.after(() => d.close());
+  defer(t, () => d.close());
   return Object.assign(d, { key });
 }
 
