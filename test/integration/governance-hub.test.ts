@@ -190,3 +190,34 @@ test('audit: one hash-chained record per call with SQL and outcome, no secrets; 
   assert.equal(tampered.code, 1);
   assert.match(tampered.stdout + tampered.stderr, /edited/);
 });
+
+test('rate limits and quotas refuse with when to retry, and status shows the remaining budget', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.metered]
+identities = ["${me}"]
+[roles.metered.rate]
+per_second = 0.01
+burst = 3
+[roles.metered.quota]
+window = "1h"
+queries = 2
+`);
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  const first = await c.callTool('execute_query', { query: 'SELECT 1' });
+  const second = await c.callTool('execute_query', { query: 'SELECT 2' });
+  assert.ok(!first.isError && !second.isError);
+  const overQuota = await c.callTool('execute_query', { query: 'SELECT 3' });
+  assert.equal(overQuota.isError, true);
+  assert.match(textOf(overQuota), /Quota exceeded/i);
+  assert.match(textOf(overQuota), /resets at \d{4}-\d\d-\d\dT\d\d:\d\d/);
+  const overRate = await c.callTool('list_databases');
+  assert.equal(overRate.isError, true);
+  assert.match(textOf(overRate), /rate|retry/i);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { governance: { quotas: { identity: string; windows: { remaining: { queries: number } }[] }[] } };
+  const mine = status.governance.quotas.find((q) => q.identity === me);
+  assert.equal(mine?.windows[0]?.remaining.queries, 0);
+  const human = await runCli(['status', '--home', home]);
+  assert.match(human.stdout, /quota +\S+: queries 0 left until/);
+});

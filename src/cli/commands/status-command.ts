@@ -98,10 +98,43 @@ export function formatStatus(s: HubStatus): string {
       ]),
     ));
   }
-  for (const [key, value] of Object.entries(s)) {
-    if (['version', 'pid', 'startedAt', 'uptimeMs', 'home', 'socket', 'state', 'warehouses', 'sessions', 'totals', 'recent'].includes(key)) continue;
+  out.push(...formatGovernance(s.governance as Governance | undefined));
+  const audit = s.audit as { enabled?: boolean; dir?: string; lastSeq?: number; durableSeq?: number; file?: string; failedAppends?: number } | undefined;
+  if (audit) {
     out.push('');
-    out.push(`${key}: ${JSON.stringify(value)}`);
+    out.push(audit.enabled === false
+      ? 'audit  disabled'
+      : `audit  ${audit.dir}/${audit.file}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
+  const config = s.config as { path: string; exists: boolean } | undefined;
+  if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
   return `${out.join('\n')}\n`;
+}
+
+interface Governance {
+  policy: { roles: string[]; defaultRole: string };
+  queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number } };
+  breakers: { profile: string; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
+  rateLimits: { identity: string; tokens: number; capacity: number; refillPerSecond: number }[];
+  quotas: { identity: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string }[] }[];
+}
+
+function formatGovernance(g: Governance | undefined): string[] {
+  if (!g) return [];
+  const out = [''];
+  out.push(`roles  ${g.policy.roles.length > 0 ? g.policy.roles.join(', ') : '(none configured)'}; default ${g.policy.defaultRole}`);
+  out.push(`queue  running ${g.queue.running}/${g.queue.maxConcurrent}  waiting ${g.queue.queued}/${g.queue.maxQueued}  refused busy ${g.queue.totals.refused}`);
+  for (const b of g.breakers) {
+    const when = b.nextAttemptAt ? `  retry at ${new Date(b.nextAttemptAt).toISOString().slice(11, 19)}` : '';
+    const last = b.lastFailure ? `  last failure: ${b.lastFailure.message.slice(0, 80)}` : '';
+    out.push(`breaker ${b.profile}: ${b.state.toUpperCase()}  failures ${b.failures}  opened ${b.opensCount}×${when}${last}`);
+  }
+  for (const r of g.rateLimits) out.push(`rate   ${r.identity}: ${Math.floor(r.tokens)}/${r.capacity} tokens (+${r.refillPerSecond}/s)`);
+  for (const q of g.quotas) {
+    for (const w of q.windows) {
+      const left = Object.entries(w.remaining).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(', ');
+      out.push(`quota  ${q.identity}: ${left || 'unlimited'} left until ${w.resetsAt}`);
+    }
+  }
+  return out;
 }

@@ -1,0 +1,21 @@
+/**
+ * The shim is what every editor launches: it must stay a small forwarder. Its bundle (what bin/snowmux.js
+ * runs for `snowmux shim`) may load node builtins only — no MCP SDK, no Snowflake driver, no DuckDB.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+
+test('the shim bundle requires node builtins only, and stays small', () => {
+  const bundle = join(repoRoot, 'dist', 'shim.cjs');
+  const text = readFileSync(bundle, 'utf8');
+  const required = [...text.matchAll(/require\(["']([^"']+)["']\)/g)].map((m) => m[1]!);
+  assert.ok(required.length > 0);
+  for (const name of required) assert.match(name, /^node:/, `the shim loads ${name}`);
+  for (const heavy of ['@modelcontextprotocol', 'snowflake-sdk', '@duckdb', 'pino', 'zod', 'opossum']) {
+    assert.ok(!text.includes(`"${heavy}`) && !text.includes(`'${heavy}`), `the shim references ${heavy}`);
+  }
+  assert.ok(statSync(bundle).size < 100 * 1024, 'the shim bundle grew past 100 KiB');
+});
