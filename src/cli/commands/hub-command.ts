@@ -13,7 +13,9 @@ import { isNoHub, openLink, type OpenLink } from '../../shim/hub-link.js';
 import { createLogger, flushLogger } from '../../hub/observe/logger.js';
 import type { CallRecord, CallSink } from '../../hub/tools/tool-runtime.js';
 import { Hub } from '../../hub/hub.js';
-import { createRuntime } from '../../hub/runtime.js';
+import { createRuntime, type HubRuntime } from '../../hub/runtime.js';
+import { HubMetrics } from '../../hub/observe/metrics.js';
+import { listenMetrics } from '../../hub/listen/metrics-listener.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 
@@ -47,6 +49,10 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
   const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values) });
   const held = holdRecords(runtime.sinks, true);
+  // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
+  let hubRef: Hub | undefined;
+  const metrics = runtime.config.config.hub.metricsListen ? hubMetrics(runtime, () => hubRef) : null;
+  let metricsUrl: string | undefined;
   const hub = new Hub({
     home,
     socketPath,
@@ -57,9 +63,16 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     maxLineBytes: runtime.maxLineBytes,
     shutdownGraceMs: runtime.shutdownGraceMs,
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
-    sinks: [held.sink],
-    statusSections: runtime.statusSections,
+    sinks: metrics ? [held.sink, metrics] : [held.sink],
+    statusSections: () => ({ ...runtime.statusSections(), ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}) }),
   });
+  hubRef = hub;
+  if (predecessor?.link) {
+    // Make before break: open the warehouse (a Snowflake login, the DuckDB file) while the old hub still
+    // serves, so the first calls after the take-over do not wait for it.
+    runtime.warehouses.warmUp();
+    await warehouseReady(runtime.warehouses, WARM_UP_WAIT_MS);
+  }
   await hub.start({ takeOver: predecessor !== null });
   if (predecessor?.link) {
     // We hold the path now: tell the old hub to drain.
@@ -89,6 +102,18 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
       });
   }
   runtime.warehouses.warmUp();
+  if (metrics) {
+    const endpoint = await listenMetrics(runtime.config.config.hub.metricsListen!, {
+      metrics: () => metrics.text(),
+      contentType: metrics.contentType,
+      health: () => {
+        const st = hub.status();
+        return { ok: st.state === 'running', body: { status: st.state, version: st.version, sessions: st.sessions.length, uptimeMs: st.uptimeMs } };
+      },
+    });
+    metricsUrl = endpoint.url;
+    logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
+  }
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
 
   const onSignal = (signal: string) => {
@@ -113,6 +138,15 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
 const REPLACE_HANDSHAKE_MS = 3_000;
 /** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
 const HANDOVER_WAIT_MS = 120_000;
+/** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
+const WARM_UP_WAIT_MS = 15_000;
+
+/** Resolves once a warehouse is open (or after `boundMs`: a failing login is reported to calls instead). */
+async function warehouseReady(warehouses: { describe(): unknown[] }, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (warehouses.describe().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
 /** Pid of the hub that writes (or last wrote) the home's audit log. */
 const AUDIT_WRITER_FILE = 'audit-writer.pid';
 
@@ -198,4 +232,19 @@ function numberEnv(name: string): number | undefined {
   const raw = process.env[name];
   const n = raw === undefined ? NaN : Number(raw);
   return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Prometheus metrics fed by every finished call, with gauges read from the hub's snapshots at scrape time. */
+function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics {
+  const governance = () => runtime.governance.snapshot() as {
+    queue: { running: number; queued: number };
+    breakers: { profile: string; state: string; opensCount: number }[];
+  };
+  return new HubMetrics({
+    sessions: () => hub()?.status().sessions.length ?? 0,
+    queue: () => governance().queue,
+    breakers: () => governance().breakers,
+    pools: () => runtime.warehouses.describe().map((w) => ({ name: w.name, kind: w.kind, logins: (w.detail.pool as { logins?: number } | undefined)?.logins })),
+    auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
+  });
 }

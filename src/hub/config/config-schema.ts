@@ -82,6 +82,7 @@ const hubFileSchema = z
     call_timeout_ms: positiveInt(),
     max_rows: positiveInt(),
     max_result_bytes: positiveInt(),
+    metrics_listen: text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:9464"' }),
   })
   .partial();
 
@@ -279,6 +280,8 @@ export interface HubSettings {
   maxRows: number;
   /** Bytes of result text returned before truncation. */
   maxResultBytes: number;
+  /** host:port for the Prometheus /metrics and /healthz endpoint; off when absent. */
+  metricsListen?: string | undefined;
 }
 
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
@@ -514,6 +517,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       callTimeoutMs: hub.call_timeout_ms ?? DEFAULT_HUB_SETTINGS.callTimeoutMs,
       maxRows: hub.max_rows ?? DEFAULT_HUB_SETTINGS.maxRows,
       maxResultBytes: hub.max_result_bytes ?? DEFAULT_HUB_SETTINGS.maxResultBytes,
+      metricsListen: hub.metrics_listen,
     },
     profiles,
     policy: { defaultRole: data.policy?.default_role },

@@ -1,0 +1,103 @@
+/**
+ * Prometheus metrics (prom-client): per-call counters and latency histograms fed by the call sink, and
+ * gauges read at scrape time from the hub's own snapshots (sessions, queue, breakers, pools, audit).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
+
+export interface MetricsSources {
+  sessions(): number;
+  queue(): { running: number; queued: number } | undefined;
+  breakers(): { profile: string; state: string; opensCount: number }[];
+  pools(): { name: string; kind: string; logins: number | undefined }[];
+  auditSeq(): number | undefined;
+}
+
+const BREAKER_STATE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+export class HubMetrics implements CallSink {
+  readonly registry = new Registry();
+  private readonly calls: Counter<'tool' | 'outcome'>;
+  private readonly duration: Histogram<'tool'>;
+  private readonly queueWait: Histogram;
+  private readonly rows: Counter<'tool'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'snowmux_' });
+    this.calls = new Counter({ name: 'snowmux_tool_calls_total', help: 'Tool calls by tool and outcome (ok, error, refused, cancelled).', labelNames: ['tool', 'outcome'], registers });
+    this.duration = new Histogram({
+      name: 'snowmux_tool_call_duration_seconds',
+      help: 'Tool call duration, from the hub receiving the call to its result.',
+      labelNames: ['tool'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+      registers,
+    });
+    this.queueWait = new Histogram({ name: 'snowmux_queue_wait_seconds', help: 'Time calls waited in the fair queue for a warehouse slot.', buckets: [0.001, 0.01, 0.1, 1, 10], registers });
+    this.rows = new Counter({ name: 'snowmux_rows_returned_total', help: 'Rows returned to clients.', labelNames: ['tool'], registers });
+    new Gauge({ name: 'snowmux_sessions', help: 'Open MCP sessions.', registers, collect() { this.set(sources.sessions()); } });
+    new Gauge({
+      name: 'snowmux_queue_calls',
+      help: 'Warehouse calls running or waiting in the fair queue.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const q = sources.queue();
+        if (!q) return;
+        this.set({ state: 'running' }, q.running);
+        this.set({ state: 'queued' }, q.queued);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_breaker_state',
+      help: 'Circuit breaker per warehouse profile: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['profile'],
+      registers,
+      collect() {
+        for (const b of sources.breakers()) this.set({ profile: b.profile }, BREAKER_STATE[b.state] ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_breaker_opens',
+      help: 'Times each breaker opened since the hub started.',
+      labelNames: ['profile'],
+      registers,
+      collect() {
+        for (const b of sources.breakers()) this.set({ profile: b.profile }, b.opensCount);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_warehouse_logins',
+      help: 'Warehouse logins per pool since the hub started.',
+      labelNames: ['warehouse', 'kind'],
+      registers,
+      collect() {
+        for (const p of sources.pools()) if (p.logins !== undefined) this.set({ warehouse: p.name, kind: p.kind }, p.logins);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_audit_last_seq',
+      help: 'Sequence number of the last audit record written.',
+      registers,
+      collect() {
+        const seq = sources.auditSeq();
+        if (seq !== undefined) this.set(seq);
+      },
+    });
+  }
+
+  record(call: CallRecord): void {
+    this.calls.inc({ tool: call.tool, outcome: call.outcome });
+    this.duration.observe({ tool: call.tool }, call.ms / 1000);
+    this.queueWait.observe(call.queueWaitMs / 1000);
+    if (call.rows) this.rows.inc({ tool: call.tool }, call.rows);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,44 @@
+/** The opt-in Prometheus endpoint: per-call counters and live gauges, plus a health check. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectClient, runCli, startHub, tempHome } from '../helpers/harness.js';
+
+test('GET /metrics counts calls by tool and outcome and shows sessions, queue and breaker; /healthz answers', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\n');
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION' });
+  await c.callTool('execute_query', { query: 'SELECT 1' });
+  await c.callTool('execute_query', { query: 'DROP TABLE NATION' });
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
+  assert.match(status.metrics.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+  const res = await fetch(status.metrics.url);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+  const text = await res.text();
+  assert.match(text, /snowmux_tool_calls_total\{tool="execute_query",outcome="ok"\} 2/);
+  assert.match(text, /snowmux_tool_calls_total\{tool="execute_query",outcome="refused"\} 1/);
+  assert.match(text, /snowmux_rows_returned_total\{tool="execute_query"\} 26/);
+  assert.match(text, /snowmux_sessions [1-9]/);
+  assert.match(text, /snowmux_breaker_state\{profile="embedded"\} 0/);
+  assert.match(text, /snowmux_queue_calls\{state="running"\} 0/);
+  assert.match(text, /snowmux_audit_last_seq \d+/);
+  assert.match(text, /snowmux_process_resident_memory_bytes/);
+  assert.ok(!text.includes('DROP TABLE'), 'no SQL in metrics');
+  const health = await fetch(status.metrics.url.replace('/metrics', '/healthz'));
+  assert.equal(health.status, 200);
+  assert.equal(((await health.json()) as { status: string }).status, 'running');
+  assert.equal((await fetch(status.metrics.url.replace('/metrics', '/nope'))).status, 404);
+  assert.equal((await fetch(status.metrics.url, { method: 'POST' })).status, 405);
+});
+
+test('a bad metrics_listen value is a config error naming the key', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "everywhere"\n');
+  const r = await runCli(['hub', '--home', home]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /hub\.metrics_listen/);
+});
