@@ -1,9 +1,11 @@
 /** Small helpers shared by the benchmark scripts. */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client as SdkClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport as SdkStdioTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cli = join(root, 'bin', 'snowmux.js');
@@ -79,4 +81,96 @@ export function stopHub(home: string): void {
 
 export function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+// ---- hubs and clients for bench/restart.ts and bench/load.ts -------------------------------------
+
+/**
+ * Benchmarks measure the hub, not the default per-user rate limit (50 calls/s shared by all of one user's
+ * editors), so they run with it lifted; every other setting is the default.
+ */
+export const BENCH_CONFIG = `[limits]
+max_queued = 5000
+rate = { per_second = 1000000, burst = 1000000 }
+`;
+
+/** A temp home with the bench config. */
+export function benchHome(config = BENCH_CONFIG): string {
+  const home = tempDir('smx-bench-');
+  writeFileSync(join(home, 'config.toml'), config, { mode: 0o600 });
+  return home;
+}
+
+/** Starts `snowmux hub` in the foreground and resolves once it listens. */
+export async function startHubProcess(home: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const hub = spawn(process.execPath, [cli, 'hub', '--home', home], { env: benchEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    hub.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    hub.once('exit', (code) => reject(new Error(`hub exited (${code}) before listening:\n${err}`)));
+  });
+  return hub;
+}
+
+/** Pid of the hub answering in this home now (null when none does). */
+export function hubPid(home: string): number | null {
+  const r = spawnSync(process.execPath, [cli, 'status', '--json', '--home', home], { env: benchEnv(), encoding: 'utf8' });
+  if (r.status !== 0) {
+    if (process.env.BENCH_DEBUG) process.stderr.write(`status: ${r.status} ${r.signal} ${String(r.error)} ${r.stderr}\n`);
+    return null;
+  }
+  return (JSON.parse(r.stdout) as { pid: number }).pid;
+}
+
+/** Kills every hub that ever started in this home (shims start them detached). */
+export function killHubs(home: string): void {
+  let log = '';
+  try {
+    log = readFileSync(join(home, 'hub.log'), 'utf8');
+  } catch {
+    return;
+  }
+  for (const line of log.split('\n')) {
+    if (!line.includes('"msg":"hub started"')) continue;
+    try {
+      process.kill((JSON.parse(line) as { pid: number }).pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitForExit(pid: number, deadlineMs = 30_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+export interface BenchClient {
+  client: SdkClient;
+  /** pid of its shim */
+  pid(): number | null;
+}
+
+/** A v1 SDK client (what most editors embed) launching `snowmux shim`. */
+export async function connectShimClient(home: string, name: string, env: Record<string, string> = {}): Promise<BenchClient> {
+  const transport = new SdkStdioTransport({ command: process.execPath, args: [cli, 'shim', '--home', home], env: benchEnv(env), stderr: process.env.BENCH_DEBUG ? 'inherit' : 'ignore' });
+  const client = new SdkClient({ name, version: '1' });
+  await client.connect(transport);
+  return { client, pid: () => transport.pid };
+}
+
+export function summary(xs: number[]): { n: number; p50: number; p99: number; max: number } {
+  return { n: xs.length, p50: median(xs), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : NaN };
 }

@@ -151,6 +151,8 @@ export class Shim {
   /** Set while the hub refuses this shim for a reason no retry fixes (version skew…): calls fail fast. */
   private fatal: { code: string; message: string } | null = null;
   private pingN = 0;
+  /** The link whose full write buffer paused reading from the editor. */
+  private stdinHeldBy: HubLink | null = null;
   private readonly editorDecoder: LineDecoder;
   private resolveExit!: (code: number) => void;
   readonly exited: Promise<number>;
@@ -269,10 +271,19 @@ export class Shim {
 
   private write(link: HubLink, line: Buffer): void {
     const ok = link.socket.write(Buffer.concat([line, NL]));
-    if (!ok) {
+    if (!ok && this.stdinHeldBy === null) {
+      // The hub reads slower than the editor writes: stop reading the editor until it catches up. A link
+      // that dies instead never drains, so its close lets the editor go too (see onLinkClosed).
+      this.stdinHeldBy = link;
       this.stdin.pause();
-      link.socket.once('drain', () => this.stdin.resume());
+      link.socket.once('drain', () => this.releaseStdin(link));
     }
+  }
+
+  private releaseStdin(link: HubLink): void {
+    if (this.stdinHeldBy !== link) return;
+    this.stdinHeldBy = null;
+    this.stdin.resume();
   }
 
   private respondOversize(bytes: number): void {
@@ -436,6 +447,7 @@ export class Shim {
     if (this.links.get(link.gen) !== link) return;
     this.links.delete(link.gen);
     this.stopPinging(link);
+    this.releaseStdin(link);
     const wasCurrent = link === this.link;
     if (wasCurrent) {
       this.link = null;

@@ -170,7 +170,8 @@ async function rig(t: Cleanup, options: Partial<ShimOptions> = {}, setup?: (hub:
   });
   shim.start();
   t.after(async () => {
-    stdin.end();
+    // destroy, not end: a paused stdin (backpressure) would never emit 'end', and cleanup must not hang.
+    stdin.destroy();
     await shim.exited;
   });
   return { hub, shim, editor: new Lines(stdout), send: (m) => stdin.write(JSON.stringify(m) + '\n'), stderr: () => err, home };
@@ -354,4 +355,19 @@ test('an older shim is told to upgrade', async (t) => {
   const refused = await editor.next(byId(1));
   assert.equal(refused.error?.code, -32002);
   assert.match(refused.error!.message, /Upgrade the snowmux your editor launches/);
+});
+
+test('a hub that dies while its link is backed up does not leave the editor unread', { timeout: 20_000 }, async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  link1.socket.pause(); // the hub stops reading: the shim's writes back up and it stops reading the editor
+  const big = 'x'.repeat(256 * 1024);
+  send(call(50, `SELECT '${big}'`));
+  send(call(51, `SELECT '${big}'`));
+  link1.socket.destroy(); // …and then the hub dies
+  assert.equal((await editor.next(byId(50))).error?.code, -32001);
+  const link2 = await hub.nextLink();
+  send(call(52));
+  const seen = await link2.next((m) => m.id === 52);
+  assert.equal(seen.method, 'tools/call', 'the editor is read again after the backed-up link died');
 });
