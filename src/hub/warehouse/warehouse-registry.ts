@@ -32,7 +32,15 @@ export interface WarehouseRegistryOptions {
   embeddedDir?: string | undefined;
   /** Open a Snowflake warehouse for a profile (tests inject driver options). */
   openSnowflake?: (profile: SnowflakeProfile) => Promise<Warehouse>;
+  /** How long a failed login is reported as is before the next attempt (default 15 s). */
+  loginRetryAfterMs?: number;
 }
+
+/**
+ * A failed login is not retried on every call: editors retry quickly, and Snowflake locks a user after
+ * repeated failed logins. Calls in this window get the same error at once.
+ */
+const DEFAULT_LOGIN_RETRY_AFTER_MS = 15_000;
 
 export interface WarehouseProvider {
   /** The warehouse for this session's calls; `profileName` (from the session's role) wins over the session's own. */
@@ -107,7 +115,13 @@ export class WarehouseRegistry implements WarehouseProvider {
         this.opts.logger.info({ ms: Math.round(performance.now() - started), profile: redactProfile(profile) }, 'snowflake pool ready');
         return w;
       });
-      pool.catch(() => this.pools.delete(fingerprint));
+      const failed = pool;
+      failed.catch(() => {
+        const timer = setTimeout(() => {
+          if (this.pools.get(fingerprint) === failed) this.pools.delete(fingerprint);
+        }, this.opts.loginRetryAfterMs ?? DEFAULT_LOGIN_RETRY_AFTER_MS);
+        timer.unref();
+      });
       this.pools.set(fingerprint, pool);
     }
     return pool;

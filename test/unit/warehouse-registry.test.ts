@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { SnowmuxError } from '../../src/errors.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Session } from '../../src/hub/session/session.js';
+import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
+import type { SnowflakeProfile } from '../../src/hub/config/profile-types.js';
+import type { Warehouse } from '../../src/hub/warehouse/types.js';
+
+const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+const env = (user: string) => ({ SNOWFLAKE_ACCOUNT: 'acct', SNOWFLAKE_USER: user, SNOWFLAKE_PASSWORD: 'pw' });
+const session = (id: string, sessionEnv: Record<string, string>) => new Session({ id, identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', env: sessionEnv });
+
+function fakeWarehouse(profile: SnowflakeProfile): Warehouse {
+  return {
+    kind: 'snowflake',
+    info: () => ({ kind: 'snowflake', name: profile.name, detail: { user: profile.user }, defaultDatabase: '', defaultSchema: '' }),
+  } as unknown as Warehouse;
+}
+
+test('sessions with the same settings share one warehouse; different settings get their own', async () => {
+  const opened: string[] = [];
+  const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: {}, openSnowflake: async (p) => (opened.push(p.user), fakeWarehouse(p)) });
+  const a = await registry.forSession(session('a', env('alice')));
+  const b = await registry.forSession(session('b', env('alice')));
+  const c = await registry.forSession(session('c', env('bob')));
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+  assert.deepEqual(opened, ['alice', 'bob']);
+  assert.deepEqual(registry.describe().map((w) => w.detail.user).sort(), ['alice', 'bob']);
+});
+
+test('a failed login is reported to calls for a while instead of logging in again on every call', async () => {
+  let attempts = 0;
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: {},
+    loginRetryAfterMs: 60_000,
+    openSnowflake: async () => {
+      attempts++;
+      throw new SnowmuxError('AUTH_FAILED', 'Snowflake refused the login of "alice".');
+    },
+  });
+  for (let i = 0; i < 5; i++) {
+    await assert.rejects(registry.forSession(session(`s${i}`, env('alice'))), (e) => e instanceof SnowmuxError && e.code === 'AUTH_FAILED');
+  }
+  assert.equal(attempts, 1);
+});
+
+test('after the retry window a new login is attempted', async () => {
+  let attempts = 0;
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: {},
+    loginRetryAfterMs: 1,
+    openSnowflake: async (p) => {
+      attempts++;
+      if (attempts === 1) throw new SnowmuxError('AUTH_FAILED', 'refused');
+      return fakeWarehouse(p);
+    },
+  });
+  await assert.rejects(registry.forSession(session('x', env('alice'))));
+  // The retry window is 1 ms: wait for its timer by polling the outcome, not by sleeping a guess.
+  let ok = false;
+  for (let i = 0; i < 1000 && !ok; i++) {
+    await new Promise((r) => setImmediate(r));
+    ok = await registry.forSession(session('y', env('alice'))).then(() => true, () => false);
+  }
+  assert.ok(ok);
+  assert.equal(attempts, 2);
+});
