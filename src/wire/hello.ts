@@ -110,6 +110,9 @@ export function checkHello(hello: Hello): Refusal | null {
   if (typeof hello.wire !== 'number' || typeof hello.pid !== 'number' || (hello.role !== 'shim' && hello.role !== 'control')) {
     return { snowmux: 'refused', code: 'BAD_HELLO', message: 'Malformed snowmux hello. Use a shim from the same snowmux installation as the hub.' };
   }
+  // The control protocol (status, stop, replace…) is plain JSON and only ever grows: a newer CLI may
+  // still ask this hub for its status or to hand over to it (`hub --replace` across an upgrade).
+  if (hello.role === 'control') return null;
   if (hello.wire < MIN_WIRE_VERSION) {
     return {
       snowmux: 'refused',

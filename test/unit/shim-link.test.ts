@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Shim, type ShimOptions } from '../../src/shim/shim.js';
-import { WIRE_VERSION, checkHello, type Hello, type Refusal } from '../../src/wire/hello.js';
+import { WIRE_VERSION, checkHello, makeHello, type Hello, type Refusal } from '../../src/wire/hello.js';
 
 type Msg = Record<string, unknown> & { id?: unknown; method?: string; params?: Record<string, unknown>; error?: { code: number; message: string; data?: { retryable?: boolean } } };
 
@@ -370,4 +370,9 @@ test('a hub that dies while its link is backed up does not leave the editor unre
   send(call(52));
   const seen = await link2.next((m) => m.id === 52);
   assert.equal(seen.method, 'tools/call', 'the editor is read again after the backed-up link died');
+});
+
+test('a newer CLI may still use the control protocol (status, hand-over) of an older hub', () => {
+  assert.equal(checkHello({ ...makeHello({ role: 'control', pid: 1 }), wire: WIRE_VERSION + 1, version: '9.9.9' }), null);
+  assert.equal(checkHello({ ...makeHello({ role: 'shim', pid: 1 }), wire: WIRE_VERSION + 1, version: '9.9.9' })?.code, 'HUB_TOO_OLD');
 });

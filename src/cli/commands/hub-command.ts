@@ -81,6 +81,8 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     io.stderr.write(`snowmux hub: took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
   } else if (predecessor?.frozen) {
     io.stderr.write(`snowmux hub: the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
+  } else if (predecessor) {
+    io.stderr.write(`snowmux hub: the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
   }
   // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
   // draining (after `--replace`, or a stop while shims already started this one) appends until its process
@@ -176,6 +178,8 @@ interface Predecessor {
   link: OpenLink | null;
   /** It accepted the connection but did not answer: stopped, or stuck. */
   frozen: boolean;
+  /** Why it would not talk to us, when it refused. */
+  refusal?: string | undefined;
 }
 
 /** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */
@@ -185,7 +189,7 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
   } catch (err) {
     if (isNoHub(err)) return null;
     // Frozen, or too different to talk to: take the path anyway; it notices and exits when it can.
-    return { link: null, frozen: isSnowmuxError(err, 'HUB_NO_WELCOME') };
+    return { link: null, frozen: isSnowmuxError(err, 'HUB_NO_WELCOME'), refusal: errorMessage(err) };
   }
 }
 
