@@ -48,6 +48,11 @@ export interface HubOptions {
   sinks?: CallSink[];
   /** Extra sections for status output (pool, breaker, limits…). */
   statusSections?: () => Record<string, unknown>;
+  /**
+   * Called once when the hub starts draining: let go of what the next hub will need at once (a fixed
+   * metrics port…). The next hub may already be running.
+   */
+  onStopping?: (reason: string) => void;
 }
 
 export interface HubStatus {
@@ -343,6 +348,11 @@ export class Hub {
     if (this.socketCheck) clearInterval(this.socketCheck);
     this.logger.info({ reason, sessions: this.sessions.size }, 'hub stopping');
     this.releaseSocketPath();
+    try {
+      this.opts.onStopping?.(reason);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'onStopping failed');
+    }
     for (const conn of this.connections) conn.drain?.(reason);
     const graceMs = this.opts.shutdownGraceMs ?? 10_000;
     await waitUntil(() => this.sessions.size === 0, graceMs);

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { HubStatus } from '../../src/hub/hub.js';
 import { runCli, type AnyClient, type ClientKind, type HubProcess } from '../helpers/harness.js';
@@ -155,3 +156,49 @@ test('hub --replace under load: the old hub drains (its calls in flight complete
   const audit = await runCli(['audit', 'verify', '--home', rig.home]);
   assert.equal(audit.code, 0, `audit chain across the hand-over:\n${audit.stdout}${audit.stderr}`);
 });
+
+test('a fixed metrics port moves with the hub: graceful restart and --replace both end with the new hub serving /metrics', async (t) => {
+  const port = await freePort();
+  // A long grace period: the old hub cannot give the port up by finishing early.
+  const rig = await ChaosHome.create(t, `[hub]\nmetrics_listen = "127.0.0.1:${port}"\nshutdown_grace_ms = 120000\n\n${ONE_AT_A_TIME_CONFIG}`);
+  const hub = await rig.startHub();
+  const editor = await rig.client('v2-legacy', { name: 'editor-0' });
+  assert.equal(checkNation(await editor.callTool('execute_query', { query: nationQuery(1) }), 1), null);
+  const metricsOf = async (pid: number) => {
+    const s = await statusUntil(rig.home, `hub ${pid} serving metrics`, (x) => x.pid === pid && Boolean(x.metrics));
+    const res = await fetch(`${(s.metrics as { url: string }).url}`);
+    assert.equal(res.status, 200);
+    return res.text();
+  };
+  assert.match(await metricsOf(hub.pid), /snowmux_/);
+
+  // Graceful stop: the shim starts the next hub while this one still drains a call.
+  const blocker = new AbortController();
+  const blocked = editor.callTool('execute_query', { query: FOREVER_QUERY }, { signal: blocker.signal, timeout: 60_000 }).catch(() => null);
+  await statusUntil(rig.home, 'a call in flight', (s) => runningCalls(s) === 1);
+  assert.equal((await runCli(['stop', '--home', rig.home])).code, 0);
+  const second = await statusUntil(rig.home, 'the next hub', (s) => s.pid !== hub.pid);
+  assert.match(await metricsOf(second.pid), /snowmux_/, 'the new hub got the port although the old one was still draining');
+  blocker.abort();
+  await blocked;
+  assert.equal(await exitCode(hub), 0);
+
+  // --replace: same port, taken over as the old hub lets go.
+  const replacing = rig.spawnCli(['hub', '--replace']);
+  await outputMatches(replacing.proc, replacing.output, /listening on/);
+  assert.match(await metricsOf(replacing.proc.pid!), /snowmux_/);
+  await exitOf(second.pid);
+  assert.equal(checkNation(await editor.callTool('execute_query', { query: nationQuery(2) }), 2), null);
+  assert.doesNotMatch(replacing.output(), /Cannot serve metrics/);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -53,6 +53,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   let hubRef: Hub | undefined;
   const metrics = runtime.config.config.hub.metricsListen ? hubMetrics(runtime, () => hubRef) : null;
   let metricsUrl: string | undefined;
+  let metricsServer: { close(): unknown } | undefined;
   const hub = new Hub({
     home,
     socketPath,
@@ -65,6 +66,8 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
     sinks: metrics ? [held.sink, metrics] : [held.sink],
     statusSections: () => ({ ...runtime.statusSections(), ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}) }),
+    // The next hub (a replacement, or one a shim starts while this one drains) wants the same port.
+    onStopping: () => metricsServer?.close(),
   });
   hubRef = hub;
   if (predecessor?.link) {
@@ -105,7 +108,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   }
   runtime.warehouses.warmUp();
   if (metrics) {
-    const endpoint = await listenMetrics(runtime.config.config.hub.metricsListen!, {
+    const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
       metrics: () => metrics.text(),
       contentType: metrics.contentType,
       health: () => {
@@ -113,8 +116,21 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
         return { ok: st.state === 'running', body: { status: st.state, version: st.version, sessions: st.sessions.length, uptimeMs: st.uptimeMs } };
       },
     });
-    metricsUrl = endpoint.url;
-    logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
+    const onListening = (endpoint: { server: { close(): unknown }; url: string }) => {
+      metricsServer = endpoint.server;
+      metricsUrl = endpoint.url;
+      logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
+    };
+    if (previousWriter === null) {
+      onListening(await serveMetrics());
+    } else {
+      // A previous hub is still draining and may hold the port a moment longer: we already serve
+      // editors, so keep trying in the background instead of failing the take-over.
+      void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS).then(onListening, (err) => {
+        logger.error({ err: errorMessage(err) }, 'metrics not served');
+        io.stderr.write(`snowmux hub: ${errorMessage(err)}\n`);
+      });
+    }
   }
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
 
@@ -216,6 +232,20 @@ function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; rel
       for (const call of calls) pass(call);
     },
   };
+}
+
+/** Retries `listen` while its error says the address is still in use, up to `boundMs`. */
+async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    try {
+      return await listen();
+    } catch (err) {
+      const inUse = /EADDRINUSE/.test(errorMessage(err));
+      if (!inUse || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** Resolves once the process is gone (or after `boundMs`); polls, since it is not our child. */
