@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { errorMessage, isSnowmuxError } from '../errors.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
+import { Liveness } from '../wire/liveness.js';
 import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
 
 export interface ShimOptions {
@@ -96,8 +97,7 @@ interface HubLink {
   gen: number;
   hubPid: number;
   draining: boolean;
-  lastHeard: number;
-  pingTimer: NodeJS.Timeout | null;
+  liveness: Liveness | null;
 }
 
 function idKey(id: Id): string {
@@ -298,7 +298,7 @@ export class Shim {
   // ---- hub → editor -------------------------------------------------------------------------
 
   private fromHub(link: HubLink, line: Buffer): void {
-    link.lastHeard = Date.now();
+    link.liveness?.heard();
     if (isLinkFrame(line)) {
       const frame = parseLinkFrame(line);
       if (frame?.snowmux === 'ping') link.socket.write(encodeLine({ snowmux: 'pong', n: frame.n }));
@@ -382,7 +382,7 @@ export class Shim {
 
   private attach({ socket, welcome, rest }: OpenLink): void {
     this.gen += 1;
-    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, lastHeard: Date.now(), pingTimer: null };
+    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, liveness: null };
     const resumed = this.sessionId !== undefined;
     this.sessionId = welcome.sessionId;
     this.fatal = null;
@@ -525,21 +525,21 @@ export class Shim {
   private startPinging(link: HubLink): void {
     const every = this.opts.pingIntervalMs;
     if (every <= 0) return;
-    link.pingTimer = setInterval(() => {
-      const silent = Date.now() - link.lastHeard;
-      if (silent > every * 2) {
+    link.liveness = new Liveness({
+      checkEveryMs: every,
+      pingAfterMs: 0,
+      deadAfterMs: 2 * every,
+      ping: () => link.socket.write(encodeLine({ snowmux: 'ping', n: ++this.pingN })),
+      dead: (silent) => {
         this.log(`hub pid ${link.hubPid} has not answered for ${silent} ms; dropping the link`);
         link.socket.destroy();
-        return;
-      }
-      link.socket.write(encodeLine({ snowmux: 'ping', n: ++this.pingN }));
-    }, every);
-    link.pingTimer.unref();
+      },
+    });
   }
 
   private stopPinging(link: HubLink): void {
-    if (link.pingTimer) clearInterval(link.pingTimer);
-    link.pingTimer = null;
+    link.liveness?.stop();
+    link.liveness = null;
   }
 
   private onStdinEnd(): void {

@@ -1,0 +1,60 @@
+/**
+ * Dead-peer detection for a link, shared by the shim and the hub: ping when the peer has been quiet for a
+ * while, declare it dead when it has been silent too long.
+ *
+ * Silence only counts while this process was running. When a check comes late (the machine slept, or this
+ * process was stopped or blocked), the peer could not have been heard in the meantime, so it gets a fresh
+ * budget and a ping instead of being declared dead: after a laptop resumes, live links stay up.
+ */
+
+export interface LivenessOptions {
+  /** How often to check. */
+  checkEveryMs: number;
+  /** Silence after which a ping is sent (0: on every check). */
+  pingAfterMs: number;
+  /** Silence after which the peer is dead. */
+  deadAfterMs: number;
+  ping(): void;
+  dead(silentMs: number): void;
+}
+
+export class Liveness {
+  private lastHeard = Date.now();
+  private lastCheck = Date.now();
+  private stopped = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly opts: LivenessOptions) {
+    this.timer = setInterval(() => this.check(), opts.checkEveryMs);
+    this.timer.unref();
+  }
+
+  /** Call on every byte received from the peer. */
+  heard(): void {
+    this.lastHeard = Date.now();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  private check(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const late = now - this.lastCheck > 2 * this.opts.checkEveryMs;
+    this.lastCheck = now;
+    if (late) {
+      this.lastHeard = now;
+      this.opts.ping();
+      return;
+    }
+    const silent = now - this.lastHeard;
+    if (silent > this.opts.deadAfterMs) {
+      this.stop();
+      this.opts.dead(silent);
+    } else if (silent >= this.opts.pingAfterMs) {
+      this.opts.ping();
+    }
+  }
+}
