@@ -140,6 +140,8 @@ export class Shim {
   private sessionId: string | undefined;
   private connecting: Promise<void> | null = null;
   private stdinEnded = false;
+  /** stdin ended and nothing is owed any more: links are being closed. */
+  private finishing = false;
   private exiting = false;
   private readonly inflight = new Map<string, Inflight>();
   private pending: Pending[] = [];
@@ -322,6 +324,7 @@ export class Shim {
       link.socket.pause();
       this.stdout.once('drain', () => link.socket.resume());
     }
+    if (this.stdinEnded) this.finishIfDone();
   }
 
   private writeStdout(message: unknown): void {
@@ -330,6 +333,7 @@ export class Shim {
 
   private answerError(id: Id, code: number, message: string, retryable = true): void {
     this.writeStdout({ jsonrpc: '2.0', id, error: { code, message, data: { retryable } } });
+    if (this.stdinEnded) queueMicrotask(() => this.finishIfDone());
   }
 
   // ---- link lifecycle -----------------------------------------------------------------------
@@ -344,7 +348,7 @@ export class Shim {
 
   private async connectLoop(): Promise<void> {
     let delay = 50;
-    while (!this.exiting && !this.stdinEnded) {
+    while (!this.exiting && !this.finishing) {
       try {
         const link = await connectOrStartHub({
           home: this.opts.home,
@@ -355,7 +359,7 @@ export class Shim {
           handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
           env: this.opts.env,
         });
-        if (this.exiting || this.stdinEnded) {
+        if (this.exiting || this.finishing) {
           link.socket.destroy();
           return;
         }
@@ -457,7 +461,7 @@ export class Shim {
     let resend = false;
     for (const [key, entry] of this.inflight) {
       if (entry.gen !== link.gen) continue;
-      if (RESENDABLE.has(entry.method) && !this.stdinEnded) {
+      if (RESENDABLE.has(entry.method)) {
         entry.gen = BUFFERED;
         this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: Date.now() });
         resend = true;
@@ -466,7 +470,8 @@ export class Shim {
         this.answerError(entry.id, HUB_RESTARTED, `snowmux: the hub restarted while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
       }
     }
-    if (this.stdinEnded || this.exiting) {
+    if (this.exiting) return;
+    if (this.finishing || (this.stdinEnded && this.inflight.size === 0)) {
       if (this.links.size === 0) this.exit(0);
       return;
     }
@@ -542,17 +547,33 @@ export class Shim {
     link.liveness = null;
   }
 
+  /**
+   * The editor closed stdin. What it already asked is still answered (a script piping requests in gets its
+   * responses; a buffered call still waits at most the reconnect deadline); then the shim leaves. An editor
+   * shutting down follows EOF with SIGTERM within seconds, which ends the shim and cancels what still runs.
+   */
   private onStdinEnd(): void {
     if (this.stdinEnded) return;
     this.stdinEnded = true;
+    this.finishIfDone();
+  }
+
+  private finishIfDone(): void {
+    if (!this.stdinEnded || this.finishing || this.exiting || this.inflight.size > 0) return;
+    this.finishing = true;
     if (this.links.size === 0) {
       this.exit(0);
       return;
     }
-    // Ending our side tells each hub the editor is gone (it cancels what still runs); exit once they close.
+    // Ending our side tells each hub the editor is gone; exit once they close.
     for (const link of this.links.values()) link.socket.end();
     const timer = setTimeout(() => this.exit(0), 2_000);
     timer.unref();
+  }
+
+  /** Ends the shim now: links are dropped (their hubs cancel what still runs), nothing more is answered. */
+  close(): void {
+    this.exit(0);
   }
 
   private exit(code: number): void {

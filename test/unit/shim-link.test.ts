@@ -140,6 +140,8 @@ interface Rig {
   /** What the editor receives on stdout. */
   editor: Lines;
   send(message: unknown): void;
+  /** The editor closes stdin. */
+  end(): void;
   stderr(): string;
   home: string;
 }
@@ -170,11 +172,10 @@ async function rig(t: Cleanup, options: Partial<ShimOptions> = {}, setup?: (hub:
   });
   shim.start();
   t.after(async () => {
-    // destroy, not end: a paused stdin (backpressure) would never emit 'end', and cleanup must not hang.
-    stdin.destroy();
+    shim.close();
     await shim.exited;
   });
-  return { hub, shim, editor: new Lines(stdout), send: (m) => stdin.write(JSON.stringify(m) + '\n'), stderr: () => err, home };
+  return { hub, shim, editor: new Lines(stdout), send: (m) => stdin.write(JSON.stringify(m) + '\n'), end: () => stdin.end(), stderr: () => err, home };
 }
 
 const INIT = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'editor', version: '1.0' } };
@@ -375,4 +376,26 @@ test('a hub that dies while its link is backed up does not leave the editor unre
 test('a newer CLI may still use the control protocol (status, hand-over) of an older hub', () => {
   assert.equal(checkHello({ ...makeHello({ role: 'control', pid: 1 }), wire: WIRE_VERSION + 1, version: '9.9.9' }), null);
   assert.equal(checkHello({ ...makeHello({ role: 'shim', pid: 1 }), wire: WIRE_VERSION + 1, version: '9.9.9' })?.code, 'HUB_TOO_OLD');
+});
+
+test('requests sent before stdin ended are still answered (even while no hub answers yet), then the shim exits', async (t) => {
+  const { hub, editor, send, end, shim } = await rig(t);
+  const link1 = await hub.nextLink();
+  send(call(60));
+  assert.equal((await link1.next()).id, 60);
+  hub.close();
+  link1.socket.destroy(); // the hub goes away; the next call has to wait for a new one
+  assert.equal((await editor.next(byId(60))).error?.code, -32001);
+  send(call(61));
+  end(); // …and the editor (a script) closes stdin right away
+  await hub.listen();
+  const link2 = await hub.nextLink();
+  assert.equal((await link2.next()).id, 61, 'the buffered call still went out');
+  let exited = false;
+  void shim.exited.then(() => (exited = true));
+  link2.send(ok(61));
+  assert.ok((await editor.next(byId(61))).result);
+  await link2.closed; // the shim ends its side once nothing is owed…
+  assert.equal(await shim.exited, 0); // …and exits
+  assert.ok(exited);
 });
