@@ -174,3 +174,18 @@ export async function connectShimClient(home: string, name: string, env: Record<
 export function summary(xs: number[]): { n: number; p50: number; p99: number; max: number } {
   return { n: xs.length, p50: median(xs), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : NaN };
 }
+
+/** Ends the shims first (a shim that outlives its hub would start another one), then the clients. */
+export async function closeShimClients(clients: BenchClient[]): Promise<void> {
+  for (const c of clients) {
+    const pid = c.pid();
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+}

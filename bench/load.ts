@@ -12,7 +12,7 @@
  *   node dist/bench/load.js [seconds=3] [sizes=1,10,100]
  */
 import { rmSync } from 'node:fs';
-import { benchHome, connectShimClient, fmt, killHubs, machine, median, rssMiB, startHubProcess, summary, type BenchClient } from './lib.js';
+import { benchHome, closeShimClients, connectShimClient, fmt, killHubs, machine, median, rssMiB, startHubProcess, summary, type BenchClient } from './lib.js';
 
 type Call = { name: string; arguments: Record<string, unknown> };
 
@@ -106,7 +106,7 @@ export async function load(seconds = 3, sizes = [1, 10, 100]): Promise<LoadResul
       hubRssAfterLoadMiB: rssMiB(hub.pid!),
     };
   } finally {
-    await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+    await closeShimClients(clients);
     hub.kill('SIGKILL');
     killHubs(home);
     rmSync(home, { recursive: true, force: true });

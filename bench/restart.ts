@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { controlRequest } from '../src/cli/control-client.js';
-import { benchEnv, benchHome, cli, connectShimClient, fmt, killHubs, machine, median, startHubProcess, waitForExit, type BenchClient } from './lib.js';
+import { benchEnv, benchHome, cli, closeShimClients, connectShimClient, fmt, killHubs, machine, median, startHubProcess, waitForExit, type BenchClient } from './lib.js';
 
 const TRIVIAL = { name: 'execute_query', arguments: { query: 'SELECT 1' } };
 /** Hubs started by `hub --replace` runs (our children). */
@@ -132,7 +132,7 @@ export async function restart(runs = 5, sizes = [10, 50]): Promise<RestartResult
         results.push(r);
       }
     } finally {
-      await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+      await closeShimClients(clients);
       hub.kill('SIGKILL');
       for (const p of replacements.splice(0)) p.kill('SIGKILL');
       killHubs(home);
