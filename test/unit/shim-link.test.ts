@@ -27,7 +27,7 @@ class Lines {
   private buf = '';
   readonly all: Msg[] = [];
 
-  constructor(stream: NodeJS.ReadableStream, private readonly skip: (m: Msg) => boolean = () => false) {
+  constructor(stream: NodeJS.ReadableStream, private readonly ignore: (m: Msg) => boolean = () => false) {
     stream.on('data', (c: Buffer) => {
       this.buf += c.toString('utf8');
       let nl;
@@ -40,7 +40,7 @@ class Lines {
   }
 
   private push(m: Msg): void {
-    if (this.skip(m)) return;
+    if (this.ignore(m)) return;
     this.all.push(m);
     const i = this.waiters.findIndex((w) => w.pred(m));
     if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(m);
