@@ -57,6 +57,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     limits: config.config.limits,
     breaker: config.config.breaker,
   });
+  let audit: AuditLog | null = null;
+  // Secrets of profiles resolved so far (shims hand over their SNOWFLAKE_* settings at any time).
+  const knownSecrets = new Set(configSecrets(config));
   const warehouses = new WarehouseRegistry({
     home: opts.home,
     logger: opts.logger,
@@ -64,9 +67,13 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     config,
     flags: opts.flags,
     profileName: opts.profileName,
+    onSecrets: (secrets) => {
+      const fresh = secrets.filter((s) => !knownSecrets.has(s));
+      for (const s of fresh) knownSecrets.add(s);
+      if (fresh.length > 0) (audit as AuditLog | null)?.addSecrets(fresh);
+    },
   });
 
-  let audit: AuditLog | null = null;
   const auditConfig = config.config.audit;
   const auditSink: CallSink = {
     record: (call) => {
@@ -83,7 +90,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       maxFileBytes: auditConfig.maxFileBytes,
       maxFiles: auditConfig.maxFiles > 0 ? auditConfig.maxFiles : undefined,
       hubVersion: VERSION,
-      secrets: configSecrets(config),
+      secrets: [...knownSecrets],
     });
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));

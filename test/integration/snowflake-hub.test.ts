@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSnowflakeDouble, makeRsaKeyPair, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
@@ -43,7 +43,7 @@ function sfEnv(d: SnowflakeDouble, extra: Record<string, string> = {}): Record<s
 test('editors sharing a profile share one pool: N editors cause at most pool-size logins; a second profile gets its own', async (t) => {
   const d = await double(t);
   const home = tempHome(t);
-  await startHub(t, home);
+  const hub = await startHub(t, home);
   const env = sfEnv(d);
   const editors = await Promise.all(Array.from({ length: 6 }, (_, i) => connectClient(t, { home, kind: i % 2 ? 'v1' : 'v2-legacy', env, name: `sf-${i}` })));
   const results = await Promise.all(editors.flatMap((e) => [e.callTool('list_databases'), e.callTool('execute_query', { query: 'SELECT 1 AS ONE' })]));
@@ -75,6 +75,17 @@ test('editors sharing a profile share one pool: N editors cause at most pool-siz
     assert.ok(!status.stdout.includes(secret), 'status leaks a secret');
     assert.ok(!log.includes(secret), 'hub.log leaks a secret');
   }
+  // A secret the editor's environment handed over is scrubbed from audited SQL too.
+  const echoed = await editors[0]!.callTool('execute_query', { query: `SELECT '${PASSWORD}' AS P` });
+  assert.ok(!echoed.isError, textOf(echoed));
+  await Promise.all([...editors, bob].map((e) => e.close()));
+  assert.equal(await hub.stop(), 0);
+  const auditDir = join(home, 'audit');
+  const audit = readdirSync(auditDir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(auditDir, f), 'utf8')).join('');
+  assert.ok(audit.includes("SELECT '[REDACTED]' AS P"), 'the audited SQL is kept, with the secret scrubbed');
+  assert.ok(!audit.includes(PASSWORD) && !audit.includes(PASSPHRASE), 'the audit log leaks a secret');
+  const verify = await runCli(['audit', 'verify', '--home', home]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
 });
 
 test('every query carries a QUERY_TAG naming snowmux, the client, session and request; per-call context never leaks', async (t) => {

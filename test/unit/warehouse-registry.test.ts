@@ -72,3 +72,10 @@ test('after the retry window a new login is attempted', async () => {
   assert.ok(ok);
   assert.equal(attempts, 2);
 });
+
+test('the secrets of every resolved profile are reported (for the audit scrubber)', async () => {
+  const seen: string[] = [];
+  const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: {}, onSecrets: (s) => seen.push(...s), openSnowflake: async (p) => fakeWarehouse(p) });
+  await registry.forSession(session('a', { ...env('alice'), SNOWFLAKE_PASSWORD: 'hunter2-secret' }));
+  assert.ok(seen.includes('hunter2-secret'));
+});

@@ -34,6 +34,8 @@ export interface WarehouseRegistryOptions {
   openSnowflake?: (profile: SnowflakeProfile) => Promise<Warehouse>;
   /** How long a failed login is reported as is before the next attempt (default 15 s). */
   loginRetryAfterMs?: number;
+  /** Told the secrets of every profile resolved (so the audit log can scrub them from SQL text). */
+  onSecrets?: (secrets: string[]) => void;
 }
 
 /**
@@ -101,6 +103,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       configFile: this.opts.config,
     });
     for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
+    if (profile) this.opts.onSecrets?.(profileSecrets(profile));
     return profile;
   }
 
@@ -169,4 +172,15 @@ async function defaultOpenSnowflake(profile: SnowflakeProfile): Promise<Warehous
     throw err;
   }
   return warehouse;
+}
+
+/** The secret strings of a profile: what must never appear in logs, errors, status or audit records. */
+export function profileSecrets(profile: SnowflakeProfile): string[] {
+  const a = profile.auth;
+  const out: (string | undefined)[] = [];
+  if (a.method === 'password') out.push(a.password, a.mfa?.passcode);
+  else if (a.method === 'mfa') out.push(a.password, a.passcode);
+  else if (a.method === 'oauth' || a.method === 'pat') out.push(a.token);
+  else if (a.method === 'keypair') out.push(a.passphrase);
+  return out.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }
