@@ -517,7 +517,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       callTimeoutMs: hub.call_timeout_ms ?? DEFAULT_HUB_SETTINGS.callTimeoutMs,
       maxRows: hub.max_rows ?? DEFAULT_HUB_SETTINGS.maxRows,
       maxResultBytes: hub.max_result_bytes ?? DEFAULT_HUB_SETTINGS.maxResultBytes,
-      metricsListen: hub.metrics_listen,
+      ...(hub.metrics_listen === undefined ? {} : { metricsListen: hub.metrics_listen }),
     },
     profiles,
     policy: { defaultRole: data.policy?.default_role },
