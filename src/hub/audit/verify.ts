@@ -201,7 +201,7 @@ class Verifier {
       }
       this.index.push(record.seq, f, lineNo, record.hash, record.prev);
       const detail = record.kind === 'rotate' && isObject(record.detail) ? (record.detail as Partial<RotateDetail>) : undefined;
-      this.acknowledgeTorn(record.seq, at, first ? detail : undefined);
+      this.acknowledgeTorn(at, first ? detail : undefined);
       if (first) this.checkFileStart(file, previousFile, gapBefore, lineNo, record, detail);
       else if (record.kind === 'rotate') {
         this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'chain_break', message: `${at}: a rotate record in the middle of a file — files were concatenated or records moved between files` });
@@ -243,7 +243,7 @@ class Verifier {
   }
 
   /** Torn tails before this record must be exactly the ones its rotate record acknowledges. */
-  private acknowledgeTorn(seq: number, at: string, detail: Partial<RotateDetail> | undefined): void {
+  private acknowledgeTorn(at: string, detail: Partial<RotateDetail> | undefined): void {
     const acks: Partial<TornAcknowledgement>[] = Array.isArray(detail?.torn) ? (detail.torn as Partial<TornAcknowledgement>[]) : [];
     if (this.pendingTorn.length === 0 && acks.length === 0) return;
     const unmatched = [...acks];
