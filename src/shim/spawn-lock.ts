@@ -5,20 +5,12 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../wire/process-alive.js';
 
 export const SPAWN_LOCK_NAME = 'hub-start.lock';
 
 export interface SpawnLock {
   release(): void;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function tryAcquireSpawnLock(home: string, staleAfterMs: number): SpawnLock | null {
@@ -54,7 +46,7 @@ function isStale(path: string, staleAfterMs: number): boolean {
   try {
     const [pidText] = readFileSync(path, 'utf8').split(' ');
     const pid = Number(pidText);
-    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) return true;
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return true;
     return Date.now() - statSync(path).mtimeMs > staleAfterMs;
   } catch {
     return false;

@@ -18,6 +18,7 @@ import { HubMetrics } from '../../hub/observe/metrics.js';
 import { listenMetrics } from '../../hub/listen/metrics-listener.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
+import { processAlive } from '../../wire/process-alive.js';
 
 const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace] [profile flags]
 
@@ -73,8 +74,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   if (predecessor?.link) {
     // Make before break: open the warehouse (a Snowflake login, the DuckDB file) while the old hub still
     // serves, so the first calls after the take-over do not wait for it.
-    runtime.warehouses.warmUp();
-    await warehouseReady(runtime.warehouses, WARM_UP_WAIT_MS);
+    await Promise.race([runtime.warehouses.warmUp(), new Promise((r) => setTimeout(r, WARM_UP_WAIT_MS).unref())]);
   }
   await hub.start({ takeOver: predecessor !== null });
   if (predecessor?.link) {
@@ -106,7 +106,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
         held.release();
       });
   }
-  runtime.warehouses.warmUp();
+  void runtime.warehouses.warmUp();
   if (metrics) {
     const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
       metrics: () => metrics.text(),
@@ -159,12 +159,6 @@ const HANDOVER_WAIT_MS = 120_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
 const WARM_UP_WAIT_MS = 15_000;
 
-/** Resolves once a warehouse is open (or after `boundMs`: a failing login is reported to calls instead). */
-async function warehouseReady(warehouses: { describe(): unknown[] }, boundMs: number): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (warehouses.describe().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-}
-
 /** Pid of the hub that writes (or last wrote) the home's audit log. */
 const AUDIT_WRITER_FILE = 'audit-writer.pid';
 
@@ -176,13 +170,8 @@ function auditWriter(home: string): number | null {
   } catch {
     return null;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  if (pid === process.pid || !processAlive(pid)) return null;
+  return pid;
 }
 
 function claimAuditWriter(home: string): void {
@@ -252,12 +241,7 @@ async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Pr
 async function processGone(pid: number, boundMs: number): Promise<void> {
   const deadline = Date.now() + boundMs;
   for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    if (Date.now() > deadline) return;
+    if (!processAlive(pid) || Date.now() > deadline) return;
     await new Promise((r) => setTimeout(r, 25).unref());
   }
 }

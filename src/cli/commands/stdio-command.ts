@@ -34,7 +34,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL ?? 'warn' });
   // No audit here: several in-process servers may share a home, and the audit chain has one writer (the hub).
   const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), audit: false });
-  runtime.warehouses.warmUp();
+  void runtime.warehouses.warmUp();
   const session = new Session({
     id: randomUUID(),
     identity: { kind: 'local-user', name: userInfo().username },

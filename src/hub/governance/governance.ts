@@ -4,7 +4,7 @@
  * breaker per warehouse. `admit` runs before a tool touches the warehouse; `govern` wraps the warehouse
  * for the rest of the call.
  */
-import { SnowmuxError } from '../../errors.js';
+import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import type { Clock } from '../guard/clock.js';
 import { FairScheduler } from '../guard/fair-scheduler.js';
@@ -19,45 +19,18 @@ import type { CallMeter } from './call-meter.js';
 import { GovernedWarehouse, type ResultOwners } from './governed-warehouse.js';
 import { LRUCache } from 'lru-cache';
 
-export interface GovernanceLimits {
-  maxConcurrentQueries: number;
-  maxQueued: number;
-  maxQueuedPerSession?: number | undefined;
-  retryAttempts: number;
-  retryBudgetMs: number;
-  /** Rate limit for roles that set none. */
-  defaultRate: { perSecond: number; burst: number };
-}
-
-export interface BreakerSettings {
-  volumeThreshold: number;
-  errorThresholdPercentage: number;
-  resetTimeoutMs: number;
-}
-
-export const DEFAULT_GOVERNANCE_LIMITS: GovernanceLimits = {
-  maxConcurrentQueries: 8,
-  maxQueued: 256,
-  maxQueuedPerSession: 64,
-  retryAttempts: 2,
-  retryBudgetMs: 5_000,
-  defaultRate: { perSecond: 50, burst: 200 },
-};
-
-export const DEFAULT_BREAKER: BreakerSettings = { volumeThreshold: 5, errorThresholdPercentage: 50, resetTimeoutMs: 30_000 };
-
 export interface GovernanceOptions {
   policy: Policy;
-  limits?: Partial<GovernanceLimits>;
-  breaker?: Partial<BreakerSettings>;
+  limits?: Partial<LimitSettings>;
+  breaker?: Partial<CircuitBreakerSettings>;
   logger: Logger;
   clock?: Clock;
 }
 
 export class Governance {
   readonly policy: Policy;
-  private readonly limits: GovernanceLimits;
-  private readonly breakerSettings: BreakerSettings;
+  private readonly limits: LimitSettings;
+  private readonly breakerSettings: CircuitBreakerSettings;
   private readonly scheduler: FairScheduler;
   private readonly rateLimiter: RateLimiter;
   private readonly quotas: QuotaTracker;
@@ -78,8 +51,8 @@ export class Governance {
     this.policy = opts.policy;
     this.logger = opts.logger;
     this.clock = opts.clock;
-    this.limits = { ...DEFAULT_GOVERNANCE_LIMITS, ...opts.limits };
-    this.breakerSettings = { ...DEFAULT_BREAKER, ...opts.breaker };
+    this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
+    this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
     this.scheduler = new FairScheduler({
       maxConcurrent: this.limits.maxConcurrentQueries,
       maxQueued: this.limits.maxQueued,
@@ -179,10 +152,6 @@ export class Governance {
     for (const b of this.breakers.values()) b.shutdown();
     this.scheduler.close();
   }
-}
-
-export function isRefusal(err: unknown): boolean {
-  return err instanceof SnowmuxError && REFUSAL_CODES.has(err.code);
 }
 
 /** Codes that mean "refused by a rule", not "failed". */

@@ -12,6 +12,7 @@ import { chmodSync, closeSync, openSync, readFileSync, renameSync, rmSync, statS
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
+import { processAlive } from '../../wire/process-alive.js';
 
 const REPLACE_LOCK = 'hub-bind.lock';
 
@@ -65,14 +66,7 @@ function withBindLock<T>(home: string, fn: () => Promise<T>): Promise<T> {
       try {
         const age = Date.now() - statSync(path).mtimeMs;
         const pid = Number(readFileSync(path, 'utf8').trim());
-        let alive = false;
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch {
-          alive = false;
-        }
-        if (!alive || age > 10_000) rmSync(path, { force: true });
+        if (!processAlive(pid) || age > 10_000) rmSync(path, { force: true });
         else break;
       } catch {
         /* raced with its removal: retry */

@@ -58,16 +58,22 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
 
-  /** Opens the hub's default warehouse ahead of the first call, so the first call is warm. */
-  warmUp(): void {
+  /**
+   * Opens the hub's default warehouse ahead of the first call, so the first call is warm. Resolves when
+   * it is open, or when opening failed (the failure is reported to the calls that need it).
+   */
+  warmUp(): Promise<void> {
     let profile: SnowflakeProfile | null;
     try {
       profile = this.resolve(undefined, {});
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
-      return;
+      return Promise.resolve();
     }
-    void (profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse()).catch(() => {});
+    return (profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse()).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   forSession(session: Session, profileName?: string): Promise<Warehouse> {

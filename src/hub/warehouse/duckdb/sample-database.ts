@@ -7,6 +7,7 @@ import { SnowmuxError, errorMessage } from '../../../errors.js';
 import { quoteIdentifier, stringLiteral } from '../identifiers.js';
 import { generateTpchData } from './tpch-data.js';
 import type { TpchData } from './tpch-data.js';
+import { processAlive } from '../../../wire/process-alive.js';
 
 /**
  * Builds the embedded warehouse's sample database file: SNOWMUX_SAMPLE with schema TPCH (the eight
@@ -473,17 +474,8 @@ async function removeAbandonedBuilds(dataDir: string): Promise<void> {
     if (match === null) continue;
     const pid = Number(match[1]);
     // This process's own (possibly concurrent) builds and live processes' builds are not abandoned.
-    if (pid === process.pid || isRunning(pid)) continue;
+    if (pid === process.pid || processAlive(pid)) continue;
     await fs.rm(path.join(dataDir, entry), { recursive: true, force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
