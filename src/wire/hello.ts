@@ -105,10 +105,53 @@ export function makeHello(fields: Omit<Hello, 'snowmux' | 'wire' | 'version'>): 
   return { snowmux: 'hello', wire: WIRE_VERSION, version: VERSION, ...fields };
 }
 
+const MAX_ENV_ENTRIES = 256;
+const MAX_FIELD_CHARS = 64 * 1024;
+
+function isShortString(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_FIELD_CHARS;
+}
+
+/**
+ * What is wrong with a hello, field by field, or null. Everything the hub later reads from a hello is
+ * checked here, so a malformed one is refused before any session exists (a session built from a wrongly
+ * typed `env` or `caps` would otherwise fail later, and outlive its link).
+ */
+export function helloProblem(value: unknown): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'the hello is not an object';
+  const h = value as Record<string, unknown>;
+  if (!Number.isInteger(h.wire)) return '"wire" must be an integer';
+  if (h.role !== 'shim' && h.role !== 'control') return '"role" must be "shim" or "control"';
+  if (!Number.isInteger(h.pid) || (h.pid as number) < 0) return '"pid" must be a non-negative integer';
+  if (h.version !== undefined && !isShortString(h.version)) return '"version" must be a string';
+  if (h.parent !== undefined) {
+    const p = h.parent as Record<string, unknown> | null;
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) return '"parent" must be an object';
+    if (!Number.isInteger(p.pid)) return '"parent.pid" must be an integer';
+    if (p.command !== undefined && !isShortString(p.command)) return '"parent.command" must be a string';
+  }
+  if (h.profile !== undefined && (!isShortString(h.profile) || h.profile.length === 0)) return '"profile" must be a non-empty string';
+  if (h.resumeOf !== undefined && !isShortString(h.resumeOf)) return '"resumeOf" must be a string';
+  if (h.env !== undefined) {
+    const env = h.env as Record<string, unknown> | null;
+    if (env === null || typeof env !== 'object' || Array.isArray(env)) return '"env" must be an object of strings';
+    const entries = Object.entries(env);
+    if (entries.length > MAX_ENV_ENTRIES) return `"env" has more than ${MAX_ENV_ENTRIES} entries`;
+    for (const [name, v] of entries) {
+      if (!isShortString(v)) return `"env.${name.slice(0, 64)}" must be a string`;
+    }
+  }
+  if (h.caps !== undefined) {
+    if (!Array.isArray(h.caps) || h.caps.length > 64 || !h.caps.every((c) => isShortString(c))) return '"caps" must be an array of strings';
+  }
+  return null;
+}
+
 /** Checks a hello from a peer; returns a refusal to send back, or null when compatible. */
 export function checkHello(hello: Hello): Refusal | null {
-  if (typeof hello.wire !== 'number' || typeof hello.pid !== 'number' || (hello.role !== 'shim' && hello.role !== 'control')) {
-    return { snowmux: 'refused', code: 'BAD_HELLO', message: 'Malformed snowmux hello. Use a shim from the same snowmux installation as the hub.' };
+  const problem = helloProblem(hello);
+  if (problem) {
+    return { snowmux: 'refused', code: 'BAD_HELLO', message: `Malformed snowmux hello: ${problem}. Use a shim from the same snowmux installation as the hub.` };
   }
   // The control protocol (status, stop, replace…) is plain JSON and only ever grows: a newer CLI may
   // still ask this hub for its status or to hand over to it (`hub --replace` across an upgrade).

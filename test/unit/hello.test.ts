@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
-import { MIN_WIRE_VERSION, WIRE_VERSION, checkHello, isLinkFrame, makeHello, parseLinkFrame } from '../../src/wire/hello.js';
+import { MIN_WIRE_VERSION, WIRE_VERSION, checkHello, helloProblem, isLinkFrame, makeHello, parseLinkFrame } from '../../src/wire/hello.js';
 import { VERSION } from '../../src/version.js';
 
 test('VERSION matches package.json', () => {
@@ -44,4 +44,34 @@ test('checkHello accepts the current wire version and refuses others with what t
   assert.match(older!.message, /Upgrade/);
   const malformed = checkHello({ snowmux: 'hello', role: 'nobody' } as never);
   assert.equal(malformed?.code, 'BAD_HELLO');
+});
+
+test('every field of a hello is checked before the hub reads it', () => {
+  const good = makeHello({ role: 'shim', pid: 7, parent: { pid: 1, command: 'code' }, profile: 'dev', env: { SNOWFLAKE_USER: 'u' }, caps: ['drain-ack'] });
+  assert.equal(helloProblem(good), null);
+  assert.equal(checkHello(good), null);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ caps: 'drain-ack' }, /caps/],
+    [{ caps: [1] }, /caps/],
+    [{ env: { SNOWFLAKE_USER: 5 } }, /env\.SNOWFLAKE_USER/],
+    [{ env: ['x'] }, /env/],
+    [{ env: null }, /env/],
+    [{ profile: 42 }, /profile/],
+    [{ profile: '' }, /profile/],
+    [{ profile: { name: 'x' } }, /profile/],
+    [{ parent: 'code' }, /parent/],
+    [{ parent: { pid: 'x' } }, /parent\.pid/],
+    [{ resumeOf: 9 }, /resumeOf/],
+    [{ pid: -1 }, /pid/],
+    [{ pid: 1.5 }, /pid/],
+    [{ wire: '1' }, /wire/],
+    [{ version: 1 }, /version/],
+  ];
+  for (const [patch, reason] of bad) {
+    const hello = { ...good, ...patch } as never;
+    const refusal = checkHello(hello);
+    assert.equal(refusal?.code, 'BAD_HELLO', JSON.stringify(patch));
+    assert.match(refusal.message, reason, JSON.stringify(patch));
+  }
+  assert.match(helloProblem([]) ?? '', /not an object/);
 });
