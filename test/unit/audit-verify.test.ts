@@ -274,7 +274,21 @@ test('audit verify: usage errors and a missing directory → exit 2; default dir
   assert.equal(await runAuditVerify([], missing.io, home), 2);
   assert.match(missing.err(), new RegExp(`no audit directory at ${join(home, 'audit')}`));
   await mkdir(join(home, 'audit'), { recursive: true });
+  // An empty log proves nothing: it is what a log whose files were all removed looks like.
   const empty = capture();
-  assert.equal(await runAuditVerify([], empty.io, home), 0);
-  assert.equal(empty.out(), 'audit: 0 files, 0 records, chain intact\n');
+  assert.equal(await runAuditVerify([], empty.io, home), 1);
+  assert.match(empty.out() + empty.err(), /no audit records/);
+});
+
+test('a log whose files were all removed or emptied, with no anchor left, fails', async (t) => {
+  const { dir, files } = await writtenLog(t, 3, 1 << 20);
+  await rm(join(dir, 'audit-head'), { force: true });
+  for (const file of files) await writeFile(join(dir, file), '');
+  const emptied = await verifyAudit(dir);
+  assertTampered(emptied);
+  assert.match(emptied.problems[0]?.message ?? '', /hold no records: they were emptied/);
+  for (const file of files) await rm(join(dir, file));
+  const vanished = await verifyAudit(dir);
+  assertTampered(vanished);
+  assert.match(vanished.problems[0]?.message ?? '', /no audit records/);
 });

@@ -135,6 +135,14 @@ class Verifier {
     const order = this.chainOrder();
     this.checkChain(order);
     const head = await this.checkHead(order);
+    if (this.index.length === 0 && head === 'absent') {
+      // An intact chain of nothing proves nothing: a log whose files were all removed (or emptied)
+      // looks exactly like this, so it is reported, not passed.
+      const message = this.files.length === 0
+        ? `no audit records in ${this.dir}: the log was never written here, or every audit file was removed`
+        : `the audit files in ${this.dir} hold no records: they were emptied`;
+      this.add({ file: this.files[0]?.name ?? '', line: 0, kind: 'removed', message });
+    }
     const last = order[order.length - 1];
     const first = order[0];
     return {
