@@ -9,6 +9,7 @@ import { SnowmuxError } from '../errors.js';
 import { LineDecoder } from '../wire/framing.js';
 import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
 import { tryAcquireSpawnLock } from './spawn-lock.js';
+import { checkSocketPath } from '../wire/home.js';
 
 export interface OpenLink {
   socket: Socket;
@@ -19,8 +20,16 @@ export interface OpenLink {
 
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
 
-/** One attempt: resolves with an open link, or rejects with the connect error (code ENOENT/ECONNREFUSED…). */
+/**
+ * One attempt: resolves with an open link, or rejects with the connect error (code ENOENT/ECONNREFUSED…).
+ * Nothing is sent until the socket's directory and owner are verified (SOCKET_NOT_OWNED / RUNTIME_DIR_UNSAFE).
+ */
 export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<OpenLink> {
+  try {
+    checkSocketPath(socketPath);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     const decoder = new LineDecoder(64 * 1024);

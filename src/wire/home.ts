@@ -2,9 +2,9 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
 
 export const SOCKET_NAME = 'hub.sock';
@@ -25,20 +25,91 @@ export function resolveHome(source: HomeSource = {}): string {
 }
 
 /**
- * The socket lives in the home unless that path is too long for a Unix socket; then it moves to a
- * per-home name in the temp directory (still 0600, still found by every process using the same home).
+ * The socket lives in the home (0700, verified) unless that path is too long for a Unix socket; then it
+ * moves to the user's private runtime directory (see runtimeDir), under a per-home name. Never a shared
+ * directory: whoever could create the socket name first would receive every editor's hello and SQL.
  */
-export function socketPathFor(home: string): string {
+export function socketPathFor(home: string, env: NodeJS.ProcessEnv = process.env): string {
   const inHome = join(home, SOCKET_NAME);
   if (Buffer.byteLength(inHome) <= MAX_SOCKET_PATH) return inHome;
-  const digest = fnv1a64(home);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return join(tmpdir(), `snowmux-${uid}-${digest}.sock`);
+  return join(runtimeDir(env), `${fnv1a64(home)}.sock`);
+}
+
+/**
+ * `<tmp>/snowmux-<uid>`: one directory per user, created 0700 and verified before every use (ensureRuntimeDir,
+ * checkSocketPath). The temp directory is what every process of the user agrees on without configuration
+ * (XDG_RUNTIME_DIR is often unset for GUI editors and service managers, and a split would start two hubs).
+ */
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.TMPDIR && isAbsolute(env.TMPDIR) ? env.TMPDIR : tmpdir();
+  return join(base, `snowmux-${currentUid() ?? 'user'}`);
+}
+
+function currentUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+/** Creates the runtime directory when missing, then verifies it: a real directory, ours, closed to others. */
+export function ensureRuntimeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `Cannot create the private socket directory ${dir}: ${(err as Error).message}. Use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`, { cause: err });
+    }
+  }
+  verifyRuntimeDir(dir);
+}
+
+/** Throws RUNTIME_DIR_UNSAFE unless `dir` is a directory (not a symlink) owned by us with mode 0700 or tighter. */
+export function verifyRuntimeDir(dir: string): void {
+  const st = lstatSync(dir);
+  const uid = currentUid();
+  const fix = `Remove it if it is not yours to trust (rm -rf ${dir}), or use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`;
+  if (st.isSymbolicLink()) throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is a symbolic link; snowmux never follows one there. ${fix}`);
+  if (!st.isDirectory()) throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is not a directory. ${fix}`);
+  if (uid !== undefined && st.uid !== uid) {
+    throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} belongs to another user (uid ${st.uid}), who could read everything an editor sends. ${fix}`);
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}). Run: chmod 700 ${dir}`);
+  }
+}
+
+/**
+ * Verifies, before anything is sent, that the socket path is one only we control: a socket outside a home
+ * (any name but hub.sock, see socketPathFor) must sit in a directory that passes verifyRuntimeDir (the home
+ * itself is verified by checkHome); an existing socket must be ours. A missing path is fine (no hub yet).
+ * Throws SOCKET_NOT_OWNED / RUNTIME_DIR_UNSAFE.
+ */
+export function checkSocketPath(socketPath: string): void {
+  const dir = dirname(socketPath);
+  if (basename(socketPath) !== SOCKET_NAME) {
+    try {
+      verifyRuntimeDir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+  }
+  let st;
+  try {
+    st = lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  const uid = currentUid();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new SnowmuxError('SOCKET_NOT_OWNED', `The hub socket ${socketPath} belongs to another user (uid ${st.uid}); snowmux will not send your settings or SQL to it. Remove it (as its owner or root) and retry.`);
+  }
+  if (st.isSymbolicLink()) {
+    throw new SnowmuxError('SOCKET_NOT_OWNED', `The hub socket ${socketPath} is a symbolic link; snowmux never follows one. Remove it and retry.`);
+  }
 }
 
 /**
  * 64-bit FNV-1a of the path, as 16 hex digits: a stable, distinct-enough name per home. Not security:
- * the socket's protection is its 0600 mode in a per-user name. (node:crypto would cost the shim ms to load.)
+ * the socket's protection is the private directory it lives in. (node:crypto would cost the shim ms to load.)
  */
 function fnv1a64(text: string): string {
   let hash = 0xcbf29ce484222325n;

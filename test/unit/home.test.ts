@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { checkHome, ensureHome, resolveHome, socketPathFor } from '../../src/wire/home.js';
+import { dirname, join } from 'node:path';
+import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor } from '../../src/wire/home.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
 function tmp(t: { after(fn: () => void): void }): string {
@@ -42,12 +42,49 @@ test('checkHome refuses an open home, a file, and a missing directory, with what
   assert.throws(() => checkHome(join(base, 'missing')), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && /--home/.test(e.message));
 });
 
-test('socket path lives in the home, or in tmp when the home path is too long for a Unix socket', () => {
+test('socket path lives in the home, or in the per-user runtime directory when the home path is too long', (t) => {
   assert.equal(socketPathFor('/home/u/.snowmux'), '/home/u/.snowmux/hub.sock');
+  const base = tmp(t);
+  const env = { TMPDIR: base };
   const long = '/tmp/' + 'x'.repeat(120);
-  const p = socketPathFor(long);
-  assert.ok(p.startsWith(tmpdir()), p);
+  const p = socketPathFor(long, env);
+  assert.equal(dirname(p), runtimeDir(env));
+  assert.equal(runtimeDir(env), join(base, `snowmux-${process.getuid!()}`));
   assert.ok(Buffer.byteLength(p) < 100);
-  assert.equal(socketPathFor(long), p, 'stable for the same home');
-  assert.notEqual(socketPathFor(long + 'y'), p, 'distinct per home');
+  assert.equal(socketPathFor(long, env), p, 'stable for the same home');
+  assert.notEqual(socketPathFor(long + 'y', env), p, 'distinct per home');
+});
+
+test('the runtime directory is created 0700 and verified: never a symlink, never open, never foreign', (t) => {
+  const base = tmp(t);
+  const dir = join(base, 'rt');
+  ensureRuntimeDir(dir);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  ensureRuntimeDir(dir); // idempotent
+  chmodSync(dir, 0o755);
+  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /chmod 700/.test(e.message));
+  const target = join(base, 'target');
+  mkdirSync(target, { mode: 0o700 });
+  const link = join(base, 'link');
+  symlinkSync(target, link);
+  assert.throws(() => ensureRuntimeDir(link), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /symbolic link/.test(e.message));
+  const file = join(base, 'file');
+  writeFileSync(file, '');
+  assert.throws(() => ensureRuntimeDir(file), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /not a directory/.test(e.message));
+  // A socket outside a home is checked with its directory before the shim sends anything.
+  assert.throws(() => checkSocketPath(join(link, 'abc.sock')), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE'));
+  checkSocketPath(join(base, 'missing-dir', 'abc.sock')); // no hub yet: fine
+});
+
+test('a directory or socket owned by another user is refused', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const base = tmp(t);
+  const dir = join(base, 'rt');
+  mkdirSync(dir, { mode: 0o700 });
+  chownSync(dir, 12345, 12345);
+  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /another user \(uid 12345\)/.test(e.message));
+  chownSync(dir, 0, 0);
+  const sock = join(dir, 'abc.sock');
+  writeFileSync(sock, '');
+  chownSync(sock, 12345, 12345);
+  assert.throws(() => checkSocketPath(sock), (e) => isSnowmuxError(e, 'SOCKET_NOT_OWNED') && /uid 12345/.test(e.message));
 });

@@ -2,13 +2,13 @@
  * `snowmux hub` — runs the hub in the foreground until SIGTERM/SIGINT or `snowmux stop`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { errorMessage, isSnowmuxError } from '../../errors.js';
 import { encodeLine } from '../../wire/framing.js';
 import { makeHello } from '../../wire/hello.js';
-import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
 import { isNoHub, openLink, type OpenLink } from '../../shim/hub-link.js';
 import { createLogger, flushLogger } from '../../hub/observe/logger.js';
 import type { CallRecord, CallSink } from '../../hub/tools/tool-runtime.js';
@@ -45,6 +45,8 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const home = resolveHome({ flag: values.home });
   ensureHome(home);
   const socketPath = socketPathFor(home);
+  if (dirname(socketPath) !== home) ensureRuntimeDir(dirname(socketPath));
+  checkSocketPath(socketPath);
   const predecessor = values.replace ? await findPredecessor(socketPath) : null;
   const logger = createLogger({ home });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
