@@ -12,6 +12,7 @@ import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing.js';
 import { type Hello, checkHello, parseLinkFrame } from '../wire/hello.js';
+import { forwardedEnvironment } from '../wire/forwarded-env.js';
 import { handleControl, type ControlHandlers, type ControlRequest } from './control.js';
 import { watchLink } from './listen/link-watchdog.js';
 import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from './listen/unix-listener.js';
@@ -208,7 +209,8 @@ export class Hub {
       parent: hello?.parent,
       shimVersion: hello?.version,
       profile: hello?.profile,
-      env: hello?.env,
+      // Only the documented settings are taken from a hello, whatever a client puts there.
+      env: hello?.env ? forwardedEnvironment(hello.env) : undefined,
       resumeOf: hello?.resumeOf,
     };
     const session = new Session(facts);

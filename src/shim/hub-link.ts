@@ -10,6 +10,7 @@ import { LineDecoder } from '../wire/framing.js';
 import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
 import { tryAcquireSpawnLock } from './spawn-lock.js';
 import { checkSocketPath } from '../wire/home.js';
+import { hubStartEnvironment } from '../wire/forwarded-env.js';
 
 export interface OpenLink {
   socket: Socket;
@@ -164,7 +165,7 @@ async function spawnHub(opts: EnsureHubOptions): Promise<void> {
     const child = spawn(process.execPath, [...opts.hubCommand], {
       detached: true,
       stdio: ['ignore', logFd, logFd],
-      env: { ...(opts.env ?? process.env), SNOWMUX_STARTED_BY: `shim:${process.pid}` },
+      env: { ...hubStartEnvironment(opts.env ?? process.env), SNOWMUX_STARTED_BY: `shim:${process.pid}` },
     });
     child.unref();
   } finally {

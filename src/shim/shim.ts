@@ -18,6 +18,7 @@ import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
 import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
+import { forwardedEnvironment } from '../wire/forwarded-env.js';
 
 export interface ShimOptions {
   home: string;
@@ -116,15 +117,8 @@ function readParent(): ParentInfo {
 }
 
 function linkEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
-  const picked: Record<string, string> = {};
-  let any = false;
-  for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && (k.startsWith('SNOWFLAKE_') || k === 'SNOWMUX_PROFILE' || k === 'PRIVATE_KEY_FILE_PWD')) {
-      picked[k] = v;
-      any = true;
-    }
-  }
-  return any ? picked : undefined;
+  const picked = forwardedEnvironment(env);
+  return Object.keys(picked).length > 0 ? picked : undefined;
 }
 
 export class Shim {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isSnowmuxError } from '../../src/errors.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv } from '../../src/hub/config/env-profile.js';
-import { shimEnvironmentForHub } from '../../src/hub/config/shim-environment.js';
+import { forwardedEnvironment as shimEnvironmentForHub, hubStartEnvironment } from '../../src/wire/forwarded-env.js';
 
 test('the usual connector variables become settings with per-variable sources', () => {
   const { layer, warnings } = envLayer({
@@ -165,4 +165,21 @@ test('shim-environment stays dependency-free (the shim loads it on every editor 
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const source = readFileSync(fileURLToPath(new URL(`../../src/hub/config/shim-environment.${extension}`, import.meta.url)), 'utf8');
   assert.doesNotMatch(source, /^\s*import\s/m);
+});
+
+test('a shim-started hub inherits only what any process needs: no Snowflake settings, no foreign secrets, no editor profile', () => {
+  const started = hubStartEnvironment({
+    PATH: '/usr/bin',
+    HOME: '/home/u',
+    TMPDIR: '/tmp/u',
+    HTTPS_PROXY: 'http://proxy:3128',
+    SNOWMUX_LOG_LEVEL: 'debug',
+    SNOWMUX_PROFILE: 'dev',
+    SNOWFLAKE_ACCOUNT: 'a',
+    SNOWFLAKE_PASSWORD: 'pw',
+    PRIVATE_KEY_PASSPHRASE: 'pp',
+    GITHUB_TOKEN: 'ghp-not-for-the-hub',
+    AWS_SECRET_ACCESS_KEY: 'aws',
+  });
+  assert.deepEqual(started, { PATH: '/usr/bin', HOME: '/home/u', TMPDIR: '/tmp/u', HTTPS_PROXY: 'http://proxy:3128', SNOWMUX_LOG_LEVEL: 'debug' });
 });
