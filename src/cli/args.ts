@@ -7,8 +7,10 @@ import { SnowmuxError } from '../errors.js';
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O, allowPositionals = false) {
+  // Every command answers -h like --help.
+  const withShortHelp = options.help && options.help.short === undefined ? { ...options, help: { ...options.help, short: 'h' } } : options;
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args: argv, options: withShortHelp as O, allowPositionals, strict: true });
   } catch (err) {
     throw new SnowmuxError('USAGE', `${(err as Error).message}. Run \`snowmux ${command} --help\` for the options.`);
   }

@@ -6,8 +6,13 @@ import { resolveHome } from '../../wire/home.js';
 
 export async function auditCommand(argv: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = argv;
+  const usage = 'Usage: snowmux audit verify [--home DIR] [--dir DIR] [--json]\n';
+  if (sub === '--help' || sub === '-h') {
+    io.stdout.write(usage);
+    return 0;
+  }
   if (sub !== 'verify') {
-    io.stderr.write('Usage: snowmux audit verify [--home DIR] [--dir DIR] [--json]\n');
+    io.stderr.write(usage);
     return 2;
   }
   const homeIdx = rest.indexOf('--home');
