@@ -47,6 +47,8 @@ export interface HubOptions {
   socketCheckMs?: number;
   /** Extra sinks for every finished call (audit, metrics). */
   sinks?: CallSink[];
+  /** Applied to every finished call before any sink (recent list in status included) sees it. */
+  scrubCall?: (call: CallRecord) => CallRecord;
   /** Extra sections for status output (pool, breaker, limits…). */
   statusSections?: () => Record<string, unknown>;
   /**
@@ -113,7 +115,7 @@ export class Hub {
   constructor(private readonly opts: HubOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.sink = new CallSinks([this.recent, ...(opts.sinks ?? [])]);
+    this.sink = new CallSinks([this.recent, ...(opts.sinks ?? [])], opts.scrubCall);
   }
 
   get logger(): Logger {

@@ -6,13 +6,14 @@
 import { join, resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry } from './audit/audit-record.js';
+import { SecretScrubber, redactValue } from './audit/audit-redact.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { AuditSink } from './governance/audit-sink.js';
 import { Governance } from './governance/governance.js';
 import type { Logger } from './observe/logger.js';
 import { Policy } from './policy/policy.js';
-import { DEFAULT_LIMITS, type CallSink, type HubLimits } from './tools/tool-runtime.js';
+import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits } from './tools/tool-runtime.js';
 import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
 import { VERSION } from '../version.js';
 
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the audit log goes unless the config says otherwise; `false` disables it. */
   audit?: boolean;
+  /** The hub's one scrubber of known secrets (shared with the logger); created here when absent. */
+  scrubber?: SecretScrubber;
 }
 
 export interface HubRuntime {
@@ -43,6 +46,9 @@ export interface HubRuntime {
   shutdownGraceMs: number;
   statusSections(): Record<string, unknown>;
   close(reason: string): Promise<void>;
+  /** Every finished call passes this before any sink (status, audit, metrics) sees it. */
+  scrubCall(call: CallRecord): CallRecord;
+  scrubber: SecretScrubber;
 }
 
 export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
@@ -60,6 +66,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   let audit: AuditLog | null = null;
   // Secrets of profiles resolved so far (shims hand over their SNOWFLAKE_* settings at any time).
   const knownSecrets = new Set(configSecrets(config));
+  const scrubber = opts.scrubber ?? new SecretScrubber();
+  scrubber.add([...knownSecrets]);
   const warehouses = new WarehouseRegistry({
     home: opts.home,
     logger: opts.logger,
@@ -70,6 +78,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     onSecrets: (secrets) => {
       const fresh = secrets.filter((s) => !knownSecrets.has(s));
       for (const s of fresh) knownSecrets.add(s);
+      scrubber.add(fresh);
       if (fresh.length > 0) (audit as AuditLog | null)?.addSecrets(fresh);
     },
   });
@@ -103,6 +112,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     warehouses,
     governance,
     sinks: [auditSink],
+    scrubber,
+    scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
     limits: {
       ...DEFAULT_LIMITS,
@@ -136,4 +147,11 @@ function configSecrets(config: LoadedConfig): string[] {
     for (const v of [p.password, p.passcode, p.privateKeyPassphrase, p.token]) if (v) out.push(v);
   }
   return out;
+}
+
+/** The call as status and logs may show it: known secrets out of SQL, secret-looking request fields redacted. */
+function scrubCallRecord(call: CallRecord, scrubber: SecretScrubber): CallRecord {
+  const sql = call.sql === null ? null : scrubber.scrub(call.sql);
+  const request = call.request === undefined ? undefined : (redactValue(call.request, scrubber) as Record<string, unknown>);
+  return { ...call, sql, request };
 }

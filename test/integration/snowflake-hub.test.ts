@@ -78,6 +78,10 @@ test('editors sharing a profile share one pool: N editors cause at most pool-siz
   // A secret the editor's environment handed over is scrubbed from audited SQL too.
   const echoed = await editors[0]!.callTool('execute_query', { query: `SELECT '${PASSWORD}' AS P` });
   assert.ok(!echoed.isError, textOf(echoed));
+  // …and from status (recent calls) the same way: one scrubbing pass before any sink sees the call.
+  const after = await runCli(['status', '--json', '--home', home]);
+  assert.ok(!after.stdout.includes(PASSWORD), 'status shows a secret typed into SQL');
+  assert.ok(after.stdout.includes("SELECT '[REDACTED]' AS P"), 'status shows the call, scrubbed');
   await Promise.all([...editors, bob].map((e) => e.close()));
   assert.equal(await hub.stop(), 0);
   const auditDir = join(home, 'audit');
@@ -86,6 +90,7 @@ test('editors sharing a profile share one pool: N editors cause at most pool-siz
   assert.ok(!audit.includes(PASSWORD) && !audit.includes(PASSPHRASE), 'the audit log leaks a secret');
   const verify = await runCli(['audit', 'verify', '--home', home]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  assert.ok(!readFileSync(join(home, 'hub.log'), 'utf8').includes(PASSWORD), 'hub.log leaks a secret');
 });
 
 test('every query carries a QUERY_TAG naming snowmux, the client, session and request; per-call context never leaks', async (t) => {

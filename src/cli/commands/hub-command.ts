@@ -14,6 +14,7 @@ import { createLogger, flushLogger } from '../../hub/observe/logger.js';
 import type { CallRecord, CallSink } from '../../hub/tools/tool-runtime.js';
 import { Hub } from '../../hub/hub.js';
 import { createRuntime, type HubRuntime } from '../../hub/runtime.js';
+import { SecretScrubber } from '../../hub/audit/audit-redact.js';
 import { HubMetrics } from '../../hub/observe/metrics.js';
 import { listenMetrics } from '../../hub/listen/metrics-listener.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
@@ -48,9 +49,11 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   if (dirname(socketPath) !== home) ensureRuntimeDir(dirname(socketPath));
   checkSocketPath(socketPath);
   const predecessor = values.replace ? await findPredecessor(socketPath) : null;
-  const logger = createLogger({ home });
+  // One scrubber of known secrets for logs, status and audit; profiles add theirs as they resolve.
+  const scrubber = new SecretScrubber();
+  const logger = createLogger({ home, scrub: (line) => scrubber.scrub(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values) });
+  const runtime = await createRuntime({ home, logger, scrubber, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values) });
   const held = holdRecords(runtime.sinks, true);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
@@ -68,6 +71,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     shutdownGraceMs: runtime.shutdownGraceMs,
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
     sinks: metrics ? [held.sink, metrics] : [held.sink],
+    scrubCall: runtime.scrubCall,
     statusSections: () => ({ ...runtime.statusSections(), ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}) }),
     // The next hub (a replacement, or one a shim starts while this one drains) wants the same port.
     onStopping: () => metricsServer?.close(),

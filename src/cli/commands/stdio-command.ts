@@ -50,7 +50,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     observe: (m) => observeClientMessage(session, m),
     onEnded: () => ended(),
   });
-  const sink = new CallSinks([new RecentCalls(10), ...runtime.sinks]);
+  const sink = new CallSinks([new RecentCalls(10), ...runtime.sinks], runtime.scrubCall);
   const handle = serveStdio(
     () => createMcpServer({ session, warehouses: runtime.warehouses, governance: runtime.governance, limits: runtime.limits, logger, sink }),
     { transport },

@@ -24,6 +24,11 @@ export interface LoggerOptions {
   /** Write to this stream instead of the home's log file (tests, `snowmux stdio` uses stderr). */
   destination?: NodeJS.WritableStream;
   level?: string;
+  /**
+   * Applied to every finished log line: scrubs known secret values (profile passwords, tokens) wherever they
+   * appear — an error text or SQL that echoes one — which path-based redaction cannot see.
+   */
+  scrub?: (line: string) => string;
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
@@ -37,6 +42,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      ...(opts.scrub ? { hooks: { streamWrite: opts.scrub } } : {}),
     },
     destination as pino.DestinationStream,
   );

@@ -27,8 +27,10 @@ export class RecentCalls implements CallSink {
 
 /** Fans one call record out to several sinks (recent list, audit, metrics). */
 export class CallSinks implements CallSink {
-  constructor(private readonly sinks: CallSink[]) {}
-  record(call: CallRecord): void {
+  /** `prepare` runs once per call before any sink sees it (secret scrubbing: status shows what audit keeps). */
+  constructor(private readonly sinks: CallSink[], private readonly prepare?: (call: CallRecord) => CallRecord) {}
+  record(raw: CallRecord): void {
+    const call = this.prepare ? this.prepare(raw) : raw;
     for (const sink of this.sinks) {
       try {
         sink.record(call);
