@@ -221,3 +221,33 @@ queries = 2
   const human = await runCli(['status', '--home', home]);
   assert.match(human.stdout, /quota +\S+: queries 0 left until/);
 });
+
+test('one name, resolved once: quoted-quoted names never reach a denied object through metadata tools or a query context', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.analyst]
+identities = ["${me}"]
+deny = ["SNOWMUX_SAMPLE.SHOWCASE.*", "*.*.CUSTOMER"]
+`);
+  await startHub(t, home);
+  const analyst = await connectClient(t, { home, kind: 'v2-legacy', name: 'analyst-editor' });
+  const leaks = (text: string) => /C_CUSTKEY|TYPE_SAMPLES/.test(text);
+  for (const name of ['""CUSTOMER""', '"""CUSTOMER"""', '""customer""', 'CUSTOMER', '"CUSTOMER"']) {
+    const r = await analyst.callTool('describe_table', { database: 'SNOWMUX_SAMPLE', schema: 'TPCH', table_name: name });
+    assert.equal(r.isError, true, `describe_table ${name}: ${textOf(r)}`);
+    assert.ok(!leaks(textOf(r)), `describe_table ${name} reached CUSTOMER: ${textOf(r)}`);
+  }
+  for (const schema of ['""SHOWCASE""', '"""SHOWCASE"""', '""showcase""']) {
+    const listed = await analyst.callTool('list_tables', { database: 'SNOWMUX_SAMPLE', schema });
+    assert.ok(!leaks(JSON.stringify(listed)), `list_tables ${schema} listed a denied schema: ${textOf(listed)}`);
+    const views = await analyst.callTool('list_views', { database: '""SNOWMUX_SAMPLE""', schema });
+    assert.ok(!leaks(JSON.stringify(views)), `list_views ${schema}: ${textOf(views)}`);
+    const q = await analyst.callTool('execute_query', { query: 'SELECT * FROM TYPE_SAMPLES', database: 'SNOWMUX_SAMPLE', schema });
+    assert.equal(q.isError, true, `execute_query in schema ${schema}: ${textOf(q)}`);
+    const described = await analyst.callTool('describe_table', { database: 'SNOWMUX_SAMPLE', schema, table_name: 'TYPE_SAMPLES' });
+    assert.equal(described.isError, true, `describe_table in schema ${schema}: ${textOf(described)}`);
+  }
+  // The plain names still work where the role allows them.
+  const ok = await analyst.callTool('describe_table', { database: 'snowmux_sample', schema: 'tpch', table_name: 'nation' });
+  assert.ok(!ok.isError, textOf(ok));
+});

@@ -42,9 +42,10 @@ describe('Snowflake session isolation', () => {
     const base = await context(w);
     assert.deepEqual(base.slice(0, 4), ['SNOWFLAKE_SAMPLE_DATA', 'TPCH_SF1', 'ANALYST', 'COMPUTE_WH']);
     const session = base[4];
-    const other = await context(w, { database: 'analytics', role: 'PUBLIC', warehouse: 'DEV_WH' });
+    // Names arrive resolved (the tool layer normalizes once: analytics → ANALYTICS, "Odd Schema" → Odd Schema).
+    const other = await context(w, { database: 'ANALYTICS', role: 'PUBLIC', warehouse: 'DEV_WH' });
     assert.deepEqual(other, ['ANALYTICS', 'PUBLIC', 'PUBLIC', 'DEV_WH', session]);
-    const quoted = await context(w, { database: 'ANALYTICS', schema: '"Odd Schema"' });
+    const quoted = await context(w, { database: 'ANALYTICS', schema: 'Odd Schema' });
     assert.deepEqual(quoted.slice(0, 2), ['ANALYTICS', 'Odd Schema']);
     // The next call without context is back on the profile's context — same connection, same session.
     assert.deepEqual(await context(w), base);
@@ -107,10 +108,6 @@ describe('Snowflake session isolation', () => {
     const next = await context(w);
     assert.equal(next[4], session);
     assert.deepEqual(next.slice(0, 2), ['SNOWFLAKE_SAMPLE_DATA', 'TPCH_SF1']);
-    // A name that is not an identifier at all is refused before a connection is even taken.
-    const sent = double.counters.queries;
-    await assert.rejects(w.query('select 1', queryOptions({ schema: 'bad\u0001name' })), { code: 'INVALID_IDENTIFIER' });
-    assert.equal(double.counters.queries, sent);
     assert.equal((await context(w))[4], session);
   });
 
@@ -119,7 +116,7 @@ describe('Snowflake session isolation', () => {
     const from = double.queries.length;
     await w.query('select 1', queryOptions({ tag: { sessionId: 's-42', requestId: 'r-7', client: 'cursor 1.2', tool: 'execute_query' }, database: 'ANALYTICS' }));
     await w.listDatabases(callContext({ tag: { sessionId: 's-43', requestId: 'r-8', client: 'claude-code', tool: 'list_databases' } }));
-    await w.describeObject({ database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1', name: 'customer' }, 'table', callContext());
+    await w.describeObject({ database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1', name: 'CUSTOMER' }, 'table', callContext());
     const sent = double.queries.slice(from);
     assert.ok(sent.length >= 4, `${sent.length} statements`); // USE + SELECT + SHOW (+ USE back) + DESCRIBE
     for (const q of sent) {

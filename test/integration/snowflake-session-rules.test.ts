@@ -51,14 +51,15 @@ describe('context statements', () => {
   });
   it('role first, then warehouse, then database+schema in one USE SCHEMA; names quoted', () => {
     const tracked = new TrackedContext(baseline);
-    const desired = desiredContext(baseline, { role: 'Loader', warehouse: '"wh x"', database: 'other', schema: '"Odd ""S"""' });
+    // Role and warehouse come from config text (normalized here); database and schema arrive resolved.
+    const desired = desiredContext(baseline, { role: 'Loader', warehouse: '"wh x"', database: 'OTHER', schema: 'Odd "S"' });
     assert.deepEqual(
       contextStatements(tracked, desired).map((s) => s.sql),
       ['USE ROLE "LOADER"', 'USE WAREHOUSE "wh x"', 'USE SCHEMA "OTHER"."Odd ""S"""'],
     );
   });
   it("another database without a schema does not borrow the profile's schema", () => {
-    const desired = desiredContext(baseline, { database: 'other' });
+    const desired = desiredContext(baseline, { database: 'OTHER' });
     assert.equal(desired.schema, null);
     assert.deepEqual(contextStatements(new TrackedContext(baseline), desired).map((s) => s.sql), ['USE DATABASE "OTHER"']);
   });

@@ -555,7 +555,7 @@ describe('DuckDbWarehouse', () => {
       await rejectsWith(warehouse.listSchemas('temp', ctx()), 'OBJECT_NOT_FOUND');
       await rejectsWith(warehouse.query('SELECT 1', opts({ schema: hostile })), 'OBJECT_NOT_FOUND');
       await rejectsWith(warehouse.query('SELECT 1', opts({ database: hostile })), 'OBJECT_NOT_FOUND');
-      await rejectsWith(warehouse.listSchemas('', ctx()), 'INVALID_IDENTIFIER');
+      await rejectsWith(warehouse.listSchemas('', ctx()), 'OBJECT_NOT_FOUND');
       await rejectsWith(warehouse.listObjects('SNOWMUX_SAMPLE', 'TPCH', 'index' as 'table', ctx()), 'INVALID_ARGUMENT');
       const nation = await warehouse.query('SELECT count(*) FROM NATION', opts());
       assert.deepEqual(nation.rows, [[25]]);

@@ -7,6 +7,11 @@ import { SnowmuxError } from '../../errors.js';
  * - a name already wrapped in double quotes (`"Mixed Case"`) is taken literally, inner `""` unescaped;
  * - anything else (spaces, dots, quotes, punctuation) is taken literally as a quoted identifier.
  * The result is always emitted double-quoted, so no input can break out of the identifier.
+ *
+ * Resolve once: a name a user typed is normalized exactly once, in the tool layer, before the policy judges
+ * it; everything after (policy, governed warehouse, backends, session context) takes that resolved name and
+ * only quotes it. normalizeIdentifier is not idempotent (`""X""` → `"X"` → `X`), so a second pass anywhere
+ * would let a name the policy judged as `"X"` reach X.
  */
 const UNQUOTED = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 const MAX_IDENTIFIER_LENGTH = 255;
@@ -31,11 +36,6 @@ export function normalizeIdentifier(raw: string, what = 'identifier'): string {
 /** Quotes an already-normalized name. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** Normalizes and quotes a user-supplied identifier. */
-export function identifierSql(raw: string, what?: string): string {
-  return quoteIdentifier(normalizeIdentifier(raw, what));
 }
 
 /** A SQL string literal ('it''s'), for the few commands that take names as strings. */

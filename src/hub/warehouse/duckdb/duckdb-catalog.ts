@@ -1,6 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SnowmuxError } from '../../../errors.js';
-import { normalizeIdentifier } from '../identifiers.js';
 import type { ColumnDescription, DatabaseInfo, ObjectInfo, ObjectKind, SchemaInfo } from '../types.js';
 
 /**
@@ -95,9 +94,12 @@ export async function describeObject(
   }));
 }
 
-/** The catalog name a user's database name refers to; OBJECT_NOT_FOUND when there is none. */
-export async function resolveDatabase(connection: DuckDBConnection, raw: string): Promise<string> {
-  const name = normalizeIdentifier(raw, 'database name');
+/**
+ * The catalog name a resolved database name refers to; OBJECT_NOT_FOUND when there is none. Names arrive
+ * resolved (warehouse/identifiers.ts, once, in the tool layer, before the policy saw them) and are never
+ * re-parsed here: a second pass would turn `""X""` into X after the policy had judged `"X"`.
+ */
+export async function resolveDatabase(connection: DuckDBConnection, name: string): Promise<string> {
   const found = await bestMatch(
     connection,
     `SELECT database_name FROM duckdb_databases()
@@ -114,8 +116,7 @@ export async function resolveDatabase(connection: DuckDBConnection, raw: string)
 }
 
 /** The schema a user's schema name refers to in `database` (already resolved). */
-export async function resolveSchema(connection: DuckDBConnection, database: string, raw: string): Promise<string> {
-  const name = normalizeIdentifier(raw, 'schema name');
+export async function resolveSchema(connection: DuckDBConnection, database: string, name: string): Promise<string> {
   const found = await bestMatch(
     connection,
     `SELECT schema_name FROM duckdb_schemas()
@@ -132,8 +133,7 @@ export async function resolveSchema(connection: DuckDBConnection, database: stri
 }
 
 /** The table or view a user's name refers to, of the requested kind. */
-export async function resolveObject(connection: DuckDBConnection, database: string, schema: string, raw: string, kind: ObjectKind): Promise<string> {
-  const name = normalizeIdentifier(raw, `${kind} name`);
+export async function resolveObject(connection: DuckDBConnection, database: string, schema: string, name: string, kind: ObjectKind): Promise<string> {
   const rows = await select(
     connection,
     `SELECT name, kind FROM (

@@ -85,8 +85,10 @@ export function baselineContext(profile: SnowflakeProfile): DesiredContext {
 /** This call's context: its own choices over the profile's defaults. */
 export function desiredContext(baseline: DesiredContext, ctx: Pick<CallContext, 'database' | 'schema' | 'role' | 'warehouse'>): DesiredContext {
   const pick = (v: string | undefined, what: string): string | null | undefined => (v === undefined || v === '' ? undefined : normalizeIdentifier(v, what));
-  const database = pick(ctx.database, 'database');
-  const schema = pick(ctx.schema, 'schema');
+  // A call's database and schema arrive resolved (once, in the tool layer, before the policy judged them).
+  const resolved = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+  const database = resolved(ctx.database);
+  const schema = resolved(ctx.schema);
   const otherDatabase = database !== undefined && database !== baseline.database;
   return {
     role: pick(ctx.role, 'role') ?? baseline.role,

@@ -12,7 +12,7 @@
  */
 import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
-import { identifierSql } from '../identifiers.js';
+import { quoteIdentifier } from '../identifiers.js';
 import type {
   CallContext,
   ColumnDescription,
@@ -143,12 +143,12 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   async listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
-    const rows = await this.metadata(`SHOW SCHEMAS IN DATABASE ${identifierSql(database, 'database')}`, ctx);
+    const rows = await this.metadata(`SHOW SCHEMAS IN DATABASE ${quoteIdentifier(database)}`, ctx);
     return rows.map((r) => ({ database: text(r, 'database_name'), name: text(r, 'name'), ...optional('comment', r['comment']) }));
   }
 
   async listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
-    const where = `${identifierSql(database, 'database')}.${identifierSql(schema, 'schema')}`;
+    const where = `${quoteIdentifier(database)}.${quoteIdentifier(schema)}`;
     const rows = await this.metadata(`SHOW ${kind === 'view' ? 'VIEWS' : 'TABLES'} IN SCHEMA ${where}`, ctx);
     return rows.map((r) => {
       const info: ObjectInfo = { database: text(r, 'database_name'), schema: text(r, 'schema_name'), name: text(r, 'name'), kind };
@@ -161,7 +161,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
-    const name = `${identifierSql(ref.database, 'database')}.${identifierSql(ref.schema, 'schema')}.${identifierSql(ref.name, 'object name')}`;
+    const name = `${quoteIdentifier(ref.database)}.${quoteIdentifier(ref.schema)}.${quoteIdentifier(ref.name)}`;
     const rows = await this.metadata(`DESCRIBE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${name}`, ctx);
     return rows.map((r) => ({
       name: text(r, 'name'),
