@@ -97,7 +97,7 @@ describe('Snowflake results', () => {
   it('lists databases, schemas, tables and views with Snowflake commands', async () => {
     const ctx = callContext();
     assert.deepEqual((await w.listDatabases(ctx)).map((d) => d.name), ['ANALYTICS', 'SNOWFLAKE_SAMPLE_DATA']);
-    assert.deepEqual((await w.listSchemas('snowflake_sample_data', ctx)).map((s) => s.name), ['PUBLIC', 'TPCH_SF1', 'WEATHER']);
+    assert.deepEqual((await w.listSchemas('SNOWFLAKE_SAMPLE_DATA', ctx)).map((s) => s.name), ['PUBLIC', 'TPCH_SF1', 'WEATHER']);
     const tables = await w.listObjects('SNOWFLAKE_SAMPLE_DATA', 'TPCH_SF1', 'table', ctx);
     assert.deepEqual(tables.map((t) => t.name), ['CUSTOMER', 'NATION', 'ORDERS', 'REGION']);
     assert.deepEqual(tables[0], { database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1', name: 'CUSTOMER', kind: 'table', comment: 'TPC-H customers', rowCount: 1500 });
@@ -114,7 +114,7 @@ describe('Snowflake results', () => {
 
   it('describes tables and views, quoting mixed-case and hostile names', async () => {
     const ctx = callContext();
-    const columns = await w.describeObject({ database: 'snowflake_sample_data', schema: 'tpch_sf1', name: 'customer' }, 'table', ctx);
+    const columns = await w.describeObject({ database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1', name: 'CUSTOMER' }, 'table', ctx);
     assert.deepEqual(columns.find((c) => c.name === 'C_ACCTBAL'), { name: 'C_ACCTBAL', type: 'NUMBER(12,2)', nullable: false, default: null, comment: 'Account balance' });
     const odd = await w.describeObject({ database: 'ANALYTICS', schema: 'Odd Schema', name: 'Mixed Case' }, 'table', ctx);
     assert.deepEqual(odd.map((c) => [c.name, c.nullable]), [['Col A', true], ['b', true]]);

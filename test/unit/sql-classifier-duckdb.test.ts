@@ -229,7 +229,7 @@ describe('classifier vs the DuckDB parser', () => {
     let allowedAndPrepared = 0;
     const corpus = SQL_CORPUS.filter((e) => e.dialect !== 'snowflake');
     const reads = corpus.filter((e) => e.readOnly);
-    for (let i = 0; i < 1500; i++) {
+    for (let i = 0; i < 2000; i++) {
       // Mostly small edits of accepted statements, so that many results still parse and bind.
       let sql = pick(rand, rand() < 0.7 ? reads : corpus).sql;
       for (let k = 1 + Math.floor(rand() * 2); k > 0; k--) {

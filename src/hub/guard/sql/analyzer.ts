@@ -546,6 +546,11 @@ class StatementAnalyzer {
     if (pathLike || extension) {
       findings.hazard(`reads the file ${parts.map((p) => p.text).join('.')} directly (DuckDB replacement scan)`);
     }
+    // DuckDB also exposes many table functions as views (`FROM pragma_database_list`, `FROM duckdb_databases`):
+    // a bare name is judged exactly like the call it stands for. Quoting does not change the name (DuckDB
+    // resolves identifiers case-insensitively), so the unescaped upper-cased name is what counts.
+    const hazard = last?.upper === undefined ? undefined : judgeFunctionCall(last.upper, 'duckdb').hazard;
+    if (hazard) findings.hazard(`reads ${last!.text}, which ${hazard}`);
   }
 
   /** A string where a table goes: DuckDB reads it as a file; Snowflake accepts '@stage/path'. */

@@ -156,6 +156,22 @@ const DUCKDB_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['GETENV', "reads the hub's environment variables"],
   ['DUCKDB_SECRETS', 'lists stored secrets'],
   ['WHICH_SECRET', 'looks up stored secrets'],
+  // Catalog readers about the hub machine rather than the warehouse's data: file paths of attached
+  // databases, settings (directories, limits), extensions and their install paths, temp files, logs.
+  ['PRAGMA_DATABASE_LIST', 'reveals the file paths of the databases on the hub machine'],
+  ['DUCKDB_DATABASES', 'reveals the file paths of the databases on the hub machine'],
+  ['DUCKDB_SETTINGS', "reveals the engine's settings (directories, limits) on the hub machine"],
+  ['CURRENT_SETTING', "reveals the engine's settings (directories, limits) on the hub machine"],
+  ['DUCKDB_EXTENSIONS', 'reveals the extensions and their install paths on the hub machine'],
+  ['DUCKDB_TEMPORARY_FILES', 'reveals temporary files on the hub machine'],
+  ['DUCKDB_EXTERNAL_FILE_CACHE', 'reveals files read on the hub machine'],
+  ['DUCKDB_LOGS', 'reads the engine log'],
+  ['DUCKDB_LOG_CONTEXTS', 'reads the engine log'],
+  ['PRAGMA_USER_AGENT', 'reveals the hub machine\'s platform'],
+  ['PRAGMA_PLATFORM', 'reveals the hub machine\'s platform'],
+  ['PRAGMA_METADATA_INFO', 'reveals storage details of the database files on the hub machine'],
+  ['PRAGMA_STORAGE_INFO', 'reveals storage details of the database files on the hub machine'],
+  ['PRAGMA_DATABASE_SIZE', 'reveals storage details of the database files on the hub machine'],
 ]);
 
 /** DuckDB function name prefixes and suffixes that read files, URLs or other databases. */
