@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Whether a process exists, for lock and hand-over files that name a pid. EPERM means it exists but
  * belongs to someone else — alive all the same. Node builtins only: the shim uses it.
@@ -9,5 +11,29 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * When the process started, in clock ticks since boot (Linux /proc/<pid>/stat field 22), or null where
+ * unknown. With the pid it names one process for good: pids are reused, start times are not.
+ */
+export function processStartTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The command line of a process, or null where unknown (not Linux, gone, or not ours to read). */
+export function processCommandLine(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return null;
   }
 }

@@ -19,7 +19,7 @@ import { HubMetrics } from '../../hub/observe/metrics.js';
 import { listenMetrics } from '../../hub/listen/metrics-listener.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
-import { processAlive } from '../../wire/process-alive.js';
+import { processAlive, processCommandLine, processStartTicks } from '../../wire/process-alive.js';
 
 const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace] [profile flags]
 
@@ -168,20 +168,33 @@ const WARM_UP_WAIT_MS = 15_000;
 /** Pid of the hub that writes (or last wrote) the home's audit log. */
 const AUDIT_WRITER_FILE = 'audit-writer.pid';
 
-/** The hub still writing the audit log, if it is another live process. */
+/**
+ * The hub still writing the audit log, if it is another live process. The file names the writer by pid and
+ * start time: a pid that now belongs to an unrelated process (reused after a crash or a reboot) is stale, and
+ * must not hold this hub's audit records back. Where start times are unknown (not Linux), a live pid counts,
+ * unless its command line is readable and is not a snowmux one.
+ */
 function auditWriter(home: string): number | null {
   let pid: number;
+  let started: string | undefined;
   try {
-    pid = Number(readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim());
+    const [pidText, startText] = readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/);
+    pid = Number(pidText);
+    started = startText;
   } catch {
     return null;
   }
   if (pid === process.pid || !processAlive(pid)) return null;
+  const actualStart = processStartTicks(pid);
+  if (started !== undefined && actualStart !== null) return started === actualStart ? pid : null;
+  const command = processCommandLine(pid);
+  if (command !== null && !command.includes('snowmux')) return null;
   return pid;
 }
 
 function claimAuditWriter(home: string): void {
-  writeFileSync(join(home, AUDIT_WRITER_FILE), `${process.pid}\n`, { mode: 0o600 });
+  const started = processStartTicks(process.pid);
+  writeFileSync(join(home, AUDIT_WRITER_FILE), `${process.pid}${started === null ? '' : ` ${started}`}\n`, { mode: 0o600 });
 }
 
 interface Predecessor {
