@@ -2,7 +2,7 @@
  * Opening a link to the hub: connect to the socket, say hello, wait for the welcome.
  * When no hub answers, start one (detached, logging into the home) under the start-up lock and wait for it.
  */
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SnowmuxError } from '../errors.js';
@@ -123,10 +123,10 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
             throw err;
           }
         }
-        await spawnHub(opts);
+        const started = await spawnHub(opts);
         spawned = true;
         try {
-          return await waitForHub(opts, deadline);
+          return await waitForHub(opts, deadline, started);
         } finally {
           lock.release();
         }
@@ -137,14 +137,17 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
   }
 }
 
-async function waitForHub(opts: EnsureHubOptions, deadline: number): Promise<OpenLink> {
+async function waitForHub(opts: EnsureHubOptions, deadline: number, started: StartedHub): Promise<OpenLink> {
   let delay = 5;
   for (;;) {
     try {
       return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
     } catch (err) {
-      if (!isNoHub(err) || Date.now() > deadline) {
-        if (!isNoHub(err)) throw err;
+      if (!isNoHub(err)) throw err;
+      // A hub that exited before it listened (a config error, a home it may not use) said why on its
+      // stderr: hand that to the editor now instead of waiting out the deadline.
+      if (started.exit !== null) throw hubExitedError(opts, started);
+      if (Date.now() > deadline) {
         throw new SnowmuxError(
           'HUB_START_FAILED',
           `Started a hub but it did not answer at ${opts.socketPath} within ${opts.deadlineMs} ms. See ${join(opts.home, 'hub-stderr.log')} for why, or run \`snowmux hub --home ${opts.home}\` in a terminal.`,
@@ -157,18 +160,44 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number): Promise<Ope
   }
 }
 
-async function spawnHub(opts: EnsureHubOptions): Promise<void> {
+interface StartedHub {
+  /** Size of hub-stderr.log before the hub started: what follows is this hub's. */
+  logOffset: number;
+  /** Exit code (or signal) once the started hub has exited, else null. */
+  exit: string | null;
+}
+
+function hubExitedError(opts: EnsureHubOptions, started: StartedHub): SnowmuxError {
+  const logPath = join(opts.home, 'hub-stderr.log');
+  let said = '';
+  try {
+    const text = readFileSync(logPath);
+    said = text.subarray(started.logOffset).toString('utf8').trim().split('\n').slice(-8).join('\n');
+  } catch {
+    /* no log: the exit code alone */
+  }
+  const why = said.length > 0 ? `: ${said.replace(/^snowmux hub: /gm, '')}` : ` (see ${logPath})`;
+  return new SnowmuxError('HUB_START_FAILED', `The snowmux hub this editor started exited (${started.exit}) before serving${why}`);
+}
+
+async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
   // Loaded only when a hub must be started: child_process adds milliseconds to every shim start.
   const { spawn } = await import('node:child_process');
-  const logFd = openSync(join(opts.home, 'hub-stderr.log'), 'a', 0o600);
+  const logPath = join(opts.home, 'hub-stderr.log');
+  const logFd = openSync(logPath, 'a', 0o600);
+  const started: StartedHub = { logOffset: fstatSync(logFd).size, exit: null };
   try {
     const child = spawn(process.execPath, [...opts.hubCommand], {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       env: { ...hubStartEnvironment(opts.env ?? process.env), SNOWMUX_STARTED_BY: `shim:${process.pid}` },
     });
+    child.once('exit', (code, signal) => {
+      started.exit = signal ? `signal ${signal}` : `exit code ${code}`;
+    });
     child.unref();
   } finally {
     closeSync(logFd);
   }
+  return started;
 }

@@ -54,7 +54,7 @@ const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 export const HUB_RESTARTED = -32001;
 export const HUB_UNAVAILABLE = -32002;
 /** Refusals that no retry can fix until someone upgrades or replaces something. */
-const FATAL_CODES = new Set(['SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED']);
+const FATAL_CODES = new Set(['SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
 
 type Id = string | number;
 type Peeked = { id?: unknown; method?: unknown; params?: { requestId?: unknown } };

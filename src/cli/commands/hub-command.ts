@@ -8,7 +8,7 @@ import { parseCommandArgs } from '../args.js';
 import { errorMessage, isSnowmuxError } from '../../errors.js';
 import { encodeLine } from '../../wire/framing.js';
 import { makeHello } from '../../wire/hello.js';
-import { checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
+import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
 import { isNoHub, openLink, type OpenLink } from '../../shim/hub-link.js';
 import { createLogger, flushLogger } from '../../hub/observe/logger.js';
 import type { CallRecord, CallSink } from '../../hub/tools/tool-runtime.js';
@@ -44,7 +44,10 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     return 0;
   }
   const home = resolveHome({ flag: values.home });
-  ensureHome(home);
+  // A shim creates the home before it starts a hub; a home missing by now was removed on purpose (an
+  // uninstall, a test's temp dir), and re-creating it would leave a hub nobody will ever stop.
+  if (process.env.SNOWMUX_STARTED_BY?.startsWith('shim:')) checkHome(home, true);
+  else ensureHome(home);
   const socketPath = socketPathFor(home);
   if (dirname(socketPath) !== home) ensureRuntimeDir(dirname(socketPath));
   checkSocketPath(socketPath);

@@ -1,0 +1,41 @@
+/**
+ * A config mistake stops the hub at start; a shim whose auto-started hub exits early hands that error
+ * (file, key, fix) to the editor at once, instead of a "no hub answered" after the whole deadline.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath } from '../helpers/paths.js';
+import { cliEnv, defer, INIT_PARAMS, tempHome } from '../helpers/harness.js';
+
+test("an auto-started hub that exits on a config error: the editor gets the hub's own message at once", async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n', { mode: 0o600 });
+  // A reconnect deadline far beyond what the test allows: only the early report can make it pass.
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_RECONNECT_DEADLINE_MS: '120000' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  defer(t, async () => {
+    if (shim.exitCode === null && shim.signalCode === null) {
+      shim.kill('SIGKILL');
+      await once(shim, 'exit');
+    }
+  });
+  const started = Date.now();
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  let out = '';
+  const answer = await new Promise<Record<string, unknown>>((resolve) => {
+    shim.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as Record<string, unknown>);
+    });
+  });
+  const error = answer.error as { message: string } | undefined;
+  assert.ok(error, JSON.stringify(answer));
+  assert.match(error.message, /exited/);
+  assert.match(error.message, /max_concurrent_queries/, 'names the key');
+  assert.match(error.message, /config\.toml/, 'names the file');
+  assert.ok(Date.now() - started < 14_000, 'reported before the 15 s start deadline');
+});
