@@ -146,7 +146,16 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
       if (!isNoHub(err)) throw err;
       // A hub that exited before it listened (a config error, a home it may not use) said why on its
       // stderr: hand that to the editor now instead of waiting out the deadline.
-      if (started.exit !== null) throw hubExitedError(opts, started);
+      // (Exit code 0 is a deliberate stop, not a failure: keep waiting. A hub that lost a start race to
+      // another one exits non-zero, so look once more before reporting.)
+      if (started.exit !== null && started.exit !== 'exit code 0') {
+        try {
+          return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
+        } catch (again) {
+          if (!isNoHub(again)) throw again;
+        }
+        throw hubExitedError(opts, started);
+      }
       if (Date.now() > deadline) {
         throw new SnowmuxError(
           'HUB_START_FAILED',
