@@ -412,6 +412,8 @@ class StatementAnalyzer {
         case 'quoted_ident':
           if (this.dialect === 'duckdb' && this.isTablePosition(prev, level)) this.duckdbTableName(i, findings);
           if (this.isPunct(i + 1, '(')) this.functionCall(t, t.upper ?? '', findings);
+          // `seq."NEXTVAL"` is sequence access like `seq.NEXTVAL` (a quoted upper-case name is the same name).
+          else if (t.upper === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') findings.hazard(`${t.text} advances a sequence, which is a write`);
           break;
         case 'word':
           this.scanWord(t, i, from, to, topWith, prev, level, findings);
@@ -582,8 +584,9 @@ class StatementAnalyzer {
       j += 2;
     }
     if (!this.isPunct(j + 1, '(')) return;
-    if (names.length === 1 && names[0] === 'IDENTIFIER') return;
-    if (!isBuiltinTableFunction(names)) {
+    if (names.length === 1 && names[0] === 'IDENTIFIER' && first.kind === 'word') return;
+    // A quoted name is whatever object carries exactly that name, not necessarily the built-in.
+    if (first.kind === 'quoted_ident' || !isBuiltinTableFunction(names)) {
       const shown = this.toks.slice(open + 1, j + 1).map((x) => x.text).join('');
       findings.hazard(`TABLE(${shown}(…)) may run a stored procedure, which can write`);
     }

@@ -218,6 +218,9 @@ export function isBuiltinTableFunction(qualifiedUpper: readonly string[]): boole
   const name = qualifiedUpper[qualifiedUpper.length - 1];
   if (name === undefined) return false;
   if (qualifiedUpper.length >= 2 && qualifiedUpper[qualifiedUpper.length - 2] === 'INFORMATION_SCHEMA') return true;
+  // Built-ins are never qualified (INFORMATION_SCHEMA aside): `db.sch.FLATTEN` is a user function or procedure
+  // that merely shares the name.
+  if (qualifiedUpper.length >= 2) return false;
   if (name.startsWith('SYSTEM$')) return READ_ONLY_SYSTEM_FUNCTIONS.has(name);
   return SNOWFLAKE_BUILTIN_TABLE_FUNCTIONS.has(name);
 }
