@@ -75,6 +75,8 @@ interface Level {
   /** The parenthesis holds a query (or is the statement itself), not a function's arguments. */
   query: boolean;
   inFrom: boolean;
+  /** A parenthesised join group in a FROM list (`FROM (a JOIN b ON …)`): its items are table positions. */
+  group?: boolean;
 }
 
 class Findings {
@@ -392,7 +394,13 @@ class StatementAnalyzer {
         case 'punct':
           if (t.text === '(') {
             const inner = this.word(i + 1);
-            levels.push({ query: this.isPunct(i + 1, '(') || (inner !== undefined && QUERY_STARTERS.has(inner)), inFrom: false });
+            const startsQuery = inner !== undefined && QUERY_STARTERS.has(inner);
+            if (!startsQuery && this.isTablePosition(prev, level)) {
+              // `FROM (a JOIN 'f.csv' ON …)`: a join group, whose items are judged like the FROM list's own.
+              levels.push({ query: true, inFrom: true, group: true });
+            } else {
+              levels.push({ query: this.isPunct(i + 1, '(') || startsQuery, inFrom: false });
+            }
           } else if (t.text === ')') {
             if (levels.length > 1) levels.pop();
           } else if (t.text === '->>' && this.dialect === 'snowflake') {
@@ -524,7 +532,8 @@ class StatementAnalyzer {
     if (prev.kind === 'word') {
       return prev.upper === 'FROM' || prev.upper === 'JOIN' || (this.dialect === 'duckdb' && DUCKDB_TABLE_PREDECESSORS.has(prev.upper ?? ''));
     }
-    return prev.kind === 'punct' && prev.text === ',' && level.inFrom;
+    if (prev.kind !== 'punct') return false;
+    return (prev.text === ',' && level.inFrom) || (prev.text === '(' && level.group === true);
   }
 
   /**
