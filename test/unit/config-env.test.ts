@@ -160,10 +160,10 @@ test('shimEnvironmentForHub passes SNOWFLAKE_*, SNOWMUX_PROFILE and the CLI pass
   });
 });
 
-test('shim-environment stays dependency-free (the shim loads it on every editor start)', () => {
+test('forwarded-env stays dependency-free (the shim loads it on every editor start)', () => {
   // Runs both under tsx (this file is .ts) and compiled (dist/test/unit/*.js next to dist/src/**/*.js).
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const source = readFileSync(fileURLToPath(new URL(`../../src/hub/config/shim-environment.${extension}`, import.meta.url)), 'utf8');
+  const source = readFileSync(fileURLToPath(new URL(`../../src/wire/forwarded-env.${extension}`, import.meta.url)), 'utf8');
   assert.doesNotMatch(source, /^\s*import\s/m);
 });
 
