@@ -80,8 +80,14 @@ const sessionOf = (s: HubStatus, name: string) => s.sessions.find((x) => x.clien
 async function holdEveryEditor(home: string, blocker: AnyClient, editors: number): Promise<() => Promise<void>> {
   const abort = new AbortController();
   const blocked = blocker.callTool('execute_query', { query: FOREVER_QUERY }, { signal: abort.signal, timeout: 120_000 }).catch(() => null);
-  await statusUntil(home, 'the blocker running and every editor waiting behind it', (s) =>
-    sessionOf(s, 'blocker')?.running === 1 && s.sessions.filter((x) => x.client?.name.startsWith('editor-') && x.running === 1).length === editors);
+  // The blocker must hold the hub's only slot (not merely be queued behind an editor's call that is
+  // still executing and would complete after the caller took its snapshot of finished calls).
+  await statusUntil(home, 'the blocker holding the only slot and every editor queued behind it', (s) => {
+    const queue = (s as unknown as { governance: { queue: { sessions: { sessionKey: string; running: number; queued: number }[] } } }).governance.queue;
+    const inScheduler = (id: string | undefined) => queue.sessions.find((x) => x.sessionKey === id);
+    const editorsQueued = s.sessions.filter((x) => x.client?.name.startsWith('editor-') && inScheduler(x.id)?.queued === 1).length;
+    return inScheduler(sessionOf(s, 'blocker')?.id)?.running === 1 && editorsQueued === editors;
+  });
   return async () => {
     abort.abort();
     await blocked;
