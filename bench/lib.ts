@@ -102,8 +102,8 @@ export function benchHome(config = BENCH_CONFIG): string {
 }
 
 /** Starts `snowmux hub` in the foreground and resolves once it listens. */
-export async function startHubProcess(home: string, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const hub = spawn(process.execPath, [cli, 'hub', '--home', home], { env: benchEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startHubProcess(home: string, env: Record<string, string> = {}, cliPath = cli): Promise<ChildProcess> {
+  const hub = spawn(process.execPath, [cliPath, 'hub', '--home', home], { env: benchEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
     hub.stderr!.on('data', (c: Buffer) => {
@@ -164,12 +164,26 @@ export interface BenchClient {
 }
 
 /** A v1 SDK client (what most editors embed) launching `snowmux shim`. */
-export async function connectShimClient(home: string, name: string, env: Record<string, string> = {}): Promise<BenchClient> {
-  const transport = new SdkStdioTransport({ command: process.execPath, args: [cli, 'shim', '--home', home], env: benchEnv(env), stderr: process.env.BENCH_DEBUG ? 'inherit' : 'ignore' });
+export async function connectShimClient(home: string, name: string, env: Record<string, string> = {}, cliPath = cli): Promise<BenchClient> {
+  const transport = new SdkStdioTransport({ command: process.execPath, args: [cliPath, 'shim', '--home', home], env: benchEnv(env), stderr: process.env.BENCH_DEBUG ? 'inherit' : 'ignore' });
   const client = new SdkClient({ name, version: '1' });
   await client.connect(transport);
   return { client, pid: () => transport.pid };
 }
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11] is utime, fields[12] stime (fields 14 and 15 of proc(5), counted from the state field).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 export function summary(xs: number[]): { n: number; p50: number; p99: number; max: number } {
   return { n: xs.length, p50: median(xs), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : NaN };
@@ -188,4 +202,65 @@ export async function closeShimClients(clients: BenchClient[]): Promise<void> {
     }
   }
   await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+}
+
+/**
+ * A JSON-RPC client over a child's stdio that does no validation of its own, so a bench measures the
+ * server path rather than a client SDK (the v1 SDK client compiles a validator per tool on every
+ * `tools/list`, which would dominate).
+ */
+export class RawStdioClient {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  #next = 1;
+  #buffer = '';
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      this.#buffer += chunk;
+      let nl: number;
+      while ((nl = this.#buffer.indexOf('\n')) >= 0) {
+        const line = this.#buffer.slice(0, nl);
+        this.#buffer = this.#buffer.slice(nl + 1);
+        if (!line.trim()) continue;
+        const msg = JSON.parse(line) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
+        const waiter = typeof msg.id === 'number' ? this.#pending.get(msg.id) : undefined;
+        if (!waiter) continue;
+        this.#pending.delete(msg.id!);
+        if (msg.error) waiter.reject(new Error(msg.error.message));
+        else waiter.resolve(msg.result ?? {});
+      }
+    });
+    child.once('exit', () => {
+      for (const w of this.#pending.values()) w.reject(new Error('server exited'));
+      this.#pending.clear();
+    });
+  }
+
+  /** Spawns `command args` and runs the 2025-11-25 initialize handshake. */
+  static async start(args: string[], env: Record<string, string>, name: string): Promise<RawStdioClient> {
+    const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', process.env.BENCH_DEBUG ? 'inherit' : 'ignore'] });
+    const c = new RawStdioClient(child);
+    await c.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } });
+    child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+    return c;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  request(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    });
+  }
+
+  close(): void {
+    this.#child.kill('SIGKILL');
+  }
 }

@@ -6,6 +6,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { VERSION } from '../version.js';
 import { registerCatalogTools } from './tools/catalog-tools.js';
 import { registerQueryTools } from './tools/query-tools.js';
+import { serveToolListingOnce } from './tools/tool-listing.js';
 import type { ToolEnv } from './tools/tool-runtime.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
@@ -18,5 +19,7 @@ export function createMcpServer(env: ToolEnv): McpServer {
   );
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
+  // The schemas embed the hub's limits; nothing else about a session changes the listing.
+  serveToolListingOnce(server, JSON.stringify(env.limits));
   return server;
 }

@@ -1,0 +1,145 @@
+/**
+ * The hub's hot path against a baseline build and a peer, interleaved in one run: 8 raw JSON-RPC clients
+ * (no client SDK, whose own validation would dominate), each through its own `snowmux shim`, call one hub in a closed loop; per workload we report calls/s, p50/p99
+ * and the hub's CPU per call (user + system from /proc, so the client and shim processes are not counted).
+ *
+ *   node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot]
+ *
+ * baselineRoot is another checkout, built (`npm run build`), e.g. `git worktree add /tmp/base <ref>`:
+ * its hub and shim run in the same rounds as this checkout's, alternating, so machine noise hits both.
+ * The peer is a raw SDK v2 server with one echo tool on stdio (bench/peer-echo-server.ts), one per client:
+ * its CPU per call is summed over the 8 peer processes.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { RawStdioClient, benchEnv, benchHome, cli, cpuMs, fmt, killHubs, machine, median, root, startHubProcess, summary } from './lib.js';
+
+type Workload = 'tools/list' | 'list_databases' | 'SELECT 1';
+const WORKLOADS: Workload[] = ['tools/list', 'list_databases', 'SELECT 1'];
+
+interface Target {
+  name: string;
+  clients: RawStdioClient[];
+  /** Processes whose CPU is the cost of serving (the hub; for the peer, every peer server). */
+  servingPids: () => number[];
+  call(c: RawStdioClient, w: Workload): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface Cell {
+  target: string;
+  workload: Workload;
+  callsPerSecond: number;
+  p50us: number;
+  p99us: number;
+  cpuUsPerCall: number;
+}
+
+async function hubTarget(name: string, checkout: string, clients: number): Promise<Target> {
+  const cliPath = join(checkout, 'bin', 'snowmux.js');
+  const home = benchHome();
+  const hub = await startHubProcess(home, {}, cliPath);
+  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([cliPath, 'shim', '--home', home], benchEnv(), `${name}-${i}`)));
+  return {
+    name,
+    clients: cs,
+    servingPids: () => [hub.pid!],
+    call: (c, w) => {
+      if (w === 'tools/list') return c.request('tools/list');
+      if (w === 'list_databases') return c.request('tools/call', { name: 'list_databases', arguments: {} });
+      return c.request('tools/call', { name: 'execute_query', arguments: { query: 'SELECT 1' } });
+    },
+    async close() {
+      for (const c of cs) c.close();
+      hub.kill('SIGKILL');
+      killHubs(home);
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function peerTarget(clients: number): Promise<Target> {
+  const server = join(root, 'dist', 'bench', 'peer-echo-server.js');
+  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([server], benchEnv(), `peer-${i}`)));
+  return {
+    name: 'raw SDK v2 echo server (stdio, one per client)',
+    clients: cs,
+    servingPids: () => cs.map((c) => c.pid!),
+    call: (c, w) => (w === 'tools/list' ? c.request('tools/list') : c.request('tools/call', { name: 'echo', arguments: { text: '1' } })),
+    close: async () => {
+      for (const c of cs) c.close();
+    },
+  };
+}
+
+async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpu0 = t.servingPids().reduce((a, p) => a + cpuMs(p), 0);
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(t.clients.map(async (c) => {
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      try {
+        const r = (await t.call(c, w)) as { isError?: boolean };
+        if (r?.isError) errors += 1;
+      } catch {
+        errors += 1;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = t.servingPids().reduce((a, p) => a + cpuMs(p), 0) - cpu0;
+  return { latencies, elapsed, cpu, errors };
+}
+
+export async function hotPath(seconds: number, rounds: number, baselineRoot: string | undefined, clients = 8): Promise<Cell[]> {
+  const targets: Target[] = [];
+  try {
+    targets.push(await hubTarget('snowmux hub (this checkout)', root, clients));
+    if (baselineRoot) targets.push(await hubTarget(`snowmux hub (baseline ${baselineRoot})`, baselineRoot, clients));
+    targets.push(await peerTarget(clients));
+    const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
+    for (const w of WORKLOADS) for (const t of targets) await closedLoop(t, w, 0.5); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const w of WORKLOADS) {
+        for (const t of targets) {
+          if (t.name.startsWith('raw') && w === 'list_databases') continue;
+          const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
+          if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
+          const key = `${t.name}\u0000${w}`;
+          const run = runs.get(key) ?? { cps: [], lat: [], cpu: [] };
+          run.cps.push(latencies.length / elapsed);
+          run.lat.push(...latencies);
+          run.cpu.push((cpu * 1000) / latencies.length);
+          runs.set(key, run);
+        }
+      }
+    }
+    return [...runs].map(([key, run]) => {
+      const [target, workload] = key.split('\u0000') as [string, Workload];
+      const s = summary(run.lat);
+      return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu) };
+    });
+  } finally {
+    for (const t of targets) await t.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const seconds = Number(process.argv[2] ?? 3);
+  const rounds = Number(process.argv[3] ?? 3);
+  const baseline = process.argv[4];
+  const cells = await hotPath(seconds, rounds, baseline);
+  console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, 8 clients, medians`);
+  console.log(`cli: ${cli}`);
+  console.log('| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call |');
+  console.log('|---|---|---|---|---|---|');
+  for (const w of WORKLOADS) {
+    for (const c of cells.filter((x) => x.workload === w)) {
+      console.log(`| ${w} | ${c.target} | ${fmt(c.callsPerSecond, 0)} | ${fmt(c.p50us, 0)} | ${fmt(c.p99us, 0)} | ${fmt(c.cpuUsPerCall, 0)} |`);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * `tools/list` from one listing per tool set. The SDK converts every tool's zod schemas to JSON Schema on
+ * each `tools/list` (about 70% of the hub's cost per listing); the tools a session gets depend only on the
+ * hub's limits (they appear in the schemas), so the first listing for a key is kept for the process and
+ * every session with the same key is served a copy of it.
+ */
+import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+
+type ListToolsResult = { tools: unknown[]; [k: string]: unknown };
+type Handler = (request: unknown, ctx: ServerContext) => Promise<ListToolsResult>;
+
+const listings = new Map<string, Promise<ListToolsResult>>();
+
+/**
+ * Replaces the SDK's `tools/list` handler of `server` (call after registering every tool) with one that
+ * asks the SDK's handler once per `key` and serves that listing afterwards.
+ */
+export function serveToolListingOnce(server: McpServer, key: string): void {
+  const inner = server.server as unknown as {
+    _getRequestHandler(method: string): Handler | undefined;
+    removeRequestHandler(method: string): void;
+  };
+  const sdkHandler = inner._getRequestHandler('tools/list');
+  if (!sdkHandler) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
+  inner.removeRequestHandler('tools/list');
+  server.server.setRequestHandler('tools/list', async (request, ctx) => {
+    let listing = listings.get(key);
+    if (!listing) {
+      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx);
+      listings.set(key, listing);
+      listing.catch(() => listings.delete(key));
+    }
+    // A fresh top-level object per answer: the protocol layer may add `_meta` (cache hints, server info)
+    // for one era and must not leak it into another session's answer. The tool definitions are shared.
+    const { tools } = await listing;
+    return { tools } as never;
+  });
+}
+
+/** For tests: forget every listing (the next `tools/list` asks the SDK again). */
+export function forgetToolListings(): void {
+  listings.clear();
+}

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as z from 'zod';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { McpServer } from '@modelcontextprotocol/server';
+import { forgetToolListings, serveToolListingOnce } from '../../src/hub/tools/tool-listing.js';
+
+/** A server with one tool whose schema embeds `max`, as the hub's embed its limits; counts SDK listings. */
+async function connected(max: number, key: string): Promise<{ client: Client; sdkListings: () => number; close: () => Promise<void> }> {
+  const server = new McpServer({ name: 't', version: '1' }, { capabilities: { tools: {} } });
+  server.registerTool('pick', { description: 'd', inputSchema: z.object({ n: z.number().max(max) }) }, async () => ({ content: [] }));
+  // Count how often the SDK's own handler runs: wrap it before the listing cache takes it over.
+  const inner = server.server as unknown as { _requestHandlers: Map<string, (...a: unknown[]) => unknown> };
+  const sdk = inner._requestHandlers.get('tools/list')!;
+  let calls = 0;
+  inner._requestHandlers.set('tools/list', (...a: unknown[]) => {
+    calls += 1;
+    return sdk(...a);
+  });
+  serveToolListingOnce(server, key);
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await server.connect(a);
+  const client = new Client({ name: 'c', version: '1' });
+  await client.connect(b);
+  return { client, sdkListings: () => calls, close: async () => { await client.close(); await server.close(); } };
+}
+
+test('tools/list asks the SDK once per key; every session with that key gets the same listing', async (t) => {
+  forgetToolListings();
+  t.after(forgetToolListings);
+  const one = await connected(10, 'limits-a');
+  const two = await connected(10, 'limits-a');
+  t.after(() => Promise.all([one.close(), two.close()]));
+  const first = await one.client.listTools();
+  const again = await one.client.listTools();
+  const other = await two.client.listTools();
+  assert.deepEqual(again.tools, first.tools);
+  assert.deepEqual(other.tools, first.tools);
+  assert.equal(one.sdkListings() + two.sdkListings(), 1, 'one conversion for three listings');
+  assert.equal((first.tools[0]!.inputSchema.properties as Record<string, { maximum?: number }>).n!.maximum, 10);
+});
+
+test('a different key (other limits) gets its own listing', async (t) => {
+  forgetToolListings();
+  t.after(forgetToolListings);
+  const small = await connected(10, 'limits-a');
+  const large = await connected(99, 'limits-b');
+  t.after(() => Promise.all([small.close(), large.close()]));
+  const a = await small.client.listTools();
+  const b = await large.client.listTools();
+  const max = (r: typeof a) => (r.tools[0]!.inputSchema.properties as Record<string, { maximum?: number }>).n!.maximum;
+  assert.equal(max(a), 10);
+  assert.equal(max(b), 99);
+});
