@@ -4,13 +4,18 @@
  * and the hub's CPU per call (user + system from /proc, so the client and shim processes are not counted).
  *
  *   node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot]
+ *   node dist/bench/hot-path.js --profile <workload> [seconds=5]
+ *
+ * --profile runs only this checkout's hub under `--cpu-prof` for one workload and prints its top cost
+ * centres (self time by function), the way to find what to make cheaper next.
  *
  * baselineRoot is another checkout, built (`npm run build`), e.g. `git worktree add /tmp/base <ref>`:
  * its hub and shim run in the same rounds as this checkout's, alternating, so machine noise hits both.
  * The peer is a raw SDK v2 server with one echo tool on stdio (bench/peer-echo-server.ts), one per client:
  * its CPU per call is summed over the 8 peer processes.
  */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawStdioClient, benchEnv, benchHome, cli, cpuMs, fmt, killHubs, machine, median, root, startHubProcess, summary } from './lib.js';
 
@@ -35,10 +40,10 @@ interface Cell {
   cpuUsPerCall: number;
 }
 
-async function hubTarget(name: string, checkout: string, clients: number): Promise<Target> {
+async function hubTarget(name: string, checkout: string, clients: number, nodeArgs: string[] = []): Promise<Target> {
   const cliPath = join(checkout, 'bin', 'snowmux.js');
   const home = benchHome();
-  const hub = await startHubProcess(home, {}, cliPath);
+  const hub = await startHubProcess(home, {}, cliPath, nodeArgs);
   const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([cliPath, 'shim', '--home', home], benchEnv(), `${name}-${i}`)));
   return {
     name,
@@ -51,6 +56,9 @@ async function hubTarget(name: string, checkout: string, clients: number): Promi
     },
     async close() {
       for (const c of cs) c.close();
+      // SIGTERM first: a hub under --cpu-prof writes its profile as it exits.
+      hub.kill('SIGTERM');
+      await new Promise((r) => { hub.once('exit', r); setTimeout(r, 10_000).unref(); });
       hub.kill('SIGKILL');
       killHubs(home);
       rmSync(home, { recursive: true, force: true });
@@ -128,7 +136,45 @@ export async function hotPath(seconds: number, rounds: number, baselineRoot: str
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+
+/** Self time per function (µs per call), from a V8 .cpuprofile. */
+function topCostCentres(file: string, calls: number, top = 20): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  prof.samples.forEach((id, i) => {
+    const f = byId.get(id)!.callFrame;
+    const where = f.url ? `${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(dist|src)\//, '$1/')}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
+    self.set(key, (self.get(key) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `${(us / calls).toFixed(1).padStart(8)} µs/call  ${k}`);
+}
+
+async function profile(w: Workload, seconds: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'smx-prof-'));
+  try {
+    const t = await hubTarget('profiled hub', root, 8, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    let calls = 0;
+    try {
+      await closedLoop(t, w, 0.5);
+      calls = (await closedLoop(t, w, seconds)).latencies.length + 0;
+    } finally {
+      await t.close();
+    }
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('the hub wrote no profile');
+    console.log(`top cost centres of the hub, ${w}, ${calls} calls measured (self time, including warm-up and start-up, per measured call)`);
+    for (const line of topCostCentres(join(dir, file), calls)) console.log(line);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--profile') {
+  await profile((process.argv[3] ?? 'SELECT 1') as Workload, Number(process.argv[4] ?? 5));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.argv[2] ?? 3);
   const rounds = Number(process.argv[3] ?? 3);
   const baseline = process.argv[4];

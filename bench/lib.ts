@@ -102,8 +102,8 @@ export function benchHome(config = BENCH_CONFIG): string {
 }
 
 /** Starts `snowmux hub` in the foreground and resolves once it listens. */
-export async function startHubProcess(home: string, env: Record<string, string> = {}, cliPath = cli): Promise<ChildProcess> {
-  const hub = spawn(process.execPath, [cliPath, 'hub', '--home', home], { env: benchEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startHubProcess(home: string, env: Record<string, string> = {}, cliPath = cli, nodeArgs: string[] = []): Promise<ChildProcess> {
+  const hub = spawn(process.execPath, [...nodeArgs, cliPath, 'hub', '--home', home], { env: benchEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
     hub.stderr!.on('data', (c: Buffer) => {

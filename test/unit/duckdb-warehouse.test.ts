@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
 import { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
+import { SHOWCASE_SCHEMA } from '../../src/hub/warehouse/duckdb/sample-database.js';
 import { jsonSize } from '../../src/hub/warehouse/json-values.js';
 import type { CallContext, QueryOptions, QueryProgress, QueryResult } from '../../src/hub/warehouse/types.js';
 
@@ -145,7 +146,7 @@ describe('DuckDbWarehouse', () => {
     test('user SQL errors are SQL_ERROR with DuckDB’s message; nothing crashes', async () => {
       await rejectsWith(warehouse.query('SELECT * FROM NOPE', opts()), 'SQL_ERROR', /NOPE/);
       await rejectsWith(warehouse.query('SELEC 1', opts()), 'SQL_ERROR', /syntax error/i);
-      await rejectsWith(warehouse.query('SELECT 1; SELECT 2', opts()), 'SQL_ERROR', /statement count 2/);
+      await rejectsWith(warehouse.query('SELECT 1; SELECT 2', opts()), 'SQL_ERROR', /more than one statement/);
       await rejectsWith(warehouse.query('   ', opts()), 'SQL_ERROR', /empty/);
       await rejectsWith(warehouse.query('-- only a comment', opts()), 'SQL_ERROR');
       await rejectsWith(warehouse.query(42 as unknown as string, opts()), 'SQL_ERROR');
@@ -230,6 +231,48 @@ describe('DuckDbWarehouse', () => {
       assert.deepEqual([roomy.rowCount, roomy.truncated], [25, false]);
       const rowsFirst = await warehouse.query('SELECT * FROM NATION ORDER BY 1', opts({ maxRows: 2, maxBytes: firstThree }));
       assert.deepEqual([rowsFirst.rowCount, rowsFirst.truncatedBy], [2, 'rows']);
+    });
+  });
+
+  describe('connection reuse', () => {
+    const opened = () => (warehouse.info().detail as { connectionsOpened: number }).connectionsOpened;
+
+    test('calls one after another reuse one connection', async () => {
+      await warehouse.query('SELECT 1', opts());
+      const before = opened();
+      for (let i = 0; i < 20; i++) {
+        await warehouse.query(`SELECT ${i}`, opts());
+        await warehouse.listDatabases(ctx());
+      }
+      assert.equal(opened(), before, 'no connection opened for 40 sequential calls');
+    });
+
+    test('a statement that is not a read never hands its connection on: a variable it sets is gone for the next call', async () => {
+      await warehouse.query("SET VARIABLE smx_leak = 'secret'", opts());
+      const next = await warehouse.query("SELECT getvariable('smx_leak') AS v", opts());
+      assert.deepEqual(next.rows, [[null]]);
+    });
+
+    test('the current schema never carries over: each call starts in its own (or the default) context', async () => {
+      const there = await warehouse.query('SELECT current_schema()', opts({ schema: SHOWCASE_SCHEMA }));
+      assert.equal(there.rows[0]![0], SHOWCASE_SCHEMA);
+      const next = await warehouse.query('SELECT current_schema()', opts());
+      assert.equal(next.rows[0]![0], 'TPCH');
+    });
+
+    test('a cancelled call\'s connection is closed, not reused', async () => {
+      await warehouse.query('SELECT 1', opts());
+      const before = opened();
+      const controller = new AbortController();
+      const { onProgress, running } = runningSignal();
+      const pending = warehouse.query(ENDLESS, opts({ signal: controller.signal, onProgress }));
+      await running;
+      controller.abort();
+      await rejectsWith(pending, 'QUERY_CANCELLED');
+      await stopsInEngine(warehouse);
+      // The pool held one idle connection (taken by the cancelled call); the next call must open a new one.
+      await warehouse.query('SELECT 2', opts());
+      assert.equal(opened(), before + 1);
     });
   });
 

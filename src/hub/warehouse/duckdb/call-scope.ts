@@ -3,8 +3,14 @@ import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import type { QueryProgress } from '../types.js';
 
 /**
- * One warehouse call on its own, fresh DuckDB connection: nothing a call does (USE, SET, temp objects)
- * can leak into another, and interrupting it touches no one else.
+ * One warehouse call on its own DuckDB connection: interrupting it touches no one else.
+ *
+ * Connections are pooled (opening one and setting it up cost about as much as a trivial statement), but
+ * a connection goes back to the pool only after a call that cannot have changed its state: a call that
+ * finished normally and whose statements were all reads (`CallState.reusable`). Anything else (a
+ * statement of another type, an error, a cancel, a timeout) closes it, so nothing a call does (SET,
+ * variables, temp objects, an interrupted result) can reach another. Each statement call sets its own
+ * database and schema first, so the current schema never carries over either.
  *
  * Aborts (the call's signal) and timeouts interrupt the connection and reject at once; the statement
  * winds down in the background and the connection is closed only after it has, never under it.
@@ -33,9 +39,16 @@ interface ActiveCall {
   settled: Promise<unknown>;
 }
 
+/** Idle connections kept for reuse; more than the concurrent calls the slots allow is never needed. */
+const MAX_IDLE_CONNECTIONS = 8;
+
 export class CallTracker {
   private readonly active = new Set<ActiveCall>();
+  private readonly idleConnections: DuckDBConnection[] = [];
   private closing = false;
+
+  /** Connections opened since the tracker was made (for tests and status: reuse keeps this low). */
+  opened = 0;
 
   get size(): number {
     return this.active.size;
@@ -52,6 +65,20 @@ export class CallTracker {
     const closed = closedError();
     for (const call of this.active) call.stop(closed);
     await this.idle();
+    for (const connection of this.idleConnections.splice(0)) closeQuietly(connection);
+  }
+
+  private async connection(instance: DuckDBInstance): Promise<DuckDBConnection> {
+    const reused = this.idleConnections.pop();
+    if (reused !== undefined) return reused;
+    this.opened += 1;
+    return await instance.connect();
+  }
+
+  /** Back to the pool when the call left it as it found it; closed otherwise. */
+  private letGo(connection: DuckDBConnection, reusable: boolean): void {
+    if (reusable && !this.closing && this.idleConnections.length < MAX_IDLE_CONNECTIONS) this.idleConnections.push(connection);
+    else closeQuietly(connection);
   }
 
   async run<T>(instance: DuckDBInstance, options: CallScopeOptions, work: (connection: DuckDBConnection, scope: CallState) => Promise<T>): Promise<T> {
@@ -94,6 +121,7 @@ export class CallTracker {
     const progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
     progress?.unref();
 
+    let finishedCleanly = false;
     const inner = (async () => {
       let release: (() => void) | undefined;
       try {
@@ -105,20 +133,18 @@ export class CallTracker {
         queued = false;
         if (stopCause !== undefined) throw stopCause;
         if (this.closing) throw closedError();
-        call.connection = await instance.connect();
+        call.connection = await this.connection(instance);
         if (stopCause !== undefined) throw stopCause;
-        return await work(call.connection, state);
+        const value = await work(call.connection, state);
+        finishedCleanly = stopCause === undefined;
+        return value;
       } finally {
         if (timeout !== undefined) clearTimeout(timeout);
         if (progress !== undefined) clearInterval(progress);
         if (reinterrupt !== undefined) clearInterval(reinterrupt);
         signal.removeEventListener('abort', onAbort);
         state.dispose();
-        try {
-          call.connection?.closeSync();
-        } catch {
-          // The connection is gone either way.
-        }
+        if (call.connection !== undefined) this.letGo(call.connection, finishedCleanly && state.reusable);
         call.connection = undefined;
         release?.();
       }
@@ -193,6 +219,8 @@ export class Slots {
 export class CallState {
   /** Set once the call was cancelled or timed out: stop reading. */
   stopped = false;
+  /** Cleared by work that may have changed the connection's state (any statement but a read). */
+  reusable = true;
   private readonly timers: NodeJS.Timeout[] = [];
 
   /** A timer cleared automatically when the call ends. */
@@ -237,6 +265,14 @@ function timeoutError(timeoutMs: number): SnowmuxError {
     `The query ran longer than the ${seconds} statement timeout and was cancelled. Narrow it (filters, LIMIT) or raise the timeout.`,
     { details: { timeoutMs } },
   );
+}
+
+function closeQuietly(connection: DuckDBConnection): void {
+  try {
+    connection.closeSync();
+  } catch {
+    // The connection is gone either way.
+  }
 }
 
 function safeInterrupt(connection: DuckDBConnection | undefined): void {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage } from '../../../errors.js';
 import { quoteIdentifier } from '../identifiers.js';
 import type {
@@ -146,6 +146,7 @@ export class DuckDbWarehouse implements Warehouse {
         resultCacheBytes: this.settings.resultCacheBytes,
         maxConcurrentStatements: this.settings.maxConcurrentStatements,
         activeCalls: this.calls.size,
+        connectionsOpened: this.calls.opened,
         queuedStatements: this.statementSlots.queued,
         generatedOnOpen: this.openFacts.generated,
         openMs: this.openFacts.openMs,
@@ -163,17 +164,12 @@ export class DuckDbWarehouse implements Warehouse {
     const binds = options.binds === undefined ? undefined : toDuckDbBinds(options.binds);
     return this.run(options, this.statementSlots, async (connection, state) => {
       await this.applyContext(connection, options);
-      const extracted = await connection.extractStatements(sql);
-      if (extracted.count !== 1) {
-        throw new SnowmuxError(
-          'SQL_ERROR',
-          `Actual statement count ${extracted.count} did not match the desired statement count 1. Send one statement per call.`,
-        );
-      }
-      const prepared = await extracted.prepare(0);
+      const prepared = await prepareOne(connection, sql);
       try {
         if (binds !== undefined) prepared.bind(binds);
         const statementType = StatementType[prepared.statementType];
+        // Only reads leave the connection as they found it (see CallTracker): anything else closes it after.
+        if (!READ_STATEMENTS.has(prepared.statementType)) state.reusable = false;
         const result = await prepared.stream();
         const read = await readResult(connection, result, state, {
           maxRows,
@@ -272,7 +268,12 @@ export class DuckDbWarehouse implements Warehouse {
     let schema: string;
     if (ctx.schema !== undefined && ctx.schema !== '') schema = await catalog.resolveSchema(connection, database, ctx.schema);
     else schema = database === SAMPLE_DATABASE ? SAMPLE_SCHEMA : 'main';
-    await connection.run(`USE ${quoteIdentifier(database)}.${quoteIdentifier(schema)}`);
+    const use = `USE ${quoteIdentifier(database)}.${quoteIdentifier(schema)}`;
+    // A pooled connection only ever ran reads since its last USE (see CallTracker), so it is still there.
+    if (currentContext.get(connection) === use) return;
+    currentContext.delete(connection);
+    await connection.run(use);
+    currentContext.set(connection, use);
   }
 }
 
@@ -313,6 +314,23 @@ async function openCurrent(
   instance.closeSync();
   return { problem };
 }
+
+/** The USE each pooled connection last ran. */
+const currentContext = new WeakMap<DuckDBConnection, string>();
+
+/** Prepares exactly one statement; several are refused (DuckDB refuses to prepare them together). */
+async function prepareOne(connection: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+  try {
+    return await connection.prepare(sql);
+  } catch (err) {
+    if (/Cannot prepare multiple statements at once/.test(errorMessage(err))) {
+      throw new SnowmuxError('SQL_ERROR', 'The text holds more than one statement. Send one statement per call.', { cause: err });
+    }
+    throw err;
+  }
+}
+
+const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
 
 function defaultStatementSlots(): number {
   const configured = Number(process.env['UV_THREADPOOL_SIZE']);
