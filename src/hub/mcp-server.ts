@@ -6,6 +6,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { VERSION } from '../version.js';
 import { registerCatalogTools } from './tools/catalog-tools.js';
 import { registerQueryTools } from './tools/query-tools.js';
+import { recordRefusedCalls } from './tools/refused-calls.js';
 import { serveToolListingOnce } from './tools/tool-listing.js';
 import type { ToolEnv } from './tools/tool-runtime.js';
 
@@ -21,5 +22,6 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerQueryTools(server, env);
   // The schemas embed the hub's limits; nothing else about a session changes the listing.
   serveToolListingOnce(server, JSON.stringify(env.limits));
+  recordRefusedCalls(server, env);
   return server;
 }

@@ -91,6 +91,38 @@ export function toolError(err: unknown): CallToolResult {
   };
 }
 
+/** Requests that reached a tool body through runTool (the rest were refused by the SDK before it). */
+const reachedRunTool = new WeakSet<object>();
+
+/** Whether this request's call went through runTool (and so has its CallRecord already). */
+export function wentThroughRunTool(mcp: ServerContext): boolean {
+  return reachedRunTool.has(mcp.mcpReq);
+}
+
+/** The CallRecord of a call refused before any tool body ran (unknown tool, invalid arguments). */
+export function refusedCallRecord(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): CallRecord {
+  return {
+    at: new Date().toISOString(),
+    sessionId: session.id,
+    identity: session.facts.identity.name,
+    client: session.clientLabel,
+    clientInfo: session.client ?? { name: 'unknown', version: '' },
+    tool,
+    requestId,
+    outcome: 'refused',
+    errorCode,
+    ms: 0,
+    queueWaitMs: 0,
+    runMs: 0,
+    rows: null,
+    bytes: 0,
+    queryId: null,
+    sql: null,
+    request: args,
+    profile: null,
+  };
+}
+
 export async function runTool(
   env: ToolEnv,
   tool: string,
@@ -99,6 +131,7 @@ export async function runTool(
   body: (call: ToolCall) => Promise<CallToolResult>,
 ): Promise<CallToolResult> {
   const { session, limits } = env;
+  reachedRunTool.add(mcp.mcpReq);
   const requestId = String(mcp.mcpReq.id);
   const controller = session.beginCall(requestId, tool);
   const timer = setTimeout(() => {
