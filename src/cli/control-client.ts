@@ -2,6 +2,7 @@
  * Talks to a running hub over the control protocol (status, stop, replace).
  */
 import { SnowmuxError } from '../errors.js';
+import { isErrorCode } from '../error-codes.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { makeHello } from '../wire/hello.js';
 import { isNoHub, openLink } from '../shim/hub-link.js';
@@ -29,7 +30,7 @@ export async function controlRequest<T = unknown>(socketPath: string, op: string
       socket.end();
       const reply = JSON.parse(ev.line.toString('utf8')) as { ok: boolean; result?: T; error?: { code: string; message: string } };
       if (reply.ok) resolve(reply.result as T);
-      else reject(new SnowmuxError(reply.error?.code ?? 'CONTROL_FAILED', reply.error?.message ?? 'The hub refused the request.'));
+      else reject(new SnowmuxError(reply.error?.code !== undefined && isErrorCode(reply.error.code) ? reply.error.code : 'CONTROL_FAILED', reply.error?.message ?? 'The hub refused the request.'));
     });
     socket.on('data', onData);
     socket.on('error', (err) => {

@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { SnowmuxError } from '../errors.js';
+import { SnowmuxError, type ErrorCode } from '../errors.js';
 import { LineDecoder } from '../wire/framing.js';
 import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
 import { tryAcquireSpawnLock } from './spawn-lock.js';
@@ -66,7 +66,8 @@ export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE
         socket.removeAllListeners('close');
         resolve({ socket, welcome: frame, rest: chunk.subarray(nl + 1) });
       } else if (frame?.snowmux === 'refused') {
-        fail(new SnowmuxError(frame.code, frame.message));
+        // The hub's own code; a newer hub may send one this shim does not know, which is still worth showing.
+        fail(new SnowmuxError(frame.code as ErrorCode, frame.message));
       } else {
         fail(new SnowmuxError('HUB_BAD_HANDSHAKE', `Something at ${socketPath} is not a snowmux hub (unexpected handshake reply). Remove it or use another --home.`));
       }

@@ -13,6 +13,8 @@ test('GET /metrics counts calls by tool and outcome and shows sessions, queue an
   await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION' });
   await c.callTool('execute_query', { query: 'SELECT 1' });
   await c.callTool('execute_query', { query: 'DROP TABLE NATION' });
+  // Tools the client makes up must not each become a label value.
+  for (const name of ['probe_a', 'probe_b']) await assert.rejects(c.callTool(name, {}));
   const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
   assert.match(status.metrics.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   const res = await fetch(status.metrics.url);
@@ -22,6 +24,10 @@ test('GET /metrics counts calls by tool and outcome and shows sessions, queue an
   assert.match(text, /snowmux_tool_calls_total\{tool="execute_query",outcome="ok"\} 2/);
   assert.match(text, /snowmux_tool_calls_total\{tool="execute_query",outcome="refused"\} 1/);
   assert.match(text, /snowmux_rows_returned_total\{tool="execute_query"\} 26/);
+  assert.match(text, /snowmux_tool_calls_total\{tool="\(unknown\)",outcome="refused"\} 2/);
+  assert.ok(!text.includes('probe_a'), 'a made-up tool name became a label value');
+  assert.match(text, /snowmux_tool_call_failures_total\{outcome="refused",code="SQL_REFUSED"\} 1/);
+  assert.match(text, /snowmux_tool_call_failures_total\{outcome="refused",code="UNKNOWN_TOOL"\} 2/);
   assert.match(text, /snowmux_sessions [1-9]/);
   assert.match(text, /snowmux_breaker_state\{profile="embedded"\} 0/);
   assert.match(text, /snowmux_queue_calls\{state="running"\} 0/);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SnowmuxError } from '../../src/errors.js';
+import { SnowmuxError, type ErrorCode } from '../../src/errors.js';
 import { cancellationError, classifyFailure, isTransientFailure, type FailureKind } from '../../src/hub/guard/failure-kind.js';
 
 function withCode(code: string | number, message = 'boom', extra: Record<string, unknown> = {}): Error {
@@ -28,10 +28,10 @@ const table: Array<[string, unknown, FailureKind, boolean]> = [
   ['AUTH_FAILED (not transient)', new SnowmuxError('AUTH_FAILED', 'x'), 'infrastructure', false],
   ['QUERY_TIMEOUT (not transient)', new SnowmuxError('QUERY_TIMEOUT', 'x'), 'infrastructure', false],
   ['WAREHOUSE_CIRCUIT_OPEN (not transient)', new SnowmuxError('WAREHOUSE_CIRCUIT_OPEN', 'x'), 'infrastructure', false],
-  ['details.infrastructure true', new SnowmuxError('SOMETHING_NEW', 'x', { details: { infrastructure: true } }), 'infrastructure', true],
+  ['details.infrastructure true', new SnowmuxError('SOMETHING_NEW' as ErrorCode, 'x', { details: { infrastructure: true } }), 'infrastructure', true],
   ['details.infrastructure false overrides an infra code', new SnowmuxError('QUERY_TIMEOUT', 'x', { details: { infrastructure: false } }), 'user', false],
   ['details.transient false', new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'x', { details: { transient: false } }), 'infrastructure', false],
-  ['unknown SnowmuxError code with network cause', new SnowmuxError('WAREHOUSE_QUERY_FAILED', 'x', { cause: withCode('ECONNREFUSED') }), 'infrastructure', true],
+  ['unknown SnowmuxError code with network cause', new SnowmuxError('WAREHOUSE_QUERY_FAILED' as ErrorCode, 'x', { cause: withCode('ECONNREFUSED') }), 'infrastructure', true],
   ['ECONNREFUSED', withCode('ECONNREFUSED'), 'infrastructure', true],
   ['ECONNRESET', withCode('ECONNRESET'), 'infrastructure', true],
   ['ETIMEDOUT', withCode('ETIMEDOUT'), 'infrastructure', true],

@@ -23,6 +23,7 @@ import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
+import type { ErrorCode } from '../../error-codes.js';
 import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, syncDir, writeHead } from './audit-files.js';
 import type { AuditFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
@@ -579,7 +580,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
   }
 
-  private ioError(code: string, what: string, err: unknown): SnowmuxError {
+  private ioError(code: ErrorCode, what: string, err: unknown): SnowmuxError {
     const error = asAuditError(err, code, what);
     this.counters.ioErrors += 1;
     this.notify('error', error);
@@ -596,7 +597,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 }
 
-function asAuditError(err: unknown, code: string, what: string): SnowmuxError {
+function asAuditError(err: unknown, code: ErrorCode, what: string): SnowmuxError {
   if (err instanceof SnowmuxError) return err;
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
   return new SnowmuxError(code, `${what}: ${errorMessage(err)}. Check free disk space and permissions of the audit directory.`, {

@@ -155,6 +155,4 @@ export class Governance {
 }
 
 /** Codes that mean "refused by a rule", not "failed". */
-export const REFUSAL_CODES: ReadonlySet<string> = new Set([
-  'SQL_REFUSED', 'SQL_MULTI_STATEMENT', 'SQL_EMPTY', 'SQL_UNPARSEABLE', 'POLICY_DENIED', 'RATE_LIMITED', 'QUOTA_EXCEEDED', 'HUB_BUSY', 'WAREHOUSE_CIRCUIT_OPEN',
-]);
+export { REFUSAL_CODES } from '../../error-codes.js';

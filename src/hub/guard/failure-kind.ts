@@ -7,7 +7,7 @@
  *     57014 other than a statement timeout → 'cancelled'.
  *  2. An explicit `details.infrastructure` boolean on a SnowmuxError → that answer (lets a backend mark
  *     e.g. a server-side statement timeout as the user's heavy query, or an odd code as an outage).
- *  3. Known SnowmuxError codes (USER_CODES, INFRASTRUCTURE_CODES below).
+ *  3. Known SnowmuxError codes (their fault, from the registry in src/error-codes.ts).
  *  4. Raw network errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, ENOTFOUND, "socket hang up", …),
  *     snowflake-sdk network/HTTP failure codes, Snowflake session/auth-expiry codes, SQLSTATE classes 08
  *     (connection exception) and XX (internal error), and DOMException TimeoutError — searched through
@@ -15,54 +15,12 @@
  *  5. Anything else → 'user'. Read 'user' as "not the warehouse's fault": an unrecognised error (a bug
  *     in the hub, a driver argument error) must never pause every editor's calls.
  */
+import { INFRASTRUCTURE_CODES, NOT_TRANSIENT_CODES, USER_CODES } from '../../error-codes.js';
 import { SnowmuxError, isSnowmuxError } from '../../errors.js';
 
+export { INFRASTRUCTURE_CODES, USER_CODES };
+
 export type FailureKind = 'user' | 'infrastructure' | 'cancelled';
-
-/** The caller's request was wrong or refused by the hub's own rules; the warehouse is fine. */
-export const USER_CODES: ReadonlySet<string> = new Set([
-  'SQL_ERROR',
-  'SQL_REFUSED',
-  'SQL_PARSE_ERROR',
-  'OBJECT_NOT_FOUND',
-  'PERMISSION_DENIED',
-  'POLICY_DENIED',
-  'TOOL_DENIED',
-  'QUOTA_EXCEEDED',
-  'RATE_LIMITED',
-  'HUB_BUSY',
-  'RESULT_TOO_LARGE',
-  // Local saturation, not an outage: all pooled connections were busy. The fair scheduler exists to
-  // prevent it; hung connections behind it show up as their own timeouts.
-  'POOL_EXHAUSTED',
-]);
-
-/** Codes that mean the warehouse (or the way to it) failed. */
-export const INFRASTRUCTURE_CODES: ReadonlySet<string> = new Set([
-  'WAREHOUSE_UNAVAILABLE',
-  'WAREHOUSE_ERROR',
-  'CONNECTION_LOST',
-  'NETWORK_ERROR',
-  'CONNECT_TIMEOUT',
-  // The hub's own statement timer fired without an answer. A hung warehouse shows only as timeouts, so
-  // they must count; one heavy query among many successes stays far below the breaker's error rate.
-  'QUERY_TIMEOUT',
-  // Auth that could not be renewed (expired token, revoked key): every call on this profile will fail.
-  'AUTH_FAILED',
-  'AUTH_EXPIRED',
-  'LOGIN_FAILED',
-  // The breaker's own fast-fail: caused by infrastructure, though never fed back into a breaker.
-  'WAREHOUSE_CIRCUIT_OPEN',
-]);
-
-/** Infrastructure failures that retrying soon cannot fix (or must not try: repeated logins lock accounts). */
-const NOT_TRANSIENT_CODES: ReadonlySet<string> = new Set([
-  'QUERY_TIMEOUT',
-  'AUTH_FAILED',
-  'AUTH_EXPIRED',
-  'LOGIN_FAILED',
-  'WAREHOUSE_CIRCUIT_OPEN',
-]);
 
 const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',

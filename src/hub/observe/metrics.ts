@@ -3,6 +3,7 @@
  * gauges read at scrape time from the hub's own snapshots (sessions, queue, breakers, pools, audit).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isErrorCode } from '../../error-codes.js';
 import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
 
 export interface MetricsSources {
@@ -21,11 +22,18 @@ export class HubMetrics implements CallSink {
   private readonly duration: Histogram<'tool'>;
   private readonly queueWait: Histogram;
   private readonly rows: Counter<'tool'>;
+  private readonly failures: Counter<'outcome' | 'code'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'snowmux_' });
     this.calls = new Counter({ name: 'snowmux_tool_calls_total', help: 'Tool calls by tool and outcome (ok, error, refused, cancelled).', labelNames: ['tool', 'outcome'], registers });
+    this.failures = new Counter({
+      name: 'snowmux_tool_call_failures_total',
+      help: 'Tool calls that did not succeed, by outcome (error, refused, cancelled) and error code (docs/errors.md).',
+      labelNames: ['outcome', 'code'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'snowmux_tool_call_duration_seconds',
       help: 'Tool call duration, from the hub receiving the call to its result.',
@@ -87,10 +95,13 @@ export class HubMetrics implements CallSink {
   }
 
   record(call: CallRecord): void {
-    this.calls.inc({ tool: call.tool, outcome: call.outcome });
-    this.duration.observe({ tool: call.tool }, call.ms / 1000);
+    // Label values must stay a bounded set: a client can name any tool it likes.
+    const tool = call.errorCode === 'UNKNOWN_TOOL' ? '(unknown)' : call.tool;
+    this.calls.inc({ tool, outcome: call.outcome });
+    this.duration.observe({ tool }, call.ms / 1000);
     this.queueWait.observe(call.queueWaitMs / 1000);
-    if (call.rows) this.rows.inc({ tool: call.tool }, call.rows);
+    if (call.rows) this.rows.inc({ tool }, call.rows);
+    if (call.outcome !== 'ok') this.failures.inc({ outcome: call.outcome, code: call.errorCode !== null && isErrorCode(call.errorCode) ? call.errorCode : 'OTHER' });
   }
 
   text(): Promise<string> {

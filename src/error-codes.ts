@@ -1,0 +1,122 @@
+/**
+ * Every error code snowmux gives, in one registry: what it means, whose fault it is, and whether it is a
+ * refusal by the hub's own rules. The sets the hub acts on (the breaker's infrastructure codes, the
+ * retryable ones, the refusals counted apart from errors) are derived from it, never kept by hand.
+ * `test/unit/error-codes.test.ts` fails when a code here is never given in src/, or is missing from
+ * docs/errors.md.
+ *
+ * fault:
+ *  - 'user'           the caller's request was wrong or not allowed; the warehouse is fine (no breaker)
+ *  - 'infrastructure' the warehouse or the way to it failed (feeds the breaker; `transient` → retried)
+ *  - 'cancelled'      the call was cancelled
+ *  - 'hub'            the hub, shim or CLI itself (set-up, files, sockets, the audit log, bugs)
+ */
+export interface ErrorCodeFacts {
+  fault: 'user' | 'infrastructure' | 'cancelled' | 'hub';
+  /** A call refused by the hub's rules (counted as `refused`, not `error`, in status, audit and metrics). */
+  refusal?: true;
+  /** Infrastructure only: retrying soon may succeed. */
+  transient?: boolean;
+  /** One line for docs/errors.md: what happened and what to do. */
+  doc: string;
+}
+
+export const ERROR_CODES = {
+  // ---- calls refused by the hub's rules -------------------------------------------------------
+  SQL_REFUSED: { fault: 'user', refusal: true, doc: 'The statement is not allowed (a write, a session change, a hazard); the message names the rule. Rewrite it as one read.' },
+  SQL_MULTI_STATEMENT: { fault: 'user', refusal: true, doc: 'More than one statement in one call. Send one statement per call.' },
+  SQL_EMPTY: { fault: 'user', refusal: true, doc: 'The query holds no statement. Pass one SQL statement.' },
+  SQL_UNPARSEABLE: { fault: 'user', refusal: true, doc: 'The hub cannot tell what the text does (unterminated string or comment, ambiguous syntax), so it refuses it. Fix the SQL.' },
+  POLICY_DENIED: { fault: 'user', refusal: true, doc: 'Your role may not use this tool or object. Ask the hub\'s operator, or use `snowmux status` to see your role.' },
+  RATE_LIMITED: { fault: 'user', refusal: true, doc: 'Too many calls for your rate limit; the message says when to retry.' },
+  QUOTA_EXCEEDED: { fault: 'user', refusal: true, doc: 'Your quota for the window is spent; the message says when it resets.' },
+  HUB_BUSY: { fault: 'user', refusal: true, doc: 'The hub\'s queue is full; retry after the time given.' },
+  UNKNOWN_TOOL: { fault: 'user', refusal: true, doc: 'The client called a tool the hub does not have. List tools with tools/list.' },
+  INVALID_ARGUMENTS: { fault: 'user', refusal: true, doc: 'The arguments do not match the tool\'s input schema; the message names the field.' },
+  WAREHOUSE_CIRCUIT_OPEN: { fault: 'infrastructure', refusal: true, transient: false, doc: 'The warehouse failed repeatedly, so calls to it fail fast for a while; the message says when the hub tries again.' },
+
+  // ---- the caller's request was wrong ---------------------------------------------------------
+  SQL_ERROR: { fault: 'user', doc: 'The warehouse rejected the SQL; its own message follows. Fix the statement.' },
+  OBJECT_NOT_FOUND: { fault: 'user', doc: 'No such database, schema, table or view (or your role cannot see it). Use the list_* tools.' },
+  PERMISSION_DENIED: { fault: 'user', doc: 'The warehouse refused the object to your Snowflake role.' },
+  INVALID_ARGUMENT: { fault: 'user', doc: 'A value is out of range or of the wrong form; the message says which.' },
+  INVALID_IDENTIFIER: { fault: 'user', doc: 'A database, schema or object name is not a valid identifier.' },
+  RESULT_NOT_FOUND: { fault: 'user', doc: 'fetch_results: the query id is unknown, expired or not yours. Run the query again.' },
+  RESULT_ROWS_NOT_KEPT: { fault: 'user', doc: 'fetch_results: the hub did not keep rows that far into the result. Narrow the query or run it with a higher limit.' },
+  POOL_EXHAUSTED: { fault: 'user', doc: 'Every pooled warehouse connection was busy for longer than the wait allowed (local saturation, not an outage). Retry, or raise the pool size.' },
+  UNSUPPORTED: { fault: 'user', doc: 'The warehouse or setting in use cannot do this; the message says what would.' },
+  TOOL_ERROR: { fault: 'user', doc: 'A tool answered with an error that carried no code of its own.' },
+
+  // ---- the warehouse or the way to it -----------------------------------------------------------
+  WAREHOUSE_UNAVAILABLE: { fault: 'infrastructure', transient: true, doc: 'The warehouse cannot be reached or opened now; retried, and counted by the breaker.' },
+  WAREHOUSE_ERROR: { fault: 'infrastructure', transient: true, doc: 'The warehouse failed on its side (an internal error, an HTTP failure).' },
+  WAREHOUSE_CLOSED: { fault: 'hub', doc: 'The warehouse was shut down (the hub is stopping or reloading). Retry once the hub is back.' },
+  CONNECTION_LOST: { fault: 'infrastructure', transient: true, doc: 'The warehouse session was lost mid-call; a new one is opened for the next call.' },
+  QUERY_TIMEOUT: { fault: 'infrastructure', transient: false, doc: 'The call ran past its timeout and was cancelled in the warehouse too. Narrow the query or raise the timeout.' },
+  AUTH_FAILED: { fault: 'infrastructure', transient: false, doc: 'Snowflake refused the profile\'s credentials. Fix them, then run `snowmux reload`.' },
+
+  // ---- cancellations -----------------------------------------------------------------------------
+  QUERY_CANCELLED: { fault: 'cancelled', doc: 'The client cancelled the call (or disconnected); it was stopped in the warehouse too.' },
+  HUB_STOPPING: { fault: 'cancelled', doc: 'The hub stopped while the call ran (grace period over). Retry: the shim reaches the next hub.' },
+  HUB_SHUTTING_DOWN: { fault: 'cancelled', doc: 'The call was still queued when the hub began to stop. Retry: the shim reaches the next hub.' },
+
+  // ---- the hub, the shim and the CLI ------------------------------------------------------------
+  INTERNAL_ERROR: { fault: 'hub', doc: 'A snowmux bug; the hub log has the details. Please report it.' },
+  USAGE: { fault: 'hub', doc: 'The command line is wrong; the message shows the right form (`snowmux <command> --help`).' },
+  CONFIG_INVALID: { fault: 'hub', doc: 'config.toml (or connections.toml, or an environment setting) is wrong; the message names the file, key and fix.' },
+  CONFIG_NOT_FOUND: { fault: 'hub', doc: 'A config file named explicitly (flag or SNOWMUX_CONFIG) does not exist.' },
+  CONFIG_UNREADABLE: { fault: 'hub', doc: 'A config file exists but cannot be read (permissions).' },
+  HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used; the message says why.' },
+  HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user; snowmux refuses to use it.' },
+  HOME_TOO_OPEN: { fault: 'hub', doc: 'The snowmux home is readable or writable by others; `chmod 700` it.' },
+  RUNTIME_DIR_UNSAFE: { fault: 'hub', doc: 'The per-user runtime directory for the socket is a symlink, someone else\'s, or open to others.' },
+  SOCKET_NOT_OWNED: { fault: 'hub', doc: 'The hub socket belongs to another user; the shim sends it nothing.' },
+  HUB_ALREADY_RUNNING: { fault: 'hub', doc: 'A hub already serves this home; use it, or `snowmux hub --replace`.' },
+  HUB_NOT_RUNNING: { fault: 'hub', doc: 'No hub answers for this home; start one with `snowmux hub` (a shim starts one by itself).' },
+  HUB_LISTEN_FAILED: { fault: 'hub', doc: 'The hub could not listen on its socket; the message says why.' },
+  HUB_START_FAILED: { fault: 'hub', doc: 'A hub the shim started exited at once; its own error follows.' },
+  HUB_UNREACHABLE: { fault: 'hub', doc: 'The shim could not reach or start a hub in time; retry, or run `snowmux hub` in a terminal to see why.' },
+  HUB_NO_ANSWER: { fault: 'hub', doc: 'The hub accepted the connection but did not answer a control request in time.' },
+  HUB_NO_WELCOME: { fault: 'hub', doc: 'The hub accepted the shim\'s connection but never answered its hello.' },
+  HUB_BAD_HANDSHAKE: { fault: 'hub', doc: 'Something that is not a snowmux hub answered on the socket.' },
+  HUB_DRAINING: { fault: 'hub', doc: 'The hub is stopping and takes no new sessions; the shim reaches the next hub.' },
+  HUB_TOO_OLD: { fault: 'hub', doc: 'The running hub is older than this shim understands; `snowmux hub --replace` starts the new one.' },
+  SHIM_TOO_OLD: { fault: 'hub', doc: 'This shim is older than the running hub accepts; update the package the editor launches.' },
+  BAD_HELLO: { fault: 'hub', doc: 'A client sent the hub a malformed hello; the message names the field. Not a snowmux shim, or a broken one.' },
+  BAD_REQUEST: { fault: 'hub', doc: 'A control request was not a JSON object.' },
+  UNKNOWN_OP: { fault: 'hub', doc: 'A control request named an operation the hub does not know (a newer CLI against an older hub?).' },
+  CONTROL_FAILED: { fault: 'hub', doc: 'The hub refused a control request without a code of its own.' },
+  METRICS_LISTEN_FAILED: { fault: 'hub', doc: 'The metrics listener could not bind its address; the hub serves on without it.' },
+  SAMPLE_BUILD_FAILED: { fault: 'hub', doc: 'The embedded sample warehouse could not be built (disk space, permissions).' },
+  CLASSIFIER_FAILED: { fault: 'hub', doc: 'The SQL classifier failed on this text (a snowmux bug); the statement was refused.' },
+  AUDIT_BAD_OPTIONS: { fault: 'hub', doc: 'The audit settings are invalid; the message names the key.' },
+  AUDIT_BAD_ENTRY: { fault: 'hub', doc: 'An audit entry could not be serialised (a snowmux bug); it was not written.' },
+  AUDIT_OPEN_FAILED: { fault: 'hub', doc: 'The audit log could not be opened (permissions, disk).' },
+  AUDIT_WRITE_FAILED: { fault: 'hub', doc: 'An audit record could not be written (disk full, permissions).' },
+  AUDIT_FSYNC_FAILED: { fault: 'hub', doc: 'An audit fsync failed; records since the last good one may not be durable.' },
+  AUDIT_HEAD_WRITE_FAILED: { fault: 'hub', doc: 'The audit-head anchor could not be rewritten.' },
+  AUDIT_ROTATE_FAILED: { fault: 'hub', doc: 'The next audit file could not be started.' },
+  AUDIT_PRUNE_FAILED: { fault: 'hub', doc: 'Old audit files past the retention could not be removed.' },
+  AUDIT_RECOVERY_FAILED: { fault: 'hub', doc: 'The audit log could not be reopened after an earlier failure.' },
+  AUDIT_TAIL_CORRUPT: { fault: 'hub', doc: 'The last audit file ends in a broken record; `snowmux audit verify` says where.' },
+  AUDIT_CLOSED: { fault: 'hub', doc: 'The audit log is closed (the hub is stopping).' },
+} as const satisfies Record<string, ErrorCodeFacts>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+function codesWhere(pick: (facts: ErrorCodeFacts) => boolean): ReadonlySet<string> {
+  return new Set((Object.entries(ERROR_CODES) as [ErrorCode, ErrorCodeFacts][]).filter(([, f]) => pick(f)).map(([c]) => c));
+}
+
+/** Refused by the hub's rules: `refused`, not `error`, in status, audit and metrics. */
+export const REFUSAL_CODES = codesWhere((f) => f.refusal === true);
+/** The caller's fault: never trips the breaker, never retried. */
+export const USER_CODES = codesWhere((f) => f.fault === 'user');
+/** The warehouse's fault: feeds the breaker. */
+export const INFRASTRUCTURE_CODES = codesWhere((f) => f.fault === 'infrastructure');
+/** Infrastructure failures a prompt retry cannot fix (or must not try: repeated logins lock accounts). */
+export const NOT_TRANSIENT_CODES = codesWhere((f) => f.fault === 'infrastructure' && f.transient === false);
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
