@@ -47,12 +47,6 @@ async function records(dir: string, file: string): Promise<AuditRecord[]> {
     .map((line) => JSON.parse(line) as AuditRecord);
 }
 
-async function allRecords(dir: string): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  for (const file of await auditFiles(dir)) out.push(...(await records(dir, file)));
-  return out;
-}
-
 async function assertIntact(dir: string, expectedRecords: number): Promise<void> {
   const result = await verifyAudit(dir);
   assert.deepEqual(result.problems, []);

@@ -4,7 +4,7 @@ import { isSnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { checkSql } from '../../src/hub/guard/sql/policy.js';
 import { enforceObject, enforceTool } from '../../src/hub/policy/enforce.js';
-import { globMatch } from '../../src/hub/policy/glob.js';
+import { globMatch } from '../../src/hub/names/glob.js';
 import { Policy, objectRefFrom, type EffectiveRole, type ObjectRef } from '../../src/hub/policy/policy.js';
 import type { ClientInfo, Identity } from '../../src/hub/session/session.js';
 

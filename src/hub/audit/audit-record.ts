@@ -12,7 +12,6 @@ export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate';
 export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled';
 
 export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate'];
-export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'error', 'refused', 'cancelled'];
 
 /** `prev` of the first record of a brand-new log. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -4,7 +4,8 @@
  * .quota), [limits], [audit], [breaker]; see docs/security-model.md.
  */
 import { z } from 'zod';
-import { parseObjectPattern } from '../policy/object-pattern.js';
+import { DEFAULT_FSYNC_INTERVAL_MS, DEFAULT_MAX_FILE_BYTES } from '../audit/audit-log.js';
+import { parseObjectPattern } from '../names/object-pattern.js';
 import { authenticatorProblem, normalizeAuthenticator } from './profile-settings.js';
 
 const POSITIVE_INT = 'expected a positive integer';
@@ -413,8 +414,8 @@ export const DEFAULT_AUDIT_SETTINGS: AuditSettings = {
   enabled: true,
   dir: 'audit',
   fsync: 'interval',
-  fsyncIntervalMs: 200,
-  maxFileBytes: 64 * 1024 * 1024,
+  fsyncIntervalMs: DEFAULT_FSYNC_INTERVAL_MS,
+  maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxFiles: 0,
 };
 

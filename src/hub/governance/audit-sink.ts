@@ -4,7 +4,7 @@
  */
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../observe/logger.js';
-import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
+import type { CallRecord, CallSink } from '../observe/call-record.js';
 
 export class AuditSink implements CallSink {
   constructor(private readonly log: AuditLog, private readonly logger: Logger) {}

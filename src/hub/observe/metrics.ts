@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { isErrorCode } from '../../error-codes.js';
-import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
+import type { CallRecord, CallSink } from './call-record.js';
 
 export interface MetricsSources {
   sessions(): number;

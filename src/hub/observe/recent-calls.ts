@@ -1,5 +1,5 @@
 /** The last N tool calls, for `snowmux status`. Fixed memory: a ring buffer. */
-import type { CallRecord, CallSink } from '../tools/tool-runtime.js';
+import type { CallRecord, CallSink } from './call-record.js';
 
 export class RecentCalls implements CallSink {
   private readonly ring: CallRecord[] = [];

@@ -3,7 +3,7 @@
  * that said no, and what to do instead.
  */
 import type { SqlDialectChoice } from '../guard/sql/classifier.js';
-import { displayName } from './object-pattern.js';
+import { displayName } from '../names/object-pattern.js';
 import { policyDenied, type EffectiveRole, type ObjectRef } from './policy.js';
 import { CompiledRole, type Verdict } from './role.js';
 import { analyzeSqlObjects, type ObjectAccess } from './sql-objects.js';

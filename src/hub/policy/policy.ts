@@ -13,8 +13,8 @@ import { SnowmuxError } from '../../errors.js';
 import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig, type RoleSettings } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
-import { normalizeIdentifier } from '../warehouse/identifiers.js';
-import { parseObjectPattern, type ObjectPattern } from './object-pattern.js';
+import { normalizeIdentifier } from '../names/identifiers.js';
+import { parseObjectPattern, type ObjectPattern } from '../names/object-pattern.js';
 import { CompiledRole } from './role.js';
 
 /** Normalized names (as Snowflake stores them: unquoted names upper-cased, quoted names literal). */

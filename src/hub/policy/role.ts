@@ -4,7 +4,7 @@
  */
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
-import { globMatch } from './glob.js';
+import { globMatch } from '../names/glob.js';
 import {
   isMatchAll,
   narrowed,
@@ -13,7 +13,7 @@ import {
   subsumes,
   type NameRef,
   type ObjectPattern,
-} from './object-pattern.js';
+} from '../names/object-pattern.js';
 import type { EffectiveRole, ObjectRef } from './policy.js';
 
 export interface CompiledRoleSpec {

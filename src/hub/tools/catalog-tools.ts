@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
-import { normalizeIdentifier } from '../warehouse/identifiers.js';
+import { normalizeIdentifier } from '../names/identifiers.js';
 import type { ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
 import { renderTable } from './result-format.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';

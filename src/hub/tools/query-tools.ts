@@ -6,7 +6,7 @@ import * as z from 'zod';
 import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { checkSql } from '../guard/sql/classifier.js';
-import { normalizeIdentifier, quoteIdentifier } from '../warehouse/identifiers.js';
+import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import type { QueryResult } from '../warehouse/types.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
 import { queryStructured, queryText, truncationNotice } from './result-format.js';

@@ -6,11 +6,15 @@
  */
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
+import { DEFAULT_HUB_SETTINGS } from '../config/config-schema.js';
 import { newCallMeter, type CallMeter } from '../governance/call-meter.js';
 import { REFUSAL_CODES, type Governance } from '../governance/governance.js';
 import type { Logger } from '../observe/logger.js';
 import type { EffectiveRole } from '../policy/policy.js';
-import type { ClientInfo, Session } from '../session/session.js';
+import type { CallRecord, CallSink } from '../observe/call-record.js';
+import type { Session } from '../session/session.js';
+
+export type { CallRecord, CallSink };
 import type { WarehouseProvider } from '../warehouse/warehouse-registry.js';
 import type { CallContext, QueryProgress, Warehouse } from '../warehouse/types.js';
 
@@ -25,39 +29,13 @@ export interface HubLimits {
   callTimeoutMs: number;
 }
 
+/** The hub settings' defaults (declared once, in the config schema), plus the row ceiling. */
 export const DEFAULT_LIMITS: HubLimits = {
-  defaultMaxRows: 200,
+  defaultMaxRows: DEFAULT_HUB_SETTINGS.maxRows,
   maxRowsCeiling: 10_000,
-  maxResultBytes: 1024 * 1024,
-  callTimeoutMs: 5 * 60_000,
+  maxResultBytes: DEFAULT_HUB_SETTINGS.maxResultBytes,
+  callTimeoutMs: DEFAULT_HUB_SETTINGS.callTimeoutMs,
 };
-
-export interface CallRecord {
-  at: string;
-  sessionId: string;
-  identity: string;
-  client: string;
-  clientInfo: ClientInfo;
-  tool: string;
-  requestId: string;
-  outcome: 'ok' | 'error' | 'refused' | 'cancelled';
-  errorCode: string | null;
-  ms: number;
-  queueWaitMs: number;
-  runMs: number;
-  rows: number | null;
-  bytes: number;
-  queryId: string | null;
-  sql: string | null;
-  /** Arguments of a metadata call (no SQL). */
-  request: Record<string, unknown> | undefined;
-  profile: string | null;
-}
-
-/** Receives every finished call: status's recent list, audit, metrics. */
-export interface CallSink {
-  record(call: CallRecord): void;
-}
 
 export interface ToolEnv {
   session: Session;

@@ -14,8 +14,15 @@ import type { SnowflakeProfile } from '../config/profile-types.js';
 import type { ProfileSettings } from '../config/profile-settings.js';
 import { profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
 import type { Logger } from '../observe/logger.js';
-import type { Session } from '../session/session.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
+
+/**
+ * What the registry needs of a caller (a session): its own settings. Only the identity of the object
+ * matters beyond that: warehouses are cached per caller for as long as it lives (a WeakMap key).
+ */
+export interface WarehouseCaller {
+  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined };
+}
 
 export interface WarehouseRegistryOptions {
   home: string;
@@ -46,14 +53,14 @@ const DEFAULT_LOGIN_RETRY_AFTER_MS = 15_000;
 
 export interface WarehouseProvider {
   /** The warehouse for this session's calls; `profileName` (from the session's role) wins over the session's own. */
-  forSession(session: Session, profileName?: string): Promise<Warehouse>;
+  forSession(session: WarehouseCaller, profileName?: string): Promise<Warehouse>;
 }
 
 export class WarehouseRegistry implements WarehouseProvider {
   private embedded: Promise<Warehouse> | null = null;
   private readonly pools = new Map<string, Promise<Warehouse>>();
   private readonly open = new Set<Warehouse>();
-  private readonly bySession = new WeakMap<Session, Map<string, Promise<Warehouse>>>();
+  private readonly bySession = new WeakMap<WarehouseCaller, Map<string, Promise<Warehouse>>>();
   private closed = false;
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
@@ -76,7 +83,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     );
   }
 
-  forSession(session: Session, profileName?: string): Promise<Warehouse> {
+  forSession(session: WarehouseCaller, profileName?: string): Promise<Warehouse> {
     if (this.closed) return Promise.reject(new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.'));
     const name = profileName ?? session.facts.profile;
     const key = name ?? '';

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage } from '../../../errors.js';
-import { quoteIdentifier } from '../identifiers.js';
+import { quoteIdentifier } from '../../names/identifiers.js';
 import type {
   CallContext,
   ColumnDescription,

@@ -126,11 +126,6 @@ export class ResultCache {
   }
 }
 
-/** A row source over plain, already converted rows. */
-export function arrayRows(rows: JsonValue[][]): RowSource {
-  return { length: rows.length, row: (index) => rows[index] as JsonValue[] };
-}
-
 function firstRows(source: RowSource, count: number): RowSource {
   return { length: Math.min(count, source.length), row: (index) => source.row(index) };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage } from '../../../errors.js';
-import { quoteIdentifier, stringLiteral } from '../identifiers.js';
+import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
 import { generateTpchData } from './tpch-data.js';
 import type { TpchData } from './tpch-data.js';
 import { processAlive } from '../../../wire/process-alive.js';

@@ -9,5 +9,4 @@ export type SfConnection = Sdk.Connection;
 export type SfConnectionOptions = Sdk.ConnectionOptions;
 export type SfStatement = Sdk.RowStatement;
 export type SfColumn = Sdk.Column;
-export type SfError = Sdk.SnowflakeError;
 export type SfPool = ReturnType<SnowflakeSdk['createPool']>;

@@ -7,7 +7,7 @@
  * may have changed other session state (ALTER SESSION, SET, transactions, temporary objects…), the
  * connection is discarded instead of being returned to the pool.
  */
-import { normalizeIdentifier, quoteIdentifier } from '../identifiers.js';
+import { normalizeIdentifier, quoteIdentifier } from '../../names/identifiers.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 import type { CallContext } from '../types.js';
 

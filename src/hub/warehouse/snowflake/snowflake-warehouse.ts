@@ -12,7 +12,7 @@
  */
 import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
-import { quoteIdentifier } from '../identifiers.js';
+import { quoteIdentifier } from '../../names/identifiers.js';
 import type {
   CallContext,
   ColumnDescription,

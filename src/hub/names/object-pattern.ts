@@ -12,7 +12,7 @@
  * honoured case could be stepped around by quoting a name in lower case. The cost is that a deny of
  * `SALARIES` also hides a distinct Snowflake object named `"salaries"` — the safe direction.
  */
-import { normalizeIdentifier, quoteIdentifier } from '../warehouse/identifiers.js';
+import { normalizeIdentifier, quoteIdentifier } from './identifiers.js';
 import { globMatch, hasGlob, matchesEverything } from './glob.js';
 
 export type NamePart =

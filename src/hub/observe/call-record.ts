@@ -1,0 +1,32 @@
+/**
+ * What every finished call leaves behind, and who receives it (status's recent list, audit, metrics).
+ * A plain record so the sinks need nothing from the tool layer that produces it.
+ */
+import type { ClientInfo } from '../session/session.js';
+
+export interface CallRecord {
+  at: string;
+  sessionId: string;
+  identity: string;
+  client: string;
+  clientInfo: ClientInfo;
+  tool: string;
+  requestId: string;
+  outcome: 'ok' | 'error' | 'refused' | 'cancelled';
+  errorCode: string | null;
+  ms: number;
+  queueWaitMs: number;
+  runMs: number;
+  rows: number | null;
+  bytes: number;
+  queryId: string | null;
+  sql: string | null;
+  /** Arguments of a metadata call (no SQL). */
+  request: Record<string, unknown> | undefined;
+  profile: string | null;
+}
+
+/** Receives every finished call: status's recent list, audit, metrics. */
+export interface CallSink {
+  record(call: CallRecord): void;
+}
