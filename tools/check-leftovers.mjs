@@ -3,8 +3,12 @@
  * Runs after the test suite: fails it when a snowmux process the tests started (a hub or shim whose home is
  * a test temp home, `<tmp>/smx-*`) is still alive, and ends those processes so they do not outlive the run.
  * Linux only (reads /proc); elsewhere it says so and passes.
+ *
+ * `--before` (run before the suite) notes the test-style temp directories (`<tmp>/smx-*`, `<tmp>/snowmux-*`)
+ * that already exist; the run after the suite then also fails on any such directory the tests left behind
+ * (and removes it). The per-user runtime directory (`<tmp>/snowmux-<uid>`) is meant to stay.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +37,13 @@ function findLeftovers() {
   return found;
 }
 
+const snapshot = join(dirname(dirname(fileURLToPath(import.meta.url))), 'dist', '.tmp-before.json');
+const testDirs = () => readdirSync(tmpdir()).filter((n) => /^(smx|snowmux)-/.test(n) && !/^snowmux-\d+$/.test(n));
+if (process.argv.includes('--before')) {
+  writeFileSync(snapshot, JSON.stringify(testDirs()));
+  process.exit(0);
+}
+
 let leftovers = findLeftovers();
 if (leftovers === null) {
   console.log('check-leftovers: no /proc here; skipped');
@@ -44,9 +55,23 @@ for (const deadline = Date.now() + 5_000; leftovers.length > 0 && Date.now() < d
   await new Promise((r) => setTimeout(r, 100));
   leftovers = findLeftovers();
 }
+let failed = false;
+if (existsSync(snapshot)) {
+  const before = new Set(JSON.parse(readFileSync(snapshot, 'utf8')));
+  const left = testDirs().filter((n) => !before.has(n));
+  if (left.length > 0) {
+    failed = true;
+    console.error(`check-leftovers: ${left.length} temp director${left.length === 1 ? 'y' : 'ies'} left behind by the tests (removed now):`);
+    for (const n of left) {
+      console.error(`  ${join(tmpdir(), n)}`);
+      rmSync(join(tmpdir(), n), { recursive: true, force: true });
+    }
+  }
+  rmSync(snapshot, { force: true });
+}
 if (leftovers.length === 0) {
-  console.log('check-leftovers: no snowmux process left behind by the tests');
-  process.exit(0);
+  console.log(`check-leftovers: no snowmux process left behind by the tests${failed ? '' : ', and no temp directory'}`);
+  process.exit(failed ? 1 : 0);
 }
 console.error(`check-leftovers: ${leftovers.length} snowmux process(es) started by the tests are still alive:`);
 for (const p of leftovers) {

@@ -94,6 +94,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
     audit = await AuditLog.open({
       dir: resolve(opts.home, auditConfig.dir),
+      root: opts.home,
       fsync: auditConfig.fsync,
       fsyncIntervalMs: auditConfig.fsyncIntervalMs,
       maxFileBytes: auditConfig.maxFileBytes,

@@ -23,6 +23,7 @@ import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
+import { mkdirBelow } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
 import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, syncDir, writeHead } from './audit-files.js';
 import type { AuditFile } from './audit-files.js';
@@ -48,6 +49,8 @@ export interface AuditLogOptions {
   fsyncIntervalMs?: number;
   /** A file that has reached this size gets no more records; the next one starts a new file. */
   maxFileBytes: number;
+  /** A directory that must already exist (the home): the log's directory is created below it, never it. */
+  root?: string;
   /** Keep at most this many files; older ones are deleted on rotation (and the deletion is recorded). Default: keep all. */
   maxFiles?: number;
   /** Milliseconds since the epoch, for record timestamps. Default Date.now. */
@@ -120,6 +123,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private readonly fsyncIntervalMs: number;
   private readonly headIntervalMs: number;
   private readonly maxFileBytes: number;
+  private readonly root: string | undefined;
   private readonly maxFiles: number | undefined;
   private readonly clock: () => number;
   private readonly scrubber: SecretScrubber;
@@ -156,6 +160,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
     this.dir = options.dir;
     this.policy = options.fsync;
+    this.root = options.root;
     this.fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     this.headIntervalMs = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
     this.maxFileBytes = options.maxFileBytes;
@@ -478,7 +483,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
    * must be acknowledged in the chain.
    */
   private async resume(memory: Anchor | undefined): Promise<AuditOpenReport> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (this.root !== undefined) await mkdirBelow(this.root, this.dir, 0o700);
+    else await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const warnings: string[] = [];
     const files = await listAuditFiles(this.dir);
     const anchor = await this.loadAnchor(memory, warnings);

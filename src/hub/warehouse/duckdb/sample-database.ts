@@ -94,7 +94,10 @@ export async function readSampleStampFrom(connection: DuckDBConnection): Promise
 
 /** Builds the sample file into a temporary directory next to the target, then renames it into place. */
 export async function buildSampleDatabase(dataDir: string): Promise<string> {
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Not recursive: its parent (the home) must exist; a hub whose home was removed must not re-create it.
+  await fs.mkdir(dataDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
   await removeAbandonedBuilds(dataDir);
   const buildDir = path.join(dataDir, `.sample-build-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(buildDir, { mode: 0o700 });

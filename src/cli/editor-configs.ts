@@ -1,0 +1,143 @@
+/**
+ * Where each MCP client keeps its server list, in what shape, and how to merge a snowmux entry into it
+ * without touching anything else. Used by `snowmux setup <client>`.
+ *
+ * The entry launches the shim with absolute paths (this Node, this package's bin): GUI editors often start
+ * with a minimal PATH in which neither `node` nor `snowmux` is found.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SnowmuxError } from '../errors.js';
+
+export type ClientId = 'claude-desktop' | 'claude-code' | 'cursor' | 'vscode' | 'roo-code' | 'windsurf' | 'generic';
+
+export interface ShimLaunch {
+  command: string;
+  args: string[];
+}
+
+interface ClientFacts {
+  title: string;
+  /** The key holding servers in the client's JSON file. */
+  serversKey: 'mcpServers' | 'servers';
+  /** The client's config file for this platform; undefined when the client has no file snowmux writes. */
+  file(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: string): string | undefined;
+  /** The entry as this client wants it. */
+  entry(launch: ShimLaunch): Record<string, unknown>;
+  note?: string;
+}
+
+function appData(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: string): string {
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support');
+  if (platform === 'win32') return env['APPDATA'] ?? join(home, 'AppData', 'Roaming');
+  return env['XDG_CONFIG_HOME'] ?? join(home, '.config');
+}
+
+const stdioEntry = (launch: ShimLaunch) => ({ command: launch.command, args: launch.args });
+
+export const CLIENTS: Record<ClientId, ClientFacts> = {
+  'claude-desktop': {
+    title: 'Claude Desktop',
+    serversKey: 'mcpServers',
+    file: (p, env, home) => join(appData(p, env, home), 'Claude', 'claude_desktop_config.json'),
+    entry: stdioEntry,
+    note: 'Quit and reopen Claude Desktop to load it.',
+  },
+  'claude-code': {
+    title: 'Claude Code',
+    serversKey: 'mcpServers',
+    // Claude Code owns its file (~/.claude.json); its own command adds the server.
+    file: () => undefined,
+    entry: stdioEntry,
+  },
+  cursor: {
+    title: 'Cursor',
+    serversKey: 'mcpServers',
+    file: (_p, _env, home) => join(home, '.cursor', 'mcp.json'),
+    entry: stdioEntry,
+    note: 'Cursor picks the change up in Settings → MCP (toggle the server if it was already listed).',
+  },
+  vscode: {
+    title: 'VS Code',
+    serversKey: 'servers',
+    file: (p, env, home) => join(appData(p, env, home), 'Code', 'User', 'mcp.json'),
+    entry: (launch) => ({ type: 'stdio', command: launch.command, args: launch.args }),
+    note: 'For one workspace only, put the same "servers" entry in .vscode/mcp.json instead.',
+  },
+  'roo-code': {
+    title: 'Roo Code',
+    serversKey: 'mcpServers',
+    file: (p, env, home) => join(appData(p, env, home), 'Code', 'User', 'globalStorage', 'rooveterinaryinc.roo-cline', 'settings', 'mcp_settings.json'),
+    entry: (launch) => ({ command: launch.command, args: launch.args, disabled: false }),
+    note: 'For one project only, put the same entry in .roo/mcp.json instead.',
+  },
+  windsurf: {
+    title: 'Windsurf',
+    serversKey: 'mcpServers',
+    file: (_p, _env, home) => join(home, '.codeium', 'windsurf', 'mcp_config.json'),
+    entry: stdioEntry,
+    note: 'Press refresh in Windsurf\'s MCP panel to load it.',
+  },
+  generic: {
+    title: 'any MCP client (stdio)',
+    serversKey: 'mcpServers',
+    file: () => undefined,
+    entry: stdioEntry,
+  },
+};
+
+export function isClientId(name: string): name is ClientId {
+  return Object.hasOwn(CLIENTS, name);
+}
+
+export function configFileFor(client: ClientId, platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return CLIENTS[client].file(platform, env, env['HOME'] ?? homedir());
+}
+
+/** The JSON a user pastes (or `--write` merges): `{ "<serversKey>": { "<name>": entry } }`. */
+export function snippetFor(client: ClientId, name: string, launch: ShimLaunch): Record<string, unknown> {
+  const facts = CLIENTS[client];
+  return { [facts.serversKey]: { [name]: facts.entry(launch) } };
+}
+
+/** The `claude mcp add` command line (options before the name, the launch after `--`). */
+export function claudeCodeCommand(name: string, launch: ShimLaunch): string {
+  return ['claude', 'mcp', 'add', '--transport', 'stdio', '--scope', 'user', name, '--', launch.command, ...launch.args].map(shellQuote).join(' ');
+}
+
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Merges the entry into a client's existing file text (undefined: no file yet). Everything else in the
+ * file is kept. A file that is not a JSON object is refused rather than overwritten.
+ */
+export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean } {
+  const facts = CLIENTS[client];
+  let doc: Record<string, unknown> = {};
+  if (existing !== undefined && existing.trim() !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(existing);
+    } catch (err) {
+      throw new SnowmuxError(
+        'INVALID_ARGUMENT',
+        `${file} is not plain JSON (${(err as Error).message}); snowmux will not rewrite it. Add the entry by hand (run the command without --write to print it), or fix the file first.`,
+      );
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `${file} does not hold a JSON object; snowmux will not rewrite it. Add the entry by hand.`);
+    }
+    doc = parsed as Record<string, unknown>;
+  }
+  const current = doc[facts.serversKey];
+  if (current !== undefined && (current === null || typeof current !== 'object' || Array.isArray(current))) {
+    throw new SnowmuxError('INVALID_ARGUMENT', `"${facts.serversKey}" in ${file} is not an object; snowmux will not rewrite it. Fix the file first.`);
+  }
+  const servers = { ...((current as Record<string, unknown> | undefined) ?? {}) };
+  const replaced = Object.hasOwn(servers, name);
+  servers[name] = facts.entry(launch);
+  doc[facts.serversKey] = servers;
+  return { text: `${JSON.stringify(doc, null, 2)}\n`, replaced };
+}

@@ -1,0 +1,69 @@
+/**
+ * `snowmux setup <client> --write` as a user meets it: the entry lands in the editor's file next to the
+ * servers already there, and launching exactly what was written — with a PATH that has no node on it, as
+ * GUI editors often start — reaches a working hub.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { defer, runCli, tempHome } from '../helpers/harness.js';
+import { killEveryHub } from './chaos-support.js';
+
+test('setup cursor --write merges the entry, keeps a backup, and the written command works with no node on PATH', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const home = tempHome(t);
+  const file = join(userHome, '.cursor', 'mcp.json');
+  mkdirSync(join(userHome, '.cursor'));
+  const before = JSON.stringify({ mcpServers: { github: { command: 'gh-mcp', args: [] } } });
+  writeFileSync(file, before);
+
+  const r = await runCli(['setup', 'cursor', '--write', '--home', home], { HOME: userHome });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /added "snowflake" to .*\.cursor\/mcp\.json/);
+  assert.equal(readFileSync(`${file}.bak`, 'utf8'), before);
+  const written = JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: Record<string, { command: string; args: string[] }> };
+  assert.deepEqual(written.mcpServers.github, { command: 'gh-mcp', args: [] });
+  const entry = written.mcpServers.snowflake!;
+  assert.equal(entry.command, process.execPath);
+  assert.ok(entry.args[0]!.startsWith('/'), 'absolute path to the CLI');
+  assert.deepEqual(entry.args.slice(1), ['shim', '--home', home]);
+
+  defer(t, async () => {
+    await runCli(['stop', '--home', home]);
+    killEveryHub(home);
+  });
+  const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { PATH: '/nonexistent', HOME: userHome }, stderr: 'ignore' });
+  const client = new Client({ name: 'cursor-like', version: '1' });
+  await client.connect(transport);
+  defer(t, () => client.close());
+  const result = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT count(*) AS n FROM NATION' } });
+  assert.notEqual(result.isError, true);
+  assert.deepEqual((result.structuredContent as { rows: unknown[][] }).rows, [[25]]);
+
+  // Running it again replaces the entry in place (no duplicate) and says so.
+  const again = await runCli(['setup', 'cursor', '--write', '--home', home], { HOME: userHome });
+  assert.match(again.stdout, /replaced the "snowflake" entry/);
+  assert.deepEqual(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: object }).mcpServers), ['github', 'snowflake']);
+});
+
+test('setup refuses to rewrite a file it cannot parse, and prints paste-able entries for the others', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const file = join(userHome, '.codeium', 'windsurf', 'mcp_config.json');
+  mkdirSync(join(userHome, '.codeium', 'windsurf'), { recursive: true });
+  writeFileSync(file, '{ // my servers\n}');
+  const r = await runCli(['setup', 'windsurf', '--write'], { HOME: userHome });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /not plain JSON.*will not rewrite it/);
+  assert.equal(readFileSync(file, 'utf8'), '{ // my servers\n}');
+  assert.equal(existsSync(`${file}.bak`), false);
+
+  const code = await runCli(['setup', 'claude-code'], { HOME: userHome });
+  assert.equal(code.code, 0);
+  assert.match(code.stdout, /^claude mcp add --transport stdio --scope user snowflake -- \S+node\S* \S+snowmux\.js shim\n$/);
+  const unknown = await runCli(['setup', 'notepad'], { HOME: userHome });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Unknown client "notepad"[\s\S]*claude-desktop/);
+});

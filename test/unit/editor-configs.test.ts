@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CLIENTS, claudeCodeCommand, configFileFor, mergeIntoConfig, shellQuote, snippetFor, type ClientId } from '../../src/cli/editor-configs.js';
+
+const launch = { command: '/opt/node 20/bin/node', args: ['/opt/snowmux/bin/snowmux.js', 'shim'] };
+
+test('each client gets its own shape: VS Code uses "servers" with a type, the others "mcpServers"', () => {
+  assert.deepEqual(snippetFor('vscode', 'snowflake', launch), { servers: { snowflake: { type: 'stdio', ...launch } } });
+  assert.deepEqual(snippetFor('cursor', 'sf', launch), { mcpServers: { sf: launch } });
+  assert.deepEqual(snippetFor('claude-desktop', 'sf', launch), { mcpServers: { sf: launch } });
+  for (const id of Object.keys(CLIENTS) as ClientId[]) {
+    const entry = Object.values(Object.values(snippetFor(id, 'x', launch))[0] as object)[0] as { command: string; args: string[]; env?: unknown };
+    assert.equal(entry.command, launch.command, `${id}: absolute node`);
+    assert.deepEqual(entry.args, launch.args, `${id}: absolute CLI path`);
+    assert.equal(entry.env, undefined, `${id}: no profile or setting a fresh machine lacks`);
+  }
+});
+
+test('config files live where each client reads them, per OS', () => {
+  const home = '/home/u';
+  const env = { HOME: home };
+  assert.equal(configFileFor('claude-desktop', 'darwin', env), '/home/u/Library/Application Support/Claude/claude_desktop_config.json');
+  assert.equal(configFileFor('claude-desktop', 'win32', { ...env, APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }), 'C:\\Users\\u\\AppData\\Roaming/Claude/claude_desktop_config.json');
+  assert.equal(configFileFor('claude-desktop', 'linux', env), '/home/u/.config/Claude/claude_desktop_config.json');
+  assert.equal(configFileFor('vscode', 'linux', { ...env, XDG_CONFIG_HOME: '/xdg' }), '/xdg/Code/User/mcp.json');
+  assert.equal(configFileFor('cursor', 'linux', env), '/home/u/.cursor/mcp.json');
+  assert.equal(configFileFor('windsurf', 'darwin', env), '/home/u/.codeium/windsurf/mcp_config.json');
+  assert.match(configFileFor('roo-code', 'darwin', env)!, /Code\/User\/globalStorage\/rooveterinaryinc\.roo-cline\/settings\/mcp_settings\.json$/);
+  assert.equal(configFileFor('claude-code', 'linux', env), undefined);
+});
+
+test('Claude Code: options before the name, the launch after --, quoted for a shell', () => {
+  assert.equal(
+    claudeCodeCommand('snowflake', launch),
+    "claude mcp add --transport stdio --scope user snowflake -- '/opt/node 20/bin/node' /opt/snowmux/bin/snowmux.js shim",
+  );
+  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+});
+
+test('merging keeps every other server and key, and says when it replaced an entry', () => {
+  const existing = JSON.stringify({ theme: 'dark', mcpServers: { github: { command: 'gh-mcp' }, snowflake: { command: 'old' } } });
+  const { text, replaced } = mergeIntoConfig(existing, 'cursor', 'snowflake', launch, 'mcp.json');
+  assert.equal(replaced, true);
+  assert.deepEqual(JSON.parse(text), { theme: 'dark', mcpServers: { github: { command: 'gh-mcp' }, snowflake: launch } });
+  const fresh = mergeIntoConfig(undefined, 'vscode', 'snowflake', launch, 'mcp.json');
+  assert.equal(fresh.replaced, false);
+  assert.deepEqual(JSON.parse(fresh.text), { servers: { snowflake: { type: 'stdio', ...launch } } });
+  assert.deepEqual(JSON.parse(mergeIntoConfig('  \n', 'cursor', 'sf', launch, 'f').text), { mcpServers: { sf: launch } });
+});
+
+test('a file snowmux cannot read as a JSON object is refused, never overwritten', () => {
+  for (const bad of ['{ // comment\n "servers": {} }', '[1,2]', 'null', '{"mcpServers": []}', '{"mcpServers": "x"}']) {
+    assert.throws(() => mergeIntoConfig(bad, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /\/x\/mcp\.json/.test(err.message), bad);
+  }
+});
