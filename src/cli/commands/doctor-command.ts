@@ -1,0 +1,238 @@
+/**
+ * `snowmux doctor` — checks everything a working set-up needs, in the order a new user meets it, and says
+ * for each problem what to do: Node, the home and socket (owner, mode), the hub (running? same version?),
+ * config.toml, every profile (resolvable, without printing a secret), the network path to each Snowflake
+ * account, the embedded sample warehouse, and the metrics listener. Exit 1 when any check fails.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { dirname, join } from 'node:path';
+import { VERSION } from '../../version.js';
+import { errorMessage } from '../../errors.js';
+import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
+import { loadSnowflakeConnections } from '../../hub/config/connections-toml.js';
+import { redactProfile, resolveProfile } from '../../hub/config/resolve-profile.js';
+import type { SnowflakeProfile } from '../../hub/config/profile-types.js';
+import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeDir } from '../../wire/home.js';
+import { parseCommandArgs } from '../args.js';
+import type { CommandIo } from '../command-io.js';
+import { controlRequest } from '../control-client.js';
+
+export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
+
+export interface Check {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+  fix?: string;
+}
+
+const USAGE = `Usage: snowmux doctor [--home DIR] [--json] [--offline]
+
+Checks Node, the snowmux home and socket, the running hub, config.toml, every Snowflake profile (without
+printing secrets), the network path to each account, the embedded sample warehouse and the metrics
+listener. Prints what to fix; exits 1 when a check fails.
+
+  --json      one JSON object per check, as an array
+  --offline   skip the network checks (reaching each Snowflake account)
+`;
+
+const MIN_NODE: [number, number] = [20, 11];
+
+export async function doctorCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs('doctor', argv, {
+    home: { type: 'string' },
+    json: { type: 'boolean' },
+    offline: { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const checks = await runChecks({ home: resolveHome({ flag: values.home }), env: process.env, offline: values.offline === true });
+  if (values.json) io.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  else io.stdout.write(renderChecks(checks));
+  return checks.some((c) => c.status === 'fail') ? 1 : 0;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: '✓', info: '·', warn: '!', fail: '✗' };
+
+export function renderChecks(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.check.length));
+  const lines = [`snowmux doctor ${VERSION}`, ''];
+  for (const c of checks) {
+    lines.push(`${MARK[c.status]} ${c.check.padEnd(width)}  ${c.detail}`);
+    if (c.fix) lines.push(`  ${' '.repeat(width)}  → ${c.fix}`);
+  }
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  const warned = checks.filter((c) => c.status === 'warn').length;
+  lines.push('', failed === 0 ? `All checks passed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}.` : `${failed} check${failed === 1 ? '' : 's'} failed.`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; offline: boolean }): Promise<Check[]> {
+  const checks: Check[] = [checkNode()];
+  const { home, env } = opts;
+
+  const homeExists = existsSync(home);
+  if (!homeExists) {
+    checks.push({ check: 'home', status: 'info', detail: `${home} does not exist yet; the first hub creates it (0700).` });
+  } else {
+    try {
+      checkHome(home);
+      checks.push({ check: 'home', status: 'ok', detail: `${home} (yours, closed to others)` });
+    } catch (err) {
+      checks.push({ check: 'home', status: 'fail', detail: errorMessage(err) });
+    }
+  }
+
+  const socketPath = socketPathFor(home, env);
+  if (dirname(socketPath) !== home) {
+    try {
+      if (existsSync(dirname(socketPath))) verifyRuntimeDir(dirname(socketPath));
+      checks.push({ check: 'socket', status: 'ok', detail: `${socketPath} (the home path is too long for a socket; a private per-user directory holds it)` });
+    } catch (err) {
+      checks.push({ check: 'socket', status: 'fail', detail: errorMessage(err) });
+    }
+  }
+  let hubStatus: { version: string; pid: number; metrics?: { url: string } } | undefined;
+  if (existsSync(socketPath)) {
+    try {
+      checkSocketPath(socketPath);
+      hubStatus = await controlRequest(socketPath, 'status', 3_000);
+    } catch (err) {
+      checks.push({ check: 'hub', status: 'fail', detail: errorMessage(err), fix: `If no hub should be running, remove ${socketPath}; otherwise see ${join(home, 'hub.log')}.` });
+    }
+  }
+  if (hubStatus) {
+    if (hubStatus.version === VERSION) checks.push({ check: 'hub', status: 'ok', detail: `running, pid ${hubStatus.pid}, version ${VERSION}` });
+    else {
+      checks.push({
+        check: 'hub',
+        status: 'warn',
+        detail: `running, pid ${hubStatus.pid}, version ${hubStatus.version}; this CLI is ${VERSION}`,
+        fix: `Restart it on this version: snowmux hub --replace${home === resolveHome({}) ? '' : ` --home ${home}`}`,
+      });
+    }
+  } else if (!checks.some((c) => c.check === 'hub')) {
+    checks.push({ check: 'hub', status: 'info', detail: 'not running; the first editor\'s shim starts one (or run `snowmux hub`).' });
+  }
+
+  let config: LoadedConfig | undefined;
+  try {
+    config = loadConfigFile({ home, env });
+    checks.push({ check: 'config', status: 'ok', detail: config.exists ? `${config.shownPath} is valid` : `no ${config.shownPath}; the defaults apply` });
+    for (const w of config.warnings) checks.push({ check: 'config', status: 'warn', detail: w });
+  } catch (err) {
+    checks.push({ check: 'config', status: 'fail', detail: errorMessage(err) });
+  }
+
+  const profiles = config ? checkProfiles(config, env, checks) : [];
+  if (!opts.offline) {
+    for (const p of profiles) checks.push(await checkReachable(p));
+  }
+  checks.push(await checkSample(home, homeExists));
+  if (hubStatus?.metrics?.url) checks.push(await checkMetrics(hubStatus.metrics.url));
+  else if (config?.config.hub.metricsListen && hubStatus) {
+    checks.push({ check: 'metrics', status: 'fail', detail: `hub.metrics_listen is ${config.config.hub.metricsListen} but the hub serves no metrics`, fix: `See ${join(home, 'hub.log')} (the address may be taken).` });
+  }
+  return checks;
+}
+
+function checkNode(): Check {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+  return ok
+    ? { check: 'node', status: 'ok', detail: `${process.version} at ${process.execPath}` }
+    : { check: 'node', status: 'fail', detail: `${process.version}; snowmux needs Node ${MIN_NODE.join('.')} or later`, fix: 'Install a current Node LTS and point the editor\'s config at it (snowmux setup <client> prints absolute paths).' };
+}
+
+/** Every profile the hub could use: the default one, each [profiles.*] in config.toml, each connections.toml section. */
+function checkProfiles(config: LoadedConfig, env: NodeJS.ProcessEnv, checks: Check[]): SnowflakeProfile[] {
+  const names = new Set<string | undefined>([undefined, ...Object.keys(config.config.profiles)]);
+  try {
+    const conns = loadSnowflakeConnections({ env, homedir: env['HOME'] ?? '' });
+    for (const name of Object.keys(conns.connections)) names.add(name);
+  } catch (err) {
+    checks.push({ check: 'connections', status: 'fail', detail: errorMessage(err) });
+  }
+  const resolved: SnowflakeProfile[] = [];
+  const seen = new Set<string>();
+  for (const name of names) {
+    const label = name === undefined ? 'profile (default)' : `profile ${name}`;
+    try {
+      const { profile, warnings } = resolveProfile({ name, env, configFile: config });
+      for (const w of warnings) checks.push({ check: label, status: 'warn', detail: w });
+      if (!profile) {
+        checks.push({ check: label, status: 'ok', detail: 'no Snowflake account configured: the embedded sample warehouse serves' });
+        continue;
+      }
+      if (name === undefined) checks.push({ check: label, status: 'ok', detail: `is "${profile.name}"` });
+      if (seen.has(profile.name)) continue;
+      seen.add(profile.name);
+      const shown = redactProfile(profile);
+      checks.push({ check: `profile ${profile.name}`, status: 'ok', detail: `account ${shown.account}, user ${shown.user}, ${shown.auth.method} auth${shown.role ? `, role ${shown.role}` : ''}` });
+      resolved.push(profile);
+    } catch (err) {
+      checks.push({ check: label, status: 'fail', detail: errorMessage(err) });
+    }
+  }
+  return resolved;
+}
+
+/** Whether the account's endpoint answers HTTP at all (no login: any HTTP status counts). */
+async function checkReachable(profile: SnowflakeProfile): Promise<Check> {
+  const base = profile.accessUrl ?? `https://${profile.host ?? `${profile.account}.snowflakecomputing.com`}`;
+  const check = `reach ${profile.name}`;
+  let url: URL;
+  try {
+    url = new URL('/', base);
+  } catch {
+    return { check, status: 'fail', detail: `${base} is not a valid URL` };
+  }
+  const started = performance.now();
+  return await new Promise<Check>((resolvePromise) => {
+    const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(url, { method: 'HEAD', timeout: 5_000 }, (res) => {
+      res.resume();
+      resolvePromise({ check, status: 'ok', detail: `${url.origin} answers (HTTP ${res.statusCode}, ${Math.round(performance.now() - started)} ms)` });
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', (err) => {
+      resolvePromise({ check, status: 'fail', detail: `${url.origin}: ${errorMessage(err)}`, fix: 'Check the account name, and the network path (VPN, proxy: HTTPS_PROXY) to Snowflake.' });
+    });
+    req.end();
+  });
+}
+
+async function checkSample(home: string, homeExists: boolean): Promise<Check> {
+  const dataDir = join(home, 'warehouse');
+  if (!homeExists || !existsSync(dataDir)) {
+    return { check: 'sample', status: 'info', detail: 'the embedded sample warehouse is built on first use (about a second)' };
+  }
+  try {
+    const { DuckDbWarehouse } = await import('../../hub/warehouse/duckdb/duckdb-warehouse.js');
+    const warehouse = await DuckDbWarehouse.open({ dataDir, threads: 1 });
+    try {
+      const r = await warehouse.query('SELECT count(*) FROM NATION', { signal: new AbortController().signal, tag: { sessionId: 'doctor', requestId: 'doctor', client: 'doctor', tool: 'doctor' }, maxRows: 1 });
+      const size = statSync(join(dataDir, 'SNOWMUX_SAMPLE.duckdb')).size;
+      return { check: 'sample', status: 'ok', detail: `${dataDir} answers (${String(r.rows[0]?.[0])} nations, ${(size / 2 ** 20).toFixed(1)} MiB)` };
+    } finally {
+      await warehouse.close();
+    }
+  } catch (err) {
+    return { check: 'sample', status: 'fail', detail: errorMessage(err), fix: `Remove ${dataDir} to have it rebuilt on next use.` };
+  }
+}
+
+async function checkMetrics(url: string): Promise<Check> {
+  try {
+    const res = await fetch(url.replace(/\/metrics$/, '/healthz'), { signal: AbortSignal.timeout(3_000) });
+    return res.ok
+      ? { check: 'metrics', status: 'ok', detail: `${url} (healthz ${res.status})` }
+      : { check: 'metrics', status: 'fail', detail: `${url}: healthz answered ${res.status}` };
+  } catch (err) {
+    return { check: 'metrics', status: 'fail', detail: `${url}: ${errorMessage(err)}` };
+  }
+}

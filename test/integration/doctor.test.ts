@@ -1,0 +1,88 @@
+/**
+ * `snowmux doctor` against real set-ups: a healthy hub with a Snowflake profile (the local double) and a
+ * metrics port, and a broken one (bad config, an unreachable account, an open home); no secret printed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { connectClient, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+
+const SECRET = 'doctor-secret-NEVER-SHOWN';
+interface Check { check: string; status: string; detail: string; fix?: string }
+
+async function doctor(home: string, env: Record<string, string>, extra: string[] = []): Promise<{ code: number | null; checks: Check[]; text: string }> {
+  const json = await runCli(['doctor', '--json', '--home', home, ...extra], env);
+  const text = await runCli(['doctor', '--home', home, ...extra], env);
+  assert.ok(!json.stdout.includes(SECRET) && !text.stdout.includes(SECRET) && !text.stderr.includes(SECRET), 'a secret was printed');
+  assert.equal(json.code, text.code);
+  return { code: json.code, checks: JSON.parse(json.stdout) as Check[], text: text.stdout };
+}
+
+const find = (checks: Check[], name: string) => checks.find((c) => c.check === name);
+
+test('a healthy set-up: every check passes, the running hub, the profile, its account, the sample and metrics are seen', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: SECRET, roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const home = tempHome(t);
+  const sfHome = join(home, 'sf');
+  mkdirSync(sfHome, { mode: 0o700 });
+  const url = new URL(d.url);
+  writeFileSync(join(sfHome, 'connections.toml'), `[work]\naccount = "${d.account}"\nuser = "alice"\npassword = "${SECRET}"\nhost = "${url.hostname}"\nport = ${url.port}\nprotocol = "http"\n`, { mode: 0o600 });
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\n');
+  const env = { SNOWFLAKE_HOME: sfHome };
+  await startHub(t, home, [], env);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  await c.callTool('execute_query', { query: 'SELECT 1' }); // builds the sample
+
+  const { code, checks, text } = await doctor(home, env);
+  assert.equal(code, 0, text);
+  assert.equal(find(checks, 'node')?.status, 'ok');
+  assert.equal(find(checks, 'home')?.status, 'ok');
+  assert.match(find(checks, 'hub')!.detail, /running, pid \d+, version/);
+  assert.equal(find(checks, 'config')?.status, 'ok');
+  assert.match(find(checks, 'profile work')!.detail, /account .*, user alice, password auth/);
+  assert.match(find(checks, 'reach work')!.detail, /answers \(HTTP \d+/);
+  assert.match(find(checks, 'sample')!.detail, /answers \(25 nations/);
+  assert.equal(find(checks, 'metrics')?.status, 'ok');
+  assert.match(text, /All checks passed/);
+});
+
+test('a broken set-up: each problem is a failed check that says what to do, and doctor exits 1', async (t) => {
+  const home = tempHome(t);
+  const sfHome = join(home, 'sf');
+  mkdirSync(sfHome, { mode: 0o700 });
+  // An account nobody answers for: a port that was free a moment ago.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  writeFileSync(join(sfHome, 'connections.toml'), `[gone]\naccount = "acme"\nuser = "alice"\npassword = "${SECRET}"\nhost = "127.0.0.1"\nport = ${port}\nprotocol = "http"\n\n[half]\naccount = "acme"\n`, { mode: 0o600 });
+  const env = { SNOWFLAKE_HOME: sfHome };
+
+  const reachable = await doctor(home, env);
+  assert.equal(reachable.code, 1);
+  assert.equal(find(reachable.checks, 'reach gone')?.status, 'fail');
+  assert.match(find(reachable.checks, 'reach gone')!.fix!, /network path/);
+  assert.equal(find(reachable.checks, 'profile half')?.status, 'fail');
+  assert.match(find(reachable.checks, 'profile half')!.detail, /user/);
+  // --offline skips the network, not the rest.
+  const offline = await doctor(home, env, ['--offline']);
+  assert.equal(find(offline.checks, 'reach gone'), undefined);
+  assert.equal(offline.code, 1, 'the incomplete profile still fails');
+
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n');
+  chmodSync(home, 0o755);
+  const broken = await doctor(home, env, ['--offline']);
+  assert.equal(broken.code, 1);
+  assert.equal(find(broken.checks, 'home')?.status, 'fail');
+  assert.match(find(broken.checks, 'home')!.detail, /chmod 700/);
+  assert.equal(find(broken.checks, 'config')?.status, 'fail');
+  assert.match(find(broken.checks, 'config')!.detail, /config\.toml[\s\S]*limits\.max_concurrent_queries/);
+  assert.match(broken.text, /✗ home/);
+  assert.match(broken.text, /checks failed/);
+});
