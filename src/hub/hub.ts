@@ -4,6 +4,7 @@
  * isolated: each has its own transport, server instance and abort controllers.
  */
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { userInfo } from 'node:os';
 import { rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
@@ -21,7 +22,7 @@ import { flushLogger, type Logger } from './observe/logger.js';
 import { CallSinks, RecentCalls } from './observe/recent-calls.js';
 import { LineTransport } from './session/line-transport.js';
 import { Session, observeClientMessage, type SessionFacts, type SessionSnapshot } from './session/session.js';
-import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits, type WarehouseProvider } from './tools/tool-runtime.js';
+import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits, type ToolEnv, type WarehouseProvider } from './tools/tool-runtime.js';
 import type { WarehouseInfo } from './warehouse/types.js';
 import type { Governance } from './governance/governance.js';
 
@@ -85,6 +86,33 @@ interface Connection {
   close?: (why: string) => void;
 }
 
+/** What the hub tells listeners (the HTTP face's /events): sessions coming and going, calls, draining. */
+export interface HubEvents {
+  session_open: [{ id: string; transport: string; identity: string; client: string | null }];
+  session_close: [{ id: string; why: string; calls: number; errors: number }];
+  call: [Pick<CallRecord, 'at' | 'sessionId' | 'tool' | 'outcome' | 'errorCode' | 'ms' | 'rows' | 'queryId'>];
+  draining: [{ reason: string }];
+}
+
+/** How a transport outside the hub (HTTP, WebSocket) lets the hub drain and close one of its sessions. */
+export interface AttachedSessionHooks {
+  /** Stop taking new requests for this session; close once it is owed nothing. */
+  drain(reason: string): void;
+  /** Requests received and not answered yet. */
+  outstanding(): number;
+  /** End it now (running calls are cancelled). */
+  close(why: string): void;
+}
+
+export interface AttachedSession {
+  session: Session;
+  /** What createMcpServer needs to serve this session's calls. */
+  env: ToolEnv;
+  logger: Logger;
+  /** The transport ended the session: it leaves status, and shutdown stops waiting for it. */
+  detach(why: string): void;
+}
+
 export interface HubStartOptions {
   /**
    * Take the socket path over from a running (or frozen) hub instead of refusing to start: the path is
@@ -95,6 +123,9 @@ export interface HubStartOptions {
 
 export class Hub {
   readonly startedAt = new Date();
+  /** See HubEvents. Listeners must not throw. */
+  readonly events = new EventEmitter<HubEvents>();
+  private readonly attached = new Map<string, AttachedSessionHooks>();
   private server: Server | null = null;
   private readonly connections = new Set<Connection>();
   private readonly sessions = new Map<string, Session>();
@@ -115,7 +146,48 @@ export class Hub {
   constructor(private readonly opts: HubOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.sink = new CallSinks([this.recent, ...(opts.sinks ?? [])], opts.scrubCall);
+    const announce: CallSink = {
+      record: (c) => {
+        if (this.events.listenerCount('call') === 0) return;
+        this.events.emit('call', { at: c.at, sessionId: c.sessionId, tool: c.tool, outcome: c.outcome, errorCode: c.errorCode, ms: c.ms, rows: c.rows, queryId: c.queryId });
+      },
+    };
+    this.sink = new CallSinks([this.recent, ...(opts.sinks ?? []), announce], opts.scrubCall);
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * A session served by a transport outside the hub (HTTP, WebSocket): it is listed in status, governed and
+   * recorded like a socket session, and drained and closed with the hub. Refused while the hub drains.
+   */
+  attachSession(facts: Omit<SessionFacts, 'id'> & { id?: string }, hooks: AttachedSessionHooks): AttachedSession {
+    if (this.draining) throw new Error('the hub is draining');
+    const session = new Session({ ...facts, id: facts.id ?? randomUUID() });
+    this.sessions.set(session.id, session);
+    this.attached.set(session.id, hooks);
+    this.sessionsOpened += 1;
+    const logger = this.logger.child({ session: session.id });
+    logger.info({ transport: facts.transport, identity: facts.identity.name }, 'session opened');
+    this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
+    const env: ToolEnv = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink };
+    let detached = false;
+    return {
+      session,
+      env,
+      logger,
+      detach: (why) => {
+        if (detached) return;
+        detached = true;
+        session.close(why);
+        this.sessions.delete(session.id);
+        this.attached.delete(session.id);
+        logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
+        this.events.emit('session_close', { id: session.id, why, calls: session.calls, errors: session.errors });
+      },
+    };
   }
 
   get logger(): Logger {
@@ -221,6 +293,7 @@ export class Hub {
     this.sessionsOpened += 1;
     const logger = this.logger.child({ session: session.id });
     logger.info({ shimPid: facts.shimPid, parent: facts.parent, shimVersion: facts.shimVersion, resumeOf: facts.resumeOf }, 'session opened');
+    this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: null });
     if (hello) socket.write(encodeLine({ snowmux: 'welcome', wire: hello.wire, version: VERSION, hubPid: process.pid, sessionId: session.id }));
     socket.setNoDelay(true);
     // Silence this long means a dead peer (frozen or killed shim, sleep, cut socket): free the session.
@@ -265,6 +338,7 @@ export class Hub {
       // The SDK's handle does not end the socket: do it, after pending writes flush.
       socket.end();
       logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
+      this.events.emit('session_close', { id: session.id, why, calls: session.calls, errors: session.errors });
     };
     socket.once('close', () => close('connection closed'));
     conn.close = close;
@@ -357,7 +431,9 @@ export class Hub {
     } catch (err) {
       this.logger.warn({ err: errorMessage(err) }, 'onStopping failed');
     }
+    this.events.emit('draining', { reason });
     for (const conn of this.connections) conn.drain?.(reason);
+    for (const hooks of [...this.attached.values()]) hooks.drain(reason);
     const graceMs = this.opts.shutdownGraceMs ?? 10_000;
     await waitUntil(() => this.sessions.size === 0, graceMs);
     const sessionConns = () => [...this.connections].filter((c) => c.close && c.session && !c.session.closed);
@@ -365,8 +441,10 @@ export class Hub {
       this.logger.warn({ sessions: this.sessions.size }, 'grace period over; cancelling running calls');
       // Cancelling makes each call answer (a cancelled tool result); give those answers a moment to go out.
       for (const conn of sessionConns()) conn.session?.close(`hub stopping: ${reason}`);
-      await waitUntil(() => sessionConns().every((c) => (c.outstanding?.() ?? 0) === 0), 1_000);
+      for (const id of this.attached.keys()) this.sessions.get(id)?.close(`hub stopping: ${reason}`);
+      await waitUntil(() => sessionConns().every((c) => (c.outstanding?.() ?? 0) === 0) && [...this.attached.values()].every((h) => h.outstanding() === 0), 1_000);
       for (const conn of sessionConns()) conn.close?.('hub stopping: grace period over');
+      for (const hooks of [...this.attached.values()]) hooks.close('hub stopping: grace period over');
     }
     // Control links (a replacing hub waits on its own to learn that this one is done) and the rest.
     for (const conn of this.connections) conn.socket.end();

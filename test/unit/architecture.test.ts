@@ -30,7 +30,9 @@ const RANKS: Record<string, number> = {
   'hub/governance': 8,
   'hub/tools': 9,
   hub: 10, // hub core, runtime, MCP server factory, control
-  cli: 11, // the entry point and its commands (main.ts loads each command lazily)
+  'hub/http': 11, // the HTTP face: keys, routes, /mcp, engines
+
+  cli: 12, // the entry point and its commands (main.ts loads each command lazily)
 };
 
 /** Layer of a file: its folder, with sub-folders of a hub layer (warehouse/duckdb, guard/sql) folded in. */

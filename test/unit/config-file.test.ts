@@ -43,6 +43,10 @@ default_profile = "dev"
 call_timeout_ms = 5000
 max_rows = 50
 max_result_bytes = 4096
+http_listen = "0.0.0.0:8443"
+http_auth = true
+http_allowed_origins = ["https://app.example.com"]
+http_hosts = ["snowmux.example.com"]
 
 [profiles.dev]
 account = "myorg-acct"
@@ -74,6 +78,10 @@ max_age_hours = 1.5
     callTimeoutMs: 5000,
     maxRows: 50,
     maxResultBytes: 4096,
+    httpListen: '0.0.0.0:8443',
+    httpAuth: true,
+    httpAllowedOrigins: ['https://app.example.com'],
+    httpHosts: ['snowmux.example.com'],
   });
   const dev = config.profiles.dev!;
   assert.equal(dev.authenticator, 'SNOWFLAKE_JWT');

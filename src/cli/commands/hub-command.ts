@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
-import { errorMessage, isSnowmuxError } from '../../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../../errors.js';
 import { encodeLine } from '../../wire/framing.js';
 import { makeHello } from '../../wire/hello.js';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
@@ -17,6 +17,7 @@ import { createRuntime, type HubRuntime } from '../../hub/runtime.js';
 import { SecretScrubber } from '../../hub/audit/audit-redact.js';
 import { HubMetrics } from '../../hub/observe/metrics.js';
 import { listenMetrics } from '../../hub/listen/metrics-listener.js';
+import type { HttpService } from '../../hub/http/serve-http.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 import { processAlive, processCommandLine, processStartTicks } from '../../wire/process-alive.js';
@@ -27,6 +28,8 @@ Runs the hub in the foreground. Logs go to <home>/hub.log.
   --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
   --replace      take over from a running hub: the socket moves to this hub at once, the old one finishes
                  its running calls and exits; editors stay connected (a frozen hub is replaced too)
+  --http ADDR    also serve HTTP on host:port (/mcp, /healthz, /readyz, /metrics, /status, /events);
+                 overrides hub.http_listen. Keys: snowmux keys create
 ${PROFILE_FLAGS_HELP}
 `;
 
@@ -34,6 +37,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const { values } = parseCommandArgs('hub', argv, {
     home: { type: 'string' },
     replace: { type: 'boolean' },
+    http: { type: 'string' },
     config: { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean' },
@@ -60,7 +64,10 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const held = holdRecords(runtime.sinks, true);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
-  const metrics = runtime.config.config.hub.metricsListen ? hubMetrics(runtime, () => hubRef) : null;
+  const httpListen = values.http ?? runtime.config.config.hub.httpListen;
+  if (httpListen !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port, e.g. 127.0.0.1:8765; got "${httpListen}".`);
+  const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef) : null;
+  let http: HttpService | undefined;
   let metricsUrl: string | undefined;
   let metricsServer: { close(): unknown } | undefined;
   const hub = new Hub({
@@ -75,9 +82,16 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
     sinks: metrics ? [held.sink, metrics] : [held.sink],
     scrubCall: runtime.scrubCall,
-    statusSections: () => ({ ...runtime.statusSections(), ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}) }),
-    // The next hub (a replacement, or one a shim starts while this one drains) wants the same port.
-    onStopping: () => metricsServer?.close(),
+    statusSections: () => ({
+      ...runtime.statusSections(),
+      ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),
+      ...(http ? { http: { url: http.url, auth: http.auth.enabled } } : {}),
+    }),
+    // The next hub (a replacement, or one a shim starts while this one drains) wants the same ports.
+    onStopping: () => {
+      metricsServer?.close();
+      http?.stopAccepting();
+    },
   });
   hubRef = hub;
   if (predecessor?.link) {
@@ -116,7 +130,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
       });
   }
   void runtime.warehouses.warmUp();
-  if (metrics) {
+  if (metrics && runtime.config.config.hub.metricsListen) {
     const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
       metrics: () => metrics.text(),
       contentType: metrics.contentType,
@@ -141,6 +155,32 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
       });
     }
   }
+  if (httpListen !== undefined) {
+    const { serveHttp } = await import('../../hub/http/serve-http.js');
+    const serve = () => serveHttp({ hub, home, address: httpListen, settings: runtime.config.config.hub, metrics, logger });
+    const onServing = (service: HttpService) => {
+      http = service;
+      logger.info({ url: service.url, auth: service.auth }, 'http listening');
+      io.stderr.write(`snowmux hub: HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events)${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
+      if (service.auth.enabled && service.auth.activeKeys === 0) io.stderr.write('snowmux hub: no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
+    };
+    if (previousWriter === null) {
+      try {
+        onServing(await serve());
+      } catch (err) {
+        // Serving half of what was asked would hide the problem: stop, and say why.
+        await hub.stop('the HTTP listener could not start');
+        await runtime.close('hub stopped');
+        throw err;
+      }
+    } else {
+      // The draining predecessor may hold the port a moment longer (as for metrics above).
+      void retryWhileInUse(serve, HANDOVER_WAIT_MS).then(onServing, (err) => {
+        logger.error({ err: errorMessage(err) }, 'http not served');
+        io.stderr.write(`snowmux hub: ${errorMessage(err)}\n`);
+      });
+    }
+  }
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
 
   const onSignal = (signal: string) => {
@@ -154,6 +194,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     flushLogger(logger);
   });
   await hub.stopped;
+  await http?.close();
   await runtime.close('hub stopped');
   io.stderr.write('snowmux hub: stopped\n');
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.

@@ -84,6 +84,10 @@ const hubFileSchema = z
     max_rows: positiveInt(),
     max_result_bytes: positiveInt(),
     metrics_listen: text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:9464"' }),
+    http_listen: text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:8765"' }),
+    http_auth: z.boolean({ error: 'expected true or false' }),
+    http_allowed_origins: z.array(z.string().url({ error: 'expected an origin such as "https://app.example.com"' }), { error: 'expected a list of origins' }),
+    http_hosts: z.array(z.string().regex(/^[\w.-]+$/, { error: 'expected a host name' }), { error: 'expected a list of host names' }),
   })
   .partial();
 
@@ -283,6 +287,14 @@ export interface HubSettings {
   maxResultBytes: number;
   /** host:port for the Prometheus /metrics and /healthz endpoint; off when absent. */
   metricsListen?: string | undefined;
+  /** host:port for the HTTP face (/mcp, /healthz, /readyz, /metrics, /status, /events); off when absent. */
+  httpListen?: string | undefined;
+  /** Bearer API keys on every HTTP route but /healthz. May be turned off only on a loopback listener. */
+  httpAuth: boolean;
+  /** Browser origins allowed to call the HTTP face (CORS); none by default. */
+  httpAllowedOrigins: string[];
+  /** Host names the HTTP face answers to besides loopback ones (DNS-rebinding protection). */
+  httpHosts: string[];
 }
 
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
@@ -291,6 +303,9 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   callTimeoutMs: 300_000,
   maxRows: 200,
   maxResultBytes: 256 * 1024,
+  httpAuth: true,
+  httpAllowedOrigins: [],
+  httpHosts: [],
 };
 
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
@@ -519,6 +534,10 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       maxRows: hub.max_rows ?? DEFAULT_HUB_SETTINGS.maxRows,
       maxResultBytes: hub.max_result_bytes ?? DEFAULT_HUB_SETTINGS.maxResultBytes,
       ...(hub.metrics_listen === undefined ? {} : { metricsListen: hub.metrics_listen }),
+      ...(hub.http_listen === undefined ? {} : { httpListen: hub.http_listen }),
+      httpAuth: hub.http_auth ?? DEFAULT_HUB_SETTINGS.httpAuth,
+      httpAllowedOrigins: hub.http_allowed_origins ?? DEFAULT_HUB_SETTINGS.httpAllowedOrigins,
+      httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
     },
     profiles,
     policy: { defaultRole: data.policy?.default_role },

@@ -23,6 +23,8 @@ export class HubMetrics implements CallSink {
   private readonly queueWait: Histogram;
   private readonly rows: Counter<'tool'>;
   private readonly failures: Counter<'outcome' | 'code'>;
+  private readonly httpRequests: Counter<'route' | 'status'>;
+  private readonly authFailures: Counter<'reason'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -34,6 +36,8 @@ export class HubMetrics implements CallSink {
       labelNames: ['outcome', 'code'],
       registers,
     });
+    this.httpRequests = new Counter({ name: 'snowmux_http_requests_total', help: 'HTTP requests by route and status code.', labelNames: ['route', 'status'], registers });
+    this.authFailures = new Counter({ name: 'snowmux_http_auth_failures_total', help: 'Refused HTTP authentications by reason (missing, malformed, unknown, revoked, expired, throttled).', labelNames: ['reason'], registers });
     this.duration = new Histogram({
       name: 'snowmux_tool_call_duration_seconds',
       help: 'Tool call duration, from the hub receiving the call to its result.',
@@ -102,6 +106,15 @@ export class HubMetrics implements CallSink {
     this.queueWait.observe(call.queueWaitMs / 1000);
     if (call.rows) this.rows.inc({ tool }, call.rows);
     if (call.outcome !== 'ok') this.failures.inc({ outcome: call.outcome, code: call.errorCode !== null && isErrorCode(call.errorCode) ? call.errorCode : 'OTHER' });
+  }
+
+  /** `route` must come from a fixed set (the face's routes, or "other"), never from the request path. */
+  httpRequest(route: string, status: number): void {
+    this.httpRequests.inc({ route, status: String(status) });
+  }
+
+  authFailure(reason: string): void {
+    this.authFailures.inc({ reason });
   }
 
   text(): Promise<string> {

@@ -18,7 +18,7 @@ export interface Identity {
 export interface SessionFacts {
   id: string;
   identity: Identity;
-  transport: 'unix-socket' | 'stdio';
+  transport: 'unix-socket' | 'stdio' | 'http' | 'websocket';
   shimPid?: number | undefined;
   parent?: ParentInfo | undefined;
   shimVersion?: string | undefined;

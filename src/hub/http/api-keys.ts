@@ -1,0 +1,175 @@
+/**
+ * API keys for the hub's HTTP face: `<home>/keys.json`, holding for each key its id, identity, expiry,
+ * revocation and the SHA-256 of its secret — never the secret, which is shown once at creation. The key a
+ * client sends is `smx_<id>_<secret>`: the id finds the record, the secret is compared by hash in
+ * constant time. The secret is 192 random bits, so a plain hash is enough (no password-style KDF).
+ *
+ * The hub re-reads the file when it changes (a stat per check), so `snowmux keys revoke` takes effect on
+ * the next request. The file must be the user's own, not a symlink, and closed to others.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
+
+export const KEYS_FILE = 'keys.json';
+
+export interface ApiKeyRecord {
+  id: string;
+  identity: string;
+  /** sha256 of the secret part, hex. */
+  hash: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export type KeyCheck =
+  | { ok: true; id: string; identity: string }
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' };
+
+const KEY_PATTERN = /^smx_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
+const IDENTITY_PATTERN = /^[A-Za-z0-9_.@+-]{1,64}$/;
+
+export function keysPath(home: string): string {
+  return join(home, KEYS_FILE);
+}
+
+/** Reads the key file after checking it is a regular file of ours, closed to others (never through a symlink). */
+export function readKeys(path: string): { records: ApiKeyRecord[]; stat: Stats | null } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { records: [], stat: null };
+    if (code === 'ELOOP') throw new SnowmuxError('CONFIG_INVALID', `${path} is a symlink; snowmux reads API keys only from a regular file of its own. Replace it with the file itself.`);
+    throw new SnowmuxError('CONFIG_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}.`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    if (!stat.isFile()) throw new SnowmuxError('CONFIG_INVALID', `${path} is not a regular file.`);
+    if (uid !== undefined && stat.uid !== uid) throw new SnowmuxError('CONFIG_INVALID', `${path} belongs to another user (uid ${stat.uid}); snowmux will not trust keys from it.`);
+    if ((stat.mode & 0o077) !== 0) throw new SnowmuxError('CONFIG_INVALID', `${path} is readable or writable by others (mode ${(stat.mode & 0o777).toString(8)}). Run: chmod 600 ${path}`);
+    const text = readFileSync(fd, 'utf8');
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new SnowmuxError('CONFIG_INVALID', `${path} is not valid JSON (${(err as Error).message}). Restore it, or delete it and create the keys again.`);
+    }
+    const keys = (data as { keys?: unknown }).keys;
+    if (!Array.isArray(keys) || !keys.every(isRecord)) throw new SnowmuxError('CONFIG_INVALID', `${path} does not hold a valid key list. Restore it, or delete it and create the keys again.`);
+    return { records: keys, stat };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isRecord(x: unknown): x is ApiKeyRecord {
+  const r = x as ApiKeyRecord;
+  return typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.identity === 'string' && typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash);
+}
+
+function writeKeys(path: string, records: ApiKeyRecord[]): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ version: 1, keys: records }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  renameSync(tmp, path);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Creates a key; returns the full key (shown once) and its record. */
+export function createKey(home: string, identity: string, expiresAt: Date | null, now = new Date()): { key: string; record: ApiKeyRecord } {
+  if (!IDENTITY_PATTERN.test(identity)) {
+    throw new SnowmuxError('USAGE', `--identity must be 1–64 letters, digits or _ . @ + -; got "${identity}". It names the caller in roles, limits and the audit log.`);
+  }
+  const path = keysPath(home);
+  const { records } = readKeys(path);
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(24).toString('base64url');
+  const record: ApiKeyRecord = { id, identity, hash: sha256(secret), createdAt: now.toISOString(), expiresAt: expiresAt?.toISOString() ?? null, revokedAt: null };
+  writeKeys(path, [...records, record]);
+  return { key: `smx_${id}_${secret}`, record };
+}
+
+/** Revokes every key whose id starts with `prefix` (at least 4 characters, exactly one match). */
+export function revokeKey(home: string, prefix: string, now = new Date()): ApiKeyRecord {
+  const path = keysPath(home);
+  const { records } = readKeys(path);
+  if (prefix.length < 4) throw new SnowmuxError('USAGE', 'Name the key by its id (at least 4 characters; see `snowmux keys list`).');
+  const matches = records.filter((r) => r.id.startsWith(prefix));
+  if (matches.length === 0) throw new SnowmuxError('USAGE', `No key id starts with "${prefix}" (see \`snowmux keys list\`).`);
+  if (matches.length > 1) throw new SnowmuxError('USAGE', `"${prefix}" matches ${matches.length} keys; give more of the id.`);
+  const target = matches[0]!;
+  if (target.revokedAt === null) target.revokedAt = now.toISOString();
+  writeKeys(path, records);
+  return target;
+}
+
+/** The hub's view of the key file: re-read whenever the file changes. */
+export class ApiKeyStore {
+  #records: Map<string, ApiKeyRecord> = new Map();
+  #seen = '';
+
+  constructor(
+    private readonly path: string,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.reload();
+  }
+
+  /** Number of keys that can authenticate now. */
+  get activeCount(): number {
+    const now = this.clock();
+    return [...this.#records.values()].filter((r) => !r.revokedAt && !(r.expiresAt && Date.parse(r.expiresAt) <= now)).length;
+  }
+
+  private reload(): void {
+    const { records, stat } = readKeys(this.path);
+    this.#records = new Map(records.map((r) => [r.id, r]));
+    this.#seen = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'none';
+  }
+
+  private refresh(): void {
+    let signature = 'none';
+    try {
+      const fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const st = fstatSync(fd);
+        signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') signature = 'unreadable';
+    }
+    if (signature !== this.#seen) {
+      try {
+        this.reload();
+      } catch {
+        // A file that became untrustworthy (symlink, open mode, broken JSON) authenticates no one.
+        this.#records = new Map();
+        this.#seen = signature;
+      }
+    }
+  }
+
+  check(token: string | undefined): KeyCheck {
+    if (token === undefined || token === '') return { ok: false, reason: 'missing' };
+    const m = KEY_PATTERN.exec(token);
+    if (!m) return { ok: false, reason: 'malformed' };
+    this.refresh();
+    const record = this.#records.get(m[1]!);
+    const given = Buffer.from(sha256(m[2]!), 'hex');
+    const expected = Buffer.from(record?.hash ?? '0'.repeat(64), 'hex');
+    const same = timingSafeEqual(given, expected);
+    if (!record || !same) return { ok: false, reason: 'unknown' };
+    if (record.revokedAt) return { ok: false, reason: 'revoked' };
+    if (record.expiresAt && Date.parse(record.expiresAt) <= this.clock()) return { ok: false, reason: 'expired' };
+    return { ok: true, id: record.id, identity: record.identity };
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * The hub's HTTP face as one web-standard handler (`Request → Response`), served by an engine adapter
+ * (node-engine.ts). Routes:
+ *   /healthz  liveness (no key; 503 while draining, so load balancers stop sending)
+ *   /readyz   ready to serve calls: not draining, some warehouse not behind an open breaker
+ *   /metrics  Prometheus text
+ *   /status   what `snowmux status --json` shows
+ *   /events   Server-Sent Events: sessions opening and closing, calls, draining
+ *   /mcp      MCP Streamable HTTP, both protocol eras, through the same governed tools as the socket
+ *
+ * Every route but /healthz needs `Authorization: Bearer <key>` (keys.json) unless auth is off, which the
+ * hub allows only on a loopback listener. The key's identity is the session's identity for roles, limits,
+ * quotas and audit. Host and Origin are checked on every request (DNS rebinding); CORS is off unless
+ * origins are configured; every response carries security headers. Snowflake credentials are never taken
+ * from an HTTP client: its sessions use the hub's own profiles.
+ */
+import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, WebStandardStreamableHTTPServerTransport, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { errorMessage } from '../../errors.js';
+import type { Hub, AttachedSession } from '../hub.js';
+import { createMcpServer } from '../mcp-server.js';
+import type { Logger } from '../observe/logger.js';
+import { observeClientMessage } from '../session/session.js';
+import type { ApiKeyStore, KeyCheck } from './api-keys.js';
+
+export interface HttpFaceOptions {
+  hub: Hub;
+  /** null: no key needed (loopback only; the caller checked). */
+  keys: ApiKeyStore | null;
+  metrics: { text(): Promise<string>; contentType: string; httpRequest(route: string, status: number): void; authFailure(reason: string): void } | null;
+  logger: Logger;
+  /** Host names accepted besides loopback ones; empty and `loopbackOnly` false: any host. */
+  hosts: string[];
+  loopbackOnly: boolean;
+  allowedOrigins: string[];
+  /** Legacy (2025) sessions idle this long are closed. */
+  legacyIdleMs?: number;
+  /** Failed authentications per source per minute before the source is refused outright. */
+  maxAuthFailuresPerMinute?: number;
+}
+
+export interface RequestInfo {
+  remoteAddress: string;
+}
+
+export interface HttpFace {
+  fetch(request: Request, info: RequestInfo): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'cache-control': 'no-store',
+};
+
+interface Caller {
+  identity: string;
+  keyId: string | null;
+}
+
+interface LegacyEntry {
+  attached: AttachedSession;
+  transport: WebStandardStreamableHTTPServerTransport;
+  identity: string;
+  lastSeen: number;
+  inFlight: number;
+}
+
+interface ModernEntry {
+  attached: AttachedSession;
+  lastSeen: number;
+  inFlight: number;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(`${JSON.stringify(body)}\n`, { status, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+function jsonRpcError(status: number, code: number, message: string): Response {
+  return json(status, { jsonrpc: '2.0', id: null, error: { code, message } });
+}
+
+export function createHttpFace(opts: HttpFaceOptions): HttpFace {
+  const { hub, logger } = opts;
+  const legacy = new Map<string, LegacyEntry>();
+  const modern = new Map<string, ModernEntry>();
+  const authFailures = new Map<string, { count: number; windowStart: number }>();
+  const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
+  const eventStreams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const encoder = new TextEncoder();
+  let closed = false;
+
+  const modernHandler: McpHttpHandler = createMcpHandler(
+    (ctx) => {
+      const entry = (ctx.authInfo?.extra as { entry?: ModernEntry } | undefined)?.entry;
+      if (!entry) throw new Error('no session for this request');
+      return createMcpServer(entry.attached.env);
+    },
+    { legacy: 'reject', onerror: (err) => logger.debug({ err: errorMessage(err) }, 'http mcp error') },
+  );
+
+  const idleSweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, e] of legacy) if (e.inFlight === 0 && now - e.lastSeen > (opts.legacyIdleMs ?? 30 * 60_000)) closeLegacy(id, 'idle');
+    for (const [key, e] of modern) if (e.inFlight === 0 && now - e.lastSeen > 10 * 60_000) closeModern(key, 'idle');
+  }, 30_000);
+  idleSweep.unref();
+
+  const forwardEvent = (name: string) => (payload: unknown) => {
+    const chunk = encoder.encode(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+    for (const c of eventStreams) {
+      try {
+        c.enqueue(chunk);
+      } catch {
+        eventStreams.delete(c);
+      }
+    }
+  };
+  const listeners = (['session_open', 'session_close', 'call', 'draining'] as const).map((name) => [name, forwardEvent(name)] as const);
+  for (const [name, fn] of listeners) hub.events.on(name, fn as never);
+
+  function closeLegacy(id: string, why: string): void {
+    const e = legacy.get(id);
+    if (!e) return;
+    legacy.delete(id);
+    e.attached.detach(why);
+    void e.transport.close().catch(() => {});
+  }
+
+  function closeModern(key: string, why: string): void {
+    const e = modern.get(key);
+    if (!e) return;
+    modern.delete(key);
+    e.attached.detach(why);
+  }
+
+  function hostAllowed(request: Request): boolean {
+    const host = request.headers.get('host');
+    if (!host) return false;
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+    if (LOOPBACK_HOSTS.includes(name.toLowerCase())) return true;
+    if (opts.hosts.length === 0) return !opts.loopbackOnly;
+    return opts.hosts.some((h) => h.toLowerCase() === name.toLowerCase());
+  }
+
+  function originAllowed(origin: string | null): boolean {
+    return origin === null || opts.allowedOrigins.includes(origin);
+  }
+
+  function authenticate(request: Request, remote: string): Caller | Response {
+    if (opts.keys === null) return { identity: 'http-anonymous', keyId: null };
+    const now = Date.now();
+    const record = authFailures.get(remote);
+    if (record && now - record.windowStart < 60_000 && record.count >= maxFailures) {
+      opts.metrics?.authFailure('throttled');
+      return json(429, { error: 'Too many failed authentications from this address; wait a minute.' }, { 'retry-after': '60' });
+    }
+    const header = request.headers.get('authorization') ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const check: KeyCheck = opts.keys.check(token);
+    if (check.ok) return { identity: check.identity, keyId: check.id };
+    const fresh = !record || now - record.windowStart >= 60_000;
+    authFailures.set(remote, { count: fresh ? 1 : record.count + 1, windowStart: fresh ? now : record.windowStart });
+    opts.metrics?.authFailure(check.reason);
+    logger.warn({ remote, reason: check.reason }, 'http authentication refused');
+    const why: Record<typeof check.reason, string> = {
+      missing: 'This hub needs an API key: send "Authorization: Bearer <key>" (snowmux keys create).',
+      malformed: 'The API key is not a snowmux key (smx_<id>_<secret>).',
+      unknown: 'The API key is not valid.',
+      revoked: 'The API key was revoked.',
+      expired: 'The API key has expired.',
+    };
+    return json(401, { error: why[check.reason] }, { 'www-authenticate': 'Bearer realm="snowmux"' });
+  }
+
+  async function readyz(): Promise<Response> {
+    const status = hub.status();
+    const reasons: string[] = [];
+    if (status.state === 'draining') reasons.push('the hub is draining');
+    const breakers = ((status.governance as { breakers?: { profile: string; state: string }[] } | undefined)?.breakers ?? []);
+    if (breakers.length > 0 && breakers.every((b) => b.state === 'open')) reasons.push(`every warehouse is behind an open circuit breaker (${breakers.map((b) => b.profile).join(', ')})`);
+    return json(reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, reasons, warehouses: status.warehouses.map((w) => ({ kind: w.kind, name: w.name })), breakers });
+  }
+
+  function events(): Response {
+    let controller: ReadableStreamDefaultController<Uint8Array>;
+    let keepAlive: NodeJS.Timeout;
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+        eventStreams.add(c);
+        c.enqueue(encoder.encode(`event: hello\ndata: ${JSON.stringify({ pid: process.pid, state: hub.status().state })}\n\n`));
+        keepAlive = setInterval(() => {
+          try {
+            c.enqueue(encoder.encode(': keep-alive\n\n'));
+          } catch {
+            clearInterval(keepAlive);
+          }
+        }, 15_000);
+        keepAlive.unref();
+      },
+      cancel() {
+        clearInterval(keepAlive);
+        eventStreams.delete(controller);
+      },
+    });
+    return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', connection: 'keep-alive' } });
+  }
+
+  async function readBody(request: Request): Promise<{ body: unknown } | Response> {
+    if (request.method !== 'POST') return { body: undefined };
+    if (!isJsonContentType(request.headers.get('content-type'))) return jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+    const text = await request.text();
+    try {
+      return { body: JSON.parse(text) as unknown };
+    } catch {
+      return jsonRpcError(400, -32700, 'Parse error: the body is not valid JSON');
+    }
+  }
+
+  function observe(attached: AttachedSession, body: unknown): void {
+    for (const m of Array.isArray(body) ? body : [body]) observeClientMessage(attached.session, m);
+  }
+
+  async function mcp(request: Request, caller: Caller): Promise<Response> {
+    if (hub.isDraining) return jsonRpcError(503, -32000, 'The hub is shutting down; retry in a moment.');
+    const read = await readBody(request);
+    if (read instanceof Response) return read;
+    const { body } = read;
+    const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
+    if (await isLegacyRequest(request, body)) {
+      const sessionId = request.headers.get('mcp-session-id');
+      if (sessionId) {
+        const entry = legacy.get(sessionId);
+        // Another identity's session is as good as unknown: never say it exists.
+        if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, 'Session not found: initialize a new one.');
+        observe(entry.attached, body);
+        entry.lastSeen = Date.now();
+        entry.inFlight += 1;
+        try {
+          const response = await entry.transport.handleRequest(request, { parsedBody: body, authInfo });
+          if (request.method === 'DELETE') closeLegacy(sessionId, 'client ended the session');
+          return response;
+        } finally {
+          entry.inFlight -= 1;
+          if (hub.isDraining && entry.inFlight === 0) closeLegacy(sessionId, 'hub stopping');
+        }
+      }
+      if (request.method !== 'POST' || !isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
+      let entry: LegacyEntry | undefined;
+      const attached = hub.attachSession(
+        { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
+        {
+          drain: () => {
+            if (entry && entry.inFlight === 0 && attached.session.running.size === 0) closeLegacy(attached.session.id, 'hub stopping');
+          },
+          outstanding: () => (entry?.inFlight ?? 0),
+          close: (why) => closeLegacy(attached.session.id, why),
+        },
+      );
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => attached.session.id });
+      entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1 };
+      legacy.set(attached.session.id, entry);
+      observe(attached, body);
+      try {
+        await createMcpServer(attached.env).connect(transport);
+        return await transport.handleRequest(request, { parsedBody: body, authInfo });
+      } finally {
+        entry.inFlight -= 1;
+      }
+    }
+    // 2026-07-28: each request is self-contained; calls of one identity and client share one session in status.
+    const clientName = clientNameOf(body) ?? 'unknown';
+    const key = `${caller.identity}\u0000${clientName}`;
+    let entry = modern.get(key);
+    if (!entry) {
+      const attached = hub.attachSession(
+        { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
+        {
+          drain: () => {
+            if (entry!.inFlight === 0) closeModern(key, 'hub stopping');
+          },
+          outstanding: () => entry!.inFlight,
+          close: (why) => closeModern(key, why),
+        },
+      );
+      entry = { attached, lastSeen: Date.now(), inFlight: 0 };
+      modern.set(key, entry);
+    }
+    const current = entry;
+    observe(current.attached, body);
+    current.lastSeen = Date.now();
+    current.inFlight += 1;
+    try {
+      return await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } });
+    } finally {
+      current.inFlight -= 1;
+      if (hub.isDraining && current.inFlight === 0) closeModern(key, 'hub stopping');
+    }
+  }
+
+  async function route(request: Request, info: RequestInfo, path: string): Promise<Response> {
+    if (!hostAllowed(request)) return json(403, { error: 'Host not allowed (DNS-rebinding protection): add it to hub.http_hosts.' });
+    const origin = request.headers.get('origin');
+    if (!originAllowed(origin)) return json(403, { error: 'Origin not allowed: add it to hub.http_allowed_origins to let a browser app call the hub.' });
+    if (request.method === 'OPTIONS' && origin !== null) {
+      return new Response(null, { status: 204, headers: { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id', 'access-control-max-age': '600' } });
+    }
+    if (path === '/healthz') {
+      const st = hub.status();
+      return json(st.state === 'running' ? 200 : 503, { status: st.state, version: st.version, pid: st.pid, uptimeMs: st.uptimeMs });
+    }
+    if (!ROUTES.has(path)) return json(404, { error: `No such route: ${path}. Routes: ${[...ROUTES].join(', ')}.` });
+    const caller = authenticate(request, info.remoteAddress);
+    if (caller instanceof Response) return caller;
+    const method = request.method;
+    if (path === '/mcp') return mcp(request, caller);
+    if (method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
+    if (path === '/readyz') return readyz();
+    if (path === '/status') return json(200, hub.status());
+    if (path === '/events') return events();
+    if (!opts.metrics) return json(404, { error: 'Metrics are not enabled on this hub.' });
+    return new Response(await opts.metrics.text(), { status: 200, headers: { 'content-type': opts.metrics.contentType } });
+  }
+
+  return {
+    async fetch(request, info) {
+      const path = new URL(request.url).pathname;
+      let response: Response;
+      try {
+        response = closed ? json(503, { error: 'The hub is shutting down.' }) : await route(request, info, path);
+      } catch (err) {
+        logger.error({ err: errorMessage(err), path }, 'http request failed');
+        response = json(500, { error: 'Internal error; the hub log has details.' });
+      }
+      const headers = new Headers(response.headers);
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
+      const origin = request.headers.get('origin');
+      if (origin !== null && opts.allowedOrigins.includes(origin)) {
+        headers.set('access-control-allow-origin', origin);
+        headers.set('vary', 'Origin');
+        headers.set('access-control-expose-headers', 'mcp-session-id');
+      }
+      opts.metrics?.httpRequest(ROUTES.has(path) ? path : 'other', response.status);
+      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    },
+    async close() {
+      closed = true;
+      clearInterval(idleSweep);
+      for (const [name, fn] of listeners) hub.events.off(name, fn as never);
+      for (const c of eventStreams) {
+        try {
+          c.close();
+        } catch {
+          /* already closed */
+        }
+      }
+      eventStreams.clear();
+      for (const id of [...legacy.keys()]) closeLegacy(id, 'http face closed');
+      for (const key of [...modern.keys()]) closeModern(key, 'http face closed');
+      await modernHandler.close().catch(() => {});
+    },
+  };
+}
+
+function clientNameOf(body: unknown): string | undefined {
+  const first = (Array.isArray(body) ? body[0] : body) as { params?: { _meta?: Record<string, unknown> } } | undefined;
+  const info = first?.params?._meta?.['io.modelcontextprotocol/clientInfo'] as { name?: unknown } | undefined;
+  return typeof info?.name === 'string' ? info.name.slice(0, 200) : undefined;
+}

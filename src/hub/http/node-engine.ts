@@ -1,0 +1,99 @@
+/**
+ * Serves an HttpFace with `node:http`: each request becomes a web `Request` (the SDK's own converter,
+ * with the body bounded), the face answers, and the `Response` is written back honouring backpressure
+ * (SSE streams included). A client that goes away aborts its request's signal.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { toWebRequest } from '@modelcontextprotocol/node';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { HttpFace } from './http-face.js';
+
+export interface HttpEndpoint {
+  url: string;
+  server: Server;
+  /** Stops accepting, ends open streams, and resolves when every connection is closed. */
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export function parseListen(address: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(address);
+  if (!m) throw new SnowmuxError('CONFIG_INVALID', `"${address}" is not host:port.`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
+  const { host, port } = parseListen(address);
+  const server = createServer((req, res) => void handle(face, req, res, logger));
+  // A slow client must not hold a socket forever before its request is complete.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new SnowmuxError('HUB_LISTEN_FAILED', `Cannot serve HTTP on ${address}: ${err.message}. Change hub.http_listen (or --http) or free the port.`, { cause: err })));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    url: `http://${shownHost}:${bound.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Streams (SSE) never go idle by themselves: the face has ended them; whatever still hangs is cut.
+        setTimeout(() => server.closeAllConnections(), 1_000).unref();
+      }),
+  };
+}
+
+async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+  const aborted = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) aborted.abort(new Error('the client disconnected'));
+  });
+  let request: Request;
+  try {
+    request = await toWebRequest(req, undefined, { signal: aborted.signal, maxRequestBodySize: MAX_BODY_BYTES });
+  } catch (err) {
+    const status = (err as { status?: number }).status === 413 ? 413 : 400;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify({ error: status === 413 ? `The request body is over ${MAX_BODY_BYTES} bytes.` : 'Malformed request.' })}\n`);
+    return;
+  }
+  let response: Response;
+  try {
+    response = await face.fetch(request, { remoteAddress: req.socket.remoteAddress ?? '' });
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, 'http face failed');
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}\n');
+    return;
+  }
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => (headers[k] = v));
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.on('close', () => void reader.cancel().catch(() => {}));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (res.destroyed) break;
+    }
+  } catch {
+    // The stream was cancelled (client gone, hub stopping).
+  } finally {
+    res.end();
+  }
+}
