@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   shim: { summary: 'stdio forwarder for editors; starts a hub when none runs', load: async () => (await import('./commands/shim-command.js')).shimCommand },
   stdio: { summary: 'serve the tools in-process on stdin/stdout, no hub', load: async () => (await import('./commands/stdio-command.js')).stdioCommand },
   status: { summary: "show what the hub is doing (--json, --watch)", load: async () => (await import('./commands/status-command.js')).statusCommand },
+  reload: { summary: 'reload roles and limits into the running hub (SIGHUP does the same)', load: async () => (await import('./commands/reload-command.js')).reloadCommand },
   stop: { summary: 'ask the hub to shut down gracefully', load: async () => (await import('./commands/stop-command.js')).stopCommand },
   doctor: { summary: 'check Node, home, hub, config, profiles, network and the sample; say what to fix', load: async () => (await import('./commands/doctor-command.js')).doctorCommand },
   keys: { summary: 'API keys for the HTTP face: create, list, revoke', load: async () => (await import('./commands/keys-command.js')).keysCommand },

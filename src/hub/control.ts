@@ -5,6 +5,7 @@
  * session's link (its running calls are cancelled; the editor's shim reconnects with a fresh session).
  */
 import type { Socket } from 'node:net';
+import { isSnowmuxError } from '../errors.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import type { Logger } from './observe/logger.js';
 
@@ -20,6 +21,7 @@ export interface ControlHandlers {
   stop(): unknown;
   replace(): unknown;
   disconnect(req: Partial<ControlRequest>): unknown;
+  reload(): unknown;
 }
 
 export function handleControl(socket: Socket, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
@@ -43,7 +45,7 @@ export function handleControl(socket: Socket, initial: Buffer, handlers: Control
       logger.info({ op }, 'control request');
       socket.write(encodeLine({ id, ok: true, result }));
     } catch (err) {
-      socket.write(encodeLine({ id, ok: false, error: { code: 'CONTROL_FAILED', message: (err as Error).message } }));
+      socket.write(encodeLine({ id, ok: false, error: { code: isSnowmuxError(err) ? err.code : 'CONTROL_FAILED', message: (err as Error).message } }));
     }
   };
   const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {

@@ -57,6 +57,8 @@ export interface HubOptions {
    * metrics port…). The next hub may already be running.
    */
   onStopping?: (reason: string) => void;
+  /** Re-reads the configuration (see HubRuntime.reload). */
+  reload?: () => unknown;
 }
 
 export interface HubStatus {
@@ -92,6 +94,7 @@ export interface HubEvents {
   session_close: [{ id: string; why: string; calls: number; errors: number }];
   call: [Pick<CallRecord, 'at' | 'sessionId' | 'tool' | 'outcome' | 'errorCode' | 'ms' | 'rows' | 'queryId'>];
   draining: [{ reason: string }];
+  reload: [Record<string, unknown>];
 }
 
 /** How a transport outside the hub (HTTP, WebSocket) lets the hub drain and close one of its sessions. */
@@ -369,7 +372,16 @@ export class Hub {
         return { releasing: true, pid: process.pid };
       },
       disconnect: (req) => this.disconnect(req),
+      reload: () => this.reload(),
     };
+  }
+
+  /** `snowmux reload` and SIGHUP: new rules for every session, none dropped. Throws when the new config is invalid. */
+  reload(): unknown {
+    if (!this.opts.reload) throw new Error('This hub cannot reload its configuration.');
+    const result = this.opts.reload();
+    this.events.emit('reload', result as Record<string, unknown>);
+    return result;
   }
 
   /** Drops one session's link, as a cut socket would: its calls are cancelled, its shim reconnects. */

@@ -48,7 +48,20 @@ export interface HubRuntime {
   close(reason: string): Promise<void>;
   /** Every finished call passes this before any sink (status, audit, metrics) sees it. */
   scrubCall(call: CallRecord): CallRecord;
+  /**
+   * Re-reads the config file: roles and the limits that can change under running sessions apply at once;
+   * what cannot is listed as needing a restart. An invalid file throws (CONFIG_INVALID) and nothing changes.
+   */
+  reload(): ReloadResult;
   scrubber: SecretScrubber;
+}
+
+export interface ReloadResult {
+  /** Sections that changed and now apply. */
+  applied: string[];
+  /** Sections that changed but apply only after a restart (`snowmux hub --replace`). */
+  needsRestart: string[];
+  at: string;
 }
 
 export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
@@ -108,8 +121,38 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     auditWriter = new AuditSink(audit, opts.logger);
   };
 
+  let current = config.config;
+  let lastReload: ReloadResult | null = null;
+  const reload = (): ReloadResult => {
+    let next: LoadedConfig;
+    let policy: Policy;
+    try {
+      next = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
+      policy = Policy.fromConfig(next.config, next.shownPath);
+    } catch (err) {
+      opts.logger.warn({ err: (err as Error).message }, 'config reload refused; the running config stays');
+      throw err;
+    }
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const applied: string[] = [];
+    const needsRestart: string[] = [];
+    if (!same(current.roles, next.config.roles) || !same(current.policy, next.config.policy)) applied.push('roles');
+    const { defaultRate, retryAttempts, retryBudgetMs, ...fixedLimits } = next.config.limits;
+    const { defaultRate: oldRate, retryAttempts: oldAttempts, retryBudgetMs: oldBudget, ...oldFixed } = current.limits;
+    if (!same({ defaultRate, retryAttempts, retryBudgetMs }, { defaultRate: oldRate, retryAttempts: oldAttempts, retryBudgetMs: oldBudget })) applied.push('limits (rate, retries)');
+    if (!same(fixedLimits, oldFixed)) needsRestart.push('limits (queue sizes)');
+    for (const section of ['hub', 'profiles', 'audit', 'breaker'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
+    governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
+    current = next.config;
+    lastReload = { applied, needsRestart, at: new Date().toISOString() };
+    opts.logger.info(lastReload, 'config reloaded');
+    void (audit as AuditLog | null)?.append(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } }));
+    return lastReload;
+  };
+
   return {
     config,
+    reload,
     warehouses,
     governance,
     sinks: [auditSink],
@@ -127,7 +170,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     statusSections: () => ({
       governance: governance.snapshot(),
       audit: audit ? { dir: join(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
-      config: { path: config.shownPath, exists: config.exists },
+      config: { path: config.shownPath, exists: config.exists, lastReload },
     }),
     async close(reason: string) {
       governance.close();

@@ -82,6 +82,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
     sinks: metrics ? [held.sink, metrics] : [held.sink],
     scrubCall: runtime.scrubCall,
+    reload: () => runtime.reload(),
     statusSections: () => ({
       ...runtime.statusSections(),
       ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),
@@ -189,6 +190,14 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      const r = hub.reload() as { applied: string[]; needsRestart: string[] };
+      io.stderr.write(`snowmux hub: SIGHUP: configuration reloaded (${r.applied.join(', ') || 'no change that applies now'})${r.needsRestart.length ? `; needs a restart: ${r.needsRestart.join(', ')}` : ''}\n`);
+    } catch (err) {
+      io.stderr.write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
+    }
+  });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     flushLogger(logger);

@@ -8,10 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 
-export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate';
+export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload';
 export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled';
 
-export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate'];
+export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate', 'config_reload'];
 
 /** `prev` of the first record of a brand-new log. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -156,7 +156,7 @@ export function orderedForWriting(record: AuditRecord): AuditRecord {
 }
 
 /** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */
-export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop', hub: { version: string; identity?: string; detail?: Record<string, unknown> }): AuditEntry {
+export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop' | 'config_reload', hub: { version: string; identity?: string; detail?: Record<string, unknown> }): AuditEntry {
   return {
     kind,
     identity: hub.identity ?? 'hub',

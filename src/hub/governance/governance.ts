@@ -28,8 +28,8 @@ export interface GovernanceOptions {
 }
 
 export class Governance {
-  readonly policy: Policy;
-  private readonly limits: LimitSettings;
+  #policy: Policy;
+  private limits: LimitSettings;
   private readonly breakerSettings: CircuitBreakerSettings;
   private readonly scheduler: FairScheduler;
   private readonly rateLimiter: RateLimiter;
@@ -48,7 +48,7 @@ export class Governance {
   };
 
   constructor(opts: GovernanceOptions) {
-    this.policy = opts.policy;
+    this.#policy = opts.policy;
     this.logger = opts.logger;
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
@@ -62,9 +62,10 @@ export class Governance {
     const rate = this.limits.defaultRate;
     this.rateLimiter = new RateLimiter({
       limit: { capacity: rate.burst, refillPerSecond: rate.perSecond },
+      // Read at each call, so a reload's new default applies to identities without a role rate.
       limitFor: (identity) => {
-        const r = this.roleOfIdentity.get(identity)?.rate;
-        return r ? { capacity: r.burst, refillPerSecond: r.perSecond } : undefined;
+        const r = this.roleOfIdentity.get(identity)?.rate ?? this.limits.defaultRate;
+        return { capacity: r.burst, refillPerSecond: r.perSecond };
       },
       clock: opts.clock,
     });
@@ -78,10 +79,25 @@ export class Governance {
     });
   }
 
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  /**
+   * `snowmux reload`: new roles and the limits that can change under running sessions (default rate, retry
+   * policy). Calls already admitted finish under the rules they were admitted with. The queue sizes are
+   * fixed for the process (a reload reports them as needing a restart).
+   */
+  reconfigure(policy: Policy, limits: Pick<LimitSettings, 'defaultRate' | 'retryAttempts' | 'retryBudgetMs'>): void {
+    this.#policy = policy;
+    this.limits = { ...this.limits, defaultRate: limits.defaultRate, retryAttempts: limits.retryAttempts, retryBudgetMs: limits.retryBudgetMs };
+    this.roleOfIdentity.clear();
+  }
+
   /** Before a tool runs: the caller's role, the tool policy, the rate limit and the quota. Throws a refusal. */
   admit(session: Session, tool: string): EffectiveRole {
     const identity = session.facts.identity.name;
-    const role = this.policy.roleFor(session.facts.identity, session.client);
+    const role = this.#policy.roleFor(session.facts.identity, session.client);
     this.roleOfIdentity.set(identity, role);
     enforceTool(role, tool);
     const take = this.rateLimiter.tryTake(identity);
@@ -140,7 +156,7 @@ export class Governance {
   /** For `snowmux status`: limits, queue, breakers, rate buckets and remaining quota. */
   snapshot(): Record<string, unknown> {
     return {
-      policy: this.policy.describe(),
+      policy: this.#policy.describe(),
       queue: this.scheduler.snapshot(),
       breakers: [...this.breakers.values()].map((b) => b.snapshot()),
       rateLimits: this.rateLimiter.snapshot(),

@@ -121,7 +121,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       }
     }
   };
-  const listeners = (['session_open', 'session_close', 'call', 'draining'] as const).map((name) => [name, forwardEvent(name)] as const);
+  const listeners = (['session_open', 'session_close', 'call', 'draining', 'reload'] as const).map((name) => [name, forwardEvent(name)] as const);
   for (const [name, fn] of listeners) hub.events.on(name, fn as never);
 
   function closeLegacy(id: string, why: string): void {

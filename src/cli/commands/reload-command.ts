@@ -1,0 +1,22 @@
+/**
+ * `snowmux reload` — the running hub re-reads its configuration: new roles and limits apply to every
+ * session at once (none is dropped); an invalid file is refused with the reason and the old one stays.
+ */
+import { parseCommandArgs } from '../args.js';
+import type { CommandIo } from '../command-io.js';
+import { controlRequest } from '../control-client.js';
+import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
+
+export async function reloadCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs('reload', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
+  if (values.help) {
+    io.stdout.write('Usage: snowmux reload [--home DIR]\n\nThe running hub re-reads config.toml (and API keys): roles and rate/retry limits apply at once,\nwithout dropping a session. An invalid file is refused and the running configuration stays.\nSending SIGHUP to the hub does the same.\n');
+    return 0;
+  }
+  const home = resolveHome({ flag: values.home });
+  checkHome(home);
+  const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload');
+  io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
+  if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (snowmux hub --replace): ${r.needsRestart.join(', ')}.\n`);
+  return 0;
+}

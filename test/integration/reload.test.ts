@@ -1,0 +1,81 @@
+/**
+ * `snowmux reload` and SIGHUP under load: new roles apply to the sessions already open (none dropped, no
+ * call failed), an invalid file is refused with the reason while the running rules stay, what cannot
+ * change at run time is reported, and every reload is an audit record.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { connectClient, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
+
+const me = userInfo().username;
+const role = (tools: string) => `[roles.mine]\nidentities = ["${me}"]\ntools = [${tools}]\n`;
+
+async function statusOf(home: string): Promise<{ sessions: { id: string }[]; config: { lastReload: { at: string; applied: string[] } | null } }> {
+  return JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as never;
+}
+
+test('reload applies new roles to open sessions under load; an invalid file is refused and the old rules stay', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  writeFileSync(file, role('"list_databases"'));
+  const hub = await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'editor' });
+  const before = await c.callTool('execute_query', { query: 'SELECT 1' });
+  assert.equal(before.isError, true);
+  const sessionsBefore = (await statusOf(home)).sessions.map((s) => s.id);
+
+  // A second editor calls in a loop the whole time: reloads must not fail any of its calls.
+  const loader = await connectClient(t, { home, kind: 'v1', name: 'loader' });
+  let stop = false;
+  const failures: string[] = [];
+  let calls = 0;
+  const loop = (async () => {
+    while (!stop) {
+      const r = await loader.callTool('list_databases', {});
+      calls++;
+      if (r.isError) failures.push(textOf(r));
+    }
+  })();
+
+  writeFileSync(file, role('"list_databases", "execute_query"'));
+  const ok = await runCli(['reload', '--home', home]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /now applied: roles/);
+  const after = await c.callTool('execute_query', { query: 'SELECT 2 AS TWO' });
+  assert.notEqual(after.isError, true, textOf(after));
+
+  writeFileSync(file, `${role('"list_databases"')}\n[limits]\nmax_concurrent_queries = "lots"\n`);
+  const bad = await runCli(['reload', '--home', home]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /config\.toml[\s\S]*limits\.max_concurrent_queries[\s\S]*CONFIG_INVALID/);
+  const still = await c.callTool('execute_query', { query: 'SELECT 3' });
+  assert.notEqual(still.isError, true, 'the running rules stay after a refused reload');
+
+  // SIGHUP does the same; what cannot change at run time is reported, not silently ignored.
+  const seen = (await statusOf(home)).config.lastReload!.at;
+  writeFileSync(file, `${role('"list_databases"')}\n[limits]\nmax_queued = 7\n`);
+  process.kill(hub.pid, 'SIGHUP');
+  let st = await statusOf(home);
+  while (st.config.lastReload?.at === seen) st = await statusOf(home);
+  const refused = await c.callTool('execute_query', { query: 'SELECT 4' });
+  assert.equal(refused.isError, true);
+  assert.match(hub.stderr(), /SIGHUP: configuration reloaded \(roles\); needs a restart: limits \(queue sizes\)/);
+
+  stop = true;
+  await loop;
+  assert.deepEqual(failures, []);
+  assert.ok(calls > 0);
+  assert.deepEqual((await statusOf(home)).sessions.map((s) => s.id).filter((id) => sessionsBefore.includes(id)), sessionsBefore, 'no session was dropped');
+
+  await c.close();
+  await loader.close();
+  assert.equal(await hub.stop(), 0);
+  const dir = join(home, 'audit');
+  const reloads = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { kind: string; detail?: { applied: string[] } }).filter((r) => r.kind === 'config_reload');
+  assert.equal(reloads.length, 2, 'the refused reload is not recorded as one');
+  assert.deepEqual(reloads[0]!.detail!.applied, ['roles']);
+  assert.equal((await runCli(['audit', 'verify', '--home', home])).code, 0);
+});
