@@ -100,6 +100,7 @@ test('the governance sections become typed camelCase settings', () => {
     retryAttempts: 2,
     retryBudgetMs: 5000,
     defaultRate: { perSecond: 2.5, burst: 3 }, // burst defaults to one second's worth
+    metadataCacheTtlMs: 60_000,
   });
   assert.deepEqual(config.audit, { enabled: true, dir: 'audit', fsync: 'always', fsyncIntervalMs: 100, maxFileBytes: 524_288, maxFiles: 10 });
   assert.deepEqual(config.breaker, { errorThresholdPercentage: 40, volumeThreshold: 10, resetTimeoutMs: 15_000 });

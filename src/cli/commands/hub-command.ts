@@ -329,6 +329,7 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics
   const governance = () => runtime.governance.snapshot() as {
     queue: { running: number; queued: number };
     breakers: { profile: string; state: string; opensCount: number }[];
+    metadataCache: { hits: number; misses: number; joined: number; entries: number };
   };
   return new HubMetrics({
     sessions: () => hub()?.status().sessions.length ?? 0,
@@ -336,5 +337,6 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics
     breakers: () => governance().breakers,
     pools: () => runtime.warehouses.describe().map((w) => ({ name: w.name, kind: w.kind, logins: (w.detail.pool as { logins?: number } | undefined)?.logins })),
     auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
+    metadataCache: () => governance().metadataCache,
   });
 }

@@ -175,6 +175,7 @@ const limitsFileSchema = z
       retry_attempts: nonNegativeInt(),
       retry_budget_ms: nonNegativeInt(),
       rate: rateFileSchema,
+      metadata_cache_ttl: duration(),
     },
     { error: 'expected a table' },
   )
@@ -392,6 +393,8 @@ export interface LimitSettings {
   retryBudgetMs: number;
   /** Rate limit per identity for roles that set none. */
   defaultRate: RateSettings;
+  /** How long metadata answers (list_*, describe_*) are shared before the warehouse is asked again. */
+  metadataCacheTtlMs: number;
 }
 
 export type AuditFsyncPolicy = 'always' | 'interval' | 'never';
@@ -423,6 +426,7 @@ export const DEFAULT_LIMIT_SETTINGS: LimitSettings = {
   retryAttempts: 2,
   retryBudgetMs: 5_000,
   defaultRate: { perSecond: 50, burst: 200 },
+  metadataCacheTtlMs: 60_000,
 };
 
 export const DEFAULT_AUDIT_SETTINGS: AuditSettings = {
@@ -549,6 +553,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       retryAttempts: limits.retry_attempts ?? DEFAULT_LIMIT_SETTINGS.retryAttempts,
       retryBudgetMs: limits.retry_budget_ms ?? DEFAULT_LIMIT_SETTINGS.retryBudgetMs,
       defaultRate: limits.rate === undefined ? { ...DEFAULT_LIMIT_SETTINGS.defaultRate } : toRate(limits.rate),
+      metadataCacheTtlMs: limits.metadata_cache_ttl === undefined ? DEFAULT_LIMIT_SETTINGS.metadataCacheTtlMs : parseDurationMs(limits.metadata_cache_ttl)!,
     },
     audit: {
       enabled: audit.enabled ?? DEFAULT_AUDIT_SETTINGS.enabled,

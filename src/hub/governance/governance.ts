@@ -17,6 +17,7 @@ import type { Session } from '../session/session.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { CallMeter } from './call-meter.js';
 import { GovernedWarehouse, type ResultOwners } from './governed-warehouse.js';
+import { MetadataCache } from './metadata-cache.js';
 import { LRUCache } from 'lru-cache';
 
 export interface GovernanceOptions {
@@ -35,6 +36,10 @@ export class Governance {
   private readonly rateLimiter: RateLimiter;
   private readonly quotas: QuotaTracker;
   private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
+  private readonly metadata: MetadataCache;
+  /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
+  private readonly warehouseIds = new WeakMap<Warehouse, string>();
+  private nextWarehouseId = 1;
   /** Role of each identity seen recently: rate limits and quotas are per identity, set by its role. */
   private readonly roleOfIdentity = new Map<string, EffectiveRole>();
   private readonly logger: Logger;
@@ -53,6 +58,7 @@ export class Governance {
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
     this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
+    this.metadata = new MetadataCache({ ttlMs: this.limits.metadataCacheTtlMs });
     this.scheduler = new FairScheduler({
       maxConcurrent: this.limits.maxConcurrentQueries,
       maxQueued: this.limits.maxQueued,
@@ -92,6 +98,7 @@ export class Governance {
     this.#policy = policy;
     this.limits = { ...this.limits, defaultRate: limits.defaultRate, retryAttempts: limits.retryAttempts, retryBudgetMs: limits.retryBudgetMs };
     this.roleOfIdentity.clear();
+    this.metadata.clear();
   }
 
   /** Before a tool runs: the caller's role, the tool policy, the rate limit and the quota. Throws a refusal. */
@@ -121,7 +128,17 @@ export class Governance {
       sessionKey: session.id,
       role,
       meter,
+      metadata: { cache: this.metadata, scope: this.warehouseId(warehouse) },
     });
+  }
+
+  private warehouseId(warehouse: Warehouse): string {
+    let id = this.warehouseIds.get(warehouse);
+    if (id === undefined) {
+      id = `w${this.nextWarehouseId++}`;
+      this.warehouseIds.set(warehouse, id);
+    }
+    return id;
   }
 
   /** After a call: what it used counts against the identity's quota. */
@@ -161,6 +178,7 @@ export class Governance {
       breakers: [...this.breakers.values()].map((b) => b.snapshot()),
       rateLimits: this.rateLimiter.snapshot(),
       quotas: this.quotas.snapshot(),
+      metadataCache: this.metadata.stats(),
     };
   }
 

@@ -25,6 +25,7 @@ import type {
   WarehouseInfo,
 } from '../warehouse/types.js';
 import type { CallMeter } from './call-meter.js';
+import type { MetadataCache } from './metadata-cache.js';
 
 /** Which identity produced which query id: a result is paged only by the identity that ran it. */
 export interface ResultOwners {
@@ -41,6 +42,8 @@ export interface GovernedDeps {
   sessionKey: string;
   role: EffectiveRole;
   meter: CallMeter;
+  /** Shared metadata answers; `scope` names the warehouse instance the answers come from. */
+  metadata?: { cache: MetadataCache; scope: string };
 }
 
 export class GovernedWarehouse implements Warehouse {
@@ -84,25 +87,38 @@ export class GovernedWarehouse implements Warehouse {
   }
 
   async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
-    const all = await this.run(ctx.signal, true, () => this.inner.listDatabases(ctx));
+    const all = await this.cached(ctx, ['databases'], () => this.run(ctx.signal, true, () => this.inner.listDatabases(ctx)));
     return this.counted(all.filter((d) => this.deps.role.canSee({ database: d.name })));
   }
 
   async listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
     enforceObject(this.deps.role, { database }, 'database');
-    const all = await this.run(ctx.signal, true, () => this.inner.listSchemas(database, ctx));
+    const all = await this.cached(ctx, ['schemas', database], () => this.run(ctx.signal, true, () => this.inner.listSchemas(database, ctx)));
     return this.counted(all.filter((s) => this.deps.role.canSee({ database, schema: s.name })));
   }
 
   async listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
     enforceObject(this.deps.role, { database, schema }, 'schema');
-    const all = await this.run(ctx.signal, true, () => this.inner.listObjects(database, schema, kind, ctx));
+    const all = await this.cached(ctx, ['objects', database, schema, kind], () => this.run(ctx.signal, true, () => this.inner.listObjects(database, schema, kind, ctx)));
     return this.counted(all.filter((o) => this.deps.role.canSee({ database, schema, name: o.name })));
   }
 
   async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
     enforceObject(this.deps.role, ref, kind);
-    return this.counted(await this.run(ctx.signal, true, () => this.inner.describeObject(ref, kind, ctx)));
+    const key = ['describe', kind, ref.database ?? '', ref.schema ?? '', ref.name];
+    return this.counted(await this.cached(ctx, key, () => this.run(ctx.signal, true, () => this.inner.describeObject(ref, kind, ctx))));
+  }
+
+  /**
+   * Through the shared metadata cache when there is one. The hub role's object filter is applied by the
+   * caller afterwards; what the warehouse itself shows depends on the Snowflake role and warehouse the
+   * call runs as, so those are part of the key.
+   */
+  private cached<T>(ctx: CallContext, what: string[], load: () => Promise<T>): Promise<T> {
+    const m = this.deps.metadata;
+    if (!m) return load();
+    const key = [m.scope, ctx.role ?? '', ctx.warehouse ?? '', ...what].join('\u0000');
+    return m.cache.get(key, ctx.signal, load);
   }
 
   /** The warehouse is shared by every session: a session never closes it. */

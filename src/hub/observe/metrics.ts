@@ -12,6 +12,7 @@ export interface MetricsSources {
   breakers(): { profile: string; state: string; opensCount: number }[];
   pools(): { name: string; kind: string; logins: number | undefined }[];
   auditSeq(): number | undefined;
+  metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
 }
 
 const BREAKER_STATE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -47,6 +48,20 @@ export class HubMetrics implements CallSink {
     });
     this.queueWait = new Histogram({ name: 'snowmux_queue_wait_seconds', help: 'Time calls waited in the fair queue for a warehouse slot.', buckets: [0.001, 0.01, 0.1, 1, 10], registers });
     this.rows = new Counter({ name: 'snowmux_rows_returned_total', help: 'Rows returned to clients.', labelNames: ['tool'], registers });
+    new Counter({
+      name: 'snowmux_metadata_cache_requests_total',
+      help: 'Metadata requests (list_*, describe_*) by how the shared cache answered: hit, miss (asked the warehouse), joined (waited for the same request in flight).',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const m = sources.metadataCache();
+        if (!m) return;
+        this.reset();
+        this.inc({ result: 'hit' }, m.hits);
+        this.inc({ result: 'miss' }, m.misses);
+        this.inc({ result: 'joined' }, m.joined);
+      },
+    });
     new Gauge({ name: 'snowmux_sessions', help: 'Open MCP sessions.', registers, collect() { this.set(sources.sessions()); } });
     new Gauge({
       name: 'snowmux_queue_calls',
