@@ -44,6 +44,8 @@ export interface HubOptions {
    * halfway through): its session closes and its running calls are cancelled.
    */
   linkIdleTimeoutMs?: number;
+  /** A client whose answers have not drained for this long is cut off (default 60 s). */
+  stalledOutputMs?: number;
   /** How often the hub checks that its socket path still names its own socket. */
   socketCheckMs?: number;
   /** Extra sinks for every finished call (audit, metrics). */
@@ -329,6 +331,13 @@ export class Hub {
       },
       onIdle: () => closeIfDone(),
       onEnded: () => close('client disconnected'),
+      // Room for several full-size answers; beyond that the client is not reading at all.
+      maxBufferedBytes: Math.max(64 * 1024 * 1024, this.limits.maxResultBytes * 8),
+      stalledOutputMs: this.opts.stalledOutputMs,
+      onOverflow: (bytes, why) => {
+        logger.warn({ bufferedBytes: bytes, why }, 'client does not read its answers; closing the session');
+        socket.destroy();
+      },
     });
     const env = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink };
     let closed = false;

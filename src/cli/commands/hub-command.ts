@@ -80,6 +80,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     maxLineBytes: runtime.maxLineBytes,
     shutdownGraceMs: runtime.shutdownGraceMs,
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
+    stalledOutputMs: numberEnv('SNOWMUX_STALLED_OUTPUT_MS'),
     sinks: metrics ? [held.sink, metrics] : [held.sink],
     scrubCall: runtime.scrubCall,
     reload: () => runtime.reload(),

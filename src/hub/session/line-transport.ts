@@ -5,6 +5,11 @@
  * session goes on. Link-control frames (ping) are answered here too, others go to `onLinkFrame`.
  * It also counts the requests the client sent that have not been answered yet, so a draining hub knows
  * when a session owes nothing more.
+ *
+ * Memory per client is bounded: once more than `pauseAtBytes` of answers wait for the client to read them,
+ * the transport stops reading its input (the client's own writes then block, in its kernel buffers, not
+ * in the hub) and resumes when the output drains. A client that still lets `maxBufferedBytes` pile up —
+ * answers to what was already read — is cut off (`onOverflow`): it was not reading at all.
  */
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder } from '../../wire/framing.js';
@@ -31,7 +36,18 @@ export interface LineTransportOptions {
   onLinkFrame?: (frame: LinkFrame) => void;
   /** Called each time the last unanswered client request has been answered. */
   onIdle?: () => void;
+  /** Stop reading input while this much output waits to be read by the client. Default 1 MiB. */
+  pauseAtBytes?: number;
+  /** Output waiting beyond this is a client that does not read: `onOverflow` is called. Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** Output that has not drained for this long (input paused all along) means a client that stopped reading. Default 60 s. */
+  stalledOutputMs?: number;
+  /** The client let `maxBufferedBytes` of output pile up, or stopped reading for `stalledOutputMs`; the owner should end the connection. */
+  onOverflow?: (bufferedBytes: number, why: 'buffered' | 'stalled') => void;
 }
+
+const DEFAULT_PAUSE_AT_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -72,6 +88,9 @@ export class LineTransport implements Transport {
   private started = false;
   /** Client requests handed to the SDK and not answered yet (by id). */
   private readonly unanswered = new Set<string>();
+  /** Input is paused until the client reads what waits for it. */
+  private inputPaused = false;
+  private overflowed = false;
 
   constructor(private readonly opts: LineTransportOptions) {
     this.decoder = new LineDecoder(opts.maxLineBytes);
@@ -186,6 +205,38 @@ export class LineTransport implements Transport {
     } catch {
       /* a dead peer; close follows */
     }
+    this.checkBackpressure();
+  }
+
+  /** Pauses input while the client is behind on reading; reports a client that does not read at all. */
+  private checkBackpressure(): void {
+    const out = this.opts.output as NodeJS.WritableStream & { writableLength?: number };
+    const buffered = out.writableLength ?? 0;
+    if (buffered > (this.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)) {
+      this.overflow(buffered, 'buffered');
+      return;
+    }
+    if (this.inputPaused || buffered <= (this.opts.pauseAtBytes ?? DEFAULT_PAUSE_AT_BYTES)) return;
+    this.inputPaused = true;
+    const input = this.opts.input;
+    input.pause();
+    // What the client sent before the pause still runs and holds results for it: a client that never
+    // reads again must not keep them (nor its calls' share of the warehouse) forever.
+    const stalled = setTimeout(() => this.overflow(out.writableLength ?? 0, 'stalled'), this.opts.stalledOutputMs ?? 60_000);
+    stalled.unref();
+    const resume = () => {
+      out.off('drain', resume);
+      clearTimeout(stalled);
+      this.inputPaused = false;
+      if (!this.closed) input.resume();
+    };
+    out.on('drain', resume);
+  }
+
+  private overflow(buffered: number, why: 'buffered' | 'stalled'): void {
+    if (this.overflowed || this.closed) return;
+    this.overflowed = true;
+    this.opts.onOverflow?.(buffered, why);
   }
 
   private writeAsync(text: string): Promise<void> {
@@ -197,6 +248,7 @@ export class LineTransport implements Transport {
         resolve();
         return;
       }
+      this.checkBackpressure();
       // Honour backpressure: a slow client slows its own session only.
       if (ok) {
         resolve();
