@@ -45,6 +45,18 @@ max_rows = 3
   assert.equal(hidden.isError, true);
   assert.match(textOf(hidden), /CUSTOMER/);
   assert.match(textOf(hidden), /analyst/);
+  // A CTE named like the denied table reads the real one in its anchor: refused, recursive or not.
+  for (const query of [
+    'WITH RECURSIVE customer AS (SELECT * FROM customer) SELECT * FROM customer',
+    'WITH RECURSIVE customer AS (SELECT C_CUSTKEY FROM customer UNION ALL SELECT C_CUSTKEY + 1 FROM customer WHERE C_CUSTKEY < 0) SELECT * FROM customer',
+    'WITH customer AS (SELECT * FROM customer) SELECT COUNT(*) FROM customer',
+  ]) {
+    const laundered = await analyst.callTool('execute_query', { query });
+    assert.equal(laundered.isError, true, query);
+    assert.match(textOf(laundered), /CUSTOMER/);
+  }
+  const recursiveOk = await analyst.callTool('execute_query', { query: 'WITH RECURSIVE customer AS (SELECT 1 AS N UNION ALL SELECT N + 1 FROM customer WHERE N < 3) SELECT COUNT(*) FROM customer' });
+  assert.notEqual(recursiveOk.isError, true, 'a recursive CTE that only names itself is not the table');
   const describe = await analyst.callTool('describe_table', { table_name: 'customer' });
   assert.equal(describe.isError, true);
 

@@ -5,8 +5,11 @@
  * FROM list, in parenthesised joins, after INTO / UPDATE / MERGE … USING / DELETE … USING, `TABLE t`,
  * `COPY t`, `CLONE t`, `RENAME TO t`, `SWAP WITH t` — at any nesting depth (subqueries, CTE bodies, set
  * operations, EXPLAIN), plus the targets of SHOW … IN / ON, DESCRIBE, USE and DDL statements.
- * CTE names are not objects inside the query that defines them; a CTE's own body (unless WITH
- * RECURSIVE) and everything outside its scope still see the real table of that name.
+ * CTE names are not objects inside the query that defines them; a CTE's own body and everything outside
+ * its scope still see the real table of that name. Self-references follow the engines' binding (with or
+ * without RECURSIVE, which both engines treat as optional): a CTE names itself only in its recursive term
+ * (after the first UNION at the top of its body); in the anchor, or in a body without a top-level UNION,
+ * its name is the real table (DuckDB reads it there; test/unit/policy-cte-binding-duckdb.test.ts).
  *
  * Unqualified names resolve against the call's context (Snowflake's rules: `t` → DB.SCHEMA.T,
  * `s.t` → DB.S.T, `db..t` → DB.PUBLIC.T). Unquoted names are upper-cased; quoted ones kept literally.
@@ -504,8 +507,7 @@ class StatementScanner {
     for (let i = 0; i < this.#toks.length; i++) {
       if (this.#word(i) !== 'WITH') continue;
       let j = i + 1;
-      const recursive = this.#word(j) === 'RECURSIVE';
-      if (recursive) j++;
+      if (this.#word(j) === 'RECURSIVE') j++;
       const found: Array<{ name: string; open: number; close: number }> = [];
       for (;;) {
         if (!this.#isNameToken(j)) break;
@@ -536,10 +538,22 @@ class StatementScanner {
       const to = end >= 0 ? end : this.#toks.length;
       for (const cte of found) {
         const scopes = this.#ctes.get(cte.name) ?? [];
-        scopes.push({ from: recursive ? cte.open : cte.close, to });
+        // RECURSIVE is optional in both engines: a CTE whose body has a recursive term names itself there either way.
+        scopes.push({ from: this.#recursiveTermStart(cte.open, cte.close), to });
         this.#ctes.set(cte.name, scopes);
       }
     }
+  }
+
+  /**
+   * Where a recursive CTE starts to name itself: its recursive term, after the first UNION at the top level
+   * of its body. Without one there is no recursive term and the whole body sees the real table.
+   */
+  #recursiveTermStart(open: number, close: number): number {
+    for (let k = open + 1; k < close; k++) {
+      if (this.#enclosing[k] === open && this.#word(k) === 'UNION') return k;
+    }
+    return close;
   }
 
   #isCte(name: string, at: number): boolean {
