@@ -64,6 +64,14 @@ test('keys guard every route but /healthz: missing, malformed, unknown, revoked 
   assert.equal(status.pid, r.hub.pid);
   assert.deepEqual(status.http, { url: r.url, auth: true });
 
+  // `snowmux status --url` reads the same over HTTP, with the key from the environment (never a flag).
+  const remote = await runCli(['status', '--url', r.url], { SNOWMUX_KEY: alice });
+  assert.equal(remote.code, 0, remote.stderr);
+  assert.match(remote.stdout, new RegExp(`pid ${r.hub.pid}`));
+  const noKey = await runCli(['status', '--url', r.url]);
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.stderr, /refused the key[\s\S]*SNOWMUX_KEY[\s\S]*HTTP_UNAUTHORIZED/);
+
   // Revocation takes effect on the very next request, without a reload.
   const id = /^smx_([0-9a-f]{12})_/.exec(alice)![1]!;
   assert.equal((await runCli(['keys', 'revoke', id.slice(0, 6), '--home', r.home])).code, 0);
@@ -77,7 +85,7 @@ test('keys guard every route but /healthz: missing, malformed, unknown, revoked 
   assert.ok(!keyFile.includes(alice.split('_')[2]!), 'keys.json holds hashes, not secrets');
 
   const metrics = await (await fetch(`${r.url}/metrics`, { headers: bearer(await r.key('scraper')) })).text();
-  assert.match(metrics, /snowmux_http_auth_failures_total\{reason="missing"\} 5/);
+  assert.match(metrics, /snowmux_http_auth_failures_total\{reason="missing"\} 6/);
   assert.match(metrics, /snowmux_http_auth_failures_total\{reason="revoked"\} 1/);
   assert.match(metrics, /snowmux_http_requests_total\{route="\/healthz",status="200"\} 1/);
 });

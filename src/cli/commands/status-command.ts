@@ -1,6 +1,11 @@
 /**
- * `snowmux status [--json] [--watch]` — what the running hub is doing.
+ * `snowmux status [--json] [--watch] [--url URL]` — what the running hub is doing, over the home's socket
+ * or a hub's HTTP face (`--url`, key from $SNOWMUX_KEY or --key-file, never a flag). Exits 3 when the hub
+ * is unhealthy (draining, or every warehouse behind an open breaker), for scripts. `--watch` redraws in
+ * place and keeps waiting through hub restarts, saying so.
  */
+import { readFileSync } from 'node:fs';
+import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
@@ -13,26 +18,68 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     json: { type: 'boolean' },
     watch: { type: 'boolean' },
     interval: { type: 'string' },
+    url: { type: 'string' },
+    'key-file': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) {
-    io.stdout.write('Usage: snowmux status [--home DIR] [--json] [--watch [--interval MS]]\n');
+    io.stdout.write('Usage: snowmux status [--home DIR | --url URL [--key-file FILE]] [--json] [--watch [--interval MS]]\n\nExit codes: 0 healthy, 3 unhealthy (draining, or every warehouse behind an open breaker), 1 no answer.\nWith --url the API key comes from $SNOWMUX_KEY or --key-file (never a flag).\n');
     return 0;
   }
-  const home = resolveHome({ flag: values.home });
-  checkHome(home);
-  const socketPath = socketPathFor(home);
+  const read = values.url !== undefined ? httpStatusReader(values.url, values['key-file']) : socketStatusReader(values.home);
   if (!values.watch) {
-    const status = await controlRequest<HubStatus>(socketPath, 'status');
+    const status = await read();
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
-    return 0;
+    const problems = unhealthy(status);
+    if (problems.length > 0 && !values.json) io.stdout.write(`\nunhealthy: ${problems.join('; ')}\n`);
+    return problems.length > 0 ? 3 : 0;
   }
   const every = Math.max(200, Number(values.interval ?? 1000) || 1000);
   for (;;) {
-    const status = await controlRequest<HubStatus>(socketPath, 'status');
-    io.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `\x1b[2J\x1b[H${formatStatus(status)}`);
+    try {
+      const status = await read();
+      io.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `\x1b[2J\x1b[H${formatStatus(status)}`);
+    } catch (err) {
+      // A hub restarting (or not started yet) is something to wait for, not a reason to quit watching.
+      const line = `waiting for the hub: ${errorMessage(err)} (${new Date().toLocaleTimeString()})`;
+      io.stdout.write(values.json ? `${JSON.stringify({ waiting: errorMessage(err) })}\n` : `\x1b[2J\x1b[H${line}\n`);
+    }
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
+  const home = resolveHome({ flag: homeFlag });
+  checkHome(home);
+  const socketPath = socketPathFor(home);
+  return () => controlRequest<HubStatus>(socketPath, 'status');
+}
+
+function httpStatusReader(url: string, keyFile: string | undefined): () => Promise<HubStatus> {
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new SnowmuxError('USAGE', `--url must be the hub's HTTP address, e.g. http://127.0.0.1:8765; got "${url}".`);
+  }
+  const key = keyFile !== undefined ? readFileSync(keyFile, 'utf8').trim() : process.env.SNOWMUX_KEY;
+  const target = new URL('/status', base);
+  return async () => {
+    const res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(5_000) });
+    if (res.status === 401) throw new SnowmuxError('HTTP_UNAUTHORIZED', `${target.origin} refused the key: ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? 'unauthorized'} Set SNOWMUX_KEY or --key-file.`);
+    if (!res.ok) throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered HTTP ${res.status}.`);
+    return (await res.json()) as HubStatus;
+  };
+}
+
+/** Why the hub cannot serve calls now; empty when healthy. */
+export function unhealthy(status: HubStatus): string[] {
+  const reasons: string[] = [];
+  if (status.state === 'draining') reasons.push('the hub is draining');
+  const breakers = (status.governance as { breakers?: { profile: string; state: string }[] } | undefined)?.breakers ?? [];
+  const open = breakers.filter((b) => b.state === 'open');
+  if (open.length > 0 && open.length === breakers.length) reasons.push(`circuit breaker open for ${open.map((b) => b.profile).join(', ')}`);
+  return reasons;
 }
 
 function duration(ms: number): string {
