@@ -40,3 +40,26 @@ test('promtool check rules accepts contrib/prometheus/alerts.yml', { skip: promt
   const out = execFileSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
   assert.match(out, /SUCCESS: \d+ rules found/);
 });
+
+test('every metric the Grafana dashboard queries is exposed by a running hub', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\n');
+  const hub = await startHub(t, home);
+  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())![1]!;
+  const key = (await runCli(['keys', 'create', '--identity', 'grafana', '--home', home])).stdout.trim();
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  await c.callTool('execute_query', { query: 'SELECT 1' });
+  await c.callTool('execute_query', { query: 'DROP TABLE NATION' });
+  await c.callTool('list_databases', {});
+  await fetch(`${url}/status`); // one refused authentication
+  const exposition = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
+  // Declared metrics count even without a sample yet (logins appear with the first Snowflake pool).
+  const declared = [...exposition.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [name!, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!]));
+  const exposed = new Set([...declared, ...exposition.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0])]);
+  const dashboard = JSON.parse(readFileSync(join(repoRoot, 'contrib', 'grafana', 'snowmux-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((x) => x.expr.match(/snowmux_[a-z0-9_]+/g) ?? [])));
+  assert.ok(used.size >= 12, [...used].join(', '));
+  const missing = [...used].filter((name) => !exposed.has(name));
+  assert.deepEqual(missing, [], `the dashboard queries metrics the hub does not expose: ${missing.join(', ')}`);
+  for (const p of dashboard.panels) assert.ok(p.targets.length > 0 && p.title, 'every panel has a title and a query');
+});
