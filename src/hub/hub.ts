@@ -24,6 +24,7 @@ import { LineTransport } from './session/line-transport.js';
 import { Session, observeClientMessage, type SessionFacts, type SessionSnapshot } from './session/session.js';
 import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits, type ToolEnv, type WarehouseProvider } from './tools/tool-runtime.js';
 import type { WarehouseInfo } from './warehouse/types.js';
+import type { TeamTool } from './tools/team-tools.js';
 import type { Governance } from './governance/governance.js';
 
 export interface HubOptions {
@@ -59,6 +60,8 @@ export interface HubOptions {
    * metrics port…). The next hub may already be running.
    */
   onStopping?: (reason: string) => void;
+  /** Tools defined in config.toml, checked at start. */
+  teamTools?: readonly TeamTool[];
   /** Re-reads the configuration (see HubRuntime.reload). */
   reload?: () => unknown;
 }
@@ -177,7 +180,7 @@ export class Hub {
     const logger = this.logger.child({ session: session.id });
     logger.info({ transport: facts.transport, identity: facts.identity.name }, 'session opened');
     this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
-    const env: ToolEnv = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink };
+    const env: ToolEnv = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink, teamTools: this.opts.teamTools ?? [] };
     let detached = false;
     return {
       session,
@@ -339,7 +342,7 @@ export class Hub {
         socket.destroy();
       },
     });
-    const env = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink };
+    const env = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink, teamTools: this.opts.teamTools ?? [] };
     let closed = false;
     const close = (why: string) => {
       if (closed) return;

@@ -8,6 +8,7 @@ import { registerCatalogTools } from './tools/catalog-tools.js';
 import { registerQueryTools } from './tools/query-tools.js';
 import { recordRefusedCalls } from './tools/refused-calls.js';
 import { serveToolListingOnce } from './tools/tool-listing.js';
+import { registerTeamTools } from './tools/team-tools.js';
 import type { ToolEnv } from './tools/tool-runtime.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
@@ -20,8 +21,9 @@ export function createMcpServer(env: ToolEnv): McpServer {
   );
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
-  // The schemas embed the hub's limits; nothing else about a session changes the listing.
-  serveToolListingOnce(server, JSON.stringify(env.limits));
+  registerTeamTools(server, env, env.teamTools ?? []);
+  // The schemas embed the hub's limits and the team's tools; nothing else about a session changes the listing.
+  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? []]));
   recordRefusedCalls(server, env);
   return server;
 }

@@ -13,6 +13,7 @@ import { AuditSink } from './governance/audit-sink.js';
 import { Governance } from './governance/governance.js';
 import type { Logger } from './observe/logger.js';
 import { Policy } from './policy/policy.js';
+import { compileTeamTools, type TeamTool } from './tools/team-tools.js';
 import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits } from './tools/tool-runtime.js';
 import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
 import { VERSION } from '../version.js';
@@ -48,6 +49,8 @@ export interface HubRuntime {
   close(reason: string): Promise<void>;
   /** Every finished call passes this before any sink (status, audit, metrics) sees it. */
   scrubCall(call: CallRecord): CallRecord;
+  /** [tools.<name>] from config.toml, checked. */
+  teamTools: readonly TeamTool[];
   /**
    * Re-reads the config file: roles and the limits that can change under running sessions apply at once;
    * what cannot is listed as needing a restart. An invalid file throws (CONFIG_INVALID) and nothing changes.
@@ -70,6 +73,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
   const hub = config.config.hub;
   const policy = Policy.fromConfig(config.config, config.shownPath);
+  const teamTools = compileTeamTools(config.config.tools, config.shownPath);
   const governance = new Governance({
     policy,
     logger: opts.logger,
@@ -141,7 +145,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     const { defaultRate: oldRate, retryAttempts: oldAttempts, retryBudgetMs: oldBudget, ...oldFixed } = current.limits;
     if (!same({ defaultRate, retryAttempts, retryBudgetMs }, { defaultRate: oldRate, retryAttempts: oldAttempts, retryBudgetMs: oldBudget })) applied.push('limits (rate, retries)');
     if (!same(fixedLimits, oldFixed)) needsRestart.push('limits (queue sizes)');
-    for (const section of ['hub', 'profiles', 'audit', 'breaker'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
+    for (const section of ['hub', 'profiles', 'audit', 'breaker', 'tools'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
     current = next.config;
     lastReload = { applied, needsRestart, at: new Date().toISOString() };
@@ -152,6 +156,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
 
   return {
     config,
+    teamTools,
     reload,
     warehouses,
     governance,

@@ -84,6 +84,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     sinks: metrics ? [held.sink, metrics] : [held.sink],
     scrubCall: runtime.scrubCall,
     reload: () => runtime.reload(),
+    teamTools: runtime.teamTools,
     statusSections: () => ({
       ...runtime.statusSections(),
       ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),

@@ -52,7 +52,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   });
   const sink = new CallSinks([new RecentCalls(10), ...runtime.sinks], runtime.scrubCall);
   const handle = serveStdio(
-    () => createMcpServer({ session, warehouses: runtime.warehouses, governance: runtime.governance, limits: runtime.limits, logger, sink }),
+    () => createMcpServer({ session, warehouses: runtime.warehouses, governance: runtime.governance, limits: runtime.limits, logger, sink, teamTools: runtime.teamTools }),
     { transport },
   );
   // The SDK does not react to stdin EOF by itself; the transport does, and we exit then.

@@ -225,6 +225,35 @@ const rolesFileSchema = z
 /** Name of the built-in default role (read-only, every tool, every object). */
 export const BUILTIN_DEFAULT_ROLE_NAME = 'default';
 
+const TOOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+const toolParamFileSchema = z.strictObject(
+  {
+    name: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, { error: 'expected a lower-case name (letters, digits, _)' }),
+    type: z.enum(['string', 'integer', 'number', 'boolean'], { error: 'expected one of string, integer, number, boolean' }),
+    description: text(),
+    required: z.boolean({ error: 'expected true or false' }).optional(),
+  },
+  { error: 'expected a table' },
+);
+
+const toolFileSchema = z.strictObject(
+  {
+    description: text(),
+    sql: text(),
+    params: z.array(toolParamFileSchema, { error: 'expected an array of [[tools.<name>.params]] tables' }).optional(),
+  },
+  { error: 'expected a table with description and sql' },
+);
+
+const toolsFileSchema = z
+  .record(z.string(), toolFileSchema, { error: 'expected a table of tools' })
+  .superRefine((tools, ctx) => {
+    for (const name of Object.keys(tools ?? {})) {
+      if (!TOOL_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'a tool name must be lower-case letters, digits and _ (at most 64), starting with a letter' });
+    }
+  });
+
 export const configFileSchema = z
   .strictObject({
     hub: hubFileSchema,
@@ -234,6 +263,7 @@ export const configFileSchema = z
     limits: limitsFileSchema,
     audit: auditFileSchema,
     breaker: breakerFileSchema,
+    tools: toolsFileSchema,
   })
   .partial()
   .superRefine((data, ctx) => {
@@ -266,6 +296,8 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
   limits: Object.keys(limitsFileSchema.shape),
   audit: Object.keys(auditFileSchema.shape),
   breaker: Object.keys(breakerFileSchema.shape),
+  tool: Object.keys(toolFileSchema.shape),
+  param: Object.keys(toolParamFileSchema.shape),
 };
 
 /** Keys whose values are secrets: never echoed in config errors. */
@@ -444,8 +476,24 @@ export const DEFAULT_BREAKER_SETTINGS: CircuitBreakerSettings = {
   resetTimeoutMs: 30_000,
 };
 
+export interface TeamToolParam {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean';
+  description: string;
+  required: boolean;
+}
+
+/** `[tools.<name>]`: a tool defined by the team from one parameterized read-only statement. */
+export interface TeamToolSettings {
+  description: string;
+  sql: string;
+  params: TeamToolParam[];
+}
+
 export interface HubConfig {
   hub: HubSettings;
+  /** In file order. */
+  tools: Record<string, TeamToolSettings>;
   profiles: Record<string, ProfileFileEntry>;
   policy: PolicySettings;
   /** In file order: the order roles are matched in. */
@@ -544,6 +592,12 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
     },
     profiles,
+    tools: Object.fromEntries(
+      Object.entries(data.tools ?? {}).map(([name, t]) => [
+        name,
+        { description: t.description, sql: t.sql, params: (t.params ?? []).map((p) => ({ name: p.name, type: p.type, description: p.description, required: p.required ?? true })) },
+      ]),
+    ),
     policy: { defaultRole: data.policy?.default_role },
     roles,
     limits: {

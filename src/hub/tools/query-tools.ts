@@ -3,41 +3,13 @@
  * result by query id without re-running it).
  */
 import * as z from 'zod';
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { checkSql } from '../guard/sql/classifier.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
-import type { QueryResult } from '../warehouse/types.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
-import { queryStructured, queryText, truncationNotice } from './result-format.js';
-import { runTool, type HubLimits, type ToolEnv } from './tool-runtime.js';
-
-const queryOutput = z.object({
-  columns: z.array(z.object({ name: z.string(), type: z.string() })),
-  rows: z.array(z.array(z.unknown())),
-  row_count: z.number(),
-  truncated: z.boolean(),
-  query_id: z.string().nullable(),
-  notice: z.string().nullable(),
-});
-
-function limitArg(limits: HubLimits) {
-  return z
-    .number()
-    .int()
-    .min(1)
-    .max(limits.maxRowsCeiling)
-    .optional()
-    .describe(`Maximum rows to return (default ${limits.defaultMaxRows}, at most ${limits.maxRowsCeiling}). Larger results are truncated with a notice.`);
-}
-
-function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset = 0): CallToolResult {
-  const notice = truncationNotice(result, { maxRows, maxBytes: limits.maxResultBytes }, offset);
-  return {
-    content: [{ type: 'text', text: queryText(result, notice) }],
-    structuredContent: queryStructured(result, notice),
-  };
-}
+import { limitArg, queryOutput, queryResult } from './query-shape.js';
+import { runTool, type ToolEnv } from './tool-runtime.js';
 
 export function registerQueryTools(server: McpServer, env: ToolEnv): void {
   const { limits } = env;

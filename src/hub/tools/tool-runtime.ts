@@ -12,6 +12,7 @@ import { REFUSAL_CODES, type Governance } from '../governance/governance.js';
 import type { Logger } from '../observe/logger.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
+import type { TeamTool } from './team-tools.js';
 import type { Session } from '../session/session.js';
 
 export type { CallRecord, CallSink };
@@ -39,6 +40,8 @@ export const DEFAULT_LIMITS: HubLimits = {
 
 export interface ToolEnv {
   session: Session;
+  /** Tools defined in config.toml ([tools.<name>]), already checked. */
+  teamTools?: readonly TeamTool[];
   warehouses: WarehouseProvider;
   governance: Governance;
   limits: HubLimits;

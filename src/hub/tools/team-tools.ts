@@ -1,0 +1,95 @@
+/**
+ * Team-defined tools: `[tools.<name>]` in config.toml turns one parameterized statement into a tool. The
+ * statement is checked once, when the config loads: one read-only statement (for both engines' lexers),
+ * with exactly one `?` placeholder per declared parameter and no other variables. At call time the
+ * arguments are bound, never interpolated, and the call goes through runTool like every tool: the
+ * caller's role must list the tool, its object rules apply to the statement, and the call is audited.
+ */
+import * as z from 'zod';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { SnowmuxError } from '../../errors.js';
+import type { TeamToolParam, TeamToolSettings } from '../config/config-schema.js';
+import { checkSql } from '../guard/sql/classifier.js';
+import { tokenize } from '../guard/sql/lexer.js';
+import { queryResult, queryOutput, limitArg } from './query-shape.js';
+import { runTool, type ToolEnv } from './tool-runtime.js';
+
+export interface TeamTool {
+  name: string;
+  description: string;
+  sql: string;
+  params: TeamToolParam[];
+}
+
+/** Tool names snowmux itself defines; a team tool may not take one. */
+export const BUILTIN_TOOL_NAMES = new Set(['list_databases', 'list_schemas', 'list_tables', 'list_views', 'describe_table', 'describe_view', 'execute_query', 'query_view', 'fetch_results']);
+
+/** Checks every team tool; throws CONFIG_INVALID listing each problem with its key. */
+export function compileTeamTools(tools: Record<string, TeamToolSettings>, file: string): TeamTool[] {
+  const problems: string[] = [];
+  const out: TeamTool[] = [];
+  for (const [name, t] of Object.entries(tools)) {
+    const where = `Config error in ${file} at tools.${name}`;
+    if (BUILTIN_TOOL_NAMES.has(name)) {
+      problems.push(`${where}: "${name}" is a built-in tool; choose another name.`);
+      continue;
+    }
+    const names = t.params.map((p) => p.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) problems.push(`${where}.params: "${dup}" is declared twice.`);
+    for (const dialect of ['snowflake', 'duckdb'] as const) {
+      const verdict = checkSql(t.sql, { allowWrite: false, dialect });
+      if (!verdict.allowed) {
+        problems.push(`${where}.sql: ${verdict.message} A team tool runs one read-only statement.`);
+        break;
+      }
+      const { tokens } = tokenize(t.sql, { dialect });
+      const variables = tokens.filter((tok) => tok.kind === 'variable');
+      const other = variables.find((v) => v.text !== '?');
+      if (other) {
+        problems.push(`${where}.sql: "${other.text}" is not a bind placeholder; use one "?" per parameter, in the order of [[tools.${name}.params]].`);
+        break;
+      }
+      if (variables.length !== t.params.length) {
+        problems.push(`${where}.sql: it has ${variables.length} "?" placeholder(s) for ${t.params.length} declared parameter(s); they must match, in order.`);
+        break;
+      }
+    }
+    out.push({ name, description: t.description, sql: t.sql, params: t.params });
+  }
+  if (problems.length > 0) throw new SnowmuxError('CONFIG_INVALID', problems.join('\n'), { details: { path: file } });
+  return out;
+}
+
+function paramSchema(p: TeamToolParam) {
+  const base = p.type === 'string' ? z.string().max(10_000) : p.type === 'integer' ? z.number().int() : p.type === 'number' ? z.number() : z.boolean();
+  const described = base.describe(p.description);
+  return p.required ? described : described.optional();
+}
+
+export function registerTeamTools(server: McpServer, env: ToolEnv, tools: readonly TeamTool[]): void {
+  const { limits } = env;
+  for (const tool of tools) {
+    const shape: Record<string, z.ZodType> = Object.fromEntries(tool.params.map((p) => [p.name, paramSchema(p)]));
+    shape.limit = limitArg(limits);
+    server.registerTool(
+      tool.name,
+      {
+        title: tool.name,
+        description: `${tool.description} (a team-defined query; read-only)`,
+        inputSchema: z.object(shape),
+        outputSchema: queryOutput,
+        annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      },
+      (args, mcp) => runTool(env, tool.name, mcp, args as Record<string, unknown>, async ({ warehouse, ctx, rowCap, noteSql }) => {
+        const values = args as Record<string, unknown>;
+        // Bound by position, never interpolated: a value is data whatever it contains.
+        const binds = tool.params.map((p) => (values[p.name] === undefined ? null : (values[p.name] as string | number | boolean)));
+        noteSql(tool.sql);
+        const maxRows = rowCap(values.limit as number | undefined);
+        const result = await warehouse.query(tool.sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, binds });
+        return queryResult(result, limits, maxRows);
+      }),
+    );
+  }
+}
