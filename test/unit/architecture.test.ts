@@ -24,6 +24,7 @@ const RANKS: Record<string, number> = {
   // core with the socket handshake (issue 8: the core split is not done yet).
   'hub/listen': 3,
   'hub/observe': 4,
+  'hub/team': 4.5, // what replicas of a team hub share through Redis
   'hub/config': 5,
   'hub/policy': 6,
   'hub/warehouse': 7,

@@ -82,6 +82,7 @@ max_age_hours = 1.5
     httpAuth: true,
     httpAllowedOrigins: ['https://app.example.com'],
     httpHosts: ['snowmux.example.com'],
+    teamNamespace: 'snowmux',
   });
   const dev = config.profiles.dev!;
   assert.equal(dev.authenticator, 'SNOWFLAKE_JWT');

@@ -56,7 +56,7 @@ function setup() {
   const warehouse = new FakeWarehouse();
   const as = (name: string) => {
     const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
-    const role = governance.admit(session, 'execute_query');
+    const role = governance.policy.roleFor(session.facts.identity, null);
     const meter = newCallMeter();
     return { w: governance.govern(warehouse, session, role, meter), meter };
   };
@@ -107,6 +107,7 @@ test('a result is paged only by the identity that ran it', async () => {
 
 test('status snapshot shows policy, queue, breakers, rate limits and quotas', async () => {
   const { as, governance } = setup();
+  await governance.admit(new Session({ id: 's-alice', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }), 'execute_query');
   await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
   const snap = governance.snapshot() as { policy: { roles: string[] }; queue: { maxConcurrent: number }; breakers: { state: string }[]; rateLimits: { identity: string }[] };
   assert.deepEqual(snap.policy.roles, ['restricted', 'open']);

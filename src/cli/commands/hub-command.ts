@@ -18,6 +18,7 @@ import { SecretScrubber } from '../../hub/audit/audit-redact.js';
 import { HubMetrics } from '../../hub/observe/metrics.js';
 import { listenMetrics } from '../../hub/listen/metrics-listener.js';
 import type { HttpService } from '../../hub/http/serve-http.js';
+import type { TeamState } from '../../hub/team/redis-team.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 import { processAlive, processCommandLine, processStartTicks } from '../../wire/process-alive.js';
@@ -68,6 +69,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   if (httpListen !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port, e.g. 127.0.0.1:8765; got "${httpListen}".`);
   const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef) : null;
   let http: HttpService | undefined;
+  let team: TeamState | undefined;
   let metricsUrl: string | undefined;
   let metricsServer: { close(): unknown } | undefined;
   const hub = new Hub({
@@ -89,6 +91,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
       ...runtime.statusSections(),
       ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),
       ...(http ? { http: { url: http.url, auth: http.auth.enabled } } : {}),
+      ...(team ? { team: team.snapshot() } : {}),
     }),
     // The next hub (a replacement, or one a shim starts while this one drains) wants the same ports.
     onStopping: () => {
@@ -158,6 +161,24 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
       });
     }
   }
+  const hubSettings = runtime.config.config.hub;
+  if (hubSettings.redisUrl !== undefined) {
+    const { connectRedisTeam } = await import('../../hub/team/redis-team.js');
+    const { hostname } = await import('node:os');
+    team = connectRedisTeam({
+      url: hubSettings.redisUrl,
+      namespace: hubSettings.teamNamespace,
+      replicaId: `${hostname()}:${process.pid}`,
+      logger,
+      summary: () => {
+        const st = hub.status();
+        const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
+        return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
+      },
+      onModeChange: (mode) => io.stderr.write(mode === 'local' ? 'snowmux hub: Redis unreachable; rate limits are per replica until it is back\n' : 'snowmux hub: Redis connected; rate limits are team-wide\n'),
+    });
+    runtime.governance.useTeam(team);
+  }
   if (httpListen !== undefined) {
     const { serveHttp } = await import('../../hub/http/serve-http.js');
     const serve = () => serveHttp({ hub, home, address: httpListen, settings: runtime.config.config.hub, metrics, logger });
@@ -206,6 +227,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   });
   await hub.stopped;
   await http?.close();
+  await team?.close();
   await runtime.close('hub stopped');
   io.stderr.write('snowmux hub: stopped\n');
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.

@@ -87,6 +87,8 @@ const hubFileSchema = z
     http_listen: text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:8765"' }),
     http_auth: z.boolean({ error: 'expected true or false' }),
     http_allowed_origins: z.array(z.string().url({ error: 'expected an origin such as "https://app.example.com"' }), { error: 'expected a list of origins' }),
+    redis_url: text().refine((v) => /^rediss?:\/\//.test(v), { error: 'expected a redis:// or rediss:// URL' }),
+    team_namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1–64 letters, digits, _ . -' }),
     http_hosts: z.array(z.string().regex(/^[\w.-]+$/, { error: 'expected a host name' }), { error: 'expected a list of host names' }),
   })
   .partial();
@@ -328,6 +330,10 @@ export interface HubSettings {
   httpAllowedOrigins: string[];
   /** Host names the HTTP face answers to besides loopback ones (DNS-rebinding protection). */
   httpHosts: string[];
+  /** Redis shared by the replicas of a team hub (team-wide rate limits, replica registry); off when absent. */
+  redisUrl?: string | undefined;
+  /** Replicas with the same namespace (and Redis) form one team. */
+  teamNamespace: string;
 }
 
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
@@ -339,6 +345,7 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   httpAuth: true,
   httpAllowedOrigins: [],
   httpHosts: [],
+  teamNamespace: 'snowmux',
 };
 
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
@@ -590,6 +597,8 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       httpAuth: hub.http_auth ?? DEFAULT_HUB_SETTINGS.httpAuth,
       httpAllowedOrigins: hub.http_allowed_origins ?? DEFAULT_HUB_SETTINGS.httpAllowedOrigins,
       httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
+      ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
+      teamNamespace: hub.team_namespace ?? DEFAULT_HUB_SETTINGS.teamNamespace,
     },
     profiles,
     tools: Object.fromEntries(

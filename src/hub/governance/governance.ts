@@ -9,7 +9,7 @@ import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import type { Clock } from '../guard/clock.js';
 import { FairScheduler } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaRule } from '../guard/quota.js';
-import { RateLimiter, rateLimitedError } from '../guard/rate-limit.js';
+import { RateLimiter, rateLimitedError, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import { enforceTool } from '../policy/enforce.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
 import type { Logger } from '../observe/logger.js';
@@ -19,6 +19,11 @@ import type { CallMeter } from './call-meter.js';
 import { GovernedWarehouse, type ResultOwners } from './governed-warehouse.js';
 import { MetadataCache } from './metadata-cache.js';
 import { LRUCache } from 'lru-cache';
+
+/** The team-wide rate limit (see hub/team): undefined when it cannot answer (the local bucket applies). */
+export interface TeamRateLimits {
+  take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
+}
 
 export interface GovernanceOptions {
   policy: Policy;
@@ -37,6 +42,7 @@ export class Governance {
   private readonly quotas: QuotaTracker;
   private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
   private readonly metadata: MetadataCache;
+  private team: TeamRateLimits | null = null;
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
   private readonly warehouseIds = new WeakMap<Warehouse, string>();
   private nextWarehouseId = 1;
@@ -101,17 +107,24 @@ export class Governance {
     this.metadata.clear();
   }
 
+  /**
+   * A team hub's shared state (Redis): rate limits are then taken team-wide; while it is unreachable the
+   * local buckets apply.
+   */
+  useTeam(team: TeamRateLimits | null): void {
+    this.team = team;
+  }
+
   /** Before a tool runs: the caller's role, the tool policy, the rate limit and the quota. Throws a refusal. */
-  admit(session: Session, tool: string): EffectiveRole {
+  async admit(session: Session, tool: string): Promise<EffectiveRole> {
     const identity = session.facts.identity.name;
     const role = this.#policy.roleFor(session.facts.identity, session.client);
     this.roleOfIdentity.set(identity, role);
     enforceTool(role, tool);
-    const take = this.rateLimiter.tryTake(identity);
-    if (!take.ok) {
-      const limit = role.rate ?? this.limits.defaultRate;
-      throw rateLimitedError(identity, { capacity: limit.burst, refillPerSecond: limit.perSecond }, take.retryAfterMs);
-    }
+    const rate = role.rate ?? this.limits.defaultRate;
+    const limit = { capacity: rate.burst, refillPerSecond: rate.perSecond };
+    const take = (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
+    if (!take.ok) throw rateLimitedError(identity, limit, take.retryAfterMs);
     this.quotas.check(identity);
     return role;
   }

@@ -184,7 +184,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (status.state === 'draining') reasons.push('the hub is draining');
     const breakers = ((status.governance as { breakers?: { profile: string; state: string }[] } | undefined)?.breakers ?? []);
     if (breakers.length > 0 && breakers.every((b) => b.state === 'open')) reasons.push(`every warehouse is behind an open circuit breaker (${breakers.map((b) => b.profile).join(', ')})`);
-    return json(reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, reasons, warehouses: status.warehouses.map((w) => ({ kind: w.kind, name: w.name })), breakers });
+    // A team hub without Redis still serves, on per-replica limits: ready, and saying so.
+    const team = (status.team as { mode?: string } | undefined)?.mode;
+    return json(reasons.length === 0 ? 200 : 503, {
+      ready: reasons.length === 0,
+      reasons,
+      warehouses: status.warehouses.map((w) => ({ kind: w.kind, name: w.name })),
+      breakers,
+      ...(team ? { team: team === 'connected' ? 'connected' : 'local limits (Redis unreachable)' } : {}),
+    });
   }
 
   function events(): Response {

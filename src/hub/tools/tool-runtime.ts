@@ -130,7 +130,7 @@ export async function runTool(
   let outcome: CallRecord['outcome'] = 'ok';
   let errorCode: string | null = null;
   try {
-    const role = env.governance.admit(session, tool);
+    const role = await env.governance.admit(session, tool);
     const shared = await env.warehouses.forSession(session, role.profile);
     const warehouse = env.governance.govern(shared, session, role, meter);
     const ctx: CallContext = {

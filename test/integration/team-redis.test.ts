@@ -1,0 +1,96 @@
+/**
+ * Two replicas of a team hub sharing one Redis (a real redis-server on an ephemeral port): an identity's
+ * rate limit is spent once across replicas, each replica's status lists both, and when Redis dies the
+ * replicas keep serving on local limits (saying so in readiness), then rejoin when it is back.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
+
+const me = userInfo().username;
+const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startRedis(t: Cleanup, port: number, dir: string): Promise<ChildProcess> {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  defer(t, async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+    }
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (/Ready to accept connections/.test(out)) resolve();
+    });
+    proc.once('exit', () => reject(new Error(`redis-server exited:\n${out}`)));
+  });
+  return proc;
+}
+
+type TeamStatus = { pid: number; team?: { mode: string; replicas: { id: string; pid: number }[] } };
+async function status(home: string): Promise<TeamStatus> {
+  return JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as TeamStatus;
+}
+
+test('replicas share rate limits and a registry through Redis, and fall back to local limits when it dies', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+  const port = await freePort();
+  const redisDir = tempHome(t, 'smx-redis-');
+  let redis = await startRedis(t, port, redisDir);
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "t${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nrate = { per_second = 0.01, burst = 4 }\n`;
+  const homes = [tempHome(t), tempHome(t)];
+  const hubs = [];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), config);
+    hubs.push(await startHub(t, home));
+  }
+  // Both replicas list both, once their heartbeats have been seen.
+  for (const home of homes) {
+    let s = await status(home);
+    while ((s.team?.replicas.length ?? 0) < 2) s = await status(home);
+    assert.equal(s.team!.mode, 'connected');
+    assert.deepEqual(s.team!.replicas.map((r) => r.pid).sort(), hubs.map((h) => h.pid).sort());
+  }
+
+  const a = await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'a' });
+  const b = await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'b' });
+  // Burst 4 for the identity, team-wide: alternate replicas, the fifth call is refused wherever it lands.
+  const outcomes: boolean[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await (i % 2 ? b : a).callTool('list_databases', {});
+    outcomes.push(r.isError !== true);
+    if (r.isError) assert.match(textOf(r), /rate limit|Retry|retry/i);
+  }
+  assert.deepEqual(outcomes, [true, true, true, true, false], 'four calls in all, not four per replica');
+
+  // Redis dies: the replicas keep serving on their own (fresh, local) buckets and say so.
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  let s = await status(homes[0]!);
+  while (s.team?.mode !== 'local') s = await status(homes[0]!);
+  const local = await a.callTool('list_databases', {});
+  assert.notEqual(local.isError, true, 'local limits apply: never a crash, never unlimited');
+  assert.match(hubs[0]!.stderr(), /Redis unreachable; rate limits are per replica/);
+
+  // It comes back: the replicas rejoin.
+  redis = await startRedis(t, port, redisDir);
+  s = await status(homes[0]!);
+  while (s.team?.mode !== 'connected') s = await status(homes[0]!);
+  assert.match(hubs[0]!.stderr(), /Redis connected; rate limits are team-wide/);
+});
