@@ -53,7 +53,7 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');
   let redis = await startRedis(t, port, redisDir);
-  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "t${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nrate = { per_second = 0.01, burst = 4 }\n`;
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "t${port}"\nhttp_listen = "127.0.0.1:0"\n\n[roles.metered]\nidentities = ["${me}"]\nrate = { per_second = 0.01, burst = 4 }\n`;
   const homes = [tempHome(t), tempHome(t)];
   const hubs = [];
   for (const home of homes) {
@@ -67,6 +67,22 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
     assert.equal(s.team!.mode, 'connected');
     assert.deepEqual(s.team!.replicas.map((r) => r.pid).sort(), hubs.map((h) => h.pid).sort());
   }
+
+  // A key made on one replica's home is a team key: the other replica accepts it, and a revocation
+  // reaches it through pub/sub.
+  const urls = hubs.map((h) => /HTTP on (http:\/\/\S+)/.exec(h.stderr())![1]!);
+  const made = await runCli(['keys', 'create', '--identity', 'ops', '--home', homes[0]!]);
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stderr, /Team key/);
+  const key = made.stdout.trim();
+  const asOps = (url: string) => fetch(`${url}/status`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal((await asOps(urls[1]!)).status, 200, 'the other replica accepts the team key');
+  const id = /^smx_([0-9a-f]{12})_/.exec(key)![1]!;
+  assert.equal((await runCli(['keys', 'revoke', id, '--home', homes[1]!])).code, 0);
+  let res = await asOps(urls[0]!);
+  while (res.status === 200) res = await asOps(urls[0]!);
+  assert.equal(res.status, 401);
+  assert.match(((await res.json()) as { error: string }).error, /revoked/);
 
   const a = await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'a' });
   const b = await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'b' });

@@ -17,6 +17,7 @@ const RANKS: Record<string, number> = {
   wire: 1, // framing, hello, home and socket paths: shared by shim, CLI and hub
   'hub/guard': 2, // breaker, rate, quota, retry, fair scheduler, SQL classifier: mechanisms, no policy
   'hub/names': 2, // identifiers and object patterns
+  'hub/keys': 2, // API keys for the HTTP face
   'hub/audit': 2,
   shim: 2,
   'hub/session': 3,

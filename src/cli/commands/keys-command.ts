@@ -4,7 +4,9 @@
  */
 import { SnowmuxError } from '../../errors.js';
 import { parseDurationMs } from '../../hub/config/config-schema.js';
-import { createKey, keysPath, readKeys, revokeKey } from '../../hub/http/api-keys.js';
+import { existsSync } from 'node:fs';
+import { loadConfigFile } from '../../hub/config/config-file.js';
+import { createKey, keysPath, readKeys, revokeKey, type ApiKeyRecord } from '../../hub/keys/api-keys.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -16,7 +18,9 @@ const USAGE = `Usage:
 
 The identity is who the key's caller is for roles, limits, quotas and the audit log.
 Clients send the key as "Authorization: Bearer <key>"; remote shims read it from SNOWMUX_KEY or --key-file.
-Options: --home DIR
+Options: --home DIR, --config PATH
+On a team hub (hub.redis_url in config.toml) keys live in Redis, shared by every replica, and a revocation
+reaches every replica at once; --local uses this home's keys.json instead.
 `;
 
 export async function keysCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -24,6 +28,8 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
     identity: { type: 'string' },
     expires: { type: 'string' },
     json: { type: 'boolean' },
+    local: { type: 'boolean' },
+    config: { type: 'string' },
     home: { type: 'string' },
     help: { type: 'boolean' },
   }, true);
@@ -33,34 +39,35 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   }
   const home = resolveHome({ flag: values.home });
   const [sub, ...args] = positionals;
+  // A team hub (hub.redis_url) keeps its keys in Redis, shared by every replica; --local uses this home's file.
+  const hub = values.local ? undefined : existsSync(home) ? loadConfigFile({ home, explicitPath: values.config, env: process.env }).config.hub : undefined;
+  if (hub?.redisUrl !== undefined && (sub === 'create' || sub === 'list' || sub === 'revoke')) {
+    const { withTeamKeys } = await import('../../hub/team/redis-keys.js');
+    return withTeamKeys(hub.redisUrl, hub.teamNamespace, async (team) => {
+      if (sub === 'create') {
+        const { key, record } = await team.create(requireIdentity(values.identity), expiry(values.expires));
+        io.stdout.write(`${key}\n`);
+        io.stderr.write(`Team key ${record.id} for identity "${record.identity}" (every replica of namespace "${hub.teamNamespace}" accepts it). It is shown only now.\n`);
+      } else if (sub === 'list') printList(io, await team.list(), values.json === true);
+      else {
+        if (args.length !== 1) throw new SnowmuxError('USAGE', 'Name one key: snowmux keys revoke ID');
+        const record = await team.revoke(args[0]!);
+        io.stdout.write(`Team key ${record.id} (${record.identity}) is revoked; every replica refuses it as soon as the change reaches it (pub/sub; at most 30 s if a replica missed it).\n`);
+      }
+      return 0;
+    });
+  }
   switch (sub) {
     case 'create': {
-      if (!values.identity) throw new SnowmuxError('USAGE', 'Name who the key is for: snowmux keys create --identity NAME');
-      let expiresAt: Date | null = null;
-      if (values.expires !== undefined) {
-        const ms = parseDurationMs(values.expires);
-        if (ms === undefined) throw new SnowmuxError('USAGE', `--expires must be a duration such as "12h", "30d" or "4w"; got "${values.expires}".`);
-        expiresAt = new Date(Date.now() + ms);
-      }
+      const expiresAt = expiry(values.expires);
       ensureHome(home);
-      const { key, record } = createKey(home, values.identity, expiresAt);
+      const { key, record } = createKey(home, requireIdentity(values.identity), expiresAt);
       io.stdout.write(`${key}\n`);
       io.stderr.write(`Key ${record.id} for identity "${record.identity}"${expiresAt ? `, expires ${record.expiresAt}` : ''}. It is shown only now: store it in a secret manager or a 0600 file.\n`);
       return 0;
     }
     case 'list': {
-      const { records } = readKeys(keysPath(home));
-      const now = Date.now();
-      const rows = records.map((r) => ({
-        id: r.id,
-        identity: r.identity,
-        createdAt: r.createdAt,
-        expiresAt: r.expiresAt,
-        state: r.revokedAt ? 'revoked' : r.expiresAt && Date.parse(r.expiresAt) <= now ? 'expired' : 'active',
-      }));
-      if (values.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      else if (rows.length === 0) io.stdout.write('No API keys. Create one with: snowmux keys create --identity NAME\n');
-      else for (const r of rows) io.stdout.write(`${r.id}  ${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}\n`);
+      printList(io, readKeys(keysPath(home)).records, values.json === true);
       return 0;
     }
     case 'revoke': {
@@ -73,4 +80,30 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       io.stderr.write(USAGE);
       return 2;
   }
+}
+
+function requireIdentity(identity: string | undefined): string {
+  if (!identity) throw new SnowmuxError('USAGE', 'Name who the key is for: snowmux keys create --identity NAME');
+  return identity;
+}
+
+function expiry(expires: string | undefined): Date | null {
+  if (expires === undefined) return null;
+  const ms = parseDurationMs(expires);
+  if (ms === undefined) throw new SnowmuxError('USAGE', `--expires must be a duration such as "12h", "30d" or "4w"; got "${expires}".`);
+  return new Date(Date.now() + ms);
+}
+
+function printList(io: CommandIo, records: ApiKeyRecord[], json: boolean): void {
+  const now = Date.now();
+  const rows = records.map((r) => ({
+    id: r.id,
+    identity: r.identity,
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    state: r.revokedAt ? 'revoked' : r.expiresAt && Date.parse(r.expiresAt) <= now ? 'expired' : 'active',
+  }));
+  if (json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (rows.length === 0) io.stdout.write('No API keys. Create one with: snowmux keys create --identity NAME\n');
+  else for (const r of rows) io.stdout.write(`${r.id}  ${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}\n`);
 }

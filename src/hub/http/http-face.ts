@@ -20,12 +20,12 @@ import type { Hub, AttachedSession } from '../hub.js';
 import { createMcpServer } from '../mcp-server.js';
 import type { Logger } from '../observe/logger.js';
 import { observeClientMessage } from '../session/session.js';
-import type { ApiKeyStore, KeyCheck } from './api-keys.js';
+import type { KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 export interface HttpFaceOptions {
   hub: Hub;
   /** null: no key needed (loopback only; the caller checked). */
-  keys: ApiKeyStore | null;
+  keys: KeyChecker | null;
   metrics: { text(): Promise<string>; contentType: string; httpRequest(route: string, status: number): void; authFailure(reason: string): void } | null;
   logger: Logger;
   /** Host names accepted besides loopback ones; empty and `loopbackOnly` false: any host. */

@@ -6,8 +6,9 @@ import { SnowmuxError } from '../../errors.js';
 import type { HubSettings } from '../config/config-schema.js';
 import type { Hub } from '../hub.js';
 import type { Logger } from '../observe/logger.js';
-import { ApiKeyStore, keysPath } from './api-keys.js';
+import { ApiKeyStore, keysPath } from '../keys/api-keys.js';
 import { createHttpFace, type HttpFaceOptions } from './http-face.js';
+import { RedisKeyStore } from '../team/redis-keys.js';
 import { isLoopbackHost, parseListen, serveWithNodeHttp } from './node-engine.js';
 
 export interface HttpService {
@@ -23,7 +24,7 @@ export async function serveHttp(opts: {
   hub: Hub;
   home: string;
   address: string;
-  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts'>;
+  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace'>;
   metrics: HttpFaceOptions['metrics'];
   logger: Logger;
 }): Promise<HttpService> {
@@ -32,7 +33,11 @@ export async function serveHttp(opts: {
   if (!opts.settings.httpAuth && !loopback) {
     throw new SnowmuxError('CONFIG_INVALID', `hub.http_auth = false is allowed only on a loopback listener; ${opts.address} is reachable from other machines. Keep keys on (snowmux keys create), or listen on 127.0.0.1.`);
   }
-  const keys = opts.settings.httpAuth ? new ApiKeyStore(keysPath(opts.home)) : null;
+  const local = opts.settings.httpAuth ? new ApiKeyStore(keysPath(opts.home)) : null;
+  // A team hub checks the team's keys (Redis) as well as its own file.
+  const team = local && opts.settings.redisUrl !== undefined ? new RedisKeyStore(opts.settings.redisUrl, opts.settings.teamNamespace, local, opts.logger) : null;
+  if (team) await team.refresh();
+  const keys = team ?? local;
   const face = createHttpFace({
     hub: opts.hub,
     keys,
@@ -50,6 +55,7 @@ export async function serveHttp(opts: {
     async close() {
       await face.close();
       await endpoint.close();
+      team?.close();
     },
   };
 }

@@ -84,27 +84,27 @@ function sha256(text: string): string {
 
 /** Creates a key; returns the full key (shown once) and its record. */
 export function createKey(home: string, identity: string, expiresAt: Date | null, now = new Date()): { key: string; record: ApiKeyRecord } {
-  if (!IDENTITY_PATTERN.test(identity)) {
-    throw new SnowmuxError('USAGE', `--identity must be 1–64 letters, digits or _ . @ + -; got "${identity}". It names the caller in roles, limits and the audit log.`);
-  }
   const path = keysPath(home);
   const { records } = readKeys(path);
-  const id = randomBytes(6).toString('hex');
-  const secret = randomBytes(24).toString('base64url');
-  const record: ApiKeyRecord = { id, identity, hash: sha256(secret), createdAt: now.toISOString(), expiresAt: expiresAt?.toISOString() ?? null, revokedAt: null };
-  writeKeys(path, [...records, record]);
-  return { key: `smx_${id}_${secret}`, record };
+  const made = newKey(identity, expiresAt, now);
+  writeKeys(path, [...records, made.record]);
+  return made;
 }
 
-/** Revokes every key whose id starts with `prefix` (at least 4 characters, exactly one match). */
-export function revokeKey(home: string, prefix: string, now = new Date()): ApiKeyRecord {
-  const path = keysPath(home);
-  const { records } = readKeys(path);
+/** The one record whose id starts with `prefix` (at least 4 characters). */
+export function findKey(records: ApiKeyRecord[], prefix: string): ApiKeyRecord {
   if (prefix.length < 4) throw new SnowmuxError('USAGE', 'Name the key by its id (at least 4 characters; see `snowmux keys list`).');
   const matches = records.filter((r) => r.id.startsWith(prefix));
   if (matches.length === 0) throw new SnowmuxError('USAGE', `No key id starts with "${prefix}" (see \`snowmux keys list\`).`);
   if (matches.length > 1) throw new SnowmuxError('USAGE', `"${prefix}" matches ${matches.length} keys; give more of the id.`);
-  const target = matches[0]!;
+  return matches[0]!;
+}
+
+/** Revokes the key whose id starts with `prefix` (at least 4 characters, exactly one match). */
+export function revokeKey(home: string, prefix: string, now = new Date()): ApiKeyRecord {
+  const path = keysPath(home);
+  const { records } = readKeys(path);
+  const target = findKey(records, prefix);
   if (target.revokedAt === null) target.revokedAt = now.toISOString();
   writeKeys(path, records);
   return target;
@@ -160,16 +160,44 @@ export class ApiKeyStore {
 
   check(token: string | undefined): KeyCheck {
     if (token === undefined || token === '') return { ok: false, reason: 'missing' };
-    const m = KEY_PATTERN.exec(token);
-    if (!m) return { ok: false, reason: 'malformed' };
+    if (!KEY_PATTERN.test(token)) return { ok: false, reason: 'malformed' };
     this.refresh();
-    const record = this.#records.get(m[1]!);
-    const given = Buffer.from(sha256(m[2]!), 'hex');
-    const expected = Buffer.from(record?.hash ?? '0'.repeat(64), 'hex');
-    const same = timingSafeEqual(given, expected);
-    if (!record || !same) return { ok: false, reason: 'unknown' };
-    if (record.revokedAt) return { ok: false, reason: 'revoked' };
-    if (record.expiresAt && Date.parse(record.expiresAt) <= this.clock()) return { ok: false, reason: 'expired' };
-    return { ok: true, id: record.id, identity: record.identity };
+    return checkKey(token, (id) => this.#records.get(id), this.clock());
   }
+
+  /** The records as read now (for stores that add keys from elsewhere). */
+  records(): ApiKeyRecord[] {
+    this.refresh();
+    return [...this.#records.values()];
+  }
+}
+
+/** What checks a bearer key: the local file, or the team's keys in Redis as well. */
+export interface KeyChecker {
+  check(token: string | undefined): KeyCheck;
+  readonly activeCount: number;
+}
+
+/** Checks a key against the record its id names: hash in constant time, then revocation and expiry. */
+export function checkKey(token: string, recordOf: (id: string) => ApiKeyRecord | undefined, now: number): KeyCheck {
+  const m = KEY_PATTERN.exec(token);
+  if (!m) return { ok: false, reason: 'malformed' };
+  const record = recordOf(m[1]!);
+  const given = Buffer.from(sha256(m[2]!), 'hex');
+  const expected = Buffer.from(record?.hash ?? '0'.repeat(64), 'hex');
+  const same = timingSafeEqual(given, expected);
+  if (!record || !same) return { ok: false, reason: 'unknown' };
+  if (record.revokedAt) return { ok: false, reason: 'revoked' };
+  if (record.expiresAt && Date.parse(record.expiresAt) <= now) return { ok: false, reason: 'expired' };
+  return { ok: true, id: record.id, identity: record.identity };
+}
+
+/** A new key and its record, not stored anywhere yet. */
+export function newKey(identity: string, expiresAt: Date | null, now = new Date()): { key: string; record: ApiKeyRecord } {
+  if (!IDENTITY_PATTERN.test(identity)) {
+    throw new SnowmuxError('USAGE', `--identity must be 1–64 letters, digits or _ . @ + -; got "${identity}". It names the caller in roles, limits and the audit log.`);
+  }
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(24).toString('base64url');
+  return { key: `smx_${id}_${secret}`, record: { id, identity, hash: sha256(secret), createdAt: now.toISOString(), expiresAt: expiresAt?.toISOString() ?? null, revokedAt: null } };
 }

@@ -1,0 +1,119 @@
+/**
+ * API keys shared by every replica of a team hub: records (hashes, never secrets) in a Redis hash, with a
+ * pub/sub message on every change so a revocation reaches every replica at once; each replica also
+ * re-reads the hash every 30 s, in case a message was missed while it was disconnected. The replica's own
+ * keys.json still counts (keys made before the team had Redis). While Redis is unreachable, the last
+ * copy read stays in force: revocations made meanwhile apply once it is back.
+ */
+import { Redis } from 'ioredis';
+import { SnowmuxError } from '../../errors.js';
+import { checkKey, findKey, newKey, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
+import type { Logger } from '../observe/logger.js';
+
+const REFRESH_MS = 30_000;
+
+const hashKey = (namespace: string) => `${namespace}:keys`;
+const channel = (namespace: string) => `${namespace}:keys-changed`;
+
+function parseRecords(values: Record<string, string>): Map<string, ApiKeyRecord> {
+  const out = new Map<string, ApiKeyRecord>();
+  for (const [id, json] of Object.entries(values)) {
+    try {
+      const r = JSON.parse(json) as ApiKeyRecord;
+      if (r.id === id && typeof r.hash === 'string') out.set(id, r);
+    } catch {
+      /* a broken record authenticates no one */
+    }
+  }
+  return out;
+}
+
+export class RedisKeyStore implements KeyChecker {
+  #records = new Map<string, ApiKeyRecord>();
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    url: string,
+    private readonly namespace: string,
+    private readonly local: ApiKeyStore,
+    private readonly logger: Logger,
+  ) {
+    const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
+    this.#redis = new Redis(url, options);
+    this.#subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+    this.#redis.on('error', () => {});
+    this.#subscriber.on('error', () => {});
+    this.#redis.on('ready', () => void this.refresh());
+    void this.#subscriber.subscribe(channel(namespace)).catch(() => {});
+    this.#subscriber.on('message', () => void this.refresh());
+    this.#timer = setInterval(() => void this.refresh(), REFRESH_MS);
+    this.#timer.unref();
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.#records = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
+    }
+  }
+
+  get activeCount(): number {
+    const now = Date.now();
+    const all = [...this.#records.values(), ...this.local.records()];
+    return all.filter((r) => !r.revokedAt && !(r.expiresAt && Date.parse(r.expiresAt) <= now)).length;
+  }
+
+  check(token: string | undefined): KeyCheck {
+    const local = this.local.check(token);
+    if (local.ok || local.reason !== 'unknown') return local;
+    return checkKey(token!, (id) => this.#records.get(id), Date.now());
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#redis.disconnect();
+    this.#subscriber.disconnect();
+  }
+}
+
+/** `snowmux keys` on a team hub: the same operations on the shared hash, announced to every replica. */
+export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: TeamKeyOps) => Promise<T>): Promise<T> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (err) {
+    throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${(err as Error).message}); keys of a team hub live there. Start Redis, or fix hub.redis_url.`);
+  }
+  try {
+    const list = async () => [...parseRecords(await redis.hgetall(hashKey(namespace))).values()];
+    const announce = () => redis.publish(channel(namespace), 'changed');
+    return await fn({
+      list,
+      async create(identity, expiresAt) {
+        const made = newKey(identity, expiresAt);
+        await redis.hset(hashKey(namespace), made.record.id, JSON.stringify(made.record));
+        await announce();
+        return made;
+      },
+      async revoke(prefix) {
+        const target = findKey(await list(), prefix);
+        if (target.revokedAt === null) target.revokedAt = new Date().toISOString();
+        await redis.hset(hashKey(namespace), target.id, JSON.stringify(target));
+        await announce();
+        return target;
+      },
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface TeamKeyOps {
+  list(): Promise<ApiKeyRecord[]>;
+  create(identity: string, expiresAt: Date | null): Promise<{ key: string; record: ApiKeyRecord }>;
+  revoke(prefix: string): Promise<ApiKeyRecord>;
+}
