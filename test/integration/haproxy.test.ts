@@ -1,0 +1,91 @@
+/**
+ * contrib/haproxy/snowmux.cfg in front of two replicas (a real haproxy): a 2025-era sessionful client is
+ * pinned to the replica that holds its session (without the stick table, half its requests would reach the
+ * other replica and get 404), 2026-07-28 clients are spread over both, and when a replica dies the
+ * modern clients go on through the other with no call lost to the dead one.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { repoRoot } from '../helpers/paths.js';
+import { defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+
+const haveHaproxy = spawnSync('haproxy', ['-v']).status === 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a dead replica is routed around', { skip: !haveHaproxy && 'haproxy not installed (Debian package haproxy; .ci/run installs it)' }, async (t) => {
+  const homes = [tempHome(t), tempHome(t)];
+  const hubs = [];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_auth = false\n');
+    hubs.push(await startHub(t, home));
+  }
+  const addrs = hubs.map((h) => /HTTP on http:\/\/(\S+)/.exec(h.stderr())![1]!);
+  const front = await freePort();
+  const dir = tempHome(t, 'smx-haproxy-');
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, readFileSync(join(repoRoot, 'contrib', 'haproxy', 'snowmux.cfg'), 'utf8').replace('__FRONTEND_PORT__', String(front)).replace('__REPLICA1__', addrs[0]!).replace('__REPLICA2__', addrs[1]!));
+  assert.equal(spawnSync('haproxy', ['-c', '-f', cfg]).status, 0, 'haproxy accepts the config');
+  const proxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
+  defer(t, async () => {
+    if (proxy.exitCode === null) {
+      proxy.kill('SIGKILL');
+      await once(proxy, 'exit');
+    }
+  });
+  const url = new URL(`http://127.0.0.1:${front}/mcp`);
+  // Wait until haproxy answers and both replicas passed a health check.
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${front}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+  }
+
+  const legacy = new Client({ name: 'legacy-through-lb', version: '1' }, { versionNegotiation: { mode: 'legacy' } });
+  await legacy.connect(new StreamableHTTPClientTransport(url));
+  defer(t, () => legacy.close());
+  for (let i = 0; i < 8; i++) {
+    const r = await legacy.callTool({ name: 'execute_query', arguments: { query: `SELECT ${i} AS I` } });
+    assert.notEqual(r.isError, true);
+  }
+  const statusOf = async (home: string) => JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { client: { name: string } | null; calls: number }[] };
+  const holders = [];
+  for (const home of homes) holders.push((await statusOf(home)).sessions.filter((s) => s.client?.name === 'legacy-through-lb'));
+  assert.equal(holders.flat().length, 1, 'one session, on one replica');
+  assert.equal(holders.flat()[0]!.calls, 8, 'every call reached the replica holding the session');
+
+  const modern = new Client({ name: 'modern-through-lb', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  await modern.connect(new StreamableHTTPClientTransport(url));
+  defer(t, () => modern.close());
+  for (let i = 0; i < 8; i++) assert.notEqual((await modern.callTool({ name: 'list_databases', arguments: {} })).isError, true);
+  const spread = [];
+  for (const home of homes) spread.push((await statusOf(home)).sessions.filter((s) => s.client?.name === 'modern-through-lb').reduce((n, s) => n + s.calls, 0));
+  assert.ok(spread[0]! > 0 && spread[1]! > 0, `modern calls spread over both replicas: ${spread.join(' + ')}`);
+
+  // Replica 1 dies: once haproxy has seen it fail, every modern call goes to replica 2.
+  hubs[0]!.proc.kill('SIGKILL');
+  await once(hubs[0]!.proc, 'exit');
+  let failures = 0;
+  let successesInARow = 0;
+  while (successesInARow < 6) {
+    const r = await modern.callTool({ name: 'list_databases', arguments: {} }).catch(() => null);
+    if (r && r.isError !== true) successesInARow += 1;
+    else {
+      failures += 1;
+      successesInARow = 0;
+    }
+    assert.ok(failures < 50, 'haproxy never routed around the dead replica');
+  }
+});
