@@ -110,3 +110,24 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
   while (s.team?.mode !== 'connected') s = await status(homes[0]!);
   assert.match(hubs[0]!.stderr(), /Redis connected; rate limits are team-wide/);
 });
+
+test('an identity\'s quota is spent once across replicas', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "q${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nquota = { window = "1h", queries = 3 }\n`;
+  const homes = [tempHome(t), tempHome(t)];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), config);
+    await startHub(t, home);
+    let s = await status(home);
+    while (s.team?.mode !== 'connected') s = await status(home);
+  }
+  const clients = [await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'qa' }), await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'qb' })];
+  const outcomes: (string | null)[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await clients[i % 2]!.callTool('execute_query', { query: `SELECT ${i}` });
+    outcomes.push(r.isError ? textOf(r) : null);
+  }
+  assert.deepEqual(outcomes.slice(0, 3), [null, null, null]);
+  assert.match(outcomes[3] ?? '', /Quota exceeded[\s\S]*3 queries/);
+});

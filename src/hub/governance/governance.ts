@@ -8,7 +8,7 @@ import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSe
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import type { Clock } from '../guard/clock.js';
 import { FairScheduler } from '../guard/fair-scheduler.js';
-import { QuotaTracker, type QuotaRule } from '../guard/quota.js';
+import { QuotaTracker, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, rateLimitedError, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import { enforceTool } from '../policy/enforce.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
@@ -23,6 +23,8 @@ import { LRUCache } from 'lru-cache';
 /** The team-wide rate limit (see hub/team): undefined when it cannot answer (the local bucket applies). */
 export interface TeamRateLimits {
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
+  quotaUsage(identity: string, windowsMs: number[]): Promise<Map<number, QuotaUsage> | undefined>;
+  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage): Promise<boolean>;
 }
 
 export interface GovernanceOptions {
@@ -125,7 +127,10 @@ export class Governance {
     const limit = { capacity: rate.burst, refillPerSecond: rate.perSecond };
     const take = (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
     if (!take.ok) throw rateLimitedError(identity, limit, take.retryAfterMs);
-    this.quotas.check(identity);
+    const windows = this.quotas.windowsOf(identity);
+    const shared = this.team && windows.length > 0 ? await this.team.quotaUsage(identity, windows) : undefined;
+    const refusal = this.quotas.exceeded(identity, shared ? (w) => shared.get(w) : undefined);
+    if (refusal) throw refusal;
     return role;
   }
 
@@ -155,9 +160,15 @@ export class Governance {
   }
 
   /** After a call: what it used counts against the identity's quota. */
-  settle(session: Session, meter: CallMeter, ranQuery: boolean): void {
+  async settle(session: Session, meter: CallMeter, ranQuery: boolean): Promise<void> {
     if (!ranQuery && meter.rows === 0 && meter.bytes === 0) return;
-    this.quotas.record(session.facts.identity.name, { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes });
+    const identity = session.facts.identity.name;
+    const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes };
+    // Locally always (the fallback when Redis goes away), and team-wide when there is a team.
+    this.quotas.record(identity, usage);
+    const windows = this.team ? this.quotas.windowsOf(identity) : [];
+    // Awaited, so the caller's next call (on any replica) sees this one's usage.
+    if (this.team && windows.length > 0) await this.team.quotaRecord(identity, windows, usage);
   }
 
   private breakerFor(warehouse: Warehouse): WarehouseBreaker {

@@ -83,11 +83,12 @@ export class QuotaTracker {
   }
 
   /** The refusal `check` would throw, or undefined. When several budgets are spent, names the one that resets last. */
-  exceeded(identity: string): SnowmuxError | undefined {
+  exceeded(identity: string, shared?: (windowMs: number) => QuotaUsage | undefined): SnowmuxError | undefined {
     const now = this.#clock.now();
     let worst: { rule: QuotaRule; metric: QuotaMetric; limit: number; used: number; resetsAt: number } | undefined;
     for (const rule of this.#rules(identity)) {
-      const usage = this.#current(identity, rule.windowMs, now, false);
+      // A team hub passes the usage all replicas recorded (Redis); otherwise this process's own.
+      const usage = shared ? shared(rule.windowMs) : this.#current(identity, rule.windowMs, now, false);
       for (const metric of METRICS) {
         const limit = rule[metric];
         if (limit === undefined) continue;
@@ -116,6 +117,11 @@ export class QuotaTracker {
         },
       },
     );
+  }
+
+  /** The window lengths the identity has quota rules for (none: no quota). */
+  windowsOf(identity: string): number[] {
+    return [...new Set(this.#rules(identity).map((rule) => rule.windowMs))];
   }
 
   /** Adds a finished call's usage to every window the identity has rules for. */
@@ -193,7 +199,7 @@ export class QuotaTracker {
   }
 }
 
-function windowStartOf(now: number, windowMs: number): number {
+export function windowStartOf(now: number, windowMs: number): number {
   return Math.floor(now / windowMs) * windowMs;
 }
 

@@ -8,6 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
+import { windowStartOf, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
 
 /** KEYS[1] bucket; ARGV capacity, refill per second, tokens wanted. Returns {allowed (0/1), retryAfterMs, remaining*1000}. */
@@ -52,6 +53,10 @@ export interface TeamState {
   readonly mode: 'connected' | 'local';
   /** Takes a token from the team-wide bucket; undefined when Redis is unavailable (use the local bucket). */
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
+  /** Usage of each window, summed over every replica; undefined when Redis is unavailable. */
+  quotaUsage(identity: string, windowsMs: number[]): Promise<Map<number, QuotaUsage> | undefined>;
+  /** Adds a finished call's usage to the team's windows; false when Redis is unavailable. */
+  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage): Promise<boolean>;
   /** Replicas seen in the last heartbeat (this one included). */
   replicas(): ReplicaSummary[];
   snapshot(): Record<string, unknown>;
@@ -132,6 +137,42 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         failures += 1;
         opts.logger.debug({ err: (err as Error).message, failures }, 'redis rate-limit call failed; local limit applies');
         return undefined;
+      }
+    },
+    async quotaUsage(identity, windowsMs) {
+      if (mode !== 'connected' || windowsMs.length === 0) return undefined;
+      try {
+        const now = Date.now();
+        const out = new Map<number, QuotaUsage>();
+        const pipeline = redis.pipeline();
+        for (const w of windowsMs) pipeline.hmget(key('quota', identity, String(w), String(windowStartOf(now, w))), 'queries', 'rows', 'bytes');
+        const results = (await pipeline.exec()) ?? [];
+        windowsMs.forEach((w, i) => {
+          const [err, values] = results[i] ?? [new Error('no reply'), null];
+          if (err) throw err;
+          const [q, r, b] = (values as (string | null)[]).map((v) => Number(v ?? 0));
+          out.set(w, { queries: q!, rows: r!, bytes: b! });
+        });
+        return out;
+      } catch (err) {
+        opts.logger.debug({ err: (err as Error).message }, 'redis quota read failed; local quota applies');
+        return undefined;
+      }
+    },
+    async quotaRecord(identity, windowsMs, usage) {
+      if (mode !== 'connected' || windowsMs.length === 0) return false;
+      try {
+        const now = Date.now();
+        const pipeline = redis.pipeline();
+        for (const w of windowsMs) {
+          const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
+          pipeline.hincrby(k, 'queries', usage.queries).hincrby(k, 'rows', usage.rows).hincrby(k, 'bytes', usage.bytes).pexpire(k, w + 60_000);
+        }
+        await pipeline.exec();
+        return true;
+      } catch (err) {
+        opts.logger.debug({ err: (err as Error).message }, 'redis quota write failed; recorded locally');
+        return false;
       }
     },
     replicas: () => (mode === 'connected' ? seen : []),

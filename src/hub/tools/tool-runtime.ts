@@ -161,7 +161,7 @@ export async function runTool(
     clearTimeout(timer);
     mcp.mcpReq.signal.removeEventListener('abort', onClientAbort);
     session.endCall(requestId, outcome === 'error');
-    env.governance.settle(session, meter, sql !== null && outcome === 'ok');
+    await env.governance.settle(session, meter, sql !== null && outcome === 'ok');
     const ms = performance.now() - started;
     logger.debug({ outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
     env.sink.record({
