@@ -16,8 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   status: { summary: "show what the hub is doing (--json, --watch)", load: async () => (await import('./commands/status-command.js')).statusCommand },
   reload: { summary: 'reload roles and limits into the running hub (SIGHUP does the same)', load: async () => (await import('./commands/reload-command.js')).reloadCommand },
   stop: { summary: 'ask the hub to shut down gracefully', load: async () => (await import('./commands/stop-command.js')).stopCommand },
+  logs: { summary: "print the hub's log, readable (-f to follow, --level)", load: async () => (await import('./commands/logs-command.js')).logsCommand },
   doctor: { summary: 'check Node, home, hub, config, profiles, network and the sample; say what to fix', load: async () => (await import('./commands/doctor-command.js')).doctorCommand },
   keys: { summary: 'API keys for the HTTP face: create, list, revoke', load: async () => (await import('./commands/keys-command.js')).keysCommand },
+  service: { summary: 'install the hub as a systemd, launchd or pm2 service (absolute paths)', load: async () => (await import('./commands/service-command.js')).serviceCommand },
   setup: { summary: 'print (or --write) the MCP config entry for an editor', load: async () => (await import('./commands/setup-command.js')).setupCommand },
   audit: { summary: 'audit log tools: `snowmux audit verify`', load: async () => (await import('./commands/audit-command.js')).auditCommand },
 };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { runCli } from '../helpers/harness.js';
 import { VERSION } from '../../src/version.js';
 
-const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['keys'], ['reload']];
+const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['keys'], ['reload'], ['logs'], ['service']];
 
 test('every command answers --help and -h with exit 0', async () => {
   for (const command of COMMANDS) {

@@ -2,6 +2,7 @@
  * Structured logs (pino) to a file in the home. Every line from a session carries `session`, and every
  * line about a call carries `request`, via child loggers.
  */
+import { renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 
@@ -29,20 +30,73 @@ export interface LoggerOptions {
    * appear — an error text or SQL that echoes one — which path-based redaction cannot see.
    */
   scrub?: (line: string) => string;
+  /** Rotate the home's log file past this size (default 10 MiB, or $SNOWMUX_LOG_MAX_BYTES). */
+  maxBytes?: number;
+  /** Rotated files kept: hub.log.1 (newest) … hub.log.N (default 5). */
+  keep?: number;
+}
+
+/** hub.log → hub.log.1 → … → hub.log.<keep>; the oldest goes. */
+function shiftLogs(file: string, keep: number): void {
+  rmSync(`${file}.${keep}`, { force: true });
+  for (let i = keep - 1; i >= 1; i--) {
+    try {
+      renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+    } catch {
+      /* a gap in the series */
+    }
+  }
+  try {
+    renameSync(file, `${file}.1`);
+  } catch {
+    /* nothing to rotate */
+  }
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
   const level = opts.level ?? process.env.SNOWMUX_LOG_LEVEL ?? 'info';
-  const destination = opts.destination
-    ? opts.destination
-    : pino.destination({ dest: join(opts.home ?? '.', LOG_FILE), mkdir: true, sync: false, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
+  const scrub = opts.scrub ?? ((line: string) => line);
+  if (opts.destination) {
+    return pino({ level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
+  }
+  const file = join(opts.home ?? '.', LOG_FILE);
+  const maxBytes = opts.maxBytes ?? (Number(process.env.SNOWMUX_LOG_MAX_BYTES) || 10 * 1024 * 1024);
+  const keep = Math.max(1, opts.keep ?? 5);
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    /* a new file */
+  }
+  if (size >= maxBytes) {
+    shiftLogs(file, keep);
+    size = 0;
+  }
+  // Not mkdir: the home exists by now, and a hub whose home was removed must not re-create it.
+  const destination = pino.destination({ dest: file, mkdir: false, sync: false, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
+  const streamWrite = (raw: string): string => {
+    const line = scrub(raw);
+    size += Buffer.byteLength(line);
+    if (size >= maxBytes) {
+      // Rotate by size: rename the files, then have the destination reopen the path (its pending
+      // writes go to the file they were meant for).
+      size = 0;
+      try {
+        shiftLogs(file, keep);
+        destination.reopen();
+      } catch {
+        /* logging must never take the hub down */
+      }
+    }
+    return line;
+  };
   return pino(
     {
       level,
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      ...(opts.scrub ? { hooks: { streamWrite: opts.scrub } } : {}),
+      hooks: { streamWrite },
     },
     destination as pino.DestinationStream,
   );

@@ -1,0 +1,124 @@
+/**
+ * `snowmux logs [-f] [--level L] [--lines N] [--json]` — the hub's log, readable: one line per record
+ * (time, level, message, then the fields), filtered by level; `-f` follows it across rotations.
+ */
+import { closeSync, openSync, readSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
+import { resolveHome } from '../../wire/home.js';
+import { parseCommandArgs } from '../args.js';
+import type { CommandIo } from '../command-io.js';
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+const NAMES: Record<number, string> = Object.fromEntries(Object.entries(LEVELS).map(([k, v]) => [v, k.toUpperCase()]));
+
+const USAGE = `Usage: snowmux logs [--home DIR] [-f] [--level LEVEL] [--lines N] [--json]
+
+Prints the last lines of the hub's log (<home>/hub.log; rotated files are hub.log.1 … hub.log.5).
+  -f, --follow   keep printing new lines (across rotations) until interrupted
+  --level LEVEL  trace, debug, info (default), warn, error or fatal: that level and above
+  --lines N      how many of the last lines to start with (default 50)
+  --json         the raw JSON lines
+`;
+
+export async function logsCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs('logs', argv, {
+    home: { type: 'string' },
+    follow: { type: 'boolean', short: 'f' },
+    level: { type: 'string' },
+    lines: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const min = LEVELS[(values.level ?? 'info').toLowerCase()];
+  if (min === undefined) throw new SnowmuxError('USAGE', `--level must be one of ${Object.keys(LEVELS).join(', ')}; got "${values.level}".`);
+  const count = Number(values.lines ?? 50);
+  if (!Number.isSafeInteger(count) || count < 0) throw new SnowmuxError('USAGE', `--lines must be a whole number; got "${values.lines}".`);
+  const file = join(resolveHome({ flag: values.home }), 'hub.log');
+  const show = (line: string) => {
+    const text = render(line, min, values.json === true);
+    if (text !== null) io.stdout.write(`${text}\n`);
+  };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    if (!values.follow) throw new SnowmuxError('HUB_NOT_RUNNING', `No log at ${file}: no hub has run in this home yet (or use --home).`);
+    text = '';
+  }
+  let shown = text.split('\n').filter((l) => l && render(l, min, true) !== null);
+  // Just rotated? Reach into the rotated files (newest first) for the rest of the lines asked for.
+  for (let i = 1; i <= 5 && shown.length < count; i++) {
+    let older: string;
+    try {
+      older = readFileSync(`${file}.${i}`, 'utf8');
+    } catch {
+      break;
+    }
+    shown = [...older.split('\n').filter((l) => l && render(l, min, true) !== null), ...shown];
+  }
+  for (const l of shown.slice(Math.max(0, shown.length - count))) show(l);
+  if (!values.follow) return 0;
+  await follow(file, Buffer.byteLength(text), show);
+  return 0;
+}
+
+/** One record as a line, or null when it is below the level (or not a log record). */
+function render(line: string, min: number, json: boolean): string | null {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return json ? line : null;
+  }
+  if (typeof rec.level !== 'number' || rec.level < min) return null;
+  if (json) return line;
+  const { level, time, msg, pid, ...rest } = rec;
+  const when = typeof time === 'string' ? time.slice(11, 23) : '';
+  const fields = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? (/[\s"]/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
+    .join(' ');
+  return `${when} ${(NAMES[level as number] ?? String(level)).padEnd(5)} [${String(pid)}] ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`;
+}
+
+/** Polls the file for appended bytes; starts over when it was rotated (new inode, or shorter). */
+async function follow(file: string, from: number, show: (line: string) => void): Promise<never> {
+  let offset = from;
+  let inode = safeStat(file)?.ino;
+  let partial = '';
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const st = safeStat(file);
+    if (!st) continue;
+    if (st.ino !== inode || st.size < offset) {
+      inode = st.ino;
+      offset = 0;
+      partial = '';
+    }
+    if (st.size === offset) continue;
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(st.size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      offset = st.size;
+      const chunk = partial + buf.toString('utf8');
+      const parts = chunk.split('\n');
+      partial = parts.pop() ?? '';
+      for (const p of parts) if (p) show(p);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function safeStat(file: string) {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * `snowmux service install systemd|launchd|pm2 [--print] [--home DIR] [--http ADDR]` — a service
+ * definition for the hub with absolute paths to this Node and this snowmux (service managers start with a
+ * minimal PATH, often without `node`), written where the manager reads it, with the command that starts
+ * it. `--print` only prints it. `snowmux service uninstall …` removes the file and says how to stop it.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
+import { parseCommandArgs } from '../args.js';
+import type { CommandIo } from '../command-io.js';
+import { shimLaunch } from './setup-command.js';
+
+type Manager = 'systemd' | 'launchd' | 'pm2';
+
+const USAGE = `Usage: snowmux service install|uninstall systemd|launchd|pm2 [--print] [--home DIR] [--http ADDR]
+
+Writes a service definition that runs \`snowmux hub\` with absolute paths (a service manager's PATH often
+has no node), and prints how to start it. Optional: shims start a hub on demand when none runs.
+  systemd   ~/.config/systemd/user/snowmux-hub.service   (Linux, per user)
+  launchd   ~/Library/LaunchAgents/dev.snowmux.hub.plist   (macOS, per user)
+  pm2       ./snowmux.ecosystem.config.cjs                 (any OS with pm2)
+  --print   print the definition instead of writing it
+`;
+
+export interface ServiceFile {
+  path: string;
+  text: string;
+  start: string;
+  stop: string;
+}
+
+export function serviceFile(manager: Manager, opts: { home?: string; http?: string; userHome: string; cwd: string }): ServiceFile {
+  const { command, args } = shimLaunch(opts.home);
+  const hubArgs = [args[0]!, 'hub', ...(opts.home ? ['--home', resolve(opts.home)] : []), ...(opts.http ? ['--http', opts.http] : [])];
+  switch (manager) {
+    case 'systemd': {
+      const path = join(opts.userHome, '.config', 'systemd', 'user', 'snowmux-hub.service');
+      const quote = (w: string) => (/^[\w./:@=+-]+$/.test(w) ? w : `"${w.replace(/(["\\])/g, '\\$1')}"`);
+      return {
+        path,
+        text: `# Written by \`snowmux service install systemd\`; remove with \`snowmux service uninstall systemd\`.
+[Unit]
+Description=snowmux hub (Snowflake MCP hub for your editors)
+
+[Service]
+Type=simple
+ExecStart=${[command, ...hubArgs].map(quote).join(' ')}
+# SIGHUP reloads roles and limits (snowmux reload); SIGTERM drains: running calls finish first.
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+RestartSec=2
+TimeoutStopSec=30
+
+[Install]
+WantedBy=default.target
+`,
+        start: 'systemctl --user daemon-reload && systemctl --user enable --now snowmux-hub',
+        stop: 'systemctl --user disable --now snowmux-hub',
+      };
+    }
+    case 'launchd': {
+      const path = join(opts.userHome, 'Library', 'LaunchAgents', 'dev.snowmux.hub.plist');
+      const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+      return {
+        path,
+        text: `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by \`snowmux service install launchd\`; remove with \`snowmux service uninstall launchd\`. -->
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>Label</key><string>dev.snowmux.hub</string>
+  <key>ProgramArguments</key>
+  <array>${[command, ...hubArgs].map((a) => `<string>${xml(a)}</string>`).join('')}</array>
+  <key>RunAtLoad</key><true/>
+  <key>KeepAlive</key><dict><key>SuccessfulExit</key><false/></dict>
+  <key>ExitTimeOut</key><integer>30</integer>
+</dict>
+</plist>
+`,
+        start: `launchctl load -w ${path}`,
+        stop: `launchctl unload -w ${path}`,
+      };
+    }
+    case 'pm2': {
+      const path = join(opts.cwd, 'snowmux.ecosystem.config.cjs');
+      return {
+        path,
+        text: `// Written by \`snowmux service install pm2\`; remove with \`snowmux service uninstall pm2\`.
+module.exports = {
+  apps: [
+    {
+      name: 'snowmux-hub',
+      script: ${JSON.stringify(hubArgs[0])},
+      args: ${JSON.stringify(hubArgs.slice(1))},
+      interpreter: ${JSON.stringify(command)},
+      autorestart: true,
+      kill_timeout: 30000,
+    },
+  ],
+};
+`,
+        start: `pm2 start ${path} && pm2 save`,
+        stop: 'pm2 delete snowmux-hub && pm2 save',
+      };
+    }
+  }
+}
+
+export async function serviceCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs('service', argv, {
+    print: { type: 'boolean' },
+    home: { type: 'string' },
+    http: { type: 'string' },
+    help: { type: 'boolean' },
+  }, true);
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const [action, manager] = positionals;
+  if ((action !== 'install' && action !== 'uninstall') || (manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2') || positionals.length !== 2) {
+    io.stderr.write(USAGE);
+    return 2;
+  }
+  if (values.http !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(values.http)) throw new SnowmuxError('USAGE', `--http must be host:port; got "${values.http}".`);
+  const file = serviceFile(manager, { home: values.home, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
+  if (action === 'uninstall') {
+    io.stdout.write(`First stop it: ${file.stop}\n`);
+    if (existsSync(file.path)) {
+      rmSync(file.path);
+      io.stdout.write(`Removed ${file.path}\n`);
+    } else io.stdout.write(`${file.path} does not exist.\n`);
+    return 0;
+  }
+  if (values.print) {
+    io.stdout.write(file.text);
+    io.stderr.write(`\n(write it to ${file.path}, then: ${file.start})\n`);
+    return 0;
+  }
+  mkdirSync(dirname(file.path), { recursive: true });
+  writeFileSync(file.path, file.text, { mode: 0o644 });
+  io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
+  return 0;
+}

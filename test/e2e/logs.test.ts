@@ -1,0 +1,49 @@
+/**
+ * The hub's log as a user reads it: `snowmux logs` renders the last records readably and filters by level,
+ * `-f` follows new records, and hub.log rotates by size with a bounded number of files.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath } from '../helpers/paths.js';
+import { cliEnv, connectClient, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+
+test('snowmux logs renders and filters; -f follows; hub.log rotates with at most 5 old files', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home, [], { SNOWMUX_LOG_MAX_BYTES: '4000', SNOWMUX_LOG_LEVEL: 'debug' });
+
+  const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--home', home, '--lines', '0'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  defer(t, async () => {
+    if (follower.exitCode === null) {
+      follower.kill('SIGKILL');
+      await once(follower, 'exit');
+    }
+  });
+  let followed = '';
+  follower.stdout!.on('data', (c: Buffer) => (followed += c.toString()));
+
+  const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'logged-editor' });
+  // Enough calls (each logs at debug level) to go through several rotations.
+  for (let i = 0; i < 60; i++) await c.callTool('execute_query', { query: `SELECT ${i}` });
+  while (!/session opened/.test(followed)) await new Promise((r) => follower.stdout!.once('data', r));
+
+  const files = readdirSync(home).filter((f) => f.startsWith('hub.log'));
+  assert.ok(files.includes('hub.log.1'), `rotated: ${files.join(', ')}`);
+  assert.ok(files.length <= 6, `at most hub.log and 5 rotated files: ${files.join(', ')}`);
+  assert.ok(statSync(join(home, 'hub.log.1')).size < 4000 * 2, 'rotated by size');
+
+  const info = await runCli(['logs', '--home', home, '--lines', '5']);
+  assert.equal(info.code, 0);
+  const lines = info.stdout.trim().split('\n');
+  assert.ok(lines.length <= 5);
+  for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{3} (INFO|WARN|ERROR|FATAL) +\[\d+\] /);
+  const debug = await runCli(['logs', '--home', home, '--level', 'debug', '--lines', '20']);
+  assert.match(debug.stdout, /DEBUG/);
+  const bad = await runCli(['logs', '--home', home, '--level', 'loud']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--level must be one of/);
+  assert.equal(await hub.stop(), 0);
+});

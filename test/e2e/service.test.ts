@@ -1,0 +1,55 @@
+/**
+ * `snowmux service install`: definitions with absolute paths (a service manager's PATH has no node),
+ * written where each manager reads them, and one of them actually run: the systemd ExecStart line (and
+ * the pm2 file's interpreter + script) start a working hub with no node on PATH.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, defer, tempHome } from '../helpers/harness.js';
+
+test('systemd, launchd and pm2 definitions: absolute paths, written and removed; the systemd command starts a hub with an empty PATH', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const home = tempHome(t);
+  const r = await runCli(['service', 'install', 'systemd', '--home', home], { HOME: userHome });
+  assert.equal(r.code, 0, r.stderr);
+  const unit = join(userHome, '.config', 'systemd', 'user', 'snowmux-hub.service');
+  const text = readFileSync(unit, 'utf8');
+  const exec = /^ExecStart=(.*)$/m.exec(text)![1]!.split(' ');
+  assert.equal(exec[0], process.execPath, 'absolute node');
+  assert.match(exec[1]!, /^\/.*bin\/snowmux\.js$/);
+  assert.deepEqual(exec.slice(2), ['hub', '--home', home]);
+  assert.match(r.stdout, /systemctl --user daemon-reload && systemctl --user enable --now snowmux-hub/);
+
+  // Run exactly that command line with no node on PATH, as a service manager would.
+  const hub = spawn(exec[0]!, exec.slice(1), { env: { PATH: '/nonexistent', HOME: userHome }, stdio: ['ignore', 'ignore', 'pipe'] });
+  defer(t, async () => {
+    if (hub.exitCode === null) {
+      hub.kill('SIGKILL');
+      await once(hub, 'exit');
+    }
+  });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    hub.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    hub.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+  const status = await runCli(['status', '--home', home]);
+  assert.equal(status.code, 0);
+  hub.kill('SIGTERM');
+  assert.equal((await once(hub, 'exit'))[0], 0);
+
+  const plist = await runCli(['service', 'install', 'launchd', '--print', '--http', '127.0.0.1:8765'], { HOME: userHome });
+  assert.match(plist.stdout, new RegExp(`<string>${process.execPath.replace(/[/.]/g, '\\$&')}</string><string>/[^<]*snowmux\\.js</string><string>hub</string><string>--http</string><string>127\\.0\\.0\\.1:8765</string>`));
+  assert.equal(existsSync(join(userHome, 'Library')), false, '--print writes nothing');
+
+  const un = await runCli(['service', 'uninstall', 'systemd'], { HOME: userHome });
+  assert.match(un.stdout, /systemctl --user disable --now snowmux-hub[\s\S]*Removed/);
+  assert.equal(existsSync(unit), false);
+});
