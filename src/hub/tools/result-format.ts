@@ -39,15 +39,26 @@ export interface QueryStructured {
   notice: string | null;
 }
 
+/**
+ * What a truncated result says: which rows are shown, of how many when known, and how to get the rest —
+ * never a fetch_results page the warehouse cannot serve (the embedded warehouse keeps only the first rows
+ * of a large result).
+ */
 export function truncationNotice(result: QueryResult, cap: { maxRows: number; maxBytes: number }, offset = 0): string | null {
   if (!result.truncated) return null;
-  const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}`;
+  const total = result.totalRows !== undefined ? ` of ${result.totalRows}` : '';
+  const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}${total}`;
   const why = result.truncatedBy === 'bytes'
     ? `the result exceeded the ${cap.maxBytes}-byte cap`
     : `more rows exist beyond the ${cap.maxRows}-row cap`;
-  const next = result.queryId
-    ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${offset + result.rowCount}), or narrow the query (WHERE, LIMIT, fewer columns).`
-    : ' Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.';
+  const nextOffset = offset + result.rowCount;
+  const pageable = result.queryId !== undefined && (result.pageableRows === undefined || nextOffset < result.pageableRows);
+  const limit = result.pageableRows !== undefined ? ` (the hub keeps the first ${result.pageableRows} rows of this result for paging)` : '';
+  const next = pageable
+    ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${nextOffset})${limit}, or narrow the query (WHERE, LIMIT, fewer columns).`
+    : result.pageableRows !== undefined
+      ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
+      : ' Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.';
   return `Result truncated: ${shown}; ${why}.${next}`;
 }
 

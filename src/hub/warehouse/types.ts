@@ -63,6 +63,13 @@ export interface QueryResult {
   queryId?: string | undefined;
   /** Statement type as the warehouse reports it, when known. */
   statementType?: string | undefined;
+  /**
+   * How far fetch_results can page this result (rows from the start), when the warehouse keeps only part
+   * of it; undefined when it can page to the end.
+   */
+  pageableRows?: number | undefined;
+  /** All rows of the result, when the warehouse knows. */
+  totalRows?: number | undefined;
   elapsedMs: number;
 }
 

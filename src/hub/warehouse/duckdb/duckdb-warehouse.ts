@@ -195,6 +195,7 @@ export class DuckDbWarehouse implements Warehouse {
           truncatedBy: read.truncatedBy,
           queryId,
           statementType,
+          ...(read.exhausted ? { totalRows: read.kept.length } : { pageableRows: read.kept.length }),
           elapsedMs: Math.round(performance.now() - started),
         };
       } finally {

@@ -114,6 +114,7 @@ export class ResultCache {
       truncatedBy,
       queryId,
       statementType: entry.statementType,
+      ...(entry.complete ? { totalRows: kept } : { pageableRows: kept }),
     };
   }
 

@@ -1,0 +1,39 @@
+/**
+ * Paging never points at a page it cannot serve: following every fetch_results offset the notices offer,
+ * from the first page on, each page is served, until a notice says the hub kept no more (and how to reach
+ * later rows), or the result ends.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectClient, startHub, tempHome, textOf } from '../helpers/harness.js';
+
+type Page = { rows: unknown[][]; truncated: boolean; notice: string | null; query_id: string | null };
+
+test('every offered page is served; the last notice says how far paging goes', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  for (const [query, limit] of [['SELECT L_ORDERKEY, L_LINENUMBER FROM LINEITEM ORDER BY 1, 2', 1200], ['SELECT N_NATIONKEY FROM NATION ORDER BY 1', 7]] as const) {
+    let r = await c.callTool('execute_query', { query, limit });
+    let page = r.structuredContent as Page;
+    let seen = page.rows.length;
+    let pages = 1;
+    for (;;) {
+      const offer = /fetch_results\(query_id="([^"]+)", offset=(\d+)\)/.exec(page.notice ?? '');
+      if (!offer) break;
+      assert.equal(Number(offer[2]), seen, 'the offered offset continues where this page ended');
+      r = await c.callTool('fetch_results', { query_id: offer[1]!, offset: Number(offer[2]), limit });
+      assert.notEqual(r.isError, true, `an offered page was refused: ${textOf(r)}`);
+      page = r.structuredContent as Page;
+      assert.ok(page.rows.length > 0);
+      seen += page.rows.length;
+      pages += 1;
+    }
+    assert.ok(pages > 1, `${query}: paged at least once`);
+    if (page.truncated) assert.match(page.notice!, /kept only the first \d+ rows[\s\S]*ORDER BY … LIMIT\/OFFSET/);
+    else assert.equal(page.notice, null);
+  }
+  // A small result that was truncated only by the row cap says its total.
+  const nations = (await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION', limit: 10 })).structuredContent as Page;
+  assert.match(nations.notice!, /Showing rows 1–10 of 25/);
+});
