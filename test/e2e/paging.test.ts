@@ -5,12 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectClient, startHub, tempHome, textOf } from '../helpers/harness.js';
 
 type Page = { rows: unknown[][]; truncated: boolean; notice: string | null; query_id: string | null };
 
-test('every offered page is served; the last notice says how far paging goes', async (t) => {
+test('every offered page is served; the last notice says how far paging goes; hub.max_rows is a ceiling', async (t) => {
   const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmax_rows = 1200\n');
   await startHub(t, home);
   const c = await connectClient(t, { home, kind: 'v2-legacy' });
   for (const [query, limit] of [['SELECT L_ORDERKEY, L_LINENUMBER FROM LINEITEM ORDER BY 1, 2', 1200], ['SELECT N_NATIONKEY FROM NATION ORDER BY 1', 7]] as const) {
@@ -33,6 +36,10 @@ test('every offered page is served; the last notice says how far paging goes', a
     if (page.truncated) assert.match(page.notice!, /kept only the first \d+ rows[\s\S]*ORDER BY … LIMIT\/OFFSET/);
     else assert.equal(page.notice, null);
   }
+  // hub.max_rows (1200 here) is a ceiling, not only a default: asking for more gets 1200 and a notice.
+  const big = (await c.callTool('execute_query', { query: 'SELECT L_ORDERKEY FROM LINEITEM', limit: 3000 })).structuredContent as Page;
+  assert.equal(big.rows.length, 1200);
+  assert.equal(big.truncated, true);
   // A small result that was truncated only by the row cap says its total.
   const nations = (await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION', limit: 10 })).structuredContent as Page;
   assert.match(nations.notice!, /Showing rows 1–10 of 25/);

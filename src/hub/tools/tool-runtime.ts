@@ -141,7 +141,8 @@ export async function runTool(
       warehouse: role.warehouse,
       onProgress: progressReporter(mcp),
     };
-    const rowCap = (asked: number | undefined) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? Infinity);
+    // hub.max_rows is the default and, for roles without their own max_rows, the ceiling (security-model.md).
+    const rowCap = (asked: number | undefined) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? limits.defaultMaxRows);
     const result = await body({ warehouse, role, ctx, logger, rowCap, noteSql: (s) => (sql = s) });
     if (result.isError) {
       errorCode = ((result._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code) ?? 'TOOL_ERROR';
