@@ -116,3 +116,20 @@ test('status snapshot shows policy, queue, breakers, rate limits and quotas', as
   assert.ok(snap.rateLimits.some((r) => r.identity === 'alice'));
   governance.close();
 });
+
+test('every statement any tool sends is checked here: writes, several statements and session changes never reach the warehouse', async () => {
+  const { as, warehouse, governance } = setup();
+  const { w } = as('carol');
+  for (const [sql, code] of [
+    ['DELETE FROM T', 'SQL_REFUSED'],
+    ['SELECT 1; DROP TABLE T', 'SQL_MULTI_STATEMENT'],
+    ['USE DATABASE OTHER', 'SQL_REFUSED'],
+    ['', 'SQL_EMPTY'],
+  ] as const) {
+    await assert.rejects(w.query(sql, { ...ctx(), maxRows: 5 }), (e) => isSnowmuxError(e, code), sql);
+  }
+  assert.deepEqual(warehouse.queries, [], 'nothing reached the warehouse');
+  await w.query('SELECT 1;', { ...ctx(), maxRows: 5 });
+  assert.deepEqual(warehouse.queries, ['SELECT 1'], 'the checked statement is what runs');
+  governance.close();
+});

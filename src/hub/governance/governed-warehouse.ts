@@ -8,6 +8,7 @@ import { SnowmuxError } from '../../errors.js';
 import type { FairScheduler } from '../guard/fair-scheduler.js';
 import type { WarehouseBreaker } from '../guard/breaker.js';
 import { withRetry } from '../guard/retry.js';
+import { checkSql } from '../guard/sql/classifier.js';
 import { enforceObject, enforceSqlObjects } from '../policy/enforce.js';
 import { policyDenied } from '../policy/policy.js';
 import type { EffectiveRole } from '../policy/policy.js';
@@ -57,10 +58,18 @@ export class GovernedWarehouse implements Warehouse {
     return this.inner.info();
   }
 
+  /**
+   * Every statement any tool sends passes here: the role's SQL policy (read-only unless the role may
+   * write, one statement, lexed as the engine that runs it), then its object rules. A tool cannot skip
+   * either by building its own SQL.
+   */
   async query(sql: string, options: QueryOptions): Promise<QueryResult> {
     const info = this.inner.info();
-    enforceSqlObjects(this.deps.role, sql, { database: options.database ?? info.defaultDatabase, schema: options.schema ?? info.defaultSchema }, { dialect: this.inner.kind });
-    const result = await this.run(options.signal, !this.deps.role.write, () => this.inner.query(sql, options));
+    const verdict = checkSql(sql, { ...this.deps.role.sqlPolicy(), dialect: this.inner.kind });
+    if (!verdict.allowed) throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
+    const statement = verdict.statement.text;
+    enforceSqlObjects(this.deps.role, statement, { database: options.database ?? info.defaultDatabase, schema: options.schema ?? info.defaultSchema }, { dialect: this.inner.kind });
+    const result = await this.run(options.signal, !this.deps.role.write, () => this.inner.query(statement, options));
     this.account(result);
     return result;
   }

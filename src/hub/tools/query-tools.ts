@@ -5,7 +5,6 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
-import { checkSql } from '../guard/sql/classifier.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
 import { limitArg, queryOutput, queryResult } from './query-shape.js';
@@ -30,13 +29,11 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, role, ctx, rowCap, noteSql }) => {
+    (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, ctx, rowCap, noteSql }) => {
       noteSql(args.query);
-      // Lex as the engine that will run it: Snowflake and DuckDB disagree on escapes, `//` and `$` quoting.
-      const verdict = checkSql(args.query, { ...role.sqlPolicy(), dialect: warehouse.kind });
-      if (!verdict.allowed) throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
+      // The governed warehouse checks the SQL (read-only, one statement, objects), as for every tool.
       const maxRows = rowCap(args.limit);
-      const result = await warehouse.query(verdict.statement.text, {
+      const result = await warehouse.query(args.query, {
         ...ctx,
         database: args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name'),
         schema: args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name'),
