@@ -9,6 +9,7 @@ import { registerQueryTools } from './tools/query-tools.js';
 import { recordRefusedCalls } from './tools/refused-calls.js';
 import { serveToolListingOnce } from './tools/tool-listing.js';
 import { registerTeamTools } from './tools/team-tools.js';
+import { registerObjectResources } from './tools/object-resources.js';
 import type { ToolEnv } from './tools/tool-runtime.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
@@ -22,6 +23,7 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
   registerTeamTools(server, env, env.teamTools ?? []);
+  registerObjectResources(server, env);
   // The schemas embed the hub's limits and the team's tools; nothing else about a session changes the listing.
   serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? []]));
   recordRefusedCalls(server, env);

@@ -1,0 +1,106 @@
+/**
+ * Beyond tools: warehouse objects as MCP resources (`snowflake://{database}/{schema}/{object}` → columns and
+ * comments as JSON), completions for their names, and a prompt for exploring a schema. Reads go through
+ * runTool as `describe_table` (the role must allow that tool, its object rules apply, the read is audited);
+ * completions list only what the caller's role may see.
+ */
+import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
+import * as z from 'zod';
+import { normalizeIdentifier } from '../names/identifiers.js';
+import type { Warehouse } from '../warehouse/types.js';
+import { newCallMeter } from '../governance/call-meter.js';
+import { runTool, type ToolEnv } from './tool-runtime.js';
+
+const MAX_COMPLETIONS = 100;
+
+export function registerObjectResources(server: McpServer, env: ToolEnv): void {
+  const { session } = env;
+
+  /** The caller's governed warehouse, for completions (no MCP request to hang a full call on). */
+  const governed = async (): Promise<Warehouse | undefined> => {
+    try {
+      const role = env.governance.policy.roleFor(session.facts.identity, session.client);
+      const shared = await env.warehouses.forSession(session, role.profile);
+      return env.governance.govern(shared, session, role, newCallMeter());
+    } catch {
+      return undefined;
+    }
+  };
+  const ctx = () => ({ signal: AbortSignal.timeout(10_000), tag: { sessionId: session.id, requestId: 'complete', client: session.clientLabel, tool: 'complete' } });
+  const matching = (names: string[], prefix: string) =>
+    names.filter((n) => n.toUpperCase().startsWith(prefix.replace(/^"/, '').toUpperCase())).slice(0, MAX_COMPLETIONS);
+  const listed = async (fn: (w: Warehouse) => Promise<string[]>): Promise<string[]> => {
+    const w = await governed();
+    if (!w) return [];
+    return fn(w).catch(() => []);
+  };
+
+  server.registerResource(
+    'warehouse-object',
+    new ResourceTemplate('snowflake://{database}/{schema}/{object}', {
+      list: undefined,
+      complete: {
+        database: (value) => listed(async (w) => matching((await w.listDatabases(ctx())).map((d) => d.name), value)),
+        schema: (value, context) => listed(async (w) => matching((await w.listSchemas(context?.arguments?.database ?? '', ctx())).map((s) => s.name), value)),
+        object: (value, context) =>
+          listed(async (w) => {
+            const db = context?.arguments?.database ?? '';
+            const sch = context?.arguments?.schema ?? '';
+            const objects = [...(await w.listObjects(db, sch, 'table', ctx())), ...(await w.listObjects(db, sch, 'view', ctx()))];
+            return matching(objects.map((o) => o.name), value);
+          }),
+      },
+    }),
+    { title: 'A table or view', description: 'Columns (name, type, nullability, default, comment) of a table or view, as JSON.', mimeType: 'application/json' },
+    async (uri, variables, mcp) => {
+      const part = (v: string | string[] | undefined) => decodeURIComponent(String(Array.isArray(v) ? v[0] : v ?? ''));
+      let body: string | undefined;
+      const result = await runTool(env, 'describe_table', mcp, { resource: uri.href }, async ({ warehouse, ctx: callCtx }) => {
+        const ref = {
+          database: normalizeIdentifier(part(variables.database), 'database name'),
+          schema: normalizeIdentifier(part(variables.schema), 'schema name'),
+          name: normalizeIdentifier(part(variables.object), 'object name'),
+        };
+        let kind: 'table' | 'view' = 'table';
+        let columns;
+        try {
+          columns = await warehouse.describeObject(ref, 'table', callCtx);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'OBJECT_NOT_FOUND') throw err;
+          kind = 'view';
+          columns = await warehouse.describeObject(ref, 'view', callCtx);
+        }
+        body = JSON.stringify({ ...ref, kind, columns }, null, 2);
+        return { content: [{ type: 'text', text: body }] };
+      });
+      if (result.isError || body === undefined) {
+        const text = (result.content?.[0] as { text?: string } | undefined)?.text ?? 'The resource could not be read.';
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, text);
+      }
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: body }] };
+    },
+  );
+
+  server.registerPrompt(
+    'explore_schema',
+    {
+      title: 'Explore a schema',
+      description: 'Guides the model through a schema: its tables and views, their columns, and a first look at the data.',
+      argsSchema: z.object({ database: z.string().describe('Database name'), schema: z.string().describe('Schema name') }),
+    },
+    ({ database, schema }) => ({
+      messages: [
+        {
+          role: 'user',
+          content: {
+            type: 'text',
+            text:
+              `Explore ${database}.${schema} in the Snowflake warehouse. First call list_tables and list_views with database "${database}" and schema "${schema}". ` +
+              'Then describe the tables that look central (describe_table), and sample a few rows of each with execute_query using a LIMIT. ' +
+              'Summarise what the schema holds, how the tables join, and which questions it can answer. Run read-only queries only.',
+          },
+        },
+      ],
+    }),
+  );
+}

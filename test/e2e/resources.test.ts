@@ -1,0 +1,48 @@
+/**
+ * Beyond tools, through the real shim and hub: warehouse objects as resources (columns as JSON), name
+ * completions filtered by the caller's role, and the explore_schema prompt. A denied object is refused
+ * like describe_table, and reads are audited.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { cliPath } from '../helpers/paths.js';
+import { cliEnv, defer, startHub, tempHome } from '../helpers/harness.js';
+
+test('resources, completions and prompts follow the caller\'s role', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `[roles.analyst]\nidentities = ["${userInfo().username}"]\ndeny = ["*.*.CUSTOMER"]\n`);
+  const hub = await startHub(t, home);
+  const client = new Client({ name: 'resource-reader', version: '1' }, { versionNegotiation: { mode: 'legacy' } });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'shim', '--home', home], env: cliEnv(), stderr: 'ignore' }));
+  defer(t, () => client.close());
+
+  const templates = await client.listResourceTemplates();
+  assert.ok(templates.resourceTemplates.some((x) => x.uriTemplate === 'snowflake://{database}/{schema}/{object}'));
+  const read = await client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH/NATION' });
+  const nation = JSON.parse((read.contents[0] as { text: string }).text) as { kind: string; columns: { name: string }[] };
+  assert.equal(nation.kind, 'table');
+  assert.ok(nation.columns.some((c) => c.name === 'N_NAME'));
+  await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH/CUSTOMER' }), /CUSTOMER/);
+
+  const ref = { type: 'ref/resource' as const, uri: 'snowflake://{database}/{schema}/{object}' };
+  const objects = await client.complete({ ref, argument: { name: 'object', value: 'C' }, context: { arguments: { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' } } });
+  assert.ok(!objects.completion.values.includes('CUSTOMER'), 'a denied table is not offered');
+  const all = await client.complete({ ref, argument: { name: 'object', value: '' }, context: { arguments: { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' } } });
+  assert.ok(all.completion.values.includes('NATION') && all.completion.values.includes('ORDERS'));
+  const dbs = await client.complete({ ref, argument: { name: 'database', value: 'snow' } });
+  assert.deepEqual(dbs.completion.values, ['SNOWMUX_SAMPLE']);
+
+  const prompt = await client.getPrompt({ name: 'explore_schema', arguments: { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' } });
+  assert.match((prompt.messages[0]!.content as { text: string }).text, /list_tables[\s\S]*SNOWMUX_SAMPLE/);
+
+  await client.close();
+  assert.equal(await hub.stop(), 0);
+  const dir = join(home, 'audit');
+  const reads = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { kind: string; tool: string; outcome: string; request?: { resource?: string } }).filter((r) => r.kind === 'tool_call' && r.request?.resource);
+  assert.deepEqual(reads.map((r) => r.outcome), ['ok', 'refused']);
+});
