@@ -15,7 +15,7 @@ test('snowmux logs renders and filters; -f follows; hub.log rotates with at most
   const home = tempHome(t);
   const hub = await startHub(t, home, [], { SNOWMUX_LOG_MAX_BYTES: '4000', SNOWMUX_LOG_LEVEL: 'debug' });
 
-  const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--home', home, '--lines', '0'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--home', home, '--lines', '1'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   defer(t, async () => {
     if (follower.exitCode === null) {
       follower.kill('SIGKILL');
@@ -24,11 +24,16 @@ test('snowmux logs renders and filters; -f follows; hub.log rotates with at most
   });
   let followed = '';
   follower.stdout!.on('data', (c: Buffer) => (followed += c.toString()));
+  const until = async (re: RegExp) => {
+    while (!re.test(followed)) await new Promise((r) => follower.stdout!.once('data', r));
+  };
+  // The follower has read the file (it printed the last line) before anything new is logged.
+  await until(/\S/);
 
   const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'logged-editor' });
+  await until(/session opened/);
   // Enough calls (each logs at debug level) to go through several rotations.
   for (let i = 0; i < 60; i++) await c.callTool('execute_query', { query: `SELECT ${i}` });
-  while (!/session opened/.test(followed)) await new Promise((r) => follower.stdout!.once('data', r));
 
   const files = readdirSync(home).filter((f) => f.startsWith('hub.log'));
   assert.ok(files.includes('hub.log.1'), `rotated: ${files.join(', ')}`);

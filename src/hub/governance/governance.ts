@@ -7,7 +7,7 @@
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import type { Clock } from '../guard/clock.js';
-import { FairScheduler } from '../guard/fair-scheduler.js';
+import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, rateLimitedError, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import { enforceTool } from '../policy/enforce.js';
@@ -39,7 +39,8 @@ export class Governance {
   #policy: Policy;
   private limits: LimitSettings;
   private readonly breakerSettings: CircuitBreakerSettings;
-  private readonly scheduler: FairScheduler;
+  /** One fair queue per shared warehouse, sized to what that backend can run at once. */
+  private readonly schedulers = new Map<Warehouse, FairScheduler>();
   private readonly rateLimiter: RateLimiter;
   private readonly quotas: QuotaTracker;
   private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
@@ -67,12 +68,6 @@ export class Governance {
     this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
     this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
     this.metadata = new MetadataCache({ ttlMs: this.limits.metadataCacheTtlMs });
-    this.scheduler = new FairScheduler({
-      maxConcurrent: this.limits.maxConcurrentQueries,
-      maxQueued: this.limits.maxQueued,
-      maxQueuedPerSession: this.limits.maxQueuedPerSession,
-      clock: opts.clock,
-    });
     const rate = this.limits.defaultRate;
     this.rateLimiter = new RateLimiter({
       limit: { capacity: rate.burst, refillPerSecond: rate.perSecond },
@@ -138,7 +133,7 @@ export class Governance {
   govern(warehouse: Warehouse, session: Session, role: EffectiveRole, meter: CallMeter): Warehouse {
     meter.profile = warehouse.info().name;
     return new GovernedWarehouse(warehouse, {
-      scheduler: this.scheduler,
+      scheduler: this.schedulerFor(warehouse),
       owners: this.resultOwners,
       identity: session.facts.identity.name,
       breaker: this.breakerFor(warehouse),
@@ -148,6 +143,55 @@ export class Governance {
       meter,
       metadata: { cache: this.metadata, scope: this.warehouseId(warehouse) },
     });
+  }
+
+  /**
+   * The warehouse's fair queue: at most limits.max_concurrent_queries running, and never more than the
+   * backend itself runs at once, so each session's share is decided here and not by the backend's FIFO.
+   */
+  private schedulerFor(warehouse: Warehouse): FairScheduler {
+    let scheduler = this.schedulers.get(warehouse);
+    if (!scheduler) {
+      const capacity = warehouse.info().capacity;
+      scheduler = new FairScheduler({
+        maxConcurrent: Math.max(1, Math.min(this.limits.maxConcurrentQueries, capacity ?? Infinity)),
+        maxQueued: this.limits.maxQueued,
+        maxQueuedPerSession: this.limits.maxQueuedPerSession,
+        clock: this.clock,
+      });
+      this.schedulers.set(warehouse, scheduler);
+    }
+    return scheduler;
+  }
+
+  /** Every warehouse's queue as one: totals summed, sessions merged (status and metrics show the hub). */
+  private queueSnapshot(): SchedulerSnapshot {
+    const snaps = [...this.schedulers.values()].map((s) => s.snapshot());
+    const sessions = new Map<string, { sessionKey: string; running: number; queued: number }>();
+    for (const snap of snaps) {
+      for (const s of snap.sessions) {
+        const seen = sessions.get(s.sessionKey) ?? { sessionKey: s.sessionKey, running: 0, queued: 0 };
+        seen.running += s.running;
+        seen.queued += s.queued;
+        sessions.set(s.sessionKey, seen);
+      }
+    }
+    const sum = (f: (s: SchedulerSnapshot) => number) => snaps.reduce((a, s) => a + f(s), 0);
+    return {
+      maxConcurrent: snaps.length ? sum((s) => s.maxConcurrent) : this.limits.maxConcurrentQueries,
+      maxQueued: this.limits.maxQueued,
+      maxQueuedPerSession: this.limits.maxQueuedPerSession ?? null,
+      running: sum((s) => s.running),
+      queued: sum((s) => s.queued),
+      avgServiceMs: snaps.length ? Math.round(sum((s) => s.avgServiceMs) / snaps.length) : 0,
+      sessions: [...sessions.values()].sort((a, b) => (a.sessionKey < b.sessionKey ? -1 : 1)),
+      totals: {
+        granted: sum((s) => s.totals.granted),
+        queued: sum((s) => s.totals.queued),
+        refused: sum((s) => s.totals.refused),
+        cancelled: sum((s) => s.totals.cancelled),
+      },
+    };
   }
 
   private warehouseId(warehouse: Warehouse): string {
@@ -198,7 +242,7 @@ export class Governance {
   snapshot(): Record<string, unknown> {
     return {
       policy: this.#policy.describe(),
-      queue: this.scheduler.snapshot(),
+      queue: this.queueSnapshot(),
       breakers: [...this.breakers.values()].map((b) => b.snapshot()),
       rateLimits: this.rateLimiter.snapshot(),
       quotas: this.quotas.snapshot(),
@@ -208,7 +252,7 @@ export class Governance {
 
   close(): void {
     for (const b of this.breakers.values()) b.shutdown();
-    this.scheduler.close();
+    for (const s of this.schedulers.values()) s.close();
   }
 }
 

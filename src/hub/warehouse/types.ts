@@ -117,6 +117,11 @@ export interface WarehouseInfo {
   detail: Record<string, JsonValue>;
   defaultDatabase: string;
   defaultSchema: string;
+  /**
+   * Statements the backend runs at once (DuckDB's statement slots, a Snowflake pool's connections): the
+   * hub's fair queue hands out no more than this, so the backend's own FIFO never decides who waits.
+   */
+  capacity?: number | undefined;
 }
 
 export interface Warehouse {

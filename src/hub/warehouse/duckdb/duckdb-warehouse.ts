@@ -136,6 +136,7 @@ export class DuckDbWarehouse implements Warehouse {
       name: 'embedded',
       defaultDatabase: SAMPLE_DATABASE,
       defaultSchema: SAMPLE_SCHEMA,
+      capacity: this.settings.maxConcurrentStatements,
       detail: {
         file: this.file,
         duckdbVersion: duckDbVersion(),

@@ -104,7 +104,7 @@ export class SnowflakeWarehouse implements Warehouse {
       driverLoadMs: sdkLoadMs() === undefined ? null : Math.round(sdkLoadMs()!),
     };
     if (p.accessUrl !== undefined) detail['accessUrl'] = p.accessUrl;
-    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '' };
+    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '', capacity: p.pool.max };
   }
 
   /** Logs in ahead of the first call (the driver load and one login), so the first call is warm. */
