@@ -3,7 +3,7 @@
  * that launch the real built CLI as their stdio server. Everything started here is ended by t.after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -46,8 +46,30 @@ export function defer(t: Cleanup, fn: () => unknown): void {
 /** A short temp home (Unix socket paths must stay under ~100 bytes). */
 export function tempHome(t: Cleanup, prefix = 'smx-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  defer(t, () => rmSync(dir, { recursive: true, force: true, maxRetries: 3 }));
+  defer(t, () => {
+    // Whatever started a hub here (a shim in the background, a test that failed half-way), it ends with
+    // the home: every hub that logged its start in this home is killed before the home goes.
+    killHubsOf(dir);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  });
   return dir;
+}
+
+function killHubsOf(home: string): void {
+  let log = '';
+  try {
+    for (const f of readdirSync(home)) if (f.startsWith('hub.log')) log += readFileSync(join(home, f), 'utf8');
+  } catch {
+    return;
+  }
+  for (const line of log.split('\n')) {
+    if (!line.includes('"msg":"hub started"')) continue;
+    try {
+      process.kill((JSON.parse(line) as { pid: number }).pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /** Environment for spawned CLIs: small and explicit, like an editor's. */
