@@ -233,3 +233,20 @@ test('auth off is refused on a listener other machines can reach; allowed on loo
   const res = await fetch(`${open.url}/status`);
   assert.equal(res.status, 200);
 });
+
+test('one identity cannot open sessions without bound: 2025 sessions are capped, made-up client names share one session', async (t) => {
+  const r = await rig(t);
+  const key = await r.key('many');
+  const headers = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const init = (i: number) => fetch(`${r.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: `c${i}`, version: '1' } } }) });
+  const statuses: number[] = [];
+  for (let i = 0; i < 66; i++) {
+    const res = await init(i);
+    statuses.push(res.status);
+    await res.body?.cancel();
+  }
+  assert.equal(statuses.filter((s) => s === 200).length, 64);
+  assert.deepEqual(statuses.slice(64), [429, 429]);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as { sessions: unknown[] };
+  assert.equal(status.sessions.length, 64);
+});

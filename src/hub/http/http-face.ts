@@ -47,6 +47,9 @@ export interface HttpFace {
   close(): Promise<void>;
 }
 
+const MAX_MODERN_SESSIONS_PER_IDENTITY = 32;
+const MAX_LEGACY_SESSIONS_PER_IDENTITY = 64;
+
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -260,6 +263,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         }
       }
       if (request.method !== 'POST' || !isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
+      if ([...legacy.values()].filter((e) => e.identity === caller.identity).length >= MAX_LEGACY_SESSIONS_PER_IDENTITY) {
+        return jsonRpcError(429, -32000, `Too many open sessions for "${caller.identity}" (${MAX_LEGACY_SESSIONS_PER_IDENTITY}): end unused ones (HTTP DELETE with their Mcp-Session-Id) or wait for them to expire after 30 idle minutes.`);
+      }
       let entry: LegacyEntry | undefined;
       const attached = hub.attachSession(
         { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
@@ -283,7 +289,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       }
     }
     // 2026-07-28: each request is self-contained; calls of one identity and client share one session in status.
-    const clientName = clientNameOf(body) ?? 'unknown';
+    // The client name is the caller's to choose: a bounded number of sessions per identity, the rest share one.
+    let clientName = clientNameOf(body) ?? 'unknown';
+    const perIdentity = [...modern.keys()].filter((k) => k.startsWith(`${caller.identity}\u0000`)).length;
+    if (!modern.has(`${caller.identity}\u0000${clientName}`) && perIdentity >= MAX_MODERN_SESSIONS_PER_IDENTITY) clientName = '(other clients)';
     const key = `${caller.identity}\u0000${clientName}`;
     let entry = modern.get(key);
     if (!entry) {
