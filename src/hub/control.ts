@@ -4,7 +4,7 @@
  * `snowmux stop` and `snowmux hub --replace`; `{ "op": "disconnect", "session": "<id or prefix>" }` drops a
  * session's link (its running calls are cancelled; the editor's shim reconnects with a fresh session).
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { isSnowmuxError } from '../errors.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import type { Logger } from './observe/logger.js';
@@ -24,7 +24,7 @@ export interface ControlHandlers {
   reload(): unknown;
 }
 
-export function handleControl(socket: Socket, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
+export function handleControl(socket: Duplex, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
   const decoder = new LineDecoder(64 * 1024);
   const onLine = (line: Buffer) => {
     let req: Partial<ControlRequest>;

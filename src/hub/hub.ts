@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { userInfo } from 'node:os';
 import { rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -82,7 +83,9 @@ export interface HubStatus {
 }
 
 interface Connection {
-  socket: Socket;
+  socket: Duplex;
+  /** A shim on another machine (WebSocket /shim): who its key says it is. */
+  remote?: { identity: string } | undefined;
   session: Session | null;
   handle: StdioServerHandle | null;
   /** Sessions only: tell the peer the hub is going away and close once it is owed nothing. */
@@ -223,8 +226,18 @@ export class Hub {
 
   // ---- connections ----------------------------------------------------------------------------
 
-  private accept(socket: Socket): void {
-    const conn: Connection = { socket, session: null, handle: null };
+  /**
+   * A remote shim's link (the HTTP face's /shim WebSocket, already authenticated): the same hello,
+   * framing, liveness and drain as a local shim, as the key's identity. It may open MCP sessions only (no
+   * control requests), and its hello's SNOWFLAKE_* settings are ignored: credentials never come from the
+   * network; its sessions use the hub's profiles.
+   */
+  acceptRemoteLink(stream: Duplex, identity: string): void {
+    this.accept(stream, { identity });
+  }
+
+  private accept(socket: Duplex, remote?: { identity: string }): void {
+    const conn: Connection = { socket, session: null, handle: null, remote };
     this.connections.add(conn);
     socket.on('close', () => this.connections.delete(conn));
     socket.on('error', (err) => this.logger.debug({ err: errorMessage(err) }, 'connection error'));
@@ -261,6 +274,10 @@ export class Hub {
       socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_DRAINING', message: 'The hub is shutting down; retry in a moment.' }));
       return;
     }
+    if (conn.remote && !(frame?.snowmux === 'hello' && frame.role === 'shim')) {
+      socket.end(encodeLine({ snowmux: 'refused', code: 'BAD_HELLO', message: 'Over /shim only a snowmux shim hello is accepted; use /mcp for MCP clients and /status for status.' }));
+      return;
+    }
     if (frame?.snowmux === 'hello') {
       const refusal = checkHello(frame);
       if (refusal) {
@@ -285,14 +302,14 @@ export class Hub {
     const { socket } = conn;
     const facts: SessionFacts = {
       id: randomUUID(),
-      identity: { kind: 'local-user', name: localUserName() },
-      transport: 'unix-socket',
+      identity: conn.remote ? { kind: 'api-key', name: conn.remote.identity } : { kind: 'local-user', name: localUserName() },
+      transport: conn.remote ? 'websocket' : 'unix-socket',
       shimPid: hello?.pid,
       parent: hello?.parent,
       shimVersion: hello?.version,
       profile: hello?.profile,
       // Only the documented settings are taken from a hello, whatever a client puts there.
-      env: hello?.env ? forwardedEnvironment(hello.env) : undefined,
+      env: hello?.env && !conn.remote ? forwardedEnvironment(hello.env) : undefined,
       resumeOf: hello?.resumeOf,
     };
     const session = new Session(facts);
@@ -303,7 +320,7 @@ export class Hub {
     logger.info({ shimPid: facts.shimPid, parent: facts.parent, shimVersion: facts.shimVersion, resumeOf: facts.resumeOf }, 'session opened');
     this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: null });
     if (hello) socket.write(encodeLine({ snowmux: 'welcome', wire: hello.wire, version: VERSION, hubPid: process.pid, sessionId: session.id }));
-    socket.setNoDelay(true);
+    (socket as Partial<Socket>).setNoDelay?.(true);
     // Silence this long means a dead peer (frozen or killed shim, sleep, cut socket): free the session.
     const watchdog = hello
       ? watchLink(socket, this.opts.linkIdleTimeoutMs ?? 20_000, (silentMs) => {

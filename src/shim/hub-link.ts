@@ -4,6 +4,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { SnowmuxError, type ErrorCode } from '../errors.js';
 import { LineDecoder } from '../wire/framing.js';
@@ -13,7 +14,8 @@ import { checkSocketPath } from '../wire/home.js';
 import { hubStartEnvironment } from '../wire/forwarded-env.js';
 
 export interface OpenLink {
-  socket: Socket;
+  /** The Unix socket, or a remote shim's WebSocket stream. */
+  socket: Duplex & Partial<Pick<Socket, 'setNoDelay'>>;
   welcome: Welcome;
   /** Bytes that arrived after the welcome line, to be processed as hub output. */
   rest: Buffer;

@@ -11,13 +11,13 @@
  *
  * stdout carries protocol messages only; diagnostics go to stderr. Imports node builtins and src/wire only.
  */
-import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { errorMessage, isSnowmuxError } from '../errors.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
 import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
+import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
 
 export interface ShimOptions {
@@ -42,6 +42,8 @@ export interface ShimOptions {
   maxLineBytes?: number;
   /** Messages held while reconnecting; beyond this, new requests are answered with an error. */
   maxPending?: number;
+  /** A hub on another machine (its /shim WebSocket and an API key) instead of the home's socket. */
+  remote?: RemoteHub | undefined;
 }
 
 /**
@@ -54,7 +56,7 @@ const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 export const HUB_RESTARTED = -32001;
 export const HUB_UNAVAILABLE = -32002;
 /** Refusals that no retry can fix until someone upgrades or replaces something. */
-const FATAL_CODES = new Set(['SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
+const FATAL_CODES = new Set(['HTTP_UNAUTHORIZED', 'SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
 
 type Id = string | number;
 type Peeked = { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
@@ -94,7 +96,7 @@ interface Pending {
 
 /** One connection to a hub. The current link takes new requests; a draining one only finishes its calls. */
 interface HubLink {
-  socket: Socket;
+  socket: OpenLink['socket'];
   gen: number;
   hubPid: number;
   draining: boolean;
@@ -193,7 +195,8 @@ export class Shim {
       pid: process.pid,
       parent: readParent(),
       profile: this.opts.profile,
-      env: linkEnv(this.opts.env ?? process.env),
+      // Credentials never leave the machine: a remote hub uses its own profiles.
+      env: this.opts.remote ? undefined : linkEnv(this.opts.env ?? process.env),
       resumeOf: this.sessionId,
       caps: [...LINK_CAPS],
     });
@@ -344,7 +347,9 @@ export class Shim {
     let delay = 50;
     while (!this.exiting && !this.finishing) {
       try {
-        const link = await connectOrStartHub({
+        const link = this.opts.remote
+          ? await openRemoteLink(this.opts.remote, this.hello(), this.opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS)
+          : await connectOrStartHub({
           home: this.opts.home,
           socketPath: this.opts.socketPath,
           hello: this.hello(),

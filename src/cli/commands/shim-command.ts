@@ -8,17 +8,26 @@ import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
+import { checkRemoteUrl } from '../../shim/remote-link.js';
+import { SnowmuxError } from '../../errors.js';
+import { readFileSync } from 'node:fs';
 
 const HELP = `Usage: snowmux shim [--home DIR] [--profile NAME]
+       snowmux shim --url wss://HOST/shim [--key-file FILE] [--profile NAME]
 
 Forwards MCP JSON-RPC between this process's stdin/stdout and the snowmux hub, starting the hub
 when none is running. Configure your editor with: { "command": "snowmux", "args": ["shim"] }
+
+With --url it links to a hub on another machine (its HTTP face's /shim) instead; the API key comes from
+$SNOWMUX_KEY or --key-file (never a flag), and no Snowflake setting leaves this machine.
 `;
 
 export async function shimCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('shim', argv, {
     home: { type: 'string' },
     profile: { type: 'string' },
+    url: { type: 'string' },
+    'key-file': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) {
@@ -26,7 +35,15 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     return 0;
   }
   const home = resolveHome({ flag: values.home });
-  ensureHome(home);
+  let remote: { url: string; key: string } | undefined;
+  if (values.url !== undefined) {
+    checkRemoteUrl(values.url);
+    const key = values['key-file'] !== undefined ? readFileSync(values['key-file'], 'utf8').trim() : process.env.SNOWMUX_KEY;
+    if (!key) throw new SnowmuxError('USAGE', 'A remote hub needs an API key: set SNOWMUX_KEY or pass --key-file FILE (snowmux keys create on the hub).');
+    remote = { url: values.url, key };
+  } else {
+    ensureHome(home);
+  }
   // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
   const entry = process.argv[1] ?? 'snowmux';
   const shim = new Shim({
@@ -38,6 +55,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     stderr: io.stderr,
     reconnectDeadlineMs: numberEnv('SNOWMUX_RECONNECT_DEADLINE_MS', 30_000),
     pingIntervalMs: numberEnv('SNOWMUX_LINK_PING_MS', 5_000),
+    remote,
   });
   shim.start();
   const code = await shim.exited;

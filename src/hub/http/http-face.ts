@@ -15,6 +15,7 @@
  * from an HTTP client: its sessions use the hub's own profiles.
  */
 import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, WebStandardStreamableHTTPServerTransport, type McpHttpHandler } from '@modelcontextprotocol/server';
+import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { Hub, AttachedSession } from '../hub.js';
 import { createMcpServer } from '../mcp-server.js';
@@ -44,6 +45,13 @@ export interface RequestInfo {
 
 export interface HttpFace {
   fetch(request: Request, info: RequestInfo): Promise<Response>;
+  /**
+   * A WebSocket upgrade to /shim (a remote shim): the same Host, Origin and key checks as every route.
+   * Returns the refusal to send, or the identity the link runs as.
+   */
+  checkShimUpgrade(request: Request, info: RequestInfo): Response | { identity: string };
+  /** Hands an accepted /shim link to the hub. */
+  serveShim(link: Duplex, identity: string): void;
   close(): Promise<void>;
 }
 
@@ -346,6 +354,24 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   return {
+    checkShimUpgrade(request, info) {
+      const path = new URL(request.url).pathname;
+      let refusal: Response | undefined;
+      if (closed || hub.isDraining) refusal = json(503, { error: 'The hub is shutting down; the shim will retry.' });
+      else if (path !== '/shim') refusal = json(404, { error: `No WebSocket route ${path}; remote shims connect to /shim.` });
+      else if (!hostAllowed(request)) refusal = json(403, { error: 'Host not allowed (DNS-rebinding protection): add it to hub.http_hosts.' });
+      else if (!originAllowed(request.headers.get('origin'))) refusal = json(403, { error: 'Origin not allowed.' });
+      if (refusal) {
+        opts.metrics?.httpRequest('/shim', refusal.status);
+        return refusal;
+      }
+      const caller = authenticate(request, info.remoteAddress);
+      opts.metrics?.httpRequest('/shim', caller instanceof Response ? caller.status : 101);
+      return caller instanceof Response ? caller : { identity: caller.identity };
+    },
+    serveShim(link, identity) {
+      hub.acceptRemoteLink(link, identity);
+    },
     async fetch(request, info) {
       const path = new URL(request.url).pathname;
       let response: Response;

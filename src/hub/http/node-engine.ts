@@ -3,7 +3,9 @@
  * with the body bounded), the face answers, and the `Response` is written back honouring backpressure
  * (SSE streams included). A client that goes away aborts its request's signal.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { toWebRequest } from '@modelcontextprotocol/node';
 import { SnowmuxError, errorMessage } from '../../errors.js';
@@ -32,6 +34,22 @@ export function isLoopbackHost(host: string): boolean {
 export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
   const server = createServer((req, res) => void handle(face, req, res, logger));
+  // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
+  const shims = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers });
+    const verdict = face.checkShimUpgrade(request, { remoteAddress: req.socket.remoteAddress ?? '' });
+    if (verdict instanceof Response) {
+      void verdict.text().then((body) => {
+        socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_CODES[verdict.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      });
+      return;
+    }
+    shims.handleUpgrade(req, socket, head, (ws) => face.serveShim(createWebSocketStream(ws), verdict.identity));
+  });
   // A slow client must not hold a socket forever before its request is complete.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

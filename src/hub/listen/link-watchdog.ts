@@ -4,7 +4,7 @@
  * ping of its own (so a shim that does not ping is not dropped for being quiet); at the end it gives up.
  * Time the hub itself was not running (sleep, freeze) does not count against the shim.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { encodeLine } from '../../wire/framing.js';
 import { Liveness } from '../../wire/liveness.js';
 
@@ -14,7 +14,7 @@ export interface LinkWatchdog {
   stop(): void;
 }
 
-export function watchLink(socket: Socket, idleMs: number, onDead: (silentMs: number) => void): LinkWatchdog {
+export function watchLink(socket: Duplex, idleMs: number, onDead: (silentMs: number) => void): LinkWatchdog {
   let n = 0;
   const liveness = new Liveness({
     checkEveryMs: Math.max(25, Math.floor(idleMs / 4)),

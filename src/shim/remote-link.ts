@@ -1,0 +1,98 @@
+/**
+ * A shim's link to a hub on another machine: a WebSocket to the hub's /shim route (the `ws` package,
+ * loaded only here, so a local shim never pays for it), authenticated with an API key, carrying the same
+ * hello and line framing as the Unix socket. No hub is ever started from here.
+ */
+import type { Duplex } from 'node:stream';
+import { SnowmuxError, type ErrorCode } from '../errors.js';
+import { LineDecoder } from '../wire/framing.js';
+import { type Hello, parseLinkFrame } from '../wire/hello.js';
+import type { OpenLink } from './hub-link.js';
+
+export interface RemoteHub {
+  url: string;
+  key: string;
+}
+
+/** ws:// only to a loopback host; anything that leaves the machine must be wss://. */
+export function checkRemoteUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SnowmuxError('USAGE', `--url must be the hub's /shim address, e.g. wss://hub.example.com/shim; got "${url}".`);
+  }
+  if (u.protocol === 'wss:') return;
+  const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname);
+  if (u.protocol === 'ws:' && loopback) return;
+  throw new SnowmuxError('USAGE', `--url ${url}: use wss:// (ws:// only to a loopback address), so the key and your SQL are not sent in the clear.`);
+}
+
+export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs: number): Promise<OpenLink> {
+  const { WebSocket, createWebSocketStream } = await import('ws');
+  return await new Promise<OpenLink>((resolve, reject) => {
+    let settled = false;
+    const ws = new WebSocket(remote.url, { headers: { authorization: `Bearer ${remote.key}` }, handshakeTimeout: timeoutMs, maxPayload: 64 * 1024 * 1024 });
+    let stream: Duplex | undefined;
+    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${remote.url} did not answer the handshake within ${timeoutMs} ms. The shim keeps trying.`)), timeoutMs);
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stream?.destroy();
+      ws.terminate();
+      reject(err);
+    };
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        const detail = ((): string => {
+          try {
+            return (JSON.parse(body) as { error?: string }).error ?? body;
+          } catch {
+            return body;
+          }
+        })();
+        const status = res.statusCode ?? 0;
+        if (status === 401 || status === 403) fail(new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${remote.url} refused the link (HTTP ${status}): ${detail} Set SNOWMUX_KEY (or --key-file) to a valid key.`));
+        // Draining or overloaded: like a hub that is not there yet, retry.
+        else fail(Object.assign(new Error(`The hub at ${remote.url} answered HTTP ${status}: ${detail}`), { code: 'ECONNREFUSED' }));
+      });
+    });
+    ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(err, { code: err.code ?? 'ECONNREFUSED' })));
+    ws.once('open', () => {
+      const link = createWebSocketStream(ws);
+      stream = link;
+      link.on('error', () => {});
+      const decoder = new LineDecoder(64 * 1024);
+      const onData = (chunk: Buffer) => {
+        const nl = chunk.indexOf(0x0a);
+        if (nl === -1) {
+          decoder.push(chunk, () => {});
+          return;
+        }
+        let first: Buffer | undefined;
+        decoder.push(chunk.subarray(0, nl + 1), (ev) => {
+          if (ev.kind === 'line') first = ev.line;
+        });
+        link.off('data', onData);
+        const frame = first ? parseLinkFrame(first) : null;
+        if (frame?.snowmux === 'welcome') {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ socket: link, welcome: frame, rest: chunk.subarray(nl + 1) });
+        } else if (frame?.snowmux === 'refused') {
+          fail(new SnowmuxError(frame.code as ErrorCode, frame.message));
+        } else {
+          fail(new SnowmuxError('HUB_BAD_HANDSHAKE', `${remote.url} is not a snowmux hub's /shim (unexpected handshake reply).`));
+        }
+      };
+      link.on('data', onData);
+      link.once('close', () => fail(Object.assign(new Error('The hub closed the link during the handshake.'), { code: 'ECONNRESET' })));
+      link.write(`${JSON.stringify(hello)}\n`);
+    });
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * A shim on another machine: `snowmux shim --url ws://…/shim` with a key from the environment reaches a hub
+ * through its HTTP face, runs as the key's identity, sends no Snowflake setting, and survives a hub
+ * restart like a local shim (the editor does not re-initialise). A bad key reaches the editor as an error
+ * that says what to do.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { cliPath } from '../helpers/paths.js';
+import { cliEnv, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key: string, name: string): Promise<Client> {
+  const client = new Client({ name, version: '1' }, { versionNegotiation: { mode: 'legacy' } });
+  // The editor's machine: its own (empty) home, and a Snowflake password that must not travel.
+  const editorHome = tempHome(t, 'smx-editor-');
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'shim', '--url', url, '--home', editorHome], env: cliEnv({ SNOWMUX_KEY: key, SNOWFLAKE_PASSWORD: 'never-sent', SNOWMUX_RECONNECT_DEADLINE_MS: '20000' }), stderr: 'ignore' }));
+  defer(t, () => client.close());
+  return client;
+}
+
+test('a remote shim over /shim: the key\'s identity, no credentials sent, survives a hub restart', async (t) => {
+  const home = tempHome(t);
+  const port = await freePort();
+  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\n`);
+  let hub = await startHub(t, home);
+  const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
+  const url = `ws://127.0.0.1:${port}/shim`;
+  const client = await remoteClient(t, url, key, 'far-editor');
+
+  const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 7 AS SEVEN' } });
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[7]]);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { transport: string; identity: { kind: string; name: string }; client: { name: string } | null }[] };
+  const s = status.sessions.find((x) => x.client?.name === 'far-editor')!;
+  assert.equal(s.transport, 'websocket');
+  assert.deepEqual(s.identity, { kind: 'api-key', name: 'remote-dev' });
+
+  // The hub dies and comes back on the same address: once the shim has re-linked (its session resumed on
+  // the new hub), the same client goes on without a new initialize.
+  hub.proc.kill('SIGKILL');
+  await hub.stop();
+  hub = await startHub(t, home);
+  for (;;) {
+    const st = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { transport: string }[] };
+    if (st.sessions.some((x) => x.transport === 'websocket')) break;
+  }
+  const again = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 8 AS EIGHT' } }, { timeout: 30_000 });
+  assert.deepEqual((again.structuredContent as { rows: unknown[][] }).rows, [[8]]);
+
+  const bad = await remoteClient(t, url, 'smx_000000000000_' + 'x'.repeat(32), 'bad-key-editor').catch((err: Error) => err);
+  const message = bad instanceof Error ? bad.message : JSON.stringify(await bad.callTool({ name: 'list_databases', arguments: {} }).catch((e: Error) => e.message));
+  assert.match(message, /refused the link[\s\S]*SNOWMUX_KEY/);
+
+  const usage = await runCli(['shim', '--url', `ws://hub.example.com:${port}/shim`], { SNOWMUX_KEY: key });
+  assert.equal(usage.code, 1);
+  assert.match(usage.stderr, /use wss:\/\//);
+});
