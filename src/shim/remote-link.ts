@@ -66,6 +66,9 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       const link = createWebSocketStream(ws);
       stream = link;
       link.on('error', () => {});
+      // The stream only ends its readable side when the WebSocket closes; the shim (like a socket's user)
+      // learns a link is gone from 'close', so close it all at once.
+      ws.once('close', () => link.destroy());
       const decoder = new LineDecoder(64 * 1024);
       const onData = (chunk: Buffer) => {
         const nl = chunk.indexOf(0x0a);

@@ -48,7 +48,13 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
       });
       return;
     }
-    shims.handleUpgrade(req, socket, head, (ws) => face.serveShim(createWebSocketStream(ws), verdict.identity));
+    shims.handleUpgrade(req, socket, head, (ws) => {
+      const link = createWebSocketStream(ws);
+      link.on('error', () => {});
+      // A vanished shim must close its session at once (as a closed Unix socket does), not at the next write.
+      ws.once('close', () => link.destroy());
+      face.serveShim(link, verdict.identity);
+    });
   });
   // A slow client must not hold a socket forever before its request is complete.
   server.requestTimeout = 30_000;
