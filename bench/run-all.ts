@@ -12,6 +12,7 @@ const BENCHES: [script: string, quick: string[], published: string[]][] = [
   ['shim-startup.js', ['10'], ['25']],
   ['roundtrip.js', ['500'], ['2000']],
   ['hot-path.js', ['1', '1'], ['3', '3']],
+  ['http.js', ['1', '1'], ['3', '3']],
   ['load.js', ['1', '1,10'], ['3', '1,10,100']],
   ['restart.js', ['2', '10'], ['5', '10,50']],
   ['snowflake-first-result.js', ['3', '500', '1'], ['6', '500', '3']],

@@ -8,6 +8,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import type { ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
 import { renderTable } from './result-format.js';
+import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
@@ -36,8 +37,8 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'List databases',
       description: 'List the databases you can query.',
-      inputSchema: z.object({}),
-      outputSchema: z.object({ databases: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) }),
+      inputSchema: cachedSchema('list_databases.in', () => z.object({})),
+      outputSchema: cachedSchema('list_databases.out', () => z.object({ databases: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
     (args, mcp) => runTool(env, 'list_databases', mcp, args, async ({ warehouse, ctx }) => {
@@ -55,8 +56,8 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'List schemas',
       description: 'List the schemas of a database.',
-      inputSchema: z.object({ database: databaseArg }),
-      outputSchema: z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) }),
+      inputSchema: cachedSchema('list_schemas.in', () => z.object({ database: databaseArg })),
+      outputSchema: cachedSchema('list_schemas.out', () => z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
     (args, mcp) => runTool(env, 'list_schemas', mcp, args, async ({ warehouse, ctx }) => {
@@ -81,11 +82,11 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
     {
       title: `List ${plural}`,
       description: `List the ${plural} in a database, in one schema or in all of its schemas.`,
-      inputSchema: z.object({
+      inputSchema: cachedSchema(`list_${plural}.in`, () => z.object({
         database: databaseArg,
         schema: z.string().min(1).max(255).optional().describe(`Schema name. Omit to list ${plural} in every schema of the database.`),
-      }),
-      outputSchema: z.object({ database: z.string(), schema: z.string().nullable(), [plural]: z.array(objectRow) }),
+      })),
+      outputSchema: cachedSchema(`list_${plural}.out`, () => z.object({ database: z.string(), schema: z.string().nullable(), [plural]: z.array(objectRow) })),
       annotations: READ_ONLY,
     },
     (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, ctx }) => {
@@ -120,12 +121,12 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
     {
       title: `Describe a ${kind}`,
       description: `Show the columns of a ${kind}: name, type, nullability, default and comment.`,
-      inputSchema: z.object({
+      inputSchema: cachedSchema(`describe_${kind}.in`, () => z.object({
         database: databaseArg,
         [nameKey]: z.string().min(1).max(255).describe(`${kind === 'table' ? 'Table' : 'View'} name.`),
         schema: schemaArg,
-      }),
-      outputSchema: z.object({ database: z.string(), schema: z.string(), name: z.string(), columns: z.array(columnRow) }),
+      })),
+      outputSchema: cachedSchema(`describe_${kind}.out`, () => z.object({ database: z.string(), schema: z.string(), name: z.string(), columns: z.array(columnRow) })),
       annotations: READ_ONLY,
     },
     (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx }) => {

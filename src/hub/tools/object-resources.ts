@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import type { Warehouse } from '../warehouse/types.js';
 import { newCallMeter } from '../governance/call-meter.js';
+import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
 const MAX_COMPLETIONS = 100;
@@ -86,7 +87,7 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
     {
       title: 'Explore a schema',
       description: 'Guides the model through a schema: its tables and views, their columns, and a first look at the data.',
-      argsSchema: z.object({ database: z.string().describe('Database name'), schema: z.string().describe('Schema name') }),
+      argsSchema: cachedSchema('explore_schema.args', () => z.object({ database: z.string().describe('Database name'), schema: z.string().describe('Schema name') })),
     },
     ({ database, schema }) => ({
       messages: [

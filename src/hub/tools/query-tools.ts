@@ -8,10 +8,12 @@ import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
 import { limitArg, queryOutput, queryResult } from './query-shape.js';
+import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
 export function registerQueryTools(server: McpServer, env: ToolEnv): void {
   const { limits } = env;
+  const limitsKey = JSON.stringify(limits);
 
   server.registerTool(
     'execute_query',
@@ -20,12 +22,12 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       description:
         'Run one read-only SQL statement (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN) and return its rows. ' +
         'Writes, multiple statements, USE and session changes are refused; pass database/schema to set the context for this call.',
-      inputSchema: z.object({
+      inputSchema: cachedSchema(`execute_query.in.${limitsKey}`, () => z.object({
         query: z.string().min(1).describe('One SQL statement.'),
         database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),
         schema: z.string().min(1).max(255).optional().describe('Schema context for this call only.'),
         limit: limitArg(limits),
-      }),
+      })),
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
@@ -49,12 +51,12 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'Read rows from a view',
       description: 'Return rows from a view (SELECT * with a row limit).',
-      inputSchema: z.object({
+      inputSchema: cachedSchema(`query_view.in.${limitsKey}`, () => z.object({
         database: z.string().min(1).max(255).optional().describe('Database name. Defaults to the hub\'s default database.'),
         view_name: z.string().min(1).max(255).describe('View name.'),
         schema: z.string().min(1).max(255).optional().describe('Schema name. Defaults to the default schema of the database.'),
         limit: limitArg(limits),
-      }),
+      })),
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
@@ -76,11 +78,11 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'Page through a finished result',
       description: 'Fetch more rows of a finished query by its query id (from a truncated result), without running it again.',
-      inputSchema: z.object({
+      inputSchema: cachedSchema(`fetch_results.in.${limitsKey}`, () => z.object({
         query_id: z.string().min(1).max(200).describe('The query id reported by execute_query or query_view.'),
         offset: z.number().int().min(0).optional().describe('Rows to skip (default 0).'),
         limit: limitArg(limits),
-      }),
+      })),
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },

@@ -12,6 +12,7 @@ import type { TeamToolParam, TeamToolSettings } from '../config/config-schema.js
 import { checkSql } from '../guard/sql/classifier.js';
 import { tokenize } from '../guard/sql/lexer.js';
 import { queryResult, queryOutput, limitArg } from './query-shape.js';
+import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
 export interface TeamTool {
@@ -70,14 +71,17 @@ function paramSchema(p: TeamToolParam) {
 export function registerTeamTools(server: McpServer, env: ToolEnv, tools: readonly TeamTool[]): void {
   const { limits } = env;
   for (const tool of tools) {
-    const shape: Record<string, z.ZodType> = Object.fromEntries(tool.params.map((p) => [p.name, paramSchema(p)]));
-    shape.limit = limitArg(limits);
+    const inputSchema = cachedSchema(`team.${JSON.stringify([tool, limits])}`, () => {
+      const shape: Record<string, z.ZodType> = Object.fromEntries(tool.params.map((p) => [p.name, paramSchema(p)]));
+      shape.limit = limitArg(limits);
+      return z.object(shape);
+    });
     server.registerTool(
       tool.name,
       {
         title: tool.name,
         description: `${tool.description} (a team-defined query; read-only)`,
-        inputSchema: z.object(shape),
+        inputSchema,
         outputSchema: queryOutput,
         annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       },
