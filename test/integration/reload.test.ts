@@ -11,7 +11,7 @@ import { userInfo } from 'node:os';
 import { connectClient, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
 
 const me = userInfo().username;
-const role = (tools: string) => `[roles.mine]\nidentities = ["${me}"]\ntools = [${tools}]\n`;
+const role = (tools: string) => `[roles.mine]\nidentities = ["${me}"]\ntools = [${tools}]\n# The loader calls as fast as it can: keep the rate limit out of this test.\nrate = { per_second = 1000000, burst = 1000000 }\n`;
 
 async function statusOf(home: string): Promise<{ sessions: { id: string }[]; config: { lastReload: { at: string; applied: string[] } | null } }> {
   return JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as never;

@@ -23,7 +23,7 @@ export interface TeamTool {
 }
 
 /** Tool names snowmux itself defines; a team tool may not take one. */
-export const BUILTIN_TOOL_NAMES = new Set(['list_databases', 'list_schemas', 'list_tables', 'list_views', 'describe_table', 'describe_view', 'execute_query', 'query_view', 'fetch_results']);
+export const BUILTIN_TOOL_NAMES = new Set(['list_databases', 'list_schemas', 'list_tables', 'list_views', 'describe_table', 'describe_view', 'execute_query', 'query_view', 'fetch_results', 'search_objects']);
 
 /** Checks every team tool; throws CONFIG_INVALID listing each problem with its key. */
 export function compileTeamTools(tools: Record<string, TeamToolSettings>, file: string): TeamTool[] {
