@@ -35,7 +35,6 @@ export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE
   }
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
-    const decoder = new LineDecoder(64 * 1024);
     let settled = false;
     const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${timeoutMs} ms: it is frozen (stopped, or the machine is resuming) or overloaded. The shim keeps trying; \`snowmux hub --replace\` starts a new hub in its place.`)), timeoutMs);
     const fail = (err: Error) => {
@@ -48,34 +47,45 @@ export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE
     socket.once('error', fail);
     socket.once('close', () => fail(Object.assign(new Error('The hub closed the connection during the handshake.'), { code: 'ECONNRESET' })));
     socket.once('connect', () => socket.write(JSON.stringify(hello) + '\n'));
-    const onData = (chunk: Buffer) => {
-      const nl = chunk.indexOf(0x0a);
-      if (nl === -1) {
-        decoder.push(chunk, () => {});
-        return;
-      }
-      let first: Buffer | undefined;
-      decoder.push(chunk.subarray(0, nl + 1), (ev) => {
-        if (ev.kind === 'line') first = ev.line;
-      });
-      const frame = first ? parseLinkFrame(first) : null;
-      socket.off('data', onData);
-      if (frame?.snowmux === 'welcome') {
+    awaitWelcome(socket, {
+      welcome: (welcome, rest) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');
-        resolve({ socket, welcome: frame, rest: chunk.subarray(nl + 1) });
-      } else if (frame?.snowmux === 'refused') {
-        // The hub's own code; a newer hub may send one this shim does not know, which is still worth showing.
-        fail(new SnowmuxError(frame.code as ErrorCode, frame.message));
-      } else {
-        fail(new SnowmuxError('HUB_BAD_HANDSHAKE', `Something at ${socketPath} is not a snowmux hub (unexpected handshake reply). Remove it or use another --home.`));
-      }
-    };
-    socket.on('data', onData);
+        resolve({ socket, welcome, rest });
+      },
+      fail,
+      notAHub: () => new SnowmuxError('HUB_BAD_HANDSHAKE', `Something at ${socketPath} is not a snowmux hub (unexpected handshake reply). Remove it or use another --home.`),
+    });
   });
+}
+
+/**
+ * Reads the hub's first line on a link (socket or WebSocket stream) after the hello: a welcome, a
+ * refusal with the hub's own code, or something that is not a hub at all.
+ */
+export function awaitWelcome(link: Duplex, on: { welcome(welcome: Welcome, rest: Buffer): void; fail(err: Error): void; notAHub(): Error }): void {
+  const decoder = new LineDecoder(64 * 1024);
+  const onData = (chunk: Buffer) => {
+    const nl = chunk.indexOf(0x0a);
+    if (nl === -1) {
+      decoder.push(chunk, () => {});
+      return;
+    }
+    let first: Buffer | undefined;
+    decoder.push(chunk.subarray(0, nl + 1), (ev) => {
+      if (ev.kind === 'line') first = ev.line;
+    });
+    link.off('data', onData);
+    const frame = first ? parseLinkFrame(first) : null;
+    if (frame?.snowmux === 'welcome') on.welcome(frame, chunk.subarray(nl + 1));
+    // The hub's own code; a newer hub may send one this shim does not know, which is still worth showing.
+    else if (frame?.snowmux === 'refused') on.fail(new SnowmuxError(frame.code as ErrorCode, frame.message));
+    else on.fail(on.notAHub());
+  };
+  link.on('data', onData);
 }
 
 export function isNoHub(err: unknown): boolean {

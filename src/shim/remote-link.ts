@@ -4,10 +4,9 @@
  * hello and line framing as the Unix socket. No hub is ever started from here.
  */
 import type { Duplex } from 'node:stream';
-import { SnowmuxError, type ErrorCode } from '../errors.js';
-import { LineDecoder } from '../wire/framing.js';
-import { type Hello, parseLinkFrame } from '../wire/hello.js';
-import type { OpenLink } from './hub-link.js';
+import { SnowmuxError } from '../errors.js';
+import type { Hello } from '../wire/hello.js';
+import { awaitWelcome, type OpenLink } from './hub-link.js';
 
 export interface RemoteHub {
   url: string;
@@ -69,31 +68,16 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       // The stream only ends its readable side when the WebSocket closes; the shim (like a socket's user)
       // learns a link is gone from 'close', so close it all at once.
       ws.once('close', () => link.destroy());
-      const decoder = new LineDecoder(64 * 1024);
-      const onData = (chunk: Buffer) => {
-        const nl = chunk.indexOf(0x0a);
-        if (nl === -1) {
-          decoder.push(chunk, () => {});
-          return;
-        }
-        let first: Buffer | undefined;
-        decoder.push(chunk.subarray(0, nl + 1), (ev) => {
-          if (ev.kind === 'line') first = ev.line;
-        });
-        link.off('data', onData);
-        const frame = first ? parseLinkFrame(first) : null;
-        if (frame?.snowmux === 'welcome') {
+      awaitWelcome(link, {
+        welcome: (welcome, rest) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve({ socket: link, welcome: frame, rest: chunk.subarray(nl + 1) });
-        } else if (frame?.snowmux === 'refused') {
-          fail(new SnowmuxError(frame.code as ErrorCode, frame.message));
-        } else {
-          fail(new SnowmuxError('HUB_BAD_HANDSHAKE', `${remote.url} is not a snowmux hub's /shim (unexpected handshake reply).`));
-        }
-      };
-      link.on('data', onData);
+          resolve({ socket: link, welcome, rest });
+        },
+        fail,
+        notAHub: () => new SnowmuxError('HUB_BAD_HANDSHAKE', `${remote.url} is not a snowmux hub's /shim (unexpected handshake reply).`),
+      });
       link.once('close', () => fail(Object.assign(new Error('The hub closed the link during the handshake.'), { code: 'ECONNRESET' })));
       link.write(`${JSON.stringify(hello)}\n`);
     });

@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureSampleDatabase, sampleDatabasePath } from '../../src/hub/warehouse/duckdb/sample-database.js';
 import type { HubStatus } from '../../src/hub/hub.js';
 import { cliPath } from '../helpers/paths.js';
-import { cliEnv, connectClient, startHub, runCli, type AnyClient, type Cleanup, type ConnectOptions, type HubProcess } from '../helpers/harness.js';
+import { cliEnv, connectClient, killEveryHub, startHub, runCli, type AnyClient, type Cleanup, type ConnectOptions, type HubProcess } from '../helpers/harness.js';
 
 /** Rate limits are per identity and every local session is the same user: lift them for load. */
 export const LOAD_CONFIG = `[limits]
@@ -106,25 +106,7 @@ function signal(pid: number | null | undefined, sig: NodeJS.Signals): void {
   }
 }
 
-/** Pids of every hub that ever started in this home (from its log), including ones shims started. */
-export function hubPids(home: string): number[] {
-  const log = join(home, 'hub.log');
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"hub started"'))
-    .map((l) => (JSON.parse(l) as { pid: number }).pid);
-}
-
-export function killEveryHub(home: string): void {
-  for (const pid of hubPids(home)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
+export { hubPids, killEveryHub } from '../helpers/harness.js';
 
 export async function status(home: string): Promise<HubStatus> {
   const r = await runCli(['status', '--json', '--home', home]);

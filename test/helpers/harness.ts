@@ -49,23 +49,32 @@ export function tempHome(t: Cleanup, prefix = 'smx-'): string {
   defer(t, () => {
     // Whatever started a hub here (a shim in the background, a test that failed half-way), it ends with
     // the home: every hub that logged its start in this home is killed before the home goes.
-    killHubsOf(dir);
+    killEveryHub(dir);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   });
   return dir;
 }
 
-function killHubsOf(home: string): void {
-  let log = '';
+/** Pids of every hub that ever started in this home (rotated logs first, so in order), shim-started ones too. */
+export function hubPids(home: string): number[] {
+  let files: string[];
   try {
-    for (const f of readdirSync(home)) if (f.startsWith('hub.log')) log += readFileSync(join(home, f), 'utf8');
+    files = readdirSync(home).filter((f) => /^hub\.log(\.\d+)?$/.test(f));
   } catch {
-    return;
+    return [];
   }
-  for (const line of log.split('\n')) {
-    if (!line.includes('"msg":"hub started"')) continue;
+  const age = (f: string) => Number(/\.(\d+)$/.exec(f)?.[1] ?? 0);
+  return files
+    .sort((a, b) => age(b) - age(a))
+    .flatMap((f) => readFileSync(join(home, f), 'utf8').split('\n'))
+    .filter((l) => l.includes('"msg":"hub started"'))
+    .map((l) => (JSON.parse(l) as { pid: number }).pid);
+}
+
+export function killEveryHub(home: string): void {
+  for (const pid of hubPids(home)) {
     try {
-      process.kill((JSON.parse(line) as { pid: number }).pid, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       /* already gone */
     }

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { SnowmuxError } from '../../errors.js';
 import { checkKey, findKey, newKey, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
+import { LIVE_REDIS_OPTIONS } from './redis-team.js';
 
 const REFRESH_MS = 30_000;
 
@@ -40,9 +41,9 @@ export class RedisKeyStore implements KeyChecker {
     private readonly local: ApiKeyStore,
     private readonly logger: Logger,
   ) {
-    const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
-    this.#redis = new Redis(url, options);
-    this.#subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+    this.#redis = new Redis(url, LIVE_REDIS_OPTIONS);
+    // A subscriber must queue its SUBSCRIBE until connected (and re-subscribes after reconnects by itself).
+    this.#subscriber = new Redis(url, { ...LIVE_REDIS_OPTIONS, enableOfflineQueue: true });
     this.#redis.on('error', () => {});
     this.#subscriber.on('error', () => {});
     this.#redis.on('ready', () => void this.refresh());

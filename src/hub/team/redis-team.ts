@@ -36,6 +36,17 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
 return {allowed, retry, math.floor(tokens * 1000)}
 `;
 
+/**
+ * How a replica holds Redis: commands fail at once while it is disconnected (the caller falls back to
+ * local state) and the client keeps reconnecting in the background.
+ */
+export const LIVE_REDIS_OPTIONS = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2_000,
+  retryStrategy: (times: number) => Math.min(times * 200, 2_000),
+};
+
 export interface ReplicaSummary {
   id: string;
   pid: number;
@@ -76,15 +87,7 @@ export interface RedisTeamOptions {
 
 export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const heartbeatMs = opts.heartbeatMs ?? 2_000;
-  const redis = new Redis(opts.url, {
-    lazyConnect: false,
-    // Fail commands at once while disconnected (the caller falls back to local limits) and keep
-    // reconnecting in the background.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 2_000,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
-  });
+  const redis = new Redis(opts.url, LIVE_REDIS_OPTIONS);
   let mode: 'connected' | 'local' = 'local';
   let failures = 0;
   let seen: ReplicaSummary[] = [];

@@ -80,8 +80,8 @@ export function wentThroughRunTool(mcp: ServerContext): boolean {
   return reachedRunTool.has(mcp.mcpReq);
 }
 
-/** The CallRecord of a call refused before any tool body ran (unknown tool, invalid arguments). */
-export function refusedCallRecord(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): CallRecord {
+/** The one way a CallRecord is made: who called (from the session), plus what happened. */
+function callRecord(session: Session, tool: string, requestId: string, happened: Omit<CallRecord, 'at' | 'sessionId' | 'identity' | 'client' | 'clientInfo' | 'tool' | 'requestId'>): CallRecord {
   return {
     at: new Date().toISOString(),
     sessionId: session.id,
@@ -90,6 +90,13 @@ export function refusedCallRecord(session: Session, tool: string, requestId: str
     clientInfo: session.client ?? { name: 'unknown', version: '' },
     tool,
     requestId,
+    ...happened,
+  };
+}
+
+/** The CallRecord of a call refused before any tool body ran (unknown tool, invalid arguments). */
+export function refusedCallRecord(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): CallRecord {
+  return callRecord(session, tool, requestId, {
     outcome: 'refused',
     errorCode,
     ms: 0,
@@ -101,7 +108,7 @@ export function refusedCallRecord(session: Session, tool: string, requestId: str
     sql: null,
     request: args,
     profile: null,
-  };
+  });
 }
 
 export async function runTool(
@@ -165,14 +172,7 @@ export async function runTool(
     await env.governance.settle(session, meter, sql !== null && outcome === 'ok');
     const ms = performance.now() - started;
     logger.debug({ outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
-    env.sink.record({
-      at: new Date().toISOString(),
-      sessionId: session.id,
-      identity: session.facts.identity.name,
-      client: session.clientLabel,
-      clientInfo: session.client ?? { name: 'unknown', version: '' },
-      tool,
-      requestId,
+    env.sink.record(callRecord(session, tool, requestId, {
       outcome,
       errorCode,
       ms,
@@ -184,7 +184,7 @@ export async function runTool(
       sql,
       request: sql === null ? args : undefined,
       profile: meter.profile ?? null,
-    });
+    }));
   }
 }
 
