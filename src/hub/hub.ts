@@ -23,7 +23,11 @@ import { flushLogger, type Logger } from './observe/logger.js';
 import { CallSinks, RecentCalls } from './observe/recent-calls.js';
 import { LineTransport } from './session/line-transport.js';
 import { Session, observeClientMessage, type SessionFacts, type SessionSnapshot } from './session/session.js';
-import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits, type ToolEnv, type WarehouseProvider } from './tools/tool-runtime.js';
+import type { CallRecord, CallSink } from './observe/call-record.js';
+import { CallPipeline } from './pipeline/call-pipeline.js';
+import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
+import type { ToolEnv } from './tools/tool-runtime.js';
+import type { WarehouseProvider } from './warehouse/warehouse-registry.js';
 import type { WarehouseInfo } from './warehouse/types.js';
 import type { TeamTool } from './tools/team-tools.js';
 import type { Governance } from './governance/governance.js';
@@ -143,6 +147,8 @@ export class Hub {
   private readonly recent = new RecentCalls(50);
   private readonly sink: CallSink;
   private readonly limits: HubLimits;
+  /** The one path every call of every session takes. */
+  private readonly pipeline: CallPipeline;
   private readonly maxLineBytes: number;
   private sessionsOpened = 0;
   private draining = false;
@@ -164,6 +170,7 @@ export class Hub {
       },
     };
     this.sink = new CallSinks([this.recent, ...(opts.sinks ?? []), announce], opts.scrubCall);
+    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink: this.sink });
   }
 
   get isDraining(): boolean {
@@ -183,7 +190,7 @@ export class Hub {
     const logger = this.logger.child({ session: session.id });
     logger.info({ transport: facts.transport, identity: facts.identity.name }, 'session opened');
     this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
-    const env: ToolEnv = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink, teamTools: this.opts.teamTools ?? [] };
+    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, teamTools: this.opts.teamTools ?? [] };
     let detached = false;
     return {
       session,
@@ -359,7 +366,7 @@ export class Hub {
         socket.destroy();
       },
     });
-    const env = { session, warehouses: this.opts.warehouses, governance: this.opts.governance, limits: this.limits, logger, sink: this.sink, teamTools: this.opts.teamTools ?? [] };
+    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, teamTools: this.opts.teamTools ?? [] };
     let closed = false;
     const close = (why: string) => {
       if (closed) return;

@@ -14,7 +14,8 @@ import { Governance } from './governance/governance.js';
 import type { Logger } from './observe/logger.js';
 import { Policy } from './policy/policy.js';
 import { compileTeamTools, type TeamTool } from './tools/team-tools.js';
-import { DEFAULT_LIMITS, type CallRecord, type CallSink, type HubLimits } from './tools/tool-runtime.js';
+import type { CallRecord, CallSink } from './observe/call-record.js';
+import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
 import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
 import { VERSION } from '../version.js';
 

@@ -29,7 +29,8 @@ const RANKS: Record<string, number> = {
   'hub/config': 5,
   'hub/policy': 6,
   'hub/warehouse': 7,
-  'hub/governance': 8,
+  'hub/governance': 8, // the state behind the rules (buckets, quotas, queues, breakers, caches)
+  'hub/pipeline': 8.5, // the one ordered path of every call: call stages, statement stages
   'hub/tools': 9,
   hub: 10, // hub core, runtime, MCP server factory, control
   'hub/http': 11, // the HTTP face: keys, routes, /mcp, engines

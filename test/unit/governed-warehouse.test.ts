@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { newCallMeter } from '../../src/hub/governance/call-meter.js';
 import { Governance } from '../../src/hub/governance/governance.js';
+import { GovernedWarehouse } from '../../src/hub/pipeline/governed-warehouse.js';
+import { openedTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { Policy } from '../../src/hub/policy/policy.js';
 import { Session } from '../../src/hub/session/session.js';
@@ -56,9 +58,10 @@ function setup() {
   const warehouse = new FakeWarehouse();
   const as = (name: string) => {
     const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
-    const role = governance.policy.roleFor(session.facts.identity, null);
+    const role = governance.roleFor(session);
     const meter = newCallMeter();
-    return { w: governance.govern(warehouse, session, role, meter), meter };
+    const w = new GovernedWarehouse({ governance, target: openedTarget(warehouse), role, identity: name, sessionKey: session.id, meter });
+    return { w, meter };
   };
   return { governance, warehouse, as };
 }
@@ -107,7 +110,8 @@ test('a result is paged only by the identity that ran it', async () => {
 
 test('status snapshot shows policy, queue, breakers, rate limits and quotas', async () => {
   const { as, governance } = setup();
-  await governance.admit(new Session({ id: 's-alice', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }), 'execute_query');
+  const alice = governance.roleFor(new Session({ id: 's-alice', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }));
+  await governance.takeToken('alice', governance.rateOf(alice));
   await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
   const snap = governance.snapshot() as { policy: { roles: string[] }; queue: { maxConcurrent: number }; breakers: { state: string }[]; rateLimits: { identity: string }[] };
   assert.deepEqual(snap.policy.roles, ['restricted', 'open']);

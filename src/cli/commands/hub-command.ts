@@ -11,7 +11,7 @@ import { makeHello } from '../../wire/hello.js';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
 import { isNoHub, openLink, type OpenLink } from '../../shim/hub-link.js';
 import { createLogger, flushLogger } from '../../hub/observe/logger.js';
-import type { CallRecord, CallSink } from '../../hub/tools/tool-runtime.js';
+import type { CallRecord, CallSink } from '../../hub/observe/call-record.js';
 import { Hub } from '../../hub/hub.js';
 import { createRuntime, type HubRuntime } from '../../hub/runtime.js';
 import { SecretScrubber } from '../../hub/audit/audit-redact.js';

@@ -12,6 +12,7 @@ import { ensureHome, resolveHome } from '../../wire/home.js';
 import { createLogger } from '../../hub/observe/logger.js';
 import { createMcpServer } from '../../hub/mcp-server.js';
 import { createRuntime } from '../../hub/runtime.js';
+import { CallPipeline } from '../../hub/pipeline/call-pipeline.js';
 import { LineTransport } from '../../hub/session/line-transport.js';
 import { Session, observeClientMessage } from '../../hub/session/session.js';
 import { CallSinks, RecentCalls } from '../../hub/observe/recent-calls.js';
@@ -51,8 +52,9 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     onEnded: () => ended(),
   });
   const sink = new CallSinks([new RecentCalls(10), ...runtime.sinks], runtime.scrubCall);
+  const pipeline = new CallPipeline({ warehouses: runtime.warehouses, governance: runtime.governance, limits: runtime.limits, logger, sink });
   const handle = serveStdio(
-    () => createMcpServer({ session, warehouses: runtime.warehouses, governance: runtime.governance, limits: runtime.limits, logger, sink, teamTools: runtime.teamTools }),
+    () => createMcpServer({ session, pipeline, limits: runtime.limits, teamTools: runtime.teamTools }),
     { transport },
   );
   // The SDK does not react to stdin EOF by itself; the transport does, and we exit then.

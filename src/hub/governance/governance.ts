@@ -1,24 +1,29 @@
 /**
- * The hub's rules, in one place every call passes: who the caller is and what their role allows
- * (tools, objects, writes), per-identity rate limits and quotas, the global fair queue, and a circuit
- * breaker per warehouse. `admit` runs before a tool touches the warehouse; `govern` wraps the warehouse
- * for the rest of the call.
+ * The state behind the hub's rules: the policy (roles), per-identity rate buckets and quotas (local, or
+ * team-wide through Redis), a fair queue and a circuit breaker per shared warehouse, result ownership and
+ * the shared metadata cache. The rules themselves — what is checked, in which order — are the stages of
+ * hub/pipeline; this class only holds what they read and update, and answers status.
  */
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import type { Clock } from '../guard/clock.js';
 import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
-import { RateLimiter, rateLimitedError, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
-import { enforceTool } from '../policy/enforce.js';
+import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
 import type { Logger } from '../observe/logger.js';
 import type { Session } from '../session/session.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { CallMeter } from './call-meter.js';
-import { GovernedWarehouse, type ResultOwners } from './governed-warehouse.js';
 import { MetadataCache } from './metadata-cache.js';
 import { LRUCache } from 'lru-cache';
+import type { SnowmuxError } from '../../errors.js';
+
+/** Which identity produced which query id: a result is paged only by the identity that ran it. */
+export interface ResultOwners {
+  remember(queryId: string, identity: string): void;
+  ownerOf(queryId: string): string | undefined;
+}
 
 /** The team-wide rate limit (see hub/team): undefined when it cannot answer (the local bucket applies). */
 export interface TeamRateLimits {
@@ -56,7 +61,7 @@ export class Governance {
   readonly transitions: BreakerTransition[] = [];
   /** Query id → identity that ran it (bounded: old ids age out and then page only for unrestricted roles). */
   private readonly owners = new LRUCache<string, string>({ max: 100_000 });
-  private readonly resultOwners: ResultOwners = {
+  readonly resultOwners: ResultOwners = {
     remember: (queryId, identity) => void this.owners.set(queryId, identity),
     ownerOf: (queryId) => this.owners.get(queryId),
   };
@@ -112,44 +117,45 @@ export class Governance {
     this.team = team;
   }
 
-  /** Before a tool runs: the caller's role, the tool policy, the rate limit and the quota. Throws a refusal. */
-  async admit(session: Session, tool: string): Promise<EffectiveRole> {
-    const identity = session.facts.identity.name;
+  /** The caller's role; remembered per identity, since rate limits and quotas follow it. */
+  roleFor(session: Session): EffectiveRole {
     const role = this.#policy.roleFor(session.facts.identity, session.client);
-    this.roleOfIdentity.set(identity, role);
-    enforceTool(role, tool);
-    const rate = role.rate ?? this.limits.defaultRate;
-    const limit = { capacity: rate.burst, refillPerSecond: rate.perSecond };
-    const take = (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
-    if (!take.ok) throw rateLimitedError(identity, limit, take.retryAfterMs);
-    const windows = this.quotas.windowsOf(identity);
-    const shared = this.team && windows.length > 0 ? await this.team.quotaUsage(identity, windows) : undefined;
-    const refusal = this.quotas.exceeded(identity, shared ? (w) => shared.get(w) : undefined);
-    if (refusal) throw refusal;
+    this.roleOfIdentity.set(session.facts.identity.name, role);
     return role;
   }
 
-  /** The warehouse as this call may use it. */
-  govern(warehouse: Warehouse, session: Session, role: EffectiveRole, meter: CallMeter): Warehouse {
-    meter.profile = warehouse.info().name;
-    return new GovernedWarehouse(warehouse, {
-      scheduler: this.schedulerFor(warehouse),
-      owners: this.resultOwners,
-      identity: session.facts.identity.name,
-      breaker: this.breakerFor(warehouse),
-      retry: { attempts: this.limits.retryAttempts, budgetMs: this.limits.retryBudgetMs },
-      sessionKey: session.id,
-      role,
-      meter,
-      metadata: { cache: this.metadata, scope: this.warehouseId(warehouse) },
-    });
+  /** The rate limit that applies to a role (its own, else the hub's default). */
+  rateOf(role: EffectiveRole): BucketLimit {
+    const rate = role.rate ?? this.limits.defaultRate;
+    return { capacity: rate.burst, refillPerSecond: rate.perSecond };
+  }
+
+  /** Takes one token from the identity's bucket: team-wide when a team answers, else locally. */
+  async takeToken(identity: string, limit: BucketLimit): Promise<TakeResult> {
+    return (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
+  }
+
+  /** The refusal for an identity whose quota is spent (team-wide usage when there is a team), if any. */
+  async quotaRefusal(identity: string): Promise<SnowmuxError | undefined> {
+    const windows = this.quotas.windowsOf(identity);
+    const shared = this.team && windows.length > 0 ? await this.team.quotaUsage(identity, windows) : undefined;
+    return this.quotas.exceeded(identity, shared ? (w) => shared.get(w) : undefined);
+  }
+
+  get retryPolicy(): { attempts: number; budgetMs: number } {
+    return { attempts: this.limits.retryAttempts, budgetMs: this.limits.retryBudgetMs };
+  }
+
+  /** The shared metadata cache and the scope naming this warehouse instance in its keys. */
+  metadataFor(warehouse: Warehouse): { cache: MetadataCache; scope: string } {
+    return { cache: this.metadata, scope: this.warehouseId(warehouse) };
   }
 
   /**
    * The warehouse's fair queue: at most limits.max_concurrent_queries running, and never more than the
    * backend itself runs at once, so each session's share is decided here and not by the backend's FIFO.
    */
-  private schedulerFor(warehouse: Warehouse): FairScheduler {
+  schedulerFor(warehouse: Warehouse): FairScheduler {
     let scheduler = this.schedulers.get(warehouse);
     if (!scheduler) {
       const capacity = warehouse.info().capacity;
@@ -204,9 +210,8 @@ export class Governance {
   }
 
   /** After a call: what it used counts against the identity's quota. */
-  async settle(session: Session, meter: CallMeter, ranQuery: boolean): Promise<void> {
+  async settle(identity: string, meter: CallMeter, ranQuery: boolean): Promise<void> {
     if (!ranQuery && meter.rows === 0 && meter.bytes === 0) return;
-    const identity = session.facts.identity.name;
     const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes };
     // Locally always (the fallback when Redis goes away), and team-wide when there is a team.
     this.quotas.record(identity, usage);
@@ -215,7 +220,7 @@ export class Governance {
     if (this.team && windows.length > 0) await this.team.quotaRecord(identity, windows, usage);
   }
 
-  private breakerFor(warehouse: Warehouse): WarehouseBreaker {
+  breakerFor(warehouse: Warehouse): WarehouseBreaker {
     let breaker = this.breakers.get(warehouse);
     if (!breaker) {
       const info = warehouse.info();

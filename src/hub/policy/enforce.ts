@@ -2,11 +2,11 @@
  * The policy checks the call pipeline runs, each throwing POLICY_DENIED with what happened, the rule
  * that said no, and what to do instead.
  */
-import type { SqlDialectChoice } from '../guard/sql/classifier.js';
+import type { SqlDialectChoice, SqlReading } from '../guard/sql/classifier.js';
 import { displayName } from '../names/object-pattern.js';
 import { policyDenied, type EffectiveRole, type ObjectRef } from './policy.js';
 import { CompiledRole, type Verdict } from './role.js';
-import { analyzeSqlObjects, type ObjectAccess } from './sql-objects.js';
+import { analyzeSqlObjects, sqlObjectsOfReading, type ObjectAccess, type SqlObjectAnalysis } from './sql-objects.js';
 
 const ASK_ADMIN = 'Ask an admin to change the role in config.toml';
 
@@ -52,7 +52,16 @@ export function enforceSqlObjects(
   options: { dialect?: SqlDialectChoice } = {},
 ): void {
   if (role instanceof CompiledRole && !role.objectsRestricted) return;
-  const analysis = analyzeSqlObjects(sql, context, options);
+  judgeObjects(role, analyzeSqlObjects(sql, context, options));
+}
+
+/** enforceSqlObjects for SQL the read-only check already read: its tokens, not a second lexing. */
+export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading, context: { database: string; schema: string }): void {
+  if (role instanceof CompiledRole && !role.objectsRestricted) return;
+  judgeObjects(role, sqlObjectsOfReading(reading, context));
+}
+
+function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): void {
   for (const { ref, access } of analysis.refs) {
     const verdict = objectVerdict(role, ref, true);
     if (verdict.allowed) continue;

@@ -24,9 +24,9 @@
  * With dialect 'any' (the default) the SQL is read with both engines' lexical rules and the union of both
  * readings is returned, so a comment in one engine that is code in the other hides nothing.
  */
-import { classifySql, type SqlDialectChoice, type StatementType } from '../guard/sql/classifier.js';
+import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
-import { tokenize, type SqlDialect, type Token } from '../guard/sql/lexer.js';
+import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
 import type { ObjectRef } from './policy.js';
 
@@ -115,26 +115,30 @@ class Findings {
   }
 }
 
+/** Objects of SQL already read (by the read-only check): the same tokens, not lexed again. Never throws. */
+export function sqlObjectsOfReading(reading: SqlReading, context: SqlContext): SqlObjectAnalysis {
+  const findings = new Findings();
+  try {
+    objectsOfReading(reading, normalizeContext(context), findings);
+  } catch {
+    findings.opaque('the SQL could not be analysed');
+  }
+  return { refs: findings.refs, opaqueReasons: findings.reasons };
+}
+
 function analyzeInDialect(sql: string, context: SqlContext, dialect: SqlDialect, findings: Findings): void {
-  const lexed = tokenize(sql, { dialect });
-  if (lexed.error) {
-    findings.opaque(`the SQL could not be read: ${lexed.error.message}`);
+  objectsOfReading(readSql(sql, dialect), context, findings);
+}
+
+function objectsOfReading(reading: SqlReading, context: SqlContext, findings: Findings): void {
+  if (reading.error) {
+    findings.opaque(`the SQL could not be read: ${reading.error.message}`);
     return;
   }
-  const classified = classifySql(sql, { dialect });
-  if (classified.error) {
-    findings.opaque(`the SQL could not be read: ${classified.error.message}`);
-    return;
-  }
-  const significant = lexed.tokens.filter((t) => t.kind !== 'comment');
   let ctx = context;
-  let index = 0;
-  for (const statement of classified.statements) {
-    const tokens: Token[] = [];
-    while (index < significant.length && significant[index]!.start < statement.start) index++;
-    while (index < significant.length && significant[index]!.end <= statement.end) tokens.push(significant[index++]!);
-    if (tokens.length === 0) continue;
-    const scanner = new StatementScanner(tokens, statement.type, ctx, dialect, findings);
+  for (const statement of reading.statements) {
+    if (statement.tokens.length === 0) continue;
+    const scanner = new StatementScanner(statement.tokens, statement.type, ctx, reading.dialect, findings);
     scanner.run();
     // A USE changes how the following statements' names resolve.
     ctx = scanner.contextAfter ?? ctx;

@@ -2,53 +2,51 @@
  * Beyond tools: warehouse objects as MCP resources (`snowflake://{database}/{schema}/{object}` → columns and
  * comments as JSON), completions for their names, and a prompt for exploring a schema. Reads go through
  * runTool as `describe_table` (the role must allow that tool, its object rules apply, the read is audited);
- * completions list only what the caller's role may see.
+ * completions pass the same pipeline and list only what the caller's role may see.
  */
 import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { normalizeIdentifier } from '../names/identifiers.js';
-import type { Warehouse } from '../warehouse/types.js';
-import { newCallMeter } from '../governance/call-meter.js';
+import type { CallContext, Warehouse } from '../warehouse/types.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
 const MAX_COMPLETIONS = 100;
+const COMPLETION_TIMEOUT_MS = 10_000;
 
 export function registerObjectResources(server: McpServer, env: ToolEnv): void {
   const { session } = env;
 
-  /** The caller's governed warehouse, for completions (no MCP request to hang a full call on). */
-  const governed = async (): Promise<Warehouse | undefined> => {
-    try {
-      const role = env.governance.policy.roleFor(session.facts.identity, session.client);
-      const shared = await env.warehouses.forSession(session, role.profile);
-      return env.governance.govern(shared, session, role, newCallMeter());
-    } catch {
-      return undefined;
-    }
+  /**
+   * Completions are calls too: they pass the pipeline as `describe_table` (what the resource they complete
+   * needs), so the role's tool and object rules, the rate limit and the audit apply to them like to a read.
+   */
+  let completions = 0;
+  const listed = async (argument: string, value: string, fn: (w: Warehouse, ctx: CallContext) => Promise<string[]>): Promise<string[]> => {
+    let names: string[] = [];
+    const request = { id: `complete-${++completions}`, signal: AbortSignal.timeout(COMPLETION_TIMEOUT_MS) };
+    await env.pipeline.run(session, 'describe_table', request, { completion: argument, value }, async ({ warehouse, ctx }) => {
+      names = matching(await fn(warehouse, ctx), value);
+      return { content: [{ type: 'text', text: `${names.length} completion(s)` }] };
+    });
+    return names;
   };
-  const ctx = () => ({ signal: AbortSignal.timeout(10_000), tag: { sessionId: session.id, requestId: 'complete', client: session.clientLabel, tool: 'complete' } });
   const matching = (names: string[], prefix: string) =>
     names.filter((n) => n.toUpperCase().startsWith(prefix.replace(/^"/, '').toUpperCase())).slice(0, MAX_COMPLETIONS);
-  const listed = async (fn: (w: Warehouse) => Promise<string[]>): Promise<string[]> => {
-    const w = await governed();
-    if (!w) return [];
-    return fn(w).catch(() => []);
-  };
 
   server.registerResource(
     'warehouse-object',
     new ResourceTemplate('snowflake://{database}/{schema}/{object}', {
       list: undefined,
       complete: {
-        database: (value) => listed(async (w) => matching((await w.listDatabases(ctx())).map((d) => d.name), value)),
-        schema: (value, context) => listed(async (w) => matching((await w.listSchemas(context?.arguments?.database ?? '', ctx())).map((s) => s.name), value)),
+        database: (value) => listed('database', value, async (w, ctx) => (await w.listDatabases(ctx)).map((d) => d.name)),
+        schema: (value, context) => listed('schema', value, async (w, ctx) => (await w.listSchemas(context?.arguments?.database ?? '', ctx)).map((s) => s.name)),
         object: (value, context) =>
-          listed(async (w) => {
+          listed('object', value, async (w, ctx) => {
             const db = context?.arguments?.database ?? '';
             const sch = context?.arguments?.schema ?? '';
-            const objects = [...(await w.listObjects(db, sch, 'table', ctx())), ...(await w.listObjects(db, sch, 'view', ctx()))];
-            return matching(objects.map((o) => o.name), value);
+            const objects = [...(await w.listObjects(db, sch, 'table', ctx)), ...(await w.listObjects(db, sch, 'view', ctx))];
+            return objects.map((o) => o.name);
           }),
       },
     }),

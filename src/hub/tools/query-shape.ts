@@ -3,7 +3,7 @@ import * as z from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { QueryResult } from '../warehouse/types.js';
 import { queryStructured, queryText, truncationNotice } from './result-format.js';
-import type { HubLimits } from './tool-runtime.js';
+import type { HubLimits } from '../pipeline/hub-limits.js';
 
 export const queryOutput = z.object({
   columns: z.array(z.object({ name: z.string(), type: z.string() })),

@@ -4,7 +4,7 @@
  * for tools or feeding malformed arguments is exactly what an audit log is for.
  */
 import { ProtocolError, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
-import { refusedCallRecord, wentThroughRunTool, type ToolEnv } from './tool-runtime.js';
+import { wentThroughRunTool, type ToolEnv } from './tool-runtime.js';
 
 type Handler = (request: unknown, ctx: ServerContext) => Promise<Record<string, unknown>>;
 
@@ -23,7 +23,7 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
   server.server.setRequestHandler('tools/call', async (request, ctx) => {
     const name = String(request.params.name).slice(0, MAX_TOOL_NAME);
     const args = (request.params.arguments ?? {}) as Record<string, unknown>;
-    const record = (code: string) => env.sink.record(refusedCallRecord(env.session, name, String(ctx.mcpReq.id), code, args));
+    const record = (code: string) => env.pipeline.recordRefused(env.session, name, String(ctx.mcpReq.id), code, args);
     let result: Record<string, unknown>;
     try {
       result = await sdkHandler({ method: 'tools/call', params: request.params }, ctx);

@@ -41,6 +41,11 @@ export interface QueryOptions extends CallContext {
   maxBytes?: number | undefined;
   /** Positional bind values for `?` placeholders. */
   binds?: JsonValue[] | undefined;
+  /**
+   * The statement's first words, upper-cased, as the hub's one SQL reading found them: a backend that
+   * needs them (Snowflake's session-effect rule) uses these instead of scanning the text again.
+   */
+  leadingWords?: readonly string[] | undefined;
 }
 
 export interface ColumnInfo {

@@ -15,6 +15,7 @@ import type { ProfileSettings } from '../config/profile-settings.js';
 import { profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
+import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -51,16 +52,40 @@ export interface WarehouseRegistryOptions {
  */
 const DEFAULT_LOGIN_RETRY_AFTER_MS = 15_000;
 
+/**
+ * Where a session's calls will run, known from its settings alone: the engine (and so the SQL dialect)
+ * and the default context, without opening a pool or logging in. `open()` does that, and only the
+ * pipeline's open-warehouse stage calls it — after the cheap rules passed.
+ */
+export interface WarehouseTarget {
+  readonly kind: Warehouse['kind'];
+  /** Profile name, or `embedded`. */
+  readonly name: string;
+  readonly defaultDatabase: string;
+  readonly defaultSchema: string;
+  open(): Promise<Warehouse>;
+}
+
 export interface WarehouseProvider {
-  /** The warehouse for this session's calls; `profileName` (from the session's role) wins over the session's own. */
-  forSession(session: WarehouseCaller, profileName?: string): Promise<Warehouse>;
+  /**
+   * Where this session's calls run; `profileName` (from the session's role) wins over the session's own.
+   * Throws a config error for settings that cannot resolve; never opens a pool or logs in.
+   */
+  targetFor(session: WarehouseCaller, profileName?: string): WarehouseTarget;
+}
+
+/** A target for a warehouse that is already open (tests, embedded callers). */
+export function openedTarget(warehouse: Warehouse): WarehouseTarget {
+  const info = warehouse.info();
+  const opened = Promise.resolve(warehouse);
+  return { kind: warehouse.kind, name: info.name, defaultDatabase: info.defaultDatabase, defaultSchema: info.defaultSchema, open: () => opened };
 }
 
 export class WarehouseRegistry implements WarehouseProvider {
   private embedded: Promise<Warehouse> | null = null;
   private readonly pools = new Map<string, Promise<Warehouse>>();
   private readonly open = new Set<Warehouse>();
-  private readonly bySession = new WeakMap<WarehouseCaller, Map<string, Promise<Warehouse>>>();
+  private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
   private closed = false;
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
@@ -83,8 +108,8 @@ export class WarehouseRegistry implements WarehouseProvider {
     );
   }
 
-  forSession(session: WarehouseCaller, profileName?: string): Promise<Warehouse> {
-    if (this.closed) return Promise.reject(new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.'));
+  targetFor(session: WarehouseCaller, profileName?: string): WarehouseTarget {
+    if (this.closed) throw new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.');
     const name = profileName ?? session.facts.profile;
     const key = name ?? '';
     let cache = this.bySession.get(session);
@@ -92,19 +117,23 @@ export class WarehouseRegistry implements WarehouseProvider {
       cache = new Map();
       this.bySession.set(session, cache);
     }
-    let found = cache.get(key);
-    if (!found) {
-      found = this.open_(name, session.facts.env ?? {});
-      cache.set(key, found);
-      // A failure (bad settings, login refused) is reported to this call; the next call tries again.
-      found.catch(() => cache!.delete(key));
+    let target = cache.get(key);
+    if (!target) {
+      // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
+      const profile = this.resolve(name, session.facts.env ?? {});
+      target = profile
+        ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', open: () => this.snowflakeWarehouse(profile) }
+        : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, open: () => this.embeddedWarehouse() };
+      cache.set(key, target);
     }
-    return found;
+    return target;
   }
 
-  private async open_(name: string | undefined, sessionEnv: Record<string, string>): Promise<Warehouse> {
-    const profile = this.resolve(name, sessionEnv);
-    return profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse();
+  /** Opens (logs in to) the session's warehouse now: `targetFor(…).open()`. */
+  async forSession(session: WarehouseCaller, profileName?: string): Promise<Warehouse> {
+    const target = this.targetFor(session, profileName);
+    if (this.closed) throw new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.');
+    return target.open();
   }
 
   private resolve(name: string | undefined, sessionEnv: Record<string, string>): SnowflakeProfile | null {
@@ -121,6 +150,7 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   private snowflakeWarehouse(profile: SnowflakeProfile): Promise<Warehouse> {
+    if (this.closed) return Promise.reject(new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.'));
     const fingerprint = profileFingerprint(profile);
     let pool = this.pools.get(fingerprint);
     if (!pool) {
@@ -144,6 +174,7 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   private embeddedWarehouse(): Promise<Warehouse> {
+    if (this.closed) return Promise.reject(new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.'));
     if (!this.embedded) {
       const started = performance.now();
       this.embedded = import('./duckdb/duckdb-warehouse.js')

@@ -1,8 +1,7 @@
 /** Lex → split → analyze, for one dialect. The public entry points live in classifier.ts and policy.ts. */
 
-import { analyzeStatement } from './analyzer.js';
-import { tokenize, type SqlDialect } from './lexer.js';
-import { splitStatements } from './splitter.js';
+import type { SqlDialect } from './lexer.js';
+import { readSql, type SqlReading } from './sql-reading.js';
 import type { StatementType } from './statement-types.js';
 
 /** Which engine's rules to read the SQL with; 'any' reads it both ways and keeps the stricter result. */
@@ -41,21 +40,11 @@ export interface DialectClassification {
 }
 
 export function classifyInDialect(sql: string, dialect: SqlDialect): DialectClassification {
-  const lexed = tokenize(sql, { dialect });
-  if (lexed.error) {
-    return { statements: [], error: { code: lexed.error.code, message: lexed.error.message, offset: lexed.error.offset } };
-  }
-  const statements = splitStatements(lexed.tokens, dialect).map((slice): ClassifiedStatement => {
-    const analysis = analyzeStatement(slice.tokens, dialect);
-    return {
-      type: analysis.type,
-      text: sql.slice(slice.start, slice.end),
-      start: slice.start,
-      end: slice.end,
-      readOnly: analysis.hazards.length === 0,
-      hazards: analysis.hazards,
-      stages: analysis.stages,
-    };
-  });
-  return { statements };
+  return classificationOf(readSql(sql, dialect));
+}
+
+/** The classifier's view of a reading (the statements without their tokens). */
+export function classificationOf(reading: SqlReading): DialectClassification {
+  if (reading.error) return { statements: [], error: reading.error };
+  return { statements: reading.statements.map(({ tokens: _tokens, ...statement }) => statement) };
 }

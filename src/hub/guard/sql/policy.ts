@@ -12,8 +12,9 @@
  * checkSql never throws; anything unexpected becomes an SQL_UNPARSEABLE refusal.
  */
 
-import { DIALECT_NAMES, classifyInDialect, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
+import { DIALECT_NAMES, classificationOf, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
 import type { SqlDialect } from './lexer.js';
+import { readSql, type SqlReading } from './sql-reading.js';
 import { READ_TYPES, refusalAdvice, typeHazard, type StatementType } from './statement-types.js';
 
 export interface SqlPolicy {
@@ -47,12 +48,32 @@ export function checkSql(sql: string, policy: SqlPolicy): SqlVerdict {
   try {
     return checkSqlUnguarded(sql, policy);
   } catch {
-    return refuse('SQL_UNPARSEABLE', 'NONE', 'parseable', 'Query refused: the SQL could not be checked (rule: parseable). Simplify the query and try again.');
+    return unreadable();
   }
 }
 
-function checkSqlUnguarded(sql: string, policyInput: SqlPolicy): SqlVerdict {
-  const policy: SqlPolicy = policyInput !== null && typeof policyInput === 'object' ? policyInput : { allowWrite: false };
+/**
+ * checkSql for one engine, also handing back the reading it judged, so the rest of the call (object
+ * rules, session effects) reads the same tokens instead of lexing the SQL again. `reading` is undefined
+ * when the SQL was refused before it was read (not text, too long).
+ */
+export function checkSqlReading(sql: string, policy: SqlPolicy & { dialect: SqlDialect }): { verdict: SqlVerdict; reading?: SqlReading } {
+  try {
+    const early = precheck(sql);
+    if (early) return { verdict: early };
+    const reading = readSql(sql, policy.dialect);
+    return { verdict: judgeReading(reading, policy, false), reading };
+  } catch {
+    return { verdict: unreadable() };
+  }
+}
+
+function unreadable(): SqlVerdict {
+  return refuse('SQL_UNPARSEABLE', 'NONE', 'parseable', 'Query refused: the SQL could not be checked (rule: parseable). Simplify the query and try again.');
+}
+
+/** Refusals decided before the SQL is lexed. */
+function precheck(sql: unknown): Refusal | undefined {
   if (typeof sql !== 'string') {
     return refuse('SQL_UNPARSEABLE', 'NONE', 'parseable', 'Query refused: the query is not text (rule: parseable). Send the SQL as a string.');
   }
@@ -64,25 +85,33 @@ function checkSqlUnguarded(sql: string, policyInput: SqlPolicy): SqlVerdict {
       `Query refused: the query is ${sql.length} characters long; the limit is ${MAX_SQL_LENGTH} (rule: parseable). Send a shorter statement.`,
     );
   }
+  return undefined;
+}
+
+function checkSqlUnguarded(sql: string, policyInput: SqlPolicy): SqlVerdict {
+  const policy: SqlPolicy = policyInput !== null && typeof policyInput === 'object' ? policyInput : { allowWrite: false };
+  const early = precheck(sql);
+  if (early) return early;
   const dialect = policy.dialect ?? 'any';
-  if (dialect !== 'any') return checkInDialect(sql, policy, dialect, false);
-  const snowflake = checkInDialect(sql, policy, 'snowflake', true);
+  if (dialect !== 'any') return judgeReading(readSql(sql, dialect), policy, false);
+  const snowflake = judgeReading(readSql(sql, 'snowflake'), policy, true);
   if (!snowflake.allowed) return snowflake;
-  const duckdb = checkInDialect(sql, policy, 'duckdb', true);
+  const duckdb = judgeReading(readSql(sql, 'duckdb'), policy, true);
   if (!duckdb.allowed) return duckdb;
   return snowflake;
 }
 
-function checkInDialect(sql: string, policy: SqlPolicy, dialect: SqlDialect, nameDialect: boolean): SqlVerdict {
-  const result = classifyInDialect(sql, dialect);
+function judgeReading(reading: SqlReading, policy: SqlPolicy, nameDialect: boolean): SqlVerdict {
+  const dialect = reading.dialect;
+  const result = classificationOf(reading);
   if (result.error) {
     const where = result.error.offset === undefined ? '' : ` at offset ${result.error.offset}`;
-    const reading = nameDialect ? ` when read as ${DIALECT_NAMES[dialect]} SQL` : '';
+    const readAs = nameDialect ? ` when read as ${DIALECT_NAMES[dialect]} SQL` : '';
     return refuse(
       'SQL_UNPARSEABLE',
       'NONE',
       'parseable',
-      `Query refused: the SQL could not be read safely: ${result.error.message}${where}${reading} (rule: parseable). Fix the quoting or comments and try again.`,
+      `Query refused: the SQL could not be read safely: ${result.error.message}${where}${readAs} (rule: parseable). Fix the quoting or comments and try again.`,
     );
   }
   const statements = result.statements;

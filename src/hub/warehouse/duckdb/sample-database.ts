@@ -19,8 +19,8 @@ import { processAlive } from '../../../wire/process-alive.js';
  * (main.SNOWMUX_SAMPLE_INFO); a file with another stamp is rebuilt.
  */
 
-export const SAMPLE_DATABASE = 'SNOWMUX_SAMPLE';
-export const SAMPLE_SCHEMA = 'TPCH';
+export { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './sample-names.js';
+import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './sample-names.js';
 export const SHOWCASE_SCHEMA = 'SHOWCASE';
 /** Bump whenever the generated contents change: existing files are then rebuilt on open. */
 export const SAMPLE_GENERATOR_VERSION = '1';

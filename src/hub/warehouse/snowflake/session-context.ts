@@ -144,10 +144,11 @@ const NEUTRAL_FIRST = new Set([
   'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY', 'GET', 'PUT', 'REMOVE', 'RM',
   'DROP', 'UNDROP', 'GRANT', 'REVOKE', 'COMMENT',
 ]);
+/** How many leading words sessionEffect reads. */
+export const SESSION_EFFECT_WORDS = 6;
 const SESSION_OBJECT = /\b(TEMP|TEMPORARY|VOLATILE)\b/;
 
-export function sessionEffect(sql: string): SessionEffect {
-  const words = leadingWords(sql, 6);
+export function sessionEffect(sql: string, words: readonly string[] = leadingWords(sql, SESSION_EFFECT_WORDS)): SessionEffect {
   const first = words[0] ?? '';
   if (first === 'USE') return 'context';
   if (NEUTRAL_FIRST.has(first)) return 'none';

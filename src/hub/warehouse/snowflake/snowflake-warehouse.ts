@@ -117,7 +117,7 @@ export class SnowflakeWarehouse implements Warehouse {
 
   async query(sql: string, options: QueryOptions): Promise<QueryResult> {
     const started = performance.now();
-    const effect = sessionEffect(sql);
+    const effect = options.leadingWords ? sessionEffect(sql, options.leadingWords) : sessionEffect(sql);
     const window: RowWindow = { start: 0, maxRows: Math.max(0, options.maxRows), maxBytes: options.maxBytes };
     const success = await this.withConnection(options, 'statement', async (lease) => {
       const outcome = await this.execute(lease, sql, options, window, options.binds, options.onProgress);

@@ -1,0 +1,93 @@
+/**
+ * The one path every tool call takes, whatever the transport (Unix socket, stdio, HTTP, WebSocket) and
+ * whatever the tool (built-in, team-defined, resource reads, completions). The call stages run in order,
+ * cheapest refusals first; the tool body then gets only a governed warehouse, whose every operation
+ * passes the statement stages (statement-pipeline.ts). Nothing reaches a warehouse, or logs in, before
+ * the rules that need none have passed. Adding a rule is one stage file and one entry in a list.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { SnowmuxError } from '../../errors.js';
+import type { Session } from '../session/session.js';
+import type { CallContext } from '../warehouse/types.js';
+import { refusedCallRecord } from './call-record.js';
+import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
+import { GovernedWarehouse } from './governed-warehouse.js';
+import { runStages } from './stage.js';
+import { audit } from './stages/audit.js';
+import { quota } from './stages/quota.js';
+import { rateLimit } from './stages/rate-limit.js';
+import { target } from './stages/target.js';
+import { toolPolicy } from './stages/tool-policy.js';
+import { usage } from './stages/usage.js';
+
+/**
+ * In order. audit and usage wrap the rest and act on the way back (every call one record; what it used
+ * counted); the rules follow cheapest first: the role and tool (no I/O), the rate limit, the quota, and
+ * the target (resolved from settings, no login).
+ */
+export const CALL_STAGES: readonly CallStage[] = [audit, usage, toolPolicy, rateLimit, quota, target];
+
+export type ToolBody = (call: ToolCall) => Promise<CallToolResult>;
+
+export class CallPipeline {
+  constructor(readonly env: PipelineEnv) {}
+
+  async run(session: Session, tool: string, request: CallRequest, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
+    const { limits } = this.env;
+    const controller = session.beginCall(request.id, tool);
+    const timer = setTimeout(() => {
+      controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call exceeded the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too). Narrow the query or raise hub.call_timeout_ms.`));
+    }, limits.callTimeoutMs);
+    timer.unref();
+    const onClientAbort = () => controller.abort(new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.'));
+    if (request.signal.aborted) onClientAbort();
+    else request.signal.addEventListener('abort', onClientAbort, { once: true });
+
+    const call = new CallState(this.env, session, tool, request, args, controller);
+    try {
+      return await runStages(CALL_STAGES, call, () => body(toolCallOf(call)));
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener('abort', onClientAbort);
+      session.endCall(request.id, call.outcome === 'error');
+    }
+  }
+
+  /** Records a call refused before any stage could run (the SDK found no such tool, or bad arguments). */
+  recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): void {
+    this.env.sink.record(refusedCallRecord(session, tool, requestId, errorCode, args));
+  }
+
+}
+
+/** The body's view of the call, once every call stage has passed. */
+function toolCallOf(call: CallState): ToolCall {
+  const { role, target: where } = call;
+  if (!role || !where) throw new SnowmuxError('INTERNAL_ERROR', 'A tool body ran before the call stages resolved its role and target.');
+  const { limits } = call.env;
+  const ctx: CallContext = {
+    signal: call.controller.signal,
+    tag: { sessionId: call.session.id, requestId: call.request.id, client: call.session.clientLabel, tool: call.tool },
+    timeoutMs: limits.callTimeoutMs,
+    role: role.snowflakeRole,
+    warehouse: role.warehouse,
+    onProgress: call.request.onProgress,
+  };
+  const warehouse = new GovernedWarehouse({
+    governance: call.env.governance,
+    target: where,
+    role,
+    identity: call.identity,
+    sessionKey: call.session.id,
+    meter: call.meter,
+  });
+  return {
+    warehouse,
+    role,
+    ctx,
+    logger: call.logger,
+    // hub.max_rows is the default and, for roles without their own max_rows, the ceiling (security-model.md).
+    rowCap: (asked) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? limits.defaultMaxRows),
+    noteSql: (s) => (call.sql = s),
+  };
+}

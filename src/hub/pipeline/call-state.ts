@@ -1,0 +1,110 @@
+/**
+ * One tool call as it passes the call stages: who called (the session), what they asked, the role and
+ * target the stages resolve, what it used (the meter), and how it ended. Stages read and fill it; the
+ * audit stage turns it into the call's one CallRecord.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import { REFUSAL_CODES } from '../../error-codes.js';
+import { newCallMeter } from '../governance/call-meter.js';
+import type { Governance } from '../governance/governance.js';
+import type { CallRecord, CallSink } from '../observe/call-record.js';
+import type { Logger } from '../observe/logger.js';
+import type { EffectiveRole } from '../policy/policy.js';
+import type { Session } from '../session/session.js';
+import type { WarehouseProvider, WarehouseTarget } from '../warehouse/warehouse-registry.js';
+import type { CallContext, QueryProgress, Warehouse } from '../warehouse/types.js';
+import type { HubLimits } from './hub-limits.js';
+import type { Stage } from './stage.js';
+
+/** What the pipeline serves calls with: shared by every session of the hub. */
+export interface PipelineEnv {
+  warehouses: WarehouseProvider;
+  governance: Governance;
+  limits: HubLimits;
+  logger: Logger;
+  sink: CallSink;
+}
+
+/** What a caller's request brings, whatever the transport: its id, its cancellation, where progress goes. */
+export interface CallRequest {
+  id: string;
+  /** Aborted when the client cancels the request or goes away. */
+  signal: AbortSignal;
+  onProgress?: ((progress: QueryProgress) => void) | undefined;
+}
+
+/** What a tool body gets for one call. */
+export interface ToolCall {
+  /** The warehouse with this call's rules applied: every method passes the statement stages. */
+  warehouse: Warehouse;
+  role: EffectiveRole;
+  ctx: CallContext;
+  logger: Logger;
+  /** The row cap for this call: the asked limit within the hub's and the role's caps. */
+  rowCap(asked: number | undefined): number;
+  /** Records the SQL this call runs (for status and audit). */
+  noteSql(sql: string): void;
+}
+
+export class CallState {
+  readonly started = performance.now();
+  readonly meter = newCallMeter();
+  readonly logger: Logger;
+  /** Set by tool-policy. */
+  role: EffectiveRole | undefined;
+  /** Set by the target stage. */
+  target: WarehouseTarget | undefined;
+  sql: string | null = null;
+  outcome: CallRecord['outcome'] = 'ok';
+  errorCode: string | null = null;
+
+  constructor(
+    readonly env: PipelineEnv,
+    readonly session: Session,
+    readonly tool: string,
+    readonly request: CallRequest,
+    readonly args: Record<string, unknown>,
+    /** This call's own abort: the client's cancel, the session's end, or the hub's call timeout. */
+    readonly controller: AbortController,
+  ) {
+    this.logger = env.logger.child({ session: session.id, request: request.id, tool });
+  }
+
+  get identity(): string {
+    return this.session.facts.identity.name;
+  }
+
+  /** Notes how a returned result ended (a tool body reports refusals and errors as isError results). */
+  settleResult(result: CallToolResult): CallToolResult {
+    if (result.isError) {
+      this.errorCode = ((result._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code) ?? 'TOOL_ERROR';
+      this.outcome = REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';
+    }
+    return result;
+  }
+
+  /** Turns a failure into the tool result the client sees, and notes how the call ended. */
+  fail(err: unknown): CallToolResult {
+    // When the call was aborted (cancel, disconnect, timeout), that reason explains the failure best.
+    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
+    const effective = reason instanceof SnowmuxError ? reason : err;
+    this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
+    this.outcome = this.errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';
+    if (this.errorCode === 'INTERNAL_ERROR') this.logger.error({ err }, 'tool failed unexpectedly');
+    else this.logger.info({ code: this.errorCode, msg: errorMessage(effective) }, 'tool call failed');
+    return toolError(effective);
+  }
+}
+
+export type CallStage = Stage<CallState, CallToolResult>;
+
+export function toolError(err: unknown): CallToolResult {
+  const code = err instanceof SnowmuxError ? err.code : 'INTERNAL_ERROR';
+  const message = err instanceof SnowmuxError ? err.message : `Unexpected error: ${errorMessage(err)}. This is a snowmux bug; the hub log has details.`;
+  return {
+    isError: true,
+    content: [{ type: 'text', text: message }],
+    _meta: { 'dev.snowmux/error': { code } },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The only warehouse a tool body ever holds: each method call becomes one Statement and passes every
+ * statement stage (statement-pipeline.ts). Its info() comes from the target, so a tool can read the
+ * default context without causing a login.
+ */
+import type {
+  CallContext,
+  ColumnDescription,
+  DatabaseInfo,
+  ObjectInfo,
+  ObjectKind,
+  ObjectRef,
+  QueryOptions,
+  QueryResult,
+  SchemaInfo,
+  Warehouse,
+  WarehouseInfo,
+} from '../warehouse/types.js';
+import type { Operation, OperationResults, StatementScope } from './statement.js';
+import { runStatement } from './statement-pipeline.js';
+
+export class GovernedWarehouse implements Warehouse {
+  constructor(private readonly scope: StatementScope) {}
+
+  get kind(): Warehouse['kind'] {
+    return this.scope.target.kind;
+  }
+
+  info(): WarehouseInfo {
+    const t = this.scope.target;
+    return { kind: t.kind, name: t.name, detail: {}, defaultDatabase: t.defaultDatabase, defaultSchema: t.defaultSchema };
+  }
+
+  query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    return this.run({ kind: 'query', sql, options });
+  }
+
+  fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
+    return this.run({ kind: 'fetch', queryId, page, ctx });
+  }
+
+  listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
+    return this.run({ kind: 'databases', ctx });
+  }
+
+  listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]> {
+    return this.run({ kind: 'schemas', database, ctx });
+  }
+
+  listObjects(database: string, schema: string, objectKind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]> {
+    return this.run({ kind: 'objects', database, schema, objectKind, ctx });
+  }
+
+  describeObject(ref: ObjectRef, objectKind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
+    return this.run({ kind: 'describe', ref, objectKind, ctx });
+  }
+
+  /** The warehouse is shared by every session: a session never closes it. */
+  async close(): Promise<void> {}
+
+  private async run<K extends Operation['kind']>(op: Extract<Operation, { kind: K }>): Promise<OperationResults[K]> {
+    return (await runStatement({ op, scope: this.scope })) as OperationResults[K];
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Statement stage: what the operation used — rows, result bytes, the query id — into the call's meter
+ * (read by quotas, status and audit), and who owns each query id (for result paging). It acts on the way
+ * back, so it counts what the caller actually receives (listings after the role's filter).
+ */
+import type { OperationResults, StatementStage } from '../statement.js';
+
+export const accounting: StatementStage = {
+  name: 'accounting',
+  async run(st, next) {
+    const result = await next();
+    const { meter, governance, identity } = st.scope;
+    if (st.op.kind === 'query' || st.op.kind === 'fetch') {
+      const r = result as OperationResults['query'];
+      meter.rows += r.rowCount;
+      meter.bytes += Buffer.byteLength(JSON.stringify(r.rows));
+      if (r.queryId) {
+        meter.queryId = r.queryId;
+        governance.resultOwners.remember(r.queryId, identity);
+      }
+    } else {
+      meter.rows += (result as unknown[]).length;
+    }
+    return result;
+  },
+};

@@ -1,0 +1,39 @@
+/**
+ * Call stage, outermost: every call ends in exactly one CallRecord (status's recent list, the audit
+ * log, metrics), whatever stage refused it or however it failed. A failure becomes the tool result
+ * that says what happened and what to do next.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { callRecord } from '../call-record.js';
+import type { CallStage } from '../call-state.js';
+
+export const audit: CallStage = {
+  name: 'audit',
+  async run(call, next) {
+    let result: CallToolResult;
+    try {
+      result = call.settleResult(await next());
+    } catch (err) {
+      result = call.fail(err);
+    }
+    const ms = performance.now() - call.started;
+    call.logger.debug({ outcome: call.outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
+    const { meter } = call;
+    call.env.sink.record(
+      callRecord(call.session, call.tool, call.request.id, {
+        outcome: call.outcome,
+        errorCode: call.errorCode,
+        ms,
+        queueWaitMs: meter.queueWaitMs,
+        runMs: meter.runMs,
+        rows: meter.rows,
+        bytes: meter.bytes,
+        queryId: meter.queryId ?? null,
+        sql: call.sql,
+        request: call.sql === null ? call.args : undefined,
+        profile: meter.profile ?? null,
+      }),
+    );
+    return result;
+  },
+};

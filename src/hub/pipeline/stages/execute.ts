@@ -1,0 +1,35 @@
+/**
+ * The core the statement stages wrap: the operation, on the opened warehouse. SQL reaches the warehouse
+ * only as the text sql-policy judged, with the leading words of its one reading (so the backend never
+ * scans it again).
+ */
+import { SnowmuxError } from '../../../errors.js';
+import { leadingWords } from '../../guard/sql/classifier.js';
+import { SESSION_EFFECT_WORDS } from '../../warehouse/snowflake/session-context.js';
+import type { OperationResult, Statement } from '../statement.js';
+
+export function execute(st: Statement): Promise<OperationResult> {
+  const w = st.warehouse;
+  if (!w) throw new SnowmuxError('INTERNAL_ERROR', 'An operation reached the warehouse before it was opened.');
+  const op = st.op;
+  switch (op.kind) {
+    case 'query': {
+      const first = st.reading?.statements[0];
+      if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
+      return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS) });
+    }
+    case 'fetch':
+      if (!w.fetchResults) {
+        throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');
+      }
+      return w.fetchResults(op.queryId, op.page, op.ctx);
+    case 'databases':
+      return w.listDatabases(op.ctx);
+    case 'schemas':
+      return w.listSchemas(op.database, op.ctx);
+    case 'objects':
+      return w.listObjects(op.database, op.schema, op.objectKind, op.ctx);
+    case 'describe':
+      return w.describeObject(op.ref, op.objectKind, op.ctx);
+  }
+}

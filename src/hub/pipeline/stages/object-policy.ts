@@ -1,0 +1,60 @@
+/**
+ * Statement stage: the role's object rules. SQL naming an object the role may not use is refused (from
+ * sql-policy's reading); a metadata call about a denied database, schema or object is refused, and a
+ * listing is filtered to what the role may see; a result is paged only by the identity that ran it.
+ */
+import { SnowmuxError } from '../../../errors.js';
+import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
+import { policyDenied } from '../../policy/policy.js';
+import type { OperationResults, Statement, StatementStage } from '../statement.js';
+
+export const objectPolicy: StatementStage = {
+  name: 'object-policy',
+  async run(st, next) {
+    const { role, target } = st.scope;
+    const op = st.op;
+    switch (op.kind) {
+      case 'query': {
+        if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
+        enforceObjectsOfReading(role, st.reading, { database: op.options.database ?? target.defaultDatabase, schema: op.options.schema ?? target.defaultSchema });
+        return next();
+      }
+      case 'fetch':
+        checkResultOwner(st, op.queryId);
+        return next();
+      case 'databases': {
+        const all = (await next()) as OperationResults['databases'];
+        return all.filter((d) => role.canSee({ database: d.name }));
+      }
+      case 'schemas': {
+        enforceObject(role, { database: op.database }, 'database');
+        const all = (await next()) as OperationResults['schemas'];
+        return all.filter((s) => role.canSee({ database: op.database, schema: s.name }));
+      }
+      case 'objects': {
+        enforceObject(role, { database: op.database, schema: op.schema }, 'schema');
+        const all = (await next()) as OperationResults['objects'];
+        return all.filter((o) => role.canSee({ database: op.database, schema: op.schema, name: o.name }));
+      }
+      case 'describe':
+        enforceObject(role, op.ref, op.objectKind);
+        return next();
+    }
+  },
+};
+
+/**
+ * Snowflake keeps results per Snowflake user, and every session of a profile shares that user; the hub
+ * is what keeps one identity from paging another's result.
+ */
+function checkResultOwner(st: Statement, queryId: string): void {
+  const { governance, identity, role } = st.scope;
+  const owner = governance.resultOwners.ownerOf(queryId);
+  if (owner !== undefined ? owner === identity : !role.objectsRestricted) return;
+  throw policyDenied(
+    owner !== undefined
+      ? `Access denied: query ${queryId} was run by another user; results can only be paged by whoever ran the query. Run the query yourself.`
+      : `Access denied: query ${queryId} was not run through this hub by you, and role "${role.name}" may only use some objects. Run the query again with execute_query.`,
+    { rule: 'result-owner' },
+  );
+}

@@ -1,0 +1,22 @@
+/**
+ * Statement stage: the role's SQL policy — read-only unless the role may write, one statement per call,
+ * known statement types — judged on one reading of the SQL in the dialect of the engine that will run it
+ * (known from the target, before any login). Later stages use that reading; nothing lexes the SQL again.
+ */
+import { SnowmuxError } from '../../../errors.js';
+import { checkSqlReading } from '../../guard/sql/classifier.js';
+import type { StatementStage } from '../statement.js';
+
+export const sqlPolicy: StatementStage = {
+  name: 'sql-policy',
+  run(st, next) {
+    if (st.op.kind !== 'query') return next();
+    const { verdict, reading } = checkSqlReading(st.op.sql, { ...st.scope.role.sqlPolicy(), dialect: st.scope.target.kind });
+    if (!verdict.allowed) {
+      throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
+    }
+    st.reading = reading;
+    st.text = verdict.statement.text;
+    return next();
+  },
+};

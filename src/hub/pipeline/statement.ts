@@ -1,0 +1,77 @@
+/**
+ * One warehouse operation a tool asks for (a SQL statement, a page of an earlier result, a metadata
+ * listing), as it passes the statement stages. Tools never build these: they call the governed
+ * warehouse (governed-warehouse.ts), which turns each method call into one Statement.
+ */
+import type { SqlReading } from '../guard/sql/classifier.js';
+import type { CallMeter } from '../governance/call-meter.js';
+import type { Governance } from '../governance/governance.js';
+import type { EffectiveRole } from '../policy/policy.js';
+import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
+import type {
+  CallContext,
+  ColumnDescription,
+  DatabaseInfo,
+  ObjectInfo,
+  ObjectKind,
+  ObjectRef,
+  QueryOptions,
+  QueryResult,
+  SchemaInfo,
+  Warehouse,
+} from '../warehouse/types.js';
+import type { Stage } from './stage.js';
+
+export type Operation =
+  | { kind: 'query'; sql: string; options: QueryOptions }
+  | { kind: 'fetch'; queryId: string; page: { offset: number; limit: number; maxBytes?: number }; ctx: CallContext }
+  | { kind: 'databases'; ctx: CallContext }
+  | { kind: 'schemas'; database: string; ctx: CallContext }
+  | { kind: 'objects'; database: string; schema: string; objectKind: ObjectKind; ctx: CallContext }
+  | { kind: 'describe'; ref: ObjectRef; objectKind: ObjectKind; ctx: CallContext };
+
+/** What each operation returns. */
+export interface OperationResults {
+  query: QueryResult;
+  fetch: QueryResult;
+  databases: DatabaseInfo[];
+  schemas: SchemaInfo[];
+  objects: ObjectInfo[];
+  describe: ColumnDescription[];
+}
+
+export type OperationResult = OperationResults[keyof OperationResults];
+
+/** Who runs the operation, under which rules, and where its use is counted: fixed for one tool call. */
+export interface StatementScope {
+  governance: Governance;
+  /** Where the call runs: known without a login (the dialect, the default context). */
+  target: WarehouseTarget;
+  role: EffectiveRole;
+  identity: string;
+  /** The fair queue's key (one share per session). */
+  sessionKey: string;
+  meter: CallMeter;
+}
+
+export interface Statement {
+  readonly op: Operation;
+  readonly scope: StatementScope;
+  /** Set by sql-policy: the one reading of the SQL every later check uses. */
+  reading?: SqlReading;
+  /** Set by sql-policy: the statement text that runs (comments after it and the `;` dropped). */
+  text?: string;
+  /** Set by open-warehouse: the shared warehouse, opened (logged in) only once the rules before it passed. */
+  warehouse?: Warehouse;
+}
+
+export type StatementStage = Stage<Statement, OperationResult>;
+
+export function signalOf(op: Operation): AbortSignal {
+  return op.kind === 'query' ? op.options.signal : op.ctx.signal;
+}
+
+/** Whether the operation can only read, whatever the role (metadata and paging always only read). */
+export function onlyReads(st: Statement): boolean {
+  return st.op.kind !== 'query' || !st.scope.role.write;
+}

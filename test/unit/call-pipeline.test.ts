@@ -1,0 +1,205 @@
+/**
+ * The call pipeline's order is a property of the design, checked here without a hub: a refusal by a
+ * cheap rule never causes a login (or even a target resolution), a rate refusal never runs the tool body
+ * (so its SQL is never read), SQL and object refusals happen before the warehouse is opened, every call
+ * ends in one record, and the tools folder has no way to a warehouse but the pipeline.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { SnowmuxError } from '../../src/errors.js';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import type { CallRecord } from '../../src/hub/observe/call-record.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { CALL_STAGES, CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipeline.js';
+import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
+import { STATEMENT_STAGES } from '../../src/hub/pipeline/statement-pipeline.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { Session } from '../../src/hub/session/session.js';
+import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { WarehouseProvider, WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const config = parseConfigText(`
+[roles.lister]
+identities = ["lister"]
+tools = ["list_databases"]
+[roles.reader]
+identities = ["reader"]
+deny = ["*.HR.*"]
+[roles.slow]
+identities = ["slow"]
+[roles.slow.rate]
+per_second = 0.001
+burst = 1
+`, 'test.toml');
+
+class CountingWarehouse implements Warehouse {
+  readonly kind = 'duckdb' as const;
+  readonly queries: string[] = [];
+  info() {
+    return { kind: 'duckdb' as const, name: 'counting', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
+  }
+  async query(sql: string, _o: QueryOptions): Promise<QueryResult> {
+    this.queries.push(sql);
+    return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
+  }
+  async listDatabases() {
+    return [{ name: 'DB' }];
+  }
+  async listSchemas() {
+    return [];
+  }
+  async listObjects() {
+    return [];
+  }
+  async describeObject() {
+    return [];
+  }
+  async close() {}
+}
+
+function setup(opts: { badTarget?: boolean } = {}) {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
+  const warehouse = new CountingWarehouse();
+  const counts = { targets: 0, opens: 0 };
+  const target: WarehouseTarget = {
+    kind: 'duckdb',
+    name: 'counting',
+    defaultDatabase: 'DB',
+    defaultSchema: 'S',
+    open: async () => {
+      counts.opens++;
+      return warehouse;
+    },
+  };
+  const warehouses: WarehouseProvider = {
+    targetFor: () => {
+      counts.targets++;
+      if (opts.badTarget) throw new SnowmuxError('CONFIG_INVALID', 'profile "nope" is not defined');
+      return target;
+    },
+  };
+  const records: CallRecord[] = [];
+  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink: { record: (r) => records.push(r) } });
+  let n = 0;
+  const call = (identity: string, tool: string, body: ToolBody) => {
+    const session = new Session({ id: `s-${identity}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
+    return pipeline.run(session, tool, { id: String(++n), signal: new AbortController().signal }, { q: 1 }, body);
+  };
+  return { governance, warehouse, counts, records, call };
+}
+
+const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
+
+test('the stages, in order: cheapest refusals first, the warehouse last', () => {
+  assert.deepEqual(CALL_STAGES.map((s) => s.name), ['audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'open-warehouse', 'metadata-cache', 'queue', 'breaker', 'retry']);
+});
+
+test('a role refusal never resolves a target, logs in or runs the body; it is recorded once', async () => {
+  const { counts, records, call, governance } = setup();
+  let ran = false;
+  const r = await call('lister', 'execute_query', async () => {
+    ran = true;
+    return { content: [] };
+  });
+  assert.equal(codeOf(r), 'POLICY_DENIED');
+  assert.equal(ran, false);
+  assert.deepEqual(counts, { targets: 0, opens: 0 });
+  assert.equal(records.length, 1);
+  assert.equal(records[0]!.outcome, 'refused');
+  assert.equal(records[0]!.errorCode, 'POLICY_DENIED');
+  governance.close();
+});
+
+test('a rate refusal never runs the body, so its SQL is never read, and never logs in', async () => {
+  const { counts, records, call, warehouse, governance } = setup();
+  let bodies = 0;
+  const body: ToolBody = async ({ warehouse: w, ctx }) => {
+    bodies++;
+    await w.query('SELECT 1', { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  assert.equal(codeOf(await call('slow', 'execute_query', body)), undefined);
+  const refused = await call('slow', 'execute_query', body);
+  assert.equal(codeOf(refused), 'RATE_LIMITED');
+  assert.equal(bodies, 1);
+  assert.equal(counts.opens, 1);
+  assert.deepEqual(warehouse.queries, ['SELECT 1']);
+  assert.deepEqual(records.map((r) => r.errorCode), [null, 'RATE_LIMITED']);
+  governance.close();
+});
+
+test('SQL and object refusals come before the warehouse is opened (no login for a refused statement)', async () => {
+  const { counts, call, warehouse, governance } = setup();
+  const run = (sql: string) =>
+    call('reader', 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+      noteSql(sql);
+      await w.query(sql, { ...ctx, maxRows: 1 });
+      return { content: [] };
+    });
+  assert.equal(codeOf(await run('DELETE FROM t')), 'SQL_REFUSED');
+  assert.equal(codeOf(await run('SELECT * FROM hr.salaries')), 'POLICY_DENIED');
+  assert.equal(codeOf(await run('SELECT 1; SELECT 2')), 'SQL_MULTI_STATEMENT');
+  assert.equal(counts.opens, 0, 'nothing logged in');
+  assert.deepEqual(warehouse.queries, []);
+  assert.equal(codeOf(await run('SELECT * FROM t -- fine')), undefined);
+  assert.equal(counts.opens, 1);
+  assert.deepEqual(warehouse.queries, ['SELECT * FROM t'], 'the judged statement is what runs');
+  governance.close();
+});
+
+test('a target that cannot resolve is reported as the call result and recorded; the body never runs', async () => {
+  const { call, records, governance } = setup({ badTarget: true });
+  let ran = false;
+  const r = await call('reader', 'list_databases', async () => {
+    ran = true;
+    return { content: [] };
+  });
+  assert.equal(codeOf(r), 'CONFIG_INVALID');
+  assert.match((r.content[0] as { text: string }).text, /nope/);
+  assert.equal(ran, false);
+  assert.equal(records.length, 1);
+  governance.close();
+});
+
+test('an allowed call records its use: rows, profile, SQL', async () => {
+  const { call, records, governance } = setup();
+  await call('reader', 'list_databases', async ({ warehouse: w, ctx }) => {
+    const dbs = await w.listDatabases(ctx);
+    return { content: [{ type: 'text', text: dbs.map((d) => d.name).join() }] };
+  });
+  const [rec] = records;
+  assert.equal(rec!.outcome, 'ok');
+  assert.equal(rec!.rows, 1);
+  assert.equal(rec!.profile, 'counting');
+  assert.deepEqual(rec!.request, { q: 1 });
+  governance.close();
+});
+
+/** Static: the tools reach warehouses only through the pipeline's ToolCall; only one stage opens one. */
+test('no tool can reach a warehouse except through the pipeline', () => {
+  const dir = (p: string) => join(repoRoot, 'src', p);
+  const offending: string[] = [];
+  for (const file of readdirSync(dir('hub/tools'))) {
+    const text = readFileSync(join(dir('hub/tools'), file), 'utf8');
+    for (const m of text.matchAll(/^import (?!type )[^;]*from '\.\.\/(warehouse|governance)\/[^']+'/gm)) offending.push(`${file}: ${m[0]}`);
+    if (/\.targetFor\(|\.forSession\(|\bnew GovernedWarehouse\b/.test(text)) offending.push(`${file}: builds its own warehouse`);
+  }
+  assert.deepEqual(offending, [], 'tools import warehouse and governance code only as types');
+  const opens: string[] = [];
+  const walk = (d: string): void => {
+    for (const f of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, f.name);
+      if (f.isDirectory()) walk(p);
+      else if (f.name.endsWith('.ts') && /\btarget\.open\(\)/.test(readFileSync(p, 'utf8'))) opens.push(p.slice(p.indexOf('src/')));
+    }
+  };
+  walk(dir('hub'));
+  assert.deepEqual(opens, ['src/hub/pipeline/stages/open-warehouse.ts', 'src/hub/warehouse/warehouse-registry.ts']);
+});
