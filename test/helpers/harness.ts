@@ -72,13 +72,37 @@ export function hubPids(home: string): number[] {
 }
 
 export function killEveryHub(home: string): void {
-  for (const pid of hubPids(home)) {
+  for (const pid of new Set([...hubPids(home), ...processesWithHome(home)])) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       /* already gone */
     }
   }
+}
+
+/**
+ * Snowmux processes whose command line names this home (Linux: /proc): a hub still starting has not
+ * logged "hub started" yet, and must go with its home too.
+ */
+function processesWithHome(home: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const entry of entries) {
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const at = args.indexOf('--home');
+      if (at >= 0 && args[at + 1] === home && args.some((a) => a.endsWith('snowmux.js') || a.endsWith('shim.cjs'))) pids.push(Number(entry));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return pids.filter((pid) => pid !== process.pid);
 }
 
 /** Environment for spawned CLIs: small and explicit, like an editor's. */

@@ -21,9 +21,7 @@ const RANKS: Record<string, number> = {
   'hub/audit': 2,
   shim: 2,
   'hub/session': 3,
-  // The Unix-socket listener and link watchdog. Still imported by hub.ts, which mixes the transport-free
-  // core with the socket handshake (issue 8: the core split is not done yet).
-  'hub/listen': 3,
+  'hub/listen': 3, // socket mechanisms: exclusive/take-over listening, link watchdog, metrics port
   'hub/observe': 4,
   'hub/team': 4.5, // what replicas of a team hub share through Redis
   'hub/config': 5,
@@ -32,10 +30,12 @@ const RANKS: Record<string, number> = {
   'hub/governance': 8, // the state behind the rules (buckets, quotas, queues, breakers, caches)
   'hub/pipeline': 8.5, // the one ordered path of every call: call stages, statement stages
   'hub/tools': 9,
-  hub: 10, // hub core, runtime, MCP server factory, control
-  'hub/http': 11, // the HTTP face: keys, routes, /mcp, engines
+  'hub/core': 10, // the transport-free core: sessions, the server factory, status, reload, stop
+  'hub/socket': 11, // the Unix-socket face: link handshake, control requests, shim sessions
+  'hub/http': 11, // the HTTP face: keys, routes, /mcp, /shim, engines
+  hub: 12, // the hub process's pieces composed: core + socket face, the runtime built from config
 
-  cli: 12, // the entry point and its commands (main.ts loads each command lazily)
+  cli: 13, // the entry point and its commands (main.ts loads each command lazily)
 };
 
 /** Layer of a file: its folder, with sub-folders of a hub layer (warehouse/duckdb, guard/sql) folded in. */
@@ -80,8 +80,10 @@ test('a layer imports only from layers below it (no folder cycles)', () => {
   assert.deepEqual(violations, []);
 });
 
-test('the stated boundaries hold: shim ↛ hub, guard and audit ↛ anything but errors, warehouse ↛ session', () => {
+test('the stated boundaries hold: shim ↛ hub, guard and audit ↛ anything but errors, warehouse ↛ session, core ↛ listeners', () => {
   const rules: [layer: string, allowed: (to: string) => boolean][] = [
+    ['hub/core', (to) => !['hub/listen', 'hub/socket', 'hub/http', 'wire'].includes(to)],
+    ['hub/pipeline', (to) => !['hub/listen', 'hub/socket', 'hub/http', 'wire'].includes(to)],
     ['shim', (to) => to === '.' || to === 'wire'],
     ['hub/guard', (to) => to === '.'],
     ['hub/audit', (to) => to === '.'],
@@ -98,6 +100,15 @@ test('the stated boundaries hold: shim ↛ hub, guard and audit ↛ anything but
     }
   }
   assert.deepEqual(broken, []);
+});
+
+test('the core, the pipeline and the tools know no transport: no socket, HTTP or WebSocket module', () => {
+  const transportModules = /from '(node:net|node:http|node:https|ws|hyper-express|@modelcontextprotocol\/server\/stdio)'/;
+  const offenders = sources(src)
+    .filter((f) => ['hub/core', 'hub/pipeline', 'hub/tools', 'hub/governance'].includes(layerOf(f)))
+    .filter((f) => transportModules.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(src, f));
+  assert.deepEqual(offenders, []);
 });
 
 test('the checker sees imports of every form (it would catch a violation)', () => {

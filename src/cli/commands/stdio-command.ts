@@ -2,7 +2,6 @@
  * `snowmux stdio` — the same tools served in-process to one client on stdin/stdout, with no hub
  * (containers, CI, and the baseline the benchmarks compare against). Same config, policies and audit.
  */
-import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { CommandIo } from '../command-io.js';
@@ -10,12 +9,11 @@ import { parseCommandArgs } from '../args.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { createLogger } from '../../hub/observe/logger.js';
-import { createMcpServer } from '../../hub/mcp-server.js';
+import { HubCore } from '../../hub/core/hub-core.js';
+import { createMcpServer } from '../../hub/core/mcp-server.js';
 import { createRuntime } from '../../hub/runtime.js';
-import { CallPipeline } from '../../hub/pipeline/call-pipeline.js';
 import { LineTransport } from '../../hub/session/line-transport.js';
-import { Session, observeClientMessage } from '../../hub/session/session.js';
-import { CallSinks, RecentCalls } from '../../hub/observe/recent-calls.js';
+import { observeClientMessage } from '../../hub/session/session.js';
 
 export async function stdioCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stdio', argv, {
@@ -36,31 +34,38 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   // No audit here: several in-process servers may share a home, and the audit chain has one writer (the hub).
   const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), audit: false });
   void runtime.warehouses.warmUp();
-  const session = new Session({
-    id: randomUUID(),
-    identity: { kind: 'local-user', name: userInfo().username },
-    transport: 'stdio',
-    profile: values.profile ?? process.env.SNOWMUX_PROFILE,
+  // The same core as the hub (sessions, the call pipeline, records, status), with stdio as its one transport.
+  const core = new HubCore({
+    home,
+    logger,
+    warehouses: runtime.warehouses,
+    governance: runtime.governance,
+    limits: runtime.limits,
+    sinks: runtime.sinks,
+    scrubCall: runtime.scrubCall,
+    teamTools: runtime.teamTools,
+    shutdownGraceMs: runtime.shutdownGraceMs,
   });
   let ended!: () => void;
   const closed = new Promise<void>((resolve) => (ended = resolve));
-  const transport = new LineTransport({
+  let transport: LineTransport | null = null;
+  const attached = core.attachSession(
+    { identity: { kind: 'local-user', name: userInfo().username }, transport: 'stdio', profile: values.profile ?? process.env.SNOWMUX_PROFILE },
+    { drain: () => {}, outstanding: () => transport?.outstanding ?? 0, close: () => ended() },
+  );
+  transport = new LineTransport({
     input: process.stdin,
     output: process.stdout,
     maxLineBytes: runtime.maxLineBytes,
-    observe: (m) => observeClientMessage(session, m),
+    observe: (m) => observeClientMessage(attached.session, m),
     onEnded: () => ended(),
   });
-  const sink = new CallSinks([new RecentCalls(10), ...runtime.sinks], runtime.scrubCall);
-  const pipeline = new CallPipeline({ warehouses: runtime.warehouses, governance: runtime.governance, limits: runtime.limits, logger, sink });
-  const handle = serveStdio(
-    () => createMcpServer({ session, pipeline, limits: runtime.limits, teamTools: runtime.teamTools }),
-    { transport },
-  );
+  const handle = serveStdio(() => createMcpServer(attached.env), { transport });
   // The SDK does not react to stdin EOF by itself; the transport does, and we exit then.
   await closed;
-  session.close('stdin ended');
+  attached.detach('stdin ended');
   await handle.close().catch(() => {});
+  await core.stop('stdin ended');
   await runtime.close('stdin ended').catch(() => {});
   setImmediate(() => process.exit(0));
   return 0;

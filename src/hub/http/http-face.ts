@@ -17,14 +17,19 @@
 import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, WebStandardStreamableHTTPServerTransport, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
-import type { Hub, AttachedSession } from '../hub.js';
-import { createMcpServer } from '../mcp-server.js';
+import type { AttachedSession, HubCore } from '../core/hub-core.js';
+import { createMcpServer } from '../core/mcp-server.js';
 import type { Logger } from '../observe/logger.js';
 import { observeClientMessage } from '../session/session.js';
 import type { KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
+/** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
+export type ServedHub = Pick<HubCore, 'events' | 'status' | 'isDraining' | 'attachSession'> & {
+  acceptRemoteLink(link: Duplex, identity: string): void;
+};
+
 export interface HttpFaceOptions {
-  hub: Hub;
+  hub: ServedHub;
   /** null: no key needed (loopback only; the caller checked). */
   keys: KeyChecker | null;
   metrics: { text(): Promise<string>; contentType: string; httpRequest(route: string, status: number): void; authFailure(reason: string): void } | null;

@@ -4,10 +4,9 @@
  */
 import { SnowmuxError } from '../../errors.js';
 import type { HubSettings } from '../config/config-schema.js';
-import type { Hub } from '../hub.js';
 import type { Logger } from '../observe/logger.js';
 import { ApiKeyStore, keysPath } from '../keys/api-keys.js';
-import { createHttpFace, type HttpFaceOptions } from './http-face.js';
+import { createHttpFace, type HttpFaceOptions, type ServedHub } from './http-face.js';
 import { RedisKeyStore } from '../team/redis-keys.js';
 import { isLoopbackHost, parseListen, serveWithNodeHttp } from './node-engine.js';
 
@@ -21,7 +20,7 @@ export interface HttpService {
 }
 
 export async function serveHttp(opts: {
-  hub: Hub;
+  hub: ServedHub;
   home: string;
   address: string;
   settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace'>;

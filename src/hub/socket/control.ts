@@ -5,9 +5,9 @@
  * session's link (its running calls are cancelled; the editor's shim reconnects with a fresh session).
  */
 import type { Duplex } from 'node:stream';
-import { isSnowmuxError } from '../errors.js';
-import { LineDecoder, encodeLine } from '../wire/framing.js';
-import type { Logger } from './observe/logger.js';
+import { isSnowmuxError } from '../../errors.js';
+import { LineDecoder, encodeLine } from '../../wire/framing.js';
+import type { Logger } from '../observe/logger.js';
 
 export interface ControlRequest {
   id: number | string;

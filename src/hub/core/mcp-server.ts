@@ -3,15 +3,15 @@
  * Pools and other shared things live outside it (in ToolEnv's providers), so a factory call is cheap.
  */
 import { McpServer } from '@modelcontextprotocol/server';
-import { VERSION } from '../version.js';
-import { registerCatalogTools } from './tools/catalog-tools.js';
-import { registerQueryTools } from './tools/query-tools.js';
-import { recordRefusedCalls } from './tools/refused-calls.js';
-import { serveToolListingOnce } from './tools/tool-listing.js';
-import { registerTeamTools } from './tools/team-tools.js';
-import { registerObjectResources } from './tools/object-resources.js';
-import { registerSearchObjects } from './tools/search-objects.js';
-import type { ToolEnv } from './tools/tool-runtime.js';
+import { VERSION } from '../../version.js';
+import { registerCatalogTools } from '../tools/catalog-tools.js';
+import { registerQueryTools } from '../tools/query-tools.js';
+import { recordRefusedCalls } from '../tools/refused-calls.js';
+import { serveToolListingOnce } from '../tools/tool-listing.js';
+import { registerTeamTools } from '../tools/team-tools.js';
+import { registerObjectResources } from '../tools/object-resources.js';
+import { registerSearchObjects } from '../tools/search-objects.js';
+import type { ToolEnv } from '../tools/tool-runtime.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
 Explore with list_databases, list_schemas, list_tables, list_views, describe_table and describe_view; query with execute_query (one read-only statement per call; pass database/schema instead of USE). Large results are truncated: narrow the query, or page on with fetch_results(query_id, offset).`;

@@ -1,0 +1,261 @@
+/**
+ * The hub's core, free of any transport: the sessions (whoever carries them — the Unix socket, a remote
+ * shim's WebSocket, Streamable HTTP, stdio), the one call pipeline they all share, the call record,
+ * status, reload and the graceful stop. Transports live outside (hub/socket, hub/http): they attach a
+ * session with hooks to drain and close it, serve `createMcpServer(attached.env)` on it, and register
+ * as listeners so a stop first stops them accepting and finally closes what they hold.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { errorMessage } from '../../errors.js';
+import { VERSION } from '../../version.js';
+import type { Governance } from '../governance/governance.js';
+import type { CallRecord, CallSink } from '../observe/call-record.js';
+import { flushLogger, type Logger } from '../observe/logger.js';
+import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
+import { CallPipeline } from '../pipeline/call-pipeline.js';
+import { DEFAULT_LIMITS, type HubLimits } from '../pipeline/hub-limits.js';
+import { Session, type SessionFacts, type SessionSnapshot } from '../session/session.js';
+import type { TeamTool } from '../tools/team-tools.js';
+import type { ToolEnv } from '../tools/tool-runtime.js';
+import type { WarehouseInfo } from '../warehouse/types.js';
+import type { WarehouseProvider } from '../warehouse/warehouse-registry.js';
+
+export interface HubCoreOptions {
+  home: string;
+  logger: Logger;
+  warehouses: WarehouseProvider & { describe(): WarehouseInfo[]; close(): Promise<void> };
+  /** The state behind the rules (roles, limits, queues, breakers): every call's pipeline reads it. */
+  governance: Governance;
+  limits?: Partial<HubLimits>;
+  /** How long a stop waits for running calls before cancelling them. */
+  shutdownGraceMs?: number;
+  /** Extra sinks for every finished call (audit, metrics). */
+  sinks?: CallSink[];
+  /** Applied to every finished call before any sink (recent list in status included) sees it. */
+  scrubCall?: (call: CallRecord) => CallRecord;
+  /** Extra sections for status output (pool, breaker, limits…). */
+  statusSections?: () => Record<string, unknown>;
+  /**
+   * Called once when the hub starts draining: let go of what the next hub will need at once (a fixed
+   * metrics port…). The next hub may already be running.
+   */
+  onStopping?: (reason: string) => void;
+  /** Tools defined in config.toml, checked at start. */
+  teamTools?: readonly TeamTool[];
+  /** Re-reads the configuration (see HubRuntime.reload). */
+  reload?: () => unknown;
+}
+
+export interface HubStatus {
+  version: string;
+  pid: number;
+  startedAt: string;
+  uptimeMs: number;
+  home: string;
+  /** The Unix socket, when the hub listens on one. */
+  socket: string;
+  state: 'running' | 'draining';
+  warehouses: WarehouseInfo[];
+  sessions: SessionSnapshot[];
+  totals: { sessionsOpened: number; calls: number; errors: number; refused: number; cancelled: number };
+  recent: CallRecord[];
+  [section: string]: unknown;
+}
+
+/** What the hub tells listeners (the HTTP face's /events): sessions coming and going, calls, draining. */
+export interface HubEvents {
+  session_open: [{ id: string; transport: string; identity: string; client: string | null }];
+  session_close: [{ id: string; why: string; calls: number; errors: number }];
+  call: [Pick<CallRecord, 'at' | 'sessionId' | 'tool' | 'outcome' | 'errorCode' | 'ms' | 'rows' | 'queryId'>];
+  draining: [{ reason: string }];
+  reload: [Record<string, unknown>];
+}
+
+/** How the transport carrying a session lets the core drain and close it. */
+export interface AttachedSessionHooks {
+  /** Stop taking new requests for this session; close once it is owed nothing. */
+  drain(reason: string): void;
+  /** Requests received and not answered yet. */
+  outstanding(): number;
+  /** End it now (running calls are cancelled). */
+  close(why: string): void;
+  /** Cut it as a dead link would (`snowmux disconnect`): a shim reconnects with a fresh session. Default: close. */
+  cut?(): void;
+}
+
+export interface AttachedSession {
+  session: Session;
+  /** What createMcpServer needs to serve this session's calls. */
+  env: ToolEnv;
+  logger: Logger;
+  /** The transport ended the session: it leaves status, and a stop stops waiting for it. */
+  detach(why: string): void;
+}
+
+/** A transport's listener, as the core's stop sees it. */
+export interface HubListener {
+  /** Status fields it adds (the socket path…). */
+  describe?(): Record<string, unknown>;
+  /** First thing on a stop: accept nothing more and free what the next hub needs (the socket path). */
+  stopAccepting(reason: string): void;
+  /** Last thing on a stop, after the sessions: end every connection still open. */
+  closeAll(): Promise<void>;
+}
+
+export class HubCore {
+  readonly startedAt = new Date();
+  /** See HubEvents. Listeners must not throw. */
+  readonly events = new EventEmitter<HubEvents>();
+  readonly limits: HubLimits;
+  readonly logger: Logger;
+  /** Resolves when the hub has fully stopped. */
+  readonly stopped: Promise<void>;
+  private readonly sessions = new Map<string, { session: Session; hooks: AttachedSessionHooks }>();
+  private readonly listeners: HubListener[] = [];
+  private readonly recent = new RecentCalls(50);
+  /** The one path every call of every session takes. */
+  private readonly pipeline: CallPipeline;
+  private sessionsOpened = 0;
+  private draining = false;
+  private stopping: Promise<void> | null = null;
+  private resolveStopped!: () => void;
+
+  constructor(private readonly opts: HubCoreOptions) {
+    this.logger = opts.logger;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.stopped = new Promise<void>((r) => (this.resolveStopped = r));
+    const announce: CallSink = {
+      record: (c) => {
+        if (this.events.listenerCount('call') === 0) return;
+        this.events.emit('call', { at: c.at, sessionId: c.sessionId, tool: c.tool, outcome: c.outcome, errorCode: c.errorCode, ms: c.ms, rows: c.rows, queryId: c.queryId });
+      },
+    };
+    const sink = new CallSinks([this.recent, ...(opts.sinks ?? []), announce], opts.scrubCall);
+    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink });
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  addListener(listener: HubListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * A session, whatever transport carries it: listed in status, governed and recorded like every other,
+   * drained and closed with the hub. Refused while the hub drains.
+   */
+  attachSession(facts: Omit<SessionFacts, 'id'> & { id?: string }, hooks: AttachedSessionHooks): AttachedSession {
+    if (this.draining) throw new Error('the hub is draining');
+    const session = new Session({ ...facts, id: facts.id ?? randomUUID() });
+    this.sessions.set(session.id, { session, hooks });
+    this.sessionsOpened += 1;
+    const logger = this.logger.child({ session: session.id });
+    logger.info(
+      { transport: facts.transport, identity: facts.identity.name, shimPid: facts.shimPid, parent: facts.parent, shimVersion: facts.shimVersion, resumeOf: facts.resumeOf },
+      'session opened',
+    );
+    this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
+    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, teamTools: this.opts.teamTools ?? [] };
+    let detached = false;
+    return {
+      session,
+      env,
+      logger,
+      detach: (why) => {
+        if (detached) return;
+        detached = true;
+        session.close(why);
+        this.sessions.delete(session.id);
+        logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
+        this.events.emit('session_close', { id: session.id, why, calls: session.calls, errors: session.errors });
+      },
+    };
+  }
+
+  /** `snowmux reload` and SIGHUP: new rules for every session, none dropped. Throws when the new config is invalid. */
+  reload(): unknown {
+    if (!this.opts.reload) throw new Error('This hub cannot reload its configuration.');
+    const result = this.opts.reload();
+    this.events.emit('reload', result as Record<string, unknown>);
+    return result;
+  }
+
+  /** Drops one session's link, as a cut connection would: its calls are cancelled, its shim reconnects. */
+  disconnect(wanted: string): { disconnected: string[] } {
+    if (wanted.length < 4) throw new Error('Name the session to disconnect: "session" must be its id or a prefix of at least 4 characters (see `snowmux status`).');
+    const matches = [...this.sessions.values()].filter((s) => s.session.id.startsWith(wanted));
+    if (matches.length > 1) throw new Error(`"${wanted}" matches ${matches.length} sessions; give more of the id.`);
+    for (const { session, hooks } of matches) {
+      this.logger.info({ session: session.id }, 'session disconnected by control request');
+      if (hooks.cut) hooks.cut();
+      else hooks.close('disconnected by control request');
+    }
+    return { disconnected: matches.map((s) => s.session.id) };
+  }
+
+  status(): HubStatus {
+    return {
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Date.now() - this.startedAt.getTime(),
+      home: this.opts.home,
+      socket: '',
+      ...Object.assign({}, ...this.listeners.map((l) => l.describe?.() ?? {})),
+      state: this.draining ? 'draining' : 'running',
+      warehouses: this.opts.warehouses.describe(),
+      sessions: [...this.sessions.values()].map((s) => s.session.snapshot()),
+      totals: { sessionsOpened: this.sessionsOpened, ...this.recent.totals },
+      recent: this.recent.list(20),
+      ...(this.opts.statusSections?.() ?? {}),
+    };
+  }
+
+  /** Graceful stop: stop accepting, let running calls finish up to the grace period, close sessions. */
+  stop(reason: string): Promise<void> {
+    if (!this.stopping) this.stopping = this.shutdown(reason);
+    return this.stopping;
+  }
+
+  /**
+   * Stop accepting, tell every session's client to move on (new calls go to the next hub while this one
+   * finishes what it has), close each session once it is owed nothing, cancel what is left after the
+   * grace period, then close everything.
+   */
+  private async shutdown(reason: string): Promise<void> {
+    this.draining = true;
+    this.logger.info({ reason, sessions: this.sessions.size }, 'hub stopping');
+    for (const l of this.listeners) l.stopAccepting(reason);
+    try {
+      this.opts.onStopping?.(reason);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'onStopping failed');
+    }
+    this.events.emit('draining', { reason });
+    for (const { hooks } of [...this.sessions.values()]) hooks.drain(reason);
+    const graceMs = this.opts.shutdownGraceMs ?? 10_000;
+    await waitUntil(() => this.sessions.size === 0, graceMs);
+    if (this.sessions.size > 0) {
+      this.logger.warn({ sessions: this.sessions.size }, 'grace period over; cancelling running calls');
+      // Cancelling makes each call answer (a cancelled tool result); give those answers a moment to go out.
+      const left = [...this.sessions.values()];
+      for (const { session } of left) session.close(`hub stopping: ${reason}`);
+      await waitUntil(() => left.every(({ hooks }) => hooks.outstanding() === 0), 1_000);
+      for (const { hooks } of left) hooks.close('hub stopping: grace period over');
+    }
+    await Promise.all(this.listeners.map((l) => l.closeAll().catch(() => {})));
+    await this.opts.warehouses.close().catch((err) => this.logger.warn({ err: errorMessage(err) }, 'closing warehouses failed'));
+    this.logger.info('hub stopped');
+    flushLogger(this.logger);
+    this.resolveStopped();
+  }
+}
+
+/** Polls a condition until it holds or the time is up (shutdown only; nothing here is latency-critical). */
+export async function waitUntil(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}

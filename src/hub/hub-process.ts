@@ -1,0 +1,338 @@
+/**
+ * A hub process, composed: the runtime built from config, the hub (core + Unix-socket face), the
+ * take-over of a running hub (`--replace`), the audit log's single writer across a hand-over, and the
+ * optional metrics port, HTTP face and team state. The CLI (`snowmux hub`) only parses flags, checks the
+ * home, handles signals and prints; everything a hub process is made of is put together here.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { encodeLine } from '../wire/framing.js';
+import { makeHello } from '../wire/hello.js';
+import { processAlive, processCommandLine, processStartTicks } from '../wire/process-alive.js';
+import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
+import { SecretScrubber } from './audit/audit-redact.js';
+import type { ProfileSettings } from './config/profile-settings.js';
+import type { HttpService } from './http/serve-http.js';
+import { listenMetrics } from './listen/metrics-listener.js';
+import type { CallRecord, CallSink } from './observe/call-record.js';
+import { createLogger, type Logger } from './observe/logger.js';
+import { HubMetrics } from './observe/metrics.js';
+import type { TeamState } from './team/redis-team.js';
+import { Hub } from './hub.js';
+import { createRuntime, type HubRuntime, type ReloadResult } from './runtime.js';
+
+export interface HubProcessOptions {
+  home: string;
+  socketPath: string;
+  /** Take over from a running hub (`snowmux hub --replace`). */
+  replace?: boolean | undefined;
+  /** host:port for the HTTP face; overrides hub.http_listen. */
+  httpListen?: string | undefined;
+  configPath?: string | undefined;
+  profileName?: string | undefined;
+  flags?: Partial<ProfileSettings> | undefined;
+  /** Lines for the person running the hub (the terminal): take-over, HTTP, Redis mode, failures. */
+  say(line: string): void;
+}
+
+export interface HubProcess {
+  hub: Hub;
+  logger: Logger;
+  reload(): ReloadResult;
+  stop(reason: string): Promise<void>;
+  /** Resolves once the hub has stopped and everything it opened (HTTP, Redis, audit, pools) is closed. */
+  closed: Promise<void>;
+}
+
+export async function startHubProcess(options: HubProcessOptions): Promise<HubProcess> {
+  const { home, socketPath } = options;
+  const say = (line: string) => options.say(line);
+  const predecessor = options.replace ? await findPredecessor(socketPath) : null;
+  // One scrubber of known secrets for logs, status and audit; profiles add theirs as they resolve.
+  const scrubber = new SecretScrubber();
+  const logger = createLogger({ home, scrub: (line) => scrubber.scrub(line) });
+  // Config errors stop the hub here, before it binds, with the file and key that is wrong.
+  const runtime = await createRuntime({ home, logger, scrubber, configPath: options.configPath, profileName: options.profileName, flags: options.flags });
+  const held = holdRecords(runtime.sinks, true);
+  // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
+  let hubRef: Hub | undefined;
+  const httpListen = options.httpListen ?? runtime.config.config.hub.httpListen;
+  if (httpListen !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port, e.g. 127.0.0.1:8765; got "${httpListen}".`);
+  const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef) : null;
+  let http: HttpService | undefined;
+  let team: TeamState | undefined;
+  let metricsUrl: string | undefined;
+  let metricsServer: { close(): unknown } | undefined;
+  const hub = new Hub({
+    home,
+    socketPath,
+    logger,
+    warehouses: runtime.warehouses,
+    governance: runtime.governance,
+    limits: runtime.limits,
+    maxLineBytes: runtime.maxLineBytes,
+    shutdownGraceMs: runtime.shutdownGraceMs,
+    linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
+    stalledOutputMs: numberEnv('SNOWMUX_STALLED_OUTPUT_MS'),
+    sinks: metrics ? [held.sink, metrics] : [held.sink],
+    scrubCall: runtime.scrubCall,
+    reload: () => runtime.reload(),
+    teamTools: runtime.teamTools,
+    statusSections: () => ({
+      ...runtime.statusSections(),
+      ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),
+      ...(http ? { http: { url: http.url, auth: http.auth.enabled } } : {}),
+      ...(team ? { team: team.snapshot() } : {}),
+    }),
+    // The next hub (a replacement, or one a shim starts while this one drains) wants the same ports.
+    onStopping: () => {
+      metricsServer?.close();
+      http?.stopAccepting();
+    },
+  });
+  hubRef = hub;
+  if (predecessor?.link) {
+    // Make before break: open the warehouse (a Snowflake login, the DuckDB file) while the old hub still
+    // serves, so the first calls after the take-over do not wait for it.
+    await Promise.race([runtime.warehouses.warmUp(), new Promise((r) => setTimeout(r, WARM_UP_WAIT_MS).unref())]);
+  }
+  await hub.start({ takeOver: predecessor !== null });
+  if (predecessor?.link) {
+    // We hold the path now: tell the old hub to drain.
+    predecessor.link.socket.on('error', () => {});
+    predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
+    say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
+  } else if (predecessor?.frozen) {
+    say(`the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
+  } else if (predecessor) {
+    say(`the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
+  }
+  // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
+  // draining (after `--replace`, or a stop while shims already started this one) appends until its process
+  // ends. Our records wait for it, in order.
+  const previousWriter = auditWriter(home);
+  if (previousWriter === null) {
+    claimAuditWriter(home);
+    await runtime.openAudit();
+    held.release();
+  } else {
+    logger.info({ pid: previousWriter }, 'waiting for the previous hub to finish its audit records');
+    void processGone(previousWriter, HANDOVER_WAIT_MS)
+      .then(() => claimAuditWriter(home))
+      .then(() => runtime.openAudit())
+      .then(() => held.release())
+      .catch((err) => {
+        logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
+        held.release();
+      });
+  }
+  void runtime.warehouses.warmUp();
+  if (metrics && runtime.config.config.hub.metricsListen) {
+    const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
+      metrics: () => metrics.text(),
+      contentType: metrics.contentType,
+      health: () => {
+        const st = hub.status();
+        return { ok: st.state === 'running', body: { status: st.state, version: st.version, sessions: st.sessions.length, uptimeMs: st.uptimeMs } };
+      },
+    });
+    const onListening = (endpoint: { server: { close(): unknown }; url: string }) => {
+      metricsServer = endpoint.server;
+      metricsUrl = endpoint.url;
+      logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
+    };
+    if (previousWriter === null) {
+      onListening(await serveMetrics());
+    } else {
+      // A previous hub is still draining and may hold the port a moment longer: we already serve
+      // editors, so keep trying in the background instead of failing the take-over.
+      void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS).then(onListening, (err) => {
+        logger.error({ err: errorMessage(err) }, 'metrics not served');
+        say(`${errorMessage(err)}\n`);
+      });
+    }
+  }
+  const hubSettings = runtime.config.config.hub;
+  if (hubSettings.redisUrl !== undefined) {
+    const { connectRedisTeam } = await import('./team/redis-team.js');
+    const { hostname } = await import('node:os');
+    team = connectRedisTeam({
+      url: hubSettings.redisUrl,
+      namespace: hubSettings.teamNamespace,
+      replicaId: `${hostname()}:${process.pid}`,
+      logger,
+      summary: () => {
+        const st = hub.status();
+        const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
+        return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
+      },
+      onModeChange: (mode) => say(mode === 'local' ? 'Redis unreachable; rate limits are per replica until it is back\n' : 'Redis connected; rate limits are team-wide\n'),
+    });
+    runtime.governance.useTeam(team);
+  }
+  if (httpListen !== undefined) {
+    const { serveHttp } = await import('./http/serve-http.js');
+    const serve = () => serveHttp({ hub, home, address: httpListen, settings: runtime.config.config.hub, metrics, logger });
+    const onServing = (service: HttpService) => {
+      http = service;
+      logger.info({ url: service.url, auth: service.auth }, 'http listening');
+      say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events)${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
+      if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
+    };
+    if (previousWriter === null) {
+      try {
+        onServing(await serve());
+      } catch (err) {
+        // Serving half of what was asked would hide the problem: stop, and say why.
+        await hub.stop('the HTTP listener could not start');
+        await runtime.close('hub stopped');
+        throw err;
+      }
+    } else {
+      // The draining predecessor may hold the port a moment longer (as for metrics above).
+      void retryWhileInUse(serve, HANDOVER_WAIT_MS).then(onServing, (err) => {
+        logger.error({ err: errorMessage(err) }, 'http not served');
+        say(`${errorMessage(err)}\n`);
+      });
+    }
+  }
+  
+  const closed = hub.stopped.then(async () => {
+    await http?.close();
+    await team?.close();
+    await runtime.close('hub stopped');
+  });
+  return { hub, logger, reload: () => hub.reload() as ReloadResult, stop: (reason) => hub.stop(reason), closed };
+}
+
+/** How long `--replace` waits for the running hub's hello before treating it as frozen. */
+const REPLACE_HANDSHAKE_MS = 3_000;
+/** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
+const HANDOVER_WAIT_MS = 120_000;
+/** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
+const WARM_UP_WAIT_MS = 15_000;
+
+/** Pid of the hub that writes (or last wrote) the home's audit log. */
+const AUDIT_WRITER_FILE = 'audit-writer.pid';
+
+/**
+ * The hub still writing the audit log, if it is another live process. The file names the writer by pid and
+ * start time: a pid that now belongs to an unrelated process (reused after a crash or a reboot) is stale, and
+ * must not hold this hub's audit records back. Where start times are unknown (not Linux), a live pid counts,
+ * unless its command line is readable and is not a snowmux one.
+ */
+function auditWriter(home: string): number | null {
+  let pid: number;
+  let started: string | undefined;
+  try {
+    const [pidText, startText] = readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/);
+    pid = Number(pidText);
+    started = startText;
+  } catch {
+    return null;
+  }
+  if (pid === process.pid || !processAlive(pid)) return null;
+  const actualStart = processStartTicks(pid);
+  if (started !== undefined && actualStart !== null) return started === actualStart ? pid : null;
+  const command = processCommandLine(pid);
+  if (command !== null && !command.includes('snowmux')) return null;
+  return pid;
+}
+
+function claimAuditWriter(home: string): void {
+  const started = processStartTicks(process.pid);
+  writeFileSync(join(home, AUDIT_WRITER_FILE), `${process.pid}${started === null ? '' : ` ${started}`}\n`, { mode: 0o600 });
+}
+
+interface Predecessor {
+  /** Control link to the old hub, opened before we take the path (afterwards the path leads to us). */
+  link: OpenLink | null;
+  /** It accepted the connection but did not answer: stopped, or stuck. */
+  frozen: boolean;
+  /** Why it would not talk to us, when it refused. */
+  refusal?: string | undefined;
+}
+
+/** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */
+async function findPredecessor(socketPath: string): Promise<Predecessor | null> {
+  try {
+    return { link: await openLink(socketPath, makeHello({ role: 'control', pid: process.pid }), REPLACE_HANDSHAKE_MS), frozen: false };
+  } catch (err) {
+    if (isNoHub(err)) return null;
+    // Frozen, or too different to talk to: take the path anyway; it notices and exits when it can.
+    return { link: null, frozen: isSnowmuxError(err, 'HUB_NO_WELCOME'), refusal: errorMessage(err) };
+  }
+}
+
+/**
+ * Holds finished-call records until released, then passes them on in order: during a hand-over the
+ * old hub still writes the audit log, and two writers would fork its hash chain.
+ */
+function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; release(): void } {
+  let held: CallRecord[] | null = holding ? [] : null;
+  const pass = (call: CallRecord) => {
+    for (const sink of sinks) {
+      try {
+        sink.record(call);
+      } catch {
+        /* one sink failing must not hide the call from the others */
+      }
+    }
+  };
+  return {
+    sink: { record: (call) => (held ? held.push(call) : pass(call)) },
+    release() {
+      const calls = held ?? [];
+      held = null;
+      for (const call of calls) pass(call);
+    },
+  };
+}
+
+/** Retries `listen` while its error says the address is still in use, up to `boundMs`. */
+async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    try {
+      return await listen();
+    } catch (err) {
+      const inUse = /EADDRINUSE/.test(errorMessage(err));
+      if (!inUse || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Resolves once the process is gone (or after `boundMs`); polls, since it is not our child. */
+async function processGone(pid: number, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    if (!processAlive(pid) || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 25).unref());
+  }
+}
+
+function numberEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Prometheus metrics fed by every finished call, with gauges read from the hub's snapshots at scrape time. */
+function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics {
+  const governance = () => runtime.governance.snapshot() as {
+    queue: { running: number; queued: number };
+    breakers: { profile: string; state: string; opensCount: number }[];
+    metadataCache: { hits: number; misses: number; joined: number; entries: number };
+  };
+  return new HubMetrics({
+    sessions: () => hub()?.status().sessions.length ?? 0,
+    queue: () => governance().queue,
+    breakers: () => governance().breakers,
+    pools: () => runtime.warehouses.describe().map((w) => ({ name: w.name, kind: w.kind, logins: (w.detail.pool as { logins?: number } | undefined)?.logins })),
+    auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
+    metadataCache: () => governance().metadataCache,
+  });
+}

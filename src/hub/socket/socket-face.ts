@@ -1,0 +1,305 @@
+/**
+ * The hub on its Unix socket (and on remote shims' links, which the HTTP face hands over): the link
+ * handshake (a shim's hello, or a plain MCP client's first line), control requests, one MCP session per
+ * shim connection served through the core, link liveness and draining. Everything about sockets lives
+ * here; the core sees sessions with hooks.
+ */
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { Server, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
+import { errorMessage } from '../../errors.js';
+import { VERSION } from '../../version.js';
+import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../../wire/framing.js';
+import { forwardedEnvironment } from '../../wire/forwarded-env.js';
+import { type Hello, checkHello, parseLinkFrame } from '../../wire/hello.js';
+import type { HubCore, HubListener } from '../core/hub-core.js';
+import { createMcpServer } from '../core/mcp-server.js';
+import { watchLink } from '../listen/link-watchdog.js';
+import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from '../listen/unix-listener.js';
+import { LineTransport } from '../session/line-transport.js';
+import { observeClientMessage, type SessionFacts } from '../session/session.js';
+import { handleControl, type ControlHandlers } from './control.js';
+
+export interface SocketFaceOptions {
+  home: string;
+  socketPath: string;
+  maxLineBytes?: number;
+  /** A connection that sends no hello within this time is dropped. */
+  handshakeTimeoutMs?: number;
+  /**
+   * A shim link silent for this long is dead (shims ping every few seconds; the hub pings a quiet one
+   * halfway through): its session closes and its running calls are cancelled.
+   */
+  linkIdleTimeoutMs?: number;
+  /** A client whose answers have not drained for this long is cut off (default 60 s). */
+  stalledOutputMs?: number;
+  /** How often the hub checks that its socket path still names its own socket. */
+  socketCheckMs?: number;
+}
+
+export interface SocketStartOptions {
+  /**
+   * Take the socket path over from a running (or frozen) hub instead of refusing to start: the path is
+   * replaced atomically and the old hub, once told (or when it next looks), drains and exits.
+   */
+  takeOver?: boolean;
+}
+
+interface Connection {
+  socket: Duplex;
+  /** A shim on another machine (WebSocket /shim): who its key says it is. */
+  remote?: { identity: string } | undefined;
+  handle: StdioServerHandle | null;
+}
+
+export class SocketFace implements HubListener {
+  private server: Server | null = null;
+  private readonly connections = new Set<Connection>();
+  private readonly maxLineBytes: number;
+  /** The socket file this hub bound; another one at the path means another hub took over. */
+  private boundSocket: SocketIdentity | null = null;
+  private socketCheck: NodeJS.Timeout | null = null;
+
+  constructor(private readonly core: HubCore, private readonly opts: SocketFaceOptions) {
+    this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    core.addListener(this);
+  }
+
+  async start(options: SocketStartOptions = {}): Promise<void> {
+    const onConnection = (socket: Socket) => this.accept(socket);
+    this.server = options.takeOver
+      ? await listenTakingOver(this.opts.socketPath, onConnection)
+      : await listenExclusive(this.opts.socketPath, this.opts.home, onConnection);
+    this.boundSocket = socketIdentity(this.opts.socketPath);
+    // A hub that was frozen while another took its place (or whose socket file was deleted) is
+    // unreachable: it notices here, drains what it still has and exits instead of lingering.
+    this.socketCheck = setInterval(() => {
+      if (!this.ownsSocketPath()) void this.core.stop('another hub took over the socket (or it was removed)');
+    }, this.opts.socketCheckMs ?? 1_000);
+    this.socketCheck.unref();
+    this.core.logger.info({ version: VERSION, socket: this.opts.socketPath, home: this.opts.home, startedBy: process.env.SNOWMUX_STARTED_BY ?? 'user', takeOver: options.takeOver === true }, 'hub started');
+  }
+
+  describe(): Record<string, unknown> {
+    return { socket: this.opts.socketPath };
+  }
+
+  /**
+   * A remote shim's link (the HTTP face's /shim WebSocket, already authenticated): the same hello,
+   * framing, liveness and drain as a local shim, as the key's identity. It may open MCP sessions only (no
+   * control requests), and its hello's SNOWFLAKE_* settings are ignored: credentials never come from the
+   * network; its sessions use the hub's profiles.
+   */
+  acceptRemoteLink(stream: Duplex, identity: string): void {
+    this.accept(stream, { identity });
+  }
+
+  private ownsSocketPath(): boolean {
+    return sameSocket(this.boundSocket, socketIdentity(this.opts.socketPath));
+  }
+
+  private get logger() {
+    return this.core.logger;
+  }
+
+  private accept(socket: Duplex, remote?: { identity: string }): void {
+    const conn: Connection = { socket, handle: null, remote };
+    this.connections.add(conn);
+    socket.on('close', () => this.connections.delete(conn));
+    socket.on('error', (err) => this.logger.debug({ err: errorMessage(err) }, 'connection error'));
+    const decoder = new LineDecoder(64 * 1024);
+    const timer = setTimeout(() => {
+      this.logger.info('connection sent no hello in time; closing');
+      socket.destroy();
+    }, this.opts.handshakeTimeoutMs ?? 5_000);
+    const onData = (chunk: Buffer) => {
+      const nl = chunk.indexOf(0x0a);
+      if (nl === -1) {
+        decoder.push(chunk, (ev) => {
+          if (ev.kind === 'oversize') socket.destroy();
+        });
+        return;
+      }
+      socket.off('data', onData);
+      clearTimeout(timer);
+      let first: Buffer | null = null;
+      decoder.push(chunk.subarray(0, nl + 1), (ev) => {
+        if (ev.kind === 'line') first = ev.line;
+      });
+      const rest = chunk.subarray(nl + 1);
+      this.dispatch(conn, first, rest);
+    };
+    socket.on('data', onData);
+    socket.once('end', () => clearTimeout(timer));
+  }
+
+  private dispatch(conn: Connection, first: Buffer | null, rest: Buffer): void {
+    const { socket } = conn;
+    const frame = first ? parseLinkFrame(first) : null;
+    if (this.core.isDraining && !(frame?.snowmux === 'hello' && frame.role === 'control')) {
+      socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_DRAINING', message: 'The hub is shutting down; retry in a moment.' }));
+      return;
+    }
+    if (conn.remote && !(frame?.snowmux === 'hello' && frame.role === 'shim')) {
+      socket.end(encodeLine({ snowmux: 'refused', code: 'BAD_HELLO', message: 'Over /shim only a snowmux shim hello is accepted; use /mcp for MCP clients and /status for status.' }));
+      return;
+    }
+    if (frame?.snowmux === 'hello') {
+      const refusal = checkHello(frame);
+      if (refusal) {
+        this.logger.warn({ code: refusal.code, shimVersion: frame.version }, 'refused a link');
+        socket.end(encodeLine(refusal));
+        return;
+      }
+      if (frame.role === 'control') {
+        socket.write(encodeLine({ snowmux: 'welcome', wire: frame.wire, version: VERSION, hubPid: process.pid, sessionId: '' }));
+        handleControl(socket, rest, this.controlHandlers(), this.logger);
+        return;
+      }
+      this.openSession(conn, frame, rest);
+      return;
+    }
+    // No hello: a plain MCP client speaking newline-delimited JSON-RPC straight to the socket.
+    const initial = first ? Buffer.concat([first, Buffer.from('\n'), rest]) : rest;
+    this.openSession(conn, null, initial);
+  }
+
+  private openSession(conn: Connection, hello: Hello | null, initial: Buffer): void {
+    const { socket } = conn;
+    const facts: SessionFacts = {
+      id: randomUUID(),
+      identity: conn.remote ? { kind: 'api-key', name: conn.remote.identity } : { kind: 'local-user', name: localUserName() },
+      transport: conn.remote ? 'websocket' : 'unix-socket',
+      shimPid: hello?.pid,
+      parent: hello?.parent,
+      shimVersion: hello?.version,
+      profile: hello?.profile,
+      // Only the documented settings are taken from a hello, whatever a client puts there.
+      env: hello?.env && !conn.remote ? forwardedEnvironment(hello.env) : undefined,
+      resumeOf: hello?.resumeOf,
+    };
+    // A shim that acknowledges draining says when it has sent its last request on this link.
+    const drainAck = hello?.caps?.includes('drain-ack') === true;
+    let draining = false;
+    let inputDone = false;
+    let closed = false;
+    let transport: LineTransport | null = null;
+    const closeIfDone = () => {
+      if (draining && (transport?.outstanding ?? 0) === 0 && (inputDone || !drainAck)) close('hub stopping');
+    };
+    const close = (why: string) => {
+      if (closed) return;
+      closed = true;
+      attached.detach(why);
+      void conn.handle?.close().catch(() => {});
+      // The SDK's handle does not end the socket: do it, after pending writes flush.
+      socket.end();
+    };
+    const attached = this.core.attachSession(facts, {
+      drain: (reason) => {
+        if (draining) return;
+        draining = true;
+        if (hello) socket.write(encodeLine({ snowmux: 'draining', reason }));
+        closeIfDone();
+      },
+      outstanding: () => transport?.outstanding ?? 0,
+      close,
+      cut: () => socket.destroy(),
+    });
+    const { session, logger } = attached;
+    if (hello) socket.write(encodeLine({ snowmux: 'welcome', wire: hello.wire, version: VERSION, hubPid: process.pid, sessionId: session.id }));
+    (socket as Partial<Socket>).setNoDelay?.(true);
+    // Silence this long means a dead peer (frozen or killed shim, sleep, cut socket): free the session.
+    const watchdog = hello
+      ? watchLink(socket, this.opts.linkIdleTimeoutMs ?? 20_000, (silentMs) => {
+        logger.info({ silentMs }, 'shim link silent too long; closing the session');
+        socket.destroy();
+      })
+      : null;
+    transport = new LineTransport({
+      input: socket,
+      output: socket,
+      maxLineBytes: this.maxLineBytes,
+      initial,
+      observe: (m) => observeClientMessage(session, m),
+      onRejected: (reason, detail) => logger.warn({ reason, detail: detail.slice(0, 300) }, 'rejected client input'),
+      onActivity: () => watchdog?.heard(),
+      onLinkFrame: (frame) => {
+        if (frame.snowmux !== 'drained') return;
+        inputDone = true;
+        closeIfDone();
+      },
+      onIdle: () => closeIfDone(),
+      onEnded: () => close('client disconnected'),
+      // Room for several full-size answers; beyond that the client is not reading at all.
+      maxBufferedBytes: Math.max(64 * 1024 * 1024, this.core.limits.maxResultBytes * 8),
+      stalledOutputMs: this.opts.stalledOutputMs,
+      onOverflow: (bytes, why) => {
+        logger.warn({ bufferedBytes: bytes, why }, 'client does not read its answers; closing the session');
+        socket.destroy();
+      },
+    });
+    socket.once('close', () => close('connection closed'));
+    conn.handle = serveStdio(() => createMcpServer(attached.env), {
+      transport,
+      onerror: (err) => logger.debug({ err: errorMessage(err) }, 'session protocol error'),
+    });
+  }
+
+  private controlHandlers(): ControlHandlers {
+    return {
+      status: () => this.core.status(),
+      stop: () => {
+        setImmediate(() => void this.core.stop('snowmux stop'));
+        return { stopping: true };
+      },
+      // `hub --replace`: the new hub already holds the path; drain like a stop.
+      replace: () => {
+        setImmediate(() => void this.core.stop('replaced by a newer hub'));
+        return { releasing: true, pid: process.pid };
+      },
+      disconnect: (req) => this.core.disconnect(typeof req.session === 'string' ? req.session : ''),
+      reload: () => this.core.reload(),
+    };
+  }
+
+  stopAccepting(): void {
+    if (this.socketCheck) clearInterval(this.socketCheck);
+    this.releaseSocketPath();
+  }
+
+  /** Control links (a replacing hub waits on its own to learn that this one is done) and the rest. */
+  async closeAll(): Promise<void> {
+    for (const conn of this.connections) conn.socket.end();
+    const deadline = Date.now() + 1_000;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.connections) conn.socket.destroy();
+  }
+
+  /**
+   * Frees the path at once so shims reach the next hub (or start one) while this one drains. When the path
+   * already names another hub's socket, the listener stays open: closing it would make libuv unlink the
+   * path it bound — the new hub's socket. Nothing can connect to it any more; it goes with the process.
+   */
+  private releaseSocketPath(): void {
+    if (!this.server) return;
+    if (this.ownsSocketPath()) {
+      this.server.close();
+      rmSync(this.opts.socketPath, { force: true });
+    } else {
+      this.server.unref();
+    }
+  }
+}
+
+/** The OS account the hub runs as: a Unix socket in a 0700 home only admits that user. */
+function localUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? (typeof process.getuid === 'function' ? `uid:${process.getuid()}` : 'local');
+  }
+}
