@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   SQL_UNPARSEABLE: { fault: 'user', refusal: true, doc: 'The hub cannot tell what the text does (unterminated string or comment, ambiguous syntax), so it refuses it. Fix the SQL.' },
   POLICY_DENIED: { fault: 'user', refusal: true, doc: 'Your role may not use this tool or object. Ask the hub\'s operator, or use `snowmux status` to see your role.' },
   RATE_LIMITED: { fault: 'user', refusal: true, doc: 'Too many calls for your rate limit; the message says when to retry.' },
+  SCAN_LIMIT: { fault: 'user', refusal: true, doc: 'The engine estimates the query reads more than your role may scan per statement (max_scan_bytes, max_scan_partitions, max_scan_rows); the message gives the estimate and the limit. Filter on the columns the table is clustered or partitioned by, or select less.' },
   QUOTA_EXCEEDED: { fault: 'user', refusal: true, doc: 'Your quota for the window is spent; the message says when it resets.' },
   HUB_BUSY: { fault: 'user', refusal: true, doc: 'The hub\'s queue is full; retry after the time given.' },
   UNKNOWN_TOOL: { fault: 'user', refusal: true, doc: 'The client called a tool the hub does not have. List tools with tools/list.' },

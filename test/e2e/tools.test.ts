@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connectClient, startHub, tempHome, textOf, type AnyClient, type ClientKind } from '../helpers/harness.js';
 
 const KINDS: ClientKind[] = ['v2-legacy', 'v2-modern', 'v1'];
-const TOOLS = ['describe_table', 'describe_view', 'execute_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_view', 'search_objects'];
+const TOOLS = ['describe_table', 'describe_view', 'execute_query', 'explain_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_history', 'query_view', 'search_objects'];
 
 for (const command of ['shim', 'stdio'] as const) {
   for (const kind of KINDS) {
@@ -125,6 +125,22 @@ for (const command of ['shim', 'stdio'] as const) {
         }
         assert.equal(unknown.isError, true);
         assert.match(textOf(unknown), /no_such_tool/);
+      });
+
+      test('query_history lists this caller\'s SQL calls, newest first, with outcomes and query ids', async () => {
+        const marker = `SELECT ${Date.now() % 100000} AS MARK_${kind.replace('-', '_')}`;
+        const ran = await client.callTool('execute_query', { query: marker });
+        assert.ok(!ran.isError, textOf(ran));
+        await client.callTool('execute_query', { query: 'DROP TABLE NATION' });
+        const h = await client.callTool('query_history', { limit: 2 });
+        assert.ok(!h.isError, textOf(h));
+        const q = (h.structuredContent as { queries: { sql: string; outcome: string; error_code: string | null; query_id: string | null }[] }).queries;
+        assert.equal(q.length, 2);
+        assert.deepEqual([q[0]!.sql, q[0]!.outcome, q[0]!.error_code], ['DROP TABLE NATION', 'refused', 'SQL_REFUSED']);
+        assert.deepEqual([q[1]!.sql, q[1]!.outcome], [marker, 'ok']);
+        assert.ok(q[1]!.query_id);
+        const refusedOnly = await client.callTool('query_history', { outcome: 'refused', limit: 200 });
+        assert.ok((refusedOnly.structuredContent as { queries: { outcome: string }[] }).queries.every((c) => c.outcome === 'refused'));
       });
     });
   }

@@ -39,6 +39,8 @@ profile = "dev"
 snowflake_role = "ANALYST"
 warehouse = "ANALYTICS_WH"
 max_rows = 500
+max_scan_bytes = 1000000000
+max_scan_partitions = 500
 [roles.analyst.rate]
 per_second = 5
 burst = 20
@@ -90,6 +92,7 @@ test('the governance sections become typed camelCase settings', () => {
     snowflakeRole: 'ANALYST',
     warehouse: 'ANALYTICS_WH',
     maxRows: 500,
+    scanLimit: { bytes: 1_000_000_000, partitions: 500, rows: undefined },
     rate: { perSecond: 5, burst: 20 },
     quota: { windowMs: 3_600_000, queries: 1000, rows: 1_000_000, bytes: 500_000_000 },
   });

@@ -150,6 +150,18 @@ export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'>
     outcome: entry.outcome,
     errorCode: scrubOptional(entry.errorCode, scrubber),
     profile: scrubOptional(entry.profile, scrubber),
+    scanEstimate: scanEstimateOf(entry.scanEstimate),
     detail: redactObject(entry.detail, scrubber),
   };
+}
+
+/** Only the estimate's known, finite numbers. */
+function scanEstimateOf(e: AuditEntry['scanEstimate']): AuditEntry['scanEstimate'] {
+  if (e === null || typeof e !== 'object') return undefined;
+  const out: NonNullable<AuditEntry['scanEstimate']> = {};
+  for (const k of ['bytes', 'partitions', 'partitionsTotal', 'rows'] as const) {
+    const v = e[k];
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

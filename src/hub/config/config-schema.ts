@@ -159,6 +159,9 @@ const roleFileSchema = z
       snowflake_role: text(),
       warehouse: text(),
       max_rows: positiveInt(),
+      max_scan_bytes: positiveInt(),
+      max_scan_partitions: positiveInt(),
+      max_scan_rows: positiveInt(),
       rate: rateFileSchema,
       quota: quotaFileSchema,
     },
@@ -399,8 +402,20 @@ export interface RoleSettings {
   snowflakeRole?: string | undefined;
   warehouse?: string | undefined;
   maxRows?: number | undefined;
+  /** Pre-flight limits per statement, from the engine's EXPLAIN (see ScanLimit). */
+  scanLimit?: ScanLimit | undefined;
   rate?: RateSettings | undefined;
   quota?: QuotaSettings | undefined;
+}
+
+/**
+ * What one statement may be estimated to read before it runs: bytes and micro-partitions (Snowflake's
+ * EXPLAIN), rows (DuckDB's estimated cardinality). A limit applies where the engine gives that figure.
+ */
+export interface ScanLimit {
+  bytes?: number | undefined;
+  partitions?: number | undefined;
+  rows?: number | undefined;
 }
 
 /** Token bucket: bursts of `burst` calls, refilled at `perSecond`. */
@@ -535,6 +550,10 @@ function toRoleSettings(data: RoleFileData): RoleSettings {
     snowflakeRole: data.snowflake_role,
     warehouse: data.warehouse,
     maxRows: data.max_rows,
+    scanLimit:
+      data.max_scan_bytes === undefined && data.max_scan_partitions === undefined && data.max_scan_rows === undefined
+        ? undefined
+        : { bytes: data.max_scan_bytes, partitions: data.max_scan_partitions, rows: data.max_scan_rows },
     rate: data.rate === undefined ? undefined : toRate(data.rate),
     quota:
       quota === undefined

@@ -12,6 +12,7 @@ import { VERSION } from '../../version.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
+import { QueryHistory } from '../observe/query-history.js';
 import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
 import { CallPipeline } from '../pipeline/call-pipeline.js';
 import { DEFAULT_LIMITS, type HubLimits } from '../pipeline/hub-limits.js';
@@ -114,6 +115,8 @@ export class HubCore {
   private readonly sessions = new Map<string, { session: Session; hooks: AttachedSessionHooks }>();
   private readonly listeners: HubListener[] = [];
   private readonly recent = new RecentCalls(50);
+  /** Each identity's recent SQL calls (query_history). */
+  private readonly history = new QueryHistory();
   /** The one path every call of every session takes. */
   private readonly pipeline: CallPipeline;
   private sessionsOpened = 0;
@@ -131,7 +134,7 @@ export class HubCore {
         this.events.emit('call', { at: c.at, sessionId: c.sessionId, tool: c.tool, outcome: c.outcome, errorCode: c.errorCode, ms: c.ms, rows: c.rows, queryId: c.queryId });
       },
     };
-    const sink = new CallSinks([this.recent, ...(opts.sinks ?? []), announce], opts.scrubCall);
+    const sink = new CallSinks([this.recent, this.history, ...(opts.sinks ?? []), announce], opts.scrubCall);
     this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink });
   }
 
@@ -158,7 +161,7 @@ export class HubCore {
       'session opened',
     );
     this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
-    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, teamTools: this.opts.teamTools ?? [] };
+    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, history: this.history, teamTools: this.opts.teamTools ?? [] };
     let detached = false;
     return {
       session,

@@ -11,6 +11,7 @@ import { serveToolListingOnce } from '../tools/tool-listing.js';
 import { registerTeamTools } from '../tools/team-tools.js';
 import { registerObjectResources } from '../tools/object-resources.js';
 import { registerSearchObjects } from '../tools/search-objects.js';
+import { registerDiagnosticTools } from '../tools/diagnostic-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
@@ -24,6 +25,7 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
   registerSearchObjects(server, env);
+  registerDiagnosticTools(server, env);
   registerTeamTools(server, env, env.teamTools ?? []);
   registerObjectResources(server, env);
   // The schemas embed the hub's limits and the team's tools; nothing else about a session changes the listing.

@@ -27,6 +27,7 @@ export class AuditSink implements CallSink {
         outcome: call.outcome,
         errorCode: call.errorCode ?? undefined,
         profile: call.profile ?? undefined,
+        scanEstimate: call.scanEstimate,
       })
       .then((r) => {
         if (!r.ok) this.logger.error({ code: r.error.code, msg: r.error.message }, 'audit write failed');

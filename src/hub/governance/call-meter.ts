@@ -7,6 +7,8 @@ export interface CallMeter {
   queryId?: string | undefined;
   /** Warehouse profile the call ran on. */
   profile?: string | undefined;
+  /** The engine's pre-flight estimate of what the call's statement would read (scan-limit, explain_query). */
+  scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
 }
 
 export function newCallMeter(): CallMeter {

@@ -24,6 +24,8 @@ export interface CallRecord {
   /** Arguments of a metadata call (no SQL). */
   request: Record<string, unknown> | undefined;
   profile: string | null;
+  /** The engine's estimate of what the statement would read, when the call asked for one (scan limits, explain_query). */
+  scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
 }
 
 /** Receives every finished call: status's recent list, audit, metrics. */

@@ -11,6 +11,7 @@ import type {
   ObjectKind,
   ObjectRef,
   QueryOptions,
+  QueryPlan,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -33,6 +34,10 @@ export class GovernedWarehouse implements Warehouse {
 
   query(sql: string, options: QueryOptions): Promise<QueryResult> {
     return this.run({ kind: 'query', sql, options });
+  }
+
+  explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
+    return this.run({ kind: 'explain', sql, options: ctx });
   }
 
   fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {

@@ -1,7 +1,7 @@
 /**
  * The statement stages, in order. Every warehouse operation of every tool passes all of them: the rules
  * that need no warehouse first (SQL policy, object policy), then the login, the cache, the queue, the
- * breaker and retries, and the warehouse itself. Accounting wraps them all and acts on the way back.
+ * cost guard (the engine's estimate, before anything runs), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
  * Adding a rule is one stage file in stages/ and one entry here (plus its test).
  */
 import type { StatementStage, OperationResult, Statement } from './statement.js';
@@ -14,6 +14,7 @@ import { objectPolicy } from './stages/object-policy.js';
 import { openWarehouse } from './stages/open-warehouse.js';
 import { queue } from './stages/queue.js';
 import { retry } from './stages/retry.js';
+import { scanLimit } from './stages/scan-limit.js';
 import { sqlPolicy } from './stages/sql-policy.js';
 
 export const STATEMENT_STAGES: readonly StatementStage[] = [
@@ -23,6 +24,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   openWarehouse,
   metadataCache,
   queue,
+  scanLimit,
   breaker,
   retry,
 ];

@@ -16,6 +16,7 @@ import type {
   ObjectKind,
   ObjectRef,
   QueryOptions,
+  QueryPlan,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -24,6 +25,7 @@ import type { Stage } from './stage.js';
 
 export type Operation =
   | { kind: 'query'; sql: string; options: QueryOptions }
+  | { kind: 'explain'; sql: string; options: CallContext }
   | { kind: 'fetch'; queryId: string; page: { offset: number; limit: number; maxBytes?: number }; ctx: CallContext }
   | { kind: 'databases'; ctx: CallContext }
   | { kind: 'schemas'; database: string; ctx: CallContext }
@@ -33,6 +35,7 @@ export type Operation =
 /** What each operation returns. */
 export interface OperationResults {
   query: QueryResult;
+  explain: QueryPlan;
   fetch: QueryResult;
   databases: DatabaseInfo[];
   schemas: SchemaInfo[];
@@ -68,10 +71,15 @@ export interface Statement {
 export type StatementStage = Stage<Statement, OperationResult>;
 
 export function signalOf(op: Operation): AbortSignal {
-  return op.kind === 'query' ? op.options.signal : op.ctx.signal;
+  return op.kind === 'query' || op.kind === 'explain' ? op.options.signal : op.ctx.signal;
 }
 
-/** Whether the operation can only read, whatever the role (metadata and paging always only read). */
+/** Whether the operation can only read, whatever the role (metadata, plans and paging always only read). */
 export function onlyReads(st: Statement): boolean {
   return st.op.kind !== 'query' || !st.scope.role.write;
+}
+
+/** Operations that carry SQL: the SQL stages judge both the same way. */
+export function sqlOf(op: Operation): { sql: string; context: CallContext } | undefined {
+  return op.kind === 'query' || op.kind === 'explain' ? { sql: op.sql, context: op.options } : undefined;
 }

@@ -10,7 +10,7 @@
  * This module decides; it performs no I/O. The enforcement helpers are in enforce.ts.
  */
 import { SnowmuxError } from '../../errors.js';
-import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig, type RoleSettings } from '../config/config-schema.js';
+import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig, type RoleSettings, type ScanLimit } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
@@ -32,6 +32,8 @@ export interface EffectiveRole {
   snowflakeRole?: string;
   warehouse?: string;
   maxRows?: number;
+  /** Pre-flight scan limits per statement (EXPLAIN), where the engine gives the figure. */
+  scanLimit?: ScanLimit;
   rate?: { perSecond: number; burst: number };
   quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
   toolAllowed(tool: string): boolean;
@@ -174,6 +176,7 @@ function compileRole(name: string, settings: RoleSettings, problem: (key: string
     snowflakeRole: settings.snowflakeRole,
     warehouse: settings.warehouse,
     maxRows: settings.maxRows,
+    scanLimit: settings.scanLimit,
     rate: settings.rate,
     quota: settings.quota,
   });

@@ -2,6 +2,7 @@
  * A role from the config, compiled: who it applies to, which tools and objects it grants, and how to
  * explain a refusal (which rule said no). Immutable; one instance per configured role.
  */
+import type { ScanLimit } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
 import { globMatch } from '../names/glob.js';
@@ -31,6 +32,7 @@ export interface CompiledRoleSpec {
   snowflakeRole?: string | undefined;
   warehouse?: string | undefined;
   maxRows?: number | undefined;
+  scanLimit?: ScanLimit | undefined;
   rate?: { perSecond: number; burst: number } | undefined;
   quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined } | undefined;
 }
@@ -48,6 +50,7 @@ export class CompiledRole implements EffectiveRole {
   readonly snowflakeRole?: string;
   readonly warehouse?: string;
   readonly maxRows?: number;
+  readonly scanLimit?: ScanLimit;
   readonly rate?: { perSecond: number; burst: number };
   readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
   /** True when some object is out of reach (a deny pattern, or an allow list narrower than `*.*.*`). */
@@ -69,6 +72,7 @@ export class CompiledRole implements EffectiveRole {
     if (spec.snowflakeRole !== undefined) this.snowflakeRole = spec.snowflakeRole;
     if (spec.warehouse !== undefined) this.warehouse = spec.warehouse;
     if (spec.maxRows !== undefined) this.maxRows = spec.maxRows;
+    if (spec.scanLimit !== undefined) this.scanLimit = Object.freeze({ ...spec.scanLimit });
     if (spec.rate !== undefined) this.rate = Object.freeze({ ...spec.rate });
     if (spec.quota !== undefined) {
       const quota: { windowMs: number; queries?: number; rows?: number; bytes?: number } = { windowMs: spec.quota.windowMs };

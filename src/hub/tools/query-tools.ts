@@ -1,5 +1,5 @@
 /**
- * Query tools: execute_query (read-only SQL), query_view, and fetch_results (page through a finished
+ * Query tools: execute_query (read-only SQL), explain_query (plan and scan estimate, nothing runs), query_view, and fetch_results (page through a finished
  * result by query id without re-running it).
  */
 import * as z from 'zod';
@@ -7,7 +7,9 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
+import { formatBytes } from '../observe/byte-size.js';
 import { limitArg, queryOutput, queryResult } from './query-shape.js';
+import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
@@ -43,6 +45,58 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
         maxBytes: limits.maxResultBytes,
       });
       return queryResult(result, limits, maxRows);
+    }),
+  );
+
+  server.registerTool(
+    'explain_query',
+    {
+      title: 'Explain a query without running it',
+      description:
+        'Show the plan of one read-only query and what the engine estimates it would scan (Snowflake: bytes and micro-partitions after pruning; ' +
+        'the embedded warehouse: rows), without running it. Use it before a query that might be large.',
+      inputSchema: cachedSchema('explain_query.in', () => z.object({
+        query: z.string().min(1).describe('One SQL query.'),
+        database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),
+        schema: z.string().min(1).max(255).optional().describe('Schema context for this call only.'),
+      })),
+      outputSchema: cachedSchema('explain_query.out', () => z.object({
+        estimate: z.object({ bytes: z.number().nullable(), partitions: z.number().nullable(), partitions_total: z.number().nullable(), rows: z.number().nullable() }),
+        operations: z.array(z.object({ operation: z.string(), objects: z.array(z.string()), detail: z.string().nullable() })),
+        scan_limit: z.object({ bytes: z.number().nullable(), partitions: z.number().nullable(), rows: z.number().nullable() }).nullable(),
+      })),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (args, mcp) => runTool(env, 'explain_query', mcp, args, async ({ warehouse, ctx, role, noteSql }) => {
+      noteSql(args.query);
+      if (!warehouse.explain) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot explain a query without running it.');
+      const plan = await warehouse.explain(args.query, {
+        ...ctx,
+        database: args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name'),
+        schema: args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name'),
+      });
+      const e = plan.estimate;
+      const limit = role.scanLimit;
+      const estimate = { bytes: e.bytes ?? null, partitions: e.partitions ?? null, partitions_total: e.partitionsTotal ?? null, rows: e.rows ?? null };
+      const figures = [
+        e.bytes !== undefined ? `${formatBytes(e.bytes)}` : '',
+        e.partitions !== undefined ? `${e.partitions}${e.partitionsTotal !== undefined ? ` of ${e.partitionsTotal}` : ''} partitions` : '',
+        e.rows !== undefined ? `about ${Math.round(e.rows)} rows` : '',
+      ].filter(Boolean);
+      const limits = limit ? [limit.bytes !== undefined ? `${formatBytes(limit.bytes)}` : '', limit.partitions !== undefined ? `${limit.partitions} partitions` : '', limit.rows !== undefined ? `${limit.rows} rows` : ''].filter(Boolean) : [];
+      const table = renderTable(['operation', 'objects', 'detail'], plan.operations.map((o) => [o.operation, o.objects.join(', '), o.detail ?? '']));
+      const text =
+        `Estimated scan: ${figures.join(', ') || 'no estimate from this engine'}.` +
+        (limits.length ? ` Your role's per-statement limit: ${limits.join(', ')}.` : '') +
+        `\n\n${table}`;
+      return {
+        content: [{ type: 'text', text }],
+        structuredContent: {
+          estimate,
+          operations: plan.operations.map((o) => ({ operation: o.operation, objects: o.objects, detail: o.detail ?? null })),
+          scan_limit: limit ? { bytes: limit.bytes ?? null, partitions: limit.partitions ?? null, rows: limit.rows ?? null } : null,
+        },
+      };
     }),
   );
 

@@ -6,6 +6,7 @@
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
 import type { CallPipeline, ToolBody } from '../pipeline/call-pipeline.js';
 import type { CallRequest } from '../pipeline/call-state.js';
+import type { QueryHistory } from '../observe/query-history.js';
 import type { HubLimits } from '../pipeline/hub-limits.js';
 import type { Session } from '../session/session.js';
 import type { QueryProgress } from '../warehouse/types.js';
@@ -21,6 +22,8 @@ export interface ToolEnv {
   limits: HubLimits;
   /** Tools defined in config.toml ([tools.<name>]), already checked. */
   teamTools?: readonly TeamTool[];
+  /** Each identity's recent SQL calls, for query_history. */
+  history: QueryHistory;
 }
 
 /** Requests that reached a tool body through runTool (the rest were refused by the SDK before it). */

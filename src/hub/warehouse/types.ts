@@ -129,6 +129,36 @@ export interface WarehouseInfo {
   capacity?: number | undefined;
 }
 
+/**
+ * What the engine's planner says a statement would read, before it runs (Snowflake's EXPLAIN compiles
+ * without a warehouse; DuckDB's EXPLAIN estimates cardinalities). A figure the engine does not give is
+ * undefined, never guessed.
+ */
+export interface ScanEstimate {
+  /** Bytes in the micro-partitions the statement may read (Snowflake's bytesAssigned). */
+  bytes?: number | undefined;
+  /** Micro-partitions it may read after compile-time pruning, and in total (Snowflake). */
+  partitions?: number | undefined;
+  partitionsTotal?: number | undefined;
+  /** Rows the scans are estimated to produce (DuckDB's estimated cardinality). */
+  rows?: number | undefined;
+}
+
+export interface PlanOperation {
+  operation: string;
+  /** Objects a scan reads. */
+  objects: string[];
+  /** Filters, projections, join keys — as the engine prints them. */
+  detail?: string | undefined;
+  estimate: ScanEstimate;
+}
+
+export interface QueryPlan {
+  /** The statement's total estimate (sum over its scans). */
+  estimate: ScanEstimate;
+  operations: PlanOperation[];
+}
+
 export interface Warehouse {
   readonly kind: 'duckdb' | 'snowflake';
   info(): WarehouseInfo;
@@ -137,6 +167,8 @@ export interface Warehouse {
   listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]>;
   listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]>;
   describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]>;
+  /** The plan and scan estimate of a query, without running it. */
+  explain?(sql: string, options: CallContext): Promise<QueryPlan>;
   /** Pages through a finished statement's result by its query id, without re-running it. */
   fetchResults?(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult>;
   close(): Promise<void>;

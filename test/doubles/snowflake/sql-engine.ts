@@ -244,6 +244,7 @@ export class EngineSession {
       return this.alterSession(sig);
     }
     if (first === 'SHOW') return this.show(sig);
+    if (first === 'EXPLAIN') return this.explain(tokens, sig);
     if (first === 'DESCRIBE' || first === 'DESC') return this.describe(sig);
     return this.generic(tokens, options);
   }
@@ -639,6 +640,81 @@ export class EngineSession {
     };
   }
 
+  // ---- EXPLAIN ---------------------------------------------------------------------------------
+
+  /**
+   * `EXPLAIN [USING TABULAR] <query>`: compiles without running, as Snowflake does. The plan is DuckDB's,
+   * renamed to Snowflake's operations; each scanned table is modelled as ceil(rows / EXPLAIN_ROWS_PER_PARTITION)
+   * micro-partitions of EXPLAIN_BYTES_PER_ROW bytes a row, all assigned (the double does not prune).
+   */
+  private async explain(tokens: Token[], sig: Token[]): Promise<StatementOutcome> {
+    let at = 1;
+    if (sig[1]?.kind === 'word' && sig[1].value === 'USING') {
+      const format = sig[2]?.kind === 'word' ? sig[2].value : '';
+      if (format !== 'TABULAR') throw new SfError('001003', '42000', `SQL compilation error:\nthe double answers EXPLAIN USING TABULAR only (got ${format}).`);
+      at = 3;
+    }
+    const start = sig[at];
+    if (start === undefined) throw syntaxError(start);
+    const rewritten = this.rewrite(tokens.slice(tokens.indexOf(start)));
+    return this.withLock(async () => {
+      await this.syncDuckContext();
+      let planText: string;
+      try {
+        const reader = await this.duck.runAndReadAll(`EXPLAIN (FORMAT json) ${rewritten.sql}`);
+        planText = String(reader.getRows().find((r) => r[0] === 'physical_plan')?.[1] ?? '[]');
+      } catch (err) {
+        throw duckErrorToSnowflake(err);
+      }
+      const out: unknown[][] = [];
+      let id = 0;
+      const totals = { partitions: 0, bytes: 0 };
+      const walk = async (node: { name?: string; extra_info?: Record<string, unknown>; children?: unknown[] }, parent: number | null): Promise<void> => {
+        const me = id++;
+        const name = String(node.name ?? '').trim();
+        const info = node.extra_info ?? {};
+        const table = typeof info['Table'] === 'string' ? String(info['Table']) : undefined;
+        if (table !== undefined) {
+          const rows = await this.tableRows(table);
+          const partitions = Math.max(1, Math.ceil(rows / EXPLAIN_ROWS_PER_PARTITION));
+          const bytes = rows * EXPLAIN_BYTES_PER_ROW;
+          totals.partitions += partitions;
+          totals.bytes += bytes;
+          out.push([1, me, parent === null ? null : `[${parent}]`, 'TableScan', table.toUpperCase(), null, info['Projections'] ?? null, partitions, partitions, bytes]);
+        } else {
+          out.push([1, me, parent === null ? null : `[${parent}]`, SNOWFLAKE_OPERATION[name] ?? name, null, null, info['Filters'] ?? info['Conditions'] ?? null, null, null, null]);
+        }
+        for (const child of node.children ?? []) await walk(child as typeof node, me);
+      };
+      for (const root of JSON.parse(planText) as unknown[]) await walk(root as never, null);
+      out.unshift([null, null, null, 'GlobalStats', null, null, null, totals.partitions, totals.partitions, totals.bytes]);
+      return {
+        statementTypeId: TYPE.SELECT,
+        result: encodeTable(
+          [
+            col('step', 'fixed'),
+            col('id', 'fixed'),
+            col('parentOperators', 'text'),
+            col('operation', 'text'),
+            col('objects', 'text'),
+            col('alias', 'text'),
+            col('expressions', 'text'),
+            col('partitionsTotal', 'fixed'),
+            col('partitionsAssigned', 'fixed'),
+            col('bytesAssigned', 'fixed'),
+          ],
+          out,
+        ),
+      };
+    });
+  }
+
+  private async tableRows(qualified: string): Promise<number> {
+    const name = qualified.split('.').map((p) => quoteDuck(p)).join('.');
+    const reader = await this.duck.runAndReadAll(`SELECT count(*) FROM ${name}`);
+    return Number(reader.getRows()[0]?.[0] ?? 0);
+  }
+
   // ---- everything else: DuckDB -------------------------------------------------------------------
 
   private async generic(tokens: Token[], options: ExecuteOptions): Promise<StatementOutcome> {
@@ -783,6 +859,27 @@ function bindValues(bindings: ExecuteOptions['bindings']): DuckDBValue[] {
       }
     });
 }
+
+/** The double's model of a table's storage, for EXPLAIN: rows per micro-partition, bytes per row. */
+export const EXPLAIN_ROWS_PER_PARTITION = 1000;
+export const EXPLAIN_BYTES_PER_ROW = 100;
+
+/** DuckDB operator names → Snowflake's. */
+const SNOWFLAKE_OPERATION: Record<string, string> = {
+  FILTER: 'Filter',
+  PROJECTION: 'Projection',
+  HASH_JOIN: 'Join',
+  NESTED_LOOP_JOIN: 'Join',
+  PIECEWISE_MERGE_JOIN: 'Join',
+  HASH_GROUP_BY: 'Aggregate',
+  PERFECT_HASH_GROUP_BY: 'Aggregate',
+  UNGROUPED_AGGREGATE: 'Aggregate',
+  ORDER_BY: 'Sort',
+  TOP_N: 'SortWithLimit',
+  STREAMING_LIMIT: 'Limit',
+  LIMIT: 'Limit',
+  UNION: 'UnionAll',
+};
 
 function col(name: string, type: SfType): { name: string; type: SfType } {
   return { name, type };

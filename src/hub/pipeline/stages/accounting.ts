@@ -18,6 +18,8 @@ export const accounting: StatementStage = {
         meter.queryId = r.queryId;
         governance.resultOwners.remember(r.queryId, identity);
       }
+    } else if (st.op.kind === 'explain') {
+      meter.scanEstimate = (result as OperationResults['explain']).estimate;
     } else {
       meter.rows += (result as unknown[]).length;
     }

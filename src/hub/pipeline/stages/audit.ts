@@ -32,6 +32,7 @@ export const audit: CallStage = {
         sql: call.sql,
         request: call.sql === null ? call.args : undefined,
         profile: meter.profile ?? null,
+        ...(meter.scanEstimate ? { scanEstimate: meter.scanEstimate } : {}),
       }),
     );
     return result;

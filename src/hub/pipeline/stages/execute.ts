@@ -18,6 +18,11 @@ export function execute(st: Statement): Promise<OperationResult> {
       if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
       return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS) });
     }
+    case 'explain': {
+      if (st.text === undefined) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
+      if (!w.explain) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot explain a query without running it.');
+      return w.explain(st.text, op.options);
+    }
     case 'fetch':
       if (!w.fetchResults) {
         throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');

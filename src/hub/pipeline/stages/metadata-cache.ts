@@ -12,7 +12,8 @@ export const metadataCache: StatementStage = {
     const what = keyOf(st.op);
     if (what === undefined || !st.warehouse) return next();
     const { cache, scope } = st.scope.governance.metadataFor(st.warehouse);
-    const ctx = st.op.kind === 'query' ? st.op.options : st.op.ctx;
+    if (st.op.kind === 'query' || st.op.kind === 'explain') return next();
+    const ctx = st.op.ctx;
     const key = [scope, ctx.role ?? '', ctx.warehouse ?? '', ...what].join('\u0000');
     return cache.get(key, ctx.signal, next);
   },

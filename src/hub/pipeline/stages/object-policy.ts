@@ -14,7 +14,8 @@ export const objectPolicy: StatementStage = {
     const { role, target } = st.scope;
     const op = st.op;
     switch (op.kind) {
-      case 'query': {
+      case 'query':
+      case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
         enforceObjectsOfReading(role, st.reading, { database: op.options.database ?? target.defaultDatabase, schema: op.options.schema ?? target.defaultSchema });
         return next();

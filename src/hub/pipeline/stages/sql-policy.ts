@@ -5,13 +5,14 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import { checkSqlReading } from '../../guard/sql/classifier.js';
-import type { StatementStage } from '../statement.js';
+import { sqlOf, type StatementStage } from '../statement.js';
 
 export const sqlPolicy: StatementStage = {
   name: 'sql-policy',
   run(st, next) {
-    if (st.op.kind !== 'query') return next();
-    const { verdict, reading } = checkSqlReading(st.op.sql, { ...st.scope.role.sqlPolicy(), dialect: st.scope.target.kind });
+    const sql = sqlOf(st.op);
+    if (!sql) return next();
+    const { verdict, reading } = checkSqlReading(sql.sql, { ...st.scope.role.sqlPolicy(), dialect: st.scope.target.kind });
     if (!verdict.allowed) {
       throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
     }

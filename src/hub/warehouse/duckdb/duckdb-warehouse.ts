@@ -12,6 +12,7 @@ import type {
   ObjectKind,
   ObjectRef,
   QueryOptions,
+  QueryPlan,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -22,6 +23,7 @@ import type { CallState } from './call-scope.js';
 import * as catalog from './duckdb-catalog.js';
 import type { CatalogComments } from './duckdb-catalog.js';
 import { ResultCache } from './result-cache.js';
+import { duckDbPlan } from './duckdb-plan.js';
 import { readResult } from './result-reader.js';
 import {
   SAMPLE_DATABASE,
@@ -203,6 +205,14 @@ export class DuckDbWarehouse implements Warehouse {
         prepared.destroySync();
       }
     });
+  }
+
+  /** DuckDB's planner estimate (EXPLAIN compiles, nothing runs). */
+  async explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
+    const result = await this.query(`EXPLAIN (FORMAT json) ${sql}`, { ...ctx, maxRows: 10 });
+    const plan = result.rows.find((r) => r[0] === 'physical_plan')?.[1];
+    if (typeof plan !== 'string') throw new SnowmuxError('WAREHOUSE_ERROR', 'DuckDB returned no plan for EXPLAIN.');
+    return duckDbPlan(plan);
   }
 
   async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {

@@ -22,6 +22,7 @@ import type {
   ObjectKind,
   ObjectRef,
   QueryOptions,
+  QueryPlan,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -33,6 +34,7 @@ import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, TrackedContext, type DesiredContext } from './session-context.js';
 import { isSessionLost, settingLabel } from './snowflake-errors.js';
+import { snowflakePlan } from './snowflake-plan.js';
 import { SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
 
@@ -135,6 +137,12 @@ export class SnowflakeWarehouse implements Warehouse {
       statementType: leadingKeyword(sql),
       elapsedMs: performance.now() - started,
     };
+  }
+
+  /** Snowflake's compile-time plan and scan estimate: EXPLAIN needs no running warehouse and runs nothing. */
+  async explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
+    const result = await this.query(`EXPLAIN USING TABULAR ${sql}`, { ...ctx, maxRows: 10_000, leadingWords: ['EXPLAIN'] });
+    return snowflakePlan(result);
   }
 
   async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {

@@ -1,0 +1,51 @@
+/**
+ * Statement stage, the cost guard: for a role with scan limits (max_scan_bytes, max_scan_partitions,
+ * max_scan_rows), a query is first explained — Snowflake compiles it without a running warehouse, DuckDB
+ * plans it — and refused before it runs when the estimate is over a limit, saying the estimate, the limit
+ * and how to narrow it. A limit applies where the engine gives that figure (Snowflake: bytes and
+ * partitions; DuckDB: rows). The estimate goes into the call's record either way.
+ */
+import { SnowmuxError } from '../../../errors.js';
+import { formatBytes } from '../../observe/byte-size.js';
+import type { ScanEstimate } from '../../warehouse/types.js';
+import type { StatementStage } from '../statement.js';
+
+/** Statements an engine can explain: queries (SHOW, DESCRIBE and the like read no table data). */
+const EXPLAINABLE = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
+
+export const scanLimit: StatementStage = {
+  name: 'scan-limit',
+  async run(st, next) {
+    const limit = st.scope.role.scanLimit;
+    const first = st.reading?.statements[0];
+    if (st.op.kind !== 'query' || !limit || !first || !EXPLAINABLE.has(first.type)) return next();
+    const w = st.warehouse;
+    if (!w?.explain || st.text === undefined) return next();
+    const plan = await w.explain(st.text, st.op.options);
+    // Into the call's record whatever the verdict: a refusal is audited with the estimate that caused it.
+    st.scope.meter.scanEstimate = plan.estimate;
+    const over = overLimit(plan.estimate, limit, st.scope.target.kind === 'snowflake' ? 'Snowflake' : 'DuckDB');
+    if (over) {
+      throw new SnowmuxError(
+        'SCAN_LIMIT',
+        `Query refused before it ran: ${over.engine} estimates it reads ${over.estimate}; role "${st.scope.role.name}" may read at most ${over.limit} per statement (${over.key}). ` +
+          'Narrow it: filter on the columns the table is clustered or partitioned by (dates first), select only the columns you need, or aggregate in the query. explain_query shows the plan.',
+        { details: { estimate: plan.estimate, limit, rule: over.key } },
+      );
+    }
+    return next();
+  },
+};
+
+function overLimit(e: ScanEstimate, limit: { bytes?: number | undefined; partitions?: number | undefined; rows?: number | undefined }, engine: string) {
+  if (limit.bytes !== undefined && e.bytes !== undefined && e.bytes > limit.bytes) {
+    return { engine, key: 'max_scan_bytes', estimate: `${formatBytes(e.bytes)}${e.partitions !== undefined ? ` in ${e.partitions}${e.partitionsTotal !== undefined ? ` of ${e.partitionsTotal}` : ''} partitions` : ''}`, limit: formatBytes(limit.bytes) };
+  }
+  if (limit.partitions !== undefined && e.partitions !== undefined && e.partitions > limit.partitions) {
+    return { engine, key: 'max_scan_partitions', estimate: `${e.partitions}${e.partitionsTotal !== undefined ? ` of ${e.partitionsTotal}` : ''} partitions`, limit: `${limit.partitions} partitions` };
+  }
+  if (limit.rows !== undefined && e.rows !== undefined && e.rows > limit.rows) {
+    return { engine, key: 'max_scan_rows', estimate: `about ${Math.round(e.rows)} rows`, limit: `${limit.rows} rows` };
+  }
+  return undefined;
+}

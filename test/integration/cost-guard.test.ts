@@ -1,0 +1,113 @@
+/**
+ * Cost guards against the Snowflake double and on the embedded warehouse: a role's per-statement scan
+ * limits are checked with the engine's EXPLAIN before the query runs — a query over the limit is refused
+ * with the estimate and the limit, and only the EXPLAIN reaches the warehouse; explain_query shows the
+ * plan and estimate without running anything; the estimate is in the audit record.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { EXPLAIN_BYTES_PER_ROW } from '../doubles/snowflake/sql-engine.js';
+import { connectClient, defer, startHub, tempHome, textOf } from '../helpers/harness.js';
+
+const me = userInfo().username;
+const PASSWORD = 'cost-guard-pw';
+const codeOf = (r: { _meta?: Record<string, unknown> }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
+
+test('Snowflake: a query over max_scan_bytes is refused before it runs; explain_query estimates; the audit keeps the estimate', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const url = new URL(d.url);
+  const home = tempHome(t);
+  // CUSTOMER holds 1500 rows: 150 000 bytes in the double's model; NATION 25 rows: 2 500 bytes.
+  writeFileSync(join(home, 'config.toml'), `
+[policy]
+default_role = "open"
+[roles.capped]
+identities = ["${me}"]
+clients = ["capped-*"]
+max_scan_bytes = 10000
+[roles.open]
+`);
+  const hub = await startHub(t, home, [], {
+    SNOWFLAKE_ACCOUNT: d.account,
+    SNOWFLAKE_USER: 'alice',
+    SNOWFLAKE_PASSWORD: PASSWORD,
+    SNOWFLAKE_HOST: url.hostname,
+    SNOWFLAKE_PORT: url.port,
+    SNOWFLAKE_PROTOCOL: 'http',
+    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
+    SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA',
+    SNOWFLAKE_SCHEMA: 'TPCH_SF1',
+  });
+  const capped = await connectClient(t, { home, kind: 'v2-legacy', name: 'capped-editor' });
+  const open = await connectClient(t, { home, kind: 'v2-legacy', name: 'open-editor' });
+
+  const big = 'SELECT C_NAME FROM CUSTOMER WHERE C_CUSTKEY > 0';
+  const refused = await capped.callTool('execute_query', { query: big });
+  assert.equal(codeOf(refused), 'SCAN_LIMIT', textOf(refused));
+  assert.match(textOf(refused), /146 KB/);
+  assert.match(textOf(refused), /9\.8 KB.*max_scan_bytes/);
+  const sent = d.queries.map((q) => q.sql);
+  assert.ok(sent.some((s) => s.startsWith('EXPLAIN USING TABULAR') && s.includes('CUSTOMER')), sent.join('\n'));
+  assert.ok(!sent.some((s) => s.startsWith('SELECT C_NAME')), 'the query itself never reached Snowflake');
+
+  const small = await capped.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION ORDER BY N_NATIONKEY LIMIT 2' });
+  assert.ok(!small.isError, textOf(small));
+  assert.deepEqual((small.structuredContent as { rows: unknown[][] }).rows, [['ALGERIA'], ['ARGENTINA']]);
+
+  // A role without limits runs the same query with no pre-flight.
+  const before = d.queries.length;
+  const ran = await open.callTool('execute_query', { query: big, limit: 1 });
+  assert.ok(!ran.isError, textOf(ran));
+  assert.ok(!d.queries.slice(before).some((q) => q.sql.startsWith('EXPLAIN')), 'no EXPLAIN for a role without scan limits');
+
+  const explained = await open.callTool('explain_query', { query: big });
+  assert.ok(!explained.isError, textOf(explained));
+  const plan = explained.structuredContent as { estimate: { bytes: number; partitions: number }; operations: { operation: string; objects: string[] }[] };
+  assert.equal(plan.estimate.bytes, 1500 * EXPLAIN_BYTES_PER_ROW);
+  assert.equal(plan.estimate.partitions, 2);
+  assert.ok(plan.operations.some((o) => o.operation === 'TableScan' && o.objects.some((n) => n.endsWith('CUSTOMER'))), JSON.stringify(plan.operations));
+
+  // explain_query goes through the same rules: a write is refused before anything reaches Snowflake.
+  const write = await open.callTool('explain_query', { query: 'DELETE FROM CUSTOMER' });
+  assert.equal(codeOf(write), 'SQL_REFUSED');
+  assert.ok(!d.queries.some((q) => q.sql.includes('DELETE')));
+
+  await capped.close();
+  await open.close();
+  assert.equal(await hub.stop(), 0);
+  const dir = join(home, 'audit');
+  const records = readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
+  const refusal = records.find((r) => r.errorCode === 'SCAN_LIMIT');
+  assert.deepEqual(refusal?.scanEstimate, { bytes: 150000, partitions: 2, partitionsTotal: 2 });
+  assert.equal(refusal?.outcome, 'refused');
+});
+
+test('embedded warehouse: max_scan_rows refuses from DuckDB\'s estimate; explain_query shows the plan', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.capped]
+identities = ["${me}"]
+max_scan_rows = 1000
+`);
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-modern', name: 'capped' });
+  const refused = await c.callTool('execute_query', { query: 'SELECT * FROM LINEITEM' });
+  assert.equal(codeOf(refused), 'SCAN_LIMIT', textOf(refused));
+  assert.match(textOf(refused), /DuckDB estimates it reads about \d+ rows; role "capped" may read at most 1000 rows per statement \(max_scan_rows\)/);
+  const ok = await c.callTool('execute_query', { query: 'SELECT * FROM NATION' });
+  assert.ok(!ok.isError, textOf(ok));
+  const explained = await c.callTool('explain_query', { query: 'SELECT COUNT(*) FROM ORDERS WHERE O_TOTALPRICE > 1000' });
+  assert.ok(!explained.isError, textOf(explained));
+  const plan = explained.structuredContent as { estimate: { rows: number | null; bytes: number | null }; operations: { operation: string }[]; scan_limit: { rows: number } };
+  assert.ok((plan.estimate.rows ?? 0) > 0);
+  assert.equal(plan.estimate.bytes, null, 'DuckDB estimates rows, not bytes');
+  assert.equal(plan.scan_limit.rows, 1000);
+  assert.ok(plan.operations.some((o) => /SCAN/.test(o.operation)));
+});
