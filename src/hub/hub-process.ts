@@ -157,11 +157,11 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const hubSettings = runtime.config.config.hub;
   if (hubSettings.redisUrl !== undefined) {
     const { connectRedisTeam } = await import('./team/redis-team.js');
-    const { hostname } = await import('node:os');
     team = connectRedisTeam({
       url: hubSettings.redisUrl,
       namespace: hubSettings.teamNamespace,
-      replicaId: `${hostname()}:${process.pid}`,
+      replicaId: runtime.replicaId ?? `pid:${process.pid}`,
+      slotLeaseMs: numberEnv('SNOWMUX_TEAM_LEASE_MS'),
       logger,
       summary: () => {
         const st = hub.status();

@@ -3,9 +3,10 @@
  * registry, the governance rules, the audit log and the call sinks. One place, so the hub and the
  * in-process server behave the same.
  */
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
-import { hubLifecycleEntry } from './audit/audit-record.js';
+import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { SecretScrubber, redactValue } from './audit/audit-redact.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
@@ -58,6 +59,8 @@ export interface HubRuntime {
    */
   reload(): ReloadResult;
   scrubber: SecretScrubber;
+  /** This process's id among a team hub's replicas (hub.redis_url set); undefined otherwise. */
+  replicaId: string | undefined;
 }
 
 export interface ReloadResult {
@@ -102,6 +105,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   });
 
   const auditConfig = config.config.audit;
+  // A replica of a team hub names itself in its registry entry and in every audit record it writes.
+  const replicaId = config.config.hub.redisUrl === undefined ? undefined : `${hostname()}:${process.pid}`;
+  const withReplica = (entry: AuditEntry): AuditEntry => (replicaId === undefined ? entry : { ...entry, replica: replicaId });
   const auditSink: CallSink = {
     record: (call) => {
       auditWriter?.record(call);
@@ -122,8 +128,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     });
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
-    void audit.append(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid } }));
-    auditWriter = new AuditSink(audit, opts.logger);
+    void audit.append(withReplica(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid } })));
+    auditWriter = new AuditSink(audit, opts.logger, replicaId);
   };
 
   let current = config.config;
@@ -151,7 +157,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     current = next.config;
     lastReload = { applied, needsRestart, at: new Date().toISOString() };
     opts.logger.info(lastReload, 'config reloaded');
-    void (audit as AuditLog | null)?.append(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } }));
+    void (audit as AuditLog | null)?.append(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } })));
     return lastReload;
   };
 
@@ -162,6 +168,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     warehouses,
     governance,
     sinks: [auditSink],
+    replicaId,
     scrubber,
     scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
@@ -183,7 +190,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       await warehouses.close();
       const log = audit as AuditLog | null;
       if (log) {
-        await log.append(hubLifecycleEntry('hub_stop', { version: VERSION, detail: { pid: process.pid, reason } }));
+        await log.append(withReplica(hubLifecycleEntry('hub_stop', { version: VERSION, detail: { pid: process.pid, reason } })));
         await log.close();
       }
     },

@@ -12,6 +12,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
+import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 
 const me = userInfo().username;
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
@@ -44,7 +45,7 @@ async function startRedis(t: Cleanup, port: number, dir: string): Promise<ChildP
   return proc;
 }
 
-type TeamStatus = { pid: number; team?: { mode: string; replicas: { id: string; pid: number }[] } };
+type TeamStatus = { pid: number; team?: { mode: string; replicas: { id: string; pid: number }[]; [k: string]: unknown }; [section: string]: unknown };
 async function status(home: string): Promise<TeamStatus> {
   return JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as TeamStatus;
 }
@@ -130,4 +131,91 @@ test('an identity\'s quota is spent once across replicas', { skip: !haveRedis &&
   }
   assert.deepEqual(outcomes.slice(0, 3), [null, null, null]);
   assert.match(outcomes[3] ?? '', /Quota exceeded[\s\S]*3 queries/);
+});
+
+test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys)', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'team-pw', roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const url = new URL(d.url);
+  const sf = {
+    SNOWFLAKE_ACCOUNT: d.account,
+    SNOWFLAKE_USER: 'alice',
+    SNOWFLAKE_PASSWORD: 'team-pw',
+    SNOWFLAKE_HOST: url.hostname,
+    SNOWFLAKE_PORT: url.port,
+    SNOWFLAKE_PROTOCOL: 'http',
+    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
+    SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA',
+    SNOWFLAKE_SCHEMA: 'TPCH_SF1',
+  };
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "o${port}"\nhttp_listen = "127.0.0.1:0"\n`;
+  const homes = [tempHome(t), tempHome(t)];
+  const hubs = [];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), config);
+    hubs.push(await startHub(t, home, [], sf));
+    let s = await status(home);
+    while (s.team?.mode !== 'connected') s = await status(home);
+  }
+  const shimUrls = hubs.map((h) => /HTTP on http:\/\/(\S+)/.exec(h.stderr())![1]!).map((hostPort) => `ws://${hostPort}/shim`);
+  const keyFor = async (identity: string) => {
+    const made = await runCli(['keys', 'create', '--identity', identity, '--home', homes[0]!]);
+    assert.equal(made.code, 0, made.stderr);
+    return made.stdout.trim();
+  };
+  const [aliceKey, bobKey] = [await keyFor('alice'), await keyFor('bob')];
+  const remote = (replica: number, key: string, name: string) =>
+    connectClient(t, { home: tempHome(t), kind: 'v2-legacy', name, args: ['--url', shimUrls[replica]!], env: { SNOWMUX_KEY: key } });
+  const alice0 = await remote(0, aliceKey, 'alice-0');
+  const alice1 = await remote(1, aliceKey, 'alice-1');
+  const bob1 = await remote(1, bobKey, 'bob-1');
+
+  const sql = 'SELECT C_NAME FROM CUSTOMER ORDER BY C_CUSTKEY';
+  const first = await alice0.callTool('execute_query', { query: sql, limit: 2 });
+  assert.ok(!first.isError, textOf(first));
+  const queryId = (first.structuredContent as { query_id: string }).query_id;
+  assert.ok(queryId, JSON.stringify(first.structuredContent));
+  const page = await alice1.callTool('fetch_results', { query_id: queryId, offset: 2, limit: 2 });
+  assert.ok(!page.isError, textOf(page));
+  assert.deepEqual((page.structuredContent as { rows: unknown[][] }).rows, [['Customer#000000003'], ['Customer#000000004']]);
+  const stolen = await bob1.callTool('fetch_results', { query_id: queryId, offset: 0, limit: 2 });
+  assert.equal((stolen._meta?.['dev.snowmux/error'] as { code: string }).code, 'POLICY_DENIED');
+  assert.match(textOf(stolen), /another user/);
+});
+
+test('the team-wide cap on concurrent queries holds across replicas, and a killed replica\'s lease expires', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "c${port}"\n\n[limits]\nteam_max_concurrent_queries = 1\n`;
+  const homes = [tempHome(t), tempHome(t)];
+  const hubs = [];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), config);
+    hubs.push(await startHub(t, home, [], { SNOWMUX_TEAM_LEASE_MS: '1500' }));
+    let s = await status(home);
+    while (s.team?.mode !== 'connected') s = await status(home);
+  }
+  const c0 = await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'long' });
+  const c1 = await connectClient(t, { home: homes[1]!, kind: 'v2-legacy', name: 'short' });
+  // Replica 0 holds the team's only slot with a query that would run for minutes.
+  const long = c0.callTool('execute_query', { query: 'SELECT count(*) FROM range(1000000000000)' }).catch(() => null);
+  let s0 = await status(homes[0]!);
+  while (((s0.governance as { queue: { running: number } } | undefined)?.queue.running ?? 0) < 1) s0 = await status(homes[0]!);
+  let done = false;
+  const short = c1.callTool('execute_query', { query: 'SELECT 42 AS ANSWER' }).then((r) => {
+    done = true;
+    return r;
+  });
+  // Replica 1's call waits for the team slot (its own queue is free).
+  let s1 = await status(homes[1]!);
+  while (((s1.team as { slotWaits?: { waiting: number } } | undefined)?.slotWaits?.waiting ?? 0) < 1) s1 = await status(homes[1]!);
+  assert.equal(done, false, 'the second replica waited for the team slot');
+  // The holder dies without releasing: its lease expires and the waiting call runs.
+  await hubs[0]!.stop('SIGKILL');
+  const r = await short;
+  assert.ok(!r.isError, textOf(r));
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[42]]);
+  await long;
 });

@@ -57,6 +57,7 @@ tools = ["list_*", "describe_*"]
 max_concurrent_queries = 8
 max_queued = 64
 max_queued_per_session = 16
+team_max_concurrent_queries = 6
 retry_attempts = 2
 retry_budget_ms = 5000
 [limits.rate]
@@ -100,6 +101,7 @@ test('the governance sections become typed camelCase settings', () => {
     maxConcurrentQueries: 8,
     maxQueued: 64,
     maxQueuedPerSession: 16,
+    teamMaxConcurrentQueries: 6,
     retryAttempts: 2,
     retryBudgetMs: 5000,
     defaultRate: { perSecond: 2.5, burst: 3 }, // burst defaults to one second's worth

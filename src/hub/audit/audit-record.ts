@@ -45,6 +45,8 @@ export interface AuditEntry {
   errorCode?: string | undefined;
   /** Warehouse profile name. */
   profile?: string | undefined;
+  /** The team hub replica that wrote the record (each replica keeps its own chain). */
+  replica?: string | undefined;
   /** The engine's pre-flight estimate of what the statement would read (bytes, partitions, rows). */
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
   /** Free-form, secret-free facts for lifecycle records (version, pid, reason…). Redacted like `request`. */
@@ -153,8 +155,8 @@ export function recordShapeDefect(value: unknown): string | undefined {
 
 /** Field order of the written line: readable first, chain fields last. Hashing does not depend on it. */
 export function orderedForWriting(record: AuditRecord): AuditRecord {
-  const { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, scanEstimate, detail, prev, hash } = record;
-  return { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, scanEstimate, detail, prev, hash };
+  const { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, detail, prev, hash } = record;
+  return { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, detail, prev, hash };
 }
 
 /** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */

@@ -150,6 +150,7 @@ export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'>
     outcome: entry.outcome,
     errorCode: scrubOptional(entry.errorCode, scrubber),
     profile: scrubOptional(entry.profile, scrubber),
+    replica: scrubOptional(entry.replica, scrubber),
     scanEstimate: scanEstimateOf(entry.scanEstimate),
     detail: redactObject(entry.detail, scrubber),
   };

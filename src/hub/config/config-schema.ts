@@ -177,6 +177,7 @@ const limitsFileSchema = z
       max_concurrent_queries: positiveInt(),
       max_queued: nonNegativeInt(),
       max_queued_per_session: positiveInt(),
+      team_max_concurrent_queries: positiveInt(),
       retry_attempts: nonNegativeInt(),
       retry_budget_ms: nonNegativeInt(),
       rate: rateFileSchema,
@@ -449,6 +450,11 @@ export interface LimitSettings {
   defaultRate: RateSettings;
   /** How long metadata answers (list_*, describe_*) are shared before the warehouse is asked again. */
   metadataCacheTtlMs: number;
+  /**
+   * A team hub (hub.redis_url): queries running at once per warehouse profile across every replica, held
+   * as leases in Redis that a crashed replica cannot leak. Undefined: no team-wide cap.
+   */
+  teamMaxConcurrentQueries?: number | undefined;
 }
 
 export type AuditFsyncPolicy = 'always' | 'interval' | 'never';
@@ -632,6 +638,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       maxConcurrentQueries: limits.max_concurrent_queries ?? DEFAULT_LIMIT_SETTINGS.maxConcurrentQueries,
       maxQueued: limits.max_queued ?? DEFAULT_LIMIT_SETTINGS.maxQueued,
       maxQueuedPerSession: limits.max_queued_per_session ?? DEFAULT_LIMIT_SETTINGS.maxQueuedPerSession,
+      ...(limits.team_max_concurrent_queries === undefined ? {} : { teamMaxConcurrentQueries: limits.team_max_concurrent_queries }),
       retryAttempts: limits.retry_attempts ?? DEFAULT_LIMIT_SETTINGS.retryAttempts,
       retryBudgetMs: limits.retry_budget_ms ?? DEFAULT_LIMIT_SETTINGS.retryBudgetMs,
       defaultRate: limits.rate === undefined ? { ...DEFAULT_LIMIT_SETTINGS.defaultRate } : toRate(limits.rate),

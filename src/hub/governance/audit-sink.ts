@@ -7,12 +7,14 @@ import type { Logger } from '../observe/logger.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 
 export class AuditSink implements CallSink {
-  constructor(private readonly log: AuditLog, private readonly logger: Logger) {}
+  /** `replica`: a team hub replica's id, written into every record (each replica keeps its own chain). */
+  constructor(private readonly log: AuditLog, private readonly logger: Logger, private readonly replica?: string) {}
 
   record(call: CallRecord): void {
     void this.log
       .append({
         kind: 'tool_call',
+        ...(this.replica === undefined ? {} : { replica: this.replica }),
         identity: call.identity,
         sessionId: call.sessionId,
         client: call.clientInfo,

@@ -19,17 +19,32 @@ import { MetadataCache } from './metadata-cache.js';
 import { LRUCache } from 'lru-cache';
 import type { SnowmuxError } from '../../errors.js';
 
-/** Which identity produced which query id: a result is paged only by the identity that ran it. */
+/**
+ * Which identity produced which query id: a result is paged only by the identity that ran it. On a team
+ * hub the owner is also kept in Redis, so any replica pages a result for its owner only.
+ */
 export interface ResultOwners {
-  remember(queryId: string, identity: string): void;
-  ownerOf(queryId: string): string | undefined;
+  remember(queryId: string, identity: string): Promise<void>;
+  ownerOf(queryId: string): Promise<string | undefined>;
 }
 
-/** The team-wide rate limit (see hub/team): undefined when it cannot answer (the local bucket applies). */
+/** A held team-wide query slot. */
+export interface TeamLease {
+  release(): void;
+}
+
+/**
+ * What a team hub shares through Redis (see hub/team). Every method answers undefined/false when Redis
+ * cannot answer: the local state applies then, never "unlimited".
+ */
 export interface TeamRateLimits {
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
   quotaUsage(identity: string, windowsMs: number[]): Promise<Map<number, QuotaUsage> | undefined>;
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage): Promise<boolean>;
+  rememberOwner(queryId: string, identity: string): Promise<boolean>;
+  ownerOf(queryId: string): Promise<string | undefined>;
+  /** Waits for one of `limit` slots of `scope` across the team; undefined when Redis is unavailable. */
+  acquireSlot(scope: string, limit: number, signal: AbortSignal): Promise<TeamLease | undefined>;
 }
 
 export interface GovernanceOptions {
@@ -62,8 +77,12 @@ export class Governance {
   /** Query id → identity that ran it (bounded: old ids age out and then page only for unrestricted roles). */
   private readonly owners = new LRUCache<string, string>({ max: 100_000 });
   readonly resultOwners: ResultOwners = {
-    remember: (queryId, identity) => void this.owners.set(queryId, identity),
-    ownerOf: (queryId) => this.owners.get(queryId),
+    remember: async (queryId, identity) => {
+      this.owners.set(queryId, identity);
+      // Awaited: the caller's next fetch_results may reach another replica at once.
+      if (this.team) await this.team.rememberOwner(queryId, identity);
+    },
+    ownerOf: async (queryId) => this.owners.get(queryId) ?? (this.team ? await this.team.ownerOf(queryId) : undefined),
   };
 
   constructor(opts: GovernanceOptions) {
@@ -144,6 +163,16 @@ export class Governance {
 
   get retryPolicy(): { attempts: number; budgetMs: number } {
     return { attempts: this.limits.retryAttempts, budgetMs: this.limits.retryBudgetMs };
+  }
+
+  /**
+   * A team-wide query slot for this warehouse's profile, when the team sets a cap (limits.
+   * team_max_concurrent_queries); undefined when there is no cap, no team, or Redis cannot answer.
+   */
+  async teamSlot(warehouse: Warehouse, signal: AbortSignal): Promise<TeamLease | undefined> {
+    const cap = this.limits.teamMaxConcurrentQueries;
+    if (!this.team || cap === undefined) return undefined;
+    return this.team.acquireSlot(warehouse.info().name, cap, signal);
   }
 
   /** The shared metadata cache and the scope naming this warehouse instance in its keys. */

@@ -16,6 +16,7 @@ import { queue } from './stages/queue.js';
 import { retry } from './stages/retry.js';
 import { scanLimit } from './stages/scan-limit.js';
 import { sqlPolicy } from './stages/sql-policy.js';
+import { teamSlot } from './stages/team-slot.js';
 
 export const STATEMENT_STAGES: readonly StatementStage[] = [
   accounting,
@@ -24,6 +25,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   openWarehouse,
   metadataCache,
   queue,
+  teamSlot,
   scanLimit,
   breaker,
   retry,

@@ -37,6 +37,36 @@ return {allowed, retry, math.floor(tokens * 1000)}
 `;
 
 /**
+ * A leased slot of a team-wide cap. KEYS[1] zset of lease id → expiry (Redis's clock); ARGV limit, lease id,
+ * lease ms. Expired leases (a replica that died holding them) are dropped first. Returns 1 when taken.
+ */
+const ACQUIRE_SLOT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+  return 1
+end
+return 0
+`;
+
+/** Extends a lease still held (KEYS[1] zset; ARGV lease id, lease ms). Returns 0 when it was lost. */
+const RENEW_SLOT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return 1
+`;
+
+/** How long a result's owner is kept: Snowflake keeps a query's result for 24 hours. */
+const OWNER_TTL_MS = 24 * 3600_000;
+
+/**
  * How a replica holds Redis: commands fail at once while it is disconnected (the caller falls back to
  * local state) and the client keeps reconnecting in the background.
  */
@@ -68,6 +98,16 @@ export interface TeamState {
   quotaUsage(identity: string, windowsMs: number[]): Promise<Map<number, QuotaUsage> | undefined>;
   /** Adds a finished call's usage to the team's windows; false when Redis is unavailable. */
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage): Promise<boolean>;
+  /** Records who ran a query (for 24 h, as long as Snowflake keeps its result); false when Redis is unavailable. */
+  rememberOwner(queryId: string, identity: string): Promise<boolean>;
+  /** Who ran a query, on any replica; undefined when unknown or Redis is unavailable. */
+  ownerOf(queryId: string): Promise<string | undefined>;
+  /**
+   * Waits for one of `limit` slots of `scope` (a warehouse profile) across the team; the lease is renewed
+   * while held and expires on its own if this replica dies. Undefined when Redis is unavailable (the
+   * replica's own queue is then the limit).
+   */
+  acquireSlot(scope: string, limit: number, signal: AbortSignal): Promise<{ release(): void } | undefined>;
   /** Replicas seen in the last heartbeat (this one included). */
   replicas(): ReplicaSummary[];
   snapshot(): Record<string, unknown>;
@@ -82,6 +122,8 @@ export interface RedisTeamOptions {
   summary: () => Omit<ReplicaSummary, 'id' | 'at'>;
   logger: Logger;
   heartbeatMs?: number;
+  /** How long a team query slot's lease lasts without renewal (default 15 s; renewed at a third of it). */
+  slotLeaseMs?: number;
   onModeChange?: (mode: 'connected' | 'local') => void;
 }
 
@@ -102,6 +144,15 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   redis.on('error', (err: Error) => setMode('local', err.message));
   redis.on('close', () => setMode('local', 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+  redis.defineCommand('smxAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT_SCRIPT });
+  redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
+  const scripts = redis as unknown as {
+    smxAcquireSlot(k: string, limit: number, lease: string, ttl: number): Promise<number>;
+    smxRenewSlot(k: string, lease: string, ttl: number): Promise<number>;
+  };
+  const leaseMs = opts.slotLeaseMs ?? 15_000;
+  let leaseSeq = 0;
+  const slotsWaiting = { now: 0, total: 0 };
 
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
   const beat = async () => {
@@ -178,8 +229,71 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         return false;
       }
     },
+    async rememberOwner(queryId, identity) {
+      if (mode !== 'connected') return false;
+      try {
+        await redis.set(key('owner', queryId), identity, 'PX', OWNER_TTL_MS);
+        return true;
+      } catch (err) {
+        opts.logger.debug({ err: (err as Error).message }, 'redis owner write failed; this replica remembers it');
+        return false;
+      }
+    },
+    async ownerOf(queryId) {
+      if (mode !== 'connected') return undefined;
+      try {
+        return (await redis.get(key('owner', queryId))) ?? undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async acquireSlot(scope, limit, signal) {
+      const k = key('slots', scope);
+      const lease = `${opts.replicaId}:${++leaseSeq}`;
+      let delay = 20;
+      slotsWaiting.now += 1;
+      try {
+        for (;;) {
+          if (signal.aborted) throw signal.reason;
+          if (mode !== 'connected') return undefined;
+          try {
+            if ((await scripts.smxAcquireSlot(k, limit, lease, leaseMs)) === 1) break;
+          } catch (err) {
+            opts.logger.debug({ err: (err as Error).message }, 'redis slot call failed; the local queue applies');
+            return undefined;
+          }
+          slotsWaiting.total += delay === 20 ? 1 : 0;
+          // Polling with backoff (capped, jittered): a freed slot is taken within ~250 ms.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, delay + Math.floor(Math.random() * delay));
+            function done() {
+              signal.removeEventListener('abort', done);
+              clearTimeout(timer);
+              resolve();
+            }
+            signal.addEventListener('abort', done, { once: true });
+          });
+          delay = Math.min(delay * 2, 250);
+        }
+      } finally {
+        slotsWaiting.now -= 1;
+      }
+      const renew = setInterval(() => {
+        scripts.smxRenewSlot(k, lease, leaseMs).catch(() => {});
+      }, Math.max(100, Math.floor(leaseMs / 3)));
+      renew.unref();
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          clearInterval(renew);
+          redis.zrem(k, lease).catch(() => {});
+        },
+      };
+    },
     replicas: () => (mode === 'connected' ? seen : []),
-    snapshot: () => ({ mode, namespace: opts.namespace, replicaId: opts.replicaId, replicas: mode === 'connected' ? seen : [] }),
+    snapshot: () => ({ mode, namespace: opts.namespace, replicaId: opts.replicaId, replicas: mode === 'connected' ? seen : [], slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total } }),
     async close() {
       clearInterval(timer);
       try {

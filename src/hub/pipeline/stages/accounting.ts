@@ -16,7 +16,7 @@ export const accounting: StatementStage = {
       meter.bytes += Buffer.byteLength(JSON.stringify(r.rows));
       if (r.queryId) {
         meter.queryId = r.queryId;
-        governance.resultOwners.remember(r.queryId, identity);
+        await governance.resultOwners.remember(r.queryId, identity);
       }
     } else if (st.op.kind === 'explain') {
       meter.scanEstimate = (result as OperationResults['explain']).estimate;

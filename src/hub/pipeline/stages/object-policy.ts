@@ -21,7 +21,7 @@ export const objectPolicy: StatementStage = {
         return next();
       }
       case 'fetch':
-        checkResultOwner(st, op.queryId);
+        await checkResultOwner(st, op.queryId);
         return next();
       case 'databases': {
         const all = (await next()) as OperationResults['databases'];
@@ -48,9 +48,9 @@ export const objectPolicy: StatementStage = {
  * Snowflake keeps results per Snowflake user, and every session of a profile shares that user; the hub
  * is what keeps one identity from paging another's result.
  */
-function checkResultOwner(st: Statement, queryId: string): void {
+async function checkResultOwner(st: Statement, queryId: string): Promise<void> {
   const { governance, identity, role } = st.scope;
-  const owner = governance.resultOwners.ownerOf(queryId);
+  const owner = await governance.resultOwners.ownerOf(queryId);
   if (owner !== undefined ? owner === identity : !role.objectsRestricted) return;
   throw policyDenied(
     owner !== undefined

@@ -1,0 +1,24 @@
+/**
+ * Statement stage: on a team hub with limits.team_max_concurrent_queries, a slot of the team-wide cap for
+ * this warehouse profile, taken after the replica's own fair queue has chosen this call (so each replica's
+ * sessions still get their share) and held as a lease in Redis that a crashed replica cannot leak. While
+ * Redis cannot answer, each replica's own queue is the limit.
+ */
+import { SnowmuxError } from '../../../errors.js';
+import { signalOf, type StatementStage } from '../statement.js';
+
+export const teamSlot: StatementStage = {
+  name: 'team-slot',
+  async run(st, next) {
+    if (!st.warehouse) throw new SnowmuxError('INTERNAL_ERROR', 'The team-slot stage ran before the warehouse was opened.');
+    const started = performance.now();
+    const lease = await st.scope.governance.teamSlot(st.warehouse, signalOf(st.op));
+    if (!lease) return next();
+    st.scope.meter.queueWaitMs += performance.now() - started;
+    try {
+      return await next();
+    } finally {
+      lease.release();
+    }
+  },
+};
