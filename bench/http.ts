@@ -1,8 +1,9 @@
 /**
- * The HTTP face against the Unix socket, interleaved in one run on one hub: 8 SDK v2 clients (2026-07-28)
- * calling `execute_query SELECT 1` in a closed loop, over `/mcp` and through `snowmux shim`; and `/healthz`
- * requests per second from 8 concurrent fetch loops. Same client SDK on both paths, so the difference is
- * the transport.
+ * The HTTP face on both engines (uWebSockets.js via hyper-express, and node:http) against the Unix socket,
+ * interleaved in one run: 8 SDK v2 clients (2026-07-28) per path calling `execute_query SELECT 1` in a
+ * closed loop, over each engine's `/mcp` and through `snowmux shim`; and `/healthz` requests per second
+ * from 8 concurrent fetch loops per engine. Same client SDK on every path, so the difference is the
+ * transport.
  *
  *   node dist/bench/http.js [seconds=3] [rounds=3]
  */
@@ -41,51 +42,66 @@ async function healthLoop(url: string, seconds: number): Promise<number> {
   return n / seconds;
 }
 
-export async function httpBench(seconds: number, rounds: number): Promise<void> {
+/** One hub per HTTP engine, same config: the engines are compared in the same interleaved rounds. */
+async function hubWithEngine(engine: 'uws' | 'node') {
   const home = benchHome();
-  writeFileSync(join(home, 'config.toml'), `${readFileSync(join(home, 'config.toml'), 'utf8')}\n[hub]\nhttp_listen = "127.0.0.1:0"\n`);
-  const hub = await startHubProcess(home);
+  writeFileSync(join(home, 'config.toml'), `${readFileSync(join(home, 'config.toml'), 'utf8')}\n[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_engine = "${engine}"\n`);
+  const proc = await startHubProcess(home);
+  const key = spawnSync(process.execPath, [cli, 'keys', 'create', '--identity', 'bench', '--home', home], { env: benchEnv(), encoding: 'utf8' }).stdout.trim();
+  const status = JSON.parse(spawnSync(process.execPath, [cli, 'status', '--json', '--home', home], { env: benchEnv(), encoding: 'utf8' }).stdout) as { http: { url: string; engine: string } };
+  if (status.http.engine !== engine) throw new Error(`asked for the ${engine} engine, the hub serves ${status.http.engine}`);
+  return { home, proc, key, base: status.http.url };
+}
+
+export async function httpBench(seconds: number, rounds: number): Promise<void> {
+  const hubs = [await hubWithEngine('uws'), await hubWithEngine('node')];
   const clients: Client[] = [];
   try {
-    const key = spawnSync(process.execPath, [cli, 'keys', 'create', '--identity', 'bench', '--home', home], { env: benchEnv(), encoding: 'utf8' }).stdout.trim();
-    const status = JSON.parse(spawnSync(process.execPath, [cli, 'status', '--json', '--home', home], { env: benchEnv(), encoding: 'utf8' }).stdout) as { http: { url: string } };
-    const base = status.http.url;
-    const http: Client[] = [];
-    const shim: Client[] = [];
-    for (let i = 0; i < 8; i++) {
-      const h = new Client({ name: `http-${i}`, version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-      await h.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
-      const s = new Client({ name: `shim-${i}`, version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-      await s.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'shim', '--home', home], env: benchEnv(), stderr: 'ignore' }));
-      http.push(h);
-      shim.push(s);
-      clients.push(h, s);
-    }
-    await closedLoop(http, 0.5);
-    await closedLoop(shim, 0.5);
-    const cells: Record<string, { cps: number[]; lat: number[] }> = { 'HTTP /mcp': { cps: [], lat: [] }, 'Unix socket via snowmux shim': { cps: [], lat: [] } };
-    const health: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, group] of [['HTTP /mcp', http], ['Unix socket via snowmux shim', shim]] as const) {
-        const { latencies, elapsed } = await closedLoop(group, seconds);
-        cells[name]!.cps.push(latencies.length / elapsed);
-        cells[name]!.lat.push(...latencies);
+    const groups: [string, Client[]][] = [];
+    for (const [i, h] of hubs.entries()) {
+      const group: Client[] = [];
+      for (let c = 0; c < 8; c++) {
+        const client = new Client({ name: `http-${c}`, version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${h.base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${h.key}` } } }));
+        group.push(client);
       }
-      health.push(await healthLoop(`${base}/healthz`, seconds));
+      groups.push([`HTTP /mcp, ${i === 0 ? 'uWebSockets.js (hyper-express)' : 'node:http'}`, group]);
     }
-    console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s, 8 SDK v2 clients (2026-07-28), medians`);
+    const shim: Client[] = [];
+    for (let c = 0; c < 8; c++) {
+      const s = new Client({ name: `shim-${c}`, version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await s.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'shim', '--home', hubs[1]!.home], env: benchEnv(), stderr: 'ignore' }));
+      shim.push(s);
+    }
+    groups.push(['Unix socket via snowmux shim', shim]);
+    for (const [, g] of groups) clients.push(...g);
+    for (const [, g] of groups) await closedLoop(g, 0.5);
+    const cells = new Map<string, { cps: number[]; lat: number[] }>(groups.map(([name]) => [name, { cps: [], lat: [] }]));
+    const health = new Map<string, number[]>([['uWebSockets.js', []], ['node:http', []]]);
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, group] of groups) {
+        const { latencies, elapsed } = await closedLoop(group, seconds);
+        cells.get(name)!.cps.push(latencies.length / elapsed);
+        cells.get(name)!.lat.push(...latencies);
+      }
+      health.get('uWebSockets.js')!.push(await healthLoop(`${hubs[0]!.base}/healthz`, seconds));
+      health.get('node:http')!.push(await healthLoop(`${hubs[1]!.base}/healthz`, seconds));
+    }
+    console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s, 8 SDK v2 clients (2026-07-28) per path, medians`);
     console.log('| path | SELECT 1 calls/s | p50 ms | p99 ms |');
     console.log('|---|---|---|---|');
-    for (const [name, c] of Object.entries(cells)) {
+    for (const [name, c] of cells) {
       const s = summary(c.lat);
       console.log(`| ${name} | ${fmt(median(c.cps), 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} |`);
     }
-    console.log(`/healthz: ${fmt(median(health), 0)} requests/s (8 concurrent fetch loops, keep-alive)`);
+    for (const [name, h] of health) console.log(`/healthz, ${name}: ${fmt(median(h), 0)} requests/s (8 concurrent fetch loops, keep-alive)`);
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
-    hub.kill('SIGKILL');
-    killHubs(home);
-    rmSync(home, { recursive: true, force: true });
+    for (const h of hubs) {
+      h.proc.kill('SIGKILL');
+      killHubs(h.home);
+      rmSync(h.home, { recursive: true, force: true });
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import { makeHello } from '../wire/hello.js';
 import { processAlive, processCommandLine, processStartTicks } from '../wire/process-alive.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
 import { SecretScrubber } from './audit/audit-redact.js';
+import type { HttpEngineChoice } from './config/config-schema.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import type { HttpService } from './http/serve-http.js';
 import { listenMetrics } from './listen/metrics-listener.js';
@@ -30,6 +31,8 @@ export interface HubProcessOptions {
   replace?: boolean | undefined;
   /** host:port for the HTTP face; overrides hub.http_listen. */
   httpListen?: string | undefined;
+  /** auto | uws | node; overrides hub.http_engine. */
+  httpEngine?: HttpEngineChoice | undefined;
   configPath?: string | undefined;
   profileName?: string | undefined;
   flags?: Partial<ProfileSettings> | undefined;
@@ -83,7 +86,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     statusSections: () => ({
       ...runtime.statusSections(),
       ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),
-      ...(http ? { http: { url: http.url, auth: http.auth.enabled } } : {}),
+      ...(http ? { http: { url: http.url, engine: http.engine, auth: http.auth.enabled } } : {}),
       ...(team ? { team: team.snapshot() } : {}),
     }),
     // The next hub (a replacement, or one a shim starts while this one drains) wants the same ports.
@@ -174,11 +177,12 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   }
   if (httpListen !== undefined) {
     const { serveHttp } = await import('./http/serve-http.js');
-    const serve = () => serveHttp({ hub, home, address: httpListen, settings: runtime.config.config.hub, metrics, logger });
+    const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
+    const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger });
     const onServing = (service: HttpService) => {
       http = service;
       logger.info({ url: service.url, auth: service.auth }, 'http listening');
-      say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events)${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
+      say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
       if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
     };
     if (previousWriter === null) {

@@ -32,35 +32,38 @@ async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key:
   return client;
 }
 
-test('a remote shim over /shim: the key\'s identity, no credentials sent, survives a hub restart', async (t) => {
-  const home = tempHome(t);
-  const port = await freePort();
-  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\n`);
-  let hub = await startHub(t, home);
-  const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
-  const url = `ws://127.0.0.1:${port}/shim`;
-  const client = await remoteClient(t, url, key, 'far-editor');
+// Both HTTP engines carry remote shims: uWebSockets.js (hyper-express) and node:http with ws.
+for (const engine of ['uws', 'node'] as const) {
+  test(`[${engine}] a remote shim over /shim: the key's identity, no credentials sent, survives a hub restart`, async (t) => {
+    const home = tempHome(t);
+    const port = await freePort();
+    writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\nhttp_engine = "${engine}"\n`);
+    let hub = await startHub(t, home);
+    const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
+    const url = `ws://127.0.0.1:${port}/shim`;
+    const client = await remoteClient(t, url, key, 'far-editor');
 
-  const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 7 AS SEVEN' } });
-  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[7]]);
-  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { transport: string; identity: { kind: string; name: string }; client: { name: string } | null }[] };
-  const s = status.sessions.find((x) => x.client?.name === 'far-editor')!;
-  assert.equal(s.transport, 'websocket');
-  assert.deepEqual(s.identity, { kind: 'api-key', name: 'remote-dev' });
+    const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 7 AS SEVEN' } });
+    assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[7]]);
+    const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { transport: string; identity: { kind: string; name: string }; client: { name: string } | null }[] };
+    const s = status.sessions.find((x) => x.client?.name === 'far-editor')!;
+    assert.equal(s.transport, 'websocket');
+    assert.deepEqual(s.identity, { kind: 'api-key', name: 'remote-dev' });
 
-  // The hub dies and comes back on the same address: a call made right away waits for the shim to re-link
-  // (its session resumed on the new hub), and the same client goes on without a new initialize.
-  hub.proc.kill('SIGKILL');
-  await hub.stop();
-  hub = await startHub(t, home);
-  const again = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 8 AS EIGHT' } }, { timeout: 30_000 });
-  assert.deepEqual((again.structuredContent as { rows: unknown[][] }).rows, [[8]]);
+    // The hub dies and comes back on the same address: a call made right away waits for the shim to re-link
+    // (its session resumed on the new hub), and the same client goes on without a new initialize.
+    hub.proc.kill('SIGKILL');
+    await hub.stop();
+    hub = await startHub(t, home);
+    const again = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 8 AS EIGHT' } }, { timeout: 30_000 });
+    assert.deepEqual((again.structuredContent as { rows: unknown[][] }).rows, [[8]]);
 
-  const bad = await remoteClient(t, url, 'smx_000000000000_' + 'x'.repeat(32), 'bad-key-editor').catch((err: Error) => err);
-  const message = bad instanceof Error ? bad.message : JSON.stringify(await bad.callTool({ name: 'list_databases', arguments: {} }).catch((e: Error) => e.message));
-  assert.match(message, /refused the link[\s\S]*SNOWMUX_KEY/);
+    const bad = await remoteClient(t, url, 'smx_000000000000_' + 'x'.repeat(32), 'bad-key-editor').catch((err: Error) => err);
+    const message = bad instanceof Error ? bad.message : JSON.stringify(await bad.callTool({ name: 'list_databases', arguments: {} }).catch((e: Error) => e.message));
+    assert.match(message, /refused the link[\s\S]*SNOWMUX_KEY/);
 
-  const usage = await runCli(['shim', '--url', `ws://hub.example.com:${port}/shim`], { SNOWMUX_KEY: key });
-  assert.equal(usage.code, 1);
-  assert.match(usage.stderr, /use wss:\/\//);
-});
+    const usage = await runCli(['shim', '--url', `ws://hub.example.com:${port}/shim`], { SNOWMUX_KEY: key });
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /use wss:\/\//);
+  });
+}

@@ -19,12 +19,17 @@ interface Rig {
   key(identity: string, extra?: string[]): Promise<string>;
 }
 
+/** Both engines pass this whole file: uWebSockets.js (hyper-express) and node:http. */
+const ENGINES = ['uws', 'node'] as const;
+let engine: (typeof ENGINES)[number] = 'node';
+
 async function rig(t: Parameters<typeof tempHome>[0], config = ''): Promise<Rig> {
   const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\n${config}`);
+  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_engine = "${engine}"\n${config}`);
   const hub = await startHub(t, home);
   const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
   assert.ok(url, hub.stderr());
+  assert.match(hub.stderr(), engine === 'uws' ? /uWebSockets\.js/ : /node:http/);
   return {
     home,
     hub,
@@ -39,214 +44,250 @@ async function rig(t: Parameters<typeof tempHome>[0], config = ''): Promise<Rig>
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-test('keys guard every route but /healthz: missing, malformed, unknown, revoked and expired keys are refused with the reason', async (t) => {
-  const r = await rig(t);
-  const alice = await r.key('alice');
-  const health = await fetch(`${r.url}/healthz`);
-  assert.equal(health.status, 200);
-  assert.equal(health.headers.get('x-content-type-options'), 'nosniff');
-  assert.equal(health.headers.get('cache-control'), 'no-store');
-  assert.equal(health.headers.get('access-control-allow-origin'), null, 'CORS is off by default');
+for (const e of ENGINES) {
+  test(`[${e}] keys guard every route but /healthz: missing, malformed, unknown, revoked and expired keys are refused with the reason`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const alice = await r.key('alice');
+    const health = await fetch(`${r.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(health.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(health.headers.get('cache-control'), 'no-store');
+    assert.equal(health.headers.get('access-control-allow-origin'), null, 'CORS is off by default');
 
-  for (const route of ['/readyz', '/status', '/metrics', '/events', '/mcp']) {
-    const res = await fetch(`${r.url}${route}`);
-    assert.equal(res.status, 401, route);
-    assert.match(res.headers.get('www-authenticate') ?? '', /Bearer/);
-    assert.match(((await res.json()) as { error: string }).error, /Authorization: Bearer/);
-  }
-  const malformed = await fetch(`${r.url}/status`, { headers: bearer('hunter2') });
-  assert.match(((await malformed.json()) as { error: string }).error, /not a snowmux key/);
-  const forged = alice.slice(0, -4) + (alice.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-  assert.equal((await fetch(`${r.url}/status`, { headers: bearer(forged) })).status, 401);
-  const ok = await fetch(`${r.url}/status`, { headers: bearer(alice) });
-  assert.equal(ok.status, 200);
-  const status = (await ok.json()) as { pid: number; http: { url: string; auth: boolean } };
-  assert.equal(status.pid, r.hub.pid);
-  assert.deepEqual(status.http, { url: r.url, auth: true });
-
-  // `snowmux status --url` reads the same over HTTP, with the key from the environment (never a flag).
-  const remote = await runCli(['status', '--url', r.url], { SNOWMUX_KEY: alice });
-  assert.equal(remote.code, 0, remote.stderr);
-  assert.match(remote.stdout, new RegExp(`pid ${r.hub.pid}`));
-  const noKey = await runCli(['status', '--url', r.url]);
-  assert.equal(noKey.code, 1);
-  assert.match(noKey.stderr, /refused the key[\s\S]*SNOWMUX_KEY[\s\S]*HTTP_UNAUTHORIZED/);
-
-  // Revocation takes effect on the very next request, without a reload.
-  const id = /^smx_([0-9a-f]{12})_/.exec(alice)![1]!;
-  assert.equal((await runCli(['keys', 'revoke', id.slice(0, 6), '--home', r.home])).code, 0);
-  const revoked = await fetch(`${r.url}/status`, { headers: bearer(alice) });
-  assert.equal(revoked.status, 401);
-  assert.match(((await revoked.json()) as { error: string }).error, /revoked/);
-  const list = await runCli(['keys', 'list', '--json', '--home', r.home]);
-  assert.deepEqual((JSON.parse(list.stdout) as { state: string }[]).map((k) => k.state), ['revoked']);
-  assert.ok(!list.stdout.includes(alice.slice('smx_'.length + 12 + 1)), 'keys list never shows a secret');
-  const keyFile = readFileSync(join(r.home, 'keys.json'), 'utf8');
-  assert.ok(!keyFile.includes(alice.slice('smx_'.length + 12 + 1)), 'keys.json holds hashes, not secrets');
-
-  const metrics = await (await fetch(`${r.url}/metrics`, { headers: bearer(await r.key('scraper')) })).text();
-  assert.match(metrics, /snowmux_http_auth_failures_total\{reason="missing"\} 6/);
-  assert.match(metrics, /snowmux_http_auth_failures_total\{reason="revoked"\} 1/);
-  assert.match(metrics, /snowmux_http_requests_total\{route="\/healthz",status="200"\} 1/);
-});
-
-test('an expired key is refused; repeated failures from one address are throttled', async (t) => {
-  const r = await rig(t);
-  const expired = await r.key('temp', ['--expires', '1s']);
-  // The key is valid for a second: wait it out on the hub's own clock by polling, not sleeping blind.
-  let res: Response;
-  do res = await fetch(`${r.url}/status`, { headers: bearer(expired) });
-  while (res.status === 200);
-  assert.match(((await res.json()) as { error: string }).error, /expired/);
-  let throttled = 0;
-  for (let i = 0; i < 25; i++) if ((await fetch(`${r.url}/status`, { headers: bearer('smx_000000000000_' + 'x'.repeat(32)) })).status === 429) throttled++;
-  assert.ok(throttled >= 4, `throttled ${throttled} of 25`);
-});
-
-test('Host and Origin are checked (DNS rebinding); allowed origins get CORS headers', async (t) => {
-  const r = await rig(t, 'http_allowed_origins = ["https://app.example.com"]\n');
-  const key = await r.key('alice');
-  const port = new URL(r.url).port;
-  const raw = async (headers: Record<string, string>) => {
-    const { request } = await import('node:http');
-    return new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/status', headers: { ...bearer(key), ...headers } }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode!, headers: res.headers });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  };
-  assert.equal((await raw({ host: 'attacker.example' })).status, 403);
-  assert.equal((await raw({ host: `localhost:${port}` })).status, 200);
-  assert.equal((await raw({ origin: 'https://evil.example.com' })).status, 403);
-  const allowed = await raw({ origin: 'https://app.example.com' });
-  assert.equal(allowed.status, 200);
-  assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.com');
-});
-
-test('MCP over HTTP: SDK v2 (2026-07-28 and 2025-11-25) and SDK v1 clients call the governed tools as the key\'s identity', async (t) => {
-  const me = 'analyst-http';
-  const r = await rig(t, `\n[roles.http_analyst]\nidentities = ["${me}"]\ndeny = ["*.*.CUSTOMER"]\nmax_rows = 2\n\n[roles.viewer]\nidentities = ["viewer"]\ntools = ["list_databases"]\n`);
-  const key = await r.key(me);
-  const endpoint = new URL(`${r.url}/mcp`);
-
-  const modern = new ClientV2({ name: 'modern-http', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-  await modern.connect(new HttpV2(endpoint, { requestInit: { headers: bearer(key) } }));
-  defer(t, () => modern.close());
-  const legacy = new ClientV2({ name: 'legacy-http', version: '1' }, { versionNegotiation: { mode: 'legacy' } });
-  await legacy.connect(new HttpV2(endpoint, { requestInit: { headers: bearer(key) } }));
-  defer(t, () => legacy.close());
-  const v1 = new ClientV1({ name: 'v1-http', version: '1' });
-  await v1.connect(new HttpV1(endpoint, { requestInit: { headers: bearer(key) } }));
-  defer(t, () => v1.close());
-
-  for (const c of [modern, legacy]) {
-    const tools = await c.listTools();
-    assert.ok(tools.tools.some((x) => x.name === 'execute_query'));
-    const rows = await c.callTool({ name: 'execute_query', arguments: { query: 'SELECT N_NAME FROM NATION ORDER BY N_NATIONKEY' } });
-    assert.equal((rows.structuredContent as { rows: unknown[] }).rows.length, 2, 'the role\'s row cap applies over HTTP');
-    const denied = await c.callTool({ name: 'execute_query', arguments: { query: 'SELECT * FROM CUSTOMER' } });
-    assert.equal(denied.isError, true);
-  }
-  const v1rows = await v1.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1 AS ONE' } });
-  assert.deepEqual((v1rows.structuredContent as { rows: unknown[][] }).rows, [[1]]);
-
-  // Another identity is governed by its own role.
-  const viewer = new ClientV2({ name: 'viewer-http', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-  await viewer.connect(new HttpV2(endpoint, { requestInit: { headers: bearer(await r.key('viewer')) } }));
-  defer(t, () => viewer.close());
-  const refused = await viewer.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
-  assert.equal(refused.isError, true);
-  assert.match(JSON.stringify(refused.content), /not allowed/);
-
-  const status = JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as { sessions: { transport: string; identity: { name: string; kind: string }; client: { name: string } | null }[] };
-  const http = status.sessions.filter((s) => s.transport === 'http');
-  assert.deepEqual(new Set(http.map((s) => s.identity.name)), new Set([me, 'viewer']));
-  assert.ok(http.every((s) => s.identity.kind === 'api-key'));
-  assert.deepEqual(new Set(http.map((s) => s.client?.name)), new Set(['modern-http', 'legacy-http', 'v1-http', 'viewer-http']));
-
-  // An unknown (or another identity's) 2025 session id is a 404, as the spec asks.
-  const stray = await fetch(endpoint, { method: 'POST', headers: { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'not-a-session' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }) });
-  assert.equal(stray.status, 404);
-
-  await Promise.all([modern.close(), legacy.close(), v1.close(), viewer.close()]);
-  assert.equal(await r.hub.stop(), 0);
-  const dir = join(r.home, 'audit');
-  const records = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; identity?: string; tool?: string; outcome?: string }));
-  const calls = records.filter((x) => x.kind === 'tool_call');
-  assert.equal(calls.filter((x) => x.identity === me).length, 5);
-  assert.deepEqual(calls.filter((x) => x.identity === 'viewer').map((x) => x.outcome), ['refused']);
-  assert.equal((await runCli(['audit', 'verify', '--home', r.home])).code, 0);
-});
-
-test('/events streams sessions and calls as Server-Sent Events; /readyz says ready', async (t) => {
-  const r = await rig(t);
-  const key = await r.key('watcher');
-  const ready = await fetch(`${r.url}/readyz`, { headers: bearer(key) });
-  assert.equal(ready.status, 200);
-  assert.equal(((await ready.json()) as { ready: boolean }).ready, true);
-
-  const abort = new AbortController();
-  defer(t, () => abort.abort());
-  const res = await fetch(`${r.url}/events`, { headers: bearer(key), signal: abort.signal });
-  assert.equal(res.headers.get('content-type'), 'text/event-stream');
-  const reader = res.body!.getReader();
-  const seen: { event: string; data: Record<string, unknown> }[] = [];
-  let buffer = '';
-  const until = async (pred: () => boolean) => {
-    while (!pred()) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended; saw ${JSON.stringify(seen)}`);
-      buffer += new TextDecoder().decode(value);
-      let i: number;
-      while ((i = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) seen.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-      }
+    for (const route of ['/readyz', '/status', '/metrics', '/events', '/mcp']) {
+      const res = await fetch(`${r.url}${route}`);
+      assert.equal(res.status, 401, route);
+      assert.match(res.headers.get('www-authenticate') ?? '', /Bearer/);
+      assert.match(((await res.json()) as { error: string }).error, /Authorization: Bearer/);
     }
-  };
-  await until(() => seen.some((e) => e.event === 'hello'));
-  const c = new ClientV2({ name: 'evented', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-  await c.connect(new HttpV2(new URL(`${r.url}/mcp`), { requestInit: { headers: bearer(key) } }));
-  defer(t, () => c.close());
-  await c.callTool({ name: 'list_databases', arguments: {} });
-  await until(() => seen.some((e) => e.event === 'call' && e.data.tool === 'list_databases'));
-  assert.ok(seen.some((e) => e.event === 'session_open' && e.data.transport === 'http'));
-  const call = seen.find((e) => e.event === 'call')!.data;
-  assert.equal(call.outcome, 'ok');
-  assert.ok(!('sql' in call), 'events carry no SQL');
-});
+    const malformed = await fetch(`${r.url}/status`, { headers: bearer('hunter2') });
+    assert.match(((await malformed.json()) as { error: string }).error, /not a snowmux key/);
+    const forged = alice.slice(0, -4) + (alice.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    assert.equal((await fetch(`${r.url}/status`, { headers: bearer(forged) })).status, 401);
+    const ok = await fetch(`${r.url}/status`, { headers: bearer(alice) });
+    assert.equal(ok.status, 200);
+    const status = (await ok.json()) as { pid: number; http: { url: string; auth: boolean } };
+    assert.equal(status.pid, r.hub.pid);
+    assert.deepEqual(status.http, { url: r.url, engine, auth: true });
 
-test('auth off is refused on a listener other machines can reach; allowed on loopback', async (t) => {
-  const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "0.0.0.0:0"\nhttp_auth = false\n');
-  const r = await runCli(['hub', '--home', home]);
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /http_auth = false is allowed only on a loopback listener/);
+    // `snowmux status --url` reads the same over HTTP, with the key from the environment (never a flag).
+    const remote = await runCli(['status', '--url', r.url], { SNOWMUX_KEY: alice });
+    assert.equal(remote.code, 0, remote.stderr);
+    assert.match(remote.stdout, new RegExp(`pid ${r.hub.pid}`));
+    const noKey = await runCli(['status', '--url', r.url]);
+    assert.equal(noKey.code, 1);
+    assert.match(noKey.stderr, /refused the key[\s\S]*SNOWMUX_KEY[\s\S]*HTTP_UNAUTHORIZED/);
 
-  const open = await rig(t, 'http_auth = false\n');
-  const res = await fetch(`${open.url}/status`);
-  assert.equal(res.status, 200);
-});
+    // Revocation takes effect on the very next request, without a reload.
+    const id = /^smx_([0-9a-f]{12})_/.exec(alice)![1]!;
+    assert.equal((await runCli(['keys', 'revoke', id.slice(0, 6), '--home', r.home])).code, 0);
+    const revoked = await fetch(`${r.url}/status`, { headers: bearer(alice) });
+    assert.equal(revoked.status, 401);
+    assert.match(((await revoked.json()) as { error: string }).error, /revoked/);
+    const list = await runCli(['keys', 'list', '--json', '--home', r.home]);
+    assert.deepEqual((JSON.parse(list.stdout) as { state: string }[]).map((k) => k.state), ['revoked']);
+    assert.ok(!list.stdout.includes(alice.slice('smx_'.length + 12 + 1)), 'keys list never shows a secret');
+    const keyFile = readFileSync(join(r.home, 'keys.json'), 'utf8');
+    assert.ok(!keyFile.includes(alice.slice('smx_'.length + 12 + 1)), 'keys.json holds hashes, not secrets');
 
-test('one identity cannot open sessions without bound: 2025 sessions are capped, made-up client names share one session', async (t) => {
-  const r = await rig(t);
-  const key = await r.key('many');
-  const headers = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-  const init = (i: number) => fetch(`${r.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: `c${i}`, version: '1' } } }) });
-  const statuses: number[] = [];
-  for (let i = 0; i < 66; i++) {
-    const res = await init(i);
-    statuses.push(res.status);
-    await res.body?.cancel();
-  }
-  assert.equal(statuses.filter((s) => s === 200).length, 64);
-  assert.deepEqual(statuses.slice(64), [429, 429]);
-  const status = JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as { sessions: unknown[] };
-  assert.equal(status.sessions.length, 64);
-});
+    const metrics = await (await fetch(`${r.url}/metrics`, { headers: bearer(await r.key('scraper')) })).text();
+    assert.match(metrics, /snowmux_http_auth_failures_total\{reason="missing"\} 6/);
+    assert.match(metrics, /snowmux_http_auth_failures_total\{reason="revoked"\} 1/);
+    assert.match(metrics, /snowmux_http_requests_total\{route="\/healthz",status="200"\} 1/);
+  });
+
+  test(`[${e}] an expired key is refused; repeated failures from one address are throttled`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const expired = await r.key('temp', ['--expires', '1s']);
+    // The key is valid for a second: wait it out on the hub's own clock by polling, not sleeping blind.
+    let res: Response;
+    do res = await fetch(`${r.url}/status`, { headers: bearer(expired) });
+    while (res.status === 200);
+    assert.match(((await res.json()) as { error: string }).error, /expired/);
+    let throttled = 0;
+    for (let i = 0; i < 25; i++) if ((await fetch(`${r.url}/status`, { headers: bearer('smx_000000000000_' + 'x'.repeat(32)) })).status === 429) throttled++;
+    assert.ok(throttled >= 4, `throttled ${throttled} of 25`);
+  });
+
+  test(`[${e}] Host and Origin are checked (DNS rebinding); allowed origins get CORS headers`, async (t) => {
+    engine = e;
+    const r = await rig(t, 'http_allowed_origins = ["https://app.example.com"]\n');
+    const key = await r.key('alice');
+    const port = new URL(r.url).port;
+    const raw = async (headers: Record<string, string>) => {
+      const { request } = await import('node:http');
+      return new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/status', headers: { ...bearer(key), ...headers } }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode!, headers: res.headers });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    };
+    assert.equal((await raw({ host: 'attacker.example' })).status, 403);
+    assert.equal((await raw({ host: `localhost:${port}` })).status, 200);
+    assert.equal((await raw({ origin: 'https://evil.example.com' })).status, 403);
+    const allowed = await raw({ origin: 'https://app.example.com' });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.com');
+  });
+
+  test(`[${e}] MCP over HTTP: SDK v2 (2026-07-28 and 2025-11-25) and SDK v1 clients call the governed tools as the key\'s identity`, async (t) => {
+    engine = e;
+    const me = 'analyst-http';
+    const r = await rig(t, `\n[roles.http_analyst]\nidentities = ["${me}"]\ndeny = ["*.*.CUSTOMER"]\nmax_rows = 2\n\n[roles.viewer]\nidentities = ["viewer"]\ntools = ["list_databases"]\n`);
+    const key = await r.key(me);
+    const endpoint = new URL(`${r.url}/mcp`);
+
+    const modern = new ClientV2({ name: 'modern-http', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await modern.connect(new HttpV2(endpoint, { requestInit: { headers: bearer(key) } }));
+    defer(t, () => modern.close());
+    const legacy = new ClientV2({ name: 'legacy-http', version: '1' }, { versionNegotiation: { mode: 'legacy' } });
+    await legacy.connect(new HttpV2(endpoint, { requestInit: { headers: bearer(key) } }));
+    defer(t, () => legacy.close());
+    const v1 = new ClientV1({ name: 'v1-http', version: '1' });
+    await v1.connect(new HttpV1(endpoint, { requestInit: { headers: bearer(key) } }));
+    defer(t, () => v1.close());
+
+    for (const c of [modern, legacy]) {
+      const tools = await c.listTools();
+      assert.ok(tools.tools.some((x) => x.name === 'execute_query'));
+      const rows = await c.callTool({ name: 'execute_query', arguments: { query: 'SELECT N_NAME FROM NATION ORDER BY N_NATIONKEY' } });
+      assert.equal((rows.structuredContent as { rows: unknown[] }).rows.length, 2, 'the role\'s row cap applies over HTTP');
+      const denied = await c.callTool({ name: 'execute_query', arguments: { query: 'SELECT * FROM CUSTOMER' } });
+      assert.equal(denied.isError, true);
+    }
+    const v1rows = await v1.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1 AS ONE' } });
+    assert.deepEqual((v1rows.structuredContent as { rows: unknown[][] }).rows, [[1]]);
+
+    // Another identity is governed by its own role.
+    const viewer = new ClientV2({ name: 'viewer-http', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await viewer.connect(new HttpV2(endpoint, { requestInit: { headers: bearer(await r.key('viewer')) } }));
+    defer(t, () => viewer.close());
+    const refused = await viewer.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
+    assert.equal(refused.isError, true);
+    assert.match(JSON.stringify(refused.content), /not allowed/);
+
+    const status = JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as { sessions: { transport: string; identity: { name: string; kind: string }; client: { name: string } | null }[] };
+    const http = status.sessions.filter((s) => s.transport === 'http');
+    assert.deepEqual(new Set(http.map((s) => s.identity.name)), new Set([me, 'viewer']));
+    assert.ok(http.every((s) => s.identity.kind === 'api-key'));
+    assert.deepEqual(new Set(http.map((s) => s.client?.name)), new Set(['modern-http', 'legacy-http', 'v1-http', 'viewer-http']));
+
+    // An unknown (or another identity's) 2025 session id is a 404, as the spec asks.
+    const stray = await fetch(endpoint, { method: 'POST', headers: { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'not-a-session' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }) });
+    assert.equal(stray.status, 404);
+
+    await Promise.all([modern.close(), legacy.close(), v1.close(), viewer.close()]);
+    assert.equal(await r.hub.stop(), 0);
+    const dir = join(r.home, 'audit');
+    const records = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; identity?: string; tool?: string; outcome?: string }));
+    const calls = records.filter((x) => x.kind === 'tool_call');
+    assert.equal(calls.filter((x) => x.identity === me).length, 5);
+    assert.deepEqual(calls.filter((x) => x.identity === 'viewer').map((x) => x.outcome), ['refused']);
+    assert.equal((await runCli(['audit', 'verify', '--home', r.home])).code, 0);
+  });
+
+  test(`[${e}] /events streams sessions and calls as Server-Sent Events; /readyz says ready`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const key = await r.key('watcher');
+    const ready = await fetch(`${r.url}/readyz`, { headers: bearer(key) });
+    assert.equal(ready.status, 200);
+    assert.equal(((await ready.json()) as { ready: boolean }).ready, true);
+
+    const abort = new AbortController();
+    defer(t, () => abort.abort());
+    const res = await fetch(`${r.url}/events`, { headers: bearer(key), signal: abort.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body!.getReader();
+    const seen: { event: string; data: Record<string, unknown> }[] = [];
+    let buffer = '';
+    const until = async (pred: () => boolean) => {
+      while (!pred()) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended; saw ${JSON.stringify(seen)}`);
+        buffer += new TextDecoder().decode(value);
+        let i: number;
+        while ((i = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, i);
+          buffer = buffer.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) seen.push({ event, data: JSON.parse(data) as Record<string, unknown> });
+        }
+      }
+    };
+    await until(() => seen.some((e) => e.event === 'hello'));
+    const c = new ClientV2({ name: 'evented', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await c.connect(new HttpV2(new URL(`${r.url}/mcp`), { requestInit: { headers: bearer(key) } }));
+    defer(t, () => c.close());
+    await c.callTool({ name: 'list_databases', arguments: {} });
+    await until(() => seen.some((e) => e.event === 'call' && e.data.tool === 'list_databases'));
+    assert.ok(seen.some((e) => e.event === 'session_open' && e.data.transport === 'http'));
+    const call = seen.find((e) => e.event === 'call')!.data;
+    assert.equal(call.outcome, 'ok');
+    assert.ok(!('sql' in call), 'events carry no SQL');
+  });
+
+  test(`[${e}] auth off is refused on a listener other machines can reach; allowed on loopback`, async (t) => {
+    engine = e;
+    const home = tempHome(t);
+    writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "0.0.0.0:0"\nhttp_auth = false\nhttp_engine = "${engine}"\n`);
+    const r = await runCli(['hub', '--home', home]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /http_auth = false is allowed only on a loopback listener/);
+
+    const open = await rig(t, 'http_auth = false\n');
+    const res = await fetch(`${open.url}/status`);
+    assert.equal(res.status, 200);
+  });
+
+  test(`[${e}] one identity cannot open sessions without bound: 2025 sessions are capped, made-up client names share one session`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const key = await r.key('many');
+    const headers = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = (i: number) => fetch(`${r.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: `c${i}`, version: '1' } } }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 66; i++) {
+      const res = await init(i);
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    assert.equal(statuses.filter((s) => s === 200).length, 64);
+    assert.deepEqual(statuses.slice(64), [429, 429]);
+    const status = JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as { sessions: unknown[] };
+    assert.equal(status.sessions.length, 64);
+  });
+
+  test(`[${e}] a client that disconnects mid-call cancels its query in the warehouse`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const key = await r.key('leaver');
+    // Every request this client makes can be cut, as a closed laptop lid would.
+    const cuts: AbortController[] = [];
+    const cuttable = ((url: string | URL | Request, init?: RequestInit) => {
+      const cut = new AbortController();
+      cuts.push(cut);
+      return fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, cut.signal]) : cut.signal });
+    }) as typeof fetch;
+    const client = new ClientV2({ name: 'leaver', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new HttpV2(new URL(`${r.url}/mcp`), { requestInit: { headers: bearer(key) }, fetch: cuttable }));
+    const call = client.callTool({ name: 'execute_query', arguments: { query: 'SELECT count(*) FROM range(1000000000000)' } }).catch((err: Error) => err);
+    type St = { governance: { queue: { running: number } }; recent: { tool: string; outcome: string; errorCode: string | null }[] };
+    const status = async () => JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as St;
+    let s = await status();
+    while (s.governance.queue.running < 1) s = await status();
+    for (const cut of cuts) cut.abort();
+    await call;
+    s = await status();
+    while (s.governance.queue.running > 0 || !s.recent.some((c) => c.tool === 'execute_query')) s = await status();
+    const rec = s.recent.find((c) => c.tool === 'execute_query')!;
+    assert.equal(rec.outcome, 'cancelled', JSON.stringify(rec));
+    await client.close().catch(() => {});
+  });
+}

@@ -80,6 +80,7 @@ max_age_hours = 1.5
     maxResultBytes: 4096,
     httpListen: '0.0.0.0:8443',
     httpAuth: true,
+    httpEngine: 'auto',
     httpAllowedOrigins: ['https://app.example.com'],
     httpHosts: ['snowmux.example.com'],
     teamNamespace: 'snowmux',

@@ -6,7 +6,8 @@
 import { dirname } from 'node:path';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
-import { errorMessage } from '../../errors.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import { HTTP_ENGINES, type HttpEngineChoice } from '../../hub/config/config-schema.js';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
 import { flushLogger } from '../../hub/observe/logger.js';
 import { startHubProcess } from '../../hub/hub-process.js';
@@ -19,6 +20,8 @@ Runs the hub in the foreground. Logs go to <home>/hub.log.
   --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
   --replace      take over from a running hub: the socket moves to this hub at once, the old one finishes
                  its running calls and exits; editors stay connected (a frozen hub is replaced too)
+  --http-engine auto|uws|node
+                 HTTP engine: uWebSockets.js when it loads (auto), or node:http; overrides hub.http_engine
   --http ADDR    also serve HTTP on host:port (/mcp, /healthz, /readyz, /metrics, /status, /events);
                  overrides hub.http_listen. Keys: snowmux keys create
 ${PROFILE_FLAGS_HELP}
@@ -29,6 +32,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     home: { type: 'string' },
     replace: { type: 'boolean' },
     http: { type: 'string' },
+    'http-engine': { type: 'string' },
     config: { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean' },
@@ -51,6 +55,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     socketPath,
     replace: values.replace,
     httpListen: values.http,
+    httpEngine: httpEngineFlag(values['http-engine']),
     configPath: values.config,
     profileName: values.profile,
     flags: profileFlagsFrom(values),
@@ -82,4 +87,10 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.
   setImmediate(() => process.exit(0));
   return 0;
+}
+
+function httpEngineFlag(value: string | undefined): HttpEngineChoice | undefined {
+  if (value === undefined) return undefined;
+  if ((HTTP_ENGINES as readonly string[]).includes(value)) return value as HttpEngineChoice;
+  throw new SnowmuxError('USAGE', `--http-engine must be auto, uws or node; got "${value}".`);
 }

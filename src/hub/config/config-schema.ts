@@ -75,6 +75,9 @@ const profileFileSchema = z
   })
   .partial();
 
+export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
+export type HttpEngineChoice = (typeof HTTP_ENGINES)[number];
+
 const hubFileSchema = z
   .strictObject({
     max_line_bytes: positiveInt(),
@@ -86,6 +89,7 @@ const hubFileSchema = z
     metrics_listen: text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:9464"' }),
     http_listen: text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:8765"' }),
     http_auth: z.boolean({ error: 'expected true or false' }),
+    http_engine: z.enum(HTTP_ENGINES, { error: 'expected "auto", "uws" or "node"' }),
     http_allowed_origins: z.array(z.string().url({ error: 'expected an origin such as "https://app.example.com"' }), { error: 'expected a list of origins' }),
     redis_url: text().refine((v) => /^rediss?:\/\//.test(v), { error: 'expected a redis:// or rediss:// URL' }),
     team_namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1–64 letters, digits, _ . -' }),
@@ -143,6 +147,10 @@ const quotaFileSchema = z
     error: 'expected at least one of queries, rows or bytes',
   });
 
+/** How query results are returned: table text and structured rows, or structured rows with a one-line text. */
+export const RESULT_FORMS = ['both', 'structured'] as const;
+export type ResultForm = (typeof RESULT_FORMS)[number];
+
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 const roleFileSchema = z
@@ -162,6 +170,9 @@ const roleFileSchema = z
       max_scan_bytes: positiveInt(),
       max_scan_partitions: positiveInt(),
       max_scan_rows: positiveInt(),
+      statement_timeout: duration(),
+      max_cell_chars: positiveInt(),
+      result_form: z.enum(RESULT_FORMS, { error: 'expected "both" or "structured"' }),
       rate: rateFileSchema,
       quota: quotaFileSchema,
     },
@@ -330,6 +341,8 @@ export interface HubSettings {
   httpListen?: string | undefined;
   /** Bearer API keys on every HTTP route but /healthz. May be turned off only on a loopback listener. */
   httpAuth: boolean;
+  /** Which engine serves the HTTP face: uWebSockets.js (hyper-express) when it loads, else node:http. */
+  httpEngine: HttpEngineChoice;
   /** Browser origins allowed to call the HTTP face (CORS); none by default. */
   httpAllowedOrigins: string[];
   /** Host names the HTTP face answers to besides loopback ones (DNS-rebinding protection). */
@@ -347,6 +360,7 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   maxRows: 200,
   maxResultBytes: 256 * 1024,
   httpAuth: true,
+  httpEngine: 'auto',
   httpAllowedOrigins: [],
   httpHosts: [],
   teamNamespace: 'snowmux',
@@ -405,6 +419,12 @@ export interface RoleSettings {
   maxRows?: number | undefined;
   /** Pre-flight limits per statement, from the engine's EXPLAIN (see ScanLimit). */
   scanLimit?: ScanLimit | undefined;
+  /** Server-side timeout for each statement of this role's calls (below the hub's call timeout). */
+  statementTimeoutMs?: number | undefined;
+  /** Longest text cell returned; longer cells are cut, with a notice. */
+  maxCellChars?: number | undefined;
+  /** How query results are returned (default both). */
+  resultForm?: ResultForm | undefined;
   rate?: RateSettings | undefined;
   quota?: QuotaSettings | undefined;
 }
@@ -560,6 +580,9 @@ function toRoleSettings(data: RoleFileData): RoleSettings {
       data.max_scan_bytes === undefined && data.max_scan_partitions === undefined && data.max_scan_rows === undefined
         ? undefined
         : { bytes: data.max_scan_bytes, partitions: data.max_scan_partitions, rows: data.max_scan_rows },
+    statementTimeoutMs: data.statement_timeout === undefined ? undefined : parseDurationMs(data.statement_timeout),
+    maxCellChars: data.max_cell_chars,
+    resultForm: data.result_form,
     rate: data.rate === undefined ? undefined : toRate(data.rate),
     quota:
       quota === undefined
@@ -620,6 +643,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       ...(hub.metrics_listen === undefined ? {} : { metricsListen: hub.metrics_listen }),
       ...(hub.http_listen === undefined ? {} : { httpListen: hub.http_listen }),
       httpAuth: hub.http_auth ?? DEFAULT_HUB_SETTINGS.httpAuth,
+      httpEngine: hub.http_engine ?? DEFAULT_HUB_SETTINGS.httpEngine,
       httpAllowedOrigins: hub.http_allowed_origins ?? DEFAULT_HUB_SETTINGS.httpAllowedOrigins,
       httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
       ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),

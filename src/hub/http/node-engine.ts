@@ -3,7 +3,7 @@
  * with the body bounded), the face answers, and the `Response` is written back honouring backpressure
  * (SSE streams included). A client that goes away aborts its request's signal.
  */
-import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AddressInfo } from 'node:net';
@@ -12,14 +12,16 @@ import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { HttpFace } from './http-face.js';
 
+/** A face served by an engine (node:http or uWebSockets.js). */
 export interface HttpEndpoint {
   url: string;
-  server: Server;
+  /** Stop accepting connections (the next hub may take the port); requests in flight go on. */
+  stopAccepting(): void;
   /** Stops accepting, ends open streams, and resolves when every connection is closed. */
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export function parseListen(address: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(address);
@@ -67,7 +69,7 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     url: `http://${shownHost}:${bound.port}`,
-    server,
+    stopAccepting: () => server.close(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,16 +2,18 @@
  * Puts the HTTP face of a running hub on the network: checks the settings that make it safe (keys unless
  * loopback), opens the key store, and serves the face with the node:http engine.
  */
-import { SnowmuxError } from '../../errors.js';
-import type { HubSettings } from '../config/config-schema.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import type { HttpEngineChoice, HubSettings } from '../config/config-schema.js';
 import type { Logger } from '../observe/logger.js';
 import { ApiKeyStore, keysPath } from '../keys/api-keys.js';
-import { createHttpFace, type HttpFaceOptions, type ServedHub } from './http-face.js';
+import { createHttpFace, type HttpFace, type HttpFaceOptions, type ServedHub } from './http-face.js';
 import { RedisKeyStore } from '../team/redis-keys.js';
-import { isLoopbackHost, parseListen, serveWithNodeHttp } from './node-engine.js';
+import { isLoopbackHost, parseListen, serveWithNodeHttp, type HttpEndpoint } from './node-engine.js';
 
 export interface HttpService {
   url: string;
+  /** The engine serving it: uWebSockets.js (hyper-express) or node:http. */
+  engine: 'uws' | 'node';
   /** Auth on, and how many keys can authenticate now (0: nothing but /healthz is reachable). */
   auth: { enabled: boolean; activeKeys: number };
   /** Stop accepting connections (the next hub may take the port); requests in flight go on. */
@@ -23,7 +25,7 @@ export async function serveHttp(opts: {
   hub: ServedHub;
   home: string;
   address: string;
-  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace'>;
+  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace' | 'httpEngine'>;
   metrics: HttpFaceOptions['metrics'];
   logger: Logger;
 }): Promise<HttpService> {
@@ -46,15 +48,42 @@ export async function serveHttp(opts: {
     loopbackOnly: loopback,
     allowedOrigins: opts.settings.httpAllowedOrigins,
   });
-  const endpoint = await serveWithNodeHttp(face, opts.address, opts.logger);
+  const { endpoint, engine } = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger);
   return {
     url: endpoint.url,
+    engine,
     auth: { enabled: keys !== null, activeKeys: keys?.activeCount ?? 0 },
-    stopAccepting: () => endpoint.server.close(),
+    stopAccepting: () => endpoint.stopAccepting(),
     async close() {
       await face.close();
       await endpoint.close();
       team?.close();
     },
   };
+}
+
+/**
+ * `auto` serves with uWebSockets.js (hyper-express) when that optional dependency loads, else with
+ * node:http after one log line; `uws` insists (an error saying how to install it); `node` never tries.
+ */
+async function serveWithEngine(face: HttpFace, address: string, choice: HttpEngineChoice, logger: Logger): Promise<{ endpoint: HttpEndpoint; engine: 'uws' | 'node' }> {
+  if (choice !== 'node') {
+    const uws = await loadUwsEngine();
+    if (!(uws instanceof Error)) return { endpoint: await uws.serveWithUws(face, address, logger), engine: 'uws' };
+    if (choice === 'uws') {
+      throw new SnowmuxError('CONFIG_INVALID', `hub.http_engine = "uws" but hyper-express (uWebSockets.js) does not load here: ${uws.message}. Reinstall with optional dependencies (npm ci --include=optional), or set hub.http_engine = "node".`);
+    }
+    logger.warn({ err: uws.message }, 'hyper-express (uWebSockets.js) does not load; serving HTTP with node:http');
+  }
+  return { endpoint: await serveWithNodeHttp(face, address, logger), engine: 'node' };
+}
+
+async function loadUwsEngine(): Promise<typeof import('./uws-engine.js') | Error> {
+  try {
+    const engine = await import('./uws-engine.js');
+    await import('hyper-express');
+    return engine;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(errorMessage(err));
+  }
 }

@@ -68,7 +68,8 @@ function toolCallOf(call: CallState): ToolCall {
   const ctx: CallContext = {
     signal: call.controller.signal,
     tag: { sessionId: call.session.id, requestId: call.request.id, client: call.session.clientLabel, tool: call.tool },
-    timeoutMs: limits.callTimeoutMs,
+    // A role's statement timeout applies in the warehouse (both backends cancel the statement at it).
+    timeoutMs: Math.min(limits.callTimeoutMs, role.statementTimeoutMs ?? Infinity),
     role: role.snowflakeRole,
     warehouse: role.warehouse,
     onProgress: call.request.onProgress,

@@ -10,7 +10,7 @@
  * This module decides; it performs no I/O. The enforcement helpers are in enforce.ts.
  */
 import { SnowmuxError } from '../../errors.js';
-import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig, type RoleSettings, type ScanLimit } from '../config/config-schema.js';
+import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig, type ResultForm, type RoleSettings, type ScanLimit } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
@@ -34,6 +34,11 @@ export interface EffectiveRole {
   maxRows?: number;
   /** Pre-flight scan limits per statement (EXPLAIN), where the engine gives the figure. */
   scanLimit?: ScanLimit;
+  /** Server-side timeout per statement (below the hub's call timeout). */
+  statementTimeoutMs?: number;
+  /** Longest text cell returned. */
+  maxCellChars?: number;
+  resultForm?: ResultForm;
   rate?: { perSecond: number; burst: number };
   quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
   toolAllowed(tool: string): boolean;
@@ -177,6 +182,9 @@ function compileRole(name: string, settings: RoleSettings, problem: (key: string
     warehouse: settings.warehouse,
     maxRows: settings.maxRows,
     scanLimit: settings.scanLimit,
+    statementTimeoutMs: settings.statementTimeoutMs,
+    maxCellChars: settings.maxCellChars,
+    resultForm: settings.resultForm,
     rate: settings.rate,
     quota: settings.quota,
   });

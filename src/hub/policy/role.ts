@@ -2,7 +2,7 @@
  * A role from the config, compiled: who it applies to, which tools and objects it grants, and how to
  * explain a refusal (which rule said no). Immutable; one instance per configured role.
  */
-import type { ScanLimit } from '../config/config-schema.js';
+import type { ResultForm, ScanLimit } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
 import { globMatch } from '../names/glob.js';
@@ -33,6 +33,9 @@ export interface CompiledRoleSpec {
   warehouse?: string | undefined;
   maxRows?: number | undefined;
   scanLimit?: ScanLimit | undefined;
+  statementTimeoutMs?: number | undefined;
+  maxCellChars?: number | undefined;
+  resultForm?: ResultForm | undefined;
   rate?: { perSecond: number; burst: number } | undefined;
   quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined } | undefined;
 }
@@ -51,6 +54,9 @@ export class CompiledRole implements EffectiveRole {
   readonly warehouse?: string;
   readonly maxRows?: number;
   readonly scanLimit?: ScanLimit;
+  readonly statementTimeoutMs?: number;
+  readonly maxCellChars?: number;
+  readonly resultForm?: ResultForm;
   readonly rate?: { perSecond: number; burst: number };
   readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
   /** True when some object is out of reach (a deny pattern, or an allow list narrower than `*.*.*`). */
@@ -73,6 +79,9 @@ export class CompiledRole implements EffectiveRole {
     if (spec.warehouse !== undefined) this.warehouse = spec.warehouse;
     if (spec.maxRows !== undefined) this.maxRows = spec.maxRows;
     if (spec.scanLimit !== undefined) this.scanLimit = Object.freeze({ ...spec.scanLimit });
+    if (spec.statementTimeoutMs !== undefined) this.statementTimeoutMs = spec.statementTimeoutMs;
+    if (spec.maxCellChars !== undefined) this.maxCellChars = spec.maxCellChars;
+    if (spec.resultForm !== undefined) this.resultForm = spec.resultForm;
     if (spec.rate !== undefined) this.rate = Object.freeze({ ...spec.rate });
     if (spec.quota !== undefined) {
       const quota: { windowMs: number; queries?: number; rows?: number; bytes?: number } = { windowMs: spec.quota.windowMs };

@@ -4,6 +4,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { QueryResult } from '../warehouse/types.js';
 import { queryStructured, queryText, truncationNotice } from './result-format.js';
 import type { HubLimits } from '../pipeline/hub-limits.js';
+import type { ResultForm } from '../config/config-schema.js';
 
 export const queryOutput = z.object({
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
@@ -24,10 +25,39 @@ export function limitArg(limits: HubLimits) {
     .describe(`Maximum rows to return (default ${limits.defaultMaxRows}, at most ${limits.maxRowsCeiling}). Larger results are truncated with a notice.`);
 }
 
-export function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset = 0): CallToolResult {
-  const notice = truncationNotice(result, { maxRows, maxBytes: limits.maxResultBytes }, offset);
-  return {
-    content: [{ type: 'text', text: queryText(result, notice) }],
-    structuredContent: queryStructured(result, notice),
-  };
+/** What a role decides about the shape of its results (max_cell_chars, result_form). */
+export interface ResultShape {
+  maxCellChars?: number | undefined;
+  resultForm?: ResultForm | undefined;
+}
+
+export function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset = 0, shape: ResultShape = {}): CallToolResult {
+  const { result: shown, cut } = capCells(result, shape.maxCellChars);
+  const notices = [
+    truncationNotice(shown, { maxRows, maxBytes: limits.maxResultBytes }, offset),
+    cut > 0 ? `${cut} cell(s) longer than ${shape.maxCellChars} characters were cut (max_cell_chars of your role); select a part of the value (SUBSTR, a JSON path) to read the rest.` : null,
+  ].filter((n): n is string => n !== null);
+  const notice = notices.length > 0 ? notices.join(' ') : null;
+  const structured = queryStructured(shown, notice);
+  // A role may take its rows once (structured) instead of twice (table text too): clients bill both.
+  const text = shape.resultForm === 'structured'
+    ? `${shown.rowCount} row${shown.rowCount === 1 ? '' : 's'}${shown.truncated ? ' (truncated)' : ''}${shown.queryId ? `, query id ${shown.queryId}` : ''}; the rows are in the structured result.${notice ? `\n\n${notice}` : ''}`
+    : queryText(shown, notice);
+  return { content: [{ type: 'text', text }], structuredContent: structured };
+}
+
+/** Text cells cut to `max` characters (with an ellipsis); how many were cut. */
+function capCells(result: QueryResult, max: number | undefined): { result: QueryResult; cut: number } {
+  if (max === undefined) return { result, cut: 0 };
+  let cut = 0;
+  const rows = result.rows.map((row) =>
+    row.map((cell) => {
+      if (typeof cell === 'string' && cell.length > max) {
+        cut++;
+        return `${cell.slice(0, max)}…`;
+      }
+      return cell;
+    }),
+  );
+  return cut === 0 ? { result, cut } : { result: { ...result, rows }, cut };
 }

@@ -33,7 +33,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, ctx, rowCap, noteSql }) => {
+    (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
       noteSql(args.query);
       // The governed warehouse checks the SQL (read-only, one statement, objects), as for every tool.
       const maxRows = rowCap(args.limit);
@@ -44,7 +44,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
         maxRows,
         maxBytes: limits.maxResultBytes,
       });
-      return queryResult(result, limits, maxRows);
+      return queryResult(result, limits, maxRows, 0, role);
     }),
   );
 
@@ -114,7 +114,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, rowCap, noteSql }) => {
+    (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
       const database = targetDatabase(warehouse, args.database);
       const schema = targetSchema(warehouse, database, args.schema);
       const name = normalizeIdentifier(args.view_name, 'view name');
@@ -123,7 +123,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)} LIMIT ${maxRows + 1}`;
       noteSql(sql);
       const result = await warehouse.query(sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes });
-      return queryResult(result, limits, maxRows);
+      return queryResult(result, limits, maxRows, 0, role);
     }),
   );
 
@@ -140,12 +140,12 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'fetch_results', mcp, args, async ({ warehouse, ctx, rowCap }) => {
+    (args, mcp) => runTool(env, 'fetch_results', mcp, args, async ({ warehouse, ctx, role, rowCap }) => {
       if (!warehouse.fetchResults) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results.');
       const offset = args.offset ?? 0;
       const limit = rowCap(args.limit);
       const result = await warehouse.fetchResults(args.query_id, { offset, limit, maxBytes: limits.maxResultBytes }, ctx);
-      return queryResult(result, limits, limit, offset);
+      return queryResult(result, limits, limit, offset, role);
     }),
   );
 }

@@ -85,14 +85,14 @@ export function registerTeamTools(server: McpServer, env: ToolEnv, tools: readon
         outputSchema: queryOutput,
         annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       },
-      (args, mcp) => runTool(env, tool.name, mcp, args as Record<string, unknown>, async ({ warehouse, ctx, rowCap, noteSql }) => {
+      (args, mcp) => runTool(env, tool.name, mcp, args as Record<string, unknown>, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
         const values = args as Record<string, unknown>;
         // Bound by position, never interpolated: a value is data whatever it contains.
         const binds = tool.params.map((p) => (values[p.name] === undefined ? null : (values[p.name] as string | number | boolean)));
         noteSql(tool.sql);
         const maxRows = rowCap(values.limit as number | undefined);
         const result = await warehouse.query(tool.sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, binds });
-        return queryResult(result, limits, maxRows);
+        return queryResult(result, limits, maxRows, 0, role);
       }),
     );
   }

@@ -1,0 +1,146 @@
+/**
+ * Serves an HttpFace with hyper-express (uWebSockets.js): the same web-standard face as the node:http
+ * engine — each request becomes a `Request`, the `Response` is written back (SSE streamed with
+ * backpressure), a client that goes away aborts its request's signal, and /shim upgrades to a WebSocket
+ * bridged to a Duplex for the hub. Loaded only when hyper-express is installed (an optional dependency).
+ */
+import { Duplex } from 'node:stream';
+import type * as HyperExpress from 'hyper-express';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { HttpFace } from './http-face.js';
+import { MAX_BODY_BYTES, parseListen, type HttpEndpoint } from './node-engine.js';
+
+const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** @public Loaded with a dynamic import by serve-http.ts (knip does not follow it). */
+export async function serveWithUws(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
+  const { host, port } = parseListen(address);
+  const { Server } = (await import('hyper-express')) as typeof HyperExpress;
+  const server = new Server({ max_body_length: MAX_BODY_BYTES, fast_abort: true });
+  server.set_error_handler((_req, res, err) => {
+    logger.error({ err: errorMessage(err) }, 'http engine error');
+    if (!res.initiated) res.status(500).header('content-type', 'application/json').send('{"error":"internal error"}\n');
+  });
+
+  server.upgrade('/shim', async (req, res) => {
+    const verdict = face.checkShimUpgrade(new Request(urlOf(req), { headers: headersOf(req) }), { remoteAddress: req.ip });
+    if (verdict instanceof Response) {
+      res.status(verdict.status).header('content-type', 'application/json').send(await verdict.text());
+      return;
+    }
+    res.upgrade({ identity: verdict.identity });
+  });
+  server.ws('/shim', { message_type: 'Buffer', max_payload_length: MAX_SHIM_FRAME_BYTES, idle_timeout: 60 }, (ws) => {
+    let closed = false;
+    const link = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        if (closed) return callback(new Error('the link is closed'));
+        // false: uWS buffered it (backpressure); wait for it to drain before taking more.
+        if (ws.send(chunk, true)) callback();
+        else ws.once('drain', () => callback());
+      },
+      final(callback) {
+        if (!closed) ws.close();
+        callback();
+      },
+      destroy(err, callback) {
+        if (!closed) ws.close();
+        callback(err);
+      },
+    });
+    link.on('error', () => {});
+    ws.on('message', (message: Buffer) => void link.push(Buffer.from(message)));
+    // A vanished shim must close its session at once (as a closed Unix socket does).
+    ws.once('close', () => {
+      closed = true;
+      link.push(null);
+      link.destroy();
+    });
+    face.serveShim(link, (ws.context as { identity: string }).identity);
+  });
+
+  server.any('/*', (req, res) => handle(face, req, res, logger));
+
+  let listenSocket: unknown;
+  try {
+    listenSocket = await server.listen(port, host);
+  } catch (err) {
+    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot serve HTTP on ${address}: ${errorMessage(err)}. Change hub.http_listen (or --http) or free the port.`, { cause: err });
+  }
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const boundPort = server.port;
+  let accepting = true;
+  const stopAccepting = () => {
+    if (!accepting) return;
+    accepting = false;
+    server.close(listenSocket as never);
+  };
+  return {
+    url: `http://${shownHost}:${boundPort}`,
+    stopAccepting,
+    close: async () => {
+      stopAccepting();
+      // Streams (SSE) were ended by the face; whatever still hangs is cut with the app.
+      (server.uws_instance as unknown as { close?: () => void }).close?.();
+    },
+  };
+}
+
+function urlOf(req: HyperExpress.Request): string {
+  const query = req.path_query ? `?${req.path_query}` : '';
+  return `http://${req.headers['host'] ?? 'localhost'}${req.path}${query}`;
+}
+
+function headersOf(req: HyperExpress.Request): Headers {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+  return headers;
+}
+
+async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger): Promise<void> {
+  const aborted = new AbortController();
+  res.once('abort', () => aborted.abort(new Error('the client disconnected')));
+  let request: Request;
+  try {
+    const method = req.method.toUpperCase();
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await req.buffer();
+    request = new Request(urlOf(req), { method, headers: headersOf(req), body, signal: aborted.signal });
+  } catch {
+    if (!res.aborted) res.status(400).header('content-type', 'application/json').send(`${JSON.stringify({ error: 'Malformed request.' })}\n`);
+    return;
+  }
+  let response: Response;
+  try {
+    response = await face.fetch(request, { remoteAddress: req.ip });
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, 'http face failed');
+    if (!res.aborted && !res.initiated) res.status(500).header('content-type', 'application/json').send('{"error":"internal error"}\n');
+    return;
+  }
+  if (res.aborted) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  res.status(response.status);
+  response.headers.forEach((v, k) => void res.header(k, v));
+  const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  if (!response.body || !streaming) {
+    res.send(Buffer.from(await response.arrayBuffer()));
+    return;
+  }
+  const reader = response.body.getReader();
+  res.once('abort', () => void reader.cancel().catch(() => {}));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || res.aborted) break;
+      if (!res.write(Buffer.from(value))) await new Promise<void>((resolve) => res.once('drain', resolve).once('abort', resolve));
+    }
+  } catch {
+    // The stream was cancelled (client gone, hub stopping).
+  } finally {
+    if (!res.aborted) res.end();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * What a role decides about its results and statements: long text cells cut with a notice
+ * (max_cell_chars), rows returned once in structured form instead of twice (result_form), and a
+ * statement timeout below the hub's that the warehouse enforces (statement_timeout).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { connectClient, startHub, tempHome, textOf } from '../helpers/harness.js';
+
+const me = userInfo().username;
+
+test('max_cell_chars cuts long cells with a notice; result_form = "structured" sends the rows once; statement_timeout cancels in the warehouse', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.lean]
+identities = ["${me}"]
+clients = ["lean-*"]
+max_cell_chars = 5
+result_form = "structured"
+statement_timeout = "1s"
+[roles.plain]
+identities = ["${me}"]
+`);
+  await startHub(t, home);
+  const lean = await connectClient(t, { home, kind: 'v2-legacy', name: 'lean-editor' });
+  const plain = await connectClient(t, { home, kind: 'v2-legacy', name: 'plain-editor' });
+  const sql = 'SELECT N_NAME, N_COMMENT FROM NATION ORDER BY N_NATIONKEY LIMIT 2';
+
+  const full = await plain.callTool('execute_query', { query: sql });
+  const fullRows = (full.structuredContent as { rows: string[][] }).rows;
+  assert.ok(fullRows[0]![1]!.length > 5);
+  assert.match(textOf(full), /N_COMMENT/, 'the plain role gets the table as text too');
+
+  const r = await lean.callTool('execute_query', { query: sql });
+  assert.ok(!r.isError, textOf(r));
+  const s = r.structuredContent as { rows: string[][]; notice: string };
+  assert.deepEqual(s.rows[0], [fullRows[0]![0]!.slice(0, 5) + (fullRows[0]![0]!.length > 5 ? '…' : ''), `${fullRows[0]![1]!.slice(0, 5)}…`]);
+  assert.match(s.notice, /cut \(max_cell_chars/);
+  assert.doesNotMatch(textOf(r), /N_COMMENT/, 'rows are not repeated as a text table');
+  assert.match(textOf(r), /2 rows.*structured result/);
+
+  const slow = await lean.callTool('execute_query', { query: 'SELECT count(*) FROM range(1000000000000)' });
+  assert.equal((slow._meta?.['dev.snowmux/error'] as { code: string }).code, 'QUERY_TIMEOUT', textOf(slow));
+});
