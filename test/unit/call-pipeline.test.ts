@@ -22,6 +22,7 @@ import { Session } from '../../src/hub/session/session.js';
 import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
 import type { WarehouseProvider, WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 import { repoRoot } from '../helpers/paths.js';
+import { ManualClock } from '../../src/hub/guard/clock.js';
 
 const config = parseConfigText(`
 [roles.lister]
@@ -202,4 +203,31 @@ test('no tool can reach a warehouse except through the pipeline', () => {
   };
   walk(dir('hub'));
   assert.deepEqual(opens, ['src/hub/pipeline/stages/open-warehouse.ts', 'src/hub/warehouse/warehouse-registry.ts']);
+});
+
+test('editors sharing an identity share its rate fairly: a greedy one cannot rate-limit the others out', async () => {
+  const clock = new ManualClock();
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText(`
+[roles.shared]
+identities = ["team-bot"]
+[roles.shared.rate]
+per_second = 1
+burst = 2
+`, 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy, logger, clock });
+  const session = (id: string) => new Session({ id, identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' });
+  const greedy = session('greedy');
+  const polite = session('polite');
+  const limit = governance.rateOf(governance.roleFor(greedy));
+  let greedyOk = 0;
+  let politeOk = 0;
+  for (let tick = 0; tick < 20; tick++) {
+    clock.advance(1000);
+    for (let i = 0; i < 5; i++) if ((await governance.takeToken('team-bot', limit, greedy.id)).ok) greedyOk++;
+    if ((await governance.takeToken('team-bot', limit, polite.id)).ok) politeOk++;
+  }
+  assert.ok(politeOk >= 9, `the polite editor got ${politeOk} of 20 calls through`);
+  assert.ok(greedyOk <= 12, `the greedy editor got ${greedyOk} calls through`);
+  governance.close();
 });

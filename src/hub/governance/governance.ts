@@ -6,7 +6,7 @@
  */
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
-import type { Clock } from '../guard/clock.js';
+import { systemClock, type Clock } from '../guard/clock.js';
 import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
@@ -55,6 +55,9 @@ export interface GovernanceOptions {
   clock?: Clock;
 }
 
+/** A session counts towards its identity's sessions for this long after its last call. */
+const SHARE_WINDOW_MS = 60_000;
+
 export class Governance {
   #policy: Policy;
   private limits: LimitSettings;
@@ -62,6 +65,11 @@ export class Governance {
   /** One fair queue per shared warehouse, sized to what that backend can run at once. */
   private readonly schedulers = new Map<Warehouse, FairScheduler>();
   private readonly rateLimiter: RateLimiter;
+  /** Each identity's sessions by when they last called (oldest first), for fair shares of its rate. */
+  private readonly sessionsOfIdentity = new LRUCache<string, Map<string, number>>({ max: 10_000 });
+  /** Per-session shares of an identity's rate, while the identity has several active sessions. */
+  private readonly shareLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
+  private readonly sessionShares: RateLimiter;
   private readonly quotas: QuotaTracker;
   private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
   private readonly metadata: MetadataCache;
@@ -93,6 +101,12 @@ export class Governance {
     this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
     this.metadata = new MetadataCache({ ttlMs: this.limits.metadataCacheTtlMs });
     const rate = this.limits.defaultRate;
+    this.sessionShares = new RateLimiter({
+      limit: { capacity: 1, refillPerSecond: 1 },
+      limitFor: (key) => this.shareLimits.get(key),
+      maxIdentities: 50_000,
+      clock: opts.clock,
+    });
     this.rateLimiter = new RateLimiter({
       limit: { capacity: rate.burst, refillPerSecond: rate.perSecond },
       // Read at each call, so a reload's new default applies to identities without a role rate.
@@ -149,9 +163,42 @@ export class Governance {
     return { capacity: rate.burst, refillPerSecond: rate.perSecond };
   }
 
-  /** Takes one token from the identity's bucket: team-wide when a team answers, else locally. */
-  async takeToken(identity: string, limit: BucketLimit): Promise<TakeResult> {
+  /**
+   * Takes one token for a call. When several sessions (editors) share an identity, each first takes from
+   * its own share of the identity's rate (capacity and refill divided by the sessions active in the last
+   * minute), so one editor cannot spend the others' budget; then from the identity's bucket: team-wide
+   * when a team answers, else locally.
+   */
+  async takeToken(identity: string, limit: BucketLimit, sessionId?: string): Promise<TakeResult & { share?: { sessions: number; limit: BucketLimit } }> {
+    if (sessionId !== undefined) {
+      const share = this.shareOf(identity, sessionId, limit);
+      if (share) {
+        const own = this.sessionShares.tryTake(`${identity}\u0000${sessionId}`);
+        if (!own.ok) return { ...own, share };
+      }
+    }
     return (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
+  }
+
+  /** This session's share of the identity's rate, when other sessions of the identity are active. */
+  private shareOf(identity: string, sessionId: string, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
+    const now = (this.clock ?? systemClock).now();
+    let seen = this.sessionsOfIdentity.get(identity);
+    if (!seen) {
+      seen = new Map();
+      this.sessionsOfIdentity.set(identity, seen);
+    }
+    seen.delete(sessionId);
+    seen.set(sessionId, now);
+    for (const [id, at] of seen) {
+      if (now - at <= SHARE_WINDOW_MS) break; // insertion order: oldest first
+      seen.delete(id);
+    }
+    const sessions = seen.size;
+    if (sessions <= 1) return undefined;
+    const share = { capacity: Math.max(1, Math.ceil(limit.capacity / sessions)), refillPerSecond: limit.refillPerSecond / sessions };
+    this.shareLimits.set(`${identity}\u0000${sessionId}`, share);
+    return { sessions, limit: share };
   }
 
   /** The refusal for an identity whose quota is spent (team-wide usage when there is a team), if any. */

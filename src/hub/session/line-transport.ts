@@ -11,6 +11,7 @@
  * in the hub) and resumes when the output drains. A client that still lets `maxBufferedBytes` pile up —
  * answers to what was already read — is cut off (`onOverflow`): it was not reading at all.
  */
+import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder } from '../../wire/framing.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
@@ -44,7 +45,24 @@ export interface LineTransportOptions {
   stalledOutputMs?: number;
   /** The client let `maxBufferedBytes` of output pile up, or stopped reading for `stalledOutputMs`; the owner should end the connection. */
   onOverflow?: (bufferedBytes: number, why: 'buffered' | 'stalled') => void;
+  /** Requests owed an answer at once, any method; beyond it a request is refused at once. Default 256. */
+  maxOutstanding?: number;
+  /**
+   * Requests other than tools/call (tools/list, ping, resources/…) per session: a token bucket. tools/call
+   * is governed by the identity's rate limit in the call pipeline. Default bursts of 2000, 1000 per second.
+   */
+  otherRequestRate?: BucketLimit;
+  /** Protocol errors (bad JSON, invalid messages, oversize lines) tolerated; beyond them the session ends. Default bursts of 100, 20 per second. */
+  protocolErrorRate?: BucketLimit;
+  /** The client kept sending malformed input past `protocolErrorRate`: the owner should end the connection. */
+  onMisbehaving?: (why: string) => void;
 }
+
+const DEFAULT_MAX_OUTSTANDING = 256;
+const DEFAULT_OTHER_REQUEST_RATE: BucketLimit = { capacity: 2000, refillPerSecond: 1000 };
+const DEFAULT_PROTOCOL_ERROR_RATE: BucketLimit = { capacity: 100, refillPerSecond: 20 };
+/** JSON-RPC server error: the request was refused by a bound, not failed. */
+const SERVER_BUSY = -32000;
 
 const DEFAULT_PAUSE_AT_BYTES = 1024 * 1024;
 const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -88,11 +106,16 @@ export class LineTransport implements Transport {
   private started = false;
   /** Client requests handed to the SDK and not answered yet (by id). */
   private readonly unanswered = new Set<string>();
+  /** This session's buckets: 'requests' (other than tools/call) and 'errors' (protocol errors). */
+  private readonly limiter: RateLimiter;
   /** Input is paused until the client reads what waits for it. */
   private inputPaused = false;
   private overflowed = false;
 
   constructor(private readonly opts: LineTransportOptions) {
+    const requests = opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE;
+    const errors = opts.protocolErrorRate ?? DEFAULT_PROTOCOL_ERROR_RATE;
+    this.limiter = new RateLimiter({ limit: requests, limitFor: (key) => (key === 'errors' ? errors : requests), maxIdentities: 2 });
     this.decoder = new LineDecoder(opts.maxLineBytes);
   }
 
@@ -153,6 +176,8 @@ export class LineTransport implements Transport {
       return;
     }
     const message = value as JSONRPCMessage;
+    const request = value as { id?: unknown; method?: unknown };
+    if (typeof request.method === 'string' && isId(request.id) && this.refusedByBounds(request.id, request.method)) return;
     try {
       this.opts.observe?.(message);
     } catch {
@@ -180,6 +205,34 @@ export class LineTransport implements Transport {
   private reject(id: Id, code: number, message: string, reason: string): void {
     this.opts.onRejected?.(reason, message);
     this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }) + '\n');
+    // A client that keeps sending garbage is cut off instead of costing the hub a reply each time.
+    if (!this.closed && !this.limiter.tryTake('errors').ok) {
+      this.opts.onRejected?.('protocol-errors', 'too many malformed messages');
+      if (this.opts.onMisbehaving) this.opts.onMisbehaving('too many malformed messages');
+      else void this.close();
+    }
+  }
+
+  /** Bounds every request must pass before the SDK sees it: unanswered requests, and the rate of non-tool requests. */
+  private refusedByBounds(id: string | number, method: string): boolean {
+    const max = this.opts.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING;
+    if (this.unanswered.size >= max) {
+      this.refuse(id, `Too many requests in flight: ${this.unanswered.size} are unanswered (the hub allows ${max} per session). Wait for answers before sending more.`, 'outstanding');
+      return true;
+    }
+    if (method !== 'tools/call') {
+      const take = this.limiter.tryTake('requests');
+      if (!take.ok) {
+        this.refuse(id, `Too many ${method} requests: this session sends them faster than the hub serves non-tool requests. Retry after ~${take.retryAfterMs} ms.`, 'request-rate');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private refuse(id: string | number, message: string, reason: string): void {
+    this.opts.onRejected?.(reason, message);
+    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code: SERVER_BUSY, message } }) + '\n');
   }
 
   private readonly onEnd = () => {

@@ -241,6 +241,10 @@ export class SocketFace implements HubListener {
         logger.warn({ bufferedBytes: bytes, why }, 'client does not read its answers; closing the session');
         socket.destroy();
       },
+      onMisbehaving: (why) => {
+        logger.warn({ why }, 'client keeps sending malformed input; closing the session');
+        socket.destroy();
+      },
     });
     socket.once('close', () => close('connection closed'));
     conn.handle = serveStdio(() => createMcpServer(attached.env), {

@@ -1,0 +1,70 @@
+/**
+ * The bounds a session's transport puts on every client, before the SDK sees a message: unanswered
+ * requests (any method), the rate of non-tool requests, and the rate of protocol errors (then the
+ * session is ended).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { LineTransport, type LineTransportOptions } from '../../src/hub/session/line-transport.js';
+
+function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; method?: string }) => boolean) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const replies: { id?: unknown; error?: { code: number; message: string } }[] = [];
+  let buffered = '';
+  output.on('data', (c: Buffer) => {
+    buffered += c.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      replies.push(JSON.parse(buffered.slice(0, nl)));
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+  const delivered: JSONRPCMessage[] = [];
+  const transport = new LineTransport({ input, output, maxLineBytes: 1 << 20, ...opts });
+  transport.onmessage = (m) => {
+    delivered.push(m);
+    const msg = m as { id?: unknown; method?: string };
+    if (answer(msg)) void transport.send({ jsonrpc: '2.0', id: msg.id as number, result: {} });
+  };
+  void transport.start();
+  const sendLines = async (lines: string[]) => {
+    input.write(lines.map((l) => `${l}\n`).join(''));
+    await new Promise((r) => setImmediate(r));
+  };
+  return { transport, replies, delivered, sendLines };
+}
+
+const req = (id: number, method: string) => JSON.stringify({ jsonrpc: '2.0', id, method, params: {} });
+
+test('requests beyond the unanswered bound are refused at once, whatever the method', async () => {
+  const r = rig({ maxOutstanding: 2 }, () => false);
+  await r.sendLines([req(1, 'tools/call'), req(2, 'tools/list'), req(3, 'ping')]);
+  assert.equal(r.delivered.length, 2);
+  assert.equal(r.replies.length, 1);
+  assert.equal(r.replies[0]!.id, 3);
+  assert.equal(r.replies[0]!.error!.code, -32000);
+  assert.match(r.replies[0]!.error!.message, /2 are unanswered/);
+});
+
+test('non-tool requests are rate-limited per session; tools/call is left to the call pipeline', async () => {
+  const r = rig({ otherRequestRate: { capacity: 3, refillPerSecond: 0.001 } }, () => true);
+  await r.sendLines([1, 2, 3, 4].map((i) => req(i, 'tools/list')));
+  const refused = r.replies.filter((x) => x.error);
+  assert.deepEqual(refused.map((x) => x.id), [4]);
+  assert.match(refused[0]!.error!.message, /Too many tools\/list requests/);
+  await r.sendLines([5, 6, 7, 8, 9].map((i) => req(i, 'tools/call')));
+  assert.equal(r.delivered.filter((m) => (m as { method?: string }).method === 'tools/call').length, 5);
+});
+
+test('a client that keeps sending malformed input is cut off', async () => {
+  let misbehaving = 0;
+  const r = rig({ protocolErrorRate: { capacity: 3, refillPerSecond: 0.001 }, onMisbehaving: () => misbehaving++ }, () => true);
+  await r.sendLines(['{not json', '{"jsonrpc":"2.0"}', '[]']);
+  assert.equal(misbehaving, 0, 'a few mistakes are answered');
+  await r.sendLines(['nope']);
+  assert.equal(misbehaving, 1);
+  assert.equal(r.replies.filter((x) => x.error?.code === -32700 || x.error?.code === -32600).length, 4);
+});
