@@ -59,3 +59,10 @@ test('a caller\'s own cancel ends its wait at once, leaving the load to the othe
   gate.resolve(7);
   assert.equal(await other, 7);
 });
+
+test('metadata_cache_ttl = "0s" turns the cache off; other durations must be at least a second', async () => {
+  const { parseConfigText } = await import('../../src/hub/config/config-file.js');
+  assert.equal(parseConfigText('[limits]\nmetadata_cache_ttl = "0s"\n', 't.toml').limits.metadataCacheTtlMs, 0);
+  assert.equal(parseConfigText('[limits]\nmetadata_cache_ttl = "2m"\n', 't.toml').limits.metadataCacheTtlMs, 120_000);
+  assert.throws(() => parseConfigText('[limits]\nmetadata_cache_ttl = "0m"\n', 't.toml'), /metadata_cache_ttl/);
+});

@@ -192,7 +192,8 @@ const limitsFileSchema = z
       retry_attempts: nonNegativeInt(),
       retry_budget_ms: nonNegativeInt(),
       rate: rateFileSchema,
-      metadata_cache_ttl: duration(),
+      // "0s" turns the cache off (requests in flight are still joined).
+      metadata_cache_ttl: z.union([z.literal('0s'), duration()], { error: DURATION_PROBLEM }),
     },
     { error: 'expected a table' },
   )
@@ -666,7 +667,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
       retryAttempts: limits.retry_attempts ?? DEFAULT_LIMIT_SETTINGS.retryAttempts,
       retryBudgetMs: limits.retry_budget_ms ?? DEFAULT_LIMIT_SETTINGS.retryBudgetMs,
       defaultRate: limits.rate === undefined ? { ...DEFAULT_LIMIT_SETTINGS.defaultRate } : toRate(limits.rate),
-      metadataCacheTtlMs: limits.metadata_cache_ttl === undefined ? DEFAULT_LIMIT_SETTINGS.metadataCacheTtlMs : parseDurationMs(limits.metadata_cache_ttl)!,
+      metadataCacheTtlMs: limits.metadata_cache_ttl === undefined ? DEFAULT_LIMIT_SETTINGS.metadataCacheTtlMs : limits.metadata_cache_ttl === '0s' ? 0 : parseDurationMs(limits.metadata_cache_ttl)!,
     },
     audit: {
       enabled: audit.enabled ?? DEFAULT_AUDIT_SETTINGS.enabled,
