@@ -292,3 +292,19 @@ test('a log whose files were all removed or emptied, with no anchor left, fails'
   assertTampered(vanished);
   assert.match(vanished.problems[0]?.message ?? '', /no audit records/);
 });
+
+test('audit verify: several replicas\' chains at once, reported per directory; one damaged chain fails the whole', async (t) => {
+  const a = await writtenLog(t);
+  const b = await writtenLog(t);
+  const ok = capture();
+  assert.equal(await runAuditVerify(['--dir', a.dir, '--dir', b.dir], ok.io, '/nonexistent-home'), 0);
+  assert.match(ok.out(), new RegExp(`^${a.dir}:\\n  audit: .*chain intact`, 'm'));
+  assert.match(ok.out(), new RegExp(`^${b.dir}:\\n  audit: .*chain intact`, 'm'));
+  assert.match(ok.out(), /2 of 2 chains intact\n$/);
+  await editRecord(b.dir, b.files[0] as string, 2, (r) => (r.identity = 'someone-else'));
+  const bad = capture();
+  assert.equal(await runAuditVerify(['--dir', a.dir, '--dir', b.dir, '--json'], bad.io, '/nonexistent-home'), 1);
+  const parsed = JSON.parse(bad.out()) as { ok: boolean; chains: { dir: string; ok: boolean }[] };
+  assert.equal(parsed.ok, false);
+  assert.deepEqual(parsed.chains.map((c) => [c.dir, c.ok]), [[a.dir, true], [b.dir, false]]);
+});

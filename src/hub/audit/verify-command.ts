@@ -1,6 +1,8 @@
 /**
- * `snowmux audit verify [--dir DIR] [--json]`: exit 0 when the chain is intact (crash residue is listed but
- * allowed), 1 when problems were found, 2 on a usage error or an unreadable directory.
+ * `snowmux audit verify [--dir DIR]… [--json]`: exit 0 when the chain is intact (crash residue is listed but
+ * allowed), 1 when problems were found, 2 on a usage error or an unreadable directory. Several `--dir`
+ * (the replicas of a team hub, each with its own chain) are verified at once and reported per directory;
+ * all must be intact for exit 0.
  */
 import { resolve } from 'node:path';
 import { errorMessage } from '../../errors.js';
@@ -13,23 +15,24 @@ export interface CommandIo {
   stderr: { write(text: string): unknown };
 }
 
-const USAGE = `usage: snowmux audit verify [--dir DIR] [--json]
+const USAGE = `usage: snowmux audit verify [--dir DIR]... [--json]
 
 Checks the hash-chained audit log: every record's hash, the chain across files, seq continuity,
 file order, torn lines and the audit-head anchor.
-  --dir DIR   audit directory (default: <snowmux home>/audit, e.g. ~/.snowmux/audit)
+  --dir DIR   audit directory (default: <snowmux home>/audit, e.g. ~/.snowmux/audit); repeat it to
+              verify the chains of several team hub replicas at once, reported per directory
   --json      print the full result as JSON
 Exit status: 0 chain intact, 1 problems found, 2 usage error.
 `;
 
 interface ParsedArgs {
-  dir?: string;
+  dirs: string[];
   json: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: string[]): ParsedArgs | string {
-  const out: ParsedArgs = { json: false, help: false };
+  const out: ParsedArgs = { dirs: [], json: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--json') out.json = true;
@@ -37,12 +40,12 @@ function parseArgs(argv: string[]): ParsedArgs | string {
     else if (arg === '--dir') {
       const value = argv[i + 1];
       if (value === undefined || value === '') return '--dir needs a directory';
-      out.dir = value;
+      out.dirs.push(value);
       i++;
     } else if (arg.startsWith('--dir=')) {
       const value = arg.slice('--dir='.length);
       if (value === '') return '--dir needs a directory';
-      out.dir = value;
+      out.dirs.push(value);
     } else return `unknown argument: ${arg}`;
   }
   return out;
@@ -62,21 +65,32 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
     io.stdout.write(USAGE);
     return 0;
   }
-  const dir = args.dir === undefined ? defaultAuditDir(homeDir) : resolve(args.dir);
-  let result: VerifyResult;
-  try {
-    result = await verifyAudit(dir);
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    io.stderr.write(
-      missing
-        ? `snowmux audit verify: no audit directory at ${dir}. Pass --dir with the hub's audit directory.\n`
-        : `snowmux audit verify: cannot read ${dir}: ${errorMessage(err)}. Check the path and your permissions.\n`,
-    );
-    return 2;
+  const dirs = args.dirs.length === 0 ? [defaultAuditDir(homeDir)] : args.dirs.map((d) => resolve(d));
+  const results: { dir: string; result: VerifyResult }[] = [];
+  for (const dir of dirs) {
+    try {
+      results.push({ dir, result: await verifyAudit(dir) });
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      io.stderr.write(
+        missing
+          ? `snowmux audit verify: no audit directory at ${dir}. Pass --dir with the hub's audit directory.\n`
+          : `snowmux audit verify: cannot read ${dir}: ${errorMessage(err)}. Check the path and your permissions.\n`,
+      );
+      return 2;
+    }
   }
-  io.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
-  return result.ok ? 0 : 1;
+  const ok = results.every((r) => r.result.ok);
+  if (results.length === 1) {
+    const { result } = results[0]!;
+    io.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
+  } else if (args.json) {
+    io.stdout.write(`${JSON.stringify({ ok, chains: results.map((r) => ({ ...r.result, dir: r.dir })) }, null, 2)}\n`);
+  } else {
+    for (const r of results) io.stdout.write(`${r.dir}:\n${formatResult(r.result).trimEnd().replace(/^/gm, '  ')}\n`);
+    io.stdout.write(`${results.filter((r) => r.result.ok).length} of ${results.length} chains intact\n`);
+  }
+  return ok ? 0 : 1;
 }
 
 export function formatResult(result: VerifyResult): string {

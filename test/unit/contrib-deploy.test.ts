@@ -1,0 +1,110 @@
+/**
+ * The container recipe and the Kubernetes manifests in contrib/ describe the product as it is: every
+ * manifest parses, the config they mount is a valid config.toml (checked by the product's own parser),
+ * probes use routes and commands that exist, ports agree, environment names are ones the product reads,
+ * the drain fits in the grace period, and the image is multi-stage, non-root and without dev dependencies.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { repoRoot } from '../helpers/paths.js';
+
+type Doc = { kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
+type Any = any;
+
+const dir = join(repoRoot, 'contrib', 'kubernetes');
+const docs: Doc[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) =>
+    parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
+      assert.deepEqual(d.errors, [], `${f} parses`);
+      return d.toJS() as Doc;
+    }),
+  );
+const find = (kind: string, name: string): Any => {
+  const d = docs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(d, `${kind}/${name} exists`);
+  return d;
+};
+const source = (rel: string) => readFileSync(join(repoRoot, 'src', rel), 'utf8');
+/** Every environment variable name the product's sources mention. */
+const productEnvNames = new Set(
+  readdirSync(join(repoRoot, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .flatMap((f) => [...source(f).matchAll(/(?:['"`]|\benv\.)((?:SNOWFLAKE|SNOWMUX|SF)_[A-Z0-9_]+)\b/g)].map((m) => m[1]!)),
+);
+
+test('the mounted config.toml is valid and names the port the container exposes', () => {
+  const cm = find('ConfigMap', 'snowmux-config');
+  const config = parseConfigText(cm.data['config.toml'], 'configmap config.toml');
+  assert.ok(config.hub.redisUrl, 'a team hub has Redis');
+  const port = Number(/:(\d+)$/.exec(config.hub.httpListen ?? '')?.[1]);
+  const deploy = find('Deployment', 'snowmux');
+  const container = deploy.spec.template.spec.containers[0];
+  assert.deepEqual(container.ports, [{ name: 'http', containerPort: port }]);
+  const svc = find('Service', 'snowmux');
+  assert.equal(svc.spec.ports[0].targetPort, 'http');
+  assert.deepEqual(svc.spec.selector, deploy.spec.selector.matchLabels);
+  assert.deepEqual(find('PodDisruptionBudget', 'snowmux').spec.selector.matchLabels, deploy.spec.selector.matchLabels);
+  assert.ok(deploy.spec.replicas > find('PodDisruptionBudget', 'snowmux').spec.minAvailable);
+  // The hub's drain must finish inside the pod's grace period.
+  assert.ok(deploy.spec.template.spec.terminationGracePeriodSeconds * 1000 > config.hub.shutdownGraceMs + 5_000);
+  // Redis: the Service the config points at exists.
+  const redis = find('Service', new URL(config.hub.redisUrl!).hostname);
+  assert.equal(redis.spec.ports[0].port, Number(new URL(config.hub.redisUrl!).port));
+  // The probe's Host header is one the hub answers to.
+  const host = container.livenessProbe.httpGet.httpHeaders.find((h: Any) => h.name === 'Host').value;
+  assert.ok(config.hub.httpHosts.includes(host));
+});
+
+test('probes use routes and commands the product has', () => {
+  const container = find('Deployment', 'snowmux').spec.template.spec.containers[0];
+  assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(container.livenessProbe.httpGet.port, 'http');
+  assert.match(source('hub/http/http-face.ts'), /path === '\/healthz'/);
+  const [bin, cmd, ...rest] = container.readinessProbe.exec.command as string[];
+  assert.deepEqual([bin, cmd], ['snowmux', 'status']);
+  const status = source('cli/commands/status-command.ts');
+  for (const flag of rest.filter((a) => a.startsWith('--'))) assert.ok(status.includes(`'${flag.slice(2)}'`) || status.includes(`${flag.slice(2)}:`), `status has ${flag}`);
+  const keyFile = rest[rest.indexOf('--key-file') + 1]!;
+  const mount = container.volumeMounts.find((m: Any) => keyFile.startsWith(`${m.mountPath}/`));
+  assert.ok(mount, 'the key file is on a mounted volume');
+  const volume = find('Deployment', 'snowmux').spec.template.spec.volumes.find((v: Any) => v.name === mount.name);
+  const secret = find('Secret', volume.secret.secretName);
+  assert.ok(keyFile.slice(mount.mountPath.length + 1) in secret.stringData, 'the probe key is in the Secret');
+  assert.ok(rest.includes(`http://127.0.0.1:${container.ports[0].containerPort}`), 'the probe calls the hub on loopback');
+});
+
+test('environment names are ones the product reads; credentials come from Secrets', () => {
+  const spec = find('Deployment', 'snowmux').spec.template.spec;
+  const container = spec.containers[0];
+  const names = [
+    ...container.env.map((e: Any) => e.name as string),
+    ...container.envFrom.flatMap((f: Any) => Object.keys(find('Secret', f.secretRef.name).stringData)),
+  ];
+  for (const name of names) assert.ok(productEnvNames.has(name), `${name} is read by snowmux`);
+  assert.ok(!container.env.some((e: Any) => /PASSWORD|TOKEN|KEY/.test(e.name) && e.value), 'no credential inline');
+  const keyPath = find('Secret', 'snowmux-snowflake').stringData.SNOWFLAKE_PRIVATE_KEY_FILE as string;
+  assert.ok(container.volumeMounts.some((m: Any) => keyPath.startsWith(`${m.mountPath}/`)), 'the private key file is mounted');
+  assert.equal(spec.securityContext.runAsNonRoot, true);
+  assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+  assert.ok(container.volumeMounts.some((m: Any) => m.mountPath === '/var/lib/snowmux'), 'the home is writable');
+  assert.ok(container.env.some((e: Any) => e.name === 'SNOWMUX_HOME' && e.value.startsWith('/var/lib/snowmux/')), 'the home is created by the hub inside the writable volume');
+});
+
+test('the image is multi-stage, non-root, without dev dependencies, and runs the hub', () => {
+  const docker = readFileSync(join(repoRoot, 'contrib', 'docker', 'Dockerfile'), 'utf8');
+  assert.ok((docker.match(/^FROM /gm) ?? []).length >= 2, 'multi-stage');
+  const final = docker.slice(docker.lastIndexOf('\nFROM '));
+  assert.match(final, /npm install -g --omit=dev/);
+  assert.match(final, /^USER 10001/m);
+  assert.match(final, /ENTRYPOINT \["snowmux", "hub"\]/);
+  const exposed = Number(/^EXPOSE (\d+)/m.exec(final)?.[1]);
+  assert.equal(exposed, find('Deployment', 'snowmux').spec.template.spec.containers[0].ports[0].containerPort);
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+  assert.ok('snowmux' in pkg.bin);
+  assert.ok(pkg.scripts.prepack, 'npm pack builds the package');
+});
