@@ -186,7 +186,7 @@ export function cpuMs(pid: number): number {
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 export function summary(xs: number[]): { n: number; p50: number; p99: number; max: number } {
-  return { n: xs.length, p50: median(xs), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : NaN };
+  return { n: xs.length, p50: median(xs), p99: percentile(xs, 99), max: xs.length ? xs.reduce((a, b) => (b > a ? b : a), -Infinity) : NaN };
 }
 
 /** Ends the shims first (a shim that outlives its hub would start another one), then the clients. */

@@ -11,7 +11,7 @@
  * in the hub) and resumes when the output drains. A client that still lets `maxBufferedBytes` pile up —
  * answers to what was already read — is cut off (`onOverflow`): it was not reading at all.
  */
-import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
+import type { BucketLimit } from '../guard/rate-limit.js';
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder } from '../../wire/framing.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
@@ -106,16 +106,16 @@ export class LineTransport implements Transport {
   private started = false;
   /** Client requests handed to the SDK and not answered yet (by id). */
   private readonly unanswered = new Set<string>();
-  /** This session's buckets: 'requests' (other than tools/call) and 'errors' (protocol errors). */
-  private readonly limiter: RateLimiter;
+  /** This session's buckets: requests other than tools/call, and protocol errors. */
+  private readonly requestBucket: SessionBucket;
+  private readonly errorBucket: SessionBucket;
   /** Input is paused until the client reads what waits for it. */
   private inputPaused = false;
   private overflowed = false;
 
   constructor(private readonly opts: LineTransportOptions) {
-    const requests = opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE;
-    const errors = opts.protocolErrorRate ?? DEFAULT_PROTOCOL_ERROR_RATE;
-    this.limiter = new RateLimiter({ limit: requests, limitFor: (key) => (key === 'errors' ? errors : requests), maxIdentities: 2 });
+    this.requestBucket = new SessionBucket(opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE);
+    this.errorBucket = new SessionBucket(opts.protocolErrorRate ?? DEFAULT_PROTOCOL_ERROR_RATE);
     this.decoder = new LineDecoder(opts.maxLineBytes);
   }
 
@@ -206,7 +206,7 @@ export class LineTransport implements Transport {
     this.opts.onRejected?.(reason, message);
     this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }) + '\n');
     // A client that keeps sending garbage is cut off instead of costing the hub a reply each time.
-    if (!this.closed && !this.limiter.tryTake('errors').ok) {
+    if (!this.closed && this.errorBucket.take() > 0) {
       this.opts.onRejected?.('protocol-errors', 'too many malformed messages');
       if (this.opts.onMisbehaving) this.opts.onMisbehaving('too many malformed messages');
       else void this.close();
@@ -221,9 +221,9 @@ export class LineTransport implements Transport {
       return true;
     }
     if (method !== 'tools/call') {
-      const take = this.limiter.tryTake('requests');
-      if (!take.ok) {
-        this.refuse(id, `Too many ${method} requests: this session sends them faster than the hub serves non-tool requests. Retry after ~${take.retryAfterMs} ms.`, 'request-rate');
+      const retryAfterMs = this.requestBucket.take();
+      if (retryAfterMs > 0) {
+        this.refuse(id, `Too many ${method} requests: this session sends them faster than the hub serves non-tool requests. Retry after ~${retryAfterMs} ms.`, 'request-rate');
         return true;
       }
     }
@@ -328,5 +328,30 @@ export class LineTransport implements Transport {
     input.off('error', this.onInputError);
     this.opts.onEnded?.();
     this.onclose?.();
+  }
+}
+
+/**
+ * One session's token bucket, on the message path of every request: two numbers and a clock read (the
+ * hub-wide RateLimiter keeps a map of identities, more than one session needs).
+ */
+class SessionBucket {
+  private tokens: number;
+  private at = performance.now();
+
+  constructor(private readonly limit: BucketLimit) {
+    this.tokens = limit.capacity;
+  }
+
+  /** Takes a token: 0 when taken, else the ms until one is available. */
+  take(): number {
+    const now = performance.now();
+    this.tokens = Math.min(this.limit.capacity, this.tokens + ((now - this.at) * this.limit.refillPerSecond) / 1000);
+    this.at = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) / this.limit.refillPerSecond) * 1000));
   }
 }
