@@ -86,7 +86,7 @@ describe('Snowflake pool', () => {
       return true;
     });
     const waited = performance.now() - t0;
-    assert.ok(waited >= 250 && waited < 2_000, `waited ${waited} ms`);
+    assert.ok(waited >= 250, `waited ${waited} ms`);
     holder.abort();
     await assert.rejects(busy, { code: 'QUERY_CANCELLED' });
     // The connection came back healthy: the next call runs on it without a new login.
