@@ -29,6 +29,7 @@ default_role = "open"
 [roles.capped]
 identities = ["${me}"]
 clients = ["capped-*"]
+deny = ["*.HR.*"]
 max_scan_bytes = 10000
 [roles.open]
 `);
@@ -77,6 +78,18 @@ max_scan_bytes = 10000
   assert.equal(codeOf(write), 'SQL_REFUSED');
   assert.ok(!d.queries.some((q) => q.sql.includes('DELETE')));
 
+  // query_profile: where the query the open editor ran spent its time; an id the hub never issued is
+  // refused for a restricted role (results and profiles belong to whoever ran the query).
+  const ranId = (ran.structuredContent as { query_id: string }).query_id;
+  const profile = await open.callTool('query_profile', { query_id: ranId });
+  assert.ok(!profile.isError, textOf(profile));
+  const ops = (profile.structuredContent as { operators: { operator_type: string; percent_of_time: number | null; output_rows: number | null }[] }).operators;
+  assert.ok(ops.some((o) => o.operator_type === 'TableScan'), JSON.stringify(ops));
+  assert.ok(ops.every((o) => o.percent_of_time !== null));
+  assert.ok(d.queries.some((q) => q.sql.includes(`GET_QUERY_OPERATOR_STATS('${ranId}')`)));
+  const foreign = await capped.callTool('query_profile', { query_id: '01b2c3d4-0000-4000-8000-000000000000' });
+  assert.equal(codeOf(foreign), 'POLICY_DENIED', textOf(foreign));
+
   await capped.close();
   await open.close();
   assert.equal(await hub.stop(), 0);
@@ -110,4 +123,8 @@ max_scan_rows = 1000
   assert.equal(plan.estimate.bytes, null, 'DuckDB estimates rows, not bytes');
   assert.equal(plan.scan_limit.rows, 1000);
   assert.ok(plan.operations.some((o) => /SCAN/.test(o.operation)));
+  const run = await c.callTool('execute_query', { query: 'SELECT 1' });
+  const noProfile = await c.callTool('query_profile', { query_id: (run.structuredContent as { query_id: string }).query_id });
+  assert.equal(codeOf(noProfile), 'UNSUPPORTED');
+  assert.match(textOf(noProfile), /Snowflake.*explain_query/);
 });

@@ -12,6 +12,7 @@ import type {
   ObjectRef,
   QueryOptions,
   QueryPlan,
+  QueryProfile,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -38,6 +39,10 @@ export class GovernedWarehouse implements Warehouse {
 
   explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
     return this.run({ kind: 'explain', sql, options: ctx });
+  }
+
+  queryProfile(queryId: string, ctx: CallContext): Promise<QueryProfile> {
+    return this.run({ kind: 'profile', queryId, ctx });
   }
 
   fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {

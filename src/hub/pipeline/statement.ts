@@ -17,6 +17,7 @@ import type {
   ObjectRef,
   QueryOptions,
   QueryPlan,
+  QueryProfile,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -27,6 +28,7 @@ export type Operation =
   | { kind: 'query'; sql: string; options: QueryOptions }
   | { kind: 'explain'; sql: string; options: CallContext }
   | { kind: 'fetch'; queryId: string; page: { offset: number; limit: number; maxBytes?: number }; ctx: CallContext }
+  | { kind: 'profile'; queryId: string; ctx: CallContext }
   | { kind: 'databases'; ctx: CallContext }
   | { kind: 'schemas'; database: string; ctx: CallContext }
   | { kind: 'objects'; database: string; schema: string; objectKind: ObjectKind; ctx: CallContext }
@@ -37,6 +39,7 @@ export interface OperationResults {
   query: QueryResult;
   explain: QueryPlan;
   fetch: QueryResult;
+  profile: QueryProfile;
   databases: DatabaseInfo[];
   schemas: SchemaInfo[];
   objects: ObjectInfo[];

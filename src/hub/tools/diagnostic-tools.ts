@@ -3,8 +3,10 @@
  * waited and ran, rows and bytes returned, the scan estimate when there was one, and the warehouse's query
  * id (to page with fetch_results, or to look up in Snowflake's QUERY_HISTORY). An identity sees only its
  * own calls. Nothing reaches the warehouse.
+ * query_profile: where one of the caller's finished queries spent its time, operator by operator.
  */
 import * as z from 'zod';
+import { SnowmuxError } from '../../errors.js';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
@@ -68,6 +70,48 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       return {
         content: [{ type: 'text', text: queries.length === 0 ? 'No SQL calls of yours through this hub yet.' : `${table}\n\n${queries.length} call(s), newest first.` }],
         structuredContent: { queries },
+      };
+    }),
+  );
+
+  server.registerTool(
+    'query_profile',
+    {
+      title: 'Where a query spent its time',
+      description:
+        'The operator statistics of one of your finished queries (Snowflake GET_QUERY_OPERATOR_STATS): each operator, its parents, ' +
+        'the rows it produced and its share of the execution time. Pass a query id from execute_query or query_history.',
+      inputSchema: cachedSchema('query_profile.in', () => z.object({ query_id: z.string().min(1).max(100).describe('The query id.') })),
+      outputSchema: cachedSchema('query_profile.out', () => z.object({
+        query_id: z.string(),
+        operators: z.array(z.object({
+          operator_id: z.number(),
+          parent_operators: z.array(z.number()),
+          operator_type: z.string(),
+          output_rows: z.number().nullable(),
+          percent_of_time: z.number().nullable(),
+          detail: z.string().nullable(),
+        })),
+      })),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (args, mcp) => runTool(env, 'query_profile', mcp, args, async ({ warehouse, ctx }) => {
+      // The governed warehouse lets only whoever ran the query read its profile (as for fetch_results).
+      if (!warehouse.queryProfile) throw new SnowmuxError('UNSUPPORTED', 'This warehouse keeps no query profiles.');
+      const profile = await warehouse.queryProfile(args.query_id, ctx);
+      const operators = profile.operators.map((o) => ({
+        operator_id: o.operatorId,
+        parent_operators: o.parentOperators,
+        operator_type: o.operatorType,
+        output_rows: o.outputRows ?? null,
+        percent_of_time: o.percentOfTime ?? null,
+        detail: o.detail ?? null,
+      }));
+      const slowest = [...operators].sort((a, b) => (b.percent_of_time ?? 0) - (a.percent_of_time ?? 0));
+      const table = renderTable(['operator', 'type', 'time %', 'rows', 'detail'], slowest.map((o) => [o.operator_id, o.operator_type, o.percent_of_time, o.output_rows, o.detail]));
+      return {
+        content: [{ type: 'text', text: `${table}\n\n${operators.length} operator(s) of query ${profile.queryId}, slowest first.` }],
+        structuredContent: { query_id: profile.queryId, operators },
       };
     }),
   );

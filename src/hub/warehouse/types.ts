@@ -159,6 +159,24 @@ export interface QueryPlan {
   operations: PlanOperation[];
 }
 
+/** One operator of a finished query, as the warehouse profiled it (Snowflake's GET_QUERY_OPERATOR_STATS). */
+export interface OperatorStats {
+  operatorId: number;
+  parentOperators: number[];
+  operatorType: string;
+  /** Rows the operator produced. */
+  outputRows?: number | undefined;
+  /** Share of the query's execution time spent in this operator, 0–100. */
+  percentOfTime?: number | undefined;
+  /** The operator's other statistics and attributes, as JSON text. */
+  detail?: string | undefined;
+}
+
+export interface QueryProfile {
+  queryId: string;
+  operators: OperatorStats[];
+}
+
 export interface Warehouse {
   readonly kind: 'duckdb' | 'snowflake';
   info(): WarehouseInfo;
@@ -167,6 +185,8 @@ export interface Warehouse {
   listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]>;
   listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]>;
   describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]>;
+  /** Where a finished query spent its time, operator by operator. */
+  queryProfile?(queryId: string, ctx: CallContext): Promise<QueryProfile>;
   /** The plan and scan estimate of a query, without running it. */
   explain?(sql: string, options: CallContext): Promise<QueryPlan>;
   /** Pages through a finished statement's result by its query id, without re-running it. */

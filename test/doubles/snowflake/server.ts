@@ -584,6 +584,10 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         parameters,
         signal: abort.signal,
         onSessionStateStatement: () => counters.sessionStateStatements++,
+        queryById: (id) => {
+          const r = records.get(id);
+          return r && r.session.user === session.user ? { sql: r.entry.sql } : undefined;
+        },
       });
       if (abort.signal.aborted) throw abort.signal.reason;
       entry.status = 'SUCCESS';

@@ -14,6 +14,7 @@ import {
   significant,
   splitStatements,
   stringLiteralDuck,
+  tokenize,
   tokensToText,
   type Token,
 } from './sql-text.js';
@@ -54,6 +55,8 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   /** Called for each USE / ALTER SESSION statement, so the server can count them. */
   onSessionStateStatement: () => void;
+  /** A query this session's user ran (for GET_QUERY_OPERATOR_STATS); undefined for unknown or another user's. */
+  queryById?: (queryId: string) => { sql: string } | undefined;
 }
 
 const STATUS_OK = 'Statement executed successfully.';
@@ -245,6 +248,8 @@ export class EngineSession {
     }
     if (first === 'SHOW') return this.show(sig);
     if (first === 'EXPLAIN') return this.explain(tokens, sig);
+    const statsAt = sig.findIndex((t) => t.kind === 'word' && t.value === 'GET_QUERY_OPERATOR_STATS');
+    if (statsAt >= 0) return this.operatorStats(sig, statsAt, options);
     if (first === 'DESCRIBE' || first === 'DESC') return this.describe(sig);
     return this.generic(tokens, options);
   }
@@ -707,6 +712,64 @@ export class EngineSession {
         ),
       };
     });
+  }
+
+  /**
+   * `SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('<id>'))` for a query of this user: one row per operator
+   * of DuckDB's plan of that query, renamed to Snowflake's operators, with its estimated rows as
+   * output_rows and the time split evenly (the double does not time operators).
+   */
+  private async operatorStats(sig: Token[], at: number, options: ExecuteOptions): Promise<StatementOutcome> {
+    const arg = sig[at + 2];
+    if (arg?.kind !== 'string') throw syntaxError(arg);
+    const query = options.queryById?.(arg.value);
+    if (!query) throw new SfError('002003', '02000', `SQL compilation error:\nQuery '${arg.value}' does not exist or not authorized.`);
+    const rewritten = this.rewrite(tokenize(query.sql));
+    const operators: { type: string; parent: number | null; rows: number | null; table: string | null }[] = [];
+    await this.withLock(async () => {
+      await this.syncDuckContext();
+      try {
+        const reader = await this.duck.runAndReadAll(`EXPLAIN (FORMAT json) ${rewritten.sql}`);
+        const plan = JSON.parse(String(reader.getRows().find((r) => r[0] === 'physical_plan')?.[1] ?? '[]')) as unknown[];
+        const walk = (node: { name?: string; extra_info?: Record<string, unknown>; children?: unknown[] }, parent: number | null): void => {
+          const id = operators.length;
+          const name = String(node.name ?? '').trim();
+          const info = node.extra_info ?? {};
+          const rows = Number(info['Estimated Cardinality']);
+          operators.push({ type: typeof info['Table'] === 'string' ? 'TableScan' : SNOWFLAKE_OPERATION[name] ?? name, parent, rows: Number.isFinite(rows) ? rows : null, table: typeof info['Table'] === 'string' ? String(info['Table']).toUpperCase() : null });
+          for (const child of node.children ?? []) walk(child as typeof node, id);
+        };
+        for (const root of plan) walk(root as never, null);
+      } catch {
+        operators.push({ type: 'Result', parent: null, rows: null, table: null });
+      }
+    });
+    const share = Math.round((100 / operators.length) * 100) / 100;
+    return {
+      statementTypeId: TYPE.SELECT,
+      result: encodeTable(
+        [
+          col('QUERY_ID', 'text'),
+          col('STEP_ID', 'fixed'),
+          col('OPERATOR_ID', 'fixed'),
+          col('PARENT_OPERATORS', 'array'),
+          col('OPERATOR_TYPE', 'text'),
+          col('OPERATOR_STATISTICS', 'variant'),
+          col('EXECUTION_TIME_BREAKDOWN', 'variant'),
+          col('OPERATOR_ATTRIBUTES', 'variant'),
+        ],
+        operators.map((o, i) => [
+          arg.value,
+          1,
+          i,
+          JSON.stringify(o.parent === null ? [] : [o.parent]),
+          o.type,
+          JSON.stringify(o.rows === null ? {} : { output_rows: o.rows }),
+          JSON.stringify({ overall_percentage: share }),
+          JSON.stringify(o.table === null ? {} : { table_name: o.table }),
+        ]),
+      ),
+    };
   }
 
   private async tableRows(qualified: string): Promise<number> {

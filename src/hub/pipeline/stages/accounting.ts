@@ -18,6 +18,8 @@ export const accounting: StatementStage = {
         meter.queryId = r.queryId;
         await governance.resultOwners.remember(r.queryId, identity);
       }
+    } else if (st.op.kind === 'profile') {
+      // A profile reads metadata about a query already accounted for.
     } else if (st.op.kind === 'explain') {
       meter.scanEstimate = (result as OperationResults['explain']).estimate;
     } else {

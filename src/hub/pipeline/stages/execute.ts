@@ -23,6 +23,11 @@ export function execute(st: Statement): Promise<OperationResult> {
       if (!w.explain) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot explain a query without running it.');
       return w.explain(st.text, op.options);
     }
+    case 'profile':
+      if (!w.queryProfile) {
+        throw new SnowmuxError('UNSUPPORTED', 'Query profiles come from Snowflake (GET_QUERY_OPERATOR_STATS); the embedded warehouse keeps none. Use explain_query for the plan.');
+      }
+      return w.queryProfile(op.queryId, op.ctx);
     case 'fetch':
       if (!w.fetchResults) {
         throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results. Re-run the query with a narrower WHERE or a LIMIT.');

@@ -21,6 +21,7 @@ export const objectPolicy: StatementStage = {
         return next();
       }
       case 'fetch':
+      case 'profile':
         await checkResultOwner(st, op.queryId);
         return next();
       case 'databases': {

@@ -3,7 +3,7 @@
  * (partitionsTotal, partitionsAssigned, bytesAssigned: what may be scanned after compile-time pruning);
  * without one, the TableScan rows are summed. Snowflake estimates no row counts here.
  */
-import type { JsonValue, PlanOperation, QueryPlan, QueryResult, ScanEstimate } from '../types.js';
+import type { JsonValue, OperatorStats, PlanOperation, QueryPlan, QueryProfile, QueryResult, ScanEstimate } from '../types.js';
 
 export function snowflakePlan(result: QueryResult): QueryPlan {
   const index = new Map(result.columns.map((c, i) => [c.name.toLowerCase(), i]));
@@ -47,4 +47,47 @@ export function snowflakePlan(result: QueryResult): QueryPlan {
     }
   }
   return { estimate: global ?? scans, operations };
+}
+
+/**
+ * GET_QUERY_OPERATOR_STATS as a QueryProfile: one row per operator, with OPERATOR_STATISTICS and
+ * EXECUTION_TIME_BREAKDOWN as VARIANTs (parsed by the driver, or JSON text).
+ */
+export function snowflakeProfile(queryId: string, result: QueryResult): QueryProfile {
+  const index = new Map(result.columns.map((c, i) => [c.name.toUpperCase(), i]));
+  const cell = (row: JsonValue[], name: string): JsonValue | undefined => {
+    const i = index.get(name);
+    return i === undefined ? undefined : row[i];
+  };
+  const object = (v: JsonValue | undefined): Record<string, JsonValue> => {
+    const parsed = typeof v === 'string' ? safeJson(v) : v;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, JsonValue>) : {};
+  };
+  const operators: OperatorStats[] = result.rows.map((row) => {
+    const stats = object(cell(row, 'OPERATOR_STATISTICS'));
+    const time = object(cell(row, 'EXECUTION_TIME_BREAKDOWN'));
+    const parents = cell(row, 'PARENT_OPERATORS');
+    const parentList = Array.isArray(parents) ? parents : typeof parents === 'string' ? (safeJson(parents) as JsonValue[] | null) ?? [] : [];
+    const op: OperatorStats = {
+      operatorId: Number(cell(row, 'OPERATOR_ID') ?? 0),
+      parentOperators: (Array.isArray(parentList) ? parentList : []).map(Number).filter(Number.isFinite),
+      operatorType: String(cell(row, 'OPERATOR_TYPE') ?? ''),
+    };
+    const rows = Number(stats['output_rows']);
+    if (Number.isFinite(rows)) op.outputRows = rows;
+    const pct = Number(time['overall_percentage']);
+    if (Number.isFinite(pct)) op.percentOfTime = pct;
+    const attributes = cell(row, 'OPERATOR_ATTRIBUTES');
+    if (attributes !== undefined && attributes !== null) op.detail = typeof attributes === 'string' ? attributes : JSON.stringify(attributes);
+    return op;
+  });
+  return { queryId, operators };
+}
+
+function safeJson(text: string): JsonValue | null {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return null;
+  }
 }

@@ -23,6 +23,7 @@ import type {
   ObjectRef,
   QueryOptions,
   QueryPlan,
+  QueryProfile,
   QueryResult,
   SchemaInfo,
   Warehouse,
@@ -34,7 +35,7 @@ import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, TrackedContext, type DesiredContext } from './session-context.js';
 import { isSessionLost, settingLabel } from './snowflake-errors.js';
-import { snowflakePlan } from './snowflake-plan.js';
+import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
 
@@ -137,6 +138,16 @@ export class SnowflakeWarehouse implements Warehouse {
       statementType: leadingKeyword(sql),
       elapsedMs: performance.now() - started,
     };
+  }
+
+  /** Where a finished query spent its time: GET_QUERY_OPERATOR_STATS (Snowflake keeps it for 14 days). */
+  async queryProfile(queryId: string, ctx: CallContext): Promise<QueryProfile> {
+    if (!QUERY_ID.test(queryId)) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `"${queryId.slice(0, 80)}" is not a Snowflake query id. Pass a query id from execute_query or query_history.`);
+    }
+    // The id is checked above to be a UUID: it is safe as a literal.
+    const result = await this.query(`SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${queryId}'))`, { ...ctx, maxRows: 10_000, leadingWords: ['SELECT'] });
+    return snowflakeProfile(queryId, result);
   }
 
   /** Snowflake's compile-time plan and scan estimate: EXPLAIN needs no running warehouse and runs nothing. */
