@@ -17,6 +17,7 @@ const BENCHES: [script: string, quick: string[], published: string[]][] = [
   ['restart.js', ['2', '10'], ['5', '10,50']],
   ['snowflake-first-result.js', ['3', '500', '1'], ['6', '500', '3']],
   ['metadata-cache.js', ['1', '1', '4'], ['3', '3', '8']],
+  ['replicas.js', ['1', '1'], ['3', '3']],
 ];
 
 let failed = 0;
