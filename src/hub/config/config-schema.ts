@@ -370,66 +370,6 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
 export const DEFAULT_STATEMENT_TIMEOUT_S = 300;
 
-export interface PoolFileEntry {
-  min?: number | undefined;
-  max?: number | undefined;
-  acquireTimeoutMs?: number | undefined;
-  idleTimeoutMs?: number | undefined;
-  validateOnBorrow?: boolean | undefined;
-  maxConnectionAgeMs?: number | undefined;
-}
-
-/** One [profiles.<name>] table, camelCase, every key optional (other sources may fill the rest). */
-export interface ProfileFileEntry {
-  account?: string | undefined;
-  user?: string | undefined;
-  authenticator?: string | undefined;
-  password?: string | undefined;
-  passcode?: string | undefined;
-  privateKeyPath?: string | undefined;
-  privateKey?: string | undefined;
-  privateKeyPassphrase?: string | undefined;
-  token?: string | undefined;
-  tokenFilePath?: string | undefined;
-  role?: string | undefined;
-  warehouse?: string | undefined;
-  database?: string | undefined;
-  schema?: string | undefined;
-  host?: string | undefined;
-  accessUrl?: string | undefined;
-  statementTimeoutMs?: number | undefined;
-  pool: PoolFileEntry;
-}
-
-/** One [roles.<name>] table. Absent keys stay undefined; the policy applies the defaults. */
-export interface RoleSettings {
-  /** Identity-name globs (case-sensitive). */
-  identities?: string[] | undefined;
-  /** Client-name globs (case-insensitive). */
-  clients?: string[] | undefined;
-  /** Tool globs; "!glob" denies. Default ["*"]. */
-  tools?: string[] | undefined;
-  /** Object patterns DATABASE.SCHEMA.OBJECT. Default ["*.*.*"]. */
-  allow?: string[] | undefined;
-  deny?: string[] | undefined;
-  write?: boolean | undefined;
-  stageListing?: boolean | undefined;
-  profile?: string | undefined;
-  snowflakeRole?: string | undefined;
-  warehouse?: string | undefined;
-  maxRows?: number | undefined;
-  /** Pre-flight limits per statement, from the engine's EXPLAIN (see ScanLimit). */
-  scanLimit?: ScanLimit | undefined;
-  /** Server-side timeout for each statement of this role's calls (below the hub's call timeout). */
-  statementTimeoutMs?: number | undefined;
-  /** Longest text cell returned; longer cells are cut, with a notice. */
-  maxCellChars?: number | undefined;
-  /** How query results are returned (default both). */
-  resultForm?: ResultForm | undefined;
-  rate?: RateSettings | undefined;
-  quota?: QuotaSettings | undefined;
-}
-
 /**
  * What one statement may be estimated to read before it runs: bytes and micro-partitions (Snowflake's
  * EXPLAIN), rows (DuckDB's estimated cardinality). A limit applies where the engine gives that figure.
@@ -451,11 +391,6 @@ export interface QuotaSettings {
   queries?: number | undefined;
   rows?: number | undefined;
   bytes?: number | undefined;
-}
-
-export interface PolicySettings {
-  /** Role for sessions no role matches; undefined = the built-in read-only default. */
-  defaultRole?: string | undefined;
 }
 
 export interface LimitSettings {
@@ -525,50 +460,42 @@ export const DEFAULT_BREAKER_SETTINGS: CircuitBreakerSettings = {
   resetTimeoutMs: 30_000,
 };
 
-export interface TeamToolParam {
-  name: string;
-  type: 'string' | 'integer' | 'number' | 'boolean';
-  description: string;
-  required: boolean;
-}
-
-/** `[tools.<name>]`: a tool defined by the team from one parameterized read-only statement. */
-export interface TeamToolSettings {
-  description: string;
-  sql: string;
-  params: TeamToolParam[];
-}
-
-export interface HubConfig {
-  hub: HubSettings;
-  /** In file order. */
-  tools: Record<string, TeamToolSettings>;
-  profiles: Record<string, ProfileFileEntry>;
-  policy: PolicySettings;
-  /** In file order: the order roles are matched in. */
-  roles: Record<string, RoleSettings>;
-  limits: LimitSettings;
-  audit: AuditSettings;
-  breaker: CircuitBreakerSettings;
-}
-
 const HOUR_MS = 3_600_000;
 const MIB = 1024 * 1024;
 
 type RateFileData = z.infer<typeof rateFileSchema>;
 type RoleFileData = z.infer<typeof roleFileSchema>;
 
+/*
+ * The typed config is what the zod-validated file data maps to: each type below is the return type of its
+ * mapping (toRoleSettings, toProfileEntry, toHubConfig), so there is no second, hand-kept declaration to
+ * drift. Only the sections with defaults (hub, limits, audit, breaker) keep an interface, next to their
+ * DEFAULT_* constant.
+ */
+/** One [roles.<name>] table. Absent keys stay undefined; the policy applies the defaults. */
+export type RoleSettings = Partial<ReturnType<typeof toRoleSettings>>;
+/** One [profiles.<name>] table, camelCase, every key optional (other sources may fill the rest). */
+export type ProfileFileEntry = ReturnType<typeof toProfileEntry>;
+export type HubConfig = ReturnType<typeof toHubConfig>;
+/** `[tools.<name>]`: a tool defined by the team from one parameterized read-only statement. */
+export type TeamToolSettings = HubConfig['tools'][string];
+export type TeamToolParam = TeamToolSettings['params'][number];
+
 function toRate(data: RateFileData): RateSettings {
   // Without a burst, allow one second's worth of calls at once (at least one).
   return { perSecond: data.per_second, burst: data.burst ?? Math.max(1, Math.ceil(data.per_second)) };
 }
 
-function toRoleSettings(data: RoleFileData): RoleSettings {
+function toRoleSettings(data: RoleFileData) {
   const quota = data.quota;
   return {
+    /** Identity-name globs (case-sensitive). */
     identities: data.identities,
+    /** Client-name globs (case-insensitive). */
     clients: data.clients,
+    /** Tool globs; "!glob" denies. Default ["*"]. */
     tools: data.tools,
+    /** Object patterns DATABASE.SCHEMA.OBJECT. Default ["*.*.*"]. */
     allow: data.allow,
     deny: data.deny,
     write: data.write,
@@ -577,22 +504,26 @@ function toRoleSettings(data: RoleFileData): RoleSettings {
     snowflakeRole: data.snowflake_role,
     warehouse: data.warehouse,
     maxRows: data.max_rows,
+    /** Pre-flight limits per statement, from the engine's EXPLAIN (see ScanLimit). */
     scanLimit:
       data.max_scan_bytes === undefined && data.max_scan_partitions === undefined && data.max_scan_rows === undefined
         ? undefined
-        : { bytes: data.max_scan_bytes, partitions: data.max_scan_partitions, rows: data.max_scan_rows },
+        : ({ bytes: data.max_scan_bytes, partitions: data.max_scan_partitions, rows: data.max_scan_rows } as ScanLimit),
+    /** Server-side timeout for each statement of this role's calls (below the hub's call timeout). */
     statementTimeoutMs: data.statement_timeout === undefined ? undefined : parseDurationMs(data.statement_timeout),
+    /** Longest text cell returned; longer cells are cut, with a notice. */
     maxCellChars: data.max_cell_chars,
-    resultForm: data.result_form,
+    /** How query results are returned (default both). */
+    resultForm: data.result_form as ResultForm | undefined,
     rate: data.rate === undefined ? undefined : toRate(data.rate),
     quota:
       quota === undefined
         ? undefined
-        : { windowMs: parseDurationMs(quota.window) ?? 0, queries: quota.queries, rows: quota.rows, bytes: quota.bytes },
+        : ({ windowMs: parseDurationMs(quota.window) ?? 0, queries: quota.queries, rows: quota.rows, bytes: quota.bytes } as QuotaSettings),
   };
 }
 
-function toProfileEntry(data: ProfileFileData): ProfileFileEntry {
+function toProfileEntry(data: ProfileFileData) {
   const pool = data.pool ?? {};
   return {
     account: data.account,
@@ -624,9 +555,9 @@ function toProfileEntry(data: ProfileFileData): ProfileFileEntry {
 }
 
 /** Snake_case file data (already validated) → typed camelCase config with defaults applied. */
-export function toHubConfig(data: ConfigFileData): HubConfig {
+export function toHubConfig(data: ConfigFileData) {
   const hub = data.hub ?? {};
-  const profiles: Record<string, ProfileFileEntry> = {};
+  const profiles: Record<string, ReturnType<typeof toProfileEntry>> = {};
   for (const [name, profile] of Object.entries(data.profiles ?? {})) profiles[name] = toProfileEntry(profile);
   const roles: Record<string, RoleSettings> = {};
   for (const [name, role] of Object.entries(data.roles ?? {})) roles[name] = toRoleSettings(role);
@@ -657,6 +588,7 @@ export function toHubConfig(data: ConfigFileData): HubConfig {
         { description: t.description, sql: t.sql, params: (t.params ?? []).map((p) => ({ name: p.name, type: p.type, description: p.description, required: p.required ?? true })) },
       ]),
     ),
+    /** defaultRole: the role for sessions no role matches; undefined = the built-in read-only default. */
     policy: { defaultRole: data.policy?.default_role },
     roles,
     limits: {
