@@ -48,6 +48,20 @@ test('a healthy set-up: every check passes, the running hub, the profile, its ac
   assert.match(find(checks, 'sample')!.detail, /answers \(25 nations/);
   assert.equal(find(checks, 'metrics')?.status, 'ok');
   assert.match(text, /All checks passed/);
+  assert.equal(find(checks, 'login work'), undefined, 'no login without --login');
+
+  // --login logs in once per profile with the hub's own code, and reports a refused login with the fix.
+  const logins = d.loginLog.length;
+  const withLogin = await doctor(home, env, ['--login']);
+  assert.equal(withLogin.code, 0, withLogin.text);
+  assert.match(find(withLogin.checks, 'login work')!.detail, /logged in as alice \(password auth\)/);
+  assert.ok(d.loginLog.length > logins, 'the double saw the login');
+  writeFileSync(join(sfHome, 'connections.toml'), `[work]\naccount = "${d.account}"\nuser = "alice"\npassword = "wrong-${SECRET}"\nhost = "${url.hostname}"\nport = ${url.port}\nprotocol = "http"\n`, { mode: 0o600 });
+  const refused = await doctor(home, env, ['--login']);
+  assert.equal(refused.code, 1);
+  const login = find(refused.checks, 'login work')!;
+  assert.equal(login.status, 'fail');
+  assert.match(login.fix ?? '', /credentials of profile "work"/);
 });
 
 test('a broken set-up: each problem is a failed check that says what to do, and doctor exits 1', async (t) => {

@@ -28,7 +28,7 @@ export interface Check {
   fix?: string;
 }
 
-const USAGE = `Usage: snowmux doctor [--home DIR] [--json] [--offline]
+const USAGE = `Usage: snowmux doctor [--home DIR] [--json] [--offline | --login]
 
 Checks Node, the snowmux home and socket, the running hub, config.toml, every Snowflake profile (without
 printing secrets), the network path to each account, the embedded sample warehouse and the metrics
@@ -36,6 +36,8 @@ listener. Prints what to fix; exits 1 when a check fails.
 
   --json      one JSON object per check, as an array
   --offline   skip the network checks (reaching each Snowflake account)
+  --login     also log in to each Snowflake profile once (an SSO window or MFA push for interactive
+              profiles), and log out
 `;
 
 const MIN_NODE: [number, number] = [20, 11];
@@ -45,13 +47,14 @@ export async function doctorCommand(argv: string[], io: CommandIo): Promise<numb
     home: { type: 'string' },
     json: { type: 'boolean' },
     offline: { type: 'boolean' },
+    login: { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;
   }
-  const checks = await runChecks({ home: resolveHome({ flag: values.home }), env: process.env, offline: values.offline === true });
+  const checks = await runChecks({ home: resolveHome({ flag: values.home }), env: process.env, offline: values.offline === true, login: values.login === true && values.offline !== true });
   if (values.json) io.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else io.stdout.write(renderChecks(checks));
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
@@ -72,7 +75,7 @@ export function renderChecks(checks: Check[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; offline: boolean }): Promise<Check[]> {
+export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; offline: boolean; login?: boolean }): Promise<Check[]> {
   const checks: Check[] = [checkNode()];
   const { home, env } = opts;
 
@@ -131,7 +134,11 @@ export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; of
 
   const profiles = config ? checkProfiles(config, env, checks) : [];
   if (!opts.offline) {
-    for (const p of profiles) checks.push(await checkReachable(p));
+    for (const p of profiles) {
+      const reach = await checkReachable(p);
+      checks.push(reach);
+      if (opts.login && reach.status === 'ok') checks.push(await checkLogin(p));
+    }
   }
   checks.push(await checkSample(home, homeExists));
   if (hubStatus?.metrics?.url) checks.push(await checkMetrics(hubStatus.metrics.url));
@@ -204,6 +211,28 @@ async function checkReachable(profile: SnowflakeProfile): Promise<Check> {
     });
     req.end();
   });
+}
+
+/** One real login with the profile's settings (the hub's own driver and pool code), then a logout. */
+async function checkLogin(profile: SnowflakeProfile): Promise<Check> {
+  const check = `login ${profile.name}`;
+  const { SnowflakeWarehouse } = await import('../../hub/warehouse/snowflake/snowflake-warehouse.js');
+  const warehouse = new SnowflakeWarehouse(profile);
+  const started = performance.now();
+  try {
+    await warehouse.warmUp();
+    const shown = redactProfile(profile);
+    return { check, status: 'ok', detail: `logged in as ${shown.user} (${shown.auth.method} auth) in ${Math.round(performance.now() - started)} ms` };
+  } catch (err) {
+    return {
+      check,
+      status: 'fail',
+      detail: errorMessage(err),
+      fix: `Check the user and credentials of profile "${profile.name}" (the line above names where each setting comes from); run snowmux doctor --login again after fixing them.`,
+    };
+  } finally {
+    await warehouse.close().catch(() => {});
+  }
 }
 
 async function checkSample(home: string, homeExists: boolean): Promise<Check> {
