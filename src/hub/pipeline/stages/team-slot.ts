@@ -14,7 +14,11 @@ export const teamSlot: StatementStage = {
     const started = performance.now();
     const lease = await st.scope.governance.teamSlot(st.warehouse, signalOf(st.op));
     if (!lease) return next();
-    st.scope.meter.queueWaitMs += performance.now() - started;
+    // Waiting for the team's slot is queueing, not running: the queue stage around this one times both,
+    // so the wait moves from run time to queue wait.
+    const waited = performance.now() - started;
+    st.scope.meter.queueWaitMs += waited;
+    st.scope.meter.runMs -= waited;
     try {
       return await next();
     } finally {
