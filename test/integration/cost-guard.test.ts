@@ -11,7 +11,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { EXPLAIN_BYTES_PER_ROW } from '../doubles/snowflake/sql-engine.js';
-import { connectClient, defer, startHub, tempHome, textOf } from '../helpers/harness.js';
+import { connectClient, defer, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
 
 const me = userInfo().username;
 const PASSWORD = 'cost-guard-pw';
@@ -127,4 +127,42 @@ max_scan_rows = 1000
   const noProfile = await c.callTool('query_profile', { query_id: (run.structuredContent as { query_id: string }).query_id });
   assert.equal(codeOf(noProfile), 'UNSUPPORTED');
   assert.match(textOf(noProfile), /Snowflake.*explain_query/);
+});
+
+test('Snowflake: a scan budget per window (quota scan_bytes) is spent by the estimates of the queries that ran', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const url = new URL(d.url);
+  const home = tempHome(t);
+  // CUSTOMER: 150 000 bytes in the double's model. Two scans fit under 200 000 only if the first is
+  // checked before it is spent; the third is refused.
+  writeFileSync(join(home, 'config.toml'), `
+[roles.budgeted]
+identities = ["${me}"]
+[roles.budgeted.quota]
+window = "1h"
+scan_bytes = 200000
+`);
+  await startHub(t, home, [], {
+    SNOWFLAKE_ACCOUNT: d.account,
+    SNOWFLAKE_USER: 'alice',
+    SNOWFLAKE_PASSWORD: PASSWORD,
+    SNOWFLAKE_HOST: url.hostname,
+    SNOWFLAKE_PORT: url.port,
+    SNOWFLAKE_PROTOCOL: 'http',
+    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
+    SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA',
+    SNOWFLAKE_SCHEMA: 'TPCH_SF1',
+  });
+  const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'budget-editor' });
+  const scan = () => c.callTool('execute_query', { query: 'SELECT C_NAME FROM CUSTOMER', limit: 1 });
+  assert.ok(!(await scan()).isError);
+  assert.ok(!(await scan()).isError, 'the budget is checked before a query, spent after it');
+  const refused = await scan();
+  assert.equal(codeOf(refused), 'QUOTA_EXCEEDED', textOf(refused));
+  assert.match(textOf(refused), /195\.3 KiB scanned \(as estimated before each query ran\) per hour/);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { governance: { quotas: { identity: string; windows: { used: { scanBytes?: number }; remaining: { scanBytes?: number } }[] }[] } };
+  const mine = status.governance.quotas.find((q) => q.identity === me)!;
+  assert.equal(mine.windows[0]!.used.scanBytes, 300000);
+  assert.equal(mine.windows[0]!.remaining.scanBytes, 0);
 });

@@ -52,6 +52,7 @@ window = "1h"
 queries = 1000
 rows = 1000000
 bytes = 500000000
+scan_bytes = 10000000000
 
 [roles.reader]
 tools = ["list_*", "describe_*"]
@@ -101,7 +102,7 @@ test('the governance sections become typed camelCase settings', () => {
     maxCellChars: 2000,
     resultForm: 'structured',
     rate: { perSecond: 5, burst: 20 },
-    quota: { windowMs: 3_600_000, queries: 1000, rows: 1_000_000, bytes: 500_000_000 },
+    quota: { windowMs: 3_600_000, queries: 1000, rows: 1_000_000, bytes: 500_000_000, scanBytes: 10_000_000_000 },
   });
   assert.deepEqual(config.limits, {
     maxConcurrentQueries: 8,
@@ -151,7 +152,7 @@ test('bad governance values name the file and the key', () => {
   const cases: Array<[string, RegExp]> = [
     ['[roles.a.quota]\nwindow = "1x"\nqueries = 1\n', /^Config error in \/home\/u\/\.snowmux\/config\.toml at roles\.a\.quota\.window: expected a duration of at least one second such as "30s", "15m", "1h", "1d" or "1w", got "1x"\. Fix the value or remove the key\.$/],
     ['[roles.a.quota]\nwindow = 3600\nqueries = 1\n', /at roles\.a\.quota\.window: expected a duration .*, got 3600\./],
-    ['[roles.a.quota]\nwindow = "1h"\n', /at roles\.a\.quota: expected at least one of queries, rows or bytes, got a table\./],
+    ['[roles.a.quota]\nwindow = "1h"\n', /at roles\.a\.quota: expected at least one of queries, rows, bytes or scan_bytes, got a table\./],
     ['[roles.a.quota]\nwindow = "1h"\nqueries = -1\n', /at roles\.a\.quota\.queries: expected an integer of 0 or more, got -1\./],
     ['[roles.a.quota]\nqueries = 5\n', /at roles\.a\.quota\.window: expected a duration .*, got nothing\./],
     ['[roles.a.rate]\nburst = 5\n', /at roles\.a\.rate\.per_second: expected a number greater than 0, got nothing\./],

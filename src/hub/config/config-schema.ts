@@ -140,11 +140,12 @@ const quotaFileSchema = z
       queries: nonNegativeInt().optional(),
       rows: nonNegativeInt().optional(),
       bytes: nonNegativeInt().optional(),
+      scan_bytes: nonNegativeInt().optional(),
     },
     { error: 'expected a table' },
   )
-  .refine((q) => q.queries !== undefined || q.rows !== undefined || q.bytes !== undefined, {
-    error: 'expected at least one of queries, rows or bytes',
+  .refine((q) => q.queries !== undefined || q.rows !== undefined || q.bytes !== undefined || q.scan_bytes !== undefined, {
+    error: 'expected at least one of queries, rows, bytes or scan_bytes',
   });
 
 /** How query results are returned: table text and structured rows, or structured rows with a one-line text. */
@@ -391,6 +392,8 @@ export interface QuotaSettings {
   queries?: number | undefined;
   rows?: number | undefined;
   bytes?: number | undefined;
+  /** Bytes the engine estimated the window's statements would scan (roles with scan limits are explained). */
+  scanBytes?: number | undefined;
 }
 
 export interface LimitSettings {
@@ -519,7 +522,7 @@ function toRoleSettings(data: RoleFileData) {
     quota:
       quota === undefined
         ? undefined
-        : ({ windowMs: parseDurationMs(quota.window) ?? 0, queries: quota.queries, rows: quota.rows, bytes: quota.bytes } as QuotaSettings),
+        : ({ windowMs: parseDurationMs(quota.window) ?? 0, queries: quota.queries, rows: quota.rows, bytes: quota.bytes, scanBytes: quota.scan_bytes } as QuotaSettings),
   };
 }
 

@@ -287,8 +287,10 @@ export class Governance {
 
   /** After a call: what it used counts against the identity's quota. */
   async settle(identity: string, meter: CallMeter, ranQuery: boolean): Promise<void> {
-    if (!ranQuery && meter.rows === 0 && meter.bytes === 0) return;
-    const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes };
+    // Only statements that ran spend their estimate from a scan budget (a refused one scanned nothing).
+    const scanBytes = ranQuery ? (meter.scanEstimate?.bytes ?? 0) : 0;
+    if (!ranQuery && meter.rows === 0 && meter.bytes === 0 && scanBytes === 0) return;
+    const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes, scanBytes };
     // Locally always (the fallback when Redis goes away), and team-wide when there is a team.
     this.quotas.record(identity, usage);
     const windows = this.team ? this.quotas.windowsOf(identity) : [];

@@ -1,5 +1,6 @@
 /**
- * Quotas per identity per fixed window: queries run, rows returned, bytes returned.
+ * Quotas per identity per fixed window: queries run, rows returned, bytes returned, and bytes the engine
+ * estimated its statements would scan (the cost guard's EXPLAIN).
  *
  * Windows are aligned to the Unix epoch, so an hour window runs from one UTC hour to the next and a day
  * window from UTC midnight to UTC midnight (reset times are the same for everyone and easy to state).
@@ -13,7 +14,7 @@
 import { SnowmuxError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 
-export type QuotaMetric = 'queries' | 'rows' | 'bytes';
+export type QuotaMetric = 'queries' | 'rows' | 'bytes' | 'scanBytes';
 
 export interface QuotaRule {
   /** Window length, e.g. 3_600_000 (hour) or 86_400_000 (day). */
@@ -22,12 +23,16 @@ export interface QuotaRule {
   queries?: number | undefined;
   rows?: number | undefined;
   bytes?: number | undefined;
+  /** Bytes the statements were estimated to scan (only calls that were explained count). */
+  scanBytes?: number | undefined;
 }
 
 export interface QuotaUsage {
   queries: number;
   rows: number;
   bytes: number;
+  /** Absent in records written before scan budgets existed (a team's Redis) reads as 0. */
+  scanBytes?: number | undefined;
 }
 
 export interface QuotaTrackerOptions {
@@ -44,9 +49,10 @@ export interface QuotaWindowSnapshot {
   windowStart: string;
   resetsAt: string;
   used: QuotaUsage;
-  limits: Record<QuotaMetric, number | null>;
+  /** scanBytes is present only where a scan budget is set. */
+  limits: Record<Exclude<QuotaMetric, 'scanBytes'>, number | null> & { scanBytes?: number };
   /** Budget left in this window; null = unlimited. */
-  remaining: Record<QuotaMetric, number | null>;
+  remaining: Record<Exclude<QuotaMetric, 'scanBytes'>, number | null> & { scanBytes?: number };
 }
 
 export interface QuotaSnapshotEntry {
@@ -58,7 +64,7 @@ interface WindowUsage extends QuotaUsage {
   windowStart: number;
 }
 
-const METRICS: readonly QuotaMetric[] = ['queries', 'rows', 'bytes'];
+const METRICS: readonly QuotaMetric[] = ['queries', 'rows', 'bytes', 'scanBytes'];
 const SWEEP_FLOOR = 1000;
 
 export class QuotaTracker {
@@ -131,7 +137,7 @@ export class QuotaTracker {
     for (const windowMs of windows) {
       const current = this.#current(identity, windowMs, now, true);
       if (!current) continue;
-      for (const metric of METRICS) current[metric] += amount(usage[metric]);
+      for (const metric of METRICS) current[metric] = (current[metric] ?? 0) + amount(usage[metric]);
     }
     if (this.#usage.size > this.#sweepAt) this.#sweep(now);
   }
@@ -149,13 +155,19 @@ export class QuotaTracker {
       windows: this.#rules(identity).map((rule) => {
         const usage = this.#current(identity, rule.windowMs, now, false);
         const used: QuotaUsage = { queries: usage?.queries ?? 0, rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
+        if (rule.scanBytes !== undefined) used.scanBytes = usage?.scanBytes ?? 0;
         const start = windowStartOf(now, rule.windowMs);
-        const limits = { queries: rule.queries ?? null, rows: rule.rows ?? null, bytes: rule.bytes ?? null };
-        const remaining = {
+        const limits: QuotaWindowSnapshot['limits'] = { queries: rule.queries ?? null, rows: rule.rows ?? null, bytes: rule.bytes ?? null };
+        const remaining: QuotaWindowSnapshot['remaining'] = {
           queries: limits.queries === null ? null : Math.max(0, limits.queries - used.queries),
           rows: limits.rows === null ? null : Math.max(0, limits.rows - used.rows),
           bytes: limits.bytes === null ? null : Math.max(0, limits.bytes - used.bytes),
         };
+        // Shown only where a scan budget is set, so snapshots of the other budgets read as before.
+        if (rule.scanBytes !== undefined) {
+          limits.scanBytes = rule.scanBytes;
+          remaining.scanBytes = Math.max(0, rule.scanBytes - (used.scanBytes ?? 0));
+        }
         return { windowMs: rule.windowMs, windowStart: isoSeconds(start), resetsAt: isoSeconds(start + rule.windowMs), used, limits, remaining };
       }),
     };
@@ -176,14 +188,14 @@ export class QuotaTracker {
     if (usage && usage.windowStart !== start) {
       if (usage.windowStart > start) return usage; // the clock went backwards: keep counting the newer window
       usage.windowStart = start;
-      usage.queries = usage.rows = usage.bytes = 0;
+      usage.queries = usage.rows = usage.bytes = usage.scanBytes = 0;
     }
     if (!usage && create) {
       if (!byWindow) {
         byWindow = new Map();
         this.#usage.set(identity, byWindow);
       }
-      usage = { windowStart: start, queries: 0, rows: 0, bytes: 0 };
+      usage = { windowStart: start, queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
       byWindow.set(windowMs, usage);
     }
     return usage;
@@ -219,6 +231,8 @@ function describeLimit(metric: QuotaMetric, limit: number): string {
       return `${limit} rows returned`;
     case 'bytes':
       return `${formatBytes(limit)} returned`;
+    case 'scanBytes':
+      return `${formatBytes(limit)} scanned (as estimated before each query ran)`;
   }
 }
 

@@ -40,7 +40,7 @@ export interface EffectiveRole {
   maxCellChars?: number;
   resultForm?: ResultForm;
   rate?: { perSecond: number; burst: number };
-  quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
+  quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
   toolAllowed(tool: string): boolean;
   /** For filtering metadata listings: may this role see anything inside ref (db, db.schema) or ref itself (db.schema.object)? */
   canSee(ref: ObjectRef): boolean;

@@ -37,7 +37,7 @@ export interface CompiledRoleSpec {
   maxCellChars?: number | undefined;
   resultForm?: ResultForm | undefined;
   rate?: { perSecond: number; burst: number } | undefined;
-  quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined } | undefined;
+  quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined; scanBytes?: number | undefined } | undefined;
 }
 
 /** A decision with the rule behind it, for refusal messages. */
@@ -58,7 +58,7 @@ export class CompiledRole implements EffectiveRole {
   readonly maxCellChars?: number;
   readonly resultForm?: ResultForm;
   readonly rate?: { perSecond: number; burst: number };
-  readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number };
+  readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
   /** True when some object is out of reach (a deny pattern, or an allow list narrower than `*.*.*`). */
   readonly objectsRestricted: boolean;
 
@@ -84,10 +84,11 @@ export class CompiledRole implements EffectiveRole {
     if (spec.resultForm !== undefined) this.resultForm = spec.resultForm;
     if (spec.rate !== undefined) this.rate = Object.freeze({ ...spec.rate });
     if (spec.quota !== undefined) {
-      const quota: { windowMs: number; queries?: number; rows?: number; bytes?: number } = { windowMs: spec.quota.windowMs };
+      const quota: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number } = { windowMs: spec.quota.windowMs };
       if (spec.quota.queries !== undefined) quota.queries = spec.quota.queries;
       if (spec.quota.rows !== undefined) quota.rows = spec.quota.rows;
       if (spec.quota.bytes !== undefined) quota.bytes = spec.quota.bytes;
+      if (spec.quota.scanBytes !== undefined) quota.scanBytes = spec.quota.scanBytes;
       this.quota = Object.freeze(quota);
     }
     this.#identities = spec.identities ? [...spec.identities] : undefined;

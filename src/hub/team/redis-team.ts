@@ -199,13 +199,13 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         const now = Date.now();
         const out = new Map<number, QuotaUsage>();
         const pipeline = redis.pipeline();
-        for (const w of windowsMs) pipeline.hmget(key('quota', identity, String(w), String(windowStartOf(now, w))), 'queries', 'rows', 'bytes');
+        for (const w of windowsMs) pipeline.hmget(key('quota', identity, String(w), String(windowStartOf(now, w))), 'queries', 'rows', 'bytes', 'scanBytes');
         const results = (await pipeline.exec()) ?? [];
         windowsMs.forEach((w, i) => {
           const [err, values] = results[i] ?? [new Error('no reply'), null];
           if (err) throw err;
-          const [q, r, b] = (values as (string | null)[]).map((v) => Number(v ?? 0));
-          out.set(w, { queries: q!, rows: r!, bytes: b! });
+          const [q, r, b, sb] = (values as (string | null)[]).map((v) => Number(v ?? 0));
+          out.set(w, { queries: q!, rows: r!, bytes: b!, scanBytes: sb! });
         });
         return out;
       } catch (err) {
@@ -220,7 +220,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         const pipeline = redis.pipeline();
         for (const w of windowsMs) {
           const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
-          pipeline.hincrby(k, 'queries', usage.queries).hincrby(k, 'rows', usage.rows).hincrby(k, 'bytes', usage.bytes).pexpire(k, w + 60_000);
+          pipeline.hincrby(k, 'queries', usage.queries).hincrby(k, 'rows', usage.rows).hincrby(k, 'bytes', usage.bytes).hincrby(k, 'scanBytes', Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
         }
         await pipeline.exec();
         return true;

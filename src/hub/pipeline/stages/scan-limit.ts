@@ -1,6 +1,6 @@
 /**
  * Statement stage, the cost guard: for a role with scan limits (max_scan_bytes, max_scan_partitions,
- * max_scan_rows), a query is first explained — Snowflake compiles it without a running warehouse, DuckDB
+ * max_scan_rows) or a scan budget (quota scan_bytes, spent by the usage stage), a query is first explained — Snowflake compiles it without a running warehouse, DuckDB
  * plans it — and refused before it runs when the estimate is over a limit, saying the estimate, the limit
  * and how to narrow it. A limit applies where the engine gives that figure (Snowflake: bytes and
  * partitions; DuckDB: rows). The estimate goes into the call's record either way.
@@ -17,14 +17,16 @@ export const scanLimit: StatementStage = {
   name: 'scan-limit',
   async run(st, next) {
     const limit = st.scope.role.scanLimit;
+    // A scan budget per window ([roles.*.quota] scan_bytes) needs the estimate too, limit or not.
+    const budgeted = st.scope.role.quota?.scanBytes !== undefined;
     const first = st.reading?.statements[0];
-    if (st.op.kind !== 'query' || !limit || !first || !EXPLAINABLE.has(first.type)) return next();
+    if (st.op.kind !== 'query' || (!limit && !budgeted) || !first || !EXPLAINABLE.has(first.type)) return next();
     const w = st.warehouse;
     if (!w?.explain || st.text === undefined) return next();
     const plan = await w.explain(st.text, st.op.options);
     // Into the call's record whatever the verdict: a refusal is audited with the estimate that caused it.
     st.scope.meter.scanEstimate = plan.estimate;
-    const over = overLimit(plan.estimate, limit, st.scope.target.kind === 'snowflake' ? 'Snowflake' : 'DuckDB');
+    const over = limit && overLimit(plan.estimate, limit, st.scope.target.kind === 'snowflake' ? 'Snowflake' : 'DuckDB');
     if (over) {
       throw new SnowmuxError(
         'SCAN_LIMIT',
