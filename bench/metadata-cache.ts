@@ -6,7 +6,7 @@
  *
  *   node dist/bench/metadata-cache.js [seconds=3] [rounds=3] [editors=8]
  */
-import { startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
+import { profileEnv, startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
 import { BENCH_CONFIG, benchHome, closeShimClients, connectShimClient, fmt, killHubs, machine, median, startHubProcess, type BenchClient } from './lib.js';
 import { rmSync } from 'node:fs';
 
@@ -36,16 +36,7 @@ async function browse(clients: BenchClient[], untilMs: number): Promise<number> 
 }
 
 const double = await startSnowflakeDouble({ users: [{ name: 'BENCH', password: 'bench-pw', roles: ['PUBLIC'] }] });
-const url = new URL(double.url);
-const sf = {
-  SNOWFLAKE_ACCOUNT: double.account,
-  SNOWFLAKE_USER: 'bench',
-  SNOWFLAKE_PASSWORD: 'bench-pw',
-  SNOWFLAKE_HOST: url.hostname,
-  SNOWFLAKE_PORT: url.port,
-  SNOWFLAKE_PROTOCOL: 'http',
-  SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
-};
+const sf = profileEnv(double, { user: 'bench', password: 'bench-pw' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH' });
 const setups = [
   { name: 'cache on (60 s TTL)', home: benchHome(BENCH_CONFIG.replace('[limits]\n', '[limits]\nmetadata_cache_ttl = "60s"\n')) },
   { name: 'cache off (TTL 0)', home: benchHome(BENCH_CONFIG.replace('[limits]\n', '[limits]\nmetadata_cache_ttl = "0s"\n')) },

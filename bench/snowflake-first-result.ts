@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
+import { profileEnv, startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
 import { benchEnv, cli, fmt, machine, median, stopHub, tempDir } from './lib.js';
 
 const editors = Number(process.argv[2] ?? 8);
@@ -29,15 +29,7 @@ async function firstResult(command: 'shim' | 'stdio', home: string, env: Record<
 
 export async function snowflakeFirstResult() {
   const double = await startSnowflakeDouble({ users: [{ name: 'BENCH', password: 'bench-pw' }], loginLatencyMs });
-  const url = new URL(double.url);
-  const sf = {
-    SNOWFLAKE_ACCOUNT: double.account,
-    SNOWFLAKE_USER: 'bench',
-    SNOWFLAKE_PASSWORD: 'bench-pw',
-    SNOWFLAKE_HOST: url.hostname,
-    SNOWFLAKE_PORT: url.port,
-    SNOWFLAKE_PROTOCOL: 'http',
-  };
+  const sf = profileEnv(double, { user: 'bench', password: 'bench-pw' });
   const hubFirst: number[] = [];
   const perEditor: number[] = [];
   let hubLogins = 0;

@@ -7,10 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { HubStatus } from '../../src/hub/hub.js';
-import { runCli, type AnyClient, type ClientKind, type HubProcess } from '../helpers/harness.js';
+import { runCli, type AnyClient, type ClientKind, type HubProcess, freePort } from '../helpers/harness.js';
 import {
   ChaosHome,
   FOREVER_QUERY,
@@ -198,13 +197,3 @@ test('a fixed metrics port moves with the hub: graceful restart and --replace bo
   assert.doesNotMatch(replacing.output(), /Cannot serve metrics/);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -7,21 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { cliPath } from '../helpers/paths.js';
-import { cliEnv, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { cliEnv, defer, runCli, startHub, tempHome, freePort } from '../helpers/harness.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key: string, name: string): Promise<Client> {
   const client = new Client({ name, version: '1' }, { versionNegotiation: { mode: 'legacy' } });

@@ -9,18 +9,19 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { EXPLAIN_BYTES_PER_ROW } from '../doubles/snowflake/sql-engine.js';
 import { connectClient, defer, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
 
 const me = userInfo().username;
 const PASSWORD = 'cost-guard-pw';
+/** The double's sample schema as the profile's default context. */
+const SAMPLE_ENV = (d: { url: string; account: string }) => profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
 const codeOf = (r: { _meta?: Record<string, unknown> }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
 
 test('Snowflake: a query over max_scan_bytes is refused before it runs; explain_query estimates; the audit keeps the estimate', async (t) => {
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }] });
   defer(t, () => d.close());
-  const url = new URL(d.url);
   const home = tempHome(t);
   // CUSTOMER holds 1500 rows: 150 000 bytes in the double's model; NATION 25 rows: 2 500 bytes.
   writeFileSync(join(home, 'config.toml'), `
@@ -33,17 +34,7 @@ deny = ["*.HR.*"]
 max_scan_bytes = 10000
 [roles.open]
 `);
-  const hub = await startHub(t, home, [], {
-    SNOWFLAKE_ACCOUNT: d.account,
-    SNOWFLAKE_USER: 'alice',
-    SNOWFLAKE_PASSWORD: PASSWORD,
-    SNOWFLAKE_HOST: url.hostname,
-    SNOWFLAKE_PORT: url.port,
-    SNOWFLAKE_PROTOCOL: 'http',
-    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
-    SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA',
-    SNOWFLAKE_SCHEMA: 'TPCH_SF1',
-  });
+  const hub = await startHub(t, home, [], SAMPLE_ENV(d));
   const capped = await connectClient(t, { home, kind: 'v2-legacy', name: 'capped-editor' });
   const open = await connectClient(t, { home, kind: 'v2-legacy', name: 'open-editor' });
 
@@ -132,7 +123,6 @@ max_scan_rows = 1000
 test('Snowflake: a scan budget per window (quota scan_bytes) is spent by the estimates of the queries that ran', async (t) => {
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }] });
   defer(t, () => d.close());
-  const url = new URL(d.url);
   const home = tempHome(t);
   // CUSTOMER: 150 000 bytes in the double's model. Two scans fit under 200 000 only if the first is
   // checked before it is spent; the third is refused.
@@ -143,17 +133,7 @@ identities = ["${me}"]
 window = "1h"
 scan_bytes = 200000
 `);
-  await startHub(t, home, [], {
-    SNOWFLAKE_ACCOUNT: d.account,
-    SNOWFLAKE_USER: 'alice',
-    SNOWFLAKE_PASSWORD: PASSWORD,
-    SNOWFLAKE_HOST: url.hostname,
-    SNOWFLAKE_PORT: url.port,
-    SNOWFLAKE_PROTOCOL: 'http',
-    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
-    SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA',
-    SNOWFLAKE_SCHEMA: 'TPCH_SF1',
-  });
+  await startHub(t, home, [], SAMPLE_ENV(d));
   const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'budget-editor' });
   const scan = () => c.callTool('execute_query', { query: 'SELECT C_NAME FROM CUSTOMER', limit: 1 });
   assert.ok(!(await scan()).isError);

@@ -9,22 +9,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { repoRoot } from '../helpers/paths.js';
-import { defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { defer, runCli, startHub, tempHome, freePort } from '../helpers/harness.js';
 
 const haveHaproxy = spawnSync('haproxy', ['-v']).status === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a dead replica is routed around', { skip: !haveHaproxy && 'haproxy not installed (Debian package haproxy; .ci/run installs it)' }, async (t) => {
   const homes = [tempHome(t), tempHome(t)];

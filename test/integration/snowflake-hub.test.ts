@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSnowflakeDouble, makeRsaKeyPair, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { profileEnv, startSnowflakeDouble, makeRsaKeyPair, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
 import { defer } from '../helpers/harness.js';
 
@@ -27,17 +27,7 @@ async function double(t: Cleanup, opts: { loginLatencyMs?: number } = {}): Promi
 }
 
 function sfEnv(d: SnowflakeDouble, extra: Record<string, string> = {}): Record<string, string> {
-  const url = new URL(d.url);
-  return {
-    SNOWFLAKE_ACCOUNT: d.account,
-    SNOWFLAKE_USER: 'alice',
-    SNOWFLAKE_PASSWORD: PASSWORD,
-    SNOWFLAKE_HOST: url.hostname,
-    SNOWFLAKE_PORT: url.port,
-    SNOWFLAKE_PROTOCOL: 'http',
-    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
-    ...extra,
-  };
+  return profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', ...extra });
 }
 
 test('editors sharing a profile share one pool: N editors cause at most pool-size logins; a second profile gets its own', async (t) => {

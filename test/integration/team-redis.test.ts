@@ -8,23 +8,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
-import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup, freePort } from '../helpers/harness.js';
+import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
 
 const me = userInfo().username;
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startRedis(t: Cleanup, port: number, dir: string): Promise<ChildProcess> {
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -138,18 +129,7 @@ test('fetch_results pages a result from any replica for its owner only (Snowflak
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'team-pw', roles: ['PUBLIC'] }] });
   defer(t, () => d.close());
-  const url = new URL(d.url);
-  const sf = {
-    SNOWFLAKE_ACCOUNT: d.account,
-    SNOWFLAKE_USER: 'alice',
-    SNOWFLAKE_PASSWORD: 'team-pw',
-    SNOWFLAKE_HOST: url.hostname,
-    SNOWFLAKE_PORT: url.port,
-    SNOWFLAKE_PROTOCOL: 'http',
-    SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH',
-    SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA',
-    SNOWFLAKE_SCHEMA: 'TPCH_SF1',
-  };
+  const sf = profileEnv(d, { user: 'alice', password: 'team-pw' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
   const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "o${port}"\nhttp_listen = "127.0.0.1:0"\n`;
   const homes = [tempHome(t), tempHome(t)];
   const hubs = [];

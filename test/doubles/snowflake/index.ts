@@ -29,3 +29,20 @@ export function makeRsaKeyPair(passphrase?: string): { privateKeyPem: string; pu
   });
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
 }
+
+/**
+ * The SNOWFLAKE_* environment of a password profile pointed at this double (as an editor's MCP config
+ * would set it); `extra` adds or overrides settings (warehouse, database, schema…).
+ */
+export function profileEnv(double: { url: string; account: string }, login: { user: string; password: string }, extra: Record<string, string> = {}): Record<string, string> {
+  const url = new URL(double.url);
+  return {
+    SNOWFLAKE_ACCOUNT: double.account,
+    SNOWFLAKE_USER: login.user,
+    SNOWFLAKE_PASSWORD: login.password,
+    SNOWFLAKE_HOST: url.hostname,
+    SNOWFLAKE_PORT: url.port,
+    SNOWFLAKE_PROTOCOL: 'http',
+    ...extra,
+  };
+}

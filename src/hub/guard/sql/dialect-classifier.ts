@@ -1,38 +1,17 @@
 /** Lex → split → analyze, for one dialect. The public entry points live in classifier.ts and policy.ts. */
 
 import type { SqlDialect } from './lexer.js';
-import { readSql, type SqlReading } from './sql-reading.js';
-import type { StatementType } from './statement-types.js';
+import { readSql, type SqlReadError, type SqlReading, type StatementReading } from './sql-reading.js';
 
 /** Which engine's rules to read the SQL with; 'any' reads it both ways and keeps the stricter result. */
 export type SqlDialectChoice = SqlDialect | 'any';
 
 export const DIALECT_NAMES: Readonly<Record<SqlDialect, string>> = { snowflake: 'Snowflake', duckdb: 'DuckDB' };
 
-export interface ClassifiedStatement {
-  type: StatementType;
-  /** Source of this statement: leading comments kept, trailing comments and the `;` dropped. */
-  text: string;
-  /** UTF-16 offsets of `text` in the input, end exclusive. */
-  start: number;
-  end: number;
-  /** True when the statement only reads: its type reads and `hazards` is empty. */
-  readOnly: boolean;
-  /** Why it is not read-only, e.g. "DELETE inside a WITH clause is a write", "calls SYSTEM$CANCEL_ALL_QUERIES, which …". */
-  hazards: string[];
-  /**
-   * Snowflake stages it touches (`@stage`, `'@stage/path'`, stage-file functions). A read-only
-   * session allows these only with `allowStageListing`.
-   */
-  stages: string[];
-}
+/** A statement as the classifier reports it: its reading without the tokens. */
+export type ClassifiedStatement = Omit<StatementReading, 'tokens'>;
 
-export interface ClassifyError {
-  code: string;
-  message: string;
-  /** UTF-16 offset where reading failed. */
-  offset?: number;
-}
+export type ClassifyError = SqlReadError;
 
 export interface DialectClassification {
   statements: ClassifiedStatement[];

@@ -17,9 +17,12 @@ export interface StatementReading {
   end: number;
   /** True when the statement only reads: its type reads and `hazards` is empty. */
   readOnly: boolean;
-  /** Why it is not read-only. */
+  /** Why it is not read-only, e.g. "DELETE inside a WITH clause is a write", "calls SYSTEM$CANCEL_ALL_QUERIES, which …". */
   hazards: string[];
-  /** Snowflake stages it touches. */
+  /**
+   * Snowflake stages it touches (`@stage`, `'@stage/path'`, stage-file functions). A read-only
+   * session allows these only with `allowStageListing`.
+   */
   stages: string[];
   /** Its significant (non-comment) tokens, in order. */
   tokens: readonly Token[];
