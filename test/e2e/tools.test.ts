@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connectClient, startHub, tempHome, textOf, type AnyClient, type ClientKind } from '../helpers/harness.js';
 
 const KINDS: ClientKind[] = ['v2-legacy', 'v2-modern', 'v1'];
-const TOOLS = ['describe_table', 'describe_view', 'execute_query', 'explain_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_history', 'query_profile', 'query_view', 'search_objects'];
+const TOOLS = ['cortex_analyst', 'cortex_search', 'describe_table', 'describe_view', 'execute_query', 'explain_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_history', 'query_profile', 'query_view', 'search_objects'];
 
 for (const command of ['shim', 'stdio'] as const) {
   for (const kind of KINDS) {

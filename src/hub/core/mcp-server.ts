@@ -12,6 +12,7 @@ import { registerTeamTools } from '../tools/team-tools.js';
 import { registerObjectResources } from '../tools/object-resources.js';
 import { registerSearchObjects } from '../tools/search-objects.js';
 import { registerDiagnosticTools } from '../tools/diagnostic-tools.js';
+import { registerCortexTools } from '../tools/cortex-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
@@ -26,6 +27,7 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerQueryTools(server, env);
   registerSearchObjects(server, env);
   registerDiagnosticTools(server, env);
+  registerCortexTools(server, env);
   registerTeamTools(server, env, env.teamTools ?? []);
   registerObjectResources(server, env);
   // The schemas embed the hub's limits and the team's tools; nothing else about a session changes the listing.

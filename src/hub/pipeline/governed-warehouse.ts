@@ -18,6 +18,7 @@ import type {
   Warehouse,
   WarehouseInfo,
 } from '../warehouse/types.js';
+import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
 import type { Operation, OperationResults, StatementScope } from './statement.js';
 import { runStatement } from './statement-pipeline.js';
 
@@ -63,6 +64,14 @@ export class GovernedWarehouse implements Warehouse {
 
   describeObject(ref: ObjectRef, objectKind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
     return this.run({ kind: 'describe', ref, objectKind, ctx });
+  }
+
+  cortexAnalyst(request: AnalystRequest, ctx: CallContext): Promise<AnalystReply> {
+    return this.run({ kind: 'analyst', request, ctx });
+  }
+
+  cortexSearch(service: ObjectRef, request: SearchRequest, ctx: CallContext): Promise<SearchReply> {
+    return this.run({ kind: 'search', service, request, ctx });
   }
 
   /** The warehouse is shared by every session: a session never closes it. */

@@ -8,6 +8,7 @@ import type { CallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
+import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
 import type {
   CallContext,
   ColumnDescription,
@@ -32,7 +33,9 @@ export type Operation =
   | { kind: 'databases'; ctx: CallContext }
   | { kind: 'schemas'; database: string; ctx: CallContext }
   | { kind: 'objects'; database: string; schema: string; objectKind: ObjectKind; ctx: CallContext }
-  | { kind: 'describe'; ref: ObjectRef; objectKind: ObjectKind; ctx: CallContext };
+  | { kind: 'describe'; ref: ObjectRef; objectKind: ObjectKind; ctx: CallContext }
+  | { kind: 'analyst'; request: AnalystRequest; ctx: CallContext }
+  | { kind: 'search'; service: ObjectRef; request: SearchRequest; ctx: CallContext };
 
 /** What each operation returns. */
 export interface OperationResults {
@@ -44,6 +47,8 @@ export interface OperationResults {
   schemas: SchemaInfo[];
   objects: ObjectInfo[];
   describe: ColumnDescription[];
+  analyst: AnalystReply;
+  search: SearchReply;
 }
 
 export type OperationResult = OperationResults[keyof OperationResults];
@@ -79,7 +84,7 @@ export function signalOf(op: Operation): AbortSignal {
 
 /** Whether the operation can only read, whatever the role (metadata, plans and paging always only read). */
 export function onlyReads(st: Statement): boolean {
-  return st.op.kind !== 'query' || !st.scope.role.write;
+  return st.op.kind !== 'query' || !st.scope.role.write || st.op.options.readOnly === true;
 }
 
 /** Operations that carry SQL: the SQL stages judge both the same way. */

@@ -3,6 +3,8 @@
  * Tools talk only to this interface, never to a driver.
  */
 
+import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from './cortex.js';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** Who asked, carried into the warehouse (Snowflake QUERY_TAG) and the audit log. */
@@ -46,6 +48,11 @@ export interface QueryOptions extends CallContext {
    * needs them (Snowflake's session-effect rule) uses these instead of scanning the text again.
    */
   leadingWords?: readonly string[] | undefined;
+  /**
+   * Judge the statement read-only whatever the caller's role may do: for SQL the caller did not write
+   * (Cortex Analyst's). Read by the hub's SQL policy; backends ignore it.
+   */
+  readOnly?: boolean | undefined;
 }
 
 export interface ColumnInfo {
@@ -191,5 +198,9 @@ export interface Warehouse {
   explain?(sql: string, options: CallContext): Promise<QueryPlan>;
   /** Pages through a finished statement's result by its query id, without re-running it. */
   fetchResults?(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult>;
+  /** Cortex Analyst (Snowflake only): a question over a semantic view or model → an answer and SQL. */
+  cortexAnalyst?(request: AnalystRequest, ctx: CallContext): Promise<AnalystReply>;
+  /** A Cortex Search service's ranked rows (Snowflake only). */
+  cortexSearch?(service: ObjectRef, request: SearchRequest, ctx: CallContext): Promise<SearchReply>;
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@
  * then are processed normally — so a test never leaves the driver retrying after it ends.
  */
 
-export type Endpoint = 'login' | 'query' | 'result' | 'abort' | 'heartbeat' | 'renew' | 'logout' | 'status' | 'telemetry' | 'any';
+export type Endpoint = 'login' | 'query' | 'result' | 'abort' | 'heartbeat' | 'renew' | 'logout' | 'status' | 'telemetry' | 'cortex' | 'any';
 
 export type SnowflakeFault =
   /** Delay the HTTP response of an endpoint. (Use `queryLatencyMs` for slow, abortable statements.) */

@@ -16,6 +16,7 @@ export type {
 export type { DoubleUser } from './auth.js';
 export { publicKeyFingerprint } from './auth.js';
 export type { Endpoint, SnowflakeFault } from './faults.js';
+export type { CortexLogEntry, DoubleAnalystAnswer, DoubleCortexOptions, DoubleSearchService } from './cortex.js';
 
 /** An RSA key pair for key-pair login tests; the private key is PKCS#8 PEM, encrypted when a passphrase is given. */
 export function makeRsaKeyPair(passphrase?: string): { privateKeyPem: string; publicKeyPem: string } {

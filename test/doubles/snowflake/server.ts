@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { authenticate, type DoubleUser, type IssuedTokens, type LoginData } from './auth.js';
+import { answerAnalyst, answerSearch, cortexEndpointOf, type CortexEndpoint, type CortexLogEntry, type CortexReply, type DoubleCortexOptions } from './cortex.js';
 import { FaultTable, type Endpoint, type SnowflakeFault } from './faults.js';
 import { abortableSleep, EngineSession, SfError, SnowflakeSqlEngine, type StatementOutcome } from './sql-engine.js';
 
@@ -28,6 +29,8 @@ export interface SnowflakeDoubleOptions {
   syncWaitMs?: number;
   /** How long GET /queries/<id>/result waits before answering 333333 again. Default 500 ms. */
   resultPollWaitMs?: number;
+  /** Cortex Analyst models and Cortex Search services the account has (see cortex.ts). */
+  cortex?: DoubleCortexOptions;
 }
 
 export interface SnowflakeDoubleCounters {
@@ -90,6 +93,8 @@ export interface SnowflakeDouble {
   queries: QueryLogEntry[];
   abortLog: AbortLogEntry[];
   loginLog: LoginLogEntry[];
+  /** Every Cortex REST request that reached a session (analyst messages, search queries). */
+  cortexLog: CortexLogEntry[];
   /**
    * Emits 'login' (LoginLogEntry), 'queryStarted' (QueryLogEntry), 'queryFinished' (QueryLogEntry),
    * 'resultPoll' (queryId: the client knows the query id), 'abort' (AbortLogEntry), 'logout' (sessionId),
@@ -175,6 +180,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
   const queries: QueryLogEntry[] = [];
   const abortLog: AbortLogEntry[] = [];
   const loginLog: LoginLogEntry[] = [];
+  const cortexLog: CortexLogEntry[] = [];
   const events = new EventEmitter();
   const faults = new FaultTable();
   const issuedTokens: IssuedTokens = { mfaTokens: new Set(), idTokens: new Set() };
@@ -244,7 +250,8 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     counters.requests++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
+    const cortex = cortexEndpointOf(req.method ?? 'GET', url.pathname);
+    const endpoint = cortex ? 'cortex' : endpointOf(req.method ?? 'GET', url.pathname);
     const body = await readBody(req);
     if (endpoint === undefined) {
       send(res, new HttpReply(404, { success: false, code: '404', message: `No such endpoint: ${req.method} ${url.pathname}`, data: null }));
@@ -271,8 +278,26 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         return;
       }
     }
-    const reply = await route(endpoint, req, url, body as Record<string, unknown>, res);
+    const reply = cortex ? await cortexRoute(cortex, req, body as Record<string, unknown>) : await route(endpoint, req, url, body as Record<string, unknown>, res);
     send(res, reply);
+  }
+
+  /** Cortex REST calls: a session token as for queries, errors as REST API v2 answers them (HTTP status, {code, message}). */
+  async function cortexRoute(cortex: CortexEndpoint, req: IncomingMessage, body: Record<string, unknown>): Promise<HttpReply> {
+    const session = sessionOf(req);
+    if (session instanceof HttpReply) {
+      const refused = session.body as { code: string; message: string };
+      return new HttpReply(401, { code: refused.code, message: refused.message });
+    }
+    let target: string;
+    let reply: CortexReply;
+    if (cortex.kind === 'analyst') ({ target, reply } = answerAnalyst(options.cortex ?? {}, body));
+    else {
+      target = cortex.service;
+      reply = await answerSearch(options.cortex ?? {}, cortex.service, body, (sql, params) => engine.readRows(sql, params));
+    }
+    cortexLog.push({ endpoint: cortex.kind, target, user: session.user.name, body, status: reply.status });
+    return new HttpReply(reply.status, reply.body);
   }
 
   function bearer(req: IncomingMessage): string | undefined {
@@ -691,6 +716,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
     queries,
     abortLog,
     loginLog,
+    cortexLog,
     events,
     issuedTokens,
     openSessions: () => new Set(sessionsByToken.values()).size,

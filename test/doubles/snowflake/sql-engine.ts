@@ -177,6 +177,12 @@ export class SnowflakeSqlEngine {
     }));
   }
 
+  /** Rows of a query on the sample data as JSON objects ($n parameters): for the double's own endpoints (Cortex Search). */
+  async readRows(sql: string, params: (string | number | boolean | null)[]): Promise<Record<string, unknown>[]> {
+    const reader = await this.catalog.runAndReadAll(sql, params);
+    return reader.getRowObjectsJson() as Record<string, unknown>[];
+  }
+
   close(): void {
     this.catalog.closeSync();
     this.instance.closeSync();

@@ -18,8 +18,12 @@ export const accounting: StatementStage = {
         meter.queryId = r.queryId;
         await governance.resultOwners.remember(r.queryId, identity);
       }
-    } else if (st.op.kind === 'profile') {
-      // A profile reads metadata about a query already accounted for.
+    } else if (st.op.kind === 'profile' || st.op.kind === 'analyst') {
+      // A profile reads metadata about a query already accounted for; Analyst's SQL is accounted when it runs.
+    } else if (st.op.kind === 'search') {
+      const r = result as OperationResults['search'];
+      meter.rows += r.results.length;
+      meter.bytes += Buffer.byteLength(JSON.stringify(r.results));
     } else if (st.op.kind === 'explain') {
       meter.scanEstimate = (result as OperationResults['explain']).estimate;
     } else {

@@ -41,5 +41,15 @@ export function execute(st: Statement): Promise<OperationResult> {
       return w.listObjects(op.database, op.schema, op.objectKind, op.ctx);
     case 'describe':
       return w.describeObject(op.ref, op.objectKind, op.ctx);
+    case 'analyst':
+      if (!w.cortexAnalyst) throw cortexUnsupported('Cortex Analyst');
+      return w.cortexAnalyst(op.request, op.ctx);
+    case 'search':
+      if (!w.cortexSearch) throw cortexUnsupported('Cortex Search');
+      return w.cortexSearch(op.service, op.request, op.ctx);
   }
+}
+
+function cortexUnsupported(what: string): SnowmuxError {
+  return new SnowmuxError('UNSUPPORTED', `${what} is a Snowflake service; the embedded sample warehouse has none. Point the profile at a Snowflake account to use it.`);
 }

@@ -41,6 +41,14 @@ export const objectPolicy: StatementStage = {
       case 'describe':
         enforceObject(role, op.ref, op.objectKind);
         return next();
+      case 'analyst':
+        // The model decides which tables its SQL reads; that SQL passes these rules again when it runs.
+        if (op.request.semanticView) enforceObject(role, op.request.semanticView, 'semantic view');
+        if (op.request.semanticModelFile) enforceObject(role, op.request.semanticModelFile.stage, 'stage');
+        return next();
+      case 'search':
+        enforceObject(role, op.service, 'Cortex Search service');
+        return next();
     }
   },
 };

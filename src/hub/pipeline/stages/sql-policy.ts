@@ -12,7 +12,10 @@ export const sqlPolicy: StatementStage = {
   run(st, next) {
     const sql = sqlOf(st.op);
     if (!sql) return next();
-    const { verdict, reading } = checkSqlReading(sql.sql, { ...st.scope.role.sqlPolicy(), dialect: st.scope.target.kind });
+    const policy = st.scope.role.sqlPolicy();
+    // SQL the caller did not write (Cortex Analyst's) only reads, whatever the role may do.
+    if (st.op.kind === 'query' && st.op.options.readOnly === true) policy.allowWrite = false;
+    const { verdict, reading } = checkSqlReading(sql.sql, { ...policy, dialect: st.scope.target.kind });
     if (!verdict.allowed) {
       throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
     }

@@ -19,6 +19,13 @@ export interface BuiltConnectionOptions {
   method: string;
 }
 
+/** The profile's own address of Snowflake, when it sets one (else the driver derives it from the account). */
+export function accessUrlOf(profile: SnowflakeProfile): string | undefined {
+  if (profile.accessUrl !== undefined) return profile.accessUrl;
+  if (profile.host !== undefined) return profile.host.includes('://') ? profile.host : `https://${profile.host}`;
+  return undefined;
+}
+
 export function buildConnectionOptions(profile: SnowflakeProfile, overrides: Partial<SfConnectionOptions> = {}): BuiltConnectionOptions {
   const options: SfConnectionOptions = {
     account: profile.account,
@@ -29,8 +36,8 @@ export function buildConnectionOptions(profile: SnowflakeProfile, overrides: Par
     // The hub keeps its pool warm itself; the driver's keep-alive timer would keep a closed hub running.
     clientSessionKeepAlive: false,
   };
-  if (profile.accessUrl !== undefined) options.accessUrl = profile.accessUrl;
-  else if (profile.host !== undefined) options.accessUrl = profile.host.includes('://') ? profile.host : `https://${profile.host}`;
+  const accessUrl = accessUrlOf(profile);
+  if (accessUrl !== undefined) options.accessUrl = accessUrl;
   if (profile.role !== undefined) options.role = profile.role;
   if (profile.warehouse !== undefined) options.warehouse = profile.warehouse;
   if (profile.database !== undefined) options.database = profile.database;

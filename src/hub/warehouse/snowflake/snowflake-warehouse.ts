@@ -29,7 +29,9 @@ import type {
   Warehouse,
   WarehouseInfo,
 } from '../types.js';
-import { buildConnectionOptions } from './connection-options.js';
+import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../cortex.js';
+import { accessUrlOf, buildConnectionOptions } from './connection-options.js';
+import { analystMessage, cortexBaseUrl, qualifiedName, searchService, type CortexCall, type CortexOutcome } from './cortex-api.js';
 import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
@@ -82,6 +84,7 @@ export class SnowflakeWarehouse implements Warehouse {
   private readonly active = new Set<AbortController>();
   private closed = false;
   private method: string;
+  private readonly baseUrl: string;
 
   constructor(
     readonly profile: SnowflakeProfile,
@@ -89,6 +92,7 @@ export class SnowflakeWarehouse implements Warehouse {
   ) {
     this.baseline = baselineContext(profile);
     this.method = profile.auth.method;
+    this.baseUrl = cortexBaseUrl({ accessUrl: accessUrlOf(profile), account: profile.account });
   }
 
   // ---- Warehouse --------------------------------------------------------------------------------
@@ -154,6 +158,16 @@ export class SnowflakeWarehouse implements Warehouse {
   async explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
     const result = await this.query(`EXPLAIN USING TABULAR ${sql}`, { ...ctx, maxRows: 10_000, leadingWords: ['EXPLAIN'] });
     return snowflakePlan(result);
+  }
+
+  /** Cortex Analyst: the question over a semantic view or model file → an answer and usually one SQL statement. */
+  cortexAnalyst(request: AnalystRequest, ctx: CallContext): Promise<AnalystReply> {
+    return this.withSession(ctx, 'Cortex Analyst', (call) => analystMessage(call, request));
+  }
+
+  /** A Cortex Search service's ranked rows for a query. */
+  cortexSearch(service: ObjectRef, request: SearchRequest, ctx: CallContext): Promise<SearchReply> {
+    return this.withSession(ctx, `Cortex Search service ${qualifiedName(service)}`, (call) => searchService(call, service, request));
   }
 
   async listDatabases(ctx: CallContext): Promise<DatabaseInfo[]> {
@@ -296,6 +310,64 @@ export class SnowflakeWarehouse implements Warehouse {
         throw outcome.error;
       }
     } finally {
+      ctx.signal.removeEventListener('abort', forward);
+      this.active.delete(controller);
+    }
+  }
+
+  /**
+   * Borrows a logged-in connection for a Cortex REST call made with its session token. An expired token is
+   * renewed the driver's way (any statement renews it) and the call tried once more on the same session; a
+   * session Snowflake no longer accepts costs its connection.
+   */
+  private async withSession<T>(ctx: CallContext, what: string, work: (call: CortexCall) => Promise<CortexOutcome<T>>): Promise<T> {
+    const pool = await this.getPool();
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) forward();
+    else ctx.signal.addEventListener('abort', forward, { once: true });
+    const timeoutMs = this.timeoutMs(ctx);
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => controller.abort(new SnowmuxError('QUERY_TIMEOUT', `${what} took longer than ${timeoutMs} ms and was abandoned. Ask a narrower question, or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`)), timeoutMs)
+        : undefined;
+    this.active.add(controller);
+    const signal = controller.signal;
+    const cancelled = (): SnowmuxError => cancelledError(signal, what);
+    try {
+      const { connection } = await pool.acquire(signal, cancelled);
+      const call: CortexCall = { baseUrl: this.baseUrl, connection, signal, what, cancelled };
+      let keep = true;
+      try {
+        let outcome = await work(call);
+        if (!outcome.ok && outcome.expired) {
+          const renewed = await runStatement({
+            connection,
+            sqlText: 'SELECT 1',
+            parameters: this.statementParameters(ctx),
+            signal,
+            cancelled,
+            progressIntervalMs: this.options.progressIntervalMs ?? 1000,
+            pollStatus: false,
+            cancelGraceMs: this.options.cancelGraceMs ?? 3000,
+            errors: { profile: this.profile, phase: 'statement' },
+          });
+          if (!renewed.ok) {
+            keep = false;
+            throw renewed.error;
+          }
+          outcome = await work(call);
+        }
+        if (outcome.ok) return outcome.value;
+        keep = outcome.expired ? false : outcome.error.code !== 'CONNECTION_LOST';
+        throw outcome.expired ? new SnowmuxError('CONNECTION_LOST', `${what}: Snowflake did not accept the renewed session. A new session is opened for the next call.`) : outcome.error;
+      } finally {
+        // A REST call leaves nothing in the session: only a failed renewal or a refused session costs it.
+        if (keep) pool.release(connection);
+        else pool.discard(connection);
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
       ctx.signal.removeEventListener('abort', forward);
       this.active.delete(controller);
     }
