@@ -146,3 +146,38 @@ scan_bytes = 200000
   assert.equal(mine.windows[0]!.used.scanBytes, 300000);
   assert.equal(mine.windows[0]!.remaining.scanBytes, 0);
 });
+
+test('Snowflake: row_cap_pushdown puts the row cap into the statement; the order holds and paging stops at the cap', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.lean]
+identities = ["${me}"]
+clients = ["lean-*"]
+row_cap_pushdown = true
+[roles.plain]
+identities = ["${me}"]
+`);
+  await startHub(t, home, [], SAMPLE_ENV(d));
+  const lean = await connectClient(t, { home, kind: 'v2-legacy', name: 'lean-editor' });
+  const plain = await connectClient(t, { home, kind: 'v2-legacy', name: 'plain-editor' });
+  const sql = 'SELECT C_CUSTKEY FROM CUSTOMER ORDER BY C_ACCTBAL DESC, C_CUSTKEY';
+
+  const full = await plain.callTool('execute_query', { query: sql, limit: 3 });
+  const capped = await lean.callTool('execute_query', { query: sql, limit: 3 });
+  assert.ok(!capped.isError, textOf(capped));
+  const c = capped.structuredContent as { rows: unknown[][]; truncated: boolean; notice: string };
+  assert.deepEqual(c.rows, (full.structuredContent as { rows: unknown[][] }).rows, 'the same first rows, in the same order');
+  assert.equal(c.truncated, true);
+  // The warehouse received the cap (one row more, to know the result was truncated); the plain role's query ran whole.
+  const received = d.queries.filter((q) => q.sql.startsWith('SELECT C_CUSTKEY')).map((q) => q.sql);
+  assert.deepEqual(received, [sql, `${sql}\nLIMIT 4`]);
+  // No page is offered past what the warehouse computed.
+  assert.doesNotMatch(c.notice, /fetch_results/);
+  assert.match(c.notice, /first 3 rows/);
+  // A query with its own LIMIT runs as written.
+  const own = await lean.callTool('execute_query', { query: 'SELECT C_CUSTKEY FROM CUSTOMER ORDER BY 1 LIMIT 2' });
+  assert.ok(!own.isError, textOf(own));
+  assert.ok(d.queries.some((q) => q.sql === 'SELECT C_CUSTKEY FROM CUSTOMER ORDER BY 1 LIMIT 2'));
+});

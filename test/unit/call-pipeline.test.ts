@@ -99,7 +99,7 @@ const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
   assert.deepEqual(CALL_STAGES.map((s) => s.name), ['audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target']);
-  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'open-warehouse', 'metadata-cache', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
 });
 
 test('a role refusal never resolves a target, logs in or runs the body; it is recorded once', async () => {

@@ -43,6 +43,7 @@ max_scan_bytes = 1000000000
 max_scan_partitions = 500
 statement_timeout = "30s"
 max_cell_chars = 2000
+row_cap_pushdown = true
 result_form = "structured"
 [roles.analyst.rate]
 per_second = 5
@@ -100,6 +101,7 @@ test('the governance sections become typed camelCase settings', () => {
     scanLimit: { bytes: 1_000_000_000, partitions: 500, rows: undefined },
     statementTimeoutMs: 30_000,
     maxCellChars: 2000,
+    rowCapPushdown: true,
     resultForm: 'structured',
     rate: { perSecond: 5, burst: 20 },
     quota: { windowMs: 3_600_000, queries: 1000, rows: 1_000_000, bytes: 500_000_000, scanBytes: 10_000_000_000 },

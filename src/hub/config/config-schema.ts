@@ -173,6 +173,7 @@ const roleFileSchema = z
       max_scan_rows: positiveInt(),
       statement_timeout: duration(),
       max_cell_chars: positiveInt(),
+      row_cap_pushdown: bool(),
       result_form: z.enum(RESULT_FORMS, { error: 'expected "both" or "structured"' }),
       rate: rateFileSchema,
       quota: quotaFileSchema,
@@ -516,6 +517,8 @@ function toRoleSettings(data: RoleFileData) {
     statementTimeoutMs: data.statement_timeout === undefined ? undefined : parseDurationMs(data.statement_timeout),
     /** Longest text cell returned; longer cells are cut, with a notice. */
     maxCellChars: data.max_cell_chars,
+    /** Compute query results only up to the row cap (a LIMIT in the statement); paging stops at the cap. */
+    rowCapPushdown: data.row_cap_pushdown,
     /** How query results are returned (default both). */
     resultForm: data.result_form as ResultForm | undefined,
     rate: data.rate === undefined ? undefined : toRate(data.rate),

@@ -14,6 +14,7 @@ import { objectPolicy } from './stages/object-policy.js';
 import { openWarehouse } from './stages/open-warehouse.js';
 import { queue } from './stages/queue.js';
 import { retry } from './stages/retry.js';
+import { rowCap } from './stages/row-cap.js';
 import { scanLimit } from './stages/scan-limit.js';
 import { sqlPolicy } from './stages/sql-policy.js';
 import { teamSlot } from './stages/team-slot.js';
@@ -22,6 +23,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   accounting,
   sqlPolicy,
   objectPolicy,
+  rowCap,
   openWarehouse,
   metadataCache,
   queue,

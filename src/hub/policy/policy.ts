@@ -38,6 +38,8 @@ export interface EffectiveRole {
   statementTimeoutMs?: number;
   /** Longest text cell returned. */
   maxCellChars?: number;
+  /** Results computed only up to the row cap: a LIMIT goes into the statement, paging stops at the cap. */
+  rowCapPushdown?: boolean;
   resultForm?: ResultForm;
   rate?: { perSecond: number; burst: number };
   quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
@@ -184,6 +186,7 @@ function compileRole(name: string, settings: RoleSettings, problem: (key: string
     scanLimit: settings.scanLimit,
     statementTimeoutMs: settings.statementTimeoutMs,
     maxCellChars: settings.maxCellChars,
+    rowCapPushdown: settings.rowCapPushdown,
     resultForm: settings.resultForm,
     rate: settings.rate,
     quota: settings.quota,

@@ -35,6 +35,7 @@ export interface CompiledRoleSpec {
   scanLimit?: ScanLimit | undefined;
   statementTimeoutMs?: number | undefined;
   maxCellChars?: number | undefined;
+  rowCapPushdown?: boolean | undefined;
   resultForm?: ResultForm | undefined;
   rate?: { perSecond: number; burst: number } | undefined;
   quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined; scanBytes?: number | undefined } | undefined;
@@ -56,6 +57,7 @@ export class CompiledRole implements EffectiveRole {
   readonly scanLimit?: ScanLimit;
   readonly statementTimeoutMs?: number;
   readonly maxCellChars?: number;
+  readonly rowCapPushdown?: boolean;
   readonly resultForm?: ResultForm;
   readonly rate?: { perSecond: number; burst: number };
   readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
@@ -81,6 +83,7 @@ export class CompiledRole implements EffectiveRole {
     if (spec.scanLimit !== undefined) this.scanLimit = Object.freeze({ ...spec.scanLimit });
     if (spec.statementTimeoutMs !== undefined) this.statementTimeoutMs = spec.statementTimeoutMs;
     if (spec.maxCellChars !== undefined) this.maxCellChars = spec.maxCellChars;
+    if (spec.rowCapPushdown !== undefined) this.rowCapPushdown = spec.rowCapPushdown;
     if (spec.resultForm !== undefined) this.resultForm = spec.resultForm;
     if (spec.rate !== undefined) this.rate = Object.freeze({ ...spec.rate });
     if (spec.quota !== undefined) {
