@@ -8,6 +8,7 @@ import type {
   ColumnDescription,
   DatabaseInfo,
   ObjectInfo,
+  ObjectDetails,
   ObjectKind,
   ObjectRef,
   QueryOptions,
@@ -64,6 +65,10 @@ export class GovernedWarehouse implements Warehouse {
 
   describeObject(ref: ObjectRef, objectKind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
     return this.run({ kind: 'describe', ref, objectKind, ctx });
+  }
+
+  objectDetails(ref: ObjectRef, objectKind: ObjectKind, options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails> {
+    return this.run({ kind: 'details', ref, objectKind, tags: options.tags, ctx });
   }
 
   cortexAnalyst(request: AnalystRequest, ctx: CallContext): Promise<AnalystReply> {

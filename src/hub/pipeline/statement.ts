@@ -14,6 +14,7 @@ import type {
   ColumnDescription,
   DatabaseInfo,
   ObjectInfo,
+  ObjectDetails,
   ObjectKind,
   ObjectRef,
   QueryOptions,
@@ -34,6 +35,7 @@ export type Operation =
   | { kind: 'schemas'; database: string; ctx: CallContext }
   | { kind: 'objects'; database: string; schema: string; objectKind: ObjectKind; ctx: CallContext }
   | { kind: 'describe'; ref: ObjectRef; objectKind: ObjectKind; ctx: CallContext }
+  | { kind: 'details'; ref: ObjectRef; objectKind: ObjectKind; tags: boolean; ctx: CallContext }
   | { kind: 'analyst'; request: AnalystRequest; ctx: CallContext }
   | { kind: 'search'; service: ObjectRef; request: SearchRequest; ctx: CallContext };
 
@@ -47,6 +49,7 @@ export interface OperationResults {
   schemas: SchemaInfo[];
   objects: ObjectInfo[];
   describe: ColumnDescription[];
+  details: ObjectDetails;
   analyst: AnalystReply;
   search: SearchReply;
 }

@@ -120,25 +120,46 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
     `describe_${kind}`,
     {
       title: `Describe a ${kind}`,
-      description: `Show the columns of a ${kind}: name, type, nullability, default and comment.`,
+      description:
+        `Show the columns of a ${kind} (name, type, nullability, default, comment), its comment` +
+        `${kind === 'table' ? ' and clustering key' : ''}, and with include_tags its object tags and its columns' tags (Snowflake).`,
       inputSchema: cachedSchema(`describe_${kind}.in`, () => z.object({
         database: databaseArg,
         [nameKey]: z.string().min(1).max(255).describe(`${kind === 'table' ? 'Table' : 'View'} name.`),
         schema: schemaArg,
+        include_tags: z.boolean().optional().describe('Also read the object tags (Snowflake; needs a running warehouse). Default false.'),
       })),
-      outputSchema: cachedSchema(`describe_${kind}.out`, () => z.object({ database: z.string(), schema: z.string(), name: z.string(), columns: z.array(columnRow) })),
+      outputSchema: cachedSchema(`describe_${kind}.out`, () => z.object({
+        database: z.string(),
+        schema: z.string(),
+        name: z.string(),
+        comment: z.string().nullable(),
+        clustering_key: z.string().nullable(),
+        columns: z.array(columnRow),
+        tags: z.array(z.object({ tag: z.string(), value: z.string(), column: z.string().nullable() })).nullable(),
+        tags_note: z.string().nullable(),
+      })),
       annotations: READ_ONLY,
     },
     (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx }) => {
-      const a = args as { database?: string; schema?: string } & Record<string, string>;
+      const a = args as { database?: string; schema?: string; include_tags?: boolean } & Record<string, string>;
       const database = targetDatabase(warehouse, a.database);
       const schema = targetSchema(warehouse, database, a.schema);
       const name = normalizeIdentifier(a[nameKey]!, `${kind} name`);
-      const cols = await warehouse.describeObject({ database, schema, name }, kind, ctx);
+      const ref = { database, schema, name };
+      const cols = await warehouse.describeObject(ref, kind, ctx);
+      const details = warehouse.objectDetails ? await warehouse.objectDetails(ref, kind, { tags: a.include_tags === true }, ctx) : {};
       const columns = cols.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, default: c.default ?? null, comment: c.comment ?? null }));
+      const tags = details.tags?.map((t) => ({ tag: `${t.tag.database}.${t.tag.schema}.${t.tag.name}`, value: t.value, column: t.column ?? null })) ?? null;
+      const tagsNote = a.include_tags === true && tags === null ? (details.tagsUnavailable ?? 'This warehouse keeps no object tags.') : null;
+      const lines = [`${database}.${schema}.${name}${details.comment ? ` — ${details.comment}` : ''}`];
+      if (details.clusteringKey) lines.push(`Clustering key: ${details.clusteringKey}`);
+      lines.push('', renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment])));
+      if (tags !== null) lines.push('', tags.length === 0 ? 'No tags you may see.' : renderTable(['tag', 'value', 'column'], tags.map((t) => [t.tag, t.value, t.column ?? `(the ${kind})`])));
+      if (tagsNote) lines.push('', tagsNote);
       return {
-        content: [{ type: 'text', text: `${database}.${schema}.${name}:\n\n${renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment]))}` }],
-        structuredContent: { database, schema, name, columns },
+        content: [{ type: 'text', text: lines.join('\n') }],
+        structuredContent: { database, schema, name, comment: details.comment ?? null, clustering_key: details.clusteringKey ?? null, columns, tags, tags_note: tagsNote },
       };
     }),
   );

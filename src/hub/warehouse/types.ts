@@ -113,6 +113,25 @@ export interface ObjectRef {
   name: string;
 }
 
+/** A tag set on an object or one of its columns (Snowflake object tagging). */
+export interface ObjectTag {
+  tag: ObjectRef;
+  value: string;
+  /** The column it is set on; undefined for the object itself. */
+  column?: string | undefined;
+}
+
+/** What describe_table shows about the object itself, beyond its columns. */
+export interface ObjectDetails {
+  comment?: string | undefined;
+  /** Snowflake's clustering key, e.g. `LINEAR(O_ORDERDATE)`. */
+  clusteringKey?: string | undefined;
+  /** Only when asked for (reading them needs a running Snowflake warehouse). */
+  tags?: ObjectTag[] | undefined;
+  /** Why tags were asked for but could not be read (privileges, no warehouse). */
+  tagsUnavailable?: string | undefined;
+}
+
 export interface ColumnDescription {
   name: string;
   type: string;
@@ -192,6 +211,8 @@ export interface Warehouse {
   listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]>;
   listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]>;
   describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]>;
+  /** The object's comment, clustering key and (when asked) tags. */
+  objectDetails?(ref: ObjectRef, kind: ObjectKind, options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails>;
   /** Where a finished query spent its time, operator by operator. */
   queryProfile?(queryId: string, ctx: CallContext): Promise<QueryProfile>;
   /** The plan and scan estimate of a query, without running it. */

@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { authenticate, type DoubleUser, type IssuedTokens, type LoginData } from './auth.js';
 import { answerAnalyst, answerSearch, cortexEndpointOf, type CortexEndpoint, type CortexLogEntry, type CortexReply, type DoubleCortexOptions } from './cortex.js';
 import { FaultTable, type Endpoint, type SnowflakeFault } from './faults.js';
-import { abortableSleep, EngineSession, SfError, SnowflakeSqlEngine, type StatementOutcome } from './sql-engine.js';
+import { abortableSleep, EngineSession, type DoubleTag, SfError, SnowflakeSqlEngine, type StatementOutcome } from './sql-engine.js';
 
 export interface SnowflakeDoubleOptions {
   /** Account name the driver must send (compared case-insensitively). Default `FAKEACCT`. */
@@ -29,6 +29,10 @@ export interface SnowflakeDoubleOptions {
   syncWaitMs?: number;
   /** How long GET /queries/<id>/result waits before answering 333333 again. Default 500 ms. */
   resultPollWaitMs?: number;
+  /** Object tags (TAG_REFERENCES, TAG_REFERENCES_ALL_COLUMNS). */
+  tags?: DoubleTag[];
+  /** Clustering keys by `DB.SCHEMA.TABLE` (SHOW TABLES `cluster_by`). */
+  clusterBy?: Record<string, string>;
   /** Cortex Analyst models and Cortex Search services the account has (see cortex.ts). */
   cortex?: DoubleCortexOptions;
 }
@@ -157,7 +161,7 @@ const MAX_KEPT_QUERIES = 1000;
 
 export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Promise<SnowflakeDouble> {
   const account = (options.account ?? 'FAKEACCT').toUpperCase();
-  const engine = await SnowflakeSqlEngine.create({ warehouses: options.warehouses ?? ['COMPUTE_WH', 'DEV_WH'] });
+  const engine = await SnowflakeSqlEngine.create({ warehouses: options.warehouses ?? ['COMPUTE_WH', 'DEV_WH'], tags: options.tags, clusterBy: options.clusterBy });
   const users = new Map(options.users.map((u) => [u.name.toUpperCase(), u]));
   const sessionTtl = options.sessionTokenTtlMs ?? 3_600_000;
   const masterTtl = options.masterTokenTtlMs ?? 4 * 3_600_000;

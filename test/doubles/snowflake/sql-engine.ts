@@ -92,18 +92,36 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A tag set on an object (or one of its columns): names as stored, e.g. `GOVERNANCE.TAGS.PII`. */
+export interface DoubleTag {
+  object: string;
+  column?: string | undefined;
+  tag: string;
+  value: string;
+}
+
+export interface EngineOptions {
+  warehouses: string[];
+  /** Object tags, answered by TAG_REFERENCES / TAG_REFERENCES_ALL_COLUMNS. */
+  tags?: DoubleTag[] | undefined;
+  /** Clustering keys by `DB.SCHEMA.TABLE`, shown by SHOW TABLES (`cluster_by`). */
+  clusterBy?: Record<string, string> | undefined;
+}
+
 export class SnowflakeSqlEngine {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly catalog: DuckDBConnection,
     readonly warehouses: string[],
+    readonly tags: readonly DoubleTag[],
+    readonly clusterBy: Readonly<Record<string, string>>,
   ) {}
 
-  static async create(options: { warehouses: string[] }): Promise<SnowflakeSqlEngine> {
+  static async create(options: EngineOptions): Promise<SnowflakeSqlEngine> {
     const instance = await DuckDBInstance.create(':memory:');
     const catalog = await instance.connect();
     await loadSampleData(catalog);
-    return new SnowflakeSqlEngine(instance, catalog, options.warehouses.map((w) => w.toUpperCase()));
+    return new SnowflakeSqlEngine(instance, catalog, options.warehouses.map((w) => w.toUpperCase()), options.tags ?? [], options.clusterBy ?? {});
   }
 
   async openSession(state: SessionState): Promise<EngineSession> {
@@ -256,6 +274,8 @@ export class EngineSession {
     if (first === 'EXPLAIN') return this.explain(tokens, sig);
     const statsAt = sig.findIndex((t) => t.kind === 'word' && t.value === 'GET_QUERY_OPERATOR_STATS');
     if (statsAt >= 0) return this.operatorStats(sig, statsAt, options);
+    const tagsAt = sig.findIndex((t) => t.kind === 'word' && (t.value === 'TAG_REFERENCES' || t.value === 'TAG_REFERENCES_ALL_COLUMNS'));
+    if (tagsAt >= 0) return this.tagReferences(sig, tagsAt);
     if (first === 'DESCRIBE' || first === 'DESC') return this.describe(sig);
     return this.generic(tokens, options);
   }
@@ -554,7 +574,7 @@ export class EngineSession {
           o.schema,
           o.kind,
           o.comment ?? '',
-          '',
+          this.engine.clusterBy[`${o.database}.${o.schema}.${o.name}`] ?? '',
           o.kind === 'TABLE' ? (o.rows ?? 0) : null,
           o.kind === 'TABLE' ? (o.rows ?? 0) * 64 : null,
           'SYSADMIN',
@@ -718,6 +738,37 @@ export class EngineSession {
         ),
       };
     });
+  }
+
+  /**
+   * `SELECT … FROM TABLE(<db>.INFORMATION_SCHEMA.TAG_REFERENCES('<object>', 'table'))` — the object's own
+   * tags — and `TAG_REFERENCES_ALL_COLUMNS('<object>', 'table')` — its columns' tags: Snowflake's columns,
+   * every one selected (the double ignores the select list).
+   */
+  private async tagReferences(sig: Token[], at: number): Promise<StatementOutcome> {
+    const allColumns = sig[at]!.value === 'TAG_REFERENCES_ALL_COLUMNS';
+    const nameArg = sig[at + 2];
+    const domainArg = sig[at + 4];
+    if (nameArg?.kind !== 'string' || domainArg?.kind !== 'string') throw syntaxError(nameArg);
+    if (domainArg.value.toUpperCase() !== 'TABLE') throw new SfError('001044', '42P13', `SQL compilation error:\nInvalid domain '${domainArg.value}' for this double.`);
+    const ref = await this.resolveObject(readQualifiedName(tokenize(nameArg.value).filter((t) => t.kind !== 'space'), 0).parts);
+    const object = `${ref.database}.${ref.schema}.${ref.name}`;
+    if (!(await this.engine.objects(ref.database, ref.schema)).some((o) => o.name === ref.name)) {
+      throw new SfError('002003', '02000', `SQL compilation error:\nTable '${object}' does not exist or not authorized.`);
+    }
+    const rows = this.engine.tags
+      .filter((t) => t.object === object && (allColumns ? t.column !== undefined : t.column === undefined))
+      .map((t) => {
+        const [tagDatabase, tagSchema, tagName] = t.tag.split('.');
+        return [tagDatabase!, tagSchema!, tagName!, t.value, allColumns ? 'COLUMN' : 'TABLE', ref.database, ref.schema, ref.name, t.column ?? null, allColumns ? 'COLUMN' : 'TABLE'];
+      });
+    return {
+      statementTypeId: TYPE.SELECT,
+      result: encodeTable(
+        ['TAG_DATABASE', 'TAG_SCHEMA', 'TAG_NAME', 'TAG_VALUE', 'LEVEL', 'OBJECT_DATABASE', 'OBJECT_SCHEMA', 'OBJECT_NAME', 'COLUMN_NAME', 'DOMAIN'].map((n) => col(n, 'text')),
+        rows,
+      ),
+    };
   }
 
   /**

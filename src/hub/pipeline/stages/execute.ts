@@ -41,6 +41,9 @@ export function execute(st: Statement): Promise<OperationResult> {
       return w.listObjects(op.database, op.schema, op.objectKind, op.ctx);
     case 'describe':
       return w.describeObject(op.ref, op.objectKind, op.ctx);
+    case 'details':
+      // A warehouse that keeps no more than columns has nothing to add.
+      return w.objectDetails ? w.objectDetails(op.ref, op.objectKind, { tags: op.tags }, op.ctx) : Promise.resolve({});
     case 'analyst':
       if (!w.cortexAnalyst) throw cortexUnsupported('Cortex Analyst');
       return w.cortexAnalyst(op.request, op.ctx);

@@ -29,6 +29,8 @@ function keyOf(op: Operation): string[] | undefined {
       return ['objects', op.database, op.schema, op.objectKind];
     case 'describe':
       return ['describe', op.objectKind, op.ref.database ?? '', op.ref.schema ?? '', op.ref.name];
+    case 'details':
+      return ['details', op.objectKind, op.ref.database, op.ref.schema, op.ref.name, op.tags ? 'tags' : ''];
     default:
       return undefined;
   }

@@ -41,6 +41,12 @@ export const objectPolicy: StatementStage = {
       case 'describe':
         enforceObject(role, op.ref, op.objectKind);
         return next();
+      case 'details': {
+        enforceObject(role, op.ref, op.objectKind);
+        const details = (await next()) as OperationResults['details'];
+        // A tag is an object too: a role sees the tags whose names its rules allow.
+        return details.tags ? { ...details, tags: details.tags.filter((t) => role.canSee(t.tag)) } : details;
+      }
       case 'analyst':
         // The model decides which tables its SQL reads; that SQL passes these rules again when it runs.
         if (op.request.semanticView) enforceObject(role, op.request.semanticView, 'semantic view');

@@ -94,6 +94,22 @@ export async function describeObject(
   }));
 }
 
+/** The object's comment (DuckDB keeps no clustering keys or tags). */
+export async function objectComment(connection: DuckDBConnection, ref: { database: string; schema: string; name: string }, kind: ObjectKind): Promise<string | undefined> {
+  checkKind(kind);
+  const database = await resolveDatabase(connection, ref.database);
+  const schema = await resolveSchema(connection, database, ref.schema);
+  const name = await resolveObject(connection, database, schema, ref.name, kind);
+  const rows = await select(
+    connection,
+    kind === 'table'
+      ? 'SELECT comment FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3'
+      : 'SELECT comment FROM duckdb_views() WHERE database_name = $1 AND schema_name = $2 AND view_name = $3',
+    [database, schema, name],
+  );
+  return textOrUndefined(rows[0]?.[0]);
+}
+
 /**
  * The catalog name a resolved database name refers to; OBJECT_NOT_FOUND when there is none. Names arrive
  * resolved (warehouse/identifiers.ts, once, in the tool layer, before the policy saw them) and are never

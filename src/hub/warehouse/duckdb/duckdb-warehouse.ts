@@ -9,6 +9,7 @@ import type {
   DatabaseInfo,
   JsonValue,
   ObjectInfo,
+  ObjectDetails,
   ObjectKind,
   ObjectRef,
   QueryOptions,
@@ -237,6 +238,11 @@ export class DuckDbWarehouse implements Warehouse {
 
   async describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
     return await this.run(ctx, this.catalogSlots, (connection) => catalog.describeObject(connection, ref, kind));
+  }
+
+  async objectDetails(ref: ObjectRef, kind: ObjectKind, _options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails> {
+    const comment = await this.run(ctx, this.catalogSlots, (connection) => catalog.objectComment(connection, ref, kind));
+    return comment === undefined ? {} : { comment };
   }
 
   /**

@@ -12,12 +12,13 @@
  */
 import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
-import { quoteIdentifier } from '../../names/identifiers.js';
+import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
 import type {
   CallContext,
   ColumnDescription,
   DatabaseInfo,
   JsonValue,
+  ObjectDetails,
   ObjectInfo,
   ObjectKind,
   ObjectRef,
@@ -203,6 +204,39 @@ export class SnowflakeWarehouse implements Warehouse {
       default: typeof r['default'] === 'string' ? r['default'] : null,
       comment: typeof r['comment'] === 'string' && r['comment'] !== '' ? r['comment'] : null,
     }));
+  }
+
+  /**
+   * The object's comment and clustering key (SHOW … LIKE: no running warehouse needed) and, when asked, its
+   * tags and its columns' tags (INFORMATION_SCHEMA table functions, which need a warehouse and the
+   * privilege to see the tags: when they fail, the reason is returned instead of failing the call).
+   */
+  async objectDetails(ref: ObjectRef, kind: ObjectKind, options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails> {
+    const schema = `${quoteIdentifier(ref.database)}.${quoteIdentifier(ref.schema)}`;
+    // LIKE narrows the listing; the exact name is picked below (a LIKE pattern may match more).
+    const rows = await this.metadata(`SHOW ${kind === 'view' ? 'VIEWS' : 'TABLES'} LIKE ${stringLiteral(ref.name)} IN SCHEMA ${schema}`, ctx);
+    const row = rows.find((r) => r['name'] === ref.name);
+    const details: ObjectDetails = {};
+    if (row) {
+      if (typeof row['comment'] === 'string' && row['comment'] !== '') details.comment = row['comment'];
+      if (typeof row['cluster_by'] === 'string' && row['cluster_by'] !== '') details.clusteringKey = row['cluster_by'];
+    }
+    if (!options.tags) return details;
+    const object = stringLiteral(`${schema}.${quoteIdentifier(ref.name)}`);
+    const from = (fn: string): string =>
+      `SELECT TAG_DATABASE, TAG_SCHEMA, TAG_NAME, TAG_VALUE, COLUMN_NAME FROM TABLE(${quoteIdentifier(ref.database)}.INFORMATION_SCHEMA.${fn}(${object}, 'table'))`;
+    try {
+      const tagRows = [...(await this.metadata(from('TAG_REFERENCES'), ctx)), ...(await this.metadata(from('TAG_REFERENCES_ALL_COLUMNS'), ctx))];
+      details.tags = tagRows.map((r) => ({
+        tag: { database: text(r, 'TAG_DATABASE'), schema: text(r, 'TAG_SCHEMA'), name: text(r, 'TAG_NAME') },
+        value: text(r, 'TAG_VALUE'),
+        ...(typeof r['COLUMN_NAME'] === 'string' && r['COLUMN_NAME'] !== '' ? { column: r['COLUMN_NAME'] } : {}),
+      }));
+    } catch (err) {
+      if (!isSnowmuxError(err) || !['SQL_ERROR', 'PERMISSION_DENIED', 'OBJECT_NOT_FOUND'].includes(err.code)) throw err;
+      details.tagsUnavailable = `Snowflake did not give the tags: ${err.message.slice(0, 300)} Reading tags needs a running warehouse and a role that may see the tags.`;
+    }
+    return details;
   }
 
   async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
