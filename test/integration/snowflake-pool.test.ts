@@ -58,6 +58,25 @@ describe('Snowflake pool', () => {
     assert.equal(double.counters.logins - before, logins);
   });
 
+  it('a failed login fails the calls that waited for it, with its code, and is not retried in a loop', async () => {
+    const w = warehouse({ name: 'wrong-pw', auth: { method: 'password', password: 'not-the-password' }, pool: { max: 2, acquireTimeoutMs: 5_000 } });
+    const attempts = double.loginLog.length;
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => w.query('select 1', queryOptions())));
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      assert.equal((o.reason as SnowmuxError).code, 'AUTH_FAILED', String(o.reason));
+    }
+    // Each waiting call caused at most one login attempt (generic-pool alone would re-create at once, for as long as calls wait).
+    const failed = double.loginLog.slice(attempts);
+    assert.ok(failed.length >= 1 && failed.length <= 6, `login attempts: ${failed.length}`);
+    assert.ok(failed.every((l) => !l.ok));
+    assert.equal(poolDetail(w)['borrowed'], 0);
+    // Nothing keeps trying once the calls have their answer.
+    const settled = double.loginLog.length;
+    await w.query('select 1', queryOptions()).catch(() => {});
+    assert.ok(double.loginLog.length - settled <= 2, `attempts for one more call: ${double.loginLog.length - settled}`);
+  });
+
   it('two profiles get two pools with their own logins', async () => {
     const a = warehouse({ name: 'team-a', user: 'alice', pool: { max: 2 } });
     const b = warehouse({ name: 'team-b', user: 'bob', role: 'PUBLIC', auth: { method: 'password', password: 'bob-secret-pw' }, pool: { max: 2 } });

@@ -9,4 +9,3 @@ export type SfConnection = Sdk.Connection;
 export type SfConnectionOptions = Sdk.ConnectionOptions;
 export type SfStatement = Sdk.RowStatement;
 export type SfColumn = Sdk.Column;
-export type SfPool = ReturnType<SnowflakeSdk['createPool']>;

@@ -1,7 +1,13 @@
 /**
- * One snowflake-sdk pool (createPool, i.e. generic-pool) per profile, with what the hub needs on top:
- * - logins counted and timed, and login errors kept with their Snowflake code (the driver's own pool
- *   factory flattens them to a bare message, so its `create` is wrapped);
+ * One pool of snowflake-sdk connections per profile, on generic-pool's public API (the library the
+ * driver's own createPool wraps) with the hub's own factory, and what the hub needs on top:
+ * - logins counted and timed, and login errors kept with their Snowflake code (the driver's pool factory
+ *   flattens them to a bare message);
+ * - a failed login fails the call that waited for it, once: generic-pool re-creates at once for a waiting
+ *   client when its factory rejects (a tight loop of failed logins, which locks Snowflake users), so the
+ *   factory never rejects — a failed login becomes an entry carrying the error, which the acquirer that
+ *   gets it destroys and throws (the driver's createPool reaches into generic-pool's private waiting queue
+ *   for the same end);
  * - a clear POOL_EXHAUSTED ("all N connections … are busy") instead of a hang when acquire times out,
  *   told apart from a login that does not finish (WAREHOUSE_UNAVAILABLE);
  * - cancellable acquire (the call's AbortSignal);
@@ -12,7 +18,8 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
-import type { SfConnection, SfConnectionOptions, SfPool, SnowflakeSdk } from './sdk-types.js';
+import { createPool, type Pool } from 'generic-pool';
+import type { SfConnection, SfConnectionOptions, SnowflakeSdk } from './sdk-types.js';
 import { settingLabel, toSnowmuxError } from './snowflake-errors.js';
 
 export interface PoolTimings {
@@ -56,13 +63,13 @@ export interface PooledConnection {
   fresh: boolean;
 }
 
-interface GenericPoolFactory {
-  create(): Promise<SfConnection>;
-  destroy(connection: SfConnection): Promise<void>;
-}
+/** What the pool holds: a logged-in connection, or the error of a login that failed (see above). */
+type Entry = { connection: SfConnection; failure?: undefined } | { connection?: undefined; failure: SnowmuxError; at: number };
 
 export class SnowflakePool {
-  private readonly pool: SfPool;
+  private readonly pool: Pool<Entry>;
+  /** The pool's entry of each connection handed out (release and destroy take the entry). */
+  private readonly entries = new WeakMap<SfConnection, Entry>();
   private readonly meta = new WeakMap<SfConnection, ConnectionMeta>();
   private readonly handedOut = new WeakSet<SfConnection>();
   private readonly busyUntil = new WeakMap<SfConnection, Promise<unknown>>();
@@ -86,7 +93,20 @@ export class SnowflakePool {
   ) {
     const settings = profile.pool;
     const idle = settings.idleTimeoutMs;
-    this.pool = sdk.createPool(connectionOptions, {
+    this.pool = createPool<Entry>(
+      {
+        create: () =>
+          this.createConnection().then(
+            (connection): Entry => {
+              const entry: Entry = { connection };
+              this.entries.set(connection, entry);
+              return entry;
+            },
+            (err: unknown): Entry => ({ failure: err instanceof SnowmuxError ? err : toSnowmuxError(err, { profile, phase: 'login' }), at: Date.now() }),
+          ),
+        destroy: (entry) => (entry.connection ? this.destroyConnection(entry.connection) : Promise.resolve()),
+      },
+      {
       min: settings.min,
       max: settings.max,
       acquireTimeoutMillis: settings.acquireTimeoutMs,
@@ -99,46 +119,37 @@ export class SnowflakePool {
       fifo: false,
       testOnBorrow: false,
       autostart: false,
-    });
-    this.wrapFactory();
+      },
+    );
     this.pool.on('factoryDestroyError', () => {});
     this.pool.start();
   }
 
-  /** Replaces the driver factory's create/destroy to keep error codes, count logins and bound logouts. */
-  private wrapFactory(): void {
-    const factory = (this.pool as unknown as { _factory?: GenericPoolFactory })._factory;
-    if (factory === undefined) {
-      throw new SnowmuxError('WAREHOUSE_ERROR', 'snowflake-sdk pool internals changed (no factory); this snowflake-sdk version is not supported by snowmux.');
-    }
-    factory.create = () => this.createConnection();
-    const logout = (connection: SfConnection): Promise<void> =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.timings.destroyTimeoutMs);
+  /** Logs a connection out, bounded in time — after its unfinished statement, if it may still have one. */
+  private async destroyConnection(connection: SfConnection): Promise<void> {
+    const busy = this.busyUntil.get(connection);
+    if (busy !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.timings.destroyDeferMs);
         timer.unref();
-        try {
-          connection.destroy(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        } catch {
+      });
+      await Promise.race([busy.catch(() => {}), limit]);
+      clearTimeout(timer);
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.timings.destroyTimeoutMs);
+      timer.unref();
+      try {
+        connection.destroy(() => {
           clearTimeout(timer);
           resolve();
-        }
-      });
-    factory.destroy = async (connection) => {
-      const busy = this.busyUntil.get(connection);
-      if (busy !== undefined) {
-        let timer: NodeJS.Timeout | undefined;
-        const limit = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.timings.destroyDeferMs);
-          timer.unref();
         });
-        await Promise.race([busy.catch(() => {}), limit]);
+      } catch {
         clearTimeout(timer);
+        resolve();
       }
-      await logout(connection);
-    };
+    });
   }
 
   private async createConnection(): Promise<SfConnection> {
@@ -246,6 +257,18 @@ export class SnowflakePool {
   }
 
   private async acquireOnce(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<SfConnection> {
+    const asked = Date.now();
+    for (let stale = 0; ; stale++) {
+      const entry = await this.acquireEntry(signal, cancelled);
+      if (entry.connection) return entry.connection;
+      this.pool.destroy(entry).catch(() => {});
+      // A failed login fails the call it was made for; one left over from earlier (keeping `min` up)
+      // is dropped and the slot tried again, once per slot at most.
+      if (entry.at >= asked || stale >= this.profile.pool.max) throw entry.failure;
+    }
+  }
+
+  private async acquireEntry(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<Entry> {
     if (this.closed) throw new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closed.`);
     if (signal.aborted) throw cancelled();
     const acquiring = this.pool.acquire();
@@ -258,8 +281,8 @@ export class SnowflakePool {
       return await Promise.race([acquiring, aborted]);
     } catch (err) {
       if (signal.aborted) {
-        // The pool may still hand us a connection later: give it straight back.
-        acquiring.then((c) => this.release(c), () => {});
+        // The pool may still hand us an entry later: give it straight back.
+        acquiring.then((e) => (e.connection ? this.release(e.connection) : this.pool.destroy(e).catch(() => {})), () => {});
         throw cancelled();
       }
       throw this.acquireError(err);
@@ -307,7 +330,8 @@ export class SnowflakePool {
   release(connection: SfConnection): void {
     const meta = this.meta.get(connection);
     if (meta !== undefined) meta.lastReleasedAt = Date.now();
-    this.pool.release(connection).catch(() => {});
+    const entry = this.entries.get(connection);
+    if (entry !== undefined) this.pool.release(entry).catch(() => {});
   }
 
   /**
@@ -317,7 +341,8 @@ export class SnowflakePool {
   discard(connection: SfConnection, busyUntil?: Promise<unknown>): void {
     this.discarded++;
     if (busyUntil !== undefined) this.busyUntil.set(connection, busyUntil);
-    this.pool.destroy(connection).catch(() => {});
+    const entry = this.entries.get(connection);
+    if (entry !== undefined) this.pool.destroy(entry).catch(() => {});
   }
 
   stats(): PoolStats {
