@@ -94,6 +94,9 @@ const hubFileSchema = z
     redis_url: text().refine((v) => /^rediss?:\/\//.test(v), { error: 'expected a redis:// or rediss:// URL' }),
     team_namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1–64 letters, digits, _ . -' }),
     http_hosts: z.array(z.string().regex(/^[\w.-]+$/, { error: 'expected a host name' }), { error: 'expected a list of host names' }),
+    otel_endpoint: httpUrl(),
+    otel_headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected an HTTP header name' }), z.string({ error: 'expected a string' }), { error: 'expected a table of header names and values' }),
+    otel_service_name: text(),
   })
   .partial();
 
@@ -583,6 +586,9 @@ export function toHubConfig(data: ConfigFileData) {
       httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
       ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
       teamNamespace: hub.team_namespace ?? DEFAULT_HUB_SETTINGS.teamNamespace,
+      ...(hub.otel_endpoint === undefined ? {} : { otelEndpoint: hub.otel_endpoint }),
+      otelHeaders: hub.otel_headers ?? {},
+      ...(hub.otel_service_name === undefined ? {} : { otelServiceName: hub.otel_service_name }),
     },
     profiles,
     tools: Object.fromEntries(
