@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -34,9 +34,35 @@ interface OtlpSpan {
   status?: { code?: number };
 }
 
+interface Receiver {
+  url: string;
+  spans: OtlpSpan[];
+  services: Set<string>;
+  posts: number;
+  /** The HTTP status it answers with (200: accepted; 400: refused, which the exporter does not retry). */
+  status: number;
+  /** Resolves once `n` export requests have arrived. */
+  posted(n: number): Promise<void>;
+}
+
 /** An OTLP/HTTP collector in this process: every POST /v1/traces (JSON) is kept. */
-async function startReceiver(t: Cleanup): Promise<{ url: string; spans: OtlpSpan[]; services: Set<string>; posts: number }> {
-  const state = { url: '', spans: [] as OtlpSpan[], services: new Set<string>(), posts: 0 };
+async function startReceiver(t: Cleanup): Promise<Receiver> {
+  const events = new EventEmitter();
+  const state: Receiver = {
+    url: '',
+    spans: [],
+    services: new Set<string>(),
+    posts: 0,
+    status: 200,
+    posted: (n) => (state.posts >= n ? Promise.resolve() : new Promise<void>((resolve) => {
+      const check = () => {
+        if (state.posts < n) return;
+        events.off('post', check);
+        resolve();
+      };
+      events.on('post', check);
+    })),
+  };
   const server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -45,7 +71,12 @@ async function startReceiver(t: Cleanup): Promise<{ url: string; spans: OtlpSpan
         res.writeHead(404).end();
         return;
       }
-      state.posts++;
+      if (state.status !== 200) {
+        res.writeHead(state.status, { 'content-type': 'application/json' }).end('{}');
+        state.posts++;
+        events.emit('post');
+        return;
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
         resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
       };
@@ -55,6 +86,8 @@ async function startReceiver(t: Cleanup): Promise<{ url: string; spans: OtlpSpan
         for (const ss of rs.scopeSpans) state.spans.push(...ss.spans);
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      state.posts++;
+      events.emit('post');
     });
   });
   const port = await freePort();
@@ -178,4 +211,34 @@ test('no exporter configured: an incoming traceparent still reaches QUERY_TAG an
   assert.equal(records.find((r) => r.sql === 'SELECT 42 AS A')?.traceId, TRACE_ID);
   assert.ok(!('traceId' in records.find((r) => r.sql === 'SELECT 44 AS A')!));
   assert.equal((await runCli(['audit', 'verify', '--home', home])).code, 0);
+});
+
+test('a collector that refuses spans never fails a call: the hub warns once, says when export works again, and status shows it', async (t) => {
+  const receiver = await startReceiver(t);
+  receiver.status = 400;
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `[hub]\notel_endpoint = "${receiver.url}/v1/traces"\n`);
+  // Export batches every 20 ms (the SDK's standard OTEL_BSP_SCHEDULE_DELAY), so each call's spans go out promptly.
+  const hub = await startHub(t, home, [], { OTEL_BSP_SCHEDULE_DELAY: '20' });
+  const client = await connectClient(t, { home, kind: 'v2-legacy', name: 'refused-collector' });
+  for (let i = 1; i <= 3; i++) {
+    const r = await client.callTool('execute_query', { query: `SELECT ${i} AS N` });
+    assert.ok(!r.isError, textOf(r));
+    await receiver.posted(i);
+  }
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { traces: { url: string; spansDropped: number; failing: boolean } };
+  assert.equal(status.traces.url, `${receiver.url}/v1/traces`);
+  assert.equal(status.traces.failing, true);
+  assert.ok(status.traces.spansDropped >= 3, JSON.stringify(status.traces));
+  receiver.status = 200;
+  const posts = receiver.posts;
+  const ok = await client.callTool('execute_query', { query: 'SELECT 4 AS N' });
+  assert.ok(!ok.isError, textOf(ok));
+  await receiver.posted(posts + 1);
+  await client.close();
+  assert.equal(await hub.stop(), 0);
+  assert.ok(receiver.spans.some((s) => s.name === 'tools/call execute_query'));
+  const log = readFileSync(join(home, 'hub.log'), 'utf8');
+  assert.equal(log.split('trace export failed').length - 1, 1, 'one warning for the whole outage');
+  assert.equal(log.split('trace export works again').length - 1, 1);
 });
