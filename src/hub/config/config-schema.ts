@@ -356,6 +356,12 @@ export interface HubSettings {
   redisUrl?: string | undefined;
   /** Replicas with the same namespace (and Redis) form one team. */
   teamNamespace: string;
+  /** OTLP/HTTP collector for call spans; traces are off (and the SDK unloaded) when absent. */
+  otelEndpoint?: string | undefined;
+  /** Headers sent to the collector (often its API key: treated as secrets). */
+  otelHeaders: Record<string, string>;
+  /** service.name of the spans; default OTEL_SERVICE_NAME, else "snowmux". */
+  otelServiceName?: string | undefined;
 }
 
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
@@ -369,6 +375,7 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   httpAllowedOrigins: [],
   httpHosts: [],
   teamNamespace: 'snowmux',
+  otelHeaders: {},
 };
 
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
@@ -587,7 +594,7 @@ export function toHubConfig(data: ConfigFileData) {
       ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
       teamNamespace: hub.team_namespace ?? DEFAULT_HUB_SETTINGS.teamNamespace,
       ...(hub.otel_endpoint === undefined ? {} : { otelEndpoint: hub.otel_endpoint }),
-      otelHeaders: hub.otel_headers ?? {},
+      otelHeaders: hub.otel_headers ?? DEFAULT_HUB_SETTINGS.otelHeaders,
       ...(hub.otel_service_name === undefined ? {} : { otelServiceName: hub.otel_service_name }),
     },
     profiles,
