@@ -1,7 +1,9 @@
 /**
  * Traces off costs nothing: a hub without an OTLP endpoint never loads an @opentelemetry module, even
  * for a call that carries a traceparent (whose trace id it still records); with an endpoint, the same
- * call loads the SDK (the control that shows the probe can see it). And the W3C traceparent reading.
+ * call loads the SDK (the control that shows the probe can see it). The probe runs without metrics:
+ * prom-client, when metrics are on, loads @opentelemetry/api (only the API) by itself. And the W3C
+ * traceparent reading.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
