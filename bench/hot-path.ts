@@ -4,7 +4,8 @@
  * and the hub's CPU per call (user + system from /proc, so the client and shim processes are not counted).
  *
  *   node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot]
- *   node dist/bench/hot-path.js --profile <workload> [seconds=5]
+ *   node dist/bench/hot-path.js --profile <workload> [seconds=5] [traces]
+ *   node dist/bench/hot-path.js --traces [seconds=3] [rounds=3] [baselineRoot]
  *
  * --profile runs only this checkout's hub under `--cpu-prof` for one workload and prints its top cost
  * centres (self time by function), the way to find what to make cheaper next.
@@ -13,11 +14,17 @@
  * its hub and shim run in the same rounds as this checkout's, alternating, so machine noise hits both.
  * The peer is a raw SDK v2 server with one echo tool on stdio (bench/peer-echo-server.ts), one per client:
  * its CPU per call is summed over the 8 peer processes.
+ *
+ * --traces compares this checkout's hub with traces off and on (hub.otel_endpoint, spans exported over
+ * OTLP/HTTP to a collector in this process that accepts everything), and the baseline when given, on
+ * SELECT 1 and list_databases: what a call pays for its spans, and that traces off pays nothing.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RawStdioClient, benchEnv, benchHome, cli, cpuMs, fmt, killHubs, machine, median, root, startHubProcess, summary } from './lib.js';
+import { BENCH_CONFIG, RawStdioClient, benchEnv, benchHome, cli, cpuMs, fmt, killHubs, machine, median, root, startHubProcess, summary } from './lib.js';
 
 type Workload = 'tools/list' | 'list_databases' | 'SELECT 1';
 const WORKLOADS: Workload[] = ['tools/list', 'list_databases', 'SELECT 1'];
@@ -40,9 +47,9 @@ interface Cell {
   cpuUsPerCall: number;
 }
 
-async function hubTarget(name: string, checkout: string, clients: number, nodeArgs: string[] = []): Promise<Target> {
+async function hubTarget(name: string, checkout: string, clients: number, nodeArgs: string[] = [], config = BENCH_CONFIG): Promise<Target> {
   const cliPath = join(checkout, 'bin', 'snowmux.js');
-  const home = benchHome();
+  const home = benchHome(config);
   const hub = await startHubProcess(home, {}, cliPath, nodeArgs);
   const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([cliPath, 'shim', '--home', home], benchEnv(), `${name}-${i}`)));
   return {
@@ -136,6 +143,58 @@ export async function hotPath(seconds: number, rounds: number, baselineRoot: str
   }
 }
 
+/** A collector that accepts every OTLP/HTTP export (and reads it whole, as a real one would). */
+async function startCollector(): Promise<{ url: string; spansBytes: () => number; close(): Promise<void> }> {
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spansBytes: () => bytes,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+const TRACE_WORKLOADS: Workload[] = ['SELECT 1', 'list_databases'];
+
+async function traces(seconds: number, rounds: number, baselineRoot: string | undefined, clients = 8): Promise<{ cells: Cell[]; exportedBytes: number }> {
+  const collector = await startCollector();
+  const targets: Target[] = [];
+  try {
+    targets.push(await hubTarget('traces off (this checkout)', root, clients));
+    targets.push(await hubTarget('traces on, OTLP/HTTP to a local collector (this checkout)', root, clients, [], `${BENCH_CONFIG}[hub]\notel_endpoint = "${collector.url}"\n`));
+    if (baselineRoot) targets.push(await hubTarget(`baseline ${baselineRoot} (no tracing code)`, baselineRoot, clients));
+    const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
+    for (const w of TRACE_WORKLOADS) for (const t of targets) await closedLoop(t, w, 0.5); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const w of TRACE_WORKLOADS) {
+        for (const t of targets) {
+          const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
+          if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
+          const key = `${t.name}\u0000${w}`;
+          const run = runs.get(key) ?? { cps: [], lat: [], cpu: [] };
+          run.cps.push(latencies.length / elapsed);
+          run.lat.push(...latencies);
+          run.cpu.push((cpu * 1000) / latencies.length);
+          runs.set(key, run);
+        }
+      }
+    }
+    const cells = [...runs].map(([key, run]) => {
+      const [target, workload] = key.split('\u0000') as [string, Workload];
+      const s = summary(run.lat);
+      return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu) };
+    });
+    return { cells, exportedBytes: collector.spansBytes() };
+  } finally {
+    for (const t of targets) await t.close();
+    await collector.close();
+  }
+}
+
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 
 /** Self time per function (µs per call), from a V8 .cpuprofile. */
@@ -152,10 +211,12 @@ function topCostCentres(file: string, calls: number, top = 20): string[] {
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `${(us / calls).toFixed(1).padStart(8)} µs/call  ${k}`);
 }
 
-async function profile(w: Workload, seconds: number): Promise<void> {
+async function profile(w: Workload, seconds: number, traced: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smx-prof-'));
+  const collector = traced ? await startCollector() : undefined;
   try {
-    const t = await hubTarget('profiled hub', root, 8, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const config = collector ? `${BENCH_CONFIG}[hub]\notel_endpoint = "${collector.url}"\n` : BENCH_CONFIG;
+    const t = await hubTarget('profiled hub', root, 8, ['--cpu-prof', `--cpu-prof-dir=${dir}`], config);
     let calls = 0;
     try {
       await closedLoop(t, w, 0.5);
@@ -168,12 +229,25 @@ async function profile(w: Workload, seconds: number): Promise<void> {
     console.log(`top cost centres of the hub, ${w}, ${calls} calls measured (self time, including warm-up and start-up, per measured call)`);
     for (const line of topCostCentres(join(dir, file), calls)) console.log(line);
   } finally {
+    await collector?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--profile') {
-  await profile((process.argv[3] ?? 'SELECT 1') as Workload, Number(process.argv[4] ?? 5));
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--traces') {
+  const seconds = Number(process.argv[3] ?? 3);
+  const rounds = Number(process.argv[4] ?? 3);
+  const { cells, exportedBytes } = await traces(seconds, rounds, process.argv[5]);
+  console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, 8 clients, medians; ${fmt(exportedBytes / 1e6, 1)} MB of OTLP JSON exported`);
+  console.log('| workload | hub | calls/s | p50 µs | p99 µs | hub CPU µs/call |');
+  console.log('|---|---|---|---|---|---|');
+  for (const w of TRACE_WORKLOADS) {
+    for (const c of cells.filter((x) => x.workload === w)) {
+      console.log(`| ${w} | ${c.target} | ${fmt(c.callsPerSecond, 0)} | ${fmt(c.p50us, 0)} | ${fmt(c.p99us, 0)} | ${fmt(c.cpuUsPerCall, 0)} |`);
+    }
+  }
+} else if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--profile') {
+  await profile((process.argv[3] ?? 'SELECT 1') as Workload, Number(process.argv[4] ?? 5), process.argv[5] === 'traces');
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.argv[2] ?? 3);
   const rounds = Number(process.argv[3] ?? 3);

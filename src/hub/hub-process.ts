@@ -83,6 +83,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     scrubCall: runtime.scrubCall,
     reload: () => runtime.reload(),
     teamTools: runtime.teamTools,
+    tracer: runtime.tracer,
     statusSections: () => ({
       ...runtime.statusSections(),
       ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),

@@ -13,6 +13,7 @@ import type { ProfileSettings } from './config/profile-settings.js';
 import { AuditSink } from './governance/audit-sink.js';
 import { Governance } from './governance/governance.js';
 import type { Logger } from './observe/logger.js';
+import { startTracing, type CallTracer, type TracingSettings } from './observe/tracing.js';
 import { Policy } from './policy/policy.js';
 import { compileTeamTools, type TeamTool } from './tools/team-tools.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
@@ -61,6 +62,8 @@ export interface HubRuntime {
   scrubber: SecretScrubber;
   /** This process's id among a team hub's replicas (hub.redis_url set); undefined otherwise. */
   replicaId: string | undefined;
+  /** Exports call spans over OTLP when hub.otel_endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) is set; undefined otherwise. */
+  tracer: CallTracer | undefined;
 }
 
 export interface ReloadResult {
@@ -77,6 +80,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
   const hub = config.config.hub;
   const policy = Policy.fromConfig(config.config, config.shownPath);
+  // The OpenTelemetry SDK is loaded only here, only when an endpoint is configured.
+  const tracing = tracingSettings(hub, env);
+  const tracer = tracing ? await startTracing(tracing, opts.logger) : undefined;
   const teamTools = compileTeamTools(config.config.tools, config.shownPath);
   const governance = new Governance({
     policy,
@@ -169,6 +175,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     governance,
     sinks: [auditSink],
     replicaId,
+    tracer,
     scrubber,
     scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
@@ -184,6 +191,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       governance: governance.snapshot(),
       audit: audit ? { dir: join(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
       config: { path: config.shownPath, exists: config.exists, lastReload },
+      ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),
     async close(reason: string) {
       governance.close();
@@ -193,6 +201,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
         await log.append(withReplica(hubLifecycleEntry('hub_stop', { version: VERSION, detail: { pid: process.pid, reason } })));
         await log.close();
       }
+      // Last: the spans of the calls that just finished (a stop waits a bounded time for the collector).
+      await tracer?.shutdown();
     },
   };
 }
@@ -203,7 +213,19 @@ function configSecrets(config: LoadedConfig): string[] {
   for (const p of Object.values(config.config.profiles)) {
     for (const v of [p.password, p.passcode, p.privateKeyPassphrase, p.token]) if (v) out.push(v);
   }
+  // OTLP headers usually carry the collector's API key.
+  out.push(...Object.values(config.config.hub.otelHeaders));
   return out;
+}
+
+/**
+ * Where call spans go: hub.otel_endpoint, else the hub process's OTEL_EXPORTER_OTLP_ENDPOINT (a hub a shim
+ * started has a minimal environment, so the config key is the dependable switch). Undefined: tracing off.
+ */
+function tracingSettings(hub: LoadedConfig['config']['hub'], env: NodeJS.ProcessEnv): TracingSettings | undefined {
+  const endpoint = hub.otelEndpoint ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined);
+  if (endpoint === undefined) return undefined;
+  return { endpoint, headers: hub.otelHeaders, serviceName: hub.otelServiceName ?? (env.OTEL_SERVICE_NAME || 'snowmux') };
 }
 
 /** The call as status and logs may show it: known secrets out of SQL, secret-looking request fields redacted. */

@@ -168,7 +168,8 @@ export type ClientKind = 'v2-legacy' | 'v2-modern' | 'v2-auto' | 'v1';
 export interface AnyClient {
   kind: ClientKind;
   listTools(): Promise<{ tools: { name: string; annotations?: Record<string, unknown>; outputSchema?: unknown }[] }>;
-  callTool(name: string, args?: Record<string, unknown>, options?: { signal?: AbortSignal; onprogress?: (p: unknown) => void; timeout?: number }): Promise<ToolResult>;
+  /** `meta` goes into the request's `params._meta` (a W3C traceparent, say). */
+  callTool(name: string, args?: Record<string, unknown>, options?: { signal?: AbortSignal; onprogress?: (p: unknown) => void; timeout?: number; meta?: Record<string, unknown> }): Promise<ToolResult>;
   close(): Promise<void>;
   /** pid of the spawned stdio server (the shim). */
   pid(): number | null;
@@ -201,7 +202,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
     const wrapped: AnyClient = {
       kind: opts.kind,
       listTools: () => client.listTools() as never,
-      callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {} }, undefined, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
+      callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {}, ...(o?.meta ? { _meta: o.meta } : {}) }, undefined, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
       close: () => client.close(),
       pid: () => transport.pid,
     };
@@ -215,7 +216,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
   const wrapped: AnyClient = {
     kind: opts.kind,
     listTools: () => client.listTools() as never,
-    callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {} }, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
+    callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {}, ...(o?.meta ? { _meta: o.meta } : {}) }, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
     close: () => client.close(),
     pid: () => transport.pid,
   };

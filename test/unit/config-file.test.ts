@@ -47,6 +47,9 @@ http_listen = "0.0.0.0:8443"
 http_auth = true
 http_allowed_origins = ["https://app.example.com"]
 http_hosts = ["snowmux.example.com"]
+otel_endpoint = "http://127.0.0.1:4318"
+otel_headers = { "x-api-key" = "k-123" }
+otel_service_name = "snowmux-dev"
 
 [profiles.dev]
 account = "myorg-acct"
@@ -84,6 +87,9 @@ max_age_hours = 1.5
     httpAllowedOrigins: ['https://app.example.com'],
     httpHosts: ['snowmux.example.com'],
     teamNamespace: 'snowmux',
+    otelEndpoint: 'http://127.0.0.1:4318',
+    otelHeaders: { 'x-api-key': 'k-123' },
+    otelServiceName: 'snowmux-dev',
   });
   const dev = config.profiles.dev!;
   assert.equal(dev.authenticator, 'SNOWFLAKE_JWT');
@@ -182,6 +188,13 @@ test('secret values of the wrong type are not echoed', () => {
   assert.match(message, /at profiles\.dev\.password: expected a string, got a number \(value hidden\)/);
   assert.ok(!message.includes('12345678'));
   assert.ok(!message.includes('987654321'));
+});
+
+test('OTLP header values are treated as secrets: not echoed in config errors', () => {
+  const message = configError('[hub]\notel_headers = { "x-api-key" = 31415926535 }\n');
+  assert.match(message, /at hub\.otel_headers\.x-api-key: expected a string, got a number \(value hidden\)/);
+  assert.ok(!message.includes('31415926535'));
+  assert.match(configError('[hub]\notel_endpoint = "grpc://collector:4317"\n'), /at hub\.otel_endpoint: expected an http:\/\/ or https:\/\/ URL/);
 });
 
 test('config path: --config beats SNOWMUX_CONFIG beats <home>/config.toml', () => {

@@ -44,6 +44,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     sinks: runtime.sinks,
     scrubCall: runtime.scrubCall,
     teamTools: runtime.teamTools,
+    tracer: runtime.tracer,
     shutdownGraceMs: runtime.shutdownGraceMs,
   });
   let ended!: () => void;

@@ -49,6 +49,8 @@ export interface AuditEntry {
   replica?: string | undefined;
   /** The engine's pre-flight estimate of what the statement would read (bytes, partitions, rows). */
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
+  /** The call's W3C trace id (32 lowercase hex digits): joins the record to the editor's and the hub's trace and to QUERY_TAG. */
+  traceId?: string | undefined;
   /** Free-form, secret-free facts for lifecycle records (version, pid, reason…). Redacted like `request`. */
   detail?: Record<string, unknown> | undefined;
 }
@@ -155,8 +157,8 @@ export function recordShapeDefect(value: unknown): string | undefined {
 
 /** Field order of the written line: readable first, chain fields last. Hashing does not depend on it. */
 export function orderedForWriting(record: AuditRecord): AuditRecord {
-  const { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, detail, prev, hash } = record;
-  return { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, detail, prev, hash };
+  const { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, traceId, detail, prev, hash } = record;
+  return { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, traceId, detail, prev, hash };
 }
 
 /** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */

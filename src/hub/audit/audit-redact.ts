@@ -152,6 +152,7 @@ export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'>
     profile: scrubOptional(entry.profile, scrubber),
     replica: scrubOptional(entry.replica, scrubber),
     scanEstimate: scanEstimateOf(entry.scanEstimate),
+    traceId: typeof entry.traceId === 'string' && /^[0-9a-f]{32}$/.test(entry.traceId) ? entry.traceId : undefined,
     detail: redactObject(entry.detail, scrubber),
   };
 }

@@ -130,7 +130,8 @@ function issueLines(issue: Issue, data: unknown, fileLabel: string): string[] {
   }
   const value = valueAt(data, issue.path);
   const lastKey = issue.path[issue.path.length - 1];
-  const secret = typeof lastKey === 'string' && SECRET_FILE_KEYS.has(lastKey);
+  // Header values for the OTLP collector are credentials (API keys) as often as not.
+  const secret = (typeof lastKey === 'string' && SECRET_FILE_KEYS.has(lastKey)) || issue.path.includes('otel_headers');
   const got = secret ? `${valueKind(value)} (value hidden)` : describeValue(value);
   return [`${prefix} ${where(issue.path)}: ${issue.message}, got ${got}. Fix the value or remove the key.`];
 }

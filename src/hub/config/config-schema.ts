@@ -94,6 +94,9 @@ const hubFileSchema = z
     redis_url: text().refine((v) => /^rediss?:\/\//.test(v), { error: 'expected a redis:// or rediss:// URL' }),
     team_namespace: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1–64 letters, digits, _ . -' }),
     http_hosts: z.array(z.string().regex(/^[\w.-]+$/, { error: 'expected a host name' }), { error: 'expected a list of host names' }),
+    otel_endpoint: httpUrl(),
+    otel_headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected an HTTP header name' }), z.string({ error: 'expected a string' }), { error: 'expected a table of header names and values' }),
+    otel_service_name: text(),
   })
   .partial();
 
@@ -354,6 +357,12 @@ export interface HubSettings {
   redisUrl?: string | undefined;
   /** Replicas with the same namespace (and Redis) form one team. */
   teamNamespace: string;
+  /** OTLP/HTTP collector for call spans; traces are off (and the SDK unloaded) when absent. */
+  otelEndpoint?: string | undefined;
+  /** Headers sent to the collector (often its API key: treated as secrets). */
+  otelHeaders: Record<string, string>;
+  /** service.name of the spans; default OTEL_SERVICE_NAME, else "snowmux". */
+  otelServiceName?: string | undefined;
 }
 
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
@@ -367,6 +376,7 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   httpAllowedOrigins: [],
   httpHosts: [],
   teamNamespace: 'snowmux',
+  otelHeaders: {},
 };
 
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
@@ -586,6 +596,9 @@ export function toHubConfig(data: ConfigFileData) {
       httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
       ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
       teamNamespace: hub.team_namespace ?? DEFAULT_HUB_SETTINGS.teamNamespace,
+      ...(hub.otel_endpoint === undefined ? {} : { otelEndpoint: hub.otel_endpoint }),
+      otelHeaders: hub.otel_headers ?? DEFAULT_HUB_SETTINGS.otelHeaders,
+      ...(hub.otel_service_name === undefined ? {} : { otelServiceName: hub.otel_service_name }),
     },
     profiles,
     tools: Object.fromEntries(

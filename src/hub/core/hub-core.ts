@@ -13,6 +13,7 @@ import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
 import { QueryHistory } from '../observe/query-history.js';
+import type { CallTracer } from '../observe/tracing.js';
 import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
 import { CallPipeline } from '../pipeline/call-pipeline.js';
 import { DEFAULT_LIMITS, type HubLimits } from '../pipeline/hub-limits.js';
@@ -46,6 +47,8 @@ export interface HubCoreOptions {
   teamTools?: readonly TeamTool[];
   /** Re-reads the configuration (see HubRuntime.reload). */
   reload?: () => unknown;
+  /** Spans for every call, when traces are exported (hub.otel_endpoint). */
+  tracer?: CallTracer | undefined;
 }
 
 export interface HubStatus {
@@ -135,7 +138,7 @@ export class HubCore {
       },
     };
     const sink = new CallSinks([this.recent, this.history, ...(opts.sinks ?? []), announce], opts.scrubCall);
-    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink });
+    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink, tracer: opts.tracer });
   }
 
   get isDraining(): boolean {

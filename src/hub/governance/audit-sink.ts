@@ -30,6 +30,7 @@ export class AuditSink implements CallSink {
         errorCode: call.errorCode ?? undefined,
         profile: call.profile ?? undefined,
         scanEstimate: call.scanEstimate,
+        traceId: call.traceId,
       })
       .then((r) => {
         if (!r.ok) this.logger.error({ code: r.error.code, msg: r.error.message }, 'audit write failed');

@@ -26,6 +26,8 @@ export interface CallRecord {
   profile: string | null;
   /** The engine's estimate of what the statement would read, when the call asked for one (scan limits, explain_query). */
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
+  /** The call's W3C trace id, when it has one (an incoming traceparent, or the hub's span). */
+  traceId?: string | undefined;
 }
 
 /** Receives every finished call: status's recent list, audit, metrics. */

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CallRecord, CallSink } from './call-record.js';
 
-export type HistoryEntry = Pick<CallRecord, 'at' | 'tool' | 'sql' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client'>;
+export type HistoryEntry = Pick<CallRecord, 'at' | 'tool' | 'sql' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
 
 export class QueryHistory implements CallSink {
   private readonly byIdentity: LRUCache<string, HistoryEntry[]>;
@@ -23,8 +23,8 @@ export class QueryHistory implements CallSink {
       list = [];
       this.byIdentity.set(call.identity, list);
     }
-    const { at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client } = call;
-    list.push({ at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client });
+    const { at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
+    list.push({ at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
     if (list.length > this.perIdentity) list.splice(0, list.length - this.perIdentity);
   }
 

@@ -18,14 +18,15 @@ import { quota } from './stages/quota.js';
 import { rateLimit } from './stages/rate-limit.js';
 import { target } from './stages/target.js';
 import { toolPolicy } from './stages/tool-policy.js';
+import { trace } from './stages/trace.js';
 import { usage } from './stages/usage.js';
 
 /**
- * In order. audit and usage wrap the rest and act on the way back (every call one record; what it used
- * counted); the rules follow cheapest first: the role and tool (no I/O), the rate limit, the quota, and
- * the target (resolved from settings, no login).
+ * In order. trace, audit and usage wrap the rest and act on the way back (the call's span around all of
+ * it; every call one record; what it used counted); the rules follow cheapest first: the role and tool
+ * (no I/O), the rate limit, the quota, and the target (resolved from settings, no login).
  */
-export const CALL_STAGES: readonly CallStage[] = [audit, usage, toolPolicy, rateLimit, quota, target];
+export const CALL_STAGES: readonly CallStage[] = [trace, audit, usage, toolPolicy, rateLimit, quota, target];
 
 export type ToolBody = (call: ToolCall) => Promise<CallToolResult>;
 
@@ -45,7 +46,7 @@ export class CallPipeline {
 
     const call = new CallState(this.env, session, tool, request, args, controller);
     try {
-      return await runStages(CALL_STAGES, call, () => body(toolCallOf(call)));
+      return await runStages(CALL_STAGES, call, () => runBody(call, body));
     } finally {
       clearTimeout(timer);
       request.signal.removeEventListener('abort', onClientAbort);
@@ -60,6 +61,17 @@ export class CallPipeline {
 
 }
 
+/**
+ * The tool body. When traced, what it does after its last statement came back (turning rows into the
+ * result: text table, structured content, truncation) is the call's `shape` span.
+ */
+async function runBody(call: CallState, body: ToolBody): Promise<CallToolResult> {
+  const result = await body(toolCallOf(call));
+  const shapedFrom = call.trace?.lastResultAt;
+  if (shapedFrom !== undefined) call.trace!.span.child('shape', { 'snowmux.result_is_error': result.isError === true }, shapedFrom).end();
+  return result;
+}
+
 /** The body's view of the call, once every call stage has passed. */
 function toolCallOf(call: CallState): ToolCall {
   const { role, target: where } = call;
@@ -67,7 +79,7 @@ function toolCallOf(call: CallState): ToolCall {
   const { limits } = call.env;
   const ctx: CallContext = {
     signal: call.controller.signal,
-    tag: { sessionId: call.session.id, requestId: call.request.id, client: call.session.clientLabel, tool: call.tool },
+    tag: { sessionId: call.session.id, requestId: call.request.id, client: call.session.clientLabel, tool: call.tool, traceId: call.traceId },
     // A role's statement timeout applies in the warehouse (both backends cancel the statement at it).
     timeoutMs: Math.min(limits.callTimeoutMs, role.statementTimeoutMs ?? Infinity),
     role: role.snowflakeRole,
@@ -81,6 +93,7 @@ function toolCallOf(call: CallState): ToolCall {
     identity: call.identity,
     sessionKey: call.session.id,
     meter: call.meter,
+    trace: call.trace,
   });
   return {
     warehouse,

@@ -10,12 +10,14 @@ import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import type { Logger } from '../observe/logger.js';
+import type { CallTracer, TraceCarrier } from '../observe/tracing.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type { Session } from '../session/session.js';
 import type { WarehouseProvider, WarehouseTarget } from '../warehouse/warehouse-registry.js';
 import type { CallContext, QueryProgress, Warehouse } from '../warehouse/types.js';
 import type { HubLimits } from './hub-limits.js';
 import type { Stage } from './stage.js';
+import type { StatementTrace } from './statement.js';
 
 /** What the pipeline serves calls with: shared by every session of the hub. */
 export interface PipelineEnv {
@@ -24,6 +26,8 @@ export interface PipelineEnv {
   limits: HubLimits;
   logger: Logger;
   sink: CallSink;
+  /** Present when call spans are exported (hub.otel_endpoint); the trace stage uses it. */
+  tracer?: CallTracer | undefined;
 }
 
 /** What a caller's request brings, whatever the transport: its id, its cancellation, where progress goes. */
@@ -32,6 +36,8 @@ export interface CallRequest {
   /** Aborted when the client cancels the request or goes away. */
   signal: AbortSignal;
   onProgress?: ((progress: QueryProgress) => void) | undefined;
+  /** W3C trace context the request carried (MCP: `params._meta.traceparent` and `tracestate`). */
+  trace?: TraceCarrier | undefined;
 }
 
 /** What a tool body gets for one call. */
@@ -56,6 +62,10 @@ export class CallState {
   /** Set by the target stage. */
   target: WarehouseTarget | undefined;
   sql: string | null = null;
+  /** Set by the trace stage: the call's trace id (the incoming one, or its span's), for QUERY_TAG and audit. */
+  traceId: string | undefined;
+  /** Set by the trace stage when spans are exported: the call's span, parent of the stage spans. */
+  trace: StatementTrace | undefined;
   outcome: CallRecord['outcome'] = 'ok';
   errorCode: string | null = null;
 

@@ -4,6 +4,7 @@
  * cost guard (the engine's estimate, before anything runs), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
  * Adding a rule is one stage file in stages/ and one entry here (plus its test).
  */
+import { epochMs, failureCode } from '../observe/tracing.js';
 import type { StatementStage, OperationResult, Statement } from './statement.js';
 import { runStages } from './stage.js';
 import { accounting } from './stages/accounting.js';
@@ -34,5 +35,21 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
 ];
 
 export function runStatement(st: Statement): Promise<OperationResult> {
-  return runStages(STATEMENT_STAGES, st, () => execute(st));
+  const trace = st.scope.trace;
+  if (!trace) return runStages(STATEMENT_STAGES, st, () => execute(st));
+  return runStages(STATEMENT_STAGES, st, () => executeTraced(st)).finally(() => (trace.lastResultAt = epochMs()));
+}
+
+/** The warehouse's own part of a statement, as a span (one per attempt when reads are retried). */
+async function executeTraced(st: Statement): Promise<OperationResult> {
+  const span = st.scope.trace!.span.child(`warehouse ${st.op.kind}`, { 'db.system.name': st.scope.target.kind, 'snowmux.profile': st.scope.target.name });
+  try {
+    const result = await execute(st);
+    const query = st.op.kind === 'query' || st.op.kind === 'fetch' ? (result as { queryId?: string; rowCount: number }) : undefined;
+    span.end(query ? { 'snowmux.query_id': query.queryId, 'snowmux.rows': query.rowCount } : undefined);
+    return result;
+  } catch (err) {
+    span.end(undefined, failureCode(err));
+    throw err;
+  }
 }

@@ -6,6 +6,7 @@
 import type { SqlReading } from '../guard/sql/classifier.js';
 import type { CallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
+import type { CallSpan } from '../observe/tracing.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
 import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
@@ -66,6 +67,15 @@ export interface StatementScope {
   /** The fair queue's key (one share per session). */
   sessionKey: string;
   meter: CallMeter;
+  /** The call's span when traces are exported: stages that take time open children of it. */
+  trace?: StatementTrace | undefined;
+}
+
+/** A traced call as its statements see it. */
+export interface StatementTrace {
+  readonly span: CallSpan;
+  /** When the last statement's result came back (epoch ms): where result shaping starts. */
+  lastResultAt?: number | undefined;
 }
 
 export interface Statement {

@@ -41,6 +41,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
           query_id: z.string().nullable(),
           profile: z.string().nullable(),
           scan_bytes_estimate: z.number().nullable(),
+          trace_id: z.string().nullable(),
         })),
       })),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -62,6 +63,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         query_id: c.queryId,
         profile: c.profile,
         scan_bytes_estimate: c.scanEstimate?.bytes ?? null,
+        trace_id: c.traceId ?? null,
       }));
       const table = renderTable(
         ['at', 'outcome', 'ms', 'rows', 'query_id', 'sql'],

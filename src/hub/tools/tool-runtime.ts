@@ -10,6 +10,7 @@ import type { QueryHistory } from '../observe/query-history.js';
 import type { HubLimits } from '../pipeline/hub-limits.js';
 import type { Session } from '../session/session.js';
 import type { QueryProgress } from '../warehouse/types.js';
+import { traceCarrierOf } from '../observe/tracing.js';
 import type { TeamTool } from './team-tools.js';
 
 export type { ToolCall } from '../pipeline/call-state.js';
@@ -40,7 +41,7 @@ export function runTool(env: ToolEnv, tool: string, mcp: ServerContext, args: Re
 }
 
 function requestOf(mcp: ServerContext): CallRequest {
-  return { id: String(mcp.mcpReq.id), signal: mcp.mcpReq.signal, onProgress: progressReporter(mcp) };
+  return { id: String(mcp.mcpReq.id), signal: mcp.mcpReq.signal, onProgress: progressReporter(mcp), trace: traceCarrierOf(mcp.mcpReq._meta) };
 }
 
 /** Progress notifications only when the request carried a progressToken; progress strictly increases. */

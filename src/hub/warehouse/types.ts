@@ -13,6 +13,8 @@ export interface QueryTag {
   requestId: string;
   client: string;
   tool: string;
+  /** The call's W3C trace id (32 hex digits), when it has one: joins Snowflake's history to the trace. */
+  traceId?: string | undefined;
 }
 
 export interface CallContext {

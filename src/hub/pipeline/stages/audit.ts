@@ -19,6 +19,9 @@ export const audit: CallStage = {
     const ms = performance.now() - call.started;
     call.logger.debug({ outcome: call.outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
     const { meter } = call;
+    // Every sink (status, audit, metrics, events) gets the record now; the audit file write it queues is
+    // hash-chained in order, off the call path.
+    const span = call.trace?.span.child('audit');
     call.env.sink.record(
       callRecord(call.session, call.tool, call.request.id, {
         outcome: call.outcome,
@@ -33,8 +36,10 @@ export const audit: CallStage = {
         request: call.sql === null ? call.args : undefined,
         profile: meter.profile ?? null,
         ...(meter.scanEstimate ? { scanEstimate: meter.scanEstimate } : {}),
+        ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
       }),
     );
+    span?.end();
     return result;
   },
 };

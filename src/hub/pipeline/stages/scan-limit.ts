@@ -7,6 +7,7 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import { formatBytes } from '../../observe/byte-size.js';
+import { failureCode } from '../../observe/tracing.js';
 import type { ScanEstimate } from '../../warehouse/types.js';
 import type { StatementStage } from '../statement.js';
 
@@ -23,10 +24,23 @@ export const scanLimit: StatementStage = {
     if (st.op.kind !== 'query' || (!limit && !budgeted) || !first || !EXPLAINABLE.has(first.type)) return next();
     const w = st.warehouse;
     if (!w?.explain || st.text === undefined) return next();
-    const plan = await w.explain(st.text, st.op.options);
+    const span = st.scope.trace?.span.child('pre-flight', { 'snowmux.rule': limit ? 'max_scan' : 'scan_budget' });
+    let plan;
+    try {
+      plan = await w.explain(st.text, st.op.options);
+    } catch (err) {
+      span?.end(undefined, failureCode(err));
+      throw err;
+    }
     // Into the call's record whatever the verdict: a refusal is audited with the estimate that caused it.
     st.scope.meter.scanEstimate = plan.estimate;
     const over = limit && overLimit(plan.estimate, limit, st.scope.target.kind === 'snowflake' ? 'Snowflake' : 'DuckDB');
+    span?.end({
+      'snowmux.scan.bytes': plan.estimate.bytes,
+      'snowmux.scan.partitions': plan.estimate.partitions,
+      'snowmux.scan.rows': plan.estimate.rows,
+      'snowmux.scan.over_limit': over ? over.key : undefined,
+    });
     if (over) {
       throw new SnowmuxError(
         'SCAN_LIMIT',

@@ -5,6 +5,7 @@
  * Redis cannot answer, each replica's own queue is the limit.
  */
 import { SnowmuxError } from '../../../errors.js';
+import { epochMs } from '../../observe/tracing.js';
 import { signalOf, type StatementStage } from '../statement.js';
 
 export const teamSlot: StatementStage = {
@@ -12,8 +13,10 @@ export const teamSlot: StatementStage = {
   async run(st, next) {
     if (!st.warehouse) throw new SnowmuxError('INTERNAL_ERROR', 'The team-slot stage ran before the warehouse was opened.');
     const started = performance.now();
+    const startedAt = st.scope.trace ? epochMs() : 0;
     const lease = await st.scope.governance.teamSlot(st.warehouse, signalOf(st.op));
     if (!lease) return next();
+    st.scope.trace?.span.child('team slot wait', undefined, startedAt).end();
     // Waiting for the team's slot is queueing, not running: the queue stage around this one times both,
     // so the wait moves from run time to queue wait.
     const waited = performance.now() - started;
