@@ -12,25 +12,35 @@
  *
  * baselineRoot is another checkout, built (`npm run build`), e.g. `git worktree add /tmp/base <ref>`:
  * its hub and shim run in the same rounds as this checkout's, alternating, so machine noise hits both.
- * The peer is a raw SDK v2 server with one echo tool on stdio (bench/peer-echo-server.ts), one per client:
- * its CPU per call is summed over the 8 peer processes.
+ * The peers: a raw SDK v2 server with one echo tool on stdio (bench/peer-echo-server.ts), one per client,
+ * its CPU per call summed over the 8 peer processes; and the two stdio-to-HTTP proxies editors use for
+ * remote servers, mcp-remote and supergateway, one per client, in front of one Streamable HTTP echo server
+ * (bench/peer-http-echo-server.ts), their CPU summed with the server's — what the hub's shim + hub pair is
+ * up against when a team puts a server behind HTTP instead.
  *
  * --traces compares this checkout's hub with traces off and on (hub.otel_endpoint, spans exported over
  * OTLP/HTTP to a collector in this process that accepts everything), and the baseline when given, on
  * SELECT 1 and list_databases: what a call pays for its spans, and that traces off pays nothing.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_CONFIG, RawStdioClient, benchEnv, benchHome, cli, cpuMs, fmt, killHubs, machine, median, root, startHubProcess, summary } from './lib.js';
 
+/** Resolves the proxies' entry points (dev dependencies) the way Node would. */
+const requireFrom = createRequire(import.meta.url);
+
 type Workload = 'tools/list' | 'list_databases' | 'SELECT 1';
 const WORKLOADS: Workload[] = ['tools/list', 'list_databases', 'SELECT 1'];
 
 interface Target {
   name: string;
+  /** Peers serve an echo tool only: no list_databases. */
+  peer?: boolean;
   clients: RawStdioClient[];
   /** Processes whose CPU is the cost of serving (the hub; for the peer, every peer server). */
   servingPids: () => number[];
@@ -78,11 +88,40 @@ async function peerTarget(clients: number): Promise<Target> {
   const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([server], benchEnv(), `peer-${i}`)));
   return {
     name: 'raw SDK v2 echo server (stdio, one per client)',
+    peer: true,
     clients: cs,
     servingPids: () => cs.map((c) => c.pid!),
     call: (c, w) => (w === 'tools/list' ? c.request('tools/list') : c.request('tools/call', { name: 'echo', arguments: { text: '1' } })),
     close: async () => {
       for (const c of cs) c.close();
+    },
+  };
+}
+
+/** mcp-remote or supergateway (one per client, as each editor would launch one) in front of one HTTP echo server. */
+async function proxyTarget(kind: 'mcp-remote' | 'supergateway', clients: number): Promise<Target> {
+  const server = spawn(process.execPath, [join(root, 'dist', 'bench', 'peer-http-echo-server.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    server.stdout!.setEncoding('utf8').once('data', (line: string) => resolve(line.trim()));
+    server.once('exit', () => reject(new Error('the HTTP echo server exited')));
+  });
+  // mcp-remote keeps OAuth state in a directory of its own: a temporary one, removed with the target.
+  const stateDir = mkdtempSync(join(tmpdir(), 'smx-bench-mcp-remote-'));
+  const args =
+    kind === 'mcp-remote'
+      ? [requireFrom.resolve('mcp-remote/dist/proxy.js'), url, '--transport', 'http-only']
+      : [requireFrom.resolve('supergateway/dist/index.js'), '--streamableHttp', url, '--logLevel', 'none'];
+  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start(args, { ...benchEnv(), MCP_REMOTE_CONFIG_DIR: stateDir }, `${kind}-${i}`)));
+  return {
+    name: `${kind} → HTTP echo server (one proxy per client)`,
+    peer: true,
+    clients: cs,
+    servingPids: () => [...cs.map((c) => c.pid!), server.pid!],
+    call: (c, w) => (w === 'tools/list' ? c.request('tools/list') : c.request('tools/call', { name: 'echo', arguments: { text: '1' } })),
+    close: async () => {
+      for (const c of cs) c.close();
+      server.kill('SIGKILL');
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
@@ -116,12 +155,14 @@ export async function hotPath(seconds: number, rounds: number, baselineRoot: str
     targets.push(await hubTarget('snowmux hub (this checkout)', root, clients));
     if (baselineRoot) targets.push(await hubTarget(`snowmux hub (baseline ${baselineRoot})`, baselineRoot, clients));
     targets.push(await peerTarget(clients));
+    targets.push(await proxyTarget('mcp-remote', clients));
+    targets.push(await proxyTarget('supergateway', clients));
     const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
     for (const w of WORKLOADS) for (const t of targets) await closedLoop(t, w, 0.5); // warm-up
     for (let r = 0; r < rounds; r++) {
       for (const w of WORKLOADS) {
         for (const t of targets) {
-          if (t.name.startsWith('raw') && w === 'list_databases') continue;
+          if (t.peer && w === 'list_databases') continue;
           const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
           if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
           const key = `${t.name}\u0000${w}`;
