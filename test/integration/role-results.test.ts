@@ -45,3 +45,35 @@ identities = ["${me}"]
   const slow = await lean.callTool('execute_query', { query: 'SELECT count(*) FROM range(1000000000000)' });
   assert.equal((slow._meta?.['dev.snowmux/error'] as { code: string }).code, 'QUERY_TIMEOUT', textOf(slow));
 });
+
+test('result_form = "text": the role\'s tools have no output schemas and answer with the text table alone; other roles keep both', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.texty]
+identities = ["${me}"]
+clients = ["texty-*"]
+result_form = "text"
+[roles.plain]
+identities = ["${me}"]
+`);
+  await startHub(t, home);
+  for (const kind of ['v2-legacy', 'v2-modern', 'v1'] as const) {
+    const texty = await connectClient(t, { home, kind, name: `texty-${kind}` });
+    const plain = await connectClient(t, { home, kind, name: `plain-${kind}` });
+    const listed = await texty.listTools();
+    assert.ok(listed.tools.length > 10);
+    assert.deepEqual(listed.tools.filter((tool) => tool.outputSchema !== undefined).map((tool) => tool.name), [], kind);
+    assert.ok((await plain.listTools()).tools.some((tool) => tool.name === 'execute_query' && tool.outputSchema !== undefined), 'another role keeps the schemas');
+
+    const r = await texty.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION ORDER BY N_NATIONKEY LIMIT 2' });
+    assert.ok(!r.isError, textOf(r));
+    assert.equal(r.structuredContent, undefined, kind);
+    assert.match(textOf(r), /N_NAME[\s\S]*ALGERIA[\s\S]*ARGENTINA/);
+    const listedDbs = await texty.callTool('list_databases', {});
+    assert.equal(listedDbs.structuredContent, undefined);
+    assert.match(textOf(listedDbs), /SNOWMUX_SAMPLE/);
+    // Refusals still carry their code.
+    const refused = await texty.callTool('execute_query', { query: 'DROP TABLE NATION' });
+    assert.equal((refused._meta?.['dev.snowmux/error'] as { code: string }).code, 'SQL_REFUSED');
+  }
+});

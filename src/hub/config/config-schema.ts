@@ -152,7 +152,7 @@ const quotaFileSchema = z
   });
 
 /** How query results are returned: table text and structured rows, or structured rows with a one-line text. */
-export const RESULT_FORMS = ['both', 'structured'] as const;
+export const RESULT_FORMS = ['both', 'structured', 'text'] as const;
 export type ResultForm = (typeof RESULT_FORMS)[number];
 
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -177,7 +177,7 @@ const roleFileSchema = z
       statement_timeout: duration(),
       max_cell_chars: positiveInt(),
       row_cap_pushdown: bool(),
-      result_form: z.enum(RESULT_FORMS, { error: 'expected "both" or "structured"' }),
+      result_form: z.enum(RESULT_FORMS, { error: 'expected "both", "structured" or "text"' }),
       rate: rateFileSchema,
       quota: quotaFileSchema,
     },

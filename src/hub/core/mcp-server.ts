@@ -14,6 +14,7 @@ import { registerSearchObjects } from '../tools/search-objects.js';
 import { registerDiagnosticTools } from '../tools/diagnostic-tools.js';
 import { registerCortexTools } from '../tools/cortex-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
+import { offerTextOnly } from '../tools/text-only-tools.js';
 
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
 Explore with list_databases, list_schemas, list_tables, list_views, describe_table and describe_view; query with execute_query (one read-only statement per call; pass database/schema instead of USE). Large results are truncated: narrow the query, or page on with fetch_results(query_id, offset).`;
@@ -23,6 +24,9 @@ export function createMcpServer(env: ToolEnv): McpServer {
     { name: 'snowmux', version: VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
+  // A role that takes its results as text gets tools without output schemas (see text-only-tools.ts).
+  const form = env.pipeline.resultFormOf(env.session);
+  if (form === 'text') offerTextOnly(server);
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
   registerSearchObjects(server, env);
@@ -30,8 +34,8 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerCortexTools(server, env);
   registerTeamTools(server, env, env.teamTools ?? []);
   registerObjectResources(server, env);
-  // The schemas embed the hub's limits and the team's tools; nothing else about a session changes the listing.
-  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? []]));
+  // The schemas embed the hub's limits and the team's tools, and a text-only role's listing has none.
+  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']));
   recordRefusedCalls(server, env);
   return server;
 }

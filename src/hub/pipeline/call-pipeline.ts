@@ -8,6 +8,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import type { Session } from '../session/session.js';
+import type { ResultForm } from '../config/config-schema.js';
 import type { CallContext } from '../warehouse/types.js';
 import { refusedCallRecord } from './call-record.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
@@ -52,6 +53,11 @@ export class CallPipeline {
       request.signal.removeEventListener('abort', onClientAbort);
       session.endCall(request.id, call.outcome === 'error');
     }
+  }
+
+  /** How this session's role takes its results (its tool listing depends on it: see tools/text-only-tools.ts). */
+  resultFormOf(session: Session): ResultForm {
+    return this.env.governance.roleFor(session).resultForm ?? 'both';
   }
 
   /** Records a call refused before any stage could run (the SDK found no such tool, or bad arguments). */
