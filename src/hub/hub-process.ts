@@ -16,7 +16,8 @@ import { SecretScrubber } from './audit/audit-redact.js';
 import type { HttpEngineChoice } from './config/config-schema.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import type { HttpService } from './http/serve-http.js';
-import { listenMetrics } from './listen/metrics-listener.js';
+import { listenMetrics, type MetricsListener } from './listen/metrics-listener.js';
+import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics } from './observe/metrics.js';
@@ -67,7 +68,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   let http: HttpService | undefined;
   let team: TeamState | undefined;
   let metricsUrl: string | undefined;
-  let metricsServer: { close(): unknown } | undefined;
+  let metricsListener: MetricsListener | undefined;
   const hub = new Hub({
     home,
     socketPath,
@@ -90,12 +91,23 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       ...(http ? { http: { url: http.url, engine: http.engine, auth: http.auth.enabled } } : {}),
       ...(team ? { team: team.snapshot() } : {}),
     }),
-    // The next hub (a replacement, or one a shim starts while this one drains) wants the same ports.
+    // While draining, /healthz answers 503 on the metrics and HTTP listeners until the process exits —
+    // unless the next hub (a replacement, or one a shim starts while this one drains) comes up: it wants
+    // the same fixed ports at once, so they are let go of then.
     onStopping: () => {
-      metricsServer?.close();
-      http?.stopAccepting();
+      successor = watchForSuccessor(socketPath, () => {
+        logger.info('the next hub holds the socket; letting go of the metrics and HTTP ports for it');
+        releasePorts();
+      });
     },
   });
+  let successor: SuccessorWatch | undefined;
+  let portsReleased = false;
+  const releasePorts = () => {
+    portsReleased = true;
+    metricsListener?.release();
+    http?.stopAccepting();
+  };
   hubRef = hub;
   if (predecessor?.link) {
     // Make before break: open the warehouse (a Snowflake login, the DuckDB file) while the old hub still
@@ -137,13 +149,12 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
       metrics: () => metrics.text(),
       contentType: metrics.contentType,
-      health: () => {
-        const st = hub.status();
-        return { ok: st.state === 'running', body: { status: st.state, version: st.version, sessions: st.sessions.length, uptimeMs: st.uptimeMs } };
-      },
+      health: () => hub.health(),
     });
-    const onListening = (endpoint: { server: { close(): unknown }; url: string }) => {
-      metricsServer = endpoint.server;
+    const onListening = (endpoint: MetricsListener) => {
+      metricsListener = endpoint;
+      // The next hub came up while this one was still getting the port: not ours to keep.
+      if (portsReleased) endpoint.release();
       metricsUrl = endpoint.url;
       logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
     };
@@ -182,6 +193,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger });
     const onServing = (service: HttpService) => {
       http = service;
+      if (portsReleased) service.stopAccepting();
       logger.info({ url: service.url, auth: service.auth }, 'http listening');
       say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
       if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
@@ -204,10 +216,13 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     }
   }
   
+  // The listeners go last: /healthz says "draining" for as long as anything of this hub is still open.
   const closed = hub.stopped.then(async () => {
-    await http?.close();
+    successor?.stop();
     await team?.close();
     await runtime.close('hub stopped');
+    await http?.close();
+    await metricsListener?.close();
   });
   return { hub, logger, reload: () => hub.reload() as ReloadResult, stop: (reason) => hub.stop(reason), closed };
 }

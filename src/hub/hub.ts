@@ -4,7 +4,7 @@
  * (cli/commands/hub-command.ts) and the HTTP face to hold.
  */
 import type { Duplex } from 'node:stream';
-import { HubCore, type AttachedSession, type AttachedSessionHooks, type HubCoreOptions, type HubStatus } from './core/hub-core.js';
+import { HubCore, type AttachedSession, type AttachedSessionHooks, type HubCoreOptions, type HubHealth, type HubStatus } from './core/hub-core.js';
 import { SocketFace, type SocketFaceOptions, type SocketStartOptions } from './socket/socket-face.js';
 import type { SessionFacts } from './session/session.js';
 import type { Logger } from './observe/logger.js';
@@ -61,6 +61,10 @@ export class Hub {
 
   status(): HubStatus {
     return this.core.status();
+  }
+
+  health(): HubHealth {
+    return this.core.health();
   }
 
   stop(reason: string): Promise<void> {

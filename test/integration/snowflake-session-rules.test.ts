@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_POOL, type SnowflakeProfile } from '../../src/hub/config/profile-types.js';
+import { DEFAULT_POOL } from '../../src/hub/config/config-schema.js';
+import type { SnowflakeProfile } from '../../src/hub/config/profile-types.js';
 import { parseQueryTag, queryTagText } from '../../src/hub/warehouse/snowflake/query-tag.js';
 import { fixedToJson } from '../../src/hub/warehouse/snowflake/result-values.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, TrackedContext } from '../../src/hub/warehouse/snowflake/session-context.js';

@@ -1,8 +1,9 @@
 /**
  * `snowmux status [--json] [--watch] [--url URL]` — what the running hub is doing, over the home's socket
  * or a hub's HTTP face (`--url`, key from $SNOWMUX_KEY or --key-file, never a flag). Exits 3 when the hub
- * is unhealthy (draining, or every warehouse behind an open breaker), for scripts. `--watch` redraws in
- * place and keeps waiting through hub restarts, saying so.
+ * is unhealthy (draining, or every warehouse behind an open breaker), for scripts. `--watch` follows the
+ * hub's /events when it can (status-watch.ts), redraws in place fitted to the terminal (watch-screen.ts),
+ * and keeps waiting through hub restarts, saying so.
  */
 import { readFileSync } from 'node:fs';
 import { SnowmuxError, errorMessage } from '../../errors.js';
@@ -11,6 +12,9 @@ import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
+import { watchStatus } from '../status-watch.js';
+import { DEFAULT_SCREEN, duration, watchScreen, type WatchFrame } from '../watch-screen.js';
+import type { WriteStream } from 'node:tty';
 
 export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('status', argv, {
@@ -23,10 +27,19 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     help: { type: 'boolean' },
   });
   if (values.help) {
-    io.stdout.write('Usage: snowmux status [--home DIR | --url URL [--key-file FILE]] [--json] [--watch [--interval MS]]\n\nExit codes: 0 healthy, 3 unhealthy (draining, or every warehouse behind an open breaker), 1 no answer.\nWith --url the API key comes from $SNOWMUX_KEY or --key-file (never a flag).\n');
+    io.stdout.write(
+      'Usage: snowmux status [--home DIR | --url URL [--key-file FILE]] [--json] [--watch [--interval MS]]\n\n' +
+        'Exit codes: 0 healthy, 3 unhealthy (draining, or every warehouse behind an open breaker), 1 no answer.\n' +
+        'With --url the API key comes from $SNOWMUX_KEY or --key-file (never a flag).\n\n' +
+        '--watch redraws in place, fitted to the terminal, and waits through hub restarts. It follows the hub\'s\n' +
+        '/events and re-reads on each change: with --url, or on the socket when the hub has an HTTP listener\n' +
+        '(hub.http_listen) and a key is given (or its auth is off). Otherwise it re-reads every --interval ms\n' +
+        '(default 1000; with events, a background re-read every 10 s keeps uptimes moving).\n',
+    );
     return 0;
   }
-  const read = values.url !== undefined ? httpStatusReader(values.url, values['key-file']) : socketStatusReader(values.home);
+  const key = values['key-file'] !== undefined ? readFileSync(values['key-file'], 'utf8').trim() : process.env.SNOWMUX_KEY;
+  const read = values.url !== undefined ? httpStatusReader(values.url, key) : socketStatusReader(values.home);
   if (!values.watch) {
     const status = await read();
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
@@ -34,18 +47,47 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     if (problems.length > 0 && !values.json) io.stdout.write(`\nunhealthy: ${problems.join('; ')}\n`);
     return problems.length > 0 ? 3 : 0;
   }
-  const every = Math.max(200, Number(values.interval ?? 1000) || 1000);
-  for (;;) {
-    try {
-      const status = await read();
-      io.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `\x1b[2J\x1b[H${formatStatus(status)}`);
-    } catch (err) {
-      // A hub restarting (or not started yet) is something to wait for, not a reason to quit watching.
-      const line = `waiting for the hub: ${errorMessage(err)} (${new Date().toLocaleTimeString()})`;
-      io.stdout.write(values.json ? `${JSON.stringify({ waiting: errorMessage(err) })}\n` : `\x1b[2J\x1b[H${line}\n`);
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
+  const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);
+  return watchStatus({
+    source: { read, eventsFor: (status) => eventsOf(status, values.url, key) },
+    show: values.json ? (frame) => io.stdout.write(`${JSON.stringify(frame.kind === 'status' ? frame.status : { waiting: frame.reason })}\n`) : screenWriter(io.stdout),
+    intervalMs: interval ?? 1000,
+    liveIntervalMs: interval ?? 10_000,
+  });
+}
+
+/**
+ * The /events stream to follow: the `--url` hub's; or, on the home's socket, the local hub's HTTP listener
+ * when its status shows one this watch can use (auth off, or a key from $SNOWMUX_KEY / --key-file).
+ * Otherwise none, and the watch polls.
+ */
+function eventsOf(status: HubStatus, url: string | undefined, key: string | undefined): { url: string; key: string | undefined } | null {
+  if (url !== undefined) return { url: new URL('/events', url).href, key };
+  const http = status.http as { url?: string; auth?: boolean } | undefined;
+  if (!http?.url || (http.auth !== false && !key)) return null;
+  return { url: new URL('/events', http.url).href, key };
+}
+
+/**
+ * Draws each frame over the last one: cursor home, each line then clear-to-end-of-line, then clear to the
+ * end of the screen — no full clear, so nothing flashes. Fitted to the terminal (80×24 when not a TTY);
+ * a resize redraws the last frame.
+ */
+function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
+  const tty = out as Partial<WriteStream>;
+  const size = () => (tty.isTTY && tty.columns && tty.rows ? { columns: tty.columns, rows: tty.rows } : DEFAULT_SCREEN);
+  let last: WatchFrame | null = null;
+  const draw = (frame: WatchFrame) => {
+    last = frame;
+    out.write(`\x1b[H${watchScreen(frame, size()).join('\x1b[K\n')}\x1b[K\x1b[J`);
+  };
+  if (tty.isTTY) tty.on?.('resize', () => last && draw(last));
+  // The last row has no newline (it would scroll a full screen): give the prompt a line of its own.
+  process.once('SIGINT', () => {
+    out.write('\n');
+    process.exit(130);
+  });
+  return draw;
 }
 
 function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
@@ -55,17 +97,22 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
   return () => controlRequest<HubStatus>(socketPath, 'status');
 }
 
-function httpStatusReader(url: string, keyFile: string | undefined): () => Promise<HubStatus> {
+function httpStatusReader(url: string, key: string | undefined): () => Promise<HubStatus> {
   let base: URL;
   try {
     base = new URL(url);
   } catch {
     throw new SnowmuxError('USAGE', `--url must be the hub's HTTP address, e.g. http://127.0.0.1:8765; got "${url}".`);
   }
-  const key = keyFile !== undefined ? readFileSync(keyFile, 'utf8').trim() : process.env.SNOWMUX_KEY;
   const target = new URL('/status', base);
   return async () => {
-    const res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(5_000) });
+    let res: Response;
+    try {
+      res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(5_000) });
+    } catch (err) {
+      const why = (err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err);
+      throw new SnowmuxError('HUB_NOT_RUNNING', `No hub answered at ${target.origin} (${why}). Is it running, and is --url its HTTP address?`, { cause: err });
+    }
     if (res.status === 401) throw new SnowmuxError('HTTP_UNAUTHORIZED', `${target.origin} refused the key: ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? 'unauthorized'} Set SNOWMUX_KEY or --key-file.`);
     if (!res.ok) throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered HTTP ${res.status}.`);
     return (await res.json()) as HubStatus;
@@ -80,15 +127,6 @@ export function unhealthy(status: HubStatus): string[] {
   const open = breakers.filter((b) => b.state === 'open');
   if (open.length > 0 && open.length === breakers.length) reasons.push(`circuit breaker open for ${open.map((b) => b.profile).join(', ')}`);
   return reasons;
-}
-
-function duration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  return `${h}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 function table(headers: string[], rows: string[][]): string {

@@ -44,12 +44,3 @@ export interface SnowflakeProfile {
   /** Where each setting came from, for error messages: key → "flag --account" | "env SNOWFLAKE_ACCOUNT" | "~/.snowflake/connections.toml [dev]" … */
   sources: Record<string, string>;
 }
-
-export const DEFAULT_POOL: PoolSettings = {
-  min: 0,
-  max: 4,
-  acquireTimeoutMs: 10_000,
-  idleTimeoutMs: 10 * 60_000,
-  validateOnBorrow: true,
-  maxConnectionAgeMs: 0,
-};

@@ -10,11 +10,11 @@ import { readFileSync } from 'node:fs';
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
 import type { LoadedConfig } from './config-file.js';
-import { DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from './config-schema.js';
+import { DEFAULT_POOL, DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from './config-schema.js';
 import { connectionLayer, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './env-profile.js';
 import { loadPrivateKey, type KeySetting } from './private-key.js';
-import { DEFAULT_POOL, type PoolSettings, type SnowflakeAuth, type SnowflakeProfile } from './profile-types.js';
+import type { PoolSettings, SnowflakeAuth, SnowflakeProfile } from './profile-types.js';
 import {
   authenticatorProblem,
   expandHome,

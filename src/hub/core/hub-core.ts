@@ -39,8 +39,8 @@ export interface HubCoreOptions {
   /** Extra sections for status output (pool, breaker, limits…). */
   statusSections?: () => Record<string, unknown>;
   /**
-   * Called once when the hub starts draining: let go of what the next hub will need at once (a fixed
-   * metrics port…). The next hub may already be running.
+   * Called once when the hub starts draining, after the listeners stopped accepting sessions. The next
+   * hub may already be running (a take-over) or start at any moment (a shim starts one).
    */
   onStopping?: (reason: string) => void;
   /** Tools defined in config.toml, checked at start. */
@@ -65,6 +65,15 @@ export interface HubStatus {
   totals: { sessionsOpened: number; calls: number; errors: number; refused: number; cancelled: number };
   recent: CallRecord[];
   [section: string]: unknown;
+}
+
+/**
+ * What `/healthz` answers, on every listener that serves it: 200 while the hub runs, 503 from the moment
+ * it starts draining until it exits, so a load balancer or process manager stops sending it new work.
+ */
+export interface HubHealth {
+  ok: boolean;
+  body: { status: 'running' | 'draining'; message?: string; version: string; pid: number; uptimeMs: number; sessions: number };
 }
 
 /** What the hub tells listeners (the HTTP face's /events): sessions coming and going, calls, draining. */
@@ -124,6 +133,7 @@ export class HubCore {
   private readonly pipeline: CallPipeline;
   private sessionsOpened = 0;
   private draining = false;
+  private drainReason = '';
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
 
@@ -202,6 +212,15 @@ export class HubCore {
     return { disconnected: matches.map((s) => s.session.id) };
   }
 
+  health(): HubHealth {
+    const base = { version: VERSION, pid: process.pid, uptimeMs: Date.now() - this.startedAt.getTime(), sessions: this.sessions.size };
+    if (!this.draining) return { ok: true, body: { status: 'running', ...base } };
+    return {
+      ok: false,
+      body: { status: 'draining', message: `The hub is draining (${this.drainReason}): it finishes the calls it has, then exits. Send new work to another hub.`, ...base },
+    };
+  }
+
   status(): HubStatus {
     return {
       version: VERSION,
@@ -233,6 +252,7 @@ export class HubCore {
    */
   private async shutdown(reason: string): Promise<void> {
     this.draining = true;
+    this.drainReason = reason;
     this.logger.info({ reason, sessions: this.sessions.size }, 'hub stopping');
     for (const l of this.listeners) l.stopAccepting(reason);
     try {

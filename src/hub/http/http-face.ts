@@ -1,7 +1,7 @@
 /**
  * The hub's HTTP face as one web-standard handler (`Request → Response`), served by an engine adapter
  * (node-engine.ts). Routes:
- *   /healthz  liveness (no key; 503 while draining, so load balancers stop sending)
+ *   /healthz  liveness (no key; 503 from the start of a drain until the hub exits, so load balancers stop sending)
  *   /readyz   ready to serve calls: not draining, some warehouse not behind an open breaker
  *   /metrics  Prometheus text
  *   /status   what `snowmux status --json` shows
@@ -24,7 +24,7 @@ import { observeClientMessage } from '../session/session.js';
 import type { KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
-export type ServedHub = Pick<HubCore, 'events' | 'status' | 'isDraining' | 'attachSession'> & {
+export type ServedHub = Pick<HubCore, 'events' | 'status' | 'health' | 'isDraining' | 'attachSession'> & {
   acceptRemoteLink(link: Duplex, identity: string): void;
 };
 
@@ -342,8 +342,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       return new Response(null, { status: 204, headers: { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id', 'access-control-max-age': '600' } });
     }
     if (path === '/healthz') {
-      const st = hub.status();
-      return json(st.state === 'running' ? 200 : 503, { status: st.state, version: st.version, pid: st.pid, uptimeMs: st.uptimeMs });
+      const health = hub.health();
+      return json(health.ok ? 200 : 503, health.body);
     }
     if (!ROUTES.has(path)) return json(404, { error: `No such route: ${path}. Routes: ${[...ROUTES].join(', ')}.` });
     const caller = authenticate(request, info.remoteAddress);

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { toWebRequest } from '@modelcontextprotocol/node';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
+import { releaseHttpServer } from '../listen/release-http-server.js';
 import type { HttpFace } from './http-face.js';
 
 /** A face served by an engine (node:http or uWebSockets.js). */
@@ -69,7 +70,7 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     url: `http://${shownHost}:${bound.port}`,
-    stopAccepting: () => server.close(),
+    stopAccepting: () => releaseHttpServer(server),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -4,6 +4,7 @@
  * backpressure), a client that goes away aborts its request's signal, and /shim upgrades to a WebSocket
  * bridged to a Duplex for the hub. Loaded only when hyper-express is installed (an optional dependency).
  */
+import { createServer } from 'node:net';
 import { Duplex } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
@@ -17,7 +18,9 @@ const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
 export async function serveWithUws(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
   const { Server } = (await import('hyper-express')) as typeof HyperExpress;
-  const server = new Server({ max_body_length: MAX_BODY_BYTES, fast_abort: true });
+  // auto_close off: hyper-express would close the listen socket itself on SIGTERM (the hub must keep
+  // answering /healthz through its drain), and our own close of the same socket afterwards crashes uWS.
+  const server = new Server({ max_body_length: MAX_BODY_BYTES, fast_abort: true, auto_close: false });
   server.set_error_handler((_req, res, err) => {
     logger.error({ err: errorMessage(err) }, 'http engine error');
     if (!res.initiated) res.status(500).header('content-type', 'application/json').send('{"error":"internal error"}\n');
@@ -61,17 +64,25 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     face.serveShim(link, (ws.context as { identity: string }).identity);
   });
 
-  server.any('/*', (req, res) => handle(face, req, res, logger));
+  let accepting = true;
+  server.any('/*', (req, res) => {
+    // The port was let go of for the next hub, but uWebSockets.js keeps kept-alive connections open: ask
+    // each client to end its own, so it reaches the next hub.
+    if (!accepting) res.header('connection', 'close');
+    return handle(face, req, res, logger);
+  });
 
   let listenSocket: unknown;
   try {
     listenSocket = await server.listen(port, host);
   } catch (err) {
-    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot serve HTTP on ${address}: ${errorMessage(err)}. Change hub.http_listen (or --http) or free the port.`, { cause: err });
+    // uWebSockets.js does not say why; ask the OS, so a busy port reads as one (a draining hub lets go of
+    // it when the next hub comes up, and the next hub retries on EADDRINUSE).
+    const why = (await portInUse(host, port)) ? 'listen EADDRINUSE: address already in use' : errorMessage(err);
+    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot serve HTTP on ${address}: ${why}. Change hub.http_listen (or --http) or free the port.`, { cause: err });
   }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const boundPort = server.port;
-  let accepting = true;
   const stopAccepting = () => {
     if (!accepting) return;
     accepting = false;
@@ -143,4 +154,13 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   } finally {
     if (!res.aborted) res.end();
   }
+}
+
+/** Whether binding host:port fails with EADDRINUSE right now. */
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE'));
+    probe.listen(port, host, () => probe.close(() => resolve(false)));
+  });
 }

@@ -1,11 +1,13 @@
 /**
  * A small HTTP listener for operations: GET /metrics (Prometheus) and GET /healthz. Off unless
- * `hub.metrics_listen` is set; bind it to loopback unless a scraper elsewhere needs it (it exposes
- * counts and profile names, never SQL or secrets).
+ * `hub.metrics_listen` is set. It stays up while the hub drains (/healthz then answers 503) until the hub
+ * exits, or until the next hub comes up and wants the port. Bind it to loopback unless a scraper elsewhere
+ * needs it (it exposes counts and profile names, never SQL or secrets).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SnowmuxError } from '../../errors.js';
+import { releaseHttpServer } from './release-http-server.js';
 
 export interface MetricsEndpoint {
   metrics(): Promise<string>;
@@ -13,7 +15,15 @@ export interface MetricsEndpoint {
   health(): { ok: boolean; body: Record<string, unknown> };
 }
 
-export async function listenMetrics(address: string, endpoint: MetricsEndpoint): Promise<{ server: Server; url: string }> {
+export interface MetricsListener {
+  url: string;
+  /** Let go of the port for the next hub (requests in flight finish). */
+  release(): void;
+  /** Resolves once the port is closed and every connection ended. */
+  close(): Promise<void>;
+}
+
+export async function listenMetrics(address: string, endpoint: MetricsEndpoint): Promise<MetricsListener> {
   const split = address.lastIndexOf(':');
   const host = address.slice(0, split).replace(/^\[|\]$/g, '');
   const port = Number(address.slice(split + 1));
@@ -44,5 +54,13 @@ export async function listenMetrics(address: string, endpoint: MetricsEndpoint):
   server.unref();
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-  return { server, url: `http://${shownHost}:${bound.port}` };
+  return {
+    url: `http://${shownHost}:${bound.port}`,
+    release: () => releaseHttpServer(server),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

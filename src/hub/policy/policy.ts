@@ -10,7 +10,7 @@
  * This module decides; it performs no I/O. The enforcement helpers are in enforce.ts.
  */
 import { SnowmuxError } from '../../errors.js';
-import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig, type ResultForm, type RoleSettings, type ScanLimit } from '../config/config-schema.js';
+import { BUILTIN_DEFAULT_ROLE_NAME, ROLE_DEFAULTS, type HubConfig, type ResultForm, type RoleSettings, type ScanLimit } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
@@ -135,8 +135,6 @@ function builtinDefaultRole(): CompiledRole {
   return new CompiledRole({ name: BUILTIN_DEFAULT_ROLE, tools: ['*'], allow: [all], deny: [], write: false, stageListing: false });
 }
 
-const DEFAULT_ALLOW = ['*.*.*'];
-
 function compileRole(name: string, settings: RoleSettings, problem: (key: string, message: string) => void): CompiledRole | undefined {
   let ok = true;
   const patterns = (key: 'allow' | 'deny', list: readonly string[]): ObjectPattern[] => {
@@ -150,9 +148,9 @@ function compileRole(name: string, settings: RoleSettings, problem: (key: string
     });
     return out;
   };
-  const allow = patterns('allow', settings.allow ?? DEFAULT_ALLOW);
-  const deny = patterns('deny', settings.deny ?? []);
-  const tools = settings.tools ?? ['*'];
+  const allow = patterns('allow', settings.allow ?? ROLE_DEFAULTS.allow);
+  const deny = patterns('deny', settings.deny ?? ROLE_DEFAULTS.deny);
+  const tools = settings.tools ?? ROLE_DEFAULTS.tools;
   tools.forEach((tool, i) => {
     if (typeof tool !== 'string' || tool === '' || tool === '!') {
       problem(`tools.${i}`, `expected a tool name or glob, optionally after "!", got ${JSON.stringify(tool)}`);
@@ -177,8 +175,8 @@ function compileRole(name: string, settings: RoleSettings, problem: (key: string
     tools,
     allow,
     deny,
-    write: settings.write ?? false,
-    stageListing: settings.stageListing ?? false,
+    write: settings.write ?? ROLE_DEFAULTS.write,
+    stageListing: settings.stageListing ?? ROLE_DEFAULTS.stageListing,
     profile: settings.profile,
     snowflakeRole: settings.snowflakeRole,
     warehouse: settings.warehouse,

@@ -3,7 +3,8 @@
  * and a call context with a fresh AbortSignal.
  */
 import type { EventEmitter } from 'node:events';
-import { DEFAULT_POOL, type PoolSettings, type SnowflakeAuth, type SnowflakeProfile } from '../../../src/hub/config/profile-types.js';
+import { DEFAULT_POOL } from '../../../src/hub/config/config-schema.js';
+import type { PoolSettings, SnowflakeAuth, SnowflakeProfile } from '../../../src/hub/config/profile-types.js';
 import type { CallContext, QueryOptions } from '../../../src/hub/warehouse/types.js';
 import type { SnowflakeDouble } from './server.js';
 

@@ -1,0 +1,97 @@
+/** `snowmux status --watch`'s screen fits the terminal: 80×24 with many sessions, profiles and calls. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { HubStatus } from '../../src/hub/hub.js';
+import { watchScreen, type WatchFrame } from '../../src/cli/watch-screen.js';
+
+const NOW = Date.parse('2026-12-04T10:00:00Z');
+
+function busyHub(counts: { sessions: number; profiles: number; calls: number; openBreakers?: number }): HubStatus {
+  const profiles = Array.from({ length: counts.profiles }, (_, i) => `analytics-${String(i).padStart(2, '0')}-a-rather-long-profile-name`);
+  return {
+    version: '0.1.0',
+    pid: 4242,
+    startedAt: new Date(NOW - 3_723_000).toISOString(),
+    uptimeMs: 3_723_000,
+    home: '/home/someone/.snowmux',
+    socket: '/home/someone/.snowmux/hub.sock',
+    state: 'running',
+    warehouses: profiles.map((name) => ({ kind: 'snowflake', name, detail: { account: 'xy12345', pool: { size: 4 } }, defaultDatabase: 'DB', defaultSchema: 'PUBLIC', concurrency: 4 }) as HubStatus['warehouses'][number]),
+    sessions: Array.from({ length: counts.sessions }, (_, i) => ({
+      id: `${String(i).padStart(8, '0')}-aaaa-bbbb-cccc-dddddddddddd`,
+      identity: { kind: 'api-key', name: `a-very-long-identity-name-${i}` },
+      transport: i % 2 ? 'socket' : 'http',
+      client: { name: `Some Editor With A Long Name ${i}`, version: '1.2.3-beta.4' },
+      protocolVersion: '2025-11-25',
+      shimPid: 1000 + i,
+      parent: { pid: 900 + i, command: 'code' },
+      shimVersion: '0.1.0',
+      profile: profiles[i % Math.max(1, profiles.length)] ?? null,
+      connectedAt: new Date(NOW - i * 61_000).toISOString(),
+      calls: i * 3,
+      errors: i % 4,
+      running: i % 2,
+      lastTool: 'describe_table_with_a_long_tool_name',
+      lastCallAt: null,
+      resumeOf: null,
+    })) as unknown as HubStatus['sessions'],
+    totals: { sessionsOpened: counts.sessions * 2, calls: 123_456, errors: 789, refused: 12, cancelled: 3 },
+    recent: Array.from({ length: counts.calls }, (_, i) => ({
+      at: new Date(NOW - i * 1000).toISOString(),
+      sessionId: `${String(i).padStart(8, '0')}-aaaa`,
+      tool: 'execute_query',
+      outcome: i % 3 ? 'ok' : 'refused',
+      errorCode: i % 3 ? null : 'SQL_REFUSED_BY_A_LONG_RULE_NAME',
+      ms: 12.5 * i,
+      rows: i,
+    })) as unknown as HubStatus['recent'],
+    governance: {
+      queue: { maxConcurrent: 8, maxQueued: 64, running: 3, queued: 5 },
+      breakers: profiles.map((profile, i) => ({ profile, state: i < (counts.openBreakers ?? 0) ? 'open' : 'closed' })),
+    },
+  };
+}
+
+function assertFits(lines: string[], columns: number, rows: number): void {
+  assert.ok(lines.length <= rows, `${lines.length} lines for ${rows} rows:\n${lines.join('\n')}`);
+  for (const line of lines) assert.ok(line.length <= columns, `wider than ${columns}: ${JSON.stringify(line)} (${line.length})`);
+}
+
+test('80×24 with 200 sessions, 30 profiles (3 breakers open) and 50 recent calls: every line fits, long lists end in "+N more"', () => {
+  const frame: WatchFrame = { kind: 'status', status: busyHub({ sessions: 200, profiles: 30, calls: 50, openBreakers: 3 }), freshness: 'live: redrawn on each hub event (http://127.0.0.1:8765/events)' };
+  const lines = watchScreen(frame, { columns: 80, rows: 24 }, NOW);
+  assertFits(lines, 80, 24);
+  const text = lines.join('\n');
+  assert.match(lines[0]!, /^snowmux hub 0\.1\.0 {2}pid 4242 {2}up 1h02m {2}RUNNING$/);
+  assert.match(lines[1]!, /^live: redrawn on each hub event/);
+  assert.match(text, /^warehouses \(30\): snowflake:analytics-00-.* \+\d+ more$/m);
+  assert.match(text, /^breakers: 27 closed, analytics-00-\S+ OPEN.* \+\d more$/m);
+  assert.match(text, /^sessions \(200\)$/m);
+  assert.match(text, /^\+\d+ more sessions$/m);
+  assert.match(text, /^recent calls$/m);
+  assert.match(text, /^\+\d+ more calls$/m);
+  const sessionLines = lines.filter((l) => /^0000\d{4}  Some Edit/.test(l));
+  assert.ok(sessionLines.length >= 4, `some sessions are listed:\n${text}`);
+  const more = Number(/^\+(\d+) more sessions$/m.exec(text)![1]);
+  assert.equal(sessionLines.length + more, 200, 'listed plus "+N more" is every session');
+  assert.ok(lines.length >= 20, 'the screen is used, not left half empty');
+});
+
+test('a bigger terminal lists more; a small hub fits without "+N more"', () => {
+  const status = busyHub({ sessions: 200, profiles: 30, calls: 50 });
+  const big = watchScreen({ kind: 'status', status, freshness: 'x' }, { columns: 160, rows: 50 }, NOW);
+  assertFits(big, 160, 50);
+  assert.ok(big.length > 24);
+  const small = watchScreen({ kind: 'status', status: busyHub({ sessions: 2, profiles: 1, calls: 3 }), freshness: 'x' }, { columns: 80, rows: 24 }, NOW);
+  assertFits(small, 80, 24);
+  assert.doesNotMatch(small.join('\n'), /more/);
+  assert.equal(small.filter((l) => l.startsWith('0000000')).length, 2, 'both sessions');
+  assert.equal(small.filter((l) => l.includes('execute_query')).length, 3, 'every call');
+});
+
+test('the waiting screen fits too and says what it waits for', () => {
+  const lines = watchScreen({ kind: 'waiting', reason: `No hub answered at /tmp/${'x'.repeat(200)}/hub.sock: connect ENOENT`, since: new Date(NOW - 5_000), last: busyHub({ sessions: 3, profiles: 1, calls: 0 }) }, { columns: 80, rows: 24 }, NOW);
+  assertFits(lines, 80, 24);
+  assert.match(lines[0]!, /waiting for the hub \(5s\)/);
+  assert.match(lines.join('\n'), /last seen: hub 0\.1\.0 pid 4242, running, 3 sessions/);
+});
