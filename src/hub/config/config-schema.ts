@@ -432,7 +432,7 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
   policy: Object.keys(policyFileSchema.shape),
   role: Object.keys(roleFileSchema.shape),
   rate: Object.keys(rateFileSchema.shape),
-  quota: ['window', 'queries', 'rows', 'bytes'],
+  quota: Object.keys(quotaFileSchema.shape),
   limits: Object.keys(limitsFileSchema.shape),
   audit: Object.keys(auditFileSchema.shape),
   breaker: Object.keys(breakerFileSchema.shape),
