@@ -186,6 +186,11 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       onModeChange: (mode) => say(mode === 'local' ? 'Redis unreachable; rate limits are per replica until it is back\n' : 'Redis connected; rate limits are team-wide\n'),
     });
     runtime.governance.useTeam(team);
+    const { redisStream, redisStreamMax } = runtime.config.config.audit;
+    if (redisStream !== undefined) {
+      const shipper = team.auditStream(redisStream, redisStreamMax);
+      runtime.copyAuditTo((record) => shipper.ship(record));
+    }
   }
   if (httpListen !== undefined) {
     const { serveHttp } = await import('./http/serve-http.js');
@@ -219,8 +224,9 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   // The listeners go last: /healthz says "draining" for as long as anything of this hub is still open.
   const closed = hub.stopped.then(async () => {
     successor?.stop();
-    await team?.close();
     await runtime.close('hub stopped');
+    // After the audit log's last record (hub_stop), so a team's audit stream gets it too.
+    await team?.close();
     await http?.close();
     await metricsListener?.close();
   });

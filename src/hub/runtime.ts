@@ -45,6 +45,8 @@ export interface HubRuntime {
   sinks: CallSink[];
   /** Opens the audit log. Call only once this process owns the home (after the hub bound its socket). */
   openAudit(): Promise<void>;
+  /** Every audit record written from now on (and once the log opens) also goes to `copy` (a team's stream). */
+  copyAuditTo(copy: (record: { seq: number; line: string }) => void): void;
   limits: HubLimits;
   maxLineBytes: number;
   shutdownGraceMs: number;
@@ -120,6 +122,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     },
   };
   let auditWriter: AuditSink | null = null;
+  const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];
   const openAudit = async () => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
     audit = await AuditLog.open({
@@ -134,6 +137,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     });
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
+    for (const copy of auditCopies) audit.on('written', copy);
     void audit.append(withReplica(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid } })));
     auditWriter = new AuditSink(audit, opts.logger, replicaId);
   };
@@ -179,6 +183,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     scrubber,
     scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
+    copyAuditTo(copy) {
+      auditCopies.push(copy);
+      (audit as AuditLog | null)?.on('written', copy);
+    },
     limits: {
       ...DEFAULT_LIMITS,
       defaultMaxRows: hub.maxRows,

@@ -199,3 +199,71 @@ test('the team-wide cap on concurrent queries holds across replicas, and a kille
   assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[42]]);
   await long;
 });
+
+test('every replica ships its audit records to the team stream; audit verify --redis checks each chain, tells a gap the replica declared from a removed record', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const stream = `a${port}:audit`;
+  const config = `[hub]\nredis_url = "${url}"\nteam_namespace = "a${port}"\n\n[audit]\nredis_stream = "${stream}"\n`;
+  const homes = [tempHome(t), tempHome(t)];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), config);
+    await startHub(t, home);
+    let s = await status(home);
+    while (s.team?.mode !== 'connected') s = await status(home);
+  }
+  const clients = [await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'sa' }), await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'sb' })];
+  for (let i = 0; i < 6; i++) assert.ok(!(await clients[i % 2]!.callTool('execute_query', { query: `SELECT ${i}` })).isError);
+
+  type Verified = { ok: boolean; replicas: { replica: string; records: number; ok: boolean; gaps: { from: number; to: number }[]; problems: { kind: string }[] }[] };
+  const verify = async (): Promise<{ code: number | null; result: Verified; stdout: string }> => {
+    const r = await runCli(['audit', 'verify', '--redis', url, '--stream', stream, '--json']);
+    return { code: r.code, result: JSON.parse(r.stdout) as Verified, stdout: r.stdout };
+  };
+  // Shipping is off the call path: wait until both replicas' three calls are in the stream.
+  const shippedCalls = async () => {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(url);
+    try {
+      const entries = await redis.xrange(stream, '-', '+');
+      return entries.filter(([, f]) => f[f.indexOf('record') + 1]?.includes('"tool_call"')).length;
+    } finally {
+      redis.disconnect();
+    }
+  };
+  while ((await shippedCalls()) < 6) await new Promise((r) => setImmediate(r));
+  const intact = await verify();
+  assert.equal(intact.code, 0, intact.stdout);
+  assert.equal(intact.result.replicas.length, 2);
+  assert.ok(intact.result.replicas.every((r) => r.ok && r.records >= 3), intact.stdout);
+
+  // Redis refuses writes for a while: the replica's records miss the stream, and the next batch says so.
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(url);
+  defer(t, () => admin.disconnect());
+  await admin.config('SET', 'maxmemory', '1');
+  assert.ok(!(await clients[0]!.callTool('execute_query', { query: 'SELECT 100' })).isError, 'calls go on while the stream refuses');
+  let s0 = await status(homes[0]!);
+  while (((s0.team?.['auditStream'] as { dropped: number } | undefined)?.dropped ?? 0) === 0) s0 = await status(homes[0]!);
+  await admin.config('SET', 'maxmemory', '0');
+  assert.ok(!(await clients[0]!.callTool('execute_query', { query: 'SELECT 101' })).isError);
+  while ((await shippedCalls()) < 7) await new Promise((r) => setImmediate(r));
+  const withGap = await verify();
+  assert.equal(withGap.code, 0, withGap.stdout);
+  const replica0 = withGap.result.replicas.find((r) => r.gaps.length > 0);
+  assert.ok(replica0, `a replica declared its gap: ${withGap.stdout}`);
+
+  // A record removed from the stream (no gap declared) is tampering: verify fails and says where.
+  const entries = await admin.xrange(stream, '-', '+');
+  // A record in the middle of one replica's chain (removing its last one cannot be seen: a stream ends anywhere).
+  const ofReplica = (f: string[]) => f[f.indexOf('replica') + 1];
+  const records = entries.filter(([, f]) => f.includes('record'));
+  const victim = records.filter(([, f]) => ofReplica(f) === ofReplica(records[0]![1]))[1]!;
+  await admin.xdel(stream, victim[0]);
+  const tampered = await verify();
+  assert.equal(tampered.code, 1, tampered.stdout);
+  assert.ok(tampered.result.replicas.some((r) => r.problems.some((p) => p.kind === 'removed')), tampered.stdout);
+  const text = await runCli(['audit', 'verify', '--redis', url, '--stream', stream]);
+  assert.match(text.stdout, /NOT intact[\s\S]*missing from the stream[\s\S]*1 of 2 replica chains intact/);
+});

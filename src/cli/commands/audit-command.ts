@@ -1,23 +1,68 @@
 /**
- * `snowmux audit verify [--dir DIR] [--json]`.
+ * `snowmux audit verify [--dir DIR]… [--json]` — the hub's own hash-chained files (one or several replicas');
+ * `snowmux audit verify --redis URL --stream KEY [--json]` — the team's central copy in a Redis stream,
+ * every replica's chain (URL also from $SNOWMUX_REDIS_URL, so a password need not be on the command line).
  */
 import type { CommandIo } from '../command-io.js';
 import { resolveHome } from '../../wire/home.js';
+import { errorMessage } from '../../errors.js';
+
+const USAGE = 'Usage: snowmux audit verify [--home DIR] [--dir DIR]... [--json]\n       snowmux audit verify --redis [URL] --stream KEY [--json]   (URL defaults to $SNOWMUX_REDIS_URL)\n';
 
 export async function auditCommand(argv: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = argv;
-  const usage = 'Usage: snowmux audit verify [--home DIR] [--dir DIR] [--json]\n';
   if (sub === '--help' || sub === '-h') {
-    io.stdout.write(usage);
+    io.stdout.write(USAGE);
     return 0;
   }
   if (sub !== 'verify') {
-    io.stderr.write(usage);
+    io.stderr.write(USAGE);
     return 2;
   }
+  if (rest.includes('--redis')) return verifyStream(rest, io);
   const homeIdx = rest.indexOf('--home');
   const home = resolveHome({ flag: homeIdx >= 0 ? rest[homeIdx + 1] : undefined });
   const args = homeIdx >= 0 ? [...rest.slice(0, homeIdx), ...rest.slice(homeIdx + 2)] : rest;
   const { runAuditVerify } = await import('../../hub/audit/verify-command.js');
   return runAuditVerify(args, io, home);
+}
+
+async function verifyStream(args: string[], io: CommandIo): Promise<number> {
+  const at = args.indexOf('--redis');
+  const given = args[at + 1];
+  const url = given !== undefined && !given.startsWith('--') ? given : process.env.SNOWMUX_REDIS_URL;
+  const streamAt = args.indexOf('--stream');
+  const key = streamAt >= 0 ? args[streamAt + 1] : undefined;
+  if (url === undefined || !/^rediss?:\/\//.test(url) || key === undefined || key.startsWith('--')) {
+    io.stderr.write(`snowmux audit verify: --redis needs a redis:// URL (or $SNOWMUX_REDIS_URL) and --stream the key of [audit] redis_stream.\n${USAGE}`);
+    return 2;
+  }
+  const shown = url.replace(/\/\/[^@/]*@/, '//***@');
+  const { readAuditStream } = await import('../../hub/team/audit-stream.js');
+  const { verifyShippedRecords } = await import('../../hub/audit/stream-chain.js');
+  let entries;
+  try {
+    entries = await readAuditStream(url, key);
+  } catch (err) {
+    io.stderr.write(`snowmux audit verify: cannot read stream ${key} at ${shown}: ${errorMessage(err).replace(url, shown)}. Check the URL and that Redis is up.\n`);
+    return 2;
+  }
+  const result = verifyShippedRecords(entries);
+  if (args.includes('--json')) {
+    io.stdout.write(`${JSON.stringify({ stream: key, ...result }, null, 2)}\n`);
+    return result.ok ? 0 : 1;
+  }
+  if (entries.length === 0) {
+    io.stdout.write(`stream ${key} at ${shown} holds no entries: nothing has been shipped to it (is [audit] redis_stream set on the replicas?).\n`);
+    return 1;
+  }
+  for (const r of result.replicas) {
+    const span = r.firstSeq === undefined ? '' : ` (seq ${r.firstSeq}..${r.lastSeq})`;
+    const gaps = r.gaps.length === 0 ? '' : `; not shipped by the replica (in its own files): ${r.gaps.map((g) => `${g.from}–${g.to} (${g.reason})`).join(', ')}`;
+    io.stdout.write(`replica ${r.replica}: ${r.records} record(s)${span}${gaps} — ${r.ok ? 'intact' : 'NOT intact'}\n`);
+    for (const p of r.problems) io.stdout.write(`  ${p.kind}: ${p.message}\n`);
+  }
+  for (const p of result.problems) io.stdout.write(`${p.kind}: ${p.message}\n`);
+  io.stdout.write(`${result.replicas.filter((r) => r.ok).length} of ${result.replicas.length} replica chains intact in stream ${key}\n`);
+  return result.ok ? 0 : 1;
 }

@@ -115,6 +115,8 @@ export interface AuditLogEvents {
   /** An fsync completed: records up to `seq` are durable. */
   synced: [{ seq: number }];
   recovered: [AuditOpenReport];
+  /** A record was written (the JSON line, without its newline), for copies elsewhere (a team's stream). */
+  written: [{ seq: number; line: string }];
 }
 
 export class AuditLog extends EventEmitter<AuditLogEvents> {
@@ -360,9 +362,11 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private async writeRecord(record: AuditRecord): Promise<void> {
     const fh = this.fh;
     if (!fh) throw new Error('no audit file is open');
-    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    const text = JSON.stringify(record);
+    const line = Buffer.from(`${text}\n`, 'utf8');
     const { bytesWritten } = await fh.write(line, 0, line.length);
     if (bytesWritten !== line.length) throw new Error(`short write (${bytesWritten} of ${line.length} bytes)`);
+    this.notify('written', { seq: record.seq, line: text });
     this.seq = record.seq;
     this.prev = record.hash;
     this.fileSize += line.length;

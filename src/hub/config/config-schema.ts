@@ -309,6 +309,12 @@ const auditKeys = {
   fsync_interval_ms: setting(positiveInt(), { default: DEFAULT_FSYNC_INTERVAL_MS, description: '`interval`: longest time a written record waits for its fsync' }),
   max_file_mb: setting(positiveNumber(), { type: 'number > 0', default: DEFAULT_MAX_FILE_BYTES / MIB, description: 'a file reaching this size (MiB) is rotated' }),
   max_files: setting(nonNegativeInt(), { default: 0, description: 'files kept; older ones are deleted on rotation (and the deletion recorded); `0` keeps all' }),
+  redis_stream: setting(z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, { error: 'expected a Redis key: letters, digits, _ . : -' }), {
+    type: 'Redis key',
+    absent: 'off',
+    description: 'on a team hub (`hub.redis_url`), also ship every record to this Redis stream, the replica id in each entry, for a central consumer; `snowmux audit verify --redis URL --stream KEY` checks every replica\'s chain there ([team-hub.md](team-hub.md#audit))',
+  }),
+  redis_stream_max: setting(positiveInt(), { default: 1_000_000, description: 'entries the stream keeps (older ones trimmed, approximately); the replicas\' own files keep everything' }),
 };
 const auditFileSchema = z.strictObject(auditKeys, { error: 'expected a table' }).partial();
 
@@ -388,6 +394,9 @@ export const configFileSchema = z
   })
   .partial()
   .superRefine((data, ctx) => {
+    if (data.audit?.redis_stream !== undefined && data.hub?.redis_url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['audit', 'redis_stream'], message: 'needs hub.redis_url: the stream lives in the team hub\'s Redis (set both, or remove redis_stream)' });
+    }
     const wanted = data.policy?.default_role;
     if (wanted === undefined || wanted === BUILTIN_DEFAULT_ROLE_NAME) return;
     const roles = data.roles !== null && typeof data.roles === 'object' ? Object.keys(data.roles) : [];
@@ -556,6 +565,9 @@ export interface AuditSettings {
   maxFileBytes: number;
   /** Files kept; 0 = keep all. */
   maxFiles: number;
+  /** A team hub's central copy: the Redis stream every record is also shipped to. */
+  redisStream?: string | undefined;
+  redisStreamMax: number;
 }
 
 export interface CircuitBreakerSettings {
@@ -582,6 +594,7 @@ export const DEFAULT_AUDIT_SETTINGS: AuditSettings = {
   dir: defaultOf(auditKeys.dir),
   fsync: defaultOf(auditKeys.fsync),
   fsyncIntervalMs: defaultOf(auditKeys.fsync_interval_ms),
+  redisStreamMax: defaultOf(auditKeys.redis_stream_max),
   maxFileBytes: defaultOf(auditKeys.max_file_mb) * MIB,
   maxFiles: defaultOf(auditKeys.max_files),
 };
@@ -744,6 +757,8 @@ export function toHubConfig(data: ConfigFileData) {
       fsyncIntervalMs: audit.fsync_interval_ms ?? DEFAULT_AUDIT_SETTINGS.fsyncIntervalMs,
       maxFileBytes: audit.max_file_mb === undefined ? DEFAULT_AUDIT_SETTINGS.maxFileBytes : Math.max(1, Math.round(audit.max_file_mb * MIB)),
       maxFiles: audit.max_files ?? DEFAULT_AUDIT_SETTINGS.maxFiles,
+      ...(audit.redis_stream === undefined ? {} : { redisStream: audit.redis_stream }),
+      redisStreamMax: audit.redis_stream_max ?? DEFAULT_AUDIT_SETTINGS.redisStreamMax,
     },
     breaker: {
       errorThresholdPercentage: breaker.failure_threshold_percent ?? DEFAULT_BREAKER_SETTINGS.errorThresholdPercentage,

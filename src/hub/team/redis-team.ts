@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
 import { windowStartOf, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
+import { AuditStreamShipper } from './audit-stream.js';
 
 /** KEYS[1] bucket; ARGV capacity, refill per second, tokens wanted. Returns {allowed (0/1), retryAfterMs, remaining*1000}. */
 const TAKE_SCRIPT = `
@@ -110,6 +111,8 @@ export interface TeamState {
   acquireSlot(scope: string, limit: number, signal: AbortSignal): Promise<{ release(): void } | undefined>;
   /** Replicas seen in the last heartbeat (this one included). */
   replicas(): ReplicaSummary[];
+  /** Starts shipping this replica's audit records to the team's stream `key` (see audit-stream.ts). */
+  auditStream(key: string, max: number): AuditStreamShipper;
   snapshot(): Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -155,6 +158,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const slotsWaiting = { now: 0, total: 0 };
 
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
+  let shipper: AuditStreamShipper | undefined;
   const beat = async () => {
     if (mode !== 'connected') return;
     try {
@@ -293,9 +297,22 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       };
     },
     replicas: () => (mode === 'connected' ? seen : []),
-    snapshot: () => ({ mode, namespace: opts.namespace, replicaId: opts.replicaId, replicas: mode === 'connected' ? seen : [], slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total } }),
+    auditStream(streamKey, max) {
+      shipper ??= new AuditStreamShipper(redis, streamKey, max, opts.replicaId, () => mode === 'connected', opts.logger);
+      return shipper;
+    },
+    snapshot: () => ({
+      mode,
+      namespace: opts.namespace,
+      replicaId: opts.replicaId,
+      replicas: mode === 'connected' ? seen : [],
+      slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total },
+      ...(shipper ? { auditStream: shipper.stats() } : {}),
+    }),
     async close() {
       clearInterval(timer);
+      // The records of the hub's last moments (hub_stop among them) reach the stream before Redis is let go.
+      await shipper?.close(2_000);
       try {
         if (mode === 'connected') await redis.del(key('replica', opts.replicaId));
       } catch {
