@@ -6,15 +6,18 @@
  * It also counts the requests the client sent that have not been answered yet, so a draining hub knows
  * when a session owes nothing more.
  *
- * Memory per client is bounded: once more than `pauseAtBytes` of answers wait for the client to read them,
- * the transport stops reading its input (the client's own writes then block, in its kernel buffers, not
- * in the hub) and resumes when the output drains. A client that still lets `maxBufferedBytes` pile up —
- * answers to what was already read — is cut off (`onOverflow`): it was not reading at all.
+ * Memory per client is bounded (the ceiling: session-memory.ts): once more than `pauseAtBytes` of answers
+ * wait for the client to read them, the transport stops reading its input (the client's own writes then
+ * block, in its kernel buffers, not in the hub) and resumes when the output drains. A client that still
+ * lets `maxBufferedBytes` pile up — answers to what was already read — is cut off (`onOverflow`): it was
+ * not reading at all. Requests owed an answer are bounded in number and in bytes, and no line longer than
+ * a shim reads (MAX_HUB_LINE_BYTES) is ever written: such an answer becomes an error for its request.
  */
 import type { BucketLimit } from '../guard/rate-limit.js';
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
 import { cutLineId } from '../../wire/cut-line.js';
+import { SESSION_BOUNDS } from './session-memory.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
 export const PARSE_ERROR = -32700;
@@ -65,8 +68,6 @@ export interface LineTransportOptions {
   onMisbehaving?: (why: string) => void;
 }
 
-const DEFAULT_MAX_OUTSTANDING = 256;
-const DEFAULT_MAX_OUTSTANDING_BYTES = 32 * 1024 * 1024;
 const DEFAULT_OTHER_REQUEST_RATE: BucketLimit = { capacity: 2000, refillPerSecond: 1000 };
 const DEFAULT_PROTOCOL_ERROR_RATE: BucketLimit = { capacity: 100, refillPerSecond: 20 };
 /** JSON-RPC internal error: the request ran, but its answer cannot be sent. */
@@ -74,8 +75,6 @@ const INTERNAL_ERROR = -32603;
 /** JSON-RPC server error: the request was refused by a bound, not failed. */
 const SERVER_BUSY = -32000;
 
-const DEFAULT_PAUSE_AT_BYTES = 1024 * 1024;
-const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -123,6 +122,7 @@ export class LineTransport implements Transport {
   /** Input is paused until the client reads what waits for it. */
   private inputPaused = false;
   private overflowed = false;
+  private peakBuffered = 0;
 
   constructor(private readonly opts: LineTransportOptions) {
     this.requestBucket = new SessionBucket(opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE);
@@ -198,6 +198,11 @@ export class LineTransport implements Transport {
     this.onmessage?.(message);
   }
 
+  /** The most output that ever waited for this client to read it. */
+  get peakOutputBytes(): number {
+    return this.peakBuffered;
+  }
+
   /** Requests the client is owed an answer for; a cancelled request is owed none (the SDK sends none). */
   get outstanding(): number {
     return this.unanswered.size;
@@ -235,12 +240,12 @@ export class LineTransport implements Transport {
 
   /** Bounds every request must pass before the SDK sees it: unanswered requests (count, bytes), and the rate of non-tool requests. */
   private refusedByBounds(id: string | number, method: string, bytes: number): boolean {
-    const max = this.opts.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING;
+    const max = this.opts.maxOutstanding ?? SESSION_BOUNDS.maxOutstanding;
     if (this.unanswered.size >= max) {
       this.refuse(id, `Too many requests in flight: ${this.unanswered.size} are unanswered (the hub allows ${max} per session). Wait for answers before sending more.`, 'outstanding');
       return true;
     }
-    const maxBytes = this.opts.maxOutstandingBytes ?? DEFAULT_MAX_OUTSTANDING_BYTES;
+    const maxBytes = this.opts.maxOutstandingBytes ?? SESSION_BOUNDS.maxOutstandingBytes;
     if (this.unanswered.size > 0 && this.unansweredBytes + bytes > maxBytes) {
       this.refuse(id, `Too much in flight: the ${this.unanswered.size} unanswered requests of this session hold ${this.unansweredBytes} bytes, and this one (${bytes} bytes) would pass the hub's ${maxBytes}-byte limit. Wait for answers before sending more.`, 'outstanding-bytes');
       return true;
@@ -301,11 +306,12 @@ export class LineTransport implements Transport {
   private checkBackpressure(): void {
     const out = this.opts.output as NodeJS.WritableStream & { writableLength?: number };
     const buffered = out.writableLength ?? 0;
-    if (buffered > (this.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)) {
+    if (buffered > this.peakBuffered) this.peakBuffered = buffered;
+    if (buffered > (this.opts.maxBufferedBytes ?? SESSION_BOUNDS.minMaxBufferedBytes)) {
       this.overflow(buffered, 'buffered');
       return;
     }
-    if (this.inputPaused || buffered <= (this.opts.pauseAtBytes ?? DEFAULT_PAUSE_AT_BYTES)) return;
+    if (this.inputPaused || buffered <= (this.opts.pauseAtBytes ?? SESSION_BOUNDS.pauseAtBytes)) return;
     this.inputPaused = true;
     const input = this.opts.input;
     input.pause();
