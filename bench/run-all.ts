@@ -18,6 +18,7 @@ const BENCHES: [script: string, quick: string[], published: string[]][] = [
   ['snowflake-first-result.js', ['3', '500', '1'], ['6', '500', '3']],
   ['metadata-cache.js', ['1', '1', '4'], ['3', '3', '8']],
   ['replicas.js', ['1', '1'], ['3', '3']],
+  ['flood.js', ['500'], ['2000']],
 ];
 
 let failed = 0;

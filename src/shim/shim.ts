@@ -5,6 +5,10 @@
  *   calls go to the next hub (make before break), so a graceful restart fails no call;
  * - when a link drops, calls in flight on it get a JSON-RPC error (or are re-sent when that is safe);
  * - calls arriving while no hub answers wait in a bounded buffer, each for at most the reconnect deadline;
+ * - every buffer is bounded in both directions (docs/operations.md, "Shim memory"): a line from the editor
+ *   (8 MiB) or from the hub (MAX_HUB_LINE_BYTES), the messages waiting for a hub (count and bytes), what
+ *   the shim keeps to re-send, and what waits for the editor to read (beyond 1 MiB the editor is not read
+ *   until it catches up; a hub link is not read while the editor's stdout is full);
  * - the session is re-created on the new hub (a 2025-era `initialize` is replayed under a private id and
  *   its reply swallowed; 2026-era clients need nothing);
  * - a link that stops answering pings is declared dead after two intervals (sleep, frozen hub, cut socket).
@@ -13,12 +17,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { errorMessage, isSnowmuxError } from '../errors.js';
-import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../wire/framing.js';
+import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine } from '../wire/framing.js';
+import { cutLineId } from '../wire/cut-line.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
 import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
+import { PendingQueue } from './pending-queue.js';
 
 export interface ShimOptions {
   home: string;
@@ -39,9 +45,14 @@ export interface ShimOptions {
    * budget (two ping intervals), between 1 and 5 seconds.
    */
   handshakeTimeoutMs?: number;
+  /** Longest line read from the editor; a longer one is dropped and answered with an error. */
   maxLineBytes?: number;
   /** Messages held while reconnecting; beyond this, new requests are answered with an error. */
   maxPending?: number;
+  /** Bytes of messages held while reconnecting; beyond this (one message always fits), new requests are answered with an error. */
+  maxPendingBytes?: number;
+  /** Longest line read from the hub; a longer one is dropped, and its request (when known) answered with an error. */
+  maxHubLineBytes?: number;
   /** A hub on another machine (its /shim WebSocket and an API key) instead of the home's socket. */
   remote?: RemoteHub | undefined;
 }
@@ -55,6 +66,16 @@ const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 /** JSON-RPC server-error range; `data.retryable` tells clients that understand it. */
 export const HUB_RESTARTED = -32001;
 export const HUB_UNAVAILABLE = -32002;
+/** The hub's answer was longer than the shim reads (`maxHubLineBytes`); not retryable as is. */
+export const ANSWER_TOO_LARGE = -32003;
+/**
+ * A request that is safe to re-send is kept until answered, unless it is longer than this: such requests
+ * are small (initialize, tools/list…), and one that is not is answered with HUB_RESTARTED like any other
+ * call if its hub goes away, instead of being held.
+ */
+const MAX_KEPT_FOR_RESEND_BYTES = 64 * 1024;
+/** Stop reading the editor while more than this waits for it to read (as the hub does with its clients). */
+const STDOUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Refusals that no retry can fix until someone upgrades or replaces something. */
 const FATAL_CODES = new Set(['HTTP_UNAUTHORIZED', 'SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
 
@@ -82,7 +103,8 @@ const BUFFERED = -1;
 interface Inflight {
   id: Id;
   method: string;
-  line: Buffer;
+  /** The request as sent, while it may be sent (again): buffered, or resendable and small. Else null. */
+  line: Buffer | null;
   /** Generation of the link the request was written on, or BUFFERED. */
   gen: number;
 }
@@ -94,6 +116,9 @@ interface Pending {
   at: number;
 }
 
+/** What holds the editor's input: a hub link whose writes back up, or the editor's own unread output. */
+type StdinHold = HubLink | 'stdout';
+
 /** One connection to a hub. The current link takes new requests; a draining one only finishes its calls. */
 interface HubLink {
   socket: OpenLink['socket'];
@@ -101,6 +126,8 @@ interface HubLink {
   hubPid: number;
   draining: boolean;
   liveness: Liveness | null;
+  /** Reading this link is paused until the editor reads what waits on stdout. */
+  waitingForEditor: boolean;
 }
 
 function idKey(id: Id): string {
@@ -124,7 +151,7 @@ function linkEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
 }
 
 export class Shim {
-  private readonly opts: Required<Pick<ShimOptions, 'reconnectDeadlineMs' | 'pingIntervalMs' | 'handshakeTimeoutMs' | 'maxLineBytes' | 'maxPending'>> & ShimOptions;
+  private readonly opts: Required<Pick<ShimOptions, 'reconnectDeadlineMs' | 'pingIntervalMs' | 'handshakeTimeoutMs' | 'maxLineBytes' | 'maxPending' | 'maxPendingBytes' | 'maxHubLineBytes'>> & ShimOptions;
   private readonly stdin: NodeJS.ReadableStream;
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
@@ -140,7 +167,7 @@ export class Shim {
   private finishing = false;
   private exiting = false;
   private readonly inflight = new Map<string, Inflight>();
-  private pending: Pending[] = [];
+  private readonly pending: PendingQueue<Pending>;
   private pendingTimer: NodeJS.Timeout | null = null;
   private cachedInitialize: unknown = undefined;
   private replayCounter = 0;
@@ -149,8 +176,8 @@ export class Shim {
   /** Set while the hub refuses this shim for a reason no retry fixes (version skew…): calls fail fast. */
   private fatal: { code: string; message: string } | null = null;
   private pingN = 0;
-  /** The link whose full write buffer paused reading from the editor. */
-  private stdinHeldBy: HubLink | null = null;
+  /** Why reading from the editor is paused; it resumes when none is left. */
+  private readonly stdinHolds = new Set<StdinHold>();
   private readonly editorDecoder: LineDecoder;
   private resolveExit!: (code: number) => void;
   readonly exited: Promise<number>;
@@ -161,6 +188,8 @@ export class Shim {
       reconnectDeadlineMs: 30_000,
       maxLineBytes: DEFAULT_MAX_LINE_BYTES,
       maxPending: 1_000,
+      maxPendingBytes: 4 * DEFAULT_MAX_LINE_BYTES,
+      maxHubLineBytes: MAX_HUB_LINE_BYTES,
       ...options,
       pingIntervalMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? (pingIntervalMs > 0 ? Math.min(HANDSHAKE_TIMEOUT_MS, Math.max(1_000, 2 * pingIntervalMs)) : HANDSHAKE_TIMEOUT_MS),
@@ -169,13 +198,14 @@ export class Shim {
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
     this.editorDecoder = new LineDecoder(this.opts.maxLineBytes);
+    this.pending = new PendingQueue(this.opts.maxPending, this.opts.maxPendingBytes);
     this.exited = new Promise((r) => (this.resolveExit = r));
   }
 
   start(): void {
     this.stdin.on('data', (chunk: Buffer) => this.editorDecoder.push(chunk, (ev) => {
       if (ev.kind === 'line') this.fromEditor(ev.line);
-      else this.respondOversize(ev.bytes);
+      else this.respondOversize(ev.bytes, cutLineId(ev.head, ev.tail));
     }));
     this.stdin.on('end', () => this.onStdinEnd());
     this.stdin.on('close', () => this.onStdinEnd());
@@ -231,7 +261,7 @@ export class Shim {
     if (!entry) return;
     this.inflight.delete(idKey(entry.id));
     if (entry.gen === BUFFERED) {
-      this.pending = this.pending.filter((p) => p.line !== entry.line);
+      if (entry.line) this.pending.removeLine(entry.line);
       return;
     }
     const link = this.links.get(entry.gen);
@@ -249,10 +279,13 @@ export class Shim {
       this.answerError(id, HUB_UNAVAILABLE, `snowmux: ${this.fatal.message}`, false);
       return;
     }
-    if (this.pending.length >= this.opts.maxPending) {
+    const full = this.pending.refusal(line);
+    if (full) {
       if (id !== undefined) {
         this.inflight.delete(idKey(id));
-        this.answerError(id, HUB_UNAVAILABLE, 'snowmux: too many calls are waiting for the hub to come back; retry shortly.');
+        this.answerError(id, HUB_UNAVAILABLE, full === 'count'
+          ? `snowmux: too many calls are waiting for the hub to come back (${this.pending.length}); retry shortly.`
+          : `snowmux: the calls waiting for the hub to come back already hold ${this.pending.bytes} bytes, and this one (${line.length} bytes) would pass the shim's ${this.opts.maxPendingBytes}-byte limit; retry shortly.`);
       }
       return;
     }
@@ -263,33 +296,42 @@ export class Shim {
   private sendOn(link: HubLink, line: Buffer, id: Id | undefined): void {
     if (id !== undefined) {
       const entry = this.inflight.get(idKey(id));
-      if (entry) entry.gen = link.gen;
+      if (entry) {
+        entry.gen = link.gen;
+        // Only what may be re-sent after a lost link is kept, and only while it is small.
+        if (!RESENDABLE.has(entry.method) || line.length > MAX_KEPT_FOR_RESEND_BYTES) entry.line = null;
+      }
     }
     this.write(link, line);
   }
 
   private write(link: HubLink, line: Buffer): void {
     const ok = link.socket.write(Buffer.concat([line, NL]));
-    if (!ok && this.stdinHeldBy === null) {
+    if (!ok && !this.stdinHolds.has(link)) {
       // The hub reads slower than the editor writes: stop reading the editor until it catches up. A link
       // that dies instead never drains, so its close lets the editor go too (see onLinkClosed).
-      this.stdinHeldBy = link;
-      this.stdin.pause();
+      this.holdStdin(link);
       link.socket.once('drain', () => this.releaseStdin(link));
     }
   }
 
-  private releaseStdin(link: HubLink): void {
-    if (this.stdinHeldBy !== link) return;
-    this.stdinHeldBy = null;
+  private holdStdin(by: StdinHold): void {
+    this.stdinHolds.add(by);
+    if (this.stdinHolds.size === 1) this.stdin.pause();
+  }
+
+  private releaseStdin(by: StdinHold): void {
+    if (!this.stdinHolds.delete(by) || this.stdinHolds.size > 0) return;
     this.stdin.resume();
   }
 
-  private respondOversize(bytes: number): void {
-    // We cannot know the id of a message we refused to buffer: answer with id null, as JSON-RPC does for unparseable input.
+  private respondOversize(bytes: number, id: Id | undefined): void {
+    // The message was not kept; its id, when its first or last bytes show it, gets the answer, else id
+    // null (as JSON-RPC answers unparseable input).
+    if (id !== undefined) this.inflight.delete(idKey(id));
     this.writeStdout({
       jsonrpc: '2.0',
-      id: null,
+      id: id ?? null,
       error: { code: -32600, message: `snowmux: message of ${bytes} bytes exceeds the ${this.opts.maxLineBytes}-byte line limit and was dropped. Send smaller messages.` },
     });
   }
@@ -316,16 +358,48 @@ export class Shim {
         this.inflight.delete(idKey(msg.id));
       }
     }
-    const ok = this.stdout.write(Buffer.concat([line, NL]));
-    if (!ok) {
+    if (!this.toEditor(Buffer.concat([line, NL])) && !link.waitingForEditor) {
+      // The editor reads slower than the hub answers: stop reading this link until it catches up.
+      link.waitingForEditor = true;
       link.socket.pause();
-      this.stdout.once('drain', () => link.socket.resume());
+      this.stdout.once('drain', () => {
+        link.waitingForEditor = false;
+        link.socket.resume();
+      });
     }
     if (this.stdinEnded) this.finishIfDone();
   }
 
+  /**
+   * A hub line longer than the shim reads was dropped (a broken hub, or an answer past the hub's own
+   * limit). Its request, when the line's ends show which, is answered with an error; nothing else is lost.
+   */
+  private fromHubOversize(link: HubLink, bytes: number, id: Id | undefined): void {
+    link.liveness?.heard();
+    const limit = this.opts.maxHubLineBytes;
+    const entry = id === undefined ? undefined : this.inflight.get(idKey(id));
+    if (id === undefined || !entry || entry.gen !== link.gen) {
+      this.log(`the hub (pid ${link.hubPid}) sent a message of ${bytes} bytes, more than the ${limit} bytes the shim reads; it was dropped. Check the hub's log (snowmux logs).`);
+      return;
+    }
+    this.inflight.delete(idKey(id));
+    this.log(`the hub's answer to "${entry.method}" (id ${JSON.stringify(id)}) was ${bytes} bytes, more than the ${limit} bytes the shim reads; it was dropped and the request answered with an error.`);
+    this.answerError(id, ANSWER_TOO_LARGE, `snowmux: the answer was ${bytes} bytes, more than the ${limit}-byte limit of one message from the hub, and was dropped. Ask for less (a LIMIT, fewer columns, a narrower query).`, false);
+  }
+
+  /** Everything the editor reads goes through here; while more than the high-water mark waits, the editor is not read. */
+  private toEditor(data: Buffer | string): boolean {
+    const ok = this.stdout.write(data);
+    const waiting = (this.stdout as { writableLength?: number }).writableLength ?? 0;
+    if (waiting > STDOUT_HIGH_WATER_BYTES && !this.stdinHolds.has('stdout')) {
+      this.holdStdin('stdout');
+      this.stdout.once('drain', () => this.releaseStdin('stdout'));
+    }
+    return ok;
+  }
+
   private writeStdout(message: unknown): void {
-    this.stdout.write(encodeLine(message));
+    this.toEditor(encodeLine(message));
   }
 
   private answerError(id: Id, code: number, message: string, retryable = true): void {
@@ -385,16 +459,18 @@ export class Shim {
 
   private attach({ socket, welcome, rest }: OpenLink): void {
     this.gen += 1;
-    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, liveness: null };
+    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, liveness: null, waitingForEditor: false };
     const resumed = this.sessionId !== undefined;
     this.sessionId = welcome.sessionId;
     this.fatal = null;
     this.link = link;
     this.links.set(link.gen, link);
     socket.setNoDelay?.(true);
-    const decoder = new LineDecoder(Number.MAX_SAFE_INTEGER);
+    const decoder = new LineDecoder(this.opts.maxHubLineBytes);
     const onChunk = (chunk: Buffer) => decoder.push(chunk, (ev) => {
-      if (ev.kind === 'line' && this.links.get(link.gen) === link) this.fromHub(link, ev.line);
+      if (this.links.get(link.gen) !== link) return;
+      if (ev.kind === 'line') this.fromHub(link, ev.line);
+      else this.fromHubOversize(link, ev.bytes, cutLineId(ev.head, ev.tail));
     });
     socket.on('data', onChunk);
     socket.on('error', () => {});
@@ -426,9 +502,7 @@ export class Shim {
     this.clearPendingDeadline();
     const link = this.link;
     if (!link) return;
-    const items = this.pending;
-    this.pending = [];
-    for (const p of items) this.sendOn(link, p.line, requestId(p.msg));
+    for (const p of this.pending.takeAll()) this.sendOn(link, p.line, requestId(p.msg));
   }
 
   /**
@@ -460,7 +534,7 @@ export class Shim {
     let resend = false;
     for (const [key, entry] of this.inflight) {
       if (entry.gen !== link.gen) continue;
-      if (RESENDABLE.has(entry.method)) {
+      if (entry.line) {
         entry.gen = BUFFERED;
         this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: Date.now() });
         resend = true;
@@ -486,7 +560,7 @@ export class Shim {
 
   private armPendingDeadline(): void {
     if (this.pendingTimer || this.pending.length === 0) return;
-    const oldest = Math.min(...this.pending.map((p) => p.at));
+    const oldest = this.pending.oldestAt() ?? Date.now();
     const wait = Math.max(0, oldest + this.opts.reconnectDeadlineMs - Date.now());
     this.pendingTimer = setTimeout(() => {
       this.pendingTimer = null;
@@ -503,17 +577,14 @@ export class Shim {
 
   /** Each buffered call waits at most the reconnect deadline, counted from when the editor sent it. */
   private expirePending(): void {
-    const cutoff = Date.now() - this.opts.reconnectDeadlineMs;
-    const expired = this.pending.filter((p) => p.at <= cutoff);
+    const expired = this.pending.takeArrivedBy(Date.now() - this.opts.reconnectDeadlineMs);
     if (expired.length === 0) return;
-    this.pending = this.pending.filter((p) => p.at > cutoff);
     const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms; the call was not run. Check \`snowmux status\` and retry`;
     for (const p of expired) this.answerPending(p, HUB_UNAVAILABLE, `snowmux: ${why}.`, true);
   }
 
   private failPending(code: number, message: string, retryable = true): void {
-    const items = this.pending;
-    this.pending = [];
+    const items = this.pending.takeAll();
     this.clearPendingDeadline();
     for (const p of items) this.answerPending(p, code, message, retryable);
   }

@@ -3,15 +3,60 @@
  * One JSON-RPC message per line; `\r\n` is tolerated. No dependencies: the shim's start-up depends on it.
  */
 
+/** The longest line a client (editor, shim) may send the hub by default (`hub.max_line_bytes`). */
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The longest line a hub writes to a client (a shim, or an editor on `snowmux stdio`): the hub answers a
+ * request whose answer would be longer with an error instead, and the shim reads hub lines up to this and
+ * no further. An answer is bounded by `hub.max_result_bytes` (default 256 KiB) twice (the text table and
+ * the structured rows) plus escaping and padding: a few MiB at the default, so this leaves room for
+ * `max_result_bytes` of several MiB while a broken hub cannot grow a shim without limit.
+ */
+export const MAX_HUB_LINE_BYTES = 32 * 1024 * 1024;
+
+/** Bytes kept from each end of a dropped line: enough to find the id of a JSON-RPC message in it. */
+const SAMPLE_BYTES = 256;
 
 export type LineEvent =
   | { kind: 'line'; line: Buffer }
-  /** A line longer than the cap was dropped; `bytes` counts what was discarded (at least the cap). */
-  | { kind: 'oversize'; bytes: number };
+  /**
+   * A line longer than the cap was dropped; `bytes` counts what was discarded (at least the cap), `head`
+   * and `tail` are copies of its first and last bytes (up to 256 each) so the owner can tell whose it was.
+   */
+  | { kind: 'oversize'; bytes: number; head: Buffer; tail: Buffer };
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+
+/** A copy of the first `n` bytes of the concatenation of `parts`. */
+function firstBytes(parts: Buffer[], n: number): Buffer {
+  const out: Buffer[] = [];
+  let got = 0;
+  for (const p of parts) {
+    if (got >= n) break;
+    const piece = p.subarray(0, n - got);
+    out.push(piece);
+    got += piece.length;
+  }
+  return Buffer.concat(out, got);
+}
+
+/** A copy of the last `n` bytes of the concatenation of `parts`, a trailing `\r` left out. */
+function lastBytes(parts: Buffer[], n: number): Buffer {
+  const out: Buffer[] = [];
+  let got = 0;
+  // One byte more, in case the last one is a \r to leave out.
+  for (let i = parts.length - 1; i >= 0 && got <= n; i--) {
+    const p = parts[i]!;
+    const piece = p.subarray(Math.max(0, p.length - (n + 1 - got)));
+    out.unshift(piece);
+    got += piece.length;
+  }
+  let tail = Buffer.concat(out, got);
+  if (tail.length > 0 && tail[tail.length - 1] === CR) tail = tail.subarray(0, tail.length - 1);
+  return tail.subarray(Math.max(0, tail.length - n));
+}
 
 /**
  * Splits a byte stream into lines without ever buffering more than `maxLineBytes` of one line.
@@ -23,6 +68,9 @@ export class LineDecoder {
   private pendingBytes = 0;
   private discarding = false;
   private discarded = 0;
+  /** While discarding: the dropped line's first and latest bytes. */
+  private head: Buffer = Buffer.alloc(0);
+  private tail: Buffer = Buffer.alloc(0);
 
   constructor(private readonly maxLineBytes: number = DEFAULT_MAX_LINE_BYTES) {}
 
@@ -37,13 +85,15 @@ export class LineDecoder {
       const piece = chunk.subarray(start, nl);
       start = nl + 1;
       if (this.discarding) {
-        emit({ kind: 'oversize', bytes: this.discarded + piece.length });
+        emit({ kind: 'oversize', bytes: this.discarded + piece.length, head: this.head, tail: lastBytes([this.tail, piece], SAMPLE_BYTES) });
         this.discarding = false;
         this.discarded = 0;
+        this.head = this.tail = Buffer.alloc(0);
         continue;
       }
       if (this.pendingBytes + piece.length > this.maxLineBytes) {
-        emit({ kind: 'oversize', bytes: this.pendingBytes + piece.length });
+        const parts = [...this.pending, piece];
+        emit({ kind: 'oversize', bytes: this.pendingBytes + piece.length, head: firstBytes(parts, SAMPLE_BYTES), tail: lastBytes(parts, SAMPLE_BYTES) });
         this.reset();
         continue;
       }
@@ -68,11 +118,15 @@ export class LineDecoder {
     if (rest.length === 0) return;
     if (this.discarding) {
       this.discarded += rest.length;
+      this.tail = lastBytes([this.tail, rest], SAMPLE_BYTES);
       return;
     }
     if (this.pendingBytes + rest.length > this.maxLineBytes) {
+      const parts = [...this.pending, rest];
       this.discarding = true;
       this.discarded = this.pendingBytes + rest.length;
+      this.head = firstBytes(parts, SAMPLE_BYTES);
+      this.tail = lastBytes(parts, SAMPLE_BYTES);
       this.reset();
       return;
     }

@@ -136,6 +136,7 @@ test('through the shim: an oversized stdin line is answered, malformed JSON reac
   m = await nextLine();
   assert.equal((m.error as { code: number }).code, -32600);
   assert.match((m.error as { message: string }).message, /line limit/);
+  assert.equal(m.id, 2, 'answered under the id its first bytes show');
   shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) + '\n');
   m = await nextLine();
   assert.equal(m.id, 3);

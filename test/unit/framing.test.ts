@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineDecoder, encodeLine, type LineEvent } from '../../src/wire/framing.js';
+import { cutLineId } from '../../src/wire/cut-line.js';
 
 function feed(decoder: LineDecoder, chunks: (string | Buffer)[]): LineEvent[] {
   const events: LineEvent[] = [];
@@ -54,6 +55,46 @@ test('copies buffered bytes so callers may reuse chunk memory', () => {
   feed(d, [chunk]);
   chunk.fill(0x20);
   assert.deepEqual(lines(feed(d, ['1}\n'])), ['{"a":1}']);
+});
+
+test('a dropped line keeps copies of its first and last bytes, however it arrived', () => {
+  const line = `{"jsonrpc":"2.0","id":7,"method":"x","params":{"p":"${'y'.repeat(5000)}"},"tail":"end"}`;
+  const ends = (events: LineEvent[]) => events.flatMap((e) => (e.kind === 'oversize' ? [[e.head.toString(), e.tail.toString(), e.bytes]] : []));
+  const expected = [[line.slice(0, 256), line.slice(-256), line.length]];
+  // In one chunk, across many small chunks (some landing on the cap), with a CRLF ending.
+  assert.deepEqual(ends(feed(new LineDecoder(1024), [`${line}\n`])), expected);
+  const pieces: string[] = [];
+  for (let i = 0; i < line.length; i += 100) pieces.push(line.slice(i, i + 100));
+  // (the byte count includes the \r: it was dropped too)
+  assert.deepEqual(ends(feed(new LineDecoder(1000), [...pieces, '\r\n'])), [[line.slice(0, 256), line.slice(-256), line.length + 1]]);
+  assert.deepEqual(ends(feed(new LineDecoder(1000), [line.slice(0, 990), line.slice(990), '\n'])), expected);
+  const chunk = Buffer.from(line.slice(0, 2000));
+  const d = new LineDecoder(1000);
+  const events: LineEvent[] = [];
+  d.push(chunk, (e) => events.push(e));
+  chunk.fill(0x20); // the caller reuses its memory: the kept bytes are copies
+  d.push(Buffer.from(`${line.slice(2000)}\n`), (e) => events.push(e));
+  assert.deepEqual(ends(events), expected);
+});
+
+test('the id of a dropped message is read from its ends only when it is certainly the message\'s own', () => {
+  const id = (text: string) => {
+    const b = Buffer.from(text);
+    return cutLineId(b.subarray(0, 256), b.subarray(Math.max(0, b.length - 256)));
+  };
+  const filler = 'z'.repeat(1000);
+  // As clients write requests (id among the first members) and SDKs write responses (id last).
+  assert.equal(id(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"q":"${filler}"}}`), 42);
+  assert.equal(id(`{"method":"tools/call","jsonrpc":"2.0","id":"a-1","params":{"q":"${filler}"}}`), 'a-1');
+  assert.equal(id(`{"result":{"text":"${filler}"},"jsonrpc":"2.0","id":9}`), 9);
+  assert.equal(id(`{"result":{"text":"${filler}"},"jsonrpc":"2.0","id":"q\\"7"}`), 'q"7');
+  // Never a nested id, one inside a string, one cut off, or a non-integer.
+  assert.equal(id(`{"jsonrpc":"2.0","method":"x","params":{"id":5,"q":"${filler}"}}`), undefined);
+  assert.equal(id(`{"result":{"rows":[{"id":5}]},"x":"${filler}","y":{"id":6}}`), undefined);
+  assert.equal(id(`{"result":"${filler},\\"id\\":5}"}`), undefined);
+  assert.equal(id(`{"result":"${filler}","id":"${'k'.repeat(300)}"}`), undefined);
+  assert.equal(id(`{"result":"${filler}","id":1.5}`), undefined);
+  assert.equal(id(`${filler}`), undefined);
 });
 
 test('encodeLine never embeds a raw newline', () => {

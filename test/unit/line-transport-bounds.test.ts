@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { LineTransport, type LineTransportOptions } from '../../src/hub/session/line-transport.js';
+import { MAX_HUB_LINE_BYTES } from '../../src/wire/framing.js';
 
 function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; method?: string }) => boolean) {
   const input = new PassThrough();
@@ -67,4 +68,44 @@ test('a client that keeps sending malformed input is cut off', async () => {
   await r.sendLines(['nope']);
   assert.equal(misbehaving, 1);
   assert.equal(r.replies.filter((x) => x.error?.code === -32700 || x.error?.code === -32600).length, 4);
+});
+
+test('requests beyond the unanswered bytes bound are refused at once; one request of any accepted size always runs', async () => {
+  const r = rig({ maxOutstandingBytes: 1000 }, () => false);
+  const big = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { q: 'x'.repeat(1500) } });
+  await r.sendLines([big(1), req(2, 'ping')]);
+  assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [1], 'alone, a request over the bound still runs');
+  assert.equal(r.replies[0]!.id, 2);
+  assert.equal(r.replies[0]!.error!.code, -32000);
+  assert.match(r.replies[0]!.error!.message, /unanswered requests of this session hold \d+ bytes/);
+  // Answering frees the bytes; a cancelled request frees them too.
+  await r.transport.send({ jsonrpc: '2.0', id: 1, result: {} });
+  await r.sendLines([req(3, 'ping'), req(4, 'ping')]);
+  assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [1, 3, 4]);
+  await r.sendLines([JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3 } }), JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 4 } }), big(5)]);
+  assert.equal(r.transport.outstanding, 1);
+});
+
+test('an oversized request is answered under its own id when its first bytes show it', async () => {
+  const r = rig({ maxLineBytes: 100 }, () => true);
+  await r.sendLines([JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { q: 'x'.repeat(500) } }), req(78, 'ping')]);
+  assert.equal(r.replies[0]!.id, 77);
+  assert.equal(r.replies[0]!.error!.code, -32600);
+  assert.match(r.replies[0]!.error!.message, /exceeds the hub's 100-byte line limit/);
+  assert.equal(r.replies[1]!.id, 78, 'the session goes on');
+});
+
+test('the hub never writes a line longer than a shim reads: a too-large answer becomes an error for its request', async () => {
+  const rejected: string[] = [];
+  const r = rig({ onRejected: (reason) => rejected.push(reason) }, () => false);
+  await r.sendLines([req(1, 'tools/call'), req(2, 'tools/call')]);
+  await r.transport.send({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'x'.repeat(MAX_HUB_LINE_BYTES) }] } });
+  await r.transport.send({ jsonrpc: '2.0', id: 2, result: {} });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(r.replies[0]!.id, 1);
+  assert.equal(r.replies[0]!.error!.code, -32603);
+  assert.match(r.replies[0]!.error!.message, new RegExp(`more than the ${MAX_HUB_LINE_BYTES}-byte limit of one message from the hub`));
+  assert.deepEqual(r.replies[1], { jsonrpc: '2.0', id: 2, result: {} });
+  assert.equal(r.transport.outstanding, 0, 'the refused answer still settles its request');
+  assert.deepEqual(rejected, ['answer-too-large']);
 });

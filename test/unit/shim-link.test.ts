@@ -399,3 +399,98 @@ test('requests sent before stdin ended are still answered (even while no hub ans
   assert.equal(await shim.exited, 0); // …and exits
   assert.ok(exited);
 });
+
+test('a hub line longer than the shim reads is dropped: its request gets an error, every other answer on the link arrives', async (t) => {
+  const { hub, editor, send, stderr } = await rig(t, { maxHubLineBytes: 4096, env: {} });
+  const link = await hub.nextLink();
+  for (const id of [1, 2, 3]) send(call(id));
+  for (const id of [1, 2, 3]) assert.equal((await link.next()).id, id);
+  // As the SDK writes a response: result first, id last.
+  link.send({ result: { content: [{ type: 'text', text: 'x'.repeat(10_000) }] }, jsonrpc: '2.0', id: 1 });
+  link.send(ok(2));
+  link.send({ jsonrpc: '2.0', method: 'notifications/message', params: { data: 'y'.repeat(10_000) } }); // whose? nobody's
+  link.send(ok(3));
+  const tooLarge = await editor.next(byId(1));
+  assert.equal(tooLarge.error?.code, -32003);
+  assert.match(tooLarge.error!.message, /the answer was \d+ bytes, more than the 4096-byte limit/);
+  assert.equal(tooLarge.error?.data?.retryable, false);
+  assert.ok((await editor.next(byId(2))).result);
+  assert.ok((await editor.next(byId(3))).result, 'the stream stays in step after dropped lines');
+  assert.match(stderr(), /answer to "tools\/call" \(id 1\) was \d+ bytes, more than the 4096 bytes the shim reads/);
+  assert.match(stderr(), /sent a message of \d+ bytes, more than the 4096 bytes the shim reads; it was dropped/);
+  send(call(4));
+  assert.equal((await link.next()).id, 4, 'the link is still in use');
+});
+
+test('an editor line longer than the shim reads is answered under its own id and the editor goes on', async (t) => {
+  const { hub, editor, send } = await rig(t, { maxLineBytes: 256 });
+  const link = await hub.nextLink();
+  send(call(5, `SELECT '${'x'.repeat(1000)}'`));
+  const refused = await editor.next(byId(5));
+  assert.equal(refused.error?.code, -32600);
+  assert.match(refused.error!.message, /exceeds the 256-byte line limit/);
+  send(call(6));
+  assert.equal((await link.next()).id, 6, 'the dropped line never reached the hub; the next one does');
+});
+
+test('with no hub, the calls waiting are bounded in bytes too', async (t) => {
+  const { hub, editor, send } = await rig(t, { maxPendingBytes: 1000 });
+  const link1 = await hub.nextLink();
+  send(call(30));
+  assert.equal((await link1.next()).id, 30);
+  hub.close();
+  link1.socket.destroy();
+  assert.equal((await editor.next(byId(30))).error?.code, -32001, 'the shim noticed the hub is gone');
+  send(call(31, `SELECT '${'x'.repeat(600)}'`)); // alone, any accepted size waits
+  send(call(32, `SELECT '${'x'.repeat(600)}'`));
+  send(call(33));
+  const full = await editor.next(byId(32));
+  assert.equal(full.error?.code, -32002);
+  assert.match(full.error!.message, /already hold \d+ bytes, and this one \(\d+ bytes\) would pass the shim's 1000-byte limit/);
+  await hub.listen();
+  const link2 = await hub.nextLink();
+  assert.equal((await link2.next()).id, 31);
+  assert.equal((await link2.next()).id, 33, 'a small call still fitted');
+});
+
+test('a resendable request is kept for re-sending only while small; a large one is answered when its hub goes', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  send({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { pad: 'p'.repeat(100 * 1024) } });
+  send({ jsonrpc: '2.0', id: 8, method: 'tools/list', params: {} });
+  assert.equal((await link1.next()).id, 7);
+  assert.equal((await link1.next()).id, 8);
+  link1.socket.destroy();
+  const lost = await editor.next(byId(7));
+  assert.equal(lost.error?.code, -32001);
+  const link2 = await hub.nextLink();
+  assert.equal((await link2.next()).id, 8, 'the small one is re-sent');
+});
+
+test('an editor that does not read: the shim stops reading it once 1 MiB waits on stdout, and catches up when it reads', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'smx-u-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const hub = new FakeHub(join(home, 'hub.sock'));
+  await hub.listen();
+  t.after(() => hub.close());
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const shim = new Shim({ home, socketPath: hub.path, hubCommand: ['-e', ''], stdin, stdout, stderr: new PassThrough(), env: { SNOWMUX_SHIM_QUIET: '1' }, pingIntervalMs: 0, maxLineBytes: 16 });
+  shim.start();
+  t.after(async () => {
+    shim.close();
+    await shim.exited;
+  });
+  await hub.nextLink();
+  // Every line is over the shim's 16-byte limit, so the shim itself answers each (~150 bytes).
+  const n = 20_000;
+  for (let id = 1; id <= n; id++) stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' })}\n`);
+  while (!stdin.isPaused()) await new Promise((r) => setImmediate(r));
+  const waiting = stdout.writableLength + stdout.readableLength;
+  assert.ok(waiting > 1024 * 1024 && waiting < 1024 * 1024 + 64 * 1024, `answers waiting for the editor: ${waiting} bytes`);
+  assert.ok(stdin.readableLength > 0, 'the rest waits in the editor\'s pipe, not in the shim');
+  const answers = new Lines(stdout);
+  await answers.next(byId(n));
+  assert.equal(answers.all.length, n, 'every request was answered once the editor read');
+  assert.equal(stdin.isPaused(), false);
+});

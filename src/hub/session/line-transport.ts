@@ -6,14 +6,18 @@
  * It also counts the requests the client sent that have not been answered yet, so a draining hub knows
  * when a session owes nothing more.
  *
- * Memory per client is bounded: once more than `pauseAtBytes` of answers wait for the client to read them,
- * the transport stops reading its input (the client's own writes then block, in its kernel buffers, not
- * in the hub) and resumes when the output drains. A client that still lets `maxBufferedBytes` pile up —
- * answers to what was already read — is cut off (`onOverflow`): it was not reading at all.
+ * Memory per client is bounded (the ceiling: session-memory.ts): once more than `pauseAtBytes` of answers
+ * wait for the client to read them, the transport stops reading its input (the client's own writes then
+ * block, in its kernel buffers, not in the hub) and resumes when the output drains. A client that still
+ * lets `maxBufferedBytes` pile up — answers to what was already read — is cut off (`onOverflow`): it was
+ * not reading at all. Requests owed an answer are bounded in number and in bytes, and no line longer than
+ * a shim reads (MAX_HUB_LINE_BYTES) is ever written: such an answer becomes an error for its request.
  */
 import type { BucketLimit } from '../guard/rate-limit.js';
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
-import { LineDecoder } from '../../wire/framing.js';
+import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
+import { cutLineId } from '../../wire/cut-line.js';
+import { SESSION_BOUNDS } from './session-memory.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
 export const PARSE_ERROR = -32700;
@@ -48,6 +52,12 @@ export interface LineTransportOptions {
   /** Requests owed an answer at once, any method; beyond it a request is refused at once. Default 256. */
   maxOutstanding?: number;
   /**
+   * Bytes of request lines owed an answer at once (their parsed arguments live until answered); a request
+   * that would pass it is refused at once, unless nothing else is owed (one request of any accepted size
+   * always runs). Default 32 MiB.
+   */
+  maxOutstandingBytes?: number;
+  /**
    * Requests other than tools/call (tools/list, ping, resources/…) per session: a token bucket. tools/call
    * is governed by the identity's rate limit in the call pipeline. Default bursts of 2000, 1000 per second.
    */
@@ -58,14 +68,13 @@ export interface LineTransportOptions {
   onMisbehaving?: (why: string) => void;
 }
 
-const DEFAULT_MAX_OUTSTANDING = 256;
 const DEFAULT_OTHER_REQUEST_RATE: BucketLimit = { capacity: 2000, refillPerSecond: 1000 };
 const DEFAULT_PROTOCOL_ERROR_RATE: BucketLimit = { capacity: 100, refillPerSecond: 20 };
+/** JSON-RPC internal error: the request ran, but its answer cannot be sent. */
+const INTERNAL_ERROR = -32603;
 /** JSON-RPC server error: the request was refused by a bound, not failed. */
 const SERVER_BUSY = -32000;
 
-const DEFAULT_PAUSE_AT_BYTES = 1024 * 1024;
-const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -104,14 +113,16 @@ export class LineTransport implements Transport {
   private readonly decoder: LineDecoder;
   private closed = false;
   private started = false;
-  /** Client requests handed to the SDK and not answered yet (by id). */
-  private readonly unanswered = new Set<string>();
+  /** Client requests handed to the SDK and not answered yet: their line's size, by id. */
+  private readonly unanswered = new Map<string, number>();
+  private unansweredBytes = 0;
   /** This session's buckets: requests other than tools/call, and protocol errors. */
   private readonly requestBucket: SessionBucket;
   private readonly errorBucket: SessionBucket;
   /** Input is paused until the client reads what waits for it. */
   private inputPaused = false;
   private overflowed = false;
+  private peakBuffered = 0;
 
   constructor(private readonly opts: LineTransportOptions) {
     this.requestBucket = new SessionBucket(opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE);
@@ -135,7 +146,7 @@ export class LineTransport implements Transport {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.decoder.push(buf, (ev) => {
       if (ev.kind === 'oversize') {
-        this.reject(null, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
+        this.reject(cutLineId(ev.head, ev.tail) ?? null, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
       } else {
         this.onLine(ev.line);
       }
@@ -177,14 +188,19 @@ export class LineTransport implements Transport {
     }
     const message = value as JSONRPCMessage;
     const request = value as { id?: unknown; method?: unknown };
-    if (typeof request.method === 'string' && isId(request.id) && this.refusedByBounds(request.id, request.method)) return;
+    if (typeof request.method === 'string' && isId(request.id) && this.refusedByBounds(request.id, request.method, line.length)) return;
     try {
       this.opts.observe?.(message);
     } catch {
       /* bookkeeping must never break the session */
     }
-    this.track(value as { id?: unknown; method?: unknown; params?: { requestId?: unknown } });
+    this.track(value as { id?: unknown; method?: unknown; params?: { requestId?: unknown } }, line.length);
     this.onmessage?.(message);
+  }
+
+  /** The most output that ever waited for this client to read it. */
+  get peakOutputBytes(): number {
+    return this.peakBuffered;
   }
 
   /** Requests the client is owed an answer for; a cancelled request is owed none (the SDK sends none). */
@@ -192,14 +208,23 @@ export class LineTransport implements Transport {
     return this.unanswered.size;
   }
 
-  private track(m: { id?: unknown; method?: unknown; params?: { requestId?: unknown } }): void {
+  private track(m: { id?: unknown; method?: unknown; params?: { requestId?: unknown } }, bytes: number): void {
     if (typeof m.method !== 'string') return;
-    if (isId(m.id)) this.unanswered.add(idKey(m.id));
-    else if (m.method === 'notifications/cancelled' && isId(m.params?.requestId)) this.answered(m.params.requestId);
+    if (isId(m.id)) {
+      const key = idKey(m.id);
+      // A client reusing an id it is still owed an answer for: count the line once.
+      this.unansweredBytes += bytes - (this.unanswered.get(key) ?? 0);
+      this.unanswered.set(key, bytes);
+    } else if (m.method === 'notifications/cancelled' && isId(m.params?.requestId)) this.answered(m.params.requestId);
   }
 
   private answered(id: string | number): void {
-    if (this.unanswered.delete(idKey(id)) && this.unanswered.size === 0) this.opts.onIdle?.();
+    const key = idKey(id);
+    const bytes = this.unanswered.get(key);
+    if (bytes === undefined) return;
+    this.unanswered.delete(key);
+    this.unansweredBytes -= bytes;
+    if (this.unanswered.size === 0) this.opts.onIdle?.();
   }
 
   private reject(id: Id, code: number, message: string, reason: string): void {
@@ -213,11 +238,16 @@ export class LineTransport implements Transport {
     }
   }
 
-  /** Bounds every request must pass before the SDK sees it: unanswered requests, and the rate of non-tool requests. */
-  private refusedByBounds(id: string | number, method: string): boolean {
-    const max = this.opts.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING;
+  /** Bounds every request must pass before the SDK sees it: unanswered requests (count, bytes), and the rate of non-tool requests. */
+  private refusedByBounds(id: string | number, method: string, bytes: number): boolean {
+    const max = this.opts.maxOutstanding ?? SESSION_BOUNDS.maxOutstanding;
     if (this.unanswered.size >= max) {
       this.refuse(id, `Too many requests in flight: ${this.unanswered.size} are unanswered (the hub allows ${max} per session). Wait for answers before sending more.`, 'outstanding');
+      return true;
+    }
+    const maxBytes = this.opts.maxOutstandingBytes ?? SESSION_BOUNDS.maxOutstandingBytes;
+    if (this.unanswered.size > 0 && this.unansweredBytes + bytes > maxBytes) {
+      this.refuse(id, `Too much in flight: the ${this.unanswered.size} unanswered requests of this session hold ${this.unansweredBytes} bytes, and this one (${bytes} bytes) would pass the hub's ${maxBytes}-byte limit. Wait for answers before sending more.`, 'outstanding-bytes');
       return true;
     }
     if (method !== 'tools/call') {
@@ -246,8 +276,19 @@ export class LineTransport implements Transport {
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.closed) return;
-    await this.writeAsync(JSON.stringify(message) + '\n');
     const m = message as { id?: unknown; method?: unknown };
+    let text = JSON.stringify(message);
+    // No line longer than a shim reads (MAX_HUB_LINE_BYTES): an answer that big becomes an error for its
+    // request; anything else that big (a notification) is dropped and logged. UTF-8 is at most 3 bytes a
+    // UTF-16 unit, so only long texts are measured.
+    if (text.length * 3 > MAX_HUB_LINE_BYTES && Buffer.byteLength(text) > MAX_HUB_LINE_BYTES) {
+      const bytes = Buffer.byteLength(text);
+      const detail = `The answer is ${bytes} bytes, more than the ${MAX_HUB_LINE_BYTES}-byte limit of one message from the hub, and was not sent. Ask for less (a LIMIT, fewer columns, a narrower query), or lower hub.max_result_bytes.`;
+      this.opts.onRejected?.('answer-too-large', detail);
+      if (m.method !== undefined || !isId(m.id)) return;
+      text = JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: INTERNAL_ERROR, message: detail } });
+    }
+    await this.writeAsync(text + '\n');
     if (m.method === undefined && isId(m.id)) this.answered(m.id);
   }
 
@@ -265,11 +306,12 @@ export class LineTransport implements Transport {
   private checkBackpressure(): void {
     const out = this.opts.output as NodeJS.WritableStream & { writableLength?: number };
     const buffered = out.writableLength ?? 0;
-    if (buffered > (this.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)) {
+    if (buffered > this.peakBuffered) this.peakBuffered = buffered;
+    if (buffered > (this.opts.maxBufferedBytes ?? SESSION_BOUNDS.minMaxBufferedBytes)) {
       this.overflow(buffered, 'buffered');
       return;
     }
-    if (this.inputPaused || buffered <= (this.opts.pauseAtBytes ?? DEFAULT_PAUSE_AT_BYTES)) return;
+    if (this.inputPaused || buffered <= (this.opts.pauseAtBytes ?? SESSION_BOUNDS.pauseAtBytes)) return;
     this.inputPaused = true;
     const input = this.opts.input;
     input.pause();

@@ -20,6 +20,8 @@ import { createMcpServer } from '../core/mcp-server.js';
 import { watchLink } from '../listen/link-watchdog.js';
 import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from '../listen/unix-listener.js';
 import { LineTransport } from '../session/line-transport.js';
+import { returnMemorySoon } from '../session/memory-return.js';
+import { SESSION_BOUNDS, maxBufferedBytes } from '../session/session-memory.js';
 import { observeClientMessage, type SessionFacts } from '../session/session.js';
 import { handleControl, type ControlHandlers } from './control.js';
 
@@ -235,7 +237,7 @@ export class SocketFace implements HubListener {
       onIdle: () => closeIfDone(),
       onEnded: () => close('client disconnected'),
       // Room for several full-size answers; beyond that the client is not reading at all.
-      maxBufferedBytes: Math.max(64 * 1024 * 1024, this.core.limits.maxResultBytes * 8),
+      maxBufferedBytes: maxBufferedBytes(this.core.limits.maxResultBytes),
       stalledOutputMs: this.opts.stalledOutputMs,
       onOverflow: (bytes, why) => {
         logger.warn({ bufferedBytes: bytes, why }, 'client does not read its answers; closing the session');
@@ -246,7 +248,11 @@ export class SocketFace implements HubListener {
         socket.destroy();
       },
     });
-    socket.once('close', () => close('connection closed'));
+    socket.once('close', () => {
+      close('connection closed');
+      // A session that left answers unread held up to its ceiling: give that memory back now.
+      if ((transport?.peakOutputBytes ?? 0) > SESSION_BOUNDS.pauseAtBytes) returnMemorySoon();
+    });
     conn.handle = serveStdio(() => createMcpServer(attached.env), {
       transport,
       onerror: (err) => logger.debug({ err: errorMessage(err) }, 'session protocol error'),
