@@ -79,10 +79,11 @@ test('a client that never reads: hub memory within the session ceiling, given ba
 
   // RSS counts more than the live bytes of the ceiling: the answers already shaped and written are garbage
   // that V8 frees only in a full collection, the paging cache keeps some of the flood's rows, and the
-  // allocator keeps slack. One more ceiling's worth and the paging cache's 32 MiB cover those (measured:
-  // +220 to +250 MiB); before the fix the same flood grew the hub by gigabytes (docs/benchmarks.md).
+  // allocator keeps slack. Two more ceilings' worth and the paging cache's 32 MiB cover those with room
+  // for a loaded CI machine (measured: +196 to +251 MiB, bound ~458 MiB); before the fix the same flood
+  // grew the hub by gigabytes (docs/benchmarks.md), which is what this must catch.
   const ceilingMiB = ceiling.bytes / MIB;
-  assert.ok(peak - baseline < 2 * ceilingMiB + 32, `hub RSS grew ${Math.round(peak - baseline)} MiB (baseline ${Math.round(baseline)} MiB); the ceiling per session is ${Math.round(ceilingMiB)} MiB`);
+  assert.ok(peak - baseline < 3 * ceilingMiB + 32, `hub RSS grew ${Math.round(peak - baseline)} MiB (baseline ${Math.round(baseline)} MiB); the ceiling per session is ${Math.round(ceilingMiB)} MiB`);
 
   assert.equal((await sessions(home)).length, 1);
   t.diagnostic(`baseline ${Math.round(baseline)} MiB, peak +${Math.round(peak - baseline)} MiB, after +${Math.round(after - baseline)} MiB, ceiling ${Math.round(ceilingMiB)} MiB, slowest bystander call ${Math.round(slowest)} ms`);
