@@ -1,15 +1,17 @@
 /**
- * Every tool, through the real CLI: `snowmux shim` (auto-starting a hub) and `snowmux stdio`, with the
- * v2 client in both protocol eras and the v1 client.
+ * Every tool, through the real CLI: `snowmux shim` (auto-starting a hub), `snowmux stdio`, and straight to
+ * the hub's HTTP face (`/mcp`, with an API key), with the v2 client in both protocol eras and the v1 client.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, startHub, tempHome, textOf, type AnyClient, type ClientKind } from '../helpers/harness.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectClient, runCli, startHub, tempHome, textOf, type AnyClient, type ClientKind } from '../helpers/harness.js';
 
 const KINDS: ClientKind[] = ['v2-legacy', 'v2-modern', 'v1'];
 const TOOLS = ['cortex_analyst', 'cortex_search', 'describe_table', 'describe_view', 'execute_query', 'explain_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_history', 'query_profile', 'query_view', 'search_objects'];
 
-for (const command of ['shim', 'stdio'] as const) {
+for (const command of ['shim', 'stdio', 'http'] as const) {
   for (const kind of KINDS) {
     describe(`${kind} client via snowmux ${command}`, () => {
       let client: AnyClient;
@@ -17,8 +19,20 @@ for (const command of ['shim', 'stdio'] as const) {
       const ctx = { after: (fn: () => unknown) => void cleanups.push(fn) };
       before(async () => {
         const home = tempHome(ctx);
-        if (command === 'shim') await startHub(ctx, home);
-        client = await connectClient(ctx, { home, kind, command });
+        if (command === 'stdio') {
+          client = await connectClient(ctx, { home, kind, command });
+          return;
+        }
+        if (command === 'http') writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\n');
+        const hub = await startHub(ctx, home);
+        if (command === 'shim') {
+          client = await connectClient(ctx, { home, kind, command });
+          return;
+        }
+        const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())![1]!;
+        const key = await runCli(['keys', 'create', '--identity', 'tools-http', '--home', home]);
+        assert.equal(key.code, 0, key.stderr);
+        client = await connectClient(ctx, { home, kind, command, http: { url, key: key.stdout.trim() } });
       });
       after(async () => {
         for (const fn of cleanups.reverse()) await fn();

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
 import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { cliPath } from './paths.js';
 
 export interface Cleanup {
@@ -185,7 +186,9 @@ export interface ToolResult {
 export interface ConnectOptions {
   home: string;
   kind: ClientKind;
-  command?: 'shim' | 'stdio';
+  /** `http`: straight to the hub's `/mcp` at `http.url` with the API key `http.key` (no shim). */
+  command?: 'shim' | 'stdio' | 'http';
+  http?: { url: string; key: string };
   env?: Record<string, string>;
   name?: string;
   args?: string[];
@@ -195,8 +198,12 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
   const args = [cliPath, opts.command ?? 'shim', '--home', opts.home, ...(opts.args ?? [])];
   const env = cliEnv(opts.env);
   const name = opts.name ?? `test-${opts.kind}`;
+  const http = opts.command === 'http' ? opts.http : undefined;
+  if (opts.command === 'http' && !http) throw new Error('connectClient: command "http" needs http.url and http.key');
+  const endpoint = http ? new URL('/mcp', http.url) : undefined;
+  const requestInit = http ? { headers: { authorization: `Bearer ${http.key}` } } : undefined;
   if (opts.kind === 'v1') {
-    const transport = new StdioV1({ command: process.execPath, args, env, stderr: 'ignore' });
+    const transport = endpoint ? new HttpV1(endpoint, { requestInit }) : new StdioV1({ command: process.execPath, args, env, stderr: 'ignore' });
     const client = new ClientV1({ name, version: '1.0.0' });
     await client.connect(transport);
     const wrapped: AnyClient = {
@@ -204,13 +211,13 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
       listTools: () => client.listTools() as never,
       callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {}, ...(o?.meta ? { _meta: o.meta } : {}) }, undefined, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
       close: () => client.close(),
-      pid: () => transport.pid,
+      pid: () => (transport instanceof StdioV1 ? transport.pid : null),
     };
     defer(t, () => wrapped.close().catch(() => {}));
     return wrapped;
   }
   const mode = opts.kind === 'v2-legacy' ? 'legacy' : opts.kind === 'v2-auto' ? 'auto' : { pin: '2026-07-28' };
-  const transport = new StdioV2({ command: process.execPath, args, env, stderr: 'ignore' });
+  const transport = endpoint ? new HttpV2(endpoint, { requestInit }) : new StdioV2({ command: process.execPath, args, env, stderr: 'ignore' });
   const client = new ClientV2({ name, version: '2.0.0' }, { versionNegotiation: { mode } });
   await client.connect(transport);
   const wrapped: AnyClient = {
@@ -218,7 +225,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
     listTools: () => client.listTools() as never,
     callTool: (n, a, o) => client.callTool({ name: n, arguments: a ?? {}, ...(o?.meta ? { _meta: o.meta } : {}) }, { signal: o?.signal, onprogress: o?.onprogress as never, timeout: o?.timeout }) as never,
     close: () => client.close(),
-    pid: () => transport.pid,
+    pid: () => (transport instanceof StdioV2 ? transport.pid : null),
   };
   defer(t, () => wrapped.close().catch(() => {}));
   return wrapped;
