@@ -20,7 +20,7 @@ import { listenMetrics, type MetricsListener } from './listen/metrics-listener.j
 import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { createLogger, type Logger } from './observe/logger.js';
-import { HubMetrics } from './observe/metrics.js';
+import { HubMetrics, type PoolGauges } from './observe/metrics.js';
 import type { TeamState } from './team/redis-team.js';
 import { Hub } from './hub.js';
 import { createRuntime, type HubRuntime, type ReloadResult } from './runtime.js';
@@ -65,6 +65,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const httpListen = options.httpListen ?? runtime.config.config.hub.httpListen;
   if (httpListen !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port, e.g. 127.0.0.1:8765; got "${httpListen}".`);
   const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef) : null;
+  if (metrics) runtime.timeAuditWrites((seconds) => metrics.auditWritten(seconds));
   let http: HttpService | undefined;
   let team: TeamState | undefined;
   let metricsUrl: string | undefined;
@@ -354,10 +355,14 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics
     metadataCache: { hits: number; misses: number; joined: number; entries: number };
   };
   return new HubMetrics({
-    sessions: () => hub()?.status().sessions.length ?? 0,
+    sessions: () => hub()?.status().sessions ?? [],
     queue: () => governance().queue,
     breakers: () => governance().breakers,
-    pools: () => runtime.warehouses.describe().map((w) => ({ name: w.name, kind: w.kind, logins: (w.detail.pool as { logins?: number } | undefined)?.logins })),
+    pools: () =>
+      runtime.warehouses.describe().map((w) => {
+        const pool = w.detail.pool as (PoolGauges & { logins?: number }) | undefined;
+        return { name: w.name, kind: w.kind, logins: pool?.logins, connections: pool };
+      }),
     auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
     metadataCache: () => governance().metadataCache,
   });

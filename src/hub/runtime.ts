@@ -47,6 +47,8 @@ export interface HubRuntime {
   openAudit(): Promise<void>;
   /** Every audit record written from now on (and once the log opens) also goes to `copy` (a team's stream). */
   copyAuditTo(copy: (record: { seq: number; line: string }) => void): void;
+  /** `observe` learns how long each call's audit record took to be written (for metrics). */
+  timeAuditWrites(observe: (seconds: number) => void): void;
   limits: HubLimits;
   maxLineBytes: number;
   shutdownGraceMs: number;
@@ -123,6 +125,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   };
   let auditWriter: AuditSink | null = null;
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];
+  let observeAuditWrite: ((seconds: number) => void) | undefined;
   const openAudit = async () => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
     audit = await AuditLog.open({
@@ -140,6 +143,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     for (const copy of auditCopies) audit.on('written', copy);
     void audit.append(withReplica(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid } })));
     auditWriter = new AuditSink(audit, opts.logger, replicaId);
+    auditWriter.observeWrite = observeAuditWrite;
   };
 
   let current = config.config;
@@ -183,6 +187,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     scrubber,
     scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
+    timeAuditWrites(observe) {
+      observeAuditWrite = observe;
+      if (auditWriter) auditWriter.observeWrite = observe;
+    },
     copyAuditTo(copy) {
       auditCopies.push(copy);
       (audit as AuditLog | null)?.on('written', copy);

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectClient, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { connectClient, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
 
 test('GET /metrics counts calls by tool and outcome and shows sessions, queue and breaker; /healthz answers', async (t) => {
   const home = tempHome(t);
@@ -28,7 +29,11 @@ test('GET /metrics counts calls by tool and outcome and shows sessions, queue an
   assert.ok(!text.includes('probe_a'), 'a made-up tool name became a label value');
   assert.match(text, /snowmux_tool_call_failures_total\{outcome="refused",code="SQL_REFUSED"\} 1/);
   assert.match(text, /snowmux_tool_call_failures_total\{outcome="refused",code="UNKNOWN_TOOL"\} 2/);
-  assert.match(text, /snowmux_sessions [1-9]/);
+  assert.match(text, /snowmux_sessions\{transport="unix-socket"\} 1\n/);
+  assert.match(text, /snowmux_sessions\{transport="http"\} 0\n/);
+  // Every call's audit record (two ok, one refused, two unknown tools) was timed.
+  assert.match(text, /snowmux_audit_write_seconds_count [5-9]\n/);
+  assert.ok(!/snowmux_pool_connections\{/.test(text), 'the embedded warehouse has no connection pool');
   assert.match(text, /snowmux_breaker_state\{profile="embedded"\} 0/);
   assert.match(text, /snowmux_queue_calls\{state="running"\} 0/);
   assert.match(text, /snowmux_audit_last_seq \d+/);
@@ -47,4 +52,23 @@ test('a bad metrics_listen value is a config error naming the key', async (t) =>
   const r = await runCli(['hub', '--home', home]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /hub\.metrics_listen/);
+});
+
+test('a Snowflake profile\'s pool shows in /metrics: connections open, idle, in use, waited for, and the maximum', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'metrics-pw', roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\n');
+  await startHub(t, home, [], profileEnv(d, { user: 'alice', password: 'metrics-pw' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH' }));
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 1' })).isError);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
+  const text = await (await fetch(status.metrics.url)).text();
+  const gauge = (state: string) => Number(new RegExp(`snowmux_pool_connections\\{warehouse="[^"]+",state="${state}"\\} (\\d+)`).exec(text)?.[1]);
+  assert.equal(gauge('size'), 1, text);
+  assert.equal(gauge('available'), 1);
+  assert.equal(gauge('borrowed'), 0);
+  assert.equal(gauge('pending'), 0);
+  assert.ok(gauge('max') >= 1);
+  assert.match(text, /snowmux_warehouse_logins\{warehouse="[^"]+",kind="snowflake"\} 1/);
 });

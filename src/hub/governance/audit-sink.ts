@@ -8,9 +8,13 @@ import type { CallRecord, CallSink } from '../observe/call-record.js';
 
 export class AuditSink implements CallSink {
   /** `replica`: a team hub replica's id, written into every record (each replica keeps its own chain). */
+  /** Told how long each record took to be written (by the log's durability policy): for metrics. */
+  observeWrite: ((seconds: number) => void) | undefined;
+
   constructor(private readonly log: AuditLog, private readonly logger: Logger, private readonly replica?: string) {}
 
   record(call: CallRecord): void {
+    const handed = performance.now();
     void this.log
       .append({
         kind: 'tool_call',
@@ -34,6 +38,7 @@ export class AuditSink implements CallSink {
       })
       .then((r) => {
         if (!r.ok) this.logger.error({ code: r.error.code, msg: r.error.message }, 'audit write failed');
+        else this.observeWrite?.((performance.now() - handed) / 1000);
       });
   }
 }

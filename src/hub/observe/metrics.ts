@@ -6,11 +6,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { isErrorCode } from '../../error-codes.js';
 import type { CallRecord, CallSink } from './call-record.js';
 
+/** Connections of a warehouse pool, as the pool reports them (Snowflake pools; the embedded warehouse has none). */
+export interface PoolGauges {
+  size: number;
+  available: number;
+  borrowed: number;
+  pending: number;
+  max: number;
+}
+
 export interface MetricsSources {
-  sessions(): number;
+  /** Open sessions by the transport that carries them (unix-socket, stdio, http, websocket). */
+  sessions(): { transport: string }[];
   queue(): { running: number; queued: number } | undefined;
   breakers(): { profile: string; state: string; opensCount: number }[];
-  pools(): { name: string; kind: string; logins: number | undefined }[];
+  pools(): { name: string; kind: string; logins: number | undefined; connections?: PoolGauges | undefined }[];
   auditSeq(): number | undefined;
   metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
 }
@@ -26,6 +36,7 @@ export class HubMetrics implements CallSink {
   private readonly failures: Counter<'outcome' | 'code'>;
   private readonly httpRequests: Counter<'route' | 'status'>;
   private readonly authFailures: Counter<'reason'>;
+  private readonly auditWrite: Histogram;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -62,7 +73,36 @@ export class HubMetrics implements CallSink {
         this.inc({ result: 'joined' }, m.joined);
       },
     });
-    new Gauge({ name: 'snowmux_sessions', help: 'Open MCP sessions.', registers, collect() { this.set(sources.sessions()); } });
+    this.auditWrite = new Histogram({
+      name: 'snowmux_audit_write_seconds',
+      help: 'Time from a call\'s audit record being handed to the log to it being written (and fsynced when the policy is "always").',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      registers,
+    });
+    new Gauge({
+      name: 'snowmux_sessions',
+      help: 'Open MCP sessions by transport (unix-socket, stdio, http, websocket).',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>([['unix-socket', 0], ['http', 0], ['websocket', 0], ['stdio', 0]]);
+        for (const s of sources.sessions()) counts.set(s.transport, (counts.get(s.transport) ?? 0) + 1);
+        for (const [transport, n] of counts) this.set({ transport }, n);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_pool_connections',
+      help: 'Warehouse pool connections per profile by state: size (open), available (idle), borrowed (in use), pending (calls waiting for one), max.',
+      labelNames: ['warehouse', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of sources.pools()) {
+          if (!p.connections) continue;
+          for (const state of ['size', 'available', 'borrowed', 'pending', 'max'] as const) this.set({ warehouse: p.name, state }, p.connections[state]);
+        }
+      },
+    });
     new Gauge({
       name: 'snowmux_queue_calls',
       help: 'Warehouse calls running or waiting in the fair queue.',
@@ -126,6 +166,11 @@ export class HubMetrics implements CallSink {
   /** `route` must come from a fixed set (the face's routes, or "other"), never from the request path. */
   httpRequest(route: string, status: number): void {
     this.httpRequests.inc({ route, status: String(status) });
+  }
+
+  /** How long one audit record took to be written (by the log's durability policy). */
+  auditWritten(seconds: number): void {
+    this.auditWrite.observe(seconds);
   }
 
   authFailure(reason: string): void {
