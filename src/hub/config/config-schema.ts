@@ -454,58 +454,6 @@ export const SECRET_FILE_KEYS: ReadonlySet<string> = new Set([
   'password', 'passcode', 'private_key', 'private_key_passphrase', 'token',
 ]);
 
-export interface HubSettings {
-  /** Largest accepted JSON-RPC line, in bytes. */
-  maxLineBytes: number;
-  /** How long a graceful stop waits for in-flight calls. */
-  shutdownGraceMs: number;
-  /** Profile used when neither --profile nor SNOWMUX_PROFILE names one. */
-  defaultProfile?: string | undefined;
-  /** Per tool call deadline. */
-  callTimeoutMs: number;
-  /** Rows returned by a query tool before the result is truncated. */
-  maxRows: number;
-  /** Bytes of result text returned before truncation. */
-  maxResultBytes: number;
-  /** host:port for the Prometheus /metrics and /healthz endpoint; off when absent. */
-  metricsListen?: string | undefined;
-  /** host:port for the HTTP face (/mcp, /healthz, /readyz, /metrics, /status, /events); off when absent. */
-  httpListen?: string | undefined;
-  /** Bearer API keys on every HTTP route but /healthz. May be turned off only on a loopback listener. */
-  httpAuth: boolean;
-  /** Which engine serves the HTTP face: uWebSockets.js (hyper-express) when it loads, else node:http. */
-  httpEngine: HttpEngineChoice;
-  /** Browser origins allowed to call the HTTP face (CORS); none by default. */
-  httpAllowedOrigins: string[];
-  /** Host names the HTTP face answers to besides loopback ones (DNS-rebinding protection). */
-  httpHosts: string[];
-  /** Redis shared by the replicas of a team hub (team-wide rate limits, replica registry); off when absent. */
-  redisUrl?: string | undefined;
-  /** Replicas with the same namespace (and Redis) form one team. */
-  teamNamespace: string;
-  /** OTLP/HTTP collector for call spans; traces are off (and the SDK unloaded) when absent. */
-  otelEndpoint?: string | undefined;
-  /** Headers sent to the collector (often its API key: treated as secrets). */
-  otelHeaders: Record<string, string>;
-  /** service.name of the spans; default OTEL_SERVICE_NAME, else "snowmux". */
-  otelServiceName?: string | undefined;
-}
-
-export const DEFAULT_HUB_SETTINGS: HubSettings = {
-  maxLineBytes: defaultOf(hubKeys.max_line_bytes),
-  shutdownGraceMs: defaultOf(hubKeys.shutdown_grace_ms),
-  callTimeoutMs: defaultOf(hubKeys.call_timeout_ms),
-  maxRows: defaultOf(hubKeys.max_rows),
-  maxResultBytes: defaultOf(hubKeys.max_result_bytes),
-  httpAuth: defaultOf(hubKeys.http_auth),
-  httpEngine: defaultOf(hubKeys.http_engine),
-  httpAllowedOrigins: defaultOf(hubKeys.http_allowed_origins),
-  httpHosts: defaultOf(hubKeys.http_hosts),
-  teamNamespace: defaultOf(hubKeys.team_namespace),
-  // No headers: the setting's "none".
-  otelHeaders: {},
-};
-
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
 export const DEFAULT_STATEMENT_TIMEOUT_S = defaultOf(profileKeys.statement_timeout_s);
 
@@ -534,76 +482,7 @@ export interface QuotaSettings {
   scanBytes?: number | undefined;
 }
 
-export interface LimitSettings {
-  /** Warehouse queries running at once across all sessions. */
-  maxConcurrentQueries: number;
-  /** Calls waiting for a slot, across all sessions; beyond it calls are refused with HUB_BUSY. */
-  maxQueued: number;
-  maxQueuedPerSession: number;
-  /** Extra attempts for transient failures of read-only statements. */
-  retryAttempts: number;
-  retryBudgetMs: number;
-  /** Rate limit per identity for roles that set none. */
-  defaultRate: RateSettings;
-  /** How long metadata answers (list_*, describe_*) are shared before the warehouse is asked again. */
-  metadataCacheTtlMs: number;
-  /**
-   * A team hub (hub.redis_url): queries running at once per warehouse profile across every replica, held
-   * as leases in Redis that a crashed replica cannot leak. Undefined: no team-wide cap.
-   */
-  teamMaxConcurrentQueries?: number | undefined;
-}
-
 export type AuditFsyncPolicy = 'always' | 'interval' | 'never';
-
-export interface AuditSettings {
-  enabled: boolean;
-  /** Directory of the audit files, relative to the snowmux home unless absolute. */
-  dir: string;
-  fsync: AuditFsyncPolicy;
-  fsyncIntervalMs: number;
-  maxFileBytes: number;
-  /** Files kept; 0 = keep all. */
-  maxFiles: number;
-  /** A team hub's central copy: the Redis stream every record is also shipped to. */
-  redisStream?: string | undefined;
-  redisStreamMax: number;
-}
-
-export interface CircuitBreakerSettings {
-  /** Opens when more than this percentage of calls in the window failed for infrastructure reasons. */
-  errorThresholdPercentage: number;
-  /** Calls in the window before the breaker may open. */
-  volumeThreshold: number;
-  /** Time open before a probe call is let through. */
-  resetTimeoutMs: number;
-}
-
-export const DEFAULT_LIMIT_SETTINGS: LimitSettings = {
-  maxConcurrentQueries: defaultOf(limitsKeys.max_concurrent_queries),
-  maxQueued: defaultOf(limitsKeys.max_queued),
-  maxQueuedPerSession: defaultOf(limitsKeys.max_queued_per_session),
-  retryAttempts: defaultOf(limitsKeys.retry_attempts),
-  retryBudgetMs: defaultOf(limitsKeys.retry_budget_ms),
-  defaultRate: toRate(defaultOf(limitsKeys.rate)),
-  metadataCacheTtlMs: parseDurationMs(defaultOf(limitsKeys.metadata_cache_ttl))!,
-};
-
-export const DEFAULT_AUDIT_SETTINGS: AuditSettings = {
-  enabled: defaultOf(auditKeys.enabled),
-  dir: defaultOf(auditKeys.dir),
-  fsync: defaultOf(auditKeys.fsync),
-  fsyncIntervalMs: defaultOf(auditKeys.fsync_interval_ms),
-  redisStreamMax: defaultOf(auditKeys.redis_stream_max),
-  maxFileBytes: defaultOf(auditKeys.max_file_mb) * MIB,
-  maxFiles: defaultOf(auditKeys.max_files),
-};
-
-export const DEFAULT_BREAKER_SETTINGS: CircuitBreakerSettings = {
-  errorThresholdPercentage: defaultOf(breakerKeys.failure_threshold_percent),
-  volumeThreshold: defaultOf(breakerKeys.volume_threshold),
-  resetTimeoutMs: defaultOf(breakerKeys.reset_timeout_ms),
-};
 
 const HOUR_MS = 3_600_000;
 
@@ -613,8 +492,8 @@ type RoleFileData = z.infer<typeof roleFileSchema>;
 /*
  * The typed config is what the zod-validated file data maps to: each type below is the return type of its
  * mapping (toRoleSettings, toProfileEntry, toHubConfig), so there is no second, hand-kept declaration to
- * drift. Only the sections with defaults (hub, limits, audit, breaker) keep an interface, next to their
- * DEFAULT_* constant.
+ * drift; the sections with defaults (hub, limits, audit, breaker) take them from their schema, and their
+ * DEFAULT_* constants are the mapping of an empty section.
  */
 /** One [roles.<name>] table. Absent keys stay undefined; the policy applies the defaults. */
 export type RoleSettings = Partial<ReturnType<typeof toRoleSettings>>;
@@ -700,36 +579,92 @@ function toProfileEntry(data: ProfileFileData) {
   };
 }
 
+type HubFileData = z.infer<typeof hubFileSchema>;
+type LimitsFileData = z.infer<typeof limitsFileSchema>;
+type AuditFileData = z.infer<typeof auditFileSchema>;
+type BreakerFileData = z.infer<typeof breakerFileSchema>;
+
+/** [hub] → settings, each absent key at the default its schema declares. */
+function toHubSettings(hub: HubFileData) {
+  return {
+    maxLineBytes: hub.max_line_bytes ?? defaultOf(hubKeys.max_line_bytes),
+    shutdownGraceMs: hub.shutdown_grace_ms ?? defaultOf(hubKeys.shutdown_grace_ms),
+    defaultProfile: hub.default_profile,
+    callTimeoutMs: hub.call_timeout_ms ?? defaultOf(hubKeys.call_timeout_ms),
+    maxRows: hub.max_rows ?? defaultOf(hubKeys.max_rows),
+    maxResultBytes: hub.max_result_bytes ?? defaultOf(hubKeys.max_result_bytes),
+    ...(hub.metrics_listen === undefined ? {} : { metricsListen: hub.metrics_listen }),
+    ...(hub.http_listen === undefined ? {} : { httpListen: hub.http_listen }),
+    httpAuth: hub.http_auth ?? defaultOf(hubKeys.http_auth),
+    httpEngine: hub.http_engine ?? defaultOf(hubKeys.http_engine),
+    httpAllowedOrigins: hub.http_allowed_origins ?? [...defaultOf(hubKeys.http_allowed_origins)],
+    httpHosts: hub.http_hosts ?? [...defaultOf(hubKeys.http_hosts)],
+    ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
+    teamNamespace: hub.team_namespace ?? defaultOf(hubKeys.team_namespace),
+    ...(hub.otel_endpoint === undefined ? {} : { otelEndpoint: hub.otel_endpoint }),
+    // No headers unless set (the setting's "none").
+    otelHeaders: hub.otel_headers ?? ({} as Record<string, string>),
+    ...(hub.otel_service_name === undefined ? {} : { otelServiceName: hub.otel_service_name }),
+  };
+}
+
+/** [limits] → settings. */
+function toLimitSettings(limits: LimitsFileData) {
+  return {
+    maxConcurrentQueries: limits.max_concurrent_queries ?? defaultOf(limitsKeys.max_concurrent_queries),
+    maxQueued: limits.max_queued ?? defaultOf(limitsKeys.max_queued),
+    maxQueuedPerSession: limits.max_queued_per_session ?? defaultOf(limitsKeys.max_queued_per_session),
+    ...(limits.team_max_concurrent_queries === undefined ? {} : { teamMaxConcurrentQueries: limits.team_max_concurrent_queries }),
+    retryAttempts: limits.retry_attempts ?? defaultOf(limitsKeys.retry_attempts),
+    retryBudgetMs: limits.retry_budget_ms ?? defaultOf(limitsKeys.retry_budget_ms),
+    defaultRate: toRate(limits.rate ?? defaultOf(limitsKeys.rate)),
+    // "0s" turns the cache off (parseDurationMs allows no zero).
+    metadataCacheTtlMs: (limits.metadata_cache_ttl ?? defaultOf(limitsKeys.metadata_cache_ttl)) === '0s' ? 0 : parseDurationMs(limits.metadata_cache_ttl ?? defaultOf(limitsKeys.metadata_cache_ttl))!,
+  };
+}
+
+/** [audit] → settings. */
+function toAuditSettings(audit: AuditFileData) {
+  return {
+    enabled: audit.enabled ?? defaultOf(auditKeys.enabled),
+    dir: audit.dir ?? defaultOf(auditKeys.dir),
+    fsync: (audit.fsync ?? defaultOf(auditKeys.fsync)) as AuditFsyncPolicy,
+    fsyncIntervalMs: audit.fsync_interval_ms ?? defaultOf(auditKeys.fsync_interval_ms),
+    maxFileBytes: Math.max(1, Math.round((audit.max_file_mb ?? defaultOf(auditKeys.max_file_mb)) * MIB)),
+    maxFiles: audit.max_files ?? defaultOf(auditKeys.max_files),
+    ...(audit.redis_stream === undefined ? {} : { redisStream: audit.redis_stream }),
+    redisStreamMax: audit.redis_stream_max ?? defaultOf(auditKeys.redis_stream_max),
+  };
+}
+
+/** [breaker] → settings (named as opossum's options). */
+function toBreakerSettings(breaker: BreakerFileData) {
+  return {
+    errorThresholdPercentage: breaker.failure_threshold_percent ?? defaultOf(breakerKeys.failure_threshold_percent),
+    volumeThreshold: breaker.volume_threshold ?? defaultOf(breakerKeys.volume_threshold),
+    resetTimeoutMs: breaker.reset_timeout_ms ?? defaultOf(breakerKeys.reset_timeout_ms),
+  };
+}
+
+export type HubSettings = ReturnType<typeof toHubSettings>;
+export type LimitSettings = ReturnType<typeof toLimitSettings>;
+export type AuditSettings = ReturnType<typeof toAuditSettings>;
+export type CircuitBreakerSettings = ReturnType<typeof toBreakerSettings>;
+
+/** Each section with every key at its default: what an absent section means. */
+export const DEFAULT_HUB_SETTINGS: HubSettings = toHubSettings({});
+export const DEFAULT_LIMIT_SETTINGS: LimitSettings = toLimitSettings({});
+export const DEFAULT_AUDIT_SETTINGS: AuditSettings = toAuditSettings({});
+export const DEFAULT_BREAKER_SETTINGS: CircuitBreakerSettings = toBreakerSettings({});
+
 /** Snake_case file data (already validated) → typed camelCase config with defaults applied. */
 export function toHubConfig(data: ConfigFileData) {
-  const hub = data.hub ?? {};
   const profiles: Record<string, ReturnType<typeof toProfileEntry>> = {};
   for (const [name, profile] of Object.entries(data.profiles ?? {})) profiles[name] = toProfileEntry(profile);
   const roles: Record<string, RoleSettings> = {};
   for (const [name, role] of Object.entries(data.roles ?? {})) roles[name] = toRoleSettings(role);
-  const limits = data.limits ?? {};
-  const audit = data.audit ?? {};
-  const breaker = data.breaker ?? {};
   return {
-    hub: {
-      maxLineBytes: hub.max_line_bytes ?? DEFAULT_HUB_SETTINGS.maxLineBytes,
-      shutdownGraceMs: hub.shutdown_grace_ms ?? DEFAULT_HUB_SETTINGS.shutdownGraceMs,
-      defaultProfile: hub.default_profile,
-      callTimeoutMs: hub.call_timeout_ms ?? DEFAULT_HUB_SETTINGS.callTimeoutMs,
-      maxRows: hub.max_rows ?? DEFAULT_HUB_SETTINGS.maxRows,
-      maxResultBytes: hub.max_result_bytes ?? DEFAULT_HUB_SETTINGS.maxResultBytes,
-      ...(hub.metrics_listen === undefined ? {} : { metricsListen: hub.metrics_listen }),
-      ...(hub.http_listen === undefined ? {} : { httpListen: hub.http_listen }),
-      httpAuth: hub.http_auth ?? DEFAULT_HUB_SETTINGS.httpAuth,
-      httpEngine: hub.http_engine ?? DEFAULT_HUB_SETTINGS.httpEngine,
-      httpAllowedOrigins: hub.http_allowed_origins ?? DEFAULT_HUB_SETTINGS.httpAllowedOrigins,
-      httpHosts: hub.http_hosts ?? DEFAULT_HUB_SETTINGS.httpHosts,
-      ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
-      teamNamespace: hub.team_namespace ?? DEFAULT_HUB_SETTINGS.teamNamespace,
-      ...(hub.otel_endpoint === undefined ? {} : { otelEndpoint: hub.otel_endpoint }),
-      otelHeaders: hub.otel_headers ?? DEFAULT_HUB_SETTINGS.otelHeaders,
-      ...(hub.otel_service_name === undefined ? {} : { otelServiceName: hub.otel_service_name }),
-    },
+    hub: toHubSettings(data.hub ?? {}),
     profiles,
     tools: Object.fromEntries(
       Object.entries(data.tools ?? {}).map(([name, t]) => [
@@ -740,31 +675,9 @@ export function toHubConfig(data: ConfigFileData) {
     /** defaultRole: the role for sessions no role matches; undefined = the built-in read-only default. */
     policy: { defaultRole: data.policy?.default_role },
     roles,
-    limits: {
-      maxConcurrentQueries: limits.max_concurrent_queries ?? DEFAULT_LIMIT_SETTINGS.maxConcurrentQueries,
-      maxQueued: limits.max_queued ?? DEFAULT_LIMIT_SETTINGS.maxQueued,
-      maxQueuedPerSession: limits.max_queued_per_session ?? DEFAULT_LIMIT_SETTINGS.maxQueuedPerSession,
-      ...(limits.team_max_concurrent_queries === undefined ? {} : { teamMaxConcurrentQueries: limits.team_max_concurrent_queries }),
-      retryAttempts: limits.retry_attempts ?? DEFAULT_LIMIT_SETTINGS.retryAttempts,
-      retryBudgetMs: limits.retry_budget_ms ?? DEFAULT_LIMIT_SETTINGS.retryBudgetMs,
-      defaultRate: limits.rate === undefined ? { ...DEFAULT_LIMIT_SETTINGS.defaultRate } : toRate(limits.rate),
-      metadataCacheTtlMs: limits.metadata_cache_ttl === undefined ? DEFAULT_LIMIT_SETTINGS.metadataCacheTtlMs : limits.metadata_cache_ttl === '0s' ? 0 : parseDurationMs(limits.metadata_cache_ttl)!,
-    },
-    audit: {
-      enabled: audit.enabled ?? DEFAULT_AUDIT_SETTINGS.enabled,
-      dir: audit.dir ?? DEFAULT_AUDIT_SETTINGS.dir,
-      fsync: audit.fsync ?? DEFAULT_AUDIT_SETTINGS.fsync,
-      fsyncIntervalMs: audit.fsync_interval_ms ?? DEFAULT_AUDIT_SETTINGS.fsyncIntervalMs,
-      maxFileBytes: audit.max_file_mb === undefined ? DEFAULT_AUDIT_SETTINGS.maxFileBytes : Math.max(1, Math.round(audit.max_file_mb * MIB)),
-      maxFiles: audit.max_files ?? DEFAULT_AUDIT_SETTINGS.maxFiles,
-      ...(audit.redis_stream === undefined ? {} : { redisStream: audit.redis_stream }),
-      redisStreamMax: audit.redis_stream_max ?? DEFAULT_AUDIT_SETTINGS.redisStreamMax,
-    },
-    breaker: {
-      errorThresholdPercentage: breaker.failure_threshold_percent ?? DEFAULT_BREAKER_SETTINGS.errorThresholdPercentage,
-      volumeThreshold: breaker.volume_threshold ?? DEFAULT_BREAKER_SETTINGS.volumeThreshold,
-      resetTimeoutMs: breaker.reset_timeout_ms ?? DEFAULT_BREAKER_SETTINGS.resetTimeoutMs,
-    },
+    limits: toLimitSettings(data.limits ?? {}),
+    audit: toAuditSettings(data.audit ?? {}),
+    breaker: toBreakerSettings(data.breaker ?? {}),
   };
 }
 
