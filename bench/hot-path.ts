@@ -149,6 +149,36 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
   return { latencies, elapsed, cpu, errors };
 }
 
+/**
+ * Every target on every workload, `rounds` times, alternating (so machine noise hits all of them alike),
+ * after a short warm-up; per cell the median calls/s and CPU per call and the pooled latencies' p50/p99.
+ * Peers serve an echo tool only, so they sit out list_databases.
+ */
+async function interleaved(targets: Target[], workloads: Workload[], seconds: number, rounds: number): Promise<Cell[]> {
+  const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
+  const cells = (w: Workload) => targets.filter((t) => !(t.peer && w === 'list_databases'));
+  for (const w of workloads) for (const t of cells(w)) await closedLoop(t, w, 0.5); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (const w of workloads) {
+      for (const t of cells(w)) {
+        const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
+        if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
+        const key = `${t.name}\u0000${w}`;
+        const run = runs.get(key) ?? { cps: [], lat: [], cpu: [] };
+        run.cps.push(latencies.length / elapsed);
+        run.lat.push(...latencies);
+        run.cpu.push((cpu * 1000) / latencies.length);
+        runs.set(key, run);
+      }
+    }
+  }
+  return [...runs].map(([key, run]) => {
+    const [target, workload] = key.split('\u0000') as [string, Workload];
+    const s = summary(run.lat);
+    return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu) };
+  });
+}
+
 export async function hotPath(seconds: number, rounds: number, baselineRoot: string | undefined, clients = 8): Promise<Cell[]> {
   const targets: Target[] = [];
   try {
@@ -157,28 +187,7 @@ export async function hotPath(seconds: number, rounds: number, baselineRoot: str
     targets.push(await peerTarget(clients));
     targets.push(await proxyTarget('mcp-remote', clients));
     targets.push(await proxyTarget('supergateway', clients));
-    const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
-    for (const w of WORKLOADS) for (const t of targets) await closedLoop(t, w, 0.5); // warm-up
-    for (let r = 0; r < rounds; r++) {
-      for (const w of WORKLOADS) {
-        for (const t of targets) {
-          if (t.peer && w === 'list_databases') continue;
-          const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
-          if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
-          const key = `${t.name}\u0000${w}`;
-          const run = runs.get(key) ?? { cps: [], lat: [], cpu: [] };
-          run.cps.push(latencies.length / elapsed);
-          run.lat.push(...latencies);
-          run.cpu.push((cpu * 1000) / latencies.length);
-          runs.set(key, run);
-        }
-      }
-    }
-    return [...runs].map(([key, run]) => {
-      const [target, workload] = key.split('\u0000') as [string, Workload];
-      const s = summary(run.lat);
-      return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu) };
-    });
+    return await interleaved(targets, WORKLOADS, seconds, rounds);
   } finally {
     for (const t of targets) await t.close();
   }
@@ -208,27 +217,7 @@ async function traces(seconds: number, rounds: number, baselineRoot: string | un
     targets.push(await hubTarget('traces off (this checkout)', root, clients));
     targets.push(await hubTarget('traces on, OTLP/HTTP to a local collector (this checkout)', root, clients, [], `${BENCH_CONFIG}[hub]\notel_endpoint = "${collector.url}"\n`));
     if (baselineRoot) targets.push(await hubTarget(`baseline ${baselineRoot} (no tracing code)`, baselineRoot, clients));
-    const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
-    for (const w of TRACE_WORKLOADS) for (const t of targets) await closedLoop(t, w, 0.5); // warm-up
-    for (let r = 0; r < rounds; r++) {
-      for (const w of TRACE_WORKLOADS) {
-        for (const t of targets) {
-          const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
-          if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
-          const key = `${t.name}\u0000${w}`;
-          const run = runs.get(key) ?? { cps: [], lat: [], cpu: [] };
-          run.cps.push(latencies.length / elapsed);
-          run.lat.push(...latencies);
-          run.cpu.push((cpu * 1000) / latencies.length);
-          runs.set(key, run);
-        }
-      }
-    }
-    const cells = [...runs].map(([key, run]) => {
-      const [target, workload] = key.split('\u0000') as [string, Workload];
-      const s = summary(run.lat);
-      return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu) };
-    });
+    const cells = await interleaved(targets, TRACE_WORKLOADS, seconds, rounds);
     return { cells, exportedBytes: collector.spansBytes() };
   } finally {
     for (const t of targets) await t.close();

@@ -41,6 +41,18 @@ async function status(home: string): Promise<TeamStatus> {
   return JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as TeamStatus;
 }
 
+/** Two replicas of a team hub with this config, started and connected to Redis. */
+async function connectedReplicas(t: Cleanup, config: string): Promise<string[]> {
+  const homes = [tempHome(t), tempHome(t)];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), config);
+    await startHub(t, home);
+    let s = await status(home);
+    while (s.team?.mode !== 'connected') s = await status(home);
+  }
+  return homes;
+}
+
 test('replicas share rate limits and a registry through Redis, and fall back to local limits when it dies', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');
@@ -107,13 +119,7 @@ test('an identity\'s quota is spent once across replicas', { skip: !haveRedis &&
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "q${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nquota = { window = "1h", queries = 3 }\n`;
-  const homes = [tempHome(t), tempHome(t)];
-  for (const home of homes) {
-    writeFileSync(join(home, 'config.toml'), config);
-    await startHub(t, home);
-    let s = await status(home);
-    while (s.team?.mode !== 'connected') s = await status(home);
-  }
+  const homes = await connectedReplicas(t, config);
   const clients = [await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'qa' }), await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'qb' })];
   const outcomes: (string | null)[] = [];
   for (let i = 0; i < 4; i++) {
@@ -206,13 +212,7 @@ test('every replica ships its audit records to the team stream; audit verify --r
   const url = `redis://127.0.0.1:${port}`;
   const stream = `a${port}:audit`;
   const config = `[hub]\nredis_url = "${url}"\nteam_namespace = "a${port}"\n\n[audit]\nredis_stream = "${stream}"\n`;
-  const homes = [tempHome(t), tempHome(t)];
-  for (const home of homes) {
-    writeFileSync(join(home, 'config.toml'), config);
-    await startHub(t, home);
-    let s = await status(home);
-    while (s.team?.mode !== 'connected') s = await status(home);
-  }
+  const homes = await connectedReplicas(t, config);
   const clients = [await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'sa' }), await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'sb' })];
   for (let i = 0; i < 6; i++) assert.ok(!(await clients[i % 2]!.callTool('execute_query', { query: `SELECT ${i}` })).isError);
 

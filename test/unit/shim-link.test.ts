@@ -146,6 +146,16 @@ interface Rig {
   home: string;
 }
 
+/** A call reaches the hub, then the hub goes away (listener closed, link cut) and the shim notices. */
+async function loseTheHub({ hub, editor, send }: Pick<Rig, 'hub' | 'editor' | 'send'>): Promise<void> {
+  const link = await hub.nextLink();
+  send(call(30));
+  assert.equal((await link.next()).id, 30);
+  hub.close();
+  link.socket.destroy();
+  assert.equal((await editor.next(byId(30))).error?.code, -32001, 'the shim noticed the hub is gone');
+}
+
 async function rig(t: Cleanup, options: Partial<ShimOptions> = {}, setup?: (hub: FakeHub) => void): Promise<Rig> {
   const home = mkdtempSync(join(tmpdir(), 'smx-u-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
@@ -292,12 +302,7 @@ test('a draining hub finishes its calls on the old link while new calls go to th
 
 test('with no hub, buffered calls are answered after the reconnect deadline and the buffer is bounded', async (t) => {
   const { hub, editor, send, home } = await rig(t, { reconnectDeadlineMs: 300, maxPending: 2 });
-  const link1 = await hub.nextLink();
-  send(call(30));
-  assert.equal((await link1.next()).id, 30);
-  hub.close();
-  link1.socket.destroy();
-  assert.equal((await editor.next(byId(30))).error?.code, -32001, 'the shim noticed the hub is gone');
+  await loseTheHub({ hub, editor, send });
   send(call(31));
   send(call(32));
   send(call(33));
@@ -435,12 +440,7 @@ test('an editor line longer than the shim reads is answered under its own id and
 
 test('with no hub, the calls waiting are bounded in bytes too', async (t) => {
   const { hub, editor, send } = await rig(t, { maxPendingBytes: 1000 });
-  const link1 = await hub.nextLink();
-  send(call(30));
-  assert.equal((await link1.next()).id, 30);
-  hub.close();
-  link1.socket.destroy();
-  assert.equal((await editor.next(byId(30))).error?.code, -32001, 'the shim noticed the hub is gone');
+  await loseTheHub({ hub, editor, send });
   send(call(31, `SELECT '${'x'.repeat(600)}'`)); // alone, any accepted size waits
   send(call(32, `SELECT '${'x'.repeat(600)}'`));
   send(call(33));

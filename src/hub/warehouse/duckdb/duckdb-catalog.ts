@@ -74,10 +74,7 @@ export async function describeObject(
   ref: { database: string; schema: string; name: string },
   kind: ObjectKind,
 ): Promise<ColumnDescription[]> {
-  checkKind(kind);
-  const database = await resolveDatabase(connection, ref.database);
-  const schema = await resolveSchema(connection, database, ref.schema);
-  const name = await resolveObject(connection, database, schema, ref.name, kind);
+  const { database, schema, name } = await resolveRef(connection, ref, kind);
   const rows = await select(
     connection,
     `SELECT column_name, data_type, is_nullable, column_default, comment FROM duckdb_columns()
@@ -94,12 +91,17 @@ export async function describeObject(
   }));
 }
 
-/** The object's comment (DuckDB keeps no clustering keys or tags). */
-export async function objectComment(connection: DuckDBConnection, ref: { database: string; schema: string; name: string }, kind: ObjectKind): Promise<string | undefined> {
+/** The catalog names of a resolved table or view reference; OBJECT_NOT_FOUND when a part does not exist. */
+async function resolveRef(connection: DuckDBConnection, ref: { database: string; schema: string; name: string }, kind: ObjectKind): Promise<{ database: string; schema: string; name: string }> {
   checkKind(kind);
   const database = await resolveDatabase(connection, ref.database);
   const schema = await resolveSchema(connection, database, ref.schema);
-  const name = await resolveObject(connection, database, schema, ref.name, kind);
+  return { database, schema, name: await resolveObject(connection, database, schema, ref.name, kind) };
+}
+
+/** The object's comment (DuckDB keeps no clustering keys or tags). */
+export async function objectComment(connection: DuckDBConnection, ref: { database: string; schema: string; name: string }, kind: ObjectKind): Promise<string | undefined> {
+  const { database, schema, name } = await resolveRef(connection, ref, kind);
   const rows = await select(
     connection,
     kind === 'table'
