@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { connectClient, startHub, tempHome, textOf } from '../helpers/harness.js';
+import { connectClient, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
 
 const me = userInfo().username;
 
@@ -76,4 +76,37 @@ identities = ["${me}"]
     const refused = await texty.callTool('execute_query', { query: 'DROP TABLE NATION' });
     assert.equal((refused._meta?.['dev.snowmux/error'] as { code: string }).code, 'SQL_REFUSED');
   }
+});
+
+test('query_history: each caller sees their own calls; a role with query_history = "all" may see every identity\'s', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[hub]
+http_listen = "127.0.0.1:0"
+[roles.lead]
+identities = ["alice"]
+query_history = "all"
+`);
+  const hub = await startHub(t, home);
+  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())![1]!;
+  const keyOf = async (identity: string) => (await runCli(['keys', 'create', '--identity', identity, '--home', home])).stdout.trim();
+  const alice = await connectClient(t, { home, kind: 'v2-modern', command: 'http', http: { url, key: await keyOf('alice') } });
+  const bob = await connectClient(t, { home, kind: 'v2-legacy', command: 'http', http: { url, key: await keyOf('bob') } });
+  assert.ok(!(await alice.callTool('execute_query', { query: 'SELECT 1 AS alice_was_here' })).isError);
+  assert.ok(!(await bob.callTool('execute_query', { query: 'SELECT 2 AS bob_was_here' })).isError);
+
+  type History = { queries: { identity: string; sql: string }[] };
+  const own = (await bob.callTool('query_history', {})).structuredContent as History;
+  assert.deepEqual(own.queries.map((q) => [q.identity, q.sql]), [['bob', 'SELECT 2 AS bob_was_here']]);
+  const refused = await bob.callTool('query_history', { all_identities: true });
+  assert.equal((refused._meta?.['dev.snowmux/error'] as { code: string }).code, 'POLICY_DENIED');
+  assert.match(textOf(refused), /query_history = "own"/);
+
+  const everyone = await alice.callTool('query_history', { all_identities: true });
+  assert.ok(!everyone.isError, textOf(everyone));
+  const seen = (everyone.structuredContent as History).queries.map((q) => q.identity).sort();
+  assert.deepEqual(seen, ['alice', 'bob']);
+  assert.match(textOf(everyone), /identity[\s\S]*bob[\s\S]*bob_was_here/);
+  const aliceOwn = (await alice.callTool('query_history', {})).structuredContent as History;
+  assert.deepEqual(aliceOwn.queries.map((q) => q.identity), ['alice'], 'without all_identities, only one\'s own');
 });

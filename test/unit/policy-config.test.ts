@@ -44,6 +44,7 @@ max_scan_partitions = 500
 statement_timeout = "30s"
 max_cell_chars = 2000
 row_cap_pushdown = true
+query_history = "all"
 result_form = "structured"
 [roles.analyst.rate]
 per_second = 5
@@ -102,6 +103,7 @@ test('the governance sections become typed camelCase settings', () => {
     statementTimeoutMs: 30_000,
     maxCellChars: 2000,
     rowCapPushdown: true,
+    queryHistory: 'all',
     resultForm: 'structured',
     rate: { perSecond: 5, burst: 20 },
     quota: { windowMs: 3_600_000, queries: 1000, rows: 1_000_000, bytes: 500_000_000, scanBytes: 10_000_000_000 },

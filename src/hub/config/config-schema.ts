@@ -247,6 +247,10 @@ const roleKeys = {
   max_scan_rows: setting(positiveInt(), { absent: 'none', description: "the same in estimated rows (the embedded warehouse: DuckDB's estimated cardinality of the scans)" }),
   statement_timeout: setting(duration(), { type: DURATION_TYPE, absent: "the hub's `call_timeout_ms`", description: 'each statement is cancelled in the warehouse after this long (`QUERY_TIMEOUT`)' }),
   max_cell_chars: setting(positiveInt(), { absent: 'none', description: 'longer text cells are cut, with a notice in the result' }),
+  query_history: setting(z.enum(['own', 'all'], { error: 'expected "own" or "all"' }), {
+    absent: '`"own"`',
+    description: '`query_history` shows a caller their own calls; `"all"` lets this role see every identity\'s (with `all_identities: true`), e.g. for a team lead or an auditor',
+  }),
   row_cap_pushdown: setting(bool(), {
     default: false,
     description: 'a plain top-level query without a limit of its own runs with `LIMIT cap+1`, so the warehouse computes (and bills) only the rows shown; paging with `fetch_results` stops at the cap. Always on for roles that may not use `fetch_results`',
@@ -538,6 +542,8 @@ function toRoleSettings(data: RoleFileData) {
     maxCellChars: data.max_cell_chars,
     /** Compute query results only up to the row cap (a LIMIT in the statement); paging stops at the cap. */
     rowCapPushdown: data.row_cap_pushdown,
+    /** Whose calls query_history may show this role (default only its own). */
+    queryHistory: data.query_history,
     /** How query results are returned (default both). */
     resultForm: data.result_form as ResultForm | undefined,
     rate: data.rate === undefined ? undefined : toRate(data.rate),

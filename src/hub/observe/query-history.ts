@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CallRecord, CallSink } from './call-record.js';
 
-export type HistoryEntry = Pick<CallRecord, 'at' | 'tool' | 'sql' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
+export type HistoryEntry = Pick<CallRecord, 'identity' | 'at' | 'tool' | 'sql' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
 
 export class QueryHistory implements CallSink {
   private readonly byIdentity: LRUCache<string, HistoryEntry[]>;
@@ -23,9 +23,16 @@ export class QueryHistory implements CallSink {
       list = [];
       this.byIdentity.set(call.identity, list);
     }
-    const { at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
-    list.push({ at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
+    const { identity, at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
+    list.push({ identity, at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
     if (list.length > this.perIdentity) list.splice(0, list.length - this.perIdentity);
+  }
+
+  /** Every kept identity's calls, newest first (for roles that may see them all). */
+  all(limit: number): HistoryEntry[] {
+    const merged: HistoryEntry[] = [];
+    for (const list of this.byIdentity.values()) merged.push(...list.slice(-limit));
+    return merged.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
   }
 
   /** This identity's calls, newest first. */

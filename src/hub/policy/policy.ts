@@ -40,6 +40,8 @@ export interface EffectiveRole {
   maxCellChars?: number;
   /** Results computed only up to the row cap: a LIMIT goes into the statement, paging stops at the cap. */
   rowCapPushdown?: boolean;
+  /** Whose calls query_history may show: the caller's own (default) or every identity's. */
+  queryHistory?: 'own' | 'all';
   resultForm?: ResultForm;
   rate?: { perSecond: number; burst: number };
   quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
@@ -185,6 +187,7 @@ function compileRole(name: string, settings: RoleSettings, problem: (key: string
     statementTimeoutMs: settings.statementTimeoutMs,
     maxCellChars: settings.maxCellChars,
     rowCapPushdown: settings.rowCapPushdown,
+    queryHistory: settings.queryHistory,
     resultForm: settings.resultForm,
     rate: settings.rate,
     quota: settings.quota,

@@ -36,6 +36,7 @@ export interface CompiledRoleSpec {
   statementTimeoutMs?: number | undefined;
   maxCellChars?: number | undefined;
   rowCapPushdown?: boolean | undefined;
+  queryHistory?: 'own' | 'all' | undefined;
   resultForm?: ResultForm | undefined;
   rate?: { perSecond: number; burst: number } | undefined;
   quota?: { windowMs: number; queries?: number | undefined; rows?: number | undefined; bytes?: number | undefined; scanBytes?: number | undefined } | undefined;
@@ -58,6 +59,7 @@ export class CompiledRole implements EffectiveRole {
   readonly statementTimeoutMs?: number;
   readonly maxCellChars?: number;
   readonly rowCapPushdown?: boolean;
+  readonly queryHistory?: 'own' | 'all';
   readonly resultForm?: ResultForm;
   readonly rate?: { perSecond: number; burst: number };
   readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
@@ -84,6 +86,7 @@ export class CompiledRole implements EffectiveRole {
     if (spec.statementTimeoutMs !== undefined) this.statementTimeoutMs = spec.statementTimeoutMs;
     if (spec.maxCellChars !== undefined) this.maxCellChars = spec.maxCellChars;
     if (spec.rowCapPushdown !== undefined) this.rowCapPushdown = spec.rowCapPushdown;
+    if (spec.queryHistory !== undefined) this.queryHistory = spec.queryHistory;
     if (spec.resultForm !== undefined) this.resultForm = spec.resultForm;
     if (spec.rate !== undefined) this.rate = Object.freeze({ ...spec.rate });
     if (spec.quota !== undefined) {

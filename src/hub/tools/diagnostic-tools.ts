@@ -22,13 +22,16 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       title: 'Your recent queries',
       description:
         'Your own recent SQL calls through this hub, newest first: time, statement, outcome and error code, duration and queue wait, ' +
-        'rows and bytes returned, the scan estimate, and the warehouse query id (page it with fetch_results).',
+        'rows and bytes returned, the scan estimate, and the warehouse query id (page it with fetch_results). ' +
+        'Roles with query_history = "all" may ask for every identity\'s calls (all_identities).',
       inputSchema: cachedSchema('query_history.in', () => z.object({
         limit: z.number().int().min(1).max(200).optional().describe('How many calls (default 20, at most 200).'),
         outcome: z.enum(OUTCOMES).optional().describe('Only calls that ended this way.'),
+        all_identities: z.boolean().optional().describe('Every identity\'s calls, not only yours (roles with query_history = "all").'),
       })),
       outputSchema: cachedSchema('query_history.out', () => z.object({
         queries: z.array(z.object({
+          identity: z.string(),
           at: z.string(),
           tool: z.string(),
           sql: z.string(),
@@ -46,11 +49,16 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       })),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'query_history', mcp, args, async () => {
+    (args, mcp) => runTool(env, 'query_history', mcp, args, async ({ role }) => {
       const identity = env.session.facts.identity.name;
       const wanted = args.limit ?? 20;
-      const calls = history.of(identity, 200).filter((c) => args.outcome === undefined || c.outcome === args.outcome).slice(0, wanted);
+      if (args.all_identities === true && role.queryHistory !== 'all') {
+        throw new SnowmuxError('POLICY_DENIED', `Access denied: role "${role.name}" shows each caller only their own calls (query_history = "own"). Ask the hub's operator for a role with query_history = "all", or leave out all_identities.`, { details: { role: role.name, rule: 'query_history' } });
+      }
+      const kept = args.all_identities === true ? history.all(1_000) : history.of(identity, 200);
+      const calls = kept.filter((c) => args.outcome === undefined || c.outcome === args.outcome).slice(0, wanted);
       const queries = calls.map((c) => ({
+        identity: c.identity,
         at: c.at,
         tool: c.tool,
         sql: c.sql ?? '',
@@ -65,12 +73,13 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         scan_bytes_estimate: c.scanEstimate?.bytes ?? null,
         trace_id: c.traceId ?? null,
       }));
+      const everyone = args.all_identities === true;
       const table = renderTable(
-        ['at', 'outcome', 'ms', 'rows', 'query_id', 'sql'],
-        queries.map((q) => [q.at, q.error_code ? `${q.outcome} (${q.error_code})` : q.outcome, q.ms, q.rows, q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
+        [...(everyone ? ['identity'] : []), 'at', 'outcome', 'ms', 'rows', 'query_id', 'sql'],
+        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code})` : q.outcome, q.ms, q.rows, q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
       );
       return {
-        content: [{ type: 'text', text: queries.length === 0 ? 'No SQL calls of yours through this hub yet.' : `${table}\n\n${queries.length} call(s), newest first.` }],
+        content: [{ type: 'text', text: queries.length === 0 ? `No SQL calls ${everyone ? '' : 'of yours '}through this hub yet.` : `${table}\n\n${queries.length} call(s), newest first.` }],
         structuredContent: { queries },
       };
     }),
