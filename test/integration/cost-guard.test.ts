@@ -181,3 +181,32 @@ identities = ["${me}"]
   assert.ok(!own.isError, textOf(own));
   assert.ok(d.queries.some((q) => q.sql === 'SELECT C_CUSTKEY FROM CUSTOMER ORDER BY 1 LIMIT 2'));
 });
+
+test('Snowflake: query_history joins Snowflake\'s own record of each call (warehouse, status, bytes scanned) by query id on the hub\'s QUERY_TAG', async (t) => {
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }] });
+  defer(t, () => d.close());
+  const home = tempHome(t);
+  await startHub(t, home, [], SAMPLE_ENV(d));
+  const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'history-editor' });
+  assert.ok(!(await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION ORDER BY 1 LIMIT 3' })).isError);
+  assert.equal(codeOf(await c.callTool('execute_query', { query: 'SELECT * FROM NO_SUCH_TABLE' })), 'OBJECT_NOT_FOUND');
+
+  type Entry = { sql: string; outcome: string; query_id: string | null; snowflake: { warehouse: string | null; status: string; bytes_scanned: number | null } | null };
+  const plain = (await c.callTool('query_history', {})).structuredContent as { queries: Entry[] };
+  assert.ok(plain.queries.every((q) => q.snowflake === null), 'Snowflake is asked only when include_snowflake is set');
+  assert.ok(!d.queries.some((q) => q.sql.includes('QUERY_HISTORY_BY_USER')));
+
+  const joined = await c.callTool('query_history', { include_snowflake: true });
+  assert.ok(!joined.isError, textOf(joined));
+  const entries = (joined.structuredContent as { queries: Entry[]; snowflake_note: string | null }).queries;
+  const ok = entries.find((q) => q.sql.includes('NATION'))!;
+  const { elapsed_ms: elapsed, ...facts } = ok.snowflake as Entry['snowflake'] & { elapsed_ms: number };
+  assert.deepEqual(facts, { warehouse: 'COMPUTE_WH', status: 'SUCCESS', bytes_scanned: 3 * EXPLAIN_BYTES_PER_ROW });
+  assert.ok(Number.isFinite(elapsed) && elapsed >= 0, `elapsed_ms ${elapsed}`);
+  const failed = entries.find((q) => q.sql.includes('NO_SUCH_TABLE'))!;
+  if (failed.query_id !== null) assert.equal(failed.snowflake?.status, 'FAIL');
+  assert.match(textOf(joined), /COMPUTE_WH/);
+  const asked = d.queries.find((q) => q.sql.includes('QUERY_HISTORY_BY_USER'))!;
+  assert.match(asked.sql, /QUERY_ID IN \('[0-9a-f-]{36}'/);
+  assert.match(asked.sql, /QUERY_TAG LIKE 'snowmux:%'/);
+});

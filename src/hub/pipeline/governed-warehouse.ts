@@ -18,6 +18,7 @@ import type {
   SchemaInfo,
   Warehouse,
   WarehouseInfo,
+  WarehouseQueryFacts,
 } from '../warehouse/types.js';
 import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
 import type { Operation, OperationResults, StatementScope } from './statement.js';
@@ -65,6 +66,10 @@ export class GovernedWarehouse implements Warehouse {
 
   describeObject(ref: ObjectRef, objectKind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]> {
     return this.run({ kind: 'describe', ref, objectKind, ctx });
+  }
+
+  queryFacts(queryIds: string[], ctx: CallContext): Promise<WarehouseQueryFacts[]> {
+    return this.run({ kind: 'facts', queryIds, ctx });
   }
 
   objectDetails(ref: ObjectRef, objectKind: ObjectKind, options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails> {

@@ -24,6 +24,7 @@ import type {
   QueryResult,
   SchemaInfo,
   Warehouse,
+  WarehouseQueryFacts,
 } from '../warehouse/types.js';
 import type { Stage } from './stage.js';
 
@@ -36,6 +37,7 @@ export type Operation =
   | { kind: 'schemas'; database: string; ctx: CallContext }
   | { kind: 'objects'; database: string; schema: string; objectKind: ObjectKind; ctx: CallContext }
   | { kind: 'describe'; ref: ObjectRef; objectKind: ObjectKind; ctx: CallContext }
+  | { kind: 'facts'; queryIds: string[]; ctx: CallContext }
   | { kind: 'details'; ref: ObjectRef; objectKind: ObjectKind; tags: boolean; ctx: CallContext }
   | { kind: 'analyst'; request: AnalystRequest; ctx: CallContext }
   | { kind: 'search'; service: ObjectRef; request: SearchRequest; ctx: CallContext };
@@ -51,6 +53,7 @@ export interface OperationResults {
   objects: ObjectInfo[];
   describe: ColumnDescription[];
   details: ObjectDetails;
+  facts: WarehouseQueryFacts[];
   analyst: AnalystReply;
   search: SearchReply;
 }

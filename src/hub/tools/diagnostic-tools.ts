@@ -6,7 +6,8 @@
  * query_profile: where one of the caller's finished queries spent its time, operator by operator.
  */
 import * as z from 'zod';
-import { SnowmuxError } from '../../errors.js';
+import { SnowmuxError, isSnowmuxError } from '../../errors.js';
+import type { CallContext, Warehouse } from '../warehouse/types.js';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
@@ -28,6 +29,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         limit: z.number().int().min(1).max(200).optional().describe('How many calls (default 20, at most 200).'),
         outcome: z.enum(OUTCOMES).optional().describe('Only calls that ended this way.'),
         all_identities: z.boolean().optional().describe('Every identity\'s calls, not only yours (roles with query_history = "all").'),
+        include_snowflake: z.boolean().optional().describe('Also what Snowflake recorded for each call (warehouse, status, bytes scanned, elapsed time), joined by query id on the hub\'s QUERY_TAG; needs a running warehouse. Default false.'),
       })),
       outputSchema: cachedSchema('query_history.out', () => z.object({
         queries: z.array(z.object({
@@ -45,11 +47,13 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
           profile: z.string().nullable(),
           scan_bytes_estimate: z.number().nullable(),
           trace_id: z.string().nullable(),
+          snowflake: z.object({ warehouse: z.string().nullable(), status: z.string(), bytes_scanned: z.number().nullable(), elapsed_ms: z.number().nullable() }).nullable(),
         })),
+        snowflake_note: z.string().nullable(),
       })),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'query_history', mcp, args, async ({ role }) => {
+    (args, mcp) => runTool(env, 'query_history', mcp, args, async ({ role, warehouse, ctx }) => {
       const identity = env.session.facts.identity.name;
       const wanted = args.limit ?? 20;
       if (args.all_identities === true && role.queryHistory !== 'all') {
@@ -57,6 +61,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       }
       const kept = args.all_identities === true ? history.all(1_000) : history.of(identity, 200);
       const calls = kept.filter((c) => args.outcome === undefined || c.outcome === args.outcome).slice(0, wanted);
+      const { facts, note } = args.include_snowflake === true ? await snowflakeFacts(warehouse, calls.map((c) => c.queryId).filter((id): id is string => id !== null), ctx) : { facts: new Map(), note: null };
       const queries = calls.map((c) => ({
         identity: c.identity,
         at: c.at,
@@ -72,15 +77,17 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         profile: c.profile,
         scan_bytes_estimate: c.scanEstimate?.bytes ?? null,
         trace_id: c.traceId ?? null,
+        snowflake: c.queryId !== null && facts.has(c.queryId) ? facts.get(c.queryId)! : null,
       }));
       const everyone = args.all_identities === true;
+      const withFacts = args.include_snowflake === true;
       const table = renderTable(
-        [...(everyone ? ['identity'] : []), 'at', 'outcome', 'ms', 'rows', 'query_id', 'sql'],
-        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code})` : q.outcome, q.ms, q.rows, q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
+        [...(everyone ? ['identity'] : []), 'at', 'outcome', 'ms', 'rows', ...(withFacts ? ['warehouse', 'bytes scanned'] : []), 'query_id', 'sql'],
+        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
       );
       return {
-        content: [{ type: 'text', text: queries.length === 0 ? `No SQL calls ${everyone ? '' : 'of yours '}through this hub yet.` : `${table}\n\n${queries.length} call(s), newest first.` }],
-        structuredContent: { queries },
+        content: [{ type: 'text', text: (queries.length === 0 ? `No SQL calls ${everyone ? '' : 'of yours '}through this hub yet.` : `${table}\n\n${queries.length} call(s), newest first.`) + (note ? `\n\n${note}` : '') }],
+        structuredContent: { queries, snowflake_note: note },
       };
     }),
   );
@@ -126,4 +133,21 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       };
     }),
   );
+}
+
+type Facts = { warehouse: string | null; status: string; bytes_scanned: number | null; elapsed_ms: number | null };
+
+/** Snowflake's own record of these query ids (through the governed warehouse), or why there is none. */
+async function snowflakeFacts(warehouse: Warehouse, queryIds: string[], ctx: CallContext): Promise<{ facts: Map<string, Facts>; note: string | null }> {
+  if (warehouse.kind !== 'snowflake' || !warehouse.queryFacts) return { facts: new Map(), note: 'The embedded warehouse keeps no query history of its own: the hub\'s records above are all there is.' };
+  if (queryIds.length === 0) return { facts: new Map(), note: null };
+  try {
+    const rows = await warehouse.queryFacts(queryIds, ctx);
+    const facts = new Map(rows.map((r) => [r.queryId, { warehouse: r.warehouse, status: r.status, bytes_scanned: r.bytesScanned, elapsed_ms: r.elapsedMs }]));
+    const missing = queryIds.filter((id) => !facts.has(id)).length;
+    return { facts, note: missing > 0 ? `Snowflake's history has no record of ${missing} of these queries (it keeps 7 days, and shows a user's queries to roles that may see them).` : null };
+  } catch (err) {
+    if (!isSnowmuxError(err) || !['SQL_ERROR', 'PERMISSION_DENIED', 'OBJECT_NOT_FOUND', 'POLICY_DENIED'].includes(err.code)) throw err;
+    return { facts: new Map(), note: `Snowflake's query history could not be read: ${err.message.slice(0, 300)}` };
+  }
 }

@@ -115,6 +115,16 @@ export interface ObjectRef {
   name: string;
 }
 
+/** What the warehouse itself recorded about a statement (Snowflake's query history). */
+export interface WarehouseQueryFacts {
+  queryId: string;
+  warehouse: string | null;
+  /** The warehouse's own word: SUCCESS, FAIL, RUNNING, … */
+  status: string;
+  bytesScanned: number | null;
+  elapsedMs: number | null;
+}
+
 /** A tag set on an object or one of its columns (Snowflake object tagging). */
 export interface ObjectTag {
   tag: ObjectRef;
@@ -213,6 +223,8 @@ export interface Warehouse {
   listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]>;
   listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]>;
   describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]>;
+  /** What the warehouse recorded about these statements of the hub's (Snowflake's QUERY_HISTORY). */
+  queryFacts?(queryIds: string[], ctx: CallContext): Promise<WarehouseQueryFacts[]>;
   /** The object's comment, clustering key and (when asked) tags. */
   objectDetails?(ref: ObjectRef, kind: ObjectKind, options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails>;
   /** Where a finished query spent its time, operator by operator. */

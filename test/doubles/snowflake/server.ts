@@ -613,6 +613,21 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         parameters,
         signal: abort.signal,
         onSessionStateStatement: () => counters.sessionStateStatements++,
+        queryHistory: () =>
+          [...records.values()]
+            .filter((r) => r.session.user === session.user)
+            .map((r) => ({
+              queryId: r.entry.queryId,
+              queryText: r.entry.sql,
+              queryTag: r.entry.queryTag,
+              userName: r.session.user.name.toUpperCase(),
+              warehouse: r.entry.warehouse,
+              status: r.entry.status === 'SUCCESS' ? 'SUCCESS' : r.entry.status === 'RUNNING' ? 'RUNNING' : 'FAIL',
+              errorCode: r.entry.errorCode ?? null,
+              startedAt: r.entry.startedAt,
+              endedAt: r.entry.endedAt ?? null,
+              rowsProduced: r.outcome ? r.outcome.result.rowset.length : null,
+            })),
         queryById: (id) => {
           const r = records.get(id);
           return r && r.session.user === session.user ? { sql: r.entry.sql } : undefined;

@@ -43,6 +43,21 @@ export interface SessionState {
   allowedRoles: string[];
 }
 
+/** One row of the double's QUERY_HISTORY_BY_USER, from its own query log. */
+export interface DoubleHistoryRow {
+  queryId: string;
+  queryText: string;
+  queryTag: string;
+  userName: string;
+  warehouse: string | null;
+  /** Snowflake's EXECUTION_STATUS: SUCCESS, FAIL, RUNNING. */
+  status: string;
+  errorCode: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  rowsProduced: number | null;
+}
+
 export interface StatementOutcome {
   result: EncodedResult;
   statementTypeId: number;
@@ -55,6 +70,8 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   /** Called for each USE / ALTER SESSION statement, so the server can count them. */
   onSessionStateStatement: () => void;
+  /** This session's user's recent queries (for INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER). */
+  queryHistory?: () => DoubleHistoryRow[];
   /** A query this session's user ran (for GET_QUERY_OPERATOR_STATS); undefined for unknown or another user's. */
   queryById?: (queryId: string) => { sql: string } | undefined;
 }
@@ -276,6 +293,7 @@ export class EngineSession {
     if (statsAt >= 0) return this.operatorStats(sig, statsAt, options);
     const tagsAt = sig.findIndex((t) => t.kind === 'word' && (t.value === 'TAG_REFERENCES' || t.value === 'TAG_REFERENCES_ALL_COLUMNS'));
     if (tagsAt >= 0) return this.tagReferences(sig, tagsAt);
+    if (sig.some((t) => t.kind === 'word' && t.value === 'QUERY_HISTORY_BY_USER')) return this.generic(tokenize(this.withQueryHistory(tokens, options)), options);
     if (first === 'DESCRIBE' || first === 'DESC') return this.describe(sig);
     return this.generic(tokens, options);
   }
@@ -738,6 +756,42 @@ export class EngineSession {
         ),
       };
     });
+  }
+
+  /**
+   * `… FROM TABLE([db.]INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER(…)) …`: the table function becomes a subquery
+   * over this user's queries in the double's log, and the rest of the statement (its WHERE, ORDER BY…) runs
+   * on DuckDB as written. BYTES_SCANNED follows the double's EXPLAIN model (EXPLAIN_BYTES_PER_ROW per row
+   * produced); TOTAL_ELAPSED_TIME is the log's own timing, in milliseconds.
+   */
+  private withQueryHistory(tokens: Token[], options: ExecuteOptions): string {
+    const fn = tokens.findIndex((t) => t.kind === 'word' && t.value === 'QUERY_HISTORY_BY_USER');
+    let table = fn;
+    while (table >= 0 && !(tokens[table]!.kind === 'word' && tokens[table]!.value === 'TABLE')) table--;
+    if (table < 0) throw new SfError('001003', '42000', 'SQL compilation error:\nQUERY_HISTORY_BY_USER is a table function: use it as TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER()).');
+    let depth = 0;
+    let close = -1;
+    for (let i = table + 1; i < tokens.length; i++) {
+      if (tokens[i]!.text === '(') depth++;
+      else if (tokens[i]!.text === ')' && --depth === 0) {
+        close = i;
+        break;
+      }
+    }
+    if (close < 0) throw syntaxError(tokens[fn]);
+    const columns = ['QUERY_ID', 'QUERY_TEXT', 'QUERY_TAG', 'USER_NAME', 'WAREHOUSE_NAME', 'EXECUTION_STATUS', 'ERROR_CODE', 'START_TIME', 'END_TIME', 'TOTAL_ELAPSED_TIME', 'BYTES_SCANNED', 'ROWS_PRODUCED'];
+    const text = (v: string | null) => (v === null ? 'CAST(NULL AS VARCHAR)' : stringLiteralDuck(v));
+    const int = (v: number | null) => (v === null ? 'CAST(NULL AS BIGINT)' : `CAST(${Math.round(v)} AS BIGINT)`);
+    const time = (ms: number | null) => (ms === null ? 'CAST(NULL AS TIMESTAMP)' : `CAST(to_timestamp(${ms / 1000}) AS TIMESTAMP)`);
+    const rows = (options.queryHistory?.() ?? []).map((r) =>
+      `(${[text(r.queryId), text(r.queryText), text(r.queryTag), text(r.userName), text(r.warehouse), text(r.status), text(r.errorCode), time(r.startedAt), time(r.endedAt),
+        int(r.endedAt === null ? null : r.endedAt - r.startedAt), int(r.rowsProduced === null ? null : r.rowsProduced * EXPLAIN_BYTES_PER_ROW), int(r.rowsProduced)].join(', ')})`,
+    );
+    const source =
+      rows.length > 0
+        ? `(SELECT * FROM (VALUES ${rows.join(', ')}) AS h(${columns.map((c) => `"${c}"`).join(', ')}))`
+        : `(SELECT ${columns.map((c, i) => `${i >= 9 ? 'CAST(NULL AS BIGINT)' : i >= 7 ? 'CAST(NULL AS TIMESTAMP)' : 'CAST(NULL AS VARCHAR)'} AS "${c}"`).join(', ')} WHERE FALSE)`;
+    return `${tokensToText(tokens.slice(0, table))}${source}${tokensToText(tokens.slice(close + 1))}`;
   }
 
   /**

@@ -18,7 +18,7 @@ export const accounting: StatementStage = {
         meter.queryId = r.queryId;
         await governance.resultOwners.remember(r.queryId, identity);
       }
-    } else if (st.op.kind === 'profile' || st.op.kind === 'analyst' || st.op.kind === 'details') {
+    } else if (st.op.kind === 'profile' || st.op.kind === 'analyst' || st.op.kind === 'details' || st.op.kind === 'facts') {
       // A profile reads metadata about a query already accounted for; Analyst's SQL is accounted when it runs.
     } else if (st.op.kind === 'search') {
       const r = result as OperationResults['search'];

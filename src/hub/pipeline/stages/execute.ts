@@ -41,6 +41,9 @@ export function execute(st: Statement): Promise<OperationResult> {
       return w.listObjects(op.database, op.schema, op.objectKind, op.ctx);
     case 'describe':
       return w.describeObject(op.ref, op.objectKind, op.ctx);
+    case 'facts':
+      if (!w.queryFacts) throw new SnowmuxError('UNSUPPORTED', 'The embedded warehouse keeps no query history of its own: the hub\'s records are all there is.');
+      return w.queryFacts(op.queryIds, op.ctx);
     case 'details':
       // A warehouse that keeps no more than columns has nothing to add.
       return w.objectDetails ? w.objectDetails(op.ref, op.objectKind, { tags: op.tags }, op.ctx) : Promise.resolve({});

@@ -24,6 +24,10 @@ export const objectPolicy: StatementStage = {
       case 'profile':
         await checkResultOwner(st, op.queryId);
         return next();
+      case 'facts':
+        // How another identity's statements ran is theirs to see, unless the role sees every identity's history.
+        if (role.queryHistory !== 'all') for (const id of op.queryIds) await checkResultOwner(st, id);
+        return next();
       case 'databases': {
         const all = (await next()) as OperationResults['databases'];
         return all.filter((d) => role.canSee({ database: d.name }));

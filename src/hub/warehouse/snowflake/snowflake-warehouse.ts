@@ -29,6 +29,7 @@ import type {
   SchemaInfo,
   Warehouse,
   WarehouseInfo,
+  WarehouseQueryFacts,
 } from '../types.js';
 import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../cortex.js';
 import { accessUrlOf, buildConnectionOptions } from './connection-options.js';
@@ -153,6 +154,32 @@ export class SnowflakeWarehouse implements Warehouse {
     // The id is checked above to be a UUID: it is safe as a literal.
     const result = await this.query(`SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${queryId}'))`, { ...ctx, maxRows: 10_000, leadingWords: ['SELECT'] });
     return snowflakeProfile(queryId, result);
+  }
+
+  /**
+   * What Snowflake recorded about these statements of the hub's (INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER,
+   * kept 7 days; needs a running warehouse): joined by query id, and only statements carrying the hub's
+   * QUERY_TAG, so nothing run outside the hub under the same user comes back.
+   */
+  async queryFacts(queryIds: string[], ctx: CallContext): Promise<WarehouseQueryFacts[]> {
+    // Checked to be UUIDs: safe as literals.
+    const ids = [...new Set(queryIds)].filter((id) => QUERY_ID.test(id));
+    if (ids.length === 0) return [];
+    const sql =
+      'SELECT QUERY_ID, WAREHOUSE_NAME, EXECUTION_STATUS, BYTES_SCANNED, TOTAL_ELAPSED_TIME ' +
+      'FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER(RESULT_LIMIT => 10000)) ' +
+      `WHERE QUERY_ID IN (${ids.map((id) => `'${id}'`).join(', ')}) AND QUERY_TAG LIKE 'snowmux:%'`;
+    const result = await this.query(sql, { ...ctx, maxRows: ids.length, leadingWords: ['SELECT'] });
+    const at = (name: string) => result.columns.findIndex((c) => c.name.toUpperCase() === name);
+    const [id, wh, status, bytes, elapsed] = ['QUERY_ID', 'WAREHOUSE_NAME', 'EXECUTION_STATUS', 'BYTES_SCANNED', 'TOTAL_ELAPSED_TIME'].map(at) as [number, number, number, number, number];
+    const num = (v: JsonValue | undefined) => (v === null || v === undefined || v === '' ? null : Number(v));
+    return result.rows.map((r) => ({
+      queryId: String(r[id]),
+      warehouse: r[wh] === null || r[wh] === undefined ? null : String(r[wh]),
+      status: String(r[status] ?? ''),
+      bytesScanned: num(r[bytes]),
+      elapsedMs: num(r[elapsed]),
+    }));
   }
 
   /** Snowflake's compile-time plan and scan estimate: EXPLAIN needs no running warehouse and runs nothing. */
