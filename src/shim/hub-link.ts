@@ -104,6 +104,27 @@ export interface EnsureHubOptions {
   /** How long a hub that accepted the connection may take to answer the hello. */
   handshakeTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Stops the waiting at once (the shim is closing): rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Waits `ms`, or less when `signal` fires (then rejects with its reason). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Connects to the hub, starting one when none answers. Exactly one of many concurrent callers spawns. */
@@ -145,7 +166,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
         }
       }
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await pause(delay, opts.signal);
     delay = Math.min(delay * 2, 100);
   }
 }
@@ -177,7 +198,7 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
         );
       }
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await pause(delay, opts.signal);
     delay = Math.min(delay * 2, 100);
   }
 }

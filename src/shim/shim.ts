@@ -16,7 +16,7 @@
  * stdout carries protocol messages only; diagnostics go to stderr. Imports node builtins and src/wire only.
  */
 import { readFileSync } from 'node:fs';
-import { errorMessage, isSnowmuxError } from '../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine } from '../wire/framing.js';
 import { cutLineId } from '../wire/cut-line.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
@@ -166,6 +166,8 @@ export class Shim {
   /** stdin ended and nothing is owed any more: links are being closed. */
   private finishing = false;
   private exiting = false;
+  /** Aborted when the shim ends: a connect-or-start still waiting for a hub stops at once. */
+  private readonly closing = new AbortController();
   private readonly inflight = new Map<string, Inflight>();
   private readonly pending: PendingQueue<Pending>;
   private pendingTimer: NodeJS.Timeout | null = null;
@@ -431,6 +433,7 @@ export class Shim {
           deadlineMs: Math.min(this.opts.reconnectDeadlineMs, 15_000),
           handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
           env: this.opts.env,
+          signal: this.closing.signal,
         });
         if (this.exiting || this.finishing) {
           link.socket.destroy();
@@ -439,6 +442,7 @@ export class Shim {
         this.attach(link);
         return;
       } catch (err) {
+        if (this.exiting) return;
         const code = isSnowmuxError(err) ? err.code : undefined;
         if (code !== undefined && FATAL_CODES.has(code)) {
           // Version skew and friends: say it once, answer every waiting call with it, and keep checking
@@ -649,6 +653,7 @@ export class Shim {
   private exit(code: number): void {
     if (this.exiting) return;
     this.exiting = true;
+    this.closing.abort(new SnowmuxError('HUB_UNREACHABLE', 'The shim closed while it was still reaching the hub.'));
     this.clearPendingDeadline();
     for (const link of this.links.values()) {
       this.stopPinging(link);

@@ -494,3 +494,30 @@ test('an editor that does not read: the shim stops reading it once 1 MiB waits o
   assert.equal(answers.all.length, n, 'every request was answered once the editor read');
   assert.equal(stdin.isPaused(), false);
 });
+
+test('a shim closed while it still waits for a hub to start stops waiting at once (no 15 s wait kept alive)', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'smx-u-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const shim = new Shim({
+    home,
+    socketPath: join(home, 'hub.sock'),
+    // A "start" that exits at once with code 0 (a deliberate stop, so the shim would keep waiting).
+    hubCommand: ['-e', ''],
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    env: { SNOWMUX_SHIM_QUIET: '1' },
+    pingIntervalMs: 0,
+  });
+  shim.start();
+  // The connect loop is running (a hub was started and is being waited for).
+  while (!existsSync(join(home, 'hub-stderr.log'))) await new Promise((r) => setImmediate(r));
+  const connecting = (shim as unknown as { connecting: Promise<void> | null }).connecting;
+  assert.ok(connecting, 'the shim is reaching for a hub');
+  shim.close();
+  await shim.exited;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([connecting.then(() => 'settled'), new Promise((r) => (timer = setTimeout(r, 5_000, 'still waiting')))]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'settled', 'the connect-or-start loop ended with the shim');
+});
