@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { normalizeIdentifier } from '../names/identifiers.js';
-import type { ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
+import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -147,8 +147,11 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       const schema = targetSchema(warehouse, database, a.schema);
       const name = normalizeIdentifier(a[nameKey]!, `${kind} name`);
       const ref = { database, schema, name };
-      const cols = await warehouse.describeObject(ref, kind, ctx);
-      const details = warehouse.objectDetails ? await warehouse.objectDetails(ref, kind, { tags: a.include_tags === true }, ctx) : {};
+      // Both at once: a describe costs one round trip of waiting, not two.
+      const [cols, details] = await Promise.all([
+        warehouse.describeObject(ref, kind, ctx),
+        warehouse.objectDetails ? warehouse.objectDetails(ref, kind, { tags: a.include_tags === true }, ctx) : Promise.resolve({} as ObjectDetails),
+      ]);
       const columns = cols.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, default: c.default ?? null, comment: c.comment ?? null }));
       const tags = details.tags?.map((t) => ({ tag: `${t.tag.database}.${t.tag.schema}.${t.tag.name}`, value: t.value, column: t.column ?? null })) ?? null;
       const tagsNote = a.include_tags === true && tags === null ? (details.tagsUnavailable ?? 'This warehouse keeps no object tags.') : null;
