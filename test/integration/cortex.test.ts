@@ -32,6 +32,8 @@ const CORTEX: DoubleCortexOptions = {
       { when: 'tidy up', text: 'This removes old customers.', sql: 'DELETE FROM SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.CUSTOMER WHERE C_CUSTKEY < 10' },
       { when: 'weather', text: 'Temperatures by city.', sql: 'SELECT CITY, TEMP_MAX FROM SNOWFLAKE_SAMPLE_DATA.WEATHER.DAILY_14_TOTAL' },
       { when: 'no sql', text: 'The model has no measure for that.' },
+      // A follow-up: means something only after the question it follows.
+      { when: 'only the top one', after: 'customers per nation', text: 'The nation with the most customers.', sql: 'SELECT NATION, CUSTOMERS FROM SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.CUSTOMER_BY_NATION ORDER BY CUSTOMERS DESC, NATION LIMIT 1' },
     ],
     '@SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.MODELS/sales.yaml': [
       { when: 'regions', text: 'All regions.', sql: 'SELECT R_NAME FROM SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.REGION ORDER BY R_REGIONKEY' },
@@ -126,6 +128,23 @@ test('cortex_analyst: the generated SQL runs read-only through every rule, with 
   assert.deepEqual((file.structuredContent as { result: { rows: unknown[][] } }).result.rows.map((r) => r[0]), ['AFRICA', 'AMERICA', 'ASIA', 'EUROPE', 'MIDDLE EAST']);
   const badFile = await open.callTool('cortex_analyst', { question: 'x', semantic_model_file: '@DB.SCH.STAGE/../../etc/passwd' });
   assert.equal(codeOf(badFile), 'INVALID_ARGUMENT', textOf(badFile));
+
+  // A follow-up question carries the conversation so far: Cortex Analyst reads it in context.
+  const first = answered.structuredContent as { answer: string; sql: string };
+  const followUp = await open.callTool('cortex_analyst', {
+    question: 'Only the top one, please',
+    semantic_view: 'SALES_SV',
+    history: [{ role: 'user', text: 'How many customers per nation?' }, { role: 'analyst', text: first.answer, sql: first.sql }],
+  });
+  assert.ok(!followUp.isError, textOf(followUp));
+  assert.deepEqual((followUp.structuredContent as { result: { rows: unknown[][] } }).result.rows, [['ALGERIA', 100]]);
+  const sent = d.cortexLog.at(-1)!.body as { messages: { role: string; content: { type: string; statement?: string }[] }[] };
+  assert.deepEqual(sent.messages.map((m) => m.role), ['user', 'analyst', 'user']);
+  assert.equal(sent.messages[1]!.content.find((c) => c.type === 'sql')?.statement, first.sql);
+  const alone = await open.callTool('cortex_analyst', { question: 'Only the top one, please', semantic_view: 'SALES_SV' });
+  assert.equal((alone.structuredContent as { sql: string | null }).sql, null, 'without the conversation the follow-up is ambiguous');
+  const badTurns = await open.callTool('cortex_analyst', { question: 'x', semantic_view: 'SALES_SV', history: [{ role: 'analyst', text: 'hi' }] });
+  assert.equal(codeOf(badTurns), 'INVALID_ARGUMENT', textOf(badTurns));
 
   // An expired session token is renewed by the driver and the call goes through on the same login.
   const renewals = d.counters.renewals;

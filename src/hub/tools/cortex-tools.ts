@@ -10,6 +10,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseStagedFile } from '../names/staged-file.js';
+import type { AnalystTurn } from '../warehouse/cortex.js';
 import type { JsonValue, Warehouse } from '../warehouse/types.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
 import { limitArg, queryOutput, queryResult } from './query-shape.js';
@@ -32,6 +33,11 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
         'answers with SQL, which runs here as one read-only query under your role\'s rules. Pass run=false to get the SQL without running it.',
       inputSchema: cachedSchema(`cortex_analyst.in.${limitsKey}`, () => z.object({
         question: z.string().min(1).max(8000).describe('The question, in plain language.'),
+        history: z
+          .array(z.object({ role: z.enum(['user', 'analyst']), text: z.string().max(8000), sql: z.string().max(100_000).optional() }))
+          .max(20)
+          .optional()
+          .describe('Earlier turns of this conversation, oldest first (your questions, and the answer text and sql Cortex Analyst gave), so a follow-up question is read in context. Turns alternate, starting with yours.'),
         semantic_view: z.string().min(1).max(255).optional().describe('The semantic view to ask (its name; database and schema default as for describe_table).'),
         semantic_model_file: z.string().min(2).max(1024).optional().describe('Instead of a view: a semantic model YAML on a stage, e.g. @DB.SCHEMA.STAGE/model.yaml.'),
         database: z.string().min(1).max(255).optional().describe('Database of the semantic view. Defaults to the hub\'s default database.'),
@@ -59,8 +65,8 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       const schema = targetSchema(warehouse, database, args.schema);
       const reply = await warehouse.cortexAnalyst!(
         args.semantic_view !== undefined
-          ? { question: args.question, semanticView: { database, schema, name: normalizeIdentifier(args.semantic_view, 'semantic view name') } }
-          : { question: args.question, semanticModelFile: parseStagedFile(args.semantic_model_file!, { database, schema }, 'semantic model file') },
+          ? { question: args.question, history: turns(args.history), semanticView: { database, schema, name: normalizeIdentifier(args.semantic_view, 'semantic view name') } }
+          : { question: args.question, history: turns(args.history), semanticModelFile: parseStagedFile(args.semantic_model_file!, { database, schema }, 'semantic model file') },
         ctx,
       );
       const answer = {
@@ -158,4 +164,16 @@ function withinBytes(results: Record<string, JsonValue>[], maxBytes: number): { 
 function cell(value: JsonValue | undefined): string | number | boolean | null {
   if (value === undefined || value === null) return null;
   return typeof value === 'object' ? JSON.stringify(value) : value;
+}
+
+/** Earlier turns as Cortex Analyst wants them: alternating, starting with the user's, ending with the analyst's. */
+function turns(history: { role: 'user' | 'analyst'; text: string; sql?: string | undefined }[] | undefined): AnalystTurn[] | undefined {
+  if (!history || history.length === 0) return undefined;
+  history.forEach((turn, i) => {
+    if (turn.role !== (i % 2 === 0 ? 'user' : 'analyst')) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `history[${i}] should be the ${i % 2 === 0 ? 'user' : 'analyst'}'s turn: turns alternate, starting with yours and ending with Cortex Analyst's answer.`);
+    }
+  });
+  if (history.length % 2 !== 0) throw new SnowmuxError('INVALID_ARGUMENT', 'history ends with your question: add Cortex Analyst\'s answer to it, or leave that question out.');
+  return history.map((t) => ({ role: t.role, text: t.text, ...(t.sql === undefined ? {} : { sql: t.sql }) }));
 }

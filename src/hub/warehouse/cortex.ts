@@ -12,8 +12,17 @@ export interface StagedFile {
   path: string;
 }
 
+/** One earlier turn of a conversation with Cortex Analyst: the question, or the analyst's answer (its text and SQL). */
+export interface AnalystTurn {
+  role: 'user' | 'analyst';
+  text: string;
+  sql?: string | undefined;
+}
+
 export interface AnalystRequest {
   question: string;
+  /** Earlier turns, oldest first, so a follow-up ("and last year?") is read in context. */
+  history?: AnalystTurn[] | undefined;
   /** Exactly one of the two. */
   semanticView?: ObjectRef | undefined;
   semanticModelFile?: StagedFile | undefined;

@@ -18,6 +18,8 @@ import { randomUUID } from 'node:crypto';
 export interface DoubleAnalystAnswer {
   /** The answer applies when the question contains this text (case-insensitive) or matches this pattern. */
   when: string | RegExp;
+  /** A follow-up: applies only when an earlier question of the conversation contains this text. */
+  after?: string | undefined;
   text: string;
   sql?: string | undefined;
   suggestions?: string[] | undefined;
@@ -91,11 +93,21 @@ export function answerAnalyst(options: DoubleCortexOptions, body: Record<string,
     ? (last.content as { type?: unknown; text?: unknown }[]).find((c) => c.type === 'text' && typeof c.text === 'string')?.text
     : undefined;
   if (last?.role !== 'user' || typeof text !== 'string') return { target, reply: problem(400, 'The last message must be the user\'s, with one text content item.') };
+  const roles = messages.map((m) => (m as { role?: unknown }).role);
+  if (roles.some((r, i) => r !== (i % 2 === 0 ? 'user' : 'analyst'))) return { target, reply: problem(400, 'Messages must alternate between user and analyst, starting with the user.') };
+  const earlier = messages
+    .slice(0, -1)
+    .filter((m) => (m as { role?: unknown }).role === 'user')
+    .flatMap((m) => ((m as { content?: { type?: unknown; text?: unknown }[] }).content ?? []).filter((c) => c.type === 'text').map((c) => String(c.text).toLowerCase()));
   const answers = options.analyst?.[target];
   if (!answers) {
     return { target, reply: problem(view ? 404 : 400, view ? `Semantic view '${view}' does not exist or not authorized.` : `Unable to read the semantic model file '${file}'.`) };
   }
-  const answer = answers.find((a) => (typeof a.when === 'string' ? text.toLowerCase().includes(a.when.toLowerCase()) : a.when.test(text)));
+  const answer = answers.find(
+    (a) =>
+      (typeof a.when === 'string' ? text.toLowerCase().includes(a.when.toLowerCase()) : a.when.test(text)) &&
+      (a.after === undefined || earlier.some((q) => q.includes(a.after!.toLowerCase()))),
+  );
   const content: Record<string, unknown>[] = [];
   if (!answer) {
     content.push({ type: 'text', text: 'This question is ambiguous for the semantic model. Try one of these:' });

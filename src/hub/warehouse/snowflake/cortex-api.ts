@@ -37,7 +37,14 @@ export function cortexBaseUrl(options: { accessUrl?: string | undefined; account
 
 export async function analystMessage(call: CortexCall, request: AnalystRequest): Promise<CortexOutcome<AnalystReply>> {
   const body: Record<string, JsonValue> = {
-    messages: [{ role: 'user', content: [{ type: 'text', text: request.question }] }],
+    messages: [
+      ...(request.history ?? []).map((turn): JsonValue => {
+        const content: JsonValue[] = [{ type: 'text', text: turn.text }];
+        if (turn.role === 'analyst' && turn.sql !== undefined) content.push({ type: 'sql', statement: turn.sql });
+        return { role: turn.role, content };
+      }),
+      { role: 'user', content: [{ type: 'text', text: request.question }] },
+    ],
     stream: false,
   };
   if (request.semanticView) body['semantic_view'] = qualifiedName(request.semanticView);
