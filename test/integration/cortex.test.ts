@@ -101,6 +101,7 @@ test('cortex_analyst: the generated SQL runs read-only through every rule, with 
   // Generated writes are refused even for a role that may write; nothing reaches Snowflake.
   const write = await writer.callTool('cortex_analyst', { question: 'Please tidy up the customers', semantic_view: 'SALES_SV' });
   assert.equal(codeOf(write), 'SQL_REFUSED', textOf(write));
+  assert.match(textOf(write), /Cortex Analyst answered with SQL that did not run here[\s\S]*DELETE FROM SNOWFLAKE_SAMPLE_DATA/);
   assert.ok(!d.queries.some((q) => q.sql.includes('DELETE')), 'the DELETE never reached Snowflake');
 
   // The generated SQL passes the caller's object rules: a denied schema is refused.

@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
-import { SnowmuxError } from '../../errors.js';
+import { SnowmuxError, isSnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseStagedFile } from '../names/staged-file.js';
 import type { AnalystTurn } from '../warehouse/cortex.js';
@@ -89,7 +89,14 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       noteSql(reply.sql);
       const maxRows = rowCap(args.limit);
       // Generated SQL is judged read-only whatever the role may write, and passes every statement rule.
-      const result = await warehouse.query(reply.sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, readOnly: true });
+      let result;
+      try {
+        result = await warehouse.query(reply.sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, readOnly: true });
+      } catch (err) {
+        // The caller should still see what Cortex Analyst proposed, and why it did not run.
+        if (!isSnowmuxError(err) || err.code === 'QUERY_CANCELLED') throw err;
+        throw new SnowmuxError(err.code, `Cortex Analyst answered with SQL that did not run here: ${err.message}\n\nSQL:\n${reply.sql}`, { cause: err, details: err.details });
+      }
       const shaped = queryResult(result, limits, maxRows, 0, role);
       const shown = shaped.content[0]?.type === 'text' ? shaped.content[0].text : '';
       parts.push(shown);
