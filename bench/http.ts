@@ -1,7 +1,9 @@
 /**
  * The HTTP face on both engines (uWebSockets.js via hyper-express, and node:http) against the Unix socket,
- * interleaved in one run: 8 SDK v2 clients (2026-07-28) per path calling `execute_query SELECT 1` in a
- * closed loop, over each engine's `/mcp` and through `snowmux shim`; and `/healthz` requests per second
+ * interleaved in one run: 8 SDK v2 clients per path calling `execute_query SELECT 1` in a closed loop, over
+ * each engine's `/mcp`, through `snowmux shim` (Unix socket), through a remote `snowmux shim --url` (the
+ * WebSocket link), and through mcp-remote and supergateway in front of the same `/mcp` (what editors use
+ * for a remote server today; 2025 protocol, which those bridges speak); and `/healthz` requests per second
  * from 8 concurrent fetch loops per engine. Same client SDK on every path, so the difference is the
  * transport.
  *
@@ -12,7 +14,11 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { createRequire } from 'node:module';
 import { benchEnv, benchHome, cli, fmt, killHubs, machine, median, startHubProcess, summary } from './lib.js';
+
+/** Resolves the bridges' entry points (dev dependencies) the way Node would. */
+const requireFrom = createRequire(import.meta.url);
 
 async function closedLoop(clients: Client[], seconds: number): Promise<{ latencies: number[]; elapsed: number }> {
   const latencies: number[] = [];
@@ -74,6 +80,27 @@ export async function httpBench(seconds: number, rounds: number): Promise<void> 
       shim.push(s);
     }
     groups.push(['Unix socket via snowmux shim', shim]);
+    // The same hub from another machine's point of view: a remote shim over the WebSocket link, and the two
+    // stdio-to-HTTP bridges editors use for remote MCP servers, in front of the same /mcp (node:http).
+    const node = hubs[1]!;
+    const stdioGroup = async (label: string, args: string[], env: Record<string, string>, legacy: boolean) => {
+      const group: Client[] = [];
+      for (let c = 0; c < 8; c++) {
+        const client = new Client({ name: `${label}-${c}`, version: '1' }, { versionNegotiation: { mode: legacy ? 'legacy' : { pin: '2026-07-28' } } });
+        await client.connect(new StdioClientTransport({ command: process.execPath, args, env: { ...benchEnv(), ...env }, stderr: 'ignore' }));
+        group.push(client);
+      }
+      return group;
+    };
+    groups.push(['WebSocket /shim via snowmux shim --url', await stdioGroup('ws-shim', [cli, 'shim', '--url', `${node.base.replace(/^http/, 'ws')}/shim`], { SNOWMUX_KEY: node.key }, false)]);
+    groups.push([
+      'mcp-remote → HTTP /mcp (node:http)',
+      await stdioGroup('mcp-remote', [requireFrom.resolve('mcp-remote/dist/proxy.js'), `${node.base}/mcp`, '--transport', 'http-only', '--header', `Authorization:Bearer ${node.key}`], { MCP_REMOTE_CONFIG_DIR: node.home }, true),
+    ]);
+    groups.push([
+      'supergateway → HTTP /mcp (node:http)',
+      await stdioGroup('supergateway', [requireFrom.resolve('supergateway/dist/index.js'), '--streamableHttp', `${node.base}/mcp`, '--oauth2Bearer', node.key, '--logLevel', 'none'], {}, true),
+    ]);
     for (const [, g] of groups) clients.push(...g);
     for (const [, g] of groups) await closedLoop(g, 0.5);
     const cells = new Map<string, { cps: number[]; lat: number[] }>(groups.map(([name]) => [name, { cps: [], lat: [] }]));
@@ -87,7 +114,7 @@ export async function httpBench(seconds: number, rounds: number): Promise<void> 
       health.get('uWebSockets.js')!.push(await healthLoop(`${hubs[0]!.base}/healthz`, seconds));
       health.get('node:http')!.push(await healthLoop(`${hubs[1]!.base}/healthz`, seconds));
     }
-    console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s, 8 SDK v2 clients (2026-07-28) per path, medians`);
+    console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s, 8 SDK v2 clients per path (2026-07-28; 2025 through the bridges), medians`);
     console.log('| path | SELECT 1 calls/s | p50 ms | p99 ms |');
     console.log('|---|---|---|---|');
     for (const [name, c] of cells) {
