@@ -221,16 +221,13 @@ test('every replica ships its audit records to the team stream; audit verify --r
     const r = await runCli(['audit', 'verify', '--redis', url, '--stream', stream, '--json']);
     return { code: r.code, result: JSON.parse(r.stdout) as Verified, stdout: r.stdout };
   };
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(url);
+  defer(t, () => admin.disconnect());
   // Shipping is off the call path: wait until both replicas' three calls are in the stream.
   const shippedCalls = async () => {
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(url);
-    try {
-      const entries = await redis.xrange(stream, '-', '+');
-      return entries.filter(([, f]) => f[f.indexOf('record') + 1]?.includes('"tool_call"')).length;
-    } finally {
-      redis.disconnect();
-    }
+    const entries = await admin.xrange(stream, '-', '+');
+    return entries.filter(([, f]) => f[f.indexOf('record') + 1]?.includes('"tool_call"')).length;
   };
   while ((await shippedCalls()) < 6) await new Promise((r) => setImmediate(r));
   const intact = await verify();
@@ -239,9 +236,6 @@ test('every replica ships its audit records to the team stream; audit verify --r
   assert.ok(intact.result.replicas.every((r) => r.ok && r.records >= 3), intact.stdout);
 
   // Redis refuses writes for a while: the replica's records miss the stream, and the next batch says so.
-  const { Redis } = await import('ioredis');
-  const admin = new Redis(url);
-  defer(t, () => admin.disconnect());
   await admin.config('SET', 'maxmemory', '1');
   assert.ok(!(await clients[0]!.callTool('execute_query', { query: 'SELECT 100' })).isError, 'calls go on while the stream refuses');
   let s0 = await status(homes[0]!);
