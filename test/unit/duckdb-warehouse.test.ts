@@ -652,4 +652,30 @@ describe('DuckDbWarehouse', () => {
       }
     });
   });
+
+  test('a statement run again is run from the connection\'s prepared copy only in the same context, and with its new binds', async () => {
+    // The same text in two schemas names two different tables: the copy prepared in one must not serve the other.
+    const sql = 'SELECT current_schema() AS s, (SELECT count(*) FROM duckdb_tables() WHERE schema_name = current_schema()) AS n';
+    const inTpch = await warehouse.query(sql, opts({ schema: 'TPCH' }));
+    const inShowcase = await warehouse.query(sql, opts({ schema: SHOWCASE_SCHEMA }));
+    const again = await warehouse.query(sql, opts({ schema: 'TPCH' }));
+    assert.equal(inTpch.rows[0]![0], 'TPCH');
+    assert.equal(inShowcase.rows[0]![0], SHOWCASE_SCHEMA);
+    assert.deepEqual(again.rows, inTpch.rows);
+    // An unqualified name is bound when prepared: the copy prepared where it resolves must not run where it does not.
+    const showcaseOnly = 'SELECT count(*) FROM TYPE_SAMPLES';
+    assert.ok((await warehouse.query(showcaseOnly, opts({ schema: SHOWCASE_SCHEMA }))).rowCount === 1);
+    await rejectsWith(warehouse.query(showcaseOnly, opts({ schema: 'TPCH' })), 'SQL_ERROR', /TYPE_SAMPLES/);
+    // One text, new values each time (a team tool's parameters).
+    const byKey = 'SELECT N_NAME FROM NATION WHERE N_NATIONKEY = ?';
+    const names = [];
+    for (const key of [0, 1, 2, 1]) names.push((await warehouse.query(byKey, opts({ binds: [key] }))).rows[0]![0]);
+    assert.deepEqual(names, ['ALGERIA', 'ARGENTINA', 'BRAZIL', 'ARGENTINA']);
+    // A copy left truncated mid-result serves the next run whole.
+    const big = 'SELECT O_ORDERKEY FROM ORDERS ORDER BY O_ORDERKEY';
+    const first = await warehouse.query(big, opts({ maxRows: 3 }));
+    const second = await warehouse.query(big, opts({ maxRows: 5 }));
+    assert.deepEqual(second.rows.slice(0, 3), first.rows);
+    assert.equal(second.rows.length, 5);
+  });
 });

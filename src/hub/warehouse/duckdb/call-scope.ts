@@ -1,6 +1,7 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import type { QueryProgress } from '../types.js';
+import { forgetStatements } from './prepared-statements.js';
 
 /**
  * One warehouse call on its own DuckDB connection: interrupting it touches no one else.
@@ -268,6 +269,7 @@ function timeoutError(timeoutMs: number): SnowmuxError {
 }
 
 function closeQuietly(connection: DuckDBConnection): void {
+  forgetStatements(connection);
   try {
     connection.closeSync();
   } catch {

@@ -36,6 +36,7 @@ import {
   readSampleStampFrom,
   sampleDatabasePath,
 } from './sample-database.js';
+import { keepStatement, keptStatement } from './prepared-statements.js';
 
 export interface DuckDbWarehouseOptions {
   /** Directory holding the sample database file (created when missing), e.g. `<home>/warehouse`. */
@@ -168,12 +169,23 @@ export class DuckDbWarehouse implements Warehouse {
     const binds = options.binds === undefined ? undefined : toDuckDbBinds(options.binds);
     return this.run(options, this.statementSlots, async (connection, state) => {
       await this.applyContext(connection, options);
-      const prepared = await prepareOne(connection, sql);
+      // The same text in the same context is the same statement: run the one this connection prepared.
+      const key = `${currentContext.get(connection) ?? ''}\u0000${sql}`;
+      let prepared = keptStatement(connection, key);
+      let keep = prepared !== undefined;
+      prepared ??= await prepareOne(connection, sql);
       try {
-        if (binds !== undefined) prepared.bind(binds);
+        if (binds !== undefined) {
+          prepared.clearBindings();
+          prepared.bind(binds);
+        }
         const statementType = StatementType[prepared.statementType];
         // Only reads leave the connection as they found it (see CallTracker): anything else closes it after.
         if (!READ_STATEMENTS.has(prepared.statementType)) state.reusable = false;
+        else if (!keep) {
+          keepStatement(connection, key, prepared);
+          keep = true;
+        }
         const result = await prepared.stream();
         const read = await readResult(connection, result, state, {
           maxRows,
@@ -203,7 +215,7 @@ export class DuckDbWarehouse implements Warehouse {
           elapsedMs: Math.round(performance.now() - started),
         };
       } finally {
-        prepared.destroySync();
+        if (!keep) prepared.destroySync();
       }
     });
   }
