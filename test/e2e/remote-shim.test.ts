@@ -14,11 +14,11 @@ import { cliPath } from '../helpers/paths.js';
 import { cliEnv, defer, runCli, startHub, tempHome, freePort } from '../helpers/harness.js';
 
 
-async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key: string, name: string): Promise<Client> {
+async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key: string, name: string, env: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name, version: '1' }, { versionNegotiation: { mode: 'legacy' } });
   // The editor's machine: its own (empty) home, and a Snowflake password that must not travel.
   const editorHome = tempHome(t, 'smx-editor-');
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'shim', '--url', url, '--home', editorHome], env: cliEnv({ SNOWMUX_KEY: key, SNOWFLAKE_PASSWORD: 'never-sent', SNOWMUX_RECONNECT_DEADLINE_MS: '20000' }), stderr: 'ignore' }));
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'shim', '--url', url, '--home', editorHome], env: cliEnv({ SNOWMUX_KEY: key, SNOWFLAKE_PASSWORD: 'never-sent', SNOWMUX_RECONNECT_DEADLINE_MS: '20000', ...env }), stderr: 'ignore' }));
   defer(t, () => client.close());
   return client;
 }
@@ -56,5 +56,53 @@ for (const engine of ['uws', 'node'] as const) {
     const usage = await runCli(['shim', '--url', `ws://hub.example.com:${port}/shim`], { SNOWMUX_KEY: key });
     assert.equal(usage.code, 1);
     assert.match(usage.stderr, /use wss:\/\//);
+  });
+}
+
+// The chaos the local shim survives, over the WebSocket link: a take-over (`hub --replace`, the new hub
+// taking the fixed HTTP port as the old one lets go) and a frozen hub (declared dead by the link's
+// liveness, its call answered with a retryable error; the editor goes on once a hub answers the address).
+for (const engine of ['uws', 'node'] as const) {
+  test(`[${engine}] a remote shim follows hub --replace, and gets past a frozen hub`, async (t) => {
+    const home = tempHome(t);
+    const port = await freePort();
+    writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\nhttp_engine = "${engine}"\n`);
+    const first = await startHub(t, home);
+    const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
+    const url = `ws://127.0.0.1:${port}/shim`;
+    const client = await remoteClient(t, url, key, 'far-editor', { SNOWMUX_LINK_PING_MS: '200' });
+    const seven = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 7 AS N' } });
+    assert.deepEqual((seven.structuredContent as { rows: unknown[][] }).rows, [[7]]);
+
+    // Take-over: the new hub binds the port once the old one lets it go; the editor notices nothing.
+    const second = await startHub(t, home, ['--replace']);
+    await first.stop('SIGCONT'); // no-op signal: returns once the old hub has exited on its own
+    const eight = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 8 AS N' } }, { timeout: 30_000 });
+    assert.deepEqual((eight.structuredContent as { rows: unknown[][] }).rows, [[8]]);
+    const onSecond = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { pid: number; sessions: { transport: string; client: { name: string } | null }[] };
+    assert.equal(onSecond.pid, second.pid);
+    assert.ok(onSecond.sessions.some((s) => s.transport === 'websocket' && s.client?.name === 'far-editor'), 'the remote session moved to the new hub');
+
+    // Frozen: the call in flight gets a retryable error within the link's liveness, not a hang.
+    process.kill(second.pid, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(second.pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    });
+    const lost = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 9 AS N' } }, { timeout: 30_000 }).then(
+      () => null,
+      (err: Error & { code?: number }) => err,
+    );
+    assert.ok(lost, 'the call on the frozen hub failed instead of hanging');
+    assert.equal(lost.code, -32001, lost.message);
+    // It stays frozen: it is ended, and a new hub answers the same address; the same editor goes on.
+    process.kill(second.pid, 'SIGKILL');
+    await second.stop();
+    await startHub(t, home);
+    const ten = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 10 AS N' } }, { timeout: 30_000 });
+    assert.deepEqual((ten.structuredContent as { rows: unknown[][] }).rows, [[10]]);
   });
 }
