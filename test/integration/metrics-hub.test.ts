@@ -39,6 +39,7 @@ test('GET /metrics counts calls by tool and outcome and shows sessions, queue an
   assert.match(text, /snowmux_audit_last_seq \d+/);
   assert.match(text, /snowmux_process_resident_memory_bytes/);
   assert.ok(!text.includes('DROP TABLE'), 'no SQL in metrics');
+  assert.match((await runCli(['status', '--home', home])).stdout, /^metrics http:\/\/127\.0\.0\.1:\d+\/metrics$/m, 'status says where the metrics are');
   const health = await fetch(status.metrics.url.replace('/metrics', '/healthz'));
   assert.equal(health.status, 200);
   assert.equal(((await health.json()) as { status: string }).status, 'running');

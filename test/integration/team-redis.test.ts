@@ -232,6 +232,14 @@ test('every replica ships its audit records to the team stream; audit verify --r
   while ((await shippedCalls()) < 6) await new Promise((r) => setImmediate(r));
   const intact = await verify();
   assert.equal(intact.code, 0, intact.stdout);
+  // A person reading status sees the team and the stream, from either replica.
+  const replicaRows = (out: string) => (out.match(/^\S+:\d+(?: \(this\))? +\d+ +\S+ +running/gm) ?? []).length;
+  let statusText = (await runCli(['status', '--home', homes[1]!])).stdout;
+  while (replicaRows(statusText) < 2) statusText = (await runCli(['status', '--home', homes[1]!])).stdout;
+  assert.match(statusText, /^team +connected +namespace a\d+ +this replica \S+/m);
+  assert.match(statusText, /REPLICA +PID +VERSION +STATE +SESSIONS/);
+  assert.match(statusText, / \(this\) /);
+  assert.match(statusText, new RegExp(`audit stream ${stream} +shipped \\d+ +waiting \\d+`));
   assert.equal(intact.result.replicas.length, 2);
   assert.ok(intact.result.replicas.every((r) => r.ok && r.records >= 3), intact.stdout);
 

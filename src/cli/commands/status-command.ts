@@ -184,6 +184,8 @@ export function formatStatus(s: HubStatus): string {
     ));
   }
   out.push(...formatGovernance(s.governance as Governance | undefined));
+  out.push(...formatTeam(s.team as TeamSection | undefined));
+  out.push(...formatEndpoints(s));
   const audit = s.audit as { enabled?: boolean; dir?: string; lastSeq?: number; durableSeq?: number; file?: string; failedAppends?: number } | undefined;
   if (audit) {
     out.push('');
@@ -202,6 +204,51 @@ interface Governance {
   breakers: { profile: string; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
   rateLimits: { identity: string; tokens: number; capacity: number; refillPerSecond: number }[];
   quotas: { identity: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string }[] }[];
+}
+
+interface TeamSection {
+  mode: string;
+  namespace: string;
+  replicaId: string;
+  replicas: { id: string; pid: number; version: string; state: string; sessions: number; running: number; queued: number; breakers: { profile: string; state: string }[] }[];
+  slotWaits?: { waiting: number; total: number };
+  auditStream?: { key: string; shipped: number; dropped: number; pending: number; lastError: string | null };
+}
+
+/** A team hub's replicas, as this one sees them in Redis (the whole team from any replica). */
+function formatTeam(team: TeamSection | undefined): string[] {
+  if (!team) return [];
+  const out = ['', `team   ${team.mode === 'connected' ? 'connected' : 'LOCAL LIMITS (Redis unreachable)'}  namespace ${team.namespace}  this replica ${team.replicaId}${team.slotWaits ? `  slot waits ${team.slotWaits.waiting} now, ${team.slotWaits.total} in all` : ''}`];
+  if (team.replicas.length > 0) {
+    out.push(table(
+      ['REPLICA', 'PID', 'VERSION', 'STATE', 'SESSIONS', 'RUNNING', 'QUEUED', 'BREAKERS'],
+      team.replicas.map((r) => [
+        `${r.id}${r.id === team.replicaId ? ' (this)' : ''}`,
+        String(r.pid),
+        r.version,
+        r.state,
+        String(r.sessions),
+        String(r.running),
+        String(r.queued),
+        r.breakers.map((b) => `${b.profile}:${b.state}`).join(' ') || '-',
+      ]),
+    ));
+  }
+  const a = team.auditStream;
+  if (a) out.push(`audit stream ${a.key}  shipped ${a.shipped}  waiting ${a.pending}${a.dropped ? `  NOT SHIPPED ${a.dropped} (in this replica's own log; last: ${a.lastError})` : ''}`);
+  return out;
+}
+
+/** Where the hub also answers (HTTP face, metrics) and where its traces go. */
+function formatEndpoints(s: HubStatus): string[] {
+  const out: string[] = [];
+  const http = s.http as { url: string; engine: string; auth: boolean } | undefined;
+  if (http) out.push(`http   ${http.url}  (${http.engine === 'uws' ? 'uWebSockets.js' : 'node:http'}${http.auth ? ', API keys' : ', no API keys: loopback only'})`);
+  const metrics = s.metrics as { url: string } | undefined;
+  if (metrics) out.push(`metrics ${metrics.url}`);
+  const traces = s.traces as { url: string; spansExported: number; spansDropped: number; failing: boolean; lastError?: string } | undefined;
+  if (traces) out.push(`traces ${traces.url}  spans exported ${traces.spansExported}, dropped ${traces.spansDropped}${traces.failing ? `  FAILING${traces.lastError ? `: ${traces.lastError}` : ''}` : ''}`);
+  return out.length > 0 ? ['', ...out] : out;
 }
 
 function formatGovernance(g: Governance | undefined): string[] {
