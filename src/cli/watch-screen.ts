@@ -55,6 +55,20 @@ function statusLines(s: HubStatus, freshness: string, rows: number, columns: num
     head.push(fitList(`breakers: ${closed} closed${notClosed.length > 0 ? ', ' : ''}`, notClosed.map((b) => `${b.profile} ${b.state.toUpperCase()}`), columns, ''));
   }
 
+  const team = s.team as { mode: string; replicas: { id: string; sessions: number; running: number }[] } | undefined;
+  if (team) {
+    const sessions = team.replicas.reduce((n, r) => n + r.sessions, 0);
+    head.push(
+      fitList(
+        `team ${team.mode === 'connected' ? 'connected' : 'LOCAL LIMITS'}, ${team.replicas.length} replicas, ${sessions} sessions: `,
+        // host:pid with the host's first label only: the screen is narrow. Sessions/running calls each.
+        team.replicas.map((r) => `${r.id.replace(/\.[^:]*:/, ':')} ${r.sessions}s/${r.running}r`),
+        columns,
+        'none seen yet',
+      ),
+    );
+  }
+
   const left = rows - head.length;
   const sessionRows = s.sessions.map((x) => [
     x.id.slice(0, 8),

@@ -95,3 +95,21 @@ test('the waiting screen fits too and says what it waits for', () => {
   assert.match(lines[0]!, /waiting for the hub \(5s\)/);
   assert.match(lines.join('\n'), /last seen: hub 0\.1\.0 pid 4242, running, 3 sessions/);
 });
+
+test('a team hub: one line for every replica (sessions and running calls each), fitted with "+N more"', () => {
+  const status = busyHub({ sessions: 10, profiles: 2, calls: 5 });
+  status.team = {
+    mode: 'connected',
+    replicas: Array.from({ length: 40 }, (_, i) => ({ id: `snowmux-replica-${i}.example.internal:${1000 + i}`, sessions: i, running: i % 3 })),
+  };
+  const lines = watchScreen({ kind: 'status', status, freshness: 'live' }, { columns: 80, rows: 24 }, NOW);
+  assertFits(lines, 80, 24);
+  const team = lines.find((l) => l.startsWith('team '));
+  assert.ok(team, lines.join('\n'));
+  assert.match(team, /^team connected, 40 replicas, 780 sessions: snowmux-replica-0:1000 0s\/0r \+39 more$/);
+  const wide = watchScreen({ kind: 'status', status, freshness: 'live' }, { columns: 160, rows: 40 }, NOW).find((l) => l.startsWith('team '));
+  assert.match(wide!, /snowmux-replica-0:1000 0s\/0r, snowmux-replica-1:1001 1s\/1r, .* \+\d+ more$/, 'a wider terminal lists more');
+  status.team = { mode: 'local', replicas: [] };
+  const local = watchScreen({ kind: 'status', status, freshness: 'live' }, { columns: 80, rows: 24 }, NOW).find((l) => l.startsWith('team '));
+  assert.equal(local, 'team LOCAL LIMITS, 0 replicas, 0 sessions: none seen yet');
+});
