@@ -1,6 +1,7 @@
 /** Small helpers shared by the benchmark scripts. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +78,18 @@ export function rssMiB(pid: number): number {
 
 export function stopHub(home: string): void {
   spawnSync(process.execPath, [cli, 'stop', '--home', home], { env: benchEnv(), stdio: 'ignore' });
+}
+
+/** A bench is done with this home: its hub stopped (killed if it still runs) and the directory removed. */
+export async function removeHome(home: string, hub?: ChildProcess): Promise<void> {
+  stopHub(home);
+  if (hub && hub.exitCode === null && hub.signalCode === null) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([once(hub, 'exit'), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
+  }
+  killHubs(home);
+  rmSync(home, { recursive: true, force: true });
 }
 
 export function fmt(n: number, digits = 1): string {

@@ -5,11 +5,10 @@
  *   node dist/bench/roundtrip.js [calls=2000]
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { join } from 'node:path';
-import { benchEnv, cli, root, fmt, machine, median, percentile, rssMiB, stopHub, tempDir } from './lib.js';
+import { benchEnv, cli, root, fmt, machine, median, percentile, rssMiB, removeHome, tempDir } from './lib.js';
 
 const calls = Number(process.argv[2] ?? 2000);
 
@@ -66,8 +65,7 @@ export async function roundtrip(n = calls) {
   const shimRate = await throughput(shims, 250, trivial);
   const stdioRate = await throughput(stdios, 250, trivial);
   await Promise.all([...shims, ...stdios].map((c) => c.close()));
-  stopHub(home);
-  await once(hub, 'exit');
+  await removeHome(home, hub);
   return {
     calls: n,
     shim: { p50us: median(shimUs), p99us: percentile(shimUs, 99), rate8: shimRate },

@@ -6,9 +6,8 @@
  *   node dist/bench/shim-startup.js [runs=30]
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { benchEnv, cli, root, fmt, machine, median, percentile, stopHub, tempDir, timeToExit, timeToFirstLine } from './lib.js';
+import { benchEnv, cli, root, fmt, machine, median, percentile, removeHome, tempDir, timeToExit, timeToFirstLine } from './lib.js';
 
 const runs = Number(process.argv[2] ?? 30);
 const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }) + '\n';
@@ -30,8 +29,7 @@ export async function shimStartup(n = runs) {
     shim.push(await timeToFirstLine([cli, 'shim', '--home', home], init, env));
     stdio.push(await timeToFirstLine([cli, 'stdio', '--home', home], init, env));
   }
-  stopHub(home);
-  await once(hub, 'exit');
+  await removeHome(home, hub);
   return {
     runs: n,
     bareNode: { p50: median(bare), p90: percentile(bare, 90) },

@@ -8,11 +8,11 @@
  *   node dist/bench/snowflake-first-result.js [editors=8] [loginLatencyMs=500] [runs=5]
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { profileEnv, startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
-import { benchEnv, cli, fmt, machine, median, stopHub, tempDir } from './lib.js';
+import { benchEnv, cli, fmt, machine, median, removeHome, tempDir } from './lib.js';
 
 const editors = Number(process.argv[2] ?? 8);
 const loginLatencyMs = Number(process.argv[3] ?? 500);
@@ -49,8 +49,7 @@ export async function snowflakeFirstResult() {
     }
     hubLogins += double.counters.logins - before;
     await Promise.all(clients.map((c) => c.close()));
-    stopHub(home);
-    await once(hub, 'exit');
+    await removeHome(home, hub);
 
     // Per-editor design: every editor starts its own server, which logs in itself.
     const home2 = tempDir('smx-bench-');
@@ -63,6 +62,8 @@ export async function snowflakeFirstResult() {
     }
     perEditorLogins += double.counters.logins - before2;
     await Promise.all(own.map((c) => c.close()));
+    // The per-editor servers ran in their own processes (closed above); nothing serves this home now.
+    rmSync(home2, { recursive: true, force: true });
   }
   await double.close();
   return {
