@@ -6,12 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { cliPath } from '../helpers/paths.js';
-import { cliEnv, defer, runCli, startHub, tempHome, freePort } from '../helpers/harness.js';
+import { cliEnv, defer, runCli, startHub, tempHome, freePort, type HubProcess } from '../helpers/harness.js';
 
 
 async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key: string, name: string, env: Record<string, string> = {}): Promise<Client> {
@@ -23,15 +24,22 @@ async function remoteClient(t: Parameters<typeof tempHome>[0], url: string, key:
   return client;
 }
 
+/** A hub with its HTTP face on a fixed port (so a restarted hub answers the same address) and a key for it. */
+async function remoteHub(t: Parameters<typeof tempHome>[0], engine: 'uws' | 'node'): Promise<{ home: string; hub: HubProcess; key: string; url: string }> {
+  const home = tempHome(t);
+  const port = await freePort();
+  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\nhttp_engine = "${engine}"\n`);
+  const hub = await startHub(t, home);
+  const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
+  return { home, hub, key, url: `ws://127.0.0.1:${port}/shim` };
+}
+
 // Both HTTP engines carry remote shims: uWebSockets.js (hyper-express) and node:http with ws.
 for (const engine of ['uws', 'node'] as const) {
   test(`[${engine}] a remote shim over /shim: the key's identity, no credentials sent, survives a hub restart`, async (t) => {
-    const home = tempHome(t);
-    const port = await freePort();
-    writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\nhttp_engine = "${engine}"\n`);
-    let hub = await startHub(t, home);
-    const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
-    const url = `ws://127.0.0.1:${port}/shim`;
+    const rig = await remoteHub(t, engine);
+    const { home, key, url } = rig;
+    let hub = rig.hub;
     const client = await remoteClient(t, url, key, 'far-editor');
 
     const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 7 AS SEVEN' } });
@@ -53,7 +61,7 @@ for (const engine of ['uws', 'node'] as const) {
     const message = bad instanceof Error ? bad.message : JSON.stringify(await bad.callTool({ name: 'list_databases', arguments: {} }).catch((e: Error) => e.message));
     assert.match(message, /refused the link[\s\S]*SNOWMUX_KEY/);
 
-    const usage = await runCli(['shim', '--url', `ws://hub.example.com:${port}/shim`], { SNOWMUX_KEY: key });
+    const usage = await runCli(['shim', '--url', url.replace('127.0.0.1', 'hub.example.com')], { SNOWMUX_KEY: key });
     assert.equal(usage.code, 1);
     assert.match(usage.stderr, /use wss:\/\//);
   });
@@ -64,19 +72,15 @@ for (const engine of ['uws', 'node'] as const) {
 // liveness, its call answered with a retryable error; the editor goes on once a hub answers the address).
 for (const engine of ['uws', 'node'] as const) {
   test(`[${engine}] a remote shim follows hub --replace, and gets past a frozen hub`, async (t) => {
-    const home = tempHome(t);
-    const port = await freePort();
-    writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\nhttp_engine = "${engine}"\n`);
-    const first = await startHub(t, home);
-    const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
-    const url = `ws://127.0.0.1:${port}/shim`;
+    const { home, key, url, hub: first } = await remoteHub(t, engine);
     const client = await remoteClient(t, url, key, 'far-editor', { SNOWMUX_LINK_PING_MS: '200' });
     const seven = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 7 AS N' } });
     assert.deepEqual((seven.structuredContent as { rows: unknown[][] }).rows, [[7]]);
 
     // Take-over: the new hub binds the port once the old one lets it go; the editor notices nothing.
     const second = await startHub(t, home, ['--replace']);
-    await first.stop('SIGCONT'); // no-op signal: returns once the old hub has exited on its own
+    // The old hub drains and exits on its own.
+    if (first.proc.exitCode === null && first.proc.signalCode === null) await once(first.proc, 'exit');
     const eight = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 8 AS N' } }, { timeout: 30_000 });
     assert.deepEqual((eight.structuredContent as { rows: unknown[][] }).rows, [[8]]);
     const onSecond = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { pid: number; sessions: { transport: string; client: { name: string } | null }[] };

@@ -202,4 +202,9 @@ test('Cortex tools on the embedded warehouse say they need Snowflake', async (t)
     assert.equal(codeOf(r), 'UNSUPPORTED', textOf(r));
     assert.match(textOf(r), /Snowflake/);
   }
+  // Snowflake's own query history is not there either: query_history says so and still answers.
+  assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 1' })).isError);
+  const history = await c.callTool('query_history', { include_snowflake: true });
+  assert.ok(!history.isError, textOf(history));
+  assert.match((history.structuredContent as { snowflake_note: string }).snowflake_note, /embedded warehouse keeps no query history/);
 });

@@ -11,7 +11,7 @@ import { SnowmuxError, isSnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseStagedFile } from '../names/staged-file.js';
 import type { AnalystTurn } from '../warehouse/cortex.js';
-import type { JsonValue, Warehouse } from '../warehouse/types.js';
+import type { JsonValue } from '../warehouse/types.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
 import { limitArg, queryOutput, queryResult } from './query-shape.js';
 import { renderTable } from './result-format.js';
@@ -57,12 +57,12 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     (args, mcp) => runTool(env, 'cortex_analyst', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
-      snowflakeOnly(warehouse, 'Cortex Analyst');
       if ((args.semantic_view === undefined) === (args.semantic_model_file === undefined)) {
         throw new SnowmuxError('INVALID_ARGUMENT', 'Pass exactly one of semantic_view and semantic_model_file.');
       }
       const database = targetDatabase(warehouse, args.database);
       const schema = targetSchema(warehouse, database, args.schema);
+      // The governed warehouse always has it; its execute stage says so when the engine (DuckDB) has no Cortex.
       const reply = await warehouse.cortexAnalyst!(
         args.semantic_view !== undefined
           ? { question: args.question, history: turns(args.history), semanticView: { database, schema, name: normalizeIdentifier(args.semantic_view, 'semantic view name') } }
@@ -129,7 +129,6 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     (args, mcp) => runTool(env, 'cortex_search', mcp, args, async ({ warehouse, ctx, rowCap }) => {
-      snowflakeOnly(warehouse, 'Cortex Search');
       const database = targetDatabase(warehouse, args.database);
       const schema = targetSchema(warehouse, database, args.schema);
       const service = { database, schema, name: normalizeIdentifier(args.service, 'Cortex Search service name') };
@@ -150,12 +149,6 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       };
     }),
   );
-}
-
-function snowflakeOnly(warehouse: Warehouse, what: string): void {
-  if (warehouse.kind !== 'snowflake') {
-    throw new SnowmuxError('UNSUPPORTED', `${what} is a Snowflake service; this profile is the embedded sample warehouse. Use a Snowflake profile to call it.`);
-  }
 }
 
 /** The leading results whose JSON fits the hub's result size. */

@@ -139,15 +139,15 @@ type Facts = { warehouse: string | null; status: string; bytes_scanned: number |
 
 /** Snowflake's own record of these query ids (through the governed warehouse), or why there is none. */
 async function snowflakeFacts(warehouse: Warehouse, queryIds: string[], ctx: CallContext): Promise<{ facts: Map<string, Facts>; note: string | null }> {
-  if (warehouse.kind !== 'snowflake' || !warehouse.queryFacts) return { facts: new Map(), note: 'The embedded warehouse keeps no query history of its own: the hub\'s records above are all there is.' };
   if (queryIds.length === 0) return { facts: new Map(), note: null };
   try {
-    const rows = await warehouse.queryFacts(queryIds, ctx);
+    // The governed warehouse always has it; its execute stage answers UNSUPPORTED for the embedded engine.
+    const rows = await warehouse.queryFacts!(queryIds, ctx);
     const facts = new Map(rows.map((r) => [r.queryId, { warehouse: r.warehouse, status: r.status, bytes_scanned: r.bytesScanned, elapsed_ms: r.elapsedMs }]));
     const missing = queryIds.filter((id) => !facts.has(id)).length;
     return { facts, note: missing > 0 ? `Snowflake's history has no record of ${missing} of these queries (it keeps 7 days, and shows a user's queries to roles that may see them).` : null };
   } catch (err) {
-    if (!isSnowmuxError(err) || !['SQL_ERROR', 'PERMISSION_DENIED', 'OBJECT_NOT_FOUND', 'POLICY_DENIED'].includes(err.code)) throw err;
-    return { facts: new Map(), note: `Snowflake's query history could not be read: ${err.message.slice(0, 300)}` };
+    if (!isSnowmuxError(err) || !['SQL_ERROR', 'PERMISSION_DENIED', 'OBJECT_NOT_FOUND', 'POLICY_DENIED', 'UNSUPPORTED'].includes(err.code)) throw err;
+    return { facts: new Map(), note: err.code === 'UNSUPPORTED' ? err.message : `Snowflake's query history could not be read: ${err.message.slice(0, 300)}` };
   }
 }
