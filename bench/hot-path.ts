@@ -3,7 +3,7 @@
  * (no client SDK, whose own validation would dominate), each through its own `snowmux shim`, call one hub in a closed loop; per workload we report calls/s, p50/p99
  * and the hub's CPU per call (user + system from /proc, so the client and shim processes are not counted).
  *
- *   node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot]
+ *   node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot|-] [clients=8]
  *   node dist/bench/hot-path.js --profile <workload> [seconds=5] [traces]
  *   node dist/bench/hot-path.js --traces [seconds=3] [rounds=3] [baselineRoot]
  *
@@ -281,9 +281,10 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tr
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.argv[2] ?? 3);
   const rounds = Number(process.argv[3] ?? 3);
-  const baseline = process.argv[4];
-  const cells = await hotPath(seconds, rounds, baseline);
-  console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, 8 clients, medians`);
+  const baseline = process.argv[4] === '-' ? undefined : process.argv[4];
+  const clients = Number(process.argv[5] ?? 8);
+  const cells = await hotPath(seconds, rounds, baseline, clients);
+  console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, ${clients} client(s), medians`);
   console.log(`cli: ${cli}`);
   console.log('| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call |');
   console.log('|---|---|---|---|---|---|');
