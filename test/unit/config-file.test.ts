@@ -50,6 +50,7 @@ http_hosts = ["snowmux.example.com"]
 otel_endpoint = "http://127.0.0.1:4318"
 otel_headers = { "x-api-key" = "k-123" }
 otel_service_name = "snowmux-dev"
+use_env_proxy = false
 
 [profiles.dev]
 account = "myorg-acct"
@@ -90,6 +91,7 @@ max_age_hours = 1.5
     otelEndpoint: 'http://127.0.0.1:4318',
     otelHeaders: { 'x-api-key': 'k-123' },
     otelServiceName: 'snowmux-dev',
+    useEnvProxy: false,
   });
   const dev = config.profiles.dev!;
   assert.equal(dev.authenticator, 'SNOWFLAKE_JWT');

@@ -2,13 +2,15 @@
  * The Cortex REST client against a local HTTP server: the session token it sends (from the driver's
  * serialize()), names quoted only where Snowflake needs it (and URL-encoded in paths), and every failure
  * turned into a code and a message saying what to do — an expired token reported for renewal, 4xx and 5xx
- * mapped, a body that is not JSON or too big refused without buffering it all.
+ * mapped, a body that is not JSON or too big refused without buffering it all; calls go through the
+ * environment's proxy as the driver's do.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { analystMessage, qualifiedName, searchService, stagedFileText, type CortexCall } from '../../src/hub/warehouse/snowflake/cortex-api.js';
+import { bypassesProxy, proxyFor } from '../../src/hub/warehouse/snowflake/proxy-fetch.js';
 import { SnowmuxError } from '../../src/errors.js';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -24,10 +26,10 @@ async function server(t: { after(fn: () => unknown): void }, handler: Handler): 
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
-function call(baseUrl: string, token: string | null = 'tok-123'): CortexCall {
+function call(baseUrl: string, token: string | null = 'tok-123', proxy: CortexCall['proxy'] = { useEnvProxy: true, env: {} }): CortexCall {
   const connection = { serialize: () => JSON.stringify({ services: { sf: { tokenInfo: token === null ? {} : { sessionToken: token } } } }) } as never;
   const controller = new AbortController();
-  return { baseUrl, connection, signal: controller.signal, what: 'Cortex Search service X', cancelled: () => new SnowmuxError('QUERY_CANCELLED', 'cancelled') };
+  return { baseUrl, connection, signal: controller.signal, what: 'Cortex Search service X', cancelled: () => new SnowmuxError('QUERY_CANCELLED', 'cancelled'), proxy };
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -111,4 +113,69 @@ test('a body that is not JSON, or too big, is refused with a clear error; an unr
   assert.ok(!huge.ok && !huge.expired && huge.error.code === 'WAREHOUSE_ERROR' && /more than 16 MiB/.test(huge.error.message), JSON.stringify(huge));
   const down = await searchService(call('http://127.0.0.1:1'), { database: 'D', schema: 'S', name: 'X' }, { query: 'q', columns: [], limit: 1 });
   assert.ok(!down.ok && !down.expired && down.error.code === 'WAREHOUSE_UNAVAILABLE');
+});
+
+/** A forward proxy that tunnels CONNECT requests (what undici and the driver send) and notes each target. */
+async function tunnellingProxy(t: { after(fn: () => unknown): void }): Promise<{ url: string; targets: string[] }> {
+  const targets: string[] = [];
+  const sockets = new Set<Socket>();
+  const proxy = createServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    targets.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); proxy.close(() => r()); }));
+  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, targets };
+}
+
+test('Cortex calls go through the proxy the environment names, unless NO_PROXY lists the host or use_env_proxy is off', async (t) => {
+  const base = await server(t, (_req, _body, res) => json(res, 200, { results: [{ A: 1 }] }));
+  const target = new URL(base).host;
+  const proxy = await tunnellingProxy(t);
+  const search = (p: CortexCall['proxy']) => searchService(call(base, 'tok-1', p), { database: 'D', schema: 'S', name: 'SVC' }, { query: 'q', columns: [], limit: 1 });
+
+  assert.equal((await search({ useEnvProxy: true, env: { HTTP_PROXY: proxy.url } })).ok, true);
+  assert.deepEqual(proxy.targets, [target], 'the call tunnelled through HTTP_PROXY');
+  assert.equal((await search({ useEnvProxy: true, env: { http_proxy: proxy.url.replace('http://', ''), NO_PROXY: 'example.com' } })).ok, true);
+  assert.equal(proxy.targets.length, 2, 'a proxy given without a scheme is http://, and NO_PROXY for other hosts changes nothing');
+
+  assert.equal((await search({ useEnvProxy: true, env: { HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' } })).ok, true);
+  assert.equal((await search({ useEnvProxy: false, env: { HTTP_PROXY: proxy.url } })).ok, true);
+  assert.equal((await search({ useEnvProxy: true, env: { HTTPS_PROXY: proxy.url } })).ok, true, 'HTTPS_PROXY is for https URLs only');
+  assert.equal(proxy.targets.length, 2, 'NO_PROXY, use_env_proxy = false and an https-only proxy each connect directly');
+});
+
+test('NO_PROXY is read as the driver reads it: whole names, * and a leading . as wildcards', () => {
+  const url = (u: string) => new URL(u);
+  const cases: [string, string, boolean][] = [
+    ['https://acme.snowflakecomputing.com', '.snowflakecomputing.com', true],
+    ['https://acme.snowflakecomputing.com', '*.snowflakecomputing.com', true],
+    ['https://acme.snowflakecomputing.com', 'acme.snowflakecomputing.com', true],
+    ['https://acme.snowflakecomputing.com', 'snowflakecomputing.com', false],
+    ['https://acme.snowflakecomputing.com', 'acme.snowflakecomputing.co', false],
+    ['https://acme.snowflakecomputing.com', 'acme-snowflakecomputing.com', false],
+    ['https://acme.snowflakecomputing.com', 'other.com|*.snowflakecomputing.com', true],
+    ['https://acme.snowflakecomputing.com', 'other.com, acme.snowflakecomputing.com', true],
+    ['http://10.1.2.3:8080/x', '10.1.2.3', true],
+    ['http://10.1.2.3:8080/x', '10.1.2.*', true],
+    ['http://[::1]:8080/x', '::1', true],
+    ['https://a.example', '*', true],
+    ['https://a.example', ' , ', false],
+  ];
+  for (const [u, noProxy, expected] of cases) assert.equal(bypassesProxy(url(u), noProxy), expected, `${u} with NO_PROXY=${noProxy}`);
+  assert.equal(proxyFor(url('https://a.example'), { https_proxy: 'http://lower:1', HTTPS_PROXY: 'http://upper:2' }), 'http://lower:1');
+  assert.equal(proxyFor(url('https://a.example'), { HTTPS_PROXY: 'proxy.corp:3128' }), 'http://proxy.corp:3128');
+  assert.equal(proxyFor(url('https://a.example'), { HTTP_PROXY: 'http://p:1' }), undefined);
 });

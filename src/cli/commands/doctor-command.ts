@@ -5,8 +5,6 @@
  * account, the embedded sample warehouse, and the metrics listener. Exit 1 when any check fails.
  */
 import { existsSync, statSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { VERSION } from '../../version.js';
 import { errorMessage } from '../../errors.js';
@@ -14,6 +12,7 @@ import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.
 import { loadSnowflakeConnections } from '../../hub/config/connections-toml.js';
 import { redactProfile, resolveProfile } from '../../hub/config/resolve-profile.js';
 import type { SnowflakeProfile } from '../../hub/config/profile-types.js';
+import { proxyFor, snowflakeFetch, type SnowflakeFetchOptions } from '../../hub/warehouse/snowflake/proxy-fetch.js';
 import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeDir } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -134,10 +133,11 @@ export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; of
 
   const profiles = config ? checkProfiles(config, env, checks) : [];
   if (!opts.offline) {
+    const useEnvProxy = config?.config.hub.useEnvProxy ?? true;
     for (const p of profiles) {
-      const reach = await checkReachable(p);
+      const reach = await checkReachable(p, { useEnvProxy, env });
       checks.push(reach);
-      if (opts.login && reach.status === 'ok') checks.push(await checkLogin(p));
+      if (opts.login && reach.status === 'ok') checks.push(await checkLogin(p, useEnvProxy));
     }
   }
   checks.push(await checkSample(home, homeExists));
@@ -189,8 +189,8 @@ function checkProfiles(config: LoadedConfig, env: NodeJS.ProcessEnv, checks: Che
   return resolved;
 }
 
-/** Whether the account's endpoint answers HTTP at all (no login: any HTTP status counts). */
-async function checkReachable(profile: SnowflakeProfile): Promise<Check> {
+/** Whether the account's endpoint answers HTTP at all (no login: any HTTP status counts), by the hub's proxy rule. */
+async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOptions): Promise<Check> {
   const base = profile.accessUrl ?? `https://${profile.host ?? `${profile.account}.snowflakecomputing.com`}`;
   const check = `reach ${profile.name}`;
   let url: URL;
@@ -199,25 +199,33 @@ async function checkReachable(profile: SnowflakeProfile): Promise<Check> {
   } catch {
     return { check, status: 'fail', detail: `${base} is not a valid URL` };
   }
+  const through = proxy.useEnvProxy ? proxyFor(url, proxy.env ?? process.env) : undefined;
+  // A proxy URL may carry a user and password: only its origin is shown.
+  const via = through === undefined ? '' : ` through the proxy ${new URL(through).origin}`;
   const started = performance.now();
-  return await new Promise<Check>((resolvePromise) => {
-    const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(url, { method: 'HEAD', timeout: 5_000 }, (res) => {
-      res.resume();
-      resolvePromise({ check, status: 'ok', detail: `${url.origin} answers (HTTP ${res.statusCode}, ${Math.round(performance.now() - started)} ms)` });
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
-    req.on('error', (err) => {
-      resolvePromise({ check, status: 'fail', detail: `${url.origin}: ${errorMessage(err)}`, fix: 'Check the account name, and the network path (VPN, proxy: HTTPS_PROXY) to Snowflake.' });
-    });
-    req.end();
-  });
+  try {
+    const res = await snowflakeFetch(url.href, { method: 'HEAD', signal: AbortSignal.timeout(5_000) }, proxy);
+    await res.body?.cancel();
+    return { check, status: 'ok', detail: `${url.origin} answers${via} (HTTP ${res.status}, ${Math.round(performance.now() - started)} ms)` };
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 5 s' : errorMessage(cause ?? err);
+    return {
+      check,
+      status: 'fail',
+      detail: `${url.origin}${via}: ${why}`,
+      fix: via === ''
+        ? 'Check the account name, and the network path (VPN; a proxy goes in HTTPS_PROXY) to Snowflake.'
+        : 'Check the account name, and the proxy (HTTPS_PROXY, NO_PROXY; hub.use_env_proxy = false connects directly).',
+    };
+  }
 }
 
 /** One real login with the profile's settings (the hub's own driver and pool code), then a logout. */
-async function checkLogin(profile: SnowflakeProfile): Promise<Check> {
+async function checkLogin(profile: SnowflakeProfile, useEnvProxy: boolean): Promise<Check> {
   const check = `login ${profile.name}`;
   const { SnowflakeWarehouse } = await import('../../hub/warehouse/snowflake/snowflake-warehouse.js');
-  const warehouse = new SnowflakeWarehouse(profile);
+  const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy });
   const started = performance.now();
   try {
     await warehouse.warmUp();

@@ -160,6 +160,10 @@ const hubKeys = {
     { type: 'table of header names and values', absent: 'none', description: 'headers sent with every export (e.g. the collector\'s API key); values are secrets: never logged or shown' },
   ),
   otel_service_name: setting(text(), { absent: "the hub process's `OTEL_SERVICE_NAME`, else `snowmux`", description: 'the `service.name` of the exported spans' }),
+  use_env_proxy: setting(z.boolean({ error: 'expected true or false' }), {
+    default: true,
+    description: "reach Snowflake (logins, SQL, Cortex) through the hub process's `HTTPS_PROXY`/`HTTP_PROXY`, except hosts in `NO_PROXY`, as Snowflake's drivers do; `false` always connects directly",
+  }),
 };
 const hubFileSchema = z.strictObject(hubKeys).partial();
 
@@ -611,6 +615,7 @@ function toHubSettings(hub: HubFileData) {
     // No headers unless set (the setting's "none").
     otelHeaders: hub.otel_headers ?? ({} as Record<string, string>),
     ...(hub.otel_service_name === undefined ? {} : { otelServiceName: hub.otel_service_name }),
+    useEnvProxy: hub.use_env_proxy ?? defaultOf(hubKeys.use_env_proxy),
   };
 }
 

@@ -155,7 +155,8 @@ export class WarehouseRegistry implements WarehouseProvider {
     let pool = this.pools.get(fingerprint);
     if (!pool) {
       const started = performance.now();
-      const open = this.opts.openSnowflake ?? defaultOpenSnowflake;
+      const useEnvProxy = this.opts.config?.config.hub.useEnvProxy ?? true;
+      const open = this.opts.openSnowflake ?? ((p: SnowflakeProfile) => defaultOpenSnowflake(p, useEnvProxy));
       pool = open(profile).then((w) => {
         this.open.add(w);
         this.opts.logger.info({ ms: Math.round(performance.now() - started), profile: redactProfile(profile) }, 'snowflake pool ready');
@@ -204,9 +205,9 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 }
 
-async function defaultOpenSnowflake(profile: SnowflakeProfile): Promise<Warehouse> {
+async function defaultOpenSnowflake(profile: SnowflakeProfile, useEnvProxy: boolean): Promise<Warehouse> {
   const { SnowflakeWarehouse } = await import('./snowflake/snowflake-warehouse.js');
-  const warehouse = new SnowflakeWarehouse(profile);
+  const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy });
   // The first call waits for this one login instead of racing it with a second connection; a login
   // failure surfaces on that call (and the next call tries again).
   try {

@@ -10,6 +10,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest, StagedFile } from '../cortex.js';
 import type { JsonValue, ObjectRef } from '../types.js';
+import { snowflakeFetch, type SnowflakeFetchOptions } from './proxy-fetch.js';
 import type { SfConnection } from './sdk-types.js';
 
 /** Far above any real answer (Search returns at most 1000 rows); a bigger body is refused, not buffered. */
@@ -28,6 +29,8 @@ export interface CortexCall {
   what: string;
   /** The abort reason when the signal fired (timeout, cancel, hub closing). */
   cancelled: () => SnowmuxError;
+  /** Through HTTP(S)_PROXY (except NO_PROXY hosts), as the driver's own requests go. */
+  proxy: SnowflakeFetchOptions;
 }
 
 /** The base URL the driver itself uses for a profile's connection options. */
@@ -86,12 +89,16 @@ async function post(call: CortexCall, path: string, body: Record<string, JsonVal
   if (token === undefined) return { ok: false, expired: true };
   let res: Response;
   try {
-    res = await fetch(`${call.baseUrl}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Snowflake Token="${token}"`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
-      signal: call.signal,
-    });
+    res = await snowflakeFetch(
+      `${call.baseUrl}${path}`,
+      {
+        method: 'POST',
+        headers: { authorization: `Snowflake Token="${token}"`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: call.signal,
+      },
+      call.proxy,
+    );
   } catch (err) {
     if (call.signal.aborted) return { ok: false, expired: false, error: call.cancelled() };
     return {

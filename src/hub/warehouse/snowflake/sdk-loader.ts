@@ -36,8 +36,8 @@ async function load(options: SdkLoadOptions): Promise<SnowflakeSdk> {
   const mod = await import('snowflake-sdk');
   const sdk = (mod as unknown as { default?: SnowflakeSdk }).default ?? (mod as unknown as SnowflakeSdk);
   // The driver logs to a file/console by default; the hub has its own logger. Its proxy handling reads
-  // HTTP_PROXY unless told not to.
-  sdk.configure({ logLevel: 'OFF', useEnvProxy: options.useEnvProxy ?? false });
+  // HTTP(S)_PROXY and NO_PROXY unless told not to (hub.use_env_proxy = false).
+  sdk.configure({ logLevel: 'OFF', useEnvProxy: options.useEnvProxy ?? true });
   loadedMs = performance.now() - started;
   return sdk;
 }

@@ -59,7 +59,7 @@ export interface SnowflakeWarehouseOptions {
   loginTimeoutMs?: number | undefined;
   /** How long close() waits for running calls to give their connections back. Default 5000 ms. */
   closeWaitMs?: number | undefined;
-  /** Honour HTTP(S)_PROXY (process-wide: the first Snowflake profile loaded decides). Default false. */
+  /** Honour HTTP(S)_PROXY and NO_PROXY (the driver's setting is process-wide: the first Snowflake profile loaded decides). Default true, as in the driver. */
   useEnvProxy?: boolean | undefined;
 }
 
@@ -397,7 +397,7 @@ export class SnowflakeWarehouse implements Warehouse {
     const cancelled = (): SnowmuxError => cancelledError(signal, what);
     try {
       const { connection } = await pool.acquire(signal, cancelled);
-      const call: CortexCall = { baseUrl: this.baseUrl, connection, signal, what, cancelled };
+      const call: CortexCall = { baseUrl: this.baseUrl, connection, signal, what, cancelled, proxy: { useEnvProxy: this.options.useEnvProxy ?? true } };
       let keep = true;
       try {
         let outcome = await work(call);
