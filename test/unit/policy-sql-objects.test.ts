@@ -96,6 +96,11 @@ const CORPUS: Case[] = [
   { sql: "SELECT SYSTEM$TYPEOF(1)", objects: [] },
   { sql: "SELECT * FROM 'data.csv'", objects: [], opaque: true, dialect: 'duckdb' },
   { sql: 'SELECT * FROM "data.csv"', objects: [T('"data.csv"')], opaque: true, dialect: 'duckdb' },
+  // DuckDB sees the parts joined with ".": a quoted extension is still a file.
+  { sql: 'SELECT * FROM "data"."csv"', objects: ['SNOWMUX_SAMPLE."data"."csv"'], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM nation, a.b."PARQUET"', objects: [T('NATION'), 'A.B.PARQUET'], opaque: true, dialect: 'duckdb' },
+  { sql: 'DESCRIBE "f"."json"', objects: ['SNOWMUX_SAMPLE."f"."json"'], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM "data"."csv"', objects: ['SNOWMUX_SAMPLE."data"."csv"'], dialect: 'snowflake' },
   { sql: 'SELECT * FROM @my_stage', objects: [], dialect: 'snowflake' },
   // comments and literals hide nothing and invent nothing
   { sql: 'SELECT * FROM a -- JOIN secret\n', objects: [T('A')] },

@@ -25,6 +25,7 @@
  * readings is returned, so a comment in one engine that is code in the other hides nothing.
  */
 import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
+import { duckdbReadsAsFile } from '../guard/sql/duckdb-files.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
 import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
@@ -682,9 +683,6 @@ class StatementScanner {
         break;
       }
       case 'quoted_ident':
-        if (position === 'from' && this.#dialect === 'duckdb' && /[./\\:*?~]/.test(namePart(t))) {
-          this.#out.opaque(`${short(t.text)} may be read as a file by the embedded engine`);
-        }
         break;
       default:
         return;
@@ -695,9 +693,15 @@ class StatementScanner {
       this.#tableFunction(name);
       return;
     }
+    if (position !== 'target') this.#readsAsFile(name);
     if (name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
     if (this.#dialect === 'duckdb') this.#duckDbCatalogCheck(name.parts);
     this.#add(this.#objectRef(name.parts), access);
+  }
+
+  /** DuckDB reads a table name that looks like a file as that file (duckdb-files.ts), which no rule can name. */
+  #readsAsFile(name: ParsedName): void {
+    if (this.#dialect === 'duckdb' && duckdbReadsAsFile(name.parts)) this.#out.opaque(`${short(name.parts.join('.'))} may be read as a file by the embedded engine`);
   }
 
   /**
@@ -842,6 +846,7 @@ class StatementScanner {
       return;
     }
     const name = this.#parseName(k);
+    if (name) this.#readsAsFile(name);
     if (name) this.#add(this.#objectRef(name.parts), 'read');
     else this.#out.opaque('cannot tell what this SHOW lists');
   }
@@ -856,6 +861,7 @@ class StatementScanner {
     }
     // DuckDB: DESCRIBE t, SUMMARIZE t (which reads all of t).
     const name = this.#parseName(k);
+    if (name) this.#readsAsFile(name);
     if (name) this.#add(this.#objectRef(name.parts), 'read');
     else this.#out.opaque('cannot tell what this DESCRIBE describes');
   }
