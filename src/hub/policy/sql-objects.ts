@@ -184,6 +184,17 @@ const TEXT_NAMED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['QUERY', 'query(…) runs SQL given as text'],
   ['QUERY_TABLE', 'query_table(…) reads a table named as text'],
 ]);
+/**
+ * DuckDB's built-in scalar macros over its catalog readers (`pg_get_viewdef(oid)` is
+ * `(SELECT sql FROM duckdb_views() …)`): a catalog view called as a scalar, so opaque like the view.
+ * policy-sql-objects-duckdb.test.ts derives this list from the engine's own macro definitions.
+ */
+const DUCKDB_CATALOG_MACROS: ReadonlyMap<string, string> = new Map([
+  ['PG_GET_VIEWDEF', "pg_get_viewdef(…) reads every view's definition from DuckDB's catalog"],
+  ['PG_GET_CONSTRAINTDEF', "pg_get_constraintdef(…) reads every constraint from DuckDB's catalog"],
+  ['FORMAT_TYPE', "format_type(…) reads every type from DuckDB's catalog"],
+  ['GET_BLOCK_SIZE', "get_block_size(…) reads DuckDB's storage catalog"],
+]);
 /** SYSTEM$ functions that take no object names. */
 const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
 
@@ -752,7 +763,7 @@ class StatementScanner {
 
   #functionCall(t: Token): void {
     const name = namePart(t).toUpperCase();
-    const reason = TEXT_NAMED_FUNCTIONS.get(name);
+    const reason = TEXT_NAMED_FUNCTIONS.get(name) ?? (this.#dialect === 'duckdb' ? DUCKDB_CATALOG_MACROS.get(name) : undefined);
     if (reason !== undefined) this.#out.opaque(reason);
     else if (name.startsWith('SYSTEM$') && !HARMLESS_SYSTEM_FUNCTIONS.has(name)) this.#out.opaque(`${name} takes object names as text`);
   }
