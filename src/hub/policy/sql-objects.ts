@@ -786,6 +786,16 @@ class StatementScanner {
     }
     const last = kindWords[kindWords.length - 1]!;
     const nonData = NON_DATA_SHOW_LAST_WORDS.has(last) && !(last === 'POLICIES' && kindWords[0] !== 'NETWORK');
+    if (last === 'GRANTS') {
+      // TO ROLE / DATABASE ROLE / SHARE / APPLICATION [ROLE]: every privilege the grantee holds, with the
+      // names of the objects it holds them on, in every database. (TO USER and OF … list roles only.)
+      const to = this.#findWord(k, 'TO');
+      const grantee = to >= 0 ? this.#word(to + 1) : undefined;
+      if (grantee !== undefined && grantee !== 'USER') {
+        this.#out.opaque(`SHOW ${kind} TO ${grantee} lists objects in every database`);
+        return;
+      }
+    }
     if (kind === 'GRANTS') {
       const on = this.#findWord(k, 'ON');
       if (on >= 0 && this.#word(on + 1) !== 'ACCOUNT') this.#kindAndName(on + 1, 'list');
