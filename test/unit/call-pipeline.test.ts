@@ -31,6 +31,9 @@ tools = ["list_databases"]
 [roles.reader]
 identities = ["reader"]
 deny = ["*.HR.*"]
+[roles.scoped]
+identities = ["scoped"]
+allow = ["*.S.*"]
 [roles.slow]
 identities = ["slow"]
 [roles.slow.rate]
@@ -63,13 +66,13 @@ class CountingWarehouse implements Warehouse {
   async close() {}
 }
 
-function setup(opts: { badTarget?: boolean } = {}) {
+function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind'] } = {}) {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
   const warehouse = new CountingWarehouse();
   const counts = { targets: 0, opens: 0 };
   const target: WarehouseTarget = {
-    kind: 'duckdb',
+    kind: opts.kind ?? 'duckdb',
     name: 'counting',
     defaultDatabase: 'DB',
     defaultSchema: 'S',
@@ -153,6 +156,28 @@ test('SQL and object refusals come before the warehouse is opened (no login for 
   assert.equal(counts.opens, 1);
   assert.deepEqual(warehouse.queries, ['SELECT * FROM t'], 'the judged statement is what runs');
   governance.close();
+});
+
+test("names resolve in the schema the engine is in: another database's default schema, not the profile's", async () => {
+  for (const [kind, schema] of [['snowflake', 'PUBLIC'], ['duckdb', 'main']] as const) {
+    const { call, warehouse, governance } = setup({ kind });
+    const run = (sql: string, database?: string, schemaArg?: string) =>
+      call('scoped', 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+        noteSql(sql);
+        await w.query(sql, { ...ctx, maxRows: 1, ...(database ? { database } : {}), ...(schemaArg ? { schema: schemaArg } : {}) });
+        return { content: [{ type: 'text', text: 'ran' }] };
+      });
+    // The profile's schema S belongs to its database DB. In OTHER the engine starts in its default schema
+    // (Snowflake's USE DATABASE lands in PUBLIC), so `secret` is OTHER.<that schema>.SECRET, which the role
+    // may not read; judging it as OTHER.S.SECRET let it through.
+    const refused = await run('SELECT * FROM secret', 'OTHER');
+    assert.equal(codeOf(refused), 'POLICY_DENIED', kind);
+    assert.match((refused.content[0] as { text: string }).text, new RegExp(`OTHER\\.("?)${schema}\\1\\.SECRET`), kind);
+    assert.equal(codeOf(await run('SELECT * FROM secret', 'OTHER', 'S')), undefined, `${kind}: the call's own schema`);
+    assert.equal(codeOf(await run('SELECT * FROM secret')), undefined, `${kind}: the profile's own context`);
+    assert.equal(warehouse.queries.length, 2);
+    governance.close();
+  }
 });
 
 test('a target that cannot resolve is reported as the call result and recorded; the body never runs', async () => {

@@ -194,3 +194,22 @@ test('generated nested queries: exactly the tables DuckDB reads', async () => {
   assert.ok(compared >= 300, `only ${compared} generated queries parsed`);
   assert.deepEqual(problems.slice(0, 5), []);
 });
+
+test("a built-in macro that reads DuckDB's catalog is opaque, like the catalog reader it calls", async () => {
+  // pg_get_viewdef(oid) is `(SELECT sql FROM duckdb_views() …)`: over range(…) it prints every view's SQL,
+  // names in denied schemas included, without a table function in the caller's FROM.
+  const macros = await connection.runAndReadAll(
+    "SELECT DISTINCT function_name, macro_definition FROM duckdb_functions() WHERE function_type = 'macro' AND macro_definition IS NOT NULL",
+  );
+  const leaks: string[] = [];
+  let catalogReaders = 0;
+  for (const [name, definition] of macros.getRows()) {
+    if (!referencedObjects(`SELECT ${String(definition)}`, CTX, { dialect: 'duckdb' }).opaque) continue;
+    catalogReaders++;
+    for (const call of [`SELECT ${String(name)}(i) FROM range(100) r(i)`, `SELECT 1 WHERE ${String(name)}(1) IS NOT NULL`]) {
+      if (!referencedObjects(call, CTX, { dialect: 'duckdb' }).opaque) leaks.push(`${call}: the macro runs ${String(definition)}`);
+    }
+  }
+  assert.ok(catalogReaders >= 3, `only ${catalogReaders} catalog-reading macros found`);
+  assert.deepEqual(leaks, []);
+});

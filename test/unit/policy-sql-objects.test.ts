@@ -96,6 +96,11 @@ const CORPUS: Case[] = [
   { sql: "SELECT SYSTEM$TYPEOF(1)", objects: [] },
   { sql: "SELECT * FROM 'data.csv'", objects: [], opaque: true, dialect: 'duckdb' },
   { sql: 'SELECT * FROM "data.csv"', objects: [T('"data.csv"')], opaque: true, dialect: 'duckdb' },
+  // DuckDB sees the parts joined with ".": a quoted extension is still a file.
+  { sql: 'SELECT * FROM "data"."csv"', objects: ['SNOWMUX_SAMPLE."data"."csv"'], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM nation, a.b."PARQUET"', objects: [T('NATION'), 'A.B.PARQUET'], opaque: true, dialect: 'duckdb' },
+  { sql: 'DESCRIBE "f"."json"', objects: ['SNOWMUX_SAMPLE."f"."json"'], opaque: true, dialect: 'duckdb' },
+  { sql: 'SELECT * FROM "data"."csv"', objects: ['SNOWMUX_SAMPLE."data"."csv"'], dialect: 'snowflake' },
   { sql: 'SELECT * FROM @my_stage', objects: [], dialect: 'snowflake' },
   // comments and literals hide nothing and invent nothing
   { sql: 'SELECT * FROM a -- JOIN secret\n', objects: [T('A')] },
@@ -115,6 +120,15 @@ const CORPUS: Case[] = [
   { sql: 'SHOW GRANTS ON TABLE x.y.z', objects: ['X.Y.Z'], dialect: 'snowflake' },
   { sql: 'SHOW DATABASES', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'SHOW TABLES IN ACCOUNT', objects: [], opaque: true, dialect: 'snowflake' },
+  // A grantee's grants name objects in every database; a user's grants are roles.
+  { sql: 'SHOW GRANTS TO ROLE analyst', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'show grants to database role snowmux_sample.reader', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW GRANTS TO SHARE s', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW GRANTS TO APPLICATION ROLE app.r', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW FUTURE GRANTS TO ROLE analyst', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW GRANTS TO USER alice', objects: [], dialect: 'snowflake' },
+  { sql: 'SHOW GRANTS OF ROLE analyst', objects: [], dialect: 'snowflake' },
+  { sql: 'SHOW GRANTS', objects: [], dialect: 'snowflake' },
   { sql: 'SHOW WAREHOUSES', objects: [], dialect: 'snowflake' },
   { sql: 'SHOW TABLES', objects: ['SNOWMUX_SAMPLE.TPCH'], dialect: 'duckdb' },
   { sql: 'SHOW ALL TABLES', objects: [], opaque: true, dialect: 'duckdb' },

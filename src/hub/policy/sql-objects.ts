@@ -25,6 +25,7 @@
  * readings is returned, so a comment in one engine that is code in the other hides nothing.
  */
 import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
+import { duckdbReadsAsFile } from '../guard/sql/duckdb-files.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
 import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
@@ -182,6 +183,17 @@ const TEXT_NAMED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['GET_DDL', 'GET_DDL takes an object name as text'],
   ['QUERY', 'query(…) runs SQL given as text'],
   ['QUERY_TABLE', 'query_table(…) reads a table named as text'],
+]);
+/**
+ * DuckDB's built-in scalar macros over its catalog readers (`pg_get_viewdef(oid)` is
+ * `(SELECT sql FROM duckdb_views() …)`): a catalog view called as a scalar, so opaque like the view.
+ * policy-sql-objects-duckdb.test.ts derives this list from the engine's own macro definitions.
+ */
+const DUCKDB_CATALOG_MACROS: ReadonlyMap<string, string> = new Map([
+  ['PG_GET_VIEWDEF', "pg_get_viewdef(…) reads every view's definition from DuckDB's catalog"],
+  ['PG_GET_CONSTRAINTDEF', "pg_get_constraintdef(…) reads every constraint from DuckDB's catalog"],
+  ['FORMAT_TYPE', "format_type(…) reads every type from DuckDB's catalog"],
+  ['GET_BLOCK_SIZE', "get_block_size(…) reads DuckDB's storage catalog"],
 ]);
 /** SYSTEM$ functions that take no object names. */
 const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
@@ -682,9 +694,6 @@ class StatementScanner {
         break;
       }
       case 'quoted_ident':
-        if (position === 'from' && this.#dialect === 'duckdb' && /[./\\:*?~]/.test(namePart(t))) {
-          this.#out.opaque(`${short(t.text)} may be read as a file by the embedded engine`);
-        }
         break;
       default:
         return;
@@ -695,9 +704,15 @@ class StatementScanner {
       this.#tableFunction(name);
       return;
     }
+    if (position !== 'target') this.#readsAsFile(name);
     if (name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
     if (this.#dialect === 'duckdb') this.#duckDbCatalogCheck(name.parts);
     this.#add(this.#objectRef(name.parts), access);
+  }
+
+  /** DuckDB reads a table name that looks like a file as that file (duckdb-files.ts), which no rule can name. */
+  #readsAsFile(name: ParsedName): void {
+    if (this.#dialect === 'duckdb' && duckdbReadsAsFile(name.parts)) this.#out.opaque(`${short(name.parts.join('.'))} may be read as a file by the embedded engine`);
   }
 
   /**
@@ -748,7 +763,7 @@ class StatementScanner {
 
   #functionCall(t: Token): void {
     const name = namePart(t).toUpperCase();
-    const reason = TEXT_NAMED_FUNCTIONS.get(name);
+    const reason = TEXT_NAMED_FUNCTIONS.get(name) ?? (this.#dialect === 'duckdb' ? DUCKDB_CATALOG_MACROS.get(name) : undefined);
     if (reason !== undefined) this.#out.opaque(reason);
     else if (name.startsWith('SYSTEM$') && !HARMLESS_SYSTEM_FUNCTIONS.has(name)) this.#out.opaque(`${name} takes object names as text`);
   }
@@ -771,6 +786,16 @@ class StatementScanner {
     }
     const last = kindWords[kindWords.length - 1]!;
     const nonData = NON_DATA_SHOW_LAST_WORDS.has(last) && !(last === 'POLICIES' && kindWords[0] !== 'NETWORK');
+    if (last === 'GRANTS') {
+      // TO ROLE / DATABASE ROLE / SHARE / APPLICATION [ROLE]: every privilege the grantee holds, with the
+      // names of the objects it holds them on, in every database. (TO USER and OF … list roles only.)
+      const to = this.#findWord(k, 'TO');
+      const grantee = to >= 0 ? this.#word(to + 1) : undefined;
+      if (grantee !== undefined && grantee !== 'USER') {
+        this.#out.opaque(`SHOW ${kind} TO ${grantee} lists objects in every database`);
+        return;
+      }
+    }
     if (kind === 'GRANTS') {
       const on = this.#findWord(k, 'ON');
       if (on >= 0 && this.#word(on + 1) !== 'ACCOUNT') this.#kindAndName(on + 1, 'list');
@@ -842,6 +867,7 @@ class StatementScanner {
       return;
     }
     const name = this.#parseName(k);
+    if (name) this.#readsAsFile(name);
     if (name) this.#add(this.#objectRef(name.parts), 'read');
     else this.#out.opaque('cannot tell what this SHOW lists');
   }
@@ -856,6 +882,7 @@ class StatementScanner {
     }
     // DuckDB: DESCRIBE t, SUMMARIZE t (which reads all of t).
     const name = this.#parseName(k);
+    if (name) this.#readsAsFile(name);
     if (name) this.#add(this.#objectRef(name.parts), 'read');
     else this.#out.opaque('cannot tell what this DESCRIBE describes');
   }

@@ -14,6 +14,7 @@
  * DESCRIBE of an inner statement and pipe segments, bounded by MAX_NESTING.
  */
 
+import { duckdbReadsAsFile } from './duckdb-files.js';
 import type { SqlDialect, Token } from './lexer.js';
 import { isBuiltinTableFunction, judgeFunctionCall } from './function-rules.js';
 import { QUERY_STARTERS, READ_KEYWORDS, READ_TYPES, STATEMENT_KEYWORDS, typeHazard, type StatementType } from './statement-types.js';
@@ -59,17 +60,8 @@ const WRITE_OPENERS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['ALTER', new Set(['TABLE', 'VIEW', 'SCHEMA', 'DATABASE', 'SESSION', 'USER', 'WAREHOUSE'])],
 ]);
 
-/** Characters that make a quoted identifier look like a file path (DuckDB replacement scans). */
-const PATH_LIKE = /[./\\:*?~]/;
-
 /** Words after which DuckDB reads a table reference, and so a file name (`PIVOT 'x.csv' ON …`, `TABLE 'x.csv'`). */
 const DUCKDB_TABLE_PREDECESSORS = new Set(['FROM', 'JOIN', 'PIVOT', 'UNPIVOT', 'PIVOT_WIDER', 'PIVOT_LONGER', 'TABLE', 'SHOW', 'DESCRIBE', 'DESC', 'SUMMARIZE']);
-
-/** File extensions DuckDB's replacement scans (and common extensions) read: `FROM data.csv` opens ./data.csv. */
-const FILE_EXTENSIONS = new Set([
-  'CSV', 'TSV', 'TXT', 'DAT', 'PARQUET', 'JSON', 'JSONL', 'NDJSON', 'GZ', 'ZST', 'ZSTD', 'BZ2', 'XZ', 'LZ4', 'XLSX', 'XLS',
-  'ARROW', 'FEATHER', 'IPC', 'AVRO', 'ORC', 'DB', 'SQLITE', 'SQLITE3', 'DUCKDB', 'SHP', 'GEOJSON', 'GPKG', 'FGB', 'KML', 'GPX',
-]);
 
 interface Level {
   /** The parenthesis holds a query (or is the statement itself), not a function's arguments. */
@@ -538,7 +530,8 @@ class StatementAnalyzer {
 
   /**
    * A table name in DuckDB that it would read as a file when no such table exists: a quoted name that
-   * looks like a path (`"/tmp/x.parquet"`), or a dotted name ending in a file extension (`data.csv`).
+   * looks like a path (`"/tmp/x.parquet"`), or a dotted name ending in a file extension (`data.csv`,
+   * `"data"."csv"`: see duckdb-files.ts).
    */
   private duckdbTableName(start: number, findings: Findings): void {
     const parts: Token[] = [];
@@ -552,9 +545,7 @@ class StatementAnalyzer {
     }
     if (this.isPunct(j + 1, '(')) return; // a table function: judged as a function call
     const last = parts[parts.length - 1];
-    const pathLike = parts.some((p) => p.kind === 'quoted_ident' && PATH_LIKE.test(p.upper ?? ''));
-    const extension = parts.length > 1 && last?.kind === 'word' && FILE_EXTENSIONS.has(last.upper ?? '');
-    if (pathLike || extension) {
+    if (duckdbReadsAsFile(parts.map((p) => p.upper ?? ''))) {
       findings.hazard(`reads the file ${parts.map((p) => p.text).join('.')} directly (DuckDB replacement scan)`);
     }
     // DuckDB also exposes many table functions as views (`FROM pragma_database_list`, `FROM duckdb_databases`):
@@ -623,7 +614,7 @@ class StatementAnalyzer {
       findings.hazard(`${type} of ${withArticle(STATEMENT_KEYWORDS.get(w) ?? 'UNKNOWN')} statement: only queries and objects can be described in a read-only session`);
     }
     if (this.dialect === 'duckdb' && next !== undefined) {
-      if (next.kind === 'string' || next.kind === 'dollar_string' || (next.kind === 'quoted_ident' && PATH_LIKE.test(next.upper ?? ''))) {
+      if (next.kind === 'string' || next.kind === 'dollar_string' || (next.kind === 'quoted_ident' && duckdbReadsAsFile([next.upper ?? '']))) {
         findings.hazard(`reads the file ${next.text} directly (DuckDB replacement scan)`);
       }
     }

@@ -6,6 +6,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
+import { statementContext } from '../../warehouse/warehouse-registry.js';
 import type { OperationResults, Statement, StatementStage } from '../statement.js';
 
 export const objectPolicy: StatementStage = {
@@ -17,7 +18,7 @@ export const objectPolicy: StatementStage = {
       case 'query':
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
-        enforceObjectsOfReading(role, st.reading, { database: op.options.database ?? target.defaultDatabase, schema: op.options.schema ?? target.defaultSchema });
+        enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
         return next();
       }
       case 'fetch':
