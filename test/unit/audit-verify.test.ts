@@ -261,12 +261,12 @@ test('audit verify: torn last line → exit 0, listed as crash residue', async (
 test('audit verify: usage errors and a missing directory → exit 2; default dir is <snowmux home>/audit', async (t) => {
   const bad = capture();
   assert.equal(await runAuditVerify(['--bogus'], bad.io, '/h'), 2);
-  assert.match(bad.err(), /unknown argument: --bogus\nusage: snowmux audit verify/);
+  assert.match(bad.err(), /unknown argument: --bogus\nUsage: snowmux audit verify/);
   const noValue = capture();
   assert.equal(await runAuditVerify(['--dir'], noValue.io, '/h'), 2);
   const help = capture();
   assert.equal(await runAuditVerify(['--help'], help.io, '/h'), 0);
-  assert.match(help.out(), /^usage:/);
+  assert.match(help.out(), /^Usage:/);
 
   const home = await mkdtemp(join(tmpdir(), 'snowmux-home-'));
   t.after(() => rm(home, { recursive: true, force: true }));
