@@ -41,7 +41,9 @@ Common options:
 }
 
 export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<void> {
-  const [name, ...rest] = argv;
+  const [first, ...afterFirst] = argv;
+  // `snowmux help status` is `snowmux status --help`.
+  const [name, ...rest] = first === 'help' && afterFirst[0] !== undefined && afterFirst[0] in COMMANDS ? [afterFirst[0], ...afterFirst.slice(1), '--help'] : argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.stdout.write(usage());
     if (name === undefined) process.exitCode = 2;
@@ -64,6 +66,8 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   } catch (err) {
     const e = err as { code?: string; message?: string };
     io.stderr.write(`snowmux ${name}: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}\n`);
-    process.exitCode = 1;
+    // A wrong command line exits 2, like an unknown command, so a script (or a probe reading `status`'s
+    // 1 = "no hub answered") can tell a typo from a failure.
+    process.exitCode = e.code === 'USAGE' ? 2 : 1;
   }
 }

@@ -58,7 +58,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const scrubber = new SecretScrubber();
   const logger = createLogger({ home, scrub: (line) => scrubber.scrub(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, scrubber, configPath: options.configPath, profileName: options.profileName, flags: options.flags });
+  const runtime = await createRuntime({ home, logger, scrubber, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen });
   const held = holdRecords(runtime.sinks, true);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;

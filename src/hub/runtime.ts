@@ -14,8 +14,9 @@ import { AuditSink } from './governance/audit-sink.js';
 import { Governance } from './governance/governance.js';
 import type { Logger } from './observe/logger.js';
 import { startTracing, type CallTracer, type TracingSettings } from './observe/tracing.js';
-import { Policy } from './policy/policy.js';
-import { compileTeamTools, type TeamTool } from './tools/team-tools.js';
+import type { Policy } from './policy/policy.js';
+import type { TeamTool } from './tools/team-tools.js';
+import { checkHubConfig } from './config-check.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
 import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
@@ -31,6 +32,8 @@ export interface RuntimeOptions {
   /** Non-secret profile settings given as flags. */
   flags?: Partial<ProfileSettings> | undefined;
   env?: NodeJS.ProcessEnv;
+  /** `--http ADDR` (overrides hub.http_listen), for the config check. */
+  httpListen?: string | undefined;
   /** Where the audit log goes unless the config says otherwise; `false` disables it. */
   audit?: boolean;
   /** The hub's one scrubber of known secrets (shared with the logger); created here when absent. */
@@ -83,11 +86,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const config = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
   for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
   const hub = config.config.hub;
-  const policy = Policy.fromConfig(config.config, config.shownPath);
+  const { policy, teamTools } = checkHubConfig(config, { env, httpListen: opts.httpListen });
   // The OpenTelemetry SDK is loaded only here, only when an endpoint is configured.
   const tracing = tracingSettings(hub, env);
   const tracer = tracing ? await startTracing(tracing, opts.logger) : undefined;
-  const teamTools = compileTeamTools(config.config.tools, config.shownPath);
   const governance = new Governance({
     policy,
     logger: opts.logger,
@@ -153,7 +155,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     let policy: Policy;
     try {
       next = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
-      policy = Policy.fromConfig(next.config, next.shownPath);
+      policy = checkHubConfig(next, { env, httpListen: opts.httpListen }).policy;
     } catch (err) {
       opts.logger.warn({ err: (err as Error).message }, 'config reload refused; the running config stays');
       throw err;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { runCli } from '../helpers/harness.js';
 import { VERSION } from '../../src/version.js';
 
-const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['keys'], ['reload'], ['logs'], ['service']];
+const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'revoke'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd']];
 
 test('every command answers --help and -h with exit 0', async () => {
   for (const command of COMMANDS) {
@@ -17,4 +17,14 @@ test('every command answers --help and -h with exit 0', async () => {
   const version = await runCli(['--version']);
   assert.equal(version.code, 0);
   assert.equal(version.stdout.trim(), VERSION);
+});
+
+test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage), like an unknown command', async () => {
+  const help = await runCli(['help', 'status']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: snowmux status/);
+  for (const argv of [['frobnicate'], ['status', '--nope'], ['logs', '--level', 'loud'], ['keys', 'create'], ['setup', 'cursor', '--name', 'a b'], ['doctor', '--offline', '--login']]) {
+    const r = await runCli(argv);
+    assert.equal(r.code, 2, `snowmux ${argv.join(' ')}: ${r.stderr}`);
+  }
 });

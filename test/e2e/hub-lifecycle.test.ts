@@ -111,7 +111,7 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
   const badFlag = await runCli(['status', '--nope']);
-  assert.notEqual(badFlag.code, 0);
+  assert.equal(badFlag.code, 2, 'a usage error, not "no hub answered" (1)');
   assert.match(badFlag.stderr, /--nope/);
   const missing = await runCli(['status', '--home', join(home, 'does-not-exist')]);
   assert.equal(missing.code, 1);

@@ -48,7 +48,7 @@ test('snowmux logs renders and filters; -f follows; hub.log rotates with at most
   const debug = await runCli(['logs', '--home', home, '--level', 'debug', '--lines', '20']);
   assert.match(debug.stdout, /DEBUG/);
   const bad = await runCli(['logs', '--home', home, '--level', 'loud']);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, 'a usage error');
   assert.match(bad.stderr, /--level must be one of/);
   assert.equal(await hub.stop(), 0);
 });

@@ -67,3 +67,19 @@ test('setup refuses to rewrite a file it cannot parse, and prints paste-able ent
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /Unknown client "notepad"[\s\S]*claude-desktop/);
 });
+
+test("a home set in the shell ($SNOWMUX_HOME) goes into the editor's entry and the service, which never see that shell", async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const home = tempHome(t);
+  const entry = await runCli(['setup', 'cursor'], { HOME: userHome, SNOWMUX_HOME: home });
+  assert.equal(entry.code, 0, entry.stderr);
+  const args = (JSON.parse(entry.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args;
+  assert.deepEqual(args.slice(1), ['shim', '--home', home]);
+  assert.match(entry.stderr, /from \$SNOWMUX_HOME/);
+  const unit = await runCli(['service', 'install', 'systemd', '--print'], { HOME: userHome, SNOWMUX_HOME: home });
+  assert.equal(unit.code, 0, unit.stderr);
+  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --home ${home}$`, 'm'));
+  // Without it, the default home: no --home at all.
+  const plain = await runCli(['setup', 'cursor'], { HOME: userHome });
+  assert.deepEqual((JSON.parse(plain.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim']);
+});

@@ -6,10 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BUILTIN_TOOL_NAMES } from '../../src/hub/tools/team-tools.js';
 import { connectClient, runCli, startHub, tempHome, textOf, type AnyClient, type ClientKind } from '../helpers/harness.js';
 
 const KINDS: ClientKind[] = ['v2-legacy', 'v2-modern', 'v1'];
-const TOOLS = ['cortex_analyst', 'cortex_search', 'describe_table', 'describe_view', 'execute_query', 'explain_query', 'fetch_results', 'list_databases', 'list_schemas', 'list_tables', 'list_views', 'query_history', 'query_profile', 'query_view', 'search_objects'];
+// The hub's own list of its tools (team tools may not take these names; roles' `tools` are checked against
+// it) must be exactly what a session lists.
+const TOOLS = [...BUILTIN_TOOL_NAMES].sort();
 
 for (const command of ['shim', 'stdio', 'http'] as const) {
   for (const kind of KINDS) {

@@ -100,3 +100,33 @@ test('a broken set-up: each problem is a failed check that says what to do, and 
   assert.match(broken.text, /✗ home/);
   assert.match(broken.text, /checks failed/);
 });
+
+test('doctor refuses every config the hub refuses at start, naming the same key, and --config checks the file the hub is given', async (t) => {
+  const broken: [key: string, toml: string][] = [
+    ['tools.bad.sql', '[tools.bad]\ndescription = "d"\nsql = "DELETE FROM ORDERS"\n'],
+    ['tools.explain_query', '[tools.explain_query]\ndescription = "d"\nsql = "SELECT 1"\n'],
+    ['roles.me.tools', '[roles.me]\nidentities = ["*"]\ntools = ["execute_qurey"]\n'],
+    ['roles.me.profile', '[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'],
+    ['hub.http_auth', '[hub]\nhttp_listen = "0.0.0.0:0"\nhttp_auth = false\n'],
+  ];
+  const sfHome = join(tempHome(t), 'none'); // no Snowflake connection files
+  for (const [key, toml] of broken) {
+    const home = tempHome(t);
+    writeFileSync(join(home, 'config.toml'), toml);
+    const { code, checks, text } = await doctor(home, { SNOWFLAKE_HOME: sfHome }, ['--offline']);
+    assert.equal(code, 1, text);
+    assert.ok(checks.some((c) => c.check === 'config' && c.status === 'fail' && c.detail.includes(` at ${key}: `)), `${key}:\n${text}`);
+    const hub = await runCli(['hub', '--home', home], { SNOWFLAKE_HOME: sfHome });
+    assert.equal(hub.code, 1, `the hub starts with ${key}`);
+    assert.match(hub.stderr, new RegExp(` at ${key.replace(/\./g, '\\.')}: .*\\[CONFIG_INVALID\\]`, 's'));
+  }
+  // --config: the file a hub started with --config reads, not <home>/config.toml.
+  const home = tempHome(t);
+  const other = join(home, 'elsewhere.toml');
+  writeFileSync(other, broken[2]![1]);
+  const viaFlag = await doctor(home, { SNOWFLAKE_HOME: sfHome }, ['--offline', '--config', other]);
+  assert.equal(viaFlag.code, 1, viaFlag.text);
+  assert.match(viaFlag.text, /elsewhere\.toml at roles\.me\.tools/);
+  const both = await runCli(['doctor', '--offline', '--login', '--home', home]);
+  assert.equal(both.code, 2, 'contradictory flags are a usage error');
+});

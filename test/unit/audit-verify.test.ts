@@ -261,12 +261,12 @@ test('audit verify: torn last line → exit 0, listed as crash residue', async (
 test('audit verify: usage errors and a missing directory → exit 2; default dir is <snowmux home>/audit', async (t) => {
   const bad = capture();
   assert.equal(await runAuditVerify(['--bogus'], bad.io, '/h'), 2);
-  assert.match(bad.err(), /unknown argument: --bogus\nusage: snowmux audit verify/);
+  assert.match(bad.err(), /unknown argument: --bogus\nUsage: snowmux audit verify/);
   const noValue = capture();
   assert.equal(await runAuditVerify(['--dir'], noValue.io, '/h'), 2);
   const help = capture();
   assert.equal(await runAuditVerify(['--help'], help.io, '/h'), 0);
-  assert.match(help.out(), /^usage:/);
+  assert.match(help.out(), /^Usage:/);
 
   const home = await mkdtemp(join(tmpdir(), 'snowmux-home-'));
   t.after(() => rm(home, { recursive: true, force: true }));
@@ -307,4 +307,23 @@ test('audit verify: several replicas\' chains at once, reported per directory; o
   const parsed = JSON.parse(bad.out()) as { ok: boolean; chains: { dir: string; ok: boolean }[] };
   assert.equal(parsed.ok, false);
   assert.deepEqual(parsed.chains.map((c) => [c.dir, c.ok]), [[a.dir, true], [b.dir, false]]);
+});
+
+test('snowmux audit verify reads the directory [audit] dir names (absolute, or relative to the home), and --config', async (t) => {
+  const { auditCommand } = await import('../../src/cli/commands/audit-command.js');
+  const { dir } = await writtenLog(t, 3);
+  const home = await mkdtemp(join(tmpdir(), 'snowmux-home-'));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  await writeFile(join(home, 'config.toml'), `[audit]\ndir = ${JSON.stringify(dir)}\n`);
+  const ok = capture();
+  assert.equal(await auditCommand(['verify', '--home', home], ok.io as never), 0, ok.err());
+  assert.match(ok.out(), /3 records, chain intact/);
+  // The same file named with --config, from a home that has none.
+  const bare = await mkdtemp(join(tmpdir(), 'snowmux-home-'));
+  t.after(() => rm(bare, { recursive: true, force: true }));
+  const viaConfig = capture();
+  assert.equal(await auditCommand(['verify', '--home', bare, '--config', join(home, 'config.toml')], viaConfig.io as never), 0, viaConfig.err());
+  const missing = capture();
+  assert.equal(await auditCommand(['verify', '--home', bare], missing.io as never), 2);
+  assert.match(missing.err(), /no hub has written an audit log there yet/);
 });

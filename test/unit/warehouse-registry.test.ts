@@ -6,6 +6,7 @@ import { createLogger } from '../../src/hub/observe/logger.js';
 import { Session } from '../../src/hub/session/session.js';
 import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
 import type { SnowflakeProfile } from '../../src/hub/config/profile-types.js';
+import { parseConfigText, type LoadedConfig } from '../../src/hub/config/config-file.js';
 import type { Warehouse } from '../../src/hub/warehouse/types.js';
 
 const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
@@ -79,3 +80,18 @@ test('the secrets of every resolved profile are reported (for the audit scrubber
   await registry.forSession(session('a', { ...env('alice'), SNOWFLAKE_PASSWORD: 'hunter2-secret' }));
   assert.ok(seen.includes('hunter2-secret'));
 });
+
+test("a profile that does not resolve is reported with where its name came from: the role's key, or the shim's --profile", () => {
+  const config = parseLoaded('[roles.analyst]\nidentities = ["*"]\nprofile = "dev"\n');
+  const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: '/nonexistent' }, config });
+  const bySession = new Session({ id: 's', identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', env: {}, profile: 'mine' });
+  assert.throws(
+    () => registry.targetFor(session('r', {}), { name: 'analyst', profile: 'dev' }),
+    (e: Error) => /Snowflake profile "dev" \(from \/etc\/snowmux\/config\.toml roles\.analyst\.profile\) is not defined/.test(e.message) && !e.message.includes('flag --profile'),
+  );
+  assert.throws(() => registry.targetFor(bySession, { name: 'default' }), (e: Error) => /Snowflake profile "mine" \(from the shim's --profile\) is not defined/.test(e.message));
+});
+
+function parseLoaded(text: string): LoadedConfig {
+  return { path: '/etc/snowmux/config.toml', shownPath: '/etc/snowmux/config.toml', exists: true, config: parseConfigText(text, '/etc/snowmux/config.toml'), warnings: [] };
+}

@@ -6,11 +6,12 @@
 import type { CommandIo } from '../command-io.js';
 import { resolveHome } from '../../wire/home.js';
 import { errorMessage } from '../../errors.js';
-
-const USAGE = 'Usage: snowmux audit verify [--home DIR] [--dir DIR]... [--json]\n       snowmux audit verify --redis [URL] --stream KEY [--json]   (URL defaults to $SNOWMUX_REDIS_URL)\n';
+import { resolve } from 'node:path';
+import { loadConfigFile } from '../../hub/config/config-file.js';
 
 export async function auditCommand(argv: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = argv;
+  const { AUDIT_VERIFY_USAGE: USAGE } = await import('../../hub/audit/verify-command.js');
   if (sub === '--help' || sub === '-h') {
     io.stdout.write(USAGE);
     return 0;
@@ -19,15 +20,32 @@ export async function auditCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stderr.write(USAGE);
     return 2;
   }
-  if (rest.includes('--redis')) return verifyStream(rest, io);
-  const homeIdx = rest.indexOf('--home');
-  const home = resolveHome({ flag: homeIdx >= 0 ? rest[homeIdx + 1] : undefined });
-  const args = homeIdx >= 0 ? [...rest.slice(0, homeIdx), ...rest.slice(homeIdx + 2)] : rest;
+  if (rest.includes('--redis')) return verifyStream(rest, io, USAGE);
+  let args = rest;
+  const take = (flag: string): string | undefined => {
+    const at = args.indexOf(flag);
+    if (at < 0) return undefined;
+    const value = args[at + 1];
+    args = [...args.slice(0, at), ...args.slice(at + 2)];
+    return value;
+  };
+  const home = resolveHome({ flag: take('--home') });
+  const configPath = take('--config');
   const { runAuditVerify } = await import('../../hub/audit/verify-command.js');
-  return runAuditVerify(args, io, home);
+  return runAuditVerify(args, io, home, configuredAuditDir(home, configPath));
 }
 
-async function verifyStream(args: string[], io: CommandIo): Promise<number> {
+/** Where the hub with this home and config writes its audit log ([audit] dir); undefined when the config cannot be read. */
+function configuredAuditDir(home: string, configPath: string | undefined): string | undefined {
+  try {
+    const { config } = loadConfigFile({ home, explicitPath: configPath, env: process.env });
+    return resolve(home, config.audit.dir);
+  } catch {
+    return undefined;
+  }
+}
+
+async function verifyStream(args: string[], io: CommandIo, USAGE: string): Promise<number> {
   const at = args.indexOf('--redis');
   const given = args[at + 1];
   const url = given !== undefined && !given.startsWith('--') ? given : process.env.SNOWMUX_REDIS_URL;

@@ -7,8 +7,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VERSION } from '../../version.js';
-import { errorMessage } from '../../errors.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
+import { checkHubConfig } from '../../hub/config-check.js';
 import { loadSnowflakeConnections } from '../../hub/config/connections-toml.js';
 import { redactProfile, resolveProfile } from '../../hub/config/resolve-profile.js';
 import type { SnowflakeProfile } from '../../hub/config/profile-types.js';
@@ -27,16 +28,18 @@ export interface Check {
   fix?: string;
 }
 
-const USAGE = `Usage: snowmux doctor [--home DIR] [--json] [--offline | --login]
+const USAGE = `Usage: snowmux doctor [--home DIR] [--config PATH] [--json] [--offline | --login]
 
-Checks Node, the snowmux home and socket, the running hub, config.toml, every Snowflake profile (without
-printing secrets), the network path to each account, the embedded sample warehouse and the metrics
-listener. Prints what to fix; exits 1 when a check fails.
+Checks Node, the snowmux home and socket, the running hub, config.toml (every check the hub makes at
+start: keys, roles, team tools, profiles named), every Snowflake profile (without printing secrets), the
+network path to each account, the embedded sample warehouse and the metrics listener. Prints what to fix;
+exits 1 when a check fails.
 
-  --json      one JSON object per check, as an array
-  --offline   skip the network checks (reaching each Snowflake account)
-  --login     also log in to each Snowflake profile once (an SSO window or MFA push for interactive
-              profiles), and log out
+  --config PATH  the config file the hub runs with (default <home>/config.toml, or $SNOWMUX_CONFIG)
+  --json         one JSON object per check, as an array
+  --offline      skip the network checks (reaching each Snowflake account)
+  --login        also log in to each Snowflake profile once (an SSO window or MFA push for
+                 interactive profiles), and log out
 `;
 
 const MIN_NODE: [number, number] = [20, 11];
@@ -44,6 +47,7 @@ const MIN_NODE: [number, number] = [20, 11];
 export async function doctorCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('doctor', argv, {
     home: { type: 'string' },
+    config: { type: 'string' },
     json: { type: 'boolean' },
     offline: { type: 'boolean' },
     login: { type: 'boolean' },
@@ -53,7 +57,8 @@ export async function doctorCommand(argv: string[], io: CommandIo): Promise<numb
     io.stdout.write(USAGE);
     return 0;
   }
-  const checks = await runChecks({ home: resolveHome({ flag: values.home }), env: process.env, offline: values.offline === true, login: values.login === true && values.offline !== true });
+  if (values.offline && values.login) throw new SnowmuxError('USAGE', '--offline skips the network and --login needs it: give one of them. Run `snowmux doctor --help` for the options.');
+  const checks = await runChecks({ home: resolveHome({ flag: values.home }), configPath: values.config, env: process.env, offline: values.offline === true, login: values.login === true });
   if (values.json) io.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else io.stdout.write(renderChecks(checks));
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
@@ -74,7 +79,7 @@ export function renderChecks(checks: Check[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; offline: boolean; login?: boolean }): Promise<Check[]> {
+export async function runChecks(opts: { home: string; configPath?: string | undefined; env: NodeJS.ProcessEnv; offline: boolean; login?: boolean }): Promise<Check[]> {
   const checks: Check[] = [checkNode()];
   const { home, env } = opts;
 
@@ -124,11 +129,14 @@ export async function runChecks(opts: { home: string; env: NodeJS.ProcessEnv; of
 
   let config: LoadedConfig | undefined;
   try {
-    config = loadConfigFile({ home, env });
+    config = loadConfigFile({ home, explicitPath: opts.configPath, env });
+    // The same checks a hub makes before it serves with the file (roles, team tools, profiles, HTTP keys).
+    checkHubConfig(config, { env, homedir: env['HOME'] });
     checks.push({ check: 'config', status: 'ok', detail: config.exists ? `${config.shownPath} is valid` : `no ${config.shownPath}; the defaults apply` });
     for (const w of config.warnings) checks.push({ check: 'config', status: 'warn', detail: w });
   } catch (err) {
-    checks.push({ check: 'config', status: 'fail', detail: errorMessage(err) });
+    // One line per problem, each naming its key.
+    for (const line of errorMessage(err).split('\n')) checks.push({ check: 'config', status: 'fail', detail: line });
   }
 
   const profiles = config ? checkProfiles(config, env, checks) : [];

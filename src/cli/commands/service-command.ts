@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
-import { shimLaunch } from './setup-command.js';
+import { homeForEditors, shimLaunch } from './setup-command.js';
 
 type Manager = 'systemd' | 'launchd' | 'pm2';
 
@@ -22,6 +22,8 @@ has no node), and prints how to start it. Optional: shims start a hub on demand 
   launchd   ~/Library/LaunchAgents/dev.snowmux.hub.plist   (macOS, per user)
   pm2       ./snowmux.ecosystem.config.cjs                 (any OS with pm2)
   --print   print the definition instead of writing it
+  --home    the hub's home (default: $SNOWMUX_HOME when set, else ~/.snowmux)
+  --http    also serve the HTTP face on host:port
 `;
 
 export interface ServiceFile {
@@ -125,7 +127,9 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
     return 2;
   }
   if (values.http !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(values.http)) throw new SnowmuxError('USAGE', `--http must be host:port; got "${values.http}".`);
-  const file = serviceFile(manager, { home: values.home, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
+  const home = homeForEditors(values.home, process.env);
+  if (home.fromEnv && action === 'install') io.stderr.write(`(the service runs the hub with --home ${home.dir}, from $SNOWMUX_HOME: a service manager does not see your shell's environment)\n`);
+  const file = serviceFile(manager, { home: home.dir, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
   if (action === 'uninstall') {
     io.stdout.write(`First stop it: ${file.stop}\n`);
     if (existsSync(file.path)) {

@@ -23,7 +23,8 @@ ${Object.entries(CLIENTS).map(([id, c]) => `  ${id.padEnd(15)} ${c.title}`).join
 Options:
   --write        merge the entry into the editor's config file
   --name NAME    the server's name in the editor (default: snowflake)
-  --home DIR     a snowmux home other than the default, passed to the shim
+  --home DIR     a snowmux home other than the default, passed to the shim (default: $SNOWMUX_HOME
+                 when set, since an editor does not see your shell's environment)
 `;
 
 export async function setupCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -44,8 +45,10 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const name = values.name ?? 'snowflake';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new SnowmuxError('USAGE', `--name must be 1–64 letters, digits, '_', '.' or '-'; got "${name}".`);
-  const launch = shimLaunch(values.home);
+  const home = homeForEditors(values.home, process.env);
+  const launch = shimLaunch(home.dir);
   const file = configFileFor(client);
+  if (home.fromEnv) io.stderr.write(`(the entry passes --home ${home.dir}, from $SNOWMUX_HOME: an editor does not see your shell's environment)\n`);
 
   if (client === 'claude-code') {
     if (values.write) io.stderr.write('Claude Code keeps its own config file; run this command to add the server:\n');
@@ -65,6 +68,17 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   io.stdout.write(`snowmux: ${written.replaced ? `replaced the "${name}" entry in` : `added "${name}" to`} ${written.path}${written.backup ? ` (previous file saved as ${written.backup})` : ''}\n`);
   if (CLIENTS[client].note) io.stdout.write(`${CLIENTS[client].note}\n`);
   return 0;
+}
+
+/**
+ * The home the entry (or a service) should use: `--home`, else this shell's $SNOWMUX_HOME — editors and
+ * service managers start without the shell's environment, so a home set only there would otherwise be a
+ * different hub from the one `snowmux status` in this shell reads.
+ */
+export function homeForEditors(flag: string | undefined, env: NodeJS.ProcessEnv): { dir: string | undefined; fromEnv: boolean } {
+  if (flag !== undefined) return { dir: resolve(flag), fromEnv: false };
+  const fromEnv = env['SNOWMUX_HOME'];
+  return fromEnv ? { dir: resolve(fromEnv), fromEnv: true } : { dir: undefined, fromEnv: false };
 }
 
 /** This Node and this package's CLI, as absolute paths (symlinks such as npm's global bin resolved). */

@@ -15,15 +15,19 @@ export interface CommandIo {
   stderr: { write(text: string): unknown };
 }
 
-const USAGE = `usage: snowmux audit verify [--dir DIR]... [--json]
+export const AUDIT_VERIFY_USAGE = `Usage: snowmux audit verify [--home DIR] [--dir DIR]... [--json]
+       snowmux audit verify --redis [URL] --stream KEY [--json]   (URL defaults to $SNOWMUX_REDIS_URL)
 
 Checks the hash-chained audit log: every record's hash, the chain across files, seq continuity,
 file order, torn lines and the audit-head anchor.
-  --dir DIR   audit directory (default: <snowmux home>/audit, e.g. ~/.snowmux/audit); repeat it to
-              verify the chains of several team hub replicas at once, reported per directory
-  --json      print the full result as JSON
-Exit status: 0 chain intact, 1 problems found, 2 usage error.
+  --dir DIR       audit directory (default: the home's [audit] dir, e.g. ~/.snowmux/audit); repeat it
+                  to verify the chains of several team hub replicas at once, reported per directory
+  --redis, --stream
+                  a team hub's central copy ([audit] redis_stream): every replica's chain in it
+  --json          print the full result as JSON
+Exit status: 0 chain intact, 1 problems found, 2 usage error or nothing to read.
 `;
+const USAGE = AUDIT_VERIFY_USAGE;
 
 interface ParsedArgs {
   dirs: string[];
@@ -53,9 +57,10 @@ function parseArgs(argv: string[]): ParsedArgs | string {
 
 /**
  * Body of `snowmux audit verify`. `argv` is what follows `verify`; `homeDir` is the snowmux home
- * (resolveHome(): --home, $SNOWMUX_HOME or ~/.snowmux), whose `audit` directory is the default.
+ * (resolveHome(): --home, $SNOWMUX_HOME or ~/.snowmux); the default directory is `configuredDir` (the
+ * config's `[audit] dir`, resolved against the home), else the home's `audit`.
  */
-export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: string): Promise<number> {
+export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: string, configuredDir?: string): Promise<number> {
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     io.stderr.write(`snowmux audit verify: ${args}\n${USAGE}`);
@@ -65,7 +70,7 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
     io.stdout.write(USAGE);
     return 0;
   }
-  const dirs = args.dirs.length === 0 ? [defaultAuditDir(homeDir)] : args.dirs.map((d) => resolve(d));
+  const dirs = args.dirs.length === 0 ? [configuredDir ?? defaultAuditDir(homeDir)] : args.dirs.map((d) => resolve(d));
   const results: { dir: string; result: VerifyResult }[] = [];
   for (const dir of dirs) {
     try {
@@ -74,7 +79,7 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
       io.stderr.write(
         missing
-          ? `snowmux audit verify: no audit directory at ${dir}. Pass --dir with the hub's audit directory.\n`
+          ? `snowmux audit verify: no audit directory at ${dir}: no hub has written an audit log there yet. If the hub writes it elsewhere, pass --dir with that directory (or --home / --config as the hub is started).\n`
           : `snowmux audit verify: cannot read ${dir}: ${errorMessage(err)}. Check the path and your permissions.\n`,
       );
       return 2;

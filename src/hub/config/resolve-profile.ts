@@ -32,8 +32,10 @@ export { profileFingerprint, redactProfile, type RedactedProfile } from './profi
 export { FLAG_NAMES, type ProfileSettings } from './profile-settings.js';
 
 export interface ResolveProfileInput {
-  /** Profile name from --profile. */
+  /** Profile name from --profile (or from `nameSource`). */
   name?: string | undefined;
+  /** Where `name` came from, for messages (e.g. `~/.snowmux/config.toml roles.analyst.profile`); default `flag --profile`. */
+  nameSource?: string | undefined;
   /** Settings given as CLI flags (already parsed by the CLI; see FLAG_NAMES for the spellings). */
   flags?: Partial<ProfileSettings> | undefined;
   /** The environment to read; never defaults to process.env so callers decide (hub env, shim env, tests). */
@@ -363,7 +365,7 @@ interface Selection {
 }
 
 function selectName(input: ResolveProfileInput, conns: SnowflakeConnections): Selection {
-  if (input.name) return { name: input.name, requestedBy: 'flag --profile' };
+  if (input.name) return { name: input.name, requestedBy: input.nameSource ?? 'flag --profile' };
   const fromEnv = profileNameFromEnv(input.env);
   if (fromEnv !== undefined) return { name: fromEnv, requestedBy: `env ${SNOWMUX_PROFILE_ENV}` };
   const fromConfig = input.configFile?.config.hub.defaultProfile;

@@ -11,6 +11,7 @@ import { toWebRequest } from '@modelcontextprotocol/node';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { releaseHttpServer } from '../listen/release-http-server.js';
+import { parseListen } from '../listen/listen-address.js';
 import type { HttpFace } from './http-face.js';
 
 /** A face served by an engine (node:http or uWebSockets.js). */
@@ -23,16 +24,6 @@ export interface HttpEndpoint {
 }
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
-
-export function parseListen(address: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(address);
-  if (!m) throw new SnowmuxError('CONFIG_INVALID', `"${address}" is not host:port.`);
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
 
 export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);

@@ -8,7 +8,8 @@ import type { Logger } from '../observe/logger.js';
 import { ApiKeyStore, keysPath } from '../keys/api-keys.js';
 import { createHttpFace, type HttpFace, type HttpFaceOptions, type ServedHub } from './http-face.js';
 import { RedisKeyStore } from '../team/redis-keys.js';
-import { isLoopbackHost, parseListen, serveWithNodeHttp, type HttpEndpoint } from './node-engine.js';
+import { serveWithNodeHttp, type HttpEndpoint } from './node-engine.js';
+import { isLoopbackHost, parseListen } from '../listen/listen-address.js';
 
 export interface HttpService {
   url: string;

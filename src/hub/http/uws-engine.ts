@@ -10,7 +10,8 @@ import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { HttpFace } from './http-face.js';
-import { MAX_BODY_BYTES, parseListen, type HttpEndpoint } from './node-engine.js';
+import { MAX_BODY_BYTES, type HttpEndpoint } from './node-engine.js';
+import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
 

@@ -22,8 +22,15 @@ export interface TeamTool {
   params: TeamToolParam[];
 }
 
-/** Tool names snowmux itself defines; a team tool may not take one. */
-export const BUILTIN_TOOL_NAMES = new Set(['list_databases', 'list_schemas', 'list_tables', 'list_views', 'describe_table', 'describe_view', 'execute_query', 'query_view', 'fetch_results', 'search_objects']);
+/**
+ * Tool names snowmux itself registers (test/e2e/tools.test.ts checks this list against a live listing): a
+ * team tool may not take one, and a role's `tools` entries must name one of these or a team tool.
+ */
+export const BUILTIN_TOOL_NAMES: ReadonlySet<string> = new Set([
+  'list_databases', 'list_schemas', 'list_tables', 'list_views', 'describe_table', 'describe_view',
+  'execute_query', 'explain_query', 'query_view', 'fetch_results', 'search_objects',
+  'query_history', 'query_profile', 'cortex_analyst', 'cortex_search',
+]);
 
 /** Checks every team tool; throws CONFIG_INVALID listing each problem with its key. */
 export function compileTeamTools(tools: Record<string, TeamToolSettings>, file: string): TeamTool[] {

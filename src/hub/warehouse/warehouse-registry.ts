@@ -84,12 +84,19 @@ export function statementContext(
   return { database: db, schema: target.kind === 'duckdb' ? 'main' : 'PUBLIC' };
 }
 
+/** The role a call runs under, as far as choosing its warehouse goes. */
+export interface ProfileOfRole {
+  readonly name: string;
+  readonly profile?: string | undefined;
+}
+
 export interface WarehouseProvider {
   /**
-   * Where this session's calls run; `profileName` (from the session's role) wins over the session's own.
-   * Throws a config error for settings that cannot resolve; never opens a pool or logs in.
+   * Where this session's calls run; the profile of the session's role wins over the session's own.
+   * Throws a config error for settings that cannot resolve (naming where the profile's name came from);
+   * never opens a pool or logs in.
    */
-  targetFor(session: WarehouseCaller, profileName?: string): WarehouseTarget;
+  targetFor(session: WarehouseCaller, role?: ProfileOfRole): WarehouseTarget;
 }
 
 /** A target for a warehouse that is already open (tests, embedded callers). */
@@ -126,9 +133,9 @@ export class WarehouseRegistry implements WarehouseProvider {
     );
   }
 
-  targetFor(session: WarehouseCaller, profileName?: string): WarehouseTarget {
+  targetFor(session: WarehouseCaller, role?: ProfileOfRole): WarehouseTarget {
     if (this.closed) throw new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.');
-    const name = profileName ?? session.facts.profile;
+    const name = role?.profile ?? session.facts.profile;
     const key = name ?? '';
     let cache = this.bySession.get(session);
     if (!cache) {
@@ -138,7 +145,8 @@ export class WarehouseRegistry implements WarehouseProvider {
     let target = cache.get(key);
     if (!target) {
       // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
-      const profile = this.resolve(name, session.facts.env ?? {});
+      const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : "the shim's --profile";
+      const profile = this.resolve(name, session.facts.env ?? {}, source);
       target = profile
         ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', open: () => this.snowflakeWarehouse(profile) }
         : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, open: () => this.embeddedWarehouse() };
@@ -148,16 +156,18 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   /** Opens (logs in to) the session's warehouse now: `targetFor(…).open()`. */
-  async forSession(session: WarehouseCaller, profileName?: string): Promise<Warehouse> {
-    const target = this.targetFor(session, profileName);
+  async forSession(session: WarehouseCaller, role?: ProfileOfRole): Promise<Warehouse> {
+    const target = this.targetFor(session, role);
     if (this.closed) throw new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.');
     return target.open();
   }
 
-  private resolve(name: string | undefined, sessionEnv: Record<string, string>): SnowflakeProfile | null {
+  /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
+  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string): SnowflakeProfile | null {
     const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
     const { profile, warnings } = resolveProfile({
       name: name ?? this.opts.profileName,
+      nameSource: name === undefined ? undefined : source,
       flags: this.opts.flags,
       env,
       configFile: this.opts.config,

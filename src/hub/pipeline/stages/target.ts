@@ -10,7 +10,7 @@ export const target: CallStage = {
   name: 'target',
   run(call, next) {
     if (!call.role) throw new SnowmuxError('INTERNAL_ERROR', 'The target stage ran before tool-policy resolved the role.');
-    const t = call.env.warehouses.targetFor(call.session, call.role.profile);
+    const t = call.env.warehouses.targetFor(call.session, call.role);
     call.target = t;
     call.meter.profile = t.name;
     return next();

@@ -1,0 +1,102 @@
+/**
+ * Everything a config file must pass before a hub serves with it, beyond its schema (which config-file.ts
+ * applies): the roles compile, the team tools' SQL is read-only with matching placeholders, every name a
+ * role's `tools` list gives matches a tool, every profile a role (or `hub.default_profile`) names is
+ * defined, and API keys are off only on a loopback listener. One function, so `snowmux hub` (at start),
+ * `snowmux reload` and `snowmux doctor` accept and refuse exactly the same files — a mistake stops the hub
+ * (or is refused by the reload) naming the key, instead of failing every call later.
+ */
+import { homedir as osHomedir } from 'node:os';
+import { SnowmuxError } from '../errors.js';
+import type { LoadedConfig } from './config/config-file.js';
+import { suggestKey } from './config/config-issues.js';
+import { loadSnowflakeConnections } from './config/connections-toml.js';
+import { isLoopbackHost, parseListen } from './listen/listen-address.js';
+import { globMatch } from './names/glob.js';
+import { Policy } from './policy/policy.js';
+import { BUILTIN_TOOL_NAMES, compileTeamTools, type TeamTool } from './tools/team-tools.js';
+
+export interface CheckedConfig {
+  policy: Policy;
+  teamTools: TeamTool[];
+}
+
+export interface ConfigCheckOptions {
+  /** The environment that finds Snowflake's connections.toml (SNOWFLAKE_HOME, XDG_CONFIG_HOME). */
+  env: NodeJS.ProcessEnv;
+  homedir?: string | undefined;
+  /** `--http ADDR`, which overrides hub.http_listen. */
+  httpListen?: string | undefined;
+}
+
+/** Throws CONFIG_INVALID listing every problem (file and key each), or returns what the hub serves with. */
+export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): CheckedConfig {
+  const file = loaded.shownPath;
+  const config = loaded.config;
+  const problems: string[] = [];
+  const collect = <T>(build: () => T): T | undefined => {
+    try {
+      return build();
+    } catch (err) {
+      if (!(err instanceof SnowmuxError) || err.code !== 'CONFIG_INVALID') throw err;
+      problems.push(err.message);
+      return undefined;
+    }
+  };
+  const policy = collect(() => Policy.fromConfig(config, file));
+  const teamTools = collect(() => compileTeamTools(config.tools, file)) ?? [];
+
+  const toolNames = [...BUILTIN_TOOL_NAMES, ...Object.keys(config.tools)];
+  for (const [role, settings] of Object.entries(config.roles)) {
+    for (const entry of settings.tools ?? []) {
+      const glob = entry.startsWith('!') ? entry.slice(1) : entry;
+      if (toolNames.some((tool) => globMatch(glob, tool))) continue;
+      const near = suggestKey(glob, toolNames);
+      problems.push(
+        `Config error in ${file} at roles.${role}.tools: "${entry}" matches no tool${near === undefined ? '' : ` (did you mean "${entry.startsWith('!') ? '!' : ''}${near}"?)`}. ` +
+          `Tools: ${toolNames.join(', ')}.`,
+      );
+    }
+  }
+
+  const defined = definedProfiles(loaded, opts);
+  if (defined !== undefined) {
+    const named: [key: string, name: string][] = [];
+    if (config.hub.defaultProfile !== undefined) named.push(['hub.default_profile', config.hub.defaultProfile]);
+    for (const [role, settings] of Object.entries(config.roles)) if (settings.profile !== undefined) named.push([`roles.${role}.profile`, settings.profile]);
+    for (const [key, name] of named) {
+      if (defined.names.has(name)) continue;
+      problems.push(
+        `Config error in ${file} at ${key}: Snowflake profile "${name}" is not defined. Add [profiles.${name}] to ${file} or [${name}] to ${defined.connectionsFile}` +
+          (defined.names.size > 0 ? `, or name a defined profile: ${[...defined.names].join(', ')}.` : '.'),
+      );
+    }
+  }
+
+  const listen = opts.httpListen ?? config.hub.httpListen;
+  if (listen !== undefined && !config.hub.httpAuth) {
+    const host = collect(() => parseListen(listen).host);
+    if (host !== undefined && !isLoopbackHost(host)) {
+      problems.push(
+        `Config error in ${file} at hub.http_auth: false is allowed only on a loopback listener, and ${listen}${opts.httpListen === undefined ? ' (hub.http_listen)' : ' (--http)'} ` +
+          'is reachable from other machines. Remove http_auth = false and create keys (snowmux keys create --identity NAME), or listen on 127.0.0.1.',
+      );
+    }
+  }
+
+  if (problems.length > 0 || policy === undefined) throw new SnowmuxError('CONFIG_INVALID', problems.join('\n'), { details: { path: file } });
+  return { policy, teamTools };
+}
+
+/** Profile names config.toml and Snowflake's connection file define; undefined when that file cannot be read (reported elsewhere). */
+function definedProfiles(loaded: LoadedConfig, opts: ConfigCheckOptions): { names: Set<string>; connectionsFile: string } | undefined {
+  try {
+    const conns = loadSnowflakeConnections({ env: opts.env, homedir: opts.homedir ?? osHomedir() });
+    return {
+      names: new Set([...Object.keys(loaded.config.profiles), ...Object.keys(conns.connections)]),
+      connectionsFile: conns.file?.shownPath ?? conns.shownConnectionsPath,
+    };
+  } catch {
+    return undefined;
+  }
+}

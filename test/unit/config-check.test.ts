@@ -1,0 +1,77 @@
+/**
+ * The checks a config must pass before a hub serves with it (src/hub/config-check.ts), which `snowmux hub`,
+ * `snowmux reload` and `snowmux doctor` all apply: each mistake that used to be accepted at start and then
+ * failed calls (or broke every session) is refused, naming the file and the key.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SnowmuxError } from '../../src/errors.js';
+import { parseConfigText, type LoadedConfig } from '../../src/hub/config/config-file.js';
+import { checkHubConfig } from '../../src/hub/config-check.js';
+import { BUILTIN_TOOL_NAMES } from '../../src/hub/tools/team-tools.js';
+
+const FILE = '/etc/snowmux/config.toml';
+const loaded = (text: string): LoadedConfig => ({ path: FILE, shownPath: FILE, exists: true, config: parseConfigText(text, FILE), warnings: [] });
+/** A HOME with no Snowflake connection files. */
+const env = { HOME: '/nonexistent-home' };
+
+function refusal(text: string, opts: { httpListen?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  try {
+    checkHubConfig(loaded(text), { env: opts.env ?? env, homedir: (opts.env ?? env).HOME, httpListen: opts.httpListen });
+  } catch (err) {
+    assert.ok(err instanceof SnowmuxError && err.code === 'CONFIG_INVALID', String(err));
+    return err.message;
+  }
+  assert.fail(`accepted:\n${text}`);
+}
+
+test("a role's tools entry that matches no tool is refused, with the likely spelling (denials too)", () => {
+  const message = refusal('[roles.me]\nidentities = ["*"]\ntools = ["execute_qurey", "list_*", "!fetch_resluts"]\n');
+  assert.match(message, /^Config error in \/etc\/snowmux\/config\.toml at roles\.me\.tools: "execute_qurey" matches no tool \(did you mean "execute_query"\?\)/m);
+  assert.match(message, /at roles\.me\.tools: "!fetch_resluts" matches no tool \(did you mean "!fetch_results"\?\)/);
+  assert.doesNotMatch(message, /"list_\*"/, 'a glob that matches a tool is fine');
+  // Team tools are tools a role may name.
+  checkHubConfig(loaded('[tools.mine]\ndescription = "d"\nsql = "SELECT 1"\n[roles.me]\nidentities = ["*"]\ntools = ["mine", "cortex_*"]\n'), { env });
+});
+
+test('a team tool may not take the name of any built-in tool', () => {
+  for (const name of BUILTIN_TOOL_NAMES) {
+    assert.match(refusal(`[tools.${name}]\ndescription = "d"\nsql = "SELECT 1"\n`), new RegExp(`at tools\\.${name}: "${name}" is a built-in tool`));
+  }
+});
+
+test('a profile named by a role or by hub.default_profile must be defined (config.toml or connections.toml)', (t) => {
+  assert.match(refusal('[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), /at roles\.me\.profile: Snowflake profile "dev" is not defined\. Add \[profiles\.dev\] to \/etc\/snowmux\/config\.toml or \[dev\] to /);
+  assert.match(refusal('[hub]\ndefault_profile = "prod"\n[profiles.dev]\naccount = "a"\nuser = "u"\n'), /at hub\.default_profile: Snowflake profile "prod" is not defined\..*name a defined profile: dev\./);
+  checkHubConfig(loaded('[profiles.dev]\naccount = "a"\nuser = "u"\n[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), { env });
+  // A connection of Snowflake's own file counts.
+  const home = mkdtempSync(join(tmpdir(), 'smx-check-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  mkdirSync(join(home, '.snowflake'), { mode: 0o700 });
+  writeFileSync(join(home, '.snowflake', 'connections.toml'), '[dev]\naccount = "a"\nuser = "u"\n', { mode: 0o600 });
+  checkHubConfig(loaded('[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), { env: { HOME: home }, homedir: home });
+});
+
+test('http_auth = false off loopback is refused before the hub binds anything, from the file or --http', () => {
+  assert.match(refusal('[hub]\nhttp_listen = "0.0.0.0:8765"\nhttp_auth = false\n'), /at hub\.http_auth: false is allowed only on a loopback listener, and 0\.0\.0\.0:8765 \(hub\.http_listen\)/);
+  assert.match(refusal('[hub]\nhttp_auth = false\n', { httpListen: '10.0.0.1:8765' }), /10\.0\.0\.1:8765 \(--http\)/);
+  checkHubConfig(loaded('[hub]\nhttp_listen = "127.0.0.1:8765"\nhttp_auth = false\n'), { env });
+});
+
+test('every problem is reported at once, one line each, with the team tool and policy checks', () => {
+  const message = refusal(`
+[tools.bad]
+description = "d"
+sql = "DELETE FROM ORDERS"
+[roles.me]
+identities = ["*"]
+tools = ["nope"]
+profile = "nowhere"
+`);
+  const lines = message.split('\n');
+  assert.equal(lines.length, 3, message);
+  assert.ok(lines.every((l) => l.startsWith(`Config error in ${FILE} at `)), message);
+});
