@@ -77,6 +77,31 @@ max_rows = 3
   assert.ok(status.totals.refused >= 3);
 });
 
+test("an unqualified name is judged where the engine resolves it: one the role's schema lacks would fall back to main, and is refused", async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[policy]
+default_role = "scoped"
+[roles.scoped]
+allow = ["SNOWMUX_SAMPLE.TPCH.*"]
+`);
+  await startHub(t, home);
+  const client = await connectClient(t, { home, kind: 'v2-modern' });
+  for (const query of ['SELECT COUNT(*) FROM nation', 'SELECT COUNT(*) FROM tpch.nation', 'SELECT COUNT(*) FROM Nation n JOIN region r ON n.n_regionkey = r.r_regionkey']) {
+    const ok = await client.callTool('execute_query', { query });
+    assert.notEqual(ok.isError, true, `${query}: ${textOf(ok)}`);
+  }
+  // The sample's own table lives in SNOWMUX_SAMPLE.main; from TPCH DuckDB still finds it there.
+  for (const query of ['SELECT * FROM snowmux_sample_info', 'SELECT * FROM nation, snowmux_sample_info']) {
+    const fallback = await client.callTool('execute_query', { query });
+    assert.equal(fallback.isError, true, query);
+    assert.match(textOf(fallback), /SNOWMUX_SAMPLE_INFO does not exist.*SNOWMUX_SAMPLE\."?main"?\.SNOWMUX_SAMPLE_INFO/i, query);
+  }
+  // Read as database.table by DuckDB; as a schema of the current database it is not allowed either.
+  const twoPart = await client.callTool('execute_query', { query: 'SELECT * FROM snowmux_sample.snowmux_sample_info' });
+  assert.equal(twoPart.isError, true, textOf(twoPart));
+});
+
 test('a config error stops the hub at start with the file and key', async (t) => {
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n');

@@ -239,7 +239,7 @@ for (const e of ENGINES) {
     writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "0.0.0.0:0"\nhttp_auth = false\nhttp_engine = "${engine}"\n`);
     const r = await runCli(['hub', '--home', home]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /http_auth = false is allowed only on a loopback listener/);
+    assert.match(r.stderr, /hub\.http_auth: false is allowed only on a loopback listener, and 0\.0\.0\.0:0 \(hub\.http_listen\) is reachable/);
 
     const open = await rig(t, 'http_auth = false\n');
     const res = await fetch(`${open.url}/status`);

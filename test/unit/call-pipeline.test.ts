@@ -19,7 +19,7 @@ import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 import { STATEMENT_STAGES } from '../../src/hub/pipeline/statement-pipeline.js';
 import { Policy } from '../../src/hub/policy/policy.js';
 import { Session } from '../../src/hub/session/session.js';
-import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { ObjectKind, QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
 import type { WarehouseProvider, WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 import { repoRoot } from '../helpers/paths.js';
 import { ManualClock } from '../../src/hub/guard/clock.js';
@@ -44,6 +44,9 @@ burst = 1
 class CountingWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
   readonly queries: string[] = [];
+  /** Tables per `DATABASE.SCHEMA`, as the catalog lists them. */
+  readonly tables = new Map<string, string[]>([['DB.S', ['T', 'SECRET']], ['OTHER.S', ['SECRET']]]);
+  readonly listings: string[] = [];
   info() {
     return { kind: 'duckdb' as const, name: 'counting', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
   }
@@ -57,8 +60,9 @@ class CountingWarehouse implements Warehouse {
   async listSchemas() {
     return [];
   }
-  async listObjects() {
-    return [];
+  async listObjects(database: string, schema: string, kind: ObjectKind) {
+    this.listings.push(`${database}.${schema} ${kind}`);
+    return kind === 'table' ? (this.tables.get(`${database}.${schema}`) ?? []).map((name) => ({ database, schema, name, kind })) : [];
   }
   async describeObject() {
     return [];
@@ -102,7 +106,7 @@ const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
   assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target']);
-  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
 });
 
 test('a role refusal never resolves a target, logs in or runs the body; it is recorded once', async () => {
@@ -176,6 +180,39 @@ test("names resolve in the schema the engine is in: another database's default s
     assert.equal(codeOf(await run('SELECT * FROM secret', 'OTHER', 'S')), undefined, `${kind}: the call's own schema`);
     assert.equal(codeOf(await run('SELECT * FROM secret')), undefined, `${kind}: the profile's own context`);
     assert.equal(warehouse.queries.length, 2);
+    governance.close();
+  }
+});
+
+test('an allowed unqualified name that is not there, where the engine would read a refused object instead, is refused before it runs', async () => {
+  for (const kind of ['snowflake', 'duckdb'] as const) {
+    const { call, warehouse, governance } = setup({ kind });
+    const run = (sql: string) =>
+      call('scoped', 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+        noteSql(sql);
+        await w.query(sql, { ...ctx, maxRows: 1 });
+        return { content: [{ type: 'text', text: 'ran' }] };
+      });
+    const text = (r: { content: unknown[] }) => (r.content[0] as { text: string }).text;
+    // DB.S.T exists: the engine reads it, whatever its search path says next.
+    assert.equal(codeOf(await run('SELECT * FROM t')), undefined, kind);
+    assert.equal(codeOf(await run('SELECT * FROM t JOIN secret USING (id)')), undefined, kind);
+    // DB.S.NOSUCH does not: Snowflake would read DB.PUBLIC.NOSUCH, DuckDB DB.main.NOSUCH — outside "*.S.*".
+    const missing = await run('SELECT * FROM nosuch');
+    assert.equal(codeOf(missing), 'POLICY_DENIED', kind);
+    const fallback = kind === 'snowflake' ? 'PUBLIC' : 'main';
+    assert.match(text(missing), new RegExp(`DB\\.S\\.NOSUCH does not exist.*DB\\.("?)${fallback}\\1\\.NOSUCH.*qualify it fully`), kind);
+    if (kind === 'duckdb') {
+      // DuckDB reads a two-part name as database.table when the database has no such schema.
+      assert.equal(codeOf(await run('SELECT * FROM s.t')), undefined);
+      const asDatabase = await run('SELECT * FROM s.nosuch');
+      assert.equal(codeOf(asDatabase), 'POLICY_DENIED');
+      assert.match(text(asDatabase), /reads the name as database\.object/);
+    }
+    assert.equal(codeOf(await run('SELECT * FROM db.s.nosuch')), undefined, `${kind}: a full name has nowhere else to go`);
+    assert.ok(warehouse.queries.every((q) => !/nosuch/i.test(q) || /db\.s\.nosuch/i.test(q)), `${kind}: nothing refused ran: ${warehouse.queries.join(' | ')}`);
+    // The catalog is read once per schema and kind: the metadata cache holds it.
+    assert.equal(new Set(warehouse.listings).size, warehouse.listings.length, `${kind}: ${warehouse.listings.join(', ')}`);
     governance.close();
   }
 });

@@ -1,6 +1,7 @@
 /**
  * The statement stages, in order. Every warehouse operation of every tool passes all of them: the rules
- * that need no warehouse first (SQL policy, object policy), then the login, the cache, the queue, the
+ * that need no warehouse first (SQL policy, object policy), then the login, the cache, the names only the
+ * catalog can resolve, the queue, the
  * cost guard (the engine's estimate, before anything runs), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
  * Adding a rule is one stage file in stages/ and one entry here (plus its test).
  */
@@ -11,6 +12,7 @@ import { accounting } from './stages/accounting.js';
 import { breaker } from './stages/breaker.js';
 import { execute } from './stages/execute.js';
 import { metadataCache } from './stages/metadata-cache.js';
+import { nameResolution } from './stages/name-resolution.js';
 import { objectPolicy } from './stages/object-policy.js';
 import { openWarehouse } from './stages/open-warehouse.js';
 import { queue } from './stages/queue.js';
@@ -27,6 +29,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   rowCap,
   openWarehouse,
   metadataCache,
+  nameResolution,
   queue,
   teamSlot,
   scanLimit,

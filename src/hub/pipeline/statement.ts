@@ -7,6 +7,7 @@ import type { SqlReading } from '../guard/sql/classifier.js';
 import type { CallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallSpan } from '../observe/tracing.js';
+import type { NameToResolve } from '../policy/enforce.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
 import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
@@ -88,6 +89,8 @@ export interface Statement {
   reading?: SqlReading;
   /** Set by sql-policy: the statement text that runs (comments after it and the `;` dropped). */
   text?: string;
+  /** Set by object-policy: allowed names that would mean a refused object if they did not exist (name-resolution looks them up). */
+  namesToResolve?: NameToResolve[];
   /** Set by open-warehouse: the shared warehouse, opened (logged in) only once the rules before it passed. */
   warehouse?: Warehouse;
 }

@@ -56,21 +56,39 @@ export function enforceSqlObjects(
 }
 
 /** enforceSqlObjects for SQL the read-only check already read: its tokens, not a second lexing. */
-export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading, context: { database: string; schema: string }): void {
-  if (role instanceof CompiledRole && !role.objectsRestricted) return;
-  judgeObjects(role, sqlObjectsOfReading(reading, context));
+export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading, context: { database: string; schema: string }): NameToResolve[] {
+  if (role instanceof CompiledRole && !role.objectsRestricted) return [];
+  return judgeObjects(role, sqlObjectsOfReading(reading, context));
 }
 
-function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): void {
-  for (const { ref, access } of analysis.refs) {
+/**
+ * An allowed object whose name the engine would resolve to an object the role may not use if the
+ * allowed one did not exist (see ReferencedObject.fallback): the statement may run only once the allowed
+ * one is known to exist. The rules cannot tell from the SQL alone; the warehouse's catalog can.
+ */
+export interface NameToResolve {
+  ref: ObjectRef & { schema: string; name: string };
+  fallback: ObjectRef;
+  access: ObjectAccess;
+  /** The rule that refuses the fallback. */
+  rule: string;
+}
+
+function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToResolve[] {
+  const toResolve: NameToResolve[] = [];
+  for (const { ref, access, fallback } of analysis.refs) {
     const verdict = objectVerdict(role, ref, true);
-    if (verdict.allowed) continue;
-    throw policyDenied(refusalMessage(role.name, ref, access, verdict.rule), {
-      role: role.name,
-      object: displayName(ref),
-      access,
-      rule: verdict.rule,
-    });
+    if (!verdict.allowed) {
+      throw policyDenied(refusalMessage(role.name, ref, access, verdict.rule), {
+        role: role.name,
+        object: displayName(ref),
+        access,
+        rule: verdict.rule,
+      });
+    }
+    if (fallback === undefined || ref.schema === undefined || ref.name === undefined) continue;
+    const instead = objectVerdict(role, fallback, true);
+    if (!instead.allowed) toResolve.push({ ref: { ...ref, schema: ref.schema, name: ref.name }, fallback, access, rule: instead.rule });
   }
   const reason = analysis.opaqueReasons[0];
   if (reason !== undefined) {
@@ -80,6 +98,21 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): void {
       { role: role.name, rule: 'opaque', reasons: analysis.opaqueReasons },
     );
   }
+  return toResolve;
+}
+
+/** The refusal when an allowed name is not there and the engine would use the fallback instead. */
+export function unresolvedNameDenied(role: EffectiveRole, name: NameToResolve, dialect: 'snowflake' | 'duckdb'): Error {
+  const engine = dialect === 'snowflake' ? 'Snowflake' : 'the embedded engine';
+  const how =
+    name.fallback.database !== name.ref.database
+      ? `${engine} reads the name as database.object`
+      : `${engine} looks for an unqualified name in the database's ${name.fallback.schema} schema next`;
+  return policyDenied(
+    `Access denied: ${displayName(name.ref)} does not exist, and ${how}: it would use ${displayName(name.fallback)}, which role "${role.name}" ` +
+      `may not ${name.access === 'write' ? 'change' : 'read'} (rule: ${name.rule}). Check the name, or qualify it fully (database.schema.object).`,
+    { role: role.name, object: displayName(name.fallback), access: name.access, rule: name.rule },
+  );
 }
 
 function objectVerdict(role: EffectiveRole, ref: ObjectRef, sqlListing: boolean): Verdict {

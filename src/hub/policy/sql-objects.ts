@@ -37,6 +37,13 @@ export type ObjectAccess = 'read' | 'write' | 'list' | 'use';
 export interface ReferencedObject {
   ref: ObjectRef;
   access: ObjectAccess;
+  /**
+   * What the engine reads instead when `ref` does not exist: an unqualified name falls back along the
+   * search path (Snowflake's default `$current, $public`: the database's PUBLIC; DuckDB: the database's
+   * `main`), and DuckDB reads a two-part `a.b` as catalog `a`, schema `main` when the current database
+   * has no schema `a`. Absent when the name cannot resolve anywhere else.
+   */
+  fallback?: ObjectRef;
 }
 
 export interface SqlContext {
@@ -99,16 +106,19 @@ function refKey(ref: ObjectRef): string {
   return JSON.stringify([ref.database, ref.schema ?? null, ref.name ?? null]);
 }
 
+/** Statements that write rows of an existing table (its name resolves like a read). */
+const ROW_WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY']);
+
 class Findings {
   readonly refs: ReferencedObject[] = [];
   readonly reasons: string[] = [];
   readonly #keys = new Set<string>();
 
-  add(ref: ObjectRef, access: ObjectAccess): void {
-    const key = `${access}:${refKey(ref)}`;
+  add(ref: ObjectRef, access: ObjectAccess, fallback?: ObjectRef): void {
+    const key = `${access}:${refKey(ref)}:${fallback ? refKey(fallback) : ''}`;
     if (this.#keys.has(key)) return;
     this.#keys.add(key);
-    this.refs.push({ ref, access });
+    this.refs.push(fallback ? { ref, access, fallback } : { ref, access });
   }
 
   opaque(reason: string): void {
@@ -516,6 +526,25 @@ class StatementScanner {
     if (ref) this.#out.add(ref, access);
   }
 
+  /** An object named in the SQL: where it resolves in the context, and where the engine looks if it is not there. */
+  #addName(parts: readonly string[], access: ObjectAccess): void {
+    const ref = this.#objectRef(parts);
+    // A name being created, altered or dropped is not looked up along the search path as a table is
+    // (and need not be a table or view); reads and writes of rows are.
+    const looksUp = access === 'read' || access === 'list' || (access === 'write' && ROW_WRITES.has(this.#type));
+    if (ref) this.#out.add(ref, access, looksUp ? this.#fallbackOf(parts, ref) : undefined);
+  }
+
+  #fallbackOf(parts: readonly string[], ref: ObjectRef): ObjectRef | undefined {
+    const name = ref.name!;
+    if (this.#dialect === 'snowflake') {
+      return parts.length === 1 && ref.schema !== 'PUBLIC' ? { database: ref.database, schema: 'PUBLIC', name } : undefined;
+    }
+    if (parts.length === 1) return ref.schema!.toLowerCase() === 'main' ? undefined : { database: ref.database, schema: 'main', name };
+    if (parts.length === 2) return { database: parts[0]!, schema: 'main', name };
+    return undefined;
+  }
+
   // ---- CTEs ---------------------------------------------------------------------------------------
 
   /** Every `WITH [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (body), …` list and the range its names cover. */
@@ -707,7 +736,7 @@ class StatementScanner {
     if (position !== 'target') this.#readsAsFile(name);
     if (name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
     if (this.#dialect === 'duckdb') this.#duckDbCatalogCheck(name.parts);
-    this.#add(this.#objectRef(name.parts), access);
+    this.#addName(name.parts, access);
   }
 
   /** DuckDB reads a table name that looks like a file as that file (duckdb-files.ts), which no rule can name. */
@@ -744,7 +773,7 @@ class StatementScanner {
       return;
     }
     if (this.#isPunct(name.end, '(')) this.#tableFunction(name);
-    else this.#add(this.#objectRef(name.parts), 'read');
+    else this.#addName(name.parts, 'read');
   }
 
   #tableFunction(name: ParsedName): void {
@@ -757,7 +786,7 @@ class StatementScanner {
       this.#out.opaque(`the table function ${shown} reads objects that cannot be checked`);
       return;
     }
-    this.#add(this.#objectRef(name.parts), 'read');
+    this.#addName(name.parts, 'read');
     this.#out.opaque(`the table function ${shown} reads objects that cannot be checked`);
   }
 
@@ -838,7 +867,7 @@ class StatementScanner {
       return;
     }
     if (TABLE_SCOPED_SHOW_KINDS.has(kind) || name.parts.length === 3) {
-      this.#add(this.#objectRef(name.parts), 'list');
+      this.#addName(name.parts, 'list');
     } else if (name.parts.length === 1) {
       // `IN x`: a schema for some kinds, a database for others; check both readings.
       this.#add(this.#databaseRef(name.parts), 'list');
@@ -868,7 +897,7 @@ class StatementScanner {
     }
     const name = this.#parseName(k);
     if (name) this.#readsAsFile(name);
-    if (name) this.#add(this.#objectRef(name.parts), 'read');
+    if (name) this.#addName(name.parts, 'read');
     else this.#out.opaque('cannot tell what this SHOW lists');
   }
 
@@ -883,7 +912,7 @@ class StatementScanner {
     // DuckDB: DESCRIBE t, SUMMARIZE t (which reads all of t).
     const name = this.#parseName(k);
     if (name) this.#readsAsFile(name);
-    if (name) this.#add(this.#objectRef(name.parts), 'read');
+    if (name) this.#addName(name.parts, 'read');
     else this.#out.opaque('cannot tell what this DESCRIBE describes');
   }
 
@@ -923,7 +952,7 @@ class StatementScanner {
     const end = this.#kindAndName(k, 'write');
     if (this.#type === 'CREATE' && end !== undefined && this.#word(end) === 'LIKE') {
       const source = this.#parseName(end + 1);
-      if (source) this.#add(this.#objectRef(source.parts), 'read');
+      if (source) this.#addName(source.parts, 'read');
     }
     if (this.#type === 'DROP' && end !== undefined) {
       // DROP TABLE a, b
@@ -931,7 +960,7 @@ class StatementScanner {
       while (this.#isPunct(at, ',')) {
         const next = this.#parseName(at + 1);
         if (!next) break;
-        this.#add(this.#objectRef(next.parts), 'write');
+        this.#addName(next.parts, 'write');
         at = next.end;
       }
     }
@@ -964,7 +993,7 @@ class StatementScanner {
     if (this.#kindAt(j) === undefined) {
       // GRANT SELECT ON t: a table.
       const name = this.#parseName(j);
-      if (name) this.#add(this.#objectRef(name.parts), 'write');
+      if (name) this.#addName(name.parts, 'write');
       else this.#out.opaque(`cannot tell which object this ${this.#type} covers`);
       return;
     }
@@ -1013,14 +1042,14 @@ class StatementScanner {
         this.#add(this.#schemaRef(name.parts), access === 'read' ? 'list' : access);
         break;
       case 'column':
-        this.#add(this.#objectRef(name.parts.slice(0, -1)), access);
+        this.#addName(name.parts.slice(0, -1), access);
         break;
       case 'code':
-        this.#add(this.#objectRef(name.parts), access);
+        this.#addName(name.parts, access);
         if (this.#type === 'CREATE') this.#out.opaque('a function or procedure body runs queries that cannot be checked');
         break;
       default:
-        this.#add(this.#objectRef(name.parts), access);
+        this.#addName(name.parts, access);
         break;
     }
     return name.end;

@@ -14,10 +14,14 @@ export const metadataCache: StatementStage = {
     const { cache, scope } = st.scope.governance.metadataFor(st.warehouse);
     if (st.op.kind === 'query' || st.op.kind === 'explain') return next();
     const ctx = st.op.ctx;
-    const key = [scope, ctx.role ?? '', ctx.warehouse ?? '', ...what].join('\u0000');
-    return cache.get(key, ctx.signal, next);
+    return cache.get(metadataKey(scope, ctx, what), ctx.signal, next);
   },
 };
+
+/** One cache entry per warehouse, Snowflake role and warehouse the listing runs as, and question. */
+export function metadataKey(scope: string, ctx: { role?: string | undefined; warehouse?: string | undefined }, what: string[]): string {
+  return [scope, ctx.role ?? '', ctx.warehouse ?? '', ...what].join('\u0000');
+}
 
 function keyOf(op: Operation): string[] | undefined {
   switch (op.kind) {

@@ -18,7 +18,7 @@ export const objectPolicy: StatementStage = {
       case 'query':
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
-        enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
+        st.namesToResolve = enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
         return next();
       }
       case 'fetch':
