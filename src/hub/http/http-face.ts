@@ -294,11 +294,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1 };
       legacy.set(attached.session.id, entry);
       observe(attached, body);
+      let established = false;
       try {
         await createMcpServer(attached.env).connect(transport);
-        return await transport.handleRequest(request, { parsedBody: body, authInfo });
+        const response = await transport.handleRequest(request, { parsedBody: body, authInfo });
+        established = response.ok && transport.sessionId !== undefined;
+        return response;
       } finally {
         entry.inFlight -= 1;
+        // An initialize the transport refused (a wrong Accept, say) named no session to the client: none stays.
+        if (!established) closeLegacy(attached.session.id, 'initialize refused');
       }
     }
     // 2026-07-28: each request is self-contained; calls of one identity and client share one session in status.
@@ -308,6 +313,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (!modern.has(`${caller.identity}\u0000${clientName}`) && perIdentity >= MAX_MODERN_SESSIONS_PER_IDENTITY) clientName = '(other clients)';
     const key = `${caller.identity}\u0000${clientName}`;
     let entry = modern.get(key);
+    const fresh = !entry;
     if (!entry) {
       const attached = hub.attachSession(
         { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
@@ -326,11 +332,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     observe(current.attached, body);
     current.lastSeen = Date.now();
     current.inFlight += 1;
+    let refused = true;
     try {
-      return await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } });
+      const response = await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } });
+      refused = response.status >= 400;
+      return response;
     } finally {
       current.inFlight -= 1;
       if (hub.isDraining && current.inFlight === 0) closeModern(key, 'hub stopping');
+      // A session this request opened, for a request refused before it reached a tool, leaves with it.
+      else if (fresh && refused && current.inFlight === 0 && current.attached.session.calls === 0) closeModern(key, 'request refused');
     }
   }
 

@@ -124,8 +124,10 @@ export class Session {
 
 /** Learns the client's name/version and protocol from what it sends, in either protocol era. */
 export function observeClientMessage(session: Session, message: unknown): void {
+  // Raw client input, read before anything validated it (an HTTP DELETE has no body at all, a POST may be `null`).
+  if (message === null || typeof message !== 'object') return;
   const m = message as { method?: string; params?: Record<string, unknown> };
-  if (typeof m.method !== 'string' || !m.params) return;
+  if (typeof m.method !== 'string' || m.params === null || typeof m.params !== 'object') return;
   if (m.method === 'initialize') {
     const info = m.params.clientInfo as { name?: unknown; version?: unknown } | undefined;
     if (info && typeof info.name === 'string') session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };
