@@ -62,6 +62,10 @@ export interface HttpFace {
 
 const MAX_MODERN_SESSIONS_PER_IDENTITY = 32;
 const MAX_LEGACY_SESSIONS_PER_IDENTITY = 64;
+/** /events streams one identity may hold open at once (each holds a connection). */
+const MAX_EVENT_STREAMS_PER_IDENTITY = 8;
+/** Events waiting for an /events client to read them; beyond, it is not reading and its stream ends. */
+const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -107,7 +111,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const modern = new Map<string, ModernEntry>();
   const authFailures = new Map<string, { count: number; windowStart: number }>();
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
-  const eventStreams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Open /events streams, and whose each is. */
+  const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, string>();
   const encoder = new TextEncoder();
   let closed = false;
 
@@ -129,9 +134,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   const forwardEvent = (name: string) => (payload: unknown) => {
     const chunk = encoder.encode(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
-    for (const c of eventStreams) {
+    for (const [c, identity] of eventStreams) {
       try {
         c.enqueue(chunk);
+        // The engine stops reading a stream whose client does not read: what waits here is held for it.
+        if ((c.desiredSize ?? 0) < 0) {
+          eventStreams.delete(c);
+          logger.warn({ identity, backlogBytes: MAX_EVENT_BACKLOG_BYTES - (c.desiredSize ?? 0) }, '/events client does not read its events; stream ended');
+          c.error(new Error('the client does not read its events'));
+        }
       } catch {
         eventStreams.delete(c);
       }
@@ -211,13 +222,17 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     });
   }
 
-  function events(): Response {
+  function events(caller: Caller): Response {
+    const open = [...eventStreams.values()].filter((identity) => identity === caller.identity).length;
+    if (open >= MAX_EVENT_STREAMS_PER_IDENTITY) {
+      return json(429, { error: `Too many /events streams open for "${caller.identity}" (${MAX_EVENT_STREAMS_PER_IDENTITY}): close one first.` }, { 'retry-after': '5' });
+    }
     let controller: ReadableStreamDefaultController<Uint8Array>;
     let keepAlive: NodeJS.Timeout;
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         controller = c;
-        eventStreams.add(c);
+        eventStreams.set(c, caller.identity);
         c.enqueue(encoder.encode(`event: hello\ndata: ${JSON.stringify({ pid: process.pid, state: hub.status().state })}\n\n`));
         keepAlive = setInterval(() => {
           try {
@@ -232,7 +247,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         clearInterval(keepAlive);
         eventStreams.delete(controller);
       },
-    });
+    }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_EVENT_BACKLOG_BYTES }));
     return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', connection: 'keep-alive' } });
   }
 
@@ -364,7 +379,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
     if (path === '/readyz') return readyz();
     if (path === '/status') return json(200, hub.status());
-    if (path === '/events') return events();
+    if (path === '/events') return events(caller);
     if (!opts.metrics) return json(404, { error: 'Metrics are not enabled on this hub.' });
     return new Response(await opts.metrics.text(), { status: 200, headers: { 'content-type': opts.metrics.contentType } });
   }
@@ -412,7 +427,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       closed = true;
       clearInterval(idleSweep);
       for (const [name, fn] of listeners) hub.events.off(name, fn as never);
-      for (const c of eventStreams) {
+      for (const c of eventStreams.keys()) {
         try {
           c.close();
         } catch {
