@@ -62,6 +62,8 @@ export interface HttpFace {
 
 const MAX_MODERN_SESSIONS_PER_IDENTITY = 32;
 const MAX_LEGACY_SESSIONS_PER_IDENTITY = 64;
+/** Remote shims' links (/shim) one identity may hold open at once: each is a session with its own memory bounds. */
+const MAX_SHIM_LINKS_PER_IDENTITY = 64;
 /** /events streams one identity may hold open at once (each holds a connection). */
 const MAX_EVENT_STREAMS_PER_IDENTITY = 8;
 /** Events waiting for an /events client to read them; beyond, it is not reading and its stream ends. */
@@ -114,6 +116,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   /** Open /events streams, and whose each is. */
   const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, string>();
   const encoder = new TextEncoder();
+  /** Open /shim links per identity. */
+  const shimLinks = new Map<string, number>();
   let closed = false;
 
   const modernHandler: McpHttpHandler = createMcpHandler(
@@ -396,11 +400,24 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         opts.metrics?.httpRequest('/shim', refusal.status);
         return refusal;
       }
-      const caller = authenticate(request, info.remoteAddress);
+      let caller: Caller | Response = authenticate(request, info.remoteAddress);
+      if (!(caller instanceof Response) && (shimLinks.get(caller.identity) ?? 0) >= MAX_SHIM_LINKS_PER_IDENTITY) {
+        // The shim retries as it does when a hub is busy.
+        caller = json(429, { error: `Too many shim links open for "${caller.identity}" (${MAX_SHIM_LINKS_PER_IDENTITY}): close unused editors, or give each team member their own key.` }, { 'retry-after': '5' });
+      }
       opts.metrics?.httpRequest('/shim', caller instanceof Response ? caller.status : 101);
       return caller instanceof Response ? caller : { identity: caller.identity };
     },
     serveShim(link, identity) {
+      shimLinks.set(identity, (shimLinks.get(identity) ?? 0) + 1);
+      let counted = true;
+      link.once('close', () => {
+        if (!counted) return;
+        counted = false;
+        const left = (shimLinks.get(identity) ?? 1) - 1;
+        if (left > 0) shimLinks.set(identity, left);
+        else shimLinks.delete(identity);
+      });
       hub.acceptRemoteLink(link, identity);
     },
     async fetch(request, info) {

@@ -1,7 +1,7 @@
 /**
- * The HTTP face's /events without a network: a client that stops reading its stream has it ended once
- * 1 MiB of events waits for it (the hub held every event for it before), and one identity holds at most
- * 8 streams at once.
+ * What one identity can hold open on the HTTP face, checked without a network: an /events client that
+ * stops reading has its stream ended once 1 MiB of events waits for it (the hub held every event for it
+ * before), one identity holds at most 8 /events streams and 64 remote shim links at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { createLogger } from '../../src/hub/observe/logger.js';
 
 function face() {
   const events = new EventEmitter();
+  const linked: PassThrough[] = [];
   const hub = {
     events,
     status: () => ({ state: 'running' }),
@@ -20,12 +21,13 @@ function face() {
     attachSession: () => {
       throw new Error('no sessions here');
     },
-    acceptRemoteLink: () => {},
+    acceptRemoteLink: (link: PassThrough) => linked.push(link),
   } as unknown as ServedHub;
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [] });
   const open = () => f.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
-  return { f, events, open };
+  const upgrade = () => f.checkShimUpgrade(new Request('http://127.0.0.1/shim', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
+  return { f, events, open, upgrade, linked };
 }
 
 const call = (i: number) => ({ at: new Date().toISOString(), sessionId: 'x'.repeat(900), tool: 'execute_query', outcome: 'ok', errorCode: null, ms: i, rows: 1, queryId: null });
@@ -68,4 +70,21 @@ test('one identity holds at most 8 /events streams at once', async (t) => {
   assert.match(((await ninth.json()) as { error: string }).error, /Too many \/events streams/);
   await streams[0]!.body!.cancel();
   assert.equal((await open()).status, 200, 'a closed stream frees its place');
+});
+
+test('one identity holds at most 64 remote shim links at once; a closed link frees its place', async (t) => {
+  const { f, upgrade, linked } = face();
+  t.after(() => f.close());
+  for (let i = 0; i < 64; i++) {
+    const verdict = upgrade();
+    assert.ok(!(verdict instanceof Response), `link ${i} accepted`);
+    f.serveShim(new PassThrough(), verdict.identity);
+  }
+  const refused = upgrade();
+  assert.ok(refused instanceof Response);
+  assert.equal(refused.status, 429, 'the shim retries, as with a busy hub');
+  assert.match(((await refused.json()) as { error: string }).error, /Too many shim links/);
+  linked[0]!.destroy();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(!(upgrade() instanceof Response), 'a closed link frees its place');
 });
