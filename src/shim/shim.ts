@@ -64,6 +64,8 @@ export interface ShimOptions {
 const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
 const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 /** JSON-RPC server-error range; `data.retryable` tells clients that understand it. */
+/** JSON-RPC: the message is not a valid request. */
+const INVALID_REQUEST = -32600;
 export const HUB_RESTARTED = -32001;
 export const HUB_UNAVAILABLE = -32002;
 /** The hub's answer was longer than the shim reads (`maxHubLineBytes`); not retryable as is. */
@@ -242,6 +244,12 @@ export class Shim {
     if (msg && typeof msg.method === 'string') {
       const id = requestId(msg);
       if (id !== undefined) {
+        // One request per id in flight: a second would take the first's place here, and the first would go
+        // unanswered if its hub went away (the hub refuses it too).
+        if (this.inflight.has(idKey(id))) {
+          this.answerError(id, INVALID_REQUEST, `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request that has not been answered yet. Give each request in flight its own id.`, false);
+          return;
+        }
         if (msg.method === 'initialize') this.cachedInitialize = msg.params;
         this.inflight.set(idKey(id), { id, method: msg.method, line, gen: BUFFERED });
       } else if (msg.method === 'notifications/cancelled') {

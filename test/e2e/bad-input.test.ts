@@ -64,6 +64,19 @@ test('bad input on one session gets proper JSON-RPC errors; the session and its 
   assert.equal((m.error as { code: number }).code, -32600);
   assert.match((m.error as { message: string }).message, /exceeds/);
 
+  // What the SDK would drop unanswered (its schemas are strict) is answered by the hub, under the id sent.
+  for (const [line, id] of [
+    ['{"jsonrpc":"2.0","id":46.5,"method":"ping"}', 46.5],
+    ['{"jsonrpc":"2.0","id":"x","method":"ping","trace":1}', 'x'],
+    ['{"jsonrpc":"2.0","id":"y","method":"tools/list","params":[1]}', 'y'],
+    ['{"jsonrpc":"2.0","id":"z","method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT 1"},"_meta":[]}}', 'z'],
+  ] as const) {
+    link.send(`${line}\n`);
+    m = await link.next();
+    assert.equal(m.id, id, line);
+    assert.equal((m.error as { code: number }).code, -32600, line);
+  }
+
   // A broken notification gets no response; the next request is answered normally.
   link.send('{"jsonrpc":"2.0","method":""}\n');
   await queryWorks(link, 47);

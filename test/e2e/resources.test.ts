@@ -28,6 +28,11 @@ test('resources, completions and prompts follow the caller\'s role', async (t) =
   assert.equal(nation.kind, 'table');
   assert.ok(nation.columns.some((c) => c.name === 'N_NAME'));
   await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH/CUSTOMER' }), /CUSTOMER/);
+  // Crafted URIs: a percent-encoded denied name is the same name; an encoded slash splits nothing; a
+  // malformed escape is the caller's mistake, said as such (it was reported as a snowmux bug).
+  await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH/%43USTOMER' }), /Access denied[\s\S]*CUSTOMER/);
+  await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH%2FCUSTOMER/x' }), /Schema SNOWMUX_SAMPLE\.TPCH\/CUSTOMER does not exist/);
+  await assert.rejects(client.readResource({ uri: 'snowflake://%ZZ/TPCH/NATION' }), (err: Error) => /not valid percent-encoding/.test(err.message) && !/snowmux bug/.test(err.message));
 
   const ref = { type: 'ref/resource' as const, uri: 'snowflake://{database}/{schema}/{object}' };
   const objects = await client.complete({ ref, argument: { name: 'object', value: 'C' }, context: { arguments: { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' } } });
@@ -44,5 +49,5 @@ test('resources, completions and prompts follow the caller\'s role', async (t) =
   assert.equal(await hub.stop(), 0);
   const dir = join(home, 'audit');
   const reads = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { kind: string; tool: string; outcome: string; request?: { resource?: string } }).filter((r) => r.kind === 'tool_call' && r.request?.resource);
-  assert.deepEqual(reads.map((r) => r.outcome), ['ok', 'refused']);
+  assert.deepEqual(reads.map((r) => r.outcome), ['ok', 'refused', 'refused', 'error', 'error']);
 });

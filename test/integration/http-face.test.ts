@@ -264,6 +264,44 @@ for (const e of ENGINES) {
     assert.equal(status.sessions.length, 64);
   });
 
+  test(`[${e}] a 2025 session opens its GET stream and ends with DELETE (its id is unknown after); refused requests leave no session behind`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const key = await r.key('tidy');
+    const headers = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const httpSessions = async () => (JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as { sessions: { transport: string }[] }).sessions.filter((s) => s.transport === 'http').length;
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'tidy', version: '1' } } };
+
+    // Refused before a session existed for the client: none stays (each used to linger 30 minutes, and count against the cap).
+    const wrongAccept = await fetch(`${r.url}/mcp`, { method: 'POST', headers: { ...headers, accept: 'text/plain' }, body: JSON.stringify(init) });
+    assert.equal(wrongAccept.status, 406);
+    const noMethodHeader = await fetch(`${r.url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-protocol-version': '2026-07-28' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'modern-tidy', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }) });
+    assert.equal(noMethodHeader.status, 400);
+    await noMethodHeader.body?.cancel();
+    const nullBody = await fetch(`${r.url}/mcp`, { method: 'POST', headers, body: 'null' });
+    assert.equal(nullBody.status, 400, 'a JSON null is a bad request, not an internal error');
+    assert.equal(await httpSessions(), 0);
+
+    const opened = await fetch(`${r.url}/mcp`, { method: 'POST', headers, body: JSON.stringify(init) });
+    assert.equal(opened.status, 200);
+    await opened.text();
+    const sessionId = opened.headers.get('mcp-session-id')!;
+    const inSession = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+    const stream = new AbortController();
+    defer(t, () => stream.abort());
+    const get = await fetch(`${r.url}/mcp`, { headers: inSession, signal: stream.signal });
+    assert.equal(get.status, 200, 'the GET stream of a 2025 session opens');
+    assert.equal(get.headers.get('content-type'), 'text/event-stream');
+    stream.abort();
+    assert.equal(await httpSessions(), 1);
+    const ended = await fetch(`${r.url}/mcp`, { method: 'DELETE', headers: inSession });
+    assert.equal(ended.status, 200);
+    await ended.body?.cancel();
+    assert.equal(await httpSessions(), 0);
+    const replayed = await fetch(`${r.url}/mcp`, { method: 'POST', headers: inSession, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }) });
+    assert.equal(replayed.status, 404, 'an ended session id is unknown');
+  });
+
   test(`[${e}] a client that disconnects mid-call cancels its query in the warehouse`, async (t) => {
     engine = e;
     const r = await rig(t);

@@ -293,3 +293,32 @@ burst = 2
   assert.ok(greedyOk <= 12, `the greedy editor got ${greedyOk} calls through`);
   governance.close();
 });
+
+test('closing a session cancels every call it runs, even calls sent under the same request id', async () => {
+  // Request ids are the client's: two HTTP clients sharing a 2026-07-28 session (same key, same client
+  // name) both start at 1, and a client may reuse one. A call keyed by its id was overwritten by the next
+  // and kept running (and holding a warehouse slot) after its session closed.
+  const { governance } = setup();
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const pipeline = new CallPipeline({ warehouses: { targetFor: () => ({ kind: 'duckdb', name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() }) }, governance, limits: DEFAULT_LIMITS, logger, sink: { record: () => {} } });
+  const session = new Session({ id: 's-shared', identity: { kind: 'api-key', name: 'shared' }, transport: 'http' });
+  const started: (() => void)[] = [];
+  const body: ToolBody = ({ ctx }) =>
+    new Promise((_resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true });
+      started.shift()?.();
+    });
+  const running = (n: number) => new Promise<void>((resolve) => {
+    let left = n;
+    for (let i = 0; i < n; i++) started.push(() => --left === 0 && resolve());
+  });
+  const both = running(2);
+  const calls = [1, 2].map(() => pipeline.run(session, 'execute_query', { id: '1', signal: new AbortController().signal }, {}, body));
+  await both;
+  assert.equal(session.snapshot().running, 2, 'both calls are counted');
+  session.close('client disconnected');
+  const results = await Promise.all(calls);
+  assert.deepEqual(results.map((r) => r.isError), [true, true], 'both calls were cancelled');
+  assert.equal(session.snapshot().running, 0);
+  governance.close();
+});

@@ -109,3 +109,55 @@ test('the hub never writes a line longer than a shim reads: a too-large answer b
   assert.equal(r.transport.outstanding, 0, 'the refused answer still settles its request');
   assert.deepEqual(rejected, ['answer-too-large']);
 });
+
+test('every request the SDK would drop unanswered is answered here with what is wrong; what passes, the SDK reads', async () => {
+  const r = rig({}, () => true);
+  const bad: [unknown, RegExp][] = [
+    [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }, /"id" must be a string or an integer/],
+    [{ jsonrpc: '2.0', id: 2 ** 60, method: 'ping' }, /"id" must be a string or an integer/],
+    [{ jsonrpc: '2.0', id: 3, method: 'ping', extra: true }, /unknown member "extra"/],
+    [{ jsonrpc: '2.0', id: 4, method: 'tools/list', params: [1] }, /"params" must be an object/],
+    [{ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'x', _meta: [[]] } }, /"params._meta" must be an object/],
+    [{ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'x', _meta: { progressToken: { a: 1 } } } }, /progressToken/],
+    [{ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'x', _meta: { progressToken: 0.5 } } }, /progressToken/],
+  ];
+  await r.sendLines(bad.map(([m]) => JSON.stringify(m)));
+  assert.equal(r.delivered.length, 0, 'none reaches the SDK');
+  assert.equal(r.replies.length, bad.length, JSON.stringify(r.replies));
+  bad.forEach(([m, why], i) => {
+    assert.equal(r.replies[i]!.id, (m as { id: unknown }).id, 'answered under the id the client sent');
+    assert.equal(r.replies[i]!.error!.code, -32600);
+    assert.match(r.replies[i]!.error!.message, why);
+  });
+  // A broken notification or response is not answered (JSON-RPC), but never reaches the SDK either.
+  await r.sendLines([JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: [] }), JSON.stringify({ jsonrpc: '2.0', id: 9, result: {}, extra: 1 })]);
+  assert.equal(r.delivered.length, 0);
+  // Well-formed messages of every kind pass.
+  await r.sendLines([
+    JSON.stringify({ jsonrpc: '2.0', id: 'a string id', method: 'ping' }),
+    JSON.stringify({ jsonrpc: '2.0', id: 2 ** 53 - 1, method: 'ping', params: { _meta: { progressToken: 'p' } } }),
+    JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    JSON.stringify({ jsonrpc: '2.0', id: 10, result: {} }),
+  ]);
+  assert.equal(r.delivered.length, 4);
+});
+
+test('a request under an id still owed an answer is refused; once answered, the id may be used again', async () => {
+  const held: number[] = [];
+  const r = rig({}, (m) => {
+    if (m.method === 'hold') {
+      held.push(m.id as number);
+      return false;
+    }
+    return true;
+  });
+  await r.sendLines([req(1, 'hold'), req(1, 'tools/call'), JSON.stringify({ jsonrpc: '2.0', id: '1', method: 'ping' })]);
+  assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [1, '1'], 'the string "1" is another id');
+  const refused = r.replies.filter((x) => x.error);
+  assert.deepEqual(refused.map((x) => x.id), [1]);
+  assert.equal(refused[0]!.error!.code, -32600);
+  assert.match(refused[0]!.error!.message, /id 1 is already used by a request of this session that has not been answered/);
+  await r.transport.send({ jsonrpc: '2.0', id: 1, result: {} });
+  await r.sendLines([req(1, 'ping')]);
+  assert.equal(r.delivered.length, 3, 'answered, the id is free again');
+});

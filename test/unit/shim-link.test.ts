@@ -521,3 +521,19 @@ test('a shim closed while it still waits for a hub to start stops waiting at onc
   clearTimeout(timer);
   assert.equal(outcome, 'settled', 'the connect-or-start loop ended with the shim');
 });
+
+test('a second request under an id still in flight is refused by the shim; the first still gets its error when its hub goes', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link = await hub.nextLink();
+  send(call(40));
+  assert.equal((await link.next()).id, 40);
+  send(call(40, 'SELECT 2'));
+  const refused = await editor.next(byId(40));
+  assert.equal(refused.error?.code, -32600);
+  assert.match(refused.error!.message, /id 40 is already used by a request that has not been answered/);
+  hub.close();
+  link.socket.destroy();
+  const lost = await editor.next(byId(40));
+  assert.equal(lost.error?.code, -32001, 'the first call is still tracked and answered');
+  assert.equal(link.lines.unread.length, 0, 'the duplicate never reached the hub');
+});

@@ -62,6 +62,12 @@ export interface HttpFace {
 
 const MAX_MODERN_SESSIONS_PER_IDENTITY = 32;
 const MAX_LEGACY_SESSIONS_PER_IDENTITY = 64;
+/** Remote shims' links (/shim) one identity may hold open at once: each is a session with its own memory bounds. */
+const MAX_SHIM_LINKS_PER_IDENTITY = 64;
+/** /events streams one identity may hold open at once (each holds a connection). */
+const MAX_EVENT_STREAMS_PER_IDENTITY = 8;
+/** Events waiting for an /events client to read them; beyond, it is not reading and its stream ends. */
+const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -107,8 +113,11 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const modern = new Map<string, ModernEntry>();
   const authFailures = new Map<string, { count: number; windowStart: number }>();
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
-  const eventStreams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Open /events streams, and whose each is. */
+  const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, string>();
   const encoder = new TextEncoder();
+  /** Open /shim links per identity. */
+  const shimLinks = new Map<string, number>();
   let closed = false;
 
   const modernHandler: McpHttpHandler = createMcpHandler(
@@ -129,9 +138,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   const forwardEvent = (name: string) => (payload: unknown) => {
     const chunk = encoder.encode(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
-    for (const c of eventStreams) {
+    for (const [c, identity] of eventStreams) {
       try {
         c.enqueue(chunk);
+        // The engine stops reading a stream whose client does not read: what waits here is held for it.
+        if ((c.desiredSize ?? 0) < 0) {
+          eventStreams.delete(c);
+          logger.warn({ identity, backlogBytes: MAX_EVENT_BACKLOG_BYTES - (c.desiredSize ?? 0) }, '/events client does not read its events; stream ended');
+          c.error(new Error('the client does not read its events'));
+        }
       } catch {
         eventStreams.delete(c);
       }
@@ -211,13 +226,17 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     });
   }
 
-  function events(): Response {
+  function events(caller: Caller): Response {
+    const open = [...eventStreams.values()].filter((identity) => identity === caller.identity).length;
+    if (open >= MAX_EVENT_STREAMS_PER_IDENTITY) {
+      return json(429, { error: `Too many /events streams open for "${caller.identity}" (${MAX_EVENT_STREAMS_PER_IDENTITY}): close one first.` }, { 'retry-after': '5' });
+    }
     let controller: ReadableStreamDefaultController<Uint8Array>;
     let keepAlive: NodeJS.Timeout;
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         controller = c;
-        eventStreams.add(c);
+        eventStreams.set(c, caller.identity);
         c.enqueue(encoder.encode(`event: hello\ndata: ${JSON.stringify({ pid: process.pid, state: hub.status().state })}\n\n`));
         keepAlive = setInterval(() => {
           try {
@@ -232,7 +251,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         clearInterval(keepAlive);
         eventStreams.delete(controller);
       },
-    });
+    }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_EVENT_BACKLOG_BYTES }));
     return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', connection: 'keep-alive' } });
   }
 
@@ -294,11 +313,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1 };
       legacy.set(attached.session.id, entry);
       observe(attached, body);
+      let established = false;
       try {
         await createMcpServer(attached.env).connect(transport);
-        return await transport.handleRequest(request, { parsedBody: body, authInfo });
+        const response = await transport.handleRequest(request, { parsedBody: body, authInfo });
+        established = response.ok && transport.sessionId !== undefined;
+        return response;
       } finally {
         entry.inFlight -= 1;
+        // An initialize the transport refused (a wrong Accept, say) named no session to the client: none stays.
+        if (!established) closeLegacy(attached.session.id, 'initialize refused');
       }
     }
     // 2026-07-28: each request is self-contained; calls of one identity and client share one session in status.
@@ -308,6 +332,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (!modern.has(`${caller.identity}\u0000${clientName}`) && perIdentity >= MAX_MODERN_SESSIONS_PER_IDENTITY) clientName = '(other clients)';
     const key = `${caller.identity}\u0000${clientName}`;
     let entry = modern.get(key);
+    const fresh = !entry;
     if (!entry) {
       const attached = hub.attachSession(
         { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
@@ -326,11 +351,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     observe(current.attached, body);
     current.lastSeen = Date.now();
     current.inFlight += 1;
+    let refused = true;
     try {
-      return await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } });
+      const response = await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } });
+      refused = response.status >= 400;
+      return response;
     } finally {
       current.inFlight -= 1;
       if (hub.isDraining && current.inFlight === 0) closeModern(key, 'hub stopping');
+      // A session this request opened, for a request refused before it reached a tool, leaves with it.
+      else if (fresh && refused && current.inFlight === 0 && current.attached.session.calls === 0) closeModern(key, 'request refused');
     }
   }
 
@@ -353,7 +383,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
     if (path === '/readyz') return readyz();
     if (path === '/status') return json(200, hub.status());
-    if (path === '/events') return events();
+    if (path === '/events') return events(caller);
     if (!opts.metrics) return json(404, { error: 'Metrics are not enabled on this hub.' });
     return new Response(await opts.metrics.text(), { status: 200, headers: { 'content-type': opts.metrics.contentType } });
   }
@@ -370,11 +400,24 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         opts.metrics?.httpRequest('/shim', refusal.status);
         return refusal;
       }
-      const caller = authenticate(request, info.remoteAddress);
+      let caller: Caller | Response = authenticate(request, info.remoteAddress);
+      if (!(caller instanceof Response) && (shimLinks.get(caller.identity) ?? 0) >= MAX_SHIM_LINKS_PER_IDENTITY) {
+        // The shim retries as it does when a hub is busy.
+        caller = json(429, { error: `Too many shim links open for "${caller.identity}" (${MAX_SHIM_LINKS_PER_IDENTITY}): close unused editors, or give each team member their own key.` }, { 'retry-after': '5' });
+      }
       opts.metrics?.httpRequest('/shim', caller instanceof Response ? caller.status : 101);
       return caller instanceof Response ? caller : { identity: caller.identity };
     },
     serveShim(link, identity) {
+      shimLinks.set(identity, (shimLinks.get(identity) ?? 0) + 1);
+      let counted = true;
+      link.once('close', () => {
+        if (!counted) return;
+        counted = false;
+        const left = (shimLinks.get(identity) ?? 1) - 1;
+        if (left > 0) shimLinks.set(identity, left);
+        else shimLinks.delete(identity);
+      });
       hub.acceptRemoteLink(link, identity);
     },
     async fetch(request, info) {
@@ -401,7 +444,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       closed = true;
       clearInterval(idleSweep);
       for (const [name, fn] of listeners) hub.events.off(name, fn as never);
-      for (const c of eventStreams) {
+      for (const c of eventStreams.keys()) {
         try {
           c.close();
         } catch {

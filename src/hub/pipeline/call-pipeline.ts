@@ -36,7 +36,7 @@ export class CallPipeline {
 
   async run(session: Session, tool: string, request: CallRequest, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
     const { limits } = this.env;
-    const controller = session.beginCall(request.id, tool);
+    const controller = session.beginCall(tool);
     const timer = setTimeout(() => {
       controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call exceeded the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too). Narrow the query or raise hub.call_timeout_ms.`));
     }, limits.callTimeoutMs);
@@ -51,7 +51,7 @@ export class CallPipeline {
     } finally {
       clearTimeout(timer);
       request.signal.removeEventListener('abort', onClientAbort);
-      session.endCall(request.id, call.outcome === 'error');
+      session.endCall(controller, call.outcome === 'error');
     }
   }
 

@@ -14,7 +14,7 @@
  * a shim reads (MAX_HUB_LINE_BYTES) is ever written: such an answer becomes an error for its request.
  */
 import type { BucketLimit } from '../guard/rate-limit.js';
-import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
 import { cutLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
@@ -88,7 +88,23 @@ function idKey(id: string | number): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
 }
 
-/** Structural JSON-RPC 2.0 check; returns an error message or null. */
+const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+const RESPONSE_MEMBERS = new Set(['jsonrpc', 'id', 'result', 'error']);
+
+/** What the SDK takes as a request id or progress token: a string or a safe integer. */
+function isSdkId(v: unknown): boolean {
+  return typeof v === 'string' || Number.isSafeInteger(v);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * JSON-RPC 2.0 as the MCP SDK reads it; returns what is wrong, or null. The SDK silently drops any message
+ * it cannot classify (its schemas are strict), so whatever it would drop is described and answered here:
+ * a request it dropped would never be answered and its client would wait forever.
+ */
 export function jsonRpcProblem(value: unknown): string | null {
   if (value === null || typeof value !== 'object') return 'a JSON-RPC message must be a JSON object';
   if (Array.isArray(value)) return 'JSON-RPC batches are not supported by MCP (removed in 2025-06-18); send one message per line';
@@ -96,12 +112,26 @@ export function jsonRpcProblem(value: unknown): string | null {
   if (m.jsonrpc !== '2.0') return 'missing "jsonrpc": "2.0"';
   if ('method' in m) {
     if (typeof m.method !== 'string' || m.method.length === 0) return '"method" must be a non-empty string';
-    if ('id' in m && !isId(m.id)) return '"id" must be a string or a number';
-    if ('params' in m && (m.params === null || typeof m.params !== 'object')) return '"params" must be an object';
-    return null;
+    if ('id' in m && !isSdkId(m.id)) return '"id" must be a string or an integer (at most 2^53 - 1 in size)';
+    const extra = Object.keys(m).find((k) => !REQUEST_MEMBERS.has(k));
+    if (extra !== undefined) return `unknown member "${extra.slice(0, 64)}" (a request or notification has only jsonrpc, id, method and params)`;
+    if ('params' in m) {
+      if (!isPlainObject(m.params)) return '"params" must be an object';
+      const meta = m.params._meta;
+      if (meta !== undefined) {
+        if (!isPlainObject(meta)) return '"params._meta" must be an object';
+        if (meta.progressToken !== undefined && !isSdkId(meta.progressToken)) return '"params._meta.progressToken" must be a string or an integer';
+      }
+    }
+  } else if ('id' in m && ('result' in m || 'error' in m)) {
+    const extra = Object.keys(m).find((k) => !RESPONSE_MEMBERS.has(k));
+    if (extra !== undefined) return `unknown member "${extra.slice(0, 64)}" in a response`;
+  } else {
+    return 'neither a request, a notification nor a response';
   }
-  if ('id' in m && ('result' in m || 'error' in m)) return null;
-  return 'neither a request, a notification nor a response';
+  // Whatever else the SDK's own schemas refuse (they may grow stricter than the checks above).
+  const sdkReads = isJSONRPCRequest(m) || isJSONRPCNotification(m) || isJSONRPCResultResponse(m) || isJSONRPCErrorResponse(m);
+  return sdkReads ? null : 'the message does not have the shape of a JSON-RPC request, notification or response (see the MCP schema)';
 }
 
 export class LineTransport implements Transport {
@@ -211,10 +241,9 @@ export class LineTransport implements Transport {
   private track(m: { id?: unknown; method?: unknown; params?: { requestId?: unknown } }, bytes: number): void {
     if (typeof m.method !== 'string') return;
     if (isId(m.id)) {
-      const key = idKey(m.id);
-      // A client reusing an id it is still owed an answer for: count the line once.
-      this.unansweredBytes += bytes - (this.unanswered.get(key) ?? 0);
-      this.unanswered.set(key, bytes);
+      // An id already owed an answer was refused before this (refusedByBounds).
+      this.unansweredBytes += bytes;
+      this.unanswered.set(idKey(m.id), bytes);
     } else if (m.method === 'notifications/cancelled' && isId(m.params?.requestId)) this.answered(m.params.requestId);
   }
 
@@ -240,6 +269,12 @@ export class LineTransport implements Transport {
 
   /** Bounds every request must pass before the SDK sees it: unanswered requests (count, bytes), and the rate of non-tool requests. */
   private refusedByBounds(id: string | number, method: string, bytes: number): boolean {
+    // Ids tell a client's answers apart and name what a cancellation stops: a second request under an id
+    // still owed an answer could be neither answered distinctly nor cancelled.
+    if (this.unanswered.has(idKey(id))) {
+      this.reject(id, INVALID_REQUEST, `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request of this session that has not been answered yet. Give each request in flight its own id.`, 'duplicate-id');
+      return true;
+    }
     const max = this.opts.maxOutstanding ?? SESSION_BOUNDS.maxOutstanding;
     if (this.unanswered.size >= max) {
       this.refuse(id, `Too many requests in flight: ${this.unanswered.size} are unanswered (the hub allows ${max} per session). Wait for answers before sending more.`, 'outstanding');

@@ -55,8 +55,13 @@ export class Session {
   errors = 0;
   lastTool: string | null = null;
   lastCallAt: Date | null = null;
-  /** Aborting these cancels the session's running calls (and their warehouse statements). */
-  readonly running = new Map<string, AbortController>();
+  /**
+   * Aborting these cancels the session's running calls (and their warehouse statements). One entry per
+   * call, never keyed by the client's request id: ids are the client's to choose and may repeat (two HTTP
+   * clients sharing a 2026-07-28 session, or one client reusing an id), and a call whose entry another
+   * overwrote would outlive the session.
+   */
+  readonly running = new Set<AbortController>();
   private closedFlag = false;
 
   constructor(readonly facts: SessionFacts) {}
@@ -74,17 +79,17 @@ export class Session {
     return this.client ? `${this.client.name}/${this.client.version}` : 'unknown-client';
   }
 
-  beginCall(requestKey: string, tool: string): AbortController {
+  beginCall(tool: string): AbortController {
     const controller = new AbortController();
-    this.running.set(requestKey, controller);
+    this.running.add(controller);
     this.calls += 1;
     this.lastTool = tool;
     this.lastCallAt = new Date();
     return controller;
   }
 
-  endCall(requestKey: string, failed: boolean): void {
-    this.running.delete(requestKey);
+  endCall(controller: AbortController, failed: boolean): void {
+    this.running.delete(controller);
     if (failed) this.errors += 1;
   }
 
@@ -92,7 +97,7 @@ export class Session {
   close(reason: string): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    for (const controller of this.running.values()) controller.abort(new Error(reason));
+    for (const controller of this.running) controller.abort(new Error(reason));
   }
 
   snapshot(): SessionSnapshot {
@@ -119,8 +124,10 @@ export class Session {
 
 /** Learns the client's name/version and protocol from what it sends, in either protocol era. */
 export function observeClientMessage(session: Session, message: unknown): void {
+  // Raw client input, read before anything validated it (an HTTP DELETE has no body at all, a POST may be `null`).
+  if (message === null || typeof message !== 'object') return;
   const m = message as { method?: string; params?: Record<string, unknown> };
-  if (typeof m.method !== 'string' || !m.params) return;
+  if (typeof m.method !== 'string' || m.params === null || typeof m.params !== 'object') return;
   if (m.method === 'initialize') {
     const info = m.params.clientInfo as { name?: unknown; version?: unknown } | undefined;
     if (info && typeof info.name === 'string') session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };

@@ -6,6 +6,7 @@
  */
 import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
+import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import type { CallContext, Warehouse } from '../warehouse/types.js';
 import { cachedSchema } from './schema-cache.js';
@@ -52,13 +53,12 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
     }),
     { title: 'A table or view', description: 'Columns (name, type, nullability, default, comment) of a table or view, as JSON.', mimeType: 'application/json' },
     async (uri, variables, mcp) => {
-      const part = (v: string | string[] | undefined) => decodeURIComponent(String(Array.isArray(v) ? v[0] : v ?? ''));
       let body: string | undefined;
       const result = await runTool(env, 'describe_table', mcp, { resource: uri.href }, async ({ warehouse, ctx: callCtx }) => {
         const ref = {
-          database: normalizeIdentifier(part(variables.database), 'database name'),
-          schema: normalizeIdentifier(part(variables.schema), 'schema name'),
-          name: normalizeIdentifier(part(variables.object), 'object name'),
+          database: normalizeIdentifier(uriPart(variables.database, 'database name'), 'database name'),
+          schema: normalizeIdentifier(uriPart(variables.schema, 'schema name'), 'schema name'),
+          name: normalizeIdentifier(uriPart(variables.object, 'object name'), 'object name'),
         };
         let kind: 'table' | 'view' = 'table';
         let columns;
@@ -102,4 +102,14 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
       ],
     }),
   );
+}
+
+/** One part of a resource URI, percent-decoded; a malformed escape (`%ZZ`) is the caller's mistake, said as such. */
+function uriPart(v: string | string[] | undefined, what: string): string {
+  const raw = String(Array.isArray(v) ? v[0] : v ?? '');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} in the resource URI is not valid percent-encoding ("${raw.slice(0, 80)}"). Encode each part with encodeURIComponent.`);
+  }
 }

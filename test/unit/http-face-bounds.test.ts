@@ -1,0 +1,90 @@
+/**
+ * What one identity can hold open on the HTTP face, checked without a network: an /events client that
+ * stops reading has its stream ended once 1 MiB of events waits for it (the hub held every event for it
+ * before), one identity holds at most 8 /events streams and 64 remote shim links at once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { createHttpFace, type ServedHub } from '../../src/hub/http/http-face.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+
+function face() {
+  const events = new EventEmitter();
+  const linked: PassThrough[] = [];
+  const hub = {
+    events,
+    status: () => ({ state: 'running' }),
+    health: () => ({ ok: true, body: {} }),
+    isDraining: false,
+    attachSession: () => {
+      throw new Error('no sessions here');
+    },
+    acceptRemoteLink: (link: PassThrough) => linked.push(link),
+  } as unknown as ServedHub;
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [] });
+  const open = () => f.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
+  const upgrade = () => f.checkShimUpgrade(new Request('http://127.0.0.1/shim', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
+  return { f, events, open, upgrade, linked };
+}
+
+const call = (i: number) => ({ at: new Date().toISOString(), sessionId: 'x'.repeat(900), tool: 'execute_query', outcome: 'ok', errorCode: null, ms: i, rows: 1, queryId: null });
+
+test('an /events client that does not read has its stream ended once 1 MiB waits for it; a reading one is served', async (t) => {
+  const { f, events, open } = face();
+  t.after(() => f.close());
+  const idle = await open();
+  const reading = await open();
+  assert.equal(idle.status, 200);
+  const reader = reading.body!.getReader();
+  let readBytes = 0;
+  for (let i = 0; i < 3000; i++) {
+    events.emit('call', call(i));
+    const { value } = await reader.read();
+    readBytes += value?.length ?? 0;
+  }
+  assert.ok(readBytes > 2 * 1024 * 1024, 'the reading client got every event');
+  // The idle client's stream was ended instead of holding the ~3 MiB it did not read.
+  const idleReader = idle.body!.getReader();
+  let held = 0;
+  await assert.rejects(async () => {
+    for (;;) {
+      const { value, done } = await idleReader.read();
+      if (done) return;
+      held += value.length;
+    }
+  }, /does not read its events/);
+  assert.equal(held, 0, 'what waited was dropped with the stream');
+});
+
+test('one identity holds at most 8 /events streams at once', async (t) => {
+  const { f, open } = face();
+  t.after(() => f.close());
+  const streams: Response[] = [];
+  for (let i = 0; i < 8; i++) streams.push(await open());
+  assert.deepEqual(streams.map((s) => s.status), Array(8).fill(200));
+  const ninth = await open();
+  assert.equal(ninth.status, 429);
+  assert.match(((await ninth.json()) as { error: string }).error, /Too many \/events streams/);
+  await streams[0]!.body!.cancel();
+  assert.equal((await open()).status, 200, 'a closed stream frees its place');
+});
+
+test('one identity holds at most 64 remote shim links at once; a closed link frees its place', async (t) => {
+  const { f, upgrade, linked } = face();
+  t.after(() => f.close());
+  for (let i = 0; i < 64; i++) {
+    const verdict = upgrade();
+    assert.ok(!(verdict instanceof Response), `link ${i} accepted`);
+    f.serveShim(new PassThrough(), verdict.identity);
+  }
+  const refused = upgrade();
+  assert.ok(refused instanceof Response);
+  assert.equal(refused.status, 429, 'the shim retries, as with a busy hub');
+  assert.match(((await refused.json()) as { error: string }).error, /Too many shim links/);
+  linked[0]!.destroy();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(!(upgrade() instanceof Response), 'a closed link frees its place');
+});
