@@ -1,7 +1,8 @@
 /**
  * What one identity can hold open on the HTTP face, checked without a network: an /events client that
  * stops reading has its stream ended once 1 MiB of events waits for it (the hub held every event for it
- * before), one identity holds at most 8 /events streams and 64 remote shim links at once.
+ * before), one identity holds at most 8 /events streams and 64 remote shim links at once, and sends
+ * requests other than tools/call over /mcp at a bounded rate.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { createHttpFace, type ServedHub } from '../../src/hub/http/http-face.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 
-function face() {
+function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) {
   const events = new EventEmitter();
   const linked: PassThrough[] = [];
   const hub = {
@@ -24,7 +25,7 @@ function face() {
     acceptRemoteLink: (link: PassThrough) => linked.push(link),
   } as unknown as ServedHub;
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [] });
+  const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [], ...(otherRequestRate ? { otherRequestRate } : {}) });
   const open = () => f.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
   const upgrade = () => f.checkShimUpgrade(new Request('http://127.0.0.1/shim', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
   return { f, events, open, upgrade, linked };
@@ -87,4 +88,27 @@ test('one identity holds at most 64 remote shim links at once; a closed link fre
   linked[0]!.destroy();
   await new Promise((r) => setImmediate(r));
   assert.ok(!(upgrade() instanceof Response), 'a closed link frees its place');
+});
+
+test('/mcp: requests other than tools/call are rate-limited per identity before any session is touched; tools/call is not', async (t) => {
+  const { f } = face({ capacity: 3, refillPerSecond: 0.01 });
+  t.after(() => f.close());
+  const post = (body: unknown) =>
+    f.fetch(
+      new Request('http://127.0.0.1/mcp', {
+        method: 'POST',
+        headers: { host: '127.0.0.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+        body: JSON.stringify(body),
+      }),
+      { remoteAddress: '127.0.0.1' },
+    );
+  for (let i = 1; i <= 3; i++) assert.notEqual((await post({ jsonrpc: '2.0', id: i, method: 'tools/list' })).status, 429, `request ${i} is within the burst`);
+  const limited = await post({ jsonrpc: '2.0', id: 'over', method: 'ping' });
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  const answer = (await limited.json()) as { id: unknown; error: { code: number; message: string } };
+  assert.equal(answer.id, 'over', 'answered under the request id');
+  assert.match(answer.error.message, /Too many ping requests.*Retry after/);
+  assert.notEqual((await post({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'execute_query', arguments: {} } })).status, 429, 'tools/call is governed by the rate limit and queue instead');
+  assert.notEqual((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 429, 'notifications are not requests');
 });

@@ -20,6 +20,8 @@ import { errorMessage } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
 import type { Logger } from '../observe/logger.js';
+import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
+import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
 import { observeClientMessage } from '../session/session.js';
 import type { KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
@@ -42,6 +44,8 @@ export interface HttpFaceOptions {
   legacyIdleMs?: number;
   /** Failed authentications per source per minute before the source is refused outright. */
   maxAuthFailuresPerMinute?: number;
+  /** Requests other than tools/call per identity over /mcp (a line transport's per-session bound, per key here). */
+  otherRequestRate?: BucketLimit;
 }
 
 export interface RequestInfo {
@@ -112,6 +116,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const legacy = new Map<string, LegacyEntry>();
   const modern = new Map<string, ModernEntry>();
   const authFailures = new Map<string, { count: number; windowStart: number }>();
+  const otherRequests = new RateLimiter({ limit: opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE });
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
   /** Open /events streams, and whose each is. */
   const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, string>();
@@ -270,11 +275,34 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     for (const m of Array.isArray(body) ? body : [body]) observeClientMessage(attached.session, m);
   }
 
+  /**
+   * `tools/list`, `ping`, `resources/…` answer at once and pass no queue: like a line transport's session,
+   * an identity sends them at a bounded rate (tools/call is governed by its rate limit and fair queue).
+   */
+  function overRequestRate(caller: Caller, body: unknown): Response | undefined {
+    for (const m of Array.isArray(body) ? body : [body]) {
+      const message = m as { id?: unknown; method?: unknown } | null;
+      if (message === null || typeof message !== 'object' || typeof message.method !== 'string' || message.id === undefined) continue;
+      if (message.method === 'tools/call') continue;
+      const taken = otherRequests.tryTake(caller.identity);
+      if (taken.ok) continue;
+      const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
+      return json(
+        429,
+        { jsonrpc: '2.0', id, error: { code: -32000, message: `Too many ${message.method} requests from "${caller.identity}": it sends them faster than the hub serves non-tool requests. Retry after ~${taken.retryAfterMs} ms.` } },
+        { 'retry-after': String(Math.max(1, Math.ceil(taken.retryAfterMs / 1000))) },
+      );
+    }
+    return undefined;
+  }
+
   async function mcp(request: Request, caller: Caller): Promise<Response> {
     if (hub.isDraining) return jsonRpcError(503, -32000, 'The hub is shutting down; retry in a moment.');
     const read = await readBody(request);
     if (read instanceof Response) return read;
     const { body } = read;
+    const limited = overRequestRate(caller, body);
+    if (limited) return limited;
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
     if (await isLegacyRequest(request, body)) {
       const sessionId = request.headers.get('mcp-session-id');

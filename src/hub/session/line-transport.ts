@@ -68,7 +68,8 @@ export interface LineTransportOptions {
   onMisbehaving?: (why: string) => void;
 }
 
-const DEFAULT_OTHER_REQUEST_RATE: BucketLimit = { capacity: 2000, refillPerSecond: 1000 };
+/** Requests other than tools/call a session (or, over /mcp, an identity) may send. */
+export const DEFAULT_OTHER_REQUEST_RATE: BucketLimit = { capacity: 2000, refillPerSecond: 1000 };
 const DEFAULT_PROTOCOL_ERROR_RATE: BucketLimit = { capacity: 100, refillPerSecond: 20 };
 /** JSON-RPC internal error: the request ran, but its answer cannot be sent. */
 const INTERNAL_ERROR = -32603;
