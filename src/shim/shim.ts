@@ -63,9 +63,9 @@ export interface ShimOptions {
  */
 const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
 const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
-/** JSON-RPC server-error range; `data.retryable` tells clients that understand it. */
 /** JSON-RPC: the message is not a valid request. */
 const INVALID_REQUEST = -32600;
+/** JSON-RPC server-error range; `data.retryable` tells clients that understand it. */
 export const HUB_RESTARTED = -32001;
 export const HUB_UNAVAILABLE = -32002;
 /** The hub's answer was longer than the shim reads (`maxHubLineBytes`); not retryable as is. */

@@ -438,10 +438,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     },
     serveShim(link, identity) {
       shimLinks.set(identity, (shimLinks.get(identity) ?? 0) + 1);
-      let counted = true;
       link.once('close', () => {
-        if (!counted) return;
-        counted = false;
         const left = (shimLinks.get(identity) ?? 1) - 1;
         if (left > 0) shimLinks.set(identity, left);
         else shimLinks.delete(identity);

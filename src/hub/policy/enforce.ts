@@ -3,6 +3,7 @@
  * that said no, and what to do instead.
  */
 import type { SqlDialectChoice, SqlReading } from '../guard/sql/classifier.js';
+import type { SnowmuxError } from '../../errors.js';
 import { displayName } from '../names/object-pattern.js';
 import { policyDenied, type EffectiveRole, type ObjectRef } from './policy.js';
 import { CompiledRole, type Verdict } from './role.js';
@@ -102,7 +103,7 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToR
 }
 
 /** The refusal when an allowed name is not there and the engine would use the fallback instead. */
-export function unresolvedNameDenied(role: EffectiveRole, name: NameToResolve, dialect: 'snowflake' | 'duckdb'): Error {
+export function unresolvedNameDenied(role: EffectiveRole, name: NameToResolve, dialect: 'snowflake' | 'duckdb'): SnowmuxError {
   const engine = dialect === 'snowflake' ? 'Snowflake' : 'the embedded engine';
   const how =
     name.fallback.database !== name.ref.database

@@ -9,6 +9,7 @@
  */
 import { isSnowmuxError } from '../../../errors.js';
 import { unresolvedNameDenied } from '../../policy/enforce.js';
+import type { Governance } from '../../governance/governance.js';
 import type { CallContext, ObjectInfo, ObjectKind, Warehouse } from '../../warehouse/types.js';
 import type { StatementStage } from '../statement.js';
 import { metadataKey } from './metadata-cache.js';
@@ -31,7 +32,7 @@ export const nameResolution: StatementStage = {
 };
 
 async function exists(
-  metadata: { cache: { get<T>(key: string, signal: AbortSignal, load: () => Promise<T>): Promise<T> }; scope: string },
+  metadata: ReturnType<Governance['metadataFor']>,
   warehouse: Warehouse,
   dialect: 'snowflake' | 'duckdb',
   ref: { database: string; schema: string; name: string },
