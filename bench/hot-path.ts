@@ -1,10 +1,12 @@
 /**
  * The hub's hot path against a baseline build and a peer, interleaved in one run: 8 raw JSON-RPC clients
- * (no client SDK, whose own validation would dominate), each through its own `snowmux shim`, call one hub in a closed loop; per workload we report calls/s, p50/p99
- * and the hub's CPU per call (user + system from /proc, so the client and shim processes are not counted).
+ * (no client SDK, whose own validation would dominate), each through its own `snowmux shim`, call one hub in
+ * a closed loop; per workload we report calls/s, p50/p99, the hub's CPU per call (user + system from /proc)
+ * and, apart, the shims' CPU per call. The same hub build behind the 20-line forwarder
+ * (bench/minimal-forwarder.cjs) is the floor for the shim hop.
  *
  *   node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot|-] [clients=8]
- *   node dist/bench/hot-path.js --profile <workload> [seconds=5] [traces]
+ *   node dist/bench/hot-path.js --profile <workload> [seconds=5] [traces|plain] [clients=8]
  *   node dist/bench/hot-path.js --traces [seconds=3] [rounds=3] [baselineRoot]
  *
  * --profile runs only this checkout's hub under `--cpu-prof` for one workload and prints its top cost
@@ -44,6 +46,8 @@ interface Target {
   clients: RawStdioClient[];
   /** Processes whose CPU is the cost of serving (the hub; for the peer, every peer server). */
   servingPids: () => number[];
+  /** The processes between each client and the hub (shims or forwarders), whose CPU is the hop's cost. */
+  hopPids?: () => number[];
   call(c: RawStdioClient, w: Workload): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -55,17 +59,25 @@ interface Cell {
   p50us: number;
   p99us: number;
   cpuUsPerCall: number;
+  /** CPU of the shims (or forwarders) per call, when the target has a hop. */
+  hopCpuUsPerCall?: number;
 }
 
-async function hubTarget(name: string, checkout: string, clients: number, nodeArgs: string[] = [], config = BENCH_CONFIG): Promise<Target> {
+/**
+ * A hub of `checkout`, each client through its own hop: `snowmux shim`, or the 20-line `node:net` forwarder
+ * (bench/minimal-forwarder.cjs), the floor any shim is measured against.
+ */
+async function hubTarget(name: string, checkout: string, clients: number, nodeArgs: string[] = [], config = BENCH_CONFIG, hop: 'shim' | 'forwarder' = 'shim'): Promise<Target> {
   const cliPath = join(checkout, 'bin', 'snowmux.js');
   const home = benchHome(config);
   const hub = await startHubProcess(home, {}, cliPath, nodeArgs);
-  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([cliPath, 'shim', '--home', home], benchEnv(), `${name}-${i}`)));
+  const hopArgs = hop === 'shim' ? [cliPath, 'shim', '--home', home] : [join(root, 'bench', 'minimal-forwarder.cjs'), join(home, 'hub.sock')];
+  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start(hopArgs, benchEnv(), `${name}-${i}`)));
   return {
     name,
     clients: cs,
     servingPids: () => [hub.pid!],
+    hopPids: () => cs.map((c) => c.pid!),
     call: (c, w) => {
       if (w === 'tools/list') return c.request('tools/list');
       if (w === 'list_databases') return c.request('tools/call', { name: 'list_databases', arguments: {} });
@@ -126,10 +138,12 @@ async function proxyTarget(kind: 'mcp-remote' | 'supergateway', clients: number)
   };
 }
 
-async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; errors: number }> {
+async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; hopCpu: number; errors: number }> {
   const latencies: number[] = [];
   let errors = 0;
+  const hopCpu = () => (t.hopPids?.() ?? []).reduce((a, p) => a + cpuMs(p), 0);
   const cpu0 = t.servingPids().reduce((a, p) => a + cpuMs(p), 0);
+  const hop0 = hopCpu();
   const started = performance.now();
   const until = started + seconds * 1000;
   await Promise.all(t.clients.map(async (c) => {
@@ -146,7 +160,7 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
   }));
   const elapsed = (performance.now() - started) / 1000;
   const cpu = t.servingPids().reduce((a, p) => a + cpuMs(p), 0) - cpu0;
-  return { latencies, elapsed, cpu, errors };
+  return { latencies, elapsed, cpu, hopCpu: hopCpu() - hop0, errors };
 }
 
 /**
@@ -155,19 +169,20 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
  * Peers serve an echo tool only, so they sit out list_databases.
  */
 async function interleaved(targets: Target[], workloads: Workload[], seconds: number, rounds: number): Promise<Cell[]> {
-  const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[] }>();
+  const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[]; hop: number[] }>();
   const cells = (w: Workload) => targets.filter((t) => !(t.peer && w === 'list_databases'));
   for (const w of workloads) for (const t of cells(w)) await closedLoop(t, w, 0.5); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const w of workloads) {
       for (const t of cells(w)) {
-        const { latencies, elapsed, cpu, errors } = await closedLoop(t, w, seconds);
+        const { latencies, elapsed, cpu, hopCpu, errors } = await closedLoop(t, w, seconds);
         if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
         const key = `${t.name}\u0000${w}`;
-        const run = runs.get(key) ?? { cps: [], lat: [], cpu: [] };
+        const run = runs.get(key) ?? { cps: [], lat: [], cpu: [], hop: [] };
         run.cps.push(latencies.length / elapsed);
         run.lat.push(...latencies);
         run.cpu.push((cpu * 1000) / latencies.length);
+        if (t.hopPids) run.hop.push((hopCpu * 1000) / latencies.length);
         runs.set(key, run);
       }
     }
@@ -175,7 +190,7 @@ async function interleaved(targets: Target[], workloads: Workload[], seconds: nu
   return [...runs].map(([key, run]) => {
     const [target, workload] = key.split('\u0000') as [string, Workload];
     const s = summary(run.lat);
-    return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu) };
+    return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu), hopCpuUsPerCall: run.hop.length > 0 ? median(run.hop) : undefined };
   });
 }
 
@@ -184,6 +199,7 @@ export async function hotPath(seconds: number, rounds: number, baselineRoot: str
   try {
     targets.push(await hubTarget('snowmux hub (this checkout)', root, clients));
     if (baselineRoot) targets.push(await hubTarget(`snowmux hub (baseline ${baselineRoot})`, baselineRoot, clients));
+    targets.push(await hubTarget('snowmux hub (this checkout) via the minimal forwarder', root, clients, [], BENCH_CONFIG, 'forwarder'));
     targets.push(await peerTarget(clients));
     targets.push(await proxyTarget('mcp-remote', clients));
     targets.push(await proxyTarget('supergateway', clients));
@@ -228,7 +244,7 @@ async function traces(seconds: number, rounds: number, baselineRoot: string | un
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 
 /** Self time per function (µs per call), from a V8 .cpuprofile. */
-function topCostCentres(file: string, calls: number, top = 20): string[] {
+function topCostCentres(file: string, calls: number, top = 40): string[] {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -241,12 +257,30 @@ function topCostCentres(file: string, calls: number, top = 20): string[] {
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `${(us / calls).toFixed(1).padStart(8)} µs/call  ${k}`);
 }
 
-async function profile(w: Workload, seconds: number, traced: boolean): Promise<void> {
+/** The same self time summed by where the code lives: a package, a folder of the hub, Node's internals. */
+function costByArea(file: string, calls: number): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const area = new Map<string, number>();
+  let total = 0;
+  prof.samples.forEach((id, i) => {
+    const f = byId.get(id)!.callFrame;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f.url)?.[1];
+    const own = /\/dist\/((?:src\/hub|src)\/[^/]+)/.exec(f.url)?.[1];
+    const key = pkg ?? own ?? (f.url.startsWith('node:') ? 'node internals' : f.url ? f.url : f.functionName.startsWith('(') ? f.functionName : 'native (called from JS)');
+    const dt = prof.timeDeltas[i] ?? 0;
+    area.set(key, (area.get(key) ?? 0) + dt);
+    if (key !== '(idle)') total += dt;
+  });
+  return [`${(total / calls).toFixed(1).padStart(8)} µs/call  busy in total`, ...[...area].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, us]) => `${(us / calls).toFixed(1).padStart(8)} µs/call  ${k}`)];
+}
+
+async function profile(w: Workload, seconds: number, traced: boolean, clients = 8): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smx-prof-'));
   const collector = traced ? await startCollector() : undefined;
   try {
     const config = collector ? `${BENCH_CONFIG}[hub]\notel_endpoint = "${collector.url}"\n` : BENCH_CONFIG;
-    const t = await hubTarget('profiled hub', root, 8, ['--cpu-prof', `--cpu-prof-dir=${dir}`], config);
+    const t = await hubTarget('profiled hub', root, clients, ['--cpu-prof', `--cpu-prof-dir=${dir}`], config);
     let calls = 0;
     try {
       await closedLoop(t, w, 0.5);
@@ -258,6 +292,8 @@ async function profile(w: Workload, seconds: number, traced: boolean): Promise<v
     if (!file) throw new Error('the hub wrote no profile');
     console.log(`top cost centres of the hub, ${w}, ${calls} calls measured (self time, including warm-up and start-up, per measured call)`);
     for (const line of topCostCentres(join(dir, file), calls)) console.log(line);
+    console.log('by area:');
+    for (const line of costByArea(join(dir, file), calls)) console.log(line);
   } finally {
     await collector?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -277,7 +313,7 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tr
     }
   }
 } else if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--profile') {
-  await profile((process.argv[3] ?? 'SELECT 1') as Workload, Number(process.argv[4] ?? 5), process.argv[5] === 'traces');
+  await profile((process.argv[3] ?? 'SELECT 1') as Workload, Number(process.argv[4] ?? 5), process.argv[5] === 'traces', Number(process.argv[6] ?? 8));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.argv[2] ?? 3);
   const rounds = Number(process.argv[3] ?? 3);
@@ -286,11 +322,12 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tr
   const cells = await hotPath(seconds, rounds, baseline, clients);
   console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, ${clients} client(s), medians`);
   console.log(`cli: ${cli}`);
-  console.log('| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | hop (shim or forwarder) CPU µs/call |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const w of WORKLOADS) {
     for (const c of cells.filter((x) => x.workload === w)) {
-      console.log(`| ${w} | ${c.target} | ${fmt(c.callsPerSecond, 0)} | ${fmt(c.p50us, 0)} | ${fmt(c.p99us, 0)} | ${fmt(c.cpuUsPerCall, 0)} |`);
+      const hop = c.hopCpuUsPerCall === undefined ? '—' : fmt(c.hopCpuUsPerCall, 0);
+      console.log(`| ${w} | ${c.target} | ${fmt(c.callsPerSecond, 0)} | ${fmt(c.p50us, 0)} | ${fmt(c.p99us, 0)} | ${fmt(c.cpuUsPerCall, 0)} | ${hop} |`);
     }
   }
 }

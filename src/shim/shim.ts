@@ -24,6 +24,7 @@ import { Liveness } from '../wire/liveness.js';
 import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
+import { fastResponseId } from './response-id.js';
 import { PendingQueue } from './pending-queue.js';
 
 export interface ShimOptions {
@@ -92,6 +93,13 @@ function peek(line: Buffer): Peeked | null {
   } catch {
     return null;
   }
+}
+
+/** The id of a line that parses as a JSON-RPC response; undefined for anything else. */
+function parsedResponseId(line: Buffer): Id | undefined {
+  const msg = peek(line);
+  if (!msg || msg.method !== undefined) return undefined;
+  return typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : undefined;
 }
 
 function requestId(msg: Peeked | null): Id | undefined {
@@ -356,17 +364,16 @@ export class Shim {
       else if (frame?.snowmux === 'draining') this.onDraining(link, frame.reason);
       return;
     }
-    // Responses end an in-flight request. Only parse what can be a response to keep large results cheap.
-    if (line.includes(ID_KEY)) {
-      const msg = peek(line);
-      if (msg && msg.method === undefined && (typeof msg.id === 'string' || typeof msg.id === 'number')) {
-        if (typeof msg.id === 'string' && msg.id.startsWith(REPLAY_ID_PREFIX)) {
-          // Our own replayed initialize: the editor never sent it and must not see its answer.
-          if (link === this.link && msg.id === this.awaitingReplay) this.finishReplay(link);
-          return;
-        }
-        this.inflight.delete(idKey(msg.id));
+    // Responses end an in-flight request. A result's id is read from the line's end (results can be large);
+    // anything else that can be a response is parsed.
+    const id = fastResponseId(line) ?? (line.includes(ID_KEY) ? parsedResponseId(line) : undefined);
+    if (id !== undefined) {
+      if (typeof id === 'string' && id.startsWith(REPLAY_ID_PREFIX)) {
+        // Our own replayed initialize: the editor never sent it and must not see its answer.
+        if (link === this.link && id === this.awaitingReplay) this.finishReplay(link);
+        return;
       }
+      this.inflight.delete(idKey(id));
     }
     if (!this.toEditor(Buffer.concat([line, NL])) && !link.waitingForEditor) {
       // The editor reads slower than the hub answers: stop reading this link until it catches up.
