@@ -70,8 +70,13 @@ class CountingWarehouse implements Warehouse {
   async close() {}
 }
 
-function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind'] } = {}) {
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug' } = {}) {
+  const logged = new PassThrough();
+  const logLines: Record<string, unknown>[] = [];
+  logged.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const logger = createLogger({ destination: logged, level: opts.logLevel ?? 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
   const warehouse = new CountingWarehouse();
   const counts = { targets: 0, opens: 0 };
@@ -99,7 +104,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind'] } = {
     const session = new Session({ id: `s-${identity}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
     return pipeline.run(session, tool, { id: String(++n), signal: new AbortController().signal }, { q: 1 }, body);
   };
-  return { governance, warehouse, counts, records, call };
+  return { governance, warehouse, counts, records, call, logLines };
 }
 
 const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
@@ -123,6 +128,21 @@ test('a role refusal never resolves a target, logs in or runs the body; it is re
   assert.equal(records[0]!.outcome, 'refused');
   assert.equal(records[0]!.errorCode, 'POLICY_DENIED');
   governance.close();
+});
+
+test("a call's log lines carry its session, request and tool, at the levels asked for", async () => {
+  for (const level of ['info', 'debug'] as const) {
+    const { call, governance, logLines } = setup({ logLevel: level });
+    await call('lister', 'execute_query', async () => ({ content: [] }));
+    await call('reader', 'execute_query', async () => ({ content: [] }));
+    await new Promise((r) => setImmediate(r));
+    const failed = logLines.filter((l) => l.msg === 'tool call failed');
+    assert.equal(failed.length, 1, level);
+    assert.deepEqual([failed[0]!.session, failed[0]!.request, failed[0]!.tool, failed[0]!.code], ['s-lister', '1', 'execute_query', 'POLICY_DENIED']);
+    const done = logLines.filter((l) => l.msg === 'tool call done');
+    assert.deepEqual(done.map((l) => [l.session, l.request, l.tool, l.outcome]), level === 'debug' ? [['s-lister', '1', 'execute_query', 'refused'], ['s-reader', '2', 'execute_query', 'ok']] : [], level);
+    governance.close();
+  }
 });
 
 test('a rate refusal never runs the body, so its SQL is never read, and never logs in', async () => {

@@ -105,7 +105,9 @@ function toolCallOf(call: CallState): ToolCall {
     warehouse,
     role,
     ctx,
-    logger: call.logger,
+    get logger() {
+      return call.logger;
+    },
     // hub.max_rows is the default and, for roles without their own max_rows, the ceiling (security-model.md).
     rowCap: (asked) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? limits.defaultMaxRows),
     noteSql: (s) => (call.sql = s),

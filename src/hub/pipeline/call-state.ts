@@ -56,7 +56,8 @@ export interface ToolCall {
 export class CallState {
   readonly started = performance.now();
   readonly meter = newCallMeter();
-  readonly logger: Logger;
+  /** Made on first use: a pino child (with its bindings redacted) per call costs ~10 µs most calls never need. */
+  private childLogger: Logger | undefined;
   /** Set by tool-policy. */
   role: EffectiveRole | undefined;
   /** Set by the target stage. */
@@ -77,8 +78,11 @@ export class CallState {
     readonly args: Record<string, unknown>,
     /** This call's own abort: the client's cancel, the session's end, or the hub's call timeout. */
     readonly controller: AbortController,
-  ) {
-    this.logger = env.logger.child({ session: session.id, request: request.id, tool });
+  ) {}
+
+  get logger(): Logger {
+    this.childLogger ??= this.env.logger.child({ session: this.session.id, request: this.request.id, tool: this.tool });
+    return this.childLogger;
   }
 
   get identity(): string {

@@ -17,7 +17,7 @@ export const audit: CallStage = {
       result = call.fail(err);
     }
     const ms = performance.now() - call.started;
-    call.logger.debug({ outcome: call.outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
+    if (call.env.logger.isLevelEnabled('debug')) call.logger.debug({ outcome: call.outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
     const { meter } = call;
     // Every sink (status, audit, metrics, events) gets the record now; the audit file write it queues is
     // hash-chained in order, off the call path.
