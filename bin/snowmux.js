@@ -27,7 +27,8 @@ if (shim) {
     .shimCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr })
     .catch((err) => {
       process.stderr.write(`snowmux shim: ${err && err.message ? err.message : String(err)}${err && err.code ? ` [${err.code}]` : ''}\n`);
-      process.exit(1);
+      // As every other command: 2 for a usage error, 1 for anything else.
+      process.exit(err && err.code === 'USAGE' ? 2 : 1);
     });
 } else {
   if ((command === 'hub' || command === 'stdio') && !process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '8';

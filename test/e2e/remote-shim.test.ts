@@ -62,7 +62,7 @@ for (const engine of ['uws', 'node'] as const) {
     assert.match(message, /refused the link[\s\S]*SNOWMUX_KEY/);
 
     const usage = await runCli(['shim', '--url', url.replace('127.0.0.1', 'hub.example.com')], { SNOWMUX_KEY: key });
-    assert.equal(usage.code, 1);
+    assert.equal(usage.code, 2, 'a usage error, from the bundled shim as from every command');
     assert.match(usage.stderr, /use wss:\/\//);
   });
 }
