@@ -18,6 +18,7 @@ import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSON
 import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
 import { cutLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
+import { messageLine } from './serialized-once.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
 export const PARSE_ERROR = -32700;
@@ -313,18 +314,18 @@ export class LineTransport implements Transport {
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.closed) return;
     const m = message as { id?: unknown; method?: unknown };
-    let text = JSON.stringify(message);
+    let line = messageLine(message);
     // No line longer than a shim reads (MAX_HUB_LINE_BYTES): an answer that big becomes an error for its
     // request; anything else that big (a notification) is dropped and logged. UTF-8 is at most 3 bytes a
     // UTF-16 unit, so only long texts are measured.
-    if (text.length * 3 > MAX_HUB_LINE_BYTES && Buffer.byteLength(text) > MAX_HUB_LINE_BYTES) {
-      const bytes = Buffer.byteLength(text);
+    if ((typeof line !== 'string' || line.length * 3 > MAX_HUB_LINE_BYTES) && Buffer.byteLength(line) - 1 > MAX_HUB_LINE_BYTES) {
+      const bytes = Buffer.byteLength(line) - 1; // without the newline
       const detail = `The answer is ${bytes} bytes, more than the ${MAX_HUB_LINE_BYTES}-byte limit of one message from the hub, and was not sent. Ask for less (a LIMIT, fewer columns, a narrower query), or lower hub.max_result_bytes.`;
       this.opts.onRejected?.('answer-too-large', detail);
       if (m.method !== undefined || !isId(m.id)) return;
-      text = JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: INTERNAL_ERROR, message: detail } });
+      line = `${JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: INTERNAL_ERROR, message: detail } })}\n`;
     }
-    await this.writeAsync(text + '\n');
+    await this.writeAsync(line);
     if (m.method === undefined && isId(m.id)) this.answered(m.id);
   }
 
@@ -370,7 +371,7 @@ export class LineTransport implements Transport {
     this.opts.onOverflow?.(buffered, why);
   }
 
-  private writeAsync(text: string): Promise<void> {
+  private writeAsync(text: string | Buffer): Promise<void> {
     return new Promise((resolve) => {
       let ok: boolean;
       try {

@@ -5,6 +5,7 @@
  * every session with the same key is served a copy of it.
  */
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+import { serializeOnce } from '../session/serialized-once.js';
 
 type ListToolsResult = { tools: unknown[]; [k: string]: unknown };
 type Handler = (request: unknown, ctx: ServerContext) => Promise<ListToolsResult>;
@@ -26,7 +27,8 @@ export function serveToolListingOnce(server: McpServer, key: string): void {
   server.server.setRequestHandler('tools/list', async (request, ctx) => {
     let listing = listings.get(key);
     if (!listing) {
-      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx);
+      // Serialised once too: every session with this key is answered with the same text.
+      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => ({ ...first, tools: serializeOnce(first.tools) }));
       listings.set(key, listing);
       listing.catch(() => listings.delete(key));
     }
