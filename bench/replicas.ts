@@ -76,7 +76,7 @@ try {
     const dir = tempDir('smx-bench-haproxy-');
     dirs.push(dir);
     const lines = servers.map((s, i) => `  server replica${i + 1} ${s} check inter 500ms fall 2 rise 1`).join('\n');
-    const cfg = template.replace('__FRONTEND_PORT__', String(front)).replace(/  server replica1 __REPLICA1__.*\n  server replica2 __REPLICA2__.*\n?/, `${lines}\n`);
+    const cfg = template.replace('__FRONTEND_PORT__', String(front)).replace(/ {2}server replica1 __REPLICA1__.*\n {2}server replica2 __REPLICA2__.*\n?/, `${lines}\n`);
     writeFileSync(join(dir, 'haproxy.cfg'), cfg);
     procs.push(spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' }));
     for (;;) if (await fetch(`http://127.0.0.1:${front}/healthz`).then((r) => r.ok, () => false)) break;

@@ -135,7 +135,7 @@ for (const e of ENGINES) {
     assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.com');
   });
 
-  test(`[${e}] MCP over HTTP: SDK v2 (2026-07-28 and 2025-11-25) and SDK v1 clients call the governed tools as the key\'s identity`, async (t) => {
+  test(`[${e}] MCP over HTTP: SDK v2 (2026-07-28 and 2025-11-25) and SDK v1 clients call the governed tools as the key's identity`, async (t) => {
     engine = e;
     const me = 'analyst-http';
     const r = await rig(t, `\n[roles.http_analyst]\nidentities = ["${me}"]\ndeny = ["*.*.CUSTOMER"]\nmax_rows = 2\n\n[roles.viewer]\nidentities = ["viewer"]\ntools = ["list_databases"]\n`);

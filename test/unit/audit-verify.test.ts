@@ -255,7 +255,7 @@ test('audit verify: torn last line → exit 0, listed as crash residue', async (
   const c = capture();
   assert.equal(await runAuditVerify(['--dir', dir], c.io, '/nonexistent-home'), 0);
   assert.match(c.out(), /chain intact .*1 torn line \(crash residue/);
-  assert.match(c.out(), /\n  torn +audit-\d+\.jsonl line \d+: torn last line/);
+  assert.match(c.out(), /\n {2}torn +audit-\d+\.jsonl line \d+: torn last line/);
 });
 
 test('audit verify: usage errors and a missing directory → exit 2; default dir is <snowmux home>/audit', async (t) => {

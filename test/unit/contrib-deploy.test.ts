@@ -13,6 +13,7 @@ import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { repoRoot } from '../helpers/paths.js';
 
 type Doc = { kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML manifests, walked by path
 type Any = any;
 
 const dir = join(repoRoot, 'contrib', 'kubernetes');

@@ -70,7 +70,7 @@ test('80×24 with 200 sessions, 30 profiles (3 breakers open) and 50 recent call
   assert.match(text, /^\+\d+ more sessions$/m);
   assert.match(text, /^recent calls$/m);
   assert.match(text, /^\+\d+ more calls$/m);
-  const sessionLines = lines.filter((l) => /^0000\d{4}  Some Edit/.test(l));
+  const sessionLines = lines.filter((l) => /^0000\d{4} {2}Some Edit/.test(l));
   assert.ok(sessionLines.length >= 4, `some sessions are listed:\n${text}`);
   const more = Number(/^\+(\d+) more sessions$/m.exec(text)![1]);
   assert.equal(sessionLines.length + more, 200, 'listed plus "+N more" is every session');
