@@ -4,7 +4,8 @@ import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { Session } from '../../src/hub/session/session.js';
-import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
+import { WarehouseRegistry, statementContext } from '../../src/hub/warehouse/warehouse-registry.js';
+import { targetSchema } from '../../src/hub/tools/catalog-tools.js';
 import type { SnowflakeProfile } from '../../src/hub/config/profile-types.js';
 import { parseConfigText, type LoadedConfig } from '../../src/hub/config/config-file.js';
 import type { Warehouse } from '../../src/hub/warehouse/types.js';
@@ -95,3 +96,14 @@ test("a profile that does not resolve is reported with where its name came from:
 function parseLoaded(text: string): LoadedConfig {
   return { path: '/etc/snowmux/config.toml', shownPath: '/etc/snowmux/config.toml', exists: true, config: parseConfigText(text, '/etc/snowmux/config.toml'), warnings: [] };
 }
+
+test('a catalog tool without a schema reads the schema a statement lands in: PUBLIC on Snowflake, main on DuckDB', () => {
+  const of = (kind: 'duckdb' | 'snowflake') => ({ kind, info: () => ({ kind, name: 'w', detail: {}, defaultDatabase: 'HOME', defaultSchema: 'HOMESCHEMA' }) }) as unknown as Warehouse;
+  for (const kind of ['duckdb', 'snowflake'] as const) {
+    const w = of(kind);
+    assert.equal(targetSchema(w, 'HOME', undefined), 'HOMESCHEMA', kind);
+    assert.equal(targetSchema(w, 'OTHER', undefined), kind === 'duckdb' ? 'main' : 'PUBLIC', kind);
+    assert.equal(targetSchema(w, 'OTHER', undefined), statementContext(w.info(), 'OTHER', undefined).schema, kind);
+    assert.equal(targetSchema(w, 'OTHER', '"Mixed"'), 'Mixed', kind);
+  }
+});

@@ -7,6 +7,7 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
+import { statementContext } from '../warehouse/warehouse-registry.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -24,11 +25,14 @@ export function targetDatabase(warehouse: Warehouse, database: string | undefine
   return database === undefined ? warehouse.info().defaultDatabase : normalizeIdentifier(database, 'database name');
 }
 
-/** The schema a call means: the one it named, the default schema in the default database, else PUBLIC. */
+/**
+ * The schema a call means: the one it named, the default schema in the default database, else the schema
+ * the engine lands in for another database (Snowflake's PUBLIC, DuckDB's main) — the statement context's
+ * own rule, so a catalog tool and a query read the same schema.
+ */
 export function targetSchema(warehouse: Warehouse, database: string, schema: string | undefined): string {
   if (schema !== undefined) return normalizeIdentifier(schema, 'schema name');
-  const info = warehouse.info();
-  return database === info.defaultDatabase ? info.defaultSchema : 'PUBLIC';
+  return statementContext(warehouse.info(), database, undefined).schema;
 }
 
 export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
