@@ -57,6 +57,21 @@ test('bad input on one session gets proper JSON-RPC errors; the session and its 
   m = await link.request(45, 'no/such/method');
   assert.equal((m.error as { code: number }).code, -32601);
 
+  // Spec methods with badly typed params: -32602 naming the field, never an internal error or a zod dump.
+  for (const [i, method, params, field] of [
+    [0, 'resources/read', { uri: 5 }, 'params.uri'],
+    [1, 'completion/complete', { ref: { type: 'ref/nope' }, argument: { name: 'a', value: 'b' } }, 'params.ref.type'],
+    [2, 'prompts/get', {}, 'params.name'],
+    [3, 'tools/call', { name: 123 }, 'params.name'],
+    [4, 'tools/list', { cursor: 5 }, 'params.cursor'],
+  ] as const) {
+    m = await link.request(450 + i, method, params);
+    const error = m.error as { code: number; message: string };
+    assert.equal(error.code, -32602, `${method}: ${JSON.stringify(m)}`);
+    assert.ok(error.message.includes(`Invalid params for ${method}: ${field}:`), error.message);
+    assert.ok(!error.message.includes('\n'), 'one line, no zod dump');
+  }
+
   // A line over the cap (8 MiB by default) is dropped with an error; the stream stays in sync.
   const huge = `{"jsonrpc":"2.0","id":46,"method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT '${'x'.repeat(9 * 1024 * 1024)}'"}}}\n`;
   link.send(huge);

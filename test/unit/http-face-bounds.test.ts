@@ -112,3 +112,24 @@ test('/mcp: requests other than tools/call are rate-limited per identity before 
   assert.notEqual((await post({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'execute_query', arguments: {} } })).status, 429, 'tools/call is governed by the rate limit and queue instead');
   assert.notEqual((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 429, 'notifications are not requests');
 });
+
+test('/mcp: a spec request with badly typed params is answered -32602 naming the field, before any session is touched', async (t) => {
+  const { f } = face();
+  t.after(() => f.close());
+  const post = (body: unknown) =>
+    f.fetch(
+      new Request('http://127.0.0.1/mcp', {
+        method: 'POST',
+        headers: { host: '127.0.0.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+        body: JSON.stringify(body),
+      }),
+      { remoteAddress: '127.0.0.1' },
+    );
+  // The stub hub throws if a session were attached: the answer must come first.
+  const r = await post({ jsonrpc: '2.0', id: 'r1', method: 'resources/read', params: { uri: 5 } });
+  assert.equal(r.status, 200);
+  const answer = (await r.json()) as { id: unknown; error: { code: number; message: string } };
+  assert.equal(answer.id, 'r1');
+  assert.equal(answer.error.code, -32602);
+  assert.match(answer.error.message, /^Invalid params for resources\/read: params\.uri: /);
+});

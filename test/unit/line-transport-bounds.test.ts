@@ -38,7 +38,8 @@ function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; me
   return { transport, replies, delivered, sendLines };
 }
 
-const req = (id: number, method: string) => JSON.stringify({ jsonrpc: '2.0', id, method, params: {} });
+/** A well-formed request of `method` (tools/call names its tool: the MCP schema requires it). */
+const req = (id: number, method: string) => JSON.stringify({ jsonrpc: '2.0', id, method, params: method === 'tools/call' ? { name: 't' } : {} });
 
 test('requests beyond the unanswered bound are refused at once, whatever the method', async () => {
   const r = rig({ maxOutstanding: 2 }, () => false);
@@ -72,7 +73,7 @@ test('a client that keeps sending malformed input is cut off', async () => {
 
 test('requests beyond the unanswered bytes bound are refused at once; one request of any accepted size always runs', async () => {
   const r = rig({ maxOutstandingBytes: 1000 }, () => false);
-  const big = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { q: 'x'.repeat(1500) } });
+  const big = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 't', q: 'x'.repeat(1500) } });
   await r.sendLines([big(1), req(2, 'ping')]);
   assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [1], 'alone, a request over the bound still runs');
   assert.equal(r.replies[0]!.id, 2);
@@ -88,7 +89,7 @@ test('requests beyond the unanswered bytes bound are refused at once; one reques
 
 test('an oversized request is answered under its own id when its first bytes show it', async () => {
   const r = rig({ maxLineBytes: 100 }, () => true);
-  await r.sendLines([JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { q: 'x'.repeat(500) } }), req(78, 'ping')]);
+  await r.sendLines([JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 't', q: 'x'.repeat(500) } }), req(78, 'ping')]);
   assert.equal(r.replies[0]!.id, 77);
   assert.equal(r.replies[0]!.error!.code, -32600);
   assert.match(r.replies[0]!.error!.message, /exceeds the hub's 100-byte line limit/);

@@ -23,6 +23,7 @@ import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
 import { observeClientMessage } from '../session/session.js';
+import { INVALID_PARAMS, requestParamsProblem } from '../session/request-params.js';
 import type { KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
@@ -275,6 +276,18 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     for (const m of Array.isArray(body) ? body : [body]) observeClientMessage(attached.session, m);
   }
 
+  /** A request whose params its method's schema refuses: −32602 naming the field (the SDK would answer −32603 with a zod dump). */
+  function badParams(body: unknown): Response | undefined {
+    for (const m of Array.isArray(body) ? body : [body]) {
+      const message = m as { id?: unknown; method?: unknown; params?: unknown } | null;
+      if (message === null || typeof message !== 'object' || typeof message.method !== 'string') continue;
+      if (typeof message.id !== 'string' && typeof message.id !== 'number') continue;
+      const problem = requestParamsProblem(message.method, message.params);
+      if (problem) return json(200, { jsonrpc: '2.0', id: message.id, error: { code: INVALID_PARAMS, message: `${problem}. See the MCP schema for ${message.method}.` } });
+    }
+    return undefined;
+  }
+
   /**
    * `tools/list`, `ping`, `resources/…` answer at once and pass no queue: like a line transport's session,
    * an identity sends them at a bounded rate (tools/call is governed by its rate limit and fair queue).
@@ -301,7 +314,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const read = await readBody(request);
     if (read instanceof Response) return read;
     const { body } = read;
-    const limited = overRequestRate(caller, body);
+    const limited = overRequestRate(caller, body) ?? badParams(body);
     if (limited) return limited;
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
     if (await isLegacyRequest(request, body)) {

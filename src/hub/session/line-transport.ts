@@ -19,6 +19,7 @@ import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
 import { cutLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
+import { INVALID_PARAMS, requestParamsProblem } from './request-params.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
 export const PARSE_ERROR = -32700;
@@ -219,8 +220,15 @@ export class LineTransport implements Transport {
       return;
     }
     const message = value as JSONRPCMessage;
-    const request = value as { id?: unknown; method?: unknown };
-    if (typeof request.method === 'string' && isId(request.id) && this.refusedByBounds(request.id, request.method, line.length)) return;
+    const request = value as { id?: unknown; method?: unknown; params?: unknown };
+    if (typeof request.method === 'string' && isId(request.id)) {
+      if (this.refusedByBounds(request.id, request.method, line.length)) return;
+      const badParams = requestParamsProblem(request.method, request.params);
+      if (badParams) {
+        this.reject(request.id, INVALID_PARAMS, `${badParams}. See the MCP schema for ${request.method}.`, 'invalid-params');
+        return;
+      }
+    }
     try {
       this.opts.observe?.(message);
     } catch {

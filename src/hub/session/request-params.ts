@@ -1,0 +1,66 @@
+/**
+ * The params of a client request, checked against the MCP schema of its method before the SDK sees it.
+ *
+ * The SDK answers a spec method with badly typed params (`resources/read` with a numeric `uri`,
+ * `completion/complete` with an unknown ref type) with −32603 Internal error and a raw zod dump, as if the
+ * hub had failed; JSON-RPC's answer is −32602 Invalid params, and the client needs to know which field.
+ * Methods the schema does not know are left to the SDK (it answers −32601). A tool's own arguments are
+ * the tool's to check (they are a record here), so that answer stays a tool result.
+ */
+import { specTypeSchemas } from '@modelcontextprotocol/server';
+
+export const INVALID_PARAMS = -32602;
+
+interface Issue {
+  message: string;
+  path?: readonly (PropertyKey | { key: PropertyKey })[] | undefined;
+}
+interface Validator {
+  '~standard': { validate(value: unknown): { issues?: readonly Issue[] | undefined } | Promise<unknown> };
+}
+
+/** Request schemas by method, read from the SDK's own spec schemas (each has one literal method). */
+const byMethod: Map<string, Validator> = (() => {
+  const map = new Map<string, Validator>();
+  for (const [name, schema] of Object.entries(specTypeSchemas as Record<string, unknown>)) {
+    if (!name.endsWith('Request')) continue;
+    const method = (schema as { shape?: { method?: { def?: { values?: unknown[] } } } }).shape?.method?.def?.values;
+    if (method?.length === 1 && typeof method[0] === 'string') map.set(method[0], schema as Validator);
+  }
+  return map;
+})();
+
+/** What is wrong with a request's params, in one line naming the field; null when its method's schema accepts them. */
+export function requestParamsProblem(method: string, params: unknown): string | null {
+  const schema = byMethod.get(method);
+  if (!schema) return null;
+  const outcome = schema['~standard'].validate(params === undefined ? { method } : { method, params });
+  if (outcome instanceof Promise || !outcome.issues || outcome.issues.length === 0) return null;
+  const issue = deepest(outcome.issues[0]!, []);
+  const path = issue.path.map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.');
+  return `Invalid params for ${method}: ${path ? `${path}: ` : ''}${issue.message}`.slice(0, 500);
+}
+
+type Key = PropertyKey | { key: PropertyKey };
+type UnionIssue = Issue & { errors?: (Issue & { values?: unknown[] })[][] };
+
+/**
+ * A union's issue holds one list of issues per branch, with paths below the union's. When every branch
+ * stopped at the same literal field, their values are merged ("expected one of …"); else the branch whose
+ * literals matched says what is wrong.
+ */
+function deepest(issue: UnionIssue, above: readonly Key[]): { path: readonly Key[]; message: string } {
+  const path = [...above, ...(issue.path ?? [])];
+  const branches = issue.errors?.filter((b) => b.length > 0);
+  if (!branches || branches.length === 0) return { path, message: issue.message };
+  const firsts = branches.map((b) => b[0]!);
+  const samePath = (i: Issue) => JSON.stringify(i.path ?? []) === JSON.stringify(firsts[0]!.path ?? []);
+  if (firsts.every((i) => Array.isArray(i.values) && samePath(i))) {
+    const values = firsts.flatMap((i) => i.values!).map((v) => JSON.stringify(v));
+    return { path: [...path, ...(firsts[0]!.path ?? [])], message: `Invalid input: expected one of ${values.join('|')}` };
+  }
+  // A branch whose literal (its `type`, its `method`) matched is the one the client meant.
+  const matched = branches.filter((b) => !b.some((i) => Array.isArray(i.values)));
+  const best = [...(matched.length > 0 ? matched : branches)].sort((a, b) => b.length - a.length)[0]![0]!;
+  return deepest(best, path);
+}
