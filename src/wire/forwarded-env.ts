@@ -32,22 +32,28 @@ export function forwardedEnvironment(env: NodeJS.ProcessEnv): Record<string, str
   return selected;
 }
 
-/** What a shim-started hub inherits, by name. SNOWMUX_* knobs are added, except the editor's profile choice. */
+/**
+ * What a shim-started hub inherits, by name: what any process of the user needs, and the SNOWMUX_* knobs the
+ * hub itself reads (config-env.test.ts checks that every one the hub reads is here). Not the editor's
+ * profile choice (SNOWMUX_PROFILE), nor the credentials other snowmux commands take from the environment
+ * (SNOWMUX_KEY, a remote hub's API key; SNOWMUX_REDIS_URL, which may carry a password).
+ */
 export const HUB_START_NAMES: readonly string[] = [
   'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'TZ',
   'TMPDIR', 'TEMP', 'TMP', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME',
   'SYSTEMROOT', 'USERPROFILE', 'APPDATA', 'LOCALAPPDATA',
   'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
+  'SNOWMUX_HOME', 'SNOWMUX_CONFIG', 'SNOWMUX_LOG_LEVEL', 'SNOWMUX_LOG_MAX_BYTES', 'SNOWMUX_LINK_IDLE_MS',
+  'SNOWMUX_STALLED_OUTPUT_MS', 'SNOWMUX_TEAM_LEASE_MS',
 ];
 
 const HUB_START = new Set(HUB_START_NAMES);
-const EDITOR_ONLY = new Set(['SNOWMUX_PROFILE']);
 
 export function hubStartEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const selected: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
-    if (HUB_START.has(name) || (name.startsWith('SNOWMUX_') && !EDITOR_ONLY.has(name))) selected[name] = value;
+    if (HUB_START.has(name)) selected[name] = value;
   }
   return selected;
 }

@@ -271,7 +271,7 @@ test('one name, resolved once: quoted-quoted names never reach a denied object t
   writeFileSync(join(home, 'config.toml'), `
 [roles.analyst]
 identities = ["${me}"]
-deny = ["SNOWMUX_SAMPLE.SHOWCASE.*", "*.*.CUSTOMER"]
+deny = ["SNOWMUX_SAMPLE.SHOWCASE.*", "*.*.CUSTOMER", "*.*.LINEITEM"]
 `);
   await startHub(t, home);
   const analyst = await connectClient(t, { home, kind: 'v2-legacy', name: 'analyst-editor' });
@@ -290,6 +290,13 @@ deny = ["SNOWMUX_SAMPLE.SHOWCASE.*", "*.*.CUSTOMER"]
     assert.equal(q.isError, true, `execute_query in schema ${schema}: ${textOf(q)}`);
     const described = await analyst.callTool('describe_table', { database: 'SNOWMUX_SAMPLE', schema, table_name: 'TYPE_SAMPLES' });
     assert.equal(described.isError, true, `describe_table in schema ${schema}: ${textOf(described)}`);
+  }
+  // Unicode case folding: SQL lower() makes "LİNEİTEM" (dotted capital I) and "\u212A" (Kelvin sign) into
+  // lineitem and k, but DuckDB's binder folds ASCII letters only, and the deny compares like the engine names.
+  for (const name of ['"L\u0130NE\u0130TEM"', '"l\u0130neitem"', '"LINE\u0130TEM"']) {
+    const r = await analyst.callTool('describe_table', { database: 'SNOWMUX_SAMPLE', schema: 'TPCH', table_name: name });
+    assert.equal(r.isError, true, `describe_table ${name}: ${textOf(r)}`);
+    assert.ok(!/L_ORDERKEY/.test(textOf(r)), `describe_table ${name} reached LINEITEM: ${textOf(r)}`);
   }
   // The plain names still work where the role allows them.
   const ok = await analyst.callTool('describe_table', { database: 'snowmux_sample', schema: 'tpch', table_name: 'nation' });

@@ -45,7 +45,7 @@ class CountingWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
   readonly queries: string[] = [];
   /** Tables per `DATABASE.SCHEMA`, as the catalog lists them. */
-  readonly tables = new Map<string, string[]>([['DB.S', ['T', 'SECRET']], ['OTHER.S', ['SECRET']]]);
+  readonly tables = new Map<string, string[]>([['DB.S', ['T', 'SECRET', 'ÄRGER']], ['OTHER.S', ['SECRET']]]);
   readonly listings: string[] = [];
   info() {
     return { kind: 'duckdb' as const, name: 'counting', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
@@ -223,6 +223,10 @@ test('an allowed unqualified name that is not there, where the engine would read
     const fallback = kind === 'snowflake' ? 'PUBLIC' : 'main';
     assert.match(text(missing), new RegExp(`DB\\.S\\.NOSUCH does not exist.*DB\\.("?)${fallback}\\1\\.NOSUCH.*qualify it fully`), kind);
     if (kind === 'duckdb') {
+      // DuckDB's binder ignores the case of ASCII letters only: "ärger" is not DB.S's ÄRGER, so the engine
+      // would read DB.main."ärger"; a Unicode fold took ÄRGER for it and let the statement run.
+      assert.equal(codeOf(await run('SELECT * FROM "ärger"')), 'POLICY_DENIED');
+      assert.equal(codeOf(await run('SELECT * FROM "Ärger"')), undefined);
       // DuckDB reads a two-part name as database.table when the database has no such schema.
       assert.equal(codeOf(await run('SELECT * FROM s.t')), undefined);
       const asDatabase = await run('SELECT * FROM s.nosuch');

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSnowmuxError } from '../../src/errors.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv } from '../../src/hub/config/env-profile.js';
-import { forwardedEnvironment as shimEnvironmentForHub, hubStartEnvironment } from '../../src/wire/forwarded-env.js';
+import { forwardedEnvironment as shimEnvironmentForHub, HUB_START_NAMES, hubStartEnvironment } from '../../src/wire/forwarded-env.js';
 
 test('the usual connector variables become settings with per-variable sources', () => {
   const { layer, warnings } = envLayer({
@@ -180,6 +181,31 @@ test('a shim-started hub inherits only what any process needs: no Snowflake sett
     PRIVATE_KEY_PASSPHRASE: 'pp',
     GITHUB_TOKEN: 'ghp-not-for-the-hub',
     AWS_SECRET_ACCESS_KEY: 'aws',
+    // Credentials of other snowmux commands: a remote hub's API key (remote shim, status --url) and a Redis URL
+    // that may carry a password (audit verify --redis). The hub reads neither.
+    SNOWMUX_KEY: 'smx_remote_key',
+    SNOWMUX_REDIS_URL: 'redis://:secret@redis:6379',
   });
   assert.deepEqual(started, { PATH: '/usr/bin', HOME: '/home/u', TMPDIR: '/tmp/u', HTTPS_PROXY: 'http://proxy:3128', SNOWMUX_LOG_LEVEL: 'debug' });
+});
+
+test('every SNOWMUX_* variable the hub reads is one a shim-started hub inherits', () => {
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const roots = ['../../src/hub/', '../../src/wire/'].map((dir) => fileURLToPath(new URL(dir, import.meta.url)));
+  const read = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(`.${extension}`)) {
+        const source = readFileSync(path, 'utf8');
+        for (const m of source.matchAll(/(?:env\??\.|numberEnv\(\s*['"]|_ENV\s*=\s*['"])(SNOWMUX_[A-Z_]+)/g)) read.add(m[1]!);
+      }
+    }
+  };
+  for (const root of roots) walk(root);
+  read.delete('SNOWMUX_PROFILE'); // the editor's choice: it travels in that editor's hello only
+  read.delete('SNOWMUX_STARTED_BY'); // set by the shim itself when it starts the hub
+  assert.ok(read.has('SNOWMUX_LOG_LEVEL') && read.has('SNOWMUX_CONFIG') && read.has('SNOWMUX_HOME'), [...read].join(', '));
+  assert.deepEqual([...read].filter((name) => !HUB_START_NAMES.includes(name)), []);
 });

@@ -33,6 +33,21 @@ export function normalizeIdentifier(raw: string, what = 'identifier'): string {
   return name;
 }
 
+/**
+ * Whether the embedded engine (DuckDB) reads two names as the same identifier. Its binder compares names
+ * ignoring the case of ASCII letters only: `"SALARİES"` (dotted capital I) or `"\u212AEYS"` (Kelvin sign)
+ * name no table there, although Unicode lower-casing (SQL `lower()`, JS `toLowerCase`) makes them
+ * `salaries` and `keys`. Every catalog look-up for that engine compares this way, so a name the policy
+ * judged cannot find an object the engine itself would not.
+ */
+export function sameDuckDbName(a: string, b: string): boolean {
+  return a.length === b.length && foldAscii(a) === foldAscii(b);
+}
+
+function foldAscii(name: string): string {
+  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
 /** Quotes an already-normalized name. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

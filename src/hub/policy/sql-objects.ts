@@ -6,10 +6,13 @@
  * `COPY t`, `CLONE t`, `RENAME TO t`, `SWAP WITH t` — at any nesting depth (subqueries, CTE bodies, set
  * operations, EXPLAIN), plus the targets of SHOW … IN / ON, DESCRIBE, USE and DDL statements.
  * CTE names are not objects inside the query that defines them; a CTE's own body and everything outside
- * its scope still see the real table of that name. Self-references follow the engines' binding (with or
- * without RECURSIVE, which both engines treat as optional): a CTE names itself only in its recursive term
- * (after the first UNION at the top of its body); in the anchor, or in a body without a top-level UNION,
- * its name is the real table (DuckDB reads it there; test/unit/policy-cte-binding-duckdb.test.ts).
+ * its scope still see the real table of that name. Self-references follow the engines' binding (Snowflake
+ * makes RECURSIVE optional; DuckDB binds a CTE to itself only under WITH RECURSIVE, and otherwise reads
+ * the real table of that name in the body): a CTE names itself only in its recursive term
+ * (the right operand of a UNION at the top of its body: after the last top-level set operator, when that is
+ * a UNION); in the anchor, or in a body whose top operation is not a UNION, its name is the real table
+ * (DuckDB reads it there; test/unit/policy-cte-binding-duckdb.test.ts). A write's target (INSERT INTO,
+ * UPDATE, DELETE FROM, …) is never a CTE: `WITH t AS (…) INSERT INTO t …` writes the real table t.
  *
  * Unqualified names resolve against the call's context (Snowflake's rules: `t` → DB.SCHEMA.T,
  * `s.t` → DB.S.T, `db..t` → DB.PUBLIC.T). Unquoted names are upper-cased; quoted ones kept literally.
@@ -552,7 +555,8 @@ class StatementScanner {
     for (let i = 0; i < this.#toks.length; i++) {
       if (this.#word(i) !== 'WITH') continue;
       let j = i + 1;
-      if (this.#word(j) === 'RECURSIVE') j++;
+      const recursive = this.#word(j) === 'RECURSIVE';
+      if (recursive) j++;
       const found: Array<{ name: string; open: number; close: number }> = [];
       for (;;) {
         if (!this.#isNameToken(j)) break;
@@ -583,22 +587,43 @@ class StatementScanner {
       const to = end >= 0 ? end : this.#toks.length;
       for (const cte of found) {
         const scopes = this.#ctes.get(cte.name) ?? [];
-        // RECURSIVE is optional in both engines: a CTE whose body has a recursive term names itself there either way.
-        scopes.push({ from: this.#recursiveTermStart(cte.open, cte.close), to });
+        // Snowflake makes RECURSIVE optional: a CTE whose body has a recursive term names itself there either way.
+        // DuckDB does not: without the keyword the body's name is the real table (or an error when there is none).
+        const selfNamed = recursive || this.#dialect === 'snowflake';
+        scopes.push({ from: selfNamed ? this.#recursiveTermStart(cte.open, cte.close) : cte.close, to });
         this.#ctes.set(cte.name, scopes);
       }
     }
   }
 
   /**
-   * Where a recursive CTE starts to name itself: its recursive term, after the first UNION at the top level
-   * of its body. Without one there is no recursive term and the whole body sees the real table.
+   * Where a recursive CTE starts to name itself: its recursive term, the right operand of the set
+   * operation at the top of its body, when that operation is a UNION. Set operations associate to the
+   * left, so in `a UNION ALL b UNION ALL c` the anchor is `a UNION ALL b` and only `c` names the CTE
+   * (DuckDB reads the real table in `b`); a body whose top operation is EXCEPT / MINUS / INTERSECT, or
+   * DuckDB's UNION BY NAME, is not recursive at all and reads the real table everywhere. INTERSECT binds
+   * tighter than UNION and EXCEPT in DuckDB; Snowflake does not document its precedence, so there a
+   * top-level INTERSECT after the last UNION makes the body count as not recursive (the real table is
+   * reported: at worst a refusal, never a laundered read). Without a recursive term the whole body sees
+   * the real table.
    */
   #recursiveTermStart(open: number, close: number): number {
+    let lastUnionOrExcept = -1;
+    let intersectAfter = false;
     for (let k = open + 1; k < close; k++) {
-      if (this.#enclosing[k] === open && this.#word(k) === 'UNION') return k;
+      if (this.#enclosing[k] !== open) continue;
+      const w = this.#word(k);
+      if (w === 'UNION' || w === 'EXCEPT' || w === 'MINUS') {
+        lastUnionOrExcept = k;
+        intersectAfter = false;
+      } else if (w === 'INTERSECT') intersectAfter = true;
     }
-    return close;
+    if (lastUnionOrExcept < 0 || this.#word(lastUnionOrExcept) !== 'UNION') return close;
+    if (intersectAfter && this.#dialect === 'snowflake') return close;
+    let m = lastUnionOrExcept + 1;
+    if (this.#word(m) === 'ALL' || this.#word(m) === 'DISTINCT') m++;
+    if (this.#word(m) === 'BY' && this.#word(m + 1) === 'NAME') return close;
+    return lastUnionOrExcept;
   }
 
   #isCte(name: string, at: number): boolean {
@@ -734,7 +759,8 @@ class StatementScanner {
       return;
     }
     if (position !== 'target') this.#readsAsFile(name);
-    if (name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
+    // A write's target is the real table even where a CTE of that name is in scope (DuckDB writes it).
+    if (position !== 'target' && name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
     if (this.#dialect === 'duckdb') this.#duckDbCatalogCheck(name.parts);
     this.#addName(name.parts, access);
   }

@@ -8,6 +8,7 @@
  * otherwise, before anything runs. Roles without object rules never get here.
  */
 import { isSnowmuxError } from '../../../errors.js';
+import { sameDuckDbName } from '../../names/identifiers.js';
 import { unresolvedNameDenied } from '../../policy/enforce.js';
 import type { Governance } from '../../governance/governance.js';
 import type { CallContext, ObjectInfo, ObjectKind, Warehouse } from '../../warehouse/types.js';
@@ -38,8 +39,9 @@ async function exists(
   ref: { database: string; schema: string; name: string },
   ctx: CallContext,
 ): Promise<boolean> {
-  // DuckDB compares names without regard to case; Snowflake's names are already in their resolved case.
-  const same = dialect === 'snowflake' ? (n: string) => n === ref.name : (n: string) => n.toLowerCase() === ref.name.toLowerCase();
+  // DuckDB compares names ignoring the case of ASCII letters only (as its binder does: a Unicode fold would
+  // find an object the engine does not, and the engine would fall back); Snowflake's are in their resolved case.
+  const same = dialect === 'snowflake' ? (n: string) => n === ref.name : (n: string) => sameDuckDbName(n, ref.name);
   for (const kind of ['table', 'view'] as ObjectKind[]) {
     let objects: ObjectInfo[];
     try {

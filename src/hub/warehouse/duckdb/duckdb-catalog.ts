@@ -1,13 +1,15 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SnowmuxError } from '../../../errors.js';
+import { sameDuckDbName } from '../../names/identifiers.js';
 import type { ColumnDescription, DatabaseInfo, ObjectInfo, ObjectKind, SchemaInfo } from '../types.js';
 
 /**
  * Catalog look-ups for the embedded warehouse. Every user-supplied name reaches DuckDB only as a bind
  * parameter, never pasted into SQL, so a hostile name can only ever be "not found".
  *
- * DuckDB compares identifiers case-insensitively, so a name resolves to the exact-case match when there
- * is one, else to the case-insensitive one.
+ * DuckDB compares identifiers ignoring the case of ASCII letters (only), so a name resolves to the
+ * exact-case match when there is one, else to the one DuckDB's binder would pick (sameDuckDbName). SQL's
+ * lower() folds Unicode too, so it only narrows the candidates; the choice is made in sameDuckDbName.
  */
 
 /** DuckDB's own catalogs, never shown to users. */
@@ -122,8 +124,9 @@ export async function resolveDatabase(connection: DuckDBConnection, name: string
     connection,
     `SELECT database_name FROM duckdb_databases()
       WHERE NOT internal AND database_name NOT IN ${HIDDEN_DATABASES} AND lower(database_name) = lower($1)
-      ORDER BY database_name = $1 DESC, database_name LIMIT 1`,
+      ORDER BY database_name = $1 DESC, database_name`,
     [name],
+    name,
   );
   if (found === undefined) {
     throw new SnowmuxError('OBJECT_NOT_FOUND', `Database ${name} does not exist. Use list_databases to see the databases.`, {
@@ -139,8 +142,9 @@ export async function resolveSchema(connection: DuckDBConnection, database: stri
     connection,
     `SELECT schema_name FROM duckdb_schemas()
       WHERE database_name = $1 AND lower(schema_name) = lower($2)
-      ORDER BY schema_name = $2 DESC, schema_name LIMIT 1`,
+      ORDER BY schema_name = $2 DESC, schema_name`,
     [database, name],
+    name,
   );
   if (found === undefined) {
     throw new SnowmuxError('OBJECT_NOT_FOUND', `Schema ${database}.${name} does not exist. Use list_schemas to see the schemas in ${database}.`, {
@@ -164,11 +168,12 @@ export async function resolveObject(connection: DuckDBConnection, database: stri
       ORDER BY name = $3 DESC, name`,
     [database, schema, name],
   );
-  const match = rows.find(([, objectKind]) => objectKind === kind);
+  const candidates = rows.filter(([found]) => sameDuckDbName(String(found), name));
+  const match = candidates.find(([, objectKind]) => objectKind === kind);
   if (match !== undefined) return String(match[0]);
   const label = kind === 'table' ? 'Table' : 'View';
   const qualifiedName = `${database}.${schema}.${name}`;
-  const other = rows[0];
+  const other = candidates[0];
   if (other !== undefined) {
     const otherKind = String(other[1]);
     throw new SnowmuxError(
@@ -188,10 +193,11 @@ function checkKind(kind: unknown): asserts kind is ObjectKind {
   }
 }
 
-async function bestMatch(connection: DuckDBConnection, sql: string, binds: DuckDBValue[]): Promise<string | undefined> {
+/** The first row (exact match first) whose name DuckDB's binder reads as `name`. */
+async function bestMatch(connection: DuckDBConnection, sql: string, binds: DuckDBValue[], name: string): Promise<string | undefined> {
   const rows = await select(connection, sql, binds);
-  const value = rows[0]?.[0];
-  return value === undefined || value === null ? undefined : String(value);
+  const found = rows.map(([value]) => (value === undefined || value === null ? undefined : String(value))).find((value) => value !== undefined && sameDuckDbName(value, name));
+  return found;
 }
 
 async function select(connection: DuckDBConnection, sql: string, binds?: DuckDBValue[]): Promise<DuckDBValue[][]> {
