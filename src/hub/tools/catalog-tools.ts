@@ -7,7 +7,7 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
-import { statementContext } from '../warehouse/warehouse-registry.js';
+import { statementContext } from '../names/statement-context.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';

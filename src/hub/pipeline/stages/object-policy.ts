@@ -6,7 +6,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
-import { statementContext } from '../../warehouse/warehouse-registry.js';
+import { statementContext } from '../../names/statement-context.js';
 import type { OperationResults, Statement, StatementStage } from '../statement.js';
 
 export const objectPolicy: StatementStage = {
