@@ -61,7 +61,10 @@ export function ensureRuntimeDir(dir: string): void {
   verifyRuntimeDir(dir);
 }
 
-/** Throws RUNTIME_DIR_UNSAFE unless `dir` is a directory (not a symlink) owned by us with mode 0700 or tighter. */
+/**
+ * Throws RUNTIME_DIR_UNSAFE unless `dir` is a directory (not a symlink) owned by us with mode 0700 or
+ * tighter, in a directory no other user can rename it in (ours or root's; sticky if others may write).
+ */
 export function verifyRuntimeDir(dir: string): void {
   const st = lstatSync(dir);
   const uid = currentUid();
@@ -73,6 +76,17 @@ export function verifyRuntimeDir(dir: string): void {
   }
   if ((st.mode & 0o077) !== 0) {
     throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}). Run: chmod 700 ${dir}`);
+  }
+  // Whoever may rename entries of the directory holding it could swap ours for theirs between this check
+  // and the connect: its owner (if not us or root), or anyone when it is writable without the sticky bit.
+  const parent = dirname(dir);
+  const held = statSync(parent);
+  const elsewhere = `Point TMPDIR at a directory of your own, or use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`;
+  if (uid !== undefined && held.uid !== uid && held.uid !== 0) {
+    throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} sits in ${parent}, which belongs to another user (uid ${held.uid}), who could replace it. ${elsewhere}`);
+  }
+  if ((held.mode & 0o022) !== 0 && (held.mode & 0o1000) === 0) {
+    throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} sits in ${parent}, which others may write to without the sticky bit (mode ${(held.mode & 0o7777).toString(8)}), so they could replace it. ${elsewhere}`);
   }
 }
 

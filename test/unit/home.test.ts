@@ -76,6 +76,19 @@ test('the runtime directory is created 0700 and verified: never a symlink, never
   checkSocketPath(join(base, 'missing-dir', 'abc.sock')); // no hub yet: fine
 });
 
+test('the runtime directory must sit where no other user can swap it: not in a directory writable by others without the sticky bit', (t) => {
+  const base = tmp(t);
+  const open = join(base, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const dir = join(open, 'rt');
+  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /without the sticky bit \(mode 777\)/.test(e.message) && /TMPDIR/.test(e.message));
+  assert.throws(() => checkSocketPath(join(dir, 'abc.sock')), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE'), 'the shim checks it too before sending anything');
+  chmodSync(open, 0o1777); // as /tmp is
+  ensureRuntimeDir(dir);
+  checkSocketPath(join(dir, 'abc.sock'));
+});
+
 test('a directory or socket owned by another user is refused', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
   const base = tmp(t);
   const dir = join(base, 'rt');
@@ -87,4 +100,11 @@ test('a directory or socket owned by another user is refused', { skip: process.g
   writeFileSync(sock, '');
   chownSync(sock, 12345, 12345);
   assert.throws(() => checkSocketPath(sock), (e) => isSnowmuxError(e, 'SOCKET_NOT_OWNED') && /uid 12345/.test(e.message));
+  // A TMPDIR another user owns: they may rename entries there even with the sticky bit.
+  const theirs = join(base, 'theirs');
+  mkdirSync(theirs, { mode: 0o1777 });
+  chownSync(theirs, 12345, 12345);
+  const inTheirs = join(theirs, 'rt');
+  mkdirSync(inTheirs, { mode: 0o700 });
+  assert.throws(() => ensureRuntimeDir(inTheirs), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /belongs to another user \(uid 12345\), who could replace it/.test(e.message));
 });
