@@ -142,7 +142,7 @@ interface TableShape {
 }
 
 /** Aligned columns that fit the width: flexible columns are narrowed (their cells cut with "…"). */
-function table(shape: TableShape, rows: string[][]): string[] {
+export function table(shape: TableShape, rows: string[][]): string[] {
   const widths = shape.headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
   for (let excess = total() - shape.columns; excess > 0; excess -= 1) {
@@ -162,7 +162,7 @@ function clip(text: string, max: number): string {
 }
 
 /** A line no wider than the screen (one column per character: what status prints is ASCII but for "…"). */
-function cut(line: string, columns: number): string {
+export function cut(line: string, columns: number): string {
   return line.length <= columns ? line : `${line.slice(0, columns - 1)}…`;
 }
 

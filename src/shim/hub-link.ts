@@ -140,7 +140,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
       if (Date.now() > deadline) {
         throw new SnowmuxError(
           'HUB_UNREACHABLE',
-          `No snowmux hub answered at ${opts.socketPath} within ${opts.deadlineMs} ms${spawned ? ' after starting one' : ''}. See ${join(opts.home, 'hub.log')} and ${join(opts.home, 'hub-stderr.log')}, or run \`snowmux hub --home ${opts.home}\` in a terminal to see why it does not start.`,
+          `No snowmux hub answered at ${opts.socketPath} within ${opts.deadlineMs} ms${spawned ? ' after starting one' : ''}. See ${join(opts.home, 'hub.log')} and ${join(opts.home, 'hub-stderr.log')}, or run \`${hubCommandLine(opts)}\` in a terminal to see why it does not start.`,
           { cause: err },
         );
       }
@@ -193,7 +193,7 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
       if (Date.now() > deadline) {
         throw new SnowmuxError(
           'HUB_START_FAILED',
-          `Started a hub but it did not answer at ${opts.socketPath} within ${opts.deadlineMs} ms. See ${join(opts.home, 'hub-stderr.log')} for why, or run \`snowmux hub --home ${opts.home}\` in a terminal.`,
+          `Started a hub but it did not answer at ${opts.socketPath} within ${opts.deadlineMs} ms. See ${join(opts.home, 'hub-stderr.log')} for why, or run \`${hubCommandLine(opts)}\` in a terminal.`,
           { cause: err },
         );
       }
@@ -201,6 +201,12 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
     await pause(delay, opts.signal);
     delay = Math.min(delay * 2, 100);
   }
+}
+
+/** The command that starts this shim's hub by hand, pasteable into a shell (paths with spaces quoted). */
+function hubCommandLine(opts: EnsureHubOptions): string {
+  const quote = (w: string) => (/^[\w./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+  return ['snowmux', ...opts.hubCommand.slice(1)].map(quote).join(' ');
 }
 
 interface StartedHub {

@@ -160,7 +160,7 @@ export function checkHello(hello: Hello): Refusal | null {
     return {
       snowmux: 'refused',
       code: 'SHIM_TOO_OLD',
-      message: `This snowmux ${hello.version} shim speaks link version ${hello.wire}; the hub (snowmux ${VERSION}) needs ${MIN_WIRE_VERSION} or newer. Upgrade the snowmux your editor launches (\`npm install -g snowmux@latest\`, or the version in your editor's config), then restart the editor's MCP server.`,
+      message: `This snowmux ${hello.version} shim speaks link version ${hello.wire}; the hub (snowmux ${VERSION}) needs ${MIN_WIRE_VERSION} or newer. Upgrade the snowmux your editor launches (the path in its MCP config: update that clone or install the newer tarball, as the README's Install says; snowmux is not on the npm registry), then restart the editor's MCP server.`,
     };
   }
   if (hello.wire > WIRE_VERSION) {

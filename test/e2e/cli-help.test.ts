@@ -4,9 +4,13 @@ import assert from 'node:assert/strict';
 import { runCli } from '../helpers/harness.js';
 import { VERSION } from '../../src/version.js';
 
-const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'revoke'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd']];
+const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd'], ['service', 'uninstall', 'pm2']];
 
 test('every command answers --help and -h with exit 0', async () => {
+  // Every command `snowmux --help` lists is in the list above: a new command cannot miss this test.
+  const listed = [...(await runCli(['--help'])).stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]!);
+  assert.ok(listed.length >= 12, `commands listed: ${listed.join(', ')}`);
+  for (const name of listed) assert.ok(COMMANDS.some((c) => c[0] === name), `snowmux ${name} is checked`);
   for (const command of COMMANDS) {
     for (const flag of ['--help', '-h']) {
       const r = await runCli([...command, flag]);

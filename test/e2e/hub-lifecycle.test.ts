@@ -105,8 +105,15 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   assert.equal(status.code, 1);
   assert.match(status.stderr, /No snowmux hub is running/);
   assert.match(status.stderr, /snowmux hub/);
+  // Stopping what is not running is success (like `systemctl stop` of a stopped unit): a script's
+  // "make sure it is stopped", or the uninstall steps, must not fail on a machine where it already is.
   const stop = await runCli(['stop', '--home', home]);
-  assert.equal(stop.code, 1);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /no hub is running at .*hub\.sock; nothing to stop/);
+  assert.equal(stop.stderr, '');
+  const stopNoHome = await runCli(['stop', '--home', join(home, 'never-created')]);
+  assert.equal(stopNoHome.code, 0, stopNoHome.stderr);
+  assert.match(stopNoHome.stdout, /no snowmux home at .*never-created.*nothing to stop/);
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);

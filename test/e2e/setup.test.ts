@@ -83,3 +83,63 @@ test("a home set in the shell ($SNOWMUX_HOME) goes into the editor's entry and t
   const plain = await runCli(['setup', 'cursor'], { HOME: userHome });
   assert.deepEqual((JSON.parse(plain.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim']);
 });
+
+test('a config file set for setup ($SNOWMUX_CONFIG, relative) goes into the entry absolute, and the hub the written entry starts runs with it', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const home = tempHome(t);
+  // A team's config kept outside the home, named relative to where the user runs setup.
+  const teamDir = join(userHome, 'team');
+  mkdirSync(teamDir);
+  const config = join(teamDir, 'snowmux.toml');
+  writeFileSync(config, `[tools.nation_count]
+description = "How many nations"
+sql = "SELECT count(*) AS n FROM NATION WHERE N_NATIONKEY >= ?"
+
+[[tools.nation_count.params]]
+name = "from_key"
+type = "integer"
+description = "Smallest nation key"
+`);
+  const r = await runCli(['setup', 'vscode', '--write'], { HOME: userHome, SNOWMUX_HOME: home, SNOWMUX_CONFIG: 'snowmux.toml' }, undefined, teamDir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`passes --config ${config}, from \\$SNOWMUX_CONFIG`));
+  const file = join(userHome, '.config', 'Code', 'User', 'mcp.json');
+  const entry = (JSON.parse(readFileSync(file, 'utf8')) as { servers: Record<string, { type: string; command: string; args: string[] }> }).servers.snowflake!;
+  assert.deepEqual(entry.args.slice(1), ['shim', '--home', home, '--config', config], 'home and config, both absolute');
+
+  // Launched as the editor would: from another directory, no SNOWMUX_* in its environment, no node on PATH.
+  defer(t, async () => {
+    await runCli(['stop', '--home', home]);
+    killEveryHub(home);
+  });
+  const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { PATH: '/nonexistent', HOME: userHome }, cwd: '/', stderr: 'ignore' });
+  const client = new Client({ name: 'vscode-like', version: '1' });
+  await client.connect(transport);
+  defer(t, () => client.close());
+  const tools = (await client.listTools()).tools.map((x) => x.name);
+  assert.ok(tools.includes('nation_count'), `the config's team tool is offered: ${tools.join(', ')}`);
+  const result = await client.callTool({ name: 'nation_count', arguments: { from_key: 20 } });
+  assert.notEqual(result.isError, true, JSON.stringify(result));
+  assert.deepEqual((result.structuredContent as { rows: unknown[][] }).rows, [[5]]);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { config: { path: string; exists: boolean } };
+  assert.equal(status.config.path, config);
+  assert.equal(status.config.exists, true);
+
+  // The same for a service; a config that does not exist is refused before anything is written.
+  const unit = await runCli(['service', 'install', 'systemd', '--print'], { HOME: userHome, SNOWMUX_CONFIG: config });
+  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --config ${config}$`, 'm'));
+  const missing = await runCli(['setup', 'cursor', '--write'], { HOME: userHome, SNOWMUX_CONFIG: join(teamDir, 'typo.toml') });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /typo\.toml \(from \$SNOWMUX_CONFIG\) does not exist.*\[CONFIG_NOT_FOUND\]/);
+  assert.equal(existsSync(join(userHome, '.cursor')), false, 'nothing written');
+});
+
+test('a profile chosen for setup ($SNOWMUX_PROFILE or --profile) goes into the entry as the shim\'s --profile', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const fromEnv = await runCli(['setup', 'windsurf'], { HOME: userHome, SNOWMUX_PROFILE: 'analytics' });
+  assert.equal(fromEnv.code, 0, fromEnv.stderr);
+  assert.deepEqual((JSON.parse(fromEnv.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim', '--profile', 'analytics']);
+  assert.match(fromEnv.stderr, /passes --profile analytics, from \$SNOWMUX_PROFILE/);
+  const code = await runCli(['setup', 'claude-code', '--profile', 'dev team'], { HOME: userHome });
+  assert.match(code.stdout, /^claude mcp add --transport stdio --scope user snowflake -- \S+ \S+snowmux\.js shim --profile 'dev team'\n$/);
+});

@@ -231,9 +231,9 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
   return wrapped;
 }
 
-/** Runs the CLI once and collects its output. */
-export async function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [cliPath, ...args], { env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+/** Runs the CLI once (in `cwd`, else this process's directory) and collects its output. */
+export async function runCli(args: string[], env: Record<string, string> = {}, input?: string, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [cliPath, ...args], { env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'], cwd });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

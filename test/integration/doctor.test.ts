@@ -4,11 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { repoRoot } from '../helpers/paths.js';
+import { MIN_NODE, checkNode } from '../../src/cli/commands/doctor-command.js';
+import { encodeLine } from '../../src/wire/framing.js';
 
 const SECRET = 'doctor-secret-NEVER-SHOWN';
 interface Check { check: string; status: string; detail: string; fix?: string }
@@ -129,4 +132,117 @@ test('doctor refuses every config the hub refuses at start, naming the same key,
   assert.match(viaFlag.text, /elsewhere\.toml at roles\.me\.tools/);
   const both = await runCli(['doctor', '--offline', '--login', '--home', home]);
   assert.equal(both.code, 2, 'contradictory flags are a usage error');
+});
+
+test('the other problems doctor looks for, each planted and then found: old Node, a crashed hub\'s socket, version skew, a broken sample, listeners the hub does not serve, an open socket directory', async (t) => {
+  const sfHome = join(tempHome(t), 'none'); // no Snowflake connection files
+  const env = { SNOWFLAKE_HOME: sfHome };
+
+  // Node older than package.json's "engines" (the check takes the version, so any can be planted).
+  const engines = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  assert.equal(engines, `>=${MIN_NODE.join('.')}`, 'doctor and package.json agree on the oldest Node');
+  const old = checkNode('v20.10.0', '/usr/local/bin/node');
+  assert.equal(old.status, 'fail');
+  assert.match(old.detail, /v20\.10\.0 at \/usr\/local\/bin\/node; snowmux needs Node 20\.11 or later/);
+  assert.match(old.fix!, /snowmux setup <client>/);
+  assert.equal(checkNode('v20.11.0').status, 'ok');
+  assert.equal(checkNode('v22.1.0').status, 'ok');
+
+  // A hub killed outright leaves its socket: not a problem (the next hub replaces it), so no failure.
+  const crashed = tempHome(t);
+  const hub = await startHub(t, crashed);
+  await hub.stop('SIGKILL');
+  assert.ok(existsSync(join(crashed, 'hub.sock')));
+  const afterCrash = await doctor(crashed, env, ['--offline']);
+  assert.equal(afterCrash.code, 0, afterCrash.text);
+  assert.equal(find(afterCrash.checks, 'hub')?.status, 'info');
+  assert.match(find(afterCrash.checks, 'hub')!.detail, /not running; .*hub\.sock was left by a hub that did not stop cleanly, and the next hub replaces it/);
+
+  // A hub of another version answers on the socket: a warning with the command that fixes it.
+  const skewed = tempHome(t);
+  const fake = createServer((socket) => {
+    let buffered = '';
+    socket.on('data', (c: Buffer) => {
+      buffered += c.toString('utf8');
+      for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
+        const line = JSON.parse(buffered.slice(0, at)) as { snowmux?: string; op?: string; id?: number; wire?: number };
+        buffered = buffered.slice(at + 1);
+        if (line.snowmux === 'hello') socket.write(encodeLine({ snowmux: 'welcome', wire: line.wire, version: '0.0.9', hubPid: 4242, sessionId: 'control' }));
+        else if (line.op === 'status') socket.write(encodeLine({ id: line.id, ok: true, result: { version: '0.0.9', pid: 4242 } }));
+      }
+    });
+  });
+  await new Promise<void>((r) => fake.listen(join(skewed, 'hub.sock'), r));
+  defer(t, () => new Promise((r) => fake.close(r)));
+  const skew = await doctor(skewed, env, ['--offline']);
+  assert.equal(skew.code, 0, 'a version skew is a warning: the hub still serves');
+  const hubCheck = find(skew.checks, 'hub')!;
+  assert.equal(hubCheck.status, 'warn');
+  assert.match(hubCheck.detail, /running, pid 4242, version 0\.0\.9; this CLI is \d+\.\d+\.\d+/);
+  assert.equal(hubCheck.fix, `Restart it on this version: snowmux hub --replace --home ${skewed}`);
+  assert.match(skew.text, /! hub +running, pid 4242[\s\S]*→ Restart it on this version/);
+  assert.match(skew.text, /All checks passed \(1 warning\)/);
+
+  // The sample cannot be (re)built where it lives (a damaged file is rebuilt by itself; a directory in
+  // its place is not): found, with the fix.
+  const damaged = tempHome(t);
+  mkdirSync(join(damaged, 'warehouse', 'SNOWMUX_SAMPLE.duckdb'), { recursive: true, mode: 0o700 });
+  const sample = await doctor(damaged, env, ['--offline']);
+  assert.equal(sample.code, 1, sample.text);
+  assert.match(find(sample.checks, 'sample')!.detail, /Could not build the sample database/);
+  assert.equal(find(sample.checks, 'sample')?.status, 'fail');
+  assert.equal(find(sample.checks, 'sample')?.fix, `Remove ${join(damaged, 'warehouse')} to have it rebuilt on next use.`);
+
+  // The HTTP face of a running hub answers; listeners set in the config after the hub started do not.
+  const served = tempHome(t);
+  await startHub(t, served, ['--http', '127.0.0.1:0']);
+  const http = await doctor(served, env, ['--offline']);
+  assert.equal(http.code, 0, http.text);
+  assert.match(find(http.checks, 'http')!.detail, /^http:\/\/127\.0\.0\.1:\d+\/? \(healthz 200\)$/);
+  const later = tempHome(t);
+  await startHub(t, later);
+  writeFileSync(join(later, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\nhttp_listen = "127.0.0.1:0"\n');
+  const unserved = await doctor(later, env, ['--offline']);
+  assert.equal(unserved.code, 1, unserved.text);
+  for (const name of ['metrics', 'http']) {
+    const c = find(unserved.checks, name)!;
+    assert.equal(c.status, 'fail', `${name}: ${unserved.text}`);
+    assert.match(c.detail, /is 127\.0\.0\.1:0 but the running hub serves nothing there/);
+    assert.match(c.fix!, new RegExp(`restart it: snowmux hub --replace --home ${later}`));
+  }
+
+  // A home too long for a socket puts it in the per-user directory under TMPDIR: one open to others fails.
+  const tmp = tempHome(t);
+  const runtime = join(tmp, `snowmux-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(runtime, { mode: 0o755 });
+  chmodSync(runtime, 0o755);
+  const longHome = join(tempHome(t), 'a-home-path-long-enough-that-its-socket-would-not-fit-in-a-sockaddr-un-path-of-108-bytes');
+  mkdirSync(longHome, { mode: 0o700 });
+  const open = await doctor(longHome, { ...env, TMPDIR: tmp }, ['--offline']);
+  assert.equal(open.code, 1, open.text);
+  assert.equal(find(open.checks, 'socket')?.status, 'fail');
+  assert.match(find(open.checks, 'socket')!.detail, new RegExp(`open to other users \\(mode 755\\)\\. Run: chmod 700 ${runtime}`));
+  chmodSync(runtime, 0o700);
+  assert.equal((await doctor(longHome, { ...env, TMPDIR: tmp }, ['--offline'])).code, 0, 'fixed as told, it passes');
+
+  // Ownership, which only root can plant: a home and a socket of another user.
+  if (process.getuid?.() !== 0) {
+    t.diagnostic('not root: the ownership checks (home, socket) are not planted');
+    return;
+  }
+  const theirs = tempHome(t);
+  chownSync(theirs, 65534, 65534);
+  const notMine = await doctor(theirs, env, ['--offline']);
+  assert.equal(notMine.code, 1);
+  assert.match(find(notMine.checks, 'home')!.detail, /belongs to another user \(uid 65534\)/);
+  chownSync(theirs, 0, 0);
+  const squatted = tempHome(t);
+  const squatter = createServer(() => {});
+  await new Promise<void>((r) => squatter.listen(join(squatted, 'hub.sock'), r));
+  defer(t, () => new Promise((r) => squatter.close(r)));
+  lchownSync(join(squatted, 'hub.sock'), 65534, 65534);
+  const foreign = await doctor(squatted, env, ['--offline']);
+  assert.equal(foreign.code, 1);
+  assert.equal(find(foreign.checks, 'hub')?.status, 'fail');
+  assert.match(find(foreign.checks, 'hub')!.detail, /belongs to another user \(uid 65534\); snowmux will not send your settings or SQL to it/);
 });

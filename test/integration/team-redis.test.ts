@@ -233,11 +233,11 @@ test('every replica ships its audit records to the team stream; audit verify --r
   const intact = await verify();
   assert.equal(intact.code, 0, intact.stdout);
   // A person reading status sees the team and the stream, from either replica.
-  const replicaRows = (out: string) => (out.match(/^\S+:\d+(?: \(this\))? +\d+ +\S+ +running/gm) ?? []).length;
+  const replicaRows = (out: string) => (out.match(/^\S+:\d+(?: \(this\))? +\S+ +running/gm) ?? []).length;
   let statusText = (await runCli(['status', '--home', homes[1]!])).stdout;
   while (replicaRows(statusText) < 2) statusText = (await runCli(['status', '--home', homes[1]!])).stdout;
   assert.match(statusText, /^team +connected +namespace a\d+ +this replica \S+/m);
-  assert.match(statusText, /REPLICA +PID +VERSION +STATE +SESSIONS/);
+  assert.match(statusText, /REPLICA +VERSION +STATE +SESS +RUN +QUEUED/);
   assert.match(statusText, / \(this\) /);
   assert.match(statusText, new RegExp(`audit stream ${stream} +shipped \\d+ +waiting \\d+`));
   assert.equal(intact.result.replicas.length, 2);

@@ -361,6 +361,7 @@ test('an older shim is told to upgrade', async (t) => {
   const refused = await editor.next(byId(1));
   assert.equal(refused.error?.code, -32002);
   assert.match(refused.error!.message, /Upgrade the snowmux your editor launches/);
+  assert.doesNotMatch(refused.error!.message, /snowmux@|npx/, 'no advice to install from the npm registry, where snowmux is not (a squatter could be)');
 });
 
 test('a hub that dies while its link is backed up does not leave the editor unread', { timeout: 20_000 }, async (t) => {

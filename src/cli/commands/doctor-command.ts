@@ -2,7 +2,7 @@
  * `snowmux doctor` — checks everything a working set-up needs, in the order a new user meets it, and says
  * for each problem what to do: Node, the home and socket (owner, mode), the hub (running? same version?),
  * config.toml, every profile (resolvable, without printing a secret), the network path to each Snowflake
- * account, the embedded sample warehouse, and the metrics listener. Exit 1 when any check fails.
+ * account, the embedded sample warehouse, and the metrics and HTTP listeners. Exit 1 when any check fails.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,8 +32,8 @@ const USAGE = `Usage: snowmux doctor [--home DIR] [--config PATH] [--json] [--of
 
 Checks Node, the snowmux home and socket, the running hub, config.toml (every check the hub makes at
 start: keys, roles, team tools, profiles named), every Snowflake profile (without printing secrets), the
-network path to each account, the embedded sample warehouse and the metrics listener. Prints what to fix;
-exits 1 when a check fails.
+network path to each account, the embedded sample warehouse and the running hub's metrics and HTTP
+listeners. Prints what to fix; exits 1 when a check fails.
 
   --config PATH  the config file the hub runs with (default <home>/config.toml, or $SNOWMUX_CONFIG)
   --json         one JSON object per check, as an array
@@ -42,7 +42,7 @@ exits 1 when a check fails.
                  interactive profiles), and log out
 `;
 
-const MIN_NODE: [number, number] = [20, 11];
+export const MIN_NODE: [number, number] = [20, 11];
 
 export async function doctorCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('doctor', argv, {
@@ -104,13 +104,18 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
       checks.push({ check: 'socket', status: 'fail', detail: errorMessage(err) });
     }
   }
-  let hubStatus: { version: string; pid: number; metrics?: { url: string } } | undefined;
+  let hubStatus: { version: string; pid: number; metrics?: { url: string }; http?: { url: string } } | undefined;
   if (existsSync(socketPath)) {
     try {
       checkSocketPath(socketPath);
       hubStatus = await controlRequest(socketPath, 'status', 3_000);
     } catch (err) {
-      checks.push({ check: 'hub', status: 'fail', detail: errorMessage(err), fix: `If no hub should be running, remove ${socketPath}; otherwise see ${join(home, 'hub.log')}.` });
+      if ((err as { code?: string }).code === 'HUB_NOT_RUNNING') {
+        // A socket whose hub is gone (it crashed, or was killed): nothing is wrong, the next hub replaces it.
+        checks.push({ check: 'hub', status: 'info', detail: `not running; ${socketPath} was left by a hub that did not stop cleanly, and the next hub replaces it (the first editor's shim starts one, or run \`snowmux hub\`).` });
+      } else {
+        checks.push({ check: 'hub', status: 'fail', detail: errorMessage(err), fix: `If no hub should be running, remove ${socketPath}; otherwise see ${join(home, 'hub.log')}.` });
+      }
     }
   }
   if (hubStatus) {
@@ -149,19 +154,32 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     }
   }
   checks.push(await checkSample(home, homeExists));
-  if (hubStatus?.metrics?.url) checks.push(await checkMetrics(hubStatus.metrics.url));
-  else if (config?.config.hub.metricsListen && hubStatus) {
-    checks.push({ check: 'metrics', status: 'fail', detail: `hub.metrics_listen is ${config.config.hub.metricsListen} but the hub serves no metrics`, fix: `See ${join(home, 'hub.log')} (the address may be taken).` });
+  // The running hub's listeners: the metrics port and the HTTP face, each asked for its /healthz.
+  const listeners = [
+    { check: 'metrics', key: 'hub.metrics_listen', url: hubStatus?.metrics?.url, configured: config?.config.hub.metricsListen },
+    { check: 'http', key: 'hub.http_listen (or hub --http)', url: hubStatus?.http?.url, configured: config?.config.hub.httpListen },
+  ];
+  for (const l of listeners) {
+    if (l.url) checks.push(await checkListener(l.check, l.url));
+    else if (l.configured && hubStatus) {
+      checks.push({
+        check: l.check,
+        status: 'fail',
+        detail: `${l.key} is ${l.configured} but the running hub serves nothing there`,
+        fix: `If it was set after the hub started, restart it: snowmux hub --replace${home === resolveHome({}) ? '' : ` --home ${home}`}; otherwise see ${join(home, 'hub.log')} (the address may be taken).`,
+      });
+    }
   }
   return checks;
 }
 
-function checkNode(): Check {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+/** Node's version against the oldest snowmux runs on (package.json "engines"). */
+export function checkNode(version: string = process.version, execPath: string = process.execPath): Check {
+  const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number);
   const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
   return ok
-    ? { check: 'node', status: 'ok', detail: `${process.version} at ${process.execPath}` }
-    : { check: 'node', status: 'fail', detail: `${process.version}; snowmux needs Node ${MIN_NODE.join('.')} or later`, fix: 'Install a current Node LTS and point the editor\'s config at it (snowmux setup <client> prints absolute paths).' };
+    ? { check: 'node', status: 'ok', detail: `${version} at ${execPath}` }
+    : { check: 'node', status: 'fail', detail: `${version} at ${execPath}; snowmux needs Node ${MIN_NODE.join('.')} or later`, fix: 'Install a current Node LTS and point the editor\'s config at it (snowmux setup <client> prints absolute paths).' };
 }
 
 /** Every profile the hub could use: the default one, each [profiles.*] in config.toml, each connections.toml section. */
@@ -271,13 +289,16 @@ async function checkSample(home: string, homeExists: boolean): Promise<Check> {
   }
 }
 
-async function checkMetrics(url: string): Promise<Check> {
+/** A listener of the running hub answers its /healthz (no key needed on either). */
+async function checkListener(check: string, url: string): Promise<Check> {
+  const healthz = new URL('/healthz', url).href;
   try {
-    const res = await fetch(url.replace(/\/metrics$/, '/healthz'), { signal: AbortSignal.timeout(3_000) });
+    const res = await fetch(healthz, { signal: AbortSignal.timeout(3_000) });
+    await res.body?.cancel();
     return res.ok
-      ? { check: 'metrics', status: 'ok', detail: `${url} (healthz ${res.status})` }
-      : { check: 'metrics', status: 'fail', detail: `${url}: healthz answered ${res.status}` };
+      ? { check, status: 'ok', detail: `${url} (healthz ${res.status})` }
+      : { check, status: 'fail', detail: `${url}: healthz answered ${res.status}`, fix: res.status === 503 ? 'The hub is draining (stopping or being replaced); run doctor again once the next hub is up.' : 'See the hub\'s log: snowmux logs --level warn' };
   } catch (err) {
-    return { check: 'metrics', status: 'fail', detail: `${url}: ${errorMessage(err)}` };
+    return { check, status: 'fail', detail: `${url}: ${errorMessage(err)}`, fix: 'A firewall or another process may hold the address; see the hub\'s log: snowmux logs --level warn' };
   }
 }

@@ -10,11 +10,11 @@ import { dirname, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
-import { homeForEditors, shimLaunch } from './setup-command.js';
+import { settingsForEditors, shimLaunch } from './setup-command.js';
 
 type Manager = 'systemd' | 'launchd' | 'pm2';
 
-const USAGE = `Usage: snowmux service install|uninstall systemd|launchd|pm2 [--print] [--home DIR] [--http ADDR]
+const USAGE = `Usage: snowmux service install|uninstall systemd|launchd|pm2 [--print] [--home DIR] [--config PATH] [--http ADDR]
 
 Writes a service definition that runs \`snowmux hub\` with absolute paths (a service manager's PATH often
 has no node), and prints how to start it. Optional: shims start a hub on demand when none runs.
@@ -23,6 +23,7 @@ has no node), and prints how to start it. Optional: shims start a hub on demand 
   pm2       ./snowmux.ecosystem.config.cjs                 (any OS with pm2)
   --print   print the definition instead of writing it
   --home    the hub's home (default: $SNOWMUX_HOME when set, else ~/.snowmux)
+  --config  the hub's config file (default: $SNOWMUX_CONFIG when set, else <home>/config.toml)
   --http    also serve the HTTP face on host:port
 `;
 
@@ -33,9 +34,15 @@ export interface ServiceFile {
   stop: string;
 }
 
-export function serviceFile(manager: Manager, opts: { home?: string; http?: string; userHome: string; cwd: string }): ServiceFile {
-  const { command, args } = shimLaunch(opts.home);
-  const hubArgs = [args[0]!, 'hub', ...(opts.home ? ['--home', resolve(opts.home)] : []), ...(opts.http ? ['--http', opts.http] : [])];
+export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string }): ServiceFile {
+  const { command, args } = shimLaunch({ home: undefined, config: undefined, profile: undefined });
+  const hubArgs = [
+    args[0]!,
+    'hub',
+    ...(opts.home ? ['--home', resolve(opts.home)] : []),
+    ...(opts.config ? ['--config', resolve(opts.config)] : []),
+    ...(opts.http ? ['--http', opts.http] : []),
+  ];
   switch (manager) {
     case 'systemd': {
       const path = join(opts.userHome, '.config', 'systemd', 'user', 'snowmux-hub.service');
@@ -114,6 +121,7 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   const { values, positionals } = parseCommandArgs('service', argv, {
     print: { type: 'boolean' },
     home: { type: 'string' },
+    config: { type: 'string' },
     http: { type: 'string' },
     help: { type: 'boolean' },
   }, true);
@@ -127,9 +135,14 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
     return 2;
   }
   if (values.http !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(values.http)) throw new SnowmuxError('USAGE', `--http must be host:port; got "${values.http}".`);
-  const home = homeForEditors(values.home, process.env);
-  if (home.fromEnv && action === 'install') io.stderr.write(`(the service runs the hub with --home ${home.dir}, from $SNOWMUX_HOME: a service manager does not see your shell's environment)\n`);
-  const file = serviceFile(manager, { home: home.dir, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
+  // The service runs the hub alone: an editor's profile choice has no place in it, and removing the
+  // service needs no config file.
+  const env = { ...process.env, SNOWMUX_PROFILE: undefined, ...(action === 'uninstall' ? { SNOWMUX_CONFIG: undefined } : {}) };
+  const settings = settingsForEditors({ home: values.home, config: action === 'install' ? values.config : undefined }, env);
+  if (action === 'install') {
+    for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the service runs the hub with ${flag}, from $${variable}: a service manager does not see your shell's environment)\n`);
+  }
+  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
   if (action === 'uninstall') {
     io.stdout.write(`First stop it: ${file.stop}\n`);
     if (existsSync(file.path)) {

@@ -11,7 +11,7 @@ import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { CLIENTS, claudeCodeCommand, configFileFor, isClientId, mergeIntoConfig, snippetFor, type ClientId, type ShimLaunch } from '../editor-configs.js';
 
-const USAGE = `Usage: snowmux setup <client> [--write] [--name NAME] [--home DIR]
+const USAGE = `Usage: snowmux setup <client> [--write] [--name NAME] [--home DIR] [--config PATH] [--profile NAME]
 
 Prints the MCP server entry that launches \`snowmux shim\` for one editor, with absolute paths, and the
 file the editor reads it from. --write merges it into that file (other servers are kept; the old file
@@ -25,6 +25,11 @@ Options:
   --name NAME    the server's name in the editor (default: snowflake)
   --home DIR     a snowmux home other than the default, passed to the shim (default: $SNOWMUX_HOME
                  when set, since an editor does not see your shell's environment)
+  --config PATH  a config file other than <home>/config.toml, passed to the shim for the hub it starts
+                 (default: $SNOWMUX_CONFIG when set); it must exist
+  --profile NAME the Snowflake profile this editor uses (default: $SNOWMUX_PROFILE when set)
+Paths go into the entry absolute. Other SNOWMUX_* variables of this shell are not carried (the entry
+names what it needs in its arguments); \`snowmux doctor\` checks the config and profiles.
 `;
 
 export async function setupCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -32,6 +37,8 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
     write: { type: 'boolean' },
     name: { type: 'string' },
     home: { type: 'string' },
+    config: { type: 'string' },
+    profile: { type: 'string' },
     help: { type: 'boolean' },
   }, true);
   if (values.help) {
@@ -45,10 +52,10 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const name = values.name ?? 'snowflake';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new SnowmuxError('USAGE', `--name must be 1–64 letters, digits, '_', '.' or '-'; got "${name}".`);
-  const home = homeForEditors(values.home, process.env);
-  const launch = shimLaunch(home.dir);
+  const settings = settingsForEditors(values, process.env);
+  const launch = shimLaunch(settings);
   const file = configFileFor(client);
-  if (home.fromEnv) io.stderr.write(`(the entry passes --home ${home.dir}, from $SNOWMUX_HOME: an editor does not see your shell's environment)\n`);
+  for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the entry passes ${flag}, from $${variable}: an editor does not see your shell's environment)\n`);
 
   if (client === 'claude-code') {
     if (values.write) io.stderr.write('Claude Code keeps its own config file; run this command to add the server:\n');
@@ -70,21 +77,50 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   return 0;
 }
 
+/** What an editor's entry (or a service) must carry so its shim and hub are the ones this shell meant. */
+export interface EditorSettings {
+  home: string | undefined;
+  config: string | undefined;
+  profile: string | undefined;
+  /** [the argument as it goes into the entry, the variable it came from] for each taken from the shell. */
+  fromEnv: [string, string][];
+}
+
 /**
- * The home the entry (or a service) should use: `--home`, else this shell's $SNOWMUX_HOME — editors and
- * service managers start without the shell's environment, so a home set only there would otherwise be a
- * different hub from the one `snowmux status` in this shell reads.
+ * The home, config file and profile the entry (or a service) should use: the flag, else this shell's
+ * $SNOWMUX_HOME / $SNOWMUX_CONFIG / $SNOWMUX_PROFILE — editors and service managers start without the
+ * shell's environment, so a setting made only there would otherwise be lost: another hub than the one
+ * `snowmux status` in this shell reads, or a hub with the default config. Paths are made absolute (an
+ * editor starts in a directory of its own choosing); a named config file must exist (else every hub the
+ * entry starts would refuse to run).
  */
-export function homeForEditors(flag: string | undefined, env: NodeJS.ProcessEnv): { dir: string | undefined; fromEnv: boolean } {
-  if (flag !== undefined) return { dir: resolve(flag), fromEnv: false };
-  const fromEnv = env['SNOWMUX_HOME'];
-  return fromEnv ? { dir: resolve(fromEnv), fromEnv: true } : { dir: undefined, fromEnv: false };
+export function settingsForEditors(flags: { home?: string; config?: string; profile?: string }, env: NodeJS.ProcessEnv): EditorSettings {
+  const fromEnv: [string, string][] = [];
+  const pick = (flag: string | undefined, variable: string, option: string, absolute: boolean): string | undefined => {
+    if (flag !== undefined) return absolute ? resolve(flag) : flag;
+    const value = env[variable];
+    if (!value) return undefined;
+    const taken = absolute ? resolve(value) : value;
+    fromEnv.push([`${option} ${taken}`, variable]);
+    return taken;
+  };
+  const home = pick(flags.home, 'SNOWMUX_HOME', '--home', true);
+  const config = pick(flags.config, 'SNOWMUX_CONFIG', '--config', true);
+  const profile = pick(flags.profile, 'SNOWMUX_PROFILE', '--profile', false);
+  if (config !== undefined && !existsSync(config)) {
+    throw new SnowmuxError('CONFIG_NOT_FOUND', `The config file ${config}${fromEnv.some(([, v]) => v === 'SNOWMUX_CONFIG') ? ' (from $SNOWMUX_CONFIG)' : ''} does not exist: a hub started with it would refuse to run. Create it, or give the right path.`);
+  }
+  return { home, config, profile, fromEnv };
 }
 
 /** This Node and this package's CLI, as absolute paths (symlinks such as npm's global bin resolved). */
-export function shimLaunch(home: string | undefined): ShimLaunch {
+export function shimLaunch(settings: Pick<EditorSettings, 'home' | 'config' | 'profile'>): ShimLaunch {
   const bin = realpathSync(fileURLToPath(new URL('../../../../bin/snowmux.js', import.meta.url)));
-  return { command: process.execPath, args: [bin, 'shim', ...(home !== undefined ? ['--home', resolve(home)] : [])] };
+  const args = [bin, 'shim'];
+  if (settings.home !== undefined) args.push('--home', resolve(settings.home));
+  if (settings.config !== undefined) args.push('--config', resolve(settings.config));
+  if (settings.profile !== undefined) args.push('--profile', settings.profile);
+  return { command: process.execPath, args };
 }
 
 function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; backup: string | undefined } {

@@ -11,12 +11,17 @@ import { Shim } from '../../shim/shim.js';
 import { checkRemoteUrl } from '../../shim/remote-link.js';
 import { SnowmuxError } from '../../errors.js';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
-const HELP = `Usage: snowmux shim [--home DIR] [--profile NAME]
+const HELP = `Usage: snowmux shim [--home DIR] [--config PATH] [--profile NAME]
        snowmux shim --url wss://HOST/shim [--key-file FILE] [--profile NAME]
 
 Forwards MCP JSON-RPC between this process's stdin/stdout and the snowmux hub, starting the hub
 when none is running. Configure your editor with: { "command": "snowmux", "args": ["shim"] }
+(\`snowmux setup <client>\` prints that entry with absolute paths).
+
+--config PATH is the config file a hub this shim starts reads (default <home>/config.toml, or
+$SNOWMUX_CONFIG); a hub already running keeps its own (\`snowmux status\` shows which).
 
 With --url it links to a hub on another machine (its HTTP face's /shim) instead; the API key comes from
 $SNOWMUX_KEY or --key-file (never a flag), and no Snowflake setting leaves this machine.
@@ -25,6 +30,7 @@ $SNOWMUX_KEY or --key-file (never a flag), and no Snowflake setting leaves this 
 export async function shimCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('shim', argv, {
     home: { type: 'string' },
+    config: { type: 'string' },
     profile: { type: 'string' },
     url: { type: 'string' },
     'key-file': { type: 'string' },
@@ -50,7 +56,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     home,
     socketPath: socketPathFor(home),
     profile: values.profile ?? process.env.SNOWMUX_PROFILE,
-    hubCommand: [entry, 'hub', '--home', home],
+    hubCommand: [entry, 'hub', '--home', home, ...(values.config !== undefined ? ['--config', resolve(values.config)] : [])],
     env: process.env,
     stderr: io.stderr,
     reconnectDeadlineMs: numberEnv('SNOWMUX_RECONNECT_DEADLINE_MS', 30_000),

@@ -13,7 +13,7 @@ import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { watchStatus } from '../status-watch.js';
-import { DEFAULT_SCREEN, duration, watchScreen, type WatchFrame } from '../watch-screen.js';
+import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 
 export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -42,9 +42,10 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
   const read = values.url !== undefined ? httpStatusReader(values.url, key) : socketStatusReader(values.home);
   if (!values.watch) {
     const status = await read();
-    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    const columns = widthOf(io.stdout);
+    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, columns));
     const problems = unhealthy(status);
-    if (problems.length > 0 && !values.json) io.stdout.write(`\nunhealthy: ${problems.join('; ')}\n`);
+    if (problems.length > 0 && !values.json) io.stdout.write(`\n${wrapLine(`unhealthy: ${problems.join('; ')}`, columns).join('\n')}\n`);
     return problems.length > 0 ? 3 : 0;
   }
   const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);
@@ -129,14 +130,56 @@ export function unhealthy(status: HubStatus): string[] {
   return reasons;
 }
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [fmt(headers), ...rows.map(fmt)].join('\n');
+/**
+ * One status line in lines no wider than `columns`: broken at its spaces, continuation lines indented to
+ * where the line's value starts (so a label stays alone on the left); a word wider than the room left
+ * (a long path) is broken inside.
+ */
+export function wrapLine(line: string, columns: number): string[] {
+  if (line.length <= columns) return [line];
+  const lead = /^\s*/.exec(line)![0];
+  const valueAt = /^\s*\S+\s+/.exec(line)?.[0].length ?? lead.length;
+  const indent = ' '.repeat(Math.min(valueAt, 12, Math.floor(columns / 4)));
+  const out: string[] = [];
+  let current = lead.length < columns / 2 ? lead : indent;
+  let empty = true;
+  for (const [, gap, word] of line.slice(lead.length).matchAll(/(\s*)(\S+)/g)) {
+    let rest = word!;
+    if (!empty) {
+      if (current.length + gap!.length + rest.length <= columns) {
+        current += gap! + rest;
+        continue;
+      }
+      // A word no line could hold starts where it is (a long path stays next to its label).
+      if (rest.length > columns - indent.length && current.length + gap!.length < columns) current += gap!;
+      else {
+        out.push(current);
+        current = indent;
+      }
+    }
+    while (current.length + rest.length > columns) {
+      const room = columns - current.length;
+      out.push(current + rest.slice(0, room));
+      rest = rest.slice(room);
+      current = indent;
+    }
+    current += rest;
+    empty = false;
+  }
+  if (!empty) out.push(current);
+  return out;
 }
 
-export function formatStatus(s: HubStatus): string {
+/** Where `status` prints to: a terminal's width, else 80 columns. */
+function widthOf(out: NodeJS.WritableStream): number {
+  const tty = out as Partial<WriteStream>;
+  return tty.isTTY && tty.columns ? Math.max(40, tty.columns) : DEFAULT_SCREEN.columns;
+}
+
+/** The hub's status for a person: every line fits `columns` (tables narrow their wide columns, the rest wraps). */
+export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): string {
   const out: string[] = [];
+  const table = (headers: string[], flexible: number[], rows: string[][]) => fitTable({ headers, flexible, columns }, rows).join('\n');
   out.push(`snowmux hub ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  ${s.state}`);
   out.push(`home ${s.home}`);
   for (const w of s.warehouses) {
@@ -153,13 +196,14 @@ export function formatStatus(s: HubStatus): string {
   if (s.sessions.length > 0) {
     const now = Date.now();
     out.push(table(
-      ['SESSION', 'CLIENT', 'SHIM PID', 'PARENT', 'CONNECTED', 'CALLS', 'ERRORS', 'RUNNING', 'LAST TOOL'],
+      ['SESSION', 'CLIENT', 'SHIM PID', 'PARENT', 'UP', 'CALLS', 'ERR', 'RUN', 'LAST TOOL'],
+      [1, 3, 8],
       s.sessions.map((x) => [
         x.id.slice(0, 8),
         x.client ? `${x.client.name} ${x.client.version}` : '-',
         x.shimPid === null ? '-' : String(x.shimPid),
         x.parent ? `${x.parent.command ?? ''}(${x.parent.pid})` : '-',
-        `${duration(now - Date.parse(x.connectedAt))} ago`,
+        duration(now - Date.parse(x.connectedAt)),
         String(x.calls),
         String(x.errors),
         String(x.running),
@@ -170,21 +214,28 @@ export function formatStatus(s: HubStatus): string {
   if (s.recent.length > 0) {
     out.push('');
     out.push('recent calls');
-    out.push(table(
-      ['AT', 'SESSION', 'TOOL', 'OUTCOME', 'MS', 'ROWS', 'SQL'],
-      s.recent.slice(0, 10).map((c) => [
+    // The SQL goes on a line of its own under its call, indented: a column would leave it a few characters.
+    const calls = s.recent.slice(0, 10);
+    const [header, ...rows] = fitTable(
+      { headers: ['AT', 'SESSION', 'TOOL', 'OUTCOME', 'MS', 'ROWS'], flexible: [2, 3], columns },
+      calls.map((c) => [
         c.at.slice(11, 19),
         c.sessionId.slice(0, 8),
         c.tool,
         c.errorCode ? `${c.outcome}:${c.errorCode}` : c.outcome,
         c.ms.toFixed(1),
         c.rows === null ? '-' : String(c.rows),
-        (c.sql ?? '').replace(/\s+/g, ' ').slice(0, 60),
       ]),
-    ));
+    );
+    out.push(header!);
+    rows.forEach((row, i) => {
+      out.push(row);
+      const sql = (calls[i]!.sql ?? '').replace(/\s+/g, ' ').trim();
+      if (sql) out.push(cut(`          ${sql}`, columns));
+    });
   }
   out.push(...formatGovernance(s.governance as Governance | undefined));
-  out.push(...formatTeam(s.team as TeamSection | undefined));
+  out.push(...formatTeam(s.team as TeamSection | undefined, table));
   out.push(...formatEndpoints(s));
   const audit = s.audit as { enabled?: boolean; dir?: string; lastSeq?: number; durableSeq?: number; file?: string; failedAppends?: number } | undefined;
   if (audit) {
@@ -195,7 +246,7 @@ export function formatStatus(s: HubStatus): string {
   }
   const config = s.config as { path: string; exists: boolean } | undefined;
   if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
-  return `${out.join('\n')}\n`;
+  return `${out.flatMap((l) => l.split('\n')).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
 }
 
 interface Governance {
@@ -216,15 +267,17 @@ interface TeamSection {
 }
 
 /** A team hub's replicas, as this one sees them in Redis (the whole team from any replica). */
-function formatTeam(team: TeamSection | undefined): string[] {
+function formatTeam(team: TeamSection | undefined, table: (headers: string[], flexible: number[], rows: string[][]) => string): string[] {
   if (!team) return [];
   const out = ['', `team   ${team.mode === 'connected' ? 'connected' : 'LOCAL LIMITS (Redis unreachable)'}  namespace ${team.namespace}  this replica ${team.replicaId}${team.slotWaits ? `  slot waits ${team.slotWaits.waiting} now, ${team.slotWaits.total} in all` : ''}`];
   if (team.replicas.length > 0) {
     out.push(table(
-      ['REPLICA', 'PID', 'VERSION', 'STATE', 'SESSIONS', 'RUNNING', 'QUEUED', 'BREAKERS'],
+      ['REPLICA', 'VERSION', 'STATE', 'SESS', 'RUN', 'QUEUED', 'BREAKERS'],
+      [6],
       team.replicas.map((r) => [
-        `${r.id}${r.id === team.replicaId ? ' (this)' : ''}`,
-        String(r.pid),
+        // host:pid (so no PID column) with the host's first label only, as the watch shows it: the line is
+        // narrow, and the team line above names this replica in full.
+        `${r.id.replace(/\.[^:]*:/, ':')}${r.id === team.replicaId ? ' (this)' : ''}`,
         r.version,
         r.state,
         String(r.sessions),

@@ -1,6 +1,10 @@
 /**
- * `snowmux stop` — asks the hub to shut down gracefully and waits until it has let go of the socket.
+ * `snowmux stop` — asks the hub to shut down gracefully. It returns once the hub has accepted: the hub
+ * lets go of the socket at once and finishes its running calls in the background. With no hub running
+ * there is nothing to do, and that is success (exit 0, as `systemctl stop` of a stopped unit): a script's
+ * "make sure it is stopped" must not fail on a machine where it already is.
  */
+import { existsSync } from 'node:fs';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
@@ -9,13 +13,24 @@ import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 export async function stopCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stop', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) {
-    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down.\n');
+    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down. Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer.\n');
     return 0;
   }
   const home = resolveHome({ flag: values.home });
+  if (!existsSync(home)) {
+    io.stdout.write(`snowmux: there is no snowmux home at ${home}, so no hub runs there; nothing to stop.\n`);
+    return 0;
+  }
   checkHome(home);
   const socketPath = socketPathFor(home);
-  const reply = await controlRequest<{ stopping: boolean }>(socketPath, 'stop');
+  let reply: { stopping: boolean };
+  try {
+    reply = await controlRequest<{ stopping: boolean }>(socketPath, 'stop');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'HUB_NOT_RUNNING') throw err;
+    io.stdout.write(`snowmux: no hub is running at ${socketPath}; nothing to stop.\n`);
+    return 0;
+  }
   io.stdout.write(reply.stopping ? `snowmux: hub at ${socketPath} is stopping (running calls are allowed to finish).\n` : 'snowmux: the hub did not accept the stop.\n');
   return reply.stopping ? 0 : 1;
 }

@@ -1,0 +1,122 @@
+/**
+ * Plain `snowmux status` (not --watch) fits 80 columns when it is not printing to a terminal: wide tables
+ * narrow their flexible columns, long lines (a warehouse's details, a long home, a breaker's last failure)
+ * wrap without losing a word, and the recent calls' SQL gets a line of its own.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { HubStatus } from '../../src/hub/hub.js';
+import { formatStatus, wrapLine } from '../../src/cli/commands/status-command.js';
+
+const NOW = Date.now();
+const LONG_HOME = '/home/someone-with-a-long-name/projects/analytics-team/state/a-deeply/nested/snowmux-home-directory';
+const FAILURE = 'Request to Snowflake failed: connect ETIMEDOUT 10.20.30.40:443 after 3 attempts while logging in as SVC_READER';
+
+function busyHub(): HubStatus {
+  return {
+    version: '0.1.0',
+    pid: 4242,
+    startedAt: new Date(NOW - 3_723_000).toISOString(),
+    uptimeMs: 3_723_000,
+    home: LONG_HOME,
+    socket: `${LONG_HOME}/hub.sock`,
+    state: 'running',
+    warehouses: [
+      {
+        kind: 'duckdb',
+        name: 'embedded',
+        detail: { file: `${LONG_HOME}/warehouse/SNOWMUX_SAMPLE.duckdb`, duckdbVersion: 'v1.5.6', readOnly: true, threads: 1, memoryLimit: '1GB', resultCacheBytes: 33554432, maxConcurrentStatements: 6, activeCalls: 0, connectionsOpened: 1 },
+        defaultDatabase: 'SNOWMUX_SAMPLE',
+        defaultSchema: 'TPCH',
+        concurrency: 6,
+      },
+      { kind: 'snowflake', name: 'analytics-production-reader-with-a-long-name', detail: { account: 'myorg-myaccount-with-a-long-locator', user: 'SVC_READER', pool: { size: 4 } }, defaultDatabase: 'ANALYTICS_WAREHOUSE_DB', defaultSchema: 'REPORTING_PUBLIC', concurrency: 4 },
+    ] as unknown as HubStatus['warehouses'],
+    sessions: Array.from({ length: 3 }, (_, i) => ({
+      id: `${String(i).padStart(8, '0')}-aaaa-bbbb-cccc-dddddddddddd`,
+      identity: { kind: 'unix-user', name: 'someone' },
+      transport: 'unix-socket',
+      client: { name: `Visual Studio Code - Insiders Edition ${i}`, version: '1.105.0-insider' },
+      protocolVersion: '2025-11-25',
+      shimPid: 1_234_560 + i,
+      parent: { pid: 4_194_300 + i, command: 'code-insiders-helper-process' },
+      shimVersion: '0.1.0',
+      profile: null,
+      connectedAt: new Date(NOW - i * 3_700_000).toISOString(),
+      calls: 12_345,
+      errors: 678,
+      running: 2,
+      lastTool: 'describe_table_with_a_long_team_tool_name',
+      lastCallAt: null,
+      resumeOf: null,
+    })) as unknown as HubStatus['sessions'],
+    totals: { sessionsOpened: 1234, calls: 123_456, errors: 789, refused: 12, cancelled: 3 },
+    recent: Array.from({ length: 4 }, (_, i) => ({
+      at: new Date(NOW - i * 1000).toISOString(),
+      sessionId: `${String(i).padStart(8, '0')}-aaaa`,
+      tool: 'a_team_tool_with_a_long_name',
+      outcome: i % 2 ? 'ok' : 'refused',
+      errorCode: i % 2 ? null : 'SQL_MULTI_STATEMENT',
+      ms: 12_345.678,
+      rows: 1_000_000,
+      sql: `SELECT L_ORDERKEY, L_PARTKEY, L_SUPPKEY, L_COMMENT FROM SNOWMUX_SAMPLE.TPCH.LINEITEM WHERE L_QUANTITY > ${i}`,
+    })) as unknown as HubStatus['recent'],
+    governance: {
+      policy: { roles: ['analyst', 'data-engineering-readers', 'finance-restricted', 'marketing-analytics', 'support'], defaultRole: 'analyst' },
+      queue: { maxConcurrent: 8, maxQueued: 256, running: 3, queued: 5, totals: { refused: 17 } },
+      breakers: [{ profile: 'analytics-production-reader-with-a-long-name', state: 'open', failures: 5, opensCount: 2, nextAttemptAt: NOW + 30_000, lastFailure: { message: FAILURE } }],
+      rateLimits: [{ identity: 'api-key:a-very-long-identity-name-for-the-ci-pipeline', tokens: 199.5, capacity: 200, refillPerSecond: 50 }],
+      quotas: [{ identity: 'api-key:a-very-long-identity-name-for-the-ci-pipeline', windows: [{ windowMs: 3_600_000, remaining: { queries: 10, rows: 1_000_000, scan_bytes: 10_000_000_000 }, resetsAt: new Date(NOW + 60_000).toISOString() }] }],
+    },
+    team: {
+      mode: 'connected',
+      namespace: 'snowmux-analytics-team',
+      replicaId: 'replica-host-one.internal.example.com:123456',
+      replicas: ['one', 'two'].map((n) => ({ id: `replica-host-${n}.internal.example.com:123456`, pid: 123456, version: '0.1.0', state: 'running', sessions: 120, running: 8, queued: 30, breakers: [{ profile: 'analytics', state: 'closed' }, { profile: 'finance', state: 'half-open' }] })),
+      slotWaits: { waiting: 3, total: 1200 },
+      auditStream: { key: 'snowmux-analytics-team:audit', shipped: 123_456, dropped: 2, pending: 0, lastError: 'OOM command not allowed when used memory > maxmemory' },
+    },
+    http: { url: 'http://127.0.0.1:8765', engine: 'uws', auth: true },
+    metrics: { url: 'http://127.0.0.1:9464/metrics' },
+    traces: { url: 'https://otel-collector.observability.internal.example.com:4318/v1/traces', spansExported: 123_456, spansDropped: 12, failing: true, lastError: 'connect ECONNREFUSED 10.0.0.1:4318' },
+    audit: { enabled: true, dir: `${LONG_HOME}/audit`, file: 'audit-000001.jsonl', lastSeq: 123_456, durableSeq: 123_450, failedAppends: 1 },
+    config: { path: `${LONG_HOME}/config.toml`, exists: true },
+  } as unknown as HubStatus;
+}
+
+test('plain status of a busy hub: no line wider than 80 columns, and nothing is lost to the width', () => {
+  const text = formatStatus(busyHub());
+  const lines = text.trimEnd().split('\n');
+  for (const line of lines) assert.ok(line.length <= 80, `wider than 80: ${JSON.stringify(line)} (${line.length})`);
+  const joined = lines.map((l) => l.trim()).join('');
+  // A wrapped line loses no word: every long value is still there once the lines are joined.
+  for (const whole of [LONG_HOME, `${LONG_HOME}/warehouse/SNOWMUX_SAMPLE.duckdb`, `${LONG_HOME}/audit/audit-000001.jsonl`, `${LONG_HOME}/config.toml`]) {
+    assert.ok(joined.includes(whole), `${whole} survives wrapping`);
+  }
+  assert.ok(lines.map((l) => l.trim()).join(' ').includes(FAILURE.slice(0, 80)), "the breaker's last failure (its first 80 characters) is whole");
+  assert.match(text, /^warehouse snowflake:analytics-production-reader-with-a-long-name/m);
+  assert.match(text, /^ {2,12}\S/m, 'continuation lines are indented under the value');
+  assert.match(text, /^SESSION +CLIENT +SHIM PID +PARENT +UP +CALLS +ERR +RUN +LAST TOOL$/m);
+  assert.match(text, /^00000001 +Visual.* +1234561 +/m, 'each session is one row, its pid whole');
+  assert.match(text, /^AT +SESSION +TOOL +OUTCOME +MS +ROWS$/m);
+  assert.match(text, /^ {10}SELECT L_ORDERKEY, L_PARTKEY/m, "a call's SQL on its own line");
+  assert.match(text, /^REPLICA +VERSION +STATE +SESS +RUN +QUEUED +BREAKERS$/m);
+  assert.match(text, /^replica-host-one:123456 \(this\) +0\.1\.0 +running/m, "a replica's row keeps its id whole");
+});
+
+test('a terminal wider than 80 gets longer lines; a narrow one is still respected', () => {
+  const wide = formatStatus(busyHub(), 160).trimEnd().split('\n');
+  assert.ok(wide.some((l) => l.length > 80), 'the width is used');
+  assert.ok(wide.every((l) => l.length <= 160));
+  const narrow = formatStatus(busyHub(), 60).trimEnd().split('\n');
+  for (const line of narrow) assert.ok(line.length <= 60, `wider than 60: ${JSON.stringify(line)}`);
+});
+
+test('wrapLine: breaks at spaces, indents under the value, breaks a word only when it cannot fit a line', () => {
+  assert.deepEqual(wrapLine('short', 80), ['short']);
+  assert.deepEqual(wrapLine('label  aaaa bbbb cccc dddd eeee ffff', 30), ['label  aaaa bbbb cccc dddd', '       eeee ffff']);
+  const path = `home ${'/x'.repeat(50)}`;
+  const lines = wrapLine(path, 40);
+  assert.ok(lines.every((l) => l.length <= 40));
+  assert.equal(lines.map((l) => l.trim()).join('').replace(/^home /, ''), '/x'.repeat(50));
+});
