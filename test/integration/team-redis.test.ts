@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -104,8 +104,10 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
   await once(redis, 'exit');
   let s = await status(homes[0]!);
   while (s.team?.mode !== 'local') s = await status(homes[0]!);
-  const local = await a.callTool('list_databases', {});
-  assert.notEqual(local.isError, true, 'local limits apply: never a crash, never unlimited');
+  // This replica's own bucket (burst 4, untouched while Redis answered) applies: never a crash, never unlimited.
+  const localOutcomes: boolean[] = [];
+  for (let i = 0; i < 5; i++) localOutcomes.push((await a.callTool('list_databases', {})).isError !== true);
+  assert.deepEqual(localOutcomes, [true, true, true, true, false], 'the local limit holds while Redis is away');
   assert.match(hubs[0]!.stderr(), /Redis unreachable; rate limits are per replica/);
 
   // It comes back: the replicas rejoin.
@@ -268,4 +270,77 @@ test('every replica ships its audit records to the team stream; audit verify --r
   assert.ok(tampered.result.replicas.some((r) => r.problems.some((p) => p.kind === 'removed')), tampered.stdout);
   const text = await runCli(['audit', 'verify', '--redis', url, '--stream', stream]);
   assert.match(text.stdout, /NOT intact[\s\S]*missing from the stream[\s\S]*1 of 2 replica chains intact/);
+});
+
+test('Redis stopped (holding connections without answering), resumed, then killed and restarted, under load: the replicas fall back to local limits and say so (log, status, /readyz, metric), rejoin, and no call hangs', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)', timeout: 120_000 }, async (t) => {
+  const port = await freePort();
+  const redisDir = tempHome(t, 'smx-redis-');
+  let redis = await startRedis(t, port, redisDir);
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "l${port}"\nhttp_listen = "127.0.0.1:0"\nhttp_auth = false\n\n[roles.busy]\nidentities = ["${me}"]\nrate = { per_second = 100000, burst = 100000 }\n`;
+  const homes = await connectedReplicas(t, config);
+  const urls: string[] = [];
+  for (const home of homes) urls.push(((await status(home)).http as { url: string }).url);
+  const clients = [
+    await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'l0' }),
+    await connectClient(t, { home: homes[0]!, kind: 'v1', name: 'l1' }),
+    await connectClient(t, { home: homes[1]!, kind: 'v2-legacy', name: 'l2' }),
+    await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'l3' }),
+  ];
+  // Every client calls in a closed loop for the whole test; each finished call is an event.
+  const progress = new EventEmitter();
+  const done = clients.map(() => 0);
+  const failures: string[] = [];
+  let stop = false;
+  const loops = clients.map(async (c, i) => {
+    while (!stop) {
+      const r = await c.callTool('execute_query', { query: `SELECT ${i}` });
+      if (r.isError) failures.push(textOf(r));
+      done[i]! += 1;
+      progress.emit('call');
+    }
+  });
+  /** Every client finishes `n` more calls (a call that hangs fails the test by its timeout). */
+  const everyClientCalls = async (n: number) => {
+    const target = done.map((d) => d + n);
+    while (done.some((d, i) => d < target[i]!)) await once(progress, 'call');
+  };
+  const everyReplica = async (mode: 'local' | 'connected') => {
+    for (const home of homes) {
+      let s = await status(home);
+      while (s.team?.mode !== mode) s = await status(home);
+    }
+  };
+  const metric = async (url: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+  await everyClientCalls(3);
+  assert.equal(await metric(urls[0]!, 'snowmux_team_redis_connected'), 1);
+
+  // Redis stops answering but keeps its connections open (no reset): each replica gives up on it within
+  // the command timeout, and calls go on on local limits.
+  redis.kill('SIGSTOP');
+  await everyReplica('local');
+  await everyClientCalls(3);
+  for (const url of urls) {
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 200, 'a replica on local limits still serves');
+    assert.equal(((await ready.json()) as { team: string }).team, 'local limits (Redis unreachable)');
+    assert.equal(await metric(url, 'snowmux_team_redis_connected'), 0);
+    assert.ok((await metric(url, 'snowmux_team_redis_fallbacks_total')) >= 1);
+  }
+  // It answers again: the replicas rejoin.
+  redis.kill('SIGCONT');
+  await everyReplica('connected');
+  await everyClientCalls(3);
+  assert.equal(await metric(urls[1]!, 'snowmux_team_redis_connected'), 1);
+
+  // Redis dies, and a new one starts on the same port, while the calls go on.
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  await everyReplica('local');
+  await everyClientCalls(3);
+  redis = await startRedis(t, port, redisDir);
+  await everyReplica('connected');
+  await everyClientCalls(3);
+  stop = true;
+  await Promise.all(loops);
+  assert.deepEqual(failures, [], 'no call failed while Redis came and went');
 });

@@ -68,15 +68,29 @@ return 1
 const OWNER_TTL_MS = 24 * 3600_000;
 
 /**
- * How a replica holds Redis: commands fail at once while it is disconnected (the caller falls back to
- * local state) and the client keeps reconnecting in the background.
+ * How long a replica waits for one Redis reply before it treats Redis as unreachable. A Redis that holds
+ * the connection open without answering (stopped, swapping, or a network path that drops packets without
+ * a reset) would otherwise hold every call that takes a token.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
+
+/**
+ * How a replica holds Redis: commands fail at once while it is disconnected, and within
+ * REDIS_COMMAND_TIMEOUT_MS when Redis does not answer (the caller falls back to local state); the client
+ * keeps reconnecting in the background.
  */
 export const LIVE_REDIS_OPTIONS = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   connectTimeout: 2_000,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   retryStrategy: (times: number) => Math.min(times * 200, 2_000),
 };
+
+/** ioredis's rejection of a command that got no reply within commandTimeout. */
+function timedOut(err: unknown): boolean {
+  return err instanceof Error && /Command timed out/i.test(err.message);
+}
 
 export interface ReplicaSummary {
   id: string;
@@ -135,13 +149,26 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const redis = new Redis(opts.url, LIVE_REDIS_OPTIONS);
   let mode: 'connected' | 'local' = 'local';
   let failures = 0;
+  /** Times this replica fell back to local limits (Redis unreachable), for the metric. */
+  let fallbacks = 0;
   let seen: ReplicaSummary[] = [];
   const setMode = (next: 'connected' | 'local', why?: string) => {
     if (next === mode) return;
     mode = next;
+    if (next === 'local') fallbacks += 1;
     if (next === 'local') opts.logger.warn({ why }, 'redis unreachable: rate limits are per replica until it is back');
     else opts.logger.info('redis connected: team-wide limits and registry');
     opts.onModeChange?.(next);
+  };
+  /**
+   * A command got no reply in time: Redis holds the connection without answering. Every replica call would
+   * wait as long, so go local now and reconnect; the new connection is ready (and the replica back on
+   * team-wide limits) only once Redis answers again.
+   */
+  const failed = (err: unknown) => {
+    if (!timedOut(err) || mode !== 'connected') return;
+    setMode('local', 'Redis did not answer in time');
+    redis.disconnect(true);
   };
   redis.on('ready', () => setMode('connected'));
   redis.on('error', (err: Error) => setMode('local', err.message));
@@ -174,6 +201,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       const values = keys.length ? await redis.mget(...keys) : [];
       seen = values.filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as ReplicaSummary).sort((a, b) => a.id.localeCompare(b.id));
     } catch (err) {
+      failed(err);
       opts.logger.debug({ err: (err as Error).message }, 'replica heartbeat failed');
     }
   };
@@ -192,6 +220,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         failures = 0;
         return allowed === 1 ? { ok: true, remaining: remaining / 1000 } : { ok: false, retryAfterMs: retry };
       } catch (err) {
+        failed(err);
         failures += 1;
         opts.logger.debug({ err: (err as Error).message, failures }, 'redis rate-limit call failed; local limit applies');
         return undefined;
@@ -213,6 +242,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         });
         return out;
       } catch (err) {
+        failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis quota read failed; local quota applies');
         return undefined;
       }
@@ -229,6 +259,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         await pipeline.exec();
         return true;
       } catch (err) {
+        failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis quota write failed; recorded locally');
         return false;
       }
@@ -239,6 +270,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         await redis.set(key('owner', queryId), identity, 'PX', OWNER_TTL_MS);
         return true;
       } catch (err) {
+        failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis owner write failed; this replica remembers it');
         return false;
       }
@@ -247,7 +279,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       if (mode !== 'connected') return undefined;
       try {
         return (await redis.get(key('owner', queryId))) ?? undefined;
-      } catch {
+      } catch (err) {
+        failed(err);
         return undefined;
       }
     },
@@ -263,6 +296,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
           try {
             if ((await scripts.smxAcquireSlot(k, limit, lease, leaseMs)) === 1) break;
           } catch (err) {
+        failed(err);
             opts.logger.debug({ err: (err as Error).message }, 'redis slot call failed; the local queue applies');
             return undefined;
           }
@@ -303,6 +337,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     },
     snapshot: () => ({
       mode,
+      fallbacks,
       namespace: opts.namespace,
       replicaId: opts.replicaId,
       replicas: mode === 'connected' ? seen : [],
