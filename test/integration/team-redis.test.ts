@@ -129,19 +129,29 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
   assert.match(hubs[0]!.stderr(), /Redis connected; rate limits are team-wide/);
 });
 
-test('an identity\'s quota is spent once across replicas', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+test('an identity\'s quota is spent once across replicas: concurrent calls on two replicas are refused exactly at the limit, and a call that ran no query spends none', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
-  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "q${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nquota = { window = "1h", queries = 3 }\n`;
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "q${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nquota = { window = "1h", queries = 4 }\n`;
   const homes = await connectedReplicas(t, config);
-  const clients = [await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'qa' }), await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'qb' })];
-  const outcomes: (string | null)[] = [];
-  for (let i = 0; i < 4; i++) {
-    const r = await clients[i % 2]!.callTool('execute_query', { query: `SELECT ${i}` });
-    outcomes.push(r.isError ? textOf(r) : null);
-  }
-  assert.deepEqual(outcomes.slice(0, 3), [null, null, null]);
-  assert.match(outcomes[3] ?? '', /Quota exceeded[\s\S]*3 queries/);
+  const clients = [
+    await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'qa' }),
+    await connectClient(t, { home: homes[0]!, kind: 'v1', name: 'qb' }),
+    await connectClient(t, { home: homes[1]!, kind: 'v2-legacy', name: 'qc' }),
+    await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'qd' }),
+  ];
+  // A failed statement ran no query: its admission is given back.
+  const failed = await clients[0]!.callTool('execute_query', { query: 'SELECT * FROM no_such_table_here' });
+  assert.equal(failed.isError, true);
+  assert.doesNotMatch(textOf(failed), /Quota exceeded/);
+  // Twelve calls at once, three from each client, spread over both replicas: four run, eight are refused.
+  const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => clients[i % 4]!.callTool('execute_query', { query: `SELECT ${i}` })));
+  const ran = outcomes.filter((r) => r.isError !== true);
+  const refused = outcomes.filter((r) => r.isError === true);
+  assert.equal(ran.length, 4, `exactly the quota ran: ${outcomes.map((r) => (r.isError ? textOf(r).slice(0, 60) : 'ok')).join(' | ')}`);
+  for (const r of refused) assert.match(textOf(r), /Quota exceeded[\s\S]*4 queries/);
+  const after = await clients[3]!.callTool('execute_query', { query: 'SELECT 99' });
+  assert.match(textOf(after), /Quota exceeded[\s\S]*4 queries/);
 });
 
 test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys)', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
