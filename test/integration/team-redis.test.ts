@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,31 +12,12 @@ import { userInfo } from 'node:os';
 import { WebSocket } from 'ws';
 import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup, freePort } from '../helpers/harness.js';
 import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { haveRedis, startRedis } from '../helpers/redis-server.js';
 
 const me = userInfo().username;
 /** How soon a key change made on one replica holds on the others (docs/team-hub.md). */
 const TEAM_KEY_CHANGE_BOUND_MS = 1_000;
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
-
-async function startRedis(t: Cleanup, port: number, dir: string): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
-  defer(t, async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await once(proc, 'exit');
-    }
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (/Ready to accept connections/.test(out)) resolve();
-    });
-    proc.once('exit', () => reject(new Error(`redis-server exited:\n${out}`)));
-  });
-  return proc;
-}
 
 type TeamStatus = { pid: number; team?: { mode: string; replicas: { id: string; pid: number }[]; [k: string]: unknown }; [section: string]: unknown };
 async function status(home: string): Promise<TeamStatus> {
