@@ -64,7 +64,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   let hubRef: Hub | undefined;
   const httpListen = options.httpListen ?? runtime.config.config.hub.httpListen;
   if (httpListen !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port, e.g. 127.0.0.1:8765; got "${httpListen}".`);
-  const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef) : null;
+  const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef, () => team) : null;
   if (metrics) runtime.timeAuditWrites((seconds) => metrics.auditWritten(seconds));
   let http: HttpService | undefined;
   let team: TeamState | undefined;
@@ -348,7 +348,7 @@ function numberEnv(name: string): number | undefined {
 }
 
 /** Prometheus metrics fed by every finished call, with gauges read from the hub's snapshots at scrape time. */
-function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics {
+function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined, team: () => TeamState | undefined): HubMetrics {
   const governance = () => runtime.governance.snapshot() as {
     queue: { running: number; queued: number };
     breakers: { profile: string; state: string; opensCount: number }[];
@@ -365,5 +365,9 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined): HubMetrics
       }),
     auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
     metadataCache: () => governance().metadataCache,
+    team: () => {
+      const t = team();
+      return t && { mode: t.mode, fallbacks: (t.snapshot() as { fallbacks: number }).fallbacks };
+    },
   });
 }

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { createHttpFace, type ServedHub } from '../../src/hub/http/http-face.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
+import type { KeyChecker } from '../../src/hub/keys/api-keys.js';
 
 function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) {
   const events = new EventEmitter();
@@ -79,7 +80,7 @@ test('one identity holds at most 64 remote shim links at once; a closed link fre
   for (let i = 0; i < 64; i++) {
     const verdict = upgrade();
     assert.ok(!(verdict instanceof Response), `link ${i} accepted`);
-    f.serveShim(new PassThrough(), verdict.identity);
+    f.serveShim(new PassThrough(), verdict);
   }
   const refused = upgrade();
   assert.ok(refused instanceof Response);
@@ -132,4 +133,47 @@ test('/mcp: a spec request with badly typed params is answered -32602 naming the
   assert.equal(answer.id, 'r1');
   assert.equal(answer.error.code, -32602);
   assert.match(answer.error.message, /^Invalid params for resources\/read: params\.uri: /);
+});
+
+test('a /shim link and an /events stream end when the key they showed is revoked: at once on a change notice (a team\'s pub/sub)', async (t) => {
+  const hub = {
+    events: new EventEmitter(),
+    status: () => ({ state: 'running' }),
+    health: () => ({ ok: true, body: {} }),
+    isDraining: false,
+    attachSession: () => {
+      throw new Error('no sessions here');
+    },
+    acceptRemoteLink: () => {},
+  } as unknown as ServedHub;
+  const revoked = new Set<string>();
+  const changed: (() => void)[] = [];
+  const keys: KeyChecker = {
+    activeCount: 2,
+    check: (token) => (token === undefined ? { ok: false, reason: 'missing' } : revoked.has(token) ? { ok: false, reason: 'revoked' } : { ok: true, id: token, identity: `id-${token}` }),
+    onChange: (listener) => changed.push(listener),
+  };
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const f = createHttpFace({ hub, keys, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [] });
+  t.after(() => f.close());
+  const as = (key: string) => ({ headers: { host: '127.0.0.1', authorization: `Bearer ${key}` } });
+  const grant = (key: string) => {
+    const verdict = f.checkShimUpgrade(new Request('http://127.0.0.1/shim', as(key)), { remoteAddress: '127.0.0.1' });
+    assert.ok(!(verdict instanceof Response));
+    return verdict;
+  };
+  const doomed = new PassThrough();
+  const kept = new PassThrough();
+  f.serveShim(doomed, grant('old'));
+  f.serveShim(kept, grant('good'));
+  const stream = await f.fetch(new Request('http://127.0.0.1/events', as('old')), { remoteAddress: '127.0.0.1' });
+  assert.equal(stream.status, 200);
+  const reader = stream.body!.getReader();
+  await reader.read(); // hello
+
+  revoked.add('old');
+  for (const listener of changed) listener();
+  assert.equal(doomed.destroyed, true, 'the link of the revoked key is closed');
+  assert.equal(kept.destroyed, false, 'other keys\' links stay');
+  assert.equal((await reader.read()).done, true, 'the /events stream of the revoked key ends');
 });

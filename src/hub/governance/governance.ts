@@ -8,7 +8,7 @@ import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSe
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import { systemClock, type Clock } from '../guard/clock.js';
 import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
-import { QuotaTracker, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
+import { QuotaTracker, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
 import type { Logger } from '../observe/logger.js';
@@ -39,8 +39,8 @@ export interface TeamLease {
  */
 export interface TeamRateLimits {
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
-  quotaUsage(identity: string, windowsMs: number[]): Promise<Map<number, QuotaUsage> | undefined>;
-  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage): Promise<boolean>;
+  quotaAdmit(identity: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
+  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   rememberOwner(queryId: string, identity: string): Promise<boolean>;
   ownerOf(queryId: string): Promise<string | undefined>;
   /** Waits for one of `limit` slots of `scope` across the team; undefined when Redis is unavailable. */
@@ -201,11 +201,26 @@ export class Governance {
     return { sessions, limit: share };
   }
 
-  /** The refusal for an identity whose quota is spent (team-wide usage when there is a team), if any. */
-  async quotaRefusal(identity: string): Promise<SnowmuxError | undefined> {
-    const windows = this.quotas.windowsOf(identity);
-    const shared = this.team && windows.length > 0 ? await this.team.quotaUsage(identity, windows) : undefined;
-    return this.quotas.exceeded(identity, shared ? (w) => shared.get(w) : undefined);
+  /**
+   * The refusal for an identity whose quota is spent, if any. On a team hub the check and the count of this
+   * call's query are one atomic step in Redis (every replica's calls, those still running included), so
+   * concurrent calls on several replicas are refused exactly at the limit; the count is refunded at settle
+   * if no query ran. Without Redis, this replica's own usage (calls in flight may overshoot).
+   */
+  async quotaRefusal(identity: string, meter?: CallMeter): Promise<SnowmuxError | undefined> {
+    const rules = this.quotas.rulesOf(identity);
+    if (this.team && rules.length > 0) {
+      const at = Date.now();
+      const admission = await this.team.quotaAdmit(identity, rules, at);
+      if (admission) {
+        if (admission.reserved) {
+          if (meter) meter.quotaReservedAt = at;
+          return undefined;
+        }
+        return this.quotas.exceeded(identity, (w) => admission.usage.get(w));
+      }
+    }
+    return this.quotas.exceeded(identity);
   }
 
   get retryPolicy(): { attempts: number; budgetMs: number } {
@@ -287,15 +302,19 @@ export class Governance {
 
   /** After a call: what it used counts against the identity's quota. */
   async settle(identity: string, meter: CallMeter, ranQuery: boolean): Promise<void> {
+    const windows = this.team ? this.quotas.windowsOf(identity) : [];
+    const reservedAt = meter.quotaReservedAt;
+    // The team counted this call's query on admission: take it back, in the window it was counted in, if none ran.
+    if (this.team && reservedAt !== undefined && !ranQuery && windows.length > 0) await this.team.quotaRecord(identity, windows, { queries: -1, rows: 0, bytes: 0, scanBytes: 0 }, reservedAt);
     // Only statements that ran spend their estimate from a scan budget (a refused one scanned nothing).
     const scanBytes = ranQuery ? (meter.scanEstimate?.bytes ?? 0) : 0;
     if (!ranQuery && meter.rows === 0 && meter.bytes === 0 && scanBytes === 0) return;
     const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes, scanBytes };
     // Locally always (the fallback when Redis goes away), and team-wide when there is a team.
     this.quotas.record(identity, usage);
-    const windows = this.team ? this.quotas.windowsOf(identity) : [];
     // Awaited, so the caller's next call (on any replica) sees this one's usage.
-    if (this.team && windows.length > 0) await this.team.quotaRecord(identity, windows, usage);
+    const shared = reservedAt !== undefined ? { ...usage, queries: 0 } : usage;
+    if (this.team && windows.length > 0) await this.team.quotaRecord(identity, windows, shared);
   }
 
   breakerFor(warehouse: Warehouse): WarehouseBreaker {

@@ -9,7 +9,7 @@
  * `record(identity, { queries: 1, rows, bytes })` after it. A call that starts under budget is allowed to
  * finish, so a budget can be overshot by the calls already in flight for that identity (at most the
  * fair scheduler's concurrency). Callers who want queries counted strictly can record `{ queries: 1 }`
- * right after check and the rows/bytes later.
+ * right after check and the rows/bytes later — a team hub does so in Redis (QuotaAdmission).
  */
 import { SnowmuxError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
@@ -33,6 +33,13 @@ export interface QuotaUsage {
   bytes: number;
   /** Absent in records written before scan budgets existed (a team's Redis) reads as 0. */
   scanBytes?: number | undefined;
+}
+
+/** A team's atomic check-and-count of one call (Redis): whether its query was counted, and the usage seen before it. */
+export interface QuotaAdmission {
+  reserved: boolean;
+  /** Each window's usage across the team before this call. */
+  usage: Map<number, QuotaUsage>;
 }
 
 export interface QuotaTrackerOptions {
@@ -123,6 +130,11 @@ export class QuotaTracker {
         },
       },
     );
+  }
+
+  /** The identity's rules (its role's, else the defaults), for a team's shared admission. */
+  rulesOf(identity: string): QuotaRule[] {
+    return this.#rules(identity);
   }
 
   /** The window lengths the identity has quota rules for (none: no quota). */

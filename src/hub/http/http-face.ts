@@ -53,15 +53,24 @@ export interface RequestInfo {
   remoteAddress: string;
 }
 
+/** What an accepted /shim upgrade runs as: the identity, and the key it showed (null with auth off). */
+export interface ShimGrant {
+  identity: string;
+  key: string | null;
+}
+
+/** How often open links and /events streams have their key checked again (a team's pub/sub rechecks at once). */
+const HELD_KEY_RECHECK_MS = 5_000;
+
 export interface HttpFace {
   fetch(request: Request, info: RequestInfo): Promise<Response>;
   /**
    * A WebSocket upgrade to /shim (a remote shim): the same Host, Origin and key checks as every route.
    * Returns the refusal to send, or the identity the link runs as.
    */
-  checkShimUpgrade(request: Request, info: RequestInfo): Response | { identity: string };
-  /** Hands an accepted /shim link to the hub. */
-  serveShim(link: Duplex, identity: string): void;
+  checkShimUpgrade(request: Request, info: RequestInfo): Response | ShimGrant;
+  /** Hands an accepted /shim link to the hub; it is closed when its key is revoked or expires. */
+  serveShim(link: Duplex, grant: ShimGrant): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +97,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 interface Caller {
   identity: string;
   keyId: string | null;
+  /** The key shown (never logged): connections that stay open are checked against it again. */
+  key: string | null;
 }
 
 interface LegacyEntry {
@@ -124,6 +135,24 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const encoder = new TextEncoder();
   /** Open /shim links per identity. */
   const shimLinks = new Map<string, number>();
+  /**
+   * Connections that outlive the request that authenticated them (/shim links, /events streams), by the key
+   * they showed: a revoked or expired key ends them, not only its next request.
+   */
+  const heldKeys = new Map<object, { key: string; what: string; end: () => void }>();
+  const recheckHeldKeys = () => {
+    if (!opts.keys) return;
+    for (const [holder, held] of heldKeys) {
+      const check = opts.keys.check(held.key);
+      if (check.ok) continue;
+      heldKeys.delete(holder);
+      logger.info({ what: held.what, reason: check.reason }, 'connection closed: its API key is no longer valid');
+      held.end();
+    }
+  };
+  const heldKeyTimer = setInterval(recheckHeldKeys, HELD_KEY_RECHECK_MS);
+  heldKeyTimer.unref();
+  opts.keys?.onChange?.(recheckHeldKeys);
   let closed = false;
 
   const modernHandler: McpHttpHandler = createMcpHandler(
@@ -190,7 +219,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   function authenticate(request: Request, remote: string): Caller | Response {
-    if (opts.keys === null) return { identity: 'http-anonymous', keyId: null };
+    if (opts.keys === null) return { identity: 'http-anonymous', keyId: null, key: null };
     const now = Date.now();
     const record = authFailures.get(remote);
     if (record && now - record.windowStart < 60_000 && record.count >= maxFailures) {
@@ -200,7 +229,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const header = request.headers.get('authorization') ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     const check: KeyCheck = opts.keys.check(token);
-    if (check.ok) return { identity: check.identity, keyId: check.id };
+    if (check.ok) return { identity: check.identity, keyId: check.id, key: token! };
     const fresh = !record || now - record.windowStart >= 60_000;
     authFailures.set(remote, { count: fresh ? 1 : record.count + 1, windowStart: fresh ? now : record.windowStart });
     opts.metrics?.authFailure(check.reason);
@@ -243,6 +272,21 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       start(c) {
         controller = c;
         eventStreams.set(c, caller.identity);
+        if (caller.key !== null) {
+          heldKeys.set(c, {
+            key: caller.key,
+            what: '/events',
+            end: () => {
+              clearInterval(keepAlive);
+              eventStreams.delete(c);
+              try {
+                c.close();
+              } catch {
+                /* already closed */
+              }
+            },
+          });
+        }
         c.enqueue(encoder.encode(`event: hello\ndata: ${JSON.stringify({ pid: process.pid, state: hub.status().state })}\n\n`));
         keepAlive = setInterval(() => {
           try {
@@ -256,6 +300,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       cancel() {
         clearInterval(keepAlive);
         eventStreams.delete(controller);
+        heldKeys.delete(controller);
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_EVENT_BACKLOG_BYTES }));
     return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', connection: 'keep-alive' } });
@@ -447,11 +492,13 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         caller = json(429, { error: `Too many shim links open for "${caller.identity}" (${MAX_SHIM_LINKS_PER_IDENTITY}): close unused editors, or give each team member their own key.` }, { 'retry-after': '5' });
       }
       opts.metrics?.httpRequest('/shim', caller instanceof Response ? caller.status : 101);
-      return caller instanceof Response ? caller : { identity: caller.identity };
+      return caller instanceof Response ? caller : { identity: caller.identity, key: caller.key };
     },
-    serveShim(link, identity) {
+    serveShim(link, { identity, key }) {
       shimLinks.set(identity, (shimLinks.get(identity) ?? 0) + 1);
+      if (key !== null) heldKeys.set(link, { key, what: '/shim', end: () => link.destroy() });
       link.once('close', () => {
+        heldKeys.delete(link);
         const left = (shimLinks.get(identity) ?? 1) - 1;
         if (left > 0) shimLinks.set(identity, left);
         else shimLinks.delete(identity);
@@ -481,6 +528,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     async close() {
       closed = true;
       clearInterval(idleSweep);
+      clearInterval(heldKeyTimer);
+      heldKeys.clear();
       for (const [name, fn] of listeners) hub.events.off(name, fn as never);
       for (const c of eventStreams.keys()) {
         try {

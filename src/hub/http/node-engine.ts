@@ -47,7 +47,7 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
       link.on('error', () => {});
       // A vanished shim must close its session at once (as a closed Unix socket does), not at the next write.
       ws.once('close', () => link.destroy());
-      face.serveShim(link, verdict.identity);
+      face.serveShim(link, verdict);
     });
   });
   // A slow client must not hold a socket forever before its request is complete.

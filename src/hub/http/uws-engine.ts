@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
-import type { HttpFace } from './http-face.js';
+import type { HttpFace, ShimGrant } from './http-face.js';
 import { MAX_BODY_BYTES, type HttpEndpoint } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 
@@ -33,7 +33,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       res.status(verdict.status).header('content-type', 'application/json').send(await verdict.text());
       return;
     }
-    res.upgrade({ identity: verdict.identity });
+    res.upgrade({ grant: verdict });
   });
   server.ws('/shim', { message_type: 'Buffer', max_payload_length: MAX_SHIM_FRAME_BYTES, idle_timeout: 60 }, (ws) => {
     let closed = false;
@@ -62,7 +62,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       link.push(null);
       link.destroy();
     });
-    face.serveShim(link, (ws.context as { identity: string }).identity);
+    face.serveShim(link, (ws.context as unknown as { grant: ShimGrant }).grant);
   });
 
   let accepting = true;

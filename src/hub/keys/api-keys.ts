@@ -176,6 +176,8 @@ export class ApiKeyStore {
 export interface KeyChecker {
   check(token: string | undefined): KeyCheck;
   readonly activeCount: number;
+  /** Calls `listener` whenever the keys may have changed (a team's pub/sub), to recheck open connections at once. */
+  onChange?(listener: () => void): void;
 }
 
 /** Checks a key against the record its id names: hash in constant time, then revocation and expiry. */

@@ -23,6 +23,8 @@ export interface MetricsSources {
   pools(): { name: string; kind: string; logins: number | undefined; connections?: PoolGauges | undefined }[];
   auditSeq(): number | undefined;
   metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
+  /** A team hub replica's link to Redis (undefined on a hub without hub.redis_url). */
+  team(): { mode: string; fallbacks: number } | undefined;
 }
 
 const BREAKER_STATE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -140,6 +142,26 @@ export class HubMetrics implements CallSink {
       registers,
       collect() {
         for (const p of sources.pools()) if (p.logins !== undefined) this.set({ warehouse: p.name, kind: p.kind }, p.logins);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_team_redis_connected',
+      help: 'A team hub replica: 1 while Redis answers (team-wide limits), 0 while it falls back to its own local limits. Absent without hub.redis_url.',
+      registers,
+      collect() {
+        const team = sources.team();
+        if (team) this.set(team.mode === 'connected' ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'snowmux_team_redis_fallbacks_total',
+      help: 'Times a team hub replica lost Redis and fell back to local limits.',
+      registers,
+      collect() {
+        const team = sources.team();
+        if (!team) return;
+        this.reset();
+        this.inc(team.fallbacks);
       },
     });
     new Gauge({

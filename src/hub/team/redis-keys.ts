@@ -34,6 +34,7 @@ export class RedisKeyStore implements KeyChecker {
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #timer: NodeJS.Timeout;
+  readonly #listeners: (() => void)[] = [];
 
   constructor(
     url: string,
@@ -58,7 +59,13 @@ export class RedisKeyStore implements KeyChecker {
       this.#records = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
+      return;
     }
+    for (const listener of this.#listeners) listener();
+  }
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
   }
 
   get activeCount(): number {

@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
-import { windowStartOf, type QuotaUsage } from '../guard/quota.js';
+import { windowStartOf, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
 import { AuditStreamShipper } from './audit-stream.js';
 
@@ -35,6 +35,33 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
 return {allowed, retry, math.floor(tokens * 1000)}
+`;
+
+/**
+ * A call's admission against an identity's quota, atomic across replicas: KEYS one hash per window (its
+ * current window); ARGV per window: TTL ms, then the limits on queries, rows, bytes, scanBytes (-1: none).
+ * When every window is under every limit, counts the call's query in each window. Returns {admitted (0/1),
+ * then queries, rows, bytes, scanBytes of each window as they were before}.
+ */
+const QUOTA_ADMIT_SCRIPT = `
+local out = {0}
+local over = false
+for i = 1, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], 'queries', 'rows', 'bytes', 'scanBytes')
+  for j = 1, 4 do
+    local used = tonumber(v[j]) or 0
+    out[#out + 1] = used
+    local limit = tonumber(ARGV[(i - 1) * 5 + 1 + j])
+    if limit >= 0 and used >= limit then over = true end
+  end
+end
+if over then return out end
+for i = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 'queries', 1)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 5 + 1]))
+end
+out[1] = 1
+return out
 `;
 
 /**
@@ -68,15 +95,29 @@ return 1
 const OWNER_TTL_MS = 24 * 3600_000;
 
 /**
- * How a replica holds Redis: commands fail at once while it is disconnected (the caller falls back to
- * local state) and the client keeps reconnecting in the background.
+ * How long a replica waits for one Redis reply before it treats Redis as unreachable. A Redis that holds
+ * the connection open without answering (stopped, swapping, or a network path that drops packets without
+ * a reset) would otherwise hold every call that takes a token.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
+
+/**
+ * How a replica holds Redis: commands fail at once while it is disconnected, and within
+ * REDIS_COMMAND_TIMEOUT_MS when Redis does not answer (the caller falls back to local state); the client
+ * keeps reconnecting in the background.
  */
 export const LIVE_REDIS_OPTIONS = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   connectTimeout: 2_000,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   retryStrategy: (times: number) => Math.min(times * 200, 2_000),
 };
+
+/** ioredis's rejection of a command that got no reply within commandTimeout. */
+function timedOut(err: unknown): boolean {
+  return err instanceof Error && /Command timed out/i.test(err.message);
+}
 
 export interface ReplicaSummary {
   id: string;
@@ -95,10 +136,13 @@ export interface TeamState {
   readonly mode: 'connected' | 'local';
   /** Takes a token from the team-wide bucket; undefined when Redis is unavailable (use the local bucket). */
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
-  /** Usage of each window, summed over every replica; undefined when Redis is unavailable. */
-  quotaUsage(identity: string, windowsMs: number[]): Promise<Map<number, QuotaUsage> | undefined>;
-  /** Adds a finished call's usage to the team's windows; false when Redis is unavailable. */
-  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage): Promise<boolean>;
+  /**
+   * Checks the identity's team-wide usage against `rules` and, when under every limit, counts one query in
+   * each window, in one atomic step; undefined when Redis is unavailable (the local quota applies).
+   */
+  quotaAdmit(identity: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
+  /** Adds usage to the team's windows (those containing `at`, default now); false when Redis is unavailable. */
+  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /** Records who ran a query (for 24 h, as long as Snowflake keeps its result); false when Redis is unavailable. */
   rememberOwner(queryId: string, identity: string): Promise<boolean>;
   /** Who ran a query, on any replica; undefined when unknown or Redis is unavailable. */
@@ -135,21 +179,36 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const redis = new Redis(opts.url, LIVE_REDIS_OPTIONS);
   let mode: 'connected' | 'local' = 'local';
   let failures = 0;
+  /** Times this replica fell back to local limits (Redis unreachable), for the metric. */
+  let fallbacks = 0;
   let seen: ReplicaSummary[] = [];
   const setMode = (next: 'connected' | 'local', why?: string) => {
     if (next === mode) return;
     mode = next;
+    if (next === 'local') fallbacks += 1;
     if (next === 'local') opts.logger.warn({ why }, 'redis unreachable: rate limits are per replica until it is back');
     else opts.logger.info('redis connected: team-wide limits and registry');
     opts.onModeChange?.(next);
+  };
+  /**
+   * A command got no reply in time: Redis holds the connection without answering. Every replica call would
+   * wait as long, so go local now and reconnect; the new connection is ready (and the replica back on
+   * team-wide limits) only once Redis answers again.
+   */
+  const failed = (err: unknown) => {
+    if (!timedOut(err) || mode !== 'connected') return;
+    setMode('local', 'Redis did not answer in time');
+    redis.disconnect(true);
   };
   redis.on('ready', () => setMode('connected'));
   redis.on('error', (err: Error) => setMode('local', err.message));
   redis.on('close', () => setMode('local', 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+  redis.defineCommand('smxQuotaAdmit', { lua: QUOTA_ADMIT_SCRIPT });
   redis.defineCommand('smxAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT_SCRIPT });
   redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
   const scripts = redis as unknown as {
+    smxQuotaAdmit(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
     smxAcquireSlot(k: string, limit: number, lease: string, ttl: number): Promise<number>;
     smxRenewSlot(k: string, lease: string, ttl: number): Promise<number>;
   };
@@ -174,6 +233,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       const values = keys.length ? await redis.mget(...keys) : [];
       seen = values.filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as ReplicaSummary).sort((a, b) => a.id.localeCompare(b.id));
     } catch (err) {
+      failed(err);
       opts.logger.debug({ err: (err as Error).message }, 'replica heartbeat failed');
     }
   };
@@ -192,35 +252,37 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         failures = 0;
         return allowed === 1 ? { ok: true, remaining: remaining / 1000 } : { ok: false, retryAfterMs: retry };
       } catch (err) {
+        failed(err);
         failures += 1;
         opts.logger.debug({ err: (err as Error).message, failures }, 'redis rate-limit call failed; local limit applies');
         return undefined;
       }
     },
-    async quotaUsage(identity, windowsMs) {
-      if (mode !== 'connected' || windowsMs.length === 0) return undefined;
+    async quotaAdmit(identity, rules, at) {
+      if (mode !== 'connected' || rules.length === 0) return undefined;
+      const windows = [...new Map(rules.map((r) => [r.windowMs, rules.filter((x) => x.windowMs === r.windowMs)])).entries()];
+      const keys = windows.map(([w]) => key('quota', identity, String(w), String(windowStartOf(at, w))));
+      // Several rules over one window: the tightest limit of each metric applies.
+      const tightest = (rs: QuotaRule[], m: 'queries' | 'rows' | 'bytes' | 'scanBytes') => {
+        const set = rs.map((r) => r[m]).filter((v): v is number => v !== undefined);
+        return set.length ? Math.min(...set) : -1;
+      };
+      const args = windows.flatMap(([w, rs]) => [w + 60_000, tightest(rs, 'queries'), tightest(rs, 'rows'), tightest(rs, 'bytes'), tightest(rs, 'scanBytes')]);
       try {
-        const now = Date.now();
-        const out = new Map<number, QuotaUsage>();
-        const pipeline = redis.pipeline();
-        for (const w of windowsMs) pipeline.hmget(key('quota', identity, String(w), String(windowStartOf(now, w))), 'queries', 'rows', 'bytes', 'scanBytes');
-        const results = (await pipeline.exec()) ?? [];
-        windowsMs.forEach((w, i) => {
-          const [err, values] = results[i] ?? [new Error('no reply'), null];
-          if (err) throw err;
-          const [q, r, b, sb] = (values as (string | null)[]).map((v) => Number(v ?? 0));
-          out.set(w, { queries: q!, rows: r!, bytes: b!, scanBytes: sb! });
-        });
-        return out;
+        const [admitted, ...used] = await scripts.smxQuotaAdmit(keys.length, ...keys, ...args);
+        const usage = new Map<number, QuotaUsage>();
+        windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
+        return { reserved: admitted === 1, usage };
       } catch (err) {
-        opts.logger.debug({ err: (err as Error).message }, 'redis quota read failed; local quota applies');
+        failed(err);
+        opts.logger.debug({ err: (err as Error).message }, 'redis quota admission failed; local quota applies');
         return undefined;
       }
     },
-    async quotaRecord(identity, windowsMs, usage) {
+    async quotaRecord(identity, windowsMs, usage, at = Date.now()) {
       if (mode !== 'connected' || windowsMs.length === 0) return false;
       try {
-        const now = Date.now();
+        const now = at;
         const pipeline = redis.pipeline();
         for (const w of windowsMs) {
           const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
@@ -229,6 +291,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         await pipeline.exec();
         return true;
       } catch (err) {
+        failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis quota write failed; recorded locally');
         return false;
       }
@@ -239,6 +302,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         await redis.set(key('owner', queryId), identity, 'PX', OWNER_TTL_MS);
         return true;
       } catch (err) {
+        failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis owner write failed; this replica remembers it');
         return false;
       }
@@ -247,7 +311,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       if (mode !== 'connected') return undefined;
       try {
         return (await redis.get(key('owner', queryId))) ?? undefined;
-      } catch {
+      } catch (err) {
+        failed(err);
         return undefined;
       }
     },
@@ -263,6 +328,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
           try {
             if ((await scripts.smxAcquireSlot(k, limit, lease, leaseMs)) === 1) break;
           } catch (err) {
+        failed(err);
             opts.logger.debug({ err: (err as Error).message }, 'redis slot call failed; the local queue applies');
             return undefined;
           }
@@ -303,6 +369,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     },
     snapshot: () => ({
       mode,
+      fallbacks,
       namespace: opts.namespace,
       replicaId: opts.replicaId,
       replicas: mode === 'connected' ? seen : [],

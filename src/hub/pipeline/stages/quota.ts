@@ -4,7 +4,7 @@ import type { CallStage } from '../call-state.js';
 export const quota: CallStage = {
   name: 'quota',
   async run(call, next) {
-    const refusal = await call.env.governance.quotaRefusal(call.identity);
+    const refusal = await call.env.governance.quotaRefusal(call.identity, call.meter);
     if (refusal) throw refusal;
     return next();
   },
