@@ -32,7 +32,7 @@ export interface WatchOptions {
 }
 
 /** The hub events that change what status shows (the HTTP face's /events). */
-const CHANGES = ['session_open', 'session_close', 'call', 'draining', 'reload'] as const;
+const CHANGES = ['session_open', 'session_close', 'call_start', 'call', 'breaker', 'draining', 'reload'] as const;
 
 /**
  * Runs until the hub refuses the key (resolves with exit code 1 after showing why); a missing or

@@ -196,7 +196,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   if (httpListen !== undefined) {
     const { serveHttp } = await import('./http/serve-http.js');
     const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
-    const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger });
+    const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger, auditAuthRefusal: (refusal) => runtime.auditAuthRefusal(refusal) });
     const onServing = (service: HttpService) => {
       http = service;
       if (portsReleased) service.stopAccepting();

@@ -12,6 +12,7 @@ import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { AuditSink } from './governance/audit-sink.js';
 import { Governance } from './governance/governance.js';
+import type { AuthRefusal } from './keys/api-keys.js';
 import type { Logger } from './observe/logger.js';
 import { startTracing, type CallTracer, type TracingSettings } from './observe/tracing.js';
 import type { Policy } from './policy/policy.js';
@@ -48,6 +49,8 @@ export interface HubRuntime {
   sinks: CallSink[];
   /** Opens the audit log. Call only once this process owns the home (after the hub bound its socket). */
   openAudit(): Promise<void>;
+  /** Audits a refused HTTP authentication (kind `auth_refused`); dropped while the log is not open. */
+  auditAuthRefusal(refusal: AuthRefusal): void;
   /** Every audit record written from now on (and once the log opens) also goes to `copy` (a team's stream). */
   copyAuditTo(copy: (record: { seq: number; line: string }) => void): void;
   /** `observe` learns how long each call's audit record took to be written (for metrics). */
@@ -189,6 +192,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     scrubber,
     scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
+    auditAuthRefusal(refusal) {
+      const { identity, ...detail } = refusal;
+      void (audit as AuditLog | null)?.append(withReplica(hubLifecycleEntry('auth_refused', { version: VERSION, identity: identity ?? '(unauthenticated)', outcome: 'refused', errorCode: refusal.reason === 'throttled' ? 'RATE_LIMITED' : 'HTTP_UNAUTHORIZED', detail })));
+    },
     timeAuditWrites(observe) {
       observeAuditWrite = observe;
       if (auditWriter) auditWriter.observeWrite = observe;

@@ -44,6 +44,57 @@ async function rig(t: Parameters<typeof tempHome>[0], config = ''): Promise<Rig>
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
+const SECURITY = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' };
+function assertSecured(headers: Record<string, unknown> | Headers, what: string): void {
+  const get = (k: string) => (headers instanceof Headers ? headers.get(k) : (headers[k] as string | undefined) ?? null);
+  for (const [k, v] of Object.entries(SECURITY)) {
+    // SSE answers keep no-transform (proxies must not buffer a stream) beside no-store.
+    if (k === 'cache-control') assert.match(get(k) ?? '', /^no-store(, no-transform)?$/, `${what}: ${k}`);
+    else assert.equal(get(k), v, `${what}: ${k}`);
+  }
+  assert.match(get('content-security-policy') ?? '', /default-src 'none'/, `${what}: content-security-policy`);
+}
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+/**
+ * One request with node:http, from a chosen loopback source address (each source has its own budget of
+ * failed authentications), as a WebSocket upgrade when `upgrade` is set (a remote shim's /shim).
+ */
+/** `head`: resolve with the status and headers and drop the body (an /events stream never ends). */
+function rawRequest(url: string, opts: { path: string; method?: string; headers?: Record<string, string>; from?: string; upgrade?: boolean; body?: string; head?: boolean }): Promise<RawAnswer> {
+  const { port } = new URL(url);
+  return import('node:http').then(({ request }) => new Promise<RawAnswer>((resolve, reject) => {
+    const upgrade = opts.upgrade ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } : {};
+    const req = request({ host: '127.0.0.1', port, path: opts.path, method: opts.method ?? 'GET', localAddress: opts.from, headers: { ...upgrade, ...opts.headers } }, (res) => {
+      if (opts.head) {
+        res.destroy();
+        resolve({ status: res.statusCode!, headers: res.headers, body: '' });
+        return;
+      }
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode!, headers: res.headers, body: '' });
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  }));
+}
+
+function auditRecords(home: string): { kind: string; identity?: string; tool?: string; outcome?: string; errorCode?: string; detail?: Record<string, unknown> }[] {
+  const dir = join(home, 'audit');
+  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as never));
+}
+
 for (const e of ENGINES) {
   test(`[${e}] keys guard every route but /healthz: missing, malformed, unknown, revoked and expired keys are refused with the reason`, async (t) => {
     engine = e;
@@ -95,6 +146,98 @@ for (const e of ENGINES) {
     assert.match(metrics, /snowmux_http_auth_failures_total\{reason="missing"\} 6/);
     assert.match(metrics, /snowmux_http_auth_failures_total\{reason="revoked"\} 1/);
     assert.match(metrics, /snowmux_http_requests_total\{route="\/healthz",status="200"\} 1/);
+  });
+
+  test(`[${e}] every route (/shim too) refuses missing, malformed, unknown, revoked and expired keys alike, with security headers; each refusal is audited, without the secret`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const good = await r.key('good');
+    const revoked = await r.key('gone');
+    const expired = await r.key('brief', ['--expires', '1s']);
+    assert.equal((await runCli(['keys', 'revoke', /^smx_([0-9a-f]{12})_/.exec(revoked)![1]!, '--home', r.home])).code, 0);
+    // Wait the expiry out on the hub's own clock by polling, not sleeping blind.
+    while ((await fetch(`${r.url}/status`, { headers: bearer(expired) })).status === 200);
+    const forged = good.slice(0, -4) + (good.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    const kinds: [string, Record<string, string>, RegExp][] = [
+      ['missing', {}, /Authorization: Bearer/],
+      ['malformed', bearer('hunter2'), /not a snowmux key/],
+      ['unknown', bearer(forged), /not valid/],
+      ['revoked', bearer(revoked), /revoked/],
+      ['expired', bearer(expired), /expired/],
+    ];
+    const routes = ['/readyz', '/status', '/metrics', '/events', '/mcp', '/shim'];
+    // Each kind of key from its own source address: 6 refusals each, under the 20 a minute that throttle a source.
+    for (const [i, [kind, headers, why]] of kinds.entries()) {
+      for (const route of routes) {
+        const res = await rawRequest(r.url, { path: route, headers, from: `127.0.0.${10 + i}`, upgrade: route === '/shim' });
+        assert.equal(res.status, 401, `${kind} key on ${route}`);
+        assert.match(String(res.headers['www-authenticate']), /Bearer/, `${kind} key on ${route}`);
+        assertSecured(res.headers, `${kind} key on ${route}`);
+        if (route !== '/shim' || e === 'node') assert.match(res.body, why, `${kind} key on ${route}: ${res.body}`);
+      }
+    }
+    // The good key passes everywhere (/shim: the upgrade is accepted).
+    for (const route of routes) {
+      const res = await rawRequest(r.url, { path: route, headers: bearer(good), upgrade: route === '/shim', method: route === '/mcp' ? 'POST' : 'GET', head: true });
+      assert.ok(res.status !== 401 && res.status !== 403, `good key on ${route}: ${res.status}`);
+    }
+    // One source with too many failures is throttled, and audited once for it.
+    let throttled = 0;
+    for (let i = 0; i < 25; i++) if ((await rawRequest(r.url, { path: '/status', headers: bearer(forged), from: '127.0.0.20' })).status === 429) throttled++;
+    assert.equal(throttled, 5);
+
+    assert.equal(await r.hub.stop(), 0);
+    const refusals = auditRecords(r.home).filter((x) => x.kind === 'auth_refused');
+    for (const [kind] of kinds) {
+      const mine = refusals.filter((x) => x.detail?.reason === kind && String(x.detail.remote).endsWith(`127.0.0.${10 + kinds.findIndex(([k]) => k === kind)}`));
+      assert.deepEqual(mine.map((x) => x.detail!.route).sort(), [...routes].sort(), `${kind} refusals audited on every route`);
+      assert.ok(mine.every((x) => x.outcome === 'refused' && x.errorCode === 'HTTP_UNAUTHORIZED'));
+    }
+    assert.ok(refusals.filter((x) => x.detail?.reason === 'revoked').every((x) => x.identity === 'gone' && x.detail!.keyId === /^smx_([0-9a-f]{12})_/.exec(revoked)![1]));
+    assert.ok(refusals.filter((x) => x.detail?.reason === 'expired').every((x) => x.identity === 'brief'));
+    assert.ok(refusals.filter((x) => x.detail?.reason === 'missing').every((x) => x.identity === '(unauthenticated)'));
+    const fromThrottled = refusals.filter((x) => String(x.detail?.remote).endsWith('127.0.0.20'));
+    assert.equal(fromThrottled.filter((x) => x.detail!.reason === 'unknown').length, 20);
+    assert.deepEqual(fromThrottled.filter((x) => x.detail!.reason === 'throttled').map((x) => x.errorCode), ['RATE_LIMITED'], 'a throttled source is audited once, not per request');
+    const log = readdirSync(join(r.home, 'audit')).map((f) => readFileSync(join(r.home, 'audit', f), 'utf8')).join('');
+    for (const key of [good, revoked, expired, forged]) assert.ok(!log.includes(key.slice(-32)), 'no key secret in the audit log');
+    assert.equal((await runCli(['audit', 'verify', '--home', r.home])).code, 0);
+  });
+
+  test(`[${e}] security headers on every answer: errors of the face and of the engine, streams, MCP, /shim refusals`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const key = await r.key('headers');
+    const mcpHeaders = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'h', version: '1' } } });
+    const cases: [string, Parameters<typeof rawRequest>[1], number][] = [
+      ['healthz', { path: '/healthz' }, 200],
+      ['status', { path: '/status', headers: bearer(key) }, 200],
+      ['metrics', { path: '/metrics', headers: bearer(key) }, 200],
+      ['readyz', { path: '/readyz', headers: bearer(key) }, 200],
+      ['unknown route', { path: '/nope', headers: bearer(key) }, 404],
+      ['wrong method', { path: '/status', method: 'POST', headers: bearer(key) }, 405],
+      ['bad host', { path: '/status', headers: { ...bearer(key), host: 'attacker.example' } }, 403],
+      ['bad origin', { path: '/status', headers: { ...bearer(key), origin: 'https://evil.example' } }, 403],
+      ['mcp initialize', { path: '/mcp', method: 'POST', headers: mcpHeaders, body: init }, 200],
+      ['mcp unknown session', { path: '/mcp', method: 'POST', headers: { ...mcpHeaders, 'mcp-session-id': 'nope' }, body: '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' }, 404],
+      ['mcp bad json', { path: '/mcp', method: 'POST', headers: mcpHeaders, body: '{' }, 400],
+      ['mcp body too large', { path: '/mcp', method: 'POST', headers: mcpHeaders, body: `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}` }, 413],
+      ['shim bad origin', { path: '/shim', upgrade: true, headers: { ...bearer(key), origin: 'https://evil.example' } }, 403],
+      ['shim wrong path', { path: '/elsewhere', upgrade: true, headers: bearer(key) }, 404],
+    ];
+    for (const [what, req, status] of cases) {
+      const res = await rawRequest(r.url, req).catch((err: Error) => ({ status: -1, headers: {}, body: err.message }));
+      // uWebSockets.js answers 413 and closes while the client still uploads: the client may see the reset first.
+      if (what === 'mcp body too large' && res.status === -1 && /ECONNRESET|EPIPE/.test(res.body)) continue;
+      assert.equal(res.status, status, `${what}: ${res.body.slice(0, 200)}`);
+      assertSecured(res.headers, what);
+    }
+    const events = new AbortController();
+    defer(t, () => events.abort());
+    const stream = await fetch(`${r.url}/events`, { headers: bearer(key), signal: events.signal });
+    assertSecured(stream.headers, 'events');
+    events.abort();
   });
 
   test(`[${e}] an expired key is refused; repeated failures from one address are throttled`, async (t) => {
@@ -231,6 +374,11 @@ for (const e of ENGINES) {
     const call = seen.find((e) => e.event === 'call')!.data;
     assert.equal(call.outcome, 'ok');
     assert.ok(!('sql' in call), 'events carry no SQL');
+    // The call's start came first, under the same request id.
+    const start = seen.findIndex((e) => e.event === 'call_start' && e.data.tool === 'list_databases');
+    assert.ok(start >= 0 && start < seen.findIndex((e) => e.event === 'call'), JSON.stringify(seen));
+    assert.equal(seen[start]!.data.requestId, call.requestId);
+    assert.equal(seen[start]!.data.sessionId, call.sessionId);
   });
 
   test(`[${e}] auth off is refused on a listener other machines can reach; allowed on loopback`, async (t) => {

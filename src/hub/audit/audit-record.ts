@@ -8,10 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 
-export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload';
+export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload' | 'auth_refused';
 export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled';
 
-export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate', 'config_reload'];
+export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate', 'config_reload', 'auth_refused'];
 
 /** `prev` of the first record of a brand-new log. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -162,9 +162,10 @@ export function orderedForWriting(record: AuditRecord): AuditRecord {
 }
 
 /** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */
-export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop' | 'config_reload', hub: { version: string; identity?: string; detail?: Record<string, unknown> }): AuditEntry {
+export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop' | 'config_reload' | 'auth_refused', hub: { version: string; identity?: string; detail?: Record<string, unknown>; outcome?: AuditOutcome; errorCode?: string }): AuditEntry {
   return {
     kind,
+    ...(hub.errorCode ? { errorCode: hub.errorCode } : {}),
     identity: hub.identity ?? 'hub',
     sessionId: '',
     client: { name: 'snowmux-hub', version: hub.version },
@@ -173,7 +174,7 @@ export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop' | 'config_reloa
     runMs: 0,
     rows: 0,
     bytes: 0,
-    outcome: 'ok',
+    outcome: hub.outcome ?? 'ok',
     detail: hub.detail,
   };
 }

@@ -80,7 +80,11 @@ export interface HubHealth {
 export interface HubEvents {
   session_open: [{ id: string; transport: string; identity: string; client: string | null }];
   session_close: [{ id: string; why: string; calls: number; errors: number }];
-  call: [Pick<CallRecord, 'at' | 'sessionId' | 'tool' | 'outcome' | 'errorCode' | 'ms' | 'rows' | 'queryId'>];
+  /** A call began (before its rules ran); `call` follows with its outcome, under the same requestId. */
+  call_start: [{ at: string; sessionId: string; requestId: string; tool: string }];
+  call: [Pick<CallRecord, 'at' | 'sessionId' | 'requestId' | 'tool' | 'outcome' | 'errorCode' | 'ms' | 'rows' | 'queryId'>];
+  /** A warehouse's circuit breaker changed state (open: calls to it fail fast; half-open: a probe may pass). */
+  breaker: [{ profile: string; from: string; to: string; at: string; failures: number; nextAttemptAt: string | null }];
   draining: [{ reason: string }];
   reload: [Record<string, unknown>];
 }
@@ -144,11 +148,17 @@ export class HubCore {
     const announce: CallSink = {
       record: (c) => {
         if (this.events.listenerCount('call') === 0) return;
-        this.events.emit('call', { at: c.at, sessionId: c.sessionId, tool: c.tool, outcome: c.outcome, errorCode: c.errorCode, ms: c.ms, rows: c.rows, queryId: c.queryId });
+        this.events.emit('call', { at: c.at, sessionId: c.sessionId, requestId: c.requestId, tool: c.tool, outcome: c.outcome, errorCode: c.errorCode, ms: c.ms, rows: c.rows, queryId: c.queryId });
       },
     };
     const sink = new CallSinks([this.recent, this.history, ...(opts.sinks ?? []), announce], opts.scrubCall);
-    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink, tracer: opts.tracer });
+    const onCallStart = (c: HubEvents['call_start'][0]) => {
+      if (this.events.listenerCount('call_start') > 0) this.events.emit('call_start', c);
+    };
+    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink, tracer: opts.tracer, onCallStart });
+    opts.governance.onBreakerTransition((t) => {
+      this.events.emit('breaker', { profile: t.profile, from: t.from, to: t.to, at: new Date(t.at).toISOString(), failures: t.failures, nextAttemptAt: t.nextAttemptAt === null ? null : new Date(t.nextAttemptAt).toISOString() });
+    });
   }
 
   get isDraining(): boolean {

@@ -82,6 +82,8 @@ export class Governance {
   private readonly logger: Logger;
   private readonly clock: Clock | undefined;
   readonly transitions: BreakerTransition[] = [];
+  /** Told of every breaker transition (the hub's /events); must not throw. */
+  private readonly transitionListeners: ((t: BreakerTransition) => void)[] = [];
   /** Query id → identity that ran it (bounded: old ids age out and then page only for unrestricted roles). */
   private readonly owners = new LRUCache<string, string>({ max: 100_000 });
   readonly resultOwners: ResultOwners = {
@@ -317,6 +319,11 @@ export class Governance {
     if (this.team && windows.length > 0) await this.team.quotaRecord(identity, windows, shared);
   }
 
+  /** Calls `listener` on every circuit breaker transition of every warehouse, from now on. */
+  onBreakerTransition(listener: (t: BreakerTransition) => void): void {
+    this.transitionListeners.push(listener);
+  }
+
   breakerFor(warehouse: Warehouse): WarehouseBreaker {
     let breaker = this.breakers.get(warehouse);
     if (!breaker) {
@@ -334,6 +341,7 @@ export class Governance {
         if (this.transitions.length > 50) this.transitions.shift();
         const level = t.to === 'open' ? 'warn' : 'info';
         this.logger[level]({ profile: t.profile, from: t.from, to: t.to, failures: t.failures, nextAttemptAt: t.nextAttemptAt }, 'circuit breaker transition');
+        for (const listener of this.transitionListeners) listener(t);
       });
       this.breakers.set(warehouse, breaker);
     }

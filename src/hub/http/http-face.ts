@@ -5,7 +5,7 @@
  *   /readyz   ready to serve calls: not draining, some warehouse not behind an open breaker
  *   /metrics  Prometheus text
  *   /status   what `snowmux status --json` shows
- *   /events   Server-Sent Events: sessions opening and closing, calls, draining
+ *   /events   Server-Sent Events: sessions opening and closing, calls starting and ending, breaker transitions, draining, reloads
  *   /mcp      MCP Streamable HTTP, both protocol eras, through the same governed tools as the socket
  *
  * Every route but /healthz needs `Authorization: Bearer <key>` (keys.json) unless auth is off, which the
@@ -24,7 +24,7 @@ import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
 import { observeClientMessage } from '../session/session.js';
 import { INVALID_PARAMS, requestParamsProblem } from '../session/request-params.js';
-import type { KeyChecker, KeyCheck } from '../keys/api-keys.js';
+import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
 export type ServedHub = Pick<HubCore, 'events' | 'status' | 'health' | 'isDraining' | 'attachSession'> & {
@@ -47,7 +47,14 @@ export interface HttpFaceOptions {
   maxAuthFailuresPerMinute?: number;
   /** Requests other than tools/call per identity over /mcp (a line transport's per-session bound, per key here). */
   otherRequestRate?: BucketLimit;
+  /**
+   * Writes the audit record of a refused authentication (`auth_refused`). Bounded: every refusal until a
+   * source is throttled, then one saying it was; at most MAX_AUTH_AUDITS_PER_MINUTE in all, the rest
+   * counted in the next record's `suppressed`.
+   */
+  auditAuthRefusal?: (refusal: AuthRefusal) => void;
 }
+
 
 export interface RequestInfo {
   remoteAddress: string;
@@ -82,11 +89,14 @@ const MAX_SHIM_LINKS_PER_IDENTITY = 64;
 const MAX_EVENT_STREAMS_PER_IDENTITY = 8;
 /** Events waiting for an /events client to read them; beyond, it is not reading and its stream ends. */
 const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
+/** Audit records of refused authentications per minute, all sources together (a flood must not fill the log). */
+const MAX_AUTH_AUDITS_PER_MINUTE = 600;
 
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
-const SECURITY_HEADERS: Record<string, string> = {
+/** On every response, the engines' own errors (malformed request, body too large) included. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
@@ -127,7 +137,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const { hub, logger } = opts;
   const legacy = new Map<string, LegacyEntry>();
   const modern = new Map<string, ModernEntry>();
-  const authFailures = new Map<string, { count: number; windowStart: number }>();
+  const authFailures = new Map<string, { count: number; windowStart: number; throttled: number }>();
+  const authAudits = { windowStart: 0, written: 0, suppressed: 0 };
   const otherRequests = new RateLimiter({ limit: opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE });
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
   /** Open /events streams, and whose each is. */
@@ -168,6 +179,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const now = Date.now();
     for (const [id, e] of legacy) if (e.inFlight === 0 && now - e.lastSeen > (opts.legacyIdleMs ?? 30 * 60_000)) closeLegacy(id, 'idle');
     for (const [key, e] of modern) if (e.inFlight === 0 && now - e.lastSeen > 10 * 60_000) closeModern(key, 'idle');
+    // Sources whose minute is over start afresh: their records would only grow the map.
+    for (const [remote, r] of authFailures) if (now - r.windowStart >= 60_000) authFailures.delete(remote);
   }, 30_000);
   idleSweep.unref();
 
@@ -187,7 +200,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       }
     }
   };
-  const listeners = (['session_open', 'session_close', 'call', 'draining', 'reload'] as const).map((name) => [name, forwardEvent(name)] as const);
+  const listeners = (['session_open', 'session_close', 'call_start', 'call', 'breaker', 'draining', 'reload'] as const).map((name) => [name, forwardEvent(name)] as const);
   for (const [name, fn] of listeners) hub.events.on(name, fn as never);
 
   function closeLegacy(id: string, why: string): void {
@@ -218,12 +231,35 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return origin === null || opts.allowedOrigins.includes(origin);
   }
 
-  function authenticate(request: Request, remote: string): Caller | Response {
+  function auditRefusal(refusal: AuthRefusal, now: number): void {
+    if (!opts.auditAuthRefusal) return;
+    if (now - authAudits.windowStart >= 60_000) {
+      authAudits.windowStart = now;
+      authAudits.written = 0;
+    }
+    if (authAudits.written >= MAX_AUTH_AUDITS_PER_MINUTE) {
+      authAudits.suppressed += 1;
+      return;
+    }
+    authAudits.written += 1;
+    const suppressed = authAudits.suppressed;
+    authAudits.suppressed = 0;
+    try {
+      opts.auditAuthRefusal(suppressed > 0 ? { ...refusal, suppressed } : refusal);
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'audit of a refused authentication failed');
+    }
+  }
+
+  function authenticate(request: Request, remote: string, route: string): Caller | Response {
     if (opts.keys === null) return { identity: 'http-anonymous', keyId: null, key: null };
     const now = Date.now();
     const record = authFailures.get(remote);
     if (record && now - record.windowStart < 60_000 && record.count >= maxFailures) {
       opts.metrics?.authFailure('throttled');
+      record.throttled += 1;
+      // The first throttled request of the window is audited (from then on this source is refused unread).
+      if (record.throttled === 1) auditRefusal({ reason: 'throttled', route, remote }, now);
       return json(429, { error: 'Too many failed authentications from this address; wait a minute.' }, { 'retry-after': '60' });
     }
     const header = request.headers.get('authorization') ?? '';
@@ -231,9 +267,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const check: KeyCheck = opts.keys.check(token);
     if (check.ok) return { identity: check.identity, keyId: check.id, key: token! };
     const fresh = !record || now - record.windowStart >= 60_000;
-    authFailures.set(remote, { count: fresh ? 1 : record.count + 1, windowStart: fresh ? now : record.windowStart });
+    authFailures.set(remote, { count: fresh ? 1 : record.count + 1, windowStart: fresh ? now : record.windowStart, throttled: fresh ? 0 : record.throttled });
     opts.metrics?.authFailure(check.reason);
-    logger.warn({ remote, reason: check.reason }, 'http authentication refused');
+    logger.warn({ remote, route, reason: check.reason, keyId: check.id }, 'http authentication refused');
+    auditRefusal({ reason: check.reason, route, remote, keyId: check.id, identity: check.identity }, now);
     const why: Record<typeof check.reason, string> = {
       missing: 'This hub needs an API key: send "Authorization: Bearer <key>" (snowmux keys create).',
       malformed: 'The API key is not a snowmux key (smx_<id>_<secret>).',
@@ -462,7 +499,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       return json(health.ok ? 200 : 503, health.body);
     }
     if (!ROUTES.has(path)) return json(404, { error: `No such route: ${path}. Routes: ${[...ROUTES].join(', ')}.` });
-    const caller = authenticate(request, info.remoteAddress);
+    const caller = authenticate(request, info.remoteAddress, path);
     if (caller instanceof Response) return caller;
     const method = request.method;
     if (path === '/mcp') return mcp(request, caller);
@@ -472,6 +509,22 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (path === '/events') return events(caller);
     if (!opts.metrics) return json(404, { error: 'Metrics are not enabled on this hub.' });
     return new Response(await opts.metrics.text(), { status: 200, headers: { 'content-type': opts.metrics.contentType } });
+  }
+
+  /** Every response, /shim refusals included: the security headers, and CORS for an allowed origin. */
+  function secured(response: Response, request: Request): Response {
+    const headers = new Headers(response.headers);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
+    // Every answer here is one caller's: never stored, whatever the SDK set for its streams (no-cache).
+    const cache = headers.get('cache-control') ?? '';
+    if (!/\bno-store\b/.test(cache)) headers.set('cache-control', /\bno-transform\b/.test(cache) ? 'no-store, no-transform' : 'no-store');
+    const origin = request.headers.get('origin');
+    if (origin !== null && opts.allowedOrigins.includes(origin)) {
+      headers.set('access-control-allow-origin', origin);
+      headers.set('vary', 'Origin');
+      headers.set('access-control-expose-headers', 'mcp-session-id');
+    }
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }
 
   return {
@@ -484,15 +537,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       else if (!originAllowed(request.headers.get('origin'))) refusal = json(403, { error: 'Origin not allowed.' });
       if (refusal) {
         opts.metrics?.httpRequest('/shim', refusal.status);
-        return refusal;
+        return secured(refusal, request);
       }
-      let caller: Caller | Response = authenticate(request, info.remoteAddress);
+      let caller: Caller | Response = authenticate(request, info.remoteAddress, '/shim');
       if (!(caller instanceof Response) && (shimLinks.get(caller.identity) ?? 0) >= MAX_SHIM_LINKS_PER_IDENTITY) {
         // The shim retries as it does when a hub is busy.
         caller = json(429, { error: `Too many shim links open for "${caller.identity}" (${MAX_SHIM_LINKS_PER_IDENTITY}): close unused editors, or give each team member their own key.` }, { 'retry-after': '5' });
       }
       opts.metrics?.httpRequest('/shim', caller instanceof Response ? caller.status : 101);
-      return caller instanceof Response ? caller : { identity: caller.identity, key: caller.key };
+      return caller instanceof Response ? secured(caller, request) : { identity: caller.identity, key: caller.key };
     },
     serveShim(link, { identity, key }) {
       shimLinks.set(identity, (shimLinks.get(identity) ?? 0) + 1);
@@ -514,16 +567,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         logger.error({ err: errorMessage(err), path }, 'http request failed');
         response = json(500, { error: 'Internal error; the hub log has details.' });
       }
-      const headers = new Headers(response.headers);
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
-      const origin = request.headers.get('origin');
-      if (origin !== null && opts.allowedOrigins.includes(origin)) {
-        headers.set('access-control-allow-origin', origin);
-        headers.set('vary', 'Origin');
-        headers.set('access-control-expose-headers', 'mcp-session-id');
-      }
       opts.metrics?.httpRequest(ROUTES.has(path) ? path : 'other', response.status);
-      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+      return secured(response, request);
     },
     async close() {
       closed = true;

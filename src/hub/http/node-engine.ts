@@ -12,7 +12,10 @@ import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { releaseHttpServer } from '../listen/release-http-server.js';
 import { parseListen } from '../listen/listen-address.js';
-import type { HttpFace } from './http-face.js';
+import { SECURITY_HEADERS, type HttpFace } from './http-face.js';
+
+/** The engine's own error answers carry the face's security headers too. */
+const ERROR_HEADERS = { 'content-type': 'application/json', ...SECURITY_HEADERS };
 
 /** A face served by an engine (node:http or uWebSockets.js). */
 export interface HttpEndpoint {
@@ -38,7 +41,8 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
     const verdict = face.checkShimUpgrade(request, { remoteAddress: req.socket.remoteAddress ?? '' });
     if (verdict instanceof Response) {
       void verdict.text().then((body) => {
-        socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_CODES[verdict.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+        const headers = [...verdict.headers].map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_CODES[verdict.status] ?? ''}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       });
       return;
     }
@@ -82,7 +86,7 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
     request = await toWebRequest(req, undefined, { signal: aborted.signal, maxRequestBodySize: MAX_BODY_BYTES });
   } catch (err) {
     const status = (err as { status?: number }).status === 413 ? 413 : 400;
-    res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify({ error: status === 413 ? `The request body is over ${MAX_BODY_BYTES} bytes.` : 'Malformed request.' })}\n`);
+    res.writeHead(status, ERROR_HEADERS).end(`${JSON.stringify({ error: status === 413 ? `The request body is over ${MAX_BODY_BYTES} bytes.` : 'Malformed request.' })}\n`);
     return;
   }
   let response: Response;
@@ -90,7 +94,7 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
     response = await face.fetch(request, { remoteAddress: req.socket.remoteAddress ?? '' });
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'http face failed');
-    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}\n');
+    if (!res.headersSent) res.writeHead(500, ERROR_HEADERS).end('{"error":"internal error"}\n');
     return;
   }
   const headers: Record<string, string> = {};

@@ -29,6 +29,8 @@ export async function serveHttp(opts: {
   settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace' | 'httpEngine'>;
   metrics: HttpFaceOptions['metrics'];
   logger: Logger;
+  /** Where refused authentications are audited. */
+  auditAuthRefusal?: HttpFaceOptions['auditAuthRefusal'];
 }): Promise<HttpService> {
   const { host } = parseListen(opts.address);
   const loopback = isLoopbackHost(host);
@@ -48,6 +50,7 @@ export async function serveHttp(opts: {
     hosts: opts.settings.httpHosts,
     loopbackOnly: loopback,
     allowedOrigins: opts.settings.httpAllowedOrigins,
+    auditAuthRefusal: opts.auditAuthRefusal,
   });
   const { endpoint, engine } = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger);
   return {

@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
-import type { HttpFace, ShimGrant } from './http-face.js';
+import { SECURITY_HEADERS, type HttpFace, type ShimGrant } from './http-face.js';
 import { MAX_BODY_BYTES, type HttpEndpoint } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 
@@ -24,13 +24,15 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
   const server = new Server({ max_body_length: MAX_BODY_BYTES, fast_abort: true, auto_close: false });
   server.set_error_handler((_req, res, err) => {
     logger.error({ err: errorMessage(err) }, 'http engine error');
-    if (!res.initiated) res.status(500).header('content-type', 'application/json').send('{"error":"internal error"}\n');
+    if (!res.initiated) sendError(res, 500, '{"error":"internal error"}\n');
   });
 
   server.upgrade('/shim', async (req, res) => {
     const verdict = face.checkShimUpgrade(new Request(urlOf(req), { headers: headersOf(req) }), { remoteAddress: req.ip });
     if (verdict instanceof Response) {
-      res.status(verdict.status).header('content-type', 'application/json').send(await verdict.text());
+      res.status(verdict.status);
+      for (const [k, v] of verdict.headers) res.header(k, v);
+      res.send(await verdict.text());
       return;
     }
     res.upgrade({ grant: verdict });
@@ -120,7 +122,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     const body = method === 'GET' || method === 'HEAD' ? undefined : await req.buffer();
     request = new Request(urlOf(req), { method, headers: headersOf(req), body, signal: aborted.signal });
   } catch {
-    if (!res.aborted) res.status(400).header('content-type', 'application/json').send(`${JSON.stringify({ error: 'Malformed request.' })}\n`);
+    if (!res.aborted) sendError(res, 400, `${JSON.stringify({ error: 'Malformed request.' })}\n`);
     return;
   }
   let response: Response;
@@ -128,7 +130,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     response = await face.fetch(request, { remoteAddress: req.ip });
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'http face failed');
-    if (!res.aborted && !res.initiated) res.status(500).header('content-type', 'application/json').send('{"error":"internal error"}\n');
+    if (!res.aborted && !res.initiated) sendError(res, 500, '{"error":"internal error"}\n');
     return;
   }
   if (res.aborted) {
@@ -155,6 +157,13 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   } finally {
     if (!res.aborted) res.end();
   }
+}
+
+/** The engine's own error answers carry the face's security headers too. */
+function sendError(res: HyperExpress.Response, status: number, body: string): void {
+  res.status(status).header('content-type', 'application/json');
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.header(k, v);
+  res.send(body);
 }
 
 /** Whether binding host:port fails with EADDRINUSE right now. */

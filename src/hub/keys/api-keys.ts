@@ -26,7 +26,20 @@ export interface ApiKeyRecord {
 
 export type KeyCheck =
   | { ok: true; id: string; identity: string }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' };
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string; identity?: string };
+
+/** What the audit log keeps of a refused authentication: never the key's secret. */
+export interface AuthRefusal {
+  reason: Extract<KeyCheck, { ok: false }>['reason'] | 'throttled';
+  route: string;
+  remote: string;
+  /** The key's id (its public part) when the request sent a well-formed key. */
+  keyId?: string | undefined;
+  /** The key's identity, when the key exists (revoked, expired). */
+  identity?: string | undefined;
+  /** Refusals not audited since the last record (the per-minute bound). */
+  suppressed?: number | undefined;
+}
 
 const KEY_PATTERN = /^smx_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
 const IDENTITY_PATTERN = /^[A-Za-z0-9_.@+-]{1,64}$/;
@@ -188,9 +201,10 @@ export function checkKey(token: string, recordOf: (id: string) => ApiKeyRecord |
   const given = Buffer.from(sha256(m[2]!), 'hex');
   const expected = Buffer.from(record?.hash ?? '0'.repeat(64), 'hex');
   const same = timingSafeEqual(given, expected);
-  if (!record || !same) return { ok: false, reason: 'unknown' };
-  if (record.revokedAt) return { ok: false, reason: 'revoked' };
-  if (record.expiresAt && Date.parse(record.expiresAt) <= now) return { ok: false, reason: 'expired' };
+  // The id is the key's public part: it names, in the audit record of a refusal, which key was tried.
+  if (!record || !same) return { ok: false, reason: 'unknown', id: m[1]! };
+  if (record.revokedAt) return { ok: false, reason: 'revoked', id: record.id, identity: record.identity };
+  if (record.expiresAt && Date.parse(record.expiresAt) <= now) return { ok: false, reason: 'expired', id: record.id, identity: record.identity };
   return { ok: true, id: record.id, identity: record.identity };
 }
 

@@ -37,6 +37,7 @@ export class CallPipeline {
   async run(session: Session, tool: string, request: CallRequest, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
     const { limits } = this.env;
     const controller = session.beginCall(tool);
+    this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
     const timer = setTimeout(() => {
       controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call exceeded the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too). Narrow the query or raise hub.call_timeout_ms.`));
     }, limits.callTimeoutMs);

@@ -26,6 +26,8 @@ export interface PipelineEnv {
   limits: HubLimits;
   logger: Logger;
   sink: CallSink;
+  /** Told when a call starts, before any rule runs (the hub's /events `call_start`); must not throw. */
+  onCallStart?: ((call: { at: string; sessionId: string; requestId: string; tool: string }) => void) | undefined;
   /** Present when call spans are exported (hub.otel_endpoint); the trace stage uses it. */
   tracer?: CallTracer | undefined;
 }
