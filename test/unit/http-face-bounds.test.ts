@@ -32,6 +32,18 @@ function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) 
   return { f, events, open, upgrade, linked };
 }
 
+/** A 2026-07-28 JSON-RPC POST to /mcp from loopback. */
+function postMcp(f: ReturnType<typeof face>['f'], body: unknown): Promise<Response> {
+  return f.fetch(
+    new Request('http://127.0.0.1/mcp', {
+      method: 'POST',
+      headers: { host: '127.0.0.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+      body: JSON.stringify(body),
+    }),
+    { remoteAddress: '127.0.0.1' },
+  );
+}
+
 const call = (i: number) => ({ at: new Date().toISOString(), sessionId: 'x'.repeat(900), tool: 'execute_query', outcome: 'ok', errorCode: null, ms: i, rows: 1, queryId: null });
 
 test('an /events client that does not read has its stream ended once 1 MiB waits for it; a reading one is served', async (t) => {
@@ -94,15 +106,7 @@ test('one identity holds at most 64 remote shim links at once; a closed link fre
 test('/mcp: requests other than tools/call are rate-limited per identity before any session is touched; tools/call is not', async (t) => {
   const { f } = face({ capacity: 3, refillPerSecond: 0.01 });
   t.after(() => f.close());
-  const post = (body: unknown) =>
-    f.fetch(
-      new Request('http://127.0.0.1/mcp', {
-        method: 'POST',
-        headers: { host: '127.0.0.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
-        body: JSON.stringify(body),
-      }),
-      { remoteAddress: '127.0.0.1' },
-    );
+  const post = (body: unknown) => postMcp(f, body);
   for (let i = 1; i <= 3; i++) assert.notEqual((await post({ jsonrpc: '2.0', id: i, method: 'tools/list' })).status, 429, `request ${i} is within the burst`);
   const limited = await post({ jsonrpc: '2.0', id: 'over', method: 'ping' });
   assert.equal(limited.status, 429);
@@ -117,15 +121,7 @@ test('/mcp: requests other than tools/call are rate-limited per identity before 
 test('/mcp: a spec request with badly typed params is answered -32602 naming the field, before any session is touched', async (t) => {
   const { f } = face();
   t.after(() => f.close());
-  const post = (body: unknown) =>
-    f.fetch(
-      new Request('http://127.0.0.1/mcp', {
-        method: 'POST',
-        headers: { host: '127.0.0.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
-        body: JSON.stringify(body),
-      }),
-      { remoteAddress: '127.0.0.1' },
-    );
+  const post = (body: unknown) => postMcp(f, body);
   // The stub hub throws if a session were attached: the answer must come first.
   const r = await post({ jsonrpc: '2.0', id: 'r1', method: 'resources/read', params: { uri: 5 } });
   assert.equal(r.status, 200);
