@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -38,6 +38,25 @@ test('every metric the alert rules use is exposed by a running hub', async (t) =
   assert.ok(used.size >= 6, `rules use ${[...used].join(', ')}`);
   const missing = [...used].filter((name) => !exposed.has(name));
   assert.deepEqual(missing, [], `alert rules use metrics the hub does not expose: ${missing.join(', ')}`);
+});
+
+test('promtool parses a live hub\'s /metrics and finds only prom-client\'s own three gauge names to lint', { skip: promtool() === null && 'promtool not installed (Debian package prometheus; .ci/run installs it)' }, async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\n');
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  await c.callTool('execute_query', { query: 'SELECT 1' });
+  await c.callTool('execute_query', { query: 'DROP TABLE NATION' });
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
+  const exposition = await (await fetch(status.metrics.url)).text();
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+  const complaints = `${run.stdout}${run.stderr}`.split('\n').filter(Boolean);
+  assert.ok(!complaints.some((l) => /error|pars/i.test(l)), `promtool could not parse /metrics: ${complaints.join('; ')}`);
+  // prom-client's default process metrics name three gauges *_total (nodejs_active_handles_total…); every
+  // metric of the hub's own follows the naming conventions.
+  const ours = complaints.filter((l) => !/^snowmux_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(l));
+  assert.deepEqual(ours, [], 'promtool check metrics');
+  assert.ok(exposition.includes('snowmux_tool_calls_total'), 'the hub\'s own metrics were linted');
 });
 
 test('promtool check rules accepts contrib/prometheus/alerts.yml', { skip: promtool() === null && 'promtool not installed (Debian package prometheus; .ci/run installs it)' }, () => {
