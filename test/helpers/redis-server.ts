@@ -1,11 +1,7 @@
 /** A real redis-server on an ephemeral port for team hub tests (Debian package redis-server; .ci/run installs it). */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { defer, type Cleanup } from './harness.js';
-
-export const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-export const NO_REDIS = 'redis-server not installed (Debian package redis-server; .ci/run installs it)';
 
 /** Starts redis-server on `port` (no persistence), killed when the test ends; resolves once it accepts connections. */
 export async function startRedis(t: Cleanup, port: number, dir: string): Promise<ChildProcess> {

@@ -12,12 +12,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { repoRoot } from '../helpers/paths.js';
+import { NO_HAPROXY } from '../helpers/debian-tools.js';
 import { defer, runCli, startHub, tempHome, freePort } from '../helpers/harness.js';
 
-const haveHaproxy = spawnSync('haproxy', ['-v']).status === 0;
 
 
-test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a dead replica is routed around', { skip: !haveHaproxy && 'haproxy not installed (Debian package haproxy; .ci/run installs it)' }, async (t) => {
+test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a dead replica is routed around', { skip: NO_HAPROXY }, async (t) => {
   const homes = [tempHome(t), tempHome(t)];
   const hubs = [];
   for (const home of homes) {

@@ -8,18 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { NO_PROMTOOL } from '../helpers/debian-tools.js';
 import { connectClient, runCli, startHub, tempHome } from '../helpers/harness.js';
 
 const RULES = join(repoRoot, 'contrib', 'prometheus', 'alerts.yml');
-
-function promtool(): string | null {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return 'promtool';
-  } catch {
-    return null;
-  }
-}
 
 test('every metric the alert rules use is exposed by a running hub', async (t) => {
   const home = tempHome(t);
@@ -40,7 +32,7 @@ test('every metric the alert rules use is exposed by a running hub', async (t) =
   assert.deepEqual(missing, [], `alert rules use metrics the hub does not expose: ${missing.join(', ')}`);
 });
 
-test('promtool parses a live hub\'s /metrics and finds only prom-client\'s own three gauge names to lint', { skip: promtool() === null && 'promtool not installed (Debian package prometheus; .ci/run installs it)' }, async (t) => {
+test('promtool parses a live hub\'s /metrics and finds only prom-client\'s own three gauge names to lint', { skip: NO_PROMTOOL }, async (t) => {
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\n');
   await startHub(t, home);
@@ -59,7 +51,7 @@ test('promtool parses a live hub\'s /metrics and finds only prom-client\'s own t
   assert.ok(exposition.includes('snowmux_tool_calls_total'), 'the hub\'s own metrics were linted');
 });
 
-test('promtool check rules accepts contrib/prometheus/alerts.yml', { skip: promtool() === null && 'promtool not installed (Debian package prometheus; .ci/run installs it)' }, () => {
+test('promtool check rules accepts contrib/prometheus/alerts.yml', { skip: NO_PROMTOOL }, () => {
   const out = execFileSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
   assert.match(out, /SUCCESS: \d+ rules found/);
 });

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { repoRoot } from '../helpers/paths.js';
 import { connectClient, defer, freePort, runCli, startHub, tempHome, textOf, type AnyClient } from '../helpers/harness.js';
-import { haveRedis, startRedis } from '../helpers/redis-server.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { NO_HAPROXY, NO_REDIS } from '../helpers/debian-tools.js';
 
-const haveHaproxy = spawnSync('haproxy', ['-v']).status === 0;
-const missing = !haveRedis ? 'redis-server not installed (Debian package redis-server; .ci/run installs it)' : !haveHaproxy ? 'haproxy not installed (Debian package haproxy; .ci/run installs it)' : false;
+const missing = NO_REDIS || NO_HAPROXY;
 
 /** contrib/haproxy/snowmux.cfg with its example server line repeated for each replica address. */
 function haproxyConfig(front: number, replicas: string[]): string {

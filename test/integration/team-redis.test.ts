@@ -12,7 +12,8 @@ import { userInfo } from 'node:os';
 import { WebSocket } from 'ws';
 import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup, freePort } from '../helpers/harness.js';
 import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
-import { haveRedis, startRedis } from '../helpers/redis-server.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { NO_REDIS } from '../helpers/debian-tools.js';
 
 const me = userInfo().username;
 /** How soon a key change made on one replica holds on the others (docs/team-hub.md). */
@@ -36,7 +37,7 @@ async function connectedReplicas(t: Cleanup, config: string): Promise<string[]> 
   return homes;
 }
 
-test('replicas share rate limits and a registry through Redis, and fall back to local limits when it dies', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+test('replicas share rate limits and a registry through Redis, and fall back to local limits when it dies', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');
   let redis = await startRedis(t, port, redisDir);
@@ -109,7 +110,7 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
   assert.match(hubs[0]!.stderr(), /Redis connected; rate limits are team-wide/);
 });
 
-test('an identity\'s quota is spent once across replicas: concurrent calls on two replicas are refused exactly at the limit, and a call that ran no query spends none', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+test('an identity\'s quota is spent once across replicas: concurrent calls on two replicas are refused exactly at the limit, and a call that ran no query spends none', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "q${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nquota = { window = "1h", queries = 4 }\n`;
@@ -134,7 +135,7 @@ test('an identity\'s quota is spent once across replicas: concurrent calls on tw
   assert.match(textOf(after), /Quota exceeded[\s\S]*4 queries/);
 });
 
-test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys)', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys)', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'team-pw', roles: ['PUBLIC'] }] });
@@ -175,7 +176,7 @@ test('fetch_results pages a result from any replica for its owner only (Snowflak
   assert.match(textOf(stolen), /another user/);
 });
 
-test('the team-wide cap on concurrent queries holds across replicas, and a killed replica\'s lease expires', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+test('the team-wide cap on concurrent queries holds across replicas, and a killed replica\'s lease expires', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "c${port}"\n\n[limits]\nteam_max_concurrent_queries = 1\n`;
@@ -210,7 +211,7 @@ test('the team-wide cap on concurrent queries holds across replicas, and a kille
   await long;
 });
 
-test('every replica ships its audit records to the team stream; audit verify --redis checks each chain, tells a gap the replica declared from a removed record', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)' }, async (t) => {
+test('every replica ships its audit records to the team stream; audit verify --redis checks each chain, tells a gap the replica declared from a removed record', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const url = `redis://127.0.0.1:${port}`;
@@ -274,7 +275,7 @@ test('every replica ships its audit records to the team stream; audit verify --r
   assert.match(text.stdout, /NOT intact[\s\S]*missing from the stream[\s\S]*1 of 2 replica chains intact/);
 });
 
-test('Redis stopped (holding connections without answering), resumed, then killed and restarted, under load: the replicas fall back to local limits and say so (log, status, /readyz, metric), rejoin, and no call hangs', { skip: !haveRedis && 'redis-server not installed (Debian package redis-server; .ci/run installs it)', timeout: 120_000 }, async (t) => {
+test('Redis stopped (holding connections without answering), resumed, then killed and restarted, under load: the replicas fall back to local limits and say so (log, status, /readyz, metric), rejoin, and no call hangs', { skip: NO_REDIS, timeout: 120_000 }, async (t) => {
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');
   let redis = await startRedis(t, port, redisDir);
