@@ -81,6 +81,12 @@ max_scan_bytes = 10000
   const foreign = await capped.callTool('query_profile', { query_id: '01b2c3d4-0000-4000-8000-000000000000' });
   assert.equal(codeOf(foreign), 'POLICY_DENIED', textOf(foreign));
 
+  // The estimate is in status too, for a person (plain) as for a script (--json).
+  const plain = (await runCli(['status', '--home', home])).stdout;
+  assert.match(plain, /scan 146 KB in 2 of 2 partitions \| SELECT C_NAME FROM CUSTOMER/, plain);
+  const json = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { recent: { errorCode: string | null; scanEstimate?: unknown }[] };
+  assert.deepEqual(json.recent.find((c) => c.errorCode === 'SCAN_LIMIT')?.scanEstimate, { bytes: 150000, partitions: 2, partitionsTotal: 2 });
+
   await capped.close();
   await open.close();
   assert.equal(await hub.stop(), 0);

@@ -60,6 +60,8 @@ function busyHub(): HubStatus {
       ms: 12_345.678,
       rows: 1_000_000,
       sql: `SELECT L_ORDERKEY, L_PARTKEY, L_SUPPKEY, L_COMMENT FROM SNOWMUX_SAMPLE.TPCH.LINEITEM WHERE L_QUANTITY > ${i}`,
+      ...(i === 2 ? { scanEstimate: { bytes: 1_610_612_736, partitions: 12, partitionsTotal: 400 } } : {}),
+      ...(i === 3 ? { scanEstimate: { rows: 6_001_215.4 } } : {}),
     })) as unknown as HubStatus['recent'],
     governance: {
       policy: { roles: ['analyst', 'data-engineering-readers', 'finance-restricted', 'marketing-analytics', 'support'], defaultRole: 'analyst' },
@@ -100,6 +102,8 @@ test('plain status of a busy hub: no line wider than 80 columns, and nothing is 
   assert.match(text, /^00000001 +Visual.* +1234561 +/m, 'each session is one row, its pid whole');
   assert.match(text, /^AT +SESSION +TOOL +OUTCOME +MS +ROWS$/m);
   assert.match(text, /^ {10}SELECT L_ORDERKEY, L_PARTKEY/m, "a call's SQL on its own line");
+  assert.match(text, /^ {10}scan 1\.5 GB in 12 of 400 partitions \| SELECT L_ORDERKEY/m, "a call's scan estimate leads its SQL line (issue 12)");
+  assert.match(text, /^ {10}scan about 6001215 rows \| SELECT/m, "DuckDB's estimate is rows");
   assert.match(text, /^REPLICA +VERSION +STATE +SESS +RUN +QUEUED +BREAKERS$/m);
   assert.match(text, /^replica-host-one:123456 \(this\) +0\.1\.0 +running/m, "a replica's row keeps its id whole");
 });

@@ -12,6 +12,7 @@ import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
+import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { watchStatus } from '../status-watch.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
@@ -231,7 +232,10 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
     rows.forEach((row, i) => {
       out.push(row);
       const sql = (calls[i]!.sql ?? '').replace(/\s+/g, ' ').trim();
-      if (sql) out.push(cut(`          ${sql}`, columns));
+      // The engine's estimate leads the line: cut to the width, the SQL's tail goes before the figure does.
+      const estimate = calls[i]!.scanEstimate ? formatScanEstimate(calls[i]!.scanEstimate!) : undefined;
+      const line = [estimate ? `scan ${estimate}` : '', sql].filter(Boolean).join(' | ');
+      if (line) out.push(cut(`          ${line}`, columns));
     });
   }
   out.push(...formatGovernance(s.governance as Governance | undefined));

@@ -6,7 +6,7 @@
  * partitions; DuckDB: rows). The estimate goes into the call's record either way.
  */
 import { SnowmuxError } from '../../../errors.js';
-import { formatBytes } from '../../observe/byte-size.js';
+import { formatBytes, formatScanEstimate } from '../../observe/byte-size.js';
 import { failureCode } from '../../observe/tracing.js';
 import type { ScanEstimate } from '../../warehouse/types.js';
 import type { StatementStage } from '../statement.js';
@@ -55,13 +55,13 @@ export const scanLimit: StatementStage = {
 
 function overLimit(e: ScanEstimate, limit: { bytes?: number | undefined; partitions?: number | undefined; rows?: number | undefined }, engine: string) {
   if (limit.bytes !== undefined && e.bytes !== undefined && e.bytes > limit.bytes) {
-    return { engine, key: 'max_scan_bytes', estimate: `${formatBytes(e.bytes)}${e.partitions !== undefined ? ` in ${e.partitions}${e.partitionsTotal !== undefined ? ` of ${e.partitionsTotal}` : ''} partitions` : ''}`, limit: formatBytes(limit.bytes) };
+    return { engine, key: 'max_scan_bytes', estimate: formatScanEstimate({ bytes: e.bytes, partitions: e.partitions, partitionsTotal: e.partitionsTotal })!, limit: formatBytes(limit.bytes) };
   }
   if (limit.partitions !== undefined && e.partitions !== undefined && e.partitions > limit.partitions) {
-    return { engine, key: 'max_scan_partitions', estimate: `${e.partitions}${e.partitionsTotal !== undefined ? ` of ${e.partitionsTotal}` : ''} partitions`, limit: `${limit.partitions} partitions` };
+    return { engine, key: 'max_scan_partitions', estimate: formatScanEstimate({ partitions: e.partitions, partitionsTotal: e.partitionsTotal })!, limit: `${limit.partitions} partitions` };
   }
   if (limit.rows !== undefined && e.rows !== undefined && e.rows > limit.rows) {
-    return { engine, key: 'max_scan_rows', estimate: `about ${Math.round(e.rows)} rows`, limit: `${limit.rows} rows` };
+    return { engine, key: 'max_scan_rows', estimate: formatScanEstimate({ rows: e.rows })!, limit: `${limit.rows} rows` };
   }
   return undefined;
 }
