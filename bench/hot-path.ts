@@ -61,6 +61,11 @@ interface Cell {
   cpuUsPerCall: number;
   /** CPU of the shims (or forwarders) per call, when the target has a hop. */
   hopCpuUsPerCall?: number;
+  /**
+   * CPU of this bench process per call: the 8 raw clients writing requests and parsing answers. On 2 cores
+   * the calls/s of any target is bounded by 2 s of CPU / (clients + hop + server CPU per call).
+   */
+  clientCpuUsPerCall: number;
 }
 
 /**
@@ -138,12 +143,13 @@ async function proxyTarget(kind: 'mcp-remote' | 'supergateway', clients: number)
   };
 }
 
-async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; hopCpu: number; errors: number }> {
+async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; hopCpu: number; clientCpu: number; errors: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const hopCpu = () => (t.hopPids?.() ?? []).reduce((a, p) => a + cpuMs(p), 0);
   const cpu0 = t.servingPids().reduce((a, p) => a + cpuMs(p), 0);
   const hop0 = hopCpu();
+  const client0 = process.cpuUsage();
   const started = performance.now();
   const until = started + seconds * 1000;
   await Promise.all(t.clients.map(async (c) => {
@@ -159,8 +165,9 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
     }
   }));
   const elapsed = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(client0);
   const cpu = t.servingPids().reduce((a, p) => a + cpuMs(p), 0) - cpu0;
-  return { latencies, elapsed, cpu, hopCpu: hopCpu() - hop0, errors };
+  return { latencies, elapsed, cpu, hopCpu: hopCpu() - hop0, clientCpu: (client.user + client.system) / 1000, errors };
 }
 
 /**
@@ -169,20 +176,21 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
  * Peers serve an echo tool only, so they sit out list_databases.
  */
 async function interleaved(targets: Target[], workloads: Workload[], seconds: number, rounds: number): Promise<Cell[]> {
-  const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[]; hop: number[] }>();
+  const runs = new Map<string, { cps: number[]; lat: number[]; cpu: number[]; hop: number[]; client: number[] }>();
   const cells = (w: Workload) => targets.filter((t) => !(t.peer && w === 'list_databases'));
   for (const w of workloads) for (const t of cells(w)) await closedLoop(t, w, 0.5); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const w of workloads) {
       for (const t of cells(w)) {
-        const { latencies, elapsed, cpu, hopCpu, errors } = await closedLoop(t, w, seconds);
+        const { latencies, elapsed, cpu, hopCpu, clientCpu, errors } = await closedLoop(t, w, seconds);
         if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
         const key = `${t.name}\u0000${w}`;
-        const run = runs.get(key) ?? { cps: [], lat: [], cpu: [], hop: [] };
+        const run = runs.get(key) ?? { cps: [], lat: [], cpu: [], hop: [], client: [] };
         run.cps.push(latencies.length / elapsed);
         run.lat.push(...latencies);
         run.cpu.push((cpu * 1000) / latencies.length);
         if (t.hopPids) run.hop.push((hopCpu * 1000) / latencies.length);
+        run.client.push((clientCpu * 1000) / latencies.length);
         runs.set(key, run);
       }
     }
@@ -190,7 +198,7 @@ async function interleaved(targets: Target[], workloads: Workload[], seconds: nu
   return [...runs].map(([key, run]) => {
     const [target, workload] = key.split('\u0000') as [string, Workload];
     const s = summary(run.lat);
-    return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu), hopCpuUsPerCall: run.hop.length > 0 ? median(run.hop) : undefined };
+    return { target, workload, callsPerSecond: median(run.cps), p50us: s.p50 * 1000, p99us: s.p99 * 1000, cpuUsPerCall: median(run.cpu), hopCpuUsPerCall: run.hop.length > 0 ? median(run.hop) : undefined, clientCpuUsPerCall: median(run.client) };
   });
 }
 
@@ -322,12 +330,12 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tr
   const cells = await hotPath(seconds, rounds, baseline, clients);
   console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, ${clients} client(s), medians`);
   console.log(`cli: ${cli}`);
-  console.log('| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | hop (shim or forwarder) CPU µs/call |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | hop (shim or forwarder) CPU µs/call | clients CPU µs/call |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const w of WORKLOADS) {
     for (const c of cells.filter((x) => x.workload === w)) {
       const hop = c.hopCpuUsPerCall === undefined ? '—' : fmt(c.hopCpuUsPerCall, 0);
-      console.log(`| ${w} | ${c.target} | ${fmt(c.callsPerSecond, 0)} | ${fmt(c.p50us, 0)} | ${fmt(c.p99us, 0)} | ${fmt(c.cpuUsPerCall, 0)} | ${hop} |`);
+      console.log(`| ${w} | ${c.target} | ${fmt(c.callsPerSecond, 0)} | ${fmt(c.p50us, 0)} | ${fmt(c.p99us, 0)} | ${fmt(c.cpuUsPerCall, 0)} | ${hop} | ${fmt(c.clientCpuUsPerCall, 0)} |`);
     }
   }
 }
