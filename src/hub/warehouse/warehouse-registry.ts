@@ -77,6 +77,9 @@ export interface WarehouseProvider {
   targetFor(session: WarehouseCaller, role?: ProfileOfRole): WarehouseTarget;
 }
 
+/** Snowflake settings that failed to open, kept for status (see WarehouseRegistry.failed). */
+const MAX_FAILED_PROFILES = 32;
+
 /** A target for a warehouse that is already open (tests, embedded callers). */
 export function openedTarget(warehouse: Warehouse): WarehouseTarget {
   const info = warehouse.info();
@@ -182,7 +185,13 @@ export class WarehouseRegistry implements WarehouseProvider {
       });
       const failed = pool;
       failed.catch((err: unknown) => {
-        if (!this.closed) this.failed.set(fingerprint, { profile, failure: { error: err, at: Date.now(), failures: (this.failed.get(fingerprint)?.failure.failures ?? 0) + 1 } });
+        if (!this.closed) {
+          const failures = (this.failed.get(fingerprint)?.failure.failures ?? 0) + 1;
+          this.failed.delete(fingerprint);
+          this.failed.set(fingerprint, { profile, failure: { error: err, at: Date.now(), failures } });
+          // Bounded (every shim with other settings is another fingerprint): the oldest goes first.
+          if (this.failed.size > MAX_FAILED_PROFILES) this.failed.delete(this.failed.keys().next().value!);
+        }
         const timer = setTimeout(() => {
           if (this.pools.get(fingerprint) === failed) this.pools.delete(fingerprint);
         }, this.opts.loginRetryAfterMs ?? LOGIN_RETRY_AFTER_MS);
