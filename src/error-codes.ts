@@ -54,7 +54,7 @@ export const ERROR_CODES = {
   WAREHOUSE_CLOSED: { fault: 'hub', doc: 'The warehouse was shut down (the hub is stopping or reloading). Retry once the hub is back.' },
   CONNECTION_LOST: { fault: 'infrastructure', transient: true, doc: 'The warehouse session was lost mid-call; a new one is opened for the next call.' },
   QUERY_TIMEOUT: { fault: 'infrastructure', transient: false, doc: 'The call ran past its timeout and was cancelled in the warehouse too. Narrow the query or raise the timeout.' },
-  AUTH_FAILED: { fault: 'infrastructure', transient: false, doc: 'Snowflake refused the profile\'s credentials. Fix them, then run `snowmux reload`.' },
+  AUTH_FAILED: { fault: 'infrastructure', transient: false, doc: 'Snowflake refused the profile\'s credentials. Fix the setting the message names, then `snowmux hub --replace` (`snowmux reload` does not re-read profiles).' },
 
   // ---- cancellations -----------------------------------------------------------------------------
   QUERY_CANCELLED: { fault: 'cancelled', doc: 'The client cancelled the call (or disconnected); it was stopped in the warehouse too.' },

@@ -131,6 +131,29 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   let auditWriter: AuditSink | null = null;
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];
   let observeAuditWrite: ((seconds: number) => void) | undefined;
+  // Lifecycle records (refused HTTP authentications, reloads) that come while the log is not open yet wait
+  // here, in order, and are written right after hub_start — as finished calls wait in hub-process's
+  // holdRecords. The window is the audit-writer hand-over of a take-over: this hub already serves HTTP
+  // (the old one gave up the port) while the old one still appends until its process ends (up to two
+  // minutes). Bounded: refusals are at most 600 a minute (http-face), and beyond MAX_HELD_LIFECYCLE only
+  // the count of what was left out is kept (in hub_start, and logged).
+  const heldLifecycle: AuditEntry[] = [];
+  let lifecycleLeftOut = 0;
+  const auditWillOpen = opts.audit !== false && auditConfig.enabled;
+  const appendLifecycle = (entry: AuditEntry): void => {
+    const log = audit as AuditLog | null;
+    if (log) {
+      void log.append(entry);
+      return;
+    }
+    if (!auditWillOpen) return;
+    if (heldLifecycle.length >= MAX_HELD_LIFECYCLE) {
+      lifecycleLeftOut += 1;
+      return;
+    }
+    // The log stamps a record when it writes it: say when this one happened.
+    heldLifecycle.push({ ...entry, detail: { ...entry.detail, heldFrom: new Date().toISOString() } });
+  };
   const openAudit = async () => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
     audit = await AuditLog.open({
@@ -146,7 +169,14 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
     for (const copy of auditCopies) audit.on('written', copy);
-    void audit.append(withReplica(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid } })));
+    // hub_start says how many records waited for the log (they follow it) and how many did not fit.
+    const held = heldLifecycle.splice(0);
+    const waited = held.length > 0 ? { heldRecords: held.length } : {};
+    const leftOut = lifecycleLeftOut > 0 ? { heldRecordsLeftOut: lifecycleLeftOut } : {};
+    if (lifecycleLeftOut > 0) opts.logger.warn({ leftOut: lifecycleLeftOut }, 'audit records left out while the audit log was not open yet');
+    lifecycleLeftOut = 0;
+    void audit.append(withReplica(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid, ...waited, ...leftOut } })));
+    for (const entry of held) void audit.append(entry);
     auditWriter = new AuditSink(audit, opts.logger, replicaId);
     auditWriter.observeWrite = observeAuditWrite;
   };
@@ -176,7 +206,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     current = next.config;
     lastReload = { applied, needsRestart, at: new Date().toISOString() };
     opts.logger.info(lastReload, 'config reloaded');
-    void (audit as AuditLog | null)?.append(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } })));
+    appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } })));
     return lastReload;
   };
 
@@ -194,7 +224,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     openAudit,
     auditAuthRefusal(refusal) {
       const { identity, ...detail } = refusal;
-      void (audit as AuditLog | null)?.append(withReplica(hubLifecycleEntry('auth_refused', { version: VERSION, identity: identity ?? '(unauthenticated)', outcome: 'refused', errorCode: refusal.reason === 'throttled' ? 'RATE_LIMITED' : 'HTTP_UNAUTHORIZED', detail })));
+      appendLifecycle(withReplica(hubLifecycleEntry('auth_refused', { version: VERSION, identity: identity ?? '(unauthenticated)', outcome: 'refused', errorCode: refusal.reason === 'throttled' ? 'RATE_LIMITED' : 'HTTP_UNAUTHORIZED', detail })));
     },
     timeAuditWrites(observe) {
       observeAuditWrite = observe;
@@ -231,6 +261,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     },
   };
 }
+
+/** Lifecycle records held while the audit log is not open yet (see appendLifecycle). */
+const MAX_HELD_LIFECYCLE = 2_000;
 
 /** Secrets the config file holds, so the audit log can scrub them if they ever appear in SQL text. */
 function configSecrets(config: LoadedConfig): string[] {

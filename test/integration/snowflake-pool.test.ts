@@ -175,4 +175,35 @@ describe('Snowflake pool', () => {
     assert.equal(double.openSessions(), open0);
     await assert.rejects(w.listDatabases(callContext()), { code: 'WAREHOUSE_CLOSED' });
   });
+
+  it('a refused login shows as the warehouse problem (code, message, never the password) until a login succeeds; closed is one too', async () => {
+    const w = warehouse({ name: 'refused', user: 'bob', auth: { method: 'password', password: 'not-bobs-password' } });
+    assert.equal(w.info().problem, undefined, 'no login tried yet');
+    await assert.rejects(w.listDatabases(callContext()), { code: 'AUTH_FAILED' });
+    await assert.rejects(w.listDatabases(callContext()), { code: 'AUTH_FAILED' });
+    const problem = w.info().problem!;
+    assert.equal(problem.code, 'AUTH_FAILED');
+    assert.equal(problem.snowflakeCode, '390100');
+    assert.equal(problem.failures, 2);
+    assert.equal(problem.transient, false);
+    assert.match(problem.message, /Incorrect username or password.*password \(set by env SNOWFLAKE_PASSWORD\)/);
+    assert.ok(!JSON.stringify(w.info()).includes('not-bobs-password'));
+
+    // With a connection logged in, a failed login of another does not stop the warehouse serving.
+    const ok = warehouse({ name: 'recovers', pool: { min: 0, max: 2 } });
+    await ok.listDatabases(callContext());
+    double.inject({ kind: 'error', endpoint: 'login', code: '390100', message: 'Incorrect username or password was specified.', times: 1 } as never);
+    const [first, second] = await Promise.allSettled([ok.query('SELECT SYSTEM$WAIT(1)', queryOptions()), ok.query('SELECT 1', queryOptions())]);
+    assert.ok([first, second].some((r) => r.status === 'fulfilled'));
+    assert.equal(ok.info().problem, undefined, 'a connection is still logged in');
+    // A login that succeeds clears it: a fresh warehouse whose first login is refused, then accepted.
+    const later = warehouse({ name: 'later' });
+    double.inject({ kind: 'error', endpoint: 'login', code: '390100', message: 'Incorrect username or password was specified.', times: 1 } as never);
+    await assert.rejects(later.listDatabases(callContext()), { code: 'AUTH_FAILED' });
+    assert.equal(later.info().problem?.snowflakeCode, '390100');
+    await later.listDatabases(callContext());
+    assert.equal(later.info().problem, undefined, 'cleared by the login that succeeded');
+    await later.close();
+    assert.equal(later.info().problem?.code, 'WAREHOUSE_CLOSED');
+  });
 });

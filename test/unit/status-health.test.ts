@@ -1,19 +1,82 @@
+/**
+ * The one health judgement (hub/core/hub-health.ts) behind /readyz, `snowmux status`'s exit code and
+ * status's `health` section: draining, breakers, warehouses that cannot serve, and the embedded sample.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { unhealthy } from '../../src/cli/commands/status-command.js';
+import { assessHealth } from '../../src/hub/core/hub-health.js';
+import { formatStatus, healthOf } from '../../src/cli/commands/status-command.js';
 import type { HubStatus } from '../../src/hub/hub.js';
+import type { WarehouseInfo, WarehouseProblem } from '../../src/hub/warehouse/types.js';
 
-const base = { state: 'running', governance: { breakers: [] } } as unknown as HubStatus;
+const base = { state: 'running', warehouses: [], governance: { breakers: [] } } as unknown as HubStatus;
 const withBreakers = (states: string[], state = 'running') =>
   ({ ...base, state, governance: { breakers: states.map((s, i) => ({ profile: `p${i}`, state: s })) } }) as unknown as HubStatus;
+const warehouse = (kind: 'duckdb' | 'snowflake', name: string, problem?: Partial<WarehouseProblem>): WarehouseInfo => ({
+  kind,
+  name,
+  detail: {},
+  defaultDatabase: 'DB',
+  defaultSchema: 'S',
+  ...(problem ? { problem: { code: 'AUTH_FAILED', message: 'Snowflake refused the login.', at: '2026-01-01T10:00:00.000Z', failures: 1, transient: false, ...problem } } : {}),
+});
+const status = (warehouses: WarehouseInfo[], breakers: { kind?: string; profile: string; state: string }[] = [], state = 'running') =>
+  ({ ...base, state, warehouses, governance: { breakers } }) as unknown as HubStatus;
 
-test('healthy: running, no breaker open (or only some)', () => {
-  assert.deepEqual(unhealthy(base), []);
-  assert.deepEqual(unhealthy(withBreakers(['closed', 'half-open'])), []);
-  assert.deepEqual(unhealthy(withBreakers(['open', 'closed'])), [], 'another warehouse still serves');
+test('healthy: running, no breaker open (or only some), no warehouse opened yet', () => {
+  assert.deepEqual(assessHealth(base), { ok: true, reasons: [], warnings: [] });
+  assert.equal(assessHealth(withBreakers(['closed', 'half-open'])).ok, true);
+  const some = assessHealth(withBreakers(['open', 'closed']));
+  assert.equal(some.ok, true, 'another warehouse still serves');
+  assert.match(some.warnings.join('\n'), /circuit breaker open for profile "p0"/);
 });
 
 test('unhealthy: draining, or every warehouse behind an open breaker', () => {
-  assert.deepEqual(unhealthy(withBreakers([], 'draining')), ['the hub is draining']);
-  assert.deepEqual(unhealthy(withBreakers(['open', 'open'])), ['circuit breaker open for p0, p1']);
+  assert.deepEqual(assessHealth(withBreakers([], 'draining')).reasons, ['the hub is draining: it finishes its running calls, then exits; send new work to another hub']);
+  const open = assessHealth(withBreakers(['open', 'open']));
+  assert.equal(open.ok, false);
+  assert.match(open.reasons[0]!, /^no warehouse can serve: circuit breaker open for profile "p0"/);
+  assert.match(open.reasons[1]!, /profile "p1"/);
+});
+
+test('a warehouse whose logins fail cannot serve: the reason names the code, the message and what to do', () => {
+  const h = assessHealth(status([warehouse('snowflake', 'prod', { snowflakeCode: '390100' })]));
+  assert.equal(h.ok, false);
+  assert.match(h.reasons[0]!, /no warehouse can serve: Snowflake profile "prod" failed to log in at 10:00:00 UTC \[AUTH_FAILED 390100\]: Snowflake refused the login\./);
+  assert.match(h.reasons[0]!, /snowmux hub --replace/);
+  assert.match(h.reasons[0]!, /reload` does not re-read profiles/);
+  // Another profile that serves keeps the hub healthy; the failing one is a warning.
+  const mixed = assessHealth(status([warehouse('snowflake', 'prod', {}), warehouse('snowflake', 'dev')]));
+  assert.equal(mixed.ok, true);
+  assert.match(mixed.warnings[0]!, /profile "prod"/);
+  // A transient failure says the next call tries again.
+  assert.match(assessHealth(status([warehouse('snowflake', 'prod', { code: 'WAREHOUSE_UNAVAILABLE', transient: true })])).reasons[0]!, /The next call tries again/);
+});
+
+test('the embedded sample does not make a hub with a failing Snowflake account healthy; alone, it is judged by itself', () => {
+  const h = assessHealth(status([warehouse('duckdb', 'embedded'), warehouse('snowflake', 'prod', {})]));
+  assert.equal(h.ok, false);
+  assert.match(h.reasons.join(' '), /embedded sample warehouse still answers/);
+  const breaker = assessHealth(status([warehouse('duckdb', 'embedded'), warehouse('snowflake', 'prod')], [{ kind: 'snowflake', profile: 'prod', state: 'open' }]));
+  assert.equal(breaker.ok, false);
+  assert.equal(assessHealth(status([warehouse('duckdb', 'embedded')])).ok, true);
+  assert.equal(assessHealth(status([warehouse('duckdb', 'embedded')], [{ kind: 'duckdb', profile: 'embedded', state: 'open' }])).ok, false);
+  assert.equal(assessHealth(status([warehouse('duckdb', 'embedded', { code: 'WAREHOUSE_CLOSED' })])).ok, false);
+});
+
+test("status readers use the hub's own judgement when its status carries one, else judge alike", () => {
+  const own = { ...status([warehouse('snowflake', 'prod', {})]), health: { ok: true, reasons: [], warnings: ['w'] } } as unknown as HubStatus;
+  assert.deepEqual(healthOf(own), { ok: true, reasons: [], warnings: ['w'] });
+  assert.equal(healthOf(status([warehouse('snowflake', 'prod', {})])).ok, false);
+});
+
+test('plain status shows a warehouse that cannot serve, within 80 columns', () => {
+  const s = {
+    ...status([warehouse('snowflake', 'prod', { snowflakeCode: '390100', message: 'Snowflake refused the login of profile "prod" (account "xy12345", user "alice"): Incorrect username or password was specified. (code 390100). Check user (set by env SNOWFLAKE_USER) and password (set by env SNOWFLAKE_PASSWORD).' })]),
+    governance: undefined,
+    version: '0.1.0', pid: 1, uptimeMs: 1000, home: '/h', sessions: [], recent: [], totals: { sessionsOpened: 0, calls: 0, errors: 0, refused: 0, cancelled: 0 },
+  } as unknown as HubStatus;
+  const text = formatStatus(s);
+  assert.match(text, /CANNOT SERVE \[AUTH_FAILED 390100\] \(last 10:00:00 UTC\): Snowflake refused/);
+  for (const line of text.split('\n')) assert.ok(line.length <= 80, line);
 });

@@ -89,6 +89,17 @@ test('a bigger terminal lists more; a small hub fits without "+N more"', () => {
   assert.equal(small.filter((l) => l.includes('execute_query')).length, 3, 'every call');
 });
 
+test("a warehouse that cannot serve is marked DOWN with its code, and an unhealthy hub says so in one fitted line", () => {
+  const status = busyHub({ sessions: 2, profiles: 1, calls: 1 });
+  status.warehouses[0]!.problem = { code: 'AUTH_FAILED', snowflakeCode: '390100', message: 'Snowflake refused the login.', at: new Date(NOW).toISOString(), failures: 1, transient: false };
+  status.health = { ok: false, reasons: [`no warehouse can serve: Snowflake profile "${status.warehouses[0]!.name}" failed to log in at 10:00:00 UTC [AUTH_FAILED 390100]: Snowflake refused the login.`], warnings: [] };
+  const lines = watchScreen({ kind: 'status', status, freshness: 'x' }, { columns: 80, rows: 24 }, NOW);
+  assertFits(lines, 80, 24);
+  assert.match(lines.join('\n'), /DOWN\(390100\)/);
+  assert.match(lines.join('\n'), /^UNHEALTHY: no warehouse can serve: Snowflake profile/m);
+  assert.doesNotMatch(watchScreen({ kind: 'status', status: busyHub({ sessions: 2, profiles: 1, calls: 1 }), freshness: 'x' }, { columns: 80, rows: 24 }, NOW).join('\n'), /UNHEALTHY|DOWN\(/);
+});
+
 test('the waiting screen fits too and says what it waits for', () => {
   const lines = watchScreen({ kind: 'waiting', reason: `No hub answered at /tmp/${'x'.repeat(200)}/hub.sock: connect ENOENT`, since: new Date(NOW - 5_000), last: busyHub({ sessions: 3, profiles: 1, calls: 0 }) }, { columns: 80, rows: 24 }, NOW);
   assertFits(lines, 80, 24);

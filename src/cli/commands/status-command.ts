@@ -1,7 +1,8 @@
 /**
  * `snowmux status [--json] [--watch] [--url URL]` — what the running hub is doing, over the home's socket
  * or a hub's HTTP face (`--url`, key from $SNOWMUX_KEY or --key-file, never a flag). Exits 3 when the hub
- * is unhealthy (draining, or every warehouse behind an open breaker), for scripts. `--watch` follows the
+ * is unhealthy (draining, or no warehouse can serve: each behind an open breaker or failing its logins —
+ * the hub's own judgement, hub/core/hub-health.ts, the same /readyz answers by), for scripts. `--watch` follows the
  * hub's /events when it can (status-watch.ts), redraws in place fitted to the terminal (watch-screen.ts),
  * and keeps waiting through hub restarts, saying so.
  */
@@ -13,6 +14,7 @@ import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
+import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
 import { watchStatus } from '../status-watch.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
@@ -30,7 +32,8 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
   if (values.help) {
     io.stdout.write(
       'Usage: snowmux status [--home DIR | --url URL [--key-file FILE]] [--json] [--watch [--interval MS]]\n\n' +
-        'Exit codes: 0 healthy, 3 unhealthy (draining, or every warehouse behind an open breaker), 1 no answer.\n' +
+        'Exit codes: 0 healthy, 3 unhealthy (draining, or no warehouse can serve: every one behind an open\n' +
+        'circuit breaker or unable to log in), 1 no answer. The reasons follow "unhealthy:" (with --json: "health").\n' +
         'With --url the API key comes from $SNOWMUX_KEY or --key-file (never a flag).\n\n' +
         '--watch redraws in place, fitted to the terminal, and waits through hub restarts. It follows the hub\'s\n' +
         '/events and re-reads on each change: with --url, or on the socket when the hub has an HTTP listener\n' +
@@ -45,9 +48,9 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     const status = await read();
     const columns = widthOf(io.stdout);
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, columns));
-    const problems = unhealthy(status);
-    if (problems.length > 0 && !values.json) io.stdout.write(`\n${wrapLine(`unhealthy: ${problems.join('; ')}`, columns).join('\n')}\n`);
-    return problems.length > 0 ? 3 : 0;
+    const health = healthOf(status);
+    if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(`unhealthy: ${health.reasons.join('; ')}`, columns).join('\n')}\n`);
+    return health.ok ? 0 : 3;
   }
   const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);
   return watchStatus({
@@ -121,14 +124,14 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
   };
 }
 
-/** Why the hub cannot serve calls now; empty when healthy. */
-export function unhealthy(status: HubStatus): string[] {
-  const reasons: string[] = [];
-  if (status.state === 'draining') reasons.push('the hub is draining');
-  const breakers = (status.governance as { breakers?: { profile: string; state: string }[] } | undefined)?.breakers ?? [];
-  const open = breakers.filter((b) => b.state === 'open');
-  if (open.length > 0 && open.length === breakers.length) reasons.push(`circuit breaker open for ${open.map((b) => b.profile).join(', ')}`);
-  return reasons;
+/**
+ * The hub's own judgement (its status's `health`, computed by the hub that knows its warehouses), or the
+ * same function over the status when the hub is older than that section.
+ */
+export function healthOf(status: HubStatus): HealthReport {
+  const h = status.health as Partial<HealthReport> | undefined;
+  if (h && typeof h.ok === 'boolean' && Array.isArray(h.reasons)) return { ok: h.ok, reasons: h.reasons, warnings: Array.isArray(h.warnings) ? h.warnings : [] };
+  return assessHealth(status);
 }
 
 /**
@@ -189,6 +192,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
     out.push(`warehouse ${w.kind}:${w.name}  default ${w.defaultDatabase}.${w.defaultSchema}${extra ? `  ${extra}` : ''}`);
+    if (w.problem) out.push(`  CANNOT SERVE [${w.problem.code}${w.problem.snowflakeCode ? ` ${w.problem.snowflakeCode}` : ''}] (last ${w.problem.at.slice(11, 19)} UTC): ${w.problem.message}`);
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
   out.push(`totals  sessions opened ${s.totals.sessionsOpened}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);

@@ -12,6 +12,7 @@ import { VERSION } from '../../version.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
+import { assessHealth, type HealthReport } from './hub-health.js';
 import { QueryHistory } from '../observe/query-history.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
@@ -64,6 +65,8 @@ export interface HubStatus {
   sessions: SessionSnapshot[];
   totals: { sessionsOpened: number; calls: number; errors: number; refused: number; cancelled: number };
   recent: CallRecord[];
+  /** Whether the hub can serve calls now (hub-health.ts): what /readyz and `snowmux status`'s exit code say. Absent from hubs before 0.1. */
+  health?: HealthReport;
   [section: string]: unknown;
 }
 
@@ -232,7 +235,7 @@ export class HubCore {
   }
 
   status(): HubStatus {
-    return {
+    const status: HubStatus = {
       version: VERSION,
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
@@ -247,6 +250,8 @@ export class HubCore {
       recent: this.recent.list(20),
       ...(this.opts.statusSections?.() ?? {}),
     };
+    status.health = assessHealth(status);
+    return status;
   }
 
   /** Graceful stop: stop accepting, let running calls finish up to the grace period, close sessions. */

@@ -353,7 +353,8 @@ export class Governance {
     return {
       policy: this.#policy.describe(),
       queue: this.queueSnapshot(),
-      breakers: [...this.breakers.values()].map((b) => b.snapshot()),
+      // The kind beside the profile name: health matches each breaker to its warehouse by both.
+      breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, ...b.snapshot() })),
       rateLimits: this.rateLimiter.snapshot(),
       quotas: this.quotas.snapshot(),
       metadataCache: this.metadata.stats(),

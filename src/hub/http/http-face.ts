@@ -19,6 +19,7 @@ import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
+import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
@@ -283,16 +284,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   async function readyz(): Promise<Response> {
     const status = hub.status();
-    const reasons: string[] = [];
-    if (status.state === 'draining') reasons.push('the hub is draining');
+    // The one judgement (core/hub-health.ts), the same `snowmux status` exits by.
+    const health = status.health ?? assessHealth(status);
     const breakers = ((status.governance as { breakers?: { profile: string; state: string }[] } | undefined)?.breakers ?? []);
-    if (breakers.length > 0 && breakers.every((b) => b.state === 'open')) reasons.push(`every warehouse is behind an open circuit breaker (${breakers.map((b) => b.profile).join(', ')})`);
     // A team hub without Redis still serves, on per-replica limits: ready, and saying so.
     const team = (status.team as { mode?: string } | undefined)?.mode;
-    return json(reasons.length === 0 ? 200 : 503, {
-      ready: reasons.length === 0,
-      reasons,
-      warehouses: status.warehouses.map((w) => ({ kind: w.kind, name: w.name })),
+    return json(health.ok ? 200 : 503, {
+      ready: health.ok,
+      reasons: health.reasons,
+      warnings: health.warnings,
+      warehouses: status.warehouses.map((w) => ({ kind: w.kind, name: w.name, ...(w.problem ? { problem: w.problem } : {}) })),
       breakers,
       ...(team ? { team: team === 'connected' ? 'connected' : 'local limits (Redis unreachable)' } : {}),
     });

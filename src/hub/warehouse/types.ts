@@ -165,6 +165,27 @@ export interface WarehouseInfo {
    * hub's fair queue hands out no more than this, so the backend's own FIFO never decides who waits.
    */
   capacity?: number | undefined;
+  /**
+   * Why this warehouse cannot serve calls now; absent when it can. Secret-free (see warehouse-problem.ts
+   * for how long each kind of failure counts).
+   */
+  problem?: WarehouseProblem | undefined;
+}
+
+/** Why a warehouse cannot serve: its last login failed (and none is logged in), its pool could not be built, or it is closed. */
+export interface WarehouseProblem {
+  /** The snowmux error code: AUTH_FAILED (credentials refused), CONFIG_INVALID (settings refused), WAREHOUSE_UNAVAILABLE, WAREHOUSE_CLOSED… */
+  code: string;
+  /** Snowflake's own code, when Snowflake answered (390100: incorrect username or password). */
+  snowflakeCode?: string;
+  /** What happened and which setting to check, naming where it was set, never its value. */
+  message: string;
+  /** When it last failed (ISO 8601). */
+  at: string;
+  /** Failures in a row (logins since the last good one). */
+  failures: number;
+  /** True when the next attempt may succeed on its own (network); false when a person must change something. */
+  transient: boolean;
 }
 
 /**

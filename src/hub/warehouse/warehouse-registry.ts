@@ -16,6 +16,7 @@ import { profileFingerprint, redactProfile, resolveProfile } from '../config/res
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
+import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -46,11 +47,6 @@ export interface WarehouseRegistryOptions {
   onSecrets?: (secrets: string[]) => void;
 }
 
-/**
- * A failed login is not retried on every call: editors retry quickly, and Snowflake locks a user after
- * repeated failed logins. Calls in this window get the same error at once.
- */
-const DEFAULT_LOGIN_RETRY_AFTER_MS = 15_000;
 
 /**
  * Where a session's calls will run, known from its settings alone: the engine (and so the SQL dialect)
@@ -81,6 +77,9 @@ export interface WarehouseProvider {
   targetFor(session: WarehouseCaller, role?: ProfileOfRole): WarehouseTarget;
 }
 
+/** Snowflake settings that failed to open, kept for status (see WarehouseRegistry.failed). */
+const MAX_FAILED_PROFILES = 32;
+
 /** A target for a warehouse that is already open (tests, embedded callers). */
 export function openedTarget(warehouse: Warehouse): WarehouseTarget {
   const info = warehouse.info();
@@ -92,6 +91,13 @@ export class WarehouseRegistry implements WarehouseProvider {
   private embedded: Promise<Warehouse> | null = null;
   private readonly pools = new Map<string, Promise<Warehouse>>();
   private readonly open = new Set<Warehouse>();
+  /**
+   * Snowflake warehouses that could not be opened (the login or the pool failed), by fingerprint, until one
+   * of the same profile opens: status lists them with the reason (they are in no pool, so nowhere else).
+   */
+  private readonly failed = new Map<string, { profile: SnowflakeProfile; failure: LoginFailure }>();
+  /** Every secret of every profile resolved: masked from problems shown in status, as a last guard. */
+  private readonly secrets = new Set<string>();
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
   private closed = false;
 
@@ -155,7 +161,11 @@ export class WarehouseRegistry implements WarehouseProvider {
       configFile: this.opts.config,
     });
     for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
-    if (profile) this.opts.onSecrets?.(profileSecrets(profile));
+    if (profile) {
+      const secrets = profileSecrets(profile);
+      for (const secret of secrets) this.secrets.add(secret);
+      this.opts.onSecrets?.(secrets);
+    }
     return profile;
   }
 
@@ -169,14 +179,22 @@ export class WarehouseRegistry implements WarehouseProvider {
       const open = this.opts.openSnowflake ?? ((p: SnowflakeProfile) => defaultOpenSnowflake(p, useEnvProxy));
       pool = open(profile).then((w) => {
         this.open.add(w);
+        for (const [key, f] of this.failed) if (f.profile.name === profile.name) this.failed.delete(key);
         this.opts.logger.info({ ms: Math.round(performance.now() - started), profile: redactProfile(profile) }, 'snowflake pool ready');
         return w;
       });
       const failed = pool;
-      failed.catch(() => {
+      failed.catch((err: unknown) => {
+        if (!this.closed) {
+          const failures = (this.failed.get(fingerprint)?.failure.failures ?? 0) + 1;
+          this.failed.delete(fingerprint);
+          this.failed.set(fingerprint, { profile, failure: { error: err, at: Date.now(), failures } });
+          // Bounded (every shim with other settings is another fingerprint): the oldest goes first.
+          if (this.failed.size > MAX_FAILED_PROFILES) this.failed.delete(this.failed.keys().next().value!);
+        }
         const timer = setTimeout(() => {
           if (this.pools.get(fingerprint) === failed) this.pools.delete(fingerprint);
-        }, this.opts.loginRetryAfterMs ?? DEFAULT_LOGIN_RETRY_AFTER_MS);
+        }, this.opts.loginRetryAfterMs ?? LOGIN_RETRY_AFTER_MS);
         timer.unref();
       });
       this.pools.set(fingerprint, pool);
@@ -203,8 +221,30 @@ export class WarehouseRegistry implements WarehouseProvider {
     return this.embedded;
   }
 
+  /** The warehouses open, then those that could not open and still count as a problem (see warehouse-problem.ts). */
   describe(): WarehouseInfo[] {
-    return [...this.open].map((w) => w.info());
+    const now = Date.now();
+    const notOpened: WarehouseInfo[] = [];
+    for (const { profile: p, failure } of this.failed.values()) {
+      const problem = warehouseProblem(failure, now);
+      if (!problem) continue;
+      notOpened.push({
+        kind: 'snowflake',
+        name: p.name,
+        detail: { account: p.account, user: p.user, authenticator: p.auth.method, role: p.role ?? null, warehouse: p.warehouse ?? null, database: p.database ?? null, schema: p.schema ?? null, opened: false },
+        defaultDatabase: p.database ?? '',
+        defaultSchema: p.schema ?? '',
+        capacity: p.pool.max,
+        problem,
+      });
+    }
+    return [...[...this.open].map((w) => w.info()), ...notOpened].map((info) => (info.problem ? { ...info, problem: this.masked(info.problem) } : info));
+  }
+
+  private masked(problem: NonNullable<WarehouseInfo['problem']>): NonNullable<WarehouseInfo['problem']> {
+    let message = problem.message;
+    for (const s of this.secrets) if (s.length >= 4) message = message.split(s).join('***');
+    return { ...problem, message };
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,7 @@ import type {
   WarehouseInfo,
 } from '../types.js';
 import { CallTracker, Slots, cancellationError, closedError } from './call-scope.js';
+import { warehouseProblem } from '../warehouse-problem.js';
 import type { CallState } from './call-scope.js';
 import * as catalog from './duckdb-catalog.js';
 import type { CatalogComments } from './duckdb-catalog.js';
@@ -93,6 +94,7 @@ export class DuckDbWarehouse implements Warehouse {
   /** Catalog look-ups are quick; their own slot keeps them from queueing behind long statements. */
   private readonly catalogSlots = new Slots(1);
   private closed = false;
+  private closedAt: number | null = null;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -160,6 +162,7 @@ export class DuckDbWarehouse implements Warehouse {
         generatedOnOpen: this.openFacts.generated,
         openMs: this.openFacts.openMs,
       },
+      ...(this.closedAt === null ? {} : { problem: warehouseProblem({ error: closedError(), at: this.closedAt, failures: 1 }, Date.now()) }),
     };
   }
 
@@ -272,6 +275,7 @@ export class DuckDbWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closedAt = Date.now();
     await this.calls.drain();
     this.results.clear();
     this.instance.closeSync();

@@ -21,6 +21,7 @@ import type { SnowflakeProfile } from '../../config/profile-types.js';
 import { createPool, type Pool } from 'generic-pool';
 import type { SfConnection, SfConnectionOptions, SnowflakeSdk } from './sdk-types.js';
 import { settingLabel, toSnowmuxError } from './snowflake-errors.js';
+import type { LoginFailure } from '../warehouse-problem.js';
 
 export interface PoolTimings {
   /** Connections idle at least this long are validated (heartbeat) before use, when the profile asks for validation. */
@@ -50,6 +51,8 @@ export interface PoolStats {
   lastLoginMs: number | null;
   validations: number;
   discarded: number;
+  /** Connections logged in now (held by the pool or borrowed). */
+  loggedIn: number;
 }
 
 interface ConnectionMeta {
@@ -78,6 +81,10 @@ export class SnowflakePool {
   private lastLoginMs: number | null = null;
   private validations = 0;
   private discarded = 0;
+  /** Connections logged in and not yet logged out: a login failure matters only while this is 0. */
+  private loggedIn = 0;
+  /** The failure of the last login, until a login succeeds (see loginFailure()). */
+  private lastLoginFailure: LoginFailure | null = null;
   private interactiveGate: Promise<unknown> = Promise.resolve();
   private interactiveDone = false;
   private closed = false;
@@ -127,6 +134,7 @@ export class SnowflakePool {
 
   /** Logs a connection out, bounded in time — after its unfinished statement, if it may still have one. */
   private async destroyConnection(connection: SfConnection): Promise<void> {
+    this.loggedIn = Math.max(0, this.loggedIn - 1);
     const busy = this.busyUntil.get(connection);
     if (busy !== undefined) {
       let timer: NodeJS.Timeout | undefined;
@@ -184,12 +192,16 @@ export class SnowflakePool {
         this.closing.signal.removeEventListener('abort', onClose);
         if (err === undefined) {
           this.logins++;
+          this.loggedIn++;
+          this.lastLoginFailure = null;
           this.interactiveDone = true;
           this.lastLoginMs = performance.now() - started;
           this.meta.set(connection, { createdAt: Date.now(), lastReleasedAt: Date.now() });
           resolve(connection);
         } else {
           this.loginFailures++;
+          // A login given up because the pool closes says nothing about the credentials.
+          if (!this.closed) this.lastLoginFailure = { error: err, at: Date.now(), failures: (this.lastLoginFailure?.failures ?? 0) + 1 };
           reject(err);
         }
       };
@@ -358,7 +370,16 @@ export class SnowflakePool {
       lastLoginMs: this.lastLoginMs === null ? null : Math.round(this.lastLoginMs * 10) / 10,
       validations: this.validations,
       discarded: this.discarded,
+      loggedIn: this.loggedIn,
     };
+  }
+
+  /**
+   * Why this pool cannot serve: its last login failed and no connection is logged in (with one logged
+   * in, calls still run on it — a revoked password shows here once the last session ends). Null otherwise.
+   */
+  loginFailure(): LoginFailure | null {
+    return this.loggedIn === 0 ? this.lastLoginFailure : null;
   }
 
   /** Logs every pooled session out. Borrowed connections are waited for up to `waitMs`. */

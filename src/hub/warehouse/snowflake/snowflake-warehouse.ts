@@ -42,6 +42,7 @@ import { isSessionLost, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
+import { warehouseProblem, type LoginFailure } from '../warehouse-problem.js';
 
 export interface SnowflakeWarehouseOptions {
   /** Extra snowflake-sdk connection options (e.g. `timeout`, `sfRetryMaxLoginRetries`); never secrets. */
@@ -85,6 +86,9 @@ export class SnowflakeWarehouse implements Warehouse {
   private readonly baseline: DesiredContext;
   private readonly active = new Set<AbortController>();
   private closed = false;
+  private closedAt = 0;
+  /** Why the pool could not be built (driver missing, settings refused), until it is. */
+  private poolFailure: LoginFailure | null = null;
   private method: string;
   private readonly baseUrl: string;
 
@@ -113,7 +117,16 @@ export class SnowflakeWarehouse implements Warehouse {
       driverLoadMs: sdkLoadMs() === undefined ? null : Math.round(sdkLoadMs()!),
     };
     if (p.accessUrl !== undefined) detail['accessUrl'] = p.accessUrl;
-    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '', capacity: p.pool.max };
+    const problem = warehouseProblem(this.failure(), Date.now());
+    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '', capacity: p.pool.max, ...(problem ? { problem } : {}) };
+  }
+
+  /** Why calls cannot run here now: closed, the pool could not be built, or its logins fail (see WarehouseInfo.problem). */
+  private failure(): LoginFailure | null {
+    if (this.closed) {
+      return { error: new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed (the hub is stopping).`), at: this.closedAt, failures: 1 };
+    }
+    return this.poolFailure ?? this.readyPool?.loginFailure() ?? null;
   }
 
   /** Logs in ahead of the first call (the driver load and one login), so the first call is warm. */
@@ -292,6 +305,7 @@ export class SnowflakeWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closedAt = Date.now();
     const closing = new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is shutting down. Retry once the hub is back.`);
     for (const controller of this.active) controller.abort(closing);
     const pool = this.pool;
@@ -324,10 +338,12 @@ export class SnowflakeWarehouse implements Warehouse {
           destroyDeferMs: 120_000,
         });
         this.readyPool = pool;
+        this.poolFailure = null;
         return pool;
       })();
       this.pool = creating;
-      creating.catch(() => {
+      creating.catch((err: unknown) => {
+        this.poolFailure = { error: err, at: Date.now(), failures: (this.poolFailure?.failures ?? 0) + 1 };
         if (this.pool === creating) this.pool = undefined; // settings may be fixed; try again next call
       });
     }

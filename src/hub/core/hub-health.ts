@@ -1,0 +1,95 @@
+/**
+ * Whether the hub can serve calls now, and if not why and what to do: the one judgement behind `/readyz`
+ * (503 when not ok), `snowmux status` (exit 3, "unhealthy: …"; plain, --json and --url alike) and the
+ * `health` section of status (so a remote reader need not judge again).
+ *
+ * Healthy: the hub is not draining, and at least one of its warehouses can serve — neither behind an
+ * open circuit breaker nor unable to serve (WarehouseInfo.problem: its logins fail, its pool could not
+ * be built, it is closed). A hub that has opened no warehouse yet is healthy: it opens one on first use.
+ *
+ * The embedded DuckDB sample does not count when a Snowflake warehouse is known. The hub picks one
+ * warehouse per session (warehouse-registry.ts: the role's profile, else the shim's settings, else the
+ * hub's own; the sample only when none of these names a Snowflake account), so a hub with a Snowflake
+ * account configured uses the sample only for sessions that have no settings at all — a demo, not the
+ * data its editors were pointed at. Such a hub whose every Snowflake warehouse is down cannot do its
+ * job, even though the sample still answers: it is unhealthy, and says which account fails. A hub with
+ * no Snowflake account is judged by the sample alone.
+ */
+import type { WarehouseInfo, WarehouseProblem } from '../warehouse/types.js';
+
+export interface HealthReport {
+  ok: boolean;
+  /** Why the hub cannot serve (empty when ok), each saying what to do. */
+  reasons: string[];
+  /** Warehouses that cannot serve while others can (the hub is ok; their sessions' calls fail). */
+  warnings: string[];
+}
+
+/** What the judgement reads of a status (`HubStatus`, local or fetched from another hub's /status). */
+export interface HealthInput {
+  state: string;
+  warehouses: readonly Pick<WarehouseInfo, 'kind' | 'name' | 'problem'>[];
+  governance?: unknown;
+}
+
+interface BreakerFacts {
+  kind?: string;
+  profile: string;
+  state: string;
+  failures?: number;
+  nextAttemptAt?: number | null;
+  lastFailure?: { message: string } | null;
+}
+
+export function assessHealth(status: HealthInput): HealthReport {
+  const reasons: string[] = [];
+  if (status.state === 'draining') reasons.push('the hub is draining: it finishes its running calls, then exits; send new work to another hub');
+  const breakers = ((status.governance as { breakers?: BreakerFacts[] } | undefined)?.breakers ?? []).filter((b) => typeof b?.profile === 'string');
+  const openBreaker = (kind: string | undefined, name: string) => breakers.find((b) => b.state === 'open' && b.profile === name && (b.kind === undefined || kind === undefined || b.kind === kind));
+  // Every warehouse the status names, with why it cannot serve (null: it can). A breaker whose warehouse
+  // is not listed (an older hub's status) stands for its own.
+  const entries: { kind: string | undefined; why: string | null }[] = status.warehouses.map((w) => {
+    const breaker = openBreaker(w.kind, w.name);
+    return { kind: w.kind, why: w.problem ? problemText(w, w.problem) : breaker ? breakerText(breaker) : null };
+  });
+  for (const b of breakers) {
+    if (!status.warehouses.some((w) => w.name === b.profile && (b.kind === undefined || b.kind === w.kind))) entries.push({ kind: b.kind, why: b.state === 'open' ? breakerText(b) : null });
+  }
+  const snowflake = entries.filter((e) => e.kind !== 'duckdb');
+  const judged = snowflake.length > 0 ? snowflake : entries;
+  const down = judged.filter((e) => e.why !== null).map((e) => e.why!);
+  const warnings: string[] = [];
+  if (judged.length > 0 && down.length === judged.length) {
+    reasons.push(...down.map((why, i) => (i === 0 ? `no warehouse can serve: ${why}` : why)));
+    if (snowflake.length > 0 && snowflake.length < entries.length) reasons.push('(the embedded sample warehouse still answers sessions without Snowflake settings, but it is not the data this hub is for)');
+  } else {
+    warnings.push(...down);
+  }
+  return { ok: reasons.length === 0, reasons, warnings };
+}
+
+function who(w: Pick<WarehouseInfo, 'kind' | 'name'>): string {
+  return w.kind === 'duckdb' ? 'the embedded warehouse' : `Snowflake profile "${w.name}"`;
+}
+
+function clock(iso: string | number): string {
+  return new Date(iso).toISOString().slice(11, 19);
+}
+
+function problemText(w: Pick<WarehouseInfo, 'kind' | 'name'>, p: WarehouseProblem): string {
+  const what = p.code === 'WAREHOUSE_CLOSED' ? 'is closed' : p.failures > 1 ? `fails to log in (${p.failures} times, last at ${clock(p.at)} UTC)` : `failed to log in at ${clock(p.at)} UTC`;
+  const code = p.snowflakeCode ? ` [${p.code} ${p.snowflakeCode}]` : ` [${p.code}]`;
+  let next: string;
+  if (p.code === 'WAREHOUSE_CLOSED') next = '';
+  else if (p.transient) next = ' The next call tries again.';
+  // The profile is read when the hub resolves it: `snowmux reload` re-reads roles and limits, not profiles.
+  else next = ' Fix that setting where it is set, then `snowmux hub --replace` to log in again (`snowmux reload` does not re-read profiles; settings from an editor\'s environment need that editor restarted).';
+  return `${who(w)} ${what}${code}: ${p.message}${next}`;
+}
+
+function breakerText(b: BreakerFacts): string {
+  const last = b.lastFailure?.message ? ` (last failure: ${b.lastFailure.message.replace(/\s+/g, ' ').slice(0, 160)})` : '';
+  const probe = typeof b.nextAttemptAt === 'number' ? ` until ${clock(b.nextAttemptAt)} UTC, when one call probes it` : '';
+  const whose = b.kind === 'duckdb' ? 'the embedded warehouse' : `profile "${b.profile}"`;
+  return `circuit breaker open for ${whose}: calls fail fast${probe}${last}. It closes by itself once the warehouse answers; check the warehouse and the network if it stays open.`;
+}

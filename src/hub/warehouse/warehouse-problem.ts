@@ -1,0 +1,56 @@
+/**
+ * Why a warehouse cannot serve calls now, as status, `/readyz` and `snowmux status` show it: built from the
+ * error of the failed login (or of the pool that could not be built, or the close), secret-free.
+ *
+ * How long a problem counts: a failure that needs a person (credentials Snowflake refuses, settings the
+ * driver refuses, a missing driver, a closed warehouse) until a login succeeds; a transient one (the
+ * network, a login that did not finish) only for LOGIN_RETRY_AFTER_MS, the time before the next attempt
+ * — after that the next call tries again, and a hub with no traffic must not stay "unready" forever on
+ * a blip (a load balancer would never send it the call that shows it recovered).
+ */
+import { ERROR_CODES, type ErrorCode } from '../../error-codes.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
+import type { WarehouseProblem } from './types.js';
+
+/**
+ * A failed login is not retried on every call: editors retry quickly, and Snowflake locks a user after
+ * repeated failed logins. Calls in this window get the same error at once.
+ */
+export const LOGIN_RETRY_AFTER_MS = 15_000;
+
+/** A login (or pool) failure as it is kept: the error, when it last happened, and how many in a row. */
+export interface LoginFailure {
+  error: unknown;
+  at: number;
+  failures: number;
+}
+
+/** True when waiting is enough (the next attempt may succeed); false when a person must change something. */
+export function isTransientFailure(err: unknown): boolean {
+  if (!(err instanceof SnowmuxError)) return false;
+  if (typeof err.details?.['transient'] === 'boolean') return err.details['transient'] as boolean;
+  return (ERROR_CODES[err.code as ErrorCode] as { transient?: boolean }).transient === true;
+}
+
+/**
+ * The problem to show for `failure` at `now`, or undefined when it no longer counts (a transient failure
+ * older than the retry window). The hub's messages name settings, never their values; the registry
+ * masks every known secret from what it lists as a last guard.
+ */
+export function warehouseProblem(failure: LoginFailure | null, now: number): WarehouseProblem | undefined {
+  if (failure === null) return undefined;
+  const transient = isTransientFailure(failure.error);
+  if (transient && now - failure.at >= LOGIN_RETRY_AFTER_MS) return undefined;
+  const err = failure.error;
+  const code = err instanceof SnowmuxError ? err.code : 'WAREHOUSE_UNAVAILABLE';
+  const snowflakeCode = err instanceof SnowmuxError && typeof err.details?.['snowflakeCode'] === 'string' ? (err.details['snowflakeCode'] as string) : undefined;
+  const message = errorMessage(err).replace(/\s*\n\s*/g, ' ').trim();
+  return {
+    code,
+    ...(snowflakeCode === undefined ? {} : { snowflakeCode }),
+    message,
+    at: new Date(failure.at).toISOString(),
+    failures: failure.failures,
+    transient,
+  };
+}
