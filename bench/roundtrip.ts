@@ -22,7 +22,6 @@ async function client(command: 'shim' | 'stdio' | 'forwarder', home: string) {
 
 async function latency(c: Client, n: number, tool: { name: string; arguments: Record<string, unknown> }): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < 100; i++) await c.callTool(tool); // warm-up
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await c.callTool(tool);
@@ -47,14 +46,24 @@ export async function roundtrip(n = calls) {
   const viaShim = await client('shim', home);
   const inProcess = await client('stdio', home);
   const viaForwarder = await client('forwarder', home);
-  // Interleave blocks so noise hits every path alike.
+  // Interleave many short blocks, rotating which path goes first, so noise hits every path alike; the
+  // shim's cost over the forwarder is the median of the blocks' paired differences of p50.
   const shimUs: number[] = [];
   const stdioUs: number[] = [];
   const forwarderUs: number[] = [];
-  for (let b = 0; b < 4; b++) {
-    shimUs.push(...(await latency(viaShim.c, n / 4, trivial)));
-    stdioUs.push(...(await latency(inProcess.c, n / 4, trivial)));
-    forwarderUs.push(...(await latency(viaForwarder.c, n / 4, trivial)));
+  const hopDiffs: number[] = [];
+  const blocks = 20;
+  for (const c of [viaShim.c, inProcess.c, viaForwarder.c]) for (let i = 0; i < 100; i++) await c.callTool(trivial); // warm-up
+  for (let b = 0; b < blocks; b++) {
+    const paths: [Client, number[]][] = [[viaShim.c, shimUs], [inProcess.c, stdioUs], [viaForwarder.c, forwarderUs]];
+    const block = new Map<Client, number[]>();
+    for (let k = 0; k < paths.length; k++) {
+      const [c, into] = paths[(b + k) % paths.length]!;
+      const us = await latency(c, Math.max(1, Math.round(n / blocks)), trivial);
+      block.set(c, us);
+      into.push(...us);
+    }
+    hopDiffs.push(median(block.get(viaShim.c)!) - median(block.get(viaForwarder.c)!));
   }
   await viaForwarder.c.close();
   const shimRss = rssMiB(viaShim.pid() ?? 0);
@@ -71,6 +80,7 @@ export async function roundtrip(n = calls) {
     shim: { p50us: median(shimUs), p99us: percentile(shimUs, 99), rate8: shimRate },
     stdio: { p50us: median(stdioUs), p99us: percentile(stdioUs, 99), rate8: stdioRate },
     forwarder: { p50us: median(forwarderUs), p99us: percentile(forwarderUs, 99) },
+    shimOverForwarderUs: median(hopDiffs),
     shimRssMiB: shimRss,
     hubRssPerSessionMiB: (hubRssAfter - hubRssBefore) / 7,
   };
@@ -79,11 +89,12 @@ export async function roundtrip(n = calls) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await roundtrip();
   console.log(`machine: ${machine()}`);
-  console.log(`trivial call: execute_query "SELECT 1", ${r.calls} calls per path, interleaved blocks, v1 SDK client`);
+  console.log(`trivial call: execute_query "SELECT 1", ${r.calls} calls per path in 20 interleaved blocks (rotating order), v1 SDK client`);
   console.log(`| path | p50 µs | p99 µs | 8 clients, calls/s |`);
   console.log(`|---|---|---|---|`);
   console.log(`| client → \`snowmux shim\` → hub | ${fmt(r.shim.p50us, 0)} | ${fmt(r.shim.p99us, 0)} | ${fmt(r.shim.rate8, 0)} |`);
   console.log(`| client → 20-line forwarder → hub (the floor for any shim) | ${fmt(r.forwarder.p50us, 0)} | ${fmt(r.forwarder.p99us, 0)} | — |`);
   console.log(`| client → \`snowmux stdio\` (in-process) | ${fmt(r.stdio.p50us, 0)} | ${fmt(r.stdio.p99us, 0)} | ${fmt(r.stdio.rate8, 0)} (8 processes) |`);
+  console.log(`the shim's hop over the forwarder: ${fmt(r.shimOverForwarderUs, 0)} µs at p50 (median of 20 blocks' paired differences)`);
   console.log(`shim RSS ${fmt(r.shimRssMiB)} MiB; hub RSS per added session ≈ ${fmt(r.hubRssPerSessionMiB, 2)} MiB`);
 }
