@@ -5,9 +5,9 @@
  * embedded DuckDB warehouse (which lists only what it can serve). The set of tools called must equal the set
  * listed, so a tool added later without a call here fails this file.
  *
- * One engine (node:http) and one hub per warehouse, shared by the three client kinds: the engines differ only
- * in how bytes reach the web-standard handler, which http-face.test.ts runs against both; what a tool does is
- * above the engine, and doubling this file's hubs would double its time for no path of its own.
+ * One hub per warehouse and engine, shared by the three client kinds. Both engines (uWebSockets.js and
+ * node:http), like http-face.test.ts: the whole file takes a few seconds per engine, and the answers here
+ * (a 25 KB listing, 2025-era SSE answers, Cortex round trips) are the sizes and shapes an engine can mangle.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -158,18 +158,22 @@ const CALLS: [string, Call][] = [
 /** Tools the embedded warehouse cannot serve: a DuckDB hub does not list them. */
 const SNOWFLAKE_ONLY = ['cortex_analyst', 'cortex_search', 'query_profile'];
 
+const ENGINES = ['uws', 'node'] as const;
+type Engine = (typeof ENGINES)[number];
+
 interface Rig {
   url: string;
   key: string;
   home: string;
 }
 
-async function httpHub(t: Parameters<typeof tempHome>[0], env: Record<string, string>): Promise<Rig> {
+async function httpHub(t: Parameters<typeof tempHome>[0], engine: Engine, env: Record<string, string>): Promise<Rig> {
   const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_engine = "node"\n${TEAM_TOOL}`);
+  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_engine = "${engine}"\n${TEAM_TOOL}`);
   const hub = await startHub(t, home, [], env);
   const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
   assert.ok(url, hub.stderr());
+  assert.match(hub.stderr(), engine === 'uws' ? /uWebSockets\.js/ : /node:http/);
   const key = await runCli(['keys', 'create', '--identity', IDENTITY, '--home', home]);
   assert.equal(key.code, 0, key.stderr);
   return { url, key: key.stdout.trim(), home };
@@ -212,10 +216,12 @@ const SNOWFLAKE: Warehouse = { engine: 'snowflake', database: 'SNOWFLAKE_SAMPLE_
 const DUCKDB: Warehouse = { engine: 'duckdb', database: 'SNOWMUX_SAMPLE', schema: 'TPCH' };
 const ALL = [...BUILTIN_TOOL_NAMES, 'nations_in_region'];
 
-everyToolSuite('every tool over /mcp, Snowflake double', SNOWFLAKE, ALL, async (t) => {
-  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }], cortex: CORTEX });
-  defer(t, () => d.close());
-  return httpHub(t, profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: SNOWFLAKE.database, SNOWFLAKE_SCHEMA: SNOWFLAKE.schema }));
-});
+for (const engine of ENGINES) {
+  everyToolSuite(`[${engine}] every tool over /mcp, Snowflake double`, SNOWFLAKE, ALL, async (t) => {
+    const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }], cortex: CORTEX });
+    defer(t, () => d.close());
+    return httpHub(t, engine, profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: SNOWFLAKE.database, SNOWFLAKE_SCHEMA: SNOWFLAKE.schema }));
+  });
 
-everyToolSuite('every tool over /mcp, embedded DuckDB', DUCKDB, ALL.filter((n) => !SNOWFLAKE_ONLY.includes(n)), (t) => httpHub(t, {}));
+  everyToolSuite(`[${engine}] every tool over /mcp, embedded DuckDB`, DUCKDB, ALL.filter((n) => !SNOWFLAKE_ONLY.includes(n)), (t) => httpHub(t, engine, {}));
+}
