@@ -73,6 +73,11 @@ export class CallPipeline {
     }
   }
 
+  /** How long the hub shares a metadata answer (limits.metadata_cache_ttl): what a client may cache one for. */
+  metadataCacheTtlMs(): number {
+    return this.env.governance.metadataCacheTtlMs;
+  }
+
   /** Records a call refused before any stage could run (the SDK found no such tool, or bad arguments). */
   recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): void {
     this.env.sink.record(refusedCallRecord(session, tool, requestId, errorCode, args));
