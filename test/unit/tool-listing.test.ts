@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as z from 'zod';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
-import { forgetToolListings, serveToolListingOnce } from '../../src/hub/tools/tool-listing.js';
+import { forgetToolListings, serveToolListingOnce, toolsTheEngineLacks } from '../../src/hub/tools/tool-listing.js';
 
 /** A server with one tool whose schema embeds `max`, as the hub's embed its limits; counts SDK listings. */
 async function connected(max: number, key: string): Promise<{ client: Client; sdkListings: () => number; close: () => Promise<void> }> {
@@ -51,4 +51,26 @@ test('a different key (other limits) gets its own listing', async (t) => {
   const max = (r: typeof a) => (r.tools[0]!.inputSchema.properties as Record<string, { maximum?: number }>).n!.maximum;
   assert.equal(max(a), 10);
   assert.equal(max(b), 99);
+});
+
+test('tools a session\'s engine lacks are left out of its listing, asked at each listing, and stay callable', async (t) => {
+  forgetToolListings();
+  t.after(forgetToolListings);
+  const server = new McpServer({ name: 't', version: '1' }, { capabilities: { tools: {} } });
+  server.registerTool('everywhere', { description: 'd', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'here' }] }));
+  server.registerTool('snowflake_only', { description: 'd', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'needs Snowflake' }] }));
+  let engine: 'duckdb' | 'snowflake' = 'duckdb';
+  serveToolListingOnce(server, 'engine-key', () => toolsTheEngineLacks(engine).length > 0 ? ['snowflake_only'] : []);
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await server.connect(a);
+  const client = new Client({ name: 'c', version: '1' });
+  await client.connect(b);
+  t.after(async () => { await client.close(); await server.close(); });
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['everywhere']);
+  const called = await client.callTool({ name: 'snowflake_only', arguments: {} });
+  assert.deepEqual(called.content, [{ type: 'text', text: 'needs Snowflake' }]);
+  engine = 'snowflake';
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['everywhere', 'snowflake_only']);
+  assert.deepEqual(toolsTheEngineLacks(undefined), [], 'an unresolved engine hides nothing: the call says why');
+  assert.deepEqual([...toolsTheEngineLacks('duckdb')].sort(), ['cortex_analyst', 'cortex_search', 'query_profile']);
 });

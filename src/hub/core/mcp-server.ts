@@ -2,12 +2,12 @@
  * The MCP server for one session: the same factory serves 2025-era and 2026-07-28 clients.
  * Pools and other shared things live outside it (in ToolEnv's providers), so a factory call is cheap.
  */
-import { McpServer } from '@modelcontextprotocol/server';
+import { McpServer, type ServerOptions } from '@modelcontextprotocol/server';
 import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
 import { registerQueryTools } from '../tools/query-tools.js';
 import { recordRefusedCalls } from '../tools/refused-calls.js';
-import { serveToolListingOnce } from '../tools/tool-listing.js';
+import { serveToolListingOnce, toolsTheEngineLacks } from '../tools/tool-listing.js';
 import { registerTeamTools } from '../tools/team-tools.js';
 import { registerObjectResources } from '../tools/object-resources.js';
 import { registerSearchObjects } from '../tools/search-objects.js';
@@ -19,10 +19,38 @@ import { offerTextOnly } from '../tools/text-only-tools.js';
 const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
 Explore with list_databases, list_schemas, list_tables, list_views, describe_table and describe_view; query with execute_query (one read-only statement per call; pass database/schema instead of USE). Large results are truncated: narrow the query, or page on with fetch_results(query_id, offset).`;
 
+/**
+ * How long a 2026-07-28 client may keep a tools/list, prompts/list or server/discover answer. The tool
+ * listing depends on the caller's role (its result form; its profile's engine), and `snowmux reload`
+ * changes roles without dropping sessions, with no list-changed notice to clients; a minute bounds how long
+ * a client may go on with a listing a reload made stale. A stale listing grants nothing (every call is
+ * judged against the current role), so a bound rather than 0 (which makes a client ask before every use).
+ */
+const LISTING_TTL_MS = 60_000;
+
+/**
+ * The cache hints of the 2026-07-28 revision (the SDK stamps them on modern answers only; 2025-era answers
+ * carry none). Every answer here depends on the caller (its role decides the listing and which objects a
+ * read may show), so `private` throughout. Resources are the warehouse's metadata, which the hub itself
+ * shares for limits.metadata_cache_ttl: a client may keep them as long (0 when that cache is off).
+ */
+function cacheHints(env: ToolEnv): NonNullable<ServerOptions['cacheHints']> {
+  const listing = { ttlMs: LISTING_TTL_MS, cacheScope: 'private' } as const;
+  const metadata = { ttlMs: env.pipeline.metadataCacheTtlMs(), cacheScope: 'private' } as const;
+  return {
+    'tools/list': listing,
+    'prompts/list': listing,
+    'server/discover': listing,
+    'resources/list': metadata,
+    'resources/templates/list': metadata,
+    'resources/read': metadata,
+  };
+}
+
 export function createMcpServer(env: ToolEnv): McpServer {
   const server = new McpServer(
     { name: 'snowmux', version: VERSION },
-    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: {} }, instructions: INSTRUCTIONS, cacheHints: cacheHints(env) },
   );
   // A role that takes its results as text gets tools without output schemas (see text-only-tools.ts).
   const form = env.pipeline.resultFormOf(env.session);
@@ -34,8 +62,9 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerCortexTools(server, env);
   registerTeamTools(server, env, env.teamTools ?? []);
   registerObjectResources(server, env);
-  // The schemas embed the hub's limits and the team's tools, and a text-only role's listing has none.
-  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']));
+  // The schemas embed the hub's limits and the team's tools, and a text-only role's listing has none. The
+  // engine is asked at each listing (by then the client has named itself, and a role may match by client).
+  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), () => toolsTheEngineLacks(env.pipeline.engineOf(env.session)));
   recordRefusedCalls(server, env);
   return server;
 }

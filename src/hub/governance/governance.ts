@@ -225,6 +225,11 @@ export class Governance {
     return this.quotas.exceeded(identity);
   }
 
+  /** How long a metadata answer is shared (limits.metadata_cache_ttl; 0: not at all). */
+  get metadataCacheTtlMs(): number {
+    return this.limits.metadataCacheTtlMs;
+  }
+
   get retryPolicy(): { attempts: number; budgetMs: number } {
     return { attempts: this.limits.retryAttempts, budgetMs: this.limits.retryBudgetMs };
   }

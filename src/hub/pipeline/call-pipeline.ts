@@ -61,6 +61,23 @@ export class CallPipeline {
     return this.env.governance.roleFor(session).resultForm ?? 'both';
   }
 
+  /**
+   * The engine this session's calls would run on now (its role's profile, else its own settings), resolved
+   * from settings alone (no login); undefined when they do not resolve (the call reports why).
+   */
+  engineOf(session: Session): 'duckdb' | 'snowflake' | undefined {
+    try {
+      return this.env.warehouses.targetFor(session, this.env.governance.roleFor(session)).kind;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** How long the hub shares a metadata answer (limits.metadata_cache_ttl): what a client may cache one for. */
+  metadataCacheTtlMs(): number {
+    return this.env.governance.metadataCacheTtlMs;
+  }
+
   /** Records a call refused before any stage could run (the SDK found no such tool, or bad arguments). */
   recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): void {
     this.env.sink.record(refusedCallRecord(session, tool, requestId, errorCode, args));

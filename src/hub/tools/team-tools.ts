@@ -23,7 +23,8 @@ export interface TeamTool {
 }
 
 /**
- * Tool names snowmux itself registers (test/e2e/tools.test.ts checks this list against a live listing): a
+ * Tool names snowmux itself registers (test/e2e/tools.test.ts checks this list against a live listing, and
+ * test/integration/http-every-tool.test.ts calls each over /mcp): a
  * team tool may not take one, and a role's `tools` entries must name one of these or a team tool.
  */
 export const BUILTIN_TOOL_NAMES: ReadonlySet<string> = new Set([

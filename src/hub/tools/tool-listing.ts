@@ -14,9 +14,11 @@ const listings = new Map<string, Promise<ListToolsResult>>();
 
 /**
  * Replaces the SDK's `tools/list` handler of `server` (call after registering every tool) with one that
- * asks the SDK's handler once per `key` and serves that listing afterwards.
+ * asks the SDK's handler once per `key` and serves that listing afterwards. `hidden`, asked at each
+ * listing, names registered tools to leave out of it (tools the session's warehouse cannot serve: see
+ * `toolsTheEngineLacks`); they stay callable, and say what they need when called.
  */
-export function serveToolListingOnce(server: McpServer, key: string): void {
+export function serveToolListingOnce(server: McpServer, key: string, hidden: () => readonly string[] = () => []): void {
   const inner = server.server as unknown as {
     _getRequestHandler(method: string): Handler | undefined;
     removeRequestHandler(method: string): void;
@@ -25,12 +27,17 @@ export function serveToolListingOnce(server: McpServer, key: string): void {
   if (!sdkHandler) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
   inner.removeRequestHandler('tools/list');
   server.server.setRequestHandler('tools/list', async (request, ctx) => {
-    let listing = listings.get(key);
+    const leftOut = new Set(hidden());
+    const listingKey = leftOut.size === 0 ? key : JSON.stringify([key, [...leftOut].sort()]);
+    let listing = listings.get(listingKey);
     if (!listing) {
       // Serialised once too: every session with this key is answered with the same text.
-      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => ({ ...first, tools: serializeOnce(first.tools) }));
-      listings.set(key, listing);
-      listing.catch(() => listings.delete(key));
+      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => ({
+        ...first,
+        tools: serializeOnce(first.tools.filter((t) => !leftOut.has((t as { name: string }).name))),
+      }));
+      listings.set(listingKey, listing);
+      listing.catch(() => listings.delete(listingKey));
     }
     // A fresh top-level object per answer: the protocol layer may add `_meta` (cache hints, server info)
     // for one era and must not leak it into another session's answer. The tool definitions are shared.
@@ -42,4 +49,15 @@ export function serveToolListingOnce(server: McpServer, key: string): void {
 /** For tests: forget every listing (the next `tools/list` asks the SDK again). */
 export function forgetToolListings(): void {
   listings.clear();
+}
+
+/**
+ * Tools that only Snowflake serves (Cortex, operator statistics): a session whose warehouse is the
+ * embedded DuckDB is not offered them — a model should not spend a call learning that they cannot work.
+ */
+const SNOWFLAKE_ONLY_TOOLS: readonly string[] = ['cortex_analyst', 'cortex_search', 'query_profile'];
+
+/** The tools a session on `engine` is not offered (none when the engine is unknown: its calls say why). */
+export function toolsTheEngineLacks(engine: 'duckdb' | 'snowflake' | undefined): readonly string[] {
+  return engine === 'duckdb' ? SNOWFLAKE_ONLY_TOOLS : [];
 }
