@@ -22,6 +22,7 @@ import type { CallRecord, CallSink } from './observe/call-record.js';
 import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
 import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
 import { VERSION } from '../version.js';
+import { errorMessage, isSnowmuxError } from '../errors.js';
 
 export interface RuntimeOptions {
   home: string;
@@ -190,7 +191,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       next = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
       policy = checkHubConfig(next, { env, httpListen: opts.httpListen }).policy;
     } catch (err) {
-      opts.logger.warn({ err: (err as Error).message }, 'config reload refused; the running config stays');
+      opts.logger.warn({ err: errorMessage(err) }, 'config reload refused; the running config stays');
+      // Audited like an applied one: the file on disk is not what runs. Config errors name keys, never
+      // values (a secret's value is shown as "value hidden"), and the audit masks known secrets anyway.
+      const code = isSnowmuxError(err) ? err.code : 'CONFIG_INVALID';
+      appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, outcome: 'refused', errorCode: code, detail: { reason: errorMessage(err).slice(0, 2000) } })));
       throw err;
     }
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

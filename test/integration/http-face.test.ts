@@ -349,9 +349,13 @@ for (const e of ENGINES) {
     const reader = res.body!.getReader();
     const seen: { event: string; data: Record<string, unknown> }[] = [];
     let buffer = '';
-    const until = async (pred: () => boolean) => {
+    // Bounded: an event that never comes fails the test with what came, instead of waiting for its timeout.
+    const until = async (pred: () => boolean, ms = 15_000) => {
+      const deadline = Date.now() + ms;
       while (!pred()) {
-        const { value, done } = await reader.read();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no such event within ${ms} ms; saw ${JSON.stringify(seen)}`)), Math.max(0, deadline - Date.now()))));
+        const { value, done } = await Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
         if (done) throw new Error(`stream ended; saw ${JSON.stringify(seen)}`);
         buffer += new TextDecoder().decode(value);
         let i: number;
@@ -379,6 +383,17 @@ for (const e of ENGINES) {
     assert.ok(start >= 0 && start < seen.findIndex((e) => e.event === 'call'), JSON.stringify(seen));
     assert.equal(seen[start]!.data.requestId, call.requestId);
     assert.equal(seen[start]!.data.sessionId, call.sessionId);
+
+    // Reloads are events, the refused one too (with the reason): the file on disk is not what runs.
+    const file = join(r.home, 'config.toml');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}[limits]\nretry_attempts = 1\n`);
+    assert.equal((await runCli(['reload', '--home', r.home])).code, 0);
+    await until(() => seen.some((e) => e.event === 'reload'));
+    assert.equal(seen.find((e) => e.event === 'reload')!.data.outcome, 'applied');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}max_queued = "lots"\n`);
+    assert.equal((await runCli(['reload', '--home', r.home])).code, 1);
+    await until(() => seen.some((e) => e.event === 'reload' && e.data.outcome === 'refused'));
+    assert.match(String(seen.find((e) => e.data.outcome === 'refused')!.data.reason), /limits\.max_queued/);
   });
 
   test(`[${e}] auth off is refused on a listener other machines can reach; allowed on loopback`, async (t) => {

@@ -74,8 +74,10 @@ test('reload applies new roles to open sessions under load; an invalid file is r
   await loader.close();
   assert.equal(await hub.stop(), 0);
   const dir = join(home, 'audit');
-  const reloads = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { kind: string; detail?: { applied: string[] } }).filter((r) => r.kind === 'config_reload');
-  assert.equal(reloads.length, 2, 'the refused reload is not recorded as one');
+  const reloads = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { kind: string; outcome: string; errorCode?: string; detail?: { applied?: string[]; reason?: string } }).filter((r) => r.kind === 'config_reload');
+  assert.deepEqual(reloads.map((r) => r.outcome), ['ok', 'refused', 'ok'], 'every reload is audited, the refused one with its reason');
   assert.deepEqual(reloads[0]!.detail!.applied, ['roles']);
+  assert.equal(reloads[1]!.errorCode, 'CONFIG_INVALID');
+  assert.match(reloads[1]!.detail!.reason!, /limits\.max_concurrent_queries/);
   assert.equal((await runCli(['audit', 'verify', '--home', home])).code, 0);
 });

@@ -207,8 +207,15 @@ export class HubCore {
   /** `snowmux reload` and SIGHUP: new rules for every session, none dropped. Throws when the new config is invalid. */
   reload(): unknown {
     if (!this.opts.reload) throw new Error('This hub cannot reload its configuration.');
-    const result = this.opts.reload();
-    this.events.emit('reload', result as Record<string, unknown>);
+    let result: unknown;
+    try {
+      result = this.opts.reload();
+    } catch (err) {
+      // A refused reload is news too: whoever watches the hub learns the file on disk is not what runs.
+      this.events.emit('reload', { outcome: 'refused', reason: errorMessage(err), at: new Date().toISOString() });
+      throw err;
+    }
+    this.events.emit('reload', { outcome: 'applied', ...(result as Record<string, unknown>) });
     return result;
   }
 
