@@ -77,7 +77,15 @@ async function hubTarget(name: string, checkout: string, clients: number, nodeAr
   const home = benchHome(config);
   const hub = await startHubProcess(home, {}, cliPath, nodeArgs);
   const hopArgs = hop === 'shim' ? [cliPath, 'shim', '--home', home] : [join(root, 'bench', 'minimal-forwarder.cjs'), join(home, 'hub.sock')];
-  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start(hopArgs, benchEnv(), `${name}-${i}`)));
+  let cs: RawStdioClient[];
+  try {
+    cs = await RawStdioClient.startMany(clients, hopArgs, benchEnv(), (i) => `${name}-${i}`);
+  } catch (err) {
+    hub.kill('SIGKILL');
+    killHubs(home);
+    rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
   return {
     name,
     clients: cs,
@@ -102,7 +110,7 @@ async function hubTarget(name: string, checkout: string, clients: number, nodeAr
 
 async function peerTarget(clients: number): Promise<Target> {
   const server = join(root, 'dist', 'bench', 'peer-echo-server.js');
-  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start([server], benchEnv(), `peer-${i}`)));
+  const cs = await RawStdioClient.startMany(clients, [server], benchEnv(), (i) => `peer-${i}`);
   return {
     name: 'raw SDK v2 echo server (stdio, one per client)',
     peer: true,
@@ -128,7 +136,14 @@ async function proxyTarget(kind: 'mcp-remote' | 'supergateway', clients: number)
     kind === 'mcp-remote'
       ? [requireFrom.resolve('mcp-remote/dist/proxy.js'), url, '--transport', 'http-only']
       : [requireFrom.resolve('supergateway/dist/index.js'), '--streamableHttp', url, '--logLevel', 'none'];
-  const cs = await Promise.all(Array.from({ length: clients }, (_, i) => RawStdioClient.start(args, { ...benchEnv(), MCP_REMOTE_CONFIG_DIR: stateDir }, `${kind}-${i}`)));
+  let cs: RawStdioClient[];
+  try {
+    cs = await RawStdioClient.startMany(clients, args, { ...benchEnv(), MCP_REMOTE_CONFIG_DIR: stateDir }, (i) => `${kind}-${i}`);
+  } catch (err) {
+    server.kill('SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     name: `${kind} → HTTP echo server (one proxy per client)`,
     peer: true,

@@ -252,13 +252,35 @@ export class RawStdioClient {
     });
   }
 
-  /** Spawns `command args` and runs the 2025-11-25 initialize handshake. */
-  static async start(args: string[], env: Record<string, string>, name: string): Promise<RawStdioClient> {
+  /** Spawns `command args` and runs the 2025-11-25 initialize handshake; a server that never answers it is killed. */
+  static async start(args: string[], env: Record<string, string>, name: string, timeoutMs = 30_000): Promise<RawStdioClient> {
     const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', process.env.BENCH_DEBUG ? 'inherit' : 'ignore'] });
     const c = new RawStdioClient(child);
-    await c.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        c.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } }),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not answer initialize within ${timeoutMs} ms (BENCH_DEBUG=1 shows its stderr)`)), timeoutMs))),
+      ]);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
     return c;
+  }
+
+  /** `count` clients of `args`, or none: when one fails to start, the ones that did are killed. */
+  static async startMany(count: number, args: string[], env: Record<string, string>, name: (i: number) => string): Promise<RawStdioClient[]> {
+    const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => RawStdioClient.start(args, env, name(i))));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const r of started) if (r.status === 'fulfilled') r.value.close();
+      throw failed.reason;
+    }
+    return started.map((r) => (r as PromiseFulfilledResult<RawStdioClient>).value);
   }
 
   get pid(): number | undefined {
