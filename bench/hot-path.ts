@@ -158,9 +158,13 @@ async function proxyTarget(kind: 'mcp-remote' | 'supergateway', clients: number)
   };
 }
 
-async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; hopCpu: number; clientCpu: number; errors: number }> {
+/** Longest one call may take in a closed loop before the run fails (a lost answer would hang it). */
+const CALL_TIMEOUT_MS = 10_000;
+
+async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ latencies: number[]; elapsed: number; cpu: number; hopCpu: number; clientCpu: number; errors: number; firstError: string | undefined }> {
   const latencies: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   const hopCpu = () => (t.hopPids?.() ?? []).reduce((a, p) => a + cpuMs(p), 0);
   const cpu0 = t.servingPids().reduce((a, p) => a + cpuMs(p), 0);
   const hop0 = hopCpu();
@@ -170,11 +174,20 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
   await Promise.all(t.clients.map(async (c) => {
     while (performance.now() < until) {
       const t0 = performance.now();
+      let timer: NodeJS.Timeout | undefined;
       try {
-        const r = (await t.call(c, w)) as { isError?: boolean };
-        if (r?.isError) errors += 1;
-      } catch {
+        // Bounded: a proxy that loses an answer must fail the run, saying so, not hang it.
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS)));
+        const r = (await Promise.race([t.call(c, w), late])) as { isError?: boolean };
+        if (r?.isError) {
+          errors += 1;
+          firstError ??= JSON.stringify(r).slice(0, 300);
+        }
+      } catch (err) {
         errors += 1;
+        firstError ??= (err as Error).message;
+      } finally {
+        clearTimeout(timer);
       }
       latencies.push(performance.now() - t0);
     }
@@ -182,7 +195,7 @@ async function closedLoop(t: Target, w: Workload, seconds: number): Promise<{ la
   const elapsed = (performance.now() - started) / 1000;
   const client = process.cpuUsage(client0);
   const cpu = t.servingPids().reduce((a, p) => a + cpuMs(p), 0) - cpu0;
-  return { latencies, elapsed, cpu, hopCpu: hopCpu() - hop0, clientCpu: (client.user + client.system) / 1000, errors };
+  return { latencies, elapsed, cpu, hopCpu: hopCpu() - hop0, clientCpu: (client.user + client.system) / 1000, errors, firstError };
 }
 
 /**
@@ -200,8 +213,8 @@ async function interleaved(targets: Target[], workloads: Workload[], seconds: nu
       // (an A/B of one build against itself in both orders showed ~10% on SELECT 1).
       const order = cells(w);
       for (const t of [...order.slice(r % order.length), ...order.slice(0, r % order.length)]) {
-        const { latencies, elapsed, cpu, hopCpu, clientCpu, errors } = await closedLoop(t, w, seconds);
-        if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed`);
+        const { latencies, elapsed, cpu, hopCpu, clientCpu, errors, firstError } = await closedLoop(t, w, seconds);
+        if (errors > 0) throw new Error(`${t.name} ${w}: ${errors} calls failed; the first: ${firstError}`);
         const key = `${t.name}\u0000${w}`;
         const run = runs.get(key) ?? { cps: [], lat: [], cpu: [], hop: [], client: [] };
         run.cps.push(latencies.length / elapsed);

@@ -1,4 +1,6 @@
 // The floor for a forwarding shim: connect, say hello, pipe bytes both ways. Benchmarks only.
+// The hub drops a link silent for 20 s: every 5 s, between whole lines, it says a pong (which the hub
+// counts as hearing from it and does not answer, so its client sees nothing).
 'use strict';
 const net = require('node:net');
 const s = net.connect(process.argv[2]);
@@ -13,5 +15,10 @@ s.on('data', (c) => {
   welcomed = true;
   if (buf.length > nl + 1) process.stdout.write(buf.subarray(nl + 1));
 });
-process.stdin.pipe(s);
+let atLineEnd = true;
+process.stdin.on('data', (c) => {
+  s.write(c);
+  atLineEnd = c[c.length - 1] === 10;
+});
+setInterval(() => atLineEnd && s.write('{"snowmux":"pong","n":0}\n'), 5000).unref();
 s.on('close', () => process.exit(0));
