@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as z from 'zod';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
-import { forgetToolListings, serveToolListingOnce, toolsTheEngineLacks } from '../../src/hub/tools/tool-listing.js';
+import { SNOWFLAKE_ONLY, forgetToolListings, offeredOn, serveToolListingOnce } from '../../src/hub/tools/tool-listing.js';
 
 /** A server with one tool whose schema embeds `max`, as the hub's embed its limits; counts SDK listings. */
 async function connected(max: number, key: string): Promise<{ client: Client; sdkListings: () => number; close: () => Promise<void> }> {
@@ -53,14 +53,14 @@ test('a different key (other limits) gets its own listing', async (t) => {
   assert.equal(max(b), 99);
 });
 
-test('tools a session\'s engine lacks are left out of its listing, asked at each listing, and stay callable', async (t) => {
+test('tools that declare other engines are left out of a session\'s listing, asked at each listing, and stay callable', async (t) => {
   forgetToolListings();
   t.after(forgetToolListings);
   const server = new McpServer({ name: 't', version: '1' }, { capabilities: { tools: {} } });
   server.registerTool('everywhere', { description: 'd', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'here' }] }));
-  server.registerTool('snowflake_only', { description: 'd', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'needs Snowflake' }] }));
-  let engine: 'duckdb' | 'snowflake' = 'duckdb';
-  serveToolListingOnce(server, 'engine-key', () => toolsTheEngineLacks(engine).length > 0 ? ['snowflake_only'] : []);
+  server.registerTool('snowflake_only', { description: 'd', inputSchema: z.object({}), _meta: SNOWFLAKE_ONLY }, async () => ({ content: [{ type: 'text', text: 'needs Snowflake' }] }));
+  let engine: 'duckdb' | 'snowflake' | undefined = 'duckdb';
+  serveToolListingOnce(server, 'engine-key', () => engine);
   const [a, b] = InMemoryTransport.createLinkedPair();
   await server.connect(a);
   const client = new Client({ name: 'c', version: '1' });
@@ -71,6 +71,7 @@ test('tools a session\'s engine lacks are left out of its listing, asked at each
   assert.deepEqual(called.content, [{ type: 'text', text: 'needs Snowflake' }]);
   engine = 'snowflake';
   assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['everywhere', 'snowflake_only']);
-  assert.deepEqual(toolsTheEngineLacks(undefined), [], 'an unresolved engine hides nothing: the call says why');
-  assert.deepEqual([...toolsTheEngineLacks('duckdb')].sort(), ['cortex_analyst', 'cortex_search', 'query_profile']);
+  engine = undefined;
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['everywhere', 'snowflake_only'], 'an unresolved engine hides nothing: the call says why');
+  assert.equal(offeredOn({}, 'duckdb'), true, 'a tool that declares nothing is offered everywhere');
 });

@@ -7,7 +7,7 @@ import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
 import { registerQueryTools } from '../tools/query-tools.js';
 import { recordRefusedCalls } from '../tools/refused-calls.js';
-import { serveToolListingOnce, toolsTheEngineLacks } from '../tools/tool-listing.js';
+import { serveToolListingOnce } from '../tools/tool-listing.js';
 import { registerTeamTools } from '../tools/team-tools.js';
 import { registerObjectResources } from '../tools/object-resources.js';
 import { registerSearchObjects } from '../tools/search-objects.js';
@@ -64,7 +64,7 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerObjectResources(server, env);
   // The schemas embed the hub's limits and the team's tools, and a text-only role's listing has none. The
   // engine is asked at each listing (by then the client has named itself, and a role may match by client).
-  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), () => toolsTheEngineLacks(env.pipeline.engineOf(env.session)));
+  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), () => env.pipeline.engineOf(env.session));
   recordRefusedCalls(server, env);
   return server;
 }

@@ -17,6 +17,7 @@ import { limitArg, queryOutput, queryResult } from './query-shape.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
+import { SNOWFLAKE_ONLY } from './tool-listing.js';
 
 const SEARCH_MAX_RESULTS = 1000;
 
@@ -55,6 +56,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
         result: queryOutput.nullable(),
       })),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      _meta: SNOWFLAKE_ONLY,
     },
     (args, mcp) => runTool(env, 'cortex_analyst', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
       if ((args.semantic_view === undefined) === (args.semantic_model_file === undefined)) {
@@ -127,6 +129,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
         request_id: z.string().nullable(),
       })),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      _meta: SNOWFLAKE_ONLY,
     },
     (args, mcp) => runTool(env, 'cortex_search', mcp, args, async ({ warehouse, ctx, rowCap }) => {
       const database = targetDatabase(warehouse, args.database);

@@ -12,6 +12,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
+import { SNOWFLAKE_ONLY } from './tool-listing.js';
 
 const OUTCOMES = ['ok', 'error', 'refused', 'cancelled'] as const;
 
@@ -112,6 +113,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         })),
       })),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      _meta: SNOWFLAKE_ONLY,
     },
     (args, mcp) => runTool(env, 'query_profile', mcp, args, async ({ warehouse, ctx }) => {
       // The governed warehouse lets only whoever ran the query read its profile (as for fetch_results).

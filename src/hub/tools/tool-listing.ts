@@ -12,13 +12,31 @@ type Handler = (request: unknown, ctx: ServerContext) => Promise<ListToolsResult
 
 const listings = new Map<string, Promise<ListToolsResult>>();
 
+/** Where a tool declares the engines that can serve it (absent: every engine). */
+const ENGINES_META_KEY = 'dev.snowmux/engines';
+
+type Engine = 'duckdb' | 'snowflake';
+
+/**
+ * A tool's `_meta` for tools only Snowflake serves (Cortex, operator statistics): a session whose
+ * warehouse is the embedded DuckDB is not offered them — a model should not spend a call learning that
+ * they cannot work. The declaration lives with the tool, so a new tool needs no list kept elsewhere.
+ */
+export const SNOWFLAKE_ONLY = { [ENGINES_META_KEY]: ['snowflake'] } as const;
+
+/** Whether a listed tool is offered to a session on `engine` (every tool when the engine is unknown: its calls say why). */
+export function offeredOn(tool: { _meta?: Record<string, unknown> | undefined }, engine: Engine | undefined): boolean {
+  const engines = tool._meta?.[ENGINES_META_KEY];
+  return engine === undefined || !Array.isArray(engines) || engines.includes(engine);
+}
+
 /**
  * Replaces the SDK's `tools/list` handler of `server` (call after registering every tool) with one that
- * asks the SDK's handler once per `key` and serves that listing afterwards. `hidden`, asked at each
- * listing, names registered tools to leave out of it (tools the session's warehouse cannot serve: see
- * `toolsTheEngineLacks`); they stay callable, and say what they need when called.
+ * asks the SDK's handler once per `key` and serves that listing afterwards. `engine`, asked at each
+ * listing, is where the session's calls would run now: tools that declare other engines (SNOWFLAKE_ONLY)
+ * are left out of its listing; they stay callable, and say what they need when called.
  */
-export function serveToolListingOnce(server: McpServer, key: string, hidden: () => readonly string[] = () => []): void {
+export function serveToolListingOnce(server: McpServer, key: string, engine: () => Engine | undefined = () => undefined): void {
   const inner = server.server as unknown as {
     _getRequestHandler(method: string): Handler | undefined;
     removeRequestHandler(method: string): void;
@@ -27,14 +45,14 @@ export function serveToolListingOnce(server: McpServer, key: string, hidden: () 
   if (!sdkHandler) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
   inner.removeRequestHandler('tools/list');
   server.server.setRequestHandler('tools/list', async (request, ctx) => {
-    const leftOut = new Set(hidden());
-    const listingKey = leftOut.size === 0 ? key : JSON.stringify([key, [...leftOut].sort()]);
+    const on = engine();
+    const listingKey = JSON.stringify([key, on ?? null]);
     let listing = listings.get(listingKey);
     if (!listing) {
       // Serialised once too: every session with this key is answered with the same text.
       listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => ({
         ...first,
-        tools: serializeOnce(first.tools.filter((t) => !leftOut.has((t as { name: string }).name))),
+        tools: serializeOnce(first.tools.filter((t) => offeredOn(t as { _meta?: Record<string, unknown> }, on))),
       }));
       listings.set(listingKey, listing);
       listing.catch(() => listings.delete(listingKey));
@@ -49,15 +67,4 @@ export function serveToolListingOnce(server: McpServer, key: string, hidden: () 
 /** For tests: forget every listing (the next `tools/list` asks the SDK again). */
 export function forgetToolListings(): void {
   listings.clear();
-}
-
-/**
- * Tools that only Snowflake serves (Cortex, operator statistics): a session whose warehouse is the
- * embedded DuckDB is not offered them — a model should not spend a call learning that they cannot work.
- */
-const SNOWFLAKE_ONLY_TOOLS: readonly string[] = ['cortex_analyst', 'cortex_search', 'query_profile'];
-
-/** The tools a session on `engine` is not offered (none when the engine is unknown: its calls say why). */
-export function toolsTheEngineLacks(engine: 'duckdb' | 'snowflake' | undefined): readonly string[] {
-  return engine === 'duckdb' ? SNOWFLAKE_ONLY_TOOLS : [];
 }
