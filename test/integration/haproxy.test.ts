@@ -6,14 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { repoRoot } from '../helpers/paths.js';
 import { NO_HAPROXY } from '../helpers/debian-tools.js';
-import { defer, runCli, startHub, tempHome, freePort } from '../helpers/harness.js';
+import { startHaproxy } from '../helpers/haproxy.js';
+import { defer, runCli, startHub, tempHome } from '../helpers/harness.js';
 
 
 
@@ -25,18 +24,7 @@ test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a
     hubs.push(await startHub(t, home));
   }
   const addrs = hubs.map((h) => /HTTP on http:\/\/(\S+)/.exec(h.stderr())![1]!);
-  const front = await freePort();
-  const dir = tempHome(t, 'smx-haproxy-');
-  const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, readFileSync(join(repoRoot, 'contrib', 'haproxy', 'snowmux.cfg'), 'utf8').replace('__FRONTEND_PORT__', String(front)).replace('__REPLICA1__', addrs[0]!).replace('__REPLICA2__', addrs[1]!));
-  assert.equal(spawnSync('haproxy', ['-c', '-f', cfg]).status, 0, 'haproxy accepts the config');
-  const proxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
-  defer(t, async () => {
-    if (proxy.exitCode === null) {
-      proxy.kill('SIGKILL');
-      await once(proxy, 'exit');
-    }
-  });
+  const { front } = await startHaproxy(t, addrs);
   const url = new URL(`http://127.0.0.1:${front}/mcp`);
   // Wait until haproxy answers and both replicas passed a health check.
   for (;;) {

@@ -11,6 +11,7 @@ import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@mo
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { defer, runCli, startHub, tempHome, type HubProcess } from '../helpers/harness.js';
+import { openEventStream, type HubEvent } from '../helpers/event-stream.js';
 
 interface Rig {
   home: string;
@@ -342,38 +343,15 @@ for (const e of ENGINES) {
     assert.equal(ready.status, 200);
     assert.equal(((await ready.json()) as { ready: boolean }).ready, true);
 
-    const abort = new AbortController();
-    defer(t, () => abort.abort());
-    const res = await fetch(`${r.url}/events`, { headers: bearer(key), signal: abort.signal });
-    assert.equal(res.headers.get('content-type'), 'text/event-stream');
-    const reader = res.body!.getReader();
-    const seen: { event: string; data: Record<string, unknown> }[] = [];
-    let buffer = '';
-    // Bounded: an event that never comes fails the test with what came, instead of waiting for its timeout.
-    const until = async (pred: () => boolean, ms = 15_000) => {
-      const deadline = Date.now() + ms;
-      while (!pred()) {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no such event within ${ms} ms; saw ${JSON.stringify(seen)}`)), Math.max(0, deadline - Date.now()))));
-        const { value, done } = await Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
-        if (done) throw new Error(`stream ended; saw ${JSON.stringify(seen)}`);
-        buffer += new TextDecoder().decode(value);
-        let i: number;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) seen.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-        }
-      }
-    };
-    await until(() => seen.some((e) => e.event === 'hello'));
+    const stream = await openEventStream(t, r.url, bearer(key));
+    const seen = stream.events;
+    const until = (pred: (e: HubEvent) => boolean) => stream.waitFor(pred, 15_000);
+    await until((e) => e.event === 'hello');
     const c = new ClientV2({ name: 'evented', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     await c.connect(new HttpV2(new URL(`${r.url}/mcp`), { requestInit: { headers: bearer(key) } }));
     defer(t, () => c.close());
     await c.callTool({ name: 'list_databases', arguments: {} });
-    await until(() => seen.some((e) => e.event === 'call' && e.data.tool === 'list_databases'));
+    await until((e) => e.event === 'call' && e.data.tool === 'list_databases');
     assert.ok(seen.some((e) => e.event === 'session_open' && e.data.transport === 'http'));
     const call = seen.find((e) => e.event === 'call')!.data;
     assert.equal(call.outcome, 'ok');
@@ -388,11 +366,11 @@ for (const e of ENGINES) {
     const file = join(r.home, 'config.toml');
     writeFileSync(file, `${readFileSync(file, 'utf8')}[limits]\nretry_attempts = 1\n`);
     assert.equal((await runCli(['reload', '--home', r.home])).code, 0);
-    await until(() => seen.some((e) => e.event === 'reload'));
+    await until((e) => e.event === 'reload');
     assert.equal(seen.find((e) => e.event === 'reload')!.data.outcome, 'applied');
     writeFileSync(file, `${readFileSync(file, 'utf8')}max_queued = "lots"\n`);
     assert.equal((await runCli(['reload', '--home', r.home])).code, 1);
-    await until(() => seen.some((e) => e.event === 'reload' && e.data.outcome === 'refused'));
+    await until((e) => e.event === 'reload' && e.data.outcome === 'refused');
     assert.match(String(seen.find((e) => e.data.outcome === 'refused')!.data.reason), /limits\.max_queued/);
   });
 

@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
+import { openEventStream, type EventStream } from '../helpers/event-stream.js';
 
 interface Rig {
   home: string;
@@ -29,60 +30,8 @@ async function httpHub(t: Cleanup, config: string, hubEnv: Record<string, string
   return { home, url, key: created.stdout.trim() };
 }
 
-/**
- * An /events stream read in the background into `text` (raw) and `events` (parsed); `waitFor` resolves
- * when an event matches or rejects after `ms` — never reading to the end (the stream never ends): the
- * test's cleanup aborts it.
- */
-async function eventStream(t: Cleanup, r: Rig) {
-  const abort = new AbortController();
-  defer(t, () => abort.abort());
-  const res = await fetch(`${r.url}/events`, { headers: { authorization: `Bearer ${r.key}` }, signal: abort.signal });
-  assert.equal(res.status, 200);
-  const events: { event: string; data: Record<string, unknown> }[] = [];
-  const state = { text: '' };
-  let wake: () => void = () => {};
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of res.body!) {
-        const piece = decoder.decode(chunk as Uint8Array, { stream: true });
-        state.text += piece;
-        buffer += piece;
-        let i: number;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-        }
-        wake();
-      }
-    } catch {
-      /* aborted by the cleanup */
-    }
-  })();
-  return {
-    events,
-    raw: () => state.text,
-    async waitFor(pred: (e: { event: string; data: Record<string, unknown> }) => boolean, ms = 10_000) {
-      const deadline = Date.now() + ms;
-      while (!events.some(pred)) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no such event within ${ms} ms; saw ${JSON.stringify(events)}`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      return events.find(pred)!;
-    },
-  };
+function eventStream(t: Cleanup, r: Rig): Promise<EventStream> {
+  return openEventStream(t, r.url, { authorization: `Bearer ${r.key}` });
 }
 
 async function readyz(r: Rig): Promise<{ status: number; text: string; body: { ready: boolean; reasons: string[]; warehouses: { kind: string; name: string; problem?: { code: string; snowflakeCode?: string } }[] } }> {

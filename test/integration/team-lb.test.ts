@@ -7,27 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { repoRoot } from '../helpers/paths.js';
 import { connectClient, defer, freePort, runCli, startHub, tempHome, textOf, type AnyClient } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { NO_HAPROXY, NO_REDIS } from '../helpers/debian-tools.js';
+import { startHaproxy } from '../helpers/haproxy.js';
 
 const missing = NO_REDIS || NO_HAPROXY;
-
-/** contrib/haproxy/snowmux.cfg with its example server line repeated for each replica address. */
-function haproxyConfig(front: number, replicas: string[]): string {
-  const cfg = readFileSync(join(repoRoot, 'contrib', 'haproxy', 'snowmux.cfg'), 'utf8').replace('__FRONTEND_PORT__', String(front));
-  const lines = cfg.split('\n');
-  const template = lines.find((l) => /^\s*server replica1 __REPLICA1__/.test(l));
-  assert.ok(template, 'the config has a server line to copy');
-  const servers = replicas.map((addr, i) => template.replace('replica1', `replica${i + 1}`).replace('__REPLICA1__', addr));
-  return lines.flatMap((l) => (l === template ? servers : /^\s*server replica\d+ /.test(l) ? [] : [l])).join('\n');
-}
 
 type TeamStatus = { team: { mode: string; replicas: { id: string; pid: number; sessions: number; breakers: unknown[] }[] } };
 
@@ -50,17 +39,7 @@ test('three replicas behind haproxy: status --url shows the team; a replica SIGK
   assert.equal(made.code, 0, made.stderr);
   const key = made.stdout.trim();
   const addrs = hubs.map((h) => /HTTP on http:\/\/(\S+)/.exec(h.stderr())![1]!);
-  const front = await freePort();
-  const cfg = join(tempHome(t, 'smx-haproxy-'), 'haproxy.cfg');
-  writeFileSync(cfg, haproxyConfig(front, addrs));
-  assert.equal(spawnSync('haproxy', ['-c', '-f', cfg]).status, 0, 'haproxy accepts the config');
-  const proxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
-  defer(t, async () => {
-    if (proxy.exitCode === null) {
-      proxy.kill('SIGKILL');
-      await once(proxy, 'exit');
-    }
-  });
+  const { front } = await startHaproxy(t, addrs);
   const lb = `http://127.0.0.1:${front}`;
   while (!(await fetch(`${lb}/healthz`).then((r) => r.ok, () => false)));
 
