@@ -46,7 +46,8 @@ export function serveToolListingOnce(server: McpServer, key: string, engine: () 
   inner.removeRequestHandler('tools/list');
   server.server.setRequestHandler('tools/list', async (request, ctx) => {
     const on = engine();
-    const listingKey = JSON.stringify([key, on ?? null]);
+    // Concatenated, not stringified again: `key` is long (the limits and team tools) and this runs per listing.
+    const listingKey = `${on ?? 'any'}\u0000${key}`;
     let listing = listings.get(listingKey);
     if (!listing) {
       // Serialised once too: every session with this key is answered with the same text.
