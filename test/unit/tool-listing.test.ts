@@ -60,7 +60,7 @@ test('tools that declare other engines are left out of a session\'s listing, ask
   server.registerTool('everywhere', { description: 'd', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'here' }] }));
   server.registerTool('snowflake_only', { description: 'd', inputSchema: z.object({}), _meta: SNOWFLAKE_ONLY }, async () => ({ content: [{ type: 'text', text: 'needs Snowflake' }] }));
   let engine: 'duckdb' | 'snowflake' | undefined = 'duckdb';
-  serveToolListingOnce(server, 'engine-key', () => engine);
+  serveToolListingOnce(server, 'engine-key', { engine: () => engine, granted: () => true });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await server.connect(a);
   const client = new Client({ name: 'c', version: '1' });
@@ -74,4 +74,36 @@ test('tools that declare other engines are left out of a session\'s listing, ask
   engine = undefined;
   assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['everywhere', 'snowflake_only'], 'an unresolved engine hides nothing: the call says why');
   assert.equal(offeredOn({}, 'duckdb'), true, 'a tool that declares nothing is offered everywhere');
+});
+
+test('a session is offered the tools its role grants, asked at each listing; changedSinceListed says when what it saw went stale', async (t) => {
+  forgetToolListings();
+  t.after(forgetToolListings);
+  const server = new McpServer({ name: 't', version: '1' }, { capabilities: { tools: {} } });
+  for (const name of ['list_databases', 'execute_query', 'cortex']) {
+    server.registerTool(name, { description: 'd', inputSchema: z.object({}), ...(name === 'cortex' ? { _meta: SNOWFLAKE_ONLY } : {}) }, async () => ({ content: [{ type: 'text', text: name }] }));
+  }
+  let grants = new Set(['list_databases']);
+  let engine: 'duckdb' | 'snowflake' = 'duckdb';
+  const listing = serveToolListingOnce(server, 'grant-key', { engine: () => engine, granted: (tool) => grants.has(tool) });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await server.connect(a);
+  const client = new Client({ name: 'c', version: '1' });
+  await client.connect(b);
+  t.after(async () => { await client.close(); await server.close(); });
+  grants = new Set(['list_databases', 'cortex']);
+  assert.equal(listing.changedSinceListed(), false, 'a client that never listed has nothing stale');
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['list_databases'], 'cortex is granted but not on duckdb');
+  assert.equal(listing.changedSinceListed(), false);
+  grants = new Set(['list_databases', 'execute_query', 'cortex']);
+  assert.equal(listing.changedSinceListed(), true, 'a new grant changes what the client would see');
+  assert.equal(listing.changedSinceListed(), false, 'said once per change');
+  engine = 'snowflake';
+  assert.equal(listing.changedSinceListed(), true, 'so does another engine');
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['list_databases', 'execute_query', 'cortex']);
+  grants = new Set(['execute_query']);
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name), ['execute_query']);
+  assert.equal(listing.changedSinceListed(), false, 'the client already saw the current selection');
+  const refusedByListingOnly = await client.callTool({ name: 'list_databases', arguments: {} });
+  assert.deepEqual(refusedByListingOnly.content, [{ type: 'text', text: 'list_databases' }], 'the listing decides what is offered, not what may run: the pipeline judges calls');
 });

@@ -61,7 +61,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     observe: (m) => observeClientMessage(attached.session, m),
     onEnded: () => ended(),
   });
-  const handle = serveStdio(() => createMcpServer(attached.env), { transport });
+  const handle = serveStdio(() => createMcpServer(attached.env, { announceListChanges: true }), { transport });
   // The SDK does not react to stdin EOF by itself; the transport does, and we exit then.
   await closed;
   attached.detach('stdin ended');

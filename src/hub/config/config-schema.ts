@@ -233,7 +233,7 @@ const roleKeys = {
   tools: setting(z.array(toolEntry(), { error: 'expected an array of tool names' }), {
     type: 'list of globs',
     default: ['*'],
-    description: 'tools the role may call; an entry `"!glob"` denies, and denials win; a list of denials only (`["!execute_query"]`) means every other tool; `[]` means none',
+    description: 'tools the role may call, and the only ones its sessions are offered in `tools/list`; an entry `"!glob"` denies, and denials win; a list of denials only (`["!execute_query"]`) means every other tool; `[]` means none',
   }),
   allow: setting(z.array(objectPattern(), { error: 'expected an array of object patterns' }), { type: 'list of object patterns', default: ['*.*.*'], description: 'objects (`DATABASE.SCHEMA.OBJECT`) the role may use; `[]` grants no objects' }),
   deny: setting(z.array(objectPattern(), { error: 'expected an array of object patterns' }), { type: 'list of object patterns', default: [], description: 'objects the role may not use; deny wins over allow' }),

@@ -132,6 +132,8 @@ export class HubCore {
   /** Resolves when the hub has fully stopped. */
   readonly stopped: Promise<void>;
   private readonly sessions = new Map<string, { session: Session; hooks: AttachedSessionHooks }>();
+  /** Per session, what runs after an applied reload (its servers telling their clients the tools changed). */
+  private readonly reloadWatchers = new Map<string, (() => void)[]>();
   private readonly listeners: HubListener[] = [];
   private readonly recent = new RecentCalls(50);
   /** Each identity's recent SQL calls (query_history). */
@@ -187,7 +189,13 @@ export class HubCore {
       'session opened',
     );
     this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
-    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, history: this.history, teamTools: this.opts.teamTools ?? [] };
+    const afterReload = (fn: () => void): void => {
+      if (!this.sessions.has(session.id)) return;
+      const watchers = this.reloadWatchers.get(session.id);
+      if (watchers) watchers.push(fn);
+      else this.reloadWatchers.set(session.id, [fn]);
+    };
+    const env: ToolEnv = { session, pipeline: this.pipeline, limits: this.limits, history: this.history, teamTools: this.opts.teamTools ?? [], afterReload };
     let detached = false;
     return {
       session,
@@ -198,6 +206,7 @@ export class HubCore {
         detached = true;
         session.close(why);
         this.sessions.delete(session.id);
+        this.reloadWatchers.delete(session.id);
         logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
         this.events.emit('session_close', { id: session.id, why, calls: session.calls, errors: session.errors });
       },
@@ -216,6 +225,15 @@ export class HubCore {
       throw err;
     }
     this.events.emit('reload', { outcome: 'applied', ...(result as Record<string, unknown>) });
+    for (const [id, watchers] of this.reloadWatchers) {
+      for (const watcher of watchers) {
+        try {
+          watcher();
+        } catch (err) {
+          this.logger.warn({ session: id, err: errorMessage(err) }, 'telling a session about the reload failed');
+        }
+      }
+    }
     return result;
   }
 

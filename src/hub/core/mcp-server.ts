@@ -21,10 +21,11 @@ Explore with list_databases, list_schemas, list_tables, list_views, describe_tab
 
 /**
  * How long a 2026-07-28 client may keep a tools/list, prompts/list or server/discover answer. The tool
- * listing depends on the caller's role (its result form; its profile's engine), and `snowmux reload`
- * changes roles without dropping sessions, with no list-changed notice to clients; a minute bounds how long
- * a client may go on with a listing a reload made stale. A stale listing grants nothing (every call is
- * judged against the current role), so a bound rather than 0 (which makes a client ask before every use).
+ * listing depends on the caller's role (the tools it grants, its result form, its profile's engine), and
+ * `snowmux reload` changes roles without dropping sessions. Sessions that live with their link are told
+ * (notifications/tools/list_changed); a server made per request cannot be, so a minute bounds how long
+ * such a client may go on with a listing a reload made stale. A stale listing grants nothing (every call
+ * is judged against the current role), so a bound rather than 0 (which makes a client ask before every use).
  */
 const LISTING_TTL_MS = 60_000;
 
@@ -47,7 +48,16 @@ function cacheHints(env: ToolEnv): NonNullable<ServerOptions['cacheHints']> {
   };
 }
 
-export function createMcpServer(env: ToolEnv): McpServer {
+export interface McpServerOptions {
+  /**
+   * The server lives as long as its session (a socket link, a 2025-era HTTP session), so it can tell its
+   * client when a reload changed the tools it offers (notifications/tools/list_changed). Off for servers
+   * made per request (the 2026-07-28 HTTP era): they end with their answer; the listing's ttl bounds staleness.
+   */
+  announceListChanges?: boolean;
+}
+
+export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: 'snowmux', version: VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS, cacheHints: cacheHints(env) },
@@ -62,9 +72,20 @@ export function createMcpServer(env: ToolEnv): McpServer {
   registerCortexTools(server, env);
   registerTeamTools(server, env, env.teamTools ?? []);
   registerObjectResources(server, env);
-  // The schemas embed the hub's limits and the team's tools, and a text-only role's listing has none. The
-  // engine is asked at each listing (by then the client has named itself, and a role may match by client).
-  serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), () => env.pipeline.engineOf(env.session));
+  // The schemas embed the hub's limits and the team's tools, and a text-only role's listing has none. What
+  // the session is offered is asked at each listing (by then the client has named itself, and a role may
+  // match by client): the tools its role grants, on its engine.
+  const listing = serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), {
+    engine: () => env.pipeline.engineOf(env.session),
+    granted: (tool) => env.pipeline.toolGranted(env.session, tool),
+  });
   recordRefusedCalls(server, env);
+  // The SDK advertises tools.listChanged: this is what makes it true.
+  if (options.announceListChanges) {
+    env.afterReload?.(() => {
+      // The SDK's McpServer.sendToolListChanged drops the promise: a link closing meanwhile would reject unheard.
+      if (server.isConnected() && listing.changedSinceListed()) server.server.sendToolListChanged().catch(() => {});
+    });
+  }
   return server;
 }

@@ -439,7 +439,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       observe(attached, body);
       let established = false;
       try {
-        await createMcpServer(attached.env).connect(transport);
+        await createMcpServer(attached.env, { announceListChanges: true }).connect(transport);
         const response = await transport.handleRequest(request, { parsedBody: body, authInfo });
         established = response.ok && transport.sessionId !== undefined;
         return response;

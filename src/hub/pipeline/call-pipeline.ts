@@ -73,6 +73,11 @@ export class CallPipeline {
     }
   }
 
+  /** Whether this session's role grants `tool` now (its listing offers only those; a call is judged again by tool-policy). */
+  toolGranted(session: Session, tool: string): boolean {
+    return this.env.governance.roleFor(session).toolAllowed(tool);
+  }
+
   /** How long the hub shares a metadata answer (limits.metadata_cache_ttl): what a client may cache one for. */
   metadataCacheTtlMs(): number {
     return this.env.governance.metadataCacheTtlMs;

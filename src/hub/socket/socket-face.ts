@@ -253,7 +253,7 @@ export class SocketFace implements HubListener {
       // A session that left answers unread held up to its ceiling: give that memory back now.
       if ((transport?.peakOutputBytes ?? 0) > SESSION_BOUNDS.pauseAtBytes) returnMemorySoon();
     });
-    conn.handle = serveStdio(() => createMcpServer(attached.env), {
+    conn.handle = serveStdio(() => createMcpServer(attached.env, { announceListChanges: true }), {
       transport,
       onerror: (err) => logger.debug({ err: errorMessage(err) }, 'session protocol error'),
     });

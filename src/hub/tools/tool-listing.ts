@@ -1,16 +1,21 @@
 /**
  * `tools/list` from one listing per tool set. The SDK converts every tool's zod schemas to JSON Schema on
- * each `tools/list` (about 70% of the hub's cost per listing); the tools a session gets depend only on the
- * hub's limits (they appear in the schemas), so the first listing for a key is kept for the process and
- * every session with the same key is served a copy of it.
+ * each `tools/list` (about 70% of the hub's cost per listing); the tools a server registers depend only on
+ * the hub's limits and team tools (they appear in the schemas), so the SDK is asked once per key and the
+ * answer kept for the process. A session is offered the part of it that is its own: the tools its role
+ * grants, on the engine its calls run on. Each such selection is serialised once too.
  */
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import { serializeOnce } from '../session/serialized-once.js';
 
-type ListToolsResult = { tools: unknown[]; [k: string]: unknown };
+type ListedTool = { name: string; _meta?: Record<string, unknown> | undefined; [k: string]: unknown };
+type ListToolsResult = { tools: ListedTool[]; [k: string]: unknown };
 type Handler = (request: unknown, ctx: ServerContext) => Promise<ListToolsResult>;
 
-const listings = new Map<string, Promise<ListToolsResult>>();
+/** Per key, every tool the SDK lists. */
+const listings = new Map<string, Promise<readonly ListedTool[]>>();
+/** Per key and selection, the tools offered (registered with serializeOnce). */
+const selections = new Map<string, ListedTool[]>();
 
 /** Where a tool declares the engines that can serve it (absent: every engine). */
 const ENGINES_META_KEY = 'dev.snowmux/engines';
@@ -30,13 +35,33 @@ export function offeredOn(tool: { _meta?: Record<string, unknown> | undefined },
   return engine === undefined || !Array.isArray(engines) || engines.includes(engine);
 }
 
+/** What decides, at each listing, which of the registered tools a session is offered. */
+export interface ListingView {
+  /** Where the session's calls would run now; tools declaring other engines (SNOWFLAKE_ONLY) are left out. */
+  engine(): Engine | undefined;
+  /** Whether the session's role grants the tool now; tools it does not are left out. */
+  granted(tool: string): boolean;
+}
+
+const EVERYTHING: ListingView = { engine: () => undefined, granted: () => true };
+
+/** A server's listing, as its transport needs to know it: whether what the client last saw is still what it would get. */
+export interface ServedListing {
+  /**
+   * True when the client was answered a `tools/list` and would now be answered a different one (a reload
+   * changed its role's grants or its engine): the moment to send notifications/tools/list_changed. False
+   * before the first listing (a client that never listed has nothing stale). Remembers the answer as seen.
+   */
+  changedSinceListed(): boolean;
+}
+
 /**
  * Replaces the SDK's `tools/list` handler of `server` (call after registering every tool) with one that
- * asks the SDK's handler once per `key` and serves that listing afterwards. `engine`, asked at each
- * listing, is where the session's calls would run now: tools that declare other engines (SNOWFLAKE_ONLY)
- * are left out of its listing; they stay callable, and say what they need when called.
+ * asks the SDK's handler once per `key` and serves, from then on, the part of that listing `view` offers.
+ * Tools left out stay callable: the call is judged by the pipeline and says why it is refused or cannot
+ * run, as it would for a client that kept an older listing.
  */
-export function serveToolListingOnce(server: McpServer, key: string, engine: () => Engine | undefined = () => undefined): void {
+export function serveToolListingOnce(server: McpServer, key: string, view: ListingView = EVERYTHING): ServedListing {
   const inner = server.server as unknown as {
     _getRequestHandler(method: string): Handler | undefined;
     removeRequestHandler(method: string): void;
@@ -44,28 +69,55 @@ export function serveToolListingOnce(server: McpServer, key: string, engine: () 
   const sdkHandler = inner._getRequestHandler('tools/list');
   if (!sdkHandler) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
   inner.removeRequestHandler('tools/list');
+  let known: readonly ListedTool[] | undefined;
+  let lastSelection: string | undefined;
   server.server.setRequestHandler('tools/list', async (request, ctx) => {
-    const on = engine();
-    // Concatenated, not stringified again: `key` is long (the limits and team tools) and this runs per listing.
-    const listingKey = `${on ?? 'any'}\u0000${key}`;
-    let listing = listings.get(listingKey);
+    let listing = listings.get(key);
     if (!listing) {
-      // Serialised once too: every session with this key is answered with the same text.
-      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => ({
-        ...first,
-        tools: serializeOnce(first.tools.filter((t) => offeredOn(t as { _meta?: Record<string, unknown> }, on))),
-      }));
-      listings.set(listingKey, listing);
-      listing.catch(() => listings.delete(listingKey));
+      listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => Object.freeze(first.tools));
+      listings.set(key, listing);
+      listing.catch(() => listings.delete(key));
     }
+    known = await listing;
+    const selection = selectionOf(known, view);
+    lastSelection = selection;
     // A fresh top-level object per answer: the protocol layer may add `_meta` (cache hints, server info)
     // for one era and must not leak it into another session's answer. The tool definitions are shared.
-    const { tools } = await listing;
-    return { tools } as never;
+    return { tools: offered(key, known, selection) } as never;
   });
+  return {
+    changedSinceListed() {
+      if (known === undefined || lastSelection === undefined) return false;
+      const now = selectionOf(known, view);
+      if (now === lastSelection) return false;
+      lastSelection = now;
+      return true;
+    },
+  };
+}
+
+/** One character per registered tool, '1' when offered: short, and the same for every session offered the same. */
+function selectionOf(tools: readonly ListedTool[], view: ListingView): string {
+  const engine = view.engine();
+  let selection = '';
+  for (const tool of tools) selection += offeredOn(tool, engine) && view.granted(tool.name) ? '1' : '0';
+  return selection;
+}
+
+function offered(key: string, tools: readonly ListedTool[], selection: string): ListedTool[] {
+  // Concatenated, not stringified again: `key` is long (the limits and team tools) and this runs per listing.
+  const selectionKey = `${selection}\u0000${key}`;
+  let kept = selections.get(selectionKey);
+  if (!kept) {
+    // Serialised once too: every session offered these tools is answered with the same text.
+    kept = serializeOnce(tools.filter((_, i) => selection[i] === '1'));
+    selections.set(selectionKey, kept);
+  }
+  return kept;
 }
 
 /** For tests: forget every listing (the next `tools/list` asks the SDK again). */
 export function forgetToolListings(): void {
   listings.clear();
+  selections.clear();
 }

@@ -25,6 +25,8 @@ export interface ToolEnv {
   teamTools?: readonly TeamTool[];
   /** Each identity's recent SQL calls, for query_history. */
   history: QueryHistory;
+  /** Runs `fn` after every applied reload while the session lasts (new roles may change what it is offered). */
+  afterReload?: (fn: () => void) => void;
 }
 
 /** Requests that reached a tool body through runTool (the rest were refused by the SDK before it). */

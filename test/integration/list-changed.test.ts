@@ -1,0 +1,64 @@
+/**
+ * A session is offered the tools its role grants, and when `snowmux reload` changes that, its client is
+ * told (notifications/tools/list_changed, which the hub advertises as tools.listChanged) and its next
+ * listing is the new one. Sessions whose offer did not change hear nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INIT_PARAMS, initialize, rawLink, runCli, startHub, tempHome, type RawLink } from '../helpers/harness.js';
+
+const roles = (a: string) => `[roles.a]\nclients = ["editor-a"]\ntools = [${a}]\n\n[roles.b]\nclients = ["editor-b"]\ntools = ["list_databases", "execute_query"]\n`;
+
+async function toolNames(link: RawLink, id: string): Promise<string[]> {
+  const res = (await link.request(id, 'tools/list')) as { result: { tools: { name: string }[] } };
+  return res.result.tools.map((t) => t.name);
+}
+
+/** Every message up to the answer to a ping sent now: what the hub sent this session before it. */
+async function messagesBeforePing(link: RawLink, id: string): Promise<Record<string, unknown>[]> {
+  link.send(`${JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' })}\n`);
+  const seen: Record<string, unknown>[] = [];
+  for (;;) {
+    const m = await link.next();
+    if (m.id === id) return seen;
+    seen.push(m);
+  }
+}
+
+test('a reload that changes a role\'s tools tells that role\'s sessions, and only them; listings offer only granted tools', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  writeFileSync(file, roles('"list_databases"'));
+  await startHub(t, home);
+  const a = await rawLink(t, join(home, 'hub.sock'));
+  const b = await rawLink(t, join(home, 'hub.sock'));
+  const init = await initialize(a, { ...INIT_PARAMS, clientInfo: { name: 'editor-a', version: '1' } });
+  assert.deepEqual((init.result as { capabilities: { tools: unknown } }).capabilities.tools, { listChanged: true });
+  await initialize(b, { ...INIT_PARAMS, clientInfo: { name: 'editor-b', version: '1' } });
+  assert.deepEqual(await toolNames(a, 'a1'), ['list_databases'], 'role a is offered only what it grants');
+  assert.deepEqual(await toolNames(b, 'b1'), ['list_databases', 'execute_query']);
+
+  writeFileSync(file, roles('"list_databases", "describe_table"'));
+  const reloaded = await runCli(['reload', '--home', home]);
+  assert.equal(reloaded.code, 0, reloaded.stderr);
+  // The hub tells sessions before it answers the reload, so each one's notice (if any) precedes a later ping's answer.
+  assert.deepEqual(await messagesBeforePing(a, 'a2'), [{ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }]);
+  assert.deepEqual(await messagesBeforePing(b, 'b2'), [], 'role b did not change: no notice');
+  assert.deepEqual(await toolNames(a, 'a3'), ['list_databases', 'describe_table']);
+
+  // Denied again: told again; a reload that changes nothing for anyone tells no one.
+  writeFileSync(file, roles('"list_databases"'));
+  assert.equal((await runCli(['reload', '--home', home])).code, 0);
+  assert.deepEqual(await messagesBeforePing(a, 'a4'), [{ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }]);
+  writeFileSync(file, `# a comment only\n${roles('"list_databases"')}`);
+  assert.equal((await runCli(['reload', '--home', home])).code, 0);
+  assert.deepEqual(await messagesBeforePing(a, 'a5'), [], 'a has not listed since its last notice, and its offer is unchanged');
+  assert.deepEqual(await toolNames(a, 'a6'), ['list_databases']);
+
+  // A hidden tool is still judged, not merely hidden: the call says the role does not allow it.
+  const call = (await a.request('a7', 'tools/call', { name: 'execute_query', arguments: { query: 'SELECT 1' } })) as { result: { isError: boolean; content: { text: string }[] } };
+  assert.equal(call.result.isError, true);
+  assert.match(call.result.content[0]!.text, /not allowed for role "a"/);
+});
