@@ -62,3 +62,62 @@ test('a reload that changes a role\'s tools tells that role\'s sessions, and onl
   assert.equal(call.result.isError, true);
   assert.match(call.result.content[0]!.text, /not allowed for role "a"/);
 });
+
+/** The JSON-RPC message of a POST /mcp answer, whether it came as JSON or as one SSE event. */
+async function answerOf(res: Response): Promise<Record<string, unknown>> {
+  const text = await res.text();
+  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return JSON.parse(text) as Record<string, unknown>;
+  const data = text.split('\n').find((l) => l.startsWith('data: '));
+  assert.ok(data, text);
+  return JSON.parse(data.slice('data: '.length)) as Record<string, unknown>;
+}
+
+test('a 2025-era HTTP session is told on its GET stream when a reload changes the tools its key\'s role is offered', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  const config = (tools: string) => `[hub]\nhttp_listen = "127.0.0.1:0"\n\n[roles.remote]\nidentities = ["ana"]\ntools = [${tools}]\n`;
+  writeFileSync(file, config('"list_databases"'));
+  const hub = await startHub(t, home);
+  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
+  assert.ok(url, hub.stderr());
+  const created = await runCli(['keys', 'create', '--identity', 'ana', '--home', home]);
+  assert.equal(created.code, 0, created.stderr);
+  const endpoint = new URL('/mcp', url);
+  const headers: Record<string, string> = { authorization: `Bearer ${created.stdout.trim()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const post = (body: unknown) => fetch(endpoint, { method: 'POST', headers, body: JSON.stringify(body) });
+
+  const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS });
+  assert.equal(init.status, 200);
+  headers['mcp-session-id'] = init.headers.get('mcp-session-id')!;
+  headers['mcp-protocol-version'] = INIT_PARAMS.protocolVersion;
+  await answerOf(init);
+  assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+  const listed = (await answerOf(await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
+  assert.deepEqual(listed.result.tools.map((x) => x.name), ['list_databases']);
+
+  const aborted = new AbortController();
+  t.after(() => aborted.abort());
+  const stream = await fetch(endpoint, { headers: { ...headers, accept: 'text/event-stream' }, signal: aborted.signal });
+  assert.equal(stream.status, 200);
+  const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+
+  writeFileSync(file, config('"list_databases", "execute_query"'));
+  assert.equal((await runCli(['reload', '--home', home])).code, 0);
+  // The hub wrote the notice before it answered the reload: a bound only so a missing notice fails, not hangs.
+  const bound = setTimeout(() => aborted.abort(), 20_000);
+  let seen = '';
+  try {
+    while (!seen.includes('notifications/tools/list_changed')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the stream ended before the notice: ${seen}`);
+      seen += value;
+    }
+  } catch (err) {
+    assert.fail(`no notifications/tools/list_changed on the GET stream (${String(err)}): ${seen}`);
+  } finally {
+    clearTimeout(bound);
+  }
+  const relisted = (await answerOf(await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
+  assert.deepEqual(relisted.result.tools.map((x) => x.name), ['list_databases', 'execute_query']);
+  aborted.abort();
+});
