@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INIT_PARAMS, initialize, rawLink, runCli, startHub, tempHome, type RawLink } from '../helpers/harness.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { INIT_PARAMS, cliEnv, initialize, rawLink, runCli, startHub, tempHome, type RawLink } from '../helpers/harness.js';
+import { cliPath } from '../helpers/paths.js';
 
 const roles = (a: string) => `[roles.a]\nclients = ["editor-a"]\ntools = [${a}]\n\n[roles.b]\nclients = ["editor-b"]\ntools = ["list_databases", "execute_query"]\n`;
 
@@ -120,4 +123,50 @@ test('a 2025-era HTTP session is told on its GET stream when a reload changes th
   const relisted = (await answerOf(await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
   assert.deepEqual(relisted.result.tools.map((x) => x.name), ['list_databases', 'execute_query']);
   aborted.abort();
+});
+
+/** A 2026-07-28 client (through a shim, or straight to /mcp) that listens for tools/list_changed. */
+async function modernListener(t: Parameters<typeof tempHome>[0], transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<{ client: Client; told: () => Promise<void> }> {
+  const client = new Client({ name: 'editor-m', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  let tell: () => void = () => {};
+  let told = new Promise<void>((r) => (tell = r));
+  client.setNotificationHandler('notifications/tools/list_changed', () => tell());
+  await client.connect(transport);
+  t.after(() => client.close().catch(() => {}));
+  const subscription = await client.listen({ toolsListChanged: true });
+  t.after(() => subscription.close());
+  return {
+    client,
+    told: async () => {
+      // A bound only so a missing notice fails instead of hanging: the hub sends it before it answers the reload.
+      let bound: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (bound = setTimeout(() => reject(new Error('no notifications/tools/list_changed within 20 s')), 20_000)));
+      try {
+        await Promise.race([told, late]);
+      } finally {
+        clearTimeout(bound);
+      }
+      told = new Promise<void>((r) => (tell = r));
+    },
+  };
+}
+
+test('2026-07-28 clients that listen (subscriptions/listen) hear tools/list_changed after a reload, through a shim and over HTTP', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  const config = (tools: string) => `[hub]\nhttp_listen = "127.0.0.1:0"\n\n[roles.remote]\nidentities = ["*"]\ntools = [${tools}]\n`;
+  writeFileSync(file, config('"list_databases"'));
+  const hub = await startHub(t, home);
+  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
+  assert.ok(url, hub.stderr());
+  const created = await runCli(['keys', 'create', '--identity', 'ana', '--home', home]);
+  assert.equal(created.code, 0, created.stderr);
+  const viaShim = await modernListener(t, new StdioClientTransport({ command: process.execPath, args: [cliPath, 'shim', '--home', home], env: cliEnv(), stderr: 'ignore' }));
+  const viaHttp = await modernListener(t, new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers: { authorization: `Bearer ${created.stdout.trim()}` } } }));
+  for (const c of [viaShim, viaHttp]) assert.deepEqual((await c.client.listTools()).tools.map((x) => x.name), ['list_databases']);
+
+  writeFileSync(file, config('"list_databases", "describe_table"'));
+  assert.equal((await runCli(['reload', '--home', home])).code, 0);
+  await Promise.all([viaShim.told(), viaHttp.told()]);
+  for (const c of [viaShim, viaHttp]) assert.deepEqual((await c.client.listTools({}, { cacheMode: 'refresh' } as never)).tools.map((x) => x.name), ['list_databases', 'describe_table']);
 });

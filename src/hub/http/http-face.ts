@@ -203,6 +203,13 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   };
   const listeners = (['session_open', 'session_close', 'call_start', 'call', 'breaker', 'draining', 'reload'] as const).map((name) => [name, forwardEvent(name)] as const);
   for (const [name, fn] of listeners) hub.events.on(name, fn as never);
+  // A 2026-07-28 client's server lives for one request, so no session can be asked whether its offer
+  // changed: a reload that changed roles tells every open subscriptions/listen stream that asked for
+  // tools/list_changed (a client whose tools did not change lists them again, and gets the same).
+  const announceRoles = (reload: Record<string, unknown>): void => {
+    if (reload.outcome === 'applied' && Array.isArray(reload.applied) && reload.applied.includes('roles')) modernHandler.notify.toolsChanged();
+  };
+  hub.events.on('reload', announceRoles);
 
   function closeLegacy(id: string, why: string): void {
     const e = legacy.get(id);
@@ -577,6 +584,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       clearInterval(heldKeyTimer);
       heldKeys.clear();
       for (const [name, fn] of listeners) hub.events.off(name, fn as never);
+      hub.events.off('reload', announceRoles);
       for (const c of eventStreams.keys()) {
         try {
           c.close();
