@@ -309,7 +309,8 @@ function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; rel
     }
   };
   return {
-    sink: { record: (call) => (held ? held.push(call) : pass(call)) },
+    // A held record says when the call finished: the audit log stamps records when it writes them.
+    sink: { record: (call) => (held ? held.push({ ...call, heldFrom: new Date().toISOString() }) : pass(call)) },
     release() {
       const calls = held ?? [];
       held = null;

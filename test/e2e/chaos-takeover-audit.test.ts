@@ -1,7 +1,8 @@
 /**
  * `hub --replace` with an HTTP face: the new hub serves HTTP at once, while the old one still drains a call
- * and still writes the audit log (one writer at a time). A request it refuses meanwhile (a bad API key) is
- * not lost: it is held and written after the new hub's hub_start, saying when it happened; the chain verifies.
+ * and still writes the audit log (one writer at a time). What the new hub records meanwhile — a request it
+ * refuses (a bad API key), a call it serves — is not lost: it is held and written after the new hub's
+ * hub_start, saying when it happened (heldFrom); the chain verifies.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +43,10 @@ test('a refused HTTP request during a take-over is held and audited after the ne
   const refusedAt = Date.now();
   assert.doesNotThrow(() => process.kill(old.pid, 0), 'the old hub is still draining (and writing the log)');
   assert.ok(auditLines(rig.home).every((r) => r.kind !== 'auth_refused'), 'not written yet: the old hub still holds the log');
+  // An editor that starts now is served by the new hub; its call's record waits too.
+  const late = await rig.client('v2-legacy', { name: 'late-editor' });
+  assert.notEqual((await late.callTool('list_databases', {})).isError, true);
+  const calledAt = Date.now();
 
   // The old hub's call ends, it exits, the new hub opens the log: hub_start, then what it held.
   blocker.abort();
@@ -62,6 +67,10 @@ test('a refused HTTP request during a take-over is held and audited after the ne
   assert.ok(Math.abs(heldFrom - refusedAt) < 5_000, `heldFrom ${String(record.detail?.heldFrom)} says when it was refused`);
   assert.ok(Date.parse(record.ts) >= heldFrom, 'written after it happened');
   assert.doesNotMatch(JSON.stringify(record), /not-a-key/, 'the presented key is not recorded');
+  const call = lines.findIndex((r) => r.kind === 'tool_call' && (r as { client?: { name?: string } }).client?.name === 'late-editor');
+  assert.ok(call > start, `the late editor's call (${call}) is written after the new hub's hub_start (${start})`);
+  const callHeldFrom = Date.parse(String(lines[call]!.detail?.heldFrom));
+  assert.ok(Math.abs(callHeldFrom - calledAt) < 5_000, `its heldFrom ${String(lines[call]!.detail?.heldFrom)} says when the call finished`);
   const verified = await runCli(['audit', 'verify', '--home', rig.home]);
   assert.equal(verified.code, 0, `${verified.stdout}${verified.stderr}`);
 });

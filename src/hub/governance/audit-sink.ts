@@ -35,6 +35,7 @@ export class AuditSink implements CallSink {
         profile: call.profile ?? undefined,
         scanEstimate: call.scanEstimate,
         traceId: call.traceId,
+        ...(call.heldFrom === undefined ? {} : { detail: { heldFrom: call.heldFrom } }),
       })
       .then((r) => {
         if (!r.ok) this.logger.error({ code: r.error.code, msg: r.error.message }, 'audit write failed');

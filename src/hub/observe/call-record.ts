@@ -28,6 +28,11 @@ export interface CallRecord {
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
   /** The call's W3C trace id, when it has one (an incoming traceparent, or the hub's span). */
   traceId?: string | undefined;
+  /**
+   * When the record was held back (a take-over: the old hub still writes the audit log): the moment the call
+   * finished, since the log stamps a record when it writes it.
+   */
+  heldFrom?: string | undefined;
 }
 
 /** Receives every finished call: status's recent list, audit, metrics. */
