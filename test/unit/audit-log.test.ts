@@ -101,41 +101,6 @@ test('100 parallel appends serialise: seq follows call order, lines never interl
   await assertIntact(dir, 100);
 });
 
-test('appends that come together are written with one write() per file, still one line each, chained across rotations', async (t) => {
-  const dir = await tempDir(t);
-  const log = await openLog(t, dir, { maxFileBytes: 8_000 });
-  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(sampleEntry(i, { sql: `SELECT ${i}` }))));
-  assert.deepEqual(results.map((r) => (r.ok ? r.seq : -1)).filter((seq, i) => seq <= i), [], 'every append ok, in call order');
-  const { writes, rotations, appended } = log.stats();
-  assert.equal(appended, 200);
-  assert.ok(rotations >= 3, `the batch crosses files (${rotations} rotations)`);
-  // The first append is written alone; the other 199 wait and go out together, one write per file
-  // (plus each new file's own rotate record).
-  assert.ok(writes <= 2 + 2 * rotations, `${writes} writes for 200 records and ${rotations} rotations`);
-  await log.close();
-  const files = await auditFiles(dir);
-  for (const file of files.slice(0, -1)) {
-    const size = (await readFile(join(dir, file))).length;
-    const last = (await records(dir, file)).at(-1)!;
-    // A file ends with the record that reached the size: no more, no fewer.
-    assert.ok(size >= 8_000 && size - Buffer.byteLength(JSON.stringify(last)) - 1 < 8_000, `${file}: ${size} bytes`);
-  }
-  await assertIntact(dir, 200 + rotations);
-});
-
-test('a batch whose write fails fails each of its records, and the chain does not advance', async (t) => {
-  const dir = await tempDir(t);
-  await symlink('/dev/full', join(dir, 'audit-000001.jsonl'));
-  const log = await openLog(t, dir);
-  const errors: string[] = [];
-  log.on('error', (err) => errors.push(err.code));
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(sampleEntry(i))));
-  assert.deepEqual(new Set(results.map((r) => (r.ok ? 'ok' : r.error.code))), new Set(['AUDIT_WRITE_FAILED']));
-  assert.equal(errors.length, 20, 'each record that was not written is reported');
-  assert.equal(log.head().seq, 0);
-  assert.equal(log.stats().failedAppends, 20);
-});
-
 test('reopening continues the chain in the same file', async (t) => {
   const dir = await tempDir(t);
   const first = await openLog(t, dir);

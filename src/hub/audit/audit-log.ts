@@ -94,8 +94,6 @@ export interface AuditStats {
   failedAppends: number;
   ioErrors: number;
   fsyncs: number;
-  /** write() calls: fewer than records when appends come together (they are written as one). */
-  writes: number;
   rotations: number;
   recoveries: number;
   queued: number;
@@ -153,7 +151,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private syncTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, writes: 0, rotations: 0, recoveries: 0 };
+  private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
   private report!: AuditOpenReport;
 
   private constructor(options: AuditLogOptions) {
@@ -287,54 +285,12 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
   }
 
-  /**
-   * Writes the batch in order, as few write() calls as the file allows: the records that go into the
-   * current file are chained and built first, then written with one call (under load a batch holds the
-   * calls of many sessions, and each write is a thread-pool round trip and a syscall). Each record still
-   * settles on its own: a short write fails exactly the records it did not complete.
-   */
   private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
     let wrote = false;
-    let i = 0;
-    while (i < batch.length) {
-      const unready = await this.readyToWrite();
-      if (unready) {
-        results[i++] = unready;
-        continue;
-      }
-      const group: { index: number; record: AuditRecord; text: string; bytes: number }[] = [];
-      let seq = this.seq;
-      let prev = this.prev;
-      let size = this.fileSize;
-      // A record that reaches maxFileBytes closes the group: the next one starts the next file. The first
-      // always goes in (a file found over the size at start is rotated after it, as before).
-      while (i < batch.length && (group.length === 0 || size < this.maxFileBytes)) {
-        let record: AuditRecord;
-        try {
-          record = this.buildRecord(redactEntry(batch[i]!.entry, this.scrubber), { seq, hash: prev });
-        } catch (err) {
-          results[i++] = this.fail(new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
-          continue;
-        }
-        const text = JSON.stringify(record);
-        const bytes = Buffer.byteLength(text, 'utf8') + 1;
-        group.push({ index: i++, record, text, bytes });
-        seq = record.seq;
-        prev = record.hash;
-        size += bytes;
-      }
-      if (group.length === 0) continue;
-      const written = await this.writeLines(group);
-      for (let k = 0; k < group.length; k++) {
-        const { index, record } = group[k]!;
-        if (k < written.records) {
-          this.counters.appended += 1;
-          results[index] = { ok: true, seq: record.seq, hash: record.hash };
-        } else {
-          results[index] = this.fail(asAuditError(written.error, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`));
-        }
-      }
-      if (written.records > 0) wrote = true;
+    for (const item of batch) {
+      const result = await this.writeEntry(item.entry);
+      if (result.ok) wrote = true;
+      results.push(result);
     }
     if (wrote && this.policy === 'always') {
       this.syncDue = false;
@@ -364,8 +320,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.syncTimer.unref();
   }
 
-  /** Recovers from an earlier failure and starts the next file when due; a failure result when it cannot. */
-  private async readyToWrite(): Promise<AppendResult | undefined> {
+  private async writeEntry(entry: AuditEntry): Promise<AppendResult> {
     if (this.needsRecovery) {
       try {
         await this.recover();
@@ -381,57 +336,42 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
         return this.fail(asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
       }
     }
-    return undefined;
+    let record: AuditRecord;
+    try {
+      record = this.buildRecord(redactEntry(entry, this.scrubber));
+    } catch (err) {
+      return this.fail(new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
+    }
+    try {
+      await this.writeRecord(record);
+    } catch (err) {
+      // The file may now end in a partial line; the next append recovers exactly as a restart would.
+      this.needsRecovery = true;
+      return this.fail(asAuditError(err, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`));
+    }
+    this.counters.appended += 1;
+    return { ok: true, seq: record.seq, hash: record.hash };
   }
 
-  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>, after: Anchor = { seq: this.seq, hash: this.prev }): AuditRecord {
-    const unhashed = { ...body, seq: after.seq + 1, ts: new Date(this.clock()).toISOString(), prev: after.hash };
+  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>): AuditRecord {
+    const unhashed = { ...body, seq: this.seq + 1, ts: new Date(this.clock()).toISOString(), prev: this.prev };
     return orderedForWriting({ ...unhashed, hash: computeRecordHash(unhashed) });
   }
 
-  /** One write() of the record's line (the file's own records: rotate). */
+  /** One write() of the whole line. Advances the chain only when every byte was written. */
   private async writeRecord(record: AuditRecord): Promise<void> {
-    const text = JSON.stringify(record);
-    const written = await this.writeLines([{ record, text, bytes: Buffer.byteLength(text, 'utf8') + 1 }]);
-    if (written.records !== 1) throw written.error;
-  }
-
-  /**
-   * One write() of consecutive records' lines. The chain advances over every record whose whole line was
-   * written; after a failure (or a short write, which leaves a partial line) the next append recovers
-   * exactly as a restart would.
-   */
-  private async writeLines(lines: readonly { record: AuditRecord; text: string; bytes: number }[]): Promise<{ records: number; error?: unknown }> {
     const fh = this.fh;
-    if (!fh) {
-      this.needsRecovery = true;
-      return { records: 0, error: new Error('no audit file is open') };
-    }
-    const buffer = Buffer.from(lines.map((l) => `${l.text}\n`).join(''), 'utf8');
-    let bytesWritten = 0;
-    let error: unknown;
-    this.counters.writes += 1;
-    try {
-      ({ bytesWritten } = await fh.write(buffer, 0, buffer.length));
-      if (bytesWritten !== buffer.length) error = new Error(`short write (${bytesWritten} of ${buffer.length} bytes)`);
-    } catch (err) {
-      error = err;
-    }
-    let records = 0;
-    let complete = 0;
-    for (const line of lines) {
-      if (complete + line.bytes > bytesWritten) break;
-      complete += line.bytes;
-      records += 1;
-      this.notify('written', { seq: line.record.seq, line: line.text });
-      this.seq = line.record.seq;
-      this.prev = line.record.hash;
-    }
-    this.fileSize += complete;
-    if (complete > 0) this.unsynced = true;
-    if (error !== undefined) this.needsRecovery = true;
-    else if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
-    return error === undefined ? { records } : { records, error };
+    if (!fh) throw new Error('no audit file is open');
+    const text = JSON.stringify(record);
+    const line = Buffer.from(`${text}\n`, 'utf8');
+    const { bytesWritten } = await fh.write(line, 0, line.length);
+    if (bytesWritten !== line.length) throw new Error(`short write (${bytesWritten} of ${line.length} bytes)`);
+    this.notify('written', { seq: record.seq, line: text });
+    this.seq = record.seq;
+    this.prev = record.hash;
+    this.fileSize += line.length;
+    this.unsynced = true;
+    if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
   }
 
   private async syncNow(): Promise<SnowmuxError | undefined> {
