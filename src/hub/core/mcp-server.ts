@@ -23,10 +23,10 @@ Explore with list_databases, list_schemas, list_tables, list_views, describe_tab
  * How long a 2026-07-28 client may keep a tools/list, prompts/list or server/discover answer. The tool
  * listing depends on the caller's role (the tools it grants, its result form, its profile's engine), and
  * `snowmux reload` changes roles without dropping sessions. Clients are told (notifications/tools/list_changed:
- * sessions that live with their link when their offer changed, 2026-07-28 HTTP listeners after any change of
- * roles, see http-face); for one that does not listen, a minute bounds how long it may go on with a listing
- * a reload made stale. A stale listing grants nothing (every call
- * is judged against the current role), so a bound rather than 0 (which makes a client ask before every use).
+ * sessions that live with their link when their offer changed, 2026-07-28 HTTP listeners after any change
+ * of roles, see http-face); for one that does not listen, a minute bounds how long it may go on with a
+ * listing a reload made stale. A stale listing grants nothing (every call is judged against the current
+ * role), so a bound rather than 0 (which makes a client ask before every use).
  */
 const LISTING_TTL_MS = 60_000;
 
@@ -53,7 +53,8 @@ export interface McpServerOptions {
   /**
    * The server lives as long as its session (a socket link, a 2025-era HTTP session), so it can tell its
    * client when a reload changed the tools it offers (notifications/tools/list_changed). Off for servers
-   * made per request (the 2026-07-28 HTTP era): they end with their answer; the listing's ttl bounds staleness.
+   * made per request (the 2026-07-28 HTTP era): they end with their answer; http-face tells that era's
+   * subscriptions/listen streams instead.
    */
   announceListChanges?: boolean;
 }

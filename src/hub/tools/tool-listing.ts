@@ -14,7 +14,7 @@ type Handler = (request: unknown, ctx: ServerContext) => Promise<ListToolsResult
 
 /** Per key, every tool the SDK lists. */
 const listings = new Map<string, Promise<readonly ListedTool[]>>();
-/** Per key and selection, the tools offered (registered with serializeOnce). */
+/** Per key and selection, the tools offered (registered with serializeOnce): as many as distinct offers the roles and engines make. */
 const selections = new Map<string, ListedTool[]>();
 
 /** Where a tool declares the engines that can serve it (absent: every engine). */
