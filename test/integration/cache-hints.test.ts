@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initialize, rawLink, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { initialize, rawLink, tempHome } from '../helpers/harness.js';
+import { createKey, rpcAnswer, startHttpHub } from '../helpers/mcp-http.js';
 
 const METADATA_TTL_MS = 45_000;
 const LISTING_TTL_MS = 60_000;
@@ -44,26 +45,12 @@ function assertUnhinted(method: string, result: Record<string, unknown> | undefi
   for (const field of ['resultType', 'ttlMs', 'cacheScope']) assert.ok(!(field in result), `${where} ${method}: a 2025-era answer carries no ${field}: ${JSON.stringify(result).slice(0, 300)}`);
 }
 
-/** The JSON-RPC message of an /mcp answer, as JSON or as the one data event of an SSE stream. */
-async function rpcAnswer(res: Response): Promise<Record<string, unknown>> {
-  const text = await res.text();
-  assert.equal(res.status, 200, text);
-  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return JSON.parse(text) as Record<string, unknown>;
-  const data = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
-  const answer = data.find((m) => 'result' in m || 'error' in m);
-  assert.ok(answer, text);
-  return answer;
-}
-
 test('2026-07-28 cacheable answers carry the configured hints over /mcp and the socket; 2025-era answers carry none', async (t) => {
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\n[limits]\nmetadata_cache_ttl = "${METADATA_TTL_MS / 1000}s"\n`);
-  const hub = await startHub(t, home);
-  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
-  assert.ok(url, hub.stderr());
-  const created = await runCli(['keys', 'create', '--identity', 'hinted', '--home', home]);
-  assert.equal(created.code, 0, created.stderr);
-  const headers = { authorization: `Bearer ${created.stdout.trim()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const { url } = await startHttpHub(t, home);
+  const key = await createKey(home, 'hinted');
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
   // /mcp, 2026-07-28: each request self-contained, with its method (and name) in headers.
   let id = 0;

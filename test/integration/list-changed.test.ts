@@ -11,6 +11,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { INIT_PARAMS, cliEnv, initialize, rawLink, runCli, startHub, tempHome, type RawLink } from '../helpers/harness.js';
 import { cliPath } from '../helpers/paths.js';
+import { createKey, rpcAnswer, startHttpHub } from '../helpers/mcp-http.js';
 
 const roles = (a: string) => `[roles.a]\nclients = ["editor-a"]\ntools = [${a}]\n\n[roles.b]\nclients = ["editor-b"]\ntools = ["list_databases", "execute_query"]\n`;
 
@@ -66,36 +67,24 @@ test('a reload that changes a role\'s tools tells that role\'s sessions, and onl
   assert.match(call.result.content[0]!.text, /not allowed for role "a"/);
 });
 
-/** The JSON-RPC message of a POST /mcp answer, whether it came as JSON or as one SSE event. */
-async function answerOf(res: Response): Promise<Record<string, unknown>> {
-  const text = await res.text();
-  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return JSON.parse(text) as Record<string, unknown>;
-  const data = text.split('\n').find((l) => l.startsWith('data: '));
-  assert.ok(data, text);
-  return JSON.parse(data.slice('data: '.length)) as Record<string, unknown>;
-}
-
 test('a 2025-era HTTP session is told on its GET stream when a reload changes the tools its key\'s role is offered', async (t) => {
   const home = tempHome(t);
   const file = join(home, 'config.toml');
   const config = (tools: string) => `[hub]\nhttp_listen = "127.0.0.1:0"\n\n[roles.remote]\nidentities = ["ana"]\ntools = [${tools}]\n`;
   writeFileSync(file, config('"list_databases"'));
-  const hub = await startHub(t, home);
-  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
-  assert.ok(url, hub.stderr());
-  const created = await runCli(['keys', 'create', '--identity', 'ana', '--home', home]);
-  assert.equal(created.code, 0, created.stderr);
+  const { url } = await startHttpHub(t, home);
+  const key = await createKey(home, 'ana');
   const endpoint = new URL('/mcp', url);
-  const headers: Record<string, string> = { authorization: `Bearer ${created.stdout.trim()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   const post = (body: unknown) => fetch(endpoint, { method: 'POST', headers, body: JSON.stringify(body) });
 
   const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS });
   assert.equal(init.status, 200);
   headers['mcp-session-id'] = init.headers.get('mcp-session-id')!;
   headers['mcp-protocol-version'] = INIT_PARAMS.protocolVersion;
-  await answerOf(init);
+  await rpcAnswer(init);
   assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
-  const listed = (await answerOf(await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
+  const listed = (await rpcAnswer(await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
   assert.deepEqual(listed.result.tools.map((x) => x.name), ['list_databases']);
 
   const aborted = new AbortController();
@@ -120,7 +109,7 @@ test('a 2025-era HTTP session is told on its GET stream when a reload changes th
   } finally {
     clearTimeout(bound);
   }
-  const relisted = (await answerOf(await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
+  const relisted = (await rpcAnswer(await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }))) as { result: { tools: { name: string }[] } };
   assert.deepEqual(relisted.result.tools.map((x) => x.name), ['list_databases', 'execute_query']);
   aborted.abort();
 });
@@ -156,13 +145,10 @@ test('2026-07-28 clients that listen (subscriptions/listen) hear tools/list_chan
   const file = join(home, 'config.toml');
   const config = (tools: string) => `[hub]\nhttp_listen = "127.0.0.1:0"\n\n[roles.remote]\nidentities = ["*"]\ntools = [${tools}]\n`;
   writeFileSync(file, config('"list_databases"'));
-  const hub = await startHub(t, home);
-  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
-  assert.ok(url, hub.stderr());
-  const created = await runCli(['keys', 'create', '--identity', 'ana', '--home', home]);
-  assert.equal(created.code, 0, created.stderr);
+  const { url } = await startHttpHub(t, home);
+  const key = await createKey(home, 'ana');
   const viaShim = await modernListener(t, new StdioClientTransport({ command: process.execPath, args: [cliPath, 'shim', '--home', home], env: cliEnv(), stderr: 'ignore' }));
-  const viaHttp = await modernListener(t, new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers: { authorization: `Bearer ${created.stdout.trim()}` } } }));
+  const viaHttp = await modernListener(t, new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
   for (const c of [viaShim, viaHttp]) assert.deepEqual((await c.client.listTools()).tools.map((x) => x.name), ['list_databases']);
 
   writeFileSync(file, config('"list_databases", "describe_table"'));

@@ -60,7 +60,7 @@ test('tools that declare other engines are left out of a session\'s listing, ask
   server.registerTool('everywhere', { description: 'd', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: 'here' }] }));
   server.registerTool('snowflake_only', { description: 'd', inputSchema: z.object({}), _meta: SNOWFLAKE_ONLY }, async () => ({ content: [{ type: 'text', text: 'needs Snowflake' }] }));
   let engine: 'duckdb' | 'snowflake' | undefined = 'duckdb';
-  serveToolListingOnce(server, 'engine-key', { engine: () => engine, granted: () => true });
+  serveToolListingOnce(server, 'engine-key', { engine: () => engine, grants: () => () => true });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await server.connect(a);
   const client = new Client({ name: 'c', version: '1' });
@@ -85,7 +85,7 @@ test('a session is offered the tools its role grants, asked at each listing; cha
   }
   let grants = new Set(['list_databases']);
   let engine: 'duckdb' | 'snowflake' = 'duckdb';
-  const listing = serveToolListingOnce(server, 'grant-key', { engine: () => engine, granted: (tool) => grants.has(tool) });
+  const listing = serveToolListingOnce(server, 'grant-key', { engine: () => engine, grants: () => (tool) => grants.has(tool) });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await server.connect(a);
   const client = new Client({ name: 'c', version: '1' });

@@ -79,7 +79,7 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
   // match by client): the tools its role grants, on its engine.
   const listing = serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), {
     engine: () => env.pipeline.engineOf(env.session),
-    granted: (tool) => env.pipeline.toolGranted(env.session, tool),
+    grants: () => env.pipeline.toolGrantsOf(env.session),
   });
   recordRefusedCalls(server, env);
   // The SDK advertises tools.listChanged: this is what makes it true.

@@ -73,9 +73,10 @@ export class CallPipeline {
     }
   }
 
-  /** Whether this session's role grants `tool` now (its listing offers only those; a call is judged again by tool-policy). */
-  toolGranted(session: Session, tool: string): boolean {
-    return this.env.governance.roleFor(session).toolAllowed(tool);
+  /** Which tools this session's role grants now (its listing offers only those; a call is judged again by tool-policy). */
+  toolGrantsOf(session: Session): (tool: string) => boolean {
+    const role = this.env.governance.roleFor(session);
+    return (tool) => role.toolAllowed(tool);
   }
 
   /** How long the hub shares a metadata answer (limits.metadata_cache_ttl): what a client may cache one for. */

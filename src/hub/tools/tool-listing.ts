@@ -39,11 +39,11 @@ export function offeredOn(tool: { _meta?: Record<string, unknown> | undefined },
 export interface ListingView {
   /** Where the session's calls would run now; tools declaring other engines (SNOWFLAKE_ONLY) are left out. */
   engine(): Engine | undefined;
-  /** Whether the session's role grants the tool now; tools it does not are left out. */
-  granted(tool: string): boolean;
+  /** What the session's role grants now (resolved once per listing); tools it does not are left out. */
+  grants(): (tool: string) => boolean;
 }
 
-const EVERYTHING: ListingView = { engine: () => undefined, granted: () => true };
+const EVERYTHING: ListingView = { engine: () => undefined, grants: () => () => true };
 
 /** A server's listing, as its transport needs to know it: whether what the client last saw is still what it would get. */
 export interface ServedListing {
@@ -99,8 +99,9 @@ export function serveToolListingOnce(server: McpServer, key: string, view: Listi
 /** One character per registered tool, '1' when offered: short, and the same for every session offered the same. */
 function selectionOf(tools: readonly ListedTool[], view: ListingView): string {
   const engine = view.engine();
+  const granted = view.grants();
   let selection = '';
-  for (const tool of tools) selection += offeredOn(tool, engine) && view.granted(tool.name) ? '1' : '0';
+  for (const tool of tools) selection += offeredOn(tool, engine) && granted(tool.name) ? '1' : '0';
   return selection;
 }
 
