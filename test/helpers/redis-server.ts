@@ -3,9 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { defer, type Cleanup } from './harness.js';
 
-/** Starts redis-server on `port` (no persistence), killed when the test ends; resolves once it accepts connections. */
-export async function startRedis(t: Cleanup, port: number, dir: string): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+/**
+ * Starts redis-server on `port` (no persistence; `extraArgs` such as `--requirepass PW`), killed when the
+ * test ends; resolves once it accepts connections.
+ */
+export async function startRedis(t: Cleanup, port: number, dir: string, extraArgs: string[] = []): Promise<ChildProcess> {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
   defer(t, async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');

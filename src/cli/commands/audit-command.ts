@@ -62,7 +62,7 @@ async function verifyStream(args: string[], io: CommandIo, USAGE: string): Promi
   try {
     entries = await readAuditStream(url, key);
   } catch (err) {
-    io.stderr.write(`snowmux audit verify: cannot read stream ${key} at ${shown}: ${errorMessage(err).replace(url, shown)}. Check the URL and that Redis is up.\n`);
+    io.stderr.write(`snowmux audit verify: cannot read stream ${key} at ${shown}: ${errorMessage(err).replace(url, shown).replace(/\.$/, '')}. Check the URL (its password too) and that Redis is up.\n`);
     return 2;
   }
   const result = verifyShippedRecords(entries);

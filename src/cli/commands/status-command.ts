@@ -269,6 +269,8 @@ interface TeamSection {
   mode: string;
   namespace: string;
   replicaId: string;
+  /** Why Redis is unreachable, while mode is local. */
+  lastError?: string;
   replicas: { id: string; pid: number; version: string; state: string; sessions: number; running: number; queued: number; breakers: { profile: string; state: string }[] }[];
   slotWaits?: { waiting: number; total: number };
   auditStream?: { key: string; shipped: number; dropped: number; pending: number; lastError: string | null };
@@ -277,7 +279,7 @@ interface TeamSection {
 /** A team hub's replicas, as this one sees them in Redis (the whole team from any replica). */
 function formatTeam(team: TeamSection | undefined, table: (headers: string[], flexible: number[], rows: string[][]) => string): string[] {
   if (!team) return [];
-  const out = ['', `team   ${team.mode === 'connected' ? 'connected' : 'LOCAL LIMITS (Redis unreachable)'}  namespace ${team.namespace}  this replica ${team.replicaId}${team.slotWaits ? `  slot waits ${team.slotWaits.waiting} now, ${team.slotWaits.total} in all` : ''}`];
+  const out = ['', `team   ${team.mode === 'connected' ? 'connected' : `LOCAL LIMITS (Redis unreachable${team.lastError ? `: ${team.lastError}` : ''})`}  namespace ${team.namespace}  this replica ${team.replicaId}${team.slotWaits ? `  slot waits ${team.slotWaits.waiting} now, ${team.slotWaits.total} in all` : ''}`];
   if (team.replicas.length > 0) {
     out.push(table(
       ['REPLICA', 'VERSION', 'STATE', 'SESS', 'RUN', 'QUEUED', 'BREAKERS'],

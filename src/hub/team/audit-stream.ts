@@ -114,8 +114,15 @@ export class AuditStreamShipper {
 /** Every entry of the stream, oldest first, read in pages (for `snowmux audit verify --redis`). */
 export async function readAuditStream(url: string, key: string): Promise<ShippedEntry[]> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
+  // What Redis said (a refused password, say): the command itself only learns that the connection closed.
+  let refused: Error | undefined;
+  redis.on('error', (err: Error) => (refused = err));
   try {
-    await redis.connect();
+    try {
+      await redis.connect();
+    } catch (err) {
+      throw refused ?? err;
+    }
     const entries: ShippedEntry[] = [];
     let start = '-';
     for (;;) {

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { SnowmuxError } from '../../errors.js';
 import { checkKey, findKey, newKey, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
-import { LIVE_REDIS_OPTIONS } from './redis-team.js';
+import { LIVE_REDIS_OPTIONS, redactRedisUrls } from './redis-team.js';
 
 const REFRESH_MS = 30_000;
 
@@ -90,11 +90,14 @@ export class RedisKeyStore implements KeyChecker {
 /** `snowmux keys` on a team hub: the same operations on the shared hash, announced to every replica. */
 export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: TeamKeyOps) => Promise<T>): Promise<T> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, retryStrategy: () => null });
-  redis.on('error', () => {});
+  // What Redis said (a refused password, say): the connect call itself only learns that the connection closed.
+  let refused: Error | undefined;
+  redis.on('error', (err: Error) => (refused = err));
   try {
     await redis.connect();
   } catch (err) {
-    throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${(err as Error).message}); keys of a team hub live there. Start Redis, or fix hub.redis_url.`);
+    const why = redactRedisUrls((refused ?? (err as Error)).message).replace(/\.$/, '');
+    throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${why}); keys of a team hub live there. Start Redis, or fix hub.redis_url (its password too).`);
   }
   try {
     const list = async () => [...parseRecords(await redis.hgetall(hashKey(namespace))).values()];

@@ -114,6 +114,11 @@ export const LIVE_REDIS_OPTIONS = {
   retryStrategy: (times: number) => Math.min(times * 200, 2_000),
 };
 
+/** A Redis URL in a message without its user and password (`redis://***@host:port`). */
+export function redactRedisUrls(text: string): string {
+  return text.replace(/(rediss?:\/\/)[^@\s/]*@/gi, '$1***@');
+}
+
 /** ioredis's rejection of a command that got no reply within commandTimeout. */
 function timedOut(err: unknown): boolean {
   return err instanceof Error && /Command timed out/i.test(err.message);
@@ -171,24 +176,31 @@ export interface RedisTeamOptions {
   heartbeatMs?: number;
   /** How long a team query slot's lease lasts without renewal (default 15 s; renewed at a third of it). */
   slotLeaseMs?: number;
-  onModeChange?: (mode: 'connected' | 'local') => void;
+  /** Told when the replica joins Redis, falls back to local limits (with why), or first fails to reach it. */
+  onModeChange?: (mode: 'connected' | 'local', why?: string) => void;
 }
 
 export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const heartbeatMs = opts.heartbeatMs ?? 2_000;
   const redis = new Redis(opts.url, LIVE_REDIS_OPTIONS);
   let mode: 'connected' | 'local' = 'local';
+  /** Whether the current mode was announced: a replica that never reached Redis (down, wrong password) says so too. */
+  let announced = false;
+  /** Why Redis was last unreachable (its error, never the URL: it may hold the password), for status and the terminal. */
+  let lastError: string | undefined;
   let failures = 0;
   /** Times this replica fell back to local limits (Redis unreachable), for the metric. */
   let fallbacks = 0;
   let seen: ReplicaSummary[] = [];
   const setMode = (next: 'connected' | 'local', why?: string) => {
-    if (next === mode) return;
+    if (why !== undefined && next === 'local') lastError = redactRedisUrls(why).replace(/\.$/, '');
+    if (next === mode && announced) return;
+    if (next === 'local' && mode === 'connected') fallbacks += 1;
     mode = next;
-    if (next === 'local') fallbacks += 1;
-    if (next === 'local') opts.logger.warn({ why }, 'redis unreachable: rate limits are per replica until it is back');
+    announced = true;
+    if (next === 'local') opts.logger.warn({ why: lastError }, 'redis unreachable: rate limits are per replica until it is back');
     else opts.logger.info('redis connected: team-wide limits and registry');
-    opts.onModeChange?.(next);
+    opts.onModeChange?.(next, next === 'local' ? lastError : undefined);
   };
   /**
    * A command got no reply in time: Redis holds the connection without answering. Every replica call would
@@ -200,9 +212,13 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     setMode('local', 'Redis did not answer in time');
     redis.disconnect(true);
   };
-  redis.on('ready', () => setMode('connected'));
+  redis.on('ready', () => {
+    lastError = undefined;
+    setMode('connected');
+  });
   redis.on('error', (err: Error) => setMode('local', err.message));
-  redis.on('close', () => setMode('local', 'connection closed'));
+  // A close that follows an error (a refused password, a refused connection) keeps that error as the reason.
+  redis.on('close', () => setMode('local', lastError ?? 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   redis.defineCommand('smxQuotaAdmit', { lua: QUOTA_ADMIT_SCRIPT });
   redis.defineCommand('smxAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT_SCRIPT });
@@ -369,6 +385,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     },
     snapshot: () => ({
       mode,
+      ...(mode === 'local' && lastError !== undefined ? { lastError } : {}),
       fallbacks,
       namespace: opts.namespace,
       replicaId: opts.replicaId,
