@@ -56,12 +56,37 @@ export class RedisKeyStore implements KeyChecker {
 
   async refresh(): Promise<void> {
     try {
-      this.#records = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
+      const fetched = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
+      await this.#restore(fetched);
+      this.#records = fetched;
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
       return;
     }
     for (const listener of this.#listeners) listener();
+  }
+
+  /**
+   * No command removes a key from the hash (`keys revoke` marks it), and a revocation is never undone: a
+   * key this replica knew that Redis lacks was lost with Redis's data (a restart without persistence), and
+   * a key it knew revoked that Redis shows unrevoked came back from an older copy. Both are written back
+   * (a missing one only if still missing), so a Redis that restarted empty does not lock the whole team
+   * out, nor bring a revoked key back.
+   */
+  async #restore(fetched: Map<string, ApiKeyRecord>): Promise<void> {
+    const missing = [...this.#records.values()].filter((r) => !fetched.has(r.id));
+    const unrevoked = [...this.#records.values()].filter((r) => r.revokedAt && fetched.has(r.id) && !fetched.get(r.id)!.revokedAt);
+    if (missing.length === 0 && unrevoked.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const r of missing) pipeline.hsetnx(hashKey(this.namespace), r.id, JSON.stringify(r));
+    for (const r of unrevoked) pipeline.hset(hashKey(this.namespace), r.id, JSON.stringify(r));
+    pipeline.publish(channel(this.namespace), 'restored');
+    await pipeline.exec();
+    for (const r of [...missing, ...unrevoked]) if (!fetched.has(r.id) || r.revokedAt) fetched.set(r.id, r);
+    this.logger.warn(
+      { restored: missing.map((r) => r.id), revokedAgain: unrevoked.map((r) => r.id) },
+      'team keys missing from Redis (did it restart without persistence?) were written back from this replica\'s copy',
+    );
   }
 
   onChange(listener: () => void): void {

@@ -1,0 +1,91 @@
+/**
+ * A team hub's Redis going wrong: a Redis that wants a password — a replica, `snowmux keys` and `snowmux
+ * audit verify --redis` given the wrong one say what Redis said (WRONGPASS), on the terminal and in status,
+ * and never show the password; and a Redis that restarts empty (no persistence, as contrib's) — the team's
+ * keys come back from the replicas, revocations included.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { once } from 'node:events';
+import { startRedis } from '../helpers/redis-server.js';
+import { NO_REDIS } from '../helpers/debian-tools.js';
+
+const PASSWORD = 'Pw-of-the-team-redis-81c3';
+const WRONG = 'Not-the-password-5e2a';
+
+test('a wrong Redis password is named (WRONGPASS) by the replica, status, keys and audit verify, and never shown', { skip: NO_REDIS }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'), ['--requirepass', PASSWORD]);
+  const home = tempHome(t);
+  const url = `redis://:${WRONG}@127.0.0.1:${port}`;
+  writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "${url}"\nteam_namespace = "p${port}"\n`);
+  const hub = await startHub(t, home);
+  // The replica never reached Redis: before, its terminal said nothing at all (only a switch from connected did).
+  const deadline = Date.now() + 10_000;
+  while (!/Redis unreachable/.test(hub.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(hub.stderr(), /Redis unreachable \(WRONGPASS[^)]*\); rate limits are per replica/);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { team: { mode: string; lastError?: string } };
+  assert.equal(status.team.mode, 'local');
+  assert.match(status.team.lastError ?? '', /^WRONGPASS/);
+  const plain = (await runCli(['status', '--home', home], { COLUMNS: '200' })).stdout;
+  assert.match(plain, /LOCAL LIMITS \(Redis unreachable: WRONGPASS/);
+
+  // The CLI said "Connection is closed." — not that the password was refused.
+  const keys = await runCli(['keys', 'create', '--identity', 'alice', '--home', home]);
+  assert.equal(keys.code, 1);
+  assert.match(keys.stderr, /Cannot reach the team's Redis at hub\.redis_url \(WRONGPASS/);
+  const verify = await runCli(['audit', 'verify', '--redis', url, '--stream', 'snowmux:audit']);
+  assert.equal(verify.code, 2);
+  assert.match(verify.stderr, /at redis:\/\/\*\*\*@127\.0\.0\.1:\d+: WRONGPASS/);
+  assert.doesNotMatch(verify.stderr, /Unhandled error event/);
+
+  for (const text of [hub.stderr(), JSON.stringify(status), plain, keys.stderr, verify.stderr, readFileSync(join(home, 'hub.log'), 'utf8')]) {
+    assert.ok(!text.includes(WRONG) && !text.includes(PASSWORD), text);
+  }
+});
+
+test('a Redis restarted empty gets the team\'s keys back from the replicas: a live key still works on every replica, a revoked one stays revoked', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  const port = await freePort();
+  const redisDir = tempHome(t, 'smx-redis-');
+  const redis = await startRedis(t, port, redisDir);
+  const homes = [tempHome(t), tempHome(t)];
+  const urls: string[] = [];
+  for (const home of homes) {
+    writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "k${port}"\nhttp_listen = "127.0.0.1:0"\n`);
+    urls.push(/HTTP on (http:\/\/\S+)/.exec((await startHub(t, home)).stderr())![1]!);
+  }
+  const make = async (identity: string) => {
+    const made = await runCli(['keys', 'create', '--identity', identity, '--home', homes[0]!]);
+    assert.match(made.stderr, /Team key/);
+    return made.stdout.trim();
+  };
+  const alice = await make('alice');
+  const bob = await make('bob');
+  assert.equal((await runCli(['keys', 'revoke', /^smx_([0-9a-f]{12})_/.exec(bob)![1]!, '--home', homes[1]!])).code, 0);
+  const statusAs = (url: string, key: string) => fetch(`${url}/status`, { headers: { authorization: `Bearer ${key}` } }).then(async (r) => ({ code: r.status, body: await r.text() }));
+  // Both replicas have read both keys (pub/sub) before Redis goes.
+  for (const url of urls) {
+    const deadline = Date.now() + 5_000;
+    while ((await statusAs(url, alice)).code !== 200 || (await statusAs(url, bob)).code !== 401) assert.ok(Date.now() < deadline, 'the replicas never read the team keys');
+  }
+
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  await startRedis(t, port, redisDir);
+  // Both replicas reconnect and re-read the (empty) hash; before, that empty read replaced their copy: every key refused.
+  const deadline = Date.now() + 15_000;
+  let listed: { id: string; state: string }[] = [];
+  while (listed.length < 2 && Date.now() < deadline) {
+    listed = JSON.parse((await runCli(['keys', 'list', '--json', '--home', homes[1]!])).stdout || '[]') as typeof listed;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(listed.length, 2, 'the keys were not written back to the new Redis');
+  assert.equal(listed.find((k) => bob.includes(k.id))?.state, 'revoked', 'the revocation came back with the key');
+  for (const url of urls) {
+    assert.equal((await statusAs(url, alice)).code, 200, `alice refused on ${url}`);
+    assert.match((await statusAs(url, bob)).body, /revoked/);
+  }
+});
