@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import { HubCore, type AttachedSession, type AttachedSessionHooks, type HubCoreOptions, type HubHealth, type HubStatus } from './core/hub-core.js';
 import { SocketFace, type SocketFaceOptions, type SocketStartOptions } from './socket/socket-face.js';
-import type { SessionFacts } from './session/session.js';
+import type { Identity, SessionFacts } from './session/session.js';
 import type { Logger } from './observe/logger.js';
 
 export type { AttachedSession, AttachedSessionHooks, HubEvents, HubStatus } from './core/hub-core.js';
@@ -61,6 +61,14 @@ export class Hub {
 
   status(): HubStatus {
     return this.core.status();
+  }
+
+  statusFor(viewer: Identity): HubStatus {
+    return this.core.statusFor(viewer);
+  }
+
+  seesEveryone(viewer: Identity): boolean {
+    return this.core.seesEveryone(viewer);
   }
 
   health(): HubHealth {

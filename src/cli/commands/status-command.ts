@@ -196,6 +196,8 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
   out.push(`totals  sessions opened ${s.totals.sessionsOpened}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
+  const view = s.view as { identity?: string; scope?: string } | undefined;
+  if (view?.scope === 'own') out.push(`showing ${view.identity ?? 'your'}'s own sessions and calls (a role with query_history = "all" sees everyone's)`);
   out.push('');
   out.push(`sessions (${s.sessions.length})`);
   if (s.sessions.length > 0) {

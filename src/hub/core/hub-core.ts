@@ -13,12 +13,13 @@ import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
 import { assessHealth, type HealthReport } from './hub-health.js';
+import { ownStatus } from './status-view.js';
 import { QueryHistory } from '../observe/query-history.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
 import { CallPipeline } from '../pipeline/call-pipeline.js';
 import { DEFAULT_LIMITS, type HubLimits } from '../pipeline/hub-limits.js';
-import { Session, type SessionFacts, type SessionSnapshot } from '../session/session.js';
+import { Session, type Identity, type SessionFacts, type SessionSnapshot } from '../session/session.js';
 import type { TeamTool } from '../tools/team-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 import type { WarehouseInfo } from '../warehouse/types.js';
@@ -277,6 +278,17 @@ export class HubCore {
     };
     status.health = assessHealth(status);
     return status;
+  }
+
+  /** Whether `viewer` may see every identity's sessions and calls: their role says `query_history = "all"`. */
+  seesEveryone(viewer: Identity): boolean {
+    return this.opts.governance.policy.roleFor(viewer, null).queryHistory === 'all';
+  }
+
+  /** The status as `viewer` (a key holder over HTTP) may see it: see status-view.ts. */
+  statusFor(viewer: Identity): HubStatus {
+    const status = this.status();
+    return this.seesEveryone(viewer) ? status : ownStatus(status, viewer.name);
   }
 
   /** Graceful stop: stop accepting, let running calls finish up to the grace period, close sessions. */

@@ -23,12 +23,12 @@ import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
-import { observeClientMessage } from '../session/session.js';
+import { observeClientMessage, type Identity } from '../session/session.js';
 import { INVALID_PARAMS, requestParamsProblem } from '../session/request-params.js';
 import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
-export type ServedHub = Pick<HubCore, 'events' | 'status' | 'health' | 'isDraining' | 'attachSession'> & {
+export type ServedHub = Pick<HubCore, 'events' | 'status' | 'statusFor' | 'seesEveryone' | 'health' | 'isDraining' | 'attachSession'> & {
   acceptRemoteLink(link: Duplex, identity: string): void;
 };
 
@@ -142,8 +142,11 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const authAudits = { windowStart: 0, written: 0, suppressed: 0 };
   const otherRequests = new RateLimiter({ limit: opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE });
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
-  /** Open /events streams, and whose each is. */
-  const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, string>();
+  /** Open /events streams: whose each is, and whether its holder sees every identity's sessions and calls. */
+  const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, { identity: string; everyone: boolean }>();
+  /** Whose each open session is, for the /events of holders who see only their own (see core/status-view.ts). */
+  const sessionOwners = new Map<string, string>(hub.status().sessions.map((s) => [s.id, s.identity.name]));
+  hub.events.on('session_open', (s) => sessionOwners.set(s.id, s.identity));
   const encoder = new TextEncoder();
   /** Open /shim links per identity. */
   const shimLinks = new Map<string, number>();
@@ -187,7 +190,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   const forwardEvent = (name: string) => (payload: unknown) => {
     const chunk = encoder.encode(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
-    for (const [c, identity] of eventStreams) {
+    // Sessions and calls are their identity's own; breakers, draining and reloads are the hub's.
+    const about = payload as { identity?: unknown; sessionId?: unknown; id?: unknown };
+    const owner = name === 'session_open' ? about.identity
+      : name === 'session_close' ? sessionOwners.get(String(about.id))
+        : name === 'call_start' || name === 'call' ? sessionOwners.get(String(about.sessionId)) : undefined;
+    const ownedEvent = name === 'session_open' || name === 'session_close' || name === 'call_start' || name === 'call';
+    if (name === 'session_close') sessionOwners.delete(String(about.id));
+    for (const [c, { identity, everyone }] of eventStreams) {
+      if (ownedEvent && !everyone && owner !== identity) continue;
       try {
         c.enqueue(chunk);
         // The engine stops reading a stream whose client does not read: what waits here is held for it.
@@ -259,6 +270,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
   }
 
+  /** A hub without keys (loopback, http_auth off) is its owner's: they see everything, as on the socket. */
+  function seesEveryone(caller: Caller): boolean {
+    return caller.key === null || hub.seesEveryone(callerIdentity(caller));
+  }
+
+  function callerIdentity(caller: Caller): Identity {
+    return { kind: 'api-key', name: caller.identity };
+  }
+
   function authenticate(request: Request, remote: string, route: string): Caller | Response {
     if (opts.keys === null) return { identity: 'http-anonymous', keyId: null, key: null };
     const now = Date.now();
@@ -307,7 +327,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   function events(caller: Caller): Response {
-    const open = [...eventStreams.values()].filter((identity) => identity === caller.identity).length;
+    const open = [...eventStreams.values()].filter((s) => s.identity === caller.identity).length;
     if (open >= MAX_EVENT_STREAMS_PER_IDENTITY) {
       return json(429, { error: `Too many /events streams open for "${caller.identity}" (${MAX_EVENT_STREAMS_PER_IDENTITY}): close one first.` }, { 'retry-after': '5' });
     }
@@ -316,7 +336,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         controller = c;
-        eventStreams.set(c, caller.identity);
+        eventStreams.set(c, { identity: caller.identity, everyone: seesEveryone(caller) });
         if (caller.key !== null) {
           heldKeys.set(c, {
             key: caller.key,
@@ -513,7 +533,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (path === '/mcp') return mcp(request, caller);
     if (method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
     if (path === '/readyz') return readyz();
-    if (path === '/status') return json(200, hub.status());
+    if (path === '/status') return json(200, seesEveryone(caller) ? hub.status() : hub.statusFor(callerIdentity(caller)));
     if (path === '/events') return events(caller);
     if (!opts.metrics) return json(404, { error: 'Metrics are not enabled on this hub.' });
     return new Response(await opts.metrics.text(), { status: 200, headers: { 'content-type': opts.metrics.contentType } });

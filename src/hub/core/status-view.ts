@@ -1,0 +1,39 @@
+/**
+ * What one caller of a shared hub may see of its status. The hub's own facts (state, warehouses, health,
+ * breakers, totals, limits' shape) are everyone's; sessions, recent calls (their SQL), rate buckets, quota
+ * usage and queue places are each identity's own — as `query_history` shows a caller only their own calls
+ * unless their role says `query_history = "all"`. Over HTTP, every key holder reads /status and /events:
+ * without this, any teammate's key showed everyone's SQL and session ids.
+ */
+import type { HubStatus } from './hub-core.js';
+
+/** Whose view a scoped status is, shown by `snowmux status --url`. */
+export interface StatusView {
+  identity: string;
+  /** 'own': sessions, calls, buckets and quotas of other identities are left out. */
+  scope: 'own';
+}
+
+type Governance = { queue?: { sessions?: { sessionKey: string }[] }; rateLimits?: { identity: string }[]; quotas?: { identity: string }[] };
+
+/** `status` as `identity` may see it when their role may not see everyone's calls. */
+export function ownStatus(status: HubStatus, identity: string): HubStatus {
+  const sessions = status.sessions.filter((s) => s.identity.name === identity);
+  const visible = new Set(sessions.map((s) => s.id));
+  const scoped: HubStatus = {
+    ...status,
+    sessions,
+    recent: status.recent.filter((c) => c.identity === identity),
+    view: { identity, scope: 'own' } satisfies StatusView,
+  };
+  const governance = status.governance as Governance | undefined;
+  if (governance && typeof governance === 'object') {
+    scoped.governance = {
+      ...governance,
+      ...(governance.queue ? { queue: { ...governance.queue, ...(governance.queue.sessions ? { sessions: governance.queue.sessions.filter((s) => visible.has(s.sessionKey)) } : {}) } } : {}),
+      ...(governance.rateLimits ? { rateLimits: governance.rateLimits.filter((r) => r.identity === identity) } : {}),
+      ...(governance.quotas ? { quotas: governance.quotas.filter((q) => q.identity === identity) } : {}),
+    };
+  }
+  return scoped;
+}
