@@ -86,7 +86,8 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
     request = await toWebRequest(req, undefined, { signal: aborted.signal, maxRequestBodySize: MAX_BODY_BYTES });
   } catch (err) {
     const status = (err as { status?: number }).status === 413 ? 413 : 400;
-    res.writeHead(status, ERROR_HEADERS).end(`${JSON.stringify({ error: status === 413 ? `The request body is over ${MAX_BODY_BYTES} bytes.` : 'Malformed request.' })}\n`);
+    // The unread rest of a refused body makes the connection unusable: the client must not send on it again.
+    res.writeHead(status, status === 413 ? { ...ERROR_HEADERS, connection: 'close' } : ERROR_HEADERS).end(`${JSON.stringify({ error: status === 413 ? `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.` : 'Malformed request.' })}\n`);
     return;
   }
   let response: Response;

@@ -5,7 +5,7 @@
  * bridged to a Duplex for the hub. Loaded only when hyper-express is installed (an optional dependency).
  */
 import { createServer } from 'node:net';
-import { Duplex } from 'node:stream';
+import { Duplex, Writable } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -15,13 +15,16 @@ import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
 
+
 /** @public Loaded with a dynamic import by serve-http.ts (knip does not follow it). */
 export async function serveWithUws(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
   const { Server } = (await import('hyper-express')) as typeof HyperExpress;
   // auto_close off: hyper-express would close the listen socket itself on SIGTERM (the hub must keep
   // answering /healthz through its drain), and our own close of the same socket afterwards crashes uWS.
-  const server = new Server({ max_body_length: MAX_BODY_BYTES, fast_abort: true, auto_close: false });
+  // The engine's own body limit resets the connection without an answer: it is lifted, and handle() reads
+  // bodies itself up to MAX_BODY_BYTES, answering a larger one with 413 and its reason (as node:http's engine does).
+  const server = new Server({ max_body_length: Number.MAX_SAFE_INTEGER, fast_abort: true, auto_close: false });
   server.set_error_handler((_req, res, err) => {
     logger.error({ err: errorMessage(err) }, 'http engine error');
     if (!res.initiated) sendError(res, 500, '{"error":"internal error"}\n');
@@ -119,7 +122,11 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   let request: Request;
   try {
     const method = req.method.toUpperCase();
-    const body = method === 'GET' || method === 'HEAD' ? undefined : await req.buffer();
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res);
+    if (body === null) {
+      tooLarge(res);
+      return;
+    }
     request = new Request(urlOf(req), { method, headers: headersOf(req), body, signal: aborted.signal });
   } catch {
     if (!res.aborted) sendError(res, 400, `${JSON.stringify({ error: 'Malformed request.' })}\n`);
@@ -159,11 +166,53 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   }
 }
 
+/**
+ * The request body, or null once it passes MAX_BODY_BYTES: a declared length is judged before a byte is
+ * read, a chunked body as it arrives (so nothing over the limit is ever held).
+ */
+function readBody(req: HyperExpress.Request, res: HyperExpress.Response): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) return Promise.resolve(null);
+  // The engine streams a body only for these two cases (its own test, to the letter); for anything else it
+  // would never end the stream.
+  if (!(declared > 0) && req.headers['transfer-encoding'] !== 'chunked') return Promise.resolve(Buffer.alloc(0));
+  // pipe(), not on('data'): the engine starts its body stream only for pipe (tried: data events never came).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let over = false;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        if (bytes > MAX_BODY_BYTES) {
+          over = true;
+          resolve(null);
+          done(new Error('body over the limit'));
+          return;
+        }
+        chunks.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    sink.once('finish', () => resolve(Buffer.concat(chunks, bytes)));
+    sink.once('error', (err) => (over ? undefined : reject(err)));
+    // A client gone mid-upload never finishes its body: settle, so the request's handler ends too.
+    res.once('abort', () => resolve(null));
+    req.pipe(sink);
+  });
+}
+
+/** A body over the limit: the same answer as node:http's engine; the connection then closes (the rest is never read). */
+function tooLarge(res: HyperExpress.Response): void {
+  if (res.aborted) return;
+  sendError(res, 413, `${JSON.stringify({ error: `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.` })}\n`, true);
+}
+
 /** The engine's own error answers carry the face's security headers too. */
-function sendError(res: HyperExpress.Response, status: number, body: string): void {
+function sendError(res: HyperExpress.Response, status: number, body: string, closeConnection = false): void {
   res.status(status).header('content-type', 'application/json');
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.header(k, v);
-  res.send(body);
+  res.send(body, closeConnection);
 }
 
 /** Whether binding host:port fails with EADDRINUSE right now. */
