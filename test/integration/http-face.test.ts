@@ -218,6 +218,7 @@ for (const e of ENGINES) {
       ['readyz', { path: '/readyz', headers: bearer(key) }, 200],
       ['unknown route', { path: '/nope', headers: bearer(key) }, 404],
       ['wrong method', { path: '/status', method: 'POST', headers: bearer(key) }, 405],
+      ['wrong method on /mcp', { path: '/mcp', method: 'PUT', headers: mcpHeaders, body: '{}' }, 405],
       ['bad host', { path: '/status', headers: { ...bearer(key), host: 'attacker.example' } }, 403],
       ['bad origin', { path: '/status', headers: { ...bearer(key), origin: 'https://evil.example' } }, 403],
       ['mcp initialize', { path: '/mcp', method: 'POST', headers: mcpHeaders, body: init }, 200],

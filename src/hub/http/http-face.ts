@@ -93,6 +93,8 @@ const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 /** Audit records of refused authentications per minute, all sources together (a flood must not fill the log). */
 const MAX_AUTH_AUDITS_PER_MINUTE = 600;
 
+/** What /mcp answers (CORS preflights are answered before it). */
+const MCP_METHODS = ['GET', 'POST', 'DELETE'];
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -420,6 +422,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   async function mcp(request: Request, caller: Caller): Promise<Response> {
+    if (!MCP_METHODS.includes(request.method)) {
+      return json(405, { error: `/mcp answers ${MCP_METHODS.join(', ')}: POST a JSON-RPC message, GET a stream, DELETE a session.` }, { allow: MCP_METHODS.join(', ') });
+    }
     if (hub.isDraining) return jsonRpcError(503, -32000, 'The hub is shutting down; retry in a moment.');
     const read = await readBody(request);
     if (read instanceof Response) return read;
