@@ -165,6 +165,9 @@ for (const e of ENGINES) {
       ['unknown', bearer(forged), /not valid/],
       ['revoked', bearer(revoked), /revoked/],
       ['expired', bearer(expired), /expired/],
+      // A header that is there but not "Bearer <key>" is a malformed key, not a missing one.
+      ['malformed', { authorization: `Bearer ${good} extra` }, /not a snowmux key/],
+      ['malformed', { authorization: 'Basic dXNlcjpwYXNz' }, /not a snowmux key/],
     ];
     const routes = ['/readyz', '/status', '/metrics', '/events', '/mcp', '/shim'];
     // Each kind of key from its own source address: 6 refusals each, under the 20 a minute that throttle a source.

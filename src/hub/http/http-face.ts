@@ -293,8 +293,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       return json(429, { error: 'Too many failed authentications from this address; wait a minute.' }, { 'retry-after': '60' });
     }
     const header = request.headers.get('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    const check: KeyCheck = opts.keys.check(token);
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    // A header that is there but not "Bearer <key>" (another scheme, a key with more after it) is malformed, not missing.
+    const check: KeyCheck = token === undefined && header.trim() !== '' ? { ok: false, reason: 'malformed' } : opts.keys.check(token);
     if (check.ok) return { identity: check.identity, keyId: check.id, key: token! };
     const fresh = !record || now - record.windowStart >= 60_000;
     authFailures.set(remote, { count: fresh ? 1 : record.count + 1, windowStart: fresh ? now : record.windowStart, throttled: fresh ? 0 : record.throttled });
