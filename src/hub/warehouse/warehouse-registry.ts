@@ -12,6 +12,7 @@ import { SnowmuxError } from '../../errors.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
 import type { ProfileSettings } from '../config/profile-settings.js';
+import { SNOWMUX_PROFILE_ENV } from '../config/env-profile.js';
 import { profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
@@ -23,7 +24,7 @@ import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './war
  * matters beyond that: warehouses are cached per caller for as long as it lives (a WeakMap key).
  */
 export interface WarehouseCaller {
-  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined };
+  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string };
 }
 
 export interface WarehouseRegistryOptions {
@@ -133,7 +134,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     let target = cache.get(key);
     if (!target) {
       // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
-      const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : "the shim's --profile";
+      const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
       const profile = this.resolve(name, session.facts.env ?? {}, source);
       target = profile
         ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', open: () => this.snowflakeWarehouse(profile) }
@@ -148,6 +149,19 @@ export class WarehouseRegistry implements WarehouseProvider {
     const target = this.targetFor(session, role);
     if (this.closed) throw new SnowmuxError('HUB_STOPPING', 'The hub is shutting down; retry in a moment.');
     return target.open();
+  }
+
+  /**
+   * Where the profile name a session brought came from, for messages: the editor's SNOWMUX_PROFILE (its
+   * MCP config's env block, forwarded by the shim; stdio's own environment) or the --profile flag. A
+   * remote shim forwards no environment, so either may have set it.
+   */
+  private nameSource(session: WarehouseCaller, name: string | undefined): string {
+    const stdio = session.facts.transport === 'stdio';
+    const env = session.facts.env ?? (stdio ? (this.opts.env ?? process.env) : undefined);
+    if (name !== undefined && env?.[SNOWMUX_PROFILE_ENV] === name) return stdio ? `env ${SNOWMUX_PROFILE_ENV}` : `env ${SNOWMUX_PROFILE_ENV} of the editor's MCP server`;
+    if (stdio) return 'flag --profile';
+    return env === undefined ? "the shim's --profile or SNOWMUX_PROFILE" : "the shim's --profile";
   }
 
   /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
