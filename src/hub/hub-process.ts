@@ -147,6 +147,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       });
   }
   void runtime.warehouses.warmUp();
+  // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
+  for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
   if (metrics && runtime.config.config.hub.metricsListen) {
     const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
       metrics: () => metrics.text(),

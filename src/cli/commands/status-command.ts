@@ -252,8 +252,9 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       ? 'audit  disabled'
       : `audit  ${audit.dir}/${audit.file}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
-  const config = s.config as { path: string; exists: boolean } | undefined;
+  const config = s.config as { path: string; exists: boolean; warnings?: string[] } | undefined;
   if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
+  for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   return `${out.flatMap((l) => l.split('\n')).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
 }
 

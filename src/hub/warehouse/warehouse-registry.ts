@@ -99,6 +99,7 @@ export class WarehouseRegistry implements WarehouseProvider {
   private readonly failed = new Map<string, { profile: SnowflakeProfile; failure: LoginFailure }>();
   /** Every secret of every profile resolved: masked from problems shown in status, as a last guard. */
   private readonly secrets = new Set<string>();
+  private defaultWarnings: string[] = [];
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
   private closed = false;
 
@@ -110,10 +111,16 @@ export class WarehouseRegistry implements WarehouseProvider {
    */
   warmUp(): Promise<void> {
     let profile: SnowflakeProfile | null;
+    const warnings: string[] = [];
+    this.defaultWarnings = warnings;
     try {
-      profile = this.resolve(undefined, {});
+      profile = this.resolve(undefined, {}, undefined, warnings);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
+      warnings.push(
+        `the hub's default Snowflake profile cannot be used: ${(err as Error).message} ` +
+          "Until it is fixed, every call from an editor that brings no Snowflake settings of its own fails with this (fix it, then `snowmux hub --replace`; `snowmux doctor` checks it).",
+      );
       return Promise.resolve();
     }
     return (profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse()).then(
@@ -165,7 +172,15 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
-  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string): SnowflakeProfile | null {
+  /**
+   * What resolving the hub's default profile (at warmUp, with the hub's own settings) found wrong: its
+   * warnings, or why it cannot be used. The hub prints them where it was started and status shows them.
+   */
+  startupWarnings(): readonly string[] {
+    return this.defaultWarnings;
+  }
+
+  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[]): SnowflakeProfile | null {
     const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
     const { profile, warnings } = resolveProfile({
       name: name ?? this.opts.profileName,
@@ -175,6 +190,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       configFile: this.opts.config,
     });
     for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
+    collect?.push(...warnings);
     if (profile) {
       const secrets = profileSecrets(profile);
       for (const secret of secrets) this.secrets.add(secret);
