@@ -120,9 +120,14 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   const badFlag = await runCli(['status', '--nope']);
   assert.equal(badFlag.code, 2, 'a usage error, not "no hub answered" (1)');
   assert.match(badFlag.stderr, /--nope/);
-  const missing = await runCli(['status', '--home', join(home, 'does-not-exist')]);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /not readable/);
+  // A first-hour user's `snowmux status` before any hub ran: no home yet is said as such, with what to do
+  // (not "not readable: ENOENT … choose another home").
+  for (const command of ['status', 'reload']) {
+    const missing = await runCli([command, '--home', join(home, 'does-not-exist')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No snowmux hub has run in .*does-not-exist: that home does not exist yet\. Start a hub with `snowmux hub`/);
+    assert.doesNotMatch(missing.stderr, /ENOENT|not readable/);
+  }
   const version = await runCli(['--version']);
   assert.match(version.stdout, /^\d+\.\d+\.\d+/);
 });

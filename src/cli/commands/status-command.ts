@@ -11,7 +11,7 @@ import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
-import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
@@ -97,7 +97,7 @@ function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
 
 function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
   const home = resolveHome({ flag: homeFlag });
-  checkHome(home);
+  checkHomeOfHub(home);
   const socketPath = socketPathFor(home);
   return () => controlRequest<HubStatus>(socketPath, 'status');
 }
