@@ -117,6 +117,10 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  // An option before the command (the usage lists --home among the common options) is told where it goes.
+  const optionFirst = await runCli(['--home', home, 'status']);
+  assert.equal(optionFirst.code, 2);
+  assert.match(optionFirst.stderr, /"--home" is not a command; options go after the command, e.g. `snowmux <command> --home …`/);
   const badFlag = await runCli(['status', '--nope']);
   assert.equal(badFlag.code, 2, 'a usage error, not "no hub answered" (1)');
   assert.match(badFlag.stderr, /--nope/);
