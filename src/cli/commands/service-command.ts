@@ -132,7 +132,14 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   }
   const [action, manager] = positionals;
   if ((action !== 'install' && action !== 'uninstall') || (manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2') || positionals.length !== 2) {
-    io.stderr.write(USAGE);
+    // Say what was wrong before the usage, as setup does.
+    const wrong =
+      action === undefined ? 'Say what to do: install or uninstall, and for which service manager.'
+      : action !== 'install' && action !== 'uninstall' ? `Unknown action "${action}": install or uninstall.`
+      : manager === undefined ? 'Name the service manager: systemd, launchd or pm2.'
+      : manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2' ? `Unknown service manager "${manager}": systemd, launchd or pm2.`
+      : `One service manager at a time (got ${positionals.join(' ')}).`;
+    io.stderr.write(`${wrong}\n\n${USAGE}`);
     return 2;
   }
   if (values.http !== undefined && !isListenAddress(values.http)) throw new SnowmuxError('USAGE', `--http must be host:port (a port from 0 to 65535); got "${values.http}".`);
