@@ -55,7 +55,9 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr.write(`snowmux: unknown command "${name}". Run \`snowmux --help\` for the list of commands.\n`);
+    // Options belong to a command (`snowmux status --home DIR`), not before it.
+    if (name.startsWith('-')) io.stderr.write(`snowmux: "${name}" is not a command; options go after the command, e.g. \`snowmux <command> ${name} …\`. Run \`snowmux --help\` for the list of commands.\n`);
+    else io.stderr.write(`snowmux: unknown command "${name}". Run \`snowmux --help\` for the list of commands.\n`);
     process.exitCode = 2;
     return;
   }

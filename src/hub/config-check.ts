@@ -89,7 +89,7 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
 }
 
 /** Profile names config.toml and Snowflake's connection file define; undefined when that file cannot be read (reported elsewhere). */
-function definedProfiles(loaded: LoadedConfig, opts: ConfigCheckOptions): { names: Set<string>; connectionsFile: string } | undefined {
+export function definedProfiles(loaded: LoadedConfig, opts: ConfigCheckOptions): { names: Set<string>; connectionsFile: string } | undefined {
   try {
     const conns = loadSnowflakeConnections({ env: opts.env, homedir: opts.homedir ?? osHomedir() });
     return {

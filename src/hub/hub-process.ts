@@ -18,6 +18,7 @@ import type { ProfileSettings } from './config/profile-settings.js';
 import type { HttpService } from './http/serve-http.js';
 import { listenMetrics, type MetricsListener } from './listen/metrics-listener.js';
 import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
+import { isListenAddress } from './listen/listen-address.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges } from './observe/metrics.js';
@@ -63,7 +64,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
   const httpListen = options.httpListen ?? runtime.config.config.hub.httpListen;
-  if (httpListen !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port, e.g. 127.0.0.1:8765; got "${httpListen}".`);
+  if (httpListen !== undefined && !isListenAddress(httpListen)) throw new SnowmuxError('USAGE', `--http must be host:port (a port from 0 to 65535), e.g. 127.0.0.1:8765; got "${httpListen}".`);
   const metrics = runtime.config.config.hub.metricsListen || httpListen ? hubMetrics(runtime, () => hubRef, () => team) : null;
   if (metrics) runtime.timeAuditWrites((seconds) => metrics.auditWritten(seconds));
   let http: HttpService | undefined;
@@ -146,6 +147,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       });
   }
   void runtime.warehouses.warmUp();
+  // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
+  for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
   if (metrics && runtime.config.config.hub.metricsListen) {
     const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
       metrics: () => metrics.text(),

@@ -70,6 +70,11 @@ export interface HubRuntime {
    * what cannot is listed as needing a restart. An invalid file throws (CONFIG_INVALID) and nothing changes.
    */
   reload(): ReloadResult;
+  /**
+   * What is wrong but does not stop the hub: the config file's warnings and the default profile's (one
+   * that cannot be used at all, too). Printed where the hub was started; `snowmux status` shows them.
+   */
+  warnings(): string[];
   scrubber: SecretScrubber;
   /** This process's id among a team hub's replicas (hub.redis_url set); undefined otherwise. */
   replicaId: string | undefined;
@@ -183,6 +188,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   };
 
   let current = config.config;
+  // The config file's warnings (a file others can read…) as of the last load, and the default profile's.
+  let configWarnings = config.warnings;
+  const warnings = (): string[] => [...configWarnings, ...warehouses.startupWarnings()];
   let lastReload: ReloadResult | null = null;
   const reload = (): ReloadResult => {
     let next: LoadedConfig;
@@ -209,6 +217,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     for (const section of ['hub', 'profiles', 'audit', 'breaker', 'tools'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
     current = next.config;
+    configWarnings = next.warnings;
+    for (const warning of next.warnings) opts.logger.warn({ warning }, 'config warning');
     lastReload = { applied, needsRestart, at: new Date().toISOString() };
     opts.logger.info(lastReload, 'config reloaded');
     appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } })));
@@ -219,6 +229,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     config,
     teamTools,
     reload,
+    warnings,
     warehouses,
     governance,
     sinks: [auditSink],
@@ -250,7 +261,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     statusSections: () => ({
       governance: governance.snapshot(),
       audit: audit ? { dir: join(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
-      config: { path: config.shownPath, exists: config.exists, lastReload },
+      config: { path: config.shownPath, exists: config.exists, lastReload, ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),
     async close(reason: string) {

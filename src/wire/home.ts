@@ -2,7 +2,7 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, lstatSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
@@ -145,6 +145,21 @@ export function ensureHome(home: string): void {
 }
 
 /** Verifies the home without creating it. `fix` tightens permissions on a home we own. */
+/**
+ * checkHome for a command that talks to the hub of `home` (status, reload): a home that does not exist
+ * is not an unreadable one but one where no hub has run yet, said as such, with what to do.
+ */
+export function checkHomeOfHub(home: string): void {
+  if (!existsSync(home)) {
+    throw new SnowmuxError(
+      'HUB_NOT_RUNNING',
+      `No snowmux hub has run in ${home}: that home does not exist yet. Start a hub with \`snowmux hub\` (an editor's shim starts one by itself), ` +
+        'or name the home your hub uses with --home or SNOWMUX_HOME.',
+    );
+  }
+  checkHome(home);
+}
+
 export function checkHome(home: string, fix = false): void {
   let st;
   try {

@@ -27,8 +27,13 @@ test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage),
   const help = await runCli(['help', 'status']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: snowmux status/);
-  for (const argv of [['frobnicate'], ['status', '--nope'], ['logs', '--level', 'loud'], ['keys', 'create'], ['setup', 'cursor', '--name', 'a b'], ['doctor', '--offline', '--login']]) {
+  for (const argv of [['frobnicate'], ['status', '--nope'], ['logs', '--level', 'loud'], ['keys', 'create'], ['setup', 'cursor', '--name', 'a b'], ['doctor', '--offline', '--login'], ['service', 'install', 'systemd', '--print', '--http', '127.0.0.1:99999']]) {
     const r = await runCli(argv);
     assert.equal(r.code, 2, `snowmux ${argv.join(' ')}: ${r.stderr}`);
   }
+  // What was wrong comes first, then the usage.
+  const manager = await runCli(['service', 'install', 'systemmd']);
+  assert.equal(manager.code, 2);
+  assert.match(manager.stderr, /^Unknown service manager "systemmd": systemd, launchd or pm2\.\n\nUsage: snowmux service/);
+  assert.match((await runCli(['service', 'instal', 'pm2'])).stderr, /^Unknown action "instal": install or uninstall\./);
 });

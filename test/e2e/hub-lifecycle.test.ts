@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
@@ -117,14 +117,50 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  // An option before the command (the usage lists --home among the common options) is told where it goes.
+  const optionFirst = await runCli(['--home', home, 'status']);
+  assert.equal(optionFirst.code, 2);
+  assert.match(optionFirst.stderr, /"--home" is not a command; options go after the command, e.g. `snowmux <command> --home …`/);
   const badFlag = await runCli(['status', '--nope']);
   assert.equal(badFlag.code, 2, 'a usage error, not "no hub answered" (1)');
   assert.match(badFlag.stderr, /--nope/);
-  const missing = await runCli(['status', '--home', join(home, 'does-not-exist')]);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /not readable/);
+  // A first-hour user's `snowmux status` before any hub ran: no home yet is said as such, with what to do
+  // (not "not readable: ENOENT … choose another home").
+  for (const command of ['status', 'reload']) {
+    const missing = await runCli([command, '--home', join(home, 'does-not-exist')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No snowmux hub has run in .*does-not-exist: that home does not exist yet\. Start a hub with `snowmux hub`/);
+    assert.doesNotMatch(missing.stderr, /ENOENT|not readable/);
+  }
   const version = await runCli(['--version']);
   assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('what is wrong but does not stop the hub reaches the terminal running `snowmux hub` and `snowmux status`, not only hub.log', async (t) => {
+  const home = tempHome(t);
+  // A config others can read that holds a password, and a default profile whose key file is not there:
+  // the hub serves (editors may bring settings of their own), but every other call would fail.
+  const config = join(home, 'config.toml');
+  writeFileSync(config, `[hub]\ndefault_profile = "dev"\n[profiles.dev]\naccount = "acme"\nuser = "u"\nauthenticator = "SNOWFLAKE_JWT"\nprivate_key_path = "${join(home, 'missing.p8')}"\nprivate_key_passphrase = "pp-SECRET-never-shown"\n`);
+  chmodSync(config, 0o644);
+  const hub = await startHub(t, home, [], { HOME: home });
+  assert.match(hub.stderr(), /warning: Bad owner or permissions on .*config\.toml/);
+  assert.match(hub.stderr(), /warning: the hub's default Snowflake profile cannot be used: .*missing\.p8.*snowmux hub --replace/s);
+  const status = await runCli(['status', '--home', home], { HOME: home });
+  assert.equal(status.code, 0, status.stderr);
+  const shown = status.stdout.replace(/\n\s+/g, ' ');
+  assert.match(shown, /warning Bad owner or permissions/);
+  assert.match(shown, /warning the hub's default Snowflake profile cannot be used/);
+  const json = JSON.parse((await runCli(['status', '--json', '--home', home], { HOME: home })).stdout) as { config: { warnings: string[] } };
+  assert.equal(json.config.warnings.length, 2);
+  assert.ok(!(hub.stderr() + status.stdout).includes('pp-SECRET'), 'no secret on the terminal');
+  // Fixed and reloaded: the file's warning goes (the profile's needs a restart, as it says).
+  chmodSync(config, 0o600);
+  assert.equal((await runCli(['reload', '--home', home], { HOME: home })).code, 0);
+  const after = JSON.parse((await runCli(['status', '--json', '--home', home], { HOME: home })).stdout) as { config: { warnings: string[] } };
+  assert.equal(after.config.warnings.length, 1);
+  assert.match(after.config.warnings[0]!, /default Snowflake profile/);
+  assert.equal(await hub.stop(), 0);
 });
 
 test('graceful stop: a call in flight finishes, then sessions close, the socket is removed, exit 0', async (t) => {

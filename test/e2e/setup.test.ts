@@ -136,10 +136,27 @@ description = "Smallest nation key"
 
 test('a profile chosen for setup ($SNOWMUX_PROFILE or --profile) goes into the entry as the shim\'s --profile', async (t) => {
   const userHome = tempHome(t, 'smx-user-');
+  mkdirSync(join(userHome, '.snowflake'));
+  writeFileSync(join(userHome, '.snowflake', 'connections.toml'), '[analytics]\naccount = "acme"\n\n["dev team"]\naccount = "acme"\n', { mode: 0o600 });
   const fromEnv = await runCli(['setup', 'windsurf'], { HOME: userHome, SNOWMUX_PROFILE: 'analytics' });
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   assert.deepEqual((JSON.parse(fromEnv.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim', '--profile', 'analytics']);
   assert.match(fromEnv.stderr, /passes --profile analytics, from \$SNOWMUX_PROFILE/);
   const code = await runCli(['setup', 'claude-code', '--profile', 'dev team'], { HOME: userHome });
   assert.match(code.stdout, /^claude mcp add --transport stdio --scope user snowflake -- \S+ \S+snowmux\.js shim --profile 'dev team'\n$/);
+});
+
+test('setup refuses a profile that is not defined anywhere: the entry would fail every call as pasted', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const none = await runCli(['setup', 'cursor', '--profile', 'nope'], { HOME: userHome });
+  assert.equal(none.code, 1);
+  assert.equal(none.stdout, '', 'no entry printed');
+  assert.match(none.stderr, /Snowflake profile "nope" is not defined, so every call of an editor set up with it would fail\. Add \[profiles\.nope\] to .*config\.toml or \[nope\] to .*connections\.toml, or leave --profile out/);
+  mkdirSync(join(userHome, '.snowflake'));
+  writeFileSync(join(userHome, '.snowflake', 'connections.toml'), '[dev]\naccount = "acme"\n', { mode: 0o600 });
+  const fromEnv = await runCli(['setup', 'cursor', '--write'], { HOME: userHome, SNOWMUX_PROFILE: 'prod' });
+  assert.equal(fromEnv.code, 1);
+  assert.match(fromEnv.stderr, /"prod" \(from \$SNOWMUX_PROFILE\) is not defined.*name a defined profile: dev\./);
+  assert.ok(!existsSync(join(userHome, '.cursor', 'mcp.json')), 'nothing written');
+  assert.equal((await runCli(['setup', 'cursor', '--profile', 'dev'], { HOME: userHome })).code, 0);
 });

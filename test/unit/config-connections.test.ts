@@ -173,7 +173,9 @@ test('files readable or writable by group/others, or owned by someone else, prod
   const readable = loadSnowflakeConnections({ env: {}, homedir: home }).warnings;
   assert.equal(readable.length, 1);
   assert.match(readable[0]!, /^Bad owner or permissions on ~\/\.snowflake\/connections\.toml \(readable by group or others; mode 640\)/);
-  assert.match(readable[0]!, /chmod 0600/);
+  // The command is pasteable: the real path, not a "~" that quotes would keep the shell from expanding.
+  assert.ok(readable[0]!.includes(`\`chmod 0600 ${path}\``), readable[0]);
+  assert.ok(!/chmod 0600 "?~/.test(readable[0]!), readable[0]);
   assert.ok(!readable[0]!.includes('pw-SECRET-perm'));
 
   chmodSync(path, 0o666);

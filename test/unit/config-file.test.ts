@@ -128,6 +128,10 @@ test('each kind of bad value names its key', () => {
   assert.match(configError('[profiles.dev]\nauthenticator = "https://acme.okta.com"\n'), /native Okta authentication .* is not supported; use EXTERNALBROWSER/);
   assert.match(configError('profiles = 3\n'), /at profiles: expected a table of profiles, got 3/);
   assert.match(configError('[roles]\nanalyst = 1\n'), /at roles\.analyst: expected a table, got 1/);
+  // A port past 65535 is refused here, not passed to an engine that may wrap it around (99999 → 34463).
+  assert.match(configError('[hub]\nhttp_listen = "127.0.0.1:99999"\n'), /at hub\.http_listen: expected host:port \(a port from 0 to 65535\)/);
+  assert.match(configError('[hub]\nmetrics_listen = "127.0.0.1:65536"\n'), /at hub\.metrics_listen: expected host:port \(a port from 0 to 65535\)/);
+  assert.equal(parseConfigText('[hub]\nmetrics_listen = "127.0.0.1:65535"\n', FILE).hub.metricsListen, '127.0.0.1:65535');
   assert.match(configError('[profiles."team.prod"]\nuser = 1\n'), /at profiles\."team\.prod"\.user: expected a string, got 1/);
 });
 

@@ -92,6 +92,16 @@ test("a profile that does not resolve is reported with where its name came from:
     (e: Error) => /Snowflake profile "dev" \(from \/etc\/snowmux\/config\.toml roles\.analyst\.profile\) is not defined/.test(e.message) && !e.message.includes('flag --profile'),
   );
   assert.throws(() => registry.targetFor(bySession, { name: 'default' }), (e: Error) => /Snowflake profile "mine" \(from the shim's --profile\) is not defined/.test(e.message));
+  // Named by SNOWMUX_PROFILE in the editor's MCP config (the shim forwards it): that is what to fix, not a flag.
+  const byEnv = new Session({ id: 'e', identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', env: { SNOWMUX_PROFILE: 'mine' }, profile: 'mine' });
+  assert.throws(() => registry.targetFor(byEnv), (e: Error) => /Snowflake profile "mine" \(from env SNOWMUX_PROFILE of the editor's MCP server\) is not defined/.test(e.message) && !e.message.includes('--profile'));
+  // A remote shim forwards no environment: either may have named it.
+  const remote = new Session({ id: 'w', identity: { kind: 'api-key', name: 'me' }, transport: 'websocket', profile: 'mine' });
+  assert.throws(() => registry.targetFor(remote), (e: Error) => /\(from the shim's --profile or SNOWMUX_PROFILE\)/.test(e.message));
+  // stdio reads its own environment.
+  const stdioRegistry = new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: '/nonexistent', SNOWMUX_PROFILE: 'mine' }, config });
+  const stdio = new Session({ id: 'i', identity: { kind: 'local-user', name: 'me' }, transport: 'stdio', profile: 'mine' });
+  assert.throws(() => stdioRegistry.targetFor(stdio), (e: Error) => /\(from env SNOWMUX_PROFILE\) is not defined/.test(e.message));
 });
 
 function parseLoaded(text: string): LoadedConfig {

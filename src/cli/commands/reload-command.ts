@@ -5,7 +5,7 @@
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
-import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 
 export async function reloadCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('reload', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
@@ -14,7 +14,7 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
     return 0;
   }
   const home = resolveHome({ flag: values.home });
-  checkHome(home);
+  checkHomeOfHub(home);
   const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload');
   io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
   if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (snowmux hub --replace): ${r.needsRestart.join(', ')}.\n`);

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
+import { isListenAddress } from '../../hub/listen/listen-address.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { settingsForEditors, shimLaunch } from './setup-command.js';
@@ -131,10 +132,17 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   }
   const [action, manager] = positionals;
   if ((action !== 'install' && action !== 'uninstall') || (manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2') || positionals.length !== 2) {
-    io.stderr.write(USAGE);
+    // Say what was wrong before the usage, as setup does.
+    const wrong =
+      action === undefined ? 'Say what to do: install or uninstall, and for which service manager.'
+      : action !== 'install' && action !== 'uninstall' ? `Unknown action "${action}": install or uninstall.`
+      : manager === undefined ? 'Name the service manager: systemd, launchd or pm2.'
+      : manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2' ? `Unknown service manager "${manager}": systemd, launchd or pm2.`
+      : `One service manager at a time (got ${positionals.join(' ')}).`;
+    io.stderr.write(`${wrong}\n\n${USAGE}`);
     return 2;
   }
-  if (values.http !== undefined && !/^[\w.:[\]-]+:\d{1,5}$/.test(values.http)) throw new SnowmuxError('USAGE', `--http must be host:port; got "${values.http}".`);
+  if (values.http !== undefined && !isListenAddress(values.http)) throw new SnowmuxError('USAGE', `--http must be host:port (a port from 0 to 65535); got "${values.http}".`);
   // The service runs the hub alone: an editor's profile choice has no place in it, and removing the
   // service needs no config file.
   const env = { ...process.env, SNOWMUX_PROFILE: undefined, ...(action === 'uninstall' ? { SNOWMUX_CONFIG: undefined } : {}) };

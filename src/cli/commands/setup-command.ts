@@ -7,6 +7,9 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnowmuxError } from '../../errors.js';
+import { definedProfiles } from '../../hub/config-check.js';
+import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
+import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { CLIENTS, claudeCodeCommand, configFileFor, isClientId, mergeIntoConfig, snippetFor, type ClientId, type ShimLaunch } from '../editor-configs.js';
@@ -27,7 +30,8 @@ Options:
                  when set, since an editor does not see your shell's environment)
   --config PATH  a config file other than <home>/config.toml, passed to the shim for the hub it starts
                  (default: $SNOWMUX_CONFIG when set); it must exist
-  --profile NAME the Snowflake profile this editor uses (default: $SNOWMUX_PROFILE when set)
+  --profile NAME the Snowflake profile this editor uses (default: $SNOWMUX_PROFILE when set); it must
+                 be defined in the config file or in Snowflake's connections.toml
 Paths go into the entry absolute. Other SNOWMUX_* variables of this shell are not carried (the entry
 names what it needs in its arguments); \`snowmux doctor\` checks the config and profiles.
 `;
@@ -53,6 +57,7 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   const name = values.name ?? 'snowflake';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new SnowmuxError('USAGE', `--name must be 1–64 letters, digits, '_', '.' or '-'; got "${name}".`);
   const settings = settingsForEditors(values, process.env);
+  checkProfileDefined(settings, process.env);
   const launch = shimLaunch(settings);
   const file = configFileFor(client);
   for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the entry passes ${flag}, from $${variable}: an editor does not see your shell's environment)\n`);
@@ -111,6 +116,30 @@ export function settingsForEditors(flags: { home?: string; config?: string; prof
     throw new SnowmuxError('CONFIG_NOT_FOUND', `The config file ${config}${fromEnv.some(([, v]) => v === 'SNOWMUX_CONFIG') ? ' (from $SNOWMUX_CONFIG)' : ''} does not exist: a hub started with it would refuse to run. Create it, or give the right path.`);
   }
   return { home, config, profile, fromEnv };
+}
+
+/**
+ * A profile the entry names must be defined (in the config file the hub will read, or in Snowflake's
+ * connections.toml): a shim with an undefined --profile gets every call refused, so the entry would be
+ * broken as pasted. A config file that does not load is left to the hub and `snowmux doctor`.
+ */
+function checkProfileDefined(settings: EditorSettings, env: NodeJS.ProcessEnv): void {
+  if (settings.profile === undefined) return;
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfigFile({ home: resolveHome({ flag: settings.home }), explicitPath: settings.config, env });
+  } catch {
+    return;
+  }
+  const defined = definedProfiles(loaded, { env });
+  if (defined === undefined || defined.names.has(settings.profile)) return;
+  const from = settings.fromEnv.some(([, v]) => v === 'SNOWMUX_PROFILE') ? ' (from $SNOWMUX_PROFILE)' : '';
+  throw new SnowmuxError(
+    'CONFIG_INVALID',
+    `Snowflake profile "${settings.profile}"${from} is not defined, so every call of an editor set up with it would fail. ` +
+      `Add [profiles.${settings.profile}] to ${loaded.shownPath} or [${settings.profile}] to ${defined.connectionsFile}` +
+      (defined.names.size > 0 ? `, or name a defined profile: ${[...defined.names].join(', ')}.` : ', or leave --profile out (the hub\'s default profile, else the embedded sample, serves).'),
+  );
 }
 
 /** This Node and this package's CLI, as absolute paths (symlinks such as npm's global bin resolved). */

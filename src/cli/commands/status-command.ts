@@ -11,7 +11,7 @@ import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
-import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
@@ -97,7 +97,7 @@ function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
 
 function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
   const home = resolveHome({ flag: homeFlag });
-  checkHome(home);
+  checkHomeOfHub(home);
   const socketPath = socketPathFor(home);
   return () => controlRequest<HubStatus>(socketPath, 'status');
 }
@@ -254,8 +254,9 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       ? 'audit  disabled'
       : `audit  ${audit.dir}/${audit.file}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
-  const config = s.config as { path: string; exists: boolean } | undefined;
+  const config = s.config as { path: string; exists: boolean; warnings?: string[] } | undefined;
   if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
+  for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   return `${out.flatMap((l) => l.split('\n')).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
 }
 

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULT_FSYNC_INTERVAL_MS, DEFAULT_MAX_FILE_BYTES } from '../audit/audit-log.js';
 import { parseObjectPattern } from '../names/object-pattern.js';
+import { isListenAddress } from '../listen/listen-address.js';
 import { authenticatorProblem, normalizeAuthenticator } from './profile-settings.js';
 import type { PoolSettings } from './profile-types.js';
 
@@ -122,12 +123,12 @@ const hubKeys = {
   call_timeout_ms: setting(positiveInt(), { default: 300_000, description: 'deadline of one tool call' }),
   max_rows: setting(positiveInt(), { default: 200, description: "rows a query tool returns by default, and the most a call may ask for unless its role sets its own `max_rows` (truncated with a notice)" }),
   max_result_bytes: setting(positiveInt(), { default: 256 * 1024, description: 'result text returned before truncating, in bytes' }),
-  metrics_listen: setting(text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:9464"' }), {
+  metrics_listen: setting(text().refine(isListenAddress, { error: 'expected host:port (a port from 0 to 65535), e.g. "127.0.0.1:9464"' }), {
     type: '`"host:port"`',
     absent: 'off',
     description: 'serve Prometheus `/metrics` and `/healthz` there, e.g. `"127.0.0.1:9464"` (see [operations.md](operations.md#metrics-and-health))',
   }),
-  http_listen: setting(text().refine((v) => /^[\w.:[\]-]+:\d{1,5}$/.test(v), { error: 'expected host:port, e.g. "127.0.0.1:8765"' }), {
+  http_listen: setting(text().refine(isListenAddress, { error: 'expected host:port (a port from 0 to 65535), e.g. "127.0.0.1:8765"' }), {
     type: '`"host:port"`',
     absent: 'off',
     description: 'the HTTP face: `/mcp`, `/healthz`, `/readyz`, `/metrics`, `/status`, `/events` ([http.md](http.md)); `snowmux hub --http ADDR` overrides it',

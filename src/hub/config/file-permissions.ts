@@ -42,6 +42,11 @@ export function credentialFileWarning(path: string, options: PermissionCheckOpti
   const octal = (mode & 0o777).toString(8).padStart(3, '0');
   return (
     `Bad owner or permissions on ${options.shownPath} (${problems.join(', ')}; mode ${octal}): it may hold secrets. ` +
-    `Run \`chmod 0600 "${options.shownPath}"\` (and chown it to yourself), or set ${SKIP_PERMISSION_WARNING_ENV}=true to silence this warning.`
+    `Run \`chmod 0600 ${shellWord(path)}\` (and chown it to yourself), or set ${SKIP_PERMISSION_WARNING_ENV}=true to silence this warning.`
   );
+}
+
+/** `path` as one shell word a user can paste: the real path (a "~" inside quotes is not expanded), quoted only when it needs it. */
+function shellWord(path: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }

@@ -12,6 +12,7 @@ import { SnowmuxError } from '../../errors.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
 import type { ProfileSettings } from '../config/profile-settings.js';
+import { SNOWMUX_PROFILE_ENV } from '../config/env-profile.js';
 import { profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
@@ -23,7 +24,7 @@ import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './war
  * matters beyond that: warehouses are cached per caller for as long as it lives (a WeakMap key).
  */
 export interface WarehouseCaller {
-  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined };
+  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string };
 }
 
 export interface WarehouseRegistryOptions {
@@ -98,6 +99,7 @@ export class WarehouseRegistry implements WarehouseProvider {
   private readonly failed = new Map<string, { profile: SnowflakeProfile; failure: LoginFailure }>();
   /** Every secret of every profile resolved: masked from problems shown in status, as a last guard. */
   private readonly secrets = new Set<string>();
+  private defaultWarnings: string[] = [];
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
   private closed = false;
 
@@ -109,10 +111,16 @@ export class WarehouseRegistry implements WarehouseProvider {
    */
   warmUp(): Promise<void> {
     let profile: SnowflakeProfile | null;
+    const warnings: string[] = [];
+    this.defaultWarnings = warnings;
     try {
-      profile = this.resolve(undefined, {});
+      profile = this.resolve(undefined, {}, undefined, warnings);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
+      warnings.push(
+        `the hub's default Snowflake profile cannot be used: ${(err as Error).message} ` +
+          "Until it is fixed, every call from an editor that brings no Snowflake settings of its own fails with this (fix it, then `snowmux hub --replace`; `snowmux doctor` checks it).",
+      );
       return Promise.resolve();
     }
     return (profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse()).then(
@@ -133,7 +141,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     let target = cache.get(key);
     if (!target) {
       // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
-      const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : "the shim's --profile";
+      const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
       const profile = this.resolve(name, session.facts.env ?? {}, source);
       target = profile
         ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', open: () => this.snowflakeWarehouse(profile) }
@@ -150,8 +158,29 @@ export class WarehouseRegistry implements WarehouseProvider {
     return target.open();
   }
 
+  /**
+   * Where the profile name a session brought came from, for messages: the editor's SNOWMUX_PROFILE (its
+   * MCP config's env block, forwarded by the shim; stdio's own environment) or the --profile flag. A
+   * remote shim forwards no environment, so either may have set it.
+   */
+  private nameSource(session: WarehouseCaller, name: string | undefined): string {
+    const stdio = session.facts.transport === 'stdio';
+    const env = session.facts.env ?? (stdio ? (this.opts.env ?? process.env) : undefined);
+    if (name !== undefined && env?.[SNOWMUX_PROFILE_ENV] === name) return stdio ? `env ${SNOWMUX_PROFILE_ENV}` : `env ${SNOWMUX_PROFILE_ENV} of the editor's MCP server`;
+    if (stdio) return 'flag --profile';
+    return env === undefined ? "the shim's --profile or SNOWMUX_PROFILE" : "the shim's --profile";
+  }
+
   /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
-  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string): SnowflakeProfile | null {
+  /**
+   * What resolving the hub's default profile (at warmUp, with the hub's own settings) found wrong: its
+   * warnings, or why it cannot be used. The hub prints them where it was started and status shows them.
+   */
+  startupWarnings(): readonly string[] {
+    return this.defaultWarnings;
+  }
+
+  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[]): SnowflakeProfile | null {
     const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
     const { profile, warnings } = resolveProfile({
       name: name ?? this.opts.profileName,
@@ -161,6 +190,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       configFile: this.opts.config,
     });
     for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
+    collect?.push(...warnings);
     if (profile) {
       const secrets = profileSecrets(profile);
       for (const secret of secrets) this.secrets.add(secret);
