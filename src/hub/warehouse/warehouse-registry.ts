@@ -171,7 +171,6 @@ export class WarehouseRegistry implements WarehouseProvider {
     return env === undefined ? "the shim's --profile or SNOWMUX_PROFILE" : "the shim's --profile";
   }
 
-  /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
   /**
    * What resolving the hub's default profile (at warmUp, with the hub's own settings) found wrong: its
    * warnings, or why it cannot be used. The hub prints them where it was started and status shows them.
@@ -180,6 +179,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     return this.defaultWarnings;
   }
 
+  /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
   private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[]): SnowflakeProfile | null {
     const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
     const { profile, warnings } = resolveProfile({
