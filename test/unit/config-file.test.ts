@@ -133,6 +133,9 @@ test('each kind of bad value names its key', () => {
   assert.match(configError('[hub]\nmetrics_listen = "127.0.0.1:65536"\n'), /at hub\.metrics_listen: expected host:port \(a port from 0 to 65535\)/);
   assert.equal(parseConfigText('[hub]\nmetrics_listen = "127.0.0.1:65535"\n', FILE).hub.metricsListen, '127.0.0.1:65535');
   assert.match(configError('[profiles."team.prod"]\nuser = 1\n'), /at profiles\."team\.prod"\.user: expected a string, got 1/);
+  // A pool whose min passes its max in one table stops the hub at start, naming the key and the fix.
+  assert.match(configError('[profiles.p.pool]\nmin = 5\nmax = 2\n'), /at profiles\.p\.pool\.min: pool\.min \(5\) is larger than pool\.max \(2\): lower min or raise max/);
+  assert.equal(parseConfigText('[profiles.p.pool]\nmin = 2\nmax = 2\n', FILE).profiles.p?.pool.min, 2);
 });
 
 test('every problem in the file is reported, one line each', () => {

@@ -79,7 +79,12 @@ const poolKeys = {
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
 };
-const poolFileSchema = z.strictObject(poolKeys).partial();
+const poolFileSchema = z.strictObject(poolKeys).partial().superRefine((pool, ctx) => {
+  // Both in one table: no other source can reconcile them (one set here and one elsewhere is judged when the profile resolves).
+  if (pool.min !== undefined && pool.max !== undefined && pool.min > pool.max) {
+    ctx.addIssue({ code: 'custom', path: ['min'], message: `pool.min (${pool.min}) is larger than pool.max (${pool.max}): lower min or raise max` });
+  }
+});
 
 /** Pool settings when no source sets them (profile resolution fills each from its sources first). */
 export const DEFAULT_POOL: PoolSettings = {
