@@ -21,7 +21,8 @@ interface Rig {
 
 async function httpHub(t: Cleanup, config: string, hubEnv: Record<string, string> = {}): Promise<Rig> {
   const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_engine = "node"\n${config}`);
+  // The key's identity watches everyone's calls (/events shows a key holder only their own otherwise).
+  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_engine = "node"\n${config}\n[roles.ops]\nidentities = ["ops"]\nquery_history = "all"\n`);
   const hub = await startHub(t, home, [], hubEnv);
   const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())?.[1];
   assert.ok(url, hub.stderr());

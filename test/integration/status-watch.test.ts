@@ -81,7 +81,8 @@ function assertFits80x24(frame: string): void {
 test('status --watch --url follows /events: a call redraws in place at once, a restart is waited through and the watch resumes on the new hub', async (t) => {
   const home = tempHome(t);
   const port = await freePort();
-  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\n`);
+  // The watcher sees every identity's calls, as an operator's role does (a key holder sees only their own otherwise).
+  writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\n\n[roles.ops]\nidentities = ["watcher"]\nquery_history = "all"\n`);
   let hub = await startHub(t, home);
   const created = await runCli(['keys', 'create', '--identity', 'watcher', '--home', home]);
   assert.equal(created.code, 0, created.stderr);

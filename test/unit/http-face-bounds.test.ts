@@ -17,7 +17,7 @@ function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) 
   const linked: PassThrough[] = [];
   const hub = {
     events,
-    status: () => ({ state: 'running' }),
+    status: () => ({ state: 'running', sessions: [] }),
     health: () => ({ ok: true, body: {} }),
     isDraining: false,
     attachSession: () => {
@@ -134,7 +134,8 @@ test('/mcp: a spec request with badly typed params is answered -32602 naming the
 test('a /shim link and an /events stream end when the key they showed is revoked: at once on a change notice (a team\'s pub/sub)', async (t) => {
   const hub = {
     events: new EventEmitter(),
-    status: () => ({ state: 'running' }),
+    status: () => ({ state: 'running', sessions: [] }),
+    seesEveryone: () => false,
     health: () => ({ ok: true, body: {} }),
     isDraining: false,
     attachSession: () => {
