@@ -7,7 +7,6 @@ import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse }
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { toWebRequest } from '@modelcontextprotocol/node';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { releaseHttpServer } from '../listen/release-http-server.js';
@@ -27,6 +26,12 @@ export interface HttpEndpoint {
 }
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/**
+ * A refused body is still read, and dropped, up to this many bytes: a client that is still sending when
+ * the refusal is written and the connection closed sees a reset (EPIPE) instead of the 413 and its reason.
+ * Past it, the connection is closed mid-upload.
+ */
+export const DRAIN_BODY_BYTES = 16 * 1024 * 1024;
 
 export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
@@ -76,6 +81,32 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   };
 }
 
+/** The body (empty for GET and HEAD), or null when it passes MAX_BODY_BYTES; a refused one is drained up to DRAIN_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return Buffer.alloc(0);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > DRAIN_BODY_BYTES) return null;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > DRAIN_BODY_BYTES) return null;
+    if (bytes <= MAX_BODY_BYTES) chunks.push(chunk);
+  }
+  return bytes > MAX_BODY_BYTES ? null : Buffer.concat(chunks, bytes);
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return headers;
+}
+
 async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
   const aborted = new AbortController();
   res.on('close', () => {
@@ -83,11 +114,15 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
   });
   let request: Request;
   try {
-    request = await toWebRequest(req, undefined, { signal: aborted.signal, maxRequestBodySize: MAX_BODY_BYTES });
-  } catch (err) {
-    const status = (err as { status?: number }).status === 413 ? 413 : 400;
-    // The unread rest of a refused body makes the connection unusable: the client must not send on it again.
-    res.writeHead(status, status === 413 ? { ...ERROR_HEADERS, connection: 'close' } : ERROR_HEADERS).end(`${JSON.stringify({ error: status === 413 ? `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.` : 'Malformed request.' })}\n`);
+    const body = await readBody(req);
+    if (body === null) {
+      // Closed after: a client sending past the drain bound must not send its next request on this connection.
+      res.writeHead(413, { ...ERROR_HEADERS, connection: 'close' }).end(`${JSON.stringify({ error: `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.` })}\n`);
+      return;
+    }
+    request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers: headersOf(req), signal: aborted.signal, ...(body.length > 0 ? { body } : {}) });
+  } catch {
+    res.writeHead(400, ERROR_HEADERS).end(`${JSON.stringify({ error: 'Malformed request.' })}\n`);
     return;
   }
   let response: Response;

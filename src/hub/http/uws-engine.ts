@@ -10,7 +10,7 @@ import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type HttpFace, type ShimGrant } from './http-face.js';
-import { MAX_BODY_BYTES, type HttpEndpoint } from './node-engine.js';
+import { DRAIN_BODY_BYTES, MAX_BODY_BYTES, type HttpEndpoint } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
@@ -167,12 +167,12 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
 }
 
 /**
- * The request body, or null once it passes MAX_BODY_BYTES: a declared length is judged before a byte is
- * read, a chunked body as it arrives (so nothing over the limit is ever held).
+ * The request body, or null when it passes MAX_BODY_BYTES. A refused body is still read, and dropped, up to
+ * DRAIN_BODY_BYTES (see node-engine.ts): a client still sending would otherwise see a reset, not the 413.
  */
 function readBody(req: HyperExpress.Request, res: HyperExpress.Response): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) return Promise.resolve(null);
+  if (declared > DRAIN_BODY_BYTES) return Promise.resolve(null);
   // The engine streams a body only for these two cases (its own test, to the letter); for anything else it
   // would never end the stream.
   if (!(declared > 0) && req.headers['transfer-encoding'] !== 'chunked') return Promise.resolve(Buffer.alloc(0));
@@ -180,22 +180,22 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response): Promis
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
-    let over = false;
+    let drained = false;
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;
-        if (bytes > MAX_BODY_BYTES) {
-          over = true;
+        if (bytes > DRAIN_BODY_BYTES) {
+          drained = true;
           resolve(null);
-          done(new Error('body over the limit'));
+          done(new Error('body over the drain limit'));
           return;
         }
-        chunks.push(Buffer.from(chunk));
+        if (bytes <= MAX_BODY_BYTES) chunks.push(Buffer.from(chunk));
         done();
       },
     });
-    sink.once('finish', () => resolve(Buffer.concat(chunks, bytes)));
-    sink.once('error', (err) => (over ? undefined : reject(err)));
+    sink.once('finish', () => resolve(bytes > MAX_BODY_BYTES ? null : Buffer.concat(chunks, bytes)));
+    sink.once('error', (err) => (drained ? undefined : reject(err)));
     // A client gone mid-upload never finishes its body: settle, so the request's handler ends too.
     res.once('abort', () => resolve(null));
     req.pipe(sink);
