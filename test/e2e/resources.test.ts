@@ -39,6 +39,16 @@ test('resources, completions and prompts follow the caller\'s role', async (t) =
   assert.ok(!objects.completion.values.includes('CUSTOMER'), 'a denied table is not offered');
   const all = await client.complete({ ref, argument: { name: 'object', value: '' }, context: { arguments: { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' } } });
   assert.ok(all.completion.values.includes('NATION') && all.completion.values.includes('ORDERS'));
+  // The parts already filled in resolve as a read resolves them: unquoted names upper-cased, quoted ones
+  // literal, percent-escapes decoded (they were looked up raw, so `tpch` completed nothing).
+  for (const [database, schema] of [['snowmux_sample', 'tpch'], ['"SNOWMUX_SAMPLE"', '%22TPCH%22'], ['SNOWMUX_%53AMPLE', 'Tpch']]) {
+    const resolved = await client.complete({ ref, argument: { name: 'object', value: 'NAT' }, context: { arguments: { database: database!, schema: schema! } } });
+    assert.deepEqual(resolved.completion.values, ['NATION'], `${database}/${schema}`);
+  }
+  const schemas = await client.complete({ ref, argument: { name: 'schema', value: 't' }, context: { arguments: { database: 'snowmux_sample' } } });
+  assert.deepEqual(schemas.completion.values, ['TPCH']);
+  const denied = await client.complete({ ref, argument: { name: 'object', value: 'cust' }, context: { arguments: { database: 'snowmux_sample', schema: '"TPCH"' } } });
+  assert.ok(!denied.completion.values.includes('CUSTOMER'), 'a denied table is not offered, however its schema is spelled');
   const dbs = await client.complete({ ref, argument: { name: 'database', value: 'snow' } });
   assert.deepEqual(dbs.completion.values, ['SNOWMUX_SAMPLE']);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
@@ -256,4 +256,49 @@ test('a config file holding secrets warns when others can read it', (t) => {
   writeFileSync(path, '[hub]\nmax_rows = 7\n');
   chmodSync(path, 0o644);
   assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).warnings, []);
+});
+
+test('a config file another user could change is refused, whatever it holds (CONFIG_UNSAFE)', (t) => {
+  const home = tempDir(t);
+  const path = join(home, 'config.toml');
+  // No secrets: the roles alone are worth taking over (write = true for everyone).
+  writeFileSync(path, '[policy]\ndefault_role = "w"\n[roles.w]\ntools = ["*"]\nwrite = true\n');
+  const unsafe = (fn: () => unknown, pattern: RegExp) =>
+    assert.throws(fn, (err: unknown) => isSnowmuxError(err, 'CONFIG_UNSAFE') && pattern.test(err.message) && err.message.includes(path));
+  const load = () => loadConfigFile({ home, env: {}, homedir: home });
+  const loadExplicit = () => loadConfigFile({ home: '/nonexistent', explicitPath: path, env: {}, homedir: home });
+
+  chmodSync(path, 0o666);
+  unsafe(load, /every user may write it \(mode 666\)\. Run: chmod o-w/);
+  unsafe(loadExplicit, /every user may write it/);
+  chmodSync(path, 0o664);
+  assert.match(load().warnings.join('\n'), /its group \(gid \d+\) may write it \(mode 664\)/);
+  chmodSync(path, 0o644);
+  assert.deepEqual(load().warnings, []);
+
+  // Whoever may write the directory without the sticky bit can replace the file, also through a symlink.
+  const shared = join(home, 'shared');
+  mkdirSync(shared);
+  const inShared = join(shared, 'team.toml');
+  writeFileSync(inShared, '[hub]\nmax_rows = 7\n');
+  chmodSync(shared, 0o777);
+  assert.throws(() => loadConfigFile({ home, explicitPath: inShared, env: {} }), (err: unknown) => isSnowmuxError(err, 'CONFIG_UNSAFE') && /its directory .*shared is writable by others without the sticky bit \(mode 777\)/.test(err.message));
+  rmSync(path);
+  symlinkSync(inShared, path);
+  unsafe(load, /shared is writable by others without the sticky bit/);
+  chmodSync(shared, 0o1777);
+  assert.equal(load().config.hub.maxRows, 7);
+  chmodSync(shared, 0o700);
+  assert.equal(load().config.hub.maxRows, 7);
+
+  if (process.getuid?.() !== 0) {
+    t.diagnostic('files owned by another user: skipped (needs root to chown)');
+    return;
+  }
+  const nobody = 65534;
+  chownSync(inShared, nobody, nobody);
+  unsafe(load, /belongs to another user \(uid 65534\)/);
+  chownSync(inShared, 0, 0);
+  chownSync(shared, nobody, nobody);
+  unsafe(load, /the directory holding it, .*shared, belongs to another user \(uid 65534\)/);
 });

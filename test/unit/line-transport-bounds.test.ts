@@ -35,7 +35,7 @@ function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; me
     input.write(lines.map((l) => `${l}\n`).join(''));
     await new Promise((r) => setImmediate(r));
   };
-  return { transport, replies, delivered, sendLines };
+  return { transport, replies, delivered, sendLines, input };
 }
 
 /** A well-formed request of `method` (tools/call names its tool: the MCP schema requires it). */
@@ -161,4 +161,21 @@ test('a request under an id still owed an answer is refused; once answered, the 
   await r.transport.send({ jsonrpc: '2.0', id: 1, result: {} });
   await r.sendLines([req(1, 'ping')]);
   assert.equal(r.delivered.length, 3, 'answered, the id is free again');
+});
+
+test('a request that is not valid JSON or UTF-8 is answered under the id its bytes show, else under null', async () => {
+  const r = rig({}, () => true);
+  await r.sendLines([
+    '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"t",}}',
+    '{"jsonrpc":"2.0","method":"tools/list","params":{"cursor":"x"},"id":"eight"',
+    '{"jsonrpc":"2.0","method":"tools/list","params":{},"id":9}',
+    'not json',
+    '{"params":{"id":10},"jsonrpc":"2.0","method":"x",}',
+    '{"jsonrpc":"2.0","method":"x","params":{"id":12}',
+  ]);
+  r.input.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"t","arguments":{"q":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}}\n')]));
+  await new Promise((res) => setImmediate(res));
+  const errors = r.replies.filter((x) => x.error).map((x) => [x.id, x.error!.code]);
+  assert.deepEqual(errors, [[7, -32700], [null, -32700], [null, -32700], [null, -32700], [null, -32700], [11, -32700]]);
+  assert.deepEqual(r.replies.filter((x) => !x.error).map((x) => x.id), [9], 'the valid request between them is served');
 });

@@ -2,8 +2,8 @@
  * Finding, reading and validating snowmux's own config file (`<home>/config.toml`, or --config PATH,
  * or $SNOWMUX_CONFIG). A missing default file is fine (all defaults); a missing explicit file is an error.
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { closeSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
 import { formatConfigIssues } from './config-issues.js';
@@ -102,9 +102,21 @@ export function loadConfigFile(options: {
   const location = resolveConfigPath(options);
   const shownPath = displayPath(location.path, options.homedir);
   let text: string;
+  const warnings: string[] = [];
   try {
-    text = readFileSync(location.path, 'utf8');
+    const fd = openSync(location.path, 'r');
+    try {
+      // The file decides every session's role and which account a profile logs in to: taken only from a
+      // file no other user can change (checked on what was opened, so a swap after the check reads nothing).
+      const trust = trustProblems(location.path, fstatSync(fd));
+      if (trust.refuse) throw new SnowmuxError('CONFIG_UNSAFE', trust.refuse);
+      warnings.push(...(trust.warn ?? []));
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof SnowmuxError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !location.explicit) {
       return { path: location.path, shownPath, exists: false, config: defaultHubConfig(), warnings: [] };
@@ -122,10 +134,54 @@ export function loadConfigFile(options: {
     );
   }
   const config = parseConfigText(text, location.path);
-  const warnings: string[] = [];
   if (holdsSecrets(config)) {
     const warning = credentialFileWarning(location.path, { env: options.env ?? {}, shownPath });
     if (warning !== undefined) warnings.push(warning);
   }
   return { path: location.path, shownPath, exists: true, config, warnings };
+}
+
+const WRITABLE_BY_OTHERS = 0o002;
+const WRITABLE_BY_GROUP = 0o020;
+const STICKY = 0o1000;
+
+/**
+ * Who besides us could change what this config says: the file's owner (when not us or root), anyone when
+ * others may write it, and whoever may replace it — the owner of, or anyone who may write without the
+ * sticky bit to, the directory holding it (the link's and, through a symlink, the real file's). Any of
+ * these is a refusal; a file or directory its group may write is a warning (with a private group per user,
+ * as some systems' umask 002 gives, the group is the user alone). Not checked where there are no uids (Windows).
+ */
+function trustProblems(path: string, file: Stats): { refuse?: string; warn?: string[] } {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid === undefined || !file.isFile()) return { warn: [] };
+  const foreign = (owner: number) => owner !== uid && owner !== 0;
+  const what = `Config file ${path} decides every session's role and profile`;
+  if (foreign(file.uid)) {
+    return { refuse: `${what}, and it belongs to another user (uid ${file.uid}), who could change them. Use a config file of your own (or root's), e.g. copy it: cp ${path} ~/.snowmux/config.toml.` };
+  }
+  if ((file.mode & WRITABLE_BY_OTHERS) !== 0) {
+    return { refuse: `${what}, and every user may write it (mode ${(file.mode & 0o777).toString(8)}). Run: chmod o-w ${path}` };
+  }
+  const warn: string[] = [];
+  if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.push(`${what}, and its group (gid ${file.gid}) may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
+  const dirs = new Set([dirname(path)]);
+  try {
+    dirs.add(dirname(realpathSync(path)));
+  } catch {
+    /* the file was just opened; a link removed since then leaves the directory of its name */
+  }
+  for (const dir of dirs) {
+    let st: Stats;
+    try {
+      st = statSync(dir);
+    } catch {
+      continue;
+    }
+    const open = (st.mode & STICKY) === 0;
+    if (foreign(st.uid)) return { refuse: `${what}, and the directory holding it, ${dir}, belongs to another user (uid ${st.uid}), who could replace it. Keep the config in a directory of your own (or root's).` };
+    if (open && (st.mode & WRITABLE_BY_OTHERS) !== 0) return { refuse: `${what}, and every user may replace it: its directory ${dir} is writable by others without the sticky bit (mode ${(st.mode & 0o7777).toString(8)}). Run: chmod o-w ${dir}, or keep the config elsewhere.` };
+    if (open && (st.mode & WRITABLE_BY_GROUP) !== 0) warn.push(`${what}, and the group (gid ${st.gid}) of its directory ${dir} may replace it (mode ${(st.mode & 0o7777).toString(8)}). Unless that group is you alone, run: chmod g-w ${dir}`);
+  }
+  return { warn };
 }

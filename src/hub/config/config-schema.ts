@@ -122,7 +122,7 @@ export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
 export type HttpEngineChoice = (typeof HTTP_ENGINES)[number];
 
 const hubKeys = {
-  max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes' }),
+  max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
   shutdown_grace_ms: setting(nonNegativeInt(), { default: 10_000, description: 'how long a graceful stop waits for in-flight calls before cancelling them' }),
   default_profile: setting(text(), { description: 'profile used when neither `--profile` nor `SNOWMUX_PROFILE` is given', absent: "Snowflake's default connection" }),
   call_timeout_ms: setting(positiveInt(), { default: 300_000, description: 'deadline of one tool call' }),

@@ -87,6 +87,15 @@ function isId(v: unknown): v is string | number {
   return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 }
 
+/**
+ * The id of a line that cannot be parsed, when its first bytes show it (`{"jsonrpc":"2.0","id":7,…`, as
+ * clients write requests), else null: its client can then tell which request failed instead of waiting for
+ * it until it times out. Only the start counts: the end of a broken line may close a nested object.
+ */
+function leadingId(line: Buffer): Id {
+  return cutLineId(line.subarray(0, 512), Buffer.alloc(0)) ?? null;
+}
+
 function idKey(id: string | number): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
 }
@@ -197,14 +206,14 @@ export class LineTransport implements Transport {
     try {
       text = utf8.decode(line);
     } catch {
-      this.reject(null, PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8');
+      this.reject(leadingId(line), PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8');
       return;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      this.reject(null, PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json');
+      this.reject(leadingId(line), PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json');
       return;
     }
     const problem = jsonRpcProblem(value);

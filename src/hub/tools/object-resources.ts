@@ -41,11 +41,14 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
       list: undefined,
       complete: {
         database: (value) => listed('database', value, async (w, ctx) => (await w.listDatabases(ctx)).map((d) => d.name)),
-        schema: (value, context) => listed('schema', value, async (w, ctx) => (await w.listSchemas(context?.arguments?.database ?? '', ctx)).map((s) => s.name)),
+        // The parts already filled in are read as the resource read reads them (percent-decoded, then
+        // resolved once as identifiers): `snowmux_sample` or `"TPCH"` complete what they would read.
+        schema: (value, context) =>
+          listed('schema', value, async (w, ctx) => (await w.listSchemas(uriName(context?.arguments?.database, 'database name'), ctx)).map((s) => s.name)),
         object: (value, context) =>
           listed('object', value, async (w, ctx) => {
-            const db = context?.arguments?.database ?? '';
-            const sch = context?.arguments?.schema ?? '';
+            const db = uriName(context?.arguments?.database, 'database name');
+            const sch = uriName(context?.arguments?.schema, 'schema name');
             const objects = [...(await w.listObjects(db, sch, 'table', ctx)), ...(await w.listObjects(db, sch, 'view', ctx))];
             return objects.map((o) => o.name);
           }),
@@ -56,9 +59,9 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
       let body: string | undefined;
       const result = await runTool(env, 'describe_table', mcp, { resource: uri.href }, async ({ warehouse, ctx: callCtx }) => {
         const ref = {
-          database: normalizeIdentifier(uriPart(variables.database, 'database name'), 'database name'),
-          schema: normalizeIdentifier(uriPart(variables.schema, 'schema name'), 'schema name'),
-          name: normalizeIdentifier(uriPart(variables.object, 'object name'), 'object name'),
+          database: uriName(variables.database, 'database name'),
+          schema: uriName(variables.schema, 'schema name'),
+          name: uriName(variables.object, 'object name'),
         };
         let kind: 'table' | 'view' = 'table';
         let columns;
@@ -102,6 +105,11 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
       ],
     }),
   );
+}
+
+/** One part of a resource URI as the name it resolves to (percent-decoded, then resolved once). */
+function uriName(v: string | string[] | undefined, what: string): string {
+  return normalizeIdentifier(uriPart(v, what), what);
 }
 
 /** One part of a resource URI, percent-decoded; a malformed escape (`%ZZ`) is the caller's mistake, said as such. */
