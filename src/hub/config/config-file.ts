@@ -146,24 +146,24 @@ const WRITABLE_BY_GROUP = 0o020;
 const STICKY = 0o1000;
 
 /**
- * Who besides us could change what this config says: the file's owner (when not us or root), anyone when
- * others may write it, and whoever may replace it — the owner of, or anyone who may write without the
- * sticky bit to, the directory holding it (the link's and, through a symlink, the real file's). Any of
- * these is a refusal; a file or directory its group may write is a warning (with a private group per user,
- * as some systems' umask 002 gives, the group is the user alone). Not checked where there are no uids (Windows).
+ * Who besides us could change what this config says: anyone when others may write the file, or may write
+ * without the sticky bit to the directory holding it (the link's and, through a symlink, the real file's):
+ * refused. The file's or directory's owner when not us or root, and a group that may write either: warned
+ * (a container's bind-mounted config belongs to its host user; with a private group per user, as umask 002
+ * gives, the group is the user alone). Not checked where there are no uids (Windows).
  */
 function trustProblems(path: string, file: Stats): { refuse?: string; warn?: string[] } {
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid === undefined || !file.isFile()) return { warn: [] };
   const foreign = (owner: number) => owner !== uid && owner !== 0;
   const what = `Config file ${path} decides every session's role and profile`;
-  if (foreign(file.uid)) {
-    return { refuse: `${what}, and it belongs to another user (uid ${file.uid}), who could change them. Use a config file of your own (or root's), e.g. copy it: cp ${path} ~/.snowmux/config.toml.` };
-  }
   if ((file.mode & WRITABLE_BY_OTHERS) !== 0) {
     return { refuse: `${what}, and every user may write it (mode ${(file.mode & 0o777).toString(8)}). Run: chmod o-w ${path}` };
   }
   const warn: string[] = [];
+  // Another owner is a warning, not a refusal: a container's config is often bind-mounted from its host
+  // user (another uid inside), who runs the container anyway; anyone-may-write is refused above.
+  if (foreign(file.uid)) warn.push(`${what}, and it belongs to another user (uid ${file.uid}), who could change them. Unless that user is who runs this hub (a container's bind mount), use a config file of your own: cp ${path} ~/.snowmux/config.toml`);
   if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.push(`${what}, and its group (gid ${file.gid}) may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
   const dirs = new Set([dirname(path)]);
   try {
@@ -179,7 +179,7 @@ function trustProblems(path: string, file: Stats): { refuse?: string; warn?: str
       continue;
     }
     const open = (st.mode & STICKY) === 0;
-    if (foreign(st.uid)) return { refuse: `${what}, and the directory holding it, ${dir}, belongs to another user (uid ${st.uid}), who could replace it. Keep the config in a directory of your own (or root's).` };
+    if (foreign(st.uid)) warn.push(`${what}, and the directory holding it, ${dir}, belongs to another user (uid ${st.uid}), who could replace it. Unless that user is who runs this hub, keep the config in a directory of your own (or root's).`);
     if (open && (st.mode & WRITABLE_BY_OTHERS) !== 0) return { refuse: `${what}, and every user may replace it: its directory ${dir} is writable by others without the sticky bit (mode ${(st.mode & 0o7777).toString(8)}). Run: chmod o-w ${dir}, or keep the config elsewhere.` };
     if (open && (st.mode & WRITABLE_BY_GROUP) !== 0) warn.push(`${what}, and the group (gid ${st.gid}) of its directory ${dir} may replace it (mode ${(st.mode & 0o7777).toString(8)}). Unless that group is you alone, run: chmod g-w ${dir}`);
   }
