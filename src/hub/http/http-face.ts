@@ -539,7 +539,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (path === '/mcp') return mcp(request, caller);
     if (method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
     if (path === '/readyz') return readyz();
-    if (path === '/status') return json(200, seesEveryone(caller) ? hub.status() : hub.statusFor(callerIdentity(caller)));
+    // statusFor judges the key's role itself; a hub without keys is its owner's (see seesEveryone).
+    if (path === '/status') return json(200, caller.key === null ? hub.status() : hub.statusFor(callerIdentity(caller)));
     if (path === '/events') return events(caller);
     if (!opts.metrics) return json(404, { error: 'Metrics are not enabled on this hub.' });
     return new Response(await opts.metrics.text(), { status: 200, headers: { 'content-type': opts.metrics.contentType } });
