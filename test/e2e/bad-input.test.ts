@@ -56,6 +56,7 @@ test('bad input on one session gets proper JSON-RPC errors; the session and its 
 
   m = await link.request(45, 'no/such/method');
   assert.equal((m.error as { code: number }).code, -32601);
+  assert.match((m.error as { message: string }).message, /Method not found: "no\/such\/method" .*tools\/call/);
 
   // Spec methods with badly typed params: -32602 naming the field, never an internal error or a zod dump.
   for (const [i, method, params, field] of [

@@ -2,7 +2,7 @@
  * The MCP server for one session: the same factory serves 2025-era and 2026-07-28 clients.
  * Pools and other shared things live outside it (in ToolEnv's providers), so a factory call is cheap.
  */
-import { McpServer, type ServerOptions } from '@modelcontextprotocol/server';
+import { McpServer, ProtocolError, ProtocolErrorCode, type ServerOptions } from '@modelcontextprotocol/server';
 import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
 import { registerQueryTools } from '../tools/query-tools.js';
@@ -59,6 +59,19 @@ export interface McpServerOptions {
   announceListChanges?: boolean;
 }
 
+/**
+ * The SDK answers a method nobody handles with a bare "Method not found"; a client (or the person reading
+ * its log) should see which of its requests it was and what this server does serve. The name is the
+ * client's own text: JSON-quoted and cut short so a hostile name cannot make the answer large.
+ */
+async function unknownMethod(request: { method: string }): Promise<never> {
+  const name = request.method.length > 80 ? `${request.method.slice(0, 80)}…` : request.method;
+  throw new ProtocolError(
+    ProtocolErrorCode.MethodNotFound,
+    `Method not found: ${JSON.stringify(name)} is not an MCP method this server serves (it serves tools, resources, prompts and completions: tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list, prompts/get, completion/complete, ping).`,
+  );
+}
+
 export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: 'snowmux', version: VERSION },
@@ -82,6 +95,7 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
     grants: () => env.pipeline.toolGrantsOf(env.session),
   });
   recordRefusedCalls(server, env);
+  server.server.fallbackRequestHandler = unknownMethod;
   // The SDK advertises tools.listChanged: this is what makes it true.
   if (options.announceListChanges) {
     env.afterReload?.(() => {
