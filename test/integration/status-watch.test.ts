@@ -136,6 +136,15 @@ test('status --watch on the socket of a hub without an HTTP listener polls, and 
   await editor.close();
 });
 
+test('status --watch on a home no hub has made yet waits for one, says why, and follows it once it starts', async (t) => {
+  const home = join(tempHome(t), 'not-yet');
+  const w = watch(t, ['--home', home, '--interval', '200']);
+  const waiting = await w.frame(/No snowmux hub has run in/, 0);
+  assert.equal(w.proc.exitCode, null, 'the watch is still running');
+  await startHub(t, home);
+  await w.frame(/^re-read every 0\.2s/m, waiting.end);
+});
+
 test('status --watch on the socket follows the local hub\'s /events when its HTTP listener is usable (auth off on loopback)', async (t) => {
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_auth = false\n');

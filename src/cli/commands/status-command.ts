@@ -97,9 +97,12 @@ function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
 
 function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
   const home = resolveHome({ flag: homeFlag });
-  checkHomeOfHub(home);
   const socketPath = socketPathFor(home);
-  return () => controlRequest<HubStatus>(socketPath, 'status');
+  // Checked at each read: `--watch` on a home no hub has made yet waits for one, as it waits through a restart.
+  return async () => {
+    checkHomeOfHub(home);
+    return controlRequest<HubStatus>(socketPath, 'status');
+  };
 }
 
 function httpStatusReader(url: string, key: string | undefined): () => Promise<HubStatus> {
