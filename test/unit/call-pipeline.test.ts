@@ -110,7 +110,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
 const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
-  assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target']);
+  assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
   assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
 });
 

@@ -17,6 +17,7 @@ import { runStages } from './stage.js';
 import { audit } from './stages/audit.js';
 import { quota } from './stages/quota.js';
 import { rateLimit } from './stages/rate-limit.js';
+import { settingsNotice } from './stages/settings-notice.js';
 import { target } from './stages/target.js';
 import { toolPolicy } from './stages/tool-policy.js';
 import { trace } from './stages/trace.js';
@@ -25,9 +26,10 @@ import { usage } from './stages/usage.js';
 /**
  * In order. trace, audit and usage wrap the rest and act on the way back (the call's span around all of
  * it; every call one record; what it used counted); the rules follow cheapest first: the role and tool
- * (no I/O), the rate limit, the quota, and the target (resolved from settings, no login).
+ * (no I/O), the rate limit, the quota, and the target (resolved from settings, no login); the settings
+ * notice, on the way back, tells a session what of its own settings the target could not use.
  */
-export const CALL_STAGES: readonly CallStage[] = [trace, audit, usage, toolPolicy, rateLimit, quota, target];
+export const CALL_STAGES: readonly CallStage[] = [trace, audit, usage, toolPolicy, rateLimit, quota, target, settingsNotice];
 
 export type ToolBody = (call: ToolCall) => Promise<CallToolResult>;
 

@@ -60,6 +60,11 @@ export interface WarehouseTarget {
   readonly name: string;
   readonly defaultDatabase: string;
   readonly defaultSchema: string;
+  /**
+   * What resolving the session's own settings found wrong that the hub's default did not (an editor's
+   * SNOWFLAKE_WAREHOUSE without an account, conflicting variables…): the editor is told with its results.
+   */
+  readonly notices?: readonly string[];
   open(): Promise<Warehouse>;
 }
 
@@ -142,10 +147,13 @@ export class WarehouseRegistry implements WarehouseProvider {
     if (!target) {
       // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
       const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
-      const profile = this.resolve(name, session.facts.env ?? {}, source);
+      const warnings: string[] = [];
+      const profile = this.resolve(name, session.facts.env ?? {}, source, warnings);
+      // The hub's own warnings are on its terminal and in status already: the editor hears what its settings add.
+      const notices = warnings.filter((w) => !this.defaultWarnings.includes(w));
       target = profile
-        ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', open: () => this.snowflakeWarehouse(profile) }
-        : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, open: () => this.embeddedWarehouse() };
+        ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', notices, open: () => this.snowflakeWarehouse(profile) }
+        : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, notices, open: () => this.embeddedWarehouse() };
       cache.set(key, target);
     }
     return target;

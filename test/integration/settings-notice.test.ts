@@ -1,0 +1,28 @@
+/**
+ * An editor whose own Snowflake settings are partly ignored hears it where it looks: an MCP config with
+ * SNOWFLAKE_WAREHOUSE (or any SNOWFLAKE_* setting) but no account is served the embedded sample, and the
+ * session's first result says so and what to set. Later results, and editors that brought nothing, are
+ * left as they were.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectClient, startHub, tempHome, type ToolResult } from '../helpers/harness.js';
+
+const texts = (r: ToolResult): string => r.content.map((c) => c.text ?? '').join('\n');
+
+test('a session whose SNOWFLAKE_* settings name no account is told, in its first result, that the embedded sample serves it', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const partial = await connectClient(t, { home, kind: 'v2-legacy', name: 'partial-editor', env: { SNOWFLAKE_WAREHOUSE: 'ANALYTICS_WH', SNOWFLAKE_ROLE: 'ANALYST' } });
+  const first = await partial.callTool('execute_query', { query: 'SELECT 1 AS X' });
+  assert.notEqual(first.isError, true, texts(first));
+  assert.match(texts(first), /snowmux: this session's settings were not all used — .*SNOWFLAKE_WAREHOUSE.*no Snowflake account is configured; using the embedded warehouse\. Set SNOWFLAKE_ACCOUNT/s);
+  assert.deepEqual((first.structuredContent as { rows: unknown[][] }).rows, [[1]], 'the result itself is unchanged');
+  const second = await partial.callTool('list_databases', {});
+  assert.doesNotMatch(texts(second), /settings were not all used/, 'told once per session');
+
+  const plain = await connectClient(t, { home, kind: 'v2-legacy', name: 'plain-editor' });
+  assert.doesNotMatch(texts(await plain.callTool('execute_query', { query: 'SELECT 1 AS X' })), /settings were not all used/);
+  await partial.close();
+  await plain.close();
+});
