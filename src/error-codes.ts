@@ -69,7 +69,7 @@ export const ERROR_CODES = {
   CONFIG_UNREADABLE: { fault: 'hub', doc: 'A config file exists but cannot be read (permissions).' },
   CONFIG_UNSAFE: { fault: 'hub', doc: 'Every user may write the config file, or replace it in its directory; snowmux takes no roles or profiles from it. The message says what to change.' },
   HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used; the message says why.' },
-  HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user; snowmux refuses to use it.' },
+  HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user, or a home others could write holds an entry another user owns (the message names it); snowmux refuses to use it.' },
   HOME_TOO_OPEN: { fault: 'hub', doc: 'The snowmux home is readable or writable by others; `chmod 700` it.' },
   RUNTIME_DIR_UNSAFE: { fault: 'hub', doc: 'The per-user runtime directory for the socket is a symlink, someone else\'s, or open to others.' },
   SOCKET_NOT_OWNED: { fault: 'hub', doc: 'The hub socket belongs to another user; the shim sends it nothing.' },

@@ -7,6 +7,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
 
 export type ClientId = 'claude-desktop' | 'claude-code' | 'cursor' | 'vscode' | 'roo-code' | 'windsurf' | 'generic';
@@ -102,12 +103,9 @@ export function snippetFor(client: ClientId, name: string, launch: ShimLaunch): 
 
 /** The `claude mcp add` command line (options before the name, the launch after `--`). */
 export function claudeCodeCommand(name: string, launch: ShimLaunch): string {
-  return ['claude', 'mcp', 'add', '--transport', 'stdio', '--scope', 'user', name, '--', launch.command, ...launch.args].map(shellQuote).join(' ');
+  return ['claude', 'mcp', 'add', '--transport', 'stdio', '--scope', 'user', name, '--', launch.command, ...launch.args].map(shellWord).join(' ');
 }
 
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Merges the entry into a client's existing file text (undefined: no file yet). Everything else in the

@@ -2,10 +2,11 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
+import { shellWord } from '../shell-word.js';
 
 export const SOCKET_NAME = 'hub.sock';
 /** sun_path is 108 bytes on Linux and 104 on macOS; stay under both. */
@@ -179,5 +180,35 @@ export function checkHome(home: string, fix = false): void {
       throw new SnowmuxError('HOME_TOO_OPEN', `The snowmux home ${home} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}). Run: chmod 700 ${home}`);
     }
     chmodSync(home, 0o700);
+    // Others could write here until now: what they put in meanwhile (a socket to squat, a database file,
+    // an audit file) is not ours to use. The door is closed first, then the home is searched.
+    if (uid !== undefined && (st.mode & 0o022) !== 0) refuseForeignEntries(home, uid, st.mode & 0o777);
   }
 }
+
+/** Stops at the first entry under `home` (not following symlinks) that another user owns. */
+function refuseForeignEntries(home: string, uid: number, wasMode: number): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(home, { recursive: true, encoding: 'utf8' });
+  } catch (err) {
+    throw new SnowmuxError('HOME_UNUSABLE', `The snowmux home ${home} could not be searched: ${(err as Error).message}. Choose another with --home or SNOWMUX_HOME.`, { cause: err });
+  }
+  for (const entry of entries) {
+    const path = join(home, entry);
+    let owner: number;
+    try {
+      owner = lstatSync(path).uid;
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (owner !== uid) {
+      throw new SnowmuxError(
+        'HOME_NOT_OWNED',
+        `The snowmux home ${home} was writable by other users (mode ${wasMode.toString(8)}; now 700) and holds ${path}, owned by another user (uid ${owner}), ` +
+          `who may have put it there. Remove it (rm -r ${shellWord(path)}) after checking what it is, then start again.`,
+      );
+    }
+  }
+}
+

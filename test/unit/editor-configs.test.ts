@@ -1,6 +1,7 @@
+import { shellWord } from '../../src/shell-word.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLIENTS, claudeCodeCommand, configFileFor, mergeIntoConfig, shellQuote, snippetFor, type ClientId } from '../../src/cli/editor-configs.js';
+import { CLIENTS, claudeCodeCommand, configFileFor, mergeIntoConfig, snippetFor, type ClientId } from '../../src/cli/editor-configs.js';
 
 const launch = { command: '/opt/node 20/bin/node', args: ['/opt/snowmux/bin/snowmux.js', 'shim'] };
 
@@ -34,7 +35,7 @@ test('Claude Code: options before the name, the launch after --, quoted for a sh
     claudeCodeCommand('snowflake', launch),
     "claude mcp add --transport stdio --scope user snowflake -- '/opt/node 20/bin/node' /opt/snowmux/bin/snowmux.js shim",
   );
-  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+  assert.equal(shellWord("it's"), `'it'\\''s'`);
 });
 
 test('merging keeps every other server and key, and says when it replaced an entry', () => {

@@ -6,6 +6,24 @@ import { dirname, join } from 'node:path';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor } from '../../src/wire/home.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
+test('a home others could write is closed, then refused while it holds an entry another user owns', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const home = tmp(t);
+  mkdirSync(join(home, 'warehouse'), { mode: 0o700 });
+  writeFileSync(join(home, 'warehouse', 'mine.db'), '');
+  chmodSync(home, 0o777);
+  ensureHome(home);
+  assert.equal(statSync(home).mode & 0o777, 0o700, 'only our own entries: tightened and used');
+  const planted = join(home, 'warehouse', 'planted.db');
+  writeFileSync(planted, '');
+  chownSync(planted, 12345, 12345);
+  chmodSync(home, 0o770);
+  assert.throws(() => ensureHome(home), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED') && e.message.includes(`holds ${planted}, owned by another user (uid 12345)`) && /rm -r /.test(e.message));
+  assert.equal(statSync(home).mode & 0o777, 0o700, 'closed before it was searched');
+  // Readable by others but never writable: nothing could have been put there, nothing is searched.
+  chmodSync(home, 0o755);
+  ensureHome(home);
+});
+
 function tmp(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'snowmux-home-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,6 +3,7 @@
  * connectors' own warning (and silenced by the same variable they honour).
  */
 import { statSync } from 'node:fs';
+import { shellWord } from '../../shell-word.js';
 
 /** The Snowflake Python connector's switch for this warning; honoured so users need to learn only one. */
 export const SKIP_PERMISSION_WARNING_ENV = 'SF_SKIP_WARNING_FOR_READ_PERMISSIONS_ON_CONFIG_FILE';
@@ -47,6 +48,3 @@ export function credentialFileWarning(path: string, options: PermissionCheckOpti
 }
 
 /** `path` as one shell word a user can paste: the real path (a "~" inside quotes is not expanded), quoted only when it needs it. */
-function shellWord(path: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
-}
