@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
-import { SecretScrubber, redactValue } from './audit/audit-redact.js';
+import { SecretScrubber, boundObject, boundSql, redactValue } from './audit/audit-redact.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { AuditSink } from './governance/audit-sink.js';
@@ -302,9 +302,19 @@ function tracingSettings(hub: LoadedConfig['config']['hub'], env: NodeJS.Process
   return { endpoint, headers: hub.otelHeaders, serviceName: hub.otelServiceName ?? (env.OTEL_SERVICE_NAME || 'snowmux') };
 }
 
-/** The call as status and logs may show it: known secrets out of SQL, secret-looking request fields redacted. */
+/**
+ * The call as status, history, logs and audit may show it: known secrets out of SQL, secret-looking request
+ * fields redacted, then SQL and request bounded as the audit keeps them (a refused 4 MiB statement is kept as
+ * its prefix with its length and sha256, in the audit and in status's recent calls alike).
+ */
 function scrubCallRecord(call: CallRecord, scrubber: SecretScrubber): CallRecord {
-  const sql = call.sql === null ? null : scrubber.scrub(call.sql);
-  const request = call.request === undefined ? undefined : (redactValue(call.request, scrubber) as Record<string, unknown>);
-  return { ...call, sql, request };
+  const sql = call.sql === null ? null : boundSql(scrubber.scrub(call.sql), undefined);
+  const request = call.request === undefined ? undefined : boundObject(redactValue(call.request, scrubber) as Record<string, unknown>, undefined);
+  return {
+    ...call,
+    sql: sql?.sql ?? null,
+    sqlTruncated: sql?.truncated,
+    request: request?.value,
+    requestTruncated: request?.truncated,
+  };
 }

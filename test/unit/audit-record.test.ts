@@ -5,7 +5,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GENESIS_HASH, canonicalJson, computeRecordHash, hubLifecycleEntry, recordShapeDefect } from '../../src/hub/audit/audit-record.js';
-import { REDACTED, SecretScrubber, isSecretLookingKey, redactEntry, redactValue } from '../../src/hub/audit/audit-redact.js';
+import { AUDIT_MAX_TEXT_CHARS, REDACTED, SecretScrubber, isSecretLookingKey, redactEntry, redactValue } from '../../src/hub/audit/audit-redact.js';
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { verifyAudit } from '../../src/hub/audit/verify.js';
 import { sampleEntry } from '../fixtures/audit-sample.js';
@@ -129,4 +129,52 @@ test('no secret reaches the audit file; the chain still verifies', async (t) => 
   const result = await verifyAudit(dir);
   assert.equal(result.ok, true, JSON.stringify(result.problems));
   assert.equal(result.records, 3);
+});
+
+test('SQL, request and detail are bounded: a prefix of AUDIT_MAX_TEXT_CHARS plus the whole length and sha256; the chain verifies', async (t) => {
+  // A refused statement used to be kept whole: one client at the default rate wrote 4-8 MiB records.
+  const dir = await mkdtemp(join(tmpdir(), 'snowmux-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const secret = 'Pa55w0rd-long';
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 64 << 20, secrets: [secret] });
+  // The secret straddles the cut: scrubbing comes first, so no half of it is kept.
+  const head = 'x'.repeat(AUDIT_MAX_TEXT_CHARS - 5);
+  const sql = `DELETE FROM t WHERE c = '${head}${secret}${'é'.repeat(2 * 1024 * 1024)}'`;
+  const scrubbedSql = sql.split(secret).join(REDACTED);
+  const bigRequest = { query: 'q'.repeat(1024 * 1024), more: Array.from({ length: 5000 }, (_, i) => `k${i}`) };
+  const sha = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+  const results = await Promise.all([
+    log.append(sampleEntry(1, { sql, outcome: 'refused', errorCode: 'SQL_REFUSED' })),
+    log.append(sampleEntry(2, { sql: undefined, tool: 'no_such_tool', request: bigRequest, outcome: 'refused', errorCode: 'UNKNOWN_TOOL' })),
+    log.append(hubLifecycleEntry('config_reload', { version: '0.1.0', outcome: 'refused', errorCode: 'CONFIG_INVALID', detail: { reason: 'r'.repeat(100_000) } })),
+    log.append(sampleEntry(4, { sql: 'SELECT 1' })),
+    // A surrogate pair at the cut is not split (the prefix stays valid UTF-16).
+    log.append(sampleEntry(5, { sql: `${'a'.repeat(AUDIT_MAX_TEXT_CHARS - 1)}😀tail` })),
+  ]);
+  assert.deepEqual(results.map((r) => r.ok), [true, true, true, true, true]);
+  await log.close();
+  const files = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'));
+  const lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('').split('\n').filter(Boolean);
+  const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const line of lines) assert.ok(Buffer.byteLength(line) < 6 * AUDIT_MAX_TEXT_CHARS + 4096, `a record of ${Buffer.byteLength(line)} bytes`);
+  const [refused, unknownTool, reload, small, emoji] = records.slice(-5);
+
+  assert.equal(refused?.sql, scrubbedSql.slice(0, AUDIT_MAX_TEXT_CHARS));
+  assert.deepEqual(refused?.sqlTruncated, { bytes: Buffer.byteLength(scrubbedSql), sha256: sha(scrubbedSql) });
+  assert.doesNotMatch(lines.join('\n'), /Pa55w0rd|Pa55w/);
+
+  assert.deepEqual(Object.keys(unknownTool?.request as object), ['truncatedJson']);
+  const requestJson = canonicalJson(bigRequest);
+  assert.equal((unknownTool?.request as { truncatedJson: string }).truncatedJson, requestJson.slice(0, AUDIT_MAX_TEXT_CHARS));
+  assert.deepEqual(unknownTool?.requestTruncated, { bytes: Buffer.byteLength(requestJson), sha256: sha(requestJson) });
+
+  assert.equal(typeof (reload?.detail as { truncatedJson?: unknown }).truncatedJson, 'string');
+  assert.equal((reload?.detailTruncated as { sha256: string }).sha256, sha(canonicalJson({ reason: 'r'.repeat(100_000) })));
+
+  assert.equal(small?.sql, 'SELECT 1');
+  assert.equal('sqlTruncated' in (small ?? {}), false);
+  assert.equal(emoji?.sql, 'a'.repeat(AUDIT_MAX_TEXT_CHARS - 1));
+
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, true, JSON.stringify(result.problems));
 });

@@ -1,11 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { AUDIT_MAX_TEXT_CHARS } from '../../src/hub/audit/audit-redact.js';
 import type { AuditEntry } from '../../src/hub/audit/audit-record.js';
 import type { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { AuditSink } from '../../src/hub/governance/audit-sink.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
+import { createRuntime } from '../../src/hub/runtime.js';
+import { tempHome } from '../helpers/harness.js';
 
 const call: CallRecord = {
   at: new Date(0).toISOString(),
@@ -43,4 +49,41 @@ test("a team replica writes its id into every record; the scan estimate is kept"
   const single = sink();
   single.sink.record(call);
   assert.equal('replica' in single.entries[0]!, false, 'a per-user hub writes no replica field');
+});
+
+test('a call with huge SQL or arguments is bounded once, before every sink: status and the audit keep the same prefix and sha256', async (t) => {
+  const home = tempHome(t, 'audit-held-');
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const runtime = await createRuntime({ home, logger, env: {} });
+  await runtime.openAudit();
+  const seen: CallRecord[] = [];
+  runtime.sinks.push({ record: (c) => seen.push(c) });
+  const base: CallRecord = {
+    at: new Date(0).toISOString(), sessionId: 's', identity: 'alice', client: 'c/1', clientInfo: { name: 'c', version: '1' },
+    tool: 'execute_query', requestId: '1', outcome: 'refused', errorCode: 'SQL_REFUSED', ms: 1, queueWaitMs: 0, runMs: 0,
+    rows: 0, bytes: 0, queryId: null, sql: null, request: undefined, profile: 'embedded',
+  };
+  const sql = `DELETE FROM t WHERE c = '${'x'.repeat(4 * 1024 * 1024)}'`;
+  for (const call of [{ ...base, sql }, { ...base, tool: 'nope', errorCode: 'UNKNOWN_TOOL', request: { junk: 'j'.repeat(1024 * 1024) } }]) {
+    const scrubbed = runtime.scrubCall(call);
+    for (const sink of runtime.sinks) sink.record(scrubbed);
+  }
+  await runtime.close('test over');
+  const [query, unknown] = seen;
+  assert.equal(query?.sql?.length, AUDIT_MAX_TEXT_CHARS);
+  assert.equal(query?.sqlTruncated?.sha256, createHash('sha256').update(sql).digest('hex'));
+  assert.equal(query?.sqlTruncated?.bytes, sql.length);
+  assert.deepEqual(Object.keys(unknown?.request ?? {}), ['truncatedJson']);
+  assert.ok(unknown?.requestTruncated);
+  const dir = join(home, 'audit');
+  const records = readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((r) => r.kind === 'tool_call');
+  assert.equal(records.length, 2);
+  assert.equal(records[0]?.sql, query?.sql);
+  assert.deepEqual(records[0]?.sqlTruncated, query?.sqlTruncated);
+  assert.deepEqual(records[1]?.request, unknown?.request);
+  assert.deepEqual(records[1]?.requestTruncated, unknown?.requestTruncated);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { HubCore } from '../../src/hub/core/hub-core.js';
 import { Governance } from '../../src/hub/governance/governance.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
@@ -315,6 +316,41 @@ burst = 2
   }
   assert.ok(politeOk >= 9, `the polite editor got ${politeOk} of 20 calls through`);
   assert.ok(greedyOk <= 12, `the greedy editor got ${greedyOk} calls through`);
+  governance.close();
+});
+
+test('a closed session stops counting among its identity\'s editors: the one left gets the whole rate back at once', async () => {
+  // Closed sessions used to count as "active editors" for a minute after their last call: after three editor
+  // restarts the one open editor got a quarter of the rate, and its refusal said 4 editors shared it.
+  const clock = new ManualClock();
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText(`
+[roles.shared]
+identities = ["team-bot"]
+[roles.shared.rate]
+per_second = 1
+burst = 8
+`, 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy, logger, clock });
+  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() }), describe: () => [], close: async () => {} };
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
+  const attach = () => core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
+  const gone = [attach(), attach(), attach()];
+  const open = attach();
+  const limit = governance.rateOf(governance.roleFor(open.session));
+  for (const a of [...gone, open]) assert.equal((await governance.takeToken('team-bot', limit, a.session.id)).ok, true);
+  for (const a of gone) a.detach('editor restarted');
+  clock.advance(10_000); // the identity's bucket refills; only the sharing could still refuse
+  let ok = 0;
+  let refusal: Awaited<ReturnType<Governance['takeToken']>> | undefined;
+  for (let i = 0; i < 8; i++) {
+    const take = await governance.takeToken('team-bot', limit, open.session.id);
+    if (take.ok) ok++;
+    else refusal ??= take;
+  }
+  assert.equal(ok, 8, `the one open editor got ${ok} of its identity's burst of 8 (refused: ${JSON.stringify(refusal)})`);
+  open.detach('test over');
   governance.close();
 });
 

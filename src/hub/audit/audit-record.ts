@@ -30,10 +30,14 @@ export interface AuditEntry {
   client: AuditClient;
   /** MCP tool name ('' for hub lifecycle records). */
   tool: string;
-  /** Full SQL text of a query tool call (secrets the log knows about are scrubbed). */
+  /** SQL text of a query tool call (secrets the log knows about are scrubbed), at most AUDIT_MAX_TEXT_CHARS. */
   sql?: string | undefined;
+  /** Present when `sql` is a prefix: the whole text's UTF-8 length and sha256. */
+  sqlTruncated?: TruncatedText | undefined;
   /** Arguments of a metadata tool call; secret-looking keys are redacted at any depth. */
   request?: Record<string, unknown> | undefined;
+  /** Present when `request` was too large and holds `{ truncatedJson }`: its canonical JSON's length and sha256. */
+  requestTruncated?: TruncatedText | undefined;
   /** Snowflake query id, when the warehouse returned one. */
   queryId?: string | undefined;
   queueWaitMs: number;
@@ -53,6 +57,16 @@ export interface AuditEntry {
   traceId?: string | undefined;
   /** Free-form, secret-free facts for lifecycle records (version, pid, reason…). Redacted like `request`. */
   detail?: Record<string, unknown> | undefined;
+  /** Present when `detail` was too large and holds `{ truncatedJson }`: its canonical JSON's length and sha256. */
+  detailTruncated?: TruncatedText | undefined;
+}
+
+/** What a record keeps of a text it cut to its documented prefix: enough to tell which text it was. */
+export interface TruncatedText {
+  /** Length of the whole text in UTF-8 bytes. */
+  bytes: number;
+  /** sha256 (hex) of the whole text's UTF-8 bytes (after secret scrubbing). */
+  sha256: string;
 }
 
 /** A record as stored: the entry plus the chain fields. `kind` may also be 'rotate' (written by the log). */
@@ -157,8 +171,8 @@ export function recordShapeDefect(value: unknown): string | undefined {
 
 /** Field order of the written line: readable first, chain fields last. Hashing does not depend on it. */
 export function orderedForWriting(record: AuditRecord): AuditRecord {
-  const { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, traceId, detail, prev, hash } = record;
-  return { seq, ts, kind, identity, sessionId, client, tool, sql, request, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, traceId, detail, prev, hash };
+  const { seq, ts, kind, identity, sessionId, client, tool, sql, sqlTruncated, request, requestTruncated, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, traceId, detail, detailTruncated, prev, hash } = record;
+  return { seq, ts, kind, identity, sessionId, client, tool, sql, sqlTruncated, request, requestTruncated, queryId, queueWaitMs, runMs, rows, bytes, outcome, errorCode, profile, replica, scanEstimate, traceId, detail, detailTruncated, prev, hash };
 }
 
 /** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */

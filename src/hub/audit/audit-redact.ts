@@ -10,14 +10,27 @@
  *     a false negative costs a credential.
  * PEM private-key blocks are scrubbed from every string as well.
  *
- * Limit (documented in docs/audit.md): SQL is the user's own text and is kept verbatim. A password typed as a
+ * Bound (docs/audit.md, "Size bounds"): SQL, request and detail keep at most AUDIT_MAX_TEXT_CHARS characters,
+ * with the whole text's length and sha256 when cut.
+ *
+ * Limit (documented in docs/audit.md): SQL is the user's own text and is otherwise kept verbatim. A password typed as a
  * literal into SQL (`CREATE USER … PASSWORD = '…'`) is recorded unless it is one of the known secrets.
  * Secrets shorter than MIN_SECRET_LENGTH are not scrubbed, because replacing every occurrence of a two-letter
  * string would destroy the record without protecting anything.
  */
-import type { AuditEntry, AuditKind } from './audit-record.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson, isHex64, type AuditEntry, type AuditKind, type TruncatedText } from './audit-record.js';
 
 export const REDACTED = '[REDACTED]';
+
+/**
+ * The most characters (UTF-16 code units, as JavaScript counts them) of SQL one record keeps, and of the
+ * canonical JSON of its `request` or `detail`. Longer text keeps this prefix, and the record says it was cut
+ * and how to recognise the whole: `sqlTruncated` / `requestTruncated` / `detailTruncated` hold the whole
+ * text's UTF-8 length and sha256 (docs/audit.md, "Size bounds"). Without the bound one client at the default
+ * rate could write multi-megabyte records (a refused 4 MiB statement is still recorded) and fill the disk.
+ */
+export const AUDIT_MAX_TEXT_CHARS = 16_384;
 export const MIN_SECRET_LENGTH = 4;
 /** Nesting deeper than this in request/detail is cut (keeps a hostile argument from blowing the stack). */
 const MAX_DEPTH = 32;
@@ -117,6 +130,52 @@ function redactObject(value: Record<string, unknown> | undefined, scrubber: Secr
   return copy as Record<string, unknown>;
 }
 
+/**
+ * `text` as a record keeps it: whole when it is at most `max` characters, else its first `max` characters
+ * (one fewer when the cut would split a surrogate pair) plus the whole text's UTF-8 length and sha256.
+ * Scrub secrets before bounding, so a secret straddling the cut is never half kept.
+ */
+export function boundText(text: string, max = AUDIT_MAX_TEXT_CHARS): { text: string; truncated?: TruncatedText } {
+  if (text.length <= max) return { text };
+  const whole = Buffer.from(text, 'utf8');
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return { text: text.slice(0, end), truncated: { bytes: whole.length, sha256: createHash('sha256').update(whole).digest('hex') } };
+}
+
+/** A truncation note handed in with text already bounded (the call record's), if it has the right shape. */
+function truncationOf(value: unknown): TruncatedText | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { bytes, sha256 } = value as Record<string, unknown>;
+  return typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes >= 0 && isHex64(sha256) ? { bytes, sha256 } : undefined;
+}
+
+/** Bounded SQL: scrubbed, then cut to AUDIT_MAX_TEXT_CHARS; an incoming note is kept when the text needed no cut here. */
+export function boundSql(text: string | undefined, note: unknown): { sql?: string; truncated?: TruncatedText } {
+  if (text === undefined) return {};
+  const bounded = boundText(text);
+  const truncated = bounded.truncated ?? truncationOf(note);
+  return truncated ? { sql: bounded.text, truncated } : { sql: bounded.text };
+}
+
+/**
+ * A redacted request/detail object bounded by the size of its canonical JSON: within AUDIT_MAX_TEXT_CHARS it
+ * is kept as is; beyond, it becomes `{ truncatedJson: <prefix of its canonical JSON> }` with the note.
+ */
+export function boundObject(value: Record<string, unknown> | undefined, note: unknown): { value?: Record<string, unknown>; truncated?: TruncatedText } {
+  if (value === undefined) return {};
+  const handed = truncationOf(note);
+  // Already bounded upstream (the call record passes the same step before the audit sees it).
+  if (handed && Object.keys(value).length === 1 && typeof value.truncatedJson === 'string' && value.truncatedJson.length <= AUDIT_MAX_TEXT_CHARS) {
+    return { value, truncated: handed };
+  }
+  const json = canonicalJson(value);
+  if (json.length <= AUDIT_MAX_TEXT_CHARS) return { value };
+  const bounded = boundText(json);
+  return { value: { truncatedJson: bounded.text }, ...(bounded.truncated ? { truncated: bounded.truncated } : {}) };
+}
+
 function finiteOrZero(n: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
@@ -131,6 +190,10 @@ function scrubOptional(text: unknown, scrubber: SecretScrubber): string | undefi
  * caller's object (a whole profile, say) never reaches the file.
  */
 export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'> & { kind: K }, scrubber: SecretScrubber): Omit<AuditEntry, 'kind'> & { kind: K } {
+  // Secrets out first, then the size bound: a secret across the cut is never half kept.
+  const sql = boundSql(scrubOptional(entry.sql, scrubber), entry.sqlTruncated);
+  const request = boundObject(redactObject(entry.request, scrubber), entry.requestTruncated);
+  const detail = boundObject(redactObject(entry.detail, scrubber), entry.detailTruncated);
   return {
     kind: entry.kind,
     identity: scrubber.scrub(String(entry.identity ?? '')),
@@ -140,8 +203,10 @@ export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'>
       version: scrubber.scrub(String(entry.client?.version ?? '')),
     },
     tool: scrubber.scrub(String(entry.tool ?? '')),
-    sql: scrubOptional(entry.sql, scrubber),
-    request: redactObject(entry.request, scrubber),
+    sql: sql.sql,
+    sqlTruncated: sql.truncated,
+    request: request.value,
+    requestTruncated: request.truncated,
     queryId: scrubOptional(entry.queryId, scrubber),
     queueWaitMs: finiteOrZero(entry.queueWaitMs),
     runMs: finiteOrZero(entry.runMs),
@@ -153,7 +218,8 @@ export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'>
     replica: scrubOptional(entry.replica, scrubber),
     scanEstimate: scanEstimateOf(entry.scanEstimate),
     traceId: typeof entry.traceId === 'string' && /^[0-9a-f]{32}$/.test(entry.traceId) ? entry.traceId : undefined,
-    detail: redactObject(entry.detail, scrubber),
+    detail: detail.value,
+    detailTruncated: detail.truncated,
   };
 }
 

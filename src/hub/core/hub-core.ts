@@ -207,6 +207,7 @@ export class HubCore {
         detached = true;
         session.close(why);
         this.sessions.delete(session.id);
+        this.opts.governance.sessionEnded(facts.identity.name, session.id);
         this.reloadWatchers.delete(session.id);
         logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
         this.events.emit('session_close', { id: session.id, why, calls: session.calls, errors: session.errors });

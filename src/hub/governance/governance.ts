@@ -182,6 +182,16 @@ export class Governance {
     return (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
   }
 
+  /**
+   * A session closed: it no longer counts among its identity's active sessions, so the editors still open get
+   * their fair share back at once (not after SHARE_WINDOW_MS), and a refusal never counts editors long gone.
+   */
+  sessionEnded(identity: string, sessionId: string): void {
+    const seen = this.sessionsOfIdentity.get(identity);
+    if (seen?.delete(sessionId) && seen.size === 0) this.sessionsOfIdentity.delete(identity);
+    this.shareLimits.delete(`${identity}\u0000${sessionId}`);
+  }
+
   /** This session's share of the identity's rate, when other sessions of the identity are active. */
   private shareOf(identity: string, sessionId: string, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
     const now = (this.clock ?? systemClock).now();

@@ -21,8 +21,12 @@ export interface CallRecord {
   bytes: number;
   queryId: string | null;
   sql: string | null;
+  /** Set when `sql` was cut to the audit's bound (docs/audit.md, "Size bounds"): the whole text's UTF-8 length and sha256. */
+  sqlTruncated?: { bytes: number; sha256: string } | undefined;
   /** Arguments of a metadata call (no SQL). */
   request: Record<string, unknown> | undefined;
+  /** Set when `request` was too large and became `{ truncatedJson }`: its canonical JSON's length and sha256. */
+  requestTruncated?: { bytes: number; sha256: string } | undefined;
   profile: string | null;
   /** The engine's estimate of what the statement would read, when the call asked for one (scan limits, explain_query). */
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
