@@ -170,10 +170,21 @@ export function boundObject(value: Record<string, unknown> | undefined, note: un
   if (handed && Object.keys(value).length === 1 && typeof value.truncatedJson === 'string' && value.truncatedJson.length <= AUDIT_MAX_TEXT_CHARS) {
     return { value, truncated: handed };
   }
+  // Canonical JSON differs from JSON.stringify's only in key order, so the native one measures it (this runs
+  // for every metadata call); the canonical text is made only when it has to be cut.
+  if (fitsAsJson(value)) return { value };
   const json = canonicalJson(value);
   if (json.length <= AUDIT_MAX_TEXT_CHARS) return { value };
   const bounded = boundText(json);
   return { value: { truncatedJson: bounded.text }, ...(bounded.truncated ? { truncated: bounded.truncated } : {}) };
+}
+
+function fitsAsJson(value: Record<string, unknown>): boolean {
+  try {
+    return JSON.stringify(value).length <= AUDIT_MAX_TEXT_CHARS;
+  } catch {
+    return false; // what JSON refuses (a bigint) is measured the canonical way
+  }
 }
 
 function finiteOrZero(n: unknown): number {
