@@ -76,6 +76,27 @@ for (const command of ['shim', 'stdio', 'http'] as const) {
         assert.ok((view.structuredContent!.columns as unknown[]).length > 0);
       });
 
+      test('a qualified object name (DB.SCHEMA.NAME, SCHEMA.NAME, quoted parts) is read as Snowflake reads it', async () => {
+        for (const table_name of ['SNOWMUX_SAMPLE.TPCH.nation', 'tpch.NATION', '"SNOWMUX_SAMPLE".TPCH."NATION"']) {
+          const r = await client.callTool('describe_table', { table_name });
+          assert.ok(!r.isError, `${table_name}: ${textOf(r)}`);
+          assert.deepEqual([r.structuredContent!.database, r.structuredContent!.schema, r.structuredContent!.name], ['SNOWMUX_SAMPLE', 'TPCH', 'NATION']);
+        }
+        const agreeing = await client.callTool('describe_table', { database: 'snowmux_sample', schema: 'TPCH', table_name: 'SNOWMUX_SAMPLE.TPCH.REGION' });
+        assert.ok(!agreeing.isError, textOf(agreeing));
+        const clash = await client.callTool('describe_table', { schema: 'OTHER', table_name: 'SNOWMUX_SAMPLE.TPCH.REGION' });
+        assert.equal(clash.isError, true);
+        assert.match(textOf(clash), /names schema TPCH, but schema is OTHER/);
+        // A dot inside quotes is part of one name: looked up as such, and said not to exist.
+        const literal = await client.callTool('describe_table', { table_name: '"TPCH.NATION"' });
+        assert.equal(literal.isError, true);
+        assert.match(textOf(literal), /TPCH\.NATION does not exist/);
+        const views = await client.callTool('list_views', { schema: 'TPCH' });
+        const view = (views.structuredContent!.views as { name: string }[])[0]!.name;
+        const rows = await client.callTool('query_view', { view_name: `SNOWMUX_SAMPLE.TPCH.${view}`, limit: 2 });
+        assert.ok(!rows.isError, textOf(rows));
+      });
+
       test('execute_query returns a text table and structured rows; unqualified names resolve', async () => {
         const r = await client.callTool('execute_query', { query: 'SELECT N_NAME, N_REGIONKEY FROM NATION WHERE N_NATIONKEY < 3 ORDER BY N_NATIONKEY' });
         assert.ok(!r.isError, textOf(r));

@@ -33,6 +33,28 @@ export function normalizeIdentifier(raw: string, what = 'identifier'): string {
   return name;
 }
 
+const PART = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")/;
+
+/**
+ * The parts of a qualified name as Snowflake reads one (`DB.SCHEMA.T`, `SCHEMA.T`, `"My DB".S."t.x"`):
+ * two or three plain or double-quoted identifiers joined by dots, each still to be normalized. Undefined for
+ * anything else, which stays one name (a quoted `"a.b"` is one name with a dot in it).
+ */
+export function qualifiedNameParts(raw: string): string[] | undefined {
+  const parts: string[] = [];
+  let rest = raw;
+  for (;;) {
+    const part = PART.exec(rest)?.[0];
+    if (part === undefined) return undefined;
+    parts.push(part);
+    rest = rest.slice(part.length);
+    if (rest === '') break;
+    if (!rest.startsWith('.') || parts.length === 3) return undefined;
+    rest = rest.slice(1);
+  }
+  return parts.length >= 2 ? parts : undefined;
+}
+
 /**
  * Whether the embedded engine (DuckDB) reads two names as the same identifier. Its binder compares names
  * ignoring the case of ASCII letters only: `"SALARİES"` (dotted capital I) or `"\u212AEYS"` (Kelvin sign)

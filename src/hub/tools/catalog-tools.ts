@@ -5,7 +5,8 @@
  */
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
-import { normalizeIdentifier } from '../names/identifiers.js';
+import { normalizeIdentifier, qualifiedNameParts } from '../names/identifiers.js';
+import { SnowmuxError } from '../../errors.js';
 import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
 import { statementContext } from '../names/statement-context.js';
 import { renderTable } from './result-format.js';
@@ -33,6 +34,33 @@ export function targetDatabase(warehouse: Warehouse, database: string | undefine
 export function targetSchema(warehouse: Warehouse, database: string, schema: string | undefined): string {
   if (schema !== undefined) return normalizeIdentifier(schema, 'schema name');
   return statementContext(warehouse.info(), database, undefined).schema;
+}
+
+/**
+ * The object a call means when its name may be qualified: models often pass `DB.SCHEMA.TABLE` as the table
+ * name, which Snowflake reads as three names; so does this (a name with a dot in it is passed quoted,
+ * `"a.b"`). Parts the name gives must agree with the database/schema arguments when those are given too.
+ */
+export function targetObject(warehouse: Warehouse, args: { database?: string | undefined; schema?: string | undefined; name: string }, what: string): { database: string; schema: string; name: string } {
+  const parts = qualifiedNameParts(args.name);
+  if (parts === undefined) {
+    const database = targetDatabase(warehouse, args.database);
+    return { database, schema: targetSchema(warehouse, database, args.schema), name: normalizeIdentifier(args.name, what) };
+  }
+  const name = normalizeIdentifier(parts[parts.length - 1]!, what);
+  const schemaPart = normalizeIdentifier(parts[parts.length - 2]!, 'schema name');
+  const databasePart = parts.length === 3 ? normalizeIdentifier(parts[0]!, 'database name') : undefined;
+  const disagree = (arg: string | undefined, part: string | undefined, key: string, argWhat: string): void => {
+    if (arg === undefined || part === undefined) return;
+    const given = normalizeIdentifier(arg, argWhat);
+    if (given !== part) {
+      throw new SnowmuxError('INVALID_ARGUMENT', `The ${what} ${JSON.stringify(args.name)} names ${key} ${part}, but ${key} is ${given}. Pass the ${what} alone with database and schema, or leave them out.`);
+    }
+  };
+  disagree(args.database, databasePart, 'database', 'database name');
+  disagree(args.schema, schemaPart, 'schema', 'schema name');
+  const database = databasePart ?? targetDatabase(warehouse, args.database);
+  return { database, schema: schemaPart, name };
 }
 
 export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
@@ -129,7 +157,7 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
         `${kind === 'table' ? ' and clustering key' : ''}, and with include_tags its object tags and its columns' tags (Snowflake).`,
       inputSchema: cachedSchema(`describe_${kind}.in`, () => z.object({
         database: databaseArg,
-        [nameKey]: z.string().min(1).max(255).describe(`${kind === 'table' ? 'Table' : 'View'} name.`),
+        [nameKey]: z.string().min(1).max(255).describe(`${kind === 'table' ? 'Table' : 'View'} name, or DATABASE.SCHEMA.NAME.`),
         schema: schemaArg,
         include_tags: z.boolean().optional().describe('Also read the object tags (Snowflake; needs a running warehouse). Default false.'),
       })),
@@ -147,10 +175,8 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
     },
     (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx }) => {
       const a = args as { database?: string; schema?: string; include_tags?: boolean } & Record<string, string>;
-      const database = targetDatabase(warehouse, a.database);
-      const schema = targetSchema(warehouse, database, a.schema);
-      const name = normalizeIdentifier(a[nameKey]!, `${kind} name`);
-      const ref = { database, schema, name };
+      const ref = targetObject(warehouse, { database: a.database, schema: a.schema, name: a[nameKey]! }, `${kind} name`);
+      const { database, schema, name } = ref;
       // Both at once: a describe costs one round trip of waiting, not two.
       const [cols, details] = await Promise.all([
         warehouse.describeObject(ref, kind, ctx),

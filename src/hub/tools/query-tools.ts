@@ -6,7 +6,7 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
-import { targetDatabase, targetSchema } from './catalog-tools.js';
+import { targetObject } from './catalog-tools.js';
 import { formatBytes } from '../observe/byte-size.js';
 import { limitArg, queryOutput, queryResult } from './query-shape.js';
 import { renderTable } from './result-format.js';
@@ -107,7 +107,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       description: 'Return rows from a view (SELECT * with a row limit).',
       inputSchema: cachedSchema(`query_view.in.${limitsKey}`, () => z.object({
         database: z.string().min(1).max(255).optional().describe('Database name. Defaults to the hub\'s default database.'),
-        view_name: z.string().min(1).max(255).describe('View name.'),
+        view_name: z.string().min(1).max(255).describe('View name, or DATABASE.SCHEMA.NAME.'),
         schema: z.string().min(1).max(255).optional().describe('Schema name. Defaults to the default schema of the database.'),
         limit: limitArg(limits),
       })),
@@ -115,9 +115,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
-      const database = targetDatabase(warehouse, args.database);
-      const schema = targetSchema(warehouse, database, args.schema);
-      const name = normalizeIdentifier(args.view_name, 'view name');
+      const { database, schema, name } = targetObject(warehouse, { database: args.database, schema: args.schema, name: args.view_name }, 'view name');
       const maxRows = rowCap(args.limit);
       // Identifiers are quoted; the limit is an integer validated by the schema, and maxRows caps reading anyway.
       const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)} LIMIT ${maxRows + 1}`;
