@@ -310,7 +310,7 @@ const limitsKeys = {
   metadata_cache_ttl: setting(z.union([z.literal('0s'), duration()], { error: DURATION_PROBLEM }), {
     type: DURATION_TYPE,
     default: '60s',
-    description: 'how long list/describe answers are shared by all sessions, and the `ttlMs` of resource answers to 2026-07-28 clients ([http.md](http.md#mcp-over-http)); `"0s"` turns the cache off (identical requests in flight are still joined)',
+    description: 'how long list/describe answers are shared by all sessions (a DDL, `GRANT`/`REVOKE` or `CALL` run through this hub empties the cache when it ends; changes made elsewhere show after the TTL), and the `ttlMs` of resource answers to 2026-07-28 clients ([http.md](http.md#mcp-over-http)); `"0s"` turns the cache off (identical requests in flight are still joined)',
   }),
 };
 const limitsFileSchema = z.strictObject(limitsKeys, { error: 'expected a table' }).partial();
