@@ -74,7 +74,7 @@ const authenticator = () =>
 const poolKeys = {
   min: setting(nonNegativeInt(), { default: 0, description: 'connections kept open when idle (must be ≤ `max`)' }),
   max: setting(positiveInt(), { default: 4, description: 'connections in the pool' }),
-  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'wait for a free connection before "all N connections busy"' }),
+  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, when its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
   idle_timeout_ms: setting(positiveInt(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`)' }),
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
