@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { connectClient, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { connectClient, defer, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
+import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 
 const me = userInfo().username;
 type Stats = { hits: number; misses: number; joined: number };
@@ -44,4 +45,39 @@ test('ten editors, one round trip; per-role filtering after the cache; reload em
   const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
   const metrics = await (await fetch(status.metrics.url)).text();
   assert.match(metrics, /snowmux_metadata_cache_requests_total\{result="miss"\} \d+/);
+});
+
+test('Snowflake: DDL through the hub empties the cache, so listings (and name checks) see it at once', async (t) => {
+  const double = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'ddl-pw-1234', roles: ['ANALYST'] }] });
+  defer(t, () => double.close());
+  const home = tempHome(t);
+  writeFileSync(
+    join(home, 'config.toml'),
+    `[hub]\ndefault_profile = "p"\n[profiles.p]\naccount = "fakeacct"\nuser = "alice"\npassword = "ddl-pw-1234"\naccess_url = "${double.url}"\n` +
+      `warehouse = "COMPUTE_WH"\ndatabase = "ANALYTICS"\nschema = "PUBLIC"\n\n[roles.writer]\nclients = ["writer"]\nwrite = true\n`,
+  );
+  await startHub(t, home);
+  const writer = await connectClient(t, { home, kind: 'v2-legacy', name: 'writer' });
+  const reader = await connectClient(t, { home, kind: 'v1', name: 'reader' });
+  const tables = async (c: typeof writer) => {
+    const r = await c.callTool('list_tables', { database: 'ANALYTICS', schema: 'PUBLIC' });
+    assert.ok(!r.isError, textOf(r));
+    return (r.structuredContent!.tables as { name: string }[]).map((x) => x.name);
+  };
+  assert.deepEqual(await tables(reader), ['EVENTS']);
+  const created = await writer.callTool('execute_query', { query: 'CREATE TABLE ANALYTICS.PUBLIC.FRESH (A INT)' });
+  assert.ok(!created.isError, textOf(created));
+  assert.deepEqual((await tables(writer)).sort(), ['EVENTS', 'FRESH'], 'the writer sees its own table at once');
+  assert.deepEqual((await tables(reader)).sort(), ['EVENTS', 'FRESH'], 'and so does every other editor');
+  const hits = (await cacheStats(home)).hits;
+  assert.deepEqual((await tables(reader)).sort(), ['EVENTS', 'FRESH']);
+  assert.equal((await cacheStats(home)).hits, hits + 1, 'reads still share the cache');
+  const dropped = await writer.callTool('execute_query', { query: 'drop table analytics.public.fresh' });
+  assert.ok(!dropped.isError, textOf(dropped));
+  assert.deepEqual(await tables(reader), ['EVENTS']);
+  // Data changes and reads leave the cache alone.
+  await writer.callTool('execute_query', { query: 'SELECT 1' });
+  const kept = (await cacheStats(home)).hits;
+  await tables(reader);
+  assert.equal((await cacheStats(home)).hits, kept + 1);
 });

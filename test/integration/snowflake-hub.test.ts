@@ -138,6 +138,32 @@ test('cancelling a call aborts the statement in Snowflake and leaves the pool he
   assert.deepEqual((again.structuredContent as { rows: unknown[][] }).rows, [[3]]);
 });
 
+test('a call waiting for a full pool is refused after the pool\'s acquire timeout, naming the pool, before anything reaches Snowflake', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  writeFileSync(
+    join(home, 'config.toml'),
+    `[hub]\ndefault_profile = "p"\ncall_timeout_ms = 60000\n[profiles.p]\naccount = "${d.account}"\nuser = "alice"\npassword = "${PASSWORD}"\naccess_url = "${d.url}"\n` +
+      `[profiles.p.pool]\nmax = 2\nacquire_timeout_ms = 500\n`,
+  );
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  let running = 0;
+  const bothRunning = new Promise<void>((resolve) => d.events.on('queryStarted', (q: { sql: string }) => /SYSTEM\$WAIT/.test(q.sql) && ++running === 2 && resolve()));
+  const controller = new AbortController();
+  const long = [1, 2].map(() => c.callTool('execute_query', { query: 'SELECT SYSTEM$WAIT(50)' }, { signal: controller.signal }).catch((e: Error) => e));
+  await bothRunning;
+  const waited = await c.callTool('execute_query', { query: 'SELECT 3 AS QUEUED' });
+  assert.equal(waited.isError, true);
+  assert.match(textOf(waited), /All 2 connections of profile "p" are busy \(this call waited \d+ ms/);
+  assert.match(textOf(waited), /pool\.max \(set by .*config\.toml profiles\.p\)/);
+  assert.ok(!d.queries.some((q) => /QUEUED/.test(q.sql)), 'the refused call never reached Snowflake');
+  controller.abort();
+  await Promise.all(long);
+  const after = await c.callTool('execute_query', { query: 'SELECT 4 AS FREE' });
+  assert.deepEqual((after.structuredContent as { rows: unknown[][] }).rows, [[4]], textOf(after));
+});
+
 test('progress notifications flow while a long query runs, when the client asked for them', async (t) => {
   const d = await double(t);
   const home = tempHome(t);

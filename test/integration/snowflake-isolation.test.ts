@@ -86,6 +86,17 @@ describe('Snowflake session isolation', () => {
     assert.ok(parseQueryTag(last.queryTag), last.queryTag);
   });
 
+  it('USE SECONDARY ROLES by one client costs that connection: its privileges never reach the next call', async () => {
+    const w = warehouse('secondary-roles');
+    const session = (await context(w))[4];
+    // Snowflake's answer to it names the same primary role: nothing tracked could restore the session.
+    await w.query('use secondary roles all', queryOptions());
+    const next = await context(w);
+    assert.notEqual(next[4], session, 'a session with secondary roles in use must not serve another call');
+    await w.query('/* x */ USE  Secondary ROLES none', queryOptions());
+    assert.notEqual((await context(w))[4], next[4]);
+  });
+
   it('a role chosen by one call is not kept when the profile sets no role (connection discarded)', async () => {
     const w = warehouse('no-default-role', { role: undefined });
     const first = await context(w);

@@ -36,7 +36,7 @@ describe('sessionEffect', () => {
     assert.equal(sessionEffect('/* hi */ USE ROLE r'), 'context');
   });
   it('anything that may change other session state is dirty', () => {
-    for (const sql of ["alter session set timezone = 'UTC'", 'set x = 1', 'unset x', 'begin', 'start transaction', 'call proc()', 'execute immediate $$select 1$$', 'create temporary table t (a int)', 'create or replace temp table t as select 1', 'declare c cursor for select 1', 'something new']) {
+    for (const sql of ["alter session set timezone = 'UTC'", 'set x = 1', 'unset x', 'begin', 'start transaction', 'call proc()', 'execute immediate $$select 1$$', 'create temporary table t (a int)', 'create or replace temp table t as select 1', 'declare c cursor for select 1', 'use secondary roles all', 'USE SECONDARY ROLES NONE', 'something new']) {
       assert.equal(sessionEffect(sql), 'dirty', sql);
     }
   });

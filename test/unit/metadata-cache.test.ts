@@ -36,6 +36,26 @@ test('failures are not cached; clear() forgets everything', async () => {
   assert.equal(await cache.get('k', never, async () => 2), 2);
 });
 
+test('clear() also forgets a load in flight: it may predate the change that cleared the cache', async () => {
+  const cache = new MetadataCache({ ttlMs: 60_000 });
+  const before = deferred<string[]>();
+  const stale = cache.get('k', never, () => before.promise);
+  cache.clear();
+  // A caller after the change does not join the older load…
+  const after = cache.get('k', never, async () => ['NEW']);
+  before.resolve(['OLD']);
+  assert.deepEqual(await after, ['NEW']);
+  assert.deepEqual(await stale, ['OLD']);
+  // …and the older answer, arriving late, is not kept.
+  cache.clear();
+  const late = deferred<string[]>();
+  const pending = cache.get('k2', never, () => late.promise);
+  cache.clear();
+  late.resolve(['OLD']);
+  await pending;
+  assert.deepEqual(await cache.get('k2', never, async () => ['NEW']), ['NEW']);
+});
+
 test('the caller who started a load cancels: a joined caller loads again instead of failing', async () => {
   const cache = new MetadataCache({ ttlMs: 60_000 });
   const first = new AbortController();

@@ -76,6 +76,25 @@ test('after the retry window a new login is attempted', async () => {
   assert.equal(attempts, 2);
 });
 
+test("a failed login stays in status until that login succeeds, not when another editor's settings (also named env) log in", async () => {
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: {},
+    loginRetryAfterMs: 60_000,
+    openSnowflake: async (p) => {
+      if (p.auth.method === 'password' && p.auth.password === 'wrong') throw new SnowmuxError('AUTH_FAILED', `Snowflake refused the login of "${p.user}".`);
+      return fakeWarehouse(p);
+    },
+  });
+  await assert.rejects(registry.forSession(session('c', { ...env('carol'), SNOWFLAKE_PASSWORD: 'wrong' })));
+  await registry.forSession(session('a', env('alice')));
+  const failed = () => registry.describe().filter((w) => w.problem).map((w) => w.detail.user);
+  assert.deepEqual(failed(), ['carol'], "alice's login says nothing about carol's password");
+  await registry.forSession(session('c2', env('carol')));
+  assert.deepEqual(failed(), [], 'carol with the right password clears her failure');
+});
+
 test('the secrets of every resolved profile are reported (for the audit scrubber)', async () => {
   const seen: string[] = [];
   const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: {}, onSecrets: (s) => seen.push(...s), openSnowflake: async (p) => fakeWarehouse(p) });

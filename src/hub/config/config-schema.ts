@@ -74,7 +74,7 @@ const authenticator = () =>
 const poolKeys = {
   min: setting(nonNegativeInt(), { default: 0, description: 'connections kept open when idle (must be ≤ `max`)' }),
   max: setting(positiveInt(), { default: 4, description: 'connections in the pool' }),
-  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'wait for a free connection before "all N connections busy"' }),
+  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, when its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
   idle_timeout_ms: setting(positiveInt(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`)' }),
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
@@ -310,7 +310,7 @@ const limitsKeys = {
   metadata_cache_ttl: setting(z.union([z.literal('0s'), duration()], { error: DURATION_PROBLEM }), {
     type: DURATION_TYPE,
     default: '60s',
-    description: 'how long list/describe answers are shared by all sessions, and the `ttlMs` of resource answers to 2026-07-28 clients ([http.md](http.md#mcp-over-http)); `"0s"` turns the cache off (identical requests in flight are still joined)',
+    description: 'how long list/describe answers are shared by all sessions (a DDL, `GRANT`/`REVOKE` or `CALL` run through this hub empties the cache when it ends; changes made elsewhere show after the TTL), and the `ttlMs` of resource answers to 2026-07-28 clients ([http.md](http.md#mcp-over-http)); `"0s"` turns the cache off (identical requests in flight are still joined)',
   }),
 };
 const limitsFileSchema = z.strictObject(limitsKeys, { error: 'expected a table' }).partial();

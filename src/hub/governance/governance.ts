@@ -64,6 +64,7 @@ export class Governance {
   private readonly breakerSettings: CircuitBreakerSettings;
   /** One fair queue per shared warehouse, sized to what that backend can run at once. */
   private readonly schedulers = new Map<Warehouse, FairScheduler>();
+  private readonly queueWaits = new WeakMap<Warehouse, number | undefined>();
   private readonly rateLimiter: RateLimiter;
   /** Each identity's sessions by when they last called (oldest first), for fair shares of its rate. */
   private readonly sessionsOfIdentity = new LRUCache<string, Map<string, number>>({ max: 10_000 });
@@ -276,6 +277,20 @@ export class Governance {
       this.schedulers.set(warehouse, scheduler);
     }
     return scheduler;
+  }
+
+  /**
+   * How long a call may wait in this warehouse's queue: the backend's own wait for one of its connections
+   * (a Snowflake pool's acquire timeout) when those connections, not max_concurrent_queries, bound the
+   * queue; undefined otherwise (the call waits until its deadline).
+   */
+  queueWaitMsFor(warehouse: Warehouse): number | undefined {
+    if (this.queueWaits.has(warehouse)) return this.queueWaits.get(warehouse);
+    const waitMs = warehouse.capacityWaitMs;
+    const capacity = waitMs === undefined || warehouse.capacityBusy === undefined ? undefined : warehouse.info().capacity;
+    const bound = capacity !== undefined && capacity <= this.limits.maxConcurrentQueries ? waitMs : undefined;
+    this.queueWaits.set(warehouse, bound);
+    return bound;
   }
 
   /** Every warehouse's queue as one: totals summed, sessions merged (status and metrics show the hub). */

@@ -26,6 +26,8 @@ export class MetadataCache {
   #hits = 0;
   #misses = 0;
   #joined = 0;
+  /** Bumped by clear(): a listing that started before it is neither kept nor joined after it. */
+  #generation = 0;
 
   constructor(opts: { ttlMs: number; maxEntries?: number }) {
     this.#ttlMs = opts.ttlMs;
@@ -47,10 +49,11 @@ export class MetadataCache {
         this.#misses += 1;
         flight = load();
         const started = flight;
+        const generation = this.#generation;
         this.#inFlight.set(key, started);
         started.then(
           (value) => {
-            if (this.#ttlMs > 0) this.#values.set(key, { value });
+            if (this.#ttlMs > 0 && generation === this.#generation) this.#values.set(key, { value });
           },
           () => {},
         ).finally(() => {
@@ -69,9 +72,14 @@ export class MetadataCache {
     }
   }
 
-  /** `snowmux reload`: everything is fetched afresh. */
+  /**
+   * `snowmux reload`, or a statement through the hub that changed objects or grants: everything is fetched
+   * afresh, including what was being fetched when the change ran (it may predate it).
+   */
   clear(): void {
+    this.#generation += 1;
     this.#values.clear();
+    this.#inFlight.clear();
   }
 
   stats(): MetadataCacheStats {

@@ -258,5 +258,11 @@ export interface Warehouse {
   cortexAnalyst?(request: AnalystRequest, ctx: CallContext): Promise<AnalystReply>;
   /** A Cortex Search service's ranked rows (Snowflake only). */
   cortexSearch?(service: ObjectRef, request: SearchRequest, ctx: CallContext): Promise<SearchReply>;
+  /**
+   * How long a call may wait in the hub's queue for one of `capacity` (a Snowflake pool's acquire timeout)
+   * before it is refused with `capacityBusy`; absent: it waits until its own deadline.
+   */
+  readonly capacityWaitMs?: number | undefined;
+  capacityBusy?(waitedMs: number): Error;
   close(): Promise<void>;
 }

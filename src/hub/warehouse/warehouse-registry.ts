@@ -217,7 +217,9 @@ export class WarehouseRegistry implements WarehouseProvider {
       const open = this.opts.openSnowflake ?? ((p: SnowflakeProfile) => defaultOpenSnowflake(p, useEnvProxy));
       pool = open(profile).then((w) => {
         this.open.add(w);
-        for (const [key, f] of this.failed) if (f.profile.name === profile.name) this.failed.delete(key);
+        // A login that works settles the failures of the same login (fixed credentials); every editor's
+        // SNOWFLAKE_* settings are a profile named "env", so the name alone would hide other users' failures.
+        for (const [key, f] of this.failed) if (sameLogin(f.profile, profile)) this.failed.delete(key);
         this.opts.logger.info({ ms: Math.round(performance.now() - started), profile: redactProfile(profile) }, 'snowflake pool ready');
         return w;
       });
@@ -291,6 +293,18 @@ export class WarehouseRegistry implements WarehouseProvider {
     this.open.clear();
     await Promise.all(all.map((w) => w.close().catch(() => {})));
   }
+}
+
+/** Same profile name, account, user, role and server: the settings a login is judged on, but the secret and method. */
+function sameLogin(a: SnowflakeProfile, b: SnowflakeProfile): boolean {
+  return (
+    a.name === b.name &&
+    a.account.toLowerCase() === b.account.toLowerCase() &&
+    a.user.toLowerCase() === b.user.toLowerCase() &&
+    (a.role ?? '').toUpperCase() === (b.role ?? '').toUpperCase() &&
+    a.host === b.host &&
+    a.accessUrl === b.accessUrl
+  );
 }
 
 async function defaultOpenSnowflake(profile: SnowflakeProfile, useEnvProxy: boolean): Promise<Warehouse> {

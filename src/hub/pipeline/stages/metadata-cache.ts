@@ -2,21 +2,40 @@
  * Statement stage: metadata answers from the hub's shared cache (in-flight requests joined), so ten
  * editors asking the same listing cause one warehouse round trip and take no queue slot on a hit. The
  * role's filter (object-policy) applies after the cache, per caller; what the warehouse itself shows
- * depends on the Snowflake role and warehouse the call runs as, so those are part of the key.
+ * depends on the Snowflake role and warehouse the call runs as, so those are part of the key. A statement
+ * through the hub that may change objects or grants (DDL, GRANT, CALL…) empties the cache when it ends;
+ * changes made elsewhere (Snowsight, another replica) show once the TTL has passed.
  */
-import type { Operation, StatementStage } from '../statement.js';
+import type { StatementType } from '../../guard/sql/statement-types.js';
+import type { Operation, Statement, StatementStage } from '../statement.js';
 
 export const metadataCache: StatementStage = {
   name: 'metadata-cache',
   run(st, next) {
-    const what = keyOf(st.op);
-    if (what === undefined || !st.warehouse) return next();
+    if (!st.warehouse) return next();
     const { cache, scope } = st.scope.governance.metadataFor(st.warehouse);
-    if (st.op.kind === 'query' || st.op.kind === 'explain') return next();
+    if (st.op.kind === 'query' && changesCatalog(st)) {
+      // Whatever the statement's outcome (a timed-out DROP may still have run), no listing from before it
+      // is served after it: the editor who ran it (and the name-resolution stage) sees its effect at once.
+      return next().finally(() => cache.clear());
+    }
+    const what = keyOf(st.op);
+    if (what === undefined || st.op.kind === 'query' || st.op.kind === 'explain') return next();
     const ctx = st.op.ctx;
     return cache.get(metadataKey(scope, ctx, what), ctx.signal, next);
   },
 };
+
+/** Statement types that may change what listings and descriptions show (objects, comments, grants, or code that may do so). */
+const CATALOG_CHANGES: ReadonlySet<StatementType> = new Set<StatementType>([
+  'CREATE', 'ALTER', 'DROP', 'UNDROP', 'COMMENT', 'GRANT', 'REVOKE', 'CALL', 'EXECUTE', 'SCRIPT', 'ATTACH', 'DETACH', 'IMPORT', 'UNKNOWN',
+]);
+
+function changesCatalog(st: Statement): boolean {
+  const statements = st.reading?.statements;
+  if (statements === undefined || statements.length === 0) return false;
+  return statements.some((s) => !s.readOnly && CATALOG_CHANGES.has(s.type));
+}
 
 /** One cache entry per warehouse, Snowflake role and warehouse the listing runs as, and question. */
 export function metadataKey(scope: string, ctx: { role?: string | undefined; warehouse?: string | undefined }, what: string[]): string {

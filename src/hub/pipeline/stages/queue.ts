@@ -1,6 +1,8 @@
 /**
  * Statement stage: a slot in the warehouse's fair queue (at most the backend's capacity running, each
- * session its share). Queue wait and run time go into the call's meter.
+ * session its share). Queue wait and run time go into the call's meter. Where the backend's connections
+ * bound the queue, a call waits no longer than the backend would for one of them (a Snowflake pool's
+ * acquire_timeout_ms), then is refused with the backend's own POOL_EXHAUSTED.
  */
 import { SnowmuxError } from '../../../errors.js';
 import { failureCode } from '../../observe/tracing.js';
@@ -12,20 +14,31 @@ export const queue: StatementStage = {
     if (!st.warehouse) throw new SnowmuxError('INTERNAL_ERROR', 'The queue stage ran before the warehouse was opened.');
     const { governance, sessionKey, meter, trace } = st.scope;
     const span = trace?.span.child('queue wait');
+    const warehouse = st.warehouse;
+    const scheduler = governance.schedulerFor(warehouse);
+    // A pool's acquire timeout bounds the wait for its connections here too (POOL_EXHAUSTED, not a silent
+    // wait until the call's deadline, which then blamed the query).
+    const waitMs = governance.queueWaitMsFor(warehouse);
+    const bounded = waitMs === undefined ? undefined : new AbortController();
+    const callSignal = signalOf(st.op);
+    const started = performance.now();
+    const timer = bounded && setTimeout(() => bounded.abort(warehouse.capacityBusy!(performance.now() - started)), waitMs);
     let slot;
     try {
-      slot = await governance.schedulerFor(st.warehouse).schedule(sessionKey, signalOf(st.op));
+      slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal);
     } catch (err) {
       span?.end(undefined, failureCode(err));
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     span?.end({ 'snowmux.queue_wait_ms': slot.waitMs });
     meter.queueWaitMs += slot.waitMs;
-    const started = performance.now();
+    const running = performance.now();
     try {
       return await next();
     } finally {
-      meter.runMs += performance.now() - started;
+      meter.runMs += performance.now() - running;
       slot.release();
     }
   },

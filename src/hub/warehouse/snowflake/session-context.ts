@@ -133,9 +133,9 @@ export function contextStatements(tracked: TrackedContext, desired: DesiredConte
 /**
  * What a statement may do to its session, from its leading keywords:
  * - `none`: reads and writes data but leaves the session as it was;
- * - `context`: USE … — tracked from Snowflake's answer, restored by the next call;
+ * - `context`: USE ROLE/WAREHOUSE/DATABASE/SCHEMA — tracked from Snowflake's answer, restored by the next call;
  * - `dirty`: may change other session state (parameters, variables, transactions, temporary objects,
- *   procedures that run anything) — the connection is discarded after the call.
+ *   procedures that run anything, secondary roles) — the connection is discarded after the call.
  */
 export type SessionEffect = 'none' | 'context' | 'dirty';
 
@@ -150,7 +150,9 @@ const SESSION_OBJECT = /\b(TEMP|TEMPORARY|VOLATILE)\b/;
 
 export function sessionEffect(sql: string, words: readonly string[] = leadingWords(sql, SESSION_EFFECT_WORDS)): SessionEffect {
   const first = words[0] ?? '';
-  if (first === 'USE') return 'context';
+  // USE SECONDARY ROLES widens what the session may do and Snowflake reports no trace of it in the
+  // statement's answer (finalRoleName stays the primary role): it cannot be tracked, so it is dirty.
+  if (first === 'USE') return words[1] === 'SECONDARY' ? 'dirty' : 'context';
   if (NEUTRAL_FIRST.has(first)) return 'none';
   if (first === 'CREATE') return SESSION_OBJECT.test(words.join(' ')) ? 'dirty' : 'none';
   if (first === 'ALTER') return words[1] === 'SESSION' ? 'dirty' : 'none';

@@ -129,6 +129,22 @@ export class SnowflakeWarehouse implements Warehouse {
     return this.poolFailure ?? this.readyPool?.loginFailure() ?? null;
   }
 
+  /** The hub's queue holds calls for this pool's connections: they wait as long as the pool would let them. */
+  get capacityWaitMs(): number {
+    return this.profile.pool.acquireTimeoutMs;
+  }
+
+  /** A call that waited capacityWaitMs in the hub's queue without getting a connection. */
+  capacityBusy(waitedMs: number): SnowmuxError {
+    const { max } = this.profile.pool;
+    return new SnowmuxError(
+      'POOL_EXHAUSTED',
+      `All ${max} connections of profile "${this.profile.name}" are busy (this call waited ${Math.round(waitedMs)} ms for one; nothing ran in Snowflake). ` +
+        `Try again shortly, cancel long-running queries, or raise ${settingLabel(this.profile, 'pool.max')} or ${settingLabel(this.profile, 'pool.acquireTimeoutMs')}.`,
+      { details: { profile: this.profile.name, max, waitedMs: Math.round(waitedMs), infrastructure: false } },
+    );
+  }
+
   /** Logs in ahead of the first call (the driver load and one login), so the first call is warm. */
   async warmUp(): Promise<void> {
     const pool = await this.getPool();
