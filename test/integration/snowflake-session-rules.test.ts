@@ -86,6 +86,12 @@ describe('QUERY_TAG', () => {
   it('stays within Snowflake\'s 2000-character limit', () => {
     const long = 'x'.repeat(5000);
     assert.ok(queryTagText({ sessionId: long, client: long, requestId: long, tool: long }).length <= 2000);
+    // Characters JSON escapes (a quote: 2, a control character: 6) count as written.
+    const escaped = '\u0001"'.repeat(300);
+    const hostile = queryTagText({ sessionId: escaped, client: escaped, requestId: escaped, tool: escaped, traceId: escaped });
+    assert.ok(hostile.length <= 2000, `${hostile.length} characters`);
+    assert.equal(parseQueryTag(hostile)?.c.slice(0, 4), '\u0001"\u0001"');
+    assert.equal(parseQueryTag(queryTagText({ sessionId: 's', client: '😀'.repeat(300), requestId: 'r', tool: 't' }))?.c, '😀'.repeat(128), 'never half a character');
   });
 });
 

@@ -6,11 +6,26 @@
  */
 import type { QueryTag } from '../types.js';
 
-/** Snowflake limits QUERY_TAG to 2000 characters; each part is capped so the JSON always fits. */
+/**
+ * Snowflake limits QUERY_TAG to 2000 characters; each part is capped, as JSON writes it, so the tag always
+ * fits: a client name of quotes or control characters (2 and 6 characters each once escaped) would otherwise
+ * make a tag Snowflake refuses, and every statement of that client would fail.
+ */
 const MAX_PART = 256;
 
+function part(s: string): string {
+  if (s.length <= MAX_PART && JSON.stringify(s).length - 2 <= MAX_PART) return s;
+  let kept = '';
+  let written = 0;
+  for (const ch of s) {
+    written += JSON.stringify(ch).length - 2;
+    if (written > MAX_PART) break;
+    kept += ch;
+  }
+  return kept;
+}
+
 export function queryTagText(tag: QueryTag): string {
-  const part = (s: string): string => (s.length > MAX_PART ? s.slice(0, MAX_PART) : s);
   const fields: Record<string, string> = { s: part(tag.sessionId), c: part(tag.client), r: part(tag.requestId), t: part(tag.tool) };
   if (tag.traceId !== undefined) fields.trace = part(tag.traceId);
   return `snowmux:${JSON.stringify(fields)}`;
