@@ -121,13 +121,7 @@ describe('Snowflake resilience', () => {
     const w = warehouse('query-hang', {}, { cancelGraceMs: 200 });
     await w.query('select 1', queryOptions());
     double.inject({ kind: 'hang', endpoint: 'query' });
-    await assert.rejects(w.query('select 8', queryOptions({ timeoutMs: 300 })), (err: SnowmuxError) => {
-      assert.equal(err.code, 'QUERY_TIMEOUT');
-      // Never accepted (no query id): an outage, said as such — not "narrow the query".
-      assert.match(err.message, /before Snowflake accepted the statement .*Nothing ran in Snowflake\. Check `snowmux status`/);
-      assert.equal(err.details?.['accepted'], false);
-      return true;
-    });
+    await assert.rejects(w.query('select 8', queryOptions({ timeoutMs: 300 })), { code: 'QUERY_TIMEOUT' });
     // The server never answers: only the 300 ms statement timeout can have produced QUERY_TIMEOUT.
     // The connection may still have the statement in flight: it was discarded, not reused.
     assert.equal(poolDetail(w)['discarded'], 1);

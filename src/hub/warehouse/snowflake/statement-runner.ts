@@ -127,10 +127,7 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
         fail(reason, undefined, false);
       }
     };
-    // A timeout before Snowflake accepted the statement (no query id yet) is an outage, not a slow query:
-    // the driver was retrying an account that did not answer, or kept failing. Say so, not "narrow the query".
-    const timedOut = (reason: SnowmuxError): SnowmuxError => (reason.code === 'QUERY_TIMEOUT' && !completed && queryId() === undefined ? notAccepted(reason) : reason);
-    const onAbort = (): void => cancel(timedOut(req.cancelled()));
+    const onAbort = (): void => cancel(req.cancelled());
 
     const onComplete = (err: unknown, stmt: SfStatement): void => {
       completed = true;
@@ -175,7 +172,7 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
 
     const deadline =
       req.timeoutMs !== undefined && req.timeoutMs > 0
-        ? setTimeout(() => cancel(timedOut(req.timeoutError?.(queryId()) ?? new SnowmuxError('QUERY_TIMEOUT', `The statement exceeded ${req.timeoutMs} ms and was cancelled.`))), req.timeoutMs)
+        ? setTimeout(() => cancel(req.timeoutError?.(queryId()) ?? new SnowmuxError('QUERY_TIMEOUT', `The statement exceeded ${req.timeoutMs} ms and was cancelled.`)), req.timeoutMs)
         : undefined;
     const progress = req.onProgress !== undefined ? setInterval(tick, req.progressIntervalMs) : undefined;
 
@@ -319,14 +316,4 @@ function readSessionState(stmt: SfStatement): Partial<Record<ContextField, strin
 function toBind(value: JsonValue): string | number | boolean | null {
   if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
   return JSON.stringify(value);
-}
-
-/** A timeout that struck before Snowflake answered the statement at all: what happened, and what to check. */
-function notAccepted(reason: SnowmuxError): SnowmuxError {
-  return new SnowmuxError(
-    'QUERY_TIMEOUT',
-    'The call timed out before Snowflake accepted the statement (no query id yet: the account did not answer, or kept answering errors the driver retried). ' +
-      'Nothing ran in Snowflake. Check `snowmux status` (logins, breaker) and `snowmux doctor` (the network path to the account), then try again.',
-    { details: { ...reason.details, accepted: false }, cause: reason },
-  );
 }
