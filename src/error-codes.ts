@@ -89,7 +89,7 @@ export const ERROR_CODES = {
   BAD_REQUEST: { fault: 'hub', doc: 'A control request was not a JSON object.' },
   UNKNOWN_OP: { fault: 'hub', doc: 'A control request named an operation the hub does not know (a newer CLI against an older hub?).' },
   CONTROL_FAILED: { fault: 'hub', doc: 'The hub refused a control request without a code of its own.' },
-  METRICS_LISTEN_FAILED: { fault: 'hub', doc: 'The metrics listener could not bind its address; the hub serves on without it.' },
+  METRICS_LISTEN_FAILED: { fault: 'hub', doc: 'The metrics listener could not bind its address: a starting hub stops with it (editors are told why); one taking over from a hub that still drains serves on and retries the port.' },
   SAMPLE_BUILD_FAILED: { fault: 'hub', doc: 'The embedded sample warehouse could not be built (disk space, permissions).' },
   CLASSIFIER_FAILED: { fault: 'hub', doc: 'The SQL classifier failed on this text (a snowmux bug); the statement was refused.' },
   AUDIT_BAD_OPTIONS: { fault: 'hub', doc: 'The audit settings are invalid; the message names the key.' },

@@ -116,114 +116,122 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     // serves, so the first calls after the take-over do not wait for it.
     await Promise.race([runtime.warehouses.warmUp(), new Promise((r) => setTimeout(r, WARM_UP_WAIT_MS).unref())]);
   }
-  await hub.start({ takeOver: predecessor !== null });
-  if (predecessor?.link) {
-    // We hold the path now: tell the old hub to drain.
-    predecessor.link.socket.on('error', () => {});
-    predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
-    say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
-  } else if (predecessor?.frozen) {
-    say(`the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
-  } else if (predecessor) {
-    say(`the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
-  }
-  // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
-  // draining (after `--replace`, or a stop while shims already started this one) appends until its process
-  // ends. Our records wait for it, in order.
-  const previousWriter = auditWriter(home);
-  if (previousWriter === null) {
-    claimAuditWriter(home);
-    await runtime.openAudit();
-    held.release();
-  } else {
-    logger.info({ pid: previousWriter }, 'waiting for the previous hub to finish its audit records');
-    void processGone(previousWriter, HANDOVER_WAIT_MS)
-      .then(() => claimAuditWriter(home))
-      .then(() => runtime.openAudit())
-      .then(() => held.release())
-      .catch((err) => {
-        logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
-        held.release();
-      });
-  }
-  void runtime.warehouses.warmUp();
-  // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
-  for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
-  if (metrics && runtime.config.config.hub.metricsListen) {
-    const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
-      metrics: () => metrics.text(),
-      contentType: metrics.contentType,
-      health: () => hub.health(),
-    });
-    const onListening = (endpoint: MetricsListener) => {
-      metricsListener = endpoint;
-      // The next hub came up while this one was still getting the port: not ours to keep.
-      if (portsReleased) endpoint.release();
-      metricsUrl = endpoint.url;
-      logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
-    };
+  // Sessions wait until the rest is up (audit log, listeners): a failure below stops the hub, and the
+  // editors whose shims are already connected are told why instead of being served by half a hub.
+  await hub.start({ takeOver: predecessor !== null, holdUntilReady: true });
+  try {
+    if (predecessor?.link) {
+      // We hold the path now: tell the old hub to drain.
+      predecessor.link.socket.on('error', () => {});
+      predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
+      say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
+    } else if (predecessor?.frozen) {
+      say(`the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
+    } else if (predecessor) {
+      say(`the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
+    }
+    // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
+    // draining (after `--replace`, or a stop while shims already started this one) appends until its process
+    // ends. Our records wait for it, in order.
+    const previousWriter = auditWriter(home);
     if (previousWriter === null) {
-      onListening(await serveMetrics());
+      claimAuditWriter(home);
+      await runtime.openAudit();
+      held.release();
     } else {
-      // A previous hub is still draining and may hold the port a moment longer: we already serve
-      // editors, so keep trying in the background instead of failing the take-over.
-      void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS).then(onListening, (err) => {
-        logger.error({ err: errorMessage(err) }, 'metrics not served');
-        say(`${errorMessage(err)}\n`);
+      logger.info({ pid: previousWriter }, 'waiting for the previous hub to finish its audit records');
+      void processGone(previousWriter, HANDOVER_WAIT_MS)
+        .then(() => claimAuditWriter(home))
+        .then(() => runtime.openAudit())
+        .then(() => held.release())
+        .catch((err) => {
+          logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
+          held.release();
+        });
+    }
+    void runtime.warehouses.warmUp();
+    // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
+    for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
+    if (metrics && runtime.config.config.hub.metricsListen) {
+      const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
+        metrics: () => metrics.text(),
+        contentType: metrics.contentType,
+        health: () => hub.health(),
       });
-    }
-  }
-  const hubSettings = runtime.config.config.hub;
-  if (hubSettings.redisUrl !== undefined) {
-    const { connectRedisTeam } = await import('./team/redis-team.js');
-    team = connectRedisTeam({
-      url: hubSettings.redisUrl,
-      namespace: hubSettings.teamNamespace,
-      replicaId: runtime.replicaId ?? `pid:${process.pid}`,
-      slotLeaseMs: numberEnv('SNOWMUX_TEAM_LEASE_MS'),
-      logger,
-      summary: () => {
-        const st = hub.status();
-        const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
-        return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
-      },
-      onModeChange: (mode, why) => say(mode === 'local' ? `Redis unreachable${why ? ` (${why})` : ''}; rate limits are per replica until it is back\n` : 'Redis connected; rate limits are team-wide\n'),
-    });
-    runtime.governance.useTeam(team);
-    const { redisStream, redisStreamMax } = runtime.config.config.audit;
-    if (redisStream !== undefined) {
-      const shipper = team.auditStream(redisStream, redisStreamMax);
-      runtime.copyAuditTo((record) => shipper.ship(record));
-    }
-  }
-  if (httpListen !== undefined) {
-    const { serveHttp } = await import('./http/serve-http.js');
-    const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
-    const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger, auditAuthRefusal: (refusal) => runtime.auditAuthRefusal(refusal) });
-    const onServing = (service: HttpService) => {
-      http = service;
-      if (portsReleased) service.stopAccepting();
-      logger.info({ url: service.url, auth: service.auth }, 'http listening');
-      say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
-      if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
-    };
-    if (previousWriter === null) {
-      try {
-        onServing(await serve());
-      } catch (err) {
-        // Serving half of what was asked would hide the problem: stop, and say why.
-        await hub.stop('the HTTP listener could not start');
-        await runtime.close('hub stopped');
-        throw err;
+      const onListening = (endpoint: MetricsListener) => {
+        metricsListener = endpoint;
+        // The next hub came up while this one was still getting the port: not ours to keep.
+        if (portsReleased) endpoint.release();
+        metricsUrl = endpoint.url;
+        logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
+      };
+      if (previousWriter === null) {
+        onListening(await serveMetrics());
+      } else {
+        // A previous hub is still draining and may hold the port a moment longer: we already serve
+        // editors, so keep trying in the background instead of failing the take-over.
+        void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS).then(onListening, (err) => {
+          logger.error({ err: errorMessage(err) }, 'metrics not served');
+          say(`${errorMessage(err)}\n`);
+        });
       }
-    } else {
-      // The draining predecessor may hold the port a moment longer (as for metrics above).
-      void retryWhileInUse(serve, HANDOVER_WAIT_MS).then(onServing, (err) => {
-        logger.error({ err: errorMessage(err) }, 'http not served');
-        say(`${errorMessage(err)}\n`);
-      });
     }
+    const hubSettings = runtime.config.config.hub;
+    if (hubSettings.redisUrl !== undefined) {
+      const { connectRedisTeam } = await import('./team/redis-team.js');
+      team = connectRedisTeam({
+        url: hubSettings.redisUrl,
+        namespace: hubSettings.teamNamespace,
+        replicaId: runtime.replicaId ?? `pid:${process.pid}`,
+        slotLeaseMs: numberEnv('SNOWMUX_TEAM_LEASE_MS'),
+        logger,
+        summary: () => {
+          const st = hub.status();
+          const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
+          return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
+        },
+        onModeChange: (mode, why) => say(mode === 'local' ? `Redis unreachable${why ? ` (${why})` : ''}; rate limits are per replica until it is back\n` : 'Redis connected; rate limits are team-wide\n'),
+      });
+      runtime.governance.useTeam(team);
+      const { redisStream, redisStreamMax } = runtime.config.config.audit;
+      if (redisStream !== undefined) {
+        const shipper = team.auditStream(redisStream, redisStreamMax);
+        runtime.copyAuditTo((record) => shipper.ship(record));
+      }
+    }
+    if (httpListen !== undefined) {
+      const { serveHttp } = await import('./http/serve-http.js');
+      const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
+      const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger, auditAuthRefusal: (refusal) => runtime.auditAuthRefusal(refusal) });
+      const onServing = (service: HttpService) => {
+        http = service;
+        if (portsReleased) service.stopAccepting();
+        logger.info({ url: service.url, auth: service.auth }, 'http listening');
+        say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
+        if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
+      };
+      if (previousWriter === null) {
+        // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.
+        onServing(await serve());
+      } else {
+        // The draining predecessor may hold the port a moment longer (as for metrics above).
+        void retryWhileInUse(serve, HANDOVER_WAIT_MS).then(onServing, (err) => {
+          logger.error({ err: errorMessage(err) }, 'http not served');
+          say(`${errorMessage(err)}\n`);
+        });
+      }
+    }
+  } catch (err) {
+    const code = isSnowmuxError(err) ? err.code : (err as NodeJS.ErrnoException).code;
+    hub.failedToStart(`${errorMessage(err)}${code && !errorMessage(err).includes(`[${code}]`) ? ` [${code}]` : ''}`);
+    await hub.stop('start-up failed');
+    await runtime.close('hub stopped').catch(() => {});
+    await team?.close().catch(() => {});
+    await http?.close().catch(() => {});
+    await metricsListener?.close().catch(() => {});
+    throw err;
   }
+  hub.ready();
   
   // The listeners go last: /healthz says "draining" for as long as anything of this hub is still open.
   const closed = hub.stopped.then(async () => {

@@ -46,6 +46,16 @@ export class Hub {
     return this.socket.start(options);
   }
 
+  /** Start-up is complete (after `start({ holdUntilReady: true })`): sessions are served. */
+  ready(): void {
+    this.socket.ready();
+  }
+
+  /** Start-up failed after the socket was bound: sessions are refused with this, not served. */
+  failedToStart(message: string): void {
+    this.socket.failedToStart(message);
+  }
+
   attachSession(facts: Omit<SessionFacts, 'id'> & { id?: string }, hooks: AttachedSessionHooks): AttachedSession {
     return this.core.attachSession(facts, hooks);
   }

@@ -150,18 +150,16 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
       if (lock) {
         try {
           // Another shim may have finished starting a hub between our connect and the lock.
-          return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
-        } catch (err) {
-          if (!isNoHub(err)) {
-            lock.release();
-            throw err;
+          try {
+            return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
+          } catch (err) {
+            if (!isNoHub(err)) throw err;
           }
-        }
-        const started = await spawnHub(opts);
-        spawned = true;
-        try {
+          const started = await spawnHub(opts);
+          spawned = true;
           return await waitForHub(opts, deadline, started);
         } finally {
+          // Whatever happened (a hub that could not even be spawned too), the next start must not wait for us.
           lock.release();
         }
       }
@@ -233,7 +231,12 @@ async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
   // Loaded only when a hub must be started: child_process adds milliseconds to every shim start.
   const { spawn } = await import('node:child_process');
   const logPath = join(opts.home, 'hub-stderr.log');
-  const logFd = openSync(logPath, 'a', 0o600);
+  let logFd: number;
+  try {
+    logFd = openSync(logPath, 'a', 0o600);
+  } catch (err) {
+    throw new SnowmuxError('HUB_START_FAILED', `Cannot start a hub: its log ${logPath} cannot be opened (${(err as Error).message}). Free space on that disk or fix its permissions, or choose another home with --home or SNOWMUX_HOME.`, { cause: err });
+  }
   const started: StartedHub = { logOffset: fstatSync(logFd).size, exit: null };
   try {
     const child = spawn(process.execPath, [...opts.hubCommand], {

@@ -191,6 +191,10 @@ export class Shim {
   /** Why reading from the editor is paused; it resumes when none is left. */
   private readonly stdinHolds = new Set<StdinHold>();
   private readonly editorDecoder: LineDecoder;
+  /** The editor: the process that started the shim. Once the shim is re-parented, the editor is gone. */
+  private readonly editorPid = process.ppid;
+  /** After stdin ended with calls still running: watches for the editor's end (see onStdinEnd). */
+  private editorWatch: NodeJS.Timeout | null = null;
   private resolveExit!: (code: number) => void;
   readonly exited: Promise<number>;
 
@@ -645,6 +649,25 @@ export class Shim {
     if (this.stdinEnded) return;
     this.stdinEnded = true;
     this.finishIfDone();
+    if (!this.finishing && !this.exiting) this.watchEditor();
+  }
+
+  /**
+   * An editor that crashed or was killed closes stdin without the SIGTERM that follows a shutdown: nobody
+   * will read the answers still owed, yet their calls would run on (in the warehouse too) until the hub's
+   * call timeout, and the shim with them. Once the editor's process is gone, the shim leaves at once, and
+   * its hub cancels what still runs.
+   */
+  private watchEditor(): void {
+    const check = () => {
+      if (process.ppid === this.editorPid) return;
+      this.log(`the editor (pid ${this.editorPid}) is gone: dropping the ${this.inflight.size} call(s) it still waited for`);
+      this.exit(0);
+    };
+    check();
+    if (this.exiting) return;
+    this.editorWatch = setInterval(check, EDITOR_CHECK_MS);
+    this.editorWatch.unref();
   }
 
   private finishIfDone(): void {
@@ -670,6 +693,7 @@ export class Shim {
     this.exiting = true;
     this.closing.abort(new SnowmuxError('HUB_UNREACHABLE', 'The shim closed while it was still reaching the hub.'));
     this.clearPendingDeadline();
+    if (this.editorWatch) clearInterval(this.editorWatch);
     for (const link of this.links.values()) {
       this.stopPinging(link);
       link.socket.destroy();
@@ -679,4 +703,6 @@ export class Shim {
 }
 
 const NL = Buffer.from('\n');
+/** How often a shim whose stdin ended, with calls still running, checks that its editor is still there. */
+const EDITOR_CHECK_MS = 500;
 const ID_KEY = Buffer.from('"id"');

@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { SnowmuxError } from '../errors.js';
 import { processAlive } from '../wire/process-alive.js';
 
 export const SPAWN_LOCK_NAME = 'hub-start.lock';
@@ -13,13 +14,24 @@ export interface SpawnLock {
   release(): void;
 }
 
+/**
+ * The lock, or null while another process holds it. A home where the lock cannot be written at all (a full
+ * or read-only disk, no permission) throws HOME_UNUSABLE saying so: waiting would only end in "no hub
+ * answered", and a half-written lock (created, then the write failed) would block the next start.
+ */
 export function tryAcquireSpawnLock(home: string, staleAfterMs: number): SpawnLock | null {
   const path = join(home, SPAWN_LOCK_NAME);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid} ${Date.now()}\n`);
-      closeSync(fd);
+      try {
+        writeSync(fd, `${process.pid} ${Date.now()}\n`);
+      } catch (err) {
+        rmSync(path, { force: true });
+        throw unusable(path, err);
+      } finally {
+        closeSync(fd);
+      }
       let released = false;
       return {
         release() {
@@ -34,12 +46,17 @@ export function tryAcquireSpawnLock(home: string, staleAfterMs: number): SpawnLo
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return null;
+      if (err instanceof SnowmuxError) throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(path, err);
       if (!isStale(path, staleAfterMs)) return null;
       rmSync(path, { force: true });
     }
   }
   return null;
+}
+
+function unusable(path: string, err: unknown): SnowmuxError {
+  return new SnowmuxError('HOME_UNUSABLE', `Cannot start a hub: the start-up lock ${path} cannot be written (${(err as Error).message}). Free space on that disk or fix its permissions, or choose another home with --home or SNOWMUX_HOME.`, { cause: err });
 }
 
 function isStale(path: string, staleAfterMs: number): boolean {

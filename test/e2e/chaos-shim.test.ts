@@ -5,7 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { HubStatus } from '../../src/hub/hub.js';
+import { processAlive } from '../../src/wire/process-alive.js';
+import { cliEnv } from '../helpers/harness.js';
+import { cliPath } from '../helpers/paths.js';
 import { ChaosHome, FOREVER_QUERY, checkNation, control, nationQuery, rpcError, status, statusUntil } from './chaos-support.js';
 
 /** The hub drops a link silent for this long (the shim pings every 5 s; the hub pings at half of it). */
@@ -88,3 +94,47 @@ test('a cut socket: the running call is cancelled and answered with a retryable 
   assert.equal(refused.ok, false);
   assert.match(refused.error!.message, /prefix of at least 4 characters/);
 });
+
+test('an editor that crashes mid-call (stdin closes, no SIGTERM follows): the shim leaves at once and its call is cancelled', async (t) => {
+  const rig = await ChaosHome.create(t);
+  await rig.startHub();
+  // The editor: a process that starts the shim on pipes, asks for a call that runs for ever, and is then
+  // SIGKILLed, as a crashing editor is; its end of both pipes closes with it.
+  const editorScript = `
+    const { spawn } = require('node:child_process');
+    const shim = spawn(process.execPath, [${JSON.stringify(cliPath)}, 'shim', '--home', ${JSON.stringify(rig.home)}], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const send = (m) => shim.stdin.write(JSON.stringify(m) + '\\n');
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'crashing', version: '1' } } });
+    shim.stdout.once('data', () => {
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_query', arguments: { query: ${JSON.stringify(FOREVER_QUERY)} } } });
+      process.stdout.write(shim.pid + '\\n');
+    });
+  `;
+  const editor = spawn(process.execPath, ['-e', editorScript], { env: cliEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+  let shimPid = 0;
+  t.after(() => {
+    editor.kill('SIGKILL');
+    if (shimPid > 0 && processAlive(shimPid)) process.kill(shimPid, 'SIGKILL');
+  });
+  shimPid = Number((await once(editor.stdout, 'data'))[0].toString().trim());
+  const before = await statusUntil(rig.home, 'the crashing editor\'s call running', (s) => sessionOf(s, 'crashing')?.running === 1);
+
+  editor.kill('SIGKILL');
+  const after = await statusUntil(rig.home, 'its session gone and its call cancelled', (s) => !sessionOf(s, 'crashing') && s.totals.cancelled === before.totals.cancelled + 1);
+  assert.equal(after.sessions.reduce((n, x) => n + x.running, 0), 0, 'nothing left running');
+  // The shim closed its link (that ended the session); its process follows a moment later.
+  const deadline = Date.now() + 5_000;
+  while (running(shimPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(running(shimPid), false, 'the shim is gone');
+});
+
+/** Alive and not a zombie (a re-parented child may wait a moment to be reaped). */
+function running(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

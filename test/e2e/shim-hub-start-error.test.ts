@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { cliEnv, defer, INIT_PARAMS, tempHome } from '../helpers/harness.js';
@@ -38,4 +38,50 @@ test("an auto-started hub that exits on a config error: the editor gets the hub'
   assert.match(error.message, /max_concurrent_queries/, 'names the key');
   assert.match(error.message, /config\.toml/, 'names the file');
   assert.ok(Date.now() - started < 14_000, 'reported before the 15 s start deadline');
+});
+
+/**
+ * The first line a shim writes to its editor after sending `initialize` (null when the shim ends first).
+ */
+async function firstAnswer(shim: ReturnType<typeof spawn>): Promise<Record<string, unknown> | null> {
+  let out = '';
+  return new Promise((resolve) => {
+    shim.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as Record<string, unknown>);
+    });
+    shim.once('exit', () => resolve(null));
+  });
+}
+
+test('a hub whose start fails after it bound the socket stops with the reason instead of serving half-started', async (t) => {
+  const home = tempHome(t);
+  // The audit writer's claim cannot be written (as on a full or read-only disk): a step after the bind fails.
+  mkdirSync(join(home, 'audit-writer.pid'));
+  // From a terminal: the hub says why and exits 1 — it neither lingers nor keeps the socket.
+  const hub = spawn(process.execPath, [cliPath, 'hub', '--home', home], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  defer(t, () => hub.kill('SIGKILL'));
+  let stderr = '';
+  hub.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => hub.kill('SIGKILL'), 20_000);
+  const [code, signal] = (await once(hub, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
+  assert.equal(signal, null, `the hub had to be killed; it said: ${stderr}`);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /audit-writer\.pid/);
+  assert.equal(existsSync(join(home, 'hub.sock')), false, 'the socket is not left behind');
+  // From an editor: the shim's hub fails the same way; the editor is told why, not served by half a hub.
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_RECONNECT_DEADLINE_MS: '120000' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  defer(t, async () => {
+    if (shim.exitCode === null && shim.signalCode === null) {
+      shim.kill('SIGKILL');
+      await once(shim, 'exit');
+    }
+  });
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  const answer = await firstAnswer(shim);
+  const error = answer?.error as { message: string } | undefined;
+  assert.ok(error, JSON.stringify(answer));
+  assert.match(error.message, /audit-writer\.pid/);
 });

@@ -48,6 +48,12 @@ export interface SocketStartOptions {
    * replaced atomically and the old hub, once told (or when it next looks), drains and exits.
    */
   takeOver?: boolean;
+  /**
+   * Hold sessions (not control links) until `ready()` or `failedToStart()`: a hub process binds the path
+   * before it has finished starting (audit log, listeners), and a session it served then would leave a
+   * half-started hub answering editors — or, if it stops, have shims start the next one in a loop.
+   */
+  holdUntilReady?: boolean;
 }
 
 interface Connection {
@@ -64,6 +70,10 @@ export class SocketFace implements HubListener {
   /** The socket file this hub bound; another one at the path means another hub took over. */
   private boundSocket: SocketIdentity | null = null;
   private socketCheck: NodeJS.Timeout | null = null;
+  /** Sessions waiting for the hub to finish starting (holdUntilReady), or null once it has. */
+  private heldSessions: (() => void)[] | null = null;
+  /** Why the hub could not finish starting: every session is refused with it. */
+  private startFailure: string | null = null;
 
   constructor(private readonly core: HubCore, private readonly opts: SocketFaceOptions) {
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -71,6 +81,7 @@ export class SocketFace implements HubListener {
   }
 
   async start(options: SocketStartOptions = {}): Promise<void> {
+    if (options.holdUntilReady) this.heldSessions = [];
     const onConnection = (socket: Socket) => this.accept(socket);
     this.server = options.takeOver
       ? await listenTakingOver(this.opts.socketPath, onConnection)
@@ -83,6 +94,19 @@ export class SocketFace implements HubListener {
     }, this.opts.socketCheckMs ?? 1_000);
     this.socketCheck.unref();
     this.core.logger.info({ version: VERSION, socket: this.opts.socketPath, home: this.opts.home, startedBy: process.env.SNOWMUX_STARTED_BY ?? 'user', takeOver: options.takeOver === true }, 'hub started');
+  }
+
+  /** Start-up is complete: held sessions are served, new ones at once. */
+  ready(): void {
+    const held = this.heldSessions ?? [];
+    this.heldSessions = null;
+    for (const go of held) go();
+  }
+
+  /** Start-up failed: held and later sessions are refused with why (HUB_START_FAILED), then closed. */
+  failedToStart(message: string): void {
+    this.startFailure = message;
+    this.ready();
   }
 
   describe(): Record<string, unknown> {
@@ -141,7 +165,16 @@ export class SocketFace implements HubListener {
   private dispatch(conn: Connection, first: Buffer | null, rest: Buffer): void {
     const { socket } = conn;
     const frame = first ? parseLinkFrame(first) : null;
-    if (this.core.isDraining && !(frame?.snowmux === 'hello' && frame.role === 'control')) {
+    const control = frame?.snowmux === 'hello' && frame.role === 'control';
+    if (!control && this.heldSessions) {
+      this.heldSessions.push(() => this.dispatch(conn, first, rest));
+      return;
+    }
+    if (!control && this.startFailure !== null) {
+      socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_START_FAILED', message: `The snowmux hub could not start: ${this.startFailure}` }));
+      return;
+    }
+    if (this.core.isDraining && !control) {
       socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_DRAINING', message: 'The hub is shutting down; retry in a moment.' }));
       return;
     }

@@ -1,0 +1,55 @@
+/**
+ * The shim's start-up lock and hub start on a home where they cannot be written (a full or read-only disk,
+ * a path that is not a directory): the editor learns why at once, and nothing is left behind that would
+ * make the next start wait.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tryAcquireSpawnLock, SPAWN_LOCK_NAME } from '../../src/shim/spawn-lock.js';
+import { connectOrStartHub } from '../../src/shim/hub-link.js';
+import { makeHello } from '../../src/wire/hello.js';
+import { isSnowmuxError } from '../../src/errors.js';
+
+function scratch(t: { after(fn: () => unknown): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lock-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a lock that cannot be created says why (HOME_UNUSABLE) instead of looking held by another shim', (t) => {
+  const dir = scratch(t);
+  // A "home" that is a file: creating the lock fails with ENOTDIR, as a full or read-only disk fails with ENOSPC/EROFS.
+  const home = join(dir, 'not-a-dir');
+  writeFileSync(home, '');
+  assert.throws(() => tryAcquireSpawnLock(home, 15_000), (err: unknown) => isSnowmuxError(err, 'HOME_UNUSABLE') && /start-up lock/.test((err as Error).message) && /ENOTDIR/.test((err as Error).message));
+  // A lock held by a live process is still just "not ours".
+  const ok = join(dir, 'home');
+  mkdirSync(ok);
+  const first = tryAcquireSpawnLock(ok, 15_000);
+  assert.ok(first);
+  assert.equal(tryAcquireSpawnLock(ok, 15_000), null);
+  first.release();
+  assert.equal(existsSync(join(ok, SPAWN_LOCK_NAME)), false);
+});
+
+test('a shim that cannot start a hub in its home reports it at once and leaves no lock behind', async (t) => {
+  const dir = scratch(t);
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  // The hub's log cannot be opened (here a directory; on a full disk ENOSPC): no hub can be spawned.
+  mkdirSync(join(home, 'hub-stderr.log'));
+  const started = Date.now();
+  await assert.rejects(
+    connectOrStartHub({ home, socketPath: join(home, 'hub.sock'), hello: makeHello({ role: 'shim', pid: process.pid }), hubCommand: ['-e', ''], deadlineMs: 15_000 }),
+    (err: unknown) => isSnowmuxError(err, 'HUB_START_FAILED') && /hub-stderr\.log/.test((err as Error).message),
+  );
+  assert.ok(Date.now() - started < 5_000, 'reported without waiting for the start deadline');
+  assert.equal(existsSync(join(home, SPAWN_LOCK_NAME)), false, 'the start-up lock was released');
+  // So the next attempt takes the lock at once instead of waiting for it to go stale.
+  const again = tryAcquireSpawnLock(home, 15_000);
+  assert.ok(again);
+  again.release();
+});
