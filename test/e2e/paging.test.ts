@@ -44,3 +44,27 @@ test('every offered page is served; the last notice says how far paging goes; hu
   const nations = (await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION', limit: 10 })).structuredContent as Page;
   assert.match(nations.notice!, /Showing rows 1–10 of 25/);
 });
+
+test('a row larger than the byte cap is named, with how to read it and paging past it: never the same offset again', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmax_result_bytes = 65536\n');
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  const query = "SELECT 1 AS N, 'small' AS V UNION ALL SELECT 2, repeat('x', 200000) UNION ALL SELECT 3, 'after' ORDER BY N";
+  const first = (await c.callTool('execute_query', { query })).structuredContent as Page;
+  assert.deepEqual(first.rows, [[1, 'small']]);
+  const offer = /fetch_results\(query_id="([^"]+)", offset=(\d+)\)/.exec(first.notice ?? '');
+  assert.ok(offer, first.notice ?? 'no notice');
+  assert.equal(offer[2], '1');
+  const stuck = (await c.callTool('fetch_results', { query_id: offer[1]!, offset: 1 })).structuredContent as Page;
+  assert.deepEqual(stuck.rows, []);
+  assert.match(stuck.notice!, /row 2 alone is larger than the 65536-byte cap, so no row is shown\. Read it with fewer or shorter columns/);
+  assert.doesNotMatch(stuck.notice!, /offset=1\)/, 'the same offset is never offered again');
+  assert.match(stuck.notice!, /offset=2\)/);
+  const after = (await c.callTool('fetch_results', { query_id: offer[1]!, offset: 2 })).structuredContent as Page;
+  assert.deepEqual(after.rows, [[3, 'after']]);
+  // The first row itself too large: no "rows 1–0", and the way on.
+  const alone = (await c.callTool('execute_query', { query: "SELECT repeat('y', 200000) AS V UNION ALL SELECT 'z' ORDER BY length(V) DESC" })).structuredContent as Page;
+  assert.match(alone.notice!, /row 1 alone is larger/);
+  assert.doesNotMatch(alone.notice!, /1–0/);
+});

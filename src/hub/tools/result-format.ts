@@ -46,6 +46,7 @@ export interface QueryStructured {
  */
 export function truncationNotice(result: QueryResult, cap: { maxRows: number; maxBytes: number }, offset = 0): string | null {
   if (!result.truncated) return null;
+  if (result.truncatedBy === 'bytes' && result.rowCount === 0) return oversizedRowNotice(result, cap.maxBytes, offset);
   const total = result.totalRows !== undefined ? ` of ${result.totalRows}` : '';
   const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}${total}`;
   const why = result.truncatedBy === 'bytes'
@@ -60,6 +61,17 @@ export function truncationNotice(result: QueryResult, cap: { maxRows: number; ma
       ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
       : ' Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.';
   return `Result truncated: ${shown}; ${why}.${next}`;
+}
+
+/**
+ * The first row due is by itself larger than the byte cap, so the page is empty: offering the same offset
+ * again would loop an agent for ever. Say which row, how to read it, and offer paging from the row after it.
+ */
+function oversizedRowNotice(result: QueryResult, maxBytes: number, offset: number): string {
+  const row = offset + 1;
+  const pageable = result.queryId !== undefined && (result.pageableRows === undefined || row < result.pageableRows) && (result.totalRows === undefined || row < result.totalRows);
+  const after = pageable ? ` The rows after it: fetch_results(query_id="${result.queryId}", offset=${row}).` : '';
+  return `Result truncated: row ${row} alone is larger than the ${maxBytes}-byte cap, so no row is shown. Read it with fewer or shorter columns (LEFT(col, 1000), a JSON path, or leave the wide column out).${after}`;
 }
 
 export function queryStructured(result: QueryResult, notice: string | null): QueryStructured {
