@@ -174,3 +174,28 @@ test('through the shim: an oversized stdin line is answered, malformed JSON reac
   const [code] = await once(shim, 'exit');
   assert.equal(code, 0);
 });
+
+test('a client that closes stdin right after its requests gets every answer, from `snowmux stdio` and through the shim', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  for (const command of ['stdio', 'shim']) {
+    const proc = spawn(process.execPath, [cliPath, command, '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+    defer(t, () => proc.kill('SIGKILL'));
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = once(proc, 'exit');
+    proc.stdin.end(
+      [
+        { jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS },
+        { jsonrpc: '2.0', method: 'notifications/initialized' },
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT COUNT(*) AS N FROM LINEITEM' } } },
+        { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+      ].map((m) => `${JSON.stringify(m)}\n`).join(''),
+    );
+    const [code] = await exited;
+    const answers = out.trim().split('\n').map((l) => JSON.parse(l) as { id?: number; result?: { structuredContent?: { rows: unknown[][] } } });
+    assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2, 3], `${command}: ${out.slice(0, 500)}`);
+    assert.ok((answers.find((a) => a.id === 2)?.result?.structuredContent?.rows[0]?.[0] as number) > 0, `${command}: the query's answer`);
+    assert.equal(code, 0, command);
+  }
+});

@@ -60,9 +60,11 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     maxLineBytes: runtime.maxLineBytes,
     observe: (m) => observeClientMessage(attached.session, m),
     onEnded: () => ended(),
+    // A client that closes stdin after its last request still gets every answer, as through a shim.
+    answerAfterInputEnds: true,
   });
   const handle = serveStdio(() => createMcpServer(attached.env, { announceListChanges: true }), { transport });
-  // The SDK does not react to stdin EOF by itself; the transport does, and we exit then.
+  // The SDK does not react to stdin EOF by itself; the transport does (once every request is answered), and we exit then.
   await closed;
   attached.detach('stdin ended');
   await handle.close().catch(() => {});

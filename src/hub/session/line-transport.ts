@@ -43,6 +43,12 @@ export interface LineTransportOptions {
   onLinkFrame?: (frame: LinkFrame) => void;
   /** Called each time the last unanswered client request has been answered. */
   onIdle?: () => void;
+  /**
+   * Input that ends (stdin's EOF) while requests are still owed an answer ends the connection only once
+   * they are answered: output is a separate stream that can still be read (`printf … | snowmux stdio`).
+   * Off for sockets, whose peer closing means nobody reads.
+   */
+  answerAfterInputEnds?: boolean;
   /** Stop reading input while this much output waits to be read by the client. Default 1 MiB. */
   pauseAtBytes?: number;
   /** Output waiting beyond this is a client that does not read: `onOverflow` is called. Default 64 MiB. */
@@ -155,6 +161,8 @@ export class LineTransport implements Transport {
   private readonly decoder: LineDecoder;
   private closed = false;
   private started = false;
+  /** Input ended with answers still owed (answerAfterInputEnds): close once they are written. */
+  private inputEnded = false;
   /** Client requests handed to the SDK and not answered yet: their line's size, by id. */
   private readonly unanswered = new Map<string, number>();
   private unansweredBytes = 0;
@@ -272,7 +280,11 @@ export class LineTransport implements Transport {
     if (bytes === undefined) return;
     this.unanswered.delete(key);
     this.unansweredBytes -= bytes;
-    if (this.unanswered.size === 0) this.opts.onIdle?.();
+    if (this.unanswered.size === 0) {
+      this.opts.onIdle?.();
+      // After the answer is written (send's caller awaits it): the last answer must reach the client.
+      if (this.inputEnded) queueMicrotask(() => void this.close());
+    }
   }
 
   private reject(id: Id, code: number, message: string, reason: string): void {
@@ -320,6 +332,10 @@ export class LineTransport implements Transport {
   }
 
   private readonly onEnd = () => {
+    if (this.opts.answerAfterInputEnds && this.unanswered.size > 0 && !this.closed) {
+      this.inputEnded = true;
+      return;
+    }
     void this.close();
   };
 
