@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, defer, tempHome } from '../helpers/harness.js';
+import { runCli, defer, startHub, tempHome } from '../helpers/harness.js';
 
 test('systemd, launchd and pm2 definitions: absolute paths, written and removed; the systemd command starts a hub with an empty PATH', async (t) => {
   const userHome = tempHome(t, 'smx-user-');
@@ -21,9 +21,11 @@ test('systemd, launchd and pm2 definitions: absolute paths, written and removed;
   const exec = /^ExecStart=(.*)$/m.exec(text)![1]!.split(' ');
   assert.equal(exec[0], process.execPath, 'absolute node');
   assert.match(exec[1]!, /^\/.*bin\/snowmux\.js$/);
-  assert.deepEqual(exec.slice(2), ['hub', '--home', home]);
+  assert.deepEqual(exec.slice(2), ['hub', '--replace', '--home', home]);
   assert.match(r.stdout, /systemctl --user daemon-reload && systemctl --user enable --now snowmux-hub/);
 
+  // An editor's shim started a hub before the service did: the service's hub takes it over, not refuses.
+  const editorsHub = await startHub(t, home);
   // Run exactly that command line with no node on PATH, as a service manager would.
   const hub = spawn(exec[0]!, exec.slice(1), { env: { PATH: '/nonexistent', HOME: userHome }, stdio: ['ignore', 'ignore', 'pipe'] });
   defer(t, async () => {
@@ -40,13 +42,15 @@ test('systemd, launchd and pm2 definitions: absolute paths, written and removed;
     });
     hub.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
   });
-  const status = await runCli(['status', '--home', home]);
+  const status = await runCli(['status', '--json', '--home', home]);
   assert.equal(status.code, 0);
+  assert.equal((JSON.parse(status.stdout) as { pid: number }).pid, hub.pid, 'the service\'s hub serves the home');
+  assert.equal(await editorsHub.stop('SIGCONT'), 0, 'the hub it replaced drained and exited');
   hub.kill('SIGTERM');
   assert.equal((await once(hub, 'exit'))[0], 0);
 
   const plist = await runCli(['service', 'install', 'launchd', '--print', '--http', '127.0.0.1:8765'], { HOME: userHome });
-  assert.match(plist.stdout, new RegExp(`<string>${process.execPath.replace(/[/.]/g, '\\$&')}</string><string>/[^<]*snowmux\\.js</string><string>hub</string><string>--http</string><string>127\\.0\\.0\\.1:8765</string>`));
+  assert.match(plist.stdout, new RegExp(`<string>${process.execPath.replace(/[/.]/g, '\\$&')}</string><string>/[^<]*snowmux\\.js</string><string>hub</string><string>--replace</string><string>--http</string><string>127\\.0\\.0\\.1:8765</string>`));
   assert.equal(existsSync(join(userHome, 'Library')), false, '--print writes nothing');
 
   const un = await runCli(['service', 'uninstall', 'systemd'], { HOME: userHome });

@@ -37,9 +37,13 @@ export interface ServiceFile {
 
 export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string }): ServiceFile {
   const { command, args } = shimLaunch({ home: undefined, config: undefined, profile: undefined });
+  // --replace: an editor's shim may have started a hub before the service (or while it was restarting);
+  // without it the service's hub would refuse to start, again and again, until the manager gave up. With
+  // it, the service's hub takes the running one's socket over and the editors move without noticing.
   const hubArgs = [
     args[0]!,
     'hub',
+    '--replace',
     ...(opts.home ? ['--home', resolve(opts.home)] : []),
     ...(opts.config ? ['--config', resolve(opts.config)] : []),
     ...(opts.http ? ['--http', opts.http] : []),
