@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
-import { cliEnv, defer, INIT_PARAMS, tempHome } from '../helpers/harness.js';
+import { cliEnv, defer, INIT_PARAMS, runCli, tempHome } from '../helpers/harness.js';
 
 test("an auto-started hub that exits on a config error: the editor gets the hub's own message at once", async (t) => {
   const home = tempHome(t);
@@ -38,6 +38,10 @@ test("an auto-started hub that exits on a config error: the editor gets the hub'
   assert.match(error.message, /max_concurrent_queries/, 'names the key');
   assert.match(error.message, /config\.toml/, 'names the file');
   assert.ok(Date.now() - started < 14_000, 'reported before the 15 s start deadline');
+  // `snowmux status` next to "no hub is running" says why the last start failed, from the hub's own log.
+  const status = await runCli(['status', '--home', home]);
+  assert.equal(status.code, 1);
+  assert.match(status.stderr, /No snowmux hub is running .* The last hub an editor started here stopped on an error \(.*hub-stderr\.log, \d+s ago\): Config error .*max_concurrent_queries/s);
 });
 
 /**

@@ -7,7 +7,8 @@
  * and keeps waiting through hub restarts, saying so.
  */
 import { readFileSync } from 'node:fs';
-import { SnowmuxError, errorMessage } from '../../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../../errors.js';
+import { lastFailedStart } from '../failed-start.js';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
@@ -101,7 +102,16 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
   // Checked at each read: `--watch` on a home no hub has made yet waits for one, as it waits through a restart.
   return async () => {
     checkHomeOfHub(home);
-    return controlRequest<HubStatus>(socketPath, 'status');
+    try {
+      return await controlRequest<HubStatus>(socketPath, 'status');
+    } catch (err) {
+      const failed = isSnowmuxError(err, 'HUB_NOT_RUNNING') ? lastFailedStart(home) : undefined;
+      if (!failed) throw err;
+      throw new SnowmuxError(
+        'HUB_NOT_RUNNING',
+        `${errorMessage(err)} The last hub an editor started here stopped on an error (${failed.log}, ${duration(Date.now() - failed.at.getTime())} ago): ${failed.reason}`,
+      );
+    }
   };
 }
 
