@@ -1,12 +1,12 @@
 /**
  * A start-up lock in the home, so that ten shims opening at once start exactly one hub.
- * O_EXCL creation is atomic on local filesystems; a lock whose owner died, or that is older than
- * the start-up deadline, is stale and may be taken over.
+ * O_EXCL creation is atomic on local filesystems; a lock whose owner died (or whose pid now names another
+ * process), or that is older than the start-up deadline, is stale and may be taken over.
  */
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnowmuxError } from '../errors.js';
-import { processAlive } from '../wire/process-alive.js';
+import { processAlive, processStartTicks } from '../wire/process-alive.js';
 
 export const SPAWN_LOCK_NAME = 'hub-start.lock';
 
@@ -25,7 +25,9 @@ export function tryAcquireSpawnLock(home: string, staleAfterMs: number): SpawnLo
     try {
       const fd = openSync(path, 'wx', 0o600);
       try {
-        writeSync(fd, `${process.pid} ${Date.now()}\n`);
+        // The pid's start time too: a pid reused by another process (or one of another pid namespace
+        // sharing the home) must not hold the lock until it is old enough to count as stale.
+        writeSync(fd, `${process.pid} ${Date.now()} ${processStartTicks(process.pid) ?? '-'}\n`);
       } catch (err) {
         rmSync(path, { force: true });
         throw unusable(path, err);
@@ -61,9 +63,14 @@ function unusable(path: string, err: unknown): SnowmuxError {
 
 function isStale(path: string, staleAfterMs: number): boolean {
   try {
-    const [pidText] = readFileSync(path, 'utf8').split(' ');
+    const [pidText, , ticks] = readFileSync(path, 'utf8').trim().split(' ');
     const pid = Number(pidText);
     if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return true;
+    // Alive, but not the process that wrote the lock: its pid was reused.
+    if (ticks !== undefined && ticks !== '-' && Number.isInteger(pid) && pid > 0) {
+      const now = processStartTicks(pid);
+      if (now !== null && now !== ticks) return true;
+    }
     return Date.now() - statSync(path).mtimeMs > staleAfterMs;
   } catch {
     return false;

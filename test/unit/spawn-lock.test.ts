@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tryAcquireSpawnLock, SPAWN_LOCK_NAME } from '../../src/shim/spawn-lock.js';
@@ -33,6 +33,22 @@ test('a lock that cannot be created says why (HOME_UNUSABLE) instead of looking 
   assert.equal(tryAcquireSpawnLock(ok, 15_000), null);
   first.release();
   assert.equal(existsSync(join(ok, SPAWN_LOCK_NAME)), false);
+});
+
+test('a lock whose pid now names another process (reused, or another pid namespace) is stale at once', (t) => {
+  const home = scratch(t);
+  const path = join(home, SPAWN_LOCK_NAME);
+  // Our parent is alive, but it did not start at tick 1: the lock's writer is gone and its pid reused.
+  writeFileSync(path, `${process.ppid} ${Date.now()} 1\n`);
+  const taken = tryAcquireSpawnLock(home, 60_000);
+  assert.ok(taken, 'taken over without waiting for the stale age');
+  taken.release();
+  // The same live pid with its real start time (or an older lock without one) still holds.
+  const ticks = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+  writeFileSync(path, `${process.ppid} ${Date.now()} ${ticks.slice(ticks.lastIndexOf(')') + 2).split(' ')[19]}\n`);
+  assert.equal(tryAcquireSpawnLock(home, 60_000), null);
+  writeFileSync(path, `${process.ppid} ${Date.now()}\n`);
+  assert.equal(tryAcquireSpawnLock(home, 60_000), null);
 });
 
 test('a shim that cannot start a hub in its home reports it at once and leaves no lock behind', async (t) => {
