@@ -138,6 +138,8 @@ interface HubLink {
   liveness: Liveness | null;
   /** Reading this link is paused until the editor reads what waits on stdout. */
   waitingForEditor: boolean;
+  /** Set when the shim dropped the link itself because the hub stopped answering (frozen, asleep, cut). */
+  silentMs?: number;
 }
 
 function idKey(id: Id): string {
@@ -563,7 +565,10 @@ export class Shim {
         resend = true;
       } else {
         this.inflight.delete(key);
-        this.answerError(entry.id, HUB_RESTARTED, `snowmux: the hub restarted while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
+        const what = link.silentMs === undefined
+          ? 'the hub restarted'
+          : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
+        this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
       }
     }
     if (this.exiting) return;
@@ -630,6 +635,7 @@ export class Shim {
       ping: () => link.socket.write(encodeLine({ snowmux: 'ping', n: ++this.pingN })),
       dead: (silent) => {
         this.log(`hub pid ${link.hubPid} has not answered for ${silent} ms; dropping the link`);
+        link.silentMs = silent;
         link.socket.destroy();
       },
     });
