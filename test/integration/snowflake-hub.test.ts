@@ -144,7 +144,7 @@ test('a call waiting for a full pool is refused after the pool\'s acquire timeou
   writeFileSync(
     join(home, 'config.toml'),
     `[hub]\ndefault_profile = "p"\ncall_timeout_ms = 60000\n[profiles.p]\naccount = "${d.account}"\nuser = "alice"\npassword = "${PASSWORD}"\naccess_url = "${d.url}"\n` +
-      `[profiles.p.pool]\nmax = 2\nacquire_timeout_ms = 500\n`,
+      `[profiles.p.pool]\nmax = 2\nacquire_timeout_ms = 1600\n`,
   );
   await startHub(t, home);
   const c = await connectClient(t, { home, kind: 'v2-legacy' });
@@ -153,8 +153,11 @@ test('a call waiting for a full pool is refused after the pool\'s acquire timeou
   const controller = new AbortController();
   const long = [1, 2].map(() => c.callTool('execute_query', { query: 'SELECT SYSTEM$WAIT(50)' }, { signal: controller.signal }).catch((e: Error) => e));
   await bothRunning;
-  const waited = await c.callTool('execute_query', { query: 'SELECT 3 AS QUEUED' });
+  const progress: { message?: string }[] = [];
+  const waited = await c.callTool('execute_query', { query: 'SELECT 3 AS QUEUED' }, { onprogress: (p) => progress.push(p as { message?: string }) });
   assert.equal(waited.isError, true);
+  // While it waited, a client that asked for progress heard why nothing happened yet.
+  assert.match(progress[0]?.message ?? '', /^Waiting for a free slot on .+: 2 running, 1 waiting$/, JSON.stringify(progress));
   assert.match(textOf(waited), /All 2 connections of profile "p" are busy \(this call waited \d+ ms/);
   assert.match(textOf(waited), /pool\.max \(set by .*config\.toml profiles\.p\)/);
   assert.ok(!d.queries.some((q) => /QUEUED/.test(q.sql)), 'the refused call never reached Snowflake');

@@ -98,7 +98,12 @@ export interface Statement {
 export type StatementStage = Stage<Statement, OperationResult>;
 
 export function signalOf(op: Operation): AbortSignal {
-  return op.kind === 'query' || op.kind === 'explain' ? op.options.signal : op.ctx.signal;
+  return contextOf(op).signal;
+}
+
+/** The call's context an operation carries (its signal, tag, progress reporter…). */
+export function contextOf(op: Operation): CallContext {
+  return op.kind === 'query' || op.kind === 'explain' ? op.options : op.ctx;
 }
 
 /** Whether the operation can only read, whatever the role (metadata, plans and paging always only read). */

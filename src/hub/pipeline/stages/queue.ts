@@ -6,7 +6,7 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import { failureCode } from '../../observe/tracing.js';
-import { signalOf, type StatementStage } from '../statement.js';
+import { contextOf, signalOf, type StatementStage } from '../statement.js';
 
 export const queue: StatementStage = {
   name: 'queue',
@@ -23,6 +23,13 @@ export const queue: StatementStage = {
     const callSignal = signalOf(st.op);
     const started = performance.now();
     const timer = bounded && setTimeout(() => bounded.abort(warehouse.capacityBusy!(performance.now() - started)), waitMs);
+    // A client that asked for progress hears that its call waits for a slot (and how busy the warehouse
+    // is) instead of silence until it runs: the warehouse reports progress only once it runs the statement.
+    const onProgress = contextOf(st.op).onProgress;
+    const progress = onProgress && setInterval(() => {
+      const { running, queued } = scheduler.snapshot();
+      onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${running} running, ${queued} waiting` });
+    }, QUEUED_PROGRESS_MS);
     let slot;
     try {
       slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal);
@@ -31,6 +38,7 @@ export const queue: StatementStage = {
       throw err;
     } finally {
       clearTimeout(timer);
+      clearInterval(progress);
     }
     span?.end({ 'snowmux.queue_wait_ms': slot.waitMs });
     meter.queueWaitMs += slot.waitMs;
@@ -43,3 +51,6 @@ export const queue: StatementStage = {
     }
   },
 };
+
+/** How often a waiting call's client hears that it still waits (the warehouses' own progress pace). */
+const QUEUED_PROGRESS_MS = 1000;
