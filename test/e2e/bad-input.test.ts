@@ -244,3 +244,27 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
   }
   assert.equal(seen[0], seen[1], 'the same answers from `snowmux stdio` and through the shim');
 });
+
+test('a cursor the server never gave (it pages nothing) is refused with -32602, not read as the first page, the same from `snowmux stdio` and through the shim', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const seen: string[] = [];
+  for (const command of ['stdio', 'shim']) {
+    const answers = await answersOf(t, home, command, [
+      { jsonrpc: '2.0', id: 4, method: 'tools/list', params: { cursor: 'page-2' } },
+      { jsonrpc: '2.0', id: 5, method: 'resources/list', params: { cursor: 'page-2' } },
+      { jsonrpc: '2.0', id: 6, method: 'resources/templates/list', params: { cursor: '' } },
+      { jsonrpc: '2.0', id: 7, method: 'prompts/list', params: { cursor: 'x' } },
+      { jsonrpc: '2.0', id: 8, method: 'tools/list', params: {} },
+    ]);
+    for (const id of [4, 5, 6, 7]) {
+      const error = answers.get(id)?.error;
+      assert.equal(error?.code, -32602, `${command} #${id}: ${JSON.stringify(answers.get(id)).slice(0, 300)}`);
+      assert.match(error!.message, /params\.cursor: .* is not a cursor this server gave .*without a cursor/);
+    }
+    assert.ok((answers.get(8)?.result?.tools?.length ?? 0) > 0, `${command}: without a cursor the list is served`);
+    answers.delete(8);
+    seen.push(sameText(answers));
+  }
+  assert.equal(seen[0], seen[1], 'the same answers from `snowmux stdio` and through the shim');
+});
