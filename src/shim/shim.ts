@@ -62,7 +62,17 @@ export interface ShimOptions {
  * Editor requests that can be sent again after a reconnect without side effects (documented in
  * docs/operations: everything else that was in flight is answered with HUB_RESTARTED).
  */
-const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
+const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list', 'subscriptions/listen']);
+/**
+ * A 2026-07-28 subscription (the way that era hears tools/list_changed over stdio): a request that stays
+ * open for the session's life, not a call that ends. It moves with the session to the next hub (the old
+ * hub is told to drop it, so its stop does not wait for it), its repeated acknowledgement is not shown to
+ * the editor, and it does not keep the shim alive once the editor closed stdin.
+ */
+const LISTEN = 'subscriptions/listen';
+const LISTEN_ACK = 'notifications/subscriptions/acknowledged';
+const LISTEN_ACK_BYTES = Buffer.from(`"${LISTEN_ACK}"`);
+const SUBSCRIPTION_ID_META = 'io.modelcontextprotocol/subscriptionId';
 const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 /** JSON-RPC: the message is not a valid request. */
 const INVALID_REQUEST = -32600;
@@ -117,6 +127,8 @@ interface Inflight {
   line: Buffer | null;
   /** Generation of the link the request was written on, or BUFFERED. */
   gen: number;
+  /** A subscription (LISTEN) the editor has already seen acknowledged: a new hub's acknowledgement is not shown again. */
+  acked?: boolean;
 }
 
 interface Pending {
@@ -370,6 +382,7 @@ export class Shim {
       else if (frame?.snowmux === 'draining') this.onDraining(link, frame.reason);
       return;
     }
+    if (line.includes(LISTEN_ACK_BYTES) && this.repeatedListenAck(line)) return;
     // Responses end an in-flight request. A result's id is read from the line's end (results can be large);
     // anything else that can be a response is parsed.
     const id = fastResponseId(line) ?? (line.includes(ID_KEY) ? parsedResponseId(line) : undefined);
@@ -391,6 +404,18 @@ export class Shim {
       });
     }
     if (this.stdinEnded) this.finishIfDone();
+  }
+
+  /** A subscription's acknowledgement from the hub it moved to: the editor saw the first one already. */
+  private repeatedListenAck(line: Buffer): boolean {
+    const msg = peek(line) as { method?: unknown; params?: { _meta?: Record<string, unknown> } } | null;
+    if (msg?.method !== LISTEN_ACK) return false;
+    const id = msg.params?._meta?.[SUBSCRIPTION_ID_META];
+    const entry = typeof id === 'string' || typeof id === 'number' ? this.inflight.get(idKey(id)) : undefined;
+    if (entry?.method !== LISTEN) return false;
+    if (entry.acked) return true;
+    entry.acked = true;
+    return false;
   }
 
   /**
@@ -537,11 +562,26 @@ export class Shim {
   private onDraining(link: HubLink, reason: string): void {
     if (link.draining) return;
     link.draining = true;
+    // Subscriptions move to the next hub: this one is told to drop them (a cancelled request is owed no
+    // answer), else it would wait for them until its grace period ran out and then end them with an error.
+    let moved = false;
+    for (const entry of this.inflight.values()) {
+      if (entry.method !== LISTEN || entry.gen !== link.gen || !entry.line) continue;
+      link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.id, reason: 'snowmux: the subscription moves to the next hub' } }));
+      entry.gen = BUFFERED;
+      this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: Date.now() });
+      moved = true;
+    }
     link.socket.write(encodeLine({ snowmux: 'drained' }));
-    if (link !== this.link) return;
+    if (link !== this.link) {
+      if (moved && this.link && !this.awaitingReplay) this.flushPending();
+      else if (moved) this.armPendingDeadline();
+      return;
+    }
     this.link = null;
     this.awaitingReplay = null;
     this.log(`hub pid ${link.hubPid} is draining (${reason}); moving to the next hub`);
+    if (moved) this.armPendingDeadline();
     void this.reconnect();
   }
 
@@ -572,7 +612,7 @@ export class Shim {
       }
     }
     if (this.exiting) return;
-    if (this.finishing || (this.stdinEnded && this.inflight.size === 0)) {
+    if (this.finishing || (this.stdinEnded && !this.owesAnswers())) {
       if (this.links.size === 0) this.exit(0);
       return;
     }
@@ -676,8 +716,14 @@ export class Shim {
     this.editorWatch.unref();
   }
 
+  /** Requests the editor still waits an answer for; an open subscription is not one (it never ends by itself). */
+  private owesAnswers(): boolean {
+    for (const entry of this.inflight.values()) if (entry.method !== LISTEN) return true;
+    return false;
+  }
+
   private finishIfDone(): void {
-    if (!this.stdinEnded || this.finishing || this.exiting || this.inflight.size > 0) return;
+    if (!this.stdinEnded || this.finishing || this.exiting || this.owesAnswers()) return;
     this.finishing = true;
     if (this.links.size === 0) {
       this.exit(0);

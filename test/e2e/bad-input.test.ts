@@ -199,3 +199,72 @@ test('a client that closes stdin right after its requests gets every answer, fro
     assert.equal(code, 0, command);
   }
 });
+
+type Answer = { id: number; result?: { tools?: unknown[] }; error?: { code: number; message: string } };
+
+/** Sends `messages` (after initialize) to `snowmux <command>`, closes stdin, and returns the answers by id. */
+async function answersOf(t: Parameters<typeof defer>[0], home: string, command: string, messages: unknown[]): Promise<Map<number, Answer>> {
+  const proc = spawn(process.execPath, [cliPath, command, '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+  defer(t, () => proc.kill('SIGKILL'));
+  let out = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = once(proc, 'exit');
+  const opening = [{ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }, { jsonrpc: '2.0', method: 'notifications/initialized' }];
+  proc.stdin.end([...opening, ...messages].map((m) => `${JSON.stringify(m)}\n`).join(''));
+  await exited;
+  const byId = new Map<number, Answer>();
+  for (const line of out.trim().split('\n')) {
+    const m = JSON.parse(line) as Answer;
+    byId.set(m.id, m);
+  }
+  return byId;
+}
+
+/** The answers other than initialize's, in id order, as one text (to compare two commands). */
+const sameText = (answers: Map<number, Answer>) => JSON.stringify([...answers.entries()].filter(([id]) => id !== 1).sort(([a], [b]) => a - b));
+
+test('an unknown tool is answered -32602 naming it (escaped, cut short) and saying to call tools/list, the same from `snowmux stdio` and through the shim', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const hostile = `nope\u202e\u0000${'x'.repeat(100_000)}`;
+  const seen: string[] = [];
+  for (const command of ['stdio', 'shim']) {
+    const answers = await answersOf(t, home, command, [
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_querry', arguments: { query: 'SELECT 1' } } },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: hostile, arguments: {} } },
+    ]);
+    const typo = answers.get(2)?.error;
+    assert.equal(typo?.code, -32602, `${command}: ${JSON.stringify(answers.get(2))}`);
+    assert.match(typo!.message, /^Unknown tool "execute_querry": .*Call tools\/list/, command);
+    const shown = answers.get(3)?.error?.message ?? '';
+    assert.ok(shown.length < 400, `${command}: the client's name is cut short, not echoed whole (${shown.length} chars)`);
+    assert.ok(!/[\u202e\u0000]/.test(shown), `${command}: no raw control or bidi characters in the error`);
+    assert.ok(shown.includes('nope\\u202e\\u0000x'), `${command}: they are shown escaped: ${shown.slice(0, 120)}`);
+    seen.push(sameText(answers));
+  }
+  assert.equal(seen[0], seen[1], 'the same answers from `snowmux stdio` and through the shim');
+});
+
+test('a cursor the server never gave (it pages nothing) is refused with -32602, not read as the first page, the same from `snowmux stdio` and through the shim', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const seen: string[] = [];
+  for (const command of ['stdio', 'shim']) {
+    const answers = await answersOf(t, home, command, [
+      { jsonrpc: '2.0', id: 4, method: 'tools/list', params: { cursor: 'page-2' } },
+      { jsonrpc: '2.0', id: 5, method: 'resources/list', params: { cursor: 'page-2' } },
+      { jsonrpc: '2.0', id: 6, method: 'resources/templates/list', params: { cursor: '' } },
+      { jsonrpc: '2.0', id: 7, method: 'prompts/list', params: { cursor: 'x' } },
+      { jsonrpc: '2.0', id: 8, method: 'tools/list', params: {} },
+    ]);
+    for (const id of [4, 5, 6, 7]) {
+      const error = answers.get(id)?.error;
+      assert.equal(error?.code, -32602, `${command} #${id}: ${JSON.stringify(answers.get(id)).slice(0, 300)}`);
+      assert.match(error!.message, /params\.cursor: .* is not a cursor this server gave .*without a cursor/);
+    }
+    assert.ok((answers.get(8)?.result?.tools?.length ?? 0) > 0, `${command}: without a cursor the list is served`);
+    answers.delete(8);
+    seen.push(sameText(answers));
+  }
+  assert.equal(seen[0], seen[1], 'the same answers from `snowmux stdio` and through the shim');
+});

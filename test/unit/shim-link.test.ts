@@ -538,3 +538,60 @@ test('a second request under an id still in flight is refused by the shim; the f
   assert.equal(lost.error?.code, -32001, 'the first call is still tracked and answered');
   assert.equal(link.lines.unread.length, 0, 'the duplicate never reached the hub');
 });
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const listen = (id: string) => ({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { _meta: META, notifications: { toolsListChanged: true } } });
+const ack = (id: string) => ({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/subscriptionId': id } } });
+const changed = (id: string) => ({ jsonrpc: '2.0', method: 'notifications/tools/list_changed', params: { _meta: { 'io.modelcontextprotocol/subscriptionId': id } } });
+
+test('a 2026-07-28 subscription (subscriptions/listen) moves to the next hub when its hub drains: the old hub is told to drop it, the editor keeps hearing', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  send(listen('listen:0'));
+  assert.equal((await link1.next()).method, 'subscriptions/listen');
+  link1.send(ack('listen:0'));
+  assert.equal((await editor.next()).method, 'notifications/subscriptions/acknowledged');
+  send(call(70));
+  assert.equal((await link1.next()).id, 70);
+
+  link1.send({ snowmux: 'draining', reason: 'test' });
+  // The draining hub would otherwise hold the subscription as owed until its grace period ran out (and
+  // then end it with an error): it is cancelled there, before `drained`.
+  const dropped = await link1.next();
+  assert.equal(dropped.method, 'notifications/cancelled', `got ${JSON.stringify(dropped)}`);
+  assert.equal(dropped.params?.requestId, 'listen:0');
+  assert.equal((await link1.next()).snowmux, 'drained');
+  const link2 = await hub.nextLink();
+  const moved = await link2.next();
+  assert.equal(moved.method, 'subscriptions/listen', 'the subscription is opened again on the next hub');
+  assert.equal(moved.id, 'listen:0');
+  link2.send(ack('listen:0'));
+  link2.send(changed('listen:0'));
+  assert.equal((await editor.next()).method, 'notifications/tools/list_changed', 'the next hub\'s acknowledgement is not shown again; its notifications are');
+  link1.send(ok(70));
+  assert.ok((await editor.next(byId(70))).result, 'the call on the draining hub still finishes there');
+  assert.equal(editor.all.filter((m) => m.method === 'notifications/subscriptions/acknowledged').length, 1);
+  assert.equal(editor.all.some((m) => m.id === 'listen:0'), false, 'the subscription was never ended with an error');
+});
+
+test('a subscription survives a lost link too, and does not keep the shim alive once stdin ends', async (t) => {
+  const { hub, editor, send, end, shim } = await rig(t);
+  const link1 = await hub.nextLink();
+  send(listen('listen:1'));
+  assert.equal((await link1.next()).method, 'subscriptions/listen');
+  link1.send(ack('listen:1'));
+  await editor.next();
+  link1.socket.destroy(); // the hub crashed
+  const link2 = await hub.nextLink();
+  assert.equal((await link2.next()).id, 'listen:1', 're-sent, not answered with -32001');
+  link2.send(ack('listen:1'));
+  send(call(71));
+  assert.equal((await link2.next()).id, 71);
+  end();
+  link2.send(ok(71));
+  assert.ok((await editor.next(byId(71))).result);
+  await link2.closed; // nothing but the subscription is open: the shim ends its side…
+  assert.equal(await shim.exited, 0); // …and exits, instead of waiting for its editor to be killed
+  assert.equal(editor.all.some((m) => m.id === 'listen:1'), false);
+  assert.equal(editor.all.filter((m) => m.method === 'notifications/subscriptions/acknowledged').length, 1);
+});

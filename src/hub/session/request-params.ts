@@ -30,15 +30,36 @@ const byMethod: Map<string, Validator> = (() => {
   return map;
 })();
 
+/**
+ * The list methods, which this server answers whole: it never gives a `nextCursor`, so any cursor a client
+ * sends is one it did not give. The spec's answer is −32602; served anyway, the client would get the first
+ * page again as if it were the next (a client paging on would see every item twice).
+ */
+const WHOLE_LISTS = new Map([
+  ['tools/list', 'tools'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resource templates'],
+  ['prompts/list', 'prompts'],
+]);
+
 /** What is wrong with a request's params, in one line naming the field; null when its method's schema accepts them. */
 export function requestParamsProblem(method: string, params: unknown): string | null {
   const schema = byMethod.get(method);
   if (!schema) return null;
   const outcome = schema['~standard'].validate(params === undefined ? { method } : { method, params });
-  if (outcome instanceof Promise || !outcome.issues || outcome.issues.length === 0) return null;
+  if (outcome instanceof Promise) return null;
+  if (!outcome.issues || outcome.issues.length === 0) return unknownCursor(method, params);
   const issue = deepest(outcome.issues[0]!, []);
   const path = issue.path.map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.');
   return `Invalid params for ${method}: ${path ? `${path}: ` : ''}${issue.message}`.slice(0, 500);
+}
+
+function unknownCursor(method: string, params: unknown): string | null {
+  const what = WHOLE_LISTS.get(method);
+  const cursor = (params as { cursor?: unknown } | undefined)?.cursor;
+  if (what === undefined || cursor === undefined) return null;
+  const shown = JSON.stringify(cursor);
+  return `Invalid params for ${method}: params.cursor: ${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown} is not a cursor this server gave (it returns all ${what} in one answer, without nextCursor); send the request without a cursor`;
 }
 
 type Key = PropertyKey | { key: PropertyKey };

@@ -3,13 +3,36 @@
  * schema — still end in a CallRecord (status, audit, metrics), as every other call does: a client probing
  * for tools or feeding malformed arguments is exactly what an audit log is for.
  */
-import { ProtocolError, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { wentThroughRunTool, type ToolEnv } from './tool-runtime.js';
 
 type Handler = (request: unknown, ctx: ServerContext) => Promise<Record<string, unknown>>;
 
 /** Longest tool name kept in a record: the name is the client's, and may be anything. */
 const MAX_TOOL_NAME = 128;
+/** Longest part of an unknown tool's name shown back in the error. */
+const MAX_SHOWN_NAME = 80;
+
+/**
+ * The client's text as shown back in an error: JSON-quoted (control characters escaped), cut short, and
+ * with invisible format characters (right-to-left overrides, zero-width characters) escaped too, so a
+ * hostile name can neither make the answer large nor make it read as something else in a log or an editor.
+ */
+function shownName(name: string): string {
+  const cut = name.length > MAX_SHOWN_NAME ? `${name.slice(0, MAX_SHOWN_NAME)}…` : name;
+  return JSON.stringify(cut).replace(/\p{Cf}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The SDK's answer to a tool it does not have ("Tool X not found", the name as sent, of any length) says
+ * neither what to do nor, safely, which name: the same -32602 with both.
+ */
+function unknownToolError(name: string): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    `Unknown tool ${shownName(name)}: this session is offered no tool by that name. Call tools/list for the tools it offers (names are case-sensitive).`,
+  );
+}
 
 /** Wraps the SDK's `tools/call` handler of `server` (call after registering every tool). */
 export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
@@ -28,8 +51,10 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
     try {
       result = await sdkHandler({ method: 'tools/call', params: request.params }, ctx);
     } catch (err) {
-      if (!wentThroughRunTool(ctx)) record(err instanceof ProtocolError && /not found|disabled/.test(err.message) ? 'UNKNOWN_TOOL' : 'INVALID_ARGUMENTS');
-      throw err;
+      if (wentThroughRunTool(ctx)) throw err;
+      const unknown = err instanceof ProtocolError && /not found|disabled/.test(err.message);
+      record(unknown ? 'UNKNOWN_TOOL' : 'INVALID_ARGUMENTS');
+      throw unknown ? unknownToolError(String(request.params.name)) : err;
     }
     if (result.isError === true && !wentThroughRunTool(ctx)) {
       record('INVALID_ARGUMENTS');
