@@ -268,3 +268,28 @@ test('a cursor the server never gave (it pages nothing) is refused with -32602, 
   }
   assert.equal(seen[0], seen[1], 'the same answers from `snowmux stdio` and through the shim');
 });
+
+test('snowmux stdio: an open 2026-07-28 subscription does not keep the process after stdin ends; the calls owed are answered first', async (t) => {
+  const home = tempHome(t);
+  const proc = spawn(process.execPath, [cliPath, 'stdio', '--home', home], { env: cliEnv({ SNOWMUX_LOG_LEVEL: 'info' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  defer(t, () => proc.kill('SIGKILL'));
+  let out = '';
+  let log = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = once(proc, 'exit');
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'modern', version: '1' } };
+  proc.stdin.end(
+    [
+      { jsonrpc: '2.0', id: 'listen:0', method: 'subscriptions/listen', params: { _meta: meta, notifications: { toolsListChanged: true } } },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { _meta: meta, name: 'execute_query', arguments: { query: 'SELECT COUNT(*) AS N FROM ORDERS' } } },
+    ].map((m) => `${JSON.stringify(m)}\n`).join(''),
+  );
+  const [code] = await exited;
+  assert.equal(code, 0);
+  // Ended by the transport at stdin's end (the orderly stop), not by an event loop that ran out of work.
+  assert.match(log, /"why":"stdin ended".*"msg":"session closed"/);
+  const answers = out.trim().split('\n').map((l) => JSON.parse(l) as { id?: unknown; result?: { isError?: boolean } });
+  const call = answers.find((a) => a.id === 2);
+  assert.ok(call?.result && call.result.isError !== true, out.slice(0, 600));
+});

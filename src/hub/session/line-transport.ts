@@ -163,6 +163,8 @@ export class LineTransport implements Transport {
   private started = false;
   /** Input ended with answers still owed (answerAfterInputEnds): close once they are written. */
   private inputEnded = false;
+  /** Keys (in `unanswered`) of the client's open subscriptions: owed no answer until the session ends. */
+  private readonly openListens = new Set<string>();
   /** Client requests handed to the SDK and not answered yet: their line's size, by id. */
   private readonly unanswered = new Map<string, number>();
   private unansweredBytes = 0;
@@ -260,9 +262,13 @@ export class LineTransport implements Transport {
     return this.peakBuffered;
   }
 
-  /** Requests the client is owed an answer for; a cancelled request is owed none (the SDK sends none). */
+  /**
+   * Requests the client is owed an answer for; a cancelled request is owed none (the SDK sends none), and
+   * an open subscription (2026-07-28 `subscriptions/listen`) is none either: it stays open for the session's
+   * life, so a drain or stdin's end waiting for it would wait for ever.
+   */
   get outstanding(): number {
-    return this.unanswered.size;
+    return this.unanswered.size - this.openListens.size;
   }
 
   private track(m: { id?: unknown; method?: unknown; params?: { requestId?: unknown } }, bytes: number): void {
@@ -271,6 +277,7 @@ export class LineTransport implements Transport {
       // An id already owed an answer was refused before this (refusedByBounds).
       this.unansweredBytes += bytes;
       this.unanswered.set(idKey(m.id), bytes);
+      if (m.method === LISTEN) this.openListens.add(idKey(m.id));
     } else if (m.method === 'notifications/cancelled' && isId(m.params?.requestId)) this.answered(m.params.requestId);
   }
 
@@ -279,8 +286,9 @@ export class LineTransport implements Transport {
     const bytes = this.unanswered.get(key);
     if (bytes === undefined) return;
     this.unanswered.delete(key);
+    this.openListens.delete(key);
     this.unansweredBytes -= bytes;
-    if (this.unanswered.size === 0) {
+    if (this.outstanding === 0) {
       this.opts.onIdle?.();
       // After the answer is written (send's caller awaits it): the last answer must reach the client.
       if (this.inputEnded) queueMicrotask(() => void this.close());
@@ -332,7 +340,7 @@ export class LineTransport implements Transport {
   }
 
   private readonly onEnd = () => {
-    if (this.opts.answerAfterInputEnds && this.unanswered.size > 0 && !this.closed) {
+    if (this.opts.answerAfterInputEnds && this.outstanding > 0 && !this.closed) {
       this.inputEnded = true;
       return;
     }
@@ -442,6 +450,9 @@ export class LineTransport implements Transport {
     this.onclose?.();
   }
 }
+
+/** A 2026-07-28 subscription: a request that stays open for the session's life. */
+const LISTEN = 'subscriptions/listen';
 
 /**
  * One session's token bucket, on the message path of every request: two numbers and a clock read (the
