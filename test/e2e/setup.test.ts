@@ -101,7 +101,7 @@ test("a home set in the shell ($SNOWMUX_HOME) goes into the editor's entry and t
   assert.match(entry.stderr, /from \$SNOWMUX_HOME/);
   const unit = await runCli(['service', 'install', 'systemd', '--print'], { HOME: userHome, SNOWMUX_HOME: home });
   assert.equal(unit.code, 0, unit.stderr);
-  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --home ${home}$`, 'm'));
+  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --replace --home ${home}$`, 'm'));
   // Without it, the default home: no --home at all.
   const plain = await runCli(['setup', 'cursor'], { HOME: userHome });
   assert.deepEqual((JSON.parse(plain.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim']);
@@ -150,7 +150,7 @@ description = "Smallest nation key"
 
   // The same for a service; a config that does not exist is refused before anything is written.
   const unit = await runCli(['service', 'install', 'systemd', '--print'], { HOME: userHome, SNOWMUX_CONFIG: config });
-  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --config ${config}$`, 'm'));
+  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --replace --config ${config}$`, 'm'));
   const missing = await runCli(['setup', 'cursor', '--write'], { HOME: userHome, SNOWMUX_CONFIG: join(teamDir, 'typo.toml') });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /typo\.toml \(from \$SNOWMUX_CONFIG\) does not exist.*\[CONFIG_NOT_FOUND\]/);
