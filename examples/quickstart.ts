@@ -26,14 +26,22 @@ type Text = { content: { type: string; text?: string }[]; isError?: boolean };
 const text = (r: unknown) => (r as Text).content.map((c) => c.text ?? '').join('\n');
 const step = (title: string) => console.log(`\n\x1b[1m── ${title}\x1b[0m`);
 
+// With SNOWMUX_HOME set, the demo may meet a hub that is already running there (yours, serving your
+// editors): it joins that hub and leaves it running instead of stopping it at the end.
+const hubAnswers = (): boolean => [0, 3].includes(spawnSync(process.execPath, [cli, 'status', '--json'], { env, encoding: 'utf8' }).status ?? -1);
+
+let joined = false;
+
 async function main(): Promise<void> {
   console.log(`snowmux quick start (home: ${home})`);
+  joined = process.env.SNOWMUX_HOME !== undefined && hubAnswers();
+  if (joined) console.log(`A hub is already running in ${home}: the demo joins it and leaves it running.`);
 
-  step('Editor 1 (MCP SDK v2 client, 2026-07-28 protocol) launches `snowmux shim` — it starts the hub');
+  step(`Editor 1 (MCP SDK v2 client, 2026-07-28 protocol) launches \`snowmux shim\` — ${joined ? 'it joins the running hub' : 'it starts the hub'}`);
   let t0 = performance.now();
   const a = new Client({ name: 'demo-editor-v2', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
   await a.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'shim'], env, stderr: 'inherit' }));
-  console.log(`connected in ${(performance.now() - t0).toFixed(0)} ms (cold: includes starting the hub)`);
+  console.log(`connected in ${(performance.now() - t0).toFixed(0)} ms${joined ? '' : ' (cold: includes starting the hub)'}`);
   const { tools } = await a.listTools();
   console.log(`tools: ${tools.map((t) => t.name).join(', ')}`);
 
@@ -67,7 +75,11 @@ async function main(): Promise<void> {
 
   await a.close();
   await b.close();
-  if (!keep) {
+  if (joined) {
+    console.log(`\nThe hub in ${home} was running before the demo and is left running (\`snowmux stop\` ends it).`);
+  } else if (keep) {
+    console.log(`\nThe hub keeps running (--keep): SNOWMUX_HOME=${home} snowmux status, then snowmux stop.`);
+  } else {
     step('snowmux stop');
     const stop = spawnSync(process.execPath, [cli, 'stop'], { env, encoding: 'utf8' });
     process.stdout.write(stop.stdout || stop.stderr);
@@ -76,9 +88,11 @@ async function main(): Promise<void> {
 
 main()
   .catch((err) => {
-    console.error(`demo failed: ${(err as Error).message}\nSee ${home}/hub.log and ${home}/hub-stderr.log.`);
+    // A hub the demo started is stopped; the home is kept so its logs can be read.
+    if (!joined && !keep) spawnSync(process.execPath, [cli, 'stop'], { env, encoding: 'utf8' });
+    console.error(`demo failed: ${(err as Error).message}\nSee ${home}/hub.log and ${home}/hub-stderr.log${process.env.SNOWMUX_HOME ? '' : ` (remove ${home} when done)`}.`);
     process.exitCode = 1;
   })
   .finally(() => {
-    if (!keep && !process.env.SNOWMUX_HOME) setTimeout(() => rmSync(home, { recursive: true, force: true }), 500);
+    if (!keep && !process.env.SNOWMUX_HOME && process.exitCode !== 1) setTimeout(() => rmSync(home, { recursive: true, force: true }), 500);
   });

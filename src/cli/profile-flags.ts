@@ -5,6 +5,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { SnowmuxError } from '../errors.js';
+import { ENV_VARIABLES } from '../hub/config/env-profile.js';
 import { FLAG_NAMES, SECRET_SETTINGS, type ProfileSettings, type SettingName } from '../hub/config/profile-settings.js';
 
 const NUMERIC: ReadonlySet<SettingName> = new Set(['statementTimeoutMs', 'poolMin', 'poolMax', 'poolAcquireTimeoutMs', 'poolIdleTimeoutMs', 'poolMaxConnectionAgeMs']);
@@ -31,4 +32,33 @@ export function profileFlagsFrom(values: Record<string, unknown>): Partial<Profi
     } else out[name] = raw;
   }
   return out as Partial<ProfileSettings>;
+}
+
+/** Where a secret goes instead of a flag, per secret setting: its variable and its config key. */
+const SECRET_HOMES: Partial<Record<SettingName, string>> = {
+  password: 'password',
+  passcode: 'passcode',
+  privateKey: 'private_key (or a key file: --private-key-path)',
+  privateKeyPassphrase: 'private_key_passphrase',
+  token: 'token (or a token file: --token-file-path)',
+};
+
+/**
+ * A secret given as a flag (`--password …`) is refused with where it goes instead — not as an unknown
+ * option, which reads like a typo: the flag names exist (they label settings in messages), on purpose
+ * not on a command line.
+ */
+export function refuseSecretFlags(argv: readonly string[]): void {
+  for (const arg of argv) {
+    if (arg === '--') return;
+    const name = arg.split('=')[0]!;
+    const setting = (Object.keys(FLAG_NAMES) as SettingName[]).find((s) => FLAG_NAMES[s] === name && SECRET_SETTINGS.has(s));
+    if (setting === undefined) continue;
+    const variable = ENV_VARIABLES.find(([s]) => s === setting)?.[1][0];
+    throw new SnowmuxError(
+      'USAGE',
+      `${name} is not taken on a command line: it would be visible to every local user (ps). Set ${variable} in the environment, ` +
+        `or ${SECRET_HOMES[setting]} in config.toml [profiles.<name>] or in ~/.snowflake/connections.toml.`,
+    );
+  }
 }

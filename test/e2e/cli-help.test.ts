@@ -37,3 +37,16 @@ test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage),
   assert.match(manager.stderr, /^Unknown service manager "systemmd": systemd, launchd or pm2\.\n\nUsage: snowmux service/);
   assert.match((await runCli(['service', 'instal', 'pm2'])).stderr, /^Unknown action "instal": install or uninstall\./);
 });
+
+test('a secret given as a profile flag is refused with where it goes instead, not as an unknown option', async () => {
+  for (const [argv, variable, key] of [
+    [['hub', '--password', 'hunter2-never-echoed'], 'SNOWFLAKE_PASSWORD', 'password'],
+    [['stdio', '--token=hunter2-never-echoed'], 'SNOWFLAKE_TOKEN', 'token'],
+    [['hub', '--private-key-passphrase', 'hunter2-never-echoed'], 'SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', 'private_key_passphrase'],
+  ] as const) {
+    const r = await runCli([...argv]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`--[a-z-]+ is not taken on a command line: .*Set ${variable} in the environment, or ${key}\\b.*\\[USAGE\\]`));
+    assert.doesNotMatch(r.stderr, /hunter2/);
+  }
+});

@@ -52,3 +52,22 @@ test('snowmux logs renders and filters; -f follows; hub.log rotates with at most
   assert.match(bad.stderr, /--level must be one of/);
   assert.equal(await hub.stop(), 0);
 });
+
+test('snowmux logs -f where no hub has run yet says it waits for the log, then follows it once a hub starts', { timeout: 30_000 }, async (t) => {
+  const home = tempHome(t);
+  const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--home', home], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  defer(t, async () => {
+    if (follower.exitCode === null) {
+      follower.kill('SIGKILL');
+      await once(follower, 'exit');
+    }
+  });
+  let err = '';
+  let out = '';
+  follower.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  follower.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  while (!/waiting/.test(err)) await new Promise((r) => follower.stderr!.once('data', r));
+  assert.match(err, /no log at .*hub\.log yet \(no hub has run in this home; or use --home\); waiting for one to start/);
+  await startHub(t, home);
+  while (!/hub started/.test(out)) await new Promise((r) => follower.stdout!.once('data', r));
+});

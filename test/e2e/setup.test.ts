@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -68,6 +68,29 @@ test('setup refuses to rewrite a file it cannot parse, and prints paste-able ent
   assert.match(unknown.stderr, /Unknown client "notepad"[\s\S]*claude-desktop/);
 });
 
+test('setup --write leaves a read-only editor config alone, and a file it cannot write is named with what to do', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const file = join(userHome, '.cursor', 'mcp.json');
+  mkdirSync(join(userHome, '.cursor'));
+  const before = JSON.stringify({ mcpServers: { github: { command: 'gh-mcp' } } });
+  writeFileSync(file, before, { mode: 0o444 });
+  const r = await runCli(['setup', 'cursor', '--write'], { HOME: userHome });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /mcp\.json is read-only \(mode 444\); snowmux will not replace it\. Make it writable \(chmod u\+w .*mcp\.json\)[\s\S]*without --write[\s\S]*\[EDITOR_CONFIG_UNWRITABLE\]/);
+  assert.equal(readFileSync(file, 'utf8'), before);
+  assert.equal(statSync(file).mode & 0o777, 0o444);
+  assert.equal(existsSync(`${file}.bak`), false);
+
+  // Where the editor's directory cannot be made (here a file is in the way), the OS error comes with the
+  // file it was for and the way around it, not as a bare EACCES/ENOTDIR.
+  writeFileSync(join(userHome, '.codeium'), 'not a directory');
+  const w = await runCli(['setup', 'windsurf', '--write'], { HOME: userHome });
+  assert.equal(w.code, 1);
+  assert.match(w.stderr, /Could not write Windsurf's config .*mcp_config\.json: .*(ENOTDIR|EEXIST).*Fix the permissions of .*without --write.*\[EDITOR_CONFIG_UNWRITABLE\]/);
+  assert.deepEqual(readdirSync(userHome).sort(), ['.codeium', '.cursor']);
+  assert.deepEqual(readdirSync(join(userHome, '.cursor')), ['mcp.json']);
+});
+
 test("a home set in the shell ($SNOWMUX_HOME) goes into the editor's entry and the service, which never see that shell", async (t) => {
   const userHome = tempHome(t, 'smx-user-');
   const home = tempHome(t);
@@ -78,7 +101,7 @@ test("a home set in the shell ($SNOWMUX_HOME) goes into the editor's entry and t
   assert.match(entry.stderr, /from \$SNOWMUX_HOME/);
   const unit = await runCli(['service', 'install', 'systemd', '--print'], { HOME: userHome, SNOWMUX_HOME: home });
   assert.equal(unit.code, 0, unit.stderr);
-  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --home ${home}$`, 'm'));
+  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --replace --home ${home}$`, 'm'));
   // Without it, the default home: no --home at all.
   const plain = await runCli(['setup', 'cursor'], { HOME: userHome });
   assert.deepEqual((JSON.parse(plain.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim']);
@@ -127,7 +150,7 @@ description = "Smallest nation key"
 
   // The same for a service; a config that does not exist is refused before anything is written.
   const unit = await runCli(['service', 'install', 'systemd', '--print'], { HOME: userHome, SNOWMUX_CONFIG: config });
-  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --config ${config}$`, 'm'));
+  assert.match(unit.stdout, new RegExp(`^ExecStart=\\S+ \\S+ hub --replace --config ${config}$`, 'm'));
   const missing = await runCli(['setup', 'cursor', '--write'], { HOME: userHome, SNOWMUX_CONFIG: join(teamDir, 'typo.toml') });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /typo\.toml \(from \$SNOWMUX_CONFIG\) does not exist.*\[CONFIG_NOT_FOUND\]/);

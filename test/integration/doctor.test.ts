@@ -104,6 +104,31 @@ test('a broken set-up: each problem is a failed check that says what to do, and 
   assert.match(broken.text, /checks failed/);
 });
 
+test('a home the hub could not create or write fails the home check with what to do (the hub would stop with HOME_UNUSABLE)', async (t) => {
+  const base = tempHome(t);
+  writeFileSync(join(base, 'a-file'), '');
+  const underFile = join(base, 'a-file', 'snowmux');
+  const r = await doctor(underFile, {}, ['--offline']);
+  assert.equal(r.code, 1);
+  const home = find(r.checks, 'home')!;
+  assert.equal(home.status, 'fail');
+  assert.match(home.detail, /does not exist and cannot be created: .*a-file is a file, not a directory/);
+  assert.match(home.fix!, /--home or SNOWMUX_HOME/);
+  const hub = await runCli(['hub', '--home', underFile]);
+  assert.match(hub.stderr, /HOME_UNUSABLE/, 'the hub refuses the same home');
+  assert.equal(existsSync(underFile), false, 'doctor creates nothing');
+
+  // A home that exists but cannot be written (root may write anything, so only checked as another user).
+  if (process.getuid?.() !== 0) {
+    const readOnly = join(base, 'ro-home');
+    mkdirSync(readOnly, { mode: 0o500 });
+    defer(t, () => chmodSync(readOnly, 0o700));
+    const ro = await doctor(readOnly, {}, ['--offline']);
+    assert.equal(ro.code, 1);
+    assert.match(find(ro.checks, 'home')!.detail, /is not writable/);
+  }
+});
+
 test('doctor refuses every config the hub refuses at start, naming the same key, and --config checks the file the hub is given', async (t) => {
   const broken: [key: string, toml: string][] = [
     ['tools.bad.sql', '[tools.bad]\ndescription = "d"\nsql = "DELETE FROM ORDERS"\n'],

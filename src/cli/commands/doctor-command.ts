@@ -4,8 +4,9 @@
  * config.toml, every profile (resolvable, without printing a secret), the network path to each Snowflake
  * account, the embedded sample warehouse, and the metrics and HTTP listeners. Exit 1 when any check fails.
  */
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { shellWord } from '../../shell-word.js';
 import { VERSION } from '../../version.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
@@ -64,6 +65,33 @@ export async function doctorCommand(argv: string[], io: CommandIo): Promise<numb
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
 }
 
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why a hub could not create `home` (whose own path does not exist), or undefined when it could: the
+ * nearest existing ancestor must be a directory this user may write (the hub makes the rest, 0700).
+ */
+function homeCannotBeMade(home: string): string | undefined {
+  let dir = dirname(home);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    return `${dir} cannot be read (${errorMessage(err)})`;
+  }
+  if (!st.isDirectory()) return `${dir} is a file, not a directory`;
+  if (!writable(dir)) return `${dir} is not writable (read-only file system, or no write permission)`;
+  return undefined;
+}
+
 const MARK: Record<CheckStatus, string> = { ok: '✓', info: '·', warn: '!', fail: '✗' };
 
 export function renderChecks(checks: Check[]): string {
@@ -85,11 +113,15 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
 
   const homeExists = existsSync(home);
   if (!homeExists) {
-    checks.push({ check: 'home', status: 'info', detail: `${home} does not exist yet; the first hub creates it (0700).` });
+    const blocked = homeCannotBeMade(home);
+    if (blocked) checks.push({ check: 'home', status: 'fail', detail: `${home} does not exist and cannot be created: ${blocked}.`, fix: 'Choose a home you can write with --home or SNOWMUX_HOME (and the same in your editors\' entries: `snowmux setup <client>`).' });
+    else checks.push({ check: 'home', status: 'info', detail: `${home} does not exist yet; the first hub creates it (0700).` });
   } else {
     try {
       checkHome(home);
-      checks.push({ check: 'home', status: 'ok', detail: `${home} (yours, closed to others)` });
+      if (!writable(home)) {
+        checks.push({ check: 'home', status: 'fail', detail: `${home} is not writable (read-only file system, or no write permission): a hub cannot create its socket, log or audit log there.`, fix: `Make it writable (chmod u+w ${shellWord(home)}), or choose another home with --home or SNOWMUX_HOME.` });
+      } else checks.push({ check: 'home', status: 'ok', detail: `${home} (yours, closed to others)` });
     } catch (err) {
       checks.push({ check: 'home', status: 'fail', detail: errorMessage(err) });
     }

@@ -11,7 +11,7 @@ import { HTTP_ENGINES, type HttpEngineChoice } from '../../hub/config/config-sch
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
 import { flushLogger } from '../../hub/observe/logger.js';
 import { startHubProcess } from '../../hub/hub-process.js';
-import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
+import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 
 const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace] [profile flags]
@@ -28,6 +28,7 @@ ${PROFILE_FLAGS_HELP}
 `;
 
 export async function hubCommand(argv: string[], io: CommandIo): Promise<number> {
+  refuseSecretFlags(argv);
   const { values } = parseCommandArgs('hub', argv, {
     home: { type: 'string' },
     replace: { type: 'boolean' },

@@ -48,6 +48,8 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
     text = readFileSync(file, 'utf8');
   } catch {
     if (!values.follow) throw new SnowmuxError('HUB_NOT_RUNNING', `No log at ${file}: no hub has run in this home yet (or use --home).`);
+    // Following a log that is not there yet waits for it; say so, or it looks like a hang.
+    io.stderr.write(`snowmux logs: no log at ${file} yet (no hub has run in this home; or use --home); waiting for one to start.\n`);
     text = '';
   }
   let shown = text.split('\n').filter((l) => l && render(l, min, true) !== null);

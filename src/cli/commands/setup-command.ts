@@ -3,12 +3,13 @@
  * and this snowmux (GUI editors often start with a minimal PATH), and where the editor keeps it. With
  * `--write` it merges the entry into that file, keeping everything else and a backup of the old file.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnowmuxError } from '../../errors.js';
 import { definedProfiles } from '../../hub/config-check.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
+import { shellWord } from '../../shell-word.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -157,15 +158,40 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
   const path = existsSync(file) ? realpathSync(file) : file;
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
   const { text, replaced } = mergeIntoConfig(existing, client, name, launch, path);
-  mkdirSync(dirname(path), { recursive: true });
-  let backup: string | undefined;
+  const title = CLIENTS[client].title;
+  const byHand = 'or add the entry by hand (run the command without --write to print it)';
+  // A file its owner made read-only (a managed or frozen config) is left alone: replacing it through the
+  // directory would undo that choice silently.
   const mode = existing !== undefined ? statSync(path).mode & 0o777 : 0o600;
-  if (existing !== undefined) {
-    backup = `${path}.bak`;
-    writeFileSync(backup, existing, { mode });
+  if (existing !== undefined && (mode & 0o200) === 0) {
+    throw new SnowmuxError(
+      'EDITOR_CONFIG_UNWRITABLE',
+      `${path} is read-only (mode ${mode.toString(8)}); snowmux will not replace it. Make it writable (chmod u+w ${shellWord(path)}) and run this again, ${byHand}.`,
+    );
   }
   const tmp = `${path}.snowmux-${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, path);
+  let backup: string | undefined;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    if (existing !== undefined) {
+      backup = `${path}.bak`;
+      // The backup is ours to rewrite next time, whatever the mode of the file it copies.
+      rmSync(backup, { force: true });
+      writeFileSync(backup, existing, { mode: mode | 0o600 });
+    }
+    writeFileSync(tmp, text, { mode });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing was made there
+    }
+    throw new SnowmuxError(
+      'EDITOR_CONFIG_UNWRITABLE',
+      `Could not write ${title}'s config ${path}: ${(err as Error).message}${existing !== undefined ? ' (the file is unchanged)' : ''}. Fix the permissions of ${shellWord(dirname(path))}, ${byHand}.`,
+      { cause: err },
+    );
+  }
   return { path, replaced, backup };
 }

@@ -6,7 +6,7 @@ import { userInfo } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
-import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom } from '../profile-flags.js';
+import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { createLogger } from '../../hub/observe/logger.js';
 import { HubCore } from '../../hub/core/hub-core.js';
@@ -16,6 +16,7 @@ import { LineTransport } from '../../hub/session/line-transport.js';
 import { observeClientMessage } from '../../hub/session/session.js';
 
 export async function stdioCommand(argv: string[], io: CommandIo): Promise<number> {
+  refuseSecretFlags(argv);
   const { values } = parseCommandArgs('stdio', argv, {
     home: { type: 'string' },
     config: { type: 'string' },
