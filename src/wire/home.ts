@@ -138,11 +138,31 @@ function fnv1a64(text: string): string {
 /** Creates the home (0700) or checks an existing one: ours, a directory, not open to others. */
 export function ensureHome(home: string): void {
   try {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
+    mkdirParents(home, 0o700);
   } catch (err) {
     throw new SnowmuxError('HOME_UNUSABLE', `Cannot create the snowmux home ${home}: ${(err as Error).message}. Choose another with --home or SNOWMUX_HOME.`, { cause: err });
   }
   checkHome(home, true);
+}
+
+/**
+ * `mkdir -p`, one level at a time from the nearest directory that exists. Node's recursive mkdirSync
+ * spins for ever where a parent cannot be created yet reads as missing (a path under /proc): the hub
+ * would hang at full CPU instead of saying the home cannot be made.
+ */
+function mkdirParents(dir: string, mode: number): void {
+  const missing: string[] = [];
+  for (let at = resolve(dir); !existsSync(at); at = dirname(at)) {
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 /** Verifies the home without creating it. `fix` tightens permissions on a home we own. */

@@ -43,6 +43,10 @@ test('ensureHome creates the directory 0700', (t) => {
   assert.equal(statSync(home).mode & 0o777, 0o700);
 });
 
+test('ensureHome says a home under a path that cannot hold directories cannot be made, at once (a path under /proc spun for ever)', { timeout: 10_000 }, () => {
+  assert.throws(() => ensureHome('/proc/1/snowmux-home-test/home'), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && /Cannot create the snowmux home \/proc\/1\/snowmux-home-test\/home/.test(e.message));
+});
+
 test('ensureHome tightens an existing home that others can read', (t) => {
   const home = tmp(t);
   chmodSync(home, 0o755);
