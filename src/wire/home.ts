@@ -6,6 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } fr
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
+import { mkdirParentsSync } from '../mkdir-below.js';
 import { shellWord } from '../shell-word.js';
 
 export const SOCKET_NAME = 'hub.sock';
@@ -138,31 +139,11 @@ function fnv1a64(text: string): string {
 /** Creates the home (0700) or checks an existing one: ours, a directory, not open to others. */
 export function ensureHome(home: string): void {
   try {
-    mkdirParents(home, 0o700);
+    mkdirParentsSync(home, 0o700);
   } catch (err) {
     throw new SnowmuxError('HOME_UNUSABLE', `Cannot create the snowmux home ${home}: ${(err as Error).message}. Choose another with --home or SNOWMUX_HOME.`, { cause: err });
   }
   checkHome(home, true);
-}
-
-/**
- * `mkdir -p`, one level at a time from the nearest directory that exists. Node's recursive mkdirSync
- * spins for ever where a parent cannot be created yet reads as missing (a path under /proc): the hub
- * would hang at full CPU instead of saying the home cannot be made.
- */
-function mkdirParents(dir: string, mode: number): void {
-  const missing: string[] = [];
-  for (let at = resolve(dir); !existsSync(at); at = dirname(at)) {
-    missing.push(at);
-    if (dirname(at) === at) break;
-  }
-  for (const d of missing.reverse()) {
-    try {
-      mkdirSync(d, { mode });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
 }
 
 /** Verifies the home without creating it. `fix` tightens permissions on a home we own. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdirBelow } from '../../src/mkdir-below.js';
+import { mkdirBelow, mkdirParents, mkdirParentsSync } from '../../src/mkdir-below.js';
 
 test('creates the missing levels below an existing root', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'smx-mk-'));
@@ -25,4 +25,10 @@ test('a directory outside the root is created with its parents', async (t) => {
   t.after(() => rmSync(base, { recursive: true, force: true }));
   await mkdirBelow(join(base, 'home'), join(base, 'var', 'log', 'audit'), 0o700);
   assert.ok(statSync(join(base, 'var', 'log', 'audit')).isDirectory());
+});
+
+test('a path that cannot hold directories (under /proc) fails at once, sync and async — Node\'s recursive mkdir spins there for ever', { timeout: 10_000 }, async () => {
+  await assert.rejects(mkdirBelow('/nonexistent-home', '/proc/1/snowmux-test/audit', 0o700), { code: 'ENOENT' });
+  await assert.rejects(mkdirParents('/proc/1/snowmux-test/audit', 0o700), { code: 'ENOENT' });
+  assert.throws(() => mkdirParentsSync('/proc/1/snowmux-test/audit', 0o700), { code: 'ENOENT' });
 });

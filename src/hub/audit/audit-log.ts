@@ -19,11 +19,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
-import { mkdirBelow } from '../../mkdir-below.js';
+import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
 import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, syncDir, writeHead } from './audit-files.js';
 import type { AuditFile } from './audit-files.js';
@@ -488,7 +488,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
    */
   private async resume(memory: Anchor | undefined): Promise<AuditOpenReport> {
     if (this.root !== undefined) await mkdirBelow(this.root, this.dir, 0o700);
-    else await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    else await mkdirParents(this.dir, 0o700);
     const warnings: string[] = [];
     const files = await listAuditFiles(this.dir);
     const anchor = await this.loadAnchor(memory, warnings);
