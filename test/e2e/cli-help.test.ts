@@ -1,7 +1,9 @@
 /** Every command answers --help and -h with its usage and exit 0; --version prints the version. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from '../helpers/harness.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempHome } from '../helpers/harness.js';
 import { VERSION } from '../../src/version.js';
 
 const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd'], ['service', 'uninstall', 'pm2']];
@@ -23,7 +25,7 @@ test('every command answers --help and -h with exit 0', async () => {
   assert.equal(version.stdout.trim(), VERSION);
 });
 
-test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage), like an unknown command', async () => {
+test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage), like an unknown command', async (t) => {
   const help = await runCli(['help', 'status']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: snowmux status/);
@@ -31,6 +33,10 @@ test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage),
     const r = await runCli(argv);
     assert.equal(r.code, 2, `snowmux ${argv.join(' ')}: ${r.stderr}`);
   }
+  // A usage error makes nothing: no home for a key nobody named.
+  const fresh = join(tempHome(t), 'new-home');
+  assert.equal((await runCli(['keys', 'create', '--home', fresh])).code, 2);
+  assert.equal(existsSync(fresh), false);
   // What was wrong comes first, then the usage.
   const manager = await runCli(['service', 'install', 'systemmd']);
   assert.equal(manager.code, 2);

@@ -60,8 +60,9 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   switch (sub) {
     case 'create': {
       const expiresAt = expiry(values.expires);
+      const identity = requireIdentity(values.identity); // before the home is made: a usage error creates nothing
       ensureHome(home);
-      const { key, record } = createKey(home, requireIdentity(values.identity), expiresAt);
+      const { key, record } = createKey(home, identity, expiresAt);
       io.stdout.write(`${key}\n`);
       io.stderr.write(`Key ${record.id} for identity "${record.identity}"${expiresAt ? `, expires ${record.expiresAt}` : ''}. It is shown only now: store it in a secret manager or a 0600 file.\n`);
       return 0;
