@@ -175,3 +175,16 @@ for (const engine of ['uws', 'node'] as const) {
     }
   });
 }
+
+// `printf … | snowmux shim --url …` while the hub is down (restarting, a network blip): the shim holds the
+// requests for the hub and answers each when the wait runs out. It ended at once when stdin closed, every
+// request unanswered and exit code 0, since nothing kept its process alive between attempts to reach the hub.
+test('a remote shim whose stdin ends while no hub answers still answers every request it took', async () => {
+  const port = await freePort(); // nothing listens there
+  const requests = [1, 2].map((id) => JSON.stringify({ jsonrpc: '2.0', id, method: id === 1 ? 'initialize' : 'tools/list', params: id === 1 ? { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'script', version: '1' } } : {} }));
+  const run = await runCli(['shim', '--url', `ws://127.0.0.1:${port}/shim`], { SNOWMUX_KEY: 'smx_000000000000_' + 'x'.repeat(32), SNOWMUX_RECONNECT_DEADLINE_MS: '1000' }, `${requests.join('\n')}\n`);
+  const answers = run.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: number; error?: { code: number; message: string } });
+  assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2], `stdout: ${run.stdout} stderr: ${run.stderr}`);
+  for (const a of answers) assert.match(a.error?.message ?? '', /no hub answered/);
+});
+
