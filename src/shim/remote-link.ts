@@ -27,6 +27,19 @@ export function checkRemoteUrl(url: string): void {
   throw new SnowmuxError('USAGE', `--url ${url}: use wss:// (ws:// only to a loopback address), so the key and your SQL are not sent in the clear.`);
 }
 
+/**
+ * The API key as given in $SNOWMUX_KEY or a key file, without the surrounding whitespace such values
+ * often carry (a file's last newline, a secret mounted with one, a pasted space). Whitespace inside is
+ * refused: it cannot be a key, and sent in a header it failed every link with "Invalid character in header
+ * content" while the shim retried forever.
+ */
+export function cleanApiKey(raw: string | undefined, from: string): string | undefined {
+  const key = raw?.trim();
+  if (key === undefined || key === '') return undefined;
+  if (/[\s\u0000-\u001f\u007f]/.test(key)) throw new SnowmuxError('USAGE', `The API key in ${from} has spaces or control characters inside it; it should be one word (smx_<id>_<secret>, as \`snowmux keys create\` printed it).`);
+  return key;
+}
+
 export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs: number): Promise<OpenLink> {
   const { WebSocket, createWebSocketStream } = await import('ws');
   return await new Promise<OpenLink>((resolve, reject) => {

@@ -188,3 +188,16 @@ test('a remote shim whose stdin ends while no hub answers still answers every re
   for (const a of answers) assert.match(a.error?.message ?? '', /no hub answered/);
 });
 
+// A key that arrives with a newline (a secret mounted from a file, `echo` into an env file) is still the key;
+// it made every link fail with "Invalid character in header content" while the shim retried for ever.
+test('a remote shim takes $SNOWMUX_KEY with surrounding whitespace, and refuses one with whitespace inside', async (t) => {
+  const { key, url } = await remoteHub(t, 'node');
+  const client = await remoteClient(t, url, `${key}\n`, 'newline-key');
+  const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 3 AS N' } });
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[3]]);
+  const split = await runCli(['shim', '--url', url], { SNOWMUX_KEY: `${key.slice(0, 10)}\n${key.slice(10)}` });
+  assert.equal(split.code, 2);
+  assert.match(split.stderr, /SNOWMUX_KEY has spaces or control characters inside/);
+  const status = await runCli(['status', '--url', url.replace('ws:', 'http:').replace('/shim', ''), '--json'], { SNOWMUX_KEY: ` ${key}\r\n` });
+  assert.equal(status.code, 0, status.stderr);
+});

@@ -17,6 +17,7 @@ import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
 import { watchStatus } from '../status-watch.js';
+import { cleanApiKey } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 
@@ -43,7 +44,8 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     );
     return 0;
   }
-  const key = values['key-file'] !== undefined ? readFileSync(values['key-file'], 'utf8').trim() : process.env.SNOWMUX_KEY;
+  const keyFile = values['key-file'];
+  const key = keyFile !== undefined ? cleanApiKey(readFileSync(keyFile, 'utf8'), keyFile) : cleanApiKey(process.env.SNOWMUX_KEY, '$SNOWMUX_KEY');
   const read = values.url !== undefined ? httpStatusReader(values.url, key) : socketStatusReader(values.home);
   if (!values.watch) {
     const status = await read();
