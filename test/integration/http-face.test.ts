@@ -435,8 +435,11 @@ for (const e of ENGINES) {
     const inSession = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
     const stream = new AbortController();
     defer(t, () => stream.abort());
+    const asked = Date.now();
     const get = await fetch(`${r.url}/mcp`, { headers: inSession, signal: stream.signal });
     assert.equal(get.status, 200, 'the GET stream of a 2025 session opens');
+    // At once: a quiet stream's headers used to leave with its first keep-alive, 15 s later.
+    assert.ok(Date.now() - asked < 5_000, `the GET stream answered after ${Date.now() - asked} ms`);
     assert.equal(get.headers.get('content-type'), 'text/event-stream');
     stream.abort();
     assert.equal(await httpSessions(), 1);

@@ -422,7 +422,46 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return undefined;
   }
 
+  /**
+   * An /mcp answer that streams (a 2025 session's GET stream, a 2026-07-28 `subscriptions/listen`, a call
+   * answered over SSE):
+   * starts with an SSE comment, so its status and headers leave at once: the SDK writes nothing on a quiet
+   * stream until its first keep-alive, and the engines send headers with the first bytes, so a client
+   * opening a GET stream waited 15 s to learn it was open (one with a headers timeout gave up).
+   */
+  function served(response: Response): Response {
+    const source = response.body;
+    if (!source || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) return response;
+    const reader = source.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(encoder.encode(': stream open\n\n'));
+      },
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (!done) return c.enqueue(value);
+          c.close();
+        } catch (err) {
+          try {
+            c.error(err);
+          } catch {
+            /* already closed */
+          }
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
+
   async function mcp(request: Request, caller: Caller): Promise<Response> {
+    return served(await mcpRequest(request, caller));
+  }
+
+  async function mcpRequest(request: Request, caller: Caller): Promise<Response> {
     if (!MCP_METHODS.includes(request.method)) {
       return json(405, { error: `/mcp answers ${MCP_METHODS.join(', ')}: POST a JSON-RPC message, GET a stream, DELETE a session.` }, { allow: MCP_METHODS.join(', ') });
     }
