@@ -3,6 +3,7 @@
  * loaded only here, so a local shim never pays for it), authenticated with an API key, carrying the same
  * hello and line framing as the Unix socket. No hub is ever started from here.
  */
+import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { SnowmuxError } from '../errors.js';
 import type { Hello } from '../wire/hello.js';
@@ -33,10 +34,28 @@ export function checkRemoteUrl(url: string): void {
  * refused: it cannot be a key, and sent in a header it failed every link with "Invalid character in header
  * content" while the shim retried forever.
  */
-export function cleanApiKey(raw: string | undefined, from: string): string | undefined {
+function cleanApiKey(raw: string | undefined, from: string): string | undefined {
   const key = raw?.trim();
   if (key === undefined || key === '') return undefined;
   if (/[\s\u0000-\u001f\u007f]/.test(key)) throw new SnowmuxError('USAGE', `The API key in ${from} has spaces or control characters inside it; it should be one word (smx_<id>_<secret>, as \`snowmux keys create\` printed it).`);
+  return key;
+}
+
+/**
+ * The API key from `--key-file` (a file that cannot be read, or holds nothing, is a usage error saying so:
+ * the raw ENOENT named no option, and an empty file read as "no key sent" from the hub), else from
+ * $SNOWMUX_KEY.
+ */
+export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (keyFile === undefined) return cleanApiKey(env.SNOWMUX_KEY, '$SNOWMUX_KEY');
+  let text: string;
+  try {
+    text = readFileSync(keyFile, 'utf8');
+  } catch (err) {
+    throw new SnowmuxError('USAGE', `--key-file ${keyFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): give the file \`snowmux keys create\` output was saved to.`);
+  }
+  const key = cleanApiKey(text, keyFile);
+  if (key === undefined) throw new SnowmuxError('USAGE', `--key-file ${keyFile} is empty: save the key \`snowmux keys create\` printed in it.`);
   return key;
 }
 

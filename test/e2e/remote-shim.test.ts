@@ -201,3 +201,17 @@ test('a remote shim takes $SNOWMUX_KEY with surrounding whitespace, and refuses 
   const status = await runCli(['status', '--url', url.replace('ws:', 'http:').replace('/shim', ''), '--json'], { SNOWMUX_KEY: ` ${key}\r\n` });
   assert.equal(status.code, 0, status.stderr);
 });
+
+test('a --key-file that cannot be read, or is empty, is a usage error naming the option', async (t) => {
+  const dir = tempHome(t);
+  const empty = join(dir, 'empty.key');
+  writeFileSync(empty, '\n', { mode: 0o600 });
+  for (const command of [['shim', '--url', 'ws://127.0.0.1:9/shim'], ['status', '--url', 'http://127.0.0.1:9']]) {
+    const missing = await runCli([...command, '--key-file', join(dir, 'nope.key')]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /--key-file \S+nope\.key cannot be read \(ENOENT\)/);
+    const blank = await runCli([...command, '--key-file', empty]);
+    assert.equal(blank.code, 2, blank.stderr);
+    assert.match(blank.stderr, /--key-file \S+empty\.key is empty/);
+  }
+});
