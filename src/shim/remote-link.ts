@@ -3,6 +3,7 @@
  * loaded only here, so a local shim never pays for it), authenticated with an API key, carrying the same
  * hello and line framing as the Unix socket. No hub is ever started from here.
  */
+import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { SnowmuxError } from '../errors.js';
 import type { Hello } from '../wire/hello.js';
@@ -25,6 +26,37 @@ export function checkRemoteUrl(url: string): void {
   const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname);
   if (u.protocol === 'ws:' && loopback) return;
   throw new SnowmuxError('USAGE', `--url ${url}: use wss:// (ws:// only to a loopback address), so the key and your SQL are not sent in the clear.`);
+}
+
+/**
+ * The API key as given in $SNOWMUX_KEY or a key file, without the surrounding whitespace such values
+ * often carry (a file's last newline, a secret mounted with one, a pasted space). Whitespace inside is
+ * refused: it cannot be a key, and sent in a header it failed every link with "Invalid character in header
+ * content" while the shim retried forever.
+ */
+function cleanApiKey(raw: string | undefined, from: string): string | undefined {
+  const key = raw?.trim();
+  if (key === undefined || key === '') return undefined;
+  if (/[\s\u0000-\u001f\u007f]/.test(key)) throw new SnowmuxError('USAGE', `The API key in ${from} has spaces or control characters inside it; it should be one word (smx_<id>_<secret>, as \`snowmux keys create\` printed it).`);
+  return key;
+}
+
+/**
+ * The API key from `--key-file` (a file that cannot be read, or holds nothing, is a usage error saying so:
+ * the raw ENOENT named no option, and an empty file read as "no key sent" from the hub), else from
+ * $SNOWMUX_KEY.
+ */
+export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (keyFile === undefined) return cleanApiKey(env.SNOWMUX_KEY, '$SNOWMUX_KEY');
+  let text: string;
+  try {
+    text = readFileSync(keyFile, 'utf8');
+  } catch (err) {
+    throw new SnowmuxError('USAGE', `--key-file ${keyFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): give the file \`snowmux keys create\` output was saved to.`);
+  }
+  const key = cleanApiKey(text, keyFile);
+  if (key === undefined) throw new SnowmuxError('USAGE', `--key-file ${keyFile} is empty: save the key \`snowmux keys create\` printed in it.`);
+  return key;
 }
 
 export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs: number): Promise<OpenLink> {

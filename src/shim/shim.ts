@@ -501,10 +501,27 @@ export class Shim {
         } else {
           this.log(`cannot reach the hub: ${errorMessage(err)}`);
         }
-        await new Promise((r) => setTimeout(r, delay).unref());
+        await this.retryPause(delay);
         delay = Math.min(delay * 2, 2_000);
       }
     }
+  }
+
+  /**
+   * The wait between attempts to reach the hub. It keeps the process alive (an unref'd timer did not: with
+   * stdin ended and the hub unreachable, the shim ended at once, the requests it had taken unanswered); the
+   * shim's end cuts it short.
+   */
+  private retryPause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.closing.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.closing.signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private attach({ socket, welcome, rest }: OpenLink): void {

@@ -110,3 +110,108 @@ for (const engine of ['uws', 'node'] as const) {
     assert.deepEqual((ten.structuredContent as { rows: unknown[][] }).rows, [[10]]);
   });
 }
+
+// A shim that reads slower than the hub answers (a slow network, a busy editor) makes the hub buffer its
+// answers. uWebSockets.js drops a message sent while more than its backpressure limit waits, and the engine
+// took "dropped" for "sent": answers (and the hub's pings, then the link) were lost. Every answer must
+// arrive whole, on both engines.
+for (const engine of ['uws', 'node'] as const) {
+  test(`[${engine}] a remote shim that reads slowly still gets every large answer, whole`, async (t) => {
+    const home = tempHome(t);
+    const port = await freePort();
+    writeFileSync(join(home, 'config.toml'), `[hub]\nhttp_listen = "127.0.0.1:${port}"\nhttp_engine = "${engine}"\nmax_result_bytes = 4000000\n`);
+    await startHub(t, home);
+    const key = (await runCli(['keys', 'create', '--identity', 'slow-reader', '--home', home])).stdout.trim();
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`, { headers: { authorization: `Bearer ${key}` }, maxPayload: 64 * 1024 * 1024 });
+    defer(t, () => ws.terminate());
+    const calls = 8;
+    const answers = new Map<number, string>();
+    let buffered = '';
+    let sent = false;
+    const socket = () => (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    let allSent!: () => void;
+    const sending = new Promise<void>((resolve) => (allSent = resolve));
+    const done = new Promise<void>((resolve, reject) => {
+      ws.once('close', (code) => reject(new Error(`the hub closed the link (${code}) with ${answers.size - 1} of ${calls} answers read`)));
+      ws.on('message', (data: Buffer) => {
+        buffered += data.toString('utf8');
+        for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          const message = JSON.parse(line) as { snowmux?: string; n?: number; id?: number };
+          if (message.snowmux === 'ping') ws.send(`${JSON.stringify({ snowmux: 'pong', n: message.n })}\n`);
+          else if (message.snowmux === 'welcome' && !sent) {
+            sent = true;
+            ws.send(`${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'slow-reader', version: '1' } } })}\n`);
+            ws.send(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+            for (let k = 1; k <= calls; k++) {
+              ws.send(`${JSON.stringify({ jsonrpc: '2.0', id: k, method: 'tools/call', params: { name: 'execute_query', arguments: { query: `SELECT ${k} AS K, repeat('x', 30000) AS PAD FROM range(100)` } } })}\n`);
+            }
+            // Stop reading until the hub has answered a few calls: 3 MB answers pile up on its side, past
+            // what the engine buffers for a link; then read on.
+            socket().pause();
+            allSent();
+          } else if (typeof message.id === 'number') {
+            answers.set(message.id, line);
+            if (answers.size === calls + 1) resolve();
+          }
+        }
+      });
+    });
+    ws.once('open', () => ws.send(`${JSON.stringify({ snowmux: 'hello', wire: 1, version: '0.0.0', role: 'shim', pid: process.pid, caps: ['drain-ack'] })}\n`));
+    await sending;
+    for (;;) {
+      const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { totals: { calls: number } };
+      if (status.totals.calls >= 3) break;
+    }
+    socket().resume();
+    await done;
+    for (let k = 1; k <= calls; k++) {
+      const answer = JSON.parse(answers.get(k)!) as { result?: { structuredContent?: { rows: unknown[][] } } };
+      const rows = answer.result?.structuredContent?.rows ?? [];
+      assert.equal(rows.length, 100, `call ${k}: ${answers.get(k)!.slice(0, 200)}`);
+      assert.equal(rows[0]![0], k);
+    }
+  });
+}
+
+// `printf … | snowmux shim --url …` while the hub is down (restarting, a network blip): the shim holds the
+// requests for the hub and answers each when the wait runs out. It ended at once when stdin closed, every
+// request unanswered and exit code 0, since nothing kept its process alive between attempts to reach the hub.
+test('a remote shim whose stdin ends while no hub answers still answers every request it took', async () => {
+  const port = await freePort(); // nothing listens there
+  const requests = [1, 2].map((id) => JSON.stringify({ jsonrpc: '2.0', id, method: id === 1 ? 'initialize' : 'tools/list', params: id === 1 ? { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'script', version: '1' } } : {} }));
+  const run = await runCli(['shim', '--url', `ws://127.0.0.1:${port}/shim`], { SNOWMUX_KEY: 'smx_000000000000_' + 'x'.repeat(32), SNOWMUX_RECONNECT_DEADLINE_MS: '1000' }, `${requests.join('\n')}\n`);
+  const answers = run.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: number; error?: { code: number; message: string } });
+  assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2], `stdout: ${run.stdout} stderr: ${run.stderr}`);
+  for (const a of answers) assert.match(a.error?.message ?? '', /no hub answered/);
+});
+
+// A key that arrives with a newline (a secret mounted from a file, `echo` into an env file) is still the key;
+// it made every link fail with "Invalid character in header content" while the shim retried for ever.
+test('a remote shim takes $SNOWMUX_KEY with surrounding whitespace, and refuses one with whitespace inside', async (t) => {
+  const { key, url } = await remoteHub(t, 'node');
+  const client = await remoteClient(t, url, `${key}\n`, 'newline-key');
+  const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 3 AS N' } });
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[3]]);
+  const split = await runCli(['shim', '--url', url], { SNOWMUX_KEY: `${key.slice(0, 10)}\n${key.slice(10)}` });
+  assert.equal(split.code, 2);
+  assert.match(split.stderr, /SNOWMUX_KEY has spaces or control characters inside/);
+  const status = await runCli(['status', '--url', url.replace('ws:', 'http:').replace('/shim', ''), '--json'], { SNOWMUX_KEY: ` ${key}\r\n` });
+  assert.equal(status.code, 0, status.stderr);
+});
+
+test('a --key-file that cannot be read, or is empty, is a usage error naming the option', async (t) => {
+  const dir = tempHome(t);
+  const empty = join(dir, 'empty.key');
+  writeFileSync(empty, '\n', { mode: 0o600 });
+  for (const command of [['shim', '--url', 'ws://127.0.0.1:9/shim'], ['status', '--url', 'http://127.0.0.1:9']]) {
+    const missing = await runCli([...command, '--key-file', join(dir, 'nope.key')]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /--key-file \S+nope\.key cannot be read \(ENOENT\)/);
+    const blank = await runCli([...command, '--key-file', empty]);
+    assert.equal(blank.code, 2, blank.stderr);
+    assert.match(blank.stderr, /--key-file \S+empty\.key is empty/);
+  }
+});

@@ -435,8 +435,11 @@ for (const e of ENGINES) {
     const inSession = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
     const stream = new AbortController();
     defer(t, () => stream.abort());
+    const asked = Date.now();
     const get = await fetch(`${r.url}/mcp`, { headers: inSession, signal: stream.signal });
     assert.equal(get.status, 200, 'the GET stream of a 2025 session opens');
+    // At once: a quiet stream's headers used to leave with its first keep-alive, 15 s later.
+    assert.ok(Date.now() - asked < 5_000, `the GET stream answered after ${Date.now() - asked} ms`);
     assert.equal(get.headers.get('content-type'), 'text/event-stream');
     stream.abort();
     assert.equal(await httpSessions(), 1);
@@ -446,6 +449,41 @@ for (const e of ENGINES) {
     assert.equal(await httpSessions(), 0);
     const replayed = await fetch(`${r.url}/mcp`, { method: 'POST', headers: inSession, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }) });
     assert.equal(replayed.status, 404, 'an ended session id is unknown');
+  });
+
+  // /shim links and /events streams end when their key is revoked; a 2025 session's GET stream (server
+  // notifications, held open for hours) outlived the revocation: it never sends another request to be refused.
+  test(`[${e}] revoking a key ends the /mcp GET stream it holds open; another key's stays`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const doomed = await r.key('pat');
+    const other = await r.key('pat');
+    const open = async (key: string) => {
+      const headers = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'listener', version: '1' } } };
+      const opened = await fetch(`${r.url}/mcp`, { method: 'POST', headers, body: JSON.stringify(init) });
+      await opened.text();
+      const stream = new AbortController();
+      defer(t, () => stream.abort());
+      const get = await fetch(`${r.url}/mcp`, { headers: { ...headers, 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' }, signal: stream.signal });
+      assert.equal(get.status, 200);
+      return get.body!.getReader();
+    };
+    const gone = await open(doomed);
+    const kept = await open(other);
+    assert.equal((await runCli(['keys', 'revoke', /^smx_([0-9a-f]{12})_/.exec(doomed)![1]!, '--home', r.home])).code, 0);
+    // The hub rechecks held keys every 5 s (at once on a team hub): the stream must end well within 15.
+    let timer: NodeJS.Timeout | undefined;
+    const end = await Promise.race([
+      (async () => {
+        for (;;) if ((await gone.read()).done) return 'ended';
+      })().catch(() => 'ended'),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still open'), 15_000))),
+    ]);
+    clearTimeout(timer);
+    assert.equal(end, 'ended', 'the GET stream of the revoked key ends');
+    const stillOpen = await Promise.race([kept.read().then((x) => (x.done ? 'ended' : 'open')), new Promise<string>((resolve) => setImmediate(() => resolve('open')))]);
+    assert.equal(stillOpen, 'open', "the other key's stream stays");
   });
 
   test(`[${e}] a client that disconnects mid-call cancels its query in the warehouse`, async (t) => {

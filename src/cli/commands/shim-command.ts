@@ -8,9 +8,8 @@ import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
-import { checkRemoteUrl } from '../../shim/remote-link.js';
+import { checkRemoteUrl, apiKeyFrom } from '../../shim/remote-link.js';
 import { SnowmuxError } from '../../errors.js';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const HELP = `Usage: snowmux shim [--home DIR] [--config PATH] [--profile NAME]
@@ -44,7 +43,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   let remote: { url: string; key: string } | undefined;
   if (values.url !== undefined) {
     checkRemoteUrl(values.url);
-    const key = values['key-file'] !== undefined ? readFileSync(values['key-file'], 'utf8').trim() : process.env.SNOWMUX_KEY;
+    const key = apiKeyFrom(values['key-file'], process.env);
     if (!key) throw new SnowmuxError('USAGE', 'A remote hub needs an API key: set SNOWMUX_KEY or pass --key-file FILE (snowmux keys create on the hub).');
     remote = { url: values.url, key };
   } else {

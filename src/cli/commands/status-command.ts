@@ -6,7 +6,6 @@
  * hub's /events when it can (status-watch.ts), redraws in place fitted to the terminal (watch-screen.ts),
  * and keeps waiting through hub restarts, saying so.
  */
-import { readFileSync } from 'node:fs';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../errors.js';
 import { lastFailedStart } from '../failed-start.js';
 import type { CommandIo } from '../command-io.js';
@@ -17,6 +16,7 @@ import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
 import { watchStatus } from '../status-watch.js';
+import { apiKeyFrom } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 
@@ -43,7 +43,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     );
     return 0;
   }
-  const key = values['key-file'] !== undefined ? readFileSync(values['key-file'], 'utf8').trim() : process.env.SNOWMUX_KEY;
+  const key = apiKeyFrom(values['key-file'], process.env);
   const read = values.url !== undefined ? httpStatusReader(values.url, key) : socketStatusReader(values.home);
   if (!values.watch) {
     const status = await read();

@@ -422,7 +422,66 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return undefined;
   }
 
+  /**
+   * An /mcp answer that streams (a 2025 session's GET stream, a 2026-07-28 `subscriptions/listen`, a call
+   * answered over SSE):
+   * - starts with an SSE comment, so its status and headers leave at once: the SDK writes nothing on a quiet
+   *   stream until its first keep-alive, and the engines send headers with the first bytes, so a client
+   *   opening a GET stream waited 15 s to learn it was open (one with a headers timeout gave up);
+   * - is held open by the key that asked for it: like /shim links and /events streams, it ends when that key
+   *   is revoked or expires, not when it next sends a request (a GET stream never does).
+   */
+  function served(response: Response, caller: Caller): Response {
+    const source = response.body;
+    if (!source || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) return response;
+    const holder = {};
+    const reader = source.getReader();
+    const release = () => heldKeys.delete(holder);
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(encoder.encode(': stream open\n\n'));
+        if (caller.key === null) return;
+        heldKeys.set(holder, {
+          key: caller.key,
+          what: '/mcp stream',
+          end: () => {
+            void reader.cancel(new Error('the API key is no longer valid')).catch(() => {});
+            try {
+              c.close();
+            } catch {
+              /* already closed */
+            }
+          },
+        });
+      },
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (!done) return c.enqueue(value);
+          release();
+          c.close();
+        } catch (err) {
+          release();
+          try {
+            c.error(err);
+          } catch {
+            /* already closed */
+          }
+        }
+      },
+      cancel(reason) {
+        release();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
+
   async function mcp(request: Request, caller: Caller): Promise<Response> {
+    return served(await mcpRequest(request, caller), caller);
+  }
+
+  async function mcpRequest(request: Request, caller: Caller): Promise<Response> {
     if (!MCP_METHODS.includes(request.method)) {
       return json(405, { error: `/mcp answers ${MCP_METHODS.join(', ')}: POST a JSON-RPC message, GET a stream, DELETE a session.` }, { allow: MCP_METHODS.join(', ') });
     }

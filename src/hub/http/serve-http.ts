@@ -37,7 +37,13 @@ export async function serveHttp(opts: {
   if (!opts.settings.httpAuth && !loopback) {
     throw new SnowmuxError('CONFIG_INVALID', `hub.http_auth = false is allowed only on a loopback listener; ${opts.address} is reachable from other machines. Keep keys on (snowmux keys create), or listen on 127.0.0.1.`);
   }
-  const local = opts.settings.httpAuth ? new ApiKeyStore(keysPath(opts.home)) : null;
+  const keyLog = opts.logger.child({ component: 'http' });
+  const local = opts.settings.httpAuth
+    ? new ApiKeyStore(keysPath(opts.home), Date.now, (problem) => {
+        if (problem) keyLog.error({ problem }, 'API key file unusable: every key is refused until it is fixed');
+        else keyLog.info('API key file usable again');
+      })
+    : null;
   // A team hub checks the team's keys (Redis) as well as its own file.
   const team = local && opts.settings.redisUrl !== undefined ? new RedisKeyStore(opts.settings.redisUrl, opts.settings.teamNamespace, local, opts.logger) : null;
   if (team) await team.refresh();

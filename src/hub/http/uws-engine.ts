@@ -14,6 +14,9 @@ import { DRAIN_BODY_BYTES, MAX_BODY_BYTES, type HttpEndpoint } from './node-engi
 import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
+/** uWebSockets.js's send results (its `SendStatus`): the message went out, or it was dropped (backpressure over the limit). */
+const WS_SENT = 1;
+const WS_DROPPED = 2;
 
 
 /** @public Loaded with a dynamic import by serve-http.ts (knip does not follow it). */
@@ -45,10 +48,20 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     const link = new Duplex({
       read() {},
       write(chunk: Buffer, _encoding, callback) {
-        if (closed) return callback(new Error('the link is closed'));
-        // false: uWS buffered it (backpressure); wait for it to drain before taking more.
-        if (ws.send(chunk, true)) callback();
-        else ws.once('drain', () => callback());
+        // uWS answers a send with 1 (sent), 0 (buffered: backpressure) or 2 (DROPPED: more than
+        // max_backpressure was already buffered, so the message was thrown away). hyper-express passes the
+        // number on; reading it as a boolean took a dropped answer for a sent one, and a shim reading slower
+        // than the hub writes lost answers and pings (then the link) — node:http's ws never drops.
+        const attempt = (): void => {
+          if (closed) return callback(new Error('the link is closed'));
+          const sent = ws.send(chunk, true) as unknown as number;
+          if (sent === WS_SENT) return callback();
+          // Buffered: take more once it drains. Dropped: send it again once it drains. Not from inside the
+          // drain event itself: a send made there can leave bytes buffered that uWS never writes out (seen:
+          // the link stalled with 0.8 MB waiting and a reading shim), so the next send waits a turn.
+          ws.once('drain', () => void setImmediate(sent === WS_DROPPED ? attempt : callback));
+        };
+        attempt();
       },
       final(callback) {
         if (!closed) ws.close();

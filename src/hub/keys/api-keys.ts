@@ -73,16 +73,35 @@ export function readKeys(path: string): { records: ApiKeyRecord[]; stat: Stats |
       throw new SnowmuxError('CONFIG_INVALID', `${path} is not valid JSON (${(err as Error).message}). Restore it, or delete it and create the keys again.`);
     }
     const keys = (data as { keys?: unknown }).keys;
-    if (!Array.isArray(keys) || !keys.every(isRecord)) throw new SnowmuxError('CONFIG_INVALID', `${path} does not hold a valid key list. Restore it, or delete it and create the keys again.`);
-    return { records: keys, stat };
+    if (!Array.isArray(keys)) throw new SnowmuxError('CONFIG_INVALID', `${path} does not hold a valid key list. Restore it, or delete it and create the keys again.`);
+    for (const [i, key] of keys.entries()) {
+      const problem = recordProblem(key);
+      if (problem) throw new SnowmuxError('CONFIG_INVALID', `${path}: key ${i + 1} ${problem}. Fix that entry, or delete it and create a new key; until then no key in the file is accepted.`);
+    }
+    return { records: keys as ApiKeyRecord[], stat };
   } finally {
     closeSync(fd);
   }
 }
 
-function isRecord(x: unknown): x is ApiKeyRecord {
-  const r = x as ApiKeyRecord;
-  return typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.identity === 'string' && typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash);
+/**
+ * What is wrong with one entry of the key file, or undefined. A file edited by hand is checked as strictly
+ * as one `snowmux keys` wrote: an expiry that is not a date read as "never expires" before.
+ */
+function recordProblem(x: unknown): string | undefined {
+  const r = x as Partial<Record<keyof ApiKeyRecord, unknown>>;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'is not an object';
+  const named = typeof r.id === 'string' ? `(id ${JSON.stringify(r.id.slice(0, 20))})` : '';
+  if (typeof r.id !== 'string' || !/^[0-9a-f]{12}$/.test(r.id)) return `${named} has no valid "id" (12 hex digits)`;
+  if (typeof r.identity !== 'string' || !IDENTITY_PATTERN.test(r.identity)) return `${named} has no valid "identity" (1–64 letters, digits or _ . @ + -)`;
+  if (typeof r.hash !== 'string' || !/^[0-9a-f]{64}$/.test(r.hash)) return `${named} has no valid "hash"`;
+  for (const field of ['expiresAt', 'revokedAt'] as const) {
+    const v = r[field];
+    if (v !== null && v !== undefined && (typeof v !== 'string' || Number.isNaN(Date.parse(v)))) {
+      return `${named} has "${field}": ${JSON.stringify(v).slice(0, 40)}, which is not a date (write one such as "2026-01-31T00:00:00Z", or null)`;
+    }
+  }
+  return undefined;
 }
 
 function writeKeys(path: string, records: ApiKeyRecord[]): void {
@@ -127,10 +146,17 @@ export function revokeKey(home: string, prefix: string, now = new Date()): ApiKe
 export class ApiKeyStore {
   #records: Map<string, ApiKeyRecord> = new Map();
   #seen = '';
+  #problem: string | null = null;
 
+  /**
+   * `onProblem` hears, once each time it changes, why the file can no longer be used (a hand edit that broke
+   * it, an open mode, a symlink) — every key is refused then, and the clients only see "not valid" — and
+   * null when it is usable again.
+   */
   constructor(
     private readonly path: string,
     private readonly clock: () => number = Date.now,
+    private readonly onProblem: (problem: string | null) => void = () => {},
   ) {
     this.reload();
   }
@@ -163,10 +189,13 @@ export class ApiKeyStore {
     if (signature !== this.#seen) {
       try {
         this.reload();
-      } catch {
+        if (this.#problem !== null) this.onProblem((this.#problem = null));
+      } catch (err) {
         // A file that became untrustworthy (symlink, open mode, broken JSON) authenticates no one.
         this.#records = new Map();
         this.#seen = signature;
+        const problem = err instanceof Error ? err.message : String(err);
+        if (problem !== this.#problem) this.onProblem((this.#problem = problem));
       }
     }
   }
@@ -204,7 +233,8 @@ export function checkKey(token: string, recordOf: (id: string) => ApiKeyRecord |
   // The id is the key's public part: it names, in the audit record of a refusal, which key was tried.
   if (!record || !same) return { ok: false, reason: 'unknown', id: m[1]! };
   if (record.revokedAt) return { ok: false, reason: 'revoked', id: record.id, identity: record.identity };
-  if (record.expiresAt && Date.parse(record.expiresAt) <= now) return { ok: false, reason: 'expired', id: record.id, identity: record.identity };
+  // An expiry that is not a date counts as passed: never "no expiry" (a team's records are not file-checked).
+  if (record.expiresAt && !(Date.parse(record.expiresAt) > now)) return { ok: false, reason: 'expired', id: record.id, identity: record.identity };
   return { ok: true, id: record.id, identity: record.identity };
 }
 

@@ -1,0 +1,64 @@
+/**
+ * The key file as a person may leave it after editing it by hand: an entry that is not what `snowmux keys`
+ * writes makes the file refused with the entry and field named (an expiry that was not a date read as
+ * "never expires"), a hub holding the file says so in its log instead of refusing every key silently, and
+ * picks the keys up again once the file is fixed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ApiKeyStore, checkKey, createKey, keysPath, readKeys, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
+import { tempHome } from '../helpers/harness.js';
+
+function edit(home: string, change: (records: Record<string, unknown>[]) => void): void {
+  const file = JSON.parse(readFileSync(keysPath(home), 'utf8')) as { keys: Record<string, unknown>[] };
+  change(file.keys);
+  writeFileSync(keysPath(home), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+}
+
+test('an expiry edited by hand into something that is not a date never lets the key in', (t) => {
+  const home = tempHome(t);
+  const { key } = createKey(home, 'alice', null);
+  const problems: (string | null)[] = [];
+  let now = Date.now();
+  const store = new ApiKeyStore(keysPath(home), () => now, (p) => problems.push(p));
+  assert.equal(store.check(key).ok, true);
+
+  edit(home, (keys) => (keys[0]!.expiresAt = '2020-13-45'));
+  assert.throws(() => readKeys(keysPath(home)), /key 1 \(id "[0-9a-f]{12}"\) has "expiresAt": "2020-13-45", which is not a date/);
+  now += 1; // a later request: the store sees the changed file
+  const refused = store.check(key);
+  assert.equal(refused.ok, false, 'a key whose expiry cannot be read is refused, not kept forever');
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /expiresAt/);
+  store.check(key);
+  assert.equal(problems.length, 1, 'the same problem is reported once');
+
+  edit(home, (keys) => (keys[0]!.expiresAt = null));
+  assert.equal(store.check(key).ok, true, 'fixed by hand: the key works again');
+  assert.deepEqual(problems.slice(1), [null]);
+});
+
+test('other hand edits that break an entry are named too', (t) => {
+  const home = tempHome(t);
+  createKey(home, 'bob', null);
+  const cases: [(k: Record<string, unknown>) => void, RegExp][] = [
+    [(k) => (k.identity = 'bob smith'), /has no valid "identity"/],
+    [(k) => (k.revokedAt = true), /"revokedAt": true, which is not a date/],
+    [(k) => (k.id = 'XYZ'), /has no valid "id"/],
+  ];
+  for (const [change, expected] of cases) {
+    const before = readFileSync(keysPath(home), 'utf8');
+    edit(home, (keys) => change(keys[0]!));
+    assert.throws(() => readKeys(keysPath(home)), expected);
+    writeFileSync(keysPath(home), before, { mode: 0o600 });
+  }
+});
+
+test('a key record whose expiry is not a date counts as expired wherever it comes from (a team store too)', () => {
+  const secret = 'x'.repeat(32);
+  const record: ApiKeyRecord = { id: 'abcdefabcdef', identity: 'carol', hash: createHash('sha256').update(secret).digest('hex'), createdAt: '', expiresAt: 'tomorrow', revokedAt: null };
+  const check = checkKey(`smx_${record.id}_${secret}`, () => record, Date.now());
+  assert.deepEqual(check, { ok: false, reason: 'expired', id: record.id, identity: 'carol' });
+});
