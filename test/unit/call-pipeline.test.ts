@@ -292,17 +292,16 @@ test('no tool can reach a warehouse except through the pipeline', () => {
   assert.deepEqual(opens, ['src/hub/pipeline/stages/open-warehouse.ts', 'src/hub/warehouse/warehouse-registry.ts']);
 });
 
-test('editors sharing an identity share its rate fairly: a greedy one cannot rate-limit the others out', async () => {
+/** Governance with one role, "shared", for the identity team-bot at 1 call/s in bursts of `burst`; on a manual clock. */
+function sharedRate(burst: number): { governance: Governance; clock: ManualClock; logger: ReturnType<typeof createLogger> } {
   const clock = new ManualClock();
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const policy = Policy.fromConfig(parseConfigText(`
-[roles.shared]
-identities = ["team-bot"]
-[roles.shared.rate]
-per_second = 1
-burst = 2
-`, 'test.toml'), 'test.toml');
-  const governance = new Governance({ policy, logger, clock });
+  const policy = Policy.fromConfig(parseConfigText(`[roles.shared]\nidentities = ["team-bot"]\n[roles.shared.rate]\nper_second = 1\nburst = ${burst}\n`, 'test.toml'), 'test.toml');
+  return { governance: new Governance({ policy, logger, clock }), clock, logger };
+}
+
+test('editors sharing an identity share its rate fairly: a greedy one cannot rate-limit the others out', async () => {
+  const { governance, clock } = sharedRate(2);
   const session = (id: string) => new Session({ id, identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' });
   const greedy = session('greedy');
   const polite = session('polite');
@@ -322,16 +321,7 @@ burst = 2
 test('a closed session stops counting among its identity\'s editors: the one left gets the whole rate back at once', async () => {
   // Closed sessions used to count as "active editors" for a minute after their last call: after three editor
   // restarts the one open editor got a quarter of the rate, and its refusal said 4 editors shared it.
-  const clock = new ManualClock();
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const policy = Policy.fromConfig(parseConfigText(`
-[roles.shared]
-identities = ["team-bot"]
-[roles.shared.rate]
-per_second = 1
-burst = 8
-`, 'test.toml'), 'test.toml');
-  const governance = new Governance({ policy, logger, clock });
+  const { governance, clock, logger } = sharedRate(8);
   const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() }), describe: () => [], close: async () => {} };
   const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
   const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
