@@ -6,7 +6,7 @@ import { McpServer, ProtocolError, ProtocolErrorCode, type ServerOptions } from 
 import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
 import { registerQueryTools } from '../tools/query-tools.js';
-import { recordRefusedCalls } from '../tools/refused-calls.js';
+import { recordRefusedCalls, shownName } from '../tools/refused-calls.js';
 import { serveToolListingOnce } from '../tools/tool-listing.js';
 import { registerTeamTools } from '../tools/team-tools.js';
 import { registerObjectResources } from '../tools/object-resources.js';
@@ -62,13 +62,12 @@ export interface McpServerOptions {
 /**
  * The SDK answers a method nobody handles with a bare "Method not found"; a client (or the person reading
  * its log) should see which of its requests it was and what this server does serve. The name is the
- * client's own text: JSON-quoted and cut short so a hostile name cannot make the answer large.
+ * client's own text, shown as an unknown tool's is (quoted, cut short, invisible characters escaped).
  */
 async function unknownMethod(request: { method: string }): Promise<never> {
-  const name = request.method.length > 80 ? `${request.method.slice(0, 80)}…` : request.method;
   throw new ProtocolError(
     ProtocolErrorCode.MethodNotFound,
-    `Method not found: ${JSON.stringify(name)} is not an MCP method this server serves (it serves tools, resources, prompts and completions: tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list, prompts/get, completion/complete, ping).`,
+    `Method not found: ${shownName(request.method)} is not an MCP method this server serves (it serves tools, resources, prompts and completions: tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list, prompts/get, completion/complete, ping).`,
   );
 }
 

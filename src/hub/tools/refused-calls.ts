@@ -18,7 +18,7 @@ const MAX_SHOWN_NAME = 80;
  * with invisible format characters (right-to-left overrides, zero-width characters) escaped too, so a
  * hostile name can neither make the answer large nor make it read as something else in a log or an editor.
  */
-function shownName(name: string): string {
+export function shownName(name: string): string {
   const cut = name.length > MAX_SHOWN_NAME ? `${name.slice(0, MAX_SHOWN_NAME)}…` : name;
   return JSON.stringify(cut).replace(/\p{Cf}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
