@@ -44,6 +44,9 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   const [first, ...afterFirst] = argv;
   // `snowmux help status` is `snowmux status --help`.
   const [name, ...rest] = first === 'help' && afterFirst[0] !== undefined && afterFirst[0] in COMMANDS ? [afterFirst[0], ...afterFirst.slice(1), '--help'] : argv;
+  // A reader that stops early (`snowmux keys list --json | head -1`) is not an error of ours: end quietly
+  // instead of a stack trace. (stdio's stdout is its client's channel; its transport owns that stream.)
+  if (io.stdout === process.stdout && name !== 'stdio') process.stdout.on('error', endOnClosedPipe);
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.stdout.write(usage());
     if (name === undefined) process.exitCode = 2;
@@ -72,4 +75,9 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
     // 1 = "no hub answered") can tell a typo from a failure.
     process.exitCode = e.code === 'USAGE' ? 2 : 1;
   }
+}
+
+function endOnClosedPipe(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
 }

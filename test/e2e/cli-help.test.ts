@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempHome } from '../helpers/harness.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cliEnv, runCli, tempHome } from '../helpers/harness.js';
+import { cliPath } from '../helpers/paths.js';
 import { VERSION } from '../../src/version.js';
 
 const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd'], ['service', 'uninstall', 'pm2']];
@@ -54,5 +57,17 @@ test('a secret given as a profile flag is refused with where it goes instead, no
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`--[a-z-]+ is not taken on a command line: .*Set ${variable} in the environment, or ${key}\\b.*\\[USAGE\\]`));
     assert.doesNotMatch(r.stderr, /hunter2/);
+  }
+});
+
+test('a reader that closes the pipe early ends the command quietly, not with an EPIPE stack trace', async () => {
+  for (const argv of [['--help'], ['setup', 'cursor'], ['service', 'install', 'systemd', '--print']]) {
+    const proc = spawn(process.execPath, [cliPath, ...argv], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.destroy(); // before the command writes a byte: its first write meets a closed pipe
+    let err = '';
+    proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const [code] = await once(proc, 'exit');
+    assert.doesNotMatch(err, /EPIPE|Unhandled/, `snowmux ${argv.join(' ')}: ${err}`);
+    assert.equal(code, 0, `snowmux ${argv.join(' ')}`);
   }
 });
