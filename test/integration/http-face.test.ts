@@ -103,6 +103,8 @@ for (const e of ENGINES) {
     const alice = await r.key('alice');
     const health = await fetch(`${r.url}/healthz`);
     assert.equal(health.status, 200);
+    // Without a key: whether it runs and which process, nothing about its version or who uses it.
+    assert.deepEqual(Object.keys((await health.clone().json()) as object).sort(), ['pid', 'status', 'uptimeMs']);
     assert.equal(health.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(health.headers.get('cache-control'), 'no-store');
     assert.equal(health.headers.get('access-control-allow-origin'), null, 'CORS is off by default');

@@ -77,7 +77,11 @@ export interface HubStatus {
  */
 export interface HubHealth {
   ok: boolean;
-  body: { status: 'running' | 'draining'; message?: string; version: string; pid: number; uptimeMs: number; sessions: number };
+  /**
+   * What /healthz answers anyone, without a key: whether it runs, and which process (a load balancer or a
+   * test tells the draining hub from the next by pid). Version and activity are for key holders (/status).
+   */
+  body: { status: 'running' | 'draining'; message?: string; pid: number; uptimeMs: number };
 }
 
 /** What the hub tells listeners (the HTTP face's /events): sessions coming and going, calls, draining. */
@@ -253,7 +257,7 @@ export class HubCore {
   }
 
   health(): HubHealth {
-    const base = { version: VERSION, pid: process.pid, uptimeMs: Date.now() - this.startedAt.getTime(), sessions: this.sessions.size };
+    const base = { pid: process.pid, uptimeMs: Date.now() - this.startedAt.getTime() };
     if (!this.draining) return { ok: true, body: { status: 'running', ...base } };
     return {
       ok: false,
