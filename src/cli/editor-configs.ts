@@ -7,6 +7,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { applyEdits, modify, parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
 
@@ -109,33 +110,35 @@ export function claudeCodeCommand(name: string, launch: ShimLaunch): string {
 
 /**
  * Merges the entry into a client's existing file text (undefined: no file yet). Everything else in the
- * file is kept. A file that is not a JSON object is refused rather than overwritten.
+ * file is kept as written — comments and trailing commas too (VS Code's mcp.json is JSONC, and editors
+ * built on it read their files the same way): the entry is edited in place, not the file re-serialised.
+ * A file that is not JSON(C), or not an object, is refused rather than overwritten.
  */
 export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean } {
   const facts = CLIENTS[client];
-  let doc: Record<string, unknown> = {};
-  if (existing !== undefined && existing.trim() !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(existing);
-    } catch (err) {
-      throw new SnowmuxError(
-        'INVALID_ARGUMENT',
-        `${file} is not plain JSON (${(err as Error).message}); snowmux will not rewrite it. Add the entry by hand (run the command without --write to print it), or fix the file first.`,
-      );
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new SnowmuxError('INVALID_ARGUMENT', `${file} does not hold a JSON object; snowmux will not rewrite it. Add the entry by hand.`);
-    }
-    doc = parsed as Record<string, unknown>;
+  const entry = facts.entry(launch);
+  if (existing === undefined || existing.trim() === '') {
+    return { text: `${JSON.stringify({ [facts.serversKey]: { [name]: entry } }, null, 2)}\n`, replaced: false };
   }
-  const current = doc[facts.serversKey];
+  const errors: ParseError[] = [];
+  const parsed: unknown = parseJsonc(existing, errors, { allowTrailingComma: true });
+  if (errors.length > 0) {
+    const first = errors[0]!;
+    const line = existing.slice(0, first.offset).split('\n').length;
+    throw new SnowmuxError(
+      'INVALID_ARGUMENT',
+      `${file} is not valid JSON (${printParseErrorCode(first.error)} on line ${line}); snowmux will not rewrite it. Add the entry by hand (run the command without --write to print it), or fix the file first.`,
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new SnowmuxError('INVALID_ARGUMENT', `${file} does not hold a JSON object; snowmux will not rewrite it. Add the entry by hand.`);
+  }
+  const current = (parsed as Record<string, unknown>)[facts.serversKey];
   if (current !== undefined && (current === null || typeof current !== 'object' || Array.isArray(current))) {
     throw new SnowmuxError('INVALID_ARGUMENT', `"${facts.serversKey}" in ${file} is not an object; snowmux will not rewrite it. Fix the file first.`);
   }
-  const servers = { ...((current as Record<string, unknown> | undefined) ?? {}) };
-  const replaced = Object.hasOwn(servers, name);
-  servers[name] = facts.entry(launch);
-  doc[facts.serversKey] = servers;
-  return { text: `${JSON.stringify(doc, null, 2)}\n`, replaced };
+  const replaced = current !== undefined && Object.hasOwn(current, name);
+  const edits = modify(existing, [facts.serversKey, name], entry, { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } });
+  const text = applyEdits(existing, edits);
+  return { text: text.endsWith('\n') ? text : `${text}\n`, replaced };
 }

@@ -4,6 +4,7 @@
  * GUI editors often start — reaches a working hub.
  */
 import { test } from 'node:test';
+import { parse as parseJsonc } from 'jsonc-parser';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,16 +50,28 @@ test('setup cursor --write merges the entry, keeps a backup, and the written com
   assert.deepEqual(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: object }).mcpServers), ['github', 'snowflake']);
 });
 
-test('setup refuses to rewrite a file it cannot parse, and prints paste-able entries for the others', async (t) => {
+test('setup merges into a JSONC file keeping its comments, refuses one it cannot parse, and prints paste-able entries for the others', async (t) => {
   const userHome = tempHome(t, 'smx-user-');
   const file = join(userHome, '.codeium', 'windsurf', 'mcp_config.json');
   mkdirSync(join(userHome, '.codeium', 'windsurf'), { recursive: true });
-  writeFileSync(file, '{ // my servers\n}');
+  const jsonc = '{\n  // my servers\n  "mcpServers": {\n    "github": { "command": "gh-mcp" }, // keep me\n  },\n}\n';
+  writeFileSync(file, jsonc);
+  const merged = await runCli(['setup', 'windsurf', '--write'], { HOME: userHome });
+  assert.equal(merged.code, 0, merged.stderr);
+  const text = readFileSync(file, 'utf8');
+  // Both comments kept (the servers object is re-indented around the new entry), both servers there.
+  assert.match(text, /\/\/ my servers/);
+  assert.match(text, /\/\/ keep me/);
+  const servers = (parseJsonc(text) as { mcpServers: Record<string, { command: string }> }).mcpServers;
+  assert.deepEqual(Object.keys(servers), ['github', 'snowflake']);
+  assert.equal(servers.github!.command, 'gh-mcp');
+  assert.equal(readFileSync(`${file}.bak`, 'utf8'), jsonc, 'the original is kept beside it');
+
+  writeFileSync(file, '{ "mcpServers": { "github": } }');
   const r = await runCli(['setup', 'windsurf', '--write'], { HOME: userHome });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /not plain JSON.*will not rewrite it/);
-  assert.equal(readFileSync(file, 'utf8'), '{ // my servers\n}');
-  assert.equal(existsSync(`${file}.bak`), false);
+  assert.match(r.stderr, /is not valid JSON \(ValueExpected on line 1\); snowmux will not rewrite it/);
+  assert.equal(readFileSync(file, 'utf8'), '{ "mcpServers": { "github": } }');
 
   const code = await runCli(['setup', 'claude-code'], { HOME: userHome });
   assert.equal(code.code, 0);

@@ -49,8 +49,17 @@ test('merging keeps every other server and key, and says when it replaced an ent
   assert.deepEqual(JSON.parse(mergeIntoConfig('  \n', 'cursor', 'sf', launch, 'f').text), { mcpServers: { sf: launch } });
 });
 
+test('a JSONC file (comments, trailing commas) is merged in place, its comments kept', () => {
+  const jsonc = '{\n  // mine\n  "mcpServers": { "a": { "command": "a" }, },\n}';
+  const { text, replaced } = mergeIntoConfig(jsonc, 'cursor', 'sf', launch, '/x/mcp.json');
+  assert.equal(replaced, false);
+  assert.match(text, /\/\/ mine/);
+  assert.match(text, /"sf": \{/);
+  assert.equal(mergeIntoConfig(text, 'cursor', 'sf', launch, '/x/mcp.json').replaced, true);
+});
+
 test('a file snowmux cannot read as a JSON object is refused, never overwritten', () => {
-  for (const bad of ['{ // comment\n "servers": {} }', '[1,2]', 'null', '{"mcpServers": []}', '{"mcpServers": "x"}']) {
+  for (const bad of ['{ "servers": }', '{ "servers": {} } trailing', '[1,2]', 'null', '{"mcpServers": []}', '{"mcpServers": "x"}']) {
     assert.throws(() => mergeIntoConfig(bad, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /\/x\/mcp\.json/.test(err.message), bad);
   }
 });
