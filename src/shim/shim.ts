@@ -72,6 +72,8 @@ const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list
 const LISTEN = 'subscriptions/listen';
 const LISTEN_ACK = 'notifications/subscriptions/acknowledged';
 const LISTEN_ACK_BYTES = Buffer.from(`"${LISTEN_ACK}"`);
+/** Longer than any subscription acknowledgement (its notifications and subscription id, ~200 bytes). */
+const MAX_ACK_BYTES = 4096;
 const SUBSCRIPTION_ID_META = 'io.modelcontextprotocol/subscriptionId';
 const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 /** JSON-RPC: the message is not a valid request. */
@@ -382,7 +384,8 @@ export class Shim {
       else if (frame?.snowmux === 'draining') this.onDraining(link, frame.reason);
       return;
     }
-    if (line.includes(LISTEN_ACK_BYTES) && this.repeatedListenAck(line)) return;
+    // An acknowledgement is a short notification: a result of any size is never searched for one.
+    if (line.length <= MAX_ACK_BYTES && line.includes(LISTEN_ACK_BYTES) && this.repeatedListenAck(line)) return;
     // Responses end an in-flight request. A result's id is read from the line's end (results can be large);
     // anything else that can be a response is parsed.
     const id = fastResponseId(line) ?? (line.includes(ID_KEY) ? parsedResponseId(line) : undefined);

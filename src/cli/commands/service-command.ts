@@ -4,7 +4,8 @@
  * minimal PATH, often without `node`), written where the manager reads it, with the command that starts
  * it. `--print` only prints it. `snowmux service uninstall …` removes the file and says how to stop it.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirParentsSync } from '../../mkdir-below.js';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
@@ -168,7 +169,7 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
     io.stderr.write(`\n(write it to ${file.path}, then: ${file.start})\n`);
     return 0;
   }
-  mkdirSync(dirname(file.path), { recursive: true });
+  mkdirParentsSync(dirname(file.path), 0o777);
   writeFileSync(file.path, file.text, { mode: 0o644 });
   io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
   return 0;

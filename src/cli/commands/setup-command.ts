@@ -3,12 +3,13 @@
  * and this snowmux (GUI editors often start with a minimal PATH), and where the editor keeps it. With
  * `--write` it merges the entry into that file, keeping everything else and a backup of the old file.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnowmuxError } from '../../errors.js';
 import { definedProfiles } from '../../hub/config-check.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
+import { mkdirParentsSync } from '../../mkdir-below.js';
 import { shellWord } from '../../shell-word.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
@@ -172,7 +173,7 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
   const tmp = `${path}.snowmux-${process.pid}.tmp`;
   let backup: string | undefined;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirParentsSync(dirname(path), 0o777);
     if (existing !== undefined) {
       backup = `${path}.bak`;
       // The backup is ours to rewrite next time, whatever the mode of the file it copies.

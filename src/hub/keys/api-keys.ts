@@ -91,14 +91,14 @@ export function readKeys(path: string): { records: ApiKeyRecord[]; stat: Stats |
 function recordProblem(x: unknown): string | undefined {
   const r = x as Partial<Record<keyof ApiKeyRecord, unknown>>;
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'is not an object';
-  const named = typeof r.id === 'string' ? `(id ${JSON.stringify(r.id.slice(0, 20))})` : '';
-  if (typeof r.id !== 'string' || !/^[0-9a-f]{12}$/.test(r.id)) return `${named} has no valid "id" (12 hex digits)`;
-  if (typeof r.identity !== 'string' || !IDENTITY_PATTERN.test(r.identity)) return `${named} has no valid "identity" (1–64 letters, digits or _ . @ + -)`;
-  if (typeof r.hash !== 'string' || !/^[0-9a-f]{64}$/.test(r.hash)) return `${named} has no valid "hash"`;
+  const named = typeof r.id === 'string' ? `(id ${JSON.stringify(r.id.slice(0, 20))}) ` : '';
+  if (typeof r.id !== 'string' || !/^[0-9a-f]{12}$/.test(r.id)) return `${named}has no valid "id" (12 hex digits)`;
+  if (typeof r.identity !== 'string' || !IDENTITY_PATTERN.test(r.identity)) return `${named}has no valid "identity" (1–64 letters, digits or _ . @ + -)`;
+  if (typeof r.hash !== 'string' || !/^[0-9a-f]{64}$/.test(r.hash)) return `${named}has no valid "hash"`;
   for (const field of ['expiresAt', 'revokedAt'] as const) {
     const v = r[field];
     if (v !== null && v !== undefined && (typeof v !== 'string' || Number.isNaN(Date.parse(v)))) {
-      return `${named} has "${field}": ${JSON.stringify(v).slice(0, 40)}, which is not a date (write one such as "2026-01-31T00:00:00Z", or null)`;
+      return `${named}has "${field}": ${JSON.stringify(v).slice(0, 40)}, which is not a date (write one such as "2026-01-31T00:00:00Z", or null)`;
     }
   }
   return undefined;
