@@ -44,10 +44,20 @@ test('setup cursor --write merges the entry, keeps a backup, and the written com
   assert.notEqual(result.isError, true);
   assert.deepEqual((result.structuredContent as { rows: unknown[][] }).rows, [[25]]);
 
-  // Running it again replaces the entry in place (no duplicate) and says so.
+  // Running it again changes nothing and says so: no rewrite, no backup that repeats the file.
+  const withEntry = readFileSync(file, 'utf8');
   const again = await runCli(['setup', 'cursor', '--write', '--home', home], { HOME: userHome });
-  assert.match(again.stdout, /replaced the "snowflake" entry/);
+  assert.match(again.stdout, /already has this "snowflake" entry; nothing written/);
+  assert.equal(readFileSync(file, 'utf8'), withEntry);
+  assert.equal(existsSync(`${file}.bak.2`), false);
+  // A different entry replaces it in place (no duplicate); the first backup (the file from before snowmux)
+  // is kept, and what this run replaced is saved beside it.
+  const other = await runCli(['setup', 'cursor', '--write', '--home', join(home, 'other')], { HOME: userHome });
+  assert.equal(other.code, 0, other.stderr);
+  assert.match(other.stdout, /replaced the "snowflake" entry in .*mcp\.json \(previous file saved as .*mcp\.json\.bak\.2\)/);
   assert.deepEqual(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: object }).mcpServers), ['github', 'snowflake']);
+  assert.equal(readFileSync(`${file}.bak`, 'utf8'), before, 'the original from before snowmux stays');
+  assert.equal(readFileSync(`${file}.bak.2`, 'utf8'), withEntry);
 });
 
 test('setup merges into a JSONC file keeping its comments, refuses one it cannot parse, and prints paste-able entries for the others', async (t) => {

@@ -19,8 +19,9 @@ import { CLIENTS, claudeCodeCommand, configFileFor, isClientId, mergeIntoConfig,
 const USAGE = `Usage: snowmux setup <client> [--write] [--name NAME] [--home DIR] [--config PATH] [--profile NAME]
 
 Prints the MCP server entry that launches \`snowmux shim\` for one editor, with absolute paths, and the
-file the editor reads it from. --write merges it into that file (other servers are kept; the old file
-is saved as <file>.bak).
+file the editor reads it from. --write merges it into that file (other servers are kept; the file it
+changes is saved as <file>.bak, or .bak.2, .bak.3… when earlier backups exist; an entry already there
+as written is left alone).
 
 Clients:
 ${Object.entries(CLIENTS).map(([id, c]) => `  ${id.padEnd(15)} ${c.title}`).join('\n')}
@@ -79,7 +80,8 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
     return values.write ? 2 : 0;
   }
   const written = writeEntry(client, file, name, launch);
-  io.stdout.write(`snowmux: ${written.replaced ? `replaced the "${name}" entry in` : `added "${name}" to`} ${written.path}${written.backup ? ` (previous file saved as ${written.backup})` : ''}\n`);
+  if (written.unchanged) io.stdout.write(`snowmux: ${written.path} already has this "${name}" entry; nothing written\n`);
+  else io.stdout.write(`snowmux: ${written.replaced ? `replaced the "${name}" entry in` : `added "${name}" to`} ${written.path}${written.backup ? ` (previous file saved as ${written.backup})` : ''}\n`);
   if (CLIENTS[client].note) io.stdout.write(`${CLIENTS[client].note}\n`);
   return 0;
 }
@@ -154,11 +156,30 @@ export function shimLaunch(settings: Pick<EditorSettings, 'home' | 'config' | 'p
   return { command: process.execPath, args };
 }
 
-function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; backup: string | undefined } {
+/**
+ * A name for the backup no earlier run used: `<file>.bak`, else `<file>.bak.2`, `.bak.3`… Every run that
+ * changes the file keeps what it replaced, so the original from before snowmux first wrote is never lost
+ * to a second run (it was: one `.bak` rewritten each time).
+ */
+function writeBackup(path: string, content: string, mode: number): string {
+  for (let n = 1; ; n++) {
+    const backup = n === 1 ? `${path}.bak` : `${path}.bak.${n}`;
+    try {
+      writeFileSync(backup, content, { mode, flag: 'wx' });
+      return backup;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 1000) throw err;
+    }
+  }
+}
+
+function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; backup: string | undefined; unchanged: boolean } {
   // Follow a symlinked config (dotfile managers do that) to the real file, so the link survives.
   const path = existsSync(file) ? realpathSync(file) : file;
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
   const { text, replaced } = mergeIntoConfig(existing, client, name, launch, path);
+  // Already there as it would be written: nothing to write, and no backup that only repeats the file.
+  if (existing === text) return { path, replaced, backup: undefined, unchanged: true };
   const title = CLIENTS[client].title;
   const byHand = 'or add the entry by hand (run the command without --write to print it)';
   // A file its owner made read-only (a managed or frozen config) is left alone: replacing it through the
@@ -174,12 +195,7 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
   let backup: string | undefined;
   try {
     mkdirParentsSync(dirname(path), 0o777);
-    if (existing !== undefined) {
-      backup = `${path}.bak`;
-      // The backup is ours to rewrite next time, whatever the mode of the file it copies.
-      rmSync(backup, { force: true });
-      writeFileSync(backup, existing, { mode: mode | 0o600 });
-    }
+    if (existing !== undefined) backup = writeBackup(path, existing, mode | 0o600);
     writeFileSync(tmp, text, { mode });
     renameSync(tmp, path);
   } catch (err) {
@@ -194,5 +210,5 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
       { cause: err },
     );
   }
-  return { path, replaced, backup };
+  return { path, replaced, backup, unchanged: false };
 }
