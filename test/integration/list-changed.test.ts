@@ -39,7 +39,11 @@ test('a reload that changes a role\'s tools tells that role\'s sessions, and onl
   const a = await rawLink(t, join(home, 'hub.sock'));
   const b = await rawLink(t, join(home, 'hub.sock'));
   const init = await initialize(a, { ...INIT_PARAMS, clientInfo: { name: 'editor-a', version: '1' } });
-  assert.deepEqual((init.result as { capabilities: { tools: unknown } }).capabilities.tools, { listChanged: true });
+  const capabilities = (init.result as { capabilities: Record<string, unknown> }).capabilities;
+  assert.deepEqual(capabilities.tools, { listChanged: true });
+  // The resource template and the prompt never change: no listChanged promised for them.
+  assert.deepEqual(capabilities.resources, { listChanged: false });
+  assert.deepEqual(capabilities.prompts, { listChanged: false });
   await initialize(b, { ...INIT_PARAMS, clientInfo: { name: 'editor-b', version: '1' } });
   assert.deepEqual(await toolNames(a, 'a1'), ['list_databases'], 'role a is offered only what it grants');
   assert.deepEqual(await toolNames(b, 'b1'), ['list_databases', 'execute_query']);

@@ -74,7 +74,13 @@ async function unknownMethod(request: { method: string }): Promise<never> {
 export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: 'snowmux', version: VERSION },
-    { capabilities: { tools: {} }, instructions: INSTRUCTIONS, cacheHints: cacheHints(env) },
+    {
+      // The resource template and the prompt are fixed for the hub's life: advertising listChanged (the SDK's
+      // default) would have clients wait on, and 2026-07-28 listens subscribe to, notifications never sent.
+      capabilities: { tools: {}, resources: { listChanged: false }, prompts: { listChanged: false } },
+      instructions: INSTRUCTIONS,
+      cacheHints: cacheHints(env),
+    },
   );
   // A role that takes its results as text gets tools without output schemas (see text-only-tools.ts).
   const form = env.pipeline.resultFormOf(env.session);
