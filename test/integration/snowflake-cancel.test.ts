@@ -109,6 +109,22 @@ describe('Snowflake cancellation', () => {
     assert.equal(logins(w), before);
   });
 
+  it('a statement Snowflake never answers times out with both ways forward, not only "narrow the query"', async () => {
+    const w = warehouse(double, 'timeout-unanswered');
+    await w.query('select 1', queryOptions());
+    double.inject({ kind: 'hang', endpoint: 'query', times: 1 });
+    try {
+      await assert.rejects(w.query('select 46', queryOptions({ timeoutMs: 300 })), (err: SnowmuxError) => {
+        assert.equal(err.code, 'QUERY_TIMEOUT');
+        assert.match(err.message, /did not finish within 300 ms and was cancelled before Snowflake returned a query id/);
+        assert.match(err.message, /Snowflake did not answer[\s\S]*snowmux status[\s\S]*narrow the query/);
+        return true;
+      });
+    } finally {
+      double.clearFaults();
+    }
+  });
+
   it("Snowflake's own statement timeout (000630) is QUERY_TIMEOUT marked as the user's heavy query, not an outage", async () => {
     const w = warehouse(double, 'server-timeout');
     double.inject({

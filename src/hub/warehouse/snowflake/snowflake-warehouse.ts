@@ -530,7 +530,12 @@ export class SnowflakeWarehouse implements Warehouse {
       timeoutError: (queryId) =>
         new SnowmuxError(
           'QUERY_TIMEOUT',
-          `The statement ran longer than ${timeoutMs} ms and was cancelled in Snowflake${queryId ? ` (query id ${queryId})` : ''}. Narrow the query, or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`,
+          queryId
+            ? `The statement ran longer than ${timeoutMs} ms and was cancelled in Snowflake (query id ${queryId}). Narrow the query, or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`
+            : // No query id yet: a statement Snowflake is running has none on the client for up to ~45 s, and one
+              // Snowflake never accepted (an outage the driver keeps retrying) has none either. Which it was is
+              // not known here, so the message gives both ways forward rather than blaming the query.
+              `The statement did not finish within ${timeoutMs} ms and was cancelled before Snowflake returned a query id: either it was still running, or Snowflake did not answer (an outage or a network problem the driver kept retrying). \`snowmux status\` shows whether Snowflake answers; if it does, narrow the query or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`,
           { details: { profile: this.profile.name, queryId, timeoutMs } },
         ),
       onProgress,
