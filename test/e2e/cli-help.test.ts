@@ -9,7 +9,7 @@ import { cliEnv, runCli, tempHome } from '../helpers/harness.js';
 import { cliPath } from '../helpers/paths.js';
 import { VERSION } from '../../src/version.js';
 
-const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd'], ['service', 'uninstall', 'pm2']];
+const COMMANDS = [[], ['hub'], ['shim'], ['stdio'], ['status'], ['stop'], ['audit'], ['audit', 'verify'], ['doctor'], ['setup'], ['setup', 'cursor'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['keys', 'rotate'], ['reload'], ['logs'], ['service'], ['service', 'install', 'systemd'], ['service', 'uninstall', 'pm2']];
 
 test('every command answers --help and -h with exit 0', async () => {
   // Every command `snowmux --help` lists is in the list above: a new command cannot miss this test.
@@ -70,4 +70,21 @@ test('a reader that closes the pipe early ends the command quietly, not with an 
     assert.doesNotMatch(err, /EPIPE|Unhandled/, `snowmux ${argv.join(' ')}: ${err}`);
     assert.equal(code, 0, `snowmux ${argv.join(' ')}`);
   }
+});
+
+test('keys rotate prints a new key for the same identity and ends the old one after --overlap (0: at once)', async (t) => {
+  const home = tempHome(t);
+  const made = await runCli(['keys', 'create', '--identity', 'ci', '--home', home]);
+  assert.equal(made.code, 0, made.stderr);
+  const id = /^smx_([0-9a-f]{12})_/.exec(made.stdout)![1]!;
+  const bad = await runCli(['keys', 'rotate', id, '--overlap', 'soon', '--home', home]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--overlap must be a duration/);
+  const r = await runCli(['keys', 'rotate', id, '--overlap', '0', '--home', home]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^smx_[0-9a-f]{12}_\S+\n$/);
+  assert.match(r.stderr, new RegExp(`^Key [0-9a-f]{12} for identity "ci", replaces ${id}, which keeps working until .*snowmux keys revoke ${id}`));
+  const listed = JSON.parse((await runCli(['keys', 'list', '--json', '--home', home])).stdout) as { id: string; state: string }[];
+  assert.deepEqual(listed.map((k) => k.state), ['expired', 'active']);
+  assert.equal(listed[0]!.id, id);
 });

@@ -66,6 +66,16 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
   const asOps = (url: string) => fetch(`${url}/status`, { headers: { authorization: `Bearer ${key}` } });
   assert.equal((await asOps(urls[1]!)).status, 200, 'the other replica accepts the team key');
   const id = /^smx_([0-9a-f]{12})_/.exec(key)![1]!;
+  // A rotation made from the other replica's home: the new key reaches every replica, the old one keeps
+  // working through the overlap.
+  const rotated = await runCli(['keys', 'rotate', id, '--overlap', '1h', '--home', homes[1]!]);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.match(rotated.stderr, /^Team key [0-9a-f]{12} for identity "ops", replaces [0-9a-f]{12}, which keeps working until /);
+  const next = rotated.stdout.trim();
+  const withNext = () => fetch(`${urls[0]!}/status`, { headers: { authorization: `Bearer ${next}` } });
+  let accepted = await withNext();
+  while (accepted.status !== 200) accepted = await withNext(); // pub/sub carries it within the bound below
+  assert.equal((await asOps(urls[0]!)).status, 200, 'the old key works through the overlap');
   // A remote shim's link opened with the key on replica 0 before the revocation, on replica 1.
   const link = new WebSocket(`${urls[0]!.replace(/^http/, 'ws')}/shim`, { headers: { authorization: `Bearer ${key}` } });
   defer(t, () => link.terminate());

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ApiKeyStore, checkKey, createKey, keysPath, readKeys, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
+import { ApiKeyStore, checkKey, createKey, keysPath, readKeys, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
 import { tempHome } from '../helpers/harness.js';
 
 function edit(home: string, change: (records: Record<string, unknown>[]) => void): void {
@@ -61,4 +61,35 @@ test('a key record whose expiry is not a date counts as expired wherever it come
   const record: ApiKeyRecord = { id: 'abcdefabcdef', identity: 'carol', hash: createHash('sha256').update(secret).digest('hex'), createdAt: '', expiresAt: 'tomorrow', revokedAt: null };
   const check = checkKey(`smx_${record.id}_${secret}`, () => record, Date.now());
   assert.deepEqual(check, { ok: false, reason: 'expired', id: record.id, identity: 'carol' });
+});
+
+test('a rotation gives the identity a new key and ends the old one after the overlap, never later than it would have', async (t) => {
+  const home = tempHome(t);
+  const made = new Date('2026-01-01T00:00:00Z');
+  const { key: oldKey, record } = createKey(home, 'ci-bot', new Date('2026-01-31T00:00:00Z'), made);
+  let now = Date.parse('2026-01-10T00:00:00Z');
+  const store = new ApiKeyStore(keysPath(home), () => now, () => {});
+  assert.equal(store.check(oldKey).ok, true);
+
+  const rotated = rotateKey(home, record.id, new Date(now + 3_600_000), undefined, new Date(now));
+  assert.equal(rotated.record.identity, 'ci-bot');
+  assert.notEqual(rotated.record.id, record.id);
+  // The new key lives as long as the old one was made to (30 days), from now.
+  assert.equal(rotated.record.expiresAt, '2026-02-09T00:00:00.000Z');
+  assert.equal(rotated.old.expiresAt, '2026-01-10T01:00:00.000Z');
+  now += 1; // a later request: the store sees the changed file
+  assert.deepEqual(store.check(rotated.key), { ok: true, id: rotated.record.id, identity: 'ci-bot' });
+  assert.equal(store.check(oldKey).ok, true, 'the old key works through the overlap');
+  now = Date.parse('2026-01-10T01:00:00Z');
+  assert.equal(store.check(oldKey).ok, false);
+  assert.equal((store.check(oldKey) as { reason: string }).reason, 'expired');
+  assert.equal(store.check(rotated.key).ok, true);
+
+  // An overlap past the old key's own expiry does not extend it; --expires sets the new key's.
+  const again = rotateKey(home, rotated.record.id, new Date('2027-01-01T00:00:00Z'), null, new Date(now));
+  assert.equal(again.old.expiresAt, rotated.record.expiresAt);
+  assert.equal(again.record.expiresAt, null);
+  // A revoked or expired key is not rotated: there is nothing to keep working.
+  assert.throws(() => rotateKey(home, record.id, new Date(now), undefined, new Date(now)), /Key [0-9a-f]{12} has expired: there is nothing to rotate[\s\S]*keys create --identity ci-bot/);
+  assert.equal(readKeys(keysPath(home)).records.length, 3);
 });

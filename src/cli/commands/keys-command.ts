@@ -1,12 +1,12 @@
 /**
- * `snowmux keys create|list|revoke` — API keys for the hub's HTTP face. A key is shown once, at creation;
+ * `snowmux keys create|list|revoke|rotate` — API keys for the hub's HTTP face. A key is shown once, at creation;
  * the hub keeps only its hash. Revocation takes effect on the hub's next request.
  */
 import { SnowmuxError } from '../../errors.js';
 import { parseDurationMs } from '../../hub/config/config-schema.js';
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../hub/config/config-file.js';
-import { createKey, keysPath, readKeys, revokeKey, type ApiKeyRecord } from '../../hub/keys/api-keys.js';
+import { createKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord } from '../../hub/keys/api-keys.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -15,6 +15,8 @@ const USAGE = `Usage:
   snowmux keys create --identity NAME [--expires 30d]   create a key (printed once)
   snowmux keys list [--json]                            list keys (never the secrets)
   snowmux keys revoke ID                                revoke a key by id (or a unique prefix)
+  snowmux keys rotate ID [--overlap 1h] [--expires 30d] a new key for the same identity (printed once);
+                                                        the old one keeps working for --overlap, then expires
 
 The identity is who the key's caller is for roles, limits, quotas and the audit log.
 Clients send the key as "Authorization: Bearer <key>"; remote shims read it from SNOWMUX_KEY or --key-file.
@@ -27,6 +29,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   const { values, positionals } = parseCommandArgs('keys', argv, {
     identity: { type: 'string' },
     expires: { type: 'string' },
+    overlap: { type: 'string' },
     json: { type: 'boolean' },
     local: { type: 'boolean' },
     config: { type: 'string' },
@@ -41,7 +44,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   const [sub, ...args] = positionals;
   // A team hub (hub.redis_url) keeps its keys in Redis, shared by every replica; --local uses this home's file.
   const hub = values.local ? undefined : existsSync(home) ? loadConfigFile({ home, explicitPath: values.config, env: process.env }).config.hub : undefined;
-  if (hub?.redisUrl !== undefined && (sub === 'create' || sub === 'list' || sub === 'revoke')) {
+  if (hub?.redisUrl !== undefined && (sub === 'create' || sub === 'list' || sub === 'revoke' || sub === 'rotate')) {
     const { withTeamKeys } = await import('../../hub/team/redis-keys.js');
     return withTeamKeys(hub.redisUrl, hub.teamNamespace, async (team) => {
       if (sub === 'create') {
@@ -49,7 +52,11 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
         io.stdout.write(`${key}\n`);
         io.stderr.write(`Team key ${record.id} for identity "${record.identity}" (every replica of namespace "${hub.teamNamespace}" accepts it). It is shown only now.\n`);
       } else if (sub === 'list') printList(io, await team.list(), values.json === true);
-      else {
+      else if (sub === 'rotate') {
+        const rotated = await team.rotate(oneKey(args, 'rotate'), overlapEnd(values.overlap), values.expires === undefined ? undefined : expiry(values.expires));
+        io.stdout.write(`${rotated.key}\n`);
+        io.stderr.write(`${rotatedNote(rotated, 'Team key')} Every replica of namespace "${hub.teamNamespace}" accepts it.\n`);
+      } else {
         if (args.length !== 1) throw new SnowmuxError('USAGE', 'Name one key: snowmux keys revoke ID');
         const record = await team.revoke(args[0]!);
         io.stdout.write(`Team key ${record.id} (${record.identity}) is revoked; every replica refuses it as soon as the change reaches it (pub/sub; at most 30 s if a replica missed it).\n`);
@@ -71,6 +78,15 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       printList(io, readKeys(keysPath(home)).records, values.json === true);
       return 0;
     }
+    case 'rotate': {
+      const prefix = oneKey(args, 'rotate');
+      const overlapEnds = overlapEnd(values.overlap);
+      const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
+      const rotated = rotateKey(home, prefix, overlapEnds, expiresAt);
+      io.stdout.write(`${rotated.key}\n`);
+      io.stderr.write(`${rotatedNote(rotated, 'Key')}\n`);
+      return 0;
+    }
     case 'revoke': {
       if (args.length !== 1) throw new SnowmuxError('USAGE', 'Name one key: snowmux keys revoke ID');
       const record = revokeKey(home, args[0]!);
@@ -81,6 +97,26 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       io.stderr.write(USAGE);
       return 2;
   }
+}
+
+function oneKey(args: string[], sub: string): string {
+  if (args.length !== 1) throw new SnowmuxError('USAGE', `Name one key: snowmux keys ${sub} ID`);
+  return args[0]!;
+}
+
+/** When the old key of a rotation stops working: --overlap from now (default 1h; 0 ends it at once). */
+function overlapEnd(overlap: string | undefined): Date {
+  const ms = overlap === undefined ? 60 * 60_000 : overlap === '0' ? 0 : parseDurationMs(overlap);
+  if (ms === undefined) throw new SnowmuxError('USAGE', `--overlap must be a duration such as "15m", "1h" or "2d" (0 ends the old key at once); got "${overlap}".`);
+  return new Date(Date.now() + ms);
+}
+
+function rotatedNote(r: { record: ApiKeyRecord; old: ApiKeyRecord }, kind: string): string {
+  return (
+    `${kind} ${r.record.id} for identity "${r.record.identity}"${r.record.expiresAt ? `, expires ${r.record.expiresAt}` : ''}, replaces ${r.old.id}, ` +
+    `which keeps working until ${r.old.expiresAt}. The new key is shown only now: put it where clients read it (SNOWMUX_KEY, --key-file), ` +
+    `then end the old one sooner with: snowmux keys revoke ${r.old.id}.`
+  );
 }
 
 function requireIdentity(identity: string | undefined): string {

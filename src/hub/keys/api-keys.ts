@@ -142,6 +142,40 @@ export function revokeKey(home: string, prefix: string, now = new Date()): ApiKe
   return target;
 }
 
+/**
+ * A rotation: a new key for the same identity, and the old key's expiry brought forward to `overlapEnds`
+ * (never pushed later), so clients can move to the new key while the old one still works. Pure: the
+ * caller stores both records together (one file write, or one Redis HSET).
+ */
+export function rotation(
+  records: ApiKeyRecord[],
+  prefix: string,
+  overlapEnds: Date,
+  expiresAt: Date | null | undefined,
+  now = new Date(),
+): { key: string; record: ApiKeyRecord; old: ApiKeyRecord } {
+  const found = findKey(records, prefix);
+  if (found.revokedAt) throw new SnowmuxError('USAGE', `Key ${found.id} is revoked: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
+  if (found.expiresAt && !(Date.parse(found.expiresAt) > now.getTime())) {
+    throw new SnowmuxError('USAGE', `Key ${found.id} has expired: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
+  }
+  // Without --expires the new key lives as long as the old one was made to (none: no expiry either).
+  const lifetime = found.expiresAt ? Date.parse(found.expiresAt) - Date.parse(found.createdAt) : undefined;
+  const newExpiry = expiresAt !== undefined ? expiresAt : lifetime !== undefined && lifetime > 0 ? new Date(now.getTime() + lifetime) : null;
+  const made = newKey(found.identity, newExpiry, now);
+  const oldEnds = found.expiresAt && Date.parse(found.expiresAt) < overlapEnds.getTime() ? found.expiresAt : overlapEnds.toISOString();
+  return { ...made, old: { ...found, expiresAt: oldEnds } };
+}
+
+/** Rotates the key whose id starts with `prefix` in this home's file (see `rotation`). */
+export function rotateKey(home: string, prefix: string, overlapEnds: Date, expiresAt: Date | null | undefined, now = new Date()): { key: string; record: ApiKeyRecord; old: ApiKeyRecord } {
+  const path = keysPath(home);
+  const { records } = readKeys(path);
+  const rotated = rotation(records, prefix, overlapEnds, expiresAt, now);
+  writeKeys(path, [...records.map((r) => (r.id === rotated.old.id ? rotated.old : r)), rotated.record]);
+  return rotated;
+}
+
 /** The hub's view of the key file: re-read whenever the file changes. */
 export class ApiKeyStore {
   #records: Map<string, ApiKeyRecord> = new Map();

@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { SnowmuxError } from '../../errors.js';
-import { checkKey, findKey, newKey, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
+import { checkKey, findKey, newKey, rotation, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
 import { LIVE_REDIS_OPTIONS, redactRedisUrls } from './redis-team.js';
 
@@ -142,6 +142,13 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
         await announce();
         return target;
       },
+      async rotate(prefix, overlapEnds, expiresAt) {
+        const rotated = rotation(await list(), prefix, overlapEnds, expiresAt);
+        // One HSET for both: a reader never sees the new key without the old one's new expiry, or the reverse.
+        await redis.hset(hashKey(namespace), rotated.old.id, JSON.stringify(rotated.old), rotated.record.id, JSON.stringify(rotated.record));
+        await announce();
+        return rotated;
+      },
     });
   } finally {
     redis.disconnect();
@@ -152,4 +159,5 @@ export interface TeamKeyOps {
   list(): Promise<ApiKeyRecord[]>;
   create(identity: string, expiresAt: Date | null): Promise<{ key: string; record: ApiKeyRecord }>;
   revoke(prefix: string): Promise<ApiKeyRecord>;
+  rotate(prefix: string, overlapEnds: Date, expiresAt: Date | null | undefined): Promise<{ key: string; record: ApiKeyRecord; old: ApiKeyRecord }>;
 }
