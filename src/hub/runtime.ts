@@ -38,6 +38,12 @@ export interface RuntimeOptions {
   httpListen?: string | undefined;
   /** Where the audit log goes unless the config says otherwise; `false` disables it. */
   audit?: boolean;
+  /**
+   * A directory under the audit dir for this process's own chain: a process that is not the home's hub
+   * (`snowmux stdio`, several of which may run beside a hub) must not append to the hub's chain, which has
+   * one writer, but its calls are audited all the same.
+   */
+  auditSubdir?: string;
   /** The hub's one scrubber of known secrets (shared with the logger); created here when absent. */
   scrubber?: SecretScrubber;
 }
@@ -163,7 +169,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const openAudit = async () => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
     audit = await AuditLog.open({
-      dir: resolve(opts.home, auditConfig.dir),
+      dir: resolve(opts.home, auditConfig.dir, opts.auditSubdir ?? ''),
       root: opts.home,
       fsync: auditConfig.fsync,
       fsyncIntervalMs: auditConfig.fsyncIntervalMs,

@@ -1,6 +1,7 @@
 /**
  * `snowmux stdio` — the same tools served in-process to one client on stdin/stdout, with no hub
- * (containers, CI, and the baseline the benchmarks compare against). Same config, policies and audit.
+ * (containers, CI, and the baseline the benchmarks compare against). Same config and policies; its audit
+ * records go to a chain of its own beside the hub's.
  */
 import { userInfo } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
@@ -14,6 +15,7 @@ import { createMcpServer } from '../../hub/core/mcp-server.js';
 import { createRuntime } from '../../hub/runtime.js';
 import { LineTransport } from '../../hub/session/line-transport.js';
 import { observeClientMessage } from '../../hub/session/session.js';
+import { stdioChainSubdir } from '../../hub/audit/audit-files.js';
 
 export async function stdioCommand(argv: string[], io: CommandIo): Promise<number> {
   refuseSecretFlags(argv);
@@ -32,8 +34,10 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   ensureHome(home);
   // stdout is the protocol channel: logs go to stderr, quietly by default.
   const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL ?? 'warn' });
-  // No audit here: several in-process servers may share a home, and the audit chain has one writer (the hub).
-  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), audit: false });
+  // Several in-process servers may run beside a hub on one home, and the hub's audit chain has one writer:
+  // each stdio process keeps its own chain (audit/stdio/<start>-<pid>/), which `audit verify` checks too.
+  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir() });
+  await runtime.openAudit();
   void runtime.warehouses.warmUp();
   // The same core as the hub (sessions, the call pipeline, records, status), with stdio as its one transport.
   const core = new HubCore({

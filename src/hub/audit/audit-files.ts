@@ -25,6 +25,25 @@ export function auditFileNumber(name: string): number | undefined {
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
+/** Where `snowmux stdio` processes keep their own chains, one directory each, under the audit dir. */
+export const STDIO_CHAINS_DIR = 'stdio';
+
+/** This process's chain directory under the audit dir: `stdio/<UTC time>-<pid>`, sorting by start. */
+export function stdioChainSubdir(now = new Date(), pid = process.pid): string {
+  return join(STDIO_CHAINS_DIR, `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${pid}`);
+}
+
+/** The chain directories `snowmux stdio` processes left under `dir` (none when there are none), oldest first. */
+export async function stdioChainDirs(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(join(dir, STDIO_CHAINS_DIR), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isDirectory()).map((e) => join(dir, STDIO_CHAINS_DIR, e.name)).sort();
+}
+
 export interface AuditFile {
   name: string;
   number: number;

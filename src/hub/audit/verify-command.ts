@@ -6,7 +6,8 @@
  */
 import { resolve } from 'node:path';
 import { errorMessage } from '../../errors.js';
-import { defaultAuditDir } from './audit-files.js';
+import { readdir } from 'node:fs/promises';
+import { STDIO_CHAINS_DIR, defaultAuditDir, stdioChainDirs } from './audit-files.js';
 import { verifyAudit } from './verify.js';
 import type { VerifyResult } from './verify.js';
 
@@ -20,8 +21,9 @@ export const AUDIT_VERIFY_USAGE = `Usage: snowmux audit verify [--home DIR] [--d
 
 Checks the hash-chained audit log: every record's hash, the chain across files, seq continuity,
 file order, torn lines and the audit-head anchor.
-  --dir DIR       audit directory (default: the home's [audit] dir, e.g. ~/.snowmux/audit); repeat it
-                  to verify the chains of several team hub replicas at once, reported per directory
+  --dir DIR       audit directory (default: the home's [audit] dir, e.g. ~/.snowmux/audit, and the
+                  chain each \`snowmux stdio\` process keeps under its stdio/); repeat it to verify the
+                  chains of several team hub replicas at once, reported per directory
   --redis, --stream
                   a team hub's central copy ([audit] redis_stream): every replica's chain in it
   --json          print the full result as JSON
@@ -70,7 +72,7 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
     io.stdout.write(USAGE);
     return 0;
   }
-  const dirs = args.dirs.length === 0 ? [configuredDir ?? defaultAuditDir(homeDir)] : args.dirs.map((d) => resolve(d));
+  const dirs = args.dirs.length === 0 ? await defaultChains(configuredDir ?? defaultAuditDir(homeDir)) : args.dirs.map((d) => resolve(d));
   const results: { dir: string; result: VerifyResult }[] = [];
   for (const dir of dirs) {
     try {
@@ -96,6 +98,17 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
     io.stdout.write(`${results.filter((r) => r.result.ok).length} of ${results.length} chains intact\n`);
   }
   return ok ? 0 : 1;
+}
+
+/**
+ * The home's chains: the hub's, and each `snowmux stdio` process's under `stdio/`. A home only stdio
+ * processes used has no hub chain: it is left out rather than reported as a log whose files were removed.
+ */
+async function defaultChains(dir: string): Promise<string[]> {
+  const stdio = await stdioChainDirs(dir);
+  if (stdio.length === 0) return [dir];
+  const hubWrote = (await readdir(dir)).some((name) => name !== STDIO_CHAINS_DIR);
+  return hubWrote ? [dir, ...stdio] : stdio;
 }
 
 export function formatResult(result: VerifyResult): string {
