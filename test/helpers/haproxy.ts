@@ -13,11 +13,14 @@ import { repoRoot } from './paths.js';
 
 /** contrib/haproxy/snowmux.cfg listening on `front`, with one server line per replica address. */
 export function haproxyConfig(front: number, replicas: string[]): string {
-  const cfg = readFileSync(join(repoRoot, 'contrib', 'haproxy', 'snowmux.cfg'), 'utf8').replace('__FRONTEND_PORT__', String(front));
-  const lines = cfg.split('\n');
-  const template = lines.find((l) => /^\s*server replica1 __REPLICA1__/.test(l));
+  const shipped = readFileSync(join(repoRoot, 'contrib', 'haproxy', 'snowmux.cfg'), 'utf8');
+  const bind = /^(\s*bind 127\.0\.0\.1:)\d+$/m;
+  assert.match(shipped, bind, 'the config binds a loopback port');
+  const lines = shipped.replace(bind, (_, head: string) => `${head}${front}`).split('\n');
+  const server = /^(\s*server replica)1 \S+( .*)$/;
+  const template = lines.find((l) => server.test(l));
   assert.ok(template, 'the config has a server line to copy');
-  const servers = replicas.map((addr, i) => template.replace('replica1', `replica${i + 1}`).replace('__REPLICA1__', addr));
+  const servers = replicas.map((addr, i) => template.replace(server, (_, head: string, tail: string) => `${head}${i + 1} ${addr}${tail}`));
   return lines.flatMap((l) => (l === template ? servers : /^\s*server replica\d+ /.test(l) ? [] : [l])).join('\n');
 }
 

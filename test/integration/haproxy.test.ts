@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { repoRoot } from '../helpers/paths.js';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { NO_HAPROXY } from '../helpers/debian-tools.js';
@@ -15,6 +17,10 @@ import { startHaproxy } from '../helpers/haproxy.js';
 import { defer, runCli, startHub, tempHome } from '../helpers/harness.js';
 
 
+test('contrib/haproxy/snowmux.cfg is valid as shipped (haproxy -c), not a template that needs filling in first', { skip: NO_HAPROXY }, () => {
+  const check = spawnSync('haproxy', ['-c', '-f', join(repoRoot, 'contrib', 'haproxy', 'snowmux.cfg')], { encoding: 'utf8' });
+  assert.equal(check.status, 0, `haproxy -c:\n${check.stdout}${check.stderr}`);
+});
 
 test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a dead replica is routed around', { skip: NO_HAPROXY }, async (t) => {
   const homes = [tempHome(t), tempHome(t)];

@@ -56,6 +56,41 @@ test('promtool check rules accepts contrib/prometheus/alerts.yml', { skip: NO_PR
   assert.match(out, /SUCCESS: \d+ rules found/);
 });
 
+test('no alert fires on a healthy single-user hub: its scraped series, held for 30 minutes, trigger none of the rules', { skip: NO_PROMTOOL }, async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nmetrics_listen = "127.0.0.1:0"\n');
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  await c.callTool('execute_query', { query: 'SELECT 1' });
+  await c.callTool('list_databases', {});
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
+  const exposition = await (await fetch(status.metrics.url)).text();
+  // Every sample as a series that stays at its value (an idle hub: counters do not move), as Prometheus
+  // would have scraped it with job="snowmux"; plus the scrape's own `up`.
+  const series = exposition
+    .split('\n')
+    .filter((l) => l.startsWith('snowmux_'))
+    .map((l) => {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(l);
+      assert.ok(m, `a sample line: ${l}`);
+      const labels = m[2] === undefined ? '' : `${m[2].slice(1, -1)},`;
+      return { series: `${m[1]}{${labels}job="snowmux",instance="hub"}`, values: `${m[3]}x40` };
+    });
+  series.push({ series: 'up{job="snowmux",instance="hub"}', values: '1x40' });
+  const alerts = [...readFileSync(RULES, 'utf8').matchAll(/^\s*- alert: (\S+)$/gm)].map((m) => m[1]!);
+  assert.ok(alerts.length >= 6, alerts.join(', '));
+  const dir = tempHome(t, 'aud-promtool-');
+  const testFile = join(dir, 'healthy-hub.test.yml');
+  // JSON is YAML: no quoting rules of our own to get wrong.
+  writeFileSync(testFile, JSON.stringify({
+    rule_files: [RULES],
+    evaluation_interval: '1m',
+    tests: [{ interval: '1m', input_series: series, alert_rule_test: alerts.map((alertname) => ({ eval_time: '30m', alertname, exp_alerts: [] })) }],
+  }));
+  const run = spawnSync('promtool', ['test', 'rules', testFile], { encoding: 'utf8' });
+  assert.equal(run.status, 0, `an alert fires on a healthy hub:\n${run.stdout}${run.stderr}`);
+});
+
 test('every metric the Grafana dashboard queries is exposed by a running hub', async (t) => {
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\n');

@@ -326,4 +326,24 @@ test('snowmux audit verify reads the directory [audit] dir names (absolute, or r
   const missing = capture();
   assert.equal(await auditCommand(['verify', '--home', bare], missing.io as never), 2);
   assert.match(missing.err(), /no hub has written an audit log there yet/);
+  // A config that cannot be read does not say where the log is: verify says so instead of checking
+  // <home>/audit (a log the hub may not write) and calling it intact.
+  const stale = await mkdtemp(join(tmpdir(), 'snowmux-home-'));
+  t.after(() => rm(stale, { recursive: true, force: true }));
+  const old = await AuditLog.open({ dir: join(stale, 'audit'), fsync: 'never', maxFileBytes: 1500 });
+  assert.equal((await old.append(sampleEntry(1))).ok, true);
+  await old.close();
+  for (const [argv, why] of [
+    [['--config', join(bare, 'missing.toml')], /does not exist|not found/i],
+    [['--config', join(home, 'typo.toml')], /unknown key "dri"/],
+  ] as const) {
+    await writeFile(join(home, 'typo.toml'), `[audit]\ndri = ${JSON.stringify(dir)}\n`);
+    const r = capture();
+    assert.equal(await auditCommand(['verify', '--home', stale, ...argv], r.io as never), 2, r.out());
+    assert.match(r.err(), /cannot tell where the hub writes its audit log: .*Fix the config file, or name the directory with --dir/);
+    assert.match(r.err(), why);
+    const named = capture();
+    assert.equal(await auditCommand(['verify', '--home', stale, ...argv, '--dir', dir], named.io as never), 0, named.err());
+  }
+  assert.match((await import('../../src/hub/audit/verify-command.js')).AUDIT_VERIFY_USAGE, /--config PATH/, '--help names every option');
 });

@@ -16,11 +16,13 @@ export interface CommandIo {
   stderr: { write(text: string): unknown };
 }
 
-export const AUDIT_VERIFY_USAGE = `Usage: snowmux audit verify [--home DIR] [--dir DIR]... [--json]
+export const AUDIT_VERIFY_USAGE = `Usage: snowmux audit verify [--home DIR] [--config PATH] [--dir DIR]... [--json]
        snowmux audit verify --redis [URL] --stream KEY [--json]   (URL defaults to $SNOWMUX_REDIS_URL)
 
 Checks the hash-chained audit log: every record's hash, the chain across files, seq continuity,
 file order, torn lines and the audit-head anchor.
+  --config PATH   the config file the hub runs with, for its [audit] dir (default <home>/config.toml,
+                  or $SNOWMUX_CONFIG); one that cannot be read is an error unless --dir is given
   --dir DIR       audit directory (default: the home's [audit] dir, e.g. ~/.snowmux/audit, and the
                   chain each \`snowmux stdio\` process keeps under its stdio/); repeat it to verify the
                   chains of several team hub replicas at once, reported per directory

@@ -150,7 +150,10 @@ export class HubMetrics implements CallSink {
       registers,
       collect() {
         const team = sources.team();
+        // Without a team no sample at all: prom-client would expose an unlabelled gauge as 0, which reads
+        // "Redis unreachable" and fires SnowmuxTeamRedisUnreachable on every single-user hub.
         if (team) this.set(team.mode === 'connected' ? 1 : 0);
+        else this.remove();
       },
     });
     new Counter({
@@ -159,7 +162,10 @@ export class HubMetrics implements CallSink {
       registers,
       collect() {
         const team = sources.team();
-        if (!team) return;
+        if (!team) {
+          this.remove(); // absent without a team, as its gauge
+          return;
+        }
         this.reset();
         this.inc(team.fallbacks);
       },
