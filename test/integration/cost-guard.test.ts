@@ -111,8 +111,15 @@ max_scan_rows = 1000
   const refused = await c.callTool('execute_query', { query: 'SELECT * FROM LINEITEM' });
   assert.equal(codeOf(refused), 'SCAN_LIMIT', textOf(refused));
   assert.match(textOf(refused), /DuckDB estimates it reads about \d+ rows; role "capped" may read at most 1000 rows per statement \(max_scan_rows\)/);
-  const ok = await c.callTool('execute_query', { query: 'SELECT * FROM NATION' });
-  assert.ok(!ok.isError, textOf(ok));
+  // SUMMARIZE (a DESCRIBE to the classifier) reads every row of what it summarizes.
+  for (const query of ['SUMMARIZE LINEITEM', '/* stats */ summarize SELECT * FROM LINEITEM']) {
+    const summarized = await c.callTool('execute_query', { query });
+    assert.equal(codeOf(summarized), 'SCAN_LIMIT', textOf(summarized));
+  }
+  for (const query of ['SELECT * FROM NATION', 'SUMMARIZE NATION', 'DESCRIBE LINEITEM']) {
+    const ok = await c.callTool('execute_query', { query });
+    assert.ok(!ok.isError, textOf(ok));
+  }
   const explained = await c.callTool('explain_query', { query: 'SELECT COUNT(*) FROM ORDERS WHERE O_TOTALPRICE > 1000' });
   assert.ok(!explained.isError, textOf(explained));
   const plan = explained.structuredContent as { estimate: { rows: number | null; bytes: number | null }; operations: { operation: string }[]; scan_limit: { rows: number } };
