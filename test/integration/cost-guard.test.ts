@@ -33,6 +33,22 @@ clients = ["capped-*"]
 deny = ["*.HR.*"]
 max_scan_bytes = 10000
 [roles.open]
+
+[tools.nation_named]
+description = "One nation by name"
+sql = "SELECT N_NATIONKEY FROM NATION WHERE N_NAME = ?"
+[[tools.nation_named.params]]
+name = "name"
+type = "string"
+description = "nation"
+
+[tools.customers_above]
+description = "Customers above a key"
+sql = "SELECT C_NAME FROM CUSTOMER WHERE C_CUSTKEY > ?"
+[[tools.customers_above.params]]
+name = "key"
+type = "integer"
+description = "key"
 `);
   const hub = await startHub(t, home, [], SAMPLE_ENV(d));
   const capped = await connectClient(t, { home, kind: 'v2-legacy', name: 'capped-editor' });
@@ -50,6 +66,13 @@ max_scan_bytes = 10000
   const small = await capped.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION ORDER BY N_NATIONKEY LIMIT 2' });
   assert.ok(!small.isError, textOf(small));
   assert.deepEqual((small.structuredContent as { rows: unknown[][] }).rows, [['ALGERIA'], ['ARGENTINA']]);
+
+  // A team tool's statement is explained with its bind values, as it will run.
+  const named = await capped.callTool('nation_named', { name: 'BRAZIL' });
+  assert.ok(!named.isError, textOf(named));
+  assert.deepEqual((named.structuredContent as { rows: unknown[][] }).rows, [[2]]);
+  const above = await capped.callTool('customers_above', { key: 0 });
+  assert.equal(codeOf(above), 'SCAN_LIMIT', textOf(above));
 
   // A role without limits runs the same query with no pre-flight.
   const before = d.queries.length;
@@ -111,8 +134,15 @@ max_scan_rows = 1000
   const refused = await c.callTool('execute_query', { query: 'SELECT * FROM LINEITEM' });
   assert.equal(codeOf(refused), 'SCAN_LIMIT', textOf(refused));
   assert.match(textOf(refused), /DuckDB estimates it reads about \d+ rows; role "capped" may read at most 1000 rows per statement \(max_scan_rows\)/);
-  const ok = await c.callTool('execute_query', { query: 'SELECT * FROM NATION' });
-  assert.ok(!ok.isError, textOf(ok));
+  // SUMMARIZE (a DESCRIBE to the classifier) reads every row of what it summarizes.
+  for (const query of ['SUMMARIZE LINEITEM', '/* stats */ summarize SELECT * FROM LINEITEM']) {
+    const summarized = await c.callTool('execute_query', { query });
+    assert.equal(codeOf(summarized), 'SCAN_LIMIT', textOf(summarized));
+  }
+  for (const query of ['SELECT * FROM NATION', 'SUMMARIZE NATION', 'DESCRIBE LINEITEM']) {
+    const ok = await c.callTool('execute_query', { query });
+    assert.ok(!ok.isError, textOf(ok));
+  }
   const explained = await c.callTool('explain_query', { query: 'SELECT COUNT(*) FROM ORDERS WHERE O_TOTALPRICE > 1000' });
   assert.ok(!explained.isError, textOf(explained));
   const plan = explained.structuredContent as { estimate: { rows: number | null; bytes: number | null }; operations: { operation: string }[]; scan_limit: { rows: number } };

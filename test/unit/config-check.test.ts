@@ -43,6 +43,11 @@ test('a team tool may not take the name of any built-in tool', () => {
   }
 });
 
+test('a team tool parameter may not be named limit, the row cap every team tool takes', () => {
+  const message = refusal('[tools.above]\ndescription = "d"\nsql = "SELECT ? AS V"\n[[tools.above.params]]\nname = "limit"\ntype = "number"\ndescription = "a threshold"\n');
+  assert.match(message, /at tools\.above\.params: "limit" is the row cap every team tool takes; give the parameter another name/);
+});
+
 test('a profile named by a role or by hub.default_profile must be defined (config.toml or connections.toml)', (t) => {
   assert.match(refusal('[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), /at roles\.me\.profile: Snowflake profile "dev" is not defined\. Add \[profiles\.dev\] to \/etc\/snowmux\/config\.toml or \[dev\] to /);
   assert.match(refusal('[hub]\ndefault_profile = "prod"\n[profiles.dev]\naccount = "a"\nuser = "u"\n'), /at hub\.default_profile: Snowflake profile "prod" is not defined\..*name a defined profile: dev\./);

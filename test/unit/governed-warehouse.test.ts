@@ -13,12 +13,12 @@ import type { CallContext, QueryOptions, QueryResult, Warehouse } from '../../sr
 import { PassThrough } from 'node:stream';
 
 class FakeWarehouse implements Warehouse {
-  readonly kind = 'duckdb' as const;
+  constructor(readonly kind: 'duckdb' | 'snowflake' = 'duckdb') {}
   queries: string[] = [];
   fetched: string[] = [];
   private n = 0;
   info() {
-    return { kind: 'duckdb' as const, name: 'fake', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S' };
+    return { kind: this.kind, name: 'fake', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S' };
   }
   async query(sql: string, _o: QueryOptions): Promise<QueryResult> {
     this.queries.push(sql);
@@ -52,10 +52,10 @@ deny = ["*.HR.*", "*.*.SALARIES"]
 identities = ["carol"]
 `, 'test.toml');
 
-function setup() {
+function setup(kind: 'duckdb' | 'snowflake' = 'duckdb') {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, limits: { maxConcurrentQueries: 2, maxQueued: 4 } });
-  const warehouse = new FakeWarehouse();
+  const warehouse = new FakeWarehouse(kind);
   const as = (name: string) => {
     const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
     const role = governance.roleFor(session);
@@ -105,6 +105,35 @@ test('a result is paged only by the identity that ran it', async () => {
   await assert.rejects(as('alice').w.fetchResults!('unknown-id', { offset: 0, limit: 10 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
   await as('carol').w.fetchResults!('unknown-id', { offset: 0, limit: 10 }, ctx());
   assert.deepEqual(warehouse.fetched, [r.queryId, 'unknown-id']);
+  governance.close();
+});
+
+test('through SQL too, an earlier result is read only by the identity that ran it, whatever the role\'s objects', async () => {
+  const { as, warehouse, governance } = setup('snowflake');
+  const r = await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
+  const scan = (id: string) => `SELECT * FROM TABLE(RESULT_SCAN('${id}'))`;
+  const denied = (e: unknown) => isSnowmuxError(e, 'POLICY_DENIED') && (e.details as { rule?: string }).rule === 'result-owner';
+  const sent = warehouse.queries.length;
+  // carol's role may use every object, yet alice's result is alice's (as fetch_results and query_profile rule).
+  for (const sql of [
+    scan(r.queryId!),
+    `select * from table(result_scan( /* id */ '${r.queryId!}' ))`,
+    `SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${r.queryId!}'))`,
+    `SELECT * FROM TABLE(INFORMATION_SCHEMA.BIND_VALUES('${r.queryId!}'))`,
+    `WITH x AS (SELECT * FROM TABLE(RESULT_SCAN('${r.queryId!}'))) SELECT COUNT(*) FROM x`,
+  ]) {
+    await assert.rejects(as('carol').w.query(sql, { ...ctx(), maxRows: 10 }), (e) => denied(e) && /another user/.test((e as Error).message), sql);
+  }
+  // On a pooled connection LAST_QUERY_ID() is whatever ran there last, maybe another editor's statement.
+  for (const sql of ['SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))', 'SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID(-2)))', "SELECT * FROM TABLE(RESULT_SCAN('01' || '23'))"]) {
+    await assert.rejects(as('carol').w.query(sql, { ...ctx(), maxRows: 10 }), (e) => denied(e) && /written out as a literal/.test((e as Error).message) && /fetch_results/.test((e as Error).message), sql);
+  }
+  assert.equal(warehouse.queries.length, sent, 'nothing refused reached the warehouse');
+  // carol's own result, and an id the hub never issued (as fetch_results allows an unrestricted role), run.
+  const own = await as('carol').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
+  await as('carol').w.query(scan(own.queryId!), { ...ctx(), maxRows: 10 });
+  await as('carol').w.query(scan('01b71944-0001-b181-0000-0129032279f6'), { ...ctx(), maxRows: 10 });
+  assert.equal(warehouse.queries.length, sent + 3);
   governance.close();
 });
 

@@ -46,6 +46,8 @@ export function compileTeamTools(tools: Record<string, TeamToolSettings>, file: 
     const names = t.params.map((p) => p.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) problems.push(`${where}.params: "${dup}" is declared twice.`);
+    // Every team tool also takes the row cap `limit`, which would silently take this parameter's place.
+    if (names.includes('limit')) problems.push(`${where}.params: "limit" is the row cap every team tool takes; give the parameter another name (e.g. "max_value").`);
     for (const dialect of ['snowflake', 'duckdb'] as const) {
       const verdict = checkSql(t.sql, { allowWrite: false, dialect });
       if (!verdict.allowed) {

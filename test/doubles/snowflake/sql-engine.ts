@@ -288,7 +288,7 @@ export class EngineSession {
       return this.alterSession(sig);
     }
     if (first === 'SHOW') return this.show(sig);
-    if (first === 'EXPLAIN') return this.explain(tokens, sig);
+    if (first === 'EXPLAIN') return this.explain(tokens, sig, options);
     const statsAt = sig.findIndex((t) => t.kind === 'word' && t.value === 'GET_QUERY_OPERATOR_STATS');
     if (statsAt >= 0) return this.operatorStats(sig, statsAt, options);
     const tagsAt = sig.findIndex((t) => t.kind === 'word' && (t.value === 'TAG_REFERENCES' || t.value === 'TAG_REFERENCES_ALL_COLUMNS'));
@@ -696,7 +696,7 @@ export class EngineSession {
    * renamed to Snowflake's operations; each scanned table is modelled as ceil(rows / EXPLAIN_ROWS_PER_PARTITION)
    * micro-partitions of EXPLAIN_BYTES_PER_ROW bytes a row, all assigned (the double does not prune).
    */
-  private async explain(tokens: Token[], sig: Token[]): Promise<StatementOutcome> {
+  private async explain(tokens: Token[], sig: Token[], options: ExecuteOptions): Promise<StatementOutcome> {
     let at = 1;
     if (sig[1]?.kind === 'word' && sig[1].value === 'USING') {
       const format = sig[2]?.kind === 'word' ? sig[2].value : '';
@@ -706,11 +706,13 @@ export class EngineSession {
     const start = sig[at];
     if (start === undefined) throw syntaxError(start);
     const rewritten = this.rewrite(tokens.slice(tokens.indexOf(start)));
+    // Bind values compile with the statement, as for any query request.
+    const values = bindValues(options.bindings);
     return this.withLock(async () => {
       await this.syncDuckContext();
       let planText: string;
       try {
-        const reader = await this.duck.runAndReadAll(`EXPLAIN (FORMAT json) ${rewritten.sql}`);
+        const reader = await this.duck.runAndReadAll(`EXPLAIN (FORMAT json) ${rewritten.sql}`, values.length > 0 ? values : undefined);
         planText = String(reader.getRows().find((r) => r[0] === 'physical_plan')?.[1] ?? '[]');
       } catch (err) {
         throw duckErrorToSnowflake(err);

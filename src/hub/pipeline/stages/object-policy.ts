@@ -6,6 +6,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
+import { queryIdUses } from '../../policy/query-id-functions.js';
 import { statementContext } from '../../names/statement-context.js';
 import type { OperationResults, Statement, StatementStage } from '../statement.js';
 
@@ -18,6 +19,11 @@ export const objectPolicy: StatementStage = {
       case 'query':
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
+        // Whatever the role's objects: through SQL, an earlier result follows the same owner rule as fetch_results.
+        for (const use of queryIdUses(st.reading)) {
+          if (use.queryId === null) throw queryIdNotSpelled(use.fn);
+          await checkResultOwner(st, use.queryId);
+        }
         st.namesToResolve = enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
         return next();
       }
@@ -63,6 +69,19 @@ export const objectPolicy: StatementStage = {
     }
   },
 };
+
+/**
+ * LAST_QUERY_ID() on a pooled connection names whatever ran last on it, which may be another editor's
+ * statement; a bind or an expression cannot be checked before it runs.
+ */
+function queryIdNotSpelled(fn: string) {
+  return policyDenied(
+    `Access denied: ${fn} must be given a query id written out as a literal ('01b2…'); snowmux shares Snowflake sessions between editors, ` +
+      `so LAST_QUERY_ID() or a computed id could name another editor's query. Take the query id from execute_query or query_history and write it in, ` +
+      `or page a result with fetch_results(query_id).`,
+    { rule: 'result-owner', function: fn },
+  );
+}
 
 /**
  * Snowflake keeps results per Snowflake user, and every session of a profile shares that user; the hub

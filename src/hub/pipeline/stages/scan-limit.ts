@@ -8,10 +8,11 @@
 import { SnowmuxError } from '../../../errors.js';
 import { formatBytes, formatScanEstimate } from '../../observe/byte-size.js';
 import { failureCode } from '../../observe/tracing.js';
+import type { Token } from '../../guard/sql/lexer.js';
 import type { ScanEstimate } from '../../warehouse/types.js';
 import type { StatementStage } from '../statement.js';
 
-/** Statements an engine can explain: queries (SHOW, DESCRIBE and the like read no table data). */
+/** Statements an engine can explain: queries (SHOW, DESCRIBE and the like read no table data; SUMMARIZE below does). */
 const EXPLAINABLE = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
 
 export const scanLimit: StatementStage = {
@@ -21,7 +22,7 @@ export const scanLimit: StatementStage = {
     // A scan budget per window ([roles.*.quota] scan_bytes) needs the estimate too, limit or not.
     const budgeted = st.scope.role.quota?.scanBytes !== undefined;
     const first = st.reading?.statements[0];
-    if (st.op.kind !== 'query' || (!limit && !budgeted) || !first || !EXPLAINABLE.has(first.type)) return next();
+    if (st.op.kind !== 'query' || (!limit && !budgeted) || !first || !(EXPLAINABLE.has(first.type) || summarizes(first.tokens))) return next();
     const w = st.warehouse;
     if (!w?.explain || st.text === undefined) return next();
     const span = st.scope.trace?.span.child('pre-flight', { 'snowmux.rule': limit ? 'max_scan' : 'scan_budget' });
@@ -52,6 +53,11 @@ export const scanLimit: StatementStage = {
     return next();
   },
 };
+
+/** DuckDB's SUMMARIZE (typed DESCRIBE) reads every row of its table or query, and DuckDB explains it. */
+function summarizes(tokens: readonly Token[]): boolean {
+  return tokens[0]?.upper === 'SUMMARIZE';
+}
 
 function overLimit(e: ScanEstimate, limit: { bytes?: number | undefined; partitions?: number | undefined; rows?: number | undefined }, engine: string) {
   if (limit.bytes !== undefined && e.bytes !== undefined && e.bytes > limit.bytes) {
