@@ -6,6 +6,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
+import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
 import type { OperationResults, Statement, StatementStage } from '../statement.js';
 
@@ -19,6 +20,8 @@ export const objectPolicy: StatementStage = {
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
         st.namesToResolve = enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
+        // Reading an earlier result in SQL is fetch_results by another path: the same owner rule.
+        for (const read of resultReads(st.reading)) await checkResultRead(st, read);
         return next();
       }
       case 'fetch':
@@ -64,6 +67,18 @@ export const objectPolicy: StatementStage = {
   },
 };
 
+async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
+  if (read.queryId !== undefined && read.queryId.length <= 200) return checkResultOwner(st, read.queryId);
+  const why = read.lastQueryId
+    ? `LAST_QUERY_ID() names the previous statement of the pooled connection this call runs on, which was another call's, possibly another user's`
+    : 'snowmux can check that a result is yours only when its query id is written as a plain string literal';
+  throw policyDenied(
+    `Query refused: ${read.via} reads an earlier query's result, and ${why} (rule: result-owner). ` +
+      `Pass the query id reported by execute_query as a literal (${read.via === 'DESCRIBE RESULT' ? "DESCRIBE RESULT '<query id>'" : `${read.via}('<query id>')`}), or use fetch_results to page it.`,
+    { rule: 'result-owner', via: read.via },
+  );
+}
+
 /**
  * Snowflake keeps results per Snowflake user, and every session of a profile shares that user; the hub
  * is what keeps one identity from paging another's result.
@@ -74,8 +89,8 @@ async function checkResultOwner(st: Statement, queryId: string): Promise<void> {
   if (owner !== undefined ? owner === identity : !role.objectsRestricted) return;
   throw policyDenied(
     owner !== undefined
-      ? `Access denied: query ${queryId} was run by another user; results can only be paged by whoever ran the query. Run the query yourself.`
-      : `Access denied: query ${queryId} was not run through this hub by you, and role "${role.name}" may only use some objects. Run the query again with execute_query.`,
+      ? `Access denied: query ${queryId} was run by another user; results can only be read by whoever ran the query (rule: result-owner). Run the query yourself.`
+      : `Access denied: query ${queryId} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,
     { rule: 'result-owner' },
   );
 }
