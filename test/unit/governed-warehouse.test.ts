@@ -126,7 +126,7 @@ test('through SQL too, an earlier result is read only by the identity that ran i
   }
   // On a pooled connection LAST_QUERY_ID() is whatever ran there last, maybe another editor's statement.
   for (const sql of ['SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))', 'SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID(-2)))', "SELECT * FROM TABLE(RESULT_SCAN('01' || '23'))"]) {
-    await assert.rejects(as('carol').w.query(sql, { ...ctx(), maxRows: 10 }), (e) => denied(e) && /written out as a literal/.test((e as Error).message) && /fetch_results/.test((e as Error).message), sql);
+    await assert.rejects(as('carol').w.query(sql, { ...ctx(), maxRows: 10 }), (e) => denied(e) && /LAST_QUERY_ID\(\) names the previous statement|written as a plain string literal/.test((e as Error).message) && /fetch_results/.test((e as Error).message), sql);
   }
   assert.equal(warehouse.queries.length, sent, 'nothing refused reached the warehouse');
   // carol's own result, and an id the hub never issued (as fetch_results allows an unrestricted role), run.
@@ -135,6 +135,43 @@ test('through SQL too, an earlier result is read only by the identity that ran i
   await as('carol').w.query(scan('01b71944-0001-b181-0000-0129032279f6'), { ...ctx(), maxRows: 10 });
   assert.equal(warehouse.queries.length, sent + 3);
   governance.close();
+});
+
+test('SQL that reads an earlier result (RESULT_SCAN, DESCRIBE RESULT, GET_QUERY_OPERATOR_STATS) follows the owner rule of fetch_results', async () => {
+  for (const kind of ['duckdb', 'snowflake'] as const) {
+    const { as, warehouse, governance } = setup();
+    (warehouse as { kind: string }).kind = kind;
+    const alices = (await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 })).queryId!;
+    const carol = as('carol').w;
+    const carols = (await carol.query('SELECT 1', { ...ctx(), maxRows: 2 })).queryId!;
+    const refused = (sql: string, why: RegExp) =>
+      assert.rejects(carol.query(sql, { ...ctx(), maxRows: 5 }), (e) => isSnowmuxError(e, 'POLICY_DENIED') && why.test(e.message) && /rule: result-owner/.test(e.message), `${kind}: ${sql}`);
+    // Another identity's result, however the SQL spells the read: carol's role is unrestricted, but the result is not hers.
+    for (const sql of [
+      `SELECT * FROM TABLE(RESULT_SCAN('${alices}'))`,
+      `select * from table ( result_scan ( '${alices}' ) ) where 1 = 1`,
+      `SELECT * FROM TABLE(/* c */ RESULT_SCAN(\n'${alices}'))`,
+      `WITH r AS (SELECT * FROM TABLE(RESULT_SCAN('${alices}'))) SELECT * FROM r`,
+      `SELECT 1 FROM T WHERE EXISTS (SELECT 1 FROM TABLE(RESULT_SCAN($$${alices}$$)))`,
+      `DESCRIBE RESULT '${alices}'`,
+      `SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${alices}'))`,
+    ]) {
+      await refused(sql, /was run by another user/);
+    }
+    // LAST_QUERY_ID() on a pooled connection names another call's statement; a computed id cannot be checked.
+    await refused('SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))', /LAST_QUERY_ID\(\) names the previous statement of the pooled connection/);
+    await refused('SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID(-2)))', /LAST_QUERY_ID/);
+    await refused('DESCRIBE RESULT LAST_QUERY_ID()', /DESCRIBE RESULT '<query id>'/);
+    await refused(`SELECT * FROM TABLE(RESULT_SCAN('${alices.slice(0, 1)}' || '${alices.slice(1)}'))`, /written as a plain string literal/);
+    const before = warehouse.queries.length;
+    // Her own result, an id the hub never issued (as fetch_results allows an unrestricted role), and a user function of that name still run.
+    await carol.query(`SELECT * FROM TABLE(RESULT_SCAN('${carols}'))`, { ...ctx(), maxRows: 5 });
+    await carol.query(`DESCRIBE RESULT '${carols}'`, { ...ctx(), maxRows: 5 });
+    await carol.query("SELECT * FROM TABLE(RESULT_SCAN('01b2c3d4-0000-1111-0000-000000000001'))", { ...ctx(), maxRows: 5 });
+    await carol.query(`SELECT 'RESULT_SCAN(LAST_QUERY_ID())' AS x, db.s.result_scan(1) AS y`, { ...ctx(), maxRows: 5 });
+    assert.equal(warehouse.queries.length, before + 4, kind);
+    governance.close();
+  }
 });
 
 test('status snapshot shows policy, queue, breakers, rate limits and quotas', async () => {

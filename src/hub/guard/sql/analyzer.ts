@@ -411,7 +411,7 @@ class StatementAnalyzer {
           break;
         case 'quoted_ident':
           if (this.dialect === 'duckdb' && this.isTablePosition(prev, level)) this.duckdbTableName(i, findings);
-          if (this.isPunct(i + 1, '(')) this.functionCall(t, t.upper ?? '', findings);
+          if (this.isPunct(i + 1, '(')) this.functionCall(t, t.upper ?? '', findings, i);
           // `seq."NEXTVAL"` is sequence access like `seq.NEXTVAL` (a quoted upper-case name is the same name).
           else if (t.upper === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') findings.hazard(`${t.text} advances a sequence, which is a write`);
           break;
@@ -465,7 +465,7 @@ class StatementAnalyzer {
       else if (w === 'IDENTIFIER') {
         const after = this.after(i + 1);
         if (after > 0 && this.isPunct(after, '(')) findings.hazard('calls a function named at run time with IDENTIFIER(…)');
-      } else this.functionCall(t, w, findings);
+      } else this.functionCall(t, w, findings, i);
     }
   }
 
@@ -564,11 +564,18 @@ class StatementAnalyzer {
     }
   }
 
-  private functionCall(t: Token, name: string, findings: Findings): void {
+  private functionCall(t: Token, name: string, findings: Findings, at: number): void {
     if (name === '') return;
-    const verdict = judgeFunctionCall(name, this.dialect);
+    const verdict = judgeFunctionCall(name, this.dialect, this.literalArgument(at + 2));
     if (verdict.hazard) findings.hazard(`calls ${t.text}, which ${verdict.hazard}`);
     if (verdict.stageAccess) findings.stage(`${t.text}()`);
+  }
+
+  /** The value of a call's argument at `i` when it is a plain string literal followed by `,` or `)`. */
+  private literalArgument(i: number): string | undefined {
+    const t = this.tok(i);
+    if (t?.kind !== 'string' || !(this.isPunct(i + 1, ',') || this.isPunct(i + 1, ')'))) return undefined;
+    return /^'([^'\\]*)'$/.exec(t.text)?.[1];
   }
 
   /** Snowflake TABLE(<name>(…)): fine for built-in table functions, a hazard for anything that may be a procedure. */

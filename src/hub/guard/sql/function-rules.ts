@@ -103,6 +103,12 @@ const SYSTEM_FUNCTION_FAMILIES: ReadonlyArray<{ pattern: RegExp; reason: string 
   { pattern: /^SYSTEM\$(EXECUTE_|EVALUATE_)/, reason: 'runs an operation or persists results' },
 ];
 
+/**
+ * SNOWFLAKE.CORTEX.FINETUNE('<action>', …) is one function for four actions: 'SHOW' and 'DESCRIBE' report
+ * jobs; 'CREATE' starts a billed fine-tuning job that creates a model object, 'CANCEL' stops someone's job.
+ */
+const FINETUNE_READ_ACTIONS: ReadonlySet<string> = new Set(['SHOW', 'DESCRIBE']);
+
 /** Snowflake functions without the SYSTEM$ prefix that act rather than read. */
 const SNOWFLAKE_ACTION_FUNCTIONS: ReadonlyMap<string, string> = new Map([['EXECUTE_AI_EVALUATION', 'starts an AI evaluation run']]);
 
@@ -196,8 +202,11 @@ export interface FunctionVerdict {
   stageAccess?: boolean;
 }
 
-/** What calling the function `name` (upper case, last part of a possibly qualified name) means. */
-export function judgeFunctionCall(name: string, dialect: SqlDialect): FunctionVerdict {
+/**
+ * What calling the function `name` (upper case, last part of a possibly qualified name) means.
+ * `firstArgument` is the call's first argument when it is a plain string literal (unquoted value).
+ */
+export function judgeFunctionCall(name: string, dialect: SqlDialect, firstArgument?: string): FunctionVerdict {
   if (name.startsWith('SYSTEM$')) {
     if (READ_ONLY_SYSTEM_FUNCTIONS.has(name)) return {};
     const family = SYSTEM_FUNCTION_FAMILIES.find((f) => f.pattern.test(name));
@@ -207,6 +216,9 @@ export function judgeFunctionCall(name: string, dialect: SqlDialect): FunctionVe
   if (dialect === 'snowflake') {
     const action = SNOWFLAKE_ACTION_FUNCTIONS.get(name);
     if (action) return { hazard: action };
+    if (name === 'FINETUNE' && !FINETUNE_READ_ACTIONS.has((firstArgument ?? '').trim().toUpperCase())) {
+      return { hazard: "starts or cancels a Cortex fine-tuning job unless its first argument is 'SHOW' or 'DESCRIBE'" };
+    }
     if (SNOWFLAKE_STAGE_FUNCTIONS.has(name)) return { stageAccess: true };
     return {};
   }

@@ -6,7 +6,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
-import { queryIdUses } from '../../policy/query-id-functions.js';
+import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
 import type { OperationResults, Statement, StatementStage } from '../statement.js';
 
@@ -19,12 +19,9 @@ export const objectPolicy: StatementStage = {
       case 'query':
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
-        // Whatever the role's objects: through SQL, an earlier result follows the same owner rule as fetch_results.
-        for (const use of queryIdUses(st.reading)) {
-          if (use.queryId === null) throw queryIdNotSpelled(use.fn);
-          await checkResultOwner(st, use.queryId);
-        }
         st.namesToResolve = enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
+        // Reading an earlier result in SQL is fetch_results by another path: the same owner rule.
+        for (const read of resultReads(st.reading)) await checkResultRead(st, read);
         return next();
       }
       case 'fetch':
@@ -70,16 +67,15 @@ export const objectPolicy: StatementStage = {
   },
 };
 
-/**
- * LAST_QUERY_ID() on a pooled connection names whatever ran last on it, which may be another editor's
- * statement; a bind or an expression cannot be checked before it runs.
- */
-function queryIdNotSpelled(fn: string) {
-  return policyDenied(
-    `Access denied: ${fn} must be given a query id written out as a literal ('01b2…'); snowmux shares Snowflake sessions between editors, ` +
-      `so LAST_QUERY_ID() or a computed id could name another editor's query. Take the query id from execute_query or query_history and write it in, ` +
-      `or page a result with fetch_results(query_id).`,
-    { rule: 'result-owner', function: fn },
+async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
+  if (read.queryId !== undefined && read.queryId.length <= 200) return checkResultOwner(st, read.queryId);
+  const why = read.lastQueryId
+    ? `LAST_QUERY_ID() names the previous statement of the pooled connection this call runs on, which was another call's, possibly another user's`
+    : 'snowmux can check that a result is yours only when its query id is written as a plain string literal';
+  throw policyDenied(
+    `Query refused: ${read.via} reads an earlier query's result, and ${why} (rule: result-owner). ` +
+      `Pass the query id reported by execute_query as a literal (${read.via === 'DESCRIBE RESULT' ? "DESCRIBE RESULT '<query id>'" : `${read.via}('<query id>')`}), or use fetch_results to page it.`,
+    { rule: 'result-owner', via: read.via },
   );
 }
 
@@ -93,8 +89,8 @@ async function checkResultOwner(st: Statement, queryId: string): Promise<void> {
   if (owner !== undefined ? owner === identity : !role.objectsRestricted) return;
   throw policyDenied(
     owner !== undefined
-      ? `Access denied: query ${queryId} was run by another user; results can only be paged by whoever ran the query. Run the query yourself.`
-      : `Access denied: query ${queryId} was not run through this hub by you, and role "${role.name}" may only use some objects. Run the query again with execute_query.`,
+      ? `Access denied: query ${queryId} was run by another user; results can only be read by whoever ran the query (rule: result-owner). Run the query yourself.`
+      : `Access denied: query ${queryId} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,
     { rule: 'result-owner' },
   );
 }
