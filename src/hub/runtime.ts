@@ -4,7 +4,7 @@
  * in-process server behave the same.
  */
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { SecretScrubber, boundObject, boundSql, redactValue } from './audit/audit-redact.js';
@@ -266,7 +266,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     shutdownGraceMs: hub.shutdownGraceMs,
     statusSections: () => ({
       governance: governance.snapshot(),
-      audit: audit ? { dir: join(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
+      audit: audit ? { dir: resolve(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
       config: { path: config.shownPath, exists: config.exists, lastReload, ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),

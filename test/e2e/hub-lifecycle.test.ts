@@ -195,3 +195,16 @@ test('graceful stop: a call in flight finishes, then sessions close, the socket 
   assert.equal(existsSync(join(home, 'hub.sock')), false);
   assert.match(readFileSync(join(home, 'hub.log'), 'utf8'), /"msg":"hub stopped"/);
 });
+
+test('status names the audit directory the hub writes, also when [audit] dir is an absolute path outside the home', async (t) => {
+  const home = tempHome(t);
+  const elsewhere = tempHome(t);
+  const dir = join(elsewhere, 'audit');
+  writeFileSync(join(home, 'config.toml'), `[audit]\ndir = "${dir}"\n`);
+  const hub = await startHub(t, home);
+  const json = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { audit: { dir: string; file: string } };
+  // Before, status showed the home joined with the absolute path (HOME/tmp/…/audit): a directory that does not exist.
+  assert.equal(json.audit.dir, dir);
+  assert.ok(existsSync(join(json.audit.dir, json.audit.file)));
+  assert.equal(await hub.stop(), 0);
+});

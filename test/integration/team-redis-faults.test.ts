@@ -12,6 +12,7 @@ import { freePort, runCli, startHub, tempHome } from '../helpers/harness.js';
 import { once } from 'node:events';
 import { startRedis } from '../helpers/redis-server.js';
 import { NO_REDIS } from '../helpers/debian-tools.js';
+import { Redis } from 'ioredis';
 
 const PASSWORD = 'Pw-of-the-team-redis-81c3';
 const WRONG = 'Not-the-password-5e2a';
@@ -88,4 +89,41 @@ test('a Redis restarted empty gets the team\'s keys back from the replicas: a li
     assert.equal((await statusAs(url, alice)).code, 200, `alice refused on ${url}`);
     assert.match((await statusAs(url, bob)).body, /revoked/);
   }
+});
+
+test('a Redis that answers but refuses writes (maxmemory reached under noeviction) puts the replica on local limits and says why, in status and on its terminal; it rejoins once writes succeed', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'), ['--maxmemory-policy', 'noeviction']);
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "m${port}"\n`);
+  const hub = await startHub(t, home);
+  const team = async () => (JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { team: { mode: string; lastError?: string } }).team;
+  const until = async (mode: string) => {
+    const deadline = Date.now() + 15_000;
+    let seen = await team();
+    while (seen.mode !== mode) {
+      assert.ok(Date.now() < deadline, `the replica stayed ${JSON.stringify(seen)}`);
+      seen = await team();
+    }
+    return seen;
+  };
+  await until('connected');
+
+  const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  t.after(() => admin.disconnect());
+  await admin.connect();
+  // Data well past the limit, then the limit: every write is refused with OOM from now on.
+  await admin.set('fill', 'x'.repeat(4 * 1024 * 1024));
+  await admin.config('SET', 'maxmemory', '2mb');
+  await assert.rejects(admin.set('probe', '1'), /OOM command not allowed/);
+  // Before, every write the replica made failed quietly (a debug line): it used its own limits while status,
+  // /readyz and the metric said "connected", and its registry entry went stale.
+  const local = await until('local');
+  assert.match(local.lastError ?? '', /^Redis refused a command: OOM command not allowed/);
+  assert.match(hub.stderr(), /Redis unreachable \(Redis refused a command: OOM[^)]*\); rate limits are per replica/);
+
+  await admin.del('fill');
+  const back = await until('connected');
+  assert.equal(back.lastError, undefined);
+  assert.match(hub.stderr(), /Redis connected; rate limits are team-wide\n[^]*Redis unreachable[^]*Redis connected; rate limits are team-wide/);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { appendFile, mkdtemp, readFile, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
@@ -354,6 +354,36 @@ test('a failed write (disk full) resolves { ok: false, AUDIT_WRITE_FAILED } and 
   assert.deepEqual(errors, ['AUDIT_WRITE_FAILED', 'AUDIT_WRITE_FAILED']);
   assert.equal(log.stats().recoveries, 1);
   assert.equal(log.head().seq, 0, 'a failed write does not advance the chain');
+});
+
+test('a disk that stays full: one partial line, then every write fails, and no file is made per failed append; when space returns the chain goes on and verifies', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLog(t, dir);
+  await appendMany(log, 1, 2);
+  // The disk fills: the next write gets part of its line out, every later one nothing (as on a full tmpfs).
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
+  await probe.close();
+  const realWrite = proto.write;
+  let room: number | undefined = 40;
+  t.mock.method(proto, 'write', async function (this: unknown, buf: Buffer, offset: number, length: number) {
+    if (room === undefined) return realWrite.call(this, buf, offset, length);
+    const n = Math.min(room, length);
+    room -= n;
+    return n > 0 ? realWrite.call(this, buf, offset, n) : { bytesWritten: 0, buffer: buf };
+  });
+  for (let i = 3; i < 13; i++) assert.equal((await log.append(sampleEntry(i))).ok, false);
+  const files = (await readdir(dir)).filter((f) => f.startsWith('audit-0')).sort();
+  // Before, each failed recovery left one more empty audit-0000NN.jsonl: thousands of files on a busy hub.
+  assert.ok(files.length <= 2, files.join(' '));
+  room = undefined;
+  const resumed = await log.append(sampleEntry(13));
+  assert.equal(resumed.ok, true, resumed.ok ? '' : resumed.error.message);
+  await log.close();
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('audit-0')).sort(), ['audit-000001.jsonl', 'audit-000002.jsonl']);
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, true, JSON.stringify(result.problems));
+  assert.ok(result.problems.some((p) => p.kind === 'torn'));
 });
 
 test('a throwing error listener becomes a process warning, never a stuck or crashing writer', async (t) => {

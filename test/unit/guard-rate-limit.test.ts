@@ -105,3 +105,18 @@ test('invalid limits are rejected at construction', () => {
   assert.throws(() => new RateLimiter({ limit: { capacity: 1, refillPerSecond: 0 } }), RangeError);
   assert.throws(() => new RateLimiter({ limit: { capacity: 1, refillPerSecond: Number.POSITIVE_INFINITY } }), RangeError);
 });
+
+test('a wall clock stepped back (NTP, a restored VM) does not freeze refill until it catches up', () => {
+  let now = Date.UTC(2026, 10, 21, 14, 0, 0);
+  const clock = { now: () => now, setTimeout: () => undefined, clearTimeout: () => {} };
+  const limiter = new RateLimiter({ limit: { capacity: 2, refillPerSecond: 1 }, clock });
+  assert.equal(limiter.tryTake('alice').ok, true);
+  assert.equal(limiter.tryTake('alice').ok, true);
+  assert.equal(limiter.tryTake('alice').ok, false);
+  now -= 3_600_000; // the clock steps back an hour
+  assert.equal(limiter.tryTake('alice').ok, false, 'still empty');
+  now += 1_000; // one real second later
+  // Before, the bucket kept its last time (an hour ahead) and refilled nothing for an hour: alice locked out.
+  const after = limiter.tryTake('alice');
+  assert.equal(after.ok, true, JSON.stringify(after));
+});

@@ -520,10 +520,14 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     if (torn.length > 0 || behindAnchor) {
       // A missing durable record outranks crash residue: verify flags every head_mismatch record.
       const reason: RotateDetail['reason'] = behindAnchor ? 'head_mismatch' : 'torn_tail';
-      const detail: Omit<RotateDetail, 'file'> = { reason, previousFile: newest?.name ?? '' };
+      // A newest file left empty (its rotate record could not be written: the disk was still full) is
+      // reused, not followed by another: each failed append while the disk stays full made one more file.
+      const reuse = newest !== undefined && newestSize === 0 && newest.number > 1;
+      const previous = reuse ? files[files.length - 2] : newest;
+      const detail: Omit<RotateDetail, 'file'> = { reason, previousFile: previous?.name ?? '' };
       if (torn.length > 0) detail.torn = torn.map(({ file, offset, bytes, sha256 }) => ({ file, offset, bytes, sha256 }));
       if (behindAnchor) Object.assign(detail, { head: { seq: anchor.seq, hash: anchor.hash }, lastSeq: this.seq });
-      await this.startFile((newest?.number ?? 0) + 1, detail, 'wx');
+      await this.startFile(reuse ? newest.number : (newest?.number ?? 0) + 1, detail, reuse ? 'a' : 'wx');
       report.startedFile = { file: this.fileName, reason };
       await this.prune();
     } else if (newest === undefined) {

@@ -120,7 +120,9 @@ export class RateLimiter {
     const bucket = this.#buckets.get(identity) ?? { tokens: limit.capacity, updatedAt: now };
     const elapsedMs = Math.max(0, now - bucket.updatedAt);
     bucket.tokens = Math.min(limit.capacity, bucket.tokens + (elapsedMs * limit.refillPerSecond) / 1000);
-    bucket.updatedAt = Math.max(bucket.updatedAt, now);
+    // The time of this refill, even if earlier than the last one: a wall clock stepped back must not leave the
+    // bucket waiting (without refill) until the clock has caught up again. Time counted twice is capped.
+    bucket.updatedAt = now;
     return bucket;
   }
 

@@ -119,6 +119,11 @@ export function redactRedisUrls(text: string): string {
   return text.replace(/(rediss?:\/\/)[^@\s/]*@/gi, '$1***@');
 }
 
+/** An error reply from Redis itself (ioredis's ReplyError: OOM, READONLY, MISCONF…), not a lost connection. */
+function refusedByRedis(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 /** ioredis's rejection of a command that got no reply within commandTimeout. */
 function timedOut(err: unknown): boolean {
   return err instanceof Error && /Command timed out/i.test(err.message);
@@ -208,7 +213,14 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
    * team-wide limits) only once Redis answers again.
    */
   const failed = (err: unknown) => {
-    if (!timedOut(err) || mode !== 'connected') return;
+    if (mode !== 'connected') return;
+    if (refusedByRedis(err)) {
+      // Redis answers but refuses (OOM under maxmemory noeviction, READONLY, MISCONF): the connection stays,
+      // limits go local, and the heartbeat's next successful write brings the replica back.
+      setMode('local', `Redis refused a command: ${err.message}`);
+      return;
+    }
+    if (!timedOut(err)) return;
     setMode('local', 'Redis did not answer in time');
     redis.disconnect(true);
   };
@@ -235,10 +247,15 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
   let shipper: AuditStreamShipper | undefined;
   const beat = async () => {
-    if (mode !== 'connected') return;
+    // Also while on local limits with the connection up (Redis refused a write): a write that succeeds rejoins.
+    if (redis.status !== 'ready') return;
     try {
       const me: ReplicaSummary = { ...opts.summary(), id: opts.replicaId, at: new Date().toISOString() };
       await redis.set(key('replica', opts.replicaId), JSON.stringify(me), 'PX', heartbeatMs * 3);
+      if (mode !== 'connected') {
+        lastError = undefined;
+        setMode('connected');
+      }
       const keys: string[] = [];
       let cursor = '0';
       do {
@@ -304,7 +321,9 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
           const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
           pipeline.hincrby(k, 'queries', usage.queries).hincrby(k, 'rows', usage.rows).hincrby(k, 'bytes', usage.bytes).hincrby(k, 'scanBytes', Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
         }
-        await pipeline.exec();
+        // exec() resolves with each command's error instead of rejecting: a refused write must not count as done.
+        const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
+        if (refused) throw refused;
         return true;
       } catch (err) {
         failed(err);
@@ -380,7 +399,9 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     },
     replicas: () => (mode === 'connected' ? seen : []),
     auditStream(streamKey, max) {
-      shipper ??= new AuditStreamShipper(redis, streamKey, max, opts.replicaId, () => mode === 'connected', opts.logger);
+      // Tried whenever the connection is up, also while a refused write keeps the limits local: the stream
+      // takes records again as soon as Redis does (a refused batch is dropped and declared as a gap).
+      shipper ??= new AuditStreamShipper(redis, streamKey, max, opts.replicaId, () => redis.status === 'ready', opts.logger);
       return shipper;
     },
     snapshot: () => ({
