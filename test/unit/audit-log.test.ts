@@ -384,6 +384,15 @@ test('a disk that stays full: one partial line, then every write fails, and no f
   const result = await verifyAudit(dir);
   assert.equal(result.ok, true, JSON.stringify(result.problems));
   assert.ok(result.problems.some((p) => p.kind === 'torn'));
+  // The ten records that never made it are told in the chain, before the first that did: a chain that
+  // verifies is not taken for a complete one.
+  const unwritten = result.problems.filter((p) => p.kind === 'unwritten');
+  assert.equal(unwritten.length, 1, JSON.stringify(result.problems));
+  assert.match(unwritten[0]!.message, /the hub could not write 10 audit record\(s\) between \S+ and \S+ \(AUDIT_WRITE_FAILED[^)]*\) — those calls are not in the log/);
+  const lines = (await readFile(join(dir, 'audit-000002.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; detail?: { records?: number; kinds?: Record<string, number> } });
+  assert.deepEqual(lines.map((r) => r.kind).slice(-2), ['records_unwritten', 'tool_call']);
+  assert.equal(lines.at(-2)!.detail!.records, 10);
+  assert.deepEqual(lines.at(-2)!.detail!.kinds, { tool_call: 10 });
 });
 
 test('a throwing error listener becomes a process warning, never a stuck or crashing writer', async (t) => {

@@ -31,10 +31,15 @@ import { redactEntry, SecretScrubber } from './audit-redact.js';
 import {
   GENESIS_HASH,
   computeRecordHash,
+  hubLifecycleEntry,
   orderedForWriting,
   recordShapeDefect,
+  type AuditEntry,
+  type AuditKind,
+  type AuditRecord,
+  type RotateDetail,
+  type TornAcknowledgement,
 } from './audit-record.js';
-import type { AuditEntry, AuditKind, AuditRecord, RotateDetail, TornAcknowledgement } from './audit-record.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -152,6 +157,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private closing: Promise<void> | undefined;
 
   private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
+  /** Records that could not be written since the last one that was: told in the chain by the next write. */
+  private gap: { records: number; from: string; to: string; codes: string[]; kinds: Record<string, number> } | undefined;
   private report!: AuditOpenReport;
 
   private constructor(options: AuditLogOptions) {
@@ -325,7 +332,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       try {
         await this.recover();
       } catch (err) {
-        return this.fail(asAuditError(err, 'AUDIT_RECOVERY_FAILED', 'Could not reopen the audit log after an earlier failure'));
+        return this.unwritten(entry, asAuditError(err, 'AUDIT_RECOVERY_FAILED', 'Could not reopen the audit log after an earlier failure'));
       }
     }
     if (this.rotateBeforeNext) {
@@ -333,24 +340,56 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
         await this.rotate();
       } catch (err) {
         this.needsRecovery = true;
-        return this.fail(asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
+        return this.unwritten(entry, asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
       }
+    }
+    if (this.gap) {
+      // The records that could not be written (a full disk, a failing device) leave a trace in the chain
+      // before the next one that can: a chain that verifies must not pass for a complete one.
+      const gap = this.gap;
+      const note = hubLifecycleEntry('records_unwritten', {
+        version: this.hubVersion,
+        outcome: 'error',
+        errorCode: gap.codes[0],
+        detail: { records: gap.records, from: gap.from, to: gap.to, codes: gap.codes, kinds: gap.kinds },
+      });
+      const written = await this.writeBuilt(this.buildRecord(note));
+      if (written) return this.unwritten(entry, written);
+      this.gap = undefined;
     }
     let record: AuditRecord;
     try {
       record = this.buildRecord(redactEntry(entry, this.scrubber));
     } catch (err) {
-      return this.fail(new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
+      return this.unwritten(entry, new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
     }
-    try {
-      await this.writeRecord(record);
-    } catch (err) {
-      // The file may now end in a partial line; the next append recovers exactly as a restart would.
-      this.needsRecovery = true;
-      return this.fail(asAuditError(err, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`));
-    }
+    const failed = await this.writeBuilt(record);
+    if (failed) return this.unwritten(entry, failed);
     this.counters.appended += 1;
     return { ok: true, seq: record.seq, hash: record.hash };
+  }
+
+  /** Writes a built record; the error when it could not be (the next append then recovers, as a restart would). */
+  private async writeBuilt(record: AuditRecord): Promise<SnowmuxError | undefined> {
+    try {
+      await this.writeRecord(record);
+      return undefined;
+    } catch (err) {
+      // The file may now end in a partial line.
+      this.needsRecovery = true;
+      return asAuditError(err, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`);
+    }
+  }
+
+  /** A record that will never be in the chain: counted for the `records_unwritten` record that follows. */
+  private unwritten(entry: AuditEntry, error: SnowmuxError): AppendResult {
+    const now = new Date(this.clock()).toISOString();
+    const gap = (this.gap ??= { records: 0, from: now, to: now, codes: [], kinds: {} });
+    gap.records += 1;
+    gap.to = now;
+    if (!gap.codes.includes(error.code) && gap.codes.length < 8) gap.codes.push(error.code);
+    gap.kinds[entry.kind] = (gap.kinds[entry.kind] ?? 0) + 1;
+    return this.fail(error);
   }
 
   private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>): AuditRecord {

@@ -8,10 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 
-export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload' | 'auth_refused';
+export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload' | 'auth_refused' | 'records_unwritten';
 export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled';
 
-export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate', 'config_reload', 'auth_refused'];
+export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate', 'config_reload', 'auth_refused', 'records_unwritten'];
 
 /** `prev` of the first record of a brand-new log. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -176,7 +176,7 @@ export function orderedForWriting(record: AuditRecord): AuditRecord {
 }
 
 /** Entry for a hub lifecycle record (hub_start / hub_stop), so the hub does not invent placeholder fields. */
-export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop' | 'config_reload' | 'auth_refused', hub: { version: string; identity?: string; detail?: Record<string, unknown>; outcome?: AuditOutcome; errorCode?: string }): AuditEntry {
+export function hubLifecycleEntry(kind: 'hub_start' | 'hub_stop' | 'config_reload' | 'auth_refused' | 'records_unwritten', hub: { version: string; identity?: string; detail?: Record<string, unknown>; outcome?: AuditOutcome; errorCode?: string }): AuditEntry {
   return {
     kind,
     ...(hub.errorCode ? { errorCode: hub.errorCode } : {}),

@@ -118,16 +118,18 @@ export function formatResult(result: VerifyResult): string {
   const records = `${result.records} record${result.records === 1 ? '' : 's'}`;
   const span = result.firstSeq === undefined ? '' : ` (seq ${result.firstSeq}..${result.lastSeq})`;
   const torn = result.problems.filter((p) => p.kind === 'torn');
-  const others = result.problems.filter((p) => p.kind !== 'torn');
+  const unwritten = result.problems.filter((p) => p.kind === 'unwritten');
+  const others = result.problems.filter((p) => p.kind !== 'torn' && p.kind !== 'unwritten');
   const lines: string[] = [];
   if (result.ok) {
     const residue = torn.length === 0 ? '' : `; ${torn.length} torn line${torn.length === 1 ? '' : 's'} (crash residue, not part of the chain)`;
-    lines.push(`audit: ${files}, ${records}, chain intact${span}${residue}`);
+    const gaps = unwritten.length === 0 ? '' : `; ${unwritten.length} note${unwritten.length === 1 ? '' : 's'} of records the hub could not write`;
+    lines.push(`audit: ${files}, ${records}, chain intact${span}${residue}${gaps}`);
   } else {
     const count = others.length + result.omittedProblems;
     lines.push(`audit: ${files}, ${records}, ${count} problem${count === 1 ? '' : 's'} found — the log was altered or damaged`);
   }
-  for (const p of [...others, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${p.message}`);
+  for (const p of [...others, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${p.message}`);
   if (result.omittedProblems > 0) lines.push(`  … and ${result.omittedProblems} more (use --json for the first ${result.problems.length})`);
   if (result.head === 'absent' && result.files > 0) lines.push('  note: no audit-head anchor found; a cut-off tail cannot be detected (the hub writes it while running and on close)');
   return `${lines.join('\n')}\n`;

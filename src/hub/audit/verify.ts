@@ -14,7 +14,7 @@ import type { AuditFile, UnterminatedTail } from './audit-files.js';
 import { GENESIS_HASH, computeRecordHash, recordShapeDefect } from './audit-record.js';
 import type { RotateDetail, TornAcknowledgement } from './audit-record.js';
 
-export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap';
+export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten';
 
 export interface VerifyProblem {
   /** File name inside the audit directory (or 'audit-head'). */
@@ -106,7 +106,8 @@ class Verifier {
   constructor(private readonly dir: string) {}
 
   add(problem: VerifyProblem): void {
-    if (problem.kind !== 'torn') this.tampering += 1;
+    // Crash residue and the hub's own note of records it could not write are facts about the log, not tampering.
+    if (problem.kind !== 'torn' && problem.kind !== 'unwritten') this.tampering += 1;
     if (this.problems.length < MAX_REPORTED_PROBLEMS) this.problems.push(problem);
     else this.omitted += 1;
   }
@@ -208,6 +209,7 @@ class Verifier {
         this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'edited', message: `${at}: the record's content does not match its hash — it was edited after it was written` });
       }
       this.index.push(record.seq, f, lineNo, record.hash, record.prev);
+      if (record.kind === 'records_unwritten') this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'unwritten', message: unwrittenMessage(at, record.detail) });
       const detail = record.kind === 'rotate' && isObject(record.detail) ? (record.detail as Partial<RotateDetail>) : undefined;
       this.acknowledgeTorn(at, first ? detail : undefined);
       if (first) this.checkFileStart(file, previousFile, gapBefore, lineNo, record, detail);
@@ -412,4 +414,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export async function verifyAudit(dir: string): Promise<VerifyResult> {
   await stat(dir);
   return new Verifier(dir).run();
+}
+
+/** What a `records_unwritten` record says: calls the hub served but could not record, and when. */
+function unwrittenMessage(at: string, detail: unknown): string {
+  const d = isObject(detail) ? (detail as { records?: unknown; from?: unknown; to?: unknown; codes?: unknown }) : {};
+  const codes = Array.isArray(d.codes) ? ` (${d.codes.join(', ')})` : '';
+  return `${at}: the hub could not write ${String(d.records ?? '?')} audit record(s) between ${String(d.from ?? '?')} and ${String(d.to ?? '?')}${codes} — those calls are not in the log; check the disk and the hub's log for that time`;
 }
