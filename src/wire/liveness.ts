@@ -16,22 +16,30 @@ export interface LivenessOptions {
   deadAfterMs: number;
   ping(): void;
   dead(silentMs: number): void;
+  /**
+   * The clock, in ms. Monotonic by default: a wall clock stepped back (NTP, a restored VM) would make
+   * silence negative and switch dead-peer detection off for as long as the step.
+   */
+  now?: () => number;
 }
 
 export class Liveness {
-  private lastHeard = Date.now();
-  private lastCheck = Date.now();
+  private readonly now: () => number;
+  private lastHeard: number;
+  private lastCheck: number;
   private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly opts: LivenessOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.lastHeard = this.lastCheck = this.now();
     this.timer = setInterval(() => this.check(), opts.checkEveryMs);
     this.timer.unref();
   }
 
   /** Call on every byte received from the peer. */
   heard(): void {
-    this.lastHeard = Date.now();
+    this.lastHeard = this.now();
   }
 
   stop(): void {
@@ -41,7 +49,7 @@ export class Liveness {
 
   private check(): void {
     if (this.stopped) return;
-    const now = Date.now();
+    const now = this.now();
     const late = now - this.lastCheck > 2 * this.opts.checkEveryMs;
     this.lastCheck = now;
     if (late) {

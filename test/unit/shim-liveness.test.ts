@@ -6,10 +6,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Liveness } from '../../src/wire/liveness.js';
 
-function watch(t: TestContext) {
+function watch(t: TestContext, now: () => number = () => Date.now()) {
   t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
   const events: string[] = [];
   const liveness = new Liveness({
+    now,
     checkEveryMs: 1_000,
     pingAfterMs: 2_000,
     deadAfterMs: 4_000,
@@ -53,4 +54,14 @@ test('time this process was not running is not held against the peer', (t) => {
   assert.deepEqual(events, ['ping@62000']);
   advance(5_000); // now it really goes quiet
   assert.match(events[events.length - 1]!, /^dead@/);
+});
+
+test('the default clock is monotonic, not the wall clock: a Date stepped back cannot make silence negative', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 10_000_000_000 });
+  const liveness = new Liveness({ checkEveryMs: 60_000, pingAfterMs: 60_000, deadAfterMs: 60_000, ping: () => {}, dead: () => {} });
+  t.after(() => liveness.stop());
+  t.mock.timers.setTime(10_000_000_000 - 3_600_000); // NTP steps the wall clock back an hour
+  liveness.heard();
+  const heard = (liveness as unknown as { lastHeard: number }).lastHeard;
+  assert.ok(Math.abs(heard - performance.now()) < 60_000, `lastHeard ${heard} is on the monotonic clock`);
 });
