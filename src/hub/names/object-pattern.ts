@@ -186,6 +186,7 @@ export function displayName(ref: NameRef): string {
   return refNames(ref).map(displayPart).join('.');
 }
 
-function displayPart(name: string): string {
+/** One identifier as a message or a listing shows it: plain when Snowflake would print it unquoted, else quoted. */
+export function displayPart(name: string): string {
   return /^[A-Z_][A-Z0-9_$]*$/.test(name) ? name : quoteIdentifier(name);
 }

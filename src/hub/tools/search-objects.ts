@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { normalizeIdentifier } from '../names/identifiers.js';
+import { displayPart } from '../names/object-pattern.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -134,6 +135,10 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
   );
 }
 
-function path(h: Omit<Hit, 'score'>): string {
-  return [h.database, h.schema, h.object, h.column].filter((x): x is string => x !== null).join('.');
+/**
+ * The hit's name as one would write it: each part quoted when Snowflake would print it quoted, so a table
+ * named `my.table` or `a"b` is not shown as a path it is not.
+ */
+export function path(h: Pick<Hit, 'database' | 'schema' | 'object' | 'column'>): string {
+  return [h.database, h.schema, h.object, h.column].filter((x): x is string => x !== null).map(displayPart).join('.');
 }
