@@ -132,6 +132,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   });
 
   const auditConfig = config.config.audit;
+  // This process's chain: the hub's, or (auditSubdir) a stdio process's own under it.
+  const auditDir = resolve(opts.home, auditConfig.dir, opts.auditSubdir ?? '');
   // A replica of a team hub names itself in its registry entry and in every audit record it writes.
   const replicaId = config.config.hub.redisUrl === undefined ? undefined : `${hostname()}:${process.pid}`;
   const withReplica = (entry: AuditEntry): AuditEntry => (replicaId === undefined ? entry : { ...entry, replica: replicaId });
@@ -169,7 +171,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const openAudit = async () => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
     audit = await AuditLog.open({
-      dir: resolve(opts.home, auditConfig.dir, opts.auditSubdir ?? ''),
+      dir: auditDir,
       root: opts.home,
       fsync: auditConfig.fsync,
       fsyncIntervalMs: auditConfig.fsyncIntervalMs,
@@ -266,7 +268,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     shutdownGraceMs: hub.shutdownGraceMs,
     statusSections: () => ({
       governance: governance.snapshot(),
-      audit: audit ? { dir: resolve(opts.home, auditConfig.dir), ...(audit as AuditLog).stats() } : { enabled: false },
+      audit: audit ? { dir: auditDir, ...(audit as AuditLog).stats() } : { enabled: false },
       config: { path: config.shownPath, exists: config.exists, lastReload, ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),

@@ -32,21 +32,14 @@ export async function auditCommand(argv: string[], io: CommandIo): Promise<numbe
   const home = resolveHome({ flag: take('--home') });
   const configPath = take('--config');
   const { runAuditVerify } = await import('../../hub/audit/verify-command.js');
-  const configured = configuredAuditDir(home, configPath);
-  // Without --dir the config says where the log is: one that cannot be read must not make verify check
-  // <home>/audit instead and call a log intact that the hub may not write at all.
-  if ('error' in configured && !args.some((a) => a === '--dir' || a.startsWith('--dir=') || a === '--help' || a === '-h')) {
-    io.stderr.write(`snowmux audit verify: cannot tell where the hub writes its audit log: ${configured.error.replace(/\.$/, '')}. Fix the config file, or name the directory with --dir.\n`);
-    return 2;
-  }
-  return runAuditVerify(args, io, home, 'dir' in configured ? configured.dir : undefined);
+  return runAuditVerify(args, io, home, configuredAuditDir(home, configPath));
 }
 
 /** Where the hub with this home and config writes its audit log ([audit] dir), or why the config cannot say. */
-function configuredAuditDir(home: string, configPath: string | undefined): { dir: string } | { error: string } {
+function configuredAuditDir(home: string, configPath: string | undefined): string | { error: string } {
   try {
     const { config } = loadConfigFile({ home, explicitPath: configPath, env: process.env });
-    return { dir: resolve(home, config.audit.dir) };
+    return resolve(home, config.audit.dir);
   } catch (err) {
     return { error: errorMessage(err) };
   }

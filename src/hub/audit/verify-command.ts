@@ -61,10 +61,11 @@ function parseArgs(argv: string[]): ParsedArgs | string {
 
 /**
  * Body of `snowmux audit verify`. `argv` is what follows `verify`; `homeDir` is the snowmux home
- * (resolveHome(): --home, $SNOWMUX_HOME or ~/.snowmux); the default directory is `configuredDir` (the
- * config's `[audit] dir`, resolved against the home), else the home's `audit`.
+ * (resolveHome(): --home, $SNOWMUX_HOME or ~/.snowmux); the default directory is `configured` (the
+ * config's `[audit] dir`, resolved against the home), else the home's `audit` — or, when the config
+ * could not be read, why (an error unless --dir names the directories).
  */
-export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: string, configuredDir?: string): Promise<number> {
+export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: string, configured?: string | { error: string }): Promise<number> {
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     io.stderr.write(`snowmux audit verify: ${args}\n${USAGE}`);
@@ -74,7 +75,16 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
     io.stdout.write(USAGE);
     return 0;
   }
-  const dirs = args.dirs.length === 0 ? await defaultChains(configuredDir ?? defaultAuditDir(homeDir)) : args.dirs.map((d) => resolve(d));
+  // Without --dir the config says where the log is: one that cannot be read must not make verify check
+  // <home>/audit instead and call a log intact that the hub may not write at all.
+  let dirs = args.dirs.map((d) => resolve(d));
+  if (dirs.length === 0) {
+    if (typeof configured === 'object') {
+      io.stderr.write(`snowmux audit verify: cannot tell where the hub writes its audit log: ${configured.error.replace(/\.$/, '')}. Fix the config file, or name the directory with --dir.\n`);
+      return 2;
+    }
+    dirs = await defaultChains(configured ?? defaultAuditDir(homeDir));
+  }
   const results: { dir: string; result: VerifyResult }[] = [];
   for (const dir of dirs) {
     try {

@@ -23,8 +23,8 @@ const RESULT_FUNCTIONS = new Set(['RESULT_SCAN', 'GET_QUERY_OPERATOR_STATS', 'BI
 export function resultReads(reading: SqlReading): ResultRead[] {
   const found: ResultRead[] = [];
   for (const statement of reading.statements) {
-    // A comment between a function's name and its '(' changes nothing for the engine.
-    const toks = statement.tokens.filter((t) => t.kind !== 'comment');
+    // Comments are already gone (the splitter leaves them out): `RESULT_SCAN /* x */ (` reads as one call.
+    const toks = statement.tokens;
     const first = toks[0];
     const second = toks[1];
     if (first?.kind === 'word' && (first.upper === 'DESCRIBE' || first.upper === 'DESC') && second?.kind === 'word' && second.upper === 'RESULT') {

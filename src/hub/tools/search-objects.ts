@@ -116,7 +116,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
           }
         }
       }
-      hits.sort((a, b) => b.score - a.score || path(a).localeCompare(path(b)));
+      hits.sort((a, b) => b.score - a.score || nameParts(a).join('.').localeCompare(nameParts(b).join('.')));
       const offset = args.offset ?? 0;
       const limit = args.limit ?? 25;
       const page = hits.slice(offset, offset + limit).map(({ score: _score, ...h }) => h);
@@ -140,5 +140,9 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
  * named `my.table` or `a"b` is not shown as a path it is not.
  */
 export function path(h: Pick<Hit, 'database' | 'schema' | 'object' | 'column'>): string {
-  return [h.database, h.schema, h.object, h.column].filter((x): x is string => x !== null).map(displayPart).join('.');
+  return nameParts(h).map(displayPart).join('.');
+}
+
+function nameParts(h: Pick<Hit, 'database' | 'schema' | 'object' | 'column'>): string[] {
+  return [h.database, h.schema, h.object, h.column].filter((x): x is string => x !== null);
 }
