@@ -220,6 +220,29 @@ describe('DuckDbWarehouse', () => {
       assert.equal(result.truncated, true);
     });
 
+    test('a statement with a row bound is run whole and answers, truncates and pages exactly as a streamed one', async () => {
+      const forget = ({ queryId: _q, elapsedMs: _e, ...rest }: QueryResult) => rest;
+      for (const [sql, bound, extra] of [
+        ['SELECT 1 AS ONE', 1, {}],
+        ['SELECT * FROM LINEITEM ORDER BY L_ORDERKEY, L_LINENUMBER LIMIT 2000', 2000, { maxRows: 15 }],
+        ['SELECT * FROM NATION ORDER BY 1 LIMIT 25', 25, { maxBytes: 300 }],
+        ['SELECT * FROM NATION WHERE false LIMIT 5', 5, {}],
+      ] as const) {
+        const streamed = await warehouse.query(sql, opts(extra));
+        const whole = await warehouse.query(sql, opts({ ...extra, rowBound: bound }));
+        assert.deepEqual(forget(whole), forget(streamed), sql);
+        if (!whole.truncated) continue;
+        const offset = whole.rowCount;
+        const page = { offset, limit: 40 };
+        assert.deepEqual(forget(await warehouse.fetchResults(whole.queryId ?? '', page, ctx())), forget(await warehouse.fetchResults(streamed.queryId ?? '', page, ctx())), `${sql}: the next page`);
+      }
+    });
+
+    test('a bound above one chunk streams: a huge LIMIT is cut without being computed to the end', async () => {
+      const result = await warehouse.query('SELECT * FROM range(10000000000000) LIMIT 9000000000000', opts({ maxRows: 3, rowBound: 9_000_000_000_000 }));
+      assert.deepEqual([result.rows, result.truncated], [[[0], [1], [2]], true]);
+    });
+
     test('by bytes: rows stop before the serialized size passes maxBytes', async () => {
       const all = await warehouse.query('SELECT * FROM NATION ORDER BY N_NATIONKEY', opts());
       const firstThree = all.rows.slice(0, 3).reduce((sum, row) => sum + jsonSize(row), 0);
@@ -315,6 +338,20 @@ describe('DuckDbWarehouse', () => {
       await stopsInEngine(warehouse);
       const next = await warehouse.query('SELECT 1', opts({ timeoutMs: 60_000 }));
       assert.deepEqual(next.rows, [[1]]);
+    });
+
+    test('a statement run whole (row bound) is stopped by its timeout and its cancel too', async () => {
+      const bounded = `${ENDLESS} LIMIT 1`;
+      await rejectsWith(warehouse.query(bounded, opts({ timeoutMs: 50, rowBound: 1 })), 'QUERY_TIMEOUT', /timeout/);
+      await stopsInEngine(warehouse);
+      const controller = new AbortController();
+      const { onProgress, running } = runningSignal();
+      const pending = warehouse.query(bounded, opts({ signal: controller.signal, onProgress, rowBound: 1 }));
+      await running;
+      controller.abort();
+      await rejectsWith(pending, 'QUERY_CANCELLED');
+      await stopsInEngine(warehouse);
+      assert.deepEqual((await warehouse.query('SELECT 7', opts({ rowBound: 1 }))).rows, [[7]]);
     });
 
     test('statements beyond the concurrency limit queue, can be cancelled while queued, and catalog calls still run', async () => {

@@ -89,6 +89,8 @@ export interface Statement {
   reading?: SqlReading;
   /** Set by sql-policy: the statement text that runs (comments after it and the `;` dropped). */
   text?: string;
+  /** Set by row-cap: the LIMIT it appended to `text` (the reading's tokens do not show it). */
+  appendedLimit?: number;
   /** Set by object-policy: allowed names that would mean a refused object if they did not exist (name-resolution looks them up). */
   namesToResolve?: NameToResolve[];
   /** Set by open-warehouse: the shared warehouse, opened (logged in) only once the rules before it passed. */

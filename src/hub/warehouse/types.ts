@@ -51,6 +51,12 @@ export interface QueryOptions extends CallContext {
    */
   leadingWords?: readonly string[] | undefined;
   /**
+   * The most rows the statement can return, as the hub's one SQL reading found it (a top-level LIMIT, a
+   * SELECT of constants, or the LIMIT the row-cap stage appended); absent when the text does not say. A
+   * backend may fetch a result this small in one round trip instead of streaming it.
+   */
+  rowBound?: number | undefined;
+  /**
    * Judge the statement read-only whatever the caller's role may do: for SQL the caller did not write
    * (Cortex Analyst's). Read by the hub's SQL policy; backends ignore it.
    */

@@ -5,6 +5,7 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import { leadingWords } from '../../guard/sql/classifier.js';
+import { rowBound } from '../../guard/sql/row-bound.js';
 import { SESSION_EFFECT_WORDS } from '../../warehouse/snowflake/session-context.js';
 import type { OperationResult, Statement } from '../statement.js';
 
@@ -16,7 +17,7 @@ export function execute(st: Statement): Promise<OperationResult> {
     case 'query': {
       const first = st.reading?.statements[0];
       if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
-      return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS) });
+      return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS), rowBound: smaller(st.appendedLimit, rowBound(first)) });
     }
     case 'explain': {
       if (st.text === undefined) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
@@ -54,6 +55,10 @@ export function execute(st: Statement): Promise<OperationResult> {
       if (!w.cortexSearch) throw cortexUnsupported('Cortex Search');
       return w.cortexSearch(op.service, op.request, op.ctx);
   }
+}
+
+function smaller(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 function cortexUnsupported(what: string): SnowmuxError {

@@ -25,6 +25,7 @@ export const rowCap: StatementStage = {
     const shown = op.options.maxRows;
     // On its own line: nothing the statement ends with (a comment the reading kept) can swallow it.
     st.text = `${st.text}\nLIMIT ${shown + 1}`;
+    st.appendedLimit = shown + 1;
     const result = (await next()) as QueryResult;
     // The warehouse computed no more than that: paging must not offer rows that do not exist.
     return result.truncated ? { ...result, pageableRows: Math.min(result.pageableRows ?? shown, shown) } : result;

@@ -193,7 +193,10 @@ export class DuckDbWarehouse implements Warehouse {
           keepStatement(connection, key, prepared);
           keep = true;
         }
-        const result = await prepared.stream();
+        // A SELECT known to return no more than one chunk is run whole: one trip to DuckDB's worker thread
+        // instead of three (run, first chunk, end), and no more rows held than a stream's first chunk.
+        const whole = prepared.statementType === StatementType.SELECT && options.rowBound !== undefined && options.rowBound <= ONE_CHUNK_ROWS;
+        const result = whole ? await prepared.run() : await prepared.stream();
         const read = await readResult(connection, result, state, {
           maxRows,
           maxBytes,
@@ -369,6 +372,8 @@ async function prepareOne(connection: DuckDBConnection, sql: string): Promise<Du
 }
 
 const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
+/** DuckDB's vector size: the rows a streamed result's chunk holds at most. */
+const ONE_CHUNK_ROWS = 2048;
 
 function defaultStatementSlots(): number {
   const configured = Number(process.env['UV_THREADPOOL_SIZE']);

@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBMaterializedResult, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { jsonSize } from '../json-values.js';
 import type { ColumnInfo, JsonValue } from '../types.js';
 import type { CallState } from './call-scope.js';
@@ -6,7 +6,8 @@ import { duckDbTypeName, duckDbValueToJson } from './duckdb-values.js';
 import type { RowSource } from './result-cache.js';
 
 /**
- * Reads a streaming DuckDB result for one query call.
+ * Reads a DuckDB result for one query call: streamed (each chunk fetched on DuckDB's worker thread), or
+ * materialized (the chunks already there, read in place).
  *
  * The answer is the first maxRows rows (fewer if maxBytes is reached); one more row proves truncation,
  * and reading stops there, so a huge result costs no more than the rows shown. Then, so fetchResults
@@ -49,6 +50,7 @@ export async function readResult(connection: DuckDBConnection, result: DuckDBRes
   let exhausted = false;
   let readAheadOver = false;
 
+  const nextChunk = chunksOf(result);
   const keptCount = (): number => converted.length + raw.length;
   const estimatedBytes = (): number => convertedBytes + raw.length * averageRowBytes(convertedBytes, converted.length);
 
@@ -56,7 +58,7 @@ export async function readResult(connection: DuckDBConnection, result: DuckDBRes
     if (answerRows !== undefined && (readAheadOver || keptCount() >= limits.keepRows || estimatedBytes() >= limits.keepBytes)) break;
     let chunk: DuckDBDataChunk | null;
     try {
-      chunk = await result.fetchChunk();
+      chunk = await nextChunk();
     } catch (err) {
       // The read-ahead was cut short; the answer itself is complete.
       if (answerRows !== undefined && !state.stopped) break;
@@ -101,6 +103,14 @@ export async function readResult(connection: DuckDBConnection, result: DuckDBRes
     keptBytes: estimatedBytes(),
     exhausted: exhausted && kept.length === keptCount(),
   };
+}
+
+/** The result's chunks in order, then null. */
+function chunksOf(result: DuckDBResult): () => DuckDBDataChunk | null | Promise<DuckDBDataChunk | null> {
+  if (!(result instanceof DuckDBMaterializedResult)) return () => result.fetchChunk();
+  const count = result.chunkCount;
+  let next = 0;
+  return () => (next < count ? result.getChunk(next++) : null);
 }
 
 /** Converts one row of DuckDB values; a value the converter cannot handle still shows, as DuckDB's text. */
