@@ -314,6 +314,31 @@ function costByArea(file: string, calls: number): string[] {
   return [`${(total / calls).toFixed(1).padStart(8)} µs/call  busy in total`, ...[...area].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, us]) => `${(us / calls).toFixed(1).padStart(8)} µs/call  ${k}`)];
 }
 
+/**
+ * Package time by who called into the package: each sample in node_modules is charged to the nearest frame
+ * above it outside that package (the hub's own code, another package, Node's), so a package's cost shows
+ * its reason.
+ */
+function packageCostByCaller(file: string, calls: number, top = 15): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const packageOf = (url: string) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+  const charged = new Map<string, number>();
+  prof.samples.forEach((id, i) => {
+    const pkg = packageOf(byId.get(id)!.callFrame.url);
+    if (pkg === undefined) return;
+    let up = parent.get(id);
+    while (up !== undefined && packageOf(byId.get(up)!.callFrame.url) === pkg) up = parent.get(up);
+    const f = up === undefined ? undefined : byId.get(up)!.callFrame;
+    const caller = f === undefined ? '(root)' : `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(dist|src)\//, '$1/')}:${f.lineNumber + 1}`;
+    const key = `${pkg}  <-  ${caller}`;
+    charged.set(key, (charged.get(key) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
+  return [...charged].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `${(us / calls).toFixed(1).padStart(8)} µs/call  ${k}`);
+}
+
 async function profile(w: Workload, seconds: number, traced: boolean, clients = 8): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smx-prof-'));
   const collector = traced ? await startCollector() : undefined;
@@ -333,6 +358,8 @@ async function profile(w: Workload, seconds: number, traced: boolean, clients = 
     for (const line of topCostCentres(join(dir, file), calls)) console.log(line);
     console.log('by area:');
     for (const line of costByArea(join(dir, file), calls)) console.log(line);
+    console.log('package time by the caller outside the package:');
+    for (const line of packageCostByCaller(join(dir, file), calls)) console.log(line);
   } finally {
     await collector?.close();
     rmSync(dir, { recursive: true, force: true });
