@@ -154,7 +154,10 @@ async function main(): Promise<void> {
     for (const root of baseline.split(',')) targets.push({ name: `snowmux hub (baseline ${root})`, cli: join(root, 'bin', 'snowmux.js'), env: {} });
   }
   for (const setting of process.argv.slice(7)) {
-    const [key, value] = setting.split('=');
+    // Split at the first '=' only: a value may hold its own (NODE_OPTIONS=--max-semi-space-size=64).
+    const at = setting.indexOf('=');
+    const key = at > 0 ? setting.slice(0, at) : '';
+    const value = at > 0 ? setting.slice(at + 1) : undefined;
     if (!key || value === undefined) throw new Error(`expected ENV=value, got "${setting}"`);
     targets.push({ name: `snowmux hub (this checkout, ${key}=${value})`, cli, env: { [key]: value } });
   }

@@ -278,7 +278,6 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private async drainLoop(): Promise<void> {
     while (this.queue.length > 0 || this.syncDue) {
-      await yieldToIo();
       const batch = this.queue.splice(0);
       const results: AppendResult[] = [];
       try {
@@ -731,9 +730,4 @@ function asAuditError(err: unknown, code: ErrorCode, what: string): SnowmuxError
 
 function badEntry(err: unknown): SnowmuxError {
   return new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`);
-}
-
-/** Resolves after the I/O callbacks already due (the event loop's check phase): requests go first. */
-function yieldToIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
