@@ -11,35 +11,11 @@ import { displayPart } from '../names/object-pattern.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
+import { searchCatalog, type Hit } from './catalog-search.js';
 
 /** Upper bound on objects visited per call, so a huge account cannot make one search unbounded. */
 const MAX_VISITED = 20_000;
 const MAX_DESCRIBED = 200;
-
-interface Hit {
-  kind: 'database' | 'schema' | 'table' | 'view' | 'column';
-  database: string;
-  schema: string | null;
-  object: string | null;
-  column: string | null;
-  comment: string | null;
-  score: number;
-}
-
-/** Every term must match the name or the comment; exact and prefix name matches rank first. */
-export function scoreOf(terms: string[], name: string, comment: string | undefined): number {
-  const n = name.toLowerCase();
-  const c = (comment ?? '').toLowerCase();
-  let score = 0;
-  for (const t of terms) {
-    if (n === t) score += 100;
-    else if (n.startsWith(t)) score += 50;
-    else if (n.includes(t)) score += 25;
-    else if (c.includes(t)) score += 10;
-    else return 0;
-  }
-  return score;
-}
 
 export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
   server.registerTool(
@@ -73,49 +49,20 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
           ),
           total: z.number(),
           partial: z.boolean(),
+          skipped: z.array(z.object({ where: z.string(), code: z.string() })).describe('Listings the warehouse refused (searched around them).'),
         }),
       ),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ warehouse, ctx }) => {
       const terms = args.query.toLowerCase().split(/\s+/).filter(Boolean);
-      const hits: Hit[] = [];
-      const add = (hit: Omit<Hit, 'score'>, name: string, comment: string | undefined) => {
-        const score = scoreOf(terms, name, comment);
-        if (score > 0) hits.push({ ...hit, score });
-      };
-      let visited = 0;
-      let described = 0;
-      let partial = false;
       const onlyDb = args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name');
       const onlySchema = args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name');
-      const databases = onlyDb !== undefined ? [{ name: onlyDb, comment: undefined }] : await warehouse.listDatabases(ctx);
-      for (const db of databases) {
-        add({ kind: 'database', database: db.name, schema: null, object: null, column: null, comment: db.comment ?? null }, db.name, db.comment);
-        const schemas = onlySchema !== undefined ? [{ name: onlySchema, comment: undefined }] : await warehouse.listSchemas(db.name, ctx);
-        for (const s of schemas) {
-          add({ kind: 'schema', database: db.name, schema: s.name, object: null, column: null, comment: s.comment ?? null }, s.name, s.comment);
-          for (const kind of ['table', 'view'] as const) {
-            for (const o of await warehouse.listObjects(db.name, s.name, kind, ctx)) {
-              if (++visited > MAX_VISITED) {
-                partial = true;
-                break;
-              }
-              add({ kind, database: db.name, schema: s.name, object: o.name, column: null, comment: o.comment ?? null }, o.name, o.comment);
-              if (args.include_columns) {
-                if (described >= MAX_DESCRIBED) {
-                  partial = true;
-                  continue;
-                }
-                described++;
-                for (const c of await warehouse.describeObject({ database: db.name, schema: s.name, name: o.name }, kind, ctx)) {
-                  add({ kind: 'column', database: db.name, schema: s.name, object: o.name, column: c.name, comment: c.comment ?? null }, c.name, c.comment ?? undefined);
-                }
-              }
-            }
-          }
-        }
-      }
+      const { hits, partial, skipped, moreSkipped } = await searchCatalog(
+        warehouse,
+        { terms, database: onlyDb, schema: onlySchema, includeColumns: args.include_columns === true, maxVisited: MAX_VISITED, maxDescribed: MAX_DESCRIBED },
+        ctx,
+      );
       hits.sort((a, b) => b.score - a.score || nameParts(a).join('.').localeCompare(nameParts(b).join('.')));
       const offset = args.offset ?? 0;
       const limit = args.limit ?? 25;
@@ -125,11 +72,12 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
         `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > page.length ? `, showing ${offset + 1}–${offset + page.length}` : ''}.`,
         ...(more ? [`More: call search_objects again with offset=${offset + page.length}.`] : []),
         ...(partial ? ['The search stopped early (too many objects): narrow it with database and schema.'] : []),
+        ...(skipped.length > 0 ? [`Not searched, because the warehouse refused to list them: ${skipped.map((k) => `${k.where} (${k.code}: ${k.reason})`).join('; ')}${moreSkipped > 0 ? `; and ${moreSkipped} more` : ''}. Your Snowflake role may lack USAGE on them; the other matches are complete.`] : []),
       ];
       const table = page.length === 0 ? 'No object matches.' : renderTable(['kind', 'name', 'comment'], page.map((h) => [h.kind, path(h), h.comment]));
       return {
         content: [{ type: 'text', text: `${table}\n\n${notes.join(' ')}` }],
-        structuredContent: { matches: page, total: hits.length, partial },
+        structuredContent: { matches: page, total: hits.length, partial, skipped: skipped.map(({ where, code }) => ({ where, code })) },
       };
     }),
   );
