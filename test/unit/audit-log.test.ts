@@ -395,40 +395,6 @@ test('a disk that stays full: one partial line, then every write fails, and no f
   assert.deepEqual(lines.at(-2)!.detail!.kinds, { tool_call: 10 });
 });
 
-test('records queued together go out in one write(); a short write keeps the whole lines it wrote, fails the rest, and the chain goes on and verifies', async (t) => {
-  const dir = await tempDir(t);
-  const log = await openLog(t, dir);
-  await appendMany(log, 1, 1);
-  const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
-  await probe.close();
-  const realWrite = proto.write;
-  const linesPerWrite: number[] = [];
-  let cut = true;
-  t.mock.method(proto, 'write', async function (this: unknown, buf: Buffer, offset: number, length: number) {
-    const lines = buf.subarray(offset, offset + length).toString('utf8').split('\n').length - 1;
-    linesPerWrite.push(lines);
-    if (!cut || lines < 3) return realWrite.call(this, buf, offset, length);
-    // The disk fills during a batch: two whole lines and part of the third reach the file.
-    cut = false;
-    const second = buf.indexOf(0x0a, buf.indexOf(0x0a, offset) + 1);
-    return realWrite.call(this, buf, offset, second + 1 - offset + 10);
-  });
-  // The first of these starts a write; the other five queue behind it and are written together.
-  const results = await Promise.all([2, 3, 4, 5, 6, 7].map((i) => log.append(sampleEntry(i))));
-  assert.deepEqual(linesPerWrite, [1, 5]);
-  assert.deepEqual(results.map((r) => (r.ok ? r.seq : r.error.code)), [2, 3, 4, 'AUDIT_WRITE_FAILED', 'AUDIT_WRITE_FAILED', 'AUDIT_WRITE_FAILED']);
-  assert.equal(log.head().seq, 4, 'the chain holds what reached the file, no more');
-  const after = await log.append(sampleEntry(8));
-  assert.equal(after.ok, true, after.ok ? '' : after.error.message);
-  await log.close();
-  const result = await verifyAudit(dir);
-  assert.equal(result.ok, true, JSON.stringify(result.problems));
-  assert.ok(result.problems.some((p) => p.kind === 'torn'));
-  const unwritten = result.problems.filter((p) => p.kind === 'unwritten');
-  assert.match(unwritten[0]?.message ?? '', /could not write 3 audit record/);
-});
-
 test('a throwing error listener becomes a process warning, never a stuck or crashing writer', async (t) => {
   const dir = await tempDir(t);
   await symlink('/dev/full', join(dir, 'audit-000001.jsonl'));

@@ -1,8 +1,8 @@
 /**
  * The append-only, hash-chained audit log writer.
  *
- * - JSON lines in `audit-000001.jsonl`, `audit-000002.jsonl`, …; records queued together are one `write()`
- *   of their whole lines, so a crash can leave at most an unterminated ("torn") last line.
+ * - JSON lines in `audit-000001.jsonl`, `audit-000002.jsonl`, …; each record is one `write()` of the whole
+ *   line, so a crash can leave at most an unterminated ("torn") last line.
  * - Appends are queued and written strictly in order by one drain loop; they never interleave.
  * - Durability policy: 'always' resolves append() only after an fsync covering the record (records queued
  *   together share one fsync); 'interval' fsyncs at most every fsyncIntervalMs and on close; 'never' leaves it
@@ -46,8 +46,6 @@ export type FsyncPolicy = 'always' | 'interval' | 'never';
 export const DEFAULT_FSYNC_INTERVAL_MS = 200;
 export const DEFAULT_HEAD_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
-/** One write() holds at most about this much (a backlog is written in several). */
-const MAX_RUN_BYTES = 1024 * 1024;
 
 export interface AuditLogOptions {
   dir: string;
@@ -296,16 +294,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
     let wrote = false;
-    for (let i = 0; i < batch.length; ) {
-      // Records queued together go to the file in one write() (one trip to the thread pool, not one per
-      // record) while nothing needs its own step first: a recovery, a rotation, a gap's note.
-      const ready = !this.needsRecovery && !this.rotateBeforeNext && this.gap === undefined && this.fh !== undefined;
-      const written = ready ? await this.writeRun(batch, i) : [await this.writeEntry((batch[i] as QueuedAppend).entry)];
-      for (const result of written) {
-        if (result.ok) wrote = true;
-        results.push(result);
-      }
-      i += written.length;
+    for (const item of batch) {
+      const result = await this.writeEntry(item.entry);
+      if (result.ok) wrote = true;
+      results.push(result);
     }
     if (wrote && this.policy === 'always') {
       this.syncDue = false;
@@ -369,67 +361,12 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     try {
       record = this.buildRecord(redactEntry(entry, this.scrubber));
     } catch (err) {
-      return this.unwritten(entry, badEntry(err));
+      return this.unwritten(entry, new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
     }
     const failed = await this.writeBuilt(record);
     if (failed) return this.unwritten(entry, failed);
     this.counters.appended += 1;
     return { ok: true, seq: record.seq, hash: record.hash };
-  }
-
-  /**
-   * Builds the records of the entries from `from` on, chained, until the file reaches its size limit or an
-   * entry cannot be serialised, and writes them in one write(). A short write keeps the records whose whole
-   * line reached the file (they are in the chain) and fails the rest; the file then ends in a partial line,
-   * which the next append recovers from, as a restart would. Returns one result per entry handled (≥ 1).
-   */
-  private async writeRun(batch: QueuedAppend[], from: number): Promise<AppendResult[]> {
-    const records: { record: AuditRecord; text: string; end: number }[] = [];
-    let seq = this.seq;
-    let prev = this.prev;
-    let bytes = 0;
-    let refused: AppendResult | undefined;
-    // The first record goes in whatever the size (as a lone append would); the rest while the file has room.
-    for (let i = from; i < batch.length && (i === from || (this.fileSize + bytes < this.maxFileBytes && bytes < MAX_RUN_BYTES)); i++) {
-      let record: AuditRecord;
-      try {
-        record = this.buildRecord(redactEntry((batch[i] as QueuedAppend).entry, this.scrubber), seq, prev);
-      } catch (err) {
-        if (records.length === 0) {
-          refused = this.unwritten((batch[i] as QueuedAppend).entry, badEntry(err));
-        }
-        break;
-      }
-      const text = JSON.stringify(record);
-      bytes += Buffer.byteLength(text) + 1;
-      records.push({ record, text, end: bytes });
-      seq = record.seq;
-      prev = record.hash;
-    }
-    if (refused) return [refused];
-    const results: AppendResult[] = [];
-    let bytesWritten = 0;
-    let failure: unknown;
-    try {
-      const buffer = Buffer.from(records.map((r) => `${r.text}\n`).join(''), 'utf8');
-      ({ bytesWritten } = await (this.fh as FileHandle).write(buffer, 0, buffer.length));
-      if (bytesWritten !== buffer.length) failure = new Error(`short write (${bytesWritten} of ${buffer.length} bytes)`);
-    } catch (err) {
-      failure = err;
-    }
-    let reached = 0;
-    for (const { record, text, end } of records) {
-      if (end <= bytesWritten) {
-        this.advance(record, text, end - reached);
-        reached = end;
-        this.counters.appended += 1;
-        results.push({ ok: true, seq: record.seq, hash: record.hash });
-        continue;
-      }
-      this.needsRecovery = true;
-      results.push(this.unwritten((batch[from + results.length] as QueuedAppend).entry, asAuditError(failure, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`)));
-    }
-    return results;
   }
 
   /** Writes a built record; the error when it could not be (the next append then recovers, as a restart would). */
@@ -455,9 +392,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     return this.fail(error);
   }
 
-  /** The record after `seq`/`prev` (by default the chain's head). */
-  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>, seq = this.seq, prev = this.prev): AuditRecord {
-    const unhashed = { ...body, seq: seq + 1, ts: new Date(this.clock()).toISOString(), prev };
+  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>): AuditRecord {
+    const unhashed = { ...body, seq: this.seq + 1, ts: new Date(this.clock()).toISOString(), prev: this.prev };
     return orderedForWriting({ ...unhashed, hash: computeRecordHash(unhashed) });
   }
 
@@ -469,15 +405,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const line = Buffer.from(`${text}\n`, 'utf8');
     const { bytesWritten } = await fh.write(line, 0, line.length);
     if (bytesWritten !== line.length) throw new Error(`short write (${bytesWritten} of ${line.length} bytes)`);
-    this.advance(record, text, line.length);
-  }
-
-  /** A record's whole line is in the file: it is the chain's head now. */
-  private advance(record: AuditRecord, text: string, lineBytes: number): void {
     this.notify('written', { seq: record.seq, line: text });
     this.seq = record.seq;
     this.prev = record.hash;
-    this.fileSize += lineBytes;
+    this.fileSize += line.length;
     this.unsynced = true;
     if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
   }
@@ -726,8 +657,4 @@ function asAuditError(err: unknown, code: ErrorCode, what: string): SnowmuxError
     cause: err,
     details: errno ? { errno } : undefined,
   });
-}
-
-function badEntry(err: unknown): SnowmuxError {
-  return new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`);
 }
