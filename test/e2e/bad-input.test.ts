@@ -134,6 +134,20 @@ test('junk instead of a hello, a dead socket mid-message, and a plain MCP client
   assert.equal(status.pid, hub.pid);
 });
 
+test('a plain MCP client whose first line is long (over 64 KiB, the most a hello may be) is answered, not left waiting', { timeout: 60_000 }, async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const sock = join(home, 'hub.sock');
+  // Just over 64 KiB (its newline in the second read) and several reads long: both are requests like any other.
+  for (const size of [70_000, 300_000]) {
+    const plain = await rawLink(t, sock, { hello: false });
+    const res = await initialize(plain, { ...INIT_PARAMS, clientInfo: { name: 'long-client', version: 'x'.repeat(size) } });
+    assert.equal((res.result as { protocolVersion: string }).protocolVersion, INIT_PARAMS.protocolVersion, JSON.stringify(res).slice(0, 300));
+    await queryWorks(plain, 2);
+    plain.close();
+  }
+});
+
 test('through the shim: an oversized stdin line is answered, malformed JSON reaches the hub and is answered', async (t) => {
   const home = tempHome(t);
   await startHub(t, home);

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import { errorMessage } from '../../errors.js';
 import { VERSION } from '../../version.js';
-import { DEFAULT_MAX_LINE_BYTES, LineDecoder, encodeLine } from '../../wire/framing.js';
+import { DEFAULT_MAX_LINE_BYTES, encodeLine } from '../../wire/framing.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
 import { type Hello, checkHello, parseLinkFrame } from '../../wire/hello.js';
 import type { HubCore, HubListener } from '../core/hub-core.js';
@@ -62,6 +62,9 @@ interface Connection {
   remote?: { identity: string } | undefined;
   handle: StdioServerHandle | null;
 }
+
+/** The longest first line read as a possible hello; a longer one is a plain MCP client's request. */
+const HELLO_MAX_BYTES = 64 * 1024;
 
 export class SocketFace implements HubListener {
   private server: Server | null = null;
@@ -136,27 +139,31 @@ export class SocketFace implements HubListener {
     this.connections.add(conn);
     socket.on('close', () => this.connections.delete(conn));
     socket.on('error', (err) => this.logger.debug({ err: errorMessage(err) }, 'connection error'));
-    const decoder = new LineDecoder(64 * 1024);
+    // The first line decides what the link is. A hello fits in HELLO_MAX_BYTES; a longer first line is a
+    // plain MCP client's request, handed whole to its session, which answers it under max_line_bytes
+    // (dropping it here left the client waiting for an answer that never came).
+    const head: Buffer[] = [];
+    let headBytes = 0;
     const timer = setTimeout(() => {
       this.logger.info('connection sent no hello in time; closing');
       socket.destroy();
     }, this.opts.handshakeTimeoutMs ?? 5_000);
     const onData = (chunk: Buffer) => {
       const nl = chunk.indexOf(0x0a);
-      if (nl === -1) {
-        decoder.push(chunk, (ev) => {
-          if (ev.kind === 'oversize') socket.destroy();
-        });
+      if (nl === -1 && headBytes + chunk.length <= HELLO_MAX_BYTES) {
+        head.push(Buffer.from(chunk));
+        headBytes += chunk.length;
         return;
       }
       socket.off('data', onData);
       clearTimeout(timer);
-      let first: Buffer | null = null;
-      decoder.push(chunk.subarray(0, nl + 1), (ev) => {
-        if (ev.kind === 'line') first = ev.line;
-      });
-      const rest = chunk.subarray(nl + 1);
-      this.dispatch(conn, first, rest);
+      if (nl === -1 || headBytes + nl > HELLO_MAX_BYTES) {
+        this.dispatch(conn, null, Buffer.concat([...head, chunk]));
+        return;
+      }
+      const line = Buffer.concat([...head, chunk.subarray(0, nl)]);
+      const first = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
+      this.dispatch(conn, first.length > 0 ? first : null, chunk.subarray(nl + 1));
     };
     socket.on('data', onData);
     socket.once('end', () => clearTimeout(timer));
