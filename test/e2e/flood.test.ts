@@ -64,6 +64,8 @@ test('a client that never reads: hub memory within the session ceiling, given ba
   assert.ok(slowest < 2_000, `the bystander's slowest call took ${Math.round(slowest)} ms`);
   const log = readFileSync(join(home, 'hub.log'), 'utf8');
   assert.match(log, /"why":"buffered","msg":"client does not read its answers; closing the session"/, 'cut off for what it owed, not for stalling');
+  // The session's end says why, where status --watch and /events read it (session_close), not only in the warning.
+  assert.match(log, /"why":"cut: the client did not read its answers \(\d+ bytes waiting, past the session's output ceiling\)"[^\n]*"msg":"session closed"/);
 
   // Given back: the session's memory is collected soon after it ends (polled: RSS has no event to wait
   // for). What may stay is the hub-wide paging cache (32 MiB of the flood's rows) and the C allocator's

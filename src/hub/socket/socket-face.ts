@@ -258,6 +258,7 @@ export class SocketFace implements HubListener {
     const watchdog = hello
       ? watchLink(socket, this.opts.linkIdleTimeoutMs ?? 20_000, (silentMs) => {
         logger.info({ silentMs }, 'shim link silent too long; closing the session');
+        close(`cut: the shim's link was silent for ${silentMs} ms (a frozen or killed shim, a sleeping machine, a cut socket)`);
         socket.destroy();
       })
       : null;
@@ -281,10 +282,13 @@ export class SocketFace implements HubListener {
       stalledOutputMs: this.opts.stalledOutputMs,
       onOverflow: (bytes, why) => {
         logger.warn({ bufferedBytes: bytes, why }, 'client does not read its answers; closing the session');
+        // The reason reaches session_close (status --watch, /events), not only this log line.
+        close(`cut: the client did not read its answers (${bytes} bytes waiting, ${why === 'buffered' ? 'past the session\'s output ceiling' : 'none read for too long'})`);
         socket.destroy();
       },
       onMisbehaving: (why) => {
         logger.warn({ why }, 'client keeps sending malformed input; closing the session');
+        close(`cut: the client kept sending malformed input (${why})`);
         socket.destroy();
       },
     });
