@@ -52,6 +52,13 @@ test('a schema the role may not list is skipped and told; every other schema is 
   assert.equal(found.partial, false);
 });
 
+test('a schema refused for its tables is told once and its views are not asked for', async () => {
+  const lister = catalog((what) => (what.endsWith(' A.S2') ? denied : undefined));
+  const found = await searchCatalog(lister, search(), ctx);
+  assert.deepEqual(found.skipped.map((k) => k.where), ['A.S2']);
+  assert.ok(!lister.calls.includes('views A.S2'));
+});
+
 test('a whole database, or one object\'s columns, that cannot be listed is skipped the same way', async () => {
   const gone = new SnowmuxError('OBJECT_NOT_FOUND', 'Table A.S1.ORDERS_S1 does not exist.');
   const lister = catalog((what) => (what === 'schemas B' ? denied : what === 'columns A.S1.ORDERS_S1' ? gone : undefined));
@@ -93,5 +100,5 @@ test('skipped listings past twenty are counted, not kept', async () => {
   };
   const found = await searchCatalog(many, search({ database: 'A' }), ctx);
   assert.equal(found.skipped.length, 20);
-  assert.equal(found.moreSkipped, 40);
+  assert.equal(found.moreSkipped, 10, "30 schemas refused, each told once: 20 kept, 10 counted");
 });

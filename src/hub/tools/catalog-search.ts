@@ -9,7 +9,7 @@
 import { errorMessage, isSnowmuxError } from '../../errors.js';
 import type { ErrorCode } from '../../error-codes.js';
 import { displayPart } from '../names/object-pattern.js';
-import type { CallContext, ColumnDescription, DatabaseInfo, ObjectInfo, ObjectKind, ObjectRef, SchemaInfo } from '../warehouse/types.js';
+import type { CallContext, Warehouse } from '../warehouse/types.js';
 
 export interface Hit {
   kind: 'database' | 'schema' | 'table' | 'view' | 'column';
@@ -29,12 +29,8 @@ export interface Skipped {
   reason: string;
 }
 
-export interface CatalogLister {
-  listDatabases(ctx: CallContext): Promise<DatabaseInfo[]>;
-  listSchemas(database: string, ctx: CallContext): Promise<SchemaInfo[]>;
-  listObjects(database: string, schema: string, kind: ObjectKind, ctx: CallContext): Promise<ObjectInfo[]>;
-  describeObject(ref: ObjectRef, kind: ObjectKind, ctx: CallContext): Promise<ColumnDescription[]>;
-}
+/** The part of a warehouse the walk uses (the governed one, in the tool). */
+export type CatalogLister = Pick<Warehouse, 'listDatabases' | 'listSchemas' | 'listObjects' | 'describeObject'>;
 
 export interface CatalogSearch {
   terms: string[];
@@ -60,7 +56,7 @@ const ONE_LISTING: ReadonlySet<ErrorCode> = new Set(['OBJECT_NOT_FOUND', 'PERMIS
 const KEPT_SKIPS = 20;
 
 /** Every term must match the name or the comment; exact and prefix name matches rank first. */
-export function scoreOf(terms: string[], name: string, comment: string | undefined): number {
+function scoreOf(terms: string[], name: string, comment: string | undefined): number {
   const n = name.toLowerCase();
   const c = (comment ?? '').toLowerCase();
   let score = 0;
@@ -109,7 +105,9 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
       add({ kind: 'schema', database: db.name, schema: s.name, object: null, column: null, comment: s.comment ?? null }, s.name, s.comment);
       for (const kind of ['table', 'view'] as const) {
         const objects = await listing(shown(db.name, s.name), search.schema !== undefined, () => catalog.listObjects(db.name, s.name, kind, ctx));
-        for (const o of objects ?? []) {
+        // A schema refused for its tables is refused for its views too: told once, not listed again.
+        if (objects === undefined) break;
+        for (const o of objects) {
           if (++visited > search.maxVisited) {
             partial = true;
             break walk;
