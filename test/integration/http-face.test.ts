@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -246,6 +247,41 @@ for (const e of ENGINES) {
     const stream = await fetch(`${r.url}/events`, { headers: bearer(key), signal: events.signal });
     assertSecured(stream.headers, 'events');
     events.abort();
+  });
+
+  test(`[${e}] a request body that trickles in is answered 408 with the reason, and the connection closed; a whole one is served`, async (t) => {
+    engine = e;
+    const r = await rig(t, 'http_body_timeout_ms = 400\n');
+    const key = await r.key('slow');
+    const { port } = new URL(r.url);
+    // Headers and a part of the body, then one more byte now and then, never the whole body.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(`POST /mcp HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 100\r\n\r\n{"jsonrpc"`);
+      });
+      const drip = setInterval(() => socket.writable && socket.write(' '), 100);
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(drip);
+        resolve(text);
+      });
+      defer(t, () => {
+        clearInterval(drip);
+        socket.destroy();
+      });
+      setTimeout(() => reject(new Error(`no answer in 8 s; got ${JSON.stringify(text)}`)), 8_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+    const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+    assert.match((JSON.parse(body) as { error: string }).error, /did not arrive within 400 ms \(hub\.http_body_timeout_ms\)/, body);
+    assert.match(answer, /x-content-type-options: nosniff/i);
+    // The timer ends with the body: a whole request right after is served.
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'h', version: '1' } } });
+    const ok = await rawRequest(r.url, { path: '/mcp', method: 'POST', headers: { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: init });
+    assert.equal(ok.status, 200, ok.body);
   });
 
   test(`[${e}] an expired key is refused; repeated failures from one address are throttled`, async (t) => {

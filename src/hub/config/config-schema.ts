@@ -140,6 +140,10 @@ const hubKeys = {
   }),
   http_auth: setting(z.boolean({ error: 'expected true or false' }), { default: true, description: 'API keys on every HTTP route but `/healthz`; `false` is refused unless `http_listen` is loopback' }),
   http_engine: setting(z.enum(HTTP_ENGINES, { error: 'expected "auto", "uws" or "node"' }), { default: 'auto', description: 'which engine serves the HTTP face: uWebSockets.js (hyper-express) when it loads, else `node:http` ([http.md](http.md))' }),
+  http_body_timeout_ms: setting(positiveInt().max(9_000, { error: 'expected a whole number of milliseconds from 1 to 9000 (uWebSockets.js drops a request that is not complete in 10 s)' }), {
+    default: 8_000,
+    description: 'how long an HTTP request body may take to arrive; a slower one is answered `408` with the reason and the connection closed (at most 9000: uWebSockets.js drops a request not complete in 10 s without a word)',
+  }),
   http_allowed_origins: setting(z.array(z.string().url({ error: 'expected an origin such as "https://app.example.com"' }), { error: 'expected a list of origins' }), {
     type: 'list of origins',
     default: [],
@@ -613,6 +617,7 @@ function toHubSettings(hub: HubFileData) {
     ...(hub.http_listen === undefined ? {} : { httpListen: hub.http_listen }),
     httpAuth: hub.http_auth ?? defaultOf(hubKeys.http_auth),
     httpEngine: hub.http_engine ?? defaultOf(hubKeys.http_engine),
+    httpBodyTimeoutMs: hub.http_body_timeout_ms ?? defaultOf(hubKeys.http_body_timeout_ms),
     httpAllowedOrigins: hub.http_allowed_origins ?? [...defaultOf(hubKeys.http_allowed_origins)],
     httpHosts: hub.http_hosts ?? [...defaultOf(hubKeys.http_hosts)],
     ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),

@@ -33,9 +33,26 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
  */
 export const DRAIN_BODY_BYTES = 16 * 1024 * 1024;
 
-export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
+/** What both engines bound on a request, from the hub's settings. */
+export interface EngineLimits {
+  /** How long a request's body may take to arrive (hub.http_body_timeout_ms). */
+  bodyTimeoutMs: number;
+}
+
+/** Why a body was not read: over MAX_BODY_BYTES, or not complete within the body timeout. */
+export type RefusedBody = 'too-large' | 'too-slow';
+
+/** The engines' answer to a refused body, with its reason and what to do. */
+export function refusedBodyAnswer(why: RefusedBody, limits: EngineLimits): { status: number; body: string } {
+  const error = why === 'too-large'
+    ? `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.`
+    : `The request body did not arrive within ${limits.bodyTimeoutMs} ms (hub.http_body_timeout_ms). Send the whole body with the request; a client or proxy that trickles it is cut.`;
+  return { status: why === 'too-large' ? 413 : 408, body: `${JSON.stringify({ error })}\n` };
+}
+
+export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger, limits: EngineLimits): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
-  const server = createServer((req, res) => void handle(face, req, res, logger));
+  const server = createServer((req, res) => void handle(face, req, res, logger, limits));
   // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
   const shims = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -81,20 +98,36 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   };
 }
 
-/** The body (empty for GET and HEAD), or null when it passes MAX_BODY_BYTES; a refused one is drained up to DRAIN_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+/**
+ * The body (empty for GET and HEAD), or why it was refused: over MAX_BODY_BYTES (a refused one is drained
+ * up to DRAIN_BODY_BYTES), or not complete within the body timeout (node's own requestTimeout would answer
+ * a bare 408 only after 30 to 60 s). A client gone mid-body resolves 'gone': nobody is left to answer.
+ */
+function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffer | RefusedBody | 'gone'> {
   const method = (req.method ?? 'GET').toUpperCase();
-  if (method === 'GET' || method === 'HEAD') return Buffer.alloc(0);
+  if (method === 'GET' || method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > DRAIN_BODY_BYTES) return null;
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > DRAIN_BODY_BYTES) return null;
-    if (bytes <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return bytes > MAX_BODY_BYTES ? null : Buffer.concat(chunks, bytes);
+  if (declared > DRAIN_BODY_BYTES) return Promise.resolve('too-large');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const settle = (outcome: Buffer | RefusedBody | 'gone'): void => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone);
+      // Stop reading what is left: the answer closes the connection.
+      if (!Buffer.isBuffer(outcome)) req.pause();
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes > DRAIN_BODY_BYTES) settle('too-large');
+      else if (bytes <= MAX_BODY_BYTES) chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(bytes > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks, bytes));
+    const onGone = (): void => settle('gone');
+    const timer = setTimeout(() => settle('too-slow'), timeoutMs);
+    req.on('data', onData).once('end', onEnd).once('error', onGone).once('close', onGone);
+  });
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -107,17 +140,19 @@ function headersOf(req: IncomingMessage): Headers {
   return headers;
 }
 
-async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger, limits: EngineLimits): Promise<void> {
   const aborted = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) aborted.abort(new Error('the client disconnected'));
   });
   let request: Request;
   try {
-    const body = await readBody(req);
-    if (body === null) {
-      // Closed after: a client sending past the drain bound must not send its next request on this connection.
-      res.writeHead(413, { ...ERROR_HEADERS, connection: 'close' }).end(`${JSON.stringify({ error: `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.` })}\n`);
+    const body = await readBody(req, limits.bodyTimeoutMs);
+    if (body === 'gone') return;
+    if (!Buffer.isBuffer(body)) {
+      // Closed after: the rest of this body must not be read as the connection's next request.
+      const answer = refusedBodyAnswer(body, limits);
+      res.writeHead(answer.status, { ...ERROR_HEADERS, connection: 'close', 'content-length': Buffer.byteLength(answer.body) }).end(answer.body);
       return;
     }
     request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers: headersOf(req), signal: aborted.signal, ...(body.length > 0 ? { body } : {}) });

@@ -8,7 +8,7 @@ import type { Logger } from '../observe/logger.js';
 import { ApiKeyStore, keysPath } from '../keys/api-keys.js';
 import { createHttpFace, type HttpFace, type HttpFaceOptions, type ServedHub } from './http-face.js';
 import { RedisKeyStore } from '../team/redis-keys.js';
-import { serveWithNodeHttp, type HttpEndpoint } from './node-engine.js';
+import { serveWithNodeHttp, type EngineLimits, type HttpEndpoint } from './node-engine.js';
 import { isLoopbackHost, parseListen } from '../listen/listen-address.js';
 
 export interface HttpService {
@@ -26,7 +26,7 @@ export async function serveHttp(opts: {
   hub: ServedHub;
   home: string;
   address: string;
-  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace' | 'httpEngine'>;
+  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace' | 'httpEngine' | 'httpBodyTimeoutMs'>;
   metrics: HttpFaceOptions['metrics'];
   logger: Logger;
   /** Where refused authentications are audited. */
@@ -58,7 +58,7 @@ export async function serveHttp(opts: {
     allowedOrigins: opts.settings.httpAllowedOrigins,
     auditAuthRefusal: opts.auditAuthRefusal,
   });
-  const { endpoint, engine } = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger);
+  const { endpoint, engine } = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger, { bodyTimeoutMs: opts.settings.httpBodyTimeoutMs });
   return {
     url: endpoint.url,
     engine,
@@ -76,16 +76,16 @@ export async function serveHttp(opts: {
  * `auto` serves with uWebSockets.js (hyper-express) when that optional dependency loads, else with
  * node:http after one log line; `uws` insists (an error saying how to install it); `node` never tries.
  */
-async function serveWithEngine(face: HttpFace, address: string, choice: HttpEngineChoice, logger: Logger): Promise<{ endpoint: HttpEndpoint; engine: 'uws' | 'node' }> {
+async function serveWithEngine(face: HttpFace, address: string, choice: HttpEngineChoice, logger: Logger, limits: EngineLimits): Promise<{ endpoint: HttpEndpoint; engine: 'uws' | 'node' }> {
   if (choice !== 'node') {
     const uws = await loadUwsEngine();
-    if (!(uws instanceof Error)) return { endpoint: await uws.serveWithUws(face, address, logger), engine: 'uws' };
+    if (!(uws instanceof Error)) return { endpoint: await uws.serveWithUws(face, address, logger, limits), engine: 'uws' };
     if (choice === 'uws') {
       throw new SnowmuxError('CONFIG_INVALID', `hub.http_engine = "uws" but hyper-express (uWebSockets.js) does not load here: ${uws.message}. Reinstall with optional dependencies (npm ci --include=optional), or set hub.http_engine = "node".`);
     }
     logger.warn({ err: uws.message }, 'hyper-express (uWebSockets.js) does not load; serving HTTP with node:http');
   }
-  return { endpoint: await serveWithNodeHttp(face, address, logger), engine: 'node' };
+  return { endpoint: await serveWithNodeHttp(face, address, logger, limits), engine: 'node' };
 }
 
 async function loadUwsEngine(): Promise<typeof import('./uws-engine.js') | Error> {

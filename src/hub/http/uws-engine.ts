@@ -10,7 +10,7 @@ import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type HttpFace, type ShimGrant } from './http-face.js';
-import { DRAIN_BODY_BYTES, MAX_BODY_BYTES, type HttpEndpoint } from './node-engine.js';
+import { DRAIN_BODY_BYTES, MAX_BODY_BYTES, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
@@ -20,7 +20,7 @@ const WS_DROPPED = 2;
 
 
 /** @public Loaded with a dynamic import by serve-http.ts (knip does not follow it). */
-export async function serveWithUws(face: HttpFace, address: string, logger: Logger): Promise<HttpEndpoint> {
+export async function serveWithUws(face: HttpFace, address: string, logger: Logger, limits: EngineLimits): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
   const { Server } = (await import('hyper-express')) as typeof HyperExpress;
   // auto_close off: hyper-express would close the listen socket itself on SIGTERM (the hub must keep
@@ -88,7 +88,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     // The port was let go of for the next hub, but uWebSockets.js keeps kept-alive connections open: ask
     // each client to end its own, so it reaches the next hub.
     if (!accepting) res.header('connection', 'close');
-    return handle(face, req, res, logger);
+    return handle(face, req, res, logger, limits);
   });
 
   let listenSocket: unknown;
@@ -129,15 +129,15 @@ function headersOf(req: HyperExpress.Request): Headers {
   return headers;
 }
 
-async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger): Promise<void> {
+async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger, limits: EngineLimits): Promise<void> {
   const aborted = new AbortController();
   res.once('abort', () => aborted.abort(new Error('the client disconnected')));
   let request: Request;
   try {
     const method = req.method.toUpperCase();
-    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res);
-    if (body === null) {
-      tooLarge(res);
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs);
+    if (typeof body === 'string') {
+      refuseBody(req, res, body, limits);
       return;
     }
     request = new Request(urlOf(req), { method, headers: headersOf(req), body, signal: aborted.signal });
@@ -180,12 +180,14 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
 }
 
 /**
- * The request body, or null when it passes MAX_BODY_BYTES. A refused body is still read, and dropped, up to
- * DRAIN_BODY_BYTES (see node-engine.ts): a client still sending would otherwise see a reset, not the 413.
+ * The request body, or why it was refused: over MAX_BODY_BYTES (a refused body is still read, and dropped,
+ * up to DRAIN_BODY_BYTES, see node-engine.ts: a client still sending would otherwise see a reset, not the
+ * 413), or not complete within the body timeout (uWebSockets.js itself drops a request not complete in
+ * ~10 s, without an answer: the timeout answers first).
  */
-function readBody(req: HyperExpress.Request, res: HyperExpress.Response): Promise<Buffer | null> {
+function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeoutMs: number): Promise<Buffer | RefusedBody> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > DRAIN_BODY_BYTES) return Promise.resolve(null);
+  if (declared > DRAIN_BODY_BYTES) return Promise.resolve('too-large');
   // The engine streams a body only for these two cases (its own test, to the letter); for anything else it
   // would never end the stream.
   if (!(declared > 0) && req.headers['transfer-encoding'] !== 'chunked') return Promise.resolve(Buffer.alloc(0));
@@ -193,32 +195,47 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response): Promis
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
-    let drained = false;
+    let settled = false;
+    const settle = (outcome: Buffer | RefusedBody): void => {
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => settle('too-slow'), timeoutMs);
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;
         if (bytes > DRAIN_BODY_BYTES) {
-          drained = true;
-          resolve(null);
+          settle('too-large');
           done(new Error('body over the drain limit'));
           return;
         }
-        if (bytes <= MAX_BODY_BYTES) chunks.push(Buffer.from(chunk));
+        if (bytes <= MAX_BODY_BYTES && !settled) chunks.push(Buffer.from(chunk));
         done();
       },
     });
-    sink.once('finish', () => resolve(bytes > MAX_BODY_BYTES ? null : Buffer.concat(chunks, bytes)));
-    sink.once('error', (err) => (drained ? undefined : reject(err)));
-    // A client gone mid-upload never finishes its body: settle, so the request's handler ends too.
-    res.once('abort', () => resolve(null));
+    sink.once('finish', () => settle(bytes > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks, bytes)));
+    sink.once('error', (err) => {
+      if (settled) return;
+      clearTimeout(timer);
+      reject(err);
+    });
+    // A client gone mid-upload never finishes its body: settle, so the request's handler ends too (the
+    // answer is not written: refuseBody checks res.aborted).
+    res.once('abort', () => settle('too-large'));
     req.pipe(sink);
   });
 }
 
-/** A body over the limit: the same answer as node:http's engine; the connection then closes (the rest is never read). */
-function tooLarge(res: HyperExpress.Response): void {
+/** A refused body: the same answer as node:http's engine; the connection then closes (the rest is never read). */
+function refuseBody(req: HyperExpress.Request, res: HyperExpress.Response, why: RefusedBody, limits: EngineLimits): void {
   if (res.aborted) return;
-  sendError(res, 413, `${JSON.stringify({ error: `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.` })}\n`, true);
+  // hyper-express holds every answer until the whole body has arrived, which a trickling body never does
+  // (the headers went out, the 408's body never did): marked received, the answer goes now, and the
+  // connection closes after it.
+  if (why === 'too-slow') req.received = true;
+  const answer = refusedBodyAnswer(why, limits);
+  sendError(res, answer.status, answer.body, true);
 }
 
 /** The engine's own error answers carry the face's security headers too. */
