@@ -48,7 +48,7 @@ function statusLines(s: HubStatus, freshness: string, rows: number, columns: num
   head.push(fitList(`warehouses (${s.warehouses.length}): `, s.warehouses.map((w) => `${w.kind}:${w.name}${w.problem ? ` DOWN(${w.problem.snowflakeCode ?? w.problem.code})` : ''}`), columns, 'opens on first use'));
   // The hub's own judgement (status's health), on one line: the reasons in full are in `snowmux status`.
   if (s.health && !s.health.ok) head.push(cut(`UNHEALTHY: ${s.health.reasons.join('; ')}`, columns));
-  head.push(`calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}  sessions opened ${s.totals.sessionsOpened}`);
+  head.push(`calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}`);
   const g = s.governance as Governance | undefined;
   if (g?.queue) head.push(`queue running ${g.queue.running}/${g.queue.maxConcurrent}  waiting ${g.queue.queued}/${g.queue.maxQueued}`);
   if (g?.breakers && g.breakers.length > 0) {

@@ -368,6 +368,7 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined, team: () =>
   };
   return new HubMetrics({
     sessions: () => hub()?.status().sessions ?? [],
+    sessionsCut: () => hub()?.status().totals.sessionsCut,
     queue: () => governance().queue,
     breakers: () => governance().breakers,
     pools: () =>

@@ -113,6 +113,47 @@ test('an unsupported protocol version is answered with a version the hub support
   assert.notEqual(version, '1999-01-01');
 });
 
+test('one connection speaks one MCP era: the other era\'s requests and a second initialize are refused saying what to do; a failed 2026 probe still falls back', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const sock = join(home, 'hub.sock');
+  const envelope = (version = '2026-07-28') => ({ _meta: { 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientInfo': { name: 'modern-test', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } });
+  const errorOf = (m: Record<string, unknown>) => m.error as { code: number; message: string; data?: { supported?: string[] } } | undefined;
+
+  // A 2025 connection.
+  const legacy = await rawLink(t, sock);
+  await initialize(legacy);
+  let m = await legacy.request(2, 'server/discover', envelope());
+  assert.equal(errorOf(m)?.code, -32601, JSON.stringify(m));
+  assert.match(errorOf(m)!.message, /server\/discover is MCP 2026-07-28, and this connection was initialized with MCP 2025-06-18\. .*open a new connection/);
+  m = await legacy.request(3, 'initialize', { ...INIT_PARAMS, clientInfo: { name: 'someone-else', version: '1' } });
+  assert.equal(errorOf(m)?.code, -32600, JSON.stringify(m));
+  assert.match(errorOf(m)!.message, /already initialized \(MCP 2025-06-18\).*open a new connection/);
+  m = await legacy.request(4, 'tools/list');
+  assert.ok(m.result, 'the connection goes on');
+
+  // A 2026-07-28 connection.
+  const modern = await rawLink(t, sock);
+  m = await modern.request(1, 'tools/list', envelope());
+  assert.ok(m.result, JSON.stringify(m));
+  m = await modern.request(2, 'initialize', INIT_PARAMS);
+  assert.equal(errorOf(m)?.code, -32022, JSON.stringify(m));
+  assert.deepEqual(errorOf(m)!.data?.supported, ['2026-07-28'], 'the SDK\'s data is kept');
+  assert.match(errorOf(m)!.message, /already speaks MCP 2026-07-28.*open a new connection and send initialize first/);
+  m = await modern.request(3, 'ping');
+  assert.equal(errorOf(m)?.code, -32601, JSON.stringify(m));
+  assert.match(errorOf(m)!.message, /ping is not part of MCP 2026-07-28/);
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { sessions: { client: { name: string } | null }[] };
+  assert.deepEqual(status.sessions.map((s) => s.client?.name).sort(), ['modern-test', 'raw-test'], 'neither a refused initialize nor another era\'s envelope renamed a session');
+
+  // A probe for a version the hub does not serve pins nothing: initialize after it is served.
+  const probing = await rawLink(t, sock);
+  m = await probing.request(1, 'server/discover', envelope('2099-01-01'));
+  assert.equal(errorOf(m)?.code, -32022, JSON.stringify(m));
+  m = await probing.request(2, 'initialize', INIT_PARAMS);
+  assert.equal((m.result as { protocolVersion?: string } | undefined)?.protocolVersion, '2025-06-18', JSON.stringify(m));
+});
+
 test('junk instead of a hello, a dead socket mid-message, and a plain MCP client without hello', async (t) => {
   const home = tempHome(t);
   const hub = await startHub(t, home);

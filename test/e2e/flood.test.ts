@@ -66,6 +66,13 @@ test('a client that never reads: hub memory within the session ceiling, given ba
   assert.match(log, /"why":"buffered","msg":"client does not read its answers; closing the session"/, 'cut off for what it owed, not for stalling');
   // The session's end says why, where status --watch and /events read it (session_close), not only in the warning.
   assert.match(log, /"why":"cut: the client did not read its answers \(\d+ bytes waiting, past the session's output ceiling\)"[^\n]*"msg":"session closed"/);
+  // And status counts it, with the last cut's reason (the person reading status need not read the log).
+  const totals = (JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { totals: { sessionsCut: number; lastCut?: { why: string } } }).totals;
+  assert.equal(totals.sessionsCut, 1);
+  assert.match(totals.lastCut?.why ?? '', /^the client did not read its answers \(\d+ bytes waiting, past the session's output ceiling\)$/);
+  const shown = (await runCli(['status', '--home', home])).stdout;
+  assert.match(shown, /sessions opened \d+ {2}cut 1 /);
+  assert.match(shown, /last cut \(\d\d:\d\d:\d\d UTC\): the client did not read its answers/);
 
   // Given back: the session's memory is collected soon after it ends (polled: RSS has no event to wait
   // for). What may stay is the hub-wide paging cache (32 MiB of the flood's rows) and the C allocator's

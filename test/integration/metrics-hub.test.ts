@@ -31,6 +31,7 @@ test('GET /metrics counts calls by tool and outcome and shows sessions, queue an
   assert.match(text, /snowmux_tool_call_failures_total\{outcome="refused",code="UNKNOWN_TOOL"\} 2/);
   assert.match(text, /snowmux_sessions\{transport="unix-socket"\} 1\n/);
   assert.match(text, /snowmux_sessions\{transport="http"\} 0\n/);
+  assert.match(text, /snowmux_sessions_cut_total 0\n/);
   // Every call's audit record (two ok, one refused, two unknown tools) was timed.
   assert.match(text, /snowmux_audit_write_seconds_count [5-9]\n/);
   assert.ok(!/snowmux_pool_connections\{/.test(text), 'the embedded warehouse has no connection pool');

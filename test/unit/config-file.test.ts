@@ -85,6 +85,7 @@ max_age_hours = 1.5
     httpListen: '0.0.0.0:8443',
     httpAuth: true,
     httpEngine: 'auto',
+    httpBodyTimeoutMs: 8000,
     httpAllowedOrigins: ['https://app.example.com'],
     httpHosts: ['snowmux.example.com'],
     teamNamespace: 'snowmux',

@@ -208,7 +208,8 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
     if (w.problem) out.push(`  CANNOT SERVE [${w.problem.code}${w.problem.snowflakeCode ? ` ${w.problem.snowflakeCode}` : ''}] (last ${w.problem.at.slice(11, 19)} UTC): ${w.problem.message}`);
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
-  out.push(`totals  sessions opened ${s.totals.sessionsOpened}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
+  out.push(`totals  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
+  if (s.totals.lastCut) out.push(`last cut (${s.totals.lastCut.at.slice(11, 19)} UTC): ${s.totals.lastCut.why}`);
   const view = s.view as { identity?: string; scope?: string } | undefined;
   if (view?.scope === 'own') out.push(`showing ${view.identity ?? 'your'}'s own sessions and calls (a role with query_history = "all" sees everyone's)`);
   out.push('');

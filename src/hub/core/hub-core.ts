@@ -64,7 +64,8 @@ export interface HubStatus {
   state: 'running' | 'draining';
   warehouses: WarehouseInfo[];
   sessions: SessionSnapshot[];
-  totals: { sessionsOpened: number; calls: number; errors: number; refused: number; cancelled: number };
+  /** sessionsCut: sessions the hub ended itself (a client that did not read, kept sending malformed input, or a silent shim link); lastCut says when and why (absent until one was cut; absent from hubs before 0.1). */
+  totals: { sessionsOpened: number; sessionsCut?: number; lastCut?: { at: string; why: string }; calls: number; errors: number; refused: number; cancelled: number };
   recent: CallRecord[];
   /** Whether the hub can serve calls now (hub-health.ts): what /readyz and `snowmux status`'s exit code say. Absent from hubs before 0.1. */
   health?: HealthReport;
@@ -146,6 +147,8 @@ export class HubCore {
   /** The one path every call of every session takes. */
   private readonly pipeline: CallPipeline;
   private sessionsOpened = 0;
+  private sessionsCut = 0;
+  private lastCut: { at: string; why: string } | undefined;
   private draining = false;
   private drainReason = '';
   private stopping: Promise<void> | null = null;
@@ -211,6 +214,11 @@ export class HubCore {
         detached = true;
         session.close(why);
         this.sessions.delete(session.id);
+        // The hub's own cuts (socket-face: "cut: …") are counted, so status shows them, not only the log.
+        if (why.startsWith('cut: ')) {
+          this.sessionsCut += 1;
+          this.lastCut = { at: new Date().toISOString(), why: why.slice('cut: '.length) };
+        }
         this.opts.governance.sessionEnded(facts.identity.name, session.id);
         this.reloadWatchers.delete(session.id);
         logger.info({ why, calls: session.calls, errors: session.errors }, 'session closed');
@@ -277,7 +285,7 @@ export class HubCore {
       state: this.draining ? 'draining' : 'running',
       warehouses: this.opts.warehouses.describe(),
       sessions: [...this.sessions.values()].map((s) => s.session.snapshot()),
-      totals: { sessionsOpened: this.sessionsOpened, ...this.recent.totals },
+      totals: { sessionsOpened: this.sessionsOpened, sessionsCut: this.sessionsCut, ...(this.lastCut ? { lastCut: this.lastCut } : {}), ...this.recent.totals },
       recent: this.recent.list(20),
       ...(this.opts.statusSections?.() ?? {}),
     };

@@ -18,6 +18,8 @@ export interface PoolGauges {
 export interface MetricsSources {
   /** Open sessions by the transport that carries them (unix-socket, stdio, http, websocket). */
   sessions(): { transport: string }[];
+  /** Sessions the hub cut itself since it started (a client that did not read, malformed input, a silent link). */
+  sessionsCut(): number | undefined;
   queue(): { running: number; queued: number } | undefined;
   breakers(): { profile: string; state: string; opensCount: number }[];
   pools(): { name: string; kind: string; logins: number | undefined; connections?: PoolGauges | undefined }[];
@@ -90,6 +92,15 @@ export class HubMetrics implements CallSink {
         const counts = new Map<string, number>([['unix-socket', 0], ['http', 0], ['websocket', 0], ['stdio', 0]]);
         for (const s of sources.sessions()) counts.set(s.transport, (counts.get(s.transport) ?? 0) + 1);
         for (const [transport, n] of counts) this.set({ transport }, n);
+      },
+    });
+    new Counter({
+      name: 'snowmux_sessions_cut_total',
+      help: 'Sessions the hub ended itself: a client that did not read its answers, kept sending malformed input, or a shim link silent past the watchdog (the reason of the last one is in status).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.sessionsCut() ?? 0);
       },
     });
     new Gauge({

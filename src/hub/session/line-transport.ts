@@ -19,6 +19,7 @@ import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
 import { cutLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
+import { ConnectionEra } from './connection-era.js';
 import { INVALID_PARAMS, requestParamsProblem } from './request-params.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
@@ -173,6 +174,8 @@ export class LineTransport implements Transport {
   private readonly errorBucket: SessionBucket;
   /** Input is paused until the client reads what waits for it. */
   private inputPaused = false;
+  /** The MCP era this connection is pinned to, so the other era's requests are told what to do. */
+  private readonly era = new ConnectionEra();
   private overflowed = false;
   private peakBuffered = 0;
 
@@ -247,6 +250,12 @@ export class LineTransport implements Transport {
         this.reject(request.id, INVALID_PARAMS, `${badParams}. See the MCP schema for ${request.method}.`, 'invalid-params');
         return;
       }
+      const eraRefusal = this.era.refusal(request.method, request.params);
+      if (eraRefusal) {
+        this.reject(request.id, eraRefusal.code, eraRefusal.message, 'era', eraRefusal.data);
+        return;
+      }
+      this.era.asked(request.id, request.method, request.params);
     }
     try {
       this.opts.observe?.(message);
@@ -282,6 +291,7 @@ export class LineTransport implements Transport {
   }
 
   private answered(id: string | number): void {
+    this.era.forget(id);
     const key = idKey(id);
     const bytes = this.unanswered.get(key);
     if (bytes === undefined) return;
@@ -295,9 +305,9 @@ export class LineTransport implements Transport {
     }
   }
 
-  private reject(id: Id, code: number, message: string, reason: string): void {
+  private reject(id: Id, code: number, message: string, reason: string, data?: unknown): void {
     this.opts.onRejected?.(reason, message);
-    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }) + '\n');
+    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }) + '\n');
     // A client that keeps sending garbage is cut off instead of costing the hub a reply each time.
     if (!this.closed && this.errorBucket.take() > 0) {
       this.opts.onRejected?.('protocol-errors', 'too many malformed messages');
@@ -354,6 +364,7 @@ export class LineTransport implements Transport {
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.closed) return;
+    message = this.era.answer(message);
     const m = message as { id?: unknown; method?: unknown };
     let line = messageLine(message);
     // No line longer than a shim reads (MAX_HUB_LINE_BYTES): an answer that big becomes an error for its

@@ -51,6 +51,8 @@ export class Session {
   readonly connectedAt = new Date();
   client: ClientInfo | null = null;
   protocolVersion: string | null = null;
+  /** The client said who it is in `initialize`: the 2025 era, whose connection keeps that name. */
+  initialized = false;
   calls = 0;
   errors = 0;
   lastTool: string | null = null;
@@ -132,8 +134,11 @@ export function observeClientMessage(session: Session, message: unknown): void {
     const info = m.params.clientInfo as { name?: unknown; version?: unknown } | undefined;
     if (info && typeof info.name === 'string') session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };
     if (typeof m.params.protocolVersion === 'string') session.protocolVersion = m.params.protocolVersion.slice(0, 40);
+    session.initialized = true;
     return;
   }
+  // A 2025 connection's envelope claims (its requests of the other era, which are refused) rename nothing.
+  if (session.initialized) return;
   const meta = m.params._meta as Record<string, unknown> | undefined;
   if (!meta) return;
   const info = meta['io.modelcontextprotocol/clientInfo'] as { name?: unknown; version?: unknown } | undefined;

@@ -1,0 +1,112 @@
+/**
+ * One line connection speaks one MCP era. The SDK's serveStdio pins the connection to the era of its
+ * opening exchange (`initialize`, or any request without a 2026-07-28 `_meta` envelope: 2025; a request
+ * with one, once answered: 2026-07-28; a `server/discover` alone is only a probe, after which `initialize`
+ * still opens a 2025 connection), and answers the other era's requests as its pinned server would — a bare
+ * "Method not found" for `server/discover` after `initialize`, "Unsupported protocol version: 2025-11-25"
+ * for `initialize` after a 2026-07-28 request (a version this hub does serve, on a new connection), and a
+ * second `initialize` is answered as if the connection started again (renaming the session). The client
+ * learns neither what happened nor what to do.
+ *
+ * Here, reading the era from the SDK's own answers (never guessing ahead of it): an `initialize` after
+ * one was answered, or after a 2026-07-28 request was, is refused before the SDK sees it (the SDK's HTTP
+ * transport refuses a second `initialize` the same way), and the SDK's refusals of the other era's
+ * methods keep their code and data but say why and what to do.
+ */
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+
+const INVALID_REQUEST = -32600;
+const METHOD_NOT_FOUND = -32601;
+const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
+/** Methods of the 2026-07-28 era only. */
+const MODERN_ONLY = new Set(['server/discover', 'subscriptions/listen']);
+/** Methods whose refusal says the connection is in the other era. */
+const TELLING = new Set(['initialize', 'ping', ...MODERN_ONLY]);
+
+type Id = string | number;
+
+export interface EraRefusal {
+  code: number;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export class ConnectionEra {
+  /** Requests waiting for an answer that may tell the era: their method, and the revision their envelope claims. */
+  readonly #asked = new Map<Id, { method: string; claims: string | undefined }>();
+  /** The protocol version the first answered `initialize` agreed on: a 2025 connection. */
+  #initialized: string | null = null;
+  /** The revision of the first answered 2026-07-28 request other than server/discover: a 2026 connection. */
+  #modern: string | null = null;
+
+  /** The refusal of a request this connection's era rules out, or null (then call `asked`). */
+  refusal(method: string, params: unknown): EraRefusal | null {
+    if (method !== 'initialize') return null;
+    if (this.#initialized !== null) {
+      return {
+        code: INVALID_REQUEST,
+        message: `Invalid Request: this connection is already initialized (MCP ${this.#initialized}); initialize is sent once, as a connection's first request. To start over, open a new connection (in an editor: restart its MCP server).`,
+      };
+    }
+    if (this.#modern !== null && claimedRevision(params) === undefined) {
+      const requested = (params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+      return {
+        code: UNSUPPORTED_PROTOCOL_VERSION,
+        message: modernInitialize(this.#modern),
+        data: { supported: [this.#modern], ...(typeof requested === 'string' ? { requested: requested.slice(0, 40) } : {}) },
+      };
+    }
+    return null;
+  }
+
+  /** Notes a request handed to the SDK. */
+  asked(id: Id, method: string, params: unknown): void {
+    const claims = this.#modern === null && this.#initialized === null && method !== 'server/discover' ? claimedRevision(params) : undefined;
+    if (claims !== undefined || TELLING.has(method)) this.#asked.set(id, { method, claims });
+  }
+
+  /** A request that will get no answer (cancelled by its client). */
+  forget(id: Id): void {
+    this.#asked.delete(id);
+  }
+
+  /** The answer to write for `message`: the same message, or the SDK's era refusal saying what to do. */
+  answer(message: JSONRPCMessage): JSONRPCMessage {
+    const m = message as { id?: Id; result?: { protocolVersion?: unknown }; error?: { code: number; message: string } };
+    if (m.id === undefined || this.#asked.size === 0) return message;
+    const asked = this.#asked.get(m.id);
+    if (asked === undefined) return message;
+    this.#asked.delete(m.id);
+    if (m.result !== undefined) {
+      if (asked.method === 'initialize' && this.#initialized === null && this.#modern === null) this.#initialized = String(m.result.protocolVersion ?? 'a 2025 version').slice(0, 40);
+      else if (asked.claims !== undefined && this.#modern === null && this.#initialized === null) this.#modern = asked.claims;
+      return message;
+    }
+    const told = m.error ? this.#explain(asked.method, m.error.code) : null;
+    return told === null ? message : ({ ...m, error: { ...m.error, message: told } } as JSONRPCMessage);
+  }
+
+  #explain(method: string, code: number): string | null {
+    if (code === METHOD_NOT_FOUND && MODERN_ONLY.has(method)) {
+      const began = this.#initialized === null ? 'began in a 2025 version of MCP (its first request had no 2026-07-28 _meta envelope)' : `was initialized with MCP ${this.#initialized}`;
+      return `Method not found: ${method} is MCP 2026-07-28, and this connection ${began}. One connection speaks one protocol version: to use 2026-07-28, open a new connection and send server/discover or a request with the 2026-07-28 _meta envelope first.`;
+    }
+    if (code === METHOD_NOT_FOUND && method === 'ping' && this.#initialized === null) {
+      return 'Method not found: ping is not part of MCP 2026-07-28, which this connection speaks (a request with the 2026-07-28 _meta envelope came first); any request shows that the hub is alive.';
+    }
+    if (code === UNSUPPORTED_PROTOCOL_VERSION && method === 'initialize' && this.#initialized === null) return modernInitialize(this.#modern ?? '2026-07-28');
+    return null;
+  }
+}
+
+function modernInitialize(revision: string): string {
+  return `Unsupported protocol version on this connection: it already speaks MCP ${revision} (a request with its _meta envelope came first), and initialize belongs to the 2025 versions. One connection speaks one protocol version: to use a 2025 version, open a new connection and send initialize first.`;
+}
+
+/** The revision a request's 2026-07-28 `_meta` envelope claims, if it has one. */
+function claimedRevision(params: unknown): string | undefined {
+  const meta = (params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  const version = meta?.[VERSION_KEY];
+  return typeof version === 'string' ? version.slice(0, 40) : undefined;
+}
