@@ -145,9 +145,10 @@ test('an identity\'s quota is spent once across replicas: concurrent calls on tw
   assert.match(textOf(after), /Quota exceeded[\s\S]*4 queries/);
 });
 
-test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys)', { skip: NO_REDIS }, async (t) => {
+test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys), also after Redis restarts empty', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
-  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const redisDir = tempHome(t, 'smx-redis-');
+  let redis = await startRedis(t, port, redisDir);
   const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'team-pw', roles: ['PUBLIC'] }] });
   defer(t, () => d.close());
   const sf = profileEnv(d, { user: 'alice', password: 'team-pw' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
@@ -184,6 +185,33 @@ test('fetch_results pages a result from any replica for its owner only (Snowflak
   const stolen = await bob1.callTool('fetch_results', { query_id: queryId, offset: 0, limit: 2 });
   assert.equal((stolen._meta?.['dev.snowmux/error'] as { code: string }).code, 'POLICY_DENIED');
   assert.match(textOf(stolen), /another user/);
+
+  // Redis dies (no persistence): a query run meanwhile is owned only in replica 0's memory; the new Redis
+  // is empty. Replica 0 writes its owners again when it rejoins, so both results still page for alice
+  // on replica 1, and still not for bob.
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  for (const home of homes) {
+    let s = await status(home);
+    while (s.team?.mode !== 'local') s = await status(home);
+  }
+  const meanwhile = await alice0.callTool('execute_query', { query: sql, limit: 1 });
+  assert.ok(!meanwhile.isError, textOf(meanwhile));
+  const meanwhileId = (meanwhile.structuredContent as { query_id: string }).query_id;
+  redis = await startRedis(t, port, redisDir);
+  let s0 = await status(homes[0]!);
+  while (s0.team?.mode !== 'connected' || (s0.team.ownersRestored as { count: number }).count < 2) s0 = await status(homes[0]!);
+  let s1 = await status(homes[1]!);
+  while (s1.team?.mode !== 'connected') s1 = await status(homes[1]!);
+  // Bob asks first: a replica that knows no owner lets an unrestricted role read the result (and would
+  // then take the reader for its owner), so only a restored owner refuses him.
+  for (const [id, offset, expected] of [[queryId, 4, 'Customer#000000005'], [meanwhileId, 1, 'Customer#000000002']] as const) {
+    const stolenAgain = await bob1.callTool('fetch_results', { query_id: id, offset: 0, limit: 1 });
+    assert.equal((stolenAgain._meta?.['dev.snowmux/error'] as { code: string } | undefined)?.code, 'POLICY_DENIED', textOf(stolenAgain));
+    const again = await alice1.callTool('fetch_results', { query_id: id, offset, limit: 1 });
+    assert.ok(!again.isError, textOf(again));
+    assert.deepEqual((again.structuredContent as { rows: unknown[][] }).rows, [[expected]]);
+  }
 });
 
 test('the team-wide cap on concurrent queries holds across replicas, and a killed replica\'s lease expires', { skip: NO_REDIS }, async (t) => {

@@ -7,6 +7,7 @@
  * crash), says so in status, readiness and metrics, and rejoins when Redis answers again.
  */
 import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
 import { windowStartOf, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
@@ -197,10 +198,40 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   /** Times this replica fell back to local limits (Redis unreachable), for the metric. */
   let fallbacks = 0;
   let seen: ReplicaSummary[] = [];
+  /**
+   * Who ran each query this replica ran in the last 24 h, written to Redis or not: written again each time
+   * the replica (re)joins Redis, which may have restarted empty (no persistence) or been unreachable when the
+   * query ran. Without it, the owner of such a result is refused its pages on every other replica.
+   */
+  const owners = new LRUCache<string, string>({ max: 100_000, ttl: OWNER_TTL_MS });
+  const ownersRestored = { count: 0, at: null as string | null };
+  const restoreOwners = async (): Promise<void> => {
+    const entries = [...owners.entries()];
+    if (entries.length === 0) return;
+    try {
+      for (let i = 0; i < entries.length; i += 1_000) {
+        const pipeline = redis.pipeline();
+        for (const [queryId, identity] of entries.slice(i, i + 1_000)) {
+          const ttl = Math.ceil(owners.getRemainingTTL(queryId));
+          // NX: an owner Redis still holds is the same one; a query id never changes hands.
+          if (ttl > 0) pipeline.set(key('owner', queryId), identity, 'PX', ttl, 'NX');
+        }
+        const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
+        if (refused) throw refused;
+      }
+      ownersRestored.count = entries.length;
+      ownersRestored.at = new Date().toISOString();
+      opts.logger.info({ owners: entries.length }, 'result owners written to Redis again after rejoining it');
+    } catch (err) {
+      failed(err);
+      opts.logger.warn({ err: redactRedisUrls((err as Error).message) }, 'writing result owners to Redis again failed; they are written at the next rejoin');
+    }
+  };
   const setMode = (next: 'connected' | 'local', why?: string) => {
     if (why !== undefined && next === 'local') lastError = redactRedisUrls(why).replace(/\.$/, '');
     if (next === mode && announced) return;
     if (next === 'local' && mode === 'connected') fallbacks += 1;
+    if (next === 'connected' && mode === 'local') void restoreOwners();
     mode = next;
     announced = true;
     if (next === 'local') opts.logger.warn({ why: lastError }, 'redis unreachable: rate limits are per replica until it is back');
@@ -332,6 +363,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       }
     },
     async rememberOwner(queryId, identity) {
+      owners.set(queryId, identity);
       if (mode !== 'connected') return false;
       try {
         await redis.set(key('owner', queryId), identity, 'PX', OWNER_TTL_MS);
@@ -412,6 +444,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       replicaId: opts.replicaId,
       replicas: mode === 'connected' ? seen : [],
       slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total },
+      ownersRestored,
       ...(shipper ? { auditStream: shipper.stats() } : {}),
     }),
     async close() {
