@@ -145,6 +145,35 @@ test('an identity\'s quota is spent once across replicas: concurrent calls on tw
   assert.match(textOf(after), /Quota exceeded[\s\S]*4 queries/);
 });
 
+test('quota usage survives Redis restarting empty: each replica writes its own share again, that spent while Redis was down included', { skip: NO_REDIS }, async (t) => {
+  const port = await freePort();
+  const redisDir = tempHome(t, 'smx-redis-');
+  let redis = await startRedis(t, port, redisDir);
+  const config = `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "r${port}"\n\n[roles.metered]\nidentities = ["${me}"]\nquota = { window = "1h", queries = 6 }\n`;
+  const homes = await connectedReplicas(t, config);
+  const clients = [await connectClient(t, { home: homes[0]!, kind: 'v2-legacy', name: 'ra' }), await connectClient(t, { home: homes[1]!, kind: 'v1', name: 'rb' })];
+  const run = async (replica: number) => clients[replica]!.callTool('execute_query', { query: `SELECT ${replica}` });
+  for (const replica of [0, 0, 1]) assert.ok(!(await run(replica)).isError);
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  for (const home of homes) {
+    let s = await status(home);
+    while (s.team?.mode !== 'local') s = await status(home);
+  }
+  // Spent on local limits while Redis is away: counted when the replica rejoins.
+  assert.ok(!(await run(1)).isError);
+  redis = await startRedis(t, port, redisDir);
+  for (const home of homes) {
+    let s = await status(home);
+    while (s.team?.mode !== 'connected' || (s.team.restored as { at: string | null }).at === null) s = await status(home);
+  }
+  // 4 of 6 spent before: two more run, on either replica, and then none.
+  const outcomes = [];
+  for (const replica of [0, 1, 0, 1]) outcomes.push(await run(replica));
+  assert.deepEqual(outcomes.map((r) => r.isError === true), [false, false, true, true], outcomes.map((r) => textOf(r).slice(0, 80)).join(' | '));
+  assert.match(textOf(outcomes[3]!), /Quota exceeded[\s\S]*6 queries/);
+});
+
 test('fetch_results pages a result from any replica for its owner only (Snowflake, remote shims with team keys), also after Redis restarts empty', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');
@@ -200,7 +229,7 @@ test('fetch_results pages a result from any replica for its owner only (Snowflak
   const meanwhileId = (meanwhile.structuredContent as { query_id: string }).query_id;
   redis = await startRedis(t, port, redisDir);
   let s0 = await status(homes[0]!);
-  while (s0.team?.mode !== 'connected' || (s0.team.ownersRestored as { count: number }).count < 2) s0 = await status(homes[0]!);
+  while (s0.team?.mode !== 'connected' || (s0.team.restored as { owners: number }).owners < 2) s0 = await status(homes[0]!);
   let s1 = await status(homes[1]!);
   while (s1.team?.mode !== 'connected') s1 = await status(homes[1]!);
   // Bob asks first: a replica that knows no owner lets an unrestricted role read the result (and would

@@ -12,6 +12,7 @@ import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
 import { windowStartOf, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
 import { AuditStreamShipper } from './audit-stream.js';
+import { QuotaShare } from './quota-share.js';
 
 /** KEYS[1] bucket; ARGV capacity, refill per second, tokens wanted. Returns {allowed (0/1), retryAfterMs, remaining*1000}. */
 const TAKE_SCRIPT = `
@@ -40,26 +41,37 @@ return {allowed, retry, math.floor(tokens * 1000)}
 
 /**
  * A call's admission against an identity's quota, atomic across replicas: KEYS one hash per window (its
- * current window); ARGV per window: TTL ms, then the limits on queries, rows, bytes, scanBytes (-1: none).
- * When every window is under every limit, counts the call's query in each window. Returns {admitted (0/1),
- * then queries, rows, bytes, scanBytes of each window as they were before}.
+ * current window); ARGV[1] this replica's id, then per window: TTL ms, then the limits on queries, rows,
+ * bytes, scanBytes (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`,
+ * … of older replicas count too) and the usage is their sum: a replica can then write its own share again
+ * after Redis restarted empty without counting anyone twice. When every window is under every limit,
+ * counts the call's query in each window, in this replica's field. Returns {admitted (0/1), then queries,
+ * rows, bytes, scanBytes of each window as they were before}.
  */
 const QUOTA_ADMIT_SCRIPT = `
+local metrics = {queries = 1, rows = 2, bytes = 3, scanBytes = 4}
 local out = {0}
 local over = false
 for i = 1, #KEYS do
-  local v = redis.call('HMGET', KEYS[i], 'queries', 'rows', 'bytes', 'scanBytes')
+  local used = {0, 0, 0, 0}
+  local fields = redis.call('HGETALL', KEYS[i])
+  for f = 1, #fields, 2 do
+    local name = fields[f]
+    local bar = string.find(name, '|', 1, true)
+    if bar then name = string.sub(name, bar + 1) end
+    local m = metrics[name]
+    if m then used[m] = used[m] + (tonumber(fields[f + 1]) or 0) end
+  end
   for j = 1, 4 do
-    local used = tonumber(v[j]) or 0
-    out[#out + 1] = used
-    local limit = tonumber(ARGV[(i - 1) * 5 + 1 + j])
-    if limit >= 0 and used >= limit then over = true end
+    out[#out + 1] = used[j]
+    local limit = tonumber(ARGV[(i - 1) * 5 + 2 + j])
+    if limit >= 0 and used[j] >= limit then over = true end
   end
 end
 if over then return out end
 for i = 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], 'queries', 1)
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 5 + 1]))
+  redis.call('HINCRBY', KEYS[i], ARGV[1] .. '|queries', 1)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 5 + 2]))
 end
 out[1] = 1
 return out
@@ -121,6 +133,12 @@ export function redactRedisUrls(text: string): string {
 }
 
 /** An error reply from Redis itself (ioredis's ReplyError: OOM, READONLY, MISCONF…), not a lost connection. */
+/** Runs a pipeline; exec() resolves with each command's error instead of rejecting, so a refused write throws here. */
+async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<void> {
+  const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
+  if (refused) throw refused;
+}
+
 function refusedByRedis(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
 }
@@ -204,34 +222,45 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
    * query ran. Without it, the owner of such a result is refused its pages on every other replica.
    */
   const owners = new LRUCache<string, string>({ max: 100_000, ttl: OWNER_TTL_MS });
-  const ownersRestored = { count: 0, at: null as string | null };
-  const restoreOwners = async (): Promise<void> => {
-    const entries = [...owners.entries()];
-    if (entries.length === 0) return;
+  /** This replica's share of every identity's open quota windows, written again on the same occasions. */
+  const myQuota = new QuotaShare();
+  const restored = { owners: 0, quotaWindows: 0, at: null as string | null };
+  /** Writes again what this replica put (or would have put) in Redis: Redis may have lost it. */
+  const rejoin = async (): Promise<void> => {
+    const ownerEntries = [...owners.entries()];
+    const shares = myQuota.open();
+    if (ownerEntries.length === 0 && shares.length === 0) return;
     try {
-      for (let i = 0; i < entries.length; i += 1_000) {
+      for (let i = 0; i < ownerEntries.length; i += 1_000) {
         const pipeline = redis.pipeline();
-        for (const [queryId, identity] of entries.slice(i, i + 1_000)) {
+        for (const [queryId, identity] of ownerEntries.slice(i, i + 1_000)) {
           const ttl = Math.ceil(owners.getRemainingTTL(queryId));
           // NX: an owner Redis still holds is the same one; a query id never changes hands.
           if (ttl > 0) pipeline.set(key('owner', queryId), identity, 'PX', ttl, 'NX');
         }
-        const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
-        if (refused) throw refused;
+        await execOrThrow(pipeline);
       }
-      ownersRestored.count = entries.length;
-      ownersRestored.at = new Date().toISOString();
-      opts.logger.info({ owners: entries.length }, 'result owners written to Redis again after rejoining it');
+      for (let i = 0; i < shares.length; i += 1_000) {
+        const pipeline = redis.pipeline();
+        for (const { key: k, leftMs, usage } of shares.slice(i, i + 1_000)) {
+          // Absolute values of this replica's own fields: whatever Redis kept of them is the same or less.
+          const mine = (metric: string) => `${opts.replicaId}|${metric}`;
+          pipeline.hset(k, mine('queries'), usage.queries, mine('rows'), usage.rows, mine('bytes'), usage.bytes, mine('scanBytes'), usage.scanBytes).pexpire(k, leftMs + 60_000);
+        }
+        await execOrThrow(pipeline);
+      }
+      Object.assign(restored, { owners: ownerEntries.length, quotaWindows: shares.length, at: new Date().toISOString() });
+      opts.logger.info({ owners: ownerEntries.length, quotaWindows: shares.length }, 'result owners and quota usage written to Redis again after rejoining it');
     } catch (err) {
       failed(err);
-      opts.logger.warn({ err: redactRedisUrls((err as Error).message) }, 'writing result owners to Redis again failed; they are written at the next rejoin');
+      opts.logger.warn({ err: redactRedisUrls((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
     }
   };
   const setMode = (next: 'connected' | 'local', why?: string) => {
     if (why !== undefined && next === 'local') lastError = redactRedisUrls(why).replace(/\.$/, '');
     if (next === mode && announced) return;
     if (next === 'local' && mode === 'connected') fallbacks += 1;
-    if (next === 'connected' && mode === 'local') void restoreOwners();
+    if (next === 'connected' && mode === 'local') void rejoin();
     mode = next;
     announced = true;
     if (next === 'local') opts.logger.warn({ why: lastError }, 'redis unreachable: rate limits are per replica until it is back');
@@ -333,9 +362,10 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       };
       const args = windows.flatMap(([w, rs]) => [w + 60_000, tightest(rs, 'queries'), tightest(rs, 'rows'), tightest(rs, 'bytes'), tightest(rs, 'scanBytes')]);
       try {
-        const [admitted, ...used] = await scripts.smxQuotaAdmit(keys.length, ...keys, ...args);
+        const [admitted, ...used] = await scripts.smxQuotaAdmit(keys.length, ...keys, opts.replicaId, ...args);
         const usage = new Map<number, QuotaUsage>();
         windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
+        if (admitted === 1) windows.forEach(([w], i) => myQuota.add(keys[i]!, windowStartOf(at, w) + w, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 }));
         return { reserved: admitted === 1, usage };
       } catch (err) {
         failed(err);
@@ -344,13 +374,16 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       }
     },
     async quotaRecord(identity, windowsMs, usage, at = Date.now()) {
+      // Kept whether or not Redis takes it now: written again when the replica rejoins.
+      for (const w of windowsMs) myQuota.add(key('quota', identity, String(w), String(windowStartOf(at, w))), windowStartOf(at, w) + w, usage);
       if (mode !== 'connected' || windowsMs.length === 0) return false;
       try {
         const now = at;
         const pipeline = redis.pipeline();
+        const mine = (metric: string) => `${opts.replicaId}|${metric}`;
         for (const w of windowsMs) {
           const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
-          pipeline.hincrby(k, 'queries', usage.queries).hincrby(k, 'rows', usage.rows).hincrby(k, 'bytes', usage.bytes).hincrby(k, 'scanBytes', Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
+          pipeline.hincrby(k, mine('queries'), usage.queries).hincrby(k, mine('rows'), usage.rows).hincrby(k, mine('bytes'), usage.bytes).hincrby(k, mine('scanBytes'), Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
         }
         // exec() resolves with each command's error instead of rejecting: a refused write must not count as done.
         const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
@@ -444,7 +477,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       replicaId: opts.replicaId,
       replicas: mode === 'connected' ? seen : [],
       slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total },
-      ownersRestored,
+      restored,
       ...(shipper ? { auditStream: shipper.stats() } : {}),
     }),
     async close() {
