@@ -138,6 +138,19 @@ test('failures older than the rolling window no longer count (window driven by t
   assert.equal(breaker.snapshot().failures, 5);
 });
 
+test('a wall clock stepped back does not freeze the rolling window: old failures still age out', async (t) => {
+  const manual = new ManualClock();
+  let offset = 0;
+  const clock = { now: () => manual.now() + offset, monotonic: () => manual.now(), setTimeout: manual.setTimeout.bind(manual), clearTimeout: manual.clearTimeout.bind(manual) };
+  const { breaker } = makeBreaker(t, { rollingWindowMs: 10_000, rollingBuckets: 10, clock });
+  await failTimes(breaker, 4, outage);
+  offset = -3_600_000; // NTP steps the clock back an hour
+  manual.advance(10_000); // a whole window later, by the time that really passed
+  await failTimes(breaker, 1, outage);
+  assert.equal(breaker.state, 'closed', 'the four failures of a window ago no longer count');
+  assert.equal(breaker.snapshot().failures, 1);
+});
+
 test('half-open: a successful probe closes the breaker; transitions are emitted and counted', async (t) => {
   const { breaker, transitions } = makeBreaker(t, { resetTimeoutMs: 5 });
   await failTimes(breaker, 5, outage);

@@ -116,7 +116,7 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
     this.#rollingWindowMs = positive(options.rollingWindowMs ?? 10_000, 'rollingWindowMs');
     this.#buckets = positive(options.rollingBuckets ?? 10, 'rollingBuckets');
     this.#bucketMs = this.#rollingWindowMs / this.#buckets;
-    this.#rotatedAt = this.#clock.now();
+    this.#rotatedAt = this.#elapsed();
 
     this.#breaker = new CircuitBreaker<[Action], unknown>((action: Action) => action(), {
       name: `warehouse:${options.profile}`,
@@ -219,9 +219,15 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
     });
   }
 
+  #elapsed(): number {
+    return this.#clock.monotonic?.() ?? this.#clock.now();
+  }
+
   /** Advances opossum's rolling window by the whole buckets that have elapsed on our clock. */
   #rotateDue(): void {
-    const now = this.#clock.now();
+    // Elapsed time, not the wall clock's: one stepped back (NTP, a resumed VM) would freeze the window for as
+    // long as the step (old failures kept, and the breaker opened on them), one stepped forward empty it.
+    const now = this.#elapsed();
     const due = Math.floor((now - this.#rotatedAt) / this.#bucketMs);
     if (due <= 0) return;
     for (let i = 0; i < Math.min(due, this.#buckets); i++) this.#rotator.emit('rotate');
