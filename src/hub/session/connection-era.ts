@@ -74,7 +74,8 @@ export class ConnectionEra {
   /** The answer to write for `message`: the same message, or the SDK's era refusal saying what to do. */
   answer(message: JSONRPCMessage): JSONRPCMessage {
     const m = message as { id?: Id; result?: { protocolVersion?: unknown }; error?: { code: number; message: string } };
-    if (m.id === undefined || this.#asked.size === 0) return message;
+    // Requests of the hub's own (they carry a method) share the id space with nothing of the client's.
+    if (m.id === undefined || this.#asked.size === 0 || 'method' in message) return message;
     const asked = this.#asked.get(m.id);
     if (asked === undefined) return message;
     this.#asked.delete(m.id);
