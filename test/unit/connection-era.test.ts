@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { ConnectionEra } from '../../src/hub/session/connection-era.js';
+
+const envelope = (version = '2026-07-28') => ({ _meta: { 'io.modelcontextprotocol/protocolVersion': version } });
+const result = (id: number, value: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, result: value }) as JSONRPCMessage;
+const failure = (id: number, code: number, message = 'Method not found', data?: unknown) => ({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }) as JSONRPCMessage;
+const messageOf = (m: JSONRPCMessage) => (m as { error?: { message: string } }).error?.message ?? '';
+
+test('a 2025 connection: the first initialize goes through, a second is refused; server/discover\'s refusal says what to do', () => {
+  const era = new ConnectionEra();
+  assert.equal(era.refusal('initialize', {}), null);
+  era.asked(1, 'initialize', { protocolVersion: '2025-06-18' });
+  era.answer(result(1, { protocolVersion: '2025-06-18' }));
+  assert.match(era.refusal('initialize', {})?.message ?? '', /already initialized \(MCP 2025-06-18\)/);
+  assert.equal(era.refusal('tools/list', {}), null);
+  era.asked(2, 'server/discover', envelope());
+  const told = era.answer(failure(2, -32601));
+  assert.equal((told as { error: { code: number } }).error.code, -32601);
+  assert.match(messageOf(told), /server\/discover is MCP 2026-07-28, and this connection was initialized with MCP 2025-06-18/);
+  // Other methods' errors, and other ids, pass unchanged.
+  era.asked(3, 'tools/call', {});
+  const other = failure(3, -32601, 'nope');
+  assert.equal(era.answer(other), other);
+});
+
+test('a 2026-07-28 connection is pinned by an answered request with the envelope; initialize is then refused with the SDK\'s code and data', () => {
+  const era = new ConnectionEra();
+  era.asked(1, 'tools/list', envelope());
+  assert.equal(era.refusal('initialize', {}), null, 'not before the answer: the SDK has not pinned it yet');
+  era.answer(result(1));
+  const refusal = era.refusal('initialize', { protocolVersion: '2025-11-25' });
+  assert.equal(refusal?.code, -32022);
+  assert.deepEqual(refusal?.data, { supported: ['2026-07-28'], requested: '2025-11-25' });
+  assert.match(refusal?.message ?? '', /already speaks MCP 2026-07-28.*open a new connection and send initialize first/);
+  era.asked(2, 'ping', {});
+  assert.match(messageOf(era.answer(failure(2, -32601))), /ping is not part of MCP 2026-07-28/);
+});
+
+test('what pins nothing: a refused probe, a bare server/discover, a cancelled request; the hub\'s own requests are left alone', () => {
+  const era = new ConnectionEra();
+  era.asked(1, 'server/discover', envelope('2099-01-01'));
+  era.answer(failure(1, -32022, 'Unsupported protocol version: 2099-01-01'));
+  era.asked(2, 'server/discover', envelope());
+  era.answer(result(2, { supportedVersions: ['2026-07-28'] }));
+  assert.equal(era.refusal('initialize', {}), null, 'after a probe, initialize still opens a 2025 connection');
+  era.asked(3, 'tools/list', envelope());
+  era.forget(3);
+  const late = result(3);
+  assert.equal(era.answer(late), late);
+  assert.equal(era.refusal('initialize', {}), null, 'a cancelled request was never answered');
+  era.asked(4, 'ping', {});
+  const hubRequest = { jsonrpc: '2.0', id: 4, method: 'ping' } as JSONRPCMessage;
+  assert.equal(era.answer(hubRequest), hubRequest);
+});
