@@ -493,6 +493,24 @@ test('an account written as a URL or host name is reduced to the identifier, wit
   assert.match(warnings[0]!, /looks like a URL or host name; using account "myorg-acct"/);
 });
 
+test('an account as <organization>.<account> becomes the hyphenated form, with a warning; a legacy locator.region stays; a malformed one is refused naming the form', (t) => {
+  const fx = fixture(t);
+  const env = { SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'externalbrowser' };
+  const dotted = fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: 'MyOrg.my_acct' } });
+  assert.equal(dotted.profile?.account, 'MyOrg-my_acct');
+  assert.match(dotted.warnings[0]!, /looks like <organization>\.<account>, the form SQL uses; using "MyOrg-my_acct"/);
+  const fromUrl = fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: 'https://myorg.acct.snowflakecomputing.com' } });
+  assert.equal(fromUrl.profile?.account, 'myorg-acct');
+  for (const legacy of ['xy12345.eu-west-1', 'xy12345.east-us-2.azure', 'xy12345']) {
+    const r = fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: legacy } });
+    assert.equal(r.profile?.account, legacy);
+    assert.deepEqual(r.warnings, [], legacy);
+  }
+  for (const bad of ['my org', 'acct?x', 'acct;drop']) {
+    assert.match(configError(fx, { env: { ...env, SNOWFLAKE_ACCOUNT: bad } }), /is not an account identifier: it may hold only letters, digits.*<organization>-<account>/, bad);
+  }
+});
+
 test('the Snowflake CLI\'s SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> beats generic variables for that connection', (t) => {
   const fx = fixture(t);
   fx.connections('[dev]\naccount = "a"\nuser = "u"\n');

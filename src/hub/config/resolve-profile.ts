@@ -341,6 +341,25 @@ function normalizeAccount(ctx: ProfileContext, warnings: string[]): string | und
         'Set the account identifier alone (e.g. myorg-myaccount).',
     );
   }
+  if (!/^[A-Za-z0-9_.-]+$/.test(stripped)) {
+    invalid(
+      `Snowflake profile "${ctx.name}": account ${JSON.stringify(raw)} (${chosen.source}) is not an account identifier: it may hold only letters, digits, "-", "_" and ".". ` +
+        'Use the form <organization>-<account> (e.g. myorg-myaccount; Snowsight shows it under your account, "Connect a tool to Snowflake").',
+    );
+  }
+  // <organization>.<account> is how SQL names an account, but the driver would read the part after the
+  // dot as a region (a host that does not exist, a login refused): the connection form has a hyphen. A
+  // legacy <locator>.<region> always has a hyphen in its region (eu-west-1, east-us-2.azure), so a second
+  // part without one is taken for an account name.
+  const orgDotAccount = /^([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)$/.exec(stripped);
+  if (orgDotAccount) {
+    const hyphened = `${orgDotAccount[1]}-${orgDotAccount[2]}`;
+    warnings.push(
+      `Snowflake profile "${ctx.name}": account ${JSON.stringify(stripped)} (${chosen.source}) looks like <organization>.<account>, the form SQL uses; using ${JSON.stringify(hyphened)}, ` +
+        'the form connections use. Set it so to silence this (a legacy <locator>.<region> always has a hyphen in the region).',
+    );
+    return hyphened;
+  }
   return stripped;
 }
 
