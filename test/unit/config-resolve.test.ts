@@ -493,6 +493,21 @@ test('an account written as a URL or host name is reduced to the identifier, wit
   assert.match(warnings[0]!, /looks like a URL or host name; using account "myorg-acct"/);
 });
 
+test('a private key or token file others can read gets the same warning as connections.toml, naming the setting; a private one none', (t) => {
+  const fx = fixture(t);
+  const env = { SNOWFLAKE_ACCOUNT: 'myorg-acct', SNOWFLAKE_USER: 'svc' };
+  const open = fx.file('keys/open.p8', PLAIN_PEM, 0o644);
+  const shut = fx.file('keys/shut.p8', PLAIN_PEM, 0o600);
+  const token = fx.file('keys/token', TOKEN, 0o640);
+  const warned = fx.resolve({ env: { ...env, SNOWFLAKE_PRIVATE_KEY_PATH: open } }).warnings;
+  assert.equal(warned.length, 1, warned.join('\n'));
+  assert.match(warned[0]!, /Bad owner or permissions on .*open\.p8 \(env SNOWFLAKE_PRIVATE_KEY_PATH\) \(readable by group or others; mode 644\).*chmod 0600/);
+  assert.deepEqual(fx.resolve({ env: { ...env, SNOWFLAKE_PRIVATE_KEY_PATH: shut } }).warnings, []);
+  const tokenWarned = fx.resolve({ env: { ...env, SNOWFLAKE_AUTHENTICATOR: 'OAUTH', SNOWFLAKE_TOKEN_FILE_PATH: token } }).warnings;
+  assert.match(tokenWarned.join('\n'), /Bad owner or permissions on .*token \(env SNOWFLAKE_TOKEN_FILE_PATH\) \(readable by group or others; mode 640\)/);
+  for (const w of [...warned, ...tokenWarned]) for (const secret of SECRET_FRAGMENTS) assert.ok(!w.includes(secret));
+});
+
 test('an account as <organization>.<account> becomes the hyphenated form, with a warning; a legacy locator.region stays; a malformed one is refused naming the form', (t) => {
   const fx = fixture(t);
   const env = { SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'externalbrowser' };

@@ -14,6 +14,7 @@ import { DEFAULT_POOL, DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from
 import { connectionLayer, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './env-profile.js';
 import { loadPrivateKey, type KeySetting } from './private-key.js';
+import { credentialFileWarning } from './file-permissions.js';
 import type { PoolSettings, SnowflakeAuth, SnowflakeProfile } from './profile-types.js';
 import {
   authenticatorProblem,
@@ -460,6 +461,13 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   if (user === undefined && authenticator.value !== 'OAUTH') ctx.missing('user', 'user', false);
   if (merged.user !== undefined) sources.user = merged.user.source;
   const auth = buildAuth(ctx, authenticator.value, sources);
+  // The secret files this profile reads: others must not be able to read or replace them (as for
+  // connections.toml and config.toml).
+  const secretFile = auth.method === 'keypair' ? merged.privateKeyPath : (auth.method === 'oauth' || auth.method === 'pat') && merged.token === undefined ? merged.tokenFilePath : undefined;
+  if (secretFile !== undefined) {
+    const warning = credentialFileWarning(expandHome(secretFile.value, homedir), { env: input.env, shownPath: `${secretFile.value} (${secretFile.source})`, platform: input.platform, uid: input.uid });
+    if (warning) warnings.push(`Snowflake profile "${profileName}": ${warning}`);
+  }
   const accessUrl = checkAccessUrl(ctx);
   const pool = resolvePool(ctx, sources);
   const statementTimeoutMs = checkInteger(ctx, 'statementTimeoutMs', 1, 'a positive number of milliseconds') ?? DEFAULT_STATEMENT_TIMEOUT_S * 1000;
