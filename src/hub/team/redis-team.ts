@@ -132,13 +132,13 @@ export function redactRedisUrls(text: string): string {
   return text.replace(/(rediss?:\/\/)[^@\s/]*@/gi, '$1***@');
 }
 
-/** An error reply from Redis itself (ioredis's ReplyError: OOM, READONLY, MISCONF…), not a lost connection. */
 /** Runs a pipeline; exec() resolves with each command's error instead of rejecting, so a refused write throws here. */
 async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<void> {
   const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
   if (refused) throw refused;
 }
 
+/** An error reply from Redis itself (ioredis's ReplyError: OOM, READONLY, MISCONF…), not a lost connection. */
 function refusedByRedis(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
 }
@@ -244,8 +244,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         const pipeline = redis.pipeline();
         for (const { key: k, leftMs, usage } of shares.slice(i, i + 1_000)) {
           // Absolute values of this replica's own fields: whatever Redis kept of them is the same or less.
-          const mine = (metric: string) => `${opts.replicaId}|${metric}`;
-          pipeline.hset(k, mine('queries'), usage.queries, mine('rows'), usage.rows, mine('bytes'), usage.bytes, mine('scanBytes'), usage.scanBytes).pexpire(k, leftMs + 60_000);
+          pipeline.hset(k, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes).pexpire(k, leftMs + 60_000);
         }
         await execOrThrow(pipeline);
       }
@@ -305,6 +304,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const slotsWaiting = { now: 0, total: 0 };
 
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
+  /** This replica's own field of a quota window's hash (the admission script sums every replica's). */
+  const myField = (metric: string) => `${opts.replicaId}|${metric}`;
   let shipper: AuditStreamShipper | undefined;
   const beat = async () => {
     // Also while on local limits with the connection up (Redis refused a write): a write that succeeds rejoins.
@@ -380,14 +381,12 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       try {
         const now = at;
         const pipeline = redis.pipeline();
-        const mine = (metric: string) => `${opts.replicaId}|${metric}`;
         for (const w of windowsMs) {
           const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
-          pipeline.hincrby(k, mine('queries'), usage.queries).hincrby(k, mine('rows'), usage.rows).hincrby(k, mine('bytes'), usage.bytes).hincrby(k, mine('scanBytes'), Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
+          pipeline.hincrby(k, myField('queries'), usage.queries).hincrby(k, myField('rows'), usage.rows).hincrby(k, myField('bytes'), usage.bytes).hincrby(k, myField('scanBytes'), Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
         }
-        // exec() resolves with each command's error instead of rejecting: a refused write must not count as done.
-        const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
-        if (refused) throw refused;
+        // A refused write must not count as done.
+        await execOrThrow(pipeline);
         return true;
       } catch (err) {
         failed(err);
