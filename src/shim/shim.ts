@@ -376,7 +376,8 @@ export class Shim {
 
   // ---- hub → editor -------------------------------------------------------------------------
 
-  private fromHub(link: HubLink, line: Buffer): void {
+  /** `framed`: the line with its newline as it arrived, when the decoder has it (no copy to add one back). */
+  private fromHub(link: HubLink, line: Buffer, framed?: Buffer): void {
     link.liveness?.heard();
     if (isLinkFrame(line)) {
       const frame = parseLinkFrame(line);
@@ -397,7 +398,7 @@ export class Shim {
       }
       this.inflight.delete(idKey(id));
     }
-    if (!this.toEditor(Buffer.concat([line, NL])) && !link.waitingForEditor) {
+    if (!this.toEditor(framed ?? Buffer.concat([line, NL])) && !link.waitingForEditor) {
       // The editor reads slower than the hub answers: stop reading this link until it catches up.
       link.waitingForEditor = true;
       link.socket.pause();
@@ -539,7 +540,7 @@ export class Shim {
     const decoder = new LineDecoder(this.opts.maxHubLineBytes);
     const onChunk = (chunk: Buffer) => decoder.push(chunk, (ev) => {
       if (this.links.get(link.gen) !== link) return;
-      if (ev.kind === 'line') this.fromHub(link, ev.line);
+      if (ev.kind === 'line') this.fromHub(link, ev.line, ev.framed);
       else this.fromHubOversize(link, ev.bytes, cutLineId(ev.head, ev.tail));
     });
     socket.on('data', onChunk);

@@ -19,7 +19,12 @@ export const MAX_HUB_LINE_BYTES = 32 * 1024 * 1024;
 const SAMPLE_BYTES = 256;
 
 export type LineEvent =
-  | { kind: 'line'; line: Buffer }
+  /**
+   * `framed`, when present, is the same line with its newline, a view of the chunk it came in: a forwarder
+   * writes it on without copying the line to add the newline back (a line split across chunks, or ending
+   * in \r\n, has none).
+   */
+  | { kind: 'line'; line: Buffer; framed?: Buffer }
   /**
    * A line longer than the cap was dropped; `bytes` counts what was discarded (at least the cap), `head`
    * and `tail` are copies of its first and last bytes (up to 256 each) so the owner can tell whose it was.
@@ -82,6 +87,7 @@ export class LineDecoder {
         this.buffer(chunk.subarray(start));
         return;
       }
+      const lineStart = start;
       const piece = chunk.subarray(start, nl);
       start = nl + 1;
       if (this.discarding) {
@@ -98,13 +104,18 @@ export class LineDecoder {
         continue;
       }
       let line: Buffer;
-      if (this.pendingBytes === 0) line = piece;
+      const whole = this.pendingBytes === 0;
+      if (whole) line = piece;
       else {
         this.pending.push(piece);
         line = Buffer.concat(this.pending, this.pendingBytes + piece.length);
         this.reset();
       }
       if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+      else if (whole && line.length > 0) {
+        emit({ kind: 'line', line, framed: chunk.subarray(lineStart, nl + 1) });
+        continue;
+      }
       if (line.length > 0) emit({ kind: 'line', line });
     }
   }

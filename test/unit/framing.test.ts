@@ -19,6 +19,16 @@ test('splits lines across arbitrary chunk boundaries', () => {
   }
 });
 
+test('a line whole in its chunk comes with its newline as a view of the chunk (framed); a split or CRLF line without', () => {
+  const chunk = Buffer.from('{"a":1}\n{"b":2}\r\n{"c":');
+  const events = feed(new LineDecoder(1024), [chunk, '3}\n']);
+  const framed = events.map((e) => (e.kind === 'line' ? e.framed?.toString() : undefined));
+  assert.deepEqual(framed, ['{"a":1}\n', undefined, undefined]);
+  const first = events[0] as Extract<LineEvent, { kind: 'line' }>;
+  assert.equal(first.framed!.buffer, chunk.buffer, 'no copy');
+  assert.deepEqual(lines(events), ['{"a":1}', '{"b":2}', '{"c":3}']);
+});
+
 test('tolerates CRLF and skips empty lines', () => {
   assert.deepEqual(lines(feed(new LineDecoder(1024), ['{"a":1}\r\n\r\n\n{"b":2}\r\n'])), ['{"a":1}', '{"b":2}']);
 });
