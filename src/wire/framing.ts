@@ -111,12 +111,9 @@ export class LineDecoder {
         line = Buffer.concat(this.pending, this.pendingBytes + piece.length);
         this.reset();
       }
-      if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-      else if (whole && line.length > 0) {
-        emit({ kind: 'line', line, framed: chunk.subarray(lineStart, nl + 1) });
-        continue;
-      }
-      if (line.length > 0) emit({ kind: 'line', line });
+      const crlf = line.length > 0 && line[line.length - 1] === CR;
+      if (crlf) line = line.subarray(0, line.length - 1);
+      if (line.length > 0) emit(whole && !crlf ? { kind: 'line', line, framed: chunk.subarray(lineStart, nl + 1) } : { kind: 'line', line });
     }
   }
 

@@ -136,6 +136,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   try {
     const method = req.method.toUpperCase();
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs);
+    if (body === 'gone') return;
     if (typeof body === 'string') {
       refuseBody(req, res, body, limits);
       return;
@@ -183,9 +184,10 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
  * The request body, or why it was refused: over MAX_BODY_BYTES (a refused body is still read, and dropped,
  * up to DRAIN_BODY_BYTES, see node-engine.ts: a client still sending would otherwise see a reset, not the
  * 413), or not complete within the body timeout (uWebSockets.js itself drops a request not complete in
- * ~10 s, without an answer: the timeout answers first).
+ * ~10 s, without an answer: the timeout answers first). A client gone mid-body resolves 'gone': nobody is
+ * left to answer.
  */
-function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeoutMs: number): Promise<Buffer | RefusedBody> {
+function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeoutMs: number): Promise<Buffer | RefusedBody | 'gone'> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > DRAIN_BODY_BYTES) return Promise.resolve('too-large');
   // The engine streams a body only for these two cases (its own test, to the letter); for anything else it
@@ -196,7 +198,7 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeout
     const chunks: Buffer[] = [];
     let bytes = 0;
     let settled = false;
-    const settle = (outcome: Buffer | RefusedBody): void => {
+    const settle = (outcome: Buffer | RefusedBody | 'gone'): void => {
       settled = true;
       clearTimeout(timer);
       resolve(outcome);
@@ -220,9 +222,8 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeout
       clearTimeout(timer);
       reject(err);
     });
-    // A client gone mid-upload never finishes its body: settle, so the request's handler ends too (the
-    // answer is not written: refuseBody checks res.aborted).
-    res.once('abort', () => settle('too-large'));
+    // A client gone mid-upload never finishes its body: settle, so the request's handler ends too.
+    res.once('abort', () => settle('gone'));
     req.pipe(sink);
   });
 }

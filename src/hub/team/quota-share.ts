@@ -17,10 +17,11 @@ export class QuotaShare {
 
   /** Adds `usage` to the share kept under the window's Redis key. */
   add(key: string, endsAt: number, usage: QuotaUsage, now = Date.now()): void {
-    this.#prune(now);
     if (endsAt <= now) return;
     let share = this.#shares.get(key);
     if (!share) {
+      // Windows that ended go when a new one starts: not on every call.
+      this.#prune(now);
       share = { endsAt, usage: { queries: 0, rows: 0, bytes: 0, scanBytes: 0 } };
       this.#shares.set(key, share);
     }
