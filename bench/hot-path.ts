@@ -24,7 +24,7 @@
  * OTLP/HTTP to a collector in this process that accepts everything), and the baseline when given, on
  * SELECT 1 and list_databases: what a call pays for its spans, and that traces off pays nothing.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
@@ -360,6 +360,8 @@ async function profile(w: Workload, seconds: number, traced: boolean, clients = 
     for (const line of costByArea(join(dir, file), calls)) console.log(line);
     console.log('package time by the caller outside the package:');
     for (const line of packageCostByCaller(join(dir, file), calls)) console.log(line);
+    // BENCH_PROFILE_OUT=<file> keeps the profile for a closer look (callers, a flame chart in DevTools).
+    if (process.env.BENCH_PROFILE_OUT) copyFileSync(join(dir, file), process.env.BENCH_PROFILE_OUT);
   } finally {
     await collector?.close();
     rmSync(dir, { recursive: true, force: true });

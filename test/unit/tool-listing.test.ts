@@ -107,3 +107,31 @@ test('a session is offered the tools its role grants, asked at each listing; cha
   const refusedByListingOnly = await client.callTool({ name: 'list_databases', arguments: {} });
   assert.deepEqual(refusedByListingOnly.content, [{ type: 'text', text: 'list_databases' }], 'the listing decides what is offered, not what may run: the pipeline judges calls');
 });
+
+test('the listing names no JSON Schema dialect where it is MCP\'s default, and keeps every other keyword', async (t) => {
+  forgetToolListings();
+  t.after(forgetToolListings);
+  const server = new McpServer({ name: 't', version: '1' }, { capabilities: { tools: {} } });
+  server.registerTool(
+    'pick',
+    { description: 'd', inputSchema: z.object({ n: z.number().max(5) }), outputSchema: z.object({ picked: z.number().nullable() }) },
+    async ({ n }) => ({ content: [], structuredContent: { picked: n } }),
+  );
+  // What the SDK itself lists: zod names the 2020-12 dialect in both schemas.
+  const inner = server.server as unknown as { _requestHandlers: Map<string, (...a: unknown[]) => Promise<{ tools: Record<string, unknown>[] }>> };
+  const sdkListing = await inner._requestHandlers.get('tools/list')!({ method: 'tools/list', params: {} }, {});
+  serveToolListingOnce(server, 'dialect-key');
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await server.connect(a);
+  const client = new Client({ name: 'c', version: '1' });
+  await client.connect(b);
+  t.after(async () => { await client.close(); await server.close(); });
+  const sdkTool = sdkListing.tools[0]! as { inputSchema: Record<string, unknown>; outputSchema: Record<string, unknown> };
+  assert.equal(sdkTool.inputSchema.$schema, 'https://json-schema.org/draft/2020-12/schema', 'the SDK names it (else this test proves nothing)');
+  const [tool] = (await client.listTools()).tools;
+  const { $schema: _in, ...input } = sdkTool.inputSchema;
+  const { $schema: _out, ...output } = sdkTool.outputSchema;
+  assert.deepEqual(tool!.inputSchema, input);
+  assert.deepEqual(tool!.outputSchema, output);
+  assert.deepEqual((await client.callTool({ name: 'pick', arguments: { n: 3 } })).structuredContent, { picked: 3 }, 'the client still validates the output against the listed schema');
+});
