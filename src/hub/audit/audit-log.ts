@@ -18,7 +18,6 @@
  * See docs/audit.md.
  */
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -153,8 +152,6 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private queue: QueuedAppend[] = [];
   private draining: Promise<void> | undefined;
-  /** A drain set to start after this turn of the event loop (kickSoon). */
-  private drainSoon: NodeJS.Immediate | undefined;
   private syncDue = false;
   private syncTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -216,7 +213,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
     return new Promise<AppendResult>((resolve) => {
       this.queue.push({ entry, resolve });
-      this.kickSoon();
+      this.kick();
     });
   }
 
@@ -258,23 +255,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   // ---- the drain loop: the only code that touches the file ----
 
-  /**
-   * Starts the drain after this turn of the event loop: the calls that appended answer first (building and
-   * writing a record stays off their path), and the records of one turn go out in one drain.
-   */
-  private kickSoon(): void {
-    if (this.draining || this.drainSoon) return;
-    this.drainSoon = setImmediate(() => {
-      this.drainSoon = undefined;
-      this.kick();
-    });
-  }
-
   private kick(): void {
-    if (this.drainSoon) {
-      clearImmediate(this.drainSoon);
-      this.drainSoon = undefined;
-    }
     if (this.draining) return;
     if (this.queue.length === 0 && !this.syncDue) return;
     const run = this.drainLoop();
@@ -313,16 +294,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
     let wrote = false;
-    for (let i = 0; i < batch.length; ) {
-      const refused = await this.prepareToWrite(batch[i]!.entry);
-      if (refused) {
-        results.push(refused);
-        i += 1;
-        continue;
-      }
-      const ran = this.writeRun(batch, i, results);
-      if (results.slice(i, i + ran).some((r) => r.ok)) wrote = true;
-      i += ran;
+    for (const item of batch) {
+      const result = await this.writeEntry(item.entry);
+      if (result.ok) wrote = true;
+      results.push(result);
     }
     if (wrote && this.policy === 'always') {
       this.syncDue = false;
@@ -352,11 +327,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.syncTimer.unref();
   }
 
-  /**
-   * What must happen before the next record can be written (recovery after a failure, rotation, the note of
-   * records that could not be written); the entry's failed result when that failed.
-   */
-  private async prepareToWrite(entry: AuditEntry): Promise<AppendResult | undefined> {
+  private async writeEntry(entry: AuditEntry): Promise<AppendResult> {
     if (this.needsRecovery) {
       try {
         await this.recover();
@@ -386,67 +357,16 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       if (written) return this.unwritten(entry, written);
       this.gap = undefined;
     }
-    return undefined;
-  }
-
-  /**
-   * Writes the records of batch[from…] that belong in the current file with one write(): the lines of a
-   * drain go out in one system call (~20 µs each on a virtio disk) instead of one per record. Returns how
-   * many entries it took. A short or failed write confirms exactly the lines wholly written; the rest are
-   * unwritten (counted for the records_unwritten note) and the next write recovers the file first.
-   */
-  private writeRun(batch: QueuedAppend[], from: number, results: AppendResult[]): number {
-    const records: AuditRecord[] = [];
-    const texts: string[] = [];
-    let bytes = 0;
-    let seq = this.seq;
-    let prev = this.prev;
-    let taken = 0;
-    for (let i = from; i < batch.length; i++) {
-      const entry = batch[i]!.entry;
-      let record: AuditRecord;
-      try {
-        record = this.buildRecord(redactEntry(entry, this.scrubber), seq, prev);
-      } catch (err) {
-        if (taken > 0) break; // written with the run's end; this entry starts the next run
-        results.push(this.unwritten(entry, new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`)));
-        return 1;
-      }
-      const text = JSON.stringify(record);
-      records.push(record);
-      texts.push(text);
-      bytes += Buffer.byteLength(text, 'utf8') + 1;
-      seq = record.seq;
-      prev = record.hash;
-      taken += 1;
-      if (this.fileSize + bytes >= this.maxFileBytes) break; // the next record starts the next file
-    }
-    const payload = Buffer.from(`${texts.join('\n')}\n`, 'utf8');
-    let written = 0;
-    let failure: unknown;
+    let record: AuditRecord;
     try {
-      written = this.fh ? fs.writeSync(this.fh.fd, payload, 0, payload.length) : 0;
-      if (!this.fh) failure = new Error('no audit file is open');
-      else if (written !== payload.length) failure = new Error(`short write (${written} of ${payload.length} bytes)`);
+      record = this.buildRecord(redactEntry(entry, this.scrubber));
     } catch (err) {
-      failure = err;
+      return this.unwritten(entry, new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
     }
-    let offset = 0;
-    for (let k = 0; k < records.length; k++) {
-      const record = records[k]!;
-      const length = Buffer.byteLength(texts[k]!, 'utf8') + 1;
-      if (offset + length <= written) {
-        this.confirmWritten(record, texts[k]!, length);
-        this.counters.appended += 1;
-        results.push({ ok: true, seq: record.seq, hash: record.hash });
-      } else {
-        // The file may now end in a partial line.
-        this.needsRecovery = true;
-        results.push(this.unwritten(batch[from + k]!.entry, asAuditError(failure, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${record.seq} to ${this.fileName}`)));
-      }
-      offset += length;
-    }
-    return taken;
+    const failed = await this.writeBuilt(record);
+    if (failed) return this.unwritten(entry, failed);
+    this.counters.appended += 1;
+    return { ok: true, seq: record.seq, hash: record.hash };
   }
 
   /** Writes a built record; the error when it could not be (the next append then recovers, as a restart would). */
@@ -472,34 +392,23 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     return this.fail(error);
   }
 
-  /** The record that follows `seq`/`prev` (the chain's head unless a run is being built ahead of it). */
-  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>, seq = this.seq, prev = this.prev): AuditRecord {
-    const unhashed = { ...body, seq: seq + 1, ts: new Date(this.clock()).toISOString(), prev };
+  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>): AuditRecord {
+    const unhashed = { ...body, seq: this.seq + 1, ts: new Date(this.clock()).toISOString(), prev: this.prev };
     return orderedForWriting({ ...unhashed, hash: computeRecordHash(unhashed) });
   }
 
-  /**
-   * One write() of the whole line. Advances the chain only when every byte was written. Synchronous, as
-   * pino's file destinations are: an append to the page cache costs a few µs, where the thread pool's
-   * round trip cost ~30 µs of the main thread per record (and the drain already runs after the calls
-   * answered). fsync, which can take milliseconds, stays asynchronous.
-   */
+  /** One write() of the whole line. Advances the chain only when every byte was written. */
   private async writeRecord(record: AuditRecord): Promise<void> {
     const fh = this.fh;
     if (!fh) throw new Error('no audit file is open');
     const text = JSON.stringify(record);
     const line = Buffer.from(`${text}\n`, 'utf8');
-    const bytesWritten = fs.writeSync(fh.fd, line, 0, line.length);
+    const { bytesWritten } = await fh.write(line, 0, line.length);
     if (bytesWritten !== line.length) throw new Error(`short write (${bytesWritten} of ${line.length} bytes)`);
-    this.confirmWritten(record, text, line.length);
-  }
-
-  /** Advances the chain past a record whose whole line is in the file. */
-  private confirmWritten(record: AuditRecord, text: string, length: number): void {
     this.notify('written', { seq: record.seq, line: text });
     this.seq = record.seq;
     this.prev = record.hash;
-    this.fileSize += length;
+    this.fileSize += line.length;
     this.unsynced = true;
     if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
   }
