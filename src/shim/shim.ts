@@ -56,6 +56,12 @@ export interface ShimOptions {
   maxHubLineBytes?: number;
   /** A hub on another machine (its /shim WebSocket and an API key) instead of the home's socket. */
   remote?: RemoteHub | undefined;
+  /**
+   * Why no hub can be reached from here at all (the home is unusable, the command line is wrong): the shim
+   * starts no hub and answers every request with it, so the editor shows the reason instead of "server
+   * disconnected", then exits with `exitCode` when the editor closes stdin.
+   */
+  unusable?: { code: string; message: string; exitCode: number } | undefined;
 }
 
 /**
@@ -243,6 +249,12 @@ export class Shim {
     this.stdin.on('close', () => this.onStdinEnd());
     this.stdin.on('error', () => this.onStdinEnd());
     this.stdout.on('error', () => this.exit(0)); // the editor went away
+    if (this.opts.unusable) {
+      this.fatal = this.opts.unusable;
+      // Said even when quiet: it is why this shim serves nothing (the CLI printed it before the shim answered).
+      this.stderr.write(`snowmux shim: ${this.fatal.message}\n`);
+      return;
+    }
     void this.reconnect();
   }
 
@@ -747,7 +759,7 @@ export class Shim {
     if (!this.stdinEnded || this.finishing || this.exiting || this.owesAnswers()) return;
     this.finishing = true;
     if (this.links.size === 0) {
-      this.exit(0);
+      this.exit(this.opts.unusable?.exitCode ?? 0);
       return;
     }
     // Ending our side tells each hub the editor is gone; exit once they close.

@@ -89,3 +89,39 @@ test('a hub whose start fails after it bound the socket stops with the reason in
   assert.ok(error, JSON.stringify(answer));
   assert.match(error.message, /audit-writer\.pid/);
 });
+
+test('a shim that cannot reach any hub from here (a home it may not use, a wrong flag) answers every request with why, and exits as the CLI would (2 for a usage error) when the editor leaves', async (t) => {
+  const notADirectory = join(tempHome(t), 'config.toml');
+  writeFileSync(notADirectory, '', { mode: 0o600 });
+  const cases: { args: string[]; expect: RegExp; exitCode: number }[] = [
+    { args: ['--home', notADirectory], expect: /is not a directory.*\[HOME_UNUSABLE\]/, exitCode: 1 },
+    { args: ['--hom', tempHome(t)], expect: /Unknown option '--hom'.*\[USAGE\]/, exitCode: 2 },
+    { args: ['--url', 'http://example.com/shim'], expect: /use wss:\/\/.*\[USAGE\]/, exitCode: 2 },
+  ];
+  for (const { args, expect, exitCode } of cases) {
+    const shim = spawn(process.execPath, [cliPath, 'shim', ...args], { env: cliEnv({ SNOWMUX_KEY: 'k' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    defer(t, async () => {
+      if (shim.exitCode === null && shim.signalCode === null) {
+        shim.kill('SIGKILL');
+        await once(shim, 'exit');
+      }
+    });
+    let stderr = '';
+    shim.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let out = '';
+    shim.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+    shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+    shim.stdin.end(JSON.stringify({ jsonrpc: '2.0', id: 'two', method: 'tools/list' }) + '\n');
+    const [code] = (await once(shim, 'exit')) as [number | null];
+    assert.equal(code, exitCode, `${args.join(' ')}: ${stderr}`);
+    const answers = out.trim().split('\n').map((l) => JSON.parse(l) as { id: unknown; error?: { code: number; message: string; data?: { retryable?: boolean } } });
+    assert.deepEqual(answers.map((a) => a.id), [1, 'two'], `${args.join(' ')}: each request answered once, the notification not: ${out}`);
+    for (const a of answers) {
+      assert.equal(a.error?.code, -32002);
+      assert.match(a.error!.message, expect);
+      assert.equal(a.error?.data?.retryable, false);
+    }
+    assert.match(stderr, expect, 'the terminal hears it too');
+  }
+});

@@ -27,6 +27,53 @@ $SNOWMUX_KEY or --key-file (never a flag), and no Snowflake setting leaves this 
 `;
 
 export async function shimCommand(argv: string[], io: CommandIo): Promise<number> {
+  let setup: ShimSetup;
+  try {
+    setup = shimSetup(argv);
+  } catch (err) {
+    // An editor shows what its server answers, not what it printed on stderr: answer every request with
+    // the reason (a wrong flag in the editor's config, a home that cannot be used) rather than exit unheard.
+    if (!(err instanceof SnowmuxError)) throw err;
+    // The exit code is the CLI's (2 for a usage error, 1 otherwise).
+    setup = { unusable: { code: err.code, message: `${err.message} [${err.code}]`, exitCode: err.code === 'USAGE' ? 2 : 1 } };
+  }
+  if (setup === 'help') {
+    io.stderr.write(HELP);
+    return 0;
+  }
+  const home = setup.home ?? '';
+  // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
+  const entry = process.argv[1] ?? 'snowmux';
+  const shim = new Shim({
+    home,
+    socketPath: home === '' ? '' : socketPathFor(home),
+    profile: setup.profile ?? process.env.SNOWMUX_PROFILE,
+    hubCommand: [entry, 'hub', '--home', home, ...(setup.config !== undefined ? ['--config', resolve(setup.config)] : [])],
+    env: process.env,
+    stderr: io.stderr,
+    reconnectDeadlineMs: numberEnv('SNOWMUX_RECONNECT_DEADLINE_MS', 30_000),
+    pingIntervalMs: numberEnv('SNOWMUX_LINK_PING_MS', 5_000),
+    remote: setup.remote,
+    unusable: setup.unusable,
+  });
+  shim.start();
+  const code = await shim.exited;
+  // Exit promptly even if a reconnect timer or a half-closed socket would keep the loop alive.
+  process.exit(code);
+}
+
+type ShimSetup =
+  | 'help'
+  | {
+      home?: string;
+      config?: string | undefined;
+      profile?: string | undefined;
+      remote?: { url: string; key: string } | undefined;
+      unusable?: { code: string; message: string; exitCode: number };
+    };
+
+/** The command line and the home, checked: throws the SnowmuxError that says what to fix. */
+function shimSetup(argv: string[]): ShimSetup {
   const { values } = parseCommandArgs('shim', argv, {
     home: { type: 'string' },
     config: { type: 'string' },
@@ -35,10 +82,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     'key-file': { type: 'string' },
     help: { type: 'boolean' },
   });
-  if (values.help) {
-    io.stderr.write(HELP);
-    return 0;
-  }
+  if (values.help) return 'help';
   const home = resolveHome({ flag: values.home });
   let remote: { url: string; key: string } | undefined;
   if (values.url !== undefined) {
@@ -49,23 +93,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   } else {
     ensureHome(home);
   }
-  // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
-  const entry = process.argv[1] ?? 'snowmux';
-  const shim = new Shim({
-    home,
-    socketPath: socketPathFor(home),
-    profile: values.profile ?? process.env.SNOWMUX_PROFILE,
-    hubCommand: [entry, 'hub', '--home', home, ...(values.config !== undefined ? ['--config', resolve(values.config)] : [])],
-    env: process.env,
-    stderr: io.stderr,
-    reconnectDeadlineMs: numberEnv('SNOWMUX_RECONNECT_DEADLINE_MS', 30_000),
-    pingIntervalMs: numberEnv('SNOWMUX_LINK_PING_MS', 5_000),
-    remote,
-  });
-  shim.start();
-  const code = await shim.exited;
-  // Exit promptly even if a reconnect timer or a half-closed socket would keep the loop alive.
-  process.exit(code);
+  return { home, config: values.config, profile: values.profile, remote };
 }
 
 function numberEnv(name: string, fallback: number): number {
