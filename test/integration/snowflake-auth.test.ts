@@ -53,6 +53,9 @@ before(async () => {
       { name: 'oauth_user', oauthTokens: [OAUTH_TOKEN], roles: ['ANALYST'] },
       { name: 'pat_user', pats: [PAT], roles: ['ANALYST'] },
       { name: 'mfa_user', password: PASSWORD, mfaPasscode: '123456', roles: ['ANALYST'] },
+      { name: 'expired_user', password: PASSWORD, state: 'password_expired', roles: ['ANALYST'] },
+      { name: 'disabled_user', password: PASSWORD, state: 'disabled', roles: ['ANALYST'] },
+      { name: 'locked_user', password: PASSWORD, state: 'locked', roles: ['ANALYST'] },
     ],
   });
 });
@@ -166,5 +169,37 @@ describe('Snowflake logins against the double', () => {
     assertNoSecrets(inspect(err, { depth: 10 }));
     assertNoSecrets(JSON.stringify(w.info()));
     for (const other of open) assertNoSecrets(JSON.stringify(other.info()));
+  });
+
+  it("a user Snowflake refuses for its state (expired password, disabled, locked) is told what to do, not to check the network", async () => {
+    const cases = [
+      { user: 'expired_user', expect: /password of user "expired_user" has expired: set a new one .*password \(set by env SNOWFLAKE_PASSWORD\).*snowmux hub --replace/ },
+      { user: 'disabled_user', expect: /user "disabled_user" is disabled in Snowflake: an administrator must enable it \(ALTER USER disabled_user SET DISABLED = FALSE\)/ },
+      { user: 'locked_user', expect: /user "locked_user" is locked after failed logins; it unlocks by itself .*MINS_TO_UNLOCK = 0/ },
+    ];
+    for (const { user, expect } of cases) {
+      const w = warehouse({ user });
+      const err = await w.query('select 1', queryOptions()).then(
+        () => assert.fail(`${user}: login should fail`),
+        (e: unknown) => e as SnowmuxError,
+      );
+      assert.equal(err.code, 'AUTH_FAILED', `${user}: ${err.message}`);
+      assert.equal(err.details?.transient, false, 'a refusal, not a network failure to retry');
+      assert.match(err.message, expect);
+      assert.doesNotMatch(err.message, /network/);
+      assertNoSecrets(err.message);
+    }
+  });
+
+  it('a password profile for a user who must use MFA is told to set the MFA authenticator', async () => {
+    const w = warehouse({ user: 'mfa_user' });
+    const err = await w.query('select 1', queryOptions()).then(
+      () => assert.fail('login should fail'),
+      (e: unknown) => e as SnowmuxError,
+    );
+    assert.equal(err.code, 'AUTH_FAILED');
+    assert.match(err.message, /394508/);
+    assert.match(err.message, /must sign in with MFA: set authenticator = "username_password_mfa" in the profile/);
+    assertNoSecrets(err.message);
   });
 });

@@ -21,6 +21,12 @@ export interface DoubleUser {
   defaultWarehouse?: string;
   defaultDatabase?: string;
   defaultSchema?: string;
+  /**
+   * A user Snowflake refuses whatever the credentials: its password expired, an administrator disabled it,
+   * or failed logins locked it. The messages are Snowflake's wording; the codes are not documented (the hub
+   * reads the message).
+   */
+  state?: 'password_expired' | 'disabled' | 'locked';
 }
 
 export interface LoginData {
@@ -48,6 +54,11 @@ export function authenticate(users: Map<string, DoubleUser>, account: string, da
   const user = users.get((data.LOGIN_NAME ?? '').toUpperCase());
   const authenticator = (data.AUTHENTICATOR ?? 'SNOWFLAKE').toUpperCase();
   if (user === undefined) throw BAD_LOGIN();
+  if (user.state === 'disabled') throw new SfError('390101', '08004', 'User access disabled. Contact your local system administrator.');
+  if (user.state === 'locked') throw new SfError('390102', '08004', 'User temporarily locked. Contact your local system administrator or please try again later.');
+  if (user.state === 'password_expired' && (authenticator === 'SNOWFLAKE' || authenticator === 'USERNAME_PASSWORD_MFA') && data.PASSWORD === user.password) {
+    throw new SfError('390106', '08004', 'Specified password has expired.  Password must be changed using the Snowflake web console.');
+  }
   switch (authenticator) {
     case 'SNOWFLAKE':
       if (user.password === undefined || data.PASSWORD !== user.password) throw BAD_LOGIN();

@@ -66,9 +66,33 @@ export function settingLabel(profile: SnowflakeProfile, key: string): string {
   return source === undefined ? key : `${key} (set by ${source})`;
 }
 
+/**
+ * What to do when Snowflake refuses a login because of the user's state, not its credentials: told by the
+ * message, whose wording Snowflake keeps stable while the codes of these cases are not documented. Undefined
+ * when the message is about something else. These are refusals, not outages: not retried as a network
+ * failure would be, and the fix is named.
+ */
+export function userStateHint(profile: SnowflakeProfile, message: string): string | undefined {
+  const user = `user "${profile.user}"`;
+  if (/password\b.*\b(has expired|expired|must be changed)|change (your|the) password/i.test(message)) {
+    return `The password of ${user} has expired: set a new one (sign in to Snowsight, or an administrator runs ALTER USER ${profile.user} SET PASSWORD = …), put it in ${settingLabel(profile, 'password')}, then run \`snowmux hub --replace\`. A key pair or a programmatic access token does not expire this way.`;
+  }
+  if (/\b(user access disabled|user is disabled|user .*has been disabled)\b/i.test(message)) {
+    return `${user} is disabled in Snowflake: an administrator must enable it (ALTER USER ${profile.user} SET DISABLED = FALSE), or use another user in ${settingLabel(profile, 'user')}.`;
+  }
+  if (/\b(temporarily locked|user is locked|account is locked|locked out)\b/i.test(message)) {
+    return `${user} is locked after failed logins; it unlocks by itself (15 minutes by default) or when an administrator runs ALTER USER ${profile.user} SET MINS_TO_UNLOCK = 0. Check ${settingLabel(profile, 'password')} first: each login with a wrong one counts toward the lock.`;
+  }
+  return undefined;
+}
+
 /** Which settings to check when Snowflake refuses a login, by authentication method. */
 export function credentialHint(profile: SnowflakeProfile, code: string | undefined): string {
   const auth = profile.auth;
+  if (code === '394508' && auth.method === 'password' && !auth.mfa) {
+    const now = profile.sources['authenticator'];
+    return `User "${profile.user}" must sign in with MFA: set authenticator = "username_password_mfa" in the profile${now === undefined ? '' : ` (now set by ${now})`} and approve the push on your device, or set passcode; the hub caches the MFA token, so its other connections do not ask again.`;
+  }
   if (code === '390189') return `Check the role: ${settingLabel(profile, 'role')} must be granted to user "${profile.user}".`;
   if (code === '390201') return `Check the account: ${settingLabel(profile, 'account')}.`;
   const user = settingLabel(profile, 'user');
@@ -117,6 +141,12 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
     );
   }
   if (ctx.phase === 'login') {
+    const state = userStateHint(ctx.profile, text);
+    if (state !== undefined) {
+      return new SnowmuxError('AUTH_FAILED', `Snowflake refused the login of ${who(ctx.profile)}: ${text}${code ? ` (code ${code})` : ''}. ${state}`, {
+        details: { ...base, infrastructure: true, transient: false },
+      });
+    }
     if (code !== undefined && LOGIN_AUTH_CODES.has(code)) {
       return new SnowmuxError(
         'AUTH_FAILED',
