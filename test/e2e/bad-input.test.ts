@@ -287,6 +287,9 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
     const answers = await answersOf(t, home, command, [
       { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_querry', arguments: { query: 'SELECT 1' } } },
       { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: hostile, arguments: {} } },
+      { jsonrpc: '2.0', id: 4, method: 'prompts/get', params: { name: 'explore_schemas' } },
+      { jsonrpc: '2.0', id: 5, method: 'resources/read', params: { uri: `snowmux://${hostile}` } },
+      { jsonrpc: '2.0', id: 6, method: 'resources/read', params: { uri: `snowmux://nowhere/${'y'.repeat(100_000)}` } },
     ]);
     const typo = answers.get(2)?.error;
     assert.equal(typo?.code, -32602, `${command}: ${JSON.stringify(answers.get(2))}`);
@@ -295,6 +298,18 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
     assert.ok(shown.length < 400, `${command}: the client's name is cut short, not echoed whole (${shown.length} chars)`);
     assert.ok(!/[\u202e\u0000]/.test(shown), `${command}: no raw control or bidi characters in the error`);
     assert.ok(shown.includes('nope\\u202e\\u0000x'), `${command}: they are shown escaped: ${shown.slice(0, 120)}`);
+    // A prompt or resource that does not exist says where the real ones are listed, as safely.
+    const prompt = answers.get(4)?.error;
+    assert.equal(prompt?.code, -32602, `${command}: ${JSON.stringify(answers.get(4))}`);
+    assert.match(prompt!.message, /^Unknown prompt "explore_schemas": .*Call prompts\/list/, command);
+    const resource = answers.get(5)?.error;
+    assert.equal(resource?.code, -32602, `${command}: ${JSON.stringify(answers.get(5)).slice(0, 300)}`);
+    assert.match(resource!.message, /^Resource URI "snowmux:\/\/nope\\u202e\\u0000x+…" is not a valid URI\. Call resources\/list and resources\/templates\/list/, command);
+    const missing = answers.get(6)?.error;
+    assert.match(missing?.message ?? '', /^Unknown resource "snowmux:\/\/nowhere\/y+…": .*Call resources\/list and resources\/templates\/list/, command);
+    for (const id of [5, 6]) {
+      assert.ok(JSON.stringify(answers.get(id)).length < 1000, `${command} #${id}: the URI is cut short in the message and its data, not echoed whole`);
+    }
     seen.push(sameText(answers));
   }
   assert.equal(seen[0], seen[1], 'the same answers from `snowmux stdio` and through the shim');

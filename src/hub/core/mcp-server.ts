@@ -7,6 +7,7 @@ import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
 import { registerQueryTools } from '../tools/query-tools.js';
 import { recordRefusedCalls, shownName } from '../tools/refused-calls.js';
+import { explainNotFound } from './not-found-hints.js';
 import { serveToolListingOnce } from '../tools/tool-listing.js';
 import { registerTeamTools } from '../tools/team-tools.js';
 import { registerObjectResources } from '../tools/object-resources.js';
@@ -100,6 +101,7 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
     grants: () => env.pipeline.toolGrantsOf(env.session),
   });
   recordRefusedCalls(server, env);
+  explainNotFound(server);
   server.server.fallbackRequestHandler = unknownMethod;
   // The SDK advertises tools.listChanged: this is what makes it true.
   if (options.announceListChanges) {
