@@ -290,6 +290,8 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
       { jsonrpc: '2.0', id: 4, method: 'prompts/get', params: { name: 'explore_schemas' } },
       { jsonrpc: '2.0', id: 5, method: 'resources/read', params: { uri: `snowmux://${hostile}` } },
       { jsonrpc: '2.0', id: 6, method: 'resources/read', params: { uri: `snowmux://nowhere/${'y'.repeat(100_000)}` } },
+      { jsonrpc: '2.0', id: 7, method: 'completion/complete', params: { ref: { type: 'ref/prompt', name: hostile }, argument: { name: 'database', value: 'S' } } },
+      { jsonrpc: '2.0', id: 8, method: 'completion/complete', params: { ref: { type: 'ref/resource', uri: `snowmux://${hostile}` }, argument: { name: 'database', value: 'S' } } },
     ]);
     const typo = answers.get(2)?.error;
     assert.equal(typo?.code, -32602, `${command}: ${JSON.stringify(answers.get(2))}`);
@@ -307,7 +309,9 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
     assert.match(resource!.message, /^Resource URI "snowmux:\/\/nope\\u202e\\u0000x+…" is not a valid URI\. Call resources\/list and resources\/templates\/list/, command);
     const missing = answers.get(6)?.error;
     assert.match(missing?.message ?? '', /^Unknown resource "snowmux:\/\/nowhere\/y+…": .*Call resources\/list and resources\/templates\/list/, command);
-    for (const id of [5, 6]) {
+    assert.match(answers.get(7)?.error?.message ?? '', /^Unknown prompt "nope\\u202e\\u0000x+…": .*Call prompts\/list/, command);
+    assert.match(answers.get(8)?.error?.message ?? '', /^Unknown resource template "snowmux:\/\/nope\\u202e\\u0000x+…": .*Call resources\/list/, command);
+    for (const id of [4, 5, 6, 7, 8]) {
       assert.ok(JSON.stringify(answers.get(id)).length < 1000, `${command} #${id}: the URI is cut short in the message and its data, not echoed whole`);
     }
     seen.push(sameText(answers));

@@ -1,6 +1,6 @@
 /**
- * The SDK answers a prompt or resource it does not have with a bare "Prompt X not found" / "Resource not
- * found: X" / "Resource URI X is invalid", with the client's text whole (any length, control and bidi
+ * The SDK answers a prompt, resource or resource template it does not have (to read or to complete) with a
+ * bare "Prompt X not found" / "Resource not found: X" / "Resource URI X is invalid", with the client's text whole (any length, control and bidi
  * characters raw) in the message and in `data`. As for an unknown tool (tools/refused-calls.ts), the client
  * gets the same -32602 saying, safely, which name and where to find the ones that exist, and `data` holds
  * the name cut short.
@@ -13,27 +13,44 @@ type Handler = (request: { method: string; params: Record<string, unknown> }, ct
 /** Longest part of the client's name kept in `data`. */
 const MAX_DATA_CHARS = 200;
 
-const NEXT_STEP: Record<'prompts/get' | 'resources/read', { param: 'name' | 'uri'; says: { said: RegExp; hint: (shown: string) => string }[] }> = {
-  'prompts/get': {
-    param: 'name',
-    says: [{ said: /^Prompt .* not found$/s, hint: (shown) => `Unknown prompt ${shown}: this server offers no prompt by that name. Call prompts/list for the prompts it offers (names are case-sensitive).` }],
-  },
+type Params = Record<string, unknown> & { ref?: { name?: unknown; uri?: unknown } };
+
+interface Explained {
+  /** The client's text the SDK's message quotes, and the `data` member holding it, if any. */
+  asked: (params: Params) => unknown;
+  dataKey?: string;
+  says: { said: RegExp; hint: (shown: string) => string }[];
+}
+
+const PROMPT_HINT = (shown: string) => `Unknown prompt ${shown}: this server offers no prompt by that name. Call prompts/list for the prompts it offers (names are case-sensitive).`;
+const RESOURCE_LISTS = 'Call resources/list and resources/templates/list for what this server serves.';
+
+const NEXT_STEP: Record<'prompts/get' | 'resources/read' | 'completion/complete', Explained> = {
+  'prompts/get': { asked: (p) => p.name, says: [{ said: /^Prompt .* not found$/s, hint: PROMPT_HINT }] },
   'resources/read': {
-    param: 'uri',
+    asked: (p) => p.uri,
+    dataKey: 'uri',
     says: [
-      { said: /^Resource not found: /, hint: (shown) => `Unknown resource ${shown}: this server serves no resource at that URI. Call resources/list and resources/templates/list for what it serves.` },
-      { said: /^Resource URI .* is invalid$/s, hint: (shown) => `Resource URI ${shown} is not a valid URI. Call resources/list and resources/templates/list for what this server serves.` },
+      { said: /^Resource not found: /, hint: (shown) => `Unknown resource ${shown}: this server serves no resource at that URI. ${RESOURCE_LISTS}` },
+      { said: /^Resource URI .* is invalid$/s, hint: (shown) => `Resource URI ${shown} is not a valid URI. ${RESOURCE_LISTS}` },
+    ],
+  },
+  'completion/complete': {
+    asked: (p) => p.ref?.name ?? p.ref?.uri,
+    says: [
+      { said: /^Prompt .* not found$/s, hint: PROMPT_HINT },
+      { said: /^Resource template .* not found$/s, hint: (shown) => `Unknown resource template ${shown}: this server has no template with that URI. ${RESOURCE_LISTS}` },
     ],
   },
 };
 
-/** Wraps the SDK's prompts/get and resources/read handlers of `server` (call after registering them). */
+/** Wraps the SDK's prompts/get, resources/read and completion/complete handlers of `server` (call after registering them). */
 export function explainNotFound(server: McpServer): void {
   const inner = server.server as unknown as {
     _getRequestHandler(method: string): Handler | undefined;
     removeRequestHandler(method: string): void;
   };
-  for (const [method, { param, says }] of Object.entries(NEXT_STEP)) {
+  for (const [method, { asked: askedOf, dataKey, says }] of Object.entries(NEXT_STEP) as [string, Explained][]) {
     const sdkHandler = inner._getRequestHandler(method);
     if (!sdkHandler) continue; // nothing of that kind registered: the fallback handler answers
     inner.removeRequestHandler(method);
@@ -43,9 +60,9 @@ export function explainNotFound(server: McpServer): void {
       } catch (err) {
         const known = err instanceof ProtocolError && err.code === ProtocolErrorCode.InvalidParams ? says.find((s) => s.said.test(err.message)) : undefined;
         if (!known) throw err;
-        const asked = String((request.params as Record<string, unknown>)[param]);
+        const asked = String(askedOf(request.params as Params));
         const data = typeof (err as ProtocolError).data === 'object' && (err as ProtocolError).data !== null ? { ...((err as ProtocolError).data as Record<string, unknown>) } : {};
-        if (param in data) data[param] = asked.length > MAX_DATA_CHARS ? `${asked.slice(0, MAX_DATA_CHARS)}…` : asked;
+        if (dataKey !== undefined && dataKey in data) data[dataKey] = asked.length > MAX_DATA_CHARS ? `${asked.slice(0, MAX_DATA_CHARS)}…` : asked;
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, known.hint(shownName(asked)), Object.keys(data).length > 0 ? data : undefined);
       }
     });
