@@ -1,9 +1,9 @@
 /**
- * The SDK answers a prompt, resource or resource template it does not have (to read or to complete) with a
- * bare "Prompt X not found" / "Resource not found: X" / "Resource URI X is invalid", with the client's text whole (any length, control and bidi
- * characters raw) in the message and in `data`. As for an unknown tool (tools/refused-calls.ts), the client
- * gets the same -32602 saying, safely, which name and where to find the ones that exist, and `data` holds
- * the name cut short.
+ * The SDK answers a prompt, resource or resource template it does not have (to read or to complete) with
+ * a bare "Prompt X not found" / "Resource not found: X" / "Resource URI X is invalid", the client's text
+ * whole (any length, control and bidi characters raw) in the message and in `data`. As for an unknown tool
+ * (tools/refused-calls.ts), the client gets the same -32602 saying, safely, which name and where the ones
+ * that exist are listed, and `data` holds the name cut short.
  */
 import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { shownName } from '../tools/refused-calls.js';

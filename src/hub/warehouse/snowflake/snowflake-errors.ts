@@ -74,7 +74,7 @@ export function settingLabel(profile: SnowflakeProfile, key: string): string {
  */
 export function userStateHint(profile: SnowflakeProfile, message: string): string | undefined {
   const user = `user "${profile.user}"`;
-  if (/password\b.*\b(has expired|expired|must be changed)|change (your|the) password/i.test(message)) {
+  if (/password\b.*\b(expired|must be changed)|change (your|the) password/i.test(message)) {
     return `The password of ${user} has expired: set a new one (sign in to Snowsight, or an administrator runs ALTER USER ${profile.user} SET PASSWORD = …), put it in ${settingLabel(profile, 'password')}, then run \`snowmux hub --replace\`. A key pair or a programmatic access token does not expire this way.`;
   }
   if (/\b(user access disabled|user is disabled|user .*has been disabled)\b/i.test(message)) {
