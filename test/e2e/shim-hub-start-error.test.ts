@@ -125,3 +125,28 @@ test('a shim that cannot reach any hub from here (a home it may not use, a wrong
     assert.match(stderr, expect, 'the terminal hears it too');
   }
 });
+
+test('run by hand in a terminal, a shim with a wrong flag says so and exits 2 at once (nobody would close its stdin)', async (t) => {
+  const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+  if (!script) {
+    t.skip('util-linux script(1) is not installed: no terminal to run the shim in');
+    return;
+  }
+  // script(1) gives the shim a terminal for stdin, as a person typing `snowmux shim --hom x` has.
+  const command = [process.execPath, cliPath, 'shim', '--hom', '/nowhere'].map((a) => `'${a}'`).join(' ');
+  const run = spawn(script, ['-qec', command, '/dev/null'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  defer(t, async () => {
+    if (run.exitCode === null && run.signalCode === null) {
+      run.kill('SIGKILL');
+      await once(run, 'exit');
+    }
+  });
+  let out = '';
+  run.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const timer = setTimeout(() => run.kill('SIGKILL'), 20_000);
+  const [code, signal] = (await once(run, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
+  assert.equal(signal, null, `the shim waited for a stdin nobody closes: ${out}`);
+  assert.equal(code, 2, out);
+  assert.match(out, /Unknown option '--hom'.*\[USAGE\]/);
+});

@@ -33,7 +33,8 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   } catch (err) {
     // An editor shows what its server answers, not what it printed on stderr: answer every request with
     // the reason (a wrong flag in the editor's config, a home that cannot be used) rather than exit unheard.
-    if (!(err instanceof SnowmuxError)) throw err;
+    // Run by hand in a terminal, nobody is there to answer: the CLI says it and exits, as any command does.
+    if (!(err instanceof SnowmuxError) || process.stdin.isTTY === true) throw err;
     // The exit code is the CLI's (2 for a usage error, 1 otherwise).
     setup = { unusable: { code: err.code, message: `${err.message} [${err.code}]`, exitCode: err.code === 'USAGE' ? 2 : 1 } };
   }
