@@ -10,7 +10,8 @@
  *   node dist/bench/hot-path.js --traces [seconds=3] [rounds=3] [baselineRoot]
  *
  * --profile runs only this checkout's hub under `--cpu-prof` for one workload and prints its top cost
- * centres (self time by function), the way to find what to make cheaper next.
+ * centres (self time by function), the way to find what to make cheaper next; BENCH_PROFILE_OUT=<file>
+ * keeps the profile (for callers, or a flame chart in Chrome DevTools).
  *
  * baselineRoot is another checkout, built (`npm run build`), e.g. `git worktree add /tmp/base <ref>`:
  * its hub and shim run in the same rounds as this checkout's, alternating, so machine noise hits both.

@@ -105,7 +105,7 @@ const DEFAULT_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
  * and every hop copies. The schemas use no keyword whose meaning differs in draft-07, the dialect clients
  * of older protocol versions assume.
  */
-export function withoutDefaultDialect(tool: ListedTool): ListedTool {
+function withoutDefaultDialect(tool: ListedTool): ListedTool {
   const strip = (schema: unknown): unknown => {
     if (typeof schema !== 'object' || schema === null || (schema as Record<string, unknown>).$schema !== DEFAULT_DIALECT) return schema;
     const { $schema: _dialect, ...rest } = schema as Record<string, unknown>;
