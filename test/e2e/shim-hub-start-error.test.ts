@@ -9,19 +9,14 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
-import { cliEnv, defer, INIT_PARAMS, runCli, tempHome } from '../helpers/harness.js';
+import { cliEnv, defer, INIT_PARAMS, killAtEnd, runCli, tempHome } from '../helpers/harness.js';
 
 test("an auto-started hub that exits on a config error: the editor gets the hub's own message at once", async (t) => {
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n', { mode: 0o600 });
   // A reconnect deadline far beyond what the test allows: only the early report can make it pass.
   const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_RECONNECT_DEADLINE_MS: '120000' }), stdio: ['pipe', 'pipe', 'pipe'] });
-  defer(t, async () => {
-    if (shim.exitCode === null && shim.signalCode === null) {
-      shim.kill('SIGKILL');
-      await once(shim, 'exit');
-    }
-  });
+  killAtEnd(t, shim);
   const started = Date.now();
   shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
   let out = '';
@@ -77,12 +72,7 @@ test('a hub whose start fails after it bound the socket stops with the reason in
   assert.equal(existsSync(join(home, 'hub.sock')), false, 'the socket is not left behind');
   // From an editor: the shim's hub fails the same way; the editor is told why, not served by half a hub.
   const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_RECONNECT_DEADLINE_MS: '120000' }), stdio: ['pipe', 'pipe', 'pipe'] });
-  defer(t, async () => {
-    if (shim.exitCode === null && shim.signalCode === null) {
-      shim.kill('SIGKILL');
-      await once(shim, 'exit');
-    }
-  });
+  killAtEnd(t, shim);
   shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
   const answer = await firstAnswer(shim);
   const error = answer?.error as { message: string } | undefined;
@@ -100,12 +90,7 @@ test('a shim that cannot reach any hub from here (a home it may not use, a wrong
   ];
   for (const { args, expect, exitCode } of cases) {
     const shim = spawn(process.execPath, [cliPath, 'shim', ...args], { env: cliEnv({ SNOWMUX_KEY: 'k' }), stdio: ['pipe', 'pipe', 'pipe'] });
-    defer(t, async () => {
-      if (shim.exitCode === null && shim.signalCode === null) {
-        shim.kill('SIGKILL');
-        await once(shim, 'exit');
-      }
-    });
+    killAtEnd(t, shim);
     let stderr = '';
     shim.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let out = '';
@@ -127,20 +112,13 @@ test('a shim that cannot reach any hub from here (a home it may not use, a wrong
 });
 
 test('run by hand in a terminal, a shim with a wrong flag says so and exits 2 at once (nobody would close its stdin)', async (t) => {
+  // script(1) is util-linux's (Debian's essential bsdutils package): on every machine this suite targets.
   const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
-  if (!script) {
-    t.skip('util-linux script(1) is not installed: no terminal to run the shim in');
-    return;
-  }
+  assert.ok(script, 'script(1) from util-linux (Debian package bsdutils) is needed to give the shim a terminal');
   // script(1) gives the shim a terminal for stdin, as a person typing `snowmux shim --hom x` has.
   const command = [process.execPath, cliPath, 'shim', '--hom', '/nowhere'].map((a) => `'${a}'`).join(' ');
   const run = spawn(script, ['-qec', command, '/dev/null'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  defer(t, async () => {
-    if (run.exitCode === null && run.signalCode === null) {
-      run.kill('SIGKILL');
-      await once(run, 'exit');
-    }
-  });
+  killAtEnd(t, run);
   let out = '';
   run.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const timer = setTimeout(() => run.kill('SIGKILL'), 20_000);

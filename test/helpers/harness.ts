@@ -45,6 +45,18 @@ export function defer(t: Cleanup, fn: () => unknown): void {
   stack.push(fn);
 }
 
+/** Kills `proc` (SIGKILL) when the test ends, if it still runs, and waits until it has exited. */
+export function killAtEnd(t: Cleanup, proc: ChildProcess): void {
+  const exited = once(proc, 'exit');
+  exited.catch(() => {}); // a process that failed to spawn never exits; its 'error' is the test's to see
+  defer(t, async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  });
+}
+
 /** A short temp home (Unix socket paths must stay under ~100 bytes). */
 export function tempHome(t: Cleanup, prefix = 'smx-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

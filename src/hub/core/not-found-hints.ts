@@ -5,10 +5,9 @@
  * (tools/refused-calls.ts), the client gets the same -32602 saying, safely, which name and where the ones
  * that exist are listed, and `data` holds the name cut short.
  */
-import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type McpServer } from '@modelcontextprotocol/server';
 import { shownName } from '../tools/refused-calls.js';
-
-type Handler = (request: { method: string; params: Record<string, unknown> }, ctx: ServerContext) => Promise<Record<string, unknown>>;
+import { wrapSdkHandler } from '../tools/sdk-handler.js';
 
 /** Longest part of the client's name kept in `data`. */
 const MAX_DATA_CHARS = 200;
@@ -46,17 +45,11 @@ const NEXT_STEP: Record<'prompts/get' | 'resources/read' | 'completion/complete'
 
 /** Wraps the SDK's prompts/get, resources/read and completion/complete handlers of `server` (call after registering them). */
 export function explainNotFound(server: McpServer): void {
-  const inner = server.server as unknown as {
-    _getRequestHandler(method: string): Handler | undefined;
-    removeRequestHandler(method: string): void;
-  };
   for (const [method, { asked: askedOf, dataKey, says }] of Object.entries(NEXT_STEP) as [string, Explained][]) {
-    const sdkHandler = inner._getRequestHandler(method);
-    if (!sdkHandler) continue; // nothing of that kind registered: the fallback handler answers
-    inner.removeRequestHandler(method);
-    server.server.setRequestHandler(method as 'prompts/get', async (request, ctx) => {
+    // A method with nothing of its kind registered has no SDK handler: the fallback handler answers it.
+    wrapSdkHandler(server, method, (sdkHandler) => async (request, ctx) => {
       try {
-        return (await sdkHandler(request as never, ctx)) as never;
+        return await sdkHandler(request, ctx);
       } catch (err) {
         const known = err instanceof ProtocolError && err.code === ProtocolErrorCode.InvalidParams ? says.find((s) => s.said.test(err.message)) : undefined;
         if (!known) throw err;

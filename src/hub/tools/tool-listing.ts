@@ -5,12 +5,12 @@
  * answer kept for the process. A session is offered the part of it that is its own: the tools its role
  * grants, on the engine its calls run on. Each such selection is serialised once too.
  */
-import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { serializeOnce } from '../session/serialized-once.js';
+import { wrapSdkHandler } from './sdk-handler.js';
 
 type ListedTool = { name: string; _meta?: Record<string, unknown> | undefined; [k: string]: unknown };
 type ListToolsResult = { tools: ListedTool[]; [k: string]: unknown };
-type Handler = (request: unknown, ctx: ServerContext) => Promise<ListToolsResult>;
 
 /** Per key, every tool the SDK lists. */
 const listings = new Map<string, Promise<readonly ListedTool[]>>();
@@ -62,16 +62,9 @@ export interface ServedListing {
  * run, as it would for a client that kept an older listing.
  */
 export function serveToolListingOnce(server: McpServer, key: string, view: ListingView = EVERYTHING): ServedListing {
-  const inner = server.server as unknown as {
-    _getRequestHandler(method: string): Handler | undefined;
-    removeRequestHandler(method: string): void;
-  };
-  const sdkHandler = inner._getRequestHandler('tools/list');
-  if (!sdkHandler) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
-  inner.removeRequestHandler('tools/list');
   let known: readonly ListedTool[] | undefined;
   let lastSelection: string | undefined;
-  server.server.setRequestHandler('tools/list', async (request, ctx) => {
+  const wrapped = wrapSdkHandler<ListToolsResult>(server, 'tools/list', (sdkHandler) => async (request, ctx) => {
     let listing = listings.get(key);
     if (!listing) {
       listing = sdkHandler({ method: 'tools/list', params: request.params ?? {} }, ctx).then((first) => Object.freeze(first.tools.map(withoutDefaultDialect)));
@@ -83,8 +76,9 @@ export function serveToolListingOnce(server: McpServer, key: string, view: Listi
     lastSelection = selection;
     // A fresh top-level object per answer: the protocol layer may add `_meta` (cache hints, server info)
     // for one era and must not leak it into another session's answer. The tool definitions are shared.
-    return { tools: offered(key, known, selection) } as never;
+    return { tools: offered(key, known, selection) };
   });
+  if (!wrapped) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
   return {
     changedSinceListed() {
       if (known === undefined || lastSelection === undefined) return false;
