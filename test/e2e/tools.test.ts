@@ -134,6 +134,27 @@ for (const command of ['shim', 'stdio', 'http'] as const) {
         assert.ok((r.structuredContent as { rows: unknown[] }).rows.length <= 3);
       });
 
+      test('query_view, capped in its SQL, gives no total it does not know, and pages stop at the cap', async () => {
+        // ORDERS has 1500 rows; query_view reads it with LIMIT limit+1, so the result it gets has 6.
+        const r = await client.callTool('query_view', { view_name: 'ORDERS', limit: 5 });
+        const sc = r.structuredContent as { rows: unknown[][]; truncated: boolean; notice: string; query_id: string };
+        assert.equal(sc.rows.length, 5);
+        assert.equal(sc.truncated, true);
+        assert.doesNotMatch(sc.notice, / of \d/, 'the statement had 6 rows, the view 1500: no total is known');
+        assert.match(sc.notice, /no rows past its first 5/);
+        const last = await client.callTool('fetch_results', { query_id: sc.query_id, offset: 3 });
+        const page = last.structuredContent as { rows: unknown[][]; truncated: boolean };
+        assert.equal(page.rows.length, 2, 'the row that only told more rows exist is not a row of the view\'s first 5');
+        assert.equal(page.truncated, true, 'the page at the cap is not the end of the view');
+        const past = await client.callTool('fetch_results', { query_id: sc.query_id, offset: 5 });
+        assert.equal(past.isError, true);
+        assert.match(textOf(past), /RESULT_ROWS_NOT_KEPT|no rows past its first 5/);
+        // A view smaller than the cap is read whole, its total known.
+        const whole = await client.callTool('query_view', { view_name: 'REGION', limit: 50 });
+        assert.equal((whole.structuredContent as { truncated: boolean; rows: unknown[] }).truncated, false);
+        assert.equal((whole.structuredContent as { rows: unknown[] }).rows.length, 5);
+      });
+
       test('a write is refused with the statement type and what to do', async () => {
         const r = await client.callTool('execute_query', { query: 'DELETE FROM ORDERS WHERE 1=1' });
         assert.equal(r.isError, true);

@@ -37,11 +37,13 @@ test('plain top-level queries are cappable; queries with a limit of their own, a
   assert.ok(!cappable(first('FROM t SELECT a', 'duckdb')));
 });
 
-function statement(sql: string, role: { rowCapPushdown?: boolean; fetch?: boolean }, maxRows: number): Statement {
+const governance = { cappedResults: new Map<string, number>() };
+
+function statement(sql: string, role: { rowCapPushdown?: boolean; fetch?: boolean }, maxRows: number, pushRowCap?: boolean): Statement {
   const reading = readSql(sql, 'snowflake');
   return {
-    op: { kind: 'query', sql, options: { maxRows, signal: new AbortController().signal, tag: { sessionId: 's', requestId: 'r', client: 'c', tool: 't' } } },
-    scope: { role: { rowCapPushdown: role.rowCapPushdown, toolAllowed: (t: string) => t !== 'fetch_results' || role.fetch !== false } } as never,
+    op: { kind: 'query', sql, options: { maxRows, pushRowCap, signal: new AbortController().signal, tag: { sessionId: 's', requestId: 'r', client: 'c', tool: 't' } } },
+    scope: { role: { rowCapPushdown: role.rowCapPushdown, toolAllowed: (t: string) => t !== 'fetch_results' || role.fetch !== false }, governance } as never,
     reading,
     text: reading.statements[0]!.text,
   };
@@ -67,4 +69,59 @@ test('the warehouse receives LIMIT cap+1 for capped roles only, and a capped res
   const own = statement('SELECT a FROM t LIMIT 500', { rowCapPushdown: true }, 10);
   await rowCap.run(own, async () => truncated);
   assert.equal(own.text, 'SELECT a FROM t LIMIT 500');
+});
+
+function fetch(queryId: string, offset: number, limit: number): Statement {
+  return {
+    op: { kind: 'fetch', queryId, page: { offset, limit }, ctx: { signal: new AbortController().signal, tag: { sessionId: 's', requestId: 'r', client: 'c', tool: 'fetch_results' } } },
+    scope: { role: { toolAllowed: () => true }, governance } as never,
+  };
+}
+
+const rowsOf = (from: number, to: number): number[][] => Array.from({ length: to - from }, (_, i) => [from + i]);
+
+test('where the appended LIMIT bound, the result has no total and says so; where it did not, the result is whole', async () => {
+  // The warehouse got LIMIT 4 and returned 4 rows: 3 shown, the fourth only says more exist.
+  const bound = statement('SELECT a FROM big', { rowCapPushdown: true }, 3);
+  const cut = (await rowCap.run(bound, async (): Promise<QueryResult> => ({ columns: [], rows: rowsOf(0, 3), rowCount: 3, truncated: true, truncatedBy: 'rows', totalRows: 4, queryId: 'q-bound', elapsedMs: 1 }))) as QueryResult;
+  assert.equal(cut.totalRows, undefined, 'cap+1 is not the total');
+  assert.equal(cut.cappedAt, 3);
+  assert.equal(cut.pageableRows, 3);
+  assert.equal(governance.cappedResults.get('q-bound'), 3);
+
+  const small = statement('SELECT a FROM small', { rowCapPushdown: true }, 3);
+  const whole = (await rowCap.run(small, async (): Promise<QueryResult> => ({ columns: [], rows: rowsOf(0, 2), rowCount: 2, truncated: false, totalRows: 2, queryId: 'q-small', elapsedMs: 1 }))) as QueryResult;
+  assert.equal(whole.totalRows, 2);
+  assert.equal(whole.cappedAt, undefined);
+  assert.equal(governance.cappedResults.has('q-small'), false);
+
+  // A tool's own SQL (query_view) is capped for a role that may page too.
+  const view = statement('SELECT * FROM v', {}, 5, true);
+  await rowCap.run(view, async () => truncated);
+  assert.equal(view.text, 'SELECT * FROM v\nLIMIT 6');
+});
+
+test('pages of a capped result stop at the cap: the extra row is never shown, and past it is refused', async () => {
+  governance.cappedResults.set('q-paged', 5);
+  // The warehouse holds the statement's 6 rows (0..5); row 5 is the one that said more exist.
+  const warehousePage = (offset: number, limit: number) => async (): Promise<QueryResult> => {
+    const rows = rowsOf(offset, Math.min(6, offset + limit));
+    return { columns: [], rows, rowCount: rows.length, truncated: offset + rows.length < 6, totalRows: 6, queryId: 'q-paged', elapsedMs: 1 };
+  };
+  const atCap = (await rowCap.run(fetch('q-paged', 3, 10), warehousePage(3, 10))) as QueryResult;
+  assert.deepEqual(atCap.rows, [[3], [4]]);
+  assert.equal(atCap.truncated, true, 'the cap is not the end of the result');
+  assert.equal(atCap.totalRows, undefined);
+  assert.equal(atCap.cappedAt, 5);
+
+  const before = (await rowCap.run(fetch('q-paged', 0, 2), warehousePage(0, 2))) as QueryResult;
+  assert.deepEqual(before.rows, [[0], [1]]);
+  assert.equal(before.truncated, true);
+
+  await assert.rejects(rowCap.run(fetch('q-paged', 5, 10), warehousePage(5, 10)), (err: Error & { code?: string }) => err.code === 'RESULT_ROWS_NOT_KEPT' && /no rows past its first 5/.test(err.message));
+
+  // A result that was not capped pages as the warehouse serves it.
+  const other = (await rowCap.run(fetch('q-other', 3, 10), warehousePage(3, 10))) as QueryResult;
+  assert.deepEqual(other.rows, [[3], [4], [5]]);
+  assert.equal(other.totalRows, 6);
 });

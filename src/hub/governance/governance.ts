@@ -87,6 +87,11 @@ export class Governance {
   private readonly transitionListeners: ((t: BreakerTransition) => void)[] = [];
   /** Query id → identity that ran it (bounded: old ids age out and then page only for unrestricted roles). */
   private readonly owners = new LRUCache<string, string>({ max: 100_000 });
+  /**
+   * Query id → the rows of a result whose statement ran with the row cap in it (row-cap stage) and had
+   * more: pages stop there. Per process: a team replica that did not run the query pages it as it is.
+   */
+  readonly cappedResults = new LRUCache<string, number>({ max: 100_000 });
   readonly resultOwners: ResultOwners = {
     remember: async (queryId, identity) => {
       this.owners.set(queryId, identity);

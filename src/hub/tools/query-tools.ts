@@ -117,10 +117,10 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
       const { database, schema, name } = targetObject(warehouse, { database: args.database, schema: args.schema, name: args.view_name }, 'view name');
       const maxRows = rowCap(args.limit);
-      // Identifiers are quoted; the limit is an integer validated by the schema, and maxRows caps reading anyway.
-      const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)} LIMIT ${maxRows + 1}`;
+      // Identifiers are quoted. The row cap goes into the statement (the row-cap stage): a view can be large.
+      const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
       noteSql(sql);
-      const result = await warehouse.query(sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes });
+      const result = await warehouse.query(sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, pushRowCap: true });
       return queryResult(result, limits, maxRows, 0, role);
     }),
   );

@@ -51,13 +51,17 @@ export function truncationNotice(result: QueryResult, cap: { maxRows: number; ma
   const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}${total}`;
   const why = result.truncatedBy === 'bytes'
     ? `the result exceeded the ${cap.maxBytes}-byte cap`
-    : `more rows exist beyond the ${cap.maxRows}-row cap`;
+    : result.cappedAt !== undefined
+      ? `the hub ran the query with its ${result.cappedAt}-row cap as a LIMIT, and more rows exist`
+      : `more rows exist beyond the ${cap.maxRows}-row cap`;
   const nextOffset = offset + result.rowCount;
   const pageable = result.queryId !== undefined && (result.pageableRows === undefined || nextOffset < result.pageableRows);
   const limit = result.pageableRows !== undefined ? ` (the hub keeps the first ${result.pageableRows} rows of this result for paging)` : '';
   const next = pageable
     ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${nextOffset})${limit}, or narrow the query (WHERE, LIMIT, fewer columns).`
-    : result.pageableRows !== undefined
+    : result.cappedAt !== undefined
+      ? ` The result has no rows past its first ${result.cappedAt}: pass a larger limit, narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
+      : result.pageableRows !== undefined
       ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
       : ' Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.';
   return `Result truncated: ${shown}; ${why}.${next}`;

@@ -57,6 +57,11 @@ export interface QueryOptions extends CallContext {
    */
   rowBound?: number | undefined;
   /**
+   * Put the row cap into the statement (`LIMIT cap+1`) whatever the role: for SQL the hub writes itself
+   * to show a table's or view's first rows (query_view). Read by the hub's row-cap stage; backends ignore it.
+   */
+  pushRowCap?: boolean | undefined;
+  /**
    * Judge the statement read-only whatever the caller's role may do: for SQL the caller did not write
    * (Cortex Analyst's). Read by the hub's SQL policy; backends ignore it.
    */
@@ -90,6 +95,11 @@ export interface QueryResult {
   pageableRows?: number | undefined;
   /** All rows of the result, when the warehouse knows. */
   totalRows?: number | undefined;
+  /**
+   * Set by the hub when the statement ran with the row cap in its SQL (`LIMIT cap+1`) and more rows
+   * existed: the result has no rows past this many, and how many the query would have returned is unknown.
+   */
+  cappedAt?: number | undefined;
   elapsedMs: number;
 }
 
