@@ -42,6 +42,9 @@ const FROM_LIST_ENDERS = new Set([
   'MINUS', 'SELECT', 'RETURNING', 'CONNECT', 'START', 'VALUES', 'SET',
 ]);
 
+/** What may follow MINUS as a set operator. */
+const SET_OPERANDS = new Set(['SELECT', 'WITH', 'FROM', 'VALUES', 'TABLE', 'ALL', 'DISTINCT']);
+
 /** Words before INTO that already make the statement a write, reported on their own. */
 const INTO_OWNERS = new Set(['INSERT', 'MERGE', 'COPY', 'ALL', 'FIRST', 'OVERWRITE', 'REPLACE', 'UPSERT']);
 
@@ -453,7 +456,7 @@ class StatementAnalyzer {
       }
     } else if ((w === 'FROM' || w === 'JOIN') && level.query) {
       level.inFrom = true;
-    } else if (FROM_LIST_ENDERS.has(w)) {
+    } else if (FROM_LIST_ENDERS.has(w) && !this.isAlias(w, i, prevWord)) {
       level.inFrom = false;
     } else if (w === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') {
       findings.hazard(`${t.text} advances a sequence, which is a write`);
@@ -466,6 +469,34 @@ class StatementAnalyzer {
         const after = this.after(i + 1);
         if (after > 0 && this.isPunct(after, '(')) findings.hazard('calls a function named at run time with IDENTIFIER(…)');
       } else this.functionCall(t, w, findings, i);
+    }
+  }
+
+  /**
+   * A FROM-list ender used as a table alias (`FROM t AS set, pg_settings`, `FROM t start, u`): the list
+   * goes on, and the names after it are still tables. START, CONNECT, MINUS, VALUES and SET are not
+   * reserved everywhere; they end the list only in their clause's own form. Taking one for an alias
+   * when it is not keeps checking names as tables (stricter); the other mistake would skip them.
+   */
+  private isAlias(w: string, i: number, prevWord: string | undefined): boolean {
+    if (prevWord === 'AS') return true;
+    const n1 = this.word(i + 1);
+    switch (w) {
+      case 'START':
+        return n1 !== 'WITH';
+      case 'CONNECT':
+        return n1 !== 'BY';
+      case 'MINUS':
+        return !(this.isPunct(i + 1, '(') || (n1 !== undefined && SET_OPERANDS.has(n1)));
+      case 'VALUES':
+        return !this.isPunct(i + 1, '(');
+      case 'SET': {
+        // SET col = …, SET t.col = …
+        const target = this.tok(i + 1);
+        return !(target !== undefined && (target.kind === 'word' || target.kind === 'quoted_ident') && (this.isPunct(i + 2, '=') || this.isPunct(i + 2, '.')));
+      }
+      default:
+        return false;
     }
   }
 

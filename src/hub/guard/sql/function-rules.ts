@@ -143,6 +143,8 @@ const SNOWFLAKE_BUILTIN_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /** DuckDB functions refused by exact name, with the reason. */
+const JSON_RECURSION = 'walks a JSON document with no depth limit: a deeply nested one crashes the embedded engine, and the hub with it';
+
 const DUCKDB_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['GLOB', 'lists files on the hub machine'],
   ['SNIFF_CSV', 'reads a file from the hub machine or the network'],
@@ -186,6 +188,13 @@ const DUCKDB_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['DUCKDB_LOGS_PARSED', 'reads the engine log'],
   ['GET_BLOCK_SIZE', 'reveals storage details of the database files on the hub machine'],
   ['HISTOGRAM_VALUES', 'reads a table named by a string, which cannot be checked'],
+  // These walk a JSON document recursively with no depth bound: a 300,000-deep document of a few hundred
+  // KB (built in the query itself) overflows the native stack and kills the hub process with every session.
+  ['JSON_STRUCTURE', JSON_RECURSION],
+  ['JSON_GROUP_STRUCTURE', JSON_RECURSION],
+  ['JSON_CONTAINS', JSON_RECURSION],
+  ['JSON_MERGE_PATCH', JSON_RECURSION],
+  ['JSON_PRETTY', JSON_RECURSION],
 ]);
 
 /** DuckDB function name prefixes and suffixes that read files, URLs or other databases. */
