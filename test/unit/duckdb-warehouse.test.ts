@@ -188,6 +188,17 @@ describe('DuckDbWarehouse', () => {
       await assert.rejects(fs.access(`${outside}.duckdb`));
     });
 
+    test('a statement that outgrows the memory limit fails with what to do, and nothing spills to the disk', async () => {
+      const err = await rejectsWith(
+        warehouse.query('SELECT a.L_COMMENT, b.L_COMMENT FROM LINEITEM a, LINEITEM b ORDER BY 1 DESC, 2 DESC', opts()),
+        'SQL_ERROR',
+        /^Out of Memory Error: .*nothing spills to the hub's disk.*narrow the query/,
+      );
+      assert.doesNotMatch(err.message, /SET temp_directory|SET threads/, 'no advice about settings the hub locks');
+      const left = (await fs.readdir(dataDir)).filter((name) => name.includes('.tmp'));
+      assert.deepEqual(left, [], 'no temporary files next to the database');
+    });
+
     test('reading files from the local file system fails', async () => {
       const secret = path.join(dataDir, 'secret.csv');
       await fs.writeFile(secret, 'user,password\nroot,hunter2\n');

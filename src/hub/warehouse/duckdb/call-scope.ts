@@ -237,6 +237,9 @@ export class CallState {
   }
 }
 
+const OUT_OF_MEMORY_ADVICE =
+  'The embedded warehouse keeps intermediate results in memory only (its memory limit; nothing spills to the hub\'s disk): narrow the query — filters, fewer columns, no cross join — or aggregate before sorting.';
+
 /** DuckDB errors raised by user SQL become SQL_ERROR with DuckDB's own message; ours pass through. */
 export function toWarehouseError(err: unknown): SnowmuxError {
   if (isSnowmuxError(err)) return err;
@@ -246,7 +249,10 @@ export function toWarehouseError(err: unknown): SnowmuxError {
       .replace(/^(Failed to extract statements|Failure running pending result task): /, '')
       .trim() || 'DuckDB reported an error without a message.';
   const kind = /^([A-Za-z ]+) Error:/.exec(message)?.[1];
-  return new SnowmuxError('SQL_ERROR', message, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}) } });
+  // DuckDB's own advice for running out of memory (SET temp_directory, threads, memory_limit) is settings
+  // the hub locks: only its first line is kept, with what the caller can do.
+  const text = kind === 'Out of Memory' ? `${message.split('\n', 1)[0]!} ${OUT_OF_MEMORY_ADVICE}` : message;
+  return new SnowmuxError('SQL_ERROR', text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}) } });
 }
 
 export function cancellationError(signal: AbortSignal): SnowmuxError {

@@ -327,6 +327,11 @@ async function openCurrent(
   try {
     instance = await DuckDBInstance.create(file, {
       access_mode: 'READ_ONLY',
+      // No spilling to disk: a read-only "read" (a large sort or join) must not fill the hub's disk — DuckDB
+      // allows 90% of the free space by default, and files of a killed process stay. Beyond the memory
+      // limit a statement fails with what to do (toWarehouseError). Set before external access is
+      // disabled, which locks the directory settings.
+      temp_directory: '',
       enable_external_access: 'false',
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
