@@ -15,6 +15,7 @@
  *
  * stdout carries protocol messages only; diagnostics go to stderr. Imports node builtins and src/wire only.
  */
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine } from '../wire/framing.js';
@@ -84,6 +85,7 @@ const SUBSCRIPTION_ID_META = 'io.modelcontextprotocol/subscriptionId';
 const REPLAY_ID_PREFIX = 'snowmux-shim-replay-';
 /** JSON-RPC: the message is not a valid request. */
 const INVALID_REQUEST = -32600;
+const PARSE_ERROR = -32700;
 /** JSON-RPC server-error range; `data.retryable` tells clients that understand it. */
 export const HUB_RESTARTED = -32001;
 export const HUB_UNAVAILABLE = -32002;
@@ -118,6 +120,23 @@ function parsedResponseId(line: Buffer): Id | undefined {
   const msg = peek(line);
   if (!msg || msg.method !== undefined) return undefined;
   return typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : undefined;
+}
+
+/**
+ * Why an editor's line must not go to the hub, or null. Invalid UTF-8: the hub reads the line strictly (a
+ * parse error, its id unknown) where this shim would read it leniently. A line that starts as a link frame
+ * (`{"snowmux":"…"`): the hub takes it for one of the shim's own. An id the shim uses for its own requests.
+ */
+function unforwardable(line: Buffer): { code: number; message: string } | null {
+  if (!isUtf8(line)) return { code: PARSE_ERROR, message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.' };
+  if (isLinkFrame(line) && parseLinkFrame(line) !== null) {
+    return { code: INVALID_REQUEST, message: 'Invalid Request: a message may not open with the member "snowmux", which the shim and the hub use for their own frames. Put "jsonrpc" first.' };
+  }
+  const id = requestId(peek(line));
+  if (typeof id === 'string' && id.startsWith(REPLAY_ID_PREFIX)) {
+    return { code: INVALID_REQUEST, message: `Invalid Request: ids starting with "${REPLAY_ID_PREFIX}" are the shim's own. Use another id.` };
+  }
+  return null;
 }
 
 function requestId(msg: Peeked | null): Id | undefined {
@@ -279,7 +298,15 @@ export class Shim {
   // ---- editor → hub -------------------------------------------------------------------------
 
   private fromEditor(line: Buffer): void {
-    // Malformed input is forwarded as is: the hub answers it with the proper JSON-RPC error.
+    // Malformed input is forwarded as is: the hub answers it with the proper JSON-RPC error. Except what
+    // the hub would read differently from here: it must never track an id the hub cannot answer (the
+    // request would stay "in flight" for ever, and be sent again to every next hub).
+    const refusal = unforwardable(line);
+    if (refusal) {
+      const id = requestId(peek(line));
+      this.answerError(id ?? null, refusal.code, refusal.message, false);
+      return;
+    }
     const msg = peek(line);
     if (msg && typeof msg.method === 'string') {
       const id = requestId(msg);
@@ -466,7 +493,7 @@ export class Shim {
     this.toEditor(encodeLine(message));
   }
 
-  private answerError(id: Id, code: number, message: string, retryable = true): void {
+  private answerError(id: Id | null, code: number, message: string, retryable = true): void {
     this.writeStdout({ jsonrpc: '2.0', id, error: { code, message, data: { retryable } } });
     if (this.stdinEnded) queueMicrotask(() => this.finishIfDone());
   }

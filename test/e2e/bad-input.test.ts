@@ -93,6 +93,13 @@ test('bad input on one session gets proper JSON-RPC errors; the session and its 
     assert.equal((m.error as { code: number }).code, -32600, line);
   }
 
+  // A line that only opens like one of the shim's link frames (an unknown tag) is a message like any other.
+  link.send('{"snowmux":"x","jsonrpc":"2.0","id":"frame-like","method":"ping"}\n');
+  m = await link.next();
+  assert.equal(m.id, 'frame-like', 'answered, not dropped without a word');
+  assert.equal((m.error as { code: number }).code, -32600);
+  assert.match((m.error as { message: string }).message, /snowmux/);
+
   // A broken notification gets no response; the next request is answered normally.
   link.send('{"jsonrpc":"2.0","method":""}\n');
   await queryWorks(link, 47);
@@ -225,6 +232,24 @@ test('through the shim: an oversized stdin line is answered, malformed JSON reac
   m = await nextLine();
   assert.equal(m.id, 3);
   assert.ok(Array.isArray((m.result as { tools: unknown[] }).tools));
+  // Lines the hub would read differently from the shim are answered here, under their id, and not kept in
+  // flight: the id is free again (before, invalid UTF-8 after "params" stayed owed for ever, and was sent
+  // again to every next hub).
+  shim.stdin.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","method":"tools/list","params":{"x":"'), Buffer.from([0xff]), Buffer.from('"},"id":4}\n')]));
+  m = await nextLine();
+  assert.equal(m.id, 4);
+  assert.equal((m.error as { code: number }).code, -32700);
+  shim.stdin.write('{"snowmux":"drained","jsonrpc":"2.0","id":5,"method":"ping"}\n');
+  m = await nextLine();
+  assert.equal(m.id, 5);
+  assert.match((m.error as { message: string }).message, /"snowmux"/);
+  shim.stdin.write('{"jsonrpc":"2.0","id":"snowmux-shim-replay-1","method":"ping"}\n');
+  m = await nextLine();
+  assert.equal(m.id, 'snowmux-shim-replay-1');
+  assert.equal((m.error as { code: number }).code, -32600);
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping' }) + '\n');
+  m = await nextLine();
+  assert.deepEqual([m.id, m.result], [4, {}], 'the id of the refused line is not held');
   shim.stdin.end();
   const [code] = await once(shim, 'exit');
   assert.equal(code, 0);

@@ -209,10 +209,12 @@ export class LineTransport implements Transport {
   };
 
   private onLine(line: Buffer): void {
-    if (isLinkFrame(line)) {
-      const frame = parseLinkFrame(line);
-      if (frame?.snowmux === 'ping') this.writeRaw(JSON.stringify({ snowmux: 'pong', n: frame.n }) + '\n');
-      else if (frame) this.opts.onLinkFrame?.(frame);
+    // A line that only looks like a link frame (an unknown tag, not JSON) is a client's message: answered
+    // as one, not dropped without a word.
+    const frame = isLinkFrame(line) ? parseLinkFrame(line) : null;
+    if (frame) {
+      if (frame.snowmux === 'ping') this.writeRaw(JSON.stringify({ snowmux: 'pong', n: frame.n }) + '\n');
+      else this.opts.onLinkFrame?.(frame);
       return;
     }
     let text: string;
