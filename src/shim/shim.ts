@@ -441,8 +441,11 @@ export class Shim {
       // The editor reads slower than the hub answers: stop reading this link until it catches up.
       link.waitingForEditor = true;
       link.socket.pause();
+      // The hub's answers (pongs too) now wait unread: its silence is ours, not a dead hub's.
+      link.liveness?.pauseListening();
       this.stdout.once('drain', () => {
         link.waitingForEditor = false;
+        link.liveness?.resumeListening();
         link.socket.resume();
       });
     }
@@ -734,7 +737,7 @@ export class Shim {
       deadAfterMs: 2 * every,
       ping: () => link.socket.write(encodeLine({ snowmux: 'ping', n: ++this.pingN })),
       dead: (silent) => {
-        this.log(`hub pid ${link.hubPid} has not answered for ${silent} ms; dropping the link`);
+        this.log(`hub pid ${link.hubPid} has not answered for ${Math.round(silent)} ms; dropping the link`);
         link.silentMs = silent;
         link.socket.destroy();
       },

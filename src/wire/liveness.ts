@@ -28,6 +28,7 @@ export class Liveness {
   private lastHeard: number;
   private lastCheck: number;
   private stopped = false;
+  private listening = true;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly opts: LivenessOptions) {
@@ -47,12 +48,26 @@ export class Liveness {
     clearInterval(this.timer);
   }
 
+  /**
+   * This side stopped reading the peer on purpose (its own reader is behind): the peer's answers wait in
+   * the socket unread, so its silence means nothing. Pings still go out, so the peer keeps hearing us.
+   */
+  pauseListening(): void {
+    this.listening = false;
+  }
+
+  /** Reading again: the peer gets a fresh budget. */
+  resumeListening(): void {
+    this.listening = true;
+    this.lastHeard = this.now();
+  }
+
   private check(): void {
     if (this.stopped) return;
     const now = this.now();
     const late = now - this.lastCheck > 2 * this.opts.checkEveryMs;
     this.lastCheck = now;
-    if (late) {
+    if (late || !this.listening) {
       this.lastHeard = now;
       this.opts.ping();
       return;

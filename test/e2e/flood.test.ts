@@ -9,7 +9,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_HUB_SETTINGS, DEFAULT_LIMIT_SETTINGS } from '../../src/hub/config/config-schema.js';
 import { sessionMemoryCeiling } from '../../src/hub/session/session-memory.js';
-import { connectClient, initialize, rawLink, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { spawn } from 'node:child_process';
+import { cliPath } from '../helpers/paths.js';
+import { INIT_PARAMS, cliEnv, connectClient, initialize, killAtEnd, rawLink, runCli, startHub, tempHome } from '../helpers/harness.js';
 
 const MIB = 1024 * 1024;
 
@@ -96,4 +98,41 @@ test('a client that never reads: hub memory within the session ceiling, given ba
 
   assert.equal((await sessions(home)).length, 1);
   t.diagnostic(`baseline ${Math.round(baseline)} MiB, peak +${Math.round(peak - baseline)} MiB, after +${Math.round(after - baseline)} MiB, ceiling ${Math.round(ceilingMiB)} MiB, slowest bystander call ${Math.round(slowest)} ms`);
+});
+
+test('an editor that stops reading for a while loses nothing: the shim does not take the hub\'s unread answers for a dead hub', { timeout: 60_000 }, async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_queued = 1000\nmax_queued_per_session = 1000\nrate = { per_second = 1000000, burst = 1000000 }\n');
+  await startHub(t, home);
+  // Pings every 100 ms: a hub silent for 200 ms would be declared dead; the editor below pauses for 1.5 s.
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_LINK_PING_MS: '100' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  killAtEnd(t, shim);
+  let stderr = '';
+  shim.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const answers: { id: number; error?: { code: number; message: string } }[] = [];
+  let buf = '';
+  let wake: (() => void) | undefined;
+  shim.stdout.on('data', (c: Buffer) => {
+    buf += c.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      answers.push(JSON.parse(buf.slice(0, nl)) as never);
+      buf = buf.slice(nl + 1);
+    }
+    wake?.();
+  });
+  const until = async (n: number) => {
+    while (answers.length < n) await new Promise<void>((r) => (wake = r));
+  };
+  shim.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: INIT_PARAMS })}\n`);
+  await until(1);
+  shim.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  // The editor stops reading; 60 answers of ~0.5 MB fill its pipe and the shim's buffer many times over.
+  shim.stdout.pause();
+  for (let id = 1; id <= 60; id++) shim.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: FULL_ANSWER } } })}\n`);
+  await new Promise((r) => setTimeout(r, 1_500)); // the editor's pause: fifteen ping intervals
+  shim.stdout.resume();
+  await until(61);
+  const failed = answers.filter((a) => a.error);
+  assert.deepEqual(failed.map((a) => `${a.id}: ${a.error!.message}`), [], 'every answer arrives');
+  assert.doesNotMatch(stderr, /has not answered/);
 });

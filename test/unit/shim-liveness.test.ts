@@ -65,3 +65,15 @@ test('the default clock is monotonic, not the wall clock: a Date stepped back ca
   const heard = (liveness as unknown as { lastHeard: number }).lastHeard;
   assert.ok(Math.abs(heard - performance.now()) < 60_000, `lastHeard ${heard} is on the monotonic clock`);
 });
+
+test('while this side does not read the peer (its own reader is behind), silence is not death; pings go on', (t) => {
+  const { liveness, events, advance } = watch(t);
+  liveness.pauseListening();
+  advance(20_000);
+  assert.equal(events.filter((e) => e.startsWith('dead')).length, 0, 'the unread answers are ours to read');
+  assert.equal(events.length, 20, 'a ping every check, so the peer keeps hearing this side');
+  liveness.resumeListening();
+  events.length = 0;
+  advance(5_000);
+  assert.deepEqual(events, ['ping@22000', 'ping@23000', 'ping@24000', 'dead@25000:5000'], 'reading again: a fresh budget, then the usual verdict');
+});
