@@ -124,3 +124,17 @@ test('wrapLine: breaks at spaces, indents under the value, breaks a word only wh
   assert.ok(lines.every((l) => l.length <= 40));
   assert.equal(lines.map((l) => l.trim()).join('').replace(/^home /, ''), '/x'.repeat(50));
 });
+
+test("clients' text (names, parent command, tool, SQL) cannot act on the operator's terminal: control and format characters are shown escaped", () => {
+  const s = busyHub();
+  const session = s.sessions[0] as unknown as { client: { name: string; version: string }; parent: { pid: number; command: string }; lastTool: string };
+  session.client = { name: 'cl\u001b[41mient', version: '1\u0007' };
+  session.parent = { pid: 1, command: '\u001b]0;PWNED\u0007\u001b[2J' };
+  session.lastTool = 'execute_query\u009b2J';
+  (s.recent[0] as unknown as { sql: string }).sql = 'SELECT 1 /* \u001b]0;SQLPWN\u0007 \u202e */';
+  const text = formatStatus(s, 200);
+  assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/u, 'no raw control or format character');
+  assert.match(text, /cl\\u001b\[41mient/);
+  assert.match(text, /\\u001b\]0;PWNED\\u0007/);
+  assert.match(text, /SQLPWN\\u0007/);
+});

@@ -27,17 +27,24 @@ export interface ControlHandlers {
 export function handleControl(socket: Duplex, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
   const decoder = new LineDecoder(64 * 1024);
   const onLine = (line: Buffer) => {
-    let req: Partial<ControlRequest>;
+    let parsed: unknown;
     try {
-      req = JSON.parse(line.toString('utf8')) as Partial<ControlRequest>;
+      parsed = JSON.parse(line.toString('utf8'));
     } catch {
+      parsed = undefined;
+    }
+    // `null`, an array or a number parse too: without this they threw here, and the requests after them in
+    // the same read went unanswered.
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       socket.write(encodeLine({ id: null, ok: false, error: { code: 'BAD_REQUEST', message: 'Control requests are JSON objects, one per line.' } }));
       return;
     }
-    const id = req.id ?? null;
+    const req = parsed as Partial<ControlRequest>;
+    const id = typeof req.id === 'string' || typeof req.id === 'number' ? req.id : null;
     const op = req.op;
     if (typeof op !== 'string' || !Object.hasOwn(handlers, op)) {
-      socket.write(encodeLine({ id, ok: false, error: { code: 'UNKNOWN_OP', message: `Unknown control operation "${String(op)}". Known: ${Object.keys(handlers).join(', ')}.` } }));
+      const shown = JSON.stringify(typeof op === 'string' ? op.slice(0, 80) : (op ?? null)).slice(0, 100);
+      socket.write(encodeLine({ id, ok: false, error: { code: 'UNKNOWN_OP', message: `Unknown control operation ${shown}. Known: ${Object.keys(handlers).join(', ')}.` } }));
       return;
     }
     try {
