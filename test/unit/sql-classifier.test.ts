@@ -91,6 +91,23 @@ describe('SQL corpus', () => {
 });
 
 describe('refusal messages', () => {
+  test('the hostile text a refusal quotes (file, function, stage names) comes back cut short and with control characters escaped', () => {
+    const junk = '\u001b[2J\u001b[31mFAKE: approved\r\n\u0007\u202e' + 'A'.repeat(200_000);
+    for (const [dialect, sql] of [
+      ['duckdb', `SELECT * FROM '${junk}'`],
+      ['duckdb', `SELECT "read_${junk}"(1)`],
+      ['snowflake', `SELECT "SYSTEM$${junk}"(1)`],
+      ['snowflake', `SELECT $1 FROM '@st${junk}/f.csv'`],
+    ] as const) {
+      const v = checkSql(sql, { dialect, allowWrite: false });
+      assert.equal(v.allowed, false, sql.slice(0, 40));
+      const message = (v as { message: string }).message;
+      assert.ok(message.length < 1_000, `${message.length} characters`);
+      assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u202e]/u, JSON.stringify(message.slice(0, 120)));
+      assert.match(message, /\\u001b\[2J/);
+    }
+  });
+
   const readOnly: SqlPolicy = { allowWrite: false };
 
   test('a write names the type, the rule and what to do', () => {

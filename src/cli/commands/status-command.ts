@@ -15,7 +15,7 @@ import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
-import { terminalSafe } from '../terminal-text.js';
+import { escapeInvisible } from '../../shown-text.js';
 import { watchStatus } from '../status-watch.js';
 import { apiKeyFrom } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
@@ -51,7 +51,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     const columns = widthOf(io.stdout);
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, columns));
     const health = healthOf(status);
-    if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(terminalSafe(`unhealthy: ${health.reasons.join('; ')}`), columns).join('\n')}\n`);
+    if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(escapeInvisible(`unhealthy: ${health.reasons.join('; ')}`), columns).join('\n')}\n`);
     return health.ok ? 0 : 3;
   }
   const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);
@@ -273,7 +273,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
   for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   // Sessions, tool names, SQL and messages are the clients' text: nothing in them may act on the terminal.
-  return `${out.flatMap((l) => l.split('\n')).map(terminalSafe).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
+  return `${out.flatMap((l) => l.split('\n')).map(escapeInvisible).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
 }
 
 interface Governance {

@@ -14,6 +14,7 @@
  * DESCRIBE of an inner statement and pipe segments, bounded by MAX_NESTING.
  */
 
+import { shownText } from '../../../shown-text.js';
 import { duckdbReadsAsFile } from './duckdb-files.js';
 import type { SqlDialect, Token } from './lexer.js';
 import { isBuiltinTableFunction, judgeFunctionCall } from './function-rules.js';
@@ -416,7 +417,7 @@ class StatementAnalyzer {
           if (this.dialect === 'duckdb' && this.isTablePosition(prev, level)) this.duckdbTableName(i, findings);
           if (this.isPunct(i + 1, '(')) this.functionCall(t, t.upper ?? '', findings, i);
           // `seq."NEXTVAL"` is sequence access like `seq.NEXTVAL` (a quoted upper-case name is the same name).
-          else if (t.upper === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') findings.hazard(`${t.text} advances a sequence, which is a write`);
+          else if (t.upper === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') findings.hazard(`${shownText(t.text)} advances a sequence, which is a write`);
           break;
         case 'word':
           this.scanWord(t, i, from, to, topWith, prev, level, findings);
@@ -459,7 +460,7 @@ class StatementAnalyzer {
     } else if (FROM_LIST_ENDERS.has(w) && !this.isAlias(w, i, prevWord)) {
       level.inFrom = false;
     } else if (w === 'NEXTVAL' && prev?.kind === 'punct' && prev.text === '.') {
-      findings.hazard(`${t.text} advances a sequence, which is a write`);
+      findings.hazard(`${shownText(t.text)} advances a sequence, which is a write`);
     } else if ((w === 'PIVOT' || w === 'PIVOT_WIDER') && this.dialect === 'duckdb' && !this.isPunct(i + 1, '(') && this.isDynamicPivot(i, to)) {
       findings.hazard(`a DuckDB ${w} without an IN list first creates an ENUM type, which is a write; list the values with ON col IN (…)`);
     }
@@ -589,7 +590,7 @@ class StatementAnalyzer {
   /** A string where a table goes: DuckDB reads it as a file; Snowflake accepts '@stage/path'. */
   private tableLiteral(t: Token, findings: Findings): void {
     if (this.dialect === 'duckdb') {
-      findings.hazard(`reads the file ${t.text} directly (DuckDB replacement scan)`);
+      findings.hazard(`reads the file ${shownText(t.text)} directly (DuckDB replacement scan)`);
     } else if (/^'\s*@/.test(t.text)) {
       findings.stage(t.text);
     }
@@ -598,7 +599,7 @@ class StatementAnalyzer {
   private functionCall(t: Token, name: string, findings: Findings, at: number): void {
     if (name === '') return;
     const verdict = judgeFunctionCall(name, this.dialect, this.literalArgument(at + 2));
-    if (verdict.hazard) findings.hazard(`calls ${t.text}, which ${verdict.hazard}`);
+    if (verdict.hazard) findings.hazard(`calls ${shownText(t.text)}, which ${verdict.hazard}`);
     if (verdict.stageAccess) findings.stage(`${t.text}()`);
   }
 
@@ -626,7 +627,7 @@ class StatementAnalyzer {
     // A quoted name is whatever object carries exactly that name, not necessarily the built-in.
     if (first.kind === 'quoted_ident' || !isBuiltinTableFunction(names)) {
       const shown = this.toks.slice(open + 1, j + 1).map((x) => x.text).join('');
-      findings.hazard(`TABLE(${shown}(…)) may run a stored procedure, which can write`);
+      findings.hazard(`TABLE(${shownText(shown)}(…)) may run a stored procedure, which can write`);
     }
   }
 
@@ -653,7 +654,7 @@ class StatementAnalyzer {
     }
     if (this.dialect === 'duckdb' && next !== undefined) {
       if (next.kind === 'string' || next.kind === 'dollar_string' || (next.kind === 'quoted_ident' && duckdbReadsAsFile([next.upper ?? '']))) {
-        findings.hazard(`reads the file ${next.text} directly (DuckDB replacement scan)`);
+        findings.hazard(`reads the file ${shownText(next.text)} directly (DuckDB replacement scan)`);
       }
     }
     this.scanQuery(k, to, -1, findings);

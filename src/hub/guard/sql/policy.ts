@@ -12,6 +12,7 @@
  * checkSql never throws; anything unexpected becomes an SQL_UNPARSEABLE refusal.
  */
 
+import { shownText } from '../../../shown-text.js';
 import { DIALECT_NAMES, classificationOf, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
 import type { SqlDialect } from './lexer.js';
 import { readSql, type SqlReading } from './sql-reading.js';
@@ -155,7 +156,7 @@ function judgeStatement(statement: ClassifiedStatement, policy: SqlPolicy): Refu
     if (!statement.readOnly) return readOnlyRefusal(statement);
     const stageListing = policy.allowStageListing === true;
     if (!stageListing && (type === 'LIST' || statement.stages.length > 0)) {
-      const what = statement.stages.length > 0 ? `reads the stage ${statement.stages.join(', ')}` : 'lists a stage';
+      const what = statement.stages.length > 0 ? `reads the stage ${statement.stages.slice(0, 5).map((stage) => shownText(stage)).join(', ')}` : 'lists a stage';
       return refuse(
         'SQL_REFUSED',
         type,
