@@ -18,7 +18,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
-import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine } from '../wire/framing.js';
+import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, type LineEvent } from '../wire/framing.js';
 import { cutLineId } from '../wire/cut-line.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
@@ -260,10 +260,13 @@ export class Shim {
   }
 
   start(): void {
-    this.stdin.on('data', (chunk: Buffer) => this.editorDecoder.push(chunk, (ev) => {
+    const fromDecoder = (ev: LineEvent): void => {
       if (ev.kind === 'line') this.fromEditor(ev.line);
       else this.respondOversize(ev.bytes, cutLineId(ev.head, ev.tail));
-    }));
+    };
+    this.stdin.on('data', (chunk: Buffer) => this.editorDecoder.push(chunk, fromDecoder));
+    // The editor's last message may lack its newline: stdin's end ends it.
+    this.stdin.once('end', () => this.editorDecoder.end(fromDecoder));
     this.stdin.on('end', () => this.onStdinEnd());
     this.stdin.on('close', () => this.onStdinEnd());
     this.stdin.on('error', () => this.onStdinEnd());

@@ -117,6 +117,25 @@ export class LineDecoder {
     }
   }
 
+  /**
+   * The input ended: an unfinished last line is a line (an editor's last message without its newline),
+   * or the oversize event of the line being dropped. Nothing is held afterwards.
+   */
+  end(emit: (event: LineEvent) => void): void {
+    if (this.discarding) {
+      emit({ kind: 'oversize', bytes: this.discarded, head: this.head, tail: this.tail });
+      this.discarding = false;
+      this.discarded = 0;
+      this.head = this.tail = Buffer.alloc(0);
+      return;
+    }
+    if (this.pendingBytes === 0) return;
+    let line = Buffer.concat(this.pending, this.pendingBytes);
+    this.reset();
+    if (line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+    if (line.length > 0) emit({ kind: 'line', line });
+  }
+
   /** Bytes held for an unfinished line. */
   get bufferedBytes(): number {
     return this.pendingBytes;

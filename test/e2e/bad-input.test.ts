@@ -255,7 +255,7 @@ test('through the shim: an oversized stdin line is answered, malformed JSON reac
   assert.equal(code, 0);
 });
 
-test('a client that closes stdin right after its requests gets every answer, from `snowmux stdio` and through the shim', async (t) => {
+test('a client that closes stdin right after its requests (the last without its newline) gets every answer, from `snowmux stdio` and through the shim', async (t) => {
   const home = tempHome(t);
   await startHub(t, home);
   for (const command of ['stdio', 'shim']) {
@@ -270,7 +270,7 @@ test('a client that closes stdin right after its requests gets every answer, fro
         { jsonrpc: '2.0', method: 'notifications/initialized' },
         { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT COUNT(*) AS N FROM LINEITEM' } } },
         { jsonrpc: '2.0', id: 3, method: 'tools/list' },
-      ].map((m) => `${JSON.stringify(m)}\n`).join(''),
+      ].map((m) => JSON.stringify(m)).join('\n'), // the last one without its newline: stdin's end ends it
     );
     const [code] = await exited;
     const answers = out.trim().split('\n').map((l) => JSON.parse(l) as { id?: number; result?: { structuredContent?: { rows: unknown[][] } } });

@@ -112,3 +112,19 @@ test('encodeLine never embeds a raw newline', () => {
   assert.equal(line.indexOf('\n'), line.length - 1);
   assert.deepEqual(JSON.parse(line), { text: 'a\nb\r\nc', nested: { s: '\u2028' } });
 });
+
+test("end(): the input's end ends an unfinished last line (CR dropped), or reports the one being dropped; nothing is held after", () => {
+  const events: LineEvent[] = [];
+  const d = new LineDecoder(16);
+  d.push(Buffer.from('{"a":1}\n{"b":2}\r'), (e) => events.push(e));
+  d.end((e) => events.push(e));
+  assert.deepEqual(events.map((e) => (e.kind === 'line' ? e.line.toString() : e.kind)), ['{"a":1}', '{"b":2}']);
+  assert.equal(d.bufferedBytes, 0);
+  d.end((e) => events.push(e));
+  assert.equal(events.length, 2, 'a second end emits nothing');
+  const big = new LineDecoder(16);
+  const dropped: LineEvent[] = [];
+  big.push(Buffer.from('x'.repeat(40)), (e) => dropped.push(e));
+  big.end((e) => dropped.push(e));
+  assert.deepEqual(dropped.map((e) => e.kind), ['oversize']);
+});

@@ -15,7 +15,7 @@
  */
 import type { BucketLimit } from '../guard/rate-limit.js';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
-import { LineDecoder, MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
+import { LineDecoder, MAX_HUB_LINE_BYTES, type LineEvent } from '../../wire/framing.js';
 import { cutLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
@@ -199,14 +199,16 @@ export class LineTransport implements Transport {
   private readonly onData = (chunk: Buffer | string) => {
     this.opts.onActivity?.();
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.decoder.push(buf, (ev) => {
-      if (ev.kind === 'oversize') {
-        this.reject(cutLineId(ev.head, ev.tail) ?? null, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
-      } else {
-        this.onLine(ev.line);
-      }
-    });
+    this.decoder.push(buf, (ev) => this.onDecoded(ev));
   };
+
+  private onDecoded(ev: LineEvent): void {
+    if (ev.kind === 'oversize') {
+      this.reject(cutLineId(ev.head, ev.tail) ?? null, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
+    } else {
+      this.onLine(ev.line);
+    }
+  }
 
   private onLine(line: Buffer): void {
     // A line that only looks like a link frame (an unknown tag, not JSON) is a client's message: answered
@@ -352,6 +354,9 @@ export class LineTransport implements Transport {
   }
 
   private readonly onEnd = () => {
+    // An editor's stdin (answerAfterInputEnds): its end also ends a last message sent without a newline.
+    // On a socket, bytes cut off by the close are a broken message, not one to answer.
+    if (this.opts.answerAfterInputEnds && !this.inputEnded && !this.closed) this.decoder.end((ev) => this.onDecoded(ev));
     if (this.opts.answerAfterInputEnds && this.outstanding > 0 && !this.closed) {
       this.inputEnded = true;
       return;
