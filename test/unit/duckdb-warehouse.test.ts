@@ -446,6 +446,14 @@ describe('DuckDbWarehouse', () => {
   });
 
   describe('value serialisation', () => {
+    test('a map key named __proto__ is a member like any other, not the object\'s prototype', async () => {
+      const result = await warehouse.query("SELECT MAP {'__proto__': 1, 'x': 2} AS M", opts());
+      const m = result.rows[0]![0] as Record<string, unknown>;
+      assert.deepEqual(Object.keys(m), ['__proto__', 'x']);
+      assert.equal(JSON.stringify(m), '{"__proto__":1,"x":2}');
+      assert.equal(Object.getPrototypeOf(m), Object.prototype);
+    });
+
     test('every column of SHOWCASE.TYPE_SAMPLES serialises as specified', async () => {
       const result = await warehouse.query('SELECT * FROM SHOWCASE.TYPE_SAMPLES ORDER BY ID', opts());
       const types = Object.fromEntries(result.columns.map((c) => [c.name, c.type]));

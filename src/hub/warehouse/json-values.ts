@@ -66,7 +66,8 @@ function convert(value: unknown, depth: number, seen: Set<object>): JsonValue {
       if (text !== '[object Object]') return text;
     }
     const out: Record<string, JsonValue> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = convert(v, depth + 1, seen);
+    // defineProperty: a member named __proto__ is data, not the object's prototype.
+    for (const [k, v] of Object.entries(obj)) Object.defineProperty(out, k, { value: convert(v, depth + 1, seen), enumerable: true, writable: true, configurable: true });
     return out;
   } finally {
     seen.delete(obj);

@@ -84,7 +84,7 @@ export function duckDbValueToJson(value: DuckDBValue, type?: DuckDBType): JsonVa
   if (value instanceof DuckDBStructValue) {
     const out: Record<string, JsonValue> = {};
     for (const [key, entry] of Object.entries(value.entries)) {
-      out[key] = duckDbValueToJson(entry, structEntryType(type, key));
+      setMember(out, key, duckDbValueToJson(entry, structEntryType(type, key)));
     }
     return out;
   }
@@ -94,7 +94,7 @@ export function duckDbValueToJson(value: DuckDBValue, type?: DuckDBType): JsonVa
     const valueType = type?.typeId === DuckDBTypeId.MAP ? type.valueType : undefined;
     const out: Record<string, JsonValue> = {};
     for (const entry of value.entries) {
-      out[keyString(duckDbValueToJson(entry.key, keyType))] = duckDbValueToJson(entry.value, valueType);
+      setMember(out, keyString(duckDbValueToJson(entry.key, keyType)), duckDbValueToJson(entry.value, valueType));
     }
     return out;
   }
@@ -134,4 +134,12 @@ function safeMemberType(type: DuckDBType & { memberTypeForTag(tag: string): Duck
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `out[key] = value` for keys that are data: a struct field or map key named `__proto__` is assigned as an
+ * own member (a plain assignment would set the object's prototype and the member would vanish from the result).
+ */
+function setMember(out: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
 }
