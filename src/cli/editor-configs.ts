@@ -26,6 +26,8 @@ interface ClientFacts {
   file(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: string): string | undefined;
   /** The entry as this client wants it. */
   entry(launch: ShimLaunch): Record<string, unknown>;
+  /** The client reads its file as JSONC (comments, trailing commas); the others need strict JSON. */
+  jsonc?: boolean;
   note?: string;
 }
 
@@ -57,6 +59,7 @@ export const CLIENTS: Record<ClientId, ClientFacts> = {
     serversKey: 'mcpServers',
     file: (_p, _env, home) => join(home, '.cursor', 'mcp.json'),
     entry: stdioEntry,
+    jsonc: true,
     note: 'Cursor picks the change up in Settings → MCP (toggle the server if it was already listed).',
   },
   vscode: {
@@ -64,6 +67,7 @@ export const CLIENTS: Record<ClientId, ClientFacts> = {
     serversKey: 'servers',
     file: (p, env, home) => join(appData(p, env, home), 'Code', 'User', 'mcp.json'),
     entry: (launch) => ({ type: 'stdio', command: launch.command, args: launch.args }),
+    jsonc: true,
     note: 'For one workspace only, put the same "servers" entry in .vscode/mcp.json instead.',
   },
   'roo-code': {
@@ -110,9 +114,10 @@ export function claudeCodeCommand(name: string, launch: ShimLaunch): string {
 
 /**
  * Merges the entry into a client's existing file text (undefined: no file yet). Everything else in the
- * file is kept as written — comments and trailing commas too (VS Code's mcp.json is JSONC, and editors
- * built on it read their files the same way): the entry is edited in place, not the file re-serialised.
- * A file that is not JSON(C), or not an object, is refused rather than overwritten.
+ * file is kept as written — comments and trailing commas too where the client reads JSONC (VS Code's
+ * mcp.json): the entry is edited in place, not the file re-serialised. A file its client could not read
+ * (not JSON, or JSONC for a client that needs strict JSON), or not an object, is refused rather than
+ * overwritten.
  */
 export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean } {
   const facts = CLIENTS[client];
@@ -121,13 +126,17 @@ export function mergeIntoConfig(existing: string | undefined, client: ClientId, 
     return { text: `${JSON.stringify({ [facts.serversKey]: { [name]: entry } }, null, 2)}\n`, replaced: false };
   }
   const errors: ParseError[] = [];
-  const parsed: unknown = parseJsonc(existing, errors, { allowTrailingComma: true });
+  // A client that reads strict JSON would not load a file with a comment or a trailing comma, the entry
+  // included: such a file is refused here too, not merged and reported as done.
+  const strict = facts.jsonc !== true;
+  const parsed: unknown = parseJsonc(existing, errors, { allowTrailingComma: !strict, disallowComments: strict });
   if (errors.length > 0) {
     const first = errors[0]!;
     const line = existing.slice(0, first.offset).split('\n').length;
+    const kind = strict ? `valid JSON, which ${facts.title} needs` : 'valid JSON';
     throw new SnowmuxError(
       'INVALID_ARGUMENT',
-      `${file} is not valid JSON (${printParseErrorCode(first.error)} on line ${line}); snowmux will not rewrite it. Add the entry by hand (run the command without --write to print it), or fix the file first.`,
+      `${file} is not ${kind} (${printParseErrorCode(first.error)} on line ${line}); snowmux will not rewrite it. Add the entry by hand (run the command without --write to print it), or fix the file first.`,
     );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

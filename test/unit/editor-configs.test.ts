@@ -58,6 +58,16 @@ test('a JSONC file (comments, trailing commas) is merged in place, its comments 
   assert.equal(mergeIntoConfig(text, 'cursor', 'sf', launch, '/x/mcp.json').replaced, true);
 });
 
+test('a client that reads strict JSON (Claude Desktop, Roo Code, Windsurf) is not handed a JSONC file: refused, saying why, never merged', () => {
+  const jsonc = '{"mcpServers":{"other":{"command":"x"},}}';
+  for (const client of ['claude-desktop', 'roo-code', 'windsurf'] as const) {
+    assert.throws(() => mergeIntoConfig(jsonc, client, 'sf', launch, '/x/c.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /not valid JSON, which .+ needs/.test(err.message), client);
+    assert.throws(() => mergeIntoConfig('{\n // mine\n "mcpServers": {}\n}', client, 'sf', launch, '/x/c.json'), /not valid JSON/, `${client}: a comment`);
+  }
+  const merged = JSON.parse(mergeIntoConfig('{"mcpServers":{"other":{"command":"x"}}}', 'claude-desktop', 'sf', launch, '/x/c.json').text) as { mcpServers: Record<string, unknown> };
+  assert.deepEqual(Object.keys(merged.mcpServers), ['other', 'sf'], 'strict JSON in, strict JSON out');
+});
+
 test('a file snowmux cannot read as a JSON object is refused, never overwritten', () => {
   for (const bad of ['{ "servers": }', '{ "servers": {} } trailing', '[1,2]', 'null', '{"mcpServers": []}', '{"mcpServers": "x"}']) {
     assert.throws(() => mergeIntoConfig(bad, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /\/x\/mcp\.json/.test(err.message), bad);
