@@ -179,6 +179,8 @@ interface HubLink {
   waitingForEditor: boolean;
   /** Set when the shim dropped the link itself because the hub stopped answering (frozen, asleep, cut). */
   silentMs?: number;
+  /** Why the hub ended this link's session (its `cut` frame), when it did. */
+  cutReason?: string;
 }
 
 function idKey(id: Id): string {
@@ -425,6 +427,7 @@ export class Shim {
       const frame = parseLinkFrame(line);
       if (frame?.snowmux === 'ping') link.socket.write(encodeLine({ snowmux: 'pong', n: frame.n }));
       else if (frame?.snowmux === 'draining') this.onDraining(link, frame.reason);
+      else if (frame?.snowmux === 'cut') link.cutReason = frame.reason.slice(0, 300);
       return;
     }
     // An acknowledgement is a short notification: a result of any size is never searched for one.
@@ -671,9 +674,11 @@ export class Shim {
         resend = true;
       } else {
         this.inflight.delete(key);
-        const what = link.silentMs === undefined
-          ? 'the hub restarted'
-          : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
+        const what = link.cutReason !== undefined
+          ? `the hub ended this session (${link.cutReason})`
+          : link.silentMs === undefined
+            ? 'the hub restarted'
+            : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
         this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
       }
     }
@@ -687,7 +692,7 @@ export class Shim {
       else this.armPendingDeadline();
     }
     if (!this.link) {
-      if (wasCurrent) this.log(`lost hub pid ${link.hubPid}; reconnecting`);
+      if (wasCurrent) this.log(link.cutReason !== undefined ? `hub pid ${link.hubPid} ended this session (${link.cutReason}); reconnecting` : `lost hub pid ${link.hubPid}; reconnecting`);
       void this.reconnect();
     }
   }

@@ -78,9 +78,19 @@ export interface Drained {
   snowmux: 'drained';
 }
 
-export type LinkFrame = Hello | Welcome | Refusal | Ping | Pong | Draining | Drained;
+/**
+ * Hub → shim: the hub ends this session for what its client did (malformed input without end, answers
+ * left unread). The link closes right after; calls still running on it get this reason, not "the hub
+ * restarted".
+ */
+export interface Cut {
+  snowmux: 'cut';
+  reason: string;
+}
 
-const TAGS: ReadonlySet<string> = new Set(['hello', 'welcome', 'refused', 'ping', 'pong', 'draining', 'drained']);
+export type LinkFrame = Hello | Welcome | Refusal | Ping | Pong | Draining | Drained | Cut;
+
+const TAGS: ReadonlySet<string> = new Set(['hello', 'welcome', 'refused', 'ping', 'pong', 'draining', 'drained', 'cut']);
 
 const PREFIX = Buffer.from('{"snowmux":');
 

@@ -392,3 +392,34 @@ test('snowmux stdio: an open 2026-07-28 subscription does not keep the process a
   const call = answers.find((a) => a.id === 2);
   assert.ok(call?.result && call.result.isError !== true, out.slice(0, 600));
 });
+
+test('through the shim: a session the hub cuts for malformed input tells the calls it had running why, not "the hub restarted"', async (t) => {
+  const home = tempHome(t);
+  await startHub(t, home);
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  defer(t, () => shim.kill('SIGKILL'));
+  const answers = new Map<unknown, { error?: { message: string } }>();
+  let buf = '';
+  let wake: (() => void) | undefined;
+  shim.stdout.on('data', (c: Buffer) => {
+    buf += c.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const m = JSON.parse(buf.slice(0, nl)) as { id: unknown; error?: { message: string } };
+      buf = buf.slice(nl + 1);
+      if (m.id !== null) answers.set(m.id, m);
+    }
+    wake?.();
+  });
+  const answerTo = async (id: unknown) => {
+    while (!answers.has(id)) await new Promise<void>((r) => (wake = r));
+    return answers.get(id)!;
+  };
+  shim.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS })}\n`);
+  await answerTo(1);
+  // A call that runs until it is stopped, then more malformed lines than a session may send.
+  shim.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT count(*) FROM range(1000000000000) a, range(1000) b WHERE a.range + b.range < 0' } } })}\n`);
+  shim.stdin.write('{not json\n'.repeat(150));
+  const cut = await answerTo(2);
+  assert.match(cut.error?.message ?? '', /the hub ended this session \(the client kept sending malformed input/);
+  assert.doesNotMatch(cut.error?.message ?? '', /restarted/);
+});

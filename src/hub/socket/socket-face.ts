@@ -252,6 +252,12 @@ export class SocketFace implements HubListener {
       cut: () => socket.destroy(),
     });
     const { session, logger } = attached;
+    /** Ends the session for what its client did; a shim is told why first, for the calls it had running. */
+    const cutSession = (reason: string) => {
+      if (hello && socket.writable) socket.write(encodeLine({ snowmux: 'cut', reason }));
+      close(`cut: ${reason}`);
+      socket.destroy();
+    };
     if (hello) socket.write(encodeLine({ snowmux: 'welcome', wire: hello.wire, version: VERSION, hubPid: process.pid, sessionId: session.id }));
     (socket as Partial<Socket>).setNoDelay?.(true);
     // Silence this long means a dead peer (frozen or killed shim, sleep, cut socket): free the session.
@@ -283,13 +289,11 @@ export class SocketFace implements HubListener {
       onOverflow: (bytes, why) => {
         logger.warn({ bufferedBytes: bytes, why }, 'client does not read its answers; closing the session');
         // The reason reaches session_close (status --watch, /events), not only this log line.
-        close(`cut: the client did not read its answers (${bytes} bytes waiting, ${why === 'buffered' ? 'past the session\'s output ceiling' : 'none read for too long'})`);
-        socket.destroy();
+        cutSession(`the client did not read its answers (${bytes} bytes waiting, ${why === 'buffered' ? 'past the session\'s output ceiling' : 'none read for too long'})`);
       },
       onMisbehaving: (why) => {
         logger.warn({ why }, 'client keeps sending malformed input; closing the session');
-        close(`cut: the client kept sending malformed input (${why})`);
-        socket.destroy();
+        cutSession(`the client kept sending malformed input (${why})`);
       },
     });
     socket.once('close', () => {
