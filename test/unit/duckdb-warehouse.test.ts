@@ -188,6 +188,11 @@ describe('DuckDbWarehouse', () => {
       await assert.rejects(fs.access(`${outside}.duckdb`));
     });
 
+    test('a name that does not exist says where the real names are, and never suggests the engine\'s own catalog functions', async () => {
+      const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'SQL_ERROR', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
+      assert.doesNotMatch(err.message, /pragma_|duckdb_/i);
+    });
+
     test('a statement that outgrows the memory limit fails with what to do, and nothing spills to the disk', async () => {
       const err = await rejectsWith(
         warehouse.query('SELECT a.L_COMMENT, b.L_COMMENT FROM LINEITEM a, LINEITEM b ORDER BY 1 DESC, 2 DESC', opts()),

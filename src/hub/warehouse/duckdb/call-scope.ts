@@ -240,6 +240,20 @@ export class CallState {
 const OUT_OF_MEMORY_ADVICE =
   'The embedded warehouse keeps intermediate results in memory only (its memory limit; nothing spills to the hub\'s disk): narrow the query — filters, fewer columns, no cross join — or aggregate before sorting.';
 
+/**
+ * A name that does not exist: DuckDB's guess is dropped when it is one of the engine's own catalog
+ * functions (`Did you mean "pragma_database_list"?` for a mistyped table — which the hub refuses), and the
+ * caller is told where the real names are.
+ */
+function catalogError(message: string): string {
+  const cleaned = message.replace(/\s*Did you mean "(?:pragma_|duckdb_|pg_)[^"]*"\?/gi, '');
+  if (!/ does not exist/.test(cleaned)) return cleaned;
+  const nl = cleaned.indexOf('\n');
+  return nl < 0 ? `${cleaned} ${CATALOG_ADVICE}` : `${cleaned.slice(0, nl)} ${CATALOG_ADVICE}${cleaned.slice(nl)}`;
+}
+
+const CATALOG_ADVICE = 'Find the exact name with list_tables, list_views or search_objects (names resolve in the default database and schema unless qualified).';
+
 /** DuckDB errors raised by user SQL become SQL_ERROR with DuckDB's own message; ours pass through. */
 export function toWarehouseError(err: unknown): SnowmuxError {
   if (isSnowmuxError(err)) return err;
@@ -251,7 +265,7 @@ export function toWarehouseError(err: unknown): SnowmuxError {
   const kind = /^([A-Za-z ]+) Error:/.exec(message)?.[1];
   // DuckDB's own advice for running out of memory (SET temp_directory, threads, memory_limit) is settings
   // the hub locks: only its first line is kept, with what the caller can do.
-  const text = kind === 'Out of Memory' ? `${message.split('\n', 1)[0]!} ${OUT_OF_MEMORY_ADVICE}` : message;
+  const text = kind === 'Out of Memory' ? `${message.split('\n', 1)[0]!} ${OUT_OF_MEMORY_ADVICE}` : kind === 'Catalog' ? catalogError(message) : message;
   return new SnowmuxError('SQL_ERROR', text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}) } });
 }
 
