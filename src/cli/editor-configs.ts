@@ -82,6 +82,7 @@ export const CLIENTS: Record<ClientId, ClientFacts> = {
     serversKey: 'mcpServers',
     file: (_p, _env, home) => join(home, '.codeium', 'windsurf', 'mcp_config.json'),
     entry: stdioEntry,
+    jsonc: true,
     note: 'Press refresh in Windsurf\'s MCP panel to load it.',
   },
   generic: {

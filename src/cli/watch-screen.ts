@@ -4,6 +4,7 @@
  * given rows in order of importance (the hub and its state, warehouses, totals, the queue and breakers,
  * then sessions and recent calls sharing what is left). Pure: the watch loop draws what this returns.
  */
+import { escapeInvisible } from '../shown-text.js';
 import type { HubStatus } from '../hub/hub.js';
 
 export interface ScreenSize {
@@ -23,7 +24,8 @@ export function watchScreen(frame: WatchFrame, size: ScreenSize = DEFAULT_SCREEN
   const columns = Math.max(20, size.columns);
   const rows = Math.max(4, size.rows);
   const lines = frame.kind === 'waiting' ? waitingLines(frame, now) : statusLines(frame.status, frame.freshness, rows, columns, now);
-  return lines.slice(0, rows).map((l) => cut(l, columns));
+  // Session, tool and SQL text is the clients': nothing in it may act on the terminal.
+  return lines.slice(0, rows).map((l) => cut(escapeInvisible(l), columns));
 }
 
 function waitingLines(frame: Extract<WatchFrame, { kind: 'waiting' }>, now: number): string[] {

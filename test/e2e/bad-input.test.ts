@@ -317,6 +317,7 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
       { jsonrpc: '2.0', id: 6, method: 'resources/read', params: { uri: `snowmux://nowhere/${'y'.repeat(100_000)}` } },
       { jsonrpc: '2.0', id: 7, method: 'completion/complete', params: { ref: { type: 'ref/prompt', name: hostile }, argument: { name: 'database', value: 'S' } } },
       { jsonrpc: '2.0', id: 8, method: 'completion/complete', params: { ref: { type: 'ref/resource', uri: `snowmux://${hostile}` }, argument: { name: 'database', value: 'S' } } },
+      { jsonrpc: '2.0', id: 9, method: 'resources/read', params: { uri: `snowmux://nowhere/${'z'.repeat(1_100_000)}` } },
     ]);
     const typo = answers.get(2)?.error;
     assert.equal(typo?.code, -32602, `${command}: ${JSON.stringify(answers.get(2))}`);
@@ -336,7 +337,10 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
     assert.match(missing?.message ?? '', /^Unknown resource "snowmux:\/\/nowhere\/y+…": .*Call resources\/list and resources\/templates\/list/, command);
     assert.match(answers.get(7)?.error?.message ?? '', /^Unknown prompt "nope\\u202e\\u0000x+…": .*Call prompts\/list/, command);
     assert.match(answers.get(8)?.error?.message ?? '', /^Unknown resource template "snowmux:\/\/nope\\u202e\\u0000x+…": .*Call resources\/list/, command);
-    for (const id of [4, 5, 6, 7, 8]) {
+    // Past the SDK's URI length limit: the client's mistake (-32602), not the server's (-32603).
+    assert.equal(answers.get(9)?.error?.code, -32602, `${command}: ${JSON.stringify(answers.get(9)).slice(0, 300)}`);
+    assert.match(answers.get(9)!.error!.message, /^Resource URI "snowmux:\/\/nowhere\/z+…" is longer than any this server serves\. Call resources\/list/);
+    for (const id of [4, 5, 6, 7, 8, 9]) {
       assert.ok(JSON.stringify(answers.get(id)).length < 1000, `${command} #${id}: the URI is cut short in the message and its data, not echoed whole`);
     }
     seen.push(sameText(answers));

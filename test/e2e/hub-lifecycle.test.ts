@@ -105,6 +105,12 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   assert.equal(status.code, 1);
   assert.match(status.stderr, /No snowmux hub is running/);
   assert.match(status.stderr, /snowmux hub/);
+  // --json gives a script JSON on stdout as well: not running, and why.
+  const json = await runCli(['status', '--json', '--home', home]);
+  assert.equal(json.code, 1);
+  const parsed = JSON.parse(json.stdout) as { running: boolean; error: { code: string; message: string } };
+  assert.equal(parsed.running, false);
+  assert.match(parsed.error.message, /No snowmux hub is running/);
   // Stopping what is not running is success (like `systemctl stop` of a stopped unit): a script's
   // "make sure it is stopped", or the uninstall steps, must not fail on a machine where it already is.
   const stop = await runCli(['stop', '--home', home]);

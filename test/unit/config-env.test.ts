@@ -84,7 +84,7 @@ test('the Python server\'s variables resolve: SNOWFLAKE_AUTH_TYPE and SNOWFLAKE_
 test('bad legacy or authenticator values name the variable', () => {
   assert.throws(
     () => envLayer({ SNOWFLAKE_AUTH_TYPE: 'kerberos' }),
-    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /SNOWFLAKE_AUTH_TYPE has an unsupported value "kerberos": expected private_key, external_browser or password/.test(err.message),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /SNOWFLAKE_AUTH_TYPE has an unsupported value "kerberos": expected private_key, external_browser, password, oauth, pat or mfa/.test(err.message),
   );
   assert.throws(
     () => envLayer({ SNOWFLAKE_AUTHENTICATOR: 'nope' }),

@@ -58,9 +58,9 @@ test('a JSONC file (comments, trailing commas) is merged in place, its comments 
   assert.equal(mergeIntoConfig(text, 'cursor', 'sf', launch, '/x/mcp.json').replaced, true);
 });
 
-test('a client that reads strict JSON (Claude Desktop, Roo Code, Windsurf) is not handed a JSONC file: refused, saying why, never merged', () => {
+test('a client that reads strict JSON (Claude Desktop, Roo Code) is not handed a JSONC file: refused, saying why, never merged', () => {
   const jsonc = '{"mcpServers":{"other":{"command":"x"},}}';
-  for (const client of ['claude-desktop', 'roo-code', 'windsurf'] as const) {
+  for (const client of ['claude-desktop', 'roo-code'] as const) {
     assert.throws(() => mergeIntoConfig(jsonc, client, 'sf', launch, '/x/c.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /not valid JSON, which .+ needs/.test(err.message), client);
     assert.throws(() => mergeIntoConfig('{\n // mine\n "mcpServers": {}\n}', client, 'sf', launch, '/x/c.json'), /not valid JSON/, `${client}: a comment`);
   }

@@ -124,3 +124,12 @@ test('a team hub: one line for every replica (sessions and running calls each), 
   const local = watchScreen({ kind: 'status', status, freshness: 'live' }, { columns: 80, rows: 24 }, NOW).find((l) => l.startsWith('team '));
   assert.equal(local, 'team LOCAL LIMITS, 0 replicas, 0 sessions: none seen yet');
 });
+
+test("clients' text on the watch screen cannot act on the terminal: control characters are shown escaped", () => {
+  const status = busyHub({ sessions: 2, profiles: 1, calls: 3 });
+  (status.sessions[0] as unknown as { client: { name: string; version: string } }).client = { name: 'Ed\u001b]0;PWNED\u0007', version: '1' };
+  const lines = watchScreen({ kind: 'status', status, freshness: 'x' }, { columns: 160, rows: 50 }, NOW);
+  const text = lines.join('\n');
+  assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/u);
+  assert.match(text, /Ed\\u001b\]0;PWNED/);
+});

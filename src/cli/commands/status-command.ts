@@ -47,7 +47,14 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
   const key = apiKeyFrom(values['key-file'], process.env);
   const read = values.url !== undefined ? httpStatusReader(values.url, key) : socketStatusReader(values.home);
   if (!values.watch) {
-    const status = await read();
+    let status: HubStatus;
+    try {
+      status = await read();
+    } catch (err) {
+      // A script reading --json gets JSON on stdout too (and the exit code, and the message on stderr).
+      if (values.json) io.stdout.write(`${JSON.stringify({ running: false, error: { code: isSnowmuxError(err) ? err.code : 'STATUS_FAILED', message: errorMessage(err) } }, null, 2)}\n`);
+      throw err;
+    }
     const columns = widthOf(io.stdout);
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, columns));
     const health = healthOf(status);

@@ -267,7 +267,7 @@ const roleKeys = {
   }),
   row_cap_pushdown: setting(bool(), {
     default: false,
-    description: 'a plain top-level query without a limit of its own runs with `LIMIT cap+1`, so the warehouse computes (and bills) only the rows shown; paging with `fetch_results` stops at the cap. Always on for roles that may not use `fetch_results`',
+    description: 'a plain top-level query without a limit of its own runs with `LIMIT cap+1`, so the warehouse computes (and bills) only the rows shown; paging with `fetch_results` stops at the cap, and the result gives no total (the statement\'s cap+1 rows are not the query\'s). Always on for roles that may not use `fetch_results`, and for `query_view`',
   }),
   result_form: setting(z.enum(RESULT_FORMS, { error: 'expected "both", "structured" or "text"' }), {
     absent: '`"both"`',

@@ -68,7 +68,7 @@ function legacyAuthenticator(value: string): Authenticator {
   if (mapped === undefined) {
     throw new SnowmuxError(
       'CONFIG_INVALID',
-      `Environment variable ${LEGACY_AUTH_TYPE_ENV} has an unsupported value ${JSON.stringify(value)}: expected private_key, external_browser or password. ` +
+      `Environment variable ${LEGACY_AUTH_TYPE_ENV} has an unsupported value ${JSON.stringify(value.slice(0, 80))}: expected private_key, external_browser, password, oauth, pat or mfa. ` +
         'Fix it, or set SNOWFLAKE_AUTHENTICATOR instead.',
     );
   }

@@ -18,7 +18,8 @@ interface Explained {
   /** The client's text the SDK's message quotes, and the `data` member holding it, if any. */
   asked: (params: Params) => unknown;
   dataKey?: string;
-  says: { said: RegExp; hint: (shown: string) => string }[];
+  /** `internal`: the SDK throws this one as a plain Error, which would reach the client as -32603. */
+  says: { said: RegExp; hint: (shown: string) => string; internal?: boolean }[];
 }
 
 const PROMPT_HINT = (shown: string) => `Unknown prompt ${shown}: this server offers no prompt by that name. Call prompts/list for the prompts it offers (names are case-sensitive).`;
@@ -32,6 +33,8 @@ const NEXT_STEP: Record<'prompts/get' | 'resources/read' | 'completion/complete'
     says: [
       { said: /^Resource not found: /, hint: (shown) => `Unknown resource ${shown}: this server serves no resource at that URI. ${RESOURCE_LISTS}` },
       { said: /^Resource URI .* is invalid$/s, hint: (shown) => `Resource URI ${shown} is not a valid URI. ${RESOURCE_LISTS}` },
+      // Matching a URI against a template: a URI past the SDK's length limit is the client's mistake.
+      { said: /^URI exceeds maximum length of \d+ characters/, internal: true, hint: (shown) => `Resource URI ${shown} is longer than any this server serves. ${RESOURCE_LISTS}` },
     ],
   },
   'completion/complete': {
@@ -51,7 +54,9 @@ export function explainNotFound(server: McpServer): void {
       try {
         return await sdkHandler(request, ctx);
       } catch (err) {
-        const known = err instanceof ProtocolError && err.code === ProtocolErrorCode.InvalidParams ? says.find((s) => s.said.test(err.message)) : undefined;
+        const invalidParams = err instanceof ProtocolError && err.code === ProtocolErrorCode.InvalidParams;
+        const plain = err instanceof Error && !(err instanceof ProtocolError);
+        const known = invalidParams || plain ? says.find((s) => (invalidParams || s.internal === true) && s.said.test((err as Error).message)) : undefined;
         if (!known) throw err;
         const asked = String(askedOf(request.params as Params));
         const data = typeof (err as ProtocolError).data === 'object' && (err as ProtocolError).data !== null ? { ...((err as ProtocolError).data as Record<string, unknown>) } : {};
