@@ -153,8 +153,12 @@ test('what is wrong but does not stop the hub reaches the terminal running `snow
   assert.match(hub.stderr(), /warning: Bad owner or permissions on .*config\.toml/);
   assert.match(hub.stderr(), /warning: the hub's default Snowflake profile cannot be used: .*missing\.p8.*snowmux hub --replace/s);
   const status = await runCli(['status', '--home', home], { HOME: home });
-  assert.equal(status.code, 0, status.stderr);
+  // Every call from an editor without settings of its own fails: the default profile cannot serve, and
+  // with no other Snowflake warehouse the hub is unhealthy (exit 3, as /readyz), saying which and why.
+  assert.equal(status.code, 3, status.stderr);
   const shown = status.stdout.replace(/\n\s+/g, ' ');
+  assert.match(shown, /CANNOT SERVE \[CONFIG_INVALID\]/);
+  assert.match(shown, /unhealthy: no warehouse can serve: Snowflake profile "dev" cannot be used \[CONFIG_INVALID\]: .*missing\.p8/);
   assert.match(shown, /warning Bad owner or permissions/);
   assert.match(shown, /warning the hub's default Snowflake profile cannot be used/);
   const json = JSON.parse((await runCli(['status', '--json', '--home', home], { HOME: home })).stdout) as { config: { warnings: string[] } };

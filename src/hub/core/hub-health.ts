@@ -77,7 +77,7 @@ function clock(iso: string | number): string {
 }
 
 function problemText(w: Pick<WarehouseInfo, 'kind' | 'name'>, p: WarehouseProblem): string {
-  const what = p.code === 'WAREHOUSE_CLOSED' ? 'is closed' : p.failures > 1 ? `fails to log in (${p.failures} times, last at ${clock(p.at)} UTC)` : `failed to log in at ${clock(p.at)} UTC`;
+  const what = p.code === 'WAREHOUSE_CLOSED' ? 'is closed' : p.code === 'CONFIG_INVALID' ? 'cannot be used' : p.failures > 1 ? `fails to log in (${p.failures} times, last at ${clock(p.at)} UTC)` : `failed to log in at ${clock(p.at)} UTC`;
   const code = p.snowflakeCode ? ` [${p.code} ${p.snowflakeCode}]` : ` [${p.code}]`;
   let next: string;
   if (p.code === 'WAREHOUSE_CLOSED') next = '';

@@ -105,6 +105,12 @@ export class WarehouseRegistry implements WarehouseProvider {
   /** Every secret of every profile resolved: masked from problems shown in status, as a last guard. */
   private readonly secrets = new Set<string>();
   private defaultWarnings: string[] = [];
+  /**
+   * Why the hub's default profile could not even be resolved (a key file that does not exist…): every
+   * session without settings of its own fails with it, so status and /readyz count it as a warehouse
+   * that cannot serve, not only as a warning.
+   */
+  private defaultUnusable: { error: unknown; at: number } | undefined;
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
   private closed = false;
 
@@ -121,6 +127,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     try {
       profile = this.resolve(undefined, {}, undefined, warnings);
     } catch (err) {
+      this.defaultUnusable = { error: err, at: Date.now() };
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
       warnings.push(
         `the hub's default Snowflake profile cannot be used: ${(err as Error).message} ` +
@@ -277,6 +284,11 @@ export class WarehouseRegistry implements WarehouseProvider {
         capacity: p.pool.max,
         problem,
       });
+    }
+    const unusable = this.defaultUnusable === undefined ? undefined : warehouseProblem({ ...this.defaultUnusable, failures: 1 }, now);
+    if (unusable) {
+      const name = this.opts.profileName ?? this.opts.config?.config.hub.defaultProfile ?? 'default';
+      notOpened.push({ kind: 'snowflake', name, detail: { opened: false }, defaultDatabase: '', defaultSchema: '', capacity: 0, problem: unusable });
     }
     return [...[...this.open].map((w) => w.info()), ...notOpened].map((info) => (info.problem ? { ...info, problem: this.masked(info.problem) } : info));
   }
