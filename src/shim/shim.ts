@@ -127,12 +127,12 @@ function parsedResponseId(line: Buffer): Id | undefined {
  * parse error, its id unknown) where this shim would read it leniently. A line that starts as a link frame
  * (`{"snowmux":"…"`): the hub takes it for one of the shim's own. An id the shim uses for its own requests.
  */
-function unforwardable(line: Buffer): { code: number; message: string } | null {
+function unforwardable(line: Buffer, msg: Peeked | null): { code: number; message: string } | null {
   if (!isUtf8(line)) return { code: PARSE_ERROR, message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.' };
   if (isLinkFrame(line) && parseLinkFrame(line) !== null) {
     return { code: INVALID_REQUEST, message: 'Invalid Request: a message may not open with the member "snowmux", which the shim and the hub use for their own frames. Put "jsonrpc" first.' };
   }
-  const id = requestId(peek(line));
+  const id = requestId(msg);
   if (typeof id === 'string' && id.startsWith(REPLAY_ID_PREFIX)) {
     return { code: INVALID_REQUEST, message: `Invalid Request: ids starting with "${REPLAY_ID_PREFIX}" are the shim's own. Use another id.` };
   }
@@ -306,13 +306,12 @@ export class Shim {
     // Malformed input is forwarded as is: the hub answers it with the proper JSON-RPC error. Except what
     // the hub would read differently from here: it must never track an id the hub cannot answer (the
     // request would stay "in flight" for ever, and be sent again to every next hub).
-    const refusal = unforwardable(line);
+    const msg = peek(line);
+    const refusal = unforwardable(line, msg);
     if (refusal) {
-      const id = requestId(peek(line));
-      this.answerError(id ?? null, refusal.code, refusal.message, false);
+      this.answerError(requestId(msg) ?? null, refusal.code, refusal.message, false);
       return;
     }
-    const msg = peek(line);
     if (msg && typeof msg.method === 'string') {
       const id = requestId(msg);
       if (id !== undefined) {

@@ -104,8 +104,9 @@ test('an editor that stops reading for a while loses nothing: the shim does not 
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[limits]\nmax_queued = 1000\nmax_queued_per_session = 1000\nrate = { per_second = 1000000, burst = 1000000 }\n');
   await startHub(t, home);
-  // Pings every 100 ms: a hub silent for 200 ms would be declared dead; the editor below pauses for 1.5 s.
-  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_LINK_PING_MS: '100' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  // Pings every 500 ms: a hub silent for 1 s would be declared dead; the editor below pauses for 4 s. (Not
+  // shorter: a hub busy with sixty large answers on a loaded machine can be slow to pong while it is read.)
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv({ SNOWMUX_LINK_PING_MS: '500' }), stdio: ['pipe', 'pipe', 'pipe'] });
   killAtEnd(t, shim);
   let stderr = '';
   shim.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -129,7 +130,7 @@ test('an editor that stops reading for a while loses nothing: the shim does not 
   // The editor stops reading; 60 answers of ~0.5 MB fill its pipe and the shim's buffer many times over.
   shim.stdout.pause();
   for (let id = 1; id <= 60; id++) shim.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: FULL_ANSWER } } })}\n`);
-  await new Promise((r) => setTimeout(r, 1_500)); // the editor's pause: fifteen ping intervals
+  await new Promise((r) => setTimeout(r, 4_000)); // the editor's pause: eight ping intervals, four dead-hub budgets
   shim.stdout.resume();
   await until(61);
   const failed = answers.filter((a) => a.error);
