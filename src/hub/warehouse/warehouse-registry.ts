@@ -124,6 +124,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     let profile: SnowflakeProfile | null;
     const warnings: string[] = [];
     this.defaultWarnings = warnings;
+    this.defaultUnusable = undefined;
     try {
       profile = this.resolve(undefined, {}, undefined, warnings);
     } catch (err) {
