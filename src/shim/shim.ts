@@ -321,7 +321,8 @@ export class Shim {
           this.answerError(id, INVALID_REQUEST, `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request that has not been answered yet. Give each request in flight its own id.`, false);
           return;
         }
-        if (msg.method === 'initialize') this.cachedInitialize = msg.params;
+        // A second initialize sent before the first was answered is refused by the hub: the first's stays.
+        if (msg.method === 'initialize' && ![...this.inflight.values()].some((e) => e.method === 'initialize')) this.cachedInitialize = msg.params;
         this.inflight.set(idKey(id), { id, method: msg.method, line, gen: BUFFERED });
       } else if (msg.method === 'notifications/cancelled') {
         this.forwardCancel(line, msg);

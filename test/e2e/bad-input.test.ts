@@ -159,6 +159,14 @@ test('one connection speaks one MCP era: the other era\'s requests and a second 
   assert.equal(errorOf(m)?.code, -32022, JSON.stringify(m));
   m = await probing.request(2, 'initialize', INIT_PARAMS);
   assert.equal((m.result as { protocolVersion?: string } | undefined)?.protocolVersion, '2025-06-18', JSON.stringify(m));
+
+  // Two initialize requests back to back: the first is the connection's, the second is refused.
+  const eager = await rawLink(t, sock);
+  eager.send(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { ...INIT_PARAMS, clientInfo: { name: 'second', version: '1' } } })}\n`);
+  const both = [await eager.next(), await eager.next()].sort((a, b) => Number(a.id) - Number(b.id));
+  assert.ok(both[0]!.result, JSON.stringify(both[0]));
+  assert.equal(errorOf(both[1]!)?.code, -32600, JSON.stringify(both[1]));
+  assert.match(errorOf(both[1]!)!.message, /already sent initialize and is waiting for its answer/);
 });
 
 test('junk instead of a hello, a dead socket mid-message, and a plain MCP client without hello', async (t) => {

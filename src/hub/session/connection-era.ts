@@ -49,6 +49,14 @@ export class ConnectionEra {
         message: `Invalid Request: this connection is already initialized (MCP ${this.#initialized}); initialize is sent once, as a connection's first request. To start over, open a new connection (in an editor: restart its MCP server).`,
       };
     }
+    // Sent back to back, both would be answered as the connection's first (the era is read from answers).
+    for (const waiting of this.#asked.values()) {
+      if (waiting.method !== 'initialize') continue;
+      return {
+        code: INVALID_REQUEST,
+        message: 'Invalid Request: this connection already sent initialize and is waiting for its answer; initialize is sent once, as a connection\'s first request. Wait for its answer.',
+      };
+    }
     if (this.#modern !== null && claimedRevision(params) === undefined) {
       const requested = (params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       return {
