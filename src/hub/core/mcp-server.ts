@@ -6,7 +6,8 @@ import { McpServer, ProtocolError, ProtocolErrorCode, type ServerOptions } from 
 import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
 import { registerQueryTools } from '../tools/query-tools.js';
-import { recordRefusedCalls, shownName } from '../tools/refused-calls.js';
+import { shownName } from '../../shown-text.js';
+import { recordRefusedCalls } from '../tools/refused-calls.js';
 import { explainNotFound } from './not-found-hints.js';
 import { serveToolListingOnce } from '../tools/tool-listing.js';
 import { registerTeamTools } from '../tools/team-tools.js';

@@ -6,7 +6,7 @@
  * that exist are listed, and `data` holds the name cut short.
  */
 import { ProtocolError, ProtocolErrorCode, type McpServer } from '@modelcontextprotocol/server';
-import { shownName } from '../tools/refused-calls.js';
+import { shownName } from '../../shown-text.js';
 import { wrapSdkHandler } from '../tools/sdk-handler.js';
 
 /** Longest part of the client's name kept in `data`. */
@@ -54,9 +54,9 @@ export function explainNotFound(server: McpServer): void {
       try {
         return await sdkHandler(request, ctx);
       } catch (err) {
-        const invalidParams = err instanceof ProtocolError && err.code === ProtocolErrorCode.InvalidParams;
-        const plain = err instanceof Error && !(err instanceof ProtocolError);
-        const known = invalidParams || plain ? says.find((s) => (invalidParams || s.internal === true) && s.said.test((err as Error).message)) : undefined;
+        // Each known message comes either as the SDK's -32602 or (internal) as a plain Error.
+        const kindOf = (e: Error) => (e instanceof ProtocolError ? (e.code === ProtocolErrorCode.InvalidParams ? 'params' : 'other') : 'plain');
+        const known = err instanceof Error ? says.find((s) => kindOf(err) === (s.internal ? 'plain' : 'params') && s.said.test(err.message)) : undefined;
         if (!known) throw err;
         const asked = String(askedOf(request.params as Params));
         const data = typeof (err as ProtocolError).data === 'object' && (err as ProtocolError).data !== null ? { ...((err as ProtocolError).data as Record<string, unknown>) } : {};

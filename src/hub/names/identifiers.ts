@@ -1,3 +1,4 @@
+import { hasInvisible } from '../../shown-text.js';
 import { SnowmuxError } from '../../errors.js';
 
 /**
@@ -27,7 +28,7 @@ export function normalizeIdentifier(raw: string, what = 'identifier'): string {
   if (name.length === 0 || name.length > MAX_IDENTIFIER_LENGTH) {
     throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} must be 1 to ${MAX_IDENTIFIER_LENGTH} characters long.`);
   }
-  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u.test(name)) {
+  if (hasInvisible(name)) {
     throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} contains control or invisible characters (line separators, bidi or zero-width marks); pass a plain object name.`);
   }
   return name;

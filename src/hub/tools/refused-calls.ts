@@ -4,25 +4,13 @@
  * for tools or feeding malformed arguments is exactly what an audit log is for.
  */
 import { ProtocolError, ProtocolErrorCode, type McpServer } from '@modelcontextprotocol/server';
+import { shownName } from '../../shown-text.js';
 import { wrapSdkHandler } from './sdk-handler.js';
 import { wentThroughRunTool, type ToolEnv } from './tool-runtime.js';
 
 
 /** Longest tool name kept in a record: the name is the client's, and may be anything. */
 const MAX_TOOL_NAME = 128;
-/** Longest part of an unknown tool's name shown back in the error. */
-const MAX_SHOWN_NAME = 80;
-
-/**
- * The client's text as shown back in an error: JSON-quoted (control characters escaped), cut short, and
- * with invisible format characters (right-to-left overrides, zero-width characters) escaped too, so a
- * hostile name can neither make the answer large nor make it read as something else in a log or an editor.
- */
-export function shownName(name: string): string {
-  const cut = name.length > MAX_SHOWN_NAME ? `${name.slice(0, MAX_SHOWN_NAME)}…` : name;
-  return JSON.stringify(cut).replace(/\p{Cf}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /**
  * The SDK's answer to a tool it does not have ("Tool X not found", the name as sent, of any length) says
  * neither what to do nor, safely, which name: the same -32602 with both.

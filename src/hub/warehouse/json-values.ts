@@ -66,8 +66,7 @@ function convert(value: unknown, depth: number, seen: Set<object>): JsonValue {
       if (text !== '[object Object]') return text;
     }
     const out: Record<string, JsonValue> = {};
-    // defineProperty: a member named __proto__ is data, not the object's prototype.
-    for (const [k, v] of Object.entries(obj)) Object.defineProperty(out, k, { value: convert(v, depth + 1, seen), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(obj)) setMember(out, k, convert(v, depth + 1, seen));
     return out;
   } finally {
     seen.delete(obj);
@@ -297,4 +296,13 @@ function pad2(n: number): string {
 
 function plural(n: number, unit: string): string {
   return `${n} ${unit}${Math.abs(n) === 1 ? '' : 's'}`;
+}
+
+/**
+ * `out[key] = value` for keys that are data: a member named `__proto__` (a struct field, a map key, a JSON
+ * object's) is assigned as an own member; a plain assignment would set the object's prototype instead and
+ * the member would vanish from the result.
+ */
+export function setMember(out: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -142,9 +142,9 @@ const SNOWFLAKE_BUILTIN_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   'EXTERNAL_TABLE_FILE_REGISTRATION_HISTORY',
 ]);
 
-/** DuckDB functions refused by exact name, with the reason. */
 const JSON_RECURSION = 'walks a JSON document with no depth limit: a deeply nested one crashes the embedded engine, and the hub with it';
 
+/** DuckDB functions refused by exact name, with the reason. */
 const DUCKDB_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['GLOB', 'lists files on the hub machine'],
   ['SNIFF_CSV', 'reads a file from the hub machine or the network'],

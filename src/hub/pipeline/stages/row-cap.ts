@@ -59,8 +59,8 @@ async function pageWithinCap(st: Statement, op: Extract<Operation, { kind: 'fetc
   const room = shown - offset;
   if (result.rowCount < room) return capped(result, shown);
   // The page reached the cap: the row after it only told that more rows exist.
-  const rows = result.rowCount === room ? result.rows : result.rows.slice(0, room);
-  return capped({ ...result, rows, rowCount: rows.length, truncated: true, truncatedBy: result.truncatedBy ?? 'rows' }, shown);
+  const rows = result.rows.slice(0, room);
+  return capped({ ...result, rows, rowCount: rows.length }, shown);
 }
 
 function capped(result: QueryResult, shown: number): QueryResult {

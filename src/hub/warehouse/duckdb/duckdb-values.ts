@@ -39,6 +39,7 @@ import {
   integerToJson,
   keyString,
   parseJsonText,
+  setMember,
   toJsonValue,
 } from '../json-values.js';
 
@@ -134,12 +135,4 @@ function safeMemberType(type: DuckDBType & { memberTypeForTag(tag: string): Duck
   } catch {
     return undefined;
   }
-}
-
-/**
- * `out[key] = value` for keys that are data: a struct field or map key named `__proto__` is assigned as an
- * own member (a plain assignment would set the object's prototype and the member would vanish from the result).
- */
-function setMember(out: Record<string, JsonValue>, key: string, value: JsonValue): void {
-  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
 }
