@@ -18,8 +18,9 @@ import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
 import { escapeInvisible } from '../../shown-text.js';
 import { watchStatus } from '../status-watch.js';
 import { apiKeyFrom } from '../../shim/remote-link.js';
-import { DEFAULT_SCREEN, cut, duration, table as fitTable, watchScreen, type WatchFrame } from '../watch-screen.js';
+import { DEFAULT_SCREEN, cut, duration, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
+import { watchWriter } from '../watch-writer.js';
 
 export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('status', argv, {
@@ -37,7 +38,8 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
         'Exit codes: 0 healthy, 3 unhealthy (draining, or no warehouse can serve: every one behind an open\n' +
         'circuit breaker or unable to log in), 1 no answer. The reasons follow "unhealthy:" (with --json: "health").\n' +
         'With --url the API key comes from $SNOWMUX_KEY or --key-file (never a flag).\n\n' +
-        '--watch redraws in place, fitted to the terminal, and waits through hub restarts. It follows the hub\'s\n' +
+        '--watch redraws in place, fitted to the terminal, and waits through hub restarts (piped or to a file,\n' +
+        'each frame is plain text under a "--- snowmux status --watch <time>" line). It follows the hub\'s\n' +
         '/events and re-reads on each change: with --url, or on the socket when the hub has an HTTP listener\n' +
         '(hub.http_listen) and a key is given (or its auth is off). Otherwise it re-reads every --interval ms\n' +
         '(default 1000; with events, a background re-read every 10 s keeps uptimes moving).\n',
@@ -82,26 +84,13 @@ function eventsOf(status: HubStatus, url: string | undefined, key: string | unde
   return { url: new URL('/events', http.url).href, key };
 }
 
-/**
- * Draws each frame over the last one: cursor home, each line then clear-to-end-of-line, then clear to the
- * end of the screen — no full clear, so nothing flashes. Fitted to the terminal (80×24 when not a TTY);
- * a resize redraws the last frame.
- */
+/** The watch's frames, and on Ctrl-C a newline so the prompt gets a line of its own (a terminal frame's last row has none). */
 function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
-  const tty = out as Partial<WriteStream>;
-  const size = () => (tty.isTTY && tty.columns && tty.rows ? { columns: tty.columns, rows: tty.rows } : DEFAULT_SCREEN);
-  let last: WatchFrame | null = null;
-  const draw = (frame: WatchFrame) => {
-    last = frame;
-    out.write(`\x1b[H${watchScreen(frame, size()).join('\x1b[K\n')}\x1b[K\x1b[J`);
-  };
-  if (tty.isTTY) tty.on?.('resize', () => last && draw(last));
-  // The last row has no newline (it would scroll a full screen): give the prompt a line of its own.
   process.once('SIGINT', () => {
     out.write('\n');
     process.exit(130);
   });
-  return draw;
+  return watchWriter(out);
 }
 
 function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
