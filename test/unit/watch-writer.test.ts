@@ -30,7 +30,7 @@ test('not a terminal: each frame is plain text under a dated header, with no esc
   assert.deepEqual(frames[0], '');
   assert.equal(frames.length, 3);
   for (const f of frames.slice(1)) {
-    assert.match(f, /^snowmux status --watch  waiting for the hub \(5s\)\n\nNo hub answered at \/tmp\/h\/hub\.sock \(ENOENT\)\./);
+    assert.match(f, /^snowmux status --watch {2}waiting for the hub \(5s\)\n\nNo hub answered at \/tmp\/h\/hub\.sock \(ENOENT\)\./);
     assert.ok(f.endsWith('Ctrl-C to quit.\n'), f);
   }
 });
