@@ -302,9 +302,16 @@ test('without an authenticator it is inferred from the secret present (the highe
   const fromKey = resolved(fx);
   assert.equal(fromKey.auth.method, 'keypair');
   assert.equal(fromKey.sources.authenticator, 'inferred from ~/.snowflake/connections.toml [default]');
-  const fromPassword = resolved(fx, { env: { SNOWFLAKE_PASSWORD: PASSWORD } });
-  assert.equal(fromPassword.auth.method, 'password');
-  assert.equal(fromPassword.sources.authenticator, 'inferred from env SNOWFLAKE_PASSWORD');
+  const both = fx.resolve({ env: { SNOWFLAKE_PASSWORD: PASSWORD } });
+  assert.equal(both.profile?.auth.method, 'password');
+  assert.equal(both.profile?.sources.authenticator, 'inferred from env SNOWFLAKE_PASSWORD');
+  // Both secrets and no authenticator: the choice is said, with how to make it explicit.
+  assert.deepEqual(both.warnings, [
+    'Snowflake profile "default" has both a private key (~/.snowflake/connections.toml [default]) and a password (env SNOWFLAKE_PASSWORD) but no authenticator; ' +
+      'using the password (env SNOWFLAKE_PASSWORD, the higher source). Set SNOWFLAKE_AUTHENTICATOR or authenticator in ~/.snowflake/connections.toml [default] to SNOWFLAKE_JWT or SNOWFLAKE, ' +
+      'or remove the key (~/.snowflake/connections.toml [default]).',
+  ]);
+  assert.deepEqual(fx.resolve({ env: { SNOWFLAKE_PASSWORD: PASSWORD, SNOWFLAKE_AUTHENTICATOR: 'SNOWFLAKE_JWT' } }).warnings, [], 'an explicit authenticator needs no warning');
   assert.match(
     configError(fx, { env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_TOKEN: TOKEN, SNOWFLAKE_HOME: join(fx.home, 'none') } }),
     /^Snowflake profile "env" has a token \(env SNOWFLAKE_TOKEN\) but no authenticator: set SNOWFLAKE_AUTHENTICATOR to OAUTH or PROGRAMMATIC_ACCESS_TOKEN\.$/,

@@ -213,13 +213,22 @@ class ProfileContext {
   }
 }
 
-function chooseAuthenticator(ctx: ProfileContext): { value: Authenticator; source: string } {
+function chooseAuthenticator(ctx: ProfileContext, warnings: string[]): { value: Authenticator; source: string } {
   const explicit = ctx.get('authenticator');
   if (explicit !== undefined) return { value: explicit.value as Authenticator, source: explicit.source };
   const password = ctx.get('password');
   const key = ctx.get('privateKey') ?? ctx.get('privateKeyPath');
   const token = ctx.get('token') ?? ctx.get('tokenFilePath');
   // No authenticator anywhere: infer from the secret that is present (the higher source wins a tie-break).
+  // Both present is usually a leftover (a password kept after moving to a key): said, not silently chosen.
+  if (key !== undefined && password !== undefined) {
+    const [used, unused] = key.rank <= password.rank ? [key, password] : [password, key];
+    warnings.push(
+      `Snowflake profile "${ctx.name}" has both a private key (${key.source}) and a password (${password.source}) but no authenticator; ` +
+        `using the ${used === key ? 'key' : 'password'} (${used.source}, the higher source). Set ${ctx.whereToSet(['authenticator'])} to SNOWFLAKE_JWT or SNOWFLAKE, ` +
+        `or remove the ${unused === key ? 'key' : 'password'} (${unused.source}).`,
+    );
+  }
   if (key !== undefined && (password === undefined || key.rank <= password.rank)) {
     return { value: 'SNOWFLAKE_JWT', source: `inferred from ${key.source}` };
   }
@@ -455,7 +464,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   const sources: Record<string, string> = {};
   const account = normalizeAccount(ctx, warnings) ?? ctx.missing('account', 'account', false);
   sources.account = merged.account!.source;
-  const authenticator = chooseAuthenticator(ctx);
+  const authenticator = chooseAuthenticator(ctx, warnings);
   sources.authenticator = authenticator.source;
   const user = merged.user?.value;
   if (user === undefined && authenticator.value !== 'OAUTH') ctx.missing('user', 'user', false);
