@@ -91,6 +91,11 @@ test('a broken set-up: each problem is a failed check that says what to do, and 
   const offline = await doctor(home, env, ['--offline']);
   assert.equal(find(offline.checks, 'reach gone'), undefined);
   assert.equal(offline.code, 1, 'the incomplete profile still fails');
+  // The default profile is one of the sections: its failure is listed once, not under both names.
+  const byDefault = await doctor(home, { ...env, SNOWFLAKE_DEFAULT_CONNECTION_NAME: 'half' }, ['--offline']);
+  const half = byDefault.checks.filter((c) => c.detail.includes('Snowflake profile "half"'));
+  assert.equal(half.length, 1, byDefault.text);
+  assert.equal(half[0]!.check, 'profile (default)');
 
   writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n');
   chmodSync(home, 0o755);

@@ -225,11 +225,18 @@ function checkProfiles(config: LoadedConfig, env: NodeJS.ProcessEnv, checks: Che
   }
   const resolved: SnowflakeProfile[] = [];
   const seen = new Set<string>();
+  // The default is usually one of the named profiles too: what resolving it said is said once.
+  const said = new Set<string>();
+  const say = (check: Check) => {
+    if (said.has(check.detail)) return;
+    said.add(check.detail);
+    checks.push(check);
+  };
   for (const name of names) {
     const label = name === undefined ? 'profile (default)' : `profile ${name}`;
     try {
       const { profile, warnings } = resolveProfile({ name, env, configFile: config });
-      for (const w of warnings) checks.push({ check: label, status: 'warn', detail: w });
+      for (const w of warnings) say({ check: label, status: 'warn', detail: w });
       if (!profile) {
         checks.push({ check: label, status: 'ok', detail: 'no Snowflake account configured: the embedded sample warehouse serves' });
         continue;
@@ -241,7 +248,7 @@ function checkProfiles(config: LoadedConfig, env: NodeJS.ProcessEnv, checks: Che
       checks.push({ check: `profile ${profile.name}`, status: 'ok', detail: `account ${shown.account}, user ${shown.user}, ${shown.auth.method} auth${shown.role ? `, role ${shown.role}` : ''}` });
       resolved.push(profile);
     } catch (err) {
-      checks.push({ check: label, status: 'fail', detail: errorMessage(err) });
+      say({ check: label, status: 'fail', detail: errorMessage(err) });
     }
   }
   return resolved;
