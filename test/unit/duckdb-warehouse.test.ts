@@ -191,6 +191,8 @@ describe('DuckDbWarehouse', () => {
     test('a name that does not exist says where the real names are, and never suggests the engine\'s own catalog functions', async () => {
       const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'SQL_ERROR', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
       assert.doesNotMatch(err.message, /pragma_|duckdb_/i);
+      // Four parts: DuckDB's parser answers with an internal placeholder ("NameListToString NOT IMPLEMENTED").
+      await rejectsWith(warehouse.query('SELECT * FROM SNOWMUX_SAMPLE.TPCH.NATION.N_NAME', opts()), 'SQL_ERROR', /^Parser Error: a table name has at most three parts \(database\.schema\.table\)/);
     });
 
     test('a statement that outgrows the memory limit fails with what to do, and nothing spills to the disk', async () => {
@@ -649,6 +651,12 @@ describe('DuckDbWarehouse', () => {
         warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: 'TOP_PARTS' }, 'table', ctx()),
         'OBJECT_NOT_FOUND',
         /TOP_PARTS is a view\. Use describe_view/,
+      );
+      // A name Snowflake would print quoted is shown quoted: one name with dots in it is not a path.
+      await rejectsWith(
+        warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: 'SNOWMUX_SAMPLE.TPCH.NATION' }, 'table', ctx()),
+        'OBJECT_NOT_FOUND',
+        /^Table SNOWMUX_SAMPLE\.TPCH\."SNOWMUX_SAMPLE\.TPCH\.NATION" does not exist\./,
       );
       await rejectsWith(warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: 'TPCH', name: hostile }, 'table', ctx()), 'OBJECT_NOT_FOUND');
       await rejectsWith(warehouse.describeObject({ database: 'SNOWMUX_SAMPLE', schema: hostile, name: 'NATION' }, 'table', ctx()), 'OBJECT_NOT_FOUND', /Schema/);

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeIdentifier, qualifiedNameParts } from '../../src/hub/names/identifiers.js';
+import { normalizeIdentifier, overlongQualifiedName, qualifiedNameParts } from '../../src/hub/names/identifiers.js';
+import { targetObject } from '../../src/hub/tools/catalog-tools.js';
+import type { Warehouse } from '../../src/hub/warehouse/types.js';
+import { SnowmuxError } from '../../src/errors.js';
 
 test('qualified names split as Snowflake reads them; anything else stays one name', () => {
   assert.deepEqual(qualifiedNameParts('DB.S.T'), ['DB', 'S', 'T']);
@@ -10,6 +13,21 @@ test('qualified names split as Snowflake reads them; anything else stays one nam
   for (const one of ['T', '"a.b"', 'a.b.c.d', 'a..b', '.a', 'a.', 'a b.c', '1a.b', 'a."b', 'a.b;drop', 'data.csv.x.y', '"a".', 'a.""']) {
     assert.equal(qualifiedNameParts(one), undefined, one);
   }
+});
+
+test('a dotted name of four or more parts is refused as a path typed too long, saying how many parts a name has', () => {
+  assert.equal(overlongQualifiedName('a.b.c.d'), 4);
+  assert.equal(overlongQualifiedName('DB."s.x".T.COL.SUB'), 5);
+  for (const fine of ['T', 'a.b', 'a.b.c', '"a.b.c.d"', 'a b.c.d.e', 'a..b.c.d', 'a.b.c.d.']) assert.equal(overlongQualifiedName(fine), undefined, fine);
+  // Refused before any warehouse is asked.
+  const none = {} as Warehouse;
+  assert.throws(
+    () => targetObject(none, { name: 'SNOWMUX_SAMPLE.TPCH.NATION.N_NAME' }, 'table name'),
+    (err: unknown) =>
+      err instanceof SnowmuxError &&
+      err.code === 'INVALID_ARGUMENT' &&
+      err.message.startsWith('The table name "SNOWMUX_SAMPLE.TPCH.NATION.N_NAME" has 4 dot-separated parts; a name has at most three (database.schema.table).'),
+  );
 });
 
 test('an identifier argument with control or invisible characters (C0, DEL, C1, line separators, bidi and zero-width marks) is refused', () => {

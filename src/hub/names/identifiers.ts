@@ -57,6 +57,25 @@ export function qualifiedNameParts(raw: string): string[] | undefined {
 }
 
 /**
+ * How many parts an unquoted dotted name has when it reads as more than a qualified name can hold
+ * (`DB.SCHEMA.TABLE.COLUMN`, 4 or more plain or quoted parts), else undefined. Such a name is almost
+ * always a path typed too long, not one object with dots in its name (that one is passed quoted).
+ */
+export function overlongQualifiedName(raw: string): number | undefined {
+  let parts = 0;
+  let rest = raw;
+  for (;;) {
+    const part = PART.exec(rest)?.[0];
+    if (part === undefined) return undefined;
+    parts++;
+    rest = rest.slice(part.length);
+    if (rest === '') return parts > 3 ? parts : undefined;
+    if (!rest.startsWith('.')) return undefined;
+    rest = rest.slice(1);
+  }
+}
+
+/**
  * Whether the embedded engine (DuckDB) reads two names as the same identifier. Its binder compares names
  * ignoring the case of ASCII letters only: `"SALARİES"` (dotted capital I) or `"\u212AEYS"` (Kelvin sign)
  * name no table there, although Unicode lower-casing (SQL `lower()`, JS `toLowerCase`) makes them
@@ -74,6 +93,11 @@ function foldAscii(name: string): string {
 /** Quotes an already-normalized name. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** One identifier as a message or a listing shows it: plain when Snowflake would print it unquoted, else quoted. */
+export function displayPart(name: string): string {
+  return /^[A-Z_][A-Z0-9_$]*$/.test(name) ? name : quoteIdentifier(name);
 }
 
 /** A SQL string literal ('it''s'), for the few commands that take names as strings. */

@@ -12,7 +12,7 @@
  * honoured case could be stepped around by quoting a name in lower case. The cost is that a deny of
  * `SALARIES` also hides a distinct Snowflake object named `"salaries"` — the safe direction.
  */
-import { normalizeIdentifier, quoteIdentifier } from './identifiers.js';
+import { displayPart, normalizeIdentifier } from './identifiers.js';
 import { globMatch, hasGlob, matchesEverything } from './glob.js';
 
 export type NamePart =
@@ -186,7 +186,3 @@ export function displayName(ref: NameRef): string {
   return refNames(ref).map(displayPart).join('.');
 }
 
-/** One identifier as a message or a listing shows it: plain when Snowflake would print it unquoted, else quoted. */
-export function displayPart(name: string): string {
-  return /^[A-Z_][A-Z0-9_$]*$/.test(name) ? name : quoteIdentifier(name);
-}

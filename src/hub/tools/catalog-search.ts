@@ -8,7 +8,7 @@
  */
 import { errorMessage, isSnowmuxError } from '../../errors.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { displayPart } from '../names/object-pattern.js';
+import { displayPart } from '../names/identifiers.js';
 import type { CallContext, Warehouse } from '../warehouse/types.js';
 
 export interface Hit {

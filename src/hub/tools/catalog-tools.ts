@@ -5,7 +5,8 @@
  */
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
-import { normalizeIdentifier, qualifiedNameParts } from '../names/identifiers.js';
+import { shownName } from '../../shown-text.js';
+import { normalizeIdentifier, overlongQualifiedName, qualifiedNameParts } from '../names/identifiers.js';
 import { SnowmuxError } from '../../errors.js';
 import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
 import { statementContext } from '../names/statement-context.js';
@@ -43,6 +44,14 @@ export function targetSchema(warehouse: Warehouse, database: string, schema: str
  */
 export function targetObject(warehouse: Warehouse, args: { database?: string | undefined; schema?: string | undefined; name: string }, what: string): { database: string; schema: string; name: string } {
   const parts = qualifiedNameParts(args.name);
+  const overlong = parts === undefined ? overlongQualifiedName(args.name) : undefined;
+  if (overlong !== undefined) {
+    throw new SnowmuxError(
+      'INVALID_ARGUMENT',
+      `The ${what} ${shownName(args.name)} has ${overlong} dot-separated parts; a name has at most three (database.schema.${what.replace(/ name$/, '')}). ` +
+        'Pass the object itself (a column is not an object here), or double-quote a name that has dots in it ("a.b").',
+    );
+  }
   if (parts === undefined) {
     const database = targetDatabase(warehouse, args.database);
     return { database, schema: targetSchema(warehouse, database, args.schema), name: normalizeIdentifier(args.name, what) };

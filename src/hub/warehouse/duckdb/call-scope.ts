@@ -265,7 +265,15 @@ export function toWarehouseError(err: unknown): SnowmuxError {
   const kind = /^([A-Za-z ]+) Error:/.exec(message)?.[1];
   // DuckDB's own advice for running out of memory (SET temp_directory, threads, memory_limit) is settings
   // the hub locks: only its first line is kept, with what the caller can do.
-  const text = kind === 'Out of Memory' ? `${message.split('\n', 1)[0]!} ${OUT_OF_MEMORY_ADVICE}` : kind === 'Catalog' ? catalogError(message) : message;
+  const text =
+    kind === 'Out of Memory'
+      ? `${message.split('\n', 1)[0]!} ${OUT_OF_MEMORY_ADVICE}`
+      : kind === 'Catalog'
+        ? catalogError(message)
+        : message === 'Parser Error: NameListToString NOT IMPLEMENTED'
+          ? // What DuckDB's parser says of a table name with four or more parts: an internal placeholder.
+            'Parser Error: a table name has at most three parts (database.schema.table); the query names one with more. Remove the extra part (a column belongs in the SELECT list), or double-quote a name that has dots in it.'
+          : message;
   return new SnowmuxError('SQL_ERROR', text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}) } });
 }
 

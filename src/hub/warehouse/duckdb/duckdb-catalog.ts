@@ -1,6 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SnowmuxError } from '../../../errors.js';
-import { sameDuckDbName } from '../../names/identifiers.js';
+import { displayPart, sameDuckDbName } from '../../names/identifiers.js';
 import type { ColumnDescription, DatabaseInfo, ObjectInfo, ObjectKind, SchemaInfo } from '../types.js';
 
 /**
@@ -129,7 +129,7 @@ export async function resolveDatabase(connection: DuckDBConnection, name: string
     name,
   );
   if (found === undefined) {
-    throw new SnowmuxError('OBJECT_NOT_FOUND', `Database ${name} does not exist. Use list_databases to see the databases.`, {
+    throw new SnowmuxError('OBJECT_NOT_FOUND', `Database ${displayPart(name)} does not exist. Use list_databases to see the databases.`, {
       details: { objectType: 'database', name },
     });
   }
@@ -147,7 +147,7 @@ export async function resolveSchema(connection: DuckDBConnection, database: stri
     name,
   );
   if (found === undefined) {
-    throw new SnowmuxError('OBJECT_NOT_FOUND', `Schema ${database}.${name} does not exist. Use list_schemas to see the schemas in ${database}.`, {
+    throw new SnowmuxError('OBJECT_NOT_FOUND', `Schema ${displayPart(database)}.${displayPart(name)} does not exist. Use list_schemas to see the schemas in ${displayPart(database)}.`, {
       details: { objectType: 'schema', database, name },
     });
   }
@@ -172,17 +172,17 @@ export async function resolveObject(connection: DuckDBConnection, database: stri
   const match = candidates.find(([, objectKind]) => objectKind === kind);
   if (match !== undefined) return String(match[0]);
   const label = kind === 'table' ? 'Table' : 'View';
-  const qualifiedName = `${database}.${schema}.${name}`;
+  const qualifiedName = [database, schema, name].map(displayPart).join('.');
   const other = candidates[0];
   if (other !== undefined) {
     const otherKind = String(other[1]);
     throw new SnowmuxError(
       'OBJECT_NOT_FOUND',
-      `${label} ${qualifiedName} does not exist: ${String(other[0])} is a ${otherKind}. Use describe_${otherKind} for it.`,
+      `${label} ${qualifiedName} does not exist: ${displayPart(String(other[0]))} is a ${otherKind}. Use describe_${otherKind} for it.`,
       { details: { objectType: kind, database, schema, name, actualType: otherKind } },
     );
   }
-  throw new SnowmuxError('OBJECT_NOT_FOUND', `${label} ${qualifiedName} does not exist. Use list_${kind}s to see the ${kind}s in ${schema}.`, {
+  throw new SnowmuxError('OBJECT_NOT_FOUND', `${label} ${qualifiedName} does not exist. Use list_${kind}s to see the ${kind}s in ${displayPart(schema)}.`, {
     details: { objectType: kind, database, schema, name },
   });
 }
