@@ -208,7 +208,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
         if (portsReleased) service.stopAccepting();
         logger.info({ url: service.url, auth: service.auth }, 'http listening');
         say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
-        if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
+        if (service.auth.keysPending !== null) say(`${service.auth.keysPending}: team keys are answered 503 (retry) and /healthz 503 until Redis answers; this replica's own keys work.\n`);
+        else if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
       };
       if (previousWriter === null) {
         // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.

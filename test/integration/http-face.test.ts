@@ -192,6 +192,9 @@ for (const e of ENGINES) {
     let throttled = 0;
     for (let i = 0; i < 25; i++) if ((await rawRequest(r.url, { path: '/status', headers: bearer(forged), from: '127.0.0.20' })).status === 429) throttled++;
     assert.equal(throttled, 5);
+    // A valid key from that same address is still served: behind a load balancer or NAT one address is everyone's.
+    assert.equal((await rawRequest(r.url, { path: '/status', headers: bearer(good), from: '127.0.0.20' })).status, 200);
+    assert.equal((await rawRequest(r.url, { path: '/status', headers: bearer(forged), from: '127.0.0.20' })).status, 429, 'and the address stays throttled for bad keys');
 
     assert.equal(await r.hub.stop(), 0);
     const refusals = auditRecords(r.home).filter((x) => x.kind === 'auth_refused');

@@ -48,6 +48,47 @@ test('a wrong Redis password is named (WRONGPASS) by the replica, status, keys a
   }
 });
 
+test('a replica started while Redis is down answers team keys 503 (retry), not 401, and is not healthy; once Redis answers it serves them, and a revocation reaches it at once', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  const port = await freePort();
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "d${port}"\nhttp_listen = "127.0.0.1:0"\n`);
+  const hub = await startHub(t, home);
+  const url = /HTTP on (http:\/\/\S+)/.exec(hub.stderr())![1]!;
+  assert.match(hub.stderr(), /team's API keys are not loaded yet[^\n]*503/);
+  assert.doesNotMatch(hub.stderr(), /no API key exists yet/);
+  const get = (path: string, key?: string) => fetch(`${url}${path}`, key ? { headers: { authorization: `Bearer ${key}` } } : {}).then(async (r) => ({ code: r.status, retryAfter: r.headers.get('retry-after'), body: await r.text() }));
+  const healthz = await get('/healthz');
+  assert.equal(healthz.code, 503, 'a load balancer sends it nothing yet');
+  assert.match(healthz.body, /not loaded yet/);
+  // Any well-formed key may be a team key: "not valid" would make an editor's shim give up on a good key.
+  const unknown = await get('/status', `smx_${'0'.repeat(12)}_${'x'.repeat(32)}`);
+  assert.equal(unknown.code, 503);
+  assert.equal(unknown.retryAfter, '5');
+  assert.match(unknown.body, /Cannot check the API key yet: the team's API keys are not loaded yet.*Retry in a few seconds/);
+
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const made = await runCli(['keys', 'create', '--identity', 'alice', '--home', home]);
+  assert.match(made.stderr, /Team key/);
+  const alice = made.stdout.trim();
+  const deadline = Date.now() + 15_000;
+  while ((await get('/status', alice)).code !== 200) {
+    assert.ok(Date.now() < deadline, 'the replica never read the team keys once Redis was up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal((await get('/healthz')).code, 200);
+  // The change message reaches it (its SUBSCRIBE, refused while Redis was down, was made again): not the 30 s re-read.
+  assert.equal((await runCli(['keys', 'revoke', /^smx_([0-9a-f]{12})_/.exec(alice)![1]!, '--home', home])).code, 0);
+  const revokedBy = Date.now() + 5_000;
+  let after = await get('/status', alice);
+  while (after.code === 200) {
+    assert.ok(Date.now() < revokedBy, 'the revocation did not reach the replica within 5 s');
+    await new Promise((r) => setTimeout(r, 50));
+    after = await get('/status', alice);
+  }
+  assert.equal(after.code, 401);
+  assert.match(after.body, /revoked/);
+});
+
 test('a Redis restarted empty gets the team\'s keys back from the replicas: a live key still works on every replica, a revoked one stays revoked', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');

@@ -22,7 +22,12 @@ export function renderKeyPath(path: readonly PathKey[]): string {
 /** A short, human description of a value ("\"lots\"", "12", "a table", "an array"). */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string') {
+    // A URL's user and password (redis_url, a proxy) are hidden before anything is cut: a value is shown
+    // to whoever reads the error, and a refused reload's reason reaches every key holder's /events.
+    const shown = withoutUserinfo(value);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (Array.isArray(value)) return 'an array';
   if (value instanceof Date) return 'a date';
@@ -31,6 +36,14 @@ export function describeValue(value: unknown): string {
     return value.constructor?.name === 'TomlDate' ? 'a date' : 'a table';
   }
   return typeof value;
+}
+
+/**
+ * `scheme://user:password@host…` as `scheme://***@host…`; also a mistyped one (`redis:/u:p@h`, `redis:u:p@h`),
+ * which no URL parser would read but which holds the password all the same. Up to the last `@`.
+ */
+export function withoutUserinfo(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/{0,3})\S*@/i, '$1***@');
 }
 
 function valueKind(value: unknown): string {

@@ -161,7 +161,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (!opts.keys) return;
     for (const [holder, held] of heldKeys) {
       const check = opts.keys.check(held.key);
-      if (check.ok) continue;
+      if (check.ok || check.reason === 'unavailable') continue;
       heldKeys.delete(holder);
       logger.info({ what: held.what, reason: check.reason }, 'connection closed: its API key is no longer valid');
       held.end();
@@ -283,20 +283,27 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   function authenticate(request: Request, remote: string, route: string): Caller | Response {
     if (opts.keys === null) return { identity: 'http-anonymous', keyId: null, key: null };
+    const header = request.headers.get('authorization') ?? '';
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    // A header that is there but not "Bearer <key>" (another scheme, a key with more after it) is malformed, not missing.
+    const check: KeyCheck = token === undefined && header.trim() !== '' ? { ok: false, reason: 'malformed' } : opts.keys.check(token);
+    // A valid key is always served: the throttle below slows guessing from an address, and behind a load
+    // balancer or a NAT one address is everyone's, so it must not lock out the keys that are right.
+    if (check.ok) return { identity: check.identity, keyId: check.id, key: token! };
+    if (check.reason === 'unavailable') {
+      // Not the caller's fault, and not a verdict on the key: another replica may serve it now, this one soon.
+      opts.metrics?.authFailure('unavailable');
+      return json(503, { error: `Cannot check the API key yet: ${check.why}. Retry in a few seconds (another replica may serve it now).` }, { 'retry-after': '5' });
+    }
     const now = Date.now();
     const record = authFailures.get(remote);
     if (record && now - record.windowStart < 60_000 && record.count >= maxFailures) {
       opts.metrics?.authFailure('throttled');
       record.throttled += 1;
-      // The first throttled request of the window is audited (from then on this source is refused unread).
+      // The first throttled request of the window is audited (from then on this source's refusals are not).
       if (record.throttled === 1) auditRefusal({ reason: 'throttled', route, remote }, now);
-      return json(429, { error: 'Too many failed authentications from this address; wait a minute.' }, { 'retry-after': '60' });
+      return json(429, { error: 'Too many failed authentications from this address; wait a minute. (A valid key is still served.)' }, { 'retry-after': '60' });
     }
-    const header = request.headers.get('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    // A header that is there but not "Bearer <key>" (another scheme, a key with more after it) is malformed, not missing.
-    const check: KeyCheck = token === undefined && header.trim() !== '' ? { ok: false, reason: 'malformed' } : opts.keys.check(token);
-    if (check.ok) return { identity: check.identity, keyId: check.id, key: token! };
     const fresh = !record || now - record.windowStart >= 60_000;
     authFailures.set(remote, { count: fresh ? 1 : record.count + 1, windowStart: fresh ? now : record.windowStart, throttled: fresh ? 0 : record.throttled });
     opts.metrics?.authFailure(check.reason);
@@ -589,6 +596,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
     if (path === '/healthz') {
       const health = hub.health();
+      // A replica that cannot check its team's keys would refuse the team: the load balancer sends it nothing yet.
+      const keysPending = opts.keys?.unavailable?.() ?? null;
+      if (health.ok && keysPending !== null) return json(503, { ...health.body, status: 'starting', message: `Not serving yet: ${keysPending}. It serves once Redis answers.` });
       return json(health.ok ? 200 : 503, health.body);
     }
     if (!ROUTES.has(path)) return json(404, { error: `No such route: ${path}. Routes: ${[...ROUTES].join(', ')}.` });

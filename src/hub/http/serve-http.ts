@@ -15,8 +15,11 @@ export interface HttpService {
   url: string;
   /** The engine serving it: uWebSockets.js (hyper-express) or node:http. */
   engine: 'uws' | 'node';
-  /** Auth on, and how many keys can authenticate now (0: nothing but /healthz is reachable). */
-  auth: { enabled: boolean; activeKeys: number };
+  /**
+   * Auth on, and how many keys can authenticate now (0: nothing but /healthz is reachable); keysPending
+   * says why the team's keys cannot be checked yet (Redis unreachable since start), else null.
+   */
+  auth: { enabled: boolean; activeKeys: number; keysPending: string | null };
   /** Stop accepting connections (the next hub may take the port); requests in flight go on. */
   stopAccepting(): void;
   close(): Promise<void>;
@@ -62,7 +65,7 @@ export async function serveHttp(opts: {
   return {
     url: endpoint.url,
     engine,
-    auth: { enabled: keys !== null, activeKeys: keys?.activeCount ?? 0 },
+    auth: { enabled: keys !== null, activeKeys: keys?.activeCount ?? 0, keysPending: team?.unavailable() ?? null },
     stopAccepting: () => endpoint.stopAccepting(),
     async close() {
       await face.close();

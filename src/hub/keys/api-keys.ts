@@ -26,7 +26,9 @@ export interface ApiKeyRecord {
 
 export type KeyCheck =
   | { ok: true; id: string; identity: string }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string; identity?: string };
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string; identity?: string }
+  /** The key may be valid, but the keys it would be checked against are not loaded yet (a team's Redis). */
+  | { ok: false; reason: 'unavailable'; id?: string; why: string };
 
 /** What the audit log keeps of a refused authentication: never the key's secret. */
 export interface AuthRefusal {
@@ -254,6 +256,8 @@ export interface KeyChecker {
   readonly activeCount: number;
   /** Calls `listener` whenever the keys may have changed (a team's pub/sub), to recheck open connections at once. */
   onChange?(listener: () => void): void;
+  /** Why some keys cannot be checked yet (a team replica that has not read Redis since it started), or null. */
+  unavailable?(): string | null;
 }
 
 /** Checks a key against the record its id names: hash in constant time, then revocation and expiry. */

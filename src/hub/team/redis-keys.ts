@@ -31,6 +31,9 @@ function parseRecords(values: Record<string, string>): Map<string, ApiKeyRecord>
 
 export class RedisKeyStore implements KeyChecker {
   #records = new Map<string, ApiKeyRecord>();
+  /** Whether the hash was read once: until then a key this replica does not know may be a valid team key. */
+  #loaded = false;
+  #subscribed = false;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #timer: NodeJS.Timeout;
@@ -48,7 +51,17 @@ export class RedisKeyStore implements KeyChecker {
     this.#redis.on('error', () => {});
     this.#subscriber.on('error', () => {});
     this.#redis.on('ready', () => void this.refresh());
-    void this.#subscriber.subscribe(channel(namespace)).catch(() => {});
+    // A SUBSCRIBE sent while Redis is down fails (no retries per command), and ioredis re-subscribes after a
+    // reconnect only channels it once had: subscribe on each connection until one succeeds.
+    const subscribe = () => {
+      if (this.#subscribed) return;
+      this.#subscriber.subscribe(channel(namespace)).then(
+        () => (this.#subscribed = true),
+        () => {},
+      );
+    };
+    subscribe();
+    this.#subscriber.on('ready', subscribe);
     this.#subscriber.on('message', () => void this.refresh());
     this.#timer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.#timer.unref();
@@ -59,6 +72,7 @@ export class RedisKeyStore implements KeyChecker {
       const fetched = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
       await this.#restore(fetched);
       this.#records = fetched;
+      this.#loaded = true;
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
       return;
@@ -102,7 +116,13 @@ export class RedisKeyStore implements KeyChecker {
   check(token: string | undefined): KeyCheck {
     const local = this.local.check(token);
     if (local.ok || local.reason !== 'unknown') return local;
+    const why = this.unavailable();
+    if (why !== null) return { ok: false, reason: 'unavailable', ...(local.id === undefined ? {} : { id: local.id }), why };
     return checkKey(token!, (id) => this.#records.get(id), Date.now());
+  }
+
+  unavailable(): string | null {
+    return this.#loaded ? null : "the team's API keys are not loaded yet: this replica has not read them from Redis (hub.redis_url) since it started";
   }
 
   close(): void {
