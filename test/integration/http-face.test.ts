@@ -301,6 +301,40 @@ for (const e of ENGINES) {
     assert.ok(throttled >= 4, `throttled ${throttled} of 25`);
   });
 
+  test(`[${e}] one identity holds at most 64 notification streams (subscriptions/listen, GET) at once; a closed one frees its place, and other identities are served`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const [one, other] = [await r.key('one'), await r.key('other')];
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'listener', version: '1' } };
+    const listen = (key: string, id: number) =>
+      fetch(`${r.url}/mcp`, {
+        method: 'POST',
+        headers: { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { _meta: meta, notifications: { toolsListChanged: true } } }),
+      });
+    const open: Response[] = [];
+    defer(t, async () => {
+      for (const s of open) await s.body?.cancel().catch(() => {});
+    });
+    for (let i = 0; i < 64; i++) open.push(await listen(one, i));
+    assert.deepEqual(open.map((s) => s.status), Array(64).fill(200));
+    const refused = await listen(one, 64);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    const answer = (await refused.json()) as { id: unknown; error: { message: string } };
+    assert.equal(answer.id, 64);
+    assert.match(answer.error.message, /Too many notification streams open for "one" \(64/);
+    const elsewhere = await listen(other, 1);
+    assert.equal(elsewhere.status, 200, 'another identity is not affected');
+    open.push(elsewhere);
+    await open.shift()!.body!.cancel();
+    // The place frees when the server sees the stream end: asked again until then, never slept on.
+    let again = await listen(one, 65);
+    for (let tries = 0; again.status === 429 && tries < 200; tries++) again = await listen(one, 66 + tries);
+    assert.equal(again.status, 200, 'a closed stream frees its place');
+    open.push(again);
+  });
+
   test(`[${e}] Host and Origin are checked (DNS rebinding); allowed origins get CORS headers`, async (t) => {
     engine = e;
     const r = await rig(t, 'http_allowed_origins = ["https://app.example.com"]\n');

@@ -86,6 +86,11 @@ const MAX_MODERN_SESSIONS_PER_IDENTITY = 32;
 const MAX_LEGACY_SESSIONS_PER_IDENTITY = 64;
 /** Remote shims' links (/shim) one identity may hold open at once: each is a session with its own memory bounds. */
 const MAX_SHIM_LINKS_PER_IDENTITY = 64;
+/**
+ * /mcp streams that wait for notifications (a 2025 session's GET stream, a 2026-07-28 `subscriptions/listen`)
+ * one identity may hold open at once: each holds a connection and ~45 KB, and nothing else bounds them.
+ */
+const MAX_LISTEN_STREAMS_PER_IDENTITY = 64;
 /** /events streams one identity may hold open at once (each holds a connection). */
 const MAX_EVENT_STREAMS_PER_IDENTITY = 8;
 /** Events waiting for an /events client to read them; beyond, it is not reading and its stream ends. */
@@ -157,6 +162,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    * they showed: a revoked or expired key ends them, not only its next request.
    */
   const heldKeys = new Map<object, { key: string; what: string; end: () => void }>();
+  /** Open listen streams per identity (see MAX_LISTEN_STREAMS_PER_IDENTITY). */
+  const listenStreams = new Map<string, number>();
   const recheckHeldKeys = () => {
     if (!opts.keys) return;
     for (const [holder, held] of heldKeys) {
@@ -438,12 +445,22 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    * - is held open by the key that asked for it: like /shim links and /events streams, it ends when that key
    *   is revoked or expires, not when it next sends a request (a GET stream never does).
    */
-  function served(response: Response, caller: Caller): Response {
+  function served(response: Response, caller: Caller, listen: boolean): Response {
     const source = response.body;
     if (!source || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) return response;
     const holder = {};
     const reader = source.getReader();
-    const release = () => heldKeys.delete(holder);
+    if (listen) listenStreams.set(caller.identity, (listenStreams.get(caller.identity) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      heldKeys.delete(holder);
+      if (!listen) return;
+      const left = (listenStreams.get(caller.identity) ?? 1) - 1;
+      if (left > 0) listenStreams.set(caller.identity, left);
+      else listenStreams.delete(caller.identity);
+    };
     const body = new ReadableStream<Uint8Array>({
       start(c) {
         c.enqueue(encoder.encode(': stream open\n\n'));
@@ -452,6 +469,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           key: caller.key,
           what: '/mcp stream',
           end: () => {
+            release();
             void reader.cancel(new Error('the API key is no longer valid')).catch(() => {});
             try {
               c.close();
@@ -485,10 +503,17 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   async function mcp(request: Request, caller: Caller): Promise<Response> {
-    return served(await mcpRequest(request, caller), caller);
+    const kind = { listen: false };
+    return served(await mcpRequest(request, caller, kind), caller, kind.listen);
   }
 
-  async function mcpRequest(request: Request, caller: Caller): Promise<Response> {
+  /** Whether the request opens a stream that only waits for notifications (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds). */
+  function opensListenStream(request: Request, body: unknown): boolean {
+    if (request.method === 'GET') return true;
+    return (Array.isArray(body) ? body : [body]).some((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen');
+  }
+
+  async function mcpRequest(request: Request, caller: Caller, kind: { listen: boolean }): Promise<Response> {
     if (!MCP_METHODS.includes(request.method)) {
       return json(405, { error: `/mcp answers ${MCP_METHODS.join(', ')}: POST a JSON-RPC message, GET a stream, DELETE a session.` }, { allow: MCP_METHODS.join(', ') });
     }
@@ -498,6 +523,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const { body } = read;
     const limited = overRequestRate(caller, body) ?? badParams(body);
     if (limited) return limited;
+    kind.listen = opensListenStream(request, body);
+    if (kind.listen && (listenStreams.get(caller.identity) ?? 0) >= MAX_LISTEN_STREAMS_PER_IDENTITY) {
+      const listen = (Array.isArray(body) ? body : [body]).find((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen') as { id?: unknown } | undefined;
+      const id = typeof listen?.id === 'string' || typeof listen?.id === 'number' ? listen.id : null;
+      return json(
+        429,
+        { jsonrpc: '2.0', id, error: { code: -32000, message: `Too many notification streams open for "${caller.identity}" (${MAX_LISTEN_STREAMS_PER_IDENTITY}: GET streams and subscriptions/listen together): close unused ones first.` } },
+        { 'retry-after': '5' },
+      );
+    }
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
     if (await isLegacyRequest(request, body)) {
       const sessionId = request.headers.get('mcp-session-id');
