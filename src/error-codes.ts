@@ -86,6 +86,7 @@ export const ERROR_CODES = {
   HUB_TOO_OLD: { fault: 'hub', doc: 'The running hub is older than this shim understands; `snowmux hub --replace` starts the new one.' },
   SHIM_TOO_OLD: { fault: 'hub', doc: 'This shim is older than the running hub accepts; update the package the editor launches.' },
   BAD_HELLO: { fault: 'hub', doc: 'A client sent the hub a malformed hello; the message names the field. Not a snowmux shim, or a broken one.' },
+  TEAM_REDIS_FAILED: { fault: 'hub', doc: 'The team\'s Redis (hub.redis_url) failed or did not answer a `snowmux keys` command within 5 s; the message says whether the key was changed. Make Redis answer writes again, then run the command again.' },
   HTTP_UNAUTHORIZED: { fault: 'hub', doc: 'The hub\'s HTTP face refused the API key (missing, unknown, revoked or expired). Create one with `snowmux keys create`; pass it in $SNOWMUX_KEY or a key file.' },
   BAD_REQUEST: { fault: 'hub', doc: 'A control request was not a JSON object.' },
   UNKNOWN_OP: { fault: 'hub', doc: 'A control request named an operation the hub does not know (a newer CLI against an older hub?).' },

@@ -89,6 +89,24 @@ test('a replica started while Redis is down answers team keys 503 (retry), not 4
   assert.match(after.body, /revoked/);
 });
 
+test('snowmux keys against a Redis that holds the connection but never answers gives up within seconds, saying the key was NOT revoked', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  const port = await freePort();
+  const redis = await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "s${port}"\n`);
+  const made = await runCli(['keys', 'create', '--identity', 'erin', '--home', home]);
+  assert.match(made.stderr, /Team key/);
+  const id = /^smx_([0-9a-f]{12})_/.exec(made.stdout.trim())![1]!;
+  redis.kill('SIGSTOP');
+  t.after(() => {
+    redis.kill('SIGCONT');
+  });
+  // Before, this waited forever (no command timeout), and nothing said the leaked key still worked.
+  const revoke = await runCli(['keys', 'revoke', id, '--home', home]);
+  assert.equal(revoke.code, 1);
+  assert.match(revoke.stderr, /Command timed out[^\n]*[Nn]othing was changed/);
+});
+
 test('a Redis restarted empty gets the team\'s keys back from the replicas: a live key still works on every replica, a revoked one stays revoked', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   const port = await freePort();
   const redisDir = tempHome(t, 'smx-redis-');
@@ -162,6 +180,11 @@ test('a Redis that answers but refuses writes (maxmemory reached under noevictio
   const local = await until('local');
   assert.match(local.lastError ?? '', /^Redis refused a command: OOM command not allowed/);
   assert.match(hub.stderr(), /Redis unreachable \(Redis refused a command: OOM[^)]*\); rate limits are per replica/);
+  // `snowmux keys` says whether the key changed and what to do, not only Redis's "OOM command not allowed".
+  const refusedCreate = await runCli(['keys', 'create', '--identity', 'dana', '--home', home]);
+  assert.equal(refusedCreate.code, 1);
+  assert.match(refusedCreate.stderr, /The team's Redis \(hub\.redis_url\) did not do it: OOM command not allowed[^\n]*No key was created\. Make Redis answer writes again[^\n]*run the command again/);
+  assert.equal(refusedCreate.stdout, '', 'no key is printed that was never stored');
 
   await admin.del('fill');
   const back = await until('connected');

@@ -6,7 +6,7 @@
  * copy read stays in force: revocations made meanwhile apply once it is back.
  */
 import { Redis } from 'ioredis';
-import { SnowmuxError } from '../../errors.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
 import { checkKey, findKey, newKey, rotation, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
 import { LIVE_REDIS_OPTIONS, redactRedisUrls } from './redis-team.js';
@@ -132,9 +132,12 @@ export class RedisKeyStore implements KeyChecker {
   }
 }
 
+/** How long `snowmux keys` waits for one Redis command: a Redis that holds the connection but never answers. */
+const KEYS_COMMAND_TIMEOUT_MS = 5_000;
+
 /** `snowmux keys` on a team hub: the same operations on the shared hash, announced to every replica. */
 export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: TeamKeyOps) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, retryStrategy: () => null });
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, commandTimeout: KEYS_COMMAND_TIMEOUT_MS, retryStrategy: () => null });
   // What Redis said (a refused password, say): the connect call itself only learns that the connection closed.
   let refused: Error | undefined;
   redis.on('error', (err: Error) => (refused = err));
@@ -142,31 +145,53 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
     await redis.connect();
   } catch (err) {
     const why = redactRedisUrls((refused ?? (err as Error)).message).replace(/\.$/, '');
-    throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${why}); keys of a team hub live there. Start Redis, or fix hub.redis_url (its password too).`);
+    throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${why}); keys of a team hub live there, and nothing was changed. Start Redis (or make it answer), or fix hub.redis_url (its password too), then run the command again.`);
   }
+  /**
+   * A command Redis failed or never answered, as what it means for the key: whether the change was made,
+   * and what to do. Redis's own words (OOM, READONLY, a timeout) follow, without the URL's password.
+   */
+  const step = async <R>(run: () => Promise<R>, notDone: string): Promise<R> => {
+    try {
+      return await run();
+    } catch (err) {
+      const why = redactRedisUrls(errorMessage(err)).replace(/\.$/, '');
+      throw new SnowmuxError('TEAM_REDIS_FAILED', `The team's Redis (hub.redis_url) did not do it: ${why}. ${notDone} Make Redis answer writes again (a full maxmemory, a replica that is read-only, a stopped server), then run the command again.`);
+    }
+  };
+  /** The change is in the hash: a replica that misses the message still applies it at its next re-read. */
+  const announce = (done: string) =>
+    redis.publish(channel(namespace), 'changed').then(
+      () => undefined,
+      (err: unknown) => {
+        throw new SnowmuxError('TEAM_REDIS_FAILED', `${done}, but telling the replicas failed (${redactRedisUrls(errorMessage(err)).replace(/\.$/, '')}): each applies it at its next re-read of the keys, within 30 s.`);
+      },
+    );
   try {
-    const list = async () => [...parseRecords(await redis.hgetall(hashKey(namespace))).values()];
-    const announce = () => redis.publish(channel(namespace), 'changed');
+    const list = () => step(async () => [...parseRecords(await redis.hgetall(hashKey(namespace))).values()], 'Nothing was changed.');
     return await fn({
       list,
       async create(identity, expiresAt) {
         const made = newKey(identity, expiresAt);
-        await redis.hset(hashKey(namespace), made.record.id, JSON.stringify(made.record));
-        await announce();
+        await step(() => redis.hset(hashKey(namespace), made.record.id, JSON.stringify(made.record)), 'No key was created.');
+        await announce(`Key ${made.record.id} was created`);
         return made;
       },
       async revoke(prefix) {
         const target = findKey(await list(), prefix);
         if (target.revokedAt === null) target.revokedAt = new Date().toISOString();
-        await redis.hset(hashKey(namespace), target.id, JSON.stringify(target));
-        await announce();
+        await step(() => redis.hset(hashKey(namespace), target.id, JSON.stringify(target)), `Key ${target.id} was NOT revoked: it still works.`);
+        await announce(`Key ${target.id} is revoked in Redis`);
         return target;
       },
       async rotate(prefix, overlapEnds, expiresAt) {
         const rotated = rotation(await list(), prefix, overlapEnds, expiresAt);
         // One HSET for both: a reader never sees the new key without the old one's new expiry, or the reverse.
-        await redis.hset(hashKey(namespace), rotated.old.id, JSON.stringify(rotated.old), rotated.record.id, JSON.stringify(rotated.record));
-        await announce();
+        await step(
+          () => redis.hset(hashKey(namespace), rotated.old.id, JSON.stringify(rotated.old), rotated.record.id, JSON.stringify(rotated.record)),
+          `Key ${rotated.old.id} was NOT rotated: it works as before, and no new key was made.`,
+        );
+        await announce(`Key ${rotated.record.id} was made to replace ${rotated.old.id}`);
         return rotated;
       },
     });
