@@ -235,6 +235,8 @@ for (const e of ENGINES) {
       ['mcp bad json', { path: '/mcp', method: 'POST', headers: mcpHeaders, body: '{' }, 400],
       ['mcp body too large', { path: '/mcp', method: 'POST', headers: mcpHeaders, body: `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}` }, 413],
       ['mcp chunked body too large', { path: '/mcp', method: 'POST', headers: { ...mcpHeaders, 'transfer-encoding': 'chunked' }, body: `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}` }, 413],
+      // RFC 9112: the coding's name is case-insensitive. uWebSockets.js drops such a body: said, not "not valid JSON".
+      ['mcp body sent "Transfer-Encoding: Chunked"', { path: '/mcp', method: 'POST', headers: { ...mcpHeaders, 'transfer-encoding': 'Chunked' }, body: init }, e === 'node' ? 200 : 400],
       ['shim bad origin', { path: '/shim', upgrade: true, headers: { ...bearer(key), origin: 'https://evil.example' } }, 403],
       ['shim wrong path', { path: '/elsewhere', upgrade: true, headers: bearer(key) }, 404],
     ];
@@ -244,6 +246,7 @@ for (const e of ENGINES) {
       assertSecured(res.headers, what);
       // Every engine answers an oversize body with the reason (uWebSockets.js used to reset the connection).
       if (status === 413) assert.match(res.body, /over 4194304 bytes/, what);
+      if (what.includes('Chunked') && status === 400) assert.match(res.body, /"Transfer-Encoding: chunked" in lower case, or with a Content-Length/, what);
     }
     const events = new AbortController();
     defer(t, () => events.abort());
@@ -285,6 +288,30 @@ for (const e of ENGINES) {
     const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'h', version: '1' } } });
     const ok = await rawRequest(r.url, { path: '/mcp', method: 'POST', headers: { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: init });
     assert.equal(ok.status, 200, ok.body);
+  });
+
+  test(`[${e}] request headers that trickle in are cut after about 10 s, not held for the engine's own check period`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const { port } = new URL(r.url);
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET /healthz HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n`));
+      // One more header byte every 200 ms: the request never completes.
+      const drip = setInterval(() => socket.writable && socket.write('x-slow: 1\r\n'), 200);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(drip);
+        resolve();
+      });
+      defer(t, () => {
+        clearInterval(drip);
+        socket.destroy();
+      });
+      setTimeout(() => reject(new Error('the trickling request still held its socket after 20 s')), 20_000).unref();
+    });
+    // node:http checked its 10 s headers timeout every 30 s (cut after 10–40 s); now every second.
+    assert.ok(Date.now() - started < 15_000, `cut after ${Date.now() - started} ms`);
   });
 
   test(`[${e}] an expired key is refused; repeated failures from one address are throttled`, async (t) => {

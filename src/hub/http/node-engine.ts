@@ -39,20 +39,28 @@ export interface EngineLimits {
   bodyTimeoutMs: number;
 }
 
-/** Why a body was not read: over MAX_BODY_BYTES, or not complete within the body timeout. */
-export type RefusedBody = 'too-large' | 'too-slow';
+/**
+ * Why a body was not read: over MAX_BODY_BYTES, not complete within the body timeout, or (uWebSockets.js
+ * only) sent with a Transfer-Encoding spelled other than `chunked`, which that engine never hands over.
+ */
+export type RefusedBody = 'too-large' | 'too-slow' | 'unread-encoding';
 
 /** The engines' answer to a refused body, with its reason and what to do. */
 export function refusedBodyAnswer(why: RefusedBody, limits: EngineLimits): { status: number; body: string } {
-  const error = why === 'too-large'
-    ? `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.`
-    : `The request body did not arrive within ${limits.bodyTimeoutMs} ms (hub.http_body_timeout_ms). Send the whole body with the request; a client or proxy that trickles it is cut.`;
-  return { status: why === 'too-large' ? 413 : 408, body: `${JSON.stringify({ error })}\n` };
+  const answers: Record<RefusedBody, [number, string]> = {
+    'too-large': [413, `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.`],
+    'too-slow': [408, `The request body did not arrive within ${limits.bodyTimeoutMs} ms (hub.http_body_timeout_ms). Send the whole body with the request; a client or proxy that trickles it is cut.`],
+    'unread-encoding': [400, 'This hub\'s HTTP engine (uWebSockets.js) reads a body sent with "Transfer-Encoding: chunked" in lower case, or with a Content-Length, and no other: send one of those (or run the hub with hub.http_engine = "node").'],
+  };
+  const [status, error] = answers[why];
+  return { status, body: `${JSON.stringify({ error })}\n` };
 }
 
 export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger, limits: EngineLimits): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
-  const server = createServer((req, res) => void handle(face, req, res, logger, limits));
+  // Node checks the headers and request timeouts on this interval (default 30 s): trickled headers held a
+  // socket for up to 40 s against the 10 s set below.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits));
   // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
   const shims = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

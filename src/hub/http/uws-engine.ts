@@ -191,8 +191,11 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeout
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > DRAIN_BODY_BYTES) return Promise.resolve('too-large');
   // The engine streams a body only for these two cases (its own test, to the letter); for anything else it
-  // would never end the stream.
-  if (!(declared > 0) && req.headers['transfer-encoding'] !== 'chunked') return Promise.resolve(Buffer.alloc(0));
+  // would never end the stream. A body announced another way (`Chunked`, which RFC 9112 allows) is one it
+  // drops: refused, with how to send it, rather than read as empty ("not valid JSON").
+  const encoding = req.headers['transfer-encoding'];
+  if (!(declared > 0) && encoding !== undefined && encoding !== 'chunked') return Promise.resolve('unread-encoding');
+  if (!(declared > 0) && encoding !== 'chunked') return Promise.resolve(Buffer.alloc(0));
   // pipe(), not on('data'): the engine starts its body stream only for pipe (tried: data events never came).
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
