@@ -14,7 +14,8 @@
 
 import { shownText } from '../../../shown-text.js';
 import { DIALECT_NAMES, classificationOf, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
-import type { SqlDialect } from './lexer.js';
+import type { SqlDialect, Token } from './lexer.js';
+import { engineHazard } from './engine-limits.js';
 import { readSql, type SqlReading } from './sql-reading.js';
 import { READ_TYPES, refusalAdvice, typeHazard, type StatementType } from './statement-types.js';
 
@@ -131,13 +132,20 @@ function judgeReading(reading: SqlReading, policy: SqlPolicy, nameDialect: boole
   for (let i = 0; i < statements.length; i++) {
     const statement = statements[i];
     if (statement === undefined) continue;
-    const refusal = judgeStatement(statement, policy);
+    const refusal = (dialect === 'duckdb' ? engineRefusal(reading.statements[i]?.tokens ?? [], statement.type) : undefined) ?? judgeStatement(statement, policy);
     if (refusal) {
       if (statements.length > 1) refusal.message = refusal.message.replace(/^Query refused: /, `Query refused (statement ${i + 1} of ${statements.length}): `);
       return refusal;
     }
   }
   return { allowed: true, statement: first, statements };
+}
+
+/** SQL that would end the hub process running the embedded engine: refused for every role, writers too. */
+function engineRefusal(tokens: readonly Token[], type: ClassifiedStatement['type']): Refusal | undefined {
+  const hazard = engineHazard(tokens);
+  if (hazard === undefined) return undefined;
+  return refuse('SQL_REFUSED', type, 'engine-safety', `Query refused: the query ${hazard} (rule: engine-safety).`);
 }
 
 function judgeStatement(statement: ClassifiedStatement, policy: SqlPolicy): Refusal | undefined {

@@ -1,0 +1,62 @@
+/**
+ * SQL that would end the hub running the embedded engine is refused for every role: a statement joining
+ * more than 1,000 queries with set operations (planner memory grows with their square: 50,000 in 950 KB
+ * of SQL had the kernel kill the hub at 23 GB), and one value built from a literal size past 100 million
+ * (`range(0, 400000000)`: one allocation outside the engine's memory limit that it cannot interrupt).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkSql, type SqlVerdict } from '../../src/hub/guard/sql/policy.js';
+import { MAX_SET_OPERATIONS } from '../../src/hub/guard/sql/engine-limits.js';
+
+const duckdb = (sql: string, allowWrite = false): SqlVerdict => checkSql(sql, { allowWrite, dialect: 'duckdb' });
+
+function assertEngineRefusal(verdict: SqlVerdict, pattern: RegExp): void {
+  assert.equal(verdict.allowed, false, JSON.stringify(verdict));
+  if (verdict.allowed) return;
+  assert.equal(verdict.code, 'SQL_REFUSED');
+  assert.equal(verdict.rule, 'engine-safety');
+  assert.match(verdict.message, pattern);
+}
+
+const unions = (n: number, op = 'UNION ALL') => Array.from({ length: n + 1 }, (_, i) => `SELECT ${i}`).join(` ${op} `);
+
+test('more than 1,000 set operations in one statement are refused, for writers too; 1,000 run', () => {
+  assert.equal(duckdb(unions(MAX_SET_OPERATIONS)).allowed, true);
+  for (const op of ['UNION ALL', 'UNION', 'INTERSECT', 'EXCEPT', 'union by name']) {
+    assertEngineRefusal(duckdb(unions(MAX_SET_OPERATIONS + 1, op)), /joins more than 1,000 queries with UNION, INTERSECT or EXCEPT.*Split it into several queries/);
+  }
+  assertEngineRefusal(duckdb(unions(50_000), true), /rule: engine-safety/);
+  // Nested in subqueries and CTEs counts the same.
+  assertEngineRefusal(duckdb(`WITH a AS (${unions(600)}) SELECT * FROM a UNION ALL (${unions(600)})`), /joins more than 1,000/);
+  // Snowflake plans elsewhere: its dialect is not bounded by the hub's process.
+  assert.equal(checkSql(unions(MAX_SET_OPERATIONS + 1), { allowWrite: false, dialect: 'snowflake' }).allowed, true);
+});
+
+test('a value built from a literal size past 100 million is refused; smaller ones, and range as a table (rows streamed), run', () => {
+  for (const sql of [
+    'SELECT len(range(0, 400000000))',
+    'SELECT range(2000000000)',
+    'SELECT len(generate_series(1, 1e9))',
+    "SELECT length(repeat('x', 1500000000))",
+    "SELECT lpad('a', 200000000, 'b')",
+    "SELECT rpad('a', 1_000_000_000, 'b')",
+    'SELECT list_resize([1], 500000000)',
+    'SELECT array_resize([1], 500000000, 0)',
+    "SELECT bitstring('1', 2000000000)",
+    'SELECT len(RaNgE(0, 4e8))',
+    'SELECT 1 FROM nation, LATERAL (SELECT range(0, -4e8, -1))',
+  ]) {
+    assertEngineRefusal(duckdb(sql, true), /calls \S+ with [\d,]+, building one value of that many elements or characters in the hub's memory/);
+  }
+  for (const sql of [
+    'SELECT len(range(0, 100000000))',
+    "SELECT length(repeat('x', 1000))",
+    'SELECT count(*) FROM range(0, 4000000000)',
+    'SELECT count(*) FROM generate_series(1, 1e9)',
+    'SELECT * FROM nation JOIN range(5000000000) r ON true LIMIT 1',
+    'SELECT len(range(0, n)) FROM (SELECT 10 AS n)',
+  ]) {
+    assert.equal(duckdb(sql).allowed, true, sql);
+  }
+});
