@@ -43,6 +43,12 @@ test('every offered page is served; the last notice says how far paging goes; hu
   // A small result that was truncated only by the row cap says its total.
   const nations = (await c.callTool('execute_query', { query: 'SELECT N_NAME FROM NATION', limit: 10 })).structuredContent as Page;
   assert.match(nations.notice!, /Showing rows 1–10 of 25/);
+  // A query id is shown back in errors and logs: one with control or invisible characters is refused at the door.
+  const hostile = await c.callTool('fetch_results', { query_id: 'x\u001b]0;owned\u0007\u202e' });
+  assert.equal(hostile.isError, true);
+  assert.equal((hostile._meta as Record<string, { code: string }>)['dev.snowmux/error']!.code, 'INVALID_ARGUMENTS');
+  assert.match(textOf(hostile), /query_id: a query id is printable ASCII/);
+  assert.ok(!/[\u0000-\u001f\u202e]/.test(textOf(hostile)), textOf(hostile));
 });
 
 test('a row larger than the byte cap is named, with how to read it and paging past it: never the same offset again', async (t) => {

@@ -11,6 +11,7 @@ import type { CallContext, Warehouse } from '../warehouse/types.js';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
+import { queryIdArg } from './query-shape.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 import { SNOWFLAKE_ONLY } from './tool-listing.js';
 
@@ -100,7 +101,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       description:
         'The operator statistics of one of your finished queries (Snowflake GET_QUERY_OPERATOR_STATS): each operator, its parents, ' +
         'the rows it produced and its share of the execution time. Pass a query id from execute_query or query_history.',
-      inputSchema: cachedSchema('query_profile.in', () => z.object({ query_id: z.string().min(1).max(100).describe('The query id.') })),
+      inputSchema: cachedSchema('query_profile.in', () => z.object({ query_id: queryIdArg(100).describe('The query id.') })),
       outputSchema: cachedSchema('query_profile.out', () => z.object({
         query_id: z.string(),
         operators: z.array(z.object({

@@ -15,6 +15,14 @@ export const queryOutput = z.object({
   notice: z.string().nullable(),
 });
 
+/**
+ * A query id argument: printable ASCII, as every engine's ids are (UUIDs). It is shown back in errors and
+ * logs, so control and invisible characters are refused here, at the one place every id comes in.
+ */
+export function queryIdArg(maxLength: number) {
+  return z.string().min(1).max(maxLength).regex(/^[!-~]+$/, { error: 'a query id is printable ASCII without spaces, such as 01b2c3d4-0000-1111-2222-333344445555' });
+}
+
 export function limitArg(limits: HubLimits) {
   return z
     .number()

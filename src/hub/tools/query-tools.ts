@@ -8,7 +8,7 @@ import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import { targetObject } from './catalog-tools.js';
 import { formatBytes } from '../observe/byte-size.js';
-import { limitArg, queryOutput, queryResult } from './query-shape.js';
+import { limitArg, queryIdArg, queryOutput, queryResult } from './query-shape.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -131,7 +131,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       title: 'Page through a finished result',
       description: 'Fetch more rows of a finished query by its query id (from a truncated result), without running it again.',
       inputSchema: cachedSchema(`fetch_results.in.${limitsKey}`, () => z.object({
-        query_id: z.string().min(1).max(200).describe('The query id reported by execute_query or query_view.'),
+        query_id: queryIdArg(200).describe('The query id reported by execute_query or query_view.'),
         offset: z.number().int().min(0).optional().describe('Rows to skip (default 0).'),
         limit: limitArg(limits),
       })),

@@ -4,6 +4,7 @@
  * listing is filtered to what the role may see; a result is paged only by the identity that ran it.
  */
 import { SnowmuxError } from '../../../errors.js';
+import { shownText } from '../../../shown-text.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
 import { resultReads, type ResultRead } from '../../policy/result-reads.js';
@@ -89,8 +90,8 @@ async function checkResultOwner(st: Statement, queryId: string): Promise<void> {
   if (owner !== undefined ? owner === identity : !role.objectsRestricted) return;
   throw policyDenied(
     owner !== undefined
-      ? `Access denied: query ${queryId} was run by another user; results can only be read by whoever ran the query (rule: result-owner). Run the query yourself.`
-      : `Access denied: query ${queryId} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,
+      ? `Access denied: query ${shownText(queryId)} was run by another user; results can only be read by whoever ran the query (rule: result-owner). Run the query yourself.`
+      : `Access denied: query ${shownText(queryId)} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,
     { rule: 'result-owner' },
   );
 }
