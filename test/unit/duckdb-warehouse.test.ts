@@ -147,6 +147,8 @@ describe('DuckDbWarehouse', () => {
       await rejectsWith(warehouse.query('SELECT * FROM NOPE', opts()), 'SQL_ERROR', /NOPE/);
       await rejectsWith(warehouse.query('SELEC 1', opts()), 'SQL_ERROR', /syntax error/i);
       await rejectsWith(warehouse.query('SELECT 1; SELECT 2', opts()), 'SQL_ERROR', /more than one statement/);
+      // One statement DuckDB expands into several: said as such, with how to write it instead.
+      await rejectsWith(warehouse.query('PIVOT (SELECT 1 a, 2 b) ON a USING sum(b)', opts()), 'SQL_ERROR', /a PIVOT without an IN list first queries the values to pivot on.*ON col IN/);
       await rejectsWith(warehouse.query('   ', opts()), 'SQL_ERROR', /empty/);
       await rejectsWith(warehouse.query('-- only a comment', opts()), 'SQL_ERROR');
       await rejectsWith(warehouse.query(42 as unknown as string, opts()), 'SQL_ERROR');

@@ -364,13 +364,21 @@ async function openCurrent(
 /** The USE each pooled connection last ran. */
 const currentContext = new WeakMap<DuckDBConnection, string>();
 
-/** Prepares exactly one statement; several are refused (DuckDB refuses to prepare them together). */
+/**
+ * Prepares exactly one statement. The SQL rules already let one statement through, so DuckDB refusing to
+ * prepare "multiple statements" means it expanded that one: a PIVOT with no IN list first queries the
+ * values to pivot on, as a statement of its own.
+ */
 async function prepareOne(connection: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
   try {
     return await connection.prepare(sql);
   } catch (err) {
     if (/Cannot prepare multiple statements at once/.test(errorMessage(err))) {
-      throw new SnowmuxError('SQL_ERROR', 'The text holds more than one statement. Send one statement per call.', { cause: err });
+      throw new SnowmuxError(
+        'SQL_ERROR',
+        'The embedded engine runs this text as more than one statement (a PIVOT without an IN list first queries the values to pivot on), and a call runs one. Send one statement; for a PIVOT, list the values (PIVOT … ON col IN (\'a\', \'b\') USING …), or write it as a SELECT with GROUP BY.',
+        { cause: err },
+      );
     }
     throw err;
   }
