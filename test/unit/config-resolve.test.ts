@@ -407,6 +407,17 @@ test('key pair: wrong passphrase, unreadable file, public key, non-RSA key and g
     configError(fx, { env: { ...base, SNOWFLAKE_PRIVATE_KEY_PATH: join(fx.home, 'keys') } }),
     /cannot read the private key file .*keys \(set by env SNOWFLAKE_PRIVATE_KEY_PATH\): it is a directory\./,
   );
+  // The key itself, or a passphrase or token, pasted into a path setting: the message (which reaches the
+  // editor, its model, doctor and status) describes it instead of showing it.
+  for (const [env, secret] of [
+    [{ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: PLAIN_PEM }, PLAIN_PEM.split('\n')[1]!],
+    [{ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: 'correct-horse-battery-staple' }, 'correct-horse-battery-staple'],
+    [{ SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'PROGRAMMATIC_ACCESS_TOKEN', SNOWFLAKE_TOKEN_FILE_PATH: TOKEN }, TOKEN],
+  ] as const) {
+    const message = configError(fx, { env });
+    assert.ok(!message.includes(secret), message);
+    assert.match(message, /cannot read the (private key|token) file \(value not shown: it does not look like a file path; a key, passphrase or token itself belongs in its own setting/);
+  }
   assert.match(
     configError(fx, { env: { ...base, SNOWFLAKE_PRIVATE_KEY: PUBLIC_PEM } }),
     /^Snowflake profile "env": the private key in env SNOWFLAKE_PRIVATE_KEY is a public key\. Point it at the private key/,

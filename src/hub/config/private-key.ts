@@ -6,7 +6,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SnowmuxError } from '../../errors.js';
-import { expandHome } from './profile-settings.js';
+import { expandHome, shownSecretPath } from './profile-settings.js';
 
 export interface KeySetting {
   value: string;
@@ -52,7 +52,7 @@ function readKeyFile(profileName: string, setting: KeySetting, homedir: string |
       : code === 'EISDIR' ? 'it is a directory'
       : (code ?? 'read failed');
     return fail(
-      `Snowflake profile "${profileName}": cannot read the private key file ${setting.value} (set by ${setting.source}): ${reason}. ` +
+      `Snowflake profile "${profileName}": cannot read the private key file ${shownSecretPath(setting.value)} (set by ${setting.source}): ${reason}. ` +
         'Check the path and the file permissions, or point the setting at your rsa_key.p8.',
       err,
     );

@@ -148,6 +148,20 @@ export function displayPath(path: string, homedir: string | undefined): string {
   return path;
 }
 
+/**
+ * A key or token file setting's value as a message may show it: the path, when it looks like one. A value
+ * that does not (PEM text, a passphrase or token pasted into the *_PATH setting, an easy mistake) is a
+ * secret in the wrong place, and is described instead of shown.
+ */
+export function shownSecretPath(value: string): string {
+  const pathLike =
+    value.length <= 1024 &&
+    !value.includes('-----BEGIN') &&
+    !/[\u0000-\u001f\u007f]/.test(value) &&
+    (/[/\\]/.test(value) || value.startsWith('~') || /\.[A-Za-z0-9]{1,8}$/.test(value));
+  return pathLike ? value : '(value not shown: it does not look like a file path; a key, passphrase or token itself belongs in its own setting, not in the path one)';
+}
+
 /** Expands a leading "~/" the way shells (and the Snowflake connectors) do for key and token paths. */
 export function expandHome(path: string, homedir: string | undefined): string {
   if (homedir && (path === '~' || path.startsWith('~/'))) return homedir + path.slice(1);

@@ -22,6 +22,7 @@ import {
   FLAG_NAMES,
   normalizeAuthenticator,
   SETTING_NAMES,
+  shownSecretPath,
   SOURCE_KEYS,
   type Authenticator,
   type ProfileSettings,
@@ -253,10 +254,10 @@ function readToken(ctx: ProfileContext): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'read failed');
-    return invalid(`Snowflake profile "${ctx.name}": cannot read the token file ${file.value} (set by ${file.source}): ${reason}. Check the path and its permissions.`);
+    return invalid(`Snowflake profile "${ctx.name}": cannot read the token file ${shownSecretPath(file.value)} (set by ${file.source}): ${reason}. Check the path and its permissions.`);
   }
   const token = text.trim();
-  if (token === '') invalid(`Snowflake profile "${ctx.name}": the token file ${file.value} (set by ${file.source}) is empty. Write the token into it or point the setting elsewhere.`);
+  if (token === '') invalid(`Snowflake profile "${ctx.name}": the token file ${shownSecretPath(file.value)} (set by ${file.source}) is empty. Write the token into it or point the setting elsewhere.`);
   return token;
 }
 
@@ -474,7 +475,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   // connections.toml and config.toml).
   const secretFile = auth.method === 'keypair' ? merged.privateKeyPath : (auth.method === 'oauth' || auth.method === 'pat') && merged.token === undefined ? merged.tokenFilePath : undefined;
   if (secretFile !== undefined) {
-    const warning = credentialFileWarning(expandHome(secretFile.value, homedir), { env: input.env, shownPath: `${secretFile.value} (${secretFile.source})`, platform: input.platform, uid: input.uid });
+    const warning = credentialFileWarning(expandHome(secretFile.value, homedir), { env: input.env, shownPath: `${shownSecretPath(secretFile.value)} (${secretFile.source})`, platform: input.platform, uid: input.uid });
     if (warning) warnings.push(`Snowflake profile "${profileName}": ${warning}`);
   }
   const accessUrl = checkAccessUrl(ctx);
