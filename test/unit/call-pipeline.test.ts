@@ -140,10 +140,30 @@ test("a call's log lines carry its session, request and tool, at the levels aske
     const failed = logLines.filter((l) => l.msg === 'tool call failed');
     assert.equal(failed.length, 1, level);
     assert.deepEqual([failed[0]!.session, failed[0]!.request, failed[0]!.tool, failed[0]!.code], ['s-lister', '1', 'execute_query', 'POLICY_DENIED']);
+    // The reason is its own field: as `msg` it was written twice in one line, and readers kept only the last.
+    assert.match(String(failed[0]!.reason), /role/);
+    assert.equal(failed[0]!.level, 30, "a caller's refusal is info");
     const done = logLines.filter((l) => l.msg === 'tool call done');
     assert.deepEqual(done.map((l) => [l.session, l.request, l.tool, l.outcome]), level === 'debug' ? [['s-lister', '1', 'execute_query', 'refused'], ['s-reader', '2', 'execute_query', 'ok']] : [], level);
     governance.close();
   }
+});
+
+test("a call the warehouse failed is logged at warn with its reason (the operator's to see); a caller's own error at info", async () => {
+  const { call, governance, logLines } = setup({ logLevel: 'info' });
+  await call('reader', 'execute_query', async () => {
+    throw new SnowmuxError('AUTH_FAILED', 'Snowflake refused the login for user ALICE: the key was rotated.');
+  });
+  await call('reader', 'execute_query', async () => {
+    throw new SnowmuxError('SQL_ERROR', 'Binder Error: column X not found');
+  });
+  await new Promise((r) => setImmediate(r));
+  const failed = logLines.filter((l) => l.msg === 'tool call failed');
+  assert.deepEqual(failed.map((l) => [l.code, l.level, l.reason]), [
+    ['AUTH_FAILED', 40, 'Snowflake refused the login for user ALICE: the key was rotated.'],
+    ['SQL_ERROR', 30, 'Binder Error: column X not found'],
+  ]);
+  governance.close();
 });
 
 test('a rate refusal never runs the body, so its SQL is never read, and never logs in', async () => {

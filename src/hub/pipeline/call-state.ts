@@ -5,7 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
-import { REFUSAL_CODES } from '../../error-codes.js';
+import { REFUSAL_CODES, USER_CODES } from '../../error-codes.js';
 import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
@@ -107,8 +107,12 @@ export class CallState {
     const effective = reason instanceof SnowmuxError ? reason : err;
     this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
     this.outcome = this.errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';
+    // `reason`, not `msg`: pino's own message key would be written twice, and readers keep the last one.
+    // The warehouse or the hub failing (a refused login, an unreachable account) is the operator's to see at
+    // warn; a caller's own mistake or refusal stays at info.
     if (this.errorCode === 'INTERNAL_ERROR') this.logger.error({ err }, 'tool failed unexpectedly');
-    else this.logger.info({ code: this.errorCode, msg: errorMessage(effective) }, 'tool call failed');
+    else if (USER_CODES.has(this.errorCode) || this.outcome !== 'error') this.logger.info({ code: this.errorCode, reason: errorMessage(effective) }, 'tool call failed');
+    else this.logger.warn({ code: this.errorCode, reason: errorMessage(effective) }, 'tool call failed');
     return toolError(effective);
   }
 }
