@@ -120,11 +120,31 @@ export function claudeCodeCommand(name: string, launch: ShimLaunch): string {
  * (not JSON, or JSONC for a client that needs strict JSON), or not an object, is refused rather than
  * overwritten.
  */
-export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean } {
+/** Keys of an entry that say how the editor reaches the server: the shim's own replace them. */
+const TRANSPORT_KEYS: ReadonlySet<string> = new Set(['command', 'args', 'type', 'transport', 'url', 'serverUrl', 'headers']);
+
+/**
+ * The shim's entry in place of `old`, keeping what is not about reaching the server: its `env` (a Python
+ * server's SNOWFLAKE_* settings, which the shim passes to the hub; the migration guide says to keep it),
+ * and the editor's own keys (auto-approval, timeouts, disabled). The names kept are reported, never values.
+ */
+function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged: Record<string, unknown>; kept: string[] } {
+  if (old === null || typeof old !== 'object' || Array.isArray(old)) return { merged: entry, kept: [] };
+  const merged: Record<string, unknown> = {};
+  const kept: string[] = [];
+  for (const [key, value] of Object.entries(old as Record<string, unknown>)) {
+    if (TRANSPORT_KEYS.has(key) || Object.hasOwn(entry, key)) continue;
+    merged[key] = value;
+    kept.push(key === 'env' && value !== null && typeof value === 'object' ? `env (${Object.keys(value).join(', ') || 'empty'})` : key);
+  }
+  return { merged: { ...merged, ...entry }, kept };
+}
+
+export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean; kept: string[] } {
   const facts = CLIENTS[client];
   const entry = facts.entry(launch);
   if (existing === undefined || existing.trim() === '') {
-    return { text: `${JSON.stringify({ [facts.serversKey]: { [name]: entry } }, null, 2)}\n`, replaced: false };
+    return { text: `${JSON.stringify({ [facts.serversKey]: { [name]: entry } }, null, 2)}\n`, replaced: false, kept: [] };
   }
   const errors: ParseError[] = [];
   // A client that reads strict JSON would not load a file with a comment or a trailing comma, the entry
@@ -148,7 +168,8 @@ export function mergeIntoConfig(existing: string | undefined, client: ClientId, 
     throw new SnowmuxError('INVALID_ARGUMENT', `"${facts.serversKey}" in ${file} is not an object; snowmux will not rewrite it. Fix the file first.`);
   }
   const replaced = current !== undefined && Object.hasOwn(current, name);
-  const edits = modify(existing, [facts.serversKey, name], entry, { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } });
+  const { merged, kept } = replaced ? replacingEntry((current as Record<string, unknown>)[name], entry) : { merged: entry, kept: [] };
+  const edits = modify(existing, [facts.serversKey, name], merged, { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } });
   const text = applyEdits(existing, edits);
-  return { text: text.endsWith('\n') ? text : `${text}\n`, replaced };
+  return { text: text.endsWith('\n') ? text : `${text}\n`, replaced, kept };
 }

@@ -49,6 +49,22 @@ test('merging keeps every other server and key, and says when it replaced an ent
   assert.deepEqual(JSON.parse(mergeIntoConfig('  \n', 'cursor', 'sf', launch, 'f').text), { mcpServers: { sf: launch } });
 });
 
+test("replacing an entry keeps its env (a Python server's SNOWFLAKE_* settings, which the shim hands its hub) and the editor's own keys, and says which; how it reached the server goes", () => {
+  const python = {
+    command: 'uvx',
+    args: ['snowflake-mcp-server'],
+    url: 'http://old',
+    env: { SNOWFLAKE_ACCOUNT: 'acme-prod', SNOWFLAKE_USER: 'ALICE', SNOWFLAKE_PASSWORD: 'Sekr3t!' },
+    autoApprove: ['list_databases'],
+    timeout: 120,
+  };
+  const { text, replaced, kept } = mergeIntoConfig(JSON.stringify({ mcpServers: { snowflake: python } }), 'cursor', 'snowflake', launch, 'mcp.json');
+  assert.equal(replaced, true);
+  assert.deepEqual(JSON.parse(text), { mcpServers: { snowflake: { env: python.env, autoApprove: ['list_databases'], timeout: 120, ...launch } } });
+  assert.deepEqual(kept, ['env (SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PASSWORD)', 'autoApprove', 'timeout']);
+  assert.ok(!kept.join().includes('Sekr3t'), 'names only, never values');
+});
+
 test('a JSONC file (comments, trailing commas) is merged in place, its comments kept', () => {
   const jsonc = '{\n  // mine\n  "mcpServers": { "a": { "command": "a" }, },\n}';
   const { text, replaced } = mergeIntoConfig(jsonc, 'cursor', 'sf', launch, '/x/mcp.json');

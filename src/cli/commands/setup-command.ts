@@ -81,7 +81,7 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const written = writeEntry(client, file, name, launch);
   if (written.unchanged) io.stdout.write(`snowmux: ${written.path} already has this "${name}" entry; nothing written\n`);
-  else io.stdout.write(`snowmux: ${written.replaced ? `replaced the "${name}" entry in` : `added "${name}" to`} ${written.path}${written.backup ? ` (previous file saved as ${written.backup})` : ''}\n`);
+  else io.stdout.write(`snowmux: ${written.replaced ? `replaced the "${name}" entry in` : `added "${name}" to`} ${written.path}${written.backup ? ` (previous file saved as ${written.backup})` : ''}${written.kept.length > 0 ? `; kept its ${written.kept.join(', ')}` : ''}\n`);
   if (CLIENTS[client].note) io.stdout.write(`${CLIENTS[client].note}\n`);
   return 0;
 }
@@ -173,13 +173,13 @@ function writeBackup(path: string, content: string, mode: number): string {
   }
 }
 
-function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; backup: string | undefined; unchanged: boolean } {
+function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; kept: string[]; backup: string | undefined; unchanged: boolean } {
   // Follow a symlinked config (dotfile managers do that) to the real file, so the link survives.
   const path = existsSync(file) ? realpathSync(file) : file;
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-  const { text, replaced } = mergeIntoConfig(existing, client, name, launch, path);
+  const { text, replaced, kept } = mergeIntoConfig(existing, client, name, launch, path);
   // Already there as it would be written: nothing to write, and no backup that only repeats the file.
-  if (existing === text) return { path, replaced, backup: undefined, unchanged: true };
+  if (existing === text) return { path, replaced, kept, backup: undefined, unchanged: true };
   const title = CLIENTS[client].title;
   const byHand = 'or add the entry by hand (run the command without --write to print it)';
   // A file its owner made read-only (a managed or frozen config) is left alone: replacing it through the
@@ -210,5 +210,5 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
       { cause: err },
     );
   }
-  return { path, replaced, backup, unchanged: false };
+  return { path, replaced, kept, backup, unchanged: false };
 }
