@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, defer, startHub, tempHome } from '../helpers/harness.js';
 
@@ -53,7 +53,20 @@ test('systemd, launchd and pm2 definitions: absolute paths, written and removed;
   assert.match(plist.stdout, new RegExp(`<string>${process.execPath.replace(/[/.]/g, '\\$&')}</string><string>/[^<]*snowmux\\.js</string><string>hub</string><string>--replace</string><string>--http</string><string>127\\.0\\.0\\.1:8765</string>`));
   assert.equal(existsSync(join(userHome, 'Library')), false, '--print writes nothing');
 
-  const un = await runCli(['service', 'uninstall', 'systemd'], { HOME: userHome });
-  assert.match(un.stdout, /systemctl --user disable --now snowmux-hub[\s\S]*Removed/);
+  // A systemctl of our own first on PATH: it notes each call and whether the unit file was still there.
+  const bin = tempHome(t, 'smx-bin-');
+  const calls = join(bin, 'calls.log');
+  writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "$* unit=$(test -e '${unit}' && echo present || echo gone)" >> '${calls}'\n`, { mode: 0o755 });
+  const un = await runCli(['service', 'uninstall', 'systemd'], { HOME: userHome, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(un.code, 0, un.stderr);
+  assert.match(un.stdout, /^Ran systemctl --user disable --now snowmux-hub\nRemoved [^\n]*snowmux-hub\.service\nRan systemctl --user daemon-reload\n$/);
+  assert.equal(existsSync(unit), false);
+  // Stopped while the manager could still find the unit by its file (before, the file went first).
+  assert.equal(readFileSync(calls, 'utf8'), '--user disable --now snowmux-hub unit=present\n--user daemon-reload unit=gone\n');
+  // A manager that is not there: the file still goes, and the output says what to run where it is.
+  writeFileSync(unit, '[Unit]\n');
+  const without = await runCli(['service', 'uninstall', 'systemd'], { HOME: userHome, PATH: bin.replace(/$/, '/none') });
+  assert.equal(without.code, 0, without.stderr);
+  assert.match(without.stdout, /Could not run systemctl --user disable --now snowmux-hub: systemctl is not installed here\.\nRemoved [^\n]*\nIf the service still runs, stop it with: systemctl --user disable --now snowmux-hub\n/);
   assert.equal(existsSync(unit), false);
 });

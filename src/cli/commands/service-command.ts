@@ -4,6 +4,7 @@
  * minimal PATH, often without `node`), written where the manager reads it, with the command that starts
  * it. `--print` only prints it. `snowmux service uninstall …` removes the file and says how to stop it.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdirParentsSync } from '../../mkdir-below.js';
 import { homedir } from 'node:os';
@@ -20,6 +21,7 @@ const USAGE = `Usage: snowmux service install|uninstall systemd|launchd|pm2 [--p
 
 Writes a service definition that runs \`snowmux hub\` with absolute paths (a service manager's PATH often
 has no node), and prints how to start it. Optional: shims start a hub on demand when none runs.
+uninstall stops the service with its manager (systemctl, launchctl, pm2) first, then removes the file.
   systemd   ~/.config/systemd/user/snowmux-hub.service   (Linux, per user)
   launchd   ~/Library/LaunchAgents/dev.snowmux.hub.plist   (macOS, per user)
   pm2       ./snowmux.ecosystem.config.cjs                 (any OS with pm2)
@@ -34,6 +36,10 @@ export interface ServiceFile {
   text: string;
   start: string;
   stop: string;
+  /** What `uninstall` runs, in order, while the definition still exists (the manager finds the service by it). */
+  stopCommands: string[][];
+  /** What it runs once the definition is gone. */
+  afterRemove: string[][];
 }
 
 export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string }): ServiceFile {
@@ -73,6 +79,8 @@ WantedBy=default.target
 `,
         start: 'systemctl --user daemon-reload && systemctl --user enable --now snowmux-hub',
         stop: 'systemctl --user disable --now snowmux-hub',
+        stopCommands: [['systemctl', '--user', 'disable', '--now', 'snowmux-hub']],
+        afterRemove: [['systemctl', '--user', 'daemon-reload']],
       };
     }
     case 'launchd': {
@@ -96,6 +104,8 @@ WantedBy=default.target
 `,
         start: `launchctl load -w ${path}`,
         stop: `launchctl unload -w ${path}`,
+        stopCommands: [['launchctl', 'unload', '-w', path]],
+        afterRemove: [],
       };
     }
     case 'pm2': {
@@ -118,6 +128,8 @@ module.exports = {
 `,
         start: `pm2 start ${path} && pm2 save`,
         stop: 'pm2 delete snowmux-hub && pm2 save',
+        stopCommands: [['pm2', 'delete', 'snowmux-hub'], ['pm2', 'save']],
+        afterRemove: [],
       };
     }
   }
@@ -157,11 +169,17 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   }
   const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
   if (action === 'uninstall') {
-    io.stdout.write(`First stop it: ${file.stop}\n`);
-    if (existsSync(file.path)) {
-      rmSync(file.path);
-      io.stdout.write(`Removed ${file.path}\n`);
-    } else io.stdout.write(`${file.path} does not exist.\n`);
+    if (!existsSync(file.path)) {
+      io.stdout.write(`${file.path} does not exist: nothing to remove. If a snowmux service still runs, stop it with: ${file.stop}\n`);
+      return 0;
+    }
+    // Stopped first, while the manager can still find the service by its definition: removed first, the
+    // printed stop command named a file that was gone, and the service (or its enable link) stayed.
+    const stopped = runAll(file.stopCommands, io);
+    rmSync(file.path);
+    io.stdout.write(`Removed ${file.path}\n`);
+    if (stopped) runAll(file.afterRemove, io);
+    else io.stdout.write(`If the service still runs, stop it with: ${file.stop}\n`);
     return 0;
   }
   if (values.print) {
@@ -173,4 +191,27 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   writeFileSync(file.path, file.text, { mode: 0o644 });
   io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
   return 0;
+}
+
+/**
+ * Runs the service manager's commands in order, saying what each did; false at the first that could not
+ * run (the manager is not installed, or refused), whose output is shown.
+ */
+function runAll(commands: string[][], io: CommandIo): boolean {
+  for (const [program, ...args] of commands) {
+    const shown = [program, ...args].join(' ');
+    const ran = spawnSync(program!, args, { encoding: 'utf8', timeout: 30_000 });
+    if (ran.error) {
+      const why = (ran.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${program} is not installed here` : ran.error.message;
+      io.stdout.write(`Could not run ${shown}: ${why}.\n`);
+      return false;
+    }
+    if (ran.status !== 0) {
+      const said = `${ran.stderr}${ran.stdout}`.trim().split('\n')[0] ?? '';
+      io.stdout.write(`${shown} failed (exit ${ran.status ?? ran.signal})${said ? `: ${said}` : ''}.\n`);
+      return false;
+    }
+    io.stdout.write(`Ran ${shown}\n`);
+  }
+  return true;
 }
