@@ -141,6 +141,11 @@ function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged:
 }
 
 export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean; kept: string[] } {
+  // A byte-order mark (Windows editors write one) is kept as it was, and not read as JSON.
+  if (existing?.startsWith('\uFEFF')) {
+    const merged = mergeIntoConfig(existing.slice(1), client, name, launch, file);
+    return { ...merged, text: `\uFEFF${merged.text}` };
+  }
   const facts = CLIENTS[client];
   const entry = facts.entry(launch);
   if (existing === undefined || existing.trim() === '') {

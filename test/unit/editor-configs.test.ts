@@ -65,6 +65,14 @@ test("replacing an entry keeps its env (a Python server's SNOWFLAKE_* settings, 
   assert.ok(!kept.join().includes('Sekr3t'), 'names only, never values');
 });
 
+test('a file that starts with a byte-order mark (as Windows editors write them) is merged, the mark kept', () => {
+  for (const client of ['claude-desktop', 'cursor'] as const) {
+    const { text } = mergeIntoConfig('\uFEFF{"mcpServers":{"other":{"command":"x"}}}', client, 'sf', launch, '/x/c.json');
+    assert.ok(text.startsWith('\uFEFF{'), client);
+    assert.deepEqual(Object.keys((JSON.parse(text.slice(1)) as { mcpServers: object }).mcpServers), ['other', 'sf'], client);
+  }
+});
+
 test('a JSONC file (comments, trailing commas) is merged in place, its comments kept', () => {
   const jsonc = '{\n  // mine\n  "mcpServers": { "a": { "command": "a" }, },\n}';
   const { text, replaced } = mergeIntoConfig(jsonc, 'cursor', 'sf', launch, '/x/mcp.json');
