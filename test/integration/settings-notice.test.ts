@@ -16,7 +16,7 @@ test('a session whose SNOWFLAKE_* settings name no account is told, in its first
   const partial = await connectClient(t, { home, kind: 'v2-legacy', name: 'partial-editor', env: { SNOWFLAKE_WAREHOUSE: 'ANALYTICS_WH', SNOWFLAKE_ROLE: 'ANALYST' } });
   const first = await partial.callTool('execute_query', { query: 'SELECT 1 AS X' });
   assert.notEqual(first.isError, true, texts(first));
-  assert.match(texts(first), /snowmux: this session's settings were not all used — .*SNOWFLAKE_WAREHOUSE.*no Snowflake account is configured; using the embedded warehouse\. Set SNOWFLAKE_ACCOUNT/s);
+  assert.match(texts(first), /snowmux: a note on this session's settings — .*SNOWFLAKE_WAREHOUSE.*no Snowflake account is configured; using the embedded warehouse\. Set SNOWFLAKE_ACCOUNT/s);
   assert.deepEqual((first.structuredContent as { rows: unknown[][] }).rows, [[1]], 'the result itself is unchanged');
   const second = await partial.callTool('list_databases', {});
   assert.doesNotMatch(texts(second), /settings were not all used/, 'told once per session');

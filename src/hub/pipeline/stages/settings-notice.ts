@@ -1,5 +1,6 @@
 /**
- * Call stage: an editor whose own settings were partly ignored is told so in its session's first result
+ * Call stage: an editor whose own settings were partly ignored, or carry a warning (a key file others can
+ * read, a password and a key both set), is told so in its session's first result
  * (a SNOWFLAKE_WAREHOUSE with no account silently serves the embedded sample otherwise, and the hub's log
  * is not where the person who wrote the editor's config looks). Once per session and target: the model
  * and the person reading its tool output see it, later results stay as they were.
@@ -17,7 +18,7 @@ export const settingsNotice: CallStage = {
     const where = call.target;
     if (!where?.notices || where.notices.length === 0 || told.has(where)) return result;
     told.add(where);
-    const text = `snowmux: this session's settings were not all used — ${where.notices.join(' ')}`;
+    const text = `snowmux: a note on this session's settings — ${where.notices.join(' ')}`;
     return { ...result, content: [...(result.content ?? []), { type: 'text', text }] };
   },
 };
