@@ -32,6 +32,8 @@ export interface ShimOptions {
   home: string;
   socketPath: string;
   profile?: string | undefined;
+  /** The config file this shim was given (--config / SNOWMUX_CONFIG), absolute; told to the hub in the hello. */
+  config?: string | undefined;
   /** argv for starting a hub with process.execPath. */
   hubCommand: string[];
   stdin?: NodeJS.ReadableStream;
@@ -293,8 +295,9 @@ export class Shim {
       pid: process.pid,
       parent: readParent(),
       profile: this.opts.profile,
-      // Credentials never leave the machine: a remote hub uses its own profiles.
+      // Credentials never leave the machine: a remote hub uses its own profiles (and its own config).
       env: this.opts.remote ? undefined : linkEnv(this.opts.env ?? process.env),
+      config: this.opts.remote ? undefined : this.opts.config,
       resumeOf: this.sessionId,
       caps: [...LINK_CAPS],
     });

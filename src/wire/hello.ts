@@ -26,6 +26,11 @@ export interface Hello {
   parent?: ParentInfo | undefined;
   /** Profile the editor asked for (--profile / SNOWMUX_PROFILE). */
   profile?: string | undefined;
+  /**
+   * The config file the editor's shim was given (--config / SNOWMUX_CONFIG), absolute (local socket only):
+   * a hub already running with another one keeps its own, and says so to that editor.
+   */
+  config?: string | undefined;
   /** SNOWFLAKE_* settings the shim was launched with (local socket only). */
   env?: Record<string, string> | undefined;
   /** Set when this connection re-creates a session after the link dropped. */
@@ -141,6 +146,7 @@ export function helloProblem(value: unknown): string | null {
     if (p.command !== undefined && !isShortString(p.command)) return '"parent.command" must be a string';
   }
   if (h.profile !== undefined && (!isShortString(h.profile) || h.profile.length === 0)) return '"profile" must be a non-empty string';
+  if (h.config !== undefined && (!isShortString(h.config) || h.config.length === 0)) return '"config" must be a non-empty string';
   if (h.resumeOf !== undefined && !isShortString(h.resumeOf)) return '"resumeOf" must be a string';
   if (h.env !== undefined) {
     const env = h.env as Record<string, unknown> | null;

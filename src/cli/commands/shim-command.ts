@@ -20,7 +20,8 @@ when none is running. Configure your editor with: { "command": "snowmux", "args"
 (\`snowmux setup <client>\` prints that entry with absolute paths).
 
 --config PATH is the config file a hub this shim starts reads (default <home>/config.toml, or
-$SNOWMUX_CONFIG); a hub already running keeps its own (\`snowmux status\` shows which).
+$SNOWMUX_CONFIG); a hub already running keeps its own (\`snowmux status\` shows which), and says so
+in the session's first tool result.
 
 With --url it links to a hub on another machine (its HTTP face's /shim) instead; the API key comes from
 $SNOWMUX_KEY or --key-file (never a flag), and no Snowflake setting leaves this machine.
@@ -49,6 +50,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     home,
     socketPath: home === '' ? '' : socketPathFor(home),
     profile: setup.profile ?? process.env.SNOWMUX_PROFILE,
+    config: setup.config !== undefined ? resolve(setup.config) : process.env.SNOWMUX_CONFIG ? resolve(process.env.SNOWMUX_CONFIG) : undefined,
     hubCommand: [entry, 'hub', '--home', home, ...(setup.config !== undefined ? ['--config', resolve(setup.config)] : [])],
     env: process.env,
     stderr: io.stderr,

@@ -23,6 +23,8 @@ export interface SessionFacts {
   parent?: ParentInfo | undefined;
   shimVersion?: string | undefined;
   profile?: string | undefined;
+  /** The config file the editor's shim was given, when it named one (absolute). */
+  config?: string | undefined;
   /** SNOWFLAKE_* settings handed over by the shim (never logged or shown). */
   env?: Record<string, string> | undefined;
   resumeOf?: string | undefined;

@@ -219,6 +219,7 @@ export class SocketFace implements HubListener {
       parent: hello?.parent,
       shimVersion: hello?.version,
       profile: hello?.profile,
+      config: conn.remote ? undefined : hello?.config,
       // Only the documented settings are taken from a hello, whatever a client puts there.
       env: hello?.env && !conn.remote ? forwardedEnvironment(hello.env) : undefined,
       resumeOf: hello?.resumeOf,

@@ -7,7 +7,8 @@
  * was launched with (over the same-user socket), then the hub's own flags, environment, config file and
  * ~/.snowflake/connections.toml — resolved by config/resolve-profile.ts with per-setting precedence.
  */
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
@@ -24,7 +25,7 @@ import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './war
  * matters beyond that: warehouses are cached per caller for as long as it lives (a WeakMap key).
  */
 export interface WarehouseCaller {
-  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string };
+  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string; readonly config?: string | undefined };
 }
 
 export interface WarehouseRegistryOptions {
@@ -157,6 +158,8 @@ export class WarehouseRegistry implements WarehouseProvider {
       const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
       const warnings: string[] = [];
       const profile = this.resolve(name, session.facts.env ?? {}, source, warnings);
+      const otherConfig = this.otherConfigNotice(session.facts.config);
+      if (otherConfig) warnings.push(otherConfig);
       // The hub's own warnings are on its terminal and in status already: the editor hears what its settings add.
       const notices = warnings.filter((w) => !this.defaultWarnings.includes(w));
       target = profile
@@ -165,6 +168,21 @@ export class WarehouseRegistry implements WarehouseProvider {
       cache.set(key, target);
     }
     return target;
+  }
+
+  /**
+   * An editor whose shim names a config file other than the hub's gets the hub's roles and limits all the
+   * same (one hub, one config): said to that editor, with how to switch, instead of silently ignored.
+   */
+  private otherConfigNotice(asked: string | undefined): string | undefined {
+    if (asked === undefined) return undefined;
+    const own = this.opts.config?.path;
+    if (own !== undefined && samePath(asked, own)) return undefined;
+    const hubs = own === undefined ? 'no config file' : this.opts.config?.exists === false ? `${own}, which does not exist (defaults)` : own;
+    return (
+      `This editor's snowmux shim names the config file ${asked}, but the hub already running uses ${hubs}, and one hub serves every editor with its own config: this session gets the hub's roles and limits. ` +
+      `To serve everyone with ${asked}: snowmux hub --replace --config ${asked}.`
+    );
   }
 
   /** Opens (logs in to) the session's warehouse now: `targetFor(…).open()`. */
@@ -343,4 +361,14 @@ export function profileSecrets(profile: SnowflakeProfile): string[] {
   else if (a.method === 'oauth' || a.method === 'pat') out.push(a.token);
   else if (a.method === 'keypair') out.push(a.passphrase);
   return out.filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/** The same file, by its resolved path (a symlinked home names one file two ways). */
+function samePath(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
