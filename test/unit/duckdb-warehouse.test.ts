@@ -193,6 +193,9 @@ describe('DuckDbWarehouse', () => {
     test('a name that does not exist says where the real names are, and never suggests the engine\'s own catalog functions', async () => {
       const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'SQL_ERROR', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
       assert.doesNotMatch(err.message, /pragma_|duckdb_/i);
+      // An extension's function: DuckDB's advice (INSTALL, LOAD, SET autoload…) is statements the hub refuses.
+      const extension = await rejectsWith(warehouse.query('SELECT * FROM dbgen(sf = 1)', opts()), 'SQL_ERROR', /^Catalog Error: Table Function with name "?dbgen"? is not in the catalog, but it exists in the tpch extension\. The embedded warehouse loads no extensions/);
+      assert.doesNotMatch(extension.message, /INSTALL|LOAD |SET /);
       // Four parts: DuckDB's parser answers with an internal placeholder ("NameListToString NOT IMPLEMENTED").
       await rejectsWith(warehouse.query('SELECT * FROM SNOWMUX_SAMPLE.TPCH.NATION.N_NAME', opts()), 'SQL_ERROR', /^Parser Error: a table name has at most three parts \(database\.schema\.table\)/);
     });

@@ -246,6 +246,11 @@ const OUT_OF_MEMORY_ADVICE =
  * caller is told where the real names are.
  */
 function catalogError(message: string): string {
+  // A function of an extension the sample does not load: DuckDB's advice (INSTALL, LOAD, SET autoload…) is
+  // statements the hub refuses. Its first line, and what is true here.
+  if (/but it exists in the \w+ extension/.test(message)) {
+    return `${message.split('\n', 1)[0]!} The embedded warehouse loads no extensions (they would read files or the network): use the functions it has, or a Snowflake profile.`;
+  }
   const cleaned = message.replace(/\s*Did you mean "(?:pragma_|duckdb_|pg_)[^"]*"\?/gi, '');
   if (!/ does not exist/.test(cleaned)) return cleaned;
   const nl = cleaned.indexOf('\n');
