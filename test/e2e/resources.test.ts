@@ -31,7 +31,7 @@ test('resources, completions and prompts follow the caller\'s role', async (t) =
   // Crafted URIs: a percent-encoded denied name is the same name; an encoded slash splits nothing; a
   // malformed escape is the caller's mistake, said as such (it was reported as a snowmux bug).
   await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH/%43USTOMER' }), /Access denied[\s\S]*CUSTOMER/);
-  await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH%2FCUSTOMER/x' }), /Schema SNOWMUX_SAMPLE\.TPCH\/CUSTOMER does not exist/);
+  await assert.rejects(client.readResource({ uri: 'snowflake://SNOWMUX_SAMPLE/TPCH%2FCUSTOMER/x' }), /Schema SNOWMUX_SAMPLE\."TPCH\/CUSTOMER" does not exist/);
   await assert.rejects(client.readResource({ uri: 'snowflake://%ZZ/TPCH/NATION' }), (err: Error) => /not valid percent-encoding/.test(err.message) && !/snowmux bug/.test(err.message));
 
   const ref = { type: 'ref/resource' as const, uri: 'snowflake://{database}/{schema}/{object}' };

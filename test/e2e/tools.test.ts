@@ -90,7 +90,7 @@ for (const command of ['shim', 'stdio', 'http'] as const) {
         // A dot inside quotes is part of one name: looked up as such, and said not to exist.
         const literal = await client.callTool('describe_table', { table_name: '"TPCH.NATION"' });
         assert.equal(literal.isError, true);
-        assert.match(textOf(literal), /TPCH\.NATION does not exist/);
+        assert.match(textOf(literal), /^Table SNOWMUX_SAMPLE\.TPCH\."TPCH\.NATION" does not exist/);
         const views = await client.callTool('list_views', { schema: 'TPCH' });
         const view = (views.structuredContent!.views as { name: string }[])[0]!.name;
         const rows = await client.callTool('query_view', { view_name: `SNOWMUX_SAMPLE.TPCH.${view}`, limit: 2 });
