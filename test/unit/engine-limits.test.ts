@@ -45,9 +45,11 @@ test('a value built from a literal size past 100 million is refused; smaller one
     'SELECT array_resize([1], 500000000, 0)',
     "SELECT bitstring('1', 2000000000)",
     'SELECT len(RaNgE(0, 4e8))',
+    "SELECT len(range(0, '400000000'))",
+    "SELECT len(range(0, '400000000'::BIGINT))",
     'SELECT 1 FROM nation, LATERAL (SELECT range(0, -4e8, -1))',
   ]) {
-    assertEngineRefusal(duckdb(sql, true), /calls \S+ with [\d,]+, building one value of that many elements or characters in the hub's memory/);
+    assertEngineRefusal(duckdb(sql, true), /calls \S+ with a size of [\d,]+, building one value of that many elements or characters in the hub's memory/);
   }
   for (const sql of [
     'SELECT len(range(0, 100000000))',
@@ -56,6 +58,11 @@ test('a value built from a literal size past 100 million is refused; smaller one
     'SELECT count(*) FROM generate_series(1, 1e9)',
     'SELECT * FROM nation JOIN range(5000000000) r ON true LIMIT 1',
     'SELECT len(range(0, n)) FROM (SELECT 10 AS n)',
+    // The size is the function's own: a step, a numeric string to repeat, a fill value are not sizes.
+    'SELECT range(0, 1000000000, 100000000)',
+    "SELECT repeat('100000000000', 2)",
+    'SELECT list_resize([1], 3, 999999999999)',
+    "SELECT lpad('7', 5, '0')",
   ]) {
     assert.equal(duckdb(sql).allowed, true, sql);
   }
