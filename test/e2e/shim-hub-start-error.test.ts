@@ -128,3 +128,18 @@ test('run by hand in a terminal, a shim with a wrong flag says so and exits 2 at
   assert.equal(code, 2, out);
   assert.match(out, /Unknown option '--hom'.*\[USAGE\]/);
 });
+
+test('a relative --home is said, on stderr where the editor logs it, to depend on the directory the editor starts the shim in', async (t) => {
+  const dir = tempHome(t);
+  const home = join(dir, 'rel-home');
+  // A config mistake stops the hub this shim starts at once: the test needs the shim's stderr, not a hub.
+  mkdirSync(home, { mode: 0o700 });
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "lots"\n', { mode: 0o600 });
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', 'rel-home'], { cwd: dir, env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  killAtEnd(t, shim);
+  let err = '';
+  shim.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  await once(shim.stdout, 'data');
+  assert.match(err, new RegExp(`snowmux shim: --home rel-home is a relative path, read from the directory the editor started this shim in \\(${dir.replace(/[.]/g, '\\.')}\\), which may differ next time\\. Use an absolute path`));
+});

@@ -10,7 +10,7 @@ import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
 import { checkRemoteUrl, apiKeyFrom } from '../../shim/remote-link.js';
 import { SnowmuxError } from '../../errors.js';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 
 const HELP = `Usage: snowmux shim [--home DIR] [--config PATH] [--profile NAME]
        snowmux shim --url wss://HOST/shim [--key-file FILE] [--profile NAME]
@@ -44,6 +44,13 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     return 0;
   }
   const home = setup.home ?? '';
+  // An editor starts its server in a directory of its choosing, which changes: a relative path names a
+  // different home (and starts another hub) from one start to the next. Said where the editor logs stderr.
+  for (const [flag, path] of [['--home', setup.homeFlag], ['--config', setup.config]] as const) {
+    if (path !== undefined && !isAbsolute(path) && !path.startsWith('~')) {
+      io.stderr.write(`snowmux shim: ${flag} ${path} is a relative path, read from the directory the editor started this shim in (${process.cwd()}), which may differ next time. Use an absolute path (snowmux setup <client> writes one).\n`);
+    }
+  }
   // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
   const entry = process.argv[1] ?? 'snowmux';
   const shim = new Shim({
@@ -69,6 +76,8 @@ type ShimSetup =
   | 'help'
   | {
       home?: string;
+      /** --home as typed. */
+      homeFlag?: string | undefined;
       config?: string | undefined;
       profile?: string | undefined;
       remote?: { url: string; key: string } | undefined;
@@ -96,7 +105,7 @@ function shimSetup(argv: string[]): ShimSetup {
   } else {
     ensureHome(home);
   }
-  return { home, config: values.config, profile: values.profile, remote };
+  return { home, homeFlag: values.home, config: values.config, profile: values.profile, remote };
 }
 
 function numberEnv(name: string, fallback: number): number {
@@ -104,3 +113,4 @@ function numberEnv(name: string, fallback: number): number {
   const n = raw === undefined ? NaN : Number(raw);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
+
