@@ -140,6 +140,14 @@ function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged:
   return { merged: { ...merged, ...entry }, kept };
 }
 
+/** The file's own indentation and line ends, so the entry written into it looks like the rest of it. */
+function formattingOf(text: string): { insertSpaces: boolean; tabSize: number; eol: string } {
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const indent = /^([ \t]+)\S/m.exec(text)?.[1];
+  if (indent?.startsWith('\t')) return { insertSpaces: false, tabSize: 1, eol };
+  return { insertSpaces: true, tabSize: indent === undefined ? 2 : Math.min(8, indent.length), eol };
+}
+
 export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean; kept: string[] } {
   // A byte-order mark (Windows editors write one) is kept as it was, and not read as JSON.
   if (existing?.startsWith('\uFEFF')) {
@@ -174,7 +182,7 @@ export function mergeIntoConfig(existing: string | undefined, client: ClientId, 
   }
   const replaced = current !== undefined && Object.hasOwn(current, name);
   const { merged, kept } = replaced ? replacingEntry((current as Record<string, unknown>)[name], entry) : { merged: entry, kept: [] };
-  const edits = modify(existing, [facts.serversKey, name], merged, { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } });
+  const edits = modify(existing, [facts.serversKey, name], merged, { formattingOptions: formattingOf(existing) });
   const text = applyEdits(existing, edits);
   return { text: text.endsWith('\n') ? text : `${text}\n`, replaced, kept };
 }

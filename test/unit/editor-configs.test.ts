@@ -73,6 +73,16 @@ test('a file that starts with a byte-order mark (as Windows editors write them) 
   }
 });
 
+test("the entry is written in the file's own indentation and line ends (tabs, 4 spaces, CRLF)", () => {
+  const tabs = '{\r\n\t"servers": {\r\n\t\t"other": {\r\n\t\t\t"command": "x"\r\n\t\t}\r\n\t}\r\n}\r\n';
+  const merged = mergeIntoConfig(tabs, 'vscode', 'sf', launch, '/x/mcp.json').text;
+  assert.ok(!/^ +"/m.test(merged), merged);
+  assert.ok(!/[^\r]\n/.test(merged), 'CRLF kept');
+  assert.match(merged, /\r\n\t\t"sf": \{\r\n\t\t\t"type": "stdio"/);
+  const four = mergeIntoConfig('{\n    "mcpServers": {\n        "other": { "command": "x" }\n    }\n}\n', 'cursor', 'sf', launch, '/x/mcp.json').text;
+  assert.match(four, /\n {8}"sf": \{\n {12}"command"/);
+});
+
 test('a JSONC file (comments, trailing commas) is merged in place, its comments kept', () => {
   const jsonc = '{\n  // mine\n  "mcpServers": { "a": { "command": "a" }, },\n}';
   const { text, replaced } = mergeIntoConfig(jsonc, 'cursor', 'sf', launch, '/x/mcp.json');
