@@ -48,8 +48,26 @@ test('a value built from a literal size past 100 million is refused; smaller one
     "SELECT len(range(0, '400000000'))",
     "SELECT len(range(0, '400000000'::BIGINT))",
     'SELECT 1 FROM nation, LATERAL (SELECT range(0, -4e8, -1))',
+    'SELECT len("range"(400000000))',
+    "SELECT length(\"repeat\"('x', 3000000000))",
+    "SELECT substring('abcdef' FROM range(400000000)[2]::int)",
   ]) {
-    assertEngineRefusal(duckdb(sql, true), /calls \S+ with a size of [\d,]+, building one value of that many elements or characters in the hub's memory/);
+    assertEngineRefusal(duckdb(sql, true), /calls \S+ with a size of [\d,]+, building that much in one go in the hub's memory/);
+  }
+  // Allowed sizes add up within one statement.
+  assertEngineRefusal(duckdb(`SELECT ${Array.from({ length: 6 }, () => 'len(range(100000000))').join(' + ')}`), /bringing the values the statement builds to 200,000,000/);
+  // As a value, range's bounds must be written out: computed or timestamp bounds can ask for anything, and
+  // a timestamp range with a microsecond step ran on past the call's timeout, holding a statement slot for good.
+  for (const sql of [
+    'SELECT len(range(0, 100000000*4))',
+    'SELECT len(range(0, CAST(4e8 AS BIGINT)))',
+    'SELECT len(range(0, (400000000)))',
+    "SELECT len(range(timestamp '2000-01-01', timestamp '3000-01-01', interval 1 microsecond))",
+  ]) {
+    assertEngineRefusal(duckdb(sql), /as a value with a bound the hub cannot size .* or select FROM/);
+  }
+  for (const sql of ["SELECT format('{:>2000000000}', 1)", "SELECT printf('%0400000000d', 1)"]) {
+    assertEngineRefusal(duckdb(sql), /with a field a million characters wide or wider/);
   }
   for (const sql of [
     'SELECT len(range(0, 100000000))',
@@ -57,7 +75,14 @@ test('a value built from a literal size past 100 million is refused; smaller one
     'SELECT count(*) FROM range(0, 4000000000)',
     'SELECT count(*) FROM generate_series(1, 1e9)',
     'SELECT * FROM nation JOIN range(5000000000) r ON true LIMIT 1',
+    // Bounds read from the data pass (the engine's own macros build lists this way); their size is not in the text.
     'SELECT len(range(0, n)) FROM (SELECT 10 AS n)',
+    'SELECT generate_series(1, len([1, 2, 3]))',
+    // As a table (FROM, JOIN, LATERAL, or a FROM list after a comma), range streams whatever its bounds.
+    'SELECT * FROM (VALUES (1)) v, range(0, 400000000) r LIMIT 1',
+    'SELECT * FROM nation n, range(n.N_NATIONKEY) r',
+    "SELECT count(*) FROM generate_series(timestamp '2000-01-01', timestamp '2001-01-01', interval 1 hour)",
+    "SELECT format('{:>10}', 1), printf('%05d', 1)",
     // The size is the function's own: a step, a numeric string to repeat, a fill value are not sizes.
     'SELECT range(0, 1000000000, 100000000)',
     "SELECT repeat('100000000000', 2)",

@@ -28,31 +28,102 @@ const BUILDERS: ReadonlyMap<string, 'bounds' | number> = new Map<string, 'bounds
 ]);
 /** Words after which `range(…)` is a table function, which streams its rows instead of building one list. */
 const TABLE_POSITION: ReadonlySet<string> = new Set(['FROM', 'JOIN', 'LATERAL']);
+/** Functions whose parentheses hold a FROM of their own (`substring(x FROM 2)`): not a table's. */
+const FROM_IN_CALL: ReadonlySet<string> = new Set(['SUBSTRING', 'EXTRACT', 'TRIM', 'OVERLAY', 'POSITION']);
+/** Words that end a FROM list at their depth. */
+const CLAUSES_AFTER_FROM: ReadonlySet<string> = new Set(['SELECT', 'WHERE', 'GROUP', 'HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'UNION', 'INTERSECT', 'EXCEPT']);
+/** Formatting functions whose format string can ask for a field this wide or wider. */
+const WIDE_FIELD = /\d{7,}/;
+
+/** A function name as the engine resolves it: a word, or a quoted identifier (`"range"` is range). */
+function functionName(t: Token): string | undefined {
+  if (t.kind === 'word') return t.upper;
+  if (t.kind === 'quoted_ident') return t.text.slice(1, -1).replace(/""/g, '"').toUpperCase();
+  return undefined;
+}
 
 /** Why the embedded engine must not run this statement, or undefined. */
 export function engineHazard(tokens: readonly Token[]): string | undefined {
   let setOperations = 0;
+  /** What the statement's literal sizes build together: several allowed values add up. */
+  let built = 0;
+  /** For each open parenthesis, the function it belongs to (or undefined). */
+  const openers: (string | undefined)[] = [];
+  /** For each parenthesis depth, whether its current clause is a FROM list (`FROM a, range(…)`). */
+  const inFrom: boolean[] = [false];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.kind !== 'word') continue;
-    const word = t.upper ?? '';
-    if (word === 'UNION' || word === 'INTERSECT' || word === 'EXCEPT') {
+    if (t.kind === 'punct' && t.text === '(') {
+      openers.push(tokens[i - 1] === undefined ? undefined : functionName(tokens[i - 1]!));
+      inFrom.push(false);
+      continue;
+    }
+    if (t.kind === 'punct' && t.text === ')') {
+      openers.pop();
+      if (inFrom.length > 1) inFrom.pop();
+      continue;
+    }
+    const word = functionName(t);
+    if (word === undefined) continue;
+    if (t.kind === 'word') {
+      if (word === 'FROM' && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) inFrom[inFrom.length - 1] = true;
+      else if (CLAUSES_AFTER_FROM.has(word)) inFrom[inFrom.length - 1] = false;
+    }
+    if (t.kind === 'word' && (word === 'UNION' || word === 'INTERSECT' || word === 'EXCEPT')) {
       if (++setOperations > MAX_SET_OPERATIONS) {
         return `joins more than ${MAX_SET_OPERATIONS.toLocaleString('en-US')} queries with UNION, INTERSECT or EXCEPT, which the embedded engine plans in memory growing with the square of their number (enough of them ends the hub). Split it into several queries, or put the values in one VALUES list`;
       }
       continue;
     }
+    if (tokens[i + 1]?.kind !== 'punct' || tokens[i + 1]!.text !== '(') continue;
+    if ((word === 'FORMAT' || word === 'PRINTF') && tokens[i + 2]?.kind === 'string' && WIDE_FIELD.test(tokens[i + 2]!.text)) {
+      return `calls ${shownText(t.text)} with a field a million characters wide or wider, building one string that size in the hub's memory, outside the engine's memory limit. Use a narrower width`;
+    }
     const sizing = BUILDERS.get(word);
-    if (sizing === undefined || tokens[i + 1]?.kind !== 'punct' || tokens[i + 1]!.text !== '(') continue;
+    if (sizing === undefined) continue;
     const before = tokens[i - 1];
-    if (sizing === 'bounds' && before?.kind === 'word' && TABLE_POSITION.has(before.upper ?? '')) continue;
-    const args = callArguments(tokens, i + 1).map(literalNumber);
+    const tablePosition =
+      (before?.kind === 'word' && TABLE_POSITION.has(before.upper ?? '') && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) ||
+      (before?.kind === 'punct' && before.text === ',' && inFrom[inFrom.length - 1] === true);
+    if (sizing === 'bounds' && tablePosition) continue;
+    const argTokens = callArguments(tokens, i + 1);
+    const args = argTokens.map(literalNumber);
+    // As a value (a list built whole), a range whose bounds are constants the hub cannot evaluate (arithmetic,
+    // casts) or dates and times can ask for any size, and the engine cannot be stopped while it builds (a
+    // microsecond timestamp range outlived its call's cancel and held a statement slot for good). Bounds read
+    // from the data (a column, len(x)) are the engine's own macros' way, and pass.
+    if (sizing === 'bounds' && argTokens.some((a) => argumentKind(a) === 'unsized')) {
+      return `calls ${shownText(t.text)} as a value with a bound the hub cannot size (a constant expression, a cast, a date or a time), so the list it builds in the hub's memory could be any size, and the engine cannot stop while building it. Write its bounds as numbers, or select FROM ${shownText(t.text)}(…), which streams its rows`;
+    }
     const size = sizing === 'bounds' ? boundsSize(args) : args[sizing];
-    if (size !== undefined && size > MAX_BUILT_SIZE) {
-      return `calls ${shownText(t.text)} with a size of ${size.toLocaleString('en-US')}, building one value of that many elements or characters in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')}). Build less, or aggregate over FROM range(…), which streams its rows`;
+    if (size === undefined) continue;
+    built += size;
+    if (size > MAX_BUILT_SIZE || built > MAX_BUILT_SIZE) {
+      const what = size > MAX_BUILT_SIZE ? `with a size of ${size.toLocaleString('en-US')}` : `bringing the values the statement builds to ${built.toLocaleString('en-US')} elements or characters`;
+      return `calls ${shownText(t.text)} ${what}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). Build less, or aggregate over FROM range(…), which streams its rows`;
     }
   }
   return undefined;
+}
+
+/** Type names and cast words: a bound made only of these and literals is a constant. */
+const CONSTANT_WORDS: ReadonlySet<string> = new Set([
+  'CAST', 'TRY_CAST', 'AS', 'BIGINT', 'INT', 'INTEGER', 'HUGEINT', 'SMALLINT', 'TINYINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT',
+  'UHUGEINT', 'INT8', 'INT4', 'INT2', 'INT1', 'LONG', 'DOUBLE', 'FLOAT', 'REAL', 'DECIMAL', 'NUMERIC', 'VARCHAR', 'TEXT', 'STRING',
+]);
+/** Words that make a bound a date, a time or an interval. */
+const TEMPORAL_WORDS: ReadonlySet<string> = new Set(['DATE', 'TIME', 'TIMESTAMP', 'TIMESTAMPTZ', 'INTERVAL', 'TO_TIMESTAMP', 'MAKE_DATE', 'MAKE_TIMESTAMP', 'NOW', 'CURRENT_DATE', 'CURRENT_TIMESTAMP', 'TODAY']);
+
+/**
+ * What kind of bound an argument is: a number written out; one whose size the hub cannot tell (a constant
+ * expression, a cast, a date or time); or one read from the data.
+ */
+function argumentKind(arg: readonly Token[]): 'literal' | 'unsized' | 'data' {
+  if (literalNumber(arg) !== undefined) return 'literal';
+  const words = arg.filter((t) => t.kind === 'word' || t.kind === 'quoted_ident').map((t) => functionName(t) ?? '');
+  if (words.some((w) => TEMPORAL_WORDS.has(w))) return 'unsized';
+  if (arg.some((t) => t.kind === 'string')) return 'unsized';
+  return words.every((w) => CONSTANT_WORDS.has(w)) ? 'unsized' : 'data';
 }
 
 /**
