@@ -67,6 +67,13 @@ test('a replica started while Redis is down answers team keys 503 (retry), not 4
   assert.match(unknown.body, /Cannot check the API key yet: the team's API keys are not loaded yet.*Retry in a few seconds/);
 
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  // Redis is back but empty (a restart without persistence, before the other replicas write the keys back):
+  // still "cannot check yet", never "not valid", while the replica is connected and reading.
+  const connectedBy = Date.now() + 15_000;
+  while ((JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { team: { mode: string } }).team.mode !== 'connected') {
+    assert.ok(Date.now() < connectedBy, 'the replica never reconnected to Redis');
+  }
+  for (const until = Date.now() + 1_000; Date.now() < until; ) assert.equal((await get('/status', `smx_${'0'.repeat(12)}_${'x'.repeat(32)}`)).code, 503);
   const made = await runCli(['keys', 'create', '--identity', 'alice', '--home', home]);
   assert.match(made.stderr, /Team key/);
   const alice = made.stdout.trim();

@@ -12,6 +12,8 @@ import type { Logger } from '../observe/logger.js';
 import { LIVE_REDIS_OPTIONS, redactRedisUrls } from './redis-team.js';
 
 const REFRESH_MS = 30_000;
+/** How long an empty hash read at start is taken for keys not written back yet: one re-read period and a margin. */
+const EMPTY_GRACE_MS = REFRESH_MS + 5_000;
 
 const hashKey = (namespace: string) => `${namespace}:keys`;
 const channel = (namespace: string) => `${namespace}:keys-changed`;
@@ -33,6 +35,10 @@ export class RedisKeyStore implements KeyChecker {
   #records = new Map<string, ApiKeyRecord>();
   /** Whether the hash was read once: until then a key this replica does not know may be a valid team key. */
   #loaded = false;
+  /** When this replica first read an empty hash, before any with keys (a Redis restarted without its data?). */
+  #emptySince: number | undefined;
+  /** Whether an unknown key is surely not a team key: the hash held keys once, or stayed empty past the grace. */
+  #settled = false;
   #subscribed = false;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
@@ -72,7 +78,13 @@ export class RedisKeyStore implements KeyChecker {
       const fetched = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
       await this.#restore(fetched);
       this.#records = fetched;
+      // An empty hash read before any other is either a team with no keys yet or a Redis that restarted
+      // empty, whose keys the other replicas write back within their re-read period: until then, a key this
+      // replica does not know is "cannot check yet" (503), not "not valid" (401).
       this.#loaded = true;
+      if (fetched.size > 0) this.#emptySince = undefined;
+      else if (this.#emptySince === undefined && !this.#settled) this.#emptySince = Date.now();
+      this.#settled ||= fetched.size > 0 || Date.now() - this.#emptySince! >= EMPTY_GRACE_MS;
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
       return;
@@ -118,7 +130,13 @@ export class RedisKeyStore implements KeyChecker {
     if (local.ok || local.reason !== 'unknown') return local;
     const why = this.unavailable();
     if (why !== null) return { ok: false, reason: 'unavailable', ...(local.id === undefined ? {} : { id: local.id }), why };
-    return checkKey(token!, (id) => this.#records.get(id), Date.now());
+    const checked = checkKey(token!, (id) => this.#records.get(id), Date.now());
+    // Serving (the hash was read) but it was empty: a key not there yet may be one the other replicas are
+    // writing back after Redis lost them, so "cannot check yet" rather than "not valid" for a short while.
+    if (!checked.ok && checked.reason === 'unknown' && !this.#settled) {
+      return { ok: false, reason: 'unavailable', id: checked.id, why: "the team's API keys read from Redis are empty (did it restart without its data?), and the other replicas may be writing them back" };
+    }
+    return checked;
   }
 
   unavailable(): string | null {
