@@ -120,6 +120,9 @@ export function claudeCodeCommand(name: string, launch: ShimLaunch): string {
  * (not JSON, or JSONC for a client that needs strict JSON), or not an object, is refused rather than
  * overwritten.
  */
+/** The largest editor config `setup --write` rewrites (about 2,000 servers' entries). */
+const MAX_CONFIG_CHARS = 256 * 1024;
+
 /** Keys of an entry that say how the editor reaches the server: the shim's own replace them. */
 const TRANSPORT_KEYS: ReadonlySet<string> = new Set(['command', 'args', 'type', 'transport', 'url', 'serverUrl', 'headers']);
 
@@ -134,6 +137,8 @@ function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged:
   const kept: string[] = [];
   for (const [key, value] of Object.entries(old as Record<string, unknown>)) {
     if (TRANSPORT_KEYS.has(key) || Object.hasOwn(entry, key)) continue;
+    // An env that is not an object of strings would make the new entry one the editor refuses.
+    if (key === 'env' && (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string'))) continue;
     merged[key] = value;
     kept.push(key === 'env' && value !== null && typeof value === 'object' ? `env (${Object.keys(value).join(', ') || 'empty'})` : key);
   }
@@ -156,6 +161,10 @@ export function mergeIntoConfig(existing: string | undefined, client: ClientId, 
   }
   const facts = CLIENTS[client];
   const entry = facts.entry(launch);
+  // Rewriting in place costs time growing faster than the file: no editor's MCP config is this large.
+  if (existing !== undefined && existing.length > MAX_CONFIG_CHARS) {
+    throw new SnowmuxError('INVALID_ARGUMENT', `${file} is ${existing.length} characters long, more than an editor's MCP config holds (${MAX_CONFIG_CHARS}); snowmux will not rewrite it. Add the entry by hand (run the command without --write to print it).`);
+  }
   if (existing === undefined || existing.trim() === '') {
     return { text: `${JSON.stringify({ [facts.serversKey]: { [name]: entry } }, null, 2)}\n`, replaced: false, kept: [] };
   }

@@ -412,6 +412,9 @@ test('key pair: wrong passphrase, unreadable file, public key, non-RSA key and g
   for (const [env, secret] of [
     [{ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: PLAIN_PEM }, PLAIN_PEM.split('\n')[1]!],
     [{ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: 'correct-horse-battery-staple' }, 'correct-horse-battery-staple'],
+    // A key's base64 body without its BEGIN line has slashes; a passphrase may end in a dot and letters.
+    [{ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: 'MIIEvgIBADANBgkqhkiG9w0BAQEFAASC/x9Kq+SECRETbodyOfTheKey0123456789' }, 'SECRETbodyOfTheKey'],
+    [{ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: 'Tr0ub4dor&3.secret' }, 'Tr0ub4dor&3'],
     [{ SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'PROGRAMMATIC_ACCESS_TOKEN', SNOWFLAKE_TOKEN_FILE_PATH: TOKEN }, TOKEN],
   ] as const) {
     const message = configError(fx, { env });

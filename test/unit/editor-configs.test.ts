@@ -63,6 +63,17 @@ test("replacing an entry keeps its env (a Python server's SNOWFLAKE_* settings, 
   assert.deepEqual(JSON.parse(text), { mcpServers: { snowflake: { env: python.env, autoApprove: ['list_databases'], timeout: 120, ...launch } } });
   assert.deepEqual(kept, ['env (SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PASSWORD)', 'autoApprove', 'timeout']);
   assert.ok(!kept.join().includes('Sekr3t'), 'names only, never values');
+  // An env the editor would refuse (not an object of strings) is not carried into the new entry.
+  for (const env of ['SNOWFLAKE_PASSWORD=x', ['a'], { A: 1 }]) {
+    const bad = mergeIntoConfig(JSON.stringify({ mcpServers: { snowflake: { command: 'old', env } } }), 'cursor', 'snowflake', launch, 'mcp.json');
+    assert.deepEqual(JSON.parse(bad.text), { mcpServers: { snowflake: launch } }, JSON.stringify(env));
+    assert.deepEqual(bad.kept, []);
+  }
+});
+
+test('a file far larger than any editor config is refused, not rewritten (rewriting in place grows faster than the file)', () => {
+  const huge = JSON.stringify({ mcpServers: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`s${i}`, { command: 'x'.repeat(80) }])) });
+  assert.throws(() => mergeIntoConfig(huge, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /more than an editor's MCP config holds/.test(err.message));
 });
 
 test('a file that starts with a byte-order mark (as Windows editors write them) is merged, the mark kept', () => {

@@ -148,6 +148,9 @@ export function displayPath(path: string, homedir: string | undefined): string {
   return path;
 }
 
+/** What a key or token file is called when its path has no directory in it. */
+const KEY_FILE_SUFFIX = /\.(?:p8|pem|key|der|pk8|p12|pfx|txt|token|jwt|json)$/i;
+
 /**
  * A key or token file setting's value as a message may show it: the path, when it looks like one. A value
  * that does not (PEM text, a passphrase or token pasted into the *_PATH setting, an easy mistake) is a
@@ -157,8 +160,11 @@ export function shownSecretPath(value: string): string {
   const pathLike =
     value.length <= 1024 &&
     !value.includes('-----BEGIN') &&
-    !/[\u0000-\u001f\u007f]/.test(value) &&
-    (/[/\\]/.test(value) || value.startsWith('~') || /\.[A-Za-z0-9]{1,8}$/.test(value));
+    !/[\u0000-\u001f\u007f\s]/.test(value) &&
+    // Base64 (a key's body, a token) has slashes too: a long run of its alphabet and nothing else is not a path.
+    !/^[A-Za-z0-9+/=]{40,}$/.test(value) &&
+    !/[A-Za-z0-9+/=]{40,}/.test(value.replace(/^.*\//, '')) &&
+    (/[/\\]/.test(value) || value.startsWith('~') || KEY_FILE_SUFFIX.test(value));
   return pathLike ? value : '(value not shown: it does not look like a file path; a key, passphrase or token itself belongs in its own setting, not in the path one)';
 }
 
