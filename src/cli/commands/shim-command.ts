@@ -51,14 +51,18 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
       io.stderr.write(`snowmux shim: ${flag} ${path} is a relative path, read from the directory the editor started this shim in (${process.cwd()}), which may differ next time. Use an absolute path (snowmux setup <client> writes one).\n`);
     }
   }
+  const named = setup.config ?? process.env.SNOWMUX_CONFIG;
+  const configPath = named !== undefined ? resolve(named) : undefined;
   // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
   const entry = process.argv[1] ?? 'snowmux';
   const shim = new Shim({
     home,
     socketPath: home === '' ? '' : socketPathFor(home),
     profile: setup.profile ?? process.env.SNOWMUX_PROFILE,
-    config: setup.config !== undefined ? resolve(setup.config) : process.env.SNOWMUX_CONFIG ? resolve(process.env.SNOWMUX_CONFIG) : undefined,
-    hubCommand: [entry, 'hub', '--home', home, ...(setup.config !== undefined ? ['--config', resolve(setup.config)] : [])],
+    // The config it names (flag or environment): told to a running hub, which says when it is not its own.
+    config: configPath,
+    // The environment's SNOWMUX_CONFIG reaches the hub it starts by itself; only the flag is passed on.
+    hubCommand: [entry, 'hub', '--home', home, ...(setup.config !== undefined ? ['--config', configPath!] : [])],
     env: process.env,
     stderr: io.stderr,
     reconnectDeadlineMs: numberEnv('SNOWMUX_RECONNECT_DEADLINE_MS', 30_000),
@@ -113,4 +117,3 @@ function numberEnv(name: string, fallback: number): number {
   const n = raw === undefined ? NaN : Number(raw);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
-

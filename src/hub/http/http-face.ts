@@ -507,10 +507,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return served(await mcpRequest(request, caller, kind), caller, kind.listen);
   }
 
-  /** Whether the request opens a stream that only waits for notifications (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds). */
-  function opensListenStream(request: Request, body: unknown): boolean {
-    if (request.method === 'GET') return true;
-    return (Array.isArray(body) ? body : [body]).some((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen');
+  /** The `subscriptions/listen` request in a POST body, if there is one. */
+  function listenRequest(body: unknown): { id?: unknown } | undefined {
+    return (Array.isArray(body) ? body : [body]).find((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen') as { id?: unknown } | undefined;
   }
 
   async function mcpRequest(request: Request, caller: Caller, kind: { listen: boolean }): Promise<Response> {
@@ -523,9 +522,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const { body } = read;
     const limited = overRequestRate(caller, body) ?? badParams(body);
     if (limited) return limited;
-    kind.listen = opensListenStream(request, body);
+    // A stream that only waits for notifications: a GET, or a subscriptions/listen (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds).
+    const listen = request.method === 'GET' ? undefined : listenRequest(body);
+    kind.listen = request.method === 'GET' || listen !== undefined;
     if (kind.listen && (listenStreams.get(caller.identity) ?? 0) >= MAX_LISTEN_STREAMS_PER_IDENTITY) {
-      const listen = (Array.isArray(body) ? body : [body]).find((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen') as { id?: unknown } | undefined;
       const id = typeof listen?.id === 'string' || typeof listen?.id === 'number' ? listen.id : null;
       return json(
         429,

@@ -36,12 +36,8 @@ export function normalizeIdentifier(raw: string, what = 'identifier'): string {
 
 const PART = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")/;
 
-/**
- * The parts of a qualified name as Snowflake reads one (`DB.SCHEMA.T`, `SCHEMA.T`, `"My DB".S."t.x"`):
- * two or three plain or double-quoted identifiers joined by dots, each still to be normalized. Undefined for
- * anything else, which stays one name (a quoted `"a.b"` is one name with a dot in it).
- */
-export function qualifiedNameParts(raw: string): string[] | undefined {
+/** Plain or double-quoted identifiers joined by dots, as written; undefined when the text is not that. */
+function dottedParts(raw: string): string[] | undefined {
   const parts: string[] = [];
   let rest = raw;
   for (;;) {
@@ -49,11 +45,20 @@ export function qualifiedNameParts(raw: string): string[] | undefined {
     if (part === undefined) return undefined;
     parts.push(part);
     rest = rest.slice(part.length);
-    if (rest === '') break;
-    if (!rest.startsWith('.') || parts.length === 3) return undefined;
+    if (rest === '') return parts;
+    if (!rest.startsWith('.')) return undefined;
     rest = rest.slice(1);
   }
-  return parts.length >= 2 ? parts : undefined;
+}
+
+/**
+ * The parts of a qualified name as Snowflake reads one (`DB.SCHEMA.T`, `SCHEMA.T`, `"My DB".S."t.x"`):
+ * two or three plain or double-quoted identifiers joined by dots, each still to be normalized. Undefined for
+ * anything else, which stays one name (a quoted `"a.b"` is one name with a dot in it).
+ */
+export function qualifiedNameParts(raw: string): string[] | undefined {
+  const parts = dottedParts(raw);
+  return parts !== undefined && parts.length >= 2 && parts.length <= 3 ? parts : undefined;
 }
 
 /**
@@ -62,17 +67,8 @@ export function qualifiedNameParts(raw: string): string[] | undefined {
  * always a path typed too long, not one object with dots in its name (that one is passed quoted).
  */
 export function overlongQualifiedName(raw: string): number | undefined {
-  let parts = 0;
-  let rest = raw;
-  for (;;) {
-    const part = PART.exec(rest)?.[0];
-    if (part === undefined) return undefined;
-    parts++;
-    rest = rest.slice(part.length);
-    if (rest === '') return parts > 3 ? parts : undefined;
-    if (!rest.startsWith('.')) return undefined;
-    rest = rest.slice(1);
-  }
+  const count = dottedParts(raw)?.length ?? 0;
+  return count > 3 ? count : undefined;
 }
 
 /**

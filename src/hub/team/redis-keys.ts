@@ -35,7 +35,7 @@ export class RedisKeyStore implements KeyChecker {
   #records = new Map<string, ApiKeyRecord>();
   /** Whether the hash was read once: until then a key this replica does not know may be a valid team key. */
   #loaded = false;
-  /** When this replica first read an empty hash, before any with keys (a Redis restarted without its data?). */
+  /** When this replica first read the hash empty, before it ever held keys (a Redis restarted without its data?). */
   #emptySince: number | undefined;
   /** Whether an unknown key is surely not a team key: the hash held keys once, or stayed empty past the grace. */
   #settled = false;
@@ -78,13 +78,11 @@ export class RedisKeyStore implements KeyChecker {
       const fetched = parseRecords(await this.#redis.hgetall(hashKey(this.namespace)));
       await this.#restore(fetched);
       this.#records = fetched;
-      // An empty hash read before any other is either a team with no keys yet or a Redis that restarted
+      this.#loaded = true;
+      // An empty hash read before any with keys is either a team with no keys yet or a Redis that restarted
       // empty, whose keys the other replicas write back within their re-read period: until then, a key this
       // replica does not know is "cannot check yet" (503), not "not valid" (401).
-      this.#loaded = true;
-      if (fetched.size > 0) this.#emptySince = undefined;
-      else if (this.#emptySince === undefined && !this.#settled) this.#emptySince = Date.now();
-      this.#settled ||= fetched.size > 0 || Date.now() - this.#emptySince! >= EMPTY_GRACE_MS;
+      if (!this.#settled) this.#settled = fetched.size > 0 || Date.now() - (this.#emptySince ??= Date.now()) >= EMPTY_GRACE_MS;
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
       return;

@@ -35,11 +35,9 @@ const CLAUSES_AFTER_FROM: ReadonlySet<string> = new Set(['SELECT', 'WHERE', 'GRO
 /** Formatting functions whose format string can ask for a field this wide or wider. */
 const WIDE_FIELD = /\d{7,}/;
 
-/** A function name as the engine resolves it: a word, or a quoted identifier (`"range"` is range). */
+/** A function name as the engine resolves it: a word, or a quoted identifier (`"range"` is range), as the lexer upper-cased it. */
 function functionName(t: Token): string | undefined {
-  if (t.kind === 'word') return t.upper;
-  if (t.kind === 'quoted_ident') return t.text.slice(1, -1).replace(/""/g, '"').toUpperCase();
-  return undefined;
+  return t.kind === 'word' || t.kind === 'quoted_ident' ? t.upper : undefined;
 }
 
 /** Why the embedded engine must not run this statement, or undefined. */
