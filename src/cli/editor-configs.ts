@@ -7,7 +7,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { applyEdits, modify, parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { applyEdits, modify, parse as parseJsonc, parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
 
@@ -145,6 +145,23 @@ function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged:
   return { merged: { ...merged, ...entry }, kept };
 }
 
+/** How many times `key` is a member of the object `node` (JSON allows it; JSON.parse keeps the last). */
+function membersNamed(node: JsonNode | undefined, key: string): JsonNode[] {
+  return (node?.type === 'object' ? node.children ?? [] : []).filter((member) => member.children?.[0]?.value === key);
+}
+
+/**
+ * A server name (or the servers object) written twice: the edit would replace the first, and the editor,
+ * which keeps the last, would go on launching the old server while setup said it was done.
+ */
+function duplicateMember(text: string, serversKey: string, name: string, file: string): SnowmuxError | undefined {
+  const lists = membersNamed(parseTree(text), serversKey);
+  const entries = membersNamed(lists.at(-1)?.children?.[1], name);
+  const [what, count] = lists.length > 1 ? [`"${serversKey}"`, lists.length] : [`the server "${name}" in "${serversKey}"`, entries.length];
+  if (count < 2) return undefined;
+  return new SnowmuxError('INVALID_ARGUMENT', `${file} holds ${what} ${count} times; an editor uses only the last one, so snowmux will not guess which to replace. Merge them into one by hand, then run this again.`);
+}
+
 /** The file's own indentation and line ends, so the entry written into it looks like the rest of it. */
 function formattingOf(text: string): { insertSpaces: boolean; tabSize: number; eol: string } {
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
@@ -189,6 +206,8 @@ export function mergeIntoConfig(existing: string | undefined, client: ClientId, 
   if (current !== undefined && (current === null || typeof current !== 'object' || Array.isArray(current))) {
     throw new SnowmuxError('INVALID_ARGUMENT', `"${facts.serversKey}" in ${file} is not an object; snowmux will not rewrite it. Fix the file first.`);
   }
+  const duplicate = duplicateMember(existing, facts.serversKey, name, file);
+  if (duplicate) throw duplicate;
   const replaced = current !== undefined && Object.hasOwn(current, name);
   const { merged, kept } = replaced ? replacingEntry((current as Record<string, unknown>)[name], entry) : { merged: entry, kept: [] };
   const edits = modify(existing, [facts.serversKey, name], merged, { formattingOptions: formattingOf(existing) });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ApiKeyStore, checkKey, createKey, keysPath, readKeys, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
+import { ApiKeyStore, checkKey, createKey, findKey, keysPath, readKeys, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
 import { tempHome } from '../helpers/harness.js';
 
 function edit(home: string, change: (records: Record<string, unknown>[]) => void): void {
@@ -61,6 +61,14 @@ test('a key record whose expiry is not a date counts as expired wherever it come
   const record: ApiKeyRecord = { id: 'abcdefabcdef', identity: 'carol', hash: createHash('sha256').update(secret).digest('hex'), createdAt: '', expiresAt: 'tomorrow', revokedAt: null };
   const check = checkKey(`smx_${record.id}_${secret}`, () => record, Date.now());
   assert.deepEqual(check, { ok: false, reason: 'expired', id: record.id, identity: 'carol' });
+});
+
+test('a key id that names no key, or several, is a wrong value (exit 1), not a wrong command line (exit 2); control characters are not echoed', () => {
+  const records = ['abcd11110000', 'abcd22220000'].map((id): ApiKeyRecord => ({ id, identity: 'ci', hash: '', createdAt: '', expiresAt: null, revokedAt: null }));
+  assert.throws(() => findKey(records, 'ffff\u001b[2J'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /No key id starts with/.test(err.message) && !err.message.includes('\u001b'));
+  assert.throws(() => findKey(records, 'abcd'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /matches 2 keys/.test(err.message));
+  assert.throws(() => findKey(records, 'abc'), (err: Error & { code?: string }) => err.code === 'USAGE');
+  assert.equal(findKey(records, 'abcd2').id, 'abcd22220000');
 });
 
 test('a rotation gives the identity a new key and ends the old one after the overlap, never later than it would have', async (t) => {

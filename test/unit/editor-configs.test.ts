@@ -76,6 +76,18 @@ test('a file far larger than any editor config is refused, not rewritten (rewrit
   assert.throws(() => mergeIntoConfig(huge, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /more than an editor's MCP config holds/.test(err.message));
 });
 
+test('a server name or server list written twice is refused: the editor keeps the last, the edit would change the first', () => {
+  const twiceNamed = '{"mcpServers":{"sf":{"command":"old1"},"x":{},"sf":{"command":"old2"}}}';
+  const twiceListed = '{"mcpServers":{"a":{"command":"a"}},"other":1,"mcpServers":{"sf":{"command":"old"}}}';
+  for (const [text, what] of [[twiceNamed, /the server "sf" in "mcpServers" 2 times/], [twiceListed, /"mcpServers" 2 times/]] as const) {
+    assert.throws(() => mergeIntoConfig(text, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && what.test(err.message) && /Merge them into one by hand/.test(err.message));
+  }
+  // Another server written twice is not this entry's business: the merge goes on.
+  const otherTwice = mergeIntoConfig('{"mcpServers":{"x":{"command":"1"},"x":{"command":"2"}}}', 'cursor', 'sf', launch, '/x/mcp.json');
+  assert.equal(otherTwice.replaced, false);
+  assert.equal((JSON.parse(otherTwice.text) as { mcpServers: Record<string, { command: string }> }).mcpServers.sf!.command, launch.command);
+});
+
 test('a file that starts with a byte-order mark (as Windows editors write them) is merged, the mark kept', () => {
   for (const client of ['claude-desktop', 'cursor'] as const) {
     const { text } = mergeIntoConfig('\uFEFF{"mcpServers":{"other":{"command":"x"}}}', client, 'sf', launch, '/x/c.json');

@@ -11,6 +11,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
+import { shownText } from '../../shown-text.js';
 
 export const KEYS_FILE = 'keys.json';
 
@@ -129,8 +130,8 @@ export function createKey(home: string, identity: string, expiresAt: Date | null
 export function findKey(records: ApiKeyRecord[], prefix: string): ApiKeyRecord {
   if (prefix.length < 4) throw new SnowmuxError('USAGE', 'Name the key by its id (at least 4 characters; see `snowmux keys list`).');
   const matches = records.filter((r) => r.id.startsWith(prefix));
-  if (matches.length === 0) throw new SnowmuxError('USAGE', `No key id starts with "${prefix}" (see \`snowmux keys list\`).`);
-  if (matches.length > 1) throw new SnowmuxError('USAGE', `"${prefix}" matches ${matches.length} keys; give more of the id.`);
+  if (matches.length === 0) throw new SnowmuxError('INVALID_ARGUMENT', `No key id starts with "${shownText(prefix)}" (see \`snowmux keys list\`).`);
+  if (matches.length > 1) throw new SnowmuxError('INVALID_ARGUMENT', `"${shownText(prefix)}" matches ${matches.length} keys; give more of the id.`);
   return matches[0]!;
 }
 
@@ -157,9 +158,9 @@ export function rotation(
   now = new Date(),
 ): { key: string; record: ApiKeyRecord; old: ApiKeyRecord } {
   const found = findKey(records, prefix);
-  if (found.revokedAt) throw new SnowmuxError('USAGE', `Key ${found.id} is revoked: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
+  if (found.revokedAt) throw new SnowmuxError('INVALID_ARGUMENT', `Key ${found.id} is revoked: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
   if (found.expiresAt && !(Date.parse(found.expiresAt) > now.getTime())) {
-    throw new SnowmuxError('USAGE', `Key ${found.id} has expired: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
+    throw new SnowmuxError('INVALID_ARGUMENT', `Key ${found.id} has expired: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
   }
   // Without --expires the new key lives as long as the old one was made to (none: no expiry either).
   const lifetime = found.expiresAt ? Date.parse(found.expiresAt) - Date.parse(found.createdAt) : undefined;
