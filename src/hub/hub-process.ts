@@ -20,6 +20,7 @@ import { listenMetrics, type MetricsListener } from './listen/metrics-listener.j
 import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
 import { isListenAddress } from './listen/listen-address.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
+import { CallSinks } from './observe/recent-calls.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges } from './observe/metrics.js';
 import type { TeamState } from './team/redis-team.js';
@@ -311,22 +312,20 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
  */
 function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; release(): void } {
   let held: CallRecord[] | null = holding ? [] : null;
-  const pass = (call: CallRecord) => {
-    for (const sink of sinks) {
-      try {
-        sink.record(call);
-      } catch {
-        /* one sink failing must not hide the call from the others */
-      }
-    }
-  };
+  const all = new CallSinks(sinks);
   return {
-    // A held record says when the call finished: the audit log stamps records when it writes them.
-    sink: { record: (call) => (held ? held.push({ ...call, heldFrom: new Date().toISOString() }) : pass(call)) },
+    sink: {
+      record(call) {
+        // A held record says when the call finished: the audit log stamps records when it writes them.
+        if (!held) return all.record(call);
+        held.push({ ...call, heldFrom: new Date().toISOString() });
+        return undefined;
+      },
+    },
     release() {
       const calls = held ?? [];
       held = null;
-      for (const call of calls) pass(call);
+      for (const call of calls) void all.record(call);
     },
   };
 }

@@ -138,9 +138,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const replicaId = config.config.hub.redisUrl === undefined ? undefined : `${hostname()}:${process.pid}`;
   const withReplica = (entry: AuditEntry): AuditEntry => (replicaId === undefined ? entry : { ...entry, replica: replicaId });
   const auditSink: CallSink = {
-    record: (call) => {
-      auditWriter?.record(call);
-    },
+    record: (call) => auditWriter?.record(call),
   };
   let auditWriter: AuditSink | null = null;
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];

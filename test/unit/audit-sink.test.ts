@@ -43,12 +43,34 @@ function sink(replica?: string) {
 
 test("a team replica writes its id into every record; the scan estimate is kept", () => {
   const team = sink('host-a:123');
-  team.sink.record(call);
+  void team.sink.record(call);
   assert.equal(team.entries[0]!.replica, 'host-a:123');
   assert.deepEqual(team.entries[0]!.scanEstimate, { bytes: 5e9, partitions: 40, partitionsTotal: 100 });
   const single = sink();
-  single.sink.record(call);
+  void single.sink.record(call);
   assert.equal('replica' in single.entries[0]!, false, 'a per-user hub writes no replica field');
+});
+
+test("a record that could not be written is logged with its cause in `reason` (a second `msg` was dropped by log readers); the answer waits only when the log holds answers", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const out = new PassThrough();
+  out.on('data', (c: Buffer) => c.toString('utf8').split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
+  let holds = false;
+  const log = {
+    append: async () => ({ ok: false, error: { code: 'AUDIT_WRITE_FAILED', message: 'Could not write audit record seq 7: ENOSPC: no space left on device' } }),
+    get holdsAnswers() {
+      return holds;
+    },
+  } as unknown as AuditLog;
+  const failing = new AuditSink(log, createLogger({ destination: out, level: 'info' }));
+  assert.equal(failing.record(call), undefined);
+  holds = true;
+  const held = failing.record(call);
+  assert.ok(held instanceof Promise);
+  await held;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines[0]!.msg, 'audit write failed');
+  assert.match(String(lines[0]!.reason), /ENOSPC/);
 });
 
 test('a call with huge SQL or arguments is bounded once, before every sink: status and the audit keep the same prefix and sha256', async (t) => {
@@ -57,7 +79,7 @@ test('a call with huge SQL or arguments is bounded once, before every sink: stat
   const runtime = await createRuntime({ home, logger, env: {} });
   await runtime.openAudit();
   const seen: CallRecord[] = [];
-  runtime.sinks.push({ record: (c) => seen.push(c) });
+  runtime.sinks.push({ record: (c) => void seen.push(c) });
   const base: CallRecord = {
     at: new Date(0).toISOString(), sessionId: 's', identity: 'alice', client: 'c/1', clientInfo: { name: 'c', version: '1' },
     tool: 'execute_query', requestId: '1', outcome: 'refused', errorCode: 'SQL_REFUSED', ms: 1, queueWaitMs: 0, runMs: 0,
@@ -66,7 +88,7 @@ test('a call with huge SQL or arguments is bounded once, before every sink: stat
   const sql = `DELETE FROM t WHERE c = '${'x'.repeat(4 * 1024 * 1024)}'`;
   for (const call of [{ ...base, sql }, { ...base, tool: 'nope', errorCode: 'UNKNOWN_TOOL', request: { junk: 'j'.repeat(1024 * 1024) } }]) {
     const scrubbed = runtime.scrubCall(call);
-    for (const sink of runtime.sinks) sink.record(scrubbed);
+    for (const sink of runtime.sinks) void sink.record(scrubbed);
   }
   await runtime.close('test over');
   const [query, unknown] = seen;

@@ -71,7 +71,7 @@ class CountingWarehouse implements Warehouse {
   async close() {}
 }
 
-function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug' } = {}) {
+function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void> } = {}) {
   const logged = new PassThrough();
   const logLines: Record<string, unknown>[] = [];
   logged.on('data', (chunk: Buffer) => {
@@ -99,7 +99,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
     },
   };
   const records: CallRecord[] = [];
-  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink: { record: (r) => records.push(r) } });
+  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink: { record: (r) => (records.push(r), opts.hold) } });
   let n = 0;
   const call = (identity: string, tool: string, body: ToolBody) => {
     const session = new Session({ id: `s-${identity}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
@@ -163,6 +163,22 @@ test("a call the warehouse failed is logged at warn with its reason (the operato
     ['AUTH_FAILED', 40, 'Snowflake refused the login for user ALICE: the key was rotated.'],
     ['SQL_ERROR', 30, 'Binder Error: column X not found'],
   ]);
+  governance.close();
+});
+
+test('a sink that holds the answer (an audit log behind its writes) is waited for: the call answers only once its record is written', async () => {
+  let release!: () => void;
+  const { call, records, governance } = setup({ hold: new Promise<void>((r) => (release = r)) });
+  let answered = false;
+  const pending = call('reader', 'execute_query', async () => ({ content: [] })).then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(records.length, 1);
+  assert.equal(answered, false);
+  release();
+  assert.equal(codeOf(await pending), undefined);
   governance.close();
 });
 

@@ -46,6 +46,10 @@ export type FsyncPolicy = 'always' | 'interval' | 'never';
 export const DEFAULT_FSYNC_INTERVAL_MS = 200;
 export const DEFAULT_HEAD_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** Queued records past which calls wait for their own record to be written (docs/audit.md, durability). */
+export const MAX_UNWRITTEN = 64;
+/** The most one write() of queued records carries (about 2,000 records of ~500 bytes). */
+const MAX_RUN_BYTES = 1024 * 1024;
 
 export interface AuditLogOptions {
   dir: string;
@@ -120,6 +124,8 @@ export interface AuditLogEvents {
   /** An fsync completed: records up to `seq` are durable. */
   synced: [{ seq: number }];
   recovered: [AuditOpenReport];
+  /** audit-head was rewritten: it now names record `seq`. */
+  head: [{ seq: number }];
   /** A record was written (the JSON line, without its newline), for copies elsewhere (a team's stream). */
   written: [{ seq: number; line: string }];
 }
@@ -154,6 +160,9 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private draining: Promise<void> | undefined;
   private syncDue = false;
   private syncTimer: NodeJS.Timeout | undefined;
+  /** A rewrite of audit-head held back by its once-a-second bound: done when the bound allows. */
+  private headDue = false;
+  private headTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
@@ -224,6 +233,15 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     await this.idle();
   }
 
+  /**
+   * Whether whoever answers for a record should wait until it is written (or durable, under 'always')
+   * before answering: always under 'always' (an answered call is an audited one), else only while more
+   * than MAX_UNWRITTEN records wait, which bounds what a SIGKILL can take with it.
+   */
+  get holdsAnswers(): boolean {
+    return this.policy === 'always' || this.queue.length > MAX_UNWRITTEN;
+  }
+
   /** Last record in the chain (seq 0 and the genesis hash for an empty log). */
   head(): Anchor {
     return { seq: this.seq, hash: this.prev };
@@ -243,6 +261,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     await this.idle();
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.headTimer = undefined;
     if (!this.fh || this.needsRecovery) {
       await this.closeFile();
       return;
@@ -257,7 +277,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private kick(): void {
     if (this.draining) return;
-    if (this.queue.length === 0 && !this.syncDue) return;
+    if (this.queue.length === 0 && !this.syncDue && !this.headDue) return;
     const run = this.drainLoop();
     this.draining = run;
     void run.finally(() => {
@@ -275,7 +295,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 
   private async drainLoop(): Promise<void> {
-    while (this.queue.length > 0 || this.syncDue) {
+    while (this.queue.length > 0 || this.syncDue || this.headDue) {
+      this.headDue = false;
       const batch = this.queue.splice(0);
       const results: AppendResult[] = [];
       try {
@@ -294,10 +315,20 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
     let wrote = false;
-    for (const item of batch) {
-      const result = await this.writeEntry(item.entry);
-      if (result.ok) wrote = true;
-      results.push(result);
+    for (let at = 0; at < batch.length; ) {
+      // The usual case writes the queue's records in one write() (one thread-pool round trip): one write
+      // per record gave the drain loop one record per event-loop turn, and under load it fell ever further
+      // behind the answered calls. Recovery, rotation and a gap note go one record at a time, as before.
+      if (this.needsRecovery || this.rotateBeforeNext || this.gap || !this.fh) {
+        const result = await this.writeEntry(batch[at]!.entry);
+        if (result.ok) wrote = true;
+        results.push(result);
+        at += 1;
+        continue;
+      }
+      const taken = await this.writeRun(batch, at, results);
+      if (results.slice(at, at + taken).some((r) => r.ok)) wrote = true;
+      at += taken;
     }
     if (wrote && this.policy === 'always') {
       this.syncDue = false;
@@ -314,6 +345,80 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       this.scheduleSync();
     }
     await this.writeHeadAnchor(false);
+  }
+
+  /**
+   * Writes the records of `batch` from `from` on with one write(), up to the file's rotation size and
+   * MAX_RUN_BYTES; pushes one result per entry it took and returns how many it took (at least one). Only
+   * whole lines the kernel took join the chain; the first record not wholly written fails as a single
+   * record's write would (the next append recovers the file), and the entries after it are left to the caller.
+   */
+  private async writeRun(batch: QueuedAppend[], from: number, results: AppendResult[]): Promise<number> {
+    const built: { record: AuditRecord; text: string; bytes: number }[] = [];
+    let tail: Anchor = { seq: this.seq, hash: this.prev };
+    let size = 0;
+    let at = from;
+    for (; at < batch.length; at++) {
+      if (built.length > 0 && (size >= MAX_RUN_BYTES || this.fileSize + size >= this.maxFileBytes)) break;
+      let record: AuditRecord;
+      try {
+        record = this.buildRecord(redactEntry(batch[at]!.entry, this.scrubber), tail);
+      } catch (err) {
+        if (built.length > 0) break; // written first; this entry then fails on its own
+        results.push(this.unwritten(batch[at]!.entry, new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`)));
+        return 1;
+      }
+      const text = JSON.stringify(record);
+      const bytes = Buffer.byteLength(text, 'utf8') + 1;
+      built.push({ record, text, bytes });
+      tail = { seq: record.seq, hash: record.hash };
+      size += bytes;
+    }
+    const payload = Buffer.from(`${built.map((b) => b.text).join('\n')}\n`, 'utf8');
+    let landed = 0;
+    let failure: unknown;
+    try {
+      landed = (await this.fh!.write(payload, 0, payload.length)).bytesWritten;
+      if (landed !== payload.length) failure = new Error(`short write (${landed} of ${payload.length} bytes)`);
+    } catch (err) {
+      failure = err;
+    }
+    let offset = 0;
+    let whole = 0;
+    for (const { record, text, bytes } of built) {
+      if (offset + bytes > landed) break;
+      offset += bytes;
+      whole += 1;
+      this.committed(record, text, bytes);
+      this.counters.appended += 1;
+      results.push({ ok: true, seq: record.seq, hash: record.hash });
+    }
+    if (failure === undefined) return whole;
+    // The file may now end in a partial line: the next append recovers it, as after a single record's failure.
+    this.needsRecovery = true;
+    const seq = built[whole]!.record.seq;
+    results.push(this.unwritten(batch[from + whole]!.entry, asAuditError(failure, 'AUDIT_WRITE_FAILED', `Could not write audit record seq ${seq} to ${this.fileName}`)));
+    return whole + 1;
+  }
+
+  /** A record whose whole line the kernel took: it joins the chain. */
+  private committed(record: AuditRecord, text: string, bytes: number): void {
+    this.notify('written', { seq: record.seq, line: text });
+    this.seq = record.seq;
+    this.prev = record.hash;
+    this.fileSize += bytes;
+    this.unsynced = true;
+    if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
+  }
+
+  private scheduleHead(ms: number): void {
+    if (this.headTimer || this.closing) return;
+    this.headTimer = setTimeout(() => {
+      this.headTimer = undefined;
+      this.headDue = true;
+      this.kick();
+    }, Math.ceil(ms));
+    this.headTimer.unref();
   }
 
   private scheduleSync(): void {
@@ -392,8 +497,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     return this.fail(error);
   }
 
-  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>): AuditRecord {
-    const unhashed = { ...body, seq: this.seq + 1, ts: new Date(this.clock()).toISOString(), prev: this.prev };
+  private buildRecord(body: Omit<AuditRecord, 'seq' | 'ts' | 'prev' | 'hash'>, after: Anchor = { seq: this.seq, hash: this.prev }): AuditRecord {
+    const unhashed = { ...body, seq: after.seq + 1, ts: new Date(this.clock()).toISOString(), prev: after.hash };
     return orderedForWriting({ ...unhashed, hash: computeRecordHash(unhashed) });
   }
 
@@ -405,12 +510,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const line = Buffer.from(`${text}\n`, 'utf8');
     const { bytesWritten } = await fh.write(line, 0, line.length);
     if (bytesWritten !== line.length) throw new Error(`short write (${bytesWritten} of ${line.length} bytes)`);
-    this.notify('written', { seq: record.seq, line: text });
-    this.seq = record.seq;
-    this.prev = record.hash;
-    this.fileSize += line.length;
-    this.unsynced = true;
-    if (this.fileSize >= this.maxFileBytes) this.rotateBeforeNext = true;
+    this.committed(record, text, line.length);
   }
 
   private async syncNow(): Promise<SnowmuxError | undefined> {
@@ -434,11 +534,17 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const anchor = this.policy === 'never' ? { seq: this.seq, hash: this.prev, file: this.fileName } : this.durable;
     if (anchor.seq === this.headSeq || anchor.seq === 0) return;
     const now = performance.now();
-    if (!force && now - this.headWrittenAt < this.headIntervalMs) return;
+    if (!force && now - this.headWrittenAt < this.headIntervalMs) {
+      // Deferred, not dropped: on a hub that goes idle after a burst, the anchor would otherwise lag for
+      // good, and a tail cut after a crash would verify as intact.
+      this.scheduleHead(this.headIntervalMs - (now - this.headWrittenAt));
+      return;
+    }
     try {
       await writeHead(this.dir, { seq: anchor.seq, hash: anchor.hash, file: anchor.file, ts: new Date(this.clock()).toISOString() }, this.policy !== 'never');
       this.headSeq = anchor.seq;
       this.headWrittenAt = now;
+      this.notify('head', { seq: anchor.seq });
     } catch (err) {
       this.ioError('AUDIT_HEAD_WRITE_FAILED', 'Could not rewrite the audit-head anchor', err);
     }

@@ -13,9 +13,10 @@ export class AuditSink implements CallSink {
 
   constructor(private readonly log: AuditLog, private readonly logger: Logger, private readonly replica?: string) {}
 
-  record(call: CallRecord): void {
+  /** Returns a promise when the call's answer should wait for its record (AuditLog.holdsAnswers). */
+  record(call: CallRecord): Promise<void> | undefined {
     const handed = performance.now();
-    void this.log
+    const written = this.log
       .append({
         kind: 'tool_call',
         ...(this.replica === undefined ? {} : { replica: this.replica }),
@@ -40,9 +41,11 @@ export class AuditSink implements CallSink {
         ...(call.heldFrom === undefined ? {} : { detail: { heldFrom: call.heldFrom } }),
       })
       .then((r) => {
-        if (!r.ok) this.logger.error({ code: r.error.code, msg: r.error.message }, 'audit write failed');
+        // `reason`, not a second `msg`: log readers keep one msg, and the cause (ENOSPC…) was lost.
+        if (!r.ok) this.logger.error({ code: r.error.code, reason: r.error.message }, 'audit write failed');
         else this.observeWrite?.((performance.now() - handed) / 1000);
       });
+    return this.log.holdsAnswers ? written : undefined;
   }
 }
 

@@ -41,5 +41,6 @@ export interface CallRecord {
 
 /** Receives every finished call: status's recent list, audit, metrics. */
 export interface CallSink {
-  record(call: CallRecord): void;
+  /** A promise when the call's answer must wait for this sink (the audit log's back-pressure). */
+  record(call: CallRecord): Promise<void> | void;
 }

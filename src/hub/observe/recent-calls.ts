@@ -29,14 +29,17 @@ export class RecentCalls implements CallSink {
 export class CallSinks implements CallSink {
   /** `prepare` runs once per call before any sink sees it (secret scrubbing: status shows what audit keeps). */
   constructor(private readonly sinks: CallSink[], private readonly prepare?: (call: CallRecord) => CallRecord) {}
-  record(raw: CallRecord): void {
+  record(raw: CallRecord): Promise<void> | undefined {
     const call = this.prepare ? this.prepare(raw) : raw;
+    let held: Promise<void>[] | undefined;
     for (const sink of this.sinks) {
       try {
-        sink.record(call);
+        const wait = sink.record(call);
+        if (wait) (held ??= []).push(wait);
       } catch {
         /* one sink failing must not hide the call from the others */
       }
     }
+    return held && Promise.all(held).then(() => undefined);
   }
 }

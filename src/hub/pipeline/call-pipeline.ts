@@ -86,9 +86,12 @@ export class CallPipeline {
     return this.env.governance.metadataCacheTtlMs;
   }
 
-  /** Records a call refused before any stage could run (the SDK found no such tool, or bad arguments). */
-  recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): void {
-    this.env.sink.record(refusedCallRecord(session, tool, requestId, errorCode, args));
+  /**
+   * Records a call refused before any stage could run (the SDK found no such tool, or bad arguments); a
+   * promise when the answer should wait for the record (the audit log's back-pressure).
+   */
+  recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): Promise<void> | void {
+    return this.env.sink.record(refusedCallRecord(session, tool, requestId, errorCode, args));
   }
 
 }

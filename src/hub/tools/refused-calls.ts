@@ -34,11 +34,11 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
     } catch (err) {
       if (wentThroughRunTool(ctx)) throw err;
       const unknown = err instanceof ProtocolError && /not found|disabled/.test(err.message);
-      record(unknown ? 'UNKNOWN_TOOL' : 'INVALID_ARGUMENTS');
+      await record(unknown ? 'UNKNOWN_TOOL' : 'INVALID_ARGUMENTS');
       throw unknown ? unknownToolError(String(request.params.name)) : err;
     }
     if (result.isError === true && !wentThroughRunTool(ctx)) {
-      record('INVALID_ARGUMENTS');
+      await record('INVALID_ARGUMENTS');
       return { ...result, _meta: { ...(result._meta as object | undefined), 'dev.snowmux/error': { code: 'INVALID_ARGUMENTS' } } };
     }
     return result;

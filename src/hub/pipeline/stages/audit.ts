@@ -20,9 +20,10 @@ export const audit: CallStage = {
     if (call.env.logger.isLevelEnabled('debug')) call.logger.debug({ outcome: call.outcome, ms: Math.round(ms * 1000) / 1000 }, 'tool call done');
     const { meter } = call;
     // Every sink (status, audit, metrics, events) gets the record now; the audit file write it queues is
-    // hash-chained in order, off the call path.
+    // hash-chained in order, off the call path — unless the audit log holds answers (fsync = "always", or
+    // a writer that fell behind): then the answer waits for its own record.
     const span = call.trace?.span.child('audit');
-    call.env.sink.record(
+    const held = call.env.sink.record(
       callRecord(call.session, call.tool, call.request.id, {
         outcome: call.outcome,
         errorCode: call.errorCode,
@@ -39,6 +40,7 @@ export const audit: CallStage = {
         ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
       }),
     );
+    if (held) await held;
     span?.end();
     return result;
   },
