@@ -40,6 +40,11 @@ identities = ["slow"]
 [roles.slow.rate]
 per_second = 0.001
 burst = 1
+[roles.budget]
+identities = ["budget"]
+[roles.budget.quota]
+window = "1h"
+queries = 3
 `, 'test.toml');
 
 class CountingWarehouse implements Warehouse {
@@ -53,6 +58,9 @@ class CountingWarehouse implements Warehouse {
   }
   async query(sql: string, _o: QueryOptions): Promise<QueryResult> {
     this.queries.push(sql);
+    if (sql.includes('FAILS_AT_RUN_TIME')) throw new SnowmuxError('SQL_ERROR', 'Division by zero');
+    if (sql.includes('TIMES_OUT')) throw new SnowmuxError('QUERY_TIMEOUT', 'The query ran past its 2 s timeout and was cancelled.');
+    if (sql.includes('NO_CONNECTION')) throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'Could not reach the warehouse.');
     return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
   }
   async listDatabases() {
@@ -179,6 +187,24 @@ test('a sink that holds the answer (an audit log behind its writes) is waited fo
   assert.equal(answered, false);
   release();
   assert.equal(codeOf(await pending), undefined);
+  governance.close();
+});
+
+test('a statement the warehouse ran counts against the quota whatever became of it; one the hub refused or the warehouse never started does not', async () => {
+  const { call, governance } = setup();
+  const running = (sql: string): ToolBody => async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql(sql);
+    await w.query(sql, { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  // Neither a refused write nor a warehouse that could not be reached spends the budget of 3 queries.
+  assert.equal(codeOf(await call('budget', 'execute_query', running('DELETE FROM T'))), 'SQL_REFUSED');
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT NO_CONNECTION FROM T'))), 'WAREHOUSE_UNAVAILABLE');
+  // A run-time failure and a timeout had the warehouse working: before, they were free, without limit.
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT FAILS_AT_RUN_TIME FROM T'))), 'SQL_ERROR');
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT TIMES_OUT FROM T'))), 'QUERY_TIMEOUT');
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT 1 FROM T'))), undefined);
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT 1 FROM T'))), 'QUOTA_EXCEEDED');
   governance.close();
 });
 

@@ -217,7 +217,7 @@ const quotaFileSchema = z
   .strictObject(
     {
       window: setting(duration(), { type: DURATION_TYPE, absent: 'required', description: 'the window the budgets below are spent in (a whole number and one unit; at least one second)' }),
-      queries: setting(nonNegativeInt(), { absent: 'unlimited', description: 'warehouse queries per window' }).optional(),
+      queries: setting(nonNegativeInt(), { absent: 'unlimited', description: 'warehouse queries per window (a statement the warehouse ran counts even when it failed, timed out or was cancelled)' }).optional(),
       rows: setting(nonNegativeInt(), { absent: 'unlimited', description: 'rows returned per window' }).optional(),
       bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes returned per window' }).optional(),
       scan_bytes: setting(nonNegativeInt(), {

@@ -9,6 +9,8 @@ export interface CallMeter {
   profile?: string | undefined;
   /** The engine's pre-flight estimate of what the call's statement would read (scan-limit, explain_query). */
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
+  /** A SQL statement was handed to the warehouse (it counts against the quota whatever its outcome). */
+  statementSent?: boolean | undefined;
   /** When (ms) a team hub counted this call's query against the identity's quota on admission (refunded if no query ran). */
   quotaReservedAt?: number | undefined;
 }

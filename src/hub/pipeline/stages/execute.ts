@@ -17,6 +17,7 @@ export function execute(st: Statement): Promise<OperationResult> {
     case 'query': {
       const first = st.reading?.statements[0];
       if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
+      st.scope.meter.statementSent = true;
       return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS), rowBound: smaller(st.appendedLimit, rowBound(first)) });
     }
     case 'explain': {

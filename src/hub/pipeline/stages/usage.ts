@@ -2,19 +2,35 @@
  * Call stage: what the call used (queries, rows, bytes) counts against the identity's quota — locally,
  * and team-wide when there is a team (awaited, so the caller's next call on any replica sees it). Acts
  * on the way back, for failed calls too (rows already read were paid for).
+ *
+ * A statement handed to the warehouse counts as a query whatever became of it: one that failed at run
+ * time, ran past its timeout or was cancelled had the warehouse working (and billing) all the same. Before,
+ * only successful statements counted, and a user on a budget could spend credits without limit on
+ * statements that fail or time out. Not counted: statements the hub refused, and those the warehouse never
+ * started (no connection, no login, no free slot).
  */
+import { isSnowmuxError } from '../../../errors.js';
 import type { CallStage } from '../call-state.js';
+
+/** Failures that mean the statement never reached a running warehouse session. */
+const NEVER_STARTED: ReadonlySet<string> = new Set(['WAREHOUSE_UNAVAILABLE', 'WAREHOUSE_CIRCUIT_OPEN', 'WAREHOUSE_CLOSED', 'POOL_EXHAUSTED', 'AUTH_FAILED', 'HUB_BUSY', 'HUB_SHUTTING_DOWN']);
 
 export const usage: CallStage = {
   name: 'usage',
   async run(call, next) {
     let ok = false;
+    let code: string | undefined;
     try {
       const result = await next();
       ok = result.isError !== true;
+      if (!ok) code = (result._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
       return result;
+    } catch (err) {
+      code = isSnowmuxError(err) ? err.code : undefined;
+      throw err;
     } finally {
-      await call.env.governance.settle(call.identity, call.meter, call.sql !== null && ok);
+      const spent = ok || (call.meter.statementSent === true && (code === undefined || !NEVER_STARTED.has(code)));
+      await call.env.governance.settle(call.identity, call.meter, call.sql !== null && spent);
     }
   },
 };
