@@ -9,7 +9,6 @@ import { parseCommandArgs } from '../args.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { HTTP_ENGINES, type HttpEngineChoice } from '../../hub/config/config-schema.js';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
-import { flushLogger } from '../../hub/observe/logger.js';
 import { startHubProcess } from '../../hub/hub-process.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
@@ -80,8 +79,10 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     }
   });
   process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception');
-    flushLogger(logger);
+    // Not `fatal`: pino flushes fatal lines synchronously, and the file destination's flushSync retries a
+    // failing write (a full disk) for ever, freezing every editor's calls. The hub goes on; say it twice.
+    logger.error({ err }, 'uncaught exception');
+    io.stderr.write(`snowmux hub: uncaught exception (a snowmux bug; the hub goes on): ${errorMessage(err)}\n`);
   });
   await started.closed;
   io.stderr.write('snowmux hub: stopped\n');

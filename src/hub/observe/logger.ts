@@ -10,6 +10,9 @@ export type { Logger } from 'pino';
 
 export const LOG_FILE = 'hub.log';
 
+/** Log bytes held while hub.log cannot be written, before lines are dropped. */
+const MAX_UNWRITTEN_LOG_BYTES = 4 * 1024 * 1024;
+
 /** Keys whose values are never written, wherever they appear in a log object. */
 const REDACT_PATHS = [
   'password', '*.password', '*.*.password',
@@ -73,7 +76,20 @@ export function createLogger(opts: LoggerOptions): Logger {
     size = 0;
   }
   // Not mkdir: the home exists by now, and a hub whose home was removed must not re-create it.
-  const destination = pino.destination({ dest: file, mkdir: false, sync: false, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
+  // maxLength: lines that cannot be written (a full disk) are dropped past 4 MiB instead of held without bound.
+  const destination = pino.destination({ dest: file, mkdir: false, sync: false, mode: 0o600, maxLength: MAX_UNWRITTEN_LOG_BYTES } as Parameters<typeof pino.destination>[0]);
+  // A write error (ENOSPC, EFBIG under a file-size limit) loses log lines, never the hub: unheard, it became
+  // an uncaught exception, and the fatal line logged for it spun for ever in the destination's flushSync.
+  // The destination retries with the next line; the first failure of a spell is said on stderr.
+  let failing = false;
+  destination.on('error', (err: NodeJS.ErrnoException) => {
+    if (failing) return;
+    failing = true;
+    process.stderr.write(`snowmux hub: cannot write ${file} (${err.code ?? err.message}); log lines are dropped until it can. Free disk space or raise the file-size limit.\n`);
+  });
+  destination.on('write', () => {
+    failing = false;
+  });
   const streamWrite = (raw: string): string => {
     const line = scrub(raw);
     size += Buffer.byteLength(line);
