@@ -2,7 +2,7 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
@@ -176,19 +176,56 @@ export function checkHome(home: string, fix = false): void {
   if (uid !== undefined && st.uid !== uid) {
     throw new SnowmuxError('HOME_NOT_OWNED', `The snowmux home ${home} belongs to another user (uid ${st.uid}); a hub there is not yours. Use a home of your own.`);
   }
+  const marker = join(home, OPEN_HOME_MARKER);
   if ((st.mode & 0o077) !== 0) {
     if (!fix) {
       throw new SnowmuxError('HOME_TOO_OPEN', `The snowmux home ${home} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}). Run: chmod 700 ${home}`);
     }
     chmodSync(home, 0o700);
-    // Others could write here until now: what they put in meanwhile (a socket to squat, a database file,
-    // an audit file) is not ours to use. The door is closed first, then the home is searched.
-    if (uid !== undefined && (st.mode & 0o022) !== 0) refuseForeignEntries(home, uid, st.mode & 0o777);
+    // Others could write here until now: what they put in meanwhile (a socket to squat, a config, an audit
+    // file) is not ours to use. The door is closed first, then the home is searched; the marker (written
+    // once the door is closed, so no one else can remove it) keeps later starts searching until a search
+    // passes: the mode alone would tell the next start nothing.
+    if (uid !== undefined && (st.mode & 0o022) !== 0) {
+      markOpenHome(marker, st.mode & 0o777);
+      refuseForeignEntries(home, uid, `was writable by other users (mode ${(st.mode & 0o777).toString(8)}; now 700)`);
+      rmSync(marker, { force: true });
+    }
+    return;
+  }
+  // One lstat on a normal start: the marker is there only while a home once open to others has not passed.
+  if (uid !== undefined && lstatOrUndefined(marker) !== undefined) {
+    refuseForeignEntries(home, uid, 'was writable by other users (it is 700 now)');
+    if (fix) rmSync(marker, { force: true });
+  }
+}
+
+/** In the home while a search for entries other users put there (when they could write it) has not passed. */
+const OPEN_HOME_MARKER = 'home-was-open';
+
+/**
+ * Creates the marker, never through what is already at its name: a name others planted while they could
+ * write the home (a symlink to a file of ours) is left alone, and the search names it.
+ */
+function markOpenHome(marker: string, wasMode: number): void {
+  if (lstatOrUndefined(marker) !== undefined) return;
+  try {
+    writeFileSync(marker, `This snowmux home was writable by other users (mode ${wasMode.toString(8)}). Each start searches it for entries they own until none is left; then this file is removed.\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    throw new SnowmuxError('HOME_UNUSABLE', `Cannot write ${marker}: ${(err as Error).message}. Choose another home with --home or SNOWMUX_HOME.`, { cause: err });
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 
 /** Stops at the first entry under `home` (not following symlinks) that another user owns. */
-function refuseForeignEntries(home: string, uid: number, wasMode: number): void {
+function refuseForeignEntries(home: string, uid: number, was: string): void {
   let entries: string[];
   try {
     entries = readdirSync(home, { recursive: true, encoding: 'utf8' });
@@ -197,19 +234,13 @@ function refuseForeignEntries(home: string, uid: number, wasMode: number): void 
   }
   for (const entry of entries) {
     const path = join(home, entry);
-    let owner: number;
-    try {
-      owner = lstatSync(path).uid;
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (owner !== uid) {
+    const owner = lstatOrUndefined(path)?.uid;
+    if (owner !== undefined && owner !== uid) {
       throw new SnowmuxError(
         'HOME_NOT_OWNED',
-        `The snowmux home ${home} was writable by other users (mode ${wasMode.toString(8)}; now 700) and holds ${path}, owned by another user (uid ${owner}), ` +
+        `The snowmux home ${home} ${was} and holds ${path}, owned by another user (uid ${owner}), ` +
           `who may have put it there. Remove it (rm -r ${shellWord(path)}) after checking what it is, then start again.`,
       );
     }
   }
 }
-

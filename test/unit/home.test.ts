@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor } from '../../src/wire/home.js';
@@ -21,6 +21,40 @@ test('a home others could write is closed, then refused while it holds an entry 
   assert.equal(statSync(home).mode & 0o777, 0o700, 'closed before it was searched');
   // Readable by others but never writable: nothing could have been put there, nothing is searched.
   chmodSync(home, 0o755);
+  ensureHome(home);
+});
+
+test('a refused home stays refused on every later start until the foreign entry is gone (it was closed to 700 at the first)', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const base = tmp(t);
+  const home = join(base, 'home');
+  mkdirSync(home, { mode: 0o777 });
+  chmodSync(home, 0o777);
+  const planted = join(home, 'config.toml');
+  writeFileSync(planted, '[roles.w]\nclients = ["*"]\nwrite = true\n');
+  chownSync(planted, 65534, 65534);
+  const refused = (e: unknown) => isSnowmuxError(e, 'HOME_NOT_OWNED') && e.message.includes(`holds ${planted}, owned by another user (uid 65534)`);
+  assert.throws(() => ensureHome(home), refused);
+  assert.equal(statSync(home).mode & 0o777, 0o700);
+  assert.throws(() => ensureHome(home), refused, 'the second start (a shim, the hub run again) refuses too');
+  assert.throws(() => checkHome(home), refused, 'and so do the commands that only read the home (doctor, status)');
+  rmSync(planted);
+  ensureHome(home);
+  assert.deepEqual(readdirSync(home), [], 'once it passed, the home holds nothing of the search');
+  // A name planted where the search leaves its mark is not written through (a link to a file of ours).
+  const ours = join(base, 'ours');
+  writeFileSync(ours, 'mine');
+  const link = join(home, 'home-was-open');
+  symlinkSync(ours, link);
+  lchownSync(link, 65534, 65534);
+  chmodSync(home, 0o777);
+  assert.throws(() => ensureHome(home), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED') && e.message.includes(`holds ${link}`));
+  assert.equal(readFileSync(ours, 'utf8'), 'mine');
+  rmSync(link);
+  rmSync(ours);
+  ensureHome(home);
+  // A foreign entry in a home that was never open to writes (a container's bind mount) is not searched for.
+  writeFileSync(planted, '');
+  chownSync(planted, 65534, 65534);
   ensureHome(home);
 });
 
