@@ -313,7 +313,11 @@ test('a config file every user could change is refused, whatever it holds (CONFI
   // Another owner is warned of (a container's bind mount is its host user's), not refused; open to all is.
   const nobody = 65534;
   chownSync(inShared, nobody, nobody);
-  assert.match(load().warnings.join('\n'), /belongs to another user \(uid 65534\)/);
+  const foreignWarning = load().warnings.join('\n');
+  assert.match(foreignWarning, /belongs to another user \(uid 65534\)/);
+  // Copying it as it is would keep the other user's roles: the warning says to read it first, never to cp it.
+  assert.doesNotMatch(foreignWarning, /\bcp /);
+  assert.match(foreignWarning, /read it, and write the rules you mean to keep into a config file you own/);
   chmodSync(inShared, 0o646);
   unsafe(load, /every user may write it/);
   chmodSync(inShared, 0o644);

@@ -163,7 +163,7 @@ function trustProblems(path: string, file: Stats): { refuse?: string; warn?: str
   const warn: string[] = [];
   // Another owner is a warning, not a refusal: a container's config is often bind-mounted from its host
   // user (another uid inside), who runs the container anyway; anyone-may-write is refused above.
-  if (foreign(file.uid)) warn.push(`${what}, and it belongs to another user (uid ${file.uid}), who could change them. Unless that user is who runs this hub (a container's bind mount), use a config file of your own: cp ${path} ~/.snowmux/config.toml`);
+  if (foreign(file.uid)) warn.push(`${what}, and it belongs to another user (uid ${file.uid}), who could change them. Unless that user is who runs this hub (a container's bind mount), read it, and write the rules you mean to keep into a config file you own (such as ~/.snowmux/config.toml): copied as it is, it would keep whatever that user put in it.`);
   if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.push(`${what}, and its group (gid ${file.gid}) may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
   const dirs = new Set([dirname(path)]);
   try {
