@@ -4,10 +4,11 @@
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { SnowmuxError } from '../errors.js';
 import { mkdirParentsSync } from '../mkdir-below.js';
 import { shellWord } from '../shell-word.js';
+import { resolveUserPath } from '../user-path.js';
 
 export const SOCKET_NAME = 'hub.sock';
 /** sun_path is 108 bytes on Linux and 104 on macOS; stay under both. */
@@ -18,11 +19,11 @@ export interface HomeSource {
   env?: NodeJS.ProcessEnv;
 }
 
-/** `--home DIR`, else `$SNOWMUX_HOME`, else `~/.snowmux`. */
+/** `--home DIR`, else `$SNOWMUX_HOME`, else `~/.snowmux`; a leading `~/` is the user's home directory. */
 export function resolveHome(source: HomeSource = {}): string {
   const env = source.env ?? process.env;
-  if (source.flag) return resolve(source.flag);
-  if (env.SNOWMUX_HOME) return resolve(env.SNOWMUX_HOME);
+  if (source.flag) return resolveUserPath(source.flag, '--home', 'HOME_UNUSABLE');
+  if (env.SNOWMUX_HOME) return resolveUserPath(env.SNOWMUX_HOME, '$SNOWMUX_HOME', 'HOME_UNUSABLE');
   return join(homedir(), '.snowmux');
 }
 

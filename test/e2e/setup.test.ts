@@ -130,6 +130,39 @@ test("a home set in the shell ($SNOWMUX_HOME) goes into the editor's entry and t
   assert.deepEqual((JSON.parse(plain.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args.slice(1), ['shim']);
 });
 
+test('a ~ in --home and --config is the home directory, as a shell would read it: editors start the shim without one', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const editorCwd = tempHome(t, 'smx-cwd-');
+  const config = join(userHome, 'team.toml');
+  writeFileSync(config, '');
+  const r = await runCli(['setup', 'cursor', '--home', '~/work', '--config', '~/team.toml'], { HOME: userHome }, undefined, editorCwd);
+  assert.equal(r.code, 0, r.stderr);
+  const args = (JSON.parse(r.stdout) as { mcpServers: { snowflake: { args: string[] } } }).mcpServers.snowflake.args;
+  assert.deepEqual(args.slice(1), ['shim', '--home', join(userHome, 'work'), '--config', config]);
+  const other = await runCli(['setup', 'cursor', '--home', '~bob/work'], { HOME: userHome }, undefined, editorCwd);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /--home ~bob\/work starts with "~name".*Write the path out in full\. \[HOME_UNUSABLE\]/);
+  const doctor = await runCli(['doctor', '--home', join(userHome, 'work'), '--config', '~/nu.toml'], { HOME: userHome }, undefined, editorCwd);
+  assert.match(doctor.stdout + doctor.stderr, new RegExp(`${join(userHome, 'nu.toml')} does not exist`));
+
+  // The entry as an editor writes it by hand, with a literal ~: one home under the user's, none under the cwd.
+  const home = join(userHome, 'hand');
+  defer(t, async () => {
+    await runCli(['stop', '--home', home]);
+    killEveryHub(home);
+    killEveryHub(join(editorCwd, '~', 'hand')); // where a literal ~ started one
+  });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [args[0]!, 'shim', '--home', '~/hand'], env: { PATH: '/nonexistent', HOME: userHome }, cwd: editorCwd, stderr: 'ignore' });
+  const client = new Client({ name: 'hand-written', version: '1' });
+  await client.connect(transport);
+  defer(t, () => client.close());
+  await client.listTools();
+  assert.ok(existsSync(join(home, 'hub.log')), 'the hub runs in ~/hand');
+  assert.deepEqual(readdirSync(editorCwd), [], 'nothing under the directory the editor started in');
+  const status = await runCli(['status', '--json', '--home', '~/hand'], { HOME: userHome }, undefined, editorCwd);
+  assert.equal(status.code, 0, status.stderr);
+});
+
 test('a config file set for setup ($SNOWMUX_CONFIG, relative) goes into the entry absolute, and the hub the written entry starts runs with it', async (t) => {
   const userHome = tempHome(t, 'smx-user-');
   const home = tempHome(t);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
 import { loadConfigFile, parseConfigText, resolveConfigPath } from '../../src/hub/config/config-file.js';
@@ -226,6 +226,16 @@ test('config path: --config beats SNOWMUX_CONFIG beats <home>/config.toml', () =
   assert.deepEqual(resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '/e.toml' } }), { path: '/e.toml', explicit: true });
   assert.deepEqual(resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '/e.toml' }, explicitPath: '/f.toml' }), { path: '/f.toml', explicit: true });
   assert.deepEqual(resolveConfigPath({ home: '/h', explicitPath: 'rel.toml', cwd: '/work' }), { path: '/work/rel.toml', explicit: true });
+});
+
+test('config path and [audit] dir: a leading ~/ is the home directory (no shell expanded it), ~name is refused', () => {
+  assert.deepEqual(resolveConfigPath({ home: '/h', explicitPath: '~/nu.toml', cwd: '/work' }), { path: join(homedir(), 'nu.toml'), explicit: true });
+  assert.deepEqual(resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '~/e.toml' }, cwd: '/work' }), { path: join(homedir(), 'e.toml'), explicit: true });
+  assert.throws(() => resolveConfigPath({ home: '/h', explicitPath: '~bob/c.toml' }), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /--config ~bob\/c\.toml .*Write the path out in full/.test(err.message));
+  assert.throws(() => resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '~bob/c.toml' } }), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message.startsWith('$SNOWMUX_CONFIG ~bob/c.toml'));
+  assert.equal(parseConfigText('[audit]\ndir = "~/snowmux-audit"\n', 'c.toml').audit.dir, join(homedir(), 'snowmux-audit'));
+  assert.equal(parseConfigText('[audit]\ndir = "trail"\n', 'c.toml').audit.dir, 'trail', 'relative to the snowmux home, as before');
+  assert.throws(() => parseConfigText('[audit]\ndir = "~bob/audit"\n', 'c.toml'), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /audit\.dir.*write the path out in full/.test(err.message));
 });
 
 test('a missing default file means defaults; a missing explicit file is an error', (t) => {

@@ -71,6 +71,15 @@ test('home resolution: flag, then SNOWMUX_HOME, then ~/.snowmux', () => {
   assert.equal(resolveHome({ flag: 'relative/dir', env: {} }), join(process.cwd(), 'relative/dir'));
 });
 
+test('home resolution expands a leading ~ as a shell would (editors start the shim without one), and refuses ~name', () => {
+  assert.equal(resolveHome({ flag: '~/.snowmux-work', env: {} }), join(homedir(), '.snowmux-work'));
+  assert.equal(resolveHome({ env: { SNOWMUX_HOME: '~/.snowmux-env' } }), join(homedir(), '.snowmux-env'));
+  assert.equal(resolveHome({ flag: '~', env: {} }), homedir());
+  assert.equal(resolveHome({ flag: 'dir/~/x', env: {} }), join(process.cwd(), 'dir/~/x'), 'only a leading ~ is the home directory');
+  assert.throws(() => resolveHome({ flag: '~bob/.snowmux', env: {} }), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && /--home ~bob\/\.snowmux starts with "~name".*Write the path out in full/.test(e.message));
+  assert.throws(() => resolveHome({ env: { SNOWMUX_HOME: '~bob' } }), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && e.message.startsWith('$SNOWMUX_HOME ~bob '));
+});
+
 test('ensureHome creates the directory 0700', (t) => {
   const home = join(tmp(t), 'a', 'b');
   ensureHome(home);

@@ -6,11 +6,12 @@
 import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SnowmuxError } from '../../errors.js';
+import { SnowmuxError, type ErrorCode } from '../../errors.js';
 import { definedProfiles } from '../../hub/config-check.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
 import { mkdirParentsSync } from '../../mkdir-below.js';
 import { shellWord } from '../../shell-word.js';
+import { resolveUserPath } from '../../user-path.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -100,22 +101,22 @@ export interface EditorSettings {
  * $SNOWMUX_HOME / $SNOWMUX_CONFIG / $SNOWMUX_PROFILE — editors and service managers start without the
  * shell's environment, so a setting made only there would otherwise be lost: another hub than the one
  * `snowmux status` in this shell reads, or a hub with the default config. Paths are made absolute (an
- * editor starts in a directory of its own choosing); a named config file must exist (else every hub the
- * entry starts would refuse to run).
+ * editor starts in a directory of its own choosing, and no shell expands its "~/"); a named config file
+ * must exist (else every hub the entry starts would refuse to run).
  */
 export function settingsForEditors(flags: { home?: string; config?: string; profile?: string }, env: NodeJS.ProcessEnv): EditorSettings {
   const fromEnv: [string, string][] = [];
-  const pick = (flag: string | undefined, variable: string, option: string, absolute: boolean): string | undefined => {
-    if (flag !== undefined) return absolute ? resolve(flag) : flag;
+  const pick = (flag: string | undefined, variable: string, option: string, path?: ErrorCode): string | undefined => {
+    if (flag !== undefined) return path ? resolveUserPath(flag, option, path) : flag;
     const value = env[variable];
     if (!value) return undefined;
-    const taken = absolute ? resolve(value) : value;
+    const taken = path ? resolveUserPath(value, `$${variable}`, path) : value;
     fromEnv.push([`${option} ${taken}`, variable]);
     return taken;
   };
-  const home = pick(flags.home, 'SNOWMUX_HOME', '--home', true);
-  const config = pick(flags.config, 'SNOWMUX_CONFIG', '--config', true);
-  const profile = pick(flags.profile, 'SNOWMUX_PROFILE', '--profile', false);
+  const home = pick(flags.home, 'SNOWMUX_HOME', '--home', 'HOME_UNUSABLE');
+  const config = pick(flags.config, 'SNOWMUX_CONFIG', '--config', 'CONFIG_INVALID');
+  const profile = pick(flags.profile, 'SNOWMUX_PROFILE', '--profile');
   if (config !== undefined && !existsSync(config)) {
     throw new SnowmuxError('CONFIG_NOT_FOUND', `The config file ${config}${fromEnv.some(([, v]) => v === 'SNOWMUX_CONFIG') ? ' (from $SNOWMUX_CONFIG)' : ''} does not exist: a hub started with it would refuse to run. Create it, or give the right path.`);
   }

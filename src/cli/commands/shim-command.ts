@@ -10,7 +10,8 @@ import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
 import { checkRemoteUrl, apiKeyFrom } from '../../shim/remote-link.js';
 import { SnowmuxError } from '../../errors.js';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute } from 'node:path';
+import { resolveUserPath } from '../../user-path.js';
 
 const HELP = `Usage: snowmux shim [--home DIR] [--config PATH] [--profile NAME]
        snowmux shim --url wss://HOST/shim [--key-file FILE] [--profile NAME]
@@ -51,8 +52,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
       io.stderr.write(`snowmux shim: ${flag} ${path} is a relative path, read from the directory the editor started this shim in (${process.cwd()}), which may differ next time. Use an absolute path (snowmux setup <client> writes one).\n`);
     }
   }
-  const named = setup.config ?? process.env.SNOWMUX_CONFIG;
-  const configPath = named !== undefined ? resolve(named) : undefined;
+  const configPath = setup.configPath;
   // The hub is started with the same entry script the editor launched (bin/snowmux.js, or its npm symlink).
   const entry = process.argv[1] ?? 'snowmux';
   const shim = new Shim({
@@ -83,6 +83,8 @@ type ShimSetup =
       /** --home as typed. */
       homeFlag?: string | undefined;
       config?: string | undefined;
+      /** The config file named by --config or $SNOWMUX_CONFIG, absolute. */
+      configPath?: string | undefined;
       profile?: string | undefined;
       remote?: { url: string; key: string } | undefined;
       unusable?: { code: string; message: string; exitCode: number };
@@ -109,7 +111,14 @@ function shimSetup(argv: string[]): ShimSetup {
   } else {
     ensureHome(home);
   }
-  return { home, homeFlag: values.home, config: values.config, profile: values.profile, remote };
+  return { home, homeFlag: values.home, config: values.config, configPath: namedConfigPath(values.config), profile: values.profile, remote };
+}
+
+/** --config, else $SNOWMUX_CONFIG, made absolute as the hub would (a leading ~/ is the user's home directory). */
+function namedConfigPath(flag: string | undefined): string | undefined {
+  if (flag !== undefined) return resolveUserPath(flag, '--config', 'CONFIG_INVALID');
+  const env = process.env.SNOWMUX_CONFIG;
+  return env ? resolveUserPath(env, '$SNOWMUX_CONFIG', 'CONFIG_INVALID') : undefined;
 }
 
 function numberEnv(name: string, fallback: number): number {

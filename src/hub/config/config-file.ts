@@ -3,13 +3,14 @@
  * or $SNOWMUX_CONFIG). A missing default file is fine (all defaults); a missing explicit file is an error.
  */
 import { closeSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
 import { formatConfigIssues } from './config-issues.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
 import { displayPath } from './profile-settings.js';
+import { resolveUserPath } from '../../user-path.js';
 
 export const CONFIG_FILE_NAME = 'config.toml';
 export const CONFIG_PATH_ENV = 'SNOWMUX_CONFIG';
@@ -31,7 +32,7 @@ export interface ConfigLocation {
   explicit: boolean;
 }
 
-/** --config PATH > $SNOWMUX_CONFIG > <home>/config.toml. Relative paths resolve against `cwd`. */
+/** --config PATH > $SNOWMUX_CONFIG > <home>/config.toml. A leading `~/` is the user's home directory; other relative paths resolve against `cwd`. */
 export function resolveConfigPath(options: {
   home: string;
   explicitPath?: string | undefined;
@@ -39,8 +40,9 @@ export function resolveConfigPath(options: {
   cwd?: string | undefined;
 }): ConfigLocation {
   const cwd = options.cwd ?? process.cwd();
-  const named = options.explicitPath ?? (options.env?.[CONFIG_PATH_ENV] || undefined);
-  if (named !== undefined) return { path: isAbsolute(named) ? named : resolve(cwd, named), explicit: true };
+  if (options.explicitPath !== undefined) return { path: resolveUserPath(options.explicitPath, '--config', 'CONFIG_INVALID', cwd), explicit: true };
+  const named = options.env?.[CONFIG_PATH_ENV] || undefined;
+  if (named !== undefined) return { path: resolveUserPath(named, `$${CONFIG_PATH_ENV}`, 'CONFIG_INVALID', cwd), explicit: true };
   return { path: join(options.home, CONFIG_FILE_NAME), explicit: false };
 }
 

@@ -3,12 +3,14 @@
  * Unknown keys are errors everywhere. Governance sections: [policy], [roles.<name>] (with .rate and
  * .quota), [limits], [audit], [breaker]; see docs/security-model.md.
  */
+import { homedir } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_FSYNC_INTERVAL_MS, DEFAULT_MAX_FILE_BYTES } from '../audit/audit-log.js';
 import { parseObjectPattern } from '../names/object-pattern.js';
 import { isListenAddress } from '../listen/listen-address.js';
 import { authenticatorProblem, normalizeAuthenticator } from './profile-settings.js';
 import type { PoolSettings } from './profile-types.js';
+import { expandHome, namesUsersHome } from '../../user-path.js';
 
 const POSITIVE_INT = 'expected a positive integer';
 const NON_NEGATIVE_INT = 'expected an integer of 0 or more';
@@ -322,7 +324,10 @@ const limitsFileSchema = z.strictObject(limitsKeys, { error: 'expected a table' 
 const FSYNC_PROBLEM = 'expected one of always, interval, never';
 const auditKeys = {
   enabled: setting(bool(), { default: true, description: 'write the audit log' }),
-  dir: setting(text(), { default: 'audit', description: 'directory of the audit files, relative to the snowmux home unless absolute' }),
+  dir: setting(text().refine((dir) => !namesUsersHome(dir), { error: 'starts with "~name", another user\'s home, which snowmux does not look up (only "~/" is expanded, to your home directory): write the path out in full' }), {
+    default: 'audit',
+    description: 'directory of the audit files, relative to the snowmux home unless absolute; a leading `~/` is your home directory',
+  }),
   fsync: setting(z.enum(['always', 'interval', 'never'], { error: FSYNC_PROBLEM }), { default: 'interval', description: 'durability policy ([audit.md](audit.md))' }),
   fsync_interval_ms: setting(positiveInt(), { default: DEFAULT_FSYNC_INTERVAL_MS, description: '`interval`: longest time a written record waits for its fsync' }),
   max_file_mb: setting(positiveNumber(), { type: 'number > 0', default: DEFAULT_MAX_FILE_BYTES / MIB, description: 'a file reaching this size (MiB) is rotated' }),
@@ -649,7 +654,8 @@ function toLimitSettings(limits: LimitsFileData) {
 function toAuditSettings(audit: AuditFileData) {
   return {
     enabled: audit.enabled ?? defaultOf(auditKeys.enabled),
-    dir: audit.dir ?? defaultOf(auditKeys.dir),
+    // No shell reads the config: "~/audit" would otherwise be a directory named "~" in the snowmux home.
+    dir: expandHome(audit.dir ?? defaultOf(auditKeys.dir), homedir()),
     fsync: (audit.fsync ?? defaultOf(auditKeys.fsync)) as AuditFsyncPolicy,
     fsyncIntervalMs: audit.fsync_interval_ms ?? defaultOf(auditKeys.fsync_interval_ms),
     maxFileBytes: Math.max(1, Math.round((audit.max_file_mb ?? defaultOf(auditKeys.max_file_mb)) * MIB)),

@@ -168,8 +168,5 @@ export function shownSecretPath(value: string): string {
   return pathLike ? value : '(value not shown: it does not look like a file path; a key, passphrase or token itself belongs in its own setting, not in the path one)';
 }
 
-/** Expands a leading "~/" the way shells (and the Snowflake connectors) do for key and token paths. */
-export function expandHome(path: string, homedir: string | undefined): string {
-  if (homedir && (path === '~' || path.startsWith('~/'))) return homedir + path.slice(1);
-  return path;
-}
+/** Key and token paths expand a leading "~/" as every other path setting does. */
+export { expandHome } from '../../user-path.js';
