@@ -514,6 +514,28 @@ test('an account written as a URL or host name is reduced to the identifier, wit
   assert.match(warnings[0]!, /looks like a URL or host name; using account "myorg-acct"/);
 });
 
+test('a Snowsight address as the account becomes <organization>-<account>, with a warning; another URL or web host is refused, naming the forms', (t) => {
+  const fx = fixture(t);
+  const env = { SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'externalbrowser' };
+  for (const url of ['https://app.snowflake.com/myorg/myacct/', 'https://app.snowflake.com/myorg/my_acct/#/homepage', 'app.snowflake.com/myorg/myacct']) {
+    const r = fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: url } });
+    const expected = url.includes('my_acct') ? 'myorg-my_acct' : 'myorg-myacct';
+    assert.equal(r.profile?.account, expected, url);
+    assert.match(r.warnings[0]!, new RegExp(`is a Snowsight address; using account "${expected}".*set account = "${expected}"`), url);
+  }
+  // The region form names a locator: refused with the identifier it most likely means, not guessed at.
+  assert.match(
+    configError(fx, { env: { ...env, SNOWFLAKE_ACCOUNT: 'https://app.snowflake.com/ap-south-1.aws/bm16399/' } }),
+    /account "https:\/\/app\.snowflake\.com\/ap-south-1\.aws\/bm16399\/" \(env SNOWFLAKE_ACCOUNT\) is a Snowsight address with a region and an account locator.*"bm16399\.ap-south-1\.aws"/,
+  );
+  for (const bad of ['https://app.snowflake.com/', 'https://app.snowflake.com/myorg', 'https://example.com/myorg-myacct', 'snowflake.example.com', 'http://10.0.0.1:8080/x', 'myorg-myacct/x']) {
+    assert.match(configError(fx, { env: { ...env, SNOWFLAKE_ACCOUNT: bad } }), /is not an account identifier.*<organization>-<account> \(e\.g\. myorg-myaccount.*locator with its region \(e\.g\. xy12345\.us-east-1\)/, bad);
+  }
+  // What was taken before stays: a snowflakecomputing.com host or URL, a legacy locator, org.account.
+  assert.equal(fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: 'myorg-acct.snowflakecomputing.com' } }).profile?.account, 'myorg-acct');
+  assert.equal(fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: 'https://xy12345.us-east-2.aws.snowflakecomputing.com/console' } }).profile?.account, 'xy12345.us-east-2.aws');
+});
+
 test('a private key or token file others can read gets the same warning as connections.toml, naming the setting; a private one none', (t) => {
   const fx = fixture(t);
   const env = { SNOWFLAKE_ACCOUNT: 'myorg-acct', SNOWFLAKE_USER: 'svc' };

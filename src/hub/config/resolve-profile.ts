@@ -345,18 +345,10 @@ function normalizeAccount(ctx: ProfileContext, warnings: string[]): string | und
   const chosen = ctx.get('account');
   if (chosen === undefined) return undefined;
   const raw = chosen.value.trim();
-  const stripped = raw.replace(/^https?:\/\//i, '').replace(/\/.*$/, '').replace(/\.snowflakecomputing\.com$/i, '');
-  if (stripped !== raw) {
-    warnings.push(
-      `Snowflake profile "${ctx.name}": account ${JSON.stringify(raw)} (${chosen.source}) looks like a URL or host name; using account ${JSON.stringify(stripped)}. ` +
-        'Set the account identifier alone (e.g. myorg-myaccount).',
-    );
-  }
+  const what = `Snowflake profile "${ctx.name}": account ${JSON.stringify(raw)} (${chosen.source})`;
+  const stripped = accountOfAddress(raw, what, warnings);
   if (!/^[A-Za-z0-9_.-]+$/.test(stripped)) {
-    invalid(
-      `Snowflake profile "${ctx.name}": account ${JSON.stringify(raw)} (${chosen.source}) is not an account identifier: it may hold only letters, digits, "-", "_" and ".". ` +
-        'Use the form <organization>-<account> (e.g. myorg-myaccount; Snowsight shows it under your account, "Connect a tool to Snowflake").',
-    );
+    invalid(`${what} is not an account identifier: it may hold only letters, digits, "-", "_" and ".". Use ${ACCOUNT_FORMS}.`);
   }
   // <organization>.<account> is how SQL names an account, but the driver would read the part after the
   // dot as a region (a host that does not exist, a login refused): the connection form has a hyphen. A
@@ -372,6 +364,54 @@ function normalizeAccount(ctx: ProfileContext, warnings: string[]): string | und
     return hyphened;
   }
   return stripped;
+}
+
+const ACCOUNT_FORMS =
+  'the form <organization>-<account> (e.g. myorg-myaccount; Snowsight shows it under your account, "Connect a tool to Snowflake"), ' +
+  'or a legacy account locator with its region (e.g. xy12345.us-east-1)';
+
+/**
+ * The account identifier in an address pasted as the account. An account host (`<id>.snowflakecomputing.com`,
+ * as a URL or not) gives its <id>. A Snowsight address, `app.snowflake.com/<organization>/<account>/...`,
+ * gives `<organization>-<account>`. Any other URL or web host is refused: its host is no account (taken as
+ * one, app.snowflake.com passed every check and the first login failed far from the cause).
+ */
+function accountOfAddress(raw: string, what: string, warnings: string[]): string {
+  const parts = /^(?:(https?):\/\/)?([^/?#]*)(.*)$/is.exec(raw)!;
+  const host = parts[2]!.replace(/:\d+$/, '');
+  const rest = parts[3]!;
+  const onAccountHost = /^(.+)\.snowflakecomputing\.com$/i.exec(host);
+  if (onAccountHost) {
+    warnings.push(`${what} looks like a URL or host name; using account ${JSON.stringify(onAccountHost[1])}. Set the account identifier alone (e.g. myorg-myaccount).`);
+    return onAccountHost[1]!;
+  }
+  if (host.toLowerCase() === 'app.snowflake.com') return accountOfSnowsight(rest, what, warnings);
+  if (parts[1] !== undefined || rest.startsWith('/') || /\.com$/i.test(host)) {
+    invalid(`${what} is not an account identifier but the address of a web site, which names no Snowflake account. Use ${ACCOUNT_FORMS}.`);
+  }
+  return raw;
+}
+
+/**
+ * Snowsight's addresses name the account in their first two path segments: `<organization>/<account>`
+ * (an organization name is letters and digits; an account name adds "_"), or, for an account reached by
+ * its locator, `<region>/<locator>` (a region always has a hyphen: us-east-1, ap-south-1.aws, east-us-2.azure).
+ * How a region there maps to the connection's form is not documented for every region: said, not guessed.
+ */
+function accountOfSnowsight(path: string, what: string, warnings: string[]): string {
+  const [first, second] = path.replace(/[?#].*$/s, '').split('/').filter((segment) => segment !== '');
+  if (first !== undefined && second !== undefined && /^[A-Za-z][A-Za-z0-9]*$/.test(first) && /^[A-Za-z][A-Za-z0-9_]*$/.test(second)) {
+    const account = `${first}-${second}`;
+    warnings.push(`${what} is a Snowsight address; using account ${JSON.stringify(account)}, its <organization>-<account>. To silence this, set account = ${JSON.stringify(account)}.`);
+    return account;
+  }
+  if (first !== undefined && second !== undefined && /^[a-z0-9]+(?:-[a-z0-9]+)+(?:\.[a-z]+)?$/i.test(first) && /^[A-Za-z0-9]+$/.test(second)) {
+    invalid(
+      `${what} is a Snowsight address with a region and an account locator, not an account identifier. Set account to the <organization>-<account> ` +
+        `Snowsight shows under your account ("Connect a tool to Snowflake"), or to the locator with its region, most likely ${JSON.stringify(`${second}.${first}`)}.`,
+    );
+  }
+  invalid(`${what} is not an account identifier but the address of Snowsight, without the organization and account after it. Use ${ACCOUNT_FORMS}.`);
 }
 
 function checkAccessUrl(ctx: ProfileContext): string | undefined {
