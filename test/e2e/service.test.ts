@@ -70,3 +70,41 @@ test('systemd, launchd and pm2 definitions: absolute paths, written and removed;
   assert.match(without.stdout, /Could not run systemctl --user disable --now snowmux-hub: systemctl is not installed here\.\nRemoved [^\n]*\nIf the service still runs, stop it with: systemctl --user disable --now snowmux-hub\n/);
   assert.equal(existsSync(unit), false);
 });
+
+test('systemd: $, %, backslashes and double quotes in a path reach the hub as written (systemd expands $x and %h even in quotes); the unit goes under $XDG_CONFIG_HOME', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const xdg = join(tempHome(t, 'smx-xdg-'), 'conf');
+  const home = join(tempHome(t), 'a %h $USER ${HOME} "q" \\b');
+  const env = { HOME: userHome, XDG_CONFIG_HOME: xdg };
+  const r = await runCli(['service', 'install', 'systemd', '--home', home], env);
+  assert.equal(r.code, 0, r.stderr);
+  const unit = join(xdg, 'systemd', 'user', 'snowmux-hub.service');
+  assert.match(r.stdout, new RegExp(`^Wrote ${unit.replace(/[/.]/g, '\\$&')}$`, 'm'), 'where systemd --user reads it with XDG_CONFIG_HOME set');
+  assert.equal(existsSync(join(userHome, '.config')), false);
+  const execStart = /^ExecStart=(.*)$/m.exec(readFileSync(unit, 'utf8'))![1]!;
+  assert.ok(execStart.endsWith(` --home "${home.replace(/%/g, '%%').replace(/\$/g, '$$$$').replace(/["\\]/g, '\\$&')}"`), execStart);
+  assert.deepEqual(systemdWords(execStart).slice(-2), ['--home', home], 'read back as systemd reads it');
+
+  // Removed from there too, the recording systemctl told as before.
+  const bin = tempHome(t, 'smx-bin-');
+  const calls = join(bin, 'calls.log');
+  writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> '${calls}'\n`, { mode: 0o755 });
+  const un = await runCli(['service', 'uninstall', 'systemd'], { ...env, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(un.code, 0, un.stderr);
+  assert.equal(existsSync(unit), false);
+  assert.equal(readFileSync(calls, 'utf8'), '--user disable --now snowmux-hub\n--user daemon-reload\n');
+
+  // launchd's plist: the same path as XML text.
+  const plist = await runCli(['service', 'install', 'launchd', '--print', '--home', join(userHome, 'a&b<c>')], env);
+  assert.match(plist.stdout, /<string>--home<\/string><string>[^<]*\/a&amp;b&lt;c&gt;<\/string>/);
+});
+
+/** An ExecStart line's words as systemd reads them: "%%" and "$$" are one character, quotes group, "\" escapes. */
+function systemdWords(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
+    const word = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!;
+    words.push(word.replace(/%%/g, '%').replace(/\$\$/g, '$'));
+  }
+  return words;
+}

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdirParentsSync } from '../../mkdir-below.js';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { isListenAddress } from '../../hub/listen/listen-address.js';
 import { parseCommandArgs } from '../args.js';
@@ -22,7 +22,7 @@ const USAGE = `Usage: snowmux service install|uninstall systemd|launchd|pm2 [--p
 Writes a service definition that runs \`snowmux hub\` with absolute paths (a service manager's PATH often
 has no node), and prints how to start it. Optional: shims start a hub on demand when none runs.
 uninstall stops the service with its manager (systemctl, launchctl, pm2) first, then removes the file.
-  systemd   ~/.config/systemd/user/snowmux-hub.service   (Linux, per user)
+  systemd   ~/.config/systemd/user/snowmux-hub.service   (Linux, per user; $XDG_CONFIG_HOME/systemd/user when set)
   launchd   ~/Library/LaunchAgents/dev.snowmux.hub.plist   (macOS, per user)
   pm2       ./snowmux.ecosystem.config.cjs                 (any OS with pm2)
   --print   print the definition instead of writing it
@@ -42,7 +42,27 @@ export interface ServiceFile {
   afterRemove: string[][];
 }
 
-export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string }): ServiceFile {
+/**
+ * Where systemd --user reads user units: $XDG_CONFIG_HOME/systemd/user when that is set (an absolute
+ * path, as the XDG spec requires), else ~/.config/systemd/user. A unit written elsewhere is never found.
+ */
+function userConfigDir(opts: { userHome: string; env?: NodeJS.ProcessEnv }): string {
+  const xdg = opts.env?.XDG_CONFIG_HOME;
+  return xdg && isAbsolute(xdg) ? xdg : join(opts.userHome, '.config');
+}
+
+/**
+ * One word of an ExecStart line, read back by systemd as written: it expands "%" specifiers (%h is the
+ * home directory) and "$" variables even inside double quotes, so those are doubled; inside the quotes
+ * "\" and '"' are escaped, and a newline is written as "\n" (systemd reads C escapes there).
+ */
+function systemdWord(word: string): string {
+  const literal = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (/^[\w./:@=+-]+$/.test(literal)) return literal;
+  return `"${literal.replace(/["\\]/g, '\\$&').replace(/\n/g, '\\n')}"`;
+}
+
+export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string; env?: NodeJS.ProcessEnv }): ServiceFile {
   const { command, args } = shimLaunch({ home: undefined, config: undefined, profile: undefined });
   // --replace: an editor's shim may have started a hub before the service (or while it was restarting);
   // without it the service's hub would refuse to start, again and again, until the manager gave up. With
@@ -57,8 +77,7 @@ export function serviceFile(manager: Manager, opts: { home?: string; config?: st
   ];
   switch (manager) {
     case 'systemd': {
-      const path = join(opts.userHome, '.config', 'systemd', 'user', 'snowmux-hub.service');
-      const quote = (w: string) => (/^[\w./:@=+-]+$/.test(w) ? w : `"${w.replace(/(["\\])/g, '\\$1')}"`);
+      const path = join(userConfigDir(opts), 'systemd', 'user', 'snowmux-hub.service');
       return {
         path,
         text: `# Written by \`snowmux service install systemd\`; remove with \`snowmux service uninstall systemd\`.
@@ -67,7 +86,7 @@ Description=snowmux hub (Snowflake MCP hub for your editors)
 
 [Service]
 Type=simple
-ExecStart=${[command, ...hubArgs].map(quote).join(' ')}
+ExecStart=${[command, ...hubArgs].map(systemdWord).join(' ')}
 # SIGHUP reloads roles and limits (snowmux reload); SIGTERM drains: running calls finish first.
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
@@ -167,7 +186,7 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   if (action === 'install') {
     for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the service runs the hub with ${flag}, from $${variable}: a service manager does not see your shell's environment)\n`);
   }
-  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd() });
+  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd(), env: process.env });
   if (action === 'uninstall') {
     if (!existsSync(file.path)) {
       io.stdout.write(`${file.path} does not exist: nothing to remove. If a snowmux service still runs, stop it with: ${file.stop}\n`);
