@@ -179,6 +179,12 @@ interface HubLink {
   liveness: Liveness | null;
   /** Reading this link is paused until the editor reads what waits on stdout. */
   waitingForEditor: boolean;
+  /**
+   * When the editor last caught up after this link waited for it. The hub cuts a session whose answers go
+   * unread too long, and its `cut` frame is dropped with the unread output, so a link that closes soon
+   * after (or during) such a wait most likely ended for that, not because the hub restarted.
+   */
+  editorCaughtUpAt?: number;
   /** Set when the shim dropped the link itself because the hub stopped answering (frozen, asleep, cut). */
   silentMs?: number;
   /** Why the hub ended this link's session (its `cut` frame), when it did. */
@@ -453,6 +459,7 @@ export class Shim {
       // The hub's answers (pongs too) now wait unread: its silence is ours, not a dead hub's.
       link.liveness?.pauseListening();
       this.stdout.once('drain', () => {
+        link.editorCaughtUpAt = Date.now();
         link.waitingForEditor = false;
         link.liveness?.resumeListening();
         link.socket.resume();
@@ -677,9 +684,12 @@ export class Shim {
         resend = true;
       } else {
         this.inflight.delete(key);
+        // A link this shim stopped reading (the editor was behind) may carry the hub's reason unread.
         const what = link.cutReason !== undefined
           ? `the hub ended this session (${link.cutReason})`
-          : link.silentMs === undefined
+          : link.waitingForEditor || (link.editorCaughtUpAt !== undefined && Date.now() - link.editorCaughtUpAt < 10_000)
+            ? 'the hub ended this session, most likely because the editor did not read its answers for a while (the hub cuts a session whose answers go unread for 60 s), or it restarted'
+            : link.silentMs === undefined
             ? 'the hub restarted'
             : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
         this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);

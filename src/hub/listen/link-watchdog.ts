@@ -11,6 +11,9 @@ import { Liveness } from '../../wire/liveness.js';
 export interface LinkWatchdog {
   /** Call on every byte received from the peer. */
   heard(): void;
+  /** The hub stopped reading the link on purpose (its client is behind on answers): silence means nothing. */
+  pauseListening(): void;
+  resumeListening(): void;
   stop(): void;
 }
 

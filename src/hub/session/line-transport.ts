@@ -56,6 +56,11 @@ export interface LineTransportOptions {
   maxBufferedBytes?: number;
   /** Output that has not drained for this long (input paused all along) means a client that stopped reading. Default 60 s. */
   stalledOutputMs?: number;
+  /**
+   * Input paused (true) or resumed (false) because the client is behind on reading: the link's own
+   * dead-peer watch must not take the silence of a socket the hub stopped reading for a dead peer.
+   */
+  onInputPaused?: (paused: boolean) => void;
   /** The client let `maxBufferedBytes` of output pile up, or stopped reading for `stalledOutputMs`; the owner should end the connection. */
   onOverflow?: (bufferedBytes: number, why: 'buffered' | 'stalled') => void;
   /** Requests owed an answer at once, any method; beyond it a request is refused at once. Default 256. */
@@ -411,6 +416,7 @@ export class LineTransport implements Transport {
     this.inputPaused = true;
     const input = this.opts.input;
     input.pause();
+    this.opts.onInputPaused?.(true);
     // What the client sent before the pause still runs and holds results for it: a client that never
     // reads again must not keep them (nor its calls' share of the warehouse) forever.
     const stalled = setTimeout(() => this.overflow(out.writableLength ?? 0, 'stalled'), this.opts.stalledOutputMs ?? 60_000);
@@ -420,6 +426,7 @@ export class LineTransport implements Transport {
       clearTimeout(stalled);
       this.inputPaused = false;
       if (!this.closed) input.resume();
+      this.opts.onInputPaused?.(false);
     };
     out.on('drain', resume);
   }

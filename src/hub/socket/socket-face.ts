@@ -277,6 +277,9 @@ export class SocketFace implements HubListener {
       observe: (m) => observeClientMessage(session, m),
       onRejected: (reason, detail) => logger.warn({ reason, detail: detail.slice(0, 300) }, 'rejected client input'),
       onActivity: () => watchdog?.heard(),
+      // A client that does not read is judged by stalledOutputMs (and told why), not taken for a dead shim
+      // after 20 s: the hub stopped reading the shim's pings itself.
+      onInputPaused: (paused) => (paused ? watchdog?.pauseListening() : watchdog?.resumeListening()),
       onLinkFrame: (frame) => {
         if (frame.snowmux !== 'drained') return;
         inputDone = true;
