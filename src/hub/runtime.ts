@@ -3,6 +3,7 @@
  * registry, the governance rules, the audit log and the call sinks. One place, so the hub and the
  * in-process server behave the same.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
@@ -22,7 +23,7 @@ import type { CallRecord, CallSink } from './observe/call-record.js';
 import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
 import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
 import { VERSION } from '../version.js';
-import { errorMessage, isSnowmuxError } from '../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 
 export interface RuntimeOptions {
   home: string;
@@ -94,6 +95,28 @@ export interface ReloadResult {
   /** Sections that changed but apply only after a restart (`snowmux hub --replace`). */
   needsRestart: string[];
   at: string;
+}
+
+/**
+ * A file the running config came from that is now gone or empty: reloading it as the built-in defaults would
+ * drop every role and deny rule without a word (a failed copy, a config tool that truncates first). Refused;
+ * running on the defaults on purpose takes a file that says so (a comment), or a restart.
+ */
+function refuseVanishedConfig(running: LoadedConfig, next: LoadedConfig): void {
+  if (!running.exists) return;
+  let blank = !next.exists;
+  if (!blank) {
+    try {
+      blank = readFileSync(next.path, 'utf8').trim() === '';
+    } catch {
+      /* unreadable now: the next load says so */
+    }
+  }
+  if (!blank) return;
+  throw new SnowmuxError(
+    'CONFIG_INVALID',
+    `${next.shownPath} is ${next.exists ? 'empty' : 'gone'} since the hub read it; reloading would drop every role and rule it held and serve the built-in defaults, so the reload is refused and the running configuration stays. Put the file back; to run on the defaults on purpose, leave a file holding only a comment, or restart the hub.`,
+  );
 }
 
 export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
@@ -198,13 +221,19 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   let configWarnings = config.warnings;
   const warnings = (): string[] => [...configWarnings, ...warehouses.startupWarnings()];
   let lastReload: ReloadResult | null = null;
+  // What runs (the file as last read) and, when the file on disk was refused since, why: status shows both,
+  // so whoever sent SIGHUP or ran `systemctl reload` sees the refusal where they look.
+  let running: LoadedConfig = config;
+  let refusedReload: { at: string; reason: string } | null = null;
   const reload = (): ReloadResult => {
     let next: LoadedConfig;
     let policy: Policy;
     try {
       next = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
+      refuseVanishedConfig(running, next);
       policy = checkHubConfig(next, { env, httpListen: opts.httpListen }).policy;
     } catch (err) {
+      refusedReload = { at: new Date().toISOString(), reason: errorMessage(err).slice(0, 2000) };
       opts.logger.warn({ err: errorMessage(err) }, 'config reload refused; the running config stays');
       // Audited like an applied one: the file on disk is not what runs. Config errors name keys, never
       // values (a secret's value is shown as "value hidden"), and the audit masks known secrets anyway.
@@ -223,6 +252,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     for (const section of ['hub', 'profiles', 'audit', 'breaker', 'tools'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
     current = next.config;
+    running = next;
+    refusedReload = null;
     configWarnings = next.warnings;
     for (const warning of next.warnings) opts.logger.warn({ warning }, 'config warning');
     lastReload = { applied, needsRestart, at: new Date().toISOString() };
@@ -267,7 +298,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     statusSections: () => ({
       governance: governance.snapshot(),
       audit: audit ? { dir: auditDir, ...(audit as AuditLog).stats() } : { enabled: false },
-      config: { path: config.shownPath, exists: config.exists, lastReload, ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
+      config: { path: running.shownPath, exists: running.exists, lastReload, ...(refusedReload ? { refusedReload } : {}), ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),
     async close(reason: string) {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { connectClient, runCli, startHub, tempHome, textOf } from '../helpers/harness.js';
@@ -63,6 +63,7 @@ test('reload applies new roles to open sessions under load; an invalid file is r
   const refused = await c.callTool('execute_query', { query: 'SELECT 4' });
   assert.equal(refused.isError, true);
   assert.match(hub.stderr(), /SIGHUP: configuration reloaded \(roles\); needs a restart: limits \(queue sizes\)/);
+  assert.match((await runCli(['status', '--home', home])).stdout, /config changed at \d\d:\d\d:\d\d UTC in what applies only after a restart[\s\S]*limits \(queue sizes\)/);
 
   stop = true;
   await loop;
@@ -80,4 +81,30 @@ test('reload applies new roles to open sessions under load; an invalid file is r
   assert.equal(reloads[1]!.errorCode, 'CONFIG_INVALID');
   assert.match(reloads[1]!.detail!.reason!, /limits\.max_concurrent_queries/);
   assert.equal((await runCli(['audit', 'verify', '--home', home])).code, 0);
+});
+
+test('a config file deleted or emptied while the hub runs is not reloaded as the defaults: refused, the rules stay, and status says so', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  writeFileSync(file, role('"list_databases"'));
+  await startHub(t, home);
+  const c = await connectClient(t, { home, kind: 'v2-legacy', name: 'editor' });
+  assert.equal((await c.callTool('execute_query', { query: 'SELECT 1' })).isError, true, 'the role allows no queries');
+  for (const [what, change] of [['empty', () => writeFileSync(file, '')], ['gone', () => rmSync(file)]] as const) {
+    change();
+    const r = await runCli(['reload', '--home', home]);
+    assert.equal(r.code, 1, what);
+    assert.match(r.stderr, new RegExp(`config\\.toml is ${what} since the hub read it[\\s\\S]*the running configuration stays`), what);
+    // Before, the built-in defaults ran: every tool, every object.
+    assert.equal((await c.callTool('execute_query', { query: 'SELECT 1' })).isError, true, `${what}: the running rules stay`);
+    const shown = await runCli(['status', '--home', home]);
+    assert.match(shown.stdout, /config NOT RELOADED: the file on disk was refused at \d\d:\d\d:\d\d UTC; the running\s+configuration stays/, what);
+    assert.doesNotMatch(shown.stdout, /not present: defaults/, what);
+  }
+  // A file that says so on purpose (a comment) runs on the defaults, and the refusal is gone from status.
+  writeFileSync(file, '# on the defaults, on purpose\n');
+  assert.equal((await runCli(['reload', '--home', home])).code, 0);
+  assert.notEqual((await c.callTool('execute_query', { query: 'SELECT 1' })).isError, true);
+  assert.doesNotMatch((await runCli(['status', '--home', home])).stdout, /NOT RELOADED/);
+  await c.close();
 });

@@ -265,8 +265,10 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       ? 'audit  disabled'
       : `audit  ${audit.dir}/${audit.file}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
-  const config = s.config as { path: string; exists: boolean; warnings?: string[] } | undefined;
+  const config = s.config as { path: string; exists: boolean; warnings?: string[]; lastReload?: { at: string; needsRestart: string[] } | null; refusedReload?: { at: string; reason: string } } | undefined;
   if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
+  if (config?.refusedReload) out.push(`config NOT RELOADED: the file on disk was refused at ${config.refusedReload.at.slice(11, 19)} UTC; the running configuration stays. ${config.refusedReload.reason}`);
+  if (config?.lastReload?.needsRestart.length) out.push(`config changed at ${config.lastReload.at.slice(11, 19)} UTC in what applies only after a restart (snowmux hub --replace): ${config.lastReload.needsRestart.join(', ')}`);
   for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   // Sessions, tool names, SQL and messages are the clients' text: nothing in them may act on the terminal.
   return `${out.flatMap((l) => l.split('\n')).map(escapeInvisible).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
