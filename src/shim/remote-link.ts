@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { SnowmuxError } from '../errors.js';
+import { shownText } from '../shown-text.js';
 import type { Hello } from '../wire/hello.js';
 import { awaitWelcome, type OpenLink } from './hub-link.js';
 
@@ -59,6 +60,44 @@ export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv):
   return key;
 }
 
+/**
+ * The hub's own reason from a refusal's body ({"error": "…"}, or a JSON-RPC error from /mcp), else the body,
+ * as one short line with nothing a terminal would act on (it may be any server's page, a proxy's HTML).
+ */
+function detailOf(body: string): string {
+  let detail = body;
+  try {
+    const error = (JSON.parse(body) as { error?: unknown }).error;
+    if (typeof error === 'string') detail = error;
+    else if (typeof (error as { message?: unknown } | undefined)?.message === 'string') detail = (error as { message: string }).message;
+  } catch {
+    /* not JSON: the body as it is */
+  }
+  return shownText(detail.replace(/\s+/g, ' ').trim(), 200);
+}
+
+/** Answers to an upgrade that say the URL names no /shim endpoint: retrying the same URL cannot help. */
+const NOT_A_SHIM_ROUTE = new Set([400, 404, 405, 426]);
+
+/**
+ * What an answer other than the upgrade means. 401 is the key; 403 is the hub's Host or Origin check (its
+ * message names the setting to change), never the key; a 400/404/405/426 is a URL that is no /shim
+ * endpoint. These are final (the shim says them at once, and checks again slowly). Anything else (503 while
+ * a hub drains, 429, a proxy's 502) is a hub not there yet: retried.
+ */
+function refusalOf(url: string, status: number, detail: string): Error {
+  const said = detail === '' ? '' : ` ${detail.replace(/[.\s]*$/, '.')}`;
+  if (status === 401) return new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${url} refused the link (HTTP 401):${said} Set SNOWMUX_KEY (or --key-file) to a valid key.`);
+  if (status === 403) return new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${url} refused the link (HTTP 403):${said}`);
+  if (NOT_A_SHIM_ROUTE.has(status)) {
+    const fix = /\/shim\/?$/.test(new URL(url).pathname)
+      ? 'check that it is the hub\'s HTTP face (hub.http_listen) and that any proxy in between passes WebSocket upgrades on.'
+      : 'the URL must end in /shim (e.g. wss://host/shim).';
+    return new SnowmuxError('HUB_BAD_HANDSHAKE', `${url} is not a snowmux /shim endpoint: ${fix} (It answered HTTP ${status}:${said})`);
+  }
+  return Object.assign(new Error(`The hub at ${url} answered HTTP ${status}:${said}`), { code: 'ECONNREFUSED' });
+}
+
 export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs: number): Promise<OpenLink> {
   const { WebSocket, createWebSocketStream } = await import('ws');
   return await new Promise<OpenLink>((resolve, reject) => {
@@ -78,19 +117,7 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        const detail = ((): string => {
-          try {
-            return (JSON.parse(body) as { error?: string }).error ?? body;
-          } catch {
-            return body;
-          }
-        })();
-        const status = res.statusCode ?? 0;
-        if (status === 401 || status === 403) fail(new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${remote.url} refused the link (HTTP ${status}): ${detail} Set SNOWMUX_KEY (or --key-file) to a valid key.`));
-        // Draining or overloaded: like a hub that is not there yet, retry.
-        else fail(Object.assign(new Error(`The hub at ${remote.url} answered HTTP ${status}: ${detail}`), { code: 'ECONNREFUSED' }));
-      });
+      res.on('end', () => fail(refusalOf(remote.url, res.statusCode ?? 0, detailOf(body))));
     });
     ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(err, { code: err.code ?? 'ECONNREFUSED' })));
     ws.once('open', () => {

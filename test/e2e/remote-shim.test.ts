@@ -215,3 +215,39 @@ test('a --key-file that cannot be read, or is empty, is a usage error naming the
     assert.match(blank.stderr, /--key-file \S+empty\.key is empty/);
   }
 });
+
+/** The editor's first request, alone on stdin: the answer the shim gives when it can reach no hub. */
+async function firstAnswer(url: string, key: string): Promise<string> {
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'script', version: '1' } } });
+  const run = await runCli(['shim', '--url', url], { SNOWMUX_KEY: key, SNOWMUX_RECONNECT_DEADLINE_MS: '30000' }, `${init}\n`);
+  const answer = JSON.parse(run.stdout.trim().split('\n')[0] ?? 'null') as { error?: { message: string } } | null;
+  assert.ok(answer?.error, `stdout: ${run.stdout} stderr: ${run.stderr}`);
+  return answer.error.message;
+}
+
+// The hub's address without /shim (as `status --url` takes it) got a 404 the shim took for a hub not there
+// yet: it retried for 30 s and then blamed an absent hub. No retry fixes a wrong URL: it is said at once.
+for (const engine of ['uws', 'node'] as const) {
+  test(`[${engine}] a remote shim given a URL without /shim is told at once that the URL must end in /shim`, async (t) => {
+    const { key, url } = await remoteHub(t, engine);
+    const bare = url.replace(/\/shim$/, '');
+    for (const wrong of [bare, `${bare}/mcp`]) {
+      assert.match(await firstAnswer(wrong, key), /is not a snowmux \/shim endpoint[\s\S]*the URL must end in \/shim \(e\.g\. wss:\/\/host\/shim\)/, wrong);
+    }
+  });
+}
+
+// A 403 on /shim is the hub's Host (or Origin) check, never the key: the shim passes the hub's own reason on
+// instead of asking for a valid key.
+test('a remote shim refused by the hub\'s Host check says so in the hub\'s words, not "set a valid key"', async (t) => {
+  const home = tempHome(t);
+  // 127.0.0.2 is loopback but not a name the hub answers to by default.
+  writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.2:0"\nhttp_engine = "node"\n');
+  const hub = await startHub(t, home);
+  const base = /HTTP on http:\/\/(\S+)/.exec(hub.stderr())?.[1];
+  assert.ok(base, hub.stderr());
+  const key = (await runCli(['keys', 'create', '--identity', 'remote-dev', '--home', home])).stdout.trim();
+  const message = await firstAnswer(`ws://${base}/shim`, key);
+  assert.match(message, /Host not allowed[\s\S]*add it to hub\.http_hosts/);
+  assert.doesNotMatch(message, /SNOWMUX_KEY/);
+});

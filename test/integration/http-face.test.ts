@@ -239,6 +239,7 @@ for (const e of ENGINES) {
       ['mcp body sent "Transfer-Encoding: Chunked"', { path: '/mcp', method: 'POST', headers: { ...mcpHeaders, 'transfer-encoding': 'Chunked' }, body: init }, e === 'node' ? 200 : 400],
       ['shim bad origin', { path: '/shim', upgrade: true, headers: { ...bearer(key), origin: 'https://evil.example' } }, 403],
       ['shim wrong path', { path: '/elsewhere', upgrade: true, headers: bearer(key) }, 404],
+      ['plain request to /shim', { path: '/shim', headers: bearer(key) }, 426],
     ];
     for (const [what, req, status] of cases) {
       const res = await rawRequest(r.url, req).catch((err: Error) => ({ status: -1, headers: {}, body: err.message }));
@@ -246,6 +247,9 @@ for (const e of ENGINES) {
       assertSecured(res.headers, what);
       // Every engine answers an oversize body with the reason (uWebSockets.js used to reset the connection).
       if (status === 413) assert.match(res.body, /over 4194304 bytes/, what);
+      // A 404 lists every route, /shim too (a remote shim given the hub's bare address is told where to go).
+      if (what === 'unknown route') assert.match(res.body, /Routes: .*\/mcp, \/shim\./, what);
+      if (what === 'plain request to /shim') assert.match(res.body, /only WebSocket upgrades/, what);
       if (what.includes('Chunked') && status === 400) assert.match((JSON.parse(res.body) as { error: string }).error, /"Transfer-Encoding: chunked" in lower case, or with a Content-Length/, what);
     }
     const events = new AbortController();

@@ -100,7 +100,8 @@ const MAX_AUTH_AUDITS_PER_MINUTE = 600;
 
 /** What /mcp answers (CORS preflights are answered before it). */
 const MCP_METHODS = ['GET', 'POST', 'DELETE'];
-const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp']);
+/** Every route, as a 404 lists them (/shim too: a remote shim pointed elsewhere is told where to go). */
+const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp', '/shim']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
 /** On every response, the engines' own errors (malformed request, body too large) included. */
@@ -637,6 +638,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       return json(health.ok ? 200 : 503, health.body);
     }
     if (!ROUTES.has(path)) return json(404, { error: `No such route: ${path}. Routes: ${[...ROUTES].join(', ')}.` });
+    // /shim answers WebSocket upgrades only (checkShimUpgrade); a plain request there is told so.
+    if (path === '/shim') return json(426, { error: '/shim takes only WebSocket upgrades, from remote shims (snowmux shim --url wss://host/shim).' });
     const caller = authenticate(request, info.remoteAddress, path);
     if (caller instanceof Response) return caller;
     const method = request.method;
