@@ -163,11 +163,21 @@ export function helloProblem(value: unknown): string | null {
   return null;
 }
 
+/**
+ * An empty profile or config path is a setting, not a broken shim: older shims sent SNOWMUX_PROFILE="" or
+ * SNOWMUX_CONFIG="" (an editor config's placeholder) as they were. Said plainly, with the fix.
+ */
+function emptySetting(hello: Hello, problem: string): string | null {
+  if (problem.startsWith('"profile"') && hello.profile === '') return 'The shim asked for an empty profile name (SNOWMUX_PROFILE="" or --profile ""): name a profile, or leave the setting out to use the hub\'s default profile.';
+  if (problem.startsWith('"config"') && hello.config === '') return 'The shim named an empty config file path (SNOWMUX_CONFIG="" or --config ""): name the file, or leave the setting out to use the hub\'s own.';
+  return null;
+}
+
 /** Checks a hello from a peer; returns a refusal to send back, or null when compatible. */
 export function checkHello(hello: Hello): Refusal | null {
   const problem = helloProblem(hello);
   if (problem) {
-    return { snowmux: 'refused', code: 'BAD_HELLO', message: `Malformed snowmux hello: ${problem}. Use a shim from the same snowmux installation as the hub.` };
+    return { snowmux: 'refused', code: 'BAD_HELLO', message: emptySetting(hello, problem) ?? `Malformed snowmux hello: ${problem}. Use a shim from the same snowmux installation as the hub.` };
   }
   // The control protocol (status, stop, replace…) is plain JSON and only ever grows: a newer CLI may
   // still ask this hub for its status or to hand over to it (`hub --replace` across an upgrade).

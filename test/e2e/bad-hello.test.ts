@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { runCli, startHub, tempHome, defer, type Cleanup } from '../helpers/harness.js';
+import { connectClient, runCli, startHub, tempHome, defer, type Cleanup } from '../helpers/harness.js';
 
 async function sendHello(t: Cleanup, sock: string, hello: Record<string, unknown>): Promise<Record<string, unknown>> {
   const socket = connect(sock);
@@ -52,4 +52,26 @@ test('malformed hellos are refused field by field and leave no session; stop doe
   // No session to drain: stop returns well before a 30 s grace period would end.
   assert.ok(Date.now() - started < 20_000);
   if (hub.proc.exitCode === null) await once(hub.proc, 'exit');
+});
+
+// Editor configs carry "" placeholders, and empty variables count as unset (docs/configuration.md). The shim
+// sent SNOWMUX_PROFILE="" as an empty profile name (and SNOWMUX_CONFIG="" as the editor's working directory),
+// and the hub refused the hello blaming the installation; SNOWMUX_LOG_LEVEL="" stopped the hub at start.
+test('empty SNOWMUX_PROFILE, SNOWMUX_CONFIG and SNOWMUX_LOG_LEVEL count as unset; a hello with an empty profile is told so plainly', async (t) => {
+  const home = tempHome(t);
+  const hub = await startHub(t, home, [], { SNOWMUX_LOG_LEVEL: '' });
+  const empty = { SNOWMUX_PROFILE: '', SNOWMUX_CONFIG: '', SNOWMUX_LOG_LEVEL: '' };
+  for (const command of ['shim', 'stdio'] as const) {
+    const client = await connectClient(t, { home, kind: 'v2-legacy', command, env: empty });
+    const r = await client.callTool('execute_query', { query: 'SELECT 1 AS ONE' });
+    assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [[1]], command);
+    await client.close();
+  }
+  for (const [patch, reason] of [[{ profile: '' }, /an empty profile name/], [{ config: '' }, /an empty config file path/]] as const) {
+    const answer = await sendHello(t, join(home, 'hub.sock'), { snowmux: 'hello', wire: 1, version: '0.1.0', role: 'shim', pid: process.pid, ...patch });
+    assert.equal(answer.code, 'BAD_HELLO');
+    assert.match(String(answer.message), reason);
+    assert.doesNotMatch(String(answer.message), /same snowmux installation/);
+  }
+  assert.equal(hub.proc.exitCode, null, hub.stderr());
 });

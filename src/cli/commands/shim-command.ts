@@ -58,7 +58,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   const shim = new Shim({
     home,
     socketPath: home === '' ? '' : socketPathFor(home),
-    profile: setup.profile ?? process.env.SNOWMUX_PROFILE,
+    profile: setup.profile ?? (process.env.SNOWMUX_PROFILE || undefined),
     // The config it names (flag or environment): told to a running hub, which says when it is not its own.
     config: configPath,
     // The environment's SNOWMUX_CONFIG reaches the hub it starts by itself; only the flag is passed on.

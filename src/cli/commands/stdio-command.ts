@@ -33,7 +33,8 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   const home = resolveHome({ flag: values.home });
   ensureHome(home);
   // stdout is the protocol channel: logs go to stderr, quietly by default.
-  const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL ?? 'warn' });
+  // An empty variable (an editor config's "" placeholder) is unset: `||`, not `??`, for each read here.
+  const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL || 'warn' });
   // Several in-process servers may run beside a hub on one home, and the hub's audit chain has one writer:
   // each stdio process keeps its own chain (audit/stdio/<start>-<pid>/), which `audit verify` checks too.
   const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir() });
@@ -56,7 +57,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   const closed = new Promise<void>((resolve) => (ended = resolve));
   let transport: LineTransport | null = null;
   const attached = core.attachSession(
-    { identity: { kind: 'local-user', name: userInfo().username }, transport: 'stdio', profile: values.profile ?? process.env.SNOWMUX_PROFILE },
+    { identity: { kind: 'local-user', name: userInfo().username }, transport: 'stdio', profile: values.profile ?? (process.env.SNOWMUX_PROFILE || undefined) },
     { drain: () => {}, outstanding: () => transport?.outstanding ?? 0, close: () => ended() },
   );
   transport = new LineTransport({

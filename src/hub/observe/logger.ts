@@ -57,7 +57,8 @@ function shiftLogs(file: string, keep: number): void {
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
-  const level = opts.level ?? process.env.SNOWMUX_LOG_LEVEL ?? 'info';
+  // An empty $SNOWMUX_LOG_LEVEL (an editor's or a unit file's "" placeholder) is unset, as every variable's is.
+  const level = opts.level ?? (process.env.SNOWMUX_LOG_LEVEL || 'info');
   const scrub = opts.scrub ?? ((line: string) => line);
   if (opts.destination) {
     return pino({ level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
