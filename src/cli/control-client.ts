@@ -2,18 +2,20 @@
  * Talks to a running hub over the control protocol (status, stop, replace).
  */
 import { SnowmuxError } from '../errors.js';
+import { snowmuxCommand } from '../snowmux-command.js';
 import { isErrorCode } from '../error-codes.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { makeHello } from '../wire/hello.js';
 import { isNoHub, openLink } from '../shim/hub-link.js';
 
-export async function controlRequest<T = unknown>(socketPath: string, op: string, timeoutMs = 5_000): Promise<T> {
+/** `home`: the hub's home, so the advice to start one names it (`snowmux hub` alone starts one in ~/.snowmux). */
+export async function controlRequest<T = unknown>(socketPath: string, op: string, timeoutMs = 5_000, home?: string): Promise<T> {
   let link;
   try {
-    link = await openLink(socketPath, makeHello({ role: 'control', pid: process.pid }), timeoutMs);
+    link = await openLink(socketPath, makeHello({ role: 'control', pid: process.pid }), timeoutMs, home);
   } catch (err) {
     if (isNoHub(err)) {
-      throw new SnowmuxError('HUB_NOT_RUNNING', `No snowmux hub is running at ${socketPath}. Start one with \`snowmux hub\` (editors' shims start one automatically).`);
+      throw new SnowmuxError('HUB_NOT_RUNNING', `No snowmux hub is running at ${socketPath}. Start one with \`${home === undefined ? 'snowmux hub' : snowmuxCommand('hub', home)}\` (editors' shims start one automatically).`);
     }
     throw err;
   }

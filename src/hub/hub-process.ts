@@ -75,6 +75,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const hub = new Hub({
     home,
     socketPath,
+    configFile: runtime.config.path,
     logger,
     warehouses: runtime.warehouses,
     governance: runtime.governance,

@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { SnowmuxError, type ErrorCode } from '../errors.js';
+import { snowmuxCommand } from '../snowmux-command.js';
 import { LineDecoder } from '../wire/framing.js';
 import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
 import { tryAcquireSpawnLock } from './spawn-lock.js';
@@ -27,7 +28,8 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
  * One attempt: resolves with an open link, or rejects with the connect error (code ENOENT/ECONNREFUSED…).
  * Nothing is sent until the socket's directory and owner are verified (SOCKET_NOT_OWNED / RUNTIME_DIR_UNSAFE).
  */
-export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<OpenLink> {
+/** `home`: the hub's home, so the advice to replace a frozen hub names it. */
+export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE_TIMEOUT_MS, home?: string): Promise<OpenLink> {
   try {
     checkSocketPath(socketPath);
   } catch (err) {
@@ -36,7 +38,7 @@ export function openLink(socketPath: string, hello: Hello, timeoutMs = HANDSHAKE
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     let settled = false;
-    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${timeoutMs} ms: it is frozen (stopped, or the machine is resuming) or overloaded. The shim keeps trying; \`snowmux hub --replace\` starts a new hub in its place.`)), timeoutMs);
+    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${timeoutMs} ms: it is frozen (stopped, or the machine is resuming) or overloaded. The shim keeps trying; \`${home === undefined ? 'snowmux hub --replace' : snowmuxCommand('hub --replace', home)}\` starts a new hub in its place.`)), timeoutMs);
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -134,7 +136,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
   let spawned = false;
   for (;;) {
     try {
-      return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
+      return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs, opts.home);
     } catch (err) {
       if (!isNoHub(err)) throw err;
       if (Date.now() > deadline) {
@@ -151,7 +153,7 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
         try {
           // Another shim may have finished starting a hub between our connect and the lock.
           try {
-            return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
+            return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs, opts.home);
           } catch (err) {
             if (!isNoHub(err)) throw err;
           }
@@ -173,7 +175,7 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
   let delay = 5;
   for (;;) {
     try {
-      return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
+      return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs, opts.home);
     } catch (err) {
       if (!isNoHub(err)) throw err;
       // A hub that exited before it listened (a config error, a home it may not use) said why on its
@@ -182,7 +184,7 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
       // another one exits non-zero, so look once more before reporting.)
       if (started.exit !== null && started.exit !== 'exit code 0') {
         try {
-          return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs);
+          return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs, opts.home);
         } catch (again) {
           if (!isNoHub(again)) throw again;
         }

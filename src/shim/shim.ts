@@ -18,6 +18,8 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
+import { shellWord } from '../shell-word.js';
+import { snowmuxCommand } from '../snowmux-command.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, type LineEvent } from '../wire/framing.js';
 import { cutLineId } from '../wire/cut-line.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
@@ -727,11 +729,18 @@ export class Shim {
     this.pendingTimer = null;
   }
 
+  /** What shows the hub this shim links to: its home's (--home when not the default), or the remote hub's HTTP face. */
+  private statusCommand(): string {
+    if (!this.opts.remote) return snowmuxCommand('status', this.opts.home);
+    // ws(s)://host/shim → http(s)://host, the address `status --url` takes.
+    return `snowmux status --url ${shellWord(this.opts.remote.url.replace(/^ws/, 'http').replace(/\/shim\/?$/, ''))}`;
+  }
+
   /** Each buffered call waits at most the reconnect deadline, counted from when the editor sent it. */
   private expirePending(): void {
     const expired = this.pending.takeArrivedBy(Date.now() - this.opts.reconnectDeadlineMs);
     if (expired.length === 0) return;
-    const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms; the call was not run. Check \`snowmux status\` and retry`;
+    const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms; the call was not run. Check \`${this.statusCommand()}\` and retry`;
     for (const p of expired) this.answerPending(p, HUB_UNAVAILABLE, `snowmux: ${why}.`, true);
   }
 

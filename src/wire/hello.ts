@@ -3,6 +3,7 @@
  * Link frames are single JSON lines whose first key is "snowmux"; JSON-RPC lines never start that way,
  * so both sides can tell them apart with a byte-prefix check and no JSON parse.
  */
+import { snowmuxCommand, type HubPlace } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
 
 /** Bumped when the framing or the handshake changes incompatibly. */
@@ -173,8 +174,11 @@ function emptySetting(hello: Hello, problem: string): string | null {
   return null;
 }
 
-/** Checks a hello from a peer; returns a refusal to send back, or null when compatible. */
-export function checkHello(hello: Hello): Refusal | null {
+/**
+ * Checks a hello from a peer; returns a refusal to send back, or null when compatible. `hub`: where the hub
+ * checking it runs, so the advice to replace it names that home (and config file).
+ */
+export function checkHello(hello: Hello, hub?: HubPlace): Refusal | null {
   const problem = helloProblem(hello);
   if (problem) {
     return { snowmux: 'refused', code: 'BAD_HELLO', message: emptySetting(hello, problem) ?? `Malformed snowmux hello: ${problem}. Use a shim from the same snowmux installation as the hub.` };
@@ -193,7 +197,7 @@ export function checkHello(hello: Hello): Refusal | null {
     return {
       snowmux: 'refused',
       code: 'HUB_TOO_OLD',
-      message: `The running hub (snowmux ${VERSION}) is older than this shim (snowmux ${hello.version}). Run \`snowmux hub --replace\` to start the newer hub; editors stay connected.`,
+      message: `The running hub (snowmux ${VERSION}) is older than this shim (snowmux ${hello.version}). Run \`${hub ? snowmuxCommand('hub --replace', hub) : 'snowmux hub --replace'}\` to start the newer hub; editors stay connected.`,
     };
   }
   return null;

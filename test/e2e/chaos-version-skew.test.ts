@@ -20,7 +20,8 @@ test('the hub refuses a newer shim (run `snowmux hub --replace`) and an older on
   await rig.startHub();
   const socketPath = join(rig.home, 'hub.sock');
   for (const [wire, code, advice] of [
-    [WIRE_VERSION + 1, 'HUB_TOO_OLD', /Run `snowmux hub --replace` to start the newer hub; editors stay connected/],
+    // The hub to replace is this home's: the advice names it (without --home it would start one in ~/.snowmux).
+    [WIRE_VERSION + 1, 'HUB_TOO_OLD', new RegExp(`Run \`snowmux hub --replace --home ${rig.home}\` to start the newer hub; editors stay connected`)],
     [0, 'SHIM_TOO_OLD', /Upgrade the snowmux your editor launches/],
   ] as const) {
     const link = await rawLink(t, socketPath, { hello: false });

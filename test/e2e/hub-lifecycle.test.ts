@@ -88,7 +88,8 @@ test('a second hub refuses to start while one answers; a stale socket left by a 
   const second = await runCli(['hub', '--home', home]);
   assert.notEqual(second.code, 0);
   assert.match(second.stderr, /already running/);
-  assert.match(second.stderr, /snowmux status/);
+  // The advice names this home: without --home it acted on ~/.snowmux (`snowmux stop`: "nothing to stop").
+  for (const advice of ['status', 'stop', 'hub --replace']) assert.ok(second.stderr.includes(`\`snowmux ${advice} --home ${home}\``), `${advice}: ${second.stderr}`);
   assert.equal(statSync(join(home, 'hub.sock')).mode & 0o777, 0o600);
   assert.equal(statSync(home).mode & 0o777, 0o700);
   await first.stop('SIGKILL');

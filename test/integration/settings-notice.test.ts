@@ -36,7 +36,7 @@ test("an editor whose shim names another config file than the running hub's is t
   writeFileSync(other, '[roles.reader]\nidentities = ["*"]\ntools = ["list_databases"]\n');
   const asked = await connectClient(t, { home, kind: 'v2-legacy', name: 'other-config-editor', args: ['--config', other] });
   const first = await asked.callTool('list_databases', {});
-  assert.match(texts(first), new RegExp(`a note on this session's settings — This editor's snowmux shim names the config file ${other.replace(/[.]/g, '\\.')}, but the hub already running uses ${join(home, 'config.toml').replace(/[.]/g, '\\.')}, which does not exist \\(defaults\\).*snowmux hub --replace --config`));
+  assert.match(texts(first), new RegExp(`a note on this session's settings — This editor's snowmux shim names the config file ${other.replace(/[.]/g, '\\.')}, but the hub already running uses ${join(home, 'config.toml').replace(/[.]/g, '\\.')}, which does not exist \\(defaults\\).*snowmux hub --replace --home ${home} --config ${other.replace(/[.]/g, '\\.')}\\.`));
   // The hub's own file, named explicitly, is no news.
   const same = await connectClient(t, { home, kind: 'v2-legacy', name: 'same-config-editor', args: ['--config', join(home, 'config.toml')] });
   assert.doesNotMatch(texts(await same.callTool('list_databases', {})), /a note on this session's settings/);

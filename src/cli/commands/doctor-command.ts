@@ -7,6 +7,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellWord } from '../../shell-word.js';
+import { snowmuxCommand } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
@@ -144,7 +145,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     } catch (err) {
       if ((err as { code?: string }).code === 'HUB_NOT_RUNNING') {
         // A socket whose hub is gone (it crashed, or was killed): nothing is wrong, the next hub replaces it.
-        checks.push({ check: 'hub', status: 'info', detail: `not running; ${socketPath} was left by a hub that did not stop cleanly, and the next hub replaces it (the first editor's shim starts one, or run \`snowmux hub\`).` });
+        checks.push({ check: 'hub', status: 'info', detail: `not running; ${socketPath} was left by a hub that did not stop cleanly, and the next hub replaces it (the first editor's shim starts one, or run \`${snowmuxCommand('hub', home)}\`).` });
       } else {
         checks.push({ check: 'hub', status: 'fail', detail: errorMessage(err), fix: `If no hub should be running, remove ${socketPath}; otherwise see ${join(home, 'hub.log')}.` });
       }
@@ -157,11 +158,11 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
         check: 'hub',
         status: 'warn',
         detail: `running, pid ${hubStatus.pid}, version ${hubStatus.version}; this CLI is ${VERSION}`,
-        fix: `Restart it on this version: snowmux hub --replace${home === resolveHome({}) ? '' : ` --home ${home}`}`,
+        fix: `Restart it on this version: ${snowmuxCommand('hub --replace', home)}`,
       });
     }
   } else if (!checks.some((c) => c.check === 'hub')) {
-    checks.push({ check: 'hub', status: 'info', detail: 'not running; the first editor\'s shim starts one (or run `snowmux hub`).' });
+    checks.push({ check: 'hub', status: 'info', detail: `not running; the first editor's shim starts one (or run \`${snowmuxCommand('hub', home)}\`).` });
   }
 
   let config: LoadedConfig | undefined;
@@ -198,7 +199,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
         check: l.check,
         status: 'fail',
         detail: `${l.key} is ${l.configured} but the running hub serves nothing there`,
-        fix: `If it was set after the hub started, restart it: snowmux hub --replace${home === resolveHome({}) ? '' : ` --home ${home}`}; otherwise see ${join(home, 'hub.log')} (the address may be taken).`,
+        fix: `If it was set after the hub started, restart it: ${snowmuxCommand('hub --replace', home)}; otherwise see ${join(home, 'hub.log')} (the address may be taken).`,
       });
     }
   }

@@ -5,6 +5,7 @@
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
+import { snowmuxCommand } from '../../snowmux-command.js';
 import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 
 export async function reloadCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -15,8 +16,8 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
   }
   const home = resolveHome({ flag: values.home });
   checkHomeOfHub(home);
-  const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload');
+  const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload', undefined, home);
   io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
-  if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (snowmux hub --replace): ${r.needsRestart.join(', ')}.\n`);
+  if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (${snowmuxCommand('hub --replace', home)}): ${r.needsRestart.join(', ')}.\n`);
   return 0;
 }

@@ -100,7 +100,7 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
   return async () => {
     checkHomeOfHub(home);
     try {
-      return await controlRequest<HubStatus>(socketPath, 'status');
+      return await controlRequest<HubStatus>(socketPath, 'status', undefined, home);
     } catch (err) {
       const failed = isSnowmuxError(err, 'HUB_NOT_RUNNING') ? lastFailedStart(home) : undefined;
       if (!failed) throw err;

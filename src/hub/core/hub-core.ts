@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { errorMessage } from '../../errors.js';
+import { hubPlace } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
@@ -27,6 +28,8 @@ import type { WarehouseProvider } from '../warehouse/warehouse-registry.js';
 
 export interface HubCoreOptions {
   home: string;
+  /** The config file the hub reads: the health advice to restart the hub names it when it is not the home's own. */
+  configFile?: string | undefined;
   logger: Logger;
   warehouses: WarehouseProvider & { describe(): WarehouseInfo[]; close(): Promise<void> };
   /** The state behind the rules (roles, limits, queues, breakers): every call's pipeline reads it. */
@@ -289,7 +292,7 @@ export class HubCore {
       recent: this.recent.list(20),
       ...(this.opts.statusSections?.() ?? {}),
     };
-    status.health = assessHealth(status);
+    status.health = assessHealth(status, hubPlace(this.opts.home, this.opts.configFile));
     return status;
   }
 

@@ -15,6 +15,7 @@
  * job, even though the sample still answers: it is unhealthy, and says which account fails. A hub with
  * no Snowflake account is judged by the sample alone.
  */
+import { snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { WarehouseInfo, WarehouseProblem } from '../warehouse/types.js';
 
 export interface HealthReport {
@@ -28,6 +29,8 @@ export interface HealthReport {
 /** What the judgement reads of a status (`HubStatus`, local or fetched from another hub's /status). */
 export interface HealthInput {
   state: string;
+  /** The hub's home: its advice to restart it names it (and `hub`, given to assessHealth, its config file). */
+  home?: string;
   warehouses: readonly Pick<WarehouseInfo, 'kind' | 'name' | 'problem'>[];
   governance?: unknown;
 }
@@ -41,7 +44,8 @@ interface BreakerFacts {
   lastFailure?: { message: string } | null;
 }
 
-export function assessHealth(status: HealthInput): HealthReport {
+export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport {
+  const place = hub ?? (typeof status.home === 'string' ? { home: status.home } : undefined);
   const reasons: string[] = [];
   if (status.state === 'draining') reasons.push('the hub is draining: it finishes its running calls, then exits; send new work to another hub');
   const breakers = ((status.governance as { breakers?: BreakerFacts[] } | undefined)?.breakers ?? []).filter((b) => typeof b?.profile === 'string');
@@ -50,7 +54,7 @@ export function assessHealth(status: HealthInput): HealthReport {
   // is not listed (an older hub's status) stands for its own.
   const entries: { kind: string | undefined; why: string | null }[] = status.warehouses.map((w) => {
     const breaker = openBreaker(w.kind, w.name);
-    return { kind: w.kind, why: w.problem ? problemText(w, w.problem) : breaker ? breakerText(breaker) : null };
+    return { kind: w.kind, why: w.problem ? problemText(w, w.problem, place) : breaker ? breakerText(breaker) : null };
   });
   for (const b of breakers) {
     if (!status.warehouses.some((w) => w.name === b.profile && (b.kind === undefined || b.kind === w.kind))) entries.push({ kind: b.kind, why: b.state === 'open' ? breakerText(b) : null });
@@ -76,14 +80,14 @@ function clock(iso: string | number): string {
   return new Date(iso).toISOString().slice(11, 19);
 }
 
-function problemText(w: Pick<WarehouseInfo, 'kind' | 'name'>, p: WarehouseProblem): string {
+function problemText(w: Pick<WarehouseInfo, 'kind' | 'name'>, p: WarehouseProblem, hub: HubPlace | undefined): string {
   const what = p.code === 'WAREHOUSE_CLOSED' ? 'is closed' : p.code === 'CONFIG_INVALID' ? 'cannot be used' : p.failures > 1 ? `fails to log in (${p.failures} times, last at ${clock(p.at)} UTC)` : `failed to log in at ${clock(p.at)} UTC`;
   const code = p.snowflakeCode ? ` [${p.code} ${p.snowflakeCode}]` : ` [${p.code}]`;
   let next: string;
   if (p.code === 'WAREHOUSE_CLOSED') next = '';
   else if (p.transient) next = ' The next call tries again.';
   // The profile is read when the hub resolves it: `snowmux reload` re-reads roles and limits, not profiles.
-  else next = ' Fix that setting where it is set, then `snowmux hub --replace` to log in again (`snowmux reload` does not re-read profiles; settings from an editor\'s environment need that editor restarted).';
+  else next = ` Fix that setting where it is set, then \`${hub ? snowmuxCommand('hub --replace', hub) : 'snowmux hub --replace'}\` to log in again (\`snowmux reload\` does not re-read profiles; settings from an editor's environment need that editor restarted).`;
   return `${who(w)} ${what}${code}: ${p.message}${next}`;
 }
 

@@ -12,6 +12,7 @@ import { chmodSync, closeSync, openSync, readFileSync, renameSync, rmSync, statS
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
+import { snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import { processAlive } from '../../wire/process-alive.js';
 
 const REPLACE_LOCK = 'hub-bind.lock';
@@ -73,18 +74,18 @@ function withBindLock<T>(home: string, fn: () => Promise<T>): Promise<T> {
       }
     }
   }
-  return Promise.reject(new SnowmuxError('HUB_ALREADY_RUNNING', 'Another hub is starting in this home right now. Use `snowmux status` to see it.'));
+  return Promise.reject(new SnowmuxError('HUB_ALREADY_RUNNING', `Another hub is starting in this home right now. Use \`${snowmuxCommand('status', home)}\` to see it.`));
 }
 
-export async function listenExclusive(socketPath: string, home: string, onConnection: (socket: Socket) => void): Promise<Server> {
+export async function listenExclusive(socketPath: string, place: HubPlace, onConnection: (socket: Socket) => void): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, onConnection);
   try {
     await listenOnce(server, socketPath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw wrapListenError(err, socketPath);
-    await withBindLock(home, async () => {
+    await withBindLock(place.home, async () => {
       if (await socketAnswers(socketPath)) {
-        throw new SnowmuxError('HUB_ALREADY_RUNNING', `A snowmux hub is already running at ${socketPath}. Use \`snowmux status\` to see it, \`snowmux stop\` to stop it, or \`snowmux hub --replace\` to take over.`);
+        throw new SnowmuxError('HUB_ALREADY_RUNNING', `A snowmux hub is already running at ${socketPath}. Use \`${snowmuxCommand('status', place.home)}\` to see it, \`${snowmuxCommand('stop', place.home)}\` to stop it, or \`${snowmuxCommand('hub --replace', place)}\` to take over.`);
       }
       rmSync(socketPath, { force: true }); // stale: left by a hub that crashed
       try {
@@ -128,11 +129,11 @@ const MAX_BIND_PATH = 103;
  * Takes the socket path over from a running (or frozen) hub without a moment in which it does not answer:
  * bind a temporary name in the same directory, then rename it over the path (atomic on one filesystem).
  */
-export async function listenTakingOver(socketPath: string, onConnection: (socket: Socket) => void): Promise<Server> {
+export async function listenTakingOver(socketPath: string, place: HubPlace, onConnection: (socket: Socket) => void): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, onConnection);
   const temp = join(dirname(socketPath), `.${basename(socketPath)}.${process.pid}`);
   if (Buffer.byteLength(temp) > MAX_BIND_PATH) {
-    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot take over ${socketPath}: the temporary socket name would be too long for a Unix socket. Stop the running hub with \`snowmux stop\` and start this one without --replace, or use a shorter --home.`);
+    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot take over ${socketPath}: the temporary socket name would be too long for a Unix socket. Stop the running hub with \`${snowmuxCommand('stop', place.home)}\` and start this one without --replace, or use a shorter --home.`);
   }
   rmSync(temp, { force: true });
   try {

@@ -11,6 +11,7 @@ import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
 import { errorMessage } from '../../errors.js';
+import { hubPlace } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
 import { DEFAULT_MAX_LINE_BYTES, encodeLine } from '../../wire/framing.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
@@ -27,6 +28,8 @@ import { handleControl, type ControlHandlers } from './control.js';
 
 export interface SocketFaceOptions {
   home: string;
+  /** The config file the hub reads: advice to replace this hub names it when it is not the home's own. */
+  configFile?: string | undefined;
   socketPath: string;
   maxLineBytes?: number;
   /** A connection that sends no hello within this time is dropped. */
@@ -86,9 +89,10 @@ export class SocketFace implements HubListener {
   async start(options: SocketStartOptions = {}): Promise<void> {
     if (options.holdUntilReady) this.heldSessions = [];
     const onConnection = (socket: Socket) => this.accept(socket);
+    const place = hubPlace(this.opts.home, this.opts.configFile);
     this.server = options.takeOver
-      ? await listenTakingOver(this.opts.socketPath, onConnection)
-      : await listenExclusive(this.opts.socketPath, this.opts.home, onConnection);
+      ? await listenTakingOver(this.opts.socketPath, place, onConnection)
+      : await listenExclusive(this.opts.socketPath, place, onConnection);
     this.boundSocket = socketIdentity(this.opts.socketPath);
     // A hub that was frozen while another took its place (or whose socket file was deleted) is
     // unreachable: it notices here, drains what it still has and exits instead of lingering.
@@ -190,7 +194,7 @@ export class SocketFace implements HubListener {
       return;
     }
     if (frame?.snowmux === 'hello') {
-      const refusal = checkHello(frame);
+      const refusal = checkHello(frame, hubPlace(this.opts.home, this.opts.configFile));
       if (refusal) {
         this.logger.warn({ code: refusal.code, shimVersion: frame.version }, 'refused a link');
         socket.end(encodeLine(refusal));

@@ -10,6 +10,7 @@
 import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
+import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
 import type { ProfileSettings } from '../config/profile-settings.js';
@@ -117,6 +118,11 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
 
+  /** This hub's home and config file, for the commands its messages advise. */
+  private get place(): HubPlace {
+    return hubPlace(this.opts.home, this.opts.config?.path);
+  }
+
   /**
    * Opens the hub's default warehouse ahead of the first call, so the first call is warm. Resolves when
    * it is open, or when opening failed (the failure is reported to the calls that need it).
@@ -133,7 +139,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
       warnings.push(
         `the hub's default Snowflake profile cannot be used: ${(err as Error).message} ` +
-          "Until it is fixed, every call from an editor that brings no Snowflake settings of its own fails with this (fix it, then `snowmux hub --replace`; `snowmux doctor` checks it).",
+          `Until it is fixed, every call from an editor that brings no Snowflake settings of its own fails with this (fix it, then \`${snowmuxCommand('hub --replace', this.place)}\`; \`${snowmuxCommand('doctor', this.place)}\` checks it).`,
       );
       return Promise.resolve();
     }
@@ -181,7 +187,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     const hubs = own === undefined ? 'no config file' : this.opts.config?.exists === false ? `${own}, which does not exist (defaults)` : own;
     return (
       `This editor's snowmux shim names the config file ${asked}, but the hub already running uses ${hubs}, and one hub serves every editor with its own config: this session gets the hub's roles and limits. ` +
-      `To serve everyone with ${asked}: snowmux hub --replace --config ${asked}.`
+      `To serve everyone with ${asked}: ${snowmuxCommand('hub --replace', { home: this.opts.home, config: asked })}.`
     );
   }
 
