@@ -51,6 +51,8 @@ test('reload applies new roles to open sessions under load; an invalid file is r
   const bad = await runCli(['reload', '--home', home]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /config\.toml[\s\S]*limits\.max_concurrent_queries[\s\S]*CONFIG_INVALID/);
+  // Said, not left to guess: the config error alone read as if the hub might now run without one.
+  assert.match(bad.stderr, new RegExp(`The running hub keeps its current configuration\\. Fix the file, then run \`snowmux reload --home ${home}\` again\\.`));
   const still = await c.callTool('execute_query', { query: 'SELECT 3' });
   assert.notEqual(still.isError, true, 'the running rules stay after a refused reload');
 

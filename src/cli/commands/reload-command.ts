@@ -2,11 +2,24 @@
  * `snowmux reload` — the running hub re-reads its configuration: new roles and limits apply to every
  * session at once (none is dropped); an invalid file is refused with the reason and the old one stays.
  */
+import { SnowmuxError, isSnowmuxError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
 import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
+
+/** Codes of a config file the hub refused to load: it then runs on with the configuration it has. */
+const REFUSED_FILE_CODES = new Set(['CONFIG_INVALID', 'CONFIG_UNSAFE', 'CONFIG_NOT_FOUND', 'CONFIG_UNREADABLE']);
+
+/**
+ * A refused file's error, saying that the running configuration stays: the config error alone left the
+ * reader to guess whether the hub now ran with half a file, the defaults, or nothing.
+ */
+function refusedFile(err: unknown, home: string): unknown {
+  if (!isSnowmuxError(err) || !REFUSED_FILE_CODES.has(err.code)) return err;
+  return new SnowmuxError(err.code, `${err.message.replace(/\s+$/, '')}\nThe running hub keeps its current configuration. Fix the file, then run \`${snowmuxCommand('reload', home)}\` again.`);
+}
 
 export async function reloadCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('reload', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
@@ -16,7 +29,9 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
   }
   const home = resolveHome({ flag: values.home });
   checkHomeOfHub(home);
-  const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload', undefined, home);
+  const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
+    throw refusedFile(err, home);
+  });
   io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
   if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (${snowmuxCommand('hub --replace', home)}): ${r.needsRestart.join(', ')}.\n`);
   return 0;
