@@ -151,7 +151,10 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
           held.release();
         });
     }
-    void runtime.warehouses.warmUp();
+    // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
+    void runtime.warehouses.warmUp().then((failed) => {
+      if (failed !== undefined) say(`warning: ${scrubber.scrub(failed)}\n`);
+    });
     // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
     for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
     if (metrics && runtime.config.config.hub.metricsListen) {

@@ -7,9 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { until } from '../doubles/snowflake/fixtures.js';
 import { connectClient, defer, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
 import { openEventStream, type EventStream } from '../helpers/event-stream.js';
 
@@ -134,4 +135,25 @@ test('credentials Snowflake refuses: no warehouse can serve, the login error nam
   for (const [what, text] of [['/readyz', notReady.text], ['status', plain.stdout], ['status --json', json.stdout], ['status --url', remote.stdout], ['/events', events.raw()]] as const) {
     assert.ok(!text.includes(password), `${what} shows the password`);
   }
+});
+
+// A hub whose own profile cannot log in said nothing on its terminal or in hub.log until an editor's call
+// failed: the warm-up's failed login is now a warning in both, with the reason and never the password.
+test('a default profile that fails to log in at start is a warning on the hub\'s terminal and in hub.log, without the secret', async (t) => {
+  const password = 'Wr0ng-Start-Pa55word';
+  const d = await startSnowflakeDouble({ users: [{ name: 'ALICE', password: 'the-right-one' }] });
+  defer(t, () => d.close());
+  const home = tempHome(t);
+  const hub = await startHub(t, home, [], profileEnv(d, { user: 'alice', password }));
+  const warned = /warning: the hub's default Snowflake profile "env" could not be opened at start: .*390100/;
+  await until(hub.proc.stderr!, 'data', () => warned.test(hub.stderr()), 30_000);
+  assert.match(hub.stderr(), /password \(set by env SNOWFLAKE_PASSWORD\)/);
+  // The log is written asynchronously: read once the hub has stopped (and flushed it).
+  await hub.stop();
+  const log = readFileSync(join(home, 'hub.log'), 'utf8');
+  const line = log.split('\n').find((l) => l.includes('could not be opened at start'));
+  assert.ok(line, log);
+  assert.equal((JSON.parse(line) as { level: number }).level, 40, 'a warn');
+  assert.match(line, /390100/);
+  for (const text of [hub.stderr(), log]) assert.ok(!text.includes(password), 'the password leaked');
 });

@@ -9,7 +9,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SnowmuxError } from '../../errors.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
 import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
@@ -125,9 +125,11 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   /**
    * Opens the hub's default warehouse ahead of the first call, so the first call is warm. Resolves when
-   * it is open, or when opening failed (the failure is reported to the calls that need it).
+   * it is open (with undefined), or when opening failed, with a warning for the hub's terminal: the failure
+   * is logged and reported to the calls that need it, but a hub whose login failed at start said nothing
+   * until an editor's call failed.
    */
-  warmUp(): Promise<void> {
+  warmUp(): Promise<string | undefined> {
     let profile: SnowflakeProfile | null;
     const warnings: string[] = [];
     this.defaultWarnings = warnings;
@@ -141,11 +143,17 @@ export class WarehouseRegistry implements WarehouseProvider {
         `the hub's default Snowflake profile cannot be used: ${(err as Error).message} ` +
           `Until it is fixed, every call from an editor that brings no Snowflake settings of its own fails with this (fix it, then \`${snowmuxCommand('hub --replace', this.place)}\`; \`${snowmuxCommand('doctor', this.place)}\` checks it).`,
       );
-      return Promise.resolve();
+      return Promise.resolve(undefined);
     }
     return (profile ? this.snowflakeWarehouse(profile) : this.embeddedWarehouse()).then(
       () => undefined,
-      () => undefined,
+      (err: unknown) => {
+        // The message names settings and where they come from, never their values (snowflake-errors.ts).
+        const reason = errorMessage(err);
+        const what = profile ? `Snowflake profile "${profile.name}"` : 'embedded warehouse';
+        this.opts.logger.warn({ profile: profile?.name ?? 'embedded', err: reason }, 'the default warehouse could not be opened at start; calls will report it');
+        return `the hub's default ${what} could not be opened at start: ${reason} Calls that use it fail with this until it is fixed (\`${snowmuxCommand('status', this.place.home)}\` shows it).`;
+      },
     );
   }
 
