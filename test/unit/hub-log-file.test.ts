@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,14 @@ test('a hub.log whose writes fail (ENOSPC) drops lines, says so once on stderr, 
   flushLogger(logger);
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(uncaught, []);
+  // pino's exit-time flush ran into the same failing write and retried it for ever: the process never ended.
+  const exited = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { createLogger } from ${JSON.stringify(new URL('../../src/hub/observe/logger.js', import.meta.url).href)};
+    const logger = createLogger({ home: ${JSON.stringify(home)} });
+    logger.info('a line the disk will not take');
+    setTimeout(() => process.exit(0), 100);
+  `], { timeout: 15_000, encoding: 'utf8' });
+  assert.equal(exited.status, 0, `the process ended (signal ${exited.signal}): ${exited.stderr}`);
   const notices = said.filter((s) => s.includes(`cannot write ${join(home, LOG_FILE)}`));
   assert.equal(notices.length, 1, said.join(''));
   assert.match(notices[0]!, /ENOSPC.*log lines are dropped until it can/);

@@ -91,6 +91,12 @@ export function createLogger(opts: LoggerOptions): Logger {
   destination.on('write', () => {
     failing = false;
   });
+  // pino flushes the destination synchronously at exit (and on fatal), and that flush retries a failed write
+  // every 100 ms for ever: a hub on a full disk never exited. While writes fail, there is nothing to flush.
+  const flushSync = destination.flushSync.bind(destination);
+  destination.flushSync = () => {
+    if (!failing) flushSync();
+  };
   const streamWrite = (raw: string): string => {
     const line = scrub(raw);
     size += Buffer.byteLength(line);
