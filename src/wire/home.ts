@@ -39,13 +39,26 @@ export function socketPathFor(home: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /**
- * `<tmp>/snowmux-<uid>`: one directory per user, created 0700 and verified before every use (ensureRuntimeDir,
- * checkSocketPath). The temp directory is what every process of the user agrees on without configuration
- * (XDG_RUNTIME_DIR is often unset for GUI editors and service managers, and a split would start two hubs).
+ * `/tmp/snowmux-<uid>`: one directory per user, created 0700 and verified before every use (ensureRuntimeDir,
+ * checkSocketPath). The socket name is the only thing that keeps one hub per home, so every process of the
+ * user must compute the same one: not TMPDIR (macOS gives each login session its own, service managers and
+ * sudo unset it) nor XDG_RUNTIME_DIR (unset under cron, ssh without a session manager, containers), either
+ * of which let a second hub start on the same home unseen. $SNOWMUX_RUNTIME_BASE replaces /tmp on a host
+ * without a usable one; it is handed to the hubs shims start, and must be the same for every process.
  */
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.TMPDIR && isAbsolute(env.TMPDIR) ? env.TMPDIR : tmpdir();
-  return join(base, `snowmux-${currentUid() ?? 'user'}`);
+  return join(runtimeBase(env), `snowmux-${currentUid() ?? 'user'}`);
+}
+
+export const RUNTIME_BASE_ENV = 'SNOWMUX_RUNTIME_BASE';
+
+function runtimeBase(env: NodeJS.ProcessEnv): string {
+  const named = env[RUNTIME_BASE_ENV];
+  if (!named) return process.platform === 'win32' ? tmpdir() : '/tmp';
+  if (!isAbsolute(named)) {
+    throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `$${RUNTIME_BASE_ENV} is "${named}", not an absolute path: the socket's directory must not depend on where a process starts. Set it to an absolute directory (the same for every editor, terminal and service), or unset it to use /tmp.`);
+  }
+  return named;
 }
 
 function currentUid(): number | undefined {
@@ -84,7 +97,7 @@ export function verifyRuntimeDir(dir: string): void {
   // and the connect: its owner (if not us or root), or anyone when it is writable without the sticky bit.
   const parent = dirname(dir);
   const held = statSync(parent);
-  const elsewhere = `Point TMPDIR at a directory of your own, or use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`;
+  const elsewhere = `Use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home, or set ${RUNTIME_BASE_ENV} to a directory of your own, the same for every editor, terminal and service.`;
   if (uid !== undefined && held.uid !== uid && held.uid !== 0) {
     throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} sits in ${parent}, which belongs to another user (uid ${held.uid}), who could replace it. ${elsewhere}`);
   }

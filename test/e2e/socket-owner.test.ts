@@ -39,7 +39,7 @@ test('another local user racing for the socket receives nothing; the editor is t
   defer(t, () => rmSync(shared, { recursive: true, force: true }));
   const base = tempHome(t);
   const home = join(base, 'a-very-long-directory-name-'.repeat(4));
-  const env = cliEnv({ TMPDIR: shared });
+  const env = cliEnv({ SNOWMUX_RUNTIME_BASE: shared });
   const socketPath = socketPathFor(home, env);
   assert.equal(dirname(dirname(socketPath)), shared, 'the long home moves the socket to the runtime directory');
 

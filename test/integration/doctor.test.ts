@@ -241,19 +241,19 @@ test('the other problems doctor looks for, each planted and then found: old Node
     assert.match(c.fix!, new RegExp(`restart it: snowmux hub --replace --home ${later}`));
   }
 
-  // A home too long for a socket puts it in the per-user directory under TMPDIR: one open to others fails.
+  // A home too long for a socket puts it in the per-user directory under /tmp (here SNOWMUX_RUNTIME_BASE): one open to others fails.
   const tmp = tempHome(t);
   const runtime = join(tmp, `snowmux-${process.getuid?.() ?? 'user'}`);
   mkdirSync(runtime, { mode: 0o755 });
   chmodSync(runtime, 0o755);
   const longHome = join(tempHome(t), 'a-home-path-long-enough-that-its-socket-would-not-fit-in-a-sockaddr-un-path-of-108-bytes');
   mkdirSync(longHome, { mode: 0o700 });
-  const open = await doctor(longHome, { ...env, TMPDIR: tmp }, ['--offline']);
+  const open = await doctor(longHome, { ...env, SNOWMUX_RUNTIME_BASE: tmp }, ['--offline']);
   assert.equal(open.code, 1, open.text);
   assert.equal(find(open.checks, 'socket')?.status, 'fail');
   assert.match(find(open.checks, 'socket')!.detail, new RegExp(`open to other users \\(mode 755\\)\\. Run: chmod 700 ${runtime}`));
   chmodSync(runtime, 0o700);
-  assert.equal((await doctor(longHome, { ...env, TMPDIR: tmp }, ['--offline'])).code, 0, 'fixed as told, it passes');
+  assert.equal((await doctor(longHome, { ...env, SNOWMUX_RUNTIME_BASE: tmp }, ['--offline'])).code, 0, 'fixed as told, it passes');
 
   // Ownership, which only root can plant: a home and a socket of another user.
   if (process.getuid?.() !== 0) {

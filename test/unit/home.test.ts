@@ -110,7 +110,7 @@ test('checkHome refuses an open home, a file, and a missing directory, with what
 test('socket path lives in the home, or in the per-user runtime directory when the home path is too long', (t) => {
   assert.equal(socketPathFor('/home/u/.snowmux'), '/home/u/.snowmux/hub.sock');
   const base = tmp(t);
-  const env = { TMPDIR: base };
+  const env = { SNOWMUX_RUNTIME_BASE: base };
   const long = '/tmp/' + 'x'.repeat(120);
   const p = socketPathFor(long, env);
   assert.equal(dirname(p), runtimeDir(env));
@@ -118,6 +118,17 @@ test('socket path lives in the home, or in the per-user runtime directory when t
   assert.ok(Buffer.byteLength(p) < 100);
   assert.equal(socketPathFor(long, env), p, 'stable for the same home');
   assert.notEqual(socketPathFor(long + 'y', env), p, 'distinct per home');
+});
+
+test('a long home has one socket whatever TMPDIR or XDG_RUNTIME_DIR say: /tmp/snowmux-<uid>', () => {
+  // Editors, terminals and service managers disagree on TMPDIR: a socket under it let two hubs run on one home.
+  const long = '/tmp/' + 'x'.repeat(120);
+  const expected = join('/tmp', `snowmux-${process.getuid!()}`);
+  for (const env of [{}, { TMPDIR: '/var/folders/ab/T' }, { TMPDIR: '/tmp/other', XDG_RUNTIME_DIR: '/run/user/1000' }, { SNOWMUX_RUNTIME_BASE: '' }]) {
+    assert.equal(runtimeDir(env), expected, JSON.stringify(env));
+    assert.equal(dirname(socketPathFor(long, env)), expected, JSON.stringify(env));
+  }
+  assert.throws(() => runtimeDir({ SNOWMUX_RUNTIME_BASE: 'relative/dir' }), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /absolute/.test(e.message));
 });
 
 test('the runtime directory is created 0700 and verified: never a symlink, never open, never foreign', (t) => {
@@ -147,7 +158,7 @@ test('the runtime directory must sit where no other user can swap it: not in a d
   mkdirSync(open);
   chmodSync(open, 0o777);
   const dir = join(open, 'rt');
-  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /without the sticky bit \(mode 777\)/.test(e.message) && /TMPDIR/.test(e.message));
+  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /without the sticky bit \(mode 777\)/.test(e.message) && /SNOWMUX_RUNTIME_BASE/.test(e.message));
   assert.throws(() => checkSocketPath(join(dir, 'abc.sock')), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE'), 'the shim checks it too before sending anything');
   chmodSync(open, 0o1777); // as /tmp is
   ensureRuntimeDir(dir);
@@ -165,7 +176,7 @@ test('a directory or socket owned by another user is refused', { skip: process.g
   writeFileSync(sock, '');
   chownSync(sock, 12345, 12345);
   assert.throws(() => checkSocketPath(sock), (e) => isSnowmuxError(e, 'SOCKET_NOT_OWNED') && /uid 12345/.test(e.message));
-  // A TMPDIR another user owns: they may rename entries there even with the sticky bit.
+  // A runtime base another user owns: they may rename entries there even with the sticky bit.
   const theirs = join(base, 'theirs');
   mkdirSync(theirs, { mode: 0o1777 });
   chownSync(theirs, 12345, 12345);
