@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
@@ -307,10 +307,10 @@ test('a config file every user could change is refused, whatever it holds (CONFI
   const inShared = join(shared, 'team.toml');
   writeFileSync(inShared, '[hub]\nmax_rows = 7\n');
   chmodSync(shared, 0o777);
-  assert.throws(() => loadConfigFile({ home, explicitPath: inShared, env: {} }), (err: unknown) => isSnowmuxError(err, 'CONFIG_UNSAFE') && /its directory .*shared is writable by others without the sticky bit \(mode 777\)/.test(err.message));
+  assert.throws(() => loadConfigFile({ home, explicitPath: inShared, env: {} }), (err: unknown) => isSnowmuxError(err, 'CONFIG_UNSAFE') && /goes through .*shared, which is writable by others without the sticky bit \(mode 777\)/.test(err.message));
   rmSync(path);
   symlinkSync(inShared, path);
-  unsafe(load, /shared is writable by others without the sticky bit/);
+  unsafe(load, /shared, which is writable by others without the sticky bit/);
   chmodSync(shared, 0o1777);
   assert.equal(load().config.hub.maxRows, 7);
   chmodSync(shared, 0o700);
@@ -332,6 +332,59 @@ test('a config file every user could change is refused, whatever it holds (CONFI
   unsafe(load, /every user may write it/);
   chmodSync(inShared, 0o644);
   chownSync(inShared, 0, 0);
+  // A directory of another user holding our file: they could replace it with theirs. Refused.
   chownSync(shared, nobody, nobody);
-  assert.match(load().warnings.join('\n'), /the directory holding it, .*shared, belongs to another user \(uid 65534\)/);
+  unsafe(load, /\/shared, on its path, belongs to another user \(uid 65534\), who could replace it/);
+  // A bind mount: the file and its directory both belong to the host user. Warned, as the file alone is.
+  chownSync(inShared, nobody, nobody);
+  assert.match(load().warnings.join('\n'), /belongs to another user \(uid 65534\)/);
+  chownSync(inShared, 0, 0);
+  chownSync(shared, 0, 0);
+
+  // A symlink another user owns in a sticky directory every user may write (as /tmp is): its owner may
+  // replace it with one pointing elsewhere.
+  const sticky = join(home, 'sticky');
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  const theirLink = join(sticky, 'link');
+  symlinkSync(inShared, theirLink);
+  lchownSync(theirLink, nobody, nobody);
+  rmSync(path);
+  symlinkSync(theirLink, path);
+  unsafe(load, /sticky\/link, on its path, belongs to another user \(uid 65534\), who may replace it/);
+});
+
+test('every directory a config path goes through counts, along each symlink, not only the last two', (t) => {
+  const base = tempDir(t);
+  const home = join(base, 'home');
+  mkdirSync(home, { mode: 0o700 });
+  const path = join(home, 'config.toml');
+  const unsafe = (pattern: RegExp) =>
+    assert.throws(() => loadConfigFile({ home, env: {}, homedir: home }), (err: unknown) => isSnowmuxError(err, 'CONFIG_UNSAFE') && pattern.test(err.message));
+  // (a) the name -> a symlink in a directory every user may write -> a file in a safe directory: whoever
+  // may write that directory can point the symlink at a policy of their own.
+  const safe = join(base, 'safe');
+  mkdirSync(safe, { mode: 0o755 });
+  writeFileSync(join(safe, 'c.toml'), '[hub]\nmax_rows = 7\n', { mode: 0o600 });
+  const open = join(base, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  symlinkSync(join(safe, 'c.toml'), join(open, 'link'));
+  symlinkSync(join(open, 'link'), path);
+  unsafe(/open, which is writable by others without the sticky bit \(mode 777\)/);
+  // (b) an ancestor every user may write: they may rename the directory below it and put another in its place.
+  rmSync(path);
+  const inner = join(open, 'inner');
+  mkdirSync(inner, { mode: 0o755 });
+  writeFileSync(join(inner, 'c.toml'), '[hub]\nmax_rows = 8\n', { mode: 0o600 });
+  symlinkSync(join(inner, 'c.toml'), path);
+  unsafe(/open, which is writable by others without the sticky bit/);
+  // A relative symlink resolves against its own directory; once the ancestor is closed, the path passes.
+  rmSync(path);
+  symlinkSync('../open/inner/c.toml', path);
+  unsafe(/open, which is writable by others without the sticky bit/);
+  chmodSync(open, 0o755);
+  assert.equal(loadConfigFile({ home, env: {}, homedir: home }).config.hub.maxRows, 8);
+  chmodSync(open, 0o1777);
+  assert.equal(loadConfigFile({ home, env: {}, homedir: home }).config.hub.maxRows, 8, 'a sticky directory keeps our entries ours');
 });
