@@ -4,8 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SnowmuxError } from '../../errors.js';
 
 export const HEAD_FILE = 'audit-head';
 const FILE_PATTERN = /^audit-(\d{6,})\.jsonl$/;
@@ -98,7 +99,13 @@ export async function readHead(dir: string): Promise<HeadRead> {
 
 export async function writeHead(dir: string, head: AuditHead, durable: boolean): Promise<void> {
   const tmp = join(dir, `${HEAD_FILE}.tmp`);
-  const fh = await open(tmp, 'w', 0o600);
+  // Created anew, never opened as found: a name planted there (a symlink to a file of the hub user's) would
+  // be truncated and written through. A leftover is unlinked (the link, not its target), then 'wx'
+  // (O_CREAT|O_EXCL, which follows no symlink) fails rather than use anything put back meanwhile.
+  await unlink(tmp).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  const fh = await open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(`${JSON.stringify(head)}\n`);
     if (durable) await fh.sync();
@@ -106,6 +113,36 @@ export async function writeHead(dir: string, head: AuditHead, durable: boolean):
     await fh.close();
   }
   await rename(tmp, join(dir, HEAD_FILE));
+}
+
+const WRITABLE_BY_GROUP = 0o020;
+const WRITABLE_BY_OTHERS = 0o002;
+
+/**
+ * Throws AUDIT_DIR_UNSAFE unless the audit directory (through a symlink, the directory it names) is a
+ * directory of the hub user that no other user may write: whoever may write or owns it can rewrite every
+ * record, and plant a name (a symlink as the next file) the hub would write through. A group that may
+ * write it is returned as a warning (with a private group per user, as umask 002 gives, it is the user
+ * alone). Not checked where there are no uids (Windows). Called after the directory is created.
+ */
+export async function verifyAuditDir(dir: string): Promise<string[]> {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  // Through a symlink, what counts is the directory the records land in: its target, named in the fix.
+  const real = (await lstat(dir)).isSymbolicLink() ? await realpath(dir) : dir;
+  const st = await stat(real);
+  const what = real === dir ? `The audit directory ${dir}` : `The audit directory ${dir} (a symbolic link to ${real})`;
+  const fix = `Use a directory of your own, closed to others ([audit] dir in config.toml), or fix this one: chown $(id -u) ${real} && chmod 700 ${real}.`;
+  if (!st.isDirectory()) throw new SnowmuxError('AUDIT_DIR_UNSAFE', `${what} is not a directory. Point [audit] dir at a directory, or remove what is there.`);
+  if (uid === undefined) return [];
+  if (st.uid !== uid) {
+    throw new SnowmuxError('AUDIT_DIR_UNSAFE', `${what} belongs to another user (uid ${st.uid}), who could delete or rewrite every record and plant names the hub writes through. ${fix}`);
+  }
+  const mode = (st.mode & 0o7777).toString(8);
+  if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
+    throw new SnowmuxError('AUDIT_DIR_UNSAFE', `${what}: other users may write it (mode ${mode}), so they could delete or rewrite records and plant names the hub writes through. Run: chmod 700 ${real}`);
+  }
+  if ((st.mode & WRITABLE_BY_GROUP) !== 0) return [`${what}: its group (gid ${st.gid}) may write it (mode ${mode}). Unless that group is the hub user alone, run: chmod 700 ${real}`];
+  return [];
 }
 
 /** Make a created/renamed/removed directory entry durable. Best effort where directories cannot be synced. */

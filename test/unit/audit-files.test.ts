@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSnowmuxError } from '../../src/errors.js';
+import { HEAD_FILE, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'snowmux-audit-files-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const head = { seq: 1, hash: 'ab'.repeat(32), file: 'audit-000001.jsonl', ts: '2026-01-01T00:00:00.000Z' };
+
+test('writeHead never writes through a name planted as its temp file: the planted symlink is replaced, its target untouched', async (t) => {
+  const base = tempDir(t);
+  const dir = join(base, 'audit');
+  mkdirSync(dir, { mode: 0o700 });
+  const victim = join(base, 'victim');
+  writeFileSync(victim, 'ROOT-FILE\n', { mode: 0o600 });
+  symlinkSync(victim, join(dir, `${HEAD_FILE}.tmp`));
+  await writeHead(dir, head, true);
+  assert.equal(readFileSync(victim, 'utf8'), 'ROOT-FILE\n', 'the symlink target is not written');
+  assert.equal(JSON.parse(readFileSync(join(dir, HEAD_FILE), 'utf8')).seq, 1);
+  assert.ok(lstatSync(join(dir, HEAD_FILE)).isFile(), 'the anchor is a file of its own');
+  // A leftover temp file of a crashed hub is no obstacle either.
+  writeFileSync(join(dir, `${HEAD_FILE}.tmp`), 'half');
+  await writeHead(dir, { ...head, seq: 2 }, false);
+  assert.equal(JSON.parse(readFileSync(join(dir, HEAD_FILE), 'utf8')).seq, 2);
+});
+
+test('an audit directory others may write is refused; a group-writable one is warned of; a symlink counts by its target', async (t) => {
+  const base = tempDir(t);
+  const dir = join(base, 'audit');
+  mkdirSync(dir, { mode: 0o700 });
+  assert.deepEqual(await verifyAuditDir(dir), []);
+  chmodSync(dir, 0o777);
+  await assert.rejects(verifyAuditDir(dir), (e) => isSnowmuxError(e, 'AUDIT_DIR_UNSAFE') && /other users may write .*\(mode 777\)/.test(e.message) && e.message.includes(`chmod 700 ${dir}`));
+  chmodSync(dir, 0o770);
+  assert.match((await verifyAuditDir(dir)).join('\n'), /its group \(gid \d+\) may write it \(mode 770\)/);
+  chmodSync(dir, 0o700);
+  const link = join(base, 'link');
+  symlinkSync(dir, link);
+  assert.deepEqual(await verifyAuditDir(link), [], 'a symlink to a directory that passes is fine');
+  chmodSync(dir, 0o757);
+  await assert.rejects(verifyAuditDir(link), (e) => isSnowmuxError(e, 'AUDIT_DIR_UNSAFE') && e.message.includes(dir));
+  const file = join(base, 'file');
+  writeFileSync(file, '');
+  await assert.rejects(verifyAuditDir(file), (e) => isSnowmuxError(e, 'AUDIT_DIR_UNSAFE') && /not a directory/.test(e.message));
+});
+
+test('an audit directory another user owns is refused, also behind a symlink', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, async (t) => {
+  const base = tempDir(t);
+  const dir = join(base, 'shared-audit');
+  mkdirSync(dir, { mode: 0o755 });
+  chownSync(dir, 65534, 65534);
+  const theirs = (e: unknown) => isSnowmuxError(e, 'AUDIT_DIR_UNSAFE') && /belongs to another user \(uid 65534\)/.test(e.message);
+  await assert.rejects(verifyAuditDir(dir), theirs);
+  const link = join(base, 'link');
+  symlinkSync(dir, link);
+  await assert.rejects(verifyAuditDir(link), theirs);
+});
