@@ -66,7 +66,7 @@ export const ERROR_CODES = {
   USAGE: { fault: 'hub', doc: 'The command line is wrong; the message shows the right form (`snowmux <command> --help`).' },
   CONFIG_INVALID: { fault: 'hub', doc: 'config.toml (or connections.toml, or an environment setting) is wrong; the message names the file, key and fix.' },
   CONFIG_NOT_FOUND: { fault: 'hub', doc: 'A config file named explicitly (flag or SNOWMUX_CONFIG) does not exist.' },
-  CONFIG_UNREADABLE: { fault: 'hub', doc: 'A config file exists but cannot be read (permissions).' },
+  CONFIG_UNREADABLE: { fault: 'hub', doc: 'A config file exists but cannot be read (permissions), or is not a regular file (a FIFO, device or socket) or is larger than 1 MiB.' },
   CONFIG_UNSAFE: { fault: 'hub', doc: 'Another user could change the config file or replace it (every user may write it, or a directory on its path, symlinks included, is writable by all without the sticky bit or belongs to another user); snowmux takes no roles or profiles from it. The message names the file or directory and what to change.' },
   HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used; the message says why.' },
   HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user, or a home others could write holds an entry another user owns (the message names it); snowmux refuses to use it.' },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
@@ -199,4 +199,15 @@ test('no Snowflake files at all is not an error', (t) => {
   assert.equal(conns.file, null);
   assert.deepEqual(conns.connections, {});
   assert.equal(conns.shownConnectionsPath, '~/.config/snowflake/connections.toml');
+});
+
+test('a connections.toml that is a device or FIFO is refused, not read as an empty file (nor waited on)', (t) => {
+  const home = tempHome(t);
+  mkdirSync(join(home, '.snowflake'));
+  const path = join(home, '.snowflake', 'connections.toml');
+  symlinkSync('/dev/null', path);
+  assert.throws(
+    () => loadSnowflakeConnections({ env: {}, homedir: home }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_UNREADABLE') && err.message.includes(`Cannot read ${path}: it is not a regular file`),
+  );
 });

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { homedir, tmpdir } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
 import { loadConfigFile, parseConfigText, resolveConfigPath } from '../../src/hub/config/config-file.js';
@@ -387,4 +389,33 @@ test('every directory a config path goes through counts, along each symlink, not
   assert.equal(loadConfigFile({ home, env: {}, homedir: home }).config.hub.maxRows, 8);
   chmodSync(open, 0o1777);
   assert.equal(loadConfigFile({ home, env: {}, homedir: home }).config.hub.maxRows, 8, 'a sticky directory keeps our entries ours');
+});
+
+test('a config path naming a FIFO or a device is refused at once, not waited on or read without end', (t) => {
+  const home = tempDir(t);
+  const fifo = join(home, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  // In a child with a deadline: a blocked open() cannot be interrupted from the thread it blocks.
+  const loader = pathToFileURL(fileURLToPath(new URL('../../src/hub/config/config-file.js', import.meta.url))).href;
+  const script = `
+    const { loadConfigFile } = await import(${JSON.stringify(loader)});
+    for (const path of ${JSON.stringify([fifo, '/dev/zero'])}) {
+      try { loadConfigFile({ home: '/nonexistent', explicitPath: path, env: {} }); console.log('read', path); }
+      catch (err) { console.log(err.code, err.message); }
+    }`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(run.signal, null, `the loader hung (killed at the deadline): ${run.stdout}${run.stderr}`);
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines.length, 2, run.stdout + run.stderr);
+  assert.match(lines[0]!, new RegExp(`^CONFIG_UNREADABLE Cannot read config file ${fifo}: it is not a regular file \\(a FIFO, device or socket\\)`));
+  assert.match(lines[1]!, /^CONFIG_UNREADABLE Cannot read config file \/dev\/zero: it is not a regular file/);
+});
+
+test('a config file past 1 MiB is refused unread, with what to do', (t) => {
+  const home = tempDir(t);
+  const path = join(home, 'config.toml');
+  writeFileSync(path, `# ${'x'.repeat(1024 * 1024)}\n`);
+  assert.throws(() => loadConfigFile({ home, env: {} }), (err: unknown) => isSnowmuxError(err, 'CONFIG_UNREADABLE') && /larger than 1024 KiB/.test(err.message));
+  writeFileSync(path, `# ${'x'.repeat(1000)}\n[hub]\nmax_rows = 9\n`);
+  assert.equal(loadConfigFile({ home, env: {} }).config.hub.maxRows, 9);
 });

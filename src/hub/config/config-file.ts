@@ -2,13 +2,14 @@
  * Finding, reading and validating snowmux's own config file (`<home>/config.toml`, or --config PATH,
  * or $SNOWMUX_CONFIG). A missing default file is fine (all defaults); a missing explicit file is an error.
  */
-import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { closeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
 import { formatConfigIssues } from './config-issues.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
+import { openRegularFile, readOpened, readProblem } from './bounded-read.js';
 import { pathSteps, type PathStep } from './path-steps.js';
 import { displayPath } from './profile-settings.js';
 import { resolveUserPath } from '../../user-path.js';
@@ -91,7 +92,7 @@ function ioProblem(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'it is a directory';
-  return code ?? 'read failed';
+  return readProblem(err) ?? code ?? 'read failed';
 }
 
 /** Reads and validates the config file; defaults when the default-location file does not exist. */
@@ -107,14 +108,15 @@ export function loadConfigFile(options: {
   let text: string;
   const warnings: string[] = [];
   try {
-    const fd = openSync(location.path, 'r');
+    // A regular file only, read up to a bound: a FIFO or device there froze or swelled the hub.
+    const { fd, stat } = openRegularFile(location.path);
     try {
       // The file decides every session's role and which account a profile logs in to: taken only from a
       // file no other user can change (checked on what was opened, so a swap after the check reads nothing).
-      const trust = trustProblems(location.path, fstatSync(fd));
+      const trust = trustProblems(location.path, stat);
       if (trust.refuse) throw new SnowmuxError('CONFIG_UNSAFE', trust.refuse);
       warnings.push(...(trust.warn ?? []));
-      text = readFileSync(fd, 'utf8');
+      text = readOpened(fd, location.path);
     } finally {
       closeSync(fd);
     }
@@ -160,7 +162,7 @@ const STICKY = 0o1000;
  */
 function trustProblems(path: string, file: Stats): { refuse?: string; warn?: string[] } {
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid === undefined || !file.isFile()) return { warn: [] };
+  if (uid === undefined) return { warn: [] };
   const what = `Config file ${path} decides every session's role and profile`;
   if ((file.mode & WRITABLE_BY_OTHERS) !== 0) {
     return { refuse: `${what}, and every user may write it (mode ${(file.mode & 0o777).toString(8)}). Run: chmod o-w ${path}` };

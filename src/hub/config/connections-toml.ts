@@ -8,7 +8,8 @@
  *   default_connection_name, else "default".
  * Keys are accepted under the Python connector's names, the Snowflake CLI's names and the Node connector's names.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readProblem, readSettingsFile } from './bounded-read.js';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { parseTomlText } from './config-file.js';
@@ -95,13 +96,13 @@ export function snowflakeConfigDir(options: SnowflakeFilesOptions): string {
 function readToml(path: string): Record<string, unknown> | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSettingsFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new SnowmuxError(
       'CONFIG_UNREADABLE',
-      `Cannot read ${path}: ${code === 'EACCES' ? 'permission denied' : (code ?? 'read failed')}. Check the file's permissions.`,
+      `Cannot read ${path}: ${code === 'EACCES' ? 'permission denied' : (readProblem(err) ?? code ?? 'read failed')}. Check the path and the file's permissions.`,
       { cause: err },
     );
   }

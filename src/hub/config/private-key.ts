@@ -4,9 +4,9 @@
  * The profile keeps the PEM and passphrase (the driver signs its own JWTs); this only proves they work.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { SnowmuxError } from '../../errors.js';
 import { expandHome, shownSecretPath } from './profile-settings.js';
+import { readProblem, readSettingsFile } from './bounded-read.js';
 
 export interface KeySetting {
   value: string;
@@ -43,14 +43,14 @@ function fail(message: string, cause?: unknown): never {
 function readKeyFile(profileName: string, setting: KeySetting, homedir: string | undefined): string {
   const path = expandHome(setting.value, homedir);
   try {
-    return readFileSync(path, 'utf8');
+    return readSettingsFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT' ? 'no such file'
       : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
       : code === 'EISDIR' ? 'it is a directory'
-      : (code ?? 'read failed');
+      : (readProblem(err) ?? code ?? 'read failed');
     return fail(
       `Snowflake profile "${profileName}": cannot read the private key file ${shownSecretPath(setting.value)} (set by ${setting.source}): ${reason}. ` +
         'Check the path and the file permissions, or point the setting at your rsa_key.p8.',

@@ -6,9 +6,9 @@
  * Every chosen value records its source; every failure names the setting and where to set it; no message
  * ever contains a secret.
  */
-import { readFileSync } from 'node:fs';
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
+import { readProblem, readSettingsFile } from './bounded-read.js';
 import type { LoadedConfig } from './config-file.js';
 import { DEFAULT_POOL, DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from './config-schema.js';
 import { connectionLayer, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
@@ -250,10 +250,10 @@ function readToken(ctx: ProfileContext): string {
   if (file === undefined) return ctx.missing('token', 'token', true, { setting: 'tokenFilePath', what: 'a file holding it' });
   let text: string;
   try {
-    text = readFileSync(expandHome(file.value, ctx.homedir), 'utf8');
+    text = readSettingsFile(expandHome(file.value, ctx.homedir));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'read failed');
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (readProblem(err) ?? code ?? 'read failed');
     return invalid(`Snowflake profile "${ctx.name}": cannot read the token file ${shownSecretPath(file.value)} (set by ${file.source}): ${reason}. Check the path and its permissions.`);
   }
   const token = text.trim();
