@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
-import { HEAD_FILE, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
+import { HEAD_FILE, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'snowmux-audit-files-'));
@@ -61,4 +62,20 @@ test('an audit directory another user owns is refused, also behind a symlink', {
   const link = join(base, 'link');
   symlinkSync(dir, link);
   await assert.rejects(verifyAuditDir(link), theirs);
+});
+
+test('stillNamed tells when the open audit file was removed with its directory, or replaced', async (t) => {
+  const base = tempDir(t);
+  const dir = join(base, 'audit');
+  mkdirSync(dir, { mode: 0o700 });
+  const name = 'audit-000001.jsonl';
+  const fh = await open(join(dir, name), 'a', 0o600);
+  t.after(() => fh.close());
+  assert.equal(await stillNamed(fh, dir, name), true);
+  rmSync(dir, { recursive: true });
+  await fh.appendFile('{"seq":1}\n'); // still succeeds: nothing else would tell
+  assert.equal(await stillNamed(fh, dir, name), false, 'directory removed');
+  mkdirSync(dir, { mode: 0o700 });
+  writeFileSync(join(dir, name), '');
+  assert.equal(await stillNamed(fh, dir, name), false, 'another file under the same name');
 });

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 
@@ -143,6 +143,25 @@ export async function verifyAuditDir(dir: string): Promise<string[]> {
   }
   if ((st.mode & WRITABLE_BY_GROUP) !== 0) return [`${what}: its group (gid ${st.gid}) may write it (mode ${mode}). Unless that group is the hub user alone, run: chmod 700 ${real}`];
   return [];
+}
+
+/**
+ * False when the open audit file is no longer what `dir/name` names: it, or the whole directory, was
+ * removed (a tmp cleaner, a cleanup script) or replaced. Appends to it would still succeed, into a file
+ * no one can read again, so the writer must treat this like a failed write and recover (recreate the
+ * directory, chain a note). One fstat and one stat: cheap enough for the once-a-second head rewrite.
+ */
+export async function stillNamed(fh: FileHandle, dir: string, name: string): Promise<boolean> {
+  const opened = await fh.stat();
+  if (opened.nlink === 0) return false;
+  try {
+    const named = await stat(join(dir, name));
+    return named.dev === opened.dev && named.ino === opened.ino;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
+  }
 }
 
 /** Make a created/renamed/removed directory entry durable. Best effort where directories cannot be synced. */
