@@ -179,6 +179,24 @@ test('audit-head held back by its once-a-second bound is rewritten when the boun
   assert.equal(headSeq(await readHead(dir)), 3);
 });
 
+test('an audit directory removed under the hub is noticed: the error says so, and the next records recreate it and are told there', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLog(t, dir, { fsync: 'always', headIntervalMs: 0 });
+  await appendMany(log, 1, 2);
+  await rm(dir, { recursive: true, force: true });
+  const noticed = once(log, 'error');
+  // Written into the removed file: before, counted durable and the loss went unseen.
+  await log.append(sampleEntry(3));
+  const [error] = (await noticed) as [Error];
+  assert.match(error.message, /no longer in/);
+  const next = await log.append(sampleEntry(4));
+  assert.equal(next.ok, true, next.ok ? '' : next.error.message);
+  await log.close();
+  assert.ok((await auditFiles(dir)).length >= 1, 'the directory and a file were made again');
+  const result = await verifyAudit(dir);
+  assert.ok(result.records >= 1);
+});
+
 test('reopening continues the chain in the same file', async (t) => {
   const dir = await tempDir(t);
   const first = await openLog(t, dir);

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, syncDir, writeHead } from './audit-files.js';
+import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
 import type { AuditFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import {
@@ -533,6 +533,13 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     if (this.policy === 'never' && !force) return;
     const anchor = this.policy === 'never' ? { seq: this.seq, hash: this.prev, file: this.fileName } : this.durable;
     if (anchor.seq === this.headSeq || anchor.seq === 0) return;
+    if (this.fh && !(await stillNamed(this.fh, this.dir, this.fileName).catch(() => true))) {
+      // The directory (or the file) was removed under the hub: records went to a file nobody can read. The
+      // next record recovers (recreating the directory) and chains what happened; none is taken for durable.
+      this.needsRecovery = true;
+      this.ioError('AUDIT_WRITE_FAILED', `The audit file ${this.fileName} is no longer in ${this.dir} (removed or replaced while the hub ran); records since seq ${this.headSeq < 0 ? 1 : this.headSeq + 1} may be lost`, new Error('file removed'));
+      return;
+    }
     const now = performance.now();
     if (!force && now - this.headWrittenAt < this.headIntervalMs) {
       // Deferred, not dropped: on a hub that goes idle after a burst, the anchor would otherwise lag for
@@ -635,6 +642,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     if (this.root !== undefined) await mkdirBelow(this.root, this.dir, 0o700);
     else await mkdirParents(this.dir, 0o700);
     const warnings: string[] = [];
+    // A directory another user owns or may write: they could rewrite records or plant names written through.
+    warnings.push(...(await verifyAuditDir(this.dir)));
     const files = await listAuditFiles(this.dir);
     const anchor = await this.loadAnchor(memory, warnings);
 
