@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkSql, type SqlVerdict } from '../../src/hub/guard/sql/policy.js';
-import { MAX_SET_OPERATIONS } from '../../src/hub/guard/sql/engine-limits.js';
+import { MAX_SET_OPERATIONS, MAX_TOKENS } from '../../src/hub/guard/sql/engine-limits.js';
 
 const duckdb = (sql: string, allowWrite = false): SqlVerdict => checkSql(sql, { allowWrite, dialect: 'duckdb' });
 
@@ -31,6 +31,15 @@ test('more than 1,000 set operations in one statement are refused, for writers t
   assertEngineRefusal(duckdb(`WITH a AS (${unions(600)}) SELECT * FROM a UNION ALL (${unions(600)})`), /joins more than 1,000/);
   // Snowflake plans elsewhere: its dialect is not bounded by the hub's process.
   assert.equal(checkSql(unions(MAX_SET_OPERATIONS + 1), { allowWrite: false, dialect: 'snowflake' }).allowed, true);
+});
+
+test('a statement of more than 100,000 tokens is refused on the embedded engine, for writers too; a long list below it runs', () => {
+  // SELECT, n literals and n - 1 commas: 2n tokens.
+  const literals = (n: number) => `SELECT ${Array.from({ length: n }, () => "'a'").join(',')}`;
+  assert.equal(duckdb(literals(MAX_TOKENS / 2)).allowed, true);
+  assertEngineRefusal(duckdb(literals(MAX_TOKENS / 2 + 1)), /holds 100,002 words, literals and symbols, more than the 100,000[\s\S]*load long lists of values into a table/);
+  assertEngineRefusal(duckdb(`INSERT INTO t VALUES ${Array.from({ length: 30_000 }, (_, i) => `(${i})`).join(',')}`, true), /more than the 100,000/);
+  assert.equal(checkSql(literals(MAX_TOKENS), { allowWrite: false, dialect: 'snowflake' }).allowed, true);
 });
 
 test('a value built from a literal size past 100 million is refused; smaller ones, and range as a table (rows streamed), run', () => {
