@@ -179,3 +179,23 @@ test('a request that is not valid JSON or UTF-8 is answered under the id its byt
   assert.deepEqual(errors, [[7, -32700], [null, -32700], [null, -32700], [null, -32700], [null, -32700], [11, -32700]]);
   assert.deepEqual(r.replies.filter((x) => !x.error).map((x) => x.id), [9], 'the valid request between them is served');
 });
+
+test('a request whose params hold more values, or nest deeper, than any method takes is refused before any schema check; one at the bounds is delivered', async () => {
+  const r = rig({ maxLineBytes: 8 << 20 }, () => true);
+  const wide = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, 1]));
+  let deep: unknown = 1;
+  for (let i = 0; i < 100; i++) deep = { d: deep };
+  let atDepth: unknown = 1;
+  for (let i = 0; i < 60; i++) atDepth = { d: atDepth };
+  await r.sendLines([
+    JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 't', arguments: wide } }),
+    JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: deep, clientInfo: { name: 'c', version: '1' } } }),
+    JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 't', arguments: { a: atDepth, list: Array.from({ length: 40_000 }, () => 0) } } }),
+  ]);
+  const byId = new Map(r.replies.map((x) => [x.id, x]));
+  assert.equal(byId.get(1)?.error?.code, -32602);
+  assert.match(byId.get(1)!.error!.message, /more than 50,000 values/);
+  assert.equal(byId.get(2)?.error?.code, -32602);
+  assert.match(byId.get(2)!.error!.message, /nest deeper than 64 levels/);
+  assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [3]);
+});

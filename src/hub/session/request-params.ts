@@ -42,8 +42,33 @@ const WHOLE_LISTS = new Map([
   ['prompts/list', 'prompts'],
 ]);
 
+/**
+ * Values (objects, arrays, strings, numbers…) one request's params may hold, and how deep they may nest. No
+ * MCP method or snowmux tool takes more; a message under the line limit holding 580,000 members kept the
+ * hub's only thread busy for 5 s in the schema checks that follow (every other editor waited), before any
+ * rate limit applied. Counted with an early stop, without recursion (deep nesting is the other attack).
+ */
+export const MAX_PARAM_VALUES = 50_000;
+export const MAX_PARAM_DEPTH = 64;
+
+function oversizedParams(params: unknown): string | null {
+  if (params === null || typeof params !== 'object') return null;
+  let values = 0;
+  const stack: [unknown, number][] = [[params, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (++values > MAX_PARAM_VALUES) return `params hold more than ${MAX_PARAM_VALUES.toLocaleString('en-US')} values; no method takes that many. Send less per request`;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_PARAM_DEPTH) return `params nest deeper than ${MAX_PARAM_DEPTH} levels; no method takes that. Flatten the request`;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return null;
+}
+
 /** What is wrong with a request's params, in one line naming the field; null when its method's schema accepts them. */
 export function requestParamsProblem(method: string, params: unknown): string | null {
+  const oversized = oversizedParams(params);
+  if (oversized) return `Invalid params for ${method.slice(0, 100)}: ${oversized}`;
   const schema = byMethod.get(method);
   if (!schema) return null;
   const outcome = schema['~standard'].validate(params === undefined ? { method } : { method, params });
