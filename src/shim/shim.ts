@@ -160,6 +160,8 @@ interface Inflight {
   gen: number;
   /** A subscription (LISTEN) the editor has already seen acknowledged: a new hub's acknowledgement is not shown again. */
   acked?: boolean;
+  /** An initialize's params: replayed on a new hub once this one's answer is a result, never if it is refused. */
+  initializeParams?: unknown;
 }
 
 interface Pending {
@@ -191,6 +193,15 @@ interface HubLink {
   silentMs?: number;
   /** Why the hub ended this link's session (its `cut` frame), when it did. */
   cutReason?: string;
+}
+
+/** Whether a (small) response line is a result, not an error. */
+function isResult(line: Buffer): boolean {
+  try {
+    return 'result' in (JSON.parse(line.toString('utf8')) as object);
+  } catch {
+    return false;
+  }
 }
 
 function idKey(id: Id): string {
@@ -332,9 +343,9 @@ export class Shim {
           this.answerError(id, INVALID_REQUEST, `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request that has not been answered yet. Give each request in flight its own id.`, false);
           return;
         }
-        // A second initialize sent before the first was answered is refused by the hub: the first's stays.
-        if (msg.method === 'initialize' && ![...this.inflight.values()].some((e) => e.method === 'initialize')) this.cachedInitialize = msg.params;
-        this.inflight.set(idKey(id), { id, method: msg.method, line, gen: BUFFERED });
+        // Kept for a replay only once the hub accepts it (fromHub): a refused re-initialize, replayed on the
+        // next hub, changed the session's client, protocol version and era behind the editor's back.
+        this.inflight.set(idKey(id), { id, method: msg.method, line, gen: BUFFERED, ...(msg.method === 'initialize' ? { initializeParams: msg.params } : {}) });
       } else if (msg.method === 'notifications/cancelled') {
         this.forwardCancel(line, msg);
         return;
@@ -445,13 +456,16 @@ export class Shim {
     if (line.length <= MAX_ACK_BYTES && line.includes(LISTEN_ACK_BYTES) && this.repeatedListenAck(line)) return;
     // Responses end an in-flight request. A result's id is read from the line's end (results can be large);
     // anything else that can be a response is parsed.
-    const id = fastResponseId(line) ?? (line.includes(ID_KEY) ? parsedResponseId(line) : undefined);
+    const fastId = fastResponseId(line);
+    const id = fastId ?? (line.includes(ID_KEY) ? parsedResponseId(line) : undefined);
     if (id !== undefined) {
       if (typeof id === 'string' && id.startsWith(REPLAY_ID_PREFIX)) {
         // Our own replayed initialize: the editor never sent it and must not see its answer.
-        if (link === this.link && id === this.awaitingReplay) this.finishReplay(link);
+        if (link === this.link && id === this.awaitingReplay) this.finishReplay(link, line);
         return;
       }
+      const entry = this.inflight.get(idKey(id));
+      if (entry?.method === 'initialize' && (fastId !== undefined || isResult(line))) this.cachedInitialize = entry.initializeParams;
       this.inflight.delete(idKey(id));
     }
     if (!this.toEditor(framed ?? Buffer.concat([line, NL])) && !link.waitingForEditor) {
@@ -609,8 +623,20 @@ export class Shim {
     this.startPinging(link);
     if (resumed && this.cachedInitialize !== undefined && !this.editorInitializeOutstanding()) {
       // 2025-era session: re-create it on the new hub before anything else is sent.
-      this.awaitingReplay = `${REPLAY_ID_PREFIX}${++this.replayCounter}`;
-      socket.write(encodeLine({ jsonrpc: '2.0', id: this.awaitingReplay, method: 'initialize', params: this.cachedInitialize }));
+      const replayId = `${REPLAY_ID_PREFIX}${++this.replayCounter}`;
+      let replay: string | undefined;
+      try {
+        replay = encodeLine({ jsonrpc: '2.0', id: replayId, method: 'initialize', params: this.cachedInitialize });
+      } catch (err) {
+        // Params the shim cannot write again (nested past the stack): the session cannot be re-created, and a
+        // throw here left a half-made link behind on every attempt.
+        this.cachedInitialize = undefined;
+        this.log(`cannot replay the editor's initialize on the new hub (${err instanceof Error ? err.message : String(err)}); the editor must initialize again`);
+      }
+      if (replay !== undefined) {
+        this.awaitingReplay = replayId;
+        socket.write(replay);
+      }
     }
     if (rest.length > 0) onChunk(rest);
     if (!this.awaitingReplay) this.flushPending();
@@ -623,8 +649,11 @@ export class Shim {
     return false;
   }
 
-  private finishReplay(link: HubLink): void {
+  private finishReplay(link: HubLink, answer: Buffer): void {
     this.awaitingReplay = null;
+    if (fastResponseId(answer) === undefined && !isResult(answer)) {
+      this.log(`the new hub refused the session's replayed initialize: ${answer.toString('utf8').slice(0, 300)}`);
+    }
     link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/initialized' }));
     this.flushPending();
   }

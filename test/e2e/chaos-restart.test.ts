@@ -5,11 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HubStatus } from '../../src/hub/hub.js';
-import { runCli, type AnyClient, type ClientKind, type HubProcess, freePort } from '../helpers/harness.js';
+import { cliEnv, runCli, type AnyClient, type ClientKind, type HubProcess, freePort } from '../helpers/harness.js';
+import { cliPath } from '../helpers/paths.js';
 import {
   ChaosHome,
   FOREVER_QUERY,
@@ -197,3 +199,40 @@ test('a fixed metrics port moves with the hub: graceful restart and --replace bo
   assert.doesNotMatch(replacing.output(), /Cannot serve metrics/);
 });
 
+
+test('a re-initialize the hub refused is not what the shim replays on the next hub: the session keeps the client and protocol version the editor has', async (t) => {
+  const rig = await ChaosHome.create(t);
+  const hub = await rig.startHub();
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', rig.home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+  t.after(() => void shim.kill('SIGKILL'));
+  const answers = new Map<number, { result?: unknown; error?: { code: number; message: string } }>();
+  let text = '';
+  const waiters = new Map<number, () => void>();
+  shim.stdout.on('data', (c: Buffer) => {
+    text += c.toString('utf8');
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      const m = JSON.parse(text.slice(0, nl)) as { id?: number; result?: unknown; error?: { code: number; message: string } };
+      text = text.slice(nl + 1);
+      if (typeof m.id === 'number') {
+        answers.set(m.id, m);
+        waiters.get(m.id)?.();
+      }
+    }
+  });
+  const call = async (id: number, method: string, params: unknown) => {
+    const answered = new Promise<void>((r) => waiters.set(id, r));
+    shim.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    await answered;
+    return answers.get(id)!;
+  };
+  assert.ok((await call(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'the-editor', version: '1' } })).result);
+  shim.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  const refused = await call(2, 'initialize', { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'EVIL-REINIT', version: '0' } });
+  assert.equal(refused.error?.code, -32600);
+  await hub.stop('SIGKILL');
+  assert.ok((await call(3, 'tools/list', {})).result, 'served by the next hub');
+  const session = (await status(rig.home)).sessions.find((x) => x.resumeOf);
+  assert.equal(session?.client?.name, 'the-editor');
+  assert.equal(session?.protocolVersion, '2025-06-18');
+});
