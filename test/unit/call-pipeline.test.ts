@@ -61,6 +61,8 @@ class CountingWarehouse implements Warehouse {
     if (sql.includes('FAILS_AT_RUN_TIME')) throw new SnowmuxError('SQL_ERROR', 'Division by zero');
     if (sql.includes('TIMES_OUT')) throw new SnowmuxError('QUERY_TIMEOUT', 'The query ran past its 2 s timeout and was cancelled.');
     if (sql.includes('NO_CONNECTION')) throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'Could not reach the warehouse.');
+    if (sql.includes('NO_SUCH_TABLE')) throw new SnowmuxError('OBJECT_NOT_FOUND', 'Table NO_SUCH_TABLE does not exist.');
+    if (sql.includes('NO_SUCH_COLUMN')) throw new SnowmuxError('SQL_ERROR', 'Binder Error: column NO_SUCH_COLUMN not found', { details: { notRun: true } });
     return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
   }
   async listDatabases() {
@@ -197,9 +199,11 @@ test('a statement the warehouse ran counts against the quota whatever became of 
     await w.query(sql, { ...ctx, maxRows: 1 });
     return { content: [] };
   };
-  // Neither a refused write nor a warehouse that could not be reached spends the budget of 3 queries.
+  // Neither a refused write, a warehouse that could not be reached nor an unknown table spends the budget of 3 queries.
   assert.equal(codeOf(await call('budget', 'execute_query', running('DELETE FROM T'))), 'SQL_REFUSED');
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT NO_CONNECTION FROM T'))), 'WAREHOUSE_UNAVAILABLE');
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT * FROM NO_SUCH_TABLE'))), 'OBJECT_NOT_FOUND');
+  assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT NO_SUCH_COLUMN FROM T'))), 'SQL_ERROR');
   // A run-time failure and a timeout had the warehouse working: before, they were free, without limit.
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT FAILS_AT_RUN_TIME FROM T'))), 'SQL_ERROR');
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT TIMES_OUT FROM T'))), 'QUERY_TIMEOUT');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SnowmuxError, type ErrorCode } from '../../src/errors.js';
 import { cancellationError, classifyFailure, isTransientFailure, type FailureKind } from '../../src/hub/guard/failure-kind.js';
+import { toSnowmuxError } from '../../src/hub/warehouse/snowflake/snowflake-errors.js';
 
 function withCode(code: string | number, message = 'boom', extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(message), { code, ...extra });
@@ -81,4 +82,14 @@ test('cancellationError keeps a SnowmuxError abort reason and otherwise says QUE
   assert.equal(plain.code, 'QUERY_CANCELLED');
   assert.match(plain.message, /^The queued query was cancelled/);
   assert.equal(classifyFailure(plain), 'cancelled');
+});
+
+test('a Snowflake compilation error is marked as never run (the quota does not count it); a run-time error is not', () => {
+  const ctx = { profile: { name: 'p' } as never, phase: 'statement' as const };
+  const compile = toSnowmuxError(withCode('001003', "SQL compilation error: syntax error line 1 at position 7 unexpected 'FORM'.", { sqlState: '42000', name: 'OperationFailedError' }), ctx);
+  assert.equal(compile.code, 'SQL_ERROR');
+  assert.equal(compile.details?.notRun, true);
+  const runtime = toSnowmuxError(withCode('100051', 'Division by zero', { sqlState: '22012', name: 'OperationFailedError' }), ctx);
+  assert.equal(runtime.code, 'SQL_ERROR');
+  assert.equal(runtime.details?.notRun, undefined);
 });

@@ -279,7 +279,9 @@ export function toWarehouseError(err: unknown): SnowmuxError {
           ? // What DuckDB's parser says of a table name with four or more parts: an internal placeholder.
             'Parser Error: a table name has at most three parts (database.schema.table); the query names one with more. Remove the extra part (a column belongs in the SELECT list), or double-quote a name that has dots in it.'
           : message;
-  return new SnowmuxError('SQL_ERROR', text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}) } });
+  // Parsing, binding and name lookup happen before the statement runs: the quota does not count it.
+  const notRun = kind === 'Parser' || kind === 'Binder' || kind === 'Catalog';
+  return new SnowmuxError('SQL_ERROR', text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}), ...(notRun ? { notRun: true } : {}) } });
 }
 
 export function cancellationError(signal: AbortSignal): SnowmuxError {

@@ -208,8 +208,10 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
     });
   }
   if (sqlState !== undefined || e.name === 'OperationFailedError') {
+    // A compilation error never ran (no warehouse time): the quota does not count it.
+    const notRun = /^SQL compilation error/i.test(text);
     return new SnowmuxError('SQL_ERROR', `Snowflake rejected the statement (code ${code ?? '?'}${sqlState ? `, SQLSTATE ${sqlState}` : ''}${idText}): ${text}`, {
-      details: { ...base, infrastructure: false },
+      details: { ...base, infrastructure: false, ...(notRun ? { notRun: true } : {}) },
     });
   }
   // Driver argument errors (bad binds, bad options) are the caller's; anything else is unexpected.
