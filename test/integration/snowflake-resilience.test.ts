@@ -66,6 +66,29 @@ describe('Snowflake resilience', () => {
     assert.equal(poolDetail(w)['logins'], 2);
   });
 
+  it('a statement that may write is not sent again when its session is lost after Snowflake took it (it may have run); a read is', async () => {
+    const w = warehouse('lost-after-submit');
+    await w.query('select 1', queryOptions());
+    // The statement outlives the first answer (333333 with its query id); the session is then lost while the driver waits for the result.
+    double.setQueryLatency(400);
+    try {
+      double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
+      const submitted = double.queries.length;
+      await assert.rejects(w.query('select 7', queryOptions({ repeatable: false })), (err: SnowmuxError) => {
+        assert.equal(err.code, 'CONNECTION_LOST');
+        assert.match(err.message, /may or may not have completed, so the hub did not send it again/);
+        return true;
+      });
+      // Before, it was sent again on a new session: an INSERT ran twice.
+      assert.equal(double.queries.length, submitted + 1);
+      double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
+      assert.deepEqual((await w.query('select 8', queryOptions())).rows, [[8]]);
+      assert.equal(double.queries.length, submitted + 3, 'a read is sent again on a fresh session');
+    } finally {
+      double.setQueryLatency(0);
+    }
+  });
+
   it('a login that hangs fails the call within the acquire timeout (WAREHOUSE_UNAVAILABLE), then recovers', async () => {
     const w = warehouse('login-hang', { pool: { max: 1, acquireTimeoutMs: 300 } });
     double.inject({ kind: 'hang', endpoint: 'login' });

@@ -66,6 +66,11 @@ export interface QueryOptions extends CallContext {
    * (Cortex Analyst's). Read by the hub's SQL policy; backends ignore it.
    */
   readOnly?: boolean | undefined;
+  /**
+   * The statement may be sent again on a fresh session when the first was lost while it ran: the hub sets
+   * false for a statement that may write (it may have run already). Unset: true.
+   */
+  repeatable?: boolean | undefined;
 }
 
 export interface ColumnInfo {

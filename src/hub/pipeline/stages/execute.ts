@@ -7,7 +7,7 @@ import { SnowmuxError } from '../../../errors.js';
 import { leadingWords } from '../../guard/sql/classifier.js';
 import { rowBound } from '../../guard/sql/row-bound.js';
 import { SESSION_EFFECT_WORDS } from '../../warehouse/snowflake/session-context.js';
-import type { OperationResult, Statement } from '../statement.js';
+import { onlyReads, type OperationResult, type Statement } from '../statement.js';
 
 export function execute(st: Statement): Promise<OperationResult> {
   const w = st.warehouse;
@@ -18,7 +18,7 @@ export function execute(st: Statement): Promise<OperationResult> {
       const first = st.reading?.statements[0];
       if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
       st.scope.meter.statementSent = true;
-      return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS), rowBound: smaller(st.appendedLimit, rowBound(first)) });
+      return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS), rowBound: smaller(st.appendedLimit, rowBound(first)), repeatable: onlyReads(st) });
     }
     case 'explain': {
       if (st.text === undefined) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');

@@ -157,7 +157,7 @@ export class SnowflakeWarehouse implements Warehouse {
     const started = performance.now();
     const effect = options.leadingWords ? sessionEffect(sql, options.leadingWords) : sessionEffect(sql);
     const window: RowWindow = { start: 0, maxRows: Math.max(0, options.maxRows), maxBytes: options.maxBytes };
-    const success = await this.withConnection(options, 'statement', async (lease) => {
+    const success = await this.withConnection(options, 'statement', options.repeatable !== false, async (lease) => {
       const outcome = await this.execute(lease, sql, options, window, options.binds, options.onProgress);
       // Statements that may change session state (beyond USE, which is tracked) cost their connection.
       if (effect === 'dirty') lease.discard = true;
@@ -301,7 +301,7 @@ export class SnowflakeWarehouse implements Warehouse {
       throw new SnowmuxError('INVALID_ARGUMENT', `"${queryId.slice(0, 80)}" is not a Snowflake query id. Pass the query id reported with a truncated result.`);
     }
     const window: RowWindow = { start: Math.max(0, page.offset), maxRows: Math.max(0, page.limit), maxBytes: page.maxBytes };
-    const success = await this.withConnection(ctx, 'fetch', (lease) =>
+    const success = await this.withConnection(ctx, 'fetch', true, (lease) =>
       fetchStatementResult(lease.connection, queryId, window, lease.signal, lease.cancelled, {
         profile: this.profile,
         phase: 'fetch',
@@ -371,7 +371,7 @@ export class SnowflakeWarehouse implements Warehouse {
    * or discards it (unhealthy, session state changed, context not restorable). A lost session is retried
    * once on a fresh connection.
    */
-  private async withConnection(ctx: CallContext, phase: 'statement' | 'fetch', work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
+  private async withConnection(ctx: CallContext, phase: 'statement' | 'fetch', repeatable: boolean, work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
     // Bad names in the call's context fail here, before a connection is taken.
     const desired = phase === 'statement' ? desiredContext(this.baseline, ctx) : undefined;
     const pool = await this.getPool();
@@ -399,7 +399,10 @@ export class SnowflakeWarehouse implements Warehouse {
         if (!keep || lease.discard || !lease.tracked.restorable(this.baseline)) pool.discard(connection, outcome.ok ? undefined : outcome.finished);
         else pool.release(connection);
         if (outcome.ok) return outcome;
-        if (lost && attempt === 0 && !signal.aborted) continue;
+        // A lost session is tried once more on a fresh one, unless the statement may write and Snowflake had
+        // taken it (it has a query id): it may have run, and sending it again ran an INSERT twice.
+        if (lost && attempt === 0 && !signal.aborted && (repeatable || outcome.queryId === undefined)) continue;
+        if (lost && !repeatable && outcome.queryId !== undefined) throw mayHaveRun(outcome.error, outcome.queryId);
         throw outcome.error;
       }
     } finally {
@@ -549,7 +552,7 @@ export class SnowflakeWarehouse implements Warehouse {
 
   /** Runs a SHOW/DESCRIBE and returns its rows as objects keyed by Snowflake's (lower-case) column names. */
   private async metadata(sql: string, ctx: CallContext): Promise<Record<string, JsonValue>[]> {
-    const success = await this.withConnection(ctx, 'statement', (lease) =>
+    const success = await this.withConnection(ctx, 'statement', true, (lease) =>
       this.execute(lease, sql, ctx, { start: 0, maxRows: METADATA_MAX_ROWS }, undefined, ctx.onProgress),
     );
     const names = success.columns.map((c) => c.name);
@@ -576,4 +579,13 @@ function optional(key: 'comment', value: JsonValue | undefined): { comment?: str
 function leadingKeyword(sql: string): string | undefined {
   const m = /^(?:\s|\(|--[^\n]*\n|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/.exec(sql);
   return m?.[1]?.toUpperCase();
+}
+
+/** A statement that may write, whose session was lost after Snowflake took it: not sent again, and said so. */
+function mayHaveRun(error: SnowmuxError, queryId: string): SnowmuxError {
+  return new SnowmuxError(
+    'CONNECTION_LOST',
+    `The Snowflake session was lost while the statement ran (query id ${queryId}); it may or may not have completed, so the hub did not send it again. Check its outcome (query_history, or QUERY_HISTORY in Snowflake) before running it again. ${error.message}`.slice(0, 2000),
+    { cause: error, details: { ...(error.details ?? {}), queryId, mayHaveRun: true } },
+  );
 }
