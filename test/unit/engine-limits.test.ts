@@ -101,3 +101,20 @@ test('a value built from a literal size past 100 million is refused; smaller one
     assert.equal(duckdb(sql).allowed, true, sql);
   }
 });
+
+test('transaction statements are refused for writers on both dialects (a transaction cannot span pooled calls); a scripting block that holds one is allowed', () => {
+  for (const dialect of ['snowflake', 'duckdb'] as const) {
+    for (const sql of ['BEGIN', 'BEGIN TRANSACTION', 'START TRANSACTION', 'COMMIT', 'ROLLBACK']) {
+      const verdict = checkSql(sql, { allowWrite: true, dialect });
+      assert.equal(verdict.allowed, false, `${dialect}: ${sql}`);
+      if (verdict.allowed) continue;
+      assert.equal(verdict.rule, 'transactions');
+      assert.match(verdict.message, /a transaction cannot span calls here[\s\S]*Put the statements in one block/);
+    }
+  }
+  const block = checkSql('BEGIN\n  INSERT INTO t VALUES (1);\n  DELETE FROM u;\nEND', { allowWrite: true, dialect: 'snowflake' });
+  assert.equal(block.allowed, true);
+  // A reader is refused as before, by the read-only rule.
+  const reader = checkSql('BEGIN', { allowWrite: false, dialect: 'snowflake' });
+  assert.equal(reader.allowed ? '' : reader.rule, 'read-only');
+});

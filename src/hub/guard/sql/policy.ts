@@ -160,6 +160,17 @@ function judgeStatement(statement: ClassifiedStatement, policy: SqlPolicy): Refu
       `Query refused: statement type UNKNOWN: ${opening} is not a statement the classifier recognises (rule: recognised-statement).${only} Check the spelling, or run it in Snowsight.`,
     );
   }
+  if (policy.allowWrite && (type === 'BEGIN' || type === 'COMMIT' || type === 'ROLLBACK')) {
+    // Each call runs on a pooled session that a transaction statement ends with the call: a BEGIN was
+    // answered "executed successfully" and dropped, the next call's DELETE committed at once, and the
+    // ROLLBACK after it undid nothing.
+    return refuse(
+      'SQL_REFUSED',
+      type,
+      'transactions',
+      `Query refused: ${type} controls a transaction, and a transaction cannot span calls here: each call runs on a pooled session, and one that opens a transaction is ended with its call, so the statements after it would be committed one by one (rule: transactions). Put the statements in one block: BEGIN … END (Snowflake Scripting), which commits or rolls back as a whole.`,
+    );
+  }
   if (!policy.allowWrite) {
     if (!statement.readOnly) return readOnlyRefusal(statement);
     const stageListing = policy.allowStageListing === true;
