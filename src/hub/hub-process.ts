@@ -60,7 +60,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const scrubber = new SecretScrubber();
   const logger = createLogger({ home, scrub: (line) => scrubber.scrub(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, scrubber, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen });
+  const runtime = await createRuntime({ home, logger, scrubber, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
   const held = holdRecords(runtime.sinks, true);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
@@ -283,6 +283,20 @@ function auditWriter(home: string): number | null {
   const command = processCommandLine(pid);
   if (command !== null && !command.includes('snowmux')) return null;
   return pid;
+}
+
+/**
+ * Whether no other process holds the home's audit-writer claim (another hub takes it over from a frozen
+ * one). A claim that is gone or unreadable names nobody else: the log goes on.
+ */
+function holdsAuditClaim(home: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return true;
+  }
+  return !Number.isInteger(pid) || pid === process.pid;
 }
 
 function claimAuditWriter(home: string): void {

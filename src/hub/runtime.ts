@@ -45,6 +45,8 @@ export interface RuntimeOptions {
    * one writer, but its calls are audited all the same.
    */
   auditSubdir?: string;
+  /** Whether this process still holds the home's audit-writer claim (a hub; see AuditLogOptions.stillWriter). */
+  auditStillWriter?: () => boolean;
   /** The hub's one scrubber of known secrets (shared with the logger); created here when absent. */
   scrubber?: SecretScrubber;
 }
@@ -200,6 +202,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       maxFiles: auditConfig.maxFiles > 0 ? auditConfig.maxFiles : undefined,
       hubVersion: VERSION,
       secrets: [...knownSecrets],
+      ...(opts.auditStillWriter ? { stillWriter: opts.auditStillWriter } : {}),
     });
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));

@@ -197,6 +197,26 @@ test('an audit directory removed under the hub is noticed: the error says so, an
   assert.ok(result.records >= 1);
 });
 
+test('a log taken over by another hub while this process was frozen writes nothing more: the next append after the pause is refused, and close leaves the file as it was', async (t) => {
+  const dir = await tempDir(t);
+  let owner = true;
+  let now = 0;
+  t.mock.method(performance, 'now', () => now);
+  const log = await openLog(t, dir, { fsync: 'interval', stillWriter: () => owner });
+  await appendMany(log, 1, 2);
+  const before = await readFile(join(dir, 'audit-000001.jsonl'), 'utf8');
+  // Frozen for a while; meanwhile `hub --replace` claimed the log. Resumed, this process must not append:
+  // a chain from its stale head would fork the new writer's for good.
+  owner = false;
+  now += 5_000;
+  const result = await log.append(sampleEntry(3));
+  assert.equal(result.ok, false);
+  assert.equal(result.ok ? '' : result.error.code, 'AUDIT_CLOSED');
+  assert.match(result.ok ? '' : result.error.message, /Another hub writes the audit log now/);
+  await log.close();
+  assert.equal(await readFile(join(dir, 'audit-000001.jsonl'), 'utf8'), before);
+});
+
 test('reopening continues the chain in the same file', async (t) => {
   const dir = await tempDir(t);
   const first = await openLog(t, dir);

@@ -46,6 +46,8 @@ export type FsyncPolicy = 'always' | 'interval' | 'never';
 export const DEFAULT_FSYNC_INTERVAL_MS = 200;
 export const DEFAULT_HEAD_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** How often, at most, the log asks whether it is still the one writer. */
+const WRITER_CHECK_MS = 1_000;
 /** Queued records past which calls wait for their own record to be written (docs/audit.md, durability). */
 export const MAX_UNWRITTEN = 64;
 /** The most one write() of queued records carries (about 2,000 records of ~500 bytes). */
@@ -70,6 +72,12 @@ export interface AuditLogOptions {
   hubVersion?: string;
   /** Most often the audit-head anchor is rewritten (plus on rotation and close). Default 1000 ms. */
   headIntervalMs?: number;
+  /**
+   * Whether this process is still the log's one writer (the home's audit-writer claim). Asked before a
+   * write at most once a second, and so always after the process was stopped or frozen that long: a hub
+   * taken over while frozen (`hub --replace`) that resumed and appended forked the chain for good.
+   */
+  stillWriter?: () => boolean;
 }
 
 export type AppendResult = { ok: true; seq: number; hash: string } | { ok: false; error: SnowmuxError };
@@ -141,6 +149,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private readonly clock: () => number;
   private readonly scrubber: SecretScrubber;
   private readonly hubVersion: string;
+  private readonly stillWriter: (() => boolean) | undefined;
+  private writerCheckedAt = -Infinity;
+  /** Another process writes the log now: nothing more is written here. */
+  private superseded = false;
 
   private fh: FileHandle | undefined;
   private fileName = '';
@@ -181,6 +193,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.root = options.root;
     this.fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     this.headIntervalMs = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
+    this.stillWriter = options.stillWriter;
     this.maxFileBytes = options.maxFileBytes;
     this.maxFiles = options.maxFiles;
     this.clock = options.clock ?? Date.now;
@@ -263,7 +276,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.syncTimer = undefined;
     if (this.headTimer) clearTimeout(this.headTimer);
     this.headTimer = undefined;
-    if (!this.fh || this.needsRecovery) {
+    if (!this.fh || this.needsRecovery || !this.stillTheWriter()) {
       await this.closeFile();
       return;
     }
@@ -313,7 +326,24 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
   }
 
+  /** False once another process has claimed the log (checked at most once a second). */
+  private stillTheWriter(): boolean {
+    if (this.superseded) return false;
+    if (!this.stillWriter) return true;
+    const now = performance.now();
+    if (now - this.writerCheckedAt < WRITER_CHECK_MS) return true;
+    this.writerCheckedAt = now;
+    if (this.stillWriter()) return true;
+    this.superseded = true;
+    this.ioError('AUDIT_CLOSED', 'Another hub writes this audit log now (this one was taken over while it was stopped or frozen); this hub writes no more records, which would fork the chain', new Error('superseded'));
+    return false;
+  }
+
   private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
+    if (batch.length > 0 && !this.stillTheWriter()) {
+      for (const item of batch) results.push(this.fail(new SnowmuxError('AUDIT_CLOSED', `Another hub writes the audit log now; this ${item.entry.kind} record was not written (it would fork the chain). The other hub's log holds its own records.`), false));
+      return;
+    }
     let wrote = false;
     for (let at = 0; at < batch.length; ) {
       // The usual case writes the queue's records in one write() (one thread-pool round trip): one write
