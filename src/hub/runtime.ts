@@ -135,6 +135,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     logger: opts.logger,
     limits: config.config.limits,
     breaker: config.config.breaker,
+    callTimeoutMs: config.config.hub.callTimeoutMs,
   });
   let audit: AuditLog | null = null;
   // Secrets of profiles resolved so far (shims hand over their SNOWFLAKE_* settings at any time).

@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
 import { ManualClock } from '../../src/hub/guard/clock.js';
 import { WarehouseBreaker, type BreakerState, type BreakerTransition } from '../../src/hub/guard/breaker.js';
+import { PassThrough } from 'node:stream';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import type { Warehouse } from '../../src/hub/warehouse/types.js';
 
 const outage = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' });
 const sqlError = (): SnowmuxError => new SnowmuxError('SQL_ERROR', 'SQL compilation error: syntax error line 1 at position 7.');
@@ -220,4 +226,27 @@ test('after shutdown calls are refused with WAREHOUSE_CLOSED', async (t) => {
   const { breaker } = makeBreaker(t);
   breaker.shutdown();
   await assert.rejects(breaker.run(ok), (err: unknown) => isSnowmuxError(err, 'WAREHOUSE_CLOSED'));
+});
+
+test("the hub's breakers span two call timeouts: an outage whose calls fail only at their timeout opens them", async () => {
+  const clock = new ManualClock();
+  const governance = new Governance({
+    policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'),
+    logger: createLogger({ destination: new PassThrough(), level: 'silent' }),
+    breaker: { volumeThreshold: 3 },
+    callTimeoutMs: 60_000,
+    clock,
+  });
+  const warehouse = { info: () => ({ kind: 'snowflake', name: 'prod', detail: {} }) } as unknown as Warehouse;
+  const breaker = governance.breakerFor(warehouse);
+  // Each call hangs for 20 s, then fails (503s until the timeout). With a fixed 10 s window each call's start
+  // had left the window when it failed, and the breaker never opened.
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(breaker.run(async () => {
+      clock.advance(20_000);
+      throw outage();
+    }));
+  }
+  assert.equal(breaker.state, 'open');
+  governance.close();
 });

@@ -51,9 +51,18 @@ export interface GovernanceOptions {
   policy: Policy;
   limits?: Partial<LimitSettings>;
   breaker?: Partial<CircuitBreakerSettings>;
+  /**
+   * The longest a call may run (hub.call_timeout_ms): the breaker's window spans two of them, so a call that
+   * fails slowly (a warehouse that hangs or answers 503 until the timeout) is counted in the window it started in.
+   */
+  callTimeoutMs?: number;
   logger: Logger;
   clock?: Clock;
 }
+
+/** The breaker's rolling window: two call timeouts, within these bounds. */
+const MIN_BREAKER_WINDOW_MS = 10_000;
+const MAX_BREAKER_WINDOW_MS = 15 * 60_000;
 
 /** A session counts towards its identity's sessions for this long after its last call. */
 const SHARE_WINDOW_MS = 60_000;
@@ -62,6 +71,7 @@ export class Governance {
   #policy: Policy;
   private limits: LimitSettings;
   private readonly breakerSettings: CircuitBreakerSettings;
+  private readonly breakerWindowMs: number;
   /** One fair queue per shared warehouse, sized to what that backend can run at once. */
   private readonly schedulers = new Map<Warehouse, FairScheduler>();
   private readonly queueWaits = new WeakMap<Warehouse, number | undefined>();
@@ -107,6 +117,9 @@ export class Governance {
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
     this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
+    // A fixed 10 s window never opened for an outage that made calls fail at their timeout: opossum counts a
+    // call where it started, which had left the window by the time it failed.
+    this.breakerWindowMs = Math.min(MAX_BREAKER_WINDOW_MS, Math.max(MIN_BREAKER_WINDOW_MS, 2 * (opts.callTimeoutMs ?? 0)));
     this.metadata = new MetadataCache({ ttlMs: this.limits.metadataCacheTtlMs });
     const rate = this.limits.defaultRate;
     this.sessionShares = new RateLimiter({
@@ -369,6 +382,7 @@ export class Governance {
         volumeThreshold: this.breakerSettings.volumeThreshold,
         errorThresholdPercentage: this.breakerSettings.errorThresholdPercentage,
         resetTimeoutMs: this.breakerSettings.resetTimeoutMs,
+        rollingWindowMs: this.breakerWindowMs,
         clock: this.clock,
       });
       breaker.on('transition', (t) => {

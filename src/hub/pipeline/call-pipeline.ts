@@ -41,7 +41,8 @@ export class CallPipeline {
     const controller = session.beginCall(tool);
     this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
     const timer = setTimeout(() => {
-      controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call exceeded the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too). Narrow the query or raise hub.call_timeout_ms.`));
+      // Not "narrow the query": a warehouse that hangs or fails slowly ends here too, with nothing run.
+      controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call did not finish within the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too, if it had started). \`snowmux status\` shows whether the warehouse answers; if it does, narrow the query or raise hub.call_timeout_ms.`));
     }, limits.callTimeoutMs);
     timer.unref();
     const onClientAbort = () => controller.abort(new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.'));
