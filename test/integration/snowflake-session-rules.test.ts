@@ -109,7 +109,7 @@ describe('driver error mapping', () => {
   it('tells user errors from infrastructure and keeps the Snowflake code', () => {
     const sql = toSnowmuxError({ name: 'OperationFailedError', code: '001003', sqlState: '42000', message: 'SQL compilation error:\nsyntax error', data: { queryId: 'q-1' } }, { profile, phase: 'statement' });
     assert.equal(sql.code, 'SQL_ERROR');
-    assert.deepEqual(sql.details, { snowflakeCode: '001003', sqlState: '42000', queryId: 'q-1', profile: 'dev', infrastructure: false });
+    assert.deepEqual(sql.details, { snowflakeCode: '001003', sqlState: '42000', queryId: 'q-1', profile: 'dev', infrastructure: false, notRun: true });
     assert.equal(toSnowmuxError({ code: 401001, message: 'Network error. Could not reach Snowflake.' }, { profile, phase: 'statement' }).code, 'WAREHOUSE_UNAVAILABLE');
     assert.equal(toSnowmuxError({ code: '000604', sqlState: '57014', message: 'SQL execution canceled' }, { profile, phase: 'statement' }).code, 'QUERY_CANCELLED');
     assert.equal(toSnowmuxError({ code: '002003', sqlState: '42S02', message: "Object 'X' does not exist" }, { profile, phase: 'statement' }).code, 'OBJECT_NOT_FOUND');
