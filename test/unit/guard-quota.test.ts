@@ -164,3 +164,22 @@ test('nonsense usage values are ignored and invalid rules are rejected', () => {
   assert.throws(() => new QuotaTracker({ rules: [{ windowMs: 0, queries: 1 }] }), RangeError);
   assert.throws(() => new QuotaTracker({ rules: [{ windowMs: HOUR, queries: -1 }] }), RangeError);
 });
+
+test("a team hub without Redis counts what the other replicas had used when Redis last answered: an outage gives nobody a fresh budget per replica", () => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 25 }], clock });
+  quotas.record('gina', { queries: 5 });
+  // Redis said the team had used 25 (5 of them here): the other replicas spent 20.
+  quotas.noteTeamUsage('gina', HOUR, { queries: 25, rows: 0, bytes: 0 });
+  assert.equal(quotas.exceeded('gina')?.code, 'QUOTA_EXCEEDED', 'before, this replica alone allowed 20 more');
+  const other = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 25 }], clock });
+  other.record('gina', { queries: 5 });
+  other.noteTeamUsage('gina', HOUR, { queries: 10, rows: 0, bytes: 0 });
+  for (let i = 0; i < 14; i++) other.record('gina', { queries: 1 });
+  assert.equal(other.exceeded('gina'), undefined, '5 + 14 here, 5 elsewhere: 24 of 25');
+  other.record('gina', { queries: 1 });
+  assert.equal(other.exceeded('gina')?.code, 'QUOTA_EXCEEDED');
+  // A new window forgets the others' usage with its own.
+  clock.advance(HOUR);
+  assert.equal(other.exceeded('gina'), undefined);
+});

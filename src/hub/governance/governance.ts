@@ -244,6 +244,8 @@ export class Governance {
       const at = Date.now();
       const admission = await this.team.quotaAdmit(identity, rules, at);
       if (admission) {
+        // Kept for the checks made while Redis does not answer (the others' usage is not forgotten).
+        for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage);
         if (admission.reserved) {
           if (meter) meter.quotaReservedAt = at;
           return undefined;

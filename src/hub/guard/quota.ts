@@ -69,6 +69,11 @@ export interface QuotaSnapshotEntry {
 
 interface WindowUsage extends QuotaUsage {
   windowStart: number;
+  /**
+   * A team hub: what the other replicas had used in this window when Redis last answered. Added to this
+   * process's own usage when Redis does not answer, so an outage gives nobody a fresh budget on each replica.
+   */
+  others?: QuotaUsage;
 }
 
 const METRICS: readonly QuotaMetric[] = ['queries', 'rows', 'bytes', 'scanBytes'];
@@ -101,7 +106,7 @@ export class QuotaTracker {
     let worst: { rule: QuotaRule; metric: QuotaMetric; limit: number; used: number; resetsAt: number } | undefined;
     for (const rule of this.#rules(identity)) {
       // A team hub passes the usage all replicas recorded (Redis); otherwise this process's own.
-      const usage = shared ? shared(rule.windowMs) : this.#current(identity, rule.windowMs, now, false);
+      const usage = shared ? shared(rule.windowMs) : withOthers(this.#current(identity, rule.windowMs, now, false));
       for (const metric of METRICS) {
         const limit = rule[metric];
         if (limit === undefined) continue;
@@ -140,6 +145,18 @@ export class QuotaTracker {
   /** The window lengths the identity has quota rules for (none: no quota). */
   windowsOf(identity: string): number[] {
     return [...new Set(this.#rules(identity).map((rule) => rule.windowMs))];
+  }
+
+  /**
+   * The team-wide usage of a window as Redis last reported it: what the other replicas used is kept (the team's
+   * minus this process's own), for the checks made while Redis does not answer.
+   */
+  noteTeamUsage(identity: string, windowMs: number, team: QuotaUsage): void {
+    const current = this.#current(identity, windowMs, this.#clock.now(), true);
+    if (!current) return;
+    const others: QuotaUsage = { queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
+    for (const metric of METRICS) others[metric] = Math.max(0, amount(team[metric]) - amount(current[metric]));
+    current.others = others;
   }
 
   /** Adds a finished call's usage to every window the identity has rules for. */
@@ -201,6 +218,7 @@ export class QuotaTracker {
       if (usage.windowStart > start) return usage; // the clock went backwards: keep counting the newer window
       usage.windowStart = start;
       usage.queries = usage.rows = usage.bytes = usage.scanBytes = 0;
+      delete usage.others;
     }
     if (!usage && create) {
       if (!byWindow) {
@@ -221,6 +239,14 @@ export class QuotaTracker {
     }
     this.#sweepAt = Math.max(SWEEP_FLOOR, this.#usage.size * 2);
   }
+}
+
+/** A window's usage with what the other replicas had used added (a team hub without Redis). */
+function withOthers(usage: WindowUsage | undefined): QuotaUsage | undefined {
+  if (!usage?.others) return usage;
+  const sum: QuotaUsage = { queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
+  for (const metric of METRICS) sum[metric] = amount(usage[metric]) + amount(usage.others[metric]);
+  return sum;
 }
 
 export function windowStartOf(now: number, windowMs: number): number {
