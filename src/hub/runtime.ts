@@ -168,6 +168,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   };
   let auditWriter: AuditSink | null = null;
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];
+  /** The first records written, for a copy attached after them (see openAudit). */
+  const earlyRecords: { seq: number; line: string }[] = [];
   let observeAuditWrite: ((seconds: number) => void) | undefined;
   // Lifecycle records (refused HTTP authentications, reloads) that come while the log is not open yet wait
   // here, in order, and are written right after hub_start — as finished calls wait in hub-process's
@@ -208,6 +210,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
     for (const copy of auditCopies) audit.on('written', copy);
+    // A copy attached later (the team's stream, once Redis is connected) gets the records written before it,
+    // hub_start first: it was missing from the stream on every start, and nothing declared the gap.
+    audit.on('written', (record) => {
+      if (earlyRecords.length < MAX_EARLY_RECORDS) earlyRecords.push(record);
+    });
     // hub_start says how many records waited for the log (they follow it) and how many did not fit.
     const held = heldLifecycle.splice(0);
     const waited = held.length > 0 ? { heldRecords: held.length } : {};
@@ -289,6 +296,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     },
     copyAuditTo(copy) {
       auditCopies.push(copy);
+      for (const record of earlyRecords) copy(record);
       (audit as AuditLog | null)?.on('written', copy);
     },
     limits: {
@@ -318,6 +326,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     },
   };
 }
+
+/** Records written before a copy attaches that it is given (hub_start and what waited for the log). */
+const MAX_EARLY_RECORDS = 200;
 
 /** Lifecycle records held while the audit log is not open yet (see appendLifecycle). */
 const MAX_HELD_LIFECYCLE = 2_000;

@@ -302,6 +302,9 @@ test('every replica ships its audit records to the team stream; audit verify --r
     return entries.filter(([, f]) => f[f.indexOf('record') + 1]?.includes('"tool_call"')).length;
   };
   while ((await shippedCalls()) < 6) await new Promise((r) => setImmediate(r));
+  // Each replica's hub_start reaches the stream too: it was written before the shipper attached, and was missing.
+  const starts = (await admin.xrange(stream, '-', '+')).filter(([, f]) => f[f.indexOf('record') + 1]?.includes('"hub_start"'));
+  assert.equal(starts.length, 2, 'one hub_start per replica');
   const intact = await verify();
   assert.equal(intact.code, 0, intact.stdout);
   // A person reading status sees the team and the stream, from either replica.

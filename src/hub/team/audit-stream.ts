@@ -47,7 +47,16 @@ export class AuditStreamShipper {
     private readonly replica: string,
     private readonly connected: () => boolean,
     private readonly logger: Logger,
-  ) {}
+    /** Resolves on the first connection: until then records wait (a replica's first records, hub_start). */
+    private readonly firstConnection?: Promise<void>,
+  ) {
+    void firstConnection?.then(() => {
+      this.everConnected = true;
+      void this.flush();
+    });
+  }
+
+  private everConnected = false;
 
   ship(record: { seq: number; line: string }): void {
     this.queue.push(record);
@@ -79,6 +88,7 @@ export class AuditStreamShipper {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
+      if (!this.connected() && this.firstConnection && !this.everConnected) return; // shipped on the first connection
       const batch = this.queue.splice(0, BATCH);
       if (!this.connected()) {
         this.drop(batch, 'Redis unreachable');

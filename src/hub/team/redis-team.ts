@@ -465,7 +465,9 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     auditStream(streamKey, max) {
       // Tried whenever the connection is up, also while a refused write keeps the limits local: the stream
       // takes records again as soon as Redis does (a refused batch is dropped and declared as a gap).
-      shipper ??= new AuditStreamShipper(redis, streamKey, max, opts.replicaId, () => redis.status === 'ready', opts.logger);
+      // Records written before the first connection (hub_start) wait for it rather than go out as a gap.
+      const firstReady = redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+      shipper ??= new AuditStreamShipper(redis, streamKey, max, opts.replicaId, () => redis.status === 'ready', opts.logger, firstReady);
       return shipper;
     },
     snapshot: () => ({
