@@ -93,3 +93,11 @@ test('a Snowflake compilation error is marked as never run (the quota does not c
   assert.equal(runtime.code, 'SQL_ERROR');
   assert.equal(runtime.details?.notRun, undefined);
 });
+
+test('a Snowflake answer the driver could not read (no code, no message) is an infrastructure failure, not the user\'s SQL error', () => {
+  const ctx = { profile: { name: 'p' } as never, phase: 'statement' as const };
+  const unread = toSnowmuxError(Object.assign(new Error(''), { name: 'OperationFailedError' }), ctx);
+  assert.equal(unread.code, 'WAREHOUSE_ERROR');
+  assert.equal(unread.details?.infrastructure, true);
+  assert.match(unread.message, /could not be read/);
+});

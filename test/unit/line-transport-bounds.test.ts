@@ -199,3 +199,10 @@ test('a request whose params hold more values, or nest deeper, than any method t
   assert.match(byId.get(2)!.error!.message, /nest deeper than 64 levels/);
   assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [3]);
 });
+
+test('a request whose integer id is past 2^53 (rounded by JSON.parse) is answered under null, not under an id its client never sent', async () => {
+  const r = rig({}, () => true);
+  await r.sendLines(['{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/list","params":{}}', '{"jsonrpc":"2.0","id":1.5,"method":"ping"}']);
+  assert.deepEqual(r.replies.map((x) => x.id), [null, 1.5]);
+  assert.ok(r.replies.every((x) => x.error?.code === -32600));
+});

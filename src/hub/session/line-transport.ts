@@ -100,6 +100,15 @@ function isId(v: unknown): v is string | number {
 }
 
 /**
+ * Whether an answer can carry `id` back as the client wrote it. An integer past 2^53 may have been rounded
+ * by JSON.parse (9007199254740993 came back as …992, which its client could not match): then the answer
+ * goes under null, as JSON-RPC says for an id that cannot be read.
+ */
+function idAsSent(line: Buffer, id: string | number): boolean {
+  return typeof id === 'string' || Number.isSafeInteger(id) || !Number.isInteger(id) || line.includes(JSON.stringify(id));
+}
+
+/**
  * The id of a line that cannot be parsed, when its first bytes show it (`{"jsonrpc":"2.0","id":7,…`, as
  * clients write requests), else null: its client can then tell which request failed instead of waiting for
  * it until it times out. Only the start counts: the end of a broken line may close a nested object.
@@ -247,7 +256,7 @@ export class LineTransport implements Transport {
         this.opts.onRejected?.('invalid', problem);
         return;
       }
-      this.reject(isId(id) ? id : null, INVALID_REQUEST, `Invalid Request: ${problem}.`, 'invalid');
+      this.reject(isId(id) && idAsSent(line, id) ? id : null, INVALID_REQUEST, `Invalid Request: ${problem}.`, 'invalid');
       return;
     }
     const message = value as JSONRPCMessage;

@@ -207,6 +207,13 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
       details: { ...base, infrastructure: true },
     });
   }
+  if (code === undefined && text === '' && sqlState === undefined) {
+    // Nothing Snowflake said: the driver could not read the answer (a proxy that rewrote its content type
+    // gave "Snowflake rejected the statement (code ?): " as the user's SQL error, never retried nor counted).
+    return new SnowmuxError('WAREHOUSE_ERROR', `Snowflake's answer for ${who(ctx.profile)} could not be read (no error code, no message: a proxy between the hub and Snowflake may have changed it). The call can be retried; if it keeps failing, check the proxy.`, {
+      details: { ...base, infrastructure: true },
+    });
+  }
   if (sqlState !== undefined || e.name === 'OperationFailedError') {
     // A compilation error never ran (no warehouse time): the quota does not count it.
     const notRun = /^SQL compilation error/i.test(text);
