@@ -7,6 +7,13 @@
 // pool can still be sized: each running DuckDB statement holds a pool thread, and logs and audit need others.
 const argv = process.argv.slice(2);
 const command = argv[0];
+// package.json "engines": an older Node ran every command (and `setup` wrote its path into editor configs)
+// until something broke far from the cause. Said first, before anything is loaded.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 11)) {
+  process.stderr.write(`snowmux: needs Node 20.11 or later; this is Node ${process.versions.node} (${process.execPath}). Install a newer Node (nodejs.org, or nvm install 20), then run snowmux with it.\n`);
+  process.exit(1);
+}
 const { statSync } = require('node:fs');
 const { join } = require('node:path');
 

@@ -2,6 +2,8 @@
  * `snowmux` — dispatches to one command, importing only that command's module.
  */
 import { VERSION } from '../version.js';
+import { closestName } from '../closest-name.js';
+import { shownText } from '../shown-text.js';
 
 import type { CommandIo } from './command-io.js';
 
@@ -60,7 +62,10 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   if (!command) {
     // Options belong to a command (`snowmux status --home DIR`), not before it.
     if (name.startsWith('-')) io.stderr.write(`snowmux: "${name}" is not a command; options go after the command, e.g. \`snowmux <command> ${name} …\`. Run \`snowmux --help\` for the list of commands.\n`);
-    else io.stderr.write(`snowmux: unknown command "${name}". Run \`snowmux --help\` for the list of commands.\n`);
+    else {
+      const meant = closestName(name, Object.keys(COMMANDS));
+      io.stderr.write(`snowmux: unknown command "${shownText(name, 40)}".${meant ? ` Did you mean \`snowmux ${meant}\`?` : ''} Run \`snowmux --help\` for the list of commands.\n`);
+    }
     process.exitCode = 2;
     return;
   }

@@ -1,7 +1,7 @@
 /** Every command answers --help and -h with its usage and exit 0; --version prints the version. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -87,4 +87,19 @@ test('keys rotate prints a new key for the same identity and ends the old one af
   const listed = JSON.parse((await runCli(['keys', 'list', '--json', '--home', home])).stdout) as { id: string; state: string }[];
   assert.deepEqual(listed.map((k) => k.state), ['expired', 'active']);
   assert.equal(listed[0]!.id, id);
+});
+
+test('a Node older than package.json allows is refused first, saying which Node runs and what to install', async (t) => {
+  const dir = tempHome(t, 'smx-oldnode-');
+  // A preload makes this Node report the version Debian 12 ships.
+  const preload = join(dir, 'old-node.cjs');
+  writeFileSync(preload, "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '18.20.4' } });\n");
+  for (const args of [['status'], ['shim'], ['setup', 'cursor']]) {
+    const child = spawn(process.execPath, ['-r', preload, cliPath, ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 1, args.join(' '));
+    assert.match(stderr, /^snowmux: needs Node 20\.11 or later; this is Node 18\.20\.4 \(.+\)\. Install a newer Node/, args.join(' '));
+  }
 });

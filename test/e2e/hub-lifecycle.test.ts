@@ -124,6 +124,10 @@ test('status and stop explain themselves when no hub runs; unknown commands and 
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.doesNotMatch(unknown.stderr, /Did you mean/);
+  const typo = await runCli(['stauts']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown command "stauts"\. Did you mean `snowmux status`\?/);
   // An option before the command (the usage lists --home among the common options) is told where it goes.
   const optionFirst = await runCli(['--home', home, 'status']);
   assert.equal(optionFirst.code, 2);

@@ -89,6 +89,9 @@ test('setup merges into a JSONC file keeping its comments, refuses one it cannot
   const unknown = await runCli(['setup', 'notepad'], { HOME: userHome });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /Unknown client "notepad"[\s\S]*claude-desktop/);
+  const typo = await runCli(['setup', 'cursr'], { HOME: userHome });
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /Unknown client "cursr"\. Did you mean "cursor"\?/);
 });
 
 test('setup --write leaves a read-only editor config alone, and a file it cannot write is named with what to do', async (t) => {

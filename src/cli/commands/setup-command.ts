@@ -11,6 +11,8 @@ import { definedProfiles } from '../../hub/config-check.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
 import { mkdirParentsSync } from '../../mkdir-below.js';
 import { shellWord } from '../../shell-word.js';
+import { closestName } from '../../closest-name.js';
+import { shownText } from '../../shown-text.js';
 import { resolveUserPath } from '../../user-path.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
@@ -55,7 +57,7 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const [client, ...extra] = positionals;
   if (client === undefined || extra.length > 0 || !isClientId(client)) {
-    io.stderr.write(`${client === undefined ? 'Name the editor to set up.' : extra.length > 0 ? `One editor at a time (got ${positionals.join(', ')}).` : `Unknown client "${client}".`}\n\n${USAGE}`);
+    io.stderr.write(`${client === undefined ? 'Name the editor to set up.' : extra.length > 0 ? `One editor at a time (got ${positionals.join(', ')}).` : `Unknown client "${shownText(client, 40)}".${unknownClientHint(client)}`}\n\n${USAGE}`);
     return 2;
   }
   const name = values.name ?? 'snowflake';
@@ -212,4 +214,9 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
     );
   }
   return { path, replaced, kept, backup, unchanged: false };
+}
+
+function unknownClientHint(client: string): string {
+  const meant = closestName(client, Object.keys(CLIENTS));
+  return meant === undefined ? '' : ` Did you mean "${meant}"?`;
 }

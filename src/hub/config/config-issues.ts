@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { KNOWN_KEYS, SECRET_FILE_KEYS } from './config-schema.js';
+import { closestName } from '../../closest-name.js';
 
 type Issue = z.core.$ZodIssue;
 type PathKey = PropertyKey;
@@ -78,20 +79,6 @@ function knownKeysAt(path: readonly PathKey[]): readonly string[] | undefined {
   return undefined;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** Names other Snowflake tools use for keys snowmux spells differently. */
 const KEY_ALIASES: Record<string, string> = {
   username: 'user',
@@ -114,16 +101,7 @@ export function suggestKey(unknownKey: string, known: readonly string[]): string
     if (alias !== undefined && known.includes(alias)) return alias;
     if (candidate !== unknownKey && known.includes(candidate)) return candidate;
   }
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const key of known) {
-    const distance = editDistance(snake, key);
-    if (distance < bestDistance) {
-      best = key;
-      bestDistance = distance;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 4)) ? best : undefined;
+  return closestName(snake, known);
 }
 
 function where(path: readonly PathKey[]): string {
