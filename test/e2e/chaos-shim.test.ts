@@ -139,65 +139,65 @@ function running(pid: number): boolean {
   }
 }
 
-test('an editor that stops reading for longer than the link idle timeout gets every answer once it reads again: the hub does not take the silence of a link it stopped reading for a dead shim', async (t) => {
-  const rig = await ChaosHome.create(t);
-  await rig.startHub({ ...LINK_IDLE, SNOWMUX_STALLED_OUTPUT_MS: '60000' });
-  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', rig.home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+/** A wide answer (~0.5 MB): twelve of them are more than the pipe, the shim, both socket buffers and the hub's pause threshold hold. */
+const WIDE = `SELECT ${Array.from({ length: 10 }, (_, i) => `repeat('x', 118) AS c${i}`).join(', ')} FROM range(200)`;
+
+interface Answer {
+  id: number;
+  result?: { isError?: boolean };
+  error?: { message: string };
+}
+
+/**
+ * An editor on pipes that initializes, stops reading its stdout, and sends twelve wide calls; `readAll`
+ * reads again and gathers the twelve answers.
+ */
+async function stalledEditor(t: { after(fn: () => void): void }, home: string, name: string): Promise<{ readAll(): Promise<Answer[]> }> {
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
   t.after(() => void shim.kill('SIGKILL'));
   const send = (m: unknown) => shim.stdin.write(`${JSON.stringify(m)}\n`);
-  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'slow-reader', version: '1' } } });
+  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name, version: '1' } } });
   await once(shim.stdout, 'data');
   shim.stdout.pause();
   send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  // ~6 MB of answers: more than the pipe, the shim, both socket buffers and the hub's pause threshold hold.
-  const wide = `SELECT ${Array.from({ length: 10 }, (_, i) => `repeat('x', 118) AS c${i}`).join(', ')} FROM range(200)`;
-  for (let id = 2; id <= 13; id++) send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: wide } } });
+  for (let id = 2; id <= 13; id++) send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: WIDE } } });
+  return {
+    async readAll() {
+      let text = '';
+      shim.stdout.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      shim.stdout.resume();
+      const answers = new Map<number, Answer>();
+      while (answers.size < 12) {
+        await once(shim.stdout, 'data');
+        for (const line of text.split('\n').slice(0, -1)) {
+          const m = JSON.parse(line) as Answer;
+          if (m.id !== undefined) answers.set(m.id, m);
+        }
+        text = text.slice(text.lastIndexOf('\n') + 1);
+      }
+      return [...answers.values()];
+    },
+  };
+}
+
+test('an editor that stops reading for longer than the link idle timeout gets every answer once it reads again: the hub does not take the silence of a link it stopped reading for a dead shim', async (t) => {
+  const rig = await ChaosHome.create(t);
+  await rig.startHub({ ...LINK_IDLE, SNOWMUX_STALLED_OUTPUT_MS: '60000' });
+  const editor = await stalledEditor(t, rig.home, 'slow-reader');
   await statusUntil(rig.home, 'every call answered into the stalled link', (s) => (sessionOf(s, 'slow-reader')?.calls ?? 0) >= 2);
   // Three idle timeouts of the editor not reading. Before, the hub paused its own reading of the link,
   // heard no pings, cut the session after ~1 s, and the shim told the editor "the hub restarted".
   await new Promise((r) => setTimeout(r, 3_000));
   assert.ok(sessionOf(await status(rig.home), 'slow-reader'), 'the session is still there');
-  let text = '';
-  shim.stdout.on('data', (c: Buffer) => (text += c.toString('utf8')));
-  shim.stdout.resume();
-  const answers = new Map<number, { result?: { isError?: boolean }; error?: unknown }>();
-  while (answers.size < 12) {
-    await once(shim.stdout, 'data');
-    for (const line of text.split('\n').slice(0, -1)) {
-      const m = JSON.parse(line) as { id: number; result?: { isError?: boolean }; error?: unknown };
-      answers.set(m.id, m);
-    }
-    text = text.slice(text.lastIndexOf('\n') + 1);
-  }
-  for (const [id, m] of answers) assert.ok(m.result && m.result.isError !== true, `call ${id}: ${JSON.stringify(m).slice(0, 300)}`);
+  for (const m of await editor.readAll()) assert.ok(m.result && m.result.isError !== true, `call ${m.id}: ${JSON.stringify(m).slice(0, 300)}`);
 });
 
 test('an editor that does not read for longer than the stall bound: the calls it never got are answered with why, not "the hub restarted"', async (t) => {
   const rig = await ChaosHome.create(t);
   await rig.startHub({ SNOWMUX_STALLED_OUTPUT_MS: '1000' });
-  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', rig.home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
-  t.after(() => void shim.kill('SIGKILL'));
-  const send = (m: unknown) => shim.stdin.write(`${JSON.stringify(m)}\n`);
-  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'no-reader', version: '1' } } });
-  await once(shim.stdout, 'data');
-  shim.stdout.pause();
-  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  const wide = `SELECT ${Array.from({ length: 10 }, (_, i) => `repeat('x', 118) AS c${i}`).join(', ')} FROM range(200)`;
-  for (let id = 2; id <= 13; id++) send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: wide } } });
+  const editor = await stalledEditor(t, rig.home, 'no-reader');
   await statusUntil(rig.home, 'the session cut for not reading', (s) => s.totals.lastCut?.why?.startsWith('the client did not read its answers') === true);
-  let text = '';
-  shim.stdout.on('data', (c: Buffer) => (text += c.toString('utf8')));
-  shim.stdout.resume();
-  const answers = new Map<number, { result?: unknown; error?: { message: string } }>();
-  while (answers.size < 12) {
-    await once(shim.stdout, 'data');
-    for (const line of text.split('\n').slice(0, -1)) {
-      const m = JSON.parse(line) as { id: number; result?: unknown; error?: { message: string } };
-      if (m.id !== undefined) answers.set(m.id, m);
-    }
-    text = text.slice(text.lastIndexOf('\n') + 1);
-  }
-  const errors = [...answers.values()].filter((m) => m.error).map((m) => m.error!.message);
+  const errors = (await editor.readAll()).filter((m) => m.error).map((m) => m.error!.message);
   assert.ok(errors.length > 0, 'some calls were never delivered');
   for (const message of errors) {
     assert.doesNotMatch(message, /hub restarted/);
