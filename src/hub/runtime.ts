@@ -3,12 +3,12 @@
  * registry, the governance rules, the audit log and the call sinks. One place, so the hub and the
  * in-process server behave the same.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { SecretScrubber, boundObject, boundSql, redactValue } from './audit/audit-redact.js';
+import { readSettingsFile } from './config/bounded-read.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { AuditSink } from './governance/audit-sink.js';
@@ -109,7 +109,7 @@ function refuseVanishedConfig(running: LoadedConfig, next: LoadedConfig): void {
   let blank = !next.exists;
   if (!blank) {
     try {
-      blank = readFileSync(next.path, 'utf8').trim() === '';
+      blank = readSettingsFile(next.path).trim() === '';
     } catch {
       /* unreadable now: the next load says so */
     }
