@@ -268,15 +268,9 @@ const AUDIT_WRITER_FILE = 'audit-writer.pid';
  * unless its command line is readable and is not a snowmux one.
  */
 function auditWriter(home: string): number | null {
-  let pid: number;
-  let started: string | undefined;
-  try {
-    const [pidText, startText] = readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/);
-    pid = Number(pidText);
-    started = startText;
-  } catch {
-    return null;
-  }
+  const claim = readAuditClaim(home);
+  if (claim === null) return null;
+  const { pid, started } = claim;
   if (pid === process.pid || !processAlive(pid)) return null;
   const actualStart = processStartTicks(pid);
   if (started !== undefined && actualStart !== null) return started === actualStart ? pid : null;
@@ -285,18 +279,23 @@ function auditWriter(home: string): number | null {
   return pid;
 }
 
+/** The home's audit-writer claim: a pid and, where known, its start time; null when there is none to read. */
+function readAuditClaim(home: string): { pid: number; started: string | undefined } | null {
+  try {
+    const [pidText, startText] = readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/);
+    return { pid: Number(pidText), started: startText };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Whether no other process holds the home's audit-writer claim (another hub takes it over from a frozen
  * one). A claim that is gone or unreadable names nobody else: the log goes on.
  */
 function holdsAuditClaim(home: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/)[0]);
-  } catch {
-    return true;
-  }
-  return !Number.isInteger(pid) || pid === process.pid;
+  const pid = readAuditClaim(home)?.pid;
+  return pid === undefined || !Number.isInteger(pid) || pid === process.pid;
 }
 
 function claimAuditWriter(home: string): void {

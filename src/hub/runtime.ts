@@ -8,7 +8,6 @@ import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { SecretScrubber, boundObject, boundSql, redactValue } from './audit/audit-redact.js';
-import { readSettingsFile } from './config/bounded-read.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { AuditSink } from './governance/audit-sink.js';
@@ -105,16 +104,7 @@ export interface ReloadResult {
  * running on the defaults on purpose takes a file that says so (a comment), or a restart.
  */
 function refuseVanishedConfig(running: LoadedConfig, next: LoadedConfig): void {
-  if (!running.exists) return;
-  let blank = !next.exists;
-  if (!blank) {
-    try {
-      blank = readSettingsFile(next.path).trim() === '';
-    } catch {
-      /* unreadable now: the next load says so */
-    }
-  }
-  if (!blank) return;
+  if (!running.exists || (next.exists && next.blank !== true)) return;
   throw new SnowmuxError(
     'CONFIG_INVALID',
     `${next.shownPath} is ${next.exists ? 'empty' : 'gone'} since the hub read it; reloading would drop every role and rule it held and serve the built-in defaults, so the reload is refused and the running configuration stays. Put the file back; to run on the defaults on purpose, leave a file holding only a comment, or restart the hub.`,
@@ -170,6 +160,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];
   /** The first records written, for a copy attached after them (see openAudit). */
   const earlyRecords: { seq: number; line: string }[] = [];
+  let stopKeeping = (): void => undefined;
   let observeAuditWrite: ((seconds: number) => void) | undefined;
   // Lifecycle records (refused HTTP authentications, reloads) that come while the log is not open yet wait
   // here, in order, and are written right after hub_start — as finished calls wait in hub-process's
@@ -212,9 +203,14 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     for (const copy of auditCopies) audit.on('written', copy);
     // A copy attached later (the team's stream, once Redis is connected) gets the records written before it,
     // hub_start first: it was missing from the stream on every start, and nothing declared the gap.
-    audit.on('written', (record) => {
-      if (earlyRecords.length < MAX_EARLY_RECORDS) earlyRecords.push(record);
-    });
+    // Kept only where a copy is configured ([audit] redis_stream), and only until it attaches.
+    if (auditConfig.redisStream !== undefined && auditCopies.length === 0) {
+      const keep = (record: { seq: number; line: string }) => {
+        if (earlyRecords.length < MAX_EARLY_RECORDS) earlyRecords.push(record);
+      };
+      audit.on('written', keep);
+      stopKeeping = () => audit?.off('written', keep);
+    }
     // hub_start says how many records waited for the log (they follow it) and how many did not fit.
     const held = heldLifecycle.splice(0);
     const waited = held.length > 0 ? { heldRecords: held.length } : {};
@@ -296,7 +292,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     },
     copyAuditTo(copy) {
       auditCopies.push(copy);
-      for (const record of earlyRecords) copy(record);
+      stopKeeping();
+      for (const record of earlyRecords.splice(0)) copy(record);
       (audit as AuditLog | null)?.on('written', copy);
     },
     limits: {

@@ -38,6 +38,16 @@ function headSeq(read: Awaited<ReturnType<typeof readHead>>): number | undefined
   return read.state === 'ok' ? read.head.seq : undefined;
 }
 
+type FileHandleProto = { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
+
+/** FileHandle's prototype, whose write() a test mocks to stand in for a full or failing disk. */
+async function fileHandleProto(dir: string): Promise<FileHandleProto> {
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as FileHandleProto;
+  await probe.close();
+  return proto;
+}
+
 async function auditFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
 }
@@ -108,9 +118,7 @@ test('100 parallel appends serialise: seq follows call order, lines never interl
 test('appends queued while a write runs go out together in one write(), so the writer keeps up with a busy hub; the chain verifies', async (t) => {
   const dir = await tempDir(t);
   const log = await openLog(t, dir, { fsync: 'interval' });
-  const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
-  await probe.close();
+  const proto = await fileHandleProto(dir);
   const writes = t.mock.method(proto, 'write');
   // One write per record gave the drain loop one record per event-loop turn: under load the records of
   // answered calls piled up in memory, and a SIGKILL lost thousands of them.
@@ -139,9 +147,7 @@ test('a write cut short in the middle of a batch: the whole lines join the chain
   const dir = await tempDir(t);
   const log = await openLog(t, dir);
   await appendMany(log, 1, 1);
-  const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
-  await probe.close();
+  const proto = await fileHandleProto(dir);
   const realWrite = proto.write;
   let cut = true;
   t.mock.method(proto, 'write', async function (this: unknown, buf: Buffer, offset: number, length: number) {
@@ -477,9 +483,7 @@ test('a disk that stays full: one partial line, then every write fails, and no f
   const log = await openLog(t, dir);
   await appendMany(log, 1, 2);
   // The disk fills: the next write gets part of its line out, every later one nothing (as on a full tmpfs).
-  const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
-  await probe.close();
+  const proto = await fileHandleProto(dir);
   const realWrite = proto.write;
   let room: number | undefined = 40;
   t.mock.method(proto, 'write', async function (this: unknown, buf: Buffer, offset: number, length: number) {

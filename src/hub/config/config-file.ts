@@ -23,6 +23,8 @@ export interface LoadedConfig {
   /** The same path with the home directory shown as "~", for source labels. */
   shownPath: string;
   exists: boolean;
+  /** The file exists and holds nothing but white space (a failed copy, a tool that truncates first). */
+  blank?: boolean;
   config: HubConfig;
   /** Non-fatal findings (e.g. a file holding secrets that others can read). */
   warnings: string[];
@@ -143,7 +145,7 @@ export function loadConfigFile(options: {
     const warning = credentialFileWarning(location.path, { env: options.env ?? {}, shownPath });
     if (warning !== undefined) warnings.push(warning);
   }
-  return { path: location.path, shownPath, exists: true, config, warnings };
+  return { path: location.path, shownPath, exists: true, ...(text.trim() === '' ? { blank: true } : {}), config, warnings };
 }
 
 const WRITABLE_BY_OTHERS = 0o002;
