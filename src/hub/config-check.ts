@@ -27,6 +27,11 @@ export interface ConfigCheckOptions {
   homedir?: string | undefined;
   /** `--http ADDR`, which overrides hub.http_listen. */
   httpListen?: string | undefined;
+  /**
+   * The hub's own choice of default profile, `--profile NAME` or `SNOWMUX_PROFILE` (the flag first), which
+   * must be defined like `hub.default_profile`: a hub started with a misspelt name ran, and every call failed.
+   */
+  profile?: { name: string; from: string } | undefined;
 }
 
 /** Throws CONFIG_INVALID listing every problem (file and key each), or returns what the hub serves with. */
@@ -62,12 +67,13 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
   const defined = definedProfiles(loaded, opts);
   if (defined !== undefined) {
     const named: [key: string, name: string][] = [];
-    if (config.hub.defaultProfile !== undefined) named.push(['hub.default_profile', config.hub.defaultProfile]);
+    if (opts.profile !== undefined) named.push([opts.profile.from, opts.profile.name]);
+    else if (config.hub.defaultProfile !== undefined) named.push(['hub.default_profile', config.hub.defaultProfile]);
     for (const [role, settings] of Object.entries(config.roles)) if (settings.profile !== undefined) named.push([`roles.${role}.profile`, settings.profile]);
     for (const [key, name] of named) {
       if (defined.names.has(name)) continue;
       problems.push(
-        `Config error in ${file} at ${key}: Snowflake profile "${name}" is not defined. Add [profiles.${name}] to ${file} or [${name}] to ${defined.connectionsFile}` +
+        `${opts.profile?.from === key ? `Error in ${key}` : `Config error in ${file} at ${key}`}: Snowflake profile "${name}" is not defined${didYouMean(name, defined.names)}. Add [profiles.${name}] to ${file} or [${name}] to ${defined.connectionsFile}` +
           (defined.names.size > 0 ? `, or name a defined profile: ${[...defined.names].join(', ')}.` : '.'),
       );
     }
@@ -86,6 +92,11 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
 
   if (problems.length > 0 || policy === undefined) throw new SnowmuxError('CONFIG_INVALID', problems.join('\n'), { details: { path: file } });
   return { policy, teamTools };
+}
+
+function didYouMean(name: string, names: Set<string>): string {
+  const near = suggestKey(name, [...names]);
+  return near === undefined ? '' : ` (did you mean "${near}"?)`;
 }
 
 /** Profile names config.toml and Snowflake's connection file define; undefined when that file cannot be read (reported elsewhere). */

@@ -10,6 +10,7 @@ import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { SecretScrubber, boundObject, boundSql, redactValue } from './audit/audit-redact.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
+import { profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './config/env-profile.js';
 import { AuditSink } from './governance/audit-sink.js';
 import { Governance } from './governance/governance.js';
 import type { AuthRefusal } from './keys/api-keys.js';
@@ -116,7 +117,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const config = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
   for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
   const hub = config.config.hub;
-  const { policy, teamTools } = checkHubConfig(config, { env, httpListen: opts.httpListen });
+  const profileEnv = profileNameFromEnv(env);
+  const profile = opts.profileName ? { name: opts.profileName, from: '--profile' } : profileEnv !== undefined ? { name: profileEnv, from: SNOWMUX_PROFILE_ENV } : undefined;
+  const { policy, teamTools } = checkHubConfig(config, { env, httpListen: opts.httpListen, profile });
   // The OpenTelemetry SDK is loaded only here, only when an endpoint is configured.
   const tracing = tracingSettings(hub, env);
   const tracer = tracing ? await startTracing(tracing, opts.logger) : undefined;
@@ -238,7 +241,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     try {
       next = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
       refuseVanishedConfig(running, next);
-      policy = checkHubConfig(next, { env, httpListen: opts.httpListen }).policy;
+      policy = checkHubConfig(next, { env, httpListen: opts.httpListen, profile }).policy;
     } catch (err) {
       refusedReload = { at: new Date().toISOString(), reason: errorMessage(err).slice(0, 2000) };
       opts.logger.warn({ err: errorMessage(err) }, 'config reload refused; the running config stays');

@@ -103,3 +103,25 @@ test('a Node older than package.json allows is refused first, saying which Node 
     assert.match(stderr, /^snowmux: needs Node 20\.11 or later; this is Node 18\.20\.4 \(.+\)\. Install a newer Node/, args.join(' '));
   }
 });
+
+test('`snowmux shim` and `snowmux stdio` typed in a terminal say what they are waiting for; Ctrl-D ends them', async (t) => {
+  // `script` (util-linux, in every Debian) gives the command a terminal as stdin, as a person typing it would.
+  for (const [command, note] of [['stdio', /^snowmux stdio: waiting for MCP JSON-RPC messages on stdin.*snowmux setup <client>/m], ['shim', /^snowmux shim: waiting for MCP JSON-RPC messages on stdin.*not a command to start snowmux by hand.*snowmux hub/m]] as const) {
+    const home = tempHome(t);
+    const child = spawn('script', ['-qfec', `${process.execPath} ${cliPath} ${command} --home ${home}`, '/dev/null'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    const seen = new Promise<void>((resolve) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (note.test(out)) resolve();
+      });
+    });
+    const exited = once(child, 'exit');
+    // Only if the note never comes: the terminal then closes under the command, which ends it.
+    t.after(() => child.kill('SIGKILL'));
+    await seen;
+    child.stdin.write('\x04');
+    const [code] = await exited;
+    assert.equal(code, 0, out);
+  }
+});

@@ -60,6 +60,20 @@ test('a profile named by a role or by hub.default_profile must be defined (confi
   checkHubConfig(loaded('[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), { env: { HOME: home }, homedir: home });
 });
 
+test("the hub's own --profile or SNOWMUX_PROFILE must be defined too, and wins over hub.default_profile", () => {
+  const text = '[hub]\ndefault_profile = "nope"\n[profiles.alpha]\naccount = "a"\nuser = "u"\n';
+  const check = (profile: { name: string; from: string }) => checkHubConfig(loaded(text), { env, homedir: env.HOME, profile });
+  for (const from of ['--profile', 'SNOWMUX_PROFILE']) {
+    assert.throws(() => check({ name: 'alfa', from }), (err: unknown) => {
+      assert.ok(err instanceof SnowmuxError && err.code === 'CONFIG_INVALID');
+      assert.equal(err.message, `Error in ${from}: Snowflake profile "alfa" is not defined (did you mean "alpha"?). Add [profiles.alfa] to /etc/snowmux/config.toml or [alfa] to ~/.config/snowflake/connections.toml, or name a defined profile: alpha.`);
+      return true;
+    });
+  }
+  // The hub's choice replaces default_profile, which is then not what the hub serves with.
+  check({ name: 'alpha', from: '--profile' });
+});
+
 test('http_auth = false off loopback is refused before the hub binds anything, from the file or --http', () => {
   assert.match(refusal('[hub]\nhttp_listen = "0.0.0.0:8765"\nhttp_auth = false\n'), /at hub\.http_auth: false is allowed only on a loopback listener, and 0\.0\.0\.0:8765 \(hub\.http_listen\)/);
   assert.match(refusal('[hub]\nhttp_auth = false\n', { httpListen: '10.0.0.1:8765' }), /10\.0\.0\.1:8765 \(--http\)/);

@@ -118,8 +118,8 @@ describe('DuckDbWarehouse', () => {
       await warehouse.query('CREATE TEMP TABLE LEAKED AS SELECT 1 AS X', opts());
       const next = await warehouse.query("SELECT current_schema(), getvariable('leaked')", opts());
       assert.deepEqual(next.rows, [['TPCH', null]]);
-      await rejectsWith(warehouse.query('SELECT * FROM TYPE_SAMPLES', opts()), 'SQL_ERROR', /TYPE_SAMPLES/);
-      await rejectsWith(warehouse.query('SELECT * FROM LEAKED', opts()), 'SQL_ERROR', /LEAKED/);
+      await rejectsWith(warehouse.query('SELECT * FROM TYPE_SAMPLES', opts()), 'OBJECT_NOT_FOUND', /TYPE_SAMPLES/);
+      await rejectsWith(warehouse.query('SELECT * FROM LEAKED', opts()), 'OBJECT_NOT_FOUND', /LEAKED/);
     });
 
     test('concurrent calls keep their own contexts', async () => {
@@ -144,7 +144,7 @@ describe('DuckDbWarehouse', () => {
     });
 
     test('user SQL errors are SQL_ERROR with DuckDB’s message; nothing crashes', async () => {
-      await rejectsWith(warehouse.query('SELECT * FROM NOPE', opts()), 'SQL_ERROR', /NOPE/);
+      await rejectsWith(warehouse.query('SELECT * FROM NOPE', opts()), 'OBJECT_NOT_FOUND', /NOPE/);
       await rejectsWith(warehouse.query('SELEC 1', opts()), 'SQL_ERROR', /syntax error/i);
       await rejectsWith(warehouse.query('SELECT 1; SELECT 2', opts()), 'SQL_ERROR', /more than one statement/);
       // One statement DuckDB expands into several: said as such, with how to write it instead.
@@ -191,7 +191,11 @@ describe('DuckDbWarehouse', () => {
     });
 
     test('a name that does not exist says where the real names are, and never suggests the engine\'s own catalog functions', async () => {
-      const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'SQL_ERROR', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
+      const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'OBJECT_NOT_FOUND', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
+      await rejectsWith(warehouse.query('SELECT * FROM NOPE.ORDERS', opts()), 'OBJECT_NOT_FOUND', /schema "NOPE" does not exist/);
+      await rejectsWith(warehouse.query('SELECT * FROM NOPE.TPCH.ORDERS', opts()), 'OBJECT_NOT_FOUND', /Catalog "NOPE" does not exist/);
+      // A function that does not exist is the statement's mistake, not a missing object.
+      await rejectsWith(warehouse.query('SELECT NOFN(1)', opts()), 'SQL_ERROR', /^Catalog Error: Scalar Function with name nofn does not exist!\n/i);
       assert.doesNotMatch(err.message, /pragma_|duckdb_/i);
       // An extension's function: DuckDB's advice (INSTALL, LOAD, SET autoload…) is statements the hub refuses.
       const extension = await rejectsWith(warehouse.query('SELECT * FROM dbgen(sf = 1)', opts()), 'SQL_ERROR', /^Catalog Error: Table Function with name "?dbgen"? is not in the catalog, but it exists in the tpch extension\. The embedded warehouse loads no extensions/);
@@ -739,7 +743,7 @@ describe('DuckDbWarehouse', () => {
     // An unqualified name is bound when prepared: the copy prepared where it resolves must not run where it does not.
     const showcaseOnly = 'SELECT count(*) FROM TYPE_SAMPLES';
     assert.ok((await warehouse.query(showcaseOnly, opts({ schema: SHOWCASE_SCHEMA }))).rowCount === 1);
-    await rejectsWith(warehouse.query(showcaseOnly, opts({ schema: 'TPCH' })), 'SQL_ERROR', /TYPE_SAMPLES/);
+    await rejectsWith(warehouse.query(showcaseOnly, opts({ schema: 'TPCH' })), 'OBJECT_NOT_FOUND', /TYPE_SAMPLES/);
     // One text, new values each time (a team tool's parameters).
     const byKey = 'SELECT N_NAME FROM NATION WHERE N_NATIONKEY = ?';
     const names = [];

@@ -28,6 +28,11 @@ With --url it links to a hub on another machine (its HTTP face's /shim) instead;
 $SNOWMUX_KEY or --key-file (never a flag), and no Snowflake setting leaves this machine.
 `;
 
+/** Said when stdin is a terminal: this process speaks MCP JSON-RPC to an editor, one message per line. */
+export const TERMINAL_NOTE =
+  'snowmux shim: waiting for MCP JSON-RPC messages on stdin, one per line — this is what an editor runs, not a command to start snowmux by hand. ' +
+  'Set up an editor with `snowmux setup <client>`; run a hub in a terminal with `snowmux hub`; check one with `snowmux status`. Ctrl-D ends.\n';
+
 export async function shimCommand(argv: string[], io: CommandIo): Promise<number> {
   let setup: ShimSetup;
   try {
@@ -45,6 +50,8 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     return 0;
   }
   const home = setup.home ?? '';
+  // Typed in a terminal by someone starting snowmux, it would wait silently for JSON-RPC on stdin.
+  if (process.stdin.isTTY === true) io.stderr.write(TERMINAL_NOTE);
   // An editor starts its server in a directory of its choosing, which changes: a relative path names a
   // different home (and starts another hub) from one start to the next. Said where the editor logs stderr.
   for (const [flag, path] of [['--home', setup.homeFlag], ['--config', setup.config]] as const) {

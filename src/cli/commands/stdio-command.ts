@@ -32,6 +32,9 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const home = resolveHome({ flag: values.home });
   ensureHome(home);
+  if (process.stdin.isTTY === true) {
+    io.stderr.write('snowmux stdio: waiting for MCP JSON-RPC messages on stdin, one per line — an editor runs this as its MCP server. Set one up with `snowmux setup <client>`; Ctrl-D ends.\n');
+  }
   // stdout is the protocol channel: logs go to stderr, quietly by default.
   // An empty variable (an editor config's "" placeholder) is unset: `||`, not `??`, for each read here.
   const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL || 'warn' });

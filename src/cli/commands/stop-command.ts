@@ -13,7 +13,7 @@ import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 export async function stopCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stop', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) {
-    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down. Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer.\n');
+    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down. Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer, or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
     return 0;
   }
   const home = resolveHome({ flag: values.home });

@@ -240,6 +240,9 @@ export class CallState {
 const OUT_OF_MEMORY_ADVICE =
   'The embedded warehouse keeps intermediate results in memory only (its memory limit; nothing spills to the hub\'s disk): narrow the query — filters, fewer columns, no cross join — or aggregate before sorting.';
 
+/** A table, view, schema or database that does not exist (not a function: that is the statement's mistake). */
+const MISSING_OBJECT = /^(Catalog Error: (Table|View|Schema) with name .* does not exist|Binder Error: Catalog "[^"]*" does not exist)/;
+
 /**
  * A name that does not exist: DuckDB's guess is dropped when it is one of the engine's own catalog
  * functions (`Did you mean "pragma_database_list"?` for a mistyped table — which the hub refuses), and the
@@ -252,14 +255,14 @@ function catalogError(message: string): string {
     return `${message.split('\n', 1)[0]!} The embedded warehouse loads no extensions (they would read files or the network): use the functions it has, or a Snowflake profile.`;
   }
   const cleaned = message.replace(/\s*Did you mean "(?:pragma_|duckdb_|pg_)[^"]*"\?/gi, '');
-  if (!/ does not exist/.test(cleaned)) return cleaned;
+  if (!MISSING_OBJECT.test(cleaned)) return cleaned;
   const nl = cleaned.indexOf('\n');
   return nl < 0 ? `${cleaned} ${CATALOG_ADVICE}` : `${cleaned.slice(0, nl)} ${CATALOG_ADVICE}${cleaned.slice(nl)}`;
 }
 
 const CATALOG_ADVICE = 'Find the exact name with list_tables, list_views or search_objects (names resolve in the default database and schema unless qualified).';
 
-/** DuckDB errors raised by user SQL become SQL_ERROR with DuckDB's own message; ours pass through. */
+/** DuckDB errors raised by user SQL become SQL_ERROR (OBJECT_NOT_FOUND for a missing name) with DuckDB's own message; ours pass through. */
 export function toWarehouseError(err: unknown): SnowmuxError {
   if (isSnowmuxError(err)) return err;
   // The node bindings prefix some engine errors with the step that failed; the engine's text is what helps.
@@ -281,7 +284,10 @@ export function toWarehouseError(err: unknown): SnowmuxError {
           : message;
   // Parsing, binding and name lookup happen before the statement runs: the quota does not count it.
   const notRun = kind === 'Parser' || kind === 'Binder' || kind === 'Catalog';
-  return new SnowmuxError('SQL_ERROR', text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}), ...(notRun ? { notRun: true } : {}) } });
+  // A name that does not exist is OBJECT_NOT_FOUND, as Snowflake's 002003 is: a typo in a name is not a
+  // broken statement, and the code tells the caller to look the name up rather than rewrite the SQL.
+  const code = MISSING_OBJECT.test(message) ? 'OBJECT_NOT_FOUND' : 'SQL_ERROR';
+  return new SnowmuxError(code, text, { cause: err, details: { engine: 'duckdb', ...(kind ? { errorType: kind } : {}), ...(notRun ? { notRun: true } : {}) } });
 }
 
 export function cancellationError(signal: AbortSignal): SnowmuxError {
