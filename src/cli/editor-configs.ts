@@ -135,6 +135,8 @@ function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged:
   if (old === null || typeof old !== 'object' || Array.isArray(old)) return { merged: entry, kept: [] };
   const merged: Record<string, unknown> = {};
   const kept: string[] = [];
+  // An entry the user switched off stays off: re-enabling it behind their back is not setup's call.
+  const stayOff = (old as Record<string, unknown>)['disabled'] === true && Object.hasOwn(entry, 'disabled');
   for (const [key, value] of Object.entries(old as Record<string, unknown>)) {
     if (TRANSPORT_KEYS.has(key) || Object.hasOwn(entry, key)) continue;
     // An env that is not an object of strings would make the new entry one the editor refuses.
@@ -142,7 +144,8 @@ function replacingEntry(old: unknown, entry: Record<string, unknown>): { merged:
     merged[key] = value;
     kept.push(key === 'env' && value !== null && typeof value === 'object' ? `env (${Object.keys(value).join(', ') || 'empty'})` : key);
   }
-  return { merged: { ...merged, ...entry }, kept };
+  if (stayOff) kept.push('disabled (it stays switched off: turn it on in the editor to use it)');
+  return { merged: { ...merged, ...entry, ...(stayOff ? { disabled: true } : {}) }, kept };
 }
 
 /** How many times `key` is a member of the object `node` (JSON allows it; JSON.parse keeps the last). */

@@ -130,3 +130,16 @@ test('a file snowmux cannot read as a JSON object is refused, never overwritten'
     assert.throws(() => mergeIntoConfig(bad, 'cursor', 'sf', launch, '/x/mcp.json'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /\/x\/mcp\.json/.test(err.message), bad);
   }
 });
+
+test('replacing a Roo Code entry the user switched off keeps it off, and says so', () => {
+  const off = '{"mcpServers":{"sf":{"command":"python","args":["-m","mcp_snowflake"],"disabled":true,"alwaysAllow":["x"]}}}';
+  const { text, replaced, kept } = mergeIntoConfig(off, 'roo-code', 'sf', launch, '/x/mcp_settings.json');
+  assert.equal(replaced, true);
+  const entry = (JSON.parse(text) as { mcpServers: Record<string, Record<string, unknown>> }).mcpServers['sf']!;
+  assert.equal(entry['disabled'], true);
+  assert.equal(entry['command'], launch.command);
+  assert.ok(kept.some((k) => /^disabled \(it stays switched off/.test(k)), kept.join('; '));
+  // An entry that was on (or said nothing) is written on.
+  const on = mergeIntoConfig('{"mcpServers":{"sf":{"command":"python","disabled":false}}}', 'roo-code', 'sf', launch, '/x/mcp_settings.json');
+  assert.equal((JSON.parse(on.text) as { mcpServers: Record<string, Record<string, unknown>> }).mcpServers['sf']!['disabled'], false);
+});

@@ -104,7 +104,8 @@ test('the secrets of every resolved profile are reported (for the audit scrubber
 
 test("a profile that does not resolve is reported with where its name came from: the role's key, or the shim's --profile", () => {
   const config = parseLoaded('[roles.analyst]\nidentities = ["*"]\nprofile = "dev"\n');
-  const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: '/nonexistent' }, config });
+  // homedir too: a developer's own ~/.snowflake/connections.toml may well define "dev".
+  const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: '/nonexistent' }, homedir: '/nonexistent', config });
   const bySession = new Session({ id: 's', identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', env: {}, profile: 'mine' });
   assert.throws(
     () => registry.targetFor(session('r', {}), { name: 'analyst', profile: 'dev' }),

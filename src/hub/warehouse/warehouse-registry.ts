@@ -34,6 +34,8 @@ export interface WarehouseRegistryOptions {
   logger: Logger;
   /** The hub's own environment (process.env); a shim's SNOWFLAKE_* settings override it per session. */
   env?: NodeJS.ProcessEnv;
+  /** Where Snowflake's own files are looked for (~/.snowflake…); the user's home unless a test says. */
+  homedir?: string | undefined;
   /** The loaded snowmux config file. */
   config?: LoadedConfig | undefined;
   /** Profile settings given as hub CLI flags (highest precedence). */
@@ -235,6 +237,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       nameSource: name === undefined ? undefined : source,
       flags: this.opts.flags,
       env,
+      homedir: this.opts.homedir,
       configFile: this.opts.config,
     });
     for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
