@@ -206,3 +206,16 @@ test('a request whose integer id is past 2^53 (rounded by JSON.parse) is answere
   assert.deepEqual(r.replies.map((x) => x.id), [null, 1.5]);
   assert.ok(r.replies.every((x) => x.error?.code === -32600));
 });
+
+test('open subscriptions have their own bound, so a client that re-subscribes without cancelling cannot wedge its session', async () => {
+  const r = rig({ otherRequestRate: { capacity: 1000, refillPerSecond: 1 } }, () => false);
+  const listen = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true } } });
+  await r.sendLines(Array.from({ length: 17 }, (_, i) => listen(i + 1)));
+  assert.equal(r.delivered.length, 16, JSON.stringify(r.replies[0]));
+  assert.deepEqual(r.replies.map((x) => x.id), [17]);
+  assert.match(r.replies[0]!.error!.message, /^Too many open subscriptions: this session holds 16 subscriptions\/listen requests \(the hub allows 16\)\. .*cancel the ones you no longer read/);
+  // Other requests still pass; a cancelled subscription makes room for another.
+  await r.sendLines([req(100, 'tools/list'), JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } }), listen(18)]);
+  assert.equal(r.replies.length, 1, JSON.stringify(r.replies));
+  assert.deepEqual(r.delivered.slice(16).map((m) => (m as { id?: unknown }).id), [100, undefined, 18]);
+});

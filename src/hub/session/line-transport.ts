@@ -342,9 +342,19 @@ export class LineTransport implements Transport {
       this.reject(id, INVALID_REQUEST, `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request of this session that has not been answered yet. Give each request in flight its own id.`, 'duplicate-id');
       return true;
     }
+    if (method === LISTEN && this.openListens.size >= SESSION_BOUNDS.maxOpenListens) {
+      this.refuse(
+        id,
+        `Too many open subscriptions: this session holds ${this.openListens.size} subscriptions/listen requests (the hub allows ${SESSION_BOUNDS.maxOpenListens}). ` +
+          'One subscription carries every notification kind it asks for: cancel the ones you no longer read (notifications/cancelled with their request id) before opening another.',
+        'open-listens',
+      );
+      return true;
+    }
     const max = this.opts.maxOutstanding ?? SESSION_BOUNDS.maxOutstanding;
     if (this.unanswered.size >= max) {
-      this.refuse(id, `Too many requests in flight: ${this.unanswered.size} are unanswered (the hub allows ${max} per session). Wait for answers before sending more.`, 'outstanding');
+      const listens = this.openListens.size > 0 ? ` (${this.openListens.size} of them open subscriptions, which stay unanswered until cancelled)` : '';
+      this.refuse(id, `Too many requests in flight: ${this.unanswered.size} are unanswered${listens} (the hub allows ${max} per session). Wait for answers before sending more.`, 'outstanding');
       return true;
     }
     const maxBytes = this.opts.maxOutstandingBytes ?? SESSION_BOUNDS.maxOutstandingBytes;

@@ -10,8 +10,14 @@ const MIB = 1024 * 1024;
 export const SESSION_BOUNDS = {
   /** Reading a client stops while this much output waits for it to read. */
   pauseAtBytes: 1 * MIB,
-  /** Requests owed an answer at once, any method. */
+  /** Requests owed an answer at once, any method (open subscriptions included). */
   maxOutstanding: 256,
+  /**
+   * Open 2026-07-28 subscriptions (`subscriptions/listen`) at once: each stays unanswered for the session's
+   * life, so without their own bound a client that re-subscribes on every change without cancelling filled
+   * the request bound with them, and every later request was refused for good.
+   */
+  maxOpenListens: 16,
   /** Bytes of request lines owed an answer at once (one request of any accepted size always runs). */
   maxOutstandingBytes: 32 * MIB,
   /** Output waiting beyond max(this, answersAtCut × max_result_bytes) means a client that does not read: it is cut off. */
