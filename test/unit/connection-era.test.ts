@@ -54,3 +54,17 @@ test('what pins nothing: a refused probe, a bare server/discover, a cancelled re
   const hubRequest = { jsonrpc: '2.0', id: 4, method: 'ping' } as JSONRPCMessage;
   assert.equal(era.answer(hubRequest), hubRequest);
 });
+
+test('on a 2026-07-28 connection, a later request whose envelope claims another revision is refused, not served as the first one\'s', () => {
+  const era = new ConnectionEra();
+  era.asked(1, 'tools/list', envelope());
+  era.answer(result(1));
+  assert.equal(era.refusal('tools/list', envelope()), null);
+  assert.equal(era.refusal('tools/call', { name: 'x' }), null, 'no envelope: left to the SDK');
+  for (const claimed of ['2099-01-01', '2025-06-18']) {
+    const refusal = era.refusal('tools/call', { name: 'x', ...envelope(claimed) });
+    assert.equal(refusal?.code, -32022);
+    assert.deepEqual(refusal?.data, { supported: ['2026-07-28'], requested: claimed });
+    assert.match(refusal?.message ?? '', new RegExp(`speaks MCP 2026-07-28 .*envelope says ${claimed}\\. One connection speaks one protocol version`));
+  }
+});

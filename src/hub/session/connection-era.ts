@@ -42,6 +42,18 @@ export class ConnectionEra {
 
   /** The refusal of a request this connection's era rules out, or null (then call `asked`). */
   refusal(method: string, params: unknown): EraRefusal | null {
+    if (this.#modern !== null) {
+      // The SDK reads the envelope's version on a connection's first request only: a later one claiming
+      // another revision was served as the first one's, and its client never learnt it was not understood.
+      const claims = claimedRevision(params);
+      if (claims !== undefined && claims !== this.#modern) {
+        return {
+          code: UNSUPPORTED_PROTOCOL_VERSION,
+          message: `Unsupported protocol version on this connection: it speaks MCP ${this.#modern} (its first request said so), and this request's _meta envelope says ${claims}. One connection speaks one protocol version: send ${this.#modern} here, or open a new connection for ${claims}.`,
+          data: { supported: [this.#modern], requested: claims },
+        };
+      }
+    }
     if (method !== 'initialize') return null;
     if (this.#initialized !== null) {
       return {
