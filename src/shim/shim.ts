@@ -251,6 +251,8 @@ export class Shim {
   private awaitingReplay: string | null = null;
   /** Set while the hub refuses this shim for a reason no retry fixes (version skew…): calls fail fast. */
   private fatal: { code: string; message: string } | null = null;
+  /** Why the latest attempt to reach a hub failed, when it was not fatal; cleared by a link. */
+  private lastReachError: string | null = null;
   private pingN = 0;
   /** Why reading from the editor is paused; it resumes when none is left. */
   private readonly stdinHolds = new Set<StdinHold>();
@@ -577,7 +579,8 @@ export class Shim {
           this.failPending(HUB_UNAVAILABLE, `snowmux: ${message}`, false);
           delay = 2_000;
         } else {
-          this.log(`cannot reach the hub: ${errorMessage(err)}`);
+          this.lastReachError = errorMessage(err);
+          this.log(`cannot reach the hub: ${this.lastReachError}`);
         }
         await this.retryPause(delay);
         delay = Math.min(delay * 2, 2_000);
@@ -603,6 +606,7 @@ export class Shim {
   }
 
   private attach({ socket, welcome, rest }: OpenLink): void {
+    this.lastReachError = null;
     this.gen += 1;
     const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, liveness: null, waitingForEditor: false };
     const resumed = this.sessionId !== undefined;
@@ -769,7 +773,10 @@ export class Shim {
   private expirePending(): void {
     const expired = this.pending.takeArrivedBy(Date.now() - this.opts.reconnectDeadlineMs);
     if (expired.length === 0) return;
-    const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms; the call was not run. Check \`${this.statusCommand()}\` and retry`;
+    // The last reason an attempt failed (a frozen hub, a foreign listener…) reaches the editor, which
+    // shows what a call answers; the shim's stderr, where it was said, editors keep out of sight.
+    const last = this.lastReachError === null ? '' : ` (last attempt: ${this.lastReachError.replace(/[.\s]+$/, '').slice(0, 600)})`;
+    const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms${last}; the call was not run. Check \`${this.statusCommand()}\` and retry`;
     for (const p of expired) this.answerPending(p, HUB_UNAVAILABLE, `snowmux: ${why}.`, true);
   }
 

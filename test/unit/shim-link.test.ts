@@ -93,6 +93,8 @@ class FakeHub {
   private n = 0;
   answerPings = true;
   refusal: ((hello: Hello) => Refusal) | null = null;
+  /** Accepts connections and reads their hello, never answering it: a frozen hub. */
+  silent = false;
 
   constructor(readonly path: string) {}
 
@@ -105,6 +107,7 @@ class FakeHub {
         if (nl < 0) return;
         socket.off('data', onData);
         const hello = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Hello;
+        if (this.silent) return;
         if (this.refusal) {
           socket.end(JSON.stringify(this.refusal(hello)) + '\n');
           return;
@@ -316,6 +319,14 @@ test('with no hub, buffered calls are answered after the reconnect deadline and 
     assert.match(e.error!.message, /no hub answered within 300 ms; the call was not run/);
   }
   assert.ok(existsSync(join(home, 'hub-stderr.log')), 'the shim tried to start a hub');
+});
+
+test('a call that found no hub says why the last attempt failed (a frozen hub), not only that none answered', async (t) => {
+  const { editor, send } = await rig(t, { reconnectDeadlineMs: 400, handshakeTimeoutMs: 100 }, (h) => (h.silent = true));
+  send(call(35));
+  const e = await editor.next(byId(35));
+  assert.equal(e.error?.code, -32002);
+  assert.match(e.error!.message, /^snowmux: no hub answered within 400 ms \(last attempt: .*did not answer the handshake within 100 ms.*\); the call was not run\./s);
 });
 
 test('a hub that stops answering is declared dead within two ping intervals', async (t) => {
