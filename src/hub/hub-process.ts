@@ -142,6 +142,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       held.release();
     } else {
       logger.info({ pid: previousWriter }, 'waiting for the previous hub to finish its audit records');
+      runtime.awaitAuditHandover(previousWriter, () => held.count());
       void processGone(previousWriter, HANDOVER_WAIT_MS)
         .then(() => claimAuditWriter(home))
         .then(() => runtime.openAudit())
@@ -327,7 +328,7 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
  * Holds finished-call records until released, then passes them on in order: during a hand-over the
  * old hub still writes the audit log, and two writers would fork its hash chain.
  */
-function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; release(): void } {
+function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; release(): void; count(): number } {
   let held: CallRecord[] | null = holding ? [] : null;
   const all = new CallSinks(sinks);
   return {
@@ -339,6 +340,7 @@ function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; rel
         return undefined;
       },
     },
+    count: () => held?.length ?? 0,
     release() {
       const calls = held ?? [];
       held = null;

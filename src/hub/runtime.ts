@@ -59,6 +59,11 @@ export interface HubRuntime {
   sinks: CallSink[];
   /** Opens the audit log. Call only once this process owns the home (after the hub bound its socket). */
   openAudit(): Promise<void>;
+  /**
+   * The audit log waits for the previous hub (pid) to finish writing it, `held()` records waiting meanwhile:
+   * status says so, not "disabled". openAudit ends the wait.
+   */
+  awaitAuditHandover(pid: number, held: () => number): void;
   /** Audits a refused HTTP authentication (kind `auth_refused`); dropped while the log is not open. */
   auditAuthRefusal(refusal: AuthRefusal): void;
   /** Every audit record written from now on (and once the log opens) also goes to `copy` (a team's stream). */
@@ -172,6 +177,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   // minutes). Bounded: refusals are at most 600 a minute (http-face), and beyond MAX_HELD_LIFECYCLE only
   // the count of what was left out is kept (in hub_start, and logged).
   const heldLifecycle: AuditEntry[] = [];
+  let auditHandover: { pid: number; since: string; held: () => number } | null = null;
   let lifecycleLeftOut = 0;
   const auditWillOpen = opts.audit !== false && auditConfig.enabled;
   const appendLifecycle = (entry: AuditEntry): void => {
@@ -190,6 +196,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   };
   const openAudit = async () => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
+    // Whether it opens or fails, the wait for the previous writer is over.
+    auditHandover = null;
     audit = await AuditLog.open({
       dir: auditDir,
       root: opts.home,
@@ -285,6 +293,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     scrubber,
     scrubCall: (call) => scrubCallRecord(call, scrubber),
     openAudit,
+    awaitAuditHandover(pid, held) {
+      if (!audit && auditWillOpen) auditHandover = { pid, since: new Date().toISOString(), held };
+    },
     auditAuthRefusal(refusal) {
       const { identity, ...detail } = refusal;
       appendLifecycle(withReplica(hubLifecycleEntry('auth_refused', { version: VERSION, identity: identity ?? '(unauthenticated)', outcome: 'refused', errorCode: refusal.reason === 'throttled' ? 'RATE_LIMITED' : 'HTTP_UNAUTHORIZED', detail })));
@@ -309,7 +320,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     shutdownGraceMs: hub.shutdownGraceMs,
     statusSections: () => ({
       governance: governance.snapshot(),
-      audit: audit ? { dir: auditDir, ...(audit as AuditLog).stats() } : { enabled: false },
+      audit: audit
+        ? { dir: auditDir, ...(audit as AuditLog).stats() }
+        : auditHandover
+          ? { enabled: true, open: false, dir: auditDir, waitingForPid: auditHandover.pid, waitingSince: auditHandover.since, heldRecords: auditHandover.held() }
+          : { enabled: false },
       config: { path: running.shownPath, exists: running.exists, lastReload, ...(refusedReload ? { refusedReload } : {}), ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),

@@ -47,6 +47,12 @@ test('a refused HTTP request during a take-over is held and audited after the ne
   const late = await rig.client('v2-legacy', { name: 'late-editor' });
   assert.notEqual((await late.callTool('list_databases', {})).isError, true);
   const calledAt = Date.now();
+  // Status says the log waits for the old hub, and what it holds meanwhile, not that the audit is off.
+  const waiting = JSON.parse((await runCli(['status', '--json', '--home', rig.home])).stdout) as { audit?: { enabled?: boolean; open?: boolean; waitingForPid?: number; heldRecords?: number } };
+  assert.equal(waiting.audit?.enabled, true);
+  assert.equal(waiting.audit?.open, false);
+  assert.equal(waiting.audit?.waitingForPid, old.pid);
+  assert.ok((waiting.audit?.heldRecords ?? 0) >= 1, JSON.stringify(waiting.audit));
 
   // The old hub's call ends, it exits, the new hub opens the log: hub_start, then what it held.
   blocker.abort();

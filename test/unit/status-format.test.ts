@@ -138,3 +138,10 @@ test("clients' text (names, parent command, tool, SQL) cannot act on the operato
   assert.match(text, /\\u001b\]0;PWNED\\u0007/);
   assert.match(text, /SQLPWN\\u0007/);
 });
+
+test('an audit log waiting for the previous hub (a take-over) shows the wait and what it holds, not "disabled"', () => {
+  const status = { ...busyHub(), audit: { enabled: true, open: false, dir: '/h/audit', waitingForPid: 4242, waitingSince: '2026-12-05T10:11:12.000Z', heldRecords: 3 } } as unknown as HubStatus;
+  const text = formatStatus(status, 400);
+  assert.match(text, /^audit {2}\/h\/audit {2}WAITING since 10:11:12 UTC for the previous hub \(pid 4242\) to finish its records .*; 3 finished call\(s\) held, written in order once it has$/m);
+  assert.doesNotMatch(text, /audit {2}disabled/);
+});
