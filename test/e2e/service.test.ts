@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, defer, startHub, tempHome } from '../helpers/harness.js';
 
@@ -108,3 +108,23 @@ function systemdWords(line: string): string[] {
   }
   return words;
 }
+
+test('pm2: never written into a directory others may write, nor through a name planted there', async (t) => {
+  const home = tempHome(t);
+  const shared = tempHome(t, 'smx-shared-');
+  chmodSync(shared, 0o777);
+  const refused = await runCli(['service', 'install', 'pm2', '--home', home], {}, undefined, shared);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /may be written by other users \(mode 0777\), who could replace the service definition .*--print/s);
+  assert.deepEqual(readdirSync(shared), []);
+
+  const own = tempHome(t, 'smx-own-');
+  const precious = join(tempHome(t, 'smx-precious-'), 'precious');
+  writeFileSync(precious, 'mine\n');
+  symlinkSync(precious, join(own, 'snowmux.ecosystem.config.cjs'));
+  const written = await runCli(['service', 'install', 'pm2', '--home', home], {}, undefined, own);
+  assert.equal(written.code, 0, written.stderr);
+  assert.equal(readFileSync(precious, 'utf8'), 'mine\n', 'the planted link was replaced, not written through');
+  assert.ok(lstatSync(join(own, 'snowmux.ecosystem.config.cjs')).isFile());
+  assert.deepEqual(readdirSync(own), ['snowmux.ecosystem.config.cjs'], 'no temp file left');
+});

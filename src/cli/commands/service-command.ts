@@ -5,7 +5,7 @@
  * it. `--print` only prints it. `snowmux service uninstall …` removes the file and says how to stop it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdirParentsSync } from '../../mkdir-below.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -207,9 +207,36 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
     return 0;
   }
   mkdirParentsSync(dirname(file.path), 0o777);
-  writeFileSync(file.path, file.text, { mode: 0o644 });
+  writeOwnFile(file.path, file.text);
   io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
   return 0;
+}
+
+/**
+ * A service definition is run as the user (pm2's is JavaScript): it is not written where another user could
+ * replace it, and a name someone planted there (a symlink to a file of ours) is replaced, never written
+ * through — a temp file created exclusively, then renamed over the name.
+ */
+function writeOwnFile(path: string, text: string): void {
+  const dir = dirname(path);
+  const st = statSync(dir);
+  const uid = process.getuid?.();
+  const othersWrite = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0;
+  if ((uid !== undefined && st.uid !== uid && st.uid !== 0) || othersWrite) {
+    throw new SnowmuxError(
+      'INVALID_ARGUMENT',
+      `${dir} ${othersWrite ? `may be written by other users (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})` : 'belongs to another user'}, who could replace the service definition written there with their own commands, run as you. ` +
+        'Run this from a directory only you can write (for pm2, the file goes in the current directory), or print it with --print and place it yourself.',
+    );
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o644, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /**
