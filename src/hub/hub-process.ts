@@ -214,8 +214,23 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
         if (portsReleased) service.stopAccepting();
         logger.info({ url: service.url, auth: service.auth }, 'http listening');
         say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
-        if (service.auth.keysPending !== null) say(`${service.auth.keysPending}: team keys are answered 503 (retry) and /healthz 503 until Redis answers; this replica's own keys work.\n`);
-        else if (service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
+        if (service.keysLoaded) {
+          // Redis is usually up and answers within moments of the connection: the warning waits that long,
+          // so a healthy start does not read as a broken replica; once said, the load is said too.
+          const pending = service.auth.keysPending;
+          let warned = false;
+          const warn = pending === null ? undefined : setTimeout(() => {
+            warned = true;
+            say(`${pending}: team keys are answered 503 (retry) and /healthz 503 until Redis answers; this replica's own keys work.\n`);
+          }, KEYS_PENDING_GRACE_MS);
+          warn?.unref();
+          void service.keysLoaded().then(() => {
+            clearTimeout(warn);
+            logger.info('team API keys loaded from Redis');
+            if (warned) say("the team's API keys are loaded from Redis: team keys are served now.\n");
+          });
+        }
+        if (service.auth.keysPending === null && service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
       };
       if (previousWriter === null) {
         // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.
@@ -256,6 +271,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
 const REPLACE_HANDSHAKE_MS = 3_000;
 /** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
 const HANDOVER_WAIT_MS = 120_000;
+/** How long a replica's team keys may take to load at start before its terminal says they have not. */
+const KEYS_PENDING_GRACE_MS = 2_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
 const WARM_UP_WAIT_MS = 15_000;
 

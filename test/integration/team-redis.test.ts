@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { WebSocket } from 'ws';
@@ -54,6 +54,14 @@ test('replicas share rate limits and a registry through Redis, and fall back to 
     while ((s.team?.replicas.length ?? 0) < 2) s = await status(home);
     assert.equal(s.team!.mode, 'connected');
     assert.deepEqual(s.team!.replicas.map((r) => r.pid).sort(), hubs.map((h) => h.pid).sort());
+  }
+  // With Redis up from the start, the team's keys load at once: no replica warns that they have not.
+  for (const [i, home] of homes.entries()) {
+    for (const by = Date.now() + 15_000; !readFileSync(join(home, 'hub.log'), 'utf8').includes('team API keys loaded from Redis'); ) {
+      assert.ok(Date.now() < by, 'the team keys never loaded');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.doesNotMatch(hubs[i]!.stderr(), /not loaded yet/);
   }
 
   // A key made on one replica's home is a team key: the other replica accepts it, and a revocation

@@ -20,6 +20,8 @@ export interface HttpService {
    * says why the team's keys cannot be checked yet (Redis unreachable since start), else null.
    */
   auth: { enabled: boolean; activeKeys: number; keysPending: string | null };
+  /** On a team hub, resolves once the team's keys are read from Redis (at once if they were at start). */
+  keysLoaded: (() => Promise<void>) | undefined;
   /** Stop accepting connections (the next hub may take the port); requests in flight go on. */
   stopAccepting(): void;
   close(): Promise<void>;
@@ -66,6 +68,7 @@ export async function serveHttp(opts: {
     url: endpoint.url,
     engine,
     auth: { enabled: keys !== null, activeKeys: keys?.activeCount ?? 0, keysPending: team?.unavailable() ?? null },
+    keysLoaded: team ? () => team.loaded() : undefined,
     stopAccepting: () => endpoint.stopAccepting(),
     async close() {
       await face.close();

@@ -117,6 +117,12 @@ export class RedisKeyStore implements KeyChecker {
     this.#listeners.push(listener);
   }
 
+  /** Resolves once the team's keys have been read from Redis (at once if they have). */
+  loaded(): Promise<void> {
+    if (this.#loaded) return Promise.resolve();
+    return new Promise((resolve) => this.onChange(() => this.#loaded && resolve()));
+  }
+
   get activeCount(): number {
     const now = Date.now();
     const all = [...this.#records.values(), ...this.local.records()];

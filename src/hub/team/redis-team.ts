@@ -255,13 +255,18 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       opts.logger.warn({ err: redactRedisUrls((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
     }
   };
+  /** The reason last said on the terminal and in the log for being on local limits. */
+  let announcedWhy: string | undefined;
   const setMode = (next: 'connected' | 'local', why?: string) => {
     if (why !== undefined && next === 'local') lastError = redactRedisUrls(why).replace(/\.$/, '');
-    if (next === mode && announced) return;
+    // Staying local for a new reason is said too: a password changed on a running Redis showed up as a
+    // plain "connection closed", its WRONGPASS only in status, where nobody was looking.
+    if (next === mode && announced && (next === 'connected' || lastError === announcedWhy)) return;
     if (next === 'local' && mode === 'connected') fallbacks += 1;
     if (next === 'connected' && mode === 'local') void rejoin();
     mode = next;
     announced = true;
+    announcedWhy = next === 'local' ? lastError : undefined;
     if (next === 'local') opts.logger.warn({ why: lastError }, 'redis unreachable: rate limits are per replica until it is back');
     else opts.logger.info('redis connected: team-wide limits and registry');
     opts.onModeChange?.(next, next === 'local' ? lastError : undefined);
