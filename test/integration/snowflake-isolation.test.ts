@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SnowmuxError } from '../../src/errors.js';
+import { readSql } from '../../src/hub/guard/sql/classifier.js';
 import { parseQueryTag } from '../../src/hub/warehouse/snowflake/query-tag.js';
 import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
 import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
@@ -95,6 +96,23 @@ describe('Snowflake session isolation', () => {
     assert.notEqual(next[4], session, 'a session with secondary roles in use must not serve another call');
     await w.query('/* x */ USE  Secondary ROLES none', queryOptions());
     assert.notEqual((await context(w))[4], next[4]);
+  });
+
+  it('a ->> chain whose later part changes the session costs that connection, as the hub reads it and as the text reads', async () => {
+    const w = warehouse('flow-leak');
+    let session = (await context(w))[4];
+    for (const sql of ["select 1 ->> alter session set timezone = 'Asia/Tokyo'", 'select 1 ->> use secondary roles all']) {
+      // As a governed call sends it (with the hub's reading) and as a direct caller does (the text alone).
+      for (const statement of [readSql(sql, 'snowflake').statements[0], undefined]) {
+        await w.query(sql, { ...queryOptions(), statement });
+        const next = (await context(w))[4];
+        assert.notEqual(next, session, `${sql}: the chained statement's session must not serve another call`);
+        session = next;
+      }
+    }
+    // A chain of reads leaves the session as it was.
+    await w.query('select 1 ->> select 2', queryOptions());
+    assert.equal((await context(w))[4], session);
   });
 
   it('a role chosen by one call is not kept when the profile sets no role (connection discarded)', async () => {

@@ -10,10 +10,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSql, checkSqlReading, leadingWords, readSql, type SqlPolicy } from '../../src/hub/guard/sql/classifier.js';
+import { checkSql, checkSqlReading, readSql, type SqlPolicy } from '../../src/hub/guard/sql/classifier.js';
 import { tokenize, type SqlDialect } from '../../src/hub/guard/sql/lexer.js';
 import { analyzeSqlObjects, sqlObjectsOfReading } from '../../src/hub/policy/sql-objects.js';
-import { SESSION_EFFECT_WORDS, sessionEffect } from '../../src/hub/warehouse/snowflake/session-context.js';
+import { sessionEffect, statementEffect } from '../../src/hub/warehouse/snowflake/session-context.js';
 import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
 
 const DIALECTS: SqlDialect[] = ['snowflake', 'duckdb'];
@@ -79,13 +79,13 @@ test('objects from the reading equal objects from the text', () => {
   }
 });
 
-test("Snowflake's session effect from the reading's words equals the one scanned from the text", () => {
+test("Snowflake's session effect from the call's reading equals the one the backend reads from the text alone", () => {
   const seen = new Set<string>();
   for (const sql of inputs) {
     const reading = readSql(sql, 'snowflake');
     for (const st of reading.statements) {
       const fromText = sessionEffect(st.text);
-      assert.equal(sessionEffect(st.text, leadingWords(st, SESSION_EFFECT_WORDS)), fromText, st.text);
+      assert.equal(statementEffect(st), fromText, st.text);
       seen.add(fromText);
     }
   }

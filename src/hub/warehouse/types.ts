@@ -4,6 +4,7 @@
  */
 
 import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from './cortex.js';
+import type { StatementReading } from '../guard/sql/sql-reading.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -46,10 +47,12 @@ export interface QueryOptions extends CallContext {
   /** Positional bind values for `?` placeholders. */
   binds?: JsonValue[] | undefined;
   /**
-   * The statement's first words, upper-cased, as the hub's one SQL reading found them: a backend that
-   * needs them (Snowflake's session-effect rule) uses these instead of scanning the text again.
+   * The statement as the hub's one SQL reading found it, in this warehouse's dialect: what a backend needs
+   * to know of what it may do (Snowflake's session-effect rule, the embedded engine's connection reuse) it
+   * reads here instead of scanning the text again. Absent for SQL the hub did not read (a backend's own
+   * statements, direct callers): the backend then reads the text itself.
    */
-  leadingWords?: readonly string[] | undefined;
+  statement?: StatementReading | undefined;
   /**
    * The most rows the statement can return, as the hub's one SQL reading found it (a top-level LIMIT, a
    * SELECT of constants, or the LIMIT the row-cap stage appended); absent when the text does not say. A

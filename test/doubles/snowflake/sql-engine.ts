@@ -12,6 +12,7 @@ import {
   quoteDuck,
   readQualifiedName,
   significant,
+  splitFlow,
   splitStatements,
   stringLiteralDuck,
   tokenize,
@@ -271,7 +272,8 @@ export class EngineSession {
     }
     let outcome: StatementOutcome | undefined;
     // Multi-statement text (when allowed) runs in order; the double answers with the last result.
-    for (const statement of statements) outcome = await this.executeOne(statement, options);
+    // So does a `->>` chain.
+    for (const statement of statements) for (const part of splitFlow(statement)) outcome = await this.executeOne(part, options);
     return outcome!;
   }
 

@@ -130,6 +130,31 @@ export function splitStatements(sql: string): Token[][] {
   return statements.filter((s) => s.some((t) => t.kind !== 'space' && t.kind !== 'comment'));
 }
 
+/**
+ * Snowflake's flow operator: `a ->> b` runs a, then b, as statements of their own (the double does not
+ * give b the `$1` of a's result). Split at `->>` outside parentheses.
+ */
+export function splitFlow(statement: Token[]): Token[][] {
+  const parts: Token[][] = [];
+  let current: Token[] = [];
+  let depth = 0;
+  for (let i = 0; i < statement.length; i++) {
+    const t = statement[i]!;
+    if (t.kind === 'punct' && t.text === '(') depth++;
+    if (t.kind === 'punct' && t.text === ')') depth--;
+    const arrow = depth === 0 && t.text === '-' && statement[i + 1]?.text === '>' && statement[i + 2]?.text === '>';
+    if (arrow) {
+      parts.push(current);
+      current = [];
+      i += 2;
+    } else {
+      current.push(t);
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
 /** Tokens without space and comments. */
 export function significant(tokens: Token[]): Token[] {
   return tokens.filter((t) => t.kind !== 'space' && t.kind !== 'comment');

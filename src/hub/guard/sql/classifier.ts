@@ -23,7 +23,7 @@ import { READ_TYPES } from './statement-types.js';
 
 export type { ClassifiedStatement, ClassifyError, SqlDialectChoice } from './dialect-classifier.js';
 export type { SqlDialect } from './lexer.js';
-export { readSql, leadingWords, type SqlReading, type StatementReading } from './sql-reading.js';
+export { readSql, type SqlReading, type StatementReading } from './sql-reading.js';
 export type { StatementType } from './statement-types.js';
 export { ALL_STATEMENT_TYPES, READ_TYPES } from './statement-types.js';
 export { checkSql, checkSqlReading, type SqlPolicy, type SqlVerdict, type SqlRefusalCode } from './policy.js';

@@ -74,3 +74,13 @@ export function leadingWords(statement: StatementReading, n: number): string[] {
   }
   return words;
 }
+
+/**
+ * Whether the statement chains statements with Snowflake's `->>` flow operator (anywhere: the classifier
+ * refuses the nested forms as reads, but a role that may write gets them through). Each part runs as a
+ * statement of its own, so what the statement may do is what any part may do, not what its first words
+ * say. In DuckDB `->>` is JSON extraction.
+ */
+export function chainsStatements(statement: StatementReading, dialect: SqlDialect): boolean {
+  return dialect === 'snowflake' && statement.tokens.some((t) => t.kind === 'punct' && t.text === '->>');
+}

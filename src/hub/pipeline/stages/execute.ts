@@ -1,12 +1,9 @@
 /**
  * The core the statement stages wrap: the operation, on the opened warehouse. SQL reaches the warehouse
- * only as the text sql-policy judged, with the leading words of its one reading (so the backend never
- * scans it again).
+ * only as the text sql-policy judged, with its one reading (so the backend never scans it again).
  */
 import { SnowmuxError } from '../../../errors.js';
-import { leadingWords } from '../../guard/sql/classifier.js';
 import { rowBound } from '../../guard/sql/row-bound.js';
-import { SESSION_EFFECT_WORDS } from '../../warehouse/snowflake/session-context.js';
 import { onlyReads, type OperationResult, type Statement } from '../statement.js';
 
 export function execute(st: Statement): Promise<OperationResult> {
@@ -18,7 +15,7 @@ export function execute(st: Statement): Promise<OperationResult> {
       const first = st.reading?.statements[0];
       if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
       st.scope.meter.statementSent = true;
-      return w.query(st.text, { ...op.options, leadingWords: leadingWords(first, SESSION_EFFECT_WORDS), rowBound: smaller(st.appendedLimit, rowBound(first)), repeatable: onlyReads(st) });
+      return w.query(st.text, { ...op.options, statement: first, rowBound: smaller(st.appendedLimit, rowBound(first)), repeatable: onlyReads(st) });
     }
     case 'explain': {
       if (st.text === undefined) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');

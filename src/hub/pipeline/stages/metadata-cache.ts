@@ -6,15 +6,16 @@
  * through the hub that may change objects or grants (DDL, GRANT, CALL…) empties the cache when it ends;
  * changes made elsewhere (Snowsight, another replica) show once the TTL has passed.
  */
-import type { StatementType } from '../../guard/sql/statement-types.js';
-import type { Operation, Statement, StatementStage } from '../statement.js';
+import { chainsStatements, type SqlReading } from '../../guard/sql/sql-reading.js';
+import { READ_TYPES, type StatementType } from '../../guard/sql/statement-types.js';
+import type { Operation, StatementStage } from '../statement.js';
 
 export const metadataCache: StatementStage = {
   name: 'metadata-cache',
   run(st, next) {
     if (!st.warehouse) return next();
     const { cache, scope } = st.scope.governance.metadataFor(st.warehouse);
-    if (st.op.kind === 'query' && changesCatalog(st)) {
+    if (st.op.kind === 'query' && st.reading !== undefined && changesCatalog(st.reading)) {
       // Whatever the statement's outcome (a timed-out DROP may still have run), no listing from before it
       // is served after it: the editor who ran it (and the name-resolution stage) sees its effect at once.
       return next().finally(() => cache.clear());
@@ -31,10 +32,13 @@ const CATALOG_CHANGES: ReadonlySet<StatementType> = new Set<StatementType>([
   'CREATE', 'ALTER', 'DROP', 'UNDROP', 'COMMENT', 'GRANT', 'REVOKE', 'CALL', 'EXECUTE', 'SCRIPT', 'ATTACH', 'DETACH', 'IMPORT', 'UNKNOWN',
 ]);
 
-function changesCatalog(st: Statement): boolean {
-  const statements = st.reading?.statements;
-  if (statements === undefined || statements.length === 0) return false;
-  return statements.some((s) => !s.readOnly && CATALOG_CHANGES.has(s.type));
+/**
+ * A statement that is not read-only may change the catalog when its type says so, when it chains parts
+ * with `->>` (its type is one part's: `SELECT 1 ->> INSERT … ->> DROP …` reads as INSERT), or when it is
+ * a read hiding something else (a procedure in `TABLE(…)` runs anything).
+ */
+export function changesCatalog(reading: SqlReading): boolean {
+  return reading.statements.some((s) => !s.readOnly && (CATALOG_CHANGES.has(s.type) || READ_TYPES.has(s.type) || chainsStatements(s, reading.dialect)));
 }
 
 /** One cache entry per warehouse, Snowflake role and warehouse the listing runs as, and question. */

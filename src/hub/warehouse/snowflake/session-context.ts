@@ -10,6 +10,8 @@
 import { normalizeIdentifier, quoteIdentifier } from '../../names/identifiers.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 import type { CallContext } from '../types.js';
+import { chainsStatements, leadingWords, readSql, type StatementReading } from '../../guard/sql/sql-reading.js';
+import { READ_TYPES, type StatementType } from '../../guard/sql/statement-types.js';
 
 export type ContextField = 'role' | 'warehouse' | 'database' | 'schema';
 const FIELDS: readonly ContextField[] = ['role', 'warehouse', 'database', 'schema'];
@@ -131,7 +133,7 @@ export function contextStatements(tracked: TrackedContext, desired: DesiredConte
 }
 
 /**
- * What a statement may do to its session, from its leading keywords:
+ * What a statement may do to its session:
  * - `none`: reads and writes data but leaves the session as it was;
  * - `context`: USE ROLE/WAREHOUSE/DATABASE/SCHEMA — tracked from Snowflake's answer, restored by the next call;
  * - `dirty`: may change other session state (parameters, variables, transactions, temporary objects,
@@ -144,11 +146,48 @@ const NEUTRAL_FIRST = new Set([
   'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY', 'GET', 'PUT', 'REMOVE', 'RM',
   'DROP', 'UNDROP', 'GRANT', 'REVOKE', 'COMMENT',
 ]);
-/** How many leading words sessionEffect reads. */
-export const SESSION_EFFECT_WORDS = 6;
+/**
+ * Statement types whose leading words decide their effect. Any other type (CALL — also `WITH p AS
+ * PROCEDURE … CALL p()`, which opens like a query —, EXECUTE, scripting blocks, SET, transactions,
+ * anything unrecognised) may run anything, so it is dirty whatever its first words are.
+ */
+const WORD_JUDGED_TYPES: ReadonlySet<StatementType> = new Set<StatementType>([
+  ...READ_TYPES, 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY', 'PUT', 'GET', 'REMOVE',
+  'CREATE', 'ALTER', 'DROP', 'UNDROP', 'COMMENT', 'GRANT', 'REVOKE', 'USE',
+]);
+/** How many leading words the rule reads. */
+const SESSION_EFFECT_WORDS = 6;
 const SESSION_OBJECT = /\b(TEMP|TEMPORARY|VOLATILE)\b/;
 
-export function sessionEffect(sql: string, words: readonly string[] = leadingWords(sql, SESSION_EFFECT_WORDS)): SessionEffect {
+/**
+ * The effect of one statement of the hub's reading. A statement the classifier judged read-only (every
+ * `->>` part a pure read, no side-effect function, no procedure) leaves the session alone. Anything else
+ * got here only through a role that may write, and is judged as a whole, not by its opening words:
+ * - a `->>` chain anywhere in it: each part runs as a statement of its own, and the session's answer
+ *   reports only the last, so a chain that is not a pure read is dirty (`SELECT 1 ->> ALTER SESSION …`);
+ * - a read that is not read-only hides something else (a stored procedure in `TABLE(…)`, a function
+ *   with side effects): dirty;
+ * - otherwise its type and its leading words decide (`ALTER SESSION`, `CREATE TEMPORARY …`, `USE …`).
+ */
+export function statementEffect(statement: StatementReading): SessionEffect {
+  if (statement.readOnly) return 'none';
+  if (chainsStatements(statement, 'snowflake')) return 'dirty';
+  if (READ_TYPES.has(statement.type) || !WORD_JUDGED_TYPES.has(statement.type)) return 'dirty';
+  return wordsEffect(leadingWords(statement, SESSION_EFFECT_WORDS));
+}
+
+/**
+ * The effect of SQL the hub did not read for this call (the backend's own statements, direct callers):
+ * read as Snowflake reads it, the most any of its statements may do; SQL that cannot be read is dirty.
+ */
+export function sessionEffect(sql: string): SessionEffect {
+  const reading = readSql(sql, 'snowflake');
+  if (reading.error !== undefined || reading.statements.length === 0) return 'dirty';
+  const effects = reading.statements.map(statementEffect);
+  return effects.includes('dirty') ? 'dirty' : effects.includes('context') ? 'context' : 'none';
+}
+
+function wordsEffect(words: readonly string[]): SessionEffect {
   const first = words[0] ?? '';
   // USE SECONDARY ROLES widens what the session may do and Snowflake reports no trace of it in the
   // statement's answer (finalRoleName stays the primary role): it cannot be tracked, so it is dirty.
@@ -157,27 +196,4 @@ export function sessionEffect(sql: string, words: readonly string[] = leadingWor
   if (first === 'CREATE') return SESSION_OBJECT.test(words.join(' ')) ? 'dirty' : 'none';
   if (first === 'ALTER') return words[1] === 'SESSION' ? 'dirty' : 'none';
   return 'dirty';
-}
-
-/** The first `n` keywords, upper-cased, skipping comments and opening parentheses. */
-function leadingWords(sql: string, n: number): string[] {
-  const words: string[] = [];
-  let i = 0;
-  while (i < sql.length && words.length < n) {
-    const c = sql[i]!;
-    if (/\s|\(/.test(c)) i++;
-    else if (sql.startsWith('--', i) || sql.startsWith('//', i)) {
-      const end = sql.indexOf('\n', i);
-      i = end < 0 ? sql.length : end + 1;
-    } else if (sql.startsWith('/*', i)) {
-      const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? sql.length : end + 2;
-    } else {
-      const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i, i + 64));
-      if (m === null) break;
-      words.push(m[0].toUpperCase());
-      i += m[0].length;
-    }
-  }
-  return words;
 }

@@ -37,7 +37,7 @@ import { analystMessage, cortexBaseUrl, qualifiedName, searchService, type Corte
 import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
-import { baselineContext, contextStatements, desiredContext, sessionEffect, TrackedContext, type DesiredContext } from './session-context.js';
+import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
 import { isSessionLost, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { SnowflakePool } from './snowflake-pool.js';
@@ -155,7 +155,7 @@ export class SnowflakeWarehouse implements Warehouse {
 
   async query(sql: string, options: QueryOptions): Promise<QueryResult> {
     const started = performance.now();
-    const effect = options.leadingWords ? sessionEffect(sql, options.leadingWords) : sessionEffect(sql);
+    const effect = options.statement ? statementEffect(options.statement) : sessionEffect(sql);
     const window: RowWindow = { start: 0, maxRows: Math.max(0, options.maxRows), maxBytes: options.maxBytes };
     const success = await this.withConnection(options, 'statement', options.repeatable !== false, async (lease) => {
       const outcome = await this.execute(lease, sql, options, window, options.binds, options.onProgress);
@@ -181,7 +181,7 @@ export class SnowflakeWarehouse implements Warehouse {
       throw new SnowmuxError('INVALID_ARGUMENT', `"${queryId.slice(0, 80)}" is not a Snowflake query id. Pass a query id from execute_query or query_history.`);
     }
     // The id is checked above to be a UUID: it is safe as a literal.
-    const result = await this.query(`SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${queryId}'))`, { ...ctx, maxRows: 10_000, leadingWords: ['SELECT'] });
+    const result = await this.query(`SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${queryId}'))`, { ...ctx, maxRows: 10_000 });
     return snowflakeProfile(queryId, result);
   }
 
@@ -198,7 +198,7 @@ export class SnowflakeWarehouse implements Warehouse {
       'SELECT QUERY_ID, WAREHOUSE_NAME, EXECUTION_STATUS, BYTES_SCANNED, TOTAL_ELAPSED_TIME ' +
       'FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER(RESULT_LIMIT => 10000)) ' +
       `WHERE QUERY_ID IN (${ids.map((id) => `'${id}'`).join(', ')}) AND QUERY_TAG LIKE 'snowmux:%'`;
-    const result = await this.query(sql, { ...ctx, maxRows: ids.length, leadingWords: ['SELECT'] });
+    const result = await this.query(sql, { ...ctx, maxRows: ids.length });
     const at = (name: string) => result.columns.findIndex((c) => c.name.toUpperCase() === name);
     const [id, wh, status, bytes, elapsed] = ['QUERY_ID', 'WAREHOUSE_NAME', 'EXECUTION_STATUS', 'BYTES_SCANNED', 'TOTAL_ELAPSED_TIME'].map(at) as [number, number, number, number, number];
     const num = (v: JsonValue | undefined) => (v === null || v === undefined || v === '' ? null : Number(v));
@@ -213,7 +213,7 @@ export class SnowflakeWarehouse implements Warehouse {
 
   /** Snowflake's compile-time plan and scan estimate: EXPLAIN needs no running warehouse and runs nothing. */
   async explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
-    const result = await this.query(`EXPLAIN USING TABULAR ${sql}`, { ...ctx, maxRows: 10_000, leadingWords: ['EXPLAIN'] });
+    const result = await this.query(`EXPLAIN USING TABULAR ${sql}`, { ...ctx, maxRows: 10_000 });
     return snowflakePlan(result);
   }
 
