@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
+import { readSql } from '../../src/hub/guard/sql/classifier.js';
 import { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
 import { SHOWCASE_SCHEMA } from '../../src/hub/warehouse/duckdb/sample-database.js';
 import { jsonSize } from '../../src/hub/warehouse/json-values.js';
@@ -301,6 +302,22 @@ describe('DuckDbWarehouse', () => {
       await warehouse.query("SET VARIABLE smx_leak = 'secret'", opts());
       const next = await warehouse.query("SELECT getvariable('smx_leak') AS v", opts());
       assert.deepEqual(next.rows, [[null]]);
+    });
+
+    test('a SELECT that changes the connection (setseed) never hands it on: another call\'s random() is not chosen by it', async () => {
+      const seeded = 'SELECT setseed(0.5)';
+      for (const statement of [readSql(seeded, 'duckdb').statements[0], undefined]) {
+        await warehouse.query('SELECT 1', opts());
+        const before = opened();
+        // As a writer's governed call sends it (with the hub's reading) and as a direct caller does.
+        await warehouse.query(seeded, opts({ statement }));
+        await warehouse.query('SELECT random()', opts());
+        assert.equal(opened(), before + 1, 'the seeded connection was closed, so the next call opened a fresh one');
+      }
+      // What a shared seeded connection would have answered: the same "random" value every time.
+      const fresh = await warehouse.query('SELECT random()', opts());
+      const again = await warehouse.query('SELECT random()', opts());
+      assert.notDeepEqual(fresh.rows, again.rows);
     });
 
     test('the current schema never carries over: each call starts in its own (or the default) context', async () => {

@@ -162,6 +162,8 @@ const DUCKDB_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['ENABLE_PEG_PARSER', 'changes the engine parser'],
   ['DISABLE_PEG_PARSER', 'changes the engine parser'],
   ['GETENV', "reads the hub's environment variables"],
+  // Connection state a SELECT can set: the next session on the pooled connection would inherit it.
+  ['SETSEED', "sets the connection's random seed, so another session's random() and gen_random_uuid() would follow it (for a repeatable sample use USING SAMPLE … REPEATABLE (seed))"],
   ['DUCKDB_SECRETS', 'lists stored secrets'],
   ['WHICH_SECRET', 'looks up stored secrets'],
   // Catalog readers about the hub machine rather than the warehouse's data: file paths of attached

@@ -8,7 +8,9 @@ import { forgetStatements } from './prepared-statements.js';
  *
  * Connections are pooled (opening one and setting it up cost about as much as a trivial statement), but
  * a connection goes back to the pool only after a call that cannot have changed its state: a call that
- * finished normally and whose statements were all reads (`CallState.reusable`). Anything else (a
+ * finished normally and whose statements were all reads, by DuckDB's statement type and by the hub's
+ * classifier, which knows the functions that change a connection from a SELECT (`setseed`, `nextval`)
+ * (`CallState.reusable`). Anything else (a
  * statement of another type, an error, a cancel, a timeout) closes it, so nothing a call does (SET,
  * variables, temp objects, an interrupted result) can reach another. Each statement call sets its own
  * database and schema first, so the current schema never carries over either.

@@ -37,6 +37,7 @@ import {
   sampleDatabasePath,
 } from './sample-database.js';
 import { keepStatement, keptStatement } from './prepared-statements.js';
+import { readSql, type StatementReading } from '../../guard/sql/sql-reading.js';
 
 export interface DuckDbWarehouseOptions {
   /** Directory holding the sample database file (created when missing), e.g. `<home>/warehouse`. */
@@ -188,7 +189,9 @@ export class DuckDbWarehouse implements Warehouse {
         }
         const statementType = StatementType[prepared.statementType];
         // Only reads leave the connection as they found it (see CallTracker): anything else closes it after.
-        if (!READ_STATEMENTS.has(prepared.statementType)) state.reusable = false;
+        // DuckDB's type is not enough: a SELECT can call a function that changes the connection
+        // (setseed, nextval), so the hub's reading must also find it read-only (a kept statement was).
+        if (!READ_STATEMENTS.has(prepared.statementType) || (!keep && !readsOnly(sql, options.statement))) state.reusable = false;
         else if (!keep) {
           keepStatement(connection, key, prepared);
           keep = true;
@@ -385,6 +388,13 @@ async function prepareOne(connection: DuckDBConnection, sql: string): Promise<Du
 }
 
 const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
+
+/** Whether the classifier finds the statement a pure read: no write, no function with side effects. Text given without the hub's reading is read here. */
+function readsOnly(sql: string, statement: StatementReading | undefined): boolean {
+  if (statement !== undefined) return statement.readOnly;
+  const reading = readSql(sql, 'duckdb');
+  return reading.error === undefined && reading.statements.length === 1 && reading.statements[0]!.readOnly;
+}
 /** DuckDB's vector size: the rows a streamed result's chunk holds at most. */
 const ONE_CHUNK_ROWS = 2048;
 
