@@ -37,7 +37,8 @@ test('under the cap a call starts at once with no wait; snapshot shows running p
 test('round-robin: a light session B (5 waiters) behind a flooding session A (50 waiters) is fully served within the first 10 releases', async () => {
   const clock = new ManualClock();
   const scheduler = new FairScheduler({ maxConcurrent: 4, maxQueued: 100, clock });
-  const running: Release[] = await fill(scheduler, 'A', 4);
+  // A runs all it may (one slot is always left to others); X holds that one.
+  const running: Release[] = [...(await fill(scheduler, 'A', 3)), ...(await fill(scheduler, 'X', 1))];
   const grants: Array<{ session: string; index: number }> = [];
   const track = (session: string, index: number) =>
     scheduler.schedule(session).then((release) => {
@@ -48,8 +49,9 @@ test('round-robin: a light session B (5 waiters) behind a flooding session A (50
   for (let i = 0; i < 50; i++) waiting.push(track('A', i));
   for (let i = 0; i < 5; i++) waiting.push(track('B', i));
   assert.deepEqual(scheduler.snapshot().sessions, [
-    { sessionKey: 'A', running: 4, queued: 50 },
+    { sessionKey: 'A', running: 3, queued: 50 },
     { sessionKey: 'B', running: 0, queued: 5 },
+    { sessionKey: 'X', running: 1, queued: 0 },
   ]);
 
   let releases = 0;
@@ -78,6 +80,39 @@ test('round-robin: a light session B (5 waiters) behind a flooding session A (50
   await Promise.all(waiting);
   for (const r of running) r.release();
   assert.equal(scheduler.snapshot().running, 0);
+});
+
+test('one session cannot hold every slot: B starts at once while A runs all but one and has more waiting', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 6, maxQueued: 100, clock: new ManualClock() });
+  const a = await fill(scheduler, 'A', 5);
+  const aMore = [scheduler.schedule('A'), scheduler.schedule('A'), scheduler.schedule('A')];
+  for (const p of aMore) assert.equal(await state(p), 'pending', 'A waits though a slot is free: it is kept for the others');
+  assert.deepEqual(scheduler.snapshot().sessions, [{ sessionKey: 'A', running: 5, queued: 3 }]);
+  const b = scheduler.schedule('B');
+  assert.equal(await state(b), 'fulfilled', "B's call (a describe_table behind A's long queries) is granted at once");
+  assert.equal((await b).waitMs, 0);
+  // With B running too, a freed slot of A's goes back to A's queue; the cap holds whoever runs.
+  a.shift()!.release();
+  assert.equal(await state(aMore[0]!), 'fulfilled');
+  assert.equal(await state(aMore[1]!), 'pending');
+  assert.deepEqual(scheduler.snapshot().sessions, [
+    { sessionKey: 'A', running: 5, queued: 2 },
+    { sessionKey: 'B', running: 1, queued: 0 },
+  ]);
+  // A third session C waits for the next free slot; A, at its share, is passed over.
+  const c = scheduler.schedule('C');
+  (await b).release();
+  assert.equal(await state(c), 'fulfilled', 'the slot B freed goes to C, not to A at its share');
+  scheduler.close();
+  await Promise.allSettled(aMore);
+});
+
+test('a cap of one slot leaves nothing to keep: the one session runs it', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 4, clock: new ManualClock() });
+  const held = await scheduler.schedule('A');
+  const next = scheduler.schedule('A');
+  held.release();
+  (await next).release();
 });
 
 test('three sessions with waiters are served in strict rotation', async () => {
@@ -113,7 +148,8 @@ test('a full queue refuses at once with HUB_BUSY and a retry estimate from recen
     clock.advance(2000);
     r.release();
   }
-  await fill(scheduler, 'A', 8);
+  await fill(scheduler, 'A', 7);
+  await fill(scheduler, 'Z', 1);
   const queued = Array.from({ length: 64 }, (_, i) => scheduler.schedule(i % 2 ? 'A' : 'B'));
   const refused = scheduler.schedule('C');
   assert.equal(await state(refused), 'rejected', 'refused without waiting for any release');
@@ -211,7 +247,7 @@ test('aborting after the slot was granted does nothing: the holder still owns (a
 
 test('release is idempotent: a double release frees one slot and admits one waiter', async () => {
   const scheduler = new FairScheduler({ maxConcurrent: 2, maxQueued: 10, clock: new ManualClock() });
-  const [a, b] = await fill(scheduler, 'A', 2);
+  const [a, b] = [...(await fill(scheduler, 'A', 1)), ...(await fill(scheduler, 'B', 1))];
   const w1 = scheduler.schedule('W');
   const w2 = scheduler.schedule('W');
   a!.release();
@@ -275,7 +311,12 @@ test('property: random interleavings of schedule/abort/release never leak or ove
       assert.equal(snap.running, held.length, `${where}: running count drifted from slots actually held`);
       assert.equal(snap.queued, waiting.size, `${where}: queued count drifted from pending calls`);
       assert.ok(snap.queued <= maxQueued, `${where}: queue over its bound`);
-      if (snap.queued > 0) assert.equal(snap.running, maxConcurrent, `${where}: a waiter waits while a slot is free`);
+      // A waiter waits only while every slot is taken or its session runs its share (all but one slot).
+      const share = Math.max(1, maxConcurrent - 1);
+      for (const s of snap.sessions) {
+        if (s.queued > 0 && snap.running < maxConcurrent) assert.equal(s.running, share, `${where}: ${s.sessionKey} waits while a slot is free`);
+        assert.ok(s.running <= share, `${where}: ${s.sessionKey} runs more than its share`);
+      }
       const perSession = snap.sessions.reduce((sum, s) => sum + s.running, 0);
       assert.equal(perSession, snap.running, `${where}: per-session running counts disagree`);
     };

@@ -4,7 +4,10 @@
  * Under the cap a call starts at once. At the cap it waits in its session's own FIFO; when a slot frees,
  * the scheduler serves sessions round-robin (the session served goes to the back of the rotation), so
  * while two sessions both have waiters their grant counts never differ by more than one, however many
- * calls either one queued. A call that cannot be queued (total or per-session bound reached) is refused
+ * calls either one queued. No session runs more than `maxConcurrent − 1` calls at once (when the cap is
+ * above one): one slot is always left to the others, so a session that fills the warehouse with long
+ * statements cannot make another session's call — even a catalog look-up — wait for one of them to end.
+ * Its further calls wait in its queue while a slot is free. A call that cannot be queued (total or per-session bound reached) is refused
  * at once with HUB_BUSY and an estimated retry time; nothing is ever left hanging.
  *
  * Contract for callers: once `schedule` resolves, the caller owns a slot and must call `release()`
@@ -74,6 +77,7 @@ const MAX_RETRY_AFTER_MS = 30_000;
 
 export class FairScheduler {
   readonly #maxConcurrent: number;
+  readonly #maxRunningPerSession: number;
   readonly #maxQueued: number;
   readonly #maxQueuedPerSession: number | undefined;
   readonly #clock: Clock;
@@ -92,6 +96,7 @@ export class FairScheduler {
 
   constructor(options: FairSchedulerOptions) {
     this.#maxConcurrent = positiveInteger(options.maxConcurrent, 'maxConcurrent');
+    this.#maxRunningPerSession = Math.max(1, this.#maxConcurrent - 1);
     this.#maxQueued = nonNegativeInteger(options.maxQueued, 'maxQueued');
     this.#maxQueuedPerSession =
       options.maxQueuedPerSession === undefined ? undefined : positiveInteger(options.maxQueuedPerSession, 'maxQueuedPerSession');
@@ -108,7 +113,9 @@ export class FairScheduler {
       return Promise.reject(cancellationError(signal, 'The query'));
     }
     const now = this.#clock.now();
-    if (this.#running < this.#maxConcurrent && this.#queued === 0) {
+    // Waiters only ever wait while the slots are taken or their session holds its share (#pump hands a
+    // free slot to any other), so a call that fits both starts at once without passing anyone.
+    if (this.#running < this.#maxConcurrent && this.#mayRun(sessionKey)) {
       return Promise.resolve(this.#grant(sessionKey, now, now));
     }
     const busy = this.#refusal(sessionKey);
@@ -231,12 +238,23 @@ export class FairScheduler {
     };
   }
 
-  /** Hands free slots to waiters, one session at a time in rotation. */
+  /** Whether the session may start one more call: it runs fewer than its share and has no earlier waiter. */
+  #mayRun(sessionKey: string): boolean {
+    return (this.#runningBySession.get(sessionKey) ?? 0) < this.#maxRunningPerSession && !this.#queues.has(sessionKey);
+  }
+
+  /** Hands free slots to waiters, one session at a time in rotation, skipping sessions at their share. */
   #pump(): void {
     while (this.#running < this.#maxConcurrent && this.#queued > 0) {
-      const next = this.#queues.entries().next();
-      if (next.done) return;
-      const [sessionKey, queue] = next.value;
+      let next: [string, Waiter[]] | undefined;
+      for (const entry of this.#queues) {
+        if ((this.#runningBySession.get(entry[0]) ?? 0) < this.#maxRunningPerSession) {
+          next = entry;
+          break;
+        }
+      }
+      if (next === undefined) return;
+      const [sessionKey, queue] = next;
       const waiter = queue.shift();
       this.#queues.delete(sessionKey);
       // Back of the rotation if it still has waiters.
