@@ -12,7 +12,7 @@ import { encodeLine } from '../wire/framing.js';
 import { makeHello } from '../wire/hello.js';
 import { processAlive, processCommandLine, processStartTicks } from '../wire/process-alive.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
-import { SecretScrubber } from './audit/audit-redact.js';
+import { KnownSecrets } from './audit/known-secrets.js';
 import type { HttpEngineChoice } from './config/config-schema.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import type { HttpService } from './http/serve-http.js';
@@ -56,11 +56,12 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const { home, socketPath } = options;
   const say = (line: string) => options.say(line);
   const predecessor = options.replace ? await findPredecessor(socketPath) : null;
-  // One scrubber of known secrets for logs, status and audit; profiles add theirs as they resolve.
-  const scrubber = new SecretScrubber();
-  const logger = createLogger({ home, scrub: (line) => scrubber.scrub(line) });
+  // The known secrets for logs, status and audit; profiles add theirs as they resolve (a session's own only
+  // to that session's records and lines).
+  const secrets = new KnownSecrets();
+  const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, scrubber, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
+  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
   const held = holdRecords(runtime.sinks, true);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
@@ -113,6 +114,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     http?.stopAccepting();
   };
   hubRef = hub;
+  hub.events.on('session_close', (closed) => runtime.sessionEnded(closed.id));
   if (predecessor?.link) {
     // Make before break: open the warehouse (a Snowflake login, the DuckDB file) while the old hub still
     // serves, so the first calls after the take-over do not wait for it.
@@ -154,7 +156,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     }
     // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
     void runtime.warehouses.warmUp().then((failed) => {
-      if (failed !== undefined) say(`warning: ${scrubber.scrub(failed)}\n`);
+      if (failed !== undefined) say(`warning: ${secrets.hub.scrub(failed)}\n`);
     });
     // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
     for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);

@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
-import { SecretScrubber, boundObject, boundSql, redactValue } from './audit/audit-redact.js';
+import { boundObject, boundSql, redactValue, type TextScrubber } from './audit/audit-redact.js';
+import { KnownSecrets } from './audit/known-secrets.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './config/env-profile.js';
@@ -47,8 +48,8 @@ export interface RuntimeOptions {
   auditSubdir?: string;
   /** Whether this process still holds the home's audit-writer claim (a hub; see AuditLogOptions.stillWriter). */
   auditStillWriter?: () => boolean;
-  /** The hub's one scrubber of known secrets (shared with the logger); created here when absent. */
-  scrubber?: SecretScrubber;
+  /** The hub's known secrets (shared with the logger, which scrubs hub.log with them); created here when absent. */
+  secrets?: KnownSecrets;
 }
 
 export interface HubRuntime {
@@ -77,6 +78,8 @@ export interface HubRuntime {
   close(reason: string): Promise<void>;
   /** Every finished call passes this before any sink (status, audit, metrics) sees it. */
   scrubCall(call: CallRecord): CallRecord;
+  /** A session closed: the secrets its own settings brought are forgotten (after its last records). */
+  sessionEnded(sessionId: string): void;
   /** [tools.<name>] from config.toml, checked. */
   teamTools: readonly TeamTool[];
   /**
@@ -89,7 +92,7 @@ export interface HubRuntime {
    * that cannot be used at all, too). Printed where the hub was started; `snowmux status` shows them.
    */
   warnings(): string[];
-  scrubber: SecretScrubber;
+  secrets: KnownSecrets;
   /** This process's id among a team hub's replicas (hub.redis_url set); undefined otherwise. */
   replicaId: string | undefined;
   /** Exports call spans over OTLP when hub.otel_endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) is set; undefined otherwise. */
@@ -136,10 +139,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     callTimeoutMs: config.config.hub.callTimeoutMs,
   });
   let audit: AuditLog | null = null;
-  // Secrets of profiles resolved so far (shims hand over their SNOWFLAKE_* settings at any time).
-  const knownSecrets = new Set(configSecrets(config));
-  const scrubber = opts.scrubber ?? new SecretScrubber();
-  scrubber.add([...knownSecrets]);
+  // The hub's own secrets: the config file's, then those of profiles its own settings resolve to. A session's
+  // forwarded SNOWFLAKE_* settings bring secrets that are that session's alone (known-secrets.ts).
+  const secrets = opts.secrets ?? new KnownSecrets();
+  secrets.hub.add(configSecrets(config));
   const warehouses = new WarehouseRegistry({
     home: opts.home,
     logger: opts.logger,
@@ -147,10 +150,13 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     config,
     flags: opts.flags,
     profileName: opts.profileName,
-    onSecrets: (secrets) => {
-      const fresh = secrets.filter((s) => !knownSecrets.has(s));
-      for (const s of fresh) knownSecrets.add(s);
-      scrubber.add(fresh);
+    onSecrets: (found, sessionId) => {
+      if (sessionId !== undefined) {
+        secrets.addSession(sessionId, found);
+        return;
+      }
+      const fresh = found.filter((s) => !secrets.hub.knows(s));
+      secrets.hub.add(fresh);
       if (fresh.length > 0) (audit as AuditLog | null)?.addSecrets(fresh);
     },
   });
@@ -206,7 +212,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       maxFileBytes: auditConfig.maxFileBytes,
       maxFiles: auditConfig.maxFiles > 0 ? auditConfig.maxFiles : undefined,
       hubVersion: VERSION,
-      secrets: [...knownSecrets],
+      secrets: secrets.hub.list(),
       ...(opts.auditStillWriter ? { stillWriter: opts.auditStillWriter } : {}),
     });
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
@@ -290,8 +296,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     sinks: [auditSink],
     replicaId,
     tracer,
-    scrubber,
-    scrubCall: (call) => scrubCallRecord(call, scrubber),
+    secrets,
+    scrubCall: (call) => scrubCallRecord(call, secrets),
+    sessionEnded: (sessionId) => secrets.sessionEnded(sessionId),
     openAudit,
     awaitAuditHandover(pid, held) {
       if (!audit && auditWillOpen) auditHandover = { pid, since: new Date().toISOString(), held };
@@ -372,16 +379,21 @@ function tracingSettings(hub: LoadedConfig['config']['hub'], env: NodeJS.Process
 /**
  * The call as status, history, logs and audit may show it: known secrets out of SQL, secret-looking request
  * fields redacted, then SQL and request bounded as the audit keeps them (a refused 4 MiB statement is kept as
- * its prefix with its length and sha256, in the audit and in status's recent calls alike).
+ * its prefix with its length and sha256, in the audit and in status's recent calls alike). Its caller's own
+ * view (`callerView`) leaves the hub's secrets in: the caller wrote that text, and the scrub must not tell it
+ * which of its strings are someone else's secret.
  */
-function scrubCallRecord(call: CallRecord, scrubber: SecretScrubber): CallRecord {
+function scrubCallRecord(call: CallRecord, secrets: KnownSecrets): CallRecord {
+  const kept = scrubbedText(call, secrets.forRecord(call.sessionId));
+  // With no hub-wide secret, both views are the same text.
+  if (secrets.hub.size === 0) return { ...call, ...kept };
+  const own = scrubbedText(call, secrets.forCaller(call.sessionId));
+  const same = own.sql === kept.sql && JSON.stringify(own.request) === JSON.stringify(kept.request);
+  return { ...call, ...kept, callerView: same ? undefined : own };
+}
+
+function scrubbedText(call: CallRecord, scrubber: TextScrubber): NonNullable<CallRecord['callerView']> {
   const sql = call.sql === null ? null : boundSql(scrubber.scrub(call.sql), undefined);
   const request = call.request === undefined ? undefined : boundObject(redactValue(call.request, scrubber) as Record<string, unknown>, undefined);
-  return {
-    ...call,
-    sql: sql?.sql ?? null,
-    sqlTruncated: sql?.truncated,
-    request: request?.value,
-    requestTruncated: request?.truncated,
-  };
+  return { sql: sql?.sql ?? null, sqlTruncated: sql?.truncated, request: request?.value, requestTruncated: request?.truncated };
 }

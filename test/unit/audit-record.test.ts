@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,11 @@ import { AUDIT_MAX_TEXT_CHARS, REDACTED, SecretScrubber, isSecretLookingKey, red
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { verifyAudit } from '../../src/hub/audit/verify.js';
 import { sampleEntry } from '../fixtures/audit-sample.js';
+
+/** A real PEM private key: only a well-formed key is scrubbed as one (markers alone hide nothing). */
+function testPrivateKey(encryption: { cipher: string; passphrase: string } | Record<string, never> = {}): string {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem', ...encryption }) as string;
+}
 
 test('canonicalJson sorts keys at every depth and ignores insertion order', () => {
   const a = { b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } };
@@ -69,7 +74,7 @@ test('secret-looking keys are redacted at any depth, whatever the value', () => 
 test('known secrets are scrubbed from every string, longest first; short ones are left alone', () => {
   const scrubber = new SecretScrubber(['s3cret-pass', 's3cret', 'ab']);
   assert.equal(scrubber.scrub("CREATE USER x PASSWORD = 's3cret-pass' -- s3cret ab"), `CREATE USER x PASSWORD = '${REDACTED}' -- ${REDACTED} ab`);
-  const pem = '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----';
+  const pem = testPrivateKey({ cipher: 'aes-256-cbc', passphrase: 'pw' }).trimEnd();
   assert.equal(scrubber.scrub(`key: ${pem} end`), `key: ${REDACTED} end`);
   scrubber.add(['later-token']);
   assert.equal(scrubber.scrub('use later-token'), `use ${REDACTED}`);
@@ -114,7 +119,8 @@ test('no secret reaches the audit file; the chain still verifies', async (t) => 
   t.after(() => rm(dir, { recursive: true, force: true }));
   const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20, secrets: ['Pa55w0rd!'] });
   log.addSecrets(['tok-9f8e7d6c']);
-  const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\n-----END PRIVATE KEY-----';
+  const pem = testPrivateKey();
+  const body = pem.split('\n')[1]!;
   const results = await Promise.all([
     log.append(sampleEntry(1, { sql: "ALTER USER me SET PASSWORD = 'Pa55w0rd!'" })),
     log.append(sampleEntry(2, { sql: undefined, tool: 'list_tables', request: { database: 'DB', auth: { token: 'anything', privateKeyPem: pem }, note: 'tok-9f8e7d6c', key: pem } })),
@@ -123,7 +129,7 @@ test('no secret reaches the audit file; the chain still verifies', async (t) => 
   assert.deepEqual(results.map((r) => r.ok), [true, true, true]);
   await log.close();
   const text = (await Promise.all((await readdir(dir)).map((name) => readFile(join(dir, name), 'utf8')))).join('\n');
-  for (const secret of ['Pa55w0rd!', 'tok-9f8e7d6c', 'anything', 'MIIEvQIBADANBgkq', 'hush']) assert.equal(text.includes(secret), false, `${secret} leaked`);
+  for (const secret of ['Pa55w0rd!', 'tok-9f8e7d6c', 'anything', body, 'hush']) assert.equal(text.includes(secret), false, `${secret} leaked`);
   assert.match(text, /list_tables/);
   assert.match(text, /"database":"DB"/);
   const result = await verifyAudit(dir);

@@ -16,6 +16,7 @@ import { createRuntime } from '../../hub/runtime.js';
 import { LineTransport } from '../../hub/session/line-transport.js';
 import { observeClientMessage } from '../../hub/session/session.js';
 import { stdioChainSubdir } from '../../hub/audit/audit-files.js';
+import { KnownSecrets } from '../../hub/audit/known-secrets.js';
 
 export async function stdioCommand(argv: string[], io: CommandIo): Promise<number> {
   refuseSecretFlags(argv);
@@ -37,10 +38,11 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   // stdout is the protocol channel: logs go to stderr, quietly by default.
   // An empty variable (an editor config's "" placeholder) is unset: `||`, not `??`, for each read here.
-  const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL || 'warn' });
+  const secrets = new KnownSecrets();
+  const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL || 'warn', scrub: (line) => secrets.scrubLogLine(line) });
   // Several in-process servers may run beside a hub on one home, and the hub's audit chain has one writer:
   // each stdio process keeps its own chain (audit/stdio/<start>-<pid>/), which `audit verify` checks too.
-  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir() });
+  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir(), secrets });
   await runtime.openAudit();
   void runtime.warehouses.warmUp();
   // The same core as the hub (sessions, the call pipeline, records, status), with stdio as its one transport.

@@ -8,7 +8,7 @@
  *     secret, authorization, api key, credential, cookie, passcode) is replaced by REDACTED whatever its value.
  *     Matching is deliberately broad (e.g. `max_tokens` is redacted too): a false positive costs a field,
  *     a false negative costs a credential.
- * PEM private-key blocks are scrubbed from every string as well.
+ * Well-formed PEM private-key blocks are scrubbed from every string as well (see PEM_PRIVATE_KEY).
  *
  * Bound (docs/audit.md, "Size bounds"): SQL, request and detail keep at most AUDIT_MAX_TEXT_CHARS characters,
  * with the whole text's length and sha256 when cut.
@@ -36,17 +36,69 @@ export const MIN_SECRET_LENGTH = 4;
 const MAX_DEPTH = 32;
 
 const SECRET_KEY_PARTS = ['password', 'passwd', 'pwd', 'passphrase', 'passcode', 'token', 'secret', 'privatekey', 'authorization', 'apikey', 'credential', 'cookie'];
-const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+/** Between the lines of a PEM body: whitespace, or the two-character `\n` / `\r` of a key pasted from JSON. */
+const PEM_GAP = String.raw`(?:[ \t\r\n]|\\[rn])`;
+/**
+ * A PEM private-key block as a candidate: the BEGIN line, the legacy encryption headers in their fixed shape,
+ * a body of base64 and gaps only (at most 16 K characters: an 8192-bit RSA key is ~6.5 K), and the END line
+ * of the same label. `isPrivateKeyBody` then checks the body is key material (DER, or an OpenSSH key).
+ * Text from any client passes here (SQL, tool arguments, hello fields): a BEGIN marker alone, or markers
+ * around text that is not a key, must not blank it — they once let a client hide its statement from the
+ * audit log, status and query_history, and swallow the rest of a hub.log line with its newline.
+ */
+const PEM_PRIVATE_KEY = new RegExp(
+  String.raw`-----BEGIN ((?:[A-Z0-9]{1,16} ){0,3})PRIVATE KEY-----` +
+    String.raw`(${PEM_GAP}{1,8}Proc-Type: 4,ENCRYPTED${PEM_GAP}{1,8}DEK-Info: [A-Z0-9-]{1,32},[0-9A-Fa-f]{8,64})?` +
+    String.raw`((?:${PEM_GAP}|[A-Za-z0-9+/=]){16,16384})` +
+    String.raw`-----END \1PRIVATE KEY-----`,
+  'g',
+);
+
+/** Whether a PEM body decodes to a private key's encoding, not to text that merely sits between markers. */
+function isPrivateKeyBody(label: string, legacyEncrypted: boolean, body: string): boolean {
+  const b64 = body.replace(/\\[rn]|[ \t\r\n]/g, '');
+  if (b64.length < 16 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return false;
+  const bytes = Buffer.from(b64, 'base64');
+  // Ciphertext (Proc-Type: 4,ENCRYPTED) has no structure to check beyond its block size.
+  if (legacyEncrypted) return bytes.length % 8 === 0;
+  if (label === 'OPENSSH ') return bytes.subarray(0, 15).toString('latin1') === 'openssh-key-v1\0';
+  return isWholeDerSequence(bytes);
+}
+
+/** PKCS#1, PKCS#8 (plain or encrypted) and SEC1 keys are one DER SEQUENCE whose length is the whole body. */
+function isWholeDerSequence(bytes: Buffer): boolean {
+  if (bytes.length < 2 || bytes[0] !== 0x30) return false;
+  const first = bytes[1]!;
+  if (first < 0x80) return 2 + first === bytes.length;
+  const octets = first & 0x7f;
+  if (octets === 0 || octets > 4 || bytes.length < 2 + octets) return false;
+  let length = 0;
+  for (let i = 0; i < octets; i++) length = length * 256 + bytes[2 + i]!;
+  return 2 + octets + length === bytes.length;
+}
+
+/** `text` with every well-formed PEM private-key block replaced by REDACTED; anything else is left as it is. */
+export function scrubPrivateKeys(text: string): string {
+  if (!text.includes('PRIVATE KEY-----')) return text;
+  return text.replace(PEM_PRIVATE_KEY, (block: string, label: string, headers: string | undefined, body: string) => (isPrivateKeyBody(label, headers !== undefined, body) ? REDACTED : block));
+}
+
+/** What a copy of a value is scrubbed with: SecretScrubber, or several applied in turn. */
+export interface TextScrubber {
+  scrub(text: string): string;
+}
 
 export function isSecretLookingKey(key: string): boolean {
   const normalised = key.toLowerCase().replace(/[^a-z0-9]/g, '');
   return SECRET_KEY_PARTS.some((part) => normalised.includes(part));
 }
 
-/** Scrubs known secret strings (and PEM private keys) out of text. */
-export class SecretScrubber {
+/** Scrubs known secret strings (and well-formed PEM private keys) out of text. */
+export class SecretScrubber implements TextScrubber {
   /** Longest first, so a secret containing another is replaced whole. */
   private secrets: string[] = [];
+  /** How each secret may be spelled inside a JSON line: as is, and JSON-escaped when that differs (`"`, `\\`, controls). */
+  private spellings: string[] = [];
 
   constructor(secrets: readonly string[] = []) {
     this.add(secrets);
@@ -57,15 +109,36 @@ export class SecretScrubber {
     for (const secret of secrets) {
       if (typeof secret === 'string' && secret.length >= MIN_SECRET_LENGTH) merged.add(secret);
     }
+    if (merged.size === this.secrets.length) return;
     this.secrets = [...merged].sort((a, b) => b.length - a.length);
+    this.spellings = [...new Set(this.secrets.flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))];
+  }
+
+  /** The known secrets (for another scrubber, e.g. the audit log's). */
+  list(): string[] {
+    return [...this.secrets];
+  }
+
+  /** Whether `secret` is one of the known secrets. */
+  knows(secret: string): boolean {
+    return this.secrets.includes(secret);
+  }
+
+  get size(): number {
+    return this.secrets.length;
+  }
+
+  /** Whether any known secret, in either spelling, occurs in `text` (a serialized JSON line, say). */
+  occursIn(text: string): boolean {
+    return this.spellings.some((s) => text.includes(s));
   }
 
   scrub(text: string): string {
-    let out = text;
+    // Keys first: a known secret inside a key's body would otherwise break the block, and the key leak.
+    let out = scrubPrivateKeys(text);
     for (const secret of this.secrets) {
       if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     }
-    if (out.includes('PRIVATE KEY-----')) out = out.replace(PEM_PRIVATE_KEY, REDACTED);
     return out;
   }
 }
@@ -75,7 +148,7 @@ export class SecretScrubber {
  * secret-looking keys redacted, bigint → string, Date → ISO string, binary → a size note, cycles and excessive
  * depth cut. The result survives JSON.stringify/parse unchanged, which the hash chain relies on.
  */
-export function redactValue(value: unknown, scrubber: SecretScrubber, depth = 0, seen: Set<object> = new Set()): unknown {
+export function redactValue(value: unknown, scrubber: TextScrubber, depth = 0, seen: Set<object> = new Set()): unknown {
   switch (typeof value) {
     case 'string':
       return scrubber.scrub(value);
@@ -123,7 +196,7 @@ export function redactValue(value: unknown, scrubber: SecretScrubber, depth = 0,
   }
 }
 
-function redactObject(value: Record<string, unknown> | undefined, scrubber: SecretScrubber): Record<string, unknown> | undefined {
+function redactObject(value: Record<string, unknown> | undefined, scrubber: TextScrubber): Record<string, unknown> | undefined {
   if (value === undefined || value === null) return undefined;
   const copy = redactValue(value, scrubber);
   if (copy === null || typeof copy !== 'object' || Array.isArray(copy)) return { value: copy ?? null };
@@ -191,7 +264,7 @@ function finiteOrZero(n: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
 
-function scrubOptional(text: unknown, scrubber: SecretScrubber): string | undefined {
+function scrubOptional(text: unknown, scrubber: TextScrubber): string | undefined {
   if (text === undefined || text === null) return undefined;
   return scrubber.scrub(String(text));
 }
@@ -200,7 +273,7 @@ function scrubOptional(text: unknown, scrubber: SecretScrubber): string | undefi
  * Redacted, JSON-safe copy of an entry with only the known fields: an unexpected extra property on the
  * caller's object (a whole profile, say) never reaches the file.
  */
-export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'> & { kind: K }, scrubber: SecretScrubber): Omit<AuditEntry, 'kind'> & { kind: K } {
+export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'> & { kind: K }, scrubber: TextScrubber): Omit<AuditEntry, 'kind'> & { kind: K } {
   // Secrets out first, then the size bound: a secret across the cut is never half kept.
   const sql = boundSql(scrubOptional(entry.sql, scrubber), entry.sqlTruncated);
   const request = boundObject(redactObject(entry.request, scrubber), entry.requestTruncated);

@@ -289,7 +289,7 @@ export class HubCore {
       warehouses: this.opts.warehouses.describe(),
       sessions: [...this.sessions.values()].map((s) => s.session.snapshot()),
       totals: { sessionsOpened: this.sessionsOpened, sessionsCut: this.sessionsCut, ...(this.lastCut ? { lastCut: this.lastCut } : {}), ...this.recent.totals },
-      recent: this.recent.list(20),
+      recent: this.recent.list(20).map(keptView),
       ...(this.opts.statusSections?.() ?? {}),
     };
     status.health = assessHealth(status, hubPlace(this.opts.home, this.opts.configFile));
@@ -304,7 +304,9 @@ export class HubCore {
   /** The status as `viewer` (a key holder over HTTP) may see it: see status-view.ts. */
   statusFor(viewer: Identity): HubStatus {
     const status = this.status();
-    return this.seesEveryone(viewer) ? status : ownStatus(status, viewer.name);
+    if (this.seesEveryone(viewer)) return status;
+    // The viewer's own calls as they wrote them (callerView): see CallRecord.callerView.
+    return { ...ownStatus(status, viewer.name), recent: this.recent.list(20).filter((c) => c.identity === viewer.name).map(callerView) };
   }
 
   /** Graceful stop: stop accepting, let running calls finish up to the grace period, close sessions. */
@@ -352,4 +354,18 @@ export class HubCore {
 export async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** A call as the audit keeps it: its caller's own view left out (status shows it to others too). */
+function keptView(call: CallRecord): CallRecord {
+  if (call.callerView === undefined) return call;
+  const { callerView: _own, ...kept } = call;
+  return kept;
+}
+
+/** A call as its own caller may see it. */
+function callerView(call: CallRecord): CallRecord {
+  if (call.callerView === undefined) return call;
+  const { callerView: own, ...kept } = call;
+  return { ...kept, ...own };
 }

@@ -28,6 +28,13 @@ export interface CallRecord {
   /** Set when `request` was too large and became `{ truncatedJson }`: its canonical JSON's length and sha256. */
   requestTruncated?: { bytes: number; sha256: string } | undefined;
   profile: string | null;
+  /**
+   * The call's SQL and request as its own caller may see them (query_history, status in its own scope), when
+   * that differs from `sql`/`request`: scrubbed of private keys and of the calling session's own secrets only.
+   * `sql`/`request` are also scrubbed of the hub's secrets, and showing a caller that copy of its own text
+   * told it which of its strings are someone else's password. Never shown to anyone but the call's identity.
+   */
+  callerView?: { sql: string | null; sqlTruncated?: CallRecord['sqlTruncated']; request: Record<string, unknown> | undefined; requestTruncated?: CallRecord['requestTruncated'] } | undefined;
   /** The engine's estimate of what the statement would read, when the call asked for one (scan limits, explain_query). */
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
   /** The call's W3C trace id, when it has one (an incoming traceparent, or the hub's span). */

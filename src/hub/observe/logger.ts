@@ -30,7 +30,8 @@ export interface LoggerOptions {
   level?: string;
   /**
    * Applied to every finished log line: scrubs known secret values (profile passwords, tokens) wherever they
-   * appear — an error text or SQL that echoes one — which path-based redaction cannot see.
+   * appear — an error text or SQL that echoes one — which path-based redaction cannot see. It must return a
+   * valid JSON line (the hub's scrubs the line's values, KnownSecrets.scrubLogLine, never its text).
    */
   scrub?: (line: string) => string;
   /** Rotate the home's log file past this size (default 10 MiB, or $SNOWMUX_LOG_MAX_BYTES). */

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CallRecord, CallSink } from './call-record.js';
 
-export type HistoryEntry = Pick<CallRecord, 'identity' | 'at' | 'tool' | 'sql' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
+export type HistoryEntry = Pick<CallRecord, 'identity' | 'at' | 'tool' | 'sql' | 'callerView' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
 
 export class QueryHistory implements CallSink {
   private readonly byIdentity: LRUCache<string, HistoryEntry[]>;
@@ -23,8 +23,9 @@ export class QueryHistory implements CallSink {
       list = [];
       this.byIdentity.set(call.identity, list);
     }
-    const { identity, at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
-    list.push({ identity, at, tool, sql, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
+    // callerView: shown to the call's identity alone (see CallRecord.callerView).
+    const { identity, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
+    list.push({ identity, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
     if (list.length > this.perIdentity) list.splice(0, list.length - this.perIdentity);
   }
 

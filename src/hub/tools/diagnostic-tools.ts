@@ -68,7 +68,8 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         identity: c.identity,
         at: c.at,
         tool: c.tool,
-        sql: c.sql ?? '',
+        // The caller's own calls as it wrote them; others' as the audit keeps them (CallRecord.callerView).
+        sql: (c.identity === identity ? (c.callerView?.sql ?? c.sql) : c.sql) ?? '',
         outcome: c.outcome,
         error_code: c.errorCode,
         ms: Math.round(c.ms),

@@ -26,7 +26,7 @@ import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './war
  * matters beyond that: warehouses are cached per caller for as long as it lives (a WeakMap key).
  */
 export interface WarehouseCaller {
-  readonly facts: { readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string; readonly config?: string | undefined };
+  readonly facts: { readonly id: string; readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string; readonly config?: string | undefined };
 }
 
 export interface WarehouseRegistryOptions {
@@ -48,8 +48,12 @@ export interface WarehouseRegistryOptions {
   openSnowflake?: (profile: SnowflakeProfile) => Promise<Warehouse>;
   /** How long a failed login is reported as is before the next attempt (default 15 s). */
   loginRetryAfterMs?: number;
-  /** Told the secrets of every profile resolved (so the audit log can scrub them from SQL text). */
-  onSecrets?: (secrets: string[]) => void;
+  /**
+   * Told the secrets of every profile resolved (so logs and the audit log can scrub them from SQL text):
+   * with the session's id when the session's own environment took part in resolving it (its values are
+   * the client's to choose, so they are that session's to scrub, not the hub's), else without (the hub's own).
+   */
+  onSecrets?: (secrets: string[], sessionId?: string) => void;
 }
 
 
@@ -106,8 +110,10 @@ export class WarehouseRegistry implements WarehouseProvider {
    * of the same profile opens: status lists them with the reason (they are in no pool, so nowhere else).
    */
   private readonly failed = new Map<string, { profile: SnowflakeProfile; failure: LoginFailure }>();
-  /** Every secret of every profile resolved: masked from problems shown in status, as a last guard. */
+  /** The secrets of the profiles the hub's own settings resolve to: masked from every problem shown in status. */
   private readonly secrets = new Set<string>();
+  /** An open warehouse's own secrets, masked from its problems (a session's password is not the hub's to mask elsewhere). */
+  private readonly secretsOf = new WeakMap<Warehouse, string[]>();
   private defaultWarnings: string[] = [];
   /**
    * Why the hub's default profile could not even be resolved (a key file that does not exist…): every
@@ -173,7 +179,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
       const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
       const warnings: string[] = [];
-      const profile = this.resolve(name, session.facts.env ?? {}, source, warnings);
+      const profile = this.resolve(name, session.facts.env ?? {}, source, warnings, session.facts.id);
       const otherConfig = this.otherConfigNotice(session.facts.config);
       if (otherConfig) warnings.push(otherConfig);
       // The hub's own warnings are on its terminal and in status already: the editor hears what its settings add.
@@ -229,8 +235,11 @@ export class WarehouseRegistry implements WarehouseProvider {
     return this.defaultWarnings;
   }
 
-  /** `source` says where `name` came from, for messages; the hub's own --profile when no name is given. */
-  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[]): SnowflakeProfile | null {
+  /**
+   * `source` says where `name` came from, for messages; the hub's own --profile when no name is given.
+   * `sessionId`: whose environment `sessionEnv` is.
+   */
+  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[], sessionId?: string): SnowflakeProfile | null {
     const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
     const { profile, warnings } = resolveProfile({
       name: name ?? this.opts.profileName,
@@ -244,8 +253,9 @@ export class WarehouseRegistry implements WarehouseProvider {
     collect?.push(...warnings);
     if (profile) {
       const secrets = profileSecrets(profile);
-      for (const secret of secrets) this.secrets.add(secret);
-      this.opts.onSecrets?.(secrets);
+      const bySession = sessionId !== undefined && Object.keys(sessionEnv).length > 0;
+      if (!bySession) for (const secret of secrets) this.secrets.add(secret);
+      this.opts.onSecrets?.(secrets, bySession ? sessionId : undefined);
     }
     return profile;
   }
@@ -260,6 +270,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       const open = this.opts.openSnowflake ?? ((p: SnowflakeProfile) => defaultOpenSnowflake(p, useEnvProxy));
       pool = open(profile).then((w) => {
         this.open.add(w);
+        this.secretsOf.set(w, profileSecrets(profile));
         // A login that works settles the failures of the same login (fixed credentials); every editor's
         // SNOWFLAKE_* settings are a profile named "env", so the name alone would hide other users' failures.
         for (const [key, f] of this.failed) if (sameLogin(f.profile, profile)) this.failed.delete(key);
@@ -307,31 +318,35 @@ export class WarehouseRegistry implements WarehouseProvider {
   /** The warehouses open, then those that could not open and still count as a problem (see warehouse-problem.ts). */
   describe(): WarehouseInfo[] {
     const now = Date.now();
-    const notOpened: WarehouseInfo[] = [];
+    const shown: { info: WarehouseInfo; secrets: readonly string[] }[] = [...this.open].map((w) => ({ info: w.info(), secrets: this.secretsOf.get(w) ?? [] }));
     for (const { profile: p, failure } of this.failed.values()) {
       const problem = warehouseProblem(failure, now);
       if (!problem) continue;
-      notOpened.push({
-        kind: 'snowflake',
-        name: p.name,
-        detail: { account: p.account, user: p.user, authenticator: p.auth.method, role: p.role ?? null, warehouse: p.warehouse ?? null, database: p.database ?? null, schema: p.schema ?? null, opened: false },
-        defaultDatabase: p.database ?? '',
-        defaultSchema: p.schema ?? '',
-        capacity: p.pool.max,
-        problem,
+      shown.push({
+        secrets: profileSecrets(p),
+        info: {
+          kind: 'snowflake',
+          name: p.name,
+          detail: { account: p.account, user: p.user, authenticator: p.auth.method, role: p.role ?? null, warehouse: p.warehouse ?? null, database: p.database ?? null, schema: p.schema ?? null, opened: false },
+          defaultDatabase: p.database ?? '',
+          defaultSchema: p.schema ?? '',
+          capacity: p.pool.max,
+          problem,
+        },
       });
     }
     const unusable = this.defaultUnusable === undefined ? undefined : warehouseProblem({ ...this.defaultUnusable, failures: 1 }, now);
     if (unusable) {
       const name = this.opts.profileName ?? this.opts.config?.config.hub.defaultProfile ?? 'default';
-      notOpened.push({ kind: 'snowflake', name, detail: { opened: false }, defaultDatabase: '', defaultSchema: '', capacity: 0, problem: unusable });
+      shown.push({ secrets: [], info: { kind: 'snowflake', name, detail: { opened: false }, defaultDatabase: '', defaultSchema: '', capacity: 0, problem: unusable } });
     }
-    return [...[...this.open].map((w) => w.info()), ...notOpened].map((info) => (info.problem ? { ...info, problem: this.masked(info.problem) } : info));
+    return shown.map(({ info, secrets }) => (info.problem ? { ...info, problem: this.masked(info.problem, secrets) } : info));
   }
 
-  private masked(problem: NonNullable<WarehouseInfo['problem']>): NonNullable<WarehouseInfo['problem']> {
+  /** The hub's own secrets and the warehouse's: a session's password masks only its own pool's problems. */
+  private masked(problem: NonNullable<WarehouseInfo['problem']>, own: readonly string[]): NonNullable<WarehouseInfo['problem']> {
     let message = problem.message;
-    for (const s of this.secrets) if (s.length >= 4) message = message.split(s).join('***');
+    for (const s of [...this.secrets, ...own]) if (s.length >= 4) message = message.split(s).join('***');
     return { ...problem, message };
   }
 
