@@ -110,3 +110,34 @@ query_history = "all"
   const aliceOwn = (await alice.callTool('query_history', {})).structuredContent as History;
   assert.deepEqual(aliceOwn.queries.map((q) => q.identity), ['alice'], 'without all_identities, only one\'s own');
 });
+
+test('one user\'s editor under a narrower role (clients) is not offered, and cannot page, the results of a wider role\'s editor', async (t) => {
+  // The narrow role's deny held for execute_query, but query_history listed the other editor's query id and
+  // fetch_results paged the denied table's rows from it: both editors are the same user.
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.narrow]
+clients = ["narrow-*"]
+deny = ["*.TPCH.CUSTOMER"]
+`);
+  await startHub(t, home);
+  const wide = await connectClient(t, { home, kind: 'v2-legacy', name: 'wide-editor' });
+  const narrow = await connectClient(t, { home, kind: 'v2-legacy', name: 'narrow-editor' });
+  const codeOf = (r: { _meta?: Record<string, unknown> }) => (r._meta?.['dev.snowmux/error'] as { code: string } | undefined)?.code;
+  const customers = await wide.callTool('execute_query', { query: 'SELECT C_NAME, C_PHONE FROM SNOWMUX_SAMPLE.TPCH.CUSTOMER', limit: 2 });
+  assert.ok(!customers.isError, textOf(customers));
+  const queryId = (customers.structuredContent as { query_id: string }).query_id;
+  assert.ok(queryId);
+  assert.equal(codeOf(await narrow.callTool('execute_query', { query: 'SELECT C_NAME FROM SNOWMUX_SAMPLE.TPCH.CUSTOMER' })), 'POLICY_DENIED');
+  assert.ok(!(await narrow.callTool('execute_query', { query: 'SELECT N_NAME FROM SNOWMUX_SAMPLE.TPCH.NATION', limit: 1 })).isError);
+
+  type History = { queries: { sql: string; query_id: string | null }[] };
+  const offered = (await narrow.callTool('query_history', {})).structuredContent as History;
+  assert.deepEqual(offered.queries.map((q) => q.sql), ['SELECT C_NAME FROM SNOWMUX_SAMPLE.TPCH.CUSTOMER', 'SELECT N_NAME FROM SNOWMUX_SAMPLE.TPCH.NATION'].reverse(), 'only the narrow role\'s own calls');
+  const paged = await narrow.callTool('fetch_results', { query_id: queryId, offset: 2, limit: 3 });
+  assert.equal(codeOf(paged), 'POLICY_DENIED', textOf(paged));
+  assert.match(textOf(paged), /run under role "default".*role "narrow" may only use some objects/s);
+  // The wider role sees and pages everything its user ran.
+  assert.equal(((await wide.callTool('query_history', {})).structuredContent as History).queries.length, 3);
+  assert.ok(!(await wide.callTool('fetch_results', { query_id: queryId, offset: 2, limit: 3 })).isError);
+});

@@ -108,6 +108,41 @@ test('a result is paged only by the identity that ran it', async () => {
   governance.close();
 });
 
+test('one user\'s narrow role (by client name) does not page, RESULT_SCAN or profile a result its wider role computed', async () => {
+  // Two editors of one user: the narrow role's deny held for execute_query, but fetch_results of the wider
+  // editor's query id (offered by query_history) served the denied table's rows, since only the identity was compared.
+  const policy = Policy.fromConfig(parseConfigText(`[roles.narrow]\nclients = ["narrow*"]\nallow = ["DB.*.*"]\ndeny = ["*.*.SALARIES"]\n`, 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy, logger: createLogger({ destination: new PassThrough(), level: 'silent' }) });
+  const warehouse = new FakeWarehouse('snowflake');
+  Object.assign(warehouse, { queryProfile: async (queryId: string) => ({ queryId, operators: [] }) });
+  const editor = (client: string) => {
+    const session = new Session({ id: `s-${client}`, identity: { kind: 'local-user', name: 'dana' }, transport: 'stdio' });
+    session.client = { name: client, version: '1' };
+    const role = governance.roleFor(session);
+    return new GovernedWarehouse({ governance, target: openedTarget(warehouse), role, identity: 'dana', sessionKey: session.id, meter: newCallMeter() });
+  };
+  const wide = editor('wide-editor');
+  const narrow = editor('narrow-editor');
+  const denied = (e: unknown) => isSnowmuxError(e, 'POLICY_DENIED') && (e.details as { rule?: string }).rule === 'result-owner' && /run under role "default"/.test(e.message) && /role "narrow"/.test(e.message);
+  await assert.rejects(narrow.query('SELECT * FROM SALARIES', { ...ctx(), maxRows: 2 }), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  const salaries = (await wide.query('SELECT * FROM SALARIES', { ...ctx(), maxRows: 2 })).queryId!;
+  const sent = { queries: warehouse.queries.length, fetched: warehouse.fetched.length };
+  await assert.rejects(narrow.fetchResults!(salaries, { offset: 2, limit: 3 }, ctx()), denied);
+  await assert.rejects(narrow.fetchResults!(salaries, { offset: 0, limit: 3 }, ctx()), denied);
+  // (A role limited to some objects may not use RESULT_SCAN at all: which objects it reads is not in the SQL.)
+  await assert.rejects(narrow.query(`SELECT * FROM TABLE(RESULT_SCAN('${salaries}'))`, { ...ctx(), maxRows: 5 }), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  await assert.rejects(narrow.queryProfile!(salaries, ctx()), denied);
+  assert.deepEqual({ queries: warehouse.queries.length, fetched: warehouse.fetched.length }, sent, 'nothing refused reached the warehouse');
+  // Its own results page; the wider role (every object) pages them too, and that does not take them from the narrow one.
+  const own = (await narrow.query('SELECT * FROM T', { ...ctx(), maxRows: 2 })).queryId!;
+  await narrow.fetchResults!(own, { offset: 2, limit: 3 }, ctx());
+  await wide.fetchResults!(own, { offset: 2, limit: 3 }, ctx());
+  await wide.fetchResults!(salaries, { offset: 2, limit: 3 }, ctx());
+  await narrow.fetchResults!(own, { offset: 2, limit: 3 }, ctx());
+  assert.deepEqual(await governance.resultOwners.ownerOf(own), { identity: 'dana', role: 'narrow' });
+  governance.close();
+});
+
 test('through SQL too, an earlier result is read only by the identity that ran it, whatever the role\'s objects', async () => {
   const { as, warehouse, governance } = setup('snowflake');
   const r = await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });

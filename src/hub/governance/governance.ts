@@ -20,12 +20,22 @@ import { LRUCache } from 'lru-cache';
 import type { SnowmuxError } from '../../errors.js';
 
 /**
- * Which identity produced which query id: a result is paged only by the identity that ran it. On a team
- * hub the owner is also kept in Redis, so any replica pages a result for its owner only.
+ * Who ran a query: the identity, and the role its call had. The role is kept because one identity may call
+ * under several roles (a role can be given by client name): a result computed under a wider role must not
+ * reach a narrower one by paging. Undefined for an owner written by an older replica (Redis).
+ */
+export interface ResultOwner {
+  identity: string;
+  role: string | undefined;
+}
+
+/**
+ * Which identity, under which role, produced which query id: a result is paged only by its owner (see
+ * stages/object-policy.ts). On a team hub the owner is also kept in Redis, so any replica applies the same rule.
  */
 export interface ResultOwners {
-  remember(queryId: string, identity: string): Promise<void>;
-  ownerOf(queryId: string): Promise<string | undefined>;
+  remember(queryId: string, owner: ResultOwner): Promise<void>;
+  ownerOf(queryId: string): Promise<ResultOwner | undefined>;
 }
 
 /** A held team-wide query slot. */
@@ -41,7 +51,8 @@ export interface TeamRateLimits {
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
   quotaAdmit(identity: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
-  rememberOwner(queryId: string, identity: string): Promise<boolean>;
+  /** `owner` as encodeOwner writes it (an opaque string to the team). */
+  rememberOwner(queryId: string, owner: string): Promise<boolean>;
   ownerOf(queryId: string): Promise<string | undefined>;
   /** Waits for one of `limit` slots of `scope` across the team; undefined when Redis is unavailable. */
   acquireSlot(scope: string, limit: number, signal: AbortSignal): Promise<TeamLease | undefined>;
@@ -95,20 +106,25 @@ export class Governance {
   readonly transitions: BreakerTransition[] = [];
   /** Told of every breaker transition (the hub's /events); must not throw. */
   private readonly transitionListeners: ((t: BreakerTransition) => void)[] = [];
-  /** Query id → identity that ran it (bounded: old ids age out and then page only for unrestricted roles). */
-  private readonly owners = new LRUCache<string, string>({ max: 100_000 });
+  /** Query id → who ran it (bounded: old ids age out and then page only for unrestricted roles). */
+  private readonly owners = new LRUCache<string, ResultOwner>({ max: 100_000 });
   /**
    * Query id → the rows of a result whose statement ran with the row cap in it (row-cap stage) and had
    * more: pages stop there. Per process: a team replica that did not run the query pages it as it is.
    */
   readonly cappedResults = new LRUCache<string, number>({ max: 100_000 });
   readonly resultOwners: ResultOwners = {
-    remember: async (queryId, identity) => {
-      this.owners.set(queryId, identity);
+    remember: async (queryId, owner) => {
+      this.owners.set(queryId, owner);
       // Awaited: the caller's next fetch_results may reach another replica at once.
-      if (this.team) await this.team.rememberOwner(queryId, identity);
+      if (this.team) await this.team.rememberOwner(queryId, encodeOwner(owner));
     },
-    ownerOf: async (queryId) => this.owners.get(queryId) ?? (this.team ? await this.team.ownerOf(queryId) : undefined),
+    ownerOf: async (queryId) => {
+      const local = this.owners.get(queryId);
+      if (local !== undefined || !this.team) return local;
+      const shared = await this.team.ownerOf(queryId);
+      return shared === undefined ? undefined : decodeOwner(shared);
+    },
   };
 
   constructor(opts: GovernanceOptions) {
@@ -416,6 +432,20 @@ export class Governance {
     for (const b of this.breakers.values()) b.shutdown();
     for (const s of this.schedulers.values()) s.close();
   }
+}
+
+/**
+ * A result owner as one string for Redis: the identity, then NUL and the role. An owner an older replica
+ * wrote is the identity alone, which reads back with no role (so only an unrestricted role of that identity
+ * pages it).
+ */
+function encodeOwner(owner: ResultOwner): string {
+  return owner.role === undefined ? owner.identity : `${owner.identity}\u0000${owner.role}`;
+}
+
+function decodeOwner(value: string): ResultOwner {
+  const cut = value.lastIndexOf('\u0000');
+  return cut < 0 ? { identity: value, role: undefined } : { identity: value.slice(0, cut), role: value.slice(cut + 1) };
 }
 
 /** Codes that mean "refused by a rule", not "failed". */

@@ -8,6 +8,8 @@ export interface CallRecord {
   at: string;
   sessionId: string;
   identity: string;
+  /** The role the call ran under, once tool-policy resolved it (query_history shows a narrow role only its own). */
+  role?: string | undefined;
   client: string;
   clientInfo: ClientInfo;
   tool: string;

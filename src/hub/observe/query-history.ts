@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CallRecord, CallSink } from './call-record.js';
 
-export type HistoryEntry = Pick<CallRecord, 'identity' | 'at' | 'tool' | 'sql' | 'callerView' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
+export type HistoryEntry = Pick<CallRecord, 'identity' | 'role' | 'at' | 'tool' | 'sql' | 'callerView' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
 
 export class QueryHistory implements CallSink {
   private readonly byIdentity: LRUCache<string, HistoryEntry[]>;
@@ -24,8 +24,8 @@ export class QueryHistory implements CallSink {
       this.byIdentity.set(call.identity, list);
     }
     // callerView: shown to the call's identity alone (see CallRecord.callerView).
-    const { identity, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
-    list.push({ identity, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
+    const { identity, role, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
+    list.push({ identity, role, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
     if (list.length > this.perIdentity) list.splice(0, list.length - this.perIdentity);
   }
 
@@ -36,8 +36,9 @@ export class QueryHistory implements CallSink {
     return merged.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
   }
 
-  /** This identity's calls, newest first. */
-  of(identity: string, limit: number): HistoryEntry[] {
-    return [...(this.byIdentity.get(identity) ?? [])].reverse().slice(0, limit);
+  /** This identity's calls, newest first; with `role`, only those made under that role. */
+  of(identity: string, limit: number, role?: string): HistoryEntry[] {
+    const list = [...(this.byIdentity.get(identity) ?? [])].reverse();
+    return (role === undefined ? list : list.filter((c) => c.role === role)).slice(0, limit);
   }
 }

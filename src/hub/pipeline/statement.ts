@@ -5,7 +5,7 @@
  */
 import type { SqlReading } from '../guard/sql/classifier.js';
 import type { CallMeter } from '../governance/call-meter.js';
-import type { Governance } from '../governance/governance.js';
+import type { Governance, ResultOwner } from '../governance/governance.js';
 import type { CallSpan } from '../observe/tracing.js';
 import type { NameToResolve } from '../policy/enforce.js';
 import type { EffectiveRole } from '../policy/policy.js';
@@ -91,6 +91,8 @@ export interface Statement {
   text?: string;
   /** Set by row-cap: the LIMIT it appended to `text` (the reading's tokens do not show it). */
   appendedLimit?: number;
+  /** Set by object-policy for a page or profile of an earlier result: who ran it, when the hub knows. */
+  resultOwner?: ResultOwner | undefined;
   /** Set by object-policy: allowed names that would mean a refused object if they did not exist (name-resolution looks them up). */
   namesToResolve?: NameToResolve[];
   /** Set by open-warehouse: the shared warehouse, opened (logged in) only once the rules before it passed. */

@@ -172,8 +172,11 @@ export interface TeamState {
   quotaAdmit(identity: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
   /** Adds usage to the team's windows (those containing `at`, default now); false when Redis is unavailable. */
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
-  /** Records who ran a query (for 24 h, as long as Snowflake keeps its result); false when Redis is unavailable. */
-  rememberOwner(queryId: string, identity: string): Promise<boolean>;
+  /**
+   * Records who ran a query (for 24 h, as long as Snowflake keeps its result): `owner` is opaque here (the
+   * identity and the role, as Governance encodes them); false when Redis is unavailable.
+   */
+  rememberOwner(queryId: string, owner: string): Promise<boolean>;
   /** Who ran a query, on any replica; undefined when unknown or Redis is unavailable. */
   ownerOf(queryId: string): Promise<string | undefined>;
   /**
@@ -233,10 +236,10 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     try {
       for (let i = 0; i < ownerEntries.length; i += 1_000) {
         const pipeline = redis.pipeline();
-        for (const [queryId, identity] of ownerEntries.slice(i, i + 1_000)) {
+        for (const [queryId, owner] of ownerEntries.slice(i, i + 1_000)) {
           const ttl = Math.ceil(owners.getRemainingTTL(queryId));
           // NX: an owner Redis still holds is the same one; a query id never changes hands.
-          if (ttl > 0) pipeline.set(key('owner', queryId), identity, 'PX', ttl, 'NX');
+          if (ttl > 0) pipeline.set(key('owner', queryId), owner, 'PX', ttl, 'NX');
         }
         await execOrThrow(pipeline);
       }
@@ -399,11 +402,11 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         return false;
       }
     },
-    async rememberOwner(queryId, identity) {
-      owners.set(queryId, identity);
+    async rememberOwner(queryId, owner) {
+      owners.set(queryId, owner);
       if (mode !== 'connected') return false;
       try {
-        await redis.set(key('owner', queryId), identity, 'PX', OWNER_TTL_MS);
+        await redis.set(key('owner', queryId), owner, 'PX', OWNER_TTL_MS);
         return true;
       } catch (err) {
         failed(err);

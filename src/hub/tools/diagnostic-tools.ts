@@ -2,7 +2,8 @@
  * query_history: the caller's own recent SQL calls through the hub — when, what, how it ended, how long it
  * waited and ran, rows and bytes returned, the scan estimate when there was one, and the warehouse's query
  * id (to page with fetch_results, or to look up in Snowflake's QUERY_HISTORY). An identity sees only its
- * own calls. Nothing reaches the warehouse.
+ * own calls, and a role that may use only some objects only those made under it (the others' results are
+ * not its to page, nor their SQL its to read). Nothing reaches the warehouse.
  * query_profile: where one of the caller's finished queries spent its time, operator by operator.
  */
 import * as z from 'zod';
@@ -24,7 +25,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'Your recent queries',
       description:
-        'Your own recent SQL calls through this hub, newest first: time, statement, outcome and error code, duration and queue wait, ' +
+        'Your own recent SQL calls through this hub (under a role limited to some objects: those made under that role), newest first: time, statement, outcome and error code, duration and queue wait, ' +
         'rows and bytes returned, the scan estimate, and the warehouse query id (page it with fetch_results). ' +
         'Roles with query_history = "all" may ask for every identity\'s calls (all_identities).',
       inputSchema: cachedSchema('query_history.in', () => z.object({
@@ -61,7 +62,8 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       if (args.all_identities === true && role.queryHistory !== 'all') {
         throw new SnowmuxError('POLICY_DENIED', `Access denied: role "${role.name}" shows each caller only their own calls (query_history = "own"). Ask the hub's operator for a role with query_history = "all", or leave out all_identities.`, { details: { role: role.name, rule: 'query_history' } });
       }
-      const kept = args.all_identities === true ? history.all(1_000) : history.of(identity, 200);
+      // One user's editors may run under different roles: a narrow role is not offered what a wider one ran.
+      const kept = args.all_identities === true ? history.all(1_000) : history.of(identity, 200, role.objectsRestricted ? role.name : undefined);
       const calls = kept.filter((c) => args.outcome === undefined || c.outcome === args.outcome).slice(0, wanted);
       const { facts, note } = args.include_snowflake === true ? await snowflakeFacts(warehouse, calls.map((c) => c.queryId).filter((id): id is string => id !== null), ctx) : { facts: new Map(), note: null };
       const queries = calls.map((c) => ({

@@ -9,14 +9,15 @@ export const accounting: StatementStage = {
   name: 'accounting',
   async run(st, next) {
     const result = await next();
-    const { meter, governance, identity } = st.scope;
+    const { meter, governance, identity, role } = st.scope;
     if (st.op.kind === 'query' || st.op.kind === 'fetch') {
       const r = result as OperationResults['query'];
       meter.rows += r.rowCount;
       meter.bytes += Buffer.byteLength(JSON.stringify(r.rows));
       if (r.queryId) {
         meter.queryId = r.queryId;
-        await governance.resultOwners.remember(r.queryId, identity);
+        // A page of a known owner's result keeps that owner (and its role): the reader is not who computed it.
+        if (st.op.kind === 'query' || st.resultOwner === undefined) await governance.resultOwners.remember(r.queryId, { identity, role: role.name });
       }
     } else if (st.op.kind === 'profile' || st.op.kind === 'analyst' || st.op.kind === 'details' || st.op.kind === 'facts') {
       // A profile reads metadata about a query already accounted for; Analyst's SQL is accounted when it runs.

@@ -36,6 +36,7 @@ export const audit: CallStage = {
         sql: call.sql,
         request: call.sql === null ? call.args : undefined,
         profile: meter.profile ?? null,
+        ...(call.role ? { role: call.role.name } : {}),
         ...(meter.scanEstimate ? { scanEstimate: meter.scanEstimate } : {}),
         ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
       }),

@@ -1,7 +1,8 @@
 /**
  * Statement stage: the role's object rules. SQL naming an object the role may not use is refused (from
  * sql-policy's reading); a metadata call about a denied database, schema or object is refused, and a
- * listing is filtered to what the role may see; a result is paged only by the identity that ran it.
+ * listing is filtered to what the role may see; a result is paged only by the identity that ran it, and
+ * by a role that uses only some objects only when that role computed it.
  */
 import { SnowmuxError } from '../../../errors.js';
 import { shownText } from '../../../shown-text.js';
@@ -9,6 +10,7 @@ import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js'
 import { policyDenied } from '../../policy/policy.js';
 import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
+import type { ResultOwner } from '../../governance/governance.js';
 import type { OperationResults, Statement, StatementStage } from '../statement.js';
 
 export const objectPolicy: StatementStage = {
@@ -27,7 +29,7 @@ export const objectPolicy: StatementStage = {
       }
       case 'fetch':
       case 'profile':
-        await checkResultOwner(st, op.queryId);
+        st.resultOwner = await checkResultOwner(st, op.queryId);
         return next();
       case 'facts':
         // How another identity's statements ran is theirs to see, unless the role sees every identity's history.
@@ -69,7 +71,10 @@ export const objectPolicy: StatementStage = {
 };
 
 async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
-  if (read.queryId !== undefined && read.queryId.length <= 200) return checkResultOwner(st, read.queryId);
+  if (read.queryId !== undefined && read.queryId.length <= 200) {
+    await checkResultOwner(st, read.queryId);
+    return;
+  }
   const why = read.lastQueryId
     ? `LAST_QUERY_ID() names the previous statement of the pooled connection this call runs on, which was another call's, possibly another user's`
     : 'snowmux can check that a result is yours only when its query id is written as a plain string literal';
@@ -82,16 +87,32 @@ async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
 
 /**
  * Snowflake keeps results per Snowflake user, and every session of a profile shares that user; the hub
- * is what keeps one identity from paging another's result.
+ * is what keeps one identity from paging another's result. Within one identity, a result is also kept from
+ * a role that may use only some objects unless that role computed it: one user's editors can run under
+ * different roles (`clients`), and the narrower one must not read through paging what it may not query.
+ * A role that may use every object may read whatever the result read, so it pages its identity's results
+ * whichever role ran them. Answers the owner (undefined when the hub does not know who ran the query).
  */
-async function checkResultOwner(st: Statement, queryId: string): Promise<void> {
+async function checkResultOwner(st: Statement, queryId: string): Promise<ResultOwner | undefined> {
   const { governance, identity, role } = st.scope;
   const owner = await governance.resultOwners.ownerOf(queryId);
-  if (owner !== undefined ? owner === identity : !role.objectsRestricted) return;
+  if (owner === undefined) {
+    if (!role.objectsRestricted) return undefined;
+    throw policyDenied(
+      `Access denied: query ${shownText(queryId)} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,
+      { rule: 'result-owner' },
+    );
+  }
+  if (owner.identity !== identity) {
+    throw policyDenied(
+      `Access denied: query ${shownText(queryId)} was run by another user; results can only be read by whoever ran the query (rule: result-owner). Run the query yourself.`,
+      { rule: 'result-owner' },
+    );
+  }
+  if (owner.role === role.name || !role.objectsRestricted) return owner;
   throw policyDenied(
-    owner !== undefined
-      ? `Access denied: query ${shownText(queryId)} was run by another user; results can only be read by whoever ran the query (rule: result-owner). Run the query yourself.`
-      : `Access denied: query ${shownText(queryId)} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,
-    { rule: 'result-owner' },
+    `Access denied: query ${shownText(queryId)} was run under ${owner.role === undefined ? 'another role' : `role "${owner.role}"`}, and this editor's role "${role.name}" ` +
+      `may only use some objects, so it reads only results computed under its own role (rule: result-owner). Run the query with execute_query from this editor; it is checked against "${role.name}"'s rules.`,
+    { rule: 'result-owner', role: role.name, ...(owner.role === undefined ? {} : { ownerRole: owner.role }) },
   );
 }
