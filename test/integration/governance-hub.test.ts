@@ -269,7 +269,8 @@ queries = 2
   const mine = status.governance.quotas.find((q) => q.identity === me);
   assert.equal(mine?.windows[0]?.remaining.queries, 0);
   const human = await runCli(['status', '--home', home]);
-  assert.match(human.stdout, /quota +\S+: queries 0 left until/);
+  // Quotas are per identity and role: the role is named beside the identity.
+  assert.match(human.stdout, /quota +\S+ \(metered\): queries 0 left until/);
 });
 
 test('one name, resolved once: quoted-quoted names never reach a denied object through metadata tools or a query context', async (t) => {

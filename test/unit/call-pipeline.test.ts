@@ -45,6 +45,15 @@ identities = ["budget"]
 [roles.budget.quota]
 window = "1h"
 queries = 3
+[roles.capped]
+identities = ["erin"]
+clients = ["capped-*"]
+[roles.capped.quota]
+window = "1h"
+queries = 2
+[roles.capped.rate]
+per_second = 0.001
+burst = 4
 `, 'test.toml');
 
 class CountingWarehouse implements Warehouse {
@@ -111,8 +120,9 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
   const records: CallRecord[] = [];
   const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink: { record: (r) => (records.push(r), opts.hold) } });
   let n = 0;
-  const call = (identity: string, tool: string, body: ToolBody) => {
-    const session = new Session({ id: `s-${identity}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
+  const call = (identity: string, tool: string, body: ToolBody, client?: string) => {
+    const session = new Session({ id: `s-${identity}${client === undefined ? '' : `-${client}`}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
+    if (client !== undefined) session.client = { name: client, version: '1' };
     return pipeline.run(session, tool, { id: String(++n), signal: new AbortController().signal }, { q: 1 }, body);
   };
   return { governance, warehouse, counts, records, call, logLines };
@@ -209,6 +219,45 @@ test('a statement the warehouse ran counts against the quota whatever became of 
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT TIMES_OUT FROM T'))), 'QUERY_TIMEOUT');
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT 1 FROM T'))), undefined);
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT 1 FROM T'))), 'QUOTA_EXCEEDED');
+  governance.close();
+});
+
+test('a role\'s quota and rate count that role\'s calls, whatever the same user\'s editors under other roles do meanwhile', async () => {
+  // Usage was per identity, under the rules of the role of the identity's latest call: when the other
+  // editor's call (a role without a quota) came between the capped call's check and its settle, the capped
+  // query was never counted, and the capped role ran 8 queries of a budget of 3 (the other editor's calls
+  // also took from the same rate bucket, at whichever role's limit called last).
+  const { call, governance } = setup();
+  const query = (sql: string): ToolBody => async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql(sql);
+    await w.query(sql, { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  const outcomes: (string | undefined)[] = [];
+  const wide: (string | undefined)[] = [];
+  for (let i = 0; i < 5; i++) {
+    let bodyRan!: () => void;
+    const running = new Promise<void>((resolve) => (bodyRan = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The capped editor's query has run and its call is not settled yet when the other editor's call comes and goes.
+    const capped = call('erin', 'execute_query', async (c) => {
+      const result = await query('SELECT 1 FROM T')(c);
+      bodyRan();
+      await held;
+      return result;
+    }, 'capped-editor');
+    await Promise.race([running, capped]);
+    wide.push(codeOf(await call('erin', 'execute_query', query('SELECT 2 FROM T'), 'wide-editor')));
+    release();
+    outcomes.push(codeOf(await capped));
+  }
+  // The quota (2 per hour) refuses the third and fourth; the rate (bursts of 4, the other editor's calls not
+  // among them) the fifth.
+  assert.deepEqual(outcomes, [undefined, undefined, 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'RATE_LIMITED']);
+  assert.deepEqual(wide, [undefined, undefined, undefined, undefined, undefined], 'the other role has no quota, and a rate of its own');
+  const quota = (governance.snapshot() as { quotas: { identity: string; role?: string; windows: { used: { queries: number } }[] }[] }).quotas;
+  assert.deepEqual(quota.map((q) => [q.identity, q.role, q.windows[0]!.used.queries]), [['erin', 'capped', 2]]);
   governance.close();
 });
 
@@ -371,13 +420,13 @@ test('editors sharing an identity share its rate fairly: a greedy one cannot rat
   const session = (id: string) => new Session({ id, identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' });
   const greedy = session('greedy');
   const polite = session('polite');
-  const limit = governance.rateOf(governance.roleFor(greedy));
+  const role = governance.roleFor(greedy);
   let greedyOk = 0;
   let politeOk = 0;
   for (let tick = 0; tick < 20; tick++) {
     clock.advance(1000);
-    for (let i = 0; i < 5; i++) if ((await governance.takeToken('team-bot', limit, greedy.id)).ok) greedyOk++;
-    if ((await governance.takeToken('team-bot', limit, polite.id)).ok) politeOk++;
+    for (let i = 0; i < 5; i++) if ((await governance.takeToken('team-bot', role, greedy.id)).ok) greedyOk++;
+    if ((await governance.takeToken('team-bot', role, polite.id)).ok) politeOk++;
   }
   assert.ok(politeOk >= 9, `the polite editor got ${politeOk} of 20 calls through`);
   assert.ok(greedyOk <= 12, `the greedy editor got ${greedyOk} calls through`);
@@ -394,14 +443,14 @@ test('a closed session stops counting among its identity\'s editors: the one lef
   const attach = () => core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
   const gone = [attach(), attach(), attach()];
   const open = attach();
-  const limit = governance.rateOf(governance.roleFor(open.session));
-  for (const a of [...gone, open]) assert.equal((await governance.takeToken('team-bot', limit, a.session.id)).ok, true);
+  const role = governance.roleFor(open.session);
+  for (const a of [...gone, open]) assert.equal((await governance.takeToken('team-bot', role, a.session.id)).ok, true);
   for (const a of gone) a.detach('editor restarted');
   clock.advance(10_000); // the identity's bucket refills; only the sharing could still refuse
   let ok = 0;
   let refusal: Awaited<ReturnType<Governance['takeToken']>> | undefined;
   for (let i = 0; i < 8; i++) {
-    const take = await governance.takeToken('team-bot', limit, open.session.id);
+    const take = await governance.takeToken('team-bot', role, open.session.id);
     if (take.ok) ok++;
     else refusal ??= take;
   }

@@ -212,7 +212,7 @@ test('SQL that reads an earlier result (RESULT_SCAN, DESCRIBE RESULT, GET_QUERY_
 test('status snapshot shows policy, queue, breakers, rate limits and quotas', async () => {
   const { as, governance } = setup();
   const alice = governance.roleFor(new Session({ id: 's-alice', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }));
-  await governance.takeToken('alice', governance.rateOf(alice));
+  await governance.takeToken('alice', alice);
   await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
   const snap = governance.snapshot() as { policy: { roles: string[] }; queue: { maxConcurrent: number }; breakers: { state: string }[]; rateLimits: { identity: string }[] };
   assert.deepEqual(snap.policy.roles, ['restricted', 'open']);

@@ -183,3 +183,18 @@ test("a team hub without Redis counts what the other replicas had used when Redi
   clock.advance(HOUR);
   assert.equal(other.exceeded('gina'), undefined);
 });
+
+test('usage under a role counts against that role\'s budget only: one identity\'s roles have a budget each', () => {
+  const clock = new ManualClock(at('2026-11-21T14:37:12Z'));
+  const quotas = new QuotaTracker({ rules: [], rulesFor: (_identity, role) => (role === 'capped' ? [{ windowMs: HOUR, queries: 2 }] : undefined), clock });
+  quotas.record('erin', { queries: 1 }, 'capped');
+  quotas.record('erin', { queries: 5 }, 'wide'); // no rules: nothing kept, nothing spent of the capped budget
+  quotas.check('erin', 'capped');
+  quotas.record('erin', { queries: 1 }, 'capped');
+  const err = refusal(() => quotas.check('erin', 'capped'));
+  assert.match(err.message, /^Quota exceeded for "erin" under role "capped": 2 queries per hour\./);
+  assert.equal(err.details?.['role'], 'capped');
+  quotas.check('erin', 'wide');
+  quotas.check('erin');
+  assert.deepEqual(quotas.snapshot().map((e) => [e.identity, e.role, e.windows[0]?.used.queries]), [['erin', 'capped', 2]]);
+});

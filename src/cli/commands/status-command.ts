@@ -280,8 +280,8 @@ interface Governance {
   policy: { roles: string[]; defaultRole: string };
   queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number } };
   breakers: { profile: string; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
-  rateLimits: { identity: string; tokens: number; capacity: number; refillPerSecond: number }[];
-  quotas: { identity: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string }[] }[];
+  rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number }[];
+  quotas: { identity: string; role?: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string }[] }[];
 }
 
 interface TeamSection {
@@ -343,11 +343,13 @@ function formatGovernance(g: Governance | undefined): string[] {
     const last = b.lastFailure ? `  last failure: ${b.lastFailure.message.slice(0, 80)}` : '';
     out.push(`breaker ${b.profile}: ${b.state.toUpperCase()}  failures ${b.failures}  opened ${b.opensCount}×${when}${last}`);
   }
-  for (const r of g.rateLimits) out.push(`rate   ${r.identity}: ${Math.floor(r.tokens)}/${r.capacity} tokens (+${r.refillPerSecond}/s)`);
+  // Buckets and quotas are per identity and role (one user's editors may run under several roles).
+  const holder = (h: { identity: string; role?: string }) => (h.role === undefined ? h.identity : `${h.identity} (${h.role})`);
+  for (const r of g.rateLimits) out.push(`rate   ${holder(r)}: ${Math.floor(r.tokens)}/${r.capacity} tokens (+${r.refillPerSecond}/s)`);
   for (const q of g.quotas) {
     for (const w of q.windows) {
       const left = Object.entries(w.remaining).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(', ');
-      out.push(`quota  ${q.identity}: ${left || 'unlimited'} left until ${w.resetsAt}`);
+      out.push(`quota  ${holder(q)}: ${left || 'unlimited'} left until ${w.resetsAt}`);
     }
   }
   return out;

@@ -1,6 +1,6 @@
 /**
- * The state behind the hub's rules: the policy (roles), per-identity rate buckets and quotas (local, or
- * team-wide through Redis), a fair queue and a circuit breaker per shared warehouse, result ownership and
+ * The state behind the hub's rules: the policy (roles), rate buckets and quotas per identity and role
+ * (local, or team-wide through Redis), a fair queue and a circuit breaker per shared warehouse, result ownership and
  * the shared metadata cache. The rules themselves — what is checked, in which order — are the stages of
  * hub/pipeline; this class only holds what they read and update, and answers status.
  */
@@ -48,9 +48,10 @@ export interface TeamLease {
  * cannot answer: the local state applies then, never "unlimited".
  */
 export interface TeamRateLimits {
-  take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
-  quotaAdmit(identity: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
-  quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
+  take(holder: string, limit: BucketLimit): Promise<TakeResult | undefined>;
+  /** `holder` (here and in quotaRecord and take) is budgetKey(identity, role): the team keeps each role's budget apart. */
+  quotaAdmit(holder: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
+  quotaRecord(holder: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /** `owner` as encodeOwner writes it (an opaque string to the team). */
   rememberOwner(queryId: string, owner: string): Promise<boolean>;
   ownerOf(queryId: string): Promise<string | undefined>;
@@ -87,8 +88,11 @@ export class Governance {
   private readonly schedulers = new Map<Warehouse, FairScheduler>();
   private readonly queueWaits = new WeakMap<Warehouse, number | undefined>();
   private readonly rateLimiter: RateLimiter;
-  /** Each identity's sessions by when they last called (oldest first), for fair shares of its rate. */
-  private readonly sessionsOfIdentity = new LRUCache<string, Map<string, number>>({ max: 10_000 });
+  /**
+   * Each identity's sessions by when they last called (oldest first) and under which role, for fair shares
+   * of each role's rate (sessions under another role take from another bucket).
+   */
+  private readonly sessionsOfIdentity = new LRUCache<string, Map<string, { at: number; role: string }>>({ max: 10_000 });
   /** Per-session shares of an identity's rate, while the identity has several active sessions. */
   private readonly shareLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly sessionShares: RateLimiter;
@@ -99,8 +103,8 @@ export class Governance {
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
   private readonly warehouseIds = new WeakMap<Warehouse, string>();
   private nextWarehouseId = 1;
-  /** Role of each identity seen recently: rate limits and quotas are per identity, set by its role. */
-  private readonly roleOfIdentity = new Map<string, EffectiveRole>();
+  /** The limit of each budgetKey's bucket, as its latest call's role set it (read by the bucket on every take). */
+  private readonly bucketLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly logger: Logger;
   private readonly clock: Clock | undefined;
   readonly transitions: BreakerTransition[] = [];
@@ -146,17 +150,14 @@ export class Governance {
     });
     this.rateLimiter = new RateLimiter({
       limit: { capacity: rate.burst, refillPerSecond: rate.perSecond },
-      // Read at each call, so a reload's new default applies to identities without a role rate.
-      limitFor: (identity) => {
-        const r = this.roleOfIdentity.get(identity)?.rate ?? this.limits.defaultRate;
-        return { capacity: r.burst, refillPerSecond: r.perSecond };
-      },
+      limitFor: (key) => this.bucketLimits.get(key),
       clock: opts.clock,
     });
     this.quotas = new QuotaTracker({
       rules: [],
-      rulesFor: (identity) => {
-        const q = this.roleOfIdentity.get(identity)?.quota;
+      // The role by name from the policy in force, so a reload's new quota applies at once.
+      rulesFor: (_identity, role) => {
+        const q = role === undefined ? undefined : this.#policy.role(role)?.quota;
         return q ? [q as QuotaRule] : undefined;
       },
       clock: opts.clock,
@@ -175,7 +176,6 @@ export class Governance {
   reconfigure(policy: Policy, limits: Pick<LimitSettings, 'defaultRate' | 'retryAttempts' | 'retryBudgetMs'>): void {
     this.#policy = policy;
     this.limits = { ...this.limits, defaultRate: limits.defaultRate, retryAttempts: limits.retryAttempts, retryBudgetMs: limits.retryBudgetMs };
-    this.roleOfIdentity.clear();
     this.metadata.clear();
   }
 
@@ -187,11 +187,9 @@ export class Governance {
     this.team = team;
   }
 
-  /** The caller's role; remembered per identity, since rate limits and quotas follow it. */
+  /** The caller's role. Rate limits and quotas take it from each call (takeToken, quotaRefusal, settle). */
   roleFor(session: Session): EffectiveRole {
-    const role = this.#policy.roleFor(session.facts.identity, session.client);
-    this.roleOfIdentity.set(session.facts.identity.name, role);
-    return role;
+    return this.#policy.roleFor(session.facts.identity, session.client);
   }
 
   /** The rate limit that applies to a role (its own, else the hub's default). */
@@ -201,20 +199,24 @@ export class Governance {
   }
 
   /**
-   * Takes one token for a call. When several sessions (editors) share an identity, each first takes from
-   * its own share of the identity's rate (capacity and refill divided by the sessions active in the last
-   * minute), so one editor cannot spend the others' budget; then from the identity's bucket: team-wide
-   * when a team answers, else locally.
+   * Takes one token for a call, from the bucket of its identity under the call's own role (each role its own
+   * bucket, at that role's rate: a role's limit holds whatever its user's other editors, under other roles, do).
+   * When several sessions (editors) share that bucket, each first takes from its own share of the rate
+   * (capacity and refill divided by the sessions active under the role in the last minute), so one editor
+   * cannot spend the others' budget; then from the bucket: team-wide when a team answers, else locally.
    */
-  async takeToken(identity: string, limit: BucketLimit, sessionId?: string): Promise<TakeResult & { share?: { sessions: number; limit: BucketLimit } }> {
+  async takeToken(identity: string, role: EffectiveRole, sessionId?: string): Promise<TakeResult & { share?: { sessions: number; limit: BucketLimit } }> {
+    const limit = this.rateOf(role);
     if (sessionId !== undefined) {
-      const share = this.shareOf(identity, sessionId, limit);
+      const share = this.shareOf(identity, role.name, sessionId, limit);
       if (share) {
         const own = this.sessionShares.tryTake(`${identity}\u0000${sessionId}`);
         if (!own.ok) return { ...own, share };
       }
     }
-    return (this.team ? await this.team.take(identity, limit) : undefined) ?? this.rateLimiter.tryTake(identity);
+    const key = budgetKey(identity, role);
+    this.bucketLimits.set(key, limit);
+    return (this.team ? await this.team.take(key, limit) : undefined) ?? this.rateLimiter.tryTake(key);
   }
 
   /**
@@ -227,8 +229,8 @@ export class Governance {
     this.shareLimits.delete(`${identity}\u0000${sessionId}`);
   }
 
-  /** This session's share of the identity's rate, when other sessions of the identity are active. */
-  private shareOf(identity: string, sessionId: string, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
+  /** This session's share of the identity's rate under `role`, when other sessions of the identity are active under it. */
+  private shareOf(identity: string, role: string, sessionId: string, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
     const now = (this.clock ?? systemClock).now();
     let seen = this.sessionsOfIdentity.get(identity);
     if (!seen) {
@@ -236,12 +238,13 @@ export class Governance {
       this.sessionsOfIdentity.set(identity, seen);
     }
     seen.delete(sessionId);
-    seen.set(sessionId, now);
-    for (const [id, at] of seen) {
+    seen.set(sessionId, { at: now, role });
+    for (const [id, { at }] of seen) {
       if (now - at <= SHARE_WINDOW_MS) break; // insertion order: oldest first
       seen.delete(id);
     }
-    const sessions = seen.size;
+    let sessions = 0;
+    for (const other of seen.values()) if (other.role === role) sessions++;
     if (sessions <= 1) return undefined;
     const share = { capacity: Math.max(1, Math.ceil(limit.capacity / sessions)), refillPerSecond: limit.refillPerSecond / sessions };
     this.shareLimits.set(`${identity}\u0000${sessionId}`, share);
@@ -249,27 +252,27 @@ export class Governance {
   }
 
   /**
-   * The refusal for an identity whose quota is spent, if any. On a team hub the check and the count of this
-   * call's query are one atomic step in Redis (every replica's calls, those still running included), so
-   * concurrent calls on several replicas are refused exactly at the limit; the count is refunded at settle
-   * if no query ran. Without Redis, this replica's own usage (calls in flight may overshoot).
+   * The refusal for an identity whose quota under the call's role is spent, if any. On a team hub the check
+   * and the count of this call's query are one atomic step in Redis (every replica's calls, those still
+   * running included), so concurrent calls on several replicas are refused exactly at the limit; the count is
+   * refunded at settle if no query ran. Without Redis, this replica's own usage (calls in flight may overshoot).
    */
-  async quotaRefusal(identity: string, meter?: CallMeter): Promise<SnowmuxError | undefined> {
-    const rules = this.quotas.rulesOf(identity);
+  async quotaRefusal(identity: string, role: EffectiveRole, meter?: CallMeter): Promise<SnowmuxError | undefined> {
+    const rules = this.quotas.rulesOf(identity, role.name);
     if (this.team && rules.length > 0) {
       const at = Date.now();
-      const admission = await this.team.quotaAdmit(identity, rules, at);
+      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, at);
       if (admission) {
         // Kept for the checks made while Redis does not answer (the others' usage is not forgotten).
-        for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage);
+        for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role.name);
         if (admission.reserved) {
           if (meter) meter.quotaReservedAt = at;
           return undefined;
         }
-        return this.quotas.exceeded(identity, (w) => admission.usage.get(w));
+        return this.quotas.exceeded(identity, role.name, (w) => admission.usage.get(w));
       }
     }
-    return this.quotas.exceeded(identity);
+    return this.quotas.exceeded(identity, role.name);
   }
 
   /** How long a metadata answer is shared (limits.metadata_cache_ttl; 0: not at all). */
@@ -368,21 +371,25 @@ export class Governance {
     return id;
   }
 
-  /** After a call: what it used counts against the identity's quota. */
-  async settle(identity: string, meter: CallMeter, ranQuery: boolean): Promise<void> {
-    const windows = this.team ? this.quotas.windowsOf(identity) : [];
+  /**
+   * After a call: what it used counts against the identity's quota under the role the call was admitted with
+   * (never the role of whatever call of the identity came last: that one may have no quota at all).
+   */
+  async settle(identity: string, role: EffectiveRole, meter: CallMeter, ranQuery: boolean): Promise<void> {
+    const windows = this.team ? this.quotas.windowsOf(identity, role.name) : [];
+    const holder = budgetKey(identity, role);
     const reservedAt = meter.quotaReservedAt;
     // The team counted this call's query on admission: take it back, in the window it was counted in, if none ran.
-    if (this.team && reservedAt !== undefined && !ranQuery && windows.length > 0) await this.team.quotaRecord(identity, windows, { queries: -1, rows: 0, bytes: 0, scanBytes: 0 }, reservedAt);
+    if (this.team && reservedAt !== undefined && !ranQuery && windows.length > 0) await this.team.quotaRecord(holder, windows, { queries: -1, rows: 0, bytes: 0, scanBytes: 0 }, reservedAt);
     // Only statements that ran spend their estimate from a scan budget (a refused one scanned nothing).
     const scanBytes = ranQuery ? (meter.scanEstimate?.bytes ?? 0) : 0;
     if (!ranQuery && meter.rows === 0 && meter.bytes === 0 && scanBytes === 0) return;
     const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes, scanBytes };
     // Locally always (the fallback when Redis goes away), and team-wide when there is a team.
-    this.quotas.record(identity, usage);
+    this.quotas.record(identity, usage, role.name);
     // Awaited, so the caller's next call (on any replica) sees this one's usage.
     const shared = reservedAt !== undefined ? { ...usage, queries: 0 } : usage;
-    if (this.team && windows.length > 0) await this.team.quotaRecord(identity, windows, shared);
+    if (this.team && windows.length > 0) await this.team.quotaRecord(holder, windows, shared);
   }
 
   /** Calls `listener` on every circuit breaker transition of every warehouse, from now on. */
@@ -422,7 +429,7 @@ export class Governance {
       queue: this.queueSnapshot(),
       // The kind beside the profile name: health matches each breaker to its warehouse by both.
       breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, ...b.snapshot() })),
-      rateLimits: this.rateLimiter.snapshot(),
+      rateLimits: this.rateLimiter.snapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
       quotas: this.quotas.snapshot(),
       metadataCache: this.metadata.stats(),
     };
@@ -432,6 +439,20 @@ export class Governance {
     for (const b of this.breakers.values()) b.shutdown();
     for (const s of this.schedulers.values()) s.close();
   }
+}
+
+/**
+ * The key of an identity's rate bucket and quota under a role, locally and in Redis. NUL cannot occur in an
+ * identity or role name, so two pairs never share a key.
+ */
+function budgetKey(identity: string, role: EffectiveRole): string {
+  return `${identity}\u0000${role.name}`;
+}
+
+/** A budgetKey's identity and role, for status (which is filtered by identity). */
+function holderOf(key: string): { identity: string; role?: string } {
+  const cut = key.lastIndexOf('\u0000');
+  return cut < 0 ? { identity: key } : { identity: key.slice(0, cut), role: key.slice(cut + 1) };
 }
 
 /**

@@ -1,6 +1,11 @@
 /**
- * Quotas per identity per fixed window: queries run, rows returned, bytes returned, and bytes the engine
- * estimated its statements would scan (the cost guard's EXPLAIN).
+ * Quotas per identity (and role) per fixed window: queries run, rows returned, bytes returned, and bytes the
+ * engine estimated its statements would scan (the cost guard's EXPLAIN).
+ *
+ * Usage is kept per identity and, when the caller names one, per role: one user's editors can run under
+ * different roles, and each role's budget counts that role's calls only. Were usage per identity with the
+ * rules of whichever role called last, a restricted role's query settled just after another editor's call
+ * under a role without a quota was never counted (and the other editor's queries spent its budget).
  *
  * Windows are aligned to the Unix epoch, so an hour window runs from one UTC hour to the next and a day
  * window from UTC midnight to UTC midnight (reset times are the same for everyone and easy to state).
@@ -45,8 +50,8 @@ export interface QuotaAdmission {
 export interface QuotaTrackerOptions {
   /** Rules for identities that `rulesFor` does not override. May be empty (no quotas). */
   rules: QuotaRule[];
-  /** Per-identity rules (from the identity's role). Called on each check/record, so reloads apply at once. */
-  rulesFor?: ((identity: string) => QuotaRule[] | undefined) | undefined;
+  /** Per-identity rules (from the role named, if any). Called on each check/record, so reloads apply at once. */
+  rulesFor?: ((identity: string, role: string | undefined) => QuotaRule[] | undefined) | undefined;
   clock?: Clock | undefined;
 }
 
@@ -64,6 +69,8 @@ export interface QuotaWindowSnapshot {
 
 export interface QuotaSnapshotEntry {
   identity: string;
+  /** The role whose budget this is, where usage is kept per role. */
+  role?: string;
   windows: QuotaWindowSnapshot[];
 }
 
@@ -76,15 +83,23 @@ interface WindowUsage extends QuotaUsage {
   others?: QuotaUsage;
 }
 
+/** One budget's holder: an identity, under a role or not. */
+interface Holder {
+  identity: string;
+  role: string | undefined;
+  /** window length → usage in the current window of that length. */
+  windows: Map<number, WindowUsage>;
+}
+
 const METRICS: readonly QuotaMetric[] = ['queries', 'rows', 'bytes', 'scanBytes'];
 const SWEEP_FLOOR = 1000;
 
 export class QuotaTracker {
   readonly #defaultRules: QuotaRule[];
-  readonly #rulesFor: ((identity: string) => QuotaRule[] | undefined) | undefined;
+  readonly #rulesFor: ((identity: string, role: string | undefined) => QuotaRule[] | undefined) | undefined;
   readonly #clock: Clock;
-  /** identity → window length → usage in the current window of that length. */
-  readonly #usage = new Map<string, Map<number, WindowUsage>>();
+  /** holderKey(identity, role) → that holder's usage. */
+  readonly #usage = new Map<string, Holder>();
   #sweepAt = SWEEP_FLOOR;
 
   constructor(options: QuotaTrackerOptions) {
@@ -94,19 +109,19 @@ export class QuotaTracker {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** Throws QUOTA_EXCEEDED if any of the identity's budgets is used up in its current window. */
-  check(identity: string): void {
-    const refusal = this.exceeded(identity);
+  /** Throws QUOTA_EXCEEDED if any of the identity's (role's) budgets is used up in its current window. */
+  check(identity: string, role?: string): void {
+    const refusal = this.exceeded(identity, role);
     if (refusal) throw refusal;
   }
 
   /** The refusal `check` would throw, or undefined. When several budgets are spent, names the one that resets last. */
-  exceeded(identity: string, shared?: (windowMs: number) => QuotaUsage | undefined): SnowmuxError | undefined {
+  exceeded(identity: string, role?: string, shared?: (windowMs: number) => QuotaUsage | undefined): SnowmuxError | undefined {
     const now = this.#clock.now();
     let worst: { rule: QuotaRule; metric: QuotaMetric; limit: number; used: number; resetsAt: number } | undefined;
-    for (const rule of this.#rules(identity)) {
+    for (const rule of this.#rules(identity, role)) {
       // A team hub passes the usage all replicas recorded (Redis); otherwise this process's own.
-      const usage = shared ? shared(rule.windowMs) : withOthers(this.#current(identity, rule.windowMs, now, false));
+      const usage = shared ? shared(rule.windowMs) : withOthers(this.#current(identity, role, rule.windowMs, now, false));
       for (const metric of METRICS) {
         const limit = rule[metric];
         if (limit === undefined) continue;
@@ -121,11 +136,12 @@ export class QuotaTracker {
     const resetIso = isoSeconds(worst.resetsAt);
     return new SnowmuxError(
       'QUOTA_EXCEEDED',
-      `Quota exceeded for "${identity}": ${describeLimit(worst.metric, worst.limit)} ${describeWindow(worst.rule.windowMs)}. ` +
+      `Quota exceeded for "${identity}"${role === undefined ? '' : ` under role "${role}"`}: ${describeLimit(worst.metric, worst.limit)} ${describeWindow(worst.rule.windowMs)}. ` +
         `The window resets at ${resetIso}.`,
       {
         details: {
           identity,
+          ...(role === undefined ? {} : { role }),
           metric: worst.metric,
           limit: worst.limit,
           used: worst.used,
@@ -138,51 +154,55 @@ export class QuotaTracker {
   }
 
   /** The identity's rules (its role's, else the defaults), for a team's shared admission. */
-  rulesOf(identity: string): QuotaRule[] {
-    return this.#rules(identity);
+  rulesOf(identity: string, role?: string): QuotaRule[] {
+    return this.#rules(identity, role);
   }
 
   /** The window lengths the identity has quota rules for (none: no quota). */
-  windowsOf(identity: string): number[] {
-    return [...new Set(this.#rules(identity).map((rule) => rule.windowMs))];
+  windowsOf(identity: string, role?: string): number[] {
+    return [...new Set(this.#rules(identity, role).map((rule) => rule.windowMs))];
   }
 
   /**
    * The team-wide usage of a window as Redis last reported it: what the other replicas used is kept (the team's
    * minus this process's own), for the checks made while Redis does not answer.
    */
-  noteTeamUsage(identity: string, windowMs: number, team: QuotaUsage): void {
-    const current = this.#current(identity, windowMs, this.#clock.now(), true);
+  noteTeamUsage(identity: string, windowMs: number, team: QuotaUsage, role?: string): void {
+    const current = this.#current(identity, role, windowMs, this.#clock.now(), true);
     if (!current) return;
     const others: QuotaUsage = { queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
     for (const metric of METRICS) others[metric] = Math.max(0, amount(team[metric]) - amount(current[metric]));
     current.others = others;
   }
 
-  /** Adds a finished call's usage to every window the identity has rules for. */
-  record(identity: string, usage: Partial<QuotaUsage>): void {
+  /** Adds a finished call's usage to every window the identity (under `role`) has rules for. */
+  record(identity: string, usage: Partial<QuotaUsage>, role?: string): void {
     const now = this.#clock.now();
-    const windows = new Set(this.#rules(identity).map((rule) => rule.windowMs));
+    const windows = new Set(this.#rules(identity, role).map((rule) => rule.windowMs));
     for (const windowMs of windows) {
-      const current = this.#current(identity, windowMs, now, true);
+      const current = this.#current(identity, role, windowMs, now, true);
       if (!current) continue;
       for (const metric of METRICS) current[metric] = (current[metric] ?? 0) + amount(usage[metric]);
     }
     if (this.#usage.size > this.#sweepAt) this.#sweep(now);
   }
 
-  /** Usage, limits and remaining budget for every identity with usage recorded, sorted by identity. */
+  /** Usage, limits and remaining budget for every identity (and role) with usage recorded, sorted by identity. */
   snapshot(): QuotaSnapshotEntry[] {
-    return [...this.#usage.keys()].sort().map((identity) => this.entry(identity));
+    return [...this.#usage.keys()].sort().map((key) => {
+      const holder = this.#usage.get(key)!;
+      return this.entry(holder.identity, holder.role);
+    });
   }
 
-  /** One identity's usage, limits, remaining budget and reset times (full budget if nothing recorded). */
-  entry(identity: string): QuotaSnapshotEntry {
+  /** One identity's (role's) usage, limits, remaining budget and reset times (full budget if nothing recorded). */
+  entry(identity: string, role?: string): QuotaSnapshotEntry {
     const now = this.#clock.now();
     return {
       identity,
-      windows: this.#rules(identity).map((rule) => {
-        const usage = this.#current(identity, rule.windowMs, now, false);
+      ...(role === undefined ? {} : { role }),
+      windows: this.#rules(identity, role).map((rule) => {
+        const usage = this.#current(identity, role, rule.windowMs, now, false);
         const used: QuotaUsage = { queries: usage?.queries ?? 0, rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
         if (rule.scanBytes !== undefined) used.scanBytes = usage?.scanBytes ?? 0;
         const start = windowStartOf(now, rule.windowMs);
@@ -202,18 +222,19 @@ export class QuotaTracker {
     };
   }
 
-  #rules(identity: string): QuotaRule[] {
-    const override = this.#rulesFor?.(identity);
+  #rules(identity: string, role: string | undefined): QuotaRule[] {
+    const override = this.#rulesFor?.(identity, role);
     if (override === undefined) return this.#defaultRules;
     override.forEach((rule, i) => assertRule(rule, `rules for "${identity}"[${i}]`));
     return override;
   }
 
   /** Usage of the window containing `now`, reset if the stored one has ended. */
-  #current(identity: string, windowMs: number, now: number, create: boolean): WindowUsage | undefined {
+  #current(identity: string, role: string | undefined, windowMs: number, now: number, create: boolean): WindowUsage | undefined {
     const start = windowStartOf(now, windowMs);
-    let byWindow = this.#usage.get(identity);
-    let usage = byWindow?.get(windowMs);
+    const key = holderKey(identity, role);
+    let holder = this.#usage.get(key);
+    let usage = holder?.windows.get(windowMs);
     if (usage && usage.windowStart !== start) {
       if (usage.windowStart > start) return usage; // the clock went backwards: keep counting the newer window
       usage.windowStart = start;
@@ -221,24 +242,29 @@ export class QuotaTracker {
       delete usage.others;
     }
     if (!usage && create) {
-      if (!byWindow) {
-        byWindow = new Map();
-        this.#usage.set(identity, byWindow);
+      if (!holder) {
+        holder = { identity, role, windows: new Map() };
+        this.#usage.set(key, holder);
       }
       usage = { windowStart: start, queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
-      byWindow.set(windowMs, usage);
+      holder.windows.set(windowMs, usage);
     }
     return usage;
   }
 
   /** Forgets identities whose every window has ended (their usage would read as zero anyway). */
   #sweep(now: number): void {
-    for (const [identity, byWindow] of this.#usage) {
-      const live = [...byWindow].some(([windowMs, usage]) => usage.windowStart === windowStartOf(now, windowMs));
-      if (!live) this.#usage.delete(identity);
+    for (const [key, holder] of this.#usage) {
+      const live = [...holder.windows].some(([windowMs, usage]) => usage.windowStart === windowStartOf(now, windowMs));
+      if (!live) this.#usage.delete(key);
     }
     this.#sweepAt = Math.max(SWEEP_FLOOR, this.#usage.size * 2);
   }
+}
+
+/** The map key of an identity's budget under a role (NUL cannot occur in either name). */
+function holderKey(identity: string, role: string | undefined): string {
+  return role === undefined ? identity : `${identity}\u0000${role}`;
 }
 
 /** A window's usage with what the other replicas had used added (a team hub without Redis). */

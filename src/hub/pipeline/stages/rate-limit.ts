@@ -11,7 +11,7 @@ export const rateLimit: CallStage = {
   async run(call, next) {
     if (!call.role) throw new SnowmuxError('INTERNAL_ERROR', 'The rate-limit stage ran before tool-policy resolved the role.');
     const limit = call.env.governance.rateOf(call.role);
-    const take = await call.env.governance.takeToken(call.identity, limit, call.session.id);
+    const take = await call.env.governance.takeToken(call.identity, call.role, call.session.id);
     if (!take.ok && take.share) {
       throw new SnowmuxError(
         'RATE_LIMITED',

@@ -1,7 +1,7 @@
 /**
- * Call stage: what the call used (queries, rows, bytes) counts against the identity's quota — locally,
- * and team-wide when there is a team (awaited, so the caller's next call on any replica sees it). Acts
- * on the way back, for failed calls too (rows already read were paid for).
+ * Call stage: what the call used (queries, rows, bytes) counts against the identity's quota under the
+ * call's role — locally, and team-wide when there is a team (awaited, so the caller's next call on any
+ * replica sees it). Acts on the way back, for failed calls too (rows already read were paid for).
  *
  * A statement handed to the warehouse counts as a query whatever became of it: one that failed at run
  * time, ran past its timeout or was cancelled had the warehouse working (and billing) all the same. Before,
@@ -40,7 +40,8 @@ export const usage: CallStage = {
       throw err;
     } finally {
       const spent = ok || (call.meter.statementSent === true && !notRun && (code === undefined || !NEVER_STARTED.has(code)));
-      await call.env.governance.settle(call.identity, call.meter, call.sql !== null && spent);
+      // Counted under the role the call was admitted with (no role: refused before any rule admitted it).
+      if (call.role) await call.env.governance.settle(call.identity, call.role, call.meter, call.sql !== null && spent);
     }
   },
 };
