@@ -24,6 +24,7 @@ import type { ObjectKind, QueryOptions, QueryResult, Warehouse } from '../../src
 import type { WarehouseProvider, WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 import { repoRoot } from '../helpers/paths.js';
 import { ManualClock } from '../../src/hub/guard/clock.js';
+import { rateLimitedError } from '../../src/hub/guard/rate-limit.js';
 
 const config = parseConfigText(`
 [roles.lister]
@@ -420,13 +421,14 @@ test('editors sharing an identity share its rate fairly: a greedy one cannot rat
   const session = (id: string) => new Session({ id, identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' });
   const greedy = session('greedy');
   const polite = session('polite');
+  for (const s of [greedy, polite]) governance.sessionStarted(s);
   const role = governance.roleFor(greedy);
   let greedyOk = 0;
   let politeOk = 0;
   for (let tick = 0; tick < 20; tick++) {
     clock.advance(1000);
-    for (let i = 0; i < 5; i++) if ((await governance.takeToken('team-bot', role, greedy.id)).ok) greedyOk++;
-    if ((await governance.takeToken('team-bot', role, polite.id)).ok) politeOk++;
+    for (let i = 0; i < 5; i++) if ((await governance.takeToken('team-bot', role, greedy)).ok) greedyOk++;
+    if ((await governance.takeToken('team-bot', role, polite)).ok) politeOk++;
   }
   assert.ok(politeOk >= 9, `the polite editor got ${politeOk} of 20 calls through`);
   assert.ok(greedyOk <= 12, `the greedy editor got ${greedyOk} calls through`);
@@ -444,18 +446,55 @@ test('a closed session stops counting among its identity\'s editors: the one lef
   const gone = [attach(), attach(), attach()];
   const open = attach();
   const role = governance.roleFor(open.session);
-  for (const a of [...gone, open]) assert.equal((await governance.takeToken('team-bot', role, a.session.id)).ok, true);
+  for (const a of [...gone, open]) assert.equal((await governance.takeToken('team-bot', role, a.session)).ok, true);
   for (const a of gone) a.detach('editor restarted');
   clock.advance(10_000); // the identity's bucket refills; only the sharing could still refuse
   let ok = 0;
   let refusal: Awaited<ReturnType<Governance['takeToken']>> | undefined;
   for (let i = 0; i < 8; i++) {
-    const take = await governance.takeToken('team-bot', role, open.session.id);
+    const take = await governance.takeToken('team-bot', role, open.session);
     if (take.ok) ok++;
     else refusal ??= take;
   }
   assert.equal(ok, 8, `the one open editor got ${ok} of its identity's burst of 8 (refused: ${JSON.stringify(refusal)})`);
   open.detach('test over');
+  governance.close();
+});
+
+test('an editor shares its identity\'s rate from when it attaches: another editor\'s burst does not refuse its first call, and a refusal says the rate is shared', async () => {
+  // Only sessions that had called in the last minute counted: an editor attached but not yet calling got no
+  // share, the other editor spent the whole burst, and its first call was refused for a budget it never used.
+  const { governance, logger } = sharedRate(10);
+  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() }), describe: () => [], close: async () => {} };
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
+  const attach = () => core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
+  const [busy, fresh, third] = [attach(), attach(), attach()];
+  const role = governance.roleFor(busy.session);
+  const takes = [];
+  for (let i = 0; i < 14; i++) takes.push(await governance.takeToken('team-bot', role, busy.session));
+  assert.equal(takes.filter((t) => t.ok).length, 3, 'a third of the burst of 10, rounded down');
+  const last = takes.at(-1)!;
+  assert.deepEqual([last.ok, last.sessions, last.share], [false, 3, { capacity: 3, refillPerSecond: 1 / 3 }], 'refused by its own share, of 3 editors');
+  for (const editor of [fresh, third]) {
+    for (let i = 0; i < 3; i++) assert.equal((await governance.takeToken('team-bot', role, editor.session)).ok, true, 'each editor\'s share is there for it');
+  }
+  third.detach('editor closed');
+  busy.detach('editor closed');
+  fresh.detach('editor closed');
+  governance.close();
+});
+
+test('a rate refusal says when the budget is shared, by how many editors and under which role', async () => {
+  const { call, governance } = setup();
+  const refusal = rateLimitedError('team-bot', { capacity: 10, refillPerSecond: 0.5 }, 1962, { role: 'default', sessions: 2 });
+  assert.match(refusal.message, /^Rate limit reached for "team-bot" \(bursts of 10 calls, then 30 per minute\)\. This budget \(role "default"\) is shared by 2 open editors of "team-bot"; the others' calls spent it\. Retry after ~1962 ms\.$/);
+  assert.doesNotMatch(rateLimitedError('team-bot', { capacity: 10, refillPerSecond: 0.5 }, 5, { role: 'default', sessions: 1 }).message, /shared/);
+  // Through the stage, one editor alone on the slow role's bucket (burst 1): no word of sharing.
+  assert.equal(codeOf(await call('slow', 'list_databases', async () => ({ content: [] }))), undefined);
+  const refused = await call('slow', 'list_databases', async () => ({ content: [] }));
+  assert.equal(codeOf(refused), 'RATE_LIMITED');
+  assert.doesNotMatch(JSON.stringify(refused.content), /shared/);
   governance.close();
 });
 

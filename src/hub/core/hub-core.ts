@@ -194,6 +194,8 @@ export class HubCore {
     const session = new Session({ ...facts, id: facts.id ?? randomUUID() });
     this.sessions.set(session.id, { session, hooks });
     this.sessionsOpened += 1;
+    // It shares its identity's rate from now, not from its first call (another editor's burst cannot refuse that).
+    this.opts.governance.sessionStarted(session);
     const logger = this.logger.child({ session: session.id });
     logger.info(
       { transport: facts.transport, identity: facts.identity.name, shimPid: facts.shimPid, parent: facts.parent, shimVersion: facts.shimVersion, resumeOf: facts.resumeOf },

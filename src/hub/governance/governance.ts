@@ -6,7 +6,7 @@
  */
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
-import { systemClock, type Clock } from '../guard/clock.js';
+import type { Clock } from '../guard/clock.js';
 import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
@@ -76,9 +76,6 @@ export interface GovernanceOptions {
 const MIN_BREAKER_WINDOW_MS = 10_000;
 const MAX_BREAKER_WINDOW_MS = 15 * 60_000;
 
-/** A session counts towards its identity's sessions for this long after its last call. */
-const SHARE_WINDOW_MS = 60_000;
-
 export class Governance {
   #policy: Policy;
   private limits: LimitSettings;
@@ -89,10 +86,11 @@ export class Governance {
   private readonly queueWaits = new WeakMap<Warehouse, number | undefined>();
   private readonly rateLimiter: RateLimiter;
   /**
-   * Each identity's sessions by when they last called (oldest first) and under which role, for fair shares
-   * of each role's rate (sessions under another role take from another bucket).
+   * Each identity's open sessions, from attach until they close, for fair shares of its rate. Counted from
+   * attach, not from their first call: an editor that has not called yet (or not lately) keeps its share, so
+   * another editor's burst cannot refuse its first call.
    */
-  private readonly sessionsOfIdentity = new LRUCache<string, Map<string, { at: number; role: string }>>({ max: 10_000 });
+  private readonly sessionsOfIdentity = new Map<string, Map<string, Session>>();
   /** Per-session shares of an identity's rate, while the identity has several active sessions. */
   private readonly shareLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly sessionShares: RateLimiter;
@@ -201,53 +199,57 @@ export class Governance {
   /**
    * Takes one token for a call, from the bucket of its identity under the call's own role (each role its own
    * bucket, at that role's rate: a role's limit holds whatever its user's other editors, under other roles, do).
-   * When several sessions (editors) share that bucket, each first takes from its own share of the rate
-   * (capacity and refill divided by the sessions active under the role in the last minute), so one editor
-   * cannot spend the others' budget; then from the bucket: team-wide when a team answers, else locally.
+   * When several open sessions (editors) share that bucket, each first takes from its own share of the rate
+   * (capacity and refill divided by the identity's open sessions under the role), so one editor cannot spend
+   * the others' budget; then from the bucket: team-wide when a team answers, else locally. `sessions` is
+   * how many editors share the bucket (1: this one alone), for the refusal to say so.
    */
-  async takeToken(identity: string, role: EffectiveRole, sessionId?: string): Promise<TakeResult & { share?: { sessions: number; limit: BucketLimit } }> {
+  async takeToken(identity: string, role: EffectiveRole, session?: Session): Promise<TakeResult & { sessions: number; share?: BucketLimit }> {
     const limit = this.rateOf(role);
-    if (sessionId !== undefined) {
-      const share = this.shareOf(identity, role.name, sessionId, limit);
-      if (share) {
-        const own = this.sessionShares.tryTake(`${identity}\u0000${sessionId}`);
-        if (!own.ok) return { ...own, share };
-      }
+    const share = session === undefined ? undefined : this.shareOf(identity, role, session, limit);
+    if (share) {
+      const own = this.sessionShares.tryTake(`${identity}\u0000${session!.id}`);
+      if (!own.ok) return { ...own, sessions: share.sessions, share: share.limit };
     }
     const key = budgetKey(identity, role);
     this.bucketLimits.set(key, limit);
-    return (this.team ? await this.team.take(key, limit) : undefined) ?? this.rateLimiter.tryTake(key);
+    const take = (this.team ? await this.team.take(key, limit) : undefined) ?? this.rateLimiter.tryTake(key);
+    return { ...take, sessions: share?.sessions ?? 1 };
+  }
+
+  /** A session attached (any transport): it counts among its identity's editors until sessionEnded. */
+  sessionStarted(session: Session): void {
+    const identity = session.facts.identity.name;
+    let open = this.sessionsOfIdentity.get(identity);
+    if (!open) {
+      open = new Map();
+      this.sessionsOfIdentity.set(identity, open);
+    }
+    open.set(session.id, session);
   }
 
   /**
-   * A session closed: it no longer counts among its identity's active sessions, so the editors still open get
-   * their fair share back at once (not after SHARE_WINDOW_MS), and a refusal never counts editors long gone.
+   * A session closed: it no longer counts among its identity's sessions, so the editors still open get
+   * their fair share back at once, and a refusal never counts editors long gone.
    */
   sessionEnded(identity: string, sessionId: string): void {
-    const seen = this.sessionsOfIdentity.get(identity);
-    if (seen?.delete(sessionId) && seen.size === 0) this.sessionsOfIdentity.delete(identity);
+    const open = this.sessionsOfIdentity.get(identity);
+    if (open?.delete(sessionId) && open.size === 0) this.sessionsOfIdentity.delete(identity);
     this.shareLimits.delete(`${identity}\u0000${sessionId}`);
   }
 
-  /** This session's share of the identity's rate under `role`, when other sessions of the identity are active under it. */
-  private shareOf(identity: string, role: string, sessionId: string, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
-    const now = (this.clock ?? systemClock).now();
-    let seen = this.sessionsOfIdentity.get(identity);
-    if (!seen) {
-      seen = new Map();
-      this.sessionsOfIdentity.set(identity, seen);
-    }
-    seen.delete(sessionId);
-    seen.set(sessionId, { at: now, role });
-    for (const [id, { at }] of seen) {
-      if (now - at <= SHARE_WINDOW_MS) break; // insertion order: oldest first
-      seen.delete(id);
-    }
-    let sessions = 0;
-    for (const other of seen.values()) if (other.role === role) sessions++;
+  /**
+   * This session's share of the identity's rate under `role`, when other open sessions of the identity are
+   * under that role too (each session's role is read now: a client name can change it). Shares are rounded
+   * down, so together they fit the bucket: an editor that has not spent its share finds tokens there.
+   */
+  private shareOf(identity: string, role: EffectiveRole, session: Session, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
+    const open = this.sessionsOfIdentity.get(identity);
+    let sessions = open?.has(session.id) ? 0 : 1; // a session not attached (a caller of its own) counts too
+    for (const other of open?.values() ?? []) if (this.#policy.roleFor(other.facts.identity, other.client).name === role.name) sessions++;
     if (sessions <= 1) return undefined;
-    const share = { capacity: Math.max(1, Math.ceil(limit.capacity / sessions)), refillPerSecond: limit.refillPerSecond / sessions };
-    this.shareLimits.set(`${identity}\u0000${sessionId}`, share);
+    const share = { capacity: Math.max(1, Math.floor(limit.capacity / sessions)), refillPerSecond: limit.refillPerSecond / sessions };
+    this.shareLimits.set(`${identity}\u0000${session.id}`, share);
     return { sessions, limit: share };
   }
 

@@ -142,13 +142,19 @@ export class RateLimiter {
   }
 }
 
-/** The refusal a tool call gets when its identity's bucket is empty. */
-export function rateLimitedError(identity: string, limit: BucketLimit, retryAfterMs: number): SnowmuxError {
+/**
+ * The refusal a tool call gets when its identity's bucket is empty. `sessions` above 1: the bucket is shared
+ * by that many editors, and the refusal says so (the caller may not have spent it itself).
+ */
+export function rateLimitedError(identity: string, limit: BucketLimit, retryAfterMs: number, shared?: { role: string; sessions: number }): SnowmuxError {
+  const by = shared && shared.sessions > 1
+    ? ` This budget (role "${shared.role}") is shared by ${shared.sessions} open editors of "${identity}"; the others' calls spent it.`
+    : '';
   return new SnowmuxError(
     'RATE_LIMITED',
-    `Rate limit reached for "${identity}" (bursts of ${limit.capacity} calls, then ${describeRate(limit.refillPerSecond)}). ` +
+    `Rate limit reached for "${identity}" (bursts of ${limit.capacity} calls, then ${describeRate(limit.refillPerSecond)}).${by} ` +
       `Retry after ~${retryAfterMs} ms.`,
-    { details: { identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond } },
+    { details: { identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond, ...(shared ? { role: shared.role, sessions: shared.sessions } : {}) } },
   );
 }
 

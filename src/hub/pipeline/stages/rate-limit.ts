@@ -1,6 +1,6 @@
 /**
- * Call stage: one token from the session's fair share of its identity's rate (when several editors share
- * the identity), then from the identity's bucket (team-wide through Redis when there is a team).
+ * Call stage: one token from the session's fair share of its identity's rate under the call's role (when
+ * several open editors share it), then from that bucket (team-wide through Redis when there is a team).
  */
 import { SnowmuxError } from '../../../errors.js';
 import { rateLimitedError } from '../../guard/rate-limit.js';
@@ -11,16 +11,16 @@ export const rateLimit: CallStage = {
   async run(call, next) {
     if (!call.role) throw new SnowmuxError('INTERNAL_ERROR', 'The rate-limit stage ran before tool-policy resolved the role.');
     const limit = call.env.governance.rateOf(call.role);
-    const take = await call.env.governance.takeToken(call.identity, call.role, call.session.id);
+    const take = await call.env.governance.takeToken(call.identity, call.role, call.session);
     if (!take.ok && take.share) {
       throw new SnowmuxError(
         'RATE_LIMITED',
-        `Rate limit reached for this editor: "${call.identity}" is shared by ${take.share.sessions} active editors, and each gets a fair share ` +
-          `(bursts of ${take.share.limit.capacity}, then ${Math.round(take.share.limit.refillPerSecond * 100) / 100} per second). Retry after ~${take.retryAfterMs} ms.`,
-        { details: { retryAfterMs: take.retryAfterMs, sessions: take.share.sessions } },
+        `Rate limit reached for this editor: the rate of "${call.identity}" (role "${call.role.name}") is shared by ${take.sessions} open editors, and each gets a fair share ` +
+          `(bursts of ${take.share.capacity}, then ${Math.round(take.share.refillPerSecond * 100) / 100} per second). Retry after ~${take.retryAfterMs} ms.`,
+        { details: { retryAfterMs: take.retryAfterMs, sessions: take.sessions, role: call.role.name } },
       );
     }
-    if (!take.ok) throw rateLimitedError(call.identity, limit, take.retryAfterMs);
+    if (!take.ok) throw rateLimitedError(call.identity, limit, take.retryAfterMs, { role: call.role.name, sessions: take.sessions });
     return next();
   },
 };
