@@ -6,14 +6,52 @@
  * override could make a refusal read as something else, and a 200 KB name would come back whole.
  */
 /** Controls (C0 but the newline, DEL, C1), line separators and format characters (bidi, zero-width). */
-const INVISIBLE_CLASS = '\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u2028\\u2029\\p{Cf}';
-const INVISIBLE = new RegExp(`[${INVISIBLE_CLASS}]`, 'gu');
-/** The same, and the newline: any of them makes a name not plain. */
-const NOT_PLAIN = new RegExp(`[\\n${INVISIBLE_CLASS}]`, 'u');
+const CONTROL_AND_FORMAT = '\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u2028\\u2029\\p{Cf}';
+/**
+ * What a terminal shows escaped: those (U+009B alone is a CSI to xterm-family terminals), and what else
+ * draws nothing or passes for something it is not: Unicode's default-ignorable code points (fillers,
+ * variation selectors, the combining grapheme joiner), every space but the ASCII one, the braille blank,
+ * lone surrogates, private-use and unassigned code points.
+ */
+const INVISIBLE = new RegExp(
+  `[${CONTROL_AND_FORMAT}\\p{Default_Ignorable_Code_Point}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u2800\\u3000\\p{Cs}\\p{Co}\\p{Cn}]`,
+  'gu',
+);
+/** Controls, separators, format characters and the newline: any of them makes a name not plain. */
+const NOT_PLAIN = new RegExp(`[\\n${CONTROL_AND_FORMAT}]`, 'u');
 
-/** `text` with every character a terminal or an editor would act on or hide (other than a newline) escaped. */
+/**
+ * `text` with every character a terminal or an editor would act on or hide (other than a newline) escaped,
+ * each as its own code point (`\u001b`, `\u{e0041}`): two texts that differ only in what cannot be seen
+ * never look the same.
+ */
 export function escapeInvisible(text: string): string {
-  return text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(INVISIBLE, codePointEscape);
+}
+
+/** `text` as one line: escaped like escapeInvisible, the newline too (a table cell, a row of a list). */
+export function escapeLine(text: string): string {
+  return escapeInvisible(text).replaceAll('\n', '\\u000a');
+}
+
+/**
+ * JSON text (a --json output, a raw log line) with the same characters as JSON escapes, each UTF-16 unit
+ * `\uXXXX`: it parses to the same value, and nothing in it acts on a terminal. JSON has no such character
+ * outside a string, so every one is inside a string, where the escape is the same character.
+ */
+export function escapeInvisibleJson(json: string): string {
+  return json.replace(INVISIBLE, unitEscapes);
+}
+
+function unitEscapes(c: string): string {
+  let out = '';
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
+
+function codePointEscape(c: string): string {
+  const code = c.codePointAt(0)!;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /** Whether `text` holds a control or invisible character (a newline included): not a plain name. */
@@ -23,7 +61,7 @@ export function hasInvisible(text: string): boolean {
 
 /** A piece of the client's text quoted in a one-line message: at most `max` characters of it, escaped (newlines too). */
 export function shownText(text: string, max = 80): string {
-  return escapeInvisible(text.length > max ? `${text.slice(0, max)}…` : text).replaceAll('\n', '\\u000a');
+  return escapeLine(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 import { VERSION } from '../version.js';
 import { closestName } from '../closest-name.js';
-import { shownText } from '../shown-text.js';
+import { escapeInvisible, shownText } from '../shown-text.js';
 
 import type { CommandIo } from './command-io.js';
 
@@ -75,7 +75,8 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
     if (code !== 0) process.exitCode = code;
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    io.stderr.write(`snowmux ${name}: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}\n`);
+    // A message may quote what a file, a hub or a warehouse said: shown, it must not act on the terminal.
+    io.stderr.write(`snowmux ${name}: ${escapeInvisible(e.message ?? String(err))}${e.code ? ` [${e.code}]` : ''}\n`);
     // A wrong command line exits 2, like an unknown command, so a script (or a probe reading `status`'s
     // 1 = "no hub answered") can tell a typo from a failure.
     process.exitCode = e.code === 'USAGE' ? 2 : 1;

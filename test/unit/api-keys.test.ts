@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ApiKeyStore, checkKey, createKey, findKey, keysPath, readKeys, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
 import { tempHome } from '../helpers/harness.js';
+import { keysCommand } from '../../src/cli/commands/keys-command.js';
 
 function edit(home: string, change: (records: Record<string, unknown>[]) => void): void {
   const file = JSON.parse(readFileSync(keysPath(home), 'utf8')) as { keys: Record<string, unknown>[] };
@@ -100,4 +101,21 @@ test('a rotation gives the identity a new key and ends the old one after the ove
   // A revoked or expired key is not rotated: there is nothing to keep working.
   assert.throws(() => rotateKey(home, record.id, new Date(now), undefined, new Date(now)), /Key [0-9a-f]{12} has expired: there is nothing to rotate[\s\S]*keys create --identity ci-bot/);
   assert.equal(readKeys(keysPath(home)).records.length, 3);
+});
+
+test('keys list shows what the key file holds one line per key, nothing in it acting on the terminal', async (t) => {
+  const home = tempHome(t);
+  createKey(home, 'ops', null);
+  edit(home, (keys) => (keys[0]!.createdAt = '2026-01-01\u001b]0;PWNED\u0007\n0123456789ab  active   admin  created x\u009b2J\u202e'));
+  for (const json of [false, true]) {
+    let out = '';
+    const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
+    assert.equal(await keysCommand(['list', '--local', '--home', home, ...(json ? ['--json'] : [])], { stdout: sink, stderr: sink }), 0);
+    assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/u, JSON.stringify(out));
+    if (json) assert.match((JSON.parse(out) as { createdAt: string }[])[0]!.createdAt, /\u001b\]0;PWNED/);
+    else {
+      assert.equal(out.trimEnd().split('\n').length, 1, out);
+      assert.match(out, /created 2026-01-01\\u001b\]0;PWNED\\u0007\\u000a0123456789ab/);
+    }
+  }
 });

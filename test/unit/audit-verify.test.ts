@@ -347,3 +347,23 @@ test('snowmux audit verify reads the directory [audit] dir names (absolute, or r
   }
   assert.match((await import('../../src/hub/audit/verify-command.js')).AUDIT_VERIFY_USAGE, /--config PATH/, '--help names every option');
 });
+
+test('what the files say is printed escaped: a forged audit-head cannot erase the report of the problem or add a line to it', async (t) => {
+  const { dir } = await writtenLog(t, 8);
+  const head = JSON.parse(await readFile(join(dir, 'audit-head'), 'utf8')) as Record<string, unknown>;
+  const forged = '\u001b[1A\u001b[2K\r\u001b[1A\u001b[2K\raudit: 1 file, 13 records, chain intact (seq 1..13)\n\u001b[8m\u009b8m\u202e';
+  await writeFile(join(dir, 'audit-head'), JSON.stringify({ ...head, seq: 99, file: forged }));
+  for (const json of [false, true]) {
+    let out = '';
+    const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) } };
+    assert.equal(await runAuditVerify(['--dir', dir, ...(json ? ['--json'] : [])], io, dir), 1);
+    assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/u, JSON.stringify(out));
+    if (json) {
+      assert.ok((JSON.parse(out) as VerifyResult).problems.some((p) => p.message.includes(forged)), 'the JSON still holds the text as it is');
+      continue;
+    }
+    assert.match(out, /^audit: .*problems? found/);
+    assert.ok(!out.split('\n').some((l) => l.startsWith('audit: 1 file, 13 records, chain intact')), out);
+    assert.match(out, /\\u001b\[1A\\u001b\[2K\\u000d/);
+  }
+});

@@ -6,6 +6,7 @@
 import type { CommandIo } from '../command-io.js';
 import { resolveHome } from '../../wire/home.js';
 import { errorMessage } from '../../errors.js';
+import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../../hub/config/config-file.js';
 
@@ -67,20 +68,22 @@ async function verifyStream(args: string[], io: CommandIo, USAGE: string): Promi
   }
   const result = verifyShippedRecords(entries);
   if (args.includes('--json')) {
-    io.stdout.write(`${JSON.stringify({ stream: key, ...result }, null, 2)}\n`);
+    io.stdout.write(`${escapeInvisibleJson(JSON.stringify({ stream: key, ...result }, null, 2))}\n`);
     return result.ok ? 0 : 1;
   }
   if (entries.length === 0) {
     io.stdout.write(`stream ${key} at ${shown} holds no entries: nothing has been shipped to it (is [audit] redis_stream set on the replicas?).\n`);
     return 1;
   }
+  // Replica names, gap reasons and problems come from the stream's entries, which are what is being
+  // checked: shown one line each, nothing in them acting on the terminal.
   for (const r of result.replicas) {
     const span = r.firstSeq === undefined ? '' : ` (seq ${r.firstSeq}..${r.lastSeq})`;
-    const gaps = r.gaps.length === 0 ? '' : `; not shipped by the replica (in its own files): ${r.gaps.map((g) => `${g.from}–${g.to} (${g.reason})`).join(', ')}`;
-    io.stdout.write(`replica ${r.replica}: ${r.records} record(s)${span}${gaps} — ${r.ok ? 'intact' : 'NOT intact'}\n`);
-    for (const p of r.problems) io.stdout.write(`  ${p.kind}: ${p.message}\n`);
+    const gaps = r.gaps.length === 0 ? '' : `; not shipped by the replica (in its own files): ${r.gaps.map((g) => `${g.from}–${g.to} (${escapeLine(g.reason)})`).join(', ')}`;
+    io.stdout.write(`replica ${escapeLine(r.replica)}: ${r.records} record(s)${span}${gaps} — ${r.ok ? 'intact' : 'NOT intact'}\n`);
+    for (const p of r.problems) io.stdout.write(`  ${p.kind}: ${escapeLine(p.message)}\n`);
   }
-  for (const p of result.problems) io.stdout.write(`${p.kind}: ${p.message}\n`);
+  for (const p of result.problems) io.stdout.write(`${p.kind}: ${escapeLine(p.message)}\n`);
   io.stdout.write(`${result.replicas.filter((r) => r.ok).length} of ${result.replicas.length} replica chains intact in stream ${key}\n`);
   return result.ok ? 0 : 1;
 }

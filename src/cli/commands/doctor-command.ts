@@ -20,6 +20,7 @@ import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeDi
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
+import { escapeInvisible, escapeInvisibleJson } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -61,7 +62,7 @@ export async function doctorCommand(argv: string[], io: CommandIo): Promise<numb
   }
   if (values.offline && values.login) throw new SnowmuxError('USAGE', '--offline skips the network and --login needs it: give one of them. Run `snowmux doctor --help` for the options.');
   const checks = await runChecks({ home: resolveHome({ flag: values.home }), configPath: values.config, env: process.env, offline: values.offline === true, login: values.login === true });
-  if (values.json) io.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  if (values.json) io.stdout.write(`${escapeInvisibleJson(JSON.stringify(checks, null, 2))}\n`);
   else io.stdout.write(renderChecks(checks));
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
 }
@@ -105,7 +106,8 @@ export function renderChecks(checks: Check[]): string {
   const failed = checks.filter((c) => c.status === 'fail').length;
   const warned = checks.filter((c) => c.status === 'warn').length;
   lines.push('', failed === 0 ? `All checks passed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}.` : `${failed} check${failed === 1 ? '' : 's'} failed.`);
-  return `${lines.join('\n')}\n`;
+  // Details quote the config file, the hub's status and the warehouse's errors: nothing in them may act on the terminal.
+  return `${escapeInvisible(lines.join('\n'))}\n`;
 }
 
 export async function runChecks(opts: { home: string; configPath?: string | undefined; env: NodeJS.ProcessEnv; offline: boolean; login?: boolean }): Promise<Check[]> {

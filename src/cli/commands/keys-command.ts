@@ -10,6 +10,7 @@ import { createKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord 
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
+import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 
 const USAGE = `Usage:
   snowmux keys create --identity NAME [--expires 30d]   create a key (printed once)
@@ -140,7 +141,8 @@ function printList(io: CommandIo, records: ApiKeyRecord[], json: boolean): void 
     expiresAt: r.expiresAt,
     state: r.revokedAt ? 'revoked' : r.expiresAt && Date.parse(r.expiresAt) <= now ? 'expired' : 'active',
   }));
-  if (json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  // The key file (or a team's Redis) is read as it is: its text is shown one line per key, acting on nothing.
+  if (json) io.stdout.write(`${escapeInvisibleJson(JSON.stringify(rows, null, 2))}\n`);
   else if (rows.length === 0) io.stdout.write('No API keys. Create one with: snowmux keys create --identity NAME\n');
-  else for (const r of rows) io.stdout.write(`${r.id}  ${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}\n`);
+  else for (const r of rows) io.stdout.write(`${escapeLine(`${r.id}  ${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`)}\n`);
 }

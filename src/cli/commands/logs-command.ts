@@ -8,6 +8,7 @@ import { SnowmuxError } from '../../errors.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
+import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(LEVELS).map(([k, v]) => [v, k.toUpperCase()]));
@@ -69,22 +70,27 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
   return 0;
 }
 
-/** One record as a line, or null when it is below the level (or not a log record). */
+/**
+ * One record as a line, or null when it is below the level (or not a log record). The log holds clients'
+ * text (a hello's version, a warehouse error quoting a table name): nothing of it may act on the terminal or
+ * start a line of its own, so a record prints as one line with every invisible character escaped; with
+ * --json, as the same JSON with those characters as JSON escapes.
+ */
 function render(line: string, min: number, json: boolean): string | null {
   let rec: Record<string, unknown>;
   try {
     rec = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    return json ? line : null;
+    return json ? escapeInvisibleJson(line) : null;
   }
   if (typeof rec.level !== 'number' || rec.level < min) return null;
-  if (json) return line;
+  if (json) return escapeInvisibleJson(line);
   const { level, time, msg, pid, ...rest } = rec;
   const when = typeof time === 'string' ? time.slice(11, 23) : '';
   const fields = Object.entries(rest)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? (/[\s"]/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
     .join(' ');
-  return `${when} ${(NAMES[level as number] ?? String(level)).padEnd(5)} [${String(pid)}] ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`;
+  return escapeLine(`${when} ${(NAMES[level as number] ?? String(level)).padEnd(5)} [${String(pid)}] ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`);
 }
 
 /** Polls the file for appended bytes; starts over when it was rotated (new inode, or shorter). */

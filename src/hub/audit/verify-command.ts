@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { errorMessage } from '../../errors.js';
+import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 import { readdir } from 'node:fs/promises';
 import { STDIO_CHAINS_DIR, defaultAuditDir, stdioChainDirs } from './audit-files.js';
 import { verifyAudit } from './verify.js';
@@ -102,11 +103,11 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
   const ok = results.every((r) => r.result.ok);
   if (results.length === 1) {
     const { result } = results[0]!;
-    io.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
+    io.stdout.write(args.json ? `${escapeInvisibleJson(JSON.stringify(result, null, 2))}\n` : formatResult(result));
   } else if (args.json) {
-    io.stdout.write(`${JSON.stringify({ ok, chains: results.map((r) => ({ ...r.result, dir: r.dir })) }, null, 2)}\n`);
+    io.stdout.write(`${escapeInvisibleJson(JSON.stringify({ ok, chains: results.map((r) => ({ ...r.result, dir: r.dir })) }, null, 2))}\n`);
   } else {
-    for (const r of results) io.stdout.write(`${r.dir}:\n${formatResult(r.result).trimEnd().replace(/^/gm, '  ')}\n`);
+    for (const r of results) io.stdout.write(`${escapeLine(r.dir)}:\n${formatResult(r.result).trimEnd().replace(/^/gm, '  ')}\n`);
     io.stdout.write(`${results.filter((r) => r.result.ok).length} of ${results.length} chains intact\n`);
   }
   return ok ? 0 : 1;
@@ -123,6 +124,11 @@ async function defaultChains(dir: string): Promise<string[]> {
   return hubWrote ? [dir, ...stdio] : stdio;
 }
 
+/**
+ * The result for a person. Problem messages quote what the files hold (a file name from audit-head, a rotate
+ * record's fields): the files are what is being checked, so a tamperer's escape sequence must not erase
+ * the report of the tampering, nor a newline in it forge a line of its own.
+ */
 export function formatResult(result: VerifyResult): string {
   const files = `${result.files} file${result.files === 1 ? '' : 's'}`;
   const records = `${result.records} record${result.records === 1 ? '' : 's'}`;
@@ -139,7 +145,7 @@ export function formatResult(result: VerifyResult): string {
     const count = others.length + result.omittedProblems;
     lines.push(`audit: ${files}, ${records}, ${count} problem${count === 1 ? '' : 's'} found — the log was altered or damaged`);
   }
-  for (const p of [...others, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${p.message}`);
+  for (const p of [...others, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${escapeLine(p.message)}`);
   if (result.omittedProblems > 0) lines.push(`  … and ${result.omittedProblems} more (use --json for the first ${result.problems.length})`);
   if (result.head === 'absent' && result.files > 0) lines.push('  note: no audit-head anchor found; a cut-off tail cannot be detected (the hub writes it while running and on close)');
   return `${lines.join('\n')}\n`;

@@ -1,0 +1,47 @@
+/** How client and file text is shown on a terminal: every invisible character escaped, each as itself. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, shownText } from '../../src/shown-text.js';
+
+const HIDDEN = [
+  '\u0000', '\u0007', '\u001b', '\u007f', '\u0085', '\u009b', '\u00a0', '\u00ad', '\u034f', '\u115f', '\u1680', '\u180e', '\u2000', '\u200b',
+  '\u200d', '\u2028', '\u2029', '\u202e', '\u2066', '\u2800', '\u3000', '\u3164', '\ufe0f', '\ufeff', '\uffa0', '\ud800', '\udfff', '\ue000',
+  '\u{e0001}', '\u{e0041}', '\u{e007f}', '\u{e0100}', '\u{1d173}', '\u{f0000}', '\u{10fffd}', '\u{e0080}',
+];
+
+test('every invisible character is shown as an escape of its own code point: different hidden texts never look the same', () => {
+  const shown = HIDDEN.map((c) => escapeInvisible(`x${c}y`));
+  for (const [i, text] of shown.entries()) {
+    const code = HIDDEN[i]!.codePointAt(0)!;
+    const expected = code > 0xffff ? `x\\u{${code.toString(16)}}y` : `x\\u${code.toString(16).padStart(4, '0')}y`;
+    assert.equal(text, expected, `U+${code.toString(16)}`);
+  }
+  assert.equal(new Set(shown).size, HIDDEN.length, 'each one distinct');
+  assert.notEqual(escapeInvisible('x\u{E0041}'), escapeInvisible('x\u{E007F}'));
+});
+
+test('visible text is left as it is: letters of any script, emoji (with skin tones), the space, the newline', () => {
+  for (const text of ['SELECT * FROM "Mixed Case"', 'é中文Ｓſ', '😀👍🏽 🇫🇷', 'a\nb', 'C:\\path\\u001b']) assert.equal(escapeInvisible(text), text);
+});
+
+test('escapeLine keeps a text on one line; escaping twice changes nothing', () => {
+  assert.equal(escapeLine('a\nb\r\nc\u2028d'), 'a\\u000ab\\u000d\\u000ac\\u2028d');
+  const once = escapeLine(`t${HIDDEN.join('')}\n`);
+  assert.equal(escapeLine(once), once);
+  assert.doesNotMatch(once, /[\n\r]/);
+  assert.equal(shownText('a\n'.repeat(100), 4), 'a\\u000aa\\u000a…');
+});
+
+test('escapeInvisibleJson: the same JSON value, with nothing a terminal acts on or hides', () => {
+  const value = { name: `x${HIDDEN.join('|')}`, nested: ['\u009b2J\u202eevil', '😀'], plain: 'ok' };
+  const json = JSON.stringify(value, null, 2);
+  const escaped = escapeInvisibleJson(json);
+  assert.deepEqual(JSON.parse(escaped), value);
+  assert.doesNotMatch(escaped, /[\u0000-\u0009\u000b-\u001f\u007f-\u00a0\u2028\u2029\u202e\u200b\u{e0041}]/u);
+  assert.match(escaped, /\\udb40\\udc41/, 'an astral character as its two units');
+});
+
+test('hasInvisible (what makes a name not plain) is unchanged: controls, separators, format characters, the newline', () => {
+  for (const c of ['\n', '\u001b', '\u009b', '\u2028', '\u202e', '\u200b', '\u{e0041}']) assert.equal(hasInvisible(`a${c}`), true, JSON.stringify(c));
+  for (const text of ['ORDERS', 'Mixed Case', 'é中文', 'a\u00a0b']) assert.equal(hasInvisible(text), false, text);
+});
