@@ -4,7 +4,7 @@
  * given rows in order of importance (the hub and its state, warehouses, totals, the queue and breakers,
  * then sessions and recent calls sharing what is left). Pure: the watch loop draws what this returns.
  */
-import { escapeInvisible } from '../shown-text.js';
+import { escapeLine } from '../shown-text.js';
 import type { HubStatus } from '../hub/hub.js';
 
 export interface ScreenSize {
@@ -24,8 +24,9 @@ export function watchScreen(frame: WatchFrame, size: ScreenSize = DEFAULT_SCREEN
   const columns = Math.max(20, size.columns);
   const rows = Math.max(4, size.rows);
   const lines = frame.kind === 'waiting' ? waitingLines(frame, now) : statusLines(frame.status, frame.freshness, rows, columns, now);
-  // Session, tool and SQL text is the clients': nothing in it may act on the terminal.
-  return lines.slice(0, rows).map((l) => cut(escapeInvisible(l), columns));
+  // Session, tool and SQL text is the clients': nothing in it may act on the terminal, nor a line break in
+  // it add a line to the frame.
+  return lines.slice(0, rows).map((l) => cut(escapeLine(l), columns));
 }
 
 function waitingLines(frame: Extract<WatchFrame, { kind: 'waiting' }>, now: number): string[] {
@@ -145,8 +146,13 @@ interface TableShape {
   columns: number;
 }
 
-/** Aligned columns that fit the width: flexible columns are narrowed (their cells cut with "…"). */
+/**
+ * Aligned columns that fit the width: flexible columns are narrowed (their cells cut with "…"). A cell is
+ * often a client's text (a tool or client name): escaped, a line break in it cannot end its row and start
+ * one that looks like another call.
+ */
 export function table(shape: TableShape, rows: string[][]): string[] {
+  rows = rows.map((r) => r.map(escapeLine));
   const widths = shape.headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
   for (let excess = total() - shape.columns; excess > 0; excess -= 1) {

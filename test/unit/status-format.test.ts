@@ -145,3 +145,27 @@ test('an audit log waiting for the previous hub (a take-over) shows the wait and
   assert.match(text, /^audit {2}\/h\/audit {2}WAITING since 10:11:12 UTC for the previous hub \(pid 4242\) to finish its records .*; 3 finished call\(s\) held, written in order once it has$/m);
   assert.doesNotMatch(text, /audit {2}disabled/);
 });
+
+test('a line break in a client\'s tool, client or parent name cannot split a row: each session and call stays one row', () => {
+  const s = busyHub();
+  const forged = '\n22:00:01  0badc0de  execute_query  ok  1.0  1';
+  const session = s.sessions[0] as unknown as { client: { name: string; version: string }; parent: { pid: number; command: string }; lastTool: string };
+  session.client = { name: `Editor${forged}`, version: '1\r2' };
+  session.parent = { pid: 1, command: `code\u2028x\u2029y\u0085z${forged}` };
+  session.lastTool = `list_databases${forged}`;
+  (s.recent[0] as unknown as { tool: string }).tool = `list_databases${forged}`;
+  const plain = formatStatus(busyHub(), 400).split('\n').length;
+  const lines = formatStatus(s, 400).split('\n');
+  assert.equal(lines.length, plain, 'no line more than the same status with plain names');
+  assert.ok(!lines.some((l) => l.startsWith('22:00:01')), 'nothing the client wrote starts a line');
+  assert.ok(lines.some((l) => l.includes('list_databases\\u000a22:00:01')), 'the break is shown escaped, in its cell');
+  assert.doesNotMatch(lines.join('\n'), /[\r\u2028\u2029\u0085]/u);
+});
+
+test('a message of several lines (a config error) keeps its lines, indented under the one that starts it', () => {
+  const s = { ...busyHub(), config: { path: '/h/config.toml', exists: true, warnings: ['first line\nsecond line'] } } as unknown as HubStatus;
+  const lines = formatStatus(s, 200).split('\n');
+  const at = lines.indexOf('warning first line');
+  assert.ok(at >= 0, lines.join('\n'));
+  assert.equal(lines[at + 1], '    second line');
+});

@@ -133,3 +133,17 @@ test("clients' text on the watch screen cannot act on the terminal: control char
   assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/u);
   assert.match(text, /Ed\\u001b\]0;PWNED/);
 });
+
+test('a line break in a client\'s tool or client name cannot add a row to the frame', () => {
+  const status = busyHub({ sessions: 2, profiles: 1, calls: 3 });
+  const forged = '\n22:00:01  0badc0de  execute_query  ok  1  1';
+  (status.sessions[0] as unknown as { client: { name: string; version: string } }).client = { name: `Ed${forged}`, version: '1' };
+  (status.sessions[1] as unknown as { lastTool: string }).lastTool = `list_databases\r\u2028${forged}`;
+  (status.recent[0] as unknown as { tool: string }).tool = `list_databases${forged}`;
+  const plain = watchScreen({ kind: 'status', status: busyHub({ sessions: 2, profiles: 1, calls: 3 }), freshness: 'x' }, { columns: 200, rows: 50 }, NOW);
+  const lines = watchScreen({ kind: 'status', status, freshness: 'x' }, { columns: 200, rows: 50 }, NOW);
+  assert.equal(lines.length, plain.length);
+  for (const line of lines) assert.doesNotMatch(line, /[\n\r\u2028]/u, JSON.stringify(line));
+  assert.ok(!lines.some((l) => l.startsWith('22:00:01')));
+  assert.ok(lines.some((l) => l.includes('list_databases\\u000a22:00:01')), lines.join('\n'));
+});

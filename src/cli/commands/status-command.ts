@@ -15,7 +15,7 @@ import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
-import { escapeInvisible } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 import { watchStatus } from '../status-watch.js';
 import { apiKeyFrom } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, type WatchFrame } from '../watch-screen.js';
@@ -54,19 +54,19 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
       status = await read();
     } catch (err) {
       // A script reading --json gets JSON on stdout too (and the exit code, and the message on stderr).
-      if (values.json) io.stdout.write(`${JSON.stringify({ running: false, error: { code: isSnowmuxError(err) ? err.code : 'STATUS_FAILED', message: errorMessage(err) } }, null, 2)}\n`);
+      if (values.json) io.stdout.write(`${escapeInvisibleJson(JSON.stringify({ running: false, error: { code: isSnowmuxError(err) ? err.code : 'STATUS_FAILED', message: errorMessage(err) } }, null, 2))}\n`);
       throw err;
     }
     const columns = widthOf(io.stdout);
-    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, columns));
+    io.stdout.write(values.json ? `${escapeInvisibleJson(JSON.stringify(status, null, 2))}\n` : formatStatus(status, columns));
     const health = healthOf(status);
-    if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(escapeInvisible(`unhealthy: ${health.reasons.join('; ')}`), columns).join('\n')}\n`);
+    if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(escapeLine(`unhealthy: ${health.reasons.join('; ')}`), columns).join('\n')}\n`);
     return health.ok ? 0 : 3;
   }
   const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);
   return watchStatus({
     source: { read, eventsFor: (status) => eventsOf(status, values.url, key) },
-    show: values.json ? (frame) => io.stdout.write(`${JSON.stringify(frame.kind === 'status' ? frame.status : { waiting: frame.reason })}\n`) : screenWriter(io.stdout),
+    show: values.json ? (frame) => io.stdout.write(`${escapeInvisibleJson(JSON.stringify(frame.kind === 'status' ? frame.status : { waiting: frame.reason }))}\n`) : screenWriter(io.stdout),
     intervalMs: interval ?? 1000,
     liveIntervalMs: interval ?? 10_000,
   });
@@ -193,7 +193,7 @@ function widthOf(out: NodeJS.WritableStream): number {
 /** The hub's status for a person: every line fits `columns` (tables narrow their wide columns, the rest wraps). */
 export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): string {
   const out: string[] = [];
-  const table = (headers: string[], flexible: number[], rows: string[][]) => fitTable({ headers, flexible, columns }, rows).join('\n');
+  const table = (headers: string[], flexible: number[], rows: string[][]) => fitTable({ headers, flexible, columns }, rows);
   out.push(`snowmux hub ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  ${s.state}`);
   out.push(`home ${s.home}`);
   for (const w of s.warehouses) {
@@ -213,7 +213,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   out.push(`sessions (${s.sessions.length})`);
   if (s.sessions.length > 0) {
     const now = Date.now();
-    out.push(table(
+    out.push(...table(
       ['SESSION', 'CLIENT', 'SHIM PID', 'PARENT', 'UP', 'CALLS', 'ERR', 'RUN', 'LAST TOOL'],
       [1, 3, 8],
       s.sessions.map((x) => [
@@ -273,7 +273,9 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   if (config?.lastReload?.needsRestart.length) out.push(`config changed at ${config.lastReload.at.slice(11, 19)} UTC in what applies only after a restart (snowmux hub --replace): ${config.lastReload.needsRestart.join(', ')}`);
   for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   // Sessions, tool names, SQL and messages are the clients' text: nothing in them may act on the terminal.
-  return `${out.flatMap((l) => l.split('\n')).map(escapeInvisible).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
+  // Each entry is one line (table cells are escaped whole); a message of several lines (a config error)
+  // keeps them, indented, so none of them can pass for a row or a line of status's own.
+  return `${out.flatMap((l) => l.split('\n').map((part, i) => escapeLine(i === 0 ? part : `    ${part}`))).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
 }
 
 interface Governance {
@@ -296,11 +298,11 @@ interface TeamSection {
 }
 
 /** A team hub's replicas, as this one sees them in Redis (the whole team from any replica). */
-function formatTeam(team: TeamSection | undefined, table: (headers: string[], flexible: number[], rows: string[][]) => string): string[] {
+function formatTeam(team: TeamSection | undefined, table: (headers: string[], flexible: number[], rows: string[][]) => string[]): string[] {
   if (!team) return [];
   const out = ['', `team   ${team.mode === 'connected' ? 'connected' : `LOCAL LIMITS (Redis unreachable${team.lastError ? `: ${team.lastError}` : ''})`}  namespace ${team.namespace}  this replica ${team.replicaId}${team.slotWaits ? `  slot waits ${team.slotWaits.waiting} now, ${team.slotWaits.total} in all` : ''}`];
   if (team.replicas.length > 0) {
-    out.push(table(
+    out.push(...table(
       ['REPLICA', 'VERSION', 'STATE', 'SESS', 'RUN', 'QUEUED', 'BREAKERS'],
       [6],
       team.replicas.map((r) => [
