@@ -526,3 +526,79 @@ test('closing a session cancels every call it runs, even calls sent under the sa
   assert.equal(session.snapshot().running, 0);
   governance.close();
 });
+
+test("a client's request id is kept bounded wherever the hub keeps or shows it: record, log lines, span, QUERY_TAG, /events", async () => {
+  const logged = new PassThrough();
+  const logText: string[] = [];
+  logged.on('data', (chunk: Buffer) => logText.push(chunk.toString('utf8')));
+  const logger = createLogger({ destination: logged, level: 'debug' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
+  const target: WarehouseTarget = { kind: 'duckdb', name: 'counting', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() };
+  const records: CallRecord[] = [];
+  const started: string[] = [];
+  const spanIds: unknown[] = [];
+  const tracer = {
+    startCall: (_name: string, _carrier: unknown, attributes: Record<string, unknown>) => {
+      spanIds.push(attributes['jsonrpc.request.id']);
+      return { traceId: '0'.repeat(32), child: () => ({ end: () => {} }), end: () => {} };
+    },
+    snapshot: () => ({}),
+    shutdown: async () => {},
+  };
+  const pipeline = new CallPipeline({
+    warehouses: { targetFor: () => target },
+    governance,
+    limits: DEFAULT_LIMITS,
+    logger,
+    sink: { record: (r) => void records.push(r) },
+    onCallStart: (c) => started.push(c.requestId),
+    tracer,
+  });
+  const session = new Session({ id: 's-reader', identity: { kind: 'local-user', name: 'reader' }, transport: 'stdio' });
+  const huge = `\u001b[2J${'x'.repeat(4_000_000)}`;
+  const tags: string[] = [];
+  await pipeline.run(session, 'execute_query', { id: huge, signal: new AbortController().signal }, {}, async (c) => {
+    tags.push(c.ctx.tag.requestId);
+    c.logger.info('in the body');
+    throw new SnowmuxError('WAREHOUSE_ERROR', 'the warehouse said no');
+  });
+  await pipeline.recordRefused(session, 'no_such_tool', huge, 'UNKNOWN_TOOL', {});
+  await new Promise((r) => setImmediate(r));
+  const shown = `\\u001b[2J${'x'.repeat(60)}…`;
+  assert.deepEqual(records.map((r) => r.requestId), [shown, shown]);
+  assert.deepEqual(started, [shown]);
+  assert.deepEqual(spanIds, [shown]);
+  assert.deepEqual(tags, [shown]);
+  const lines = logText.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(lines.filter((l) => 'request' in l).length >= 2, 'the call logged under its request');
+  for (const line of lines) if ('request' in line) assert.equal(line.request, shown);
+  assert.ok(logText.join('').length < 10_000, 'no log line carries the whole id');
+  // An ordinary id is kept as it is.
+  await pipeline.run(session, 'execute_query', { id: '42', signal: new AbortController().signal }, {}, async () => ({ content: [] }));
+  assert.equal(records.at(-1)!.requestId, '42');
+  governance.close();
+});
+
+test("a hello's version, parent command and resumed session are kept cut and escaped: in status and in the session's log line", async () => {
+  const logged = new PassThrough();
+  const logText: string[] = [];
+  logged.on('data', (chunk: Buffer) => logText.push(chunk.toString('utf8')));
+  const logger = createLogger({ destination: logged, level: 'info' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
+  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() }), describe: () => [], close: async () => {} };
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const big = `\u001b[2K${'v'.repeat(64 * 1024 - 4)}`;
+  const attached = core.attachSession(
+    { identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', shimVersion: big, resumeOf: big, parent: { pid: 7, command: big } },
+    { drain: () => {}, outstanding: () => 0, close: () => {} },
+  );
+  await new Promise((r) => setImmediate(r));
+  const snapshot = attached.session.snapshot();
+  assert.equal(snapshot.shimVersion, `\\u001b[2K${'v'.repeat(60)}…`);
+  assert.equal(snapshot.resumeOf, snapshot.shimVersion);
+  assert.equal(snapshot.parent!.command, `\\u001b[2K${'v'.repeat(252)}…`);
+  assert.equal(snapshot.parent!.pid, 7);
+  assert.ok(logText.join('').length < 4_000, 'the session opened line holds the cut text');
+  attached.detach('test over');
+  governance.close();
+});

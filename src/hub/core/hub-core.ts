@@ -21,6 +21,7 @@ import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
 import { CallPipeline } from '../pipeline/call-pipeline.js';
 import { DEFAULT_LIMITS, type HubLimits } from '../pipeline/hub-limits.js';
 import { Session, type Identity, type SessionFacts, type SessionSnapshot } from '../session/session.js';
+import { shownText } from '../../shown-text.js';
 import type { TeamTool } from '../tools/team-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 import type { WarehouseInfo } from '../warehouse/types.js';
@@ -191,14 +192,15 @@ export class HubCore {
    */
   attachSession(facts: Omit<SessionFacts, 'id'> & { id?: string }, hooks: AttachedSessionHooks): AttachedSession {
     if (this.draining) throw new Error('the hub is draining');
-    const session = new Session({ ...facts, id: facts.id ?? randomUUID() });
+    const session = new Session({ ...shownFacts(facts), id: facts.id ?? randomUUID() });
     this.sessions.set(session.id, { session, hooks });
     this.sessionsOpened += 1;
     // It shares its identity's rate from now, not from its first call (another editor's burst cannot refuse that).
     this.opts.governance.sessionStarted(session);
     const logger = this.logger.child({ session: session.id });
+    const shown = session.facts;
     logger.info(
-      { transport: facts.transport, identity: facts.identity.name, shimPid: facts.shimPid, parent: facts.parent, shimVersion: facts.shimVersion, resumeOf: facts.resumeOf },
+      { transport: shown.transport, identity: shown.identity.name, shimPid: shown.shimPid, parent: shown.parent, shimVersion: shown.shimVersion, resumeOf: shown.resumeOf },
       'session opened',
     );
     this.events.emit('session_open', { id: session.id, transport: facts.transport, identity: facts.identity.name, client: session.client?.name ?? null });
@@ -370,4 +372,19 @@ function callerView(call: CallRecord): CallRecord {
   if (call.callerView === undefined) return call;
   const { callerView: own, ...kept } = call;
   return { ...kept, ...own };
+}
+
+/**
+ * The hello's words about a session that the hub only shows (its version, parent command, the session it
+ * resumes), cut and escaped: a client may send 64 KB of each, kept per session, listed by every status and
+ * written to the log.
+ */
+function shownFacts<F extends Omit<SessionFacts, 'id'>>(facts: F): F {
+  const cut = (text: string | undefined, max: number) => (text === undefined ? undefined : shownText(text, max));
+  return {
+    ...facts,
+    shimVersion: cut(facts.shimVersion, 64),
+    resumeOf: cut(facts.resumeOf, 64),
+    parent: facts.parent && { ...facts.parent, command: cut(facts.parent.command, 256) },
+  };
 }

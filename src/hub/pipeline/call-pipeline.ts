@@ -10,7 +10,7 @@ import { SnowmuxError } from '../../errors.js';
 import type { Session } from '../session/session.js';
 import type { ResultForm } from '../config/config-schema.js';
 import type { CallContext } from '../warehouse/types.js';
-import { refusedCallRecord } from './call-record.js';
+import { recordedRequestId, refusedCallRecord } from './call-record.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
 import { GovernedWarehouse } from './governed-warehouse.js';
 import { runStages } from './stage.js';
@@ -36,8 +36,10 @@ export type ToolBody = (call: ToolCall) => Promise<CallToolResult>;
 export class CallPipeline {
   constructor(readonly env: PipelineEnv) {}
 
-  async run(session: Session, tool: string, request: CallRequest, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
+  async run(session: Session, tool: string, asked: CallRequest, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
     const { limits } = this.env;
+    // Everything downstream (record, log lines, span, QUERY_TAG, /events) sees the bounded id.
+    const request: CallRequest = { ...asked, id: recordedRequestId(asked.id) };
     const controller = session.beginCall(tool);
     this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
     const timer = setTimeout(() => {
@@ -92,7 +94,7 @@ export class CallPipeline {
    * promise when the answer should wait for the record (the audit log's back-pressure).
    */
   recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): Promise<void> | void {
-    return this.env.sink.record(refusedCallRecord(session, tool, requestId, errorCode, args));
+    return this.env.sink.record(refusedCallRecord(session, tool, recordedRequestId(requestId), errorCode, args));
   }
 
 }
