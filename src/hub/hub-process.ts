@@ -412,7 +412,10 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined, team: () =>
     pools: () =>
       runtime.warehouses.describe().map((w) => {
         const pool = w.detail.pool as (PoolGauges & { logins?: number }) | undefined;
-        return { name: w.name, kind: w.kind, logins: pool?.logins, connections: pool };
+        // What tells pools of one name apart (other editors' settings), no secret among it.
+        const d = w.detail;
+        const settings = JSON.stringify([d.account, d.user, d.authenticator, d.role, d.warehouse, d.database, d.schema, d.accessUrl, w.defaultDatabase, w.defaultSchema]);
+        return { name: w.name, kind: w.kind, settings, logins: pool?.logins, connections: pool };
       }),
     auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
     metadataCache: () => governance().metadataCache,

@@ -66,11 +66,11 @@ test('a Snowflake profile\'s pool shows in /metrics: connections open, idle, in 
   assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 1' })).isError);
   const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { metrics: { url: string } };
   const text = await (await fetch(status.metrics.url)).text();
-  const gauge = (state: string) => Number(new RegExp(`snowmux_pool_connections\\{warehouse="[^"]+",state="${state}"\\} (\\d+)`).exec(text)?.[1]);
+  const gauge = (state: string) => Number(new RegExp(`snowmux_pool_connections\\{warehouse="[^"]+",pool="[0-9a-f]{8}",state="${state}"\\} (\\d+)`).exec(text)?.[1]);
   assert.equal(gauge('size'), 1, text);
   assert.equal(gauge('available'), 1);
   assert.equal(gauge('borrowed'), 0);
   assert.equal(gauge('pending'), 0);
   assert.ok(gauge('max') >= 1);
-  assert.match(text, /snowmux_warehouse_logins\{warehouse="[^"]+",kind="snowflake"\} 1/);
+  assert.match(text, /snowmux_warehouse_logins\{warehouse="[^"]+",pool="[0-9a-f]{8}",kind="snowflake"\} 1/);
 });

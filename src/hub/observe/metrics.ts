@@ -2,6 +2,7 @@
  * Prometheus metrics (prom-client): per-call counters and latency histograms fed by the call sink, and
  * gauges read at scrape time from the hub's own snapshots (sessions, queue, breakers, pools, audit).
  */
+import { createHash } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { isErrorCode } from '../../error-codes.js';
 import type { CallRecord, CallSink } from './call-record.js';
@@ -22,14 +23,75 @@ export interface MetricsSources {
   sessionsCut(): number | undefined;
   queue(): { running: number; queued: number } | undefined;
   breakers(): { profile: string; state: string; opensCount: number }[];
-  pools(): { name: string; kind: string; logins: number | undefined; connections?: PoolGauges | undefined }[];
+  /**
+   * Every pool, by profile name: editors whose SNOWFLAKE_* settings differ get pools of their own under the
+   * same name. `settings` is what tells them apart, without secrets (account, user, role, …).
+   */
+  pools(): PoolSource[];
   auditSeq(): number | undefined;
   metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
   /** A team hub replica's link to Redis (undefined on a hub without hub.redis_url). */
   team(): { mode: string; fallbacks: number } | undefined;
 }
 
+export interface PoolSource {
+  name: string;
+  kind: string;
+  settings: string;
+  logins: number | undefined;
+  connections?: PoolGauges | undefined;
+}
+
 const BREAKER_STATE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Pools of one profile name with a series of their own; the rest share `pool="other"` (settings are the editors' to choose). */
+export const MAX_POOL_SERIES_PER_NAME = 8;
+
+/**
+ * Each pool's `pool` label: 8 hex digits of its settings (the same pool keeps it across scrapes and
+ * restarts), pools whose settings differ only in a secret summed under it, and past
+ * MAX_POOL_SERIES_PER_NAME labels for one name, `other`. Without it, pools sharing a profile name wrote the
+ * same series and the last one read won.
+ */
+export function poolSeries(pools: readonly PoolSource[]): { name: string; pool: string; kind: string; logins: number | undefined; connections: PoolGauges | undefined }[] {
+  const labels = new Map<string, Set<string>>();
+  const series = new Map<string, { name: string; pool: string; kind: string; logins: number | undefined; connections: PoolGauges | undefined }>();
+  for (const p of pools) {
+    const seen = labels.get(p.name) ?? new Set<string>();
+    labels.set(p.name, seen);
+    let pool = createHash('sha256').update(p.settings).digest('hex').slice(0, 8);
+    if (!seen.has(pool) && seen.size >= MAX_POOL_SERIES_PER_NAME) pool = 'other';
+    else seen.add(pool);
+    const key = JSON.stringify([p.name, pool]);
+    const s = series.get(key);
+    if (!s) {
+      series.set(key, { name: p.name, pool, kind: p.kind, logins: p.logins, connections: p.connections && { ...p.connections } });
+      continue;
+    }
+    if (p.logins !== undefined) s.logins = (s.logins ?? 0) + p.logins;
+    if (p.connections) {
+      const c = (s.connections ??= { size: 0, available: 0, borrowed: 0, pending: 0, max: 0 });
+      for (const state of POOL_STATES) c[state] += p.connections[state];
+    }
+  }
+  return [...series.values()];
+}
+
+const POOL_STATES = ['size', 'available', 'borrowed', 'pending', 'max'] as const;
+
+/**
+ * Breakers by profile name: one per pool, so several may share a name (see poolSeries); the gauge shows the
+ * worst of them and the opens of all.
+ */
+function breakersByName(breakers: readonly { profile: string; state: string; opensCount: number }[]): Map<string, { state: number; opens: number }> {
+  const out = new Map<string, { state: number; opens: number }>();
+  for (const b of breakers) {
+    const state = BREAKER_STATE[b.state] ?? -1;
+    const seen = out.get(b.profile);
+    out.set(b.profile, { state: Math.max(seen?.state ?? -1, state), opens: (seen?.opens ?? 0) + b.opensCount });
+  }
+  return out;
+}
 
 export class HubMetrics implements CallSink {
   readonly registry = new Registry();
@@ -105,14 +167,14 @@ export class HubMetrics implements CallSink {
     });
     new Gauge({
       name: 'snowmux_pool_connections',
-      help: 'Warehouse pool connections per profile by state: size (open), available (idle), borrowed (in use), pending (calls waiting for one), max.',
-      labelNames: ['warehouse', 'state'],
+      help: 'Warehouse pool connections per profile and pool (8 hex digits of its settings, or other) by state: size (open), available (idle), borrowed (in use), pending (calls waiting for one), max.',
+      labelNames: ['warehouse', 'pool', 'state'],
       registers,
       collect() {
         this.reset();
-        for (const p of sources.pools()) {
+        for (const p of poolSeries(sources.pools())) {
           if (!p.connections) continue;
-          for (const state of ['size', 'available', 'borrowed', 'pending', 'max'] as const) this.set({ warehouse: p.name, state }, p.connections[state]);
+          for (const state of POOL_STATES) this.set({ warehouse: p.name, pool: p.pool, state }, p.connections[state]);
         }
       },
     });
@@ -130,29 +192,33 @@ export class HubMetrics implements CallSink {
     });
     new Gauge({
       name: 'snowmux_breaker_state',
-      help: 'Circuit breaker per warehouse profile: 0 closed, 1 half-open, 2 open.',
+      help: 'Circuit breaker per warehouse profile, the worst of its pools\' breakers: 0 closed, 1 half-open, 2 open.',
       labelNames: ['profile'],
       registers,
       collect() {
-        for (const b of sources.breakers()) this.set({ profile: b.profile }, BREAKER_STATE[b.state] ?? -1);
+        // Reset: a profile a reload removed goes, rather than keep its last state.
+        this.reset();
+        for (const [profile, b] of breakersByName(sources.breakers())) this.set({ profile }, b.state);
       },
     });
     new Gauge({
       name: 'snowmux_breaker_opens',
-      help: 'Times each breaker opened since the hub started.',
+      help: 'Times the breakers of each warehouse profile opened since the hub started.',
       labelNames: ['profile'],
       registers,
       collect() {
-        for (const b of sources.breakers()) this.set({ profile: b.profile }, b.opensCount);
+        this.reset();
+        for (const [profile, b] of breakersByName(sources.breakers())) this.set({ profile }, b.opens);
       },
     });
     new Gauge({
       name: 'snowmux_warehouse_logins',
-      help: 'Warehouse logins per pool since the hub started.',
-      labelNames: ['warehouse', 'kind'],
+      help: 'Warehouse logins per profile and pool (as snowmux_pool_connections) since the hub started.',
+      labelNames: ['warehouse', 'pool', 'kind'],
       registers,
       collect() {
-        for (const p of sources.pools()) if (p.logins !== undefined) this.set({ warehouse: p.name, kind: p.kind }, p.logins);
+        this.reset();
+        for (const p of poolSeries(sources.pools())) if (p.logins !== undefined) this.set({ warehouse: p.name, pool: p.pool, kind: p.kind }, p.logins);
       },
     });
     new Gauge({
