@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkSql, type SqlVerdict } from '../../src/hub/guard/sql/policy.js';
-import { MAX_SET_OPERATIONS, MAX_TOKENS } from '../../src/hub/guard/sql/engine-limits.js';
+import { MAX_NESTING, MAX_SET_OPERATIONS, MAX_TOKENS, ROWS_AT_ONCE } from '../../src/hub/guard/sql/engine-limits.js';
 
 const duckdb = (sql: string, allowWrite = false): SqlVerdict => checkSql(sql, { allowWrite, dialect: 'duckdb' });
 
@@ -67,11 +67,14 @@ test('a value built from a literal size past 100 million is refused; smaller one
   assertEngineRefusal(duckdb(`SELECT ${Array.from({ length: 6 }, () => 'len(range(100000000))').join(' + ')}`), /bringing the values the statement builds to 200,000,000/);
   // As a value, range's bounds must be written out: computed or timestamp bounds can ask for anything, and
   // a timestamp range with a microsecond step ran on past the call's timeout, holding a statement slot for good.
+  // Integer arithmetic and casts over numbers are evaluated; other constants cannot be sized.
+  for (const sql of ['SELECT len(range(0, 100000000*4))', 'SELECT len(range(0, CAST(4e8 AS BIGINT)))', 'SELECT len(range(0, (400000000)))']) {
+    assertEngineRefusal(duckdb(sql), /calls range with a size of 400,000,000/);
+  }
   for (const sql of [
-    'SELECT len(range(0, 100000000*4))',
-    'SELECT len(range(0, CAST(4e8 AS BIGINT)))',
-    'SELECT len(range(0, (400000000)))',
     "SELECT len(range(timestamp '2000-01-01', timestamp '3000-01-01', interval 1 microsecond))",
+    'SELECT len(range(0, abs(400000000)))',
+    'SELECT len(range(0, (SELECT 400000000)))',
   ]) {
     assertEngineRefusal(duckdb(sql), /as a value with a bound the hub cannot size .* or select FROM/);
   }
@@ -100,6 +103,104 @@ test('a value built from a literal size past 100 million is refused; smaller one
   ]) {
     assert.equal(duckdb(sql).allowed, true, sql);
   }
+});
+
+test('what a value-building function builds is sized by its class, not by a literal count: constant sizes, multiplied inputs, widths from arguments, growing replacements, lambdas and rows', () => {
+  // Each of these made the hub hold gigabytes (or more) outside the engine's memory limit.
+  const hazards: [string, RegExp][] = [
+    // A constant count that is not one literal: evaluated when it is integer arithmetic, refused when it cannot be.
+    ["SELECT length(repeat('x', 1500*1000000))", /calls repeat with a size of 1,500,000,000/],
+    ["SELECT length(lpad('x', 1500*1000000, 'y'))", /calls lpad with a size of 1,500,000,000/],
+    ["SELECT length(rpad('x', (15 * 100000000)::BIGINT, 'y'))", /calls rpad with a size of 1,500,000,000/],
+    ["SELECT length(repeat('x', CAST(1.5e9 AS BIGINT)))", /calls repeat with a size of 1,500,000,000/],
+    ["SELECT length(repeat('x', 1500000000::BIGINT + 0))", /calls repeat with a size of 1,500,000,000/],
+    ['SELECT list_resize([1], 3000000000 // 2)', /calls list_resize with a size of 1,500,000,000/],
+    ["SELECT length(repeat('x', (SELECT 1500000000)))", /calls repeat with a size the hub cannot work out/],
+    ["SELECT length(repeat('x', abs(1500000000)))", /calls repeat with a size the hub cannot work out/],
+    ["SELECT length(repeat('x', CASE WHEN true THEN 1500000000 END))", /calls repeat with a size the hub cannot work out/],
+    ["SELECT length(repeat('x', greatest(1500000000, 1)))", /calls repeat with a size the hub cannot work out/],
+    ["SELECT bitstring('1', 10 ^ 10)", /calls bitstring with a size the hub cannot work out/],
+    // repeat builds its input's size times the count, and nested builders multiply.
+    ["SELECT length(repeat('xxxxxxxxxx', 99999999))", /calls repeat with a size of 999,999,990/],
+    ["SELECT length(repeat(repeat('x', 100), 15000000))", /calls repeat with a size of 1,500,000,000/],
+    ["SELECT length(repeat(repeat(repeat('x', 1000), 1000), 1000))", /calls repeat with a size of 1,000,000,000/],
+    ["SELECT length(repeat('x' || repeat('y', 1000), 99999999))", /calls repeat with a size of/],
+    ['SELECT list_resize([], 100000, range(10000))', /calls list_resize with a size of 1,000,000,000/],
+    // Format widths taken from a later argument, and format strings the hub cannot read.
+    ["SELECT length(format('{:>{}}', 'x', 500000000))", /calls format with a field width of 500,000,000 taken from an argument/],
+    ["SELECT length(printf('%*d', 500000000, 1))", /calls printf with a field width of 500,000,000 taken from an argument/],
+    ["SELECT length(printf('%.*f', 500000000, 1.5))", /calls printf with a field width of 500,000,000/],
+    ["SELECT length(format('{:>{}}', 'x', 5000*100000))", /field width of 500,000,000/],
+    ["SELECT length(format('{:>{}}', 'x', abs(500000000)))", /calls format with a size the hub cannot work out/],
+    ["SELECT length(format(concat('{:>', '999999999', '}'), 'x'))", /calls format with a format string the hub cannot read/],
+    ["SELECT format('{:>999999}{:>999999}', 1, 2) FROM range(100)", /counting each value 2,048 times/],
+    // Replacements that grow their input.
+    ["SELECT length(replace(repeat('x', 90000000), 'x', 'xxxxxxxxxx'))", /calls replace with a size of 990,000,000/],
+    ["SELECT length(regexp_replace(repeat('x', 90000000), '', 'yy', 'g'))", /calls regexp_replace with a size of 270,000,000/],
+    ["SELECT replace(repeat('x', 1000000), 'x', repeat('y', 1000))", /calls replace with a size of/],
+    // Lambdas and comprehensions build their body for every element; folds can double on every one.
+    ["SELECT len(list_transform(range(100000), x -> repeat('x', 10000)))", /calls list_transform with a size of 1,000,000,000/],
+    ["SELECT len(apply(range(100000), lambda x: repeat('x', 10000)))", /calls apply with a size of 1,000,000,000/],
+    ["SELECT len([repeat('x', 10000) for x in range(100000)])", /calls a list comprehension with a size of 1,000,000,000/],
+    ["SELECT length(list_reduce(list_transform(range(32), x -> 'x'), (a, x) -> a || a))", /calls list_reduce with a lambda that uses its accumulator more than once/],
+    ["SELECT length(reduce(list_transform(range(32), x -> 'x'), (a, x) -> repeat(a, 2)))", /calls reduce with a lambda/],
+    // Over rows, the engine builds a vector of rows' values at once: 1 MB per row held 2.1 GB.
+    ["SELECT sum(length(repeat('x', 1000000) || range::varchar)) FROM range(2048)", /calls repeat bringing the values the statement builds to 2,048,000,000 .*counting each value 2,048 times/],
+    ["SELECT length(repeat('x', 1000000) || unnest(range(2048))::varchar)", /counting each value 2,048 times/],
+    ['SELECT len(range(0, 100000)) FROM nation', /counting each value 2,048 times/],
+  ];
+  for (const [sql, pattern] of hazards) assertEngineRefusal(duckdb(sql), pattern);
+  assert.equal(ROWS_AT_ONCE, 2_048);
+  const legitimate = [
+    "SELECT repeat('x', 80), lpad('7', 5, '0'), rpad('ab', 10), format('{:>10}', 1), printf('%05d', 1)",
+    "SELECT repeat('-', 80) FROM range(100)",
+    "SELECT lpad(N_NAME, 30, '.') FROM nation",
+    "SELECT repeat('x', 1000 * 10)",
+    "SELECT repeat('ab', 40000000)",
+    // A size read from a column is the data's (docs/security-model.md §9).
+    "SELECT repeat('#', n) FROM (SELECT 10 AS n)",
+    "SELECT repeat('#', (N_NATIONKEY * 2)::INT) FROM nation",
+    "SELECT repeat('#', (SELECT max(N_NATIONKEY) FROM nation))",
+    "SELECT printf('%*d', w, 1) FROM (SELECT 5 AS w)",
+    "SELECT format('{:>{}}', 'x', 20), format('{}: {}', 'a', 'b'), printf('%-*s|', 12, 'left')",
+    "SELECT format('{:>{}}', N_NAME, 30) FROM nation",
+    "SELECT replace(N_NAME, 'A', 'aa'), regexp_replace(N_COMMENT, '[aeiou]', '', 'g') FROM nation",
+    'SELECT list_reduce([1, 2, 3], (a, x) -> a + x), list_reduce([1, 2, 3], lambda a, x: a * x)',
+    "SELECT list_reduce(['a', 'b'], (acc, x) -> acc || ',' || x)",
+    'SELECT [x * 2 for x in range(1000) if x % 2 = 0], list_transform(range(10), x -> x + 1), [1, 2, 3]',
+    'SELECT len(range(0, 10*10)), range(1, 13)',
+    "SELECT string_agg(repeat('x', 100), ',') FROM range(1000)",
+  ];
+  for (const sql of legitimate) assert.equal(duckdb(sql).allowed, true, sql);
+});
+
+test('CTEs named so often that, written out where used, they exceed the token bound are refused; ordinary CTEs run', () => {
+  // Each CTE names the one before twice: NOT MATERIALIZED makes the engine plan 2^n copies, outside its
+  // memory limit (20 took the hub past 4 GB); correlated uses are inlined the same way without the hint.
+  const chain = (n: number, hint: string, body = (p: string) => `SELECT p.x FROM ${p} p, ${p} q`) =>
+    `WITH a0 AS ${hint} (SELECT 1 AS x)${Array.from({ length: n }, (_, i) => `, a${i + 1} AS ${hint} (${body(`a${i}`)})`).join('')} SELECT count(*) FROM a${n}`;
+  assertEngineRefusal(duckdb(chain(20, 'NOT MATERIALIZED')), /names its CTEs so often that, with each CTE written out where it is used, it would hold 12,583,\d{3} words.*Remove NOT MATERIALIZED, or name each CTE fewer times/);
+  assertEngineRefusal(duckdb(chain(20, '')), /names its CTEs so often/);
+  assertEngineRefusal(duckdb(chain(20, '', (p) => `SELECT * FROM ${p}, LATERAL (SELECT * FROM ${p} q WHERE q.x = ${p}.x) l(y)`)), /names its CTEs so often/);
+  // The main query's own uses multiply too, and a nested WITH counts the same.
+  assertEngineRefusal(duckdb(`${chain(10, 'NOT MATERIALIZED').replace(/ SELECT count\(\*\) FROM a10$/, '')} SELECT count(*) FROM ${Array.from({ length: 60 }, () => 'a10').join(', ')}`), /names its CTEs so often/);
+  assertEngineRefusal(duckdb(`SELECT * FROM (${chain(20, 'NOT MATERIALIZED')})`), /names its CTEs so often/);
+  for (const sql of [
+    chain(10, 'NOT MATERIALIZED'),
+    chain(30, '', (p) => `SELECT ${p}.x, ${p}.x + 1 AS y FROM ${p} WHERE ${p}.x > 0`),
+    'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 10) SELECT * FROM r',
+    'WITH t AS (SELECT 1 AS a), u AS (SELECT * FROM t) SELECT t.a, t.*, u.a FROM t, t AS t2, u',
+  ]) {
+    assert.equal(duckdb(sql).allowed, true, sql);
+  }
+});
+
+test('value-building functions and lists nested deeper than the bound are refused before anything is sized; plain brackets are not bounded', () => {
+  const repeats = (n: number) => `SELECT ${'repeat('.repeat(n)}'x'${', 1)'.repeat(n)}`;
+  assert.equal(duckdb(repeats(MAX_NESTING)).allowed, true);
+  assertEngineRefusal(duckdb(repeats(MAX_NESTING + 1)), /nests value-building functions or lists more than 64 deep/);
+  assertEngineRefusal(duckdb(`SELECT ${'['.repeat(5000)}1${']'.repeat(5000)}`), /more than 64 deep/);
+  assert.equal(duckdb(`SELECT ${'('.repeat(5000)}1${')'.repeat(5000)}`).allowed, true);
 });
 
 test('transaction statements are refused for writers on both dialects (a transaction cannot span pooled calls); a scripting block that holds one is allowed', () => {

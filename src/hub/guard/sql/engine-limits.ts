@@ -3,8 +3,8 @@
  * its `memory_limit` covers its buffer pool, not every allocation: a statement that joins tens of thousands
  * of queries with UNION needs planner memory growing with the square of their number (10,000: 2.6 GB;
  * 50,000, in 950 KB of SQL: the kernel killed the hub at 23 GB), and a list or string built in one value
- * (`range(0, 400000000)`, `repeat('x', 1500000000)`) is one allocation the engine cannot interrupt. Either
- * ends every session of the hub. What a statement says outright is refused here; a size computed from the
+ * (`range(0, 400000000)`, `repeat('x', 1500000000)`) is one allocation the engine cannot interrupt, made
+ * for 2,048 rows at once; CTEs it inlines are planned once per use. Each ends every session of the hub. What a statement says outright is refused here; a size computed from the
  * data cannot be seen in the text (docs/security-model.md says what is left).
  */
 import { shownText } from '../../../shown-text.js';
@@ -18,32 +18,77 @@ export const MAX_SET_OPERATIONS = 1_000;
  * call and three calls ended the hub; 20,000 literals cost ~150 MB.
  */
 export const MAX_TOKENS = 100_000;
+/**
+ * Value-building functions and lists nested in one another. Sizing a value looks into the values nested in
+ * it, so its cost grows with the depth; no query needs more than a few levels.
+ */
+export const MAX_NESTING = 64;
 /** The largest count a value-building function may be given as a literal: 100 million elements or characters. */
 export const MAX_BUILT_SIZE = 100_000_000;
 
-/** Value-building functions, by which argument sizes what they build (RANGE's are all its bounds). */
-const BUILDERS: ReadonlyMap<string, 'bounds' | number> = new Map<string, 'bounds' | number>([
-  ['RANGE', 'bounds'],
-  ['GENERATE_SERIES', 'bounds'],
-  ['REPEAT', 1],
-  ['LPAD', 1],
-  ['RPAD', 1],
-  ['LIST_RESIZE', 1],
-  ['ARRAY_RESIZE', 1],
-  ['BITSTRING', 1],
+/**
+ * Rows whose values the engine builds at once: it computes a vector of 2,048 rows at a time, each value
+ * whole, outside its memory limit (`repeat('x', 1000000) || range::varchar` over `FROM range(2048)` held
+ * 2.1 GB with a 1 GB limit). In a statement that reads rows, each value it builds counts this many times.
+ */
+export const ROWS_AT_ONCE = 2_048;
+/** The widest field a format string may ask for; a million characters or more is refused. */
+const MAX_FIELD_WIDTH = 999_999;
+
+/**
+ * Value-building functions and what sizes what they build. `bounds`: range's (stop − start) / step.
+ * `count`: the argument at `at` is the number of characters or elements, each as large as the argument at
+ * `each` (repeat('ab', 3) builds 6). `replace`: the input may grow by the replacement for every character.
+ * `lambda`: a list function applies its lambda to every element of its first argument. `format`: a format
+ * string's fields are as wide as it (or, for `{:>{}}` and `%*d`, a later argument) says.
+ */
+type Builder =
+  | { kind: 'bounds' }
+  | { kind: 'count'; at: number; each?: number }
+  | { kind: 'replace'; by: number }
+  | { kind: 'lambda' }
+  | { kind: 'format' };
+const BUILDERS: ReadonlyMap<string, Builder> = new Map<string, Builder>([
+  ['RANGE', { kind: 'bounds' }],
+  ['GENERATE_SERIES', { kind: 'bounds' }],
+  ['REPEAT', { kind: 'count', at: 1, each: 0 }],
+  ['LPAD', { kind: 'count', at: 1 }],
+  ['RPAD', { kind: 'count', at: 1 }],
+  ['LIST_RESIZE', { kind: 'count', at: 1, each: 2 }],
+  ['ARRAY_RESIZE', { kind: 'count', at: 1, each: 2 }],
+  ['BITSTRING', { kind: 'count', at: 1 }],
+  ['REPLACE', { kind: 'replace', by: 2 }],
+  ['REGEXP_REPLACE', { kind: 'replace', by: 2 }],
+  ['LIST_TRANSFORM', { kind: 'lambda' }],
+  ['LIST_APPLY', { kind: 'lambda' }],
+  ['ARRAY_TRANSFORM', { kind: 'lambda' }],
+  ['ARRAY_APPLY', { kind: 'lambda' }],
+  ['APPLY', { kind: 'lambda' }],
+  ['FORMAT', { kind: 'format' }],
+  ['PRINTF', { kind: 'format' }],
 ]);
+/** List folds: a lambda that combines the accumulator with itself doubles it on every element. */
+const FOLDS: ReadonlySet<string> = new Set(['LIST_REDUCE', 'ARRAY_REDUCE', 'REDUCE']);
+/** Functions that return rows from a value, so a statement without FROM still has many. */
+const ROW_FUNCTIONS: ReadonlySet<string> = new Set(['UNNEST', 'GENERATE_SUBSCRIPTS']);
 /** Words after which `range(…)` is a table function, which streams its rows instead of building one list. */
 const TABLE_POSITION: ReadonlySet<string> = new Set(['FROM', 'JOIN', 'LATERAL']);
 /** Functions whose parentheses hold a FROM of their own (`substring(x FROM 2)`): not a table's. */
 const FROM_IN_CALL: ReadonlySet<string> = new Set(['SUBSTRING', 'EXTRACT', 'TRIM', 'OVERLAY', 'POSITION']);
 /** Words that end a FROM list at their depth. */
 const CLAUSES_AFTER_FROM: ReadonlySet<string> = new Set(['SELECT', 'WHERE', 'GROUP', 'HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'UNION', 'INTERSECT', 'EXCEPT']);
-/** Formatting functions whose format string can ask for a field this wide or wider. */
+/** A format field of a million characters or wider, written out. */
 const WIDE_FIELD = /\d{7,}/;
+/** A field whose width or precision comes from a later argument: `{:>{}}` (format), `%*d` / `%.*f` (printf). */
+const DYNAMIC_FIELD = /\{[^{}]*\{|%[^a-zA-Z%]*\*/;
 
 /** A function name as the engine resolves it: a word, or a quoted identifier (`"range"` is range), as the lexer upper-cased it. */
 function functionName(t: Token): string | undefined {
   return t.kind === 'word' || t.kind === 'quoted_ident' ? t.upper : undefined;
+}
+
+function isPunct(t: Token | undefined, text: string): boolean {
+  return t?.kind === 'punct' && t.text === text;
 }
 
 /** Why the embedded engine must not run this statement, or undefined. */
@@ -51,23 +96,45 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
   if (tokens.length > MAX_TOKENS) {
     return `holds ${tokens.length.toLocaleString('en-US')} words, literals and symbols, more than the ${MAX_TOKENS.toLocaleString('en-US')} the embedded engine parses at a bounded cost (its parser holds them all in memory, outside its memory limit). Split it into several queries, or load long lists of values into a table first`;
   }
+  const inlined = cteExpansion(tokens);
+  if (inlined > MAX_TOKENS) {
+    return `names its CTEs so often that, with each CTE written out where it is used, it would hold ${inlined.toLocaleString('en-US')} words, literals and symbols, more than the ${MAX_TOKENS.toLocaleString('en-US')} the embedded engine plans at a bounded cost (a CTE it inlines, as NOT MATERIALIZED asks, is planned once per use, in memory outside its memory limit; a chain of 20 such CTEs each naming the one before twice took the hub past 4 GB). Remove NOT MATERIALIZED, or name each CTE fewer times`;
+  }
+  const rows = readsRows(tokens);
   let setOperations = 0;
-  /** What the statement's literal sizes build together: several allowed values add up. */
+  /** What the statement's sizes build together: several allowed values add up. */
   let built = 0;
   /** For each open parenthesis, the function it belongs to (or undefined). */
   const openers: (string | undefined)[] = [];
   /** For each parenthesis depth, whether its current clause is a FROM list (`FROM a, range(…)`). */
   const inFrom: boolean[] = [false];
+  /** For each open bracket, whether it holds a value being sized (a builder's arguments, a list). */
+  const sizing: boolean[] = [];
+  let sizingDepth = 0;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.kind === 'punct' && t.text === '(') {
+    const opens = isPunct(t, '[') || (isPunct(t, '(') && BUILDERS.has(functionName(tokens[i - 1] ?? t) ?? ''));
+    if (opens && sizingDepth >= MAX_NESTING) {
+      return `nests value-building functions or lists more than ${MAX_NESTING} deep, which the hub cannot size at a bounded cost. Write it with fewer levels of nesting`;
+    }
+    if (isPunct(t, '(') || isPunct(t, '[')) {
+      sizing.push(opens);
+      if (opens) sizingDepth++;
+    } else if ((isPunct(t, ')') || isPunct(t, ']')) && sizing.pop() === true) sizingDepth--;
+    if (isPunct(t, '(')) {
       openers.push(tokens[i - 1] === undefined ? undefined : functionName(tokens[i - 1]!));
       inFrom.push(false);
       continue;
     }
-    if (t.kind === 'punct' && t.text === ')') {
+    if (isPunct(t, ')')) {
       openers.pop();
       if (inFrom.length > 1) inFrom.pop();
+      continue;
+    }
+    const comprehension = isPunct(t, '[') ? comprehensionSize(tokens, i) : undefined;
+    if (comprehension !== undefined) {
+      const refusal = addBuilt('a list comprehension', comprehension);
+      if (refusal !== undefined) return refusal;
       continue;
     }
     const word = functionName(t);
@@ -82,60 +149,326 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
       }
       continue;
     }
-    if (tokens[i + 1]?.kind !== 'punct' || tokens[i + 1]!.text !== '(') continue;
-    if ((word === 'FORMAT' || word === 'PRINTF') && tokens[i + 2]?.kind === 'string' && WIDE_FIELD.test(tokens[i + 2]!.text)) {
-      return `calls ${shownText(t.text)} with a field a million characters wide or wider, building one string that size in the hub's memory, outside the engine's memory limit. Use a narrower width`;
+    if (!isPunct(tokens[i + 1], '(')) continue;
+    if (FOLDS.has(word) && foldDoubles(callArguments(tokens, i + 1))) {
+      return `calls ${shownText(t.text)} with a lambda that uses its accumulator more than once or makes it larger with a value-building function, so the value can double with every element (32 elements: 4 GB) in the hub's memory, outside the engine's memory limit. Use the accumulator once, as in (acc, x) -> acc || x`;
     }
-    const sizing = BUILDERS.get(word);
-    if (sizing === undefined) continue;
+    const builder = BUILDERS.get(word);
+    if (builder === undefined) continue;
     const before = tokens[i - 1];
     const tablePosition =
       (before?.kind === 'word' && TABLE_POSITION.has(before.upper ?? '') && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) ||
-      (before?.kind === 'punct' && before.text === ',' && inFrom[inFrom.length - 1] === true);
-    if (sizing === 'bounds' && tablePosition) continue;
-    const argTokens = callArguments(tokens, i + 1);
-    const args = argTokens.map(literalNumber);
-    // As a value (a list built whole), a range whose bounds are constants the hub cannot evaluate (arithmetic,
-    // casts) or dates and times can ask for any size, and the engine cannot be stopped while it builds (a
-    // microsecond timestamp range outlived its call's cancel and held a statement slot for good). Bounds read
-    // from the data (a column, len(x)) are the engine's own macros' way, and pass.
-    if (sizing === 'bounds' && argTokens.some((a) => argumentKind(a) === 'unsized')) {
-      return `calls ${shownText(t.text)} as a value with a bound the hub cannot size (a constant expression, a cast, a date or a time), so the list it builds in the hub's memory could be any size, and the engine cannot stop while building it. Write its bounds as numbers, or select FROM ${shownText(t.text)}(…), which streams its rows`;
-    }
-    const size = sizing === 'bounds' ? boundsSize(args) : args[sizing];
-    if (size === undefined) continue;
-    built += size;
-    if (size > MAX_BUILT_SIZE || built > MAX_BUILT_SIZE) {
-      const what = size > MAX_BUILT_SIZE ? `with a size of ${size.toLocaleString('en-US')}` : `bringing the values the statement builds to ${built.toLocaleString('en-US')} elements or characters`;
-      return `calls ${shownText(t.text)} ${what}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). Build less, or aggregate over FROM range(…), which streams its rows`;
-    }
+      (isPunct(before, ',') && inFrom[inFrom.length - 1] === true);
+    if (builder.kind === 'bounds' && tablePosition) continue;
+    const size = builtSize(tokens, i);
+    if (typeof size === 'string') return size;
+    const refusal = addBuilt(`${shownText(t.text)}`, size);
+    if (refusal !== undefined) return refusal;
   }
   return undefined;
+
+  function addBuilt(what: string, size: number): string | undefined {
+    if (size > MAX_BUILT_SIZE) {
+      return `calls ${what} with a size of ${size.toLocaleString('en-US')}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). Build less, or aggregate over FROM range(…), which streams its rows`;
+    }
+    built += rows ? size * ROWS_AT_ONCE : size;
+    if (built <= MAX_BUILT_SIZE) return undefined;
+    const perRow = rows ? `, counting each value ${ROWS_AT_ONCE.toLocaleString('en-US')} times because the engine builds the values of that many rows at once` : '';
+    return `calls ${what} bringing the values the statement builds to ${built.toLocaleString('en-US')} elements or characters${perRow}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). Build less, or aggregate over FROM range(…), which streams its rows`;
+  }
 }
 
-/** Type names and cast words: a bound made only of these and literals is a constant. */
+/** Whether the statement reads rows (a FROM outside substring(x FROM …), or unnest), so each value it builds is built for a vector of rows. */
+function readsRows(tokens: readonly Token[]): boolean {
+  const openers: (string | undefined)[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (isPunct(t, '(')) openers.push(tokens[i - 1] === undefined ? undefined : functionName(tokens[i - 1]!));
+    else if (isPunct(t, ')')) openers.pop();
+    else if (t.kind === 'word' && t.upper === 'FROM' && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) return true;
+    else if (ROW_FUNCTIONS.has(functionName(t) ?? '') && isPunct(tokens[i + 1], '(')) return true;
+  }
+  return false;
+}
+
+/**
+ * What the builder called at `at` builds, in elements or characters, or why it cannot be told. Sizes that
+ * are constants the hub cannot evaluate are refused like sizes too large: `repeat('x', 1500*1000000)` and
+ * `repeat('x', (SELECT 1500000000))` ask for anything. A size read from the data (a column) is not in the
+ * text and counts as nothing (docs/security-model.md §9).
+ */
+function builtSize(tokens: readonly Token[], at: number): number | string {
+  const name = tokens[at]!;
+  const builder = BUILDERS.get(functionName(name) ?? '');
+  const args = callArguments(tokens, at + 1);
+  const shown = shownText(name.text);
+  switch (builder?.kind) {
+    case 'bounds': {
+      const bounds = args.map(constantValue);
+      // As a value (a list built whole), a range whose bounds are dates or times, or constants the hub cannot
+      // evaluate, can ask for any size, and the engine cannot be stopped while it builds (a microsecond
+      // timestamp range outlived its call's cancel and held a statement slot for good). Bounds read from the
+      // data (a column, len(x)) are the engine's own macros' way, and pass.
+      if (bounds.includes('unsized')) {
+        return `calls ${shown} as a value with a bound the hub cannot size (a constant expression it cannot evaluate, a date or a time), so the list it builds in the hub's memory could be any size, and the engine cannot stop while building it. Write its bounds as numbers, or select FROM ${shown}(…), which streams its rows`;
+      }
+      return boundsSize(bounds.map((b) => (typeof b === 'number' ? b : undefined))) ?? 0;
+    }
+    case 'count': {
+      const count = constantValue(args[builder.at] ?? []);
+      if (count === 'unsized') return unsized(shown);
+      if (count === 'data') return 0;
+      return Math.max(0, count) * (builder.each === undefined ? 1 : producedSize(args[builder.each] ?? []));
+    }
+    case 'replace':
+      return producedSize(args[0] ?? []) * (producedSize(args[builder.by] ?? []) + 1);
+    case 'lambda':
+      return producedSize(args[0] ?? []) * producedSize(args.slice(1).flat());
+    case 'format': {
+      const format = args[0] ?? [];
+      const text = format.length === 1 && (format[0]!.kind === 'string' || format[0]!.kind === 'dollar_string') ? format[0]!.text : undefined;
+      if (text === undefined) {
+        return constantValue(format) === 'data'
+          ? 0
+          : `calls ${shown} with a format string the hub cannot read (a constant expression), which could ask for a field of any width. Write the format string as one string literal`;
+      }
+      if (WIDE_FIELD.test(text)) {
+        return `calls ${shown} with a field a million characters wide or wider, building one string that size in the hub's memory, outside the engine's memory limit. Use a narrower width`;
+      }
+      let widths = [...text.matchAll(/\d+/g)].reduce((sum, m) => sum + Number(m[0]), 0);
+      if (DYNAMIC_FIELD.test(text)) {
+        // The width is one of the later arguments; which one depends on the fields before it, so each counts.
+        for (const arg of args.slice(1)) {
+          // A string that is not a number is a value to format, never a width.
+          if (arg.length === 1 && arg[0]!.kind === 'string' && literalNumber(arg) === undefined) continue;
+          const width = constantValue(arg);
+          if (width === 'unsized') return unsized(shown);
+          if (typeof width !== 'number') continue;
+          if (width > MAX_FIELD_WIDTH) {
+            return `calls ${shown} with a field width of ${width.toLocaleString('en-US')} taken from an argument, building one string that size in the hub's memory, outside the engine's memory limit. Use a width below a million`;
+          }
+          widths += Math.max(0, width);
+        }
+      }
+      return widths + args.slice(1).reduce((sum, arg) => sum + producedSize(arg), 0);
+    }
+    default:
+      return 0;
+  }
+}
+
+function unsized(shown: string): string {
+  return `calls ${shown} with a size the hub cannot work out from the text (a constant expression it cannot evaluate, a scalar subquery or a function of constants), so what it builds in the hub's memory could be any size, outside the engine's memory limit. Write the size as a number`;
+}
+
+/**
+ * The least an expression builds, in characters or elements: its string literals' lengths, one for each
+ * other literal, and what the value-building functions and list comprehensions in it build. A column
+ * counts as one, as nothing can be told about it from the text.
+ */
+function producedSize(arg: readonly Token[]): number {
+  let size = 0;
+  for (let k = 0; k < arg.length; k++) {
+    const t = arg[k]!;
+    if (t.kind === 'string' || t.kind === 'dollar_string') size += Math.max(1, t.text.length - 2);
+    else if (t.kind === 'number') size += 1;
+    else if (isPunct(t, '[')) {
+      const comprehension = comprehensionSize(arg, k);
+      if (comprehension === undefined) continue;
+      size += comprehension;
+      k = closingIndex(arg, k);
+    } else if (BUILDERS.has(functionName(t) ?? '') && isPunct(arg[k + 1], '(')) {
+      const built = builtSize(arg, k);
+      // An unsized builder inside is refused on its own when the statement's scan reaches it.
+      size += typeof built === 'number' ? built : 0;
+      k = closingIndex(arg, k + 1);
+    }
+  }
+  return Math.max(1, size);
+}
+
+/** What `[body FOR x IN list]` builds (the body for every element), or undefined when `[` opens a plain list. */
+function comprehensionSize(tokens: readonly Token[], open: number): number | undefined {
+  const close = closingIndex(tokens, open);
+  let depth = 0;
+  let forAt: number | undefined;
+  let inAt: number | undefined;
+  let ifAt = close;
+  for (let k = open + 1; k < close; k++) {
+    const t = tokens[k]!;
+    if (isPunct(t, '(') || isPunct(t, '[')) depth++;
+    else if (isPunct(t, ')') || isPunct(t, ']')) depth--;
+    else if (depth === 0 && t.kind === 'word') {
+      if (t.upper === 'FOR' && forAt === undefined) forAt = k;
+      else if (t.upper === 'IN' && forAt !== undefined && inAt === undefined) inAt = k;
+      else if (t.upper === 'IF' && inAt !== undefined) ifAt = k;
+    }
+  }
+  if (forAt === undefined || inAt === undefined) return undefined;
+  return producedSize(tokens.slice(open + 1, forAt)) * producedSize(tokens.slice(inAt + 1, ifAt));
+}
+
+/** Whether a fold's lambda (`(acc, x) -> …` or `lambda acc, x: …`) uses its accumulator twice or inside a builder. */
+function foldDoubles(args: readonly Token[][]): boolean {
+  const lambda = args[1] ?? [];
+  const arrow = lambda.findIndex((t) => isPunct(t, '->') || isPunct(t, ':'));
+  if (arrow < 0) return false;
+  const accumulator = lambda.slice(0, arrow).find((t) => t.kind === 'word' && t.upper !== 'LAMBDA')?.upper;
+  if (accumulator === undefined) return false;
+  const openers: (string | undefined)[] = [];
+  let uses = 0;
+  for (let k = arrow + 1; k < lambda.length; k++) {
+    const t = lambda[k]!;
+    if (isPunct(t, '(')) openers.push(functionName(lambda[k - 1] ?? t));
+    else if (isPunct(t, ')')) openers.pop();
+    else if ((t.kind === 'word' || t.kind === 'quoted_ident') && t.upper === accumulator && !isPunct(lambda[k + 1], '(')) {
+      if (++uses > 1 || openers.some((o) => BUILDERS.has(o ?? ''))) return true;
+    }
+  }
+  return false;
+}
+
+/** The index of the bracket closing the one at `open` (or the last token). */
+function closingIndex(tokens: readonly Token[], open: number): number {
+  let depth = 0;
+  for (let k = open; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (isPunct(t, '(') || isPunct(t, '[')) depth++;
+    else if ((isPunct(t, ')') || isPunct(t, ']')) && --depth === 0) return k;
+  }
+  return tokens.length - 1;
+}
+
+/** Type names and cast words: a size made only of these and literals is a constant. */
 const CONSTANT_WORDS: ReadonlySet<string> = new Set([
   'CAST', 'TRY_CAST', 'AS', 'BIGINT', 'INT', 'INTEGER', 'HUGEINT', 'SMALLINT', 'TINYINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT',
   'UHUGEINT', 'INT8', 'INT4', 'INT2', 'INT1', 'LONG', 'DOUBLE', 'FLOAT', 'REAL', 'DECIMAL', 'NUMERIC', 'VARCHAR', 'TEXT', 'STRING',
 ]);
-/** Words that make a bound a date, a time or an interval. */
+/** SQL keywords of expressions and queries: never a column. */
+const KEYWORDS: ReadonlySet<string> = new Set([
+  'SELECT', 'DISTINCT', 'ALL', 'FROM', 'WHERE', 'GROUP', 'BY', 'HAVING', 'QUALIFY', 'ORDER', 'LIMIT', 'OFFSET', 'UNION', 'INTERSECT', 'EXCEPT',
+  'VALUES', 'CASE', 'WHEN', 'THEN', 'ELSE', 'END', 'NULL', 'TRUE', 'FALSE', 'AND', 'OR', 'NOT', 'IS', 'IN', 'BETWEEN', 'LIKE', 'ILIKE',
+  'GLOB', 'SIMILAR', 'ESCAPE', 'ASC', 'DESC', 'NULLS', 'FIRST', 'LAST', 'COLLATE', 'DIV', 'MOD', 'LAMBDA', 'FOR', 'IF', 'ARRAY', 'OVER',
+]);
+/** Words that make a size a date, a time or an interval. */
 const TEMPORAL_WORDS: ReadonlySet<string> = new Set(['DATE', 'TIME', 'TIMESTAMP', 'TIMESTAMPTZ', 'INTERVAL', 'TO_TIMESTAMP', 'MAKE_DATE', 'MAKE_TIMESTAMP', 'NOW', 'CURRENT_DATE', 'CURRENT_TIMESTAMP', 'TODAY']);
 
 /**
- * What kind of bound an argument is: a number written out; one whose size the hub cannot tell (a constant
- * expression, a cast, a date or time); or one read from the data.
+ * A size argument's value: a number (written out, or integer arithmetic and casts over numbers the hub
+ * evaluates); `unsized` for a constant it cannot evaluate (a function of constants, a scalar subquery of
+ * constants, a date or time); `data` when it names a column, whose value is not in the text.
  */
-function argumentKind(arg: readonly Token[]): 'literal' | 'unsized' | 'data' {
-  if (literalNumber(arg) !== undefined) return 'literal';
+function constantValue(arg: readonly Token[]): number | 'unsized' | 'data' {
+  const literal = literalNumber(arg);
+  if (literal !== undefined) return literal;
   const words = arg.filter((t) => t.kind === 'word' || t.kind === 'quoted_ident').map((t) => functionName(t) ?? '');
   if (words.some((w) => TEMPORAL_WORDS.has(w))) return 'unsized';
-  if (arg.some((t) => t.kind === 'string')) return 'unsized';
-  return words.every((w) => CONSTANT_WORDS.has(w)) ? 'unsized' : 'data';
+  if (arg.some(isColumn)) return 'data';
+  return new Arithmetic(arg).value() ?? 'unsized';
+
+  function isColumn(t: Token, k: number): boolean {
+    if (t.kind !== 'word' && t.kind !== 'quoted_ident' && t.kind !== 'variable') return false;
+    if (isPunct(arg[k + 1], '(')) return false;
+    const previous = arg[k - 1];
+    // The word after AS is a type or an alias, the one after `::` a type.
+    if (previous?.kind === 'word' && previous.upper === 'AS') return false;
+    if (isPunct(previous, '::') || isPunct(previous, ':')) return false;
+    return t.kind !== 'word' || !(KEYWORDS.has(t.upper ?? '') || CONSTANT_WORDS.has(t.upper ?? ''));
+  }
+}
+
+/** Functions that return their argument's length, in characters or elements. */
+const LENGTH_FUNCTIONS: ReadonlySet<string> = new Set(['LEN', 'LENGTH', 'STRLEN', 'ARRAY_LENGTH', 'LENGTH_GRAPHEMES', 'CHAR_LENGTH', 'CHARACTER_LENGTH']);
+
+/** Integer arithmetic over numbers, parentheses, casts (`+ - * / // %`, `::T`, CAST(x AS T)) and lengths of constants; undefined for anything else. */
+class Arithmetic {
+  #k = 0;
+  constructor(private readonly tokens: readonly Token[]) {}
+
+  value(): number | undefined {
+    const v = this.#sum();
+    return this.#k === this.tokens.length && v !== undefined && Number.isFinite(v) ? v : undefined;
+  }
+
+  #sum(): number | undefined {
+    let v = this.#product();
+    while (v !== undefined && (this.#at('+') || this.#at('-'))) {
+      const op = this.tokens[this.#k++]!.text;
+      const r = this.#product();
+      v = r === undefined ? undefined : op === '+' ? v + r : v - r;
+    }
+    return v;
+  }
+
+  #product(): number | undefined {
+    let v = this.#unary();
+    while (v !== undefined && (this.#at('*') || this.#at('/') || this.#at('//') || this.#at('%'))) {
+      const op = this.tokens[this.#k++]!.text;
+      const r = this.#unary();
+      if (r === undefined) return undefined;
+      if (op === '*') v *= r;
+      else if (r === 0) return undefined;
+      else v = op === '%' ? v % r : v / r;
+    }
+    return v;
+  }
+
+  #unary(): number | undefined {
+    if (this.#at('-') || this.#at('+')) {
+      const negative = this.tokens[this.#k++]!.text === '-';
+      const v = this.#unary();
+      return v === undefined ? undefined : negative ? -v : v;
+    }
+    const v = this.#primary();
+    // A cast after a value leaves its size as it is.
+    while (v !== undefined && this.#at('::') && this.tokens[this.#k + 1]?.kind === 'word') this.#k += 2;
+    return v;
+  }
+
+  #primary(): number | undefined {
+    const t = this.tokens[this.#k];
+    if (t === undefined) return undefined;
+    if (t.kind === 'number' || t.kind === 'string') {
+      // Only a number written out: `1_000` is two tokens, read together by literalNumber.
+      let end = this.#k + 1;
+      while (this.tokens[end] !== undefined && this.tokens[end]!.start === this.tokens[end - 1]!.end && /^[_0-9]+$/.test(this.tokens[end]!.text)) end++;
+      const v = literalNumber(this.tokens.slice(this.#k, end));
+      this.#k = end;
+      return v;
+    }
+    if (this.#at('(')) {
+      this.#k++;
+      const v = this.#sum();
+      if (!this.#at(')')) return undefined;
+      this.#k++;
+      return v;
+    }
+    if (LENGTH_FUNCTIONS.has(functionName(t) ?? '') && isPunct(this.tokens[this.#k + 1], '(')) {
+      // The length of a constant is at most what it builds (`len([1, 2, 3])`: 3).
+      const v = producedSize(callArguments(this.tokens, this.#k + 1)[0] ?? []);
+      this.#k = closingIndex(this.tokens, this.#k + 1) + 1;
+      return v;
+    }
+    if (t.kind === 'word' && (t.upper === 'CAST' || t.upper === 'TRY_CAST') && isPunct(this.tokens[this.#k + 1], '(')) {
+      this.#k += 2;
+      const v = this.#sum();
+      if (this.tokens[this.#k]?.upper !== 'AS') return undefined;
+      while (this.tokens[this.#k] !== undefined && !this.#at(')')) this.#k++;
+      if (!this.#at(')')) return undefined;
+      this.#k++;
+      return v;
+    }
+    return undefined;
+  }
+
+  #at(text: string): boolean {
+    return isPunct(this.tokens[this.#k], text);
+  }
 }
 
 /**
- * How many elements range/generate_series builds from its literal bounds ((stop − start) / step); with a
- * bound computed from the data, the largest literal one (a guess on the safe side, or nothing to go by).
+ * How many elements range/generate_series builds from its bounds ((stop − start) / step); with a
+ * bound read from the data, the largest known one (a guess on the safe side, or nothing to go by).
  */
 function boundsSize(args: readonly (number | undefined)[]): number | undefined {
   if (args.length > 0 && args.every((a) => a !== undefined)) {
@@ -145,6 +478,91 @@ function boundsSize(args: readonly (number | undefined)[]): number | undefined {
   }
   const known = args.filter((a): a is number => a !== undefined).map(Math.abs);
   return known.length > 0 ? Math.max(...known) : undefined;
+}
+
+/**
+ * Tokens of the statement with every CTE written out where it is named: a CTE's body counts once for
+ * each time the query (or a CTE used by it) names it. A CTE the engine inlines is planned once per use, so
+ * a chain of CTEs each naming the one before twice plans 2^n copies; the engine materialises most CTEs
+ * named more than once, but `NOT MATERIALIZED` and correlated uses inline them.
+ */
+function cteExpansion(tokens: readonly Token[]): number {
+  const ctes = cteDefinitions(tokens);
+  if (ctes.length === 0) return tokens.length;
+  /** For each name, its CTEs in the order they are defined. */
+  const byName = new Map<string, number[]>();
+  ctes.forEach((cte, c) => byName.set(cte.name, [...(byName.get(cte.name) ?? []), c]));
+  /** Each CTE's body with its uses written out; final once the scan has passed the body. */
+  const sizes = ctes.map((cte) => cte.end - cte.start);
+  /** The bodies the scan is inside, innermost last: a use adds to the innermost one. */
+  const inside: number[] = [];
+  let total = tokens.length;
+  let next = 0;
+  for (let k = 0; k < tokens.length; k++) {
+    while (inside.length > 0 && ctes[inside[inside.length - 1]!]!.end <= k) inside.pop();
+    while (next < ctes.length && ctes[next]!.start <= k) {
+      // A body is counted where its CTE is used, not where it is defined.
+      const length = ctes[next]!.end - ctes[next]!.start;
+      if (inside.length > 0) sizes[inside[inside.length - 1]!]! -= length;
+      else total -= length;
+      inside.push(next++);
+    }
+    const t = tokens[k]!;
+    if ((t.kind !== 'word' && t.kind !== 'quoted_ident') || isPunct(tokens[k + 1], '(') || isPunct(tokens[k + 1], '.') || isPunct(tokens[k - 1], '.')) continue;
+    const candidates = byName.get(t.upper ?? '');
+    if (candidates === undefined) continue;
+    // The CTE of that name defined last before this use whose WITH's scope holds it; inside its own body
+    // the name is recursion, read once.
+    let target: number | undefined;
+    for (let n = candidates.length - 1; n >= 0 && target === undefined; n--) {
+      const cte = ctes[candidates[n]!]!;
+      if (cte.nameAt < k && k < cte.scopeEnd && !(cte.start <= k && k < cte.end)) target = candidates[n]!;
+    }
+    if (target === undefined) continue;
+    const extra = sizes[target]! - 1;
+    if (inside.length > 0) sizes[inside[inside.length - 1]!]! += extra;
+    else total += extra;
+  }
+  return total;
+}
+
+/** Every CTE of the statement, at any depth: its name, the tokens of its body, and where its WITH's scope ends. */
+function cteDefinitions(tokens: readonly Token[]): { name: string; nameAt: number; start: number; end: number; scopeEnd: number }[] {
+  const ctes: { name: string; nameAt: number; start: number; end: number; scopeEnd: number }[] = [];
+  // Each bracket's partner and each token's enclosing bracket, found once: nested WITHs would otherwise
+  // scan the statement once each.
+  const close = new Int32Array(tokens.length).fill(tokens.length);
+  const enclosing = new Int32Array(tokens.length).fill(-1);
+  const open: number[] = [];
+  tokens.forEach((t, k) => {
+    enclosing[k] = open[open.length - 1] ?? -1;
+    if (isPunct(t, '(') || isPunct(t, '[')) open.push(k);
+    else if ((isPunct(t, ')') || isPunct(t, ']')) && open.length > 0) close[open.pop()!] = k;
+  });
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i]!.kind !== 'word' || tokens[i]!.upper !== 'WITH') continue;
+    const scopeEnd = enclosing[i]! < 0 ? tokens.length : close[enclosing[i]!]!;
+    let j = i + 1;
+    if (tokens[j]?.upper === 'RECURSIVE') j++;
+    for (;;) {
+      const name = tokens[j];
+      if (name === undefined || (name.kind !== 'word' && name.kind !== 'quoted_ident')) break;
+      const nameAt = j++;
+      // Column list, USING KEY (…), AS, [NOT] MATERIALIZED: up to the body's parenthesis.
+      while (tokens[j] !== undefined && !(isPunct(tokens[j], '(') && tokens[j - 1]?.kind === 'word' && ['AS', 'MATERIALIZED'].includes(tokens[j - 1]!.upper ?? ''))) {
+        if (isPunct(tokens[j], '(')) j = close[j]!;
+        j++;
+        if (j - nameAt > 64) break;
+      }
+      if (!isPunct(tokens[j], '(')) break;
+      const end = close[j]!;
+      ctes.push({ name: name.upper ?? name.text, nameAt, start: j + 1, end, scopeEnd });
+      j = end + 1;
+      if (!isPunct(tokens[j], ',')) break;
+      j++;
+    }
+  }
+  return ctes;
 }
 
 /** The tokens of each top-level argument of the call whose `(` is at `open`. */
