@@ -133,7 +133,7 @@ const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
   assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
-  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
 });
 
 test('a role refusal never resolves a target, logs in or runs the body; it is recorded once', async () => {
@@ -601,4 +601,37 @@ test("a hello's version, parent command and resumed session are kept cut and esc
   assert.ok(logText.join('').length < 4_000, 'the session opened line holds the cut text');
   attached.detach('test over');
   governance.close();
+});
+
+test("a call's database and schema are judged as a place the role may use before anything is sent; LAST_QUERY_ID() is refused on Snowflake", async () => {
+  for (const kind of ['snowflake', 'duckdb'] as const) {
+    const { call, warehouse, governance } = setup({ kind });
+    const run = (identity: string, sql: string, context: { database?: string; schema?: string } = {}) =>
+      call(identity, 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+        noteSql(sql);
+        await w.query(sql, { ...ctx, maxRows: 1, ...context });
+        return { content: [{ type: 'text', text: 'ran' }] };
+      });
+    const text = (r: { content: unknown[] }) => (r.content[0] as { text: string }).text;
+    // An unqualified UDF names no table: with schema HR it resolves in HR, which the role may not touch.
+    const udf = await run('reader', 'SELECT get_salary(42)', { schema: 'HR' });
+    assert.equal(codeOf(udf), 'POLICY_DENIED', kind);
+    assert.match(text(udf), /role "reader" may not switch to DB\.HR \(rule: deny "\*\.HR\.\*"\)\. Pass database and schema/, kind);
+    assert.equal(codeOf(await run('reader', 'SELECT 1', { database: 'OTHER', schema: 'HR' })), 'POLICY_DENIED', kind);
+    // A role allowed only "*.S.*" may not start in a database's default schema it sees nothing of, but may
+    // name a database it sees something in.
+    assert.equal(codeOf(await run('scoped', 'SELECT 1', { schema: 'T' })), 'POLICY_DENIED', kind);
+    assert.equal(codeOf(await run('scoped', 'SELECT 1', { database: 'OTHER', schema: 'S' })), undefined, kind);
+    assert.equal(codeOf(await run('reader', 'SELECT get_salary(42)', { schema: 'S' })), undefined, kind);
+    assert.equal(warehouse.queries.length, 2, `${kind}: nothing refused was sent`);
+    // The pooled connection's previous statement was another call's: its id is not this caller's to use.
+    for (const sql of ['SELECT LAST_QUERY_ID()', 'SELECT LAST_QUERY_ID(-2)', 'SELECT "LAST_QUERY_ID"()', "SELECT SYSTEM$ESTIMATE_QUERY_ACCELERATION(last_query_id())"]) {
+      const refused = await run('reader', sql);
+      if (kind === 'snowflake') {
+        assert.equal(codeOf(refused), 'POLICY_DENIED', sql);
+        assert.match(text(refused), /LAST_QUERY_ID\(\) names the previous statement of the pooled connection.*\(rule: result-owner\)/, sql);
+      }
+    }
+    governance.close();
+  }
 });

@@ -347,3 +347,37 @@ test('writes are refused on objects the role may not change, and USE cannot move
   // The USE is to a visible schema, but the next statement's unqualified name now means HR.SALARIES.
   assert.match(refusal(wideWriter, 'USE SCHEMA hr; SELECT * FROM salaries', 'snowflake'), /may not (switch to|read) SNOWMUX_SAMPLE\.HR/);
 });
+
+test('Snowflake functions are objects: a qualified UDF, a model or class method, and a service or table named as text are judged like tables', () => {
+  const sf = (sql: string) => analyzeSqlObjects(sql, CTX, { dialect: 'snowflake' });
+  const refs = (sql: string) => shown(sf(sql).refs.map((r) => r.ref));
+  assert.deepEqual(refs('SELECT other_db.hr.get_salary(1)'), ['OTHER_DB.HR.GET_SALARY']);
+  assert.deepEqual(refs('SELECT * FROM t WHERE a = hr.any_udf(1)'), ['SNOWMUX_SAMPLE.HR.ANY_UDF', T('T')]);
+  assert.deepEqual(refs('SELECT analytics..fn(1)'), ['ANALYTICS.PUBLIC.FN']);
+  assert.deepEqual(refs('SELECT other_db.hr.sal_model!PREDICT(1)'), ['OTHER_DB.HR.SAL_MODEL']);
+  assert.deepEqual(refs('SELECT m!FORECAST(FORECASTING_PERIODS => 3)'), [T('M')]);
+  assert.deepEqual(refs("SELECT SNOWFLAKE.CORTEX.SEARCH_PREVIEW('other_db.hr.salary_search', '{}')"), ['OTHER_DB.HR.SALARY_SEARCH']);
+  assert.deepEqual(refs("SELECT SNOWFLAKE.CORTEX.SEARCH_PREVIEW('hr.\"Salary Search\"', '{}')"), ['SNOWMUX_SAMPLE.HR."Salary Search"']);
+  assert.deepEqual(refs("SELECT EXTRACT_SEMANTIC_CATEGORIES('hr.salaries')"), ['SNOWMUX_SAMPLE.HR.SALARIES']);
+  assert.match(sf('SELECT SNOWFLAKE.CORTEX.SEARCH_PREVIEW(svc, q) FROM t').opaqueReasons.join(), /SEARCH_PREVIEW\(…\) names the Cortex Search service it queries as text/);
+  // Snowflake's own functions read nothing by being called.
+  assert.deepEqual(refs("SELECT SNOWFLAKE.CORTEX.COMPLETE('m', 'x'), UPPER(c), t.c FROM t"), [T('T')]);
+  assert.equal(sf('SELECT SNOWFLAKE.CORTEX.COMPLETE(\'m\', \'x\')').opaqueReasons.length, 0);
+  for (const [sql, expected] of [
+    ['SELECT snowmux_sample.hr.get_salary(1)', /may not read SNOWMUX_SAMPLE\.HR\.GET_SALARY \(rule: deny "\*\.HR\.\*"\)/],
+    ['SELECT hr.sal_model!PREDICT(1)', /may not read SNOWMUX_SAMPLE\.HR\.SAL_MODEL/],
+    ["SELECT SNOWFLAKE.CORTEX.SEARCH_PREVIEW('SNOWMUX_SAMPLE.HR.SALARY_SEARCH', '{\"query\":\"ceo\"}')", /may not read SNOWMUX_SAMPLE\.HR\.SALARY_SEARCH/],
+    ['SELECT other.s.fn(1)', /may not read OTHER\.S\.FN \(rule: allow/],
+  ] as const) {
+    assert.match(refusal(ANALYST, sql, 'snowflake'), expected, sql);
+  }
+  enforceSqlObjects(ANALYST, 'SELECT tpch.fn(o_totalprice), analytics.public.m!PREDICT(1) FROM orders', CTX, { dialect: 'snowflake' });
+});
+
+test('SHOW … IN APPLICATION [PACKAGE] lists a database like SHOW … IN DATABASE', () => {
+  for (const sql of ['SHOW TABLES IN APPLICATION secretapp', 'SHOW TABLES IN APPLICATION PACKAGE secretapp', 'SHOW COLUMNS IN APPLICATION secretapp']) {
+    const analysis = analyzeSqlObjects(sql, CTX, { dialect: 'snowflake' });
+    assert.deepEqual(analysis.refs.map((r) => [r.access, shown([r.ref])[0]]), [['list', 'SECRETAPP']], sql);
+    assert.match(refusal(ANALYST, sql, 'snowflake'), /may not list everything in SECRETAPP/, sql);
+  }
+});

@@ -1,6 +1,6 @@
 /**
  * The statement stages, in order. Every warehouse operation of every tool passes all of them: the rules
- * that need no warehouse first (SQL policy, object policy), then the login, the cache, the names only the
+ * that need no warehouse first (SQL policy, the call's database and schema, object policy), then the login, the cache, the names only the
  * catalog can resolve, the queue, the
  * cost guard (the engine's estimate, before anything runs), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
  * Adding a rule is one stage file in stages/ and one entry here (plus its test).
@@ -10,6 +10,7 @@ import type { StatementStage, OperationResult, Statement } from './statement.js'
 import { runStages } from './stage.js';
 import { accounting } from './stages/accounting.js';
 import { breaker } from './stages/breaker.js';
+import { callContext } from './stages/call-context.js';
 import { execute } from './stages/execute.js';
 import { metadataCache } from './stages/metadata-cache.js';
 import { nameResolution } from './stages/name-resolution.js';
@@ -25,6 +26,7 @@ import { teamSlot } from './stages/team-slot.js';
 export const STATEMENT_STAGES: readonly StatementStage[] = [
   accounting,
   sqlPolicy,
+  callContext,
   objectPolicy,
   rowCap,
   openWarehouse,

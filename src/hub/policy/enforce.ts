@@ -42,6 +42,19 @@ export function enforceObject(role: EffectiveRole, ref: ObjectRef, what: string)
 }
 
 /**
+ * The database or schema a call asks to run in (the `database`/`schema` parameters of execute_query and
+ * explain_query): the session switches to it before the statement runs, and an unqualified function,
+ * procedure or model in the statement resolves there, where no table name shows it. A role passes when it
+ * may see something in it, as for a metadata tool; the objects the statement names are judged on their own.
+ */
+export function enforceCallContext(role: EffectiveRole, ref: ObjectRef): void {
+  if (role instanceof CompiledRole && !role.objectsRestricted) return;
+  const verdict = objectVerdict(role, ref, false);
+  if (verdict.allowed) return;
+  throw policyDenied(refusalMessage(role.name, ref, 'use', verdict.rule), { role: role.name, object: displayName(ref), access: 'use', rule: verdict.rule });
+}
+
+/**
  * Throws POLICY_DENIED naming the object and the rule (allow/deny pattern) and what to do; denies opaque references for roles with deny patterns or non-wildcard allow lists.
  * SQL output is not filtered, so a database or schema the statement lists (SHOW … IN, DESCRIBE SCHEMA)
  * must be visible in full. Pass the engine's dialect when known; the default reads the SQL both ways.

@@ -2,8 +2,9 @@
  * SQL that reads an earlier statement's result by query id — `RESULT_SCAN(id)`, `DESCRIBE RESULT id`,
  * `GET_QUERY_OPERATOR_STATS(id)`, `BIND_VALUES(id)` (the values it ran with) — is fetch_results / query_profile by another path, so it follows their
  * rule: only the identity that ran a query may read it (object-policy.ts, checkResultOwner). That needs
- * the id as a literal; `LAST_QUERY_ID()` is refused outright, because the hub runs each call on a pooled
- * connection whose previous statement was some other call's, often another identity's.
+ * the id as a literal; `LAST_QUERY_ID()` is refused outright, anywhere in the SQL (sql-policy.ts), because
+ * the hub runs each call on a pooled connection whose previous statement was some other call's, often
+ * another identity's.
  * Read from the classifier's tokens, so comments, strings and quoting are already resolved.
  */
 import type { SqlReading } from '../guard/sql/classifier.js';
@@ -43,6 +44,17 @@ export function resultReads(reading: SqlReading): ResultRead[] {
     }
   }
   return found;
+}
+
+/**
+ * Whether the SQL calls LAST_QUERY_ID anywhere (Snowflake's own, unqualified; quoted too). Outside a
+ * result reader it still hands out the id of the pooled connection's previous statement, another call's,
+ * which other functions the hub does not owner-check take (SYSTEM$ESTIMATE_QUERY_ACCELERATION, query history).
+ */
+export function callsLastQueryId(reading: SqlReading): boolean {
+  return reading.statements.some(({ tokens }) =>
+    tokens.some((t, i) => (t.kind === 'word' || t.kind === 'quoted_ident') && nameOf(t) === 'LAST_QUERY_ID' && isPunct(tokens[i + 1], '(') && !isPunct(tokens[i - 1], '.')),
+  );
 }
 
 function judgeArgument(via: string, args: readonly Token[]): ResultRead {

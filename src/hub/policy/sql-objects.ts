@@ -30,6 +30,7 @@
 import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
 import { duckdbReadsAsFile } from '../guard/sql/duckdb-files.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
+import { qualifiedNameParts } from '../names/identifiers.js';
 import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
 import type { ObjectRef } from './policy.js';
@@ -196,6 +197,14 @@ const TEXT_NAMED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['GET_DDL', 'GET_DDL takes an object name as text'],
   ['QUERY', 'query(…) runs SQL given as text'],
   ['QUERY_TABLE', 'query_table(…) reads a table named as text'],
+]);
+/**
+ * Snowflake functions that read the object named, as text, by their first argument: checked like a table
+ * when the name is a string literal (the `cortex_search` tool judges the same service), opaque otherwise.
+ */
+const NAME_ARGUMENT_FUNCTIONS: ReadonlyMap<string, string> = new Map([
+  ['SEARCH_PREVIEW', 'SEARCH_PREVIEW(…) names the Cortex Search service it queries'],
+  ['EXTRACT_SEMANTIC_CATEGORIES', 'EXTRACT_SEMANTIC_CATEGORIES(…) names the table it reads'],
 ]);
 /**
  * DuckDB's built-in scalar macros over its catalog readers (`pg_get_viewdef(oid)` is
@@ -640,7 +649,7 @@ class StatementScanner {
       const level = levels[levels.length - 1]!;
       const position = this.#positionAt(i, level, usingTakesTables);
       if (position !== undefined) this.#tableAt(i, position);
-      if ((t.kind === 'word' || t.kind === 'quoted_ident') && this.#isPunct(i + 1, '(')) this.#functionCall(t);
+      if ((t.kind === 'word' || t.kind === 'quoted_ident') && this.#isPunct(i + 1, '(')) this.#functionCall(i);
       if (t.kind === 'punct' && t.text === '(') {
         const next = this.#word(i + 1);
         const subquery = next !== undefined && QUERY_STARTERS.has(next);
@@ -816,11 +825,56 @@ class StatementScanner {
     this.#out.opaque(`the table function ${shown} reads objects that cannot be checked`);
   }
 
-  #functionCall(t: Token): void {
+  #functionCall(i: number): void {
+    const t = this.#toks[i]!;
     const name = namePart(t).toUpperCase();
     const reason = TEXT_NAMED_FUNCTIONS.get(name) ?? (this.#dialect === 'duckdb' ? DUCKDB_CATALOG_MACROS.get(name) : undefined);
     if (reason !== undefined) this.#out.opaque(reason);
     else if (name.startsWith('SYSTEM$') && !HARMLESS_SYSTEM_FUNCTIONS.has(name)) this.#out.opaque(`${name} takes object names as text`);
+    if (this.#dialect !== 'snowflake') return;
+    const textNamed = NAME_ARGUMENT_FUNCTIONS.get(name);
+    if (textNamed !== undefined) this.#nameArgument(i + 1, textNamed);
+    // A qualified function (`DB.HR.GET_SALARY(1)`) is a UDF in that schema, and `M!PREDICT(…)` a method of
+    // the model or class instance M: each returns what its object reads, so it is an object like a view.
+    const start = this.#nameStart(i);
+    if (start < i) {
+      const parts = this.#parseName(start)?.parts ?? [];
+      // SNOWFLAKE.CORTEX.…, SNOWFLAKE.ML.…, INFORMATION_SCHEMA.…: Snowflake's own functions (a table
+      // function among them is reported as such by #tableFunction).
+      const upper = parts.map((p) => p.toUpperCase());
+      if (upper[0] !== 'SNOWFLAKE' && !isBuiltinTableFunction(upper)) this.#addName(parts, 'read');
+    }
+    if (this.#isPunct(start - 1, '!')) {
+      const receiver = this.#nameStart(start - 2);
+      const parts = this.#parseName(receiver)?.parts;
+      if (parts === undefined) this.#out.opaque(`cannot tell whose method ${name} is`);
+      else this.#addName(parts, 'read');
+    }
+  }
+
+  /** Where the dotted name ending at token `end` starts (`db.schema.fn`, `db..fn`). */
+  #nameStart(end: number): number {
+    const isName = (k: number) => this.#toks[k]?.kind === 'word' || this.#toks[k]?.kind === 'quoted_ident';
+    if (!isName(end)) return end;
+    let start = end;
+    for (;;) {
+      if (this.#isPunct(start - 1, '.') && isName(start - 2)) start -= 2;
+      else if (this.#isPunct(start - 1, '.') && this.#isPunct(start - 2, '.') && isName(start - 3)) start -= 3;
+      else return start;
+    }
+  }
+
+  /** A function whose first argument names an object as text: the literal name is read; anything else is opaque. */
+  #nameArgument(open: number, what: string): void {
+    const first = this.#toks[open + 1];
+    const literal = first?.kind === 'string' && (this.#isPunct(open + 2, ',') || this.#isPunct(open + 2, ')')) ? /^'(.*)'$/s.exec(first.text)?.[1] : undefined;
+    const text = literal?.replace(/''/g, "'").trim();
+    const parts = text === undefined ? undefined : (qualifiedNameParts(text) ?? (/^[A-Za-z_][A-Za-z0-9_$]*$/.test(text) ? [text] : undefined));
+    if (parts === undefined) {
+      this.#out.opaque(`${what} as text, and snowmux can check only a name written as one string literal`);
+      return;
+    }
+    this.#addName(parts.map((p) => (p.startsWith('"') ? p.slice(1, -1).replace(/""/g, '"') : p.toUpperCase())), 'read');
   }
 
   // ---- SHOW / DESCRIBE / USE ---------------------------------------------------------------------
@@ -882,7 +936,13 @@ class StatementScanner {
       this.#add(name ? this.#schemaRef(name.parts) : this.#currentSchema(), 'list');
       return;
     }
-    if (w === 'APPLICATION') return;
+    if (w === 'APPLICATION') {
+      // An application or application package is addressed like a database (`APP.CORE.T`), and its listing shows its names.
+      const name = this.#parseName(this.#word(j + 1) === 'PACKAGE' ? j + 2 : j + 1);
+      if (name) this.#add(this.#databaseRef(name.parts), 'list');
+      else this.#out.opaque(`cannot tell which application SHOW ${kind} lists`);
+      return;
+    }
     if (w !== undefined && this.#kindAt(j) !== undefined) {
       this.#kindAndName(j, 'list');
       return;

@@ -2,9 +2,12 @@
  * Statement stage: the role's SQL policy — read-only unless the role may write, one statement per call,
  * known statement types — judged on one reading of the SQL in the dialect of the engine that will run it
  * (known from the target, before any login). Later stages use that reading; nothing lexes the SQL again.
+ * On Snowflake, LAST_QUERY_ID() is refused in any role: on a pooled connection it names another call's statement.
  */
 import { SnowmuxError } from '../../../errors.js';
 import { checkSqlReading } from '../../guard/sql/classifier.js';
+import { policyDenied } from '../../policy/policy.js';
+import { callsLastQueryId } from '../../policy/result-reads.js';
 import { sqlOf, type StatementStage } from '../statement.js';
 
 export const sqlPolicy: StatementStage = {
@@ -18,6 +21,13 @@ export const sqlPolicy: StatementStage = {
     const { verdict, reading } = checkSqlReading(sql.sql, { ...policy, dialect: st.scope.target.kind });
     if (!verdict.allowed) {
       throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
+    }
+    if (st.scope.target.kind === 'snowflake' && reading !== undefined && callsLastQueryId(reading)) {
+      throw policyDenied(
+        "Query refused: LAST_QUERY_ID() names the previous statement of the pooled connection this call runs on, which was another call's, possibly another user's (rule: result-owner). " +
+          "Use the query id execute_query reported, written as a literal (RESULT_SCAN('<query id>')), or fetch_results to page a result.",
+        { rule: 'result-owner', via: 'LAST_QUERY_ID' },
+      );
     }
     st.reading = reading;
     st.text = verdict.statement.text;
