@@ -7,7 +7,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { checkSqlReading } from '../../guard/sql/classifier.js';
 import { policyDenied } from '../../policy/policy.js';
-import { callsLastQueryId } from '../../policy/result-reads.js';
+import { callsLastQueryId, resultReads } from '../../policy/result-reads.js';
 import { sqlOf, type StatementStage } from '../statement.js';
 
 export const sqlPolicy: StatementStage = {
@@ -22,7 +22,8 @@ export const sqlPolicy: StatementStage = {
     if (!verdict.allowed) {
       throw new SnowmuxError(verdict.code, verdict.message, { details: { statementType: verdict.statementType, rule: verdict.rule } });
     }
-    if (st.scope.target.kind === 'snowflake' && reading !== undefined && callsLastQueryId(reading)) {
+    // Inside a result reader (RESULT_SCAN(LAST_QUERY_ID())) the object-policy stage refuses it, with that reader's advice.
+    if (st.scope.target.kind === 'snowflake' && reading !== undefined && callsLastQueryId(reading) && !resultReads(reading).some((r) => r.lastQueryId)) {
       throw policyDenied(
         "Query refused: LAST_QUERY_ID() names the previous statement of the pooled connection this call runs on, which was another call's, possibly another user's (rule: result-owner). " +
           "Use the query id execute_query reported, written as a literal (RESULT_SCAN('<query id>')), or fetch_results to page a result.",
