@@ -70,8 +70,20 @@ export interface ShimGrant {
 /** How often open links and /events streams have their key checked again (a team's pub/sub rechecks at once). */
 const HELD_KEY_RECHECK_MS = 5_000;
 
+/** A request whose headers passed every check (see HttpFace.admit): who sent it. */
+export interface Admission {
+  readonly caller: Caller;
+}
+
 export interface HttpFace {
-  fetch(request: Request, info: RequestInfo): Promise<Response>;
+  /**
+   * What a request's headers alone decide (Host, Origin, route, key), before any body is read: the answer
+   * to send as it is (a refusal, a preflight, /healthz), or the admission its fetch goes on with. A client
+   * without a key must not make the hub hold its body.
+   */
+  admit(request: Request, info: RequestInfo): Response | Admission;
+  /** The answer; with an admission from admit, the header checks are not made again. */
+  fetch(request: Request, info: RequestInfo, admission?: Admission): Promise<Response>;
   /**
    * A WebSocket upgrade to /shim (a remote shim): the same Host, Origin and key checks as every route.
    * Returns the refusal to send, or the identity the link runs as.
@@ -113,7 +125,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
-interface Caller {
+export interface Caller {
   identity: string;
   keyId: string | null;
   /** The key shown (never logged): connections that stay open are checked against it again. */
@@ -514,9 +526,6 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   async function mcpRequest(request: Request, caller: Caller, kind: { listen: boolean }): Promise<Response> {
-    if (!MCP_METHODS.includes(request.method)) {
-      return json(405, { error: `/mcp answers ${MCP_METHODS.join(', ')}: POST a JSON-RPC message, GET a stream, DELETE a session.` }, { allow: MCP_METHODS.join(', ') });
-    }
     if (hub.isDraining) return jsonRpcError(503, -32000, 'The hub is shutting down; retry in a moment.');
     const read = await readBody(request);
     if (read instanceof Response) return read;
@@ -623,7 +632,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
   }
 
-  async function route(request: Request, info: RequestInfo, path: string): Promise<Response> {
+  /** The header-only part of every route: the answer it already has, or the caller to serve. */
+  function gate(request: Request, info: RequestInfo, path: string): Response | Caller {
     if (!hostAllowed(request)) return json(403, { error: 'Host not allowed (DNS-rebinding protection): add it to hub.http_hosts.' });
     const origin = request.headers.get('origin');
     if (!originAllowed(origin)) return json(403, { error: 'Origin not allowed: add it to hub.http_allowed_origins to let a browser app call the hub.' });
@@ -642,9 +652,17 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (path === '/shim') return json(426, { error: '/shim takes only WebSocket upgrades, from remote shims (snowmux shim --url wss://host/shim).' });
     const caller = authenticate(request, info.remoteAddress, path);
     if (caller instanceof Response) return caller;
-    const method = request.method;
+    if (path === '/mcp' && !MCP_METHODS.includes(request.method)) {
+      return json(405, { error: `/mcp answers ${MCP_METHODS.join(', ')}: POST a JSON-RPC message, GET a stream, DELETE a session.` }, { allow: MCP_METHODS.join(', ') });
+    }
+    if (path !== '/mcp' && request.method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
+    return caller;
+  }
+
+  async function route(request: Request, info: RequestInfo, path: string, admitted: Caller | undefined): Promise<Response> {
+    const caller = admitted ?? gate(request, info, path);
+    if (caller instanceof Response) return caller;
     if (path === '/mcp') return mcp(request, caller);
-    if (method !== 'GET') return json(405, { error: `${path} answers GET only.` }, { allow: 'GET' });
     if (path === '/readyz') return readyz();
     // statusFor judges the key's role itself; a hub without keys is its owner's (see seesEveryone).
     if (path === '/status') return json(200, caller.key === null ? hub.status() : hub.statusFor(callerIdentity(caller)));
@@ -700,11 +718,24 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       });
       hub.acceptRemoteLink(link, identity);
     },
-    async fetch(request, info) {
+    admit(request, info) {
+      const path = new URL(request.url).pathname;
+      let gated: Response | Caller;
+      try {
+        gated = closed ? json(503, { error: 'The hub is shutting down.' }) : gate(request, info, path);
+      } catch (err) {
+        logger.error({ err: errorMessage(err), path }, 'http request failed');
+        gated = json(500, { error: 'Internal error; the hub log has details.' });
+      }
+      if (!(gated instanceof Response)) return { caller: gated };
+      opts.metrics?.httpRequest(ROUTES.has(path) ? path : 'other', gated.status);
+      return secured(gated, request);
+    },
+    async fetch(request, info, admission) {
       const path = new URL(request.url).pathname;
       let response: Response;
       try {
-        response = closed ? json(503, { error: 'The hub is shutting down.' }) : await route(request, info, path);
+        response = closed ? json(503, { error: 'The hub is shutting down.' }) : await route(request, info, path, admission?.caller);
       } catch (err) {
         logger.error({ err: errorMessage(err), path }, 'http request failed');
         response = json(500, { error: 'Internal error; the hub log has details.' });

@@ -6,12 +6,12 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { releaseHttpServer } from '../listen/release-http-server.js';
 import { parseListen } from '../listen/listen-address.js';
-import { SECURITY_HEADERS, type HttpFace } from './http-face.js';
+import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
 
 /** The engine's own error answers carry the face's security headers too. */
 const ERROR_HEADERS = { 'content-type': 'application/json', ...SECURITY_HEADERS };
@@ -23,6 +23,22 @@ export interface HttpEndpoint {
   stopAccepting(): void;
   /** Stops accepting, ends open streams, and resolves when every connection is closed. */
   close(): Promise<void>;
+}
+
+/** An upgrade request not answered (refused or switched to a WebSocket) within this long is cut. */
+const UPGRADE_TIMEOUT_MS = 10_000;
+
+/** Why a request could not be turned into a web `Request`: the Host header, most often. */
+export function malformedWhy(err: unknown): string {
+  return /URL/i.test(errorMessage(err)) ? 'the Host header or the path is not a valid URL part' : 'its headers cannot be read';
+}
+
+/** Answers an upgrade request on its raw socket, then closes that socket. */
+function refuseUpgrade(socket: Duplex, status: number, body: string, headers: Record<string, string>): void {
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // end() waits for the peer's FIN (allowHalfOpen); a peer that never sends one must not keep the socket.
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -37,51 +53,92 @@ export const DRAIN_BODY_BYTES = 16 * 1024 * 1024;
 export interface EngineLimits {
   /** How long a request's body may take to arrive (hub.http_body_timeout_ms). */
   bodyTimeoutMs: number;
+  /**
+   * An answer its client has not read for this long is cut and its call cancelled (default 60 s, as the
+   * socket's and /shim's stalled-output cut): each unread answer holds a connection and its bytes.
+   */
+  stalledOutputMs?: number;
+  /** Request-body bytes held at once, all connections together (default MAX_HELD_BODY_BYTES). */
+  heldBodyBytes?: number;
 }
+
+/**
+ * Request bodies held at once, every connection together: only key holders get a body read at all (see
+ * HttpFace.admit), and even they cannot make the hub hold more than this; past it a body is refused (503,
+ * retry) until others are served.
+ */
+export const MAX_HELD_BODY_BYTES = 64 * 1024 * 1024;
+
+/** The bytes of request bodies an engine holds now, against its bound. */
+export class BodyBudget {
+  private held = 0;
+  constructor(private readonly limit: number) {}
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+  release(bytes: number): void {
+    this.held = Math.max(0, this.held - bytes);
+  }
+}
+
+export const DEFAULT_STALLED_OUTPUT_MS = 60_000;
 
 /**
  * Why a body was not read: over MAX_BODY_BYTES, not complete within the body timeout, or (uWebSockets.js
  * only) sent with a Transfer-Encoding spelled other than `chunked`, which that engine never hands over.
  */
-export type RefusedBody = 'too-large' | 'too-slow' | 'unread-encoding';
+export type RefusedBody = 'too-large' | 'too-slow' | 'unread-encoding' | 'busy';
 
 /** The engines' answer to a refused body, with its reason and what to do. */
-export function refusedBodyAnswer(why: RefusedBody, limits: EngineLimits): { status: number; body: string } {
+export function refusedBodyAnswer(why: RefusedBody, limits: EngineLimits): { status: number; body: string; headers: Record<string, string> } {
   const answers: Record<RefusedBody, [number, string]> = {
+    busy: [503, `The hub is holding as many request bodies as it takes at once (${limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES} bytes, all clients together). Retry in a moment.`],
     'too-large': [413, `The request body is over ${MAX_BODY_BYTES} bytes. Send smaller requests.`],
     'too-slow': [408, `The request body did not arrive within ${limits.bodyTimeoutMs} ms (hub.http_body_timeout_ms). Send the whole body with the request; a client or proxy that trickles it is cut.`],
     'unread-encoding': [400, 'This hub\'s HTTP engine (uWebSockets.js) reads a body sent with "Transfer-Encoding: chunked" in lower case, or with a Content-Length, and no other: send one of those (or run the hub with hub.http_engine = "node").'],
   };
   const [status, error] = answers[why];
-  return { status, body: `${JSON.stringify({ error })}\n` };
+  return { status, body: `${JSON.stringify({ error })}\n`, headers: why === 'busy' ? { 'retry-after': '1' } : {} };
 }
 
 export async function serveWithNodeHttp(face: HttpFace, address: string, logger: Logger, limits: EngineLimits): Promise<HttpEndpoint> {
   const { host, port } = parseListen(address);
   // Node checks the headers and request timeouts on this interval (default 30 s): trickled headers held a
   // socket for up to 40 s against the 10 s set below.
-  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits));
+  const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits, budget));
   // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
   const shims = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers });
-    const verdict = face.checkShimUpgrade(request, { remoteAddress: req.socket.remoteAddress ?? '' });
-    if (verdict instanceof Response) {
-      void verdict.text().then((body) => {
-        const headers = [...verdict.headers].map(([k, v]) => `${k}: ${v}\r\n`).join('');
-        socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_CODES[verdict.status] ?? ''}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      });
+    // An upgrade the face never answers (a throw below, a client that stalls) must not hold its socket:
+    // nothing else closes an upgrade socket, so each one would keep a file descriptor for good.
+    (socket as Partial<Socket>).setTimeout?.(UPGRADE_TIMEOUT_MS, () => socket.destroy());
+    let verdict: Response | ShimGrant;
+    try {
+      const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers: headersOf(req) });
+      verdict = face.checkShimUpgrade(request, { remoteAddress: req.socket.remoteAddress ?? '' });
+    } catch (err) {
+      // new Request refuses a Host it cannot parse ("[", "a b"): the client's fault, answered as one.
+      refuseUpgrade(socket, 400, `${JSON.stringify({ error: `Malformed WebSocket upgrade: ${malformedWhy(err)}.` })}\n`, ERROR_HEADERS);
       return;
     }
+    if (verdict instanceof Response) {
+      const status = verdict.status;
+      const headers = Object.fromEntries(verdict.headers);
+      void verdict.text().then((body) => refuseUpgrade(socket, status, body, headers), () => socket.destroy());
+      return;
+    }
+    const grant = verdict;
+    (socket as Partial<Socket>).setTimeout?.(0);
     shims.handleUpgrade(req, socket, head, (ws) => {
       const link = createWebSocketStream(ws);
       link.on('error', () => {});
       // A vanished shim must close its session at once (as a closed Unix socket does), not at the next write.
       ws.once('close', () => link.destroy());
-      face.serveShim(link, verdict);
+      face.serveShim(link, grant);
     });
   });
   // A slow client must not hold a socket forever before its request is complete.
@@ -108,10 +165,12 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
 
 /**
  * The body (empty for GET and HEAD), or why it was refused: over MAX_BODY_BYTES (a refused one is drained
- * up to DRAIN_BODY_BYTES), or not complete within the body timeout (node's own requestTimeout would answer
- * a bare 408 only after 30 to 60 s). A client gone mid-body resolves 'gone': nobody is left to answer.
+ * up to DRAIN_BODY_BYTES), not complete within the body timeout (node's own requestTimeout would answer
+ * a bare 408 only after 30 to 60 s), or over the engine's budget of held bodies. A client gone mid-body
+ * resolves 'gone': nobody is left to answer. Without a budget the body is drained and dropped (a request
+ * refused from its headers): the client still sending it reads its answer rather than a reset.
  */
-function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffer | RefusedBody | 'gone'> {
+function readBody(req: IncomingMessage, timeoutMs: number, budget: BodyBudget | null): Promise<Buffer | RefusedBody | 'gone'> {
   const method = (req.method ?? 'GET').toUpperCase();
   if (method === 'GET' || method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -119,19 +178,26 @@ function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffer | Ref
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
+    let held = 0;
     const settle = (outcome: Buffer | RefusedBody | 'gone'): void => {
       clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone);
-      // Stop reading what is left: the answer closes the connection.
-      if (!Buffer.isBuffer(outcome)) req.pause();
+      if (!Buffer.isBuffer(outcome)) {
+        budget?.release(held);
+        // Stop reading what is left: the answer closes the connection.
+        req.pause();
+      }
       resolve(outcome);
     };
     const onData = (chunk: Buffer): void => {
       bytes += chunk.length;
-      if (bytes > DRAIN_BODY_BYTES) settle('too-large');
-      else if (bytes <= MAX_BODY_BYTES) chunks.push(chunk);
+      if (bytes > DRAIN_BODY_BYTES) return settle('too-large');
+      if (bytes > MAX_BODY_BYTES || budget === null) return;
+      if (!budget.take(chunk.length)) return settle('busy');
+      held += chunk.length;
+      chunks.push(chunk);
     };
-    const onEnd = (): void => settle(bytes > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks, bytes));
+    const onEnd = (): void => settle(bytes > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks, held));
     const onGone = (): void => settle('gone');
     const timer = setTimeout(() => settle('too-slow'), timeoutMs);
     req.on('data', onData).once('end', onEnd).once('error', onGone).once('close', onGone);
@@ -148,36 +214,72 @@ function headersOf(req: IncomingMessage): Headers {
   return headers;
 }
 
-async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger, limits: EngineLimits): Promise<void> {
+/** Whether a body may follow the headers: a refusal sent before reading it must close the connection. */
+function mayHaveBody(req: IncomingMessage): boolean {
+  const method = (req.method ?? 'GET').toUpperCase();
+  return method !== 'GET' && method !== 'HEAD' && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined);
+}
+
+async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger, limits: EngineLimits, budget: BodyBudget): Promise<void> {
   const aborted = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) aborted.abort(new Error('the client disconnected'));
   });
-  let request: Request;
+  const info = { remoteAddress: req.socket.remoteAddress ?? '' };
+  let url: string;
+  let admission: Admission;
   try {
-    const body = await readBody(req, limits.bodyTimeoutMs);
-    if (body === 'gone') return;
-    if (!Buffer.isBuffer(body)) {
-      // Closed after: the rest of this body must not be read as the connection's next request.
-      const answer = refusedBodyAnswer(body, limits);
-      res.writeHead(answer.status, { ...ERROR_HEADERS, connection: 'close', 'content-length': Buffer.byteLength(answer.body) }).end(answer.body);
+    url = `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+    // Host, Origin, route and key are judged from the headers: a request refused there has no body read.
+    const verdict = face.admit(new Request(url, { method: req.method ?? 'GET', headers: headersOf(req) }), info);
+    if (verdict instanceof Response) {
+      const body = mayHaveBody(req) ? await readBody(req, limits.bodyTimeoutMs, null) : null;
+      if (body === 'gone') return;
+      await writeResponse(verdict, res, aborted, logger, limits, body !== null);
       return;
     }
-    request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers: headersOf(req), signal: aborted.signal, ...(body.length > 0 ? { body } : {}) });
-  } catch {
-    res.writeHead(400, ERROR_HEADERS).end(`${JSON.stringify({ error: 'Malformed request.' })}\n`);
+    admission = verdict;
+  } catch (err) {
+    refuse(res, 400, `${JSON.stringify({ error: `Malformed request: ${malformedWhy(err)}.` })}\n`);
+    return;
+  }
+  const body = await readBody(req, limits.bodyTimeoutMs, budget);
+  if (body === 'gone') return;
+  if (!Buffer.isBuffer(body)) {
+    // Closed after: the rest of this body must not be read as the connection's next request.
+    const answer = refusedBodyAnswer(body, limits);
+    refuse(res, answer.status, answer.body, answer.headers);
     return;
   }
   let response: Response;
   try {
-    response = await face.fetch(request, { remoteAddress: req.socket.remoteAddress ?? '' });
+    const request = new Request(url, { method: req.method ?? 'GET', headers: headersOf(req), signal: aborted.signal, ...(body.length > 0 ? { body } : {}) });
+    response = await face.fetch(request, info, admission);
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'http face failed');
     if (!res.headersSent) res.writeHead(500, ERROR_HEADERS).end('{"error":"internal error"}\n');
     return;
+  } finally {
+    // The face has read the body by the time it answers.
+    budget.release(body.length);
   }
+  await writeResponse(response, res, aborted, logger, limits, false);
+}
+
+/** An engine error answer, on a connection that closes after it. */
+function refuse(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...ERROR_HEADERS, ...headers, connection: 'close', 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/**
+ * Writes an answer honouring backpressure. An answer its client does not read for stalledOutputMs is cut:
+ * the connection closes and the request's signal aborts (its call is cancelled), as the socket face cuts
+ * a client that does not read (an unread answer would hold its connection and bytes for good).
+ */
+async function writeResponse(response: Response, res: ServerResponse, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
+  if (close) headers.connection = 'close';
   res.writeHead(response.status, headers);
   if (!response.body) {
     res.end();
@@ -185,11 +287,17 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
   }
   const reader = response.body.getReader();
   res.on('close', () => void reader.cancel().catch(() => {}));
+  const stalledMs = limits.stalledOutputMs ?? DEFAULT_STALLED_OUTPUT_MS;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(value) && !(await drained(res, stalledMs))) {
+        logger.warn({ stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
+        aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+        res.destroy();
+        break;
+      }
       if (res.destroyed) break;
     }
   } catch {
@@ -197,4 +305,18 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
   } finally {
     res.end();
   }
+}
+
+/** Resolves true once the response drains (or closes), false if it has not within ms. */
+function drained(res: ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain).off('close', onDrain);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    res.once('drain', onDrain).once('close', onDrain);
+  });
 }

@@ -9,11 +9,20 @@ import { Duplex, Writable } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { SECURITY_HEADERS, type HttpFace, type ShimGrant } from './http-face.js';
-import { DRAIN_BODY_BYTES, MAX_BODY_BYTES, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
+import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
+import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
+/** uWS cuts a larger message with no close frame (1006): it takes a little more, and says why itself. */
+const UWS_MAX_PAYLOAD_BYTES = MAX_SHIM_FRAME_BYTES + 1024 * 1024;
+/**
+ * Input of one /shim link waiting for the hub to read it (its session stops reading a client that does not
+ * read its answers). node:http's ws then stops reading the socket; this uWebSockets.js build cannot pause
+ * a WebSocket, and queued every message: past this the link is cut, with the reason in the close frame.
+ * A shim that reads its answers never has more than a request or two waiting.
+ */
+const MAX_SHIM_INPUT_BYTES = MAX_SHIM_FRAME_BYTES;
 /** uWebSockets.js's send results (its `SendStatus`): the message went out, or it was dropped (backpressure over the limit). */
 const WS_SENT = 1;
 const WS_DROPPED = 2;
@@ -33,8 +42,16 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     if (!res.initiated) sendError(res, 500, '{"error":"internal error"}\n');
   });
 
+  const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
   server.upgrade('/shim', async (req, res) => {
-    const verdict = face.checkShimUpgrade(new Request(urlOf(req), { headers: headersOf(req) }), { remoteAddress: req.ip });
+    let verdict: Response | ShimGrant;
+    try {
+      verdict = face.checkShimUpgrade(new Request(urlOf(req), { headers: headersOf(req) }), { remoteAddress: req.ip });
+    } catch (err) {
+      // new Request refuses a Host it cannot parse ("[", "a b"): the client's fault, answered as one.
+      sendError(res, 400, `${JSON.stringify({ error: `Malformed WebSocket upgrade: ${malformedWhy(err)}.` })}\n`, true);
+      return;
+    }
     if (verdict instanceof Response) {
       res.status(verdict.status);
       for (const [k, v] of verdict.headers) res.header(k, v);
@@ -43,7 +60,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     }
     res.upgrade({ grant: verdict });
   });
-  server.ws('/shim', { message_type: 'Buffer', max_payload_length: MAX_SHIM_FRAME_BYTES, idle_timeout: 60 }, (ws) => {
+  server.ws('/shim', { message_type: 'Buffer', max_payload_length: UWS_MAX_PAYLOAD_BYTES, idle_timeout: 60 }, (ws) => {
     let closed = false;
     const link = new Duplex({
       read() {},
@@ -73,7 +90,20 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       },
     });
     link.on('error', () => {});
-    ws.on('message', (message: Buffer) => void link.push(Buffer.from(message)));
+    ws.on('message', (message: Buffer) => {
+      if (closed) return;
+      if (message.length > MAX_SHIM_FRAME_BYTES) {
+        ws.close(1009, `A WebSocket message over ${MAX_SHIM_FRAME_BYTES} bytes: the hub takes at most that much at once.`);
+        return;
+      }
+      link.push(Buffer.from(message));
+      if (link.readableLength > MAX_SHIM_INPUT_BYTES) {
+        logger.warn({ queuedBytes: link.readableLength }, 'remote shim sends more than the hub reads; link cut');
+        closed = true;
+        ws.close(1008, 'The shim sent more than the hub has read (16 MiB waiting): it sends without reading its answers.');
+        link.destroy();
+      }
+    });
     // A vanished shim must close its session at once (as a closed Unix socket does).
     ws.once('close', () => {
       closed = true;
@@ -88,7 +118,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     // The port was let go of for the next hub, but uWebSockets.js keeps kept-alive connections open: ask
     // each client to end its own, so it reaches the next hub.
     if (!accepting) res.header('connection', 'close');
-    return handle(face, req, res, logger, limits);
+    return handle(face, req, res, logger, limits, budget);
   });
 
   let listenSocket: unknown;
@@ -129,31 +159,56 @@ function headersOf(req: HyperExpress.Request): Headers {
   return headers;
 }
 
-async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger, limits: EngineLimits): Promise<void> {
+async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger, limits: EngineLimits, budget: BodyBudget): Promise<void> {
   const aborted = new AbortController();
   res.once('abort', () => aborted.abort(new Error('the client disconnected')));
-  let request: Request;
+  const method = req.method.toUpperCase();
+  const info = { remoteAddress: req.ip };
+  let admission: Admission;
   try {
-    const method = req.method.toUpperCase();
-    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs);
+    // Host, Origin, route and key are judged from the headers: a request refused there has no body read.
+    const verdict = face.admit(new Request(urlOf(req), { method, headers: headersOf(req) }), info);
+    if (verdict instanceof Response) {
+      const drained = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs, null);
+      if (drained === 'gone') return;
+      if (drained !== undefined) req.received = true;
+      await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined);
+      return;
+    }
+    admission = verdict;
+  } catch (err) {
+    if (!res.aborted) sendError(res, 400, `${JSON.stringify({ error: `Malformed request: ${malformedWhy(err)}.` })}\n`);
+    return;
+  }
+  let held = 0;
+  let response: Response;
+  try {
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs, budget);
     if (body === 'gone') return;
     if (typeof body === 'string') {
       refuseBody(req, res, body, limits);
       return;
     }
-    request = new Request(urlOf(req), { method, headers: headersOf(req), body, signal: aborted.signal });
-  } catch {
-    if (!res.aborted) sendError(res, 400, `${JSON.stringify({ error: 'Malformed request.' })}\n`);
-    return;
-  }
-  let response: Response;
-  try {
-    response = await face.fetch(request, { remoteAddress: req.ip });
+    held = body?.length ?? 0;
+    const request = new Request(urlOf(req), { method, headers: headersOf(req), body, signal: aborted.signal });
+    response = await face.fetch(request, info, admission);
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'http face failed');
     if (!res.aborted && !res.initiated) sendError(res, 500, '{"error":"internal error"}\n');
     return;
+  } finally {
+    // The face has read the body by the time it answers.
+    budget.release(held);
   }
+  await writeResponse(response, res, aborted, logger, limits, false);
+}
+
+/**
+ * Writes an answer, an SSE stream with backpressure. A stream its client does not read for stalledOutputMs
+ * is cut: the connection closes and the request's signal aborts (its call is cancelled), as the socket face
+ * cuts a client that does not read (an unread answer would hold its connection and bytes for good).
+ */
+async function writeResponse(response: Response, res: HyperExpress.Response, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean): Promise<void> {
   if (res.aborted) {
     await response.body?.cancel().catch(() => {});
     return;
@@ -162,22 +217,43 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   response.headers.forEach((v, k) => void res.header(k, v));
   const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (!response.body || !streaming) {
-    res.send(Buffer.from(await response.arrayBuffer()));
+    res.send(Buffer.from(await response.arrayBuffer()), close);
     return;
   }
   const reader = response.body.getReader();
   res.once('abort', () => void reader.cancel().catch(() => {}));
+  const stalledMs = limits.stalledOutputMs ?? DEFAULT_STALLED_OUTPUT_MS;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done || res.aborted) break;
-      if (!res.write(Buffer.from(value))) await new Promise<void>((resolve) => res.once('drain', resolve).once('abort', resolve));
+      if (!res.write(Buffer.from(value)) && !(await drained(res, stalledMs))) {
+        logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
+        aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+        void reader.cancel().catch(() => {});
+        res.close();
+        break;
+      }
     }
   } catch {
     // The stream was cancelled (client gone, hub stopping).
   } finally {
     if (!res.aborted) res.end();
   }
+}
+
+/** Resolves true once the response drains (or the client goes), false if it has not within ms. */
+function drained(res: HyperExpress.Response, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain).off('abort', onDrain);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    res.once('drain', onDrain).once('abort', onDrain);
+  });
 }
 
 /**
@@ -187,7 +263,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
  * ~10 s, without an answer: the timeout answers first). A client gone mid-body resolves 'gone': nobody is
  * left to answer.
  */
-function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeoutMs: number): Promise<Buffer | RefusedBody | 'gone'> {
+function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeoutMs: number, budget: BodyBudget | null): Promise<Buffer | RefusedBody | 'gone'> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > DRAIN_BODY_BYTES) return Promise.resolve('too-large');
   // The engine streams a body only for these two cases (its own test, to the letter); for anything else it
@@ -200,10 +276,13 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeout
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
+    let held = 0;
     let settled = false;
     const settle = (outcome: Buffer | RefusedBody | 'gone'): void => {
+      if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (!Buffer.isBuffer(outcome)) budget?.release(held);
       resolve(outcome);
     };
     const timer = setTimeout(() => settle('too-slow'), timeoutMs);
@@ -215,11 +294,19 @@ function readBody(req: HyperExpress.Request, res: HyperExpress.Response, timeout
           done(new Error('body over the drain limit'));
           return;
         }
-        if (bytes <= MAX_BODY_BYTES && !settled) chunks.push(Buffer.from(chunk));
+        if (bytes <= MAX_BODY_BYTES && !settled && budget !== null) {
+          if (!budget.take(chunk.length)) {
+            settle('busy');
+            done(new Error('over the engine\'s budget of held bodies'));
+            return;
+          }
+          held += chunk.length;
+          chunks.push(Buffer.from(chunk));
+        }
         done();
       },
     });
-    sink.once('finish', () => settle(bytes > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks, bytes)));
+    sink.once('finish', () => settle(bytes > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks, held)));
     sink.once('error', (err) => {
       if (settled) return;
       clearTimeout(timer);
@@ -237,8 +324,9 @@ function refuseBody(req: HyperExpress.Request, res: HyperExpress.Response, why: 
   // hyper-express holds every answer until the whole body has arrived, which a trickling body never does
   // (the headers went out, the 408's body never did): marked received, the answer goes now, and the
   // connection closes after it.
-  if (why === 'too-slow') req.received = true;
+  if (why === 'too-slow' || why === 'busy') req.received = true;
   const answer = refusedBodyAnswer(why, limits);
+  for (const [k, v] of Object.entries(answer.headers)) res.header(k, v);
   sendError(res, answer.status, answer.body, true);
 }
 

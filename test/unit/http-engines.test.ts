@@ -1,0 +1,171 @@
+/**
+ * Both HTTP engines (node:http and uWebSockets.js) against a stand-in face, over real sockets on an
+ * ephemeral port: an upgrade whose Host cannot be parsed is answered 400 and its socket closed (node:http
+ * held it for good and logged an uncaught exception); a request its headers refuse has no body held, and
+ * the bodies held at once are bounded; an answer its client does not read is cut after stalledOutputMs and
+ * its request aborted; a /shim link the hub does not read stops uWebSockets.js reading (it queued every
+ * message before).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { PassThrough, type Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { serveWithNodeHttp, type EngineLimits, type HttpEndpoint } from '../../src/hub/http/node-engine.js';
+import { serveWithUws } from '../../src/hub/http/uws-engine.js';
+import type { Admission, HttpFace } from '../../src/hub/http/http-face.js';
+
+const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+const ENGINES = { node: serveWithNodeHttp, uws: serveWithUws } as const;
+
+interface StandIn {
+  face: HttpFace;
+  fetched: Request[];
+  links: Duplex[];
+}
+
+/** A face that admits requests with `authorization: ok` and answers with `answer` (JSON "ok" by default). */
+function standIn(answer: (request: Request) => Response = () => new Response('"ok"\n')): StandIn {
+  const fetched: Request[] = [];
+  const links: Duplex[] = [];
+  const face: HttpFace = {
+    admit: (request) => (request.headers.get('authorization') === 'ok' ? ({ caller: { identity: 'alice', keyId: 'k', key: 'ok' } } satisfies Admission) : new Response('{"error":"no key"}\n', { status: 401 })),
+    fetch: async (request) => {
+      fetched.push(request);
+      if (request.body) await request.arrayBuffer();
+      return answer(request);
+    },
+    checkShimUpgrade: (request) => (new URL(request.url).pathname === '/shim' ? { identity: 'alice', key: null } : new Response('{}', { status: 404 })),
+    serveShim: (link) => void links.push(link),
+    close: async () => {},
+  };
+  return { face, fetched, links };
+}
+
+async function serve(t: { after(fn: () => unknown): void }, engine: keyof typeof ENGINES, face: HttpFace, limits: Partial<EngineLimits> = {}): Promise<HttpEndpoint & { port: number }> {
+  const endpoint = await ENGINES[engine](face, '127.0.0.1:0', logger, { bodyTimeoutMs: 5_000, ...limits });
+  t.after(() => endpoint.close());
+  return { ...endpoint, port: Number(new URL(endpoint.url).port) };
+}
+
+/** Sends raw bytes, and resolves with everything the server sent once it closes the connection. */
+function rawExchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (got += d)).on('error', reject).on('close', () => resolve(got));
+    // The server must close it; a test that hangs here is the failure.
+  });
+}
+
+async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+for (const engine of ['node', 'uws'] as const) {
+  test(`[${engine}] a WebSocket upgrade with a Host that is not a URL part is answered 400 and its socket closed`, async (t) => {
+    const { face, links } = standIn();
+    const { port } = await serve(t, engine, face);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    t.after(() => process.off('uncaughtException', onUncaught));
+    for (const host of ['[', 'a b']) {
+      const answer = await rawExchange(port, `GET /shim HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      assert.match(answer, /Malformed WebSocket upgrade: the Host header or the path is not a valid URL part/);
+    }
+    assert.deepEqual(uncaught, []);
+    assert.equal(links.length, 0);
+  });
+
+  test(`[${engine}] a request its headers refuse is answered without its body being held; held bodies are bounded (503, retry)`, async (t) => {
+    const { face, fetched } = standIn();
+    const { url } = await serve(t, engine, face, { heldBodyBytes: 64 * 1024 });
+    const body = 'x'.repeat(1024 * 1024);
+    // Over the budget of held bodies, but refused from its headers: never held, so a 401, not a 503.
+    const refused = await fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(refused.status, 401);
+    assert.equal(fetched.length, 0);
+    // An admitted one over the budget is refused until others are served.
+    const busy = await fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'ok' }, body });
+    assert.equal(busy.status, 503);
+    assert.equal(busy.headers.get('retry-after'), '1');
+    assert.match(((await busy.json()) as { error: string }).error, /as many request bodies as it takes at once \(65536 bytes/);
+    // Bodies within it are served, and their bytes given back: many in a row all pass.
+    for (let i = 0; i < 5; i++) {
+      const ok = await fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'ok' }, body: 'y'.repeat(40 * 1024) });
+      assert.equal(ok.status, 200);
+      await ok.text();
+    }
+    assert.equal(fetched.length, 5);
+  });
+
+  test(`[${engine}] an answer its client does not read is cut after stalledOutputMs and its request aborted`, async (t) => {
+    const chunk = new Uint8Array(256 * 1024).fill(97);
+    let aborted: Promise<void> | undefined;
+    const { face } = standIn((request) => {
+      aborted = new Promise((resolve) => request.signal.addEventListener('abort', () => resolve()));
+      return new Response(new ReadableStream({ pull: (c) => c.enqueue(chunk) }), { headers: { 'content-type': 'text/event-stream' } });
+    });
+    const { port } = await serve(t, engine, face, { stalledOutputMs: 300 });
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\n\r\n'));
+    socket.on('error', () => {});
+    t.after(() => socket.destroy());
+    // Never read: the kernel buffers fill and the engine waits for a drain that does not come.
+    socket.pause();
+    await until('the request', () => aborted !== undefined);
+    const asked = Date.now();
+    await aborted;
+    // uWebSockets.js gives up on a stalled connection on its own after ~10 s: the hub's cut comes first.
+    assert.ok(Date.now() - asked < 5_000, `cut after ${Date.now() - asked} ms`);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.resume();
+    await closed;
+  });
+}
+
+test('[uws] a /shim link whose input the hub does not read is cut past 16 MiB waiting, saying why (it queued every message before)', async (t) => {
+  const { face, links } = standIn();
+  const { port } = await serve(t, 'uws', face);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
+  t.after(() => ws.terminate());
+  ws.on('error', () => {});
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  await until('the link', () => links.length === 1);
+  const link = links[0]!;
+  let mostQueued = 0;
+  const push = link.push.bind(link);
+  link.push = (chunk: Buffer | null) => {
+    const more = push(chunk);
+    mostQueued = Math.max(mostQueued, link.readableLength);
+    return more;
+  };
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const frame = Buffer.alloc(1024 * 1024, 32);
+  for (let i = 0; i < 48; i++) ws.send(frame);
+  const { code, reason } = await closed;
+  assert.equal(code, 1008);
+  assert.match(reason, /sent more than the hub has read \(16 MiB waiting\): it sends without reading its answers/);
+  assert.ok(mostQueued <= 17 * 1024 * 1024, `queued ${mostQueued} bytes for a link nobody reads`);
+  assert.equal(link.destroyed, true);
+});
+
+test('[uws] a /shim message over 16 MiB closes the link with 1009 and the reason (uWebSockets.js dropped it with 1006)', async (t) => {
+  const { face } = standIn();
+  const { port } = await serve(t, 'uws', face);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
+  t.after(() => ws.terminate());
+  ws.on('error', () => {});
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.send(Buffer.alloc(16 * 1024 * 1024 + 10, 32));
+  const { code, reason } = await closed;
+  assert.equal(code, 1009);
+  assert.match(reason, /over 16777216 bytes/);
+});
