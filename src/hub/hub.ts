@@ -61,8 +61,8 @@ export class Hub {
   }
 
   /** A remote shim's link (the HTTP face's /shim WebSocket, already authenticated). */
-  acceptRemoteLink(stream: Duplex, identity: string): void {
-    this.socket.acceptRemoteLink(stream, identity);
+  acceptRemoteLink(stream: Duplex, identity: string, profiles: readonly string[]): void {
+    this.socket.acceptRemoteLink(stream, identity, profiles);
   }
 
   reload(): unknown {

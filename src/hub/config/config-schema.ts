@@ -162,6 +162,11 @@ const hubKeys = {
     default: [],
     description: 'host names the HTTP face answers to besides loopback ones (DNS-rebinding protection)',
   }),
+  http_shim_profiles: setting(textList(), {
+    type: 'list of profile names',
+    default: [],
+    description: 'profiles a remote shim (`/shim`, with an API key) may choose with `--profile`; a hello naming another is refused (`PROFILE_NOT_ALLOWED`). Empty: remote sessions use their role\'s `profile`, else `default_profile`, and choose none ([http.md](http.md#remote-shims))',
+  }),
   otel_endpoint: setting(httpUrl(), {
     type: '`http(s)://host:port`',
     absent: "the hub process's `OTEL_EXPORTER_OTLP_ENDPOINT`, else off",
@@ -625,6 +630,7 @@ function toHubSettings(hub: HubFileData) {
     httpBodyTimeoutMs: hub.http_body_timeout_ms ?? defaultOf(hubKeys.http_body_timeout_ms),
     httpAllowedOrigins: hub.http_allowed_origins ?? [...defaultOf(hubKeys.http_allowed_origins)],
     httpHosts: hub.http_hosts ?? [...defaultOf(hubKeys.http_hosts)],
+    httpShimProfiles: hub.http_shim_profiles ?? [...defaultOf(hubKeys.http_shim_profiles)],
     ...(hub.redis_url === undefined ? {} : { redisUrl: hub.redis_url }),
     teamNamespace: hub.team_namespace ?? defaultOf(hubKeys.team_namespace),
     ...(hub.otel_endpoint === undefined ? {} : { otelEndpoint: hub.otel_endpoint }),

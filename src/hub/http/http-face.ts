@@ -29,7 +29,7 @@ import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
 export type ServedHub = Pick<HubCore, 'events' | 'status' | 'statusFor' | 'seesEveryone' | 'health' | 'isDraining' | 'attachSession'> & {
-  acceptRemoteLink(link: Duplex, identity: string): void;
+  acceptRemoteLink(link: Duplex, identity: string, profiles: readonly string[]): void;
 };
 
 export interface HttpFaceOptions {
@@ -42,6 +42,8 @@ export interface HttpFaceOptions {
   hosts: string[];
   loopbackOnly: boolean;
   allowedOrigins: string[];
+  /** Profiles a remote shim may name in its hello (hub.http_shim_profiles); none when absent. */
+  shimProfiles?: readonly string[];
   /** Legacy (2025) sessions idle this long are closed. */
   legacyIdleMs?: number;
   /** Failed authentications per source per minute before the source is refused outright. */
@@ -716,7 +718,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         if (left > 0) shimLinks.set(identity, left);
         else shimLinks.delete(identity);
       });
-      hub.acceptRemoteLink(link, identity);
+      hub.acceptRemoteLink(link, identity, opts.shimProfiles ?? []);
     },
     admit(request, info) {
       const path = new URL(request.url).pathname;

@@ -31,7 +31,7 @@ export async function serveHttp(opts: {
   hub: ServedHub;
   home: string;
   address: string;
-  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'redisUrl' | 'teamNamespace' | 'httpEngine' | 'httpBodyTimeoutMs'>;
+  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'httpShimProfiles' | 'redisUrl' | 'teamNamespace' | 'httpEngine' | 'httpBodyTimeoutMs'>;
   metrics: HttpFaceOptions['metrics'];
   logger: Logger;
   /** Where refused authentications are audited. */
@@ -59,6 +59,7 @@ export async function serveHttp(opts: {
     metrics: opts.metrics,
     logger: opts.logger.child({ component: 'http' }),
     hosts: opts.settings.httpHosts,
+    shimProfiles: opts.settings.httpShimProfiles,
     loopbackOnly: loopback,
     allowedOrigins: opts.settings.httpAllowedOrigins,
     auditAuthRefusal: opts.auditAuthRefusal,

@@ -59,10 +59,16 @@ export interface SocketStartOptions {
   holdUntilReady?: boolean;
 }
 
+interface RemoteShim {
+  identity: string;
+  /** hub.http_shim_profiles: a hello naming another profile is refused. */
+  profiles: readonly string[];
+}
+
 interface Connection {
   socket: Duplex;
-  /** A shim on another machine (WebSocket /shim): who its key says it is. */
-  remote?: { identity: string } | undefined;
+  /** A shim on another machine (WebSocket /shim): who its key says it is, and the profiles it may choose. */
+  remote?: RemoteShim | undefined;
   handle: StdioServerHandle | null;
 }
 
@@ -124,10 +130,12 @@ export class SocketFace implements HubListener {
    * A remote shim's link (the HTTP face's /shim WebSocket, already authenticated): the same hello,
    * framing, liveness and drain as a local shim, as the key's identity. It may open MCP sessions only (no
    * control requests), and its hello's SNOWFLAKE_* settings are ignored: credentials never come from the
-   * network; its sessions use the hub's profiles.
+   * network; its sessions use the hub's profiles, and it may choose among them only those the operator
+   * listed (hub.http_shim_profiles): a key holder must not pick, say, an ACCOUNTADMIN connection of the
+   * hub's own connections.toml by naming it.
    */
-  acceptRemoteLink(stream: Duplex, identity: string): void {
-    this.accept(stream, { identity });
+  acceptRemoteLink(stream: Duplex, identity: string, profiles: readonly string[]): void {
+    this.accept(stream, { identity, profiles });
   }
 
   private ownsSocketPath(): boolean {
@@ -138,7 +146,7 @@ export class SocketFace implements HubListener {
     return this.core.logger;
   }
 
-  private accept(socket: Duplex, remote?: { identity: string }): void {
+  private accept(socket: Duplex, remote?: RemoteShim): void {
     const conn: Connection = { socket, handle: null, remote };
     this.connections.add(conn);
     socket.on('close', () => this.connections.delete(conn));
@@ -198,6 +206,14 @@ export class SocketFace implements HubListener {
       if (refusal) {
         this.logger.warn({ code: refusal.code, shimVersion: frame.version }, 'refused a link');
         socket.end(encodeLine(refusal));
+        return;
+      }
+      const profile = frame.profile;
+      if (conn.remote && profile !== undefined && !conn.remote.profiles.includes(profile)) {
+        this.logger.warn({ identity: conn.remote.identity, profile }, 'refused a remote shim that named a profile it may not choose');
+        // Neither the hub's files nor its other profiles are named: a key holder learns nothing from a guess.
+        const allowed = conn.remote.profiles.length === 0 ? 'This hub lets remote shims choose no profile' : `Remote shims may choose ${conn.remote.profiles.map((p) => `"${p}"`).join(', ')}`;
+        socket.end(encodeLine({ snowmux: 'refused', code: 'PROFILE_NOT_ALLOWED', message: `The hub does not let a remote shim choose profile "${profile}". ${allowed} (hub.http_shim_profiles): drop --profile to use your role's profile or the hub's default, or ask the hub's operator.` }));
         return;
       }
       if (frame.role === 'control') {
