@@ -618,4 +618,27 @@ for (const e of ENGINES) {
     assert.equal(rec.outcome, 'cancelled', JSON.stringify(rec));
     await client.close().catch(() => {});
   });
+
+  test(`[${e}] a 2025 session's POST whose client hangs up (no notifications/cancelled) cancels its query in the warehouse`, async (t) => {
+    engine = e;
+    const r = await rig(t);
+    const key = await r.key('hanger');
+    const headers = { ...bearer(key), 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(`${r.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'hanger', version: '1' } } }) });
+    const session = init.headers.get('mcp-session-id')!;
+    await init.text();
+    const inSession = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    await (await fetch(`${r.url}/mcp`, { method: 'POST', headers: inSession, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    const hangUp = new AbortController();
+    const call = fetch(`${r.url}/mcp`, { method: 'POST', headers: inSession, signal: hangUp.signal, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT count(*) FROM range(1000000000000)' } } }) }).then((res) => res.text()).catch((err: Error) => err);
+    type St = { governance: { queue: { running: number } }; recent: { tool: string; outcome: string }[] };
+    const status = async () => JSON.parse((await runCli(['status', '--json', '--home', r.home])).stdout) as St;
+    let s = await status();
+    while (s.governance.queue.running < 1) s = await status();
+    hangUp.abort();
+    await call;
+    while (s.governance.queue.running > 0 || !s.recent.some((c) => c.tool === 'execute_query')) s = await status();
+    assert.equal(s.recent.find((c) => c.tool === 'execute_query')!.outcome, 'cancelled');
+  });
+
 }

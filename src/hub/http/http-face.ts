@@ -414,6 +414,27 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
   }
 
+  /**
+   * A 2025 session's POST whose client hangs up cancels the requests it carried, as their
+   * `notifications/cancelled` would: the SDK's transport does not tie the request's abort to its handlers,
+   * so a query ran on, in the warehouse, for a caller who was gone. The listener stays with the request:
+   * handleRequest returns as soon as the answer's stream opens, and the engines abort a request only while
+   * its answer is unfinished (a cancel for a request already answered is ignored by the SDK).
+   */
+  function cancelWhenGone(request: Request, transport: WebStandardStreamableHTTPServerTransport, body: unknown): void {
+    const ids = (Array.isArray(body) ? body : [body])
+      .map((m) => (m as { id?: unknown; method?: unknown } | null))
+      .filter((m) => m !== null && typeof m === 'object' && typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number'))
+      .map((m) => m!.id as string | number);
+    if (ids.length === 0) return;
+    const onAbort = () => {
+      for (const requestId of ids) {
+        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the client closed its connection' } });
+      }
+    };
+    request.signal.addEventListener('abort', onAbort, { once: true });
+  }
+
   function observe(attached: AttachedSession, body: unknown): void {
     for (const m of Array.isArray(body) ? body : [body]) observeClientMessage(attached.session, m);
   }
@@ -555,6 +576,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         observe(entry.attached, body);
         entry.lastSeen = Date.now();
         entry.inFlight += 1;
+        cancelWhenGone(request, entry.transport, body);
         try {
           const response = await entry.transport.handleRequest(request, { parsedBody: body, authInfo });
           if (request.method === 'DELETE') closeLegacy(sessionId, 'client ended the session');
