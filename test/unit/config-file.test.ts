@@ -90,6 +90,7 @@ max_age_hours = 1.5
     httpBodyTimeoutMs: 8000,
     httpAllowedOrigins: ['https://app.example.com'],
     httpHosts: ['snowmux.example.com'],
+    httpShimProfiles: [],
     teamNamespace: 'snowmux',
     otelEndpoint: 'http://127.0.0.1:4318',
     otelHeaders: { 'x-api-key': 'k-123' },
