@@ -216,6 +216,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
         if (portsReleased) service.stopAccepting();
         logger.info({ url: service.url, auth: service.auth }, 'http listening');
         say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
+        if (!service.auth.enabled) say('warning: hub.http_auth = false: every local user and process on this machine (and any container sharing its network) can call tools as you and read /status over HTTP. Create keys (snowmux keys create) and remove http_auth = false unless this machine is yours alone.\n');
         if (service.keysLoaded) {
           // Redis is usually up and answers within moments of the connection: the warning waits that long,
           // so a healthy start does not read as a broken replica; once said, the load is said too.

@@ -496,6 +496,8 @@ for (const e of ENGINES) {
     const open = await rig(t, 'http_auth = false\n');
     const res = await fetch(`${open.url}/status`);
     assert.equal(res.status, 200);
+    // Loopback is not the owner alone: the terminal says who else can reach it.
+    assert.match(open.hub.stderr(), /warning: hub\.http_auth = false: every local user and process on this machine .*can call tools as you/);
   });
 
   test(`[${e}] one identity cannot open sessions without bound: 2025 sessions are capped, made-up client names share one session`, async (t) => {

@@ -140,7 +140,7 @@ const hubKeys = {
     absent: 'off',
     description: 'the HTTP face: `/mcp`, `/healthz`, `/readyz`, `/metrics`, `/status`, `/events` ([http.md](http.md)); `snowmux hub --http ADDR` overrides it',
   }),
-  http_auth: setting(z.boolean({ error: 'expected true or false' }), { default: true, description: 'API keys on every HTTP route but `/healthz`; `false` is refused unless `http_listen` is loopback' }),
+  http_auth: setting(z.boolean({ error: 'expected true or false' }), { default: true, description: 'API keys on every HTTP route but `/healthz`; `false` is refused unless `http_listen` is loopback, and even there it lets every local user and process (and any container sharing the host\'s network) call tools as the hub\'s owner and read `/status`: the Unix socket, by contrast, admits only its owner' }),
   http_engine: setting(z.enum(HTTP_ENGINES, { error: 'expected "auto", "uws" or "node"' }), { default: 'auto', description: 'which engine serves the HTTP face: uWebSockets.js (hyper-express) when it loads, else `node:http` ([http.md](http.md))' }),
   http_body_timeout_ms: setting(positiveInt().max(9_000, { error: 'expected a whole number of milliseconds from 1 to 9000 (uWebSockets.js drops a request that is not complete in 10 s)' }), {
     default: 8_000,
