@@ -115,6 +115,22 @@ test('a cap of one slot leaves nothing to keep: the one session runs it', async 
   (await next).release();
 });
 
+test('a lone editor may use every slot; once another is connected, one slot is kept for it', async () => {
+  let others = false;
+  const scheduler = new FairScheduler({ maxConcurrent: 3, maxQueued: 8, clock: new ManualClock(), othersPresent: () => others });
+  const all = await fill(scheduler, 'A', 3);
+  assert.equal(scheduler.snapshot().running, 3, 'alone, A runs all three');
+  for (const r of all) r.release();
+  others = true;
+  const two = await fill(scheduler, 'A', 2);
+  const third = scheduler.schedule('A');
+  assert.equal(await state(third), 'pending', 'with another editor connected, A waits while the last slot is free');
+  assert.equal(await state(scheduler.schedule('B')), 'fulfilled', "B gets the slot kept for it");
+  scheduler.close();
+  for (const r of two) r.release();
+  await Promise.allSettled([third]);
+});
+
 test('three sessions with waiters are served in strict rotation', async () => {
   const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 100, clock: new ManualClock() });
   let held = await scheduler.schedule('X');

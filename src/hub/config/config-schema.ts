@@ -308,7 +308,7 @@ const policyFileSchema = z
   .partial();
 
 const limitsKeys = {
-  max_concurrent_queries: setting(positiveInt(), { default: 8, description: 'warehouse calls running at once, across all sessions. The embedded DuckDB warehouse also caps its own statements at the thread-pool size less 2 (6 unless `UV_THREADPOOL_SIZE` is set), so `snowmux status` shows that lower figure once it is open. One session runs at most one call fewer, so one slot is always left to the others' }),
+  max_concurrent_queries: setting(positiveInt(), { default: 8, description: 'warehouse calls running at once, across all sessions. The embedded DuckDB warehouse also caps its own statements at the thread-pool size less 2 (6 unless `UV_THREADPOOL_SIZE` is set), so `snowmux status` shows that lower figure once it is open. While other editors are connected, one session runs at most one call fewer, so one slot is always left to them' }),
   max_queued: setting(nonNegativeInt(), { default: 256, description: 'calls waiting for a slot, across all sessions; beyond it `HUB_BUSY` (`0`: refuse whenever all slots are busy)' }),
   max_queued_per_session: setting(positiveInt(), { default: 64, description: 'calls one session may have waiting' }),
   team_max_concurrent_queries: setting(positiveInt(), {

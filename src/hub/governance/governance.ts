@@ -91,6 +91,8 @@ export class Governance {
    * another editor's burst cannot refuse its first call.
    */
   private readonly sessionsOfIdentity = new Map<string, Map<string, Session>>();
+  /** Sessions attached now, all identities: a warehouse's queue keeps a slot for others only when there are some. */
+  private attachedSessions = 0;
   /** Per-session shares of an identity's rate, while the identity has several active sessions. */
   private readonly shareLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly sessionShares: RateLimiter;
@@ -225,6 +227,7 @@ export class Governance {
       open = new Map();
       this.sessionsOfIdentity.set(identity, open);
     }
+    if (!open.has(session.id)) this.attachedSessions += 1;
     open.set(session.id, session);
   }
 
@@ -234,7 +237,9 @@ export class Governance {
    */
   sessionEnded(identity: string, sessionId: string): void {
     const open = this.sessionsOfIdentity.get(identity);
-    if (open?.delete(sessionId) && open.size === 0) this.sessionsOfIdentity.delete(identity);
+    const had = open?.delete(sessionId) ?? false;
+    if (had) this.attachedSessions -= 1;
+    if (had && open!.size === 0) this.sessionsOfIdentity.delete(identity);
     this.shareLimits.delete(`${identity}\u0000${sessionId}`);
   }
 
@@ -314,6 +319,8 @@ export class Governance {
         maxQueued: this.limits.maxQueued,
         maxQueuedPerSession: this.limits.maxQueuedPerSession,
         clock: this.clock,
+        // A lone editor may use every slot; with others connected, one is kept for them.
+        othersPresent: () => this.attachedSessions > 1,
       });
       this.schedulers.set(warehouse, scheduler);
     }

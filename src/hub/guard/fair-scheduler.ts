@@ -4,8 +4,8 @@
  * Under the cap a call starts at once. At the cap it waits in its session's own FIFO; when a slot frees,
  * the scheduler serves sessions round-robin (the session served goes to the back of the rotation), so
  * while two sessions both have waiters their grant counts never differ by more than one, however many
- * calls either one queued. No session runs more than `maxConcurrent − 1` calls at once (when the cap is
- * above one): one slot is always left to the others, so a session that fills the warehouse with long
+ * calls either one queued. While other sessions are connected (`othersPresent`), no session runs more than
+ * `maxConcurrent − 1` calls at once (when the cap is above one): one slot is always left to the others, so a session that fills the warehouse with long
  * statements cannot make another session's call — even a catalog look-up — wait for one of them to end.
  * Its further calls wait in its queue while a slot is free. A call that cannot be queued (total or per-session bound reached) is refused
  * at once with HUB_BUSY and an estimated retry time; nothing is ever left hanging.
@@ -30,6 +30,11 @@ export interface FairSchedulerOptions {
   initialServiceMs?: number | undefined;
   /** How many recent service times the retry estimate averages. Default 32. */
   serviceSamples?: number | undefined;
+  /**
+   * Whether other sessions are there to keep a slot for (their editors are connected): a lone editor may use
+   * every slot. Default: always.
+   */
+  othersPresent?: (() => boolean) | undefined;
 }
 
 /** A held slot. */
@@ -78,6 +83,7 @@ const MAX_RETRY_AFTER_MS = 30_000;
 export class FairScheduler {
   readonly #maxConcurrent: number;
   readonly #maxRunningPerSession: number;
+  readonly #othersPresent: () => boolean;
   readonly #maxQueued: number;
   readonly #maxQueuedPerSession: number | undefined;
   readonly #clock: Clock;
@@ -97,6 +103,7 @@ export class FairScheduler {
   constructor(options: FairSchedulerOptions) {
     this.#maxConcurrent = positiveInteger(options.maxConcurrent, 'maxConcurrent');
     this.#maxRunningPerSession = Math.max(1, this.#maxConcurrent - 1);
+    this.#othersPresent = options.othersPresent ?? (() => true);
     this.#maxQueued = nonNegativeInteger(options.maxQueued, 'maxQueued');
     this.#maxQueuedPerSession =
       options.maxQueuedPerSession === undefined ? undefined : positiveInteger(options.maxQueuedPerSession, 'maxQueuedPerSession');
@@ -240,7 +247,12 @@ export class FairScheduler {
 
   /** Whether the session may start one more call: it runs fewer than its share and has no earlier waiter. */
   #mayRun(sessionKey: string): boolean {
-    return (this.#runningBySession.get(sessionKey) ?? 0) < this.#maxRunningPerSession && !this.#queues.has(sessionKey);
+    return (this.#runningBySession.get(sessionKey) ?? 0) < this.#sessionCap() && !this.#queues.has(sessionKey);
+  }
+
+  /** The most calls one session runs at once: all slots but one while other editors are connected. */
+  #sessionCap(): number {
+    return this.#othersPresent() ? this.#maxRunningPerSession : this.#maxConcurrent;
   }
 
   /** Hands free slots to waiters, one session at a time in rotation, skipping sessions at their share. */
@@ -248,7 +260,7 @@ export class FairScheduler {
     while (this.#running < this.#maxConcurrent && this.#queued > 0) {
       let next: [string, Waiter[]] | undefined;
       for (const entry of this.#queues) {
-        if ((this.#runningBySession.get(entry[0]) ?? 0) < this.#maxRunningPerSession) {
+        if ((this.#runningBySession.get(entry[0]) ?? 0) < this.#sessionCap()) {
           next = entry;
           break;
         }
