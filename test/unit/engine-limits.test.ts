@@ -148,6 +148,10 @@ test('what a value-building function builds is sized by its class, not by a lite
     ["SELECT sum(length(repeat('x', 1000000) || range::varchar)) FROM range(2048)", /calls repeat bringing the values the statement builds to 2,048,000,000 .*counting each value 2,048 times/],
     ["SELECT length(repeat('x', 1000000) || unnest(range(2048))::varchar)", /counting each value 2,048 times/],
     ['SELECT len(range(0, 100000)) FROM nation', /counting each value 2,048 times/],
+    // A derived table reads what its own FROM reads; a table beside it or joined to it reads rows.
+    ["SELECT V FROM (SELECT repeat('y', 200000) AS V FROM nation) t", /counting each value 2,048 times/],
+    ["SELECT V FROM (SELECT repeat('y', 200000) AS V) t, nation", /counting each value 2,048 times/],
+    ["SELECT V FROM (SELECT repeat('y', 200000) AS V) t JOIN nation ON true", /counting each value 2,048 times/],
   ];
   for (const [sql, pattern] of hazards) assertEngineRefusal(duckdb(sql), pattern);
   assert.equal(ROWS_AT_ONCE, 2_048);
@@ -170,6 +174,9 @@ test('what a value-building function builds is sized by its class, not by a lite
     'SELECT [x * 2 for x in range(1000) if x % 2 = 0], list_transform(range(10), x -> x + 1), [1, 2, 3]',
     'SELECT len(range(0, 10*10)), range(1, 13)',
     "SELECT string_agg(repeat('x', 100), ',') FROM range(1000)",
+    // Written rows build their values once each (e2e paging pages past a row larger than the byte cap).
+    "SELECT V FROM (SELECT 1 AS K, repeat('y', 200000) AS V UNION ALL SELECT 2, 'z') ORDER BY K",
+    "SELECT * FROM (SELECT repeat('y', 200000) AS V) AS t WHERE length(V) > 0",
   ];
   for (const sql of legitimate) assert.equal(duckdb(sql).allowed, true, sql);
 });

@@ -185,11 +185,32 @@ function readsRows(tokens: readonly Token[]): boolean {
     const t = tokens[i]!;
     if (isPunct(t, '(')) openers.push(tokens[i - 1] === undefined ? undefined : functionName(tokens[i - 1]!));
     else if (isPunct(t, ')')) openers.pop();
-    else if (t.kind === 'word' && t.upper === 'FROM' && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) return true;
-    else if (ROW_FUNCTIONS.has(functionName(t) ?? '') && isPunct(tokens[i + 1], '(')) return true;
+    else if (t.kind === 'word' && (t.upper === 'FROM' || t.upper === 'JOIN') && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) {
+      // A derived table reads what its own FROM reads, looked at in turn: `FROM (SELECT 1 … UNION ALL SELECT 2 …)`
+      // builds its values once per written row. A table listed after it does read rows.
+      if (!isPunct(tokens[i + 1], '(')) return true;
+      if (isPunct(tokens[afterDerivedTable(tokens, i + 1)], ',')) return true;
+    } else if (ROW_FUNCTIONS.has(functionName(t) ?? '') && isPunct(tokens[i + 1], '(')) return true;
   }
   return false;
 }
+
+/** The index after a parenthesised derived table opening at `open` and its alias (`(…) AS x`, `(…) x`). */
+function afterDerivedTable(tokens: readonly Token[], open: number): number {
+  let depth = 0;
+  let j = open;
+  for (; j < tokens.length; j++) {
+    if (isPunct(tokens[j], '(')) depth++;
+    else if (isPunct(tokens[j], ')') && --depth === 0) break;
+  }
+  j++;
+  if (tokens[j]?.kind === 'word' && tokens[j]!.upper === 'AS') j++;
+  if (tokens[j]?.kind === 'word' && !ALIAS_STOP.has(tokens[j]!.upper ?? '')) j++;
+  return j;
+}
+
+/** Words that end a FROM item rather than name its alias. */
+const ALIAS_STOP: ReadonlySet<string> = new Set(['WHERE', 'GROUP', 'ORDER', 'LIMIT', 'JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'NATURAL', 'UNION', 'EXCEPT', 'INTERSECT', 'HAVING', 'QUALIFY', 'WINDOW', 'OFFSET', 'ON', 'USING', 'POSITIONAL', 'ASOF', 'ANTI', 'SEMI', 'LATERAL']);
 
 /**
  * What the builder called at `at` builds, in elements or characters, or why it cannot be told. Sizes that
