@@ -346,6 +346,18 @@ test('a hub that stops answering is declared dead within two ping intervals', as
   assert.equal((await link2.next()).id, 41);
 });
 
+test('a profile the hub does not let this shim choose: calls are answered with the reason at once, not after the reconnect deadline', async (t) => {
+  const message = 'The hub does not let a remote shim choose profile "admin". This hub lets remote shims choose no profile (hub.http_shim_profiles): drop --profile to use your role\'s profile or the hub\'s default, or ask the hub\'s operator.';
+  const { editor, send } = await rig(t, { env: {}, reconnectDeadlineMs: 60_000 }, (h) => {
+    h.refusal = () => ({ snowmux: 'refused', code: 'PROFILE_NOT_ALLOWED', message });
+  });
+  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT });
+  const refused = await editor.next(byId(1));
+  assert.equal(refused.error?.code, -32002);
+  assert.equal(refused.error?.data?.retryable, false);
+  assert.match(refused.error!.message, /does not let a remote shim choose profile "admin".*drop --profile/);
+});
+
 test('version skew: the refusal is printed once, answers waiting calls, and later calls fail fast without starting a hub', async (t) => {
   const { editor, send, stderr, home } = await rig(t, { env: {} }, (h) => {
     // What a hub of this version answers a shim one wire version ahead.
