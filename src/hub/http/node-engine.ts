@@ -292,7 +292,7 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value) && !(await drained(res, stalledMs))) {
+      if (!res.write(value) && !(await drained(res, 'close', stalledMs))) {
         logger.warn({ stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
         aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
         res.destroy();
@@ -307,16 +307,21 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
   }
 }
 
-/** Resolves true once the response drains (or closes), false if it has not within ms. */
-function drained(res: ServerResponse, ms: number): Promise<boolean> {
+/**
+ * Resolves true once a response drains (or `goneEvent` says the client is gone), false if it has not within
+ * ms: both engines' streamed answers wait on this before cutting a client that stopped reading.
+ */
+export function drained(res: { once(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown }, goneEvent: 'close' | 'abort', ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
       clearTimeout(timer);
-      res.off('drain', onDrain).off('close', onDrain);
+      res.off('drain', onDrain);
+      res.off(goneEvent, onDrain);
       resolve(ok);
     };
     const onDrain = () => done(true);
     const timer = setTimeout(() => done(false), ms);
-    res.once('drain', onDrain).once('close', onDrain);
+    res.once('drain', onDrain);
+    res.once(goneEvent, onDrain);
   });
 }

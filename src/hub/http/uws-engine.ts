@@ -10,7 +10,7 @@ import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
-import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
+import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 
 const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
@@ -227,7 +227,7 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     for (;;) {
       const { done, value } = await reader.read();
       if (done || res.aborted) break;
-      if (!res.write(Buffer.from(value)) && !(await drained(res, stalledMs))) {
+      if (!res.write(Buffer.from(value)) && !(await drained(res, 'abort', stalledMs))) {
         logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
         aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
         void reader.cancel().catch(() => {});
@@ -242,19 +242,6 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
   }
 }
 
-/** Resolves true once the response drains (or the client goes), false if it has not within ms. */
-function drained(res: HyperExpress.Response, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      res.off('drain', onDrain).off('abort', onDrain);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const timer = setTimeout(() => done(false), ms);
-    res.once('drain', onDrain).once('abort', onDrain);
-  });
-}
 
 /**
  * The request body, or why it was refused: over MAX_BODY_BYTES (a refused body is still read, and dropped,

@@ -27,8 +27,11 @@ export const queue: StatementStage = {
     // is) instead of silence until it runs: the warehouse reports progress only once it runs the statement.
     const onProgress = contextOf(st.op).onProgress;
     const progress = onProgress && setInterval(() => {
-      const { running, queued } = scheduler.snapshot();
-      onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${running} running, ${queued} waiting` });
+      const { running, queued, maxConcurrent, sessions } = scheduler.snapshot();
+      const own = sessions.find((s) => s.sessionKey === sessionKey)?.running ?? 0;
+      // A free slot it may not take: the one kept for other editors while this one runs the rest.
+      const why = running < maxConcurrent ? `; this editor runs ${own} of the ${maxConcurrent} slots, and the last is kept for other editors` : '';
+      onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${running} running, ${queued} waiting${why}` });
     }, QUEUED_PROGRESS_MS);
     let slot;
     try {
