@@ -6,6 +6,7 @@ import type { SqlDialectChoice } from '../../src/hub/guard/sql/classifier.js';
 import { enforceSqlObjects } from '../../src/hub/policy/enforce.js';
 import { Policy, type EffectiveRole, type ObjectRef } from '../../src/hub/policy/policy.js';
 import { analyzeSqlObjects, referencedObjects } from '../../src/hub/policy/sql-objects.js';
+import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
 
 const CTX = { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' };
 
@@ -41,7 +42,8 @@ const CORPUS: Case[] = [
   { sql: 'SELECT * FROM a x, b AS y, c z ORDER BY 1, 2', objects: [T('A'), T('B'), T('C')] },
   { sql: 'SELECT * FROM t1 NATURAL JOIN t2 CROSS JOIN t3 FULL OUTER JOIN t4 ON true', objects: [T('T1'), T('T2'), T('T3'), T('T4')] },
   { sql: 'SELECT * FROM a JOIN b ON a.x = b.x, c', objects: [T('A'), T('B'), T('C')] },
-  { sql: 'SELECT * FROM a, b WHERE f(x, y) AND z IN (1, 2)', objects: [T('A'), T('B')] },
+  // f is no Snowflake built-in: a UDF in the current schema
+  { sql: 'SELECT * FROM a, b WHERE f(x, y) AND z IN (1, 2)', objects: [T('A'), T('B'), T('F')] },
   { sql: 'SELECT x, y FROM a GROUP BY x, y HAVING count(*) > 1', objects: [T('A')] },
   { sql: 'SELECT * FROM a QUALIFY ROW_NUMBER() OVER (PARTITION BY x, y ORDER BY z) = 1', objects: [T('A')] },
   { sql: 'SELECT * FROM (a JOIN b ON a.x = b.x) JOIN c ON true', objects: [T('A'), T('B'), T('C')] },
@@ -372,6 +374,52 @@ test('Snowflake functions are objects: a qualified UDF, a model or class method,
     assert.match(refusal(ANALYST, sql, 'snowflake'), expected, sql);
   }
   enforceSqlObjects(ANALYST, 'SELECT tpch.fn(o_totalprice), analytics.public.m!PREDICT(1) FROM orders', CTX, { dialect: 'snowflake' });
+});
+
+test('Snowflake: an unqualified function that is not a built-in is a UDF the search path finds, judged as a read of that object', () => {
+  const functions = (sql: string) =>
+    shown(analyzeSqlObjects(sql, CTX, { dialect: 'snowflake' }).refs.filter((r) => r.function).map((r) => r.ref));
+  assert.deepEqual(functions('SELECT my_udf(x) FROM t'), [T('MY_UDF')]);
+  assert.deepEqual(functions('SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE "secure_fn"(u.x) > 0)'), [T('"secure_fn"')]);
+  assert.deepEqual(functions('SELECT UPPER(other_udf(1))'), [T('OTHER_UDF')]);
+  const analysis = analyzeSqlObjects('SELECT my_udf(x)', CTX, { dialect: 'snowflake' });
+  assert.deepEqual(analysis.refs.map((r) => shown(r.fallback ? [r.fallback] : [])), [['SNOWMUX_SAMPLE.PUBLIC.MY_UDF']], 'the search path: current schema, then PUBLIC');
+  // Built-ins, syntax that takes a parenthesis, and names declared with a column list are not calls.
+  for (const sql of [
+    "SELECT IFF(a, 1, 2), NVL(b, 0), TO_VARCHAR(CURRENT_TIMESTAMP(), 'YYYY'), ARRAY_AGG(c) WITHIN GROUP (ORDER BY c) FROM t",
+    'SELECT CAST(x AS NUMBER(10, 2)), x::VARCHAR(20), TRY_CAST(y AS DECIMAL(5)) FROM t',
+    'SELECT SUM(x) OVER (PARTITION BY y ORDER BY z ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM t WHERE a IN (1, 2) AND NOT (b)',
+    'WITH c (a, b) AS (SELECT 1, 2), d(x) AS (SELECT 3) SELECT * FROM c, d',
+    'SELECT * FROM t SAMPLE BERNOULLI (10) SEED (42) AT(OFFSET => -60)',
+    "SELECT * EXCLUDE (a) RENAME (b AS c) FROM t PIVOT(SUM(v) FOR k IN ('x', 'y')) p",
+    'SELECT a, b FROM t GROUP BY CUBE (a, b)',
+    'SELECT * FROM TABLE(FLATTEN(INPUT => PARSE_JSON(x))) f, TABLE(GENERATOR(ROWCOUNT => 3)) g(n)',
+    'SELECT * FROM t AS a(x, y)',
+    'INSERT INTO t (a, b) VALUES (1, 2)',
+    'CREATE TABLE t2 (id NUMBER(38, 0), name VARCHAR(10), PRIMARY KEY (id))',
+    'CREATE VIEW v (a) AS SELECT 1',
+    "SELECT SNOWFLAKE.CORTEX.COMPLETE('m', 'x'), AI_COMPLETE('m', 'x'), SYSTEM$TYPEOF(1)",
+  ]) {
+    assert.deepEqual(functions(sql), [], sql);
+  }
+  // A role that may read only some tables: the UDF is refused, naming it; fully qualified it is judged where it is.
+  const ordersOnly = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.ORDERS"]\n');
+  assert.match(refusal(ordersOnly, 'SELECT my_udf(o_totalprice) FROM orders', 'snowflake'), /may not read SNOWMUX_SAMPLE\.TPCH\.MY_UDF \(rule: allow.*MY_UDF\(…\) is not one of the engine's built-in functions but a user-defined function/);
+  enforceSqlObjects(ordersOnly, 'SELECT UPPER(o_comment), ROUND(o_totalprice, 2) FROM orders', CTX, { dialect: 'snowflake' });
+  // Allowed in the current schema, but not in PUBLIC, where Snowflake looks next: the full name is the way.
+  assert.match(refusal(ANALYST, 'SELECT my_udf(o_totalprice) FROM orders', 'snowflake'), /MY_UDF\(…\) is not a built-in function.*SNOWMUX_SAMPLE\.PUBLIC\.MY_UDF, which role "analyst" may not read.*full name/);
+  enforceSqlObjects(ANALYST, 'SELECT snowmux_sample.tpch.my_udf(o_totalprice) FROM orders', CTX, { dialect: 'snowflake' });
+  assert.match(refusal(ANALYST, 'SELECT snowmux_sample.hr.my_udf(1)', 'snowflake'), /may not read SNOWMUX_SAMPLE\.HR\.MY_UDF \(rule: deny/);
+});
+
+test('Snowflake built-ins: no function the SQL corpus calls is taken for a UDF', () => {
+  const udfs = new Set<string>();
+  for (const entry of SQL_CORPUS) {
+    if (!entry.readOnly || entry.dialect === 'duckdb') continue;
+    for (const r of analyzeSqlObjects(entry.sql, CTX, { dialect: 'snowflake' }).refs) if (r.function) udfs.add(`${r.ref.name}: ${entry.sql}`);
+  }
+  // NOW() is DuckDB's (the corpus reads the entry both ways); Snowflake has no such function.
+  assert.deepEqual([...udfs], ['NOW: SELECT NOW(), CURRENT_TIMESTAMP, CURRENT_DATE']);
 });
 
 test('SHOW … IN APPLICATION [PACKAGE] lists a database like SHOW … IN DATABASE', () => {

@@ -90,10 +90,10 @@ export interface NameToResolve {
 
 function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToResolve[] {
   const toResolve: NameToResolve[] = [];
-  for (const { ref, access, fallback } of analysis.refs) {
+  for (const { ref, access, fallback, function: isFunction } of analysis.refs) {
     const verdict = objectVerdict(role, ref, true);
     if (!verdict.allowed) {
-      throw policyDenied(refusalMessage(role.name, ref, access, verdict.rule), {
+      throw policyDenied(isFunction ? functionRefusal(role.name, ref, verdict.rule) : refusalMessage(role.name, ref, access, verdict.rule), {
         role: role.name,
         object: displayName(ref),
         access,
@@ -102,7 +102,18 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToR
     }
     if (fallback === undefined || ref.schema === undefined || ref.name === undefined) continue;
     const instead = objectVerdict(role, fallback, true);
-    if (!instead.allowed) toResolve.push({ ref: { ...ref, schema: ref.schema, name: ref.name }, fallback, access, rule: instead.rule });
+    if (instead.allowed) continue;
+    // The name-resolution stage can tell only whether a table or view exists, so a function the engine
+    // might find in the fallback schema instead is refused here, with the way to name the allowed one.
+    if (isFunction) {
+      throw policyDenied(
+        `Access denied: ${ref.name}(…) is not a built-in function, so the engine looks for a user-defined function ${displayName(ref)} and, ` +
+          `when there is none, ${displayName(fallback)}, which role "${role.name}" may not read (rule: ${instead.rule}). ` +
+          `Call it by its full name (database.schema.function), or ${lowerFirst(ASK_ADMIN)}.`,
+        { role: role.name, object: displayName(fallback), access, rule: instead.rule },
+      );
+    }
+    toResolve.push({ ref: { ...ref, schema: ref.schema, name: ref.name }, fallback, access, rule: instead.rule });
   }
   const reason = analysis.opaqueReasons[0];
   if (reason !== undefined) {
@@ -155,6 +166,14 @@ function refusalMessage(roleName: string, ref: ObjectRef, access: ObjectAccess, 
     default:
       return `Access denied: role "${roleName}" may not read ${name} (rule: ${rule}). ${ASK_ADMIN}, or use an object you can access.`;
   }
+}
+
+/** A call of a function that is not the engine's own: a UDF or macro reads what its definition reads. */
+function functionRefusal(roleName: string, ref: ObjectRef, rule: string): string {
+  return (
+    `Access denied: role "${roleName}" may not read ${displayName(ref)} (rule: ${rule}): ${ref.name ?? ''}(…) is not one of the engine's built-in ` +
+    `functions but a user-defined function or macro, which reads what its definition reads. ${ASK_ADMIN}, or use a function you can access.`
+  );
 }
 
 function lowerFirst(text: string): string {

@@ -22,6 +22,9 @@
  * RESULT_SCAN, GET_DDL and SYSTEM$ functions (they take object names as text), CALL / EXECUTE IMMEDIATE /
  * scripting blocks, engine statements, account-wide SHOW, file reads, and anything the lexer refuses.
  *
+ * Functions that are objects are reads of that object: on Snowflake a qualified call (a UDF), and an unqualified call of anything that is not a built-in (guard/sql/snowflake-builtins.ts), which
+ * the search path resolves to the current schema's UDF, then PUBLIC's.
+ *
  * It is lexical, not a resolver: a view, a UDF or a procedure reads what it reads underneath, and the
  * extraction errs towards reporting too much (a false refusal) rather than too little.
  * With dialect 'any' (the default) the SQL is read with both engines' lexical rules and the union of both
@@ -30,6 +33,7 @@
 import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
 import { duckdbReadsAsFile } from '../guard/sql/duckdb-files.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
+import { isSnowflakeBuiltinCall } from '../guard/sql/snowflake-builtins.js';
 import { qualifiedNameParts } from '../names/identifiers.js';
 import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
@@ -48,6 +52,8 @@ export interface ReferencedObject {
    * has no schema `a`. Absent when the name cannot resolve anywhere else.
    */
   fallback?: ObjectRef;
+  /** The object is a function the SQL calls (a user-defined function or macro), not a table or view. */
+  function?: true;
 }
 
 export interface SqlContext {
@@ -118,11 +124,11 @@ class Findings {
   readonly reasons: string[] = [];
   readonly #keys = new Set<string>();
 
-  add(ref: ObjectRef, access: ObjectAccess, fallback?: ObjectRef): void {
-    const key = `${access}:${refKey(ref)}:${fallback ? refKey(fallback) : ''}`;
+  add(ref: ObjectRef, access: ObjectAccess, fallback?: ObjectRef, isFunction = false): void {
+    const key = `${access}:${refKey(ref)}:${fallback ? refKey(fallback) : ''}:${isFunction}`;
     if (this.#keys.has(key)) return;
     this.#keys.add(key);
-    this.refs.push(fallback ? { ref, access, fallback } : { ref, access });
+    this.refs.push({ ref, access, ...(fallback ? { fallback } : {}), ...(isFunction ? { function: true as const } : {}) });
   }
 
   opaque(reason: string): void {
@@ -217,6 +223,8 @@ const DUCKDB_CATALOG_MACROS: ReadonlyMap<string, string> = new Map([
   ['FORMAT_TYPE', "format_type(…) reads every type from DuckDB's catalog"],
   ['GET_BLOCK_SIZE', "get_block_size(…) reads DuckDB's storage catalog"],
 ]);
+/** Words before `name(` that make it a name being declared with its columns or parameters, not a function call (CALL runs a procedure: opaque). */
+const DECLARING_WORDS = new Set(['FUNCTION', 'PROCEDURE', 'TABLE', 'VIEW', 'INTO', 'AS', 'KEY', 'REFERENCES', 'MACRO', 'TYPE', 'INDEX', 'ON', 'CALL']);
 /** SYSTEM$ functions that take no object names. */
 const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
 
@@ -365,6 +373,8 @@ class StatementScanner {
   readonly #enclosing: Int32Array;
   /** CTE name → the token ranges where that name means the CTE. */
   readonly #ctes = new Map<string, CteScope[]>();
+  /** Where a name in a table position starts: a call there is a table function (#tableFunction), or a name followed by its column list. */
+  readonly #tableNameStarts = new Set<number>();
 
   constructor(tokens: readonly Token[], type: StatementType, ctx: SqlContext, dialect: SqlDialect, out: Findings) {
     this.#toks = tokens;
@@ -539,12 +549,12 @@ class StatementScanner {
   }
 
   /** An object named in the SQL: where it resolves in the context, and where the engine looks if it is not there. */
-  #addName(parts: readonly string[], access: ObjectAccess): void {
+  #addName(parts: readonly string[], access: ObjectAccess, isFunction = false): void {
     const ref = this.#objectRef(parts);
     // A name being created, altered or dropped is not looked up along the search path as a table is
     // (and need not be a table or view); reads and writes of rows are.
     const looksUp = access === 'read' || access === 'list' || (access === 'write' && ROW_WRITES.has(this.#type));
-    if (ref) this.#out.add(ref, access, looksUp ? this.#fallbackOf(parts, ref) : undefined);
+    if (ref) this.#out.add(ref, access, looksUp ? this.#fallbackOf(parts, ref) : undefined, isFunction);
   }
 
   #fallbackOf(parts: readonly string[], ref: ObjectRef): ObjectRef | undefined {
@@ -730,6 +740,7 @@ class StatementScanner {
     const j = position === 'from' ? i : this.#skipIfExists(i);
     const t = this.#toks[j];
     if (t === undefined) return;
+    this.#tableNameStarts.add(j);
     const access: ObjectAccess = position === 'from' || READ_TYPES.has(this.#type) ? 'read' : 'write';
     switch (t.kind) {
       case 'stage':
@@ -763,6 +774,8 @@ class StatementScanner {
     }
     const name = this.#parseName(j);
     if (!name) return;
+    // `FROM t a(x)`: the alias's column list.
+    if (position === 'from' && this.#isNameToken(name.end)) this.#tableNameStarts.add(name.end);
     if (position === 'from' && this.#isPunct(name.end, '(')) {
       this.#tableFunction(name);
       return;
@@ -802,6 +815,7 @@ class StatementScanner {
       return;
     }
     if (first.kind === 'word' && first.upper === 'IDENTIFIER') return; // reported by #functionCall
+    this.#tableNameStarts.add(open + 1);
     const name = this.#parseName(open + 1);
     if (!name) {
       this.#out.opaque('cannot tell what TABLE(…) reads');
@@ -831,25 +845,41 @@ class StatementScanner {
     const reason = TEXT_NAMED_FUNCTIONS.get(name) ?? (this.#dialect === 'duckdb' ? DUCKDB_CATALOG_MACROS.get(name) : undefined);
     if (reason !== undefined) this.#out.opaque(reason);
     else if (name.startsWith('SYSTEM$') && !HARMLESS_SYSTEM_FUNCTIONS.has(name)) this.#out.opaque(`${name} takes object names as text`);
+    const start = this.#nameStart(i);
+    if (this.#tableNameStarts.has(start)) return; // a table function or a table's column list: #tableAt judged the name
     if (this.#dialect !== 'snowflake') return;
     const textNamed = NAME_ARGUMENT_FUNCTIONS.get(name);
     if (textNamed !== undefined) this.#nameArgument(i + 1, textNamed);
     // A qualified function (`DB.HR.GET_SALARY(1)`) is a UDF in that schema, and `M!PREDICT(…)` a method of
     // the model or class instance M: each returns what its object reads, so it is an object like a view.
-    const start = this.#nameStart(i);
     if (start < i) {
       const parts = this.#parseName(start)?.parts ?? [];
       // SNOWFLAKE.CORTEX.…, SNOWFLAKE.ML.…, INFORMATION_SCHEMA.…: Snowflake's own functions (a table
       // function among them is reported as such by #tableFunction).
       const upper = parts.map((p) => p.toUpperCase());
-      if (upper[0] !== 'SNOWFLAKE' && !isBuiltinTableFunction(upper)) this.#addName(parts, 'read');
-    }
-    if (this.#isPunct(start - 1, '!')) {
+      if (upper[0] !== 'SNOWFLAKE' && !isBuiltinTableFunction(upper)) this.#addName(parts, 'read', true);
+    } else if (this.#isPunct(start - 1, '!')) {
       const receiver = this.#nameStart(start - 2);
       const parts = this.#parseName(receiver)?.parts;
       if (parts === undefined) this.#out.opaque(`cannot tell whose method ${name} is`);
       else this.#addName(parts, 'read');
+    } else if (this.#isUnqualifiedUdf(i)) {
+      // Not one of Snowflake's own: a UDF the search path finds in the current schema (then PUBLIC).
+      this.#addName([namePart(t)], 'read', true);
     }
+  }
+
+  /** Whether the unqualified `name(` at i calls a user-defined function rather than a built-in, syntax or a name being declared. */
+  #isUnqualifiedUdf(i: number): boolean {
+    const t = this.#toks[i]!;
+    if (isSnowflakeBuiltinCall(t.kind === 'word' ? (t.upper ?? '') : namePart(t))) return false;
+    const before = this.#word(i - 1);
+    if (before !== undefined && DECLARING_WORDS.has(before)) return false;
+    // `FROM range(3) r(x)`, `LATERAL (…) l(y)`: an alias's column list; no call follows a closing parenthesis.
+    if (this.#isPunct(i - 1, ')')) return false;
+    // `WITH name (columns) AS (…)`: a CTE's column list.
+    const declaresCte = before === 'WITH' || before === 'RECURSIVE' || this.#isPunct(i - 1, ',');
+    return !(declaresCte && this.#ctes.has(namePart(t)) && this.#word((this.#match[i + 1] ?? -2) + 1) === 'AS');
   }
 
   /** Where the dotted name ending at token `end` starts (`db.schema.fn`, `db..fn`). */
