@@ -11,7 +11,8 @@ import { after, before, test } from 'node:test';
 
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 
-import { referencedObjects } from '../../src/hub/policy/sql-objects.js';
+import { isDuckDbBuiltinFunction } from '../../src/hub/guard/sql/duckdb-builtins.js';
+import { analyzeSqlObjects, referencedObjects } from '../../src/hub/policy/sql-objects.js';
 import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
 
 const CTX = { database: 'DB0', schema: 'S0' };
@@ -212,4 +213,38 @@ test("a built-in macro that reads DuckDB's catalog is opaque, like the catalog r
   }
   assert.ok(catalogReaders >= 3, `only ${catalogReaders} catalog-reading macros found`);
   assert.deepEqual(leaks, []);
+});
+
+test("a qualified macro is a read of that object, as Snowflake's qualified UDFs are; a built-in after a dot is a method call", async () => {
+  // What the engine runs: schema hr's macro (its body reads hr.sal), and for a built-in's name on a column, the method.
+  await connection.run(
+    'CREATE SCHEMA hr; CREATE TABLE hr.sal(x INT); INSERT INTO hr.sal VALUES (42); CREATE MACRO hr.m() AS (SELECT max(x) FROM hr.sal); ' +
+      "CREATE TABLE people(name VARCHAR); INSERT INTO people VALUES ('ann')",
+  );
+  const value = async (sql: string) => (await connection.runAndReadAll(sql)).getRows()[0]?.[0];
+  assert.equal(await value('SELECT hr.m()'), 42);
+  assert.equal(await value('SELECT name.upper() FROM people'), 'ANN');
+  const functions = (sql: string) =>
+    analyzeSqlObjects(sql, CTX, { dialect: 'duckdb' })
+      .refs.filter((r) => r.function)
+      .map((r) => [r.ref.database, r.ref.schema, r.ref.name].join('.'));
+  assert.deepEqual(functions('SELECT hr.m()'), ['DB0.HR.M']);
+  assert.deepEqual(functions('SELECT memory.hr.m() + 1 AS n'), ['MEMORY.HR.M']);
+  assert.deepEqual(functions('SELECT * FROM people WHERE name = "hr"."m"()'), ['DB0.hr.m']);
+  for (const sql of ['SELECT name.upper(), people.name.lower().length() FROM people', "SELECT main.upper('x'), pg_catalog.abs(-1)", 'SELECT upper(name) FROM people']) {
+    assert.deepEqual(functions(sql), [], sql);
+  }
+  await connection.run('DROP SCHEMA hr CASCADE; DROP TABLE people');
+});
+
+test("the built-in function list is the engine's own", async () => {
+  const rows = (
+    await connection.runAndReadAll(
+      "SELECT DISTINCT function_name FROM duckdb_functions() WHERE internal AND regexp_full_match(function_name, '[A-Za-z_][A-Za-z0-9_]*')",
+    )
+  ).getRows();
+  const missing = rows.map(([name]) => String(name)).filter((name) => !isDuckDbBuiltinFunction(name));
+  assert.ok(rows.length > 800, `only ${rows.length} functions listed`);
+  assert.deepEqual(missing, [], 'add them to src/hub/guard/sql/duckdb-builtins.ts');
+  assert.equal(isDuckDbBuiltinFunction('MY_MACRO'), false);
 });

@@ -22,7 +22,8 @@
  * RESULT_SCAN, GET_DDL and SYSTEM$ functions (they take object names as text), CALL / EXECUTE IMMEDIATE /
  * scripting blocks, engine statements, account-wide SHOW, file reads, and anything the lexer refuses.
  *
- * Functions that are objects are reads of that object: on Snowflake a qualified call (a UDF), and an unqualified call of anything that is not a built-in (guard/sql/snowflake-builtins.ts), which
+ * Functions that are objects are reads of that object: a qualified call (a UDF, or on DuckDB a macro), and on
+ * Snowflake an unqualified call of anything that is not a built-in (guard/sql/snowflake-builtins.ts), which
  * the search path resolves to the current schema's UDF, then PUBLIC's.
  *
  * It is lexical, not a resolver: a view, a UDF or a procedure reads what it reads underneath, and the
@@ -32,6 +33,7 @@
  */
 import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
 import { duckdbReadsAsFile } from '../guard/sql/duckdb-files.js';
+import { isDuckDbBuiltinFunction } from '../guard/sql/duckdb-builtins.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
 import { isSnowflakeBuiltinCall } from '../guard/sql/snowflake-builtins.js';
 import { qualifiedNameParts } from '../names/identifiers.js';
@@ -847,7 +849,10 @@ class StatementScanner {
     else if (name.startsWith('SYSTEM$') && !HARMLESS_SYSTEM_FUNCTIONS.has(name)) this.#out.opaque(`${name} takes object names as text`);
     const start = this.#nameStart(i);
     if (this.#tableNameStarts.has(start)) return; // a table function or a table's column list: #tableAt judged the name
-    if (this.#dialect !== 'snowflake') return;
+    if (this.#dialect === 'duckdb') {
+      this.#duckDbQualifiedCall(start, i);
+      return;
+    }
     const textNamed = NAME_ARGUMENT_FUNCTIONS.get(name);
     if (textNamed !== undefined) this.#nameArgument(i + 1, textNamed);
     // A qualified function (`DB.HR.GET_SALARY(1)`) is a UDF in that schema, and `M!PREDICT(…)` a method of
@@ -880,6 +885,19 @@ class StatementScanner {
     // `WITH name (columns) AS (…)`: a CTE's column list.
     const declaresCte = before === 'WITH' || before === 'RECURSIVE' || this.#isPunct(i - 1, ',');
     return !(declaresCte && this.#ctes.has(namePart(t)) && this.#word((this.#match[i + 1] ?? -2) + 1) === 'AS');
+  }
+
+  /**
+   * DuckDB: `schema.macro(…)` or `db.schema.macro(…)` runs that schema's macro, whose body reads what it
+   * reads, so it is an object like a view. The engine looks the name up in the catalog first and only when
+   * that schema has no such function reads `a.f()` as the method call `f(a)` on a column `a`: a built-in's
+   * name after a dot is that method call (a macro given a built-in's name is not told apart; docs §4).
+   */
+  #duckDbQualifiedCall(start: number, i: number): void {
+    if (start === i) return;
+    const parts = this.#parseName(start)?.parts ?? [];
+    if (parts.length < 2 || parts.length > 3 || isDuckDbBuiltinFunction(parts[parts.length - 1]!)) return;
+    this.#addName(parts, 'read', true);
   }
 
   /** Where the dotted name ending at token `end` starts (`db.schema.fn`, `db..fn`). */
