@@ -359,6 +359,21 @@ describe('DuckDbWarehouse', () => {
       assert.deepEqual(next.rows, [[42]]);
     });
 
+    test('json_tree over a deeply nested document costs time, not memory: the cancel stops it (security-model §9)', async () => {
+      // Its time grows with the square of the depth (300,000 levels: minutes); engine-safety does not refuse it,
+      // since the ordinary use, json_tree(column), has a depth no rule can know.
+      const deep = "SELECT count(*) FROM json_tree(repeat('[', 400000) || repeat(']', 400000))";
+      const controller = new AbortController();
+      const { onProgress, running } = runningSignal();
+      const pending = warehouse.query(deep, opts({ signal: controller.signal, onProgress }));
+      await running;
+      const abortedAt = performance.now();
+      controller.abort();
+      await rejectsWith(pending, 'QUERY_CANCELLED');
+      assert.ok(performance.now() - abortedAt < 2000, 'rejects promptly');
+      await stopsInEngine(warehouse);
+    });
+
     test('an abort reason that is a SnowmuxError is kept', async () => {
       const controller = new AbortController();
       const { onProgress, running } = runningSignal();
