@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { HubCore } from '../../src/hub/core/hub-core.js';
-import { Governance } from '../../src/hub/governance/governance.js';
+import { Governance, type TeamRateLimits } from '../../src/hub/governance/governance.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { CALL_STAGES, CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipeline.js';
@@ -43,6 +43,7 @@ per_second = 0.001
 burst = 1
 [roles.budget]
 identities = ["budget"]
+deny = ["*.HR.*"]
 [roles.budget.quota]
 window = "1h"
 queries = 3
@@ -133,7 +134,11 @@ const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
   assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
-  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'breaker', 'retry']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'quota-charge', 'breaker', 'retry']);
+  // The quota is charged after every stage that refuses by a rule: only the breaker (a warehouse that is down)
+  // and retries come after it, and a statement they stop never started, so settle gives its count back.
+  const names = STATEMENT_STAGES.map((s) => s.name);
+  assert.deepEqual(names.slice(names.indexOf('quota-charge') + 1), ['breaker', 'retry']);
 });
 
 test('a role refusal never resolves a target, logs in or runs the body; it is recorded once', async () => {
@@ -220,6 +225,97 @@ test('a statement the warehouse ran counts against the quota whatever became of 
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT TIMES_OUT FROM T'))), 'QUERY_TIMEOUT');
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT 1 FROM T'))), undefined);
   assert.equal(codeOf(await call('budget', 'execute_query', running('SELECT 1 FROM T'))), 'QUOTA_EXCEEDED');
+  governance.close();
+});
+
+/**
+ * A team's Redis as the quota sees it: one atomic check-and-count per admission. Refunds (a negative count)
+ * can be held, so a test can look at the budget while refused calls are between their refusal and their settle.
+ */
+function fakeTeam() {
+  const used = new Map<string, number>();
+  const refunds: { arrived: number; held: Promise<void>; release: () => void; onArrival?: () => void } = { arrived: 0, held: Promise.resolve(), release: () => {} };
+  const team: TeamRateLimits = {
+    take: async () => undefined,
+    async quotaAdmit(holder, rules, _at, count) {
+      await Promise.resolve();
+      const queries = used.get(holder) ?? 0;
+      const over = rules.some((r) => r.queries !== undefined && queries >= r.queries);
+      if (count && !over) used.set(holder, queries + 1);
+      return { reserved: count && !over, usage: new Map(rules.map((r) => [r.windowMs, { queries, rows: 0, bytes: 0, scanBytes: 0 }])) };
+    },
+    async quotaRecord(holder, _windows, usage) {
+      if (usage.queries < 0) {
+        refunds.arrived++;
+        refunds.onArrival?.();
+        await refunds.held;
+      }
+      used.set(holder, (used.get(holder) ?? 0) + usage.queries);
+      return true;
+    },
+    rememberOwner: async () => false,
+    ownerOf: async () => undefined,
+    acquireSlot: async () => undefined,
+  };
+  return { team, used, refunds };
+}
+
+test('calls a rule refuses hold none of a team quota: concurrent refused writes at the edge leave an allowed query its budget', async () => {
+  // The quota stage counted each call's query on admission and gave it back at settle: refused writes in
+  // flight at the same time read as spent budget, and another call of the identity was refused QUOTA_EXCEEDED.
+  const { call, governance, warehouse } = setup();
+  const { team, used, refunds } = fakeTeam();
+  governance.useTeam(team);
+  const query = (sql: string): ToolBody => async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql(sql);
+    await w.query(sql, { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  assert.equal(codeOf(await call('budget', 'execute_query', query('SELECT 1 FROM T'))), undefined);
+  assert.equal(codeOf(await call('budget', 'execute_query', query('SELECT 2 FROM T'))), undefined);
+  // One query of 3 left. Five writes the read-only role refuses, held (if they took any budget) before they give it back.
+  let release!: () => void;
+  refunds.held = new Promise<void>((resolve) => (release = resolve));
+  // Each write ends up answered or held giving back what it took.
+  let settled = 0;
+  let allSettled!: () => void;
+  const done = new Promise<void>((resolve) => (allSettled = resolve));
+  const bump = () => ++settled === 5 && allSettled();
+  refunds.onArrival = bump;
+  const writes = Array.from({ length: 5 }, () => call('budget', 'execute_query', query('DELETE FROM T')).finally(bump));
+  await done;
+  assert.equal(codeOf(await call('budget', 'execute_query', query('SELECT 3 FROM T'))), undefined, 'the last unit of the budget is still there');
+  release();
+  assert.deepEqual((await Promise.all(writes)).map(codeOf), Array(5).fill('SQL_REFUSED'));
+  assert.equal(refunds.arrived, 0, 'no refused write was charged');
+  assert.equal(used.get('budget\u0000budget'), 3);
+  assert.equal(codeOf(await call('budget', 'execute_query', query('SELECT 4 FROM T'))), 'QUOTA_EXCEEDED', 'and the budget holds exactly');
+  assert.deepEqual(warehouse.queries, ['SELECT 1 FROM T', 'SELECT 2 FROM T', 'SELECT 3 FROM T']);
+  governance.close();
+});
+
+test('a call refused by any rule after the quota stage is never charged to a team quota', async () => {
+  const { call, governance } = setup();
+  const { team, used, refunds } = fakeTeam();
+  governance.useTeam(team);
+  const query = (sql: string): ToolBody => async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql(sql);
+    await w.query(sql, { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  const refused = [
+    ['DELETE FROM T', 'SQL_REFUSED'],
+    ['SELECT 1; SELECT 2', 'SQL_MULTI_STATEMENT'],
+    ['SELECT * FROM HR.SALARIES', 'POLICY_DENIED'],
+    ['SELECT * FROM SECRET', undefined],
+  ] as const;
+  for (const [sql, code] of refused.slice(0, 3)) assert.equal(codeOf(await call('budget', 'execute_query', query(sql))), code, sql);
+  // A listing is no query: it passes the quota stage's check and is never charged either.
+  assert.equal(codeOf(await call('budget', 'list_databases', async ({ warehouse: w, ctx }) => ({ content: [], structuredContent: { d: await w.listDatabases(ctx) } }))), undefined);
+  assert.equal(used.get('budget\u0000budget') ?? 0, 0);
+  assert.equal(refunds.arrived, 0, 'nothing was reserved, so nothing was given back');
+  assert.equal(codeOf(await call('budget', 'execute_query', query(refused[3][0]))), refused[3][1]);
+  assert.equal(used.get('budget\u0000budget'), 1, 'an allowed query is charged once');
   governance.close();
 });
 

@@ -11,7 +11,9 @@ export interface CallMeter {
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
   /** A SQL statement was handed to the warehouse (it counts against the quota whatever its outcome). */
   statementSent?: boolean | undefined;
-  /** When (ms) a team hub counted this call's query against the identity's quota on admission (refunded if no query ran). */
+  /** The quota-charge stage has charged this call (once per call, whatever number of statements it runs). */
+  quotaCharged?: boolean | undefined;
+  /** When (ms) a team hub counted this call's query against the identity's quota (refunded if no query ran). */
   quotaReservedAt?: number | undefined;
 }
 

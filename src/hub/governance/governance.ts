@@ -50,7 +50,8 @@ export interface TeamLease {
 export interface TeamRateLimits {
   take(holder: string, limit: BucketLimit): Promise<TakeResult | undefined>;
   /** `holder` (here and in quotaRecord and take) is budgetKey(identity, role): the team keeps each role's budget apart. */
-  quotaAdmit(holder: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
+  /** With `count` false, only reads the team's usage (reserved is then false): the quota stage's cheap check. */
+  quotaAdmit(holder: string, rules: QuotaRule[], at: number, count: boolean): Promise<QuotaAdmission | undefined>;
   quotaRecord(holder: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /** `owner` as encodeOwner writes it (an opaque string to the team). */
   rememberOwner(queryId: string, owner: string): Promise<boolean>;
@@ -259,27 +260,47 @@ export class Governance {
   }
 
   /**
-   * The refusal for an identity whose quota under the call's role is spent, if any. On a team hub the check
-   * and the count of this call's query are one atomic step in Redis (every replica's calls, those still
-   * running included), so concurrent calls on several replicas are refused exactly at the limit; the count is
-   * refunded at settle if no query ran. Without Redis, this replica's own usage (calls in flight may overshoot).
+   * The refusal for an identity whose quota under the call's role is already spent, if any: the quota
+   * stage's cheap check, before any login. It counts nothing: a call is charged only once every rule has
+   * passed (chargeQuota), so calls that a later rule refuses never hold any of the budget. On a team hub,
+   * the team's usage as Redis has it now; without Redis, this replica's own (and the others' as last seen).
    */
-  async quotaRefusal(identity: string, role: EffectiveRole, meter?: CallMeter): Promise<SnowmuxError | undefined> {
+  async quotaRefusal(identity: string, role: EffectiveRole): Promise<SnowmuxError | undefined> {
+    const rules = this.quotas.rulesOf(identity, role.name);
+    if (this.team && rules.length > 0) {
+      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, Date.now(), false);
+      if (admission) return this.teamRefusal(identity, role, admission);
+    }
+    return this.quotas.exceeded(identity, role.name);
+  }
+
+  /**
+   * Charges the call's query to the identity's quota under its role, once per call, when its statement
+   * has passed every rule and is about to reach the warehouse (the quota-charge statement stage). On a team
+   * hub the check and the count are one atomic step in Redis (every replica's calls, those still running
+   * included), so concurrent calls on several replicas are refused exactly at the limit; the count is
+   * refunded at settle if the warehouse never ran the statement. Without Redis, the check alone against this
+   * replica's usage (calls in flight may overshoot; their use is counted at settle).
+   */
+  async chargeQuota(identity: string, role: EffectiveRole, meter: CallMeter): Promise<SnowmuxError | undefined> {
+    if (meter.quotaCharged === true) return undefined;
+    meter.quotaCharged = true;
     const rules = this.quotas.rulesOf(identity, role.name);
     if (this.team && rules.length > 0) {
       const at = Date.now();
-      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, at);
+      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, at, true);
       if (admission) {
-        // Kept for the checks made while Redis does not answer (the others' usage is not forgotten).
-        for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role.name);
-        if (admission.reserved) {
-          if (meter) meter.quotaReservedAt = at;
-          return undefined;
-        }
-        return this.quotas.exceeded(identity, role.name, (w) => admission.usage.get(w));
+        if (admission.reserved) meter.quotaReservedAt = at;
+        return this.teamRefusal(identity, role, admission);
       }
     }
     return this.quotas.exceeded(identity, role.name);
+  }
+
+  /** The refusal the team's usage calls for, noting that usage for the checks made while Redis does not answer. */
+  private teamRefusal(identity: string, role: EffectiveRole, admission: QuotaAdmission): SnowmuxError | undefined {
+    for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role.name);
+    return admission.reserved ? undefined : this.quotas.exceeded(identity, role.name, (w) => admission.usage.get(w));
   }
 
   /** How long a metadata answer is shared (limits.metadata_cache_ttl; 0: not at all). */

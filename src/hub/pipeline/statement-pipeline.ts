@@ -2,7 +2,8 @@
  * The statement stages, in order. Every warehouse operation of every tool passes all of them: the rules
  * that need no warehouse first (SQL policy, the call's database and schema, object policy), then the login, the cache, the names only the
  * catalog can resolve, the queue, the
- * cost guard (the engine's estimate, before anything runs), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
+ * cost guard (the engine's estimate, before anything runs), the quota's charge (after every rule, so a refused call
+ * holds none of the budget), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
  * Adding a rule is one stage file in stages/ and one entry here (plus its test).
  */
 import { epochMs, failureCode } from '../observe/tracing.js';
@@ -17,6 +18,7 @@ import { nameResolution } from './stages/name-resolution.js';
 import { objectPolicy } from './stages/object-policy.js';
 import { openWarehouse } from './stages/open-warehouse.js';
 import { queue } from './stages/queue.js';
+import { quotaCharge } from './stages/quota-charge.js';
 import { retry } from './stages/retry.js';
 import { rowCap } from './stages/row-cap.js';
 import { scanLimit } from './stages/scan-limit.js';
@@ -35,6 +37,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   queue,
   teamSlot,
   scanLimit,
+  quotaCharge,
   breaker,
   retry,
 ];

@@ -41,11 +41,11 @@ return {allowed, retry, math.floor(tokens * 1000)}
 
 /**
  * A call's admission against an identity's quota, atomic across replicas: KEYS one hash per window (its
- * current window); ARGV[1] this replica's id, then per window: TTL ms, then the limits on queries, rows,
- * bytes, scanBytes (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`,
+ * current window); ARGV[1] this replica's id, ARGV[2] 1 to count the call or 0 only to read, then per
+ * window: TTL ms, then the limits on queries, rows, bytes, scanBytes (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`,
  * … of older replicas count too) and the usage is their sum: a replica can then write its own share again
- * after Redis restarted empty without counting anyone twice. When every window is under every limit,
- * counts the call's query in each window, in this replica's field. Returns {admitted (0/1), then queries,
+ * after Redis restarted empty without counting anyone twice. When every window is under every limit (and
+ * ARGV[2] asks to count), counts the call's query in each window, in this replica's field. Returns {admitted (0/1), then queries,
  * rows, bytes, scanBytes of each window as they were before}.
  */
 const QUOTA_ADMIT_SCRIPT = `
@@ -64,14 +64,14 @@ for i = 1, #KEYS do
   end
   for j = 1, 4 do
     out[#out + 1] = used[j]
-    local limit = tonumber(ARGV[(i - 1) * 5 + 2 + j])
+    local limit = tonumber(ARGV[(i - 1) * 5 + 3 + j])
     if limit >= 0 and used[j] >= limit then over = true end
   end
 end
-if over then return out end
+if over or ARGV[2] ~= '1' then return out end
 for i = 1, #KEYS do
   redis.call('HINCRBY', KEYS[i], ARGV[1] .. '|queries', 1)
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 5 + 2]))
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 5 + 3]))
 end
 out[1] = 1
 return out
@@ -166,10 +166,11 @@ export interface TeamState {
   /** Takes a token from the team-wide bucket; undefined when Redis is unavailable (use the local bucket). */
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
   /**
-   * Checks the identity's team-wide usage against `rules` and, when under every limit, counts one query in
-   * each window, in one atomic step; undefined when Redis is unavailable (the local quota applies).
+   * Checks the identity's team-wide usage against `rules` and, when under every limit and `count` is set,
+   * counts one query in each window, in one atomic step; undefined when Redis is unavailable (the local
+   * quota applies).
    */
-  quotaAdmit(identity: string, rules: QuotaRule[], at: number): Promise<QuotaAdmission | undefined>;
+  quotaAdmit(identity: string, rules: QuotaRule[], at: number, count: boolean): Promise<QuotaAdmission | undefined>;
   /** Adds usage to the team's windows (those containing `at`, default now); false when Redis is unavailable. */
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /**
@@ -360,7 +361,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         return undefined;
       }
     },
-    async quotaAdmit(identity, rules, at) {
+    async quotaAdmit(identity, rules, at, count) {
       if (mode !== 'connected' || rules.length === 0) return undefined;
       const windows = [...new Map(rules.map((r) => [r.windowMs, rules.filter((x) => x.windowMs === r.windowMs)])).entries()];
       const keys = windows.map(([w]) => key('quota', identity, String(w), String(windowStartOf(at, w))));
@@ -371,7 +372,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       };
       const args = windows.flatMap(([w, rs]) => [w + 60_000, tightest(rs, 'queries'), tightest(rs, 'rows'), tightest(rs, 'bytes'), tightest(rs, 'scanBytes')]);
       try {
-        const [admitted, ...used] = await scripts.smxQuotaAdmit(keys.length, ...keys, opts.replicaId, ...args);
+        const [admitted, ...used] = await scripts.smxQuotaAdmit(keys.length, ...keys, opts.replicaId, count ? 1 : 0, ...args);
         const usage = new Map<number, QuotaUsage>();
         windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
         if (admitted === 1) windows.forEach(([w], i) => myQuota.add(keys[i]!, windowStartOf(at, w) + w, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 }));
