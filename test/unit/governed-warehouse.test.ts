@@ -139,8 +139,49 @@ test('one user\'s narrow role (by client name) does not page, RESULT_SCAN or pro
   await wide.fetchResults!(own, { offset: 2, limit: 3 }, ctx());
   await wide.fetchResults!(salaries, { offset: 2, limit: 3 }, ctx());
   await narrow.fetchResults!(own, { offset: 2, limit: 3 }, ctx());
-  assert.deepEqual(await governance.resultOwners.ownerOf(own), { identity: 'dana', role: 'narrow' });
+  assert.deepEqual(await governance.resultOwners.ownerOf(own), { identity: 'dana', role: 'narrow', rules: governance.policy.role('narrow')!.objectRules });
   governance.close();
+});
+
+test('a role a reload tightened does not page what it computed under its looser rules, on this replica or another', async () => {
+  // Owners were identity + role name: after a reload denied SALARIES to the role, its earlier result of
+  // SALARIES still paged (fetch_results, RESULT_SCAN, profile), since the name had not changed.
+  const roleConfig = (deny: string) => Policy.fromConfig(parseConfigText(`[roles.team]\nidentities = ["erin"]\nallow = ["DB.*.*"]\ndeny = [${deny}]\n[roles.team.rate]\nper_second = ${deny === '' ? 5 : 6}\nburst = 5\n`, 'test.toml'), 'test.toml');
+  const shared = new Map<string, string>();
+  const team = {
+    take: async () => undefined,
+    quotaAdmit: async () => undefined,
+    quotaRecord: async () => false,
+    rememberOwner: async (id: string, owner: string) => (shared.set(id, owner), true),
+    ownerOf: async (id: string) => shared.get(id),
+    acquireSlot: async () => undefined,
+  };
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const replicas = [new Governance({ policy: roleConfig('"*.HR.*"'), logger }), new Governance({ policy: roleConfig('"*.HR.*"'), logger })];
+  for (const g of replicas) g.useTeam(team);
+  const warehouse = new FakeWarehouse('snowflake');
+  Object.assign(warehouse, { queryProfile: async (queryId: string) => ({ queryId, operators: [] }) });
+  const erin = (g: Governance) => {
+    const session = new Session({ id: 's-erin', identity: { kind: 'local-user', name: 'erin' }, transport: 'stdio' });
+    return new GovernedWarehouse({ governance: g, target: openedTarget(warehouse), role: g.roleFor(session), identity: 'erin', sessionKey: session.id, meter: newCallMeter() });
+  };
+  const salaries = (await erin(replicas[0]!).query('SELECT * FROM SALARIES', { ...ctx(), maxRows: 2 })).queryId!;
+  // A reload that changes nothing the role may read (its rate) keeps its results pageable.
+  for (const g of replicas) g.reconfigure(roleConfig('"*.HR.*"'), { defaultRate: { perSecond: 5, burst: 5 }, retryAttempts: 1, retryBudgetMs: 1000 });
+  await erin(replicas[1]!).fetchResults!(salaries, { offset: 2, limit: 3 }, ctx());
+  // Both replicas reload a config that denies SALARIES to the same role name.
+  for (const g of replicas) g.reconfigure(roleConfig('"*.HR.*", "*.*.SALARIES"'), { defaultRate: { perSecond: 5, burst: 5 }, retryAttempts: 1, retryBudgetMs: 1000 });
+  const fetched = warehouse.fetched.length;
+  const stale = (e: unknown) => isSnowmuxError(e, 'POLICY_DENIED') && (e.details as { reason?: string }).reason === 'rules-changed' && /before the hub's configuration changed them/.test(e.message);
+  for (const g of replicas) {
+    await assert.rejects(erin(g).fetchResults!(salaries, { offset: 2, limit: 3 }, ctx()), stale);
+    await assert.rejects(erin(g).queryProfile!(salaries, ctx()), stale);
+  }
+  assert.equal(warehouse.fetched.length, fetched, 'no row of the old result was served');
+  // What it computes under the new rules pages, here and on the other replica.
+  const own = (await erin(replicas[0]!).query('SELECT * FROM T', { ...ctx(), maxRows: 2 })).queryId!;
+  await erin(replicas[1]!).fetchResults!(own, { offset: 2, limit: 3 }, ctx());
+  for (const g of replicas) g.close();
 });
 
 test('through SQL too, an earlier result is read only by the identity that ran it, whatever the role\'s objects', async () => {

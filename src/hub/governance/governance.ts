@@ -22,11 +22,14 @@ import type { SnowmuxError } from '../../errors.js';
 /**
  * Who ran a query: the identity, and the role its call had. The role is kept because one identity may call
  * under several roles (a role can be given by client name): a result computed under a wider role must not
- * reach a narrower one by paging. Undefined for an owner written by an older replica (Redis).
+ * reach a narrower one by paging. So are that role's object rules as they were (EffectiveRole.objectRules):
+ * a reload may tighten a role without renaming it, and what it computed before must not page under the new
+ * rules. Role and rules are undefined for an owner written by an older replica (Redis).
  */
 export interface ResultOwner {
   identity: string;
   role: string | undefined;
+  rules?: string | undefined;
 }
 
 /**
@@ -486,17 +489,17 @@ function holderOf(key: string): { identity: string; role?: string } {
 }
 
 /**
- * A result owner as one string for Redis: the identity, then NUL and the role. An owner an older replica
- * wrote is the identity alone, which reads back with no role (so only an unrestricted role of that identity
- * pages it).
+ * A result owner as one string for Redis: the identity, then NUL and the role, then NUL and the role's rules
+ * fingerprint. An owner an older replica wrote lacks the later parts, which read back undefined (so only an
+ * unrestricted role of that identity pages it).
  */
 function encodeOwner(owner: ResultOwner): string {
-  return owner.role === undefined ? owner.identity : `${owner.identity}\u0000${owner.role}`;
+  return [owner.identity, ...(owner.role === undefined ? [] : [owner.role, ...(owner.rules === undefined ? [] : [owner.rules])])].join('\u0000');
 }
 
 function decodeOwner(value: string): ResultOwner {
-  const cut = value.lastIndexOf('\u0000');
-  return cut < 0 ? { identity: value, role: undefined } : { identity: value.slice(0, cut), role: value.slice(cut + 1) };
+  const [identity = '', role, rules] = value.split('\u0000');
+  return { identity, role, ...(rules === undefined ? {} : { rules }) };
 }
 
 /** Codes that mean "refused by a rule", not "failed". */

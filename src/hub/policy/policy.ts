@@ -51,6 +51,11 @@ export interface EffectiveRole {
   sqlPolicy(): SqlPolicy;
   /** False when the role may use every object (no deny patterns, allow matches all). */
   readonly objectsRestricted: boolean;
+  /**
+   * The role's object rules (allow and deny) as one short fingerprint: a result's owner keeps it, so a role
+   * whose rules a reload changed no longer pages what it computed under the old ones.
+   */
+  readonly objectRules: string;
 }
 
 /** Name of the role used when nothing matches and `[policy] default_role` is not set. */

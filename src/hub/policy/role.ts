@@ -2,6 +2,7 @@
  * A role from the config, compiled: who it applies to, which tools and objects it grants, and how to
  * explain a refusal (which rule said no). Immutable; one instance per configured role.
  */
+import { createHash } from 'node:crypto';
 import type { ResultForm, ScanLimit } from '../config/config-schema.js';
 import type { SqlPolicy } from '../guard/sql/policy.js';
 import type { ClientInfo, Identity } from '../session/session.js';
@@ -65,6 +66,7 @@ export class CompiledRole implements EffectiveRole {
   readonly quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
   /** True when some object is out of reach (a deny pattern, or an allow list narrower than `*.*.*`). */
   readonly objectsRestricted: boolean;
+  readonly objectRules: string;
 
   readonly #identities: readonly string[] | undefined;
   readonly #clients: readonly string[] | undefined;
@@ -107,6 +109,7 @@ export class CompiledRole implements EffectiveRole {
     this.#allow = [...spec.allow];
     this.#deny = [...spec.deny];
     this.objectsRestricted = this.#deny.length > 0 || !this.#allow.some(isMatchAll);
+    this.objectRules = rulesFingerprint(this.#allow, this.#deny);
     this.#sqlPolicy = Object.freeze({ allowWrite: this.write, allowStageListing: this.stageListing });
     // Callers pass these around as plain functions (`list.filter(role.canSee)`).
     this.toolAllowed = this.toolAllowed.bind(this);
@@ -197,4 +200,10 @@ function validRef(ref: NameRef): boolean {
   if (ref.schema === undefined) return ref.name === undefined;
   if (typeof ref.schema !== 'string' || ref.schema === '') return false;
   return ref.name === undefined || (typeof ref.name === 'string' && ref.name !== '');
+}
+
+/** The patterns as written, in a stable order (a reordered list allows the same objects), hashed short. */
+function rulesFingerprint(allow: readonly ObjectPattern[], deny: readonly ObjectPattern[]): string {
+  const texts = (list: readonly ObjectPattern[]) => list.map((p) => p.text).sort();
+  return createHash('sha256').update(JSON.stringify([texts(allow), texts(deny)])).digest('base64url').slice(0, 16);
 }

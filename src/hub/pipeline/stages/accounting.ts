@@ -16,8 +16,8 @@ export const accounting: StatementStage = {
       meter.bytes += Buffer.byteLength(JSON.stringify(r.rows));
       if (r.queryId) {
         meter.queryId = r.queryId;
-        // A page of a known owner's result keeps that owner (and its role): the reader is not who computed it.
-        if (st.op.kind === 'query' || st.resultOwner === undefined) await governance.resultOwners.remember(r.queryId, { identity, role: role.name });
+        // A page of a known owner's result keeps that owner (its role and rules): the reader is not who computed it.
+        if (st.op.kind === 'query' || st.resultOwner === undefined) await governance.resultOwners.remember(r.queryId, { identity, role: role.name, rules: role.objectRules });
       }
     } else if (st.op.kind === 'profile' || st.op.kind === 'analyst' || st.op.kind === 'details' || st.op.kind === 'facts') {
       // A profile reads metadata about a query already accounted for; Analyst's SQL is accounted when it runs.

@@ -90,8 +90,9 @@ async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
  * is what keeps one identity from paging another's result. Within one identity, a result is also kept from
  * a role that may use only some objects unless that role computed it: one user's editors can run under
  * different roles (`clients`), and the narrower one must not read through paging what it may not query.
- * A role that may use every object may read whatever the result read, so it pages its identity's results
- * whichever role ran them. Answers the owner (undefined when the hub does not know who ran the query).
+ * The role's rules count, not only its name: a reload that tightens a role keeps what it computed under the
+ * looser rules from it. A role that may use every object may read whatever the result read, so it pages its
+ * identity's results whichever role ran them. Answers the owner (undefined when the hub does not know who ran the query).
  */
 async function checkResultOwner(st: Statement, queryId: string): Promise<ResultOwner | undefined> {
   const { governance, identity, role } = st.scope;
@@ -109,7 +110,15 @@ async function checkResultOwner(st: Statement, queryId: string): Promise<ResultO
       { rule: 'result-owner' },
     );
   }
-  if (owner.role === role.name || !role.objectsRestricted) return owner;
+  if (!role.objectsRestricted) return owner;
+  if (owner.role === role.name && owner.rules === role.objectRules) return owner;
+  if (owner.role === role.name) {
+    throw policyDenied(
+      `Access denied: query ${shownText(queryId)} was computed under role "${role.name}"'s object rules as they were before the hub's configuration changed them, ` +
+        `and a role that may use only some objects reads only results computed under its rules as they are now (rule: result-owner). Run the query again with execute_query; it is checked against the current rules.`,
+      { rule: 'result-owner', role: role.name, reason: 'rules-changed' },
+    );
+  }
   throw policyDenied(
     `Access denied: query ${shownText(queryId)} was run under ${owner.role === undefined ? 'another role' : `role "${owner.role}"`}, and this editor's role "${role.name}" ` +
       `may only use some objects, so it reads only results computed under its own role (rule: result-owner). Run the query with execute_query from this editor; it is checked against "${role.name}"'s rules.`,
