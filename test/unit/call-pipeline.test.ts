@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { HubCore } from '../../src/hub/core/hub-core.js';
-import { Governance, type TeamRateLimits } from '../../src/hub/governance/governance.js';
+import { ACTIVE_HTTP_SESSION_MS, Governance, type TeamRateLimits } from '../../src/hub/governance/governance.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { CALL_STAGES, CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipeline.js';
@@ -578,6 +578,56 @@ test('an editor shares its identity\'s rate from when it attaches: another edito
   third.detach('editor closed');
   busy.detach('editor closed');
   fresh.detach('editor closed');
+  governance.close();
+});
+
+test('an HTTP session idle for long stops counting among its identity\'s editors; a link counts until it closes', async () => {
+  // HTTP sessions counted from attach until they expired (a 2025 one after 30 idle minutes): a client that
+  // initialized and went away kept a share of the rate, and the editors still calling got less.
+  const { governance, clock, logger } = sharedRate(12);
+  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => new CountingWarehouse() }), describe: () => [], close: async () => {} };
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
+  const attach = (transport: 'http' | 'stdio') => core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport }, hooks);
+  const [busy, quiet, link] = [attach('http'), attach('http'), attach('stdio')];
+  const role = governance.roleFor(busy.session);
+  const take = (s: Session) => governance.takeToken('team-bot', role, s);
+  assert.equal((await take(busy.session)).sessions, 3, 'a session that just opened counts (its first call keeps its share)');
+  clock.advance(ACTIVE_HTTP_SESSION_MS);
+  assert.equal((await take(busy.session)).sessions, 2, 'the quiet HTTP session no longer counts; the quiet link still does');
+  assert.equal((await take(quiet.session)).sessions, 3, 'calling again, it counts again');
+  assert.equal((await take(busy.session)).sessions, 3);
+  clock.advance(ACTIVE_HTTP_SESSION_MS);
+  link.detach('editor closed');
+  quiet.detach('editor closed');
+  assert.equal((await take(busy.session)).sessions, 1, 'alone now: the whole rate');
+  busy.detach('editor closed');
+  governance.close();
+});
+
+test('a warehouse queue keeps a slot for others only while another session is present: an idle HTTP session is not', async () => {
+  const { governance, clock, logger } = sharedRate(12);
+  const warehouse = new CountingWarehouse();
+  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
+  const editor = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' }, hooks);
+  const idle = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
+  const scheduler = governance.schedulerFor(warehouse);
+  /** How many of the 2 slots the editor gets at once (the rest of its calls wait for the others' kept slot). */
+  const running = async () => {
+    const cancel = new AbortController();
+    const calls = [scheduler.schedule('s-editor', cancel.signal), scheduler.schedule('s-editor', cancel.signal)];
+    const { running: n } = scheduler.snapshot();
+    cancel.abort();
+    for (const settled of await Promise.allSettled(calls)) if (settled.status === 'fulfilled') settled.value.release();
+    return n;
+  };
+  assert.equal(await running(), 1, 'another session just opened: one of the 2 slots is kept for it');
+  clock.advance(ACTIVE_HTTP_SESSION_MS);
+  assert.equal(await running(), 2, 'the other session went quiet: the editor may use every slot');
+  idle.detach('closed');
+  editor.detach('closed');
   governance.close();
 });
 

@@ -6,7 +6,7 @@
  */
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
-import type { Clock } from '../guard/clock.js';
+import { systemClock, type Clock } from '../guard/clock.js';
 import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
@@ -76,6 +76,13 @@ export interface GovernanceOptions {
   clock?: Clock;
 }
 
+/**
+ * How long an HTTP session counts among its identity's editors (for rate shares and the queue's kept slot)
+ * after it opened or last called: a client that went quiet leaves the others its share, while one that
+ * calls now and then, or has just initialized, keeps it.
+ */
+export const ACTIVE_HTTP_SESSION_MS = 60_000;
+
 /** The breaker's rolling window: two call timeouts, within these bounds. */
 const MIN_BREAKER_WINDOW_MS = 10_000;
 const MAX_BREAKER_WINDOW_MS = 15 * 60_000;
@@ -90,13 +97,17 @@ export class Governance {
   private readonly queueWaits = new WeakMap<Warehouse, number | undefined>();
   private readonly rateLimiter: RateLimiter;
   /**
-   * Each identity's open sessions, from attach until they close, for fair shares of its rate. Counted from
-   * attach, not from their first call: an editor that has not called yet (or not lately) keeps its share, so
-   * another editor's burst cannot refuse its first call.
+   * Each identity's open sessions, from attach until they close, for fair shares of its rate. A session on
+   * a link (socket, stdio, WebSocket) counts from attach, not from its first call: an editor that has not
+   * called yet (or not lately) keeps its share, so another editor's burst cannot refuse its first call. An
+   * HTTP session has no link to tell it is still there (a 2025 one lives until 30 idle minutes pass): it
+   * counts only while it opened or called within ACTIVE_HTTP_SESSION_MS (see `counts`).
    */
   private readonly sessionsOfIdentity = new Map<string, Map<string, Session>>();
-  /** Sessions attached now, all identities: a warehouse's queue keeps a slot for others only when there are some. */
-  private attachedSessions = 0;
+  /** Sessions on a link attached now, all identities: with the active HTTP ones, whether a queue keeps a slot for others. */
+  private attachedLinks = 0;
+  /** HTTP sessions attached now → when each opened or last called (clock ms). */
+  private readonly httpActiveAt = new Map<string, number>();
   /** Per-session shares of an identity's rate, while the identity has several active sessions. */
   private readonly shareLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly sessionShares: RateLimiter;
@@ -212,6 +223,7 @@ export class Governance {
    */
   async takeToken(identity: string, role: EffectiveRole, session?: Session): Promise<TakeResult & { sessions: number; share?: BucketLimit }> {
     const limit = this.rateOf(role);
+    if (session && this.httpActiveAt.has(session.id)) this.httpActiveAt.set(session.id, this.now());
     const share = session === undefined ? undefined : this.shareOf(identity, role, session, limit);
     if (share) {
       const own = this.sessionShares.tryTake(`${identity}\u0000${session!.id}`);
@@ -231,7 +243,8 @@ export class Governance {
       open = new Map();
       this.sessionsOfIdentity.set(identity, open);
     }
-    if (!open.has(session.id)) this.attachedSessions += 1;
+    if (session.facts.transport === 'http') this.httpActiveAt.set(session.id, this.now());
+    else if (!open.has(session.id)) this.attachedLinks += 1;
     open.set(session.id, session);
   }
 
@@ -242,7 +255,7 @@ export class Governance {
   sessionEnded(identity: string, sessionId: string): void {
     const open = this.sessionsOfIdentity.get(identity);
     const had = open?.delete(sessionId) ?? false;
-    if (had) this.attachedSessions -= 1;
+    if (had && !this.httpActiveAt.delete(sessionId)) this.attachedLinks -= 1;
     if (had && open!.size === 0) this.sessionsOfIdentity.delete(identity);
     this.shareLimits.delete(`${identity}\u0000${sessionId}`);
   }
@@ -255,11 +268,30 @@ export class Governance {
   private shareOf(identity: string, role: EffectiveRole, session: Session, limit: BucketLimit): { sessions: number; limit: BucketLimit } | undefined {
     const open = this.sessionsOfIdentity.get(identity);
     let sessions = open?.has(session.id) ? 0 : 1; // a session not attached (a caller of its own) counts too
-    for (const other of open?.values() ?? []) if (this.#policy.roleFor(other.facts.identity, other.client).name === role.name) sessions++;
+    for (const other of open?.values() ?? []) if (this.counts(other) && this.#policy.roleFor(other.facts.identity, other.client).name === role.name) sessions++;
     if (sessions <= 1) return undefined;
     const share = { capacity: Math.max(1, Math.floor(limit.capacity / sessions)), refillPerSecond: limit.refillPerSecond / sessions };
     this.shareLimits.set(`${identity}\u0000${session.id}`, share);
     return { sessions, limit: share };
+  }
+
+  /** Whether an attached session counts as present: on a link, always; over HTTP, while it opened or called lately. */
+  private counts(session: Session): boolean {
+    const at = this.httpActiveAt.get(session.id);
+    return at === undefined || this.now() - at < ACTIVE_HTTP_SESSION_MS;
+  }
+
+  /** Whether more than one session is present (links, and HTTP sessions active lately), for the queue's kept slot. */
+  private othersPresent(): boolean {
+    let present = this.attachedLinks;
+    if (present > 1) return true;
+    const now = this.now();
+    for (const at of this.httpActiveAt.values()) if (now - at < ACTIVE_HTTP_SESSION_MS && ++present > 1) return true;
+    return false;
+  }
+
+  private now(): number {
+    return (this.clock ?? systemClock).now();
   }
 
   /**
@@ -344,7 +376,7 @@ export class Governance {
         maxQueuedPerSession: this.limits.maxQueuedPerSession,
         clock: this.clock,
         // A lone editor may use every slot; with others connected, one is kept for them.
-        othersPresent: () => this.attachedSessions > 1,
+        othersPresent: () => this.othersPresent(),
       });
       this.schedulers.set(warehouse, scheduler);
     }
