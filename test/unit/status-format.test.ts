@@ -169,3 +169,15 @@ test('a message of several lines (a config error) keeps its lines, indented unde
   assert.ok(at >= 0, lines.join('\n'));
   assert.equal(lines[at + 1], '    second line');
 });
+
+test("a team hub's quota line is the team's count (what refuses calls), says so, and gives this replica's part", () => {
+  // Each replica showed its own usage as the budget left: 10 calls here and 5 on another replica read as
+  // "15 left" here and "20 left" there, while the team had 10 left.
+  const hub = busyHub();
+  const seenAt = new Date(NOW).toISOString();
+  (hub.governance as { quotas: unknown[] }).quotas = [
+    { identity: 'gina', role: 'capped', windows: [{ windowMs: 3_600_000, remaining: { queries: 10, rows: null, bytes: null }, resetsAt: new Date(NOW + 60_000).toISOString(), team: { seenAt, own: { queries: 10, rows: 0, bytes: 0 } } }] },
+  ];
+  const text = formatStatus(hub, 200);
+  assert.match(text, new RegExp(`^quota  gina \\(capped\\): queries 10 left until \\S+ \\(team-wide as of ${seenAt.slice(11, 19)}; 10 queries on this replica\\)$`, 'm'));
+});

@@ -283,7 +283,7 @@ interface Governance {
   queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number } };
   breakers: { profile: string; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
   rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number }[];
-  quotas: { identity: string; role?: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string }[] }[];
+  quotas: { identity: string; role?: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string; team?: { seenAt: string; own: { queries: number } } }[] }[];
 }
 
 interface TeamSection {
@@ -351,7 +351,9 @@ function formatGovernance(g: Governance | undefined): string[] {
   for (const q of g.quotas) {
     for (const w of q.windows) {
       const left = Object.entries(w.remaining).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(', ');
-      out.push(`quota  ${holder(q)}: ${left || 'unlimited'} left until ${w.resetsAt}`);
+      // A team hub's budget is the team's: say so, and how fresh, or a replica's own part read as the budget.
+      const team = w.team ? ` (team-wide as of ${w.team.seenAt.slice(11, 19)}; ${w.team.own.queries} ${w.team.own.queries === 1 ? 'query' : 'queries'} on this replica)` : '';
+      out.push(`quota  ${holder(q)}: ${left || 'unlimited'} left until ${w.resetsAt}${team}`);
     }
   }
   return out;

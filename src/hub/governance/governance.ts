@@ -83,6 +83,9 @@ export interface GovernanceOptions {
  */
 export const ACTIVE_HTTP_SESSION_MS = 60_000;
 
+/** How often a team hub reads the team's usage of the budgets it holds, for status. */
+const TEAM_QUOTA_REFRESH_MS = 5_000;
+
 /** The breaker's rolling window: two call timeouts, within these bounds. */
 const MIN_BREAKER_WINDOW_MS = 10_000;
 const MAX_BREAKER_WINDOW_MS = 15 * 60_000;
@@ -115,6 +118,8 @@ export class Governance {
   private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
   private readonly metadata: MetadataCache;
   private team: TeamRateLimits | null = null;
+  private teamQuotaTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshingQuotas = false;
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
   private readonly warehouseIds = new WeakMap<Warehouse, string>();
   private nextWarehouseId = 1;
@@ -200,6 +205,35 @@ export class Governance {
    */
   useTeam(team: TeamRateLimits | null): void {
     this.team = team;
+    clearInterval(this.teamQuotaTimer);
+    this.teamQuotaTimer = undefined;
+    if (team) {
+      this.teamQuotaTimer = setInterval(() => void this.refreshTeamQuotas(), TEAM_QUOTA_REFRESH_MS);
+      this.teamQuotaTimer.unref();
+    }
+  }
+
+  /**
+   * Reads the team's usage of every budget this replica holds from Redis, so status shows what governs (the
+   * team's count), not this replica's part of it: an identity's calls on other replicas since its last call
+   * here are seen within TEAM_QUOTA_REFRESH_MS. Checks do not wait for it (each reads Redis itself).
+   */
+  async refreshTeamQuotas(): Promise<void> {
+    const team = this.team;
+    if (!team || this.refreshingQuotas) return;
+    this.refreshingQuotas = true;
+    try {
+      for (const { identity, role } of this.quotas.snapshot()) {
+        if (role === undefined) continue;
+        const rules = this.quotas.rulesOf(identity, role);
+        if (rules.length === 0) continue;
+        const seen = await team.quotaAdmit(holderKey(identity, role), rules, Date.now(), false);
+        if (!seen) return; // Redis does not answer: what was last seen stays
+        for (const [windowMs, usage] of seen.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role);
+      }
+    } finally {
+      this.refreshingQuotas = false;
+    }
   }
 
   /** The caller's role. Rate limits and quotas take it from each call (takeToken, quotaRefusal, settle). */
@@ -501,6 +535,7 @@ export class Governance {
   }
 
   close(): void {
+    clearInterval(this.teamQuotaTimer);
     for (const b of this.breakers.values()) b.shutdown();
     for (const s of this.schedulers.values()) s.close();
   }
@@ -511,7 +546,11 @@ export class Governance {
  * identity or role name, so two pairs never share a key.
  */
 function budgetKey(identity: string, role: EffectiveRole): string {
-  return `${identity}\u0000${role.name}`;
+  return holderKey(identity, role.name);
+}
+
+function holderKey(identity: string, role: string): string {
+  return `${identity}\u0000${role}`;
 }
 
 /** A budgetKey's identity and role, for status (which is filtered by identity). */

@@ -65,6 +65,11 @@ export interface QuotaWindowSnapshot {
   limits: Record<Exclude<QuotaMetric, 'scanBytes'>, number | null> & { scanBytes?: number };
   /** Budget left in this window; null = unlimited. */
   remaining: Record<Exclude<QuotaMetric, 'scanBytes'>, number | null> & { scanBytes?: number };
+  /**
+   * A team hub: `used` and `remaining` are the team's (every replica's usage, which is what refuses calls),
+   * as Redis last reported them at `seenAt` plus this replica's use since; `own` is this replica's part.
+   */
+  team?: { seenAt: string; own: QuotaUsage };
 }
 
 export interface QuotaSnapshotEntry {
@@ -81,6 +86,8 @@ interface WindowUsage extends QuotaUsage {
    * process's own usage when Redis does not answer, so an outage gives nobody a fresh budget on each replica.
    */
   others?: QuotaUsage;
+  /** When `others` was last reported (ms). */
+  othersAt?: number;
 }
 
 /** One budget's holder: an identity, under a role or not. */
@@ -173,6 +180,7 @@ export class QuotaTracker {
     const others: QuotaUsage = { queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
     for (const metric of METRICS) others[metric] = Math.max(0, amount(team[metric]) - amount(current[metric]));
     current.others = others;
+    current.othersAt = this.#clock.now();
   }
 
   /** Adds a finished call's usage to every window the identity (under `role`) has rules for. */
@@ -202,7 +210,9 @@ export class QuotaTracker {
       identity,
       ...(role === undefined ? {} : { role }),
       windows: this.#rules(identity, role).map((rule) => {
-        const usage = this.#current(identity, role, rule.windowMs, now, false);
+        const own = this.#current(identity, role, rule.windowMs, now, false);
+        // What governs: on a team hub, the team's usage (as checks read it while Redis does not answer too).
+        const usage = withOthers(own);
         const used: QuotaUsage = { queries: usage?.queries ?? 0, rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
         if (rule.scanBytes !== undefined) used.scanBytes = usage?.scanBytes ?? 0;
         const start = windowStartOf(now, rule.windowMs);
@@ -217,7 +227,13 @@ export class QuotaTracker {
           limits.scanBytes = rule.scanBytes;
           remaining.scanBytes = Math.max(0, rule.scanBytes - (used.scanBytes ?? 0));
         }
-        return { windowMs: rule.windowMs, windowStart: isoSeconds(start), resetsAt: isoSeconds(start + rule.windowMs), used, limits, remaining };
+        const window: QuotaWindowSnapshot = { windowMs: rule.windowMs, windowStart: isoSeconds(start), resetsAt: isoSeconds(start + rule.windowMs), used, limits, remaining };
+        if (own?.othersAt !== undefined) {
+          const part: QuotaUsage = { queries: own.queries, rows: own.rows, bytes: own.bytes };
+          if (rule.scanBytes !== undefined) part.scanBytes = own.scanBytes ?? 0;
+          window.team = { seenAt: new Date(own.othersAt).toISOString(), own: part };
+        }
+        return window;
       }),
     };
   }
@@ -240,6 +256,7 @@ export class QuotaTracker {
       usage.windowStart = start;
       usage.queries = usage.rows = usage.bytes = usage.scanBytes = 0;
       delete usage.others;
+      delete usage.othersAt;
     }
     if (!usage && create) {
       if (!holder) {

@@ -1,8 +1,8 @@
 /**
  * This replica's own share of each identity's team-wide quota windows: what it counted in Redis, or would
  * have while Redis was unreachable. Redis holds each replica's share in its own fields, so writing the
- * share again (absolute values) after Redis restarted empty, or after a spell on local limits, restores
- * the team's usage without counting anything twice.
+ * share again after Redis restarted empty, or after a spell on local limits (each field raised to the
+ * share, never lowered: see QUOTA_SEED_SCRIPT), restores the team's usage without counting anything twice.
  */
 import type { QuotaUsage } from '../guard/quota.js';
 
@@ -35,6 +35,12 @@ export class QuotaShare {
   open(now = Date.now()): { key: string; leftMs: number; usage: Required<QuotaUsage> }[] {
     this.#prune(now);
     return [...this.#shares].map(([key, share]) => ({ key, leftMs: share.endsAt - now, usage: { ...share.usage } }));
+  }
+
+  /** One window's share as it is now (undefined once the window has ended). */
+  of(key: string, now = Date.now()): { leftMs: number; usage: Required<QuotaUsage> } | undefined {
+    const share = this.#shares.get(key);
+    return share && share.endsAt > now ? { leftMs: share.endsAt - now, usage: { ...share.usage } } : undefined;
   }
 
   #prune(now: number): void {

@@ -78,6 +78,27 @@ return out
 `;
 
 /**
+ * This replica's share of a quota window written again (a rejoin): KEYS[1] the window's hash; ARGV field,
+ * value pairs, then the TTL ms. Each field becomes the larger of what Redis holds and the value: Redis never
+ * holds more of a replica's share than the replica itself (it counts locally first), so this restores what
+ * Redis lost without undoing an increment that reached it meanwhile, or the count of an earlier process that
+ * had the same replica id.
+ */
+const QUOTA_SEED_SCRIPT = `
+for i = 1, #ARGV - 1, 2 do
+  local value = tonumber(ARGV[i + 1])
+  local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i])) or 0
+  if value > held then redis.call('HSET', KEYS[1], ARGV[i], value) end
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[#ARGV]))
+`;
+
+/** A pipeline with the seed script defined on it (ioredis adds defined commands to pipelines too). */
+interface QuotaSeedPipeline {
+  smxQuotaSeed(k: string, ...fieldsValuesTtl: (string | number)[]): unknown;
+}
+
+/**
  * A leased slot of a team-wide cap. KEYS[1] zset of lease id → expiry (Redis's clock); ARGV limit, lease id,
  * lease ms. Expired leases (a replica that died holding them) are dropped first. Returns 1 when taken.
  */
@@ -229,12 +250,30 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   /** This replica's share of every identity's open quota windows, written again on the same occasions. */
   const myQuota = new QuotaShare();
   const restored = { owners: 0, quotaWindows: 0, at: null as string | null };
-  /** Writes again what this replica put (or would have put) in Redis: Redis may have lost it. */
+  /**
+   * Writes again what this replica put (or would have put) in Redis: Redis may have lost it. Calls run
+   * meanwhile (the replica is connected again) and count in the same fields, so the quota shares go first,
+   * each batch read from the share the moment it is sent, and merged by a script that only ever raises a
+   * field: an increment Redis already has is in the share too, and one sent later lands on top. (The shares
+   * were written after the owners, from a snapshot taken before them, as absolute values: increments made
+   * in between were overwritten, and lost to the team until the next rejoin.)
+   */
   const rejoin = async (): Promise<void> => {
+    const shareKeys = myQuota.open().map((share) => share.key);
     const ownerEntries = [...owners.entries()];
-    const shares = myQuota.open();
-    if (ownerEntries.length === 0 && shares.length === 0) return;
+    if (ownerEntries.length === 0 && shareKeys.length === 0) return;
     try {
+      for (let i = 0; i < shareKeys.length; i += 1_000) {
+        const pipeline = redis.pipeline();
+        const now = Date.now();
+        for (const k of shareKeys.slice(i, i + 1_000)) {
+          const share = myQuota.of(k, now);
+          if (!share) continue;
+          const { leftMs, usage } = share;
+          (pipeline as unknown as QuotaSeedPipeline).smxQuotaSeed(k, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes, leftMs + 60_000);
+        }
+        await execOrThrow(pipeline);
+      }
       for (let i = 0; i < ownerEntries.length; i += 1_000) {
         const pipeline = redis.pipeline();
         for (const [queryId, owner] of ownerEntries.slice(i, i + 1_000)) {
@@ -244,16 +283,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         }
         await execOrThrow(pipeline);
       }
-      for (let i = 0; i < shares.length; i += 1_000) {
-        const pipeline = redis.pipeline();
-        for (const { key: k, leftMs, usage } of shares.slice(i, i + 1_000)) {
-          // Absolute values of this replica's own fields: whatever Redis kept of them is the same or less.
-          pipeline.hset(k, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes).pexpire(k, leftMs + 60_000);
-        }
-        await execOrThrow(pipeline);
-      }
-      Object.assign(restored, { owners: ownerEntries.length, quotaWindows: shares.length, at: new Date().toISOString() });
-      opts.logger.info({ owners: ownerEntries.length, quotaWindows: shares.length }, 'result owners and quota usage written to Redis again after rejoining it');
+      Object.assign(restored, { owners: ownerEntries.length, quotaWindows: shareKeys.length, at: new Date().toISOString() });
+      opts.logger.info({ owners: ownerEntries.length, quotaWindows: shareKeys.length }, 'result owners and quota usage written to Redis again after rejoining it');
     } catch (err) {
       failed(err);
       opts.logger.warn({ err: redactRedisUrls((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
@@ -301,6 +332,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   redis.on('close', () => setMode('local', lastError ?? 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   redis.defineCommand('smxQuotaAdmit', { lua: QUOTA_ADMIT_SCRIPT });
+  redis.defineCommand('smxQuotaSeed', { numberOfKeys: 1, lua: QUOTA_SEED_SCRIPT });
   redis.defineCommand('smxAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT_SCRIPT });
   redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
   const scripts = redis as unknown as {

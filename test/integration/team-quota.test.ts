@@ -1,0 +1,122 @@
+/**
+ * A team's quota counts in Redis (a real redis-server on an ephemeral port), driven through the replica's
+ * own Redis client and governance without hubs: a replica rejoining an emptied Redis writes its share back
+ * without undoing counts taken meanwhile, and status shows the team's count, not one replica's part.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { Redis } from 'ioredis';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { newCallMeter } from '../../src/hub/governance/call-meter.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { windowStartOf, type QuotaRule } from '../../src/hub/guard/quota.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { connectRedisTeam, type TeamState } from '../../src/hub/team/redis-team.js';
+import { defer, freePort, tempHome, type Cleanup } from '../helpers/harness.js';
+import { NO_REDIS } from '../helpers/debian-tools.js';
+import { startRedis } from '../helpers/redis-server.js';
+
+const HOUR = 3_600_000;
+const summary = () => ({ pid: process.pid, version: 'test', state: 'running', sessions: 0, running: 0, queued: 0, breakers: [] });
+
+/** A replica's team client; `logLines` gets its log messages, `modes` each change of mode as it happens. */
+function replica(t: Cleanup, port: number, replicaId: string, onMode?: (mode: 'connected' | 'local') => void) {
+  const logged = new PassThrough();
+  const messages: string[] = [];
+  const waiters: { match: RegExp; resolve: () => void }[] = [];
+  logged.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      const msg = String((JSON.parse(line) as { msg?: unknown }).msg);
+      messages.push(msg);
+      for (const w of waiters.filter((x) => x.match.test(msg))) w.resolve();
+    }
+  });
+  const logger = createLogger({ destination: logged, level: 'info' });
+  const modeWaiters: { mode: string; resolve: () => void }[] = [];
+  const team = connectRedisTeam({
+    url: `redis://127.0.0.1:${port}`,
+    namespace: 'smx-quota-test',
+    replicaId,
+    summary,
+    logger,
+    heartbeatMs: 200,
+    onModeChange: (mode) => {
+      onMode?.(mode);
+      for (const w of modeWaiters.filter((x) => x.mode === mode)) w.resolve();
+    },
+  });
+  defer(t, () => team.close());
+  const mode = (wanted: 'connected' | 'local') =>
+    team.mode === wanted ? Promise.resolve() : new Promise<void>((resolve) => modeWaiters.push({ mode: wanted, resolve }));
+  const logs = (match: RegExp) => (messages.some((m) => match.test(m)) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve })));
+  return { team, logger, mode, logs };
+}
+
+test('a replica rejoining an emptied Redis writes its quota share back without undoing the counts calls took meanwhile', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // The rejoin took a snapshot of the share, wrote every result owner, then wrote the snapshot as absolute
+  // values: a call counted in between (the replica was already connected) was overwritten and lost.
+  const dir = tempHome(t);
+  const port = await freePort();
+  let server = await startRedis(t, port, dir);
+  const holder = 'lara\u0000counted';
+  const rules: QuotaRule[] = [{ windowMs: HOUR, queries: 1_000_000 }];
+  let team!: TeamState;
+  // A call counts its query the moment the replica is back on Redis, as calls under load do.
+  let countOnRejoin = false;
+  const r1 = replica(t, port, 'r1', (mode) => {
+    if (mode === 'connected' && countOnRejoin) void team.quotaRecord(holder, [HOUR], { queries: 1, rows: 0, bytes: 0, scanBytes: 0 });
+  });
+  team = r1.team;
+  await r1.mode('connected');
+  for (let i = 0; i < 5; i++) assert.equal((await team.quotaAdmit(holder, rules, Date.now(), true))?.reserved, true);
+  // Enough result owners that writing them back takes several round trips.
+  for (let i = 0; i < 2_500; i++) await team.rememberOwner(`q-${i}`, 'lara\u0000counted');
+
+  server.kill('SIGKILL');
+  await once(server, 'exit');
+  await r1.mode('local');
+  countOnRejoin = true;
+  server = await startRedis(t, port, dir);
+  await r1.logs(/written to Redis again/);
+
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  const key = `smx-quota-test:quota:${holder}:${HOUR}:${windowStartOf(Date.now(), HOUR)}`;
+  assert.equal(await direct.hget(key, 'r1|queries'), '6', 'the 5 counted before Redis restarted, and the one counted as the replica rejoined');
+  assert.equal((await team.quotaAdmit(holder, rules, Date.now(), false))?.usage.get(HOUR)?.queries, 6);
+});
+
+test("status on a team hub shows the team's quota count (what refuses calls), and this replica's part of it", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // Each replica showed its own count as the budget: 10 calls on one and 5 on the other read "15 left" and
+  // "20 left" for a budget of 25, while 10 were left.
+  const dir = tempHome(t);
+  const port = await freePort();
+  await startRedis(t, port, dir);
+  const policy = Policy.fromConfig(parseConfigText(`[roles.quotaonly]\nidentities = ["gina"]\n[roles.quotaonly.quota]\nwindow = "1h"\nqueries = 25\n`, 'test.toml'), 'test.toml');
+  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = await Promise.all(['r1', 'r2'].map(async (id) => {
+    const r = replica(t, port, id);
+    await r.mode('connected');
+    const g = new Governance({ policy, logger: silent });
+    g.useTeam(r.team);
+    defer(t, () => g.close());
+    return g;
+  }));
+  const role = policy.role('quotaonly')!;
+  const run = async (g: Governance) => {
+    const meter = newCallMeter();
+    assert.equal(await g.chargeQuota('gina', role, meter), undefined);
+    await g.settle('gina', role, meter, true);
+  };
+  for (let i = 0; i < 10; i++) await run(governance[0]!);
+  for (let i = 0; i < 5; i++) await run(governance[1]!);
+  await governance[0]!.refreshTeamQuotas();
+  type Window = { used: { queries: number }; remaining: { queries: number }; team?: { own: { queries: number } } };
+  const window = (governance[0]!.snapshot() as { quotas: { identity: string; windows: Window[] }[] }).quotas.find((q) => q.identity === 'gina')!.windows[0]!;
+  assert.equal(window.used.queries, 15);
+  assert.equal(window.remaining.queries, 10, "the team's budget left, not this replica's");
+  assert.equal(window.team?.own.queries, 10, "and this replica's part, said as such");
+});
