@@ -6,11 +6,11 @@ import { SnowmuxError } from '../../errors.js';
 import { parseDurationMs } from '../../hub/config/config-schema.js';
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../hub/config/config-file.js';
-import { createKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord } from '../../hub/keys/api-keys.js';
+import { createKey, findKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord } from '../../hub/keys/api-keys.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
-import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, shownText } from '../../shown-text.js';
 
 const USAGE = `Usage:
   snowmux keys create --identity NAME [--expires 30d]   create a key (printed once)
@@ -22,8 +22,10 @@ const USAGE = `Usage:
 The identity is who the key's caller is for roles, limits, quotas and the audit log.
 Clients send the key as "Authorization: Bearer <key>"; remote shims read it from SNOWMUX_KEY or --key-file.
 Options: --home DIR, --config PATH
-On a team hub (hub.redis_url in config.toml) keys live in Redis, shared by every replica, and a revocation
-reaches every replica at once; --local uses this home's keys.json instead.
+On a team hub (hub.redis_url in config.toml) new keys live in Redis, shared by every replica, and a
+revocation reaches every replica at once. This home's keys.json still counts there (keys made before the
+team had Redis): list shows both stores (team / local), revoke and rotate find an id in either.
+--local acts on this home's keys.json only (create makes a key only this home's hub accepts).
 `;
 
 export async function keysCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -52,14 +54,34 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
         const { key, record } = await team.create(requireIdentity(values.identity), expiry(values.expires));
         io.stdout.write(`${key}\n`);
         io.stderr.write(`Team key ${record.id} for identity "${record.identity}" (every replica of namespace "${hub.teamNamespace}" accepts it). It is shown only now.\n`);
-      } else if (sub === 'list') printList(io, await team.list(), values.json === true);
-      else if (sub === 'rotate') {
-        const rotated = await team.rotate(oneKey(args, 'rotate'), overlapEnd(values.overlap), values.expires === undefined ? undefined : expiry(values.expires));
+        return 0;
+      }
+      // The hub on this home still accepts its keys.json keys (RedisKeyStore checks them first): the
+      // commands must see them too, or a leaked pre-team key is "not found" while it keeps working.
+      const local = readKeys(keysPath(home)).records;
+      if (sub === 'list') {
+        printList(io, [...(await team.list()).map((r) => ({ ...r, store: 'team' as const })), ...local.map((r) => ({ ...r, store: 'local' as const }))], values.json === true);
+        return 0;
+      }
+      const prefix = oneKey(args, sub);
+      const store = storeOf(prefix, await team.list(), local);
+      if (sub === 'rotate') {
+        const overlapEnds = overlapEnd(values.overlap);
+        const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
+        if (store === 'local') {
+          const rotated = rotateKey(home, prefix, overlapEnds, expiresAt);
+          io.stdout.write(`${rotated.key}\n`);
+          io.stderr.write(`${rotatedNote(rotated, "Key (this home's keys.json)")} Only this home's hub accepts it; a team key works on every replica: snowmux keys create --identity ${rotated.record.identity}\n`);
+          return 0;
+        }
+        const rotated = await team.rotate(prefix, overlapEnds, expiresAt);
         io.stdout.write(`${rotated.key}\n`);
         io.stderr.write(`${rotatedNote(rotated, 'Team key')} Every replica of namespace "${hub.teamNamespace}" accepts it.\n`);
+      } else if (store === 'local') {
+        const record = revokeKey(home, prefix);
+        io.stdout.write(`Key ${record.id} (${record.identity}) in this home's keys.json is revoked; this home's hub refuses it from its next request on.\n`);
       } else {
-        if (args.length !== 1) throw new SnowmuxError('USAGE', 'Name one key: snowmux keys revoke ID');
-        const record = await team.revoke(args[0]!);
+        const record = await team.revoke(prefix);
         io.stdout.write(`Team key ${record.id} (${record.identity}) is revoked; every replica refuses it as soon as the change reaches it (pub/sub; at most 30 s if a replica missed it).\n`);
       }
       return 0;
@@ -100,6 +122,23 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   }
 }
 
+/**
+ * Which store of a team home holds the key an id (or prefix) names: Redis's team keys or this home's
+ * keys.json. A prefix both stores match is refused, naming the ids, rather than acting on either.
+ */
+function storeOf(prefix: string, team: ApiKeyRecord[], local: ApiKeyRecord[]): 'team' | 'local' {
+  const inTeam = team.filter((r) => r.id.startsWith(prefix));
+  const inLocal = local.filter((r) => r.id.startsWith(prefix));
+  if (inTeam.length > 0 && inLocal.length > 0) {
+    throw new SnowmuxError(
+      'INVALID_ARGUMENT',
+      `"${shownText(prefix)}" names keys in the team's Redis (${inTeam.map((r) => r.id).join(', ')}) and in this home's keys.json (${inLocal.map((r) => r.id).join(', ')}). Give more of the id, or add --local to act on this home's keys.json only.`,
+    );
+  }
+  // Not found, too short, or several in one store: findKey says which.
+  return local.includes(findKey([...team, ...local], prefix)) ? 'local' : 'team';
+}
+
 function oneKey(args: string[], sub: string): string {
   if (args.length !== 1) throw new SnowmuxError('USAGE', `Name one key: snowmux keys ${sub} ID`);
   return args[0]!;
@@ -132,10 +171,12 @@ function expiry(expires: string | undefined): Date | null {
   return new Date(Date.now() + ms);
 }
 
-function printList(io: CommandIo, records: ApiKeyRecord[], json: boolean): void {
+/** Records of a team home carry where they live (team: Redis; local: this home's keys.json), shown with each. */
+function printList(io: CommandIo, records: (ApiKeyRecord & { store?: 'team' | 'local' })[], json: boolean): void {
   const now = Date.now();
   const rows = records.map((r) => ({
     id: r.id,
+    ...(r.store === undefined ? {} : { store: r.store }),
     identity: r.identity,
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,
@@ -144,5 +185,5 @@ function printList(io: CommandIo, records: ApiKeyRecord[], json: boolean): void 
   // The key file (or a team's Redis) is read as it is: its text is shown one line per key, acting on nothing.
   if (json) io.stdout.write(`${escapeInvisibleJson(JSON.stringify(rows, null, 2))}\n`);
   else if (rows.length === 0) io.stdout.write('No API keys. Create one with: snowmux keys create --identity NAME\n');
-  else for (const r of rows) io.stdout.write(`${escapeLine(`${r.id}  ${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`)}\n`);
+  else for (const r of rows) io.stdout.write(`${escapeLine(`${r.id}  ${r.store === undefined ? '' : `${r.store.padEnd(5)}  `}${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`)}\n`);
 }
