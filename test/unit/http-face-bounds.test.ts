@@ -2,13 +2,15 @@
  * What one identity can hold open on the HTTP face, checked without a network: an /events client that
  * stops reading has its stream ended once 1 MiB of events waits for it (the hub held every event for it
  * before), one identity holds at most 8 /events streams and 64 remote shim links at once, and sends
- * requests other than tools/call over /mcp at a bounded rate.
+ * requests other than tools/call over /mcp at a bounded rate; a batch over 100 messages is refused before
+ * it spends that rate, a deeply nested response is refused saying so, a compressed body is answered 415,
+ * and the SDK's catch-all "Parse error" reaches the client without the exception's text.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { createHttpFace, type ServedHub } from '../../src/hub/http/http-face.js';
+import { createHttpFace, withoutExceptionText, type ServedHub } from '../../src/hub/http/http-face.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import type { KeyChecker } from '../../src/hub/keys/api-keys.js';
 
@@ -34,11 +36,15 @@ function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) 
 
 /** A 2026-07-28 JSON-RPC POST to /mcp from loopback. */
 function postMcp(f: ReturnType<typeof face>['f'], body: unknown): Promise<Response> {
+  return postText(f, JSON.stringify(body));
+}
+
+function postText(f: ReturnType<typeof face>['f'], body: string): Promise<Response> {
   return f.fetch(
     new Request('http://127.0.0.1/mcp', {
       method: 'POST',
       headers: { host: '127.0.0.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
-      body: JSON.stringify(body),
+      body,
     }),
     { remoteAddress: '127.0.0.1' },
   );
@@ -129,6 +135,71 @@ test('/mcp: a spec request with badly typed params is answered -32602 naming the
   assert.equal(answer.id, 'r1');
   assert.equal(answer.error.code, -32602);
   assert.match(answer.error.message, /^Invalid params for resources\/read: params\.uri: /);
+});
+
+test('/mcp: a batch over 100 messages is refused for its size before any rate token is taken', async (t) => {
+  const { f } = face({ capacity: 5, refillPerSecond: 0.01 });
+  t.after(() => f.close());
+  const pings = (n: number) => Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'ping' }));
+  const r = await postMcp(f, pings(101));
+  assert.equal(r.status, 400);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /a batch holds at most 100 messages; this one holds 101\. Send them in smaller batches/);
+  // The refused batch spent nothing: the whole burst is still there (it took all 5 and answered 429 before).
+  for (let i = 1; i <= 5; i++) assert.notEqual((await postMcp(f, { jsonrpc: '2.0', id: `p${i}`, method: 'ping' })).status, 429, `ping ${i} is within the burst`);
+});
+
+test('/mcp: a response whose result or error.data nests deeper than 64 levels is refused saying so (no internal exception text)', async (t) => {
+  const { f } = face();
+  t.after(() => f.close());
+  // As text: JSON.parse takes this depth, JSON.stringify (and the SDK's recursive checks) would not.
+  const deep = `${'{"a":'.repeat(250_000)}1${'}'.repeat(250_000)}`;
+  for (const message of [`{"jsonrpc":"2.0","id":1,"result":${deep}}`, `{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no","data":${deep}}}`]) {
+    // The stub hub throws if a session were attached: the answer must come first.
+    const r = await postText(f, message);
+    assert.equal(r.status, 400);
+    const answer = (await r.json()) as { error: { code: number; message: string; data?: unknown } };
+    assert.equal(answer.error.code, -32600);
+    assert.match(answer.error.message, /the response's (result|error) nests deeper than 64 levels/);
+    assert.equal(answer.error.data, undefined);
+  }
+  // A response of ordinary depth passes this check (whatever the session makes of it then).
+  const plain = await (await postMcp(f, { jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'x' }] } })).text();
+  assert.doesNotMatch(plain, /nests deeper|holds more than/);
+});
+
+test('/mcp: the SDK\'s catch-all "Parse error" carrying an exception\'s text reaches the client without that text (it is logged)', async () => {
+  const logged = new PassThrough();
+  let log = '';
+  logged.on('data', (c: Buffer) => (log += c.toString()));
+  const logger = createLogger({ destination: logged, level: 'warn' });
+  // What the SDK's 2025 transport answers for any exception it meets handling a POST.
+  const sdk = () => new Response(JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error', data: 'RangeError: Maximum call stack size exceeded' }, id: null }), { status: 400, headers: { 'content-type': 'application/json' } });
+  const told = await withoutExceptionText(sdk(), logger);
+  const text = await told.text();
+  assert.equal(told.status, 400);
+  assert.doesNotMatch(text, /RangeError|call stack/);
+  assert.match(text, /Internal error: the hub could not handle this message \(its log says why\)/);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.match(log, /RangeError: Maximum call stack size exceeded/);
+  // The SDK's other refusals say what is wrong themselves: they pass as they are.
+  const other = new Response('{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: Invalid JSON-RPC message"},"id":null}', { status: 400, headers: { 'content-type': 'application/json' } });
+  assert.equal(await withoutExceptionText(other, logger), other);
+});
+
+test('/mcp: a compressed body (Content-Encoding other than identity) is answered 415 saying to send it uncompressed', async (t) => {
+  const { f } = face();
+  t.after(() => f.close());
+  const { gzipSync } = await import('node:zlib');
+  const r = await f.fetch(
+    new Request('http://127.0.0.1/mcp', {
+      method: 'POST',
+      headers: { host: '127.0.0.1', 'content-type': 'application/json', 'content-encoding': 'gzip', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+      body: gzipSync(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' })),
+    }),
+    { remoteAddress: '127.0.0.1' },
+  );
+  assert.equal(r.status, 415);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /compressed \(Content-Encoding: gzip\).*Send it without Content-Encoding/);
 });
 
 test('a /shim link and an /events stream end when the key they showed is revoked: at once on a change notice (a team\'s pub/sub)', async (t) => {

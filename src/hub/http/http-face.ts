@@ -24,7 +24,7 @@ import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
 import { observeClientMessage, type Identity } from '../session/session.js';
-import { INVALID_PARAMS, requestParamsProblem } from '../session/request-params.js';
+import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, oversizedValue, requestParamsProblem } from '../session/request-params.js';
 import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
@@ -97,6 +97,8 @@ export interface HttpFace {
 }
 
 const MAX_MODERN_SESSIONS_PER_IDENTITY = 32;
+/** Messages in one JSON-RPC batch: the SDK's own bound, checked before any is counted against a rate. */
+const MAX_BATCH_MESSAGES = 100;
 const MAX_LEGACY_SESSIONS_PER_IDENTITY = 64;
 /** Remote shims' links (/shim) one identity may hold open at once: each is a session with its own memory bounds. */
 const MAX_SHIM_LINKS_PER_IDENTITY = 64;
@@ -154,6 +156,25 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 
 function jsonRpcError(status: number, code: number, message: string): Response {
   return json(status, { jsonrpc: '2.0', id: null, error: { code, message } });
+}
+
+/**
+ * The SDK's 2025 transport answers any exception it meets while handling a POST as
+ * `400 {"code":-32700,"message":"Parse error","data":"<the exception's text>"}`: an internal text (a
+ * RangeError, a stack detail) the client cannot act on. It is logged, and the client told what happened.
+ */
+export async function withoutExceptionText(response: Response, logger: Logger): Promise<Response> {
+  if (response.status !== 400 || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+  const text = await response.clone().text();
+  let error: { code?: unknown; message?: unknown; data?: unknown } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    return response;
+  }
+  if (error?.code !== -32700 || error.message !== 'Parse error' || error.data === undefined) return response;
+  logger.warn({ err: String(error.data).slice(0, 500) }, 'the MCP SDK failed on a 2025 session\'s message');
+  return jsonRpcError(400, -32603, 'Internal error: the hub could not handle this message (its log says why). Check it is a valid JSON-RPC message; if it is, report it with the hub log\'s line.');
 }
 
 export function createHttpFace(opts: HttpFaceOptions): HttpFace {
@@ -406,6 +427,11 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   async function readBody(request: Request): Promise<{ body: unknown } | Response> {
     if (request.method !== 'POST') return { body: undefined };
     if (!isJsonContentType(request.headers.get('content-type'))) return jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+    // The engines hand the body over as sent: a compressed one would be read as (invalid) JSON.
+    const encoding = request.headers.get('content-encoding')?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      return jsonRpcError(415, -32000, `Unsupported Media Type: the body is compressed (Content-Encoding: ${encoding.slice(0, 40)}), and the hub takes uncompressed JSON only. Send it without Content-Encoding.`);
+    }
     const text = await request.text();
     try {
       return { body: JSON.parse(text) as unknown };
@@ -447,6 +473,23 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       if (typeof message.id !== 'string' && typeof message.id !== 'number') continue;
       const problem = requestParamsProblem(message.method, message.params);
       if (problem) return json(200, { jsonrpc: '2.0', id: message.id, error: { code: INVALID_PARAMS, message: `${problem}. See the MCP schema for ${message.method}.` } });
+    }
+    return undefined;
+  }
+
+  /**
+   * A response the client sends (to the hub's sampling or elicitation request) whose result or error holds
+   * more than a request's params may: the SDK's checks of it overflowed the stack, and the client was
+   * answered "Parse error" with the RangeError's text.
+   */
+  function badResponse(body: unknown): Response | undefined {
+    for (const m of Array.isArray(body) ? body : [body]) {
+      const message = m as { method?: unknown; result?: unknown; error?: unknown } | null;
+      if (message === null || typeof message !== 'object' || message.method !== undefined) continue;
+      const [field, value] = message.result !== undefined ? ['result', message.result] : ['error', message.error];
+      const oversized = oversizedValue(value);
+      if (oversized === 'depth') return jsonRpcError(400, -32600, `Invalid Request: the response's ${field} nests deeper than ${MAX_PARAM_DEPTH} levels; no answer to the hub needs that. Flatten the response`);
+      if (oversized === 'values') return jsonRpcError(400, -32600, `Invalid Request: the response's ${field} holds more than ${MAX_PARAM_VALUES.toLocaleString('en-US')} values; no answer to the hub needs that many. Send a smaller response`);
     }
     return undefined;
   }
@@ -553,7 +596,11 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const read = await readBody(request);
     if (read instanceof Response) return read;
     const { body } = read;
-    const limited = overRequestRate(caller, body) ?? badParams(body);
+    // The batch size first: a batch the SDK refuses whole must not spend the identity's request budget.
+    if (Array.isArray(body) && body.length > MAX_BATCH_MESSAGES) {
+      return jsonRpcError(400, -32600, `Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages; this one holds ${body.length}. Send them in smaller batches.`);
+    }
+    const limited = overRequestRate(caller, body) ?? badParams(body) ?? badResponse(body);
     if (limited) return limited;
     // A stream that only waits for notifications: a GET, or a subscriptions/listen (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds).
     const listen = request.method === 'GET' ? undefined : listenRequest(body);
@@ -578,7 +625,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         entry.inFlight += 1;
         cancelWhenGone(request, entry.transport, body);
         try {
-          const response = await entry.transport.handleRequest(request, { parsedBody: body, authInfo });
+          const response = await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
           if (request.method === 'DELETE') closeLegacy(sessionId, 'client ended the session');
           return response;
         } finally {
@@ -608,7 +655,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       let established = false;
       try {
         await createMcpServer(attached.env, { announceListChanges: true }).connect(transport);
-        const response = await transport.handleRequest(request, { parsedBody: body, authInfo });
+        const response = await withoutExceptionText(await transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
         established = response.ok && transport.sessionId !== undefined;
         return response;
       } finally {

@@ -51,15 +51,16 @@ const WHOLE_LISTS = new Map([
 export const MAX_PARAM_VALUES = 50_000;
 export const MAX_PARAM_DEPTH = 64;
 
-function oversizedParams(params: unknown): string | null {
-  if (params === null || typeof params !== 'object') return null;
+/** Whether `value` (a request's params, a response's result) holds more than MAX_PARAM_VALUES values or nests deeper than MAX_PARAM_DEPTH. */
+export function oversizedValue(root: unknown): 'values' | 'depth' | null {
+  if (root === null || typeof root !== 'object') return null;
   let values = 0;
-  const stack: [unknown, number][] = [[params, 1]];
+  const stack: [unknown, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
-    if (++values > MAX_PARAM_VALUES) return `params hold more than ${MAX_PARAM_VALUES.toLocaleString('en-US')} values; no method takes that many. Send less per request`;
+    if (++values > MAX_PARAM_VALUES) return 'values';
     if (value === null || typeof value !== 'object') continue;
-    if (depth > MAX_PARAM_DEPTH) return `params nest deeper than ${MAX_PARAM_DEPTH} levels; no method takes that. Flatten the request`;
+    if (depth > MAX_PARAM_DEPTH) return 'depth';
     for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
   }
   return null;
@@ -67,8 +68,9 @@ function oversizedParams(params: unknown): string | null {
 
 /** What is wrong with a request's params, in one line naming the field; null when its method's schema accepts them. */
 export function requestParamsProblem(method: string, params: unknown): string | null {
-  const oversized = oversizedParams(params);
-  if (oversized) return `Invalid params for ${method.slice(0, 100)}: ${oversized}`;
+  const oversized = oversizedValue(params);
+  if (oversized === 'values') return `Invalid params for ${method.slice(0, 100)}: params hold more than ${MAX_PARAM_VALUES.toLocaleString('en-US')} values; no method takes that many. Send less per request`;
+  if (oversized === 'depth') return `Invalid params for ${method.slice(0, 100)}: params nest deeper than ${MAX_PARAM_DEPTH} levels; no method takes that. Flatten the request`;
   const schema = byMethod.get(method);
   if (!schema) return null;
   const outcome = schema['~standard'].validate(params === undefined ? { method } : { method, params });
