@@ -3,8 +3,8 @@
  * ephemeral port: an upgrade whose Host cannot be parsed is answered 400 and its socket closed (node:http
  * held it for good and logged an uncaught exception); a request its headers refuse has no body held, and
  * the bodies held at once are bounded; an answer its client does not read is cut after stalledOutputMs and
- * its request aborted; a /shim link the hub does not read stops uWebSockets.js reading (it queued every
- * message before).
+ * its request aborted; a /shim link the hub does not read is cut once 16 MiB of its input waits (uWebSockets.js
+ * queued every message before), and the links of one identity once 32 MiB waits on them together.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +154,38 @@ test('[uws] a /shim link whose input the hub does not read is cut past 16 MiB wa
   assert.match(reason, /sent more than the hub has read \(16 MiB waiting\): it sends without reading its answers/);
   assert.ok(mostQueued <= 17 * 1024 * 1024, `queued ${mostQueued} bytes for a link nobody reads`);
   assert.equal(link.destroyed, true);
+});
+
+test('[uws] the /shim links of one identity are bounded together: the link whose message passes 32 MiB waiting is cut, saying why', async (t) => {
+  const { face, links } = standIn();
+  const { port } = await serve(t, 'uws', face);
+  const frame = Buffer.alloc(1024 * 1024, 32);
+  const sockets: WebSocket[] = [];
+  // Each link stays under its own 16 MiB bound; three of them (of the 64 one identity may hold) pass 32 MiB.
+  for (let i = 0; i < 3; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
+    t.after(() => ws.terminate());
+    ws.on('error', () => {});
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    await until(`link ${i + 1}`, () => links.length === i + 1);
+    sockets.push(ws);
+    if (i === 2) break;
+    for (let j = 0; j < 12; j++) ws.send(frame);
+    await until(`link ${i + 1}'s input`, () => links[i]!.readableLength === 12 * frame.length);
+  }
+  const last = sockets[2]!;
+  let closed: { code: number; reason: string } | undefined;
+  last.once('close', (code, reason) => (closed = { code, reason: reason.toString() }));
+  for (let j = 0; j < 12; j++) last.send(frame);
+  await until('the third link to be cut', () => closed !== undefined);
+  const { code, reason } = closed!;
+  assert.equal(code, 1008);
+  assert.match(reason, /identity's shim links sent more than the hub has read \(32 MiB waiting\)/);
+  assert.equal(links[2]!.destroyed, true);
+  assert.ok(links.reduce((sum, l) => sum + (l.destroyed ? 0 : l.readableLength), 0) <= 32 * 1024 * 1024);
+  // The links that kept within the bound stay open.
+  assert.deepEqual(sockets.slice(0, 2).map((ws) => ws.readyState), [WebSocket.OPEN, WebSocket.OPEN]);
+  assert.deepEqual(links.slice(0, 2).map((l) => l.destroyed), [false, false]);
 });
 
 test('[uws] a /shim message over 16 MiB closes the link with 1009 and the reason (uWebSockets.js dropped it with 1006)', async (t) => {

@@ -18,11 +18,17 @@ const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
 const UWS_MAX_PAYLOAD_BYTES = MAX_SHIM_FRAME_BYTES + 1024 * 1024;
 /**
  * Input of one /shim link waiting for the hub to read it (its session stops reading a client that does not
- * read its answers). node:http's ws then stops reading the socket; this uWebSockets.js build cannot pause
- * a WebSocket, and queued every message: past this the link is cut, with the reason in the close frame.
+ * read its answers). node:http's ws then stops reading the socket; uWebSockets.js cannot pause a WebSocket
+ * (pause/resume exist for HTTP bodies only; receive backpressure is uNetworking/uWebSockets#1020), and
+ * queued every message: past this the link is cut, with the reason in the close frame.
  * A shim that reads its answers never has more than a request or two waiting.
  */
 const MAX_SHIM_INPUT_BYTES = MAX_SHIM_FRAME_BYTES;
+/**
+ * The same, all /shim links of one identity together: it may hold 64 links (MAX_SHIM_LINKS_PER_IDENTITY),
+ * which the bound per link alone let queue 1 GiB. The link whose message passes it is cut.
+ */
+const MAX_SHIM_IDENTITY_INPUT_BYTES = 2 * MAX_SHIM_INPUT_BYTES;
 /** uWebSockets.js's send results (its `SendStatus`): the message went out, or it was dropped (backpressure over the limit). */
 const WS_SENT = 1;
 const WS_DROPPED = 2;
@@ -60,7 +66,10 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     }
     res.upgrade({ grant: verdict });
   });
+  /** Each identity's open /shim links, whose unread input is bounded together. */
+  const linksOf = new Map<string, Set<Duplex>>();
   server.ws('/shim', { message_type: 'Buffer', max_payload_length: UWS_MAX_PAYLOAD_BYTES, idle_timeout: 60 }, (ws) => {
+    const { grant } = ws.context as unknown as { grant: ShimGrant };
     let closed = false;
     const link = new Duplex({
       read() {},
@@ -90,6 +99,14 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       },
     });
     link.on('error', () => {});
+    const siblings = linksOf.get(grant.identity) ?? new Set<Duplex>();
+    linksOf.set(grant.identity, siblings.add(link));
+    const cut = (reason: string, queuedBytes: number): void => {
+      logger.warn({ identity: grant.identity, queuedBytes }, 'remote shim sends more than the hub reads; link cut');
+      closed = true;
+      ws.close(1008, reason);
+      link.destroy();
+    };
     ws.on('message', (message: Buffer) => {
       if (closed) return;
       if (message.length > MAX_SHIM_FRAME_BYTES) {
@@ -98,19 +115,24 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       }
       link.push(Buffer.from(message));
       if (link.readableLength > MAX_SHIM_INPUT_BYTES) {
-        logger.warn({ queuedBytes: link.readableLength }, 'remote shim sends more than the hub reads; link cut');
-        closed = true;
-        ws.close(1008, 'The shim sent more than the hub has read (16 MiB waiting): it sends without reading its answers.');
-        link.destroy();
+        cut('The shim sent more than the hub has read (16 MiB waiting): it sends without reading its answers.', link.readableLength);
+        return;
+      }
+      let identityQueued = 0;
+      for (const sibling of siblings) identityQueued += sibling.readableLength;
+      if (identityQueued > MAX_SHIM_IDENTITY_INPUT_BYTES) {
+        cut("This identity's shim links sent more than the hub has read (32 MiB waiting): they send without reading answers.", identityQueued);
       }
     });
     // A vanished shim must close its session at once (as a closed Unix socket does).
     ws.once('close', () => {
       closed = true;
+      siblings.delete(link);
+      if (siblings.size === 0) linksOf.delete(grant.identity);
       link.push(null);
       link.destroy();
     });
-    face.serveShim(link, (ws.context as unknown as { grant: ShimGrant }).grant);
+    face.serveShim(link, grant);
   });
 
   let accepting = true;
