@@ -2,10 +2,12 @@
  * A team home (hub.redis_url) whose keys.json still holds keys made before the team had Redis: its hub
  * accepts them, so `snowmux keys list` shows them (marked local, beside the team's keys) and `keys revoke`
  * and `keys rotate` find them without --local; a prefix that names a key in each store is refused, naming
- * both. Before, the team's commands saw Redis only: such a key was "not found" while the hub accepted it.
+ * both; with Redis down, --local still acts on keys.json. Before, the team's commands saw Redis only: such
+ * a key was "not found" while the hub accepted it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, runCli, startHub, tempHome } from '../helpers/harness.js';
@@ -16,7 +18,7 @@ const idOf = (key: string) => /^smx_([0-9a-f]{12})_/.exec(key)![1]!;
 
 test('on a team home, keys list shows keys.json keys beside Redis ones and revoke/rotate find them in either store', { skip: NO_REDIS }, async (t) => {
   const port = await freePort();
-  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const redis = await startRedis(t, port, tempHome(t, 'smx-redis-'));
   const home = tempHome(t);
   writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\n');
   // Keys made while the home had no Redis: they live in its keys.json.
@@ -68,4 +70,13 @@ test('on a team home, keys list shows keys.json keys beside Redis ones and revok
   assert.equal(ambiguous.code, 1);
   assert.match(ambiguous.stderr, new RegExp(`names keys in the team's Redis \\(${teamId}\\) and in this home's keys\\.json \\(${renamed}\\).*add --local`));
   assert.equal(await fetch(`${url}/status`, { headers: { authorization: `Bearer ${team}` } }).then((r) => r.status), 200, 'the team key was not revoked');
+
+  // With Redis gone, the refusal points to --local, which acts on keys.json alone.
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  const down = await runCli(['keys', 'revoke', idOf(spare), '--home', home]);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /Cannot reach the team's Redis.*add --local/);
+  const local = await runCli(['keys', 'revoke', '--local', idOf(spare), '--home', home]);
+  assert.equal(local.code, 0, local.stderr);
 });
