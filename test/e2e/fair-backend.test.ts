@@ -15,9 +15,9 @@ test('a light call waits for the next backend slot, not behind a flooder\'s back
   const flooder = await connectClient(t, { home, kind: 'v2-legacy', name: 'flooder' });
   const light = await connectClient(t, { home, kind: 'v1', name: 'light' });
   await light.callTool('execute_query', { query: 'SELECT 1' });
-  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { warehouses: { kind: string; detail: { maxConcurrentStatements: number } }[]; governance: { queue: { maxConcurrent: number } } };
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { warehouses: { kind: string; detail: { maxConcurrentStatements: number } }[]; governance: { queue: { pools: { name: string; maxConcurrent: number }[] } } };
   const capacity = status.warehouses.find((w) => w.kind === 'duckdb')!.detail.maxConcurrentStatements;
-  assert.equal(status.governance.queue.maxConcurrent, capacity, 'the fair queue is sized to the backend');
+  assert.equal(status.governance.queue.pools.find((p) => p.name === 'embedded')?.maxConcurrent, capacity, "the embedded pool's part of the fair queue is sized to the backend");
 
   let flooderDone = 0;
   const flood = Array.from({ length: 16 }, () => flooder.callTool('execute_query', { query: LONG }, { timeout: 120_000 }).then(() => void (flooderDone += 1)));

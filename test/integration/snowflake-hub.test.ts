@@ -157,7 +157,7 @@ test('a call waiting for a full pool is refused after the pool\'s acquire timeou
   const waited = await c.callTool('execute_query', { query: 'SELECT 3 AS QUEUED' }, { onprogress: (p) => progress.push(p as { message?: string }) });
   assert.equal(waited.isError, true);
   // While it waited, a client that asked for progress heard why nothing happened yet.
-  assert.match(progress[0]?.message ?? '', /^Waiting for a free slot on .+: 2 running, 1 waiting$/, JSON.stringify(progress));
+  assert.match(progress[0]?.message ?? '', /^Waiting for a free slot on .+: 2 running there \(all it runs at once\), 1 waiting$/, JSON.stringify(progress));
   assert.match(textOf(waited), /All 2 connections of profile "p" are busy \(this call waited \d+ ms/);
   assert.match(textOf(waited), /pool\.max \(set by .*config\.toml profiles\.p\)/);
   assert.ok(!d.queries.some((q) => /QUEUED/.test(q.sql)), 'the refused call never reached Snowflake');
@@ -205,4 +205,42 @@ test('a named connection in ~/.snowflake/connections.toml is used when the shim 
   const refused = await bad.callTool('list_databases');
   assert.equal(refused.isError, true);
   assert.match(textOf(refused), /nope/);
+});
+
+test('limits.max_concurrent_queries bounds every pool together: with 1, the embedded pool and two Snowflake pools run one call at once', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = 1\n');
+  await startHub(t, home);
+  const snowflake = await connectClient(t, { home, kind: 'v2-legacy', env: sfEnv(d), name: 'sf' });
+  // Other SNOWFLAKE_* settings: a pool of its own, which used to bring a cap of its own.
+  const otherWarehouse = await connectClient(t, { home, kind: 'v1', env: sfEnv(d, { SNOWFLAKE_ROLE: 'PUBLIC' }), name: 'sf-other' });
+  const embedded = await connectClient(t, { home, kind: 'v1', name: 'embedded' });
+  // Every pool open first, so the calls below wait for the one slot and not for a login.
+  for (const c of [snowflake, otherWarehouse, embedded]) assert.ok(!(await c.callTool('execute_query', { query: 'SELECT 0 AS OPEN' })).isError);
+
+  const started = new Promise<void>((resolve) => d.events.on('queryStarted', (q: { sql: string }) => /SYSTEM\$WAIT/.test(q.sql) && resolve()));
+  const controller = new AbortController();
+  const long = snowflake.callTool('execute_query', { query: 'SELECT SYSTEM$WAIT(50)' }, { signal: controller.signal }).catch((e: Error) => e);
+  await started;
+  const answered: string[] = [];
+  const others = [
+    otherWarehouse.callTool('execute_query', { query: 'SELECT 2 AS OTHER_WH' }).then((r) => (answered.push('other'), r)),
+    embedded.callTool('execute_query', { query: 'SELECT 3 AS EMBEDDED' }).then((r) => (answered.push('embedded'), r)),
+  ];
+  type Queue = { maxConcurrent: number; running: number; queued: number; pools: { name: string; maxConcurrent: number; running: number; queued: number }[] };
+  let queue: Queue;
+  do queue = (JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { governance: { queue: Queue } }).governance.queue;
+  while (queue.queued < 2 && answered.length === 0);
+  assert.deepEqual(answered, [], 'no other pool ran a call while the one slot was taken');
+  assert.equal(queue.maxConcurrent, 1, 'status shows the configured cap, not a sum over pools');
+  assert.equal(queue.running, 1);
+  assert.deepEqual(queue.pools.map((p) => [p.running, p.queued]).sort(), [[0, 1], [0, 1], [1, 0]]);
+  assert.ok(!d.queries.some((q) => /OTHER_WH/.test(q.sql)), 'the waiting Snowflake call never reached Snowflake');
+  const status = await runCli(['status', '--home', home]);
+  assert.match(status.stdout, /^queue {2}running 1\/1 {2}waiting 2\//m);
+
+  controller.abort();
+  await long;
+  for (const r of await Promise.all(others)) assert.ok(!r.isError, textOf(r));
 });

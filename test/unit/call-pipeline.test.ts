@@ -613,11 +613,12 @@ test('a warehouse queue keeps a slot for others only while another session is pr
   const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
   const editor = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' }, hooks);
   const idle = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
-  const scheduler = governance.schedulerFor(warehouse);
+  const scheduler = governance.scheduler;
+  const pool = governance.poolFor(warehouse);
   /** How many of the 2 slots the editor gets at once (the rest of its calls wait for the others' kept slot). */
   const running = async () => {
     const cancel = new AbortController();
-    const calls = [scheduler.schedule('s-editor', cancel.signal), scheduler.schedule('s-editor', cancel.signal)];
+    const calls = [scheduler.schedule('s-editor', cancel.signal, pool), scheduler.schedule('s-editor', cancel.signal, pool)];
     const { running: n } = scheduler.snapshot();
     cancel.abort();
     for (const settled of await Promise.allSettled(calls)) if (settled.status === 'fulfilled') settled.value.release();

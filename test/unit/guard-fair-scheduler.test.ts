@@ -391,3 +391,136 @@ test('property: random interleavings of schedule/abort/release never leak or ove
   // The random walk really did hit every path.
   assert.ok(exercised.granted > 500 && exercised.refused > 50 && exercised.cancelled > 50 && exercised.waitedThenGranted > 50, JSON.stringify(exercised));
 });
+
+test('pools share the hub-wide cap: a call on another pool waits while the one slot runs elsewhere', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 8, clock: new ManualClock() });
+  const embedded = scheduler.addPool('embedded', 6);
+  const dev = scheduler.addPool('dev', 4);
+  const other = scheduler.addPool('dev', 4); // another editor's SNOWFLAKE_* settings: a pool of its own, no cap of its own
+  const a = await scheduler.schedule('A', undefined, embedded);
+  const b = scheduler.schedule('B', undefined, dev);
+  const c = scheduler.schedule('C', undefined, other);
+  assert.equal(await state(b), 'pending', 'the hub runs one call in all, whichever pool');
+  assert.equal(await state(c), 'pending');
+  const snap = scheduler.snapshot();
+  assert.equal(snap.maxConcurrent, 1, 'the cap shown is the one configured, not a sum over pools');
+  assert.equal(snap.running, 1);
+  assert.equal(snap.queued, 2);
+  assert.deepEqual(snap.pools, [
+    { name: 'embedded', maxConcurrent: 1, running: 1, queued: 0 },
+    { name: 'dev', maxConcurrent: 1, running: 0, queued: 1 },
+    { name: 'dev', maxConcurrent: 1, running: 0, queued: 1 },
+  ]);
+  a.release();
+  assert.equal(await state(b), 'fulfilled');
+  assert.equal(await state(c), 'pending');
+  (await b).release();
+  (await c).release();
+  assert.equal(scheduler.snapshot().running, 0);
+});
+
+test("a pool never runs more than its capacity, and a call waiting for a full pool holds no hub slot and holds up no other pool's call", async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 3, maxQueued: 8, clock: new ManualClock(), othersPresent: () => false });
+  const narrow = scheduler.addPool('narrow', 1);
+  const wide = scheduler.addPool('wide', 3);
+  const held = await scheduler.schedule('A', undefined, narrow);
+  const waitsForNarrow = scheduler.schedule('B', undefined, narrow);
+  assert.equal(await state(waitsForNarrow), 'pending', 'the narrow pool runs one at once though the hub has room');
+  // The same session's later call on a pool with room starts at once: its earlier call waits for its own pool only.
+  const sameSession = scheduler.schedule('B', undefined, wide);
+  assert.equal(await state(sameSession), 'fulfilled');
+  const third = await scheduler.schedule('C', undefined, wide);
+  assert.equal(scheduler.snapshot().running, 3);
+  // The hub is full; B's narrow call and D's wide one wait. A wide slot frees: D, whose pool has room, gets it —
+  // B's call ahead of it in the rotation cannot take it (its pool is still full) and does not block it.
+  const d = scheduler.schedule('D', undefined, wide);
+  third.release();
+  assert.equal(await state(d), 'fulfilled');
+  assert.equal(await state(waitsForNarrow), 'pending');
+  held.release();
+  assert.equal(await state(waitsForNarrow), 'fulfilled');
+  for (const r of [await waitsForNarrow, await sameSession, await d]) r.release();
+  assert.deepEqual(scheduler.snapshot().pools.map((p) => [p.running, p.queued]), [[0, 0], [0, 0]]);
+});
+
+test("with other editors connected, a session runs at most all but one of a pool's slots too", async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 8, maxQueued: 8, clock: new ManualClock() });
+  const pool = scheduler.addPool('embedded', 3);
+  const two = [await scheduler.schedule('A', undefined, pool), await scheduler.schedule('A', undefined, pool)];
+  const third = scheduler.schedule('A', undefined, pool);
+  assert.equal(await state(third), 'pending', "A waits while the pool's last slot is free: it is kept for the others");
+  assert.equal(await state(scheduler.schedule('B', undefined, pool)), 'fulfilled');
+  scheduler.close();
+  for (const r of two) r.release();
+  await Promise.allSettled([third]);
+});
+
+test('a pool cannot be used with a scheduler it was not added to', async () => {
+  const one = new FairScheduler({ maxConcurrent: 1, maxQueued: 1, clock: new ManualClock() });
+  const two = new FairScheduler({ maxConcurrent: 1, maxQueued: 1, clock: new ManualClock() });
+  await assert.rejects(two.schedule('A', undefined, one.addPool('p', 1)), /was not added/);
+});
+
+test('property: with several pools, no pool or the hub runs over its cap, and no waiter waits while it could start (seeded)', async () => {
+  let waitedThenGranted = 0;
+  for (let seed = 1; seed <= 25; seed++) {
+    const random = seededRandom(seed);
+    const maxConcurrent = 1 + Math.floor(random() * 5);
+    let others = random() < 0.7;
+    const clock = new ManualClock();
+    const scheduler = new FairScheduler({ maxConcurrent, maxQueued: 12, clock, othersPresent: () => others });
+    const pools = Array.from({ length: 2 + Math.floor(random() * 2) }, (_, i) => scheduler.addPool(`p${i}`, 1 + Math.floor(random() * 4)));
+    const held: { session: string; pool: number; release: Release }[] = [];
+    const waiting = new Map<number, { session: string; pool: number; controller: AbortController }>();
+    let nextId = 0;
+    const check = (step: number): void => {
+      const where = `seed ${seed} step ${step}`;
+      const snap = scheduler.snapshot();
+      assert.equal(snap.running, held.length, `${where}: running drifted`);
+      assert.ok(snap.running <= maxConcurrent, `${where}: hub over its cap`);
+      const runs = (f: (h: (typeof held)[number]) => boolean) => held.filter(f).length;
+      pools.forEach((p, i) => assert.ok(runs((h) => h.pool === i) <= p.capacity, `${where}: pool ${i} over its capacity`));
+      for (const w of waiting.values()) {
+        const pool = pools[w.pool]!;
+        const mayStart =
+          snap.running < maxConcurrent &&
+          runs((h) => h.pool === w.pool) < pool.capacity &&
+          (!others || (runs((h) => h.session === w.session) < Math.max(1, maxConcurrent - 1) && runs((h) => h.session === w.session && h.pool === w.pool) < Math.max(1, pool.capacity - 1)));
+        assert.ok(!mayStart, `${where}: ${w.session} waits on pool ${w.pool} though it could start`);
+      }
+    };
+    for (let step = 0; step < 300; step++) {
+      const op = random();
+      if (op < 0.5) {
+        const id = nextId++;
+        const entry = { session: `s${Math.floor(random() * 4)}`, pool: Math.floor(random() * pools.length), controller: new AbortController() };
+        waiting.set(id, entry);
+        scheduler.schedule(entry.session, entry.controller.signal, pools[entry.pool]).then(
+          (release) => {
+            waiting.delete(id);
+            if (release.waitMs > 0) waitedThenGranted++;
+            held.push({ session: entry.session, pool: entry.pool, release });
+          },
+          () => waiting.delete(id),
+        );
+      } else if (op < 0.6 && waiting.size > 0) {
+        const ids = [...waiting.keys()];
+        waiting.get(ids[Math.floor(random() * ids.length)]!)!.controller.abort();
+      } else if (held.length > 0) {
+        held.splice(Math.floor(random() * held.length), 1)[0]!.release.release();
+      }
+      clock.advance(1);
+      await flush();
+      check(step);
+    }
+    others = false;
+    while (held.length > 0 || waiting.size > 0) {
+      const h = held.shift();
+      assert.ok(h, `seed ${seed}: waiters remain but nothing holds a slot`);
+      h.release.release();
+      await flush();
+    }
+    assert.deepEqual(scheduler.snapshot().pools.map((p) => [p.running, p.queued]), pools.map(() => [0, 0]));
+  }
+  assert.ok(waitedThenGranted > 300, `${waitedThenGranted} calls waited and were then granted`);
+});

@@ -65,7 +65,7 @@ function busyHub(): HubStatus {
     })) as unknown as HubStatus['recent'],
     governance: {
       policy: { roles: ['analyst', 'data-engineering-readers', 'finance-restricted', 'marketing-analytics', 'support'], defaultRole: 'analyst' },
-      queue: { maxConcurrent: 8, maxQueued: 256, running: 3, queued: 5, totals: { refused: 17 } },
+      queue: { maxConcurrent: 8, maxQueued: 256, running: 3, queued: 5, totals: { refused: 17 }, pools: [{ name: 'embedded', maxConcurrent: 6, running: 1, queued: 0 }, { name: 'analytics-production-reader-with-a-long-name', maxConcurrent: 8, running: 2, queued: 5 }] },
       breakers: [{ profile: 'analytics-production-reader-with-a-long-name', state: 'open', failures: 5, opensCount: 2, nextAttemptAt: NOW + 30_000, lastFailure: { message: FAILURE } }],
       rateLimits: [{ identity: 'api-key:a-very-long-identity-name-for-the-ci-pipeline', tokens: 199.5, capacity: 200, refillPerSecond: 50 }],
       quotas: [{ identity: 'api-key:a-very-long-identity-name-for-the-ci-pipeline', windows: [{ windowMs: 3_600_000, remaining: { queries: 10, rows: 1_000_000, scan_bytes: 10_000_000_000 }, resetsAt: new Date(NOW + 60_000).toISOString() }] }],
@@ -180,4 +180,10 @@ test("a team hub's quota line is the team's count (what refuses calls), says so,
   ];
   const text = formatStatus(hub, 200);
   assert.match(text, new RegExp(`^quota  gina \\(capped\\): queries 10 left until \\S+ \\(team-wide as of ${seenAt.slice(11, 19)}; 10 queries on this replica\\)$`, 'm'));
+});
+
+test("the queue line shows the hub-wide cap as configured, and a pools line each warehouse pool's own use", () => {
+  const lines = formatStatus(busyHub(), 400).split('\n');
+  assert.ok(lines.includes('queue  running 3/8  waiting 5/256  refused busy 17'), lines.join('\n'));
+  assert.ok(lines.includes('pools  embedded running 1/6, analytics-production-reader-with-a-long-name running 2/8 waiting 5'), lines.join('\n'));
 });

@@ -280,7 +280,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
 
 interface Governance {
   policy: { roles: string[]; defaultRole: string };
-  queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number } };
+  queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number }; pools?: { name: string; maxConcurrent: number; running: number; queued: number }[] };
   breakers: { profile: string; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
   rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number }[];
   quotas: { identity: string; role?: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string; team?: { seenAt: string; own: { queries: number } } }[] }[];
@@ -340,6 +340,9 @@ function formatGovernance(g: Governance | undefined): string[] {
   const out = [''];
   out.push(`roles  ${g.policy.roles.length > 0 ? g.policy.roles.join(', ') : '(none configured)'}; default ${g.policy.defaultRole}`);
   out.push(`queue  running ${g.queue.running}/${g.queue.maxConcurrent}  waiting ${g.queue.queued}/${g.queue.maxQueued}  refused busy ${g.queue.totals.refused}`);
+  // The cap above is the hub's, for every warehouse together; each pool also runs at most what its backend does.
+  const pools = g.queue.pools ?? [];
+  if (pools.length > 0) out.push(`pools  ${pools.map((p) => `${p.name} running ${p.running}/${p.maxConcurrent}${p.queued ? ` waiting ${p.queued}` : ''}`).join(', ')}`);
   for (const b of g.breakers) {
     const when = b.nextAttemptAt ? `  retry at ${new Date(b.nextAttemptAt).toISOString().slice(11, 19)}` : '';
     const last = b.lastFailure ? `  last failure: ${b.lastFailure.message.slice(0, 80)}` : '';

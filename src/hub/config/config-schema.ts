@@ -76,7 +76,7 @@ const authenticator = () =>
 const poolKeys = {
   min: setting(nonNegativeInt(), { default: 0, description: 'connections kept open when idle (must be ≤ `max`)' }),
   max: setting(positiveInt(), { default: 4, description: 'connections in the pool' }),
-  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, when its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
+  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, while all its connections are busy and its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
   idle_timeout_ms: setting(positiveInt(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`)' }),
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
@@ -308,8 +308,8 @@ const policyFileSchema = z
   .partial();
 
 const limitsKeys = {
-  max_concurrent_queries: setting(positiveInt(), { default: 8, description: 'warehouse calls running at once, across all sessions. The embedded DuckDB warehouse also caps its own statements at the thread-pool size less 2 (6 unless `UV_THREADPOOL_SIZE` is set), so `snowmux status` shows that lower figure once it is open. While other editors are connected, one session runs at most one call fewer, so one slot is always left to them' }),
-  max_queued: setting(nonNegativeInt(), { default: 256, description: 'calls waiting for a slot, across all sessions; beyond it `HUB_BUSY` (`0`: refuse whenever all slots are busy)' }),
+  max_concurrent_queries: setting(positiveInt(), { default: 8, description: 'warehouse calls running at once, across all sessions and every warehouse pool together (the embedded warehouse, each Snowflake profile, and each pool an editor\'s own `SNOWFLAKE_*` settings open). Each pool also runs at most what its backend does: a Snowflake pool its `max` connections, the embedded DuckDB warehouse the thread-pool size less 2 (6 unless `UV_THREADPOOL_SIZE` is set); `snowmux status` shows this cap on its `queue` line and each pool\'s on its `pools` line. While other editors are connected, one session runs at most one call fewer, in all and on each pool, so one slot is always left to them' }),
+  max_queued: setting(nonNegativeInt(), { default: 256, description: 'calls waiting for a slot, across all sessions and warehouse pools; beyond it `HUB_BUSY` (`0`: refuse whenever all slots are busy)' }),
   max_queued_per_session: setting(positiveInt(), { default: 64, description: 'calls one session may have waiting' }),
   team_max_concurrent_queries: setting(positiveInt(), {
     absent: 'no team-wide cap',

@@ -1,13 +1,13 @@
 /**
  * The state behind the hub's rules: the policy (roles), rate buckets and quotas per identity and role
- * (local, or team-wide through Redis), a fair queue and a circuit breaker per shared warehouse, result ownership and
+ * (local, or team-wide through Redis), the hub's fair queue (a pool in it per shared warehouse), a circuit breaker per shared warehouse, result ownership and
  * the shared metadata cache. The rules themselves — what is checked, in which order — are the stages of
  * hub/pipeline; this class only holds what they read and update, and answers status.
  */
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import { systemClock, type Clock } from '../guard/clock.js';
-import { FairScheduler, type SchedulerSnapshot } from '../guard/fair-scheduler.js';
+import { FairScheduler, type SchedulerPool } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
@@ -95,8 +95,13 @@ export class Governance {
   private limits: LimitSettings;
   private readonly breakerSettings: CircuitBreakerSettings;
   private readonly breakerWindowMs: number;
-  /** One fair queue per shared warehouse, sized to what that backend can run at once. */
-  private readonly schedulers = new Map<Warehouse, FairScheduler>();
+  /**
+   * The hub's one fair queue: limits.max_concurrent_queries and max_queued bound every warehouse together
+   * (an editor's own SNOWFLAKE_* settings open a pool of their own, which must not bring its own cap).
+   */
+  readonly scheduler: FairScheduler;
+  /** Each shared warehouse's pool in it, sized to what that backend can run at once. */
+  private readonly pools = new Map<Warehouse, SchedulerPool>();
   private readonly queueWaits = new WeakMap<Warehouse, number | undefined>();
   private readonly rateLimiter: RateLimiter;
   /**
@@ -161,6 +166,14 @@ export class Governance {
     // call where it started, which had left the window by the time it failed.
     this.breakerWindowMs = Math.min(MAX_BREAKER_WINDOW_MS, Math.max(MIN_BREAKER_WINDOW_MS, 2 * (opts.callTimeoutMs ?? 0)));
     this.metadata = new MetadataCache({ ttlMs: this.limits.metadataCacheTtlMs });
+    this.scheduler = new FairScheduler({
+      maxConcurrent: this.limits.maxConcurrentQueries,
+      maxQueued: this.limits.maxQueued,
+      maxQueuedPerSession: this.limits.maxQueuedPerSession,
+      clock: opts.clock,
+      // A lone editor may use every slot; with others connected, one is kept for them.
+      othersPresent: () => this.othersPresent(),
+    });
     const rate = this.limits.defaultRate;
     this.sessionShares = new RateLimiter({
       limit: { capacity: 1, refillPerSecond: 1 },
@@ -397,24 +410,17 @@ export class Governance {
   }
 
   /**
-   * The warehouse's fair queue: at most limits.max_concurrent_queries running, and never more than the
-   * backend itself runs at once, so each session's share is decided here and not by the backend's FIFO.
+   * The warehouse's pool in the hub's fair queue: never more of its calls running than the backend itself runs
+   * at once, so each session's share is decided here and not by the backend's FIFO.
    */
-  schedulerFor(warehouse: Warehouse): FairScheduler {
-    let scheduler = this.schedulers.get(warehouse);
-    if (!scheduler) {
-      const capacity = warehouse.info().capacity;
-      scheduler = new FairScheduler({
-        maxConcurrent: Math.max(1, Math.min(this.limits.maxConcurrentQueries, capacity ?? Infinity)),
-        maxQueued: this.limits.maxQueued,
-        maxQueuedPerSession: this.limits.maxQueuedPerSession,
-        clock: this.clock,
-        // A lone editor may use every slot; with others connected, one is kept for them.
-        othersPresent: () => this.othersPresent(),
-      });
-      this.schedulers.set(warehouse, scheduler);
+  poolFor(warehouse: Warehouse): SchedulerPool {
+    let pool = this.pools.get(warehouse);
+    if (!pool) {
+      const info = warehouse.info();
+      pool = this.scheduler.addPool(info.name, Math.max(1, Math.min(this.limits.maxConcurrentQueries, info.capacity ?? Infinity)));
+      this.pools.set(warehouse, pool);
     }
-    return scheduler;
+    return pool;
   }
 
   /**
@@ -429,36 +435,6 @@ export class Governance {
     const bound = capacity !== undefined && capacity <= this.limits.maxConcurrentQueries ? waitMs : undefined;
     this.queueWaits.set(warehouse, bound);
     return bound;
-  }
-
-  /** Every warehouse's queue as one: totals summed, sessions merged (status and metrics show the hub). */
-  private queueSnapshot(): SchedulerSnapshot {
-    const snaps = [...this.schedulers.values()].map((s) => s.snapshot());
-    const sessions = new Map<string, { sessionKey: string; running: number; queued: number }>();
-    for (const snap of snaps) {
-      for (const s of snap.sessions) {
-        const seen = sessions.get(s.sessionKey) ?? { sessionKey: s.sessionKey, running: 0, queued: 0 };
-        seen.running += s.running;
-        seen.queued += s.queued;
-        sessions.set(s.sessionKey, seen);
-      }
-    }
-    const sum = (f: (s: SchedulerSnapshot) => number) => snaps.reduce((a, s) => a + f(s), 0);
-    return {
-      maxConcurrent: snaps.length ? sum((s) => s.maxConcurrent) : this.limits.maxConcurrentQueries,
-      maxQueued: this.limits.maxQueued,
-      maxQueuedPerSession: this.limits.maxQueuedPerSession ?? null,
-      running: sum((s) => s.running),
-      queued: sum((s) => s.queued),
-      avgServiceMs: snaps.length ? Math.round(sum((s) => s.avgServiceMs) / snaps.length) : 0,
-      sessions: [...sessions.values()].sort((a, b) => (a.sessionKey < b.sessionKey ? -1 : 1)),
-      totals: {
-        granted: sum((s) => s.totals.granted),
-        queued: sum((s) => s.totals.queued),
-        refused: sum((s) => s.totals.refused),
-        cancelled: sum((s) => s.totals.cancelled),
-      },
-    };
   }
 
   private warehouseId(warehouse: Warehouse): string {
@@ -525,7 +501,7 @@ export class Governance {
   snapshot(): Record<string, unknown> {
     return {
       policy: this.#policy.describe(),
-      queue: this.queueSnapshot(),
+      queue: this.scheduler.snapshot(),
       // The kind beside the profile name: health matches each breaker to its warehouse by both.
       breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, ...b.snapshot() })),
       rateLimits: this.rateLimiter.snapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
@@ -537,7 +513,7 @@ export class Governance {
   close(): void {
     clearInterval(this.teamQuotaTimer);
     for (const b of this.breakers.values()) b.shutdown();
-    for (const s of this.schedulers.values()) s.close();
+    this.scheduler.close();
   }
 }
 

@@ -10,6 +10,14 @@
  * Its further calls wait in its queue while a slot is free. A call that cannot be queued (total or per-session bound reached) is refused
  * at once with HUB_BUSY and an estimated retry time; nothing is ever left hanging.
  *
+ * Calls may run on several pools (backends) that share the hub-wide cap: each pool also runs at most its own
+ * `capacity` (a Snowflake pool's connections, DuckDB's statement slots), and while others are present a session
+ * runs at most all but one of a pool's slots too. A call is granted only when the hub, its pool and its session all
+ * have room, so a waiter never holds a hub slot while its pool is full (no call idles on a slot another pool could
+ * use), and a session's waiter for a full pool does not hold up its own or others' calls to a pool with room:
+ * freed slots go, in the rotation, to the first session with a call that may start, and to that session's earliest
+ * such call (FIFO per session and pool).
+ *
  * Contract for callers: once `schedule` resolves, the caller owns a slot and must call `release()`
  * exactly when the query ends (try/finally). Release is idempotent. A waiter whose signal aborts leaves
  * the queue and rejects; it never holds a slot.
@@ -49,6 +57,34 @@ export interface Release {
   release(): void;
 }
 
+/**
+ * One backend's part of the hub's slots (FairScheduler.addPool): at most `capacity` of its calls run at once,
+ * within the hub-wide cap.
+ */
+export interface SchedulerPool {
+  readonly name: string;
+  readonly capacity: number;
+}
+
+/** A pool's use, which only its scheduler changes. */
+class PoolState implements SchedulerPool {
+  running = 0;
+  queued = 0;
+  readonly runningBySession = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly capacity: number,
+  ) {}
+}
+
+export interface SchedulerPoolSnapshot {
+  name: string;
+  /** The most of its calls that run at once: its backend's capacity, within the hub-wide cap. */
+  maxConcurrent: number;
+  running: number;
+  queued: number;
+}
+
 export interface SchedulerSessionSnapshot {
   sessionKey: string;
   running: number;
@@ -65,11 +101,14 @@ export interface SchedulerSnapshot {
   avgServiceMs: number;
   /** Sessions with a running or waiting call, sorted by key. */
   sessions: SchedulerSessionSnapshot[];
+  /** The pools added (addPool), in the order they were added. */
+  pools: SchedulerPoolSnapshot[];
   totals: { granted: number; queued: number; refused: number; cancelled: number };
 }
 
 interface Waiter {
   readonly sessionKey: string;
+  readonly pool: PoolState;
   readonly enqueuedAt: number;
   readonly resolve: (release: Release) => void;
   readonly reject: (err: unknown) => void;
@@ -97,6 +136,9 @@ export class FairScheduler {
   /** Sessions with waiters, in rotation order: the first key is served next. */
   readonly #queues = new Map<string, Waiter[]>();
   readonly #runningBySession = new Map<string, number>();
+  /** Calls scheduled with no pool share only the hub-wide cap. */
+  readonly #anyPool: PoolState;
+  readonly #pools = new Map<SchedulerPool, PoolState>();
   readonly #totals = { granted: 0, queued: 0, refused: 0, cancelled: 0 };
   #closedWith: SnowmuxError | undefined;
 
@@ -110,20 +152,30 @@ export class FairScheduler {
     this.#clock = options.clock ?? systemClock;
     this.#initialServiceMs = options.initialServiceMs ?? 1000;
     this.#serviceSamples = positiveInteger(options.serviceSamples ?? 32, 'serviceSamples');
+    this.#anyPool = new PoolState('', this.#maxConcurrent);
+  }
+
+  /** A pool whose calls run at most `capacity` at once (and never more than the hub-wide cap). */
+  addPool(name: string, capacity: number): SchedulerPool {
+    const pool = new PoolState(name, Math.min(this.#maxConcurrent, positiveInteger(capacity, 'capacity')));
+    this.#pools.set(pool, pool);
+    return pool;
   }
 
   /** Resolves with a held slot, at once or after waiting; rejects with HUB_BUSY, QUERY_CANCELLED or HUB_SHUTTING_DOWN. */
-  schedule(sessionKey: string, signal?: AbortSignal): Promise<Release> {
+  schedule(sessionKey: string, signal?: AbortSignal, of?: SchedulerPool): Promise<Release> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
+    const pool = of === undefined ? this.#anyPool : this.#pools.get(of);
+    if (pool === undefined) return Promise.reject(new RangeError(`pool "${of!.name}" was not added to this scheduler`));
     if (signal?.aborted) {
       this.#totals.cancelled++;
       return Promise.reject(cancellationError(signal, 'The query'));
     }
     const now = this.#clock.now();
-    // Waiters only ever wait while the slots are taken or their session holds its share (#pump hands a
-    // free slot to any other), so a call that fits both starts at once without passing anyone.
-    if (this.#running < this.#maxConcurrent && this.#mayRun(sessionKey)) {
-      return Promise.resolve(this.#grant(sessionKey, now, now));
+    // Waiters only ever wait while they may not start (#pump hands a free slot to any that may), so a call that
+    // may start, with no earlier call of its session waiting for the same pool, passes no one.
+    if (this.#mayStart(sessionKey, pool) && !this.#queues.get(sessionKey)?.some((w) => w.pool === pool)) {
+      return Promise.resolve(this.#grant(sessionKey, pool, now, now));
     }
     const busy = this.#refusal(sessionKey);
     if (busy) {
@@ -133,6 +185,7 @@ export class FairScheduler {
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = {
         sessionKey,
+        pool,
         enqueuedAt: now,
         resolve,
         reject,
@@ -147,6 +200,7 @@ export class FairScheduler {
       }
       queue.push(waiter);
       this.#queued++;
+      pool.queued++;
       this.#totals.queued++;
     });
   }
@@ -155,6 +209,12 @@ export class FairScheduler {
   estimateRetryAfterMs(): number {
     const estimate = Math.ceil(this.#avgServiceMs() / this.#maxConcurrent);
     return Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, estimate));
+  }
+
+  /** A pool's calls running and waiting now. */
+  poolSnapshot(of: SchedulerPool): SchedulerPoolSnapshot {
+    const pool = this.#pools.get(of) ?? this.#anyPool;
+    return { name: pool.name, maxConcurrent: pool.capacity, running: pool.running, queued: pool.queued };
   }
 
   snapshot(): SchedulerSnapshot {
@@ -172,6 +232,7 @@ export class FairScheduler {
       queued: this.#queued,
       avgServiceMs: Math.round(this.#avgServiceMs()),
       sessions,
+      pools: [...this.#pools.keys()].map((p) => this.poolSnapshot(p)),
       totals: { ...this.#totals },
     };
   }
@@ -194,6 +255,7 @@ export class FairScheduler {
     }
     this.#queues.clear();
     this.#queued = 0;
+    for (const pool of [this.#anyPool, ...this.#pools.values()]) pool.queued = 0;
   }
 
   #refusal(sessionKey: string): SnowmuxError | undefined {
@@ -219,18 +281,20 @@ export class FairScheduler {
     return undefined;
   }
 
-  #grant(sessionKey: string, enqueuedAt: number, now: number): Release {
+  #grant(sessionKey: string, pool: PoolState, enqueuedAt: number, now: number): Release {
     this.#running++;
-    this.#runningBySession.set(sessionKey, (this.#runningBySession.get(sessionKey) ?? 0) + 1);
+    pool.running++;
+    increment(this.#runningBySession, sessionKey);
+    increment(pool.runningBySession, sessionKey);
     this.#totals.granted++;
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
       this.#running--;
-      const left = (this.#runningBySession.get(sessionKey) ?? 1) - 1;
-      if (left > 0) this.#runningBySession.set(sessionKey, left);
-      else this.#runningBySession.delete(sessionKey);
+      pool.running--;
+      decrement(this.#runningBySession, sessionKey);
+      decrement(pool.runningBySession, sessionKey);
       this.#recordServiceTime(this.#clock.now() - now);
       this.#pump();
     };
@@ -245,36 +309,45 @@ export class FairScheduler {
     };
   }
 
-  /** Whether the session may start one more call: it runs fewer than its share and has no earlier waiter. */
-  #mayRun(sessionKey: string): boolean {
-    return (this.#runningBySession.get(sessionKey) ?? 0) < this.#sessionCap() && !this.#queues.has(sessionKey);
+  /**
+   * Whether the session may start one more call on the pool now: the hub and the pool have a free slot, and,
+   * while other editors are connected, the session runs fewer than all but one of the hub's slots and of the pool's.
+   */
+  #mayStart(sessionKey: string, pool: PoolState, othersPresent = this.#othersPresent()): boolean {
+    if (this.#running >= this.#maxConcurrent || pool.running >= pool.capacity) return false;
+    if (!othersPresent) return true;
+    return (
+      (this.#runningBySession.get(sessionKey) ?? 0) < this.#maxRunningPerSession &&
+      (pool.runningBySession.get(sessionKey) ?? 0) < Math.max(1, pool.capacity - 1)
+    );
   }
 
-  /** The most calls one session runs at once: all slots but one while other editors are connected. */
-  #sessionCap(): number {
-    return this.#othersPresent() ? this.#maxRunningPerSession : this.#maxConcurrent;
-  }
-
-  /** Hands free slots to waiters, one session at a time in rotation, skipping sessions at their share. */
+  /**
+   * Hands free slots to waiters, one session at a time in rotation: each session's earliest call that may start
+   * (skipping sessions at their share and calls whose pool is full).
+   */
   #pump(): void {
     while (this.#running < this.#maxConcurrent && this.#queued > 0) {
-      let next: [string, Waiter[]] | undefined;
-      for (const entry of this.#queues) {
-        if ((this.#runningBySession.get(entry[0]) ?? 0) < this.#sessionCap()) {
-          next = entry;
+      let next: { sessionKey: string; queue: Waiter[]; index: number } | undefined;
+      const others = this.#othersPresent();
+      for (const [sessionKey, queue] of this.#queues) {
+        const index = queue.findIndex((w) => this.#mayStart(sessionKey, w.pool, others));
+        if (index >= 0) {
+          next = { sessionKey, queue, index };
           break;
         }
       }
       if (next === undefined) return;
-      const [sessionKey, queue] = next;
-      const waiter = queue.shift();
+      const { sessionKey, queue, index } = next;
+      const [waiter] = queue.splice(index, 1);
       this.#queues.delete(sessionKey);
       // Back of the rotation if it still has waiters.
       if (queue.length > 0) this.#queues.set(sessionKey, queue);
       if (!waiter) continue;
       this.#queued--;
+      waiter.pool.queued--;
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(this.#grant(sessionKey, waiter.enqueuedAt, this.#clock.now()));
+      waiter.resolve(this.#grant(sessionKey, waiter.pool, waiter.enqueuedAt, this.#clock.now()));
     }
   }
 
@@ -285,6 +358,7 @@ export class FairScheduler {
     queue.splice(index, 1);
     if (queue.length === 0) this.#queues.delete(waiter.sessionKey);
     this.#queued--;
+    waiter.pool.queued--;
     this.#totals.cancelled++;
     waiter.reject(cancellationError(waiter.signal, 'The queued query'));
   }
@@ -303,6 +377,16 @@ export class FairScheduler {
     if (this.#serviceTimes.length === 0) return this.#initialServiceMs;
     return this.#serviceTimes.reduce((sum, x) => sum + x, 0) / this.#serviceTimes.length;
   }
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }
 
 function count(n: number, one: string, many: string): string {

@@ -1,8 +1,8 @@
 /**
- * Statement stage: a slot in the warehouse's fair queue (at most the backend's capacity running, each
- * session its share). Queue wait and run time go into the call's meter. Where the backend's connections
- * bound the queue, a call waits no longer than the backend would for one of them (a Snowflake pool's
- * acquire_timeout_ms), then is refused with the backend's own POOL_EXHAUSTED.
+ * Statement stage: a slot in the hub's fair queue (limits.max_concurrent_queries for every warehouse together,
+ * at most the backend's capacity on this one, each session its share). Queue wait and run time go into the
+ * call's meter. Where the backend's connections bound the queue, a call waits no longer than the backend would
+ * for one of them (a Snowflake pool's acquire_timeout_ms), then is refused with the backend's own POOL_EXHAUSTED.
  */
 import { SnowmuxError } from '../../../errors.js';
 import { failureCode } from '../../observe/tracing.js';
@@ -15,27 +15,44 @@ export const queue: StatementStage = {
     const { governance, sessionKey, meter, trace } = st.scope;
     const span = trace?.span.child('queue wait');
     const warehouse = st.warehouse;
-    const scheduler = governance.schedulerFor(warehouse);
+    const scheduler = governance.scheduler;
+    const pool = governance.poolFor(warehouse);
     // A pool's acquire timeout bounds the wait for its connections here too (POOL_EXHAUSTED, not a silent
     // wait until the call's deadline, which then blamed the query).
     const waitMs = governance.queueWaitMsFor(warehouse);
     const bounded = waitMs === undefined ? undefined : new AbortController();
     const callSignal = signalOf(st.op);
     const started = performance.now();
-    const timer = bounded && setTimeout(() => bounded.abort(warehouse.capacityBusy!(performance.now() - started)), waitMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Only while its own pool is full does the call wait for the backend's connections: a call that waits for
+    // the hub-wide cap (other warehouses' calls) waits on until its deadline, like any call in the queue.
+    const bound = (): void => {
+      timer = setTimeout(() => {
+        const { running, maxConcurrent } = scheduler.poolSnapshot(pool);
+        if (running >= maxConcurrent) bounded!.abort(warehouse.capacityBusy!(performance.now() - started));
+        else bound();
+      }, waitMs);
+    };
+    if (bounded) bound();
     // A client that asked for progress hears that its call waits for a slot (and how busy the warehouse
     // is) instead of silence until it runs: the warehouse reports progress only once it runs the statement.
     const onProgress = contextOf(st.op).onProgress;
     const progress = onProgress && setInterval(() => {
-      const { running, queued, maxConcurrent, sessions } = scheduler.snapshot();
-      const own = sessions.find((s) => s.sessionKey === sessionKey)?.running ?? 0;
-      // A free slot it may not take: the one kept for other editors while this one runs the rest.
-      const why = running < maxConcurrent ? `; this editor runs ${own} of the ${maxConcurrent} slots, and the last is kept for other editors` : '';
-      onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${running} running, ${queued} waiting${why}` });
+      const hub = scheduler.snapshot();
+      const own = scheduler.poolSnapshot(pool);
+      const mine = hub.sessions.find((s) => s.sessionKey === sessionKey)?.running ?? 0;
+      const why =
+        own.running >= own.maxConcurrent
+          ? `${own.running} running there (all it runs at once), ${own.queued} waiting`
+          : hub.running >= hub.maxConcurrent
+            ? `the hub's ${hub.maxConcurrent} slots (limits.max_concurrent_queries, all warehouses together) are taken, ${hub.queued} waiting`
+            : // A free slot it may not take: the one kept for other editors while this one runs the rest.
+              `this editor runs ${mine} of the hub's ${hub.maxConcurrent} slots or all but one of the ${own.maxConcurrent} there, and the last is kept for other editors`;
+      onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${why}` });
     }, QUEUED_PROGRESS_MS);
     let slot;
     try {
-      slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal);
+      slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal, pool);
     } catch (err) {
       span?.end(undefined, failureCode(err));
       throw err;
