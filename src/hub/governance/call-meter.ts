@@ -17,6 +17,12 @@ export interface CallMeter {
   quotaReservedAt?: number | undefined;
 }
 
+/** Counts rows returned to the caller, and their bytes as JSON. */
+export function meterRows(meter: CallMeter, rows: readonly unknown[], rowCount = rows.length): void {
+  meter.rows += rowCount;
+  meter.bytes += Buffer.byteLength(JSON.stringify(rows));
+}
+
 export function newCallMeter(): CallMeter {
   return { queueWaitMs: 0, runMs: 0, rows: 0, bytes: 0 };
 }

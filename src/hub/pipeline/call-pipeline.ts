@@ -9,6 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import type { Session } from '../session/session.js';
 import type { ResultForm } from '../config/config-schema.js';
+import { meterRows } from '../governance/call-meter.js';
 import type { CallContext } from '../warehouse/types.js';
 import { recordedRequestId, refusedCallRecord } from './call-record.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
@@ -124,7 +125,7 @@ function toolCallOf(call: CallState): ToolCall {
     warehouse: role.warehouse,
     onProgress: call.request.onProgress,
   };
-  const warehouse = new GovernedWarehouse({
+  const scope = {
     governance: call.env.governance,
     target: where,
     role,
@@ -132,9 +133,11 @@ function toolCallOf(call: CallState): ToolCall {
     sessionKey: call.session.id,
     meter: call.meter,
     trace: call.trace,
-  });
+  };
   return {
-    warehouse,
+    warehouse: new GovernedWarehouse(scope),
+    lookups: new GovernedWarehouse({ ...scope, metered: false }),
+    countReturned: (rows) => meterRows(call.meter, rows),
     role,
     ctx,
     get logger() {

@@ -46,6 +46,14 @@ export interface CallRequest {
 export interface ToolCall {
   /** The warehouse with this call's rules applied: every method passes the statement stages. */
   warehouse: Warehouse;
+  /**
+   * The same warehouse, every rule applied, for the tool's own look-ups: what it lists or describes to find its
+   * answer (the schemas it walks), not the answer itself. Their rows and bytes are not counted as returned to the
+   * caller (status, audit, metrics, the `rows`/`bytes` quota): the answer is, by `warehouse` or `countReturned`.
+   */
+  lookups: Warehouse;
+  /** Counts rows the tool returns that it built from look-ups rather than got from `warehouse` as they are. */
+  countReturned(rows: readonly unknown[]): void;
   role: EffectiveRole;
   ctx: CallContext;
   logger: Logger;

@@ -71,6 +71,11 @@ export interface StatementScope {
   /** The fair queue's key (one share per session). */
   sessionKey: string;
   meter: CallMeter;
+  /**
+   * False for a tool's own look-ups (ToolCall.lookups): their rows and bytes are not what the caller receives,
+   * so the accounting stage leaves them out of the meter. Absent: metered.
+   */
+  metered?: boolean | undefined;
   /** The call's span when traces are exported: stages that take time open children of it. */
   trace?: StatementTrace | undefined;
 }

@@ -130,14 +130,15 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
       outputSchema: cachedSchema(`list_${plural}.out`, () => z.object({ database: z.string(), schema: z.string().nullable(), [plural]: z.array(objectRow) })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, ctx }) => {
+    (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, lookups, ctx }) => {
       const database = targetDatabase(warehouse, args.database);
       const schema = args.schema === undefined ? null : normalizeIdentifier(args.schema, 'schema name');
       let objects: ObjectInfo[];
       if (schema !== null) objects = await warehouse.listObjects(database, schema, kind, ctx);
       else {
         objects = [];
-        for (const s of await warehouse.listSchemas(database, ctx)) {
+        // The schemas are walked, not returned: only the objects count as rows the caller received.
+        for (const s of await lookups.listSchemas(database, ctx)) {
           if (s.name === 'INFORMATION_SCHEMA') continue;
           objects.push(...(await warehouse.listObjects(database, s.name, kind, ctx)));
         }

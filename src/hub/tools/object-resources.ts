@@ -26,8 +26,10 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
   const listed = async (argument: string, value: string, fn: (w: Warehouse, ctx: CallContext) => Promise<string[]>): Promise<string[]> => {
     let names: string[] = [];
     const request = { id: `complete-${++completions}`, signal: AbortSignal.timeout(COMPLETION_TIMEOUT_MS) };
-    await env.pipeline.run(session, 'describe_table', request, { completion: argument, value }, async ({ warehouse, ctx }) => {
-      names = matching(await fn(warehouse, ctx), value);
+    await env.pipeline.run(session, 'describe_table', request, { completion: argument, value }, async ({ lookups, countReturned, ctx }) => {
+      // The listing is looked through; the caller receives the names that match.
+      names = matching(await fn(lookups, ctx), value);
+      countReturned(names);
       return { content: [{ type: 'text', text: `${names.length} completion(s)` }] };
     });
     return names;

@@ -54,12 +54,13 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
       ),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ warehouse, ctx }) => {
+    (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ lookups, countReturned, ctx }) => {
       const terms = args.query.toLowerCase().split(/\s+/).filter(Boolean);
       const onlyDb = args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name');
       const onlySchema = args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name');
+      // Every listing and description the walk reads is a look-up: the caller receives the page of matches.
       const { hits, partial, skipped, moreSkipped } = await searchCatalog(
-        warehouse,
+        lookups,
         { terms, database: onlyDb, schema: onlySchema, includeColumns: args.include_columns === true, maxVisited: MAX_VISITED, maxDescribed: MAX_DESCRIBED },
         ctx,
       );
@@ -67,6 +68,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
       const offset = args.offset ?? 0;
       const limit = args.limit ?? 25;
       const page = hits.slice(offset, offset + limit).map(({ score: _score, ...h }) => h);
+      countReturned(page);
       const more = offset + page.length < hits.length;
       const notes = [
         `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > page.length ? `, showing ${offset + 1}–${offset + page.length}` : ''}.`,

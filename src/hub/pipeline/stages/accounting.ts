@@ -1,8 +1,10 @@
 /**
  * Statement stage: what the operation used — rows, result bytes, the query id — into the call's meter
  * (read by quotas, status and audit), and who owns each query id (for result paging). It acts on the way
- * back, so it counts what the caller actually receives (listings after the role's filter).
+ * back, so it counts what the caller actually receives (listings after the role's filter); a tool's own
+ * look-ups (ToolCall.lookups: the schemas list_tables walks) are not received, so not counted.
  */
+import { meterRows } from '../../governance/call-meter.js';
 import type { OperationResults, StatementStage } from '../statement.js';
 
 export const accounting: StatementStage = {
@@ -10,10 +12,10 @@ export const accounting: StatementStage = {
   async run(st, next) {
     const result = await next();
     const { meter, governance, identity, role } = st.scope;
+    const returned = st.scope.metered !== false;
     if (st.op.kind === 'query' || st.op.kind === 'fetch') {
       const r = result as OperationResults['query'];
-      meter.rows += r.rowCount;
-      meter.bytes += Buffer.byteLength(JSON.stringify(r.rows));
+      if (returned) meterRows(meter, r.rows, r.rowCount);
       if (r.queryId) {
         meter.queryId = r.queryId;
         // A page of a known owner's result keeps that owner (its role and rules): the reader is not who computed it.
@@ -22,12 +24,10 @@ export const accounting: StatementStage = {
     } else if (st.op.kind === 'profile' || st.op.kind === 'analyst' || st.op.kind === 'details' || st.op.kind === 'facts') {
       // A profile reads metadata about a query already accounted for; Analyst's SQL is accounted when it runs.
     } else if (st.op.kind === 'search') {
-      const r = result as OperationResults['search'];
-      meter.rows += r.results.length;
-      meter.bytes += Buffer.byteLength(JSON.stringify(r.results));
+      if (returned) meterRows(meter, (result as OperationResults['search']).results);
     } else if (st.op.kind === 'explain') {
       meter.scanEstimate = (result as OperationResults['explain']).estimate;
-    } else {
+    } else if (returned) {
       meter.rows += (result as unknown[]).length;
     }
     return result;
