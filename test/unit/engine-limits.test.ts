@@ -133,7 +133,8 @@ test('what a value-building function builds is sized by its class, not by a lite
     ["SELECT length(format('{:>{}}', 'x', 5000*100000))", /field width of 500,000,000/],
     ["SELECT length(format('{:>{}}', 'x', abs(500000000)))", /calls format with a size the hub cannot work out/],
     ["SELECT length(format(concat('{:>', '999999999', '}'), 'x'))", /calls format with a format string the hub cannot read/],
-    ["SELECT format('{:>999999}{:>999999}', 1, 2) FROM range(100)", /counting each value 2,048 times/],
+    ["SELECT format('{:>999999}{:>999999}', 1, 2) FROM range(100)", /counting each value 100 times/],
+    ["SELECT format('{:>999999}{:>999999}', 1, 2) FROM range(10000)", /counting each value 2,048 times/],
     // Replacements that grow their input.
     ["SELECT length(replace(repeat('x', 90000000), 'x', 'xxxxxxxxxx'))", /calls replace with a size of 990,000,000/],
     ["SELECT length(regexp_replace(repeat('x', 90000000), '', 'yy', 'g'))", /calls regexp_replace with a size of 270,000,000/],
@@ -225,4 +226,43 @@ test('transaction statements are refused for writers on both dialects (a transac
   // A reader is refused as before, by the read-only rule.
   const reader = checkSql('BEGIN', { allowWrite: false, dialect: 'snowflake' });
   assert.equal(reader.allowed ? '' : reader.rule, 'read-only');
+});
+
+test('a statement over one range(n) of constant n counts each value n times; the advice over rows is a size per value, not FROM range', () => {
+  // All the rows of range(n) below a vector's 2,048 are built at once, and no more: one value per row.
+  for (const sql of [
+    "SELECT repeat('x', 100000) AS big FROM range(1)",
+    "SELECT repeat('x', 100000) FROM range(1000)",
+    "SELECT repeat('x', 60000) FROM generate_series(1000)",
+    "SELECT repeat('x', 100000) FROM range(1) t(i) WHERE i >= 0 ORDER BY 1 LIMIT 1",
+    "FROM range(1) SELECT repeat('x', 100000)",
+    "SELECT repeat('x', 100000) FROM range(0, 10, 2) AS r",
+  ]) assert.equal(duckdb(sql).allowed, true, sql);
+  // Anything else that could bring rows counts a whole vector, and the advice is the size one value may have.
+  const perValue = /build at most 48,828 elements or characters per value here, or read fewer rows/;
+  for (const sql of [
+    "SELECT repeat('x', 100000) FROM range(5000)",
+    "SELECT repeat('x', 100000) FROM range(1001)",
+    "SELECT rpad(N_NAME, 50000) FROM nation",
+    "SELECT repeat('x', 100000) FROM range(1), nation",
+    "SELECT repeat('x', 100000) FROM range(1) JOIN nation ON true",
+    "SELECT repeat('x', 100000) FROM range(1) a NATURAL JOIN range(1) b",
+    "SELECT repeat('x', 100000) FROM range(1) WHERE range IN (SELECT N_NATIONKEY FROM nation)",
+    "SELECT repeat('x', 100000) FROM range(1) GROUP BY CUBE (range)",
+    "SELECT repeat('x', 100000), unnest(range(5000)) FROM range(1)",
+    "SELECT repeat('x', 100000) FROM range(1) USING SAMPLE 1",
+    "SELECT repeat('x', 100000) FROM range(n) t, (SELECT 1 AS n)",
+  ]) {
+    const verdict = duckdb(sql);
+    assertEngineRefusal(verdict, sql.includes('1001') ? /counting each value 1,001 times/ : /counting each value 2,048 times/);
+    if (!sql.includes('1001')) assert.match(JSON.stringify(verdict), perValue, sql);
+    assert.doesNotMatch(JSON.stringify(verdict), /aggregate over FROM range/, sql);
+  }
+  // Over range(1001) a value may be up to 99,900 (100 million / 1,001); what other values built is taken off.
+  assert.match(JSON.stringify(duckdb("SELECT repeat('x', 100000) FROM range(1001)")), /build at most 99,900 elements or characters per value here[^,]/);
+  assert.match(JSON.stringify(duckdb("SELECT repeat('x', 40000), repeat('y', 40000) FROM nation")), /build at most 8,828 elements or characters per value here/);
+  // One value past the statement's bound over one row: the bound per value is the statement's.
+  assert.match(JSON.stringify(duckdb("SELECT repeat('x', 200000000) FROM range(1)")), /with a size of 200,000,000.*build at most 100,000,000 elements or characters per value here/);
+  // Without rows, building in FROM range(…) is still the way.
+  assert.match(JSON.stringify(duckdb("SELECT repeat('x', 200000000)")), /aggregate over FROM range/);
 });

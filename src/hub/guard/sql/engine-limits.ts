@@ -101,6 +101,8 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
     return `names its CTEs so often that, with each CTE written out where it is used, it would hold ${inlined.toLocaleString('en-US')} words, literals and symbols, more than the ${MAX_TOKENS.toLocaleString('en-US')} the embedded engine plans at a bounded cost (a CTE it inlines, as NOT MATERIALIZED asks, is planned once per use, in memory outside its memory limit; a chain of 20 such CTEs each naming the one before twice took the hub past 4 GB). Remove NOT MATERIALIZED, or name each CTE fewer times`;
   }
   const rows = readsRows(tokens);
+  /** How many rows' values the engine builds at once: a vector's, or all the rows of the one range(n) it reads. */
+  const rowsAtOnce = rows ? Math.min(ROWS_AT_ONCE, onlyRangeRows(tokens) ?? ROWS_AT_ONCE) : 1;
   let setOperations = 0;
   /** What the statement's sizes build together: several allowed values add up. */
   let built = 0;
@@ -168,14 +170,81 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
   return undefined;
 
   function addBuilt(what: string, size: number): string | undefined {
+    const before = built;
     if (size > MAX_BUILT_SIZE) {
-      return `calls ${what} with a size of ${size.toLocaleString('en-US')}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). Build less, or aggregate over FROM range(…), which streams its rows`;
+      return `calls ${what} with a size of ${size.toLocaleString('en-US')}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). ${advice(before)}`;
     }
-    built += rows ? size * ROWS_AT_ONCE : size;
+    built += size * rowsAtOnce;
     if (built <= MAX_BUILT_SIZE) return undefined;
-    const perRow = rows ? `, counting each value ${ROWS_AT_ONCE.toLocaleString('en-US')} times because the engine builds the values of that many rows at once` : '';
-    return `calls ${what} bringing the values the statement builds to ${built.toLocaleString('en-US')} elements or characters${perRow}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). Build less, or aggregate over FROM range(…), which streams its rows`;
+    const perRow = rows ? `, counting each value ${rowsAtOnce.toLocaleString('en-US')} times because the engine builds the values of that many rows at once` : '';
+    return `calls ${what} bringing the values the statement builds to ${built.toLocaleString('en-US')} elements or characters${perRow}, building that much in one go in the hub's memory, outside the engine's memory limit and beyond its reach to cancel (at most ${MAX_BUILT_SIZE.toLocaleString('en-US')} per statement). ${advice(before)}`;
   }
+
+  /**
+   * What to do instead. A statement without rows can move the building into FROM range(…); one that already
+   * reads rows (a table, range(…)) builds each value for all of them at once, so the fix is a smaller value.
+   */
+  function advice(builtBefore: number): string {
+    if (!rows) return 'Build less, or aggregate over FROM range(…), which streams its rows';
+    const room = Math.floor((MAX_BUILT_SIZE - builtBefore) / rowsAtOnce);
+    if (room < 1) return 'The other values it builds already take all it may build for those rows: build less';
+    const fewer = rowsAtOnce === ROWS_AT_ONCE ? `, or read fewer rows (over FROM range(n) alone, with n a number below ${ROWS_AT_ONCE.toLocaleString('en-US')}, each value counts n times)` : '';
+    return `A value this large cannot be built for every row safely on the embedded engine: build at most ${room.toLocaleString('en-US')} elements or characters per value here${fewer}`;
+  }
+}
+
+/**
+ * Words that make more rows than a statement's FROM reads (grouping sets repeat rows, UNPIVOT makes one per
+ * column, a recursive CTE one per step), or read rows without FROM (PIVOT's own source).
+ */
+const MORE_ROWS: ReadonlySet<string> = new Set(['ROLLUP', 'CUBE', 'GROUPING', 'UNPIVOT', 'PIVOT', 'RECURSIVE']);
+
+/**
+ * How many rows the statement reads, when all it reads is one `range(…)` or `generate_series(…)` with
+ * numbers for bounds (`SELECT repeat('x', 100000) FROM range(1)`): every row there is in one vector, so each
+ * value is built that many times, not a whole vector's. Undefined whenever anything else could bring rows
+ * (another FROM or a JOIN, a comma after it, unnest, grouping sets…): the statement then counts a vector's.
+ */
+function onlyRangeRows(tokens: readonly Token[]): number | undefined {
+  const openers: (string | undefined)[] = [];
+  let from: number | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (isPunct(t, '(')) openers.push(tokens[i - 1] === undefined ? undefined : functionName(tokens[i - 1]!));
+    else if (isPunct(t, ')')) openers.pop();
+    const word = t.kind === 'word' ? t.upper : undefined;
+    if (word === 'JOIN' || MORE_ROWS.has(word ?? '') || (ROW_FUNCTIONS.has(functionName(t) ?? '') && isPunct(tokens[i + 1], '('))) return undefined;
+    if (word === 'FROM' && !FROM_IN_CALL.has(openers[openers.length - 1] ?? '')) {
+      if (from !== undefined) return undefined;
+      from = i;
+    }
+  }
+  if (from === undefined) return undefined;
+  const name = tokens[from + 1] === undefined ? undefined : functionName(tokens[from + 1]!);
+  if ((name !== 'RANGE' && name !== 'GENERATE_SERIES') || !isPunct(tokens[from + 2], '(')) return undefined;
+  const bounds = callArguments(tokens, from + 2).map(literalNumber);
+  if (bounds.length === 0 || bounds.some((b) => b === undefined)) return undefined;
+  const span = boundsSize(bounds);
+  // After it: an alias (with column names), then the statement's end or its next clause — nothing that reads more.
+  let j = afterCall(tokens, from + 2);
+  if (tokens[j]?.kind === 'word' && tokens[j]!.upper === 'AS') j++;
+  if (tokens[j]?.kind === 'word' && !ALIAS_STOP.has(tokens[j]!.upper ?? '') && !CLAUSES_AFTER_FROM.has(tokens[j]!.upper ?? '')) j++;
+  if (isPunct(tokens[j], '(')) j = afterCall(tokens, j);
+  const next = tokens[j];
+  const ends = next === undefined || isPunct(next, ';') || isPunct(next, ')') || (next.kind === 'word' && CLAUSES_AFTER_FROM.has(next.upper ?? ''));
+  if (!ends || span === undefined) return undefined;
+  // range stops before its end, generate_series includes it.
+  return Math.max(1, name === 'RANGE' ? Math.ceil(span) : Math.floor(span) + 1);
+}
+
+/** The index after the parenthesis that closes the one opening at `open`. */
+function afterCall(tokens: readonly Token[], open: number): number {
+  let depth = 0;
+  for (let j = open; j < tokens.length; j++) {
+    if (isPunct(tokens[j], '(')) depth++;
+    else if (isPunct(tokens[j], ')') && --depth === 0) return j + 1;
+  }
+  return tokens.length;
 }
 
 /** Whether the statement reads rows (a FROM outside substring(x FROM …), or unnest), so each value it builds is built for a vector of rows. */
