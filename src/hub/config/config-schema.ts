@@ -125,7 +125,7 @@ export type HttpEngineChoice = (typeof HTTP_ENGINES)[number];
 
 const hubKeys = {
   max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
-  shutdown_grace_ms: setting(nonNegativeInt(), { default: 10_000, description: 'how long a graceful stop waits for in-flight calls before cancelling them' }),
+  shutdown_grace_ms: setting(nonNegativeInt(), { default: 10_000, description: 'how long a graceful stop (`snowmux stop`, SIGTERM) waits for in-flight calls before cancelling them (with HUB_STOPPING); a hub replaced by `hub --replace` lets them run to their own deadline (`call_timeout_ms`)' }),
   default_profile: setting(text(), { description: 'profile used when neither `--profile` nor `SNOWMUX_PROFILE` is given', absent: "Snowflake's default connection" }),
   call_timeout_ms: setting(positiveInt(), { default: 300_000, description: 'deadline of one tool call. At the deadline the call is cancelled, in the warehouse too; on Snowflake its answer (`QUERY_TIMEOUT`) waits up to 3 s more for Snowflake to confirm the cancel, so the session\'s connection is known to be free (else it is discarded)' }),
   max_rows: setting(positiveInt(), { default: 200, description: "rows a query tool returns by default, and the most a call may ask for unless its role sets its own `max_rows` (truncated with a notice)" }),

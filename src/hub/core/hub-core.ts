@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../../errors.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
 import { hubPlace } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
 import type { Governance } from '../governance/governance.js';
@@ -156,6 +156,10 @@ export class HubCore {
   private draining = false;
   private drainReason = '';
   private stopping: Promise<void> | null = null;
+  /** When a stop cancels the calls still running; each stop() request may bring it closer, never later. */
+  private cancelAt = Infinity;
+  /** Why they are cancelled then: which limit ran out (what the HUB_STOPPING error tells the caller). */
+  private cancelWhy = '';
   private resolveStopped!: () => void;
 
   constructor(private readonly opts: HubCoreOptions) {
@@ -313,8 +317,22 @@ export class HubCore {
     return { ...ownStatus(status, viewer.name), recent: this.recent.list(20).filter((c) => c.identity === viewer.name).map(callerView) };
   }
 
-  /** Graceful stop: stop accepting, let running calls finish up to the grace period, close sessions. */
-  stop(reason: string): Promise<void> {
+  /**
+   * Graceful stop: stop accepting, let running calls finish, close sessions. A plain stop gives them
+   * hub.shutdown_grace_ms. A replaced hub (`hub --replace`: a successor already serves new calls) has no
+   * reason to hurry, so its calls run to their own deadline (the call timeout) — unless a plain stop follows
+   * (a signal to the draining hub), which brings the grace period back from that moment.
+   */
+  stop(reason: string, opts: { replaced?: boolean } = {}): Promise<void> {
+    const graceMs = this.opts.shutdownGraceMs ?? 10_000;
+    const waitMs = opts.replaced ? this.limits.callTimeoutMs : graceMs;
+    const at = Date.now() + waitMs;
+    if (at < this.cancelAt) {
+      this.cancelAt = at;
+      this.cancelWhy = opts.replaced
+        ? `it was replaced by another hub (${reason}) and this call was still running when the hub's ${formatMs(waitMs)} call timeout (hub.call_timeout_ms) was over`
+        : `${reason}: running calls had ${formatMs(waitMs)} to finish (hub.shutdown_grace_ms) and this one had not`;
+    }
     if (!this.stopping) this.stopping = this.shutdown(reason);
     return this.stopping;
   }
@@ -336,13 +354,15 @@ export class HubCore {
     }
     this.events.emit('draining', { reason });
     for (const { hooks } of [...this.sessions.values()]) hooks.drain(reason);
-    const graceMs = this.opts.shutdownGraceMs ?? 10_000;
-    await waitUntil(() => this.sessions.size === 0, graceMs);
+    // Polled rather than timed once: a later stop() (a signal during a replace's drain) moves cancelAt closer.
+    while (this.sessions.size > 0 && Date.now() < this.cancelAt) await new Promise((r) => setTimeout(r, 20));
     if (this.sessions.size > 0) {
-      this.logger.warn({ sessions: this.sessions.size }, 'grace period over; cancelling running calls');
+      this.logger.warn({ sessions: this.sessions.size, why: this.cancelWhy }, 'grace period over; cancelling running calls');
+      // The reason each call reports: the hub ended it, not its client (whose cancel reads QUERY_CANCELLED).
+      const stopped = new SnowmuxError('HUB_STOPPING', `The hub stopped while this call ran and cancelled it (${this.cancelWhy}). Run it again: your editor's next call reaches the hub that serves now.`);
       // Cancelling makes each call answer (a cancelled tool result); give those answers a moment to go out.
       const left = [...this.sessions.values()];
-      for (const { session } of left) session.close(`hub stopping: ${reason}`);
+      for (const { session } of left) session.close(`hub stopping: ${reason}`, stopped);
       await waitUntil(() => left.every(({ hooks }) => hooks.outstanding() === 0), 1_000);
       for (const { hooks } of left) hooks.close('hub stopping: grace period over');
     }
@@ -358,6 +378,10 @@ export class HubCore {
 export async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
 /** A call as the audit keeps it: its caller's own view left out (status shows it to others too). */

@@ -97,11 +97,15 @@ export class Session {
     if (failed) this.errors += 1;
   }
 
-  /** Ends the session: every running call is aborted, which cancels its warehouse statement. */
-  close(reason: string): void {
+  /**
+   * Ends the session: every running call is aborted, which cancels its warehouse statement. `abortWith` is
+   * the error those calls report when the hub, not the client, ended them (HUB_STOPPING); without it they
+   * read as cancelled by the client.
+   */
+  close(reason: string, abortWith?: Error): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    for (const controller of this.running) controller.abort(new Error(reason));
+    for (const controller of this.running) controller.abort(abortWith ?? new Error(reason));
   }
 
   snapshot(): SessionSnapshot {

@@ -338,9 +338,9 @@ export class SocketFace implements HubListener {
         setImmediate(() => void this.core.stop('snowmux stop'));
         return { stopping: true };
       },
-      // `hub --replace`: the new hub already holds the path; drain like a stop.
+      // `hub --replace`: the new hub already holds the path and serves new calls; ours run to their own deadline.
       replace: () => {
-        setImmediate(() => void this.core.stop('replaced by a newer hub'));
+        setImmediate(() => void this.core.stop('replaced by another hub (snowmux hub --replace)', { replaced: true }));
         return { releasing: true, pid: process.pid };
       },
       disconnect: (req) => this.core.disconnect(typeof req.session === 'string' ? req.session : ''),
