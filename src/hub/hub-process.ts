@@ -143,7 +143,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       await runtime.openAudit();
       held.release();
     } else {
-      logger.info({ pid: previousWriter }, 'waiting for the previous hub to finish its audit records');
+      logger.info({ previousPid: previousWriter }, 'waiting for the previous hub to finish its audit records');
       runtime.awaitAuditHandover(previousWriter, () => held.count());
       void processGone(previousWriter, HANDOVER_WAIT_MS)
         .then(() => claimAuditWriter(home))
