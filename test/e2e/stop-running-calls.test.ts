@@ -68,10 +68,22 @@ test('a plain stop cancels a call still running after hub.shutdown_grace_ms, and
   await statusUntil(rig.home, 'the call running', (s) => runningCalls(s) === 1);
   const stop = await runCli(['stop', '--home', rig.home]);
   assert.equal(stop.code, 0, stop.stderr);
+  // Not a stop for good while an editor is connected: the command says so.
+  assert.match(stop.stdout, new RegExp(`is stopping.*\\n.*1 editor session is connected: its shim starts a new hub at once.*close those editors.*\`snowmux stop --home ${rig.home}\` again`));
   const result = await running;
   assert.equal(result.isError, true);
   assert.match(textOf(result), /hub stopped while this call ran.*snowmux stop.*shutdown_grace_ms.*Run it again/s);
   assert.doesNotMatch(textOf(result), /client/);
   assert.equal((result._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code, 'HUB_STOPPING');
+  assert.equal(await exitCode(hub.proc), 0);
+});
+
+test('snowmux stop with no editor connected says nothing of editors', async (t) => {
+  const rig = await ChaosHome.create(t, NO_GRACE);
+  const hub = await rig.startHub();
+  const stop = await runCli(['stop', '--home', rig.home]);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /is stopping/);
+  assert.doesNotMatch(stop.stdout, /editor/);
   assert.equal(await exitCode(hub.proc), 0);
 });

@@ -9,11 +9,12 @@ import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { snowmuxCommand } from '../../snowmux-command.js';
 
 export async function stopCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stop', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) {
-    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down. Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer, or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
+    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down (with editors connected, their shims\nstart a new hub at once: close them first to stop for good). Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer, or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
     return 0;
   }
   const home = resolveHome({ flag: values.home });
@@ -23,14 +24,24 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
   }
   checkHome(home);
   const socketPath = socketPathFor(home);
-  let reply: { stopping: boolean };
+  let reply: { stopping: boolean; shimSessions?: number };
   try {
-    reply = await controlRequest<{ stopping: boolean }>(socketPath, 'stop');
+    reply = await controlRequest<{ stopping: boolean; shimSessions?: number }>(socketPath, 'stop');
   } catch (err) {
     if ((err as { code?: string }).code !== 'HUB_NOT_RUNNING') throw err;
     io.stdout.write(`snowmux: no hub is running at ${socketPath}; nothing to stop.\n`);
     return 0;
   }
-  io.stdout.write(reply.stopping ? `snowmux: hub at ${socketPath} is stopping (running calls are allowed to finish).\n` : 'snowmux: the hub did not accept the stop.\n');
-  return reply.stopping ? 0 : 1;
+  if (!reply.stopping) {
+    io.stdout.write('snowmux: the hub did not accept the stop.\n');
+    return 1;
+  }
+  io.stdout.write(`snowmux: hub at ${socketPath} is stopping (running calls are allowed to finish).\n`);
+  // The stop is accepted either way; what follows it is not a stop for good, and an uninstall must know.
+  const shims = reply.shimSessions ?? 0;
+  if (shims > 0) {
+    const sessions = shims === 1 ? '1 editor session is' : `${shims} editor sessions are`;
+    io.stdout.write(`snowmux: ${sessions} connected: ${shims === 1 ? 'its shim starts' : 'their shims start'} a new hub at once, so this acts as a restart. To stop for good, close those editors (or their snowmux MCP servers) first, then run \`${snowmuxCommand('stop', home)}\` again.\n`);
+  }
+  return 0;
 }

@@ -335,8 +335,10 @@ export class SocketFace implements HubListener {
     return {
       status: () => this.core.status(),
       stop: () => {
+        // Local shims start a new hub as soon as this one lets go of the socket: `snowmux stop` says so.
+        const shimSessions = this.core.status().sessions.filter((s) => s.transport === 'unix-socket').length;
         setImmediate(() => void this.core.stop('snowmux stop'));
-        return { stopping: true };
+        return { stopping: true, shimSessions };
       },
       // `hub --replace`: the new hub already holds the path and serves new calls; ours run to their own deadline.
       replace: () => {
