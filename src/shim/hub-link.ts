@@ -2,7 +2,7 @@
  * Opening a link to the hub: connect to the socket, say hello, wait for the welcome.
  * When no hub answers, start one (detached, logging into the home) under the start-up lock and wait for it.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
@@ -210,7 +210,7 @@ function hubCommandLine(opts: EnsureHubOptions): string {
 }
 
 interface StartedHub {
-  /** Size of hub-stderr.log before the hub started: what follows is this hub's. */
+  /** Size of hub-stderr.log before the hub started (0 once rotated): what follows is this hub's. */
   logOffset: number;
   /** Exit code (or signal) once the started hub has exited, else null. */
   exit: string | null;
@@ -233,6 +233,15 @@ async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
   // Loaded only when a hub must be started: child_process adds milliseconds to every shim start.
   const { spawn } = await import('node:child_process');
   const logPath = join(opts.home, 'hub-stderr.log');
+  // The started hub gets a file of its own: a hub still draining (after `snowmux stop`) keeps writing
+  // ("stopped") through the descriptor it inherited, which now names the renamed file, so what follows
+  // can only be this hub's — the error an editor is shown quotes nothing of another hub. One generation
+  // back is kept. If the rename fails, the shared file and the offset below still bound what is quoted.
+  try {
+    if (lstatSync(logPath).isFile()) renameSync(logPath, `${logPath}.1`);
+  } catch {
+    /* none yet, or it cannot be renamed: append as before */
+  }
   let logFd: number;
   try {
     logFd = openSync(logPath, 'a', 0o600);

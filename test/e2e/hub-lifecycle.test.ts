@@ -54,6 +54,8 @@ test('ten shims started at the same instant in an empty home start exactly one h
   const log = readFileSync(join(home, 'hub.log'), 'utf8');
   const starts = log.split('\n').filter((l) => l.includes('"msg":"hub started"'));
   assert.equal(starts.length, 1, `hub started lines:\n${starts.join('\n')}`);
+  // Each hub a shim starts writes a fresh hub-stderr.log (the previous one becomes hub-stderr.log.1).
+  assert.equal(existsSync(join(home, 'hub-stderr.log.1')), false, 'exactly one hub process was spawned');
   const spawned = readFileSync(join(home, 'hub-stderr.log'), 'utf8').split('\n').filter((l) => l.includes('listening on'));
   assert.equal(spawned.length, 1, 'exactly one hub process was spawned');
   assert.equal(status.sessions.length, 10);

@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { connectOrStartHub } from '../../src/shim/hub-link.js';
 import { Shim, type ShimOptions } from '../../src/shim/shim.js';
 import { WIRE_VERSION, checkHello, makeHello, type Hello, type Refusal } from '../../src/wire/hello.js';
 
@@ -617,4 +618,30 @@ test('a subscription survives a lost link too, and does not keep the shim alive 
   assert.equal(await shim.exited, 0); // …and exits, instead of waiting for its editor to be killed
   assert.equal(editor.all.some((m) => m.id === 'listen:1'), false);
   assert.equal(editor.all.filter((m) => m.method === 'notifications/subscriptions/acknowledged').length, 1);
+});
+
+test("a hub the shim started that exits before serving is quoted alone: a draining hub's lines in the shared log are not", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'smx-u-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const log = join(home, 'hub-stderr.log');
+  // The previous hub, started by a shim too, still draining: it writes through the descriptor it inherited.
+  const previous = openSync(log, 'a');
+  t.after(() => closeSync(previous));
+  writeSync(previous, 'snowmux hub 0.1.0 listening on hub.sock\n');
+  const release = join(home, 'release');
+  // The started hub says why it fails, then waits for the test before it exits.
+  const script = `process.stderr.write('snowmux hub: Config error in config.toml at hub: unknown key "max_row" [CONFIG_INVALID]\\n');
+const { existsSync } = require('node:fs');
+const wait = () => (existsSync(${JSON.stringify(release)}) ? process.exit(1) : setTimeout(wait, 10));
+wait();`;
+  const starting = connectOrStartHub({ home, socketPath: join(home, 'hub.sock'), hello: makeHello({ role: 'shim', pid: process.pid }), hubCommand: ['-e', script], deadlineMs: 15_000 });
+  const failed = assert.rejects(starting, (err: Error) => {
+    assert.match(err.message, /exited \(exit code 1\) before serving: Config error in config\.toml at hub: unknown key "max_row"/);
+    assert.doesNotMatch(err.message, /stopped|listening/);
+    return true;
+  });
+  while (!(existsSync(log) && readFileSync(log, 'utf8').includes('max_row'))) await new Promise((r) => setTimeout(r, 10));
+  writeSync(previous, 'snowmux hub: stopped\n');
+  writeFileSync(release, '');
+  await failed;
 });
