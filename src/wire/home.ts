@@ -65,8 +65,12 @@ function currentUid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
-/** Creates the runtime directory when missing, then verifies it: a real directory, ours, closed to others. */
+/**
+ * Creates the runtime directory when missing, then verifies it: a real directory, ours, closed to others.
+ * The directory holding it is judged first, so a base the hub refuses is not left with a directory in it.
+ */
 export function ensureRuntimeDir(dir: string): void {
+  verifyRuntimeBase(dir);
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
@@ -93,11 +97,25 @@ export function verifyRuntimeDir(dir: string): void {
   if ((st.mode & 0o077) !== 0) {
     throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}). Run: chmod 700 ${dir}`);
   }
+  verifyRuntimeBase(dir);
+}
+
+/**
+ * Throws RUNTIME_DIR_UNSAFE unless the directory that holds (or is to hold) the runtime directory `dir`
+ * is one no other user can rename entries in — judged whether or not `dir` exists yet.
+ */
+export function verifyRuntimeBase(dir: string): void {
+  const uid = currentUid();
   // Whoever may rename entries of the directory holding it could swap ours for theirs between this check
   // and the connect: its owner (if not us or root), or anyone when it is writable without the sticky bit.
   const parent = dirname(dir);
-  const held = statSync(parent);
   const elsewhere = `Use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home, or set ${RUNTIME_BASE_ENV} to a directory of your own, the same for every editor, terminal and service.`;
+  let held;
+  try {
+    held = statSync(parent);
+  } catch (err) {
+    throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} cannot be made in ${parent}: ${(err as Error).message}. ${elsewhere}`, { cause: err });
+  }
   if (uid !== undefined && held.uid !== uid && held.uid !== 0) {
     throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} sits in ${parent}, which belongs to another user (uid ${held.uid}), who could replace it. ${elsewhere}`);
   }

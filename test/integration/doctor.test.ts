@@ -242,12 +242,18 @@ test('the other problems doctor looks for, each planted and then found: old Node
   }
 
   // A home too long for a socket puts it in the per-user directory under /tmp (here SNOWMUX_RUNTIME_BASE): one open to others fails.
+  const longHome = join(tempHome(t), 'a-home-path-long-enough-that-its-socket-would-not-fit-in-a-sockaddr-un-path-of-108-bytes');
+  mkdirSync(longHome, { mode: 0o700 });
+  // A base others may write to without the sticky bit, before the per-user directory exists: the hub would refuse it.
+  const unsafeBase = tempHome(t);
+  chmodSync(unsafeBase, 0o777);
+  const unsafe = await doctor(longHome, { ...env, SNOWMUX_RUNTIME_BASE: unsafeBase }, ['--offline']);
+  assert.equal(unsafe.code, 1, unsafe.text);
+  assert.match(find(unsafe.checks, 'socket')!.detail, new RegExp(`sits in ${unsafeBase}, which others may write to without the sticky bit \\(mode 777\\)`));
   const tmp = tempHome(t);
   const runtime = join(tmp, `snowmux-${process.getuid?.() ?? 'user'}`);
   mkdirSync(runtime, { mode: 0o755 });
   chmodSync(runtime, 0o755);
-  const longHome = join(tempHome(t), 'a-home-path-long-enough-that-its-socket-would-not-fit-in-a-sockaddr-un-path-of-108-bytes');
-  mkdirSync(longHome, { mode: 0o700 });
   const open = await doctor(longHome, { ...env, SNOWMUX_RUNTIME_BASE: tmp }, ['--offline']);
   assert.equal(open.code, 1, open.text);
   assert.equal(find(open.checks, 'socket')?.status, 'fail');

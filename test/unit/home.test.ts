@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor } from '../../src/wire/home.js';
+import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor, verifyRuntimeBase } from '../../src/wire/home.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
 test('a home others could write is closed, then refused while it holds an entry another user owns', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
@@ -159,6 +159,9 @@ test('the runtime directory must sit where no other user can swap it: not in a d
   chmodSync(open, 0o777);
   const dir = join(open, 'rt');
   assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /without the sticky bit \(mode 777\)/.test(e.message) && /SNOWMUX_RUNTIME_BASE/.test(e.message));
+  assert.equal(existsSync(dir), false, 'the base is judged before the directory is made: a refused base is left as it was');
+  assert.throws(() => verifyRuntimeBase(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /without the sticky bit/.test(e.message), 'doctor judges it while the directory does not exist');
+  mkdirSync(dir, { mode: 0o700 });
   assert.throws(() => checkSocketPath(join(dir, 'abc.sock')), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE'), 'the shim checks it too before sending anything');
   chmodSync(open, 0o1777); // as /tmp is
   ensureRuntimeDir(dir);
