@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { encodeLine } from '../wire/framing.js';
-import { makeHello } from '../wire/hello.js';
+import { WIRE_VERSION, makeHello } from '../wire/hello.js';
+import { compareVersions } from '../wire/version-order.js';
 import { processAlive, processCommandLine, processStartTicks } from '../wire/process-alive.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
 import { KnownSecrets } from './audit/known-secrets.js';
@@ -32,6 +33,8 @@ export interface HubProcessOptions {
   socketPath: string;
   /** Take over from a running hub (`snowmux hub --replace`). */
   replace?: boolean | undefined;
+  /** Take over even from a hub of a newer version or link version (`--allow-downgrade`: a rollback). */
+  allowDowngrade?: boolean | undefined;
   /** host:port for the HTTP face; overrides hub.http_listen. */
   httpListen?: string | undefined;
   /** auto | uws | node; overrides hub.http_engine. */
@@ -56,6 +59,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const { home, socketPath } = options;
   const say = (line: string) => options.say(line);
   const predecessor = options.replace ? await findPredecessor(socketPath) : null;
+  if (predecessor?.link && !options.allowDowngrade) refuseDowngrade(predecessor.link);
   // The known secrets for logs, status and audit; profiles add theirs as they resolve (a session's own only
   // to that session's records and lines).
   const secrets = new KnownSecrets();
@@ -331,6 +335,22 @@ interface Predecessor {
   frozen: boolean;
   /** Why it would not talk to us, when it refused. */
   refusal?: string | undefined;
+}
+
+/**
+ * A stale snowmux (an old install first on PATH) must not move a newer hub back to its version without
+ * being told to: editors launching the newer one would be refused (HUB_TOO_OLD) until someone notices.
+ */
+function refuseDowngrade(link: OpenLink): void {
+  const { version, wire, hubPid } = link.welcome;
+  const newer = compareVersions(version, VERSION) > 0 ? `snowmux ${version}` : wire > WIRE_VERSION ? `link version ${wire}` : null;
+  if (newer === null) return;
+  link.socket.destroy();
+  const self = process.argv[1] ?? 'this snowmux';
+  throw new SnowmuxError(
+    'HUB_ALREADY_RUNNING',
+    `The running hub (pid ${hubPid}) is newer than this snowmux (${newer}; this is ${VERSION} at ${self}): replacing it would downgrade it, and editors launching the newer snowmux would be refused. Run \`hub --replace\` from the newer snowmux (the one your editors launch), or add --allow-downgrade to roll the hub back to ${VERSION} on purpose.`,
+  );
 }
 
 /** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */

@@ -6,7 +6,7 @@ import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync } f
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { SnowmuxError, type ErrorCode } from '../errors.js';
+import { SnowmuxError, isSnowmuxError, type ErrorCode } from '../errors.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { LineDecoder } from '../wire/framing.js';
 import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
@@ -131,6 +131,27 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /** Connects to the hub, starting one when none answers. Exactly one of many concurrent callers spawns. */
 export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLink> {
+  try {
+    return await reachHub(opts);
+  } catch (err) {
+    throw isSnowmuxError(err, 'HUB_TOO_OLD') ? withOwnReplaceCommand(err, opts) : err;
+  }
+}
+
+/**
+ * The running hub, older than this shim, advises `snowmux hub --replace` — but a bare `snowmux` may be an
+ * older install first on PATH, which would start the same old hub again. This shim is the newer snowmux,
+ * and knows its own command: the advice names that.
+ */
+function withOwnReplaceCommand(err: SnowmuxError, opts: EnsureHubOptions): SnowmuxError {
+  const [entry, verb, ...rest] = opts.hubCommand;
+  if (entry === undefined || verb !== 'hub') return err;
+  const command = [process.execPath, entry, 'hub', '--replace', ...rest].map(shellQuote).join(' ');
+  const said = err.message.split(' Run `')[0]!;
+  return new SnowmuxError('HUB_TOO_OLD', `${said} Run \`${command}\` (the snowmux this editor launches) to start the newer hub; editors stay connected.`, { cause: err });
+}
+
+async function reachHub(opts: EnsureHubOptions): Promise<OpenLink> {
   const deadline = Date.now() + opts.deadlineMs;
   let delay = 5;
   let spawned = false;
@@ -205,8 +226,12 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
 
 /** The command that starts this shim's hub by hand, pasteable into a shell (paths with spaces quoted). */
 function hubCommandLine(opts: EnsureHubOptions): string {
-  const quote = (w: string) => (/^[\w./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
-  return ['snowmux', ...opts.hubCommand.slice(1)].map(quote).join(' ');
+  return ['snowmux', ...opts.hubCommand.slice(1)].map(shellQuote).join(' ');
+}
+
+/** A word as a shell reads it back (quoted when it holds anything but the usual path characters). */
+function shellQuote(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 interface StartedHub {

@@ -12,8 +12,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { WIRE_VERSION, checkHello, makeHello, type Hello } from '../../src/wire/hello.js';
 import { cliPath } from '../helpers/paths.js';
-import { INIT_PARAMS, cliEnv, rawLink } from '../helpers/harness.js';
-import { ChaosHome } from './chaos-support.js';
+import { INIT_PARAMS, cliEnv, rawLink, runCli } from '../helpers/harness.js';
+import { ChaosHome, outputMatches } from './chaos-support.js';
 
 test('the hub refuses a newer shim (run `snowmux hub --replace`) and an older one (upgrade), and closes the link', async (t) => {
   const rig = await ChaosHome.create(t);
@@ -78,15 +78,61 @@ test('a shim refused for version skew answers the editor\'s calls with the advic
   shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
   const first = await answerTo(1);
   assert.equal(first.error?.code, -32002);
-  assert.match(first.error!.message, /older than this shim.*snowmux hub --replace/);
+  // The advice names this shim's own snowmux (a bare `snowmux` may be an older install first on PATH).
+  const ownCommand = `${process.execPath} ${cliPath} hub --replace --home ${rig.home}`;
+  assert.ok(first.error!.message.includes(`older than this shim (snowmux 9.9.9). Run \`${ownCommand}\` (the snowmux this editor launches) to start the newer hub`), first.error!.message);
   assert.equal(first.error?.data?.retryable, false);
   shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }) + '\n');
-  assert.match((await answerTo(2)).error!.message, /snowmux hub --replace/);
+  assert.ok((await answerTo(2)).error!.message.includes(ownCommand));
   shim.stdin.end();
   const [code] = await once(shim, 'exit');
   assert.equal(code, 0, 'the shim still exits when the editor closes stdin');
-  assert.equal(err.match(/snowmux hub --replace/g)?.length, 1, `logged once:\n${err}`);
+  assert.equal(err.split(ownCommand).length - 1, 1, `logged once:\n${err}`);
   assert.equal(hellos[0]?.wire, WIRE_VERSION, 'the shim said which version it speaks');
   assert.equal(existsSync(join(rig.home, 'hub-stderr.log')), false, 'a refusing hub is not a missing one: no hub was started');
   assert.ok(answers.every((a) => a.jsonrpc === '2.0'), 'stdout carried only JSON-RPC');
+});
+
+test('hub --replace from an older snowmux refuses to downgrade a newer hub (version or link version) unless --allow-downgrade says so', async (t) => {
+  const rig = await ChaosHome.create(t);
+  let welcome = { version: '99.0.0', wire: WIRE_VERSION };
+  const ops: string[] = [];
+  const fake = createServer((socket) => {
+    let buffered = '';
+    socket.on('error', () => {});
+    socket.on('data', (c: Buffer) => {
+      buffered += c.toString('utf8');
+      for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
+        const line = JSON.parse(buffered.slice(0, at)) as { snowmux?: string; op?: string; id?: number };
+        buffered = buffered.slice(at + 1);
+        if (line.snowmux === 'hello') socket.write(JSON.stringify({ snowmux: 'welcome', ...welcome, hubPid: 4242, sessionId: 'control' }) + '\n');
+        else if (line.op) {
+          ops.push(line.op);
+          socket.write(JSON.stringify({ id: line.id, ok: true, result: { releasing: true, pid: 4242 } }) + '\n');
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => fake.listen(join(rig.home, 'hub.sock'), r));
+  t.after(() => fake.close());
+
+  for (const newer of [{ version: '99.0.0', wire: WIRE_VERSION }, { version: '0.0.1', wire: WIRE_VERSION + 1 }]) {
+    welcome = newer;
+    const refused = rig.spawnCli(['hub', '--replace']);
+    // Without the refusal it takes over and runs on: that must fail the test, not hang it.
+    const exited = refused.exited.then((code) => `exit ${code}`);
+    const outcome = await outputMatches(refused.proc, refused.output, /took over/).then(() => 'took over', () => exited);
+    assert.equal(outcome, 'exit 1', refused.output());
+    assert.match(refused.output(), /The running hub \(pid 4242\) is newer than this snowmux .*replacing it would downgrade it.*--allow-downgrade/s);
+    assert.match(refused.output(), newer.version === '99.0.0' ? /snowmux 99\.0\.0/ : new RegExp(`link version ${WIRE_VERSION + 1}`));
+    assert.deepEqual(ops, [], 'the newer hub was not asked to hand over');
+  }
+
+  welcome = { version: '99.0.0', wire: WIRE_VERSION };
+  const rollback = rig.spawnCli(['hub', '--replace', '--allow-downgrade']);
+  await outputMatches(rollback.proc, rollback.output, /took over from hub pid 4242[\s\S]*listening on/);
+  assert.deepEqual(ops, ['replace']);
+  const stop = await runCli(['stop', '--home', rig.home]);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(await rollback.exited, 0, rollback.output());
 });

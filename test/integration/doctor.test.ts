@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { connectClient, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
-import { repoRoot } from '../helpers/paths.js';
+import { cliPath, repoRoot } from '../helpers/paths.js';
 import { MIN_NODE, checkNode } from '../../src/cli/commands/doctor-command.js';
 import { encodeLine } from '../../src/wire/framing.js';
 
@@ -190,6 +190,7 @@ test('the other problems doctor looks for, each planted and then found: old Node
 
   // A hub of another version answers on the socket: a warning with the command that fixes it.
   const skewed = tempHome(t);
+  let hubVersion = '0.0.9';
   const fake = createServer((socket) => {
     let buffered = '';
     socket.on('data', (c: Buffer) => {
@@ -197,8 +198,8 @@ test('the other problems doctor looks for, each planted and then found: old Node
       for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
         const line = JSON.parse(buffered.slice(0, at)) as { snowmux?: string; op?: string; id?: number; wire?: number };
         buffered = buffered.slice(at + 1);
-        if (line.snowmux === 'hello') socket.write(encodeLine({ snowmux: 'welcome', wire: line.wire, version: '0.0.9', hubPid: 4242, sessionId: 'control' }));
-        else if (line.op === 'status') socket.write(encodeLine({ id: line.id, ok: true, result: { version: '0.0.9', pid: 4242 } }));
+        if (line.snowmux === 'hello') socket.write(encodeLine({ snowmux: 'welcome', wire: line.wire, version: hubVersion, hubPid: 4242, sessionId: 'control' }));
+        else if (line.op === 'status') socket.write(encodeLine({ id: line.id, ok: true, result: { version: hubVersion, pid: 4242 } }));
       }
     });
   });
@@ -208,10 +209,18 @@ test('the other problems doctor looks for, each planted and then found: old Node
   assert.equal(skew.code, 0, 'a version skew is a warning: the hub still serves');
   const hubCheck = find(skew.checks, 'hub')!;
   assert.equal(hubCheck.status, 'warn');
-  assert.match(hubCheck.detail, /running, pid 4242, version 0\.0\.9; this CLI is \d+\.\d+\.\d+/);
+  assert.match(hubCheck.detail, /running, pid 4242, version 0\.0\.9, older than this CLI \(\d+\.\d+\.\d+\)/);
   assert.equal(hubCheck.fix, `Restart it on this version: snowmux hub --replace --home ${skewed}`);
   assert.match(skew.text, /! hub +running, pid 4242[\s\S]*→ Restart it on this version/);
   assert.match(skew.text, /All checks passed \(1 warning\)/);
+
+  // A newer hub than this CLI: this CLI is the stale one, and moving the hub to it would be a downgrade.
+  hubVersion = '99.0.0';
+  const stale = find((await doctor(skewed, env, ['--offline'])).checks, 'hub')!;
+  assert.equal(stale.status, 'warn');
+  assert.match(stale.detail, new RegExp(`running, pid 4242, version 99\\.0\\.0, newer than this CLI \\(\\d+\\.\\d+\\.\\d+, ${cliPath}\\)`));
+  assert.match(stale.fix!, /This CLI is the stale one: use the newer snowmux .*`hub --replace` from this one would downgrade the hub/);
+  assert.doesNotMatch(stale.fix!, /Restart it on this version/);
 
   // The sample cannot be (re)built where it lives (a damaged file is rebuilt by itself; a directory in
   // its place is not): found, with the fix.

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { shellWord } from '../../shell-word.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
+import { compareVersions } from '../../wire/version-order.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
 import { checkHubConfig } from '../../hub/config-check.js';
@@ -156,12 +157,23 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     }
   }
   if (hubStatus) {
-    if (hubStatus.version === VERSION) checks.push({ check: 'hub', status: 'ok', detail: `running, pid ${hubStatus.pid}, version ${VERSION}` });
-    else {
+    const order = compareVersions(hubStatus.version, VERSION);
+    if (order === 0) checks.push({ check: 'hub', status: 'ok', detail: `running, pid ${hubStatus.pid}, version ${VERSION}` });
+    else if (order > 0) {
+      // This CLI is the stale one (an old install first on PATH): moving the hub to it would downgrade it,
+      // and every editor launching the newer snowmux would then be refused.
+      const self = process.argv[1] ?? 'this snowmux';
       checks.push({
         check: 'hub',
         status: 'warn',
-        detail: `running, pid ${hubStatus.pid}, version ${hubStatus.version}; this CLI is ${VERSION}`,
+        detail: `running, pid ${hubStatus.pid}, version ${hubStatus.version}, newer than this CLI (${VERSION}, ${self})`,
+        fix: `This CLI is the stale one: use the newer snowmux (the one your editors launch), or update or remove ${self}. \`hub --replace\` from this one would downgrade the hub.`,
+      });
+    } else {
+      checks.push({
+        check: 'hub',
+        status: 'warn',
+        detail: `running, pid ${hubStatus.pid}, version ${hubStatus.version}, older than this CLI (${VERSION})`,
         fix: `Restart it on this version: ${snowmuxCommand('hub --replace', home)}`,
       });
     }

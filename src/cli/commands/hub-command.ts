@@ -19,6 +19,9 @@ Runs the hub in the foreground. Logs go to <home>/hub.log.
   --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
   --replace      take over from a running hub: the socket moves to this hub at once, the old one finishes
                  its running calls and exits; editors stay connected (a frozen hub is replaced too)
+  --allow-downgrade
+                 with --replace: take over even from a hub of a newer snowmux (a rollback); without
+                 it, --replace refuses to downgrade the running hub
   --http-engine auto|uws|node
                  HTTP engine: uWebSockets.js when it loads (auto), or node:http; overrides hub.http_engine
   --http ADDR    also serve HTTP on host:port (/mcp, /healthz, /readyz, /metrics, /status, /events);
@@ -31,6 +34,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const { values } = parseCommandArgs('hub', argv, {
     home: { type: 'string' },
     replace: { type: 'boolean' },
+    'allow-downgrade': { type: 'boolean' },
     http: { type: 'string' },
     'http-engine': { type: 'string' },
     config: { type: 'string' },
@@ -54,6 +58,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     home,
     socketPath,
     replace: values.replace,
+    allowDowngrade: values['allow-downgrade'],
     httpListen: values.http,
     httpEngine: httpEngineFlag(values['http-engine']),
     configPath: values.config,
