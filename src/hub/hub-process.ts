@@ -149,7 +149,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     } else {
       logger.info({ previousPid: previousWriter }, 'waiting for the previous hub to finish its audit records');
       runtime.awaitAuditHandover(previousWriter, () => held.count());
-      void processGone(previousWriter, HANDOVER_WAIT_MS)
+      // A replaced hub lets its calls run to their deadline (the call timeout), so it may write that long.
+      void processGone(previousWriter, Math.max(HANDOVER_WAIT_MS, runtime.limits.callTimeoutMs + HANDOVER_MARGIN_MS))
         .then(() => claimAuditWriter(home))
         .then(() => runtime.openAudit())
         .then(() => held.release())
@@ -278,6 +279,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
 const REPLACE_HANDSHAKE_MS = 3_000;
 /** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
 const HANDOVER_WAIT_MS = 120_000;
+/** Beyond a replaced hub's call timeout: its calls' last answers, cancel confirmations and final records. */
+const HANDOVER_MARGIN_MS = 30_000;
 /** How long a replica's team keys may take to load at start before its terminal says they have not. */
 const KEYS_PENDING_GRACE_MS = 2_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
