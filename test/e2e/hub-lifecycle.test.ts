@@ -10,7 +10,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
-import { cliEnv, connectClient, initialize, rawLink, runCli, startHub, tempHome, textOf, INIT_PARAMS, type ClientKind } from '../helpers/harness.js';
+import { cliEnv, connectClient, initialize, killAtEnd, rawLink, runCli, startHub, tempHome, textOf, INIT_PARAMS, type ClientKind } from '../helpers/harness.js';
 import { defer } from '../helpers/harness.js';
 
 test('several shims of mixed client kinds share one hub, concurrently, without crosstalk', async (t) => {
@@ -224,4 +224,33 @@ test('status names the audit directory the hub writes, also when [audit] dir is 
   assert.equal(json.audit.dir, dir);
   assert.ok(existsSync(join(json.audit.dir, json.audit.file)));
   assert.equal(await hub.stop(), 0);
+});
+
+test('a hub whose terminal went away goes on serving: a line it cannot write is dropped, not an uncaught-exception loop filling hub.log', async (t) => {
+  const home = tempHome(t);
+  const hub = spawn(process.execPath, [cliPath, 'hub', '--home', home], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  killAtEnd(t, hub);
+  let said = '';
+  await new Promise<void>((resolve) => {
+    hub.stderr.on('data', (c: Buffer) => {
+      said += c.toString();
+      if (said.includes('listening on')) resolve();
+    });
+  });
+  hub.stderr.destroy(); // the terminal closes: the hub's next line gets EPIPE
+  const log = () => readFileSync(join(home, 'hub.log'), 'utf8');
+  const reloads = () => log().split('\n').filter((l) => l.includes('"msg":"config reloaded"')).length;
+  // Each SIGHUP writes a line for the terminal after logging the reload; the second one is logged only after
+  // the first one's failed write was handled.
+  for (const n of [1, 2]) {
+    hub.kill('SIGHUP');
+    while (reloads() < n) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(log().includes('uncaught exception'), false, log().slice(0, 2000));
+  assert.equal(log().split('the terminal that started the hub is gone').length - 1, 1, 'said once');
+  const status = await runCli(['status', '--json', '--home', home]);
+  assert.equal(status.code, 0, status.stderr);
+  hub.kill('SIGTERM');
+  const [code] = (await once(hub, 'exit')) as [number | null];
+  assert.equal(code, 0);
 });

@@ -67,6 +67,15 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     say: (line) => io.stderr.write(`snowmux hub: ${line}`),
   });
   const { logger } = started;
+  // The terminal (or pipe) that started the hub may go away while it serves: its lines are dropped then,
+  // said once in hub.log. Unhandled, the write error was an uncaught exception whose own line to stderr
+  // failed again, and again: a loop that filled hub.log.
+  let stderrGone = false;
+  io.stderr.on('error', (err: Error) => {
+    if (stderrGone) return;
+    stderrGone = true;
+    logger.warn({ err: errorMessage(err) }, 'the terminal that started the hub is gone; its lines are dropped (hub.log has them all)');
+  });
   io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
 
   const onSignal = (signal: string) => {
