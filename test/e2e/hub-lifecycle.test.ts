@@ -244,7 +244,12 @@ test('a hub whose terminal went away goes on serving: a line it cannot write is 
   // the first one's failed write was handled.
   for (const n of [1, 2]) {
     hub.kill('SIGHUP');
-    while (reloads() < n) await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + 30_000;
+    while (reloads() < n) {
+      assert.equal(hub.exitCode, null, `the hub exited after SIGHUP ${n}: ${log().slice(-2000)}`);
+      assert.ok(Date.now() < deadline, `no reload ${n} logged within 30 s: ${log().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
   assert.equal(log().includes('uncaught exception'), false, log().slice(0, 2000));
   assert.equal(log().split('the terminal that started the hub is gone').length - 1, 1, 'said once');

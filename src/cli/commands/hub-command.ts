@@ -76,8 +76,6 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     stderrGone = true;
     logger.warn({ err: errorMessage(err) }, 'the terminal that started the hub is gone; its lines are dropped (hub.log has them all)');
   });
-  io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
-
   const onSignal = (signal: string) => {
     io.stderr.write(`snowmux hub: ${signal} received, stopping gracefully\n`);
     void started.stop(signal);
@@ -98,6 +96,9 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     logger.error({ err }, 'uncaught exception');
     io.stderr.write(`snowmux hub: uncaught exception (a snowmux bug; the hub goes on): ${errorMessage(err)}\n`);
   });
+  // Said once every handler is in place: whoever waits for this line (a test, a service manager) may signal
+  // the hub at once, and a SIGHUP before its handler would have ended the hub.
+  io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
   await started.closed;
   io.stderr.write('snowmux hub: stopped\n');
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.
