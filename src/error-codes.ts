@@ -67,7 +67,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { fault: 'hub', doc: 'config.toml (or connections.toml, or an environment setting) is wrong; the message names the file, key and fix.' },
   CONFIG_NOT_FOUND: { fault: 'hub', doc: 'A config file named explicitly (flag or SNOWMUX_CONFIG) does not exist.' },
   CONFIG_UNREADABLE: { fault: 'hub', doc: 'A config file exists but cannot be read (permissions), or is not a regular file (a FIFO, device or socket) or is larger than 1 MiB.' },
-  CONFIG_UNSAFE: { fault: 'hub', doc: 'Another user could change the config file or replace it (every user may write it, or a directory on its path, symlinks included, is writable by all without the sticky bit or belongs to another user); snowmux takes no roles or profiles from it. The message names the file or directory and what to change.' },
+  CONFIG_UNSAFE: { fault: 'hub', doc: 'Another user could change or replace a file snowmux takes settings or credentials from — the config file, Snowflake\'s connections.toml or config.toml, a private key or token file, a remote shim\'s --key-file (every user may write it, or a directory on its path, symlinks included, is writable by all without the sticky bit or belongs to another user); snowmux does not use it. The message names the file or directory and what to change.' },
   HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used; the message says why.' },
   HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user, or a home others could write holds an entry another user owns (the message names it); snowmux refuses to use it.' },
   HOME_TOO_OPEN: { fault: 'hub', doc: 'The snowmux home is readable or writable by others; `chmod 700` it.' },

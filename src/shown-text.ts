@@ -71,3 +71,8 @@ export function shownText(text: string, max = 80): string {
 export function shownName(name: string): string {
   return escapeInvisible(JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name));
 }
+
+/** Text with the user and password of any URL in it hidden (`https://***@host/`): error texts quote URLs whole. */
+export function hideUrlCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^@\s/?#]*@/gi, '$1***@');
+}

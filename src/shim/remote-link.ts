@@ -3,11 +3,12 @@
  * loaded only here, so a local shim never pays for it), authenticated with an API key, carrying the same
  * hello and line framing as the Unix socket. No hub is ever started from here.
  */
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { SnowmuxError } from '../errors.js';
 import { shownText } from '../shown-text.js';
 import type { Hello } from '../wire/hello.js';
+import { readProblem } from '../wire/bounded-read.js';
+import { UntrustedFileError, readTrustedFile } from '../wire/file-trust.js';
 import { awaitWelcome, type OpenLink } from './hub-link.js';
 
 export interface RemoteHub {
@@ -42,20 +43,34 @@ function cleanApiKey(raw: string | undefined, from: string): string | undefined 
   return key;
 }
 
+/** An API key is ~60 characters: a file far larger is not the key file. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+const READABLE_BY_OTHERS = 0o044;
+
 /**
  * The API key from `--key-file` (a file that cannot be read, or holds nothing, is a usage error saying so:
  * the raw ENOENT named no option, and an empty file read as "no key sent" from the hub), else from
- * $SNOWMUX_KEY.
+ * $SNOWMUX_KEY. The file is read as snowmux reads every credential file: a regular file (a FIFO hung the
+ * editor's server start, /dev/zero swelled it), small, and one no other user could change — whoever could
+ * swap in a key of their own would have this editor's SQL and results recorded under their identity, and
+ * read them back. One that others may read is used, with a warning (`warn`), as ssh warns of a key.
  */
-export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv, warn: (message: string) => void = (m) => process.stderr.write(`snowmux: ${m}\n`)): string | undefined {
   if (keyFile === undefined) return cleanApiKey(env.SNOWMUX_KEY, '$SNOWMUX_KEY');
-  let text: string;
+  let read: ReturnType<typeof readTrustedFile>;
   try {
-    text = readFileSync(keyFile, 'utf8');
+    read = readTrustedFile(keyFile, { what: `--key-file ${keyFile} decides whom the hub takes this editor for`, noun: 'the key file' }, MAX_KEY_FILE_BYTES);
   } catch (err) {
-    throw new SnowmuxError('USAGE', `--key-file ${keyFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): give the file \`snowmux keys create\` output was saved to.`);
+    if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = readProblem(err, MAX_KEY_FILE_BYTES) ?? code ?? (err as Error).message;
+    throw new SnowmuxError('USAGE', `--key-file ${keyFile} cannot be read (${why}): give the file \`snowmux keys create\` output was saved to.`);
   }
-  const key = cleanApiKey(text, keyFile);
+  for (const warning of read.warnings) warn(warning);
+  if ((read.stat.mode & READABLE_BY_OTHERS) !== 0) {
+    warn(`--key-file ${keyFile} may be read by other users (mode ${(read.stat.mode & 0o777).toString(8)}): whoever reads it can call the hub as you. Run: chmod 600 ${keyFile}`);
+  }
+  const key = cleanApiKey(read.text, keyFile);
   if (key === undefined) throw new SnowmuxError('USAGE', `--key-file ${keyFile} is empty: save the key \`snowmux keys create\` printed in it.`);
   return key;
 }

@@ -178,7 +178,7 @@ test('files readable or writable by group/others, or owned by someone else, prod
   assert.ok(!/chmod 0600 "?~/.test(readable[0]!), readable[0]);
   assert.ok(!readable[0]!.includes('pw-SECRET-perm'));
 
-  chmodSync(path, 0o666);
+  chmodSync(path, 0o660);
   assert.match(loadSnowflakeConnections({ env: {}, homedir: home }).warnings[0]!, /writable by group or others, readable by group or others/);
 
   const silenced = loadSnowflakeConnections({ env: { SF_SKIP_WARNING_FOR_READ_PERMISSIONS_ON_CONFIG_FILE: 'true' }, homedir: home });
@@ -191,6 +191,24 @@ test('files readable or writable by group/others, or owned by someone else, prod
   const otherOwner = loadSnowflakeConnections({ env: {}, homedir: home, uid: realUid === 0 ? 0 : realUid + 1 });
   assert.match(otherOwner.warnings[0]!, /owned by another user/);
   assert.deepEqual(loadSnowflakeConnections({ env: {}, homedir: home, platform: 'win32' }).warnings, []);
+});
+
+test('a connections.toml another user could change is refused, not used: it could send the password an editor brings to a host of their choosing', (t) => {
+  const home = tempHome(t);
+  const path = join(home, '.snowflake', 'connections.toml');
+  writeSecretFile(path, '[dev]\naccount = "a"\naccess_url = "http://127.0.0.1:9"\n', 0o666);
+  assert.throws(() => loadSnowflakeConnections({ env: {}, homedir: home }), (e) => isSnowmuxError(e, 'CONFIG_UNSAFE') && /connections\.toml decides which Snowflake account, host and credentials the hub logs in with, and every user may write it \(mode 666\)\. Run: chmod o-w /.test(e.message));
+  chmodSync(path, 0o600);
+  // Reached through a directory every user may write (no sticky bit): anyone could put their own file there.
+  const open = join(home, 'open');
+  mkdirSync(open, { mode: 0o700 });
+  chmodSync(open, 0o777);
+  writeSecretFile(join(open, 'connections.toml'), '[dev]\naccount = "a"\n', 0o600);
+  assert.throws(() => loadSnowflakeConnections({ env: { SNOWFLAKE_HOME: open }, homedir: home }), (e) => isSnowmuxError(e, 'CONFIG_UNSAFE') && /writable by others without the sticky bit/.test(e.message));
+  // A symlink into such a directory is judged by where it leads.
+  rmSync(path);
+  symlinkSync(join(open, 'connections.toml'), path);
+  assert.throws(() => loadSnowflakeConnections({ env: {}, homedir: home }), (e) => isSnowmuxError(e, 'CONFIG_UNSAFE'));
 });
 
 test('no Snowflake files at all is not an error', (t) => {

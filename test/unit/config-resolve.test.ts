@@ -649,9 +649,31 @@ test('redaction keeps identity and sources, drops every secret, and strips crede
     // The unredacted profile does carry the secret: the check above is meaningful.
     assert.ok(SECRET_FRAGMENTS.some((fragment) => JSON.stringify(profile).includes(fragment)));
   }
-  const withUrl = resolved(fx, {
-    env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PASSWORD: PASSWORD },
-    flags: { accessUrl: `http://u:${OTHER_PASSWORD}@127.0.0.1:9/` },
-  });
-  assert.equal(redactProfile(withUrl).accessUrl, 'http://127.0.0.1:9/');
+  // A URL carrying a user or password is refused (fetch would refuse it on every login), without the secret in the message.
+  for (const accessUrl of [`http://u:${OTHER_PASSWORD}@127.0.0.1:9/`, `https://${OTHER_PASSWORD}@127.0.0.1:9/`]) {
+    assert.throws(
+      () => resolved(fx, { env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PASSWORD: PASSWORD }, flags: { accessUrl } }),
+      (e) => isSnowmuxError(e, 'CONFIG_INVALID') && /carries a user name or password/.test(e.message) && !e.message.includes(OTHER_PASSWORD),
+    );
+  }
+});
+
+test('a private key or token file another user could change is refused: a swapped key or token would run every call as them', (t) => {
+  const fx = fixture(t);
+  const worldWritable = fx.file('keys/rsa_key.p8', PLAIN_PEM, 0o666);
+  assert.throws(
+    () => fx.resolve({ env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PRIVATE_KEY_PATH: worldWritable } }),
+    (e) => isSnowmuxError(e, 'CONFIG_UNSAFE') && /private key file .* decides whom the hub logs in as, and every user may write it \(mode 666\)/.test(e.message),
+  );
+  const tokenFile = fx.file('open/token', TOKEN);
+  chmodSync(join(fx.home, 'open'), 0o777);
+  assert.throws(
+    () => fx.resolve({ env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'programmatic_access_token', SNOWFLAKE_TOKEN_FILE_PATH: tokenFile } }),
+    (e) => isSnowmuxError(e, 'CONFIG_UNSAFE') && /token file .* writable by others without the sticky bit/.test(e.message) && !e.message.includes(TOKEN),
+  );
+  // Its own, private files are used as before.
+  chmodSync(join(fx.home, 'open'), 0o700);
+  chmodSync(worldWritable, 0o600);
+  assert.equal(fx.resolve({ env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PRIVATE_KEY_PATH: worldWritable } }).profile?.auth.method, 'keypair');
+  assert.equal(fx.resolve({ env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'programmatic_access_token', SNOWFLAKE_TOKEN_FILE_PATH: tokenFile } }).profile?.auth.method, 'pat');
 });

@@ -1,7 +1,7 @@
 /** How client and file text is shown on a terminal: every invisible character escaped, each as itself. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, shownText } from '../../src/shown-text.js';
+import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, hideUrlCredentials, shownText } from '../../src/shown-text.js';
 
 const HIDDEN = [
   '\u0000', '\u0007', '\u001b', '\u007f', '\u0085', '\u009b', '\u00a0', '\u00ad', '\u034f', '\u115f', '\u1680', '\u180e', '\u2000', '\u200b',
@@ -44,4 +44,12 @@ test('escapeInvisibleJson: the same JSON value, with nothing a terminal acts on 
 test('hasInvisible (what makes a name not plain) is unchanged: controls, separators, format characters, the newline', () => {
   for (const c of ['\n', '\u001b', '\u009b', '\u2028', '\u202e', '\u200b', '\u{e0041}']) assert.equal(hasInvisible(`a${c}`), true, JSON.stringify(c));
   for (const text of ['ORDERS', 'Mixed Case', 'é中文', 'a\u00a0b']) assert.equal(hasInvisible(text), false, text);
+});
+
+test('hideUrlCredentials hides the user and password of every URL in a text, and nothing else', () => {
+  assert.equal(
+    hideUrlCredentials('Request cannot be constructed from a URL that includes credentials: http://urluser:PW-1212@127.0.0.1:35937/ (via HTTPS://p:x@proxy:3128)'),
+    'Request cannot be constructed from a URL that includes credentials: http://***@127.0.0.1:35937/ (via HTTPS://***@proxy:3128)',
+  );
+  assert.equal(hideUrlCredentials('mail me at a@b.c; see https://host/path?x=a@b'), 'mail me at a@b.c; see https://host/path?x=a@b');
 });

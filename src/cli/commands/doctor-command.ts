@@ -21,7 +21,7 @@ import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeBa
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
-import { escapeInvisible, escapeInvisibleJson } from '../../shown-text.js';
+import { escapeInvisible, escapeInvisibleJson, hideUrlCredentials } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -279,7 +279,7 @@ async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOp
   try {
     url = new URL('/', base);
   } catch {
-    return { check, status: 'fail', detail: `${base} is not a valid URL` };
+    return { check, status: 'fail', detail: `${hideUrlCredentials(base)} is not a valid URL` };
   }
   const through = proxy.useEnvProxy ? proxyFor(url, proxy.env ?? process.env) : undefined;
   // A proxy URL may carry a user and password: only its origin is shown.
@@ -291,7 +291,8 @@ async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOp
     return { check, status: 'ok', detail: `${url.origin} answers${via} (HTTP ${res.status}, ${Math.round(performance.now() - started)} ms)` };
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
-    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 5 s' : errorMessage(cause ?? err);
+    // The fetch library's texts quote the URL whole, a password in it too.
+    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 5 s' : hideUrlCredentials(errorMessage(cause ?? err));
     return {
       check,
       status: 'fail',

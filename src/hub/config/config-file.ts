@@ -2,15 +2,15 @@
  * Finding, reading and validating snowmux's own config file (`<home>/config.toml`, or --config PATH,
  * or $SNOWMUX_CONFIG). A missing default file is fine (all defaults); a missing explicit file is an error.
  */
-import { closeSync, type Stats } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
 import { formatConfigIssues } from './config-issues.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
-import { openRegularFile, readOpened, readProblem } from './bounded-read.js';
-import { pathSteps, type PathStep } from './path-steps.js';
+import { openRegularFile, readOpened, readProblem } from '../../wire/bounded-read.js';
+import { fileTrust } from '../../wire/file-trust.js';
 import { displayPath } from './profile-settings.js';
 import { resolveUserPath } from '../../user-path.js';
 
@@ -115,7 +115,11 @@ export function loadConfigFile(options: {
     try {
       // The file decides every session's role and which account a profile logs in to: taken only from a
       // file no other user can change (checked on what was opened, so a swap after the check reads nothing).
-      const trust = trustProblems(location.path, stat);
+      const trust = fileTrust(location.path, stat, {
+        what: `Config file ${location.path} decides every session's role and profile`,
+        noun: 'the config',
+        ownerAdvice: 'write the rules you mean to keep into a config file you own (such as ~/.snowmux/config.toml)',
+      });
       if (trust.refuse) throw new SnowmuxError('CONFIG_UNSAFE', trust.refuse);
       warnings.push(...(trust.warn ?? []));
       text = readOpened(fd, location.path);
@@ -146,68 +150,4 @@ export function loadConfigFile(options: {
     if (warning !== undefined) warnings.push(warning);
   }
   return { path: location.path, shownPath, exists: true, ...(text.trim() === '' ? { blank: true } : {}), config, warnings };
-}
-
-const WRITABLE_BY_OTHERS = 0o002;
-const WRITABLE_BY_GROUP = 0o020;
-const STICKY = 0o1000;
-
-/**
- * Who besides us could change what this config says. Refused: anyone, when others may write the file, or
- * may write without the sticky bit any directory the path goes through (each ancestor of the name, of each
- * symlink's target and of the real file: whoever may rename an entry there can put a tree of their own in
- * its place); another user than us, root or the file's owner, when they own such a directory, or own an
- * entry of a sticky directory every user may write (they may replace their entry). Warned: the file's
- * owner when not us or root (a container's config is bind-mounted from its host user, who runs the
- * container anyway), and a group that may write the file or a directory (with a private group per user,
- * as umask 002 gives, the group is the user alone). Not checked where there are no uids (Windows).
- */
-function trustProblems(path: string, file: Stats): { refuse?: string; warn?: string[] } {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid === undefined) return { warn: [] };
-  const what = `Config file ${path} decides every session's role and profile`;
-  if ((file.mode & WRITABLE_BY_OTHERS) !== 0) {
-    return { refuse: `${what}, and every user may write it (mode ${(file.mode & 0o777).toString(8)}). Run: chmod o-w ${path}` };
-  }
-  const warn = new Set<string>();
-  if (file.uid !== uid && file.uid !== 0) warn.add(`${what}, and it belongs to another user (uid ${file.uid}), who could change them. Unless that user is who runs this hub (a container's bind mount), read it, and write the rules you mean to keep into a config file you own (such as ~/.snowmux/config.toml): copied as it is, it would keep whatever that user put in it.`);
-  if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and its group (gid ${file.gid}) may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
-  // The file's owner is warned of above; anyone else who could replace it is not the bind-mount case.
-  const trusted = (owner: number) => owner === uid || owner === 0 || owner === file.uid;
-  let steps: PathStep[];
-  try {
-    steps = pathSteps(path);
-  } catch (err) {
-    return { refuse: `${what}, and the way to it could not be checked (${ioProblem(err)}): it changed while it was read, or a directory on it cannot be searched. Try again; if it persists, keep the config in a directory of your own.` };
-  }
-  for (const step of steps) {
-    const refuse = stepProblem(step, trusted);
-    if (refuse !== undefined) return { refuse: `${what}, and ${refuse}` };
-    const { dir, dirStats } = step;
-    if ((dirStats.mode & STICKY) === 0 && (dirStats.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and the group (gid ${dirStats.gid}) of ${dir}, on its path, may replace it (mode ${(dirStats.mode & 0o7777).toString(8)}). Unless that group is you alone, run: chmod g-w ${dir}`);
-  }
-  // What was opened must be what the checked path names now: a symlink switched to another tree for the
-  // open and back for the check would otherwise pass.
-  const last = steps.at(-1)?.entryStats;
-  if (last === undefined || last.dev !== file.dev || last.ino !== file.ino) {
-    return { refuse: `${what}, and it changed while it was read (the path now names another file). Try again; if it persists, someone is switching it: keep the config in a directory of your own.` };
-  }
-  return { warn: [...warn] };
-}
-
-/** Why another user could replace what this lookup finds, if they could. */
-function stepProblem(step: PathStep, trusted: (uid: number) => boolean): string | undefined {
-  const { dir, dirStats, entry, entryStats } = step;
-  const mode = (dirStats.mode & 0o7777).toString(8);
-  const sticky = (dirStats.mode & STICKY) !== 0;
-  if (!sticky && (dirStats.mode & WRITABLE_BY_OTHERS) !== 0) {
-    return `every user may replace it: its path goes through ${dir}, which is writable by others without the sticky bit (mode ${mode}). Run: chmod o-w ${dir}, or keep the config elsewhere.`;
-  }
-  if (!trusted(dirStats.uid)) {
-    return `${dir}, on its path, belongs to another user (uid ${dirStats.uid}), who could replace it. Keep the config in a directory of your own (or root's).`;
-  }
-  if (sticky && (dirStats.mode & WRITABLE_BY_OTHERS) !== 0 && !trusted(entryStats.uid)) {
-    return `${entry}, on its path, belongs to another user (uid ${entryStats.uid}), who may replace it in ${dir} (every user may write there). Keep the config, and any link to it, in a directory of your own.`;
-  }
-  return undefined;
 }

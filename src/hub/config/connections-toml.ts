@@ -9,7 +9,8 @@
  * Keys are accepted under the Python connector's names, the Snowflake CLI's names and the Node connector's names.
  */
 import { existsSync } from 'node:fs';
-import { readProblem, readSettingsFile } from './bounded-read.js';
+import { readProblem } from '../../wire/bounded-read.js';
+import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { parseTomlText } from './config-file.js';
@@ -93,11 +94,19 @@ export function snowflakeConfigDir(options: SnowflakeFilesOptions): string {
   return platformConfigDir(options.env, options.homedir, options.platform ?? process.platform);
 }
 
+/**
+ * A Snowflake settings file, when it exists. Taken only from a file no other user can change, as
+ * snowmux's own config: its `access_url`, `host` or `account` would send the password an editor brings in
+ * SNOWFLAKE_* to a host of that user's choosing, and its key or token settings run every call as them.
+ */
 function readToml(path: string): Record<string, unknown> | undefined {
   let text: string;
   try {
-    text = readSettingsFile(path);
+    // Refused when another user could change it; what its owner should still hear (another owner, a group
+    // that may write it) is said by the connectors' own warning below.
+    text = readTrustedFile(path, { what: `${path} decides which Snowflake account, host and credentials the hub logs in with`, noun: 'it' }).text;
   } catch (err) {
+    if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new SnowmuxError(

@@ -6,7 +6,8 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { SnowmuxError } from '../../errors.js';
 import { expandHome, shownSecretPath } from './profile-settings.js';
-import { readProblem, readSettingsFile } from './bounded-read.js';
+import { readProblem } from '../../wire/bounded-read.js';
+import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 
 export interface KeySetting {
   value: string;
@@ -43,8 +44,10 @@ function fail(message: string, cause?: unknown): never {
 function readKeyFile(profileName: string, setting: KeySetting, homedir: string | undefined): string {
   const path = expandHome(setting.value, homedir);
   try {
-    return readSettingsFile(path);
+    // Another user who could swap the key would have every call run, and be recorded, as them.
+    return readTrustedFile(path, { what: `Snowflake profile "${profileName}": the private key file ${shownSecretPath(setting.value)} (set by ${setting.source}) decides whom the hub logs in as`, noun: 'the key' }).text;
   } catch (err) {
+    if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT' ? 'no such file'

@@ -8,7 +8,8 @@
  */
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
-import { readProblem, readSettingsFile } from './bounded-read.js';
+import { readProblem } from '../../wire/bounded-read.js';
+import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import type { LoadedConfig } from './config-file.js';
 import { DEFAULT_POOL, DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from './config-schema.js';
 import { connectionLayer, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
@@ -250,8 +251,10 @@ function readToken(ctx: ProfileContext): string {
   if (file === undefined) return ctx.missing('token', 'token', true, { setting: 'tokenFilePath', what: 'a file holding it' });
   let text: string;
   try {
-    text = readSettingsFile(expandHome(file.value, ctx.homedir));
+    // Another user who could swap the token would have every call run, and be recorded, as them.
+    text = readTrustedFile(expandHome(file.value, ctx.homedir), { what: `Snowflake profile "${ctx.name}": the token file ${shownSecretPath(file.value)} (set by ${file.source}) decides whom the hub logs in as`, noun: 'the token' }).text;
   } catch (err) {
+    if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (readProblem(err) ?? code ?? 'read failed');
     return invalid(`Snowflake profile "${ctx.name}": cannot read the token file ${shownSecretPath(file.value)} (set by ${file.source}): ${reason}. Check the path and its permissions.`);
@@ -417,14 +420,17 @@ function accountOfSnowsight(path: string, what: string, warnings: string[]): str
 function checkAccessUrl(ctx: ProfileContext): string | undefined {
   const chosen = ctx.get('accessUrl');
   if (chosen === undefined) return undefined;
-  let ok = false;
+  let url: URL | undefined;
   try {
-    const url = new URL(chosen.value);
-    ok = url.protocol === 'http:' || url.protocol === 'https:';
+    url = new URL(chosen.value);
   } catch {
-    ok = false;
+    url = undefined;
   }
-  if (!ok) invalid(`Snowflake profile "${ctx.name}": the access URL from ${chosen.source} is not an http:// or https:// URL. Fix it or remove it.`);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) invalid(`Snowflake profile "${ctx.name}": the access URL from ${chosen.source} is not an http:// or https:// URL. Fix it or remove it.`);
+  // Never sent (fetch refuses such a URL) and shown wherever the URL is: the secret would only leak.
+  if (url.username !== '' || url.password !== '') {
+    invalid(`Snowflake profile "${ctx.name}": the access URL from ${chosen.source} carries a user name or password (user:password@host). Snowflake takes them from user and password, never from the URL: remove them from it.`);
+  }
   return chosen.value;
 }
 

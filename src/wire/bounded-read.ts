@@ -45,16 +45,6 @@ export function readOpened(fd: number, path: string, maxBytes = MAX_SETTINGS_FIL
   return buffer.toString('utf8', 0, length);
 }
 
-/** openRegularFile + readOpened + close. */
-export function readSettingsFile(path: string, maxBytes = MAX_SETTINGS_FILE_BYTES): string {
-  const { fd } = openRegularFile(path);
-  try {
-    return readOpened(fd, path, maxBytes);
-  } finally {
-    closeQuietly(fd);
-  }
-}
-
 /** The reason text for a refusal of this module, undefined for any other error. */
 export function readProblem(err: unknown, maxBytes = MAX_SETTINGS_FILE_BYTES): string | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
