@@ -81,6 +81,12 @@ const RESENDABLE = new Set(['initialize', 'server/discover', 'ping', 'tools/list
  * the editor, and it does not keep the shim alive once the editor closed stdin.
  */
 const LISTEN = 'subscriptions/listen';
+/**
+ * The tools whose call may change data: execute_query runs what a role with `write` allows. Every other tool
+ * of the hub only reads (team tools are checked read-only when the config loads), so a lost call to one is
+ * safe to run again.
+ */
+const WRITING_TOOLS = new Set(['execute_query']);
 const LISTEN_ACK = 'notifications/subscriptions/acknowledged';
 const LISTEN_ACK_BYTES = Buffer.from(`"${LISTEN_ACK}"`);
 /** Longer than any subscription acknowledgement (its notifications and subscription id, ~200 bytes). */
@@ -107,7 +113,7 @@ const STDOUT_HIGH_WATER_BYTES = 1024 * 1024;
 const FATAL_CODES = new Set(['HTTP_UNAUTHORIZED', 'PROFILE_NOT_ALLOWED', 'SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
 
 type Id = string | number;
-type Peeked = { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
+type Peeked = { id?: unknown; method?: unknown; params?: { requestId?: unknown; name?: unknown } };
 
 /** Reads just enough of a line to track requests; null for anything that is not a JSON object. */
 function peek(line: Buffer): Peeked | null {
@@ -162,6 +168,8 @@ interface Inflight {
   acked?: boolean;
   /** An initialize's params: replayed on a new hub once this one's answer is a result, never if it is refused. */
   initializeParams?: unknown;
+  /** A tools/call's tool, when it is one that may change data (what a lost call's answer must warn of). */
+  mayWrite?: true;
 }
 
 interface Pending {
@@ -347,7 +355,14 @@ export class Shim {
         }
         // Kept for a replay only once the hub accepts it (fromHub): a refused re-initialize, replayed on the
         // next hub, changed the session's client, protocol version and era behind the editor's back.
-        this.inflight.set(idKey(id), { id, method: msg.method, line, gen: BUFFERED, ...(msg.method === 'initialize' ? { initializeParams: msg.params } : {}) });
+        this.inflight.set(idKey(id), {
+          id,
+          method: msg.method,
+          line,
+          gen: BUFFERED,
+          ...(msg.method === 'initialize' ? { initializeParams: msg.params } : {}),
+          ...(msg.method === 'tools/call' && WRITING_TOOLS.has(String(msg.params?.name)) ? { mayWrite: true as const } : {}),
+        });
       } else if (msg.method === 'notifications/cancelled') {
         this.forwardCancel(line, msg);
         return;
@@ -727,7 +742,12 @@ export class Shim {
             : link.silentMs === undefined
             ? 'the hub restarted'
             : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
-        this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
+        // Telling an agent to retry a write that committed before the hub went makes it write twice.
+        if (entry.mayWrite) {
+          this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. A query that only reads can be run again; one that changes data may have been applied: check query_history (or the table) before running it again.`, false);
+        } else {
+          this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
+        }
       }
     }
     if (this.exiting) return;

@@ -29,7 +29,7 @@ import {
 
 const KINDS: ClientKind[] = ['v1', 'v2-legacy', 'v2-modern'];
 
-test('SIGKILL with 24 calls in flight: each gets a retryable error, every editor\'s next call succeeds on a hub a shim started, no editor re-initialises', async (t) => {
+test('SIGKILL with 24 calls in flight: each gets an error saying what may have happened, every editor\'s next call succeeds on a hub a shim started, no editor re-initialises', async (t) => {
   const rig = await ChaosHome.create(t);
   const hub = await rig.startHub();
   const clients = await Promise.all(Array.from({ length: 24 }, (_, i) => rig.client(KINDS[i % 3]!, { name: `editor-${i}` })));
@@ -42,7 +42,7 @@ test('SIGKILL with 24 calls in flight: each gets a retryable error, every editor
 
   for (const e of await Promise.all(inFlight)) {
     assert.equal(e.code, -32001, e.message);
-    assert.match(e.message, /hub restarted while "tools\/call" was running.*Retry it/);
+    assert.match(e.message, /hub restarted while "tools\/call" was running; the call may or may not have completed\. A query that only reads can be run again/);
   }
   // The same client objects (no reconnect, no new initialize by the editor) go on working.
   const after = await Promise.all(clients.map((c, i) => c.callTool('execute_query', { query: nationQuery(i % 25) }, { timeout: 30_000 })));

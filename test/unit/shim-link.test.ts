@@ -228,7 +228,23 @@ test('a 2025-era session is re-created on the new hub: initialize replayed under
   assert.deepEqual(editor.all.map((m) => m.id), [1, 2], 'the editor saw only its own responses');
 });
 
-test('a dropped link answers in-flight calls with a retryable -32001 and re-sends the safe ones', async (t) => {
+test('a lost call to a tool that only reads is answered "retry it" (retryable); one that may have written is not', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link = await hub.nextLink();
+  send({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list_tables', arguments: { database: 'D', schema: 'S' } } });
+  send(call(8, 'INSERT INTO t VALUES (1)'));
+  assert.equal((await link.next()).id, 7);
+  assert.equal((await link.next()).id, 8);
+  link.socket.destroy();
+  const read = await editor.next(byId(7));
+  assert.match(read.error!.message, /may or may not have completed\. Retry it\.$/);
+  assert.equal(read.error?.data?.retryable, true);
+  const write = await editor.next(byId(8));
+  assert.match(write.error!.message, /may or may not have completed\. A query that only reads can be run again; one that changes data may have been applied/);
+  assert.equal(write.error?.data?.retryable, false);
+});
+
+test('a dropped link answers in-flight calls with a -32001 and re-sends the safe ones', async (t) => {
   const { hub, editor, send } = await rig(t);
   const link1 = await hub.nextLink();
   send(call(5));
@@ -239,7 +255,9 @@ test('a dropped link answers in-flight calls with a retryable -32001 and re-send
   const err = await editor.next(byId(5));
   assert.equal(err.error?.code, -32001);
   assert.match(err.error!.message, /hub restarted while "tools\/call" was running/);
-  assert.equal(err.error?.data?.retryable, true);
+  // execute_query may have changed data before the hub went: not "retry it", but check first.
+  assert.match(err.error!.message, /one that changes data may have been applied: check query_history/);
+  assert.equal(err.error?.data?.retryable, false);
   const link2 = await hub.nextLink();
   const resent = await link2.next();
   assert.equal(resent.id, 6, 'tools/list is safe to send again');
