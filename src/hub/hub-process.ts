@@ -66,7 +66,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
   const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
-  const held = holdRecords(runtime.sinks, true);
+  const held = holdRecords(new CallSinks(runtime.sinks), true);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
   const httpListen = options.httpListen ?? runtime.config.config.hub.httpListen;
@@ -371,23 +371,27 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
  * Holds finished-call records until released, then passes them on in order: during a hand-over the
  * old hub still writes the audit log, and two writers would fork its hash chain.
  */
-function holdRecords(sinks: CallSink[], holding: boolean): { sink: CallSink; release(): void; count(): number } {
-  let held: CallRecord[] | null = holding ? [] : null;
-  const all = new CallSinks(sinks);
+function holdRecords(sinks: CallSinks, holding: boolean): { sink: CallSink; release(): void; count(): number } {
+  let held: { call: CallRecord; started?: true }[] | null = holding ? [] : null;
   return {
     sink: {
       record(call) {
         // A held record says when the call finished: the audit log stamps records when it writes them.
-        if (!held) return all.record(call);
-        held.push({ ...call, heldFrom: new Date().toISOString() });
+        if (!held) return sinks.record(call);
+        held.push({ call: { ...call, heldFrom: new Date().toISOString() } });
         return undefined;
+      },
+      // Held in order with the rest; the write it announces does not wait for the hand-over to end.
+      async recordStarted(call) {
+        if (!held) return sinks.recordStarted(call);
+        held.push({ call: { ...call, heldFrom: new Date().toISOString() }, started: true });
       },
     },
     count: () => held?.length ?? 0,
     release() {
-      const calls = held ?? [];
+      const records = held ?? [];
       held = null;
-      for (const call of calls) void all.record(call);
+      for (const { call, started } of records) void (started ? sinks.recordStarted(call) : sinks.record(call));
     },
   };
 }

@@ -169,6 +169,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const withReplica = (entry: AuditEntry): AuditEntry => (replicaId === undefined ? entry : { ...entry, replica: replicaId });
   const auditSink: CallSink = {
     record: (call) => auditWriter?.record(call),
+    recordStarted: async (call) => auditWriter?.recordStarted(call),
   };
   let auditWriter: AuditSink | null = null;
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];

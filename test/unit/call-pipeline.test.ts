@@ -56,6 +56,9 @@ queries = 2
 [roles.capped.rate]
 per_second = 0.001
 burst = 4
+[roles.writer]
+identities = ["writer"]
+write = true
 `, 'test.toml');
 
 class CountingWarehouse implements Warehouse {
@@ -120,25 +123,32 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
     },
   };
   const records: CallRecord[] = [];
-  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink: { record: (r) => (records.push(r), opts.hold) } });
+  /** What the audit log was told before a statement ran, with the warehouse's queries seen by then. */
+  const started: { record: CallRecord; queriesBefore: number }[] = [];
+  const sink = {
+    record: (r: CallRecord) => (records.push(r), opts.hold),
+    recordStarted: async (r: CallRecord) => void started.push({ record: r, queriesBefore: warehouse.queries.length }),
+  };
+  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink });
   let n = 0;
   const call = (identity: string, tool: string, body: ToolBody, client?: string) => {
     const session = new Session({ id: `s-${identity}${client === undefined ? '' : `-${client}`}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
     if (client !== undefined) session.client = { name: client, version: '1' };
     return pipeline.run(session, tool, { id: String(++n), signal: new AbortController().signal }, { q: 1 }, body);
   };
-  return { governance, warehouse, counts, records, call, logLines };
+  return { governance, warehouse, counts, records, started, call, logLines };
 }
 
 const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
   assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
-  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'quota-charge', 'breaker', 'retry']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'quota-charge', 'breaker', 'retry', 'write-intent']);
   // The quota is charged after every stage that refuses by a rule: only the breaker (a warehouse that is down)
   // and retries come after it, and a statement they stop never started, so settle gives its count back.
+  // A write's intent is recorded last, so nothing after it can refuse the statement.
   const names = STATEMENT_STAGES.map((s) => s.name);
-  assert.deepEqual(names.slice(names.indexOf('quota-charge') + 1), ['breaker', 'retry']);
+  assert.deepEqual(names.slice(names.indexOf('quota-charge') + 1), ['breaker', 'retry', 'write-intent']);
 });
 
 test('a role refusal never resolves a target, logs in or runs the body; it is recorded once', async () => {
@@ -479,6 +489,28 @@ test('an allowed call records its use: rows, profile, SQL', async () => {
   assert.equal(rec!.rows, 1);
   assert.equal(rec!.profile, 'counting');
   assert.deepEqual(rec!.request, { q: 1 });
+  governance.close();
+});
+
+test('a statement that may change data is recorded before the warehouse runs it; reads, and writes a rule refuses, are not', async () => {
+  const { call, records, started, warehouse, governance } = setup();
+  const run = (identity: string, sql: string) => call(identity, 'execute_query', async ({ warehouse: w, ctx }) => {
+    await w.query(sql, { ...ctx, maxRows: 1 });
+    return { content: [{ type: 'text', text: 'done' }] };
+  });
+  await run('writer', 'INSERT INTO DB.S.T VALUES (1)');
+  assert.equal(started.length, 1);
+  assert.equal(started[0]!.queriesBefore, 0, 'recorded before the warehouse got the statement');
+  assert.equal(started[0]!.record.sql, 'INSERT INTO DB.S.T VALUES (1)');
+  assert.equal(started[0]!.record.identity, 'writer');
+  assert.equal(started[0]!.record.tool, 'execute_query');
+  assert.equal(started[0]!.record.requestId, records[0]!.requestId, 'the same call as its tool_call record');
+  assert.equal(warehouse.queries.length, 1);
+
+  await run('writer', 'SELECT * FROM DB.S.T');
+  await run('reader', 'INSERT INTO DB.S.T VALUES (2)');
+  assert.equal(started.length, 1, 'a read, and a write the role may not make, leave no started record');
+  assert.deepEqual(records.map((r) => r.outcome), ['ok', 'ok', 'refused']);
   governance.close();
 });
 

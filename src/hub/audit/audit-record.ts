@@ -8,10 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 
-export type AuditKind = 'tool_call' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload' | 'auth_refused' | 'records_unwritten';
-export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled';
+export type AuditKind = 'tool_call' | 'write_started' | 'hub_start' | 'hub_stop' | 'rotate' | 'config_reload' | 'auth_refused' | 'records_unwritten';
+/** `started`: a write_started record's (the statement was about to run; its tool_call record says how it ended). */
+export type AuditOutcome = 'ok' | 'error' | 'refused' | 'cancelled' | 'started';
 
-export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'hub_start', 'hub_stop', 'rotate', 'config_reload', 'auth_refused', 'records_unwritten'];
+export const AUDIT_KINDS: readonly AuditKind[] = ['tool_call', 'write_started', 'hub_start', 'hub_stop', 'rotate', 'config_reload', 'auth_refused', 'records_unwritten'];
 
 /** `prev` of the first record of a brand-new log. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,6 +1,7 @@
 /**
- * Writes one audit record per finished tool call. Appends are queued by the log (it serialises and
- * hash-chains them); a write failure is logged and counted, never thrown into the call path.
+ * Writes one audit record per finished tool call, and one before each statement that may change data runs
+ * (`write_started`). Appends are queued by the log (it serialises and hash-chains them); a write failure is
+ * logged and counted, never thrown into the call path.
  */
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../observe/logger.js';
@@ -15,10 +16,25 @@ export class AuditSink implements CallSink {
 
   /** Returns a promise when the call's answer should wait for its record (AuditLog.holdsAnswers). */
   record(call: CallRecord): Promise<void> | undefined {
+    const written = this.append('tool_call', call);
+    return this.log.holdsAnswers ? written : undefined;
+  }
+
+  /**
+   * A `write_started` record, resolved once it is written (in the file, to the kernel: a crash of the hub
+   * after the statement ran keeps it; a power loss keeps what the fsync policy kept). A failed write is
+   * logged, as for any record, and does not stop the statement.
+   */
+  recordStarted(call: CallRecord): Promise<void> {
+    return this.append('write_started', call);
+  }
+
+  private append(kind: 'tool_call' | 'write_started', call: CallRecord): Promise<void> {
     const handed = performance.now();
-    const written = this.log
+    const started = kind === 'write_started';
+    return this.log
       .append({
-        kind: 'tool_call',
+        kind,
         ...(this.replica === undefined ? {} : { replica: this.replica }),
         identity: call.identity,
         sessionId: call.sessionId,
@@ -33,8 +49,8 @@ export class AuditSink implements CallSink {
         runMs: round(call.runMs),
         rows: call.rows ?? 0,
         bytes: call.bytes,
-        outcome: call.outcome,
-        errorCode: call.errorCode ?? undefined,
+        outcome: started ? 'started' : call.outcome,
+        errorCode: started ? undefined : (call.errorCode ?? undefined),
         profile: call.profile ?? undefined,
         scanEstimate: call.scanEstimate,
         traceId: call.traceId,
@@ -45,7 +61,6 @@ export class AuditSink implements CallSink {
         if (!r.ok) this.logger.error({ code: r.error.code, reason: r.error.message }, 'audit write failed');
         else this.observeWrite?.((performance.now() - handed) / 1000);
       });
-    return this.log.holdsAnswers ? written : undefined;
   }
 }
 

@@ -52,4 +52,10 @@ export interface CallRecord {
 export interface CallSink {
   /** A promise when the call's answer must wait for this sink (the audit log's back-pressure). */
   record(call: CallRecord): Promise<void> | void;
+  /**
+   * A statement that may change data is about to run (`call` says who and what; its outcome is not known
+   * yet). Only a sink that must keep a trace of it should implement this: the audit log, so a write that
+   * commits before the hub dies is not left without a record. Resolves once the trace is kept.
+   */
+  recordStarted?(call: CallRecord): Promise<void>;
 }

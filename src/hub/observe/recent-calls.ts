@@ -42,4 +42,9 @@ export class CallSinks implements CallSink {
     }
     return held && Promise.all(held).then(() => undefined);
   }
+
+  async recordStarted(raw: CallRecord): Promise<void> {
+    const call = this.prepare ? this.prepare(raw) : raw;
+    await Promise.all(this.sinks.map((sink) => sink.recordStarted?.(call).catch(() => {})));
+  }
 }

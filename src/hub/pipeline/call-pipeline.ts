@@ -11,7 +11,7 @@ import type { Session } from '../session/session.js';
 import type { ResultForm } from '../config/config-schema.js';
 import { meterRows } from '../governance/call-meter.js';
 import type { CallContext } from '../warehouse/types.js';
-import { recordedRequestId, refusedCallRecord } from './call-record.js';
+import { callRecord, recordedRequestId, refusedCallRecord } from './call-record.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
 import { GovernedWarehouse } from './governed-warehouse.js';
 import { runStages } from './stage.js';
@@ -134,8 +134,28 @@ function toolCallOf(call: CallState): ToolCall {
     meter: call.meter,
     trace: call.trace,
   };
+  // What the audit log keeps before a statement that may change data runs: who, which call, its SQL.
+  const announceWrite = async (sql: string): Promise<void> => {
+    await call.env.sink.recordStarted?.(
+      callRecord(call.session, call.tool, call.request.id, {
+        outcome: 'ok', // not read for a started record: it has none yet
+        errorCode: null,
+        ms: performance.now() - call.started,
+        queueWaitMs: call.meter.queueWaitMs,
+        runMs: 0,
+        rows: null,
+        bytes: 0,
+        queryId: null,
+        sql,
+        request: undefined,
+        profile: where.name,
+        role: role.name,
+        ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
+      }),
+    );
+  };
   return {
-    warehouse: new GovernedWarehouse(scope),
+    warehouse: new GovernedWarehouse({ ...scope, announceWrite }),
     lookups: new GovernedWarehouse({ ...scope, metered: false }),
     countReturned: (rows) => meterRows(call.meter, rows),
     role,

@@ -19,6 +19,7 @@ import { objectPolicy } from './stages/object-policy.js';
 import { openWarehouse } from './stages/open-warehouse.js';
 import { queue } from './stages/queue.js';
 import { quotaCharge } from './stages/quota-charge.js';
+import { writeIntent } from './stages/write-intent.js';
 import { retry } from './stages/retry.js';
 import { rowCap } from './stages/row-cap.js';
 import { scanLimit } from './stages/scan-limit.js';
@@ -40,6 +41,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   quotaCharge,
   breaker,
   retry,
+  writeIntent,
 ];
 
 export function runStatement(st: Statement): Promise<OperationResult> {

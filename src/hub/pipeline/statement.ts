@@ -78,6 +78,11 @@ export interface StatementScope {
   metered?: boolean | undefined;
   /** The call's span when traces are exported: stages that take time open children of it. */
   trace?: StatementTrace | undefined;
+  /**
+   * Keeps a trace of a statement that may change data before it runs (write-intent): resolves once the
+   * audit log holds it. Absent for a tool's own look-ups, which only read.
+   */
+  announceWrite?: ((sql: string) => Promise<void>) | undefined;
 }
 
 /** A traced call as its statements see it. */
