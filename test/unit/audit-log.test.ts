@@ -427,6 +427,10 @@ test('append never rejects: refused kinds, closed log, and I/O failures resolve 
   assert.ok(!failed.ok && isSnowmuxError(failed.error, 'AUDIT_ROTATE_FAILED'));
   assert.doesNotMatch(!failed.ok ? failed.error.message : '', /SELECT/);
   assert.equal(log.stats().failedAppends, 2);
+  // Failing now, and since when: what health warns of (a refused kind alone is no write failure).
+  const failing = log.stats().failing;
+  assert.equal(failing?.code, 'AUDIT_ROTATE_FAILED');
+  assert.match(failing?.since ?? '', /^\d{4}-\d\d-\d\dT/);
 
   const errors: string[] = [];
   log.on('error', (err) => errors.push(err.code));
@@ -435,6 +439,7 @@ test('append never rejects: refused kinds, closed log, and I/O failures resolve 
   // The next append recovers: the directory is recreated and the loss is recorded in the new chain.
   const resumed = await log.append(sampleEntry(3));
   assert.equal(resumed.ok, true, resumed.ok ? '' : resumed.error.message);
+  assert.equal(log.stats().failing, null, 'written again: no longer failing (the count stays)');
   assert.deepEqual(recoveredReports, [0]);
   assert.deepEqual(errors, []);
   await log.close();

@@ -80,3 +80,12 @@ test('plain status shows a warehouse that cannot serve, within 80 columns', () =
   assert.match(text, /CANNOT SERVE \[AUTH_FAILED 390100\] \(last 10:00:00 UTC\): Snowflake refused/);
   for (const line of text.split('\n')) assert.ok(line.length <= 80, line);
 });
+
+test('an audit log that cannot write now is a warning (calls are still served), gone once it writes again', () => {
+  const failing = { ...base, audit: { dir: '/h/audit', failedAppends: 3, failing: { since: '2026-01-01T10:00:05.000Z', code: 'AUDIT_WRITE_FAILED', message: 'ENOSPC: no space left on device' } } } as unknown as HubStatus;
+  const health = assessHealth(failing);
+  assert.equal(health.ok, true);
+  assert.deepEqual(health.warnings, ['audit records are not being written since 10:00:05 (AUDIT_WRITE_FAILED: ENOSPC: no space left on device): calls are served but not recorded until it writes again — free space or fix the audit directory']);
+  // Failed once, writing again: the count stays, the warning goes.
+  assert.deepEqual(assessHealth({ ...base, audit: { failedAppends: 3, failing: null } } as unknown as HubStatus).warnings, []);
+});

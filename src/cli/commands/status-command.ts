@@ -61,6 +61,8 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     io.stdout.write(values.json ? `${escapeInvisibleJson(JSON.stringify(status, null, 2))}\n` : formatStatus(status, columns));
     const health = healthOf(status);
     if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(escapeLine(`unhealthy: ${health.reasons.join('; ')}`), columns).join('\n')}\n`);
+    // What does not stop the hub but needs someone (an audit log not writing now, one warehouse down).
+    if (!values.json) for (const warning of health.warnings) io.stdout.write(`${wrapLine(escapeLine(`warning: ${warning}`), columns).join('\n')}\n`);
     return health.ok ? 0 : 3;
   }
   const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);

@@ -114,6 +114,12 @@ export interface AuditStats {
   rotations: number;
   recoveries: number;
   queued: number;
+  /**
+   * While records cannot be written (the last append failed, none has succeeded since): when that began
+   * and why. Null once a record is written again. What health warns of, as the counters above cannot
+   * tell failing now from failed once.
+   */
+  failing: { since: string; code: string; message: string } | null;
 }
 
 interface QueuedAppend {
@@ -178,6 +184,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private closing: Promise<void> | undefined;
 
   private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
+  private failing: AuditStats['failing'] = null;
   /** Records that could not be written since the last one that was: told in the chain by the next write. */
   private gap: { records: number; from: string; to: string; codes: string[]; kinds: Record<string, number> } | undefined;
   private report!: AuditOpenReport;
@@ -261,7 +268,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 
   stats(): AuditStats {
-    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters };
+    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing };
   }
 
   /** Writes what is queued, fsyncs (unless 'never'), rewrites audit-head and closes the file. Idempotent. */
@@ -421,6 +428,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       whole += 1;
       this.committed(record, text, bytes);
       this.counters.appended += 1;
+      this.failing = null;
       results.push({ ok: true, seq: record.seq, hash: record.hash });
     }
     if (failure === undefined) return whole;
@@ -501,6 +509,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const failed = await this.writeBuilt(record);
     if (failed) return this.unwritten(entry, failed);
     this.counters.appended += 1;
+    this.failing = null;
     return { ok: true, seq: record.seq, hash: record.hash };
   }
 
@@ -788,6 +797,9 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private fail(error: SnowmuxError, emit = true): AppendResult {
     this.counters.failedAppends += 1;
+    if (error.code !== 'AUDIT_CLOSED' && error.code !== 'AUDIT_BAD_ENTRY') {
+      this.failing = { since: this.failing?.since ?? new Date(this.clock()).toISOString(), code: error.code, message: error.message };
+    }
     if (emit) {
       this.counters.ioErrors += error.code === 'AUDIT_CLOSED' || error.code === 'AUDIT_BAD_ENTRY' ? 0 : 1;
       this.notify('error', error);

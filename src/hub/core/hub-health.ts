@@ -33,6 +33,8 @@ export interface HealthInput {
   home?: string;
   warehouses: readonly Pick<WarehouseInfo, 'kind' | 'name' | 'problem'>[];
   governance?: unknown;
+  /** The audit section: its `failing` (AuditStats) while records cannot be written. */
+  audit?: unknown;
 }
 
 interface BreakerFacts {
@@ -68,6 +70,12 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
     if (snowflake.length > 0 && snowflake.length < entries.length) reasons.push('(the embedded sample warehouse still answers sessions without Snowflake settings, but it is not the data this hub is for)');
   } else {
     warnings.push(...down);
+  }
+  // Calls go on being served (an audit failure never fails a call), so a warning, not a reason: but one
+  // that says it is happening now, which the cumulative FAILED APPENDS count cannot.
+  const failing = (status.audit as { failing?: { since?: unknown; code?: unknown; message?: unknown } | null } | undefined)?.failing;
+  if (failing && typeof failing.since === 'string') {
+    warnings.push(`audit records are not being written since ${clock(failing.since)} (${String(failing.code)}: ${String(failing.message)}): calls are served but not recorded until it writes again — free space or fix the audit directory`);
   }
   return { ok: reasons.length === 0, reasons, warnings };
 }
