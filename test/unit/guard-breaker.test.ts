@@ -250,3 +250,31 @@ test("the hub's breakers span two call timeouts: an outage whose calls fail only
   assert.equal(breaker.state, 'open');
   governance.close();
 });
+
+test('with a probe of its own, half-open is decided by that probe: a slow call after it runs with the breaker closed, and other calls pass', async (t) => {
+  let probes = 0;
+  let probeFails = true;
+  const probe = async (): Promise<void> => {
+    probes++;
+    if (probeFails) throw outage();
+  };
+  const { breaker, transitions } = makeBreaker(t, { resetTimeoutMs: 5, probe });
+  await failTimes(breaker, 5, outage);
+  await waitForState(breaker, 'half-open');
+  // The probe fails: the call that ran it gets the outage, the breaker opens again, the call's own work never ran.
+  let ran = 0;
+  await assert.rejects(breaker.run(async () => ++ran), (err: unknown) => (err as { code?: string }).code === 'ECONNREFUSED');
+  assert.equal(ran, 0);
+  assert.equal(breaker.state, 'open');
+  await waitForState(breaker, 'half-open');
+  probeFails = false;
+  // The first call probes, then runs its own (slow) work with the breaker already closed.
+  let finishSlow!: (value: string) => void;
+  const slow = breaker.run(() => new Promise<string>((resolve) => (finishSlow = resolve)));
+  await waitForState(breaker, 'closed');
+  assert.equal(await breaker.run(ok), 'rows', 'another call passes while the slow one still runs');
+  finishSlow('slow rows');
+  assert.equal(await slow, 'slow rows');
+  assert.equal(probes, 2);
+  assert.deepEqual(transitions.map((x) => x.to), ['open', 'half-open', 'open', 'half-open', 'closed']);
+});

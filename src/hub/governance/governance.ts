@@ -484,6 +484,7 @@ export class Governance {
         resetTimeoutMs: this.breakerSettings.resetTimeoutMs,
         rollingWindowMs: this.breakerWindowMs,
         clock: this.clock,
+        probe: () => probeWarehouse(warehouse),
       });
       breaker.on('transition', (t) => {
         this.transitions.push(t);
@@ -551,3 +552,16 @@ function decodeOwner(value: string): ResultOwner {
 
 /** Codes that mean "refused by a rule", not "failed". */
 export { REFUSAL_CODES } from '../../error-codes.js';
+
+/** How long the breaker's own probe may take: Snowflake answers `SELECT 1` from its cloud services, without a warehouse. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** The half-open probe: the hub's own `SELECT 1` (tagged as such in the warehouse's query history). */
+function probeWarehouse(warehouse: Warehouse): Promise<unknown> {
+  return warehouse.query('SELECT 1', {
+    signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    timeoutMs: PROBE_TIMEOUT_MS,
+    maxRows: 1,
+    tag: { sessionId: 'hub', requestId: 'breaker-probe', client: 'snowmux', tool: 'breaker-probe' },
+  });
+}

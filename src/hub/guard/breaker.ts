@@ -5,8 +5,9 @@
  * SQL error or a cancellation through to the caller untouched without counting it as a failure. It opens
  * when, within the rolling window, at least `volumeThreshold` calls were made and more than
  * `errorThresholdPercentage` % of them failed with infrastructure errors; while open, calls fail fast
- * with WAREHOUSE_CIRCUIT_OPEN (the action is not run); after `resetTimeoutMs` one probe call is let
- * through (half-open): success closes the breaker, an infrastructure failure re-opens it.
+ * with WAREHOUSE_CIRCUIT_OPEN (the action is not run); after `resetTimeoutMs` one probe is let through
+ * (half-open) — the hub's own cheap statement when `probe` is given, run by the first call that comes
+ * before its own work —: success closes the breaker, an infrastructure failure re-opens it.
  *
  * Opossum facts this relies on (opossum 9.x):
  *  - A filtered error is recorded as a *success* (the warehouse answered), so user errors dilute the
@@ -44,6 +45,13 @@ export interface WarehouseBreakerOptions {
   resetTimeoutMs?: number | undefined;
   clock?: Clock | undefined;
   classify?: ((err: unknown) => FailureKind) | undefined;
+  /**
+   * The half-open probe: a cheap statement of the hub's own (`SELECT 1`). Without it the probe is the first
+   * call that comes, and a slow one (an analytic query of minutes) kept every other call refused for its
+   * whole run although the warehouse had answered at once. With it, that call waits for this probe and
+   * then runs with the breaker closed. Resolves when the warehouse answered.
+   */
+  probe?: (() => Promise<unknown>) | undefined;
 }
 
 export interface BreakerTransition {
@@ -95,6 +103,7 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
   readonly #rotator = new EventEmitter();
   #rotatedAt: number;
   readonly #breaker: CircuitBreaker<[Action], unknown>;
+  readonly #probe: (() => Promise<unknown>) | undefined;
 
   #state: BreakerState = 'closed';
   #openedFailures = 0;
@@ -117,6 +126,7 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
     this.#buckets = positive(options.rollingBuckets ?? 10, 'rollingBuckets');
     this.#bucketMs = this.#rollingWindowMs / this.#buckets;
     this.#rotatedAt = this.#elapsed();
+    this.#probe = options.probe;
 
     this.#breaker = new CircuitBreaker<[Action], unknown>((action: Action) => action(), {
       name: `warehouse:${options.profile}`,
@@ -176,11 +186,16 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     this.#rotateDue();
     try {
+      // Half-open with nothing in flight: this call's turn to probe, with the hub's own cheap statement.
+      // Its failure re-opens the breaker and is this call's answer; its success closes it, and the call
+      // runs as any other (another call arriving meanwhile is refused, as for any probe, for its short run).
+      if (this.#probe !== undefined && this.#breaker.halfOpen && this.#breaker.pendingClose) await this.#breaker.fire(this.#probe);
       return (await this.#breaker.fire(fn)) as T;
     } catch (err) {
       throw this.#translate(err);
     }
   }
+
 
   snapshot(): BreakerSnapshot {
     this.#rotateDue();
