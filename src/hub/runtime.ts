@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
-import { boundObject, boundSql, redactValue, type TextScrubber } from './audit/audit-redact.js';
+import { boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
 import { KnownSecrets } from './audit/known-secrets.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import type { ProfileSettings } from './config/profile-settings.js';
@@ -22,7 +22,7 @@ import type { TeamTool } from './tools/team-tools.js';
 import { checkHubConfig } from './config-check.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
-import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
+import { WarehouseRegistry, environmentSecrets } from './warehouse/warehouse-registry.js';
 import { VERSION } from '../version.js';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 
@@ -142,7 +142,13 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   // The hub's own secrets: the config file's, then those of profiles its own settings resolve to. A session's
   // forwarded SNOWFLAKE_* settings bring secrets that are that session's alone (known-secrets.ts).
   const secrets = opts.secrets ?? new KnownSecrets();
-  secrets.hub.add(configSecrets(config));
+  secrets.hub.add([...configSecrets(config), ...processSecrets(env)]);
+  /** Secrets of the hub's own found after the audit log opened: it is told them too. */
+  const learnHubSecrets = (found: readonly string[]): void => {
+    const fresh = found.filter((s) => !secrets.hub.knows(s));
+    secrets.hub.add(fresh);
+    if (fresh.length > 0) (audit as AuditLog | null)?.addSecrets(fresh);
+  };
   const warehouses = new WarehouseRegistry({
     home: opts.home,
     logger: opts.logger,
@@ -151,13 +157,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     flags: opts.flags,
     profileName: opts.profileName,
     onSecrets: (found, sessionId) => {
-      if (sessionId !== undefined) {
-        secrets.addSession(sessionId, found);
-        return;
-      }
-      const fresh = found.filter((s) => !secrets.hub.knows(s));
-      secrets.hub.add(fresh);
-      if (fresh.length > 0) (audit as AuditLog | null)?.addSecrets(fresh);
+      if (sessionId !== undefined) secrets.addSession(sessionId, found);
+      else learnHubSecrets(found);
     },
   });
 
@@ -255,6 +256,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     let policy: Policy;
     try {
       next = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
+      // The file's secrets are known before anything can quote them (a refused reload's reason, a later
+      // statement): what needs a restart to apply is in the file, the hub holds it all the same.
+      learnHubSecrets(configSecrets(next));
       refuseVanishedConfig(running, next);
       policy = checkHubConfig(next, { env, httpListen: opts.httpListen, profile }).policy;
     } catch (err) {
@@ -362,10 +366,36 @@ function configSecrets(config: LoadedConfig): string[] {
   for (const p of Object.values(config.config.profiles)) {
     for (const v of [p.password, p.passcode, p.privateKeyPassphrase, p.token]) if (v) out.push(v);
   }
-  // OTLP headers usually carry the collector's API key.
-  out.push(...Object.values(config.config.hub.otelHeaders));
+  const hub = config.config.hub;
+  // OTLP headers usually carry the collector's API key; the team's Redis password opens every replica's
+  // shared state (API keys included).
+  out.push(...Object.values(hub.otelHeaders));
+  for (const url of [hub.redisUrl, hub.otelEndpoint]) if (url !== undefined) out.push(...urlCredentials(url));
   return out;
 }
+
+/**
+ * Secrets of the hub process's own environment: its proxies' credentials (HTTPS_PROXY, ALL_PROXY…, used for
+ * every login and Cortex call), the OTLP exporter's (its endpoint's userinfo, and the header values the
+ * exporter adds from OTEL_EXPORTER_OTLP_HEADERS), and its Snowflake settings' secret values, known even when
+ * the profile they belong to fails to resolve.
+ */
+function processSecrets(env: NodeJS.ProcessEnv): string[] {
+  const out = environmentSecrets(env);
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    if (/_proxy$/i.test(name) || /^OTEL_EXPORTER_OTLP_(?:TRACES_)?ENDPOINT$/.test(name)) out.push(...urlCredentials(value));
+    if (/^OTEL_EXPORTER_OTLP_(?:TRACES_)?HEADERS$/.test(name)) {
+      // `key=value,key2=value2`, values percent-encoded.
+      for (const header of value.split(',')) {
+        const headerValue = header.slice(header.indexOf('=') + 1).trim();
+        if (header.includes('=') && headerValue !== '') out.push(headerValue, percentDecoded(headerValue));
+      }
+    }
+  }
+  return out;
+}
+
 
 /**
  * Where call spans go: hub.otel_endpoint, else the hub process's OTEL_EXPORTER_OTLP_ENDPOINT (a hub a shim

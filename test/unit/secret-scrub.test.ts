@@ -9,7 +9,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { REDACTED, SecretScrubber, redactEntry, scrubPrivateKeys } from '../../src/hub/audit/audit-redact.js';
+import { REDACTED, SecretScrubber, redactEntry, scrubPrivateKeys, urlCredentials } from '../../src/hub/audit/audit-redact.js';
+import { isSnowmuxError } from '../../src/errors.js';
 import { KnownSecrets } from '../../src/hub/audit/known-secrets.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
@@ -142,4 +143,77 @@ test("a caller's own view of its SQL is scrubbed only with its own session's sec
   const audit = readdirSync(join(home, 'audit')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(home, 'audit', f), 'utf8')).join('');
   assert.match(audit, /'Password1','\[REDACTED\]'/);
   assert.equal(audit.includes('Sup3rS3cretPw!'), false);
+});
+
+test("a URL setting's credentials are found in every spelling: userinfo, a lone user, ?password=, unencoded / and @, no scheme", () => {
+  const found = (url: string) => urlCredentials(url).sort();
+  assert.deepEqual(found('redis://:REDIS-PW-8080@127.0.0.1:6379/0'), ['REDIS-PW-8080']);
+  assert.deepEqual(found('redis://127.0.0.1:6379/0?password=REDIS-PW%2F8080&db=1'), ['REDIS-PW%2F8080', 'REDIS-PW/8080']);
+  assert.deepEqual(found('rediss://alice:p%40ss-w0rd@h:1'), ['p%40ss-w0rd', 'p@ss-w0rd']);
+  assert.deepEqual(found('redis://:SLASH/PW-1@127.0.0.1:9'), ['SLASH/PW-1']);
+  assert.deepEqual(found('redis://:AT@PW-2@127.0.0.1:9'), ['AT%40PW-2', 'AT@PW-2']);
+  assert.deepEqual(found('proxyuser:PROXY-PW-6363@proxy.corp:3128'), ['PROXY-PW-6363']);
+  assert.deepEqual(found('http://PROXY-TOKEN-55@proxy.corp:3128'), ['PROXY-TOKEN-55']);
+  assert.deepEqual(found('https://collector.example/v1/traces?api_key=OTLP+KEY'), ['OTLP KEY', 'OTLP+KEY']);
+  // Nothing secret: no credential, an `@` in an ordinary parameter, a mistyped URL without one.
+  assert.deepEqual(found('redis://127.0.0.1:6379/0?client=a@b'), []);
+  assert.deepEqual(found('http://proxy.corp:3128'), []);
+  assert.deepEqual(found('not a url'), []);
+});
+
+/** A finished call of `sessionId` whose SQL is `sql`. */
+function callOf(sessionId: string, sql: string): CallRecord {
+  return {
+    at: new Date(0).toISOString(), sessionId, identity: 'me', client: 'c/1', clientInfo: { name: 'c', version: '1' }, tool: 'execute_query', requestId: '1',
+    outcome: 'error', errorCode: 'SQL_FAILED', ms: 1, queueWaitMs: 0, runMs: 1, rows: null, bytes: 0, queryId: null, sql, request: undefined, profile: 'embedded',
+  };
+}
+
+test("the hub's Redis password, its proxies' and its environment's Snowflake secrets are scrubbed hub-wide, from the call record and the audit", async (t) => {
+  const home = tempHome(t, 'scrub-');
+  writeFileSync(join(home, 'config.toml'), ['[hub]', 'redis_url = "redis://:REDIS-PW-8080@127.0.0.1:9/0?password=REDIS-QUERY-PW-4545"', ''].join('\n'));
+  const env = {
+    HTTPS_PROXY: 'http://proxyuser:PROXY-PW-6363@127.0.0.1:9',
+    http_proxy: 'HTTP-PROXY-TOKEN-1919@127.0.0.1:9',
+    ALL_PROXY: 'socks5://u:ALL-PROXY-PW-2727@127.0.0.1:9',
+    // The hub's own Snowflake settings, before (and whether or not) they resolve.
+    SNOWFLAKE_TOKEN: 'HUB-ENV-TOKEN-3131',
+    SNOWFLAKE_PRIVATE_KEY_PATH: '/keys/hub.p8',
+  };
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env });
+  await runtime.openAudit();
+  const secrets = ['REDIS-PW-8080', 'REDIS-QUERY-PW-4545', 'PROXY-PW-6363', 'HTTP-PROXY-TOKEN-1919', 'ALL-PROXY-PW-2727', 'HUB-ENV-TOKEN-3131'];
+  const sql = `SELECT '${secrets.join(' ')}' AS x FROM '/keys/hub.p8'`;
+  const call = runtime.scrubCall(callOf('any-session', sql));
+  assert.equal(call.sql, `SELECT '${secrets.map(() => REDACTED).join(' ')}' AS x FROM '/keys/hub.p8'`);
+  for (const sink of runtime.sinks) await sink.record(call);
+  // A reloaded file's secrets are known at once, those that apply only after a restart too.
+  writeFileSync(join(home, 'config.toml'), ['[hub]', 'redis_url = "redis://:RELOADED-REDIS-PW-5656@127.0.0.1:9/0"', ''].join('\n'));
+  assert.deepEqual(runtime.reload().needsRestart, ['hub']);
+  assert.equal(runtime.scrubCall(callOf('any-session', "SELECT 'RELOADED-REDIS-PW-5656'")).sql, `SELECT '${REDACTED}'`);
+  await runtime.close('test over');
+  const audit = readdirSync(join(home, 'audit')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(home, 'audit', f), 'utf8')).join('');
+  assert.ok(audit.includes('/keys/hub.p8'), 'the audit holds the call');
+  for (const secret of secrets) assert.equal(audit.includes(secret), false, secret);
+});
+
+test("a session's forwarded secrets are its own even when its profile fails to resolve (a wrong key passphrase)", async (t) => {
+  const home = tempHome(t, 'scrub-');
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env: {} });
+  t.after(() => runtime.close('test over'));
+  const key = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'the-right-one' }) as string;
+  const own = {
+    SNOWFLAKE_PASSWORD: 'SESSION-PW-1357',
+    SNOWFLAKE_PASSCODE: '864209',
+    SNOWFLAKE_TOKEN: 'SESSION-TOKEN-8642',
+    SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'SHIM-WRONG-PASSPHRASE-2468',
+    SNOWFLAKE_CONNECTIONS_DEV_PASSWORD: 'CONN-ENV-PW-9753',
+  };
+  const env = { SNOWFLAKE_ACCOUNT: 'acme-x1', SNOWFLAKE_USER: 'SVC', SNOWFLAKE_AUTHENTICATOR: 'SNOWFLAKE_JWT', SNOWFLAKE_PRIVATE_KEY: key, ...own };
+  const session = new Session({ id: 'failing-session', identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', env });
+  assert.throws(() => runtime.warehouses.targetFor(session), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /passphrase/i.test(err.message));
+  const sql = `SELECT '${Object.values(own).join(' ')}' AS x`;
+  assert.equal(runtime.scrubCall(callOf('failing-session', sql)).sql, `SELECT '${Object.values(own).map(() => REDACTED).join(' ')}' AS x`);
+  // Scoped as a resolved session's are: another session's text is its own to keep.
+  assert.equal(runtime.scrubCall(callOf('other-session', sql)).sql, sql);
 });

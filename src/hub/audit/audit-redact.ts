@@ -93,6 +93,54 @@ export function isSecretLookingKey(key: string): boolean {
   return SECRET_KEY_PARTS.some((part) => normalised.includes(part));
 }
 
+/**
+ * The secrets a URL setting carries (hub.redis_url, a proxy, an OTLP endpoint), as written and
+ * percent-decoded: the password of its userinfo, a user name given alone (a token as the user), and the value
+ * of every query parameter whose name looks secret (`?password=`, which ioredis honours). A URL the parser
+ * refuses is read as text, userinfo up to the last `@`: a password with an unencoded `/` is no valid URL, yet
+ * it is the password all the same. A proxy may be written without a scheme (`user:pw@proxy:3128`).
+ */
+export function urlCredentials(url: string): string[] {
+  const found = new Set<string>();
+  const add = (value: string) => {
+    if (value === '') return;
+    found.add(value);
+    found.add(percentDecoded(value));
+  };
+  const addUserinfo = (user: string, password: string) => add(password === '' ? user : password);
+  let query = '';
+  try {
+    const parsed = new URL(url.includes('://') ? url : `http://${url}`);
+    addUserinfo(parsed.username, parsed.password);
+    query = parsed.search.slice(1);
+  } catch {
+    const userinfo = /^(?:[a-z][a-z0-9+.-]*:)?\/*(\S*)@/i.exec(url)?.[1];
+    if (userinfo !== undefined) {
+      const colon = userinfo.indexOf(':');
+      addUserinfo(colon === -1 ? userinfo : userinfo.slice(0, colon), colon === -1 ? '' : userinfo.slice(colon + 1));
+    }
+    query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  }
+  for (const pair of query.split(/[&#]/)) {
+    const eq = pair.indexOf('=');
+    if (eq === -1 || !isSecretLookingKey(percentDecoded(pair.slice(0, eq)))) continue;
+    const value = pair.slice(eq + 1);
+    add(value);
+    // A query string spells a space `+`.
+    if (value.includes('+')) add(value.replace(/\+/g, ' '));
+  }
+  return [...found];
+}
+
+/** `text` with its %XX escapes decoded; as it is when they do not decode. */
+export function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** Scrubs known secret strings (and well-formed PEM private keys) out of text. */
 export class SecretScrubber implements TextScrubber {
   /** Longest first, so a secret containing another is replaced whole. */

@@ -10,6 +10,8 @@
 import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SnowmuxError, errorMessage } from '../../errors.js';
+import { forwardedEnvironment } from '../../wire/forwarded-env.js';
+import { isSecretLookingKey } from '../audit/audit-redact.js';
 import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
@@ -240,6 +242,9 @@ export class WarehouseRegistry implements WarehouseProvider {
    * `sessionId`: whose environment `sessionEnv` is.
    */
   private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[], sessionId?: string): SnowflakeProfile | null {
+    // A session's secret settings are its secrets before they resolve: a profile that fails to (a wrong key
+    // passphrase, a bad account) reports none, yet the error and the session's own SQL may quote them.
+    if (sessionId !== undefined) this.opts.onSecrets?.(environmentSecrets(sessionEnv), sessionId);
     const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
     const { profile, warnings } = resolveProfile({
       name: name ?? this.opts.profileName,
@@ -393,6 +398,18 @@ export function profileSecrets(profile: SnowflakeProfile): string[] {
   else if (a.method === 'oauth' || a.method === 'pat') out.push(a.token);
   else if (a.method === 'keypair') out.push(a.passphrase);
   return out.filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/**
+ * The values of an environment's secret Snowflake settings (SNOWFLAKE_PASSWORD, _PASSCODE, _TOKEN, _PRIVATE_KEY,
+ * a key's passphrase, their SNOWFLAKE_CONNECTIONS_<NAME>_ forms…), whether or not they resolve to a profile.
+ * Chosen by name as the audit's key redaction is (broad: a false positive costs a word of that session's
+ * records, a false negative a credential), the key and token file paths aside.
+ */
+export function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(forwardedEnvironment(env))
+    .filter(([name]) => isSecretLookingKey(name) && !/_(?:PATH|FILE)$/i.test(name))
+    .map(([, value]) => value);
 }
 
 /** The same file, by its resolved path (a symlinked home names one file two ways). */
