@@ -284,6 +284,23 @@ test('a config file holding secrets warns when others can read it', (t) => {
   writeFileSync(path, '[hub]\nmax_rows = 7\n');
   chmodSync(path, 0o644);
   assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).warnings, []);
+  // The hub's own secrets count as a profile's do: the team Redis password (either spelling), the OTLP
+  // collector's key, an endpoint's password.
+  const hubSecrets = [
+    'redis_url = "redis://:REDIS-PW-8080@127.0.0.1:6379/0"',
+    'redis_url = "redis://127.0.0.1:6379/0?password=REDIS-PW-8080"',
+    'otel_endpoint = "https://u:OTLP-PW-4242@collector.example"',
+    'otel_endpoint = "https://collector.example"\n[hub.otel_headers]\napi-key = "OTLP-KEY-4242"',
+  ];
+  for (const line of hubSecrets) {
+    writeFileSync(path, `[hub]\n${line}\n`);
+    const warnings = loadConfigFile({ home, env: {}, homedir: home }).warnings;
+    assert.equal(warnings.length, 1, line);
+    assert.match(warnings[0]!, /readable by group or others; mode 644\): it may hold secrets/);
+  }
+  // A Redis or collector URL without a password is no secret.
+  writeFileSync(path, '[hub]\nredis_url = "redis://127.0.0.1:6379/0"\notel_endpoint = "https://collector.example"\n');
+  assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).warnings, []);
 });
 
 test('a config file every user could change is refused, whatever it holds (CONFIG_UNSAFE); another owner is warned of', (t) => {

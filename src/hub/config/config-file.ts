@@ -6,6 +6,7 @@ import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
+import { urlCredentials } from '../audit/audit-redact.js';
 import { formatConfigIssues } from './config-issues.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
@@ -83,10 +84,19 @@ export function parseConfigText(text: string, path: string): HubConfig {
   return toHubConfig(result.data);
 }
 
+/**
+ * Whether the file holds a secret: a profile's, the team Redis password (whoever has it can mint API keys
+ * there), the OTLP collector's key or an endpoint's password.
+ */
 function holdsSecrets(config: HubConfig): boolean {
-  return Object.values(config.profiles).some(
-    (p) => p.password !== undefined || p.passcode !== undefined || p.privateKey !== undefined ||
-      p.privateKeyPassphrase !== undefined || p.token !== undefined,
+  const { hub } = config;
+  return (
+    Object.values(config.profiles).some(
+      (p) => p.password !== undefined || p.passcode !== undefined || p.privateKey !== undefined ||
+        p.privateKeyPassphrase !== undefined || p.token !== undefined,
+    ) ||
+    Object.values(hub.otelHeaders).some((value) => value !== '') ||
+    [hub.redisUrl, hub.otelEndpoint].some((url) => url !== undefined && urlCredentials(url).length > 0)
   );
 }
 
