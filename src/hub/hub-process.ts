@@ -13,7 +13,7 @@ import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
 import { processAlive, processCommandLine, processStartTicks } from '../wire/process-alive.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
-import { KnownSecrets } from './audit/known-secrets.js';
+import type { KnownSecrets } from './audit/known-secrets.js';
 import type { HttpEngineChoice } from './config/config-schema.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import type { HttpService } from './http/serve-http.js';
@@ -42,6 +42,11 @@ export interface HubProcessOptions {
   configPath?: string | undefined;
   profileName?: string | undefined;
   flags?: Partial<ProfileSettings> | undefined;
+  /**
+   * The hub's known secrets, filled as config and profiles are read: hub.log is scrubbed with them here, and
+   * the caller scrubs `say`'s lines (and its own) with the same.
+   */
+  secrets: KnownSecrets;
   /** Lines for the person running the hub (the terminal): take-over, HTTP, Redis mode, failures. */
   say(line: string): void;
 }
@@ -62,7 +67,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   if (predecessor?.link && !options.allowDowngrade) refuseDowngrade(predecessor.link);
   // The known secrets for logs, status and audit; profiles add theirs as they resolve (a session's own only
   // to that session's records and lines).
-  const secrets = new KnownSecrets();
+  const { secrets } = options;
   const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
   const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
@@ -161,7 +166,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     }
     // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
     void runtime.warehouses.warmUp().then((failed) => {
-      if (failed !== undefined) say(`warning: ${secrets.hub.scrub(failed)}\n`);
+      if (failed !== undefined) say(`warning: ${failed}\n`);
     });
     // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
     for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);

@@ -9,6 +9,7 @@ import { parseCommandArgs } from '../args.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { HTTP_ENGINES, type HttpEngineChoice } from '../../hub/config/config-schema.js';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
+import { KnownSecrets } from '../../hub/audit/known-secrets.js';
 import { startHubProcess } from '../../hub/hub-process.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
@@ -54,6 +55,13 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const socketPath = socketPathFor(home);
   if (dirname(socketPath) !== home) ensureRuntimeDir(dirname(socketPath));
   checkSocketPath(socketPath);
+  // Every line the hub writes where it was started (a terminal; for a hub a shim started, the file
+  // <home>/hub-stderr.log) is scrubbed of the hub's secrets as hub.log's lines are: an uncaught error, a
+  // refused reload or a failed login may quote one.
+  const secrets = new KnownSecrets();
+  const write = (text: string): void => {
+    io.stderr.write(secrets.hub.scrub(text));
+  };
   const started = await startHubProcess({
     home,
     socketPath,
@@ -64,7 +72,12 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     configPath: values.config,
     profileName: values.profile,
     flags: profileFlagsFrom(values),
-    say: (line) => io.stderr.write(`snowmux hub: ${line}`),
+    secrets,
+    say: (line) => write(`snowmux hub: ${line}`),
+  }).catch((err: unknown) => {
+    // main prints the message: it passes the same scrub.
+    if (err instanceof Error) err.message = secrets.hub.scrub(err.message);
+    throw err;
   });
   const { logger } = started;
   // The terminal (or pipe) that started the hub may go away while it serves: its lines are dropped then,
@@ -77,7 +90,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     logger.warn({ err: errorMessage(err) }, 'the terminal that started the hub is gone; its lines are dropped (hub.log has them all)');
   });
   const onSignal = (signal: string) => {
-    io.stderr.write(`snowmux hub: ${signal} received, stopping gracefully\n`);
+    write(`snowmux hub: ${signal} received, stopping gracefully\n`);
     void started.stop(signal);
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
@@ -85,22 +98,22 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   process.on('SIGHUP', () => {
     try {
       const r = started.reload();
-      io.stderr.write(`snowmux hub: SIGHUP: configuration reloaded (${r.applied.join(', ') || 'no change that applies now'})${r.needsRestart.length ? `; needs a restart: ${r.needsRestart.join(', ')}` : ''}\n`);
+      write(`snowmux hub: SIGHUP: configuration reloaded (${r.applied.join(', ') || 'no change that applies now'})${r.needsRestart.length ? `; needs a restart: ${r.needsRestart.join(', ')}` : ''}\n`);
     } catch (err) {
-      io.stderr.write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
+      write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
     }
   });
   process.on('uncaughtException', (err) => {
     // Not `fatal`: pino flushes fatal lines synchronously, and the file destination's flushSync retries a
     // failing write (a full disk) for ever, freezing every editor's calls. The hub goes on; say it twice.
     logger.error({ err }, 'uncaught exception');
-    io.stderr.write(`snowmux hub: uncaught exception (a snowmux bug; the hub goes on): ${errorMessage(err)}\n`);
+    write(`snowmux hub: uncaught exception (a snowmux bug; the hub goes on): ${errorMessage(err)}\n`);
   });
   // Said once every handler is in place: whoever waits for this line (a test, a service manager) may signal
   // the hub at once, and a SIGHUP before its handler would have ended the hub.
-  io.stderr.write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
+  write(`snowmux hub ${VERSION} listening on ${socketPath} (pid ${process.pid}); logs in ${home}/hub.log\n`);
   await started.closed;
-  io.stderr.write('snowmux hub: stopped\n');
+  write('snowmux hub: stopped\n');
   // Driver pools and timers may keep the loop alive after a stop; the hub is done.
   setImmediate(() => process.exit(0));
   return 0;
