@@ -239,6 +239,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
   }
 
   function endpointOf(method: string, path: string): Endpoint | undefined {
+    if ((method === 'HEAD' || method === 'GET') && path === '/') return 'root';
     if (method === 'POST' && path === '/session/v1/login-request') return 'login';
     if (method === 'POST' && path === '/queries/v1/query-request') return 'query';
     if (method === 'GET' && /^\/queries\/[^/]+\/result$/.test(path)) return 'result';
@@ -331,6 +332,9 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         return renew(req, body);
       case 'telemetry':
         return ok(null);
+      case 'root':
+        // Snowflake's front page needs no session; what it says does not matter to a client, only that it answers.
+        return new HttpReply(200, {});
       default:
         break;
     }

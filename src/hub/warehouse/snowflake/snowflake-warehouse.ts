@@ -38,6 +38,7 @@ import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
+import { DEFAULT_OUTAGE_TIMINGS, OutageWatch, probeEndpoint, type Outage, type OutageWatchTimings } from './outage-watch.js';
 import { isSessionLost, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { SnowflakePool } from './snowflake-pool.js';
@@ -62,6 +63,8 @@ export interface SnowflakeWarehouseOptions {
   closeWaitMs?: number | undefined;
   /** Honour HTTP(S)_PROXY and NO_PROXY (the driver's setting is process-wide: the first Snowflake profile loaded decides). Default true, as in the driver. */
   useEnvProxy?: boolean | undefined;
+  /** When a waiting statement starts checking that Snowflake answers, and how (see outage-watch.ts). */
+  outageTimings?: OutageWatchTimings | undefined;
 }
 
 /** Rows read per SHOW/DESCRIBE page; Snowflake's SHOW returns at most 10 000 rows by default. */
@@ -91,6 +94,7 @@ export class SnowflakeWarehouse implements Warehouse {
   private poolFailure: LoginFailure | null = null;
   private method: string;
   private readonly baseUrl: string;
+  private readonly outages: OutageWatch;
 
   constructor(
     readonly profile: SnowflakeProfile,
@@ -99,6 +103,9 @@ export class SnowflakeWarehouse implements Warehouse {
     this.baseline = baselineContext(profile);
     this.method = profile.auth.method;
     this.baseUrl = cortexBaseUrl({ accessUrl: accessUrlOf(profile), account: profile.account });
+    const timings = options.outageTimings ?? DEFAULT_OUTAGE_TIMINGS;
+    const proxy = { useEnvProxy: options.useEnvProxy ?? true };
+    this.outages = new OutageWatch(() => probeEndpoint(this.baseUrl, proxy, timings.probeTimeoutMs), timings);
   }
 
   // ---- Warehouse --------------------------------------------------------------------------------
@@ -137,11 +144,25 @@ export class SnowflakeWarehouse implements Warehouse {
   /** A call that waited capacityWaitMs in the hub's queue without getting a connection. */
   capacityBusy(waitedMs: number): SnowmuxError {
     const { max } = this.profile.pool;
+    const failing = this.outages.failingNow();
+    if (failing !== null) return this.busyInOutage(failing, waitedMs);
     return new SnowmuxError(
       'POOL_EXHAUSTED',
       `All ${max} connections of profile "${this.profile.name}" are busy (this call waited ${Math.round(waitedMs)} ms for one; nothing ran in Snowflake). ` +
         `Try again shortly, cancel long-running queries, or raise ${settingLabel(this.profile, 'pool.max')} or ${settingLabel(this.profile, 'pool.acquireTimeoutMs')}.`,
       { details: { profile: this.profile.name, max, waitedMs: Math.round(waitedMs), infrastructure: false } },
+    );
+  }
+
+  /**
+   * Waiting for a connection while Snowflake is unreachable: the connections are held by calls waiting on
+   * it, so more connections would not help — the outage is what to report.
+   */
+  private busyInOutage(failing: { reason: string; since: number }, waitedMs: number): SnowmuxError {
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `No connection of profile "${this.profile.name}" came free within ${Math.round(waitedMs)} ms: Snowflake at ${new URL(this.baseUrl).origin} has not answered since ${new Date(failing.since).toISOString()} (${failing.reason}), and the calls holding the connections wait on it, so more connections would not help. Nothing ran in Snowflake for this call. Check Snowflake's status and the network or proxy; retry once it answers.`,
+      { details: { profile: this.profile.name, waitedMs: Math.round(waitedMs), reason: failing.reason, unreachable: true, infrastructure: true, transient: true } },
     );
   }
 
@@ -384,8 +405,16 @@ export class SnowflakeWarehouse implements Warehouse {
     const cancelled = (): SnowmuxError => cancelledError(signal, phase === 'fetch' ? 'Fetching the result' : 'The statement');
     try {
       for (let attempt = 0; ; attempt++) {
-        const { connection } = await pool.acquire(signal, cancelled);
+        const { connection } = await pool.acquire(signal, cancelled).catch((err: unknown) => {
+          const failing = this.outages.failingNow();
+          throw failing !== null && isSnowmuxError(err) && err.code === 'POOL_EXHAUSTED' ? this.busyInOutage(failing, this.profile.pool.acquireTimeoutMs) : err;
+        });
         const lease: Lease = { connection, tracked: this.trackedFor(connection), discard: false, signal, cancelled };
+        let outage: Outage | undefined;
+        const unwatch = this.outages.watch((found) => {
+          outage = found;
+          controller.abort(unreachableError(this.profile.name, this.baseUrl, found, undefined));
+        });
         let outcome: StatementOutcome;
         try {
           outcome = desired === undefined ? await work(lease) : ((await this.applyContext(lease, desired, ctx)) ?? (await work(lease)));
@@ -393,12 +422,19 @@ export class SnowflakeWarehouse implements Warehouse {
         } catch (err) {
           pool.discard(connection);
           throw err;
+        } finally {
+          unwatch();
         }
         const lost = !outcome.ok && isSessionLost(outcome.raw ?? outcome.error);
-        const keep = outcome.ok ? true : outcome.healthy && !lost;
+        // The driver still retries the abandoned request on this connection: it must not serve another call.
+        const keep = outage === undefined && (outcome.ok ? true : outcome.healthy && !lost);
         if (!keep || lease.discard || !lease.tracked.restorable(this.baseline)) pool.discard(connection, outcome.ok ? undefined : outcome.finished);
         else pool.release(connection);
-        if (outcome.ok) return outcome;
+        if (outcome.ok) {
+          this.outages.answered();
+          return outcome;
+        }
+        if (outage !== undefined) throw unreachableError(this.profile.name, this.baseUrl, outage, outcome.queryId);
         // A lost session is tried once more on a fresh one, unless the statement may write and Snowflake had
         // taken it (it has a query id): it may have run, and sending it again ran an INSERT twice.
         if (lost && attempt === 0 && !signal.aborted && (repeatable || outcome.queryId === undefined)) continue;
@@ -579,6 +615,21 @@ function optional(key: 'comment', value: JsonValue | undefined): { comment?: str
 function leadingKeyword(sql: string): string | undefined {
   const m = /^(?:\s|\(|--[^\n]*\n|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/.exec(sql);
   return m?.[1]?.toUpperCase();
+}
+
+/** A statement given up because Snowflake stopped answering (see outage-watch.ts). */
+function unreachableError(profile: string, baseUrl: string, outage: Outage, queryId: string | undefined): SnowmuxError {
+  const origin = new URL(baseUrl).origin;
+  const taken =
+    queryId === undefined
+      ? 'Snowflake had not confirmed receiving it'
+      : `Snowflake had taken it (query id ${queryId}), so it may still run or have run: check query_history before running a write again`;
+  return new SnowmuxError(
+    'WAREHOUSE_UNAVAILABLE',
+    `Snowflake at ${origin} cannot be reached (${outage.reason} on consecutive checks while the statement waited ${Math.round(outage.waitedMs / 1000)} s); the statement was abandoned and its connection closed — ${taken}. ` +
+      `Check Snowflake's status and the network or proxy; the call can be retried once Snowflake answers.`,
+    { details: { profile, reason: outage.reason, unreachable: true, queryId, infrastructure: true, transient: true } },
+  );
 }
 
 /** A statement that may write, whose session was lost after Snowflake took it: not sent again, and said so. */

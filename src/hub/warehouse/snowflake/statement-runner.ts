@@ -116,8 +116,8 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
         return;
       }
       // No confirmation in time: a statement that has ended leaves a usable connection; one still in
-      // flight (a hung server) costs its connection.
-      graceTimer = setTimeout(() => fail(reason, undefined, completed), req.cancelGraceMs);
+      // flight (a hung server) costs its connection. An unreachable Snowflake cannot confirm anything.
+      graceTimer = setTimeout(() => fail(reason, undefined, completed), reason.details?.['unreachable'] === true ? 0 : req.cancelGraceMs);
       try {
         statement?.cancel(() => {
           cancelAcked = true;

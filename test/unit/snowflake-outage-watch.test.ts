@@ -1,0 +1,81 @@
+/** The reachability probes that end a statement waiting on an unreachable Snowflake (outage-watch.ts). */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { OutageWatch, probeEndpoint, type Outage, type ProbeResult } from '../../src/hub/warehouse/snowflake/outage-watch.js';
+import { freePort } from '../helpers/harness.js';
+
+/** A probe answering from a script, telling the test when each probe has been answered. */
+function scripted(results: ProbeResult[]): { probe: () => Promise<ProbeResult>; probed: () => Promise<number> } {
+  let count = 0;
+  let wake: (() => void) | undefined;
+  return {
+    probe: () => {
+      const result = results[Math.min(count, results.length - 1)]!;
+      count++;
+      queueMicrotask(() => wake?.());
+      return Promise.resolve(result);
+    },
+    probed: () => new Promise<number>((resolve) => (wake = () => resolve(count))),
+  };
+}
+
+const quick = { graceMs: 0, intervalMs: 1, probeTimeoutMs: 1_000, strikes: 2 };
+
+describe('OutageWatch', () => {
+  it('ends a waiting statement after two failed probes in a row, naming what they met; one answer in between resets the count', async () => {
+    const fails: ProbeResult = { ok: false, reason: 'connection refused' };
+    const { probe } = scripted([fails, { ok: true }, fails, fails]);
+    const watch = new OutageWatch(probe, quick);
+    const outage = await new Promise<Outage>((resolve) => watch.watch(resolve));
+    assert.equal(outage.reason, 'connection refused');
+    assert.ok(watch.failingNow() !== null);
+    watch.answered();
+    assert.equal(watch.failingNow(), null);
+  });
+
+  it('leaves a statement alone while Snowflake answers, and stops probing once nothing waits', async () => {
+    const { probe, probed } = scripted([{ ok: true }]);
+    const watch = new OutageWatch(probe, quick);
+    let ended = false;
+    const stop = watch.watch(() => (ended = true));
+    while ((await probed()) < 3);
+    stop();
+    assert.equal(ended, false);
+    assert.equal(watch.failingNow(), null);
+  });
+
+  it('does not probe for a statement that has not waited its grace', async () => {
+    let probes = 0;
+    const watch = new OutageWatch(() => {
+      probes++;
+      return Promise.resolve({ ok: false, reason: 'x' });
+    }, { ...quick, graceMs: 60_000 });
+    const stop = watch.watch(() => assert.fail('ended before its grace'));
+    await new Promise((r) => setImmediate(r));
+    stop();
+    assert.equal(probes, 0);
+  });
+});
+
+describe('probeEndpoint', () => {
+  it('counts any HTTP answer but a gateway failure as reachable, and names refused connections', async () => {
+    let status = 404;
+    const server = createServer((_req, res) => res.writeHead(status).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const proxy = { useEnvProxy: false };
+      assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: true });
+      status = 302;
+      assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: true });
+      status = 503;
+      assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: false, reason: 'HTTP 503' });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    assert.deepEqual(await probeEndpoint(closed, { useEnvProxy: false }, 2_000), { ok: false, reason: 'connection refused' });
+  });
+});
