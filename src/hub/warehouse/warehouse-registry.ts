@@ -22,6 +22,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
 import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
+import { driverLogConfig } from './snowflake/driver-log-config.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -125,6 +126,7 @@ export class WarehouseRegistry implements WarehouseProvider {
   private defaultUnusable: { error: unknown; at: number } | undefined;
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
   private closed = false;
+  private driverConfigProblemSaid = false;
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
 
@@ -272,7 +274,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     if (!pool) {
       const started = performance.now();
       const useEnvProxy = this.opts.config?.config.hub.useEnvProxy ?? true;
-      const open = this.opts.openSnowflake ?? ((p: SnowflakeProfile) => defaultOpenSnowflake(p, useEnvProxy));
+      const open = this.opts.openSnowflake ?? ((p: SnowflakeProfile) => defaultOpenSnowflake(p, useEnvProxy, this.driverConfig()));
       pool = open(profile).then((w) => {
         this.open.add(w);
         this.secretsOf.set(w, profileSecrets(profile));
@@ -355,6 +357,20 @@ export class WarehouseRegistry implements WarehouseProvider {
     return { ...problem, message };
   }
 
+  /**
+   * The driver's connection option that keeps its own log off (driver-log-config.ts): a client config in
+   * `<home>/snowflake-driver`. When it cannot be written the driver reads the user's own, as before: said once.
+   */
+  private driverConfig(): { clientConfigFile?: string } {
+    const config = driverLogConfig(join(this.opts.home, 'snowflake-driver'));
+    if (config.path !== undefined) return { clientConfigFile: config.path };
+    if (!this.driverConfigProblemSaid) {
+      this.driverConfigProblemSaid = true;
+      this.opts.logger.warn({ problem: config.problem }, "the Snowflake driver's client config could not be written; the driver reads the user's own (sf_client_config.json), which may turn its unscrubbed log on");
+    }
+    return {};
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.open];
@@ -375,9 +391,9 @@ function sameLogin(a: SnowflakeProfile, b: SnowflakeProfile): boolean {
   );
 }
 
-async function defaultOpenSnowflake(profile: SnowflakeProfile, useEnvProxy: boolean): Promise<Warehouse> {
+async function defaultOpenSnowflake(profile: SnowflakeProfile, useEnvProxy: boolean, driverOptions: { clientConfigFile?: string }): Promise<Warehouse> {
   const { SnowflakeWarehouse } = await import('./snowflake/snowflake-warehouse.js');
-  const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy });
+  const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy, driverOptions });
   // The first call waits for this one login instead of racing it with a second connection; a login
   // failure surfaces on that call (and the next call tries again).
   try {
