@@ -72,7 +72,29 @@ export function shownName(name: string): string {
   return escapeInvisible(JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name));
 }
 
-/** Text with the user and password of any URL in it hidden (`https://***@host/`): error texts quote URLs whole. */
+/**
+ * The name of a query parameter that carries a secret, by its spelling (`password=`, `pwd=`, `access_token=`,
+ * `X-Amz-Signature=`, `sig=`, `apiKey=`…). Broad on purpose: a harmless parameter shown as `***` costs
+ * nothing, a password shown in clear cannot be taken back. JDBC-style URLs separate parameters with `;`.
+ */
+const SECRET_PARAMETER = /([?&;][\w.-]*(?:pass|pwd|token|secret|key|auth|sig|credential)[\w.-]*=)[^&;#\s"'<>`]*/gi;
+
+/**
+ * Text with the user and password of any URL in it hidden (`https://***@host/`), and the value of any query
+ * parameter named like a secret (`?password=***`): error texts (undici's, a driver's) quote URLs whole. The
+ * user and password run to the last `@` of the URL before its query: a password may hold `/` or `@`, which
+ * a client reading the URL leniently accepts unencoded, and hiding a path's `@` too costs little.
+ */
 export function hideUrlCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^@\s/?#]*@/gi, '$1***@');
+  return text.replace(/\b([a-z][a-z0-9+.-]*:[/\\]{1,3})[^\s"'<>`?#]*@/gi, '$1***@').replace(SECRET_PARAMETER, '$1***');
+}
+
+/**
+ * One URL the user gave (a --url, a redis_url, an account pasted as a URL) as a message may quote it:
+ * everything between its scheme and its last `@` is hidden, so is a query parameter named like a secret.
+ * Not parsed: a URL no parser reads (`redis://:pa/ss@host`, `redis:u:p@h`, a `?` or a space in the password)
+ * still shows no password, and one that parses shows what was typed, not a normalised form.
+ */
+export function shownUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:[/\\]*)[\s\S]*@/i, '$1***@').replace(SECRET_PARAMETER, '$1***');
 }

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { SnowmuxError } from '../errors.js';
-import { shownText } from '../shown-text.js';
+import { hideUrlCredentials, shownText, shownUrl } from '../shown-text.js';
 import type { Hello } from '../wire/hello.js';
 import { readProblem } from '../wire/bounded-read.js';
 import { UntrustedFileError, readTrustedFile } from '../wire/file-trust.js';
@@ -22,12 +22,38 @@ export function checkRemoteUrl(url: string): void {
   try {
     u = new URL(url);
   } catch {
-    throw new SnowmuxError('USAGE', `--url must be the hub's /shim address, e.g. wss://hub.example.com/shim; got "${url}".`);
+    throw new SnowmuxError('USAGE', `--url must be the hub's /shim address, e.g. wss://hub.example.com/shim; got "${shownText(shownUrl(url), 200)}".`);
   }
-  if (u.protocol === 'wss:') return;
+  refuseInTheClear(u, url, { secure: 'wss:', plain: 'ws:', carried: 'the key and your SQL are' });
+}
+
+/**
+ * `status --url`: the hub's HTTP address. It must not carry a user:password@ (fetch refuses to send one,
+ * and the hub's key goes in $SNOWMUX_KEY or --key-file).
+ */
+export function checkStatusUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SnowmuxError('USAGE', `--url must be the hub's HTTP address, e.g. https://hub.example.com or http://127.0.0.1:8765; got "${shownText(shownUrl(url), 200)}".`);
+  }
+  if (u.username !== '' || u.password !== '') {
+    throw new SnowmuxError('USAGE', `--url ${shownText(shownUrl(url), 200)} holds a user:password@, which status cannot send: give the hub's address alone, and its API key in $SNOWMUX_KEY or --key-file.`);
+  }
+  return u;
+}
+
+/** The key (and, from a shim, every call) may go unencrypted only to this machine: the plain scheme to a loopback host. */
+function refuseInTheClear(u: URL, url: string, schemes: { secure: string; plain: string; carried: string }): void {
+  if (u.protocol === schemes.secure) return;
+  // The hub's own loopback test (hub/listen) is out of a shim's reach: the same three forms.
   const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname);
-  if (u.protocol === 'ws:' && loopback) return;
-  throw new SnowmuxError('USAGE', `--url ${url}: use wss:// (ws:// only to a loopback address), so the key and your SQL are not sent in the clear.`);
+  if (u.protocol === schemes.plain && loopback) return;
+  throw new SnowmuxError(
+    'USAGE',
+    `--url ${shownText(shownUrl(url), 200)}: use ${schemes.secure}// (${schemes.plain}// only to a loopback address), so ${schemes.carried} not sent in the clear.`,
+  );
 }
 
 /**
@@ -101,16 +127,17 @@ const NOT_A_SHIM_ROUTE = new Set([400, 404, 405, 426]);
  * a hub drains, 429, a proxy's 502) is a hub not there yet: retried.
  */
 function refusalOf(url: string, status: number, detail: string): Error {
+  const at = shownText(shownUrl(url), 200);
   const said = detail === '' ? '' : ` ${detail.replace(/[.\s]*$/, '.')}`;
-  if (status === 401) return new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${url} refused the link (HTTP 401):${said} Set SNOWMUX_KEY (or --key-file) to a valid key.`);
-  if (status === 403) return new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${url} refused the link (HTTP 403):${said}`);
+  if (status === 401) return new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${at} refused the link (HTTP 401):${said} Set SNOWMUX_KEY (or --key-file) to a valid key.`);
+  if (status === 403) return new SnowmuxError('HTTP_UNAUTHORIZED', `The hub at ${at} refused the link (HTTP 403):${said}`);
   if (NOT_A_SHIM_ROUTE.has(status)) {
     const fix = /\/shim\/?$/.test(new URL(url).pathname)
       ? 'check that it is the hub\'s HTTP face (hub.http_listen) and that any proxy in between passes WebSocket upgrades on.'
       : 'the URL must end in /shim (e.g. wss://host/shim).';
-    return new SnowmuxError('HUB_BAD_HANDSHAKE', `${url} is not a snowmux /shim endpoint: ${fix} (It answered HTTP ${status}:${said})`);
+    return new SnowmuxError('HUB_BAD_HANDSHAKE', `${at} is not a snowmux /shim endpoint: ${fix} (It answered HTTP ${status}:${said})`);
   }
-  return Object.assign(new Error(`The hub at ${url} answered HTTP ${status}:${said}`), { code: 'ECONNREFUSED' });
+  return Object.assign(new Error(`The hub at ${at} answered HTTP ${status}:${said}`), { code: 'ECONNREFUSED' });
 }
 
 export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs: number): Promise<OpenLink> {
@@ -119,7 +146,7 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
     let settled = false;
     const ws = new WebSocket(remote.url, { headers: { authorization: `Bearer ${remote.key}` }, handshakeTimeout: timeoutMs, maxPayload: 64 * 1024 * 1024 });
     let stream: Duplex | undefined;
-    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${remote.url} did not answer the handshake within ${timeoutMs} ms. The shim keeps trying.`)), timeoutMs);
+    const timer = setTimeout(() => fail(new SnowmuxError('HUB_NO_WELCOME', `The hub at ${shownText(shownUrl(remote.url), 200)} did not answer the handshake within ${timeoutMs} ms. The shim keeps trying.`)), timeoutMs);
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -134,7 +161,8 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       res.on('data', (c: string) => (body += c));
       res.on('end', () => fail(refusalOf(remote.url, res.statusCode ?? 0, detailOf(body))));
     });
-    ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(err, { code: err.code ?? 'ECONNREFUSED' })));
+    // The ws client's own errors may quote the URL (an invalid one, a redirect's target): shown without its password.
+    ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(err, { message: hideUrlCredentials(err.message), code: err.code ?? 'ECONNREFUSED' })));
     ws.once('open', () => {
       const link = createWebSocketStream(ws);
       stream = link;
@@ -150,7 +178,7 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
           resolve({ socket: link, welcome, rest });
         },
         fail,
-        notAHub: () => new SnowmuxError('HUB_BAD_HANDSHAKE', `${remote.url} is not a snowmux hub's /shim (unexpected handshake reply).`),
+        notAHub: () => new SnowmuxError('HUB_BAD_HANDSHAKE', `${shownText(shownUrl(remote.url), 200)} is not a snowmux hub's /shim (unexpected handshake reply).`),
       });
       link.once('close', () => fail(Object.assign(new Error('The hub closed the link during the handshake.'), { code: 'ECONNRESET' })));
       link.write(`${JSON.stringify(hello)}\n`);

@@ -367,3 +367,22 @@ test('what the files say is printed escaped: a forged audit-head cannot erase th
     assert.match(out, /\\u001b\[1A\\u001b\[2K\\u000d/);
   }
 });
+
+// ioredis takes a password from ?password= and reads one holding "/" or "@" leniently: every spelling is
+// hidden in what verify says, whether the URL parses or not (from $SNOWMUX_REDIS_URL too).
+test('snowmux audit verify --redis never shows the Redis password, whatever its spelling', async (t) => {
+  const { auditCommand } = await import('../../src/cli/commands/audit-command.js');
+  const { freePort } = await import('../helpers/harness.js');
+  const port = await freePort();
+  for (const url of [`redis://127.0.0.1:${port}/0?password=REDIS-PW-8080`, `redis://:SLASH/PW-1@127.0.0.1:${port}`, `redis://:AT@PW-2@127.0.0.1:${port}`, `redis://u:SPACE PW-3@127.0.0.1:${port}`]) {
+    for (const [argv, env] of [[['--redis', url], undefined], [['--redis'], url]] as const) {
+      const before = process.env.SNOWMUX_REDIS_URL;
+      if (env !== undefined) process.env.SNOWMUX_REDIS_URL = env;
+      t.after(() => (before === undefined ? delete process.env.SNOWMUX_REDIS_URL : (process.env.SNOWMUX_REDIS_URL = before)));
+      const r = capture();
+      assert.equal(await auditCommand(['verify', ...argv, '--stream', 's'], r.io as never), 2, r.out());
+      assert.match(r.err(), /cannot read stream s at redis:\/\//);
+      for (const secret of ['REDIS-PW', 'SLASH', 'PW-1', 'PW-2', 'PW-3']) assert.ok(!r.err().includes(secret), r.err());
+    }
+  }
+});

@@ -210,13 +210,15 @@ test('OTLP header values are treated as secrets: not echoed in config errors', (
   assert.match(configError('[hub]\notel_endpoint = "grpc://collector:4317"\n'), /at hub\.otel_endpoint: expected an http:\/\/ or https:\/\/ URL/);
 });
 
-test('a URL refused in a config error is shown without its user and password, mistyped ones too', () => {
+test('a URL refused in a config error is shown without its user and password (or ?password=), mistyped ones too', () => {
   const pw = 'TopSecretRedisPw';
   for (const [url, shown] of [
     [`redis:/default:${pw}@127.0.0.1:6379`, 'redis:/***@127.0.0.1:6379'],
     [`redis:default:${pw}@127.0.0.1:6379`, 'redis:***@127.0.0.1:6379'],
     // Hidden before the value is cut to 60 characters: a cut could fall inside the password.
     [`rediss:/u:${pw}-and-then-some-more-of-it@a-very-long-host-name.example.com:6380`, 'rediss:/***@a-very-long-host-name.example.com:6380'],
+    // ioredis takes ?password= too.
+    [`redis:/127.0.0.1:6379/0?password=${pw}`, 'redis:/127.0.0.1:6379/0?password=***'],
   ] as const) {
     const message = configError(`[hub]\nredis_url = "${url}"\n`);
     assert.ok(!message.includes(pw), message);

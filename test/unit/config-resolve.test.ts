@@ -536,6 +536,23 @@ test('a Snowsight address as the account becomes <organization>-<account>, with 
   assert.equal(fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: 'https://xy12345.us-east-2.aws.snowflakecomputing.com/console' } }).profile?.account, 'xy12345.us-east-2.aws');
 });
 
+// A pasted JDBC or https URL may hold the password (?password=, user:password@): the account check quotes
+// the value back (to the editor, to hub.log), and a profile that never resolved has no secret to scrub.
+test('an account given as a URL holding a password is quoted without it, refused or taken', (t) => {
+  const fx = fixture(t);
+  const env = { SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'externalbrowser' };
+  const pw = 'JDBC-PW-1';
+  for (const bad of [`jdbc:snowflake://myorg-acct.snowflakecomputing.com/?user=me&password=${pw}`, `https://example.com/?pwd=${pw}`, `https://me:${pw}@example.com/x`, `me:${pw}@app.snowflake.com/`]) {
+    const message = configError(fx, { env: { ...env, SNOWFLAKE_ACCOUNT: bad } });
+    assert.ok(!message.includes(pw), message);
+    assert.match(message, /is not an account identifier/);
+  }
+  const taken = fx.resolve({ env: { ...env, SNOWFLAKE_ACCOUNT: `https://me:${pw}@myorg-acct.snowflakecomputing.com` } });
+  assert.equal(taken.profile?.account, 'myorg-acct');
+  assert.ok(!taken.warnings.join('\n').includes(pw), taken.warnings.join('\n'));
+  assert.match(taken.warnings[0]!, /account "https:\/\/\*\*\*@myorg-acct\.snowflakecomputing\.com" \(env SNOWFLAKE_ACCOUNT\) looks like a URL/);
+});
+
 test('a private key or token file others can read gets the same warning as connections.toml, naming the setting; a private one none', (t) => {
   const fx = fixture(t);
   const env = { SNOWFLAKE_ACCOUNT: 'myorg-acct', SNOWFLAKE_USER: 'svc' };

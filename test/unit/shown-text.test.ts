@@ -1,7 +1,7 @@
 /** How client and file text is shown on a terminal: every invisible character escaped, each as itself. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, hideUrlCredentials, shownText } from '../../src/shown-text.js';
+import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, hideUrlCredentials, shownText, shownUrl } from '../../src/shown-text.js';
 
 const HIDDEN = [
   '\u0000', '\u0007', '\u001b', '\u007f', '\u0085', '\u009b', '\u00a0', '\u00ad', '\u034f', '\u115f', '\u1680', '\u180e', '\u2000', '\u200b',
@@ -52,4 +52,33 @@ test('hideUrlCredentials hides the user and password of every URL in a text, and
     'Request cannot be constructed from a URL that includes credentials: http://***@127.0.0.1:35937/ (via HTTPS://***@proxy:3128)',
   );
   assert.equal(hideUrlCredentials('mail me at a@b.c; see https://host/path?x=a@b'), 'mail me at a@b.c; see https://host/path?x=a@b');
+});
+
+test('hideUrlCredentials hides every spelling of a URL password a lenient client accepts: an @ or / in it, ?password=, a JDBC ;password=', () => {
+  const cases: [string, string][] = [
+    ['cannot read stream s at redis://:AT@PW-2@127.0.0.1:9: ECONNREFUSED', 'cannot read stream s at redis://***@127.0.0.1:9: ECONNREFUSED'],
+    ['at redis://:SLASH/PW-1@127.0.0.1:9: Invalid URL.', 'at redis://***@127.0.0.1:9: Invalid URL.'],
+    ['at redis://127.0.0.1:41401/0?password=QUERY-PW-3 holds no entries', 'at redis://127.0.0.1:41401/0?password=*** holds no entries'],
+    ['jdbc:snowflake://a.snowflakecomputing.com/?user=me&password=JDBC-PW-4&warehouse=W', 'jdbc:snowflake://a.snowflakecomputing.com/?user=me&password=***&warehouse=W'],
+    ['jdbc:sqlserver://h;user=me;pwd=JDBC-PW-5;db=x', 'jdbc:sqlserver://h;user=me;pwd=***;db=x'],
+    ['GET https://h/v1?access_token=TOKEN-6&sig=SIG-7 failed', 'GET https://h/v1?access_token=***&sig=*** failed'],
+    ['"http://u:QUOTED-PW-8@h" and "http://v@k"', '"http://***@h" and "http://***@k"'],
+  ];
+  for (const [text, hidden] of cases) assert.equal(hideUrlCredentials(text), hidden);
+});
+
+test('shownUrl shows a URL the user gave without anything that may be its password, whether or not it parses', () => {
+  const cases: [string, string][] = [
+    ['wss://uu:SHIMURL-PW-3@127.0.0.1:53415/shim', 'wss://***@127.0.0.1:53415/shim'],
+    ['redis://:AT@PW-2@127.0.0.1:9', 'redis://***@127.0.0.1:9'],
+    ['redis://:SLASH/PW-1@127.0.0.1:9', 'redis://***@127.0.0.1:9'],
+    ['redis://:Q?UESTION#PW @127.0.0.1:9/0', 'redis://***@127.0.0.1:9/0'],
+    ['redis://127.0.0.1:6379/0?password=REDIS-PW-8080', 'redis://127.0.0.1:6379/0?password=***'],
+    ['redis:default:MISTYPED-PW@h:6379', 'redis:***@h:6379'],
+    ['http:\\\\u:BACKSLASH-PW@h', 'http:\\\\***@h'],
+    ['jdbc:snowflake://myorg-acct.snowflakecomputing.com/?user=me&password=JDBC-PW-1', 'jdbc:snowflake://myorg-acct.snowflakecomputing.com/?user=me&password=***'],
+    ['https://hub.example.com:8765/shim', 'https://hub.example.com:8765/shim'],
+    ['myorg-myaccount', 'myorg-myaccount'],
+  ];
+  for (const [url, shown] of cases) assert.equal(shownUrl(url), shown);
 });

@@ -6,7 +6,7 @@
 import type { CommandIo } from '../command-io.js';
 import { resolveHome } from '../../wire/home.js';
 import { errorMessage } from '../../errors.js';
-import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../../hub/config/config-file.js';
 
@@ -56,14 +56,14 @@ async function verifyStream(args: string[], io: CommandIo, USAGE: string): Promi
     io.stderr.write(`snowmux audit verify: --redis needs a redis:// URL (or $SNOWMUX_REDIS_URL) and --stream the key of [audit] redis_stream.\n${USAGE}`);
     return 2;
   }
-  const shown = url.replace(/\/\/[^@/]*@/, '//***@');
+  const shown = escapeLine(shownUrl(url));
   const { readAuditStream } = await import('../../hub/team/audit-stream.js');
   const { verifyShippedRecords } = await import('../../hub/audit/stream-chain.js');
   let entries;
   try {
     entries = await readAuditStream(url, key);
   } catch (err) {
-    io.stderr.write(`snowmux audit verify: cannot read stream ${key} at ${shown}: ${errorMessage(err).replace(url, shown).replace(/\.$/, '')}. Check the URL (its password too) and that Redis is up.\n`);
+    io.stderr.write(`snowmux audit verify: cannot read stream ${key} at ${shown}: ${hideUrlCredentials(errorMessage(err).replaceAll(url, shown)).replace(/\.$/, '')}. Check the URL (its password too) and that Redis is up.\n`);
     return 2;
   }
   const result = verifyShippedRecords(entries);

@@ -21,7 +21,7 @@ import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeBa
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
-import { escapeInvisible, escapeInvisibleJson, hideUrlCredentials } from '../../shown-text.js';
+import { escapeInvisible, escapeInvisibleJson, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -279,7 +279,7 @@ async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOp
   try {
     url = new URL('/', base);
   } catch {
-    return { check, status: 'fail', detail: `${hideUrlCredentials(base)} is not a valid URL` };
+    return { check, status: 'fail', detail: `${shownUrl(base)} is not a valid URL` };
   }
   const through = proxy.useEnvProxy ? proxyFor(url, proxy.env ?? process.env) : undefined;
   // A proxy URL may carry a user and password: only its origin is shown.

@@ -15,9 +15,9 @@ import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
-import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, hideUrlCredentials } from '../../shown-text.js';
 import { watchStatus } from '../status-watch.js';
-import { apiKeyFrom } from '../../shim/remote-link.js';
+import { apiKeyFrom, checkStatusUrl } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 import { watchWriter } from '../watch-writer.js';
@@ -115,19 +115,14 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
 }
 
 function httpStatusReader(url: string, key: string | undefined): () => Promise<HubStatus> {
-  let base: URL;
-  try {
-    base = new URL(url);
-  } catch {
-    throw new SnowmuxError('USAGE', `--url must be the hub's HTTP address, e.g. http://127.0.0.1:8765; got "${url}".`);
-  }
-  const target = new URL('/status', base);
+  const target = new URL('/status', checkStatusUrl(url));
   return async () => {
     let res: Response;
     try {
       res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(5_000) });
     } catch (err) {
-      const why = (err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err);
+      // undici's own text quotes the URL it was given: shown without a password.
+      const why = (err as { cause?: { code?: string } }).cause?.code ?? hideUrlCredentials(errorMessage(err));
       throw new SnowmuxError('HUB_NOT_RUNNING', `No hub answered at ${target.origin} (${why}). Is it running, and is --url its HTTP address?`, { cause: err });
     }
     if (res.status === 401) throw new SnowmuxError('HTTP_UNAUTHORIZED', `${target.origin} refused the key: ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? 'unauthorized'} Set SNOWMUX_KEY or --key-file.`);

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { KNOWN_KEYS, SECRET_FILE_KEYS } from './config-schema.js';
 import { closestName } from '../../closest-name.js';
+import { shownUrl } from '../../shown-text.js';
 
 type Issue = z.core.$ZodIssue;
 type PathKey = PropertyKey;
@@ -24,9 +25,9 @@ export function renderKeyPath(path: readonly PathKey[]): string {
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') {
-    // A URL's user and password (redis_url, a proxy) are hidden before anything is cut: a value is shown
-    // to whoever reads the error, and a refused reload's reason reaches every key holder's /events.
-    const shown = withoutUserinfo(value);
+    // A URL's user and password (redis_url, a proxy) and a `?password=` are hidden before anything is cut:
+    // a value is shown to whoever reads the error, and a refused reload's reason reaches every key holder's /events.
+    const shown = shownUrl(value);
     return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
   }
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
@@ -37,14 +38,6 @@ export function describeValue(value: unknown): string {
     return value.constructor?.name === 'TomlDate' ? 'a date' : 'a table';
   }
   return typeof value;
-}
-
-/**
- * `scheme://user:password@host…` as `scheme://***@host…`; also a mistyped one (`redis:/u:p@h`, `redis:u:p@h`),
- * which no URL parser would read but which holds the password all the same. Up to the last `@`.
- */
-export function withoutUserinfo(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/{0,3})\S*@/i, '$1***@');
 }
 
 function valueKind(value: unknown): string {

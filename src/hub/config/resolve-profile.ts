@@ -8,6 +8,7 @@
  */
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
+import { shownUrl } from '../../shown-text.js';
 import { readProblem } from '../../wire/bounded-read.js';
 import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import type { LoadedConfig } from './config-file.js';
@@ -348,7 +349,8 @@ function normalizeAccount(ctx: ProfileContext, warnings: string[]): string | und
   const chosen = ctx.get('account');
   if (chosen === undefined) return undefined;
   const raw = chosen.value.trim();
-  const what = `Snowflake profile "${ctx.name}": account ${JSON.stringify(raw)} (${chosen.source})`;
+  // A pasted URL (JDBC, https) may carry a password, in user:password@ or ?password=: never quoted back.
+  const what = `Snowflake profile "${ctx.name}": account ${JSON.stringify(shownUrl(raw))} (${chosen.source})`;
   const stripped = accountOfAddress(raw, what, warnings);
   if (!/^[A-Za-z0-9_.-]+$/.test(stripped)) {
     invalid(`${what} is not an account identifier: it may hold only letters, digits, "-", "_" and ".". Use ${ACCOUNT_FORMS}.`);
@@ -381,7 +383,7 @@ const ACCOUNT_FORMS =
  */
 function accountOfAddress(raw: string, what: string, warnings: string[]): string {
   const parts = /^(?:(https?):\/\/)?([^/?#]*)(.*)$/is.exec(raw)!;
-  const host = parts[2]!.replace(/:\d+$/, '');
+  const host = parts[2]!.replace(/^.*@/s, '').replace(/:\d+$/, '');
   const rest = parts[3]!;
   const onAccountHost = /^(.+)\.snowflakecomputing\.com$/i.exec(host);
   if (onAccountHost) {

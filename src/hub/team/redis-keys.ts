@@ -9,7 +9,8 @@ import { Redis } from 'ioredis';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { checkKey, findKey, newKey, rotation, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
-import { LIVE_REDIS_OPTIONS, redactRedisUrls } from './redis-team.js';
+import { hideUrlCredentials } from '../../shown-text.js';
+import { LIVE_REDIS_OPTIONS } from './redis-team.js';
 
 const REFRESH_MS = 30_000;
 /** How long an empty hash read at start is taken for keys not written back yet: one re-read period and a margin. */
@@ -166,7 +167,7 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
   try {
     await redis.connect();
   } catch (err) {
-    const why = redactRedisUrls((refused ?? (err as Error)).message).replace(/\.$/, '');
+    const why = hideUrlCredentials((refused ?? (err as Error)).message).replace(/\.$/, '');
     throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${why}); keys of a team hub live there, and nothing was changed. Start Redis (or make it answer), or fix hub.redis_url (its password too), then run the command again. (For a key of this home's keys.json, add --local: that needs no Redis.)`);
   }
   /**
@@ -177,7 +178,7 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
     try {
       return await run();
     } catch (err) {
-      const why = redactRedisUrls(errorMessage(err)).replace(/\.$/, '');
+      const why = hideUrlCredentials(errorMessage(err)).replace(/\.$/, '');
       throw new SnowmuxError('TEAM_REDIS_FAILED', `The team's Redis (hub.redis_url) did not do it: ${why}. ${notDone} Make Redis answer writes again (a full maxmemory, a replica that is read-only, a stopped server), then run the command again.`);
     }
   };
@@ -186,7 +187,7 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
     redis.publish(channel(namespace), 'changed').then(
       () => undefined,
       (err: unknown) => {
-        throw new SnowmuxError('TEAM_REDIS_FAILED', `${done}, but telling the replicas failed (${redactRedisUrls(errorMessage(err)).replace(/\.$/, '')}): each applies it at its next re-read of the keys, within 30 s.`);
+        throw new SnowmuxError('TEAM_REDIS_FAILED', `${done}, but telling the replicas failed (${hideUrlCredentials(errorMessage(err)).replace(/\.$/, '')}): each applies it at its next re-read of the keys, within 30 s.`);
       },
     );
   try {

@@ -11,6 +11,7 @@ import { LRUCache } from 'lru-cache';
 import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
 import { windowStartOf, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
+import { hideUrlCredentials } from '../../shown-text.js';
 import { AuditStreamShipper } from './audit-stream.js';
 import { QuotaShare } from './quota-share.js';
 
@@ -148,11 +149,6 @@ export const LIVE_REDIS_OPTIONS = {
   retryStrategy: (times: number) => Math.min(times * 200, 2_000),
 };
 
-/** A Redis URL in a message without its user and password (`redis://***@host:port`). */
-export function redactRedisUrls(text: string): string {
-  return text.replace(/(rediss?:\/\/)[^@\s/]*@/gi, '$1***@');
-}
-
 /** Runs a pipeline; exec() resolves with each command's error instead of rejecting, so a refused write throws here. */
 async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<void> {
   const refused = (await pipeline.exec())?.find(([e]) => e)?.[0];
@@ -287,13 +283,13 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       opts.logger.info({ owners: ownerEntries.length, quotaWindows: shareKeys.length }, 'result owners and quota usage written to Redis again after rejoining it');
     } catch (err) {
       failed(err);
-      opts.logger.warn({ err: redactRedisUrls((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
+      opts.logger.warn({ err: hideUrlCredentials((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
     }
   };
   /** The reason last said on the terminal and in the log for being on local limits. */
   let announcedWhy: string | undefined;
   const setMode = (next: 'connected' | 'local', why?: string) => {
-    if (why !== undefined && next === 'local') lastError = redactRedisUrls(why).replace(/\.$/, '');
+    if (why !== undefined && next === 'local') lastError = hideUrlCredentials(why).replace(/\.$/, '');
     // Staying local for a new reason is said too: a password changed on a running Redis showed up as a
     // plain "connection closed", its WRONGPASS only in status, where nobody was looking.
     if (next === mode && announced && (next === 'connected' || lastError === announcedWhy)) return;

@@ -1,0 +1,64 @@
+/**
+ * A URL given to `shim --url` or `status --url` may carry a password (`user:password@` for a proxy's basic
+ * auth, `?password=`): every message about it, which reaches the editor's MCP log and the terminal, shows
+ * it without.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isSnowmuxError } from '../../src/errors.js';
+import { checkRemoteUrl, checkStatusUrl, openRemoteLink } from '../../src/shim/remote-link.js';
+import type { Hello } from '../../src/wire/hello.js';
+
+const PW = 'URL-PW-4711';
+
+function refusal(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(isSnowmuxError(err, 'USAGE'), String(err));
+    return err.message;
+  }
+  assert.fail('not refused');
+}
+
+test('shim --url refusals do not show the password in the URL, parsed or not', () => {
+  for (const url of [`ws://uu:${PW}@hub.example.com/shim`, `ws://uu:${PW}@[bad/shim`, `http://uu:${PW}@127.0.0.1/shim`]) {
+    const message = refusal(() => checkRemoteUrl(url));
+    assert.ok(!message.includes(PW), message);
+    assert.match(message, /\*\*\*@/);
+  }
+  assert.doesNotThrow(() => checkRemoteUrl(`ws://uu:${PW}@127.0.0.1:9/shim`), 'a proxy\'s basic auth on loopback stays possible');
+});
+
+test('status --url with a user:password@ is refused, without showing it', () => {
+  for (const url of [`http://uu:${PW}@127.0.0.1:8765`, `https://uu:${PW}@hub.example.com`, `http://uu:${PW}@[bad`]) {
+    const message = refusal(() => checkStatusUrl(url));
+    assert.ok(!message.includes(PW), message);
+  }
+  assert.match(refusal(() => checkStatusUrl(`http://uu:${PW}@127.0.0.1:8765`)), /holds a user:password@[\s\S]*\$SNOWMUX_KEY or --key-file/);
+});
+
+test('a hub (or proxy) refusing the link is named without the password in --url', async (t) => {
+  for (const status of [401, 403, 404, 502]) {
+    const server = createServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"no"}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close());
+    const url = `ws://uu:${PW}@127.0.0.1:${(server.address() as AddressInfo).port}/shim?password=${PW}`;
+    const hello = { snowmux: 'hello', wire: 1, version: '0', role: 'client', pid: process.pid } as unknown as Hello;
+    const err = await openRemoteLink({ url, key: 'smx_x_y' }, hello, 5_000).then(() => assert.fail('linked'), (e: Error) => e);
+    assert.ok(!err.message.includes(PW), err.message);
+    assert.match(err.message, /ws:\/\/\*\*\*@127\.0\.0\.1:\d+\/shim\?password=\*\*\*/);
+  }
+});
+
+test('snowmux status --url refuses a user:password@ before sending anything', async () => {
+  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  for (const url of [`http://uu:${PW}@127.0.0.1:8765`]) {
+    const err = await statusCommand(['--url', url], io as never).then(() => assert.fail('read'), (e: Error) => e);
+    assert.ok(isSnowmuxError(err, 'USAGE'), String(err));
+    assert.ok(!err.message.includes(PW), err.message);
+  }
+});
