@@ -9,6 +9,7 @@
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../errors.js';
 import type { LoadedConfig } from './config/config-file.js';
+import { clearTextSecretWarnings } from './config/clear-text-secrets.js';
 import { suggestKey } from './config/config-issues.js';
 import { loadSnowflakeConnections } from './config/connections-toml.js';
 import { isLoopbackHost, parseListen } from './listen/listen-address.js';
@@ -34,7 +35,10 @@ export interface ConfigCheckOptions {
   profile?: { name: string; from: string } | undefined;
 }
 
-/** Throws CONFIG_INVALID listing every problem (file and key each), or returns what the hub serves with. */
+/**
+ * Throws CONFIG_INVALID listing every problem (file and key each), or returns what the hub serves with;
+ * a file it accepts may gain warnings (`loaded.warnings`): a secret the hub would send in the clear.
+ */
 export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): CheckedConfig {
   const file = loaded.shownPath;
   const config = loaded.config;
@@ -91,6 +95,9 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
   }
 
   if (problems.length > 0 || policy === undefined) throw new SnowmuxError('CONFIG_INVALID', problems.join('\n'), { details: { path: file } });
+  // Not refused (a private network may be meant), but said wherever the file's warnings are: doctor, the
+  // hub's terminal and status. Added here, where start, reload and doctor all pass, with the env they use.
+  for (const warning of clearTextSecretWarnings(config.hub, opts.env)) if (!loaded.warnings.includes(warning)) loaded.warnings.push(warning);
   return { policy, teamTools };
 }
 

@@ -28,8 +28,9 @@ export function checkRemoteUrl(url: string): void {
 }
 
 /**
- * `status --url`: the hub's HTTP address. It must not carry a user:password@ (fetch refuses to send one,
- * and the hub's key goes in $SNOWMUX_KEY or --key-file).
+ * `status --url`: the hub's HTTP address, https:// unless it is this machine (the key goes with every read,
+ * and with --watch on every re-read and the /events stream). It must not carry a user:password@ (fetch
+ * refuses to send one, and the hub's key goes in $SNOWMUX_KEY or --key-file).
  */
 export function checkStatusUrl(url: string): URL {
   let u: URL;
@@ -41,6 +42,7 @@ export function checkStatusUrl(url: string): URL {
   if (u.username !== '' || u.password !== '') {
     throw new SnowmuxError('USAGE', `--url ${shownText(shownUrl(url), 200)} holds a user:password@, which status cannot send: give the hub's address alone, and its API key in $SNOWMUX_KEY or --key-file.`);
   }
+  refuseInTheClear(u, url, { secure: 'https:', plain: 'http:', carried: 'the key is' });
   return u;
 }
 

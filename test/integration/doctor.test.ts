@@ -291,3 +291,17 @@ test('the other problems doctor looks for, each planted and then found: old Node
   assert.equal(find(foreign.checks, 'hub')?.status, 'fail');
   assert.match(find(foreign.checks, 'hub')!.detail, /belongs to another user \(uid 65534\); snowmux will not send your settings or SQL to it/);
 });
+
+// Not refused (a private network may be meant), but said by doctor and on the hub's terminal at start.
+test('doctor and a starting hub warn that the OTLP collector\'s key would travel in the clear to another machine', async (t) => {
+  const home = tempHome(t);
+  // 203.0.113.7 (TEST-NET-3) is never reached: no call is made, so no span is exported.
+  writeFileSync(join(home, 'config.toml'), `[hub]\notel_endpoint = "http://203.0.113.7:4318"\n[hub.otel_headers]\nauthorization = "Bearer ${SECRET}"\n`, { mode: 0o600 });
+  const sfHome = join(tempHome(t), 'none');
+  const { checks, text } = await doctor(home, { SNOWFLAKE_HOME: sfHome }, ['--offline']);
+  assert.ok(checks.some((c) => c.check === 'config' && c.status === 'warn' && /hub\.otel_endpoint http:\/\/203\.0\.113\.7:4318 is plain http:\/\/ to another machine.*travels in the clear/.test(c.detail)), text);
+  const hub = await startHub(t, home, [], { SNOWFLAKE_HOME: sfHome });
+  assert.match(hub.stderr(), /warning: hub\.otel_endpoint http:\/\/203\.0\.113\.7:4318 is plain http:\/\/ to another machine/);
+  assert.ok(!hub.stderr().includes(SECRET));
+  await hub.stop();
+});

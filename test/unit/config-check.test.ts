@@ -94,3 +94,34 @@ profile = "nowhere"
   assert.equal(lines.length, 3, message);
   assert.ok(lines.every((l) => l.startsWith(`Config error in ${FILE} at `)), message);
 });
+
+// The OTLP collector's key (otel_headers) and the team Redis password go to another machine unencrypted
+// over http:// and redis://: said (start, reload, doctor all pass here), not refused, as a private network
+// may be meant. Loopback, https:// and rediss:// are fine, and a header-less or password-less one has nothing to hide.
+test('a secret the hub would send in the clear to another machine (OTLP headers over http, a Redis password over redis://) is a warning', () => {
+  const warningsOf = (text: string, extraEnv: NodeJS.ProcessEnv = {}): string[] => {
+    const file = loaded(text);
+    checkHubConfig(file, { env: { ...env, ...extraEnv } });
+    return file.warnings;
+  };
+  const otel = warningsOf('[hub]\notel_endpoint = "http://203.0.113.7:4318"\n[hub.otel_headers]\nauthorization = "Bearer OTEL-KEY-1"\n');
+  assert.equal(otel.length, 1);
+  assert.match(otel[0]!, /^hub\.otel_endpoint http:\/\/203\.0\.113\.7:4318 is plain http:\/\/ to another machine, and hub\.otel_headers \(authorization\) go with every export: the collector's key travels in the clear\. Use https:\/\//);
+  assert.ok(!otel[0]!.includes('OTEL-KEY-1'));
+  assert.match(warningsOf('[hub.otel_headers]\nx-api-key = "k"\n', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.internal:4318' })[0] ?? '', /^OTEL_EXPORTER_OTLP_ENDPOINT http:\/\/collector\.internal:4318 is plain http:\/\//);
+  for (const url of ['redis://:REDIS-PW-2@203.0.113.7:6379', 'redis://default:REDIS-PW-2@redis.internal:6379/0', 'redis://203.0.113.7:6379/0?password=REDIS-PW-2', 'redis://:SLASH/REDIS-PW-2@203.0.113.7:6379']) {
+    const redis = warningsOf(`[hub]\nredis_url = "${url}"\n`);
+    assert.equal(redis.length, 1, url);
+    assert.match(redis[0]!, /^hub\.redis_url redis:\/\/.* sends its password over plain redis:\/\/ to another machine: it travels in the clear.*Use rediss:\/\/ \(TLS\)/, url);
+    assert.ok(!redis[0]!.includes('REDIS-PW-2'), redis[0]);
+  }
+  for (const quiet of [
+    '[hub]\notel_endpoint = "https://203.0.113.7:4318"\n[hub.otel_headers]\nauthorization = "Bearer k"\n',
+    '[hub]\notel_endpoint = "http://127.0.0.1:4318"\n[hub.otel_headers]\nauthorization = "Bearer k"\n',
+    '[hub]\notel_endpoint = "http://203.0.113.7:4318"\n',
+    '[hub]\nredis_url = "rediss://:pw@203.0.113.7:6379"\n',
+    '[hub]\nredis_url = "redis://:pw@127.0.0.1:6379"\n',
+    '[hub]\nredis_url = "redis://:pw@[::1]:6379"\n',
+    '[hub]\nredis_url = "redis://203.0.113.7:6379"\n',
+  ]) assert.deepEqual(warningsOf(quiet), [], quiet);
+});

@@ -1,7 +1,7 @@
 /**
  * A URL given to `shim --url` or `status --url` may carry a password (`user:password@` for a proxy's basic
  * auth, `?password=`): every message about it, which reaches the editor's MCP log and the terminal, shows
- * it without.
+ * it without. And the API key goes unencrypted only to this machine, for status as for the shim.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +32,10 @@ test('shim --url refusals do not show the password in the URL, parsed or not', (
   assert.doesNotThrow(() => checkRemoteUrl(`ws://uu:${PW}@127.0.0.1:9/shim`), 'a proxy\'s basic auth on loopback stays possible');
 });
 
-test('status --url with a user:password@ is refused, without showing it', () => {
+test('status --url: https:// unless loopback, in the shim\'s words; no user:password@; neither shown', () => {
+  for (const url of ['https://hub.example.com', 'http://127.0.0.1:8765', 'http://localhost:8765', 'http://[::1]:8765']) assert.equal(checkStatusUrl(url).href, new URL(url).href);
+  assert.match(refusal(() => checkStatusUrl('http://hub.example.com:8765')), /^--url http:\/\/hub\.example\.com:8765: use https:\/\/ \(http:\/\/ only to a loopback address\), so the key is not sent in the clear\.$/);
+  assert.match(refusal(() => checkStatusUrl('http://192.0.2.2:8765/?token=abc')), /http:\/\/192\.0\.2\.2:8765\/\?token=\*\*\*: use https:\/\//);
   for (const url of [`http://uu:${PW}@127.0.0.1:8765`, `https://uu:${PW}@hub.example.com`, `http://uu:${PW}@[bad`]) {
     const message = refusal(() => checkStatusUrl(url));
     assert.ok(!message.includes(PW), message);
@@ -53,10 +56,10 @@ test('a hub (or proxy) refusing the link is named without the password in --url'
   }
 });
 
-test('snowmux status --url refuses a user:password@ before sending anything', async () => {
+test('snowmux status --url refuses plain http off loopback and a user:password@ before sending anything', async () => {
   const { statusCommand } = await import('../../src/cli/commands/status-command.js');
   const io = { stdout: { write: () => true }, stderr: { write: () => true } };
-  for (const url of [`http://uu:${PW}@127.0.0.1:8765`]) {
+  for (const url of ['http://192.0.2.2:8765', `http://uu:${PW}@127.0.0.1:8765`]) {
     const err = await statusCommand(['--url', url], io as never).then(() => assert.fail('read'), (e: Error) => e);
     assert.ok(isSnowmuxError(err, 'USAGE'), String(err));
     assert.ok(!err.message.includes(PW), err.message);

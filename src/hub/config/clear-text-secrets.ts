@@ -1,0 +1,53 @@
+/**
+ * Secrets of the hub's own that its config sends over the network unencrypted: the OTLP collector's header
+ * values (`hub.otel_headers`, an API key as a rule) to an `http://` endpoint, and the team Redis password to
+ * a `redis://` one (not `rediss://`), each to another machine. Said, not refused: a private network between
+ * the two may be meant, which the hub cannot know.
+ */
+import { isLoopbackHost } from '../listen/listen-address.js';
+import { shownUrl } from '../../shown-text.js';
+import type { HubSettings } from './config-schema.js';
+
+/** One warning per secret that would travel in the clear, naming the key and what to change. */
+export function clearTextSecretWarnings(hub: HubSettings, env: NodeJS.ProcessEnv): string[] {
+  const warnings: string[] = [];
+  // The endpoint as the hub picks it (tracingSettings); the OTLP exporter also sends the headers the
+  // standard variables give.
+  const endpoint = hub.otelEndpoint ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined);
+  const headerNames = Object.keys(hub.otelHeaders);
+  const envHeaders = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'].filter((name) => (env[name] ?? '') !== '');
+  if (endpoint !== undefined && (headerNames.length > 0 || envHeaders.length > 0) && offMachine(endpoint, 'http:')) {
+    const key = hub.otelEndpoint !== undefined ? 'hub.otel_endpoint' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+    const headers = [...(headerNames.length > 0 ? [`hub.otel_headers (${headerNames.join(', ')})`] : []), ...envHeaders].join(' and ');
+    warnings.push(
+      `${key} ${shownUrl(endpoint)} is plain http:// to another machine, and ${headers} go with every export: the collector's key travels in the clear. ` +
+        'Use https://, unless the network between the hub and the collector is private.',
+    );
+  }
+  if (hub.redisUrl !== undefined && carriesRedisPassword(hub.redisUrl) && offMachine(hub.redisUrl, 'redis:')) {
+    warnings.push(
+      `hub.redis_url ${shownUrl(hub.redisUrl)} sends its password over plain redis:// to another machine: it travels in the clear (so do the team's key hashes and quotas). ` +
+        'Use rediss:// (TLS), unless the network between the hub and Redis is private.',
+    );
+  }
+  return warnings;
+}
+
+/**
+ * Whether `url` uses the plain `scheme` to a host that is not this machine. Read as leniently as the
+ * clients read it: a user:password@ holding characters a URL may not (ioredis takes them) is set aside first.
+ */
+function offMachine(url: string, scheme: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^?#]*@/i, '$1'));
+  } catch {
+    return false;
+  }
+  return u.protocol === scheme && !isLoopbackHost(u.hostname.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/** A user:password@ (ioredis takes the part after ":" as the password, a lone name as the user) or ?password=. */
+function carriesRedisPassword(url: string): boolean {
+  return /^[a-z]+:\/\/[^?#]*@/i.test(url) || /[?&]password=[^&]/i.test(url);
+}
