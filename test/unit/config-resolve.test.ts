@@ -666,6 +666,9 @@ test('redaction keeps identity and sources, drops every secret, and strips crede
     // The unredacted profile does carry the secret: the check above is meaningful.
     assert.ok(SECRET_FRAGMENTS.some((fragment) => JSON.stringify(profile).includes(fragment)));
   }
+  // A token in the access URL's query (a proxy's) is not shown either.
+  const viaProxy = resolved(fx, { env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PASSWORD: PASSWORD }, flags: { accessUrl: `https://proxy.example.com/sf?access_token=${OTHER_PASSWORD}` } });
+  assert.equal(redactProfile(viaProxy).accessUrl, 'https://proxy.example.com/sf?access_token=***');
   // A URL carrying a user or password is refused (fetch would refuse it on every login), without the secret in the message.
   for (const accessUrl of [`http://u:${OTHER_PASSWORD}@127.0.0.1:9/`, `https://${OTHER_PASSWORD}@127.0.0.1:9/`]) {
     assert.throws(

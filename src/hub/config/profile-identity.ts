@@ -7,6 +7,7 @@
  * - redactProfile: what logs and status may show — everything but secrets; auth is reduced to its method.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { shownUrl } from '../../shown-text.js';
 import type { SnowflakeAuth, SnowflakeProfile } from './profile-types.js';
 
 const SECRET_KEY = randomBytes(32);
@@ -56,20 +57,6 @@ export function profileFingerprint(profile: SnowflakeProfile): string {
 
 export type RedactedProfile = Omit<SnowflakeProfile, 'auth'> & { auth: { method: SnowflakeAuth['method'] } };
 
-/** Drops any user:password@ part of a URL before it is shown. */
-function withoutCredentials(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined;
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === '' && parsed.password === '') return url;
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
-}
-
 /** A copy safe for logs and status: no secret, no key material; auth shows only its method. */
 export function redactProfile(profile: SnowflakeProfile): RedactedProfile {
   return {
@@ -81,7 +68,8 @@ export function redactProfile(profile: SnowflakeProfile): RedactedProfile {
     warehouse: profile.warehouse,
     database: profile.database,
     schema: profile.schema,
-    accessUrl: withoutCredentials(profile.accessUrl),
+    // user:password@ is refused at resolution; a token in the query is hidden here.
+    accessUrl: profile.accessUrl === undefined ? undefined : shownUrl(profile.accessUrl),
     host: profile.host,
     pool: { ...profile.pool },
     statementTimeoutMs: profile.statementTimeoutMs,
