@@ -123,11 +123,12 @@ function refuseVanishedConfig(running: LoadedConfig, next: LoadedConfig): void {
 export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const env = opts.env ?? process.env;
   const config = loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env });
-  for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
   const hub = config.config.hub;
   const profileEnv = profileNameFromEnv(env);
   const profile = opts.profileName ? { name: opts.profileName, from: '--profile' } : profileEnv !== undefined ? { name: profileEnv, from: SNOWMUX_PROFILE_ENV } : undefined;
   const { policy, teamTools } = checkHubConfig(config, { env, httpListen: opts.httpListen, profile });
+  // After the check: it adds warnings of its own (secrets a setting would send in clear).
+  for (const warning of config.warnings) opts.logger.warn({ warning }, 'config warning');
   // The OpenTelemetry SDK is loaded only here, only when an endpoint is configured.
   const tracing = tracingSettings(hub, env);
   const tracer = tracing ? await startTracing(tracing, opts.logger) : undefined;
