@@ -72,6 +72,32 @@ describe('Snowflake cancellation', () => {
     await assert.rejects(running, { code: 'QUERY_TIMEOUT', message: 'The call exceeded the hub timeout.' });
   });
 
+  it('a write Snowflake completed before the abort reached it is answered as run (result, query id), not as cancelled', async () => {
+    const w = warehouse(double, 'abort-too-late');
+    await w.query('create table ANALYTICS.PUBLIC.LATE_ABORT (X INT)', queryOptions({ repeatable: false }));
+    // The statement outlives the first answer (its query id comes back); the driver's wait for the result
+    // hangs, so the hub cancels — as the call timeout does after a laptop slept — once Snowflake has finished it.
+    double.setQueryLatency(150);
+    double.inject({ kind: 'hang', endpoint: 'result', times: 1 });
+    const finished = waitForEvent<QueryLogEntry>(double.events, 'queryFinished', isWait('LATE_ABORT VALUES'));
+    const controller = new AbortController();
+    const running = w.query('insert into ANALYTICS.PUBLIC.LATE_ABORT values (1)', queryOptions({ signal: controller.signal, repeatable: false }));
+    try {
+      const entry = await finished;
+      assert.equal(entry.status, 'SUCCESS');
+      const aborted = waitForEvent<AbortLogEntry>(double.events, 'abort');
+      controller.abort(new SnowmuxError('QUERY_TIMEOUT', 'The call exceeded the hub timeout.'));
+      assert.equal((await aborted).matched, false, 'the abort found nothing to stop');
+    } finally {
+      double.setQueryLatency(0);
+      double.clearFaults();
+    }
+    // Before, this was QUERY_TIMEOUT "was cancelled" without a query id, and the editor ran the INSERT again.
+    const result = await running;
+    assert.equal(result.queryId, (await finished).queryId);
+    assert.deepEqual((await w.query('select count(*) from ANALYTICS.PUBLIC.LATE_ABORT', queryOptions())).rows, [[1]]);
+  });
+
   it('cancelling before the query id is known aborts by request id', async () => {
     const w = warehouse(slowReply, 'cancel-by-request');
     await w.query('select 1', queryOptions());

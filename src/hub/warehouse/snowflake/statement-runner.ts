@@ -2,7 +2,10 @@
  * Runs one statement on one connection and reads (part of) its result, with:
  * - cancellation: when the call's signal aborts or the local timeout fires, `statement.cancel()` sends
  *   the abort request to Snowflake; the call settles once Snowflake confirmed and the statement ended
- *   (then the connection is healthy), or after a grace period (then it must be discarded);
+ *   (then the connection is healthy), or after a grace period (then it must be discarded). A statement
+ *   that Snowflake completed — before the cancel, or because the abort came too late to match it — ran:
+ *   it settles as a success with its query id, never as cancelled (a write reported as cancelled is run
+ *   again by whoever reads that);
  * - progress: a report every interval until the result arrives (phase from Snowflake's query status);
  * - row and byte caps while streaming rows, with the reason for truncation.
  */
@@ -77,6 +80,8 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
     const started = performance.now();
     let settled = false;
     let completed = false;
+    /** Completed without error: the statement ran in Snowflake, whatever a cancel asked for. */
+    let ran = false;
     let cancelAcked = false;
     let cancelling: SnowmuxError | undefined;
     let stopReading: (() => void) | undefined;
@@ -106,13 +111,17 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
     const fail = (error: SnowmuxError, raw: unknown, healthy: boolean): void =>
       settle({ ok: false, error, raw, healthy, queryId: queryId(), ...(healthy ? {} : { finished }) });
 
+    // Reading the result of a statement that ran goes on after a cancel, for the grace period at most; then
+    // it stops with the rows read so far, marked truncated (the rest stays readable by its query id).
+    const limitReading = (): void => {
+      clearTimeout(graceTimer);
+      graceTimer = setTimeout(() => stopReading?.(), req.cancelGraceMs);
+    };
     const cancel = (reason: SnowmuxError): void => {
       if (settled || cancelling !== undefined) return;
       cancelling = reason;
-      if (completed) {
-        // Already finished in Snowflake; only our reading of rows is left to stop.
-        stopReading?.();
-        fail(reason, undefined, true);
+      if (ran) {
+        limitReading();
         return;
       }
       // No confirmation in time: a statement that has ended leaves a usable connection; one still in
@@ -120,8 +129,10 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
       graceTimer = setTimeout(() => fail(reason, undefined, completed), reason.details?.['unreachable'] === true ? 0 : req.cancelGraceMs);
       try {
         statement?.cancel(() => {
+          // Snowflake answers an abort alike whether it stopped the statement or found it already done:
+          // only the statement's own completion tells which.
           cancelAcked = true;
-          if (completed) fail(reason, undefined, true);
+          if (completed && !ran) fail(reason, undefined, true);
         });
       } catch {
         fail(reason, undefined, false);
@@ -133,14 +144,13 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
       completed = true;
       markFinished();
       if (settled) return;
-      if (cancelling !== undefined) {
-        if (cancelAcked) fail(cancelling, undefined, true);
-        return;
-      }
       if (err) {
-        fail(toSnowmuxError(err, { ...req.errors, queryId: queryId() }), err, true);
+        if (cancelling === undefined) fail(toSnowmuxError(err, { ...req.errors, queryId: queryId() }), err, true);
+        else if (cancelAcked) fail(cancelling, undefined, true);
         return;
       }
+      ran = true;
+      if (cancelling !== undefined) limitReading();
       readRows(stmt);
     };
 
@@ -276,7 +286,10 @@ function readWindow(
       return;
     }
     const stream = stmt.streamRows({ start: window.start, end: window.start + window.maxRows - 1 });
-    onStream?.(() => stream.destroy());
+    onStream?.(() => {
+      stream.destroy();
+      done(false);
+    });
     stream.on('data', (raw: unknown[]) => {
       if (finished) return;
       const row = raw.map((cell, i) => converters[i]!(cell));
