@@ -632,11 +632,17 @@ function unreachableError(profile: string, baseUrl: string, outage: Outage, quer
   );
 }
 
-/** A statement that may write, whose session was lost after Snowflake took it: not sent again, and said so. */
+/**
+ * A statement that may write, whose session was lost after Snowflake took it: not sent again, and said so.
+ * The lost session's own message is not quoted: it ends "run the call again", the advice that wrote twice.
+ */
 function mayHaveRun(error: SnowmuxError, queryId: string): SnowmuxError {
+  const code = error.details?.['snowflakeCode'];
+  const why = typeof code === 'string' ? `, Snowflake code ${code}` : '';
   return new SnowmuxError(
     'CONNECTION_LOST',
-    `The Snowflake session was lost while the statement ran (query id ${queryId}); it may or may not have completed, so the hub did not send it again. Check its outcome (query_history, or QUERY_HISTORY in Snowflake) before running it again. ${error.message}`.slice(0, 2000),
+    `The Snowflake session was lost while the statement ran (query id ${queryId}${why}); it may or may not have completed, so the hub did not send it again. ` +
+      `Check its outcome first (query_history with include_snowflake, or QUERY_HISTORY in Snowflake, by its query id): run it again only if it did not complete. The hub opens a new session for the next call.`,
     { cause: error, details: { ...(error.details ?? {}), queryId, mayHaveRun: true } },
   );
 }
