@@ -55,7 +55,9 @@ export function cellConverter(column: SfColumn): CellConverter {
   switch (type) {
     case 'fixed': {
       const scale = column.getScale() ?? 0;
-      return (v) => (v === null || v === undefined ? null : fixedToJson(String(v), scale));
+      // The driver hands a NULL fetched as string over as the text "NULL" (its representNullAsStringNull
+      // default); NUMBER text is never that, so it is the NULL.
+      return (v) => (v === null || v === undefined || v === 'NULL' ? null : fixedToJson(String(v), scale));
     }
     case 'real':
       return (v) => (v === null || v === undefined ? null : realToJson(v));
