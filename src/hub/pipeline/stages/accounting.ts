@@ -1,16 +1,26 @@
 /**
- * Statement stage: what the operation used — rows, result bytes, the query id — into the call's meter
- * (read by quotas, status and audit), and who owns each query id (for result paging). It acts on the way
+ * Statement stage: what the operation used — rows, result bytes, the query id (a failed statement's too) —
+ * into the call's meter (read by quotas, status and audit), and who owns each query id (for result paging). It acts on the way
  * back, so it counts what the caller actually receives (listings after the role's filter); a tool's own
  * look-ups (ToolCall.lookups: the schemas list_tables walks) are not received, so not counted.
  */
+import { isSnowmuxError } from '../../../errors.js';
 import { meterRows } from '../../governance/call-meter.js';
 import type { OperationResults, StatementStage } from '../statement.js';
 
 export const accounting: StatementStage = {
   name: 'accounting',
   async run(st, next) {
-    const result = await next();
+    let result: Awaited<ReturnType<typeof next>>;
+    try {
+      result = await next();
+    } catch (err) {
+      // A failed, timed-out or may-have-run statement's query id is what the editor is told to look up
+      // (query_history, QUERY_HISTORY in Snowflake): its record must carry it too.
+      const queryId = isSnowmuxError(err) ? err.details?.['queryId'] : undefined;
+      if (typeof queryId === 'string' && queryId !== '') st.scope.meter.queryId = queryId;
+      throw err;
+    }
     const { meter, governance, identity, role } = st.scope;
     const returned = st.scope.metered !== false;
     if (st.op.kind === 'query' || st.op.kind === 'fetch') {
