@@ -1,13 +1,25 @@
 /**
- * What the editor is told about a write whose outcome the hub cannot know: a statement Snowflake took (it
- * has a query id) whose session was lost before its answer came back. The hub does not send it again and
- * says to check its outcome by that query id — and nothing in the message says to run it again.
+ * What the editor is told, and the call's record says, about a write whose cancel and completion crossed:
+ * - a write Snowflake completed before the abort reached it ran: its call is recorded `ok` with its query
+ *   id, never `cancelled` (whoever reads query_history would run it again);
+ * - a statement Snowflake took (it has a query id) whose session was lost before its answer came back: the
+ *   hub does not send it again and says to check its outcome by that query id — and nothing in the message
+ *   says to run it again.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SnowmuxError } from '../../src/errors.js';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import type { CallRecord } from '../../src/hub/observe/call-record.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { CallPipeline } from '../../src/hub/pipeline/call-pipeline.js';
+import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { Session } from '../../src/hub/session/session.js';
+import type { WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
-import { startSnowflakeDouble, type QueryLogEntry, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { startSnowflakeDouble, type AbortLogEntry, type QueryLogEntry, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { doubleProfile, queryOptions, waitForEvent } from '../doubles/snowflake/fixtures.js';
 
 let double: SnowflakeDouble;
@@ -25,6 +37,43 @@ after(async () => {
 });
 
 describe('a write that may have run', () => {
+  it('a client cancel that reaches Snowflake after the INSERT completed: the call is recorded ok, with its query id', async () => {
+    await w.query('create table ANALYTICS.PUBLIC.CANCELLED_LATE (X INT)', queryOptions({ repeatable: false }));
+    const logger = createLogger({ level: 'silent' });
+    const policy = Policy.fromConfig(parseConfigText('[roles.writer]\nidentities = ["writer"]\nwrite = true\n', 'test.toml'), 'test.toml');
+    const governance = new Governance({ policy, logger });
+    const target: WarehouseTarget = { kind: 'snowflake', name: 'outcome', defaultDatabase: 'ANALYTICS', defaultSchema: 'PUBLIC', open: async () => w };
+    const records: CallRecord[] = [];
+    const sink = { record: (r: CallRecord) => void records.push(r), recordStarted: async () => {} };
+    const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: DEFAULT_LIMITS, logger, sink });
+    const session = new Session({ id: 's-writer', identity: { kind: 'local-user', name: 'writer' }, transport: 'stdio' });
+    const client = new AbortController();
+    // The driver's wait for the result hangs after Snowflake has run the INSERT; then the editor cancels.
+    double.setQueryLatency(150);
+    double.inject({ kind: 'hang', endpoint: 'result', times: 1 });
+    const finished = waitForEvent<QueryLogEntry>(double.events, 'queryFinished', (q) => q.sql.toUpperCase().includes('CANCELLED_LATE VALUES'));
+    const sql = 'insert into ANALYTICS.PUBLIC.CANCELLED_LATE values (1)';
+    const call = pipeline.run(session, 'execute_query', { id: '1', signal: client.signal }, { query: sql }, async ({ warehouse, ctx, noteSql }) => {
+      noteSql(sql);
+      await warehouse.query(sql, { ...ctx, maxRows: 10 });
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+    let queryId: string;
+    try {
+      queryId = (await finished).queryId;
+      const aborted = waitForEvent<AbortLogEntry>(double.events, 'abort');
+      client.abort();
+      assert.equal((await aborted).matched, false, 'the abort found nothing to stop');
+    } finally {
+      double.setQueryLatency(0);
+      double.clearFaults();
+    }
+    await call;
+    // Before, the record said cancelled (QUERY_CANCELLED) with no query id: "it did not run".
+    assert.deepEqual(records.map((r) => [r.outcome, r.errorCode, r.queryId]), [['ok', null, queryId]]);
+    governance.close();
+  });
+
   it('a session lost while a write ran: check its outcome by query id, never "run the call again"', async () => {
     await w.query('create table ANALYTICS.PUBLIC.MAYBE_RAN (X INT)', queryOptions({ repeatable: false }));
     // The statement outlives the first answer (its query id comes back); the session is lost while the driver waits for the result.
