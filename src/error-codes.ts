@@ -53,11 +53,11 @@ export const ERROR_CODES = {
   WAREHOUSE_ERROR: { fault: 'infrastructure', transient: true, doc: 'The warehouse failed on its side (an internal error, an HTTP failure).' },
   WAREHOUSE_CLOSED: { fault: 'hub', doc: 'The warehouse was shut down (the hub is stopping or reloading). Retry once the hub is back.' },
   CONNECTION_LOST: { fault: 'infrastructure', transient: true, doc: 'The warehouse session was lost mid-call; a new one is opened for the next call.' },
-  QUERY_TIMEOUT: { fault: 'infrastructure', transient: false, doc: 'The call ran past its timeout and was cancelled in the warehouse too. Narrow the query or raise the timeout.' },
+  QUERY_TIMEOUT: { fault: 'infrastructure', transient: false, doc: 'The call ran past its timeout and was cancelled in the warehouse too. Narrow the query or raise the timeout. For a statement that may change data the message adds that a change completed before the cancel stays: check query_history before running it again.' },
   AUTH_FAILED: { fault: 'infrastructure', transient: false, doc: 'Snowflake refused the profile\'s credentials. Fix the setting the message names, then `snowmux hub --replace` (`snowmux reload` does not re-read profiles).' },
 
   // ---- cancellations -----------------------------------------------------------------------------
-  QUERY_CANCELLED: { fault: 'cancelled', doc: 'The client cancelled the call (or disconnected); it was stopped in the warehouse too.' },
+  QUERY_CANCELLED: { fault: 'cancelled', doc: 'The client cancelled the call (or disconnected); it was stopped in the warehouse too (a change that completed before the cancel stays, which the message of a write says).' },
   HUB_STOPPING: { fault: 'cancelled', doc: 'The hub stopped while the call ran (grace period over). Retry: the shim reaches the next hub.' },
   HUB_SHUTTING_DOWN: { fault: 'cancelled', doc: 'The call was still queued when the hub began to stop. Retry: the shim reaches the next hub.' },
 

@@ -77,6 +77,9 @@ class CountingWarehouse implements Warehouse {
     if (sql.includes('NO_CONNECTION')) throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'Could not reach the warehouse.');
     if (sql.includes('NO_SUCH_TABLE')) throw new SnowmuxError('OBJECT_NOT_FOUND', 'Table NO_SUCH_TABLE does not exist.');
     if (sql.includes('NO_SUCH_COLUMN')) throw new SnowmuxError('SQL_ERROR', 'Binder Error: column NO_SUCH_COLUMN not found', { details: { notRun: true } });
+    if (sql.includes('WAITS_FOR_CANCEL')) {
+      await new Promise((_, reject) => _o.signal.addEventListener('abort', () => reject(new SnowmuxError('QUERY_CANCELLED', 'The statement was cancelled.', { details: { queryId: 'q-waits' } })), { once: true }));
+    }
     return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
   }
   async listDatabases() {
@@ -136,7 +139,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
     if (client !== undefined) session.client = { name: client, version: '1' };
     return pipeline.run(session, tool, { id: String(++n), signal: new AbortController().signal }, { q: 1 }, body);
   };
-  return { governance, warehouse, counts, records, started, call, logLines };
+  return { governance, warehouse, counts, records, started, call, logLines, pipeline };
 }
 
 const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
@@ -511,6 +514,27 @@ test('a statement that may change data is recorded before the warehouse runs it;
   await run('reader', 'INSERT INTO DB.S.T VALUES (2)');
   assert.equal(started.length, 1, 'a read, and a write the role may not make, leave no started record');
   assert.deepEqual(records.map((r) => r.outcome), ['ok', 'ok', 'refused']);
+  governance.close();
+});
+
+test('a write cancelled while it ran is answered as possibly applied (check before running it again); a cancelled read is not', async () => {
+  const { pipeline, governance } = setup();
+  const runCancelled = async (identity: string, sql: string) => {
+    const session = new Session({ id: `s-${identity}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
+    const client = new AbortController();
+    const result = pipeline.run(session, 'execute_query', { id: '1', signal: client.signal }, { query: sql }, async ({ warehouse: w, ctx }) => {
+      setImmediate(() => client.abort());
+      await w.query(sql, { ...ctx, maxRows: 1 });
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+    const r = await result;
+    assert.equal(r.isError, true);
+    return (r.content[0] as { text: string }).text;
+  };
+  const write = await runCancelled('writer', 'INSERT INTO DB.S.T SELECT 1 WHERE WAITS_FOR_CANCEL = 1');
+  assert.match(write, /^The client cancelled the call\. The statement may change data: a change that completed before the cancel reached the warehouse stays\. Check query_history \(query id q-waits\) before running it again\.$/);
+  const read = await runCancelled('writer', 'SELECT WAITS_FOR_CANCEL FROM DB.S.T');
+  assert.equal(read, 'The client cancelled the call.');
   governance.close();
 });
 

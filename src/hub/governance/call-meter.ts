@@ -11,6 +11,8 @@ export interface CallMeter {
   scanEstimate?: { bytes?: number | undefined; partitions?: number | undefined; partitionsTotal?: number | undefined; rows?: number | undefined } | undefined;
   /** A SQL statement was handed to the warehouse (it counts against the quota whatever its outcome). */
   statementSent?: boolean | undefined;
+  /** A statement that may change data was about to be handed over (write-intent recorded it). */
+  writeSent?: boolean | undefined;
   /** The quota-charge stage has charged this call (once per call, whatever number of statements it runs). */
   quotaCharged?: boolean | undefined;
   /** When (ms) a team hub counted this call's query against the identity's quota (refunded if no query ran). */

@@ -136,6 +136,7 @@ function toolCallOf(call: CallState): ToolCall {
   };
   // What the audit log keeps before a statement that may change data runs: who, which call, its SQL.
   const announceWrite = async (sql: string): Promise<void> => {
+    call.meter.writeSent = true;
     await call.env.sink.recordStarted?.(
       callRecord(call.session, call.tool, call.request.id, {
         outcome: 'ok', // not read for a started record: it has none yet

@@ -109,10 +109,26 @@ export class CallState {
   }
 
   /** Turns a failure into the tool result the client sees, and notes how the call ended. */
+  /**
+   * The abort's reason, for a call whose write may already have reached the warehouse: a cancel stops what
+   * has not completed, and whether it came in time is not always known (a statement that finished first is
+   * answered as run; one the warehouse never confirmed either way ends here). "Cancelled" alone had the
+   * editor run the write again.
+   */
+  private afterWrite(reason: SnowmuxError): SnowmuxError {
+    if (this.meter.writeSent !== true || (reason.code !== 'QUERY_TIMEOUT' && reason.code !== 'QUERY_CANCELLED')) return reason;
+    const id = this.meter.queryId === undefined ? '' : ` (query id ${this.meter.queryId})`;
+    return new SnowmuxError(
+      reason.code,
+      `${reason.message} The statement may change data: a change that completed before the cancel reached the warehouse stays. Check query_history${id} before running it again.`,
+      { cause: reason, details: { ...(reason.details ?? {}), mayHaveRun: true } },
+    );
+  }
+
   fail(err: unknown): CallToolResult {
     // When the call was aborted (cancel, disconnect, timeout), that reason explains the failure best.
     const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
-    const effective = reason instanceof SnowmuxError ? reason : err;
+    const effective = reason instanceof SnowmuxError ? this.afterWrite(reason) : err;
     this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
     this.outcome = this.errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';
     // `reason`, not `msg`: pino's own message key would be written twice, and readers keep the last one.
