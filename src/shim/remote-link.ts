@@ -8,6 +8,7 @@ import { SnowmuxError } from '../errors.js';
 import { hideUrlCredentials, shownText, shownUrl } from '../shown-text.js';
 import type { Hello } from '../wire/hello.js';
 import { readProblem } from '../wire/bounded-read.js';
+import { isLoopbackHost } from '../wire/loopback.js';
 import { UntrustedFileError, readTrustedFile } from '../wire/file-trust.js';
 import { awaitWelcome, type OpenLink } from './hub-link.js';
 
@@ -49,9 +50,7 @@ export function checkStatusUrl(url: string): URL {
 /** The key (and, from a shim, every call) may go unencrypted only to this machine: the plain scheme to a loopback host. */
 function refuseInTheClear(u: URL, url: string, schemes: { secure: string; plain: string; carried: string }): void {
   if (u.protocol === schemes.secure) return;
-  // The hub's own loopback test (hub/listen) is out of a shim's reach: the same three forms.
-  const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname);
-  if (u.protocol === schemes.plain && loopback) return;
+  if (u.protocol === schemes.plain && isLoopbackHost(u.hostname)) return;
   throw new SnowmuxError(
     'USAGE',
     `--url ${shownText(shownUrl(url), 200)}: use ${schemes.secure}// (${schemes.plain}// only to a loopback address), so ${schemes.carried} not sent in the clear.`,

@@ -4,7 +4,7 @@
  * a `redis://` one (not `rediss://`), each to another machine. Said, not refused: a private network between
  * the two may be meant, which the hub cannot know.
  */
-import { isLoopbackHost } from '../listen/listen-address.js';
+import { isLoopbackHost } from '../../wire/loopback.js';
 import { shownUrl } from '../../shown-text.js';
 import type { HubSettings } from './config-schema.js';
 
@@ -44,7 +44,7 @@ function offMachine(url: string, scheme: string): boolean {
   } catch {
     return false;
   }
-  return u.protocol === scheme && !isLoopbackHost(u.hostname.replace(/^\[(.*)\]$/, '$1'));
+  return u.protocol === scheme && !isLoopbackHost(u.hostname);
 }
 
 /** A user:password@ (ioredis takes the part after ":" as the password, a lone name as the user) or ?password=. */

@@ -9,7 +9,8 @@ import { ApiKeyStore, keysPath } from '../keys/api-keys.js';
 import { createHttpFace, type HttpFace, type HttpFaceOptions, type ServedHub } from './http-face.js';
 import { RedisKeyStore } from '../team/redis-keys.js';
 import { serveWithNodeHttp, type EngineLimits, type HttpEndpoint } from './node-engine.js';
-import { isLoopbackHost, parseListen } from '../listen/listen-address.js';
+import { parseListen } from '../listen/listen-address.js';
+import { isLoopbackHost } from '../../wire/loopback.js';
 
 export interface HttpService {
   url: string;

@@ -1,6 +1,6 @@
 /**
- * A listener address, `host:port` (`[::1]:8765` for IPv6), and whether it is reachable only from this
- * machine. Shared by the HTTP engines and the config check that refuses `http_auth = false` off loopback.
+ * A listener address, `host:port` (`[::1]:8765` for IPv6). Shared by the HTTP engines and the config check
+ * (whether it is reachable only from this machine: wire/loopback.ts).
  */
 import { SnowmuxError } from '../../errors.js';
 
@@ -20,6 +20,3 @@ export function isListenAddress(address: string): boolean {
   return m !== null && Number(m[1]) <= 65_535;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
