@@ -53,7 +53,16 @@ export function readProblem(err: unknown, maxBytes = MAX_SETTINGS_FILE_BYTES): s
   return undefined;
 }
 
-function closeQuietly(fd: number): void {
+/** Why a settings file could not be read, in words (permission, a directory, this module's refusals, else the errno). */
+export function ioProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return readProblem(err) ?? code ?? 'read failed';
+}
+
+/** Closes a descriptor whose close cannot fail in a way the reader could act on. */
+export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
   } catch {

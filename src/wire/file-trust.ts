@@ -5,8 +5,8 @@
  * token or key of their own (every query then runs, and is recorded, under their identity), or rewrite the
  * rules. One judgement for all of them, on what was opened (so a swap after the check reads nothing).
  */
-import { closeSync, type Stats } from 'node:fs';
-import { openRegularFile, readOpened, readProblem, MAX_SETTINGS_FILE_BYTES } from './bounded-read.js';
+import type { Stats } from 'node:fs';
+import { closeQuietly, ioProblem, openRegularFile, readOpened, MAX_SETTINGS_FILE_BYTES } from './bounded-read.js';
 import { pathSteps, type PathStep } from './path-steps.js';
 
 const WRITABLE_BY_OTHERS = 0o002;
@@ -108,19 +108,4 @@ function stepProblem(step: PathStep, trusted: (uid: number) => boolean, noun: st
     return `${entry}, on its path, belongs to another user (uid ${entryStats.uid}), who may replace it in ${dir} (every user may write there). Keep ${noun}, and any link to it, in a directory of your own.`;
   }
   return undefined;
-}
-
-function ioProblem(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return readProblem(err) ?? code ?? 'read failed';
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* nothing to do */
-  }
 }

@@ -6,6 +6,7 @@
  */
 import { isLoopbackHost } from '../../wire/loopback.js';
 import { shownUrl } from '../../shown-text.js';
+import { urlCredentials } from '../audit/audit-redact.js';
 import type { HubSettings } from './config-schema.js';
 
 /** One warning per secret that would travel in the clear, naming the key and what to change. */
@@ -24,7 +25,7 @@ export function clearTextSecretWarnings(hub: HubSettings, env: NodeJS.ProcessEnv
         'Use https://, unless the network between the hub and the collector is private.',
     );
   }
-  if (hub.redisUrl !== undefined && carriesRedisPassword(hub.redisUrl) && offMachine(hub.redisUrl, 'redis:')) {
+  if (hub.redisUrl !== undefined && urlCredentials(hub.redisUrl).length > 0 && offMachine(hub.redisUrl, 'redis:')) {
     warnings.push(
       `hub.redis_url ${shownUrl(hub.redisUrl)} sends its password over plain redis:// to another machine: it travels in the clear (so do the team's key hashes and quotas). ` +
         'Use rediss:// (TLS), unless the network between the hub and Redis is private.',
@@ -47,7 +48,3 @@ function offMachine(url: string, scheme: string): boolean {
   return u.protocol === scheme && !isLoopbackHost(u.hostname);
 }
 
-/** A user:password@ (ioredis takes the part after ":" as the password, a lone name as the user) or ?password=. */
-function carriesRedisPassword(url: string): boolean {
-  return /^[a-z]+:\/\/[^?#]*@/i.test(url) || /[?&]password=[^&]/i.test(url);
-}

@@ -10,7 +10,7 @@ import { urlCredentials } from '../audit/audit-redact.js';
 import { formatConfigIssues } from './config-issues.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
-import { openRegularFile, readOpened, readProblem } from '../../wire/bounded-read.js';
+import { ioProblem, openRegularFile, readOpened } from '../../wire/bounded-read.js';
 import { fileTrust } from '../../wire/file-trust.js';
 import { displayPath } from './profile-settings.js';
 import { resolveUserPath } from '../../user-path.js';
@@ -98,13 +98,6 @@ function holdsSecrets(config: HubConfig): boolean {
     Object.values(hub.otelHeaders).some((value) => value !== '') ||
     [hub.redisUrl, hub.otelEndpoint].some((url) => url !== undefined && urlCredentials(url).length > 0)
   );
-}
-
-function ioProblem(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return readProblem(err) ?? code ?? 'read failed';
 }
 
 /** Reads and validates the config file; defaults when the default-location file does not exist. */
