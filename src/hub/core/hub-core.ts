@@ -13,19 +13,21 @@ import { VERSION } from '../../version.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
-import { assessHealth, type HealthReport } from './hub-health.js';
-import { ownStatus } from './status-view.js';
+import { assessHealth } from './hub-health.js';
+import { ownStatus, type HubStatus } from './status-view.js';
 import { QueryHistory } from '../observe/query-history.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
 import { CallPipeline } from '../pipeline/call-pipeline.js';
 import { DEFAULT_LIMITS, type HubLimits } from '../pipeline/hub-limits.js';
-import { Session, type Identity, type SessionFacts, type SessionSnapshot } from '../session/session.js';
+import { Session, type Identity, type SessionFacts } from '../session/session.js';
 import { shownText } from '../../shown-text.js';
 import type { TeamTool } from '../tools/team-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 import type { WarehouseInfo } from '../warehouse/types.js';
 import type { WarehouseProvider } from '../warehouse/warehouse-registry.js';
+
+export type { HubStatus } from './status-view.js';
 
 export interface HubCoreOptions {
   home: string;
@@ -55,25 +57,6 @@ export interface HubCoreOptions {
   reload?: () => unknown;
   /** Spans for every call, when traces are exported (hub.otel_endpoint). */
   tracer?: CallTracer | undefined;
-}
-
-export interface HubStatus {
-  version: string;
-  pid: number;
-  startedAt: string;
-  uptimeMs: number;
-  home: string;
-  /** The Unix socket, when the hub listens on one. */
-  socket: string;
-  state: 'running' | 'draining';
-  warehouses: WarehouseInfo[];
-  sessions: SessionSnapshot[];
-  /** sessionsCut: sessions the hub ended itself (a client that did not read, kept sending malformed input, or a silent shim link); lastCut says when and why (absent until one was cut; absent from hubs before 0.1). */
-  totals: { sessionsOpened: number; sessionsCut?: number; lastCut?: { at: string; why: string }; calls: number; errors: number; refused: number; cancelled: number };
-  recent: CallRecord[];
-  /** Whether the hub can serve calls now (hub-health.ts): what /readyz and `snowmux status`'s exit code say. Absent from hubs before 0.1. */
-  health?: HealthReport;
-  [section: string]: unknown;
 }
 
 /**

@@ -5,7 +5,29 @@
  * unless their role says `query_history = "all"`. Over HTTP, every key holder reads /status and /events:
  * without this, any teammate's key showed everyone's SQL and session ids.
  */
-import type { HubStatus } from './hub-core.js';
+import type { CallRecord } from '../observe/call-record.js';
+import type { SessionSnapshot } from '../session/session.js';
+import type { WarehouseInfo } from '../warehouse/types.js';
+import type { HealthReport } from './hub-health.js';
+
+export interface HubStatus {
+  version: string;
+  pid: number;
+  startedAt: string;
+  uptimeMs: number;
+  home: string;
+  /** The Unix socket, when the hub listens on one. */
+  socket: string;
+  state: 'running' | 'draining';
+  warehouses: WarehouseInfo[];
+  sessions: SessionSnapshot[];
+  /** sessionsCut: sessions the hub ended itself (a client that did not read, kept sending malformed input, or a silent shim link); lastCut says when and why (absent until one was cut; absent from hubs before 0.1). */
+  totals: { sessionsOpened: number; sessionsCut?: number; lastCut?: { at: string; why: string }; calls: number; errors: number; refused: number; cancelled: number };
+  recent: CallRecord[];
+  /** Whether the hub can serve calls now (hub-health.ts): what /readyz and `snowmux status`'s exit code say. Absent from hubs before 0.1. */
+  health?: HealthReport;
+  [section: string]: unknown;
+}
 
 /** Whose view a scoped status is, shown by `snowmux status --url`. */
 export interface StatusView {

@@ -1,6 +1,6 @@
 /**
  * The OpenTelemetry side of call traces: spans made with the official SDK, batched and exported in the
- * background over OTLP/HTTP (JSON). Imported only by startTracing (tracing.ts), only when an endpoint
+ * background over OTLP/HTTP (JSON). Imported only by startTracing (start-tracing.ts), only when an endpoint
  * is configured. Parents are passed explicitly (no global context manager, no global provider), so
  * nothing else in the process is instrumented by accident. An unreachable collector never fails or
  * slows a call: export runs off the call path, and its failure is logged once (and again only after

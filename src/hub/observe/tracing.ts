@@ -1,11 +1,10 @@
 /**
  * Traces of calls, as the pipeline sees them: a root span per call and a child per stage that takes
  * time (queue wait, pre-flight, warehouse, shaping, audit). This module holds only the shape the
- * pipeline uses and the W3C `traceparent` reading; the OpenTelemetry SDK lives in otel-tracer.ts and
- * is imported only when an OTLP endpoint is configured, so a hub without one never loads it.
+ * pipeline uses and the W3C `traceparent` reading; the OpenTelemetry SDK lives in otel-tracer.ts, which
+ * start-tracing.ts imports only when an OTLP endpoint is configured, so a hub without one never loads it.
  */
 import { SnowmuxError } from '../../errors.js';
-import type { Logger } from './logger.js';
 
 /** Values a span attribute may take here; undefined members are left out. */
 export type SpanAttributes = Record<string, string | number | boolean | undefined>;
@@ -44,12 +43,6 @@ export interface TracingSettings {
   endpoint: string;
   headers: Record<string, string>;
   serviceName: string;
-}
-
-/** Loads the OpenTelemetry SDK and starts exporting; only called when an endpoint is configured. */
-export async function startTracing(settings: TracingSettings, logger: Logger): Promise<CallTracer> {
-  const { OtelTracer } = await import('./otel-tracer.js');
-  return new OtelTracer(settings, logger);
 }
 
 /** Wall-clock milliseconds with sub-millisecond precision (the clock span times use). */

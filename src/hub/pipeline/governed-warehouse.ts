@@ -4,11 +4,13 @@
  * default context without causing a login.
  */
 import type {
+  AnalystReply,
+  AnalystRequest,
   CallContext,
   ColumnDescription,
   DatabaseInfo,
-  ObjectInfo,
   ObjectDetails,
+  ObjectInfo,
   ObjectKind,
   ObjectRef,
   QueryOptions,
@@ -16,11 +18,12 @@ import type {
   QueryProfile,
   QueryResult,
   SchemaInfo,
+  SearchReply,
+  SearchRequest,
   Warehouse,
   WarehouseInfo,
   WarehouseQueryFacts,
 } from '../warehouse/types.js';
-import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
 import type { Operation, OperationResults, StatementScope } from './statement.js';
 import { runStatement } from './statement-pipeline.js';
 

@@ -10,13 +10,14 @@ import type { CallSpan } from '../observe/tracing.js';
 import type { NameToResolve } from '../policy/enforce.js';
 import type { EffectiveRole } from '../policy/policy.js';
 import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
-import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../warehouse/cortex.js';
 import type {
+  AnalystReply,
+  AnalystRequest,
   CallContext,
   ColumnDescription,
   DatabaseInfo,
-  ObjectInfo,
   ObjectDetails,
+  ObjectInfo,
   ObjectKind,
   ObjectRef,
   QueryOptions,
@@ -24,6 +25,8 @@ import type {
   QueryProfile,
   QueryResult,
   SchemaInfo,
+  SearchReply,
+  SearchRequest,
   Warehouse,
   WarehouseQueryFacts,
 } from '../warehouse/types.js';

@@ -10,53 +10,13 @@
  * This module decides; it performs no I/O. The enforcement helpers are in enforce.ts.
  */
 import { SnowmuxError } from '../../errors.js';
-import { BUILTIN_DEFAULT_ROLE_NAME, ROLE_DEFAULTS, type HubConfig, type ResultForm, type RoleSettings, type ScanLimit } from '../config/config-schema.js';
-import type { SqlPolicy } from '../guard/sql/policy.js';
+import { BUILTIN_DEFAULT_ROLE_NAME, ROLE_DEFAULTS, type HubConfig, type RoleSettings } from '../config/config-schema.js';
 import type { ClientInfo, Identity } from '../session/session.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseObjectPattern, type ObjectPattern } from '../names/object-pattern.js';
-import { CompiledRole } from './role.js';
+import { CompiledRole, type EffectiveRole, type ObjectRef } from './role.js';
 
-/** Normalized names (as Snowflake stores them: unquoted names upper-cased, quoted names literal). */
-export interface ObjectRef {
-  database: string;
-  schema?: string;
-  name?: string;
-}
-
-export interface EffectiveRole {
-  name: string;
-  write: boolean;
-  stageListing: boolean;
-  profile?: string;
-  snowflakeRole?: string;
-  warehouse?: string;
-  maxRows?: number;
-  /** Pre-flight scan limits per statement (EXPLAIN), where the engine gives the figure. */
-  scanLimit?: ScanLimit;
-  /** Server-side timeout per statement (below the hub's call timeout). */
-  statementTimeoutMs?: number;
-  /** Longest text cell returned. */
-  maxCellChars?: number;
-  /** Results computed only up to the row cap: a LIMIT goes into the statement, paging stops at the cap. */
-  rowCapPushdown?: boolean;
-  /** Whose calls query_history may show: the caller's own (default) or every identity's. */
-  queryHistory?: 'own' | 'all';
-  resultForm?: ResultForm;
-  rate?: { perSecond: number; burst: number };
-  quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
-  toolAllowed(tool: string): boolean;
-  /** For filtering metadata listings: may this role see anything inside ref (db, db.schema) or ref itself (db.schema.object)? */
-  canSee(ref: ObjectRef): boolean;
-  sqlPolicy(): SqlPolicy;
-  /** False when the role may use every object (no deny patterns, allow matches all). */
-  readonly objectsRestricted: boolean;
-  /**
-   * The role's object rules (allow and deny) as one short fingerprint: a result's owner keeps it, so a role
-   * whose rules a reload changed no longer pages what it computed under the old ones.
-   */
-  readonly objectRules: string;
-}
+export type { EffectiveRole, ObjectRef } from './role.js';
 
 /** Name of the role used when nothing matches and `[policy] default_role` is not set. */
 export const BUILTIN_DEFAULT_ROLE = BUILTIN_DEFAULT_ROLE_NAME;

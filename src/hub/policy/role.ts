@@ -16,7 +16,47 @@ import {
   type NameRef,
   type ObjectPattern,
 } from '../names/object-pattern.js';
-import type { EffectiveRole, ObjectRef } from './policy.js';
+
+/** Normalized names (as Snowflake stores them: unquoted names upper-cased, quoted names literal). */
+export interface ObjectRef {
+  database: string;
+  schema?: string;
+  name?: string;
+}
+
+export interface EffectiveRole {
+  name: string;
+  write: boolean;
+  stageListing: boolean;
+  profile?: string;
+  snowflakeRole?: string;
+  warehouse?: string;
+  maxRows?: number;
+  /** Pre-flight scan limits per statement (EXPLAIN), where the engine gives the figure. */
+  scanLimit?: ScanLimit;
+  /** Server-side timeout per statement (below the hub's call timeout). */
+  statementTimeoutMs?: number;
+  /** Longest text cell returned. */
+  maxCellChars?: number;
+  /** Results computed only up to the row cap: a LIMIT goes into the statement, paging stops at the cap. */
+  rowCapPushdown?: boolean;
+  /** Whose calls query_history may show: the caller's own (default) or every identity's. */
+  queryHistory?: 'own' | 'all';
+  resultForm?: ResultForm;
+  rate?: { perSecond: number; burst: number };
+  quota?: { windowMs: number; queries?: number; rows?: number; bytes?: number; scanBytes?: number };
+  toolAllowed(tool: string): boolean;
+  /** For filtering metadata listings: may this role see anything inside ref (db, db.schema) or ref itself (db.schema.object)? */
+  canSee(ref: ObjectRef): boolean;
+  sqlPolicy(): SqlPolicy;
+  /** False when the role may use every object (no deny patterns, allow matches all). */
+  readonly objectsRestricted: boolean;
+  /**
+   * The role's object rules (allow and deny) as one short fingerprint: a result's owner keeps it, so a role
+   * whose rules a reload changed no longer pages what it computed under the old ones.
+   */
+  readonly objectRules: string;
+}
 
 export interface CompiledRoleSpec {
   name: string;

@@ -13,14 +13,9 @@ import { checkSql } from '../guard/sql/classifier.js';
 import { tokenize } from '../guard/sql/lexer.js';
 import { queryResult, queryOutput, limitArg } from './query-shape.js';
 import { cachedSchema } from './schema-cache.js';
-import { runTool, type ToolEnv } from './tool-runtime.js';
+import { runTool, type TeamTool, type ToolEnv } from './tool-runtime.js';
 
-export interface TeamTool {
-  name: string;
-  description: string;
-  sql: string;
-  params: TeamToolParam[];
-}
+export type { TeamTool } from './tool-runtime.js';
 
 /**
  * Tool names snowmux itself registers (test/e2e/tools.test.ts checks this list against a live listing, and

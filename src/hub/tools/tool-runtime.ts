@@ -11,10 +11,18 @@ import type { HubLimits } from '../pipeline/hub-limits.js';
 import type { Session } from '../session/session.js';
 import type { QueryProgress } from '../warehouse/types.js';
 import { traceCarrierOf } from '../observe/tracing.js';
-import type { TeamTool } from './team-tools.js';
+import type { TeamToolParam } from '../config/config-schema.js';
 
 export type { ToolCall } from '../pipeline/call-state.js';
 export { toolError } from '../pipeline/call-state.js';
+
+/** A tool defined in config.toml (`[tools.NAME]`), checked and compiled at start (team-tools.ts). */
+export interface TeamTool {
+  name: string;
+  description: string;
+  sql: string;
+  params: TeamToolParam[];
+}
 
 export interface ToolEnv {
   session: Session;

@@ -8,8 +8,7 @@
  * session token is reported as `expired` so the caller can let the driver renew it and try once more.
  */
 import { SnowmuxError } from '../../../errors.js';
-import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest, StagedFile } from '../cortex.js';
-import type { JsonValue, ObjectRef } from '../types.js';
+import type { AnalystReply, AnalystRequest, JsonValue, ObjectRef, SearchReply, SearchRequest, StagedFile } from '../types.js';
 import { snowflakeFetch, type SnowflakeFetchOptions } from './proxy-fetch.js';
 import type { SfConnection } from './sdk-types.js';
 

@@ -14,6 +14,8 @@ import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
 import type {
+  AnalystReply,
+  AnalystRequest,
   CallContext,
   ColumnDescription,
   DatabaseInfo,
@@ -27,11 +29,12 @@ import type {
   QueryProfile,
   QueryResult,
   SchemaInfo,
+  SearchReply,
+  SearchRequest,
   Warehouse,
   WarehouseInfo,
   WarehouseQueryFacts,
 } from '../types.js';
-import type { AnalystReply, AnalystRequest, SearchReply, SearchRequest } from '../cortex.js';
 import { accessUrlOf, buildConnectionOptions } from './connection-options.js';
 import { analystMessage, cortexBaseUrl, qualifiedName, searchService, type CortexCall, type CortexOutcome } from './cortex-api.js';
 import { queryTagText } from './query-tag.js';
