@@ -111,6 +111,36 @@ test('the core, the pipeline and the tools know no transport: no socket, HTTP or
   assert.deepEqual(offenders, []);
 });
 
+/** Import cycles between files (types included), each as its files in import order; empty when there is none. */
+function fileCycles(graph: Map<string, string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, 'open');
+    path.push(file);
+    for (const dep of graph.get(file) ?? []) {
+      if (state.get(dep) === 'open') cycles.push(path.slice(path.indexOf(dep)));
+      else if (!state.has(dep)) visit(dep);
+    }
+    path.pop();
+    state.set(file, 'done');
+  };
+  for (const file of graph.keys()) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
+test('no two files of src/ import each other, directly or around a loop (a shared shape lives below both)', () => {
+  const graph = new Map(sources(src).map((f) => [f, relativeImports(f)]));
+  const cycles = fileCycles(graph).map((c) => c.map((f) => relative(src, f)).join(' -> '));
+  assert.deepEqual(cycles, []);
+});
+
+test('the cycle finder finds a loop and passes a tree', () => {
+  assert.deepEqual(fileCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]])), [['a', 'b', 'c']]);
+  assert.deepEqual(fileCycles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]])), []);
+});
+
 test('the checker sees imports of every form (it would catch a violation)', () => {
   const text = [
     "import { a } from '../tools/a.js';",
