@@ -82,13 +82,14 @@ test("a failed, timed-out or may-have-run statement's query id is in its call's 
   await run('SELECT BAD FROM T');
   await run('SELECT 1 FROM T');
   assert.deepEqual(
-    records.map((r) => [r.errorCode, r.queryId]),
+    records.map((r) => [r.errorCode, r.queryId, r.mayHaveRun]),
     [
-      ['CONNECTION_LOST', QUERY_ID],
-      ['QUERY_TIMEOUT', QUERY_ID],
-      ['SQL_ERROR', QUERY_ID],
+      // A write lost with its session: the record says it may have run (audit detail, query_history).
+      ['CONNECTION_LOST', QUERY_ID, true],
+      ['QUERY_TIMEOUT', QUERY_ID, undefined],
+      ['SQL_ERROR', QUERY_ID, undefined],
       // Nothing reached Snowflake: no query id to name.
-      ['WAREHOUSE_UNAVAILABLE', null],
+      ['WAREHOUSE_UNAVAILABLE', null, undefined],
     ],
   );
   governance.close();

@@ -51,6 +51,14 @@ test("a team replica writes its id into every record; the scan estimate is kept"
   assert.equal('replica' in single.entries[0]!, false, 'a per-user hub writes no replica field');
 });
 
+test('a write that may have run says so in its tool_call record (detail.mayHaveRun), beside a held record\'s heldFrom; other records carry no detail', () => {
+  const { entries, sink: s } = sink();
+  void s.record({ ...call, outcome: 'cancelled', errorCode: 'QUERY_CANCELLED', mayHaveRun: true, queryId: 'q1' });
+  void s.record({ ...call, mayHaveRun: true, heldFrom: '2026-01-01T00:00:00.000Z' });
+  void s.record(call);
+  assert.deepEqual(entries.map((e) => e.detail), [{ mayHaveRun: true }, { heldFrom: '2026-01-01T00:00:00.000Z', mayHaveRun: true }, undefined]);
+});
+
 test("a record that could not be written is logged with its cause in `reason` (a second `msg` was dropped by log readers); the answer waits only when the log holds answers", async () => {
   const lines: Record<string, unknown>[] = [];
   const out = new PassThrough();

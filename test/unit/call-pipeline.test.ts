@@ -517,8 +517,8 @@ test('a statement that may change data is recorded before the warehouse runs it;
   governance.close();
 });
 
-test('a write cancelled while it ran is answered as possibly applied (check before running it again); a cancelled read is not', async () => {
-  const { pipeline, governance } = setup();
+test('a write cancelled while it ran is answered and recorded as possibly applied (check before running it again); a cancelled read is not', async () => {
+  const { pipeline, governance, records } = setup();
   const runCancelled = async (identity: string, sql: string) => {
     const session = new Session({ id: `s-${identity}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
     const client = new AbortController();
@@ -535,6 +535,7 @@ test('a write cancelled while it ran is answered as possibly applied (check befo
   assert.match(write, /^The client cancelled the call\. The statement may change data: a change that completed before the cancel reached the warehouse stays\. Check query_history \(query id q-waits\) before running it again\.$/);
   const read = await runCancelled('writer', 'SELECT WAITS_FOR_CANCEL FROM DB.S.T');
   assert.equal(read, 'The client cancelled the call.');
+  assert.deepEqual(records.map((r) => [r.outcome, r.mayHaveRun]), [['cancelled', true], ['cancelled', undefined]], "the record says so too (audit's detail, query_history)");
   governance.close();
 });
 

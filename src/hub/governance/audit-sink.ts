@@ -54,7 +54,7 @@ export class AuditSink implements CallSink {
         profile: call.profile ?? undefined,
         scanEstimate: call.scanEstimate,
         traceId: call.traceId,
-        ...(call.heldFrom === undefined ? {} : { detail: { heldFrom: call.heldFrom } }),
+        ...auditDetail(call),
       })
       .then((r) => {
         // `reason`, not a second `msg`: log readers keep one msg, and the cause (ENOSPC…) was lost.
@@ -62,6 +62,12 @@ export class AuditSink implements CallSink {
         else this.observeWrite?.((performance.now() - handed) / 1000);
       });
   }
+}
+
+/** A call record's facts beyond the common fields: when a held-back record happened, a write that may have run. */
+function auditDetail(call: CallRecord): { detail?: Record<string, unknown> } {
+  if (call.heldFrom === undefined && call.mayHaveRun === undefined) return {};
+  return { detail: { ...(call.heldFrom === undefined ? {} : { heldFrom: call.heldFrom }), ...(call.mayHaveRun ? { mayHaveRun: true } : {}) } };
 }
 
 function round(ms: number): number {

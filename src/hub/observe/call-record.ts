@@ -16,6 +16,12 @@ export interface CallRecord {
   requestId: string;
   outcome: 'ok' | 'error' | 'refused' | 'cancelled';
   errorCode: string | null;
+  /**
+   * Set on a failed call whose statement may change data and may have been applied: it was cancelled, timed
+   * out or lost with its session after reaching the warehouse, and the warehouse never said it did not run.
+   * Whoever reads the record checks the query id before running the change again.
+   */
+  mayHaveRun?: true | undefined;
   ms: number;
   queueWaitMs: number;
   runMs: number;

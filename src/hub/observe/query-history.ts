@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CallRecord, CallSink } from './call-record.js';
 
-export type HistoryEntry = Pick<CallRecord, 'identity' | 'role' | 'at' | 'tool' | 'sql' | 'callerView' | 'outcome' | 'errorCode' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
+export type HistoryEntry = Pick<CallRecord, 'identity' | 'role' | 'at' | 'tool' | 'sql' | 'callerView' | 'outcome' | 'errorCode' | 'mayHaveRun' | 'ms' | 'queueWaitMs' | 'rows' | 'bytes' | 'queryId' | 'profile' | 'scanEstimate' | 'sessionId' | 'client' | 'traceId'>;
 
 export class QueryHistory implements CallSink {
   private readonly byIdentity: LRUCache<string, HistoryEntry[]>;
@@ -24,8 +24,8 @@ export class QueryHistory implements CallSink {
       this.byIdentity.set(call.identity, list);
     }
     // callerView: shown to the call's identity alone (see CallRecord.callerView).
-    const { identity, role, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
-    list.push({ identity, role, at, tool, sql, callerView, outcome, errorCode, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
+    const { identity, role, at, tool, sql, callerView, outcome, errorCode, mayHaveRun, ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId } = call;
+    list.push({ identity, role, at, tool, sql, callerView, outcome, errorCode, ...(mayHaveRun ? { mayHaveRun } : {}), ms, queueWaitMs, rows, bytes, queryId, profile, scanEstimate, sessionId, client, traceId });
     if (list.length > this.perIdentity) list.splice(0, list.length - this.perIdentity);
   }
 

@@ -79,6 +79,8 @@ export class CallState {
   trace: StatementTrace | undefined;
   outcome: CallRecord['outcome'] = 'ok';
   errorCode: string | null = null;
+  /** Set by fail(): the failure says a write may have been applied (CallRecord.mayHaveRun). */
+  mayHaveRun = false;
 
   constructor(
     readonly env: PipelineEnv,
@@ -130,6 +132,7 @@ export class CallState {
     const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
     const effective = reason instanceof SnowmuxError ? this.afterWrite(reason) : err;
     this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
+    this.mayHaveRun = effective instanceof SnowmuxError && effective.details?.['mayHaveRun'] === true;
     this.outcome = this.errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';
     // `reason`, not `msg`: pino's own message key would be written twice, and readers keep the last one.
     // The warehouse or the hub failing (a refused login, an unreachable account) is the operator's to see at

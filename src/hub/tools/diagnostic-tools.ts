@@ -42,6 +42,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
           sql: z.string(),
           outcome: z.enum(OUTCOMES),
           error_code: z.string().nullable(),
+          may_have_run: z.boolean().describe('A failed write the warehouse may have applied (cancelled, timed out or its session lost after it was sent): check query_id before running it again.'),
           ms: z.number(),
           queue_wait_ms: z.number(),
           rows: z.number().nullable(),
@@ -74,6 +75,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         sql: (c.identity === identity ? (c.callerView?.sql ?? c.sql) : c.sql) ?? '',
         outcome: c.outcome,
         error_code: c.errorCode,
+        may_have_run: c.mayHaveRun === true,
         ms: Math.round(c.ms),
         queue_wait_ms: Math.round(c.queueWaitMs),
         rows: c.rows,
@@ -88,7 +90,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       const withFacts = args.include_snowflake === true;
       const table = renderTable(
         [...(everyone ? ['identity'] : []), 'at', 'outcome', 'ms', 'rows', ...(withFacts ? ['warehouse', 'bytes scanned'] : []), 'query_id', 'sql'],
-        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
+        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code}${q.may_have_run ? ', may have run' : ''})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
       );
       return {
         content: [{ type: 'text', text: (queries.length === 0 ? `No SQL calls ${everyone ? '' : 'of yours '}through this hub yet.` : `${table}\n\n${queries.length} call(s), newest first.`) + (note ? `\n\n${note}` : '') }],

@@ -27,6 +27,7 @@ export const audit: CallStage = {
       callRecord(call.session, call.tool, call.request.id, {
         outcome: call.outcome,
         errorCode: call.errorCode,
+        ...(call.mayHaveRun ? { mayHaveRun: true } : {}),
         ms,
         queueWaitMs: meter.queueWaitMs,
         runMs: meter.runMs,
