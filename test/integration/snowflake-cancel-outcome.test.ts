@@ -74,6 +74,46 @@ describe('a write that may have run', () => {
     governance.close();
   });
 
+  it('a write cancelled while Snowflake never answers the abort: recorded cancelled, and as possibly applied', async () => {
+    const quick = new SnowflakeWarehouse(doubleProfile(double, { name: 'unconfirmed', pool: { max: 1 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 }, cancelGraceMs: 100 });
+    try {
+      await quick.query('create table ANALYTICS.PUBLIC.UNCONFIRMED (X INT)', queryOptions({ repeatable: false }));
+      const logger = createLogger({ level: 'silent' });
+      const policy = Policy.fromConfig(parseConfigText('[roles.writer]\nidentities = ["writer"]\nwrite = true\n', 'test.toml'), 'test.toml');
+      const governance = new Governance({ policy, logger });
+      const target: WarehouseTarget = { kind: 'snowflake', name: 'unconfirmed', defaultDatabase: 'ANALYTICS', defaultSchema: 'PUBLIC', open: async () => quick };
+      const records: CallRecord[] = [];
+      const sink = { record: (r: CallRecord) => void records.push(r), recordStarted: async () => {} };
+      const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: DEFAULT_LIMITS, logger, sink });
+      const session = new Session({ id: 's-writer', identity: { kind: 'local-user', name: 'writer' }, transport: 'stdio' });
+      const client = new AbortController();
+      // The INSERT runs for a while, and the abort request hangs: nothing ever says whether it ran.
+      double.setQueryLatency(5_000);
+      double.inject({ kind: 'hang', endpoint: 'abort', times: 1 });
+      const started = waitForEvent<QueryLogEntry>(double.events, 'queryStarted', (q) => q.sql.toUpperCase().includes('UNCONFIRMED VALUES'));
+      const sql = 'insert into ANALYTICS.PUBLIC.UNCONFIRMED values (1)';
+      const call = pipeline.run(session, 'execute_query', { id: '1', signal: client.signal }, { query: sql }, async ({ warehouse, ctx, noteSql }) => {
+        noteSql(sql);
+        await warehouse.query(sql, { ...ctx, maxRows: 10 });
+        return { content: [{ type: 'text', text: 'done' }] };
+      });
+      try {
+        await started;
+        client.abort();
+        const answer = await call;
+        assert.equal(answer.isError, true);
+        assert.match((answer.content[0] as { text: string }).text, /a change that completed before the cancel reached the warehouse stays/);
+      } finally {
+        double.setQueryLatency(0);
+        double.clearFaults();
+      }
+      assert.deepEqual(records.map((r) => [r.outcome, r.errorCode, r.mayHaveRun]), [['cancelled', 'QUERY_CANCELLED', true]]);
+      governance.close();
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('a session lost while a write ran: check its outcome by query id, never "run the call again"', async () => {
     await w.query('create table ANALYTICS.PUBLIC.MAYBE_RAN (X INT)', queryOptions({ repeatable: false }));
     // The statement outlives the first answer (its query id comes back); the session is lost while the driver waits for the result.
