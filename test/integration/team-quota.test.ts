@@ -1,7 +1,8 @@
 /**
- * A team's quota counts in Redis (a real redis-server on an ephemeral port), driven through the replica's
- * own Redis client and governance without hubs: a replica rejoining an emptied Redis writes its share back
- * without undoing counts taken meanwhile, and status shows the team's count, not one replica's part.
+ * A team's quota counts and query slots in Redis (a real redis-server on an ephemeral port), driven through
+ * the replica's own Redis client and governance without hubs: a replica rejoining an emptied Redis writes its
+ * share back without undoing counts taken meanwhile, status shows the team's count, not one replica's part,
+ * and a freed team slot goes to the caller that waited longest, whichever replica it is on.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,4 +120,43 @@ test("status on a team hub shows the team's quota count (what refuses calls), an
   assert.equal(window.used.queries, 15);
   assert.equal(window.remaining.queries, 10, "the team's budget left, not this replica's");
   assert.equal(window.team?.own.queries, 10, "and this replica's part, said as such");
+});
+
+test('a freed team slot goes to the longest waiting caller on any replica, not to the newest one on the busiest; a caller that gives up leaves the line', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // Waiters polled with growing back-off: the flooding replica's newest call (polling at 20 ms) took each
+  // freed slot, and a single call on another replica waited for the whole flood.
+  const dir = tempHome(t);
+  const port = await freePort();
+  await startRedis(t, port, dir);
+  const a = replica(t, port, 'ra');
+  const b = replica(t, port, 'rb');
+  await Promise.all([a.mode('connected'), b.mode('connected')]);
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  const line = 'smx-quota-test:slots:wh:waiting';
+  const waiting = async (n: number) => {
+    while ((await direct.zcard(line)) !== n) await new Promise((r) => setImmediate(r));
+  };
+  const never = new AbortController().signal;
+  const held = await a.team.acquireSlot('wh', 1, never);
+  assert.ok(held);
+  const order: string[] = [];
+  const onB = b.team.acquireSlot('wh', 1, never).then((lease) => (order.push('b'), lease));
+  await waiting(1);
+  const gaveUp = new AbortController();
+  const quitter = a.team.acquireSlot('wh', 1, gaveUp.signal).catch(() => 'gave up');
+  await waiting(2);
+  const onA = a.team.acquireSlot('wh', 1, never).then((lease) => (order.push('a'), lease));
+  await waiting(3);
+  gaveUp.abort(new Error('cancelled'));
+  assert.equal(await quitter, 'gave up');
+  await waiting(2);
+
+  held.release();
+  const first = await onB;
+  assert.deepEqual(order, ['b'], 'the caller on the other replica, first in line, got the slot');
+  first!.release();
+  (await onA)!.release();
+  assert.deepEqual(order, ['b', 'a']);
+  assert.equal(await direct.zcard(line), 0);
 });

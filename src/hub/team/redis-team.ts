@@ -103,17 +103,53 @@ interface QuotaSeedPipeline {
  * A leased slot of a team-wide cap. KEYS[1] zset of lease id → expiry (Redis's clock); ARGV limit, lease id,
  * lease ms. Expired leases (a replica that died holding them) are dropped first. Returns 1 when taken.
  */
+/**
+ * Takes one of a team's query slots in arrival order across replicas (KEYS[1] the leases zset, scored by
+ * expiry; KEYS[2] the waiting tickets zset, scored by arrival; KEYS[3] the tickets' expiries; KEYS[4] the
+ * arrival counter. ARGV: limit, lease id, lease ms, ticket id, ticket ms). A caller gets a free slot when
+ * no one waits ahead of it: polling alone let the newest waiter (polling fastest) take each freed slot, so a
+ * replica flooding the team kept every other replica's callers waiting. A ticket that is not renewed (its
+ * replica died, or the call gave up without saying) leaves the line by itself. Returns 1 when granted.
+ */
 const ACQUIRE_SLOT_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
+local ticketTtl = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, ticket in ipairs(gone) do
+  redis.call('ZREM', KEYS[2], ticket)
+  redis.call('ZREM', KEYS[3], ticket)
+end
+local free = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])
+local rank = redis.call('ZRANK', KEYS[2], ARGV[4])
+local ahead = rank
+if rank == false then ahead = redis.call('ZCARD', KEYS[2]) end
+if ahead < free then
+  if rank ~= false then
+    redis.call('ZREM', KEYS[2], ARGV[4])
+    redis.call('ZREM', KEYS[3], ARGV[4])
+  end
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ttl * 2)
   return 1
 end
+if rank == false then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[4])
+end
+redis.call('ZADD', KEYS[3], now + ticketTtl, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ticketTtl * 2)
+redis.call('PEXPIRE', KEYS[3], ticketTtl * 2)
+redis.call('PEXPIRE', KEYS[4], ticketTtl * 2)
 return 0
+`;
+
+/** Leaves the line (KEYS[1] waiting tickets, KEYS[2] their expiries; ARGV ticket id): a call that gave up. */
+const LEAVE_SLOT_LINE_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
 `;
 
 /** Extends a lease still held (KEYS[1] zset; ARGV lease id, lease ms). Returns 0 when it was lost. */
@@ -125,6 +161,12 @@ redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
 `;
+
+/**
+ * How long a waiting call keeps its place in a team slot's line without polling again (it polls at least
+ * every 200 ms): a replica that died leaves the line within this.
+ */
+const SLOT_TICKET_MS = 5_000;
 
 /** How long a result's owner is kept: Snowflake keeps a query's result for 24 hours. */
 const OWNER_TTL_MS = 24 * 3600_000;
@@ -329,11 +371,13 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   redis.defineCommand('smxQuotaAdmit', { lua: QUOTA_ADMIT_SCRIPT });
   redis.defineCommand('smxQuotaSeed', { numberOfKeys: 1, lua: QUOTA_SEED_SCRIPT });
-  redis.defineCommand('smxAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT_SCRIPT });
+  redis.defineCommand('smxAcquireSlot', { numberOfKeys: 4, lua: ACQUIRE_SLOT_SCRIPT });
+  redis.defineCommand('smxLeaveSlotLine', { numberOfKeys: 2, lua: LEAVE_SLOT_LINE_SCRIPT });
   redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
   const scripts = redis as unknown as {
     smxQuotaAdmit(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
-    smxAcquireSlot(k: string, limit: number, lease: string, ttl: number): Promise<number>;
+    smxAcquireSlot(k: string, waiting: string, ticketExpiry: string, arrivals: string, limit: number, lease: string, ttl: number, ticket: string, ticketTtl: number): Promise<number>;
+    smxLeaveSlotLine(waiting: string, ticketExpiry: string, ticket: string): Promise<number>;
     smxRenewSlot(k: string, lease: string, ttl: number): Promise<number>;
   };
   const leaseMs = opts.slotLeaseMs ?? 15_000;
@@ -454,7 +498,11 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     },
     async acquireSlot(scope, limit, signal) {
       const k = key('slots', scope);
+      const line = [key('slots', scope, 'waiting'), key('slots', scope, 'ticket-expiry'), key('slots', scope, 'arrivals')] as const;
       const lease = `${opts.replicaId}:${++leaseSeq}`;
+      // The lease id doubles as the ticket: one call, one place in the line.
+      const ticket = lease;
+      let queued = false;
       let delay = 20;
       slotsWaiting.now += 1;
       try {
@@ -462,14 +510,19 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
           if (signal.aborted) throw signal.reason;
           if (mode !== 'connected') return undefined;
           try {
-            if ((await scripts.smxAcquireSlot(k, limit, lease, leaseMs)) === 1) break;
+            if ((await scripts.smxAcquireSlot(k, ...line, limit, lease, leaseMs, ticket, SLOT_TICKET_MS)) === 1) {
+              queued = false;
+              break;
+            }
           } catch (err) {
-        failed(err);
+            failed(err);
             opts.logger.debug({ err: (err as Error).message }, 'redis slot call failed; the local queue applies');
             return undefined;
           }
-          slotsWaiting.total += delay === 20 ? 1 : 0;
-          // Polling with backoff (capped, jittered): a freed slot is taken within ~250 ms.
+          if (!queued) slotsWaiting.total += 1;
+          queued = true;
+          // Polling with backoff (capped, jittered): the line keeps the order, the poll only how soon the
+          // first in line sees its slot (within ~100–200 ms).
           await new Promise<void>((resolve) => {
             const timer = setTimeout(done, delay + Math.floor(Math.random() * delay));
             function done() {
@@ -479,10 +532,12 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
             }
             signal.addEventListener('abort', done, { once: true });
           });
-          delay = Math.min(delay * 2, 250);
+          delay = Math.min(delay * 2, 100);
         }
       } finally {
         slotsWaiting.now -= 1;
+        // A call that gave up (cancelled, timed out, Redis gone) leaves the line now rather than when its ticket expires.
+        if (queued) scripts.smxLeaveSlotLine(line[0], line[1], ticket).catch(() => {});
       }
       const renew = setInterval(() => {
         scripts.smxRenewSlot(k, lease, leaseMs).catch(() => {});
