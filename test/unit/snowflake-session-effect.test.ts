@@ -10,10 +10,14 @@ import { checkSql, readSql } from '../../src/hub/guard/sql/classifier.js';
 import { changesCatalog } from '../../src/hub/pipeline/stages/metadata-cache.js';
 import { sessionEffect, statementEffect, type SessionEffect } from '../../src/hub/warehouse/snowflake/session-context.js';
 
-/** The effect the backend applies for a call: the statement sql-policy let through, from its reading. */
+/**
+ * The effect the backend applies for a call: the statement sql-policy let through, from its reading. A
+ * change of session state that ends a call is refused (see the last test), but the same statement runs
+ * when a later one of its call uses it: its effect is judged alike.
+ */
 function callEffect(sql: string): SessionEffect {
   const verdict = checkSql(sql, { allowWrite: true, dialect: 'snowflake' });
-  assert.ok(verdict.allowed, `a writer may send: ${sql}`);
+  assert.ok(verdict.allowed || verdict.rule === 'session-state', `a writer may send: ${sql}`);
   const statement = readSql(sql, 'snowflake').statements[0];
   assert.ok(statement);
   return statementEffect(statement);
@@ -93,4 +97,18 @@ test('DDL in any part of a chain, or behind a procedure, empties the metadata ca
   }
   // In DuckDB `->>` is JSON extraction, not a chain.
   assert.equal(changesCatalog(readSql("SELECT '{\"a\":1}'::JSON ->> 'a'", 'duckdb')), false);
+});
+
+test("a writer's USE, SET, UNSET or ALTER SESSION that ends its call is refused: it would be undone before the next call", () => {
+  const writer = { allowWrite: true, allowMultiStatement: true, dialect: 'snowflake' as const };
+  for (const sql of ['USE SCHEMA SNOWFLAKE_SAMPLE_DATA.PUBLIC', 'use role sysadmin', 'USE WAREHOUSE dev_wh', 'SET x = 1', 'UNSET x', "ALTER SESSION SET TIMEZONE = 'UTC'", "alter session set query_tag = 'x'", 'SELECT 1 ->> USE ROLE ACCOUNTADMIN', "SELECT 1 ->> ALTER SESSION SET TIMEZONE = 'UTC'", 'SELECT 1; USE SCHEMA s']) {
+    const verdict = checkSql(sql, writer);
+    assert.equal(verdict.allowed, false, sql);
+    assert.equal(verdict.rule, 'session-state', sql);
+    assert.match(verdict.message, /that change would end with this call.*Qualify names instead/, sql);
+  }
+  // Used by a later statement of the same call, or not a session change at all: allowed.
+  for (const sql of ['USE SCHEMA s; SELECT * FROM region', 'SET x = 1; SELECT $x', "ALTER TABLE t SET COMMENT = 'c'", 'ALTER SESSION_POLICY p SET COMMENT = \'c\'']) {
+    assert.equal(checkSql(sql, writer).allowed, true, sql);
+  }
 });

@@ -190,10 +190,12 @@ describe('refusal messages', () => {
 describe('policy', () => {
   test('allowWrite lets writes through but still refuses multi-statement input', () => {
     const write: SqlPolicy = { allowWrite: true };
-    for (const sql of ['DELETE FROM t', 'CREATE TABLE t (a INT)', 'WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a', 'SELECT SYSTEM$CANCEL_QUERY(\'x\')', 'USE ROLE analyst']) {
+    for (const sql of ['DELETE FROM t', 'CREATE TABLE t (a INT)', 'WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a', 'SELECT SYSTEM$CANCEL_QUERY(\'x\')']) {
       const verdict = checkSql(sql, write);
       assert.equal(verdict.allowed, true, sql);
     }
+    // A lone USE would be undone with its call (rule session-state, test/unit/snowflake-session-effect.test.ts).
+    assert.equal(refusal('USE ROLE analyst', write).rule, 'session-state');
     assert.equal(refusal('INSERT INTO t VALUES (1); DELETE FROM t', write).code, 'SQL_MULTI_STATEMENT');
     assert.equal(refusal('DELETE FROM t; SELECT 1', write).statementType, 'DELETE');
   });

@@ -16,7 +16,7 @@ import { shownText } from '../../../shown-text.js';
 import { DIALECT_NAMES, classificationOf, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
 import type { SqlDialect, Token } from './lexer.js';
 import { engineHazard } from './engine-limits.js';
-import { readSql, type SqlReading } from './sql-reading.js';
+import { leadingWords, readSql, type SqlReading, type StatementReading } from './sql-reading.js';
 import { READ_TYPES, refusalAdvice, typeHazard, type StatementType } from './statement-types.js';
 
 export interface SqlPolicy {
@@ -138,7 +138,32 @@ function judgeReading(reading: SqlReading, policy: SqlPolicy, nameDialect: boole
       return refusal;
     }
   }
+  const last = reading.statements[reading.statements.length - 1];
+  const lost = policy.allowWrite && last !== undefined ? sessionStateChange(last) : undefined;
+  if (lost !== undefined) {
+    const inOneCall = policy.allowMultiStatement === true ? ' To use it for a statement, send both in one call (the change lasts until the call ends).' : '';
+    return refuse(
+      'SQL_REFUSED',
+      last!.type,
+      'session-state',
+      `Query refused: ${lost}, and that change would end with this call: each call runs on a pooled session that is set back to the profile's context when the call ends, so the next call would run as if it had not happened (rule: session-state). Qualify names instead (DATABASE.SCHEMA.TABLE) or pass database and schema as the tool's parameters; the role and warehouse come from the profile.${inOneCall}`,
+    );
+  }
   return { allowed: true, statement: first, statements };
+}
+
+/**
+ * What a statement changes in its session (USE, SET/UNSET, ALTER SESSION), or undefined. Only the session's
+ * next statements in the same call see such a change: one that ends a call was answered "executed
+ * successfully" and silently undone, and the editor's next query read another schema's table.
+ */
+function sessionStateChange(statement: StatementReading): string | undefined {
+  if (statement.type === 'USE' || statement.type === 'SET' || statement.type === 'UNSET') return typeHazard(statement.type);
+  if (statement.type !== 'ALTER') return undefined;
+  // A `->>` chain is typed by its last part, which is what ends the call.
+  const chained = statement.tokens.map((t) => t.text).lastIndexOf('->>');
+  const [first, second] = leadingWords({ ...statement, tokens: statement.tokens.slice(chained + 1) }, 2);
+  return first === 'ALTER' && second === 'SESSION' ? 'ALTER SESSION changes session settings' : undefined;
 }
 
 /** SQL that would end the hub process running the embedded engine: refused for every role, writers too. */
