@@ -32,7 +32,7 @@ export interface ReadOutcome {
   /** Every row read (the answer first), for the result cache. */
   kept: RowSource;
   keptBytes: number;
-  /** True when the stream ended: `kept` holds the whole result. */
+  /** True only when the stream ended on its own (never after an interrupt): `kept` holds the whole result. */
   exhausted: boolean;
 }
 
@@ -65,7 +65,9 @@ export async function readResult(connection: DuckDBConnection, result: DuckDBRes
       throw err;
     }
     if (chunk === null || chunk.rowCount === 0) {
-      exhausted = true;
+      // DuckDB answers an interrupted fetch with an empty chunk, not an error: after an interrupt (the
+      // read-ahead's or a cancel's) an empty chunk proves nothing, so only a stream left alone has ended.
+      exhausted = !readAheadOver && !state.stopped;
       break;
     }
     if (state.stopped) break;
