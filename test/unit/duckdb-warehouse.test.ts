@@ -761,6 +761,32 @@ describe('DuckDbWarehouse', () => {
         await small.close();
       }
     });
+
+    test('pageableRows is what the result cache kept, also when an entry\'s byte limit keeps fewer rows than were read', async () => {
+      // Entries of at most 50,000 bytes; no read-ahead deadline, so the reader stops at the entry's size only.
+      const small = await DuckDbWarehouse.open({ dataDir, threads: 1, resultCacheBytes: 200_000, readAheadMs: 600_000 });
+      const wide = (rows: number) => `SELECT range AS I, repeat('q', 400) AS H FROM range(${rows})`;
+      try {
+        // Cut: the reader holds a whole chunk (2048 rows, ~840 KB), the cache keeps the first ~120.
+        const cut = await small.query(wide(5000), opts({ maxRows: 10 }));
+        assert.equal(cut.totalRows, undefined);
+        const kept = cut.pageableRows ?? 0;
+        assert.ok(kept > 10 && kept < 2048, `pageableRows ${kept}`);
+        const last = await small.fetchResults(cut.queryId ?? '', { offset: kept - 1, limit: 10 }, ctx());
+        assert.deepEqual([last.rows.map((r) => r[0]), last.truncated, last.pageableRows], [[kept - 1], true, kept]);
+        const beyond = await rejectsWith(small.fetchResults(cut.queryId ?? '', { offset: kept, limit: 10 }, ctx()), 'RESULT_ROWS_NOT_KEPT');
+        assert.deepEqual(beyond.details, { keptRows: kept });
+
+        // Whole in the answer, so read to its end: the total is known, yet only the first rows can be paged.
+        const whole = await small.query(wide(1000), opts({ maxRows: 5000 }));
+        assert.deepEqual([whole.rowCount, whole.truncated, whole.totalRows], [1000, false, 1000]);
+        const pageable = whole.pageableRows ?? 0;
+        assert.ok(pageable > 0 && pageable < 1000, `pageableRows ${pageable}`);
+        await rejectsWith(small.fetchResults(whole.queryId ?? '', { offset: pageable, limit: 10 }, ctx()), 'RESULT_ROWS_NOT_KEPT');
+      } finally {
+        await small.close();
+      }
+    });
   });
 
   test('a statement run again is run from the connection\'s prepared copy only in the same context, and with its new binds', async () => {

@@ -208,7 +208,7 @@ export class DuckDbWarehouse implements Warehouse {
           readAheadMs: this.settings.readAheadMs,
         });
         const queryId = ResultCache.newQueryId();
-        this.results.put(queryId, {
+        const kept = this.results.put(queryId, {
           columns: read.columns,
           rows: read.kept,
           estimatedBytes: read.keptBytes,
@@ -224,7 +224,10 @@ export class DuckDbWarehouse implements Warehouse {
           truncatedBy: read.truncatedBy,
           queryId,
           statementType,
-          ...(read.exhausted ? { totalRows: read.kept.length } : { pageableRows: read.kept.length }),
+          // The reader may hold more rows than the cache keeps (an entry's byte limit): paging reaches only
+          // the kept ones, while a stream read to its end still knows its total.
+          ...(read.exhausted ? { totalRows: read.kept.length } : {}),
+          ...(kept.complete ? {} : { pageableRows: kept.rows }),
           elapsedMs: Math.round(performance.now() - started),
         };
       } finally {

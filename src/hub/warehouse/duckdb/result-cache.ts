@@ -26,6 +26,12 @@ export interface CachedResult {
   statementType?: string | undefined;
 }
 
+/** What the cache kept of one result: its first `rows` rows, which are all of them when `complete`. */
+export interface KeptRows {
+  rows: number;
+  complete: boolean;
+}
+
 export interface ResultPage {
   offset: number;
   limit: number;
@@ -54,16 +60,21 @@ export class ResultCache {
     return `01${randomUUID().slice(2)}`;
   }
 
-  /** Stores a result, keeping as many leading rows as fit in one entry (then `complete` becomes false). */
-  put(queryId: string, entry: CachedResult): void {
+  /**
+   * Stores a result, keeping as many leading rows as fit in one entry (then `complete` becomes false).
+   * Returns what was kept: that, not what was offered, is how far the result can be paged.
+   */
+  put(queryId: string, entry: CachedResult): KeptRows {
     const room = this.maxEntryBytes - ENTRY_OVERHEAD_BYTES;
     if (entry.estimatedBytes <= room) {
       this.cache.set(queryId, entry);
-      return;
+      return { rows: entry.rows.length, complete: entry.complete };
     }
     const perRow = entry.estimatedBytes / Math.max(1, entry.rows.length);
     const keep = Math.max(0, Math.floor(room / Math.max(1, perRow)));
-    this.cache.set(queryId, { ...entry, rows: firstRows(entry.rows, keep), estimatedBytes: keep * perRow, complete: false });
+    const rows = firstRows(entry.rows, keep);
+    this.cache.set(queryId, { ...entry, rows, estimatedBytes: keep * perRow, complete: false });
+    return { rows: rows.length, complete: false };
   }
 
   /** One page of a kept result; throws RESULT_NOT_FOUND for an unknown or evicted id. */
