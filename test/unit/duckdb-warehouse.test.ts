@@ -502,6 +502,22 @@ describe('DuckDbWarehouse', () => {
       assert.equal(Object.getPrototypeOf(m), Object.prototype);
     });
 
+    test('a struct field named __proto__, constructor, toString or hasOwnProperty is a field like any other, also nested', async () => {
+      const result = await warehouse.query(
+        "SELECT {'a': 1, '__proto__': 3, 'constructor': 4, 'toString': 5, 'hasOwnProperty': 6} AS S, " +
+          "[{'__proto__': 1}, NULL, {'__proto__': NULL}] AS L, {'x': {'__proto__': {'y': [2]}}} AS N, " +
+          // Inside an ARRAY the struct arrives built by @duckdb/node-api: a nested field is taken back.
+          "[{'__proto__': {'k': 1}, 'b': 2}]::STRUCT(\"__proto__\" STRUCT(k INT), b INT)[1] AS A",
+        opts(),
+      );
+      const [s, l, n, a] = result.rows[0]!;
+      assert.equal(JSON.stringify(s), '{"a":1,"__proto__":3,"constructor":4,"toString":5,"hasOwnProperty":6}');
+      assert.equal(Object.getPrototypeOf(s), Object.prototype);
+      assert.equal(JSON.stringify(l), '[{"__proto__":1},null,{"__proto__":null}]');
+      assert.equal(JSON.stringify(n), '{"x":{"__proto__":{"y":[2]}}}');
+      assert.equal(JSON.stringify(a), '[{"__proto__":{"k":1},"b":2}]');
+    });
+
     test('every column of SHOWCASE.TYPE_SAMPLES serialises as specified', async () => {
       const result = await warehouse.query('SELECT * FROM SHOWCASE.TYPE_SAMPLES ORDER BY ID', opts());
       const types = Object.fromEntries(result.columns.map((c) => [c.name, c.type]));

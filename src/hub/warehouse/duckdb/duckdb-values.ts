@@ -7,8 +7,10 @@ import {
   DuckDBGeometryValue,
   DuckDBIntervalValue,
   DuckDBListValue,
+  DuckDBListVector,
   DuckDBMapValue,
   DuckDBStructValue,
+  DuckDBStructVector,
   DuckDBTimeNSValue,
   DuckDBTimeTZValue,
   DuckDBTimeValue,
@@ -22,7 +24,7 @@ import {
   DuckDBUnionValue,
   DuckDBVariantValue,
 } from '@duckdb/node-api';
-import type { DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBType, DuckDBValue, DuckDBVector } from '@duckdb/node-api';
 import type { JsonValue } from '../types.js';
 import {
   bytesToHex,
@@ -42,6 +44,35 @@ import {
   setMember,
   toJsonValue,
 } from '../json-values.js';
+
+/**
+ * One cell of a result, read from its column's vector. @duckdb/node-api fills a STRUCT value's `entries`
+ * by plain assignment, so a field named __proto__ never arrives as a field (the assignment sets the
+ * object's prototype, or does nothing for a scalar). A STRUCT, at any depth of STRUCTs and LISTs, is
+ * therefore read field by field from its vectors, by the type's entry names; every other cell is
+ * converted from DuckDB's value.
+ */
+export function duckDbCellToJson(vector: DuckDBVector, index: number, type: DuckDBType = vector.type): JsonValue {
+  if (vector instanceof DuckDBStructVector) {
+    if (!vector.isItemValid(index)) return null;
+    // The result's own type where it says the same (it carries aliases such as JSON).
+    const { entryNames, entryTypes } = type.typeId === DuckDBTypeId.STRUCT ? type : vector.type;
+    const out: Record<string, JsonValue> = {};
+    for (let i = 0; i < entryNames.length; i++) {
+      setMember(out, entryNames[i] as string, duckDbCellToJson(vector.entryVectorAt(i), index, entryTypes[i]));
+    }
+    return out;
+  }
+  if (vector instanceof DuckDBListVector) {
+    const items = vector.getItemVector(index);
+    if (items === null) return null;
+    const itemType = type.typeId === DuckDBTypeId.LIST ? type.valueType : vector.type.valueType;
+    const out = new Array<JsonValue>(items.itemCount);
+    for (let i = 0; i < out.length; i++) out[i] = duckDbCellToJson(items, i, itemType);
+    return out;
+  }
+  return duckDbValueToJson(vector.getItem(index), type);
+}
 
 /**
  * DuckDB result values → JSON-safe cells, following the shared rules in json-values.ts.
@@ -84,7 +115,7 @@ export function duckDbValueToJson(value: DuckDBValue, type?: DuckDBType): JsonVa
   }
   if (value instanceof DuckDBStructValue) {
     const out: Record<string, JsonValue> = {};
-    for (const [key, entry] of Object.entries(value.entries)) {
+    for (const [key, entry] of structFields(value, type)) {
       setMember(out, key, duckDbValueToJson(entry, structEntryType(type, key)));
     }
     return out;
@@ -120,13 +151,25 @@ function isJsonType(type: DuckDBType): boolean {
   return type.alias !== undefined && type.alias.toUpperCase() === 'JSON';
 }
 
+/**
+ * A STRUCT value's fields, in the type's order when it is known. The value was built by @duckdb/node-api
+ * (a STRUCT inside an ARRAY, MAP or UNION; duckDbCellToJson reads the others from their vectors), whose
+ * plain assignment made a field named __proto__ the prototype of `entries`: a nested value or NULL is
+ * taken back from there; a scalar one is already lost.
+ */
+function structFields(value: DuckDBStructValue, type: DuckDBType | undefined): [string, DuckDBValue][] {
+  const fields = Object.entries(value.entries);
+  const proto = Object.getPrototypeOf(value.entries) as DuckDBValue | object;
+  if (proto !== Object.prototype) fields.push(['__proto__', proto as DuckDBValue]);
+  if (type?.typeId === DuckDBTypeId.STRUCT) fields.sort(([a], [b]) => type.entryNames.indexOf(a) - type.entryNames.indexOf(b));
+  return fields;
+}
+
+/** By position in the type's entry names: the type's own lookup by name is a plain object too. */
 function structEntryType(type: DuckDBType | undefined, key: string): DuckDBType | undefined {
   if (type?.typeId !== DuckDBTypeId.STRUCT) return undefined;
-  try {
-    return type.typeForEntry(key);
-  } catch {
-    return undefined;
-  }
+  const index = type.entryNames.indexOf(key);
+  return index < 0 ? undefined : type.entryTypes[index];
 }
 
 function safeMemberType(type: DuckDBType & { memberTypeForTag(tag: string): DuckDBType }, tag: string): DuckDBType | undefined {

@@ -1,8 +1,8 @@
-import { DuckDBMaterializedResult, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBMaterializedResult, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult, type DuckDBType } from '@duckdb/node-api';
 import { jsonSize } from '../json-values.js';
 import type { ColumnInfo, JsonValue } from '../types.js';
 import type { CallState } from './call-scope.js';
-import { duckDbTypeName, duckDbValueToJson } from './duckdb-values.js';
+import { duckDbCellToJson, duckDbTypeName } from './duckdb-values.js';
 import type { RowSource } from './result-cache.js';
 
 /**
@@ -76,7 +76,7 @@ export async function readResult(connection: DuckDBConnection, result: DuckDBRes
       continue;
     }
     for (let i = 0; i < chunk.rowCount; i++) {
-      const row = convertRow(chunk.getRowValues(i), types);
+      const row = convertRow(chunk, i, types);
       const size = jsonSize(row);
       if (converted.length === limits.maxRows) truncatedBy = 'rows';
       else if (limits.maxBytes !== undefined && answerBytes + size > limits.maxBytes) truncatedBy = 'bytes';
@@ -115,14 +115,15 @@ function chunksOf(result: DuckDBResult): () => DuckDBDataChunk | null | Promise<
   return () => (next < count ? result.getChunk(next++) : null);
 }
 
-/** Converts one row of DuckDB values; a value the converter cannot handle still shows, as DuckDB's text. */
-export function convertRow(values: DuckDBValue[], types: DuckDBType[]): JsonValue[] {
-  const row = new Array<JsonValue>(values.length);
-  for (let i = 0; i < values.length; i++) {
+/** Converts one row of a chunk; a value the converter cannot handle still shows, as DuckDB's text. */
+export function convertRow(chunk: DuckDBDataChunk, index: number, types: DuckDBType[]): JsonValue[] {
+  const row = new Array<JsonValue>(chunk.columnCount);
+  for (let i = 0; i < row.length; i++) {
+    const vector = chunk.getColumnVector(i);
     try {
-      row[i] = duckDbValueToJson(values[i] ?? null, types[i]);
+      row[i] = duckDbCellToJson(vector, index, types[i]);
     } catch {
-      row[i] = String(values[i]);
+      row[i] = String(vector.getItem(index));
     }
   }
   return row;
@@ -145,7 +146,7 @@ class RawRows {
   row(index: number): JsonValue[] {
     // Few parts (a handful of chunks): a linear scan is fine.
     for (const part of this.parts) {
-      if (index < part.start + part.count) return convertRow(part.chunk.getRowValues(part.from + index - part.start), this.types);
+      if (index < part.start + part.count) return convertRow(part.chunk, part.from + index - part.start, this.types);
     }
     throw new RangeError(`row ${index} is not kept`);
   }
