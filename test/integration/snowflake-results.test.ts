@@ -53,6 +53,18 @@ describe('Snowflake results', () => {
     assert.match(result.queryId ?? '', /^[0-9a-f-]{36}$/);
   });
 
+  it('gives a NULL of every type as null, and the text NULL as text', async () => {
+    // The driver hands NULL over as the text "NULL" for cells it gives as text: NUMBER and FLOAT (fetched as
+    // string) and TIME (always text); that text must not become "NaN" or the string "NULL".
+    const result = await w.query(
+      "select cast(null as double) as f, cast(null as time) as t, cast(null as decimal(18,4)) as n, cast(null as bigint) as i, cast(null as date) as d, " +
+        "cast(null as timestamp) as ts, cast(null as boolean) as b, cast(null as blob) as bin, cast(null as varchar) as v, 'NULL' as s",
+      queryOptions(),
+    );
+    assert.deepEqual(result.columns.map((c) => c.type), ['FLOAT', 'TIME', 'NUMBER(18,4)', 'NUMBER(38,0)', 'DATE', 'TIMESTAMP_NTZ', 'BOOLEAN', 'BINARY', 'VARCHAR', 'VARCHAR']);
+    assert.deepEqual(result.rows, [[null, null, null, null, null, null, null, null, null, 'NULL']]);
+  });
+
   it('binds positional values', async () => {
     const result = await w.query('select c_name from customer where c_custkey = ? and c_mktsegment = ?', queryOptions({ binds: [7, 'FURNITURE'] }));
     assert.deepEqual(result.rows, [['Customer#000000007']]);

@@ -1,7 +1,8 @@
 /**
- * Snowflake NUMBER cells: statements fetch them as text (exact digits), and the driver hands a NULL fetched
- * that way over as the text "NULL". It must reach the caller as null — as "NULL" it was a string in a
- * number column, and query_history's Snowflake facts turned it into NaN and failed the whole answer.
+ * Snowflake cells the driver hands over as text: NUMBER and FLOAT (statements fetch them as text, exact
+ * digits) and TIME (always text). A NULL comes that way as the text "NULL". It must reach the caller as
+ * null — as "NULL" it was a string in a number column (query_history's Snowflake facts turned it into NaN
+ * and failed the whole answer), "NaN" in a FLOAT column and the string "NULL" in a TIME column.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,4 +20,23 @@ test('a NULL NUMBER is null, at any scale; NUMBER text keeps its exact value', (
   assert.equal(cellConverter(numberColumn(0))('42'), 42);
   assert.equal(cellConverter(numberColumn(0))('12345678901234567890'), '12345678901234567890');
   assert.equal(cellConverter(numberColumn(2))('12.50'), '12.50');
+});
+
+const column = (type: string) => ({ getType: () => type, getScale: () => 9, getPrecision: () => 0, getName: () => 'C', isNullable: () => true }) as unknown as SfColumn;
+
+test('the text "NULL" is SQL NULL for every type the driver may hand over as text, and data for text and documents', () => {
+  // FLOAT is fetched as string like NUMBER; TIME always comes as text; the others would, fetched as string.
+  for (const type of ['fixed', 'real', 'time', 'date', 'timestamp_ntz', 'timestamp_ltz', 'timestamp_tz', 'boolean', 'binary']) {
+    const convert = cellConverter(column(type));
+    assert.equal(convert('NULL'), null, type);
+    assert.equal(convert(null), null, type);
+  }
+  assert.equal(cellConverter(column('real'))('1.5'), 1.5);
+  assert.equal(cellConverter(column('real'))('NaN'), 'NaN');
+  assert.equal(cellConverter(column('time'))('01:02:03'), '01:02:03');
+  // A VARCHAR 'NULL' is a string; so is a document's JSON string "NULL" (the driver gives their NULL as null).
+  for (const type of ['text', 'variant', 'object', 'array']) {
+    assert.equal(cellConverter(column(type))('NULL'), 'NULL', type);
+    assert.equal(cellConverter(column(type))(null), null, type);
+  }
 });

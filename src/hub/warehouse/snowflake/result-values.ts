@@ -50,14 +50,33 @@ export function snowflakeTypeName(column: SfColumn): string {
   }
 }
 
+/**
+ * Column types whose cell may be the text "NULL" as a value: VARCHAR's 'NULL' is a real string, and a
+ * VARIANT/OBJECT/ARRAY cell is the parsed document (a JSON string "NULL" is data). The driver gives their
+ * NULL as null.
+ */
+const TEXT_VALUED_TYPES = new Set(['text', 'variant', 'object', 'array', 'map']);
+
+/**
+ * The converter for a column's cells. The driver gives a NULL as the text "NULL" wherever it hands over
+ * text rather than a value (its process-wide representNullAsStringNull default, which the hub leaves
+ * alone): every cell fetched as string (NUMBER and FLOAT, fetchAsString ['Number']) and TIME, which it
+ * always gives as text. For every type other than those in TEXT_VALUED_TYPES that text cannot be a
+ * value, so it is the NULL — also for types that arrive as values today (a boolean, an SfDate, a Buffer),
+ * should they ever be fetched as string.
+ */
 export function cellConverter(column: SfColumn): CellConverter {
   const type = column.getType().toLowerCase();
+  const convert = valueConverter(column, type);
+  if (TEXT_VALUED_TYPES.has(type)) return convert;
+  return (v) => (v === 'NULL' ? null : convert(v));
+}
+
+function valueConverter(column: SfColumn, type: string): CellConverter {
   switch (type) {
     case 'fixed': {
       const scale = column.getScale() ?? 0;
-      // The driver hands a NULL fetched as string over as the text "NULL" (its representNullAsStringNull
-      // default); NUMBER text is never that, so it is the NULL.
-      return (v) => (v === null || v === undefined || v === 'NULL' ? null : fixedToJson(String(v), scale));
+      return (v) => (v === null || v === undefined ? null : fixedToJson(String(v), scale));
     }
     case 'real':
       return (v) => (v === null || v === undefined ? null : realToJson(v));
