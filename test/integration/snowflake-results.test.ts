@@ -65,6 +65,16 @@ describe('Snowflake results', () => {
     assert.deepEqual(result.rows, [[null, null, null, null, null, null, null, null, null, 'NULL']]);
   });
 
+  it('keeps integers beyond 2^53 inside VARIANT documents exact, as NUMBER columns do', async () => {
+    const result = await w.query(
+      `select '{"id": 1234567890123456789, "f": 1.5, "xs": [9007199254740993, 7]}'::json as v, '12345678901234567890'::json as bare, ` +
+        `cast(1234567890123456789 as bigint) as n`,
+      queryOptions(),
+    );
+    assert.deepEqual(result.columns.map((c) => c.type), ['VARIANT', 'VARIANT', 'NUMBER(38,0)']);
+    assert.deepEqual(result.rows, [[{ id: '1234567890123456789', f: 1.5, xs: ['9007199254740993', 7] }, '12345678901234567890', '1234567890123456789']]);
+  });
+
   it('binds positional values', async () => {
     const result = await w.query('select c_name from customer where c_custkey = ? and c_mktsegment = ?', queryOptions({ binds: [7, 'FURNITURE'] }));
     assert.deepEqual(result.rows, [['Customer#000000007']]);

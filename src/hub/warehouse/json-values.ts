@@ -1,3 +1,4 @@
+import { parseJsonLossless } from './lossless-json.js';
 import type { JsonValue } from './types.js';
 
 /**
@@ -9,7 +10,7 @@ import type { JsonValue } from './types.js';
  * - floats → number; NaN / ±Infinity → "NaN" / "Infinity" / "-Infinity" (JSON has no such numbers);
  * - DATE → "YYYY-MM-DD"; TIME → "HH:MM:SS[.ffffff]"; TIMESTAMP without zone → "YYYY-MM-DDTHH:MM:SS[.ffffff]";
  *   TIMESTAMP with zone → the same in UTC with a trailing "Z"; JS Date → ISO with "Z";
- * - binary → upper-case hex; semi-structured values → nested JSON values.
+ * - binary → upper-case hex; semi-structured values → nested JSON values, the same integer rule inside them.
  *
  * Driver-specific decoding (which class is a TIMESTAMP and which a TIMESTAMP WITH TIME ZONE) lives with
  * each driver; it calls the formatters exported here.
@@ -186,13 +187,13 @@ export function dateObjectToJson(date: Date): string | null {
 }
 
 /**
- * The text of a JSON / VARIANT column as nested JSON values. Text that is not valid JSON stays a string
- * (a warehouse may hand back a bare scalar or an invalid document; the cell is still worth showing).
- * Note: integers inside the document beyond 2^53 lose precision, as JSON.parse reads them as doubles.
+ * The text of a JSON / VARIANT column as nested JSON values, integers beyond ±(2^53-1) inside it as exact
+ * decimal strings (lossless-json.ts). Text that is not valid JSON stays a string (a warehouse may hand
+ * back a bare scalar or an invalid document; the cell is still worth showing).
  */
 export function parseJsonText(text: string): JsonValue {
   try {
-    return toJsonValue(JSON.parse(text) as unknown);
+    return toJsonValue(parseJsonLossless(text));
   } catch {
     return text;
   }

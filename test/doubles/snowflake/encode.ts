@@ -106,6 +106,8 @@ function epochMicrosToCell(micros: bigint): string {
 
 function encoderFor(name: string, type: DuckDBType): ColumnEncoder {
   const id = type.typeId;
+  // DuckDB's JSON stands for VARIANT: the cell is the document's text, digits as written (a 64-bit id stays exact).
+  if (type.alias?.toUpperCase() === 'JSON') return { rowtype: rowType(name, 'variant'), encode: (v) => String(v) };
   switch (id) {
     case DuckDBTypeId.BOOLEAN:
       return { rowtype: rowType(name, 'boolean'), encode: (v) => (v ? '1' : '0') };
