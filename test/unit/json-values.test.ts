@@ -203,4 +203,25 @@ describe('jsonSize', () => {
       assert.equal(jsonSize(sample), Buffer.byteLength(JSON.stringify(sample)), JSON.stringify(sample));
     }
   });
+
+  test('counts escapes exactly: a control character is six bytes, so the byte cap holds for any text', () => {
+    const samples: JsonValue[] = [
+      '\u0001'.repeat(2000),
+      'quote " backslash \\ slash / tab \t newline \n cr \r bs \b ff \f nul \u0000 us \u001f del \u007f',
+      'emoji 😀 pair, lone high \ud83d, lone low \ude00, high at end \ud83d',
+      '\u2028\u2029 are not escaped',
+      { 'key "with" \\ \n escapes': ['\u0002', { '\ud800': '\udbff\udc00' }] },
+    ];
+    for (const sample of samples) {
+      assert.equal(jsonSize(sample), Buffer.byteLength(JSON.stringify(sample)), JSON.stringify(sample));
+    }
+    // Every character that may need an escape, in random strings.
+    const alphabet = ['a', 'é', '€', '"', '\\', '\n', '\u0001', '\u001f', '\ud83d', '\ude00', '😀', ' '];
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let n = 0; n < 500; n++) {
+      const text = Array.from({ length: next() % 20 }, () => alphabet[next() % alphabet.length]).join('');
+      assert.equal(jsonSize([text, { [text]: text }]), Buffer.byteLength(JSON.stringify([text, { [text]: text }])), JSON.stringify(text));
+    }
+  });
 });

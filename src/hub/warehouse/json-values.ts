@@ -200,8 +200,9 @@ export function parseJsonText(text: string): JsonValue {
 }
 
 /**
- * Approximate size in bytes of a value serialized as JSON (UTF-8), without building the string.
- * Escapes inside strings are not counted; good enough for result-size caps.
+ * The size in bytes of a value serialized as JSON.stringify does it (UTF-8), without building the string:
+ * the measure of the result-size caps. Escapes count: a control character is six bytes (\u0001), so
+ * counting it as one let a result of them reach six times the cap.
  */
 export function jsonSize(value: JsonValue): number {
   if (value === null) return 4;
@@ -211,7 +212,7 @@ export function jsonSize(value: JsonValue): number {
     case 'number':
       return String(value).length;
     case 'string':
-      return Buffer.byteLength(value, 'utf8') + 2;
+      return stringSize(value);
     default:
       break;
   }
@@ -222,8 +223,33 @@ export function jsonSize(value: JsonValue): number {
   }
   const entries = Object.entries(value);
   let size = 2 + Math.max(0, entries.length - 1);
-  for (const [k, v] of entries) size += Buffer.byteLength(k, 'utf8') + 3 + jsonSize(v);
+  for (const [k, v] of entries) size += stringSize(k) + 1 + jsonSize(v);
   return size;
+}
+
+/** Characters JSON.stringify writes as an escape: quote, backslash, controls, and (if lone) surrogates. */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function stringSize(text: string): number {
+  const size = Buffer.byteLength(text, 'utf8') + 2;
+  return ESCAPED.test(text) ? size + escapeBytes(text) : size;
+}
+
+/** Bytes the escapes in `text` add to its UTF-8 length. */
+function escapeBytes(text: string): number {
+  let extra = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d) {
+      extra += 1; // \" \\ \b \t \n \f \r
+    } else if (c < 0x20) {
+      extra += 5; // \u00XX
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      if (c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++; // a pair: 4 UTF-8 bytes, counted
+      else extra += 3; // lone: \udXXX is 6 bytes where UTF-8 counted 3 (U+FFFD)
+    }
+  }
+  return extra;
 }
 
 // ---- calendar arithmetic (exact for any bigint; the JS Date range is too small for DuckDB's) ----
