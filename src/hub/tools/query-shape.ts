@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { QueryResult } from '../warehouse/types.js';
-import { queryStructured, queryText, truncationNotice } from './result-format.js';
+import { cutText, queryStructured, queryText, truncationNotice } from './result-format.js';
 import type { HubLimits } from '../pipeline/hub-limits.js';
 import type { ResultForm } from '../config/config-schema.js';
 
@@ -62,7 +62,7 @@ function capCells(result: QueryResult, max: number | undefined): { result: Query
     row.map((cell) => {
       if (typeof cell === 'string' && cell.length > max) {
         cut++;
-        return `${cell.slice(0, max)}…`;
+        return `${cutText(cell, max)}…`;
       }
       return cell;
     }),

@@ -14,9 +14,19 @@ function cellText(value: JsonValue): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair: half a
+ * character is invalid UTF-16, which clients show as U+FFFD.
+ */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
 function clip(text: string): string {
   const flat = text.replace(/[\r\n\t]+/g, ' ');
-  return flat.length > MAX_CELL_CHARS ? `${flat.slice(0, MAX_CELL_CHARS - 1)}…` : flat;
+  return flat.length > MAX_CELL_CHARS ? `${cutText(flat, MAX_CELL_CHARS - 1)}…` : flat;
 }
 
 /** A pipe table: header, separator, rows. Pipes inside cells are escaped so columns stay aligned. */
