@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cutText, renderTable } from '../../src/hub/tools/result-format.js';
+import { cutText, NULL_CELL, renderTable } from '../../src/hub/tools/result-format.js';
 import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 import { queryResult } from '../../src/hub/tools/query-shape.js';
 import type { JsonValue, QueryResult } from '../../src/hub/warehouse/types.js';
@@ -14,6 +14,13 @@ const HALF = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\ud
 function resultOf(rows: JsonValue[][], extra: Partial<QueryResult> = {}): QueryResult {
   const columns = (rows[0] ?? []).map((_, i) => ({ name: `C${i}`, type: 'TEXT' }));
   return { columns, rows, rowCount: rows.length, truncated: false, queryId: 'q-1', elapsedMs: 1, ...extra };
+}
+
+
+/** The cells of the table's only data row, as written (escapes kept). */
+function cellsOf(table: string): string[] {
+  const row = table.split('\n')[2]!;
+  return row.slice(2, -2).split(/ (?<!\\)\| /).map((c) => c.trimEnd());
 }
 
 test('a cut never ends inside a surrogate pair: not in max_cell_chars cells, not in the text table', () => {
@@ -30,4 +37,15 @@ test('a cut never ends inside a surrogate pair: not in max_cell_chars cells, not
     assert.doesNotMatch(table, HALF, `${pad} units before the pairs`);
     assert.match(table, /…/);
   }
+});
+
+test('text table cells: SQL NULL shows apart from every string, and pipes, backslashes and line breaks are escaped', () => {
+  const values: JsonValue[] = [null, 'NULL', NULL_CELL, '', 'x\\|y', 'a|b', 'line1\nline2\r\n\tend', '\\n'];
+  const cells = cellsOf(renderTable(values.map((_, i) => `c${i}`), [values]));
+  assert.deepEqual(cells, [NULL_CELL, 'NULL', `\\${NULL_CELL}`, '', 'x\\\\\\|y', 'a\\|b', 'line1\\nline2\\r\\n\\tend', '\\\\n']);
+  assert.equal(new Set(cells).size, cells.length, 'no two values read the same');
+  assert.ok(!renderTable(['s'], [['a\nb']]).split('\n')[2]!.endsWith('a'), 'a line break does not end the row');
+  // Objects and headers are escaped alike.
+  assert.deepEqual(cellsOf(renderTable(['o|p'], [[{ k: 'v|w\\' }]])), ['{"k":"v\\|w\\\\\\\\"}']);
+  assert.match(renderTable(['o|p'], [[1]]).split('\n')[0]!, /^\| o\\\|p \|$/);
 });

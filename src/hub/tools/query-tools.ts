@@ -23,7 +23,8 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       title: 'Run a read-only SQL query',
       description:
         'Run one read-only SQL statement (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN) and return its rows. ' +
-        'Writes, multiple statements, USE and session changes are refused; pass database/schema to set the context for this call.',
+        'Writes, multiple statements, USE and session changes are refused; pass database/schema to set the context for this call. ' +
+        'In the text table, ∅ is SQL NULL.',
       inputSchema: cachedSchema(`execute_query.in.${limitsKey}`, () => z.object({
         query: z.string().min(1).describe('One SQL statement.'),
         database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),

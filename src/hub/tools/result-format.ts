@@ -7,12 +7,11 @@ import type { JsonValue, QueryResult } from '../warehouse/types.js';
 /** Cells wider than this are cut in the text table only; structuredContent keeps full values. */
 const MAX_CELL_CHARS = 120;
 
-function cellText(value: JsonValue): string {
-  if (value === null) return 'NULL';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
-}
+/**
+ * How SQL NULL shows in a text table. No string shows as this alone: a string that is exactly `∅` shows
+ * as `\∅`, so NULL and the string 'NULL' (or '∅') stay apart.
+ */
+export const NULL_CELL = '∅';
 
 /**
  * The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair: half a
@@ -24,15 +23,34 @@ export function cutText(text: string, max: number): string {
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
-function clip(text: string): string {
-  const flat = text.replace(/[\r\n\t]+/g, ' ');
-  return flat.length > MAX_CELL_CHARS ? `${cutText(flat, MAX_CELL_CHARS - 1)}…` : flat;
+const CELL_ESCAPES: Record<string, string> = { '\\': '\\\\', '|': '\\|', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A value as GFM table text that can be read back: a pipe would end the cell and a line break the row, and
+ * a backslash before either would swallow the escape (`x\|y` renders as `x|y`), so all are escaped.
+ */
+function escapeCell(text: string): string {
+  return text.replace(/[\\|\n\r\t]/g, (c) => CELL_ESCAPES[c]!);
 }
 
-/** A pipe table: header, separator, rows. Pipes inside cells are escaped so columns stay aligned. */
+function clip(text: string): string {
+  return text.length > MAX_CELL_CHARS ? `${cutText(text, MAX_CELL_CHARS - 1)}…` : text;
+}
+
+function cellText(value: JsonValue): string {
+  if (value === null) return NULL_CELL;
+  if (typeof value === 'string') return value === NULL_CELL ? `\\${NULL_CELL}` : escapeCell(clip(value));
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return escapeCell(clip(JSON.stringify(value)));
+}
+
+/**
+ * A pipe table: header, separator, rows. Cells are escaped (escapeCell) so columns stay aligned and values
+ * recoverable; SQL NULL shows as NULL_CELL.
+ */
 export function renderTable(headers: string[], rows: JsonValue[][]): string {
-  const texts = rows.map((row) => headers.map((_, i) => clip(cellText(row[i] ?? null)).replace(/\|/g, '\\|')));
-  const heads = headers.map((h) => clip(h).replace(/\|/g, '\\|'));
+  const texts = rows.map((row) => headers.map((_, i) => cellText(row[i] ?? null)));
+  const heads = headers.map((h) => escapeCell(clip(h)));
   const widths = heads.map((h, i) => Math.max(h.length, ...texts.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
