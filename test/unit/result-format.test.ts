@@ -9,6 +9,8 @@ import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 import { queryResult } from '../../src/hub/tools/query-shape.js';
 import type { JsonValue, QueryResult } from '../../src/hub/warehouse/types.js';
 
+const textOf = (r: { content: unknown[] }) => (r.content[0] as { text: string }).text;
+
 const HALF = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function resultOf(rows: JsonValue[][], extra: Partial<QueryResult> = {}): QueryResult {
@@ -33,7 +35,7 @@ test('a cut never ends inside a surrogate pair: not in max_cell_chars cells, not
     assert.doesNotMatch(cell, HALF, `max_cell_chars = ${max}: ${JSON.stringify(cell)}`);
   }
   for (const pad of [117, 118, 119]) {
-    const table = renderTable(['s'], [[`${'a'.repeat(pad)}😀😀`]]);
+    const table = renderTable(['s'], [[`${'a'.repeat(pad)}😀😀`]], {});
     assert.doesNotMatch(table, HALF, `${pad} units before the pairs`);
     assert.match(table, /…/);
   }
@@ -41,11 +43,30 @@ test('a cut never ends inside a surrogate pair: not in max_cell_chars cells, not
 
 test('text table cells: SQL NULL shows apart from every string, and pipes, backslashes and line breaks are escaped', () => {
   const values: JsonValue[] = [null, 'NULL', NULL_CELL, '', 'x\\|y', 'a|b', 'line1\nline2\r\n\tend', '\\n'];
-  const cells = cellsOf(renderTable(values.map((_, i) => `c${i}`), [values]));
+  const cells = cellsOf(renderTable(values.map((_, i) => `c${i}`), [values], {}));
   assert.deepEqual(cells, [NULL_CELL, 'NULL', `\\${NULL_CELL}`, '', 'x\\\\\\|y', 'a\\|b', 'line1\\nline2\\r\\n\\tend', '\\\\n']);
   assert.equal(new Set(cells).size, cells.length, 'no two values read the same');
-  assert.ok(!renderTable(['s'], [['a\nb']]).split('\n')[2]!.endsWith('a'), 'a line break does not end the row');
+  assert.ok(!renderTable(['s'], [['a\nb']], {}).split('\n')[2]!.endsWith('a'), 'a line break does not end the row');
   // Objects and headers are escaped alike.
-  assert.deepEqual(cellsOf(renderTable(['o|p'], [[{ k: 'v|w\\' }]])), ['{"k":"v\\|w\\\\\\\\"}']);
-  assert.match(renderTable(['o|p'], [[1]]).split('\n')[0]!, /^\| o\\\|p \|$/);
+  assert.deepEqual(cellsOf(renderTable(['o|p'], [[{ k: 'v|w\\' }]], {})), ['{"k":"v\\|w\\\\\\\\"}']);
+  assert.match(renderTable(['o|p'], [[1]], {}).split('\n')[0]!, /^\| o\\\|p \|$/);
+});
+
+test('a role that reads the text alone (result_form = "text") gets every cell whole; beside structuredContent long cells are cut', () => {
+  const long = `${'abcdefghij'.repeat(30)}\nEND`;
+  const result = resultOf([[long, { note: long }]]);
+  const whole = `${'abcdefghij'.repeat(30)}\\nEND`;
+  const texty = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text' }));
+  assert.deepEqual(cellsOf(texty), [whole, `{"note":"${whole.replace(/\\/g, '\\\\')}"}`]);
+  assert.deepEqual(cellsOf(renderTable(['a'], [[long]], { resultForm: 'text' })), [whole], 'metadata tables too (describe, lists, history)');
+  // Its cuts are the role's max_cell_chars, which says so.
+  const capped = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text', maxCellChars: 200 }));
+  assert.equal(cellsOf(capped)[0], `${long.slice(0, 200)}…`);
+  assert.match(capped, /1 cell\(s\) longer than 200 characters were cut \(max_cell_chars/);
+
+  for (const form of ['both', undefined] as const) {
+    const both = queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: form });
+    assert.equal(cellsOf(textOf(both))[0], `${long.slice(0, 119)}…`, 'the table beside structuredContent stays short');
+    assert.equal((both.structuredContent as { rows: string[][] }).rows[0]![0], long);
+  }
 });

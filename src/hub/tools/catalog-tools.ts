@@ -82,11 +82,11 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
       outputSchema: cachedSchema('list_databases.out', () => z.object({ databases: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, 'list_databases', mcp, args, async ({ warehouse, ctx }) => {
+    (args, mcp) => runTool(env, 'list_databases', mcp, args, async ({ warehouse, ctx, role }) => {
       const dbs = await warehouse.listDatabases(ctx);
       const databases = dbs.map((d) => ({ name: d.name, comment: d.comment ?? null }));
       return {
-        content: [{ type: 'text', text: `${renderTable(['name', 'comment'], databases.map((d) => [d.name, d.comment]))}\n\n${databases.length} database(s).` }],
+        content: [{ type: 'text', text: `${renderTable(['name', 'comment'], databases.map((d) => [d.name, d.comment]), role)}\n\n${databases.length} database(s).` }],
         structuredContent: { databases },
       };
     }),
@@ -101,12 +101,12 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
       outputSchema: cachedSchema('list_schemas.out', () => z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, 'list_schemas', mcp, args, async ({ warehouse, ctx }) => {
+    (args, mcp) => runTool(env, 'list_schemas', mcp, args, async ({ warehouse, ctx, role }) => {
       const database = targetDatabase(warehouse, args.database);
       const list = await warehouse.listSchemas(database, ctx);
       const schemas = list.map((s) => ({ name: s.name, comment: s.comment ?? null }));
       return {
-        content: [{ type: 'text', text: `Schemas in ${database}:\n\n${renderTable(['name', 'comment'], schemas.map((s) => [s.name, s.comment]))}` }],
+        content: [{ type: 'text', text: `Schemas in ${database}:\n\n${renderTable(['name', 'comment'], schemas.map((s) => [s.name, s.comment]), role)}` }],
         structuredContent: { database, schemas },
       };
     }),
@@ -130,7 +130,7 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
       outputSchema: cachedSchema(`list_${plural}.out`, () => z.object({ database: z.string(), schema: z.string().nullable(), [plural]: z.array(objectRow) })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, lookups, ctx }) => {
+    (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, lookups, ctx, role }) => {
       const database = targetDatabase(warehouse, args.database);
       const schema = args.schema === undefined ? null : normalizeIdentifier(args.schema, 'schema name');
       let objects: ObjectInfo[];
@@ -147,7 +147,7 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
       const where = schema === null ? database : `${database}.${schema}`;
       const table = rows.length === 0
         ? `No ${plural} in ${where}.`
-        : renderTable(['schema', 'name', 'rows', 'comment'], rows.map((r) => [r.schema, r.name, r.row_count, r.comment]));
+        : renderTable(['schema', 'name', 'rows', 'comment'], rows.map((r) => [r.schema, r.name, r.row_count, r.comment]), role);
       return {
         content: [{ type: 'text', text: `${kind === 'table' ? 'Tables' : 'Views'} in ${where}:\n\n${table}` }],
         structuredContent: { database, schema, [plural]: rows },
@@ -183,7 +183,7 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx }) => {
+    (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx, role }) => {
       const a = args as { database?: string; schema?: string; include_tags?: boolean } & Record<string, string>;
       const ref = targetObject(warehouse, { database: a.database, schema: a.schema, name: a[nameKey]! }, `${kind} name`);
       const { database, schema, name } = ref;
@@ -197,8 +197,8 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       const tagsNote = a.include_tags === true && tags === null ? (details.tagsUnavailable ?? 'This warehouse keeps no object tags.') : null;
       const lines = [`${database}.${schema}.${name}${details.comment ? ` — ${details.comment}` : ''}`];
       if (details.clusteringKey) lines.push(`Clustering key: ${details.clusteringKey}`);
-      lines.push('', renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment])));
-      if (tags !== null) lines.push('', tags.length === 0 ? 'No tags you may see.' : renderTable(['tag', 'value', 'column'], tags.map((t) => [t.tag, t.value, t.column ?? `(the ${kind})`])));
+      lines.push('', renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment]), role));
+      if (tags !== null) lines.push('', tags.length === 0 ? 'No tags you may see.' : renderTable(['tag', 'value', 'column'], tags.map((t) => [t.tag, t.value, t.column ?? `(the ${kind})`]), role));
       if (tagsNote) lines.push('', tagsNote);
       return {
         content: [{ type: 'text', text: lines.join('\n') }],

@@ -130,7 +130,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       _meta: SNOWFLAKE_ONLY,
     },
-    (args, mcp) => runTool(env, 'cortex_search', mcp, args, async ({ warehouse, ctx, rowCap }) => {
+    (args, mcp) => runTool(env, 'cortex_search', mcp, args, async ({ warehouse, ctx, role, rowCap }) => {
       const database = targetDatabase(warehouse, args.database);
       const schema = targetSchema(warehouse, database, args.schema);
       const service = { database, schema, name: normalizeIdentifier(args.service, 'Cortex Search service name') };
@@ -143,7 +143,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       const { rows, truncated } = withinBytes(reply.results.slice(0, limit), limits.maxResultBytes);
       const name = `${database}.${schema}.${service.name}`;
       const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-      const table = rows.length === 0 ? `No results from ${name}.` : renderTable(columns, rows.map((r) => columns.map((c) => cell(r[c]))));
+      const table = rows.length === 0 ? `No results from ${name}.` : renderTable(columns, rows.map((r) => columns.map((c) => cell(r[c]))), role);
       const notice = truncated ? `\n\nOnly the first ${rows.length} result(s) fit in ${limits.maxResultBytes} bytes; ask for fewer columns or a smaller limit.` : '';
       return {
         content: [{ type: 'text', text: `${table}\n\n${rows.length} result(s) from ${name}.${notice}` }],

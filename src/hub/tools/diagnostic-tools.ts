@@ -90,7 +90,8 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       const withFacts = args.include_snowflake === true;
       const table = renderTable(
         [...(everyone ? ['identity'] : []), 'at', 'outcome', 'ms', 'rows', ...(withFacts ? ['warehouse', 'bytes scanned'] : []), 'query_id', 'sql'],
-        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code}${q.may_have_run ? ', may have run' : ''})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql.length > 120 ? `${q.sql.slice(0, 117)}...` : q.sql]),
+        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code}${q.may_have_run ? ', may have run' : ''})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql]),
+        role,
       );
       return {
         content: [{ type: 'text', text: (queries.length === 0 ? `No SQL calls ${everyone ? '' : 'of yours '}through this hub yet.` : `${table}\n\n${queries.length} call(s), newest first.`) + (note ? `\n\n${note}` : '') }],
@@ -121,7 +122,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       _meta: SNOWFLAKE_ONLY,
     },
-    (args, mcp) => runTool(env, 'query_profile', mcp, args, async ({ warehouse, ctx }) => {
+    (args, mcp) => runTool(env, 'query_profile', mcp, args, async ({ warehouse, ctx, role }) => {
       // The governed warehouse lets only whoever ran the query read its profile (as for fetch_results).
       if (!warehouse.queryProfile) throw new SnowmuxError('UNSUPPORTED', 'This warehouse keeps no query profiles.');
       const profile = await warehouse.queryProfile(args.query_id, ctx);
@@ -134,7 +135,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         detail: o.detail ?? null,
       }));
       const slowest = [...operators].sort((a, b) => (b.percent_of_time ?? 0) - (a.percent_of_time ?? 0));
-      const table = renderTable(['operator', 'type', 'time %', 'rows', 'detail'], slowest.map((o) => [o.operator_id, o.operator_type, o.percent_of_time, o.output_rows, o.detail]));
+      const table = renderTable(['operator', 'type', 'time %', 'rows', 'detail'], slowest.map((o) => [o.operator_id, o.operator_type, o.percent_of_time, o.output_rows, o.detail]), role);
       return {
         content: [{ type: 'text', text: `${table}\n\n${operators.length} operator(s) of query ${profile.queryId}, slowest first.` }],
         structuredContent: { query_id: profile.queryId, operators },

@@ -2,9 +2,8 @@
 import * as z from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { QueryResult } from '../warehouse/types.js';
-import { cutText, queryStructured, queryText, truncationNotice } from './result-format.js';
+import { cutText, queryStructured, queryText, truncationNotice, type TableReader } from './result-format.js';
 import type { HubLimits } from '../pipeline/hub-limits.js';
-import type { ResultForm } from '../config/config-schema.js';
 
 export const queryOutput = z.object({
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
@@ -33,10 +32,12 @@ export function limitArg(limits: HubLimits) {
     .describe(`Maximum rows to return (default ${limits.defaultMaxRows}, at most ${limits.maxRowsCeiling}). Larger results are truncated with a notice.`);
 }
 
-/** What a role decides about the shape of its results (max_cell_chars, result_form). */
-export interface ResultShape {
+/**
+ * What a role decides about the shape of its results (max_cell_chars, result_form). A text-only role's
+ * table carries whole cells: max_cell_chars and max_result_bytes, which say so in the notice, are its cuts.
+ */
+export interface ResultShape extends TableReader {
   maxCellChars?: number | undefined;
-  resultForm?: ResultForm | undefined;
 }
 
 export function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset = 0, shape: ResultShape = {}): CallToolResult {
@@ -50,7 +51,7 @@ export function queryResult(result: QueryResult, limits: HubLimits, maxRows: num
   // A role may take its rows once (structured) instead of twice (table text too): clients bill both.
   const text = shape.resultForm === 'structured'
     ? `${shown.rowCount} row${shown.rowCount === 1 ? '' : 's'}${shown.truncated ? ' (truncated)' : ''}${shown.queryId ? `, query id ${shown.queryId}` : ''}; the rows are in the structured result.${notice ? `\n\n${notice}` : ''}`
-    : queryText(shown, notice);
+    : queryText(shown, notice, shape);
   return { content: [{ type: 'text', text }], structuredContent: structured };
 }
 

@@ -85,7 +85,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
         e.rows !== undefined ? `about ${Math.round(e.rows)} rows` : '',
       ].filter(Boolean);
       const limits = limit ? [limit.bytes !== undefined ? `${formatBytes(limit.bytes)}` : '', limit.partitions !== undefined ? `${limit.partitions} partitions` : '', limit.rows !== undefined ? `${limit.rows} rows` : ''].filter(Boolean) : [];
-      const table = renderTable(['operation', 'objects', 'detail'], plan.operations.map((o) => [o.operation, o.objects.join(', '), o.detail ?? '']));
+      const table = renderTable(['operation', 'objects', 'detail'], plan.operations.map((o) => [o.operation, o.objects.join(', '), o.detail ?? '']), role);
       const text =
         `Estimated scan: ${figures.join(', ') || 'no estimate from this engine'}.` +
         (limits.length ? ` Your role's per-statement limit: ${limits.join(', ')}.` : '') +

@@ -3,9 +3,18 @@
  * `structuredContent` (matching each tool's outputSchema) for clients that read JSON.
  */
 import type { JsonValue, QueryResult } from '../warehouse/types.js';
+import type { ResultForm } from '../config/config-schema.js';
 
-/** Cells wider than this are cut in the text table only; structuredContent keeps full values. */
+/** Cells wider than this are cut in a text table beside structuredContent, which keeps full values. */
 const MAX_CELL_CHARS = 120;
+
+/**
+ * Who reads a table: a role whose answers are the text alone (result_form = "text") has no
+ * structuredContent to read a cut cell from, so its tables carry every cell whole. Callers pass the role.
+ */
+export interface TableReader {
+  resultForm?: ResultForm | undefined;
+}
 
 /**
  * How SQL NULL shows in a text table. No string shows as this alone: a string that is exactly `∅` shows
@@ -33,24 +42,25 @@ function escapeCell(text: string): string {
   return text.replace(/[\\|\n\r\t]/g, (c) => CELL_ESCAPES[c]!);
 }
 
-function clip(text: string): string {
-  return text.length > MAX_CELL_CHARS ? `${cutText(text, MAX_CELL_CHARS - 1)}…` : text;
+function clip(text: string, whole: boolean): string {
+  return !whole && text.length > MAX_CELL_CHARS ? `${cutText(text, MAX_CELL_CHARS - 1)}…` : text;
 }
 
-function cellText(value: JsonValue): string {
+function cellText(value: JsonValue, whole: boolean): string {
   if (value === null) return NULL_CELL;
-  if (typeof value === 'string') return value === NULL_CELL ? `\\${NULL_CELL}` : escapeCell(clip(value));
+  if (typeof value === 'string') return value === NULL_CELL ? `\\${NULL_CELL}` : escapeCell(clip(value, whole));
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return escapeCell(clip(JSON.stringify(value)));
+  return escapeCell(clip(JSON.stringify(value), whole));
 }
 
 /**
  * A pipe table: header, separator, rows. Cells are escaped (escapeCell) so columns stay aligned and values
- * recoverable; SQL NULL shows as NULL_CELL.
+ * recoverable; SQL NULL shows as NULL_CELL. Long cells are cut unless the reader has only this text.
  */
-export function renderTable(headers: string[], rows: JsonValue[][]): string {
-  const texts = rows.map((row) => headers.map((_, i) => cellText(row[i] ?? null)));
-  const heads = headers.map((h) => escapeCell(clip(h)));
+export function renderTable(headers: string[], rows: JsonValue[][], reader: TableReader): string {
+  const whole = reader.resultForm === 'text';
+  const texts = rows.map((row) => headers.map((_, i) => cellText(row[i] ?? null, whole)));
+  const heads = headers.map((h) => escapeCell(clip(h, whole)));
   const widths = heads.map((h, i) => Math.max(h.length, ...texts.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
@@ -117,10 +127,10 @@ export function queryStructured(result: QueryResult, notice: string | null): Que
   };
 }
 
-export function queryText(result: QueryResult, notice: string | null): string {
+export function queryText(result: QueryResult, notice: string | null, reader: TableReader): string {
   const parts: string[] = [];
   if (result.columns.length === 0) parts.push('Statement executed; it returned no columns.');
-  else parts.push(renderTable(result.columns.map((c) => c.name), result.rows));
+  else parts.push(renderTable(result.columns.map((c) => c.name), result.rows, reader));
   const tail = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${result.truncated ? ' (truncated)' : ''} in ${Math.round(result.elapsedMs)} ms${result.queryId ? `, query id ${result.queryId}` : ''}.`;
   parts.push(tail);
   if (notice) parts.push(notice);

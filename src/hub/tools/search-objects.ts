@@ -54,7 +54,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
       ),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ lookups, countReturned, ctx }) => {
+    (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ lookups, countReturned, ctx, role }) => {
       const terms = args.query.toLowerCase().split(/\s+/).filter(Boolean);
       const onlyDb = args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name');
       const onlySchema = args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name');
@@ -76,7 +76,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
         ...(partial ? ['The search stopped early (too many objects): narrow it with database and schema.'] : []),
         ...(skipped.length > 0 ? [`Not searched, because the warehouse refused to list them: ${skipped.map((k) => `${k.where} (${k.code}: ${k.reason})`).join('; ')}${moreSkipped > 0 ? `; and ${moreSkipped} more` : ''}. Your Snowflake role may lack USAGE on them; the other matches are complete.`] : []),
       ];
-      const table = page.length === 0 ? 'No object matches.' : renderTable(['kind', 'name', 'comment'], page.map((h) => [h.kind, path(h), h.comment]));
+      const table = page.length === 0 ? 'No object matches.' : renderTable(['kind', 'name', 'comment'], page.map((h) => [h.kind, path(h), h.comment]), role);
       return {
         content: [{ type: 'text', text: `${table}\n\n${notes.join(' ')}` }],
         structuredContent: { matches: page, total: hits.length, partial, skipped: skipped.map(({ where, code }) => ({ where, code })) },
