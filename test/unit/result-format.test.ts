@@ -11,6 +11,8 @@ import type { JsonValue, QueryResult } from '../../src/hub/warehouse/types.js';
 
 const textOf = (r: { content: unknown[] }) => (r.content[0] as { text: string }).text;
 
+const ALL_TOOLS = { toolAllowed: () => true };
+
 const HALF = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function resultOf(rows: JsonValue[][], extra: Partial<QueryResult> = {}): QueryResult {
@@ -30,7 +32,7 @@ test('a cut never ends inside a surrogate pair: not in max_cell_chars cells, not
   assert.equal(cutText('😀😀😀abc', 6), '😀😀😀');
   assert.equal(cutText('ab', 5), 'ab');
   for (let max = 1; max <= 9; max++) {
-    const r = queryResult(resultOf([['😀😀😀abc']]), DEFAULT_LIMITS, 10, 0, { maxCellChars: max });
+    const r = queryResult(resultOf([['😀😀😀abc']]), DEFAULT_LIMITS, 10, 0, { maxCellChars: max, ...ALL_TOOLS });
     const cell = (r.structuredContent as { rows: string[][] }).rows[0]![0]!;
     assert.doesNotMatch(cell, HALF, `max_cell_chars = ${max}: ${JSON.stringify(cell)}`);
   }
@@ -56,17 +58,37 @@ test('a role that reads the text alone (result_form = "text") gets every cell wh
   const long = `${'abcdefghij'.repeat(30)}\nEND`;
   const result = resultOf([[long, { note: long }]]);
   const whole = `${'abcdefghij'.repeat(30)}\\nEND`;
-  const texty = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text' }));
+  const texty = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text', ...ALL_TOOLS }));
   assert.deepEqual(cellsOf(texty), [whole, `{"note":"${whole.replace(/\\/g, '\\\\')}"}`]);
-  assert.deepEqual(cellsOf(renderTable(['a'], [[long]], { resultForm: 'text' })), [whole], 'metadata tables too (describe, lists, history)');
+  assert.deepEqual(cellsOf(renderTable(['a'], [[long]], { resultForm: 'text', ...ALL_TOOLS })), [whole], 'metadata tables too (describe, lists, history)');
   // Its cuts are the role's max_cell_chars, which says so.
-  const capped = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text', maxCellChars: 200 }));
+  const capped = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text', maxCellChars: 200, ...ALL_TOOLS }));
   assert.equal(cellsOf(capped)[0], `${long.slice(0, 200)}…`);
   assert.match(capped, /1 cell\(s\) longer than 200 characters were cut \(max_cell_chars/);
 
   for (const form of ['both', undefined] as const) {
-    const both = queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: form });
+    const both = queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: form, ...ALL_TOOLS });
     assert.equal(cellsOf(textOf(both))[0], `${long.slice(0, 119)}…`, 'the table beside structuredContent stays short');
     assert.equal((both.structuredContent as { rows: string[][] }).rows[0]![0], long);
   }
+});
+
+test('a truncated result offers only tools the role has: without fetch_results it says how to reach the rest in SQL', () => {
+  const noFetch = { toolAllowed: (tool: string) => tool !== 'fetch_results' };
+  const rows = Array.from({ length: 3 }, (_, i): JsonValue[] => [i]);
+  const paged = /fetch_results\(query_id="q-1", offset=\d+\)/;
+  const cases: [string, QueryResult, number, RegExp][] = [
+    ['bytes', resultOf(rows, { truncated: true, truncatedBy: 'bytes', pageableRows: 50 }), 0, paged],
+    ['rows', resultOf(rows, { truncated: true, truncatedBy: 'rows', totalRows: 10 }), 4, paged],
+    ['rows, none kept past', resultOf(rows, { truncated: true, truncatedBy: 'rows', pageableRows: 7 }), 4, /kept only the first 7 rows/],
+    ['one row over the byte cap', resultOf([], { columns: [{ name: 'C0', type: 'TEXT' }], truncated: true, truncatedBy: 'bytes', totalRows: 9 }), 2, paged],
+  ];
+  for (const [what, result, offset, withFetch] of cases) {
+    const notice = (queryResult(result, DEFAULT_LIMITS, 3, offset, noFetch).structuredContent as { notice: string }).notice;
+    assert.doesNotMatch(notice, /fetch_results/, what);
+    assert.match(notice, /OFFSET \d+ in SQL/, what);
+    const allowed = (queryResult(result, DEFAULT_LIMITS, 3, offset, ALL_TOOLS).structuredContent as { notice: string }).notice;
+    assert.match(allowed, withFetch, `${what}: a role with fetch_results is offered it`);
+  }
+  assert.match((queryResult(cases[1]![1], DEFAULT_LIMITS, 3, 4, noFetch).structuredContent as { notice: string }).notice, /LIMIT … OFFSET 7 in SQL/);
 });

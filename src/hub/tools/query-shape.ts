@@ -33,17 +33,19 @@ export function limitArg(limits: HubLimits) {
 }
 
 /**
- * What a role decides about the shape of its results (max_cell_chars, result_form). A text-only role's
- * table carries whole cells: max_cell_chars and max_result_bytes, which say so in the notice, are its cuts.
+ * What a role decides about the shape of its results (max_cell_chars, result_form), and which tools its
+ * notices may offer. A text-only role's table carries whole cells: max_cell_chars and max_result_bytes,
+ * which say so in the notice, are its cuts.
  */
 export interface ResultShape extends TableReader {
   maxCellChars?: number | undefined;
+  toolAllowed(tool: string): boolean;
 }
 
-export function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset = 0, shape: ResultShape = {}): CallToolResult {
+export function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset: number, shape: ResultShape): CallToolResult {
   const { result: shown, cut } = capCells(result, shape.maxCellChars);
   const notices = [
-    truncationNotice(shown, { maxRows, maxBytes: limits.maxResultBytes }, offset),
+    truncationNotice(shown, { maxRows, maxBytes: limits.maxResultBytes, canPage: shape.toolAllowed('fetch_results') }, offset),
     cut > 0 ? `${cut} cell(s) longer than ${shape.maxCellChars} characters were cut (max_cell_chars of your role); select a part of the value (SUBSTR, a JSON path) to read the rest.` : null,
   ].filter((n): n is string => n !== null);
   const notice = notices.length > 0 ? notices.join(' ') : null;

@@ -77,14 +77,21 @@ export interface QueryStructured {
   notice: string | null;
 }
 
+/** How the hub holds a result to its caps, and whether the caller may page it (its role grants fetch_results). */
+export interface TruncationCaps {
+  maxRows: number;
+  maxBytes: number;
+  canPage: boolean;
+}
+
 /**
  * What a truncated result says: which rows are shown, of how many when known, and how to get the rest —
  * never a fetch_results page the warehouse cannot serve (the embedded warehouse keeps only the first rows
- * of a large result).
+ * of a large result), nor fetch_results to a role that may not call it.
  */
-export function truncationNotice(result: QueryResult, cap: { maxRows: number; maxBytes: number }, offset = 0): string | null {
+export function truncationNotice(result: QueryResult, cap: TruncationCaps, offset = 0): string | null {
   if (!result.truncated) return null;
-  if (result.truncatedBy === 'bytes' && result.rowCount === 0) return oversizedRowNotice(result, cap.maxBytes, offset);
+  if (result.truncatedBy === 'bytes' && result.rowCount === 0) return oversizedRowNotice(result, cap, offset);
   const total = result.totalRows !== undefined ? ` of ${result.totalRows}` : '';
   const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}${total}`;
   const why = result.truncatedBy === 'bytes'
@@ -93,27 +100,31 @@ export function truncationNotice(result: QueryResult, cap: { maxRows: number; ma
       ? `the hub ran the query with its ${result.cappedAt}-row cap as a LIMIT, and more rows exist`
       : `more rows exist beyond the ${cap.maxRows}-row cap`;
   const nextOffset = offset + result.rowCount;
-  const pageable = result.queryId !== undefined && (result.pageableRows === undefined || nextOffset < result.pageableRows);
+  const pageable = cap.canPage && result.queryId !== undefined && (result.pageableRows === undefined || nextOffset < result.pageableRows);
   const limit = result.pageableRows !== undefined ? ` (the hub keeps the first ${result.pageableRows} rows of this result for paging)` : '';
   const next = pageable
     ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${nextOffset})${limit}, or narrow the query (WHERE, LIMIT, fewer columns).`
     : result.cappedAt !== undefined
       ? ` The result has no rows past its first ${result.cappedAt}: pass a larger limit, narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
-      : result.pageableRows !== undefined
+      : result.pageableRows !== undefined && cap.canPage
       ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
-      : ' Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.';
+      : ` Narrow the query (WHERE, fewer columns), or reach later rows with ORDER BY … LIMIT … OFFSET ${nextOffset} in SQL.`;
   return `Result truncated: ${shown}; ${why}.${next}`;
 }
 
 /**
  * The first row due is by itself larger than the byte cap, so the page is empty: offering the same offset
- * again would loop an agent for ever. Say which row, how to read it, and offer paging from the row after it.
+ * again would loop an agent for ever. Say which row, how to read it, and how to reach the rows after it.
  */
-function oversizedRowNotice(result: QueryResult, maxBytes: number, offset: number): string {
+function oversizedRowNotice(result: QueryResult, cap: TruncationCaps, offset: number): string {
   const row = offset + 1;
-  const pageable = result.queryId !== undefined && (result.pageableRows === undefined || row < result.pageableRows) && (result.totalRows === undefined || row < result.totalRows);
-  const after = pageable ? ` The rows after it: fetch_results(query_id="${result.queryId}", offset=${row}).` : '';
-  return `Result truncated: row ${row} alone is larger than the ${maxBytes}-byte cap, so no row is shown. Read it with fewer or shorter columns (LEFT(col, 1000), a JSON path, or leave the wide column out).${after}`;
+  const more = (result.pageableRows === undefined || row < result.pageableRows) && (result.totalRows === undefined || row < result.totalRows);
+  const after = !more
+    ? ''
+    : cap.canPage && result.queryId !== undefined
+      ? ` The rows after it: fetch_results(query_id="${result.queryId}", offset=${row}).`
+      : ` The rows after it: ORDER BY … LIMIT … OFFSET ${row} in SQL.`;
+  return `Result truncated: row ${row} alone is larger than the ${cap.maxBytes}-byte cap, so no row is shown. Read it with fewer or shorter columns (LEFT(col, 1000), a JSON path, or leave the wide column out).${after}`;
 }
 
 export function queryStructured(result: QueryResult, notice: string | null): QueryStructured {
