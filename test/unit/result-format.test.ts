@@ -6,10 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cutText, NULL_CELL, renderTable } from '../../src/hub/tools/result-format.js';
 import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
-import { queryResult } from '../../src/hub/tools/query-shape.js';
+import { limitArg, queryResult, rowLimit } from '../../src/hub/tools/query-shape.js';
 import type { JsonValue, QueryResult } from '../../src/hub/warehouse/types.js';
 
 const textOf = (r: { content: unknown[] }) => (r.content[0] as { text: string }).text;
+
+const capOf = (cap: number) => ({ cap, asked: undefined, most: DEFAULT_LIMITS.maxRowsCeiling });
 
 const ALL_TOOLS = { toolAllowed: () => true };
 
@@ -32,7 +34,7 @@ test('a cut never ends inside a surrogate pair: not in max_cell_chars cells, not
   assert.equal(cutText('😀😀😀abc', 6), '😀😀😀');
   assert.equal(cutText('ab', 5), 'ab');
   for (let max = 1; max <= 9; max++) {
-    const r = queryResult(resultOf([['😀😀😀abc']]), DEFAULT_LIMITS, 10, 0, { maxCellChars: max, ...ALL_TOOLS });
+    const r = queryResult(resultOf([['😀😀😀abc']]), DEFAULT_LIMITS, capOf(10), 0, { maxCellChars: max, ...ALL_TOOLS });
     const cell = (r.structuredContent as { rows: string[][] }).rows[0]![0]!;
     assert.doesNotMatch(cell, HALF, `max_cell_chars = ${max}: ${JSON.stringify(cell)}`);
   }
@@ -58,16 +60,16 @@ test('a role that reads the text alone (result_form = "text") gets every cell wh
   const long = `${'abcdefghij'.repeat(30)}\nEND`;
   const result = resultOf([[long, { note: long }]]);
   const whole = `${'abcdefghij'.repeat(30)}\\nEND`;
-  const texty = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text', ...ALL_TOOLS }));
+  const texty = textOf(queryResult(result, DEFAULT_LIMITS, capOf(10), 0, { resultForm: 'text', ...ALL_TOOLS }));
   assert.deepEqual(cellsOf(texty), [whole, `{"note":"${whole.replace(/\\/g, '\\\\')}"}`]);
   assert.deepEqual(cellsOf(renderTable(['a'], [[long]], { resultForm: 'text', ...ALL_TOOLS })), [whole], 'metadata tables too (describe, lists, history)');
   // Its cuts are the role's max_cell_chars, which says so.
-  const capped = textOf(queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: 'text', maxCellChars: 200, ...ALL_TOOLS }));
+  const capped = textOf(queryResult(result, DEFAULT_LIMITS, capOf(10), 0, { resultForm: 'text', maxCellChars: 200, ...ALL_TOOLS }));
   assert.equal(cellsOf(capped)[0], `${long.slice(0, 200)}…`);
   assert.match(capped, /1 cell\(s\) longer than 200 characters were cut \(max_cell_chars/);
 
   for (const form of ['both', undefined] as const) {
-    const both = queryResult(result, DEFAULT_LIMITS, 10, 0, { resultForm: form, ...ALL_TOOLS });
+    const both = queryResult(result, DEFAULT_LIMITS, capOf(10), 0, { resultForm: form, ...ALL_TOOLS });
     assert.equal(cellsOf(textOf(both))[0], `${long.slice(0, 119)}…`, 'the table beside structuredContent stays short');
     assert.equal((both.structuredContent as { rows: string[][] }).rows[0]![0], long);
   }
@@ -84,11 +86,36 @@ test('a truncated result offers only tools the role has: without fetch_results i
     ['one row over the byte cap', resultOf([], { columns: [{ name: 'C0', type: 'TEXT' }], truncated: true, truncatedBy: 'bytes', totalRows: 9 }), 2, paged],
   ];
   for (const [what, result, offset, withFetch] of cases) {
-    const notice = (queryResult(result, DEFAULT_LIMITS, 3, offset, noFetch).structuredContent as { notice: string }).notice;
+    const notice = (queryResult(result, DEFAULT_LIMITS, capOf(3), offset, noFetch).structuredContent as { notice: string }).notice;
     assert.doesNotMatch(notice, /fetch_results/, what);
     assert.match(notice, /OFFSET \d+ in SQL/, what);
-    const allowed = (queryResult(result, DEFAULT_LIMITS, 3, offset, ALL_TOOLS).structuredContent as { notice: string }).notice;
+    const allowed = (queryResult(result, DEFAULT_LIMITS, capOf(3), offset, ALL_TOOLS).structuredContent as { notice: string }).notice;
     assert.match(allowed, withFetch, `${what}: a role with fetch_results is offered it`);
   }
-  assert.match((queryResult(cases[1]![1], DEFAULT_LIMITS, 3, 4, noFetch).structuredContent as { notice: string }).notice, /LIMIT … OFFSET 7 in SQL/);
+  assert.match((queryResult(cases[1]![1], DEFAULT_LIMITS, capOf(3), 4, noFetch).structuredContent as { notice: string }).notice, /LIMIT … OFFSET 7 in SQL/);
+});
+
+test('a limit above the role\'s max_rows is lowered with a notice that says so; the schema names the real ceiling', () => {
+  // The pipeline's rule (call-pipeline.ts rowCap): the hub's max_rows caps a role without its own.
+  const rowCapOf = (roleMax?: number) => (asked: number | undefined) =>
+    Math.min(asked ?? DEFAULT_LIMITS.defaultMaxRows, DEFAULT_LIMITS.maxRowsCeiling, roleMax ?? DEFAULT_LIMITS.defaultMaxRows);
+  const notice = (asked: number | undefined, result: Partial<QueryResult>, roleMax?: number) => {
+    const rows = rowLimit(rowCapOf(roleMax), asked, DEFAULT_LIMITS);
+    const r = queryResult(resultOf([[1]], { truncated: true, truncatedBy: 'rows', ...result }), DEFAULT_LIMITS, rows, 0, { maxRows: roleMax, ...ALL_TOOLS });
+    return (r.structuredContent as { notice: string }).notice;
+  };
+  assert.match(notice(500, {}), /Your limit 500 was lowered to 200, the most the hub's max_rows allows per call\./);
+  assert.match(notice(500, {}, 50), /Your limit 500 was lowered to 50, the most your role's max_rows allows/);
+  assert.doesNotMatch(notice(500, {}, 1000), /lowered/, 'a role with a higher max_rows gets its limit');
+  assert.doesNotMatch(notice(100, {}), /lowered/);
+  assert.doesNotMatch(notice(undefined, {}), /lowered/);
+  assert.doesNotMatch(notice(500, { truncatedBy: 'bytes' }), /lowered/, 'the byte cap cut first: the row cap did not matter');
+  // "Pass a larger limit" only when one would get more rows.
+  assert.doesNotMatch(notice(undefined, { cappedAt: 200, pageableRows: 1 }), /larger limit/);
+  assert.doesNotMatch(notice(500, { cappedAt: 200, pageableRows: 1 }), /larger limit/);
+  assert.match(notice(undefined, { cappedAt: 200, pageableRows: 1 }, 1000), /pass a larger limit/);
+
+  const described = limitArg(DEFAULT_LIMITS).description!;
+  assert.match(described, /max_rows/);
+  assert.match(described, new RegExp(`never above ${DEFAULT_LIMITS.maxRowsCeiling}`));
 });

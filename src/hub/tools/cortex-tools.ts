@@ -12,7 +12,7 @@ import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseStagedFile } from '../names/staged-file.js';
 import type { AnalystTurn, JsonValue } from '../warehouse/types.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
-import { limitArg, queryOutput, queryResult } from './query-shape.js';
+import { limitArg, queryOutput, queryResult, rowLimit } from './query-shape.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -88,17 +88,17 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
         return { content: [{ type: 'text', text: parts.join('\n\n') }], structuredContent: { ...answer, result: null } };
       }
       noteSql(reply.sql);
-      const maxRows = rowCap(args.limit);
+      const rows = rowLimit(rowCap, args.limit, limits);
       // Generated SQL is judged read-only whatever the role may write, and passes every statement rule.
       let result;
       try {
-        result = await warehouse.query(reply.sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, readOnly: true });
+        result = await warehouse.query(reply.sql, { ...ctx, maxRows: rows.cap, maxBytes: limits.maxResultBytes, readOnly: true });
       } catch (err) {
         // The caller should still see what Cortex Analyst proposed, and why it did not run.
         if (!isSnowmuxError(err) || err.code === 'QUERY_CANCELLED') throw err;
         throw new SnowmuxError(err.code, `Cortex Analyst answered with SQL that did not run here: ${err.message}\n\nSQL:\n${reply.sql}`, { cause: err, details: err.details });
       }
-      const shaped = queryResult(result, limits, maxRows, 0, role);
+      const shaped = queryResult(result, limits, rows, 0, role);
       const shown = shaped.content[0]?.type === 'text' ? shaped.content[0].text : '';
       parts.push(shown);
       return { content: [{ type: 'text', text: parts.join('\n\n') }], structuredContent: { ...answer, result: shaped.structuredContent as z.infer<typeof queryOutput> } };

@@ -29,7 +29,22 @@ export function limitArg(limits: HubLimits) {
     .min(1)
     .max(limits.maxRowsCeiling)
     .optional()
-    .describe(`Maximum rows to return (default ${limits.defaultMaxRows}, at most ${limits.maxRowsCeiling}). Larger results are truncated with a notice.`);
+    .describe(
+      `Maximum rows to return. Default ${limits.defaultMaxRows} (lower if your role's max_rows is); the most is your role's max_rows, or ${limits.defaultMaxRows} ` +
+        `if it sets none (never above ${limits.maxRowsCeiling}): a larger limit is lowered, as the notice says. Larger results are truncated with a notice.`,
+    );
+}
+
+/** A call's row cap: the limit it asked for, the cap it got, and the most any call of its role gets. */
+export interface RowLimit {
+  cap: number;
+  asked: number | undefined;
+  most: number;
+}
+
+/** `rowCap` is the call's (call-pipeline.ts holds the rule): the most is what the largest allowed limit gets. */
+export function rowLimit(rowCap: (asked: number | undefined) => number, asked: number | undefined, limits: HubLimits): RowLimit {
+  return { cap: rowCap(asked), asked, most: rowCap(limits.maxRowsCeiling) };
 }
 
 /**
@@ -39,13 +54,18 @@ export function limitArg(limits: HubLimits) {
  */
 export interface ResultShape extends TableReader {
   maxCellChars?: number | undefined;
+  maxRows?: number | undefined;
   toolAllowed(tool: string): boolean;
 }
 
-export function queryResult(result: QueryResult, limits: HubLimits, maxRows: number, offset: number, shape: ResultShape): CallToolResult {
+export function queryResult(result: QueryResult, limits: HubLimits, rows: RowLimit, offset: number, shape: ResultShape): CallToolResult {
   const { result: shown, cut } = capCells(result, shape.maxCellChars);
+  const caps = { maxRows: rows.cap, maxBytes: limits.maxResultBytes, canPage: shape.toolAllowed('fetch_results'), canRaise: rows.cap < rows.most };
+  // A lowered limit matters only when rows were left out for it (not when the byte cap cut first).
+  const lowered = rows.asked !== undefined && rows.asked > rows.cap && shown.truncated && shown.truncatedBy !== 'bytes';
   const notices = [
-    truncationNotice(shown, { maxRows, maxBytes: limits.maxResultBytes, canPage: shape.toolAllowed('fetch_results') }, offset),
+    truncationNotice(shown, caps, offset),
+    lowered ? `Your limit ${rows.asked} was lowered to ${rows.cap}, the most ${shape.maxRows !== undefined ? "your role's max_rows" : "the hub's max_rows"} allows per call.` : null,
     cut > 0 ? `${cut} cell(s) longer than ${shape.maxCellChars} characters were cut (max_cell_chars of your role); select a part of the value (SUBSTR, a JSON path) to read the rest.` : null,
   ].filter((n): n is string => n !== null);
   const notice = notices.length > 0 ? notices.join(' ') : null;

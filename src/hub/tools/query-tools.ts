@@ -8,7 +8,7 @@ import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import { targetObject } from './catalog-tools.js';
 import { formatBytes } from '../observe/byte-size.js';
-import { limitArg, queryIdArg, queryOutput, queryResult } from './query-shape.js';
+import { limitArg, queryIdArg, queryOutput, queryResult, rowLimit } from './query-shape.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -37,15 +37,15 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     (args, mcp) => runTool(env, 'execute_query', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
       noteSql(args.query);
       // The governed warehouse checks the SQL (read-only, one statement, objects), as for every tool.
-      const maxRows = rowCap(args.limit);
+      const rows = rowLimit(rowCap, args.limit, limits);
       const result = await warehouse.query(args.query, {
         ...ctx,
         database: args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name'),
         schema: args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name'),
-        maxRows,
+        maxRows: rows.cap,
         maxBytes: limits.maxResultBytes,
       });
-      return queryResult(result, limits, maxRows, 0, role);
+      return queryResult(result, limits, rows, 0, role);
     }),
   );
 
@@ -117,12 +117,12 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     },
     (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
       const { database, schema, name } = targetObject(warehouse, { database: args.database, schema: args.schema, name: args.view_name }, 'view name');
-      const maxRows = rowCap(args.limit);
+      const rows = rowLimit(rowCap, args.limit, limits);
       // Identifiers are quoted. The row cap goes into the statement (the row-cap stage): a view can be large.
       const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
       noteSql(sql);
-      const result = await warehouse.query(sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, pushRowCap: true });
-      return queryResult(result, limits, maxRows, 0, role);
+      const result = await warehouse.query(sql, { ...ctx, maxRows: rows.cap, maxBytes: limits.maxResultBytes, pushRowCap: true });
+      return queryResult(result, limits, rows, 0, role);
     }),
   );
 
@@ -142,9 +142,9 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     (args, mcp) => runTool(env, 'fetch_results', mcp, args, async ({ warehouse, ctx, role, rowCap }) => {
       if (!warehouse.fetchResults) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot page through earlier results.');
       const offset = args.offset ?? 0;
-      const limit = rowCap(args.limit);
-      const result = await warehouse.fetchResults(args.query_id, { offset, limit, maxBytes: limits.maxResultBytes }, ctx);
-      return queryResult(result, limits, limit, offset, role);
+      const rows = rowLimit(rowCap, args.limit, limits);
+      const result = await warehouse.fetchResults(args.query_id, { offset, limit: rows.cap, maxBytes: limits.maxResultBytes }, ctx);
+      return queryResult(result, limits, rows, offset, role);
     }),
   );
 }

@@ -77,11 +77,15 @@ export interface QueryStructured {
   notice: string | null;
 }
 
-/** How the hub holds a result to its caps, and whether the caller may page it (its role grants fetch_results). */
+/**
+ * How the hub holds a result to its caps, whether the caller may page it (its role grants fetch_results),
+ * and whether a larger limit would get more rows (the cap is below the role's most).
+ */
 export interface TruncationCaps {
   maxRows: number;
   maxBytes: number;
   canPage: boolean;
+  canRaise: boolean;
 }
 
 /**
@@ -105,7 +109,7 @@ export function truncationNotice(result: QueryResult, cap: TruncationCaps, offse
   const next = pageable
     ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${nextOffset})${limit}, or narrow the query (WHERE, LIMIT, fewer columns).`
     : result.cappedAt !== undefined
-      ? ` The result has no rows past its first ${result.cappedAt}: pass a larger limit, narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
+      ? ` The result has no rows past its first ${result.cappedAt}: ${cap.canRaise ? 'pass a larger limit, ' : ''}narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
       : result.pageableRows !== undefined && cap.canPage
       ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
       : ` Narrow the query (WHERE, fewer columns), or reach later rows with ORDER BY … LIMIT … OFFSET ${nextOffset} in SQL.`;

@@ -11,7 +11,7 @@ import { SnowmuxError } from '../../errors.js';
 import type { TeamToolParam, TeamToolSettings } from '../config/config-schema.js';
 import { checkSql } from '../guard/sql/classifier.js';
 import { tokenize } from '../guard/sql/lexer.js';
-import { queryResult, queryOutput, limitArg } from './query-shape.js';
+import { queryResult, queryOutput, limitArg, rowLimit } from './query-shape.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type TeamTool, type ToolEnv } from './tool-runtime.js';
 
@@ -95,9 +95,9 @@ export function registerTeamTools(server: McpServer, env: ToolEnv, tools: readon
         // Bound by position, never interpolated: a value is data whatever it contains.
         const binds = tool.params.map((p) => (values[p.name] === undefined ? null : (values[p.name] as string | number | boolean)));
         noteSql(tool.sql);
-        const maxRows = rowCap(values.limit as number | undefined);
-        const result = await warehouse.query(tool.sql, { ...ctx, maxRows, maxBytes: limits.maxResultBytes, binds });
-        return queryResult(result, limits, maxRows, 0, role);
+        const rows = rowLimit(rowCap, values.limit as number | undefined, limits);
+        const result = await warehouse.query(tool.sql, { ...ctx, maxRows: rows.cap, maxBytes: limits.maxResultBytes, binds });
+        return queryResult(result, limits, rows, 0, role);
       }),
     );
   }
