@@ -52,9 +52,9 @@ deny = ["*.HR.*", "*.*.SALARIES"]
 identities = ["carol"]
 `, 'test.toml');
 
-function setup(kind: 'duckdb' | 'snowflake' = 'duckdb') {
+function setup(kind: 'duckdb' | 'snowflake' = 'duckdb', roles = config) {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, limits: { maxConcurrentQueries: 2, maxQueued: 4 } });
+  const governance = new Governance({ policy: Policy.fromConfig(roles, 'test.toml'), logger, limits: { maxConcurrentQueries: 2, maxQueued: 4 } });
   const warehouse = new FakeWarehouse(kind);
   const as = (name: string) => {
     const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
@@ -277,5 +277,18 @@ test('every statement any tool sends is checked here: writes, several statements
   assert.deepEqual(warehouse.queries, [], 'nothing reached the warehouse');
   await w.query('SELECT 1;', { ...ctx(), maxRows: 5 });
   assert.deepEqual(warehouse.queries, ['SELECT 1'], 'the checked statement is what runs');
+  governance.close();
+});
+
+test('a refused result read offers fetch_results only to a role that may call it', async () => {
+  const { as, governance } = setup('snowflake', parseConfigText('[roles.nopaging]\nidentities = ["dave"]\ntools = ["*", "!fetch_results"]\n', 'test.toml'));
+  for (const sql of ['SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))', "SELECT * FROM TABLE(RESULT_SCAN('01' || '23'))", 'DESCRIBE RESULT LAST_QUERY_ID()']) {
+    await assert.rejects(as('dave').w.query(sql, { ...ctx(), maxRows: 10 }), (e) => {
+      assert.ok(isSnowmuxError(e, 'POLICY_DENIED'), String(e));
+      assert.doesNotMatch(e.message, /fetch_results/, sql);
+      assert.match(e.message, /'<query id>'\)*\.$/, sql);
+      return true;
+    });
+  }
   governance.close();
 });

@@ -84,7 +84,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       if (reply.sql === undefined) return { content: [{ type: 'text', text: parts.join('\n\n') }], structuredContent: { ...answer, result: null } };
       parts.push(`SQL:\n${reply.sql}`);
       if (args.run === false) {
-        parts.push('Not run (run=false). Run it with execute_query, or ask again with run=true.');
+        parts.push(`Not run (run=false). ${role.toolAllowed('execute_query') ? 'Run it with execute_query, or ask' : 'Ask'} again with run=true.`);
         return { content: [{ type: 'text', text: parts.join('\n\n') }], structuredContent: { ...answer, result: null } };
       }
       noteSql(reply.sql);

@@ -24,7 +24,8 @@ export function execute(st: Statement): Promise<OperationResult> {
     }
     case 'profile':
       if (!w.queryProfile) {
-        throw new SnowmuxError('UNSUPPORTED', 'Query profiles come from Snowflake (GET_QUERY_OPERATOR_STATS); the embedded warehouse keeps none. Use explain_query for the plan.');
+        const advice = st.scope.role.toolAllowed('explain_query') ? ' Use explain_query for the plan.' : '';
+        throw new SnowmuxError('UNSUPPORTED', `Query profiles come from Snowflake (GET_QUERY_OPERATOR_STATS); the embedded warehouse keeps none.${advice}`);
       }
       return w.queryProfile(op.queryId, op.ctx);
     case 'fetch':

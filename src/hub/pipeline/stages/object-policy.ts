@@ -80,7 +80,7 @@ async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
     : 'snowmux can check that a result is yours only when its query id is written as a plain string literal';
   throw policyDenied(
     `Query refused: ${read.via} reads an earlier query's result, and ${why} (rule: result-owner). ` +
-      `Pass the query id reported by execute_query as a literal (${read.via === 'DESCRIBE RESULT' ? "DESCRIBE RESULT '<query id>'" : `${read.via}('<query id>')`}), or use fetch_results to page it.`,
+      `Pass the query id reported by execute_query as a literal (${read.via === 'DESCRIBE RESULT' ? "DESCRIBE RESULT '<query id>'" : `${read.via}('<query id>')`})${st.scope.role.toolAllowed('fetch_results') ? ', or use fetch_results to page it' : ''}.`,
     { rule: 'result-owner', via: read.via },
   );
 }

@@ -46,7 +46,8 @@ export const scanLimit: StatementStage = {
       throw new SnowmuxError(
         'SCAN_LIMIT',
         `Query refused before it ran: ${over.engine} estimates it reads ${over.estimate}; role "${st.scope.role.name}" may read at most ${over.limit} per statement (${over.key}). ` +
-          'Narrow it: filter on the columns the table is clustered or partitioned by (dates first), select only the columns you need, or aggregate in the query. explain_query shows the plan.',
+          'Narrow it: filter on the columns the table is clustered or partitioned by (dates first), select only the columns you need, or aggregate in the query.' +
+          (st.scope.role.toolAllowed('explain_query') ? ' explain_query shows the plan.' : ''),
         { details: { estimate: plan.estimate, limit, rule: over.key } },
       );
     }

@@ -26,7 +26,7 @@ export const sqlPolicy: StatementStage = {
     if (st.scope.target.kind === 'snowflake' && reading !== undefined && callsLastQueryId(reading) && !resultReads(reading).some((r) => r.lastQueryId)) {
       throw policyDenied(
         "Query refused: LAST_QUERY_ID() names the previous statement of the pooled connection this call runs on, which was another call's, possibly another user's (rule: result-owner). " +
-          "Use the query id execute_query reported, written as a literal (RESULT_SCAN('<query id>')), or fetch_results to page a result.",
+          `Use the query id execute_query reported, written as a literal (RESULT_SCAN('<query id>'))${st.scope.role.toolAllowed('fetch_results') ? ', or fetch_results to page a result' : ''}.`,
         { rule: 'result-owner', via: 'LAST_QUERY_ID' },
       );
     }
