@@ -24,7 +24,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       description:
         'Run one read-only SQL statement (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN) and return its rows. ' +
         'Writes, multiple statements, USE and session changes are refused; pass database/schema to set the context for this call. ' +
-        'In the text table, ∅ is SQL NULL.',
+        'In the text table, NULL is SQL NULL and \\NULL the string \'NULL\'.',
       inputSchema: cachedSchema(`execute_query.in.${limitsKey}`, () => z.object({
         query: z.string().min(1).describe('One SQL statement.'),
         database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),

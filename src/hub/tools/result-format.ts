@@ -17,10 +17,11 @@ export interface TableReader {
 }
 
 /**
- * How SQL NULL shows in a text table. No string shows as this alone: a string that is exactly `∅` shows
- * as `\∅`, so NULL and the string 'NULL' (or '∅') stay apart.
+ * How SQL NULL shows in a text table: as the warehouses' own consoles show it. No string shows as this
+ * alone: a string that is exactly `NULL` shows as `\NULL` (a backslash in a string is doubled), so SQL NULL
+ * and the string 'NULL' stay apart.
  */
-export const NULL_CELL = '∅';
+export const NULL_CELL = 'NULL';
 
 /**
  * The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair: half a
