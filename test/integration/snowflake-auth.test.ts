@@ -106,7 +106,7 @@ describe('Snowflake logins against the double', () => {
     });
     await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
       assert.equal(err.code, 'AUTH_FAILED');
-      assert.match(err.message, /privateKeyPassphrase \(set by env SNOWFLAKE_PRIVATE_KEY_PASSPHRASE\)/);
+      assert.match(err.message, /private_key_passphrase \(set by env SNOWFLAKE_PRIVATE_KEY_PASSPHRASE\)/);
       assert.match(err.message, /rsa_key\.p8/);
       assert.ok(!err.message.includes('not-the-passphrase'));
       return true;

@@ -164,7 +164,7 @@ describe('Snowflake cancellation', () => {
     await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
       assert.equal(err.code, 'QUERY_TIMEOUT');
       assert.equal(err.details?.['infrastructure'], false);
-      assert.match(err.message, /statementTimeoutMs/);
+      assert.match(err.message, /statement_timeout_s/);
       return true;
     });
     assert.deepEqual((await w.query('select 45', queryOptions())).rows, [[45]]);

@@ -75,6 +75,45 @@ export const SOURCE_KEYS: Record<SettingName, string> = {
 };
 
 /**
+ * The name messages show for each setting: the key a user writes for it in a profile (`[profiles.<name>]` and
+ * `[profiles.<name>.pool]` of the snowmux config file; connections.toml takes the same snake_case names).
+ * SOURCE_KEYS are the profile's own field names, which no file or flag accepts: a message advising
+ * "raise pool.acquireTimeoutMs" sent the user looking for a setting that does not exist.
+ */
+const SHOWN_NAMES: Record<SettingName, string> = {
+  account: 'account',
+  user: 'user',
+  authenticator: 'authenticator',
+  password: 'password',
+  passcode: 'passcode',
+  privateKeyPath: 'private_key_path',
+  privateKey: 'private_key',
+  privateKeyPassphrase: 'private_key_passphrase',
+  token: 'token',
+  tokenFilePath: 'token_file_path',
+  role: 'role',
+  warehouse: 'warehouse',
+  database: 'database',
+  schema: 'schema',
+  host: 'host',
+  accessUrl: 'access_url',
+  statementTimeoutMs: 'statement_timeout_s',
+  poolMin: 'pool.min',
+  poolMax: 'pool.max',
+  poolAcquireTimeoutMs: 'pool.acquire_timeout_ms',
+  poolIdleTimeoutMs: 'pool.idle_timeout_ms',
+  poolValidateOnBorrow: 'pool.validate',
+  poolMaxConnectionAgeMs: 'pool.max_age_hours',
+};
+
+const SHOWN_BY_SOURCE_KEY: ReadonlyMap<string, string> = new Map(SETTING_NAMES.map((setting) => [SOURCE_KEYS[setting], SHOWN_NAMES[setting]]));
+
+/** The name a message shows for a SnowflakeProfile.sources key (see SOURCE_KEYS); any other key as it is. */
+export function shownSettingName(sourceKey: string): string {
+  return SHOWN_BY_SOURCE_KEY.get(sourceKey) ?? sourceKey;
+}
+
+/**
  * CLI flag for each setting. The CLI owns argument parsing; these names are what source labels say
  * ("flag --account"), so the CLI should expose exactly these spellings.
  */

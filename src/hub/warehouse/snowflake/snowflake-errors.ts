@@ -5,6 +5,7 @@
  * they never contain a secret (driver error objects are not attached as causes: some carry HTTP details).
  */
 import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
+import { shownSettingName } from '../../config/profile-settings.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 
 export type ErrorPhase = 'login' | 'statement' | 'fetch';
@@ -61,9 +62,11 @@ export function isSessionLost(err: unknown): boolean {
   return code !== undefined && SESSION_LOST_CODES.has(code);
 }
 
+/** A setting as messages name it — the key a user writes, and where the value in use came from. */
 export function settingLabel(profile: SnowflakeProfile, key: string): string {
   const source = profile.sources[key];
-  return source === undefined ? key : `${key} (set by ${source})`;
+  const name = shownSettingName(key);
+  return source === undefined ? name : `${name} (set by ${source})`;
 }
 
 /**
@@ -104,12 +107,18 @@ export function credentialHint(profile: SnowflakeProfile, code: string | undefin
     case 'keypair':
       return `Check ${user} and the private key (${auth.source}); its public key must be registered on the user (ALTER USER … SET RSA_PUBLIC_KEY).`;
     case 'oauth':
-      return `Check ${user} and the OAuth token (${profile.sources['token'] ?? profile.sources['tokenFilePath'] ?? 'token'}); it may have expired — get a fresh one.`;
+      return `Check ${user} and the OAuth token (${tokenLabel(profile)}); it may have expired — get a fresh one.`;
     case 'pat':
-      return `Check ${user} and the programmatic access token (${profile.sources['token'] ?? profile.sources['tokenFilePath'] ?? 'token'}); it may have expired or been revoked.`;
+      return `Check ${user} and the programmatic access token (${tokenLabel(profile)}); it may have expired or been revoked.`;
     case 'externalbrowser':
       return `Complete the browser sign-in for ${user}; the cached SSO token may have expired.`;
   }
+}
+
+/** Where the token in use came from: the `token` setting, else the file `token_file_path` names. */
+function tokenLabel(profile: SnowflakeProfile): string {
+  if (profile.sources['token'] === undefined && profile.sources['tokenFilePath'] !== undefined) return `the file named by ${settingLabel(profile, 'tokenFilePath')}`;
+  return settingLabel(profile, 'token');
 }
 
 function oneLine(message: unknown): string {
