@@ -54,7 +54,7 @@ export const ERROR_CODES = {
   WAREHOUSE_CLOSED: { fault: 'hub', doc: 'The warehouse was shut down (the hub is stopping or reloading). Retry once the hub is back.' },
   CONNECTION_LOST: { fault: 'infrastructure', transient: true, doc: 'The warehouse session was lost mid-call; a new one is opened for the next call.' },
   QUERY_TIMEOUT: { fault: 'infrastructure', transient: false, doc: 'The call ran past its timeout and was cancelled in the warehouse too. Narrow the query or raise the timeout. For a statement that may change data the message adds that a change completed before the cancel stays: check query_history before running it again.' },
-  AUTH_FAILED: { fault: 'infrastructure', transient: false, doc: 'Snowflake refused the profile\'s credentials. Fix the setting the message names, then `snowmux hub --replace` (`snowmux reload` does not re-read profiles).' },
+  AUTH_FAILED: { fault: 'infrastructure', transient: false, doc: 'Snowflake refused the profile\'s credentials. Fix the setting the message names, then `snowmux hub --replace` (`snowmux reload` does not re-read profiles). The hub does not log in with refused credentials again for a while (15 s, growing to 30 min; the message says until when), so retrying cannot lock the user; a refusal Snowflake gives at login is not counted by the circuit breaker.' },
 
   // ---- cancellations -----------------------------------------------------------------------------
   QUERY_CANCELLED: { fault: 'cancelled', doc: 'The client cancelled the call (or disconnected); it was stopped in the warehouse too (a change that completed before the cancel stays, which the message of a write says).' },

@@ -131,7 +131,8 @@ describe('Snowflake logins against the double', () => {
     const w = warehouse({ user: 'pat_user', auth: { method: 'pat', token: 'revoked-pat-999' } });
     await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
       assert.equal(err.code, 'AUTH_FAILED');
-      assert.equal(err.details?.['infrastructure'], true);
+      // Refused credentials are no outage: the breaker does not count them.
+      assert.equal(err.details?.['infrastructure'], false);
       assert.match(err.message, /env SNOWFLAKE_TOKEN/);
       assertNoSecrets(err.message);
       return true;
@@ -152,6 +153,25 @@ describe('Snowflake logins against the double', () => {
     assert.equal(logins[0]?.usedCachedToken, false);
     // Logins were serialized until the first succeeded, so every later one used the cached token.
     assert.ok(logins.slice(1).every((l) => l.usedCachedToken), JSON.stringify(logins));
+  });
+
+  it('MFA: when the cached token is revoked hours later, the new logins are still one at a time — one MFA prompt, not one per connection', async () => {
+    const w = warehouse({ name: 'mfa-later', user: 'mfa_user', auth: { method: 'mfa', password: PASSWORD, passcode: '123456' }, pool: { max: 3 } });
+    await Promise.all([1, 2, 3].map((n) => w.query(`select ${n}, system$wait(20, 'MILLISECONDS')`, queryOptions())));
+    // The MFA token expires (or is revoked) and so do the pool's sessions: every connection needs a new login.
+    double.issuedTokens.mfaTokens.clear();
+    double.expireMasterTokens();
+    double.setLoginLatency(50);
+    const start = double.loginLog.length;
+    try {
+      const results = await Promise.all([4, 5, 6].map((n) => w.query(`select ${n} as n`, queryOptions())));
+      assert.deepEqual(results.map((r) => r.rows[0]?.[0]), [4, 5, 6]);
+    } finally {
+      double.setLoginLatency(0);
+    }
+    const logins = double.loginLog.slice(start).filter((l) => l.user === 'MFA_USER');
+    assert.ok(logins.every((l) => l.ok), JSON.stringify(logins));
+    assert.equal(logins.filter((l) => !l.usedCachedToken).length, 1, `MFA prompts: ${JSON.stringify(logins)}`);
   });
 
   it('a wrong password fails with AUTH_FAILED naming the source; no secret in the error or in info()', async () => {

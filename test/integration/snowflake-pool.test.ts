@@ -10,6 +10,8 @@ import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake
 import { callContext, doubleProfile, queryOptions, until, waitForEvent } from '../doubles/snowflake/fixtures.js';
 
 let double: SnowflakeDouble;
+/** A user whose password is changed in Snowflake by a test (the double keeps this object). */
+const carol = { name: 'carol', password: 'carol-pw-1', roles: ['ANALYST', 'PUBLIC'] };
 const open: SnowflakeWarehouse[] = [];
 
 function warehouse(profile: Parameters<typeof doubleProfile>[1] = {}, options: SnowflakeWarehouseOptions = {}): SnowflakeWarehouse {
@@ -27,6 +29,7 @@ before(async () => {
     users: [
       { name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] },
       { name: 'bob', password: 'bob-secret-pw', roles: ['PUBLIC'] },
+      carol,
     ],
   });
 });
@@ -75,6 +78,24 @@ describe('Snowflake pool', () => {
     const settled = double.loginLog.length;
     await w.query('select 1', queryOptions()).catch(() => {});
     assert.ok(double.loginLog.length - settled <= 2, `attempts for one more call: ${double.loginLog.length - settled}`);
+  });
+
+  it('a password changed in Snowflake while the pool is open: six calls needing new sessions cost one failed login, later calls none', async () => {
+    const w = warehouse({ name: 'rotated', user: 'carol', auth: { method: 'password', password: 'carol-pw-1' }, pool: { max: 4 } });
+    await Promise.all(Array.from({ length: 4 }, () => w.query(`SELECT SYSTEM$WAIT(20, 'MILLISECONDS')`, queryOptions())));
+    // The service user's password is rotated in Snowflake, and the pool's sessions end (master tokens expire).
+    carol.password = 'carol-pw-2';
+    double.expireMasterTokens();
+    const failedLogins = () => double.loginLog.filter((l) => l.user === 'CAROL' && !l.ok).length;
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => w.query('SELECT 1', queryOptions())));
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      assert.equal((o.reason as SnowmuxError).code, 'AUTH_FAILED', String(o.reason));
+      assert.match((o.reason as SnowmuxError).message, /Incorrect username or password.*password \(set by env SNOWFLAKE_PASSWORD\)/);
+    }
+    assert.equal(failedLogins(), 1, 'one refused login answered all six calls (Snowflake locks the user after five)');
+    for (let i = 0; i < 5; i++) await assert.rejects(w.query('SELECT 1', queryOptions()), { code: 'AUTH_FAILED' });
+    assert.equal(failedLogins(), 1, 'calls during the back-off make no login');
   });
 
   it('two profiles get two pools with their own logins', async () => {
@@ -180,11 +201,12 @@ describe('Snowflake pool', () => {
     const w = warehouse({ name: 'refused', user: 'bob', auth: { method: 'password', password: 'not-bobs-password' } });
     assert.equal(w.info().problem, undefined, 'no login tried yet');
     await assert.rejects(w.listDatabases(callContext()), { code: 'AUTH_FAILED' });
-    await assert.rejects(w.listDatabases(callContext()), { code: 'AUTH_FAILED' });
+    // The next call is refused without a login (see the test above); the problem counts real logins.
+    await assert.rejects(w.listDatabases(callContext()), /does not log in with these credentials again before/);
     const problem = w.info().problem!;
     assert.equal(problem.code, 'AUTH_FAILED');
     assert.equal(problem.snowflakeCode, '390100');
-    assert.equal(problem.failures, 2);
+    assert.equal(problem.failures, 1);
     assert.equal(problem.transient, false);
     assert.match(problem.message, /Incorrect username or password.*password \(set by env SNOWFLAKE_PASSWORD\)/);
     assert.ok(!JSON.stringify(w.info()).includes('not-bobs-password'));
@@ -197,7 +219,7 @@ describe('Snowflake pool', () => {
     assert.ok([first, second].some((r) => r.status === 'fulfilled'));
     assert.equal(ok.info().problem, undefined, 'a connection is still logged in');
     // A login that succeeds clears it: a fresh warehouse whose first login is refused, then accepted.
-    const later = warehouse({ name: 'later' });
+    const later = warehouse({ name: 'later' }, { refusedRetryAfterMs: 0 });
     double.inject({ kind: 'error', endpoint: 'login', code: '390100', message: 'Incorrect username or password was specified.', times: 1 } as never);
     await assert.rejects(later.listDatabases(callContext()), { code: 'AUTH_FAILED' });
     assert.equal(later.info().problem?.snowflakeCode, '390100');

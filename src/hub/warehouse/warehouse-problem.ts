@@ -18,6 +18,18 @@ import type { WarehouseProblem } from './types.js';
  */
 export const LOGIN_RETRY_AFTER_MS = 15_000;
 
+/** Longest no login is tried after repeated refusals of the same credentials. */
+const LOGIN_REFUSED_MAX_WAIT_MS = 30 * 60_000;
+
+/**
+ * How long no login with credentials Snowflake refused `refusals` times in a row is tried: `first`, then four
+ * times as long after each further refusal, at most 30 min. A fixed wait still locked the user (five failed
+ * logins in a row do, however far apart), and only the credentials' owner can fix them.
+ */
+export function loginRefusedWaitMs(refusals: number, first: number = LOGIN_RETRY_AFTER_MS): number {
+  return Math.min(first * 4 ** Math.max(0, refusals - 1), LOGIN_REFUSED_MAX_WAIT_MS);
+}
+
 /** A login (or pool) failure as it is kept: the error, when it last happened, and how many in a row. */
 export interface LoginFailure {
   error: unknown;

@@ -1,6 +1,8 @@
 /**
  * snowflake-sdk errors → SnowmuxError with a stable code. User SQL errors and infrastructure failures are
- * told apart by `details.infrastructure`, so the circuit breaker never trips on a typo. Messages name the
+ * told apart by `details.infrastructure`, so the circuit breaker never trips on a typo — nor on credentials
+ * Snowflake refuses (AUTH_FAILED): those are no outage, the pool stops logging in with them (snowflake-pool.ts),
+ * and a breaker counting them only hid the refusal behind "check the network". Messages name the
  * profile, the Snowflake code, the query id and — for logins — the setting to check and where it was set;
  * they never contain a secret (driver error objects are not attached as causes: some carry HTTP details).
  */
@@ -30,8 +32,11 @@ const LOGIN_AUTH_CODES = new Set([
   '394508', // MFA required
   '390189', // role not granted
   '390201', // account does not exist
-  '390102',
-  '390190',
+  '390101', // user access disabled
+  '390102', // user temporarily locked
+  '390106', // password expired
+  '390190', // authenticator not supported
+  '390422', // network policy: the client's IP address is not allowed
 ]);
 /** snowflake-sdk's own codes for transport failures (numbers). */
 const NETWORK_DRIVER_CODES = new Set([401001, 401002, 401003, 402001, 402002]);
@@ -98,6 +103,7 @@ export function credentialHint(profile: SnowflakeProfile, code: string | undefin
   }
   if (code === '390189') return `Check the role: ${settingLabel(profile, 'role')} must be granted to user "${profile.user}".`;
   if (code === '390201') return `Check the account: ${settingLabel(profile, 'account')}.`;
+  if (code === '390422') return `Snowflake's network policy does not allow this machine's IP address for user "${profile.user}": an administrator must allow it (the user's or the account's NETWORK_POLICY), or run the hub where it is allowed.`;
   const user = settingLabel(profile, 'user');
   switch (auth.method) {
     case 'password':
@@ -153,14 +159,14 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
     const state = userStateHint(ctx.profile, text);
     if (state !== undefined) {
       return new SnowmuxError('AUTH_FAILED', `Snowflake refused the login of ${who(ctx.profile)}: ${text}${code ? ` (code ${code})` : ''}. ${state}`, {
-        details: { ...base, infrastructure: true, transient: false },
+        details: { ...base, infrastructure: false, transient: false },
       });
     }
     if (code !== undefined && LOGIN_AUTH_CODES.has(code)) {
       return new SnowmuxError(
         'AUTH_FAILED',
         `Snowflake refused the login of ${who(ctx.profile)}: ${text} (code ${code}). ${credentialHint(ctx.profile, code)}`,
-        { details: { ...base, infrastructure: true, transient: false } },
+        { details: { ...base, infrastructure: false, transient: false } },
       );
     }
     return new SnowmuxError(

@@ -13,15 +13,31 @@
  * - cancellable acquire (the call's AbortSignal);
  * - validation of connections that sat idle (heartbeat, bounded in time), and retirement of connections
  *   older than maxConnectionAgeMs;
- * - interactive logins (browser SSO, MFA push) made one at a time until one succeeds, so the token cache
- *   serves the rest and a person is asked once, not once per pooled connection.
+ * - credentials Snowflake refused are not sent again on every call that needs a new connection: a login
+ *   leads (the others wait for its answer and share a refusal), and after a refusal no login with the same
+ *   credentials is tried for a growing back-off — Snowflake locks a user after a few failed logins in a row,
+ *   and a password rotated while the pool was open otherwise locked it within milliseconds. A pool holds one
+ *   set of credentials: changed ones (a fixed file, another editor's settings) get a pool of their own;
+ * - interactive logins (browser SSO, MFA push) made one at a time, always: when the cached SSO/MFA token has
+ *   expired, the first asks the person and the others then use the token it cached, instead of a browser
+ *   window or push each. A call waiting for that person waits longer than the pool's acquire timeout and is
+ *   told what it waits for.
  */
 import { SnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 import { createPool, type Pool } from 'generic-pool';
 import type { SfConnection, SfConnectionOptions, SnowflakeSdk } from './sdk-types.js';
 import { settingLabel, toSnowmuxError } from './snowflake-errors.js';
-import type { LoginFailure } from '../warehouse-problem.js';
+import { loginRefusedWaitMs, type LoginFailure } from '../warehouse-problem.js';
+
+/** How long a call may wait for a person to finish an interactive login (a Duo push, a browser sign-in). */
+export const INTERACTIVE_LOGIN_WAIT_MS = 180_000;
+
+/** Logins that may ask a person (browser SSO, MFA push or passcode) — as connection-options.ts maps them. */
+export function interactiveLogin(profile: SnowflakeProfile): boolean {
+  const auth = profile.auth;
+  return auth.method === 'externalbrowser' || auth.method === 'mfa' || (auth.method === 'password' && auth.mfa !== undefined);
+}
 
 export interface PoolTimings {
   /** Connections idle at least this long are validated (heartbeat) before use, when the profile asks for validation. */
@@ -37,6 +53,12 @@ export interface PoolTimings {
    * first would make the driver retry that statement's request for minutes with a dead session.
    */
   destroyDeferMs: number;
+  /** No login after refused credentials for this long; ×4 after each further refusal (see loginRefusedWaitMs). */
+  refusedRetryAfterMs?: number | undefined;
+  /** Interactive pools: how long a call waits while a person is asked. Default INTERACTIVE_LOGIN_WAIT_MS. */
+  interactiveWaitMs?: number | undefined;
+  /** Wall clock (tests). */
+  now?: (() => number) | undefined;
 }
 
 export interface PoolStats {
@@ -85,8 +107,13 @@ export class SnowflakePool {
   private loggedIn = 0;
   /** The failure of the last login, until a login succeeds (see loginFailure()). */
   private lastLoginFailure: LoginFailure | null = null;
-  private interactiveGate: Promise<unknown> = Promise.resolve();
-  private interactiveDone = false;
+  /**
+   * Credentials Snowflake refused (AUTH_FAILED): no login before `until`; `refusals` in a row so far. Cleared
+   * by a login that succeeds.
+   */
+  private refused: { error: SnowmuxError; until: number; refusals: number } | null = null;
+  /** The answer of the login the others wait for (see createConnection) while it runs: undefined when it succeeded. */
+  private leading: Promise<SnowmuxError | undefined> | null = null;
   private closed = false;
   /** Rejects pending logins when the pool closes, so close() never waits for a hung login. */
   private readonly closing = new AbortController();
@@ -160,20 +187,67 @@ export class SnowflakePool {
     });
   }
 
+  private now(): number {
+    return this.timings.now?.() ?? Date.now();
+  }
+
+  /**
+   * A login, unless the credentials were refused lately. While a login leads, the others wait for it: its
+   * refusal (or any failure) is their answer too, without a login of their own — N calls needing connections
+   * at once after a password change cost one failed login, not N. After it succeeds they log in side by
+   * side, except interactive logins, which stay one at a time: each may ask the person, and the one after
+   * uses the token the previous cached.
+   */
   private async createConnection(): Promise<SfConnection> {
-    if (this.interactive && !this.interactiveDone) {
-      // One person, one prompt: the first interactive login finishes before the next starts.
-      const previous = this.interactiveGate;
-      let done!: () => void;
-      this.interactiveGate = new Promise<void>((r) => (done = r));
-      try {
-        await previous;
-        return await this.login();
-      } finally {
-        done();
-      }
+    for (;;) {
+      const held = this.heldBack();
+      if (held !== undefined) throw held;
+      const leading = this.leading;
+      if (leading === null) return this.lead();
+      const failure = await leading;
+      if (failure !== undefined) throw failure;
+      if (!this.interactive) return this.login();
     }
-    return this.login();
+  }
+
+  private lead(): Promise<SfConnection> {
+    const login = this.login();
+    const answer = login.then(
+      (): undefined => undefined,
+      (err: unknown) => (err instanceof SnowmuxError ? err : toSnowmuxError(err, { profile: this.profile, phase: 'login' })),
+    );
+    this.leading = answer;
+    // Registered before any waiter's: the lead is gone by the time they look again.
+    void answer.then(() => {
+      if (this.leading === answer) this.leading = null;
+    });
+    return login;
+  }
+
+  /** The refusal calls get instead of a login while the back-off after refused credentials runs. */
+  private heldBack(): SnowmuxError | undefined {
+    const refused = this.refused;
+    if (refused === null || this.now() >= refused.until) return undefined;
+    const at = new Date(refused.until).toISOString().slice(11, 19);
+    return new SnowmuxError(
+      'AUTH_FAILED',
+      `${refused.error.message} The hub does not log in with these credentials again before ${at} UTC (${refused.refusals} refused ${refused.refusals === 1 ? 'login' : 'logins'} in a row; ` +
+        `Snowflake locks a user after a few): fix the setting named above — editors started after the fix, and \`snowmux hub --replace\`, use the new value at once.`,
+      { details: { ...(refused.error.details ?? {}), retryAt: new Date(refused.until).toISOString(), loginsRefused: refused.refusals } },
+    );
+  }
+
+  /** True while an interactive login runs: a person is being asked. */
+  awaitingPerson(): boolean {
+    return this.interactive && this.leading !== null;
+  }
+
+  /** What the person must do, for the messages of calls that wait for it. */
+  private personStep(): string {
+    const auth = this.profile.auth;
+    if (auth.method === 'externalbrowser') return `you to finish the sign-in in the browser window Snowflake opened for user "${this.profile.user}"`;
+    const passcode = auth.method === 'mfa' ? auth.passcode !== undefined : auth.method === 'password' && auth.mfa?.passcode !== undefined;
+    return passcode ? `the MFA login of user "${this.profile.user}" (with the passcode) to finish` : `you to approve the MFA push (Duo) for user "${this.profile.user}" on your device`;
   }
 
   private login(): Promise<SfConnection> {
@@ -194,7 +268,7 @@ export class SnowflakePool {
           this.logins++;
           this.loggedIn++;
           this.lastLoginFailure = null;
-          this.interactiveDone = true;
+          this.refused = null;
           this.lastLoginMs = performance.now() - started;
           this.meta.set(connection, { createdAt: Date.now(), lastReleasedAt: Date.now() });
           resolve(connection);
@@ -202,6 +276,10 @@ export class SnowflakePool {
           this.loginFailures++;
           // A login given up because the pool closes says nothing about the credentials.
           if (!this.closed) this.lastLoginFailure = { error: err, at: Date.now(), failures: (this.lastLoginFailure?.failures ?? 0) + 1 };
+          if (!this.closed && err.code === 'AUTH_FAILED') {
+            const refusals = (this.refused?.refusals ?? 0) + 1;
+            this.refused = { error: err, until: this.now() + loginRefusedWaitMs(refusals, this.timings.refusedRetryAfterMs), refusals };
+          }
           reject(err);
         }
       };
@@ -210,11 +288,17 @@ export class SnowflakePool {
       const timer = setTimeout(
         () =>
           abandon(
-            new SnowmuxError(
-              'WAREHOUSE_UNAVAILABLE',
-              `Login to Snowflake for profile "${this.profile.name}" did not finish within ${this.timings.loginTimeoutMs} ms. Check the network and ${settingLabel(this.profile, 'account')}; the call can be retried.`,
-              { details: { infrastructure: true, transient: true, profile: this.profile.name } },
-            ),
+            this.interactive
+              ? new SnowmuxError(
+                  'WAREHOUSE_UNAVAILABLE',
+                  `The sign-in for profile "${this.profile.name}" was not finished within ${Math.round(this.timings.loginTimeoutMs / 1000)} s (waiting for ${this.personStep()}). Run the call again to be asked again.`,
+                  { details: { infrastructure: false, transient: true, profile: this.profile.name, awaitingPerson: true } },
+                )
+              : new SnowmuxError(
+                  'WAREHOUSE_UNAVAILABLE',
+                  `Login to Snowflake for profile "${this.profile.name}" did not finish within ${this.timings.loginTimeoutMs} ms. Check the network and ${settingLabel(this.profile, 'account')}; the call can be retried.`,
+                  { details: { infrastructure: true, transient: true, profile: this.profile.name } },
+                ),
           ),
         this.timings.loginTimeoutMs,
       );
@@ -281,6 +365,22 @@ export class SnowflakePool {
   }
 
   private async acquireEntry(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<Entry> {
+    const started = performance.now();
+    const wait = Math.max(this.profile.pool.acquireTimeoutMs, this.timings.interactiveWaitMs ?? INTERACTIVE_LOGIN_WAIT_MS);
+    for (;;) {
+      try {
+        return await this.acquireEntryOnce(signal, cancelled);
+      } catch (err) {
+        if (err instanceof SnowmuxError) throw err;
+        // A person is being asked (browser, MFA push): that takes longer than a connection coming free.
+        if (isTimeout(err) && this.awaitingPerson() && performance.now() - started < wait) continue;
+        throw this.acquireError(err, performance.now() - started);
+      }
+    }
+  }
+
+  /** One acquire from generic-pool; its own errors (a timeout) are thrown as they are. */
+  private async acquireEntryOnce(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<Entry> {
     if (this.closed) throw new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closed.`);
     if (signal.aborted) throw cancelled();
     const acquiring = this.pool.acquire();
@@ -297,18 +397,19 @@ export class SnowflakePool {
         acquiring.then((e) => (e.connection ? this.release(e.connection) : this.pool.destroy(e).catch(() => {})), () => {});
         throw cancelled();
       }
-      throw this.acquireError(err);
+      throw err;
     } finally {
       signal.removeEventListener('abort', onAbort!);
       aborted.catch(() => {});
     }
   }
 
-  private acquireError(err: unknown): SnowmuxError {
+  private acquireError(err: unknown, waitedMs: number): SnowmuxError {
     if (err instanceof SnowmuxError) return err;
-    const name = (err as { name?: unknown } | null)?.name;
-    if (name === 'TimeoutError') {
+    if (isTimeout(err)) {
       const { max, acquireTimeoutMs } = this.profile.pool;
+      const person = this.waitingForPerson(waitedMs);
+      if (person !== undefined) return person;
       if (this.pool.borrowed >= max) {
         return new SnowmuxError(
           'POOL_EXHAUSTED',
@@ -323,6 +424,17 @@ export class SnowflakePool {
       );
     }
     return toSnowmuxError(err, { profile: this.profile, phase: 'login' });
+  }
+
+  /** A call that waited while the interactive login asked the person: say so, not "check the network". */
+  waitingForPerson(waitedMs: number): SnowmuxError | undefined {
+    if (!this.awaitingPerson()) return undefined;
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `Waiting for ${this.personStep()} (profile "${this.profile.name}"); this call waited ${Math.round(waitedMs / 1000)} s and nothing ran in Snowflake. ` +
+        `The hub asks once for every editor: run the call again once the sign-in is done, and it uses that login.`,
+      { details: { profile: this.profile.name, awaitingPerson: true, infrastructure: false, transient: true } },
+    );
   }
 
   /** Heartbeat, bounded in time: a hung connection counts as dead. */
@@ -401,4 +513,8 @@ export class SnowflakePool {
     ]);
     clearTimeout(timer);
   }
+}
+
+function isTimeout(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'TimeoutError';
 }

@@ -44,7 +44,7 @@ import { baselineContext, contextStatements, desiredContext, sessionEffect, stat
 import { DEFAULT_OUTAGE_TIMINGS, OutageWatch, probeEndpoint, type Outage, type OutageWatchTimings } from './outage-watch.js';
 import { isSessionLost, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
-import { SnowflakePool } from './snowflake-pool.js';
+import { INTERACTIVE_LOGIN_WAIT_MS, interactiveLogin, SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
 import { warehouseProblem, type LoginFailure } from '../warehouse-problem.js';
 
@@ -60,8 +60,12 @@ export interface SnowflakeWarehouseOptions {
   /** Validate (heartbeat) connections idle at least this long before use. Default 60 000 ms. */
   validateIdleAfterMs?: number | undefined;
   validateTimeoutMs?: number | undefined;
-  /** Longest a login may take. Default max(30 s, the pool's acquire timeout). */
+  /** Longest a login may take. Default max(30 s, the pool's acquire timeout); for interactive logins (a person answers) max(INTERACTIVE_LOGIN_WAIT_MS, that). */
   loginTimeoutMs?: number | undefined;
+  /** After Snowflake refused the credentials, no login for this long (growing ×4 per refusal). Default LOGIN_RETRY_AFTER_MS. */
+  refusedRetryAfterMs?: number | undefined;
+  /** How long a call waits while an interactive login asks a person. Default INTERACTIVE_LOGIN_WAIT_MS. */
+  interactiveWaitMs?: number | undefined;
   /** How long close() waits for running calls to give their connections back. Default 5000 ms. */
   closeWaitMs?: number | undefined;
   /** Honour HTTP(S)_PROXY and NO_PROXY (the driver's setting is process-wide: the first Snowflake profile loaded decides). Default true, as in the driver. */
@@ -139,14 +143,21 @@ export class SnowflakeWarehouse implements Warehouse {
     return this.poolFailure ?? this.readyPool?.loginFailure() ?? null;
   }
 
-  /** The hub's queue holds calls for this pool's connections: they wait as long as the pool would let them. */
+  /**
+   * The hub's queue holds calls for this pool's connections: they wait as long as the pool would let them —
+   * longer while an interactive login asks a person (or before the first one), who may take a minute.
+   */
   get capacityWaitMs(): number {
-    return this.profile.pool.acquireTimeoutMs;
+    const { acquireTimeoutMs } = this.profile.pool;
+    const asking = interactiveLogin(this.profile) && (this.readyPool === undefined || this.readyPool.awaitingPerson());
+    return asking ? Math.max(acquireTimeoutMs, this.options.interactiveWaitMs ?? INTERACTIVE_LOGIN_WAIT_MS) : acquireTimeoutMs;
   }
 
   /** A call that waited capacityWaitMs in the hub's queue without getting a connection. */
   capacityBusy(waitedMs: number): SnowmuxError {
     const { max } = this.profile.pool;
+    const person = this.readyPool?.waitingForPerson(waitedMs);
+    if (person !== undefined) return person;
     const failing = this.outages.failingNow();
     if (failing !== null) return this.busyInOutage(failing, waitedMs);
     return new SnowmuxError(
@@ -373,9 +384,11 @@ export class SnowflakeWarehouse implements Warehouse {
         const pool = new SnowflakePool(sdk, this.profile, built.options, built.interactive, {
           validateIdleAfterMs: this.options.validateIdleAfterMs ?? 60_000,
           validateTimeoutMs: this.options.validateTimeoutMs ?? 5_000,
-          loginTimeoutMs: this.options.loginTimeoutMs ?? Math.max(30_000, settings.acquireTimeoutMs),
+          loginTimeoutMs: this.options.loginTimeoutMs ?? Math.max(built.interactive ? (this.options.interactiveWaitMs ?? INTERACTIVE_LOGIN_WAIT_MS) : 30_000, settings.acquireTimeoutMs),
           destroyTimeoutMs: 5_000,
           destroyDeferMs: 120_000,
+          refusedRetryAfterMs: this.options.refusedRetryAfterMs,
+          interactiveWaitMs: this.options.interactiveWaitMs,
         });
         this.readyPool = pool;
         this.poolFailure = null;
