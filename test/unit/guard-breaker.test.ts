@@ -278,3 +278,20 @@ test('with a probe of its own, half-open is decided by that probe: a slow call a
   assert.equal(probes, 2);
   assert.deepEqual(transitions.map((x) => x.to), ['open', 'half-open', 'open', 'half-open', 'closed']);
 });
+
+test("the embedded warehouse's breaker never counts a timeout (the engine ran the statement); a Snowflake one counts one that carries no answer", async () => {
+  const governance = new Governance({
+    policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'),
+    logger: createLogger({ destination: new PassThrough(), level: 'silent' }),
+    breaker: { volumeThreshold: 3 },
+    clock: new ManualClock(),
+  });
+  const embedded = governance.breakerFor({ info: () => ({ kind: 'duckdb', name: 'embedded', detail: {} }) } as unknown as Warehouse);
+  const snowflake = governance.breakerFor({ info: () => ({ kind: 'snowflake', name: 'prod', detail: {} }) } as unknown as Warehouse);
+  const timeout = () => new SnowmuxError('QUERY_TIMEOUT', "The call did not finish within the hub's 3000 ms call timeout and was cancelled.");
+  await failTimes(embedded, 5, timeout);
+  assert.deepEqual([embedded.state, embedded.snapshot().failures], ['closed', 0]);
+  await failTimes(snowflake, 3, timeout);
+  assert.equal(snowflake.state, 'open');
+  governance.close();
+});

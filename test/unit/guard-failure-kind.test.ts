@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SnowmuxError, type ErrorCode } from '../../src/errors.js';
-import { cancellationError, classifyFailure, isTransientFailure, type FailureKind } from '../../src/hub/guard/failure-kind.js';
+import { cancellationError, classifyFailure, classifyInProcessFailure, isTransientFailure, type FailureKind } from '../../src/hub/guard/failure-kind.js';
 import { toSnowmuxError } from '../../src/hub/warehouse/snowflake/snowflake-errors.js';
 
 function withCode(code: string | number, message = 'boom', extra: Record<string, unknown> = {}): Error {
@@ -100,4 +100,14 @@ test('a Snowflake answer the driver could not read (no code, no message) is an i
   assert.equal(unread.code, 'WAREHOUSE_ERROR');
   assert.equal(unread.details?.infrastructure, true);
   assert.match(unread.message, /could not be read/);
+});
+
+test('the embedded engine ran what it was given: its timeouts are the caller\'s, other failures classify as anywhere', () => {
+  // Its own statement timeout, and the hub's call timeout (the abort reason it answers with).
+  assert.equal(classifyInProcessFailure(new SnowmuxError('QUERY_TIMEOUT', 'The query ran longer than the 1 s statement timeout.', { details: { timeoutMs: 1000 } })), 'user');
+  assert.equal(classifyInProcessFailure(new SnowmuxError('QUERY_TIMEOUT', "The call did not finish within the hub's 3000 ms call timeout.")), 'user');
+  assert.equal(classifyInProcessFailure(new SnowmuxError('QUERY_TIMEOUT', 'x', { details: { infrastructure: true } })), 'infrastructure');
+  assert.equal(classifyInProcessFailure(new SnowmuxError('WAREHOUSE_ERROR', 'x')), 'infrastructure');
+  assert.equal(classifyInProcessFailure(new SnowmuxError('QUERY_CANCELLED', 'x')), 'cancelled');
+  assert.equal(classifyInProcessFailure(new SnowmuxError('SQL_ERROR', 'x')), 'user');
 });

@@ -7,6 +7,7 @@
 import { DEFAULT_BREAKER_SETTINGS, DEFAULT_LIMIT_SETTINGS, type CircuitBreakerSettings, type LimitSettings } from '../config/config-schema.js';
 import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import { systemClock, type Clock } from '../guard/clock.js';
+import { classifyInProcessFailure } from '../guard/failure-kind.js';
 import { FairScheduler, type SchedulerPool } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
@@ -484,6 +485,7 @@ export class Governance {
         resetTimeoutMs: this.breakerSettings.resetTimeoutMs,
         rollingWindowMs: this.breakerWindowMs,
         clock: this.clock,
+        ...(info.kind === 'duckdb' ? { classify: classifyInProcessFailure } : {}),
         probe: () => probeWarehouse(warehouse),
       });
       breaker.on('transition', (t) => {

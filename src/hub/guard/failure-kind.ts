@@ -14,6 +14,11 @@
  *     `cause` chains and AggregateError members.
  *  5. Anything else → 'user'. Read 'user' as "not the warehouse's fault": an unrecognised error (a bug
  *     in the hub, a driver argument error) must never pause every editor's calls.
+ *
+ * A timeout (QUERY_TIMEOUT) counts only when the warehouse did not answer at all: a statement it had taken and
+ * was running reached the caller's own limit, and one identity's slow queries must not pause every user. The
+ * Snowflake backend says which with `details.infrastructure` (a query id known or not); the embedded engine
+ * ran everything it was given, so its timeouts are the caller's (classifyInProcessFailure).
  */
 import { INFRASTRUCTURE_CODES, NOT_TRANSIENT_CODES, USER_CODES } from '../../error-codes.js';
 import { SnowmuxError, isSnowmuxError } from '../../errors.js';
@@ -69,6 +74,15 @@ const MAX_CAUSE_DEPTH = 8;
 export function classifyFailure(err: unknown): FailureKind {
   if (isCancellation(err)) return 'cancelled';
   return findInfrastructureCause(err, 0) ? 'infrastructure' : 'user';
+}
+
+/**
+ * For a warehouse inside the hub's process (the embedded DuckDB): nothing stands between the hub and the engine
+ * that could fail to answer, so a statement that timed out was running — the caller's heavy query.
+ */
+export function classifyInProcessFailure(err: unknown): FailureKind {
+  if (isSnowmuxError(err, 'QUERY_TIMEOUT') && typeof err.details?.['infrastructure'] !== 'boolean') return 'user';
+  return classifyFailure(err);
 }
 
 /**

@@ -455,7 +455,7 @@ export class SnowflakeWarehouse implements Warehouse {
         // taken it (it has a query id): it may have run, and sending it again ran an INSERT twice.
         if (lost && attempt === 0 && !signal.aborted && (repeatable || outcome.queryId === undefined)) continue;
         if (lost && !repeatable && outcome.queryId !== undefined) throw mayHaveRun(outcome.error, outcome.queryId);
-        throw outcome.error;
+        throw whoseTimeout(outcome.error, outcome.queryId);
       }
     } finally {
       ctx.signal.removeEventListener('abort', forward);
@@ -582,6 +582,8 @@ export class SnowflakeWarehouse implements Warehouse {
       signal: lease.signal,
       cancelled: lease.cancelled,
       timeoutMs,
+      // Whose fault the timeout is (the breaker's question) is decided in withConnection, once the statement
+      // settled: the answer to the cancel may still bring the query id Snowflake had given it.
       timeoutError: (queryId) =>
         new SnowmuxError(
           'QUERY_TIMEOUT',
@@ -631,6 +633,20 @@ function optional(key: 'comment', value: JsonValue | undefined): { comment?: str
 function leadingKeyword(sql: string): string | undefined {
   const m = /^(?:\s|\(|--[^\n]*\n|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/.exec(sql);
   return m?.[1]?.toUpperCase();
+}
+
+/**
+ * Whose fault a statement's timeout is, for the breaker. A statement Snowflake had taken (it has a query id,
+ * if only from its answer to the cancel) was running: the caller's query reached its own limit (the role's,
+ * or the call's), and counted as an outage five slow queries of one identity paused the profile for every
+ * user. With no query id Snowflake never confirmed receiving it, which is what an outage looks like.
+ */
+function whoseTimeout(error: SnowmuxError, queryId: string | undefined): SnowmuxError {
+  if (error.code !== 'QUERY_TIMEOUT' || typeof error.details?.['infrastructure'] === 'boolean') return error;
+  return new SnowmuxError(error.code, error.message, {
+    cause: error,
+    details: { ...error.details, ...(queryId === undefined ? {} : { queryId }), infrastructure: queryId === undefined },
+  });
 }
 
 /** A statement given up because Snowflake stopped answering (see outage-watch.ts). */

@@ -1,0 +1,117 @@
+/**
+ * The circuit breaker of a Snowflake profile, through the call pipeline against the Snowflake double: one
+ * identity's queries that reach their own timeout (the role's statement timeout, or the hub's call timeout)
+ * are that caller's heavy queries, not an outage — they must not open the breaker and pause everyone else.
+ * Only a timeout Snowflake never answered (no query id) counts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipeline.js';
+import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { Session } from '../../src/hub/session/session.js';
+import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
+import type { WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
+import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
+import { doubleProfile } from '../doubles/snowflake/fixtures.js';
+
+const config = parseConfigText(
+  `
+[roles.to]
+identities = ["t*"]
+statement_timeout = "1s"
+`,
+  'test.toml',
+);
+
+let double: SnowflakeDouble;
+const open: { warehouse: SnowflakeWarehouse; governance: Governance }[] = [];
+
+before(async () => {
+  double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] }], syncWaitMs: 50 });
+});
+
+after(async () => {
+  for (const { governance } of open) governance.close();
+  await Promise.all(open.map(({ warehouse }) => warehouse.close()));
+  await double.close();
+});
+
+/** A pipeline over one Snowflake profile on the double, with the hub's breaker defaults (5 calls, 50 %). */
+function hub(name: string, callTimeoutMs: number) {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, callTimeoutMs });
+  const warehouse = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 8 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
+  open.push({ warehouse, governance });
+  const target: WarehouseTarget = { kind: 'snowflake', name, defaultDatabase: 'SNOWFLAKE_SAMPLE_DATA', defaultSchema: 'TPCH_SF1', open: async () => warehouse };
+  const pipeline = new CallPipeline({
+    warehouses: { targetFor: () => target },
+    governance,
+    limits: { ...DEFAULT_LIMITS, callTimeoutMs },
+    logger,
+    sink: { record: () => undefined },
+  });
+  let n = 0;
+  const call = async (identity: string, sql: string) => {
+    const session = new Session({ id: `s-${identity}-${++n}`, identity: { kind: 'api-key', name: identity }, transport: 'http' });
+    const body: ToolBody = async (c) => {
+      const result = await c.warehouse.query(sql, { ...c.ctx, maxRows: 10 });
+      return { content: [{ type: 'text', text: JSON.stringify(result.rows) }] };
+    };
+    const result = await pipeline.run(session, 'execute_query', { id: String(n), signal: new AbortController().signal }, { query: sql }, body);
+    const error = result._meta?.['dev.snowmux/error'] as { code?: string } | undefined;
+    const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+    return { code: error?.code, text };
+  };
+  const breaker = () => governance.breakerFor(warehouse).snapshot();
+  return { call, breaker, warehouse };
+}
+
+describe('Snowflake breaker and timeouts', () => {
+  it("one identity's statements stopped at its role's statement timeout leave the breaker closed; another identity's call runs meanwhile and after", async () => {
+    const { call, breaker } = hub('role-timeouts', 60_000);
+    const slow = Array.from({ length: 6 }, () => call('t1', "select system$wait(20, 'SECONDS')"));
+    const other = call('bob', 'select 1');
+    const answers = await Promise.all(slow);
+    for (const a of answers) {
+      assert.equal(a.code, 'QUERY_TIMEOUT', a.text);
+      assert.match(a.text, /ran longer than 1000 ms and was cancelled in Snowflake \(query id [0-9a-f-]+\)/);
+    }
+    assert.equal((await other).code, undefined, (await other).text);
+    assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
+    const bob = await call('bob', 'select 2');
+    assert.equal(bob.code, undefined, bob.text);
+  });
+
+  it("calls ended by the hub's call timeout while Snowflake ran their statements leave the breaker closed", async () => {
+    const { call, breaker } = hub('call-timeouts', 700);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => call('ann', "select system$wait(20, 'SECONDS')")));
+    for (const a of answers) {
+      assert.equal(a.code, 'QUERY_TIMEOUT', a.text);
+      assert.match(a.text, /hub's 700 ms call timeout/);
+    }
+    assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
+    const bob = await call('bob', 'select 3');
+    assert.equal(bob.code, undefined, bob.text);
+  });
+
+  it('a timeout of a statement Snowflake never answered (no query id) still counts as an outage', async () => {
+    const { call, breaker, warehouse } = hub('unanswered', 60_000);
+    assert.equal((await call('t2', 'select 4')).code, undefined, 'warm');
+    double.inject({ kind: 'hang', endpoint: 'query', times: 1 });
+    try {
+      const answer = await call('t2', 'select 5');
+      assert.equal(answer.code, 'QUERY_TIMEOUT', answer.text);
+      assert.match(answer.text, /before Snowflake returned a query id/);
+    } finally {
+      double.clearFaults();
+    }
+    assert.equal(breaker().failures, 1);
+    assert.equal(breaker().lastFailure?.code, 'QUERY_TIMEOUT');
+    assert.ok(warehouse);
+  });
+});
