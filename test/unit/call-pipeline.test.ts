@@ -839,3 +839,45 @@ test("a call's database and schema are judged as a place the role may use before
     governance.close();
   }
 });
+
+test("the breaker's half-open probe does not take the first call's time: a slow probe, then the call's own work, within its call timeout", async () => {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, breaker: { volumeThreshold: 2, resetTimeoutMs: 5 } });
+  const callTimeoutMs = 300;
+  let probeRan = false;
+  // A slow warehouse: its probe answers after longer than the whole call timeout, the call's own query at once.
+  const warehouse = new (class extends CountingWarehouse {
+    override async query(sql: string, o: QueryOptions): Promise<QueryResult> {
+      if (o.tag.tool === 'breaker-probe') {
+        await new Promise((resolve) => setTimeout(resolve, callTimeoutMs + 200));
+        probeRan = true;
+      }
+      return super.query(sql, o);
+    }
+  })();
+  const target: WarehouseTarget = { kind: 'duckdb', name: 'counting', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse };
+  const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: { ...DEFAULT_LIMITS, callTimeoutMs }, logger, sink: { record: () => undefined } });
+  let n = 0;
+  const run = (sql: string) => {
+    const session = new Session({ id: `s-probe-${++n}`, identity: { kind: 'local-user', name: 'reader' }, transport: 'stdio' });
+    return pipeline.run(session, 'execute_query', { id: String(n), signal: new AbortController().signal }, { q: 1 }, async (c) => {
+      await c.warehouse.query(sql, { ...c.ctx, maxRows: 1 });
+      return { content: [] };
+    });
+  };
+  const breaker = governance.breakerFor(warehouse);
+  // Opossum's reset timer is unref'd: the watchdog keeps the event loop alive until half-open (and fails the test if it never comes).
+  let watchdog: NodeJS.Timeout | undefined;
+  const halfOpen = new Promise<void>((resolve, reject) => {
+    watchdog = setTimeout(() => reject(new Error('the breaker never went half-open')), 5000);
+    breaker.on('transition', (tr) => tr.to === 'half-open' && resolve());
+  }).finally(() => clearTimeout(watchdog));
+  for (let i = 0; i < 2; i++) assert.equal(codeOf(await run('SELECT NO_CONNECTION FROM T')), 'WAREHOUSE_UNAVAILABLE');
+  assert.equal(breaker.state, 'open');
+  await halfOpen;
+  const answer = await run('SELECT X FROM T');
+  assert.equal(codeOf(answer), undefined, JSON.stringify(answer));
+  assert.ok(probeRan);
+  assert.equal(breaker.state, 'closed');
+  governance.close();
+});

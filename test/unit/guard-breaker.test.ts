@@ -295,3 +295,32 @@ test("the embedded warehouse's breaker never counts a timeout (the engine ran th
   assert.equal(snowflake.state, 'open');
   governance.close();
 });
+
+test("the call waiting for the half-open probe has its deadline paused for the probe's run only", async (t) => {
+  let finishProbe!: () => void;
+  const events: string[] = [];
+  const probe = () => new Promise<void>((resolve) => (finishProbe = () => (events.push('probe done'), resolve())));
+  const { breaker } = makeBreaker(t, { resetTimeoutMs: 5, probe });
+  const pauseDeadline = () => {
+    events.push('paused');
+    return () => events.push('resumed');
+  };
+  await failTimes(breaker, 5, outage);
+  await waitForState(breaker, 'half-open');
+  const running = breaker.run(async () => (events.push('own work'), 'rows'), pauseDeadline);
+  await waitForValue(() => events.length > 0);
+  assert.deepEqual(events, ['paused']);
+  finishProbe();
+  assert.equal(await running, 'rows');
+  assert.deepEqual(events, ['paused', 'probe done', 'resumed', 'own work']);
+  // Closed: no probe, the deadline runs on.
+  events.length = 0;
+  assert.equal(await breaker.run(async () => (events.push('own work'), 'rows'), pauseDeadline), 'rows');
+  assert.deepEqual(events, ['own work']);
+});
+
+/** Yields to the event loop until `check` holds (a few turns at most: the breaker starts the probe at once). */
+async function waitForValue(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(check(), 'condition never held');
+}

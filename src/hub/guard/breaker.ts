@@ -7,7 +7,8 @@
  * `errorThresholdPercentage` % of them failed with infrastructure errors; while open, calls fail fast
  * with WAREHOUSE_CIRCUIT_OPEN (the action is not run); after `resetTimeoutMs` one probe is let through
  * (half-open) — the hub's own cheap statement when `probe` is given, run by the first call that comes
- * before its own work —: success closes the breaker, an infrastructure failure re-opens it.
+ * before its own work, with that call's deadline paused meanwhile —: success closes the breaker, an
+ * infrastructure failure re-opens it.
  *
  * Opossum facts this relies on (opossum 9.x):
  *  - A filtered error is recorded as a *success* (the warehouse answered), so user errors dilute the
@@ -182,14 +183,24 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
   /**
    * Runs `fn` under the breaker. Resolves or rejects exactly as `fn` does, except while open (or while a
    * half-open probe is in flight), when it rejects at once with WAREHOUSE_CIRCUIT_OPEN without running it.
+   * `pauseDeadline`, when given, stops the caller's own deadline while it waits for the probe (and returns
+   * the function that restarts it): the probe is the hub's work, and with a slow warehouse it ate the call's
+   * time and ended the call in QUERY_TIMEOUT.
    */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async run<T>(fn: () => Promise<T>, pauseDeadline?: () => () => void): Promise<T> {
     this.#rotateDue();
     try {
       // Half-open with nothing in flight: this call's turn to probe, with the hub's own cheap statement.
       // Its failure re-opens the breaker and is this call's answer; its success closes it, and the call
       // runs as any other (another call arriving meanwhile is refused, as for any probe, for its short run).
-      if (this.#probe !== undefined && this.#breaker.halfOpen && this.#breaker.pendingClose) await this.#breaker.fire(this.#probe);
+      if (this.#probe !== undefined && this.#breaker.halfOpen && this.#breaker.pendingClose) {
+        const resume = pauseDeadline?.();
+        try {
+          await this.#breaker.fire(this.#probe);
+        } finally {
+          resume?.();
+        }
+      }
       return (await this.#breaker.fire(fn)) as T;
     } catch (err) {
       throw this.#translate(err);

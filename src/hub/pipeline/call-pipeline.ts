@@ -43,20 +43,19 @@ export class CallPipeline {
     const request: CallRequest = { ...asked, id: recordedRequestId(asked.id) };
     const controller = session.beginCall(tool);
     this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
-    const timer = setTimeout(() => {
+    const deadline = new CallDeadline(limits.callTimeoutMs, () => {
       // Not "narrow the query": a warehouse that hangs or fails slowly ends here too, with nothing run.
       controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call did not finish within the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too, if it had started). \`snowmux status\` shows whether the warehouse answers; if it does, narrow the query or raise hub.call_timeout_ms.`));
-    }, limits.callTimeoutMs);
-    timer.unref();
+    });
     const onClientAbort = () => controller.abort(new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.'));
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
 
     const call = new CallState(this.env, session, tool, request, args, controller);
     try {
-      return await runStages(CALL_STAGES, call, () => runBody(call, body));
+      return await runStages(CALL_STAGES, call, () => runBody(call, body, deadline));
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
       request.signal.removeEventListener('abort', onClientAbort);
       session.endCall(controller, call.outcome === 'error');
     }
@@ -104,15 +103,15 @@ export class CallPipeline {
  * The tool body. When traced, what it does after its last statement came back (turning rows into the
  * result: text table, structured content, truncation) is the call's `shape` span.
  */
-async function runBody(call: CallState, body: ToolBody): Promise<CallToolResult> {
-  const result = await body(toolCallOf(call));
+async function runBody(call: CallState, body: ToolBody, deadline: CallDeadline): Promise<CallToolResult> {
+  const result = await body(toolCallOf(call, deadline));
   const shapedFrom = call.trace?.lastResultAt;
   if (shapedFrom !== undefined) call.trace!.span.child('shape', { 'snowmux.result_is_error': result.isError === true }, shapedFrom).end();
   return result;
 }
 
 /** The body's view of the call, once every call stage has passed. */
-function toolCallOf(call: CallState): ToolCall {
+function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
   const { role, target: where } = call;
   if (!role || !where) throw new SnowmuxError('INTERNAL_ERROR', 'A tool body ran before the call stages resolved its role and target.');
   const { limits } = call.env;
@@ -133,6 +132,7 @@ function toolCallOf(call: CallState): ToolCall {
     sessionKey: call.session.id,
     meter: call.meter,
     trace: call.trace,
+    pauseDeadline: () => deadline.pause(),
   };
   // What the audit log keeps before a statement that may change data runs: who, which call, its SQL.
   const announceWrite = async (sql: string): Promise<void> => {
@@ -168,4 +168,55 @@ function toolCallOf(call: CallState): ToolCall {
     rowCap: (asked) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? limits.defaultMaxRows),
     noteSql: (s) => (call.sql = s),
   };
+}
+
+/**
+ * A call's deadline (hub.call_timeout_ms): time the call spends on its own work. It can be paused while the
+ * call waits for the hub's own (the breaker's half-open probe, which the first call after an outage runs):
+ * with a slow warehouse that probe took the call's time and ended it in QUERY_TIMEOUT.
+ */
+class CallDeadline {
+  #timer: NodeJS.Timeout | undefined;
+  #endsAt: number;
+  #left = 0;
+  #pauses = 0;
+  #over = false;
+
+  constructor(
+    ms: number,
+    private readonly expire: () => void,
+  ) {
+    this.#endsAt = performance.now() + ms;
+    this.#arm(ms);
+  }
+
+  /** Stops the clock; the returned function restarts it with what was left (once every pause has ended). */
+  pause(): () => void {
+    if (this.#over) return () => {};
+    if (this.#pauses++ === 0) {
+      this.#left = Math.max(0, this.#endsAt - performance.now());
+      clearTimeout(this.#timer);
+    }
+    let resumed = false;
+    return () => {
+      if (resumed || this.#over) return;
+      resumed = true;
+      if (--this.#pauses > 0) return;
+      this.#endsAt = performance.now() + this.#left;
+      this.#arm(this.#left);
+    };
+  }
+
+  clear(): void {
+    this.#over = true;
+    clearTimeout(this.#timer);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#over = true;
+      this.expire();
+    }, ms);
+    this.#timer.unref();
+  }
 }

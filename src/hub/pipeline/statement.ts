@@ -86,6 +86,11 @@ export interface StatementScope {
    * audit log holds it. Absent for a tool's own look-ups, which only read.
    */
   announceWrite?: ((sql: string) => Promise<void>) | undefined;
+  /**
+   * Stops the call's deadline while the call waits for work of the hub's own (the breaker's half-open probe);
+   * returns the function that restarts it with the time that was left.
+   */
+  pauseDeadline?: (() => () => void) | undefined;
 }
 
 /** A traced call as its statements see it. */

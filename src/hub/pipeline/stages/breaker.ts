@@ -6,6 +6,6 @@ export const breaker: StatementStage = {
   name: 'breaker',
   run(st, next) {
     if (!st.warehouse) throw new SnowmuxError('INTERNAL_ERROR', 'The breaker stage ran before the warehouse was opened.');
-    return st.scope.governance.breakerFor(st.warehouse).run(next);
+    return st.scope.governance.breakerFor(st.warehouse).run(next, st.scope.pauseDeadline);
   },
 };
