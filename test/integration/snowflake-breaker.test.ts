@@ -80,6 +80,9 @@ describe('Snowflake breaker and timeouts', () => {
     for (const a of answers) {
       assert.equal(a.code, 'QUERY_TIMEOUT', a.text);
       assert.match(a.text, /ran longer than 1000 ms and was cancelled in Snowflake \(query id [0-9a-f-]+\)/);
+      // The limit came from the role: the advice names that setting, not an internal field.
+      assert.match(a.text, /raise roles\.to\.statement_timeout\./);
+      assert.doesNotMatch(a.text, /statementTimeoutMs/);
     }
     assert.equal((await other).code, undefined, (await other).text);
     assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
@@ -97,6 +100,14 @@ describe('Snowflake breaker and timeouts', () => {
     assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
     const bob = await call('bob', 'select 3');
     assert.equal(bob.code, undefined, bob.text);
+  });
+
+  it("a call that waited out the pool's acquire timeout is told the setting by its config key", () => {
+    const { warehouse } = hub('acquire-timeout', 60_000);
+    const busy = warehouse.capacityBusy(2000);
+    assert.equal(busy.code, 'POOL_EXHAUSTED');
+    assert.match(busy.message, /or raise pool\.max \(set by test fixture\) or pool\.acquire_timeout_ms of \[profiles\.acquire-timeout\]\.$/);
+    assert.doesNotMatch(busy.message, /acquireTimeoutMs/);
   });
 
   it('a timeout of a statement Snowflake never answered (no query id) still counts as an outage', async () => {

@@ -164,7 +164,9 @@ describe('Snowflake cancellation', () => {
     await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
       assert.equal(err.code, 'QUERY_TIMEOUT');
       assert.equal(err.details?.['infrastructure'], false);
-      assert.match(err.message, /statement_timeout_s/);
+      // The call named no setting: the profile's own, by its config key (not the internal field name).
+      assert.match(err.message, /raise statement_timeout_s of \[profiles\.server-timeout\]\./);
+      assert.doesNotMatch(err.message, /statementTimeoutMs/);
       return true;
     });
     assert.deepEqual((await w.query('select 45', queryOptions())).rows, [[45]]);

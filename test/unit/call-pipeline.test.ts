@@ -59,6 +59,9 @@ burst = 4
 [roles.writer]
 identities = ["writer"]
 write = true
+[roles.brief]
+identities = ["brief"]
+statement_timeout = "2s"
 `, 'test.toml');
 
 class CountingWarehouse implements Warehouse {
@@ -838,6 +841,21 @@ test("a call's database and schema are judged as a place the role may use before
     }
     governance.close();
   }
+});
+
+test('a statement timeout is named by the setting it came from: the role\'s statement_timeout when lower, else hub.call_timeout_ms', async () => {
+  const { call } = setup();
+  const seen: Record<string, unknown> = {};
+  const body = (who: string): ToolBody => async (c) => {
+    seen[who] = { ms: c.ctx.timeoutMs, setting: c.ctx.timeoutSetting };
+    return { content: [] };
+  };
+  await call('brief', 'execute_query', body('brief'));
+  await call('reader', 'execute_query', body('reader'));
+  assert.deepEqual(seen, {
+    brief: { ms: 2000, setting: 'roles.brief.statement_timeout' },
+    reader: { ms: DEFAULT_LIMITS.callTimeoutMs, setting: 'hub.call_timeout_ms' },
+  });
 });
 
 test("the breaker's half-open probe does not take the first call's time: a slow probe, then the call's own work, within its call timeout", async () => {

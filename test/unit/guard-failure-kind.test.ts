@@ -111,3 +111,16 @@ test('the embedded engine ran what it was given: its timeouts are the caller\'s,
   assert.equal(classifyInProcessFailure(new SnowmuxError('QUERY_CANCELLED', 'x')), 'cancelled');
   assert.equal(classifyInProcessFailure(new SnowmuxError('SQL_ERROR', 'x')), 'user');
 });
+
+test("Snowflake's own statement timeout (000630) names the setting the limit came from, never an internal field name", () => {
+  const timedOut = () => withCode('000630', 'Statement reached its statement or warehouse timeout of 1 second(s) and was canceled.', { sqlState: '57014' });
+  const profile = { name: 'sf', sources: {} } as never;
+  const byRole = toSnowmuxError(timedOut(), { profile, phase: 'statement', timeoutSetting: 'roles.to.statement_timeout' });
+  assert.equal(byRole.code, 'QUERY_TIMEOUT');
+  assert.match(byRole.message, /raise roles\.to\.statement_timeout\.$/);
+  const byProfile = toSnowmuxError(timedOut(), { profile, phase: 'statement' });
+  assert.match(byProfile.message, /raise statement_timeout_s of \[profiles\.sf\]\.$/);
+  const byFlag = toSnowmuxError(timedOut(), { profile: { name: 'sf', sources: { statementTimeoutMs: 'flag --statement-timeout-ms' } } as never, phase: 'statement' });
+  assert.match(byFlag.message, /raise statement_timeout_s \(set by flag --statement-timeout-ms\)\.$/);
+  for (const err of [byRole, byProfile, byFlag]) assert.doesNotMatch(err.message, /statementTimeoutMs/);
+});

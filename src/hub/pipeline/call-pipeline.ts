@@ -115,11 +115,13 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
   const { role, target: where } = call;
   if (!role || !where) throw new SnowmuxError('INTERNAL_ERROR', 'A tool body ran before the call stages resolved its role and target.');
   const { limits } = call.env;
+  const byRole = role.statementTimeoutMs !== undefined && role.statementTimeoutMs < limits.callTimeoutMs;
   const ctx: CallContext = {
     signal: call.controller.signal,
     tag: { sessionId: call.session.id, requestId: call.request.id, client: call.session.clientLabel, tool: call.tool, traceId: call.traceId },
     // A role's statement timeout applies in the warehouse (both backends cancel the statement at it).
-    timeoutMs: Math.min(limits.callTimeoutMs, role.statementTimeoutMs ?? Infinity),
+    timeoutMs: byRole ? role.statementTimeoutMs : limits.callTimeoutMs,
+    timeoutSetting: byRole ? `roles.${role.name}.statement_timeout` : 'hub.call_timeout_ms',
     role: role.snowflakeRole,
     warehouse: role.warehouse,
     onProgress: call.request.onProgress,

@@ -28,6 +28,8 @@ export interface CallContext {
   warehouse?: string | undefined;
   /** Server-side statement timeout, where the backend supports one. */
   timeoutMs?: number | undefined;
+  /** The setting timeoutMs came from (e.g. "hub.call_timeout_ms"), for the advice of a timeout error. */
+  timeoutSetting?: string | undefined;
   /** Called while a long statement runs (queued → running, elapsed time). */
   onProgress?: ((progress: QueryProgress) => void) | undefined;
 }

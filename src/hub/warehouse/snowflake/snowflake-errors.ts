@@ -16,6 +16,8 @@ export interface ErrorContext {
   profile: SnowflakeProfile;
   phase: ErrorPhase;
   queryId?: string | undefined;
+  /** The setting the statement's timeout came from, named when Snowflake stops it at that timeout. */
+  timeoutSetting?: string | undefined;
 }
 
 /** Server codes meaning the session is gone: the call may be retried once on a fresh connection. */
@@ -65,6 +67,14 @@ export function isSessionLost(err: unknown): boolean {
   if (isSnowmuxError(err)) return err.code === 'CONNECTION_LOST';
   const code = driverCode(err);
   return code !== undefined && SESSION_LOST_CODES.has(code);
+}
+
+/**
+ * One of the profile's own settings by its config key and where it was set; one nobody set is named with its
+ * profile ("statement_timeout_s of [profiles.prod]") so the user knows where to add it.
+ */
+export function profileTimeoutSetting(profile: SnowflakeProfile, field: 'statementTimeoutMs' | 'pool.acquireTimeoutMs' = 'statementTimeoutMs'): string {
+  return profile.sources[field] === undefined ? `${shownSettingName(field)} of [profiles.${profile.name}]` : settingLabel(profile, field);
 }
 
 /** A setting as messages name it — the key a user writes, and where the value in use came from. */
@@ -190,7 +200,7 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
   if (code === '000630') {
     return new SnowmuxError(
       'QUERY_TIMEOUT',
-      `Snowflake stopped the statement at its statement timeout${idText}: ${text}. Narrow the query, or raise ${settingLabel(ctx.profile, 'statementTimeoutMs')}.`,
+      `Snowflake stopped the statement at its statement timeout${idText}: ${text}. Narrow the query, or raise ${ctx.timeoutSetting ?? profileTimeoutSetting(ctx.profile)}.`,
       // A heavy query reaching its own limit is not an outage.
       { details: { ...base, infrastructure: false } },
     );

@@ -42,7 +42,7 @@ import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
 import { DEFAULT_OUTAGE_TIMINGS, OutageWatch, probeEndpoint, type Outage, type OutageWatchTimings } from './outage-watch.js';
-import { isSessionLost, settingLabel } from './snowflake-errors.js';
+import { isSessionLost, profileTimeoutSetting, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { INTERACTIVE_LOGIN_WAIT_MS, interactiveLogin, SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
@@ -163,7 +163,7 @@ export class SnowflakeWarehouse implements Warehouse {
     return new SnowmuxError(
       'POOL_EXHAUSTED',
       `All ${max} connections of profile "${this.profile.name}" are busy (this call waited ${Math.round(waitedMs)} ms for one; nothing ran in Snowflake). ` +
-        `Try again shortly, cancel long-running queries, or raise ${settingLabel(this.profile, 'pool.max')} or ${settingLabel(this.profile, 'pool.acquireTimeoutMs')}.`,
+        `Try again shortly, cancel long-running queries, or raise ${settingLabel(this.profile, 'pool.max')} or ${profileTimeoutSetting(this.profile, 'pool.acquireTimeoutMs')}.`,
       { details: { profile: this.profile.name, max, waitedMs: Math.round(waitedMs), infrastructure: false } },
     );
   }
@@ -477,7 +477,7 @@ export class SnowflakeWarehouse implements Warehouse {
     const timeoutMs = this.timeoutMs(ctx);
     const timer =
       timeoutMs > 0
-        ? setTimeout(() => controller.abort(new SnowmuxError('QUERY_TIMEOUT', `${what} took longer than ${timeoutMs} ms and was abandoned. Ask a narrower question, or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`)), timeoutMs)
+        ? setTimeout(() => controller.abort(new SnowmuxError('QUERY_TIMEOUT', `${what} took longer than ${timeoutMs} ms and was abandoned. Ask a narrower question, or raise ${this.timeoutSetting(ctx)}.`)), timeoutMs)
         : undefined;
     this.active.add(controller);
     const signal = controller.signal;
@@ -565,6 +565,11 @@ export class SnowflakeWarehouse implements Warehouse {
     return ctx.timeoutMs ?? this.profile.statementTimeoutMs;
   }
 
+  /** The setting a timeout's advice names: the one timeoutMs came from (the call names it; else the profile's). */
+  private timeoutSetting(ctx: CallContext): string {
+    return (ctx.timeoutMs === undefined ? undefined : ctx.timeoutSetting) ?? profileTimeoutSetting(this.profile);
+  }
+
   private execute(
     lease: Lease,
     sql: string,
@@ -574,6 +579,7 @@ export class SnowflakeWarehouse implements Warehouse {
     onProgress: CallContext['onProgress'],
   ): Promise<StatementOutcome> {
     const timeoutMs = this.timeoutMs(ctx);
+    const setting = this.timeoutSetting(ctx);
     return runStatement({
       connection: lease.connection,
       sqlText: sql,
@@ -588,11 +594,11 @@ export class SnowflakeWarehouse implements Warehouse {
         new SnowmuxError(
           'QUERY_TIMEOUT',
           queryId
-            ? `The statement ran longer than ${timeoutMs} ms and was cancelled in Snowflake (query id ${queryId}). Narrow the query, or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`
+            ? `The statement ran longer than ${timeoutMs} ms and was cancelled in Snowflake (query id ${queryId}). Narrow the query, or raise ${setting}.`
             : // No query id yet: a statement Snowflake is running has none on the client for up to ~45 s, and one
               // Snowflake never accepted (an outage the driver keeps retrying) has none either. Which it was is
               // not known here, so the message gives both ways forward rather than blaming the query.
-              `The statement did not finish within ${timeoutMs} ms and was cancelled before Snowflake returned a query id: either it was still running, or Snowflake did not answer (an outage or a network problem the driver kept retrying). \`snowmux status\` shows whether Snowflake answers; if it does, narrow the query or raise ${settingLabel(this.profile, 'statementTimeoutMs')}.`,
+              `The statement did not finish within ${timeoutMs} ms and was cancelled before Snowflake returned a query id: either it was still running, or Snowflake did not answer (an outage or a network problem the driver kept retrying). \`snowmux status\` shows whether Snowflake answers; if it does, narrow the query or raise ${setting}.`,
           { details: { profile: this.profile.name, queryId, timeoutMs } },
         ),
       onProgress,
@@ -600,7 +606,7 @@ export class SnowflakeWarehouse implements Warehouse {
       pollStatus: this.options.pollQueryStatus ?? true,
       cancelGraceMs: this.options.cancelGraceMs ?? 3000,
       rows: window,
-      errors: { profile: this.profile, phase: 'statement' },
+      errors: { profile: this.profile, phase: 'statement', timeoutSetting: setting },
     });
   }
 
