@@ -244,6 +244,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     auditWriter.observeWrite = observeAuditWrite;
   };
 
+  // What the hub runs: the file as started, advanced by each reload only in the parts it applies.
   let current = config.config;
   // The config file's warnings (a file others can read…) as of the last load, and the default profile's.
   let configWarnings = config.warnings;
@@ -282,7 +283,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     if (!same(fixedLimits, oldFixed)) needsRestart.push('limits (queue sizes)');
     for (const section of ['hub', 'profiles', 'audit', 'breaker', 'tools'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
-    current = next.config;
+    // Only what was applied advances: the restart-only sections stay as the hub runs them, so a later reload
+    // (the next roles edit, a second SIGHUP) still lists them until `hub --replace`. Taking the whole file
+    // here made the second reload report nothing pending while the hub kept running the old settings.
+    current = { ...current, roles: next.config.roles, policy: next.config.policy, limits: { ...current.limits, defaultRate, retryAttempts, retryBudgetMs } };
     running = next;
     refusedReload = null;
     configWarnings = next.warnings;

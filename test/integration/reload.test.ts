@@ -110,3 +110,27 @@ test('a config file deleted or emptied while the hub runs is not reloaded as the
   assert.doesNotMatch((await runCli(['status', '--home', home])).stdout, /NOT RELOADED/);
   await c.close();
 });
+
+test('a change that needs a restart stays listed through later reloads until it is applied', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  writeFileSync(file, role('"list_databases"'));
+  await startHub(t, home);
+  const pending = async () => ((await statusOf(home)).config.lastReload as { needsRestart: string[] } | null)?.needsRestart;
+
+  writeFileSync(file, `${role('"list_databases"')}\n[hub]\nmax_rows = 5\n`);
+  assert.match((await runCli(['reload', '--home', home])).stdout, /applied only after a restart[^\n]*: hub\./);
+  // A second reload of the same file, then an edit that does apply at once: the hub still runs its old [hub].
+  const again = await runCli(['reload', '--home', home]);
+  assert.match(again.stdout, /applied only after a restart[^\n]*: hub\./, 'the second reload still says so');
+  writeFileSync(file, `${role('"list_databases", "execute_query"')}\n[hub]\nmax_rows = 5\n`);
+  const roles = await runCli(['reload', '--home', home]);
+  assert.match(roles.stdout, /now applied: roles/);
+  assert.match(roles.stdout, /applied only after a restart[^\n]*: hub\./);
+  assert.deepEqual(await pending(), ['hub']);
+  assert.match((await runCli(['status', '--home', home])).stdout, /applies only after a restart[\s\S]*: hub/);
+  // Put back as it runs: nothing is pending any more.
+  writeFileSync(file, role('"list_databases", "execute_query"'));
+  assert.doesNotMatch((await runCli(['reload', '--home', home])).stdout, /after a restart/);
+  assert.deepEqual(await pending(), []);
+});
