@@ -80,3 +80,22 @@ test('on a team home, keys list shows keys.json keys beside Redis ones and revok
   const local = await runCli(['keys', 'revoke', '--local', idOf(spare), '--home', home]);
   assert.equal(local.code, 0, local.stderr);
 });
+
+test('keys create without the config of this home\'s running team replica is refused, naming the hub\'s file', { skip: NO_REDIS }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const home = tempHome(t);
+  // As in a container: the hub's file is outside the home and given to the hub alone.
+  const etc = tempHome(t, 'smx-etc-');
+  const config = join(etc, 'config.toml');
+  writeFileSync(config, `[hub]\nhttp_listen = "127.0.0.1:0"\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "t${port}"\n`);
+  await startHub(t, home, ['--config', config]);
+  const bare = await runCli(['keys', 'create', '--identity', 'alice', '--home', home]);
+  assert.equal(bare.code, 1);
+  assert.match(bare.stderr, new RegExp(`replica of team "t${port}"[\\s\\S]*snowmux keys create --identity alice --home \\S+ --config \\S*config\\.toml[\\s\\S]*--local`));
+  assert.equal(JSON.parse((await runCli(['keys', 'list', '--json', '--local', '--home', home])).stdout).length, 0, 'no local key was made');
+  const team = await runCli(['keys', 'create', '--identity', 'alice', '--home', home, '--config', config]);
+  assert.match(team.stderr, /Team key/);
+  const local = await runCli(['keys', 'create', '--identity', 'bob', '--local', '--home', home]);
+  assert.equal(local.code, 0, local.stderr);
+});

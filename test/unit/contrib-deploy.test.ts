@@ -109,3 +109,35 @@ test('the image is multi-stage, non-root, without dev dependencies, and runs the
   assert.ok('snowmux' in pkg.bin);
   assert.ok(pkg.scripts.prepack, 'npm pack builds the package');
 });
+
+/**
+ * The recipes' `kubectl exec deploy/snowmux -- snowmux keys create …` (and the readiness probe) run snowmux
+ * in the container without --config: they must find the hub's file through the environment. With the file
+ * only in the hub's arguments, `keys create` saw no hub.redis_url and made a key in one pod's keys.json,
+ * which the other replicas refused (their readiness failed).
+ */
+test('every snowmux command in the container reads the config the hub runs with', () => {
+  const container = find('Deployment', 'snowmux').spec.template.spec.containers[0];
+  const configMount = container.volumeMounts.find((m: Any) => m.name === 'config').mountPath as string;
+  const env = (name: string) => container.env.find((e: Any) => e.name === name)?.value as string | undefined;
+  assert.equal(env('SNOWMUX_CONFIG'), configMount, 'SNOWMUX_CONFIG names the mounted config');
+  assert.ok(!(container.args ?? []).includes('--config'), 'no --config for the hub alone: it reads $SNOWMUX_CONFIG like every other command');
+  assert.ok(!container.readinessProbe.exec.command.includes('--config'));
+  const docker = readFileSync(join(repoRoot, 'contrib', 'docker', 'Dockerfile'), 'utf8');
+  const final = docker.slice(docker.lastIndexOf('\nFROM '));
+  assert.match(final, new RegExp(`^\\s*SNOWMUX_CONFIG=${configMount}\\s*$`, 'm'), 'the image sets SNOWMUX_CONFIG to the same path');
+  assert.doesNotMatch(final, /^CMD .*--config/m);
+  // The documented commands run in the container carry no --config (they rely on the environment).
+  for (const doc of [join(repoRoot, 'contrib', 'kubernetes', 'snowmux.yaml'), join(repoRoot, 'docs', 'team-hub.md')]) {
+    const commands = [...readFileSync(doc, 'utf8').replace(/\n#?\s*/g, ' ').matchAll(/kubectl exec deploy\/snowmux -- (snowmux [^`\n]*?--identity \S+)/g)].map((m) => m[1]!);
+    assert.ok(commands.length > 0, `${doc} documents the keys command`);
+    for (const command of commands) assert.doesNotMatch(command, /--config|--home/, `${command}: in the container it needs neither`);
+  }
+});
+
+test('the docker build context leaves out the host\'s node_modules, dist and .git', () => {
+  const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry) || ignored.includes(`${entry}/`), `.dockerignore lists ${entry}`);
+  // The Dockerfile copies the whole context: the ignore file is what keeps those out.
+  assert.match(readFileSync(join(repoRoot, 'contrib', 'docker', 'Dockerfile'), 'utf8'), /^COPY \. \.$/m);
+});

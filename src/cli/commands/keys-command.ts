@@ -7,7 +7,11 @@ import { parseDurationMs } from '../../hub/config/config-schema.js';
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../hub/config/config-file.js';
 import { createKey, findKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord } from '../../hub/keys/api-keys.js';
-import { ensureHome, resolveHome } from '../../wire/home.js';
+import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
+import { controlRequest } from '../control-client.js';
+import type { HubStatus } from '../../hub/hub.js';
+import { snowmuxCommand } from '../../snowmux-command.js';
+import { shellWord } from '../../shell-word.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { escapeInvisibleJson, escapeLine, shownText } from '../../shown-text.js';
@@ -46,7 +50,8 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   const home = resolveHome({ flag: values.home });
   const [sub, ...args] = positionals;
   // A team hub (hub.redis_url) keeps its keys in Redis, shared by every replica; --local uses this home's file.
-  const hub = values.local ? undefined : existsSync(home) ? loadConfigFile({ home, explicitPath: values.config, env: process.env }).config.hub : undefined;
+  const loaded = values.local || !existsSync(home) ? undefined : loadConfigFile({ home, explicitPath: values.config, env: process.env });
+  const hub = loaded?.config.hub;
   if (hub?.redisUrl !== undefined && (sub === 'create' || sub === 'list' || sub === 'revoke' || sub === 'rotate')) {
     const { withTeamKeys } = await import('../../hub/team/redis-keys.js');
     return withTeamKeys(hub.redisUrl, hub.teamNamespace, async (team) => {
@@ -91,6 +96,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
     case 'create': {
       const expiresAt = expiry(values.expires);
       const identity = requireIdentity(values.identity); // before the home is made: a usage error creates nothing
+      if (loaded) await refuseLocalKeyBesideTeamHub(home, identity, loaded.shownPath);
       ensureHome(home);
       const { key, record } = createKey(home, identity, expiresAt);
       io.stdout.write(`${key}\n`);
@@ -120,6 +126,27 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       io.stderr.write(USAGE);
       return 2;
   }
+}
+
+/**
+ * A key made in keys.json while this home's running hub is a team replica is accepted by that one replica
+ * only (the others answer 401, their readiness probes fail): the command read a config without
+ * hub.redis_url — the hub's file was given to the hub alone (a container's --config) — so it is refused,
+ * naming the hub's file. No hub, or one that does not answer at once, is not asked further.
+ */
+async function refuseLocalKeyBesideTeamHub(home: string, identity: string, configRead: string): Promise<void> {
+  const socket = socketPathFor(home);
+  if (!existsSync(socket)) return;
+  const status = await controlRequest<HubStatus>(socket, 'status', 2_000, home).catch(() => undefined);
+  const team = status?.team as { namespace?: string } | undefined;
+  if (team?.namespace === undefined) return;
+  const hubConfig = (status!.config as { path?: string } | undefined)?.path;
+  throw new SnowmuxError(
+    'CONFIG_INVALID',
+    `The hub running on this home is a replica of team "${team.namespace}" (config ${hubConfig ?? 'unknown'}), but this command read ${configRead}, which has no hub.redis_url: ` +
+      `the key would be this home's only, and the team's other replicas would refuse it. Give the hub's config: ` +
+      `${snowmuxCommand(`keys create --identity ${shellWord(identity)}`, { home, config: hubConfig ?? 'PATH' })} (or set SNOWMUX_CONFIG), or add --local to make a key for this hub alone.`,
+  );
 }
 
 /**
