@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
+import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
 import { encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
@@ -221,12 +222,15 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       const { serveHttp } = await import('./http/serve-http.js');
       const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
       const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger, auditAuthRefusal: (refusal) => runtime.auditAuthRefusal(refusal) });
+      // The advice names this hub's home and config: pasted bare, `keys create` wrote to ~/.snowmux (a key
+      // this hub never reads) and, without the config, made a team hub's key local.
+      const place = hubPlace(home, runtime.config.path);
       const onServing = (service: HttpService) => {
         http = service;
         if (portsReleased) service.stopAccepting();
         logger.info({ url: service.url, auth: service.auth }, 'http listening');
         say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
-        if (!service.auth.enabled) say('warning: hub.http_auth = false: every local user and process on this machine (and any container sharing its network) can call tools as you and read /status over HTTP. Create keys (snowmux keys create) and remove http_auth = false unless this machine is yours alone.\n');
+        if (!service.auth.enabled) say(`warning: hub.http_auth = false: every local user and process on this machine (and any container sharing its network) can call tools as you and read /status over HTTP. Create keys (${snowmuxCommand('keys create --identity NAME', place)}) and remove http_auth = false unless this machine is yours alone.\n`);
         if (service.keysLoaded) {
           // Redis is usually up and answers within moments of the connection: the warning waits that long,
           // so a healthy start does not read as a broken replica; once said, the load is said too.
@@ -243,7 +247,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
             if (warned) say("the team's API keys are loaded from Redis: team keys are served now.\n");
           });
         }
-        if (service.auth.keysPending === null && service.auth.enabled && service.auth.activeKeys === 0) say('no API key exists yet, so only /healthz answers over HTTP. Create one: snowmux keys create --identity NAME\n');
+        if (service.auth.keysPending === null && service.auth.enabled && service.auth.activeKeys === 0) say(`no API key exists yet, so only /healthz answers over HTTP. Create one: ${snowmuxCommand('keys create --identity NAME', place)}\n`);
       };
       if (previousWriter === null) {
         // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.

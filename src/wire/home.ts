@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { SnowmuxError } from '../errors.js';
 import { mkdirParentsSync } from '../mkdir-below.js';
 import { shellWord } from '../shell-word.js';
+import { snowmuxCommand } from '../snowmux-command.js';
 import { resolveUserPath } from '../user-path.js';
 
 export const SOCKET_NAME = 'hub.sock';
@@ -187,7 +188,7 @@ export function checkHomeOfHub(home: string): void {
   if (!existsSync(home)) {
     throw new SnowmuxError(
       'HUB_NOT_RUNNING',
-      `No snowmux hub has run in ${home}: that home does not exist yet. Start a hub with \`snowmux hub\` (an editor's shim starts one by itself), ` +
+      `No snowmux hub has run in ${home}: that home does not exist yet. Start a hub with \`${snowmuxCommand('hub', home)}\` (an editor's shim starts one by itself), ` +
         'or name the home your hub uses with --home or SNOWMUX_HOME.',
     );
   }

@@ -101,6 +101,8 @@ for (const e of ENGINES) {
   test(`[${e}] keys guard every route but /healthz: missing, malformed, unknown, revoked and expired keys are refused with the reason`, async (t) => {
     engine = e;
     const r = await rig(t);
+    // The advice names this hub's home: pasted bare, it made a key in ~/.snowmux that this hub never reads.
+    assert.ok(r.hub.stderr().includes(`Create one: snowmux keys create --identity NAME --home ${r.home}\n`), r.hub.stderr());
     const alice = await r.key('alice');
     const health = await fetch(`${r.url}/healthz`);
     assert.equal(health.status, 200);
@@ -498,6 +500,7 @@ for (const e of ENGINES) {
     assert.equal(res.status, 200);
     // Loopback is not the owner alone: the terminal says who else can reach it.
     assert.match(open.hub.stderr(), /warning: hub\.http_auth = false: every local user and process on this machine .*can call tools as you/);
+    assert.ok(open.hub.stderr().includes(`Create keys (snowmux keys create --identity NAME --home ${open.home})`), open.hub.stderr());
   });
 
   test(`[${e}] one identity cannot open sessions without bound: 2025 sessions are capped, made-up client names share one session`, async (t) => {

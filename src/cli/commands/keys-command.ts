@@ -10,7 +10,8 @@ import { createKey, findKey, keysPath, readKeys, revokeKey, rotateKey, type ApiK
 import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { controlRequest } from '../control-client.js';
 import type { HubStatus } from '../../hub/hub.js';
-import { snowmuxCommand } from '../../snowmux-command.js';
+import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
+import { resolve } from 'node:path';
 import { shellWord } from '../../shell-word.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -52,6 +53,8 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   // A team hub (hub.redis_url) keeps its keys in Redis, shared by every replica; --local uses this home's file.
   const loaded = values.local || !existsSync(home) ? undefined : loadConfigFile({ home, explicitPath: values.config, env: process.env });
   const hub = loaded?.config.hub;
+  // Every command this one advises names the same home and config (pasted bare, it acted on ~/.snowmux).
+  const place = hubPlace(home, loaded?.path ?? (values.config === undefined ? undefined : resolve(values.config)));
   if (hub?.redisUrl !== undefined && (sub === 'create' || sub === 'list' || sub === 'revoke' || sub === 'rotate')) {
     const { withTeamKeys } = await import('../../hub/team/redis-keys.js');
     return withTeamKeys(hub.redisUrl, hub.teamNamespace, async (team) => {
@@ -65,7 +68,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       // commands must see them too, or a leaked pre-team key is "not found" while it keeps working.
       const local = readKeys(keysPath(home)).records;
       if (sub === 'list') {
-        printList(io, [...(await team.list()).map((r) => ({ ...r, store: 'team' as const })), ...local.map((r) => ({ ...r, store: 'local' as const }))], values.json === true);
+        printList(io, [...(await team.list()).map((r) => ({ ...r, store: 'team' as const })), ...local.map((r) => ({ ...r, store: 'local' as const }))], values.json === true, place);
         return 0;
       }
       const prefix = oneKey(args, sub);
@@ -74,14 +77,14 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
         const overlapEnds = overlapEnd(values.overlap);
         const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
         if (store === 'local') {
-          const rotated = rotateKey(home, prefix, overlapEnds, expiresAt);
+          const rotated = rotateKey(home, prefix, overlapEnds, expiresAt, new Date(), place.config);
           io.stdout.write(`${rotated.key}\n`);
-          io.stderr.write(`${rotatedNote(rotated, "Key (this home's keys.json)")} Only this home's hub accepts it; a team key works on every replica: snowmux keys create --identity ${rotated.record.identity}\n`);
+          io.stderr.write(`${rotatedNote(rotated, "Key (this home's keys.json)", place)} Only this home's hub accepts it; a team key works on every replica: ${snowmuxCommand(`keys create --identity ${shellWord(rotated.record.identity)}`, place)}\n`);
           return 0;
         }
-        const rotated = await team.rotate(prefix, overlapEnds, expiresAt);
+        const rotated = await team.rotate(prefix, overlapEnds, expiresAt, place);
         io.stdout.write(`${rotated.key}\n`);
-        io.stderr.write(`${rotatedNote(rotated, 'Team key')} Every replica of namespace "${hub.teamNamespace}" accepts it.\n`);
+        io.stderr.write(`${rotatedNote(rotated, 'Team key', place)} Every replica of namespace "${hub.teamNamespace}" accepts it.\n`);
       } else if (store === 'local') {
         const record = revokeKey(home, prefix);
         io.stdout.write(`Key ${record.id} (${record.identity}) in this home's keys.json is revoked; this home's hub refuses it from its next request on.\n`);
@@ -104,16 +107,16 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       return 0;
     }
     case 'list': {
-      printList(io, readKeys(keysPath(home)).records, values.json === true);
+      printList(io, readKeys(keysPath(home)).records, values.json === true, place);
       return 0;
     }
     case 'rotate': {
       const prefix = oneKey(args, 'rotate');
       const overlapEnds = overlapEnd(values.overlap);
       const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
-      const rotated = rotateKey(home, prefix, overlapEnds, expiresAt);
+      const rotated = rotateKey(home, prefix, overlapEnds, expiresAt, new Date(), place.config);
       io.stdout.write(`${rotated.key}\n`);
-      io.stderr.write(`${rotatedNote(rotated, 'Key')}\n`);
+      io.stderr.write(`${rotatedNote(rotated, 'Key', place)}\n`);
       return 0;
     }
     case 'revoke': {
@@ -178,11 +181,11 @@ function overlapEnd(overlap: string | undefined): Date {
   return new Date(Date.now() + ms);
 }
 
-function rotatedNote(r: { record: ApiKeyRecord; old: ApiKeyRecord }, kind: string): string {
+function rotatedNote(r: { record: ApiKeyRecord; old: ApiKeyRecord }, kind: string, place: HubPlace): string {
   return (
     `${kind} ${r.record.id} for identity "${r.record.identity}"${r.record.expiresAt ? `, expires ${r.record.expiresAt}` : ''}, replaces ${r.old.id}, ` +
     `which keeps working until ${r.old.expiresAt}. The new key is shown only now: put it where clients read it (SNOWMUX_KEY, --key-file), ` +
-    `then end the old one sooner with: snowmux keys revoke ${r.old.id}.`
+    `then end the old one sooner with: ${snowmuxCommand(`keys revoke ${r.old.id}`, place)}.`
   );
 }
 
@@ -199,7 +202,7 @@ function expiry(expires: string | undefined): Date | null {
 }
 
 /** Records of a team home carry where they live (team: Redis; local: this home's keys.json), shown with each. */
-function printList(io: CommandIo, records: (ApiKeyRecord & { store?: 'team' | 'local' })[], json: boolean): void {
+function printList(io: CommandIo, records: (ApiKeyRecord & { store?: 'team' | 'local' })[], json: boolean, place: HubPlace): void {
   const now = Date.now();
   const rows = records.map((r) => ({
     id: r.id,
@@ -211,6 +214,6 @@ function printList(io: CommandIo, records: (ApiKeyRecord & { store?: 'team' | 'l
   }));
   // The key file (or a team's Redis) is read as it is: its text is shown one line per key, acting on nothing.
   if (json) io.stdout.write(`${escapeInvisibleJson(JSON.stringify(rows, null, 2))}\n`);
-  else if (rows.length === 0) io.stdout.write('No API keys. Create one with: snowmux keys create --identity NAME\n');
+  else if (rows.length === 0) io.stdout.write(`No API keys. Create one with: ${snowmuxCommand('keys create --identity NAME', place)}\n`);
   else for (const r of rows) io.stdout.write(`${escapeLine(`${r.id}  ${r.store === undefined ? '' : `${r.store.padEnd(5)}  `}${r.state.padEnd(7)}  ${r.identity}  created ${r.createdAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`)}\n`);
 }

@@ -12,6 +12,8 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
+import { shellWord } from '../../shell-word.js';
+import { snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 
 export const KEYS_FILE = 'keys.json';
 
@@ -156,11 +158,14 @@ export function rotation(
   overlapEnds: Date,
   expiresAt: Date | null | undefined,
   now = new Date(),
+  place?: HubPlace,
 ): { key: string; record: ApiKeyRecord; old: ApiKeyRecord } {
   const found = findKey(records, prefix);
-  if (found.revokedAt) throw new SnowmuxError('INVALID_ARGUMENT', `Key ${found.id} is revoked: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
+  // The advice names the home and config the command was run with: pasted bare, it acted on ~/.snowmux.
+  const create = place === undefined ? `snowmux keys create --identity ${shellWord(found.identity)}` : snowmuxCommand(`keys create --identity ${shellWord(found.identity)}`, place);
+  if (found.revokedAt) throw new SnowmuxError('INVALID_ARGUMENT', `Key ${found.id} is revoked: there is nothing to rotate. Create a new one: ${create}`);
   if (found.expiresAt && !(Date.parse(found.expiresAt) > now.getTime())) {
-    throw new SnowmuxError('INVALID_ARGUMENT', `Key ${found.id} has expired: there is nothing to rotate. Create a new one: snowmux keys create --identity ${found.identity}`);
+    throw new SnowmuxError('INVALID_ARGUMENT', `Key ${found.id} has expired: there is nothing to rotate. Create a new one: ${create}`);
   }
   // Without --expires the new key lives as long as the old one was made to (none: no expiry either).
   const lifetime = found.expiresAt ? Date.parse(found.expiresAt) - Date.parse(found.createdAt) : undefined;
@@ -171,10 +176,10 @@ export function rotation(
 }
 
 /** Rotates the key whose id starts with `prefix` in this home's file (see `rotation`). */
-export function rotateKey(home: string, prefix: string, overlapEnds: Date, expiresAt: Date | null | undefined, now = new Date()): { key: string; record: ApiKeyRecord; old: ApiKeyRecord } {
+export function rotateKey(home: string, prefix: string, overlapEnds: Date, expiresAt: Date | null | undefined, now = new Date(), config?: string): { key: string; record: ApiKeyRecord; old: ApiKeyRecord } {
   const path = keysPath(home);
   const { records } = readKeys(path);
-  const rotated = rotation(records, prefix, overlapEnds, expiresAt, now);
+  const rotated = rotation(records, prefix, overlapEnds, expiresAt, now, { home, config });
   writeKeys(path, [...records.map((r) => (r.id === rotated.old.id ? rotated.old : r)), rotated.record]);
   return rotated;
 }

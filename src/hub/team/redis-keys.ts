@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { SnowmuxError, errorMessage } from '../../errors.js';
+import type { HubPlace } from '../../snowmux-command.js';
 import { checkKey, findKey, newKey, rotation, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
 import { hideUrlCredentials } from '../../shown-text.js';
@@ -207,8 +208,8 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
         await announce(`Key ${target.id} is revoked in Redis`);
         return target;
       },
-      async rotate(prefix, overlapEnds, expiresAt) {
-        const rotated = rotation(await list(), prefix, overlapEnds, expiresAt);
+      async rotate(prefix, overlapEnds, expiresAt, place) {
+        const rotated = rotation(await list(), prefix, overlapEnds, expiresAt, new Date(), place);
         // One HSET for both: a reader never sees the new key without the old one's new expiry, or the reverse.
         await step(
           () => redis.hset(hashKey(namespace), rotated.old.id, JSON.stringify(rotated.old), rotated.record.id, JSON.stringify(rotated.record)),
@@ -227,5 +228,6 @@ export interface TeamKeyOps {
   list(): Promise<ApiKeyRecord[]>;
   create(identity: string, expiresAt: Date | null): Promise<{ key: string; record: ApiKeyRecord }>;
   revoke(prefix: string): Promise<ApiKeyRecord>;
-  rotate(prefix: string, overlapEnds: Date, expiresAt: Date | null | undefined): Promise<{ key: string; record: ApiKeyRecord; old: ApiKeyRecord }>;
+  /** `place`: the home and config the command runs with, for the advice its errors give. */
+  rotate(prefix: string, overlapEnds: Date, expiresAt: Date | null | undefined, place?: HubPlace): Promise<{ key: string; record: ApiKeyRecord; old: ApiKeyRecord }>;
 }
