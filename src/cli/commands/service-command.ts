@@ -14,6 +14,8 @@ import { isListenAddress } from '../../hub/listen/listen-address.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { settingsForEditors, shimLaunch } from './setup-command.js';
+import { defaultHubConfig, loadConfigFile } from '../../hub/config/config-file.js';
+import { resolveHome } from '../../wire/home.js';
 
 type Manager = 'systemd' | 'launchd' | 'pm2';
 
@@ -62,7 +64,18 @@ function systemdWord(word: string): string {
   return `"${literal.replace(/["\\]/g, '\\$&').replace(/\n/g, '\\n')}"`;
 }
 
-export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string; env?: NodeJS.ProcessEnv }): ServiceFile {
+/**
+ * How long the manager waits after SIGTERM before it kills the hub: the config's hub.shutdown_grace_ms (the
+ * drain of running calls) plus time to close the audit log and export the last trace spans. A fixed 30 s
+ * killed a hub with a longer grace mid-drain: its calls got no answer and their audit records were lost.
+ */
+export function stopTimeoutSeconds(shutdownGraceMs: number): number {
+  return Math.max(30, Math.ceil((shutdownGraceMs + STOP_MARGIN_MS) / 1000));
+}
+const STOP_MARGIN_MS = 20_000;
+
+export function serviceFile(manager: Manager, opts: { home?: string; config?: string; http?: string; userHome: string; cwd: string; env?: NodeJS.ProcessEnv; stopTimeoutSec?: number }): ServiceFile {
+  const stopSec = opts.stopTimeoutSec ?? stopTimeoutSeconds(defaultHubConfig().hub.shutdownGraceMs);
   const { command, args } = shimLaunch({ home: undefined, config: undefined, profile: undefined });
   // --replace: an editor's shim may have started a hub before the service (or while it was restarting);
   // without it the service's hub would refuse to start, again and again, until the manager gave up. With
@@ -87,11 +100,12 @@ Description=snowmux hub (Snowflake MCP hub for your editors)
 [Service]
 Type=simple
 ExecStart=${[command, ...hubArgs].map(systemdWord).join(' ')}
-# SIGHUP reloads roles and limits (snowmux reload); SIGTERM drains: running calls finish first.
+# SIGHUP reloads roles and limits (snowmux reload); SIGTERM drains: running calls finish first
+# (hub.shutdown_grace_ms, then the audit close: the stop timeout below is derived from it at install).
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2
-TimeoutStopSec=30
+TimeoutStopSec=${stopSec}
 
 [Install]
 WantedBy=default.target
@@ -117,7 +131,7 @@ WantedBy=default.target
   <array>${[command, ...hubArgs].map((a) => `<string>${xml(a)}</string>`).join('')}</array>
   <key>RunAtLoad</key><true/>
   <key>KeepAlive</key><dict><key>SuccessfulExit</key><false/></dict>
-  <key>ExitTimeOut</key><integer>30</integer>
+  <key>ExitTimeOut</key><integer>${stopSec}</integer>
 </dict>
 </plist>
 `,
@@ -140,7 +154,7 @@ module.exports = {
       args: ${JSON.stringify(hubArgs.slice(1))},
       interpreter: ${JSON.stringify(command)},
       autorestart: true,
-      kill_timeout: 30000,
+      kill_timeout: ${stopSec * 1000},
     },
   ],
 };
@@ -186,7 +200,9 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   if (action === 'install') {
     for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the service runs the hub with ${flag}, from $${variable}: a service manager does not see your shell's environment)\n`);
   }
-  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd(), env: process.env });
+  // The stop timeout follows the drain of the config the service's hub reads (no file yet: the default).
+  const grace = action === 'install' ? loadConfigFile({ home: resolveHome({ flag: settings.home }), explicitPath: settings.config, env }).config.hub.shutdownGraceMs : defaultHubConfig().hub.shutdownGraceMs;
+  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd(), env: process.env, stopTimeoutSec: stopTimeoutSeconds(grace) });
   if (action === 'uninstall') {
     if (!existsSync(file.path)) {
       io.stdout.write(`${file.path} does not exist: nothing to remove. If a snowmux service still runs, stop it with: ${file.stop}\n`);
