@@ -77,6 +77,9 @@ test('on a team home, keys list shows keys.json keys beside Redis ones and revok
   const down = await runCli(['keys', 'revoke', idOf(spare), '--home', home]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /Cannot reach the team's Redis.*add --local/);
+  // Redis down is not a config error (the file is fine): the code errors.md gives for it.
+  assert.match(down.stderr, /\[TEAM_REDIS_FAILED\]|TEAM_REDIS_FAILED/);
+  assert.doesNotMatch(down.stderr, /CONFIG_INVALID/);
   const local = await runCli(['keys', 'revoke', '--local', idOf(spare), '--home', home]);
   assert.equal(local.code, 0, local.stderr);
 });

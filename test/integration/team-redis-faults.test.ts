@@ -38,6 +38,7 @@ test('a wrong Redis password is named (WRONGPASS) by the replica, status, keys a
   const keys = await runCli(['keys', 'create', '--identity', 'alice', '--home', home]);
   assert.equal(keys.code, 1);
   assert.match(keys.stderr, /Cannot reach the team's Redis at hub\.redis_url \(WRONGPASS/);
+  assert.match(keys.stderr, /CONFIG_INVALID/, 'a refused password is the config\'s to fix');
   const verify = await runCli(['audit', 'verify', '--redis', url, '--stream', 'snowmux:audit']);
   assert.equal(verify.code, 2);
   assert.match(verify.stderr, /at redis:\/\/\*\*\*@127\.0\.0\.1:\d+: WRONGPASS/);

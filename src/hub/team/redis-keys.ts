@@ -169,7 +169,9 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
     await redis.connect();
   } catch (err) {
     const why = hideUrlCredentials((refused ?? (err as Error)).message).replace(/\.$/, '');
-    throw new SnowmuxError('CONFIG_INVALID', `Cannot reach the team's Redis at hub.redis_url (${why}); keys of a team hub live there, and nothing was changed. Start Redis (or make it answer), or fix hub.redis_url (its password too), then run the command again. (For a key of this home's keys.json, add --local: that needs no Redis.)`);
+    // A refused login is the config's to fix (hub.redis_url's password); a Redis that does not answer is not.
+    const code = /WRONGPASS|NOAUTH|NOPERM/.test(why) ? 'CONFIG_INVALID' : 'TEAM_REDIS_FAILED';
+    throw new SnowmuxError(code, `Cannot reach the team's Redis at hub.redis_url (${why}); keys of a team hub live there, and nothing was changed. Start Redis (or make it answer), or fix hub.redis_url (its password too), then run the command again. (For a key of this home's keys.json, add --local: that needs no Redis.)`);
   }
   /**
    * A command Redis failed or never answered, as what it means for the key: whether the change was made,
