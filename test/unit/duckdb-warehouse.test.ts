@@ -392,7 +392,8 @@ describe('DuckDbWarehouse', () => {
     });
 
     test('timeoutMs stops a long statement with QUERY_TIMEOUT', async () => {
-      const err = await rejectsWith(warehouse.query(ENDLESS, opts({ timeoutMs: 50 })), 'QUERY_TIMEOUT', /timeout/);
+      // The advice names the setting the limit came from, as the pipeline passes it.
+      const err = await rejectsWith(warehouse.query(ENDLESS, opts({ timeoutMs: 50, timeoutSetting: 'roles.analyst.statement_timeout' })), 'QUERY_TIMEOUT', /or raise roles\.analyst\.statement_timeout\.$/);
       assert.equal(err.details?.['timeoutMs'], 50);
       await stopsInEngine(warehouse);
       const next = await warehouse.query('SELECT 1', opts({ timeoutMs: 60_000 }));

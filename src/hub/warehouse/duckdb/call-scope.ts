@@ -27,6 +27,8 @@ import { forgetStatements } from './prepared-statements.js';
 export interface CallScopeOptions {
   signal: AbortSignal;
   timeoutMs?: number | undefined;
+  /** The setting timeoutMs came from, named by a timeout's advice (CallContext.timeoutSetting). */
+  timeoutSetting?: string | undefined;
   onProgress?: ((progress: QueryProgress) => void) | undefined;
   progressIntervalMs: number;
   /** Where the call waits for its turn. */
@@ -118,7 +120,7 @@ export class CallTracker {
     signal.addEventListener('abort', onAbort, { once: true });
     const timeout =
       options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
-        ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number)), options.timeoutMs)
+        ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number, options.timeoutSetting)), options.timeoutMs)
         : undefined;
     const report = (): void => reportProgress(queued ? undefined : call.connection, queued, started, options.onProgress);
     const progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
@@ -302,11 +304,11 @@ export function closedError(): SnowmuxError {
   return new SnowmuxError('WAREHOUSE_CLOSED', 'The embedded warehouse is shut down (the hub is stopping). Retry once the hub is back.');
 }
 
-function timeoutError(timeoutMs: number): SnowmuxError {
+function timeoutError(timeoutMs: number, setting: string | undefined): SnowmuxError {
   const seconds = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 100) / 10} s` : `${timeoutMs} ms`;
   return new SnowmuxError(
     'QUERY_TIMEOUT',
-    `The query ran longer than the ${seconds} statement timeout and was cancelled. Narrow it (filters, LIMIT) or raise the timeout.`,
+    `The query ran longer than the ${seconds} statement timeout and was cancelled. Narrow it (filters, LIMIT) or raise ${setting ?? 'the timeout'}.`,
     { details: { timeoutMs } },
   );
 }

@@ -297,6 +297,7 @@ export class DuckDbWarehouse implements Warehouse {
       {
         signal: ctx?.signal ?? NEVER_ABORTED,
         timeoutMs: ctx?.timeoutMs,
+        timeoutSetting: ctx?.timeoutSetting,
         onProgress: ctx?.onProgress,
         progressIntervalMs: this.settings.progressIntervalMs,
         slots,
