@@ -692,6 +692,28 @@ test('a warehouse queue keeps a slot for others only while another session is pr
   governance.close();
 });
 
+test("a warehouse queue keeps a slot for another user while one is present, however many sessions the first opens", async () => {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy, logger, clock: new ManualClock(), limits: { maxConcurrentQueries: 3 } });
+  const session = (id: string, name: string) => new Session({ id, identity: { kind: 'api-key', name }, transport: 'stdio' });
+  const flooders = [session('f-1', 'f1'), session('f-2', 'f1')];
+  const carol = session('c-1', 'carol');
+  for (const s of [...flooders, carol]) governance.sessionStarted(s);
+  const scheduler = governance.scheduler;
+  const held = [await scheduler.schedule('f-1', undefined, undefined, 'f1'), await scheduler.schedule('f-2', undefined, undefined, 'f1')];
+  const third = scheduler.schedule('f-2', undefined, undefined, 'f1');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(scheduler.snapshot().running, 2, "f1's second session does not take the slot kept for carol");
+  governance.sessionEnded('carol', carol.id);
+  // Only f1's editors are left: its next call may take the last slot.
+  const fourth = scheduler.schedule('f-1', undefined, undefined, 'f1');
+  assert.equal(scheduler.snapshot().running, 3, 'with carol gone, f1 may run the last slot');
+  for (const r of [...held, await fourth]) r.release();
+  (await third).release();
+  governance.close();
+});
+
 test('a rate refusal says when the budget is shared, by how many editors and under which role', async () => {
   const { call, governance } = setup();
   const refusal = rateLimitedError('team-bot', { capacity: 10, refillPerSecond: 0.5 }, 1962, { role: 'default', sessions: 2 });

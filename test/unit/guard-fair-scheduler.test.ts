@@ -167,11 +167,12 @@ test('a full queue refuses at once with HUB_BUSY and a retry estimate from recen
   await fill(scheduler, 'A', 7);
   await fill(scheduler, 'Z', 1);
   const queued = Array.from({ length: 64 }, (_, i) => scheduler.schedule(i % 2 ? 'A' : 'B'));
-  const refused = scheduler.schedule('C');
+  // A and B hold 32 places each, an equal share: A's next call is refused.
+  const refused = scheduler.schedule('A');
   assert.equal(await state(refused), 'rejected', 'refused without waiting for any release');
   await assert.rejects(refused, (err: unknown) => {
     assert.ok(isSnowmuxError(err, 'HUB_BUSY'));
-    assert.equal(err.message, 'The hub is busy: 8 queries running and 64 waiting. Retry after ~250 ms.');
+    assert.equal(err.message, 'The hub is busy: 8 queries running and 64 waiting, 32 of them yours (a share of 32 each while 2 users wait). Retry after ~250 ms.');
     assert.equal(err.details?.['retryAfterMs'], 250);
     assert.equal(err.details?.['reason'], 'queue_full');
     return true;
@@ -180,6 +181,73 @@ test('a full queue refuses at once with HUB_BUSY and a retry estimate from recen
   for (const q of queued) assert.equal(await state(q), 'pending');
   scheduler.close();
   await Promise.allSettled(queued);
+});
+
+test('a queue one identity filled through many sessions still queues the call of an identity with nothing waiting', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 2, maxQueued: 12, maxQueuedPerSession: 4, clock: new ManualClock() });
+  // The other slot is z's (f1 alone may run only one while others are there).
+  const running = [await scheduler.schedule('f1-a', undefined, undefined, 'f1'), await scheduler.schedule('z', undefined, undefined, 'z')];
+  // f1's sessions together fill the queue (4 sessions × 3, each within the per-session bound).
+  const flood = Array.from({ length: 12 }, (_, i) => scheduler.schedule(`f1-${'abcd'[i % 4]}`, undefined, undefined, 'f1'));
+  for (const p of flood) p.catch(() => undefined); // some are refused below; each is checked by state()
+  assert.equal(scheduler.snapshot().queued, 12);
+  const carol = scheduler.schedule('carol-1', undefined, undefined, 'carol');
+  assert.equal(await state(carol), 'pending', "carol's call is queued, not refused");
+  // In its place the newest waiter of f1's session with the most waiting (the first of equals in the rotation) was refused.
+  const settled = await Promise.all(flood.map((p) => state(p)));
+  assert.deepEqual(settled.map((s, i) => [i, s]).filter(([, s]) => s === 'rejected'), [[8, 'rejected']]);
+  await assert.rejects(flood[8]!, (err: unknown) => {
+    assert.ok(isSnowmuxError(err, 'HUB_BUSY'));
+    assert.equal(err.details?.['reason'], 'queue_share');
+    assert.match(err.message, /this user's calls held 12 of its 12 places, more than an equal share while 2 users wait/);
+    return true;
+  });
+  // carol may take places up to an equal share (6), f1 none while it holds more than its share.
+  const carolMore = Array.from({ length: 5 }, (_, i) => scheduler.schedule(`carol-${2 + (i % 2)}`, undefined, undefined, 'carol'));
+  for (const p of carolMore) assert.equal(await state(p), 'pending');
+  await assert.rejects(scheduler.schedule('f1-e', undefined, undefined, 'f1'), (err: unknown) => isSnowmuxError(err, 'HUB_BUSY') && err.details?.['reason'] === 'queue_full');
+  await assert.rejects(scheduler.schedule('carol-4', undefined, undefined, 'carol'), (err: unknown) => isSnowmuxError(err, 'HUB_BUSY') && err.details?.['reason'] === 'queue_full');
+  const snap = scheduler.snapshot();
+  assert.equal(snap.queued, 12, 'the bound still holds');
+  assert.equal(snap.totals.refused, 8);
+  scheduler.close();
+  for (const r of running) r.release();
+  await Promise.allSettled([...flood, carol, ...carolMore]);
+});
+
+test("one identity's sessions together keep the last slot for another identity's editor", async () => {
+  let othersOf = (_identity: string): boolean => true;
+  const scheduler = new FairScheduler({ maxConcurrent: 3, maxQueued: 8, clock: new ManualClock(), otherIdentitiesPresent: (identity) => othersOf(identity) });
+  const a1 = await scheduler.schedule('a1', undefined, undefined, 'alice');
+  const a2 = await scheduler.schedule('a2', undefined, undefined, 'alice');
+  const a3 = scheduler.schedule('a3', undefined, undefined, 'alice');
+  assert.equal(await state(a3), 'pending', "alice's third session waits: the last slot is bob's");
+  assert.equal(await state(scheduler.schedule('b1', undefined, undefined, 'bob')), 'fulfilled');
+  scheduler.close();
+  await Promise.allSettled([a3]);
+  for (const r of [a1, a2]) r.release();
+  // With only alice's editors there, her sessions share every slot (each still leaves one to the other).
+  othersOf = () => false;
+  const alone = new FairScheduler({ maxConcurrent: 3, maxQueued: 8, clock: new ManualClock(), otherIdentitiesPresent: (identity) => othersOf(identity) });
+  const held = [await alone.schedule('a1', undefined, undefined, 'alice'), await alone.schedule('a1', undefined, undefined, 'alice'), await alone.schedule('a2', undefined, undefined, 'alice')];
+  assert.equal(alone.snapshot().running, 3);
+  for (const r of held) r.release();
+});
+
+test("the retry estimate is the time for one of the asked pool's calls to end, not one of the hub's slots", async () => {
+  const clock = new ManualClock();
+  const scheduler = new FairScheduler({ maxConcurrent: 8, maxQueued: 0, clock });
+  const pool = scheduler.addPool('snowflake', 4);
+  for (let i = 0; i < 4; i++) {
+    const r = await scheduler.schedule('warm', undefined, pool);
+    clock.advance(1000);
+    r.release();
+  }
+  const held = [];
+  for (const s of ['A', 'B', 'C', 'D']) held.push(await scheduler.schedule(s, undefined, pool));
+  await assert.rejects(scheduler.schedule('E', undefined, pool), (err: unknown) => isSnowmuxError(err, 'HUB_BUSY') && err.details?.['retryAfterMs'] === 250);
+  assert.equal(scheduler.estimateRetryAfterMs(), 125, 'the hub-wide estimate still divides by all its slots');
+  for (const r of held) r.release();
 });
 
 test('maxQueued 0: at the cap every extra call is refused at once', async () => {

@@ -172,8 +172,10 @@ export class Governance {
       maxQueued: this.limits.maxQueued,
       maxQueuedPerSession: this.limits.maxQueuedPerSession,
       clock: opts.clock,
-      // A lone editor may use every slot; with others connected, one is kept for them.
+      // A lone editor may use every slot; with others connected, one is kept for them, and with another user's
+      // connected, one is kept for that user whatever number of sessions this one opens.
       othersPresent: () => this.othersPresent(),
+      otherIdentitiesPresent: (identity) => this.otherIdentitiesPresent(identity),
     });
     const rate = this.limits.defaultRate;
     this.sessionShares = new RateLimiter({
@@ -335,6 +337,15 @@ export class Governance {
     if (present > 1) return true;
     const now = this.now();
     for (const at of this.httpActiveAt.values()) if (now - at < ACTIVE_HTTP_SESSION_MS && ++present > 1) return true;
+    return false;
+  }
+
+  /** Whether a session of another identity than `identity` is present, for the slot its sessions together keep. */
+  private otherIdentitiesPresent(identity: string): boolean {
+    for (const [other, open] of this.sessionsOfIdentity) {
+      if (other === identity) continue;
+      for (const session of open.values()) if (this.counts(session)) return true;
+    }
     return false;
   }
 

@@ -7,8 +7,15 @@
  * calls either one queued. While other sessions are connected (`othersPresent`), no session runs more than
  * `maxConcurrent − 1` calls at once (when the cap is above one): one slot is always left to the others, so a session that fills the warehouse with long
  * statements cannot make another session's call — even a catalog look-up — wait for one of them to end.
- * Its further calls wait in its queue while a slot is free. A call that cannot be queued (total or per-session bound reached) is refused
- * at once with HUB_BUSY and an estimated retry time; nothing is ever left hanging.
+ * Its further calls wait in its queue while a slot is free. The same holds per identity (`otherIdentitiesPresent`): one
+ * user's several sessions together run at most all but one slot while another user is there, so opening more sessions
+ * does not take the last slot either.
+ *
+ * The wait queue is bounded in all (`maxQueued`) and per session (`maxQueuedPerSession`). A full queue refuses only an
+ * identity that holds at least its share of it (`maxQueued` divided among the identities waiting, the caller included):
+ * the call of one below its share is queued in place of the newest waiter of the identity holding the most, which
+ * is refused. So one identity, however many sessions it opens, cannot fill the queue against a user with nothing
+ * queued. Every refusal is HUB_BUSY at once with an estimated retry time; nothing is ever left hanging.
  *
  * Calls may run on several pools (backends) that share the hub-wide cap: each pool also runs at most its own
  * `capacity` (a Snowflake pool's connections, DuckDB's statement slots), and while others are present a session
@@ -43,6 +50,11 @@ export interface FairSchedulerOptions {
    * every slot. Default: always.
    */
   othersPresent?: (() => boolean) | undefined;
+  /**
+   * Whether sessions of identities other than `identity` are there (asked only while `othersPresent`): while they
+   * are, the identity's sessions together keep a slot for them. Default: always.
+   */
+  otherIdentitiesPresent?: ((identity: string) => boolean) | undefined;
 }
 
 /** A held slot. */
@@ -71,6 +83,7 @@ class PoolState implements SchedulerPool {
   running = 0;
   queued = 0;
   readonly runningBySession = new Map<string, number>();
+  readonly runningByIdentity = new Map<string, number>();
   constructor(
     readonly name: string,
     readonly capacity: number,
@@ -108,6 +121,7 @@ export interface SchedulerSnapshot {
 
 interface Waiter {
   readonly sessionKey: string;
+  readonly identity: string;
   readonly pool: PoolState;
   readonly enqueuedAt: number;
   readonly resolve: (release: Release) => void;
@@ -123,6 +137,7 @@ export class FairScheduler {
   readonly #maxConcurrent: number;
   readonly #maxRunningPerSession: number;
   readonly #othersPresent: () => boolean;
+  readonly #otherIdentitiesPresent: (identity: string) => boolean;
   readonly #maxQueued: number;
   readonly #maxQueuedPerSession: number | undefined;
   readonly #clock: Clock;
@@ -136,6 +151,8 @@ export class FairScheduler {
   /** Sessions with waiters, in rotation order: the first key is served next. */
   readonly #queues = new Map<string, Waiter[]>();
   readonly #runningBySession = new Map<string, number>();
+  readonly #runningByIdentity = new Map<string, number>();
+  readonly #queuedByIdentity = new Map<string, number>();
   /** Calls scheduled with no pool share only the hub-wide cap. */
   readonly #anyPool: PoolState;
   readonly #pools = new Map<SchedulerPool, PoolState>();
@@ -146,6 +163,7 @@ export class FairScheduler {
     this.#maxConcurrent = positiveInteger(options.maxConcurrent, 'maxConcurrent');
     this.#maxRunningPerSession = Math.max(1, this.#maxConcurrent - 1);
     this.#othersPresent = options.othersPresent ?? (() => true);
+    this.#otherIdentitiesPresent = options.otherIdentitiesPresent ?? (() => true);
     this.#maxQueued = nonNegativeInteger(options.maxQueued, 'maxQueued');
     this.#maxQueuedPerSession =
       options.maxQueuedPerSession === undefined ? undefined : positiveInteger(options.maxQueuedPerSession, 'maxQueuedPerSession');
@@ -162,8 +180,12 @@ export class FairScheduler {
     return pool;
   }
 
-  /** Resolves with a held slot, at once or after waiting; rejects with HUB_BUSY, QUERY_CANCELLED or HUB_SHUTTING_DOWN. */
-  schedule(sessionKey: string, signal?: AbortSignal, of?: SchedulerPool): Promise<Release> {
+  /**
+   * Resolves with a held slot, at once or after waiting; rejects with HUB_BUSY, QUERY_CANCELLED or HUB_SHUTTING_DOWN.
+   * `identity` is whose session it is (its sessions share the identity's part of the slots and of the queue);
+   * by default each session is an identity of its own.
+   */
+  schedule(sessionKey: string, signal?: AbortSignal, of?: SchedulerPool, identity = sessionKey): Promise<Release> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     const pool = of === undefined ? this.#anyPool : this.#pools.get(of);
     if (pool === undefined) return Promise.reject(new RangeError(`pool "${of!.name}" was not added to this scheduler`));
@@ -174,17 +196,19 @@ export class FairScheduler {
     const now = this.#clock.now();
     // Waiters only ever wait while they may not start (#pump hands a free slot to any that may), so a call that
     // may start, with no earlier call of its session waiting for the same pool, passes no one.
-    if (this.#mayStart(sessionKey, pool) && !this.#queues.get(sessionKey)?.some((w) => w.pool === pool)) {
-      return Promise.resolve(this.#grant(sessionKey, pool, now, now));
+    if (this.#mayStart(sessionKey, identity, pool) && !this.#queues.get(sessionKey)?.some((w) => w.pool === pool)) {
+      return Promise.resolve(this.#grant(sessionKey, identity, pool, now, now));
     }
-    const busy = this.#refusal(sessionKey);
+    const busy = this.#refusal(sessionKey, identity, pool);
     if (busy) {
       this.#totals.refused++;
       return Promise.reject(busy);
     }
+    if (this.#queued >= this.#maxQueued) this.#evictForRoom(identity);
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = {
         sessionKey,
+        identity,
         pool,
         enqueuedAt: now,
         resolve,
@@ -200,14 +224,19 @@ export class FairScheduler {
       }
       queue.push(waiter);
       this.#queued++;
+      increment(this.#queuedByIdentity, identity);
       pool.queued++;
       this.#totals.queued++;
     });
   }
 
-  /** How long a refused caller should wait: about the time for one running query to finish. */
-  estimateRetryAfterMs(): number {
-    const estimate = Math.ceil(this.#avgServiceMs() / this.#maxConcurrent);
+  /**
+   * How long a refused caller should wait: about the time for one running query to finish on the pool it asked for
+   * (a pool runs at most its capacity, which may be fewer than the hub's slots).
+   */
+  estimateRetryAfterMs(of?: SchedulerPool): number {
+    const slots = (of === undefined ? undefined : this.#pools.get(of))?.capacity ?? this.#maxConcurrent;
+    const estimate = Math.ceil(this.#avgServiceMs() / slots);
     return Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, estimate));
   }
 
@@ -254,18 +283,25 @@ export class FairScheduler {
       }
     }
     this.#queues.clear();
+    this.#queuedByIdentity.clear();
     this.#queued = 0;
     for (const pool of [this.#anyPool, ...this.#pools.values()]) pool.queued = 0;
   }
 
-  #refusal(sessionKey: string): SnowmuxError | undefined {
-    const retryAfterMs = this.estimateRetryAfterMs();
+  /**
+   * Why a call that must wait cannot queue, if it cannot: a full queue in which its identity holds its share or more
+   * (one below its share is queued in place of a waiter of the largest holder, #evictForRoom), or its session's bound.
+   */
+  #refusal(sessionKey: string, identity: string, pool: PoolState): SnowmuxError | undefined {
+    const retryAfterMs = this.estimateRetryAfterMs(pool);
     const details = { retryAfterMs, running: this.#running, queued: this.#queued };
-    if (this.#queued >= this.#maxQueued) {
+    const own = this.#queuedByIdentity.get(identity) ?? 0;
+    if (this.#queued >= this.#maxQueued && own >= this.#queueShare(identity)) {
+      const yours = own === 0 ? '' : `, ${own} of them yours (a share of ${this.#queueShare(identity)} each while ${count(this.#queuedIdentities(identity), 'user waits', 'users wait')})`;
       return new SnowmuxError(
         'HUB_BUSY',
-        `The hub is busy: ${count(this.#running, 'query', 'queries')} running and ${this.#queued} waiting. Retry after ~${retryAfterMs} ms.`,
-        { details: { ...details, reason: 'queue_full' } },
+        `The hub is busy: ${count(this.#running, 'query', 'queries')} running and ${this.#queued} waiting${yours}. Retry after ~${retryAfterMs} ms.`,
+        { details: { ...details, identityQueued: own, reason: 'queue_full' } },
       );
     }
     const sessionQueued = this.#queues.get(sessionKey)?.length ?? 0;
@@ -281,11 +317,68 @@ export class FairScheduler {
     return undefined;
   }
 
-  #grant(sessionKey: string, pool: PoolState, enqueuedAt: number, now: number): Release {
+  /** The identities with waiters, the caller's counted whether it has any or not. */
+  #queuedIdentities(identity: string): number {
+    return this.#queuedByIdentity.size + (this.#queuedByIdentity.has(identity) ? 0 : 1);
+  }
+
+  /** The places of a full queue an identity may hold: an equal part for each identity waiting, the caller's included. */
+  #queueShare(identity: string): number {
+    return Math.floor(this.#maxQueued / this.#queuedIdentities(identity));
+  }
+
+  /**
+   * Makes a place in the full queue for a call of `identity`, which holds less than its share: the newest waiter of
+   * the identity holding the most (more than its share, since the places add up to maxQueued), from that identity's
+   * session with the most waiting, is refused HUB_BUSY.
+   */
+  #evictForRoom(identity: string): void {
+    let largest: { identity: string; queued: number } | undefined;
+    for (const [holder, queued] of this.#queuedByIdentity) {
+      if (holder !== identity && (largest === undefined || queued > largest.queued)) largest = { identity: holder, queued };
+    }
+    if (largest === undefined) return;
+    let from: Waiter[] | undefined;
+    for (const queue of this.#queues.values()) {
+      if (queue[0]?.identity === largest.identity && (from === undefined || queue.length > from.length)) from = queue;
+    }
+    const waiter = from?.[from.length - 1];
+    if (waiter === undefined) return;
+    this.#dequeue(waiter);
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    this.#totals.refused++;
+    const retryAfterMs = this.estimateRetryAfterMs(waiter.pool);
+    waiter.reject(
+      new SnowmuxError(
+        'HUB_BUSY',
+        `The hub is busy: its queue is full and this user's calls held ${largest.queued} of its ${this.#maxQueued} places, more than an equal share ` +
+          `while ${count(this.#queuedIdentities(identity), 'user waits', 'users wait')}, so this call left the queue to another user's. ` +
+          `Retry after ~${retryAfterMs} ms, or send fewer calls at once.`,
+        { details: { retryAfterMs, running: this.#running, queued: this.#queued, identityQueued: largest.queued - 1, reason: 'queue_share' } },
+      ),
+    );
+  }
+
+  /** Takes a waiter out of its session's queue and the counts (not out of the rotation order of the others). */
+  #dequeue(waiter: Waiter): boolean {
+    const queue = this.#queues.get(waiter.sessionKey);
+    const index = queue?.indexOf(waiter) ?? -1;
+    if (!queue || index < 0) return false;
+    queue.splice(index, 1);
+    if (queue.length === 0) this.#queues.delete(waiter.sessionKey);
+    this.#queued--;
+    decrement(this.#queuedByIdentity, waiter.identity);
+    waiter.pool.queued--;
+    return true;
+  }
+
+  #grant(sessionKey: string, identity: string, pool: PoolState, enqueuedAt: number, now: number): Release {
     this.#running++;
     pool.running++;
     increment(this.#runningBySession, sessionKey);
     increment(pool.runningBySession, sessionKey);
+    increment(this.#runningByIdentity, identity);
+    increment(pool.runningByIdentity, identity);
     this.#totals.granted++;
     let released = false;
     const release = (): void => {
@@ -295,6 +388,8 @@ export class FairScheduler {
       pool.running--;
       decrement(this.#runningBySession, sessionKey);
       decrement(pool.runningBySession, sessionKey);
+      decrement(this.#runningByIdentity, identity);
+      decrement(pool.runningByIdentity, identity);
       this.#recordServiceTime(this.#clock.now() - now);
       this.#pump();
     };
@@ -311,15 +406,33 @@ export class FairScheduler {
 
   /**
    * Whether the session may start one more call on the pool now: the hub and the pool have a free slot, and,
-   * while other editors are connected, the session runs fewer than all but one of the hub's slots and of the pool's.
+   * while other editors are connected, the session runs fewer than all but one of the hub's slots and of the pool's;
+   * so does its identity, all its sessions together, while another identity's editors are connected.
    */
-  #mayStart(sessionKey: string, pool: PoolState, othersPresent = this.#othersPresent()): boolean {
+  #mayStart(sessionKey: string, identity: string, pool: PoolState, others = this.#presence()): boolean {
     if (this.#running >= this.#maxConcurrent || pool.running >= pool.capacity) return false;
-    if (!othersPresent) return true;
-    return (
-      (this.#runningBySession.get(sessionKey) ?? 0) < this.#maxRunningPerSession &&
-      (pool.runningBySession.get(sessionKey) ?? 0) < Math.max(1, pool.capacity - 1)
-    );
+    if (!others.sessions) return true;
+    const poolShare = Math.max(1, pool.capacity - 1);
+    if ((this.#runningBySession.get(sessionKey) ?? 0) >= this.#maxRunningPerSession || (pool.runningBySession.get(sessionKey) ?? 0) >= poolShare) return false;
+    if (!others.identities(identity)) return true;
+    return (this.#runningByIdentity.get(identity) ?? 0) < this.#maxRunningPerSession && (pool.runningByIdentity.get(identity) ?? 0) < poolShare;
+  }
+
+  /** Who else is there to keep a slot for, asked once per decision (each identity at most once). */
+  #presence(): { sessions: boolean; identities: (identity: string) => boolean } {
+    const sessions = this.#othersPresent();
+    const seen = new Map<string, boolean>();
+    return {
+      sessions,
+      identities: (identity) => {
+        let present = seen.get(identity);
+        if (present === undefined) {
+          present = this.#otherIdentitiesPresent(identity);
+          seen.set(identity, present);
+        }
+        return present;
+      },
+    };
   }
 
   /**
@@ -329,9 +442,9 @@ export class FairScheduler {
   #pump(): void {
     while (this.#running < this.#maxConcurrent && this.#queued > 0) {
       let next: { sessionKey: string; queue: Waiter[]; index: number } | undefined;
-      const others = this.#othersPresent();
+      const others = this.#presence();
       for (const [sessionKey, queue] of this.#queues) {
-        const index = queue.findIndex((w) => this.#mayStart(sessionKey, w.pool, others));
+        const index = queue.findIndex((w) => this.#mayStart(sessionKey, w.identity, w.pool, others));
         if (index >= 0) {
           next = { sessionKey, queue, index };
           break;
@@ -345,20 +458,15 @@ export class FairScheduler {
       if (queue.length > 0) this.#queues.set(sessionKey, queue);
       if (!waiter) continue;
       this.#queued--;
+      decrement(this.#queuedByIdentity, waiter.identity);
       waiter.pool.queued--;
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(this.#grant(sessionKey, waiter.pool, waiter.enqueuedAt, this.#clock.now()));
+      waiter.resolve(this.#grant(sessionKey, waiter.identity, waiter.pool, waiter.enqueuedAt, this.#clock.now()));
     }
   }
 
   #abandon(waiter: Waiter): void {
-    const queue = this.#queues.get(waiter.sessionKey);
-    const index = queue?.indexOf(waiter) ?? -1;
-    if (!queue || index < 0) return; // already granted or closed
-    queue.splice(index, 1);
-    if (queue.length === 0) this.#queues.delete(waiter.sessionKey);
-    this.#queued--;
-    waiter.pool.queued--;
+    if (!this.#dequeue(waiter)) return; // already granted, refused or closed
     this.#totals.cancelled++;
     waiter.reject(cancellationError(waiter.signal, 'The queued query'));
   }

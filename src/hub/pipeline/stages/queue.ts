@@ -12,7 +12,7 @@ export const queue: StatementStage = {
   name: 'queue',
   async run(st, next) {
     if (!st.warehouse) throw new SnowmuxError('INTERNAL_ERROR', 'The queue stage ran before the warehouse was opened.');
-    const { governance, sessionKey, meter, trace } = st.scope;
+    const { governance, sessionKey, identity, meter, trace } = st.scope;
     const span = trace?.span.child('queue wait');
     const warehouse = st.warehouse;
     const scheduler = governance.scheduler;
@@ -46,13 +46,13 @@ export const queue: StatementStage = {
           ? `${own.running} running there (all it runs at once), ${own.queued} waiting`
           : hub.running >= hub.maxConcurrent
             ? `the hub's ${hub.maxConcurrent} slots (limits.max_concurrent_queries, all warehouses together) are taken, ${hub.queued} waiting`
-            : // A free slot it may not take: the one kept for other editors while this one runs the rest.
-              `this editor runs ${mine} of the hub's ${hub.maxConcurrent} slots or all but one of the ${own.maxConcurrent} there, and the last is kept for other editors`;
+            : // A free slot it may not take: the one kept for other editors while this one (or its user's) runs the rest.
+              `this editor runs ${mine} of the hub's ${hub.maxConcurrent} slots, and it or its user's editors together run all but one of them or of the ${own.maxConcurrent} there; the last is kept for other editors`;
       onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${why}` });
     }, QUEUED_PROGRESS_MS);
     let slot;
     try {
-      slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal, pool);
+      slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal, pool, identity);
     } catch (err) {
       span?.end(undefined, failureCode(err));
       throw err;
