@@ -244,6 +244,29 @@ test('a statement the warehouse ran counts against the quota whatever became of 
   governance.close();
 });
 
+test("calls of one identity running at once are refused exactly at its queries quota on a hub without a team", async () => {
+  // The query used to be checked before it ran and counted after: 10 calls at once all passed a budget of 3.
+  const { call, governance, warehouse } = setup();
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const held: ToolBody = async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('SELECT 1 FROM T');
+    await w.query('SELECT 1 FROM T', { ...ctx, maxRows: 1 });
+    await gate; // none of them has finished (been settled) while the others are admitted
+    return { content: [] };
+  };
+  const calls = Array.from({ length: 10 }, () => call('budget', 'execute_query', held));
+  await new Promise((resolve) => setImmediate(resolve));
+  open();
+  const codes = (await Promise.all(calls)).map(codeOf);
+  assert.equal(codes.filter((c) => c === undefined).length, 3, JSON.stringify(codes));
+  assert.equal(codes.filter((c) => c === 'QUOTA_EXCEEDED').length, 7);
+  assert.equal(warehouse.queries.filter((q) => q === 'SELECT 1 FROM T').length, 3, 'the warehouse ran 3 statements');
+  const quota = (governance.snapshot() as { quotas: { identity: string; windows: { used: { queries: number } }[] }[] }).quotas;
+  assert.equal(quota.find((q) => q.identity === 'budget')?.windows[0]?.used.queries, 3, 'counted once each');
+  governance.close();
+});
+
 /**
  * A team's Redis as the quota sees it: one atomic check-and-count per admission. Refunds (a negative count)
  * can be held, so a test can look at the budget while refused calls are between their refusal and their settle.

@@ -198,3 +198,24 @@ test('usage under a role counts against that role\'s budget only: one identity\'
   quotas.check('erin');
   assert.deepEqual(quotas.snapshot().map((e) => [e.identity, e.role, e.windows[0]?.used.queries]), [['erin', 'capped', 2]]);
 });
+
+test('reserve counts the query in the same step as the check; refund gives it back only in the window it was counted in', () => {
+  const clock = new ManualClock(at('2026-11-21T14:59:58Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 2 }], clock });
+  const first = quotas.reserve('alice');
+  const second = quotas.reserve('alice');
+  const third = quotas.reserve('alice');
+  assert.ok('at' in first && 'at' in second);
+  assert.ok('refusal' in third && isSnowmuxError(third.refusal, 'QUOTA_EXCEEDED'), 'the third is refused before either of the others settled');
+  quotas.refund('alice', first.at); // its statement never ran
+  assert.equal(quotas.entry('alice').windows[0]!.used.queries, 1);
+  assert.ok('at' in quotas.reserve('alice'));
+  // A reservation of the hour that ended is not taken out of the new hour's count.
+  clock.advance(3000);
+  assert.ok('at' in quotas.reserve('alice'));
+  quotas.refund('alice', second.at);
+  assert.equal(quotas.entry('alice').windows[0]!.used.queries, 1);
+  quotas.refund('alice', clock.now());
+  quotas.refund('alice', clock.now());
+  assert.equal(quotas.entry('alice').windows[0]!.used.queries, 0, 'never below zero');
+});

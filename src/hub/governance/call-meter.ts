@@ -17,6 +17,8 @@ export interface CallMeter {
   quotaCharged?: boolean | undefined;
   /** When (ms) a team hub counted this call's query against the identity's quota (refunded if no query ran). */
   quotaReservedAt?: number | undefined;
+  /** When (ms) this hub counted this call's query against its own copy of the quota (refunded if no query ran). */
+  quotaReservedLocallyAt?: number | undefined;
 }
 
 /** Counts rows returned to the caller, and their bytes as JSON. */

@@ -373,8 +373,9 @@ export class Governance {
    * has passed every rule and is about to reach the warehouse (the quota-charge statement stage). On a team
    * hub the check and the count are one atomic step in Redis (every replica's calls, those still running
    * included), so concurrent calls on several replicas are refused exactly at the limit; the count is
-   * refunded at settle if the warehouse never ran the statement. Without Redis, the check alone against this
-   * replica's usage (calls in flight may overshoot; their use is counted at settle).
+   * refunded at settle if the warehouse never ran the statement. Without a team, or while Redis does not answer,
+   * the same against this hub's own count: the query is counted here at once (refunded at settle if it never ran),
+   * so calls of one identity running at once cannot overshoot its `queries` limit either.
    */
   async chargeQuota(identity: string, role: EffectiveRole, meter: CallMeter): Promise<SnowmuxError | undefined> {
     if (meter.quotaCharged === true) return undefined;
@@ -388,7 +389,11 @@ export class Governance {
         return this.teamRefusal(identity, role, admission);
       }
     }
-    return this.quotas.exceeded(identity, role.name);
+    if (rules.length === 0) return undefined;
+    const local = this.quotas.reserve(identity, role.name);
+    if ('refusal' in local) return local.refusal;
+    meter.quotaReservedLocallyAt = local.at;
+    return undefined;
   }
 
   /** The refusal the team's usage calls for, noting that usage for the checks made while Redis does not answer. */
@@ -468,12 +473,15 @@ export class Governance {
     const reservedAt = meter.quotaReservedAt;
     // The team counted this call's query on admission: take it back, in the window it was counted in, if none ran.
     if (this.team && reservedAt !== undefined && !ranQuery && windows.length > 0) await this.team.quotaRecord(holder, windows, { queries: -1, rows: 0, bytes: 0, scanBytes: 0 }, reservedAt);
+    // So did this hub's own count, when it reserved the query itself (chargeQuota).
+    const localAt = meter.quotaReservedLocallyAt;
+    if (localAt !== undefined && !ranQuery) this.quotas.refund(identity, localAt, role.name);
     // Only statements that ran spend their estimate from a scan budget (a refused one scanned nothing).
     const scanBytes = ranQuery ? (meter.scanEstimate?.bytes ?? 0) : 0;
     if (!ranQuery && meter.rows === 0 && meter.bytes === 0 && scanBytes === 0) return;
     const usage = { queries: ranQuery ? 1 : 0, rows: meter.rows, bytes: meter.bytes, scanBytes };
     // Locally always (the fallback when Redis goes away), and team-wide when there is a team.
-    this.quotas.record(identity, usage, role.name);
+    this.quotas.record(identity, localAt !== undefined ? { ...usage, queries: 0 } : usage, role.name);
     // Awaited, so the caller's next call (on any replica) sees this one's usage.
     const shared = reservedAt !== undefined ? { ...usage, queries: 0 } : usage;
     if (this.team && windows.length > 0) await this.team.quotaRecord(holder, windows, shared);

@@ -10,11 +10,12 @@
  * Windows are aligned to the Unix epoch, so an hour window runs from one UTC hour to the next and a day
  * window from UTC midnight to UTC midnight (reset times are the same for everyone and easy to state).
  *
- * Call pattern: `check(identity)` before a call (throws QUOTA_EXCEEDED once any budget is used up), then
- * `record(identity, { queries: 1, rows, bytes })` after it. A call that starts under budget is allowed to
- * finish, so a budget can be overshot by the calls already in flight for that identity (at most the
- * fair scheduler's concurrency). Callers who want queries counted strictly can record `{ queries: 1 }`
- * right after check and the rows/bytes later — a team hub does so in Redis (QuotaAdmission).
+ * Call pattern: `exceeded(identity)` before a call as a cheap check, then `reserve(identity)` just before its
+ * query runs — the check and the count of the query in one step, so calls running at once are refused exactly
+ * at the `queries` limit — then `record(identity, { rows, bytes })` after it, or `refund` when the query never
+ * ran. (A team hub does the reservation in Redis, QuotaAdmission.) Rows, bytes and scan bytes are known only
+ * once a call ends, and a call that started under budget is allowed to finish: those budgets can be overshot
+ * by the calls in flight for that identity (at most the fair scheduler's concurrency).
  */
 import { SnowmuxError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
@@ -158,6 +159,29 @@ export class QuotaTracker {
         },
       },
     );
+  }
+
+  /**
+   * The refusal `exceeded` gives, or else counts one query in every window the identity (under `role`) has rules
+   * for, at once: no other call can pass the check between them. Answers the time it counted at (for `refund`).
+   */
+  reserve(identity: string, role?: string): { refusal: SnowmuxError } | { at: number } {
+    const refusal = this.exceeded(identity, role);
+    if (refusal) return { refusal };
+    const at = this.#clock.now();
+    this.record(identity, { queries: 1 }, role);
+    return { at };
+  }
+
+  /** Gives back a query `reserve` counted at `at` whose statement never ran, in the windows it was counted in. */
+  refund(identity: string, at: number, role?: string): void {
+    const now = this.#clock.now();
+    for (const windowMs of new Set(this.#rules(identity, role).map((rule) => rule.windowMs))) {
+      // A window that has ended since was reset: the reservation went with it.
+      if (windowStartOf(at, windowMs) !== windowStartOf(now, windowMs)) continue;
+      const current = this.#current(identity, role, windowMs, now, false);
+      if (current) current.queries = Math.max(0, current.queries - 1);
+    }
   }
 
   /** The identity's rules (its role's, else the defaults), for a team's shared admission. */
