@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
+import type { LimitSettings } from '../../src/hub/config/config-schema.js';
 import { HubCore } from '../../src/hub/core/hub-core.js';
 import { ACTIVE_HTTP_SESSION_MS, Governance, type TeamRateLimits } from '../../src/hub/governance/governance.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
@@ -101,14 +102,14 @@ class CountingWarehouse implements Warehouse {
   async close() {}
 }
 
-function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void> } = {}) {
+function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void>; limits?: Partial<LimitSettings> } = {}) {
   const logged = new PassThrough();
   const logLines: Record<string, unknown>[] = [];
   logged.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
   });
   const logger = createLogger({ destination: logged, level: opts.logLevel ?? 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, ...(opts.limits ? { limits: opts.limits } : {}) });
   const warehouse = new CountingWarehouse();
   const counts = { targets: 0, opens: 0 };
   const target: WarehouseTarget = {
@@ -265,6 +266,46 @@ test("calls of one identity running at once are refused exactly at its queries q
   const quota = (governance.snapshot() as { quotas: { identity: string; windows: { used: { queries: number } }[] }[] }).quotas;
   assert.equal(quota.find((q) => q.identity === 'budget')?.windows[0]?.used.queries, 3, 'counted once each');
   governance.close();
+});
+
+/** Runs one execute_query for alice that is cancelled while it waits (for the hub's queue or the team's slot); its record. */
+async function cancelledWhileWaiting(ctx: ReturnType<typeof setup>): Promise<CallRecord> {
+  const controller = new AbortController();
+  const session = new Session({ id: 's-waiter', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' });
+  const body: ToolBody = async ({ warehouse: w, ctx: c, noteSql }) => {
+    noteSql('SELECT 1 FROM T');
+    await w.query('SELECT 1 FROM T', { ...c, maxRows: 1 });
+    return { content: [] };
+  };
+  const result = ctx.pipeline.run(session, 'execute_query', { id: '1', signal: controller.signal }, { q: 1 }, body);
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  controller.abort();
+  assert.equal(codeOf(await result), 'QUERY_CANCELLED');
+  assert.equal(ctx.records.length, 1);
+  return ctx.records[0]!;
+}
+
+test('a call cancelled while it waits in the queue is recorded with the time it waited', async () => {
+  const ctx = setup({ limits: { maxConcurrentQueries: 2 } });
+  const held = [await ctx.governance.scheduler.schedule('other'), await ctx.governance.scheduler.schedule('other')];
+  const record = await cancelledWhileWaiting(ctx);
+  assert.equal(ctx.warehouse.queries.length, 0);
+  assert.ok(record.queueWaitMs > 0, `queueWaitMs ${record.queueWaitMs}`);
+  assert.equal(record.runMs, 0);
+  for (const r of held) r.release();
+  ctx.governance.close();
+});
+
+test("a call cancelled while it waits for the team's slot is recorded with the time it waited, as queue wait", async () => {
+  const ctx = setup({ limits: { teamMaxConcurrentQueries: 1 } });
+  const { team } = fakeTeam();
+  // Every team slot is taken: the call waits until it is cancelled.
+  team.acquireSlot = (_scope, _limit, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new SnowmuxError('QUERY_CANCELLED', 'cancelled')), { once: true }));
+  ctx.governance.useTeam(team);
+  const record = await cancelledWhileWaiting(ctx);
+  assert.ok(record.queueWaitMs > 0, `queueWaitMs ${record.queueWaitMs}`);
+  assert.ok(record.runMs < record.queueWaitMs, `runMs ${record.runMs} holds no wait`);
+  ctx.governance.close();
 });
 
 /**

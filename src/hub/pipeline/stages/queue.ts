@@ -1,7 +1,7 @@
 /**
  * Statement stage: a slot in the hub's fair queue (limits.max_concurrent_queries for every warehouse together,
  * at most the backend's capacity on this one, each session its share). Queue wait and run time go into the
- * call's meter. Where the backend's connections bound the queue, a call waits no longer than the backend would
+ * call's meter, the wait also for a call that leaves the queue without a slot. Where the backend's connections bound the queue, a call waits no longer than the backend would
  * for one of them (a Snowflake pool's acquire_timeout_ms), then is refused with the backend's own POOL_EXHAUSTED.
  */
 import { SnowmuxError } from '../../../errors.js';
@@ -54,7 +54,11 @@ export const queue: StatementStage = {
     try {
       slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal, pool, identity);
     } catch (err) {
-      span?.end(undefined, failureCode(err));
+      // A call that left the queue (cancelled, timed out, refused after waiting) waited all the same, and
+      // that wait is most often why it failed: the record and the queue-wait metric must show it.
+      const waited = performance.now() - started;
+      meter.queueWaitMs += waited;
+      span?.end({ 'snowmux.queue_wait_ms': waited }, failureCode(err));
       throw err;
     } finally {
       clearTimeout(timer);

@@ -5,7 +5,7 @@
  * Redis cannot answer, each replica's own queue is the limit.
  */
 import { SnowmuxError } from '../../../errors.js';
-import { epochMs } from '../../observe/tracing.js';
+import { epochMs, failureCode } from '../../observe/tracing.js';
 import { signalOf, type StatementStage } from '../statement.js';
 
 export const teamSlot: StatementStage = {
@@ -14,14 +14,24 @@ export const teamSlot: StatementStage = {
     if (!st.warehouse) throw new SnowmuxError('INTERNAL_ERROR', 'The team-slot stage ran before the warehouse was opened.');
     const started = performance.now();
     const startedAt = st.scope.trace ? epochMs() : 0;
-    const lease = await st.scope.governance.teamSlot(st.warehouse, signalOf(st.op));
+    // Waiting for the team's slot is queueing, not running: the queue stage around this one times both,
+    // so the wait moves from run time to queue wait — also for a call that stops waiting (cancel, timeout).
+    const waited = (): void => {
+      const ms = performance.now() - started;
+      st.scope.meter.queueWaitMs += ms;
+      st.scope.meter.runMs -= ms;
+    };
+    let lease;
+    try {
+      lease = await st.scope.governance.teamSlot(st.warehouse, signalOf(st.op));
+    } catch (err) {
+      waited();
+      st.scope.trace?.span.child('team slot wait', undefined, startedAt).end(undefined, failureCode(err));
+      throw err;
+    }
     if (!lease) return next();
     st.scope.trace?.span.child('team slot wait', undefined, startedAt).end();
-    // Waiting for the team's slot is queueing, not running: the queue stage around this one times both,
-    // so the wait moves from run time to queue wait.
-    const waited = performance.now() - started;
-    st.scope.meter.queueWaitMs += waited;
-    st.scope.meter.runMs -= waited;
+    waited();
     try {
       return await next();
     } finally {
