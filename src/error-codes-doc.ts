@@ -18,6 +18,13 @@ export function renderErrorsDoc(): string {
     'Every error snowmux gives carries a stable code: in a tool result under `_meta["dev.snowmux/error"].code`,',
     'in audit records as `errorCode`, in metrics as the `code` label, and in CLI messages. The message itself',
     'always says what happened and what to do next; this page is the list of codes.',
+    '',
+    'A tool result\'s `_meta["dev.snowmux/error"]` also says, for a client to act on without reading the message:',
+    '`retryAfterMs` (milliseconds), when the refusal gives a time to retry after (`RATE_LIMITED`, `HUB_BUSY`,',
+    '`QUOTA_EXCEEDED`, `WAREHOUSE_CIRCUIT_OPEN`), and `retryable`: `true` when the same call sent again (after',
+    '`retryAfterMs`, if given) may succeed, that is a refusal with a retry time or a transient warehouse failure;',
+    '`false` otherwise, and always for a statement that may have changed data. No other detail of the error is',
+    'sent there (details may quote the query or its data).',
   ];
   for (const [title, pick, note] of SECTIONS) {
     const rows = (Object.entries(ERROR_CODES) as [string, ErrorCodeFacts][]).filter(([, f]) => pick(f));

@@ -17,6 +17,7 @@ import { ACTIVE_HTTP_SESSION_MS, Governance, type TeamRateLimits } from '../../s
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { CALL_STAGES, CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipeline.js';
+import { toolError } from '../../src/hub/pipeline/call-state.js';
 import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 import { STATEMENT_STAGES } from '../../src/hub/pipeline/statement-pipeline.js';
 import { Policy } from '../../src/hub/policy/policy.js';
@@ -775,6 +776,31 @@ test("a warehouse queue keeps a slot for another user while one is present, howe
   assert.equal(scheduler.snapshot().running, 3, 'with carol gone, f1 may run the last slot');
   for (const r of [...held, await fourth]) r.release();
   (await third).release();
+  governance.close();
+});
+
+test('a failed tool result says, machine-readably, whether and when to retry, and nothing else of the error', async () => {
+  const { call, governance } = setup();
+  const meta = (r: { _meta?: Record<string, unknown> | undefined }) => r._meta?.['dev.snowmux/error'] as Record<string, unknown>;
+  assert.equal(codeOf(await call('slow', 'list_databases', async () => ({ content: [] }))), undefined);
+  const limited = meta(await call('slow', 'list_databases', async () => ({ content: [] })));
+  assert.deepEqual(Object.keys(limited).sort(), ['code', 'retryAfterMs', 'retryable']);
+  assert.equal(limited['code'], 'RATE_LIMITED');
+  assert.equal(limited['retryable'], true);
+  assert.ok(typeof limited['retryAfterMs'] === 'number' && Number.isInteger(limited['retryAfterMs']) && limited['retryAfterMs'] > 0);
+  const refused = meta(await call('budget', 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('DELETE FROM T');
+    await w.query('DELETE FROM T', { ...ctx, maxRows: 1 });
+    return { content: [] };
+  }));
+  assert.deepEqual(refused, { code: 'SQL_REFUSED', retryable: false });
+  // A transient warehouse failure may be retried as it is; one whose details quote SQL shows none of them.
+  const transient = toolError(new SnowmuxError('CONNECTION_LOST', 'lost', { details: { sql: 'SELECT secret' } }));
+  assert.deepEqual(transient._meta, { 'dev.snowmux/error': { code: 'CONNECTION_LOST', retryable: true } });
+  // Never a statement that may have changed data, whatever the code.
+  const write = toolError(new SnowmuxError('CONNECTION_LOST', 'lost', { details: { mayHaveRun: true } }));
+  assert.deepEqual(write._meta, { 'dev.snowmux/error': { code: 'CONNECTION_LOST', retryable: false } });
+  assert.deepEqual(toolError(new Error('boom'))._meta, { 'dev.snowmux/error': { code: 'INTERNAL_ERROR', retryable: false } });
   governance.close();
 });
 

@@ -5,7 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
-import { REFUSAL_CODES, USER_CODES } from '../../error-codes.js';
+import { INFRASTRUCTURE_CODES, NOT_TRANSIENT_CODES, REFUSAL_CODES, USER_CODES } from '../../error-codes.js';
 import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
@@ -146,12 +146,26 @@ export class CallState {
 
 export type CallStage = Stage<CallState, CallToolResult>;
 
+/** Failures a prompt retry may fix, as the registry marks them (transient infrastructure failures). */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([...INFRASTRUCTURE_CODES].filter((code) => !NOT_TRANSIENT_CODES.has(code)));
+
+/**
+ * The tool result of a failure. Beside the code, `_meta["dev.snowmux/error"]` says, for a client to act on
+ * without reading the message: `retryAfterMs` when the refusal gave a time (rate limit, full queue, quota,
+ * open breaker), and `retryable` — whether the same call, sent again (after that time), may succeed: a transient
+ * infrastructure failure or a refusal with a time, never a statement that may have changed data. Nothing else
+ * of the error's details goes there: they may quote the caller's data or SQL.
+ */
 export function toolError(err: unknown): CallToolResult {
   const code = err instanceof SnowmuxError ? err.code : 'INTERNAL_ERROR';
   const message = err instanceof SnowmuxError ? err.message : `Unexpected error: ${errorMessage(err)}. This is a snowmux bug; the hub log has details.`;
+  const details = err instanceof SnowmuxError ? err.details : undefined;
+  const after = details?.['retryAfterMs'];
+  const retryAfterMs = typeof after === 'number' && Number.isFinite(after) ? Math.max(0, Math.ceil(after)) : undefined;
+  const retryable = details?.['mayHaveRun'] !== true && (retryAfterMs !== undefined || TRANSIENT_CODES.has(code));
   return {
     isError: true,
     content: [{ type: 'text', text: message }],
-    _meta: { 'dev.snowmux/error': { code } },
+    _meta: { 'dev.snowmux/error': { code, retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) } },
   };
 }
