@@ -219,3 +219,20 @@ test('reserve counts the query in the same step as the check; refund gives it ba
   quotas.refund('alice', clock.now());
   assert.equal(quotas.entry('alice').windows[0]!.used.queries, 0, 'never below zero');
 });
+
+test("a reload that changes a quota's window carries the usage over: a longer window starts from the kept one it contains, and going back finds every call counted", () => {
+  const clock = new ManualClock(at('2026-11-21T05:30:00Z'));
+  let rule = { windowMs: HOUR, queries: 10 };
+  const quotas = new QuotaTracker({ rules: [], rulesFor: () => [rule], clock });
+  for (let i = 0; i < 13; i++) quotas.record('q1', { queries: 1 });
+  rule = { windowMs: 2 * HOUR, queries: 10 }; // stricter: 10 per two hours
+  assert.equal(quotas.entry('q1').windows[0]!.used.queries, 13, 'the hour used so far lies within the new two-hour window');
+  refusal(() => quotas.check('q1'));
+  rule = { windowMs: 2 * HOUR, queries: 20 };
+  for (let i = 0; i < 4; i++) quotas.record('q1', { queries: 1 });
+  rule = { windowMs: HOUR, queries: 100 };
+  assert.equal(quotas.entry('q1').windows[0]!.used.queries, 17, 'the hour kept counted the calls made under the two-hour rule');
+  // A shorter window is not seeded from a longer one: what fell inside it is not known.
+  rule = { windowMs: 15 * 60_000, queries: 100 };
+  assert.equal(quotas.entry('q1').windows[0]!.used.queries, 0);
+});

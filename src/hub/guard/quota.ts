@@ -176,7 +176,7 @@ export class QuotaTracker {
   /** Gives back a query `reserve` counted at `at` whose statement never ran, in the windows it was counted in. */
   refund(identity: string, at: number, role?: string): void {
     const now = this.#clock.now();
-    for (const windowMs of new Set(this.#rules(identity, role).map((rule) => rule.windowMs))) {
+    for (const windowMs of this.#windowsKept(identity, role)) {
       // A window that has ended since was reset: the reservation went with it.
       if (windowStartOf(at, windowMs) !== windowStartOf(now, windowMs)) continue;
       const current = this.#current(identity, role, windowMs, now, false);
@@ -207,10 +207,13 @@ export class QuotaTracker {
     current.othersAt = this.#clock.now();
   }
 
-  /** Adds a finished call's usage to every window the identity (under `role`) has rules for. */
+  /**
+   * Adds a finished call's usage to every window the identity (under `role`) has rules for, and to the windows it
+   * kept from earlier rules (a reload that changed `window`), so that going back to one finds its count right.
+   */
   record(identity: string, usage: Partial<QuotaUsage>, role?: string): void {
     const now = this.#clock.now();
-    const windows = new Set(this.#rules(identity, role).map((rule) => rule.windowMs));
+    const windows = this.#windowsKept(identity, role);
     for (const windowMs of windows) {
       const current = this.#current(identity, role, windowMs, now, true);
       if (!current) continue;
@@ -269,6 +272,13 @@ export class QuotaTracker {
     return override;
   }
 
+  /** The window lengths of the rules in force and those usage is kept for from earlier rules. */
+  #windowsKept(identity: string, role: string | undefined): Set<number> {
+    const windows = new Set(this.#rules(identity, role).map((rule) => rule.windowMs));
+    for (const windowMs of this.#usage.get(holderKey(identity, role))?.windows.keys() ?? []) windows.add(windowMs);
+    return windows;
+  }
+
   /** Usage of the window containing `now`, reset if the stored one has ended. */
   #current(identity: string, role: string | undefined, windowMs: number, now: number, create: boolean): WindowUsage | undefined {
     const start = windowStartOf(now, windowMs);
@@ -282,12 +292,20 @@ export class QuotaTracker {
       delete usage.others;
       delete usage.othersAt;
     }
-    if (!usage && create) {
+    // A holder already kept gets the window even on a read, so a new window length reads its carried-over usage.
+    if (!usage && (create || holder)) {
       if (!holder) {
         holder = { identity, role, windows: new Map() };
         this.#usage.set(key, holder);
       }
       usage = { windowStart: start, queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
+      // A window length new to this holder (a reload changed `window`) starts from what it used in the windows
+      // kept that lie wholly within this one (the most of them: they count the same calls), not from zero: a
+      // stricter rule must not hand out a fresh budget. Usage older than any kept window is not known.
+      for (const [otherMs, other] of holder.windows) {
+        if (other.windowStart !== windowStartOf(now, otherMs) || other.windowStart < start || other.windowStart + otherMs > start + windowMs) continue;
+        for (const metric of METRICS) usage[metric] = Math.max(amount(usage[metric]), amount(other[metric]));
+      }
       holder.windows.set(windowMs, usage);
     }
     return usage;
