@@ -108,7 +108,9 @@ function configError(fx: Fixture, extra: Partial<ResolveProfileInput> = {}): str
 
 test('nothing configured: no profile (embedded warehouse), no warnings', (t) => {
   const fx = fixture(t);
-  assert.deepEqual(fx.resolve(), { profile: null, warnings: [] });
+  const { profile, warnings } = fx.resolve();
+  assert.equal(profile, null);
+  assert.deepEqual(warnings, []);
 });
 
 test('stray Snowflake settings without an account: embedded warehouse plus a warning naming them', (t) => {
@@ -696,4 +698,12 @@ test('a private key or token file another user could change is refused: a swappe
   chmodSync(worldWritable, 0o600);
   assert.equal(fx.resolve({ env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PRIVATE_KEY_PATH: worldWritable } }).profile?.auth.method, 'keypair');
   assert.equal(fx.resolve({ env: { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_AUTHENTICATOR: 'programmatic_access_token', SNOWFLAKE_TOKEN_FILE_PATH: tokenFile } }).profile?.auth.method, 'pat');
+});
+
+test('resolution names the files the profile was read from, so a holder can tell when they change', (t) => {
+  const fx = fixture(t);
+  const tokenFile = fx.file('oauth.tok', 'tok-1\n');
+  fx.connections(`[oauth]\naccount = "acct"\nauthenticator = "oauth"\ntoken_file_path = ${JSON.stringify(tokenFile)}\n`);
+  const { files } = fx.resolve({ name: 'oauth' });
+  assert.deepEqual(files, [join(fx.home, '.snowflake', 'connections.toml'), join(fx.home, '.snowflake', 'config.toml'), tokenFile]);
 });

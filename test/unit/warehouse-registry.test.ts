@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
@@ -136,5 +140,85 @@ test('a catalog tool without a schema reads the schema a statement lands in: PUB
     assert.equal(targetSchema(w, 'OTHER', undefined), kind === 'duckdb' ? 'main' : 'PUBLIC', kind);
     assert.equal(targetSchema(w, 'OTHER', undefined), statementContext(w.info(), 'OTHER', undefined).schema, kind);
     assert.equal(targetSchema(w, 'OTHER', '"Mixed"'), 'Mixed', kind);
+  }
+});
+
+/** A home whose ~/.snowflake/connections.toml is `toml` (files written as their owner alone may, as snowmux requires). */
+function snowflakeHome(toml: string): { dir: string; write: (name: string, text: string) => string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'snowmux-creds-'));
+  mkdirSync(join(dir, '.snowflake'), { mode: 0o700 });
+  const write = (name: string, text: string): string => {
+    const path = join(dir, name);
+    // Replaced by rename, as token refreshers and key rotation tools do (a reader never sees half a file).
+    writeFileSync(`${path}.new`, text, { mode: 0o600 });
+    renameSync(`${path}.new`, path);
+    return path;
+  };
+  write('.snowflake/connections.toml', toml);
+  return { dir, write, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function credentialRegistry(homedir: string, opened: SnowflakeProfile[]): WarehouseRegistry {
+  return new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: homedir }, homedir, openSnowflake: async (p) => (opened.push(p), fakeWarehouse(p)) });
+}
+
+const onProfile = (id: string, profile: string) => new Session({ id, identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', profile });
+
+test("a running session's next login uses the token its token file holds now, not the one read when the session began", async () => {
+  const home = snowflakeHome('');
+  try {
+    const tokenFile = home.write('oauth.tok', 'oauth-tok-1\n');
+    home.write('.snowflake/connections.toml', `[oauth]\naccount = "acct"\nauthenticator = "oauth"\ntoken_file_path = ${JSON.stringify(tokenFile)}\n`);
+    const opened: SnowflakeProfile[] = [];
+    const registry = credentialRegistry(home.dir, opened);
+    const editor = onProfile('e', 'oauth');
+    await registry.forSession(editor);
+    await registry.forSession(editor);
+    home.write('oauth.tok', 'oauth-tok-2\n');
+    await registry.forSession(editor);
+    assert.deepEqual(opened.map((p) => (p.auth.method === 'oauth' ? p.auth.token : p.auth.method)), ['oauth-tok-1', 'oauth-tok-2']);
+    // Calls with nothing changed keep the pool they have.
+    const same = registry.targetFor(editor);
+    assert.equal(registry.targetFor(editor), same);
+  } finally {
+    home.cleanup();
+  }
+});
+
+test("a running session's next login uses a rotated key file", async () => {
+  const home = snowflakeHome('');
+  try {
+    const pem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const first = pem();
+    const second = pem();
+    const keyFile = home.write('rsa_key.p8', first);
+    home.write('.snowflake/connections.toml', `[kp]\naccount = "acct"\nuser = "alice"\nprivate_key_file = ${JSON.stringify(keyFile)}\n`);
+    const opened: SnowflakeProfile[] = [];
+    const registry = credentialRegistry(home.dir, opened);
+    const editor = onProfile('e', 'kp');
+    await registry.forSession(editor);
+    home.write('rsa_key.p8', second);
+    await registry.forSession(editor);
+    assert.deepEqual(opened.map((p) => (p.auth.method === 'keypair' ? p.auth.privateKeyPem : '')), [first, second]);
+  } finally {
+    home.cleanup();
+  }
+});
+
+test('a password changed in connections.toml reaches running sessions, and a reload names the profile whose credentials changed', async () => {
+  const home = snowflakeHome('[pw]\naccount = "acct"\nuser = "alice"\npassword = "alice-pw-1"\n');
+  try {
+    const opened: SnowflakeProfile[] = [];
+    const registry = credentialRegistry(home.dir, opened);
+    const editor = onProfile('e', 'pw');
+    await registry.forSession(editor);
+    assert.deepEqual(registry.refreshCredentials(), []);
+    home.write('.snowflake/connections.toml', '[pw]\naccount = "acct"\nuser = "alice"\npassword = "alice-pw-2"\n');
+    assert.deepEqual(registry.refreshCredentials(), ['pw']);
+    assert.deepEqual(registry.refreshCredentials(), [], 'said once, by the reload after the change');
+    await registry.forSession(editor);
+    assert.deepEqual(opened.map((p) => (p.auth.method === 'password' ? p.auth.password : '')), ['alice-pw-1', 'alice-pw-2']);
+  } finally {
+    home.cleanup();
   }
 });

@@ -108,7 +108,7 @@ const profileKeys = {
   private_key: setting(text(), { description: 'the key itself: PEM text, or base64 DER' }),
   private_key_passphrase: setting(text(), { description: 'passphrase of an encrypted key' }),
   token: setting(text(), { description: 'OAuth token or programmatic access token' }),
-  token_file_path: setting(text(), { description: 'file holding the token (read at start-up, trimmed)' }),
+  token_file_path: setting(text(), { description: 'file holding the token (trimmed; read again for the next login once the file changed)' }),
   role: setting(text(), { description: 'session default role', absent: "the user's default" }),
   warehouse: setting(text(), { description: 'session default warehouse', absent: "the user's default" }),
   database: setting(text(), { description: 'session default database', absent: "the user's default" }),

@@ -72,6 +72,8 @@ export interface SnowflakeConnections {
   connections: Record<string, Record<string, unknown>>;
   defaultConnection: { name: string; source: string };
   warnings: string[];
+  /** The files read (or looked for): what they say now decides the connections, so a change to them is a change of settings. */
+  files: string[];
 }
 
 export interface SnowflakeFilesOptions {
@@ -168,7 +170,7 @@ export function loadSnowflakeConnections(options: SnowflakeFilesOptions): Snowfl
       : { name: 'default', source: 'the built-in default name' };
 
   const shownConnectionsPath = displayPath(connectionsPath, options.homedir);
-  return { dir, shownConnectionsPath, file, connections, defaultConnection, warnings };
+  return { dir, shownConnectionsPath, file, connections, defaultConnection, warnings, files: [connectionsPath, configPath] };
 }
 
 /** "~/.snowflake/connections.toml [dev]" or "~/.snowflake/config.toml [connections.dev]". */

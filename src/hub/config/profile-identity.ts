@@ -29,9 +29,19 @@ function secretMaterial(auth: SnowflakeAuth): string[] {
   }
 }
 
+/**
+ * Identity (per process) of what a profile logs in with: its method and secret — the password, the key's
+ * PEM text and passphrase, the token, as resolved (a key or token file's content, read again when the file
+ * changes). Two profiles with the same value log in with the same credentials; a refused login is worth
+ * trying again once this differs. Cheap (one HMAC), and safe to show: it reveals nothing of the secret.
+ */
+export function credentialsFingerprint(profile: SnowflakeProfile): string {
+  return createHmac('sha256', SECRET_KEY).update(JSON.stringify(secretMaterial(profile.auth))).digest('hex');
+}
+
 /** Stable (per process) identity of a profile's connection settings; the profile name is deliberately excluded. */
 export function profileFingerprint(profile: SnowflakeProfile): string {
-  const secret = createHmac('sha256', SECRET_KEY).update(JSON.stringify(secretMaterial(profile.auth))).digest('hex');
+  const secret = credentialsFingerprint(profile);
   const identity = [
     profile.account.toLowerCase(),
     // Snowflake login names are case-insensitive.

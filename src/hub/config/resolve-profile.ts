@@ -32,7 +32,7 @@ import {
   type SettingsLayer,
 } from './profile-settings.js';
 
-export { profileFingerprint, redactProfile, type RedactedProfile } from './profile-identity.js';
+export { credentialsFingerprint, profileFingerprint, redactProfile, type RedactedProfile } from './profile-identity.js';
 export { FLAG_NAMES, type ProfileSettings } from './profile-settings.js';
 
 export interface ResolveProfileInput {
@@ -56,6 +56,11 @@ export interface ResolveProfileInput {
 export interface ResolveProfileResult {
   profile: SnowflakeProfile | null;
   warnings: string[];
+  /**
+   * The files resolution read or looked for (connections.toml, Snowflake's config.toml, the key or token
+   * file): the profile holds what they said then, so whoever keeps it resolves again when one changes.
+   */
+  files: string[];
 }
 
 /** Settings resolved as one unit: the highest source giving either form wins, so forms never mix. */
@@ -505,7 +510,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
     if (stray.length > 0) {
       warnings.push(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but no Snowflake account is configured; using the embedded warehouse. Set SNOWFLAKE_ACCOUNT to use Snowflake.`);
     }
-    return { profile: null, warnings };
+    return { profile: null, warnings, files: conns.files };
   }
 
   const profileName = namedSection ? name : 'env';
@@ -548,5 +553,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
     statementTimeoutMs,
     sources,
   };
-  return { profile, warnings };
+  const files = [...conns.files];
+  if (secretFile !== undefined) files.push(expandHome(secretFile.value, homedir));
+  return { profile, warnings, files };
 }

@@ -7,7 +7,7 @@
  * was launched with (over the same-user socket), then the hub's own flags, environment, config file and
  * ~/.snowflake/connections.toml — resolved by config/resolve-profile.ts with per-setting precedence.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
@@ -17,7 +17,7 @@ import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
 import type { ProfileSettings } from '../config/profile-settings.js';
 import { SNOWMUX_PROFILE_ENV } from '../config/env-profile.js';
-import { profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
+import { credentialsFingerprint, profileFingerprint, redactProfile, resolveProfile } from '../config/resolve-profile.js';
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
@@ -97,6 +97,40 @@ export interface WarehouseProvider {
 /** Snowflake settings that failed to open, kept for status (see WarehouseRegistry.failed). */
 const MAX_FAILED_PROFILES = 32;
 
+/** Distinct session settings whose credentials a reload compares (see WarehouseRegistry.credentialsSeen). */
+const MAX_CREDENTIALS_SEEN = 64;
+
+/**
+ * Coarsest timestamp step of a file system snowmux may read credentials from (FAT: 2 s). A file changed
+ * less than this before it was read could change again without its stamp showing it.
+ */
+const STAMP_GRANULARITY_MS = 2_000;
+
+/** A session's target and what it was resolved from (see targetFor). */
+interface CachedTarget {
+  target: WarehouseTarget;
+  /** The pool it opens (profileFingerprint), or "embedded". */
+  identity: string;
+  /** credentialsFingerprint of its profile ("" for the embedded warehouse). */
+  credentials: string;
+  /** The files resolution read; `stamp` is what they looked like just after. */
+  files: readonly string[];
+  stamp: string;
+  /** A file was written too recently for its stamp to show a second write: resolve again next call. */
+  recheck: boolean;
+  /** The registry's generation it was resolved in (a reload starts a new one). */
+  generation: number;
+}
+
+/** One session's settings, as a reload resolves them again (see WarehouseRegistry.credentialsSeen). */
+interface SeenSettings {
+  name: string | undefined;
+  sessionEnv: Record<string, string>;
+  source: string | undefined;
+  profileName: string;
+  credentials: string;
+}
+
 /** A target for a warehouse that is already open (tests, embedded callers). */
 export function openedTarget(warehouse: Warehouse): WarehouseTarget {
   const info = warehouse.info();
@@ -124,7 +158,14 @@ export class WarehouseRegistry implements WarehouseProvider {
    * that cannot serve, not only as a warning.
    */
   private defaultUnusable: { error: unknown; at: number } | undefined;
-  private readonly bySession = new WeakMap<WarehouseCaller, Map<string, WarehouseTarget>>();
+  private readonly bySession = new WeakMap<WarehouseCaller, Map<string, CachedTarget>>();
+  /** Bumped by refreshCredentials: every cached target is resolved again at its session's next call. */
+  private generation = 0;
+  /**
+   * The credentials each distinct set of session settings resolved to as of the last reload (the newest
+   * MAX_CREDENTIALS_SEEN): what reload compares to say whose credentials changed.
+   */
+  private readonly credentialsSeen = new Map<string, SeenSettings>();
   private closed = false;
   private driverConfigProblemSaid = false;
 
@@ -147,7 +188,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     this.defaultWarnings = warnings;
     this.defaultUnusable = undefined;
     try {
-      profile = this.resolve(undefined, {}, undefined, warnings);
+      profile = this.resolve(undefined, {}, undefined, warnings).profile;
     } catch (err) {
       this.defaultUnusable = { error: err, at: Date.now() };
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
@@ -178,22 +219,75 @@ export class WarehouseRegistry implements WarehouseProvider {
       cache = new Map();
       this.bySession.set(session, cache);
     }
-    let target = cache.get(key);
-    if (!target) {
-      // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
-      const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
-      const warnings: string[] = [];
-      const profile = this.resolve(name, session.facts.env ?? {}, source, warnings, session.facts.id);
-      const otherConfig = this.otherConfigNotice(session.facts.config);
-      if (otherConfig) warnings.push(otherConfig);
-      // The hub's own warnings are on its terminal and in status already: the editor hears what its settings add.
-      const notices = warnings.filter((w) => !this.defaultWarnings.includes(w));
-      target = profile
-        ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', notices, open: () => this.snowflakeWarehouse(profile) }
-        : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, notices, open: () => this.embeddedWarehouse() };
-      cache.set(key, target);
+    const cached = cache.get(key);
+    // The resolved profile holds what connections.toml and the key or token file said when it was read: a
+    // token another process refreshes, a rotated key, a changed password must reach the next login of a
+    // session that is already running (its pool's logins would go on sending the old one), so the files
+    // are checked (a stat each) on every call and the profile resolved again when one changed.
+    if (cached !== undefined && cached.generation === this.generation && !cached.recheck && stampOf(cached.files).stamp === cached.stamp) return cached.target;
+    // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
+    const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
+    const warnings: string[] = [];
+    const sessionEnv = session.facts.env ?? {};
+    const started = Date.now();
+    const { profile, files } = this.resolve(name, sessionEnv, source, warnings, session.facts.id);
+    const { stamp, changedSince } = stampOf(files);
+    const identity = profile ? profileFingerprint(profile) : 'embedded';
+    const credentials = profile ? credentialsFingerprint(profile) : '';
+    const entry = { identity, credentials, files, stamp, recheck: changedSince >= started - STAMP_GRANULARITY_MS, generation: this.generation };
+    if (profile) this.noteCredentials(name, sessionEnv, source, profile.name, credentials);
+    if (cached !== undefined && cached.identity === identity) {
+      // Nothing that matters changed: the same target (its notices were told once already).
+      cache.set(key, { ...entry, target: cached.target });
+      return cached.target;
     }
+    if (cached !== undefined && cached.target.kind === 'snowflake' && profile) {
+      // Its next login is made by the pool of the new settings; the old pool's connections finish their calls.
+      const changed = cached.credentials === credentials ? 'settings' : 'credentials';
+      this.opts.logger.info({ session: session.facts.id, profile: profile.name, changed }, `a session's Snowflake ${changed} changed on disk; its next login uses the new ones`);
+    }
+    const otherConfig = this.otherConfigNotice(session.facts.config);
+    if (otherConfig) warnings.push(otherConfig);
+    // The hub's own warnings are on its terminal and in status already: the editor hears what its settings
+    // add, once (a target resolved again keeps quiet about what the session was told before).
+    const notices = warnings.filter((w) => !this.defaultWarnings.includes(w) && !(cached?.target.notices ?? []).includes(w));
+    const target: WarehouseTarget = profile
+      ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', notices, open: () => this.snowflakeWarehouse(profile) }
+      : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, notices, open: () => this.embeddedWarehouse() };
+    cache.set(key, { ...entry, target });
     return target;
+  }
+
+  /** Remembers what these settings' credentials were as of the last reload (the first time they are seen). */
+  private noteCredentials(name: string | undefined, sessionEnv: Record<string, string>, source: string | undefined, profileName: string, credentials: string): void {
+    const key = JSON.stringify([name ?? null, sessionEnv]);
+    if (this.credentialsSeen.has(key)) return;
+    this.credentialsSeen.set(key, { name, sessionEnv, source, profileName, credentials });
+    if (this.credentialsSeen.size > MAX_CREDENTIALS_SEEN) this.credentialsSeen.delete(this.credentialsSeen.keys().next().value!);
+  }
+
+  /**
+   * On reload: every session resolves its profile again at its next call (whatever the file stamps say),
+   * and the names of the profiles whose credentials changed since the last reload (connections.toml, a
+   * key or token file, the hub's environment) are returned, for the reload's answer. Never a secret.
+   */
+  refreshCredentials(): string[] {
+    this.generation++;
+    const changed = new Set<string>();
+    for (const seen of this.credentialsSeen.values()) {
+      let profile: SnowflakeProfile | null;
+      try {
+        profile = resolveProfile(this.resolveInput(seen.name, seen.sessionEnv, seen.source)).profile;
+      } catch {
+        // Reported to the session's next call, which resolves it again.
+        continue;
+      }
+      const credentials = profile ? credentialsFingerprint(profile) : '';
+      if (credentials === seen.credentials) continue;
+      changed.add(seen.profileName);
+      seen.credentials = credentials;
+    }
+    return [...changed];
   }
 
   /**
@@ -243,19 +337,11 @@ export class WarehouseRegistry implements WarehouseProvider {
    * `source` says where `name` came from, for messages; the hub's own --profile when no name is given.
    * `sessionId`: whose environment `sessionEnv` is.
    */
-  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[], sessionId?: string): SnowflakeProfile | null {
+  private resolve(name: string | undefined, sessionEnv: Record<string, string>, source?: string, collect?: string[], sessionId?: string): { profile: SnowflakeProfile | null; files: string[] } {
     // A session's secret settings are its secrets before they resolve: a profile that fails to (a wrong key
     // passphrase, a bad account) reports none, yet the error and the session's own SQL may quote them.
     if (sessionId !== undefined) this.opts.onSecrets?.(environmentSecrets(sessionEnv), sessionId);
-    const env = { ...(this.opts.env ?? process.env), ...sessionEnv };
-    const { profile, warnings } = resolveProfile({
-      name: name ?? this.opts.profileName,
-      nameSource: name === undefined ? undefined : source,
-      flags: this.opts.flags,
-      env,
-      homedir: this.opts.homedir,
-      configFile: this.opts.config,
-    });
+    const { profile, warnings, files } = resolveProfile(this.resolveInput(name, sessionEnv, source));
     for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
     collect?.push(...warnings);
     if (profile) {
@@ -264,7 +350,18 @@ export class WarehouseRegistry implements WarehouseProvider {
       if (!bySession) for (const secret of secrets) this.secrets.add(secret);
       this.opts.onSecrets?.(secrets, bySession ? sessionId : undefined);
     }
-    return profile;
+    return { profile, files };
+  }
+
+  private resolveInput(name: string | undefined, sessionEnv: Record<string, string>, source: string | undefined): Parameters<typeof resolveProfile>[0] {
+    return {
+      name: name ?? this.opts.profileName,
+      nameSource: name === undefined ? undefined : source,
+      flags: this.opts.flags,
+      env: { ...(this.opts.env ?? process.env), ...sessionEnv },
+      homedir: this.opts.homedir,
+      configFile: this.opts.config,
+    };
   }
 
   private snowflakeWarehouse(profile: SnowflakeProfile): Promise<Warehouse> {
@@ -377,6 +474,24 @@ export class WarehouseRegistry implements WarehouseProvider {
     this.open.clear();
     await Promise.all(all.map((w) => w.close().catch(() => {})));
   }
+}
+
+/**
+ * What the files look like now: a rewrite, a replacement (rename, a swapped symlink) or a removal changes
+ * the stamp; `changedSince` is the newest change time among them (0 when none exists).
+ */
+function stampOf(paths: readonly string[]): { stamp: string; changedSince: number } {
+  let changedSince = 0;
+  const parts = paths.map((path) => {
+    try {
+      const s = statSync(path, { bigint: true });
+      changedSince = Math.max(changedSince, Number(s.ctimeMs), Number(s.mtimeMs));
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+    } catch {
+      return '-';
+    }
+  });
+  return { stamp: parts.join('|'), changedSince };
 }
 
 /** Same profile name, account, user, role and server: the settings a login is judged on, but the secret and method. */
