@@ -283,6 +283,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     if (!same(fixedLimits, oldFixed)) needsRestart.push('limits (queue sizes)');
     for (const section of ['hub', 'profiles', 'audit', 'breaker', 'tools'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
+    // connections.toml and key/token files are read again by every running session at its next call; the
+    // answer names the profiles whose credentials changed (a password fixed there applies without a restart).
+    const credentials = warehouses.refreshCredentials();
+    if (credentials.length > 0) applied.push(`credentials of Snowflake profile${credentials.length === 1 ? '' : 's'} ${credentials.join(', ')}`);
     // Only what was applied advances: the restart-only sections stay as the hub runs them, so a later reload
     // (the next roles edit, a second SIGHUP) still lists them until `hub --replace`. Taking the whole file
     // here made the second reload report nothing pending while the hub kept running the old settings.

@@ -9,6 +9,7 @@ import { SnowmuxError } from '../../src/errors.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { Session } from '../../src/hub/session/session.js';
 import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
+import { createRuntime } from '../../src/hub/runtime.js';
 import { statementContext } from '../../src/hub/names/statement-context.js';
 import { targetSchema } from '../../src/hub/tools/catalog-tools.js';
 import type { SnowflakeProfile } from '../../src/hub/config/profile-types.js';
@@ -220,5 +221,22 @@ test('a password changed in connections.toml reaches running sessions, and a rel
     assert.deepEqual(opened.map((p) => (p.auth.method === 'password' ? p.auth.password : '')), ['alice-pw-1', 'alice-pw-2']);
   } finally {
     home.cleanup();
+  }
+});
+
+test("a reload's answer names the Snowflake profiles whose credentials changed in connections.toml", async () => {
+  const files = snowflakeHome('[pw]\naccount = "acct"\nuser = "alice"\npassword = "alice-pw-1"\n');
+  const hubHome = join(files.dir, 'hub');
+  mkdirSync(hubHome, { mode: 0o700 });
+  const runtime = await createRuntime({ home: hubHome, logger, env: { SNOWFLAKE_HOME: join(files.dir, '.snowflake') }, audit: false });
+  try {
+    const editor = onProfile('e', 'pw');
+    assert.equal(runtime.warehouses.targetFor(editor).name, 'pw');
+    assert.deepEqual(runtime.reload().applied, []);
+    files.write('.snowflake/connections.toml', '[pw]\naccount = "acct"\nuser = "alice"\npassword = "alice-pw-2"\n');
+    assert.deepEqual(runtime.reload().applied, ['credentials of Snowflake profile pw']);
+  } finally {
+    await runtime.close('test over');
+    files.cleanup();
   }
 });
