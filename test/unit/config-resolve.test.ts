@@ -707,3 +707,37 @@ test('resolution names the files the profile was read from, so a holder can tell
   const { files } = fx.resolve({ name: 'oauth' });
   assert.deepEqual(files, [join(fx.home, '.snowflake', 'connections.toml'), join(fx.home, '.snowflake', 'config.toml'), tokenFile]);
 });
+
+test('default_connection_name at the top of connections.toml is said to belong in config.toml', (t) => {
+  const fx = fixture(t);
+  fx.connections('default_connection_name = "dev"\n[dev]\naccount = "acct"\nuser = "u"\npassword = "p"\n');
+  const { profile, warnings } = fx.resolve();
+  assert.equal(profile, null);
+  assert.ok(warnings.some((w) => /connections\.toml sets default_connection_name, which is read only from ~\/\.snowflake\/config\.toml .*Move it to ~\/\.snowflake\/config\.toml/.test(w)), warnings.join('\n'));
+});
+
+test("[connections.dev] in connections.toml (config.toml's spelling) is connection dev, with a warning, not a profile named connections", (t) => {
+  const fx = fixture(t);
+  fx.connections('[connections.dev]\naccount = "acct"\nuser = "u"\npassword = "p"\n');
+  const { profile, warnings } = fx.resolve({ name: 'dev' });
+  assert.equal(profile?.name, 'dev');
+  assert.equal(profile?.account, 'acct');
+  assert.ok(warnings.some((w) => /has \[connections\.dev\]: that is config\.toml's spelling; connections\.toml names a connection by its own table \(\[dev\]\)/.test(w)), warnings.join('\n'));
+  // Hints name the table as it is written.
+  fx.connections('[connections.dev]\naccount = "acct"\nuser = "u"\n');
+  assert.match(configError(fx, { name: 'dev' }), /password in ~\/\.snowflake\/connections\.toml \[connections\.dev\]/);
+  assert.match(configError(fx, { name: 'connections' }), /"connections" .*is not defined/);
+});
+
+test('SNOWFLAKE_CONNECTIONS_<NAME>_PORT and _PROTOCOL change the address, with the host of the connection', (t) => {
+  const fx = fixture(t);
+  fx.connections('[pw]\naccount = "acct"\nuser = "u"\npassword = "p"\nhost = "sf.example.com"\nport = 8443\n');
+  assert.equal(resolved(fx, { name: 'pw' }).accessUrl, 'https://sf.example.com:8443');
+  const overridden = resolved(fx, { name: 'pw', env: { SNOWFLAKE_CONNECTIONS_PW_PORT: '1', SNOWFLAKE_CONNECTIONS_PW_PROTOCOL: 'http' } });
+  assert.equal(overridden.accessUrl, 'http://sf.example.com:1');
+  assert.equal(overridden.sources.accessUrl, 'env SNOWFLAKE_CONNECTIONS_PW_PORT, SNOWFLAKE_CONNECTIONS_PW_PROTOCOL');
+  fx.connections('[pw]\naccount = "acct"\nuser = "u"\npassword = "p"\n');
+  const { profile, warnings } = fx.resolve({ name: 'pw', env: { SNOWFLAKE_CONNECTIONS_PW_PORT: '1' } });
+  assert.equal(profile?.accessUrl, undefined);
+  assert.ok(warnings.some((w) => /SNOWFLAKE_CONNECTIONS_PW_PORT is set but connection "pw" has no host, so it is ignored/.test(w)), warnings.join('\n'));
+});

@@ -70,8 +70,16 @@ export interface SnowflakeConnections {
   /** The file whose connections are used, or null when neither file defines any. */
   file: { path: string; shownPath: string; kind: 'connections.toml' | 'config.toml' } | null;
   connections: Record<string, Record<string, unknown>>;
+  /** Connections read from a `[connections.<name>]` table in connections.toml (config.toml's spelling), for labels. */
+  nested: Set<string>;
   defaultConnection: { name: string; source: string };
   warnings: string[];
+  /**
+   * Mistakes in how the files are laid out (a setting in the file that does not hold it, config.toml's
+   * spelling in connections.toml): said whichever connection is resolved, since they may be why the one
+   * meant is not found.
+   */
+  mistakes: string[];
   /** The files read (or looked for): what they say now decides the connections, so a change to them is a change of settings. */
   files: string[];
 }
@@ -150,9 +158,19 @@ export function loadSnowflakeConnections(options: SnowflakeFilesOptions): Snowfl
 
   let file: SnowflakeConnections['file'] = null;
   let connections: Record<string, Record<string, unknown>> = {};
+  const nested = new Set<string>();
+  const mistakes: string[] = [];
   if (connectionsData !== undefined) {
     file = { path: connectionsPath, shownPath: displayPath(connectionsPath, options.homedir), kind: 'connections.toml' };
     connections = tablesOf(connectionsData);
+    readNestedConnections(connections, nested, mistakes, file.shownPath);
+    if (connectionsData.default_connection_name !== undefined) {
+      // As the Snowflake CLI reads it: the default connection is named in config.toml (or the environment) only.
+      mistakes.push(
+        `${file.shownPath} sets default_connection_name, which is read only from ${displayPath(configPath, options.homedir)} (or ${DEFAULT_CONNECTION_NAME_ENV}); it is ignored here. ` +
+          `Move it to ${displayPath(configPath, options.homedir)}, at its top.`,
+      );
+    }
   } else if (configData !== undefined) {
     const section = configData.connections;
     if (section !== null && typeof section === 'object' && !Array.isArray(section)) {
@@ -170,13 +188,56 @@ export function loadSnowflakeConnections(options: SnowflakeFilesOptions): Snowfl
       : { name: 'default', source: 'the built-in default name' };
 
   const shownConnectionsPath = displayPath(connectionsPath, options.homedir);
-  return { dir, shownConnectionsPath, file, connections, defaultConnection, warnings, files: [connectionsPath, configPath] };
+  return { dir, shownConnectionsPath, file, connections, nested, defaultConnection, warnings, mistakes, files: [connectionsPath, configPath] };
+}
+
+/**
+ * A `[connections]` table of connections.toml that holds only tables is config.toml's `[connections.<name>]`
+ * spelling (a common copy-paste): taken as those connections, with a warning, rather than as one connection
+ * named "connections" that has no settings. A table there with settings of its own stays a connection.
+ */
+function readNestedConnections(connections: Record<string, Record<string, unknown>>, nested: Set<string>, mistakes: string[], shownPath: string): void {
+  const outer = connections.connections;
+  if (outer === undefined) return;
+  const inner = tablesOf(outer);
+  const names = Object.keys(inner);
+  if (names.length === 0 || names.length !== Object.keys(outer).length) return;
+  delete connections.connections;
+  const kept: string[] = [];
+  for (const name of names) {
+    if (Object.prototype.hasOwnProperty.call(connections, name)) {
+      kept.push(name);
+      continue;
+    }
+    connections[name] = inner[name]!;
+    nested.add(name);
+  }
+  const spelled = names.map((name) => `[connections.${name}]`).join(', ');
+  mistakes.push(
+    `${shownPath} has ${spelled}: that is config.toml's spelling; connections.toml names a connection by its own table (${names.map((name) => `[${name}]`).join(', ')}). ` +
+      (kept.length > 0 ? `[${kept.join('], [')}] defined both ways: the plain table is used. ` : 'Read as such for now. ') +
+      'Rename the tables, as the Snowflake CLI and connectors do not read the nested ones there.',
+  );
 }
 
 /** "~/.snowflake/connections.toml [dev]" or "~/.snowflake/config.toml [connections.dev]". */
 export function connectionSectionLabel(conns: SnowflakeConnections, name: string): string {
   const shownPath = conns.file?.shownPath ?? conns.shownConnectionsPath;
-  return conns.file?.kind === 'config.toml' ? `${shownPath} [connections.${name}]` : `${shownPath} [${name}]`;
+  return conns.file?.kind === 'config.toml' || conns.nested.has(name) ? `${shownPath} [connections.${name}]` : `${shownPath} [${name}]`;
+}
+
+/** The host, port and protocol connection `name` gives in the file, for per-connection environment overrides. */
+export function connectionUrlParts(conns: SnowflakeConnections, name: string): UrlParts {
+  const table = Object.prototype.hasOwnProperty.call(conns.connections, name) ? conns.connections[name] : undefined;
+  if (table === undefined) return {};
+  const label = connectionSectionLabel(conns, name);
+  return { host: stringValue(table.host, label, 'host'), port: stringValue(table.port, label, 'port'), protocol: stringValue(table.protocol, label, 'protocol') };
+}
+
+export interface UrlParts {
+  host?: string | undefined;
+  port?: string | undefined;
+  protocol?: string | undefined;
 }
 
 const HINT_KEYS: Partial<Record<SettingName, string>> = {};

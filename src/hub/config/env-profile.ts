@@ -5,7 +5,7 @@
  * unset, as the Node connector treats them, because editor configs often carry "" placeholders.
  */
 import { SnowmuxError } from '../../errors.js';
-import { CONNECTION_KEYS, accessUrlFromParts } from './connections-toml.js';
+import { CONNECTION_KEYS, accessUrlFromParts, type UrlParts } from './connections-toml.js';
 import {
   authenticatorProblem,
   normalizeAuthenticator,
@@ -160,8 +160,10 @@ export function envLayer(env: NodeJS.ProcessEnv): { layer: SettingsLayer; warnin
 /**
  * The Snowflake CLI's per-connection overrides, SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> (e.g.
  * SNOWFLAKE_CONNECTIONS_DEV_PASSWORD), for the connection being resolved. Null when none is set.
+ * _PORT and _PROTOCOL change the address as the file's port and protocol keys do: with the connection's
+ * host (from _HOST, else `file`, what the connection's table says).
  */
-export function connectionEnvLayer(env: NodeJS.ProcessEnv, connectionName: string): SettingsLayer | null {
+export function connectionEnvLayer(env: NodeJS.ProcessEnv, connectionName: string, file: UrlParts = {}, warnings: string[] = []): SettingsLayer | null {
   const prefix = `SNOWFLAKE_CONNECTIONS_${connectionName.toUpperCase()}_`;
   const values: Partial<ProfileSettings> = {};
   const sources: Partial<Record<SettingName, string>> = {};
@@ -182,6 +184,18 @@ export function connectionEnvLayer(env: NodeJS.ProcessEnv, connectionName: strin
       values[setting] = value;
     }
     sources[setting] = `env ${name}`;
+  }
+  const port = read(env, `${prefix}PORT`);
+  const protocol = read(env, `${prefix}PROTOCOL`);
+  if ((port !== undefined || protocol !== undefined) && values.accessUrl === undefined) {
+    const given = [port !== undefined && `${prefix}PORT`, protocol !== undefined && `${prefix}PROTOCOL`].filter((v): v is string => typeof v === 'string');
+    const host = values.host ?? file.host;
+    if (host === undefined) {
+      warnings.push(`${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set but connection "${connectionName}" has no host, so ${given.length === 1 ? 'it is' : 'they are'} ignored. Set ${prefix}HOST or host in its table too, or unset ${given.length === 1 ? 'it' : 'them'}.`);
+    } else {
+      values.accessUrl = accessUrlFromParts(host, port ?? file.port, protocol ?? file.protocol);
+      sources.accessUrl = `env ${given.join(', ')}`;
+    }
   }
   if (Object.keys(values).length === 0) return null;
   return { kind: 'env', label: 'the environment', values, sources, hint: () => undefined };

@@ -13,7 +13,7 @@ import { readProblem } from '../../wire/bounded-read.js';
 import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import type { LoadedConfig } from './config-file.js';
 import { DEFAULT_POOL, DEFAULT_STATEMENT_TIMEOUT_S, type ProfileFileEntry } from './config-schema.js';
-import { connectionLayer, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
+import { connectionLayer, connectionUrlParts, loadSnowflakeConnections, type SnowflakeConnections } from './connections-toml.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './env-profile.js';
 import { loadPrivateKey, type KeySetting } from './private-key.js';
 import { credentialFileWarning } from './file-permissions.js';
@@ -466,6 +466,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   const configProfiles = input.configFile?.config.profiles ?? {};
   const configEntry = Object.prototype.hasOwnProperty.call(configProfiles, name) ? configProfiles[name] : undefined;
   const connLayer = connectionLayer(conns, name);
+  warnings.push(...conns.mistakes);
 
   if (selection.requestedBy !== undefined && configEntry === undefined && connLayer === null) {
     const known = [...new Set([...Object.keys(configProfiles), ...Object.keys(conns.connections)])];
@@ -492,7 +493,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   warnings.push(...env.warnings);
   const layers: SettingsLayer[] = [];
   if (input.flags !== undefined) layers.push(flagLayer(input.flags));
-  const perConnection = connectionEnvLayer(input.env, name);
+  const perConnection = connectionEnvLayer(input.env, name, connectionUrlParts(conns, name), warnings);
   if (perConnection !== null) layers.push(perConnection);
   layers.push(env.layer);
   if (configEntry !== undefined && input.configFile !== undefined) {
