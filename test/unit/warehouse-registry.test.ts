@@ -81,6 +81,40 @@ test('after the retry window a new login is attempted', async () => {
   assert.equal(attempts, 2);
 });
 
+test('refused credentials are tried again later each time (x4), a failure of the network every time after the same wait', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const attempts = { refused: 0, unreachable: 0 };
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: {},
+    loginRetryAfterMs: 1_000,
+    openSnowflake: async (p) => {
+      if (p.user === 'refused') {
+        attempts.refused++;
+        throw new SnowmuxError('AUTH_FAILED', 'refused');
+      }
+      attempts.unreachable++;
+      throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'unreachable');
+    },
+  });
+  const tryBoth = async () => {
+    await assert.rejects(registry.forSession(session('r', env('refused'))));
+    await assert.rejects(registry.forSession(session('u', env('unreachable'))));
+  };
+  return (async () => {
+    await tryBoth();
+    for (const [advance, refused, unreachable] of [[1_000, 2, 2], [1_000, 2, 3], [3_000, 3, 6], [4_000, 3, 10], [12_000, 4, 22]] as const) {
+      // One attempt per advance of the first wait: the refused login waits 1 s, then 4 s, then 16 s.
+      for (let ms = 0; ms < advance; ms += 1_000) {
+        t.mock.timers.tick(1_000);
+        await tryBoth();
+      }
+      assert.deepEqual(attempts, { refused, unreachable }, `after ${advance} ms more`);
+    }
+  })();
+});
+
 test("a failed login stays in status until that login succeeds, not when another editor's settings (also named env) log in", async () => {
   const registry = new WarehouseRegistry({
     home: '/nonexistent',

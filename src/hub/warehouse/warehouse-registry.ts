@@ -21,7 +21,7 @@ import { credentialsFingerprint, profileFingerprint, redactProfile, resolveProfi
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
-import { LOGIN_RETRY_AFTER_MS, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
+import { LOGIN_RETRY_AFTER_MS, loginRefusedWaitMs, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
 import { driverLogConfig } from './snowflake/driver-log-config.js';
 
 /**
@@ -383,16 +383,20 @@ export class WarehouseRegistry implements WarehouseProvider {
       });
       const failed = pool;
       failed.catch((err: unknown) => {
+        const failures = (this.failed.get(fingerprint)?.failure.failures ?? 0) + 1;
         if (!this.closed) {
-          const failures = (this.failed.get(fingerprint)?.failure.failures ?? 0) + 1;
           this.failed.delete(fingerprint);
           this.failed.set(fingerprint, { profile, failure: { error: err, at: Date.now(), failures } });
           // Bounded (every shim with other settings is another fingerprint): the oldest goes first.
           if (this.failed.size > MAX_FAILED_PROFILES) this.failed.delete(this.failed.keys().next().value!);
         }
+        // Credentials Snowflake refused are tried again later each time (as an open pool does): a fixed
+        // 15 s let a pool whose first login never worked lock its user within minutes.
+        const first = this.opts.loginRetryAfterMs ?? LOGIN_RETRY_AFTER_MS;
+        const refused = err instanceof SnowmuxError && err.code === 'AUTH_FAILED';
         const timer = setTimeout(() => {
           if (this.pools.get(fingerprint) === failed) this.pools.delete(fingerprint);
-        }, this.opts.loginRetryAfterMs ?? LOGIN_RETRY_AFTER_MS);
+        }, refused ? loginRefusedWaitMs(failures, first) : first);
         timer.unref();
       });
       this.pools.set(fingerprint, pool);
