@@ -106,6 +106,8 @@ export interface ReloadResult {
   /** Sections that changed but apply only after a restart (`snowmux hub --replace`). */
   needsRestart: string[];
   at: string;
+  /** The file the hub reads, so the advice to restart it names that file (snowmuxCommand). */
+  configFile?: string | undefined;
 }
 
 /**
@@ -298,7 +300,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     lastReload = { applied, needsRestart, at: new Date().toISOString() };
     opts.logger.info(lastReload, 'config reloaded');
     appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } })));
-    return lastReload;
+    return { ...lastReload, configFile: next.path };
   };
 
   return {

@@ -134,3 +134,14 @@ test('a change that needs a restart stays listed through later reloads until it 
   assert.doesNotMatch((await runCli(['reload', '--home', home])).stdout, /after a restart/);
   assert.deepEqual(await pending(), []);
 });
+
+test("reload's advice to restart names the config file the hub reads when it is not the home's own", async (t) => {
+  const home = tempHome(t);
+  const file = join(tempHome(t, 'smx-conf-'), 'team.toml');
+  writeFileSync(file, role('"list_databases"'));
+  await startHub(t, home, ['--config', file]);
+  writeFileSync(file, `${role('"list_databases"')}\n[hub]\nmax_rows = 5\n`);
+  const out = (await runCli(['reload', '--home', home])).stdout;
+  // Pasted without --config, the replacing hub read the home's own config.toml instead.
+  assert.ok(out.includes(`--config ${file}`), out);
+});

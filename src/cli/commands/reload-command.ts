@@ -6,7 +6,7 @@ import { SnowmuxError, isSnowmuxError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
-import { snowmuxCommand } from '../../snowmux-command.js';
+import { hubPlace, snowmuxCommand } from '../../snowmux-command.js';
 import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 
 /** Codes of a config file the hub refused to load: it then runs on with the configuration it has. */
@@ -29,10 +29,10 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
   }
   const home = resolveHome({ flag: values.home });
   checkHomeOfHub(home);
-  const r = await controlRequest<{ applied: string[]; needsRestart: string[] }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
+  const r = await controlRequest<{ applied: string[]; needsRestart: string[]; configFile?: string }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
     throw refusedFile(err, home);
   });
   io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
-  if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (${snowmuxCommand('hub --replace', home)}): ${r.needsRestart.join(', ')}.\n`);
+  if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (${snowmuxCommand('hub --replace', hubPlace(home, r.configFile))}): ${r.needsRestart.join(', ')}.\n`);
   return 0;
 }
