@@ -129,7 +129,7 @@ const hubKeys = {
   default_profile: setting(text(), { description: 'profile used when neither `--profile` nor `SNOWMUX_PROFILE` is given', absent: "Snowflake's default connection" }),
   call_timeout_ms: setting(positiveInt(), { default: 300_000, description: 'deadline of one tool call. At the deadline the call is cancelled, in the warehouse too; on Snowflake its answer (`QUERY_TIMEOUT`) waits up to 3 s more for Snowflake to confirm the cancel, so the session\'s connection is known to be free (else it is discarded); a statement that finished before the cancel reached it is answered with its result, not `QUERY_TIMEOUT`' }),
   max_rows: setting(positiveInt(), { default: 200, description: "rows a query tool returns by default, and the most a call may ask for unless its role sets its own `max_rows` (truncated with a notice)" }),
-  max_result_bytes: setting(positiveInt(), { default: 256 * 1024, description: 'result text returned before truncating, in bytes' }),
+  max_result_bytes: setting(positiveInt(), { default: 256 * 1024, description: 'size of a result\'s rows as JSON (UTF-8, escapes counted) returned before truncating, in bytes' }),
   metrics_listen: setting(text().refine(isListenAddress, { error: 'expected host:port (a port from 0 to 65535), e.g. "127.0.0.1:9464"' }), {
     type: '`"host:port"`',
     absent: 'off',
