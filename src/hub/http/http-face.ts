@@ -14,11 +14,12 @@
  * origins are configured; every response carries security headers. Snowflake credentials are never taken
  * from an HTTP client: its sessions use the hub's own profiles.
  */
-import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, WebStandardStreamableHTTPServerTransport, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
+import { LegacyTransport } from './legacy-transport.js';
 import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
@@ -138,7 +139,7 @@ export interface Caller {
 
 interface LegacyEntry {
   attached: AttachedSession;
-  transport: WebStandardStreamableHTTPServerTransport;
+  transport: LegacyTransport;
   identity: string;
   lastSeen: number;
   inFlight: number;
@@ -447,16 +448,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    * handleRequest returns as soon as the answer's stream opens, and the engines abort a request only while
    * its answer is unfinished (a cancel for a request already answered is ignored by the SDK).
    */
-  function cancelWhenGone(request: Request, transport: WebStandardStreamableHTTPServerTransport, body: unknown): void {
+  function cancelWhenGone(request: Request, transport: LegacyTransport, body: unknown): void {
     const ids = (Array.isArray(body) ? body : [body])
       .map((m) => (m as { id?: unknown; method?: unknown } | null))
       .filter((m) => m !== null && typeof m === 'object' && typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number'))
       .map((m) => m!.id as string | number);
     if (ids.length === 0) return;
     const onAbort = () => {
-      for (const requestId of ids) {
-        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the client closed its connection' } });
-      }
+      for (const requestId of ids) transport.cancel(requestId, 'the client closed its connection');
     };
     request.signal.addEventListener('abort', onAbort, { once: true });
   }
@@ -648,7 +647,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           close: (why) => closeLegacy(attached.session.id, why),
         },
       );
-      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => attached.session.id });
+      const transport = new LegacyTransport({ sessionIdGenerator: () => attached.session.id });
       entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1 };
       legacy.set(attached.session.id, entry);
       observe(attached, body);
