@@ -7,84 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
-import { createHttpFace, type HttpFace, type ServedHub } from '../../src/hub/http/http-face.js';
-import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
-
-/** Answers `select <n>` at once; a query naming `held` waits until released or cancelled. */
-class Held implements Warehouse {
-  readonly kind = 'duckdb' as const;
-  readonly started: ((sql: string) => void)[] = [];
-  /** Releases of the held queries running, by their SQL. */
-  readonly releases = new Map<string, () => void>();
-  info() {
-    return { kind: 'duckdb' as const, name: 'held', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 8 };
-  }
-  /** Resolves when the next held query has started. */
-  nextStart(): Promise<string> {
-    return new Promise((resolve) => this.started.push(resolve));
-  }
-  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
-    const done: QueryResult = { columns: [{ name: 'N', type: 'INTEGER' }], rows: [[Number(/\d+/.exec(sql)?.[0] ?? 1)]], rowCount: 1, truncated: false, elapsedMs: 0 };
-    if (!sql.includes('held')) return done;
-    this.started.shift()?.(sql);
-    return new Promise((resolve, reject) => {
-      this.releases.set(sql, () => resolve(done));
-      options.signal.addEventListener('abort', () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' })), { once: true });
-    });
-  }
-  async listDatabases() {
-    return [{ name: 'DB' }];
-  }
-  async listSchemas() {
-    return [];
-  }
-  async listObjects() {
-    return [];
-  }
-  async describeObject() {
-    return [];
-  }
-  async close() {}
-}
-
-function hubFace(t: { after(fn: () => unknown): void }): { face: HttpFace; warehouse: Held; fetch: typeof fetch } {
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
-  const warehouse = new Held();
-  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'held', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
-  const hub: ServedHub = {
-    events: core.events,
-    status: () => core.status(),
-    statusFor: (v) => core.statusFor(v),
-    seesEveryone: (v) => core.seesEveryone(v),
-    health: () => core.health(),
-    get isDraining() {
-      return core.isDraining;
-    },
-    attachSession: (...args) => core.attachSession(...args),
-    acceptRemoteLink: () => {},
-  };
-  const face = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [] });
-  t.after(async () => {
-    await face.close();
-    governance.close();
-  });
-  const inProcess = (async (input: string | URL | Request, init?: RequestInit) => {
-    const request = new Request(input, init);
-    request.headers.set('host', '127.0.0.1');
-    return face.fetch(request, { remoteAddress: '127.0.0.1' });
-  }) as typeof fetch;
-  return { face, warehouse, fetch: inProcess };
-}
+import { hubFace } from '../helpers/in-process-face.js';
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 

@@ -117,6 +117,13 @@ const MAX_AUTH_AUDITS_PER_MINUTE = 600;
 
 /** What /mcp answers (CORS preflights are answered before it). */
 const MCP_METHODS = ['GET', 'POST', 'DELETE'];
+/**
+ * The request headers a browser app may send (a preflight asks for each one not CORS-safelisted): the key,
+ * JSON, a 2025 session's id and resumption, and the 2026-07-28 transport's Mcp-Method and Mcp-Name, which
+ * it requires on every POST (a browser would refuse every 2026-07-28 request without them). Mcp-Param-*
+ * headers are sent only for tools that declare `x-mcp-header`, which no tool here does.
+ */
+const CORS_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id', 'last-event-id'];
 /** Every route, as a 404 lists them (/shim too: a remote shim pointed elsewhere is told where to go). */
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp', '/shim']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -708,7 +715,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const origin = request.headers.get('origin');
     if (!originAllowed(origin)) return json(403, { error: 'Origin not allowed: add it to hub.http_allowed_origins to let a browser app call the hub.' });
     if (request.method === 'OPTIONS' && origin !== null) {
-      return new Response(null, { status: 204, headers: { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id', 'access-control-max-age': '600' } });
+      return new Response(null, { status: 204, headers: { 'access-control-allow-methods': MCP_METHODS.join(', '), 'access-control-allow-headers': CORS_REQUEST_HEADERS.join(', '), 'access-control-max-age': '600' } });
     }
     if (path === '/healthz') {
       const health = hub.health();
