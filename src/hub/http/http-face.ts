@@ -115,6 +115,8 @@ const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 /** Audit records of refused authentications per minute, all sources together (a flood must not fill the log). */
 const MAX_AUTH_AUDITS_PER_MINUTE = 600;
 
+/** The revision whose requests carry no session (each is self-contained). */
+const MODERN_REVISION = '2026-07-28';
 /** What /mcp answers (CORS preflights are answered before it). */
 const MCP_METHODS = ['GET', 'POST', 'DELETE'];
 /**
@@ -622,6 +624,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
     if (await isLegacyRequest(request, body)) {
       const sessionId = request.headers.get('mcp-session-id');
+      // GET (a notification stream) and DELETE serve a 2025 session only. The transport spec answers a GET
+      // the server does not serve as a stream with 405, and clients that probe GET before they initialize
+      // (or that speak 2026-07-28, which has no sessions) go on only on a 405.
+      if (request.method !== 'POST' && (!sessionId || request.headers.get('mcp-protocol-version') === MODERN_REVISION)) {
+        return json(
+          405,
+          { jsonrpc: '2.0', id: null, error: { code: -32000, message: `Method Not Allowed: ${request.method} on /mcp serves only a 2025 session named by its Mcp-Session-Id header (GET: its notification stream; DELETE: ends it). Without one, and in MCP 2026-07-28 (which has no sessions), use POST: an initialize request starts a session; a 2026-07-28 request is self-contained (subscriptions/listen streams its notifications).` } },
+          { allow: 'POST' },
+        );
+      }
       if (sessionId) {
         const entry = legacy.get(sessionId);
         // Another identity's session is as good as unknown: never say it exists.
@@ -639,7 +651,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           if (hub.isDraining && entry.inFlight === 0) closeLegacy(sessionId, 'hub stopping');
         }
       }
-      if (request.method !== 'POST' || !isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
+      if (!isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
       if ([...legacy.values()].filter((e) => e.identity === caller.identity).length >= MAX_LEGACY_SESSIONS_PER_IDENTITY) {
         return jsonRpcError(429, -32000, `Too many open sessions for "${caller.identity}" (${MAX_LEGACY_SESSIONS_PER_IDENTITY}): end unused ones (HTTP DELETE with their Mcp-Session-Id) or wait for them to expire after 30 idle minutes.`);
       }
