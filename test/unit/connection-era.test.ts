@@ -60,11 +60,33 @@ test('on a 2026-07-28 connection, a later request whose envelope claims another 
   era.asked(1, 'tools/list', envelope());
   era.answer(result(1));
   assert.equal(era.refusal('tools/list', envelope()), null);
-  assert.equal(era.refusal('tools/call', { name: 'x' }), null, 'no envelope: left to the SDK');
+  // Without the envelope the SDK served it as 2025, switching the connection's answers without a word.
+  const bare = era.refusal('tools/call', { name: 'x' });
+  assert.equal(bare?.code, -32602);
+  assert.deepEqual(bare?.data, { envelope: { missing: ['_meta'] } });
+  assert.match(bare?.message ?? '', /speaks MCP 2026-07-28 .*missing the required per-request envelope key\(s\): _meta/);
+  assert.deepEqual(era.refusal('tools/call', { name: 'x', _meta: { progressToken: 1 } })?.data, { envelope: { missing: ['io.modelcontextprotocol/protocolVersion'] } });
+  assert.equal(era.refusal('ping', {}), null, 'ping gets its own answer: not part of 2026-07-28');
   for (const claimed of ['2099-01-01', '2025-06-18']) {
     const refusal = era.refusal('tools/call', { name: 'x', ...envelope(claimed) });
     assert.equal(refusal?.code, -32022);
     assert.deepEqual(refusal?.data, { supported: ['2026-07-28'], requested: claimed });
     assert.match(refusal?.message ?? '', new RegExp(`speaks MCP 2026-07-28 .*envelope says ${claimed}\\. One connection speaks one protocol version`));
   }
+});
+
+test('a connection is opened by initialize or a 2026-07-28 request: any other request first is refused, ping and a waiting opener aside', () => {
+  const era = new ConnectionEra();
+  const first = era.refusal('tools/list', {});
+  assert.equal(first?.code, -32600);
+  assert.match(first?.message ?? '', /tools\/list came before the connection was opened\. Send initialize first/);
+  assert.equal(era.refusal('ping', {}), null);
+  era.asked(1, 'server/discover', envelope());
+  era.answer(result(1, { supportedVersions: ['2026-07-28'] }));
+  assert.equal(era.refusal('tools/list', {})?.code, -32600, 'a probe opens nothing');
+  assert.equal(era.refusal('tools/list', envelope()), null);
+  era.asked(2, 'initialize', { protocolVersion: '2025-06-18' });
+  assert.equal(era.refusal('tools/list', {}), null, 'sent right behind its initialize');
+  era.answer(result(2, { protocolVersion: '2025-06-18' }));
+  assert.equal(era.refusal('tools/list', {}), null);
 });

@@ -10,7 +10,11 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { LineTransport, type LineTransportOptions } from '../../src/hub/session/line-transport.js';
 import { MAX_HUB_LINE_BYTES } from '../../src/wire/framing.js';
 
-function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; method?: string }) => boolean) {
+/** The id of the initialize that opens a rig's connection. */
+const OPEN = 'open';
+
+/** A line transport whose connection is opened (initialize answered, hidden from the test) before it returns. */
+async function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; method?: string }) => boolean) {
   const input = new PassThrough();
   const output = new PassThrough();
   const replies: { id?: unknown; error?: { code: number; message: string } }[] = [];
@@ -19,15 +23,17 @@ function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; me
     buffered += c.toString();
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
-      replies.push(JSON.parse(buffered.slice(0, nl)));
+      const reply = JSON.parse(buffered.slice(0, nl)) as { id?: unknown };
+      if (reply.id !== OPEN) replies.push(reply);
       buffered = buffered.slice(nl + 1);
     }
   });
   const delivered: JSONRPCMessage[] = [];
   const transport = new LineTransport({ input, output, maxLineBytes: 1 << 20, ...opts });
   transport.onmessage = (m) => {
-    delivered.push(m);
     const msg = m as { id?: unknown; method?: string };
+    if (msg.id === OPEN) return void transport.send({ jsonrpc: '2.0', id: OPEN, result: { protocolVersion: '2025-06-18' } });
+    delivered.push(m);
     if (answer(msg)) void transport.send({ jsonrpc: '2.0', id: msg.id as number, result: {} });
   };
   void transport.start();
@@ -35,6 +41,7 @@ function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; me
     input.write(lines.map((l) => `${l}\n`).join(''));
     await new Promise((r) => setImmediate(r));
   };
+  await sendLines([JSON.stringify({ jsonrpc: '2.0', id: OPEN, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })]);
   return { transport, replies, delivered, sendLines, input };
 }
 
@@ -42,7 +49,7 @@ function rig(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; me
 const req = (id: number, method: string) => JSON.stringify({ jsonrpc: '2.0', id, method, params: method === 'tools/call' ? { name: 't' } : {} });
 
 test('requests beyond the unanswered bound are refused at once, whatever the method', async () => {
-  const r = rig({ maxOutstanding: 2 }, () => false);
+  const r = await rig({ maxOutstanding: 2 }, () => false);
   await r.sendLines([req(1, 'tools/call'), req(2, 'tools/list'), req(3, 'ping')]);
   assert.equal(r.delivered.length, 2);
   assert.equal(r.replies.length, 1);
@@ -52,7 +59,8 @@ test('requests beyond the unanswered bound are refused at once, whatever the met
 });
 
 test('non-tool requests are rate-limited per session; tools/call is left to the call pipeline', async () => {
-  const r = rig({ otherRequestRate: { capacity: 3, refillPerSecond: 0.001 } }, () => true);
+  // Four tokens: the rig's initialize takes one.
+  const r = await rig({ otherRequestRate: { capacity: 4, refillPerSecond: 0.001 } }, () => true);
   await r.sendLines([1, 2, 3, 4].map((i) => req(i, 'tools/list')));
   const refused = r.replies.filter((x) => x.error);
   assert.deepEqual(refused.map((x) => x.id), [4]);
@@ -63,7 +71,7 @@ test('non-tool requests are rate-limited per session; tools/call is left to the 
 
 test('a client that keeps sending malformed input is cut off', async () => {
   let misbehaving = 0;
-  const r = rig({ protocolErrorRate: { capacity: 3, refillPerSecond: 0.001 }, onMisbehaving: () => misbehaving++ }, () => true);
+  const r = await rig({ protocolErrorRate: { capacity: 3, refillPerSecond: 0.001 }, onMisbehaving: () => misbehaving++ }, () => true);
   await r.sendLines(['{not json', '{"jsonrpc":"2.0"}', '[]']);
   assert.equal(misbehaving, 0, 'a few mistakes are answered');
   await r.sendLines(['nope']);
@@ -72,7 +80,7 @@ test('a client that keeps sending malformed input is cut off', async () => {
 });
 
 test('requests beyond the unanswered bytes bound are refused at once; one request of any accepted size always runs', async () => {
-  const r = rig({ maxOutstandingBytes: 1000 }, () => false);
+  const r = await rig({ maxOutstandingBytes: 1000 }, () => false);
   const big = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 't', q: 'x'.repeat(1500) } });
   await r.sendLines([big(1), req(2, 'ping')]);
   assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [1], 'alone, a request over the bound still runs');
@@ -88,7 +96,7 @@ test('requests beyond the unanswered bytes bound are refused at once; one reques
 });
 
 test('an oversized request is answered under its own id when its first bytes show it', async () => {
-  const r = rig({ maxLineBytes: 100 }, () => true);
+  const r = await rig({ maxLineBytes: 100 }, () => true);
   await r.sendLines([JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 't', q: 'x'.repeat(500) } }), req(78, 'ping')]);
   assert.equal(r.replies[0]!.id, 77);
   assert.equal(r.replies[0]!.error!.code, -32600);
@@ -98,7 +106,7 @@ test('an oversized request is answered under its own id when its first bytes sho
 
 test('the hub never writes a line longer than a shim reads: a too-large answer becomes an error for its request', async () => {
   const rejected: string[] = [];
-  const r = rig({ onRejected: (reason) => rejected.push(reason) }, () => false);
+  const r = await rig({ onRejected: (reason) => rejected.push(reason) }, () => false);
   await r.sendLines([req(1, 'tools/call'), req(2, 'tools/call')]);
   await r.transport.send({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'x'.repeat(MAX_HUB_LINE_BYTES) }] } });
   await r.transport.send({ jsonrpc: '2.0', id: 2, result: {} });
@@ -112,7 +120,7 @@ test('the hub never writes a line longer than a shim reads: a too-large answer b
 });
 
 test('every request the SDK would drop unanswered is answered here with what is wrong; what passes, the SDK reads', async () => {
-  const r = rig({}, () => true);
+  const r = await rig({}, () => true);
   const bad: [unknown, RegExp][] = [
     [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }, /"id" must be a string or an integer/],
     [{ jsonrpc: '2.0', id: 2 ** 60, method: 'ping' }, /"id" must be a string or an integer/],
@@ -145,7 +153,7 @@ test('every request the SDK would drop unanswered is answered here with what is 
 
 test('a request under an id still owed an answer is refused; once answered, the id may be used again', async () => {
   const held: number[] = [];
-  const r = rig({}, (m) => {
+  const r = await rig({}, (m) => {
     if (m.method === 'hold') {
       held.push(m.id as number);
       return false;
@@ -164,7 +172,7 @@ test('a request under an id still owed an answer is refused; once answered, the 
 });
 
 test('a request that is not valid JSON or UTF-8 is answered under the id its bytes show, else under null', async () => {
-  const r = rig({}, () => true);
+  const r = await rig({}, () => true);
   await r.sendLines([
     '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"t",}}',
     '{"jsonrpc":"2.0","method":"tools/list","params":{"cursor":"x"},"id":"eight"',
@@ -181,7 +189,7 @@ test('a request that is not valid JSON or UTF-8 is answered under the id its byt
 });
 
 test('a request whose params hold more values, or nest deeper, than any method takes is refused before any schema check; one at the bounds is delivered', async () => {
-  const r = rig({ maxLineBytes: 8 << 20 }, () => true);
+  const r = await rig({ maxLineBytes: 8 << 20 }, () => true);
   const wide = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, 1]));
   let deep: unknown = 1;
   for (let i = 0; i < 100; i++) deep = { d: deep };
@@ -201,14 +209,14 @@ test('a request whose params hold more values, or nest deeper, than any method t
 });
 
 test('a request whose integer id is past 2^53 (rounded by JSON.parse) is answered under null, not under an id its client never sent', async () => {
-  const r = rig({}, () => true);
+  const r = await rig({}, () => true);
   await r.sendLines(['{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/list","params":{}}', '{"jsonrpc":"2.0","id":1.5,"method":"ping"}']);
   assert.deepEqual(r.replies.map((x) => x.id), [null, 1.5]);
   assert.ok(r.replies.every((x) => x.error?.code === -32600));
 });
 
 test('open subscriptions have their own bound, so a client that re-subscribes without cancelling cannot wedge its session', async () => {
-  const r = rig({ otherRequestRate: { capacity: 1000, refillPerSecond: 1 } }, () => false);
+  const r = await rig({ otherRequestRate: { capacity: 1000, refillPerSecond: 1 } }, () => false);
   const listen = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true } } });
   await r.sendLines(Array.from({ length: 17 }, (_, i) => listen(i + 1)));
   assert.equal(r.delivered.length, 16, JSON.stringify(r.replies[0]));

@@ -16,6 +16,7 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 
 const INVALID_REQUEST = -32600;
+const INVALID_PARAMS = -32602;
 const METHOD_NOT_FOUND = -32601;
 const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
@@ -42,10 +43,20 @@ export class ConnectionEra {
 
   /** The refusal of a request this connection's era rules out, or null (then call `asked`). */
   refusal(method: string, params: unknown): EraRefusal | null {
+    const claims = claimedRevision(params);
     if (this.#modern !== null) {
+      // A request without the envelope was served in the 2025 era, switching the connection's answers to
+      // 2025 form without a word: refused as HTTP refuses it (initialize and ping get their own answers below).
+      if (claims === undefined && method !== 'initialize' && method !== 'ping') {
+        const missing = (params as { _meta?: unknown } | undefined)?._meta === undefined ? '_meta' : VERSION_KEY;
+        return {
+          code: INVALID_PARAMS,
+          message: `Invalid params: this connection speaks MCP ${this.#modern} (its first request said so), and this request is missing the required per-request envelope key(s): ${missing}. Every ${this.#modern} request carries the _meta envelope; one connection speaks one protocol version (for a 2025 version, open a new connection and send initialize first).`,
+          data: { envelope: { missing: [missing] } },
+        };
+      }
       // The SDK reads the envelope's version on a connection's first request only: a later one claiming
       // another revision was served as the first one's, and its client never learnt it was not understood.
-      const claims = claimedRevision(params);
       if (claims !== undefined && claims !== this.#modern) {
         return {
           code: UNSUPPORTED_PROTOCOL_VERSION,
@@ -54,7 +65,15 @@ export class ConnectionEra {
         };
       }
     }
-    if (method !== 'initialize') return null;
+    if (method !== 'initialize') {
+      // A connection is opened by initialize (2025) or by a request with the 2026-07-28 envelope; before,
+      // the spec allows ping only. A bare request first was served, and pinned the connection to 2025 for good.
+      if (this.#initialized !== null || this.#modern !== null || claims !== undefined || TELLING.has(method) || this.#opening()) return null;
+      return {
+        code: INVALID_REQUEST,
+        message: `Invalid Request: ${method.slice(0, 80)} came before the connection was opened. Send initialize first (MCP 2025 versions), or send requests with the 2026-07-28 _meta envelope (server/discover to learn what the hub speaks); only ping may come before.`,
+      };
+    }
     if (this.#initialized !== null) {
       return {
         code: INVALID_REQUEST,
@@ -78,6 +97,12 @@ export class ConnectionEra {
       };
     }
     return null;
+  }
+
+  /** An initialize, or a request with the 2026-07-28 envelope, is waiting for the answer that opens the connection. */
+  #opening(): boolean {
+    for (const waiting of this.#asked.values()) if (waiting.method === 'initialize' || waiting.claims !== undefined) return true;
+    return false;
   }
 
   /** Notes a request handed to the SDK. */
