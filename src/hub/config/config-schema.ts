@@ -278,7 +278,7 @@ const roleKeys = {
   }),
   result_form: setting(z.enum(RESULT_FORMS, { error: 'expected "both", "structured" or "text"' }), {
     absent: '`"both"`',
-    description: '`"both"`: rows as structured content and as a text table; `"structured"`: rows once, with a one-line text, for clients that bill both; `"text"`: the text table alone, with every cell whole (beside structured content a cell over 120 characters is cut in the table; `max_cell_chars` and `max_result_bytes` still apply, with a notice), the role\'s tools listed without output schemas',
+    description: '`"both"`: rows as structured content and as a text table; `"structured"`: rows once, with a one-line text, for clients that bill both; `"text"`: the text table alone, with every cell whole (beside structured content a cell over 120 characters is cut in the table; `max_cell_chars` and `max_result_bytes` still apply, with a notice), the role\'s tools listed without output schemas. A change by `snowmux reload` applies to a 2025-era or socket session when it reconnects, and to a 2026-07-28 HTTP client at once, except that for a minute (the listing\'s `ttlMs`) after it was last served with output schemas its results keep their structured content, which the listing it may still hold requires',
   }),
   rate: setting(rateFileSchema, { type: 'table', absent: '`[limits.rate]`', description: 'token bucket per identity: [`[roles.<name>.rate]`](#rolesnamerate-and-limitsrate)' }),
   quota: setting(quotaFileSchema, { type: 'table', absent: 'none', description: 'budgets per identity per window: [`[roles.<name>.quota]`](#rolesnamequota)' }),

@@ -51,6 +51,9 @@ function cacheHints(env: ToolEnv): NonNullable<ServerOptions['cacheHints']> {
   };
 }
 
+/** When each session was last served by a server whose tools declare output schemas. */
+const schemasOfferedAt = new WeakMap<ToolEnv['session'], number>();
+
 export interface McpServerOptions {
   /**
    * The server lives as long as its session (a socket link, a 2025-era HTTP session), so it can tell its
@@ -84,9 +87,12 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
       cacheHints: cacheHints(env),
     },
   );
-  // A role that takes its results as text gets tools without output schemas (see text-only-tools.ts).
+  // A role that takes its results as text gets tools without output schemas (see text-only-tools.ts). A
+  // reload can switch a role to text while a 2026-07-28 client (a server per request) holds a listing with
+  // output schemas for up to LISTING_TTL_MS: until then its results keep their structured content.
   const form = env.pipeline.resultFormOf(env.session);
-  if (form === 'text') offerTextOnly(server);
+  if (form === 'text') offerTextOnly(server, { keepStructuredContent: Date.now() - (schemasOfferedAt.get(env.session) ?? -Infinity) < LISTING_TTL_MS });
+  else schemasOfferedAt.set(env.session, Date.now());
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
   registerSearchObjects(server, env);

@@ -2,15 +2,21 @@
  * For roles with `result_form = "text"`: every tool this server registers is offered without an output
  * schema and answers with its text alone. The protocol requires structured content from a tool that
  * declares an output schema, so a text-only answer needs a listing without them; clients that bill both
- * forms then pay once, for the table they read. Must run before any tool is registered.
+ * forms then pay once, for the table they read. Must run before any tool is registered. With
+ * `keepStructuredContent` the listing still has no output schemas but results keep their structured
+ * content: for a client that may hold an earlier listing that had them (see createMcpServer).
  */
 import type { McpServer } from '@modelcontextprotocol/server';
 
-export function offerTextOnly(server: McpServer): void {
+export function offerTextOnly(server: McpServer, options: { keepStructuredContent?: boolean } = {}): void {
   const register = server.registerTool.bind(server);
   const textOnly = ((name: string, config: { outputSchema?: unknown }, handler: (...args: unknown[]) => Promise<{ structuredContent?: unknown }>) =>
     register(name, { ...config, outputSchema: undefined } as never, (async (...args: unknown[]) => {
-      const { structuredContent: _dropped, ...text } = await handler(...args);
+      const result = await handler(...args);
+      // A client that may still hold a listing with output schemas must get structured content (the
+      // protocol requires it of a tool that declares one; the SDK client throws without it).
+      if (options.keepStructuredContent) return result;
+      const { structuredContent: _dropped, ...text } = result;
       return text;
     }) as never)) as unknown as McpServer['registerTool'];
   server.registerTool = textOnly;
