@@ -16,6 +16,7 @@ export function renderErrorsDoc(): string {
     '<!-- Generated from src/error-codes.ts by `node tools/errors-doc.mjs`; do not edit by hand. -->',
     '',
     'Every error snowmux gives carries a stable code: in a tool result under `_meta["dev.snowmux/error"].code`,',
+    '(a call to a tool the session is not offered is a JSON-RPC -32602 error with `data.code` `UNKNOWN_TOOL`),',
     'in audit records as `errorCode`, in metrics as the `code` label, and in CLI messages. The message itself',
     'always says what happened and what to do next; this page is the list of codes.',
     '',

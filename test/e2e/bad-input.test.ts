@@ -330,6 +330,8 @@ test('an unknown tool is answered -32602 naming it (escaped, cut short) and sayi
     const typo = answers.get(2)?.error;
     assert.equal(typo?.code, -32602, `${command}: ${JSON.stringify(answers.get(2))}`);
     assert.match(typo!.message, /^Unknown tool "execute_querry": .*Call tools\/list/, command);
+    // The stable code, as every snowmux error carries one (errors.md).
+    assert.deepEqual((typo as { data?: unknown }).data, { code: 'UNKNOWN_TOOL', retryable: false }, command);
     const shown = answers.get(3)?.error?.message ?? '';
     assert.ok(shown.length < 400, `${command}: the client's name is cut short, not echoed whole (${shown.length} chars)`);
     assert.ok(!/[\u202e\u0000]/.test(shown), `${command}: no raw control or bidi characters in the error`);

@@ -19,6 +19,8 @@ function unknownToolError(name: string): ProtocolError {
   return new ProtocolError(
     ProtocolErrorCode.InvalidParams,
     `Unknown tool ${shownName(name)}: this session is offered no tool by that name. Call tools/list for the tools it offers (names are case-sensitive).`,
+    // The stable code every other snowmux error carries (in a tool result's _meta; a protocol error's data).
+    { code: 'UNKNOWN_TOOL', retryable: false },
   );
 }
 
@@ -39,7 +41,7 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
     }
     if (result.isError === true && !wentThroughRunTool(ctx)) {
       await record('INVALID_ARGUMENTS');
-      return { ...result, _meta: { ...(result._meta as object | undefined), 'dev.snowmux/error': { code: 'INVALID_ARGUMENTS' } } };
+      return { ...result, _meta: { ...(result._meta as object | undefined), 'dev.snowmux/error': { code: 'INVALID_ARGUMENTS', retryable: false } } };
     }
     return result;
   });
