@@ -53,7 +53,7 @@ before(async () => {
       `[kp]\n${server}user = "kp_user"\nprivate_key_file = ${JSON.stringify(keyFile)}\n`,
   );
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  registry = new WarehouseRegistry({ home: join(dir, 'home'), logger, env: { HOME: dir }, homedir: dir });
+  registry = new WarehouseRegistry({ home: join(dir, 'home'), logger, env: { HOME: dir }, homedir: dir, credentialsCheckMs: 0 });
 });
 
 after(async () => {

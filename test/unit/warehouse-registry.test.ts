@@ -194,7 +194,7 @@ function snowflakeHome(toml: string): { dir: string; write: (name: string, text:
 }
 
 function credentialRegistry(homedir: string, opened: SnowflakeProfile[]): WarehouseRegistry {
-  return new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: homedir }, homedir, openSnowflake: async (p) => (opened.push(p), fakeWarehouse(p)) });
+  return new WarehouseRegistry({ home: '/nonexistent', logger, env: { HOME: homedir }, homedir, credentialsCheckMs: 0, openSnowflake: async (p) => (opened.push(p), fakeWarehouse(p)) });
 }
 
 const onProfile = (id: string, profile: string) => new Session({ id, identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket', profile });

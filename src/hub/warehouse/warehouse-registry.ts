@@ -51,6 +51,8 @@ export interface WarehouseRegistryOptions {
   openSnowflake?: (profile: SnowflakeProfile) => Promise<Warehouse>;
   /** How long a failed login is reported as is before the next attempt (default 15 s). */
   loginRetryAfterMs?: number;
+  /** How often a session's credential files are looked at again (default CREDENTIALS_CHECK_MS; 0: every call). */
+  credentialsCheckMs?: number;
   /**
    * Told the secrets of every profile resolved (so logs and the audit log can scrub them from SQL text):
    * with the session's id when the session's own environment took part in resolving it (its values are
@@ -106,6 +108,13 @@ const MAX_CREDENTIALS_SEEN = 64;
  */
 const STAMP_GRANULARITY_MS = 2_000;
 
+/**
+ * A session's credential files are looked at (a stat each) at most this often: a token refreshed or a key
+ * rotated reaches the next login within a second, and a stat per file on every call cost a SELECT 1 a
+ * tenth of its hub time.
+ */
+const CREDENTIALS_CHECK_MS = 1_000;
+
 /** A session's target and what it was resolved from (see targetFor). */
 interface CachedTarget {
   target: WarehouseTarget;
@@ -120,6 +129,8 @@ interface CachedTarget {
   recheck: boolean;
   /** The registry's generation it was resolved in (a reload starts a new one). */
   generation: number;
+  /** When the files were last seen unchanged (performance.now()). */
+  checkedAt: number;
 }
 
 /** One session's settings, as a reload resolves them again (see WarehouseRegistry.credentialsSeen). */
@@ -223,8 +234,15 @@ export class WarehouseRegistry implements WarehouseProvider {
     // The resolved profile holds what connections.toml and the key or token file said when it was read: a
     // token another process refreshes, a rotated key, a changed password must reach the next login of a
     // session that is already running (its pool's logins would go on sending the old one), so the files
-    // are checked (a stat each) on every call and the profile resolved again when one changed.
-    if (cached !== undefined && cached.generation === this.generation && !cached.recheck && stampOf(cached.files).stamp === cached.stamp) return cached.target;
+    // are checked (a stat each, at most every CREDENTIALS_CHECK_MS) and the profile resolved again when one changed.
+    if (cached !== undefined && cached.generation === this.generation && !cached.recheck) {
+      const now = performance.now();
+      if (now - cached.checkedAt < (this.opts.credentialsCheckMs ?? CREDENTIALS_CHECK_MS)) return cached.target;
+      if (stampOf(cached.files).stamp === cached.stamp) {
+        cached.checkedAt = now;
+        return cached.target;
+      }
+    }
     // A resolution error (bad settings) is not cached: it is reported to this call, the next resolves again.
     const source = role?.profile !== undefined ? `${this.opts.config?.shownPath ?? 'config.toml'} roles.${role.name}.profile` : this.nameSource(session, name);
     const warnings: string[] = [];
@@ -234,7 +252,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     const { stamp, changedSince } = stampOf(files);
     const identity = profile ? profileFingerprint(profile) : 'embedded';
     const credentials = profile ? credentialsFingerprint(profile) : '';
-    const entry = { identity, credentials, files, stamp, recheck: changedSince >= started - STAMP_GRANULARITY_MS, generation: this.generation };
+    const entry = { identity, credentials, files, stamp, recheck: changedSince >= started - STAMP_GRANULARITY_MS, generation: this.generation, checkedAt: performance.now() };
     if (profile) this.noteCredentials(name, sessionEnv, source, profile.name, credentials);
     if (cached !== undefined && cached.identity === identity) {
       // Nothing that matters changed: the same target (its notices were told once already).
