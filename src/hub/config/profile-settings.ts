@@ -80,7 +80,7 @@ export const SOURCE_KEYS: Record<SettingName, string> = {
  * SOURCE_KEYS are the profile's own field names, which no file or flag accepts: a message advising
  * "raise pool.acquireTimeoutMs" sent the user looking for a setting that does not exist.
  */
-const SHOWN_NAMES: Record<SettingName, string> = {
+export const CONFIG_FILE_KEYS: Record<SettingName, string> = {
   account: 'account',
   user: 'user',
   authenticator: 'authenticator',
@@ -106,7 +106,7 @@ const SHOWN_NAMES: Record<SettingName, string> = {
   poolMaxConnectionAgeMs: 'pool.max_age_hours',
 };
 
-const SHOWN_BY_SOURCE_KEY: ReadonlyMap<string, string> = new Map(SETTING_NAMES.map((setting) => [SOURCE_KEYS[setting], SHOWN_NAMES[setting]]));
+const SHOWN_BY_SOURCE_KEY: ReadonlyMap<string, string> = new Map(SETTING_NAMES.map((setting) => [SOURCE_KEYS[setting], CONFIG_FILE_KEYS[setting]]));
 
 /** The name a message shows for a SnowflakeProfile.sources key (see SOURCE_KEYS); any other key as it is. */
 export function shownSettingName(sourceKey: string): string {

@@ -20,6 +20,7 @@ import { credentialFileWarning } from './file-permissions.js';
 import type { PoolSettings, SnowflakeAuth, SnowflakeProfile } from './profile-types.js';
 import {
   authenticatorProblem,
+  CONFIG_FILE_KEYS,
   expandHome,
   FLAG_NAMES,
   normalizeAuthenticator,
@@ -68,33 +69,6 @@ const SETTING_GROUPS: ReadonlyArray<readonly SettingName[]> = [
   ['privateKey', 'privateKeyPath'],
   ['token', 'tokenFilePath'],
 ];
-
-/** snowmux config file key for each setting, for hints. */
-const CONFIG_FILE_KEYS: Record<SettingName, string> = {
-  account: 'account',
-  user: 'user',
-  authenticator: 'authenticator',
-  password: 'password',
-  passcode: 'passcode',
-  privateKeyPath: 'private_key_path',
-  privateKey: 'private_key',
-  privateKeyPassphrase: 'private_key_passphrase',
-  token: 'token',
-  tokenFilePath: 'token_file_path',
-  role: 'role',
-  warehouse: 'warehouse',
-  database: 'database',
-  schema: 'schema',
-  host: 'host',
-  accessUrl: 'access_url',
-  statementTimeoutMs: 'statement_timeout_s',
-  poolMin: 'pool.min',
-  poolMax: 'pool.max',
-  poolAcquireTimeoutMs: 'pool.acquire_timeout_ms',
-  poolIdleTimeoutMs: 'pool.idle_timeout_ms',
-  poolValidateOnBorrow: 'pool.validate',
-  poolMaxConnectionAgeMs: 'pool.max_age_hours',
-};
 
 interface Chosen<T> {
   value: T;
