@@ -23,7 +23,8 @@ export function renderErrorsDoc(): string {
     'A tool result\'s `_meta["dev.snowmux/error"]` also says, for a client to act on without reading the message:',
     '`retryAfterMs` (milliseconds), when the refusal gives a time to retry after (`RATE_LIMITED`, `HUB_BUSY`,',
     '`QUOTA_EXCEEDED`, `WAREHOUSE_CIRCUIT_OPEN`), and `retryable`: `true` when the same call sent again (after',
-    '`retryAfterMs`, if given) may succeed, that is a refusal with a retry time or a transient warehouse failure;',
+    '`retryAfterMs`, if given) may succeed, that is a refusal with a retry time, a transient warehouse failure,',
+    'or `HUB_STOPPING`, `HUB_SHUTTING_DOWN` and `POOL_EXHAUSTED` (the next hub, a freed connection);',
     '`false` otherwise, and always for a statement that may have changed data. No other detail of the error is',
     'sent there (details may quote the query or its data).',
   ];

@@ -17,6 +17,8 @@ export interface ErrorCodeFacts {
   refusal?: true;
   /** Infrastructure only: retrying soon may succeed. */
   transient?: boolean;
+  /** Not infrastructure, yet the same call sent again soon may succeed (the next hub, a freed connection). */
+  retry?: true;
   /** One line for docs/errors.md: what happened and what to do. */
   doc: string;
 }
@@ -44,7 +46,7 @@ export const ERROR_CODES = {
   INVALID_IDENTIFIER: { fault: 'user', doc: 'A database, schema or object name is not a valid identifier.' },
   RESULT_NOT_FOUND: { fault: 'user', doc: 'fetch_results: the query id is unknown, expired or not yours. Run the query again.' },
   RESULT_ROWS_NOT_KEPT: { fault: 'user', doc: 'fetch_results: the hub did not keep rows that far into the result. Narrow the query or run it with a higher limit.' },
-  POOL_EXHAUSTED: { fault: 'user', doc: 'Every pooled warehouse connection was busy for longer than the wait allowed (local saturation, not an outage). Retry, or raise the pool size.' },
+  POOL_EXHAUSTED: { fault: 'user', retry: true, doc: 'Every pooled warehouse connection was busy for longer than the wait allowed (local saturation, not an outage). Retry, or raise the pool size.' },
   UNSUPPORTED: { fault: 'user', doc: 'The warehouse or setting in use cannot do this; the message says what would.' },
   TOOL_ERROR: { fault: 'user', doc: 'A tool answered with an error that carried no code of its own.' },
 
@@ -60,8 +62,8 @@ export const ERROR_CODES = {
 
   // ---- cancellations -----------------------------------------------------------------------------
   QUERY_CANCELLED: { fault: 'cancelled', doc: 'The client cancelled the call (or disconnected); it was stopped in the warehouse too (a change that completed before the cancel stays, which the message of a write says).' },
-  HUB_STOPPING: { fault: 'cancelled', doc: 'The hub stopped while the call ran (grace period over). Retry: the shim reaches the next hub.' },
-  HUB_SHUTTING_DOWN: { fault: 'cancelled', doc: 'The call was still queued when the hub began to stop. Retry: the shim reaches the next hub.' },
+  HUB_STOPPING: { fault: 'cancelled', retry: true, doc: 'The hub stopped while the call ran (grace period over). Retry: the shim reaches the next hub.' },
+  HUB_SHUTTING_DOWN: { fault: 'cancelled', retry: true, doc: 'The call was still queued when the hub began to stop. Retry: the shim reaches the next hub.' },
 
   // ---- the hub, the shim and the CLI ------------------------------------------------------------
   INTERNAL_ERROR: { fault: 'hub', doc: 'A snowmux bug; the hub log has the details. Please report it.' },
@@ -125,6 +127,13 @@ export const USER_CODES = codesWhere((f) => f.fault === 'user');
 export const INFRASTRUCTURE_CODES = codesWhere((f) => f.fault === 'infrastructure');
 /** Infrastructure failures a prompt retry cannot fix (or must not try: repeated logins lock accounts). */
 export const NOT_TRANSIENT_CODES = codesWhere((f) => f.fault === 'infrastructure' && f.transient === false);
+
+/**
+ * A call that failed with one of these may succeed sent again as it is (a tool result's `retryable`): a
+ * transient infrastructure failure, or a code whose message says to retry. A refusal that gives a time
+ * (rate limit, full queue, quota, open breaker) is retryable by its `retryAfterMs` instead.
+ */
+export const RETRYABLE_CODES = codesWhere((f) => f.retry === true || (f.fault === 'infrastructure' && f.transient !== false));
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);

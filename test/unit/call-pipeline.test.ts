@@ -801,6 +801,11 @@ test('a failed tool result says, machine-readably, whether and when to retry, an
   const write = toolError(new SnowmuxError('CONNECTION_LOST', 'lost', { details: { mayHaveRun: true } }));
   assert.deepEqual(write._meta, { 'dev.snowmux/error': { code: 'CONNECTION_LOST', retryable: false } });
   assert.deepEqual(toolError(new Error('boom'))._meta, { 'dev.snowmux/error': { code: 'INTERNAL_ERROR', retryable: false } });
+  // Codes whose message says to retry are retryable, though not warehouse failures (the registry's retry flag).
+  for (const code of ['HUB_STOPPING', 'HUB_SHUTTING_DOWN', 'POOL_EXHAUSTED'] as const) {
+    assert.deepEqual(toolError(new SnowmuxError(code, 'retry'))._meta, { 'dev.snowmux/error': { code, retryable: true } }, code);
+  }
+  assert.deepEqual(toolError(new SnowmuxError('QUERY_TIMEOUT', 'slow'))._meta, { 'dev.snowmux/error': { code: 'QUERY_TIMEOUT', retryable: false } });
   governance.close();
 });
 

@@ -5,7 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
-import { INFRASTRUCTURE_CODES, NOT_TRANSIENT_CODES, REFUSAL_CODES, USER_CODES } from '../../error-codes.js';
+import { REFUSAL_CODES, RETRYABLE_CODES, USER_CODES } from '../../error-codes.js';
 import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
@@ -147,7 +147,6 @@ export class CallState {
 export type CallStage = Stage<CallState, CallToolResult>;
 
 /** Failures a prompt retry may fix, as the registry marks them (transient infrastructure failures). */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set([...INFRASTRUCTURE_CODES].filter((code) => !NOT_TRANSIENT_CODES.has(code)));
 
 /**
  * The tool result of a failure. Beside the code, `_meta["dev.snowmux/error"]` says, for a client to act on
@@ -162,7 +161,7 @@ export function toolError(err: unknown): CallToolResult {
   const details = err instanceof SnowmuxError ? err.details : undefined;
   const after = details?.['retryAfterMs'];
   const retryAfterMs = typeof after === 'number' && Number.isFinite(after) ? Math.max(0, Math.ceil(after)) : undefined;
-  const retryable = details?.['mayHaveRun'] !== true && (retryAfterMs !== undefined || TRANSIENT_CODES.has(code));
+  const retryable = details?.['mayHaveRun'] !== true && (retryAfterMs !== undefined || RETRYABLE_CODES.has(code));
   return {
     isError: true,
     content: [{ type: 'text', text: message }],
