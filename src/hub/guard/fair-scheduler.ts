@@ -414,8 +414,9 @@ export class FairScheduler {
     if (!others.sessions) return true;
     const poolShare = Math.max(1, pool.capacity - 1);
     if ((this.#runningBySession.get(sessionKey) ?? 0) >= this.#maxRunningPerSession || (pool.runningBySession.get(sessionKey) ?? 0) >= poolShare) return false;
-    if (!others.identities(identity)) return true;
-    return (this.#runningByIdentity.get(identity) ?? 0) < this.#maxRunningPerSession && (pool.runningByIdentity.get(identity) ?? 0) < poolShare;
+    // Below the identity's part, who else is there need not be asked (a walk over the sessions, on every call).
+    if ((this.#runningByIdentity.get(identity) ?? 0) < this.#maxRunningPerSession && (pool.runningByIdentity.get(identity) ?? 0) < poolShare) return true;
+    return !others.identities(identity);
   }
 
   /** Who else is there to keep a slot for, asked once per decision (each identity at most once). */
