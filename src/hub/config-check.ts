@@ -98,7 +98,7 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
   if (problems.length > 0 || policy === undefined) throw new SnowmuxError('CONFIG_INVALID', problems.join('\n'), { details: { path: file } });
   // Not refused (a private network may be meant), but said wherever the file's warnings are: doctor, the
   // hub's terminal and status. Added here, where start, reload and doctor all pass, with the env they use.
-  for (const warning of clearTextSecretWarnings(config.hub, opts.env)) if (!loaded.warnings.includes(warning)) loaded.warnings.push(warning);
+  for (const warning of clearTextSecretWarnings(config.hub, opts.env, opts.httpListen)) if (!loaded.warnings.includes(warning)) loaded.warnings.push(warning);
   return { policy, teamTools };
 }
 

@@ -123,5 +123,17 @@ test('a secret the hub would send in the clear to another machine (OTLP headers 
     '[hub]\nredis_url = "redis://:pw@127.0.0.1:6379"\n',
     '[hub]\nredis_url = "redis://:pw@[::1]:6379"\n',
     '[hub]\nredis_url = "redis://203.0.113.7:6379"\n',
+    '[hub]\nhttp_listen = "127.0.0.1:0"\n',
+    '[hub]\nhttp_listen = "[::1]:8080"\n',
   ]) assert.deepEqual(warningsOf(quiet), [], quiet);
+  // The hub speaks plain HTTP: a face other machines reach sends the editors' keys in the clear unless TLS is
+  // terminated in front, which the hub cannot see.
+  for (const listen of ['0.0.0.0:8080', '10.1.2.3:80', '[::]:8080']) {
+    const http = warningsOf(`[hub]\nhttp_listen = "${listen}"\n`);
+    assert.equal(http.length, 1, listen);
+    assert.match(http[0]!, /^hub\.http_listen .* serves plain HTTP to other machines: the editors' API keys and every result travel in the clear.*TLS proxy or ingress/, listen);
+  }
+  const flagged = loaded('');
+  checkHubConfig(flagged, { env, httpListen: '0.0.0.0:0' });
+  assert.match(flagged.warnings.join('\n'), /^--http 0\.0\.0\.0:0 serves plain HTTP to other machines/m);
 });

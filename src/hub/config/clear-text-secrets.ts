@@ -1,16 +1,18 @@
 /**
- * Secrets of the hub's own that its config sends over the network unencrypted: the OTLP collector's header
- * values (`hub.otel_headers`, an API key as a rule) to an `http://` endpoint, and the team Redis password to
- * a `redis://` one (not `rediss://`), each to another machine. Said, not refused: a private network between
- * the two may be meant, which the hub cannot know.
+ * Secrets that the hub's config sends over the network unencrypted: the OTLP collector's header values
+ * (`hub.otel_headers`, an API key as a rule) to an `http://` endpoint, the team Redis password to a
+ * `redis://` one (not `rediss://`), each to another machine, and the editors' API keys to an HTTP face other
+ * machines reach (the hub speaks plain HTTP; TLS is a proxy's or an ingress's). Said, not refused: a private
+ * network, or TLS terminated in front, may be meant, which the hub cannot know.
  */
 import { isLoopbackHost } from '../../wire/loopback.js';
+import { isListenAddress, parseListen } from '../listen/listen-address.js';
 import { shownUrl } from '../../shown-text.js';
 import { urlCredentials } from '../audit/audit-redact.js';
 import type { HubSettings } from './config-schema.js';
 
 /** One warning per secret that would travel in the clear, naming the key and what to change. */
-export function clearTextSecretWarnings(hub: HubSettings, env: NodeJS.ProcessEnv): string[] {
+export function clearTextSecretWarnings(hub: HubSettings, env: NodeJS.ProcessEnv, httpFlag?: string): string[] {
   const warnings: string[] = [];
   // The endpoint as the hub picks it (tracingSettings); the OTLP exporter also sends the headers the
   // standard variables give.
@@ -29,6 +31,13 @@ export function clearTextSecretWarnings(hub: HubSettings, env: NodeJS.ProcessEnv
     warnings.push(
       `hub.redis_url ${shownUrl(hub.redisUrl)} sends its password over plain redis:// to another machine: it travels in the clear (so do the team's key hashes and quotas). ` +
         'Use rediss:// (TLS), unless the network between the hub and Redis is private.',
+    );
+  }
+  const listen = httpFlag ?? hub.httpListen;
+  if (listen !== undefined && isListenAddress(listen) && hub.httpAuth && !isLoopbackHost(parseListen(listen).host)) {
+    warnings.push(
+      `${httpFlag === undefined ? 'hub.http_listen' : '--http'} ${listen} serves plain HTTP to other machines: the editors' API keys and every result travel in the clear unless TLS is terminated in front. ` +
+        'Put a TLS proxy or ingress in front (docs/http.md), unless the network between the editors and the hub is private.',
     );
   }
   return warnings;
