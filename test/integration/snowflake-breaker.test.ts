@@ -67,8 +67,18 @@ function hub(name: string, callTimeoutMs: number) {
     const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
     return { code: error?.code, text };
   };
+  const search = async (identity: string) => {
+    const session = new Session({ id: `s-${identity}-${++n}`, identity: { kind: 'api-key', name: identity }, transport: 'http' });
+    const body: ToolBody = async (c) => {
+      const reply = await c.warehouse.cortexSearch!({ database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1', name: 'REGION_SEARCH' }, { query: 'x', columns: [], limit: 1 }, c.ctx);
+      return { content: [{ type: 'text', text: JSON.stringify(reply.results) }] };
+    };
+    const result = await pipeline.run(session, 'cortex_search', { id: String(n), signal: new AbortController().signal }, { service: 'REGION_SEARCH', query: 'x' }, body);
+    const error = result._meta?.['dev.snowmux/error'] as { code?: string } | undefined;
+    return { code: error?.code, text: result.content.map((c) => (c.type === 'text' ? c.text : '')).join('') };
+  };
   const breaker = () => governance.breakerFor(warehouse).snapshot();
-  return { call, breaker, warehouse };
+  return { call, search, breaker, warehouse };
 }
 
 describe('Snowflake breaker and timeouts', () => {
@@ -100,6 +110,23 @@ describe('Snowflake breaker and timeouts', () => {
     assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
     const bob = await call('bob', 'select 3');
     assert.equal(bob.code, undefined, bob.text);
+  });
+
+  it("Cortex calls that reach their deadline on a logged-in session are the caller's slow questions: the breaker stays closed", async () => {
+    const { call, search, breaker } = hub('cortex-timeouts', 60_000);
+    assert.equal((await call('t3', 'select 6')).code, undefined, 'warm');
+    double.inject({ kind: 'hang', endpoint: 'cortex' });
+    try {
+      const answers = await Promise.all(Array.from({ length: 6 }, () => search('t3')));
+      for (const a of answers) {
+        assert.equal(a.code, 'QUERY_TIMEOUT', a.text);
+        assert.match(a.text, /took longer than 1000 ms and was abandoned.*raise roles\.to\.statement_timeout/);
+      }
+    } finally {
+      double.clearFaults();
+    }
+    assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
+    assert.equal((await call('bob', 'select 7')).code, undefined);
   });
 
   it("a call that waited out the pool's acquire timeout is told the setting by its config key", () => {

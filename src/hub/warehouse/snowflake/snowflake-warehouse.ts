@@ -482,8 +482,10 @@ export class SnowflakeWarehouse implements Warehouse {
     this.active.add(controller);
     const signal = controller.signal;
     const cancelled = (): SnowmuxError => cancelledError(signal, what);
+    let acquired = false;
     try {
       const { connection } = await pool.acquire(signal, cancelled);
+      acquired = true;
       const call: CortexCall = { baseUrl: this.baseUrl, connection, signal, what, cancelled, proxy: { useEnvProxy: this.options.useEnvProxy ?? true } };
       let keep = true;
       try {
@@ -514,6 +516,8 @@ export class SnowflakeWarehouse implements Warehouse {
         if (keep) pool.release(connection);
         else pool.discard(connection);
       }
+    } catch (err) {
+      throw acquired ? callersTimeout(err) : err;
     } finally {
       if (timer) clearTimeout(timer);
       ctx.signal.removeEventListener('abort', forward);
@@ -618,6 +622,17 @@ export class SnowflakeWarehouse implements Warehouse {
     const names = success.columns.map((c) => c.name);
     return success.rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
   }
+}
+
+/**
+ * A Cortex call that reached its deadline on a logged-in session: Snowflake was reachable, and a language
+ * model or a search over a large index is slow by nature, so the timeout is the caller's, like a statement
+ * Snowflake had taken — not an outage that should open the breaker for everyone. An unreachable service
+ * fails sooner and otherwise (WAREHOUSE_UNAVAILABLE), and a login that never finished still counts.
+ */
+function callersTimeout(err: unknown): unknown {
+  if (!isSnowmuxError(err) || err.code !== 'QUERY_TIMEOUT' || err.details?.['infrastructure'] === false) return err;
+  return new SnowmuxError(err.code, err.message, { cause: err.cause, details: { ...(err.details ?? {}), infrastructure: false } });
 }
 
 /** The error for an aborted call: the abort reason when it is already one (QUERY_TIMEOUT, WAREHOUSE_CLOSED…). */
