@@ -42,10 +42,10 @@ after(async () => {
 });
 
 /** A pipeline over one Snowflake profile on the double, with the hub's breaker defaults (5 calls, 50 %). */
-function hub(name: string, callTimeoutMs: number) {
+function hub(name: string, callTimeoutMs: number, profile: Parameters<typeof doubleProfile>[1] = {}) {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, callTimeoutMs });
-  const warehouse = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 8 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
+  const warehouse = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 8 }, ...profile }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
   open.push({ warehouse, governance });
   const target: WarehouseTarget = { kind: 'snowflake', name, defaultDatabase: 'SNOWFLAKE_SAMPLE_DATA', defaultSchema: 'TPCH_SF1', open: async () => warehouse };
   const pipeline = new CallPipeline({
@@ -127,6 +127,20 @@ describe('Snowflake breaker and timeouts', () => {
     }
     assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
     assert.equal((await call('bob', 'select 7')).code, undefined);
+  });
+
+  it("a profile's own statement_timeout_s caps a longer call timeout, and the advice names it; its default does not", async () => {
+    const capped = hub('capped', 60_000, { statementTimeoutMs: 1000, sources: { statementTimeoutMs: 'config.toml [profiles.capped]' } });
+    const answer = await capped.call('bob', "select system$wait(20, 'SECONDS')");
+    assert.equal(answer.code, 'QUERY_TIMEOUT', answer.text);
+    assert.match(answer.text, /ran longer than 1000 ms.*raise statement_timeout_s \(set by config\.toml \[profiles\.capped\]\)/);
+    // A role's shorter timeout still wins over the profile's.
+    const role = await capped.call('t4', "select system$wait(20, 'SECONDS')");
+    assert.match(role.text, /ran longer than 1000 ms.*raise (roles\.to\.statement_timeout|statement_timeout_s)/);
+    // Unset, the profile's 300 s default leaves the hub's call timeout in charge.
+    const unset = hub('unset', 60_000, { statementTimeoutMs: 1000 });
+    const free = await unset.call('bob', "select system$wait(2, 'SECONDS')");
+    assert.equal(free.code, undefined, free.text);
   });
 
   it("a call that waited out the pool's acquire timeout is told the setting by its config key", () => {

@@ -115,7 +115,7 @@ const profileKeys = {
   schema: setting(text(), { description: 'session default schema', absent: "the user's default" }),
   host: setting(text(), { description: 'server host name', absent: 'derived from the account' }),
   access_url: setting(httpUrl(), { type: '`http://` or `https://` URL', description: 'full server URL, overriding account-derived hosts (e.g. a local test double)', absent: 'derived from the account' }),
-  statement_timeout_s: setting(positiveInt(), { default: 300, description: 'server-side statement timeout (`STATEMENT_TIMEOUT_IN_SECONDS`)' }),
+  statement_timeout_s: setting(positiveInt(), { default: 300, description: 'statement timeout of this profile\'s connections (`STATEMENT_TIMEOUT_IN_SECONDS`, and the hub cancels at it). When set, it caps a longer role `statement_timeout` or `hub.call_timeout_ms`; left at its default, those decide' }),
   pool: setting(poolFileSchema, { type: 'table', description: 'the connection pool: [`[profiles.<name>.pool]`](#profilesnamepool)' }),
 };
 const profileFileSchema = z.strictObject(profileKeys).partial();

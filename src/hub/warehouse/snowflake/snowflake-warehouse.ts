@@ -565,13 +565,24 @@ export class SnowflakeWarehouse implements Warehouse {
     return params;
   }
 
+  /**
+   * The statement's timeout: the call's (its role's or the hub's call timeout), or the profile's own
+   * statement_timeout_s when someone set it and it is shorter — a profile's admin caps what its connection
+   * runs. Its default (300 s) does not cap: a role or call timeout raised past it is meant.
+   */
   private timeoutMs(ctx: CallContext): number {
-    return ctx.timeoutMs ?? this.profile.statementTimeoutMs;
+    if (ctx.timeoutMs === undefined || this.profileTimeoutCaps(ctx.timeoutMs)) return this.profile.statementTimeoutMs;
+    return ctx.timeoutMs;
   }
 
-  /** The setting a timeout's advice names: the one timeoutMs came from (the call names it; else the profile's). */
+  /** The setting a timeout's advice names: the one timeoutMs came from. */
   private timeoutSetting(ctx: CallContext): string {
-    return (ctx.timeoutMs === undefined ? undefined : ctx.timeoutSetting) ?? profileTimeoutSetting(this.profile);
+    if (ctx.timeoutMs === undefined || this.profileTimeoutCaps(ctx.timeoutMs)) return profileTimeoutSetting(this.profile);
+    return ctx.timeoutSetting ?? profileTimeoutSetting(this.profile);
+  }
+
+  private profileTimeoutCaps(callTimeoutMs: number): boolean {
+    return this.profile.sources['statementTimeoutMs'] !== undefined && this.profile.statementTimeoutMs < callTimeoutMs;
   }
 
   private execute(
