@@ -18,6 +18,7 @@ type Answer = { code: string; message: string } | undefined;
 /** A driver whose logins wait until the test answers them, one by one, in the order they started. */
 class ScriptedSdk {
   started = 0;
+  loggedOut = 0;
   inFlight = 0;
   maxInFlight = 0;
   private readonly waiting: ((answer: Answer) => void)[] = [];
@@ -40,7 +41,10 @@ class ScriptedSdk {
           else this.waiting.push(settle);
           for (const w of this.watchers.splice(0)) w();
         },
-        destroy: (done: () => void) => done(),
+        destroy: (done: () => void) => {
+          this.loggedOut++;
+          done();
+        },
         isValidAsync: () => Promise.resolve(true),
       };
       return connection as unknown as SfConnection;
@@ -199,4 +203,31 @@ test('refused credentials are no outage: the breaker does not count them', () =>
   const locked = toSnowmuxError(Object.assign(new Error('User temporarily locked. Contact your local system administrator.'), { code: '390102' }), { profile: p, phase: 'login' });
   assert.equal(locked.code, 'AUTH_FAILED');
   assert.equal(classifyFailure(locked), 'user');
+});
+
+/** Turns of the event loop: a promise that settles without outside help has settled after a few. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+test('close() waits for a login in flight and logs out the session it opens: none is left open after the pool closed', async () => {
+  const driver = new ScriptedSdk();
+  const p = pool(driver, profile(), false, { now: 1_000_000 });
+  const acquiring = p.acquire(never, cancelled).catch((e: unknown) => e);
+  await driver.startedAtLeast(1);
+  let closed = false;
+  const closing = p.close(60_000).then(() => {
+    closed = true;
+  });
+  await turns(20);
+  assert.equal(closed, false, 'close() returned while the driver was still logging in');
+  // The driver cannot abort a login: it finishes after close() began, and its session is logged out at once.
+  driver.answer(undefined);
+  await closing;
+  assert.equal(driver.loggedOut, 1, 'the late login was logged out before close() returned');
+  assert.equal(p.stats().loggedIn, 0);
+  const failed = await acquiring;
+  assert.ok(failed instanceof SnowmuxError && failed.code === 'WAREHOUSE_CLOSED', String(failed));
+  await assert.rejects(p.acquire(never, cancelled), { code: 'WAREHOUSE_CLOSED' });
+  assert.equal(driver.started, 1, 'no login after close');
 });

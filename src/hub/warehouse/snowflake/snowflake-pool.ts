@@ -115,8 +115,14 @@ export class SnowflakePool {
   /** The answer of the login the others wait for (see createConnection) while it runs: undefined when it succeeded. */
   private leading: Promise<SnowmuxError | undefined> | null = null;
   private closed = false;
-  /** Rejects pending logins when the pool closes, so close() never waits for a hung login. */
+  /** Rejects pending logins when the pool closes: no call waits for a login the pool no longer wants. */
   private readonly closing = new AbortController();
+  /**
+   * Logins the driver has not answered yet, each settling once its answer came and a session it opened
+   * unwanted was logged out again. The driver cannot abort a login: one that finishes after close() would
+   * write its token cache and leave a Snowflake session open past the hub's stop, so close() waits for these.
+   */
+  private readonly landing = new Set<Promise<void>>();
 
   constructor(
     private readonly sdk: SnowflakeSdk,
@@ -172,7 +178,12 @@ export class SnowflakePool {
       await Promise.race([busy.catch(() => {}), limit]);
       clearTimeout(timer);
     }
-    await new Promise<void>((resolve) => {
+    await this.logOut(connection);
+  }
+
+  /** Ends the connection's Snowflake session, bounded in time. */
+  private logOut(connection: SfConnection): Promise<void> {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.timings.destroyTimeoutMs);
       timer.unref();
       try {
@@ -259,6 +270,12 @@ export class SnowflakePool {
       const started = performance.now();
       let settled = false;
       let connection: SfConnection;
+      let landed!: () => void;
+      const landing = new Promise<void>((resolve) => {
+        landed = resolve;
+      });
+      this.landing.add(landing);
+      void landing.then(() => this.landing.delete(landing));
       const finish = (err: SnowmuxError | undefined): void => {
         if (settled) return;
         settled = true;
@@ -312,15 +329,19 @@ export class SnowflakePool {
             details: { infrastructure: true, transient: false, profile: this.profile.name },
           }),
         );
+        landed();
         return;
       }
       connection.connect((err) => {
         if (settled) {
-          // Timed out or closing: this login is unwanted.
-          if (!err) connection.destroy(() => {});
+          // Timed out, or the pool closed meanwhile: this login is unwanted, and its session is logged out
+          // before close() returns (it waits for `landing`).
+          if (err) landed();
+          else void this.logOut(connection).then(landed);
           return;
         }
         finish(err ? toSnowmuxError(err, { profile: this.profile, phase: 'login' }) : undefined);
+        landed();
       });
     });
   }
@@ -494,7 +515,10 @@ export class SnowflakePool {
     return this.loggedIn === 0 ? this.lastLoginFailure : null;
   }
 
-  /** Logs every pooled session out. Borrowed connections are waited for up to `waitMs`. */
+  /**
+   * Logs every pooled session out, and the session of a login still in flight once the driver answers it.
+   * Borrowed connections and those logins are waited for up to `waitMs`.
+   */
   async close(waitMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -504,13 +528,11 @@ export class SnowflakePool {
       timer = setTimeout(resolve, waitMs);
       timer.unref();
     });
-    await Promise.race([
-      this.pool
-        .drain()
-        .then(() => this.pool.clear())
-        .catch(() => {}),
-      bounded,
-    ]);
+    const drained = this.pool
+      .drain()
+      .then(() => this.pool.clear())
+      .catch(() => {});
+    await Promise.race([Promise.all([drained, ...this.landing]), bounded]);
     clearTimeout(timer);
   }
 }
