@@ -164,6 +164,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       if (sessionId !== undefined) secrets.addSession(sessionId, found);
       else learnHubSecrets(found);
     },
+    onRetired: (warehouse) => governance.forgetWarehouse(warehouse),
   });
 
   const auditConfig = config.config.audit;

@@ -324,3 +324,22 @@ async function waitForValue(check: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((resolve) => setImmediate(resolve));
   assert.ok(check(), 'condition never held');
 }
+
+test('a warehouse retired while the hub runs (a rotated key) leaves no breaker behind in status', () => {
+  const governance = new Governance({
+    policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'),
+    logger: createLogger({ destination: new PassThrough(), level: 'silent' }),
+    clock: new ManualClock(),
+  });
+  const pool = (n: number) => ({ kind: 'snowflake', info: () => ({ kind: 'snowflake', name: 'prod', detail: { n }, capacity: 4 }) }) as unknown as Warehouse;
+  let current = pool(0);
+  governance.breakerFor(current);
+  governance.poolFor(current);
+  for (let n = 1; n <= 3; n++) {
+    const next = pool(n);
+    governance.breakerFor(next);
+    governance.forgetWarehouse(current);
+    current = next;
+  }
+  assert.equal((governance.snapshot()['breakers'] as unknown[]).length, 1);
+});

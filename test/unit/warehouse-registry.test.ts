@@ -24,6 +24,7 @@ function fakeWarehouse(profile: SnowflakeProfile): Warehouse {
   return {
     kind: 'snowflake',
     info: () => ({ kind: 'snowflake', name: profile.name, detail: { user: profile.user }, defaultDatabase: '', defaultSchema: '' }),
+    close: async () => {},
   } as unknown as Warehouse;
 }
 
@@ -272,5 +273,110 @@ test("a reload's answer names the Snowflake profiles whose credentials changed i
   } finally {
     await runtime.close('test over');
     files.cleanup();
+  }
+});
+
+/** A registry over fake warehouses that counts retirements, and lets a test wait for the next ones. */
+function retiringRegistry(homedir: string, options: { profileName?: string } = {}) {
+  const opened: SnowflakeProfile[] = [];
+  const retired: Warehouse[] = [];
+  const waiters: (() => void)[] = [];
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: { HOME: homedir },
+    homedir,
+    credentialsCheckMs: 0,
+    ...options,
+    openSnowflake: async (p) => {
+      opened.push(p);
+      return { ...fakeWarehouse(p), retire: async () => {} } as unknown as Warehouse;
+    },
+    onRetired: (w) => {
+      retired.push(w);
+      for (const wake of waiters.splice(0)) wake();
+    },
+  });
+  const retiredAtLeast = async (n: number): Promise<void> => {
+    while (retired.length < n) await new Promise<void>((r) => waiters.push(r));
+  };
+  return { registry, opened, retired, retiredAtLeast };
+}
+
+const keyOf = (p: SnowflakeProfile) => (p.auth.method === 'keypair' ? p.auth.privateKeyPem : '');
+const newKey = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+test('a key rotated N times leaves one pool: each pool of an old key is retired, every session moves, none is opened again', async () => {
+  const home = snowflakeHome('');
+  try {
+    const keyFile = home.write('rsa_key.p8', newKey());
+    home.write('.snowflake/connections.toml', `[kp]\naccount = "acct"\nuser = "alice"\nprivate_key_file = ${JSON.stringify(keyFile)}\n`);
+    const { registry, opened, retired, retiredAtLeast } = retiringRegistry(home.dir);
+    const [one, two] = [onProfile('e1', 'kp'), onProfile('e2', 'kp')];
+    const pools = [await registry.forSession(one)];
+    assert.equal(await registry.forSession(two), pools[0], 'the same settings share one pool');
+    for (let n = 1; n <= 3; n++) {
+      home.write('rsa_key.p8', newKey());
+      const next = await registry.forSession(one);
+      await retiredAtLeast(n);
+      assert.equal(retired.at(-1), pools.at(-1), `rotation ${n}: the pool of the old key is retired`);
+      // The other session's next call goes to the new pool, not to the one retired (nor to a new one of the old key).
+      assert.equal(await registry.forSession(two), next);
+      pools.push(next);
+    }
+    assert.equal(retired.length, 3);
+    assert.equal(opened.length, 4, 'one login per key');
+    assert.deepEqual(new Set(opened.map(keyOf)).size, 4);
+    assert.equal(registry.describe().length, 1, 'status lists one pool');
+  } finally {
+    home.cleanup();
+  }
+});
+
+test("a call that resolved its target before the rotation runs its next statement on the new pool, never reopening the old key's", async () => {
+  const home = snowflakeHome('');
+  try {
+    const keyFile = home.write('rsa_key.p8', newKey());
+    home.write('.snowflake/connections.toml', `[kp]\naccount = "acct"\nuser = "alice"\nprivate_key_file = ${JSON.stringify(keyFile)}\n`);
+    const { registry, opened, retiredAtLeast } = retiringRegistry(home.dir);
+    const editor = onProfile('e', 'kp');
+    const call = registry.targetFor(editor);
+    const old = await call.open();
+    home.write('rsa_key.p8', newKey());
+    // Another call of the session sees the new key: the old pool is retired.
+    const current = await registry.forSession(editor);
+    await retiredAtLeast(1);
+    assert.notEqual(current, old);
+    assert.equal(await call.open(), current, "the first call's next statement");
+    assert.equal(opened.length, 2);
+  } finally {
+    home.cleanup();
+  }
+});
+
+test("the hub's default pool, opened at start, is retired when its key is rotated before any session used it", async () => {
+  const home = snowflakeHome('');
+  try {
+    const keyFile = home.write('rsa_key.p8', newKey());
+    home.write('.snowflake/connections.toml', `[kp]\naccount = "acct"\nuser = "alice"\nprivate_key_file = ${JSON.stringify(keyFile)}\n`);
+    // Found by the first session to come.
+    const byCall = retiringRegistry(home.dir, { profileName: 'kp' });
+    assert.equal(await byCall.registry.warmUp(), undefined);
+    home.write('rsa_key.p8', newKey());
+    const current = await byCall.registry.forSession(session('s', {}));
+    await byCall.retiredAtLeast(1);
+    assert.notEqual(byCall.retired[0], current);
+    assert.equal(byCall.opened.length, 2);
+    assert.equal(byCall.registry.describe().length, 1);
+    // Found by a reload, with no session at all.
+    const byReload = retiringRegistry(home.dir, { profileName: 'kp' });
+    assert.equal(await byReload.registry.warmUp(), undefined);
+    assert.equal(byReload.registry.describe().length, 1);
+    home.write('rsa_key.p8', newKey());
+    byReload.registry.refreshCredentials();
+    await byReload.retiredAtLeast(1);
+    assert.equal(byReload.registry.describe().length, 0);
+  } finally {
+    home.cleanup();
   }
 });

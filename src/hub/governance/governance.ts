@@ -519,6 +519,17 @@ export class Governance {
     return breaker;
   }
 
+  /**
+   * A warehouse closed for good while the hub runs on (its settings were superseded: a rotated key): its
+   * breaker goes, and nothing here keeps it. The fair scheduler keeps the pool it was given (it has no way to
+   * take one back), without a reference to the warehouse.
+   */
+  forgetWarehouse(warehouse: Warehouse): void {
+    this.breakers.get(warehouse)?.shutdown();
+    this.breakers.delete(warehouse);
+    this.pools.delete(warehouse);
+  }
+
   /** For `snowmux status`: limits, queue, breakers, rate buckets and remaining quota. */
   snapshot(): Record<string, unknown> {
     return {

@@ -290,6 +290,12 @@ export interface Warehouse {
   readonly capacityWaitMs?: number | undefined;
   capacityBusy?(waitedMs: number): Error;
   close(): Promise<void>;
+  /**
+   * Closes it once the operations running on it have finished (the settings it was opened with were
+   * superseded: a rotated key, a refreshed token, a reload): resolves when it is closed. An operation that
+   * starts after that is refused without reaching the backend, as one of a stale session.
+   */
+  retire?(): Promise<void>;
 }
 
 /*

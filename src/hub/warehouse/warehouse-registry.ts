@@ -53,6 +53,8 @@ export interface WarehouseRegistryOptions {
   loginRetryAfterMs?: number;
   /** How often a session's credential files are looked at again (default CREDENTIALS_CHECK_MS; 0: every call). */
   credentialsCheckMs?: number;
+  /** Told of a warehouse retired (its settings superseded) once it has closed: what is kept per warehouse can go. */
+  onRetired?: (warehouse: Warehouse) => void;
   /**
    * Told the secrets of every profile resolved (so logs and the audit log can scrub them from SQL text):
    * with the session's id when the session's own environment took part in resolving it (its values are
@@ -153,6 +155,13 @@ export class WarehouseRegistry implements WarehouseProvider {
   private embedded: Promise<Warehouse> | null = null;
   private readonly pools = new Map<string, Promise<Warehouse>>();
   private readonly open = new Set<Warehouse>();
+  /** Warehouses whose settings were superseded, until the statements running on them finished (see retire). */
+  private readonly retiring = new Set<Warehouse>();
+  /**
+   * The hub's default pool as warmUp opened it, before a session may have used it: what it was resolved
+   * from, so that a rotation before any session came still retires it (see recheckWarm).
+   */
+  private warm: { identity: string; files: readonly string[]; stamp: string } | undefined;
   /**
    * Snowflake warehouses that could not be opened (the login or the pool failed), by fingerprint, until one
    * of the same profile opens: status lists them with the reason (they are in no pool, so nowhere else).
@@ -199,7 +208,9 @@ export class WarehouseRegistry implements WarehouseProvider {
     this.defaultWarnings = warnings;
     this.defaultUnusable = undefined;
     try {
-      profile = this.resolve(undefined, {}, undefined, warnings).profile;
+      const resolved = this.resolve(undefined, {}, undefined, warnings);
+      profile = resolved.profile;
+      if (profile) this.warm = { identity: profileFingerprint(profile), files: resolved.files, stamp: stampOf(resolved.files).stamp };
     } catch (err) {
       this.defaultUnusable = { error: err, at: Date.now() };
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
@@ -259,21 +270,104 @@ export class WarehouseRegistry implements WarehouseProvider {
       cache.set(key, { ...entry, target: cached.target });
       return cached.target;
     }
-    if (cached !== undefined && cached.target.kind === 'snowflake' && profile) {
-      // Its next login is made by the pool of the new settings; the old pool's connections finish their calls.
-      const changed = cached.credentials === credentials ? 'settings' : 'credentials';
-      this.opts.logger.info({ session: session.facts.id, profile: profile.name, changed }, `a session's Snowflake ${changed} changed on disk; its next login uses the new ones`);
+    if (cached !== undefined && cached.target.kind === 'snowflake') {
+      if (profile) {
+        const changed = cached.credentials === credentials ? 'settings' : 'credentials';
+        this.opts.logger.info({ session: session.facts.id, profile: profile.name, changed }, `a session's Snowflake ${changed} changed on disk; its next login uses the new ones`);
+      }
+      // Its calls go to the pool of the new settings; the old one finishes what runs on it and is closed.
+      this.retire(cached.identity);
     }
+    this.recheckWarm(false);
+    // A retirement starts a new generation for the other sessions; this one has just resolved.
+    entry.generation = this.generation;
     const otherConfig = this.otherConfigNotice(session.facts.config);
     if (otherConfig) warnings.push(otherConfig);
     // The hub's own warnings are on its terminal and in status already: the editor hears what its settings
     // add, once (a target resolved again keeps quiet about what the session was told before).
     const notices = warnings.filter((w) => !this.defaultWarnings.includes(w) && !(cached?.target.notices ?? []).includes(w));
     const target: WarehouseTarget = profile
-      ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', notices, open: () => this.snowflakeWarehouse(profile) }
+      ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', notices, open: () => this.openCurrent(session, role, target, profile) }
       : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, notices, open: () => this.embeddedWarehouse() };
     cache.set(key, { ...entry, target });
     return target;
+  }
+
+  /**
+   * Opens a Snowflake target for one of its call's statements — unless the session's settings changed since
+   * the call resolved it: then the pool of the old settings was retired, and opening it again would log in
+   * with credentials known to be stale, so the statement goes to the session's current target.
+   */
+  private openCurrent(session: WarehouseCaller, role: ProfileOfRole | undefined, target: WarehouseTarget, profile: SnowflakeProfile): Promise<Warehouse> {
+    let current: WarehouseTarget;
+    try {
+      current = this.targetFor(session, role);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (current === target) return this.snowflakeWarehouse(profile);
+    if (current.kind !== target.kind) {
+      // The statement was read in the old engine's dialect: it is not sent to another engine.
+      return Promise.reject(
+        new SnowmuxError('CONNECTION_LOST', `This session's warehouse changed while the call ran (now ${current.name}): nothing more was sent. Run the call again.`, {
+          details: { infrastructure: false, settingsChanged: true },
+        }),
+      );
+    }
+    return current.open();
+  }
+
+  /**
+   * Closes the pool of superseded settings once the statements running on it finished (their sessions are
+   * logged out as on hub stop), and forgets everything kept under them. Every session resolves its settings
+   * again at its next call (a new generation): one still on these settings — its own files unchanged — opens
+   * them anew, instead of calls reaching a pool being closed.
+   */
+  private retire(identity: string): void {
+    const pool = this.pools.get(identity);
+    this.failed.delete(identity);
+    if (this.warm?.identity === identity) this.warm = undefined;
+    if (pool === undefined) return;
+    this.pools.delete(identity);
+    this.generation++;
+    pool.then(
+      (warehouse) => {
+        this.open.delete(warehouse);
+        this.retiring.add(warehouse);
+        const closed = Promise.resolve().then(() => (warehouse.retire ? warehouse.retire() : warehouse.close()));
+        void closed.then(
+          () => this.retired(warehouse),
+          () => this.retired(warehouse),
+        );
+      },
+      () => {},
+    );
+  }
+
+  private retired(warehouse: Warehouse): void {
+    if (!this.retiring.delete(warehouse)) return;
+    this.opts.logger.info({ profile: warehouse.info().name }, 'the Snowflake pool of superseded settings is closed');
+    this.opts.onRetired?.(warehouse);
+  }
+
+  /**
+   * The hub's default pool opened by warmUp is retired like a session's when the files it was resolved
+   * from changed to other settings (`force`: a reload, whatever the stamps say) — even if no session used it.
+   */
+  private recheckWarm(force: boolean): void {
+    const warm = this.warm;
+    if (warm === undefined) return;
+    const { stamp } = stampOf(warm.files);
+    if (!force && stamp === warm.stamp) return;
+    let identity: string | undefined;
+    try {
+      const { profile } = resolveProfile(this.resolveInput(undefined, {}, undefined));
+      identity = profile ? profileFingerprint(profile) : 'embedded';
+    } catch {
+      // Settings that no longer resolve: the pool of the old ones is stale all the same.
+    }
+    if (identity === warm.identity) this.warm = { ...warm, stamp };
+    else this.retire(warm.identity);
   }
 
   /** Remembers what these settings' credentials were as of the last reload (the first time they are seen). */
@@ -291,6 +385,7 @@ export class WarehouseRegistry implements WarehouseProvider {
    */
   refreshCredentials(): string[] {
     this.generation++;
+    this.recheckWarm(true);
     const changed = new Set<string>();
     for (const seen of this.credentialsSeen.values()) {
       let profile: SnowflakeProfile | null;
@@ -402,7 +497,8 @@ export class WarehouseRegistry implements WarehouseProvider {
       const failed = pool;
       failed.catch((err: unknown) => {
         const failures = (this.failed.get(fingerprint)?.failure.failures ?? 0) + 1;
-        if (!this.closed) {
+        // A pool retired while it logged in failed with settings no session uses any more: nothing to report.
+        if (!this.closed && this.pools.get(fingerprint) === failed) {
           this.failed.delete(fingerprint);
           this.failed.set(fingerprint, { profile, failure: { error: err, at: Date.now(), failures } });
           // Bounded (every shim with other settings is another fingerprint): the oldest goes first.
@@ -492,8 +588,9 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.open];
+    const all = [...this.open, ...this.retiring];
     this.open.clear();
+    this.retiring.clear();
     await Promise.all(all.map((w) => w.close().catch(() => {})));
   }
 }

@@ -95,6 +95,10 @@ export class SnowflakeWarehouse implements Warehouse {
   private readonly tracked = new WeakMap<SfConnection, TrackedContext>();
   private readonly baseline: DesiredContext;
   private readonly active = new Set<AbortController>();
+  /** Operations begun and not finished (counted before their first await, unlike `active`). */
+  private running = 0;
+  /** Set by retire(): close once `running` is 0; resolves when closed. */
+  private retired: { closed: Promise<void>; done: () => void } | undefined;
   private closed = false;
   private closedAt = 0;
   /** Why the pool could not be built (driver missing, settings refused), until it is. */
@@ -353,6 +357,39 @@ export class SnowflakeWarehouse implements Warehouse {
     };
   }
 
+  /**
+   * Its settings were superseded (see Warehouse.retire): statements running finish, then every session of
+   * the pool is logged out, as on hub stop. A statement that reaches it later is refused (staleError).
+   */
+  retire(): Promise<void> {
+    if (this.retired === undefined) {
+      let done!: () => void;
+      const closed = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      this.retired = { closed, done };
+      this.closeIfRetired();
+    }
+    return this.retired.closed;
+  }
+
+  private closeIfRetired(): void {
+    const retired = this.retired;
+    if (retired === undefined || this.running > 0) return;
+    void this.close().then(retired.done, retired.done);
+  }
+
+  /** Counts `work` as running, so a retired warehouse closes only after it. */
+  private async inUse<T>(work: () => Promise<T>): Promise<T> {
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+      this.closeIfRetired();
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -372,6 +409,7 @@ export class SnowflakeWarehouse implements Warehouse {
   // ---- plumbing ----------------------------------------------------------------------------------
 
   private getPool(): Promise<SnowflakePool> {
+    if (this.closed && this.retired !== undefined) return Promise.reject(this.staleError());
     if (this.closed) {
       return Promise.reject(new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed.`));
     }
@@ -404,11 +442,28 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   /**
+   * For a statement that had picked this warehouse before its settings were superseded and reached it only
+   * after its sessions were logged out: nothing was sent, and the call's next run uses the new settings.
+   * Not an outage (the breaker does not count it) and not retried on this warehouse.
+   */
+  private staleError(): SnowmuxError {
+    return new SnowmuxError(
+      'CONNECTION_LOST',
+      `The Snowflake settings of profile "${this.profile.name}" changed while this call waited (rotated credentials, or a reload), and the sessions logged in with the old ones were closed; nothing was sent to Snowflake. Run the call again: it uses the new settings.`,
+      { details: { profile: this.profile.name, infrastructure: false, settingsChanged: true } },
+    );
+  }
+
+  /**
    * Borrows a connection, runs `work` with the call's context applied, and gives the connection back —
    * or discards it (unhealthy, session state changed, context not restorable). A lost session is retried
    * once on a fresh connection.
    */
-  private async withConnection(ctx: CallContext, phase: 'statement' | 'fetch', repeatable: boolean, work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
+  private withConnection(ctx: CallContext, phase: 'statement' | 'fetch', repeatable: boolean, work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
+    return this.inUse(() => this.connectionCall(ctx, phase, repeatable, work));
+  }
+
+  private async connectionCall(ctx: CallContext, phase: 'statement' | 'fetch', repeatable: boolean, work: (lease: Lease) => Promise<StatementOutcome>): Promise<StatementSuccess> {
     // Bad names in the call's context fail here, before a connection is taken.
     const desired = phase === 'statement' ? desiredContext(this.baseline, ctx) : undefined;
     const pool = await this.getPool();
@@ -468,7 +523,11 @@ export class SnowflakeWarehouse implements Warehouse {
    * renewed the driver's way (any statement renews it) and the call tried once more on the same session; a
    * session Snowflake no longer accepts costs its connection.
    */
-  private async withSession<T>(ctx: CallContext, what: string, work: (call: CortexCall) => Promise<CortexOutcome<T>>): Promise<T> {
+  private withSession<T>(ctx: CallContext, what: string, work: (call: CortexCall) => Promise<CortexOutcome<T>>): Promise<T> {
+    return this.inUse(() => this.sessionCall(ctx, what, work));
+  }
+
+  private async sessionCall<T>(ctx: CallContext, what: string, work: (call: CortexCall) => Promise<CortexOutcome<T>>): Promise<T> {
     const pool = await this.getPool();
     const controller = new AbortController();
     const forward = (): void => controller.abort(ctx.signal.reason);
