@@ -325,7 +325,7 @@ async function waitForValue(check: () => boolean): Promise<void> {
   assert.ok(check(), 'condition never held');
 }
 
-test('a warehouse retired while the hub runs (a rotated key) leaves no breaker behind in status', () => {
+test('a warehouse retired while the hub runs (a rotated key) leaves no breaker and no queue pool behind in status', async () => {
   const governance = new Governance({
     policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'),
     logger: createLogger({ destination: new PassThrough(), level: 'silent' }),
@@ -335,11 +335,17 @@ test('a warehouse retired while the hub runs (a rotated key) leaves no breaker b
   let current = pool(0);
   governance.breakerFor(current);
   governance.poolFor(current);
+  const late = governance.poolFor(current);
   for (let n = 1; n <= 3; n++) {
     const next = pool(n);
     governance.breakerFor(next);
+    governance.poolFor(next);
     governance.forgetWarehouse(current);
     current = next;
   }
   assert.equal((governance.snapshot()['breakers'] as unknown[]).length, 1);
+  assert.equal((governance.snapshot()['queue'] as { pools: unknown[] }).pools.length, 1);
+  // A late call that still names a retired pool is scheduled on it (the warehouse refuses it), not failed here.
+  const release = await governance.scheduler.schedule('s1', undefined, late);
+  release.release();
 });

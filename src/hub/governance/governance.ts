@@ -527,6 +527,8 @@ export class Governance {
   forgetWarehouse(warehouse: Warehouse): void {
     this.breakers.get(warehouse)?.shutdown();
     this.breakers.delete(warehouse);
+    const pool = this.pools.get(warehouse);
+    if (pool !== undefined) this.scheduler.removePool(pool);
     this.pools.delete(warehouse);
   }
 

@@ -156,6 +156,8 @@ export class FairScheduler {
   /** Calls scheduled with no pool share only the hub-wide cap. */
   readonly #anyPool: PoolState;
   readonly #pools = new Map<SchedulerPool, PoolState>();
+  /** Pools removed while a late call may still name them: it runs (or waits) on them, they are no longer listed. */
+  readonly #removed = new WeakSet<PoolState>();
   readonly #totals = { granted: 0, queued: 0, refused: 0, cancelled: 0 };
   #closedWith: SnowmuxError | undefined;
 
@@ -181,13 +183,25 @@ export class FairScheduler {
   }
 
   /**
+   * Forgets a pool whose warehouse was retired (its settings superseded), so a hub whose credentials rotate
+   * does not list one idle pool per rotation. Calls holding or waiting for its slots keep them, and a late call
+   * that still names it is scheduled on it as before.
+   */
+  removePool(of: SchedulerPool): void {
+    const pool = this.#pools.get(of);
+    if (pool === undefined) return;
+    this.#pools.delete(of);
+    this.#removed.add(pool);
+  }
+
+  /**
    * Resolves with a held slot, at once or after waiting; rejects with HUB_BUSY, QUERY_CANCELLED or HUB_SHUTTING_DOWN.
    * `identity` is whose session it is (its sessions share the identity's part of the slots and of the queue);
    * by default each session is an identity of its own.
    */
   schedule(sessionKey: string, signal?: AbortSignal, of?: SchedulerPool, identity = sessionKey): Promise<Release> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    const pool = of === undefined ? this.#anyPool : this.#pools.get(of);
+    const pool = of === undefined ? this.#anyPool : (this.#pools.get(of) ?? (this.#removed.has(of as PoolState) ? (of as PoolState) : undefined));
     if (pool === undefined) return Promise.reject(new RangeError(`pool "${of!.name}" was not added to this scheduler`));
     if (signal?.aborted) {
       this.#totals.cancelled++;
