@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
-import { windowStartOf, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
+import { type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
 import { hideUrlCredentials } from '../../shown-text.js';
 import { AuditStreamShipper } from './audit-stream.js';
@@ -41,21 +41,79 @@ return {allowed, retry, math.floor(tokens * 1000)}
 `;
 
 /**
- * A call's admission against an identity's quota, atomic across replicas: KEYS one hash per window (its
- * current window); ARGV[1] this replica's id, ARGV[2] 1 to count the call or 0 only to read, then per
- * window: TTL ms, then the limits on queries, rows, bytes, scanBytes (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`,
- * … of older replicas count too) and the usage is their sum: a replica can then write its own share again
- * after Redis restarted empty without counting anyone twice. When every window is under every limit (and
- * ARGV[2] asks to count), counts the call's query in each window, in this replica's field. Returns {admitted (0/1), then queries,
- * rows, bytes, scanBytes of each window as they were before}.
+ * The window bookkeeping both quota scripts share. KEYS[1] is the holder's set of window lengths in use, the
+ * hashes are `<prefix>:<length>:<window start>` (ARGV of the script: the prefix and the call's time).
+ *
+ * A reload that changes a quota's `window` gives the holder a window length Redis has no hash for: the first
+ * use of it, on whichever replica, starts it (in the same atomic step) from the windows of the other lengths
+ * in use that lie wholly within it, each replica's field at the most it holds in any of them, so a longer
+ * window does not hand out a fresh budget (a shorter one starts from zero: what fell inside it is not known).
+ * Every call then counts in every length in use, whatever the rules of the replica that takes it: replicas
+ * that reload at different moments count each call once in each window, and a length used again later finds
+ * every call made since.
  */
-const QUOTA_ADMIT_SCRIPT = `
+const QUOTA_WINDOW_LUA = `
+local function windowKey(prefix, w, at)
+  -- Concatenated, not formatted: a holder holds a NUL (identity, role), where %s would cut it.
+  return prefix .. string.format(':%d:%d', w, at - (at % w))
+end
+local function ensureWindow(prefix, w, at)
+  local k = windowKey(prefix, w, at)
+  redis.call('SADD', KEYS[1], string.format('%d', w))
+  if redis.call('EXISTS', k) == 1 then return k end
+  local start = at - (at % w)
+  local carried = {}
+  for _, o in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    local ow = tonumber(o)
+    local os = at - (at % ow)
+    if ow ~= w and os >= start and os + ow <= start + w then
+      local fields = redis.call('HGETALL', windowKey(prefix, ow, at))
+      for f = 1, #fields, 2 do
+        local v = tonumber(fields[f + 1]) or 0
+        if v > (carried[fields[f]] or 0) then carried[fields[f]] = v end
+      end
+    end
+  end
+  for f, v in pairs(carried) do redis.call('HSET', k, f, v) end
+  if next(carried) ~= nil then redis.call('PEXPIRE', k, w + 60000) end
+  return k
+end
+-- The lengths in use: kept as long as the holder calls within the longest of them (and a minute), so an
+-- idle holder's set goes with its windows.
+local function lengthsInUse()
+  local out = {}
+  local longest = 0
+  for _, o in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    out[#out + 1] = tonumber(o)
+    longest = math.max(longest, out[#out])
+  end
+  redis.call('PEXPIRE', KEYS[1], longest + 60000)
+  return out
+end
+`;
+
+/**
+ * A call's admission against an identity's quota, atomic across replicas. KEYS[1] the holder's window
+ * lengths in use; ARGV[1] this replica's id, ARGV[2] 1 to count the call or 0 only to read, ARGV[3] the
+ * holder's key prefix, ARGV[4] the call's time, then per window of its rules: the length, then the limits on queries, rows, bytes, scanBytes
+ * (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`, … of older replicas
+ * count too) and the usage is their sum: a replica can then write its own share again after Redis lost it
+ * without counting anyone twice. When every window is under every limit (and ARGV[2] asks to count), counts
+ * the call's query in every window length in use (QUOTA_WINDOW_LUA), in this replica's field. Returns
+ * {admitted (0/1), then queries, rows, bytes, scanBytes of each rule window as they were before, then the
+ * window lengths in use}.
+ */
+const QUOTA_ADMIT_SCRIPT = QUOTA_WINDOW_LUA + `
 local metrics = {queries = 1, rows = 2, bytes = 3, scanBytes = 4}
+local prefix = ARGV[3]
+local at = tonumber(ARGV[4])
 local out = {0}
 local over = false
-for i = 1, #KEYS do
+local n = (#ARGV - 4) / 5
+for i = 1, n do
+  local base = 4 + (i - 1) * 5
   local used = {0, 0, 0, 0}
-  local fields = redis.call('HGETALL', KEYS[i])
+  local fields = redis.call('HGETALL', ensureWindow(prefix, tonumber(ARGV[base + 1]), at))
   for f = 1, #fields, 2 do
     local name = fields[f]
     local bar = string.find(name, '|', 1, true)
@@ -65,44 +123,74 @@ for i = 1, #KEYS do
   end
   for j = 1, 4 do
     out[#out + 1] = used[j]
-    local limit = tonumber(ARGV[(i - 1) * 5 + 3 + j])
+    local limit = tonumber(ARGV[base + 1 + j])
     if limit >= 0 and used[j] >= limit then over = true end
   end
 end
-if over or ARGV[2] ~= '1' then return out end
-for i = 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], ARGV[1] .. '|queries', 1)
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 5 + 3]))
+local lengths = lengthsInUse()
+if not over and ARGV[2] == '1' then
+  -- Every window started before any is counted in: one started after would carry the call in, then count it again.
+  local keys = {}
+  for i, w in ipairs(lengths) do keys[i] = ensureWindow(prefix, w, at) end
+  for i, w in ipairs(lengths) do
+    redis.call('HINCRBY', keys[i], ARGV[1] .. '|queries', 1)
+    redis.call('PEXPIRE', keys[i], w + 60000)
+  end
+  out[1] = 1
 end
-out[1] = 1
+for _, w in ipairs(lengths) do out[#out + 1] = w end
 return out
 `;
 
 /**
- * This replica's share of a quota window written again (a rejoin): KEYS[1] the window's hash; ARGV field,
- * value pairs, then the TTL ms. Each field becomes the larger of what Redis holds and the value: Redis never
- * holds more of a replica's share than the replica itself (it counts locally first), so this restores what
- * Redis lost without undoing an increment that reached it meanwhile, or the count of an earlier process that
- * had the same replica id.
+ * A call's usage added to the holder's windows (rows and bytes after it ran, or a query given back). KEYS[1]
+ * the holder's window lengths in use; ARGV[1] this replica's id, ARGV[2] the prefix, ARGV[3] the time the
+ * usage belongs to, ARGV[4..7] queries, rows, bytes, scanBytes to add, then the lengths of the rules' windows.
+ * Adds to those and to every other length in use (QUOTA_WINDOW_LUA). Returns the lengths it added to.
+ */
+const QUOTA_RECORD_SCRIPT = QUOTA_WINDOW_LUA + `
+local prefix = ARGV[2]
+local at = tonumber(ARGV[3])
+for i = 8, #ARGV do ensureWindow(prefix, tonumber(ARGV[i]), at) end
+local lengths = lengthsInUse()
+local names = {'queries', 'rows', 'bytes', 'scanBytes'}
+-- Every window started before any is added to (as in the admission script).
+local keys = {}
+for i, w in ipairs(lengths) do keys[i] = ensureWindow(prefix, w, at) end
+for i, w in ipairs(lengths) do
+  for j = 1, 4 do redis.call('HINCRBY', keys[i], ARGV[1] .. '|' .. names[j], ARGV[3 + j]) end
+  redis.call('PEXPIRE', keys[i], w + 60000)
+end
+return lengths
+`;
+
+/**
+ * This replica's share of a quota window written again (a rejoin): KEYS[1] the
+ * window's hash, KEYS[2] the holder's window lengths in use; ARGV the window's length, field, value pairs,
+ * then the TTL ms. Each field becomes the larger of what Redis holds and the value: Redis never holds more of
+ * a replica's share than the replica itself (it counts locally first), so this restores what Redis lost
+ * without undoing an increment that reached it meanwhile, or the count of an earlier process that had the
+ * same replica id. The length goes back among those in use, so calls count in the window again.
  */
 const QUOTA_SEED_SCRIPT = `
-for i = 1, #ARGV - 1, 2 do
+for i = 2, #ARGV - 1, 2 do
   local value = tonumber(ARGV[i + 1])
   local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i])) or 0
   if value > held then redis.call('HSET', KEYS[1], ARGV[i], value) end
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[#ARGV]))
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  local longest = 0
+  for _, o in ipairs(redis.call('SMEMBERS', KEYS[2])) do longest = math.max(longest, tonumber(o)) end
+  redis.call('PEXPIRE', KEYS[2], longest + 60000)
+end
 `;
 
 /** A pipeline with the seed script defined on it (ioredis adds defined commands to pipelines too). */
 interface QuotaSeedPipeline {
-  smxQuotaSeed(k: string, ...fieldsValuesTtl: (string | number)[]): unknown;
+  smxQuotaSeed(k: string, lengths: string, windowMs: number, ...fieldsValuesTtl: (string | number)[]): unknown;
 }
 
-/**
- * A leased slot of a team-wide cap. KEYS[1] zset of lease id → expiry (Redis's clock); ARGV limit, lease id,
- * lease ms. Expired leases (a replica that died holding them) are dropped first. Returns 1 when taken.
- */
 /**
  * Takes one of a team's query slots in arrival order across replicas (KEYS[1] the leases zset, scored by
  * expiry; KEYS[2] the waiting tickets zset, scored by arrival; KEYS[3] the tickets' expiries; KEYS[4] the
@@ -230,7 +318,10 @@ export interface TeamState {
    * quota applies).
    */
   quotaAdmit(identity: string, rules: QuotaRule[], at: number, count: boolean): Promise<QuotaAdmission | undefined>;
-  /** Adds usage to the team's windows (those containing `at`, default now); false when Redis is unavailable. */
+  /**
+   * Adds usage to the team's windows (those containing `at`, default now) of `windowsMs` and of every other
+   * window length the holder's calls count in (a reload changed `window`); false when Redis is unavailable.
+   */
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /**
    * Records who ran a query (for 24 h, as long as Snowflake keeps its result): `owner` is opaque here (the
@@ -297,18 +388,18 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
    * in between were overwritten, and lost to the team until the next rejoin.)
    */
   const rejoin = async (): Promise<void> => {
-    const shareKeys = myQuota.open().map((share) => share.key);
+    const shares = myQuota.open();
     const ownerEntries = [...owners.entries()];
-    if (ownerEntries.length === 0 && shareKeys.length === 0) return;
+    if (ownerEntries.length === 0 && shares.length === 0) return;
     try {
-      for (let i = 0; i < shareKeys.length; i += 1_000) {
+      for (let i = 0; i < shares.length; i += 1_000) {
         const pipeline = redis.pipeline();
         const now = Date.now();
-        for (const k of shareKeys.slice(i, i + 1_000)) {
+        for (const { key: k, prefix, windowMs } of shares.slice(i, i + 1_000)) {
           const share = myQuota.of(k, now);
           if (!share) continue;
           const { leftMs, usage } = share;
-          (pipeline as unknown as QuotaSeedPipeline).smxQuotaSeed(k, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes, leftMs + 60_000);
+          (pipeline as unknown as QuotaSeedPipeline).smxQuotaSeed(k, lengthsKey(prefix), windowMs, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes, leftMs + 60_000);
         }
         await execOrThrow(pipeline);
       }
@@ -321,8 +412,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         }
         await execOrThrow(pipeline);
       }
-      Object.assign(restored, { owners: ownerEntries.length, quotaWindows: shareKeys.length, at: new Date().toISOString() });
-      opts.logger.info({ owners: ownerEntries.length, quotaWindows: shareKeys.length }, 'result owners and quota usage written to Redis again after rejoining it');
+      Object.assign(restored, { owners: ownerEntries.length, quotaWindows: shares.length, at: new Date().toISOString() });
+      opts.logger.info({ owners: ownerEntries.length, quotaWindows: shares.length }, 'result owners and quota usage written to Redis again after rejoining it');
     } catch (err) {
       failed(err);
       opts.logger.warn({ err: hideUrlCredentials((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
@@ -369,13 +460,15 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   // A close that follows an error (a refused password, a refused connection) keeps that error as the reason.
   redis.on('close', () => setMode('local', lastError ?? 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-  redis.defineCommand('smxQuotaAdmit', { lua: QUOTA_ADMIT_SCRIPT });
-  redis.defineCommand('smxQuotaSeed', { numberOfKeys: 1, lua: QUOTA_SEED_SCRIPT });
+  redis.defineCommand('smxQuotaAdmit', { numberOfKeys: 1, lua: QUOTA_ADMIT_SCRIPT });
+  redis.defineCommand('smxQuotaRecord', { numberOfKeys: 1, lua: QUOTA_RECORD_SCRIPT });
+  redis.defineCommand('smxQuotaSeed', { numberOfKeys: 2, lua: QUOTA_SEED_SCRIPT });
   redis.defineCommand('smxAcquireSlot', { numberOfKeys: 4, lua: ACQUIRE_SLOT_SCRIPT });
   redis.defineCommand('smxLeaveSlotLine', { numberOfKeys: 2, lua: LEAVE_SLOT_LINE_SCRIPT });
   redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
   const scripts = redis as unknown as {
-    smxQuotaAdmit(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
+    smxQuotaAdmit(lengths: string, ...args: (string | number)[]): Promise<number[]>;
+    smxQuotaRecord(lengths: string, ...args: (string | number)[]): Promise<number[]>;
     smxAcquireSlot(k: string, waiting: string, ticketExpiry: string, arrivals: string, limit: number, lease: string, ttl: number, ticket: string, ticketTtl: number): Promise<number>;
     smxLeaveSlotLine(waiting: string, ticketExpiry: string, ticket: string): Promise<number>;
     smxRenewSlot(k: string, lease: string, ttl: number): Promise<number>;
@@ -385,6 +478,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const slotsWaiting = { now: 0, total: 0 };
 
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
+  /** The set of window lengths in use of the holder whose windows' keys start with `prefix` (QUOTA_WINDOW_LUA). */
+  const lengthsKey = (prefix: string) => `${prefix}:windows`;
   /** This replica's own field of a quota window's hash (the admission script sums every replica's). */
   const myField = (metric: string) => `${opts.replicaId}|${metric}`;
   let shipper: AuditStreamShipper | undefined;
@@ -435,19 +530,22 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     },
     async quotaAdmit(identity, rules, at, count) {
       if (mode !== 'connected' || rules.length === 0) return undefined;
+      const prefix = key('quota', identity);
       const windows = [...new Map(rules.map((r) => [r.windowMs, rules.filter((x) => x.windowMs === r.windowMs)])).entries()];
-      const keys = windows.map(([w]) => key('quota', identity, String(w), String(windowStartOf(at, w))));
       // Several rules over one window: the tightest limit of each metric applies.
       const tightest = (rs: QuotaRule[], m: 'queries' | 'rows' | 'bytes' | 'scanBytes') => {
         const set = rs.map((r) => r[m]).filter((v): v is number => v !== undefined);
         return set.length ? Math.min(...set) : -1;
       };
-      const args = windows.flatMap(([w, rs]) => [w + 60_000, tightest(rs, 'queries'), tightest(rs, 'rows'), tightest(rs, 'bytes'), tightest(rs, 'scanBytes')]);
+      const args = windows.flatMap(([w, rs]) => [w, tightest(rs, 'queries'), tightest(rs, 'rows'), tightest(rs, 'bytes'), tightest(rs, 'scanBytes')]);
       try {
-        const [admitted, ...used] = await scripts.smxQuotaAdmit(keys.length, ...keys, opts.replicaId, count ? 1 : 0, ...args);
+        const [admitted, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), opts.replicaId, count ? 1 : 0, prefix, at, ...args);
+        const used = rest.slice(0, windows.length * 4);
+        const lengths = rest.slice(windows.length * 4);
+        myQuota.noteLengths(prefix, lengths);
         const usage = new Map<number, QuotaUsage>();
         windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
-        if (admitted === 1) windows.forEach(([w], i) => myQuota.add(keys[i]!, windowStartOf(at, w) + w, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 }));
+        if (admitted === 1) myQuota.add(prefix, lengths, at, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 });
         return { reserved: admitted === 1, usage };
       } catch (err) {
         failed(err);
@@ -456,18 +554,17 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       }
     },
     async quotaRecord(identity, windowsMs, usage, at = Date.now()) {
+      const prefix = key('quota', identity);
       // Kept whether or not Redis takes it now: written again when the replica rejoins.
-      for (const w of windowsMs) myQuota.add(key('quota', identity, String(w), String(windowStartOf(at, w))), windowStartOf(at, w) + w, usage);
+      const lengths = myQuota.lengthsOf(prefix, windowsMs);
+      myQuota.add(prefix, lengths, at, usage);
       if (mode !== 'connected' || windowsMs.length === 0) return false;
       try {
-        const now = at;
-        const pipeline = redis.pipeline();
-        for (const w of windowsMs) {
-          const k = key('quota', identity, String(w), String(windowStartOf(now, w)));
-          pipeline.hincrby(k, myField('queries'), usage.queries).hincrby(k, myField('rows'), usage.rows).hincrby(k, myField('bytes'), usage.bytes).hincrby(k, myField('scanBytes'), Math.round(usage.scanBytes ?? 0)).pexpire(k, w + 60_000);
-        }
-        // A refused write must not count as done.
-        await execOrThrow(pipeline);
+        const counted = await scripts.smxQuotaRecord(lengthsKey(prefix), opts.replicaId, prefix, at, usage.queries, usage.rows, usage.bytes, Math.round(usage.scanBytes ?? 0), ...windowsMs);
+        // A length another replica's rules started since this one last heard of the holder: counted there too.
+        // Its window starts here from the windows within it, which hold this usage already: nothing to add.
+        myQuota.add(prefix, counted.filter((w) => !lengths.includes(w)), at, { queries: 0, rows: 0, bytes: 0, scanBytes: 0 });
+        myQuota.noteLengths(prefix, counted);
         return true;
       } catch (err) {
         failed(err);
