@@ -1,15 +1,20 @@
 /**
  * A team's shared quota state in Redis (a real redis-server on an ephemeral port), driven through the
  * replicas' own Redis clients without hubs: a reload that changes a quota's window carries the usage into
- * the new window, once, whichever replica reloads first.
+ * the new window, once, whichever replica reloads first; and a Redis that loses the team's state without a
+ * disconnect (FLUSHALL) is noticed by every replica, which says so (once, in its log and in status) and writes
+ * its part back — quota usage and the team slots its running calls hold.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { Redis } from 'ioredis';
 import type { QuotaRule } from '../../src/hub/guard/quota.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { connectRedisTeam } from '../../src/hub/team/redis-team.js';
-import { defer, freePort, tempHome, type Cleanup } from '../helpers/harness.js';
+import { defer, freePort, runCli, startHub, tempHome, type Cleanup } from '../helpers/harness.js';
 import { NO_REDIS } from '../helpers/debian-tools.js';
 import { startRedis } from '../helpers/redis-server.js';
 
@@ -52,7 +57,15 @@ async function replica(t: Cleanup, port: number, namespace: string, replicaId: s
   return { team, logged, logs };
 }
 
-test("a reload that changes a quota's window carries the team's usage into the new window, once, on every replica whichever reloads first", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+/** Waits (10 s at most) until `check` holds, checking as often as the event loop allows Redis replies. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) assert.ok(Date.now() < deadline, `never: ${what}`);
+}
+
+const LOST = /Redis lost the team's shared state/;
+
+test("a reload that changes a quota's window carries the team's usage into the new window, once, on every replica whichever reloads first; a loss later keeps it", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   // Usage was kept per window length: a 1h → 2h change started an empty hash, so every identity had a whole
   // new budget (6 calls spent of 10 under 1h, then 10 more under 2h).
   const port = await freePort();
@@ -78,5 +91,74 @@ test("a reload that changes a quota's window carries the team's usage into the n
   assert.equal((await r2.team.quotaAdmit(holder, twoHourly, at, false))?.usage.get(2 * HOUR)?.queries, 9);
   assert.equal((await r1.team.quotaAdmit(holder, hourly, at, false))?.usage.get(HOUR)?.queries, 9);
 
+  // Redis loses everything: each replica writes its share back, the part carried into the 2h window included.
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  await direct.flushall();
+  await Promise.all([r1.logs(LOST), r2.logs(LOST)]);
+  assert.equal((await r2.team.quotaAdmit(holder, twoHourly, at, false))?.usage.get(2 * HOUR)?.queries, 9);
+  assert.equal((await r1.team.quotaAdmit(holder, hourly, at, false))?.usage.get(HOUR)?.queries, 9);
+  assert.equal(await admit(r2.team, twoHourly), true);
+  assert.equal(await admit(r1.team, hourly), false, 'the call r2 took just now counts in the hour too');
 });
 
+test('a FLUSHALL without a disconnect is noticed by every replica: said once, shown in status, quota usage and the slots of running calls written back', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // Nothing noticed it: budgets restarted silently and a slot held by a running call was granted again.
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const ns = `f${port}`;
+  const [r1, r2] = [await replica(t, port, ns, 'r1'), await replica(t, port, ns, 'r2')];
+  const holder = 'omar\u0000analyst';
+  const rules: QuotaRule[] = [{ windowMs: HOUR, queries: 10 }];
+  const at = Date.now();
+  for (let i = 0; i < 4; i++) assert.equal((await r1.team.quotaAdmit(holder, rules, at, true))?.reserved, true);
+  for (let i = 0; i < 3; i++) assert.equal((await r2.team.quotaAdmit(holder, rules, at, true))?.reserved, true);
+  const lease = await r1.team.acquireSlot('wh', 1, new AbortController().signal);
+  assert.ok(lease, 'r1 runs a call on the one team slot');
+
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  await direct.flushall();
+  // r2 asks for the slot at once: it notices the loss first, before r1 has written its running call's lease
+  // back, and must not take the slot that call holds.
+  let granted: Awaited<ReturnType<typeof r2.team.acquireSlot>> | null = null;
+  const waiting = r2.team.acquireSlot('wh', 1, new AbortController().signal).then((g) => (granted = g));
+  await Promise.all([r1.logs(LOST), r2.logs(LOST)]);
+  await until("r2's call is in the slot's line", async () => granted !== null || (await direct.zcard(`${ns}:slots:wh:waiting`)) === 1);
+  assert.equal(granted, null, "r2 was granted the slot r1's running call holds");
+  assert.equal(await direct.zcard(`${ns}:slots:wh`), 1, "r1's running call holds its slot again");
+  assert.equal((await r2.team.quotaAdmit(holder, rules, at, false))?.usage.get(HOUR)?.queries, 7, 'both shares are back');
+
+  // r2's call gets the slot once r1's call ends.
+  lease.release();
+  await waiting;
+  assert.ok(granted);
+  (granted as { release(): void }).release();
+
+  for (const r of [r1, r2]) {
+    const snap = r.team.snapshot() as { stateLost?: { times: number; at: string; rebuilt: { quotaWindows: number; slots: number } } };
+    assert.equal(snap.stateLost?.times, 1);
+    assert.equal(snap.stateLost?.rebuilt.quotaWindows, 1);
+    assert.equal(r.logged(LOST), 1, 'said once, not at every heartbeat');
+  }
+  assert.equal((r1.team.snapshot() as { stateLost: { rebuilt: { slots: number } } }).stateLost.rebuilt.slots, 1);
+});
+
+test("a hub whose Redis is flushed says so in its log and in status, once", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "redis://127.0.0.1:${port}"\nteam_namespace = "h${port}"\n`);
+  const hub = await startHub(t, home);
+  const status = async () => JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { team: { mode: string; stateLost?: { times: number } } };
+  await until('the hub joined Redis', async () => (await status()).team.mode === 'connected');
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  await until('the hub wrote its state marker', async () => (await direct.exists(`h${port}:state`)) === 1);
+  await direct.flushall();
+  await until('status shows the loss', async () => (await status()).team.stateLost?.times === 1);
+  assert.match((await runCli(['status', '--home', home])).stdout, /STATE LOST\s+Redis lost the team's state once, last at \S+;\s+wrote\s+back\s+0\s+quota\s+windows/);
+  const log = readFileSync(join(home, 'hub.log'), 'utf8');
+  assert.equal(log.split('\n').filter((l) => LOST.test(l) && /"level":40/.test(l)).length, 1, log);
+  assert.equal(hub.proc.exitCode, null, 'the hub serves on');
+});

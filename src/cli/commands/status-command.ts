@@ -294,6 +294,8 @@ interface TeamSection {
   lastError?: string;
   replicas: { id: string; pid: number; version: string; state: string; sessions: number; running: number; queued: number; breakers: { profile: string; state: string }[] }[];
   slotWaits?: { waiting: number; total: number };
+  /** Redis lost the team's state under this replica (FLUSHALL, a failover to an empty replica): what it wrote back. */
+  stateLost?: { times: number; at: string; rebuilt: { quotaWindows: number; owners: number; slots: number } | null };
   auditStream?: { key: string; shipped: number; dropped: number; pending: number; lastError: string | null };
 }
 
@@ -317,6 +319,11 @@ function formatTeam(team: TeamSection | undefined, table: (headers: string[], fl
         r.breakers.map((b) => `${b.profile}:${b.state}`).join(' ') || '-',
       ]),
     ));
+  }
+  const lost = team.stateLost;
+  if (lost) {
+    const rebuilt = lost.rebuilt ? `; wrote back ${lost.rebuilt.quotaWindows} quota windows, ${lost.rebuilt.owners} result owners, ${lost.rebuilt.slots} slots` : '';
+    out.push(`STATE LOST  Redis lost the team's state ${lost.times === 1 ? 'once' : `${lost.times} times`}, last at ${lost.at}${rebuilt}`);
   }
   const a = team.auditStream;
   if (a) out.push(`audit stream ${a.key}  shipped ${a.shipped}  waiting ${a.pending}${a.dropped ? `  NOT SHIPPED ${a.dropped} (in this replica's own log; last: ${a.lastError})` : ''}`);

@@ -4,7 +4,9 @@
  * replicas (each heartbeats its summary with a TTL, so a dead replica drops out by itself).
  *
  * When Redis cannot be reached, the hub keeps serving with its local limits (never unlimited, never a
- * crash), says so in status, readiness and metrics, and rejoins when Redis answers again.
+ * crash), says so in status, readiness and metrics, and rejoins when Redis answers again. When Redis loses
+ * what it held without a disconnect (FLUSHALL, a failover to an empty replica), a marker key tells, and the
+ * replica writes its part back (stateWasLost).
  */
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
@@ -94,24 +96,26 @@ end
 
 /**
  * A call's admission against an identity's quota, atomic across replicas. KEYS[1] the holder's window
- * lengths in use; ARGV[1] this replica's id, ARGV[2] 1 to count the call or 0 only to read, ARGV[3] the
- * holder's key prefix, ARGV[4] the call's time, then per window of its rules: the length, then the limits on queries, rows, bytes, scanBytes
+ * lengths in use, KEYS[2] the team's state marker; ARGV[1] this replica's id, ARGV[2] 1 to count the call or
+ * 0 only to read, ARGV[3] the holder's key prefix, ARGV[4] the call's time, ARGV[5] the state marker this
+ * replica knows, then per window of its rules: the length, then the limits on queries, rows, bytes, scanBytes
  * (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`, … of older replicas
  * count too) and the usage is their sum: a replica can then write its own share again after Redis lost it
  * without counting anyone twice. When every window is under every limit (and ARGV[2] asks to count), counts
  * the call's query in every window length in use (QUOTA_WINDOW_LUA), in this replica's field. Returns
  * {admitted (0/1), then queries, rows, bytes, scanBytes of each rule window as they were before, then the
- * window lengths in use}.
+ * window lengths in use}; {-1} when the marker is not the one this replica knows (Redis lost the team's state).
  */
 const QUOTA_ADMIT_SCRIPT = QUOTA_WINDOW_LUA + `
+if redis.call('GET', KEYS[2]) ~= ARGV[5] then return {-1} end
 local metrics = {queries = 1, rows = 2, bytes = 3, scanBytes = 4}
 local prefix = ARGV[3]
 local at = tonumber(ARGV[4])
 local out = {0}
 local over = false
-local n = (#ARGV - 4) / 5
+local n = (#ARGV - 5) / 5
 for i = 1, n do
-  local base = 4 + (i - 1) * 5
+  local base = 5 + (i - 1) * 5
   local used = {0, 0, 0, 0}
   local fields = redis.call('HGETALL', ensureWindow(prefix, tonumber(ARGV[base + 1]), at))
   for f = 1, #fields, 2 do
@@ -165,7 +169,7 @@ return lengths
 `;
 
 /**
- * This replica's share of a quota window written again (a rejoin): KEYS[1] the
+ * This replica's share of a quota window written again (a rejoin, or the team's state lost): KEYS[1] the
  * window's hash, KEYS[2] the holder's window lengths in use; ARGV the window's length, field, value pairs,
  * then the TTL ms. Each field becomes the larger of what Redis holds and the value: Redis never holds more of
  * a replica's share than the replica itself (it counts locally first), so this restores what Redis lost
@@ -194,12 +198,16 @@ interface QuotaSeedPipeline {
 /**
  * Takes one of a team's query slots in arrival order across replicas (KEYS[1] the leases zset, scored by
  * expiry; KEYS[2] the waiting tickets zset, scored by arrival; KEYS[3] the tickets' expiries; KEYS[4] the
- * arrival counter. ARGV: limit, lease id, lease ms, ticket id, ticket ms). A caller gets a free slot when
+ * arrival counter, KEYS[5] the team's state marker. ARGV: limit, lease id, lease ms, ticket id, ticket ms, the
+ * marker this replica knows). A caller gets a free slot when
  * no one waits ahead of it: polling alone let the newest waiter (polling fastest) take each freed slot, so a
  * replica flooding the team kept every other replica's callers waiting. A ticket that is not renewed (its
- * replica died, or the call gave up without saying) leaves the line by itself. Returns 1 when granted.
+ * replica died, or the call gave up without saying) leaves the line by itself. Returns 1 when granted, -1
+ * when the marker is not the one this replica knows: Redis lost the leases of calls running, which the
+ * replicas write back before any slot is granted against the emptied set.
  */
 const ACQUIRE_SLOT_SCRIPT = `
+if redis.call('GET', KEYS[5]) ~= ARGV[6] then return -1 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -249,6 +257,34 @@ redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
 `;
+
+/**
+ * The lease of a call still running here, written back after Redis lost the team's state (KEYS[1] zset;
+ * ARGV lease id, lease ms). NX: a lease Redis still holds keeps its expiry.
+ */
+const RESTORE_SLOT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'NX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return 1
+`;
+
+/**
+ * The team's state marker (KEYS[1]), written by the first replica to find it missing (ARGV[1]: a new value).
+ * Redis keeps it as long as it keeps the rest of the team's keys (it never expires), so a marker other than
+ * the one a replica knows means Redis lost what it held (FLUSHALL, a restart without persistence, a failover
+ * to an empty replica), even without a disconnect. Returns the marker.
+ */
+const STATE_MARKER_SCRIPT = `
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`;
+
+/** What a loss of the team's state takes with it, for the warning (each replica writes back its part of the first three). */
+const LOST_WITH_STATE = ['quota usage', 'team slot leases', 'result owners', 'team slot waiting line', 'rate-limit buckets', 'replica registry', 'team API keys', 'audit stream'];
 
 /**
  * How long a waiting call keeps its place in a team slot's line without polling again (it polls at least
@@ -379,6 +415,19 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   /** This replica's share of every identity's open quota windows, written again on the same occasions. */
   const myQuota = new QuotaShare();
   const restored = { owners: 0, quotaWindows: 0, at: null as string | null };
+  /** Team slots held by this replica's calls still running (lease id → its zset), written back after a loss. */
+  const heldLeases = new Map<string, string>();
+  /** The team's state marker as this replica last saw it (STATE_MARKER_SCRIPT); undefined until it first read it. */
+  let stateMarker: string | undefined;
+  let checkingState: Promise<boolean> | undefined;
+  /**
+   * Set for two heartbeats after this replica rebuilt its part of a lost state: the other replicas notice
+   * the loss at their next heartbeat at the latest, and until they have written their parts back, the
+   * emptied counts would admit calls over a budget and grant slots that running calls hold.
+   */
+  let settling: Promise<void> | undefined;
+  /** Redis losing the team's state under this replica, for status: how often, when last, what this replica wrote back. */
+  const stateLost = { times: 0, at: null as string | null, rebuilt: null as { quotaWindows: number; owners: number; slots: number } | null };
   /**
    * Writes again what this replica put (or would have put) in Redis: Redis may have lost it. Calls run
    * meanwhile (the replica is connected again) and count in the same fields, so the quota shares go first,
@@ -387,10 +436,10 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
    * were written after the owners, from a snapshot taken before them, as absolute values: increments made
    * in between were overwritten, and lost to the team until the next rejoin.)
    */
-  const rejoin = async (): Promise<void> => {
+  const rejoin = async (): Promise<{ owners: number; quotaWindows: number } | undefined> => {
     const shares = myQuota.open();
     const ownerEntries = [...owners.entries()];
-    if (ownerEntries.length === 0 && shares.length === 0) return;
+    if (ownerEntries.length === 0 && shares.length === 0) return { owners: 0, quotaWindows: 0 };
     try {
       for (let i = 0; i < shares.length; i += 1_000) {
         const pipeline = redis.pipeline();
@@ -414,11 +463,68 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       }
       Object.assign(restored, { owners: ownerEntries.length, quotaWindows: shares.length, at: new Date().toISOString() });
       opts.logger.info({ owners: ownerEntries.length, quotaWindows: shares.length }, 'result owners and quota usage written to Redis again after rejoining it');
+      return { owners: ownerEntries.length, quotaWindows: shares.length };
     } catch (err) {
       failed(err);
       opts.logger.warn({ err: hideUrlCredentials((err as Error).message) }, 'writing result owners and quota usage to Redis again failed; they are written at the next rejoin');
+      return undefined;
     }
   };
+  /**
+   * Redis lost the team's state (the marker changed) while this replica was connected, or while it was away:
+   * a FLUSHALL, a restart without persistence, a failover to an empty replica. Nothing else tells: the
+   * connection may never drop, and every budget would restart and the slots of running calls be free again.
+   * Writes back what this replica can (its quota share, its result owners, the slots its running calls
+   * hold), and says once what was lost. The new marker is taken only then, so this replica's calls wait for
+   * its share to be back before they are admitted against the emptied counts.
+   */
+  const stateWasLost = async (marker: string): Promise<void> => {
+    stateLost.times += 1;
+    stateLost.at = new Date().toISOString();
+    const written = await rejoin();
+    let slots = 0;
+    if (heldLeases.size > 0) {
+      try {
+        const pipeline = redis.pipeline();
+        for (const [lease, zset] of heldLeases) (pipeline as unknown as { smxRestoreSlot(k: string, lease: string, ttl: number): unknown }).smxRestoreSlot(zset, lease, leaseMs);
+        await execOrThrow(pipeline);
+        slots = heldLeases.size;
+      } catch (err) {
+        failed(err);
+      }
+    }
+    settling = new Promise<void>((resolve) => setTimeout(resolve, heartbeatMs * 2).unref()).then(() => {
+      settling = undefined;
+    });
+    stateMarker = marker;
+    stateLost.rebuilt = { quotaWindows: written?.quotaWindows ?? 0, owners: written?.owners ?? 0, slots };
+    opts.logger.warn(
+      { lost: LOST_WITH_STATE, rebuilt: stateLost.rebuilt },
+      "Redis lost the team's shared state (FLUSHALL, a restart without persistence, or a failover to an empty replica): quota usage, team slot leases and their waiting line, result owners, rate-limit buckets, the replica registry, team API keys and the audit stream were gone. This replica wrote back its quota share, its result owners and the slots of its calls running; usage counted by replicas no longer running is lost (those budgets restart in part), rate limits start full, and the audit stream's earlier records are only in each replica's own audit log",
+    );
+  };
+  /**
+   * Reads the team's state marker: the first read adopts it; another value later means Redis lost the
+   * team's state, rebuilt before this resolves (true then). One check at a time: calls that find the
+   * marker changed wait for the same rebuild.
+   */
+  const checkState = (): Promise<boolean> =>
+    (checkingState ??= (async () => {
+      try {
+        const marker = await scripts.smxStateMarker(key('state'), `${opts.replicaId}@${new Date().toISOString()}`);
+        if (stateMarker === undefined || marker === stateMarker) {
+          stateMarker = marker;
+          return false;
+        }
+        await stateWasLost(marker);
+        return true;
+      } catch (err) {
+        failed(err);
+        return false;
+      } finally {
+        checkingState = undefined;
+      }
+    })());
   /** The reason last said on the terminal and in the log for being on local limits. */
   let announcedWhy: string | undefined;
   const setMode = (next: 'connected' | 'local', why?: string) => {
@@ -427,7 +533,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
     // plain "connection closed", its WRONGPASS only in status, where nobody was looking.
     if (next === mode && announced && (next === 'connected' || lastError === announcedWhy)) return;
     if (next === 'local' && mode === 'connected') fallbacks += 1;
-    if (next === 'connected' && mode === 'local') void rejoin();
+    // Back on Redis: a loss while away is rebuilt with what was lost said; otherwise the usual rejoin.
+    if (next === 'connected' && mode === 'local') void checkState().then((rebuilt) => (rebuilt ? undefined : rejoin()));
     mode = next;
     announced = true;
     announcedWhy = next === 'local' ? lastError : undefined;
@@ -460,16 +567,19 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   // A close that follows an error (a refused password, a refused connection) keeps that error as the reason.
   redis.on('close', () => setMode('local', lastError ?? 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-  redis.defineCommand('smxQuotaAdmit', { numberOfKeys: 1, lua: QUOTA_ADMIT_SCRIPT });
+  redis.defineCommand('smxQuotaAdmit', { numberOfKeys: 2, lua: QUOTA_ADMIT_SCRIPT });
   redis.defineCommand('smxQuotaRecord', { numberOfKeys: 1, lua: QUOTA_RECORD_SCRIPT });
   redis.defineCommand('smxQuotaSeed', { numberOfKeys: 2, lua: QUOTA_SEED_SCRIPT });
-  redis.defineCommand('smxAcquireSlot', { numberOfKeys: 4, lua: ACQUIRE_SLOT_SCRIPT });
+  redis.defineCommand('smxAcquireSlot', { numberOfKeys: 5, lua: ACQUIRE_SLOT_SCRIPT });
+  redis.defineCommand('smxRestoreSlot', { numberOfKeys: 1, lua: RESTORE_SLOT_SCRIPT });
+  redis.defineCommand('smxStateMarker', { numberOfKeys: 1, lua: STATE_MARKER_SCRIPT });
   redis.defineCommand('smxLeaveSlotLine', { numberOfKeys: 2, lua: LEAVE_SLOT_LINE_SCRIPT });
   redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
   const scripts = redis as unknown as {
-    smxQuotaAdmit(lengths: string, ...args: (string | number)[]): Promise<number[]>;
+    smxQuotaAdmit(lengths: string, state: string, ...args: (string | number)[]): Promise<number[]>;
     smxQuotaRecord(lengths: string, ...args: (string | number)[]): Promise<number[]>;
-    smxAcquireSlot(k: string, waiting: string, ticketExpiry: string, arrivals: string, limit: number, lease: string, ttl: number, ticket: string, ticketTtl: number): Promise<number>;
+    smxAcquireSlot(k: string, waiting: string, ticketExpiry: string, arrivals: string, state: string, limit: number, lease: string, ttl: number, ticket: string, ticketTtl: number, marker: string): Promise<number>;
+    smxStateMarker(state: string, fresh: string): Promise<string>;
     smxLeaveSlotLine(waiting: string, ticketExpiry: string, ticket: string): Promise<number>;
     smxRenewSlot(k: string, lease: string, ttl: number): Promise<number>;
   };
@@ -480,6 +590,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
   /** The set of window lengths in use of the holder whose windows' keys start with `prefix` (QUOTA_WINDOW_LUA). */
   const lengthsKey = (prefix: string) => `${prefix}:windows`;
+  /** The marker, read first if this replica has not yet: undefined when Redis does not answer. */
+  const knownMarker = async (): Promise<string | undefined> => stateMarker ?? (await checkState(), stateMarker);
   /** This replica's own field of a quota window's hash (the admission script sums every replica's). */
   const myField = (metric: string) => `${opts.replicaId}|${metric}`;
   let shipper: AuditStreamShipper | undefined;
@@ -492,6 +604,9 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       if (mode !== 'connected') {
         lastError = undefined;
         setMode('connected');
+      } else {
+        // A FLUSHALL keeps the connection: only the marker tells, also while no call uses Redis.
+        await checkState();
       }
       const keys: string[] = [];
       let cursor = '0';
@@ -539,14 +654,25 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       };
       const args = windows.flatMap(([w, rs]) => [w, tightest(rs, 'queries'), tightest(rs, 'rows'), tightest(rs, 'bytes'), tightest(rs, 'scanBytes')]);
       try {
-        const [admitted, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), opts.replicaId, count ? 1 : 0, prefix, at, ...args);
-        const used = rest.slice(0, windows.length * 4);
-        const lengths = rest.slice(windows.length * 4);
-        myQuota.noteLengths(prefix, lengths);
-        const usage = new Map<number, QuotaUsage>();
-        windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
-        if (admitted === 1) myQuota.add(prefix, lengths, at, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 });
-        return { reserved: admitted === 1, usage };
+        if (settling) await settling;
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const marker = await knownMarker();
+          if (marker === undefined) return undefined;
+          const [admitted, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), key('state'), opts.replicaId, count ? 1 : 0, prefix, at, marker, ...args);
+          // Redis lost the team's state: admitted only once this replica's share is back (checkState rebuilds it).
+          if (admitted === -1) {
+            await checkState();
+            continue;
+          }
+          const used = rest.slice(0, windows.length * 4);
+          const lengths = rest.slice(windows.length * 4);
+          myQuota.noteLengths(prefix, lengths);
+          const usage = new Map<number, QuotaUsage>();
+          windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
+          if (admitted === 1) myQuota.add(prefix, lengths, at, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 });
+          return { reserved: admitted === 1, usage };
+        }
+        return undefined;
       } catch (err) {
         failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis quota admission failed; local quota applies');
@@ -607,9 +733,18 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
           if (signal.aborted) throw signal.reason;
           if (mode !== 'connected') return undefined;
           try {
-            if ((await scripts.smxAcquireSlot(k, ...line, limit, lease, leaseMs, ticket, SLOT_TICKET_MS)) === 1) {
+            const marker = await knownMarker();
+            if (marker === undefined) return undefined;
+            // Just after a loss, the other replicas' running calls may not have their leases back yet: wait.
+            const granted = settling ? 0 : await scripts.smxAcquireSlot(k, ...line, key('state'), limit, lease, leaseMs, ticket, SLOT_TICKET_MS, marker);
+            if (granted === 1) {
               queued = false;
               break;
+            }
+            // Redis lost the leases of the calls running: they are written back (checkState) before any is granted.
+            if (granted === -1) {
+              await checkState();
+              continue;
             }
           } catch (err) {
             failed(err);
@@ -636,6 +771,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         // A call that gave up (cancelled, timed out, Redis gone) leaves the line now rather than when its ticket expires.
         if (queued) scripts.smxLeaveSlotLine(line[0], line[1], ticket).catch(() => {});
       }
+      heldLeases.set(lease, k);
       const renew = setInterval(() => {
         scripts.smxRenewSlot(k, lease, leaseMs).catch(() => {});
       }, Math.max(100, Math.floor(leaseMs / 3)));
@@ -645,6 +781,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         release() {
           if (released) return;
           released = true;
+          heldLeases.delete(lease);
           clearInterval(renew);
           redis.zrem(k, lease).catch(() => {});
         },
@@ -668,6 +805,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       replicas: mode === 'connected' ? seen : [],
       slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total },
       restored,
+      ...(stateLost.times > 0 ? { stateLost } : {}),
       ...(shipper ? { auditStream: shipper.stats() } : {}),
     }),
     async close() {
