@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   QUOTA_EXCEEDED: { fault: 'user', refusal: true, doc: 'Your quota for the window is spent; the message says when it resets.' },
   HUB_BUSY: { fault: 'user', refusal: true, doc: 'The hub\'s queue is full; retry after the time given.' },
   UNKNOWN_TOOL: { fault: 'user', refusal: true, doc: 'The client called a tool the hub does not have. List tools with tools/list.' },
-  INVALID_ARGUMENTS: { fault: 'user', refusal: true, doc: 'The arguments do not match the tool\'s input schema; the message names the field.' },
+  INVALID_ARGUMENTS: { fault: 'user', refusal: true, doc: 'The arguments do not match the tool\'s input schema; the message names the field (an argument the tool does not take, with the parameter it most likely meant, or one it needs).' },
   WAREHOUSE_CIRCUIT_OPEN: { fault: 'infrastructure', refusal: true, transient: false, doc: 'The warehouse failed repeatedly, so calls to it fail fast for a while; the message says when the hub tries again.' },
 
   // ---- the caller's request was wrong ---------------------------------------------------------

@@ -78,7 +78,7 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'List databases',
       description: 'List the databases you can query.',
-      inputSchema: cachedSchema('list_databases.in', () => z.object({})),
+      inputSchema: cachedSchema('list_databases.in', () => z.strictObject({})),
       outputSchema: cachedSchema('list_databases.out', () => z.object({ databases: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
@@ -97,7 +97,7 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'List schemas',
       description: 'List the schemas of a database.',
-      inputSchema: cachedSchema('list_schemas.in', () => z.object({ database: databaseArg })),
+      inputSchema: cachedSchema('list_schemas.in', () => z.strictObject({ database: databaseArg })),
       outputSchema: cachedSchema('list_schemas.out', () => z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
@@ -123,7 +123,7 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
     {
       title: `List ${plural}`,
       description: `List the ${plural} in a database, in one schema or in all of its schemas.`,
-      inputSchema: cachedSchema(`list_${plural}.in`, () => z.object({
+      inputSchema: cachedSchema(`list_${plural}.in`, () => z.strictObject({
         database: databaseArg,
         schema: z.string().min(1).max(255).optional().describe(`Schema name. Omit to list ${plural} in every schema of the database.`),
       })),
@@ -165,7 +165,7 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       description:
         `Show the columns of a ${kind} (name, type, nullability, default, comment), its comment` +
         `${kind === 'table' ? ' and clustering key' : ''}, and with include_tags its object tags and its columns' tags (Snowflake).`,
-      inputSchema: cachedSchema(`describe_${kind}.in`, () => z.object({
+      inputSchema: cachedSchema(`describe_${kind}.in`, () => z.strictObject({
         database: databaseArg,
         [nameKey]: z.string().min(1).max(255).describe(`${kind === 'table' ? 'Table' : 'View'} name, or DATABASE.SCHEMA.NAME.`),
         schema: schemaArg,

@@ -31,7 +31,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       description:
         'Snowflake only. Ask a question in plain language over a semantic view (or a semantic model file on a stage); Cortex Analyst ' +
         'answers with SQL, which runs here as one read-only query under your role\'s rules. Pass run=false to get the SQL without running it.',
-      inputSchema: cachedSchema(`cortex_analyst.in.${limitsKey}`, () => z.object({
+      inputSchema: cachedSchema(`cortex_analyst.in.${limitsKey}`, () => z.strictObject({
         question: z.string().min(1).max(8000).describe('The question, in plain language.'),
         history: z
           .array(z.object({ role: z.enum(['user', 'analyst']), text: z.string().max(8000), sql: z.string().max(100_000).optional() }))
@@ -112,7 +112,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       description:
         'Snowflake only. Search a Cortex Search service (hybrid vector and keyword search over text) and return the best-matching rows, ' +
         'with the columns you ask for. Filters use Cortex Search syntax, e.g. {"@eq": {"REGION": "EU"}}.',
-      inputSchema: cachedSchema(`cortex_search.in.${limitsKey}`, () => z.object({
+      inputSchema: cachedSchema(`cortex_search.in.${limitsKey}`, () => z.strictObject({
         service: z.string().min(1).max(255).describe('The Cortex Search service name.'),
         query: z.string().min(1).max(8000).describe('What to search for.'),
         columns: z.array(z.string().min(1).max(255)).max(100).optional().describe('Columns to return (the search column and attributes); default: the service\'s.'),

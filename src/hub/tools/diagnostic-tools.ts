@@ -28,7 +28,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
         'Your own recent SQL calls through this hub (under a role limited to some objects: those made under that role), newest first: time, statement, outcome and error code, duration and queue wait, ' +
         'rows and bytes returned, the scan estimate, and the warehouse query id (page it with fetch_results). ' +
         'Roles with query_history = "all" may ask for every identity\'s calls (all_identities).',
-      inputSchema: cachedSchema('query_history.in', () => z.object({
+      inputSchema: cachedSchema('query_history.in', () => z.strictObject({
         limit: z.number().int().min(1).max(200).optional().describe('How many calls (default 20, at most 200).'),
         outcome: z.enum(OUTCOMES).optional().describe('Only calls that ended this way.'),
         all_identities: z.boolean().optional().describe('Every identity\'s calls, not only yours (roles with query_history = "all").'),
@@ -107,7 +107,7 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       description:
         'The operator statistics of one of your finished queries (Snowflake GET_QUERY_OPERATOR_STATS): each operator, its parents, ' +
         'the rows it produced and its share of the execution time. Pass a query id from execute_query or query_history.',
-      inputSchema: cachedSchema('query_profile.in', () => z.object({ query_id: queryIdArg(100).describe('The query id.') })),
+      inputSchema: cachedSchema('query_profile.in', () => z.strictObject({ query_id: queryIdArg(100).describe('The query id.') })),
       outputSchema: cachedSchema('query_profile.out', () => z.object({
         query_id: z.string(),
         operators: z.array(z.object({

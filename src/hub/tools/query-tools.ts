@@ -25,7 +25,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
         'Run one read-only SQL statement (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN) and return its rows. ' +
         'Writes, multiple statements, USE and session changes are refused; pass database/schema to set the context for this call. ' +
         'In the text table, NULL is SQL NULL and \\NULL the string \'NULL\'.',
-      inputSchema: cachedSchema(`execute_query.in.${limitsKey}`, () => z.object({
+      inputSchema: cachedSchema(`execute_query.in.${limitsKey}`, () => z.strictObject({
         query: z.string().min(1).describe('One SQL statement.'),
         database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),
         schema: z.string().min(1).max(255).optional().describe('Schema context for this call only.'),
@@ -56,7 +56,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       description:
         'Show the plan of one read-only query and what the engine estimates it would scan (Snowflake: bytes and micro-partitions after pruning; ' +
         'the embedded warehouse: rows), without running it. Use it before a query that might be large.',
-      inputSchema: cachedSchema('explain_query.in', () => z.object({
+      inputSchema: cachedSchema('explain_query.in', () => z.strictObject({
         query: z.string().min(1).describe('One SQL query.'),
         database: z.string().min(1).max(255).optional().describe('Database context for this call only.'),
         schema: z.string().min(1).max(255).optional().describe('Schema context for this call only.'),
@@ -106,7 +106,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'Read rows from a view',
       description: 'Return rows from a view (SELECT * with a row limit).',
-      inputSchema: cachedSchema(`query_view.in.${limitsKey}`, () => z.object({
+      inputSchema: cachedSchema(`query_view.in.${limitsKey}`, () => z.strictObject({
         database: z.string().min(1).max(255).optional().describe('Database name. Defaults to the hub\'s default database.'),
         view_name: z.string().min(1).max(255).describe('View name, or DATABASE.SCHEMA.NAME.'),
         schema: z.string().min(1).max(255).optional().describe('Schema name. Defaults to the default schema of the database.'),
@@ -131,7 +131,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     {
       title: 'Page through a finished result',
       description: 'Fetch more rows of a finished query by its query id (from a truncated result), without running it again.',
-      inputSchema: cachedSchema(`fetch_results.in.${limitsKey}`, () => z.object({
+      inputSchema: cachedSchema(`fetch_results.in.${limitsKey}`, () => z.strictObject({
         query_id: queryIdArg(200).describe('The query id reported by execute_query or query_view.'),
         offset: z.number().int().min(0).optional().describe('Rows to skip (default 0).'),
         limit: limitArg(limits),

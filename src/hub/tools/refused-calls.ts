@@ -5,7 +5,8 @@
  */
 import { ProtocolError, ProtocolErrorCode, type McpServer } from '@modelcontextprotocol/server';
 import { shownName } from '../../shown-text.js';
-import { wrapSdkHandler } from './sdk-handler.js';
+import { registeredInputSchema, wrapSdkHandler } from './sdk-handler.js';
+import { argumentProblem, parametersOf } from './tool-arguments.js';
 import { wentThroughRunTool, type ToolEnv } from './tool-runtime.js';
 
 
@@ -24,15 +25,36 @@ function unknownToolError(name: string): ProtocolError {
   );
 }
 
+/**
+ * `_meta` is MCP's reserved key, and some clients put theirs (a trace, a progress token) inside the
+ * arguments rather than beside them. No tool takes one, and the strict input schemas would refuse the call
+ * for it: it is left out, as it was before the schemas were strict.
+ */
+function withoutReservedArguments(params: Record<string, unknown>): Record<string, unknown> {
+  const args = params.arguments;
+  if (typeof args !== 'object' || args === null || Array.isArray(args) || !Object.hasOwn(args, '_meta')) return params;
+  const { _meta: _reserved, ...rest } = args as Record<string, unknown>;
+  return { ...params, arguments: rest };
+}
+
+/** What the arguments add to or leave out of the tool's parameters (tool-arguments.ts), when that is what failed. */
+function argumentsProblem(server: McpServer, tool: string, args: unknown): string | undefined {
+  const schema = registeredInputSchema(server, tool);
+  const parameters = parametersOf(schema);
+  if (parameters === undefined || typeof args !== 'object' || args === null || Array.isArray(args)) return undefined;
+  return argumentProblem(tool, args as Record<string, unknown>, parameters, schema);
+}
+
 /** Wraps the SDK's `tools/call` handler of `server` (call after registering every tool). */
 export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
   const wrapped = wrapSdkHandler(server, 'tools/call', (sdkHandler) => async (request, ctx) => {
     const name = String(request.params.name).slice(0, MAX_TOOL_NAME);
-    const args = (request.params.arguments ?? {}) as Record<string, unknown>;
+    const params = withoutReservedArguments(request.params);
+    const args = (params.arguments ?? {}) as Record<string, unknown>;
     const record = (code: string) => env.pipeline.recordRefused(env.session, name, String(ctx.mcpReq.id), code, args);
     let result: Record<string, unknown>;
     try {
-      result = await sdkHandler({ method: 'tools/call', params: request.params }, ctx);
+      result = await sdkHandler({ method: 'tools/call', params }, ctx);
     } catch (err) {
       if (wentThroughRunTool(ctx)) throw err;
       const unknown = err instanceof ProtocolError && /not found|disabled/.test(err.message);
@@ -41,6 +63,8 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
     }
     if (result.isError === true && !wentThroughRunTool(ctx)) {
       await record('INVALID_ARGUMENTS');
+      const problem = argumentsProblem(server, name, args);
+      if (problem !== undefined) result = { ...result, content: [{ type: 'text', text: problem }] };
       return { ...result, _meta: { ...(result._meta as object | undefined), 'dev.snowmux/error': { code: 'INVALID_ARGUMENTS', retryable: false } } };
     }
     return result;

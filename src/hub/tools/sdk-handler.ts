@@ -1,7 +1,8 @@
 /**
  * The one place the hub reaches into the SDK's request handlers: to put its own handler in front of the
- * SDK's for one method (a cached listing, a refusal recorded, a clearer error), calling the SDK's inside.
- * The SDK has no public way to wrap a handler it registered itself.
+ * SDK's for one method (a cached listing, a refusal recorded, a clearer error), calling the SDK's inside,
+ * and to read back a tool's input schema for that clearer error. The SDK has no public way to wrap a
+ * handler it registered itself, nor to read a registered tool.
  */
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 
@@ -23,4 +24,10 @@ export function wrapSdkHandler<Result = Record<string, unknown>>(server: McpServ
   const wrapped = wrap(sdk);
   server.server.setRequestHandler(method as 'tools/call', (request, ctx) => wrapped(request as never, ctx) as never);
   return true;
+}
+
+/** The input schema `server` registered for tool `name` (the zod object its arguments are checked against). */
+export function registeredInputSchema(server: McpServer, name: string): unknown {
+  const tools = (server as unknown as { _registeredTools?: Record<string, { inputSchema?: unknown } | undefined> })._registeredTools;
+  return tools !== undefined && Object.hasOwn(tools, name) ? tools[name]?.inputSchema : undefined;
 }

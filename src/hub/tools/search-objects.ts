@@ -26,7 +26,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
         'Find objects by words in their name or comment, in one call: ranked matches among databases, schemas, tables and views ' +
         '(and columns with include_columns), limited to what your role may see. Narrow with database/schema; page with offset.',
       inputSchema: cachedSchema('search_objects.in', () =>
-        z.object({
+        z.strictObject({
           query: z.string().min(1).max(200).describe('Words to look for in names and comments (all must match).'),
           database: z.string().min(1).max(255).optional().describe('Search only this database.'),
           schema: z.string().min(1).max(255).optional().describe('Search only this schema (needs database).'),

@@ -79,7 +79,7 @@ export function registerTeamTools(server: McpServer, env: ToolEnv, tools: readon
     const inputSchema = cachedSchema(`team.${JSON.stringify([tool, limits])}`, () => {
       const shape: Record<string, z.ZodType> = Object.fromEntries(tool.params.map((p) => [p.name, paramSchema(p)]));
       shape.limit = limitArg(limits);
-      return z.object(shape);
+      return z.strictObject(shape);
     });
     server.registerTool(
       tool.name,
