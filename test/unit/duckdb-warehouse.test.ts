@@ -831,4 +831,12 @@ describe('DuckDbWarehouse', () => {
     assert.deepEqual(second.rows.slice(0, 3), first.rows);
     assert.equal(second.rows.length, 5);
   });
+  test('explain: an engine error quotes the caller\'s query, not the EXPLAIN the hub put before it', async () => {
+    const err = await rejectsWith(warehouse.explain('selec 1', ctx()), 'SQL_ERROR', /syntax error at or near "selec"/);
+    assert.doesNotMatch(err.message, /FORMAT json/);
+    const lines = err.message.split('\n');
+    const quoted = lines.findIndex((line) => line.startsWith('LINE 1: '));
+    assert.equal(lines[quoted], 'LINE 1: selec 1');
+    assert.equal(lines[quoted + 1]!.indexOf('^'), 'LINE 1: '.length, 'the caret still points at "selec"');
+  });
 });

@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
+import { tokenize } from '../guard/sql/lexer.js';
 import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
 import { targetObject } from './catalog-tools.js';
 import { formatBytes } from '../observe/byte-size.js';
@@ -12,6 +13,15 @@ import { limitArg, queryIdArg, queryOutput, queryResult, rowLimit } from './quer
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
+
+/**
+ * Whether the statement is itself an EXPLAIN. explain_query puts its own in front, and the engine's answer to
+ * EXPLAIN EXPLAIN … is a syntax error quoting the hub's prefix, about text the caller never wrote.
+ */
+function startsWithExplain(sql: string): boolean {
+  const first = tokenize(sql).tokens.find((token) => token.kind !== 'comment');
+  return first?.kind === 'word' && first.upper === 'EXPLAIN';
+}
 
 export function registerQueryTools(server: McpServer, env: ToolEnv): void {
   const { limits } = env;
@@ -70,6 +80,9 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     },
     (args, mcp) => runTool(env, 'explain_query', mcp, args, async ({ warehouse, ctx, role, noteSql }) => {
       noteSql(args.query);
+      if (startsWithExplain(args.query)) {
+        throw new SnowmuxError('INVALID_ARGUMENT', 'The query starts with EXPLAIN: pass the query itself; explain_query adds EXPLAIN (e.g. "SELECT …", not "EXPLAIN SELECT …").');
+      }
       if (!warehouse.explain) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot explain a query without running it.');
       const plan = await warehouse.explain(args.query, {
         ...ctx,

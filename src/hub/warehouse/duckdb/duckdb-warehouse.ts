@@ -1,6 +1,6 @@
 import { DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
-import { SnowmuxError, errorMessage } from '../../../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import { quoteIdentifier } from '../../names/identifiers.js';
 import type {
   CallContext,
@@ -238,7 +238,12 @@ export class DuckDbWarehouse implements Warehouse {
 
   /** DuckDB's planner estimate (EXPLAIN compiles, nothing runs). */
   async explain(sql: string, ctx: CallContext): Promise<QueryPlan> {
-    const result = await this.query(`EXPLAIN (FORMAT json) ${sql}`, { ...ctx, maxRows: 10 });
+    let result: QueryResult;
+    try {
+      result = await this.query(`${EXPLAIN_PREFIX}${sql}`, { ...ctx, maxRows: 10 });
+    } catch (err) {
+      throw withoutExplainPrefix(err);
+    }
     const plan = result.rows.find((r) => r[0] === 'physical_plan')?.[1];
     if (typeof plan !== 'string') throw new SnowmuxError('WAREHOUSE_ERROR', 'DuckDB returned no plan for EXPLAIN.');
     return duckDbPlan(plan);
@@ -366,6 +371,27 @@ async function openCurrent(
   }
   instance.closeSync();
   return { problem };
+}
+
+/** What explain() puts before the caller's query. */
+const EXPLAIN_PREFIX = 'EXPLAIN (FORMAT json) ';
+
+/**
+ * An engine error about the explained text, as about the caller's query: DuckDB quotes the line it failed
+ * on ("LINE 1: EXPLAIN (FORMAT json) selec 1" and a caret under it), and the prefix is the hub's, not
+ * something the caller wrote or should remove.
+ */
+function withoutExplainPrefix(err: unknown): unknown {
+  if (!isSnowmuxError(err) || !err.message.includes(EXPLAIN_PREFIX)) return err;
+  const lines = err.message.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const quoted = /^(LINE \d+: )/.exec(lines[i]!);
+    if (!quoted || !lines[i]!.startsWith(EXPLAIN_PREFIX, quoted[1]!.length)) continue;
+    lines[i] = quoted[1]! + lines[i]!.slice(quoted[1]!.length + EXPLAIN_PREFIX.length);
+    const caret = lines[i + 1];
+    if (caret !== undefined && /^ *\^$/.test(caret)) lines[i + 1] = caret.slice(Math.min(EXPLAIN_PREFIX.length, caret.length - 1));
+  }
+  return new SnowmuxError(err.code, lines.join('\n'), { cause: err, details: err.details });
 }
 
 /** The USE each pooled connection last ran. */
