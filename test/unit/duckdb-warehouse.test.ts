@@ -144,6 +144,17 @@ describe('DuckDbWarehouse', () => {
       await rejectsWith(warehouse.query('SELECT ?, ?', opts({ binds: [1] })), 'SQL_ERROR');
     });
 
+    test('a number past BIGINT\'s range, bound where DuckDB infers BIGINT, compares as that number (it failed "bigint out of int64 range")', async () => {
+      const count = async (bound: number) => (await warehouse.query('SELECT count(*) FROM NATION WHERE N_NATIONKEY >= ?', opts({ binds: [bound] }))).rows[0]![0];
+      assert.equal(await count(1e19), 0);
+      assert.equal(await count(9.3e18), 0);
+      assert.equal(await count(1e308), 0);
+      assert.equal(await count(-1e19), 25);
+      assert.equal(await count(-(2 ** 63)), 25);
+      assert.equal(await count(9.2e18), 0, 'in range, as before');
+      assert.equal(await count(23.5), 1);
+    });
+
     test('user SQL errors are SQL_ERROR with DuckDB’s message; nothing crashes', async () => {
       await rejectsWith(warehouse.query('SELECT * FROM NOPE', opts()), 'OBJECT_NOT_FOUND', /NOPE/);
       await rejectsWith(warehouse.query('SELEC 1', opts()), 'SQL_ERROR', /syntax error/i);

@@ -1,5 +1,5 @@
-import { DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
-import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
+import { DOUBLE, DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import { quoteIdentifier } from '../../names/identifiers.js';
 import type {
@@ -185,7 +185,9 @@ export class DuckDbWarehouse implements Warehouse {
       try {
         if (binds !== undefined) {
           prepared.clearBindings();
-          prepared.bind(binds);
+          // An undefined type is inferred, as without types (bind hands each entry to bindValue); the
+          // declared type does not admit the holes.
+          prepared.bind(binds.values, binds.types as DuckDBType[]);
         }
         const statementType = StatementType[prepared.statementType];
         // Only reads leave the connection as they found it (see CallTracker): anything else closes it after.
@@ -442,9 +444,14 @@ function checkLimit(value: unknown, what: string): number {
 }
 
 /** JSON bind values → DuckDB values: integers stay integers (BIGINT when beyond 32 bits), structures go as JSON text. */
-function toDuckDbBinds(binds: JsonValue[]): DuckDBValue[] {
+function toDuckDbBinds(binds: JsonValue[]): { values: DuckDBValue[]; types: (DuckDBType | undefined)[] } {
   if (!Array.isArray(binds)) throw new SnowmuxError('INVALID_ARGUMENT', 'binds must be an array of values for the ? placeholders.');
-  return binds.map((value): DuckDBValue => {
+  const types: (DuckDBType | undefined)[] = [];
+  const values = binds.map((value): DuckDBValue => {
+    // DuckDB infers a placeholder's type from its use (BIGINT beside a BIGINT column), and the bindings
+    // throw "bigint out of int64 range" for a JSON number past it: such a number goes in as the DOUBLE it
+    // is, and compares as the same number written in the SQL would.
+    types.push(typeof value === 'number' && Math.abs(value) >= INT64_LIMIT ? DOUBLE : undefined);
     if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
     if (typeof value === 'number') {
       if (Number.isSafeInteger(value) && (value > 2_147_483_647 || value < -2_147_483_648)) return BigInt(value);
@@ -452,4 +459,8 @@ function toDuckDbBinds(binds: JsonValue[]): DuckDBValue[] {
     }
     return JSON.stringify(value);
   });
+  return { values, types };
 }
+
+/** 2^63: past every BIGINT (at -2^63 itself, DOUBLE and BIGINT hold the same number). */
+const INT64_LIMIT = 2 ** 63;
