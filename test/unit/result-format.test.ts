@@ -95,6 +95,19 @@ test('a truncated result offers only tools the role has: without fetch_results i
   assert.match((queryResult(cases[1]![1], DEFAULT_LIMITS, capOf(3), 4, noFetch).structuredContent as { notice: string }).notice, /LIMIT … OFFSET 7 in SQL/);
 });
 
+test('a page cut by the rows the hub kept says so, not the row cap it did not reach', () => {
+  const rows = (n: number) => Array.from({ length: n }, (_, i): JsonValue[] => [i]);
+  const noticeOf = (result: QueryResult, cap: number, offset: number) => (queryResult(result, DEFAULT_LIMITS, capOf(cap), offset, ALL_TOOLS).structuredContent as { notice: string }).notice;
+  // fetch_results(offset=4998, limit=5) of a result the hub kept 5000 rows of: 2 rows.
+  const tail = noticeOf(resultOf(rows(2), { truncated: true, truncatedBy: 'rows', pageableRows: 5000 }), 5, 4998);
+  assert.match(tail, /Showing rows 4999–5000; more rows exist, but the hub kept only the first 5000 rows of this result\. Narrow the query/);
+  assert.doesNotMatch(tail, /5-row cap|fetch_results/);
+  // fetch_results(offset=4000, limit=10000) of 10001 kept rows: 6001 rows, far below the cap.
+  assert.doesNotMatch(noticeOf(resultOf(rows(6001), { truncated: true, truncatedBy: 'rows', pageableRows: 10001 }), 10000, 4000), /10000-row cap/);
+  // A page the cap did cut, with kept rows after it, still offers the next page.
+  assert.match(noticeOf(resultOf(rows(5), { truncated: true, truncatedBy: 'rows', pageableRows: 5000 }), 5, 0), /beyond the 5-row cap\. Page on with fetch_results\(query_id="q-1", offset=5\)/);
+});
+
 test('a limit above the role\'s max_rows is lowered with a notice that says so; the schema names the real ceiling', () => {
   // The pipeline's rule (call-pipeline.ts rowCap): the hub's max_rows caps a role without its own.
   const rowCapOf = (roleMax?: number) => (asked: number | undefined) =>

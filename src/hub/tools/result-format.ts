@@ -99,18 +99,25 @@ export function truncationNotice(result: QueryResult, cap: TruncationCaps, offse
   if (result.truncatedBy === 'bytes' && result.rowCount === 0) return oversizedRowNotice(result, cap, offset);
   const total = result.totalRows !== undefined ? ` of ${result.totalRows}` : '';
   const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}${total}`;
+  const nextOffset = offset + result.rowCount;
+  // A page that ends at the last row the hub kept was cut there, not by the row cap (a fetch_results page
+  // of 2 rows asked with limit 5, or of 6001 with limit 10000).
+  const keptCut = result.truncatedBy !== 'bytes' && result.cappedAt === undefined && result.pageableRows !== undefined && nextOffset >= result.pageableRows;
   const why = result.truncatedBy === 'bytes'
     ? `the result exceeded the ${cap.maxBytes}-byte cap`
     : result.cappedAt !== undefined
       ? `the hub ran the query with its ${result.cappedAt}-row cap as a LIMIT, and more rows exist`
-      : `more rows exist beyond the ${cap.maxRows}-row cap`;
-  const nextOffset = offset + result.rowCount;
+      : keptCut
+        ? `more rows exist, but the hub kept only the first ${result.pageableRows} rows of this result`
+        : `more rows exist beyond the ${cap.maxRows}-row cap`;
   const pageable = cap.canPage && result.queryId !== undefined && (result.pageableRows === undefined || nextOffset < result.pageableRows);
   const limit = result.pageableRows !== undefined ? ` (the hub keeps the first ${result.pageableRows} rows of this result for paging)` : '';
   const next = pageable
     ? ` Page on with fetch_results(query_id="${result.queryId}", offset=${nextOffset})${limit}, or narrow the query (WHERE, LIMIT, fewer columns).`
     : result.cappedAt !== undefined
       ? ` The result has no rows past its first ${result.cappedAt}: ${cap.canRaise ? 'pass a larger limit, ' : ''}narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
+      : keptCut && cap.canPage
+      ? ' Narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.'
       : result.pageableRows !== undefined && cap.canPage
       ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
       : ` Narrow the query (WHERE, fewer columns), or reach later rows with ORDER BY … LIMIT … OFFSET ${nextOffset} in SQL.`;
