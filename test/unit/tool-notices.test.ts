@@ -18,6 +18,8 @@ import type { ObjectKind, QueryPlan, QueryResult, Warehouse } from '../../src/hu
 class Small implements Warehouse {
   readonly kind = 'duckdb' as const;
   readonly explained: string[] = [];
+  /** The schema's tables: three, or as many as a test sets. */
+  tables = ['ORDERS', 'ORDER_LINES', 'OTHER'];
   info() {
     return { kind: 'duckdb' as const, name: 'small', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
   }
@@ -35,7 +37,7 @@ class Small implements Warehouse {
     return [{ database, name: 'S' }];
   }
   async listObjects(database: string, schema: string, kind: ObjectKind) {
-    return kind === 'table' ? ['ORDERS', 'ORDER_LINES', 'OTHER'].map((name) => ({ database, schema, name, kind })) : [];
+    return kind === 'table' ? this.tables.map((name) => ({ database, schema, name, kind })) : [];
   }
   async describeObject() {
     return [{ name: 'ID', type: 'INTEGER', nullable: false }];
@@ -78,4 +80,31 @@ test('explain_query given an EXPLAIN statement says to pass the query itself; no
   const plain = await client.callTool({ name: 'explain_query', arguments: { query: 'select explain from t' } });
   assert.ok(!plain.isError, JSON.stringify(plain));
   assert.equal(warehouse.explained.length, 1);
+});
+
+test('search_objects: an offset past the last match says so; a query of only spaces is refused', async (t) => {
+  const { client } = await connected(t);
+  const all = await client.callTool({ name: 'search_objects', arguments: { query: 'order' } });
+  assert.match(text(all), /2 matches\./);
+  for (const offset of [2, 100000]) {
+    const past = await client.callTool({ name: 'search_objects', arguments: { query: 'order', offset } });
+    assert.ok(!past.isError);
+    assert.match(text(past), new RegExp(`Offset ${offset} is past the last of 2 matches: call again with an offset below 2\\.`));
+    assert.doesNotMatch(text(past), /showing/);
+  }
+  const blank = await client.callTool({ name: 'search_objects', arguments: { query: '   ' } });
+  assert.equal(blank.isError, true);
+  assert.match(text(blank), /no words to look for/);
+});
+
+test('search_objects with include_columns, narrowed to one schema of more objects than it describes: says how many were not searched and the query that searches them', async (t) => {
+  const { client, warehouse } = await connected(t);
+  warehouse.tables = Array.from({ length: 300 }, (_, i) => `T${String(i).padStart(3, '0')}`);
+  const narrowed = await client.callTool({ name: 'search_objects', arguments: { query: "needle o'k", include_columns: true, database: 'DB', schema: 'S' } });
+  assert.equal((narrowed.structuredContent as { partial: boolean }).partial, true);
+  assert.match(text(narrowed), /The columns of 100 objects were not searched \(one call describes at most 200\)\./);
+  assert.match(text(narrowed), /run execute_query with database="DB" and: SELECT table_name, column_name FROM INFORMATION_SCHEMA\.COLUMNS WHERE table_catalog = 'DB' AND table_schema = 'S' AND column_name ILIKE '%needle%' AND column_name ILIKE '%o''k%'/);
+  assert.doesNotMatch(text(narrowed), /narrow it with database and schema/i);
+  const wide = await client.callTool({ name: 'search_objects', arguments: { query: 'needle', include_columns: true } });
+  assert.match(text(wide), /Narrow it with database and schema/);
 });

@@ -44,8 +44,10 @@ export interface CatalogSearch {
 
 export interface CatalogSearchResult {
   hits: Hit[];
-  /** True when a bound stopped the walk before it saw everything. */
+  /** True when a bound stopped the walk before it saw everything (objects, or the columns of some). */
   partial: boolean;
+  /** Objects seen whose columns were not searched: the walk had described `maxDescribed` already. */
+  notDescribed: number;
   skipped: Skipped[];
   /** Skipped listings past the ones kept in `skipped`. */
   moreSkipped: number;
@@ -77,6 +79,7 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
   let moreSkipped = 0;
   let visited = 0;
   let described = 0;
+  let notDescribed = 0;
   let partial = false;
   const add = (hit: Omit<Hit, 'score'>, name: string, comment: string | undefined | null): void => {
     const score = scoreOf(terms, name, comment ?? undefined);
@@ -116,6 +119,7 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
           if (!search.includeColumns) continue;
           if (described >= search.maxDescribed) {
             partial = true;
+            notDescribed++;
             continue;
           }
           described++;
@@ -127,7 +131,7 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
       }
     }
   }
-  return { hits, partial, skipped, moreSkipped };
+  return { hits, partial, notDescribed, skipped, moreSkipped };
 }
 
 function shown(...parts: string[]): string {

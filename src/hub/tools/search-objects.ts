@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
+import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import { displayPart } from '../names/identifiers.js';
 import { renderTable } from './result-format.js';
@@ -56,10 +57,11 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
     },
     (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ lookups, countReturned, ctx, role }) => {
       const terms = args.query.toLowerCase().split(/\s+/).filter(Boolean);
+      if (terms.length === 0) throw new SnowmuxError('INVALID_ARGUMENT', 'The query has no words to look for (only spaces). Pass one or more words, e.g. "orders customer".');
       const onlyDb = args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name');
       const onlySchema = args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name');
       // Every listing and description the walk reads is a look-up: the caller receives the page of matches.
-      const { hits, partial, skipped, moreSkipped } = await searchCatalog(
+      const { hits, partial, notDescribed, skipped, moreSkipped } = await searchCatalog(
         lookups,
         { terms, database: onlyDb, schema: onlySchema, includeColumns: args.include_columns === true, maxVisited: MAX_VISITED, maxDescribed: MAX_DESCRIBED },
         ctx,
@@ -71,9 +73,11 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
       countReturned(page);
       const more = offset + page.length < hits.length;
       const notes = [
-        `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > page.length ? `, showing ${offset + 1}–${offset + page.length}` : ''}.`,
+        hits.length > 0 && offset >= hits.length
+          ? `Offset ${offset} is past the last of ${hits.length} match${hits.length === 1 ? '' : 'es'}: call again with an offset below ${hits.length}.`
+          : `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > page.length ? `, showing ${offset + 1}–${offset + page.length}` : ''}.`,
         ...(more ? [`More: call search_objects again with offset=${offset + page.length}.`] : []),
-        ...(partial ? ['The search stopped early (too many objects): narrow it with database and schema.'] : []),
+        ...(partial ? [stoppedEarly(notDescribed, onlyDb, onlySchema, terms)] : []),
         ...(skipped.length > 0 ? [`Not searched, because the warehouse refused to list them: ${skipped.map((k) => `${k.where} (${k.code}: ${k.reason})`).join('; ')}${moreSkipped > 0 ? `; and ${moreSkipped} more` : ''}. Your Snowflake role may lack USAGE on them; the other matches are complete.`] : []),
       ];
       const table = page.length === 0 ? 'No object matches.' : renderTable(['kind', 'name', 'comment'], page.map((h) => [h.kind, path(h), h.comment]), role);
@@ -82,6 +86,23 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
         structuredContent: { matches: page, total: hits.length, partial, skipped: skipped.map(({ where, code }) => ({ where, code })) },
       };
     }),
+  );
+}
+
+/**
+ * Why a search is partial, and what reaches the rest. Narrowing to a database and schema is the advice only
+ * while it is not done already: within one schema, what is left are the columns of the objects past the
+ * ones described, and a query of INFORMATION_SCHEMA.COLUMNS searches them all at once.
+ */
+function stoppedEarly(notDescribed: number, database: string | undefined, schema: string | undefined, terms: readonly string[]): string {
+  if (notDescribed === 0) return 'The search stopped early (too many objects): narrow it with database and schema.';
+  const skipped = `The columns of ${notDescribed} object${notDescribed === 1 ? '' : 's'} were not searched (one call describes at most ${MAX_DESCRIBED}).`;
+  if (database === undefined || schema === undefined) return `${skipped} Narrow it with database and schema, or search the columns with INFORMATION_SCHEMA.COLUMNS.`;
+  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  const matching = terms.map((t) => ` AND column_name ILIKE ${literal(`%${t}%`)}`).join('');
+  return (
+    `${skipped} To search every column of ${displayPart(database)}.${displayPart(schema)}, run execute_query with database=${JSON.stringify(database)} and: ` +
+    `SELECT table_name, column_name FROM INFORMATION_SCHEMA.COLUMNS WHERE table_catalog = ${literal(database)} AND table_schema = ${literal(schema)}${matching}`
   );
 }
 
