@@ -108,3 +108,17 @@ test('search_objects with include_columns, narrowed to one schema of more object
   const wide = await client.callTool({ name: 'search_objects', arguments: { query: 'needle', include_columns: true } });
   assert.match(text(wide), /Narrow it with database and schema/);
 });
+
+test('query_history: a filter that matches none of the recent calls says so (not "no calls yet"); the table names each call\'s tool', async (t) => {
+  const { client } = await connected(t);
+  const empty = await client.callTool({ name: 'query_history', arguments: { outcome: 'error' } });
+  assert.match(text(empty), /No SQL calls of yours through this hub yet\./);
+  await client.callTool({ name: 'execute_query', arguments: { query: 'select 1' } });
+  await client.callTool({ name: 'explain_query', arguments: { query: 'select 2' } });
+  const none = await client.callTool({ name: 'query_history', arguments: { outcome: 'error' } });
+  assert.match(text(none), /None of the last 2 SQL call\(s\) of yours through this hub ended "error"\. Leave out outcome to see them\./);
+  const all = text(await client.callTool({ name: 'query_history', arguments: {} }));
+  assert.match(all, /\| tool +\|/);
+  assert.match(all, /\| explain_query +\|/);
+  assert.match(all, /\| execute_query +\|/);
+});

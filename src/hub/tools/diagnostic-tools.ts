@@ -18,6 +18,16 @@ import { SNOWFLAKE_ONLY } from './tool-listing.js';
 
 const OUTCOMES = ['ok', 'error', 'refused', 'cancelled'] as const;
 
+/**
+ * An empty history answer: no call at all, or none of the recent ones that ended as the filter asks —
+ * "no calls yet" would be false in the second case.
+ */
+function noneFound(recent: number, outcome: string | undefined, everyone: boolean): string {
+  const whose = everyone ? '' : 'of yours ';
+  if (recent === 0 || outcome === undefined) return `No SQL calls ${whose}through this hub yet.`;
+  return `None of the last ${recent} SQL call(s) ${whose}through this hub ended "${outcome}". Leave out outcome to see them.`;
+}
+
 export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
   const { history } = env;
   server.registerTool(
@@ -89,12 +99,12 @@ export function registerDiagnosticTools(server: McpServer, env: ToolEnv): void {
       const everyone = args.all_identities === true;
       const withFacts = args.include_snowflake === true;
       const table = renderTable(
-        [...(everyone ? ['identity'] : []), 'at', 'outcome', 'ms', 'rows', ...(withFacts ? ['warehouse', 'bytes scanned'] : []), 'query_id', 'sql'],
-        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.error_code ? `${q.outcome} (${q.error_code}${q.may_have_run ? ', may have run' : ''})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql]),
+        [...(everyone ? ['identity'] : []), 'at', 'tool', 'outcome', 'ms', 'rows', ...(withFacts ? ['warehouse', 'bytes scanned'] : []), 'query_id', 'sql'],
+        queries.map((q) => [...(everyone ? [q.identity] : []), q.at, q.tool, q.error_code ? `${q.outcome} (${q.error_code}${q.may_have_run ? ', may have run' : ''})` : q.outcome, q.ms, q.rows, ...(withFacts ? [q.snowflake?.warehouse ?? null, q.snowflake?.bytes_scanned ?? null] : []), q.query_id, q.sql]),
         role,
       );
       return {
-        content: [{ type: 'text', text: (queries.length === 0 ? `No SQL calls ${everyone ? '' : 'of yours '}through this hub yet.` : `${table}\n\n${queries.length} call(s), newest first.`) + (note ? `\n\n${note}` : '') }],
+        content: [{ type: 'text', text: (queries.length === 0 ? noneFound(kept.length, args.outcome, everyone) : `${table}\n\n${queries.length} call(s), newest first.`) + (note ? `\n\n${note}` : '') }],
         structuredContent: { queries, snowflake_note: note },
       };
     }),
