@@ -69,6 +69,7 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
     process.exitCode = 2;
     return;
   }
+  const stopGuard = failWithoutVerdict(name, io);
   try {
     const run = await command.load();
     const code = await run(rest, io);
@@ -80,7 +81,23 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
     // A wrong command line exits 2, like an unknown command, so a script (or a probe reading `status`'s
     // 1 = "no hub answered") can tell a typo from a failure.
     process.exitCode = e.code === 'USAGE' ? 2 : 1;
+  } finally {
+    stopGuard();
   }
+}
+
+/**
+ * A command still waiting when the event loop runs dry can never finish: what it waits for keeps nothing
+ * alive (Node 20's fetch of a peer that accepts and closes, with an unref'd timeout). The process would
+ * then exit 0, "healthy" or "all checks passed", having printed no verdict. It fails loudly instead.
+ */
+export function failWithoutVerdict(name: string, io: CommandIo): () => void {
+  const noVerdict = () => {
+    io.stderr.write(`snowmux ${name}: stopped without a result: an operation it waited for can never finish, so it has no verdict to give. This is a snowmux bug: please report it with the command line. [INTERNAL_ERROR]\n`);
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', noVerdict);
+  return () => process.off('beforeExit', noVerdict);
 }
 
 function endOnClosedPipe(err: NodeJS.ErrnoException): void {

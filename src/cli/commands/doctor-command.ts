@@ -21,6 +21,7 @@ import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeBa
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
+import { withDeadline } from '../deadline.js';
 import { escapeInvisible, escapeInvisibleJson, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
@@ -286,13 +287,17 @@ async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOp
   const via = through === undefined ? '' : ` through the proxy ${new URL(through).origin}`;
   const started = performance.now();
   try {
-    const res = await snowflakeFetch(url.href, { method: 'HEAD', signal: AbortSignal.timeout(5_000) }, proxy);
-    await res.body?.cancel();
-    return { check, status: 'ok', detail: `${url.origin} answers${via} (HTTP ${res.status}, ${Math.round(performance.now() - started)} ms)` };
+    const status = await withDeadline(5_000, async (signal) => {
+      const res = await snowflakeFetch(url.href, { method: 'HEAD', signal }, proxy);
+      await res.body?.cancel();
+      return res.status;
+    });
+    return { check, status: 'ok', detail: `${url.origin} answers${via} (HTTP ${status}, ${Math.round(performance.now() - started)} ms)` };
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
     // The fetch library's texts quote the URL whole, a password in it too.
-    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 5 s' : hideUrlCredentials(errorMessage(cause ?? err));
+    // (A peer that accepts the connection and closes it leaves fetch pending: the deadline says so.)
+    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 5 s (the connection was refused silently, closed before any answer, or hangs)' : hideUrlCredentials(errorMessage(cause ?? err));
     return {
       check,
       status: 'fail',
@@ -350,8 +355,11 @@ async function checkSample(home: string, homeExists: boolean): Promise<Check> {
 async function checkListener(check: string, url: string): Promise<Check> {
   const healthz = new URL('/healthz', url).href;
   try {
-    const res = await fetch(healthz, { signal: AbortSignal.timeout(3_000) });
-    await res.body?.cancel();
+    const res = await withDeadline(3_000, async (signal) => {
+      const answer = await fetch(healthz, { signal });
+      await answer.body?.cancel();
+      return answer;
+    });
     return res.ok
       ? { check, status: 'ok', detail: `${url} (healthz ${res.status})` }
       : { check, status: 'fail', detail: `${url}: healthz answered ${res.status}`, fix: res.status === 503 ? 'The hub is draining (stopping or being replaced); run doctor again once the next hub is up.' : 'See the hub\'s log: snowmux logs --level warn' };

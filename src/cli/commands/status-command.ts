@@ -17,6 +17,7 @@ import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
 import { escapeInvisibleJson, escapeLine, hideUrlCredentials } from '../../shown-text.js';
 import { watchStatus } from '../status-watch.js';
+import { withDeadline } from '../deadline.js';
 import { apiKeyFrom, checkStatusUrl } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
@@ -120,17 +121,29 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
 function httpStatusReader(url: string, key: string | undefined): () => Promise<HubStatus> {
   const target = new URL('/status', checkStatusUrl(url));
   return async () => {
-    let res: Response;
+    let answer: { status: number; body: unknown };
     try {
-      res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(5_000) });
+      // The body is read within the deadline too: a hub can stall after its headers.
+      answer = await withDeadline(5_000, async (signal) => {
+        const res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal });
+        if (res.status === 401) return { status: res.status, body: await res.json().catch(() => ({})) };
+        if (!res.ok) return { status: res.status, body: await res.body?.cancel() };
+        try {
+          return { status: res.status, body: await res.json() };
+        } catch (err) {
+          if ((err as Error).name !== 'SyntaxError') throw err;
+          throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered something other than a hub's status (${errorMessage(err)}). Is --url a snowmux hub's HTTP address?`);
+        }
+      });
     } catch (err) {
+      if (isSnowmuxError(err)) throw err;
       // undici's own text quotes the URL it was given: shown without a password.
       const why = (err as { cause?: { code?: string } }).cause?.code ?? hideUrlCredentials(errorMessage(err));
       throw new SnowmuxError('HUB_NOT_RUNNING', `No hub answered at ${target.origin} (${why}). Is it running, and is --url its HTTP address?`, { cause: err });
     }
-    if (res.status === 401) throw new SnowmuxError('HTTP_UNAUTHORIZED', `${target.origin} refused the key: ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? 'unauthorized'} Set SNOWMUX_KEY or --key-file.`);
-    if (!res.ok) throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered HTTP ${res.status}.`);
-    return (await res.json()) as HubStatus;
+    if (answer.status === 401) throw new SnowmuxError('HTTP_UNAUTHORIZED', `${target.origin} refused the key: ${(answer.body as { error?: string }).error ?? 'unauthorized'} Set SNOWMUX_KEY or --key-file.`);
+    if (answer.status < 200 || answer.status > 299) throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered HTTP ${answer.status}.`);
+    return answer.body as HubStatus;
   };
 }
 
