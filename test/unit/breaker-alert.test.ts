@@ -1,7 +1,7 @@
 /**
- * SnowmuxWarehouseBreakerOpen fires while the breaker is open or half-open: opossum turns an open breaker
- * half-open by timer and it stays there until a call probes, so with little traffic an outage sat at 1 and
- * an alert on `== 2` never fired (or resolved between bursts).
+ * SnowmuxWarehouseBreakerOpen fires while the breaker is open or half-open: through an outage the breaker
+ * moves between open and half-open (each reset_timeout_ms the hub probes, for up to 10 s), and an alert on
+ * `== 2` would resolve during each probe.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -251,7 +251,7 @@ test("the hub's breakers span two call timeouts: an outage whose calls fail only
   governance.close();
 });
 
-test('with a probe of its own, half-open is decided by that probe: a slow call after it runs with the breaker closed, and other calls pass', async (t) => {
+test('with a probe of its own, the breaker probes by itself as it turns half-open: an idle hub closes it, a call meanwhile waits for the answer', async (t) => {
   let probes = 0;
   let probeFails = true;
   const probe = async (): Promise<void> => {
@@ -261,22 +261,25 @@ test('with a probe of its own, half-open is decided by that probe: a slow call a
   const { breaker, transitions } = makeBreaker(t, { resetTimeoutMs: 5, probe });
   await failTimes(breaker, 5, outage);
   await waitForState(breaker, 'half-open');
-  // The probe fails: the call that ran it gets the outage, the breaker opens again, the call's own work never ran.
+  // The hub's probe started with the half-open; a call that came meanwhile waited for its answer, an
+  // outage: it is refused fast with the next try's time, its own work never ran.
   let ran = 0;
-  await assert.rejects(breaker.run(async () => ++ran), (err: unknown) => (err as { code?: string }).code === 'ECONNREFUSED');
+  await assert.rejects(breaker.run(async () => ++ran), (err: unknown) => isSnowmuxError(err, 'WAREHOUSE_CIRCUIT_OPEN'));
   assert.equal(ran, 0);
   assert.equal(breaker.state, 'open');
-  await waitForState(breaker, 'half-open');
+  assert.equal(probes, 1);
+  // The warehouse is back and nobody calls: the next half-open probes by itself and closes the breaker.
   probeFails = false;
-  // The first call probes, then runs its own (slow) work with the breaker already closed.
+  await waitForState(breaker, 'closed');
+  assert.equal(probes, 2);
+  assert.deepEqual(transitions.map((x) => x.to), ['open', 'half-open', 'open', 'half-open', 'closed']);
+  // Closed: a slow call does not hold others back.
   let finishSlow!: (value: string) => void;
   const slow = breaker.run(() => new Promise<string>((resolve) => (finishSlow = resolve)));
-  await waitForState(breaker, 'closed');
   assert.equal(await breaker.run(ok), 'rows', 'another call passes while the slow one still runs');
   finishSlow('slow rows');
   assert.equal(await slow, 'slow rows');
   assert.equal(probes, 2);
-  assert.deepEqual(transitions.map((x) => x.to), ['open', 'half-open', 'open', 'half-open', 'closed']);
 });
 
 test("the embedded warehouse's breaker never counts a timeout (the engine ran the statement); a Snowflake one counts one that carries no answer", async () => {

@@ -354,7 +354,7 @@ const breakerKeys = {
     description: 'open when more than this share of calls in the window failed for infrastructure reasons',
   }),
   volume_threshold: setting(positiveInt(), { default: 5, description: 'calls in the window (two call timeouts, hub.call_timeout_ms, at least 10 s and at most 15 min) before the breaker may open' }),
-  reset_timeout_ms: setting(positiveInt(), { default: 30_000, description: 'time open before one probe call is let through' }),
+  reset_timeout_ms: setting(positiveInt(), { default: 30_000, description: 'time open before the hub probes the warehouse (its own SELECT 1, no call needed) to close the breaker' }),
 };
 const breakerFileSchema = z.strictObject(breakerKeys, { error: 'expected a table' }).partial();
 

@@ -6,9 +6,10 @@
  * when, within the rolling window, at least `volumeThreshold` calls were made and more than
  * `errorThresholdPercentage` % of them failed with infrastructure errors; while open, calls fail fast
  * with WAREHOUSE_CIRCUIT_OPEN (the action is not run); after `resetTimeoutMs` one probe is let through
- * (half-open) — the hub's own cheap statement when `probe` is given, run by the first call that comes
- * before its own work, with that call's deadline paused meanwhile —: success closes the breaker, an
- * infrastructure failure re-opens it.
+ * (half-open) — the hub's own cheap statement when `probe` is given, started at once by the breaker itself
+ * (an idle hub would otherwise stay half-open until someone called), calls that come meanwhile waiting for
+ * its answer with their deadlines paused; else the first call that comes —: success closes the breaker, an
+ * infrastructure failure re-opens it (and the next half-open probes again).
  *
  * Opossum facts this relies on (opossum 9.x):
  *  - A filtered error is recorded as a *success* (the warehouse answered), so user errors dilute the
@@ -49,8 +50,9 @@ export interface WarehouseBreakerOptions {
   /**
    * The half-open probe: a cheap statement of the hub's own (`SELECT 1`). Without it the probe is the first
    * call that comes, and a slow one (an analytic query of minutes) kept every other call refused for its
-   * whole run although the warehouse had answered at once. With it, that call waits for this probe and
-   * then runs with the breaker closed. Resolves when the warehouse answered.
+   * whole run although the warehouse had answered at once. With it, the breaker runs the probe by itself
+   * as it turns half-open, and a call that comes meanwhile waits for it, then runs with the breaker closed.
+   * Resolves when the warehouse answered.
    */
   probe?: (() => Promise<unknown>) | undefined;
 }
@@ -105,6 +107,8 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
   #rotatedAt: number;
   readonly #breaker: CircuitBreaker<[Action], unknown>;
   readonly #probe: (() => Promise<unknown>) | undefined;
+  /** The half-open probe in flight (settles, never rejects, once opossum has closed or re-opened the breaker). */
+  #probing: Promise<void> | null = null;
 
   #state: BreakerState = 'closed';
   #openedFailures = 0;
@@ -168,6 +172,7 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
       this.#halfOpens++;
       this.#nextAttemptAt = null;
       this.#transition('half-open');
+      this.#probeNow();
     });
     this.#breaker.on('close', () => {
       this.#closes++;
@@ -190,13 +195,12 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
   async run<T>(fn: () => Promise<T>, pauseDeadline?: () => () => void): Promise<T> {
     this.#rotateDue();
     try {
-      // Half-open with nothing in flight: this call's turn to probe, with the hub's own cheap statement.
-      // Its failure re-opens the breaker and is this call's answer; its success closes it, and the call
-      // runs as any other (another call arriving meanwhile is refused, as for any probe, for its short run).
-      if (this.#probe !== undefined && this.#breaker.halfOpen && this.#breaker.pendingClose) {
+      // The hub's half-open probe is running: wait for its answer, then run as any call — under a closed
+      // breaker, or refused fast with the time of the next try when it re-opened.
+      if (this.#probing !== null) {
         const resume = pauseDeadline?.();
         try {
-          await this.#breaker.fire(this.#probe);
+          await this.#probing;
         } finally {
           resume?.();
         }
@@ -207,6 +211,24 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
     }
   }
 
+
+  /**
+   * Half-open: the hub's own probe, started now rather than by the next call. An idle hub otherwise stayed
+   * half-open (its breaker alert firing) for as long as nobody called, however long the warehouse had been
+   * back. Opossum admits it as the single probe of this half-open.
+   */
+  #probeNow(): void {
+    if (this.#probe === undefined || !this.#breaker.halfOpen || !this.#breaker.pendingClose) return;
+    // Its failure re-opens the breaker (opossum counts it) and is nobody's answer: swallowed here.
+    const probing = this.#breaker.fire(this.#probe).then(
+      () => {},
+      () => {},
+    );
+    this.#probing = probing;
+    void probing.finally(() => {
+      if (this.#probing === probing) this.#probing = null;
+    });
+  }
 
   snapshot(): BreakerSnapshot {
     this.#rotateDue();
