@@ -24,7 +24,7 @@ import { isListenAddress } from './listen/listen-address.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { CallSinks } from './observe/recent-calls.js';
 import { createLogger, type Logger } from './observe/logger.js';
-import { HubMetrics, type PoolGauges } from './observe/metrics.js';
+import { HubMetrics, type PoolGauges, type QueuePoolSource } from './observe/metrics.js';
 import type { TeamState } from './team/redis-team.js';
 import { Hub } from './hub.js';
 import { createRuntime, type HubRuntime, type ReloadResult } from './runtime.js';
@@ -437,7 +437,7 @@ function numberEnv(name: string): number | undefined {
 /** Prometheus metrics fed by every finished call, with gauges read from the hub's snapshots at scrape time. */
 function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined, team: () => TeamState | undefined): HubMetrics {
   const governance = () => runtime.governance.snapshot() as {
-    queue: { running: number; queued: number };
+    queue: { running: number; queued: number; pools: QueuePoolSource[] };
     breakers: { profile: string; state: string; opensCount: number }[];
     metadataCache: { hits: number; misses: number; joined: number; entries: number };
   };

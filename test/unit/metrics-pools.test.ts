@@ -6,8 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import { HubMetrics, MAX_POOL_SERIES_PER_NAME, type MetricsSources, type PoolSource } from '../../src/hub/observe/metrics.js';
 import { NO_PROMTOOL } from '../helpers/debian-tools.js';
+import { repoRoot } from '../helpers/paths.js';
 
 function sources(pools: PoolSource[], breakers: { profile: string; state: string; opensCount: number }[]): MetricsSources {
   return {
@@ -79,3 +84,62 @@ test('promtool check metrics: the pool series are well formed', { skip: NO_PROMT
   const ours = complaints.filter((l) => !/^snowmux_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(l));
   assert.deepEqual(ours, []);
 });
+
+/** A hub whose profile "sf" has one connection, in use, and `queued` calls waiting in the hub's queue for it. */
+function saturated(queued: number, borrowed = 1): MetricsSources {
+  const base = sources([{ name: 'sf', kind: 'snowflake', settings: '["acct","ALICE"]', logins: 1, connections: { size: 1, available: 1 - borrowed, borrowed, pending: 0, max: 1 } }], []);
+  return { ...base, queue: () => ({ running: borrowed, queued, pools: [{ name: 'sf', running: borrowed, queued, maxConcurrent: 1 }] }) };
+}
+
+test("calls waiting for a profile's connections are counted where they wait: the hub's queue, per profile", async () => {
+  const text = await new HubMetrics(saturated(4)).registry.metrics();
+  assert.deepEqual(samples(text, 'snowmux_warehouse_queue_calls').sort(), [
+    'snowmux_warehouse_queue_calls{warehouse="sf",state="max"} 1',
+    'snowmux_warehouse_queue_calls{warehouse="sf",state="queued"} 4',
+    'snowmux_warehouse_queue_calls{warehouse="sf",state="running"} 1',
+  ]);
+  // Pools sharing a name are summed, as in status.
+  const two = { ...sources([], []), queue: () => ({ running: 3, queued: 2, pools: [{ name: 'sf', running: 1, queued: 2, maxConcurrent: 1 }, { name: 'sf', running: 2, queued: 0, maxConcurrent: 2 }] }) };
+  assert.ok(samples(await new HubMetrics(two).registry.metrics(), 'snowmux_warehouse_queue_calls').includes('snowmux_warehouse_queue_calls{warehouse="sf",state="queued"} 2'));
+});
+
+test('SnowmuxPoolExhausted fires while calls wait for a profile whose every connection is in use, and not while one is free', { skip: NO_PROMTOOL }, async (t) => {
+  const seriesOf = async (metrics: MetricsSources) =>
+    (await new HubMetrics(metrics).registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('snowmux_warehouse_queue_calls{') || l.startsWith('snowmux_pool_connections{'))
+      .map((l) => {
+        const m = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(l)!;
+        return { series: `${m[1]}{${m[2]},job="snowmux",instance="hub"}`, values: `${m[3]}x15` };
+      });
+  const dir = mkdtempSync(join(tmpdir(), 'smx-alert-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pool-exhausted.test.yml');
+  const rules = join(repoRoot, 'contrib', 'prometheus', 'alerts.yml');
+  writeFileSync(file, JSON.stringify({
+    rule_files: [rules],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        interval: '1m',
+        input_series: await seriesOf(saturated(4)),
+        alert_rule_test: [{ eval_time: '10m', alertname: 'SnowmuxPoolExhausted', exp_alerts: [{ exp_labels: { severity: 'warning', instance: 'hub', warehouse: 'sf' }, exp_annotations: exhaustedAnnotations(rules, 'sf', 'hub') }] }],
+      },
+      {
+        interval: '1m',
+        // Calls queue (the hub's cap) while a connection is free: saturation of the queue, not of the pool.
+        input_series: await seriesOf(saturated(4, 0)),
+        alert_rule_test: [{ eval_time: '10m', alertname: 'SnowmuxPoolExhausted', exp_alerts: [] }],
+      },
+    ],
+  }));
+  const run = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
+  assert.equal(run.status, 0, `${run.stdout}${run.stderr}`);
+});
+
+/** The alert's annotations as Prometheus renders them for one profile and instance. */
+function exhaustedAnnotations(rulesFile: string, warehouse: string, instance: string): Record<string, string> {
+  const rules = parse(readFileSync(rulesFile, 'utf8')) as { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] };
+  const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'SnowmuxPoolExhausted')!;
+  return Object.fromEntries(Object.entries(rule.annotations ?? {}).map(([k, v]) => [k, v.replaceAll('{{ $labels.warehouse }}', warehouse).replaceAll('{{ $labels.instance }}', instance)]));
+}

@@ -21,7 +21,11 @@ export interface MetricsSources {
   sessions(): { transport: string }[];
   /** Sessions the hub cut itself since it started (a client that did not read, malformed input, a silent link). */
   sessionsCut(): number | undefined;
-  queue(): { running: number; queued: number } | undefined;
+  /**
+   * The fair queue: every warehouse together, and each warehouse's pool in it (by profile name; `maxConcurrent`
+   * is what runs of it at once, its connections within the hub's cap).
+   */
+  queue(): { running: number; queued: number; pools?: readonly QueuePoolSource[] | undefined } | undefined;
   breakers(): { profile: string; state: string; opensCount: number }[];
   /**
    * Every pool, by profile name: editors whose SNOWFLAKE_* settings differ get pools of their own under the
@@ -32,6 +36,27 @@ export interface MetricsSources {
   metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
   /** A team hub replica's link to Redis (undefined on a hub without hub.redis_url). */
   team(): { mode: string; fallbacks: number } | undefined;
+}
+
+export interface QueuePoolSource {
+  name: string;
+  running: number;
+  queued: number;
+  maxConcurrent: number;
+}
+
+/**
+ * The fair queue's pools summed by profile name (several pools may share one, as in status). The queue runs at
+ * most a pool's connections at once, so this is where calls wait for a connection: not the pool's own
+ * `pending`, which only holds what the pool itself queues (calls waiting for a login).
+ */
+function queueByWarehouse(pools: readonly QueuePoolSource[]): Map<string, { running: number; queued: number; max: number }> {
+  const out = new Map<string, { running: number; queued: number; max: number }>();
+  for (const p of pools) {
+    const seen = out.get(p.name) ?? { running: 0, queued: 0, max: 0 };
+    out.set(p.name, { running: seen.running + p.running, queued: seen.queued + p.queued, max: seen.max + p.maxConcurrent });
+  }
+  return out;
 }
 
 export interface PoolSource {
@@ -167,7 +192,7 @@ export class HubMetrics implements CallSink {
     });
     new Gauge({
       name: 'snowmux_pool_connections',
-      help: 'Warehouse pool connections per profile and pool (8 hex digits of its settings, or other) by state: size (open), available (idle), borrowed (in use), pending (calls waiting for one), max.',
+      help: 'Warehouse pool connections per profile and pool (8 hex digits of its settings, or other) by state: size (open), available (idle), borrowed (in use), pending (calls the pool itself holds, waiting for a login; calls waiting for a busy connection wait in the hub queue: snowmux_warehouse_queue_calls), max.',
       labelNames: ['warehouse', 'pool', 'state'],
       registers,
       collect() {
@@ -188,6 +213,20 @@ export class HubMetrics implements CallSink {
         if (!q) return;
         this.set({ state: 'running' }, q.running);
         this.set({ state: 'queued' }, q.queued);
+      },
+    });
+    new Gauge({
+      name: 'snowmux_warehouse_queue_calls',
+      help: "Calls of each warehouse profile running on its connections or queued in the hub's fair queue for one (its pools summed), and max: how many of them may run at once (its pool's max, within limits.max_concurrent_queries).",
+      labelNames: ['warehouse', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [warehouse, q] of queueByWarehouse(sources.queue()?.pools ?? [])) {
+          this.set({ warehouse, state: 'running' }, q.running);
+          this.set({ warehouse, state: 'queued' }, q.queued);
+          this.set({ warehouse, state: 'max' }, q.max);
+        }
       },
     });
     new Gauge({
