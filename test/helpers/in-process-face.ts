@@ -48,12 +48,16 @@ export class Held implements Warehouse {
   async close() {}
 }
 
-export function hubFace(t: { after(fn: () => unknown): void }, options: Partial<HttpFaceOptions> = {}): { face: HttpFace; warehouse: Held; fetch: typeof fetch } {
+export function hubFace(
+  t: { after(fn: () => unknown): void },
+  options: Partial<HttpFaceOptions> = {},
+  coreOptions: { shutdownGraceMs?: number } = {},
+): { face: HttpFace; warehouse: Held; fetch: typeof fetch; core: HubCore } {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
   const warehouse = new Held();
   const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'held', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance, ...coreOptions });
   const hub: ServedHub = {
     events: core.events,
     status: () => core.status(),
@@ -76,6 +80,6 @@ export function hubFace(t: { after(fn: () => unknown): void }, options: Partial<
     request.headers.set('host', '127.0.0.1');
     return face.fetch(request, { remoteAddress: '127.0.0.1' });
   }) as typeof fetch;
-  return { face, warehouse, fetch: inProcess };
+  return { face, warehouse, fetch: inProcess, core };
 }
 

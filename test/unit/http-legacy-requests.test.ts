@@ -116,3 +116,22 @@ test('the v1 SDK client cancelling calls leaves no POST stream open', { timeout:
   // Every POST's stream ended: the three cancelled calls' too (the client does not abort their fetches).
   await Promise.all(ended);
 });
+
+test('a drain closes a 2025 session as soon as its call answered over SSE ends, not when the grace period is over', { timeout: 20_000 }, async (t) => {
+  // A grace period longer than the test may run: the stop must not wait for it.
+  const { warehouse, fetch: inProcess, core } = hubFace(t, {}, { shutdownGraceMs: 60_000 });
+  const post = poster(inProcess);
+  const session = await initialize(post);
+  const started = warehouse.nextStart();
+  const running = await post(call('c1', 'select 1 from held'), session);
+  await started;
+  // The POST has returned (its answer streams); the call runs on into the drain.
+  const stopped = core.stop('snowmux stop');
+  assert.equal(core.status().sessions.length, 1, 'the session stays while its call runs');
+  warehouse.releases.get('select 1 from held')!();
+  const answered = await messages(running);
+  assert.equal(answered[0]?.id, 'c1');
+  assert.equal((answered[0]?.result as { isError?: boolean } | undefined)?.isError, undefined, JSON.stringify(answered));
+  await stopped;
+  assert.equal(core.status().sessions.length, 0);
+});

@@ -313,7 +313,7 @@ export class HubCore {
     if (at < this.cancelAt) {
       this.cancelAt = at;
       this.cancelWhy = opts.replaced
-        ? `it was replaced by another hub (${reason}) and this call was still running when the hub's ${formatMs(waitMs)} call timeout (hub.call_timeout_ms) was over`
+        ? `${reason}: this call was still running when the hub's ${formatMs(waitMs)} call timeout (hub.call_timeout_ms) was over`
         : `${reason}: running calls had ${formatMs(waitMs)} to finish (hub.shutdown_grace_ms) and this one had not`;
     }
     if (!this.stopping) this.stopping = this.shutdown(reason);
@@ -340,7 +340,10 @@ export class HubCore {
     // Polled rather than timed once: a later stop() (a signal during a replace's drain) moves cancelAt closer.
     while (this.sessions.size > 0 && Date.now() < this.cancelAt) await new Promise((r) => setTimeout(r, 20));
     if (this.sessions.size > 0) {
-      this.logger.warn({ sessions: this.sessions.size, why: this.cancelWhy }, 'grace period over; cancelling running calls');
+      // Said from what is left: a session still open with no call running (its transport has not closed it) is no call cut short.
+      const running = [...this.sessions.values()].reduce((n, { session }) => n + session.running.size, 0);
+      if (running > 0) this.logger.warn({ sessions: this.sessions.size, runningCalls: running, why: this.cancelWhy }, 'grace period over; cancelling running calls');
+      else this.logger.warn({ sessions: this.sessions.size }, 'grace period over; closing sessions still open with no call running');
       // The reason each call reports: the hub ended it, not its client (whose cancel reads QUERY_CANCELLED).
       const stopped = new SnowmuxError('HUB_STOPPING', `The hub stopped while this call ran and cancelled it (${this.cancelWhy}). Run it again: your editor's next call reaches the hub that serves now.`);
       // Cancelling makes each call answer (a cancelled tool result); give those answers a moment to go out.

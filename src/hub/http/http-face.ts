@@ -285,6 +285,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     void e.transport.close().catch(() => {});
   }
 
+  /**
+   * While the hub drains, a 2025 session closes once it is owed nothing: no POST being handled, no request
+   * of it unanswered (a tool call answered over SSE runs on after its POST returned), no call running.
+   */
+  function closeLegacyIfDone(e: LegacyEntry): void {
+    if (hub.isDraining && e.inFlight === 0 && e.transport.owed === 0 && e.attached.session.running.size === 0) closeLegacy(e.attached.session.id, 'hub stopping');
+  }
+
   function closeModern(key: string, why: string): void {
     const e = modern.get(key);
     if (!e) return;
@@ -648,7 +656,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           return response;
         } finally {
           entry.inFlight -= 1;
-          if (hub.isDraining && entry.inFlight === 0) closeLegacy(sessionId, 'hub stopping');
+          closeLegacyIfDone(entry);
         }
       }
       if (!isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
@@ -660,14 +668,17 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
         {
           drain: () => {
-            if (entry && entry.inFlight === 0 && attached.session.running.size === 0) closeLegacy(attached.session.id, 'hub stopping');
+            if (entry) closeLegacyIfDone(entry);
           },
-          outstanding: () => (entry?.inFlight ?? 0),
+          outstanding: () => (entry ? entry.inFlight + entry.transport.owed : 0),
           close: (why) => closeLegacy(attached.session.id, why),
         },
       );
       const transport = new LegacyTransport({ sessionIdGenerator: () => attached.session.id });
       entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1 };
+      // A call answered over SSE ends after its POST returned: the drain learns of it from the answer.
+      const own = entry;
+      transport.onAllAnswered = () => closeLegacyIfDone(own);
       legacy.set(attached.session.id, entry);
       observe(attached, body);
       let established = false;

@@ -43,6 +43,16 @@ function cancelledIds(body: unknown): RequestId[] {
 export class LegacyTransport extends WebStandardStreamableHTTPServerTransport {
   /** Requests handed to the SDK and neither answered nor cancelled, with the POST that carried each. */
   readonly #inFlight = new Map<RequestId, Post>();
+  /**
+   * Called each time the last request owed an answer is answered (after the answer was handed to its
+   * stream) or cancelled: a draining hub closes the session then, not when its grace period is over.
+   */
+  onAllAnswered: (() => void) | undefined;
+
+  /** Requests owed an answer: a tool call answered over SSE is owed one after its POST returned. */
+  get owed(): number {
+    return this.#inFlight.size;
+  }
 
   override async handleRequest(request: Request, options?: HandleRequestOptions): Promise<Response> {
     const body = options?.parsedBody;
@@ -97,6 +107,7 @@ export class LegacyTransport extends WebStandardStreamableHTTPServerTransport {
     post.cancelled ||= cancelled;
     // The SDK closes a stream whose requests were all answered; one with a cancelled request is ours to close.
     if (post.owed.size === 0 && post.cancelled) this.closeSSEStream(post.first);
+    if (this.#inFlight.size === 0) this.onAllAnswered?.();
   }
 
   #forget(post: Post | undefined): void {
