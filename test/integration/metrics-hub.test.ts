@@ -72,5 +72,5 @@ test('a Snowflake profile\'s pool shows in /metrics: connections open, idle, in 
   assert.equal(gauge('borrowed'), 0);
   assert.equal(gauge('pending'), 0);
   assert.ok(gauge('max') >= 1);
-  assert.match(text, /snowmux_warehouse_logins\{warehouse="[^"]+",pool="[0-9a-f]{8}",kind="snowflake"\} 1/);
+  assert.match(text, /snowmux_warehouse_logins_total\{warehouse="[^"]+",pool="[0-9a-f]{8}",kind="snowflake"\} 1/);
 });

@@ -53,10 +53,13 @@ test('pools sharing a profile name each get their own series; pools differing on
   assert.deepEqual(size.map((l) => Number(l.split(' ').at(-1))).sort(), [2, 2], 'ALICE 2; BOB 1 + 1');
   const labels = size.map((l) => /pool="([0-9a-f]{8})"/.exec(l)?.[1]);
   assert.equal(new Set(labels).size, 2, size.join('\n'));
-  const logins = samples(text, 'snowmux_warehouse_logins');
+  const logins = samples(text, 'snowmux_warehouse_logins_total');
   assert.deepEqual(logins.map((l) => Number(l.split(' ').at(-1))).sort(), [1, 4]);
   assert.deepEqual(samples(text, 'snowmux_breaker_state'), ['snowmux_breaker_state{profile="dev"} 2'], 'the worst breaker of the name');
-  assert.deepEqual(samples(text, 'snowmux_breaker_opens'), ['snowmux_breaker_opens{profile="dev"} 3']);
+  assert.deepEqual(samples(text, 'snowmux_breaker_opens_total'), ['snowmux_breaker_opens_total{profile="dev"} 3']);
+  // Counts since the start are counters, so rate() and increase() apply to them.
+  assert.match(text, /^# TYPE snowmux_breaker_opens_total counter$/m);
+  assert.match(text, /^# TYPE snowmux_warehouse_logins_total counter$/m);
 
   // The same pool keeps its label from one scrape to the next; a removed profile's series go.
   const again = await metrics.registry.metrics();
@@ -64,7 +67,7 @@ test('pools sharing a profile name each get their own series; pools differing on
   pools.length = 0;
   breakers.length = 0;
   const empty = await metrics.registry.metrics();
-  assert.deepEqual([...samples(empty, 'snowmux_pool_connections'), ...samples(empty, 'snowmux_breaker_state'), ...samples(empty, 'snowmux_warehouse_logins')], []);
+  assert.deepEqual([...samples(empty, 'snowmux_pool_connections'), ...samples(empty, 'snowmux_breaker_state'), ...samples(empty, 'snowmux_warehouse_logins_total')], []);
 });
 
 test('however many settings editors send, one profile name has at most a bounded number of pool series', async () => {

@@ -240,24 +240,26 @@ export class HubMetrics implements CallSink {
         for (const [profile, b] of breakersByName(sources.breakers())) this.set({ profile }, b.state);
       },
     });
-    new Gauge({
-      name: 'snowmux_breaker_opens',
+    // Counts since the hub started, kept by the breakers and pools: counters (rate/increase apply), set at
+    // each scrape as snowmux_sessions_cut_total is.
+    new Counter({
+      name: 'snowmux_breaker_opens_total',
       help: 'Times the breakers of each warehouse profile opened since the hub started.',
       labelNames: ['profile'],
       registers,
       collect() {
         this.reset();
-        for (const [profile, b] of breakersByName(sources.breakers())) this.set({ profile }, b.opens);
+        for (const [profile, b] of breakersByName(sources.breakers())) this.inc({ profile }, b.opens);
       },
     });
-    new Gauge({
-      name: 'snowmux_warehouse_logins',
+    new Counter({
+      name: 'snowmux_warehouse_logins_total',
       help: 'Warehouse logins per profile and pool (as snowmux_pool_connections) since the hub started.',
       labelNames: ['warehouse', 'pool', 'kind'],
       registers,
       collect() {
         this.reset();
-        for (const p of poolSeries(sources.pools())) if (p.logins !== undefined) this.set({ warehouse: p.name, pool: p.pool, kind: p.kind }, p.logins);
+        for (const p of poolSeries(sources.pools())) if (p.logins !== undefined) this.inc({ warehouse: p.name, pool: p.pool, kind: p.kind }, p.logins);
       },
     });
     new Gauge({
