@@ -1016,3 +1016,17 @@ test("the breaker's half-open probe does not take the first call's time: a slow 
   assert.equal(breaker.state, 'closed');
   governance.close();
 });
+
+test('a call is marked as queued only when it asked the fair queue for a slot: refusals and warehouse-free answers are not', async () => {
+  const { call, governance, records } = setup();
+  const runs: ToolBody = async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('SELECT 1 FROM T');
+    await w.query('SELECT 1 FROM T', { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  await call('reader', 'execute_query', runs);
+  await call('lister', 'execute_query', runs); // refused by its role before any queue
+  await call('reader', 'execute_query', async () => ({ content: [] })); // answered without the warehouse
+  assert.deepEqual(records.map((r) => [r.outcome, r.queued ?? false]), [['ok', true], ['refused', false], ['ok', false]]);
+  governance.close();
+});

@@ -146,3 +146,16 @@ function exhaustedAnnotations(rulesFile: string, warehouse: string, instance: st
   const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'SnowmuxPoolExhausted')!;
   return Object.fromEntries(Object.entries(rule.annotations ?? {}).map(([k, v]) => [k, v.replaceAll('{{ $labels.warehouse }}', warehouse).replaceAll('{{ $labels.instance }}', instance)]));
 }
+
+test('snowmux_queue_wait_seconds observes the calls that asked for a slot only, and has buckets past the 10 s acquire timeout', async () => {
+  const metrics = new HubMetrics(sources([], []));
+  const record = (queued: boolean, queueWaitMs: number) =>
+    metrics.record({ at: '', sessionId: 's', identity: 'i', client: 'c', clientInfo: { name: 'c', version: '1' }, tool: 'execute_query', requestId: '1', outcome: 'ok', errorCode: null, ms: 1, queueWaitMs, ...(queued ? { queued: true as const } : {}), runMs: 0, rows: null, bytes: 0, queryId: null, sql: null, request: undefined, profile: null });
+  record(true, 10_003); // a POOL_EXHAUSTED wait
+  record(false, 0); // refused before the queue, or a metadata cache hit
+  record(false, 0);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /^snowmux_queue_wait_seconds_count 1$/m);
+  assert.match(text, /^snowmux_queue_wait_seconds_bucket\{le="30"\} 1$/m);
+  assert.match(text, /^snowmux_queue_wait_seconds_bucket\{le="10"\} 0$/m);
+});

@@ -1,6 +1,8 @@
 /** What one tool call used, filled in as it runs; read by the call record, audit and quotas. */
 export interface CallMeter {
   queueWaitMs: number;
+  /** The call asked the fair queue for a slot: its queueWaitMs is a wait (0 ms too), not an absence of one. */
+  queued?: boolean | undefined;
   runMs: number;
   rows: number;
   bytes: number;

@@ -24,6 +24,12 @@ export interface CallRecord {
   mayHaveRun?: true | undefined;
   ms: number;
   queueWaitMs: number;
+  /**
+   * The call asked the fair queue for a slot. Unset for a call refused before it (unknown tool, invalid
+   * arguments, SQL rules, rate limits) or answered without the warehouse (a metadata cache hit): their 0 ms
+   * is no wait, and counted as one it hid the waits of the calls that queued.
+   */
+  queued?: true | undefined;
   runMs: number;
   rows: number | null;
   bytes: number;

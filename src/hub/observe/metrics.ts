@@ -148,7 +148,13 @@ export class HubMetrics implements CallSink {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
       registers,
     });
-    this.queueWait = new Histogram({ name: 'snowmux_queue_wait_seconds', help: 'Time calls waited in the fair queue for a warehouse slot.', buckets: [0.001, 0.01, 0.1, 1, 10], registers });
+    this.queueWait = new Histogram({
+      name: 'snowmux_queue_wait_seconds',
+      help: 'Time calls waited in the fair queue for a warehouse slot (calls that asked for one only).',
+      // Past 10 s (the default pool.acquire_timeout_ms: a POOL_EXHAUSTED wait) up to the default call timeout.
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
     this.rows = new Counter({ name: 'snowmux_rows_returned_total', help: 'Rows returned to clients.', labelNames: ['tool'], registers });
     new Counter({
       name: 'snowmux_metadata_cache_requests_total',
@@ -304,7 +310,7 @@ export class HubMetrics implements CallSink {
     const tool = call.errorCode === 'UNKNOWN_TOOL' ? '(unknown)' : call.tool;
     this.calls.inc({ tool, outcome: call.outcome });
     this.duration.observe({ tool }, call.ms / 1000);
-    this.queueWait.observe(call.queueWaitMs / 1000);
+    if (call.queued) this.queueWait.observe(call.queueWaitMs / 1000);
     if (call.rows) this.rows.inc({ tool }, call.rows);
     if (call.outcome !== 'ok') this.failures.inc({ outcome: call.outcome, code: call.errorCode !== null && isErrorCode(call.errorCode) ? call.errorCode : 'OTHER' });
   }

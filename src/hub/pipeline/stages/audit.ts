@@ -30,6 +30,7 @@ export const audit: CallStage = {
         ...(call.mayHaveRun ? { mayHaveRun: true } : {}),
         ms,
         queueWaitMs: meter.queueWaitMs,
+        ...(meter.queued ? { queued: true as const } : {}),
         runMs: meter.runMs,
         rows: meter.rows,
         bytes: meter.bytes,

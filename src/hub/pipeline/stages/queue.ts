@@ -51,6 +51,7 @@ export const queue: StatementStage = {
       onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${why}` });
     }, QUEUED_PROGRESS_MS);
     let slot;
+    meter.queued = true;
     try {
       slot = await scheduler.schedule(sessionKey, bounded ? AbortSignal.any([callSignal, bounded.signal]) : callSignal, pool, identity);
     } catch (err) {
