@@ -2,7 +2,7 @@
  * `snowmux logs [-f] [--level L] [--lines N] [--json]` — the hub's log, readable: one line per record
  * (time, level, message, then the fields), filtered by level; `-f` follows it across rotations.
  */
-import { closeSync, openSync, readSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { resolveHome } from '../../wire/home.js';
@@ -93,33 +93,82 @@ function render(line: string, min: number, json: boolean): string | null {
   return escapeLine(`${when} ${(NAMES[level as number] ?? String(level)).padEnd(5)} [${String(pid)}] ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`);
 }
 
-/** Polls the file for appended bytes; starts over when it was rotated (new inode, or shorter). */
+/** Polls the file for appended bytes every 250 ms (LogFollower), until interrupted. */
 async function follow(file: string, from: number, show: (line: string) => void): Promise<never> {
-  let offset = from;
-  let inode = safeStat(file)?.ino;
-  let partial = '';
+  const follower = new LogFollower(file, from, show);
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
-    const st = safeStat(file);
-    if (!st) continue;
-    if (st.ino !== inode || st.size < offset) {
-      inode = st.ino;
-      offset = 0;
-      partial = '';
+    follower.poll();
+  }
+}
+
+/**
+ * Follows a log file across rotations. The file it reads is held open, so when the writer renames it away
+ * (hub.log → hub.log.1) and starts a new one, the lines written to the old one since the last poll are read
+ * from it before the new one is: reopened by name, they were lost.
+ */
+export class LogFollower {
+  #fd: number | undefined;
+  #ino: number | undefined;
+  #offset: number;
+  #partial = '';
+
+  constructor(
+    private readonly file: string,
+    from: number,
+    private readonly show: (line: string) => void,
+  ) {
+    this.#offset = from;
+    this.#open();
+  }
+
+  /** Prints what was appended since the last poll, the rest of a rotated file first. */
+  poll(): void {
+    const named = safeStat(this.file);
+    if (this.#fd === undefined) {
+      if (!named) return;
+      this.#offset = 0;
+      this.#open();
+    } else if (named && named.ino !== this.#ino) {
+      this.#drain();
+      if (this.#partial) this.show(this.#partial);
+      this.#partial = '';
+      closeSync(this.#fd);
+      this.#fd = undefined;
+      this.#offset = 0;
+      this.#open();
+    } else if (fstatSync(this.#fd).size < this.#offset) {
+      // Truncated in place: start over.
+      this.#offset = 0;
+      this.#partial = '';
     }
-    if (st.size === offset) continue;
-    const fd = openSync(file, 'r');
+    this.#drain();
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #open(): void {
     try {
-      const buf = Buffer.alloc(st.size - offset);
-      readSync(fd, buf, 0, buf.length, offset);
-      offset = st.size;
-      const chunk = partial + buf.toString('utf8');
-      const parts = chunk.split('\n');
-      partial = parts.pop() ?? '';
-      for (const p of parts) if (p) show(p);
-    } finally {
-      closeSync(fd);
+      this.#fd = openSync(this.file, 'r');
+      this.#ino = fstatSync(this.#fd).ino;
+    } catch {
+      this.#fd = undefined;
     }
+  }
+
+  #drain(): void {
+    if (this.#fd === undefined) return;
+    const size = fstatSync(this.#fd).size;
+    if (size <= this.#offset) return;
+    const buf = Buffer.alloc(size - this.#offset);
+    const read = readSync(this.#fd, buf, 0, buf.length, this.#offset);
+    this.#offset += read;
+    const parts = (this.#partial + buf.subarray(0, read).toString('utf8')).split('\n');
+    this.#partial = parts.pop() ?? '';
+    for (const p of parts) if (p) this.show(p);
   }
 }
 
