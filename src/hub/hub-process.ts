@@ -4,15 +4,14 @@
  * optional metrics port, HTTP face and team state. The CLI (`snowmux hub`) only parses flags, checks the
  * home, handles signals and prints; everything a hub process is made of is put together here.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
 import { encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
-import { processAlive, processCommandLine, processStartTicks } from '../wire/process-alive.js';
+import { processAlive } from '../wire/process-alive.js';
+import { claimAuditWriter, liveAuditWriter, readAuditClaim } from '../wire/audit-claim.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
 import type { KnownSecrets } from './audit/known-secrets.js';
 import type { HttpEngineChoice } from './config/config-schema.js';
@@ -147,7 +146,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
     // draining (after `--replace`, or a stop while shims already started this one) appends until its process
     // ends. Our records wait for it, in order.
-    const previousWriter = auditWriter(home);
+    const previousWriter = liveAuditWriter(home);
     if (previousWriter === null) {
       claimAuditWriter(home);
       await runtime.openAudit();
@@ -295,37 +294,6 @@ const KEYS_PENDING_GRACE_MS = 2_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
 const WARM_UP_WAIT_MS = 15_000;
 
-/** Pid of the hub that writes (or last wrote) the home's audit log. */
-const AUDIT_WRITER_FILE = 'audit-writer.pid';
-
-/**
- * The hub still writing the audit log, if it is another live process. The file names the writer by pid and
- * start time: a pid that now belongs to an unrelated process (reused after a crash or a reboot) is stale, and
- * must not hold this hub's audit records back. Where start times are unknown (not Linux), a live pid counts,
- * unless its command line is readable and is not a snowmux one.
- */
-function auditWriter(home: string): number | null {
-  const claim = readAuditClaim(home);
-  if (claim === null) return null;
-  const { pid, started } = claim;
-  if (pid === process.pid || !processAlive(pid)) return null;
-  const actualStart = processStartTicks(pid);
-  if (started !== undefined && actualStart !== null) return started === actualStart ? pid : null;
-  const command = processCommandLine(pid);
-  if (command !== null && !command.includes('snowmux')) return null;
-  return pid;
-}
-
-/** The home's audit-writer claim: a pid and, where known, its start time; null when there is none to read. */
-function readAuditClaim(home: string): { pid: number; started: string | undefined } | null {
-  try {
-    const [pidText, startText] = readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/);
-    return { pid: Number(pidText), started: startText };
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Whether no other process holds the home's audit-writer claim (another hub takes it over from a frozen
  * one). A claim that is gone or unreadable names nobody else: the log goes on.
@@ -333,11 +301,6 @@ function readAuditClaim(home: string): { pid: number; started: string | undefine
 function holdsAuditClaim(home: string): boolean {
   const pid = readAuditClaim(home)?.pid;
   return pid === undefined || !Number.isInteger(pid) || pid === process.pid;
-}
-
-function claimAuditWriter(home: string): void {
-  const started = processStartTicks(process.pid);
-  writeFileSync(join(home, AUDIT_WRITER_FILE), `${process.pid}${started === null ? '' : ` ${started}`}\n`, { mode: 0o600 });
 }
 
 interface Predecessor {

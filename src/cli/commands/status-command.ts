@@ -6,6 +6,7 @@
  * hub's /events when it can (status-watch.ts), redraws in place fitted to the terminal (watch-screen.ts),
  * and keeps waiting through hub restarts, saying so.
  */
+import { liveAuditWriter } from '../../wire/audit-claim.js';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../errors.js';
 import { lastFailedStart } from '../failed-start.js';
 import type { CommandIo } from '../command-io.js';
@@ -57,6 +58,11 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     try {
       status = await read();
     } catch (err) {
+      const draining = values.url === undefined && isSnowmuxError(err, 'HUB_NOT_RUNNING') ? drainingHub(values.home) : undefined;
+      if (draining !== undefined) {
+        io.stdout.write(values.json ? `${JSON.stringify({ running: true, state: 'draining', pid: draining.pid, message: draining.message }, null, 2)}\n` : `${draining.message}\n`);
+        return 3;
+      }
       // A script reading --json gets JSON on stdout too (and the exit code, and the message on stderr).
       if (values.json) io.stdout.write(`${escapeInvisibleJson(JSON.stringify({ running: false, error: { code: isSnowmuxError(err) ? err.code : 'STATUS_FAILED', message: errorMessage(err) } }, null, 2))}\n`);
       throw err;
@@ -97,6 +103,21 @@ function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
     process.exit(130);
   });
   return watchWriter(out);
+}
+
+/**
+ * A hub that gave up the socket but has not exited: it is draining (stopping, or replaced by a hub that
+ * has not taken the socket yet) and finishes its calls. It still holds the home's audit-writer claim, which
+ * names it; without this, status said no hub ran here while one was finishing editors' calls.
+ */
+function drainingHub(homeFlag: string | undefined): { pid: number; message: string } | undefined {
+  const home = resolveHome({ flag: homeFlag });
+  const pid = liveAuditWriter(home);
+  if (pid === null) return undefined;
+  return {
+    pid,
+    message: `The hub here (pid ${pid}) no longer takes connections: it is draining, finishing its running calls before it stops or hands over to a new hub. Run status again in a moment; \`${snowmuxCommand('logs', home)}\` shows its progress.`,
+  };
 }
 
 function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStatus> {
