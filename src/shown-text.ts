@@ -93,8 +93,10 @@ export function hideUrlCredentials(text: string): string {
  * One URL the user gave (a --url, a redis_url, an account pasted as a URL) as a message may quote it:
  * everything between its scheme and its last `@` is hidden, so is a query parameter named like a secret.
  * Not parsed: a URL no parser reads (`redis://:pa/ss@host`, `redis:u:p@h`, a `?` or a space in the password)
- * still shows no password, and one that parses shows what was typed, not a normalised form.
+ * still shows no password, and one that parses shows what was typed, not a normalised form. Without a
+ * well-formed scheme (`rediss//:pw@host`, `user:pw@host`) everything up to the last `@` is hidden: a
+ * mistyped scheme cannot be told from a user name and password.
  */
 export function shownUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:[/\\]*)[\s\S]*@/i, '$1***@').replace(SECRET_PARAMETER, '$1***');
+  return url.replace(/^([a-z][a-z0-9+.-]*:[/\\]*)?[\s\S]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`).replace(SECRET_PARAMETER, '$1***');
 }

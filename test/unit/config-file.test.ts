@@ -210,19 +210,25 @@ test('OTLP header values are treated as secrets: not echoed in config errors', (
   assert.match(configError('[hub]\notel_endpoint = "grpc://collector:4317"\n'), /at hub\.otel_endpoint: expected an http:\/\/ or https:\/\/ URL/);
 });
 
-test('a URL refused in a config error is shown without its user and password (or ?password=), mistyped ones too', () => {
+test('a refused value of a key that may hold a secret is never shown, however it is mistyped: the key and the expected shape are', () => {
   const pw = 'TopSecretRedisPw';
-  for (const [url, shown] of [
-    [`redis:/default:${pw}@127.0.0.1:6379`, 'redis:/***@127.0.0.1:6379'],
-    [`redis:default:${pw}@127.0.0.1:6379`, 'redis:***@127.0.0.1:6379'],
-    // Hidden before the value is cut to 60 characters: a cut could fall inside the password.
-    [`rediss:/u:${pw}-and-then-some-more-of-it@a-very-long-host-name.example.com:6380`, 'rediss:/***@a-very-long-host-name.example.com:6380'],
-    // ioredis takes ?password= too.
-    [`redis:/127.0.0.1:6379/0?password=${pw}`, 'redis:/127.0.0.1:6379/0?password=***'],
+  for (const [text, at, shape] of [
+    // The ':' after the scheme missing: no mask finds a URL's password in it.
+    [`[hub]\nredis_url = "rediss//:${pw}@redis.example:6380"`, 'hub.redis_url', 'a redis:// or rediss:// URL'],
+    [`[hub]\nredis_url = "redis:/default:${pw}@127.0.0.1:6379"`, 'hub.redis_url', 'a redis:// or rediss:// URL'],
+    // Only the password pasted.
+    [`[hub]\nredis_url = "${pw}"`, 'hub.redis_url', 'a redis:// or rediss:// URL'],
+    [`[hub]\notel_endpoint = "https//u:${pw}@collector"`, 'hub.otel_endpoint', 'an http:// or https:// URL'],
+    [`[hub]\nhttp_allowed_origins = ["https//u:${pw}@app.example.com"]`, 'hub.http_allowed_origins.0', 'an origin'],
+    [`[profiles.dev]\naccess_url = "https//user:${pw}@host"`, 'profiles.dev.access_url', 'an http:// or https:// URL'],
+    [`[profiles.dev]\nhost = ""\ntoken_file_path = ""`, 'profiles.dev.host', 'a non-empty string'],
+    [`[hub.otel_headers]\n"${pw} x" = "v"`, 'hub.otel_headers', 'HTTP header name'],
   ] as const) {
-    const message = configError(`[hub]\nredis_url = "${url}"\n`);
+    const message = configError(`${text}\n`);
     assert.ok(!message.includes(pw), message);
-    assert.ok(message.includes(JSON.stringify(shown)), message);
+    assert.ok(message.includes(`at ${at}: `), message);
+    assert.ok(message.includes(shape), message);
+    assert.match(message, /got a (string|table) \(value hidden\)/);
   }
 });
 

@@ -217,3 +217,26 @@ test("a session's forwarded secrets are its own even when its profile fails to r
   // Scoped as a resolved session's are: another session's text is its own to keep.
   assert.equal(runtime.scrubCall(callOf('other-session', sql)).sql, sql);
 });
+
+test('a reload refused for a mistyped redis_url keeps its password out of the reason status, /events and the audit log show', async (t) => {
+  const home = tempHome(t, 'scrub-');
+  const logged = new PassThrough();
+  let log = '';
+  logged.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: logged, level: 'info' }), env: {} });
+  t.after(() => runtime.close('test over'));
+  await runtime.openAudit();
+  const pw = 'MISTYPED-REDIS-PW-2718';
+  // The ':' after the scheme left out, then the password pasted alone: no URL mask can find it in either.
+  for (const url of [`rediss//:${pw}@redis.example:6380`, pw]) {
+    writeFileSync(join(home, 'config.toml'), `[hub]\nredis_url = "${url}"\n`);
+    assert.throws(() => runtime.reload(), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && !err.message.includes(pw) && err.message.includes('hub.redis_url'));
+    const config = runtime.statusSections().config as { refusedReload?: { reason: string } };
+    assert.match(config.refusedReload?.reason ?? '', /at hub\.redis_url: expected a redis:\/\/ or rediss:\/\/ URL, got a string \(value hidden\)/);
+  }
+  await runtime.close('test over');
+  const audit = readdirSync(join(home, 'audit')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(home, 'audit', f), 'utf8')).join('');
+  assert.ok(audit.includes('"refused"'), 'the refusals are audited');
+  assert.equal(audit.includes(pw), false);
+  assert.equal(log.includes(pw), false);
+});

@@ -79,6 +79,9 @@ test('shownUrl shows a URL the user gave without anything that may be its passwo
     ['jdbc:snowflake://myorg-acct.snowflakecomputing.com/?user=me&password=JDBC-PW-1', 'jdbc:snowflake://myorg-acct.snowflakecomputing.com/?user=me&password=***'],
     ['https://hub.example.com:8765/shim', 'https://hub.example.com:8765/shim'],
     ['myorg-myaccount', 'myorg-myaccount'],
+    // No well-formed scheme: everything before the last '@' may be the password.
+    ['rediss//:NOCOLON-PW@redis.example:6380', '***@redis.example:6380'],
+    ['//u:SLASHES-PW@host', '***@host'],
   ];
   for (const [url, shown] of cases) assert.equal(shownUrl(url), shown);
 });

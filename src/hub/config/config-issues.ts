@@ -1,10 +1,11 @@
 /**
  * Turns schema issues into the sentences users read:
  * `Config error in ~/.snowmux/config.toml at profiles.dev.pool.max: expected a positive integer, got "lots". Fix the value or remove the key.`
- * Secret values are never echoed, and unknown keys get a "did you mean" hint.
+ * The value of a key that may hold a secret (SECRET_BEARING_FILE_KEYS) is never echoed, and unknown keys get a
+ * "did you mean" hint.
  */
 import type { z } from 'zod';
-import { KNOWN_KEYS, SECRET_FILE_KEYS } from './config-schema.js';
+import { KNOWN_KEYS, SECRET_BEARING_FILE_KEYS } from './config-schema.js';
 import { closestName } from '../../closest-name.js';
 import { shownUrl } from '../../shown-text.js';
 
@@ -101,6 +102,16 @@ function where(path: readonly PathKey[]): string {
   return path.length === 0 ? 'the top level' : renderKeyPath(path);
 }
 
+/**
+ * Whether the value at `path` may be a secret: a secret-bearing key's, an entry of one's list
+ * (http_allowed_origins), or an OTLP header (whose values are the collector's API key as often as not).
+ */
+function holdsSecret(path: readonly PathKey[]): boolean {
+  const names = path.filter((key): key is string => typeof key === 'string');
+  const last = names[names.length - 1];
+  return (last !== undefined && SECRET_BEARING_FILE_KEYS.has(last)) || names[names.length - 2] === 'otel_headers';
+}
+
 function issueLines(issue: Issue, data: unknown, fileLabel: string): string[] {
   const prefix = `Config error in ${fileLabel} at`;
   if (issue.code === 'unrecognized_keys') {
@@ -113,10 +124,7 @@ function issueLines(issue: Issue, data: unknown, fileLabel: string): string[] {
     });
   }
   const value = valueAt(data, issue.path);
-  const lastKey = issue.path[issue.path.length - 1];
-  // Header values for the OTLP collector are credentials (API keys) as often as not.
-  const secret = (typeof lastKey === 'string' && SECRET_FILE_KEYS.has(lastKey)) || issue.path.includes('otel_headers');
-  const got = secret ? `${valueKind(value)} (value hidden)` : describeValue(value);
+  const got = holdsSecret(issue.path) ? `${valueKind(value)} (value hidden)` : describeValue(value);
   return [`${prefix} ${where(issue.path)}: ${issue.message}, got ${got}. Fix the value or remove the key.`];
 }
 

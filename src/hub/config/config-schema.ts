@@ -123,6 +123,9 @@ const profileFileSchema = z.strictObject(profileKeys).partial();
 export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
 export type HttpEngineChoice = (typeof HTTP_ENGINES)[number];
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
 const hubKeys = {
   max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
   shutdown_grace_ms: setting(nonNegativeInt(), { default: 10_000, description: 'how long a graceful stop (`snowmux stop`, SIGTERM) waits for in-flight calls before cancelling them (with HUB_STOPPING); a hub replaced by `hub --replace` lets them run to their own deadline (`call_timeout_ms`)' }),
@@ -173,7 +176,14 @@ const hubKeys = {
     description: 'export a trace of every call over OTLP/HTTP (JSON) to this collector; `/v1/traces` is added ([operations.md](operations.md#traces))',
   }),
   otel_headers: setting(
-    z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected an HTTP header name' }), z.string({ error: 'expected a string' }), { error: 'expected a table of header names and values' }),
+    z
+      .record(z.string(), z.string({ error: 'expected a string' }), { error: 'expected a table of header names and values' })
+      .superRefine((headers, ctx) => {
+        // Reported at the table, the name left out: a name that is not a header name is often a whole
+        // "Authorization: Bearer …" line pasted as one.
+        const bad = Object.keys(headers).filter((name) => !HEADER_NAME.test(name)).length;
+        if (bad > 0) ctx.addIssue({ code: 'custom', message: `expected HTTP header names (letters, digits and !#$%&'*+.^_\`|~-), and ${bad === 1 ? 'one name is' : `${bad} names are`} not` });
+      }),
     { type: 'table of header names and values', absent: 'none', description: 'headers sent with every export (e.g. the collector\'s API key); values are secrets: never logged or shown' },
   ),
   otel_service_name: setting(text(), { absent: "the hub process's `OTEL_SERVICE_NAME`, else `snowmux`", description: 'the `service.name` of the exported spans' }),
@@ -480,6 +490,18 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
 /** Keys whose values are secrets: never echoed in config errors. */
 export const SECRET_FILE_KEYS: ReadonlySet<string> = new Set([
   'password', 'passcode', 'private_key', 'private_key_passphrase', 'token',
+]);
+
+/**
+ * Keys whose value may hold a secret without being one by name: a URL's `user:password@` (the team Redis
+ * password lets its holder mint API keys), a header value, or the secret itself pasted where the URL, host
+ * or file path goes. A value of these that fails validation is the one no mask can be trusted on (a URL
+ * missing its `:` after the scheme, a bare password), so a config error names the key and the shape it
+ * expects, never the value. Matched by the key's own name, at any depth (a list's entries included).
+ */
+export const SECRET_BEARING_FILE_KEYS: ReadonlySet<string> = new Set([
+  ...SECRET_FILE_KEYS,
+  'redis_url', 'otel_endpoint', 'otel_headers', 'access_url', 'host', 'http_allowed_origins', 'private_key_path', 'token_file_path',
 ]);
 
 /** Seconds; applied as STATEMENT_TIMEOUT_IN_SECONDS when a profile does not set statement_timeout_s. */
