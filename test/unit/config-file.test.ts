@@ -232,6 +232,27 @@ test('a refused value of a key that may hold a secret is never shown, however it
   }
 });
 
+test('every millisecond setting and timed duration is refused above what a timer can wait, naming the key and the maximum', () => {
+  // Node.js arms a longer timer for 1 ms: a "very long" call timeout made every call fail at once.
+  for (const [table, key] of [
+    ['hub', 'call_timeout_ms'], ['hub', 'shutdown_grace_ms'], ['profiles.dev.pool', 'acquire_timeout_ms'], ['profiles.dev.pool', 'idle_timeout_ms'],
+    ['limits', 'retry_budget_ms'], ['audit', 'fsync_interval_ms'], ['breaker', 'reset_timeout_ms'],
+  ] as const) {
+    assert.match(configError(`[${table}]\n${key} = 2147483648\n`), new RegExp(`at ${table.replaceAll('.', '\\.')}\\.${key}: expected .*at most 2147483647 \\(about 24\\.8 days`), key);
+    assert.doesNotThrow(() => parseConfigText(`[${table}]\n${key} = 2147483647\n`, FILE), key);
+  }
+  assert.match(configError('[profiles.dev]\nstatement_timeout_s = 2147484\n'), /at profiles\.dev\.statement_timeout_s: expected a positive integer of at most 2147483 /);
+  assert.match(configError('[roles.r]\nidentities = ["*"]\nstatement_timeout = "25d"\n'), /at roles\.r\.statement_timeout: expected a duration of at most "24d"/);
+  assert.match(configError('[limits]\nmetadata_cache_ttl = "4w"\n'), /at limits\.metadata_cache_ttl: expected a duration of at most "24d"/);
+  // Too long is said as such, not as "at least one second".
+  assert.match(configError('[roles.r]\nidentities = ["*"]\nstatement_timeout = "999999999w"\n'), /expected a duration of at most "24d"/);
+  // A quota window is compared with the clock, never waited for: a month is fine.
+  assert.equal(parseConfigText('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "30d"\nqueries = 5\n', FILE).roles.r!.quota!.windowMs, 30 * 86_400_000);
+  assert.match(configError('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "999999999w"\nqueries = 5\n'), /at roles\.r\.quota\.window: expected a duration of at most "\d+w"/);
+  assert.equal(parseConfigText('[limits]\nmetadata_cache_ttl = "0s"\n', FILE).limits.metadataCacheTtlMs, 0);
+  assert.match(configError('[limits]\nmetadata_cache_ttl = "0m"\n'), /at least one second/);
+});
+
 test('config path: --config beats SNOWMUX_CONFIG beats <home>/config.toml', () => {
   assert.deepEqual(resolveConfigPath({ home: '/h', env: {} }), { path: '/h/config.toml', explicit: false });
   assert.deepEqual(resolveConfigPath({ home: '/h', env: { SNOWMUX_CONFIG: '/e.toml' } }), { path: '/e.toml', explicit: true });

@@ -496,6 +496,15 @@ test('pool and timeouts: defaults, file values with sources, and inconsistent va
   assert.match(configError(fx, { flags: { poolMax: 0 } }), /pool\.max from flag --pool-max must be a positive integer, got 0/);
 });
 
+test('a pool timeout from a flag longer than a timer can wait is refused, naming the flag and the maximum', (t) => {
+  const fx = fixture(t);
+  fx.connections('[default]\naccount = "a"\nuser = "u"\nauthenticator = "externalbrowser"\n');
+  // Node.js arms a timer above 2^31-1 ms for 1 ms: every call waited "3000000000 ms" for no time at all.
+  assert.match(configError(fx, { flags: { poolAcquireTimeoutMs: 3_000_000_000 } }), /pool\.acquireTimeoutMs from flag --pool-acquire-timeout-ms must be a positive integer of at most 2147483647 .*got 3000000000/);
+  assert.match(configError(fx, { flags: { poolIdleTimeoutMs: 2_147_483_648 } }), /at most 2147483647/);
+  assert.equal(resolved(fx, { flags: { poolAcquireTimeoutMs: 2_147_483_647 } }).pool.acquireTimeoutMs, 2_147_483_647);
+});
+
 test('flags: authenticator spelling is checked and sources say "flag"', (t) => {
   const fx = fixture(t);
   const flags: Partial<ProfileSettings> = { account: 'a', user: 'u', authenticator: 'externalbrowser', accessUrl: 'http://127.0.0.1:1234' };

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock, seededRandom, systemClock } from '../../src/hub/guard/clock.js';
+import { MAX_TIMER_MS, timerDelay } from '../../src/timer-delay.js';
 
 test('ManualClock fires timers in due order, each at its own due time', () => {
   const clock = new ManualClock(1000);
@@ -63,4 +64,18 @@ test('systemClock reads real time and its timers can be cleared', () => {
   assert.ok(systemClock.now() >= before);
   const handle = systemClock.setTimeout(() => assert.fail('cleared timer fired'), 1);
   systemClock.clearTimeout(handle);
+});
+
+test('a delay longer than a timer holds waits the longest it can, not 1 ms; a negative or NaN one is 0', async () => {
+  assert.equal(timerDelay(3_000_000_000), MAX_TIMER_MS);
+  assert.equal(timerDelay(Number.POSITIVE_INFINITY), MAX_TIMER_MS);
+  assert.equal(timerDelay(-5), 0);
+  assert.equal(timerDelay(Number.NaN), 0);
+  assert.equal(timerDelay(1_500), 1_500);
+  // The system clock arms through it: a 25-day timer has not fired after the next turn of the event loop.
+  let fired = false;
+  const handle = systemClock.setTimeout(() => (fired = true), 25 * 86_400_000);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  systemClock.clearTimeout(handle);
+  assert.equal(fired, false);
 });

@@ -28,6 +28,7 @@ import type { ErrorCode } from '../../error-codes.js';
 import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
 import type { AuditFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
+import { timerDelay } from '../../timer-delay.js';
 import {
   GENESIS_HASH,
   computeRecordHash,
@@ -465,7 +466,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       this.syncTimer = undefined;
       this.syncDue = true;
       this.kick();
-    }, this.fsyncIntervalMs);
+    }, timerDelay(this.fsyncIntervalMs));
     // Close() fsyncs; a pending timer must not keep an otherwise finished process alive.
     this.syncTimer.unref();
   }

@@ -43,6 +43,7 @@ interface JsonSchema {
   items?: JsonSchema;
   minimum?: number;
   exclusiveMinimum?: number;
+  maximum?: number;
 }
 
 function unwrapOptional(schema: z.ZodType): z.ZodType {
@@ -53,8 +54,13 @@ function typeOf(js: JsonSchema): string {
   if (js.enum) return js.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' | ');
   if (js.anyOf) return js.anyOf.map(typeOf).join(' or ');
   switch (js.type) {
-    case 'integer':
-      return js.exclusiveMinimum === 0 ? 'positive integer' : js.minimum === 0 ? 'integer ≥ 0' : 'integer';
+    case 'integer': {
+      // zod states every integer's safe-integer bound; only a bound of ours is worth a word.
+      const most = js.maximum !== undefined && js.maximum < Number.MAX_SAFE_INTEGER ? js.maximum : undefined;
+      if (js.exclusiveMinimum === 0) return most === undefined ? 'positive integer' : `positive integer ≤ ${most}`;
+      if (js.minimum === 0) return most === undefined ? 'integer ≥ 0' : `integer from 0 to ${most}`;
+      return 'integer';
+    }
     case 'number':
       return js.exclusiveMinimum === 0 ? 'number > 0' : js.minimum === 0 ? 'number ≥ 0' : 'number';
     case 'boolean':

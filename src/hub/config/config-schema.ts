@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_FSYNC_INTERVAL_MS, DEFAULT_MAX_FILE_BYTES } from '../audit/audit-log.js';
+import { MAX_TIMER_MS } from '../../timer-delay.js';
 import { parseObjectPattern } from '../names/object-pattern.js';
 import { isListenAddress } from '../listen/listen-address.js';
 import { authenticatorProblem, normalizeAuthenticator } from './profile-settings.js';
@@ -25,6 +26,13 @@ const bool = () => z.boolean({ error: 'expected true or false' });
 const POSITIVE_NUMBER = 'expected a number greater than 0';
 const positiveNumber = () =>
   z.number({ error: POSITIVE_NUMBER }).refine((n) => Number.isFinite(n) && n > 0, { error: POSITIVE_NUMBER });
+/**
+ * Milliseconds a timer waits: at most MAX_TIMER_MS (Node.js arms a longer timer for 1 ms, so a "very long"
+ * timeout made every call fail at once). Every *_ms key is one.
+ */
+const TIMER_CEILING = `at most ${MAX_TIMER_MS} (about 24.8 days, the longest a timer can wait)`;
+const timerMs = () => positiveInt().max(MAX_TIMER_MS, { error: `expected a positive integer ${TIMER_CEILING}` });
+const timerMsOrZero = () => nonNegativeInt().max(MAX_TIMER_MS, { error: `expected an integer of 0 or more, ${TIMER_CEILING}` });
 const textList = () => z.array(text(), { error: 'expected an array of strings' });
 
 const httpUrl = () =>
@@ -76,8 +84,8 @@ const authenticator = () =>
 const poolKeys = {
   min: setting(nonNegativeInt(), { default: 0, description: 'connections kept open when idle (must be ≤ `max`)' }),
   max: setting(positiveInt(), { default: 4, description: 'connections in the pool' }),
-  acquire_timeout_ms: setting(positiveInt(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, while all its connections are busy and its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
-  idle_timeout_ms: setting(positiveInt(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`)' }),
+  acquire_timeout_ms: setting(timerMs(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, while all its connections are busy and its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
+  idle_timeout_ms: setting(timerMs(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`)' }),
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
 };
@@ -115,7 +123,7 @@ const profileKeys = {
   schema: setting(text(), { description: 'session default schema', absent: "the user's default" }),
   host: setting(text(), { description: 'server host name', absent: 'derived from the account' }),
   access_url: setting(httpUrl(), { type: '`http://` or `https://` URL', description: 'full server URL, overriding account-derived hosts (e.g. a local test double)', absent: 'derived from the account' }),
-  statement_timeout_s: setting(positiveInt(), { default: 300, description: 'statement timeout of this profile\'s connections (`STATEMENT_TIMEOUT_IN_SECONDS`, and the hub cancels at it). When set, it caps a longer role `statement_timeout` or `hub.call_timeout_ms`; left at its default, those decide' }),
+  statement_timeout_s: setting(positiveInt().max(Math.floor(MAX_TIMER_MS / 1000), { error: `expected a positive integer of at most ${Math.floor(MAX_TIMER_MS / 1000)} (seconds: about 24.8 days, the longest a timer can wait)` }), { default: 300, description: 'statement timeout of this profile\'s connections (`STATEMENT_TIMEOUT_IN_SECONDS`, and the hub cancels at it). When set, it caps a longer role `statement_timeout` or `hub.call_timeout_ms`; left at its default, those decide' }),
   pool: setting(poolFileSchema, { type: 'table', description: 'the connection pool: [`[profiles.<name>.pool]`](#profilesnamepool)' }),
 };
 const profileFileSchema = z.strictObject(profileKeys).partial();
@@ -128,9 +136,9 @@ const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 const hubKeys = {
   max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
-  shutdown_grace_ms: setting(nonNegativeInt(), { default: 10_000, description: 'how long a graceful stop (`snowmux stop`, SIGTERM) waits for in-flight calls before cancelling them (with HUB_STOPPING); a hub replaced by `hub --replace` lets them run to their own deadline (`call_timeout_ms`)' }),
+  shutdown_grace_ms: setting(timerMsOrZero(), { default: 10_000, description: 'how long a graceful stop (`snowmux stop`, SIGTERM) waits for in-flight calls before cancelling them (with HUB_STOPPING); a hub replaced by `hub --replace` lets them run to their own deadline (`call_timeout_ms`)' }),
   default_profile: setting(text(), { description: 'profile used when neither `--profile` nor `SNOWMUX_PROFILE` is given', absent: "Snowflake's default connection" }),
-  call_timeout_ms: setting(positiveInt(), { default: 300_000, description: 'deadline of one tool call. At the deadline the call is cancelled, in the warehouse too; on Snowflake its answer (`QUERY_TIMEOUT`) waits up to 3 s more for Snowflake to confirm the cancel, so the session\'s connection is known to be free (else it is discarded); a statement that finished before the cancel reached it is answered with its result, not `QUERY_TIMEOUT`' }),
+  call_timeout_ms: setting(timerMs(), { default: 300_000, description: 'deadline of one tool call. At the deadline the call is cancelled, in the warehouse too; on Snowflake its answer (`QUERY_TIMEOUT`) waits up to 3 s more for Snowflake to confirm the cancel, so the session\'s connection is known to be free (else it is discarded); a statement that finished before the cancel reached it is answered with its result, not `QUERY_TIMEOUT`' }),
   max_rows: setting(positiveInt(), { default: 200, description: "rows a query tool returns by default, and the most a call may ask for unless its role sets its own `max_rows` (truncated with a notice)" }),
   max_result_bytes: setting(positiveInt(), { default: 256 * 1024, description: 'size of a result\'s rows as JSON (UTF-8, escapes counted) returned before truncating, in bytes' }),
   metrics_listen: setting(text().refine(isListenAddress, { error: 'expected host:port (a port from 0 to 65535), e.g. "127.0.0.1:9464"' }), {
@@ -208,8 +216,22 @@ export function parseDurationMs(value: string): number | undefined {
   return ms >= 1000 && Number.isSafeInteger(ms) ? ms : undefined;
 }
 
-const duration = () =>
-  z.string({ error: DURATION_PROBLEM }).refine((value) => parseDurationMs(value) !== undefined, { error: DURATION_PROBLEM });
+/**
+ * A duration no longer than `maxMs`: one a timer waits for (a statement's timeout) at most MAX_TIMER_MS, one
+ * only compared with the clock (a quota window) what milliseconds count exactly. `"0s"` only where `zero` is
+ * allowed (the cache's off switch).
+ */
+const duration = (opts: { maxMs: number; zero?: boolean }) =>
+  z.string({ error: DURATION_PROBLEM }).superRefine((value, ctx) => {
+    if (opts.zero === true && value === '0s') return;
+    const match = /^\s*(\d{1,9})\s*([smhdw])\s*$/.exec(value);
+    const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : 0;
+    if (ms < 1000) ctx.addIssue({ code: 'custom', message: DURATION_PROBLEM });
+    else if (ms > opts.maxMs) {
+      const most = opts.maxMs === MAX_TIMER_MS ? `"24d" (a timer waits at most ${MAX_TIMER_MS} ms, about 24.8 days)` : `"${Math.floor(opts.maxMs / DURATION_UNITS_MS.w!)}w"`;
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at most ${most}` });
+    }
+  });
 
 const objectPattern = () =>
   z.string({ error: 'expected an object pattern string such as "ANALYTICS.*.*"' }).superRefine((value, ctx) => {
@@ -233,7 +255,7 @@ const rateFileSchema = z.strictObject(
 const quotaFileSchema = z
   .strictObject(
     {
-      window: setting(duration(), { type: DURATION_TYPE, absent: 'required', description: 'the window the budgets below are spent in (a whole number and one unit; at least one second)' }),
+      window: setting(duration({ maxMs: Number.MAX_SAFE_INTEGER }), { type: DURATION_TYPE, absent: 'required', description: 'the window the budgets below are spent in (a whole number and one unit; at least one second)' }),
       queries: setting(nonNegativeInt(), { absent: 'unlimited', description: 'warehouse queries per window (a statement the warehouse ran counts even when it failed, timed out or was cancelled)' }).optional(),
       rows: setting(nonNegativeInt(), { absent: 'unlimited', description: 'rows returned per window' }).optional(),
       bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes returned per window' }).optional(),
@@ -276,7 +298,7 @@ const roleKeys = {
   }),
   max_scan_partitions: setting(positiveInt(), { absent: 'none', description: 'the same in micro-partitions (Snowflake)' }),
   max_scan_rows: setting(positiveInt(), { absent: 'none', description: "the same in estimated rows (the embedded warehouse: DuckDB's estimated cardinality of the scans)" }),
-  statement_timeout: setting(duration(), { type: DURATION_TYPE, absent: "the hub's `call_timeout_ms`", description: 'each statement is cancelled in the warehouse after this long (`QUERY_TIMEOUT`)' }),
+  statement_timeout: setting(duration({ maxMs: MAX_TIMER_MS }), { type: DURATION_TYPE, absent: "the hub's `call_timeout_ms`", description: 'each statement is cancelled in the warehouse after this long (`QUERY_TIMEOUT`)' }),
   max_cell_chars: setting(positiveInt(), { absent: 'none', description: 'longer text cells are cut, with a notice in the result' }),
   query_history: setting(z.enum(['own', 'all'], { error: 'expected "own" or "all"' }), {
     absent: '`"own"`',
@@ -326,9 +348,9 @@ const limitsKeys = {
     description: 'a team hub: queries running at once per warehouse profile across all replicas, leased in Redis ([team-hub.md](team-hub.md))',
   }),
   retry_attempts: setting(nonNegativeInt(), { default: 2, description: 'extra attempts for transient failures of read-only statements' }),
-  retry_budget_ms: setting(nonNegativeInt(), { default: 5_000, description: 'no retry starts later than this after the first attempt' }),
+  retry_budget_ms: setting(timerMsOrZero(), { default: 5_000, description: 'no retry starts later than this after the first attempt' }),
   rate: setting(rateFileSchema, { type: 'table', default: { per_second: 50, burst: 200 }, description: 'the rate limit for identities whose role sets none: [`[limits.rate]`](#rolesnamerate-and-limitsrate)' }),
-  metadata_cache_ttl: setting(z.union([z.literal('0s'), duration()], { error: DURATION_PROBLEM }), {
+  metadata_cache_ttl: setting(duration({ maxMs: MAX_TIMER_MS, zero: true }), {
     type: DURATION_TYPE,
     default: '60s',
     description: 'how long list/describe answers are shared by all sessions (a DDL, `GRANT`/`REVOKE` or `CALL` run through this hub empties the cache when it ends; changes made elsewhere show after the TTL), and the `ttlMs` of resource answers to 2026-07-28 clients ([http.md](http.md#mcp-over-http)); `"0s"` turns the cache off (identical requests in flight are still joined)',
@@ -344,7 +366,7 @@ const auditKeys = {
     description: 'directory of the audit files, relative to the snowmux home unless absolute; a leading `~/` is your home directory',
   }),
   fsync: setting(z.enum(['always', 'interval', 'never'], { error: FSYNC_PROBLEM }), { default: 'interval', description: 'durability policy ([audit.md](audit.md))' }),
-  fsync_interval_ms: setting(positiveInt(), { default: DEFAULT_FSYNC_INTERVAL_MS, description: '`interval`: longest time a written record waits for its fsync' }),
+  fsync_interval_ms: setting(timerMs(), { default: DEFAULT_FSYNC_INTERVAL_MS, description: '`interval`: longest time a written record waits for its fsync' }),
   max_file_mb: setting(positiveNumber(), { type: 'number > 0', default: DEFAULT_MAX_FILE_BYTES / MIB, description: 'a file reaching this size (MiB) is rotated' }),
   max_files: setting(nonNegativeInt(), { default: 0, description: 'files kept; older ones are deleted on rotation (and the deletion recorded); `0` keeps all' }),
   redis_stream: setting(z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, { error: 'expected a Redis key: letters, digits, _ . : -' }), {
@@ -364,7 +386,7 @@ const breakerKeys = {
     description: 'open when more than this share of calls in the window failed for infrastructure reasons',
   }),
   volume_threshold: setting(positiveInt(), { default: 5, description: 'calls in the window (two call timeouts, hub.call_timeout_ms, at least 10 s and at most 15 min) before the breaker may open' }),
-  reset_timeout_ms: setting(positiveInt(), { default: 30_000, description: 'time open before the hub probes the warehouse (its own SELECT 1, no call needed) to close the breaker' }),
+  reset_timeout_ms: setting(timerMs(), { default: 30_000, description: 'time open before the hub probes the warehouse (its own SELECT 1, no call needed) to close the breaker' }),
 };
 const breakerFileSchema = z.strictObject(breakerKeys, { error: 'expected a table' }).partial();
 

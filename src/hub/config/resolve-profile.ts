@@ -9,6 +9,7 @@
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
 import { shownUrl } from '../../shown-text.js';
+import { MAX_TIMER_MS } from '../../timer-delay.js';
 import { readProblem } from '../../wire/bounded-read.js';
 import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import type { LoadedConfig } from './config-file.js';
@@ -292,11 +293,14 @@ function buildAuth(ctx: ProfileContext, authenticator: Authenticator, sources: R
   }
 }
 
-function checkInteger(ctx: ProfileContext, setting: SettingName, minimum: number, label: string): number | undefined {
+/** What a timer's setting must be (a flag or connections.toml sets them as well as config.toml). */
+const TIMER_LABEL = `a positive integer of at most ${MAX_TIMER_MS} (about 24.8 days, the longest a timer can wait)`;
+
+function checkInteger(ctx: ProfileContext, setting: SettingName, minimum: number, label: string, maximum = Number.MAX_SAFE_INTEGER): number | undefined {
   const chosen = ctx.merged[setting];
   if (chosen === undefined) return undefined;
   const value = chosen.value;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum || value > maximum) {
     invalid(`Snowflake profile "${ctx.name}": ${SOURCE_KEYS[setting]} from ${chosen.source} must be ${label}, got ${JSON.stringify(value)}. Fix the value.`);
   }
   return value;
@@ -306,8 +310,8 @@ function resolvePool(ctx: ProfileContext, sources: Record<string, string>): Pool
   const pool: PoolSettings = {
     min: checkInteger(ctx, 'poolMin', 0, 'an integer of 0 or more') ?? DEFAULT_POOL.min,
     max: checkInteger(ctx, 'poolMax', 1, 'a positive integer') ?? DEFAULT_POOL.max,
-    acquireTimeoutMs: checkInteger(ctx, 'poolAcquireTimeoutMs', 1, 'a positive integer') ?? DEFAULT_POOL.acquireTimeoutMs,
-    idleTimeoutMs: checkInteger(ctx, 'poolIdleTimeoutMs', 1, 'a positive integer') ?? DEFAULT_POOL.idleTimeoutMs,
+    acquireTimeoutMs: checkInteger(ctx, 'poolAcquireTimeoutMs', 1, TIMER_LABEL, MAX_TIMER_MS) ?? DEFAULT_POOL.acquireTimeoutMs,
+    idleTimeoutMs: checkInteger(ctx, 'poolIdleTimeoutMs', 1, TIMER_LABEL, MAX_TIMER_MS) ?? DEFAULT_POOL.idleTimeoutMs,
     validateOnBorrow: ctx.get('poolValidateOnBorrow')?.value ?? DEFAULT_POOL.validateOnBorrow,
     maxConnectionAgeMs: checkInteger(ctx, 'poolMaxConnectionAgeMs', 0, 'an integer of 0 or more') ?? DEFAULT_POOL.maxConnectionAgeMs,
   };
@@ -508,7 +512,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   }
   const accessUrl = checkAccessUrl(ctx);
   const pool = resolvePool(ctx, sources);
-  const statementTimeoutMs = checkInteger(ctx, 'statementTimeoutMs', 1, 'a positive number of milliseconds') ?? DEFAULT_STATEMENT_TIMEOUT_S * 1000;
+  const statementTimeoutMs = checkInteger(ctx, 'statementTimeoutMs', 1, `a positive number of milliseconds, at most ${MAX_TIMER_MS}`, MAX_TIMER_MS) ?? DEFAULT_STATEMENT_TIMEOUT_S * 1000;
   for (const setting of ['role', 'warehouse', 'database', 'schema', 'host', 'accessUrl', 'statementTimeoutMs'] as const) {
     const chosen = merged[setting];
     if (chosen !== undefined) sources[SOURCE_KEYS[setting]] = chosen.source;

@@ -3,6 +3,7 @@
  * tests drive rate limits, quota windows, queue waits and retry backoff with a ManualClock instead of
  * sleeping.
  */
+import { timerDelay } from '../../timer-delay.js';
 
 /** Opaque: whatever the clock's setTimeout returned. */
 export type TimerHandle = unknown;
@@ -22,7 +23,7 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setTimeout: (fn, ms) => setTimeout(fn, timerDelay(ms)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 

@@ -23,6 +23,7 @@ import { target } from './stages/target.js';
 import { toolPolicy } from './stages/tool-policy.js';
 import { trace } from './stages/trace.js';
 import { usage } from './stages/usage.js';
+import { timerDelay } from '../../timer-delay.js';
 
 /**
  * In order. trace, audit and usage wrap the rest and act on the way back (the call's span around all of
@@ -218,7 +219,7 @@ class CallDeadline {
     this.#timer = setTimeout(() => {
       this.#over = true;
       this.expire();
-    }, ms);
+    }, timerDelay(ms));
     this.#timer.unref();
   }
 }

@@ -7,6 +7,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { failureCode } from '../../observe/tracing.js';
 import { contextOf, signalOf, type StatementStage } from '../statement.js';
+import { timerDelay } from '../../../timer-delay.js';
 
 export const queue: StatementStage = {
   name: 'queue',
@@ -31,7 +32,7 @@ export const queue: StatementStage = {
         const { running, maxConcurrent } = scheduler.poolSnapshot(pool);
         if (running >= maxConcurrent) bounded!.abort(warehouse.capacityBusy!(performance.now() - started));
         else bound();
-      }, waitMs);
+      }, timerDelay(waitMs!));
     };
     if (bounded) bound();
     // A client that asked for progress hears that its call waits for a slot (and how busy the warehouse

@@ -2,6 +2,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import type { QueryProgress } from '../types.js';
 import { forgetStatements } from './prepared-statements.js';
+import { timerDelay } from '../../../timer-delay.js';
 
 /**
  * One warehouse call on its own DuckDB connection: interrupting it touches no one else.
@@ -120,7 +121,7 @@ export class CallTracker {
     signal.addEventListener('abort', onAbort, { once: true });
     const timeout =
       options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
-        ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number, options.timeoutSetting)), options.timeoutMs)
+        ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number, options.timeoutSetting)), timerDelay(options.timeoutMs))
         : undefined;
     const report = (): void => reportProgress(queued ? undefined : call.connection, queued, started, options.onProgress);
     const progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
