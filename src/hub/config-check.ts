@@ -9,6 +9,7 @@
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../errors.js';
 import type { LoadedConfig } from './config/config-file.js';
+import type { HubConfig } from './config/config-schema.js';
 import { clearTextSecretWarnings } from './config/clear-text-secrets.js';
 import { suggestKey } from './config/config-issues.js';
 import { loadSnowflakeConnections } from './config/connections-toml.js';
@@ -100,6 +101,38 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
   // hub's terminal and status. Added here, where start, reload and doctor all pass, with the env they use.
   for (const warning of clearTextSecretWarnings(config.hub, opts.env, opts.httpListen)) if (!loaded.warnings.includes(warning)) loaded.warnings.push(warning);
   return { policy, teamTools };
+}
+
+/**
+ * Problems of a reloaded file whose roles (applied at once) name what only a restart brings: a team tool or a
+ * [profiles.<name>] table added in the same edit. checkHubConfig accepts the file (it is whole), but the
+ * running hub keeps the tools and profiles it started with, so the role would offer no such tool or fail
+ * every call "profile not defined" while the file plainly defines it. `restart` is the command that applies it.
+ */
+export function rolesNeedingRestart(next: HubConfig, running: HubConfig, file: string, restart: string): string[] {
+  const problems: string[] = [];
+  const runningTools = [...BUILTIN_TOOL_NAMES, ...Object.keys(running.tools)];
+  const nextTools = Object.keys(next.tools).filter((name) => !(name in running.tools));
+  for (const [role, settings] of Object.entries(next.roles)) {
+    for (const entry of settings.tools ?? []) {
+      if (entry.startsWith('!')) continue;
+      if (runningTools.some((tool) => globMatch(entry, tool))) continue;
+      const added = nextTools.filter((tool) => globMatch(entry, tool));
+      if (added.length === 0) continue;
+      problems.push(
+        `Config error in ${file} at roles.${role}.tools: "${entry}" names team tool${added.length === 1 ? '' : 's'} ${added.join(', ')}, added in this edit, which the running hub gets only after a restart (${restart}). ` +
+          'The reload is refused so the role does not apply without its tools: restart the hub, or reload the role after it.',
+      );
+    }
+    const profile = settings.profile;
+    if (profile !== undefined && profile in next.profiles && !(profile in running.profiles)) {
+      problems.push(
+        `Config error in ${file} at roles.${role}.profile: role ${role} names profile ${profile}, whose [profiles.${profile}] table is new in this edit and needs a restart (${restart}). ` +
+          'The reload is refused so the role does not run without its profile: restart the hub, or reload the role after it.',
+      );
+    }
+  }
+  return problems;
 }
 
 function didYouMean(name: string, names: Set<string>): string {

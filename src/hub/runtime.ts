@@ -20,7 +20,8 @@ import { startTracing } from './observe/start-tracing.js';
 import type { CallTracer, TracingSettings } from './observe/tracing.js';
 import type { Policy } from './policy/policy.js';
 import type { TeamTool } from './tools/team-tools.js';
-import { checkHubConfig } from './config-check.js';
+import { checkHubConfig, rolesNeedingRestart } from './config-check.js';
+import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
 import { WarehouseRegistry, environmentSecrets } from './warehouse/warehouse-registry.js';
@@ -267,6 +268,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       learnHubSecrets(configSecrets(next));
       refuseVanishedConfig(running, next);
       policy = checkHubConfig(next, { env, httpListen: opts.httpListen, profile }).policy;
+      const waiting = rolesNeedingRestart(next.config, current, next.shownPath, snowmuxCommand('hub --replace', hubPlace(opts.home, next.path)));
+      if (waiting.length > 0) throw new SnowmuxError('CONFIG_INVALID', waiting.join('\n'), { details: { path: next.shownPath } });
     } catch (err) {
       refusedReload = { at: new Date().toISOString(), reason: errorMessage(err).slice(0, 2000) };
       opts.logger.warn({ err: errorMessage(err) }, 'config reload refused; the running config stays');

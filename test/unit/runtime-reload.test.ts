@@ -1,0 +1,47 @@
+/**
+ * What `snowmux reload` (the runtime's reload) accepts: a file whose applied parts would leave the running
+ * hub inconsistent is refused, and the running rules stay.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { isSnowmuxError } from '../../src/errors.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { createRuntime, type HubRuntime } from '../../src/hub/runtime.js';
+import { tempHome } from '../helpers/harness.js';
+
+async function runtimeOn(t: { after(fn: () => Promise<void> | void): void }, config: string): Promise<{ home: string; runtime: HubRuntime }> {
+  const home = tempHome(t, 'reload-');
+  writeFileSync(join(home, 'config.toml'), config, { mode: 0o600 });
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env: {}, audit: false });
+  t.after(() => runtime.close('test over'));
+  return { home, runtime };
+}
+
+function refusal(runtime: HubRuntime): string {
+  try {
+    runtime.reload();
+  } catch (err) {
+    assert.ok(isSnowmuxError(err, 'CONFIG_INVALID'), String(err));
+    return err.message;
+  }
+  assert.fail('expected the reload to be refused');
+}
+
+test('a reload whose role names a team tool or a profile added in the same edit is refused: they apply only after a restart', async (t) => {
+  const { home, runtime } = await runtimeOn(t, '# no roles yet\n');
+  const write = (text: string) => writeFileSync(join(home, 'config.toml'), text, { mode: 0o600 });
+  write('[roles.r]\nidentities = ["*"]\ntools = ["only_new"]\n[tools.only_new]\ndescription = "d"\nsql = "select 42 as x"\n');
+  assert.match(refusal(runtime), /at roles\.r\.tools: "only_new" names team tool only_new, added in this edit, .*after a restart \(snowmux hub --replace --home /);
+  write('[roles.r]\nidentities = ["*"]\nprofile = "p2"\n[profiles.p2]\naccount = "newacct"\nuser = "u2"\npassword = "pw2"\n');
+  assert.match(refusal(runtime), /at roles\.r\.profile: role r names profile p2, whose \[profiles\.p2\] table is new in this edit and needs a restart \(snowmux hub --replace/);
+  // The running rules stayed: no role was applied.
+  const roles = () => (runtime.governance.snapshot().policy as { roles: string[] }).roles;
+  assert.deepEqual(roles(), []);
+  // Tools and profiles the hub runs with may be named as before; a tool list that also matches a running tool is fine.
+  write('[roles.r]\nidentities = ["*"]\ntools = ["list_*"]\n');
+  assert.deepEqual(runtime.reload().applied, ['roles']);
+  assert.deepEqual(roles(), ['r']);
+});
