@@ -9,7 +9,7 @@
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../errors.js';
 import type { LoadedConfig } from './config/config-file.js';
-import type { HubConfig } from './config/config-schema.js';
+import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig } from './config/config-schema.js';
 import { clearTextSecretWarnings } from './config/clear-text-secrets.js';
 import { suggestKey } from './config/config-issues.js';
 import { loadSnowflakeConnections } from './config/connections-toml.js';
@@ -66,6 +66,25 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
       problems.push(
         `Config error in ${file} at roles.${role}.tools: "${entry}" matches no tool${near === undefined ? '' : ` (did you mean "${entry.startsWith('!') ? '!' : ''}${near}"?)`}. ` +
           `Tools: ${toolNames.join(', ')}.`,
+      );
+    }
+  }
+
+  // A role matching no session is a restriction silently not applied (its tools, objects, quotas, rate):
+  // security-model.md says a role sets identities or clients; only the default role needs neither.
+  const defaultRole = config.policy.defaultRole ?? BUILTIN_DEFAULT_ROLE_NAME;
+  for (const [role, settings] of Object.entries(config.roles)) {
+    if (role === defaultRole) continue;
+    if (settings.identities === undefined && settings.clients === undefined) {
+      problems.push(
+        `Config error in ${file} at roles.${role}: the role sets neither identities nor clients, so no session gets it and its limits apply to nobody. ` +
+          `Add identities = ["*"] (every identity) or the names it is for, or make it the default role ([policy] default_role = "${role}").`,
+      );
+    }
+    for (const [key, noun] of [['identities', 'identity'], ['clients', 'client']] as const) {
+      if (settings[key]?.length !== 0) continue;
+      problems.push(
+        `Config error in ${file} at roles.${role}.${key}: an empty list matches no ${noun}, so no session gets the role. List the ${key} it is for (["*"]: every ${noun}), or remove the role.`,
       );
     }
   }

@@ -137,3 +137,13 @@ test('a secret the hub would send in the clear to another machine (OTLP headers 
   checkHubConfig(flagged, { env, httpListen: '0.0.0.0:0' });
   assert.match(flagged.warnings.join('\n'), /^--http 0\.0\.0\.0:0 serves plain HTTP to other machines/m);
 });
+
+test('a role that would match no session is refused, naming it: neither identities nor clients, or an empty list; the default role may set neither', () => {
+  assert.match(refusal('[roles.r]\ntools = ["list_*"]\n'), /at roles\.r: the role sets neither identities nor clients, so no session gets it .*Add identities = \["\*"\]/);
+  assert.match(refusal('[roles.r]\nidentities = []\n'), /at roles\.r\.identities: an empty list matches no identity, so no session gets the role/);
+  assert.match(refusal('[roles.r]\nidentities = ["*"]\nclients = []\n'), /at roles\.r\.clients: an empty list matches no client/);
+  // The default role is picked when none matches: it needs no identities, under either way of naming it.
+  checkHubConfig(loaded('[roles.fallback]\ntools = ["list_*"]\n[policy]\ndefault_role = "fallback"\n'), { env });
+  checkHubConfig(loaded('[roles.default]\ntools = ["list_*"]\n'), { env });
+  checkHubConfig(loaded('[roles.r]\nclients = ["cursor*"]\n'), { env });
+});

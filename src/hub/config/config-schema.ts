@@ -277,8 +277,8 @@ export type ResultForm = (typeof RESULT_FORMS)[number];
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 const roleKeys = {
-  identities: setting(textList(), { type: 'list of globs', absent: 'any identity', description: 'identity names (local user names, API-key identity names) the role applies to; case-sensitive; `*` any run of characters, `?` one. The first matching role in file order applies' }),
-  clients: setting(textList(), { type: 'list of globs', absent: 'any client', description: 'client names as the MCP client reported them; case-insensitive; a session whose client has not said its name matches no role that sets `clients`' }),
+  identities: setting(textList(), { type: 'list of globs', absent: 'any identity (a role other than the default must set `identities` or `clients`)', description: 'identity names (local user names, API-key identity names) the role applies to; case-sensitive; `[]` is refused (it matches no session); `*` any run of characters, `?` one. The first matching role in file order applies' }),
+  clients: setting(textList(), { type: 'list of globs', absent: 'any client (a role other than the default must set `identities` or `clients`)', description: 'client names as the MCP client reported them; case-insensitive; `[]` is refused (it matches no session), as in `identities`; a session whose client has not said its name matches no role that sets `clients`' }),
   tools: setting(z.array(toolEntry(), { error: 'expected an array of tool names' }), {
     type: 'list of globs',
     default: ['*'],
