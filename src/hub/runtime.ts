@@ -3,13 +3,14 @@
  * registry, the governance rules, the audit log and the call sinks. One place, so the hub and the
  * in-process server behave the same.
  */
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
 import { KnownSecrets } from './audit/known-secrets.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
+import { loadSnowflakeConnections } from './config/connections-toml.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './config/env-profile.js';
 import { AuditSink } from './governance/audit-sink.js';
@@ -258,6 +259,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   // so whoever sent SIGHUP or ran `systemctl reload` sees the refusal where they look.
   let running: LoadedConfig = config;
   let refusedReload: { at: string; reason: string } | null = null;
+  // Whether Snowflake's connections.toml could be read as the hub runs it: a reload makes every session read
+  // it again, so one that broke since (a half-saved edit, a chmod 666) is refused like config.toml instead of
+  // reported "nothing changed" while every call then fails. One broken before is not the reload's doing.
+  let connectionsReadable = snowflakeFilesProblem(env) === undefined;
   const reload = (): ReloadResult => {
     let next: LoadedConfig;
     let policy: Policy;
@@ -268,6 +273,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       learnHubSecrets(configSecrets(next));
       refuseVanishedConfig(running, next);
       policy = checkHubConfig(next, { env, httpListen: opts.httpListen, profile }).policy;
+      const connectionsProblem = snowflakeFilesProblem(env);
+      if (connectionsProblem !== undefined && connectionsReadable) {
+        throw new SnowmuxError(connectionsProblem.code, `${connectionsProblem.message}\nThe reload is refused and the running configuration stays: every session would read this file again at its next call. Fix it, then reload.`);
+      }
+      connectionsReadable = connectionsProblem === undefined;
       const waiting = rolesNeedingRestart(next.config, current, next.shownPath, snowmuxCommand('hub --replace', hubPlace(opts.home, next.path)));
       if (waiting.length > 0) throw new SnowmuxError('CONFIG_INVALID', waiting.join('\n'), { details: { path: next.shownPath } });
     } catch (err) {
@@ -368,6 +378,17 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       await tracer?.shutdown();
     },
   };
+}
+
+/** Why Snowflake's connections.toml (or config.toml beside it) cannot be used, or undefined when it can. */
+function snowflakeFilesProblem(env: NodeJS.ProcessEnv): SnowmuxError | undefined {
+  try {
+    loadSnowflakeConnections({ env, homedir: homedir() });
+    return undefined;
+  } catch (err) {
+    if (isSnowmuxError(err)) return err;
+    throw err;
+  }
 }
 
 /** Records written before a copy attaches that it is given (hub_start and what waited for the log). */

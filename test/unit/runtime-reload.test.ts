@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { isSnowmuxError } from '../../src/errors.js';
@@ -44,4 +44,23 @@ test('a reload whose role names a team tool or a profile added in the same edit 
   write('[roles.r]\nidentities = ["*"]\ntools = ["list_*"]\n');
   assert.deepEqual(runtime.reload().applied, ['roles']);
   assert.deepEqual(roles(), ['r']);
+});
+
+test("a reload is refused while Snowflake's connections.toml is broken or unsafe since the hub read it: sessions would read it again", async (t) => {
+  const home = tempHome(t, 'reload-sf-');
+  const snowflakeHome = join(home, 'sf');
+  mkdirSync(snowflakeHome, { mode: 0o700 });
+  const connections = join(snowflakeHome, 'connections.toml');
+  writeFileSync(connections, '[dev]\naccount = "acct1"\nuser = "u"\npassword = "pw1"\n', { mode: 0o600 });
+  writeFileSync(join(home, 'config.toml'), '[hub]\ndefault_profile = "dev"\n', { mode: 0o600 });
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env: { SNOWFLAKE_HOME: snowflakeHome }, audit: false });
+  t.after(() => runtime.close('test over'));
+  // A half-saved edit.
+  writeFileSync(connections, '[dev\naccount = "acct2"\n');
+  assert.throws(() => runtime.reload(), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /connections\.toml at line 1.*\nThe reload is refused and the running configuration stays/s.test(err.message));
+  writeFileSync(connections, '[dev]\naccount = "acct1"\nuser = "u"\npassword = "pw1"\n');
+  chmodSync(connections, 0o666);
+  assert.throws(() => runtime.reload(), (err: unknown) => isSnowmuxError(err, 'CONFIG_UNSAFE') && err.message.includes('The reload is refused'));
+  chmodSync(connections, 0o600);
+  assert.deepEqual(runtime.reload().needsRestart, []);
 });
