@@ -532,6 +532,8 @@ export class Shim {
 
   /** Everything the editor reads goes through here; while more than the high-water mark waits, the editor is not read. */
   private toEditor(data: Buffer | string): boolean {
+    // stdout is ended once the shim exits (flushStdout): a write after it would be an error, not an answer.
+    if (this.exiting) return true;
     const ok = this.stdout.write(data);
     const waiting = (this.stdout as { writableLength?: number }).writableLength ?? 0;
     if (waiting > STDOUT_HIGH_WATER_BYTES && !this.stdinHolds.has('stdout')) {
@@ -857,7 +859,7 @@ export class Shim {
     const check = () => {
       if (process.ppid === this.editorPid) return;
       this.log(`the editor (pid ${this.editorPid}) is gone: dropping the ${this.inflight.size} call(s) it still waited for`);
-      this.exit(0);
+      this.exit(0, false);
     };
     check();
     if (this.exiting) return;
@@ -884,12 +886,19 @@ export class Shim {
     timer.unref();
   }
 
-  /** Ends the shim now: links are dropped (their hubs cancel what still runs), nothing more is answered. */
-  close(): void {
-    this.exit(0);
+  /**
+   * Ends the shim now (a signal, a test): links are dropped (their hubs cancel what still runs), nothing
+   * more is answered; what was already written to stdout still reaches the editor before `exited` resolves.
+   */
+  close(code = 0): void {
+    this.exit(code);
   }
 
-  private exit(code: number): void {
+  /**
+   * `flush`: `exited` waits until the editor has read everything written to stdout (see flushStdout).
+   * Only an editor known to be gone is not waited for: whoever still holds its pipe would never read.
+   */
+  private exit(code: number, flush = true): void {
     if (this.exiting) return;
     this.exiting = true;
     this.closing.abort(new SnowmuxError('HUB_UNREACHABLE', 'The shim closed while it was still reaching the hub.'));
@@ -899,7 +908,28 @@ export class Shim {
       this.stopPinging(link);
       link.socket.destroy();
     }
-    this.resolveExit(code);
+    if (!flush) {
+      this.resolveExit(code);
+      return;
+    }
+    void this.flushStdout().then(() => this.resolveExit(code));
+  }
+
+  /**
+   * Resolves once everything written to stdout has left the process. An answer is "written" as soon as
+   * Node queues it, and a pipe the editor has not read yet holds only 64 KiB: process.exit dropped the
+   * rest, and the editor read a last answer cut in the middle. No time bound: an editor busy for a while
+   * still reads it all; one that went away ends the wait (EPIPE, or the pipe closed).
+   */
+  private flushStdout(): Promise<void> {
+    const out = this.stdout as NodeJS.WritableStream & { destroyed?: boolean; errored?: unknown; writableFinished?: boolean };
+    if (out.destroyed === true || out.writableFinished === true || (out.errored ?? null) !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      out.once('finish', () => resolve());
+      out.once('error', () => resolve());
+      out.once('close', () => resolve());
+      out.end();
+    });
   }
 }
 

@@ -10,6 +10,7 @@ import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
 import { checkRemoteUrl, apiKeyFrom } from '../../shim/remote-link.js';
 import { SnowmuxError } from '../../errors.js';
+import { constants } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { resolveUserPath } from '../../user-path.js';
 
@@ -78,6 +79,11 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     unusable: setup.unusable,
   });
   shim.start();
+  // An editor that stops its server with a signal still reads what the shim already wrote: the shim drops
+  // its links (their hubs cancel what still runs) and leaves once stdout is flushed, with the code the
+  // signal would have given. A second signal of the same kind kills it at once (the handler runs once).
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => shim.close(128 + constants.signals[signal]));
+  // Resolves once stdout is flushed (or the editor is gone).
   const code = await shim.exited;
   // Exit promptly even if a reconnect timer or a half-closed socket would keep the loop alive.
   process.exit(code);
