@@ -1,6 +1,7 @@
 /**
  * Newline-delimited framing shared by the shim, the hub and the status CLI.
- * One JSON-RPC message per line; `\r\n` is tolerated. No dependencies: the shim's start-up depends on it.
+ * One JSON-RPC message per line; `\r\n` and a leading UTF-8 byte-order mark are tolerated.
+ * No dependencies: the shim's start-up depends on it.
  */
 
 /** The longest line a client (editor, shim) may send the hub by default (`hub.max_line_bytes`). */
@@ -33,6 +34,16 @@ export type LineEvent =
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+
+/**
+ * A line without the UTF-8 byte-order mark it may open with (Windows tools and PowerShell pipes write one).
+ * Dropped here, where every reader of lines gets them (the shim and the hub alike), so both read the same
+ * message: the hub's strict decoder used to drop it on its own, the shim's JSON.parse failed on it, and the
+ * shim forwarded a request it could not track (never answered when its hub went away).
+ */
+function withoutBom(line: Buffer): Buffer {
+  return line.length >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? line.subarray(3) : line;
+}
 
 /** A copy of the first `n` bytes of the concatenation of `parts`. */
 function firstBytes(parts: Buffer[], n: number): Buffer {
@@ -113,7 +124,8 @@ export class LineDecoder {
       }
       const crlf = line.length > 0 && line[line.length - 1] === CR;
       if (crlf) line = line.subarray(0, line.length - 1);
-      if (line.length > 0) emit(whole && !crlf ? { kind: 'line', line, framed: chunk.subarray(lineStart, nl + 1) } : { kind: 'line', line });
+      const bare = withoutBom(line);
+      if (bare.length > 0) emit(whole && !crlf && bare === line ? { kind: 'line', line, framed: chunk.subarray(lineStart, nl + 1) } : { kind: 'line', line: bare });
     }
   }
 
@@ -133,7 +145,8 @@ export class LineDecoder {
     let line = Buffer.concat(this.pending, this.pendingBytes);
     this.reset();
     if (line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-    if (line.length > 0) emit({ kind: 'line', line });
+    const bare = withoutBom(line);
+    if (bare.length > 0) emit({ kind: 'line', line: bare });
   }
 
   /** Bytes held for an unfinished line. */

@@ -33,6 +33,18 @@ test('tolerates CRLF and skips empty lines', () => {
   assert.deepEqual(lines(feed(new LineDecoder(1024), ['{"a":1}\r\n\r\n\n{"b":2}\r\n'])), ['{"a":1}', '{"b":2}']);
 });
 
+test('a leading UTF-8 byte-order mark is dropped from each line (then no framed view), a second one is kept', () => {
+  const bom = '\uFEFF';
+  const events = feed(new LineDecoder(1024), [`${bom}{"a":1}\n${bom}${bom}{"b":2}\r\n${bom}\n{"c":3}\n`]);
+  assert.deepEqual(lines(events), ['{"a":1}', `${bom}{"b":2}`, '{"c":3}']);
+  assert.equal((events[0] as Extract<LineEvent, { kind: 'line' }>).framed, undefined, 'the framed view would carry the mark on');
+  const d = new LineDecoder(1024);
+  feed(d, [`${bom}{"d":`, '4}']);
+  const last: LineEvent[] = [];
+  d.end((e) => last.push(e));
+  assert.deepEqual(lines(last), ['{"d":4}']);
+});
+
 test('holds an unfinished line until its newline arrives', () => {
   const d = new LineDecoder(1024);
   assert.deepEqual(feed(d, ['{"a":']), []);

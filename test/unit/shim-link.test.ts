@@ -144,6 +144,8 @@ interface Rig {
   /** What the editor receives on stdout. */
   editor: Lines;
   send(message: unknown): void;
+  /** Raw bytes from the editor. */
+  write(bytes: Buffer | string): void;
   /** The editor closes stdin. */
   end(): void;
   stderr(): string;
@@ -189,7 +191,7 @@ async function rig(t: Cleanup, options: Partial<ShimOptions> = {}, setup?: (hub:
     shim.close();
     await shim.exited;
   });
-  return { hub, shim, editor: new Lines(stdout), send: (m) => stdin.write(JSON.stringify(m) + '\n'), end: () => stdin.end(), stderr: () => err, home };
+  return { hub, shim, editor: new Lines(stdout), send: (m) => stdin.write(JSON.stringify(m) + '\n'), write: (b) => stdin.write(b), end: () => stdin.end(), stderr: () => err, home };
 }
 
 const INIT = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'editor', version: '1.0' } };
@@ -662,4 +664,22 @@ wait();`;
   writeSync(previous, 'snowmux hub: stopped\n');
   writeFileSync(release, '');
   await failed;
+});
+
+test('a line opening with a UTF-8 byte-order mark is tracked as the hub reads it: its initialize is replayed, its call answered when its hub goes', async (t) => {
+  const { hub, editor, write } = await rig(t);
+  const bom = (m: unknown) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(m) + '\n')]);
+  const link1 = await hub.nextLink();
+  write(bom({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT }));
+  assert.equal((await link1.next()).method, 'initialize');
+  link1.send(ok(1, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '1' } }));
+  await editor.next(byId(1));
+  write(bom(call(2)));
+  assert.equal((await link1.next()).id, 2);
+  link1.socket.destroy(); // the hub crashed
+  assert.equal((await editor.next(byId(2))).error?.code, -32001, 'the call was in flight, not forwarded blind');
+  const link2 = await hub.nextLink();
+  const replay = await link2.next();
+  assert.equal(replay.method, 'initialize', 'the session is re-created on the new hub');
+  assert.deepEqual(replay.params, INIT);
 });

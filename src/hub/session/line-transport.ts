@@ -91,7 +91,9 @@ const INTERNAL_ERROR = -32603;
 const SERVER_BUSY = -32000;
 
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// The line decoder already dropped a leading byte-order mark (as the shim's does): a second one is not
+// dropped here, so the hub and the shim read every line alike.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 type Id = string | number | null;
 
