@@ -75,7 +75,7 @@ export const ERROR_CODES = {
   HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used; the message says why.' },
   HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user, or a home others could write holds an entry another user owns (the message names it); snowmux refuses to use it.' },
   HOME_TOO_OPEN: { fault: 'hub', doc: 'The snowmux home is readable or writable by others; `chmod 700` it.' },
-  RUNTIME_DIR_UNSAFE: { fault: 'hub', doc: 'The per-user runtime directory for the socket is a symlink, someone else\'s, or open to others.' },
+  RUNTIME_DIR_UNSAFE: { fault: 'hub', doc: 'The per-user runtime directory for the socket is a symlink, someone else\'s, open to others, or too long a path for a socket.' },
   SOCKET_NOT_OWNED: { fault: 'hub', doc: 'The hub socket belongs to another user; the shim sends it nothing.' },
   EDITOR_CONFIG_UNWRITABLE: { fault: 'hub', doc: '`snowmux setup --write` could not write the editor\'s config file (read-only, permissions); it is unchanged. Fix that, or paste the entry the command prints without --write.' },
   HUB_ALREADY_RUNNING: { fault: 'hub', doc: 'A hub already serves this home; use it, or `snowmux hub --replace` (which refuses to downgrade a newer hub unless given `--allow-downgrade`).' },

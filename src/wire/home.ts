@@ -36,7 +36,22 @@ export function resolveHome(source: HomeSource = {}): string {
 export function socketPathFor(home: string, env: NodeJS.ProcessEnv = process.env): string {
   const inHome = join(home, SOCKET_NAME);
   if (Buffer.byteLength(inHome) <= MAX_SOCKET_PATH) return inHome;
-  return join(runtimeDir(env), `${fnv1a64(home)}.sock`);
+  const path = join(runtimeDir(env), `${fnv1a64(home)}.sock`);
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH) {
+    // The system cuts a longer path short without a word, on bind and on connect alike: the hub listened
+    // on a name nobody checked (outside the private directory when the base alone was too long), failed at
+    // the chmod, and shims reached it half-started.
+    const base = runtimeBase(env);
+    const room = MAX_SOCKET_PATH - (bytes - Buffer.byteLength(base));
+    const where = env[RUNTIME_BASE_ENV] ? `$${RUNTIME_BASE_ENV} (${base})` : base;
+    throw new SnowmuxError(
+      'RUNTIME_DIR_UNSAFE',
+      `No socket path fits: the home ${home} is too long to hold its socket (a Unix socket path may have at most ${MAX_SOCKET_PATH} bytes), and the private directory under ${where} it moves to makes it ${bytes} bytes (${path}). ` +
+        `Set ${RUNTIME_BASE_ENV} to a directory of at most ${Math.max(room, 1)} bytes (the same for every editor, terminal and service), or use a shorter --home (or SNOWMUX_HOME).`,
+    );
+  }
+  return path;
 }
 
 /**

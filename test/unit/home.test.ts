@@ -120,6 +120,23 @@ test('socket path lives in the home, or in the per-user runtime directory when t
   assert.notEqual(socketPathFor(long + 'y', env), p, 'distinct per home');
 });
 
+test('a runtime base too long for the socket path is refused, naming the variable and the room left: never a path the system cuts short', (t) => {
+  const base = join(tmp(t), 'b'.repeat(80));
+  const long = '/tmp/' + 'x'.repeat(120);
+  assert.throws(() => socketPathFor(long, { SNOWMUX_RUNTIME_BASE: base }), (err: unknown) => {
+    assert.ok(isSnowmuxError(err));
+    assert.equal(err.code, 'RUNTIME_DIR_UNSAFE');
+    assert.match(err.message, /SNOWMUX_RUNTIME_BASE/);
+    assert.match(err.message, /at most 100 bytes/);
+    assert.match(err.message, /to a directory of at most \d+ bytes/);
+    assert.match(err.message, /shorter --home/);
+    return true;
+  });
+  // A base that fits still works, and so does a short home under the long base (its socket stays in the home).
+  assert.ok(Buffer.byteLength(socketPathFor(long, { SNOWMUX_RUNTIME_BASE: tmp(t) })) <= 100);
+  assert.equal(socketPathFor('/home/u/.snowmux', { SNOWMUX_RUNTIME_BASE: base }), '/home/u/.snowmux/hub.sock');
+});
+
 test('a long home has one socket whatever TMPDIR or XDG_RUNTIME_DIR say: /tmp/snowmux-<uid>', () => {
   // Editors, terminals and service managers disagree on TMPDIR: a socket under it let two hubs run on one home.
   const long = '/tmp/' + 'x'.repeat(120);

@@ -132,8 +132,13 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     }
   }
 
-  const socketPath = socketPathFor(home, env);
-  if (dirname(socketPath) !== home) {
+  let socketPath: string | null = null;
+  try {
+    socketPath = socketPathFor(home, env);
+  } catch (err) {
+    checks.push({ check: 'socket', status: 'fail', detail: errorMessage(err) });
+  }
+  if (socketPath !== null && dirname(socketPath) !== home) {
     try {
       // The base is judged even before the directory exists: the hub refuses an unsafe one when it starts.
       if (existsSync(dirname(socketPath))) verifyRuntimeDir(dirname(socketPath));
@@ -144,7 +149,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     }
   }
   let hubStatus: { version: string; pid: number; metrics?: { url: string }; http?: { url: string } } | undefined;
-  if (existsSync(socketPath)) {
+  if (socketPath !== null && existsSync(socketPath)) {
     try {
       checkSocketPath(socketPath);
       hubStatus = await controlRequest(socketPath, 'status', 3_000);

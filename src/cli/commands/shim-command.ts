@@ -65,7 +65,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   const entry = process.argv[1] ?? 'snowmux';
   const shim = new Shim({
     home,
-    socketPath: home === '' ? '' : socketPathFor(home),
+    socketPath: setup.socketPath ?? '',
     profile: setup.profile ?? (process.env.SNOWMUX_PROFILE || undefined),
     // The config it names (flag or environment): told to a running hub, which says when it is not its own.
     config: configPath,
@@ -93,6 +93,8 @@ type ShimSetup =
   | 'help'
   | {
       home?: string;
+      /** Where the home's hub listens (none for a remote hub). */
+      socketPath?: string | undefined;
       /** --home as typed. */
       homeFlag?: string | undefined;
       config?: string | undefined;
@@ -116,6 +118,7 @@ function shimSetup(argv: string[]): ShimSetup {
   if (values.help) return 'help';
   const home = resolveHome({ flag: values.home });
   let remote: { url: string; key: string } | undefined;
+  let socketPath: string | undefined;
   if (values.url !== undefined) {
     checkRemoteUrl(values.url);
     const key = apiKeyFrom(values['key-file'], process.env);
@@ -123,8 +126,10 @@ function shimSetup(argv: string[]): ShimSetup {
     remote = { url: values.url, key };
   } else {
     ensureHome(home);
+    // Here, not later: a path that cannot hold a socket is answered to the editor like any unusable home.
+    socketPath = socketPathFor(home);
   }
-  return { home, homeFlag: values.home, config: values.config, configPath: namedConfigPath(values.config), profile: values.profile, remote };
+  return { home, socketPath, homeFlag: values.home, config: values.config, configPath: namedConfigPath(values.config), profile: values.profile, remote };
 }
 
 /** --config, else $SNOWMUX_CONFIG, made absolute as the hub would (a leading ~/ is the user's home directory). */

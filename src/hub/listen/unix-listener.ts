@@ -95,7 +95,14 @@ export async function listenExclusive(socketPath: string, place: HubPlace, onCon
       }
     });
   }
-  chmodSync(socketPath, 0o600);
+  try {
+    chmodSync(socketPath, 0o600);
+  } catch (err) {
+    // A listener left open kept the process alive: a hub that failed to start never exited, and shims
+    // reached it half-started.
+    server.close();
+    throw wrapListenError(err, socketPath);
+  }
   return server;
 }
 
