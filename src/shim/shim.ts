@@ -877,7 +877,9 @@ export class Shim {
     if (!this.stdinEnded || this.finishing || this.exiting || this.owesAnswers()) return;
     this.finishing = true;
     if (this.links.size === 0) {
-      this.exit(this.opts.unusable?.exitCode ?? 0);
+      // A shim that could not serve (a refusal no retry fixes: version skew, a foreign socket, a hub that
+      // cannot start) exits 1, so a wrapper or a CI job can tell it from one that served.
+      this.exit(this.opts.unusable?.exitCode ?? (this.fatal ? 1 : 0));
       return;
     }
     // Ending our side tells each hub the editor is gone; exit once they close.

@@ -397,6 +397,16 @@ test('version skew: the refusal is printed once, answers waiting calls, and late
   assert.equal(existsSync(join(home, 'hub-stderr.log')), false, 'a refusing hub is not a missing hub: none was started');
 });
 
+test('a shim that could never serve (refused for a reason no retry fixes) exits 1 once the editor closes stdin', async (t) => {
+  const { editor, send, end, shim } = await rig(t, {}, (h) => {
+    h.refusal = (hello) => checkHello({ ...hello, wire: WIRE_VERSION + 1, version: '9.9.9' })!;
+  });
+  send(call(1));
+  assert.equal((await editor.next(byId(1))).error?.code, -32002);
+  end();
+  assert.equal(await shim.exited, 1);
+});
+
 test('an older shim is told to upgrade', async (t) => {
   const { editor, send } = await rig(t, {}, (h) => {
     h.refusal = (hello) => checkHello({ ...hello, wire: 0, version: '0.0.1' })!;
