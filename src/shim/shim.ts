@@ -711,9 +711,24 @@ export class Shim {
     }
     this.link = null;
     this.awaitingReplay = null;
+    if (!this.needsNextHub()) {
+      this.log(`hub pid ${link.hubPid} is draining (${reason}); the editor closed stdin, so no next hub is needed`);
+      return;
+    }
     this.log(`hub pid ${link.hubPid} is draining (${reason}); moving to the next hub`);
     if (moved) this.armPendingDeadline();
     void this.reconnect();
+  }
+
+  /**
+   * Whether a hub must be (re)linked, or started. Not once the editor closed stdin with nothing left to send:
+   * the calls it waits for finish on the links that have them, and a hub started for nobody (after a
+   * `snowmux stop`, say) outlived this shim.
+   */
+  private needsNextHub(): boolean {
+    if (!this.stdinEnded) return true;
+    for (const entry of this.inflight.values()) if (entry.gen === BUFFERED && entry.method !== LISTEN) return true;
+    return false;
   }
 
   private onLinkClosed(link: HubLink): void {
@@ -761,7 +776,7 @@ export class Shim {
       if (this.link && !this.awaitingReplay) this.flushPending();
       else this.armPendingDeadline();
     }
-    if (!this.link) {
+    if (!this.link && this.needsNextHub()) {
       if (wasCurrent) this.log(link.cutReason !== undefined ? `hub pid ${link.hubPid} ended this session (${link.cutReason}); reconnecting` : `lost hub pid ${link.hubPid}; reconnecting`);
       void this.reconnect();
     }

@@ -96,11 +96,14 @@ class FakeHub {
   refusal: ((hello: Hello) => Refusal) | null = null;
   /** Accepts connections and reads their hello, never answering it: a frozen hub. */
   silent = false;
+  /** Connections accepted so far. */
+  connections = 0;
 
   constructor(readonly path: string) {}
 
   async listen(): Promise<void> {
     const server = createServer((socket) => {
+      this.connections += 1;
       let buf = Buffer.alloc(0);
       const onData = (c: Buffer) => {
         buf = Buffer.concat([buf, c]);
@@ -692,4 +695,20 @@ test('a line opening with a UTF-8 byte-order mark is tracked as the hub reads it
   const replay = await link2.next();
   assert.equal(replay.method, 'initialize', 'the session is re-created on the new hub');
   assert.deepEqual(replay.params, INIT);
+});
+
+test('a hub that drains after the editor closed stdin finishes the last call, and the shim links to no next hub (it would start one for nobody)', async (t) => {
+  const { hub, editor, send, end, shim } = await rig(t);
+  const link = await hub.nextLink();
+  send(call(1));
+  assert.equal((await link.next()).id, 1);
+  end();
+  link.send({ snowmux: 'draining', reason: 'snowmux stop' });
+  assert.equal((await link.next()).snowmux, 'drained');
+  link.send(ok(1));
+  assert.ok((await editor.next(byId(1))).result);
+  await link.closed;
+  assert.equal(await shim.exited, 0);
+  await new Promise((r) => setImmediate(r)); // a connection made meanwhile has been accepted by now
+  assert.equal(hub.connections, 1, 'no second link was opened');
 });
