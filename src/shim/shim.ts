@@ -24,6 +24,7 @@ import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, ty
 import { cutLineId } from '../wire/cut-line.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
+import { idAsSent, isRequestId } from '../wire/request-id.js';
 import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
@@ -137,8 +138,14 @@ function parsedResponseId(line: Buffer): Id | undefined {
  * parse error, its id unknown) where this shim would read it leniently. A line that starts as a link frame
  * (`{"snowmux":"…"`): the hub takes it for one of the shim's own. An id the shim uses for its own requests.
  */
-function unforwardable(line: Buffer, msg: Peeked | null): { code: number; message: string } | null {
+function unforwardable(line: Buffer, msg: Peeked | null): { code: number; message: string; id?: Id | null } | null {
   if (!isUtf8(line)) return { code: PARSE_ERROR, message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.' };
+  if (msg && typeof msg.method === 'string' && msg.id !== undefined && !isRequestId(msg.id)) {
+    // Answered here as the hub would (its answer comes under null when the id cannot be read back as sent).
+    const id = msg.id;
+    const answerable = typeof id === 'number' && Number.isFinite(id) && idAsSent(line, id);
+    return { code: INVALID_REQUEST, message: 'Invalid Request: "id" must be a string or an integer (at most 2^53 - 1 in size).', id: answerable ? id : null };
+  }
   if (isLinkFrame(line) && parseLinkFrame(line) !== null) {
     return { code: INVALID_REQUEST, message: 'Invalid Request: a message may not open with the member "snowmux", which the shim and the hub use for their own frames. Put "jsonrpc" first.' };
   }
@@ -151,7 +158,7 @@ function unforwardable(line: Buffer, msg: Peeked | null): { code: number; messag
 
 function requestId(msg: Peeked | null): Id | undefined {
   if (!msg || typeof msg.method !== 'string') return undefined;
-  return typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : undefined;
+  return isRequestId(msg.id) ? msg.id : undefined;
 }
 
 /** Link generation of a request that is still buffered in the shim (never written to any hub). */
@@ -341,7 +348,7 @@ export class Shim {
     const msg = peek(line);
     const refusal = unforwardable(line, msg);
     if (refusal) {
-      this.answerError(requestId(msg) ?? null, refusal.code, refusal.message, false);
+      this.answerError(refusal.id !== undefined ? refusal.id : requestId(msg) ?? null, refusal.code, refusal.message, false);
       return;
     }
     if (msg && typeof msg.method === 'string') {

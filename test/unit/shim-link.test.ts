@@ -712,3 +712,24 @@ test('a hub that drains after the editor closed stdin finishes the last call, an
   await new Promise((r) => setImmediate(r)); // a connection made meanwhile has been accepted by now
   assert.equal(hub.connections, 1, 'no second link was opened');
 });
+
+test('an id the hub cannot take (past 2^53, not finite, a fraction, null) is refused by the shim as by the hub: never held in flight, the shim still leaves at stdin end', async (t) => {
+  const { hub, editor, write, send, end, shim } = await rig(t);
+  const link = await hub.nextLink();
+  write('{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}\n');
+  write('{"jsonrpc":"2.0","id":1e400,"method":"ping"}\n');
+  write('{"jsonrpc":"2.0","id":1.5,"method":"ping"}\n');
+  write('{"jsonrpc":"2.0","id":null,"method":"ping"}\n');
+  send({ jsonrpc: '2.0', id: 3, method: 'ping' });
+  assert.equal((await link.next()).id, 3, 'none of them reached the hub');
+  link.send(ok(3, {}));
+  await editor.next(byId(3));
+  const refused = editor.all.filter((m) => m.id !== 3);
+  assert.deepEqual(refused.map((m) => m.id), [null, null, 1.5, null], 'answered under the id when it reads back as sent, else null');
+  for (const m of refused) {
+    assert.equal(m.error?.code, -32600);
+    assert.match(m.error!.message, /"id" must be a string or an integer \(at most 2\^53 - 1 in size\)/);
+  }
+  end();
+  assert.equal(await shim.exited, 0);
+});

@@ -16,6 +16,7 @@
 import type { BucketLimit } from '../guard/rate-limit.js';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder, MAX_HUB_LINE_BYTES, type LineEvent } from '../../wire/framing.js';
+import { idAsSent, isRequestId } from '../../wire/request-id.js';
 import { cutLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
@@ -102,15 +103,6 @@ function isId(v: unknown): v is string | number {
 }
 
 /**
- * Whether an answer can carry `id` back as the client wrote it. An integer past 2^53 may have been rounded
- * by JSON.parse (9007199254740993 came back as …992, which its client could not match): then the answer
- * goes under null, as JSON-RPC says for an id that cannot be read.
- */
-function idAsSent(line: Buffer, id: string | number): boolean {
-  return typeof id === 'string' || Number.isSafeInteger(id) || !Number.isInteger(id) || line.includes(JSON.stringify(id));
-}
-
-/**
  * The id of a line that cannot be parsed, when its first bytes show it (`{"jsonrpc":"2.0","id":7,…`, as
  * clients write requests), else null: its client can then tell which request failed instead of waiting for
  * it until it times out. Only the start counts: the end of a broken line may close a nested object.
@@ -125,11 +117,6 @@ function idKey(id: string | number): string {
 
 const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const RESPONSE_MEMBERS = new Set(['jsonrpc', 'id', 'result', 'error']);
-
-/** What the SDK takes as a request id or progress token: a string or a safe integer. */
-function isSdkId(v: unknown): boolean {
-  return typeof v === 'string' || Number.isSafeInteger(v);
-}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -150,7 +137,7 @@ export function jsonRpcProblem(value: unknown): string | null {
   if (m.jsonrpc !== '2.0') return 'missing "jsonrpc": "2.0"';
   if ('method' in m) {
     if (typeof m.method !== 'string' || m.method.length === 0) return '"method" must be a non-empty string';
-    if ('id' in m && !isSdkId(m.id)) return '"id" must be a string or an integer (at most 2^53 - 1 in size)';
+    if ('id' in m && !isRequestId(m.id)) return '"id" must be a string or an integer (at most 2^53 - 1 in size)';
     const extra = Object.keys(m).find((k) => !REQUEST_MEMBERS.has(k));
     if (extra !== undefined) return `unknown member "${extra.slice(0, 64)}" (a request or notification has only jsonrpc, id, method and params)`;
     if ('params' in m) {
@@ -158,7 +145,7 @@ export function jsonRpcProblem(value: unknown): string | null {
       const meta = m.params._meta;
       if (meta !== undefined) {
         if (!isPlainObject(meta)) return '"params._meta" must be an object';
-        if (meta.progressToken !== undefined && !isSdkId(meta.progressToken)) return '"params._meta.progressToken" must be a string or an integer';
+        if (meta.progressToken !== undefined && !isRequestId(meta.progressToken)) return '"params._meta.progressToken" must be a string or an integer';
       }
     }
   } else if ('id' in m && ('result' in m || 'error' in m)) {
