@@ -26,6 +26,9 @@ import { SESSION_BOUNDS, maxBufferedBytes } from '../session/session-memory.js';
 import { observeClientMessage, type SessionFacts } from '../session/session.js';
 import { handleControl, type ControlHandlers } from './control.js';
 
+/** How long a cut session's last writes (its answers, the cut frame) may take to reach a client before it is dropped. */
+const CUT_FLUSH_MS = 5_000;
+
 export interface SocketFaceOptions {
   home: string;
   /** The config file the hub reads: advice to replace this hub names it when it is not the home's own. */
@@ -276,8 +279,14 @@ export class SocketFace implements HubListener {
     /** Ends the session for what its client did; a shim is told why first, for the calls it had running. */
     const cutSession = (reason: string) => {
       if (hello && socket.writable) socket.write(encodeLine({ snowmux: 'cut', reason }));
+      // close() ends the socket once what is queued is written: the answers before the cut and the cut
+      // frame itself. destroy() here dropped them whenever the kernel had not taken them yet (under load),
+      // and the shim told its editor "the hub restarted". A client that reads nothing is let go after a bound.
       close(`cut: ${reason}`);
-      socket.destroy();
+      socket.pause();
+      const letGo = setTimeout(() => socket.destroy(), CUT_FLUSH_MS);
+      letGo.unref();
+      socket.once('close', () => clearTimeout(letGo));
     };
     if (hello) socket.write(encodeLine({ snowmux: 'welcome', wire: hello.wire, version: VERSION, hubPid: process.pid, sessionId: session.id }));
     (socket as Partial<Socket>).setNoDelay?.(true);
