@@ -161,6 +161,14 @@ function requestId(msg: Peeked | null): Id | undefined {
   return isRequestId(msg.id) ? msg.id : undefined;
 }
 
+/** The longest wait between two tries to start a hub that failed to start. */
+export const START_RETRY_MAX_MS = 60_000;
+
+/** The wait after the `failures`-th failed hub start in a row: 4 s, 8 s, 16 s… up to START_RETRY_MAX_MS. */
+export function startRetryDelayMs(failures: number): number {
+  return Math.min(2_000 * 2 ** Math.min(failures, 10), START_RETRY_MAX_MS);
+}
+
 /** Link generation of a request that is still buffered in the shim (never written to any hub). */
 const BUFFERED = -1;
 
@@ -571,6 +579,7 @@ export class Shim {
 
   private async connectLoop(): Promise<void> {
     let delay = 50;
+    let startFailures = 0;
     while (!this.exiting && !this.finishing) {
       try {
         const link = this.opts.remote
@@ -598,14 +607,20 @@ export class Shim {
           // Version skew and friends: say it once, answer every waiting call with it, and keep checking
           // (slowly) in case someone replaces the hub.
           const message = errorMessage(err);
-          if (this.fatal?.message !== message) this.log(message);
+          // A hub that cannot start (a broken config.toml…) costs a process start per try: tries grow
+          // apart instead of spawning one every 2 s for as long as the editor stays open.
+          const pause = code === 'HUB_START_FAILED' ? startRetryDelayMs(++startFailures) : 2_000;
+          if (this.fatal?.code !== code) {
+            this.log(code === 'HUB_START_FAILED' ? `${message} Fix that, then the shim starts the hub on its next try (every ${START_RETRY_MAX_MS / 1000} s at most), or restart the editor's MCP server.` : message);
+          }
           this.fatal = { code, message };
           this.failPending(HUB_UNAVAILABLE, `snowmux: ${message}`, false);
+          await this.retryPause(pause);
           delay = 2_000;
-        } else {
-          this.lastReachError = errorMessage(err);
-          this.log(`cannot reach the hub: ${this.lastReachError}`);
+          continue;
         }
+        this.lastReachError = errorMessage(err);
+        this.log(`cannot reach the hub: ${this.lastReachError}`);
         await this.retryPause(delay);
         delay = Math.min(delay * 2, 2_000);
       }

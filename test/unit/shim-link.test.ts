@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { connectOrStartHub } from '../../src/shim/hub-link.js';
-import { Shim, type ShimOptions } from '../../src/shim/shim.js';
+import { START_RETRY_MAX_MS, Shim, startRetryDelayMs, type ShimOptions } from '../../src/shim/shim.js';
 import { WIRE_VERSION, checkHello, makeHello, type Hello, type Refusal } from '../../src/wire/hello.js';
 
 type Msg = Record<string, unknown> & { id?: unknown; method?: string; params?: Record<string, unknown>; error?: { code: number; message: string; data?: { retryable?: boolean } } };
@@ -732,4 +732,9 @@ test('an id the hub cannot take (past 2^53, not finite, a fraction, null) is ref
   }
   end();
   assert.equal(await shim.exited, 0);
+});
+
+test('a hub that fails to start is tried again ever less often (4 s, 8 s… at most a minute), not every 2 s for ever', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map(startRetryDelayMs), [4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+  assert.equal(START_RETRY_MAX_MS, 60_000);
 });
