@@ -152,6 +152,8 @@ interface LegacyEntry {
   identity: string;
   lastSeen: number;
   inFlight: number;
+  /** Its GET (notification) stream, while open: someone still listens on the session, so it is not idle. */
+  listening: boolean;
 }
 
 interface ModernEntry {
@@ -291,6 +293,57 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    */
   function closeLegacyIfDone(e: LegacyEntry): void {
     if (hub.isDraining && e.inFlight === 0 && e.transport.owed === 0 && e.attached.session.running.size === 0) closeLegacy(e.attached.session.id, 'hub stopping');
+  }
+
+  /**
+   * Whether an identity may open another 2025 session. At its limit, its least recently used idle session
+   * (no request or call in flight, no GET stream open) is closed to make room: a client that goes away
+   * without DELETE (the v1 SDK's close() sends none, nor does a crashed agent) left sessions that locked
+   * its identity out for their 30 idle minutes. Only when every one is busy is the new one refused.
+   */
+  function roomForLegacySession(identity: string): boolean {
+    let count = 0;
+    let oldest: [string, LegacyEntry] | undefined;
+    for (const [id, e] of legacy) {
+      if (e.identity !== identity) continue;
+      count += 1;
+      const idle = e.inFlight === 0 && e.transport.owed === 0 && e.attached.session.running.size === 0 && !e.listening;
+      if (idle && (oldest === undefined || e.lastSeen < oldest[1].lastSeen)) oldest = [id, e];
+    }
+    if (count < MAX_LEGACY_SESSIONS_PER_IDENTITY) return true;
+    if (oldest === undefined) return false;
+    logger.info({ identity, session: oldest[0], idleMs: Date.now() - oldest[1].lastSeen }, 'idle 2025 session closed to make room for a new one of its identity');
+    closeLegacy(oldest[0], `replaced: its identity opened a new session at its limit of ${MAX_LEGACY_SESSIONS_PER_IDENTITY}, and this one was the least recently used idle one`);
+    return true;
+  }
+
+  /** A 2025 session's GET stream, marked on its session while it is open (see roomForLegacySession). */
+  function listenedTo(entry: LegacyEntry, response: Response): Response {
+    const source = response.body;
+    if (!source || !response.ok) return response;
+    entry.listening = true;
+    const reader = source.getReader();
+    const ended = () => {
+      entry.listening = false;
+    };
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (!done) return c.enqueue(value);
+          ended();
+          c.close();
+        } catch (err) {
+          ended();
+          c.error(err);
+        }
+      },
+      cancel(reason) {
+        ended();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   }
 
   function closeModern(key: string, why: string): void {
@@ -653,15 +706,19 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         try {
           const response = await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
           if (request.method === 'DELETE') closeLegacy(sessionId, 'client ended the session');
-          return response;
+          return request.method === 'GET' ? listenedTo(entry, response) : response;
         } finally {
           entry.inFlight -= 1;
           closeLegacyIfDone(entry);
         }
       }
       if (!isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
-      if ([...legacy.values()].filter((e) => e.identity === caller.identity).length >= MAX_LEGACY_SESSIONS_PER_IDENTITY) {
-        return jsonRpcError(429, -32000, `Too many open sessions for "${caller.identity}" (${MAX_LEGACY_SESSIONS_PER_IDENTITY}): end unused ones (HTTP DELETE with their Mcp-Session-Id) or wait for them to expire after 30 idle minutes.`);
+      if (!roomForLegacySession(caller.identity)) {
+        return json(
+          429,
+          { jsonrpc: '2.0', id: null, error: { code: -32000, message: `Too many open sessions for "${caller.identity}": all ${MAX_LEGACY_SESSIONS_PER_IDENTITY} are busy (a call running or a GET stream open). Retry when one of them finishes, end sessions you no longer use (HTTP DELETE with their Mcp-Session-Id), or give each client its own key.` } },
+          { 'retry-after': '5' },
+        );
       }
       let entry: LegacyEntry | undefined;
       const attached = hub.attachSession(
@@ -675,7 +732,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         },
       );
       const transport = new LegacyTransport({ sessionIdGenerator: () => attached.session.id });
-      entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1 };
+      entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1, listening: false };
       // A call answered over SSE ends after its POST returned: the drain learns of it from the answer.
       const own = entry;
       transport.onAllAnswered = () => closeLegacyIfDone(own);

@@ -1,0 +1,120 @@
+/**
+ * The 2025-era limit of open sessions per identity (64), through the HTTP face in process on a real hub
+ * core: a client that goes away without DELETE (the v1 SDK client's close() sends none) is not locked out
+ * of new sessions once it has left 64 behind; at the limit the least recently used idle session makes
+ * room, and only when every one is busy (a call running, a GET stream open) is the new one refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { hubFace } from '../helpers/in-process-face.js';
+
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const LIMIT = 64;
+
+function poster(fetchIt: typeof fetch) {
+  return (body: unknown, headers: Record<string, string> = {}) => fetchIt('http://127.0.0.1/mcp', { method: 'POST', headers: { ...HEADERS, ...headers }, body: JSON.stringify(body) });
+}
+
+async function initialize(post: ReturnType<typeof poster>): Promise<Response> {
+  return post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+}
+
+async function session(post: ReturnType<typeof poster>): Promise<Record<string, string>> {
+  const res = await initialize(post);
+  assert.equal(res.status, 200);
+  await res.text();
+  const headers = { 'mcp-session-id': res.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+  assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status, 202);
+  return headers;
+}
+
+/**
+ * What an engine does when a client hangs up: the answer's stream is cancelled (in process, a fetch's
+ * abort reaches no stream by itself, and the v1 client aborts its GET stream on close()).
+ */
+function hangingUp(inProcess: typeof fetch): typeof fetch {
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    const res = await inProcess(input, init);
+    const signal = init?.signal;
+    if (!res.body || !signal) return res;
+    const reader = res.body.getReader();
+    signal.addEventListener('abort', () => void reader.cancel(signal.reason).catch(() => {}), { once: true });
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        } catch (err) {
+          c.error(err);
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }) as typeof fetch;
+}
+
+test('the v1 SDK client connecting once per task, closing without DELETE, is still served after 64 tasks', { timeout: 60_000 }, async (t) => {
+  const { fetch: inProcess } = hubFace(t);
+  const fetchIt = hangingUp(inProcess);
+  for (let i = 0; i < LIMIT + 6; i++) {
+    const client = new ClientV1({ name: 'task-runner', version: '1' });
+    try {
+      await client.connect(new HttpV1(new URL('http://127.0.0.1/mcp'), { fetch: fetchIt }));
+      const r = await client.callTool({ name: 'execute_query', arguments: { query: `select ${i}` } });
+      assert.ok(!r.isError, JSON.stringify(r));
+    } catch (err) {
+      assert.fail(`task #${i}: ${(err as Error).message}`);
+    } finally {
+      await client.close();
+    }
+  }
+});
+
+test('at the limit, the least recently used idle session makes room; a new one is refused only while all are busy', { timeout: 60_000 }, async (t) => {
+  const { warehouse, fetch: inProcess } = hubFace(t);
+  const post = poster(inProcess);
+  const sessions: Record<string, string>[] = [];
+  for (let i = 0; i < LIMIT; i++) sessions.push(await session(post));
+  // One session runs a call; every other holds its GET (notification) stream open: all are busy.
+  const started = warehouse.nextStart();
+  const running = await post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'select 7 from held' } } }, sessions[0]);
+  assert.equal(running.status, 200);
+  await started;
+  const streams: Response[] = [];
+  for (const headers of sessions.slice(1)) {
+    const get = await inProcess('http://127.0.0.1/mcp', { method: 'GET', headers: { accept: 'text/event-stream', ...headers } });
+    assert.equal(get.status, 200);
+    streams.push(get);
+  }
+  const refused = await initialize(post);
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get('retry-after'), '5');
+  const { error } = (await refused.json()) as { error: { message: string } };
+  assert.match(error.message, /all 64 are busy \(a call running or a GET stream open\)/);
+  // The call finishes: its session is idle now, the least recently used one, and makes room.
+  warehouse.releases.get('select 7 from held')!();
+  assert.match(await running.text(), /"result"/);
+  const admitted = await initialize(post);
+  assert.equal(admitted.status, 200);
+  await admitted.text();
+  const gone = await post({ jsonrpc: '2.0', id: 2, method: 'ping' }, sessions[0]);
+  assert.equal(gone.status, 404, 'the idle session was the one closed');
+  await gone.text();
+  // The listening sessions were left alone.
+  const still = await post({ jsonrpc: '2.0', id: 3, method: 'ping' }, sessions[1]);
+  assert.equal(still.status, 200);
+  await still.text();
+  // A GET stream that ends leaves its session idle: the next new session takes its place.
+  await streams[1]!.body!.cancel();
+  const next = await initialize(post);
+  assert.equal(next.status, 200);
+  await next.text();
+  const replaced = await post({ jsonrpc: '2.0', id: 4, method: 'ping' }, sessions[2]);
+  assert.equal(replaced.status, 404);
+  await replaced.text();
+  for (const s of streams) await s.body!.cancel().catch(() => {});
+});
