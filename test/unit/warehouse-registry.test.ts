@@ -277,7 +277,7 @@ test("a reload's answer names the Snowflake profiles whose credentials changed i
 });
 
 /** A registry over fake warehouses that counts retirements, and lets a test wait for the next ones. */
-function retiringRegistry(homedir: string, options: { profileName?: string } = {}) {
+function retiringRegistry(homedir: string, options: { profileName?: string; now?: () => number } = {}) {
   const opened: SnowflakeProfile[] = [];
   const retired: Warehouse[] = [];
   const waiters: (() => void)[] = [];
@@ -376,6 +376,83 @@ test("the hub's default pool, opened at start, is retired when its key is rotate
     byReload.registry.refreshCredentials();
     await byReload.retiredAtLeast(1);
     assert.equal(byReload.registry.describe().length, 0);
+  } finally {
+    home.cleanup();
+  }
+});
+
+test("a pool no open session uses is retired after its idle timeout; the hub's default pool stays; a session coming back opens it again", async () => {
+  let clock = 0;
+  const opened: string[] = [];
+  const retired: string[] = [];
+  const waiters: (() => void)[] = [];
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: env('hub'),
+    now: () => clock,
+    openSnowflake: async (p) => (opened.push(p.user), { ...fakeWarehouse(p), retire: async () => {} } as unknown as Warehouse),
+    onRetired: (w) => {
+      retired.push(String(w.info().detail['user']));
+      for (const wake of waiters.splice(0)) wake();
+    },
+  });
+  const retiredAtLeast = async (n: number): Promise<void> => {
+    while (retired.length < n) await new Promise<void>((r) => waiters.push(r));
+  };
+  try {
+    assert.equal(await registry.warmUp(), undefined);
+    const [alice, bob, plain] = [session('a', env('alice')), session('b', env('bob')), session('p', {})];
+    for (const s of [alice, bob, plain]) await registry.forSession(s);
+    assert.deepEqual(opened, ['hub', 'alice', 'bob']);
+    alice.close('done');
+    plain.close('done');
+    const idle = 600_000; // pool.idle_timeout_ms's default
+    registry.retireUnused();
+    clock += idle - 1;
+    registry.retireUnused();
+    assert.equal(retired.length, 0, 'not before its idle timeout');
+    clock += 1;
+    registry.retireUnused();
+    await retiredAtLeast(1);
+    assert.deepEqual(retired, ['alice']);
+    assert.deepEqual(registry.describe().map((w) => w.detail['user']).sort(), ['bob', 'hub'], 'bob is still in use; the default pool stays');
+    bob.close('done');
+    registry.retireUnused();
+    clock += 10 * idle;
+    registry.retireUnused();
+    await retiredAtLeast(2);
+    assert.deepEqual(retired, ['alice', 'bob']);
+    assert.deepEqual(registry.describe().map((w) => w.detail['user']), ['hub'], "the hub's default pool is kept warm with no session at all");
+    // A session that comes back with those settings logs in again.
+    await registry.forSession(session('a2', env('alice')));
+    assert.deepEqual(opened, ['hub', 'alice', 'bob', 'alice']);
+  } finally {
+    await registry.close();
+  }
+});
+
+test("after the hub's default key is rotated, the pool of the new key is the default one kept warm", async () => {
+  const home = snowflakeHome('');
+  let clock = 0;
+  try {
+    const keyFile = home.write('rsa_key.p8', newKey());
+    home.write('.snowflake/connections.toml', `[kp]\naccount = "acct"\nuser = "alice"\nprivate_key_file = ${JSON.stringify(keyFile)}\n`);
+    const { registry: clocked, retired, retiredAtLeast } = retiringRegistry(home.dir, { profileName: 'kp', now: () => clock });
+    assert.equal(await clocked.warmUp(), undefined);
+    home.write('rsa_key.p8', newKey());
+    const editor = session('s', {});
+    const current = await clocked.forSession(editor);
+    await retiredAtLeast(1);
+    editor.close('done');
+    clocked.retireUnused();
+    clock += 3_600_000;
+    clocked.retireUnused();
+    await Promise.resolve();
+    assert.equal(retired.length, 1, 'only the pool of the old key');
+    assert.deepEqual(clocked.describe().length, 1);
+    assert.equal(await clocked.forSession(session('s2', {})), current);
+    await clocked.close();
   } finally {
     home.cleanup();
   }

@@ -30,6 +30,8 @@ import { driverLogConfig } from './snowflake/driver-log-config.js';
  */
 export interface WarehouseCaller {
   readonly facts: { readonly id: string; readonly profile?: string | undefined; readonly env?: Record<string, string> | undefined; readonly transport?: string; readonly config?: string | undefined };
+  /** Ended: its pool may go once no other open session uses it (see retireUnused). Absent: never ends. */
+  readonly closed?: boolean;
 }
 
 export interface WarehouseRegistryOptions {
@@ -53,7 +55,7 @@ export interface WarehouseRegistryOptions {
   loginRetryAfterMs?: number;
   /** How often a session's credential files are looked at again (default CREDENTIALS_CHECK_MS; 0: every call). */
   credentialsCheckMs?: number;
-  /** Told of a warehouse retired (its settings superseded) once it has closed: what is kept per warehouse can go. */
+  /** Told of a warehouse retired (its settings superseded, or unused) once it has closed: what is kept per warehouse can go. */
   onRetired?: (warehouse: Warehouse) => void;
   /**
    * Told the secrets of every profile resolved (so logs and the audit log can scrub them from SQL text):
@@ -61,6 +63,8 @@ export interface WarehouseRegistryOptions {
    * the client's to choose, so they are that session's to scrub, not the hub's), else without (the hub's own).
    */
   onSecrets?: (secrets: string[], sessionId?: string) => void;
+  /** The clock pools' unused time is measured by (ms; Date.now unless a test says). */
+  now?: () => number;
 }
 
 
@@ -98,6 +102,9 @@ export interface WarehouseProvider {
   targetFor(session: WarehouseCaller, role?: ProfileOfRole): WarehouseTarget;
 }
 
+/** How often pools that no open session uses are looked for (see WarehouseRegistry.retireUnused). */
+const UNUSED_SWEEP_MS = 30_000;
+
 /** Snowflake settings that failed to open, kept for status (see WarehouseRegistry.failed). */
 const MAX_FAILED_PROFILES = 32;
 
@@ -133,6 +140,16 @@ interface CachedTarget {
   generation: number;
   /** When the files were last seen unchanged (performance.now()). */
   checkedAt: number;
+}
+
+/** Who uses one pool (see WarehouseRegistry.retireUnused). */
+interface PoolUse {
+  /** Sessions whose settings resolved to it last; closed ones are dropped by the sweep. */
+  readonly sessions: Set<WarehouseCaller>;
+  /** Its profile's pool.idle_timeout_ms: how long it stays once no open session uses it. */
+  idleMs: number;
+  /** When the sweep first found no open session using it. */
+  unusedSince: number | undefined;
 }
 
 /** One session's settings, as a reload resolves them again (see WarehouseRegistry.credentialsSeen). */
@@ -186,6 +203,9 @@ export class WarehouseRegistry implements WarehouseProvider {
    * MAX_CREDENTIALS_SEEN): what reload compares to say whose credentials changed.
    */
   private readonly credentialsSeen = new Map<string, SeenSettings>();
+  /** Who uses each Snowflake pool, by fingerprint, and the timer that retires those nobody does. */
+  private readonly uses = new Map<string, PoolUse>();
+  private unusedSweep: NodeJS.Timeout | undefined;
   private closed = false;
   private driverConfigProblemSaid = false;
 
@@ -265,6 +285,8 @@ export class WarehouseRegistry implements WarehouseProvider {
     const credentials = profile ? credentialsFingerprint(profile) : '';
     const entry = { identity, credentials, files, stamp, recheck: changedSince >= started - STAMP_GRANULARITY_MS, generation: this.generation, checkedAt: performance.now() };
     if (profile) this.noteCredentials(name, sessionEnv, source, profile.name, credentials);
+    if (cached !== undefined && cached.identity !== identity) this.uses.get(cached.identity)?.sessions.delete(session);
+    if (profile) this.noteUse(identity, session, profile.pool.idleTimeoutMs);
     if (cached !== undefined && cached.identity === identity) {
       // Nothing that matters changed: the same target (its notices were told once already).
       cache.set(key, { ...entry, target: cached.target });
@@ -276,7 +298,7 @@ export class WarehouseRegistry implements WarehouseProvider {
         this.opts.logger.info({ session: session.facts.id, profile: profile.name, changed }, `a session's Snowflake ${changed} changed on disk; its next login uses the new ones`);
       }
       // Its calls go to the pool of the new settings; the old one finishes what runs on it and is closed.
-      this.retire(cached.identity);
+      this.retire(cached.identity, 'superseded');
     }
     this.recheckWarm(false);
     // A retirement starts a new generation for the other sessions; this one has just resolved.
@@ -323,31 +345,69 @@ export class WarehouseRegistry implements WarehouseProvider {
    * again at its next call (a new generation): one still on these settings — its own files unchanged — opens
    * them anew, instead of calls reaching a pool being closed.
    */
-  private retire(identity: string): void {
+  private retire(identity: string, why: 'superseded' | 'unused'): void {
     const pool = this.pools.get(identity);
     this.failed.delete(identity);
     if (this.warm?.identity === identity) this.warm = undefined;
     if (pool === undefined) return;
     this.pools.delete(identity);
-    this.generation++;
+    // An unused pool has no session that could be on its settings: none needs resolving again.
+    if (why === 'superseded') this.generation++;
     pool.then(
       (warehouse) => {
         this.open.delete(warehouse);
         this.retiring.add(warehouse);
         const closed = Promise.resolve().then(() => (warehouse.retire ? warehouse.retire() : warehouse.close()));
         void closed.then(
-          () => this.retired(warehouse),
-          () => this.retired(warehouse),
+          () => this.retired(warehouse, why),
+          () => this.retired(warehouse, why),
         );
       },
       () => {},
     );
   }
 
-  private retired(warehouse: Warehouse): void {
+  private retired(warehouse: Warehouse, why: 'superseded' | 'unused'): void {
     if (!this.retiring.delete(warehouse)) return;
-    this.opts.logger.info({ profile: warehouse.info().name }, 'the Snowflake pool of superseded settings is closed');
+    this.opts.logger.info({ profile: warehouse.info().name }, why === 'superseded' ? 'the Snowflake pool of superseded settings is closed' : 'a Snowflake pool no session used any more is closed');
     this.opts.onRetired?.(warehouse);
+  }
+
+  /** A session's settings resolved to this pool: it is in use while the session is open. */
+  private noteUse(identity: string, session: WarehouseCaller, idleMs: number): void {
+    let use = this.uses.get(identity);
+    if (!use) {
+      use = { sessions: new Set(), idleMs, unusedSince: undefined };
+      this.uses.set(identity, use);
+    }
+    use.sessions.add(session);
+    use.idleMs = idleMs;
+    if (this.unusedSweep === undefined && !this.closed) {
+      this.unusedSweep = setInterval(() => this.retireUnused(), UNUSED_SWEEP_MS);
+      this.unusedSweep.unref();
+    }
+  }
+
+  /**
+   * Retires the pools that no open session has used for their idle timeout (pool.idle_timeout_ms, from
+   * when the sweep found their last session closed), as a superseded pool is: each distinct set of an
+   * editor's settings (a schema, a role, a rotated token) opened a pool that stayed, logged in and holding
+   * its credentials, for the life of the hub. The hub's default pool stays warm. A session that comes
+   * back with those settings opens them again. Called every UNUSED_SWEEP_MS.
+   */
+  retireUnused(): void {
+    const now = (this.opts.now ?? Date.now)();
+    for (const [identity, use] of this.uses) {
+      for (const session of use.sessions) if (session.closed === true) use.sessions.delete(session);
+      if (use.sessions.size > 0 || identity === this.warm?.identity) {
+        use.unusedSince = undefined;
+        continue;
+      }
+      use.unusedSince ??= now;
+      if (now - use.unusedSince < use.idleMs) continue;
+      this.uses.delete(identity);
+      this.retire(identity, 'unused');
+    }
   }
 
   /**
@@ -360,14 +420,21 @@ export class WarehouseRegistry implements WarehouseProvider {
     const { stamp } = stampOf(warm.files);
     if (!force && stamp === warm.stamp) return;
     let identity: string | undefined;
+    let files: readonly string[] = [];
     try {
-      const { profile } = resolveProfile(this.resolveInput(undefined, {}, undefined));
-      identity = profile ? profileFingerprint(profile) : 'embedded';
+      const resolved = resolveProfile(this.resolveInput(undefined, {}, undefined));
+      identity = resolved.profile ? profileFingerprint(resolved.profile) : 'embedded';
+      files = resolved.files;
     } catch {
       // Settings that no longer resolve: the pool of the old ones is stale all the same.
     }
-    if (identity === warm.identity) this.warm = { ...warm, stamp };
-    else this.retire(warm.identity);
+    if (identity === warm.identity) {
+      this.warm = { ...warm, stamp };
+      return;
+    }
+    this.retire(warm.identity, 'superseded');
+    // The pool of the new settings is the hub's default now: kept warm as the old one was (see retireUnused).
+    if (identity !== undefined && identity !== 'embedded') this.warm = { identity, files, stamp: stampOf(files).stamp };
   }
 
   /** Remembers what these settings' credentials were as of the last reload (the first time they are seen). */
@@ -588,6 +655,7 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.unusedSweep);
     const all = [...this.open, ...this.retiring];
     this.open.clear();
     this.retiring.clear();
