@@ -74,7 +74,7 @@ test('a stream that ends on its own is whole, also after the answer was cut', as
   try {
     const read = await readResult(connection, await connection.stream(`SELECT range AS i FROM range(${ROWS})`), state, limits());
     assert.deepEqual([read.rows.length, read.truncatedBy, read.kept.length, read.exhausted], [10, 'rows', ROWS, true]);
-    assert.deepEqual(read.kept.row(ROWS - 1), [ROWS - 1]);
+    assert.deepEqual(read.kept[ROWS - 1], [ROWS - 1]);
   } finally {
     state.dispose();
   }
@@ -110,6 +110,20 @@ test('a cancel\'s interrupt is not the end of the result either', async () => {
     assert.deepEqual(stream.laterChunks, [0]);
     assert.equal(read.truncatedBy, undefined);
     assert.equal(read.exhausted, false);
+  } finally {
+    state.dispose();
+  }
+});
+
+test('what the result cache is given is plain JSON rows, the read-ahead too: no DuckDB chunk is held by a kept result', async () => {
+  const state = new CallState();
+  try {
+    const read = await readResult(connection, await connection.stream(`SELECT range AS i, 'r' || range AS s FROM range(${ROWS})`), state, limits({ keepRows: 3 * CHUNK_ROWS }));
+    assert.ok(Array.isArray(read.kept), 'an array of rows, not an object converting a chunk on demand');
+    assert.equal(read.kept.length, 3 * CHUNK_ROWS);
+    assert.ok(read.kept.every((row) => Array.isArray(row) && typeof row[0] === 'number' && typeof row[1] === 'string'));
+    assert.deepEqual(read.kept[3 * CHUNK_ROWS - 1], [3 * CHUNK_ROWS - 1, `r${3 * CHUNK_ROWS - 1}`]);
+    assert.equal(read.keptBytes, JSON.stringify(read.kept).length - 2 - (read.kept.length - 1), 'its JSON size, as read');
   } finally {
     state.dispose();
   }

@@ -5,21 +5,16 @@ import { jsonSize } from '../json-values.js';
 import type { ColumnInfo, JsonValue, QueryResult } from '../types.js';
 
 /**
- * Finished results kept in memory, bounded by (estimated) bytes, so a client can page through a result by
- * its query id without re-running the statement. Only the first rows of a result are kept; `complete`
+ * Finished results kept in memory, bounded by the heap they take, so a client can page through a result
+ * by its query id without re-running the statement. Only the first rows of a result are kept; `complete`
  * says whether those are all the rows there were.
  */
 
-/** The kept rows of one result. Rows may be converted only when read, so reading should be cheap but not free. */
-export interface RowSource {
-  readonly length: number;
-  row(index: number): JsonValue[];
-}
-
 export interface CachedResult {
   columns: ColumnInfo[];
-  rows: RowSource;
-  /** Approximate JSON size of all kept rows. */
+  /** Plain JSON rows: what the cache counts is all it holds (no engine object, no closure over one). */
+  rows: readonly JsonValue[][];
+  /** JSON size of all kept rows (known from reading them: the cache walks no row to size an entry). */
   estimatedBytes: number;
   /** True when `rows` holds every row of the result. */
   complete: boolean;
@@ -38,7 +33,22 @@ export interface ResultPage {
   maxBytes?: number | undefined;
 }
 
-const ENTRY_OVERHEAD_BYTES = 256;
+/**
+ * What a kept result costs in heap besides its rows' JSON text, measured with the cache filled and then
+ * emptied (heap after gc, node --expose-gc; V8 with pointer compression, as Node ships): an entry with its
+ * query id, the LRU's bookkeeping and its columns; a row's array; a cell's slot and, for a string or a
+ * non-integer number, its own header. Counted as JSON text alone, small results took ~3.5× and wide ones
+ * ~2.5× what the budget said.
+ */
+const ENTRY_OVERHEAD_BYTES = 400;
+const COLUMN_OVERHEAD_BYTES = 80;
+const ROW_OVERHEAD_BYTES = 32;
+const CELL_OVERHEAD_BYTES = 20;
+
+/** The heap an entry of `rows` rows of `columns` columns whose JSON is `jsonBytes` takes. */
+function heapBytes(columns: number, rows: number, jsonBytes: number): number {
+  return ENTRY_OVERHEAD_BYTES + columns * COLUMN_OVERHEAD_BYTES + rows * (ROW_OVERHEAD_BYTES + columns * CELL_OVERHEAD_BYTES) + Math.ceil(jsonBytes);
+}
 
 export class ResultCache {
   private readonly cache: LRUCache<string, CachedResult>;
@@ -51,7 +61,7 @@ export class ResultCache {
     this.cache = new LRUCache<string, CachedResult>({
       maxSize: budget,
       maxEntrySize: this.maxEntryBytes,
-      sizeCalculation: (entry) => Math.max(1, Math.ceil(entry.estimatedBytes) + ENTRY_OVERHEAD_BYTES),
+      sizeCalculation: (entry) => heapBytes(entry.columns.length, entry.rows.length, entry.estimatedBytes),
     });
   }
 
@@ -65,15 +75,15 @@ export class ResultCache {
    * Returns what was kept: that, not what was offered, is how far the result can be paged.
    */
   put(queryId: string, entry: CachedResult): KeptRows {
-    const room = this.maxEntryBytes - ENTRY_OVERHEAD_BYTES;
-    if (entry.estimatedBytes <= room) {
+    const columns = entry.columns.length;
+    if (heapBytes(columns, entry.rows.length, entry.estimatedBytes) <= this.maxEntryBytes) {
       this.cache.set(queryId, entry);
       return { rows: entry.rows.length, complete: entry.complete };
     }
-    const perRow = entry.estimatedBytes / Math.max(1, entry.rows.length);
-    const keep = Math.max(0, Math.floor(room / Math.max(1, perRow)));
-    const rows = firstRows(entry.rows, keep);
-    this.cache.set(queryId, { ...entry, rows, estimatedBytes: keep * perRow, complete: false });
+    const perRow = heapBytes(columns, 1, entry.estimatedBytes / Math.max(1, entry.rows.length)) - heapBytes(columns, 0, 0);
+    const keep = Math.max(0, Math.floor((this.maxEntryBytes - heapBytes(columns, 0, 0)) / perRow));
+    const rows = entry.rows.slice(0, keep);
+    this.cache.set(queryId, { ...entry, rows, estimatedBytes: (keep * entry.estimatedBytes) / Math.max(1, entry.rows.length), complete: false });
     return { rows: rows.length, complete: false };
   }
 
@@ -106,7 +116,7 @@ export class ResultCache {
         truncatedBy = 'rows';
         break;
       }
-      const row = entry.rows.row(i);
+      const row = entry.rows[i]!;
       const size = jsonSize(row);
       if (maxBytes !== undefined && bytes + size > maxBytes) {
         truncatedBy = 'bytes';
@@ -136,10 +146,6 @@ export class ResultCache {
   clear(): void {
     this.cache.clear();
   }
-}
-
-function firstRows(source: RowSource, count: number): RowSource {
-  return { length: Math.min(count, source.length), row: (index) => source.row(index) };
 }
 
 function checkCount(value: unknown, what: string): number {
