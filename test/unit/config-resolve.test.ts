@@ -236,6 +236,16 @@ test('config profiles with none selected are warned about', (t) => {
   assert.match(warnings[0]!, /~\/\.snowmux\/config\.toml defines profiles \(prod\) but none is selected: set hub\.default_profile, SNOWMUX_PROFILE or --profile\./);
 });
 
+// A role that names a profile selects it for its sessions: the advice to set a default would move every
+// other session off the embedded warehouse, so there is nothing to warn about.
+test('config profiles a role selects are not warned about as unselected', (t) => {
+  const fx = fixture(t);
+  fx.config('[profiles.prod]\naccount = "a"\nuser = "u"\npassword = "p"\n[roles.sf]\nclients = ["sf*"]\nprofile = "prod"\n');
+  const { profile, warnings } = fx.resolve();
+  assert.equal(profile, null);
+  assert.deepEqual(warnings.filter((w) => w.includes('none is selected')), []);
+});
+
 test('the Python server\'s environment resolves unchanged (key pair + refresh hours)', (t) => {
   const fx = fixture(t);
   const keyPath = fx.file('keys/rsa_key.p8', PLAIN_PEM);

@@ -457,3 +457,22 @@ test("after the hub's default key is rotated, the pool of the new key is the def
     home.cleanup();
   }
 });
+
+// Every session resolves its profile, and a warning about the hub's own files is the same for each: it was
+// logged again on every session's first call (12 identical lines for 13 sessions in an outside test).
+test('a profile warning is logged once, not once per session', () => {
+  const lines: string[] = [];
+  const destination = new PassThrough();
+  destination.on('data', (chunk: Buffer) => lines.push(...String(chunk).split('\n').filter(Boolean)));
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger: createLogger({ destination, level: 'warn' }),
+    env: { HOME: '/nonexistent' },
+    homedir: '/nonexistent',
+    config: parseLoaded('[profiles.prod]\naccount = "a"\nuser = "u"\npassword = "p"\n'),
+  });
+  for (let i = 0; i < 5; i++) registry.targetFor(new Session({ id: `s${i}`, identity: { kind: 'local-user', name: 'me' }, transport: 'unix-socket' }));
+  const warned = lines.filter((line) => line.includes('profile warning'));
+  assert.equal(warned.length, 1, warned.join('\n'));
+  assert.match(warned[0]!, /none is selected/);
+});

@@ -460,7 +460,10 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
       `${conns.defaultConnection.source} names connection "${name}", which ${conns.file?.shownPath ?? conns.shownConnectionsPath} does not define; ignoring it.`,
     );
   }
-  if (selection.requestedBy === undefined && configEntry === undefined && Object.keys(configProfiles).length > 0) {
+  // Profiles a role names are selected by that role's sessions: setting a default would move every other
+  // session off its warehouse.
+  const chosenByRoles = Object.values(input.configFile?.config.roles ?? {}).some((role) => role.profile !== undefined);
+  if (selection.requestedBy === undefined && configEntry === undefined && Object.keys(configProfiles).length > 0 && !chosenByRoles) {
     warnings.push(
       `${input.configFile?.shownPath} defines profiles (${Object.keys(configProfiles).join(', ')}) but none is selected: ` +
         'set hub.default_profile, SNOWMUX_PROFILE or --profile.',

@@ -116,6 +116,8 @@ const MAX_CREDENTIALS_SEEN = 64;
  * less than this before it was read could change again without its stamp showing it.
  */
 const STAMP_GRANULARITY_MS = 2_000;
+/** Distinct profile warnings remembered as logged (each is logged once; past this many, logged again). */
+const MAX_LOGGED_WARNINGS = 256;
 
 /**
  * A session's credential files are looked at (a stat each) at most this often: a token refreshed or a key
@@ -195,6 +197,8 @@ export class WarehouseRegistry implements WarehouseProvider {
    * that cannot serve, not only as a warning.
    */
   private defaultUnusable: { error: unknown; at: number } | undefined;
+  /** Profile warnings already logged (MAX_LOGGED_WARNINGS). */
+  private readonly loggedWarnings = new Set<string>();
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, CachedTarget>>();
   /** Bumped by refreshCredentials: every cached target is resolved again at its session's next call. */
   private generation = 0;
@@ -522,7 +526,12 @@ export class WarehouseRegistry implements WarehouseProvider {
     // passphrase, a bad account) reports none, yet the error and the session's own SQL may quote them.
     if (sessionId !== undefined) this.opts.onSecrets?.(environmentSecrets(sessionEnv), sessionId);
     const { profile, warnings, files } = resolveProfile(this.resolveInput(name, sessionEnv, source));
-    for (const w of warnings) this.opts.logger.warn({ warning: w }, 'profile warning');
+    for (const w of warnings) {
+      // Every session resolves its profile; a warning about the hub's own files is the same for all of them.
+      if (this.loggedWarnings.has(w)) continue;
+      if (this.loggedWarnings.size < MAX_LOGGED_WARNINGS) this.loggedWarnings.add(w);
+      this.opts.logger.warn({ warning: w, ...(sessionId === undefined ? {} : { session: sessionId }) }, 'profile warning');
+    }
     collect?.push(...warnings);
     if (profile) {
       const secrets = profileSecrets(profile);
