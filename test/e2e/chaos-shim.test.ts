@@ -197,8 +197,11 @@ test('an editor that does not read for longer than the stall bound: the calls it
   await rig.startHub({ SNOWMUX_STALLED_OUTPUT_MS: '1000' });
   const editor = await stalledEditor(t, rig.home, 'no-reader');
   await statusUntil(rig.home, 'the session cut for not reading', (s) => s.totals.lastCut?.why?.startsWith('the client did not read its answers') === true);
-  const errors = (await editor.readAll()).filter((m) => m.error).map((m) => m.error!.message);
-  assert.ok(errors.length > 0, 'some calls were never delivered');
+  // The hub ends a cut session's socket after what it had queued (within a bound), so an editor that reads
+  // soon after gets some answers whole; every other call is answered with why.
+  const answers = await editor.readAll();
+  assert.equal(answers.length, 12);
+  const errors = answers.filter((m) => m.error).map((m) => m.error!.message);
   for (const message of errors) {
     assert.doesNotMatch(message, /hub restarted/);
     assert.match(message, /not read/);

@@ -86,7 +86,8 @@ test('a shim refused for version skew answers the editor\'s calls with the advic
   assert.ok((await answerTo(2)).error!.message.includes(ownCommand));
   shim.stdin.end();
   const [code] = await once(shim, 'exit');
-  assert.equal(code, 0, 'the shim still exits when the editor closes stdin');
+  // It never served: exit 1, as for every shim that could not (operations.md), once the editor leaves.
+  assert.equal(code, 1, 'the shim still exits when the editor closes stdin, with 1');
   assert.equal(err.split(ownCommand).length - 1, 1, `logged once:\n${err}`);
   assert.equal(hellos[0]?.wire, WIRE_VERSION, 'the shim said which version it speaks');
   assert.equal(existsSync(join(rig.home, 'hub-stderr.log')), false, 'a refusing hub is not a missing one: no hub was started');
