@@ -85,7 +85,7 @@ const poolKeys = {
   min: setting(nonNegativeInt(), { default: 0, description: 'connections kept open when idle (must be ≤ `max`)' }),
   max: setting(positiveInt(), { default: 4, description: 'connections in the pool' }),
   acquire_timeout_ms: setting(timerMs(), { default: 10_000, description: 'longest a call waits for a free connection (in the hub\'s queue too, while all its connections are busy and its `max` is at most `limits.max_concurrent_queries`) before `POOL_EXHAUSTED` "all N connections busy"' }),
-  idle_timeout_ms: setting(timerMs(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`)' }),
+  idle_timeout_ms: setting(timerMs(), { default: 600_000, description: 'idle connections older than this are closed (down to `min`); a pool no open session uses is retired after this long (the hub\'s default pool excepted)' }),
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
 };
