@@ -5,6 +5,7 @@
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { SnowmuxError } from '../../errors.js';
 
 export type { Logger } from 'pino';
 
@@ -57,9 +58,19 @@ function shiftLogs(file: string, keep: number): void {
   }
 }
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** $SNOWMUX_LOG_LEVEL, checked: pino's own refusal of an unknown level names neither the variable nor the levels. */
+function logLevelFromEnv(value: string | undefined): string {
+  if (!value) return 'info';
+  const level = value.trim().toLowerCase();
+  if (LOG_LEVELS.includes(level)) return level;
+  throw new SnowmuxError('USAGE', `SNOWMUX_LOG_LEVEL=${JSON.stringify(value)} is not a log level: use one of ${LOG_LEVELS.join(', ')} (or leave it unset for info).`);
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
   // An empty $SNOWMUX_LOG_LEVEL (an editor's or a unit file's "" placeholder) is unset, as every variable's is.
-  const level = opts.level ?? (process.env.SNOWMUX_LOG_LEVEL || 'info');
+  const level = opts.level ?? logLevelFromEnv(process.env.SNOWMUX_LOG_LEVEL);
   const scrub = opts.scrub ?? ((line: string) => line);
   if (opts.destination) {
     return pino({ level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
