@@ -466,3 +466,13 @@ test('a config file past 1 MiB is refused unread, with what to do', (t) => {
   writeFileSync(path, `# ${'x'.repeat(1000)}\n[hub]\nmax_rows = 9\n`);
   assert.equal(loadConfigFile({ home, env: {} }).config.hub.maxRows, 9);
 });
+
+// A browser's Origin header is scheme://host[:port], lower case, no default port, no slash: an admin's
+// "https://App.example.com/" never matched it, and the 403 told them to add the origin they had added.
+test('http_allowed_origins are kept as the Origin header spells them; a path, query or credentials are refused', () => {
+  const origins = (list: string) => parseConfigText(`[hub]\nhttp_allowed_origins = ${list}\n`, 'config.toml').hub.httpAllowedOrigins;
+  assert.deepEqual(origins('["https://App.Example.com/", "http://localhost:3000", "https://x.example.com:443"]'), ['https://app.example.com', 'http://localhost:3000', 'https://x.example.com']);
+  for (const bad of ['https://app.example.com/ui', 'https://app.example.com/?a=1', 'https://app.example.com#x']) {
+    assert.match(configError(`[hub]\nhttp_allowed_origins = ["${bad}"]\n`), /at hub\.http_allowed_origins\.0: expected an origin such as "https:\/\/app\.example\.com" \(scheme, host and port only\)/, bad);
+  }
+});

@@ -134,6 +134,25 @@ export type HttpEngineChoice = (typeof HTTP_ENGINES)[number];
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
+/**
+ * A browser origin as the Origin header spells it (scheme and host in lower case, no default port, no
+ * trailing slash): `https://App.example.com/` is kept as `https://app.example.com`, which the header would
+ * match; a path, query or fragment is refused, since no Origin ever carries one.
+ */
+function browserOrigin() {
+  const problem = 'expected an origin such as "https://app.example.com" (scheme, host and port only)';
+  return z
+    .string()
+    .url({ error: problem })
+    .refine((v) => {
+      // Checked even when url() refused the text (zod runs every check): a text no URL parses is that refusal's.
+      if (!URL.canParse(v)) return true;
+      const u = new URL(v);
+      return (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '' && u.username === '' && u.password === '' && u.origin !== 'null';
+    }, { error: problem })
+    .transform((v) => (URL.canParse(v) ? new URL(v).origin : v));
+}
+
 const hubKeys = {
   max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
   shutdown_grace_ms: setting(timerMsOrZero(), { default: 10_000, description: 'how long a graceful stop (`snowmux stop`, SIGTERM) waits for in-flight calls before cancelling them (with HUB_STOPPING); a hub replaced by `hub --replace` lets them run to their own deadline (`call_timeout_ms`)' }),
@@ -157,7 +176,7 @@ const hubKeys = {
     default: 8_000,
     description: 'how long an HTTP request body may take to arrive; a slower one is answered `408` with the reason and the connection closed (at most 9000: uWebSockets.js drops a request not complete in 10 s without a word)',
   }),
-  http_allowed_origins: setting(z.array(z.string().url({ error: 'expected an origin such as "https://app.example.com"' }), { error: 'expected a list of origins' }), {
+  http_allowed_origins: setting(z.array(browserOrigin(), { error: 'expected a list of origins' }), {
     type: 'list of origins',
     default: [],
     description: 'browser origins allowed to call the HTTP face (CORS)',
