@@ -476,3 +476,15 @@ test('http_allowed_origins are kept as the Origin header spells them; a path, qu
     assert.match(configError(`[hub]\nhttp_allowed_origins = ["${bad}"]\n`), /at hub\.http_allowed_origins\.0: expected an origin such as "https:\/\/app\.example\.com" \(scheme, host and port only\)/, bad);
   }
 });
+
+// [tools.*] and [[tools.*.params]] tables got neither a "did you mean" nor the allowed keys, and a key that
+// must be there was told to be removed.
+test('typos in team tool tables get a suggestion, and a missing required key is told to be added', () => {
+  const tool = configError('[tools.t]\ndescripton = "d"\nsql = "select 1"\n');
+  assert.match(tool, /at tools\.t: unknown key "descripton" \(did you mean "description"\?\)/);
+  assert.match(tool, /at tools\.t\.description: .*got nothing\. Add the key\./);
+  assert.doesNotMatch(tool, /got nothing\. Fix the value or remove the key/);
+  const param = configError('[tools.t]\ndescription = "d"\nsql = "select ?"\n[[tools.t.params]]\nname = "x"\ntype = "string"\nrequried = false\n');
+  assert.match(param, /at tools\.t\.params\.0: unknown key "requried" \(did you mean "required"\?\)/);
+  assert.match(configError('[roles.r]\nidentities = ["*"]\n[roles.r.rate]\nburst = 3\n'), /at roles\.r\.rate\.per_second: .*got nothing\. Add the key\./);
+});

@@ -70,6 +70,8 @@ function knownKeysAt(path: readonly PathKey[]): readonly string[] | undefined {
   if (path.length === 3 && section === 'profiles' && third === 'pool') return KNOWN_KEYS.pool;
   if (path.length === 2 && section === 'roles') return KNOWN_KEYS.role;
   if (path.length === 3 && section === 'roles' && (third === 'rate' || third === 'quota')) return KNOWN_KEYS[third];
+  if (path.length === 2 && section === 'tools') return KNOWN_KEYS.tool;
+  if (path.length === 4 && section === 'tools' && third === 'params') return KNOWN_KEYS.param;
   return undefined;
 }
 
@@ -125,7 +127,9 @@ function issueLines(issue: Issue, data: unknown, fileLabel: string): string[] {
   }
   const value = valueAt(data, issue.path);
   const got = holdsSecret(issue.path) ? `${valueKind(value)} (value hidden)` : describeValue(value);
-  return [`${prefix} ${where(issue.path)}: ${issue.message}, got ${got}. Fix the value or remove the key.`];
+  // A key that must be there cannot be removed: say to add it.
+  const advice = value === undefined ? 'Add the key.' : 'Fix the value or remove the key.';
+  return [`${prefix} ${where(issue.path)}: ${issue.message}, got ${got}. ${advice}`];
 }
 
 /** All issues of one parse, one self-contained line each, in file order of discovery. */
