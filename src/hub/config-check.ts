@@ -95,6 +95,8 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
     if (opts.profile !== undefined) named.push([opts.profile.from, opts.profile.name]);
     else if (config.hub.defaultProfile !== undefined) named.push(['hub.default_profile', config.hub.defaultProfile]);
     for (const [role, settings] of Object.entries(config.roles)) if (settings.profile !== undefined) named.push([`roles.${role}.profile`, settings.profile]);
+    // A misspelt name here lets no remote shim choose the profile meant, and tells it to ask the operator.
+    for (const name of config.hub.httpShimProfiles) named.push(['hub.http_shim_profiles', name]);
     for (const [key, name] of named) {
       if (defined.names.has(name)) continue;
       problems.push(

@@ -51,6 +51,7 @@ test('a team tool parameter may not be named limit, the row cap every team tool 
 test('a profile named by a role or by hub.default_profile must be defined (config.toml or connections.toml)', (t) => {
   assert.match(refusal('[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), /at roles\.me\.profile: Snowflake profile "dev" is not defined\. Add \[profiles\.dev\] to \/etc\/snowmux\/config\.toml or \[dev\] to /);
   assert.match(refusal('[hub]\ndefault_profile = "prod"\n[profiles.dev]\naccount = "a"\nuser = "u"\n'), /at hub\.default_profile: Snowflake profile "prod" is not defined\..*name a defined profile: dev\./);
+  assert.match(refusal('[hub]\nhttp_shim_profiles = ["analyts"]\n[profiles.analyst]\naccount = "a"\nuser = "u"\n'), /at hub\.http_shim_profiles: Snowflake profile "analyts" is not defined \(did you mean "analyst"\?\)/);
   checkHubConfig(loaded('[profiles.dev]\naccount = "a"\nuser = "u"\n[roles.me]\nidentities = ["*"]\nprofile = "dev"\n'), { env });
   // A connection of Snowflake's own file counts.
   const home = mkdtempSync(join(tmpdir(), 'smx-check-'));
