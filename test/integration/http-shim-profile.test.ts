@@ -47,7 +47,7 @@ test('a remote shim may not name a profile the operator did not list; one listed
   assert.doesNotMatch(String(refused.message), /config\.toml|connections\.toml|\//);
   assert.equal((await firstAnswer(t, closed.url, closed.key, undefined)).snowmux, 'welcome');
 
-  const listed = await hubWithKey(t, 'http_shim_profiles = ["analyst"]\n');
+  const listed = await hubWithKey(t, 'http_shim_profiles = ["analyst"]\n[profiles.analyst]\naccount = "acct"\nuser = "u"\npassword = "p"\n');
   assert.equal((await firstAnswer(t, listed.url, listed.key, 'analyst')).snowmux, 'welcome');
   const other = await firstAnswer(t, listed.url, listed.key, 'admin');
   assert.equal(other.code, 'PROFILE_NOT_ALLOWED');
