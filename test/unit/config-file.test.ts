@@ -488,3 +488,9 @@ test('typos in team tool tables get a suggestion, and a missing required key is 
   assert.match(param, /at tools\.t\.params\.0: unknown key "requried" \(did you mean "required"\?\)/);
   assert.match(configError('[roles.r]\nidentities = ["*"]\n[roles.r.rate]\nburst = 3\n'), /at roles\.r\.rate\.per_second: .*got nothing\. Add the key\./);
 });
+
+// Without Redis the team cap was accepted and silently ignored; redis_stream without it is already refused.
+test('team_max_concurrent_queries without hub.redis_url is refused, as redis_stream is', () => {
+  assert.match(configError('[limits]\nteam_max_concurrent_queries = 2\n'), /at limits\.team_max_concurrent_queries: needs hub\.redis_url.*use max_concurrent_queries for one hub/);
+  parseConfigText('[hub]\nredis_url = "redis://127.0.0.1:6379"\n[limits]\nteam_max_concurrent_queries = 2\n', 'config.toml');
+});

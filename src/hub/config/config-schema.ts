@@ -476,6 +476,9 @@ export const configFileSchema = z
     if (data.audit?.redis_stream !== undefined && data.hub?.redis_url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['audit', 'redis_stream'], message: 'needs hub.redis_url: the stream lives in the team hub\'s Redis (set both, or remove redis_stream)' });
     }
+    if (data.limits?.team_max_concurrent_queries !== undefined && data.hub?.redis_url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'team_max_concurrent_queries'], message: 'needs hub.redis_url: the team\'s slots are counted in its Redis, and a hub without one would ignore it (use max_concurrent_queries for one hub)' });
+    }
     const wanted = data.policy?.default_role;
     if (wanted === undefined || wanted === BUILTIN_DEFAULT_ROLE_NAME) return;
     const roles = data.roles !== null && typeof data.roles === 'object' ? Object.keys(data.roles) : [];
