@@ -10,6 +10,7 @@ import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
 import { KnownSecrets } from './audit/known-secrets.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
+import { KNOWN_KEYS } from './config/config-schema.js';
 import { loadSnowflakeConnections } from './config/connections-toml.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './config/env-profile.js';
@@ -296,8 +297,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     const { defaultRate, retryAttempts, retryBudgetMs, ...fixedLimits } = next.config.limits;
     const { defaultRate: oldRate, retryAttempts: oldAttempts, retryBudgetMs: oldBudget, ...oldFixed } = current.limits;
     if (!same({ defaultRate, retryAttempts, retryBudgetMs }, { defaultRate: oldRate, retryAttempts: oldAttempts, retryBudgetMs: oldBudget })) applied.push('limits (rate, retries)');
-    if (!same(fixedLimits, oldFixed)) needsRestart.push('limits (queue sizes)');
-    for (const section of ['hub', 'profiles', 'audit', 'breaker', 'tools'] as const) if (!same(current[section], next.config[section])) needsRestart.push(section);
+    needsRestart.push(...changedKeys('limits', oldFixed, fixedLimits));
+    for (const section of ['hub', 'audit', 'breaker'] as const) needsRestart.push(...changedKeys(section, current[section], next.config[section]));
+    for (const section of ['profiles', 'tools'] as const) needsRestart.push(...changedEntries(section, current[section], next.config[section]));
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
     // connections.toml and key/token files are read again by every running session at its next call; the
     // answer names the profiles whose credentials changed (a password fixed there applies without a restart).
@@ -464,4 +466,31 @@ function scrubbedText(call: CallRecord, scrubber: TextScrubber): NonNullable<Cal
   const sql = call.sql === null ? null : boundSql(scrubber.scrub(call.sql), undefined);
   const request = call.request === undefined ? undefined : boundObject(redactValue(call.request, scrubber) as Record<string, unknown>, undefined);
   return { sql: sql?.sql ?? null, sqlTruncated: sql?.truncated, request: request?.value, requestTruncated: request?.truncated };
+}
+
+/** Which config-file table a section's keys are checked against (KNOWN_KEYS). */
+const KEY_TABLES = { hub: 'hub', limits: 'limits', audit: 'audit', breaker: 'breaker' } as const;
+
+/**
+ * The keys of a settings section that differ, as the file spells them (`hub.max_rows`,
+ * `limits.metadata_cache_ttl`): a reload's list of what waits for a restart names what the admin edited,
+ * not a whole section. A setting whose file key cannot be told from its name is named by its section.
+ */
+function changedKeys(section: keyof typeof KEY_TABLES, before: object, after: object): string[] {
+  const known = KNOWN_KEYS[KEY_TABLES[section]] ?? [];
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  const names = new Set<string>();
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+    const snake = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+    const fileKey = [snake, snake.replace(/_ms$/, '')].find((k) => known.includes(k));
+    names.add(fileKey === undefined ? section : `${section}.${fileKey}`);
+  }
+  return [...names];
+}
+
+/** The named tables of a section (`profiles.dev`, `tools.revenue`) that were added, removed or changed. */
+function changedEntries(section: 'profiles' | 'tools', before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name])).map((name) => `${section}.${name}`);
 }

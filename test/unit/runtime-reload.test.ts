@@ -64,3 +64,15 @@ test("a reload is refused while Snowflake's connections.toml is broken or unsafe
   chmodSync(connections, 0o600);
   assert.deepEqual(runtime.reload().needsRestart, []);
 });
+
+// The list named whole sections ("hub", and "limits (queue sizes)" for a cache TTL): the admin could not
+// tell which of twenty keys waits for a restart.
+test("a reload names each setting that waits for a restart by its key, and each profile or tool table by its name", async (t) => {
+  const home = tempHome(t, 'reload-keys-');
+  const write = (text: string) => writeFileSync(join(home, 'config.toml'), text, { mode: 0o600 });
+  write('');
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env: {}, audit: false });
+  t.after(() => runtime.close('test over'));
+  write('[hub]\nmax_rows = 5\ncall_timeout_ms = 9000\n[limits]\nmetadata_cache_ttl = "0s"\nmax_queued = 7\n[breaker]\nreset_timeout_ms = 1000\n[profiles.dev]\naccount = "a"\nuser = "u"\npassword = "p"\n');
+  assert.deepEqual(runtime.reload().needsRestart.sort(), ['breaker.reset_timeout_ms', 'hub.call_timeout_ms', 'hub.max_rows', 'limits.max_queued', 'limits.metadata_cache_ttl', 'profiles.dev']);
+});

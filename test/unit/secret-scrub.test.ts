@@ -189,7 +189,7 @@ test("the hub's Redis password, its proxies' and its environment's Snowflake sec
   for (const sink of runtime.sinks) await sink.record(call);
   // A reloaded file's secrets are known at once, those that apply only after a restart too.
   writeFileSync(join(home, 'config.toml'), ['[hub]', 'redis_url = "redis://:RELOADED-REDIS-PW-5656@127.0.0.1:9/0"', ''].join('\n'));
-  assert.deepEqual(runtime.reload().needsRestart, ['hub']);
+  assert.deepEqual(runtime.reload().needsRestart, ['hub.redis_url']);
   assert.equal(runtime.scrubCall(callOf('any-session', "SELECT 'RELOADED-REDIS-PW-5656'")).sql, `SELECT '${REDACTED}'`);
   await runtime.close('test over');
   const audit = readdirSync(join(home, 'audit')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(home, 'audit', f), 'utf8')).join('');
