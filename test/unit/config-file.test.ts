@@ -494,3 +494,12 @@ test('team_max_concurrent_queries without hub.redis_url is refused, as redis_str
   assert.match(configError('[limits]\nteam_max_concurrent_queries = 2\n'), /at limits\.team_max_concurrent_queries: needs hub\.redis_url.*use max_concurrent_queries for one hub/);
   parseConfigText('[hub]\nredis_url = "redis://127.0.0.1:6379"\n[limits]\nteam_max_concurrent_queries = 2\n', 'config.toml');
 });
+
+// zod's own "Invalid input: expected object, received array" leaked through for [[hub]].
+test('a section written as an array of tables ([[hub]]) or as a value is told to be a table, in the words of the other sections', () => {
+  for (const text of ['[[hub]]\nmax_rows = 5\n', 'hub = 5\n', '[[profiles.dev]]\naccount = "a"\n', '[profiles.dev]\npool = 3\n']) {
+    const message = configError(text);
+    assert.match(message, /: expected a table, got /, text);
+    assert.doesNotMatch(message, /Invalid input/, text);
+  }
+});

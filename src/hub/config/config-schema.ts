@@ -89,7 +89,7 @@ const poolKeys = {
   validate: setting(bool(), { default: true, description: 'check idle connections before handing them out' }),
   max_age_hours: setting(nonNegativeNumber(), { default: 0, description: 'reconnect connections older than this; `0`: never' }),
 };
-const poolFileSchema = z.strictObject(poolKeys).partial().superRefine((pool, ctx) => {
+const poolFileSchema = z.strictObject(poolKeys, { error: 'expected a table' }).partial().superRefine((pool, ctx) => {
   // Both in one table: no other source can reconcile them (one set here and one elsewhere is judged when the profile resolves).
   if (pool.min !== undefined && pool.max !== undefined && pool.min > pool.max) {
     ctx.addIssue({ code: 'custom', path: ['min'], message: `pool.min (${pool.min}) is larger than pool.max (${pool.max}): lower min or raise max` });
@@ -126,7 +126,7 @@ const profileKeys = {
   statement_timeout_s: setting(positiveInt().max(Math.floor(MAX_TIMER_MS / 1000), { error: `expected a positive integer of at most ${Math.floor(MAX_TIMER_MS / 1000)} (seconds: about 24.8 days, the longest a timer can wait)` }), { default: 300, description: 'statement timeout of this profile\'s connections (`STATEMENT_TIMEOUT_IN_SECONDS`, and the hub cancels at it). When set, it caps a longer role `statement_timeout` or `hub.call_timeout_ms`; left at its default, those decide' }),
   pool: setting(poolFileSchema, { type: 'table', description: 'the connection pool: [`[profiles.<name>.pool]`](#profilesnamepool)' }),
 };
-const profileFileSchema = z.strictObject(profileKeys).partial();
+const profileFileSchema = z.strictObject(profileKeys, { error: 'expected a table' }).partial();
 
 export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
 export type HttpEngineChoice = (typeof HTTP_ENGINES)[number];
@@ -219,7 +219,7 @@ const hubKeys = {
     description: "reach Snowflake (logins, SQL, Cortex) through the hub process's `HTTPS_PROXY`/`HTTP_PROXY`, except hosts in `NO_PROXY`, as Snowflake's drivers do; `false` always connects directly",
   }),
 };
-const hubFileSchema = z.strictObject(hubKeys).partial();
+const hubFileSchema = z.strictObject(hubKeys, { error: 'expected a table' }).partial();
 
 
 // ---- governance: [policy], [roles.<name>], [limits], [audit], [breaker] ---------------------------
