@@ -24,6 +24,9 @@ function configError(text: string): string {
 }
 
 const FULL_EXAMPLE = `
+[hub]
+redis_url = "redis://127.0.0.1:6379"
+
 [policy]
 default_role = "reader"
 
