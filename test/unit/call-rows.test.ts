@@ -5,15 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { createMcpServer } from '../../src/hub/core/mcp-server.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { ObjectKind, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import { coreOver, localClient } from '../helpers/in-memory-hub.js';
 
 /** Two schemas (and the INFORMATION_SCHEMA every database has), three tables in one, one in the other. */
 class Catalog implements Warehouse {
@@ -41,23 +34,8 @@ class Catalog implements Warehouse {
 }
 
 async function connected(t: { after(fn: () => unknown): void }) {
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
-  const warehouse = new Catalog();
-  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'catalog', defaultDatabase: 'DB', defaultSchema: 'SHOWCASE', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
-  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
-  const server = createMcpServer(attached.env);
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await server.connect(a);
-  const client = new Client({ name: 'c', version: '1' });
-  await client.connect(b);
-  t.after(async () => {
-    await client.close();
-    await server.close();
-    attached.detach('test over');
-    governance.close();
-  });
+  const core = coreOver(t, new Catalog(), { name: 'catalog', defaultSchema: 'SHOWCASE' });
+  const client = await localClient(t, core);
   /** The rows the hub recorded for its latest call of `tool`. */
   const recordedRows = (tool: string) => core.status().recent.find((c) => c.tool === tool)?.rows;
   return { client, recordedRows };

@@ -6,24 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { createMcpServer } from '../../src/hub/core/mcp-server.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { ToolEnv } from '../../src/hub/tools/tool-runtime.js';
 import { Held } from '../helpers/in-process-face.js';
+import { clientOf, coreOver } from '../helpers/in-memory-hub.js';
 
 function hub(t: { after(fn: () => unknown): void }) {
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
-  const warehouse = new Held();
-  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'held', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
-  t.after(() => governance.close());
+  const core = coreOver(t, new Held(), { name: 'held' });
   /** A session whose role's result form the test sets (as a reload would). */
   const session = () => {
     const attached = core.attachSession({ identity: { kind: 'api-key', name: 'alice' }, transport: 'http' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
@@ -35,30 +23,17 @@ function hub(t: { after(fn: () => unknown): void }) {
   return { session };
 }
 
-/** One request's server, as a 2026-07-28 HTTP request gets: a fresh server for the session. */
-async function served(t: { after(fn: () => unknown): void }, env: ToolEnv) {
-  const server = createMcpServer(env);
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await server.connect(a);
-  const client = new Client({ name: 'c', version: '1' });
-  await client.connect(b);
-  t.after(async () => {
-    await client.close();
-    await server.close();
-  });
-  return client;
-}
-
+// Each clientOf is one request's server, as a 2026-07-28 HTTP request gets: a fresh server for the session.
 const query = { name: 'execute_query', arguments: { query: 'select 1' } };
 
 test('switched to text after a listing with output schemas: results keep structured content; the new listing has no schemas', async (t) => {
   const { session } = hub(t);
   const { env, form } = session();
-  const before = await served(t, env);
+  const before = await clientOf(t, env);
   const listed = await before.listTools();
   assert.ok(listed.tools.find((x) => x.name === 'execute_query')?.outputSchema, 'listed with an output schema');
   form.now = 'text';
-  const after = await served(t, env);
+  const after = await clientOf(t, env);
   const result = await after.callTool(query);
   assert.ok(!result.isError, JSON.stringify(result));
   assert.ok(result.structuredContent, 'the listing the client holds declares an output schema');
@@ -69,7 +44,7 @@ test('a session always in text form gets the text alone', async (t) => {
   const { session } = hub(t);
   const { env, form } = session();
   form.now = 'text';
-  const client = await served(t, env);
+  const client = await clientOf(t, env);
   const result = await client.callTool(query);
   assert.ok(!result.isError, JSON.stringify(result));
   assert.equal(result.structuredContent, undefined);

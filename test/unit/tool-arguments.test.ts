@@ -5,15 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { hubFace } from '../helpers/in-process-face.js';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { createMcpServer } from '../../src/hub/core/mcp-server.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { coreOver, localClient } from '../helpers/in-memory-hub.js';
 import { argumentProblem, meantParameter } from '../../src/hub/tools/tool-arguments.js';
 import type { TeamTool } from '../../src/hub/tools/tool-runtime.js';
 import type { ObjectKind, ObjectRef, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
@@ -47,23 +41,9 @@ class TwoSchemas implements Warehouse {
 const teamTool: TeamTool = { name: 'orders_since', description: 'Orders since a day.', sql: 'SELECT 1 WHERE ? > 0', params: [{ name: 'day', type: 'integer', description: 'Day.', required: true }] };
 
 async function connected(t: { after(fn: () => unknown): void }) {
-  const client = new Client({ name: 'c', version: '1' });
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
   const warehouse = new TwoSchemas();
-  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'two', defaultDatabase: 'DB', defaultSchema: 'MAIN', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance, teamTools: [teamTool] });
-  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
-  const server = createMcpServer(attached.env);
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await server.connect(a);
-  await client.connect(b);
-  t.after(async () => {
-    await client.close();
-    await server.close();
-    attached.detach('test over');
-    governance.close();
-  });
+  const core = coreOver(t, warehouse, { name: 'two', defaultSchema: 'MAIN', teamTools: [teamTool] });
+  const client = await localClient(t, core);
   const recorded = (tool: string) => core.status().recent.find((c) => c.tool === tool);
   return { client, warehouse, recorded };
 }

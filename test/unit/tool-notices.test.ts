@@ -4,15 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { createMcpServer } from '../../src/hub/core/mcp-server.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { ObjectKind, QueryPlan, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import { coreOver, localClient } from '../helpers/in-memory-hub.js';
 
 /** One schema with three tables; records what reached it. */
 class Small implements Warehouse {
@@ -46,23 +39,8 @@ class Small implements Warehouse {
 }
 
 async function connected(t: { after(fn: () => unknown): void }) {
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
   const warehouse = new Small();
-  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'small', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
-  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
-  const server = createMcpServer(attached.env);
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await server.connect(a);
-  const client = new Client({ name: 'c', version: '1' });
-  await client.connect(b);
-  t.after(async () => {
-    await client.close();
-    await server.close();
-    attached.detach('test over');
-    governance.close();
-  });
+  const client = await localClient(t, coreOver(t, warehouse, { name: 'small' }));
   return { client, warehouse };
 }
 

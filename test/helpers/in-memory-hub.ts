@@ -1,0 +1,61 @@
+/**
+ * A hub core over one test warehouse, in process and without keys, and MCP clients served from it over
+ * the SDK's in-memory transport: what the unit tests of tools and the HTTP face build on.
+ */
+import { PassThrough } from 'node:stream';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { HubCore } from '../../src/hub/core/hub-core.js';
+import { createMcpServer } from '../../src/hub/core/mcp-server.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import type { TeamTool, ToolEnv } from '../../src/hub/tools/tool-runtime.js';
+import type { Warehouse } from '../../src/hub/warehouse/types.js';
+import { defer, type Cleanup } from './harness.js';
+
+export interface CoreOptions {
+  /** The target's name (default the warehouse's kind) and default schema (default S); its database is DB. */
+  name?: string;
+  defaultSchema?: string;
+  teamTools?: TeamTool[];
+  shutdownGraceMs?: number;
+}
+
+/** A hub core whose every session's calls run on `warehouse`, under the default role; closed when the test ends. */
+export function coreOver(t: Cleanup, warehouse: Warehouse, options: CoreOptions = {}): HubCore {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
+  const target = { kind: 'duckdb' as const, name: options.name ?? warehouse.kind, defaultDatabase: 'DB', defaultSchema: options.defaultSchema ?? 'S', open: async () => warehouse };
+  const warehouses = { targetFor: () => target, describe: () => [], close: async () => {} };
+  defer(t, () => governance.close());
+  return new HubCore({
+    home: '/nonexistent',
+    logger,
+    warehouses,
+    governance,
+    ...(options.teamTools === undefined ? {} : { teamTools: options.teamTools }),
+    ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+  });
+}
+
+/** An MCP client of a server made for `env` (one session's tools), connected in memory; closed when the test ends. */
+export async function clientOf(t: Cleanup, env: ToolEnv): Promise<Client> {
+  const server = createMcpServer(env);
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await server.connect(a);
+  const client = new Client({ name: 'c', version: '1' });
+  await client.connect(b);
+  defer(t, async () => {
+    await client.close();
+    await server.close();
+  });
+  return client;
+}
+
+/** A local user's (alice's) session on `core`, and its client; detached when the test ends. */
+export async function localClient(t: Cleanup, core: HubCore): Promise<Client> {
+  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
+  defer(t, () => attached.detach('test over'));
+  return clientOf(t, attached.env);
+}
