@@ -218,7 +218,8 @@ describe('DuckDbWarehouse', () => {
 
     test('a statement that outgrows the memory limit fails with what to do, and nothing spills to the disk', async () => {
       const err = await rejectsWith(
-        warehouse.query('SELECT a.L_COMMENT, b.L_COMMENT FROM LINEITEM a, LINEITEM b ORDER BY 1 DESC, 2 DESC', opts()),
+        // Not a sort: under the hub's LIMIT a sort is a top-N, which needs little memory.
+        warehouse.query('SELECT list(a.L_COMMENT) FROM LINEITEM a, LINEITEM b', opts()),
         'SQL_ERROR',
         /^Out of Memory Error: .*nothing spills to the hub's disk.*narrow the query/,
       );
@@ -280,6 +281,28 @@ describe('DuckDbWarehouse', () => {
     test('a bound above one chunk streams: a huge LIMIT is cut without being computed to the end', async () => {
       const result = await warehouse.query('SELECT * FROM range(10000000000000) LIMIT 9000000000000', opts({ maxRows: 3, rowBound: 9_000_000_000_000 }));
       assert.deepEqual([result.rows, result.truncated], [[[0], [1], [2]], true]);
+    });
+
+    test('the LIMIT changes nothing a caller sees: names (duplicates too), order, binds, totals, paging, trailing ; and comments', async () => {
+      const dup = await warehouse.query('SELECT 1 AS a, 2 AS a, 3 AS "A" FROM range(3)', opts());
+      assert.deepEqual(dup.columns.map((c) => c.name), ['a', 'a', 'A']);
+      assert.deepEqual([dup.rowCount, dup.totalRows], [3, 3]);
+      const ordered = await warehouse.query('SELECT range AS x FROM range(100000) ORDER BY x DESC;  ', opts({ maxRows: 3 }));
+      assert.deepEqual(ordered.rows, [[99999], [99998], [99997]]);
+      const commented = await warehouse.query('SELECT range AS x FROM range(10) -- the last line is a comment', opts());
+      assert.deepEqual([commented.rowCount, commented.totalRows, commented.truncated], [10, 10, false]);
+      const bound = await warehouse.query('SELECT range AS x FROM range(1000) WHERE range >= ? ORDER BY 1', opts({ maxRows: 2, binds: [990] }));
+      assert.deepEqual(bound.rows, [[990], [991]]);
+      // 500 rows are kept for paging (resultCacheRows), the reader reads no more, and the LIMIT is 501: a
+      // result the LIMIT cuts and one it does not both page to the 500th row and have no total.
+      for (const n of [501, 502, 100_000]) {
+        const cut = await warehouse.query(`SELECT range AS x FROM range(${n})`, opts({ maxRows: 10 }));
+        assert.deepEqual([cut.rowCount, cut.truncated, cut.totalRows, cut.pageableRows], [10, true, undefined, 500], `${n} rows`);
+        const last = await warehouse.fetchResults(cut.queryId ?? '', { offset: 495, limit: 10 }, ctx());
+        assert.deepEqual(last.rows.map((r) => r[0]), [495, 496, 497, 498, 499], `${n} rows`);
+      }
+      const whole = await warehouse.query('SELECT range AS x FROM range(500)', opts({ maxRows: 10 }));
+      assert.deepEqual([whole.rowCount, whole.truncated, whole.totalRows], [10, true, 500]);
     });
 
     test('by bytes: rows stop before the serialized size passes maxBytes', async () => {

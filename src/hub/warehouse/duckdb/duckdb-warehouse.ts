@@ -26,6 +26,7 @@ import type { CatalogComments } from './duckdb-catalog.js';
 import { ResultCache } from './result-cache.js';
 import { duckDbPlan } from './duckdb-plan.js';
 import { readResult } from './result-reader.js';
+import { readerRowBound, rowLimitedText } from './row-limited.js';
 import {
   SAMPLE_DATABASE,
   SAMPLE_DATABASE_COMMENT,
@@ -182,13 +183,8 @@ export class DuckDbWarehouse implements Warehouse {
       let prepared = keptStatement(connection, key);
       let keep = prepared !== undefined;
       prepared ??= await prepareOne(connection, sql);
+      let limited: { statement: DuckDBPreparedStatement; kept: boolean } | undefined;
       try {
-        if (binds !== undefined) {
-          prepared.clearBindings();
-          // An undefined type is inferred, as without types (bind hands each entry to bindValue); the
-          // declared type does not admit the holes.
-          prepared.bind(binds.values, binds.types as DuckDBType[]);
-        }
         const statementType = StatementType[prepared.statementType];
         // Only reads leave the connection as they found it (see CallTracker): anything else closes it after.
         // DuckDB's type is not enough: a SELECT can call a function that changes the connection
@@ -201,14 +197,29 @@ export class DuckDbWarehouse implements Warehouse {
         // A SELECT known to return no more than one chunk is run whole: one trip to DuckDB's worker thread
         // instead of three (run, first chunk, end), and no more rows held than a stream's first chunk.
         const whole = prepared.statementType === StatementType.SELECT && options.rowBound !== undefined && options.rowBound <= ONE_CHUNK_ROWS;
-        const result = whole ? await prepared.run() : await prepared.stream();
+        // A streamed SELECT not already bounded below what the reader reads runs under a LIMIT (row-limited.ts).
+        const limit = readerRowBound(maxRows, this.settings.resultCacheRows) + 1;
+        let names: string[] | undefined;
+        if (!whole && prepared.statementType === StatementType.SELECT && !(options.rowBound !== undefined && options.rowBound <= limit)) {
+          const own = prepared;
+          names = Array.from({ length: own.columnCount }, (_, i) => own.columnName(i));
+          limited = await this.rowLimited(connection, `${key}\u0000${limit}`, sql, limit, keep);
+        }
+        const statement = limited?.statement ?? prepared;
+        if (binds !== undefined) {
+          statement.clearBindings();
+          // An undefined type is inferred, as without types (bind hands each entry to bindValue); the
+          // declared type does not admit the holes.
+          statement.bind(binds.values, binds.types as DuckDBType[]);
+        }
+        const result = whole ? await statement.run() : await statement.stream();
         const read = await readResult(connection, result, state, {
           maxRows,
           maxBytes,
           keepRows: this.settings.resultCacheRows,
           keepBytes: this.results.maxEntryBytes,
           readAheadMs: this.settings.readAheadMs,
-        });
+        }, names);
         const queryId = ResultCache.newQueryId();
         const kept = this.results.put(queryId, {
           columns: read.columns,
@@ -234,8 +245,30 @@ export class DuckDbWarehouse implements Warehouse {
         };
       } finally {
         if (!keep) prepared.destroySync();
+        if (limited !== undefined && !limited.kept) limited.statement.destroySync();
       }
     });
+  }
+
+  /**
+   * The statement under a LIMIT, kept beside it when it is kept; undefined when DuckDB will not prepare it
+   * as a subquery (the statement then streams as it is).
+   */
+  private async rowLimited(connection: DuckDBConnection, key: string, sql: string, limit: number, keep: boolean): Promise<{ statement: DuckDBPreparedStatement; kept: boolean } | undefined> {
+    const found = keep ? keptStatement(connection, key) : undefined;
+    if (found !== undefined) return { statement: found, kept: true };
+    let statement: DuckDBPreparedStatement;
+    try {
+      statement = await connection.prepare(rowLimitedText(sql, limit));
+    } catch {
+      return undefined;
+    }
+    if (statement.statementType !== StatementType.SELECT) {
+      statement.destroySync();
+      return undefined;
+    }
+    if (keep) keepStatement(connection, key, statement);
+    return { statement, kept: keep };
   }
 
   /** DuckDB's planner estimate (EXPLAIN compiles, nothing runs). */

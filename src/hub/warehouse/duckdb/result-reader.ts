@@ -37,9 +37,14 @@ export interface ReadOutcome {
   exhausted: boolean;
 }
 
-export async function readResult(connection: DuckDBConnection, result: DuckDBResult, state: CallState, limits: ReadLimits): Promise<ReadOutcome> {
+/**
+ * `names`: the statement's own column names, when the result is that of the statement run under a LIMIT
+ * (row-limited.ts), whose outer SELECT renames duplicates. At most readerRowBound(maxRows, keepRows) rows
+ * are read.
+ */
+export async function readResult(connection: DuckDBConnection, result: DuckDBResult, state: CallState, limits: ReadLimits, names?: readonly string[]): Promise<ReadOutcome> {
   const types = result.columnTypes();
-  const columns: ColumnInfo[] = result.columnNames().map((name, i) => ({ name, type: duckDbTypeName(types[i] as DuckDBType) }));
+  const columns: ColumnInfo[] = result.columnNames().map((name, i) => ({ name: names?.[i] ?? name, type: duckDbTypeName(types[i] as DuckDBType) }));
   const converted: JsonValue[][] = [];
   let convertedBytes = 0;
   let answerRows: number | undefined;
