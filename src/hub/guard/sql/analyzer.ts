@@ -15,7 +15,7 @@
  */
 
 import { shownText } from '../../../shown-text.js';
-import { duckdbReadsAsFile } from './duckdb-files.js';
+import { duckdbFileHazard, duckdbReadsAsFile } from './duckdb-files.js';
 import type { SqlDialect, Token } from './lexer.js';
 import { isBuiltinTableFunction, judgeFunctionCall } from './function-rules.js';
 import { QUERY_STARTERS, READ_KEYWORDS, READ_TYPES, STATEMENT_KEYWORDS, typeHazard, type StatementType } from './statement-types.js';
@@ -578,7 +578,7 @@ class StatementAnalyzer {
     if (this.isPunct(j + 1, '(')) return; // a table function: judged as a function call
     const last = parts[parts.length - 1];
     if (duckdbReadsAsFile(parts.map((p) => p.upper ?? ''))) {
-      findings.hazard(`reads the file ${parts.map((p) => p.text).join('.')} directly (DuckDB replacement scan)`);
+      findings.hazard(duckdbFileHazard(shownText(parts.map((p) => p.text).join('.')), parts.map(partName)));
     }
     // DuckDB also exposes many table functions as views (`FROM pragma_database_list`, `FROM duckdb_databases`):
     // a bare name is judged exactly like the call it stands for. Quoting does not change the name (DuckDB
@@ -653,8 +653,11 @@ class StatementAnalyzer {
       findings.hazard(`${type} of ${withArticle(STATEMENT_KEYWORDS.get(w) ?? 'UNKNOWN')} statement: only queries and objects can be described in a read-only session`);
     }
     if (this.dialect === 'duckdb' && next !== undefined) {
-      if (next.kind === 'string' || next.kind === 'dollar_string' || (next.kind === 'quoted_ident' && duckdbReadsAsFile([next.upper ?? '']))) {
+      if (next.kind === 'string' || next.kind === 'dollar_string') {
         findings.hazard(`reads the file ${shownText(next.text)} directly (DuckDB replacement scan)`);
+      } else if (next.kind === 'quoted_ident' && !this.isPunct(j + 1, '.') && duckdbReadsAsFile([next.upper ?? ''])) {
+        // A lone name only: the first part of a qualified one is a schema (the whole name is judged in scanQuery).
+        findings.hazard(duckdbFileHazard(shownText(next.text), [partName(next)]));
       }
     }
     this.scanQuery(k, to, -1, findings);
@@ -703,4 +706,9 @@ class StatementAnalyzer {
 
 function withArticle(type: string): string {
   return `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/** A name part as the engine sees it: a quoted one unescaped, in its own case (DuckDB keeps the case of a path). */
+function partName(t: Token): string {
+  return t.kind === 'quoted_ident' ? t.text.slice(1, -1).replace(/""/g, '"') : t.text;
 }
