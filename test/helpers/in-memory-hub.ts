@@ -15,18 +15,21 @@ import type { Warehouse } from '../../src/hub/warehouse/types.js';
 import { defer, type Cleanup } from './harness.js';
 
 export interface CoreOptions {
-  /** The target's name (default the warehouse's kind) and default schema (default S); its database is DB. */
+  /** The target's name (default the warehouse's kind), default database (default DB) and schema (default S). */
   name?: string;
+  defaultDatabase?: string;
   defaultSchema?: string;
+  /** config.toml text for the roles (default: none, every session under the default role). */
+  config?: string;
   teamTools?: TeamTool[];
   shutdownGraceMs?: number;
 }
 
-/** A hub core whose every session's calls run on `warehouse`, under the default role; closed when the test ends. */
+/** A hub core whose every session's calls run on `warehouse`, under the roles of `options.config`; closed when the test ends. */
 export function coreOver(t: Cleanup, warehouse: Warehouse, options: CoreOptions = {}): HubCore {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
-  const target = { kind: 'duckdb' as const, name: options.name ?? warehouse.kind, defaultDatabase: 'DB', defaultSchema: options.defaultSchema ?? 'S', open: async () => warehouse };
+  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText(options.config ?? '', 'test.toml'), 'test.toml'), logger });
+  const target = { kind: 'duckdb' as const, name: options.name ?? warehouse.kind, defaultDatabase: options.defaultDatabase ?? 'DB', defaultSchema: options.defaultSchema ?? 'S', open: async () => warehouse };
   const warehouses = { targetFor: () => target, describe: () => [], close: async () => {} };
   defer(t, () => governance.close());
   return new HubCore({
@@ -53,9 +56,9 @@ export async function clientOf(t: Cleanup, env: ToolEnv): Promise<Client> {
   return client;
 }
 
-/** A local user's (alice's) session on `core`, and its client; detached when the test ends. */
-export async function localClient(t: Cleanup, core: HubCore): Promise<Client> {
-  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
+/** A local user's (alice's, unless named) session on `core`, and its client; detached when the test ends. */
+export async function localClient(t: Cleanup, core: HubCore, identity = 'alice'): Promise<Client> {
+  const attached = core.attachSession({ identity: { kind: 'local-user', name: identity }, transport: 'stdio' }, { drain: () => {}, outstanding: () => 0, close: () => {} });
   defer(t, () => attached.detach('test over'));
   return clientOf(t, attached.env);
 }

@@ -36,7 +36,7 @@ export function enforceObject(role: EffectiveRole, ref: ObjectRef, what: string)
   if (verdict.allowed) return;
   const the = what ? `the ${what} ` : '';
   throw policyDenied(
-    `Access denied: role "${role.name}" may not access ${the}${displayName(ref)} (rule: ${verdict.rule}). ${ASK_ADMIN}, or use an object you can access.`,
+    `Access denied: role "${role.name}" may not access ${the}${displayName(ref)} (rule: ${verdict.rule}). ${ASK_ADMIN}, or use an object you can access.${spellingHint(verdict)}`,
     { role: role.name, object: displayName(ref), rule: verdict.rule },
   );
 }
@@ -51,7 +51,7 @@ export function enforceCallContext(role: EffectiveRole, ref: ObjectRef): void {
   if (role instanceof CompiledRole && !role.objectsRestricted) return;
   const verdict = objectVerdict(role, ref, false);
   if (verdict.allowed) return;
-  throw policyDenied(refusalMessage(role.name, ref, 'use', verdict.rule), { role: role.name, object: displayName(ref), access: 'use', rule: verdict.rule });
+  throw policyDenied(refusalMessage(role.name, ref, 'use', verdict.rule) + spellingHint(verdict), { role: role.name, object: displayName(ref), access: 'use', rule: verdict.rule });
 }
 
 /**
@@ -93,7 +93,7 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToR
   for (const { ref, access, fallback, function: isFunction } of analysis.refs) {
     const verdict = objectVerdict(role, ref, true);
     if (!verdict.allowed) {
-      throw policyDenied(isFunction ? functionRefusal(role.name, ref, verdict.rule) : refusalMessage(role.name, ref, access, verdict.rule), {
+      throw policyDenied(isFunction ? functionRefusal(role.name, ref, verdict.rule) : refusalMessage(role.name, ref, access, verdict.rule) + spellingHint(verdict), {
         role: role.name,
         object: displayName(ref),
         access,
@@ -174,6 +174,16 @@ function functionRefusal(roleName: string, ref: ObjectRef, rule: string): string
     `Access denied: role "${roleName}" may not read ${displayName(ref)} (rule: ${rule}): ${ref.name ?? ''}(…) is not one of the engine's built-in ` +
     `functions but a user-defined function or macro, which reads what its definition reads. ${ASK_ADMIN}, or use a function you can access.`
   );
+}
+
+/**
+ * How to write a name the role grants in another case: an unquoted name is read upper-cased, and the
+ * rules compare the names they allow exactly. Empty when the refusal offers no such name.
+ */
+function spellingHint(verdict: Verdict): string {
+  if (verdict.allowed || verdict.spelling === undefined) return '';
+  const spelled = displayName(verdict.spelling);
+  return ` The role allows ${spelled}, which differs only in case: write the name exactly so, quotes included (an unquoted name is read in upper case).`;
 }
 
 function lowerFirst(text: string): string {

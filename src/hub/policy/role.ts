@@ -84,7 +84,11 @@ export interface CompiledRoleSpec {
 }
 
 /** A decision with the rule behind it, for refusal messages. */
-export type Verdict = { allowed: true } | { allowed: false; rule: string };
+/**
+ * `spelling`: an object the allow patterns grant whose name differs from the one refused only in case
+ * (`"Mixed"` where `Mixed`, read as MIXED, was asked), so the refusal can say how to write it.
+ */
+export type Verdict = { allowed: true } | { allowed: false; rule: string; spelling?: NameRef };
 
 const ALLOWED: Verdict = { allowed: true };
 
@@ -196,7 +200,7 @@ export class CompiledRole implements EffectiveRole {
     if (full) {
       const deny = this.#deny.find((d) => prefixMatches(d, ref, true));
       if (deny) return { allowed: false, rule: `deny "${deny.text}"` };
-      return this.#allow.some((a) => prefixMatches(a, ref, false)) ? ALLOWED : this.#noAllowRule();
+      return this.#allow.some((a) => prefixMatches(a, ref, false)) ? ALLOWED : this.#noAllowRule(ref);
     }
     let blockedBy: ObjectPattern | undefined;
     for (const allow of this.#allow) {
@@ -206,7 +210,7 @@ export class CompiledRole implements EffectiveRole {
       if (!deny) return ALLOWED;
       blockedBy ??= deny;
     }
-    return blockedBy ? { allowed: false, rule: `deny "${blockedBy.text}"` } : this.#noAllowRule();
+    return blockedBy ? { allowed: false, rule: `deny "${blockedBy.text}"` } : this.#noAllowRule(ref);
   }
 
   /**
@@ -229,10 +233,29 @@ export class CompiledRole implements EffectiveRole {
     return { ...this.#sqlPolicy };
   }
 
-  #noAllowRule(): Verdict {
+  /** No allow pattern matches `ref` (given: the spelling of a granted name that differs only in case). */
+  #noAllowRule(ref?: NameRef): Verdict {
     const list = this.#allow.map((a) => JSON.stringify(a.text)).join(', ');
-    return { allowed: false, rule: this.#allow.length === 0 ? 'allow [] — the role grants no objects' : `allow [${list}] — no pattern matches` };
+    const verdict: Verdict = { allowed: false, rule: this.#allow.length === 0 ? 'allow [] — the role grants no objects' : `allow [${list}] — no pattern matches` };
+    const spelling = ref === undefined ? undefined : this.#allow.map((a) => spelledAs(a, ref)).find((r) => r !== undefined);
+    return spelling === undefined ? verdict : { ...verdict, spelling };
   }
+}
+
+/**
+ * `ref` as the pattern spells its names, when the pattern matches it ignoring case and its literal parts
+ * spell some name differently; undefined otherwise. The spelling is the admin's own (listed in the rule),
+ * so telling it reveals nothing the refusal does not already show.
+ */
+function spelledAs(pattern: ObjectPattern, ref: NameRef): NameRef | undefined {
+  if (!prefixMatches(pattern, ref, true)) return undefined;
+  const names = refNames(ref).map((name, i) => {
+    const part = pattern.parts[i]!;
+    return part.kind === 'literal' ? part.value : name;
+  });
+  const spelled: NameRef = { database: names[0]!, ...(names[1] === undefined ? {} : { schema: names[1] }), ...(names[2] === undefined ? {} : { name: names[2] }) };
+  // A glob part matched only ignoring case has no spelling to offer: the name would still be refused.
+  return prefixMatches(pattern, spelled, false) ? spelled : undefined;
 }
 
 function validRef(ref: NameRef): boolean {

@@ -12,6 +12,7 @@ import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../wareho
 import { statementContext } from '../names/statement-context.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
+import { catalogDatabase, catalogObject, catalogSchema } from './catalog-names.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
@@ -101,9 +102,10 @@ export function registerCatalogTools(server: McpServer, env: ToolEnv): void {
       outputSchema: cachedSchema('list_schemas.out', () => z.object({ database: z.string(), schemas: z.array(z.object({ name: z.string(), comment: z.string().nullable() })) })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, 'list_schemas', mcp, args, async ({ warehouse, ctx, role }) => {
-      const database = targetDatabase(warehouse, args.database);
-      const list = await warehouse.listSchemas(database, ctx);
+    (args, mcp) => runTool(env, 'list_schemas', mcp, args, async ({ warehouse, lookups, ctx, role }) => {
+      const asked = targetDatabase(warehouse, args.database);
+      const list = await warehouse.listSchemas(asked, ctx);
+      const database = await catalogDatabase(lookups, asked, ctx);
       const schemas = list.map((s) => ({ name: s.name, comment: s.comment ?? null }));
       return {
         content: [{ type: 'text', text: `Schemas in ${database}:\n\n${renderTable(['name', 'comment'], schemas.map((s) => [s.name, s.comment]), role)}` }],
@@ -131,11 +133,17 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
       annotations: READ_ONLY,
     },
     (args, mcp) => runTool(env, `list_${plural}`, mcp, args, async ({ warehouse, lookups, ctx, role }) => {
-      const database = targetDatabase(warehouse, args.database);
-      const schema = args.schema === undefined ? null : normalizeIdentifier(args.schema, 'schema name');
+      let database = targetDatabase(warehouse, args.database);
+      let schema = args.schema === undefined ? null : normalizeIdentifier(args.schema, 'schema name');
       let objects: ObjectInfo[];
-      if (schema !== null) objects = await warehouse.listObjects(database, schema, kind, ctx);
-      else {
+      if (schema !== null) {
+        objects = await warehouse.listObjects(database, schema, kind, ctx);
+        // Echoed as the catalog spells them, as the rows do (the embedded engine ignores case); an empty
+        // listing has no row to say it, so the catalog is asked.
+        const first = objects[0];
+        ({ database, schema } = first === undefined ? await catalogSchema(lookups, database, schema, ctx) : { database: first.database, schema: first.schema });
+      } else {
+        database = await catalogDatabase(lookups, database, ctx);
         objects = [];
         // The schemas are walked, not returned: only the objects count as rows the caller received.
         for (const s of await lookups.listSchemas(database, ctx)) {
@@ -183,15 +191,15 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       })),
       annotations: READ_ONLY,
     },
-    (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, ctx, role }) => {
+    (args, mcp) => runTool(env, `describe_${kind}`, mcp, args, async ({ warehouse, lookups, ctx, role }) => {
       const a = args as { database?: string; schema?: string; include_tags?: boolean } & Record<string, string>;
       const ref = targetObject(warehouse, { database: a.database, schema: a.schema, name: a[nameKey]! }, `${kind} name`);
-      const { database, schema, name } = ref;
       // Both at once: a describe costs one round trip of waiting, not two.
       const [cols, details] = await Promise.all([
         warehouse.describeObject(ref, kind, ctx),
         warehouse.objectDetails ? warehouse.objectDetails(ref, kind, { tags: a.include_tags === true }, ctx) : Promise.resolve({} as ObjectDetails),
       ]);
+      const { database, schema, name } = await catalogObject(lookups, ref, kind, ctx);
       const columns = cols.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, default: c.default ?? null, comment: c.comment ?? null }));
       const tags = details.tags?.map((t) => ({ tag: `${t.tag.database}.${t.tag.schema}.${t.tag.name}`, value: t.value, column: t.column ?? null })) ?? null;
       const tagsNote = a.include_tags === true && tags === null ? (details.tagsUnavailable ?? 'This warehouse keeps no object tags.') : null;

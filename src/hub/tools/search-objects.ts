@@ -13,6 +13,7 @@ import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
 import { searchCatalog, type Hit } from './catalog-search.js';
+import { catalogDatabase, catalogSchema } from './catalog-names.js';
 
 /** Upper bound on objects visited per call, so a huge account cannot make one search unbounded. */
 const MAX_VISITED = 20_000;
@@ -58,8 +59,11 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
     (args, mcp) => runTool(env, 'search_objects', mcp, args, async ({ lookups, countReturned, ctx, role }) => {
       const terms = args.query.toLowerCase().split(/\s+/).filter(Boolean);
       if (terms.length === 0) throw new SnowmuxError('INVALID_ARGUMENT', 'The query has no words to look for (only spaces). Pass one or more words, e.g. "orders customer".');
-      const onlyDb = args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name');
-      const onlySchema = args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name');
+      let onlyDb = args.database === undefined ? undefined : normalizeIdentifier(args.database, 'database name');
+      let onlySchema = args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name');
+      // The matches name the scope as the catalog spells it, as an unscoped search shows it.
+      if (onlyDb !== undefined && onlySchema !== undefined) ({ database: onlyDb, schema: onlySchema } = await catalogSchema(lookups, onlyDb, onlySchema, ctx));
+      else if (onlyDb !== undefined) onlyDb = await catalogDatabase(lookups, onlyDb, ctx);
       // Every listing and description the walk reads is a look-up: the caller receives the page of matches.
       const { hits, partial, notDescribed, skipped, moreSkipped } = await searchCatalog(
         lookups,
