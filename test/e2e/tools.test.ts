@@ -135,12 +135,12 @@ for (const command of ['shim', 'stdio', 'http'] as const) {
       });
 
       test('query_view, capped in its SQL, gives no total it does not know, and pages stop at the cap', async () => {
-        // ORDERS has 1500 rows; query_view reads it with LIMIT limit+1, so the result it gets has 6.
-        const r = await client.callTool('query_view', { view_name: 'ORDERS', limit: 5 });
+        // CUSTOMER_ORDER_SUMMARY has 150 rows; query_view reads it with LIMIT limit+1, so the result it gets has 6.
+        const r = await client.callTool('query_view', { view_name: 'CUSTOMER_ORDER_SUMMARY', limit: 5 });
         const sc = r.structuredContent as { rows: unknown[][]; truncated: boolean; notice: string; query_id: string };
         assert.equal(sc.rows.length, 5);
         assert.equal(sc.truncated, true);
-        assert.doesNotMatch(sc.notice, / of \d/, 'the statement had 6 rows, the view 1500: no total is known');
+        assert.doesNotMatch(sc.notice, / of \d/, 'the statement had 6 rows, the view 150: no total is known');
         assert.match(sc.notice, /no rows past its first 5/);
         const last = await client.callTool('fetch_results', { query_id: sc.query_id, offset: 3 });
         const page = last.structuredContent as { rows: unknown[][]; truncated: boolean };
@@ -150,9 +150,9 @@ for (const command of ['shim', 'stdio', 'http'] as const) {
         assert.equal(past.isError, true);
         assert.match(textOf(past), /RESULT_ROWS_NOT_KEPT|no rows past its first 5/);
         // A view smaller than the cap is read whole, its total known.
-        const whole = await client.callTool('query_view', { view_name: 'REGION', limit: 50 });
+        const whole = await client.callTool('query_view', { view_name: 'REVENUE_BY_NATION', limit: 50 });
         assert.equal((whole.structuredContent as { truncated: boolean; rows: unknown[] }).truncated, false);
-        assert.equal((whole.structuredContent as { rows: unknown[] }).rows.length, 5);
+        assert.equal((whole.structuredContent as { rows: unknown[] }).rows.length, 25);
       });
 
       test('a write is refused with the statement type and what to do', async () => {

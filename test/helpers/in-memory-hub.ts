@@ -21,6 +21,8 @@ export interface CoreOptions {
   defaultSchema?: string;
   /** config.toml text for the roles (default: none, every session under the default role). */
   config?: string;
+  /** The target's engine (default duckdb): the SQL dialect the rules read the calls' SQL in. */
+  kind?: 'duckdb' | 'snowflake';
   teamTools?: TeamTool[];
   shutdownGraceMs?: number;
 }
@@ -29,7 +31,7 @@ export interface CoreOptions {
 export function coreOver(t: Cleanup, warehouse: Warehouse, options: CoreOptions = {}): HubCore {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(parseConfigText(options.config ?? '', 'test.toml'), 'test.toml'), logger });
-  const target = { kind: 'duckdb' as const, name: options.name ?? warehouse.kind, defaultDatabase: options.defaultDatabase ?? 'DB', defaultSchema: options.defaultSchema ?? 'S', open: async () => warehouse };
+  const target = { kind: options.kind ?? ('duckdb' as const), name: options.name ?? warehouse.kind, defaultDatabase: options.defaultDatabase ?? 'DB', defaultSchema: options.defaultSchema ?? 'S', open: async () => warehouse };
   const warehouses = { targetFor: () => target, describe: () => [], close: async () => {} };
   defer(t, () => governance.close());
   return new HubCore({

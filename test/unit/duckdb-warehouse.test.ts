@@ -686,11 +686,12 @@ describe('DuckDbWarehouse', () => {
       assert.match(databases[0]?.comment ?? '', /sample/i);
     });
 
-    test('listSchemas shows TPCH and SHOWCASE with comments, not DuckDB internals', async () => {
+    test('listSchemas shows TPCH, SHOWCASE and main (which the other tools and the SQL reach) with comments, not DuckDB internals', async () => {
       const schemas = await warehouse.listSchemas('snowmux_sample', ctx());
       assert.deepEqual(schemas.map((s) => [s.database, s.name]), [
         ['SNOWMUX_SAMPLE', 'SHOWCASE'],
         ['SNOWMUX_SAMPLE', 'TPCH'],
+        ['SNOWMUX_SAMPLE', 'main'],
       ]);
       for (const schema of schemas) assert.ok((schema.comment ?? '').length > 0, schema.name);
     });

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
-import { shownName } from '../../shown-text.js';
+import { escapeLine, shownName } from '../../shown-text.js';
 import { normalizeIdentifier, overlongQualifiedName, qualifiedNameParts } from '../names/identifiers.js';
 import { SnowmuxError } from '../../errors.js';
 import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
@@ -152,7 +152,7 @@ function registerListObjects(server: McpServer, env: ToolEnv, kind: ObjectKind):
         }
       }
       const rows = objects.map((o) => ({ schema: o.schema, name: o.name, comment: o.comment ?? null, row_count: o.rowCount ?? null }));
-      const where = schema === null ? database : `${database}.${schema}`;
+      const where = escapeLine(schema === null ? database : `${database}.${schema}`);
       const table = rows.length === 0
         ? `No ${plural} in ${where}.`
         : renderTable(['schema', 'name', 'rows', 'comment'], rows.map((r) => [r.schema, r.name, r.row_count, r.comment]), role);
@@ -203,7 +203,8 @@ function registerDescribe(server: McpServer, env: ToolEnv, kind: ObjectKind): vo
       const columns = cols.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, default: c.default ?? null, comment: c.comment ?? null }));
       const tags = details.tags?.map((t) => ({ tag: `${t.tag.database}.${t.tag.schema}.${t.tag.name}`, value: t.value, column: t.column ?? null })) ?? null;
       const tagsNote = a.include_tags === true && tags === null ? (details.tagsUnavailable ?? 'This warehouse keeps no object tags.') : null;
-      const lines = [`${database}.${schema}.${name}${details.comment ? ` — ${details.comment}` : ''}`];
+      // The name as one line: a tab (the one control character a name may hold) shows escaped, as in a table cell.
+      const lines = [`${escapeLine(`${database}.${schema}.${name}`)}${details.comment ? ` — ${details.comment}` : ''}`];
       if (details.clusteringKey) lines.push(`Clustering key: ${details.clusteringKey}`);
       lines.push('', renderTable(['column', 'type', 'nullable', 'default', 'comment'], columns.map((c) => [c.name, c.type, c.nullable ? 'YES' : 'NO', c.default, c.comment]), role));
       if (tags !== null) lines.push('', tags.length === 0 ? 'No tags you may see.' : renderTable(['tag', 'value', 'column'], tags.map((t) => [t.tag, t.value, t.column ?? `(the ${kind})`]), role));

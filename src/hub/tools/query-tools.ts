@@ -6,7 +6,9 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { tokenize } from '../guard/sql/lexer.js';
-import { normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
+import { displayPart, normalizeIdentifier, quoteIdentifier } from '../names/identifiers.js';
+import type { CallContext, ObjectRef, Warehouse } from '../warehouse/types.js';
+import { catalogEntry } from './catalog-names.js';
 import { targetObject } from './catalog-tools.js';
 import { formatBytes } from '../observe/byte-size.js';
 import { limitArg, queryIdArg, queryOutput, queryResult, rowLimit } from './query-shape.js';
@@ -21,6 +23,23 @@ import { runTool, type ToolEnv } from './tool-runtime.js';
 function startsWithExplain(sql: string): boolean {
   const first = tokenize(sql).tokens.find((token) => token.kind !== 'comment');
   return first?.kind === 'word' && first.upper === 'EXPLAIN';
+}
+
+/**
+ * query_view reads views, as describe_view describes them: a table of that name is refused the way
+ * describe_view refuses it, naming the tools for tables. Looked up in the listings the role may see (the
+ * metadata cache), so a name the role may not see is judged by the query's own object rules, as before.
+ */
+async function refuseTable(catalog: Pick<Warehouse, 'info' | 'listObjects'>, ref: ObjectRef, ctx: CallContext): Promise<void> {
+  if (catalogEntry(catalog, await catalog.listObjects(ref.database, ref.schema, 'view', ctx), ref.name) !== undefined) return;
+  const table = catalogEntry(catalog, await catalog.listObjects(ref.database, ref.schema, 'table', ctx), ref.name);
+  if (table === undefined) return;
+  throw new SnowmuxError(
+    'OBJECT_NOT_FOUND',
+    `View ${[ref.database, ref.schema, ref.name].map(displayPart).join('.')} does not exist: ${displayPart(table.name)} is a table. ` +
+      `Use execute_query (SELECT … FROM ${[table.database, table.schema, table.name].map(quoteIdentifier).join('.')}) or describe_table for it.`,
+    { details: { objectType: 'view', ...ref, actualType: 'table' } },
+  );
 }
 
 export function registerQueryTools(server: McpServer, env: ToolEnv): void {
@@ -118,7 +137,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
     'query_view',
     {
       title: 'Read rows from a view',
-      description: 'Return rows from a view (SELECT * with a row limit).',
+      description: 'Return rows from a view (SELECT * with a row limit). A table is refused: read one with execute_query.',
       inputSchema: cachedSchema(`query_view.in.${limitsKey}`, () => z.strictObject({
         database: z.string().min(1).max(255).optional().describe('Database name. Defaults to the hub\'s default database.'),
         view_name: z.string().min(1).max(255).describe('View name, or DATABASE.SCHEMA.NAME.'),
@@ -128,8 +147,9 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       outputSchema: queryOutput,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, ctx, role, rowCap, noteSql }) => {
+    (args, mcp) => runTool(env, 'query_view', mcp, args, async ({ warehouse, lookups, ctx, role, rowCap, noteSql }) => {
       const { database, schema, name } = targetObject(warehouse, { database: args.database, schema: args.schema, name: args.view_name }, 'view name');
+      await refuseTable(lookups, { database, schema, name }, ctx);
       const rows = rowLimit(rowCap, args.limit, limits);
       // Identifiers are quoted. The row cap goes into the statement (the row-cap stage): a view can be large.
       const sql = `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;

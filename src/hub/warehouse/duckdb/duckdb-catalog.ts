@@ -35,10 +35,12 @@ export async function listDatabases(connection: DuckDBConnection, comments: Cata
 
 export async function listSchemas(connection: DuckDBConnection, rawDatabase: string, comments: CatalogComments): Promise<SchemaInfo[]> {
   const database = await resolveDatabase(connection, rawDatabase);
+  // DuckDB marks `main` internal, yet every other tool and the SQL reach it (an unqualified name not found in
+  // the call's schema is looked for there): listed, so list_schemas shows what the rest can use.
   const rows = await select(
     connection,
     `SELECT schema_name, comment FROM duckdb_schemas()
-      WHERE database_name = $1 AND NOT internal
+      WHERE database_name = $1 AND (NOT internal OR schema_name = 'main')
       ORDER BY schema_name`,
     [database],
   );

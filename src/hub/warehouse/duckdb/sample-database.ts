@@ -34,6 +34,7 @@ export const SAMPLE_DATABASE_COMMENT =
 export const SAMPLE_SCHEMA_COMMENTS: Readonly<Record<string, string>> = {
   [SAMPLE_SCHEMA]: 'TPC-H-shaped sample: the eight TPC-H tables at a tiny deterministic scale, plus analysis views.',
   [SHOWCASE_SCHEMA]: 'One row per interesting value of every supported column type, to see how results serialise.',
+  main: `DuckDB's default schema: ${SAMPLE_STAMP_TABLE}, which generator built the sample. An unqualified name not found in the call's schema is looked for here.`,
 };
 
 export interface SampleDatabaseFile {
