@@ -21,7 +21,6 @@ import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { shellWord } from '../shell-word.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, type LineEvent } from '../wire/framing.js';
-import { cutLineId } from '../wire/cut-line.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
 import { idAsSent, isRequestId } from '../wire/request-id.js';
@@ -310,7 +309,7 @@ export class Shim {
   start(): void {
     const fromDecoder = (ev: LineEvent): void => {
       if (ev.kind === 'line') this.fromEditor(ev.line);
-      else this.respondOversize(ev.bytes, cutLineId(ev.head, ev.tail));
+      else this.respondOversize(ev.bytes, ev.id);
     };
     this.stdin.on('data', (chunk: Buffer) => this.editorDecoder.push(chunk, fromDecoder));
     // The editor's last message may lack its newline: stdin's end ends it.
@@ -461,13 +460,12 @@ export class Shim {
     this.stdin.resume();
   }
 
-  private respondOversize(bytes: number, id: Id | undefined): void {
-    // The message was not kept; its id, when its first or last bytes show it, gets the answer, else id
-    // null (as JSON-RPC answers unparseable input).
-    if (id !== undefined) this.inflight.delete(idKey(id));
+  private respondOversize(bytes: number, id: Id | null): void {
+    // The message was never tracked (a request in flight under the same id stays so); its id, when the
+    // decoder could read it, gets the answer, else id null (as JSON-RPC answers unparseable input).
     this.writeStdout({
       jsonrpc: '2.0',
-      id: id ?? null,
+      id,
       error: { code: -32600, message: `snowmux: message of ${bytes} bytes exceeds the ${this.opts.maxLineBytes}-byte line limit and was dropped. Send smaller messages.` },
     });
   }
@@ -532,11 +530,11 @@ export class Shim {
    * A hub line longer than the shim reads was dropped (a broken hub, or an answer past the hub's own
    * limit). Its request, when the line's ends show which, is answered with an error; nothing else is lost.
    */
-  private fromHubOversize(link: HubLink, bytes: number, id: Id | undefined): void {
+  private fromHubOversize(link: HubLink, bytes: number, id: Id | null): void {
     link.liveness?.heard();
     const limit = this.opts.maxHubLineBytes;
-    const entry = id === undefined ? undefined : this.inflight.get(idKey(id));
-    if (id === undefined || !entry || entry.gen !== link.gen) {
+    const entry = id === null ? undefined : this.inflight.get(idKey(id));
+    if (id === null || !entry || entry.gen !== link.gen) {
       this.log(`the hub (pid ${link.hubPid}) sent a message of ${bytes} bytes, more than the ${limit} bytes the shim reads; it was dropped. Check the hub's log (snowmux logs).`);
       return;
     }
@@ -658,7 +656,7 @@ export class Shim {
     const onChunk = (chunk: Buffer) => decoder.push(chunk, (ev) => {
       if (this.links.get(link.gen) !== link) return;
       if (ev.kind === 'line') this.fromHub(link, ev.line, ev.framed);
-      else this.fromHubOversize(link, ev.bytes, cutLineId(ev.head, ev.tail));
+      else this.fromHubOversize(link, ev.bytes, ev.id);
     });
     socket.on('data', onChunk);
     socket.on('error', () => {});

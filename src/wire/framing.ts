@@ -3,6 +3,7 @@
  * One JSON-RPC message per line; `\r\n` and a leading UTF-8 byte-order mark are tolerated.
  * No dependencies: the shim's start-up depends on it.
  */
+import { TopLevelIdScanner, cutLineId } from './cut-line.js';
 
 /** The longest line a client (editor, shim) may send the hub by default (`hub.max_line_bytes`). */
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -28,9 +29,11 @@ export type LineEvent =
   | { kind: 'line'; line: Buffer; framed?: Buffer }
   /**
    * A line longer than the cap was dropped; `bytes` counts what was discarded (at least the cap), `head`
-   * and `tail` are copies of its first and last bytes (up to 256 each) so the owner can tell whose it was.
+   * and `tail` are copies of its first and last bytes (up to 256 each). `id` is the dropped message's
+   * top-level JSON-RPC id, read as the line went by wherever it sat (`TopLevelIdScanner`, or its ends when
+   * the line was no balanced object): its request is answered under it. Null when there is none to use.
    */
-  | { kind: 'oversize'; bytes: number; head: Buffer; tail: Buffer };
+  | { kind: 'oversize'; bytes: number; head: Buffer; tail: Buffer; id: string | number | null };
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -87,6 +90,8 @@ export class LineDecoder {
   /** While discarding: the dropped line's first and latest bytes. */
   private head: Buffer = Buffer.alloc(0);
   private tail: Buffer = Buffer.alloc(0);
+  /** While discarding: reads the dropped line's id as its bytes go by (none of them is kept). */
+  private idScanner: TopLevelIdScanner | null = null;
 
   constructor(private readonly maxLineBytes: number = DEFAULT_MAX_LINE_BYTES) {}
 
@@ -102,15 +107,14 @@ export class LineDecoder {
       const piece = chunk.subarray(start, nl);
       start = nl + 1;
       if (this.discarding) {
-        emit({ kind: 'oversize', bytes: this.discarded + piece.length, head: this.head, tail: lastBytes([this.tail, piece], SAMPLE_BYTES) });
-        this.discarding = false;
-        this.discarded = 0;
-        this.head = this.tail = Buffer.alloc(0);
+        this.idScanner?.push(piece);
+        emit(this.dropped(this.discarded + piece.length, this.head, lastBytes([this.tail, piece], SAMPLE_BYTES)));
         continue;
       }
       if (this.pendingBytes + piece.length > this.maxLineBytes) {
         const parts = [...this.pending, piece];
-        emit({ kind: 'oversize', bytes: this.pendingBytes + piece.length, head: firstBytes(parts, SAMPLE_BYTES), tail: lastBytes(parts, SAMPLE_BYTES) });
+        this.idScanner = scannerOver(parts);
+        emit(this.dropped(this.pendingBytes + piece.length, firstBytes(parts, SAMPLE_BYTES), lastBytes(parts, SAMPLE_BYTES)));
         this.reset();
         continue;
       }
@@ -135,10 +139,7 @@ export class LineDecoder {
    */
   end(emit: (event: LineEvent) => void): void {
     if (this.discarding) {
-      emit({ kind: 'oversize', bytes: this.discarded, head: this.head, tail: this.tail });
-      this.discarding = false;
-      this.discarded = 0;
-      this.head = this.tail = Buffer.alloc(0);
+      emit(this.dropped(this.discarded, this.head, this.tail));
       return;
     }
     if (this.pendingBytes === 0) return;
@@ -159,10 +160,12 @@ export class LineDecoder {
     if (this.discarding) {
       this.discarded += rest.length;
       this.tail = lastBytes([this.tail, rest], SAMPLE_BYTES);
+      this.idScanner?.push(rest);
       return;
     }
     if (this.pendingBytes + rest.length > this.maxLineBytes) {
       const parts = [...this.pending, rest];
+      this.idScanner = scannerOver(parts);
       this.discarding = true;
       this.discarded = this.pendingBytes + rest.length;
       this.head = firstBytes(parts, SAMPLE_BYTES);
@@ -179,6 +182,23 @@ export class LineDecoder {
     this.pending = [];
     this.pendingBytes = 0;
   }
+
+  /** The event of the line just dropped; the decoder then starts afresh on the next line. */
+  private dropped(bytes: number, head: Buffer, tail: Buffer): LineEvent {
+    const scanned = this.idScanner?.result();
+    const id = scanned !== undefined ? scanned : cutLineId(head, tail) ?? null;
+    this.discarding = false;
+    this.discarded = 0;
+    this.head = this.tail = Buffer.alloc(0);
+    this.idScanner = null;
+    return { kind: 'oversize', bytes, head, tail, id };
+  }
+}
+
+function scannerOver(parts: Buffer[]): TopLevelIdScanner {
+  const scanner = new TopLevelIdScanner();
+  for (const p of parts) scanner.push(p);
+  return scanner;
 }
 
 /** Serialises one message as a line. JSON.stringify never emits a raw newline, so framing stays intact. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineDecoder, encodeLine, type LineEvent } from '../../src/wire/framing.js';
-import { cutLineId } from '../../src/wire/cut-line.js';
+import { TopLevelIdScanner, brokenLineId, cutLineId } from '../../src/wire/cut-line.js';
 
 function feed(decoder: LineDecoder, chunks: (string | Buffer)[]): LineEvent[] {
   const events: LineEvent[] = [];
@@ -117,6 +117,53 @@ test('the id of a dropped message is read from its ends only when it is certainl
   assert.equal(id(`{"result":"${filler}","id":"${'k'.repeat(300)}"}`), undefined);
   assert.equal(id(`{"result":"${filler}","id":1.5}`), undefined);
   assert.equal(id(`${filler}`), undefined);
+});
+
+test('a dropped line is answered under its top-level id wherever the id sits, however the line arrived', () => {
+  const filler = 'z'.repeat(5000);
+  const dropped = (line: string, chunkBytes: number) => {
+    const pieces: string[] = [];
+    for (let i = 0; i < line.length; i += chunkBytes) pieces.push(line.slice(i, i + chunkBytes));
+    return feed(new LineDecoder(1000), [...pieces, '\n']).flatMap((e) => (e.kind === 'oversize' ? [e.id] : []));
+  };
+  const cases: [string, string | number | null][] = [
+    // In the middle, after a large params: the ends alone do not show it.
+    [`{"method":"tools/call","params":{"q":"${filler}"},"id":77,"jsonrpc":"2.0"}`, 77],
+    [`{"params":{"id":5,"q":"${filler}","s":"\\"id\\":6"},"id":"r-\\u0031","method":"x"}`, 'r-1'],
+    [`{"jsonrpc":"2.0","method":"x","params":{"q":"${filler}"}, "id" : -4 }`, -4],
+    // Not an id the hub answers under (object, past 2^53, fraction), or no top-level id at all.
+    [`{"method":"x","params":{"q":"${filler}"},"id":{"a":1},"jsonrpc":"2.0"}`, null],
+    [`{"method":"x","params":{"q":"${filler}"},"id":9007199254740993,"jsonrpc":"2.0"}`, null],
+    [`{"method":"x","params":{"q":"${filler}","id":3},"jsonrpc":"2.0"}`, null],
+    // A line that is no balanced object: only its ends count (here they show nothing).
+    [`{"method":"x","params":{"q":"${filler}"},"id":8,"jsonrpc":"2.0"`, null],
+    [`{"method":"x","params":{"q":"${filler}"}},"id":8,"x":{"a":1}`, null],
+  ];
+  for (const [line, id] of cases) {
+    for (const chunk of [line.length, 999, 7]) assert.deepEqual(dropped(line, chunk), [id], `${line.slice(-40)} in chunks of ${chunk}`);
+  }
+  // The ends still serve when the line was cut: its first keys show the id.
+  assert.deepEqual(dropped(`{"jsonrpc":"2.0","id":12,"method":"x","params":{"q":"${filler}"`, 999), [12]);
+  // Ended by the input's end, not a newline.
+  const d = new LineDecoder(1000);
+  const ev: LineEvent[] = [];
+  d.push(Buffer.from(`{"params":{"q":"${filler}"},"id":"last"}`), (e) => ev.push(e));
+  d.end((e) => ev.push(e));
+  assert.deepEqual(ev.map((e) => e.kind === 'oversize' && e.id), ['last']);
+});
+
+test('a whole line that cannot be parsed is answered under its top-level id when it is one balanced object', () => {
+  const id = (text: string | Buffer) => brokenLineId(Buffer.isBuffer(text) ? text : Buffer.from(text));
+  assert.equal(id('{"method":"x","params":{"a":1,},"id":3,"jsonrpc":"2.0"}'), 3, 'a trailing comma inside params');
+  assert.equal(id(Buffer.concat([Buffer.from('{"method":"x","params":{"q":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"},"id":"u","jsonrpc":"2.0"}')])), 'u', 'invalid UTF-8 inside a value');
+  assert.equal(id('{"jsonrpc":"2.0","id":4,"method":"x","params":{'), 4, 'cut: its first keys');
+  assert.equal(id('{"method":"x","params":{"q":1,"id":5}'), null, 'cut: a nested id is never taken');
+  assert.equal(id('{"method":"x","params":{"id":6}} {"id":7}'), null, 'two objects');
+  assert.equal(id('[{"id":1}]'), null);
+  const scanner = new TopLevelIdScanner();
+  scanner.push(Buffer.from('\ufeff{"id":'));
+  scanner.push(Buffer.from('99}\r'));
+  assert.equal(scanner.result(), 99, 'a byte-order mark and a CR around the object');
 });
 
 test('encodeLine never embeds a raw newline', () => {

@@ -104,6 +104,15 @@ test('an oversized request is answered under its own id when its first bytes sho
   assert.equal(r.replies[1]!.id, 78, 'the session goes on');
 });
 
+test('an oversized or unparseable request is answered under its own id wherever the id sits in it', async () => {
+  const r = await rig({ maxLineBytes: 100 }, () => true);
+  // As a client may write it: the id after a large params (probe: the shim kept it in flight for ever).
+  await r.sendLines([`{"method":"tools/call","params":{"name":"t","q":"${'x'.repeat(500)}"},"id":77,"jsonrpc":"2.0"}`, '{"method":"ping","params":{"a":1,},"id":"p","jsonrpc":"2.0"}', req(78, 'ping')]);
+  assert.deepEqual(r.replies.map((m) => m.id), [77, 'p', 78]);
+  assert.match(r.replies[0]!.error!.message, /exceeds the hub's 100-byte line limit/);
+  assert.equal(r.replies[1]!.error!.code, -32700);
+});
+
 test('the hub never writes a line longer than a shim reads: a too-large answer becomes an error for its request', async () => {
   const rejected: string[] = [];
   const r = await rig({ onRejected: (reason) => rejected.push(reason) }, () => false);

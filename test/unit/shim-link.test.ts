@@ -496,6 +496,16 @@ test('an editor line longer than the shim reads is answered under its own id and
   assert.equal((await link.next()).id, 6, 'the dropped line never reached the hub; the next one does');
 });
 
+test('an editor line longer than the shim reads is answered under its id even when the id comes after params', async (t) => {
+  const { hub, editor, send, write } = await rig(t, { maxLineBytes: 256 });
+  const link = await hub.nextLink();
+  write(`{"method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT '${'x'.repeat(1000)}'"}},"id":9,"jsonrpc":"2.0"}\n`);
+  const refused = await editor.next(byId(9));
+  assert.match(refused.error!.message, /exceeds the 256-byte line limit/);
+  send(call(10));
+  assert.equal((await link.next()).id, 10);
+});
+
 test('with no hub, the calls waiting are bounded in bytes too', async (t) => {
   const { hub, editor, send } = await rig(t, { maxPendingBytes: 1000 });
   await loseTheHub({ hub, editor, send });

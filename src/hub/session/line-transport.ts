@@ -17,7 +17,7 @@ import type { BucketLimit } from '../guard/rate-limit.js';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder, MAX_HUB_LINE_BYTES, type LineEvent } from '../../wire/framing.js';
 import { idAsSent, isRequestId } from '../../wire/request-id.js';
-import { cutLineId } from '../../wire/cut-line.js';
+import { brokenLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
 import { ConnectionEra } from './connection-era.js';
@@ -100,15 +100,6 @@ type Id = string | number | null;
 
 function isId(v: unknown): v is string | number {
   return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
-}
-
-/**
- * The id of a line that cannot be parsed, when its first bytes show it (`{"jsonrpc":"2.0","id":7,…`, as
- * clients write requests), else null: its client can then tell which request failed instead of waiting for
- * it until it times out. Only the start counts: the end of a broken line may close a nested object.
- */
-function leadingId(line: Buffer): Id {
-  return cutLineId(line.subarray(0, 512), Buffer.alloc(0)) ?? null;
 }
 
 function idKey(id: string | number): string {
@@ -210,7 +201,7 @@ export class LineTransport implements Transport {
 
   private onDecoded(ev: LineEvent): void {
     if (ev.kind === 'oversize') {
-      this.reject(cutLineId(ev.head, ev.tail) ?? null, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
+      this.reject(ev.id, INVALID_REQUEST, `Message of ${ev.bytes} bytes exceeds the hub's ${this.opts.maxLineBytes}-byte line limit and was dropped. Send a smaller message (raise hub.max_line_bytes if this is legitimate).`, 'oversize');
     } else {
       this.onLine(ev.line);
     }
@@ -229,14 +220,14 @@ export class LineTransport implements Transport {
     try {
       text = utf8.decode(line);
     } catch {
-      this.reject(leadingId(line), PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8');
+      this.reject(brokenLineId(line), PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8');
       return;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      this.reject(leadingId(line), PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json');
+      this.reject(brokenLineId(line), PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json');
       return;
     }
     const problem = jsonRpcProblem(value);
