@@ -2,6 +2,9 @@
  * A start-up lock in the home, so that ten shims opening at once start exactly one hub.
  * O_EXCL creation is atomic on local filesystems; a lock whose owner died (or whose pid now names another
  * process), or that is older than the start-up deadline, is stale and may be taken over.
+ * A shim that leaves while starting a hub (its editor closed stdin, a signal) exits through process.exit,
+ * which skips the `finally` that releases the lock: the lock goes with the process ('exit'), and only a
+ * SIGKILL leaves one behind — whose dead pid lets the next shim take it over at once.
  */
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +12,12 @@ import { SnowmuxError } from '../errors.js';
 import { processAlive, processStartTicks } from '../wire/process-alive.js';
 
 export const SPAWN_LOCK_NAME = 'hub-start.lock';
+
+/**
+ * A lock without its owner's pid is one whose writer was killed between creating it and writing the pid
+ * (microseconds apart): after this long it is nobody's.
+ */
+const UNWRITTEN_LOCK_STALE_MS = 2_000;
 
 export interface SpawnLock {
   release(): void;
@@ -35,18 +44,19 @@ export function tryAcquireSpawnLock(home: string, staleAfterMs: number): SpawnLo
         closeSync(fd);
       }
       let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            // Only remove our own lock: a stale-lock takeover may have replaced it.
-            if (readFileSync(path, 'utf8').startsWith(`${process.pid} `)) rmSync(path, { force: true });
-          } catch {
-            /* already gone */
-          }
-        },
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        process.off('exit', release);
+        try {
+          // Only remove our own lock: a stale-lock takeover may have replaced it.
+          if (readFileSync(path, 'utf8').startsWith(`${process.pid} `)) rmSync(path, { force: true });
+        } catch {
+          /* already gone */
+        }
       };
+      process.once('exit', release);
+      return { release };
     } catch (err) {
       if (err instanceof SnowmuxError) throw err;
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(path, err);
@@ -65,6 +75,7 @@ function isStale(path: string, staleAfterMs: number): boolean {
   try {
     const [pidText, , ticks] = readFileSync(path, 'utf8').trim().split(' ');
     const pid = Number(pidText);
+    if (!(Number.isInteger(pid) && pid > 0)) return Date.now() - statSync(path).mtimeMs > Math.min(staleAfterMs, UNWRITTEN_LOCK_STALE_MS);
     if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return true;
     // Alive, but not the process that wrote the lock: its pid was reused.
     if (ticks !== undefined && ticks !== '-' && Number.isInteger(pid) && pid > 0) {

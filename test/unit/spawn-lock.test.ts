@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tryAcquireSpawnLock, SPAWN_LOCK_NAME } from '../../src/shim/spawn-lock.js';
@@ -49,6 +50,37 @@ test('a lock whose pid now names another process (reused, or another pid namespa
   assert.equal(tryAcquireSpawnLock(home, 60_000), null);
   writeFileSync(path, `${process.ppid} ${Date.now()}\n`);
   assert.equal(tryAcquireSpawnLock(home, 60_000), null);
+});
+
+test('a lock goes with its process, however it exits; one left by a killed process (or never written) is taken over at once', async (t) => {
+  const home = scratch(t);
+  const path = join(home, SPAWN_LOCK_NAME);
+  const module = new URL('../../src/shim/spawn-lock.js', import.meta.url).href;
+  // Takes the lock and leaves without releasing it, as a shim whose editor closed stdin (or that got
+  // SIGTERM) while it was starting a hub: process.exit skips the finally that releases it.
+  const hold = (end: string) => spawn(process.execPath, ['--input-type=module', '-e', `const { tryAcquireSpawnLock } = await import(${JSON.stringify(module)}); if (!tryAcquireSpawnLock(${JSON.stringify(home)}, 60000)) process.exit(3); console.log('held'); ${end}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const viaExit = hold('process.exit(0);');
+  assert.equal(await exited(viaExit), 0);
+  assert.equal(existsSync(path), false, 'process.exit releases the lock');
+  const killed = hold('setInterval(() => {}, 1000);');
+  t.after(() => killed.kill('SIGKILL'));
+  await new Promise((resolve) => killed.stdout!.once('data', resolve));
+  assert.equal(tryAcquireSpawnLock(home, 60_000), null, 'held while its owner lives');
+  killed.kill('SIGKILL');
+  await exited(killed);
+  assert.ok(existsSync(path), 'SIGKILL leaves it');
+  const taken = tryAcquireSpawnLock(home, 60_000);
+  assert.ok(taken, 'taken over at once: its pid is dead');
+  taken.release();
+  // Created but its pid never written (killed in between): nobody's after a moment, not after the deadline.
+  writeFileSync(path, '');
+  assert.equal(tryAcquireSpawnLock(home, 60_000), null, 'may still be being written');
+  const past = new Date(Date.now() - 5_000);
+  utimesSync(path, past, past);
+  const again = tryAcquireSpawnLock(home, 60_000);
+  assert.ok(again);
+  again.release();
 });
 
 test('a shim that cannot start a hub in its home reports it at once and leaves no lock behind', async (t) => {
