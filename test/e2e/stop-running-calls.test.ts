@@ -69,7 +69,7 @@ test('a plain stop cancels a call still running after hub.shutdown_grace_ms, and
   const stop = await runCli(['stop', '--home', rig.home]);
   assert.equal(stop.code, 0, stop.stderr);
   // Not a stop for good while an editor is connected: the command says so.
-  assert.match(stop.stdout, new RegExp(`is stopping.*\\n.*1 editor session is connected: its shim starts a new hub at once.*close those editors.*\`snowmux stop --home ${rig.home}\` again`));
+  assert.match(stop.stdout, new RegExp(`is stopping.*\\n.*1 editor session is connected\\. The shim of an editor that is still open starts a new hub at once.*a shim whose editor has already closed .* starts none\\. To stop for good, close those editors.*\`snowmux stop --home ${rig.home}\` again`));
   const result = await running;
   assert.equal(result.isError, true);
   assert.match(textOf(result), /hub stopped while this call ran.*snowmux stop.*shutdown_grace_ms.*Run it again/s);

@@ -14,7 +14,7 @@ import { snowmuxCommand } from '../../snowmux-command.js';
 export async function stopCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stop', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) {
-    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down (with editors connected, their shims\nstart a new hub at once: close them first to stop for good). Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer, or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
+    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down (the shims of editors still open\nstart a new hub at once: close those editors first to stop for good). Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer, or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
     return 0;
   }
   const home = resolveHome({ flag: values.home });
@@ -41,7 +41,9 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
   const shims = reply.shimSessions ?? 0;
   if (shims > 0) {
     const sessions = shims === 1 ? '1 editor session is' : `${shims} editor sessions are`;
-    io.stdout.write(`snowmux: ${sessions} connected: ${shims === 1 ? 'its shim starts' : 'their shims start'} a new hub at once, so this acts as a restart. To stop for good, close those editors (or their snowmux MCP servers) first, then run \`${snowmuxCommand('stop', home)}\` again.\n`);
+    // What each shim does depends on its editor, which the hub cannot see: one still open links to (and
+    // starts) a new hub at once; one whose editor closed stdin only waits for its calls here and leaves.
+    io.stdout.write(`snowmux: ${sessions} connected. The shim of an editor that is still open starts a new hub at once, so this acts as a restart; a shim whose editor has already closed finishes its running calls on this hub and starts none. To stop for good, close those editors (or their snowmux MCP servers) first, then run \`${snowmuxCommand('stop', home)}\` again.\n`);
   }
   return 0;
 }
