@@ -418,6 +418,8 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined, team: () =>
         return { name: w.name, kind: w.kind, settings, logins: pool?.logins, connections: pool };
       }),
     auditSeq: () => (runtime.statusSections().audit as { lastSeq?: number }).lastSeq,
+    auditFailedAppends: () => (runtime.statusSections().audit as { failedAppends?: number }).failedAppends,
+    traceSpansDropped: () => (runtime.statusSections().traces as { spansDropped?: number } | undefined)?.spansDropped,
     metadataCache: () => governance().metadataCache,
     team: () => {
       const t = team();

@@ -38,6 +38,8 @@ test('GET /metrics counts calls by tool and outcome and shows sessions, queue an
   assert.match(text, /snowmux_breaker_state\{profile="embedded"\} 0/);
   assert.match(text, /snowmux_queue_calls\{state="running"\} 0/);
   assert.match(text, /snowmux_audit_last_seq \d+/);
+  assert.match(text, /^snowmux_audit_append_failures_total 0$/m);
+  assert.doesNotMatch(text, /snowmux_trace_spans_dropped_total \d/, 'no otel_endpoint: nothing to drop');
   assert.match(text, /snowmux_process_resident_memory_bytes/);
   assert.ok(!text.includes('DROP TABLE'), 'no SQL in metrics');
   assert.match((await runCli(['status', '--home', home])).stdout, /^metrics http:\/\/127\.0\.0\.1:\d+\/metrics$/m, 'status says where the metrics are');

@@ -22,6 +22,8 @@ function sources(pools: PoolSource[], breakers: { profile: string; state: string
     breakers: () => breakers,
     pools: () => pools,
     auditSeq: () => undefined,
+    auditFailedAppends: () => undefined,
+    traceSpansDropped: () => undefined,
     metadataCache: () => undefined,
     team: () => undefined,
   };
@@ -158,4 +160,16 @@ test('snowmux_queue_wait_seconds observes the calls that asked for a slot only, 
   assert.match(text, /^snowmux_queue_wait_seconds_count 1$/m);
   assert.match(text, /^snowmux_queue_wait_seconds_bucket\{le="30"\} 1$/m);
   assert.match(text, /^snowmux_queue_wait_seconds_bucket\{le="10"\} 0$/m);
+});
+
+test('failed audit appends and dropped trace spans are counters, absent where there is no audit log or no trace export', async () => {
+  const text = async (failed: number | undefined, dropped: number | undefined) =>
+    new HubMetrics({ ...sources([], []), auditFailedAppends: () => failed, traceSpansDropped: () => dropped }).registry.metrics();
+  const failing = await text(3, 15);
+  assert.match(failing, /^# TYPE snowmux_audit_append_failures_total counter$/m);
+  assert.match(failing, /^snowmux_audit_append_failures_total 3$/m);
+  assert.match(failing, /^snowmux_trace_spans_dropped_total 15$/m);
+  const without = await text(undefined, undefined);
+  assert.doesNotMatch(without, /^snowmux_audit_append_failures_total /m);
+  assert.doesNotMatch(without, /^snowmux_trace_spans_dropped_total /m);
 });

@@ -33,6 +33,10 @@ export interface MetricsSources {
    */
   pools(): PoolSource[];
   auditSeq(): number | undefined;
+  /** Audit records the log failed to write since the hub opened it (undefined while no audit log is open). */
+  auditFailedAppends(): number | undefined;
+  /** Trace spans the exporter could not deliver and dropped (undefined without hub.otel_endpoint). */
+  traceSpansDropped(): number | undefined;
   metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
   /** A team hub replica's link to Redis (undefined on a hub without hub.redis_url). */
   team(): { mode: string; fallbacks: number } | undefined;
@@ -301,6 +305,36 @@ export class HubMetrics implements CallSink {
       collect() {
         const seq = sources.auditSeq();
         if (seq !== undefined) this.set(seq);
+      },
+    });
+    // A failing audit log or trace exporter was only visible in status (and, for audit, as a last_seq that
+    // stands still while calls go on): these count the losses themselves, absent where there is nothing to lose.
+    new Counter({
+      name: 'snowmux_audit_append_failures_total',
+      help: 'Audit records the hub failed to write (disk full, I/O error) since it opened its audit log; each is written later, marked unwritten, once writing works again. Absent without an open audit log.',
+      registers,
+      collect() {
+        const failed = sources.auditFailedAppends();
+        if (failed === undefined) {
+          this.remove();
+          return;
+        }
+        this.reset();
+        this.inc(failed);
+      },
+    });
+    new Counter({
+      name: 'snowmux_trace_spans_dropped_total',
+      help: 'Trace spans the hub could not export (collector unreachable or refusing) and dropped, since it started. Absent without hub.otel_endpoint.',
+      registers,
+      collect() {
+        const dropped = sources.traceSpansDropped();
+        if (dropped === undefined) {
+          this.remove();
+          return;
+        }
+        this.reset();
+        this.inc(dropped);
       },
     });
   }
