@@ -108,13 +108,42 @@ test('at the limit, the least recently used idle session makes room; a new one i
   const still = await post({ jsonrpc: '2.0', id: 3, method: 'ping' }, sessions[1]);
   assert.equal(still.status, 200);
   await still.text();
-  // A GET stream that ends leaves its session idle: the next new session takes its place.
+  // A GET stream that ends leaves its session idle, in use until then: new sessions take the place of the
+  // one idle for longer first (the session admitted above), then its.
   await streams[1]!.body!.cancel();
-  const next = await initialize(post);
-  assert.equal(next.status, 200);
-  await next.text();
+  for (let i = 0; i < 2; i++) {
+    const next = await initialize(post);
+    assert.equal(next.status, 200);
+    await next.text();
+  }
   const replaced = await post({ jsonrpc: '2.0', id: 4, method: 'ping' }, sessions[2]);
   assert.equal(replaced.status, 404);
   await replaced.text();
   for (const s of streams) await s.body!.cancel().catch(() => {});
+});
+
+test('a 2025 session that only listens on its GET stream is not idle: the idle sweep leaves it open, and counts from when the stream ends', async (t) => {
+  // The sweep runs every 30 s and compares Date.now() with the session's last request.
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'] });
+  const { fetch: inProcess } = hubFace(t, { legacyIdleMs: 30 * 60_000 });
+  const post = poster(inProcess);
+  const listening = await session(post);
+  const quiet = await session(post);
+  const stream = await inProcess('http://127.0.0.1/mcp', { method: 'GET', headers: { accept: 'text/event-stream', ...listening } });
+  assert.equal(stream.status, 200);
+  const alive = async (headers: Record<string, string>) => {
+    const res = await post({ jsonrpc: '2.0', id: 9, method: 'ping' }, headers);
+    await res.text();
+    return res.status === 200;
+  };
+  t.mock.timers.tick(31 * 60_000);
+  assert.equal(await alive(quiet), false, 'the session with nothing going on was closed');
+  assert.equal(await alive(listening), true, 'the one whose GET stream is open was not');
+  // Its stream ends 40 minutes after its last request: its idle time starts then, not at that request.
+  t.mock.timers.tick(40 * 60_000);
+  await stream.body!.cancel();
+  t.mock.timers.tick(60_000);
+  assert.equal(await alive(listening), true, 'two sweeps after its stream ended');
+  t.mock.timers.tick(31 * 60_000);
+  assert.equal(await alive(listening), false, 'closed once idle for 30 minutes');
 });

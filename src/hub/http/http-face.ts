@@ -238,7 +238,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   const idleSweep = setInterval(() => {
     const now = Date.now();
-    for (const [id, e] of legacy) if (e.inFlight === 0 && now - e.lastSeen > (opts.legacyIdleMs ?? 30 * 60_000)) closeLegacy(id, 'idle');
+    for (const [id, e] of legacy) if (legacyIdle(e) && now - e.lastSeen > (opts.legacyIdleMs ?? 30 * 60_000)) closeLegacy(id, 'idle');
     for (const [key, e] of modern) if (e.inFlight === 0 && now - e.lastSeen > 10 * 60_000) closeModern(key, 'idle');
     // Sources whose minute is over start afresh: their records would only grow the map.
     for (const [remote, r] of authFailures) if (now - r.windowStart >= 60_000) authFailures.delete(remote);
@@ -296,6 +296,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   /**
+   * A 2025 session nothing goes on in: no request or call in flight, no answer owed, no GET stream open.
+   * The one definition of idle, for the idle sweep and for the per-identity limit alike: the sweep counted
+   * only requests in flight, so a session whose client only listened on its GET stream (for list_changed,
+   * progress) was closed after 30 minutes under it, while the limit rightly took it for busy.
+   */
+  function legacyIdle(e: LegacyEntry): boolean {
+    return e.inFlight === 0 && e.transport.owed === 0 && e.attached.session.running.size === 0 && !e.listening;
+  }
+
+  /**
    * Whether an identity may open another 2025 session. At its limit, its least recently used idle session
    * (no request or call in flight, no GET stream open) is closed to make room: a client that goes away
    * without DELETE (the v1 SDK's close() sends none, nor does a crashed agent) left sessions that locked
@@ -307,8 +317,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     for (const [id, e] of legacy) {
       if (e.identity !== identity) continue;
       count += 1;
-      const idle = e.inFlight === 0 && e.transport.owed === 0 && e.attached.session.running.size === 0 && !e.listening;
-      if (idle && (oldest === undefined || e.lastSeen < oldest[1].lastSeen)) oldest = [id, e];
+      if (legacyIdle(e) && (oldest === undefined || e.lastSeen < oldest[1].lastSeen)) oldest = [id, e];
     }
     if (count < MAX_LEGACY_SESSIONS_PER_IDENTITY) return true;
     if (oldest === undefined) return false;
@@ -325,6 +334,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const reader = source.getReader();
     const ended = () => {
       entry.listening = false;
+      // Its idle time starts now, not at its last request (which may be hours old).
+      entry.lastSeen = Date.now();
     };
     const body = new ReadableStream<Uint8Array>({
       async pull(c) {
