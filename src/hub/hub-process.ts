@@ -7,7 +7,7 @@
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
-import { encodeLine } from '../wire/framing.js';
+import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
 import { processAlive } from '../wire/process-alive.js';
@@ -19,7 +19,8 @@ import type { ProfileSettings } from './config/profile-settings.js';
 import type { HttpService } from './http/serve-http.js';
 import { listenMetrics, type MetricsListener } from './listen/metrics-listener.js';
 import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
-import { isListenAddress } from './listen/listen-address.js';
+import { isListenAddress, parseListen } from './listen/listen-address.js';
+import { portInUse } from './listen/port-in-use.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { CallSinks } from './observe/recent-calls.js';
 import { createLogger, type Logger } from './observe/logger.js';
@@ -115,6 +116,18 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       });
     },
   });
+  if (predecessor?.link) {
+    try {
+      await refuseForeignPorts(predecessor.link, [
+        { key: options.httpListen === undefined ? 'hub.http_listen' : '--http', address: httpListen },
+        { key: 'hub.metrics_listen', address: runtime.config.config.hub.metricsListen },
+      ]);
+    } catch (err) {
+      predecessor.link.socket.destroy();
+      await runtime.close('take-over refused').catch(() => {});
+      throw err;
+    }
+  }
   let successor: SuccessorWatch | undefined;
   let portsReleased = false;
   const releasePorts = () => {
@@ -327,6 +340,57 @@ function refuseDowngrade(link: OpenLink): void {
     `The running hub (pid ${hubPid}) is newer than this snowmux (${newer}; this is ${VERSION} at ${self}): replacing it would downgrade it, and editors launching the newer snowmux would be refused. Run \`hub --replace\` from the newer snowmux (the one your editors launch), or add --allow-downgrade to roll the hub back to ${VERSION} on purpose.`,
   );
 }
+
+/**
+ * After a take-over the new hub retries a port while it is in use, since the draining hub lets go of its
+ * ports only once it sees its successor. A port the running hub does not hold (a changed http_listen or
+ * metrics_listen that another program has) is not going to be let go of: refused here, before the socket
+ * is taken, so the running hub keeps serving and the person running `--replace` is told at once.
+ */
+async function refuseForeignPorts(link: OpenLink, wanted: { key: string; address: string | undefined }[]): Promise<void> {
+  let held: Set<number> | undefined;
+  for (const { key, address } of wanted) {
+    if (address === undefined || !(await portInUse(address))) continue;
+    held ??= await predecessorPorts(link);
+    const { port } = parseListen(address);
+    if (held.has(port)) continue;
+    const shown = held.size === 0 ? 'serves no TCP port' : `serves on port ${[...held].join(' and ')}`;
+    throw new SnowmuxError(
+      'HUB_LISTEN_FAILED',
+      `Cannot take over: ${address} (${key}) is in use by another program — the running hub (pid ${link.welcome.hubPid}) ${shown}. Nothing was taken over; the running hub keeps serving. Find what holds the port (\`ss -ltnp 'sport = :${port}'\` or \`lsof -iTCP:${port} -sTCP:LISTEN\`) and stop it, or choose another ${key}; then run hub --replace again.`,
+    );
+  }
+}
+
+/** The TCP ports the running hub serves on (HTTP, metrics), read from its status over the control link. */
+async function predecessorPorts(link: OpenLink): Promise<Set<number>> {
+  const status = await new Promise<{ http?: { url?: string }; metrics?: { url?: string } }>((resolve, reject) => {
+    const decoder = new LineDecoder(64 * 1024 * 1024);
+    const done = (settle: () => void) => {
+      clearTimeout(timer);
+      link.socket.off('data', onData);
+      settle();
+    };
+    const timer = setTimeout(() => done(() => reject(new SnowmuxError('HUB_NO_ANSWER', `The running hub (pid ${link.welcome.hubPid}) did not say which ports it serves within ${REPLACE_HANDSHAKE_MS} ms; nothing was taken over. Run hub --replace again, or stop it first.`))), REPLACE_HANDSHAKE_MS);
+    const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {
+      if (ev.kind !== 'line') return;
+      const reply = JSON.parse(ev.line.toString('utf8')) as { id?: unknown; ok?: boolean; result?: never };
+      if (reply.id === PORTS_REQUEST_ID) done(() => resolve(reply.ok ? (reply.result ?? {}) : {}));
+    });
+    link.socket.on('data', onData);
+    link.socket.write(encodeLine({ id: PORTS_REQUEST_ID, op: 'status' }));
+    if (link.rest.length > 0) onData(link.rest);
+  });
+  const ports = new Set<number>();
+  for (const url of [status.http?.url, status.metrics?.url]) {
+    if (!url) continue;
+    const { port, protocol } = new URL(url);
+    ports.add(port === '' ? (protocol === 'https:' ? 443 : 80) : Number(port));
+  }
+  return ports;
+}
+
+const PORTS_REQUEST_ID = 'ports';
 
 /** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */
 async function findPredecessor(socketPath: string): Promise<Predecessor | null> {

@@ -201,7 +201,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, { identity: string; everyone: boolean }>();
   /** Whose each open session is, for the /events of holders who see only their own (see core/status-view.ts). */
   const sessionOwners = new Map<string, string>(hub.status().sessions.map((s) => [s.id, s.identity.name]));
-  hub.events.on('session_open', (s) => sessionOwners.set(s.id, s.identity));
+  const ownSession = (s: { id: string; identity: string }) => sessionOwners.set(s.id, s.identity);
+  hub.events.on('session_open', ownSession);
   const encoder = new TextEncoder();
   /** Open /shim links per identity. */
   const shimLinks = new Map<string, number>();
@@ -918,6 +919,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       heldKeys.clear();
       for (const [name, fn] of listeners) hub.events.off(name, fn as never);
       hub.events.off('reload', announceRoles);
+      hub.events.off('session_open', ownSession);
       for (const c of eventStreams.keys()) {
         try {
           c.close();

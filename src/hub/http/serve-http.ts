@@ -65,7 +65,17 @@ export async function serveHttp(opts: {
     allowedOrigins: opts.settings.httpAllowedOrigins,
     auditAuthRefusal: opts.auditAuthRefusal,
   });
-  const { endpoint, engine } = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger, { bodyTimeoutMs: opts.settings.httpBodyTimeoutMs });
+  let served: Awaited<ReturnType<typeof serveWithEngine>>;
+  try {
+    served = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger, { bodyTimeoutMs: opts.settings.httpBodyTimeoutMs });
+  } catch (err) {
+    // The face is already attached to the hub's events: a failed listen (retried during a take-over)
+    // would otherwise leave one more set of listeners and timers behind each time.
+    await face.close();
+    team?.close();
+    throw err;
+  }
+  const { endpoint, engine } = served;
   return {
     url: endpoint.url,
     engine,
