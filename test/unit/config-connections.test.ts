@@ -163,6 +163,18 @@ test('a broken connections.toml is reported with its path and position', (t) => 
   );
 });
 
+test('a connection or key defined twice in connections.toml is named', (t) => {
+  const home = tempHome(t);
+  const path = join(home, '.snowflake', 'connections.toml');
+  writeSecretFile(path, '[dev]\naccount = "a"\npassword = "pw-SECRET-1"\npassword = "pw-SECRET-2"\n');
+  assert.throws(
+    () => loadSnowflakeConnections({ env: {}, homedir: home }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message.includes(`${path} at line 4, column 1: dev.password is already set above`) && !err.message.includes('pw-SECRET'),
+  );
+  writeSecretFile(path, '[dev]\naccount = "a"\n[dev]\naccount = "b"\n');
+  assert.throws(() => loadSnowflakeConnections({ env: {}, homedir: home }), /at line 3, column 2: the table \[dev\] is already defined above/);
+});
+
 test('files readable or writable by group/others, or owned by someone else, produce a warning like the connectors', (t) => {
   const home = tempHome(t);
   const path = join(home, '.snowflake', 'connections.toml');

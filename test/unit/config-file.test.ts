@@ -196,6 +196,19 @@ test('TOML syntax errors give line and column but never the offending line\'s te
   assert.ok(!other.includes('s3cr3t'));
 });
 
+test('a key or table defined twice is named with its line, never with its value', () => {
+  const at = (line: number, column: number) => `Config error in /home/u/.snowmux/config.toml at line ${line}, column ${column}: `;
+  assert.equal(configError('[hub]\nmax_rows = 5\nmax_rows = 6\n'), `${at(3, 1)}hub.max_rows is already set above (or is a table there); a TOML key may be set only once. Keep one of the two.`);
+  assert.equal(configError('[hub]\nmax_rows = 5\n[hub]\n'), `${at(3, 2)}the table [hub] is already defined above (or its keys are set there); a TOML table may be defined only once. Merge the two into one [hub].`);
+  // Dotted and quoted keys, the header above the nearest, and a secret's value not shown.
+  const secret = configError('[profiles.dev]\npassword = "pw-FIRST"\n[profiles."my prod"]\n  "password" = "pw-ONE"\n  password = "pw-TWO"\n');
+  assert.match(secret, /at line 5, column 3: profiles\."my prod"\.password is already set above/);
+  assert.ok(!/pw-/.test(secret), secret);
+  assert.match(configError('[roles.r]\nrate.per_second = 1\nrate.per_second = 2\n'), /: roles\.r\.rate\.per_second is already set above/);
+  // Inside an inline table the line and column are what is known.
+  assert.match(configError('[hub]\notel_headers = { a = "1", a = "2" }\n'), /at line 2, column \d+: trying to redefine an already defined value \(a TOML key or table may be defined only once\)\. Keep one of the two\.$/);
+});
+
 test('secret values of the wrong type are not echoed', () => {
   const message = configError('[profiles.dev]\npassword = 12345678\ntoken = 987654321\n');
   assert.match(message, /at profiles\.dev\.password: expected a string, got a number \(value hidden\)/);

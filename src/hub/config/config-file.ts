@@ -8,6 +8,7 @@ import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
 import { urlCredentials } from '../audit/audit-redact.js';
 import { formatConfigIssues } from './config-issues.js';
+import { redefinedKey } from './redefined-key.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
 import { ioProblem, openRegularFile, readOpened } from '../../wire/bounded-read.js';
@@ -56,10 +57,18 @@ export function defaultHubConfig(): HubConfig {
   return toHubConfig({});
 }
 
-function tomlErrorMessage(err: TomlError, path: string): string {
+function tomlErrorMessage(err: TomlError, text: string, path: string): string {
   // Only the first line: smol-toml appends a code excerpt that could show a secret on the failing line.
   const reason = (err.message.split('\n')[0] ?? 'invalid TOML').replace(/^Invalid TOML document:\s*/, '');
-  return `Config error in ${path} at line ${err.line}, column ${err.column}: ${reason}. Fix the TOML syntax.`;
+  const at = `Config error in ${path} at line ${err.line}, column ${err.column}`;
+  if (/redefine an already defined/.test(reason)) {
+    // A key name, never its value: the value may be a secret.
+    const redefined = redefinedKey(text, err.line, err.column);
+    if (redefined?.table) return `${at}: the table [${redefined.key}] is already defined above (or its keys are set there); a TOML table may be defined only once. Merge the two into one [${redefined.key}].`;
+    if (redefined) return `${at}: ${redefined.key} is already set above (or is a table there); a TOML key may be set only once. Keep one of the two.`;
+    return `${at}: ${reason} (a TOML key or table may be defined only once). Keep one of the two.`;
+  }
+  return `${at}: ${reason}. Fix the TOML syntax.`;
 }
 
 /** Parses TOML text into raw data, reporting syntax errors with file, line and column. */
@@ -67,7 +76,7 @@ export function parseTomlText(text: string, path: string): Record<string, unknow
   try {
     return parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof TomlError) throw new SnowmuxError('CONFIG_INVALID', tomlErrorMessage(err, path));
+    if (err instanceof TomlError) throw new SnowmuxError('CONFIG_INVALID', tomlErrorMessage(err, text, path));
     throw new SnowmuxError('CONFIG_INVALID', `Config error in ${path}: the file is not valid TOML. Fix the TOML syntax.`);
   }
 }
