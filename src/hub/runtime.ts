@@ -303,8 +303,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
     // connections.toml and key/token files are read again by every running session at its next call; the
     // answer names the profiles whose credentials changed (a password fixed there applies without a restart).
-    const credentials = warehouses.refreshCredentials();
+    const { credentials, logins } = warehouses.refreshCredentials();
     if (credentials.length > 0) applied.push(`credentials of Snowflake profile${credentials.length === 1 ? '' : 's'} ${credentials.join(', ')}`);
+    applied.push(...logins);
     // Only what was applied advances: the restart-only sections stay as the hub runs them, so a later reload
     // (the next roles edit, a second SIGHUP) still lists them until `hub --replace`. Taking the whole file
     // here made the second reload report nothing pending while the hub kept running the old settings.
@@ -477,20 +478,35 @@ const KEY_TABLES = { hub: 'hub', limits: 'limits', audit: 'audit', breaker: 'bre
  * not a whole section. A setting whose file key cannot be told from its name is named by its section.
  */
 function changedKeys(section: keyof typeof KEY_TABLES, before: object, after: object): string[] {
-  const known = KNOWN_KEYS[KEY_TABLES[section]] ?? [];
+  return changedFileKeys(section, KNOWN_KEYS[KEY_TABLES[section]] ?? [], before, after);
+}
+
+/** The keys that differ between two settings objects, as `${label}.<file key>` (else `label`). */
+function changedFileKeys(label: string, known: readonly string[], before: object, after: object): string[] {
   const a = before as Record<string, unknown>;
   const b = after as Record<string, unknown>;
   const names = new Set<string>();
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
     const snake = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
-    const fileKey = [snake, snake.replace(/_ms$/, '')].find((k) => known.includes(k));
-    names.add(fileKey === undefined ? section : `${section}.${fileKey}`);
+    const fileKey = [snake, snake.replace(/_ms$/, ''), snake.replace(/_ms$/, '_s')].find((k) => known.includes(k));
+    names.add(fileKey === undefined ? label : `${label}.${fileKey}`);
   }
   return [...names];
 }
 
-/** The named tables of a section (`profiles.dev`, `tools.revenue`) that were added, removed or changed. */
+/**
+ * The named tables of a section (`profiles.dev`, `tools.revenue`) that were added or removed, and the keys
+ * of a profile that changed (`profiles.dev.account`): which account or host a profile logs in to is said
+ * like any other key, not hidden in its table's name.
+ */
 function changedEntries(section: 'profiles' | 'tools', before: Record<string, unknown>, after: Record<string, unknown>): string[] {
-  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name])).map((name) => `${section}.${name}`);
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].flatMap((name) => {
+    const was = before[name];
+    const now = after[name];
+    if (JSON.stringify(was) === JSON.stringify(now)) return [];
+    const label = `${section}.${name}`;
+    if (section !== 'profiles' || was === undefined || now === undefined) return [label];
+    return changedFileKeys(label, KNOWN_KEYS.profile ?? [], was as object, now as object);
+  });
 }

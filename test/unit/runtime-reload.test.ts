@@ -76,3 +76,9 @@ test("a reload names each setting that waits for a restart by its key, and each 
   write('[hub]\nmax_rows = 5\ncall_timeout_ms = 9000\n[limits]\nmetadata_cache_ttl = "0s"\nmax_queued = 7\n[breaker]\nreset_timeout_ms = 1000\n[profiles.dev]\naccount = "a"\nuser = "u"\npassword = "p"\n');
   assert.deepEqual(runtime.reload().needsRestart.sort(), ['breaker.reset_timeout_ms', 'hub.call_timeout_ms', 'hub.max_rows', 'limits.max_queued', 'limits.metadata_cache_ttl', 'profiles.dev']);
 });
+
+test("a reload names the changed keys of a profile in config.toml (which account and host it logs in to), not only its table", async (t) => {
+  const { home, runtime } = await runtimeOn(t, '[profiles.dev]\naccount = "a1"\nuser = "u"\npassword = "p"\n');
+  writeFileSync(join(home, 'config.toml'), '[profiles.dev]\naccount = "a2"\nuser = "u"\npassword = "p"\nhost = "a2.example.com"\nstatement_timeout_s = 60\n[profiles.dev.pool]\nmax = 3\n', { mode: 0o600 });
+  assert.deepEqual(runtime.reload().needsRestart.sort(), ['profiles.dev.account', 'profiles.dev.host', 'profiles.dev.pool', 'profiles.dev.statement_timeout_s']);
+});

@@ -248,10 +248,10 @@ test('a password changed in connections.toml reaches running sessions, and a rel
     const registry = credentialRegistry(home.dir, opened);
     const editor = onProfile('e', 'pw');
     await registry.forSession(editor);
-    assert.deepEqual(registry.refreshCredentials(), []);
+    assert.deepEqual(registry.refreshCredentials().credentials, []);
     home.write('.snowflake/connections.toml', '[pw]\naccount = "acct"\nuser = "alice"\npassword = "alice-pw-2"\n');
-    assert.deepEqual(registry.refreshCredentials(), ['pw']);
-    assert.deepEqual(registry.refreshCredentials(), [], 'said once, by the reload after the change');
+    assert.deepEqual(registry.refreshCredentials().credentials, ['pw']);
+    assert.deepEqual(registry.refreshCredentials().credentials, [], 'said once, by the reload after the change');
     await registry.forSession(editor);
     assert.deepEqual(opened.map((p) => (p.auth.method === 'password' ? p.auth.password : '')), ['alice-pw-1', 'alice-pw-2']);
   } finally {
@@ -270,6 +270,23 @@ test("a reload's answer names the Snowflake profiles whose credentials changed i
     assert.deepEqual(runtime.reload().applied, []);
     files.write('.snowflake/connections.toml', '[pw]\naccount = "acct"\nuser = "alice"\npassword = "alice-pw-2"\n');
     assert.deepEqual(runtime.reload().applied, ['credentials of Snowflake profile pw']);
+  } finally {
+    await runtime.close('test over');
+    files.cleanup();
+  }
+});
+
+test("a reload's answer names a Snowflake profile whose account or host changed in connections.toml, without its credentials", async () => {
+  const files = snowflakeHome('[pw]\naccount = "acct1"\nuser = "alice"\npassword = "alice-pw-1"\n');
+  const hubHome = join(files.dir, 'hub');
+  mkdirSync(hubHome, { mode: 0o700 });
+  const runtime = await createRuntime({ home: hubHome, logger, env: { SNOWFLAKE_HOME: join(files.dir, '.snowflake') }, audit: false });
+  try {
+    const editor = onProfile('e', 'pw');
+    assert.equal(runtime.warehouses.targetFor(editor).name, 'pw');
+    files.write('.snowflake/connections.toml', '[pw]\naccount = "acct2"\nuser = "alice"\npassword = "alice-pw-1"\nhost = "acct2.example.com"\n');
+    assert.deepEqual(runtime.reload().applied, ['Snowflake profile pw now logs in to account acct2 at acct2.example.com (was account acct1)']);
+    assert.deepEqual(runtime.reload().applied, [], 'said once, by the reload after the change');
   } finally {
     await runtime.close('test over');
     files.cleanup();

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
 import { isSecretLookingKey } from '../audit/audit-redact.js';
+import { shownUrl } from '../../shown-text.js';
 import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
@@ -161,6 +162,14 @@ interface SeenSettings {
   source: string | undefined;
   profileName: string;
   credentials: string;
+  /** Which account and host it logs in to (loginOf), as of the last reload. */
+  login: string;
+}
+
+/** What a reload names when it changes: the account and the host, never a credential. */
+function loginOf(profile: SnowflakeProfile): string {
+  const at = profile.accessUrl ?? profile.host;
+  return `account ${profile.account}${at === undefined ? '' : ` at ${shownUrl(at)}`}`;
 }
 
 /** A target for a warehouse that is already open (tests, embedded callers). */
@@ -288,7 +297,7 @@ export class WarehouseRegistry implements WarehouseProvider {
     const identity = profile ? profileFingerprint(profile) : 'embedded';
     const credentials = profile ? credentialsFingerprint(profile) : '';
     const entry = { identity, credentials, files, stamp, recheck: changedSince >= started - STAMP_GRANULARITY_MS, generation: this.generation, checkedAt: performance.now() };
-    if (profile) this.noteCredentials(name, sessionEnv, source, profile.name, credentials);
+    if (profile) this.noteCredentials(name, sessionEnv, source, profile.name, credentials, loginOf(profile));
     if (cached !== undefined && cached.identity !== identity) this.uses.get(cached.identity)?.sessions.delete(session);
     if (profile) this.noteUse(identity, session, profile.pool.idleTimeoutMs);
     if (cached !== undefined && cached.identity === identity) {
@@ -442,22 +451,24 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   /** Remembers what these settings' credentials were as of the last reload (the first time they are seen). */
-  private noteCredentials(name: string | undefined, sessionEnv: Record<string, string>, source: string | undefined, profileName: string, credentials: string): void {
+  private noteCredentials(name: string | undefined, sessionEnv: Record<string, string>, source: string | undefined, profileName: string, credentials: string, login: string): void {
     const key = JSON.stringify([name ?? null, sessionEnv]);
     if (this.credentialsSeen.has(key)) return;
-    this.credentialsSeen.set(key, { name, sessionEnv, source, profileName, credentials });
+    this.credentialsSeen.set(key, { name, sessionEnv, source, profileName, credentials, login });
     if (this.credentialsSeen.size > MAX_CREDENTIALS_SEEN) this.credentialsSeen.delete(this.credentialsSeen.keys().next().value!);
   }
 
   /**
    * On reload: every session resolves its profile again at its next call (whatever the file stamps say),
    * and the names of the profiles whose credentials changed since the last reload (connections.toml, a
-   * key or token file, the hub's environment) are returned, for the reload's answer. Never a secret.
+   * key or token file, the hub's environment) are returned, for the reload's answer, with those whose
+   * account or host changed there (the next calls log in elsewhere: said, not done silently). Never a secret.
    */
-  refreshCredentials(): string[] {
+  refreshCredentials(): { credentials: string[]; logins: string[] } {
     this.generation++;
     this.recheckWarm(true);
     const changed = new Set<string>();
+    const logins = new Set<string>();
     for (const seen of this.credentialsSeen.values()) {
       let profile: SnowflakeProfile | null;
       try {
@@ -466,12 +477,17 @@ export class WarehouseRegistry implements WarehouseProvider {
         // Reported to the session's next call, which resolves it again.
         continue;
       }
+      const login = profile ? loginOf(profile) : 'the embedded warehouse';
+      if (login !== seen.login) {
+        logins.add(`Snowflake profile ${seen.profileName} now logs in to ${login} (was ${seen.login})`);
+        seen.login = login;
+      }
       const credentials = profile ? credentialsFingerprint(profile) : '';
       if (credentials === seen.credentials) continue;
       changed.add(seen.profileName);
       seen.credentials = credentials;
     }
-    return [...changed];
+    return { credentials: [...changed], logins: [...logins] };
   }
 
   /**
