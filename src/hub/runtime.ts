@@ -3,6 +3,7 @@
  * registry, the governance rules, the audit log and the call sinks. One place, so the hub and the
  * in-process server behave the same.
  */
+import { auditDirTrust } from './audit-dir-trust.js';
 import { homedir, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from './audit/audit-log.js';
@@ -224,6 +225,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       hubVersion: VERSION,
       secrets: secrets.hub.list(),
       ...(opts.auditStillWriter ? { stillWriter: opts.auditStillWriter } : {}),
+      trustPath: auditDirTrust,
     });
     for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));

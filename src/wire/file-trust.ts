@@ -47,15 +47,28 @@ export interface FileTrust {
  */
 export function fileTrust(path: string, file: Stats, label: TrustedFileLabel, uid = typeof process.getuid === 'function' ? process.getuid() : undefined): FileTrust {
   if (uid === undefined) return { warn: [] };
-  const { what, noun } = label;
+  const { what } = label;
   if ((file.mode & WRITABLE_BY_OTHERS) !== 0) {
     return { refuse: `${what}, and every user may write it (mode ${(file.mode & 0o777).toString(8)}). Run: chmod o-w ${path}`, warn: [] };
   }
   const warn = new Set<string>();
   if (file.uid !== uid && file.uid !== 0) warn.add(`${what}, and it belongs to another user (uid ${file.uid}), who could change it. Unless that user is who runs snowmux (a container's bind mount), read it, and ${label.ownerAdvice ?? 'keep what you mean to keep in a file you own'}: copied as it is, it would keep whatever that user put in it.`);
   if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and its group (gid ${file.gid}) may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
-  // The file's owner is warned of above; anyone else who could replace it is not the bind-mount case.
-  const trusted = (owner: number) => owner === uid || owner === 0 || owner === file.uid;
+  const onPath = pathTrust(path, file, label, uid);
+  return onPath.refuse !== undefined ? onPath : { warn: [...warn, ...onPath.warn] };
+}
+
+/**
+ * The walk alone, for what is not a settings file but must not be swapped either (the audit directory):
+ * refused when another user than us, root or the target's owner could replace anything the path goes
+ * through (see fileTrust), or when the path no longer names `target` (stats of what was opened or
+ * checked); a group that may replace it is warned of.
+ */
+export function pathTrust(path: string, target: Stats, label: TrustedFileLabel, uid: number): FileTrust {
+  const { what, noun } = label;
+  const warn = new Set<string>();
+  // The target's owner is warned of by the caller; anyone else who could replace it is not the bind-mount case.
+  const trusted = (owner: number) => owner === uid || owner === 0 || owner === target.uid;
   let steps: PathStep[];
   try {
     steps = pathSteps(path);
@@ -71,7 +84,7 @@ export function fileTrust(path: string, file: Stats, label: TrustedFileLabel, ui
   // What was opened must be what the checked path names now: a symlink switched to another tree for the
   // open and back for the check would otherwise pass.
   const last = steps.at(-1)?.entryStats;
-  if (last === undefined || last.dev !== file.dev || last.ino !== file.ino) {
+  if (last === undefined || last.dev !== target.dev || last.ino !== target.ino) {
     return { refuse: `${what}, and it changed while it was read (the path now names another file). Try again; if it persists, someone is switching it: keep ${noun} in a directory of your own.`, warn: [] };
   }
   return { warn: [...warn] };

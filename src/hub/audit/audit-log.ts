@@ -79,6 +79,12 @@ export interface AuditLogOptions {
    * taken over while frozen (`hub --replace`) that resumed and appended forked the chain for good.
    */
   stillWriter?: () => boolean;
+  /**
+   * Checks the directories above the log's (whoever may rename one could move the trail aside and put a
+   * directory of theirs in its place): throws AUDIT_DIR_UNSAFE, or returns warnings. The hub gives the walk
+   * its settings files get (hub/audit-dir-trust.ts); this layer imports nothing of it.
+   */
+  trustPath?: (dir: string) => string[];
 }
 
 export type AppendResult = { ok: true; seq: number; hash: string } | { ok: false; error: SnowmuxError };
@@ -157,6 +163,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private readonly scrubber: SecretScrubber;
   private readonly hubVersion: string;
   private readonly stillWriter: (() => boolean) | undefined;
+  private readonly trustPath: ((dir: string) => string[]) | undefined;
   private writerCheckedAt = -Infinity;
   /** Another process writes the log now: nothing more is written here. */
   private superseded = false;
@@ -202,6 +209,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     this.headIntervalMs = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
     this.stillWriter = options.stillWriter;
+    this.trustPath = options.trustPath;
     this.maxFileBytes = options.maxFileBytes;
     this.maxFiles = options.maxFiles;
     this.clock = options.clock ?? Date.now;
@@ -685,6 +693,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const warnings: string[] = [];
     // A directory another user owns or may write: they could rewrite records or plant names written through.
     warnings.push(...(await verifyAuditDir(this.dir)));
+    if (this.trustPath) warnings.push(...this.trustPath(this.dir));
     const files = await listAuditFiles(this.dir);
     const anchor = await this.loadAnchor(memory, warnings);
 
