@@ -13,16 +13,26 @@ const BOOLEAN: ReadonlySet<SettingName> = new Set(['poolValidateOnBorrow']);
 
 const entries = (Object.entries(FLAG_NAMES) as [SettingName, string][]).filter(([name]) => !SECRET_SETTINGS.has(name));
 
+/** `--no-pool-validate` for `--pool-validate`: a profile's `validate = true` can be turned off for one run too. */
+const negated = (flag: string) => `--no-${flag.slice(2)}`;
+
 export const PROFILE_FLAG_OPTIONS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
-  entries.map(([name, flag]) => [flag.slice(2), { type: BOOLEAN.has(name) ? 'boolean' : 'string' } as const]),
+  entries.flatMap(([name, flag]): [string, { type: 'boolean' | 'string' }][] =>
+    BOOLEAN.has(name) ? [[flag.slice(2), { type: 'boolean' }], [negated(flag).slice(2), { type: 'boolean' }]] : [[flag.slice(2), { type: 'string' }]],
+  ),
 );
 
 export const PROFILE_FLAGS_HELP = `Snowflake profile (highest precedence; secrets only via env/config files):
-  --profile NAME  ${entries.map(([, f]) => f).join(' ')}`;
+  --profile NAME  ${entries.map(([name, f]) => (BOOLEAN.has(name) ? `${f} ${negated(f)}` : f)).join(' ')}`;
 
 export function profileFlagsFrom(values: Record<string, unknown>): Partial<ProfileSettings> {
   const out: Partial<Record<SettingName, unknown>> = {};
   for (const [name, flag] of entries) {
+    if (BOOLEAN.has(name) && values[negated(flag).slice(2)] === true) {
+      if (values[flag.slice(2)] === true) throw new SnowmuxError('USAGE', `${flag} and ${negated(flag)} contradict each other: give one of them.`);
+      out[name] = false;
+      continue;
+    }
     const raw = values[flag.slice(2)];
     if (raw === undefined) continue;
     if (NUMERIC.has(name)) {

@@ -499,6 +499,11 @@ test('pool and timeouts: defaults, file values with sources, and inconsistent va
   assert.equal(configured.statementTimeoutMs, 45_000);
   assert.equal(configured.sources['pool.max'], '~/.snowmux/config.toml profiles.default');
   assert.equal(resolved(fx, { flags: { poolMax: 9 } }).sources['pool.max'], 'flag --pool-max');
+  fx.config('[profiles.default.pool]\nvalidate = true\n');
+  const unvalidated = resolved(fx, { flags: { poolValidateOnBorrow: false } });
+  assert.equal(unvalidated.pool.validateOnBorrow, false);
+  assert.equal(unvalidated.sources['pool.validateOnBorrow'], 'flag --no-pool-validate');
+  fx.config('[profiles.default]\nstatement_timeout_s = 45\n[profiles.default.pool]\nmin = 2\nmax = 6\nvalidate = false\n');
   assert.equal(
     configError(fx, { flags: { poolMax: 1 } }),
     'Snowflake profile "default": pool.min (2, ~/.snowmux/config.toml profiles.default) is larger than pool.max (1, flag --pool-max). Lower pool.min or raise pool.max.',

@@ -97,7 +97,8 @@ function flagLayer(flags: Partial<ProfileSettings>): SettingsLayer {
     } else {
       (values as Record<string, unknown>)[setting] = value;
     }
-    sources[setting] = `flag ${FLAG_NAMES[setting]}`;
+    // A boolean flag set to false was given as its negation (--no-pool-validate).
+    sources[setting] = value === false ? `flag ${FLAG_NAMES[setting].replace(/^--/, '--no-')}` : `flag ${FLAG_NAMES[setting]}`;
   }
   // Flags are never suggested as the place to put a secret (they show up in `ps`).
   return { kind: 'flag', label: 'the command line', values, sources, hint: () => undefined };
