@@ -6,8 +6,8 @@
 import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SnowmuxError, type ErrorCode } from '../../errors.js';
-import { definedProfiles } from '../../hub/config-check.js';
+import { SnowmuxError, isSnowmuxError, type ErrorCode } from '../../errors.js';
+import { checkHubConfig, definedProfiles } from '../../hub/config-check.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
 import { mkdirParentsSync } from '../../mkdir-below.js';
 import { shellWord } from '../../shell-word.js';
@@ -35,7 +35,7 @@ Options:
   --home DIR     a snowmux home other than the default, passed to the shim (default: $SNOWMUX_HOME
                  when set, since an editor does not see your shell's environment)
   --config PATH  a config file other than <home>/config.toml, passed to the shim for the hub it starts
-                 (default: $SNOWMUX_CONFIG when set); it must exist
+                 (default: $SNOWMUX_CONFIG when set); it must exist, and pass the hub's checks
   --profile NAME the Snowflake profile this editor uses (default: $SNOWMUX_PROFILE when set); it must
                  be defined in the config file or in Snowflake's connections.toml
 Paths go into the entry absolute. Other SNOWMUX_* variables of this shell are not carried (the entry
@@ -63,7 +63,7 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   const name = values.name ?? 'snowflake';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new SnowmuxError('USAGE', `--name must be 1–64 letters, digits, '_', '.' or '-'; got "${name}".`);
   const settings = settingsForEditors(values, process.env);
-  checkProfileDefined(settings, process.env);
+  for (const warning of checkHubWouldServe(settings, process.env)) io.stderr.write(`warning: ${warning}\n`);
   const launch = shimLaunch(settings);
   const file = configFileFor(client);
   for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the entry passes ${flag}, from $${variable}: an editor does not see your shell's environment)\n`);
@@ -126,24 +126,29 @@ export function settingsForEditors(flags: { home?: string; config?: string; prof
 }
 
 /**
- * A profile the entry names must be defined (in the config file the hub will read, or in Snowflake's
- * connections.toml): a shim with an undefined --profile gets every call refused, so the entry would be
- * broken as pasted. A config file that does not load is left to the hub and `snowmux doctor`.
+ * What the entry sets up must work as pasted: the config file the hub it starts reads passes the hub's own
+ * start-up checks (schema, file trust, roles, tools: the file and key that is wrong, with the hub's code),
+ * and a profile it names is defined (in that file, or in Snowflake's connections.toml) — else every call of
+ * an editor set up with it would fail, and the editor would be the first to say so. Returns the file's
+ * warnings (a secret others can read …), which do not stop a hub.
  */
-function checkProfileDefined(settings: EditorSettings, env: NodeJS.ProcessEnv): void {
-  if (settings.profile === undefined) return;
+function checkHubWouldServe(settings: EditorSettings, env: NodeJS.ProcessEnv): string[] {
   let loaded: LoadedConfig;
   try {
     loaded = loadConfigFile({ home: resolveHome({ flag: settings.home }), explicitPath: settings.config, env });
-  } catch {
-    return;
+    checkHubConfig(loaded, { env, homedir: env['HOME'] });
+  } catch (err) {
+    if (!isSnowmuxError(err)) throw err;
+    throw new SnowmuxError(err.code, `${err.message}\nA hub started for this editor would refuse to run with this config, so nothing was set up: fix it (\`snowmux doctor\` checks it again), then run setup again.`, { cause: err });
   }
+  if (settings.profile === undefined) return loaded.warnings;
   const defined = definedProfiles(loaded, { env });
-  if (defined === undefined || defined.names.has(settings.profile)) return;
+  if (defined === undefined || defined.names.has(settings.profile)) return loaded.warnings;
   const from = settings.fromEnv.some(([, v]) => v === 'SNOWMUX_PROFILE') ? ' (from $SNOWMUX_PROFILE)' : '';
+  const near = closestName(settings.profile, defined.names);
   throw new SnowmuxError(
     'CONFIG_INVALID',
-    `Snowflake profile "${settings.profile}"${from} is not defined, so every call of an editor set up with it would fail. ` +
+    `Snowflake profile "${settings.profile}"${from} is not defined${near === undefined ? '' : ` (did you mean "${near}"?)`}, so every call of an editor set up with it would fail. ` +
       `Add [profiles.${settings.profile}] to ${loaded.shownPath} or [${settings.profile}] to ${defined.connectionsFile}` +
       (defined.names.size > 0 ? `, or name a defined profile: ${[...defined.names].join(', ')}.` : ', or leave --profile out (the hub\'s default profile, else the embedded sample, serves).'),
   );
