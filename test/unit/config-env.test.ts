@@ -99,6 +99,20 @@ test('bad legacy or authenticator values name the variable', () => {
   }
 });
 
+test('a bad SNOWFLAKE_PORT or SNOWFLAKE_PROTOCOL is named by its variable with the shape expected, not reported as a bad access URL', () => {
+  for (const port of ['abc', '0', '65536', '44 3', '-1']) {
+    assert.throws(
+      () => envLayer({ SNOWFLAKE_HOST: '127.0.0.1', SNOWFLAKE_PORT: port }),
+      (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message === `Environment variable SNOWFLAKE_PORT must be a port number from 1 to 65535 (e.g. 443), got ${JSON.stringify(port)}. Fix it or unset it.`,
+      port,
+    );
+  }
+  assert.throws(() => envLayer({ SNOWFLAKE_HOST: 'h', SNOWFLAKE_PROTOCOL: 'ftp' }), /SNOWFLAKE_PROTOCOL must be https or http, got "ftp"/);
+  assert.equal(envLayer({ SNOWFLAKE_HOST: '127.0.0.1', SNOWFLAKE_PORT: '8443', SNOWFLAKE_PROTOCOL: 'HTTP' }).layer.values.accessUrl, 'http://127.0.0.1:8443');
+  // Without a host they are ignored, as before (with a warning).
+  assert.match(envLayer({ SNOWFLAKE_PORT: 'abc' }).warnings.join('\n'), /set without SNOWFLAKE_HOST and are ignored/);
+});
+
 test('SNOWFLAKE_AUTHENTICATOR beats SNOWFLAKE_AUTH_TYPE, with a warning when they disagree', () => {
   const disagree = envLayer({ SNOWFLAKE_AUTHENTICATOR: 'oauth', SNOWFLAKE_AUTH_TYPE: 'private_key' });
   assert.equal(disagree.layer.values.authenticator, 'OAUTH');

@@ -5,6 +5,7 @@
  * unset, as the Node connector treats them, because editor configs often carry "" placeholders.
  */
 import { SnowmuxError } from '../../errors.js';
+import { shownText } from '../../shown-text.js';
 import { CONNECTION_KEYS, accessUrlFromParts, type UrlParts } from './connections-toml.js';
 import {
   authenticatorProblem,
@@ -141,6 +142,13 @@ export function envLayer(env: NodeJS.ProcessEnv): { layer: SettingsLayer; warnin
   const port = read(env, 'SNOWFLAKE_PORT');
   const protocol = read(env, 'SNOWFLAKE_PROTOCOL');
   if (values.host !== undefined && (port !== undefined || protocol !== undefined)) {
+    // Said by the variable: joined into the access URL first, a bad one read as "the access URL is not a URL".
+    if (port !== undefined && !(/^\d{1,5}$/.test(port.trim()) && Number(port) >= 1 && Number(port) <= 65_535)) {
+      throw new SnowmuxError('CONFIG_INVALID', `Environment variable SNOWFLAKE_PORT must be a port number from 1 to 65535 (e.g. 443), got ${JSON.stringify(shownText(port, 40))}. Fix it or unset it.`);
+    }
+    if (protocol !== undefined && !/^https?$/i.test(protocol.trim())) {
+      throw new SnowmuxError('CONFIG_INVALID', `Environment variable SNOWFLAKE_PROTOCOL must be https or http, got ${JSON.stringify(shownText(protocol, 40))}. Fix it or unset it.`);
+    }
     values.accessUrl = accessUrlFromParts(values.host, port, protocol);
     sources.accessUrl = ['env SNOWFLAKE_HOST', port && 'SNOWFLAKE_PORT', protocol && 'SNOWFLAKE_PROTOCOL'].filter(Boolean).join(', ');
   } else if (port !== undefined || protocol !== undefined) {
