@@ -216,6 +216,9 @@ test('a requested profile that is defined nowhere is an error listing the define
     configError(fx, { env: { SNOWMUX_PROFILE: 'qa' } }),
     'Snowflake profile "qa" (from env SNOWMUX_PROFILE) is not defined: add [profiles.qa] to ~/.snowmux/config.toml or [qa] to ~/.snowflake/connections.toml. Defined profiles: staging, dev, prod.',
   );
+  // A misspelt name an editor brings gets the hint `snowmux hub --profile` gets.
+  assert.match(configError(fx, { env: { SNOWMUX_PROFILE: 'dve' } }), /^Snowflake profile "dve" \(from env SNOWMUX_PROFILE\) is not defined \(did you mean "dev"\?\): add \[profiles\.dve\]/);
+  assert.match(configError(fx, { env: { SNOWMUX_PROFILE: 'stagng' } }), /\(did you mean "staging"\?\)/);
 });
 
 test('a default connection name that matches nothing is warned about, not fatal', (t) => {

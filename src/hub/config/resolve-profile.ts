@@ -6,6 +6,7 @@
  * Every chosen value records its source; every failure names the setting and where to set it; no message
  * ever contains a secret.
  */
+import { closestName } from '../../closest-name.js';
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
 import { shownUrl } from '../../shown-text.js';
@@ -450,8 +451,10 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   if (selection.requestedBy !== undefined && configEntry === undefined && connLayer === null) {
     const known = [...new Set([...Object.keys(configProfiles), ...Object.keys(conns.connections)])];
     const configPath = input.configFile?.shownPath ?? 'the snowmux config file';
+    // Every way a name arrives (an editor's SNOWMUX_PROFILE or shim --profile too) gets the hint the hub's own --profile gets.
+    const near = closestName(name, known);
     invalid(
-      `Snowflake profile "${name}" (from ${selection.requestedBy}) is not defined: add [profiles.${name}] to ${configPath} ` +
+      `Snowflake profile "${name}" (from ${selection.requestedBy}) is not defined${near === undefined ? '' : ` (did you mean "${near}"?)`}: add [profiles.${name}] to ${configPath} ` +
         `or [${name}] to ${conns.file?.shownPath ?? conns.shownConnectionsPath}.` +
         (known.length > 0 ? ` Defined profiles: ${known.join(', ')}.` : ''),
     );
