@@ -209,6 +209,12 @@ test('a key or table defined twice is named with its line, never with its value'
   assert.match(configError('[hub]\notel_headers = { a = "1", a = "2" }\n'), /at line 2, column \d+: trying to redefine an already defined value \(a TOML key or table may be defined only once\)\. Keep one of the two\.$/);
 });
 
+test('an otel_headers key that is not a header name is said to be the key, never shown (often a whole pasted header line)', () => {
+  const message = configError('[hub.otel_headers]\n"Authorization: Bearer OTEL-SECRET" = "x"\n');
+  assert.match(message, /at hub\.otel_headers: expected a header name as each key \(.*as in authorization = "Bearer …"; not a whole "Name: value" line as the key\), and one key is not/);
+  assert.ok(!message.includes('OTEL-SECRET'), message);
+});
+
 test('secret values of the wrong type are not echoed', () => {
   const message = configError('[profiles.dev]\npassword = 12345678\ntoken = 987654321\n');
   assert.match(message, /at profiles\.dev\.password: expected a string, got a number \(value hidden\)/);
@@ -235,7 +241,7 @@ test('a refused value of a key that may hold a secret is never shown, however it
     [`[hub]\nhttp_allowed_origins = ["https//u:${pw}@app.example.com"]`, 'hub.http_allowed_origins.0', 'an origin'],
     [`[profiles.dev]\naccess_url = "https//user:${pw}@host"`, 'profiles.dev.access_url', 'an http:// or https:// URL'],
     [`[profiles.dev]\nhost = ""\ntoken_file_path = ""`, 'profiles.dev.host', 'a non-empty string'],
-    [`[hub.otel_headers]\n"${pw} x" = "v"`, 'hub.otel_headers', 'HTTP header name'],
+    [`[hub.otel_headers]\n"${pw} x" = "v"`, 'hub.otel_headers', 'a header name as each key'],
   ] as const) {
     const message = configError(`${text}\n`);
     assert.ok(!message.includes(pw), message);

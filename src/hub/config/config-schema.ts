@@ -209,7 +209,7 @@ const hubKeys = {
         // Reported at the table, the name left out: a name that is not a header name is often a whole
         // "Authorization: Bearer …" line pasted as one.
         const bad = Object.keys(headers).filter((name) => !HEADER_NAME.test(name)).length;
-        if (bad > 0) ctx.addIssue({ code: 'custom', message: `expected HTTP header names (letters, digits and !#$%&'*+.^_\`|~-), and ${bad === 1 ? 'one name is' : `${bad} names are`} not` });
+        if (bad > 0) ctx.addIssue({ code: 'custom', message: `expected a header name as each key (letters, digits and !#$%&'*+.^_\`|~-, as in authorization = "Bearer …"; not a whole "Name: value" line as the key), and ${bad === 1 ? 'one key is' : `${bad} keys are`} not` });
       }),
     { type: 'table of header names and values', absent: 'none', description: 'headers sent with every export (e.g. the collector\'s API key); values are secrets: never logged or shown' },
   ),
