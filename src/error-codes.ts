@@ -80,7 +80,7 @@ export const ERROR_CODES = {
   EDITOR_CONFIG_UNWRITABLE: { fault: 'hub', doc: '`snowmux setup --write` could not write the editor\'s config file (read-only, permissions); it is unchanged. Fix that, or paste the entry the command prints without --write.' },
   HUB_ALREADY_RUNNING: { fault: 'hub', doc: 'A hub already serves this home; use it, or `snowmux hub --replace` (which refuses to downgrade a newer hub unless given `--allow-downgrade`).' },
   HUB_NOT_RUNNING: { fault: 'hub', doc: 'No hub answers for this home; start one with `snowmux hub` (a shim starts one by itself).' },
-  HUB_LISTEN_FAILED: { fault: 'hub', doc: 'The hub could not listen on its socket; the message says why.' },
+  HUB_LISTEN_FAILED: { fault: 'hub', doc: 'The hub could not listen on its socket, or, on `hub --replace`, a port of `hub.http_listen` or `hub.metrics_listen` is held by another program (nothing is taken over: free the port or choose another); the message says which.' },
   HUB_START_FAILED: { fault: 'hub', doc: 'A hub the shim started exited at once; its own error follows.' },
   HUB_UNREACHABLE: { fault: 'hub', doc: 'The shim could not reach or start a hub in time; retry, or run `snowmux hub` in a terminal to see why.' },
   HUB_NO_ANSWER: { fault: 'hub', doc: 'The hub accepted the connection but did not answer a control request in time.' },

@@ -154,7 +154,7 @@ function browserOrigin() {
 }
 
 const hubKeys = {
-  max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
+  max_line_bytes: setting(positiveInt(), { default: 8 * MIB, description: 'largest accepted JSON-RPC message line, in bytes; a longer message is answered with an error under its request\'s id (wherever the id sits in the message) and the session goes on. A shim drops lines over 8 MiB from its editor before the hub sees them, whatever this says' }),
   shutdown_grace_ms: setting(timerMsOrZero(), { default: 10_000, description: 'how long a graceful stop (`snowmux stop`, SIGTERM) waits for in-flight calls before cancelling them (with HUB_STOPPING); a hub replaced by `hub --replace` lets them run to their own deadline (`call_timeout_ms`)' }),
   default_profile: setting(text(), { description: 'profile used when neither `--profile` nor `SNOWMUX_PROFILE` is given', absent: "Snowflake's default connection" }),
   call_timeout_ms: setting(timerMs(), { default: 300_000, description: 'deadline of one tool call. At the deadline the call is cancelled, in the warehouse too; on Snowflake its answer (`QUERY_TIMEOUT`) waits up to 3 s more for Snowflake to confirm the cancel, so the session\'s connection is known to be free (else it is discarded); a statement that finished before the cancel reached it is answered with its result, not `QUERY_TIMEOUT`' }),
