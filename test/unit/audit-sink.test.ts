@@ -117,3 +117,13 @@ test('a call with huge SQL or arguments is bounded once, before every sink: stat
   assert.deepEqual(records[1]?.request, unknown?.request);
   assert.deepEqual(records[1]?.requestTruncated, unknown?.requestTruncated);
 });
+
+test("a query call's arguments beside its SQL reach the audit entry with the SQL, bounded as handed", () => {
+  const { entries, sink: s } = sink();
+  const requestTruncated = { bytes: 99_999, sha256: 'a'.repeat(64) };
+  void s.record({ ...call, outcome: 'ok', errorCode: null, tool: 'nation_by_region', sql: 'SELECT n FROM t WHERE r = ?', request: { region: 'ASIA' } });
+  void s.record({ ...call, outcome: 'ok', errorCode: null, request: { truncatedJson: '{"database":"' }, requestTruncated });
+  assert.equal(entries[0]!.sql, 'SELECT n FROM t WHERE r = ?');
+  assert.deepEqual(entries[0]!.request, { region: 'ASIA' });
+  assert.deepEqual([entries[1]!.request, entries[1]!.requestTruncated], [{ truncatedJson: '{"database":"' }, requestTruncated]);
+});

@@ -585,6 +585,28 @@ test('a statement that may change data is recorded before the warehouse runs it;
   governance.close();
 });
 
+test("a query call's record keeps its other arguments beside the SQL (bind values, database, schema, limit), without the SQL twice; so does a write's started record", async () => {
+  const { pipeline, records, started, governance } = setup();
+  const session = new Session({ id: 's-writer', identity: { kind: 'local-user', name: 'writer' }, transport: 'stdio' });
+  const run = (tool: string, args: Record<string, unknown>, sql: string) =>
+    pipeline.run(session, tool, { id: tool, signal: new AbortController().signal }, args, async ({ warehouse: w, ctx, noteSql }) => {
+      noteSql(sql);
+      await w.query(sql, { ...ctx, maxRows: 1 });
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+  // A team tool: its SQL is the template, the values are what tell two calls apart.
+  await run('nation_by_region', { region: 'ASIA' }, 'SELECT 1 FROM DB.S.T WHERE R = ?');
+  await run('execute_query', { query: 'INSERT INTO T VALUES (1)', database: 'DB', schema: 'S', limit: 5 }, 'INSERT INTO T VALUES (1)');
+  await run('execute_query', { query: 'SELECT 1' }, 'SELECT 1');
+  assert.deepEqual(records.map((r) => r.outcome), ['ok', 'ok', 'ok']);
+  assert.deepEqual(records[0]!.request, { region: 'ASIA' });
+  assert.deepEqual(records[1]!.request, { database: 'DB', schema: 'S', limit: 5 }, 'an unqualified statement says where it was resolved');
+  assert.equal(records[2]!.request, undefined, 'nothing beside the SQL: no request');
+  assert.equal(started.length, 1);
+  assert.deepEqual(started[0]!.record.request, { database: 'DB', schema: 'S', limit: 5 });
+  governance.close();
+});
+
 test('a write cancelled while it ran is answered and recorded as possibly applied (check before running it again); a cancelled read is not', async () => {
   const { pipeline, governance, records } = setup();
   const runCancelled = async (identity: string, sql: string) => {

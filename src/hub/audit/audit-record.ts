@@ -35,7 +35,7 @@ export interface AuditEntry {
   sql?: string | undefined;
   /** Present when `sql` is a prefix: the whole text's UTF-8 length and sha256. */
   sqlTruncated?: TruncatedText | undefined;
-  /** Arguments of a metadata tool call; secret-looking keys are redacted at any depth. */
+  /** The call's arguments (a query call's beside its SQL, which is not repeated); secret-looking keys are redacted at any depth. */
   request?: Record<string, unknown> | undefined;
   /** Present when `request` was too large and holds `{ truncatedJson }`: its canonical JSON's length and sha256. */
   requestTruncated?: TruncatedText | undefined;

@@ -37,7 +37,7 @@ export interface CallRecord {
   sql: string | null;
   /** Set when `sql` was cut to the audit's bound (docs/audit.md, "Size bounds"): the whole text's UTF-8 length and sha256. */
   sqlTruncated?: { bytes: number; sha256: string } | undefined;
-  /** Arguments of a metadata call (no SQL). */
+  /** The call's arguments: a metadata call's all, a query call's beside its SQL (bind values, database, schema, limit). */
   request: Record<string, unknown> | undefined;
   /** Set when `request` was too large and became `{ truncatedJson }`: its canonical JSON's length and sha256. */
   requestTruncated?: { bytes: number; sha256: string } | undefined;

@@ -11,7 +11,7 @@ import type { Session } from '../session/session.js';
 import type { ResultForm } from '../config/config-schema.js';
 import { meterRows } from '../governance/call-meter.js';
 import type { CallContext } from '../warehouse/types.js';
-import { callRecord, recordedRequestId, refusedCallRecord } from './call-record.js';
+import { argumentsBesideSql, callRecord, recordedRequestId, refusedCallRecord } from './call-record.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
 import { GovernedWarehouse } from './governed-warehouse.js';
 import { runStages } from './stage.js';
@@ -151,7 +151,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
         bytes: 0,
         queryId: null,
         sql,
-        request: undefined,
+        request: argumentsBesideSql(call.args, call.sql),
         profile: where.name,
         role: role.name,
         ...(call.traceId === undefined ? {} : { traceId: call.traceId }),

@@ -30,6 +30,19 @@ export function callRecord(session: Session, tool: string, requestId: string, ha
   };
 }
 
+/**
+ * A call's arguments as its record keeps them (`request`): all of them, less the one that is the SQL the
+ * record already holds in `sql`. What the SQL alone does not say is what ran — a team tool's bind values
+ * (its SQL is the template with `?`), the database and schema an unqualified `execute_query` was resolved
+ * in, its row limit. Undefined when nothing is left, so the common `{query}` call costs nothing more.
+ */
+export function argumentsBesideSql(args: Record<string, unknown>, sql: string | null): Record<string, unknown> | undefined {
+  if (sql === null) return args;
+  const kept = Object.entries(args).filter(([, value]) => value !== sql);
+  // fromEntries, not assignment: a "__proto__" key from the client stays an ordinary member.
+  return kept.length === 0 ? undefined : Object.fromEntries(kept);
+}
+
 /** The CallRecord of a call refused before any tool body ran (unknown tool, invalid arguments). */
 export function refusedCallRecord(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): CallRecord {
   return callRecord(session, tool, requestId, {

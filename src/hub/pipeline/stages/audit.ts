@@ -4,7 +4,7 @@
  * that says what happened and what to do next.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { callRecord } from '../call-record.js';
+import { argumentsBesideSql, callRecord } from '../call-record.js';
 import type { CallStage } from '../call-state.js';
 
 export const audit: CallStage = {
@@ -36,7 +36,7 @@ export const audit: CallStage = {
         bytes: meter.bytes,
         queryId: meter.queryId ?? null,
         sql: call.sql,
-        request: call.sql === null ? call.args : undefined,
+        request: argumentsBesideSql(call.args, call.sql),
         profile: meter.profile ?? null,
         ...(call.role ? { role: call.role.name } : {}),
         ...(meter.scanEstimate ? { scanEstimate: meter.scanEstimate } : {}),
