@@ -184,3 +184,32 @@ test('SQL, request and detail are bounded: a prefix of AUDIT_MAX_TEXT_CHARS plus
   const result = await verifyAudit(dir);
   assert.equal(result.ok, true, JSON.stringify(result.problems));
 });
+
+test('lone UTF-16 surrogates a client sends (SQL, client name, argument keys and values) are written as U+FFFD: every line stays well-formed UTF-8 JSON; pairs are kept', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'snowmux-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20 });
+  const lone = 'x\ud800y\udc00z';
+  const entry = sampleEntry(1, {
+    sql: `SELECT 1 /* ${lone} 😀 */`,
+    client: { name: `lone${lone}`, version: lone },
+    identity: lone,
+    request: { [`k${lone}`]: [lone], region: 'ASIA' },
+    detail: { note: lone },
+  });
+  assert.equal((await log.append(entry)).ok, true);
+  assert.equal((await log.append(sampleEntry(2))).ok, true);
+  await log.close();
+  const [file] = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'));
+  const text = await readFile(join(dir, file!), 'utf8');
+  // What JSON.stringify writes for a lone surrogate, and jq (and serde_json, Go's decoder) refuse.
+  assert.doesNotMatch(text, /\\ud[89a-f][0-9a-f]{2}/i);
+  const [first] = text.split('\n').map((l) => JSON.parse(l || 'null') as Record<string, unknown>);
+  const fixed = 'x\ufffdy\ufffdz';
+  assert.equal(first!.sql, `SELECT 1 /* ${fixed} 😀 */`, 'a surrogate pair (the emoji) is kept');
+  assert.deepEqual(first!.client, { name: `lone${fixed}`, version: fixed });
+  assert.equal(first!.identity, fixed);
+  assert.deepEqual(first!.request, { [`k${fixed}`]: [fixed], region: 'ASIA' });
+  assert.deepEqual(first!.detail, { note: fixed });
+  assert.equal((await verifyAudit(dir)).ok, true);
+});

@@ -308,6 +308,15 @@ function fitsAsJson(value: Record<string, unknown>): boolean {
   }
 }
 
+/** ES2024's String.prototype.toWellFormed (Node 20 has it; the ES2023 lib the build targets does not type it). */
+type WellFormable = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/** `text` with each lone surrogate replaced by U+FFFD; pairs, and text already well-formed, as they are. */
+export function wellFormed(text: string): string {
+  const t = text as WellFormable;
+  return t.isWellFormed() ? text : t.toWellFormed();
+}
+
 function finiteOrZero(n: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
@@ -321,7 +330,11 @@ function scrubOptional(text: unknown, scrubber: TextScrubber): string | undefine
  * Redacted, JSON-safe copy of an entry with only the known fields: an unexpected extra property on the
  * caller's object (a whole profile, say) never reaches the file.
  */
-export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'> & { kind: K }, scrubber: TextScrubber): Omit<AuditEntry, 'kind'> & { kind: K } {
+export function redactEntry<K extends AuditKind>(entry: Omit<AuditEntry, 'kind'> & { kind: K }, secrets: TextScrubber): Omit<AuditEntry, 'kind'> & { kind: K } {
+  // Every string of the record passes this scrubber (request and detail keys too), so this is where client
+  // text becomes well-formed: a lone UTF-16 surrogate (a client name or SQL with "\ud800") was written as
+  // that escape, where jq and strict JSON-lines readers stop, hiding every later record from the review.
+  const scrubber: TextScrubber = { scrub: (text) => wellFormed(secrets.scrub(text)) };
   // Secrets out first, then the size bound: a secret across the cut is never half kept.
   const sql = boundSql(scrubOptional(entry.sql, scrubber), entry.sqlTruncated);
   const request = boundObject(redactObject(entry.request, scrubber), entry.requestTruncated);
