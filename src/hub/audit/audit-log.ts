@@ -127,6 +127,12 @@ export interface AuditStats {
    * tell failing now from failed once.
    */
   failing: { since: string; code: string; message: string } | null;
+  /**
+   * While audit-head cannot be rewritten (ENOSPC…): since when, why, and the seq it still names (null when
+   * this process has not written it yet). Records after that seq could be cut off without verify noticing,
+   * which the anchor is there to catch. Null once a rewrite succeeds.
+   */
+  headStale: { since: string; code: string; message: string; headSeq: number | null } | null;
 }
 
 interface QueuedAppend {
@@ -193,6 +199,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
   private failing: AuditStats['failing'] = null;
+  private headStale: AuditStats['headStale'] = null;
   /** Records that could not be written since the last one that was: told in the chain by the next write. */
   private gap: { records: number; from: string; to: string; codes: string[]; kinds: Record<string, number> } | undefined;
   private report!: AuditOpenReport;
@@ -277,7 +284,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 
   stats(): AuditStats {
-    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing };
+    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing, headStale: this.headStale };
   }
 
   /** Writes what is queued, fsyncs (unless 'never'), rewrites audit-head and closes the file. Idempotent. */
@@ -600,9 +607,11 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       await writeHead(this.dir, { seq: anchor.seq, hash: anchor.hash, file: anchor.file, ts: new Date(this.clock()).toISOString() }, this.policy !== 'never');
       this.headSeq = anchor.seq;
       this.headWrittenAt = now;
+      this.headStale = null;
       this.notify('head', { seq: anchor.seq });
     } catch (err) {
-      this.ioError('AUDIT_HEAD_WRITE_FAILED', 'Could not rewrite the audit-head anchor', err);
+      const error = this.ioError('AUDIT_HEAD_WRITE_FAILED', 'Could not rewrite the audit-head anchor', err);
+      this.headStale = { since: this.headStale?.since ?? new Date(this.clock()).toISOString(), code: error.code, message: error.message, headSeq: this.headSeq >= 0 ? this.headSeq : null };
     }
   }
 

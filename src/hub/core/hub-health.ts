@@ -33,7 +33,7 @@ export interface HealthInput {
   home?: string;
   warehouses: readonly Pick<WarehouseInfo, 'kind' | 'name' | 'problem'>[];
   governance?: unknown;
-  /** The audit section: its `failing` (AuditStats) while records cannot be written. */
+  /** The audit section: its `failing` (AuditStats) while records cannot be written, `headStale` while audit-head cannot be. */
   audit?: unknown;
 }
 
@@ -73,11 +73,26 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
   }
   // Calls go on being served (an audit failure never fails a call), so a warning, not a reason: but one
   // that says it is happening now, which the cumulative FAILED APPENDS count cannot.
-  const failing = (status.audit as { failing?: { since?: unknown; code?: unknown; message?: unknown } | null } | undefined)?.failing;
+  const audit = status.audit as { failing?: AuditTrouble | null; headStale?: (AuditTrouble & { headSeq?: unknown }) | null } | undefined;
+  const failing = audit?.failing;
   if (failing && typeof failing.since === 'string') {
     warnings.push(`audit records are not being written since ${clock(failing.since)} (${String(failing.code)}: ${String(failing.message)}): calls are served but not recorded until it writes again — free space or fix the audit directory`);
   }
+  // Records are still written, but the anchor that lets verify see a cut-off tail lags behind them.
+  const stale = audit?.headStale;
+  if (stale && typeof stale.since === 'string') {
+    const names = typeof stale.headSeq === 'number' ? `it still names seq ${stale.headSeq}, so the records after it` : 'so the records written since';
+    warnings.push(
+      `the audit-head anchor could not be rewritten since ${clock(stale.since)} (${String(stale.code)}: ${String(stale.message)}): ${names} could be cut off the end of the log without \`snowmux audit verify\` noticing — free space or fix the audit directory (each new record tries the rewrite again)`,
+    );
+  }
   return { ok: reasons.length === 0, reasons, warnings };
+}
+
+interface AuditTrouble {
+  since?: unknown;
+  code?: unknown;
+  message?: unknown;
 }
 
 function who(w: Pick<WarehouseInfo, 'kind' | 'name'>): string {
