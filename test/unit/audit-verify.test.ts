@@ -386,3 +386,23 @@ test('snowmux audit verify --redis never shows the Redis password, whatever its 
     }
   }
 });
+
+test('a report with problems says what to do next: keep a copy, then one line per kind found (what to compare, restore, doubt)', async (t) => {
+  const { dir, files } = await writtenLog(t, 10, 1 << 20);
+  await editRecord(dir, files[0]!, 3, (r) => (r.rows = 999));
+  const lines = await readLines(dir, files[0]!);
+  await writeLines(dir, files[0]!, [...lines.slice(0, 5), ...lines.slice(6)]);
+  const out: string[] = [];
+  const code = await runAuditVerify(['--dir', dir], { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => undefined } }, dir);
+  assert.equal(code, 1);
+  const text = out.join('');
+  assert.match(text, /\nwhat to do: first copy this directory elsewhere as it is \(it is the evidence\)/);
+  assert.match(text, /\n {2}edited {6}the named records are not what the hub wrote: treat what they say as unproven, and read the originals in a backup/);
+  assert.match(text, /\n {2}removed {5}records are missing: restore the named files from a backup/);
+  assert.doesNotMatch(text, /\n {2}reordered {3}records or files were moved/, 'only the kinds found');
+  // An intact log needs no advice.
+  const intact = await writtenLog(t);
+  const clean: string[] = [];
+  assert.equal(await runAuditVerify(['--dir', intact.dir], { stdout: { write: (s: string) => clean.push(s) }, stderr: { write: () => undefined } }, intact.dir), 0);
+  assert.doesNotMatch(clean.join(''), /what to do/);
+});

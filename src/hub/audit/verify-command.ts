@@ -10,7 +10,7 @@ import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 import { readdir } from 'node:fs/promises';
 import { STDIO_CHAINS_DIR, defaultAuditDir, stdioChainDirs } from './audit-files.js';
 import { verifyAudit } from './verify.js';
-import type { VerifyResult } from './verify.js';
+import type { VerifyProblemKind, VerifyResult } from './verify.js';
 
 export interface CommandIo {
   stdout: { write(text: string): unknown };
@@ -125,6 +125,20 @@ async function defaultChains(dir: string): Promise<string[]> {
 }
 
 /**
+ * What to do about each kind of problem: the report says what happened and where, and whoever reads it
+ * (a cron job's mail, an auditor) next needs what to compare, what to restore and which records to doubt.
+ */
+const ADVICE: Readonly<Record<Exclude<VerifyProblemKind, 'torn' | 'unwritten'>, string>> = {
+  edited: 'the named records are not what the hub wrote: treat what they say as unproven, and read the originals in a backup of the audit files',
+  chain_break: 'the chain was rewritten or records forged from the named record on: compare `lastHash` (`snowmux audit verify --json`) with the head hash kept off this host, and treat every record after the break as unproven until a backup confirms it',
+  seq_gap: 'the seq numbers were altered: treat the records from the jump on as unproven and compare them with a backup',
+  removed: 'records are missing: restore the named files from a backup; calls of the missing span are unaccounted for — look them up in the warehouse\'s query history (Snowflake: QUERY_HISTORY, by time and QUERY_TAG)',
+  reordered: 'records or files were moved or renamed: compare with a backup and put the files back under their own names; the records themselves may be intact (no `edited` line for them)',
+  bad_json: 'a line (or audit-head) that is no record the hub wrote: compare the file with a backup; the records around it are checked as usual',
+};
+const ADVICE_ORDER = Object.keys(ADVICE) as (keyof typeof ADVICE)[];
+
+/**
  * The result for a person. Problem messages quote what the files hold (a file name from audit-head, a rotate
  * record's fields): the files are what is being checked, so a tamperer's escape sequence must not erase
  * the report of the tampering, nor a newline in it forge a line of its own.
@@ -147,6 +161,10 @@ export function formatResult(result: VerifyResult): string {
   }
   for (const p of [...others, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${escapeLine(p.message)}`);
   if (result.omittedProblems > 0) lines.push(`  … and ${result.omittedProblems} more (use --json for the first ${result.problems.length})`);
+  if (!result.ok) {
+    lines.push('what to do: first copy this directory elsewhere as it is (it is the evidence); the hub may go on writing (it only appends after the last record and changes nothing before it). Then, per kind:');
+    for (const kind of ADVICE_ORDER) if (others.some((p) => p.kind === kind)) lines.push(`  ${kind.padEnd(11)} ${ADVICE[kind]}`);
+  }
   if (result.head === 'absent' && result.files > 0) lines.push('  note: no audit-head anchor found; a cut-off tail cannot be detected (the hub writes it while running and on close)');
   return `${lines.join('\n')}\n`;
 }
