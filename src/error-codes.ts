@@ -101,7 +101,7 @@ export const ERROR_CODES = {
   CLASSIFIER_FAILED: { fault: 'hub', doc: 'The SQL classifier failed on this text (a snowmux bug); the statement was refused.' },
   AUDIT_BAD_OPTIONS: { fault: 'hub', doc: 'The audit settings are invalid; the message names the key.' },
   AUDIT_BAD_ENTRY: { fault: 'hub', doc: 'An audit entry could not be serialised (a snowmux bug); it was not written.' },
-  AUDIT_OPEN_FAILED: { fault: 'hub', doc: 'The audit log could not be opened (permissions, disk).' },
+  AUDIT_OPEN_FAILED: { fault: 'hub', doc: 'The audit log could not be opened (permissions, disk), or an entry named like an audit file is not a regular file (a FIFO, a directory): the message names it; move it out of the audit directory.' },
   AUDIT_DIR_UNSAFE: { fault: 'hub', doc: 'The audit directory (or the one its symlink names) belongs to another user or others may write it, or a directory above it lets another user replace it: they could rewrite the records, move them aside, or plant names the hub writes through. The message says what to change.' },
   AUDIT_WRITE_FAILED: { fault: 'hub', doc: 'An audit record could not be written (disk full, permissions).' },
   AUDIT_FSYNC_FAILED: { fault: 'hub', doc: 'An audit fsync failed; records since the last good one may not be durable.' },

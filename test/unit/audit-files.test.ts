@@ -1,11 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
-import { HEAD_FILE, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
+import { HEAD_FILE, readHead, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
+import { AuditLog } from '../../src/hub/audit/audit-log.js';
+import { verifyAudit } from '../../src/hub/audit/verify.js';
+import { formatResult } from '../../src/hub/audit/verify-command.js';
+import { sampleEntry } from '../fixtures/audit-sample.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'snowmux-audit-files-'));
@@ -78,4 +83,51 @@ test('stillNamed tells when the open audit file was removed with its directory, 
   mkdirSync(dir, { mode: 0o700 });
   writeFileSync(join(dir, name), '');
   assert.equal(await stillNamed(fh, dir, name), false, 'another file under the same name');
+});
+
+/**
+ * A FIFO under an audit file's name once hung the hub's start and `audit verify` for ever (opening it waits
+ * for a writer or reader). The timeout fails the test, not the run, when that comes back; the after-hook
+ * opens each FIFO read-write, which releases an open still waiting on it, so the test process can end.
+ */
+test('a FIFO, socket-like or directory entry named like an audit file is refused at once, naming it: by the log\'s open, by verify (which goes on), by readHead', { skip: process.platform === 'win32', timeout: 20_000 }, async (t) => {
+  const fifos: string[] = [];
+  // Registered first, so it runs before the directory is removed.
+  t.after(async () => {
+    for (const path of fifos) await open(path, constants.O_RDWR | constants.O_NONBLOCK).then((fh) => fh.close()).catch(() => undefined);
+  });
+  const dir = join(tempDir(t), 'audit');
+  const mkfifo = (path: string) => {
+    execFileSync('mkfifo', ['-m', '600', path]);
+    fifos.push(path);
+  };
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20 });
+  assert.equal((await log.append(sampleEntry(1))).ok, true);
+  await log.close();
+
+  // The newest "file" is a FIFO: the hub's open (reading its end, then appending) refuses it.
+  const fifo = join(dir, 'audit-000002.jsonl');
+  mkfifo(fifo);
+  await assert.rejects(AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20 }), (err: unknown) => {
+    assert.ok(isSnowmuxError(err, 'AUDIT_OPEN_FAILED'), String(err));
+    assert.ok(err.message.includes(fifo), err.message);
+    assert.match(err.message, /a FIFO \(named pipe\), not a regular file.*Move it out of the audit directory/);
+    return true;
+  });
+
+  // verify reports it (and a directory under such a name), checks the rest, and says what to do.
+  mkdirSync(join(dir, 'audit-000003.jsonl'));
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, false);
+  assert.equal(result.records, 1, 'the regular file was read');
+  const notFiles = result.problems.filter((p) => p.kind === 'not_a_file');
+  assert.deepEqual(notFiles.map((p) => p.file), ['audit-000002.jsonl', 'audit-000003.jsonl']);
+  assert.match(notFiles[1]!.message, /is a directory, not a regular file/);
+  assert.match(formatResult(result), /\n {2}not_a_file {2}move the named entry out of the audit directory/);
+
+  // audit-head as a FIFO is unreadable, not a hang.
+  rmSync(join(dir, HEAD_FILE), { force: true });
+  mkfifo(join(dir, HEAD_FILE));
+  const headRead = await readHead(dir);
+  assert.equal(headRead.state, 'unreadable');
 });

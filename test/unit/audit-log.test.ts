@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { appendFile, mkdtemp, open, readFile, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
@@ -46,6 +46,17 @@ async function fileHandleProto(dir: string): Promise<FileHandleProto> {
   const proto = Object.getPrototypeOf(probe) as FileHandleProto;
   await probe.close();
   return proto;
+}
+
+/**
+ * Every write to a file fails with ENOSPC from now on, as on a full disk. (A symlink to /dev/full stood in
+ * for one; the log now refuses to open anything but a regular file.)
+ */
+async function fillDisk(t: { mock: { method: (o: object, name: string, fn: () => unknown) => unknown } }, dir: string): Promise<void> {
+  const proto = await fileHandleProto(dir);
+  t.mock.method(proto, 'write', async () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  });
 }
 
 async function auditFiles(dir: string): Promise<string[]> {
@@ -475,9 +486,8 @@ test('a rotation failure surfaces through the error event', async (t) => {
 
 test('a failed write (disk full) resolves { ok: false, AUDIT_WRITE_FAILED } and is retried with recovery', async (t) => {
   const dir = await tempDir(t);
-  // Every write to /dev/full fails with ENOSPC: a stand-in for a full disk.
-  await symlink('/dev/full', join(dir, 'audit-000001.jsonl'));
   const log = await openLog(t, dir);
+  await fillDisk(t, dir);
   const errors: string[] = [];
   log.on('error', (err) => errors.push(err.code));
   const first = await log.append(sampleEntry(1));
@@ -529,8 +539,8 @@ test('a disk that stays full: one partial line, then every write fails, and no f
 
 test('a throwing error listener becomes a process warning, never a stuck or crashing writer', async (t) => {
   const dir = await tempDir(t);
-  await symlink('/dev/full', join(dir, 'audit-000001.jsonl'));
   const log = await openLog(t, dir);
+  await fillDisk(t, dir);
   log.on('error', () => {
     throw new Error('listener bug');
   });

@@ -3,8 +3,8 @@
  * (forwards line by line for verification, backwards from the end to resume writing).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { lstat, open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 
@@ -61,6 +61,60 @@ export async function listAuditFiles(dir: string): Promise<AuditFile[]> {
   return files.sort((a, b) => a.number - b.number);
 }
 
+/**
+ * Opening a FIFO waits for its other end, for ever: an `audit-000087.jsonl` made with mkfifo hung the hub's
+ * start and `audit verify` (a cron verify then reports nothing). So the open never waits (O_NONBLOCK, which
+ * a regular file ignores) and what it opened must be a regular file, else it is closed and refused at once.
+ * Windows has no FIFOs of this kind, nor the flag.
+ */
+const NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
+const READ_FLAGS = fsConstants.O_RDONLY | NONBLOCK;
+const APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | NONBLOCK;
+
+/**
+ * Opens an audit file, or audit-head, to read ('r') or append ('a'; created 0600 when absent). Throws
+ * AUDIT_OPEN_FAILED, naming the file and what to do, when it is not a regular file (a FIFO, a socket, a
+ * device, a directory): `details.fileType` says what it is.
+ */
+export async function openAuditFile(path: string, flags: 'r' | 'a'): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, flags === 'r' ? READ_FLAGS : APPEND_FLAGS, 0o600);
+  } catch (err) {
+    // A FIFO nobody reads refuses a non-blocking open for writing.
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw notRegularFile(path, 'a FIFO (named pipe)');
+    throw err;
+  }
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close();
+    throw err;
+  });
+  if (st.isFile()) return fh;
+  await fh.close();
+  throw notRegularFile(path, fileType(st));
+}
+
+function fileType(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+function notRegularFile(path: string, type: string): SnowmuxError {
+  return new SnowmuxError(
+    'AUDIT_OPEN_FAILED',
+    `${path} is ${type}, not a regular file: the hub never makes one, and reading or appending to it would wait for ever. Move it out of the audit directory (keep it if it may be evidence), then start the hub or run \`snowmux audit verify\` again.`,
+    { details: { path, fileType: type } },
+  );
+}
+
+/** Whether `err` is openAuditFile's refusal of a file that is not a regular file. */
+export function isNotRegularFile(err: unknown): err is SnowmuxError {
+  return err instanceof SnowmuxError && typeof err.details?.['fileType'] === 'string';
+}
+
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -81,7 +135,12 @@ export type HeadRead = { state: 'absent' } | { state: 'unreadable'; reason: stri
 export async function readHead(dir: string): Promise<HeadRead> {
   let text: string;
   try {
-    text = await readFile(join(dir, HEAD_FILE), 'utf8');
+    const fh = await openAuditFile(join(dir, HEAD_FILE), 'r');
+    try {
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
     return { state: 'unreadable', reason: (err as Error).message };
@@ -203,7 +262,9 @@ export async function* readLines(path: string, onTail: (tail: UnterminatedTail) 
   let pendingBytes = 0;
   let lineNo = 0;
   let offset = 0; // offset of the first pending byte
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  const fh = await openAuditFile(path, 'r');
+  // The stream closes the handle when it ends or is destroyed (a consumer that stops early).
+  for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE, start); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
       const piece = chunk.subarray(start, nl);
@@ -239,7 +300,7 @@ const TAIL_CHUNK = 64 * 1024;
 
 /** Reads a file backwards just far enough to find its last complete line and any unterminated tail. */
 export async function readFileEnd(path: string): Promise<FileEnd> {
-  const fh = await open(path, 'r');
+  const fh = await openAuditFile(path, 'r');
   try {
     const size = (await fh.stat()).size;
     let acc = Buffer.alloc(0);
@@ -276,7 +337,8 @@ export async function readFileEnd(path: string): Promise<FileEnd> {
 export async function lineNumberAt(path: string, offset: number): Promise<number> {
   if (offset <= 0) return 1;
   let count = 0;
-  for await (const chunk of createReadStream(path, { start: 0, end: offset - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  const fh = await openAuditFile(path, 'r');
+  for await (const chunk of fh.createReadStream({ start: 0, end: offset - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) count += 1;
   }
   return count + 1;

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, lineNumberAt, listAuditFiles, readFileEnd, readHead, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
+import { auditFileName, lineNumberAt, listAuditFiles, openAuditFile, readFileEnd, readHead, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
 import type { AuditFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import { timerDelay } from '../../timer-delay.js';
@@ -634,7 +634,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   /** Opens file `number` and writes its rotate record (the file's first line). */
   private async startFile(number: number, detail: Omit<RotateDetail, 'file'>, flags: 'wx' | 'a'): Promise<void> {
     const name = auditFileName(number);
-    const fh = await open(join(this.dir, name), flags, 0o600);
+    const fh = flags === 'wx' ? await open(join(this.dir, name), flags, 0o600) : await openAuditFile(join(this.dir, name), flags);
     this.fh = fh;
     this.fileName = name;
     this.fileNumber = number;
@@ -744,7 +744,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       report.startedFile = { file: this.fileName, reason };
       await this.prune();
     } else if (newest === undefined) {
-      this.fh = await open(join(this.dir, auditFileName(1)), 'a', 0o600);
+      this.fh = await openAuditFile(join(this.dir, auditFileName(1)), 'a');
       this.fileName = auditFileName(1);
       this.fileNumber = 1;
       this.fileSize = 0;
@@ -755,7 +755,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       await this.startFile(newest.number, { reason: 'resume', previousFile: before?.name ?? '' }, 'a');
       report.startedFile = { file: this.fileName, reason: 'resume' };
     } else {
-      this.fh = await open(join(this.dir, newest.name), 'a', 0o600);
+      this.fh = await openAuditFile(join(this.dir, newest.name), 'a');
       this.fileName = newest.name;
       this.fileNumber = newest.number;
       this.fileSize = newestSize;

@@ -135,6 +135,7 @@ const ADVICE: Readonly<Record<Exclude<VerifyProblemKind, 'torn' | 'unwritten'>, 
   removed: 'records are missing: restore the named files from a backup; calls of the missing span are unaccounted for — look them up in the warehouse\'s query history (Snowflake: QUERY_HISTORY, by time and QUERY_TAG)',
   reordered: 'records or files were moved or renamed: compare with a backup and put the files back under their own names; the records themselves may be intact (no `edited` line for them)',
   bad_json: 'a line (or audit-head) that is no record the hub wrote: compare the file with a backup; the records around it are checked as usual',
+  not_a_file: 'move the named entry out of the audit directory (keep it: it may be evidence); the hub refuses to open the log while it is there',
 };
 const ADVICE_ORDER = Object.keys(ADVICE) as (keyof typeof ADVICE)[];
 

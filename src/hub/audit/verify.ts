@@ -9,12 +9,12 @@
  */
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { auditFileName, auditFileNumber, listAuditFiles, readHead, readLines, HEAD_FILE } from './audit-files.js';
+import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, readHead, readLines, HEAD_FILE } from './audit-files.js';
 import type { AuditFile, UnterminatedTail } from './audit-files.js';
 import { GENESIS_HASH, computeRecordHash, recordShapeDefect } from './audit-record.js';
 import type { RotateDetail, TornAcknowledgement } from './audit-record.js';
 
-export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten';
+export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten' | 'not_a_file';
 
 export interface VerifyProblem {
   /** File name inside the audit directory (or 'audit-head'). */
@@ -188,8 +188,21 @@ class Verifier {
     const previousFile = this.files[f - 1];
     // Leading files may have been pruned; missing ones are reported by the numbering checks, not again here.
     const gapBefore = previousFile === undefined ? file.number > 1 : previousFile.number !== file.number - 1;
-    let first = true;
     const tails: UnterminatedTail[] = [];
+    try {
+      await this.readRecords(f, file, previousFile, gapBefore, tails);
+    } catch (err) {
+      // A FIFO or the like under an audit file's name: reading it would wait for ever. Reported; the
+      // other files are still checked (its records, if it replaced a file, show as removed).
+      if (!isNotRegularFile(err)) throw err;
+      this.add({ file: file.name, line: 0, kind: 'not_a_file', message: `${file.name} is ${String(err.details?.['fileType'])}, not a regular file: the hub never makes one, so it was put there by hand or by a script, and it holds no records` });
+      return;
+    }
+    for (const tail of tails) this.pendingTorn.push({ ...tail, file: file.name });
+  }
+
+  private async readRecords(f: number, file: AuditFile, previousFile: AuditFile | undefined, gapBefore: boolean, tails: UnterminatedTail[]): Promise<void> {
+    let first = true;
     for await (const { lineNo, text } of readLines(join(this.dir, file.name), (tail) => tails.push(tail))) {
       let parsed: unknown;
       try {
@@ -219,7 +232,6 @@ class Verifier {
       if (detail) this.noteRotate(file, lineNo, record.seq, detail);
       first = false;
     }
-    for (const tail of tails) this.pendingTorn.push({ ...tail, file: file.name });
   }
 
   private checkFileStart(file: AuditFile, previousFile: AuditFile | undefined, gapBefore: boolean, lineNo: number, record: { seq: number; kind: string }, detail: Partial<RotateDetail> | undefined): void {
