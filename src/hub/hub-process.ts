@@ -10,8 +10,8 @@ import { VERSION } from '../version.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
-import { processAlive } from '../wire/process-alive.js';
 import { claimAuditWriter, liveAuditWriter, readAuditClaim } from '../wire/audit-claim.js';
+import { tryAcquireSpawnLock } from '../shim/spawn-lock.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
 import type { KnownSecrets } from './audit/known-secrets.js';
 import type { HttpEngineChoice } from './config/config-schema.js';
@@ -21,7 +21,6 @@ import { listenMetrics, type MetricsListener } from './listen/metrics-listener.j
 import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
 import { isListenAddress, parseListen } from './listen/listen-address.js';
 import { portInUse } from './listen/port-in-use.js';
-import type { CallRecord, CallSink } from './observe/call-record.js';
 import { CallSinks } from './observe/recent-calls.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges, type QueuePoolSource } from './observe/metrics.js';
@@ -72,7 +71,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
   const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
-  const held = holdRecords(new CallSinks(runtime.sinks), true);
+  const sinks = new CallSinks(runtime.sinks);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
   const httpListen = options.httpListen ?? runtime.config.config.hub.httpListen;
@@ -95,7 +94,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     shutdownGraceMs: runtime.shutdownGraceMs,
     linkIdleTimeoutMs: numberEnv('SNOWMUX_LINK_IDLE_MS'),
     stalledOutputMs: numberEnv('SNOWMUX_STALLED_OUTPUT_MS'),
-    sinks: metrics ? [held.sink, metrics] : [held.sink],
+    sinks: metrics ? [sinks, metrics] : [sinks],
     scrubCall: runtime.scrubCall,
     reload: () => runtime.reload(),
     teamTools: runtime.teamTools,
@@ -130,6 +129,9 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   }
   let successor: SuccessorWatch | undefined;
   let portsReleased = false;
+  /** The audit hand-over (this hub waits to claim the writer), while it runs; and whether a stop gave up on it. */
+  let handover: Promise<void> | undefined;
+  let handoverGivenUp = false;
   const releasePorts = () => {
     portsReleased = true;
     metricsListener?.release();
@@ -158,24 +160,16 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     }
     // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
     // draining (after `--replace`, or a stop while shims already started this one) appends until its process
-    // ends. Our records wait for it, in order.
-    const previousWriter = liveAuditWriter(home);
+    // ends. Meanwhile our records go to our side file in the audit directory (durable, and answers wait
+    // past 64 unwritten as for the log), chained in, in order, once we hold the claim — or by the next hub
+    // to open the log, should this one end first.
+    const first = await tryClaimAuditWriter(home, () => runtime.auditHeldAhead(), null);
+    const previousWriter = first === 'claimed' ? null : first;
     if (previousWriter === null) {
-      claimAuditWriter(home);
       await runtime.openAudit();
-      held.release();
     } else {
-      logger.info({ previousPid: previousWriter }, 'waiting for the previous hub to finish its audit records');
-      runtime.awaitAuditHandover(previousWriter, () => held.count());
-      // A replaced hub lets its calls run to their deadline (the call timeout), so it may write that long.
-      void processGone(previousWriter, Math.max(HANDOVER_WAIT_MS, runtime.limits.callTimeoutMs + HANDOVER_MARGIN_MS))
-        .then(() => claimAuditWriter(home))
-        .then(() => runtime.openAudit())
-        .then(() => held.release())
-        .catch((err) => {
-          logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
-          held.release();
-        });
+      await runtime.openAudit({ hold: true });
+      handover = handOverAudit({ home, runtime, logger, boundMs: handoverBoundMs(runtime.limits.callTimeoutMs), first: previousWriter, stopped: () => handoverGivenUp });
     }
     // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
     void runtime.warehouses.warmUp().then((failed) => {
@@ -287,7 +281,21 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   // The listeners go last: /healthz says "draining" for as long as anything of this hub is still open.
   const closed = hub.stopped.then(async () => {
     successor?.stop();
+    if (handover) {
+      // Still waiting to write the log: the held records are written if the previous hub ends within the
+      // stop's grace; otherwise they (and hub_stop) stay in the side file, fsynced, for the next hub to open it.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([handover, new Promise((r) => (timer = setTimeout(r, runtime.shutdownGraceMs)))]);
+      clearTimeout(timer);
+      handoverGivenUp = true;
+    }
+    const stillHeld = runtime.auditHolding();
     await runtime.close('hub stopped');
+    if (stillHeld) {
+      const { file, records } = runtime.auditHolding() ?? stillHeld;
+      logger.warn({ file, records }, 'the previous hub still writes the audit log: this hub\'s records stay in its side file in the audit directory, and the next hub to take the log over writes them into the chain');
+      say(`the previous hub still writes the audit log: this hub's ${records} audit record(s) stay in ${file} in the audit directory; the next hub to take the log over writes them into the chain\n`);
+    }
     // After the audit log's last record (hub_stop), so a team's audit stream gets it too.
     await team?.close();
     await http?.close();
@@ -298,10 +306,86 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
 
 /** How long `--replace` waits for the running hub's hello before treating it as frozen. */
 const REPLACE_HANDSHAKE_MS = 3_000;
-/** Upper bound on waiting for a replaced hub to finish before this one opens the audit log anyway. */
+/** Least wait for a replaced hub to finish before this one takes the audit writer over anyway. */
 const HANDOVER_WAIT_MS = 120_000;
 /** Beyond a replaced hub's call timeout: its calls' last answers, cancel confirmations and final records. */
 const HANDOVER_MARGIN_MS = 30_000;
+/** How often a hub waiting for the audit writer asks again. */
+const HANDOVER_POLL_MS = 25;
+/** The lock around checking and taking the audit-writer claim (held for a moment; a dead holder's is stale). */
+const AUDIT_CLAIM_LOCK = 'audit-writer.lock';
+const AUDIT_CLAIM_LOCK_STALE_MS = 10_000;
+
+/**
+ * How long a hub waits for the previous audit writer before taking over from it anyway (docs/audit.md):
+ * a replaced hub lets its calls run to their deadline (the call timeout), so it may write that long.
+ */
+export function handoverBoundMs(callTimeoutMs: number): number {
+  return Math.max(HANDOVER_WAIT_MS, callTimeoutMs + HANDOVER_MARGIN_MS);
+}
+
+/**
+ * Takes the home's audit-writer claim when no other live hub writes the log and none holds records ahead
+ * of this one — or when the one in the way is `overdue` (frozen past the bound). Checked and taken under
+ * the claim lock: two successors of one hub (two `hub --replace` at once) both took it and forked the
+ * chain. Returns 'claimed', or the pid to wait for (-1: the lock is busy for a moment).
+ */
+async function tryClaimAuditWriter(home: string, heldAhead: () => Promise<number | null>, overdue: number | null): Promise<'claimed' | number> {
+  const lock = tryAcquireSpawnLock(home, AUDIT_CLAIM_LOCK_STALE_MS, AUDIT_CLAIM_LOCK);
+  if (lock === null) return -1;
+  try {
+    const inTheWay = liveAuditWriter(home) ?? (await heldAhead());
+    if (inTheWay !== null && inTheWay !== overdue) return inTheWay;
+    claimAuditWriter(home);
+    return 'claimed';
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Waits until this hub may write the audit log (see tryClaimAuditWriter), then chains in what it held.
+ * Each hub in the way gets its own bound from when it was first seen: a writer that claimed meanwhile (the
+ * hub ahead of this one in a row of take-overs) is waited for, not overridden.
+ */
+async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Logger; boundMs: number; first: number; stopped: () => boolean }): Promise<void> {
+  const { home, runtime, logger, boundMs } = o;
+  let awaited = -1;
+  let since = 0;
+  const waitFor = (pid: number) => {
+    if (pid === awaited || pid === -1) return;
+    awaited = pid;
+    since = Date.now();
+    runtime.awaitAuditHandover(pid, since + boundMs);
+    logger.info({ previousPid: pid, atMostMs: boundMs }, 'waiting for the previous hub to finish its audit records');
+  };
+  waitFor(o.first);
+  let failure: string | undefined;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, HANDOVER_POLL_MS));
+    if (o.stopped()) return;
+    const overdue = awaited !== -1 && Date.now() - since > boundMs ? awaited : null;
+    let result: 'claimed' | number;
+    try {
+      result = await tryClaimAuditWriter(home, () => runtime.auditHeldAhead(), overdue);
+    } catch (err) {
+      // A lock that cannot be written (a full disk): the records stay held, durable; keep trying.
+      if (failure !== errorMessage(err)) logger.error({ err: (failure = errorMessage(err)) }, 'could not take the audit writer over; retrying');
+      continue;
+    }
+    if (result !== 'claimed') {
+      waitFor(result);
+      continue;
+    }
+    if (overdue !== null) logger.warn({ previousPid: overdue, waitedMs: Date.now() - since }, 'the previous hub did not finish its audit records in time (frozen?); this hub writes the log now, and that hub writes nothing more to it');
+    try {
+      await runtime.claimAudit();
+    } catch (err) {
+      logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
+    }
+    return;
+  }
+}
 /** How long a replica's team keys may take to load at start before its terminal says they have not. */
 const KEYS_PENDING_GRACE_MS = 2_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
@@ -403,35 +487,6 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
   }
 }
 
-/**
- * Holds finished-call records until released, then passes them on in order: during a hand-over the
- * old hub still writes the audit log, and two writers would fork its hash chain.
- */
-function holdRecords(sinks: CallSinks, holding: boolean): { sink: CallSink; release(): void; count(): number } {
-  let held: { call: CallRecord; started?: true }[] | null = holding ? [] : null;
-  return {
-    sink: {
-      record(call) {
-        // A held record says when the call finished: the audit log stamps records when it writes them.
-        if (!held) return sinks.record(call);
-        held.push({ call: { ...call, heldFrom: new Date().toISOString() } });
-        return undefined;
-      },
-      // Held in order with the rest; the write it announces does not wait for the hand-over to end.
-      async recordStarted(call) {
-        if (!held) return sinks.recordStarted(call);
-        held.push({ call: { ...call, heldFrom: new Date().toISOString() }, started: true });
-      },
-    },
-    count: () => held?.length ?? 0,
-    release() {
-      const records = held ?? [];
-      held = null;
-      for (const { call, started } of records) void (started ? sinks.recordStarted(call) : sinks.record(call));
-    },
-  };
-}
-
 /** Retries `listen` while its error says the address is still in use, up to `boundMs`. */
 async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Promise<T> {
   const deadline = Date.now() + boundMs;
@@ -443,15 +498,6 @@ async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Pr
       if (!inUse || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 50));
     }
-  }
-}
-
-/** Resolves once the process is gone (or after `boundMs`); polls, since it is not our child. */
-async function processGone(pid: number, boundMs: number): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    if (!processAlive(pid) || Date.now() > deadline) return;
-    await new Promise((r) => setTimeout(r, 25).unref());
   }
 }
 

@@ -6,7 +6,9 @@
 import { auditDirTrust } from './audit-dir-trust.js';
 import { homedir, hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { AuditLog } from './audit/audit-log.js';
+import { AuditLog, type HolderProcesses } from './audit/audit-log.js';
+import { liveSnowmuxProcess } from '../wire/audit-claim.js';
+import { processStartTicks } from '../wire/process-alive.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
 import { boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
 import { KnownSecrets } from './audit/known-secrets.js';
@@ -63,13 +65,23 @@ export interface HubRuntime {
   governance: Governance;
   /** Call sinks (the audit log once opened). */
   sinks: CallSink[];
-  /** Opens the audit log. Call only once this process owns the home (after the hub bound its socket). */
-  openAudit(): Promise<void>;
   /**
-   * The audit log waits for the previous hub (pid) to finish writing it, `held()` records waiting meanwhile:
-   * status says so, not "disabled". openAudit ends the wait.
+   * Opens the audit log. Call only once this process owns the home (after the hub bound its socket) and
+   * holds the audit-writer claim; `hold`: another hub still writes the chain, so records go to this hub's
+   * side file until claimAudit().
    */
-  awaitAuditHandover(pid: number, held: () => number): void;
+  openAudit(options?: { hold?: boolean }): Promise<void>;
+  /** This hub took the audit-writer claim: what the log held is chained in, and it writes on. */
+  claimAudit(): Promise<void>;
+  /** The live hub (pid) ahead of this one in the hand-over: holding records in an older side file. */
+  auditHeldAhead(): Promise<number | null>;
+  /** The held side file and how many records it holds, while the log waits for the claim. */
+  auditHolding(): { file: string; records: number } | undefined;
+  /**
+   * The audit log waits for the previous hub (pid) to finish writing it, at most until `until` (ms since the
+   * epoch): status says so, not "disabled". claimAudit ends the wait.
+   */
+  awaitAuditHandover(pid: number, until: number): void;
   /** Audits a refused HTTP authentication (kind `auth_refused`); dropped while the log is not open. */
   auditAuthRefusal(refusal: AuthRefusal): void;
   /** Every audit record written from now on (and once the log opens) also goes to `copy` (a team's stream). */
@@ -187,14 +199,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const earlyRecords: { seq: number; line: string }[] = [];
   let stopKeeping = (): void => undefined;
   let observeAuditWrite: ((seconds: number) => void) | undefined;
-  // Lifecycle records (refused HTTP authentications, reloads) that come while the log is not open yet wait
-  // here, in order, and are written right after hub_start — as finished calls wait in hub-process's
-  // holdRecords. The window is the audit-writer hand-over of a take-over: this hub already serves HTTP
-  // (the old one gave up the port) while the old one still appends until its process ends (up to two
-  // minutes). Bounded: refusals are at most 600 a minute (http-face), and beyond MAX_HELD_LIFECYCLE only
-  // the count of what was left out is kept (in hub_start, and logged).
+  // Lifecycle records (refused HTTP authentications, reloads) that come before the log is opened (or held:
+  // a take-over's side file) wait here, in order, and are written right after hub_start. Bounded: beyond
+  // MAX_HELD_LIFECYCLE only the count of what was left out is kept (in hub_start, and logged).
   const heldLifecycle: AuditEntry[] = [];
-  let auditHandover: { pid: number; since: string; held: () => number } | null = null;
+  let auditHandover: { pid: number; since: string; until: string } | null = null;
   let lifecycleLeftOut = 0;
   const auditWillOpen = opts.audit !== false && auditConfig.enabled;
   const appendLifecycle = (entry: AuditEntry): void => {
@@ -211,11 +220,12 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     // The log stamps a record when it writes it: say when this one happened.
     heldLifecycle.push({ ...entry, detail: { ...entry.detail, heldFrom: new Date().toISOString() } });
   };
-  const openAudit = async () => {
+  const logOpenWarnings = (log: AuditLog) => {
+    for (const warning of log.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
+  };
+  const openAudit = async (how?: { hold?: boolean }) => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
-    // Whether it opens or fails, the wait for the previous writer is over.
-    auditHandover = null;
-    audit = await AuditLog.open({
+    audit = await (how?.hold ? AuditLog.hold : AuditLog.open).call(AuditLog, {
       dir: auditDir,
       root: opts.home,
       fsync: auditConfig.fsync,
@@ -226,8 +236,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       secrets: secrets.hub.list(),
       ...(opts.auditStillWriter ? { stillWriter: opts.auditStillWriter } : {}),
       trustPath: auditDirTrust,
+      processes: HUB_PROCESSES,
     });
-    for (const warning of audit.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
+    logOpenWarnings(audit);
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
     for (const copy of auditCopies) audit.on('written', copy);
     // A copy attached later (the team's stream, once Redis is connected) gets the records written before it,
@@ -336,8 +347,18 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     scrubCall: (call) => scrubCallRecord(call, secrets),
     sessionEnded: (sessionId) => secrets.sessionEnded(sessionId),
     openAudit,
-    awaitAuditHandover(pid, held) {
-      if (!audit && auditWillOpen) auditHandover = { pid, since: new Date().toISOString(), held };
+    async claimAudit() {
+      const log = audit as AuditLog | null;
+      if (!log) return;
+      // Whether it opens or fails, the wait for the previous writer is over.
+      auditHandover = null;
+      await log.claim();
+      logOpenWarnings(log);
+    },
+    auditHeldAhead: () => AuditLog.heldAhead(auditDir, (audit as AuditLog | null)?.heldFile, HUB_PROCESSES),
+    auditHolding: () => (audit as AuditLog | null)?.stats().holding,
+    awaitAuditHandover(pid, until) {
+      if ((audit as AuditLog | null)?.isHolding) auditHandover = { pid, since: auditHandover?.pid === pid ? auditHandover.since : new Date().toISOString(), until: new Date(until).toISOString() };
     },
     auditAuthRefusal(refusal) {
       const { identity, ...detail } = refusal;
@@ -364,10 +385,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     statusSections: () => ({
       governance: governance.snapshot(),
       audit: audit
-        ? { dir: auditDir, ...(audit as AuditLog).stats() }
-        : auditHandover
-          ? { enabled: true, open: false, dir: auditDir, waitingForPid: auditHandover.pid, waitingSince: auditHandover.since, heldRecords: auditHandover.held() }
-          : { enabled: false },
+        ? auditHandover && (audit as AuditLog).isHolding
+          ? { enabled: true, open: false, dir: auditDir, waitingForPid: auditHandover.pid, waitingSince: auditHandover.since, waitingUntil: auditHandover.until, heldRecords: (audit as AuditLog).stats().holding?.records ?? 0, heldFile: (audit as AuditLog).heldFile }
+          : { dir: auditDir, ...(audit as AuditLog).stats() }
+        : { enabled: false },
       config: { path: running.shownPath, exists: running.exists, lastReload, ...(refusedReload ? { refusedReload } : {}), ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),
     }),
@@ -395,6 +416,9 @@ function snowflakeFilesProblem(env: NodeJS.ProcessEnv): SnowmuxError | undefined
     throw err;
   }
 }
+
+/** Side files of the audit hand-over name their hub by pid and start time: a reused pid is not that hub. */
+const HUB_PROCESSES: HolderProcesses = { startTicks: processStartTicks, live: ({ pid, started }) => liveSnowmuxProcess(pid, started) };
 
 /** Records written before a copy attaches that it is given (hub_start and what waited for the log). */
 const MAX_EARLY_RECORDS = 200;

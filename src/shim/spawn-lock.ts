@@ -1,5 +1,6 @@
 /**
- * A start-up lock in the home, so that ten shims opening at once start exactly one hub.
+ * A start-up lock in the home, so that ten shims opening at once start exactly one hub (and, by another
+ * name, that of the hubs of a take-over exactly one claims the audit writer at a time).
  * O_EXCL creation is atomic on local filesystems; a lock whose owner died (or whose pid now names another
  * process), or that is older than the start-up deadline, is stale and may be taken over.
  * A shim that leaves while starting a hub (its editor closed stdin, a signal) exits through process.exit,
@@ -28,8 +29,8 @@ export interface SpawnLock {
  * or read-only disk, no permission) throws HOME_UNUSABLE saying so: waiting would only end in "no hub
  * answered", and a half-written lock (created, then the write failed) would block the next start.
  */
-export function tryAcquireSpawnLock(home: string, staleAfterMs: number): SpawnLock | null {
-  const path = join(home, SPAWN_LOCK_NAME);
+export function tryAcquireSpawnLock(home: string, staleAfterMs: number, name = SPAWN_LOCK_NAME): SpawnLock | null {
+  const path = join(home, name);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);

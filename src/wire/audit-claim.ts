@@ -28,12 +28,17 @@ export function liveAuditWriter(home: string): number | null {
   const claim = readAuditClaim(home);
   if (claim === null) return null;
   const { pid, started } = claim;
-  if (pid === process.pid || !processAlive(pid)) return null;
+  if (pid === process.pid) return null;
+  return liveSnowmuxProcess(pid, started) ? pid : null;
+}
+
+/** Whether `pid` (started at `started`, where known) is still that snowmux process, not gone or reused. */
+export function liveSnowmuxProcess(pid: number, started: string | undefined): boolean {
+  if (!processAlive(pid)) return false;
   const actualStart = processStartTicks(pid);
-  if (started !== undefined && actualStart !== null) return started === actualStart ? pid : null;
+  if (started !== undefined && actualStart !== null) return started === actualStart;
   const command = processCommandLine(pid);
-  if (command !== null && !command.includes('snowmux')) return null;
-  return pid;
+  return command === null || command.includes('snowmux');
 }
 
 /** This process takes the claim. */

@@ -16,7 +16,7 @@ interface Line { kind: string; seq: number; ts: string; outcome?: string; errorC
 function auditLines(home: string): Line[] {
   const dir = join(home, 'audit');
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
+    .filter((f) => /^audit-\d+\.jsonl$/.test(f))
     .sort()
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
     .map((l) => JSON.parse(l) as Line);

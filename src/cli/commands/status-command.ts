@@ -292,13 +292,13 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   out.push(...formatGovernance(s.governance as Governance | undefined));
   out.push(...formatTeam(s.team as TeamSection | undefined, table));
   out.push(...formatEndpoints(s));
-  const audit = s.audit as { enabled?: boolean; open?: boolean; dir?: string; lastSeq?: number; durableSeq?: number; file?: string; failedAppends?: number; waitingForPid?: number; waitingSince?: string; heldRecords?: number } | undefined;
+  const audit = s.audit as { enabled?: boolean; open?: boolean; dir?: string; lastSeq?: number; durableSeq?: number; file?: string; failedAppends?: number; waitingForPid?: number; waitingSince?: string; waitingUntil?: string; heldRecords?: number } | undefined;
   if (audit) {
     out.push('');
     out.push(audit.enabled === false
       ? 'audit  disabled'
       : audit.open === false
-        ? `audit  ${audit.dir}  WAITING since ${audit.waitingSince?.slice(11, 19)} UTC for the previous hub (pid ${audit.waitingForPid}) to finish its records (one writer at a time; at most 2 minutes); ${audit.heldRecords} finished call(s) held, written in order once it has`
+        ? `audit  ${audit.dir}  WAITING since ${audit.waitingSince?.slice(11, 19)} UTC for the previous hub (pid ${audit.waitingForPid}) to finish its records (one writer at a time; it is taken over at ${audit.waitingUntil?.slice(11, 19) ?? '?'} UTC at the latest); ${audit.heldRecords} record(s) held in this hub's side file, written into the chain in order once it has`
         : `audit  ${audit.dir}/${audit.file}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
   const config = s.config as { path: string; exists: boolean; warnings?: string[]; lastReload?: { at: string; needsRestart: string[] } | null; refusedReload?: { at: string; reason: string } } | undefined;

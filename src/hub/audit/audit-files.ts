@@ -115,6 +115,63 @@ export function isNotRegularFile(err: unknown): err is SnowmuxError {
   return err instanceof SnowmuxError && typeof err.details?.['fileType'] === 'string';
 }
 
+/**
+ * A hub's side file for the records it holds while another hub still writes the chain (a take-over):
+ * `held-<ms since the epoch, 13 digits>-<pid>-<start ticks or x>.jsonl`. One audit entry per line, not
+ * chained; names sort by when the hub began to hold, the order in which they are chained in.
+ */
+const HELD_PATTERN = /^held-(\d{13,})-(\d+)-(\d+|x)\.jsonl$/;
+
+export interface HeldFile {
+  name: string;
+  pid: number;
+  /** The holder's start time (ticks), where known: with the pid it names one process. */
+  started: string | undefined;
+}
+
+export function heldFileName(now: number, pid: number, startTicks: string | null): string {
+  return `held-${String(now).padStart(13, '0')}-${pid}-${startTicks ?? 'x'}.jsonl`;
+}
+
+/** Side files of holding hubs in `dir`, oldest first. */
+export async function listHeldFiles(dir: string): Promise<HeldFile[]> {
+  const files: HeldFile[] = [];
+  for (const name of await readdir(dir)) {
+    const m = HELD_PATTERN.exec(name);
+    if (m) files.push({ name, pid: Number(m[2]), started: m[3] === 'x' ? undefined : m[3] });
+  }
+  return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The entries of a side file, in order, and how many lines were not whole entries (a write cut short by a
+ * crash or a full disk). Opened without following a symlink, and only as a regular file: a FIFO planted
+ * under the name would block the hub's start.
+ */
+export async function readHeldFile(path: string): Promise<{ entries: Record<string, unknown>[]; broken: number }> {
+  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  let text: string;
+  try {
+    if (!(await fh.stat()).isFile()) throw new SnowmuxError('AUDIT_DIR_UNSAFE', `${path} is not a regular file; move it out of the audit directory.`);
+    text = await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+  const entries: Record<string, unknown>[] = [];
+  let broken = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      const parsed = JSON.parse(line) as unknown;
+      if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { kind?: unknown }).kind === 'string') entries.push(parsed as Record<string, unknown>);
+      else broken += 1;
+    } catch {
+      broken += 1;
+    }
+  }
+  return { entries, broken };
+}
+
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -157,7 +214,9 @@ export async function readHead(dir: string): Promise<HeadRead> {
 }
 
 export async function writeHead(dir: string, head: AuditHead, durable: boolean): Promise<void> {
-  const tmp = join(dir, `${HEAD_FILE}.tmp`);
+  // One temp name per writer: a hub taken over and its successor may both rewrite the anchor for a moment,
+  // and a shared name made one's rename fail (ENOENT) after the other's.
+  const tmp = join(dir, `${HEAD_FILE}.${process.pid}.tmp`);
   // Created anew, never opened as found: a name planted there (a symlink to a file of the hub user's) would
   // be truncated and written through. A leftover is unlinked (the link, not its target), then 'wx'
   // (O_CREAT|O_EXCL, which follows no symlink) fails rather than use anything put back meanwhile.

@@ -25,8 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, lineNumberAt, listAuditFiles, openAuditFile, readFileEnd, readHead, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
-import type { AuditFile } from './audit-files.js';
+import { auditFileName, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, readFileEnd, readHead, readHeldFile, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
+import type { AuditFile, HeldFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import { timerDelay } from '../../timer-delay.js';
 import {
@@ -47,12 +47,12 @@ export type FsyncPolicy = 'always' | 'interval' | 'never';
 export const DEFAULT_FSYNC_INTERVAL_MS = 200;
 export const DEFAULT_HEAD_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
-/** How often, at most, the log asks whether it is still the one writer. */
-const WRITER_CHECK_MS = 1_000;
 /** Queued records past which calls wait for their own record to be written (docs/audit.md, durability). */
 export const MAX_UNWRITTEN = 64;
 /** The most one write() of queued records carries (about 2,000 records of ~500 bytes). */
 const MAX_RUN_BYTES = 1024 * 1024;
+/** Held records chained in per write batch when a side file is taken over. */
+const ADOPT_BATCH = 1_000;
 
 export interface AuditLogOptions {
   dir: string;
@@ -74,9 +74,10 @@ export interface AuditLogOptions {
   /** Most often the audit-head anchor is rewritten (plus on rotation and close). Default 1000 ms. */
   headIntervalMs?: number;
   /**
-   * Whether this process is still the log's one writer (the home's audit-writer claim). Asked before a
-   * write at most once a second, and so always after the process was stopped or frozen that long: a hub
-   * taken over while frozen (`hub --replace`) that resumed and appended forked the chain for good.
+   * Whether this process is still the log's one writer (the home's audit-writer claim). Asked right before
+   * each write of queued records (one small file read, ~10 µs, shared by the records of the batch): a hub
+   * taken over while frozen (`hub --replace`) that resumed and appended forked the chain for good, and a
+   * once-a-second check still let it append within that second.
    */
   stillWriter?: () => boolean;
   /**
@@ -85,7 +86,30 @@ export interface AuditLogOptions {
    * its settings files get (hub/audit-dir-trust.ts); this layer imports nothing of it.
    */
   trustPath?: (dir: string) => string[];
+  /**
+   * Which process a side file names: its start time (for the name) and whether it still runs (its file is
+   * then not taken over). Given by the hub (pids are reused; start times tell); by default a pid that exists.
+   */
+  processes?: HolderProcesses;
 }
+
+export interface HolderProcesses {
+  startTicks(pid: number): string | null;
+  live(holder: { pid: number; started: string | undefined }): boolean;
+}
+
+/** Without start times: a pid that exists (or belongs to another user) counts as the holder. */
+const PIDS_ONLY: HolderProcesses = {
+  startTicks: () => null,
+  live: ({ pid }) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+};
 
 export type AppendResult = { ok: true; seq: number; hash: string } | { ok: false; error: SnowmuxError };
 
@@ -133,6 +157,8 @@ export interface AuditStats {
    * which the anchor is there to catch. Null once a rewrite succeeds.
    */
   headStale: { since: string; code: string; message: string; headSeq: number | null } | null;
+  /** While the log holds its records in a side file (another hub writes the chain): the file and how many. */
+  holding?: { file: string; records: number };
 }
 
 interface QueuedAppend {
@@ -170,9 +196,17 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private readonly hubVersion: string;
   private readonly stillWriter: (() => boolean) | undefined;
   private readonly trustPath: ((dir: string) => string[]) | undefined;
-  private writerCheckedAt = -Infinity;
-  /** Another process writes the log now: nothing more is written here. */
-  private superseded = false;
+  private readonly processes: HolderProcesses;
+  /**
+   * Set while another process writes the chain (a take-over not finished, or one that took this log over):
+   * records go to this hub's side file instead, in order, under the same durability policy, until claim()
+   * (or the next hub's open, if this one ends first) chains them in.
+   */
+  private holding: { file: string; records: number; torn: boolean } | undefined;
+  /** Taken over, and no side file could be started: nothing more is written, each record fails with this. */
+  private superseded: SnowmuxError | undefined;
+  /** claim() is moving from the side file to the chain: appends queue meanwhile (and answers wait past 64). */
+  private claiming: Promise<void> | undefined;
 
   private fh: FileHandle | undefined;
   private fileName = '';
@@ -217,6 +251,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.headIntervalMs = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
     this.stillWriter = options.stillWriter;
     this.trustPath = options.trustPath;
+    this.processes = options.processes ?? PIDS_ONLY;
     this.maxFileBytes = options.maxFileBytes;
     this.maxFiles = options.maxFiles;
     this.clock = options.clock ?? Date.now;
@@ -232,12 +267,139 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     const log = new AuditLog(options);
     try {
       log.report = await log.resume(undefined);
+      // A hub that ended while it held records (killed, or stopped before its hand-over): they go first.
+      await log.adoptHeld(undefined);
     } catch (err) {
       await log.fh?.close().catch(() => undefined);
       if (err instanceof SnowmuxError) throw err;
       throw new SnowmuxError('AUDIT_OPEN_FAILED', `Could not open the audit log in ${options.dir}: ${errorMessage(err)}. Check the directory exists and is writable by the hub user.`, { cause: err });
     }
     return log;
+  }
+
+  /**
+   * Opens the log for a hub that may not write the chain yet (the previous hub still does): records are
+   * held in this hub's side file until claim(). Throws AUDIT_OPEN_FAILED when the side file cannot be made.
+   */
+  static async hold(options: AuditLogOptions): Promise<AuditLog> {
+    const log = new AuditLog(options);
+    try {
+      log.report = { file: '', lastSeq: 0, created: false, torn: [], warnings: await log.startHolding() };
+    } catch (err) {
+      await log.closeFile();
+      if (err instanceof SnowmuxError) throw err;
+      throw new SnowmuxError('AUDIT_OPEN_FAILED', `Could not start holding audit records in ${options.dir}: ${errorMessage(err)}. Check the directory exists and is writable by the hub user.`, { cause: err });
+    }
+    return log;
+  }
+
+  /** Whether records still go to the side file (claim() not done). */
+  get isHolding(): boolean {
+    return this.holding !== undefined;
+  }
+
+  /** The side file records are held in, while holding. */
+  get heldFile(): string | undefined {
+    return this.holding?.file;
+  }
+
+  /**
+   * The first live hub, other than this one, holding records in `dir` in a side file older than `own` (any,
+   * without `own`): it goes first, so the chain keeps the order in which hubs took over.
+   */
+  static async heldAhead(dir: string, own: string | undefined, processes: HolderProcesses = PIDS_ONLY): Promise<number | null> {
+    for (const file of await listHeldFiles(dir).catch((): HeldFile[] => [])) {
+      if (own !== undefined && file.name >= own) return null;
+      if (file.pid !== process.pid && processes.live(file)) return file.pid;
+    }
+    return null;
+  }
+
+  /**
+   * This process is now the one writer (it holds the home's claim): continues the chain as open() does,
+   * chains in the side files of hubs that ended while holding, then this log's own, and writes on. Appends
+   * made meanwhile wait in the queue. Throws what open() throws; the records stay in the side files then.
+   */
+  claim(): Promise<void> {
+    if (!this.holding || this.closing) return this.claiming ?? Promise.resolve();
+    this.claiming ??= this.claimChain().finally(() => {
+      this.claiming = undefined;
+      this.kick();
+    });
+    return this.claiming;
+  }
+
+  private async claimChain(): Promise<void> {
+    while (this.draining) await this.draining;
+    if (this.policy !== 'never') await this.syncNow();
+    await this.closeFile();
+    const own = this.holding?.file;
+    this.holding = undefined;
+    try {
+      this.report = await this.resume(undefined);
+    } catch (err) {
+      // The next write retries as after any failure; our side file is chained in by the next hub to open.
+      this.needsRecovery = true;
+      throw err instanceof SnowmuxError ? err : new SnowmuxError('AUDIT_OPEN_FAILED', `Could not open the audit log in ${this.dir} after the hand-over: ${errorMessage(err)}. The held records stay in ${own ?? 'the side file'}; the next hub to open the log writes them.`, { cause: err });
+    }
+    await this.adoptHeld(own);
+  }
+
+  /**
+   * Chains in the side files of hubs that no longer run (they ended, or were killed, while holding) and
+   * `own`, oldest first, each removed once its records are written (and fsynced). What could not be read
+   * back (a line a crash cut short) is declared by a records_unwritten note.
+   */
+  private async adoptHeld(own: string | undefined): Promise<void> {
+    let files;
+    try {
+      files = await listHeldFiles(this.dir);
+    } catch {
+      return;
+    }
+    for (const file of files) {
+      if (file.name !== own && this.processes.live(file)) continue;
+      const path = join(this.dir, file.name);
+      let read;
+      try {
+        read = await readHeldFile(path);
+      } catch (err) {
+        this.report.warnings.push(`the held audit records in ${file.name} could not be read (${errorMessage(err)}); left in place`);
+        continue;
+      }
+      let failed = false;
+      for (let at = 0; at < read.entries.length; at += ADOPT_BATCH) {
+        const results: AppendResult[] = [];
+        const batch = read.entries.slice(at, at + ADOPT_BATCH).map((entry) => ({ entry: entry as unknown as AuditEntry, resolve: () => undefined }));
+        await this.writeBatch(batch, results);
+        if (results.some((r) => !r.ok) || this.holding) failed = true;
+        if (failed) break;
+      }
+      if (!failed && this.policy !== 'never' && (await this.syncNow()) !== undefined) failed = true;
+      if (failed) {
+        this.report.warnings.push(`the held audit records in ${file.name} were not all written; the file is left in place`);
+        return;
+      }
+      // Lines a crash (or a full disk) cut short: declared before the next record, as failed appends are.
+      if (read.broken > 0) this.noteUnwritten(read.broken, 'AUDIT_WRITE_FAILED', 'held');
+      await unlink(path).catch(() => undefined);
+      if (file.name !== own) this.report.warnings.push(`chained in ${read.entries.length} audit record(s) that hub pid ${file.pid} held when it ended (${file.name})`);
+    }
+  }
+
+  /** Opens this hub's side file (see `holding`). Returns warnings about the directory. */
+  private async startHolding(): Promise<string[]> {
+    if (this.root !== undefined) await mkdirBelow(this.root, this.dir, 0o700);
+    else await mkdirParents(this.dir, 0o700);
+    const warnings = await verifyAuditDir(this.dir);
+    const file = heldFileName(Date.now(), process.pid, this.processes.startTicks(process.pid));
+    this.fh = await open(join(this.dir, file), 'wx', 0o600);
+    this.fileName = file;
+    this.fileSize = 0;
+    this.unsynced = false;
+    this.holding = { file, records: 0, torn: false };
+    if (this.policy !== 'never') await syncDir(this.dir);
+    return warnings;
   }
 
   /** What opening found (torn tails, warnings) — log it once at start-up. */
@@ -284,7 +446,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 
   stats(): AuditStats {
-    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing, headStale: this.headStale };
+    const holding = this.holding ? { holding: { file: this.holding.file, records: this.holding.records } } : {};
+    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing, headStale: this.headStale, ...holding };
   }
 
   /** Writes what is queued, fsyncs (unless 'never'), rewrites audit-head and closes the file. Idempotent. */
@@ -299,6 +462,12 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.syncTimer = undefined;
     if (this.headTimer) clearTimeout(this.headTimer);
     this.headTimer = undefined;
+    if (this.holding) {
+      // Left for the next hub that opens the log, durable as any record under the policy.
+      if (this.policy !== 'never') await this.syncNow();
+      await this.closeFile();
+      return;
+    }
     if (!this.fh || this.needsRecovery || !this.stillTheWriter()) {
       await this.closeFile();
       return;
@@ -312,7 +481,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   // ---- the drain loop: the only code that touches the file ----
 
   private kick(): void {
-    if (this.draining) return;
+    if (this.draining || this.claiming) return;
     if (this.queue.length === 0 && !this.syncDue && !this.headDue) return;
     const run = this.drainLoop();
     this.draining = run;
@@ -324,7 +493,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 
   private async idle(): Promise<void> {
-    while (this.draining || this.queue.length > 0) {
+    while (this.claiming || this.draining || this.queue.length > 0) {
+      if (this.claiming) await this.claiming.catch(() => undefined);
       this.kick();
       await this.draining;
     }
@@ -349,22 +519,37 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
   }
 
-  /** False once another process has claimed the log (checked at most once a second). */
+  /** False once another process has claimed the log. */
   private stillTheWriter(): boolean {
-    if (this.superseded) return false;
-    if (!this.stillWriter) return true;
-    const now = performance.now();
-    if (now - this.writerCheckedAt < WRITER_CHECK_MS) return true;
-    this.writerCheckedAt = now;
-    if (this.stillWriter()) return true;
-    this.superseded = true;
-    this.ioError('AUDIT_CLOSED', 'Another hub writes this audit log now (this one was taken over while it was stopped or frozen); this hub writes no more records, which would fork the chain', new Error('superseded'));
-    return false;
+    return this.holding !== undefined || !this.stillWriter || this.stillWriter();
   }
 
   private async writeBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
+    if (this.superseded) {
+      for (const item of batch) results.push(this.unwritten(item.entry, this.superseded));
+      return;
+    }
     if (batch.length > 0 && !this.stillTheWriter()) {
-      for (const item of batch) results.push(this.fail(new SnowmuxError('AUDIT_CLOSED', `Another hub writes the audit log now; this ${item.entry.kind} record was not written (it would fork the chain). The other hub's log holds its own records.`), false));
+      // Taken over while stopped or frozen past the successor's wait: appending would fork the chain. What
+      // is left goes to a side file, which the next hub to open the log chains in once this one has ended.
+      await this.closeFile();
+      let warned: SnowmuxError | undefined;
+      try {
+        await this.startHolding();
+        warned = new SnowmuxError('AUDIT_CLOSED', `Another hub writes this audit log now (this one was taken over while it was stopped or frozen). This hub's remaining records go to ${this.holding?.file ?? 'a side file'} in the audit directory, which the next hub to open the log writes into the chain after this one has exited.`);
+      } catch (err) {
+        warned = new SnowmuxError('AUDIT_CLOSED', `Another hub writes this audit log now (this one was taken over while it was stopped or frozen), and this hub could not start a side file for its remaining records (${errorMessage(err)}): they are not written. Nothing needs doing for the log itself: the other hub's chain is intact.`, { cause: err });
+      }
+      this.counters.ioErrors += 1;
+      this.notify('error', warned);
+      if (!this.holding) {
+        this.superseded = warned;
+        for (const item of batch) results.push(this.unwritten(item.entry, warned));
+        return;
+      }
+    }
+    if (this.holding) {
+      await this.holdBatch(batch, results);
       return;
     }
     let wrote = false;
@@ -398,6 +583,67 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       this.scheduleSync();
     }
     await this.writeHeadAnchor(false);
+  }
+
+  /** The batch into the side file, as one write(), fsynced as the policy says: entries, not yet chained. */
+  private async holdBatch(batch: QueuedAppend[], results: AppendResult[]): Promise<void> {
+    const holding = this.holding!;
+    if (batch.length > 0) {
+      const heldFrom = new Date(this.clock()).toISOString();
+      const lines: string[] = [];
+      const taken: QueuedAppend[] = [];
+      for (const item of batch) {
+        try {
+          // Scrubbed before it touches the disk; the log stamps a record when it chains it: say when it happened.
+          const detail = { heldFrom, ...item.entry.detail };
+          lines.push(JSON.stringify(redactEntry({ ...item.entry, detail }, this.scrubber)));
+          taken.push(item);
+        } catch (err) {
+          results[batch.indexOf(item)] = this.unwritten(item.entry, new SnowmuxError('AUDIT_BAD_ENTRY', `The audit entry could not be serialised (${errorMessage(err)}); it was not written. Report this as a snowmux bug.`));
+        }
+      }
+      // After a cut-off write, a newline first: the fragment stays a line of its own, read back as broken.
+      const payload = Buffer.from(`${holding.torn ? '\n' : ''}${lines.join('\n')}\n`, 'utf8');
+      let failure: unknown;
+      try {
+        const { bytesWritten } = await this.fh!.write(payload, 0, payload.length);
+        if (bytesWritten !== payload.length) failure = new Error(`short write (${bytesWritten} of ${payload.length} bytes)`);
+      } catch (err) {
+        failure = err;
+      }
+      holding.torn = failure !== undefined;
+      for (const item of taken) {
+        const i = batch.indexOf(item);
+        if (failure === undefined) {
+          holding.records += 1;
+          this.failing = null;
+          results[i] = { ok: true, seq: 0, hash: '' };
+        } else {
+          results[i] = this.unwritten(item.entry, asAuditError(failure, 'AUDIT_WRITE_FAILED', `Could not write a held audit record to ${holding.file}`));
+        }
+      }
+      if (failure === undefined) this.unsynced = true;
+    }
+    if (this.policy === 'always' && this.unsynced) {
+      this.syncDue = false;
+      const syncError = await this.syncNow();
+      if (syncError) for (let i = 0; i < results.length; i++) if (results[i]?.ok) results[i] = this.fail(syncError, false);
+    } else if (this.syncDue) {
+      this.syncDue = false;
+      if (this.policy !== 'never') await this.syncNow();
+    } else if (this.unsynced && this.policy === 'interval') {
+      this.scheduleSync();
+    }
+  }
+
+  /** Records lost before they could be written or read back: the next chained record is a records_unwritten note. */
+  private noteUnwritten(records: number, code: string, kind: string): void {
+    const now = new Date(this.clock()).toISOString();
+    const gap = (this.gap ??= { records: 0, from: now, to: now, codes: [], kinds: {} });
+    gap.records += records;
+    gap.to = now;
+    if (!gap.codes.includes(code) && gap.codes.length < 8) gap.codes.push(code);
+    gap.kinds[kind] = (gap.kinds[kind] ?? 0) + records;
   }
 
   /**
@@ -577,6 +823,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       return this.ioError('AUDIT_FSYNC_FAILED', `Could not fsync ${this.fileName}; records up to seq ${covered.seq} may not be durable`, err);
     }
     this.counters.fsyncs += 1;
+    if (this.holding) {
+      this.unsynced = false;
+      return undefined;
+    }
     this.durable = covered;
     if (this.seq === covered.seq) this.unsynced = false;
     this.notify('synced', { seq: covered.seq });
