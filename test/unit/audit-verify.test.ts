@@ -406,3 +406,16 @@ test('a report with problems says what to do next: keep a copy, then one line pe
   assert.equal(await runAuditVerify(['--dir', intact.dir], { stdout: { write: (s: string) => clean.push(s) }, stderr: { write: () => undefined } }, intact.dir), 0);
   assert.doesNotMatch(clean.join(''), /what to do/);
 });
+
+test('a take-over side file not chained in yet is named with its records, and the chain stays intact', async (t) => {
+  const { dir } = await writtenLog(t, 5);
+  const entry = JSON.stringify({ kind: 'tool_call', tool: 'execute_query', outcome: 'ok' });
+  await writeFile(join(dir, 'held-1765000000000-4242-x.jsonl'), `${entry}\n${entry}\n{"kind":"tool_ca\n`);
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, true);
+  assert.deepEqual(result.held, [{ file: 'held-1765000000000-4242-x.jsonl', pid: 4242, records: 2, broken: 1 }]);
+  const c = capture();
+  assert.equal(await runAuditVerify(['--dir', dir], c.io, '/nonexistent-home'), 0);
+  assert.match(c.out(), /chain intact/);
+  assert.match(c.out(), /held-1765000000000-4242-x\.jsonl holds 2 records and 1 cut-off line of hub pid 4242, written during a take-over and not in the chain yet: the next hub to take the log over chains them in\. Do not delete it\./);
+});

@@ -167,5 +167,9 @@ export function formatResult(result: VerifyResult): string {
     for (const kind of ADVICE_ORDER) if (others.some((p) => p.kind === kind)) lines.push(`  ${kind.padEnd(11)} ${ADVICE[kind]}`);
   }
   if (result.head === 'absent' && result.files > 0) lines.push('  note: no audit-head anchor found; a cut-off tail cannot be detected (the hub writes it while running and on close)');
+  for (const h of result.held ?? []) {
+    const broken = h.broken === 0 ? '' : ` and ${h.broken} cut-off line${h.broken === 1 ? '' : 's'}`;
+    lines.push(`  note: ${escapeLine(h.file)} holds ${h.records} record${h.records === 1 ? '' : 's'}${broken} of hub pid ${h.pid}, written during a take-over and not in the chain yet: the next hub to take the log over chains them in. Do not delete it.`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, readHead, readLines, HEAD_FILE } from './audit-files.js';
+import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, listHeldFiles, readHead, readHeldFile, readLines, HEAD_FILE } from './audit-files.js';
 import type { AuditFile, UnterminatedTail } from './audit-files.js';
 import { GENESIS_HASH, computeRecordHash, recordShapeDefect } from './audit-record.js';
 import type { RotateDetail, TornAcknowledgement } from './audit-record.js';
@@ -41,6 +41,11 @@ export interface VerifyResult {
   problems: VerifyProblem[];
   /** Problems beyond MAX_REPORTED_PROBLEMS, counted but not listed. */
   omittedProblems: number;
+  /**
+   * Side files of hubs that held records during a take-over and have not had them chained in yet (the next hub
+   * to take the log over does): not part of the chain, not a problem, but calls whose records are only there.
+   */
+  held?: { file: string; pid: number; records: number; broken: number }[];
 }
 
 const MAX_REPORTED_PROBLEMS = 1000;
@@ -425,7 +430,23 @@ function isObject(value: unknown): value is Record<string, unknown> {
  */
 export async function verifyAudit(dir: string): Promise<VerifyResult> {
   await stat(dir);
-  return new Verifier(dir).run();
+  const result = await new Verifier(dir).run();
+  const held = await heldRecords(dir);
+  return held.length === 0 ? result : { ...result, held };
+}
+
+/** The side files waiting to be chained in, and how many records each holds (unreadable ones as 0, broken lines counted). */
+async function heldRecords(dir: string): Promise<NonNullable<VerifyResult['held']>> {
+  const held: NonNullable<VerifyResult['held']> = [];
+  for (const file of await listHeldFiles(dir)) {
+    try {
+      const { entries, broken } = await readHeldFile(join(dir, file.name));
+      held.push({ file: file.name, pid: file.pid, records: entries.length, broken });
+    } catch {
+      held.push({ file: file.name, pid: file.pid, records: 0, broken: 0 });
+    }
+  }
+  return held;
 }
 
 /** What a `records_unwritten` record says: calls the hub served but could not record, and when. */
