@@ -248,3 +248,68 @@ test("the built-in function list is the engine's own", async () => {
   assert.deepEqual(missing, [], 'add them to src/hub/guard/sql/duckdb-builtins.ts');
   assert.equal(isDuckDbBuiltinFunction('MY_MACRO'), false);
 });
+
+test("every spelling that reaches one of DuckDB's catalog views is opaque, in every place a name is read", async () => {
+  // A role that only denies (`deny = ["*.HR.*"]`) allows SYSTEM.MAIN.DUCKDB_TABLES as an ordinary name, and
+  // that view lists the denied tables with their columns, row counts and DDL. Which spellings reach a catalog
+  // view is the engine's business, so every view it has is tried in every spelling, and each one it answers
+  // must be opaque to us.
+  const own = await DuckDBInstance.create(':memory:', { enable_external_access: 'false' });
+  const db = await own.connect();
+  try {
+    await db.run('CREATE SCHEMA tpch; CREATE TABLE tpch.lineitem(x INT); USE memory.tpch');
+    const context = { database: 'memory', schema: 'tpch' };
+    const views = (
+      await db.runAndReadAll(
+        'SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE internal UNION ALL SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE internal',
+      )
+    )
+      .getRows()
+      .map((row) => row.map(String) as [string, string, string]);
+    assert.ok(views.length >= 40, `only ${views.length} catalog views found`);
+    const cases: Array<(part: string) => string> = [(p) => p, (p) => p.toUpperCase(), (p) => `"${p}"`];
+    const places: Array<(name: string) => string> = [
+      (n) => `SELECT * FROM ${n}`,
+      (n) => `SELECT * FROM ${n} AS v`,
+      (n) => `FROM ${n} SELECT 1`,
+      (n) => `TABLE ${n}`,
+      (n) => `SUMMARIZE ${n}`,
+      (n) => `DESCRIBE ${n}`,
+      (n) => `SELECT * FROM tpch.lineitem, ${n}`,
+      (n) => `SELECT * FROM tpch.lineitem JOIN ${n} ON true`,
+      (n) => `SELECT (SELECT count(*) FROM ${n})`,
+      (n) => `SELECT * FROM tpch.lineitem WHERE x IN (SELECT 1 FROM ${n})`,
+      (n) => `WITH c AS (SELECT * FROM ${n}) SELECT * FROM c`,
+      (n) => `WITH lineitem AS (SELECT 1) SELECT * FROM (SELECT * FROM ${n}) q`,
+    ];
+    const leaks: string[] = [];
+    const reached = new Set<string>();
+    for (const [catalog, schema, view] of views) {
+      const spellings = [[view], [schema, view], [catalog, view], [catalog, schema, view], ['temp', schema, view], ['memory', schema, view], ['main', view], ['tpch', view]];
+      for (const parts of spellings) {
+        for (const spell of cases) {
+          const name = parts.map(spell).join('.');
+          try {
+            await db.runAndReadAll(`SELECT * FROM ${name} LIMIT 0`);
+          } catch {
+            continue; // the engine does not reach a catalog view by this spelling
+          }
+          reached.add(parts.length === 3 ? 'three parts' : parts.length === 2 ? 'two parts' : 'one part');
+          for (const place of places) {
+            const sql = place(name);
+            if (!referencedObjects(sql, context, { dialect: 'duckdb' }).opaque) leaks.push(sql);
+          }
+        }
+      }
+    }
+    assert.deepEqual([...reached].sort(), ['one part', 'three parts', 'two parts']);
+    assert.deepEqual(leaks.slice(0, 10), [], `${leaks.length} statements read a catalog view unrefused`);
+    // Called as table functions (their own names, or the view's), qualified or not.
+    for (const sql of ['SELECT * FROM duckdb_tables()', 'SELECT * FROM system.main.duckdb_columns()', 'SELECT * FROM "SYSTEM"."MAIN"."DUCKDB_VIEWS"()']) {
+      assert.ok(referencedObjects(sql, context, { dialect: 'duckdb' }).opaque, sql);
+    }
+  } finally {
+    db.closeSync();
+    own.closeSync();
+  }
+});

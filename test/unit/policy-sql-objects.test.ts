@@ -314,6 +314,36 @@ test('opaque statements are refused for restricted roles and allowed for unrestr
   for (const sql of ["SELECT * FROM IDENTIFIER('x')", 'SELECT * FROM hr.salaries', 'SHOW DATABASES', 'CALL p()']) enforceSqlObjects(everything, sql, CTX);
 });
 
+test("a deny-only role is refused DuckDB's catalog views by their three-part names, as by the shorter ones", () => {
+  // `*.*.*` minus the deny list matches SYSTEM.MAIN.DUCKDB_TABLES as an ordinary name; the view lists
+  // LINEITEM's and SHOWCASE's columns, row counts and DDL.
+  const denyOnly = roleFrom('deny = ["*.TPCH.LINEITEM", "*.SHOWCASE.*"]\n');
+  for (const sql of [
+    "SELECT table_name, estimated_size, sql FROM system.main.duckdb_tables WHERE table_name = 'LINEITEM'",
+    "SELECT column_name FROM system.information_schema.columns WHERE table_name = 'LINEITEM'",
+    'SELECT * FROM system.pg_catalog.pg_tables',
+    'SELECT * FROM SYSTEM.INFORMATION_SCHEMA.TABLES',
+    'SELECT * FROM "system"."information_schema"."tables"',
+    'SELECT * FROM temp.main.duckdb_views',
+    'SUMMARIZE duckdb_tables',
+    'SELECT * FROM pragma_database_list',
+  ]) {
+    assert.match(refusal(denyOnly, sql, 'duckdb'), /DuckDB's (catalog views|own catalog)/, sql);
+  }
+  // The call's own context cannot put a name there either.
+  assert.match(
+    (() => {
+      try {
+        enforceSqlObjects(denyOnly, 'SELECT * FROM tables', { database: 'system', schema: 'information_schema' }, { dialect: 'duckdb' });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'allowed';
+    })(),
+    /"information_schema"\.TABLES is in DuckDB's own catalog/,
+  );
+});
+
 test('allow patterns honour case: a quoted lower-case name is another object', () => {
   const exact = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.ORDERS"]\n');
   enforceSqlObjects(exact, 'SELECT * FROM orders', CTX);

@@ -37,6 +37,7 @@ import { isDuckDbBuiltinFunction } from '../guard/sql/duckdb-builtins.js';
 import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
 import { isSnowflakeBuiltinCall } from '../guard/sql/snowflake-builtins.js';
 import { qualifiedNameParts } from '../names/identifiers.js';
+import { displayName } from '../names/object-pattern.js';
 import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
 import type { ObjectRef } from './policy.js';
@@ -230,8 +231,17 @@ const DECLARING_WORDS = new Set(['FUNCTION', 'PROCEDURE', 'TABLE', 'VIEW', 'INTO
 /** SYSTEM$ functions that take no object names. */
 const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
 
-/** DuckDB catalogs and schemas that hold its system views. */
+/** DuckDB catalogs and schemas that hold its system views: the first part of a two-part name that may reach them. */
 const DUCKDB_CATALOG_SCHEMAS = new Set(['SYSTEM', 'TEMP', 'MAIN', 'PG_CATALOG', 'INFORMATION_SCHEMA']);
+/** DuckDB's own catalogs: `system` holds every catalog view, `temp` is searched before the current schema. */
+const DUCKDB_INTERNAL_CATALOGS = new Set(['SYSTEM', 'TEMP']);
+/** Schemas that exist only in DuckDB's system catalog, whichever catalog a name puts them in. */
+const DUCKDB_SYSTEM_SCHEMAS = new Set(['PG_CATALOG', 'INFORMATION_SCHEMA']);
+/**
+ * Names of DuckDB's catalog views in `system.main` and `system.pg_catalog`, which are on DuckDB's search
+ * path, so an unqualified name reaches them (policy-sql-objects-duckdb.test.ts checks every view the engine has).
+ */
+const DUCKDB_CATALOG_VIEW_NAME = /^(DUCKDB_|PG_|SQLITE_|PRAGMA_)/;
 
 const PIVOT_STATEMENTS = new Set(['PIVOT', 'UNPIVOT', 'PIVOT_WIDER', 'PIVOT_LONGER']);
 
@@ -547,7 +557,9 @@ class StatementScanner {
   }
 
   #add(ref: ObjectRef | undefined, access: ObjectAccess): void {
-    if (ref) this.#out.add(ref, access);
+    if (!ref) return;
+    this.#duckDbCatalogCheck([], [ref]);
+    this.#out.add(ref, access);
   }
 
   /** An object named in the SQL: where it resolves in the context, and where the engine looks if it is not there. */
@@ -556,7 +568,38 @@ class StatementScanner {
     // A name being created, altered or dropped is not looked up along the search path as a table is
     // (and need not be a table or view); reads and writes of rows are.
     const looksUp = access === 'read' || access === 'list' || (access === 'write' && ROW_WRITES.has(this.#type));
-    if (ref) this.#out.add(ref, access, looksUp ? this.#fallbackOf(parts, ref) : undefined, isFunction);
+    const fallback = ref && looksUp ? this.#fallbackOf(parts, ref) : undefined;
+    this.#duckDbCatalogCheck(parts, [ref, fallback]);
+    if (ref) this.#out.add(ref, access, fallback, isFunction);
+  }
+
+  /**
+   * DuckDB resolves some names outside the Snowflake-style context: an unqualified name falls back to its
+   * catalog views (duckdb_tables, pg_tables, …) on the search path, a two-part name may be catalog.table
+   * or one of its system schemas, and any name — written with three parts, or resolved in a call whose
+   * database is `system` — may sit in its system catalog. Those views list names, not data, but they list
+   * every name (with columns, row counts and DDL), so a restricted role may not use them. Judged on the
+   * parts as written and on every object the name resolves to, so every place a name is read (FROM,
+   * DESCRIBE, SUMMARIZE, SHOW, PIVOT, …) is judged the same way.
+   */
+  #duckDbCatalogCheck(parts: readonly string[], refs: ReadonlyArray<ObjectRef | undefined>): void {
+    if (this.#dialect !== 'duckdb') return;
+    const first = (parts[0] ?? '').toUpperCase();
+    if (parts.length === 1 && DUCKDB_CATALOG_VIEW_NAME.test(first)) {
+      this.#out.opaque(`${parts[0]} may be one of DuckDB's catalog views, which list every object`);
+      return;
+    }
+    if (parts.length === 2 && DUCKDB_CATALOG_SCHEMAS.has(first)) {
+      this.#out.opaque(`${parts.join('.')} may name DuckDB's own catalog, which lists every object`);
+      return;
+    }
+    for (const ref of refs) {
+      if (ref === undefined) continue;
+      if (DUCKDB_INTERNAL_CATALOGS.has(ref.database.toUpperCase()) || DUCKDB_SYSTEM_SCHEMAS.has((ref.schema ?? '').toUpperCase())) {
+        this.#out.opaque(`${displayName(ref)} is in DuckDB's own catalog, which lists every object`);
+        return;
+      }
+    }
   }
 
   #fallbackOf(parts: readonly string[], ref: ObjectRef): ObjectRef | undefined {
@@ -785,27 +828,12 @@ class StatementScanner {
     if (position !== 'target') this.#readsAsFile(name);
     // A write's target is the real table even where a CTE of that name is in scope (DuckDB writes it).
     if (position !== 'target' && name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
-    if (this.#dialect === 'duckdb') this.#duckDbCatalogCheck(name.parts);
     this.#addName(name.parts, access);
   }
 
   /** DuckDB reads a table name that looks like a file as that file (duckdb-files.ts), which no rule can name. */
   #readsAsFile(name: ParsedName): void {
     if (this.#dialect === 'duckdb' && duckdbReadsAsFile(name.parts)) this.#out.opaque(`${short(name.parts.join('.'))} may be read as a file by the embedded engine`);
-  }
-
-  /**
-   * DuckDB resolves some names outside the Snowflake-style context: unqualified names fall back to its
-   * own catalog views (duckdb_tables, pg_tables, …) and a two-part name may be catalog.table. Those
-   * views list names, not data, but they list every name, so a restricted role may not use them.
-   */
-  #duckDbCatalogCheck(parts: readonly string[]): void {
-    const first = (parts[0] ?? '').toUpperCase();
-    if (parts.length === 1 && /^(DUCKDB_|PG_|SQLITE_)/.test(first)) {
-      this.#out.opaque(`${parts[0]} may be one of DuckDB's catalog views, which list every object`);
-    } else if (parts.length === 2 && DUCKDB_CATALOG_SCHEMAS.has(first)) {
-      this.#out.opaque(`${parts.join('.')} may name DuckDB's own catalog, which lists every object`);
-    }
   }
 
   /** Snowflake `TABLE(…)` in a FROM list: a table function call, or a table named at run time. */
