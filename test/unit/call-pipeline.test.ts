@@ -24,6 +24,7 @@ import { Policy } from '../../src/hub/policy/policy.js';
 import { Session } from '../../src/hub/session/session.js';
 import type { ObjectKind, QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
 import type { WarehouseProvider, WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
+import { truncationNotice } from '../../src/hub/tools/result-format.js';
 import { repoRoot } from '../helpers/paths.js';
 import { ManualClock } from '../../src/hub/guard/clock.js';
 import { rateLimitedError } from '../../src/hub/guard/rate-limit.js';
@@ -58,6 +59,17 @@ queries = 2
 [roles.capped.rate]
 per_second = 0.001
 burst = 4
+[roles.rowq]
+identities = ["rowq"]
+max_rows = 1000
+[roles.rowq.quota]
+window = "1h"
+rows = 10
+[roles.byteq]
+identities = ["byteq"]
+[roles.byteq.quota]
+window = "1h"
+bytes = 100
 [roles.writer]
 identities = ["writer"]
 write = true
@@ -82,6 +94,7 @@ class CountingWarehouse implements Warehouse {
     if (sql.includes('NO_CONNECTION')) throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'Could not reach the warehouse.');
     if (sql.includes('NO_SUCH_TABLE')) throw new SnowmuxError('OBJECT_NOT_FOUND', 'Table NO_SUCH_TABLE does not exist.');
     if (sql.includes('NO_SUCH_COLUMN')) throw new SnowmuxError('SQL_ERROR', 'Binder Error: column NO_SUCH_COLUMN not found', { details: { notRun: true } });
+    if (sql.includes('MANY_ROWS')) return manyRows(_o);
     if (sql.includes('WAITS_FOR_CANCEL')) {
       await new Promise((_, reject) => _o.signal.addEventListener('abort', () => reject(new SnowmuxError('QUERY_CANCELLED', 'The statement was cancelled.', { details: { queryId: 'q-waits' } })), { once: true }));
     }
@@ -101,6 +114,23 @@ class CountingWarehouse implements Warehouse {
     return [];
   }
   async close() {}
+}
+
+/** 1000 one-column rows, read as a warehouse reads them: up to the call's maxRows, then its maxBytes. */
+function manyRows(options: QueryOptions): QueryResult {
+  const rows: number[][] = [];
+  let bytes = 0;
+  let truncatedBy: 'rows' | 'bytes' | undefined;
+  for (let i = 0; i < 1000 && truncatedBy === undefined; i++) {
+    const size = JSON.stringify([i]).length;
+    if (rows.length === options.maxRows) truncatedBy = 'rows';
+    else if (options.maxBytes !== undefined && bytes + size > options.maxBytes) truncatedBy = 'bytes';
+    else {
+      rows.push([i]);
+      bytes += size;
+    }
+  }
+  return { columns: [{ name: 'X', type: 'INTEGER' }], rows, rowCount: rows.length, truncated: truncatedBy !== undefined, truncatedBy, queryId: 'q-many', elapsedMs: 0 };
 }
 
 function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void>; limits?: Partial<LimitSettings> } = {}) {
@@ -266,6 +296,39 @@ test("calls of one identity running at once are refused exactly at its queries q
   assert.equal(warehouse.queries.filter((q) => q === 'SELECT 1 FROM T').length, 3, 'the warehouse ran 3 statements');
   const quota = (governance.snapshot() as { quotas: { identity: string; windows: { used: { queries: number } }[] }[] }).quotas;
   assert.equal(quota.find((q) => q.identity === 'budget')?.windows[0]?.used.queries, 3, 'counted once each');
+  governance.close();
+});
+
+test("one call cannot return more than what is left of a rows or bytes quota: its caps are lowered to it, and the answer says so", async () => {
+  // rows = 10 per hour and max_rows = 1000: one call under budget used to return all 1000 rows.
+  const { call, governance } = setup();
+  const seen: QueryResult[] = [];
+  const many: ToolBody = async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('SELECT MANY_ROWS FROM T');
+    const result = await w.query('SELECT MANY_ROWS FROM T', { ...ctx, maxRows: 1000, maxBytes: 1_000_000 });
+    seen.push(result);
+    return { content: [{ type: 'text', text: truncationNotice(result, { maxRows: 1000, maxBytes: 1_000_000, canPage: true, canRaise: false }) ?? '' }] };
+  };
+  const answer = await call('rowq', 'execute_query', many);
+  assert.equal(seen[0]?.rowCount, 10);
+  assert.equal(seen[0]?.quotaCut?.metric, 'rows');
+  assert.equal(seen[0]?.quotaCut?.left, 10);
+  const text = (answer.content[0] as { text: string }).text;
+  assert.match(text, /^Result truncated: Showing rows 1–10; your quota had 10 rows left \(10 rows returned per hour\), and the call was cut there\. The quota refills at \d{4}-\d\d-\d\dT\d\d:00:00Z; then page on with fetch_results\(query_id="q-many", offset=10\)\./);
+  assert.equal(codeOf(await call('rowq', 'execute_query', many)), 'QUOTA_EXCEEDED', 'the budget is spent, not overshot');
+  const rowsUsed = (governance.snapshot() as { quotas: { identity: string; windows: { used: { rows: number } }[] }[] }).quotas;
+  assert.equal(rowsUsed.find((q) => q.identity === 'rowq')?.windows[0]?.used.rows, 10);
+
+  // A bytes budget caps the answer's bytes the same way: [0],[1],… are 3 to 5 bytes as JSON.
+  await call('byteq', 'execute_query', many);
+  const cut = seen[1]!;
+  assert.equal(cut.quotaCut?.metric, 'bytes');
+  assert.ok(JSON.stringify(cut.rows).length <= 100 + cut.rowCount + 1, `${JSON.stringify(cut.rows).length} bytes returned`);
+  assert.ok(cut.rowCount > 10 && cut.rowCount < 40, `${cut.rowCount} rows`);
+  // What a call without a budget gets is untouched.
+  await call('reader', 'execute_query', many);
+  assert.equal(seen[2]?.rowCount, 1000);
+  assert.equal(seen[2]?.quotaCut, undefined);
   governance.close();
 });
 

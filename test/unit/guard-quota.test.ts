@@ -236,3 +236,19 @@ test("a reload that changes a quota's window carries the usage over: a longer wi
   rule = { windowMs: 15 * 60_000, queries: 100 };
   assert.equal(quotas.entry('q1').windows[0]!.used.queries, 0);
 });
+
+test('room: the rows and bytes left, the least over every window, with when that window refills', () => {
+  const clock = new ManualClock(at('2026-11-21T14:37:12Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, rows: 10, bytes: 5000 }, { windowMs: DAY, rows: 12, queries: 5 }], clock });
+  assert.deepEqual(quotas.room('alice'), {
+    rows: { left: 10, limit: 10, windowMs: HOUR, resetsAt: at('2026-11-21T15:00:00Z') },
+    bytes: { left: 5000, limit: 5000, windowMs: HOUR, resetsAt: at('2026-11-21T15:00:00Z') },
+  });
+  quotas.record('alice', { rows: 4, bytes: 100 });
+  clock.advance(at('2026-11-21T15:05:00Z') - at('2026-11-21T14:37:12Z'));
+  // The hour refilled; the day has 8 left, fewer than the hour's 10.
+  assert.deepEqual(quotas.room('alice').rows, { left: 8, limit: 12, windowMs: DAY, resetsAt: at('2026-11-22T00:00:00Z') });
+  quotas.record('alice', { rows: 50 });
+  assert.equal(quotas.room('alice').rows?.left, 0, 'never below zero');
+  assert.deepEqual(new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 3 }], clock }).room('alice'), {}, 'no rows or bytes budget: no room to keep to');
+});

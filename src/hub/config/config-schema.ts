@@ -276,8 +276,11 @@ const quotaFileSchema = z
     {
       window: setting(duration({ maxMs: Number.MAX_SAFE_INTEGER }), { type: DURATION_TYPE, absent: 'required', description: 'the window the budgets below are spent in (a whole number and one unit; at least one second)' }),
       queries: setting(nonNegativeInt(), { absent: 'unlimited', description: 'warehouse queries per window (a statement the warehouse ran counts even when it failed, timed out or was cancelled)' }).optional(),
-      rows: setting(nonNegativeInt(), { absent: 'unlimited', description: 'rows returned per window' }).optional(),
-      bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes returned per window' }).optional(),
+      rows: setting(nonNegativeInt(), {
+        absent: 'unlimited',
+        description: "rows returned per window; a call's row cap is lowered to what is left (its answer says it was cut by the quota and when the window refills), so only calls running at once can go past it, each by at most what was left when it started",
+      }).optional(),
+      bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes (as JSON) returned per window; held to what is left like `rows`' }).optional(),
       scan_bytes: setting(nonNegativeInt(), {
         absent: 'unlimited',
         description: "bytes the engine estimated the window's queries would scan (each query of the role is explained first, as for `max_scan_bytes`; only queries that ran spend it)",

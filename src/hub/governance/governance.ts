@@ -9,7 +9,7 @@ import { WarehouseBreaker, type BreakerTransition } from '../guard/breaker.js';
 import { systemClock, type Clock } from '../guard/clock.js';
 import { classifyInProcessFailure } from '../guard/failure-kind.js';
 import { FairScheduler, type SchedulerPool } from '../guard/fair-scheduler.js';
-import { QuotaTracker, type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
+import { QuotaTracker, type QuotaAdmission, type QuotaRoom, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
 import type { Logger } from '../observe/logger.js';
@@ -394,6 +394,18 @@ export class Governance {
     if ('refusal' in local) return local.refusal;
     meter.quotaReservedLocallyAt = local.at;
     return undefined;
+  }
+
+  /**
+   * The rows and bytes the identity may still receive under the role in its current windows (the least over
+   * them, with when that window refills); on a team hub the team's usage as Redis last reported it. What the
+   * call itself has received so far (`meter`) is not recorded until it settles, so it is taken off here.
+   */
+  quotaRoom(identity: string, role: EffectiveRole, meter: CallMeter): Partial<Record<'rows' | 'bytes', QuotaRoom>> {
+    const room = this.quotas.room(identity, role.name);
+    if (room.rows) room.rows = { ...room.rows, left: Math.max(0, room.rows.left - meter.rows) };
+    if (room.bytes) room.bytes = { ...room.bytes, left: Math.max(0, room.bytes.left - meter.bytes) };
+    return room;
   }
 
   /** The refusal the team's usage calls for, noting that usage for the checks made while Redis does not answer. */

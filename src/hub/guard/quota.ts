@@ -13,9 +13,11 @@
  * Call pattern: `exceeded(identity)` before a call as a cheap check, then `reserve(identity)` just before its
  * query runs — the check and the count of the query in one step, so calls running at once are refused exactly
  * at the `queries` limit — then `record(identity, { rows, bytes })` after it, or `refund` when the query never
- * ran. (A team hub does the reservation in Redis, QuotaAdmission.) Rows, bytes and scan bytes are known only
- * once a call ends, and a call that started under budget is allowed to finish: those budgets can be overshot
- * by the calls in flight for that identity (at most the fair scheduler's concurrency).
+ * ran. (A team hub does the reservation in Redis, QuotaAdmission.) Rows and bytes are known only once a call
+ * ends, so the call is held to what is left instead: `room` gives the rows and bytes left, and the hub caps
+ * the call's answer there. Calls of one identity running at once each get that room, so together they
+ * overshoot by at most what they were granted beyond it. Scan bytes are an estimate of the whole statement,
+ * which cannot be cut: a call that started under that budget finishes.
  */
 import { SnowmuxError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
@@ -46,6 +48,15 @@ export interface QuotaAdmission {
   reserved: boolean;
   /** Each window's usage across the team before this call. */
   usage: Map<number, QuotaUsage>;
+}
+
+/** What is left of one budget: the least over the identity's windows, and when that window refills. */
+export interface QuotaRoom {
+  left: number;
+  limit: number;
+  windowMs: number;
+  /** When (ms) the window with the least left starts again from zero. */
+  resetsAt: number;
 }
 
 export interface QuotaTrackerOptions {
@@ -162,6 +173,30 @@ export class QuotaTracker {
   }
 
   /**
+   * The rows and bytes the identity (under `role`) has left in its current windows: the least over its
+   * rules, absent for a metric with no limit. On a team hub it includes the other replicas' usage as Redis
+   * last reported it (noteTeamUsage).
+   */
+  room(identity: string, role?: string): Partial<Record<'rows' | 'bytes', QuotaRoom>> {
+    const now = this.#clock.now();
+    const room: Partial<Record<'rows' | 'bytes', QuotaRoom>> = {};
+    for (const rule of this.#rules(identity, role)) {
+      const usage = withOthers(this.#current(identity, role, rule.windowMs, now, false));
+      for (const metric of ['rows', 'bytes'] as const) {
+        const limit = rule[metric];
+        if (limit === undefined) continue;
+        const left = Math.max(0, limit - amount(usage?.[metric]));
+        const resetsAt = windowStartOf(now, rule.windowMs) + rule.windowMs;
+        const least = room[metric];
+        if (least === undefined || left < least.left || (left === least.left && resetsAt > least.resetsAt)) {
+          room[metric] = { left, limit, windowMs: rule.windowMs, resetsAt };
+        }
+      }
+    }
+    return room;
+  }
+
+  /**
    * The refusal `exceeded` gives, or else counts one query in every window the identity (under `role`) has rules
    * for, at once: no other call can pass the check between them. Answers the time it counted at (for `refund`).
    */
@@ -213,9 +248,10 @@ export class QuotaTracker {
    */
   record(identity: string, usage: Partial<QuotaUsage>, role?: string): void {
     const now = this.#clock.now();
-    const windows = this.#windowsKept(identity, role);
-    for (const windowMs of windows) {
-      const current = this.#current(identity, role, windowMs, now, true);
+    // Every window first, then the usage: a window created after another already counted this call would
+    // carry that count over (as it does after a reload that changes `window`) and count the call twice.
+    const currents = [...this.#windowsKept(identity, role)].map((windowMs) => this.#current(identity, role, windowMs, now, true));
+    for (const current of currents) {
       if (!current) continue;
       for (const metric of METRICS) current[metric] = (current[metric] ?? 0) + amount(usage[metric]);
     }
@@ -346,7 +382,7 @@ function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
 }
 
-function describeLimit(metric: QuotaMetric, limit: number): string {
+export function describeLimit(metric: QuotaMetric, limit: number): string {
   switch (metric) {
     case 'queries':
       return `${limit} ${limit === 1 ? 'query' : 'queries'}`;
@@ -359,7 +395,7 @@ function describeLimit(metric: QuotaMetric, limit: number): string {
   }
 }
 
-function describeWindow(windowMs: number): string {
+export function describeWindow(windowMs: number): string {
   const units: Array<[number, string]> = [
     [86_400_000, 'day'],
     [3_600_000, 'hour'],

@@ -101,7 +101,8 @@ export interface StatementTrace {
 }
 
 export interface Statement {
-  readonly op: Operation;
+  /** The operation; quota-charge replaces it with one whose row and byte caps fit what is left of the quota. */
+  op: Operation;
   readonly scope: StatementScope;
   /** Set by sql-policy: the one reading of the SQL every later check uses. */
   reading?: SqlReading;

@@ -4,6 +4,7 @@
  */
 import type { JsonValue, QueryResult } from '../warehouse/types.js';
 import type { ResultForm } from '../config/config-schema.js';
+import { describeLimit, describeWindow } from '../guard/quota.js';
 
 /** Cells wider than this are cut in a text table beside structuredContent, which keeps full values. */
 const MAX_CELL_CHARS = 120;
@@ -96,6 +97,7 @@ export interface TruncationCaps {
  */
 export function truncationNotice(result: QueryResult, cap: TruncationCaps, offset = 0): string | null {
   if (!result.truncated) return null;
+  if (result.quotaCut !== undefined) return quotaNotice(result, result.quotaCut, cap, offset);
   if (result.truncatedBy === 'bytes' && result.rowCount === 0) return oversizedRowNotice(result, cap, offset);
   const total = result.totalRows !== undefined ? ` of ${result.totalRows}` : '';
   const shown = `Showing rows ${offset + 1}–${offset + result.rowCount}${total}`;
@@ -122,6 +124,19 @@ export function truncationNotice(result: QueryResult, cap: TruncationCaps, offse
       ? ` The hub kept only the first ${result.pageableRows} rows of this result: narrow the query, or reach later rows with ORDER BY … LIMIT/OFFSET in SQL.`
       : ` Narrow the query (WHERE, fewer columns), or reach later rows with ORDER BY … LIMIT … OFFSET ${nextOffset} in SQL.`;
   return `Result truncated: ${shown}; ${why}.${next}`;
+}
+
+/** The identity's `rows` or `bytes` quota had less left than the call's caps: say so, and when it refills. */
+function quotaNotice(result: QueryResult, quota: NonNullable<QueryResult['quotaCut']>, cap: TruncationCaps, offset: number): string {
+  const shown = result.rowCount > 0 ? `Showing rows ${offset + 1}–${offset + result.rowCount}` : 'No row is shown';
+  const left = quota.metric === 'rows' ? `${quota.left} row${quota.left === 1 ? '' : 's'}` : `${quota.left} bytes`;
+  const nextOffset = offset + result.rowCount;
+  const pageable = cap.canPage && result.queryId !== undefined && result.cappedAt === undefined && (result.pageableRows === undefined || nextOffset < result.pageableRows);
+  const then = pageable ? `; then page on with fetch_results(query_id="${result.queryId}", offset=${nextOffset})` : '';
+  return (
+    `Result truncated: ${shown}; your quota had ${left} left (${describeLimit(quota.metric, quota.limit)} ${describeWindow(quota.windowMs)}), and the call was cut there. ` +
+    `The quota refills at ${quota.resetsAt}${then}. Narrow the query (WHERE, LIMIT, fewer columns) to spend it on the rows you need.`
+  );
 }
 
 /**

@@ -109,6 +109,11 @@ export interface QueryResult {
    * existed: the result has no rows past this many, and how many the query would have returned is unknown.
    */
   cappedAt?: number | undefined;
+  /**
+   * Set by the hub when what was left of the identity's `rows` or `bytes` quota, not the call's own caps,
+   * cut the result: that budget, what was left of it, and when (ISO) its window refills.
+   */
+  quotaCut?: { metric: 'rows' | 'bytes'; left: number; limit: number; windowMs: number; resetsAt: string } | undefined;
   elapsedMs: number;
 }
 
