@@ -319,7 +319,11 @@ const roleKeys = {
     description: "most bytes one statement may be estimated to read (Snowflake's `EXPLAIN`: bytes in the micro-partitions left after pruning); over it the query is refused with `SCAN_LIMIT` before it runs, and the estimate is audited",
   }),
   max_scan_partitions: setting(positiveInt(), { absent: 'none', description: 'the same in micro-partitions (Snowflake)' }),
-  max_scan_rows: setting(positiveInt(), { absent: 'none', description: "the same in estimated rows (the embedded warehouse: DuckDB's estimated cardinality of the scans)" }),
+  max_scan_rows: setting(positiveInt(), {
+    absent: 'none',
+    description:
+      "the same in rows read (the embedded warehouse: every row of each table a statement scans, whatever its filters let through, plus the rows a table function such as `range` or `generate_series` makes, as DuckDB's plan counts them; rows the plan re-reads from a CTE or a join are not counted again)",
+  }),
   statement_timeout: setting(duration({ maxMs: MAX_TIMER_MS }), { type: DURATION_TYPE, absent: "the hub's `call_timeout_ms`", description: 'each statement is cancelled in the warehouse after this long (`QUERY_TIMEOUT`)' }),
   max_cell_chars: setting(positiveInt(), { absent: 'none', description: 'longer text cells are cut, with a notice in the result' }),
   query_history: setting(z.enum(['own', 'all'], { error: 'expected "own" or "all"' }), {

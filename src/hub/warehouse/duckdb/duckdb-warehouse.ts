@@ -24,7 +24,7 @@ import type { CallState } from './call-scope.js';
 import * as catalog from './duckdb-catalog.js';
 import type { CatalogComments } from './duckdb-catalog.js';
 import { ResultCache } from './result-cache.js';
-import { duckDbPlan } from './duckdb-plan.js';
+import { duckDbPlan, duckDbTableRows } from './duckdb-plan.js';
 import { readResult } from './result-reader.js';
 import { readerRowBound, rowLimitedText } from './row-limited.js';
 import {
@@ -281,7 +281,9 @@ export class DuckDbWarehouse implements Warehouse {
     }
     const plan = result.rows.find((r) => r[0] === 'physical_plan')?.[1];
     if (typeof plan !== 'string') throw new SnowmuxError('WAREHOUSE_ERROR', 'DuckDB returned no plan for EXPLAIN.');
-    return duckDbPlan(plan);
+    // A table's scan reads all its rows, whatever its filters let through (duckdb-plan.ts).
+    const tableRows = await this.run(ctx, this.catalogSlots, (connection) => duckDbTableRows(connection));
+    return duckDbPlan(plan, tableRows);
   }
 
   async fetchResults(queryId: string, page: { offset: number; limit: number; maxBytes?: number }, ctx: CallContext): Promise<QueryResult> {
