@@ -9,10 +9,11 @@
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../errors.js';
 import type { LoadedConfig } from './config/config-file.js';
-import { BUILTIN_DEFAULT_ROLE_NAME, type HubConfig } from './config/config-schema.js';
+import { BUILTIN_DEFAULT_ROLE_NAME, ENGINE_SCAN_FIGURES, type HubConfig } from './config/config-schema.js';
 import { clearTextSecretWarnings } from './config/clear-text-secrets.js';
 import { suggestKey } from './config/config-issues.js';
 import { loadSnowflakeConnections } from './config/connections-toml.js';
+import { resolveProfile } from './config/resolve-profile.js';
 import { parseListen } from './listen/listen-address.js';
 import { isLoopbackHost } from '../wire/loopback.js';
 import { globMatch } from './names/glob.js';
@@ -39,7 +40,8 @@ export interface ConfigCheckOptions {
 
 /**
  * Throws CONFIG_INVALID listing every problem (file and key each), or returns what the hub serves with;
- * a file it accepts may gain warnings (`loaded.warnings`): a secret the hub would send in the clear.
+ * a file it accepts may gain warnings (`loaded.warnings`): a secret the hub would send in the clear, or a
+ * scan limit the embedded warehouse it serves cannot apply.
  */
 export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): CheckedConfig {
   const file = loaded.shownPath;
@@ -121,7 +123,41 @@ export function checkHubConfig(loaded: LoadedConfig, opts: ConfigCheckOptions): 
   // Not refused (a private network may be meant), but said wherever the file's warnings are: doctor, the
   // hub's terminal and status. Added here, where start, reload and doctor all pass, with the env they use.
   for (const warning of clearTextSecretWarnings(config.hub, opts.env, opts.httpListen)) if (!loaded.warnings.includes(warning)) loaded.warnings.push(warning);
+  for (const warning of embeddedScanWarnings(loaded, opts)) if (!loaded.warnings.includes(warning)) loaded.warnings.push(warning);
   return { policy, teamTools };
+}
+
+/**
+ * Roles whose byte or partition limits (max_scan_bytes, max_scan_partitions, quota scan_bytes) the embedded
+ * warehouse cannot apply: DuckDB's plan estimates rows only, so such a role's calls there run as if those
+ * keys were absent. Said when the role names no profile and the hub's own settings name no Snowflake account
+ * (the embedded warehouse then serves every session without Snowflake settings of its own).
+ */
+function embeddedScanWarnings(loaded: LoadedConfig, opts: ConfigCheckOptions): string[] {
+  const roles = Object.entries(loaded.config.roles).filter(([, r]) => r.profile === undefined);
+  const inert = (r: (typeof roles)[number][1]): string[] =>
+    [
+      r.scanLimit?.bytes !== undefined && !ENGINE_SCAN_FIGURES.duckdb.includes('bytes') ? 'max_scan_bytes' : '',
+      r.scanLimit?.partitions !== undefined && !ENGINE_SCAN_FIGURES.duckdb.includes('partitions') ? 'max_scan_partitions' : '',
+      r.quota?.scanBytes !== undefined && !ENGINE_SCAN_FIGURES.duckdb.includes('bytes') ? 'quota.scan_bytes' : '',
+    ].filter(Boolean);
+  const concerned = roles.filter(([, r]) => inert(r).length > 0);
+  if (concerned.length === 0 || !servesEmbedded(loaded, opts)) return [];
+  return concerned.map(
+    ([name, r]) =>
+      `${loaded.shownPath} roles.${name}: ${inert(r).join(', ')} ${inert(r).length === 1 ? 'has' : 'have'} no effect on the embedded warehouse, which this hub serves to every session without Snowflake settings of its own: ` +
+      `DuckDB estimates the rows a statement reads, not bytes or partitions, so role "${name}"'s calls there are not held to ${inert(r).length === 1 ? 'it' : 'them'}. ` +
+      'Use max_scan_rows for the embedded warehouse, or give the role a Snowflake profile (roles.<name>.profile).',
+  );
+}
+
+/** Whether the hub's own settings resolve to no Snowflake profile (a profile that fails to resolve is Snowflake's, reported elsewhere). */
+function servesEmbedded(loaded: LoadedConfig, opts: ConfigCheckOptions): boolean {
+  try {
+    return resolveProfile({ name: opts.profile?.name, nameSource: opts.profile?.from, env: opts.env, configFile: loaded, homedir: opts.homedir }).profile === null;
+  } catch {
+    return false;
+  }
 }
 
 /**

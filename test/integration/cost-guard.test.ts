@@ -128,6 +128,7 @@ test('embedded warehouse: max_scan_rows refuses from DuckDB\'s estimate; explain
 [roles.capped]
 identities = ["${me}"]
 max_scan_rows = 1000
+max_scan_bytes = 1
 `);
   await startHub(t, home);
   const c = await connectClient(t, { home, kind: 'v2-modern', name: 'capped' });
@@ -145,10 +146,13 @@ max_scan_rows = 1000
   }
   const explained = await c.callTool('explain_query', { query: 'SELECT COUNT(*) FROM ORDERS WHERE O_TOTALPRICE > 1000' });
   assert.ok(!explained.isError, textOf(explained));
-  const plan = explained.structuredContent as { estimate: { rows: number | null; bytes: number | null }; operations: { operation: string }[]; scan_limit: { rows: number } };
+  const plan = explained.structuredContent as { estimate: { rows: number | null; bytes: number | null }; operations: { operation: string }[]; scan_limit: { rows: number; bytes: number | null } };
   assert.ok((plan.estimate.rows ?? 0) > 0);
   assert.equal(plan.estimate.bytes, null, 'DuckDB estimates rows, not bytes');
   assert.equal(plan.scan_limit.rows, 1000);
+  // DuckDB estimates no bytes: the role's max_scan_bytes is said to have no effect here, not listed as a limit.
+  assert.equal(plan.scan_limit.bytes, null);
+  assert.match(textOf(explained), /Your role's per-statement limit: 1000 rows\. Your role's max_scan_bytes does not apply here: the embedded warehouse estimates rows only\./);
   assert.ok(plan.operations.some((o) => /SCAN/.test(o.operation)));
   const run = await c.callTool('execute_query', { query: 'SELECT 1' });
   const noProfile = await c.callTool('query_profile', { query_id: (run.structuredContent as { query_id: string }).query_id });

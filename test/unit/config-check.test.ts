@@ -148,3 +148,29 @@ test('a role that would match no session is refused, naming it: neither identiti
   checkHubConfig(loaded('[roles.default]\ntools = ["list_*"]\n'), { env });
   checkHubConfig(loaded('[roles.r]\nclients = ["cursor*"]\n'), { env });
 });
+
+test('byte and partition scan limits on a hub serving the embedded warehouse are warned about: DuckDB estimates rows only', () => {
+  const warningsOf = (text: string, extraEnv: NodeJS.ProcessEnv = {}): string[] => {
+    const file = loaded(text);
+    checkHubConfig(file, { env: { ...env, ...extraEnv }, homedir: env.HOME });
+    return file.warnings;
+  };
+  const scanner = '[roles.scanner]\nidentities = ["*"]\nmax_scan_bytes = 1\nmax_scan_partitions = 1\nmax_scan_rows = 1000\n[roles.scanner.quota]\nwindow = "1h"\nscan_bytes = 1\n';
+  const [warning, ...others] = warningsOf(scanner);
+  assert.deepEqual(others, []);
+  assert.equal(
+    warning,
+    '/etc/snowmux/config.toml roles.scanner: max_scan_bytes, max_scan_partitions, quota.scan_bytes have no effect on the embedded warehouse, which this hub serves to every session without Snowflake settings of its own: ' +
+      'DuckDB estimates the rows a statement reads, not bytes or partitions, so role "scanner"\'s calls there are not held to them. Use max_scan_rows for the embedded warehouse, or give the role a Snowflake profile (roles.<name>.profile).',
+  );
+  assert.match(warningsOf('[roles.b]\nidentities = ["*"]\nmax_scan_bytes = 5\n')[0] ?? '', /roles\.b: max_scan_bytes has no effect on the embedded warehouse.*not held to it\./);
+  // Rows apply there; a role on a Snowflake profile, or a hub whose own settings are Snowflake's, is not concerned.
+  for (const quiet of [
+    '[roles.r]\nidentities = ["*"]\nmax_scan_rows = 1000\n',
+    `[profiles.dev]\naccount = "a"\nuser = "u"\npassword = "p"\n${scanner.replace('max_scan_rows = 1000\n', 'max_scan_rows = 1000\nprofile = "dev"\n')}`,
+    `[hub]\ndefault_profile = "dev"\n[profiles.dev]\naccount = "a"\nuser = "u"\npassword = "p"\n${scanner}`,
+  ]) {
+    assert.deepEqual(warningsOf(quiet).filter((w) => /embedded/.test(w)), [], quiet);
+  }
+  assert.deepEqual(warningsOf(scanner, { SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PASSWORD: 'p' }).filter((w) => /embedded/.test(w)), []);
+});

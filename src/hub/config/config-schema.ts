@@ -283,7 +283,7 @@ const quotaFileSchema = z
       bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes (as JSON) returned per window; held to what is left like `rows`' }).optional(),
       scan_bytes: setting(nonNegativeInt(), {
         absent: 'unlimited',
-        description: "bytes the engine estimated the window's queries would scan (each query of the role is explained first, as for `max_scan_bytes`; only queries that ran spend it)",
+        description: "bytes the engine estimated the window's queries would scan (each query of the role is explained first, as for `max_scan_bytes`; only queries that ran spend it). Snowflake only: the embedded warehouse estimates no bytes, so its queries spend none of it (the hub warns at start, reload and in `doctor`)",
       }).optional(),
     },
     { error: 'expected a table' },
@@ -316,13 +316,13 @@ const roleKeys = {
   max_rows: setting(positiveInt(), { absent: "the hub's `max_rows`", description: 'largest row cap a call of this role gets' }),
   max_scan_bytes: setting(positiveInt(), {
     absent: 'none',
-    description: "most bytes one statement may be estimated to read (Snowflake's `EXPLAIN`: bytes in the micro-partitions left after pruning); over it the query is refused with `SCAN_LIMIT` before it runs, and the estimate is audited",
+    description: "most bytes one statement may be estimated to read (Snowflake's `EXPLAIN`: bytes in the micro-partitions left after pruning); over it the query is refused with `SCAN_LIMIT` before it runs, and the estimate is audited. Snowflake only: the embedded warehouse estimates no bytes, so there it has no effect (the hub warns at start, reload and in `doctor`)",
   }),
-  max_scan_partitions: setting(positiveInt(), { absent: 'none', description: 'the same in micro-partitions (Snowflake)' }),
+  max_scan_partitions: setting(positiveInt(), { absent: 'none', description: 'the same in micro-partitions (Snowflake only: no effect on the embedded warehouse, as for `max_scan_bytes`)' }),
   max_scan_rows: setting(positiveInt(), {
     absent: 'none',
     description:
-      "the same in rows read (the embedded warehouse: every row of each table a statement scans, whatever its filters let through, plus the rows a table function such as `range` or `generate_series` makes, as DuckDB's plan counts them; rows the plan re-reads from a CTE or a join are not counted again)",
+      "the same in rows read (the embedded warehouse: every row of each table a statement scans, whatever its filters let through, plus the rows a table function such as `range` or `generate_series` makes, as DuckDB's plan counts them; rows the plan re-reads from a CTE or a join are not counted again). Embedded warehouse only: Snowflake's `EXPLAIN` gives no row counts",
   }),
   statement_timeout: setting(duration({ maxMs: MAX_TIMER_MS }), { type: DURATION_TYPE, absent: "the hub's `call_timeout_ms`", description: 'each statement is cancelled in the warehouse after this long (`QUERY_TIMEOUT`)' }),
   max_cell_chars: setting(positiveInt(), { absent: 'none', description: 'longer text cells are cut, with a notice in the result' }),
@@ -567,6 +567,12 @@ export interface ScanLimit {
   partitions?: number | undefined;
   rows?: number | undefined;
 }
+
+/** The figures each engine's EXPLAIN gives: a scan limit or budget on another figure has no effect there. */
+export const ENGINE_SCAN_FIGURES: Readonly<Record<'duckdb' | 'snowflake', ReadonlyArray<keyof ScanLimit>>> = {
+  duckdb: ['rows'],
+  snowflake: ['bytes', 'partitions'],
+};
 
 /** Token bucket: bursts of `burst` calls, refilled at `perSecond`. */
 export interface RateSettings {

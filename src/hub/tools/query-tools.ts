@@ -11,6 +11,7 @@ import type { CallContext, ObjectRef, Warehouse } from '../warehouse/types.js';
 import { catalogEntry } from './catalog-names.js';
 import { targetObject } from './catalog-tools.js';
 import { formatBytes } from '../observe/byte-size.js';
+import { ENGINE_SCAN_FIGURES } from '../config/config-schema.js';
 import { limitArg, queryIdArg, queryOutput, queryResult, rowLimit } from './query-shape.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
@@ -109,7 +110,14 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
         schema: args.schema === undefined ? undefined : normalizeIdentifier(args.schema, 'schema name'),
       });
       const e = plan.estimate;
-      const limit = role.scanLimit;
+      // Only the limits this engine's estimate can be held to (scan-limit.ts): the others are said to be inert.
+      const estimated = ENGINE_SCAN_FIGURES[warehouse.kind];
+      const limit = role.scanLimit && {
+        bytes: estimated.includes('bytes') ? role.scanLimit.bytes : undefined,
+        partitions: estimated.includes('partitions') ? role.scanLimit.partitions : undefined,
+        rows: estimated.includes('rows') ? role.scanLimit.rows : undefined,
+      };
+      const inert = (['bytes', 'partitions', 'rows'] as const).filter((k) => role.scanLimit?.[k] !== undefined && limit?.[k] === undefined).map((k) => `max_scan_${k}`);
       const estimate = { bytes: e.bytes ?? null, partitions: e.partitions ?? null, partitions_total: e.partitionsTotal ?? null, rows: e.rows ?? null };
       const figures = [
         e.bytes !== undefined ? `${formatBytes(e.bytes)}` : '',
@@ -121,6 +129,7 @@ export function registerQueryTools(server: McpServer, env: ToolEnv): void {
       const text =
         `Estimated scan: ${figures.join(', ') || 'no estimate from this engine'}.` +
         (limits.length ? ` Your role's per-statement limit: ${limits.join(', ')}.` : '') +
+        (inert.length ? ` Your role's ${inert.join(' and ')} ${inert.length === 1 ? 'does' : 'do'} not apply here: ${warehouse.kind === 'duckdb' ? 'the embedded warehouse estimates rows only' : 'Snowflake estimates bytes and partitions, not rows'}.` : '') +
         `\n\n${table}`;
       return {
         content: [{ type: 'text', text }],
