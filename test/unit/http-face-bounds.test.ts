@@ -14,7 +14,7 @@ import { createHttpFace, withoutExceptionText, type ServedHub } from '../../src/
 import { createLogger } from '../../src/hub/observe/logger.js';
 import type { KeyChecker } from '../../src/hub/keys/api-keys.js';
 
-function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) {
+function face(otherRequestRate?: { capacity: number; refillPerSecond: number }, protocolErrorRate?: { capacity: number; refillPerSecond: number }) {
   const events = new EventEmitter();
   const linked: PassThrough[] = [];
   const hub = {
@@ -28,7 +28,7 @@ function face(otherRequestRate?: { capacity: number; refillPerSecond: number }) 
     acceptRemoteLink: (link: PassThrough) => linked.push(link),
   } as unknown as ServedHub;
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [], ...(otherRequestRate ? { otherRequestRate } : {}) });
+  const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [], ...(otherRequestRate ? { otherRequestRate } : {}), ...(protocolErrorRate ? { protocolErrorRate } : {}) });
   const open = () => f.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
   const upgrade = () => f.checkShimUpgrade(new Request('http://127.0.0.1/shim', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
   return { f, events, open, upgrade, linked };
@@ -244,4 +244,38 @@ test('a /shim link and an /events stream end when the key they showed is revoked
   assert.equal(doomed.destroyed, true, 'the link of the revoked key is closed');
   assert.equal(kept.destroyed, false, 'other keys\' links stay');
   assert.equal((await reader.read()).done, true, 'the /events stream of the revoked key ends');
+});
+
+test('/mcp: a body of more values than any method takes is refused from its bytes, never parsed; an identity that keeps sending large refused bodies is answered 429 unread', async (t) => {
+  // The default bucket (100, refilled 20 a second), refilled slowly enough that the test's own time does not count.
+  const { f } = face(undefined, { capacity: 100, refillPerSecond: 0.01 });
+  t.after(() => f.close());
+  // The probe's body: 330,000 argument keys, 3.7 MB, under the 4 MiB body limit.
+  const keys = Array.from({ length: 330_000 }, (_, i) => `"k${i}":1`).join(',');
+  const wide = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT 1",${keys}}}}`;
+  const parse = JSON.parse;
+  const parsed: number[] = [];
+  JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+    parsed.push(text.length);
+    return parse(text, reviver);
+  }) as typeof JSON.parse;
+  let first: Response;
+  try {
+    first = await postText(f, wide);
+  } finally {
+    JSON.parse = parse;
+  }
+  assert.deepEqual(parsed.filter((n) => n > 1 << 20), [], 'the 3.7 MB body was not parsed');
+  assert.equal(first.status, 400);
+  const answer = (await first.json()) as { error: { code: number; message: string } };
+  assert.equal(answer.error.code, -32602);
+  assert.match(answer.error.message, /the message holds more than 10,000 values, and no method takes that many; it was not read/);
+  // Each such refusal costs 1 + 14 tokens of the identity's 100: the seventh is not read at all.
+  const statuses = [400];
+  for (let i = 0; i < 7; i++) statuses.push((await postText(f, wide)).status);
+  assert.deepEqual(statuses, [400, 400, 400, 400, 400, 400, 400, 429]);
+  const throttled = await postMcp(f, { jsonrpc: '2.0', id: 2, method: 'ping' });
+  assert.equal(throttled.status, 429);
+  assert.ok(Number(throttled.headers.get('retry-after')) >= 1);
+  assert.match(((await throttled.json()) as { error: { message: string } }).error.message, /^Too many refused requests from "http-anonymous": .*retry after ~\d+ ms/);
 });

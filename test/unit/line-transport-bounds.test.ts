@@ -207,11 +207,11 @@ test('a request whose params hold more values, or nest deeper, than any method t
   await r.sendLines([
     JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 't', arguments: wide } }),
     JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: deep, clientInfo: { name: 'c', version: '1' } } }),
-    JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 't', arguments: { a: atDepth, list: Array.from({ length: 40_000 }, () => 0) } } }),
+    JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 't', arguments: { a: atDepth, list: Array.from({ length: 9_000 }, () => 0) } } }),
   ]);
   const byId = new Map(r.replies.map((x) => [x.id, x]));
   assert.equal(byId.get(1)?.error?.code, -32602);
-  assert.match(byId.get(1)!.error!.message, /more than 50,000 values/);
+  assert.match(byId.get(1)!.error!.message, /more than 10,000 values/);
   assert.equal(byId.get(2)?.error?.code, -32602);
   assert.match(byId.get(2)!.error!.message, /nest deeper than 64 levels/);
   assert.deepEqual(r.delivered.map((m) => (m as { id?: unknown }).id), [3]);
@@ -235,4 +235,49 @@ test('open subscriptions have their own bound, so a client that re-subscribes wi
   await r.sendLines([req(100, 'tools/list'), JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } }), listen(18)]);
   assert.equal(r.replies.length, 1, JSON.stringify(r.replies));
   assert.deepEqual(r.delivered.slice(16).map((m) => (m as { id?: unknown }).id), [100, undefined, 18]);
+});
+
+/** JSON.parse, counting the characters of every text parsed while `body` runs. */
+async function parsedWhile(body: () => Promise<void>): Promise<number[]> {
+  const parse = JSON.parse;
+  const sizes: number[] = [];
+  JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+    sizes.push(text.length);
+    return parse(text, reviver);
+  }) as typeof JSON.parse;
+  try {
+    await body();
+  } finally {
+    JSON.parse = parse;
+  }
+  return sizes;
+}
+
+test('a message of more values than any method takes is refused from its bytes, never parsed: its refusal costs the bound, not the message', async () => {
+  const r = await rig({ maxLineBytes: 8 << 20 }, () => true);
+  // The probe's message: 500,000 argument keys, 5.9 MB, under the line limit.
+  const keys = Array.from({ length: 500_000 }, (_, i) => `"k${i}":1`).join(',');
+  const line = `{"jsonrpc":"2.0","id":"k0","method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT 1",${keys}}}}`;
+  const sizes = await parsedWhile(() => r.sendLines([line]));
+  assert.deepEqual(sizes.filter((n) => n > 1 << 20), [], 'the 5.9 MB message was not parsed');
+  assert.equal(r.replies.length, 1);
+  assert.equal(r.replies[0]!.id, 'k0', 'answered under its id, read from its first bytes');
+  assert.equal(r.replies[0]!.error!.code, -32602);
+  assert.match(r.replies[0]!.error!.message, /^Invalid params: the message holds more than 10,000 values, and no method takes that many; it was not read/);
+  assert.equal(r.delivered.length, 0);
+});
+
+test('refusals of large messages empty the protocol-error bucket by their size: a client sending them back to back is cut long before 100', async () => {
+  let cut = '';
+  // The default bucket's size, refilled slowly enough that the test's own time does not count.
+  const r = await rig({ maxLineBytes: 2 << 20, protocolErrorRate: { capacity: 100, refillPerSecond: 0.01 }, onMisbehaving: (why) => (cut = why) }, () => true);
+  // 1 MiB lines the hub must read and refuse (not JSON): each costs 5 tokens of the bucket of 100.
+  const broken = `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(1 << 20)}"`;
+  let sent = 0;
+  while (cut === '' && sent < 100) {
+    await r.sendLines([broken]);
+    sent += 1;
+  }
+  assert.equal(cut, 'too many malformed messages');
+  assert.equal(sent, 21, 'cut at the 21st refused 1 MiB message (100 tokens, 5 each)');
 });

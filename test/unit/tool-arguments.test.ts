@@ -122,3 +122,15 @@ test('meantParameter: typos, the same word with or without _name, usual guesses;
   assert.match(argumentProblem('list_databases', { x: 1 }, { names: [], required: new Set() })!, /It takes no arguments/);
   assert.equal(argumentProblem('t', { a: 1 }, { names: ['a'], required: new Set(['a']) }), undefined);
 });
+
+test('a call with thousands of unknown keys is refused naming the first few and counting the rest (not 1.5 MB of text)', () => {
+  const args: Record<string, unknown> = { query: 'SELECT 1' };
+  for (let i = 0; i < 49_000; i++) args[`k${i}`] = 1;
+  const problem = argumentProblem('execute_query', args, { names: ['query', 'limit'], required: new Set(['query']) })!;
+  assert.match(problem, /^execute_query does not take "k0"\. execute_query does not take "k1"\. .*"k4"\. It does not take 48,995 more of the keys sent either\. Its parameters: query \(required\), limit\./);
+  assert.doesNotMatch(problem, /"k5"/);
+  assert.ok(problem.length < 1000, `${problem.length} characters`);
+  // A key sent in place of a missing parameter is still found among the named ones.
+  const misnamed = argumentProblem('execute_query', { sql: 'SELECT 1', ...Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x${i}`, 1])) }, { names: ['query', 'limit'], required: new Set(['query']) })!;
+  assert.match(misnamed, /^execute_query needs "query"; it was sent as "sql": pass it as "query"\./);
+});

@@ -23,9 +23,9 @@ import { LegacyTransport } from './legacy-transport.js';
 import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
-import { DEFAULT_OTHER_REQUEST_RATE } from '../session/line-transport.js';
+import { DEFAULT_OTHER_REQUEST_RATE, DEFAULT_PROTOCOL_ERROR_RATE, SessionBucket, refusalCost } from '../session/line-transport.js';
 import { observeClientMessage, type Identity } from '../session/session.js';
-import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, oversizedValue, requestParamsProblem } from '../session/request-params.js';
+import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, messageTextProblem, oversizedValue, requestParamsProblem } from '../session/request-params.js';
 import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
@@ -51,6 +51,12 @@ export interface HttpFaceOptions {
   maxAuthFailuresPerMinute?: number;
   /** Requests other than tools/call per identity over /mcp (a line transport's per-session bound, per key here). */
   otherRequestRate?: BucketLimit;
+  /**
+   * Refused /mcp bodies (not JSON, too many values, params their method refuses) per identity, in
+   * refusalCost units (a line transport's protocol-error bucket, per key here); beyond it the identity's
+   * POSTs are answered 429 unread until the bucket refills.
+   */
+  protocolErrorRate?: BucketLimit;
   /**
    * Writes the audit record of a refused authentication (`auth_refused`). Bounded: every refusal until a
    * source is throttled, then one saying it was; at most MAX_AUTH_AUDITS_PER_MINUTE in all, the rest
@@ -196,6 +202,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const authFailures = new Map<string, { count: number; windowStart: number; throttled: number }>();
   const authAudits = { windowStart: 0, written: 0, suppressed: 0 };
   const otherRequests = new RateLimiter({ limit: opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE });
+  /** Each identity's refused bodies (see protocolErrorRate); one per key at most, as keys are few. */
+  const refusedBodies = new Map<string, SessionBucket>();
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
   /** Open /events streams: whose each is, and whether its holder sees every identity's sessions and calls. */
   const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, { identity: string; everyone: boolean }>();
@@ -507,20 +515,49 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', connection: 'keep-alive' } });
   }
 
-  async function readBody(request: Request): Promise<{ body: unknown } | Response> {
-    if (request.method !== 'POST') return { body: undefined };
-    if (!isJsonContentType(request.headers.get('content-type'))) return jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+  /** A body's JSON, or its refusal; `bytes` is its size (what refusing it cost, see refusedBody). */
+  async function readBody(request: Request): Promise<{ body: unknown; bytes: number } | { refusal: Response; bytes: number }> {
+    if (request.method !== 'POST') return { body: undefined, bytes: 0 };
+    if (!isJsonContentType(request.headers.get('content-type'))) return { refusal: jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json'), bytes: 0 };
     // The engines hand the body over as sent: a compressed one would be read as (invalid) JSON.
     const encoding = request.headers.get('content-encoding')?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
-      return jsonRpcError(415, -32000, `Unsupported Media Type: the body is compressed (Content-Encoding: ${encoding.slice(0, 40)}), and the hub takes uncompressed JSON only. Send it without Content-Encoding.`);
+      return { refusal: jsonRpcError(415, -32000, `Unsupported Media Type: the body is compressed (Content-Encoding: ${encoding.slice(0, 40)}), and the hub takes uncompressed JSON only. Send it without Content-Encoding.`), bytes: 0 };
     }
-    const text = await request.text();
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    // Counted before it is parsed: a body of 330,000 members took 2.3 s of the hub's only thread to parse
+    // and count before its refusal. Any batch the hub takes fits the bound with an envelope per message.
+    const shape = messageTextProblem(bytes, MAX_BATCH_MESSAGES);
+    if (shape) return { refusal: jsonRpcError(400, shape.code, `${shape.message}.`), bytes: bytes.length };
     try {
-      return { body: JSON.parse(text) as unknown };
+      return { body: JSON.parse(new TextDecoder().decode(bytes)) as unknown, bytes: bytes.length };
     } catch {
-      return jsonRpcError(400, -32700, 'Parse error: the body is not valid JSON');
+      return { refusal: jsonRpcError(400, -32700, 'Parse error: the body is not valid JSON'), bytes: bytes.length };
     }
+  }
+
+  /**
+   * A refused body counts against its identity's protocol-error bucket, by its size (refusalCost): a client
+   * that keeps sending large bodies the hub must read and refuse is answered 429, unread, until it refills.
+   */
+  function refusedBody(caller: Caller, bytes: number, refusal: Response): Response {
+    const limit = opts.protocolErrorRate ?? DEFAULT_PROTOCOL_ERROR_RATE;
+    let bucket = refusedBodies.get(caller.identity);
+    if (!bucket) refusedBodies.set(caller.identity, (bucket = new SessionBucket(limit)));
+    bucket.charge(refusalCost(bytes, limit));
+    return refusal;
+  }
+
+  /** The 429 for an identity whose refused bodies emptied its bucket, or undefined. */
+  function refusingBodies(caller: Caller): Response | undefined {
+    const waitMs = refusedBodies.get(caller.identity)?.wait() ?? 0;
+    if (waitMs === 0) return undefined;
+    logger.warn({ identity: caller.identity, retryAfterMs: waitMs }, 'http client keeps sending requests the hub refuses; its requests are refused unread for a while');
+    return json(
+      429,
+      { jsonrpc: '2.0', id: null, error: { code: -32000, message: `Too many refused requests from "${caller.identity}": its recent requests were malformed, too large or had invalid params, and each cost the hub to read. Fix the requests; retry after ~${waitMs} ms.` } },
+      { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    );
   }
 
   /**
@@ -674,15 +711,19 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   async function mcpRequest(request: Request, caller: Caller, kind: { listen: boolean }): Promise<Response> {
     if (hub.isDraining) return jsonRpcError(503, -32000, 'The hub is shutting down; retry in a moment.');
+    const throttled = refusingBodies(caller);
+    if (throttled) return throttled;
     const read = await readBody(request);
-    if (read instanceof Response) return read;
-    const { body } = read;
+    if ('refusal' in read) return read.bytes > 0 ? refusedBody(caller, read.bytes, read.refusal) : read.refusal;
+    const { body, bytes } = read;
     // The batch size first: a batch the SDK refuses whole must not spend the identity's request budget.
     if (Array.isArray(body) && body.length > MAX_BATCH_MESSAGES) {
-      return jsonRpcError(400, -32600, `Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages; this one holds ${body.length}. Send them in smaller batches.`);
+      return refusedBody(caller, bytes, jsonRpcError(400, -32600, `Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages; this one holds ${body.length}. Send them in smaller batches.`));
     }
-    const limited = overRequestRate(caller, body) ?? badParams(body) ?? badResponse(body);
+    const limited = overRequestRate(caller, body);
     if (limited) return limited;
+    const malformed = badParams(body) ?? badResponse(body);
+    if (malformed) return refusedBody(caller, bytes, malformed);
     // A stream that only waits for notifications: a GET, or a subscriptions/listen (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds).
     const listen = request.method === 'GET' ? undefined : listenRequest(body);
     kind.listen = request.method === 'GET' || listen !== undefined;

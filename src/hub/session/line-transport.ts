@@ -21,7 +21,7 @@ import { brokenLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
 import { ConnectionEra } from './connection-era.js';
-import { INVALID_PARAMS, requestParamsProblem } from './request-params.js';
+import { INVALID_PARAMS, messageTextProblem, requestParamsProblem } from './request-params.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
 export const PARSE_ERROR = -32700;
@@ -85,7 +85,20 @@ export interface LineTransportOptions {
 
 /** Requests other than tools/call a session (or, over /mcp, an identity) may send. */
 export const DEFAULT_OTHER_REQUEST_RATE: BucketLimit = { capacity: 2000, refillPerSecond: 1000 };
-const DEFAULT_PROTOCOL_ERROR_RATE: BucketLimit = { capacity: 100, refillPerSecond: 20 };
+/** Protocol errors a session (or, over /mcp, an identity) may cause, in refusalCost units. */
+export const DEFAULT_PROTOCOL_ERROR_RATE: BucketLimit = { capacity: 100, refillPerSecond: 20 };
+/** Bytes of a refused message that cost one more token of the protocol-error bucket (see refusalCost). */
+const REFUSED_BYTES_PER_TOKEN = 256 * 1024;
+
+/**
+ * What refusing a message of `bytes` costs its sender's protocol-error bucket: one token, and one more per
+ * 256 KiB. Reading a large message costs the hub before it can be refused (a 6 MB line, refused one at a time,
+ * cost a few ms each after its bounds stopped parsing it, but each was one token of 100, refilled at 20 a
+ * second: a client could go on for ever), so large refusals empty the bucket sooner.
+ */
+export function refusalCost(bytes: number, limit: BucketLimit = DEFAULT_PROTOCOL_ERROR_RATE): number {
+  return Math.min(limit.capacity, 1 + Math.floor(bytes / REFUSED_BYTES_PER_TOKEN));
+}
 /** JSON-RPC internal error: the request ran, but its answer cannot be sent. */
 const INTERNAL_ERROR = -32603;
 /** JSON-RPC server error: the request was refused by a bound, not failed. */
@@ -216,18 +229,26 @@ export class LineTransport implements Transport {
       else this.opts.onLinkFrame?.(frame);
       return;
     }
+    // Counted on the bytes, before parsing: a message of more values than any method takes is refused at
+    // the cost of the bound (parsing it, then counting, took seconds of the hub's only thread).
+    const shape = messageTextProblem(line);
+    if (shape) {
+      const id = shape.response ? null : brokenLineId(line);
+      this.reject(id, shape.code, `${shape.message}.`, 'invalid-params', undefined, line.length);
+      return;
+    }
     let text: string;
     try {
       text = utf8.decode(line);
     } catch {
-      this.reject(brokenLineId(line), PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8');
+      this.reject(brokenLineId(line), PARSE_ERROR, 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', 'utf8', undefined, line.length);
       return;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      this.reject(brokenLineId(line), PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json');
+      this.reject(brokenLineId(line), PARSE_ERROR, `Parse error: ${(err as Error).message}. Send one JSON-RPC message per line.`, 'json', undefined, line.length);
       return;
     }
     const problem = jsonRpcProblem(value);
@@ -239,7 +260,7 @@ export class LineTransport implements Transport {
         this.opts.onRejected?.('invalid', problem);
         return;
       }
-      this.reject(isId(id) && idAsSent(line, id) ? id : null, INVALID_REQUEST, `Invalid Request: ${problem}.`, 'invalid');
+      this.reject(isId(id) && idAsSent(line, id) ? id : null, INVALID_REQUEST, `Invalid Request: ${problem}.`, 'invalid', undefined, line.length);
       return;
     }
     const message = value as JSONRPCMessage;
@@ -248,7 +269,7 @@ export class LineTransport implements Transport {
       if (this.refusedByBounds(request.id, request.method, line.length)) return;
       const badParams = requestParamsProblem(request.method, request.params);
       if (badParams) {
-        this.reject(request.id, INVALID_PARAMS, `${badParams}. See the MCP schema for ${request.method}.`, 'invalid-params');
+        this.reject(request.id, INVALID_PARAMS, `${badParams}. See the MCP schema for ${request.method}.`, 'invalid-params', undefined, line.length);
         return;
       }
       const eraRefusal = this.era.refusal(request.method, request.params);
@@ -306,11 +327,12 @@ export class LineTransport implements Transport {
     }
   }
 
-  private reject(id: Id, code: number, message: string, reason: string, data?: unknown): void {
+  /** Answers a refused message; `bytes`, its size, is what refusing it cost (see refusalCost). */
+  private reject(id: Id, code: number, message: string, reason: string, data?: unknown, bytes = 0): void {
     this.opts.onRejected?.(reason, message);
     this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }) + '\n');
     // A client that keeps sending garbage is cut off instead of costing the hub a reply each time.
-    if (!this.closed && this.errorBucket.take() > 0) {
+    if (!this.closed && this.errorBucket.take(refusalCost(bytes, this.opts.protocolErrorRate)) > 0) {
       this.opts.onRejected?.('protocol-errors', 'too many malformed messages');
       if (this.opts.onMisbehaving) this.opts.onMisbehaving('too many malformed messages');
       else void this.close();
@@ -485,7 +507,7 @@ const LISTEN = 'subscriptions/listen';
  * One session's token bucket, on the message path of every request: two numbers and a clock read (the
  * hub-wide RateLimiter keeps a map of identities, more than one session needs).
  */
-class SessionBucket {
+export class SessionBucket {
   private tokens: number;
   private at = performance.now();
 
@@ -493,15 +515,35 @@ class SessionBucket {
     this.tokens = limit.capacity;
   }
 
-  /** Takes a token: 0 when taken, else the ms until one is available. */
-  take(): number {
+  /** Takes `cost` tokens: 0 when taken, else the ms until they are available (none is taken then). */
+  take(cost = 1): number {
+    this.refill();
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
+      return 0;
+    }
+    return this.msUntil(cost);
+  }
+
+  /** Takes `cost` tokens even when fewer are left (a debt, down to one bucket's worth): what was spent is spent. */
+  charge(cost: number): void {
+    this.refill();
+    this.tokens = Math.max(-this.limit.capacity, this.tokens - cost);
+  }
+
+  /** The ms until a token is available; 0 when one is. */
+  wait(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : this.msUntil(1);
+  }
+
+  private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.limit.capacity, this.tokens + ((now - this.at) * this.limit.refillPerSecond) / 1000);
     this.at = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil(((1 - this.tokens) / this.limit.refillPerSecond) * 1000));
+  }
+
+  private msUntil(tokens: number): number {
+    return Math.max(1, Math.ceil(((tokens - this.tokens) / this.limit.refillPerSecond) * 1000));
   }
 }

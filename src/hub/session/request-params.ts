@@ -10,6 +10,7 @@
 import { specTypeSchemas } from '@modelcontextprotocol/server';
 
 export const INVALID_PARAMS = -32602;
+const INVALID_REQUEST = -32600;
 
 interface Issue {
   message: string;
@@ -44,26 +45,152 @@ const WHOLE_LISTS = new Map([
 
 /**
  * Values (objects, arrays, strings, numbers…) one request's params may hold, and how deep they may nest. No
- * MCP method or snowmux tool takes more; a message under the line limit holding 580,000 members kept the
- * hub's only thread busy for 5 s in the schema checks that follow (every other editor waited), before any
- * rate limit applied. Counted with an early stop, without recursion (deep nesting is the other attack).
+ * MCP method or snowmux tool takes more (a tool's arguments are a handful of values; a Cortex Search filter
+ * of a few thousand terms fits); a message under the line limit holding 580,000 members kept the hub's only
+ * thread busy for 5 s in the schema checks that follow (every other editor waited), before any rate limit
+ * applied. Everything a request's params then go through (the SDK's schema, the tool's, the audit record's
+ * redaction) costs ~7 µs a value: at 50,000, one client sending such calls one after another held the
+ * thread ~350 ms each; at 10,000, ~70 ms. Counted with an early stop, without recursion (deep nesting is
+ * the other attack).
  */
-export const MAX_PARAM_VALUES = 50_000;
+export const MAX_PARAM_VALUES = 10_000;
 export const MAX_PARAM_DEPTH = 64;
+/** The members of a request around its params (jsonrpc, id, method) and the message itself. */
+const ENVELOPE_VALUES = 4;
 
-/** Whether `value` (a request's params, a response's result) holds more than MAX_PARAM_VALUES values or nests deeper than MAX_PARAM_DEPTH. */
+/**
+ * Whether `value` (a request's params, a response's result) holds more than MAX_PARAM_VALUES values or nests
+ * deeper than MAX_PARAM_DEPTH. Each value is counted as it is reached, so a refusal costs MAX_PARAM_VALUES
+ * steps whatever the input holds: copying an object's values before counting them (Object.values) spent
+ * a second on 500,000 members, all of them past the bound.
+ */
 export function oversizedValue(root: unknown): 'values' | 'depth' | null {
   if (root === null || typeof root !== 'object') return null;
-  let values = 0;
-  const stack: [unknown, number][] = [[root, 1]];
+  let values = 1;
+  const stack: [object, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
-    if (++values > MAX_PARAM_VALUES) return 'values';
-    if (value === null || typeof value !== 'object') continue;
     if (depth > MAX_PARAM_DEPTH) return 'depth';
-    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+    if (Array.isArray(value)) {
+      for (const child of value as unknown[]) {
+        if (++values > MAX_PARAM_VALUES) return 'values';
+        if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+      }
+      continue;
+    }
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (++values > MAX_PARAM_VALUES) return 'values';
+      const child = (value as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
   }
   return null;
+}
+
+/** Which bound JSON text passed (see jsonShapeOver), and in which member of the top-level object. */
+export interface TextOverBound {
+  bound: 'values' | 'depth';
+  /** The top-level member the bound was passed in (`params`, `result`, `error`), when the text is one object. */
+  member: string | undefined;
+}
+
+/**
+ * Whether JSON text holds more than `maxValues` values (objects, arrays, strings, numbers, literals; member
+ * names are not values) or nests deeper than `maxDepth`, read from its bytes before it is parsed: JSON.parse
+ * of a message of 500,000 members took 0.8 s of the hub's only thread, and the counts after it another
+ * second. The scan stops where a bound is passed, so a refusal costs the bound, not the message. Text that
+ * is not JSON is left to the parser (which says what is wrong with it): the count is only exact for valid JSON.
+ */
+export function jsonShapeOver(text: Uint8Array, maxValues: number, maxDepth: number): TextOverBound | null {
+  let values = 0;
+  /** Whether the next string is a member name (after `{` or a `,` in an object), not a value. */
+  let nameNext = false;
+  /** For each open container: whether it is an object. */
+  const inObject: boolean[] = [];
+  let member: string | undefined;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text[i]!;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0x3a /* : */) continue;
+    if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      nameNext = false;
+      inObject.pop();
+      continue;
+    }
+    if (c === 0x2c /* , */) {
+      nameNext = inObject[inObject.length - 1] === true;
+      continue;
+    }
+    if (c === 0x22 /* " */) {
+      const end = stringEnd(text, i);
+      if (nameNext) {
+        nameNext = false;
+        // The top-level member names are short (params, result, error): a longer one is none of them.
+        if (inObject.length === 1 && inObject[0] === true) member = end - i <= 17 ? Buffer.from(text.subarray(i + 1, end)).toString('latin1') : undefined;
+        i = end;
+        continue;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      inObject.push(c === 0x7b);
+      nameNext = c === 0x7b;
+      if (inObject.length > maxDepth) return { bound: 'depth', member };
+    } else {
+      // A number or a literal: skip to its end.
+      while (i + 1 < n && !isJsonDelimiter(text[i + 1]!)) i++;
+    }
+    if (++values > maxValues) return { bound: 'values', member };
+  }
+  return null;
+}
+
+/** The index of the quote that ends the string opening at `start` (the text's length if none does). */
+function stringEnd(text: Uint8Array, start: number): number {
+  const n = text.length;
+  // UTF-8 continuation bytes are never a quote, so the bytes are searched as they are. Short strings
+  // (member names) byte by byte; a long one (a query) with the native search: 4 MB in well under a ms.
+  const near = Math.min(n, start + 64);
+  for (let at = start + 1; at < near; at++) {
+    if (text[at] === 0x5c) at++;
+    else if (text[at] === 0x22) return at;
+  }
+  for (let at = near; ; at++) {
+    at = text.indexOf(0x22, at);
+    if (at < 0) return n;
+    // A quote after an odd run of backslashes is escaped.
+    let slashes = 0;
+    while (text[at - 1 - slashes] === 0x5c) slashes++;
+    if (slashes % 2 === 0) return at;
+  }
+}
+
+function isJsonDelimiter(c: number): boolean {
+  return c === 0x2c || c === 0x7d || c === 0x5d || c === 0x3a || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0x22 || c === 0x7b || c === 0x5b;
+}
+
+/** The refusal of a message refused unparsed by messageTextProblem: a JSON-RPC error code and its text. */
+export interface TextProblem {
+  code: number;
+  message: string;
+  /** The message is a response (a result or error for the hub): it is answered under no id. */
+  response: boolean;
+}
+
+/**
+ * What is wrong with a client message's text that no method or answer takes (see jsonShapeOver), or null:
+ * the same bounds as oversizedValue, with room for each message's envelope (jsonrpc, id, method and the
+ * message itself), `messages` of them in a batch.
+ */
+export function messageTextProblem(text: Uint8Array, messages = 1): TextProblem | null {
+  const over = jsonShapeOver(text, MAX_PARAM_VALUES + ENVELOPE_VALUES * messages + (messages > 1 ? 1 : 0), MAX_PARAM_DEPTH + (messages > 1 ? 2 : 1));
+  if (over === null) return null;
+  if (over.member === 'result' || over.member === 'error') {
+    const what = over.bound === 'depth' ? `nests deeper than ${MAX_PARAM_DEPTH} levels; no answer to the hub needs that. Flatten the response` : `holds more than ${MAX_PARAM_VALUES.toLocaleString('en-US')} values; no answer to the hub needs that many. Send a smaller response`;
+    return { code: INVALID_REQUEST, message: `Invalid Request: the response's ${over.member} ${what}`, response: true };
+  }
+  const what = over.bound === 'depth' ? `params nest deeper than ${MAX_PARAM_DEPTH} levels; no method takes that. Flatten the request` : `the message holds more than ${MAX_PARAM_VALUES.toLocaleString('en-US')} values, and no method takes that many; it was not read. Send less per request`;
+  return { code: INVALID_PARAMS, message: `Invalid params: ${what}`, response: false };
 }
 
 /** What is wrong with a request's params, in one line naming the field; null when its method's schema accepts them. */
