@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { ApiKeyStore, checkKey, createKey, findKey, keysPath, readKeys, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
 import { tempHome } from '../helpers/harness.js';
 import { keysCommand } from '../../src/cli/commands/keys-command.js';
@@ -118,4 +118,60 @@ test('keys list shows what the key file holds one line per key, nothing in it ac
       assert.match(out, /created 2026-01-01\\u001b\]0;PWNED\\u0007\\u000a0123456789ab/);
     }
   }
+});
+
+/**
+ * Runs `body` with every file descriptor this process may open taken (what a flood of idle connections
+ * does to a hub), then gives them back. Synchronous: nothing else of the process needs one meanwhile.
+ */
+function withoutDescriptors<T>(body: () => T): T {
+  const taken: number[] = [];
+  try {
+    for (;;) {
+      try {
+        taken.push(openSync('/dev/null', 'r'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EMFILE') break;
+        throw err;
+      }
+    }
+    return body();
+  } finally {
+    for (const fd of taken) closeSync(fd);
+  }
+}
+
+test('a hub out of file descriptors keeps the keys it read: a valid key is served, not told it is "not valid"', (t) => {
+  const home = tempHome(t);
+  const { key } = createKey(home, 'bob', null);
+  const problems: [string | null, boolean][] = [];
+  const store = new ApiKeyStore(keysPath(home), Date.now, (p, kept) => problems.push([p, kept]));
+  assert.equal(store.check(key).ok, true);
+  // Unchanged: seeing that takes no descriptor.
+  assert.deepEqual(withoutDescriptors(() => [store.check(key), store.check(key)]), [{ ok: true, id: key.slice(4, 16), identity: 'bob' }, { ok: true, id: key.slice(4, 16), identity: 'bob' }]);
+  assert.deepEqual(problems, []);
+  // Changed, and cannot be read again now: the keys read last stay in force, and that is said once.
+  const other = createKey(home, 'carol', null);
+  const checks = withoutDescriptors(() => [store.check(key), store.check(key), store.check(other.key)]);
+  assert.deepEqual(checks.map((c) => c.ok), [true, true, false]);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]![0]!, /Cannot read .*keys\.json: EMFILE: too many open files/);
+  assert.equal(problems[0]![1], true, 'the keys were kept');
+  // Once it can be read, the new key is in too.
+  assert.equal(store.check(other.key).ok, true);
+  assert.deepEqual(problems[1], [null, false]);
+});
+
+test('a hub that has never read its key file answers "unavailable" (503, retry), not "not valid", while it cannot read it', (t) => {
+  const home = tempHome(t);
+  const { key } = createKey(home, 'bob', null);
+  const problems: (string | null)[] = [];
+  const [first, store] = withoutDescriptors(() => {
+    const s = new ApiKeyStore(keysPath(home), Date.now, (p) => problems.push(p));
+    return [s.check(key), s] as const;
+  });
+  assert.equal(first.ok, false);
+  assert.equal(!first.ok && first.reason, 'unavailable');
+  assert.match(!first.ok && first.reason === 'unavailable' ? first.why : '', /the API key file has not been read yet \(Cannot read .*EMFILE: too many open files/);
+  assert.equal(store.check(key).ok, true);
 });

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { appendFile, mkdtemp, open, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from '../../src/hub/audit/audit-log.js';
+import { AuditLog, asAuditError } from '../../src/hub/audit/audit-log.js';
 import type { AuditLogOptions } from '../../src/hub/audit/audit-log.js';
 import { GENESIS_HASH, computeRecordHash, hubLifecycleEntry } from '../../src/hub/audit/audit-record.js';
 import type { AuditRecord } from '../../src/hub/audit/audit-record.js';
@@ -622,4 +622,13 @@ test('open refuses a log whose last complete line is not a record, with a next s
     assert.match((err as Error).message, /audit verify/);
     return true;
   });
+});
+
+test('an audit write that failed for want of file descriptors says so, not "check free disk space"', () => {
+  const emfile = Object.assign(new Error("EMFILE: too many open files, open '/x/audit-head.json.tmp'"), { code: 'EMFILE' });
+  const message = asAuditError(emfile, 'AUDIT_HEAD_WRITE_FAILED', 'Could not rewrite the audit-head anchor').message;
+  assert.match(message, /^Could not rewrite the audit-head anchor: EMFILE: too many open files.*\. The hub has too many open files \(its own limit\), most likely from many open connections: raise the limit/);
+  assert.doesNotMatch(message, /disk space/);
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  assert.match(asAuditError(enospc, 'AUDIT_WRITE_FAILED', 'Could not write').message, /Check free disk space/);
 });

@@ -1077,10 +1077,14 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   }
 }
 
-function asAuditError(err: unknown, code: ErrorCode, what: string): SnowmuxError {
+export function asAuditError(err: unknown, code: ErrorCode, what: string): SnowmuxError {
   if (err instanceof SnowmuxError) return err;
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-  return new SnowmuxError(code, `${what}: ${errorMessage(err)}. Check free disk space and permissions of the audit directory.`, {
+  // Out of descriptors, the disk and the directory are fine: the advice names what is short.
+  const advice = errno === 'EMFILE' || errno === 'ENFILE'
+    ? `The hub has too many open files (${errno === 'EMFILE' ? 'its own limit' : 'the system\'s limit'}), most likely from many open connections: raise the limit (ulimit -n, LimitNOFILE=) or limit connections in front of the hub.`
+    : 'Check free disk space and permissions of the audit directory.';
+  return new SnowmuxError(code, `${what}: ${errorMessage(err)}. ${advice}`, {
     cause: err,
     details: errno ? { errno } : undefined,
   });

@@ -45,8 +45,9 @@ export async function serveHttp(opts: {
   }
   const keyLog = opts.logger.child({ component: 'http' });
   const local = opts.settings.httpAuth
-    ? new ApiKeyStore(keysPath(opts.home), Date.now, (problem) => {
-        if (problem) keyLog.error({ problem }, 'API key file unusable: every key is refused until it is fixed');
+    ? new ApiKeyStore(keysPath(opts.home), Date.now, (problem, kept) => {
+        if (problem && kept) keyLog.error({ problem }, 'API key file could not be read: the keys read last stay in force (before the first read, requests are answered 503) until it can be');
+        else if (problem) keyLog.error({ problem }, 'API key file unusable: every key is refused until it is fixed');
         else keyLog.info('API key file usable again');
       })
     : null;

@@ -8,7 +8,7 @@
  * the next request. The file must be the user's own, not a symlink, and closed to others.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
@@ -62,7 +62,7 @@ export function readKeys(path: string): { records: ApiKeyRecord[]; stat: Stats |
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { records: [], stat: null };
     if (code === 'ELOOP') throw new SnowmuxError('CONFIG_INVALID', `${path} is a symlink; snowmux reads API keys only from a regular file of its own. Replace it with the file itself.`);
-    throw new SnowmuxError('CONFIG_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}.`);
+    throw new SnowmuxError('CONFIG_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}.`, { cause: err });
   }
   try {
     const stat = fstatSync(fd);
@@ -184,23 +184,38 @@ export function rotateKey(home: string, prefix: string, overlapEnds: Date, expir
   return rotated;
 }
 
-/** The hub's view of the key file: re-read whenever the file changes. */
+/**
+ * The hub's view of the key file: re-read whenever the file changes. A file that is gone holds no key, and
+ * one that became untrustworthy (a symlink, an open mode, broken JSON) authenticates no one; a read that
+ * fails for any other reason (too many open files, an I/O error) is not a verdict on the keys: the keys
+ * read last stay in force, and the read is tried again on the next check. A hub short of descriptors
+ * dropped every key and told clients with valid keys "not valid" (401, which they do not retry).
+ */
 export class ApiKeyStore {
   #records: Map<string, ApiKeyRecord> = new Map();
   #seen = '';
+  /** Whether the file (or its absence) has been read once: until then, a failed read refuses nobody for good. */
+  #loaded = false;
   #problem: string | null = null;
 
   /**
-   * `onProblem` hears, once each time it changes, why the file can no longer be used (a hand edit that broke
-   * it, an open mode, a symlink) — every key is refused then, and the clients only see "not valid" — and
-   * null when it is usable again.
+   * `onProblem` hears, once each time it changes, why the file can no longer be used — `kept` false: every
+   * key is refused then (a hand edit that broke it, an open mode, a symlink), and the clients only see "not
+   * valid"; `kept` true: it could not be read, and the keys read last are used (none yet: every request is
+   * answered 503, retry) — and null when it is usable again.
    */
   constructor(
     private readonly path: string,
     private readonly clock: () => number = Date.now,
-    private readonly onProblem: (problem: string | null) => void = () => {},
+    private readonly onProblem: (problem: string | null, kept: boolean) => void = () => {},
   ) {
-    this.reload();
+    try {
+      this.reload();
+    } catch (err) {
+      // An untrustworthy file stops the hub at its start; a failed read is tried again on the first check.
+      if (!isFailedRead(err)) throw err;
+      this.failedRead(err);
+    }
   }
 
   /** Number of keys that can authenticate now. */
@@ -212,33 +227,40 @@ export class ApiKeyStore {
   private reload(): void {
     const { records, stat } = readKeys(this.path);
     this.#records = new Map(records.map((r) => [r.id, r]));
-    this.#seen = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'none';
+    this.#seen = stat ? signatureOf(stat) : 'none';
+    this.#loaded = true;
+  }
+
+  private failedRead(err: unknown): void {
+    const problem = err instanceof Error ? err.message : String(err);
+    if (problem !== this.#problem) this.onProblem((this.#problem = problem), true);
   }
 
   private refresh(): void {
-    let signature = 'none';
+    // By path: no descriptor is needed to see whether the file changed (the check runs on every request).
+    let signature: string;
     try {
-      const fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        const st = fstatSync(fd);
-        signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      } finally {
-        closeSync(fd);
-      }
+      const st = lstatSync(this.path, { throwIfNoEntry: false });
+      signature = st ? signatureOf(st) : 'none';
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') signature = 'unreadable';
+      this.failedRead(new SnowmuxError('CONFIG_UNREADABLE', `Cannot read ${this.path}: ${(err as Error).message}.`, { cause: err }));
+      return;
     }
-    if (signature !== this.#seen) {
-      try {
-        this.reload();
-        if (this.#problem !== null) this.onProblem((this.#problem = null));
-      } catch (err) {
-        // A file that became untrustworthy (symlink, open mode, broken JSON) authenticates no one.
-        this.#records = new Map();
-        this.#seen = signature;
-        const problem = err instanceof Error ? err.message : String(err);
-        if (problem !== this.#problem) this.onProblem((this.#problem = problem));
+    if (signature === this.#seen && this.#loaded) return;
+    try {
+      this.reload();
+      if (this.#problem !== null) this.onProblem((this.#problem = null), false);
+    } catch (err) {
+      if (isFailedRead(err)) {
+        this.failedRead(err);
+        return;
       }
+      // A file that became untrustworthy (symlink, open mode, broken JSON) authenticates no one.
+      this.#records = new Map();
+      this.#seen = signature;
+      this.#loaded = true;
+      const problem = err instanceof Error ? err.message : String(err);
+      if (problem !== this.#problem) this.onProblem((this.#problem = problem), false);
     }
   }
 
@@ -246,6 +268,7 @@ export class ApiKeyStore {
     if (token === undefined || token === '') return { ok: false, reason: 'missing' };
     if (!KEY_PATTERN.test(token)) return { ok: false, reason: 'malformed' };
     this.refresh();
+    if (!this.#loaded) return { ok: false, reason: 'unavailable', why: `the API key file has not been read yet (${this.#problem ?? 'unknown error'})` };
     return checkKey(token, (id) => this.#records.get(id), this.clock());
   }
 
@@ -254,6 +277,15 @@ export class ApiKeyStore {
     this.refresh();
     return [...this.#records.values()];
   }
+}
+
+function signatureOf(stat: Stats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
+/** A read of the key file that failed (too many open files, an I/O error), as opposed to a file that is not to be trusted. */
+function isFailedRead(err: unknown): boolean {
+  return !(err instanceof SnowmuxError && err.code === 'CONFIG_INVALID');
 }
 
 /** What checks a bearer key: the local file, or the team's keys in Redis as well. */
