@@ -201,3 +201,17 @@ test('[uws] a /shim message over 16 MiB closes the link with 1009 and the reason
   assert.equal(code, 1009);
   assert.match(reason, /over 16777216 bytes/);
 });
+
+test('[uws] a /shim link the hub ends with a reason (no hello in time, a silent link) is closed with 1008 and that reason, not 1005 with none', async (t) => {
+  const { face, links } = standIn();
+  const { port } = await serve(t, 'uws', face);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
+  t.after(() => ws.terminate());
+  ws.on('error', () => {});
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  await until('the link', () => links.length === 1);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  links[0]!.on('error', () => {});
+  links[0]!.destroy(new Error('No hello within 5000 ms: a shim sends its hello first. Upgrade snowmux shim to match the hub.'));
+  assert.deepEqual(await closed, { code: 1008, reason: 'No hello within 5000 ms: a shim sends its hello first. Upgrade snowmux shim to match the hub.' });
+});

@@ -94,7 +94,12 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
         callback();
       },
       destroy(err, callback) {
-        if (!closed) ws.close();
+        // The hub ends a link with an error saying why (no hello in time, a silent link): the shim is told
+        // in the close frame, as cut() tells it, not left with 1005 and no reason.
+        if (!closed) {
+          if (err) ws.close(1008, closeReason(err.message));
+          else ws.close();
+        }
         callback(err);
       },
     });
@@ -168,6 +173,12 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       (server.uws_instance as unknown as { close?: () => void }).close?.();
     },
   };
+}
+
+/** A WebSocket close frame's reason holds at most 123 bytes. */
+function closeReason(text: string): string {
+  const bytes = Buffer.from(text);
+  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}…`;
 }
 
 function urlOf(req: HyperExpress.Request): string {

@@ -161,7 +161,9 @@ export class SocketFace implements HubListener {
     let headBytes = 0;
     const timer = setTimeout(() => {
       this.logger.info('connection sent no hello in time; closing');
-      socket.destroy();
+      // The error's text is what a /shim link's close frame tells the shim.
+      const timeoutMs = this.opts.handshakeTimeoutMs ?? 5_000;
+      socket.destroy(new Error(`No hello within ${timeoutMs} ms: a shim sends its hello first. Upgrade snowmux shim to match the hub.`));
     }, this.opts.handshakeTimeoutMs ?? 5_000);
     const onData = (chunk: Buffer) => {
       const nl = chunk.indexOf(0x0a);
@@ -295,7 +297,7 @@ export class SocketFace implements HubListener {
       ? watchLink(socket, this.opts.linkIdleTimeoutMs ?? 20_000, (silentMs) => {
         logger.info({ silentMs }, 'shim link silent too long; closing the session');
         close(`cut: the shim's link was silent for ${silentMs} ms (a frozen or killed shim, a sleeping machine, a cut socket)`);
-        socket.destroy();
+        socket.destroy(new Error(`No pong for ${silentMs} ms: the hub closed this link as dead. The shim reconnects by itself.`));
       })
       : null;
     transport = new LineTransport({
