@@ -7,6 +7,16 @@
 // pool can still be sized: each running DuckDB statement holds a pool thread, and logs and audit need others.
 const argv = process.argv.slice(2);
 const command = argv[0];
+// Node's default action for SIGUSR1 opens its inspector on 127.0.0.1:9229, unauthenticated, for the rest
+// of the process's life: any local user could then run code as this one (a hub or shim holds Snowflake
+// credentials), and an operator's "USR1 reopens the logs" habit is enough to do it. Any listener replaces
+// that action, so one is in place before anything else runs, for every command. The hub also logs it.
+let inspectorSignalSaid = false;
+process.on('SIGUSR1', () => {
+  if (inspectorSignalSaid) return;
+  inspectorSignalSaid = true;
+  process.stderr.write(`snowmux${command ? ` ${command}` : ''}: SIGUSR1 ignored: snowmux does not open Node's inspector on a signal (anyone on this machine could use it). To debug, start node with --inspect.\n`);
+});
 // package.json "engines": an older Node ran every command (and `setup` wrote its path into editor configs)
 // until something broke far from the cause. Said first, before anything is loaded.
 const [major, minor] = process.versions.node.split('.').map(Number);

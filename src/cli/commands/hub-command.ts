@@ -103,6 +103,14 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
       write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
     }
   });
+  // bin/snowmux.js already keeps SIGUSR1 from opening Node's inspector (and says so on stderr); hub.log is
+  // where an operator looks for what a signal did to the hub.
+  let inspectorSignalLogged = false;
+  process.on('SIGUSR1', () => {
+    if (inspectorSignalLogged) return;
+    inspectorSignalLogged = true;
+    logger.warn({ signal: 'SIGUSR1' }, "SIGUSR1 ignored: the hub does not open Node's inspector on a signal (anyone on this machine could use it); SIGHUP reloads the config, SIGTERM stops the hub");
+  });
   process.on('uncaughtException', (err) => {
     // Not `fatal`: pino flushes fatal lines synchronously, and the file destination's flushSync retries a
     // failing write (a full disk) for ever, freezing every editor's calls. The hub goes on; say it twice.
