@@ -4,11 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
-import { connectClient, defer, runCli, startHub, tempHome } from '../helpers/harness.js';
+import { INIT_PARAMS, cliEnv, connectClient, defer, killAtEnd, runCli, startHub, tempHome } from '../helpers/harness.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { MIN_NODE, checkNode } from '../../src/cli/commands/doctor-command.js';
 import { encodeLine } from '../../src/wire/framing.js';
@@ -304,4 +306,60 @@ test('doctor and a starting hub warn that the OTLP collector\'s key would travel
   assert.match(hub.stderr(), /warning: hub\.otel_endpoint http:\/\/203\.0\.113\.7:4318 is plain http:\/\/ to another machine/);
   assert.ok(!hub.stderr().includes(SECRET));
   await hub.stop();
+});
+
+test('doctor fails where every hub start fails on the audit log, with the hub\'s reason, and shows the error the last start stopped on', async (t) => {
+  const env = { SNOWFLAKE_HOME: join(tempHome(t), 'none') };
+  /** A home whose audit log a hub has opened once (and closed: a stopped hub). */
+  const usedHome = async (): Promise<string> => {
+    const home = tempHome(t);
+    const hub = await startHub(t, home);
+    assert.equal(await hub.stop(), 0);
+    return home;
+  };
+  const cases: { name: string; plant: (home: string) => void; code: string; detail: RegExp; asRoot: boolean }[] = [
+    { name: 'audit is a file', plant: (h) => {
+      rmSync(join(h, 'audit'), { recursive: true });
+      writeFileSync(join(h, 'audit'), '');
+    }, code: 'AUDIT_DIR_UNSAFE', detail: /audit is not a directory/, asRoot: true },
+    { name: 'audit open to others', plant: (h) => chmodSync(join(h, 'audit'), 0o777), code: 'AUDIT_DIR_UNSAFE', detail: /other users may write it \(mode 777\)/, asRoot: true },
+    { name: 'a damaged last record', plant: (h) => appendFileSync(join(h, 'audit', 'audit-000001.jsonl'), '{"not":"a record"}\n'), code: 'AUDIT_TAIL_CORRUPT', detail: /last complete line of audit-000001\.jsonl .* is not an audit record/, asRoot: true },
+    { name: 'audit-writer.pid a directory', plant: (h) => {
+      rmSync(join(h, 'audit-writer.pid'), { force: true });
+      mkdirSync(join(h, 'audit-writer.pid'));
+    }, code: 'audit-writer\\.pid', detail: /audit-writer\.pid is a directory/, asRoot: true },
+    // Root may open any file: only checked as another user.
+    { name: 'the newest file read-only', plant: (h) => chmodSync(join(h, 'audit', 'audit-000001.jsonl'), 0o400), code: 'AUDIT_OPEN_FAILED', detail: /Could not open the audit log in .*audit-000001\.jsonl.*EACCES/, asRoot: false },
+  ];
+  for (const c of cases) {
+    if (!c.asRoot && process.getuid?.() === 0) continue;
+    const home = await usedHome();
+    c.plant(home);
+    const hub = await runCli(['hub', '--home', home], env);
+    assert.equal(hub.code, 1, `${c.name}: the hub stops at start`);
+    assert.match(hub.stderr, new RegExp(c.code), c.name);
+    const r = await doctor(home, env, ['--offline']);
+    assert.equal(r.code, 1, `${c.name}: ${r.text}`);
+    const audit = r.checks.find((x) => x.check === 'audit' && x.status === 'fail');
+    assert.ok(audit, `${c.name}: ${r.text}`);
+    assert.match(audit.detail, c.detail, c.name);
+    assert.doesNotMatch(r.text, /All checks passed|the first editor's shim starts one/, c.name);
+    assert.match(find(r.checks, 'hub')!.detail, /no hub can start here until the failed checks below are fixed/, c.name);
+  }
+
+  // A hub an editor's shim started stopped on the audit log: doctor shows that error, as `snowmux status` does.
+  const home = await usedHome();
+  writeFileSync(join(home, 'config.toml'), '[audit]\ndir = "elsewhere"\n', { mode: 0o600 });
+  writeFileSync(join(home, 'elsewhere'), '');
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', home], { env: cliEnv(env), stdio: ['pipe', 'pipe', 'ignore'] });
+  killAtEnd(t, shim);
+  shim.stdin.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  await once(shim, 'exit');
+  const r = await doctor(home, env, ['--offline']);
+  assert.equal(r.code, 1, r.text);
+  const hubCheck = find(r.checks, 'hub')!;
+  assert.equal(hubCheck.status, 'warn', r.text);
+  assert.match(hubCheck.detail, /the last hub an editor started here stopped on an error \(.*hub-stderr\.log, \d+s ago\): The audit directory .*elsewhere is not a directory.* \[AUDIT_DIR_UNSAFE\]/);
+  assert.match(hubCheck.fix!, new RegExp(`snowmux hub --home ${home}`));
+  assert.equal(r.checks.find((x) => x.check === 'audit')?.status, 'fail', 'the cause is still there');
 });

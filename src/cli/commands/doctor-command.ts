@@ -1,17 +1,21 @@
 /**
  * `snowmux doctor` — checks everything a working set-up needs, in the order a new user meets it, and says
  * for each problem what to do: Node, the home and socket (owner, mode), the hub (running? same version?),
- * config.toml, every profile (resolvable, without printing a secret), the network path to each Snowflake
+ * config.toml, the audit log, every profile (resolvable, without printing a secret), the network path to each Snowflake
  * account, the embedded sample warehouse, and the metrics and HTTP listeners. Exit 1 when any check fails.
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { open } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { shellWord } from '../../shell-word.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
 import { compareVersions } from '../../wire/version-order.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
+import { listAuditFiles, readFileEnd, verifyAuditDir } from '../../hub/audit/audit-files.js';
+import { recordShapeDefect } from '../../hub/audit/audit-record.js';
+import { lastFailedStart } from '../failed-start.js';
 import { checkHubConfig } from '../../hub/config-check.js';
 import { loadSnowflakeConnections } from '../../hub/config/connections-toml.js';
 import { redactProfile, resolveProfile } from '../../hub/config/resolve-profile.js';
@@ -35,8 +39,9 @@ export interface Check {
 
 const USAGE = `Usage: snowmux doctor [--home DIR] [--config PATH] [--json] [--offline | --login]
 
-Checks Node, the snowmux home and socket, the running hub, config.toml (every check the hub makes at
-start: keys, roles, team tools, profiles named), every Snowflake profile (without printing secrets), the
+Checks Node, the snowmux home and socket, the running hub (or why the last one an editor started
+stopped), config.toml (every check the hub makes at start: keys, roles, team tools, profiles named),
+the audit log as a starting hub opens it, every Snowflake profile (without printing secrets), the
 network path to each account, the embedded sample warehouse and the running hub's metrics and HTTP
 listeners. Prints what to fix; exits 1 when a check fails.
 
@@ -184,7 +189,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
       });
     }
   } else if (!checks.some((c) => c.check === 'hub')) {
-    checks.push({ check: 'hub', status: 'info', detail: `not running; the first editor's shim starts one (or run \`${snowmuxCommand('hub', home)}\`).` });
+    checks.push(hubNotRunning(home));
   }
 
   let config: LoadedConfig | undefined;
@@ -197,6 +202,13 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   } catch (err) {
     // One line per problem, each naming its key.
     for (const line of errorMessage(err).split('\n')) checks.push({ check: 'config', status: 'fail', detail: line });
+  }
+
+  if (config) checks.push(...(await checkAudit(home, config)));
+  // "The first editor's shim starts one" is not so while a check the hub makes before it starts fails.
+  const notRunning = checks.find((c) => c.check === 'hub' && c.status === 'info' && !hubStatus);
+  if (notRunning && checks.some((c) => START_CHECKS.has(c.check) && c.status === 'fail')) {
+    notRunning.detail = 'not running, and no hub can start here until the failed checks below are fixed (a shim that starts one, and `snowmux hub`, stop on the first of them).';
   }
 
   const profiles = config ? checkProfiles(config, env, checks) : [];
@@ -226,6 +238,123 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     }
   }
   return checks;
+}
+
+/** The checks that stand for what a hub needs before it serves: while one fails, every start stops on it. */
+const START_CHECKS = new Set(['home', 'socket', 'config', 'audit']);
+
+/**
+ * No hub answers. When the last hub an editor's shim started here stopped on an error (the line
+ * `snowmux status` shows too, from hub-stderr.log), that error is what the person needs first.
+ */
+function hubNotRunning(home: string): Check {
+  const failed = lastFailedStart(home);
+  if (!failed) return { check: 'hub', status: 'info', detail: `not running; the first editor's shim starts one (or run \`${snowmuxCommand('hub', home)}\`).` };
+  const ago = Math.max(0, Math.round((Date.now() - failed.at.getTime()) / 1000));
+  return {
+    check: 'hub',
+    status: 'warn',
+    detail: `not running; the last hub an editor started here stopped on an error (${failed.log}, ${ago}s ago): ${failed.reason}`,
+    fix: `Fix what it names (a failed check below may be the same), then run \`${snowmuxCommand('hub', home)}\` in a terminal to see it start.`,
+  };
+}
+
+/**
+ * What the hub's audit log needs before the hub serves (AuditLog.open: the directory is made below the
+ * home, judged by verifyAuditDir, its newest file opened for append and continued from its last record;
+ * audit-writer.pid claimed), checked without writing anything: a home where that fails stops every
+ * start with AUDIT_OPEN_FAILED, AUDIT_DIR_UNSAFE or AUDIT_TAIL_CORRUPT. The same functions where the
+ * hub's own are exported; the rest asks the file system what the hub's open would.
+ */
+async function checkAudit(home: string, config: LoadedConfig): Promise<Check[]> {
+  const audit = config.config.audit;
+  if (!audit.enabled) return [{ check: 'audit', status: 'info', detail: `disabled ([audit] enabled = false in ${config.shownPath}): calls are not audited` }];
+  // As the runtime resolves it.
+  const dir = resolve(home, audit.dir);
+  const checks: Check[] = [];
+  const claim = join(home, 'audit-writer.pid');
+  const claimProblem = claimCannotBeWritten(claim);
+  if (claimProblem) checks.push({ check: 'audit', status: 'fail', detail: `${claim} ${claimProblem}: a hub records there that it writes the audit log, and stops at start when it cannot.`, fix: `Remove it (rm -r ${shellWord(claim)}); a hub writes a new one.` });
+  if (!existsSync(dir)) {
+    const blocked = existsSync(home) ? homeCannotBeMade(dir) : undefined;
+    if (blocked) checks.push({ check: 'audit', status: 'fail', detail: `${dir} does not exist and cannot be created: ${blocked}.`, fix: 'Point [audit] dir at a directory you can write, or create this one (mode 700).' });
+    else checks.push({ check: 'audit', status: 'info', detail: `${dir} does not exist yet; the first hub creates it (0700).` });
+    return checks;
+  }
+  try {
+    for (const warning of await verifyAuditDir(dir)) checks.push({ check: 'audit', status: 'warn', detail: warning });
+  } catch (err) {
+    checks.push({ check: 'audit', status: 'fail', detail: errorMessage(err) });
+    return checks;
+  }
+  if (!writable(dir)) {
+    checks.push({
+      check: 'audit',
+      status: 'fail',
+      detail: `${dir} is not writable: a hub cannot start a new audit file there (it stops at start when it must), nor rewrite audit-head (an error logged on every call).`,
+      fix: `Make it writable: chmod u+rwx ${shellWord(dir)}.`,
+    });
+  }
+  let newest: string | undefined;
+  try {
+    newest = (await listAuditFiles(dir)).at(-1)?.name;
+    if (newest === undefined) {
+      if (!checks.some((c) => c.status === 'fail')) checks.push({ check: 'audit', status: 'ok', detail: `${dir} (no records yet)` });
+      return checks;
+    }
+    const path = join(dir, newest);
+    // Opened as the hub opens it, and closed at once: nothing is written.
+    await (await open(path, 'a')).close();
+    const end = await readFileEnd(path);
+    if (end.lastLine !== undefined) {
+      const defect = lastRecordDefect(end.lastLine.text);
+      if (defect !== undefined) {
+        checks.push({
+          check: 'audit',
+          status: 'fail',
+          detail: `The last complete line of ${newest} in ${dir} is not an audit record (${defect}), so a hub cannot continue the chain and stops at start [AUDIT_TAIL_CORRUPT].`,
+          fix: `Run \`${snowmuxCommand('audit verify', home)}\`, then move the damaged audit directory aside to start a new chain.`,
+        });
+        return checks;
+      }
+    }
+  } catch (err) {
+    checks.push({
+      check: 'audit',
+      status: 'fail',
+      detail: `Could not open the audit log in ${dir}${newest ? ` (${newest})` : ''} as a hub does: ${errorMessage(err)}. Every hub start stops on this [AUDIT_OPEN_FAILED].`,
+      fix: `Give the hub's user read and write access to ${shellWord(newest ? join(dir, newest) : dir)} (ls -l shows its owner and mode).`,
+    });
+    return checks;
+  }
+  if (!checks.some((c) => c.status === 'fail')) checks.push({ check: 'audit', status: 'ok', detail: `${dir} (newest file ${newest}, writable)` });
+  return checks;
+}
+
+/** Why the last complete line of the newest audit file cannot be continued from, or undefined. */
+function lastRecordDefect(text: string): string | undefined {
+  try {
+    return recordShapeDefect(JSON.parse(text));
+  } catch {
+    return 'not JSON';
+  }
+}
+
+/** Why the hub could not (re)write its audit-writer claim at `path`, or undefined. */
+function claimCannotBeWritten(path: string): string | undefined {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return undefined; // absent: the home's own writability decides
+  }
+  if (!st.isFile()) return st.isDirectory() ? 'is a directory' : 'is not a regular file';
+  try {
+    accessSync(path, constants.W_OK);
+    return undefined;
+  } catch {
+    return 'is not writable';
+  }
 }
 
 /** Node's version against the oldest snowmux runs on (package.json "engines"). */
