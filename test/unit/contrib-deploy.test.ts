@@ -3,13 +3,15 @@
  * manifest parses, the config they mount is a valid config.toml (checked by the product's own parser),
  * probes use routes and commands that exist, ports agree, environment names are ones the product reads,
  * the drain fits in the grace period, and the image is multi-stage, non-root and without dev dependencies.
+ * The systemd and launchd samples set what `snowmux service install` writes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { defaultHubConfig, parseConfigText } from '../../src/hub/config/config-file.js';
+import { serviceFile, stopTimeoutSeconds } from '../../src/cli/commands/service-command.js';
 import { repoRoot } from '../helpers/paths.js';
 
 type Doc = { kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -51,8 +53,9 @@ test('the mounted config.toml is valid and names the port the container exposes'
   assert.deepEqual(svc.spec.selector, deploy.spec.selector.matchLabels);
   assert.deepEqual(find('PodDisruptionBudget', 'snowmux').spec.selector.matchLabels, deploy.spec.selector.matchLabels);
   assert.ok(deploy.spec.replicas > find('PodDisruptionBudget', 'snowmux').spec.minAvailable);
-  // The hub's drain must finish inside the pod's grace period.
-  assert.ok(deploy.spec.template.spec.terminationGracePeriodSeconds * 1000 > config.hub.shutdownGraceMs + 5_000);
+  // The hub's drain, audit close and trace export must finish inside the pod's grace period: the stop
+  // timeout the product documents and `snowmux service install` writes.
+  assert.ok(deploy.spec.template.spec.terminationGracePeriodSeconds >= stopTimeoutSeconds(config.hub.shutdownGraceMs), 'terminationGracePeriodSeconds follows the stop timeout rule');
   // Redis: the Service the config points at exists.
   const redis = find('Service', new URL(config.hub.redisUrl!).hostname);
   assert.equal(redis.spec.ports[0].port, Number(new URL(config.hub.redisUrl!).port));
@@ -103,6 +106,10 @@ test('the image is multi-stage, non-root, without dev dependencies, and runs the
   assert.match(final, /npm install -g --omit=dev/);
   assert.match(final, /^USER 10001/m);
   assert.match(final, /ENTRYPOINT \["snowmux", "hub"\]/);
+  // `docker stop` waits 10 s by default, the default grace: the recipe says how long to give the hub.
+  const stopTimeout = Number(/--stop-timeout (\d+)/.exec(docker)?.[1]);
+  assert.ok(stopTimeout >= stopTimeoutSeconds(defaultHubConfig().hub.shutdownGraceMs), 'the recipe gives docker stop the stop timeout the product documents');
+  assert.match(docker, new RegExp(`stop_grace_period: ${stopTimeout}s`));
   const exposed = Number(/^EXPOSE (\d+)/m.exec(final)?.[1]);
   assert.equal(exposed, find('Deployment', 'snowmux').spec.template.spec.containers[0].ports[0].containerPort);
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
@@ -140,4 +147,54 @@ test('the docker build context leaves out the host\'s node_modules, dist and .gi
   for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry) || ignored.includes(`${entry}/`), `.dockerignore lists ${entry}`);
   // The Dockerfile copies the whole context: the ignore file is what keeps those out.
   assert.match(readFileSync(join(repoRoot, 'contrib', 'docker', 'Dockerfile'), 'utf8'), /^COPY \. \.$/m);
+});
+
+/** `Key=Value` lines of a systemd unit by section, comments left out; a key set twice keeps every value. */
+function unitDirectives(text: string): Map<string, string[]> {
+  const directives = new Map<string, string[]>();
+  let section = '';
+  for (const line of text.split('\n').map((l) => l.trim())) {
+    if (line === '' || line.startsWith('#')) continue;
+    if (line.startsWith('[')) {
+      section = line;
+      continue;
+    }
+    const at = line.indexOf('=');
+    const key = `${section}${line.slice(0, at)}`;
+    directives.set(key, [...(directives.get(key) ?? []), line.slice(at + 1)]);
+  }
+  return directives;
+}
+
+/** The top-level `<key>K</key><value>` pairs of a launchd plist written one per line. */
+function plistEntries(text: string): Map<string, string> {
+  return new Map([...text.matchAll(/^ {2}<key>([^<]+)<\/key>(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+}
+
+test('the systemd and launchd samples set what `snowmux service install` writes, apart from the absolute paths', () => {
+  const opts = { userHome: '/home/someone', cwd: '/home/someone' };
+  const generated = unitDirectives(serviceFile('systemd', opts).text);
+  const sample = unitDirectives(readFileSync(join(repoRoot, 'contrib', 'systemd', 'snowmux-hub.service'), 'utf8'));
+  for (const [key, values] of generated) {
+    if (key === '[Service]ExecStart') {
+      // The generated unit names node and bin/snowmux.js; the sample runs snowmux from the PATH.
+      const args = (v: string) => v.slice(v.indexOf(' hub '));
+      assert.deepEqual(sample.get(key)?.map(args), values.map(args), 'the same hub command line');
+      continue;
+    }
+    assert.deepEqual(sample.get(key), values, `contrib/systemd sets ${key} as service install does`);
+  }
+  const generatedPlist = plistEntries(serviceFile('launchd', opts).text);
+  const plistText = readFileSync(join(repoRoot, 'contrib', 'launchd', 'dev.snowmux.hub.plist'), 'utf8');
+  // XML forbids "--" inside a comment (a flag quoted there): launchd would refuse the whole file.
+  for (const [, comment] of plistText.matchAll(/<!--([\s\S]*?)-->/g)) assert.doesNotMatch(comment!, /--/, 'a plist comment holds no "--"');
+  const samplePlist = plistEntries(plistText);
+  for (const [key, value] of generatedPlist) {
+    if (key === 'ProgramArguments') {
+      const args = (v: string) => v.slice(v.indexOf('<string>hub</string>'));
+      assert.equal(args(samplePlist.get(key) ?? ''), args(value), 'the same hub command line');
+      continue;
+    }
+    assert.equal(samplePlist.get(key), value, `contrib/launchd sets ${key} as service install does`);
+  }
 });
