@@ -77,7 +77,7 @@ function callLoops(clients: BenchClient[]) {
 
 async function snapshot(home: string): Promise<HubSnapshot | null> {
   try {
-    return await controlRequest<HubSnapshot>(join(home, 'hub.sock'), 'status', 2_000);
+    return await controlRequest<HubSnapshot>(join(home, 'hub.sock'), 'status', 2_000, home);
   } catch {
     return null;
   }
@@ -92,7 +92,7 @@ async function oneRestart(home: string, clients: BenchClient[], mode: RestartMod
   loops.reset();
   const t0 = performance.now();
   if (mode === 'SIGKILL') process.kill(before.pid, 'SIGKILL');
-  else if (mode === 'graceful stop') await controlRequest(join(home, 'hub.sock'), 'stop');
+  else if (mode === 'graceful stop') await controlRequest(join(home, 'hub.sock'), 'stop', undefined, home);
   else replacements.push(spawn(process.execPath, [cli, 'hub', '--replace', '--home', home], { env: benchEnv(), stdio: 'ignore' }));
   let all = NaN;
   for (;;) {

@@ -1,21 +1,29 @@
 /**
  * Talks to a running hub over the control protocol (status, stop, replace).
  */
-import { SnowmuxError } from '../errors.js';
+import { SnowmuxError, isSnowmuxError } from '../errors.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { isErrorCode } from '../error-codes.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { makeHello } from '../wire/hello.js';
 import { isNoHub, openLink } from '../shim/hub-link.js';
 
-/** `home`: the hub's home, so the advice to start one names it (`snowmux hub` alone starts one in ~/.snowmux). */
-export async function controlRequest<T = unknown>(socketPath: string, op: string, timeoutMs = 5_000, home?: string): Promise<T> {
+/**
+ * `home`: the hub's home, which every command this advises names (`snowmux hub` or `snowmux hub --replace`
+ * alone acts on ~/.snowmux): required, so no caller can leave it out.
+ */
+export async function controlRequest<T = unknown>(socketPath: string, op: string, timeoutMs: number | undefined, home: string): Promise<T> {
+  const waitMs = timeoutMs ?? 5_000;
   let link;
   try {
-    link = await openLink(socketPath, makeHello({ role: 'control', pid: process.pid }), timeoutMs, home);
+    link = await openLink(socketPath, makeHello({ role: 'control', pid: process.pid }), waitMs, home);
   } catch (err) {
     if (isNoHub(err)) {
-      throw new SnowmuxError('HUB_NOT_RUNNING', `No snowmux hub is running at ${socketPath}. Start one with \`${home === undefined ? 'snowmux hub' : snowmuxCommand('hub', home)}\` (editors' shims start one automatically).`);
+      throw new SnowmuxError('HUB_NOT_RUNNING', `No snowmux hub is running at ${socketPath}. Start one with \`${snowmuxCommand('hub', home)}\` (editors' shims start one automatically).`);
+    }
+    // The link's own message speaks for a shim ("the shim keeps trying"); a command gives up here.
+    if (isSnowmuxError(err, 'HUB_NO_WELCOME')) {
+      throw new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${waitMs} ms: it is frozen (stopped, or the machine is resuming) or overloaded. \`${snowmuxCommand('hub --replace', home)}\` starts a new hub in its place (editors move to it; the frozen one exits when it resumes).`, { cause: err });
     }
     throw err;
   }
@@ -24,8 +32,8 @@ export async function controlRequest<T = unknown>(socketPath: string, op: string
     const decoder = new LineDecoder(64 * 1024 * 1024);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new SnowmuxError('HUB_NO_ANSWER', `The hub did not answer "${op}" within ${timeoutMs} ms. It may be overloaded or frozen.`));
-    }, timeoutMs);
+      reject(new SnowmuxError('HUB_NO_ANSWER', `The hub did not answer "${op}" within ${waitMs} ms. It may be overloaded or frozen.`));
+    }, waitMs);
     const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {
       if (ev.kind !== 'line') return;
       clearTimeout(timer);

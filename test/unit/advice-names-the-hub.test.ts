@@ -1,7 +1,7 @@
 /**
- * The commands a message advises about keys, a missing home or a pending restart name the home and config
- * the hub uses: pasted bare they acted on ~/.snowmux (a key that hub never reads; a team hub's key made
- * local; a replace on another home).
+ * The commands a message advises about keys, a missing home, a pending restart or a frozen hub name the
+ * home and config the hub uses: pasted bare they acted on ~/.snowmux (a key that hub never reads; a team
+ * hub's key made local; a replace on another home).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +11,11 @@ import type { HubStatus } from '../../src/hub/hub.js';
 import { createKey, revokeKey, rotateKey } from '../../src/hub/keys/api-keys.js';
 import { keysCommand } from '../../src/cli/commands/keys-command.js';
 import { formatStatus } from '../../src/cli/commands/status-command.js';
+import { stopCommand } from '../../src/cli/commands/stop-command.js';
+import { runChecks } from '../../src/cli/commands/doctor-command.js';
 import { checkHomeOfHub } from '../../src/wire/home.js';
-import { tempHome } from '../helpers/harness.js';
+import { createServer, type Socket } from 'node:net';
+import { defer, tempHome } from '../helpers/harness.js';
 
 function capture(): { out: () => string; sink: NodeJS.WritableStream } {
   let out = '';
@@ -48,4 +51,28 @@ test("status's pending-restart line names the hub's home and config file", () =>
     config: { path: '/etc/snowmux/config.toml', exists: true, lastReload: { at: '2026-12-06T10:11:12.000Z', applied: [], needsRestart: ['hub'] } },
   } as unknown as HubStatus;
   assert.match(formatStatus(status, 400), /applies only after a restart \(snowmux hub --replace --home \/srv\/h --config \/etc\/snowmux\/config\.toml\): hub/);
+});
+
+test('stop and doctor, meeting a frozen hub, advise replacing the hub of that home, in their own words', async (t) => {
+  const home = tempHome(t);
+  // A hub that accepts connections and never answers the handshake (SIGSTOPped, as far as a client sees).
+  const held: Socket[] = [];
+  const frozen = createServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => frozen.listen(join(home, 'hub.sock'), resolve));
+  defer(t, () => new Promise<void>((resolve) => {
+    for (const socket of held) socket.destroy();
+    frozen.close(() => resolve());
+  }));
+  const replace = `\`snowmux hub --replace --home ${home}\``;
+  const [stop, checks] = await Promise.all([
+    stopCommand(['--home', home], { stdout: capture().sink, stderr: capture().sink }).then(() => assert.fail('stop succeeded'), (err: Error) => err),
+    runChecks({ home, env: { HOME: process.env.HOME }, offline: true }),
+  ]);
+  assert.match(stop.message, /did not answer the handshake/);
+  assert.ok(stop.message.includes(replace), stop.message);
+  assert.doesNotMatch(stop.message, /shim keeps trying/, 'a command is not a shim');
+  const hub = checks.find((c) => c.check === 'hub')!;
+  assert.equal(hub.status, 'fail');
+  assert.ok(hub.detail.includes(replace), hub.detail);
+  assert.doesNotMatch(hub.detail, /shim keeps trying/);
 });

@@ -157,7 +157,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   if (socketPath !== null && existsSync(socketPath)) {
     try {
       checkSocketPath(socketPath);
-      hubStatus = await controlRequest(socketPath, 'status', 3_000);
+      hubStatus = await controlRequest(socketPath, 'status', 3_000, home);
     } catch (err) {
       if ((err as { code?: string }).code === 'HUB_NOT_RUNNING') {
         // A socket whose hub is gone (it crashed, or was killed): nothing is wrong, the next hub replaces it.

@@ -26,7 +26,7 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
   const socketPath = socketPathFor(home);
   let reply: { stopping: boolean; shimSessions?: number };
   try {
-    reply = await controlRequest<{ stopping: boolean; shimSessions?: number }>(socketPath, 'stop');
+    reply = await controlRequest<{ stopping: boolean; shimSessions?: number }>(socketPath, 'stop', undefined, home);
   } catch (err) {
     if ((err as { code?: string }).code !== 'HUB_NOT_RUNNING') throw err;
     io.stdout.write(`snowmux: no hub is running at ${socketPath}; nothing to stop.\n`);
