@@ -221,7 +221,7 @@ test('the other problems doctor looks for, each planted and then found: old Node
   const stale = find((await doctor(skewed, env, ['--offline'])).checks, 'hub')!;
   assert.equal(stale.status, 'warn');
   assert.match(stale.detail, new RegExp(`running, pid 4242, version 99\\.0\\.0, newer than this CLI \\(\\d+\\.\\d+\\.\\d+, ${cliPath}\\)`));
-  assert.match(stale.fix!, /This CLI is the stale one: use the newer snowmux .*`hub --replace` from this one would downgrade the hub/);
+  assert.match(stale.fix!, /This CLI is the stale one: use the newer snowmux .*`hub --replace` from this one would downgrade the hub: editors launching the newer snowmux would then be served by \d+\.\d+\.\d+'s code \(or refused, HUB_TOO_OLD, if the newer one speaks a later link version\)/);
   assert.doesNotMatch(stale.fix!, /Restart it on this version/);
 
   // The sample cannot be (re)built where it lives (a damaged file is rebuilt by itself; a directory in

@@ -171,14 +171,15 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     const order = compareVersions(hubStatus.version, VERSION);
     if (order === 0) checks.push({ check: 'hub', status: 'ok', detail: `running, pid ${hubStatus.pid}, version ${VERSION}` });
     else if (order > 0) {
-      // This CLI is the stale one (an old install first on PATH): moving the hub to it would downgrade it,
-      // and every editor launching the newer snowmux would then be refused.
+      // This CLI is the stale one (an old install first on PATH): moving the hub to it would downgrade it.
+      // Editors launching the newer snowmux are then served by the older code (same link version), or
+      // refused with HUB_TOO_OLD when the newer one speaks a later link version (wire/hello.ts).
       const self = process.argv[1] ?? 'this snowmux';
       checks.push({
         check: 'hub',
         status: 'warn',
         detail: `running, pid ${hubStatus.pid}, version ${hubStatus.version}, newer than this CLI (${VERSION}, ${self})`,
-        fix: `This CLI is the stale one: use the newer snowmux (the one your editors launch), or update or remove ${self}. \`hub --replace\` from this one would downgrade the hub.`,
+        fix: `This CLI is the stale one: use the newer snowmux (the one your editors launch), or update or remove ${self}. \`hub --replace\` from this one would downgrade the hub: editors launching the newer snowmux would then be served by ${VERSION}'s code (or refused, HUB_TOO_OLD, if the newer one speaks a later link version).`,
       });
     } else {
       checks.push({
