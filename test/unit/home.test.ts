@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor, verifyRuntimeBase } from '../../src/wire/home.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
@@ -203,4 +203,20 @@ test('a directory or socket owned by another user is refused', { skip: process.g
   const inTheirs = join(theirs, 'rt');
   mkdirSync(inTheirs, { mode: 0o700 });
   assert.throws(() => ensureRuntimeDir(inTheirs), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && /belongs to another user \(uid 12345\), who could replace it/.test(e.message));
+});
+
+test('an empty $HOME is unset (the passwd entry\'s home), never a relative .snowmux in the current directory; a relative one is refused', (t) => {
+  const saved = process.env.HOME;
+  t.after(() => {
+    process.env.HOME = saved;
+  });
+  process.env.HOME = '';
+  const home = resolveHome({ env: {} });
+  assert.ok(isAbsolute(home), home);
+  assert.equal(home, join(userInfo().homedir, '.snowmux'));
+  process.env.HOME = 'relative-home';
+  assert.throws(() => resolveHome({ env: {} }), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && /\$HOME is a relative path \("relative-home"\).*--home DIR or SNOWMUX_HOME/.test(e.message));
+  // --home and SNOWMUX_HOME do not need $HOME at all.
+  assert.equal(resolveHome({ flag: '/x/flag', env: {} }), '/x/flag');
+  assert.equal(resolveHome({ env: { SNOWMUX_HOME: '/x/env' } }), '/x/env');
 });
