@@ -169,7 +169,10 @@ async function reachHub(opts: EnsureHubOptions): Promise<OpenLink> {
       }
     }
     if (!spawned) {
-      const lock = tryAcquireSpawnLock(opts.home, opts.deadlineMs);
+      // A live holder that is not starting a hub (a shim frozen with its editor, a pid reused where start
+      // times are unknown) is outwaited for half the deadline, not all of it: taken over at the deadline,
+      // the hub spawned then had no time at all to start.
+      const lock = tryAcquireSpawnLock(opts.home, opts.deadlineMs / 2);
       if (lock) {
         try {
           // Another shim may have finished starting a hub between our connect and the lock.
@@ -180,7 +183,8 @@ async function reachHub(opts: EnsureHubOptions): Promise<OpenLink> {
           }
           const started = await spawnHub(opts);
           spawned = true;
-          return await waitForHub(opts, deadline, started);
+          // The hub this shim starts gets the whole start-up time from its own start, whenever the lock came.
+          return await waitForHub(opts, Math.max(deadline, Date.now() + opts.deadlineMs), started);
         } finally {
           // Whatever happened (a hub that could not even be spawned too), the next start must not wait for us.
           lock.release();

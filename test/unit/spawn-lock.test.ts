@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tryAcquireSpawnLock, SPAWN_LOCK_NAME } from '../../src/shim/spawn-lock.js';
 import { connectOrStartHub } from '../../src/shim/hub-link.js';
-import { makeHello } from '../../src/wire/hello.js';
+import { WIRE_VERSION, makeHello } from '../../src/wire/hello.js';
+import { processStartTicks } from '../../src/wire/process-alive.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
 function scratch(t: { after(fn: () => unknown): void }): string {
@@ -100,4 +101,25 @@ test('a shim that cannot start a hub in its home reports it at once and leaves n
   const again = tryAcquireSpawnLock(home, 15_000);
   assert.ok(again);
   again.release();
+});
+
+test('a start lock held by a live process that is not starting a hub delays the start, and the hub then started gets its own time', async (t) => {
+  const home = scratch(t);
+  // A live process holds the lock (its pid and start time match): a shim frozen while it held it.
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  const ticks = processStartTicks(holder.pid!) ?? '-';
+  writeFileSync(join(home, SPAWN_LOCK_NAME), `${holder.pid} ${Date.now()} ${ticks}\n`);
+  // A stand-in hub: listens on the socket a moment after it starts and welcomes the shim.
+  const hub = `const net = require('node:net');
+    setTimeout(() => net.createServer((s) => s.once('data', () => s.write(JSON.stringify({ snowmux: 'welcome', wire: ${WIRE_VERSION}, version: '0.0.0', hubPid: process.pid, sessionId: 's' }) + '\\n'))).listen(${JSON.stringify(join(home, 'hub.sock'))}), 300);
+    setTimeout(() => process.exit(0), 20000);`;
+  const deadlineMs = 3_000;
+  const started = Date.now();
+  const link = await connectOrStartHub({ home, socketPath: join(home, 'hub.sock'), hello: makeHello({ role: 'shim', pid: process.pid }), hubCommand: ['-e', hub], deadlineMs });
+  link.socket.destroy();
+  assert.equal(link.welcome.snowmux, 'welcome');
+  assert.ok(Date.now() - started < deadlineMs + 2_000, 'taken over before the deadline, not at it');
+  const pid = link.welcome.hubPid;
+  process.kill(pid, 'SIGKILL');
 });
