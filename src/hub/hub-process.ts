@@ -411,7 +411,8 @@ interface Predecessor {
 
 /**
  * A stale snowmux (an old install first on PATH) must not move a newer hub back to its version without
- * being told to: editors launching the newer one would be refused (HUB_TOO_OLD) until someone notices.
+ * being told to: editors launching the newer one would be served by the older code (or refused, HUB_TOO_OLD,
+ * when the newer one speaks a later link version) until someone notices.
  */
 function refuseDowngrade(link: OpenLink): void {
   const { version, wire, hubPid } = link.welcome;
@@ -421,7 +422,7 @@ function refuseDowngrade(link: OpenLink): void {
   const self = process.argv[1] ?? 'this snowmux';
   throw new SnowmuxError(
     'HUB_ALREADY_RUNNING',
-    `The running hub (pid ${hubPid}) is newer than this snowmux (${newer}; this is ${VERSION} at ${self}): replacing it would downgrade it, and editors launching the newer snowmux would be refused. Run \`hub --replace\` from the newer snowmux (the one your editors launch), or add --allow-downgrade to roll the hub back to ${VERSION} on purpose.`,
+    `The running hub (pid ${hubPid}) is newer than this snowmux (${newer}; this is ${VERSION} at ${self}): replacing it would downgrade it: editors launching the newer snowmux would then be served by this older code (or refused, HUB_TOO_OLD, when the newer one speaks a later link version). Run \`hub --replace\` from the newer snowmux (the one your editors launch), or add --allow-downgrade to roll the hub back to ${VERSION} on purpose.`,
   );
 }
 
