@@ -5,36 +5,25 @@
  * "Mixed" and is refused MIXED is told how to write the name.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@modelcontextprotocol/client';
-import { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
-import { buildSampleDatabase, sampleDatabasePath } from '../../src/hub/warehouse/duckdb/sample-database.js';
+import type { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
+import { editedSample, type EditedSample } from '../helpers/edited-sample.js';
 import { textOf } from '../helpers/harness.js';
 import { coreOver, localClient } from '../helpers/in-memory-hub.js';
 
-let dataDir: string;
+let edited: EditedSample;
 let warehouse: DuckDbWarehouse;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'smx-spell-'));
-  await buildSampleDatabase(dataDir);
   // The generated sample has only upper-case names; a copy with mixed-case ones, its stamp kept.
-  const writable = await DuckDBInstance.create(sampleDatabasePath(dataDir));
-  const connection = await writable.connect();
-  await connection.run(`CREATE SCHEMA "Mixed"; CREATE TABLE "Mixed"."MyTable"(i INTEGER); CREATE TABLE "Mixed"."a.b"(i INTEGER);
+  edited = await editedSample(`CREATE SCHEMA "Mixed"; CREATE TABLE "Mixed"."MyTable"(i INTEGER); CREATE TABLE "Mixed"."a.b"(i INTEGER);
     CREATE TABLE "Mixed"."ORDERS"(i INTEGER); CREATE VIEW "Mixed"."lowerView" AS SELECT 1 AS one; CREATE SCHEMA "Empty"`);
-  connection.closeSync();
-  writable.closeSync();
-  warehouse = await DuckDbWarehouse.open({ dataDir, threads: 1 });
+  warehouse = edited.warehouse;
 });
 
 after(async () => {
-  await warehouse?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await edited?.close();
 });
 
 const CONFIG = `

@@ -4,34 +4,23 @@
  * table whose name holds a tab, which list_tables lists, is described when its name is passed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@modelcontextprotocol/client';
-import { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
-import { buildSampleDatabase, sampleDatabasePath } from '../../src/hub/warehouse/duckdb/sample-database.js';
+import type { DuckDbWarehouse } from '../../src/hub/warehouse/duckdb/duckdb-warehouse.js';
+import { editedSample, type EditedSample } from '../helpers/edited-sample.js';
 import { textOf } from '../helpers/harness.js';
 import { coreOver, localClient } from '../helpers/in-memory-hub.js';
 
-let dataDir: string;
+let edited: EditedSample;
 let warehouse: DuckDbWarehouse;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'smx-agree-'));
-  await buildSampleDatabase(dataDir);
-  const writable = await DuckDBInstance.create(sampleDatabasePath(dataDir));
-  const connection = await writable.connect();
-  await connection.run(`CREATE SCHEMA "Mixed"; CREATE TABLE "Mixed"."tab\tname"(i INTEGER); INSERT INTO "Mixed"."tab\tname" VALUES (7)`);
-  connection.closeSync();
-  writable.closeSync();
-  warehouse = await DuckDbWarehouse.open({ dataDir, threads: 1 });
+  edited = await editedSample(`CREATE SCHEMA "Mixed"; CREATE TABLE "Mixed"."tab\tname"(i INTEGER); INSERT INTO "Mixed"."tab\tname" VALUES (7)`);
+  warehouse = edited.warehouse;
 });
 
 after(async () => {
-  await warehouse?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await edited?.close();
 });
 
 async function call(client: Client, name: string, args: Record<string, unknown>) {

@@ -307,36 +307,35 @@ export class HubMetrics implements CallSink {
         if (seq !== undefined) this.set(seq);
       },
     });
+    /** A count kept elsewhere (status has it), exported as a counter; absent while `read` says there is nothing to count. */
+    const lossCounter = (name: string, help: string, read: () => number | undefined): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const count = read();
+          if (count === undefined) {
+            this.remove();
+            return;
+          }
+          this.reset();
+          this.inc(count);
+        },
+      });
+    };
     // A failing audit log or trace exporter was only visible in status (and, for audit, as a last_seq that
     // stands still while calls go on): these count the losses themselves, absent where there is nothing to lose.
-    new Counter({
-      name: 'snowmux_audit_append_failures_total',
-      help: 'Audit records the hub failed to write (disk full, I/O error) since it opened its audit log; each is written later, marked unwritten, once writing works again. Absent without an open audit log.',
-      registers,
-      collect() {
-        const failed = sources.auditFailedAppends();
-        if (failed === undefined) {
-          this.remove();
-          return;
-        }
-        this.reset();
-        this.inc(failed);
-      },
-    });
-    new Counter({
-      name: 'snowmux_trace_spans_dropped_total',
-      help: 'Trace spans the hub could not export (collector unreachable or refusing) and dropped, since it started. Absent without hub.otel_endpoint.',
-      registers,
-      collect() {
-        const dropped = sources.traceSpansDropped();
-        if (dropped === undefined) {
-          this.remove();
-          return;
-        }
-        this.reset();
-        this.inc(dropped);
-      },
-    });
+    lossCounter(
+      'snowmux_audit_append_failures_total',
+      'Audit records the hub failed to write (disk full, I/O error) since it opened its audit log; each is written later, marked unwritten, once writing works again. Absent without an open audit log.',
+      () => sources.auditFailedAppends(),
+    );
+    lossCounter(
+      'snowmux_trace_spans_dropped_total',
+      'Trace spans the hub could not export (collector unreachable or refusing) and dropped, since it started. Absent without hub.otel_endpoint.',
+      () => sources.traceSpansDropped(),
+    );
   }
 
   record(call: CallRecord): void {
