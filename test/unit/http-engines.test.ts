@@ -130,6 +130,31 @@ for (const engine of ['node', 'uws'] as const) {
   });
 }
 
+// uWebSockets.js only: node:http stops reading a connection whose answers wait (what arrived already is
+// parsed, and its answers are queued: the probe's client, sending as long as it could, held ~170 MB there).
+test('[uws] a client pipelining requests on one connection and never reading holds one answer, not one per request, and is cut after stalledOutputMs', async (t) => {
+  const answer = JSON.stringify({ rows: 'x'.repeat(64 * 1024) });
+  const cut: Promise<void>[] = [];
+  const { face, fetched } = standIn((request) => {
+    cut.push(new Promise((resolve) => request.signal.addEventListener('abort', () => resolve())));
+    return new Response(answer, { headers: { 'content-type': 'application/json' } });
+  });
+  const { port } = await serve(t, 'uws', face, { stalledOutputMs: 300 });
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  t.after(() => socket.destroy());
+  socket.pause();
+  // 2,000 requests back to back, ~128 MB of answers: the engine answered every one (and held them all)
+  // while the client read none.
+  socket.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\n\r\n'.repeat(2000));
+  await until('the first request', () => fetched.length > 0);
+  // The unread answer that waited 300 ms cuts the connection (its request's signal aborts); what the kernel
+  // buffers took before it is all the hub answered.
+  await until('the cut', () => cut.length > 0);
+  await Promise.race(cut);
+  assert.ok(fetched.length < 200, `${fetched.length} of 2000 pipelined requests were answered for a client that read nothing`);
+});
+
 test('[uws] a /shim link whose input the hub does not read is cut past 16 MiB waiting, saying why (it queued every message before)', async (t) => {
   const { face, links } = standIn();
   const { port } = await serve(t, 'uws', face);

@@ -5,7 +5,7 @@
  * bridged to a Duplex for the hub. Loaded only when hyper-express is installed (an optional dependency).
  */
 import { createServer } from 'node:net';
-import { Duplex, Writable } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -249,13 +249,27 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
   res.status(response.status);
   response.headers.forEach((v, k) => void res.header(k, v));
   const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  const stalledMs = limits.stalledOutputMs ?? DEFAULT_STALLED_OUTPUT_MS;
   if (!response.body || !streaming) {
-    res.send(Buffer.from(await response.arrayBuffer()), close);
+    const body = Buffer.from(await response.arrayBuffer());
+    if (close || body.length === 0) {
+      res.send(body, close);
+      return;
+    }
+    // uWebSockets.js parses a connection's next pipelined request only once this answer has ended, and
+    // send() ends it at once, whatever it had to buffer: a client pipelining requests and never reading
+    // made the hub hold every answer (~6 MB/s, never cut). Streamed with its length, the answer ends when
+    // its last byte is written, so a connection holds one unread answer, and is cut once that has waited
+    // stalledOutputMs, as an unread stream is.
+    if (!(await settledWithin(res.stream(Readable.from([body]), body.length), stalledMs))) {
+      logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
+      aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+      res.close();
+    }
     return;
   }
   const reader = response.body.getReader();
   res.once('abort', () => void reader.cancel().catch(() => {}));
-  const stalledMs = limits.stalledOutputMs ?? DEFAULT_STALLED_OUTPUT_MS;
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -364,4 +378,17 @@ function portInUse(host: string, port: number): Promise<boolean> {
     probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE'));
     probe.listen(port, host, () => probe.close(() => resolve(false)));
   });
+}
+
+/** Whether `work` settled within `ms` (a rejection counts: the client went away). */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
