@@ -259,9 +259,9 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     // uWebSockets.js parses a connection's next pipelined request only once this answer has ended, and
     // send() ends it at once, whatever it had to buffer: a client pipelining requests and never reading
     // made the hub hold every answer (~6 MB/s, never cut). Streamed with its length, the answer ends when
-    // its last byte is written, so a connection holds one unread answer, and is cut once that has waited
-    // stalledOutputMs, as an unread stream is.
-    if (!(await settledWithin(res.stream(Readable.from([body]), body.length), stalledMs))) {
+    // its last byte is written, so a connection holds one unread answer, and is cut once none of it has
+    // been taken for stalledOutputMs, as an unread stream is (a slow reader that makes progress is not).
+    if (!(await writtenWhileProgressing(res, res.stream(Readable.from([body]), body.length), stalledMs))) {
       logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
       aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
       res.close();
@@ -380,15 +380,25 @@ function portInUse(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Whether `work` settled within `ms` (a rejection counts: the client went away). */
-async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+/**
+ * Whether `sent` settled (a rejection counts: the client went away) before a whole `stalledMs` passed with
+ * no byte of the answer taken by the client (the response's write offset standing still).
+ */
+async function writtenWhileProgressing(res: HyperExpress.Response, sent: Promise<unknown>, stalledMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+  const stalled = new Promise<boolean>((resolve) => {
+    let offset = res.write_offset;
+    timer = setInterval(() => {
+      // A connection closed meanwhile (the client went away) leaves the send pending for good: nothing to cut.
+      if (res.completed) return resolve(true);
+      const now = res.write_offset;
+      if (now === offset) resolve(false);
+      offset = now;
+    }, stalledMs);
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), late]);
+    return await Promise.race([sent.then(() => true, () => true), stalled]);
   } finally {
-    clearTimeout(timer);
+    clearInterval(timer);
   }
 }
