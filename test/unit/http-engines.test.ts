@@ -43,8 +43,8 @@ function standIn(answer: (request: Request) => Response = () => new Response('"o
   return { face, fetched, links };
 }
 
-async function serve(t: { after(fn: () => unknown): void }, engine: keyof typeof ENGINES, face: HttpFace, limits: Partial<EngineLimits> = {}): Promise<HttpEndpoint & { port: number }> {
-  const endpoint = await ENGINES[engine](face, '127.0.0.1:0', logger, { bodyTimeoutMs: 5_000, ...limits });
+async function serve(t: { after(fn: () => unknown): void }, engine: keyof typeof ENGINES, face: HttpFace, limits: Partial<EngineLimits> = {}, log = logger): Promise<HttpEndpoint & { port: number }> {
+  const endpoint = await ENGINES[engine](face, '127.0.0.1:0', log, { bodyTimeoutMs: 5_000, ...limits });
   t.after(() => endpoint.close());
   return { ...endpoint, port: Number(new URL(endpoint.url).port) };
 }
@@ -68,6 +68,23 @@ async function until(what: string, condition: () => boolean, ms = 10_000): Promi
 }
 
 for (const engine of ['node', 'uws'] as const) {
+  test(`[${engine}] plain answers (the face's own refusals and fetched answers) are written whole and log no engine error`, async (t) => {
+    const lines: string[] = [];
+    const sink = new PassThrough();
+    sink.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+    const { port } = await serve(t, engine, standIn().face, {}, createLogger({ destination: sink, level: 'info' }));
+    for (let i = 0; i < 5; i++) {
+      const refused = await fetch(`http://127.0.0.1:${port}/status`);
+      assert.equal(refused.status, 401);
+      assert.equal(await refused.text(), '{"error":"no key"}\n');
+      const answered = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { authorization: 'ok' }, body: '{}' });
+      assert.equal(await answered.text(), '"ok"\n');
+    }
+    // An answer written whole before the engine looked at its progress made uWS throw on the next access.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50), []);
+  });
+
   test(`[${engine}] a WebSocket upgrade with a Host that is not a URL part is answered 400 and its socket closed`, async (t) => {
     const { face, links } = standIn();
     const { port } = await serve(t, engine, face);

@@ -197,22 +197,23 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
   res.once('abort', () => aborted.abort(new Error('the client disconnected')));
   const method = req.method.toUpperCase();
   const info = { remoteAddress: req.ip };
-  let admission: Admission;
+  let verdict: Admission | Response;
   try {
     // Host, Origin, route and key are judged from the headers: a request refused there has no body read.
-    const verdict = face.admit(new Request(urlOf(req), { method, headers: headersOf(req) }), info);
-    if (verdict instanceof Response) {
-      const drained = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs, null);
-      if (drained === 'gone') return;
-      if (drained !== undefined) req.received = true;
-      await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined);
-      return;
-    }
-    admission = verdict;
+    verdict = face.admit(new Request(urlOf(req), { method, headers: headersOf(req) }), info);
   } catch (err) {
+    // new Request refuses a URL or header it cannot parse: the client's fault, answered as one.
     if (!res.aborted) sendError(res, 400, `${JSON.stringify({ error: `Malformed request: ${malformedWhy(err)}.` })}\n`);
     return;
   }
+  if (verdict instanceof Response) {
+    const drained = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs, null);
+    if (drained === 'gone') return;
+    if (drained !== undefined) req.received = true;
+    await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined);
+    return;
+  }
+  const admission = verdict;
   let held = 0;
   let response: Response;
   try {
@@ -387,11 +388,13 @@ function portInUse(host: string, port: number): Promise<boolean> {
 async function writtenWhileProgressing(res: HyperExpress.Response, sent: Promise<unknown>, stalledMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<boolean>((resolve) => {
-    let offset = res.write_offset;
+    let offset = writeOffsetOf(res);
+    // A small answer can be written whole before this looks (hyper-express then leaves `completed` unset).
+    if (offset === undefined) return resolve(true);
     timer = setInterval(() => {
       // A connection closed meanwhile (the client went away) leaves the send pending for good: nothing to cut.
-      if (res.completed) return resolve(true);
-      const now = res.write_offset;
+      const now = writeOffsetOf(res);
+      if (now === undefined) return resolve(true);
       if (now === offset) resolve(false);
       offset = now;
     }, stalledMs);
@@ -400,5 +403,18 @@ async function writtenWhileProgressing(res: HyperExpress.Response, sent: Promise
     return await Promise.race([sent.then(() => true, () => true), stalled]);
   } finally {
     clearInterval(timer);
+  }
+}
+
+/**
+ * How much of the answer uWS has written, or undefined once the response is over: ended by its last byte
+ * (uWS then refuses any access, and hyper-express leaves `completed` unset after a sized stream) or closed.
+ */
+function writeOffsetOf(res: HyperExpress.Response): number | undefined {
+  if (res.completed) return undefined;
+  try {
+    return res.write_offset;
+  } catch {
+    return undefined;
   }
 }
