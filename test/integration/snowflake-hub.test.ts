@@ -83,6 +83,23 @@ test('editors sharing a profile share one pool: N editors cause at most pool-siz
   assert.ok(!readFileSync(join(home, 'hub.log'), 'utf8').includes(PASSWORD), 'hub.log leaks a secret');
 });
 
+test('execute_query shows TIME(n) with its fraction at every scale and FLOAT -0 as -0, in the text and the structured result', async (t) => {
+  const d = await double(t);
+  const home = tempHome(t);
+  const hub = await startHub(t, home);
+  const editor = await connectClient(t, { home, kind: 'v2-modern', env: sfEnv(d), name: 'sf-time' });
+  const select = Array.from({ length: 10 }, (_, n) => `'12:34:56.123456789'::TIME(${n}) AS T${n}`).join(', ');
+  const r = await editor.callTool('execute_query', { query: `SELECT ${select}, '12:34:56.789'::TIME(3) AS MS, CAST('-0' AS DOUBLE) AS NZ` });
+  assert.ok(!r.isError, textOf(r));
+  const expected = ['12:34:56', '12:34:56.1', '12:34:56.12', '12:34:56.123', '12:34:56.1234', '12:34:56.12345', '12:34:56.123456',
+    '12:34:56.1234567', '12:34:56.12345678', '12:34:56.123456789', '12:34:56.789', '-0'];
+  assert.deepEqual((r.structuredContent as { rows: unknown[][] }).rows, [expected]);
+  const text = textOf(r);
+  for (const cell of expected.slice(1)) assert.match(text, new RegExp(`(^|[^0-9.])${cell.replace(/[.]/g, '\\.')}($|[^0-9])`, 'm'), `text shows ${cell}`);
+  await editor.close();
+  assert.equal(await hub.stop(), 0);
+});
+
 test('every query carries a QUERY_TAG naming snowmux, the client, session and request; per-call context never leaks', async (t) => {
   const d = await double(t);
   const home = tempHome(t);

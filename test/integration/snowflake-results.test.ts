@@ -44,7 +44,7 @@ describe('Snowflake results', () => {
       ],
     );
     assert.deepEqual(result.rows, [
-      [1, 'click', '2024-01-02T03:04:05.123456', '01:02:03', '2024-01-02', false, '12.5000', 0.25, { k: 'a', n: 1 }, ['x', 'y'], 'DEAD', '12345678901234567890'],
+      [1, 'click', '2024-01-02T03:04:05.123456', '01:02:03.5', '2024-01-02', false, '12.5000', 0.25, { k: 'a', n: 1 }, ['x', 'y'], 'DEAD', '12345678901234567890'],
       [2, 'view', '1969-12-31T23:59:59.500000', '23:59:59', '1969-12-31', true, '-0.0001', 0.001, null, [], null, -1],
     ]);
     assert.equal(result.rowCount, 2);
@@ -63,6 +63,22 @@ describe('Snowflake results', () => {
     );
     assert.deepEqual(result.columns.map((c) => c.type), ['FLOAT', 'TIME', 'NUMBER(18,4)', 'NUMBER(38,0)', 'DATE', 'TIMESTAMP_NTZ', 'BOOLEAN', 'BINARY', 'VARCHAR', 'VARCHAR']);
     assert.deepEqual(result.rows, [[null, null, null, null, null, null, null, null, null, 'NULL']]);
+  });
+
+  it('gives TIME(n) with its fractional seconds for every scale 0-9, whatever TIME_OUTPUT_FORMAT prints, and FLOAT -0 as -0', async () => {
+    // The session's TIME_OUTPUT_FORMAT is Snowflake's default HH24:MI:SS, which has no fraction: the cell
+    // must come from the value the driver decoded, not from the text it formats.
+    const value = '12:34:56.123456789';
+    const select = Array.from({ length: 10 }, (_, n) => `'${value}'::TIME(${n}) AS T${n}`).join(', ');
+    const result = await w.query(`select ${select}, CAST('12:34:56.789' AS TIME(3)) AS C3, CAST(NULL AS TIME(3)) AS N3, '00:00:01'::TIME(9) AS WHOLE, ` +
+      `cast('-0' as double) as neg_zero, cast('0' as double) as zero`, queryOptions());
+    assert.deepEqual(result.rows, [[
+      '12:34:56', '12:34:56.1', '12:34:56.12', '12:34:56.123', '12:34:56.1234', '12:34:56.12345', '12:34:56.123456', '12:34:56.1234567',
+      '12:34:56.12345678', '12:34:56.123456789', '12:34:56.789', null, '00:00:01', '-0', 0,
+    ]]);
+    // Paging the same result by its query id reads it the same way.
+    const page = await w.fetchResults(result.queryId!, { offset: 0, limit: 1 }, callContext());
+    assert.deepEqual(page.rows[0]!.slice(0, 4), ['12:34:56', '12:34:56.1', '12:34:56.12', '12:34:56.123']);
   });
 
   it('keeps integers beyond 2^53 inside VARIANT documents exact, as NUMBER columns do', async () => {

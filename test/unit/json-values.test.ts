@@ -44,6 +44,13 @@ describe('floats', () => {
     assert.equal(floatToJson(-Infinity), '-Infinity');
   });
 
+  test('a negative zero is "-0" (JSON.stringify writes -0 as 0), in a FLOAT or REAL column; inside a document it stays a number', () => {
+    assert.equal(floatToJson(-0), '-0');
+    assert.equal(floatToJson(0), 0);
+    assert.equal(float32ToJson(-0), '-0');
+    assert.deepEqual(toJsonValue({ x: -0 }), { x: -0 });
+  });
+
   test('single-precision values show the digits that round-trip', () => {
     assert.equal(float32ToJson(Math.fround(0.1)), 0.1);
     assert.equal(float32ToJson(Math.fround(3.4028235e38)), 3.4028235e38);

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cellConverter } from '../../src/hub/warehouse/snowflake/result-values.js';
+import { cellConverter, formatTimeAtScale } from '../../src/hub/warehouse/snowflake/result-values.js';
 import type { SfColumn } from '../../src/hub/warehouse/snowflake/sdk-types.js';
 
 const numberColumn = (scale: number) => ({ getType: () => 'fixed', getScale: () => scale, getPrecision: () => 38, getName: () => 'N', isNullable: () => true }) as unknown as SfColumn;
@@ -39,4 +39,27 @@ test('the text "NULL" is SQL NULL for every type the driver may hand over as tex
     assert.equal(cellConverter(column(type))('NULL'), 'NULL', type);
     assert.equal(cellConverter(column(type))(null), null, type);
   }
+});
+
+test('a FLOAT negative zero stays -0 (JSON.stringify would write 0), whatever its text', () => {
+  for (const text of ['-0', '-0.0', '-0e0']) assert.equal(cellConverter(column('real'))(text), '-0', text);
+  assert.equal(cellConverter(column('real'))('0'), 0);
+  assert.equal(cellConverter(column('real'))(-0), '-0');
+});
+
+test('a TIME(scale) value shows the fraction the column holds, to its scale, for every scale 0-9', () => {
+  // 12:34:56.123456789 as the driver decodes it: midnight seconds + nanoseconds (the cell keeps `scale` digits).
+  const expected = ['12:34:56', '12:34:56.1', '12:34:56.12', '12:34:56.123', '12:34:56.1234', '12:34:56.12345', '12:34:56.123456', '12:34:56.1234567', '12:34:56.12345678', '12:34:56.123456789'];
+  for (let scale = 0; scale <= 9; scale++) {
+    const nanos = Math.floor(123_456_789 / 10 ** (9 - scale)) * 10 ** (9 - scale);
+    assert.equal(formatTimeAtScale(45_296, nanos, scale), expected[scale], `scale ${scale}`);
+  }
+  assert.equal(formatTimeAtScale(45_296, 789_000_000, 3), '12:34:56.789');
+  assert.equal(formatTimeAtScale(45_296, 789_000_000, 9), '12:34:56.789');
+  assert.equal(formatTimeAtScale(0, 0, 9), '00:00:00');
+  assert.equal(formatTimeAtScale(86_399, 999_999_999, 9), '23:59:59.999999999');
+  // A decoded SfTime goes through the column's converter the same way.
+  const sfTime = { getMidnightSeconds: () => 45_296, getNanoSeconds: () => 5_000_000 };
+  const time3 = { getType: () => 'time', getScale: () => 3, getPrecision: () => 0, getName: () => 'T', isNullable: () => true } as unknown as SfColumn;
+  assert.equal(cellConverter(time3)(sfTime), '12:34:56.005');
 });

@@ -7,7 +7,8 @@ import type { JsonValue } from './types.js';
  *
  * - integers within ±(2^53-1) → number; larger integers → decimal string (never a rounded number);
  * - fixed-point decimals → exact decimal string with the column's scale ("12.30"), never a float;
- * - floats → number; NaN / ±Infinity → "NaN" / "Infinity" / "-Infinity" (JSON has no such numbers);
+ * - floats → number; NaN / ±Infinity / -0 → "NaN" / "Infinity" / "-Infinity" / "-0" (JSON has no such numbers:
+ *   JSON.stringify writes -0 as 0, so a FLOAT column's negative zero would read as zero);
  * - DATE → "YYYY-MM-DD"; TIME → "HH:MM:SS[.ffffff]"; TIMESTAMP without zone → "YYYY-MM-DDTHH:MM:SS[.ffffff]";
  *   TIMESTAMP with zone → the same in UTC with a trailing "Z"; JS Date → ISO with "Z";
  * - binary → upper-case hex; semi-structured values → nested JSON values, the same integer rule inside them.
@@ -33,7 +34,8 @@ function convert(value: unknown, depth: number, seen: Set<object>): JsonValue {
     case 'string':
       return value;
     case 'number':
-      return floatToJson(value);
+      // A number inside a document stays a number (a VARIANT's -0 is JSON's -0, which serializes as 0).
+      return Object.is(value, -0) ? value : floatToJson(value);
     case 'bigint':
       return integerToJson(value);
     case 'symbol':
@@ -86,9 +88,13 @@ export function integerToJson(value: bigint | number): number | string {
   return value.toString();
 }
 
-/** Floats: numbers, with the non-finite values JSON cannot carry spelled as strings. */
+/**
+ * Floats: numbers, with the values JSON cannot carry spelled as strings: the non-finite ones and negative
+ * zero (JSON.stringify(-0) is "0"; Snowflake and DuckDB show -0).
+ */
 export function floatToJson(value: number): number | string {
   if (Number.isNaN(value)) return 'NaN';
+  if (Object.is(value, -0)) return '-0';
   if (value === Infinity) return 'Infinity';
   if (value === -Infinity) return '-Infinity';
   return value;
@@ -99,7 +105,7 @@ export function floatToJson(value: number): number | string {
  * round-trip in single precision (0.1 rather than 0.10000000149011612).
  */
 export function float32ToJson(value: number): number | string {
-  if (!Number.isFinite(value)) return floatToJson(value);
+  if (!Number.isFinite(value) || Object.is(value, -0)) return floatToJson(value);
   for (let digits = 1; digits <= 9; digits++) {
     const candidate = Number(value.toPrecision(digits));
     if (Math.fround(candidate) === Math.fround(value)) return candidate;

@@ -79,7 +79,9 @@ export function snowflakeTypeName(duckType: string): string {
   if (t === 'VARCHAR') return 'VARCHAR(16777216)';
   if (t === 'BOOLEAN') return 'BOOLEAN';
   if (t === 'DATE') return 'DATE';
-  if (t === 'TIME') return 'TIME(9)';
+  if (t === 'TIME' || t === 'TIME_NS') return 'TIME(9)';
+  const time = /^UNION\("?SF_TIME_(\d)"? TIME_NS\)$/.exec(t);
+  if (time) return `TIME(${time[1]})`;
   if (t === 'TIMESTAMP') return 'TIMESTAMP_NTZ(9)';
   if (t === 'TIMESTAMP WITH TIME ZONE') return 'TIMESTAMP_LTZ(9)';
   if (t === 'BLOB') return 'BINARY(8388608)';
@@ -95,6 +97,19 @@ interface ColumnEncoder {
 
 function pad9(n: bigint): string {
   return n.toString().padStart(9, '0');
+}
+
+/** Seconds since midnight with `scale` fraction digits, as Snowflake sends a TIME(scale) cell ("45296.789"). */
+function timeCell(nanos: bigint, scale: number): string {
+  const seconds = (nanos / 1_000_000_000n).toString();
+  return scale === 0 ? seconds : `${seconds}.${pad9(nanos % 1_000_000_000n).slice(0, scale)}`;
+}
+
+/** The n of a `UNION(sf_time_n TIME_NS)` column: Snowflake's TIME(n) in the double's DuckDB. */
+function timeScaleOfUnion(type: DuckDBType): number | undefined {
+  const tags = (type as unknown as { memberTags?: string[] }).memberTags ?? [];
+  const m = tags.length === 1 ? /^sf_time_(\d)$/.exec(tags[0]!) : null;
+  return m === null ? undefined : Number(m[1]);
 }
 
 /** micro-seconds since epoch → signed decimal seconds with 9 fraction digits, as Snowflake sends it. */
@@ -128,17 +143,26 @@ function encoderFor(name: string, type: DuckDBType): ColumnEncoder {
     }
     case DuckDBTypeId.FLOAT:
     case DuckDBTypeId.DOUBLE:
-      return { rowtype: rowType(name, 'real'), encode: (v) => String(v) };
+      // Snowflake sends a negative zero with its sign (String(-0) is "0").
+      return { rowtype: rowType(name, 'real'), encode: (v) => (Object.is(v, -0) ? '-0' : String(v)) };
     case DuckDBTypeId.DATE:
       return { rowtype: rowType(name, 'date'), encode: (v) => String((v as { days: number }).days) };
     case DuckDBTypeId.TIME:
+      return { rowtype: rowType(name, 'time'), encode: (v) => timeCell((v as { micros: bigint }).micros * 1000n, 9) };
+    case DuckDBTypeId.TIME_NS:
+      return { rowtype: rowType(name, 'time'), encode: (v) => timeCell((v as { nanos: bigint }).nanos, 9) };
+    case DuckDBTypeId.UNION: {
+      // Snowflake's TIME(n), as the engine rewrites it: a one-member UNION(sf_time_n TIME_NS) (sql-engine.ts).
+      const scale = timeScaleOfUnion(type);
+      if (scale === undefined) return { rowtype: rowType(name, 'text'), encode: (v) => String(v) };
       return {
-        rowtype: rowType(name, 'time'),
+        rowtype: rowType(name, 'time', { scale }),
         encode: (v) => {
-          const micros = (v as { micros: bigint }).micros;
-          return `${micros / 1_000_000n}.${pad9((micros % 1_000_000n) * 1000n)}`;
+          const member = (v as { value: { nanos: bigint } | null }).value;
+          return member === null ? null : timeCell(member.nanos, scale);
         },
       };
+    }
     case DuckDBTypeId.TIMESTAMP:
     case DuckDBTypeId.TIMESTAMP_MS:
     case DuckDBTypeId.TIMESTAMP_S:

@@ -984,6 +984,12 @@ export class EngineSession {
           i = args.end;
           continue;
         }
+        const time = t.value === 'TIME' ? timeScaleAt(tokens, i) : undefined;
+        if (time !== undefined) {
+          out.push(duckTime(tokens, i, time.end, time.scale));
+          i = time.end;
+          continue;
+        }
         out.push(t.value);
       } else if (t.kind === 'string') {
         out.push(stringLiteralDuck(t.value));
@@ -1001,6 +1007,38 @@ export class EngineSession {
   close(): void {
     this.duck.closeSync();
   }
+}
+
+/** `TIME ( n )` at `i`: Snowflake's TIME with a scale; `end` is the index of its `)`. */
+function timeScaleAt(tokens: Token[], i: number): { scale: number; end: number } | undefined {
+  const args = readCallArgs(tokens, i + 1);
+  if (args === undefined || args.args.length !== 1 || !/^\d$/.test(args.args[0]!.text)) return undefined;
+  return { scale: Number(args.args[0]!.text), end: args.end };
+}
+
+/**
+ * Snowflake's TIME(n) for DuckDB, whose TIME has no scale: a value cast to it becomes TIME_NS wrapped in a
+ * one-member UNION(sf_time_n TIME_NS), the type that carries n into the result (encode.ts sends rowtype
+ * scale n and n fraction digits). `x::TIME(n)` and `CAST(x AS TIME(n))` carry the scale; elsewhere (a
+ * column definition) it is TIME_NS, sent as TIME(9).
+ */
+function duckTime(tokens: Token[], start: number, end: number, scale: number): string {
+  const union = `UNION(sf_time_${scale} TIME_NS)`;
+  const before = previousSignificant(tokens, start);
+  if (before?.text === '::') return `TIME_NS::${union}`;
+  // CAST(x AS TIME(n)) → CAST(x AS TIME_NS)::UNION(…): the CAST's own ")" closes the UNION's parenthesis.
+  if (before?.value === 'AS' && nextSignificant(tokens, end)?.text === ')') return `TIME_NS)::UNION(sf_time_${scale} TIME_NS`;
+  return 'TIME_NS';
+}
+
+function previousSignificant(tokens: Token[], i: number): Token | undefined {
+  for (let j = i - 1; j >= 0; j--) if (tokens[j]!.kind !== 'space' && tokens[j]!.kind !== 'comment') return tokens[j];
+  return undefined;
+}
+
+function nextSignificant(tokens: Token[], i: number): Token | undefined {
+  for (let j = i + 1; j < tokens.length; j++) if (tokens[j]!.kind !== 'space' && tokens[j]!.kind !== 'comment') return tokens[j];
+  return undefined;
 }
 
 /** Reads `( a, b )` after a function name: returns the significant argument tokens and the index of `)`. */

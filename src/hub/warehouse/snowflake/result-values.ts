@@ -2,15 +2,15 @@
  * snowflake-sdk result cells → JSON-safe values, with the same shapes the embedded warehouse produces
  * (json-values.ts). Statements run with fetchAsString ['Number'], so NUMBER cells arrive as Snowflake's
  * exact text (no float rounding of big integers or decimals); dates and timestamps arrive as the driver's
- * SfDate objects, whose epoch seconds + nanoseconds keep full precision. TIME is the exception: the driver
- * only hands out its text in the session's TIME_OUTPUT_FORMAT (Snowflake's default HH24:MI:SS has no
- * fraction), so a TIME cell is that text.
+ * SfDate objects, whose epoch seconds + nanoseconds keep full precision. TIME needs help: the driver hands
+ * out only its text in the session's TIME_OUTPUT_FORMAT (Snowflake's default HH24:MI:SS drops the fraction),
+ * although it decoded the exact value first; exposeTimeValues() hands the statement's rows that decoded
+ * value (an SfTime: midnight seconds + nanoseconds) instead, and it is shown with the column's scale.
  */
 import {
   decimalToString,
   floatToJson,
   formatDateFromDays,
-  formatTimeOfDayNanos,
   formatTimestampNanos,
   integerToJson,
   toJsonValue,
@@ -30,6 +30,8 @@ interface SfTimeLike {
 }
 
 const NANOS = 1_000_000_000n;
+/** Marks a driver column whose TIME cells exposeTimeValues() already hands over decoded. */
+const TIME_EXPOSED = Symbol('snowmux.timeExposed');
 
 export function columnInfo(column: SfColumn): ColumnInfo {
   return { name: column.getName(), type: snowflakeTypeName(column), nullable: column.isNullable() };
@@ -82,8 +84,10 @@ function valueConverter(column: SfColumn, type: string): CellConverter {
       return (v) => (v === null || v === undefined ? null : realToJson(v));
     case 'date':
       return (v) => (isSfDate(v) ? formatDateFromDays(Math.floor(v.getEpochSeconds() / 86_400)) : toJsonValue(v));
-    case 'time':
-      return (v) => (isSfTime(v) ? formatTimeOfDayNanos(BigInt(v.getMidnightSeconds()) * NANOS + BigInt(v.getNanoSeconds())) : toJsonValue(v));
+    case 'time': {
+      const scale = column.getScale() ?? 9;
+      return (v) => (isSfTime(v) ? formatTimeAtScale(v.getMidnightSeconds(), v.getNanoSeconds(), scale) : toJsonValue(v));
+    }
     case 'timestamp_ntz':
       return (v) => (isSfDate(v) ? formatTimestampNanos(epochNanos(v), false) : toJsonValue(v));
     case 'timestamp_ltz':
@@ -103,6 +107,46 @@ export function fixedToJson(text: string, scale: number): JsonValue {
   if (scale <= 0 && fraction.replace(/0+$/, '') === '') return integerToJson(BigInt(`${sign}${whole || '0'}`));
   const digits = (fraction + '0'.repeat(scale)).slice(0, Math.max(scale, 0));
   return decimalToString(BigInt(`${sign}${whole || '0'}${digits}`), Math.max(scale, 0));
+}
+
+/**
+ * A TIME(scale) value as Snowflake holds it: "HH:MM:SS" and the fraction of a second to the column's scale,
+ * its trailing zeros dropped (TIME(3) 12:34:56.789 → "12:34:56.789", TIME(9) 01:02:03.5 → "01:02:03.5",
+ * no fraction when there is none) — never a digit the column does not hold, never one of its digits lost.
+ */
+export function formatTimeAtScale(midnightSeconds: number, nanos: number, scale: number): string {
+  const s = Math.trunc(midnightSeconds);
+  const pad2 = (n: number): string => String(n).padStart(2, '0');
+  const text = `${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}`;
+  const digits = Math.min(Math.max(Math.trunc(scale), 0), 9);
+  const fraction = String(Math.trunc(nanos)).padStart(9, '0').slice(0, digits).replace(/0+$/, '');
+  return fraction === '' ? text : `${text}.${fraction}`;
+}
+
+/**
+ * Makes the rows of a statement's result carry each TIME cell as the value the driver decoded (an SfTime)
+ * rather than the text it formats from it in the session's TIME_OUTPUT_FORMAT, which by Snowflake's default
+ * (HH24:MI:SS) loses the fraction of a second. The hub does not set TIME_OUTPUT_FORMAT itself: that would
+ * change how the caller's own SQL turns TIME into text (TO_VARCHAR, ::VARCHAR).
+ *
+ * snowflake-sdk has no public way to this value: each column's `_getRowValue(row)` decodes the cell into
+ * `row.values[index]` and then formats it. The wrapper returns that decoded value; should a driver version
+ * lack either, the cell stays the driver's text (test/integration/snowflake-results.test.ts fails then).
+ */
+export function exposeTimeValues(columns: readonly SfColumn[]): void {
+  for (const column of columns) {
+    if (column.getType().toLowerCase() !== 'time') continue;
+    const internal = column as unknown as { _getRowValue?: (row: unknown) => unknown; [TIME_EXPOSED]?: true };
+    const original = internal._getRowValue;
+    if (typeof original !== 'function' || internal[TIME_EXPOSED] === true) continue;
+    const index = column.getIndex();
+    internal._getRowValue = function (this: unknown, row: unknown): unknown {
+      const formatted = original.call(this, row);
+      const decoded = (row as { values?: unknown[] } | null)?.values?.[index];
+      return isSfTime(decoded) ? decoded : formatted;
+    };
+    internal[TIME_EXPOSED] = true;
+  }
 }
 
 function realToJson(v: unknown): JsonValue {

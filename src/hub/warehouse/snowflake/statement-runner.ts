@@ -12,7 +12,7 @@
 import { SnowmuxError } from '../../../errors.js';
 import { jsonSize } from '../json-values.js';
 import type { ColumnInfo, JsonValue, QueryProgress } from '../types.js';
-import { cellConverter, columnInfo } from './result-values.js';
+import { cellConverter, columnInfo, exposeTimeValues } from './result-values.js';
 import type { SfConnection, SfStatement } from './sdk-types.js';
 import { toSnowmuxError, type ErrorContext } from './snowflake-errors.js';
 import type { ContextField } from './session-context.js';
@@ -261,6 +261,7 @@ function readWindow(
 ): Promise<StatementOutcome> {
   return new Promise((resolve) => {
     const columns = stmt.getColumns() ?? [];
+    exposeTimeValues(columns);
     const converters = columns.map(cellConverter);
     const total = stmt.getNumRows() ?? 0;
     const rows: JsonValue[][] = [];
