@@ -51,7 +51,7 @@ export const ERROR_CODES = {
   TOOL_ERROR: { fault: 'user', doc: 'A tool answered with an error that carried no code of its own.' },
 
   // ---- the warehouse or the way to it -----------------------------------------------------------
-  WAREHOUSE_UNAVAILABLE: { fault: 'infrastructure', transient: true, doc: 'The warehouse cannot be reached or opened now (also when, while a statement waited, the hub\'s reachability checks found the account\'s address refusing or answering 502/503/504: the message names the address and, when Snowflake had taken the statement, its query id); retried when it is a read, and counted by the breaker.' },
+  WAREHOUSE_UNAVAILABLE: { fault: 'infrastructure', transient: true, doc: 'The warehouse cannot be reached or opened now (also when, while a statement waited, the hub\'s reachability checks found the account\'s address refusing, or it or its statement endpoint answering 502/503/504: the message names the address and, when Snowflake had taken the statement, its query id); retried when it is a read, and counted by the breaker.' },
   WAREHOUSE_ERROR: { fault: 'infrastructure', transient: true, doc: 'The warehouse failed on its side (an internal error, an HTTP failure).' },
   WAREHOUSE_CLOSED: { fault: 'hub', doc: 'The warehouse was shut down (the hub is stopping or reloading). Retry once the hub is back.' },
   CONNECTION_LOST: { fault: 'infrastructure', transient: true, doc: 'The warehouse session was lost mid-call; a new one is opened for the next call. Also when the profile\'s settings changed (a rotated key, a reload) while the call waited: nothing was sent, and the call made again runs on the new settings (`details.settingsChanged`).' },

@@ -149,6 +149,8 @@ describe('Snowflake resilience', () => {
   for (const [label, fault, reason] of [
     ['refuses connections', { kind: 'refuse' }, /connection (reset|refused)/],
     ['answers HTTP 503 to every request', { kind: 'httpStatus', endpoint: 'any', status: 503 }, /HTTP 503/],
+    // Logins and the front page answer; only statements get the gateway's 503 (the query service is down).
+    ['answers HTTP 503 to every statement while its front page and logins answer', { kind: 'httpStatus', endpoint: 'query', status: 503 }, /HTTP 503 from the statement endpoint/],
   ] as const) {
     it(`a warm pool's call to a Snowflake that ${label} fails within seconds as WAREHOUSE_UNAVAILABLE naming it; the connection is discarded and the breaker counts it`, async () => {
       const w = productWarehouse(`outage-${fault.kind}`);
@@ -163,6 +165,7 @@ describe('Snowflake resilience', () => {
           assert.equal(err.details?.['infrastructure'], true);
           assert.equal(err.details?.['unreachable'], true);
           assert.match(err.message, reason);
+          assert.match(err.message, /^Snowflake at \S+ is unavailable \(/);
           assert.ok(err.message.includes(new URL(double.url).origin), err.message);
           assert.doesNotMatch(err.message, /pool\.max/);
           return true;
@@ -172,8 +175,17 @@ describe('Snowflake resilience', () => {
       assert.ok(performance.now() - t0 < 20_000, `took ${Math.round(performance.now() - t0)} ms`);
       assert.equal(poolDetail(w)['discarded'], 1, 'the connection the driver still retries on is not reused');
       assert.equal(breaker.snapshot().totalFailures, 1);
+      // Status shows the outage while it lasts, and nothing once a statement is answered again.
+      const problem = w.info().problem;
+      assert.equal(problem?.code, 'WAREHOUSE_UNAVAILABLE', JSON.stringify(problem));
+      assert.equal(problem?.transient, true);
+      assert.match(problem?.message ?? '', reason);
+      assert.ok(problem?.message.includes(new URL(double.url).origin), problem?.message);
+      assert.match(String((w.info().detail['outage'] as { reason?: unknown } | undefined)?.reason), reason);
       await abandonedStatementArrives('select 41');
       assert.deepEqual((await w.query('select 42', queryOptions())).rows, [[42]]);
+      assert.equal(w.info().problem, undefined);
+      assert.equal(w.info().detail['outage'], undefined);
       assert.equal(poolDetail(w)['logins'], 2);
     });
   }

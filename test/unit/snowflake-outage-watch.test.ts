@@ -78,4 +78,39 @@ describe('probeEndpoint', () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     assert.deepEqual(await probeEndpoint(closed, { useEnvProxy: false }, 2_000), { ok: false, reason: 'connection refused' });
   });
+
+  it('fails on a gateway failure of the statement endpoint while the front page answers; a refusal there or a slow answer is Snowflake answering', async () => {
+    let statementStatus = 200;
+    let hangStatements = false;
+    const hung: (() => void)[] = [];
+    const server = createServer((req, res) => {
+      if (req.method === 'HEAD' && req.url === '/') return void res.writeHead(200).end();
+      if (req.method === 'POST' && req.url === '/queries/v1/query-request') {
+        if (hangStatements) return void hung.push(() => res.writeHead(200).end());
+        // Snowflake refuses a statement without a session with HTTP 200 success:false (or 401): an answer.
+        return void res.writeHead(statementStatus, { 'content-type': 'application/json' }).end('{"success":false,"code":"390101"}');
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const proxy = { useEnvProxy: false };
+      assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: true });
+      statementStatus = 401;
+      assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: true });
+      for (const status of [502, 503, 504]) {
+        statementStatus = status;
+        assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: false, reason: `HTTP ${status} from the statement endpoint` });
+      }
+      statementStatus = 500;
+      assert.deepEqual(await probeEndpoint(url, proxy, 2_000), { ok: true }, 'a 500 is Snowflake itself answering, not a gateway');
+      hangStatements = true;
+      assert.deepEqual(await probeEndpoint(url, proxy, 200), { ok: true }, 'whether the account answers is the front page\'s to say');
+    } finally {
+      for (const release of hung) release();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

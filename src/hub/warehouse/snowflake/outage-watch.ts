@@ -5,18 +5,22 @@
  * for tens of seconds before any error, and the breaker needs several of those to open.
  *
  * So while any statement of a profile has waited longer than `graceMs`, the account's endpoint (the origin
- * the driver talks to, through the same proxy rule) is asked for a HEAD every `intervalMs` — one probe for
- * all the profile's waiting statements. A probe fails when the connection is refused or reset, nothing
- * answers within `probeTimeoutMs`, or a gateway answers 502/503/504; `strikes` failures in a row end
- * each statement that waited through them. Any other HTTP answer means Snowflake is there and the
- * statement is simply slow: it is left alone.
+ * the driver talks to, through the same proxy rule) is probed every `intervalMs` — one probe for all the
+ * profile's waiting statements: a HEAD of the front page, and, beside it, a session-less POST to the
+ * statement endpoint the driver's requests go to. An outage may leave the front page and logins answering
+ * while every statement gets 502/503/504 (the query service down behind its gateway): the front page alone
+ * then said "Snowflake answers" and the statement waited out the driver's minutes of retries. A probe fails
+ * when the connection is refused or reset, nothing answers within `probeTimeoutMs`, or a gateway answers
+ * 502/503/504 on either; `strikes` failures in a row end each statement that waited through them. Any other
+ * HTTP answer (Snowflake refuses a statement without a session) means Snowflake is there and the statement
+ * is simply slow: it is left alone.
  */
 import { snowflakeFetch, type SnowflakeFetchOptions } from './proxy-fetch.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
 export interface Outage {
-  /** What the last probe met, e.g. "connection refused", "HTTP 503". */
+  /** What the last probe met, e.g. "connection refused", "HTTP 503", "HTTP 503 from the statement endpoint". */
   reason: string;
   /** Wall-clock time of the first of the failed probes in a row. */
   since: number;
@@ -33,6 +37,14 @@ export interface OutageWatchTimings {
 
 export const DEFAULT_OUTAGE_TIMINGS: OutageWatchTimings = { graceMs: 3_000, intervalMs: 2_000, probeTimeoutMs: 2_000, strikes: 2 };
 
+/** An outage the probes are seeing: what the last one met, since when (wall clock), the last one's time, how many in a row. */
+export interface OutageState {
+  reason: string;
+  since: number;
+  lastAt: number;
+  probes: number;
+}
+
 interface Waiter {
   since: number;
   strikes: number;
@@ -48,7 +60,7 @@ export class OutageWatch {
   private probing = false;
   private lastProbeAt = Number.NEGATIVE_INFINITY;
   /** Set while the probes fail; cleared by one that does not, or by a finished statement. */
-  private failing: { reason: string; since: number } | null = null;
+  private failing: OutageState | null = null;
 
   constructor(
     private readonly probe: () => Promise<ProbeResult>,
@@ -69,8 +81,8 @@ export class OutageWatch {
     };
   }
 
-  /** Whether the last probe failed (and what it met, since when), until Snowflake is seen answering again. */
-  failingNow(): { reason: string; since: number } | null {
+  /** Whether the last probe failed (what it met, since when, how often), until Snowflake is seen answering again. */
+  failingNow(): OutageState | null {
     return this.failing;
   }
 
@@ -102,7 +114,8 @@ export class OutageWatch {
     } finally {
       this.probing = false;
     }
-    this.failing = result.ok ? null : { reason: result.reason, since: this.failing?.since ?? Date.now() };
+    const now = Date.now();
+    this.failing = result.ok ? null : { reason: result.reason, since: this.failing?.since ?? now, lastAt: now, probes: (this.failing?.probes ?? 0) + 1 };
     for (const waiter of [...this.waiters]) {
       // Only a statement that had already waited its grace when the probe started counts the probe.
       if (waiter.since + this.timings.graceMs > startedAt) continue;
@@ -115,13 +128,34 @@ export class OutageWatch {
   }
 }
 
-/** One HEAD to the account's origin: does anything answer, and is it more than a gateway saying "down"? */
+/** Where snowflake-sdk sends every statement (POST), as the probe asks it without a session. */
+const STATEMENT_PATH = '/queries/v1/query-request';
+
+/**
+ * Does Snowflake answer, and is it more than a gateway saying "down"? A HEAD to the account's origin, and at
+ * the same time a POST without a session to the statement endpoint: Snowflake refuses that (no session) when
+ * its query service is up, while a gateway in front of a query service that is down answers 502/503/504.
+ * Only such a gateway answer counts from the statement endpoint; whether the account answers at all (refused,
+ * reset, silent) is the front page's to say, so a statement endpoint that is merely slow to refuse does not
+ * end anything.
+ */
 export async function probeEndpoint(baseUrl: string, proxy: SnowflakeFetchOptions, timeoutMs: number): Promise<ProbeResult> {
+  const [front, statements] = await Promise.all([
+    ask(baseUrl, '/', { method: 'HEAD' }, proxy, timeoutMs),
+    ask(baseUrl, STATEMENT_PATH, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}' }, proxy, timeoutMs),
+  ]);
+  if (!front.ok) return { ok: false, reason: front.reason };
+  if (statements.status !== undefined && GATEWAY_FAILURES.has(statements.status)) return { ok: false, reason: `HTTP ${statements.status} from the statement endpoint` };
+  return { ok: true };
+}
+
+/** One request of a probe: a gateway failure or network failure as its reason, else ok; with the HTTP status when there was one. */
+async function ask(baseUrl: string, path: string, init: RequestInit, proxy: SnowflakeFetchOptions, timeoutMs: number): Promise<ProbeResult & { status?: number }> {
   try {
     // A redirect is an answer: it is not followed (it may lead off Snowflake, e.g. to a sign-in page).
-    const res = await snowflakeFetch(new URL('/', baseUrl).href, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }, proxy);
+    const res = await snowflakeFetch(new URL(path, baseUrl).href, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }, proxy);
     await res.body?.cancel();
-    return GATEWAY_FAILURES.has(res.status) ? { ok: false, reason: `HTTP ${res.status}` } : { ok: true };
+    return GATEWAY_FAILURES.has(res.status) ? { ok: false, reason: `HTTP ${res.status}`, status: res.status } : { ok: true, status: res.status };
   } catch (err) {
     return { ok: false, reason: networkFailure(err, timeoutMs) };
   }

@@ -41,7 +41,7 @@ import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
-import { DEFAULT_OUTAGE_TIMINGS, OutageWatch, probeEndpoint, type Outage, type OutageWatchTimings } from './outage-watch.js';
+import { DEFAULT_OUTAGE_TIMINGS, OutageWatch, probeEndpoint, type Outage, type OutageState, type OutageWatchTimings } from './outage-watch.js';
 import { isSessionLost, profileTimeoutSetting, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { INTERACTIVE_LOGIN_WAIT_MS, interactiveLogin, SnowflakePool } from './snowflake-pool.js';
@@ -135,7 +135,9 @@ export class SnowflakeWarehouse implements Warehouse {
       driverLoadMs: sdkLoadMs() === undefined ? null : Math.round(sdkLoadMs()!),
     };
     if (p.accessUrl !== undefined) detail['accessUrl'] = p.accessUrl;
-    const problem = warehouseProblem(this.failure(), Date.now());
+    const failing = this.outages.failingNow();
+    if (failing !== null) detail['outage'] = { reason: failing.reason, since: new Date(failing.since).toISOString(), checks: failing.probes };
+    const problem = warehouseProblem(this.failure() ?? this.outageFailure(failing), Date.now());
     return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '', capacity: p.pool.max, ...(problem ? { problem } : {}) };
   }
 
@@ -145,6 +147,23 @@ export class SnowflakeWarehouse implements Warehouse {
       return { error: new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed (the hub is stopping).`), at: this.closedAt, failures: 1 };
     }
     return this.poolFailure ?? this.readyPool?.loginFailure() ?? null;
+  }
+
+  /**
+   * An outage the reachability checks see (outage-watch.ts) while logins still work — e.g. the query service
+   * answering 503 behind its gateway — as the problem status, doctor and /readyz show. Transient: it counts
+   * from the last failed check, so once nothing waits on Snowflake (no more checks) it lapses after
+   * LOGIN_RETRY_AFTER_MS, and a statement that finishes clears it at once.
+   */
+  private outageFailure(failing: OutageState | null): LoginFailure | null {
+    if (failing === null) return null;
+    const error = new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `Snowflake at ${new URL(this.baseUrl).origin} is unavailable: ${failing.reason} on ${failing.probes} check(s) in a row since ${new Date(failing.since).toISOString()}, while statements waited on it. ` +
+        `Statements on this profile fail as WAREHOUSE_UNAVAILABLE (retryable) until it answers again; check Snowflake's status page and the network or proxy.`,
+      { details: { profile: this.profile.name, reason: failing.reason, unreachable: true, infrastructure: true, transient: true } },
+    );
+    return { error, at: failing.lastAt, failures: failing.probes };
   }
 
   /**
@@ -176,7 +195,7 @@ export class SnowflakeWarehouse implements Warehouse {
    * Waiting for a connection while Snowflake is unreachable: the connections are held by calls waiting on
    * it, so more connections would not help — the outage is what to report.
    */
-  private busyInOutage(failing: { reason: string; since: number }, waitedMs: number): SnowmuxError {
+  private busyInOutage(failing: OutageState, waitedMs: number): SnowmuxError {
     return new SnowmuxError(
       'WAREHOUSE_UNAVAILABLE',
       `No connection of profile "${this.profile.name}" came free within ${Math.round(waitedMs)} ms: Snowflake at ${new URL(this.baseUrl).origin} has not answered since ${new Date(failing.since).toISOString()} (${failing.reason}), and the calls holding the connections wait on it, so more connections would not help. Nothing ran in Snowflake for this call. Check Snowflake's status and the network or proxy; retry once it answers.`,
@@ -749,7 +768,7 @@ function unreachableError(profile: string, baseUrl: string, outage: Outage, quer
       : `Snowflake had taken it (query id ${queryId}), so it may still run or have run: check query_history before running a write again`;
   return new SnowmuxError(
     'WAREHOUSE_UNAVAILABLE',
-    `Snowflake at ${origin} cannot be reached (${outage.reason} on consecutive checks while the statement waited ${Math.round(outage.waitedMs / 1000)} s); the statement was abandoned and its connection closed — ${taken}. ` +
+    `Snowflake at ${origin} is unavailable (${outage.reason} on consecutive checks while the statement waited ${Math.round(outage.waitedMs / 1000)} s); the statement was abandoned and its connection closed — ${taken}. ` +
       `Check Snowflake's status and the network or proxy; the call can be retried once Snowflake answers.`,
     { details: { profile, reason: outage.reason, unreachable: true, queryId, infrastructure: true, transient: true } },
   );
