@@ -351,12 +351,14 @@ async function tryClaimAuditWriter(home: string, heldAhead: () => Promise<number
 async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Logger; boundMs: number; first: number; stopped: () => boolean }): Promise<void> {
   const { home, runtime, logger, boundMs } = o;
   let awaited = -1;
+  // On the monotonic clock: a wall clock stepped back would stretch the bound by the size of the step.
   let since = 0;
   const waitFor = (pid: number) => {
     if (pid === awaited || pid === -1) return;
     awaited = pid;
-    since = Date.now();
-    runtime.awaitAuditHandover(pid, since + boundMs);
+    since = performance.now();
+    // Status shows the bound as a time of day: the wall clock's now plus what is left of it.
+    runtime.awaitAuditHandover(pid, Date.now() + boundMs);
     logger.info({ previousPid: pid, atMostMs: boundMs }, 'waiting for the previous hub to finish its audit records');
   };
   waitFor(o.first);
@@ -364,7 +366,7 @@ async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Log
   for (;;) {
     await new Promise((r) => setTimeout(r, HANDOVER_POLL_MS));
     if (o.stopped()) return;
-    const overdue = awaited !== -1 && Date.now() - since > boundMs ? awaited : null;
+    const overdue = awaited !== -1 && performance.now() - since > boundMs ? awaited : null;
     let result: 'claimed' | number;
     try {
       result = await tryClaimAuditWriter(home, () => runtime.auditHeldAhead(), overdue);
@@ -377,7 +379,7 @@ async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Log
       waitFor(result);
       continue;
     }
-    if (overdue !== null) logger.warn({ previousPid: overdue, waitedMs: Date.now() - since }, 'the previous hub did not finish its audit records in time (frozen?); this hub writes the log now, and that hub writes nothing more to it');
+    if (overdue !== null) logger.warn({ previousPid: overdue, waitedMs: Math.round(performance.now() - since) }, 'the previous hub did not finish its audit records in time (frozen?); this hub writes the log now, and that hub writes nothing more to it');
     try {
       await runtime.claimAudit();
     } catch (err) {
@@ -490,13 +492,13 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
 
 /** Retries `listen` while its error says the address is still in use, up to `boundMs`. */
 async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Promise<T> {
-  const deadline = Date.now() + boundMs;
+  const deadline = performance.now() + boundMs;
   for (;;) {
     try {
       return await listen();
     } catch (err) {
       const inUse = /EADDRINUSE/.test(errorMessage(err));
-      if (!inUse || Date.now() > deadline) throw err;
+      if (!inUse || performance.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -109,3 +109,37 @@ test('a replaced hub lets its calls run past the grace period; a stop that follo
   await stopped;
   governance.close();
 });
+
+/** Steps what Date.now() answers by `stepMs` from now on, as NTP or a resumed VM would; performance.now() runs on. */
+function stepWallClock(t: TestContext, stepMs: number): void {
+  const real = Date.now.bind(Date);
+  t.mock.method(Date, 'now', () => real() + stepMs);
+}
+
+test('the grace period is measured on the monotonic clock: a wall clock stepped back during the drain does not stretch it', { timeout: 20_000 }, async (t) => {
+  const { core, governance, call } = rig(200);
+  const running = call('duckdb');
+  await running.running;
+  const stopped = core.stop('snowmux stop');
+  // An hour back, just after the stop: with a wall-clock deadline the hub waited for the call's own timeout.
+  stepWallClock(t, -3_600_000);
+  const r = await running.result;
+  assert.equal(codeOf(r), 'HUB_STOPPING', textOf(r));
+  await stopped;
+  governance.close();
+});
+
+test('a wall clock stepped forward during the drain does not cut the grace period short', { timeout: 20_000 }, async (t) => {
+  const { core, governance, call } = rig(30_000);
+  const running = call('duckdb');
+  await running.running;
+  const stopped = core.stop('snowmux stop');
+  stepWallClock(t, 3_600_000);
+  // Several of the drain's 20 ms polls go by: with a wall-clock deadline the first one cancelled the call.
+  await new Promise((r) => setTimeout(r, 200));
+  running.finish();
+  const r = await running.result;
+  assert.equal(r.isError, undefined, `the call finished within the grace period: ${textOf(r)}`);
+  await stopped;
+  governance.close();
+});

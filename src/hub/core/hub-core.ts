@@ -309,7 +309,9 @@ export class HubCore {
   stop(reason: string, opts: { replaced?: boolean } = {}): Promise<void> {
     const graceMs = this.opts.shutdownGraceMs ?? 10_000;
     const waitMs = opts.replaced ? this.limits.callTimeoutMs : graceMs;
-    const at = Date.now() + waitMs;
+    // On the monotonic clock: a wall clock stepped back during the drain would otherwise keep the hub waiting for
+    // the size of the step (a step forward would cancel at once).
+    const at = performance.now() + waitMs;
     if (at < this.cancelAt) {
       this.cancelAt = at;
       this.cancelWhy = opts.replaced
@@ -338,7 +340,7 @@ export class HubCore {
     this.events.emit('draining', { reason });
     for (const { hooks } of [...this.sessions.values()]) hooks.drain(reason);
     // Polled rather than timed once: a later stop() (a signal during a replace's drain) moves cancelAt closer.
-    while (this.sessions.size > 0 && Date.now() < this.cancelAt) await new Promise((r) => setTimeout(r, 20));
+    while (this.sessions.size > 0 && performance.now() < this.cancelAt) await new Promise((r) => setTimeout(r, 20));
     if (this.sessions.size > 0) {
       // Said from what is left: a session still open with no call running (its transport has not closed it) is no call cut short.
       const running = [...this.sessions.values()].reduce((n, { session }) => n + session.running.size, 0);
@@ -360,10 +362,13 @@ export class HubCore {
   }
 }
 
-/** Polls a condition until it holds or the time is up (shutdown only; nothing here is latency-critical). */
+/**
+ * Polls a condition until it holds or the time is up (shutdown only; nothing here is latency-critical). The
+ * time is measured on the monotonic clock, so a step of the wall clock neither stretches nor cuts the wait.
+ */
 export async function waitUntil(done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const deadline = performance.now() + ms;
+  while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 function formatMs(ms: number): string {

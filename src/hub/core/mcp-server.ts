@@ -91,8 +91,8 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
   // reload can switch a role to text while a 2026-07-28 client (a server per request) holds a listing with
   // output schemas for up to LISTING_TTL_MS: until then its results keep their structured content.
   const form = env.pipeline.resultFormOf(env.session);
-  if (form === 'text') offerTextOnly(server, { keepStructuredContent: Date.now() - (schemasOfferedAt.get(env.session) ?? -Infinity) < LISTING_TTL_MS });
-  else schemasOfferedAt.set(env.session, Date.now());
+  if (form === 'text') offerTextOnly(server, { keepStructuredContent: performance.now() - (schemasOfferedAt.get(env.session) ?? -Infinity) < LISTING_TTL_MS });
+  else schemasOfferedAt.set(env.session, performance.now());
   registerCatalogTools(server, env);
   registerQueryTools(server, env);
   registerSearchObjects(server, env);

@@ -17,7 +17,8 @@ const MIN_INTERVAL_MS = 10_000;
 
 let collect: (() => void) | null | undefined;
 let timer: NodeJS.Timeout | null = null;
-let lastAt = 0;
+/** performance.now() of the last collection: the interval is measured on the monotonic clock. */
+let lastAt = -Infinity;
 
 /** V8's full collection: `gc` when node runs with --expose-gc, else exposed now (in a throwaway context). */
 function fullCollection(): (() => void) | null {
@@ -36,10 +37,10 @@ function fullCollection(): (() => void) | null {
 /** A session that held a lot of memory ended: collect it soon (once for several sessions ending together). */
 export function returnMemorySoon(): void {
   if (timer) return;
-  const wait = Math.max(AFTER_MS, lastAt + MIN_INTERVAL_MS - Date.now());
+  const wait = Math.max(AFTER_MS, lastAt + MIN_INTERVAL_MS - performance.now());
   timer = setTimeout(() => {
     timer = null;
-    lastAt = Date.now();
+    lastAt = performance.now();
     const collectNow = fullCollection();
     if (!collectNow) return;
     // V8 compacts only some pages in a full collection; this one should release every page it can.

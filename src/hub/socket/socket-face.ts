@@ -16,7 +16,7 @@ import { VERSION } from '../../version.js';
 import { DEFAULT_MAX_LINE_BYTES, encodeLine } from '../../wire/framing.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
 import { type Hello, checkHello, parseLinkFrame } from '../../wire/hello.js';
-import type { HubCore, HubListener } from '../core/hub-core.js';
+import { waitUntil, type HubCore, type HubListener } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
 import { watchLink } from '../listen/link-watchdog.js';
 import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from '../listen/unix-listener.js';
@@ -369,8 +369,7 @@ export class SocketFace implements HubListener {
   /** Control links (a replacing hub waits on its own to learn that this one is done) and the rest. */
   async closeAll(): Promise<void> {
     for (const conn of this.connections) conn.socket.end();
-    const deadline = Date.now() + 1_000;
-    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => this.connections.size === 0, 1_000);
     for (const conn of this.connections) conn.socket.destroy();
   }
 

@@ -84,7 +84,7 @@ export class RedisKeyStore implements KeyChecker {
       // An empty hash read before any with keys is either a team with no keys yet or a Redis that restarted
       // empty, whose keys the other replicas write back within their re-read period: until then, a key this
       // replica does not know is "cannot check yet" (503), not "not valid" (401).
-      if (!this.#settled) this.#settled = fetched.size > 0 || Date.now() - (this.#emptySince ??= Date.now()) >= EMPTY_GRACE_MS;
+      if (!this.#settled) this.#settled = fetched.size > 0 || performance.now() - (this.#emptySince ??= performance.now()) >= EMPTY_GRACE_MS;
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
       return;
