@@ -143,3 +143,16 @@ test('a wall clock stepped forward during the drain does not cut the grace perio
   await stopped;
   governance.close();
 });
+
+test('uptime is measured on the monotonic clock: never negative after a step back, never inflated by a step forward', async (t) => {
+  const { core, governance } = rig(0);
+  stepWallClock(t, -7_200_000);
+  const back = core.health().body.uptimeMs;
+  assert.ok(back >= 0 && back < 60_000, `uptime after a step back: ${back}`);
+  t.mock.restoreAll();
+  stepWallClock(t, 7_200_000);
+  const ahead = core.status().uptimeMs;
+  assert.ok(ahead >= 0 && ahead < 60_000, `uptime after a step forward: ${ahead}`);
+  await core.stop('test');
+  governance.close();
+});

@@ -118,6 +118,8 @@ export interface HubListener {
 
 export class HubCore {
   readonly startedAt = new Date();
+  /** performance.now() at start: uptime is measured on it, so a step of the wall clock cannot make it negative or inflate it. */
+  private readonly startedMono = performance.now();
   /** See HubEvents. Listeners must not throw. */
   readonly events = new EventEmitter<HubEvents>();
   readonly limits: HubLimits;
@@ -259,7 +261,7 @@ export class HubCore {
   }
 
   health(): HubHealth {
-    const base = { pid: process.pid, uptimeMs: Date.now() - this.startedAt.getTime() };
+    const base = { pid: process.pid, uptimeMs: this.uptimeMs() };
     if (!this.draining) return { ok: true, body: { status: 'running', ...base } };
     return {
       ok: false,
@@ -272,7 +274,7 @@ export class HubCore {
       version: VERSION,
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
-      uptimeMs: Date.now() - this.startedAt.getTime(),
+      uptimeMs: this.uptimeMs(),
       home: this.opts.home,
       socket: '',
       ...Object.assign({}, ...this.listeners.map((l) => l.describe?.() ?? {})),
@@ -285,6 +287,11 @@ export class HubCore {
     };
     status.health = assessHealth(status, hubPlace(this.opts.home, this.opts.configFile));
     return status;
+  }
+
+  /** Milliseconds since the hub started, on the monotonic clock (the wall clock may be stepped: NTP, a resumed VM). */
+  private uptimeMs(): number {
+    return Math.round(performance.now() - this.startedMono);
   }
 
   /** Whether `viewer` may see every identity's sessions and calls: their role says `query_history = "all"`. */

@@ -14,6 +14,7 @@ export interface HubStatus {
   version: string;
   pid: number;
   startedAt: string;
+  /** Since the hub started, on the monotonic clock (a step of the wall clock does not change it). */
   uptimeMs: number;
   home: string;
   /** The Unix socket, when the hub listens on one. */
