@@ -157,6 +157,23 @@ test('a wall clock stepped back does not freeze the rolling window: old failures
   assert.equal(breaker.snapshot().failures, 1);
 });
 
+for (const stepMs of [-3 * 3_600_000, 2 * 86_400_000]) {
+  test(`while open, the time to the next try is the reset timer's, whatever the wall clock did since (stepped ${stepMs / 3_600_000} h)`, async (t) => {
+    const { breaker, clock } = makeBreaker(t, { resetTimeoutMs: 30_000 });
+    await failTimes(breaker, 5, outage);
+    clock.advance(2000);
+    clock.stepWall(stepMs); // NTP or a resumed VM; opossum's reset timer (elapsed time) is due in 28 s all the same
+    await assert.rejects(breaker.run(ok), (err: unknown) => {
+      assert.ok(isSnowmuxError(err, 'WAREHOUSE_CIRCUIT_OPEN'));
+      assert.match(err.message, /\(in 28 s\)/);
+      assert.equal(err.details?.retryAfterMs, 28_000);
+      assert.equal(err.details?.retryAt, new Date(clock.now() + 28_000).toISOString());
+      return true;
+    });
+    assert.equal(breaker.snapshot().nextAttemptAt, clock.now() + 28_000);
+  });
+}
+
 test('half-open: a successful probe closes the breaker; transitions are emitted and counted', async (t) => {
   const { breaker, transitions } = makeBreaker(t, { resetTimeoutMs: 5 });
   await failTimes(breaker, 5, outage);

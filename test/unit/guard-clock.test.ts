@@ -79,3 +79,16 @@ test('a delay longer than a timer holds waits the longest it can, not 1 ms; a ne
   systemClock.clearTimeout(handle);
   assert.equal(fired, false);
 });
+
+test('ManualClock.stepWall moves the wall clock only: monotonic time and timers go on as before', () => {
+  const clock = new ManualClock(1_000_000);
+  const fired: number[] = [];
+  clock.setTimeout(() => fired.push(clock.monotonic()), 100);
+  clock.stepWall(-3_600_000);
+  assert.equal(clock.now(), 1_000_000 - 3_600_000);
+  assert.equal(clock.monotonic(), 1_000_000);
+  assert.equal(clock.nextTimerAt(), 1_000_100 - 3_600_000);
+  clock.advance(100);
+  assert.deepEqual(fired, [1_000_100]);
+  assert.equal(clock.now(), 1_000_100 - 3_600_000);
+});

@@ -17,7 +17,8 @@
  *  - Calls rejected while open still count as `fires` in the rolling window.
  *  - Half-open admits exactly one probe; other calls are rejected until it settles.
  *  - The reset timer is opossum's own real (unref'd) setTimeout; `nextAttemptAt` is computed with the
- *    injected clock and matches it when that clock is the system clock.
+ *    injected clock's monotonic time (the wall-clock time shown is now plus what is left) and matches it
+ *    when that clock is the system clock.
  *  - The rolling window is rotated here, lazily from the injected clock (opossum's
  *    `rotateBucketController`), instead of by opossum's interval timers; snapshots are disabled.
  *  - `timeout: false`: the hub's own timeouts abort calls (an aborted call then classifies by its error).
@@ -112,7 +113,8 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
 
   #state: BreakerState = 'closed';
   #openedFailures = 0;
-  #nextAttemptAt: number | null = null;
+  /** When (on the monotonic clock, #elapsed) opossum's reset timer half-opens the breaker; null unless open. */
+  #reopensAt: number | null = null;
   #totalFailures = 0;
   #opens = 0;
   #halfOpens = 0;
@@ -165,18 +167,19 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
     this.#breaker.on('open', () => {
       this.#opens++;
       this.#openedFailures = this.#breaker.stats.failures;
-      this.#nextAttemptAt = this.#clock.now() + this.#resetTimeoutMs;
+      // Opossum half-opens on a real timer, which runs on elapsed time: so does this deadline.
+      this.#reopensAt = this.#elapsed() + this.#resetTimeoutMs;
       this.#transition('open');
     });
     this.#breaker.on('halfOpen', () => {
       this.#halfOpens++;
-      this.#nextAttemptAt = null;
+      this.#reopensAt = null;
       this.#transition('half-open');
       this.#probeNow();
     });
     this.#breaker.on('close', () => {
       this.#closes++;
-      this.#nextAttemptAt = null;
+      this.#reopensAt = null;
       this.#transition('closed');
     });
   }
@@ -243,7 +246,7 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
       halfOpensCount: this.#halfOpens,
       closesCount: this.#closes,
       rejectedCount: this.#rejected,
-      nextAttemptAt: this.#nextAttemptAt,
+      nextAttemptAt: this.#nextAttemptAt(),
       lastFailure: this.#lastFailure,
     };
   }
@@ -263,8 +266,18 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
       to,
       at: this.#clock.now(),
       failures: this.#breaker.stats.failures,
-      nextAttemptAt: this.#nextAttemptAt,
+      nextAttemptAt: this.#nextAttemptAt(),
     });
+  }
+
+  /**
+   * When the breaker tries again, as a wall-clock time: now plus what is left of the reset timeout on the
+   * monotonic clock. Kept as a wall-clock time, it was off by the size of any step of the wall clock since
+   * the breaker opened (a -3 h step said "in 10802 s" of a breaker that half-opened 2 s later).
+   */
+  #nextAttemptAt(): number | null {
+    if (this.#reopensAt === null) return null;
+    return this.#clock.now() + Math.max(0, this.#reopensAt - this.#elapsed());
   }
 
   #elapsed(): number {
@@ -298,8 +311,9 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
     const failing = `${this.#backend} profile "${this.profile}" is failing (${this.#openedFailures} infrastructure ${
       this.#openedFailures === 1 ? 'error' : 'errors'
     } in ${windowS} s)`;
-    if (this.#state === 'open' && this.#nextAttemptAt !== null) {
-      const retryAt = Math.max(this.#nextAttemptAt, now);
+    const nextAttemptAt = this.#nextAttemptAt();
+    if (this.#state === 'open' && nextAttemptAt !== null) {
+      const retryAt = Math.max(nextAttemptAt, now);
       const inS = Math.max(1, Math.ceil((retryAt - now) / 1000));
       return new SnowmuxError(
         'WAREHOUSE_CIRCUIT_OPEN',

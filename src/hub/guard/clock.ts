@@ -36,9 +36,13 @@ interface ManualTimer {
 /**
  * A clock that only moves when told to. Timers fire in due order (ties in creation order), each with
  * `now()` equal to its due time, including timers scheduled by other timers within the advanced span.
+ * `advance` moves both clocks (and timers); `stepWall` moves only the wall clock, as NTP or a resumed VM
+ * steps it: `monotonic()` and the timers go on undisturbed.
  */
 export class ManualClock implements Clock {
+  /** The monotonic time, on which timers are due; the wall clock is it plus #wallOffset. */
   #now: number;
+  #wallOffset = 0;
   #nextId = 1;
   readonly #timers = new Map<number, ManualTimer>();
 
@@ -48,7 +52,16 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.#now + this.#wallOffset;
+  }
+
+  monotonic(): number {
     return this.#now;
+  }
+
+  /** Steps the wall clock by `ms` (negative: back), leaving monotonic time and timers where they are. */
+  stepWall(ms: number): void {
+    this.#wallOffset += ms;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
@@ -69,9 +82,10 @@ export class ManualClock implements Clock {
     return this.#timers.size;
   }
 
-  /** Due time of the next timer, if any. */
+  /** Due time of the next timer, if any (on the wall clock). */
   nextTimerAt(): number | undefined {
-    return this.#nextDue(Number.POSITIVE_INFINITY)?.at;
+    const at = this.#nextDue(Number.POSITIVE_INFINITY)?.at;
+    return at === undefined ? undefined : at + this.#wallOffset;
   }
 
   /** Moves time forward synchronously, firing due timers. Promise callbacks run after this returns. */
