@@ -252,3 +252,72 @@ test('room: the rows and bytes left, the least over every window, with when that
   assert.equal(quotas.room('alice').rows?.left, 0, 'never below zero');
   assert.deepEqual(new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 3 }], clock }).room('alice'), {}, 'no rows or bytes budget: no room to keep to');
 });
+
+test('a wall clock stepped back after the budget is spent keeps the window (no fresh budget) only for as long as it really had left, and says so', () => {
+  const clock = new ManualClock(at('2026-11-21T13:30:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 2 }], clock });
+  quotas.reserve('alice');
+  quotas.reserve('alice');
+  clock.stepWall(-3 * HOUR); // the wall clock reads 10:30; the window counted ends in 30 minutes of real time (and a second's slack)
+  const err = refusal(() => quotas.check('alice'));
+  assert.match(err.message, /The window resets at 2026-11-21T11:00:01Z\.$/, 'the reset time is now plus what the window really has left');
+  assert.equal(err.details?.['retryAfterMs'], 30 * 60_000 + 1000);
+  const [window] = quotas.entry('alice').windows;
+  assert.deepEqual([window!.windowStart, window!.resetsAt, window!.remaining.queries], ['2026-11-21T13:00:00Z', '2026-11-21T11:00:01Z', 0], 'status names the window counted and when it really ends');
+  clock.advance(30 * 60_000 + 1000 - 1);
+  refusal(() => quotas.check('alice'));
+  clock.advance(1); // the announced time: admitted (it was refused until the wall clock read 14:00, three hours on)
+  quotas.check('alice');
+  assert.equal(quotas.entry('alice').windows[0]!.used.queries, 0);
+});
+
+test('a window spent while the wall clock ran ahead does not lock the identity out once the clock is corrected, and every reset time names the window counted', () => {
+  const clock = new ManualClock(at('2026-12-06T13:10:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 2 }], clock });
+  clock.stepWall(2 * DAY); // a VM resumed with a clock two days ahead
+  quotas.reserve('alice');
+  quotas.reserve('alice');
+  assert.match(refusal(() => quotas.check('alice')).message, /resets at 2026-12-08T14:00:00Z\./);
+  clock.stepWall(-2 * DAY); // corrected: 13:10 again
+  const err = refusal(() => quotas.check('alice'));
+  assert.match(err.message, /resets at 2026-12-06T14:00:01Z\./);
+  assert.equal(err.details?.['resetAt'], '2026-12-06T14:00:01Z');
+  assert.equal(err.details?.['retryAfterMs'], 50 * 60_000 + 1000);
+  const [window] = quotas.entry('alice').windows;
+  assert.deepEqual([window!.windowStart, window!.resetsAt], ['2026-12-08T13:00:00Z', '2026-12-06T14:00:01Z']);
+  clock.advance(50 * 60_000 + 999);
+  refusal(() => quotas.check('alice'));
+  clock.advance(1); // at the time given, not two days later
+  quotas.check('alice');
+});
+
+test('a wall clock that jumps ahead while the monotonic one stands still (a laptop asleep) ends the window at its wall-clock end', () => {
+  const clock = new ManualClock(at('2026-11-21T14:50:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 1 }], clock });
+  quotas.reserve('alice');
+  refusal(() => quotas.check('alice'));
+  clock.stepWall(2 * HOUR);
+  quotas.check('alice');
+});
+
+test('refund finds the window a reservation was counted in across a step of the wall clock', () => {
+  const clock = new ManualClock(at('2026-11-21T14:10:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 2 }], clock });
+  const reserved = quotas.reserve('alice');
+  assert.ok('at' in reserved);
+  clock.stepWall(-HOUR);
+  quotas.refund('alice', reserved.at);
+  assert.equal(quotas.entry('alice').windows[0]!.used.queries, 0);
+});
+
+test('the wall and monotonic clocks a little apart (read at different moments) never end a window before its wall-clock end', () => {
+  const clock = new ManualClock(at('2026-11-21T14:59:00Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 1 }], clock });
+  quotas.reserve('alice');
+  clock.stepWall(-5); // the wall clock a few ms behind the monotonic one
+  clock.advance(60_000); // the monotonic end has passed, the wall clock reads 14:59:59.995
+  const err = refusal(() => quotas.check('alice'));
+  assert.equal(err.details?.['resetAt'], '2026-11-21T15:00:00Z');
+  clock.advance(5);
+  quotas.check('alice');
+});

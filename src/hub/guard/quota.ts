@@ -10,6 +10,13 @@
  * Windows are aligned to the Unix epoch, so an hour window runs from one UTC hour to the next and a day
  * window from UTC midnight to UTC midnight (reset times are the same for everyone and easy to state).
  *
+ * The wall clock can be stepped (NTP, a VM resumed with a wrong clock), so a window also ends on the clock's
+ * monotonic time: it lasts until the wall clock passes its end or as long as it had left when it opened
+ * has elapsed (and a second), whichever comes first. A step back keeps counting the window it is in (no fresh budget)
+ * but no longer than it really had left; a window opened while the clock ran ahead is not kept for as long
+ * as the clock was wrong once it is corrected. Every reset time given (refusal, retryAfterMs, room, status)
+ * is that end, read now: when the next call is really admitted.
+ *
  * Call pattern: `exceeded(identity)` before a call as a cheap check, then `reserve(identity)` just before its
  * query runs — the check and the count of the query in one step, so calls running at once are refused exactly
  * at the `queries` limit — then `record(identity, { rows, bytes })` after it, or `refund` when the query never
@@ -93,6 +100,9 @@ export interface QuotaSnapshotEntry {
 
 interface WindowUsage extends QuotaUsage {
   windowStart: number;
+  /** The clock's monotonic time (monotonicOf) at which this window opened, and at which it ends at the latest. */
+  openedAt: number;
+  endsAt: number;
   /**
    * A team hub: what the other replicas had used in this window when Redis last answered. Added to this
    * process's own usage when Redis does not answer, so an outage gives nobody a fresh budget on each replica.
@@ -111,6 +121,12 @@ interface Holder {
 }
 
 const METRICS: readonly QuotaMetric[] = ['queries', 'rows', 'bytes', 'scanBytes'];
+/**
+ * How much longer than its monotonic end a window lasts: the wall and monotonic clocks are read apart (and
+ * Date.now() is whole milliseconds), so without a step they disagree by a little, and a window must then end
+ * exactly at its wall-clock end, never a moment before it with a fresh budget in between.
+ */
+const MONOTONIC_SLACK_MS = 1000;
 const SWEEP_FLOOR = 1000;
 
 export class QuotaTracker {
@@ -135,17 +151,19 @@ export class QuotaTracker {
   }
 
   /** The refusal `check` would throw, or undefined. When several budgets are spent, names the one that resets last. */
-  exceeded(identity: string, role?: string, shared?: (windowMs: number) => QuotaUsage | undefined): SnowmuxError | undefined {
-    const now = this.#clock.now();
+  exceeded(identity: string, role?: string, shared?: (windowMs: number) => QuotaUsage | undefined, sharedNow?: number): SnowmuxError | undefined {
+    // A team's windows are on Redis's clock (`sharedNow`, read by the admission): the reset time every replica gives.
+    const now = shared && sharedNow !== undefined ? sharedNow : this.#clock.now();
     let worst: { rule: QuotaRule; metric: QuotaMetric; limit: number; used: number; resetsAt: number } | undefined;
     for (const rule of this.#rules(identity, role)) {
       // A team hub passes the usage all replicas recorded (Redis); otherwise this process's own.
-      const usage = shared ? shared(rule.windowMs) : withOthers(this.#current(identity, role, rule.windowMs, now, false));
+      const own = shared ? undefined : this.#current(identity, role, rule.windowMs, now, false);
+      const usage = shared ? shared(rule.windowMs) : withOthers(own);
+      const resetsAt = own ? this.#resetsAt(own, rule.windowMs, now) : windowStartOf(now, rule.windowMs) + rule.windowMs;
       for (const metric of METRICS) {
         const limit = rule[metric];
         if (limit === undefined) continue;
         const used = usage?.[metric] ?? 0;
-        const resetsAt = windowStartOf(now, rule.windowMs) + rule.windowMs;
         if (used >= limit && (worst === undefined || resetsAt > worst.resetsAt)) {
           worst = { rule, metric, limit, used, resetsAt };
         }
@@ -181,12 +199,13 @@ export class QuotaTracker {
     const now = this.#clock.now();
     const room: Partial<Record<'rows' | 'bytes', QuotaRoom>> = {};
     for (const rule of this.#rules(identity, role)) {
-      const usage = withOthers(this.#current(identity, role, rule.windowMs, now, false));
+      const own = this.#current(identity, role, rule.windowMs, now, false);
+      const usage = withOthers(own);
+      const resetsAt = own ? this.#resetsAt(own, rule.windowMs, now) : windowStartOf(now, rule.windowMs) + rule.windowMs;
       for (const metric of ['rows', 'bytes'] as const) {
         const limit = rule[metric];
         if (limit === undefined) continue;
         const left = Math.max(0, limit - amount(usage?.[metric]));
-        const resetsAt = windowStartOf(now, rule.windowMs) + rule.windowMs;
         const least = room[metric];
         if (least === undefined || left < least.left || (left === least.left && resetsAt > least.resetsAt)) {
           room[metric] = { left, limit, windowMs: rule.windowMs, resetsAt };
@@ -198,24 +217,24 @@ export class QuotaTracker {
 
   /**
    * The refusal `exceeded` gives, or else counts one query in every window the identity (under `role`) has rules
-   * for, at once: no other call can pass the check between them. Answers the time it counted at (for `refund`).
+   * for, at once: no other call can pass the check between them. Answers when it counted (the clock's monotonic
+   * time, for `refund`).
    */
   reserve(identity: string, role?: string): { refusal: SnowmuxError } | { at: number } {
     const refusal = this.exceeded(identity, role);
     if (refusal) return { refusal };
-    const at = this.#clock.now();
     this.record(identity, { queries: 1 }, role);
-    return { at };
+    // Read after the count: a window it opened opened no later than this (refund compares).
+    return { at: monotonicOf(this.#clock) };
   }
 
   /** Gives back a query `reserve` counted at `at` whose statement never ran, in the windows it was counted in. */
   refund(identity: string, at: number, role?: string): void {
     const now = this.#clock.now();
     for (const windowMs of this.#windowsKept(identity, role)) {
-      // A window that has ended since was reset: the reservation went with it.
-      if (windowStartOf(at, windowMs) !== windowStartOf(now, windowMs)) continue;
       const current = this.#current(identity, role, windowMs, now, false);
-      if (current) current.queries = Math.max(0, current.queries - 1);
+      // A window opened since was reset: the reservation went with the one it was counted in.
+      if (current && current.openedAt <= at) current.queries = Math.max(0, current.queries - 1);
     }
   }
 
@@ -278,7 +297,9 @@ export class QuotaTracker {
         const usage = withOthers(own);
         const used: QuotaUsage = { queries: usage?.queries ?? 0, rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
         if (rule.scanBytes !== undefined) used.scanBytes = usage?.scanBytes ?? 0;
-        const start = windowStartOf(now, rule.windowMs);
+        // The window actually counted, and when it really ends (a step of the wall clock may have put it elsewhere).
+        const start = own ? own.windowStart : windowStartOf(now, rule.windowMs);
+        const resetsAt = own ? this.#resetsAt(own, rule.windowMs, now) : start + rule.windowMs;
         const limits: QuotaWindowSnapshot['limits'] = { queries: rule.queries ?? null, rows: rule.rows ?? null, bytes: rule.bytes ?? null };
         const remaining: QuotaWindowSnapshot['remaining'] = {
           queries: limits.queries === null ? null : Math.max(0, limits.queries - used.queries),
@@ -290,7 +311,7 @@ export class QuotaTracker {
           limits.scanBytes = rule.scanBytes;
           remaining.scanBytes = Math.max(0, rule.scanBytes - (used.scanBytes ?? 0));
         }
-        const window: QuotaWindowSnapshot = { windowMs: rule.windowMs, windowStart: isoSeconds(start), resetsAt: isoSeconds(start + rule.windowMs), used, limits, remaining };
+        const window: QuotaWindowSnapshot = { windowMs: rule.windowMs, windowStart: isoSeconds(start), resetsAt: isoSeconds(resetsAt), used, limits, remaining };
         if (own?.othersAt !== undefined) {
           const part: QuotaUsage = { queries: own.queries, rows: own.rows, bytes: own.bytes };
           if (rule.scanBytes !== undefined) part.scanBytes = own.scanBytes ?? 0;
@@ -315,15 +336,18 @@ export class QuotaTracker {
     return windows;
   }
 
-  /** Usage of the window containing `now`, reset if the stored one has ended. */
+  /**
+   * Usage of the current window, reset if the stored one has ended: by the wall clock, or on the monotonic clock
+   * (see the top of this file). A wall clock stepped back keeps the stored window (no fresh budget) until then.
+   */
   #current(identity: string, role: string | undefined, windowMs: number, now: number, create: boolean): WindowUsage | undefined {
     const start = windowStartOf(now, windowMs);
+    const mono = monotonicOf(this.#clock);
     const key = holderKey(identity, role);
     let holder = this.#usage.get(key);
     let usage = holder?.windows.get(windowMs);
-    if (usage && usage.windowStart !== start) {
-      if (usage.windowStart > start) return usage; // the clock went backwards: keep counting the newer window
-      usage.windowStart = start;
+    if (usage && !isLive(usage, windowMs, now, mono)) {
+      Object.assign(usage, opened(start, windowMs, now, mono));
       usage.queries = usage.rows = usage.bytes = usage.scanBytes = 0;
       delete usage.others;
       delete usage.othersAt;
@@ -334,12 +358,12 @@ export class QuotaTracker {
         holder = { identity, role, windows: new Map() };
         this.#usage.set(key, holder);
       }
-      usage = { windowStart: start, queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
+      usage = { ...opened(start, windowMs, now, mono), queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
       // A window length new to this holder (a reload changed `window`) starts from what it used in the windows
       // kept that lie wholly within this one (the most of them: they count the same calls), not from zero: a
       // stricter rule must not hand out a fresh budget. Usage older than any kept window is not known.
       for (const [otherMs, other] of holder.windows) {
-        if (other.windowStart !== windowStartOf(now, otherMs) || other.windowStart < start || other.windowStart + otherMs > start + windowMs) continue;
+        if (!isLive(other, otherMs, now, mono) || other.windowStart < start || other.windowStart + otherMs > start + windowMs) continue;
         for (const metric of METRICS) usage[metric] = Math.max(amount(usage[metric]), amount(other[metric]));
       }
       holder.windows.set(windowMs, usage);
@@ -347,10 +371,16 @@ export class QuotaTracker {
     return usage;
   }
 
+  /** When a window that is live ends: at its wall-clock end or its monotonic end, whichever comes first, as a wall-clock time. */
+  #resetsAt(usage: WindowUsage, windowMs: number, now: number): number {
+    return Math.min(usage.windowStart + windowMs, now + Math.max(0, usage.endsAt + MONOTONIC_SLACK_MS - monotonicOf(this.#clock)));
+  }
+
   /** Forgets identities whose every window has ended (their usage would read as zero anyway). */
   #sweep(now: number): void {
+    const mono = monotonicOf(this.#clock);
     for (const [key, holder] of this.#usage) {
-      const live = [...holder.windows].some(([windowMs, usage]) => usage.windowStart === windowStartOf(now, windowMs));
+      const live = [...holder.windows].some(([windowMs, usage]) => isLive(usage, windowMs, now, mono));
       if (!live) this.#usage.delete(key);
     }
     this.#sweepAt = Math.max(SWEEP_FLOOR, this.#usage.size * 2);
@@ -360,6 +390,24 @@ export class QuotaTracker {
 /** The map key of an identity's budget under a role (NUL cannot occur in either name). */
 function holderKey(identity: string, role: string | undefined): string {
   return role === undefined ? identity : `${identity}\u0000${role}`;
+}
+
+/** The clock's monotonic time (its wall-clock time if it has none). */
+function monotonicOf(clock: Clock): number {
+  return clock.monotonic?.() ?? clock.now();
+}
+
+/** A window opening at `now` (`mono` on the monotonic clock): its start, and its end on the monotonic clock. */
+function opened(start: number, windowMs: number, now: number, mono: number): Pick<WindowUsage, 'windowStart' | 'openedAt' | 'endsAt'> {
+  return { windowStart: start, openedAt: mono, endsAt: mono + (start + windowMs - now) };
+}
+
+/**
+ * Whether a stored window still counts: neither has the wall clock passed its end, nor has the time it had left
+ * when it opened elapsed. A wall clock behind its start (stepped back) keeps it, until the latter.
+ */
+function isLive(usage: WindowUsage, windowMs: number, now: number, mono: number): boolean {
+  return now < usage.windowStart + windowMs && mono < usage.endsAt + MONOTONIC_SLACK_MS;
 }
 
 /** A window's usage with what the other replicas had used added (a team hub without Redis). */
