@@ -3,7 +3,9 @@
  * ephemeral port: an upgrade whose Host cannot be parsed is answered 400 and its socket closed (node:http
  * held it for good and logged an uncaught exception); a request its headers refuse has no body held, and
  * the bodies held at once are bounded; an answer its client does not read is cut after stalledOutputMs and
- * its request aborted; a /shim link the hub does not read is cut once 16 MiB of its input waits (uWebSockets.js
+ * its request aborted; a /shim link the hub ends for a reason closes with 1008 and that reason (node:http's
+ * ws stream terminated it: 1006), even behind answers its shim has not read yet, and a message over 16 MiB
+ * with 1009 and why; a /shim link the hub does not read is cut once 16 MiB of its input waits (uWebSockets.js
  * queued every message before), and the links of one identity once 32 MiB waits on them together.
  */
 import { test } from 'node:test';
@@ -172,15 +174,75 @@ test('[uws] a client pipelining requests on one connection and never reading hol
   assert.ok(fetched.length < 200, `${fetched.length} of 2000 pipelined requests were answered for a client that read nothing`);
 });
 
-test('[uws] a /shim link whose input the hub does not read is cut past 16 MiB waiting, saying why (it queued every message before)', async (t) => {
-  const { face, links } = standIn();
-  const { port } = await serve(t, 'uws', face);
+/** A /shim link opened on `port` and handed to the face; `closed` resolves with the close frame the client got. */
+async function openShim(t: { after(fn: () => unknown): void }, port: number, links: Duplex[]): Promise<{ ws: WebSocket; link: Duplex; closed: Promise<{ code: number; reason: string }> }> {
+  const before = links.length;
   const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
   t.after(() => ws.terminate());
   ws.on('error', () => {});
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  await until('the link', () => links.length === 1);
-  const link = links[0]!;
+  await until('the link', () => links.length > before);
+  const link = links[before]!;
+  link.on('error', () => {});
+  return { ws, link, closed };
+}
+
+const NO_HELLO = 'No hello within 5000 ms: a shim sends its hello first. Upgrade snowmux shim to match the hub.';
+
+for (const engine of ['node', 'uws'] as const) {
+  // node:http's link was ws's own stream, whose destroy() terminated the socket: 1006, no close frame.
+  test(`[${engine}] a /shim link the hub ends with a reason (no hello in time, a silent link) is closed with 1008 and that reason`, async (t) => {
+    const { face, links } = standIn();
+    const { port } = await serve(t, engine, face);
+    const { link, closed } = await openShim(t, port, links);
+    link.destroy(new Error(NO_HELLO));
+    assert.deepEqual(await closed, { code: 1008, reason: NO_HELLO });
+  });
+
+  test(`[${engine}] a /shim message over 16 MiB closes the link with 1009 and the reason`, async (t) => {
+    const { face, links } = standIn();
+    const { port } = await serve(t, engine, face);
+    const { ws, link, closed } = await openShim(t, port, links);
+    ws.send(Buffer.alloc(16 * 1024 * 1024 + 10, 32));
+    assert.deepEqual(await closed, { code: 1009, reason: 'A WebSocket message over 16777216 bytes: the hub takes at most that much at once.' });
+    await until('the link to end', () => link.destroyed);
+  });
+
+  // The hub cuts a shim that does not read its answers: the close frame waits behind them. uWebSockets.js
+  // dropped it (over its 1 MiB backpressure limit, any frame is dropped), and the shim read 1006.
+  test(`[${engine}] a /shim link the hub ends with a reason while its shim reads nothing: once it reads what was sent, then 1008 and the reason`, async (t) => {
+    const { face, links } = standIn();
+    const { port } = await serve(t, engine, face);
+    const { ws, link, closed } = await openShim(t, port, links);
+    const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    let got = 0;
+    ws.on('message', (data: Buffer) => (got += data.length));
+    // 24 MiB of answers, more than the kernel buffers take: the engine ends up holding one it cannot send,
+    // and the link the rest. Wait until the engine has stopped taking them.
+    const answer = Buffer.alloc(3 * 1024 * 1024, 120);
+    for (let i = 0; i < 8; i++) link.write(answer);
+    const sent = 8 * answer.length;
+    let last = -1;
+    let steady = 0;
+    await until('the engine to stop taking answers', () => {
+      steady = link.writableLength === last ? steady + 1 : 0;
+      last = link.writableLength;
+      return steady >= 20 && last > 0;
+    });
+    link.destroy(new Error('The hub cut this session: the client did not read its answers.'));
+    socket.resume();
+    assert.deepEqual(await closed, { code: 1008, reason: 'The hub cut this session: the client did not read its answers.' });
+    assert.ok(got > 0 && got <= sent, `read ${got} of ${sent} bytes`);
+  });
+}
+
+// uWebSockets.js only: node:http's ws stops reading a link whose input the hub does not read (backpressure).
+test('[uws] a /shim link whose input the hub does not read is cut past 16 MiB waiting, saying why (it queued every message before)', async (t) => {
+  const { face, links } = standIn();
+  const { port } = await serve(t, 'uws', face);
+  const { ws, link, closed } = await openShim(t, port, links);
   let mostQueued = 0;
   const push = link.push.bind(link);
   link.push = (chunk: Buffer | null) => {
@@ -188,7 +250,6 @@ test('[uws] a /shim link whose input the hub does not read is cut past 16 MiB wa
     mostQueued = Math.max(mostQueued, link.readableLength);
     return more;
   };
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   const frame = Buffer.alloc(1024 * 1024, 32);
   for (let i = 0; i < 48; i++) ws.send(frame);
   const { code, reason } = await closed;
@@ -202,58 +263,26 @@ test('[uws] the /shim links of one identity are bounded together: the link whose
   const { face, links } = standIn();
   const { port } = await serve(t, 'uws', face);
   const frame = Buffer.alloc(1024 * 1024, 32);
-  const sockets: WebSocket[] = [];
   // Each link stays under its own 16 MiB bound; three of them (of the 64 one identity may hold) pass 32 MiB.
+  const opened: Awaited<ReturnType<typeof openShim>>[] = [];
   for (let i = 0; i < 3; i++) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
-    t.after(() => ws.terminate());
-    ws.on('error', () => {});
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    await until(`link ${i + 1}`, () => links.length === i + 1);
-    sockets.push(ws);
+    const shim = await openShim(t, port, links);
+    opened.push(shim);
     if (i === 2) break;
-    for (let j = 0; j < 12; j++) ws.send(frame);
-    await until(`link ${i + 1}'s input`, () => links[i]!.readableLength === 12 * frame.length);
+    for (let j = 0; j < 12; j++) shim.ws.send(frame);
+    await until(`link ${i + 1}'s input`, () => shim.link.readableLength === 12 * frame.length);
   }
-  const last = sockets[2]!;
+  const last = opened[2]!;
   let closed: { code: number; reason: string } | undefined;
-  last.once('close', (code, reason) => (closed = { code, reason: reason.toString() }));
-  for (let j = 0; j < 12; j++) last.send(frame);
+  void last.closed.then((c) => (closed = c));
+  for (let j = 0; j < 12; j++) last.ws.send(frame);
   await until('the third link to be cut', () => closed !== undefined);
   const { code, reason } = closed!;
   assert.equal(code, 1008);
   assert.match(reason, /identity's shim links sent more than the hub has read \(32 MiB waiting\)/);
-  assert.equal(links[2]!.destroyed, true);
+  assert.equal(last.link.destroyed, true);
   assert.ok(links.reduce((sum, l) => sum + (l.destroyed ? 0 : l.readableLength), 0) <= 32 * 1024 * 1024);
   // The links that kept within the bound stay open.
-  assert.deepEqual(sockets.slice(0, 2).map((ws) => ws.readyState), [WebSocket.OPEN, WebSocket.OPEN]);
-  assert.deepEqual(links.slice(0, 2).map((l) => l.destroyed), [false, false]);
-});
-
-test('[uws] a /shim message over 16 MiB closes the link with 1009 and the reason (uWebSockets.js dropped it with 1006)', async (t) => {
-  const { face } = standIn();
-  const { port } = await serve(t, 'uws', face);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
-  t.after(() => ws.terminate());
-  ws.on('error', () => {});
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  ws.send(Buffer.alloc(16 * 1024 * 1024 + 10, 32));
-  const { code, reason } = await closed;
-  assert.equal(code, 1009);
-  assert.match(reason, /over 16777216 bytes/);
-});
-
-test('[uws] a /shim link the hub ends with a reason (no hello in time, a silent link) is closed with 1008 and that reason, not 1005 with none', async (t) => {
-  const { face, links } = standIn();
-  const { port } = await serve(t, 'uws', face);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/shim`);
-  t.after(() => ws.terminate());
-  ws.on('error', () => {});
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  await until('the link', () => links.length === 1);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  links[0]!.on('error', () => {});
-  links[0]!.destroy(new Error('No hello within 5000 ms: a shim sends its hello first. Upgrade snowmux shim to match the hub.'));
-  assert.deepEqual(await closed, { code: 1008, reason: 'No hello within 5000 ms: a shim sends its hello first. Upgrade snowmux shim to match the hub.' });
+  assert.deepEqual(opened.slice(0, 2).map((o) => o.ws.readyState), [WebSocket.OPEN, WebSocket.OPEN]);
+  assert.deepEqual(opened.slice(0, 2).map((o) => o.link.destroyed), [false, false]);
 });

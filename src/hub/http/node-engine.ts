@@ -5,13 +5,14 @@
  */
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { AddressInfo, Socket } from 'node:net';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { releaseHttpServer } from '../listen/release-http-server.js';
 import { parseListen } from '../listen/listen-address.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
+import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES } from './shim-link.js';
 
 /** The engine's own error answers carry the face's security headers too. */
 const ERROR_HEADERS = { 'content-type': 'application/json', ...SECURITY_HEADERS };
@@ -27,6 +28,11 @@ export interface HttpEndpoint {
 
 /** An upgrade request not answered (refused or switched to a WebSocket) within this long is cut. */
 const UPGRADE_TIMEOUT_MS = 10_000;
+/**
+ * A /shim link the hub closed whose shim has not answered the close frame within this long (it reads
+ * nothing) is dropped: ws would hold its socket 30 s.
+ */
+const CLOSE_HANDSHAKE_MS = 5_000;
 
 /** Why a request could not be turned into a web `Request`: the Host header, most often. */
 export function malformedWhy(err: unknown): string {
@@ -110,7 +116,9 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits, budget));
   // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
-  const shims = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  // The link refuses a message over MAX_SHIM_FRAME_BYTES with 1009 and why; ws itself, past maxPayload, says
+  // 1009 with no reason, so it is set a little higher.
+  const shims = new WebSocketServer({ noServer: true, maxPayload: ENGINE_MAX_PAYLOAD_BYTES });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     // An upgrade the face never answers (a throw below, a client that stalls) must not hold its socket:
@@ -134,11 +142,28 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
     const grant = verdict;
     (socket as Partial<Socket>).setTimeout?.(0);
     shims.handleUpgrade(req, socket, head, (ws) => {
-      const link = createWebSocketStream(ws);
-      link.on('error', () => {});
+      let handshake: NodeJS.Timeout | undefined;
+      // Not ws's own createWebSocketStream: its destroy() terminates the socket (1006, no close frame), so
+      // a link the hub ends for a reason would not say it (shim-link.ts closes both engines' links alike).
+      const shim = bridgeShimLink({
+        send: (chunk, done) => ws.send(chunk, { binary: true }, done),
+        close: (code, reason) => {
+          ws.close(code, reason);
+          handshake = setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS);
+          handshake.unref();
+        },
+        // The hub reads no more while its client is behind on answers: ws stops reading the socket.
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+      });
+      ws.on('message', (message: Buffer) => shim.received(message));
+      ws.on('error', () => {});
       // A vanished shim must close its session at once (as a closed Unix socket does), not at the next write.
-      ws.once('close', () => link.destroy());
-      face.serveShim(link, grant);
+      ws.once('close', () => {
+        clearTimeout(handshake);
+        shim.socketClosed();
+      });
+      face.serveShim(shim.link, grant);
     });
   });
   // A slow client must not hold a socket forever before its request is complete.

@@ -5,17 +5,15 @@
  * bridged to a Duplex for the hub. Loaded only when hyper-express is installed (an optional dependency).
  */
 import { createServer } from 'node:net';
-import { Duplex, Readable, Writable } from 'node:stream';
+import { Readable, Writable, type Duplex } from 'node:stream';
 import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
 import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
+import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES, MAX_SHIM_FRAME_BYTES } from './shim-link.js';
 
-const MAX_SHIM_FRAME_BYTES = 16 * 1024 * 1024;
-/** uWS cuts a larger message with no close frame (1006): it takes a little more, and says why itself. */
-const UWS_MAX_PAYLOAD_BYTES = MAX_SHIM_FRAME_BYTES + 1024 * 1024;
 /**
  * Input of one /shim link waiting for the hub to read it (its session stops reading a client that does not
  * read its answers). node:http's ws then stops reading the socket; uWebSockets.js cannot pause a WebSocket
@@ -29,6 +27,8 @@ const MAX_SHIM_INPUT_BYTES = MAX_SHIM_FRAME_BYTES;
  * which the bound per link alone let queue 1 GiB. The link whose message passes it is cut.
  */
 const MAX_SHIM_IDENTITY_INPUT_BYTES = 2 * MAX_SHIM_INPUT_BYTES;
+/** What uWS may hold unsent on a /shim link: past it, it drops what is sent (see the route's options). */
+const MAX_SHIM_BACKPRESSURE_BYTES = 64 * 1024 * 1024;
 /** uWebSockets.js's send results (its `SendStatus`): the message went out, or it was dropped (backpressure over the limit). */
 const WS_SENT = 1;
 const WS_DROPPED = 2;
@@ -68,57 +68,45 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
   });
   /** Each identity's open /shim links, whose unread input is bounded together. */
   const linksOf = new Map<string, Set<Duplex>>();
-  server.ws('/shim', { message_type: 'Buffer', max_payload_length: UWS_MAX_PAYLOAD_BYTES, idle_timeout: 60 }, (ws) => {
+  // uWS drops a message over its max_payload_length with no close frame (1006): it takes a little more, and
+  // the link refuses one over MAX_SHIM_FRAME_BYTES with 1009 and why. max_backpressure: uWS drops any frame
+  // sent while more than this waits, the close frame too (a shim cut for not reading saw 1006, no reason);
+  // the link's writer adds a message only once the last has drained, so uWS holds one answer at most, and
+  // the close frame after it fits under this.
+  server.ws('/shim', { message_type: 'Buffer', max_payload_length: ENGINE_MAX_PAYLOAD_BYTES, max_backpressure: MAX_SHIM_BACKPRESSURE_BYTES, idle_timeout: 60 }, (ws) => {
     const { grant } = ws.context as unknown as { grant: ShimGrant };
-    let closed = false;
-    const link = new Duplex({
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
+    const shim = bridgeShimLink({
+      send(chunk, done) {
         // uWS answers a send with 1 (sent), 0 (buffered: backpressure) or 2 (DROPPED: more than
         // max_backpressure was already buffered, so the message was thrown away). hyper-express passes the
         // number on; reading it as a boolean took a dropped answer for a sent one, and a shim reading slower
         // than the hub writes lost answers and pings (then the link) — node:http's ws never drops.
         const attempt = (): void => {
-          if (closed) return callback(new Error('the link is closed'));
+          if (shim.closed) return done(new Error('the link is closed'));
           const sent = ws.send(chunk, true) as unknown as number;
-          if (sent === WS_SENT) return callback();
+          if (sent === WS_SENT) return done();
           // Buffered: take more once it drains. Dropped: send it again once it drains. Not from inside the
           // drain event itself: a send made there can leave bytes buffered that uWS never writes out (seen:
           // the link stalled with 0.8 MB waiting and a reading shim), so the next send waits a turn.
-          ws.once('drain', () => void setImmediate(sent === WS_DROPPED ? attempt : callback));
+          ws.once('drain', () => void setImmediate(sent === WS_DROPPED ? attempt : () => done()));
         };
         attempt();
       },
-      final(callback) {
-        if (!closed) ws.close();
-        callback();
-      },
-      destroy(err, callback) {
-        // The hub ends a link with an error saying why (no hello in time, a silent link): the shim is told
-        // in the close frame, as cut() tells it, not left with 1005 and no reason.
-        if (!closed) {
-          if (err) ws.close(1008, closeReason(err.message));
-          else ws.close();
-        }
-        callback(err);
-      },
+      // hyper-express's close is uWS's end(): the close frame, then the socket closes.
+      close: (code, reason) => ws.close(code, reason),
     });
-    link.on('error', () => {});
+    const link = shim.link;
     const siblings = linksOf.get(grant.identity) ?? new Set<Duplex>();
     linksOf.set(grant.identity, siblings.add(link));
     const cut = (reason: string, queuedBytes: number): void => {
       logger.warn({ identity: grant.identity, queuedBytes }, 'remote shim sends more than the hub reads; link cut');
-      closed = true;
-      ws.close(1008, reason);
-      link.destroy();
+      shim.cut(reason);
     };
     ws.on('message', (message: Buffer) => {
-      if (closed) return;
-      if (message.length > MAX_SHIM_FRAME_BYTES) {
-        ws.close(1009, `A WebSocket message over ${MAX_SHIM_FRAME_BYTES} bytes: the hub takes at most that much at once.`);
-        return;
-      }
-      link.push(Buffer.from(message));
+      if (shim.closed) return;
+      // The message's bytes are uWS's, valid only during this call: the link keeps a copy.
+      shim.received(Buffer.from(message));
+      if (shim.closed) return;
       if (link.readableLength > MAX_SHIM_INPUT_BYTES) {
         cut('The shim sent more than the hub has read (16 MiB waiting): it sends without reading its answers.', link.readableLength);
         return;
@@ -131,11 +119,9 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     });
     // A vanished shim must close its session at once (as a closed Unix socket does).
     ws.once('close', () => {
-      closed = true;
       siblings.delete(link);
       if (siblings.size === 0) linksOf.delete(grant.identity);
-      link.push(null);
-      link.destroy();
+      shim.socketClosed();
     });
     face.serveShim(link, grant);
   });
@@ -173,12 +159,6 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
       (server.uws_instance as unknown as { close?: () => void }).close?.();
     },
   };
-}
-
-/** A WebSocket close frame's reason holds at most 123 bytes. */
-function closeReason(text: string): string {
-  const bytes = Buffer.from(text);
-  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}…`;
 }
 
 function urlOf(req: HyperExpress.Request): string {

@@ -283,10 +283,11 @@ export class SocketFace implements HubListener {
       if (hello && socket.writable) socket.write(encodeLine({ snowmux: 'cut', reason }));
       // close() ends the socket once what is queued is written: the answers before the cut and the cut
       // frame itself. destroy() here dropped them whenever the kernel had not taken them yet (under load),
-      // and the shim told its editor "the hub restarted". A client that reads nothing is let go after a bound.
+      // and the shim told its editor "the hub restarted". A client that reads nothing is let go after a bound,
+      // with the reason (a /shim link's close frame says it: the cut frame is stuck behind unread answers).
       close(`cut: ${reason}`);
       socket.pause();
-      const letGo = setTimeout(() => socket.destroy(), CUT_FLUSH_MS);
+      const letGo = setTimeout(() => socket.destroy(new Error(`The hub cut this session: ${reason}`)), CUT_FLUSH_MS);
       letGo.unref();
       socket.once('close', () => clearTimeout(letGo));
     };
