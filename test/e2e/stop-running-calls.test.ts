@@ -10,7 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, textOf } from '../helpers/harness.js';
+import { initialize, rawLink, runCli, textOf } from '../helpers/harness.js';
+import { socketPathFor } from '../../src/wire/home.js';
 import { ChaosHome, FOREVER_QUERY, ONE_AT_A_TIME_CONFIG, countQuery, outputMatches, runningCalls, statusUntil } from './chaos-support.js';
 
 const NO_GRACE = `[hub]\nshutdown_grace_ms = 0\n\n${ONE_AT_A_TIME_CONFIG}`;
@@ -69,12 +70,30 @@ test('a plain stop cancels a call still running after hub.shutdown_grace_ms, and
   const stop = await runCli(['stop', '--home', rig.home]);
   assert.equal(stop.code, 0, stop.stderr);
   // Not a stop for good while an editor is connected: the command says so.
-  assert.match(stop.stdout, new RegExp(`is stopping.*\\n.*1 editor session is connected\\. The shim of an editor that is still open starts a new hub at once.*a shim whose editor has already closed .* starts none\\. To stop for good, close those editors.*\`snowmux stop --home ${rig.home}\` again`));
+  assert.match(stop.stdout, new RegExp(`is stopping.*\\n.*1 session through snowmux shim \\(an editor's MCP server\\) is connected\\. The shim of an editor that is still open starts a new hub at once.*a shim whose editor has already closed .* starts none\\. To stop for good, close those editors.*\`snowmux stop --home ${rig.home}\` again`));
   const result = await running;
   assert.equal(result.isError, true);
   assert.match(textOf(result), /hub stopped while this call ran.*snowmux stop.*shutdown_grace_ms.*Run it again/s);
   assert.doesNotMatch(textOf(result), /client/);
+  assert.doesNotMatch(stop.stdout, /plain MCP client/, 'no plain client was connected');
   assert.equal((result._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code, 'HUB_STOPPING');
+  assert.equal(await exitCode(hub.proc), 0);
+});
+
+test('snowmux stop counts plain MCP clients on the socket apart from shims: they are not editors that restart the hub', async (t) => {
+  const rig = await ChaosHome.create(t, NO_GRACE);
+  const hub = await rig.startHub();
+  // Two plain clients (no hello: a script, a test harness) and one editor through a real shim.
+  const plain = [await rawLink(t, socketPathFor(rig.home), { hello: false }), await rawLink(t, socketPathFor(rig.home), { hello: false })];
+  for (const link of plain) await initialize(link);
+  const editor = await rig.client('v2-modern', { name: 'editor' });
+  await editor.listTools();
+  await statusUntil(rig.home, 'three sessions open', (s) => s.sessions.length === 3);
+  const stop = await runCli(['stop', '--home', rig.home]);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /1 session through snowmux shim \(an editor's MCP server\) is connected\. The shim of an editor that is still open starts a new hub/);
+  assert.match(stop.stdout, /2 plain MCP clients \(connected to the socket without a shim\) are disconnected by the stop; nothing restarts them\./);
+  assert.doesNotMatch(stop.stdout, /3 sessions|editor sessions/);
   assert.equal(await exitCode(hub.proc), 0);
 });
 

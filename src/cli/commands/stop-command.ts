@@ -24,9 +24,9 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
   }
   checkHome(home);
   const socketPath = socketPathFor(home);
-  let reply: { stopping: boolean; shimSessions?: number };
+  let reply: StopReply;
   try {
-    reply = await controlRequest<{ stopping: boolean; shimSessions?: number }>(socketPath, 'stop', undefined, home);
+    reply = await controlRequest<StopReply>(socketPath, 'stop', undefined, home);
   } catch (err) {
     if ((err as { code?: string }).code !== 'HUB_NOT_RUNNING') throw err;
     io.stdout.write(`snowmux: no hub is running at ${socketPath}; nothing to stop.\n`);
@@ -38,12 +38,28 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
   }
   io.stdout.write(`snowmux: hub at ${socketPath} is stopping (running calls are allowed to finish).\n`);
   // The stop is accepted either way; what follows it is not a stop for good, and an uninstall must know.
+  // Counted as the hub saw them: sessions that opened with a shim's hello (an editor's `snowmux shim`), and
+  // plain MCP clients on the socket (no shim: a script, a test harness). A hub older than this count gave
+  // every socket session as a shim session.
   const shims = reply.shimSessions ?? 0;
+  const plain = reply.plainSessions ?? 0;
   if (shims > 0) {
-    const sessions = shims === 1 ? '1 editor session is' : `${shims} editor sessions are`;
+    const sessions = shims === 1 ? '1 session through snowmux shim (an editor\'s MCP server) is' : `${shims} sessions through snowmux shim (editors' MCP servers) are`;
     // What each shim does depends on its editor, which the hub cannot see: one still open links to (and
     // starts) a new hub at once; one whose editor closed stdin only waits for its calls here and leaves.
     io.stdout.write(`snowmux: ${sessions} connected. The shim of an editor that is still open starts a new hub at once, so this acts as a restart; a shim whose editor has already closed finishes its running calls on this hub and starts none. To stop for good, close those editors (or their snowmux MCP servers) first, then run \`${snowmuxCommand('stop', home)}\` again.\n`);
   }
+  if (plain > 0) {
+    const clients = plain === 1 ? '1 plain MCP client (connected to the socket without a shim) is' : `${plain} plain MCP clients (connected to the socket without a shim) are`;
+    io.stdout.write(`snowmux: ${clients} disconnected by the stop; nothing restarts ${plain === 1 ? 'it' : 'them'}.\n`);
+  }
   return 0;
+}
+
+interface StopReply {
+  stopping: boolean;
+  /** Local sessions that opened with a shim hello. */
+  shimSessions?: number;
+  /** Local sessions of plain MCP clients (no hello); absent from hubs before this count. */
+  plainSessions?: number;
 }

@@ -347,10 +347,13 @@ export class SocketFace implements HubListener {
     return {
       status: () => this.core.status(),
       stop: () => {
-        // Local shims start a new hub as soon as this one lets go of the socket: `snowmux stop` says so.
-        const shimSessions = this.core.status().sessions.filter((s) => s.transport === 'unix-socket').length;
+        // Local shims start a new hub as soon as this one lets go of the socket: `snowmux stop` says so. Only a
+        // session that opened with a shim hello is one (an editor's `snowmux shim`); a plain MCP client on the
+        // socket (a script, a test harness) has nothing that restarts it, and is counted apart.
+        const local = this.core.status().sessions.filter((s) => s.transport === 'unix-socket');
+        const shimSessions = local.filter((s) => s.shimPid !== null).length;
         setImmediate(() => void this.core.stop('snowmux stop'));
-        return { stopping: true, shimSessions };
+        return { stopping: true, shimSessions, plainSessions: local.length - shimSessions };
       },
       // `hub --replace`: the new hub already holds the path and serves new calls; ours run to their own deadline.
       replace: () => {
