@@ -10,6 +10,7 @@ import type { Hello } from '../wire/hello.js';
 import { readProblem } from '../wire/bounded-read.js';
 import { isLoopbackHost } from '../wire/loopback.js';
 import { UntrustedFileError, readTrustedFile } from '../wire/file-trust.js';
+import { describeGroup } from '../wire/account-names.js';
 import { awaitWelcome, type OpenLink } from './hub-link.js';
 
 export interface RemoteHub {
@@ -72,7 +73,8 @@ function cleanApiKey(raw: string | undefined, from: string): string | undefined 
 
 /** An API key is ~60 characters: a file far larger is not the key file. */
 const MAX_KEY_FILE_BYTES = 64 * 1024;
-const READABLE_BY_OTHERS = 0o044;
+const READABLE_BY_OTHERS = 0o004;
+const READABLE_BY_GROUP = 0o040;
 
 /**
  * The API key from `--key-file` (a file that cannot be read, or holds nothing, is a usage error saying so:
@@ -80,13 +82,20 @@ const READABLE_BY_OTHERS = 0o044;
  * $SNOWMUX_KEY. The file is read as snowmux reads every credential file: a regular file (a FIFO hung the
  * editor's server start, /dev/zero swelled it), small, and one no other user could change — whoever could
  * swap in a key of their own would have this editor's SQL and results recorded under their identity, and
- * read them back. One that others may read is used, with a warning (`warn`), as ssh warns of a key.
+ * read them back; so is one another user owns (root aside), who could change it at any time. One that
+ * others may read is used, with a warning (`warn`) that says who: every user, or the group by name and its
+ * members, as ssh warns of a key.
  */
 export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv, warn: (message: string) => void = (m) => process.stderr.write(`snowmux: ${m}\n`)): string | undefined {
   if (keyFile === undefined) return cleanApiKey(env.SNOWMUX_KEY, '$SNOWMUX_KEY');
   let read: ReturnType<typeof readTrustedFile>;
   try {
-    read = readTrustedFile(keyFile, { what: `--key-file ${keyFile} decides whom the hub takes this editor for`, noun: 'the key file' }, MAX_KEY_FILE_BYTES);
+    read = readTrustedFile(keyFile, {
+      what: `--key-file ${keyFile} decides whom the hub takes this editor for`,
+      noun: 'the key file',
+      // Whoever owns the file can swap in a key of their own, as the hub refuses its own files of another user.
+      refuseOtherOwner: `Save the key in a file of your own (\`snowmux keys create\` printed it; ask its creator for it if not you), chmod 600 it, and pass that with --key-file; or set SNOWMUX_KEY.`,
+    }, MAX_KEY_FILE_BYTES);
   } catch (err) {
     if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
@@ -94,8 +103,11 @@ export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv, 
     throw new SnowmuxError('USAGE', `--key-file ${keyFile} cannot be read (${why}): give the file \`snowmux keys create\` output was saved to.`);
   }
   for (const warning of read.warnings) warn(warning);
+  const mode = (read.stat.mode & 0o777).toString(8);
   if ((read.stat.mode & READABLE_BY_OTHERS) !== 0) {
-    warn(`--key-file ${keyFile} may be read by other users (mode ${(read.stat.mode & 0o777).toString(8)}): whoever reads it can call the hub as you. Run: chmod 600 ${keyFile}`);
+    warn(`--key-file ${keyFile} may be read by every user of this machine (mode ${mode}): whoever reads it can call the hub as you. Run: chmod 600 ${keyFile}`);
+  } else if ((read.stat.mode & READABLE_BY_GROUP) !== 0) {
+    warn(`--key-file ${keyFile} may be read by its ${describeGroup(read.stat.gid)} (mode ${mode}): every member can read the key and call the hub as you. Unless that group is you alone, run: chmod 600 ${keyFile}`);
   }
   const key = cleanApiKey(read.text, keyFile);
   if (key === undefined) throw new SnowmuxError('USAGE', `--key-file ${keyFile} is empty: save the key \`snowmux keys create\` printed in it.`);

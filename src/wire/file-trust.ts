@@ -8,6 +8,7 @@
 import type { Stats } from 'node:fs';
 import { closeQuietly, ioProblem, openRegularFile, readOpened, MAX_SETTINGS_FILE_BYTES } from './bounded-read.js';
 import { pathSteps, type PathStep } from './path-steps.js';
+import { describeGroup, describeUser } from './account-names.js';
 
 const WRITABLE_BY_OTHERS = 0o002;
 const WRITABLE_BY_GROUP = 0o020;
@@ -21,6 +22,11 @@ export interface TrustedFileLabel {
   noun: string;
   /** What to do with a file another user owns, after "read it, and ": default, keep what you mean to keep in a file you own. */
   ownerAdvice?: string;
+  /**
+   * A file another user (not root) owns is refused, with this advice, instead of warned of: for a credential
+   * that says who the caller is (an API key file), where the bind-mount case is no reason to trust its owner.
+   */
+  refuseOtherOwner?: string;
 }
 
 /** A file another user could change: `message` says which, how, and what to do. */
@@ -52,8 +58,11 @@ export function fileTrust(path: string, file: Stats, label: TrustedFileLabel, ui
     return { refuse: `${what}, and every user may write it (mode ${(file.mode & 0o777).toString(8)}). Run: chmod o-w ${path}`, warn: [] };
   }
   const warn = new Set<string>();
-  if (file.uid !== uid && file.uid !== 0) warn.add(`${what}, and it belongs to another user (uid ${file.uid}), who could change it. Unless that user is who runs snowmux (a container's bind mount), read it, and ${label.ownerAdvice ?? 'keep what you mean to keep in a file you own'}: copied as it is, it would keep whatever that user put in it.`);
-  if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and its group (gid ${file.gid}) may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
+  if (file.uid !== uid && file.uid !== 0) {
+    if (label.refuseOtherOwner !== undefined) return { refuse: `${what}, and it belongs to another user, ${describeUser(file.uid)}, who could change it at any time. ${label.refuseOtherOwner}`, warn: [] };
+    warn.add(`${what}, and it belongs to another user, ${describeUser(file.uid)}, who could change it. Unless that user is who runs snowmux (a container's bind mount), read it, and ${label.ownerAdvice ?? 'keep what you mean to keep in a file you own'}: copied as it is, it would keep whatever that user put in it.`);
+  }
+  if ((file.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and its ${describeGroup(file.gid)} may write it (mode ${(file.mode & 0o777).toString(8)}). Unless that group is you alone, run: chmod g-w ${path}`);
   const onPath = pathTrust(path, file, label, uid);
   return onPath.refuse !== undefined ? onPath : { warn: [...warn, ...onPath.warn] };
 }
@@ -79,7 +88,7 @@ export function pathTrust(path: string, target: Stats, label: TrustedFileLabel, 
     const refuse = stepProblem(step, trusted, noun);
     if (refuse !== undefined) return { refuse: `${what}, and ${refuse}`, warn: [] };
     const { dir, dirStats } = step;
-    if ((dirStats.mode & STICKY) === 0 && (dirStats.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and the group (gid ${dirStats.gid}) of ${dir}, on its path, may replace it (mode ${(dirStats.mode & 0o7777).toString(8)}). Unless that group is you alone, run: chmod g-w ${dir}`);
+    if ((dirStats.mode & STICKY) === 0 && (dirStats.mode & WRITABLE_BY_GROUP) !== 0) warn.add(`${what}, and the ${describeGroup(dirStats.gid)} of ${dir}, on its path, may replace it (mode ${(dirStats.mode & 0o7777).toString(8)}). Unless that group is you alone, run: chmod g-w ${dir}`);
   }
   // What was opened must be what the checked path names now: a symlink switched to another tree for the
   // open and back for the check would otherwise pass.

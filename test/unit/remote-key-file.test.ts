@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
@@ -30,7 +30,7 @@ test('a private key file is read; one others may read is used with a warning tha
   chmodSync(file, 0o644);
   assert.equal(apiKeyFrom(file, {}, (m) => warnings.push(m)), KEY);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /may be read by other users \(mode 644\).*chmod 600/);
+  assert.match(warnings[0]!, /may be read by every user of this machine \(mode 644\).*chmod 600/);
   assert.ok(!warnings[0]!.includes(KEY));
 });
 
@@ -60,4 +60,29 @@ test('a FIFO or device is refused at once, not waited on or read without end', (
   const big = join(d, 'big');
   writeFileSync(big, 'x'.repeat(70 * 1024), { mode: 0o600 });
   assert.throws(() => apiKeyFrom(big, {}, () => {}), (e) => isSnowmuxError(e, 'USAGE') && /larger than 64 KiB/.test((e as Error).message));
+});
+
+test('a group-readable key file is used with a warning that names the group and its members; one another user owns is refused', (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to give the file to another group and user');
+    return;
+  }
+  const d = dir(t);
+  const file = join(d, 'key');
+  writeFileSync(file, `${KEY}\n`, { mode: 0o600 });
+  // A group of the local database other than the user's: its name is what the warning gives.
+  const group = readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] && Number(f[2]) > 0)!;
+  chownSync(file, 0, Number(group[2]));
+  chmodSync(file, 0o640);
+  const warnings: string[] = [];
+  assert.equal(apiKeyFrom(file, {}, (m) => warnings.push(m)), KEY);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.ok(warnings[0]!.includes(`may be read by its group ${group[0]} (gid ${group[2]};`), warnings[0]);
+  assert.match(warnings[0]!, /\(mode 640\): every member can read the key and call the hub as you\. Unless that group is you alone, run: chmod 600/);
+  assert.doesNotMatch(warnings[0]!, /other users|every user/);
+  // Owned by another user (not root): refused, naming the owner, whatever the mode.
+  chmodSync(file, 0o600);
+  chownSync(file, 4242, 0);
+  const refused = (e: unknown) => isSnowmuxError(e, 'CONFIG_UNSAFE') && !(e as Error).message.includes(KEY);
+  assert.throws(() => apiKeyFrom(file, {}, () => {}), (e) => refused(e) && /belongs to another user, uid 4242, who could change it at any time\. Save the key in a file of your own/.test((e as Error).message));
 });
