@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, defer, startHub, tempHome } from '../helpers/harness.js';
 
@@ -127,4 +127,25 @@ test('pm2: never written into a directory others may write, nor through a name p
   assert.equal(readFileSync(precious, 'utf8'), 'mine\n', 'the planted link was replaced, not written through');
   assert.ok(lstatSync(join(own, 'snowmux.ecosystem.config.cjs')).isFile());
   assert.deepEqual(readdirSync(own), ['snowmux.ecosystem.config.cjs'], 'no temp file left');
+});
+
+test('systemd: the unit directory is made 0700 whatever the umask; one other users may write is refused with a fix a systemd user can apply', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const home = tempHome(t);
+  const before = process.umask(0o000);
+  const pending = runCli(['service', 'install', 'systemd', '--home', home], { HOME: userHome });
+  process.umask(before);
+  const r = await pending;
+  assert.equal(r.code, 0, r.stderr);
+  const unitDir = join(userHome, '.config', 'systemd', 'user');
+  for (const dir of [join(userHome, '.config'), join(userHome, '.config', 'systemd'), unitDir]) {
+    assert.equal(statSync(dir).mode & 0o777, 0o700, `${dir} is closed to others`);
+  }
+
+  chmodSync(unitDir, 0o777);
+  const refused = await runCli(['service', 'install', 'systemd', '--home', home], { HOME: userHome });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /may be written by other users \(mode 0777\)/);
+  assert.match(refused.stderr, /chmod go-w .*systemd\/user/);
+  assert.doesNotMatch(refused.stderr, /current directory/, 'the pm2 advice is not given to a systemd user');
 });

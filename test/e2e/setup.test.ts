@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import { parse as parseJsonc } from 'jsonc-parser';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -241,4 +241,44 @@ test('setup refuses a profile that is not defined anywhere: the entry would fail
   assert.match(fromEnv.stderr, /"prod" \(from \$SNOWMUX_PROFILE\) is not defined.*name a defined profile: dev\./);
   assert.ok(!existsSync(join(userHome, '.cursor', 'mcp.json')), 'nothing written');
   assert.equal((await runCli(['setup', 'cursor', '--profile', 'dev'], { HOME: userHome })).code, 0);
+});
+
+/** runCli under `mask`: the child takes the umask it is spawned with. */
+async function runCliWithUmask(mask: number, args: string[], env: Record<string, string>): Promise<Awaited<ReturnType<typeof runCli>>> {
+  const before = process.umask(mask);
+  try {
+    return await runCli(args, env);
+  } finally {
+    process.umask(before);
+  }
+}
+
+test('setup --write makes the editor config directories 0700 whatever the umask, and refuses a directory other users may write', async (t) => {
+  const userHome = tempHome(t, 'smx-user-');
+  const home = tempHome(t);
+  for (const client of ['cursor', 'vscode']) {
+    const r = await runCliWithUmask(0o000, ['setup', client, '--write', '--home', home], { HOME: userHome });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  for (const dir of ['.cursor', '.config', join('.config', 'Code'), join('.config', 'Code', 'User')]) {
+    assert.equal(statSync(join(userHome, dir)).mode & 0o777, 0o700, `${dir} is closed to others`);
+  }
+  assert.equal(statSync(join(userHome, '.cursor', 'mcp.json')).mode & 0o777, 0o600);
+
+  // A directory every user may write: another user could swap the config (its command runs as the user).
+  const shared = join(userHome, '.codeium', 'windsurf');
+  mkdirSync(shared, { recursive: true });
+  chmodSync(shared, 0o777);
+  const refused = await runCli(['setup', 'windsurf', '--write', '--home', home], { HOME: userHome });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /EDITOR_CONFIG_UNWRITABLE/);
+  assert.match(refused.stderr, /may be written by other users \(mode 0777\), who could replace Windsurf's config with their own commands.*chmod o-w .*Nothing was written/s);
+  assert.deepEqual(readdirSync(shared), []);
+  // So is one below a directory others may write.
+  chmodSync(shared, 0o700);
+  chmodSync(join(userHome, '.codeium'), 0o777);
+  const below = await runCli(['setup', 'windsurf', '--write', '--home', home], { HOME: userHome });
+  assert.equal(below.code, 1, below.stderr);
+  assert.match(below.stderr, /\.codeium, which is writable by others without the sticky bit/);
+  assert.deepEqual(readdirSync(shared), []);
 });

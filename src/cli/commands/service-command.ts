@@ -5,8 +5,9 @@
  * it. `--print` only prints it. `snowmux service uninstall …` removes the file and says how to stop it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdirParentsSync } from '../../mkdir-below.js';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { mkdirPrivateSync } from '../own-directory.js';
+import { shellWord } from '../../shell-word.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
@@ -222,8 +223,9 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
     io.stderr.write(`\n(write it to ${file.path}, then: ${file.start})\n`);
     return 0;
   }
-  mkdirParentsSync(dirname(file.path), 0o777);
-  writeOwnFile(file.path, file.text);
+  // 0700 whatever the umask: under umask 000 the unit directory was made 0777, then refused by the check below.
+  mkdirPrivateSync(dirname(file.path));
+  writeOwnFile(file.path, file.text, manager);
   io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
   return 0;
 }
@@ -233,7 +235,7 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
  * replace it, and a name someone planted there (a symlink to a file of ours) is replaced, never written
  * through — a temp file created exclusively, then renamed over the name.
  */
-function writeOwnFile(path: string, text: string): void {
+function writeOwnFile(path: string, text: string, manager: string): void {
   const dir = dirname(path);
   const st = statSync(dir);
   const uid = process.getuid?.();
@@ -242,7 +244,7 @@ function writeOwnFile(path: string, text: string): void {
     throw new SnowmuxError(
       'INVALID_ARGUMENT',
       `${dir} ${othersWrite ? `may be written by other users (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})` : 'belongs to another user'}, who could replace the service definition written there with their own commands, run as you. ` +
-        'Run this from a directory only you can write (for pm2, the file goes in the current directory), or print it with --print and place it yourself.',
+        `${serviceDirAdvice(dir, st, uid, manager)} Or print it with --print and place it yourself.`,
     );
   }
   const tmp = `${path}.${process.pid}.tmp`;
@@ -253,6 +255,17 @@ function writeOwnFile(path: string, text: string): void {
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * What to do about a directory others may write: pm2's file goes in the current directory, so run it from
+ * another; systemd's and launchd's have a fixed place (the user's config or LaunchAgents directory), so
+ * close that directory when it is the user's own.
+ */
+function serviceDirAdvice(dir: string, st: Stats, uid: number | undefined, manager: string): string {
+  if (manager === 'pm2') return 'Run this from a directory only you can write (for pm2, the file goes in the current directory).';
+  if (uid !== undefined && st.uid === uid) return `The directory is yours: close it to others (chmod go-w ${shellWord(dir)}), check that nothing in it is a file you did not put there, then run this again.`;
+  return `It is where ${manager} reads your services from: have its owner (or root) give it to you (chown), or set it up by hand.`;
 }
 
 /**

@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { SnowmuxError, isSnowmuxError, type ErrorCode } from '../../errors.js';
 import { checkHubConfig, definedProfiles } from '../../hub/config-check.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
-import { mkdirParentsSync } from '../../mkdir-below.js';
 import { shellWord } from '../../shell-word.js';
 import { closestName } from '../../closest-name.js';
 import { shownText } from '../../shown-text.js';
@@ -17,6 +16,7 @@ import { resolveUserPath } from '../../user-path.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
+import { directoryRisk, mkdirPrivateSync } from '../own-directory.js';
 import { CLIENTS, claudeCodeCommand, configFileFor, isClientId, mergeIntoConfig, snippetFor, type ClientId, type ShimLaunch } from '../editor-configs.js';
 
 const USAGE = `Usage: snowmux setup <client> [--write] [--name NAME] [--home DIR] [--config PATH] [--profile NAME]
@@ -83,6 +83,7 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
     return values.write ? 2 : 0;
   }
   const written = writeEntry(client, file, name, launch);
+  if (written.warning !== undefined) io.stderr.write(`warning: ${written.warning}\n`);
   if (written.unchanged) io.stdout.write(`snowmux: ${written.path} already has this "${name}" entry; nothing written\n`);
   else io.stdout.write(`snowmux: ${written.replaced ? `replaced the "${name}" entry in` : `added "${name}" to`} ${written.path}${written.backup ? ` (previous file saved as ${written.backup})` : ''}${written.kept.length > 0 ? `; kept its ${written.kept.join(', ')}` : ''}\n`);
   if (CLIENTS[client].note) io.stdout.write(`${CLIENTS[client].note}\n`);
@@ -181,7 +182,7 @@ function writeBackup(path: string, content: string, mode: number): string {
   }
 }
 
-function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; kept: string[]; backup: string | undefined; unchanged: boolean } {
+function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; kept: string[]; backup: string | undefined; unchanged: boolean; warning?: string | undefined } {
   // Follow a symlinked config (dotfile managers do that) to the real file, so the link survives.
   const path = existsSync(file) ? realpathSync(file) : file;
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
@@ -199,10 +200,19 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
       `${path} is read-only (mode ${mode.toString(8)}); snowmux will not replace it. Make it writable (chmod u+w ${shellWord(path)}) and run this again, ${byHand}.`,
     );
   }
+  // Created 0700 whatever the umask, and never written where another user could replace the file: its
+  // `command` is what the editor runs, as the user.
+  let risk;
+  try {
+    mkdirPrivateSync(dirname(path));
+    risk = directoryRisk(dirname(path), `${title}'s config`);
+  } catch (err) {
+    throw new SnowmuxError('EDITOR_CONFIG_UNWRITABLE', `Could not write ${title}'s config ${path}: ${(err as Error).message}${existing !== undefined ? ' (the file is unchanged)' : ''}. Fix the permissions of ${shellWord(dirname(path))}, ${byHand}.`, { cause: err });
+  }
+  if (risk.refuse !== undefined) throw new SnowmuxError('EDITOR_CONFIG_UNWRITABLE', `${risk.refuse} Nothing was written. Or add the entry by hand (run the command without --write to print it).`);
   const tmp = `${path}.snowmux-${process.pid}.tmp`;
   let backup: string | undefined;
   try {
-    mkdirParentsSync(dirname(path), 0o777);
     if (existing !== undefined) backup = writeBackup(path, existing, mode | 0o600);
     writeFileSync(tmp, text, { mode });
     renameSync(tmp, path);
@@ -218,7 +228,7 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
       { cause: err },
     );
   }
-  return { path, replaced, kept, backup, unchanged: false };
+  return { path, replaced, kept, backup, unchanged: false, warning: risk.warn };
 }
 
 function unknownClientHint(client: string): string {
