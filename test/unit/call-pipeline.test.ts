@@ -323,7 +323,10 @@ test("one call cannot return more than what is left of a rows or bytes quota: it
   await call('byteq', 'execute_query', many);
   const cut = seen[1]!;
   assert.equal(cut.quotaCut?.metric, 'bytes');
-  assert.ok(JSON.stringify(cut.rows).length <= 100 + cut.rowCount + 1, `${JSON.stringify(cut.rows).length} bytes returned`);
+  // Counted as the cap counts them (each row's JSON, summed), the budget is spent and not passed.
+  const bytesUsed = (governance.snapshot() as { quotas: { identity: string; windows: { used: { bytes: number } }[] }[] }).quotas.find((q) => q.identity === 'byteq')?.windows[0]?.used.bytes;
+  assert.equal(bytesUsed, cut.rows.reduce((sum, row) => sum + JSON.stringify(row).length, 0));
+  assert.ok(bytesUsed! <= 100 && bytesUsed! > 100 - 5, `${bytesUsed} bytes charged`);
   assert.ok(cut.rowCount > 10 && cut.rowCount < 40, `${cut.rowCount} rows`);
   // What a call without a budget gets is untouched.
   await call('reader', 'execute_query', many);

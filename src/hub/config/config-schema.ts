@@ -280,7 +280,7 @@ const quotaFileSchema = z
         absent: 'unlimited',
         description: "rows returned per window; a call's row cap is lowered to what is left (its answer says it was cut by the quota and when the window refills), so only calls running at once can go past it, each by at most what was left when it started",
       }).optional(),
-      bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes (as JSON) returned per window; held to what is left like `rows`' }).optional(),
+      bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes returned per window, each row counted as its JSON (the cap that cuts an answer counts the same bytes); held to what is left like `rows`, to the byte' }).optional(),
       scan_bytes: setting(nonNegativeInt(), {
         absent: 'unlimited',
         description: "bytes the engine estimated the window's queries would scan (each query of the role is explained first, as for `max_scan_bytes`; only queries that ran spend it). Snowflake only: the embedded warehouse estimates no bytes, so its queries spend none of it (the hub warns at start, reload and in `doctor`)",

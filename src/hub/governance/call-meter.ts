@@ -23,10 +23,24 @@ export interface CallMeter {
   quotaReservedLocallyAt?: number | undefined;
 }
 
-/** Counts rows returned to the caller, and their bytes as JSON. */
+/**
+ * The bytes of rows as the `bytes` quota charges them and every result byte cap counts them: each row's JSON
+ * (UTF-8), summed, with nothing between them. The warehouses' readers stop a result at its byte cap by the same
+ * sum (json-values.ts `jsonSize` of each row), so a result cut at exactly what is left of a budget is charged
+ * exactly that. (Counted as a JSON array, the commas and brackets the cap never saw made a cut answer pass the
+ * budget by about a byte a row.)
+ */
+function rowsBytes(rows: readonly unknown[]): number {
+  let bytes = 0;
+  // JSON.stringify answers undefined for undefined: such a row has no JSON, and costs nothing.
+  for (const row of rows) bytes += Buffer.byteLength(JSON.stringify(row) ?? '');
+  return bytes;
+}
+
+/** Counts rows returned to the caller, and their bytes (rowsBytes). */
 export function meterRows(meter: CallMeter, rows: readonly unknown[], rowCount = rows.length): void {
   meter.rows += rowCount;
-  meter.bytes += Buffer.byteLength(JSON.stringify(rows));
+  meter.bytes += rowsBytes(rows);
 }
 
 export function newCallMeter(): CallMeter {
