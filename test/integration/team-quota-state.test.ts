@@ -65,6 +65,15 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 
 const LOST = /Redis lost the team's shared state/;
 
+/**
+ * Returns once the current window of `windowMs` (on this machine's clock, which the test's Redis shares) has
+ * at least a minute left, so a test's calls all count in one window: waits out the window's last minute.
+ */
+async function clearOfWindowEnd(windowMs: number): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < 60_000) await new Promise((r) => setTimeout(r, left + 100));
+}
+
 test("a reload that changes a quota's window carries the team's usage into the new window, once, on every replica whichever reloads first; a loss later keeps it", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   // Usage was kept per window length: a 1h → 2h change started an empty hash, so every identity had a whole
   // new budget (6 calls spent of 10 under 1h, then 10 more under 2h).
@@ -74,12 +83,12 @@ test("a reload that changes a quota's window carries the team's usage into the n
   const holder = 'nina\u0000analyst';
   const hourly: QuotaRule[] = [{ windowMs: HOUR, queries: 10 }];
   const twoHourly: QuotaRule[] = [{ windowMs: 2 * HOUR, queries: 10 }];
-  // One moment for every call: the test never straddles a window's end.
-  const at = Date.now();
-  const admit = async (team: typeof r1.team, rules: QuotaRule[]) => (await team.quotaAdmit(holder, rules, at, true))?.reserved;
+  // The windows are on Redis's clock (this machine's): the test does not straddle a window's end.
+  await clearOfWindowEnd(2 * HOUR);
+  const admit = async (team: typeof r1.team, rules: QuotaRule[]) => (await team.quotaAdmit(holder, rules, true))?.reserved;
   for (let i = 0; i < 6; i++) assert.equal(await admit(i % 2 ? r1.team : r2.team, hourly), true);
   // r2 has reloaded to the 2h window, r1 not yet: each call counts once against both rules.
-  const first = await r2.team.quotaAdmit(holder, twoHourly, at, false);
+  const first = await r2.team.quotaAdmit(holder, twoHourly, false);
   assert.equal(first?.usage.get(2 * HOUR)?.queries, 6, 'the new window starts from the 6 calls of the hour within it');
   const outcomes: (boolean | undefined)[] = [];
   for (let i = 0; i < 4; i++) outcomes.push(await admit(r2.team, twoHourly), await admit(r1.team, hourly));
@@ -87,17 +96,17 @@ test("a reload that changes a quota's window carries the team's usage into the n
   assert.equal(await admit(r1.team, hourly), false);
   assert.equal(await admit(r2.team, twoHourly), false);
   // A call given back (its statement never ran) leaves both windows.
-  assert.equal(await r1.team.quotaRecord(holder, [HOUR], { queries: -1, rows: 0, bytes: 0, scanBytes: 0 }, at), true);
-  assert.equal((await r2.team.quotaAdmit(holder, twoHourly, at, false))?.usage.get(2 * HOUR)?.queries, 9);
-  assert.equal((await r1.team.quotaAdmit(holder, hourly, at, false))?.usage.get(HOUR)?.queries, 9);
+  assert.equal(await r1.team.quotaRecord(holder, [HOUR], { queries: -1, rows: 0, bytes: 0, scanBytes: 0 }), true);
+  assert.equal((await r2.team.quotaAdmit(holder, twoHourly, false))?.usage.get(2 * HOUR)?.queries, 9);
+  assert.equal((await r1.team.quotaAdmit(holder, hourly, false))?.usage.get(HOUR)?.queries, 9);
 
   // Redis loses everything: each replica writes its share back, the part carried into the 2h window included.
   const direct = new Redis(`redis://127.0.0.1:${port}`);
   defer(t, () => direct.disconnect());
   await direct.flushall();
   await Promise.all([r1.logs(LOST), r2.logs(LOST)]);
-  assert.equal((await r2.team.quotaAdmit(holder, twoHourly, at, false))?.usage.get(2 * HOUR)?.queries, 9);
-  assert.equal((await r1.team.quotaAdmit(holder, hourly, at, false))?.usage.get(HOUR)?.queries, 9);
+  assert.equal((await r2.team.quotaAdmit(holder, twoHourly, false))?.usage.get(2 * HOUR)?.queries, 9);
+  assert.equal((await r1.team.quotaAdmit(holder, hourly, false))?.usage.get(HOUR)?.queries, 9);
   assert.equal(await admit(r2.team, twoHourly), true);
   assert.equal(await admit(r1.team, hourly), false, 'the call r2 took just now counts in the hour too');
 });
@@ -110,9 +119,9 @@ test('a FLUSHALL without a disconnect is noticed by every replica: said once, sh
   const [r1, r2] = [await replica(t, port, ns, 'r1'), await replica(t, port, ns, 'r2')];
   const holder = 'omar\u0000analyst';
   const rules: QuotaRule[] = [{ windowMs: HOUR, queries: 10 }];
-  const at = Date.now();
-  for (let i = 0; i < 4; i++) assert.equal((await r1.team.quotaAdmit(holder, rules, at, true))?.reserved, true);
-  for (let i = 0; i < 3; i++) assert.equal((await r2.team.quotaAdmit(holder, rules, at, true))?.reserved, true);
+  await clearOfWindowEnd(HOUR);
+  for (let i = 0; i < 4; i++) assert.equal((await r1.team.quotaAdmit(holder, rules, true))?.reserved, true);
+  for (let i = 0; i < 3; i++) assert.equal((await r2.team.quotaAdmit(holder, rules, true))?.reserved, true);
   const lease = await r1.team.acquireSlot('wh', 1, new AbortController().signal);
   assert.ok(lease, 'r1 runs a call on the one team slot');
 
@@ -127,7 +136,7 @@ test('a FLUSHALL without a disconnect is noticed by every replica: said once, sh
   await until("r2's call is in the slot's line", async () => granted !== null || (await direct.zcard(`${ns}:slots:wh:waiting`)) === 1);
   assert.equal(granted, null, "r2 was granted the slot r1's running call holds");
   assert.equal(await direct.zcard(`${ns}:slots:wh`), 1, "r1's running call holds its slot again");
-  assert.equal((await r2.team.quotaAdmit(holder, rules, at, false))?.usage.get(HOUR)?.queries, 7, 'both shares are back');
+  assert.equal((await r2.team.quotaAdmit(holder, rules, false))?.usage.get(HOUR)?.queries, 7, 'both shares are back');
 
   // r2's call gets the slot once r1's call ends.
   lease.release();

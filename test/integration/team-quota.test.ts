@@ -72,7 +72,7 @@ test('a replica rejoining an emptied Redis writes its quota share back without u
   });
   team = r1.team;
   await r1.mode('connected');
-  for (let i = 0; i < 5; i++) assert.equal((await team.quotaAdmit(holder, rules, Date.now(), true))?.reserved, true);
+  for (let i = 0; i < 5; i++) assert.equal((await team.quotaAdmit(holder, rules, true))?.reserved, true);
   // Enough result owners that writing them back takes several round trips.
   for (let i = 0; i < 2_500; i++) await team.rememberOwner(`q-${i}`, 'lara\u0000counted');
 
@@ -87,7 +87,7 @@ test('a replica rejoining an emptied Redis writes its quota share back without u
   defer(t, () => direct.disconnect());
   const key = `smx-quota-test:quota:${holder}:${HOUR}:${windowStartOf(Date.now(), HOUR)}`;
   assert.equal(await direct.hget(key, 'r1|queries'), '6', 'the 5 counted before Redis restarted, and the one counted as the replica rejoined');
-  assert.equal((await team.quotaAdmit(holder, rules, Date.now(), false))?.usage.get(HOUR)?.queries, 6);
+  assert.equal((await team.quotaAdmit(holder, rules, false))?.usage.get(HOUR)?.queries, 6);
 });
 
 test("status on a team hub shows the team's quota count (what refuses calls), and this replica's part of it", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
@@ -120,6 +120,55 @@ test("status on a team hub shows the team's quota count (what refuses calls), an
   assert.equal(window.used.queries, 15);
   assert.equal(window.remaining.queries, 10, "the team's budget left, not this replica's");
   assert.equal(window.team?.own.queries, 10, "and this replica's part, said as such");
+});
+
+test("a replica whose clock is ahead counts in the team's window, not the next one: one budget, one reset time on every replica", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // Each replica passed its own Date.now() as the window's time: one whose clock had passed the next hour
+  // counted in that hour's fresh budget, and the identity ran 4 queries in one real hour under a limit of 2.
+  const dir = tempHome(t);
+  const port = await freePort();
+  await startRedis(t, port, dir);
+  // Redis's clock is this machine's: keep the real hour from ending during the test.
+  const left = HOUR - (Date.now() % HOUR);
+  if (left < 60_000) await new Promise((r) => setTimeout(r, left + 100));
+  const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["hana"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 2\n`, 'test.toml'), 'test.toml');
+  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const [a, b] = await Promise.all(['ra', 'rb'].map(async (id) => {
+    const r = replica(t, port, id);
+    await r.mode('connected');
+    const g = new Governance({ policy, logger: silent });
+    g.useTeam(r.team);
+    defer(t, () => g.close());
+    return g;
+  }));
+  const role = policy.role('capped')!;
+  const charge = async (g: Governance) => {
+    const meter = newCallMeter();
+    const refusal = await g.chargeQuota('hana', role, meter);
+    if (!refusal) await g.settle('hana', role, meter, true);
+    return refusal;
+  };
+  assert.equal(await charge(a!), undefined);
+  const resetAt = new Date(windowStartOf(Date.now(), HOUR) + HOUR).toISOString().replace('.000Z', 'Z');
+  // Replica b's clock is five minutes past the next hour (a skew of up to an hour).
+  const skew = HOUR - (Date.now() % HOUR) + 5 * 60_000;
+  const real = Date.now.bind(Date);
+  const onB = async <T>(fn: () => Promise<T>): Promise<T> => {
+    t.mock.method(Date, 'now', () => real() + skew);
+    try {
+      return await fn();
+    } finally {
+      t.mock.restoreAll();
+    }
+  };
+  assert.equal(await onB(() => charge(b!)), undefined, "b's query counts in the team's hour: the second of 2");
+  const refusedOnB = await onB(() => charge(b!));
+  assert.equal(refusedOnB?.code, 'QUOTA_EXCEEDED', 'b does not hand out the next hour\'s budget');
+  assert.equal(refusedOnB?.details?.['resetAt'], resetAt, "b gives the team's reset time, not its own clock's");
+  const refusedOnA = await charge(a!);
+  assert.equal(refusedOnA?.code, 'QUOTA_EXCEEDED');
+  assert.equal(refusedOnA?.details?.['resetAt'], resetAt);
+  assert.ok(Math.abs(Number(refusedOnB?.details?.['retryAfterMs']) - Number(refusedOnA?.details?.['retryAfterMs'])) < 5_000, 'and the same wait');
 });
 
 test('a freed team slot goes to the longest waiting caller on any replica, not to the newest one on the busiest; a caller that gives up leaves the line', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {

@@ -384,12 +384,12 @@ function fakeTeam() {
   const refunds: { arrived: number; held: Promise<void>; release: () => void; onArrival?: () => void } = { arrived: 0, held: Promise.resolve(), release: () => {} };
   const team: TeamRateLimits = {
     take: async () => undefined,
-    async quotaAdmit(holder, rules, _at, count) {
+    async quotaAdmit(holder, rules, count) {
       await Promise.resolve();
       const queries = used.get(holder) ?? 0;
       const over = rules.some((r) => r.queries !== undefined && queries >= r.queries);
       if (count && !over) used.set(holder, queries + 1);
-      return { reserved: count && !over, usage: new Map(rules.map((r) => [r.windowMs, { queries, rows: 0, bytes: 0, scanBytes: 0 }])) };
+      return { reserved: count && !over, usage: new Map(rules.map((r) => [r.windowMs, { queries, rows: 0, bytes: 0, scanBytes: 0 }])), at: Date.now() };
     },
     async quotaRecord(holder, _windows, usage) {
       if (usage.queries < 0) {

@@ -55,7 +55,7 @@ export interface TeamRateLimits {
   take(holder: string, limit: BucketLimit): Promise<TakeResult | undefined>;
   /** `holder` (here and in quotaRecord and take) is budgetKey(identity, role): the team keeps each role's budget apart. */
   /** With `count` false, only reads the team's usage (reserved is then false): the quota stage's cheap check. */
-  quotaAdmit(holder: string, rules: QuotaRule[], at: number, count: boolean): Promise<QuotaAdmission | undefined>;
+  quotaAdmit(holder: string, rules: QuotaRule[], count: boolean): Promise<QuotaAdmission | undefined>;
   quotaRecord(holder: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /** `owner` as encodeOwner writes it (an opaque string to the team). */
   rememberOwner(queryId: string, owner: string): Promise<boolean>;
@@ -243,7 +243,7 @@ export class Governance {
         if (role === undefined) continue;
         const rules = this.quotas.rulesOf(identity, role);
         if (rules.length === 0) continue;
-        const seen = await team.quotaAdmit(holderKey(identity, role), rules, Date.now(), false);
+        const seen = await team.quotaAdmit(holderKey(identity, role), rules, false);
         if (!seen) return; // Redis does not answer: what was last seen stays
         for (const [windowMs, usage] of seen.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role);
       }
@@ -362,7 +362,7 @@ export class Governance {
   async quotaRefusal(identity: string, role: EffectiveRole): Promise<SnowmuxError | undefined> {
     const rules = this.quotas.rulesOf(identity, role.name);
     if (this.team && rules.length > 0) {
-      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, Date.now(), false);
+      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, false);
       if (admission) return this.teamRefusal(identity, role, admission);
     }
     return this.quotas.exceeded(identity, role.name);
@@ -382,10 +382,10 @@ export class Governance {
     meter.quotaCharged = true;
     const rules = this.quotas.rulesOf(identity, role.name);
     if (this.team && rules.length > 0) {
-      const at = Date.now();
-      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, at, true);
+      // The team's windows are on Redis's clock: the admission says when, for the refund of a query that never ran.
+      const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, true);
       if (admission) {
-        if (admission.reserved) meter.quotaReservedAt = at;
+        if (admission.reserved) meter.quotaReservedAt = admission.at;
         return this.teamRefusal(identity, role, admission);
       }
     }
@@ -411,7 +411,7 @@ export class Governance {
   /** The refusal the team's usage calls for, noting that usage for the checks made while Redis does not answer. */
   private teamRefusal(identity: string, role: EffectiveRole, admission: QuotaAdmission): SnowmuxError | undefined {
     for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role.name);
-    return admission.reserved ? undefined : this.quotas.exceeded(identity, role.name, (w) => admission.usage.get(w));
+    return admission.reserved ? undefined : this.quotas.exceeded(identity, role.name, (w) => admission.usage.get(w), admission.at);
   }
 
   /** How long a metadata answer is shared (limits.metadata_cache_ttl; 0: not at all). */

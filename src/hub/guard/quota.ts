@@ -55,6 +55,8 @@ export interface QuotaAdmission {
   reserved: boolean;
   /** Each window's usage across the team before this call. */
   usage: Map<number, QuotaUsage>;
+  /** Redis's clock (ms) when it answered: the team's windows, and their reset times, are on it. */
+  at: number;
 }
 
 /** What is left of one budget: the least over the identity's windows, and when that window refills. */

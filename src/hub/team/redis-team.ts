@@ -43,8 +43,21 @@ return {allowed, retry, math.floor(tokens * 1000)}
 `;
 
 /**
+ * Redis's clock in ms, as TAKE_SCRIPT reads it: quota windows are on it, so replicas whose own clocks differ
+ * count in one window (one replica ahead counted in the next window, with a fresh budget, for as long as it
+ * was ahead) and give one reset time.
+ */
+const REDIS_NOW_LUA = `
+local function redisNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
  * The window bookkeeping both quota scripts share. KEYS[1] is the holder's set of window lengths in use, the
- * hashes are `<prefix>:<length>:<window start>` (ARGV of the script: the prefix and the call's time).
+ * hashes are `<prefix>:<length>:<window start>` (ARGV of the script: the prefix; the time is Redis's, see
+ * REDIS_NOW_LUA).
  *
  * A reload that changes a quota's `window` gives the holder a window length Redis has no hash for: the first
  * use of it, on whichever replica, starts it (in the same atomic step) from the windows of the other lengths
@@ -54,7 +67,7 @@ return {allowed, retry, math.floor(tokens * 1000)}
  * that reload at different moments count each call once in each window, and a length used again later finds
  * every call made since.
  */
-const QUOTA_WINDOW_LUA = `
+const QUOTA_WINDOW_LUA = REDIS_NOW_LUA + `
 local function windowKey(prefix, w, at)
   -- Concatenated, not formatted: a holder holds a NUL (identity, role), where %s would cut it.
   return prefix .. string.format(':%d:%d', w, at - (at % w))
@@ -95,27 +108,29 @@ end
 `;
 
 /**
- * A call's admission against an identity's quota, atomic across replicas. KEYS[1] the holder's window
+ * A call's admission against an identity's quota, atomic across replicas, in the windows of Redis's clock
+ * (every replica counts in the same window whatever its own clock says). KEYS[1] the holder's window
  * lengths in use, KEYS[2] the team's state marker; ARGV[1] this replica's id, ARGV[2] 1 to count the call or
- * 0 only to read, ARGV[3] the holder's key prefix, ARGV[4] the call's time, ARGV[5] the state marker this
- * replica knows, then per window of its rules: the length, then the limits on queries, rows, bytes, scanBytes
+ * 0 only to read, ARGV[3] the holder's key prefix, ARGV[4] the state marker this replica knows, then per
+ * window of its rules: the length, then the limits on queries, rows, bytes, scanBytes
  * (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`, … of older replicas
  * count too) and the usage is their sum: a replica can then write its own share again after Redis lost it
  * without counting anyone twice. When every window is under every limit (and ARGV[2] asks to count), counts
  * the call's query in every window length in use (QUOTA_WINDOW_LUA), in this replica's field. Returns
- * {admitted (0/1), then queries, rows, bytes, scanBytes of each rule window as they were before, then the
- * window lengths in use}; {-1} when the marker is not the one this replica knows (Redis lost the team's state).
+ * {admitted (0/1), Redis's time (ms), then queries, rows, bytes, scanBytes of each rule window as they were
+ * before, then the window lengths in use}; {-1} when the marker is not the one this replica knows (Redis lost
+ * the team's state).
  */
 const QUOTA_ADMIT_SCRIPT = QUOTA_WINDOW_LUA + `
-if redis.call('GET', KEYS[2]) ~= ARGV[5] then return {-1} end
+if redis.call('GET', KEYS[2]) ~= ARGV[4] then return {-1} end
 local metrics = {queries = 1, rows = 2, bytes = 3, scanBytes = 4}
 local prefix = ARGV[3]
-local at = tonumber(ARGV[4])
-local out = {0}
+local at = redisNow()
+local out = {0, at}
 local over = false
-local n = (#ARGV - 5) / 5
+local n = (#ARGV - 4) / 5
 for i = 1, n do
-  local base = 5 + (i - 1) * 5
+  local base = 4 + (i - 1) * 5
   local used = {0, 0, 0, 0}
   local fields = redis.call('HGETALL', ensureWindow(prefix, tonumber(ARGV[base + 1]), at))
   for f = 1, #fields, 2 do
@@ -148,13 +163,16 @@ return out
 
 /**
  * A call's usage added to the holder's windows (rows and bytes after it ran, or a query given back). KEYS[1]
- * the holder's window lengths in use; ARGV[1] this replica's id, ARGV[2] the prefix, ARGV[3] the time the
- * usage belongs to, ARGV[4..7] queries, rows, bytes, scanBytes to add, then the lengths of the rules' windows.
- * Adds to those and to every other length in use (QUOTA_WINDOW_LUA). Returns the lengths it added to.
+ * the holder's window lengths in use; ARGV[1] this replica's id, ARGV[2] the prefix, ARGV[3] the time (Redis's,
+ * as an admission answered it) the usage belongs to, or -1 for now on Redis's clock (a time ahead of it counts
+ * as now), ARGV[4..7] queries, rows, bytes, scanBytes to add, then the lengths of the rules' windows. Adds to
+ * those and to every other length in use (QUOTA_WINDOW_LUA). Returns the lengths it added to.
  */
 const QUOTA_RECORD_SCRIPT = QUOTA_WINDOW_LUA + `
 local prefix = ARGV[2]
+local now = redisNow()
 local at = tonumber(ARGV[3])
+if at < 0 or at > now then at = now end
 for i = 8, #ARGV do ensureWindow(prefix, tonumber(ARGV[i]), at) end
 local lengths = lengthsInUse()
 local names = {'queries', 'rows', 'bytes', 'scanBytes'}
@@ -350,13 +368,14 @@ export interface TeamState {
   take(identity: string, limit: BucketLimit): Promise<TakeResult | undefined>;
   /**
    * Checks the identity's team-wide usage against `rules` and, when under every limit and `count` is set,
-   * counts one query in each window, in one atomic step; undefined when Redis is unavailable (the local
-   * quota applies).
+   * counts one query in each window, in one atomic step, in the windows of Redis's clock (the admission's
+   * `at`); undefined when Redis is unavailable (the local quota applies).
    */
-  quotaAdmit(identity: string, rules: QuotaRule[], at: number, count: boolean): Promise<QuotaAdmission | undefined>;
+  quotaAdmit(identity: string, rules: QuotaRule[], count: boolean): Promise<QuotaAdmission | undefined>;
   /**
-   * Adds usage to the team's windows (those containing `at`, default now) of `windowsMs` and of every other
-   * window length the holder's calls count in (a reload changed `window`); false when Redis is unavailable.
+   * Adds usage to the team's windows (those containing `at`, an admission's time on Redis's clock; default
+   * Redis's now) of `windowsMs` and of every other window length the holder's calls count in (a reload changed
+   * `window`); false when Redis is unavailable.
    */
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /**
@@ -414,6 +433,12 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const owners = new LRUCache<string, string>({ max: 100_000, ttl: OWNER_TTL_MS });
   /** This replica's share of every identity's open quota windows, written again on the same occasions. */
   const myQuota = new QuotaShare();
+  /**
+   * Redis's clock minus this replica's, as the last admission read it: this replica's share of the team's
+   * windows is kept on Redis's clock too, so it names the windows Redis counts in (and writes back to them).
+   */
+  let redisAhead = 0;
+  const redisNow = () => Date.now() + redisAhead;
   const restored = { owners: 0, quotaWindows: 0, at: null as string | null };
   /** Team slots held by this replica's calls still running (lease id → its zset), written back after a loss. */
   const heldLeases = new Map<string, string>();
@@ -437,13 +462,13 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
    * in between were overwritten, and lost to the team until the next rejoin.)
    */
   const rejoin = async (): Promise<{ owners: number; quotaWindows: number } | undefined> => {
-    const shares = myQuota.open();
+    const shares = myQuota.open(redisNow());
     const ownerEntries = [...owners.entries()];
     if (ownerEntries.length === 0 && shares.length === 0) return { owners: 0, quotaWindows: 0 };
     try {
       for (let i = 0; i < shares.length; i += 1_000) {
         const pipeline = redis.pipeline();
-        const now = Date.now();
+        const now = redisNow();
         for (const { key: k, prefix, windowMs } of shares.slice(i, i + 1_000)) {
           const share = myQuota.of(k, now);
           if (!share) continue;
@@ -643,7 +668,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         return undefined;
       }
     },
-    async quotaAdmit(identity, rules, at, count) {
+    async quotaAdmit(identity, rules, count) {
       if (mode !== 'connected' || rules.length === 0) return undefined;
       const prefix = key('quota', identity);
       const windows = [...new Map(rules.map((r) => [r.windowMs, rules.filter((x) => x.windowMs === r.windowMs)])).entries()];
@@ -658,19 +683,20 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         for (let attempt = 0; attempt < 2; attempt++) {
           const marker = await knownMarker();
           if (marker === undefined) return undefined;
-          const [admitted, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), key('state'), opts.replicaId, count ? 1 : 0, prefix, at, marker, ...args);
+          const [admitted, at, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), key('state'), opts.replicaId, count ? 1 : 0, prefix, marker, ...args);
           // Redis lost the team's state: admitted only once this replica's share is back (checkState rebuilds it).
-          if (admitted === -1) {
+          if (admitted === -1 || at === undefined) {
             await checkState();
             continue;
           }
+          redisAhead = at - Date.now();
           const used = rest.slice(0, windows.length * 4);
           const lengths = rest.slice(windows.length * 4);
           myQuota.noteLengths(prefix, lengths);
           const usage = new Map<number, QuotaUsage>();
           windows.forEach(([w], i) => usage.set(w, { queries: used[i * 4]!, rows: used[i * 4 + 1]!, bytes: used[i * 4 + 2]!, scanBytes: used[i * 4 + 3]! }));
-          if (admitted === 1) myQuota.add(prefix, lengths, at, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 });
-          return { reserved: admitted === 1, usage };
+          if (admitted === 1) myQuota.add(prefix, lengths, at, { queries: 1, rows: 0, bytes: 0, scanBytes: 0 }, at);
+          return { reserved: admitted === 1, usage, at };
         }
         return undefined;
       } catch (err) {
@@ -679,17 +705,20 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         return undefined;
       }
     },
-    async quotaRecord(identity, windowsMs, usage, at = Date.now()) {
+    async quotaRecord(identity, windowsMs, usage, at) {
       const prefix = key('quota', identity);
-      // Kept whether or not Redis takes it now: written again when the replica rejoins.
+      // Kept whether or not Redis takes it now: written again when the replica rejoins. On Redis's clock as last
+      // seen (the script reads it itself).
+      const now = redisNow();
+      const shareAt = at === undefined ? now : Math.min(at, now);
       const lengths = myQuota.lengthsOf(prefix, windowsMs);
-      myQuota.add(prefix, lengths, at, usage);
+      myQuota.add(prefix, lengths, shareAt, usage, now);
       if (mode !== 'connected' || windowsMs.length === 0) return false;
       try {
-        const counted = await scripts.smxQuotaRecord(lengthsKey(prefix), opts.replicaId, prefix, at, usage.queries, usage.rows, usage.bytes, Math.round(usage.scanBytes ?? 0), ...windowsMs);
+        const counted = await scripts.smxQuotaRecord(lengthsKey(prefix), opts.replicaId, prefix, at ?? -1, usage.queries, usage.rows, usage.bytes, Math.round(usage.scanBytes ?? 0), ...windowsMs);
         // A length another replica's rules started since this one last heard of the holder: counted there too.
         // Its window starts here from the windows within it, which hold this usage already: nothing to add.
-        myQuota.add(prefix, counted.filter((w) => !lengths.includes(w)), at, { queries: 0, rows: 0, bytes: 0, scanBytes: 0 });
+        myQuota.add(prefix, counted.filter((w) => !lengths.includes(w)), shareAt, { queries: 0, rows: 0, bytes: 0, scanBytes: 0 }, now);
         myQuota.noteLengths(prefix, counted);
         return true;
       } catch (err) {
