@@ -78,6 +78,14 @@ const DEFAULTS = {
 
 const NEVER_ABORTED = new AbortController().signal;
 
+/**
+ * The time zone of every connection (DuckDB's `TimeZone`): what TIMESTAMPTZ literals without an offset, casts
+ * from TIMESTAMP, `date_trunc` and `strftime('%Z')` on TIMESTAMPTZ use. Left unset, DuckDB took the hub
+ * process's TZ — that of whichever editor's shim happened to start the hub, or the machine's for a service —
+ * so the same query gave other instants from one start to the next. Status shows it (`timeZone`).
+ */
+export const EMBEDDED_TIME_ZONE = 'UTC';
+
 const SAMPLE_COMMENTS: CatalogComments = {
   database: (name) => (name === SAMPLE_DATABASE ? SAMPLE_DATABASE_COMMENT : undefined),
   schema: (database, schema) => (database === SAMPLE_DATABASE ? SAMPLE_SCHEMA_COMMENTS[schema] : undefined),
@@ -161,6 +169,7 @@ export class DuckDbWarehouse implements Warehouse {
         activeCalls: this.calls.size,
         connectionsOpened: this.calls.opened,
         queuedStatements: this.statementSlots.queued,
+        timeZone: EMBEDDED_TIME_ZONE,
         generatedOnOpen: this.openFacts.generated,
         openMs: this.openFacts.openMs,
       },
@@ -389,8 +398,8 @@ async function openCurrent(
       memory_limit: settings.memoryLimit,
       // Lets DuckDB's allocator hand freed memory back to the OS while the hub idles.
       allocator_background_threads: 'true',
-      // Last: from here on no SQL can change any of the above.
-      lock_configuration: 'true',
+      // The configuration is locked below, once the time zone is set: DuckDB accepts TimeZone only once its
+      // (built-in) ICU extension is loaded, which is after the instance's own options are read.
     });
   } catch (err) {
     return { problem: errorMessage(err) };
@@ -399,6 +408,10 @@ async function openCurrent(
   try {
     const connection = await instance.connect();
     try {
+      // Every connection's default, whatever the hub process's TZ; then the lock: from here on no SQL can
+      // change any of the above (nor the time zone).
+      await connection.run(`SET GLOBAL TimeZone = '${EMBEDDED_TIME_ZONE}'`);
+      await connection.run('SET GLOBAL lock_configuration = true');
       if ((await readSampleStampFrom(connection)) === SAMPLE_GENERATOR_VERSION) return { instance };
     } finally {
       connection.closeSync();
