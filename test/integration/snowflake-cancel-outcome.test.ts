@@ -141,3 +141,65 @@ describe('a write that may have run', () => {
     assert.deepEqual((await w.query('select count(*) from ANALYTICS.PUBLIC.MAYBE_RAN', queryOptions())).rows, [[1]]);
   });
 });
+
+describe('a statement cancelled after Snowflake took it keeps its query id', () => {
+  // Before, only a timeout kept it: a client's cancel or a closed session recorded `queryId: null`, and a
+  // write's "may have run" advice said to check query_history with nothing to look up.
+  const cases = [
+    { what: 'a read', table: 'KEPT_ID_READ', sql: 'select count(*) from ANALYTICS.PUBLIC.KEPT_ID_READ', write: false },
+    { what: 'a write', table: 'KEPT_ID_WRITE', sql: 'insert into ANALYTICS.PUBLIC.KEPT_ID_WRITE values (1)', write: true },
+  ];
+  for (const { what, table, sql, write } of cases) {
+    for (const by of ['the client', 'its session closing'] as const) {
+      it(`${what} cancelled by ${by}: the record, query_history's source and the answer carry the aborted query id`, async () => {
+        const name = `kept-${table}-${by === 'the client' ? 'client' : 'session'}`.toLowerCase();
+        const own = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 1 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
+        const logger = createLogger({ level: 'silent' });
+        const policy = Policy.fromConfig(parseConfigText('[roles.writer]\nidentities = ["writer"]\nwrite = true\n', 'test.toml'), 'test.toml');
+        const governance = new Governance({ policy, logger });
+        try {
+          await own.query(`create or replace table ANALYTICS.PUBLIC.${table} (X INT)`, queryOptions({ repeatable: false }));
+          const target: WarehouseTarget = { kind: 'snowflake', name, defaultDatabase: 'ANALYTICS', defaultSchema: 'PUBLIC', open: async () => own };
+          const records: CallRecord[] = [];
+          const sink = { record: (r: CallRecord) => void records.push(r), recordStarted: async () => {} };
+          const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: DEFAULT_LIMITS, logger, sink });
+          const session = new Session({ id: 's-kept', identity: { kind: 'local-user', name: 'writer' }, transport: 'stdio' });
+          const client = new AbortController();
+          // The statement runs for long; the hub knows its query id once it polls for the result.
+          double.setQueryLatency(5_000);
+          const polled = waitForEvent<string>(double.events, 'resultPoll');
+          const call = pipeline.run(session, 'execute_query', { id: '1', signal: client.signal }, { query: sql }, async ({ warehouse, ctx, noteSql }) => {
+            noteSql(sql);
+            await warehouse.query(sql, { ...ctx, maxRows: 10 });
+            return { content: [{ type: 'text', text: 'done' }] };
+          });
+          let queryId: string;
+          let answer: Awaited<typeof call>;
+          try {
+            queryId = await polled;
+            const aborted = waitForEvent<AbortLogEntry>(double.events, 'abort');
+            if (by === 'the client') client.abort();
+            else session.close('the shim went away');
+            answer = await call;
+            assert.deepEqual(await aborted, { form: 'queryId', queryId, requestId: (await aborted).requestId, matched: true });
+          } finally {
+            double.setQueryLatency(0);
+          }
+          assert.equal(double.queries.find((q) => q.queryId === queryId)?.status, 'ABORTED');
+          assert.equal(answer.isError, true);
+          assert.equal(records.length, 1);
+          const [record] = records;
+          assert.equal(record!.errorCode, 'QUERY_CANCELLED');
+          assert.equal(record!.queryId, queryId);
+          if (write) {
+            assert.equal(record!.mayHaveRun, true);
+            assert.match((answer.content[0] as { text: string }).text, new RegExp(`Check query_history \\(query id ${queryId}\\) before running it again`));
+          }
+        } finally {
+          governance.close();
+          await own.close();
+        }
+      });
+    }
+  }
+});

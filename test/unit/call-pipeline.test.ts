@@ -695,6 +695,29 @@ test('a write cancelled while it ran is answered and recorded as possibly applie
   governance.close();
 });
 
+test('a write ended by its session closing or by the hub stopping is recorded as possibly applied too, and not retryable', async () => {
+  const { pipeline, governance, records } = setup();
+  const sql = 'INSERT INTO DB.S.T SELECT 1 WHERE WAITS_FOR_CANCEL = 1';
+  const endedBy = async (end: (session: Session) => void) => {
+    const session = new Session({ id: 's-writer', identity: { kind: 'local-user', name: 'writer' }, transport: 'stdio' });
+    const result = pipeline.run(session, 'execute_query', { id: '1', signal: new AbortController().signal }, { query: sql }, async ({ warehouse: w, ctx }) => {
+      setImmediate(() => end(session));
+      await w.query(sql, { ...ctx, maxRows: 1 });
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+    return result;
+  };
+  const gone = await endedBy((s) => s.close('the shim went away'));
+  const stopped = await endedBy((s) => s.close('hub stopping', new SnowmuxError('HUB_STOPPING', 'The hub stopped while this call ran and cancelled it. Run it again.')));
+  for (const r of [gone, stopped]) {
+    assert.match((r.content[0] as { text: string }).text, /Check query_history \(query id q-waits\) before running it again\.$/);
+    assert.equal((r._meta?.['dev.snowmux/error'] as { retryable: boolean }).retryable, false);
+  }
+  // Before, only a client cancel or a timeout said so: "Run it again" for a write that may have run.
+  assert.deepEqual(records.map((r) => [r.errorCode, r.mayHaveRun, r.queryId]), [['QUERY_CANCELLED', true, 'q-waits'], ['HUB_STOPPING', true, 'q-waits']]);
+  governance.close();
+});
+
 /** Static: the tools reach warehouses only through the pipeline's ToolCall; only one stage opens one. */
 test('no tool can reach a warehouse except through the pipeline', () => {
   const dir = (p: string) => join(repoRoot, 'src', p);

@@ -110,15 +110,16 @@ export class CallState {
     return result;
   }
 
-  /** Turns a failure into the tool result the client sees, and notes how the call ended. */
   /**
-   * The abort's reason, for a call whose write may already have reached the warehouse: a cancel stops what
-   * has not completed, and whether it came in time is not always known (a statement that finished first is
-   * answered as run; one the warehouse never confirmed either way ends here). "Cancelled" alone had the
-   * editor run the write again.
+   * The failure of a call whose write may already have reached the warehouse: a cancel stops what has not
+   * completed, and whether it came in time is not always known (a statement that finished first is answered
+   * as run; one the warehouse never confirmed either way ends here). "Cancelled" alone had the editor run the
+   * write again. Whatever ended the call counts: the client's cancel, a timeout, its session closing (a shim
+   * that went away) or the hub stopping.
    */
-  private afterWrite(reason: SnowmuxError): SnowmuxError {
-    if (this.meter.writeSent !== true || (reason.code !== 'QUERY_TIMEOUT' && reason.code !== 'QUERY_CANCELLED')) return reason;
+  private afterWrite(reason: SnowmuxError, aborted: boolean): SnowmuxError {
+    if (this.meter.writeSent !== true || reason.details?.['mayHaveRun'] === true) return reason;
+    if (!aborted && reason.code !== 'QUERY_TIMEOUT' && reason.code !== 'QUERY_CANCELLED') return reason;
     const id = this.meter.queryId === undefined ? '' : ` (query id ${this.meter.queryId})`;
     return new SnowmuxError(
       reason.code,
@@ -127,10 +128,13 @@ export class CallState {
     );
   }
 
+  /** Turns a failure into the tool result the client sees, and notes how the call ended. */
   fail(err: unknown): CallToolResult {
     // When the call was aborted (cancel, disconnect, timeout), that reason explains the failure best.
-    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
-    const effective = reason instanceof SnowmuxError ? this.afterWrite(reason) : err;
+    const aborted = this.controller.signal.aborted;
+    const reason: unknown = aborted ? this.controller.signal.reason : undefined;
+    const chosen = reason instanceof SnowmuxError ? reason : err;
+    const effective = chosen instanceof SnowmuxError ? this.afterWrite(chosen, aborted) : chosen;
     this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
     this.mayHaveRun = effective instanceof SnowmuxError && effective.details?.['mayHaveRun'] === true;
     this.outcome = this.errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';

@@ -529,7 +529,7 @@ export class SnowflakeWarehouse implements Warehouse {
         // taken it (it has a query id): it may have run, and sending it again ran an INSERT twice.
         if (lost && attempt === 0 && !signal.aborted && (repeatable || outcome.queryId === undefined)) continue;
         if (lost && !repeatable && outcome.queryId !== undefined) throw mayHaveRun(outcome.error, outcome.queryId);
-        throw whoseTimeout(outcome.error, outcome.queryId);
+        throw withQueryId(whoseTimeout(outcome.error, outcome.queryId), outcome.queryId);
       }
     } finally {
       ctx.signal.removeEventListener('abort', forward);
@@ -757,6 +757,17 @@ function whoseTimeout(error: SnowmuxError, queryId: string | undefined): Snowmux
     cause: error,
     details: { ...error.details, ...(queryId === undefined ? {} : { queryId }), infrastructure: queryId === undefined },
   });
+}
+
+/**
+ * A statement that ended after Snowflake had taken it — cancelled by the client or a closed session, timed
+ * out, failed — keeps its query id in the error's details, whatever the code: the call's record, query_history
+ * and a write's "may have run" advice read it from there (stages/accounting.ts). A cancel's error is the abort
+ * reason, shared by every statement of the call, so it is copied, never changed.
+ */
+function withQueryId(error: SnowmuxError, queryId: string | undefined): SnowmuxError {
+  if (queryId === undefined || typeof error.details?.['queryId'] === 'string') return error;
+  return new SnowmuxError(error.code, error.message, { cause: error.cause ?? error, details: { ...error.details, queryId } });
 }
 
 /** A statement given up because Snowflake stopped answering (see outage-watch.ts). */
