@@ -91,6 +91,7 @@ export const ERROR_CODES = {
   SHIM_TOO_OLD: { fault: 'hub', doc: 'This shim is older than the running hub accepts; update the package the editor launches.' },
   PROFILE_NOT_ALLOWED: { fault: 'user', doc: 'A remote shim (over /shim, with an API key) named a profile the hub does not let remote shims choose. Drop --profile, or ask the operator to list it in hub.http_shim_profiles.' },
   BAD_HELLO: { fault: 'hub', doc: 'A client sent the hub a malformed hello; the message names the field. Not a snowmux shim, or a broken one.' },
+  KEYS_WRITE_FAILED: { fault: 'hub', doc: '`snowmux keys create|revoke|rotate` could not write the home\'s keys.json (a full or read-only disk, permissions): the message says the key was NOT created, revoked or rotated, and keys.json is unchanged. Fix what it names, then run the command again.' },
   TEAM_REDIS_FAILED: { fault: 'hub', doc: 'The team\'s Redis (hub.redis_url) failed or did not answer a `snowmux keys` command within 5 s; the message says whether the key was changed. Make Redis answer writes again, then run the command again.' },
   HTTP_UNAUTHORIZED: { fault: 'hub', doc: 'The hub\'s HTTP face refused the API key (missing, unknown, revoked or expired): create one with `snowmux keys create`; pass it in $SNOWMUX_KEY or a key file. Or it refused the request\'s Host or Origin: the message names the hub setting that admits it.' },
   BAD_REQUEST: { fault: 'hub', doc: 'A control request was not a JSON object.' },

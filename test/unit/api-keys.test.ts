@@ -7,8 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { ApiKeyStore, checkKey, createKey, findKey, keysPath, readKeys, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
+import fs, { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { isSnowmuxError } from '../../src/errors.js';
+import { ApiKeyStore, checkKey, createKey, findKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
 import { tempHome } from '../helpers/harness.js';
 import { keysCommand } from '../../src/cli/commands/keys-command.js';
 
@@ -174,4 +176,30 @@ test('a hub that has never read its key file answers "unavailable" (503, retry),
   assert.equal(!first.ok && first.reason, 'unavailable');
   assert.match(!first.ok && first.reason === 'unavailable' ? first.why : '', /the API key file has not been read yet \(Cannot read .*EMFILE: too many open files/);
   assert.equal(store.check(key).ok, true);
+});
+
+test('keys create, revoke and rotate on a full disk: KEYS_WRITE_FAILED says the key was NOT changed, keys.json is as it was, no temp file is left', async (t) => {
+  const home = tempHome(t);
+  const { record } = createKey(home, 'alice', null);
+  const before = readFileSync(keysPath(home), 'utf8');
+  // As a full disk does: the temp file is created, then writing into it fails with ENOSPC.
+  const realWrite = fs.writeFileSync;
+  t.mock.method(fs, 'writeFileSync', (path: fs.PathOrFileDescriptor, _data: unknown, options?: fs.WriteFileOptions) => {
+    realWrite(path, '', options);
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  });
+  syncBuiltinESMExports();
+  t.after(() => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+  const notChanged = (what: RegExp) => (err: unknown) => isSnowmuxError(err, 'KEYS_WRITE_FAILED') && what.test((err as Error).message) && /no space left on the home's disk.*unchanged.*Free space/.test((err as Error).message);
+  assert.throws(() => createKey(home, 'bob', null), notChanged(/Key [0-9a-f]{12} for identity "bob" was NOT created/));
+  assert.throws(() => revokeKey(home, record.id), notChanged(new RegExp(`Key ${record.id} \\(alice\\) was NOT revoked: the hub still accepts it`)));
+  assert.throws(() => rotateKey(home, record.id, new Date(Date.now() + 3_600_000), undefined), notChanged(new RegExp(`Key ${record.id} \\(alice\\) was NOT rotated`)));
+  const out = { text: '' };
+  const io = { stdout: { write: (s: string) => ((out.text += s), true) }, stderr: { write: (s: string) => ((out.text += s), true) } };
+  await assert.rejects(keysCommand(['revoke', record.id, '--home', home, '--local'], io as never), notChanged(/NOT revoked/));
+  assert.equal(readFileSync(keysPath(home), 'utf8'), before);
+  assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('keys.json')), ['keys.json'], 'no keys.json.<pid>.tmp left behind');
 });

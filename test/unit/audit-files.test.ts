@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, constants, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,4 +130,20 @@ test('a FIFO, socket-like or directory entry named like an audit file is refused
   mkfifo(join(dir, HEAD_FILE));
   const headRead = await readHead(dir);
   assert.equal(headRead.state, 'unreadable');
+});
+
+test('writeHead on a full disk leaves no temp file behind: the anchor is as it was', async (t) => {
+  const dir = tempDir(t);
+  await writeHead(dir, head, false);
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { writeFile: () => Promise<void> };
+  await probe.close();
+  rmSync(join(dir, 'probe'));
+  t.mock.method(proto, 'writeFile', async () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  });
+  await assert.rejects(writeHead(dir, { ...head, seq: 2 }, false), /ENOSPC/);
+  t.mock.restoreAll();
+  assert.deepEqual(readdirSync(dir), [HEAD_FILE]);
+  assert.equal((JSON.parse(readFileSync(join(dir, HEAD_FILE), 'utf8')) as { seq: number }).seq, 1);
 });

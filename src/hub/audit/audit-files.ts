@@ -225,12 +225,18 @@ export async function writeHead(dir: string, head: AuditHead, durable: boolean):
   });
   const fh = await open(tmp, 'wx', 0o600);
   try {
-    await fh.writeFile(`${JSON.stringify(head)}\n`);
-    if (durable) await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(`${JSON.stringify(head)}\n`);
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(dir, HEAD_FILE));
+  } catch (err) {
+    // A full disk must not leave a temp file per attempt: the anchor is as it was, and the next write retries.
+    await unlink(tmp).catch(() => {});
+    throw err;
   }
-  await rename(tmp, join(dir, HEAD_FILE));
 }
 
 const WRITABLE_BY_GROUP = 0o020;

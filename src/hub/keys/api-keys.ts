@@ -8,7 +8,7 @@
  * the next request. The file must be the user's own, not a symlink, and closed to others.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
@@ -109,10 +109,39 @@ function recordProblem(x: unknown): string | undefined {
   return undefined;
 }
 
-function writeKeys(path: string, records: ApiKeyRecord[]): void {
+/**
+ * Replaces the key file atomically (a temp file renamed over it). On failure the temp file is removed (a full
+ * disk left one 0-byte `keys.json.<pid>.tmp` per attempt) and KEYS_WRITE_FAILED says, in `notDone`, that the
+ * change was not made: keys.json is as it was.
+ */
+function writeKeys(path: string, records: ApiKeyRecord[], notDone: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ version: 1, keys: records }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, `${JSON.stringify({ version: 1, keys: records }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* nothing more can be done here; the message below names the file */
+    }
+    throw new SnowmuxError('KEYS_WRITE_FAILED', `${notDone}: ${path} could not be written (${writeProblem(err)}); it is unchanged. ${writeFix(err)}`, { cause: err });
+  }
+}
+
+function writeProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'no space left on the home\'s disk';
+  if (code === 'EROFS') return 'the home\'s filesystem is mounted read-only';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return (err as Error).message;
+}
+
+function writeFix(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'Free space on that disk, then run the command again.';
+  if (code === 'EROFS') return 'Remount it read-write (or use a home on a writable filesystem), then run the command again.';
+  return 'Fix that, then run the command again.';
 }
 
 function sha256(text: string): string {
@@ -124,7 +153,7 @@ export function createKey(home: string, identity: string, expiresAt: Date | null
   const path = keysPath(home);
   const { records } = readKeys(path);
   const made = newKey(identity, expiresAt, now);
-  writeKeys(path, [...records, made.record]);
+  writeKeys(path, [...records, made.record], `Key ${made.record.id} for identity "${made.record.identity}" was NOT created`);
   return made;
 }
 
@@ -143,7 +172,7 @@ export function revokeKey(home: string, prefix: string, now = new Date()): ApiKe
   const { records } = readKeys(path);
   const target = findKey(records, prefix);
   if (target.revokedAt === null) target.revokedAt = now.toISOString();
-  writeKeys(path, records);
+  writeKeys(path, records, `Key ${target.id} (${target.identity}) was NOT revoked: the hub still accepts it`);
   return target;
 }
 
@@ -180,7 +209,7 @@ export function rotateKey(home: string, prefix: string, overlapEnds: Date, expir
   const path = keysPath(home);
   const { records } = readKeys(path);
   const rotated = rotation(records, prefix, overlapEnds, expiresAt, now, { home, config });
-  writeKeys(path, [...records.map((r) => (r.id === rotated.old.id ? rotated.old : r)), rotated.record]);
+  writeKeys(path, [...records.map((r) => (r.id === rotated.old.id ? rotated.old : r)), rotated.record], `Key ${rotated.old.id} (${rotated.old.identity}) was NOT rotated: it works as before, and no new key exists`);
   return rotated;
 }
 
