@@ -9,6 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logsCommand } from '../../src/cli/commands/logs-command.js';
 import { renderChecks } from '../../src/cli/commands/doctor-command.js';
+import { formatStatus } from '../../src/cli/commands/status-command.js';
+import type { HubStatus } from '../../src/hub/hub.js';
 import { tempHome } from '../helpers/harness.js';
 
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202e]/u;
@@ -51,4 +53,23 @@ test('snowmux doctor shows what the config file and the warehouse said escaped',
   assert.doesNotMatch(text, RAW, JSON.stringify(text));
   assert.match(text, /dev\\u001b\]0;PWNED\\u0007" \\u009b2J\\u202e/);
   assert.match(text, /fix \\u001b\[8m it/);
+});
+
+test('a line break in a path (the home, the config, the audit directory) is printed as \\u000a by status and doctor, never as a line of its own', () => {
+  const home = '/tmp/odd`id`\nnl';
+  const status = formatStatus({
+    version: '0.1.0', pid: 7, startedAt: new Date().toISOString(), uptimeMs: 1000, home, socket: `${home}/hub.sock`, state: 'running',
+    warehouses: [], sessions: [], recent: [], totals: {},
+    audit: { enabled: true, open: true, dir: `${home}/audit`, file: 'audit-000001.jsonl', lastSeq: 3, durableSeq: 3 },
+    config: { path: `${home}/config.toml`, exists: false },
+  } as unknown as HubStatus);
+  assert.match(status, /^home \/tmp\/odd`id`\\u000anl$/m);
+  assert.match(status, /^audit {2}\/tmp\/odd`id`\\u000anl\/audit\/audit-000001\.jsonl {2}records 3/m);
+  assert.match(status, /^config \/tmp\/odd`id`\\u000anl\/config\.toml/m);
+  assert.doesNotMatch(status, /^ *nl/m, 'no line starts with the rest of the path');
+
+  const doctor = renderChecks([{ check: 'home', status: 'fail', detail: `${home} is not writable`, fix: `choose another than ${home}` }]);
+  assert.match(doctor, /✗ home {2}\/tmp\/odd`id`\\u000anl is not writable$/m);
+  assert.match(doctor, /→ choose another than \/tmp\/odd`id`\\u000anl$/m);
+  assert.doesNotMatch(doctor, /^ *nl/m);
 });

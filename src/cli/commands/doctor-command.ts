@@ -26,7 +26,7 @@ import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
 import { withDeadline } from '../deadline.js';
-import { escapeInvisible, escapeInvisibleJson, hideUrlCredentials, shownUrl } from '../../shown-text.js';
+import { escapeInvisible, escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -107,8 +107,10 @@ export function renderChecks(checks: Check[]): string {
   const width = Math.max(...checks.map((c) => c.check.length));
   const lines = [`snowmux doctor ${VERSION}`, ''];
   for (const c of checks) {
-    lines.push(`${MARK[c.status]} ${c.check.padEnd(width)}  ${c.detail}`);
-    if (c.fix) lines.push(`  ${' '.repeat(width)}  → ${c.fix}`);
+    // One line each (a multi-line message comes as one check per line): a line break in a value (a home
+    // named with one) is shown as \u000a, as everywhere else, instead of starting a line of doctor's own.
+    lines.push(`${MARK[c.status]} ${c.check.padEnd(width)}  ${escapeLine(c.detail)}`);
+    if (c.fix) lines.push(`  ${' '.repeat(width)}  → ${escapeLine(c.fix)}`);
   }
   const failed = checks.filter((c) => c.status === 'fail').length;
   const warned = checks.filter((c) => c.status === 'warn').length;

@@ -229,7 +229,8 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   const out: string[] = [];
   const table = (headers: string[], flexible: number[], rows: string[][]) => fitTable({ headers, flexible, columns }, rows);
   out.push(`snowmux hub ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  ${s.state}`);
-  out.push(`home ${s.home}`);
+  // Paths are one value each: a line break in one (a home named with it) is `\u000a`, not a line of its own.
+  out.push(`home ${escapeLine(s.home)}`);
   for (const w of s.warehouses) {
     const extra = Object.entries(w.detail)
       .filter(([, v]) => typeof v !== 'object' || v === null)
@@ -298,11 +299,11 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
     out.push(audit.enabled === false
       ? 'audit  disabled'
       : audit.open === false
-        ? `audit  ${audit.dir}  WAITING since ${audit.waitingSince?.slice(11, 19)} UTC for the previous hub (pid ${audit.waitingForPid}) to finish its records (one writer at a time; it is taken over at ${audit.waitingUntil?.slice(11, 19) ?? '?'} UTC at the latest); ${audit.heldRecords} record(s) held in this hub's side file, written into the chain in order once it has`
-        : `audit  ${audit.dir}/${audit.file}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
+        ? `audit  ${escapeLine(audit.dir ?? '')}  WAITING since ${audit.waitingSince?.slice(11, 19)} UTC for the previous hub (pid ${audit.waitingForPid}) to finish its records (one writer at a time; it is taken over at ${audit.waitingUntil?.slice(11, 19) ?? '?'} UTC at the latest); ${audit.heldRecords} record(s) held in this hub's side file, written into the chain in order once it has`
+        : `audit  ${escapeLine(`${audit.dir}/${audit.file}`)}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
   const config = s.config as { path: string; exists: boolean; warnings?: string[]; lastReload?: { at: string; needsRestart: string[] } | null; refusedReload?: { at: string; reason: string } } | undefined;
-  if (config) out.push(`config ${config.path}${config.exists ? '' : ' (not present: defaults)'}`);
+  if (config) out.push(`config ${escapeLine(config.path)}${config.exists ? '' : ' (not present: defaults)'}`);
   if (config?.refusedReload) out.push(`config NOT RELOADED: the file on disk was refused at ${config.refusedReload.at.slice(11, 19)} UTC; the running configuration stays. ${config.refusedReload.reason}`);
   if (config?.lastReload?.needsRestart.length) out.push(`config changed at ${config.lastReload.at.slice(11, 19)} UTC in what applies only after a restart (${snowmuxCommand('hub --replace', hubPlace(s.home, config.path.startsWith('~/') ? join(homedir(), config.path.slice(2)) : config.path))}): ${config.lastReload.needsRestart.join(', ')}`);
   for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
