@@ -44,15 +44,12 @@ export class CallPipeline {
     const request: CallRequest = { ...asked, id: recordedRequestId(asked.id) };
     const controller = session.beginCall(tool);
     this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
-    const deadline = new CallDeadline(limits.callTimeoutMs, () => {
-      // Not "narrow the query": a warehouse that hangs or fails slowly ends here too, with nothing run.
-      controller.abort(new SnowmuxError('QUERY_TIMEOUT', `The call did not finish within the hub's ${limits.callTimeoutMs} ms call timeout and was cancelled (in the warehouse too, if it had started). \`snowmux status\` shows whether the warehouse answers; if it does, narrow the query or raise hub.call_timeout_ms.`));
-    });
+    const call = new CallState(this.env, session, tool, request, args, controller);
+    const deadline = new CallDeadline(limits.callTimeoutMs, () => controller.abort(callTimeoutError(limits.callTimeoutMs, call.meter.queueWaitMs)));
     const onClientAbort = () => controller.abort(new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.'));
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
 
-    const call = new CallState(this.env, session, tool, request, args, controller);
     try {
       return await runStages(CALL_STAGES, call, () => runBody(call, body, deadline));
     } finally {
@@ -101,6 +98,29 @@ export class CallPipeline {
 }
 
 /**
+ * The hub's call timeout, said from where the time went. Most of it spent waiting in the hub's queue for a slot:
+ * the hub was busy, and narrowing the query would not help (the queue gives no slot to a statement with less
+ * than its floor left, stages/queue.ts, so such a call ran, briefly). Otherwise not "narrow the query" alone
+ * either: a warehouse that hangs or fails slowly ends here too, with nothing run.
+ */
+function callTimeoutError(timeoutMs: number, queueWaitMs: number): SnowmuxError {
+  const waited = Math.round(queueWaitMs);
+  if (waited * 2 >= timeoutMs) {
+    return new SnowmuxError(
+      'QUERY_TIMEOUT',
+      `The call did not finish within the hub's ${timeoutMs} ms call timeout and was cancelled (in the warehouse too): ${waited} ms of it went to waiting in the hub's queue for a slot, leaving ${Math.max(0, timeoutMs - waited)} ms to run. The hub was busy; the query itself may be fine. ` +
+        `Retry in a while; if calls often wait this long, an operator can raise limits.max_concurrent_queries (if the warehouse can run more at once) or hub.call_timeout_ms.`,
+      { details: { queueWaitMs: waited } },
+    );
+  }
+  const queued = waited > 0 ? ` (${waited} ms of it waiting in the hub's queue)` : '';
+  return new SnowmuxError(
+    'QUERY_TIMEOUT',
+    `The call did not finish within the hub's ${timeoutMs} ms call timeout${queued} and was cancelled (in the warehouse too, if it had started). \`snowmux status\` shows whether the warehouse answers; if it does, narrow the query or raise hub.call_timeout_ms.`,
+  );
+}
+
+/**
  * The tool body. When traced, what it does after its last statement came back (turning rows into the
  * result: text table, structured content, truncation) is the call's `shape` span.
  */
@@ -136,6 +156,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     meter: call.meter,
     trace: call.trace,
     pauseDeadline: () => deadline.pause(),
+    deadline,
   };
   // What the audit log keeps before a statement that may change data runs: who, which call, its SQL.
   const announceWrite = async (sql: string): Promise<void> => {
@@ -186,11 +207,17 @@ class CallDeadline {
   #over = false;
 
   constructor(
-    ms: number,
+    readonly totalMs: number,
     private readonly expire: () => void,
   ) {
-    this.#endsAt = performance.now() + ms;
-    this.#arm(ms);
+    this.#endsAt = performance.now() + totalMs;
+    this.#arm(totalMs);
+  }
+
+  /** What is left of the deadline now (while paused, what was left when it paused). */
+  leftMs(): number {
+    if (this.#over) return 0;
+    return this.#pauses > 0 ? this.#left : Math.max(0, this.#endsAt - performance.now());
   }
 
   /** Stops the clock; the returned function restarts it with what was left (once every pause has ended). */

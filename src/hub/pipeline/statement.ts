@@ -91,6 +91,11 @@ export interface StatementScope {
    * returns the function that restarts it with the time that was left.
    */
   pauseDeadline?: (() => () => void) | undefined;
+  /**
+   * The call's deadline (hub.call_timeout_ms): how long it is, and what is left of it now. The queue gives no
+   * slot to a statement with less than its floor left (stages/queue.ts). Absent: no deadline to keep.
+   */
+  deadline?: { readonly totalMs: number; leftMs(): number } | undefined;
 }
 
 /** A traced call as its statements see it. */
