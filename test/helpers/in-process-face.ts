@@ -7,6 +7,7 @@ import { HubCore } from '../../src/hub/core/hub-core.js';
 import { Governance } from '../../src/hub/governance/governance.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { Policy } from '../../src/hub/policy/policy.js';
+import type { Session } from '../../src/hub/session/session.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { createHttpFace, type HttpFace, type HttpFaceOptions, type ServedHub } from '../../src/hub/http/http-face.js';
 import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
@@ -52,12 +53,14 @@ export function hubFace(
   t: { after(fn: () => unknown): void },
   options: Partial<HttpFaceOptions> = {},
   coreOptions: { shutdownGraceMs?: number } = {},
-): { face: HttpFace; warehouse: Held; fetch: typeof fetch; core: HubCore } {
+): { face: HttpFace; warehouse: Held; fetch: typeof fetch; core: HubCore; governance: Governance; sessions: Session[] } {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
   const warehouse = new Held();
   const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'held', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
   const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance, ...coreOptions });
+  /** Every session the face attached, in order. */
+  const sessions: Session[] = [];
   const hub: ServedHub = {
     events: core.events,
     status: () => core.status(),
@@ -67,7 +70,11 @@ export function hubFace(
     get isDraining() {
       return core.isDraining;
     },
-    attachSession: (...args) => core.attachSession(...args),
+    attachSession: (...args) => {
+      const attached = core.attachSession(...args);
+      sessions.push(attached.session);
+      return attached;
+    },
     acceptRemoteLink: () => {},
   };
   const face = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [], ...options });
@@ -80,6 +87,6 @@ export function hubFace(
     request.headers.set('host', '127.0.0.1');
     return face.fetch(request, { remoteAddress: '127.0.0.1' });
   }) as typeof fetch;
-  return { face, warehouse, fetch: inProcess, core };
+  return { face, warehouse, fetch: inProcess, core, governance, sessions };
 }
 

@@ -115,8 +115,8 @@ export class Governance {
   private readonly sessionsOfIdentity = new Map<string, Map<string, Session>>();
   /** Sessions on a link attached now, all identities: with the active HTTP ones, whether a queue keeps a slot for others. */
   private attachedLinks = 0;
-  /** HTTP sessions attached now → when each opened or last called (clock ms). */
-  private readonly httpActiveAt = new Map<string, number>();
+  /** HTTP sessions attached now → each, and when it opened or last called (clock ms). */
+  private readonly httpActiveAt = new Map<string, { session: Session; at: number }>();
   /** Per-session shares of an identity's rate, while the identity has several active sessions. */
   private readonly shareLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly sessionShares: RateLimiter;
@@ -273,7 +273,7 @@ export class Governance {
    */
   async takeToken(identity: string, role: EffectiveRole, session?: Session): Promise<TakeResult & { sessions: number; share?: BucketLimit }> {
     const limit = this.rateOf(role);
-    if (session && this.httpActiveAt.has(session.id)) this.httpActiveAt.set(session.id, this.now());
+    if (session && this.httpActiveAt.has(session.id)) this.httpActiveAt.set(session.id, { session, at: this.now() });
     const share = session === undefined ? undefined : this.shareOf(identity, role, session, limit);
     if (share) {
       const own = this.sessionShares.tryTake(`${identity}\u0000${session!.id}`);
@@ -293,7 +293,7 @@ export class Governance {
       open = new Map();
       this.sessionsOfIdentity.set(identity, open);
     }
-    if (session.facts.transport === 'http') this.httpActiveAt.set(session.id, this.now());
+    if (session.facts.transport === 'http') this.httpActiveAt.set(session.id, { session, at: this.now() });
     else if (!open.has(session.id)) this.attachedLinks += 1;
     open.set(session.id, session);
   }
@@ -325,10 +325,18 @@ export class Governance {
     return { sessions, limit: share };
   }
 
-  /** Whether an attached session counts as present: on a link, always; over HTTP, while it opened or called lately. */
+  /**
+   * Whether an attached session counts as present: on a link, always; over HTTP, while it opened or called
+   * lately, unless its client hung up on an answer since (Session.away: a client gone mid-call, which never
+   * sends DELETE, no longer shrinks the others' shares for that minute).
+   */
   private counts(session: Session): boolean {
-    const at = this.httpActiveAt.get(session.id);
-    return at === undefined || this.now() - at < ACTIVE_HTTP_SESSION_MS;
+    const http = this.httpActiveAt.get(session.id);
+    return http === undefined || this.presentOverHttp(http, this.now());
+  }
+
+  private presentOverHttp(http: { session: Session; at: number }, now: number): boolean {
+    return !http.session.away && now - http.at < ACTIVE_HTTP_SESSION_MS;
   }
 
   /** Whether more than one session is present (links, and HTTP sessions active lately), for the queue's kept slot. */
@@ -336,7 +344,7 @@ export class Governance {
     let present = this.attachedLinks;
     if (present > 1) return true;
     const now = this.now();
-    for (const at of this.httpActiveAt.values()) if (now - at < ACTIVE_HTTP_SESSION_MS && ++present > 1) return true;
+    for (const http of this.httpActiveAt.values()) if (this.presentOverHttp(http, now) && ++present > 1) return true;
     return false;
   }
 

@@ -579,6 +579,17 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     request.signal.addEventListener('abort', onAbort, { once: true });
   }
 
+  /**
+   * A 2025 session whose client hung up on an answer and holds nothing else open (no request owed an answer,
+   * no GET stream): its client is most likely gone (a crashed agent, a killed process; none sends DELETE). The
+   * session stays for the idle sweep, and serves its client if it comes back by its id, but no longer counts
+   * as an open editor of its identity (rate shares, the queue's kept slot) until it sends again: 50 abandoned
+   * sessions had cut the identity's live editor to a 50th of its rate for their minute of recent activity.
+   */
+  function awayIfGone(e: LegacyEntry): void {
+    if (e.transport.owed === 0 && !e.listening && legacy.get(e.attached.session.id) === e) e.attached.session.away = true;
+  }
+
   function observe(attached: AttachedSession, body: unknown): void {
     for (const m of Array.isArray(body) ? body : [body]) observeClientMessage(attached.session, m);
   }
@@ -755,7 +766,11 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         observe(entry.attached, body);
         entry.lastSeen = Date.now();
         entry.inFlight += 1;
+        // Whatever it sends, its client is there (again): its session counts in fair shares.
+        entry.attached.session.away = false;
         cancelWhenGone(request, entry.transport, body);
+        // After cancelWhenGone's listener: the requests it hung up on are owed nothing by then.
+        request.signal.addEventListener('abort', () => awayIfGone(entry), { once: true });
         try {
           const response = await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
           if (request.method === 'DELETE') closeLegacy(sessionId, 'client ended the session');

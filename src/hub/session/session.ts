@@ -60,6 +60,12 @@ export class Session {
   lastTool: string | null = null;
   lastCallAt: Date | null = null;
   /**
+   * Its client seems gone (an HTTP session whose client hung up on an answer and holds no stream open). It stays
+   * a session, which its client may use again by its id, but fair shares (its identity's rate, the queue's kept
+   * slot) do not count it until it sends again.
+   */
+  away = false;
+  /**
    * Aborting these cancels the session's running calls (and their warehouse statements). One entry per
    * call, never keyed by the client's request id: ids are the client's to choose and may repeat (two HTTP
    * clients sharing a 2026-07-28 session, or one client reusing an id), and a call whose entry another
