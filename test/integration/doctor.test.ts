@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -362,4 +362,39 @@ test('doctor fails where every hub start fails on the audit log, with the hub\'s
   assert.match(hubCheck.detail, /the last hub an editor started here stopped on an error \(.*hub-stderr\.log, \d+s ago\): The audit directory .*elsewhere is not a directory.* \[AUDIT_DIR_UNSAFE\]/);
   assert.match(hubCheck.fix!, new RegExp(`snowmux hub --home ${home}`));
   assert.equal(r.checks.find((x) => x.check === 'audit')?.status, 'fail', 'the cause is still there');
+});
+
+/** Mounts a small tmpfs at `dir` (root only); false where that cannot be done here. Unmounted at the test's end. */
+function mountTmpfs(t: Parameters<typeof defer>[0], dir: string): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=700', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  defer(t, () => execFileSync('umount', [dir], { stdio: 'ignore' }));
+  return true;
+}
+
+test('doctor on a read-only filesystem (EROFS) advises remounting or another home, not chmod or rm', async (t) => {
+  const home = join(tempHome(t), 'home');
+  mkdirSync(home, { mode: 0o700 });
+  if (!mountTmpfs(t, home)) {
+    t.skip('needs root and tmpfs to make a read-only filesystem');
+    return;
+  }
+  mkdirSync(join(home, 'audit'), { mode: 0o700 });
+  writeFileSync(join(home, 'audit-writer.pid'), '1\n', { mode: 0o600 });
+  execFileSync('mount', ['-o', 'remount,ro', home], { stdio: 'ignore' });
+  const r = await doctor(home, {}, ['--offline']);
+  assert.equal(r.code, 1);
+  const failed = r.checks.filter((c) => c.status === 'fail' && (c.check === 'home' || c.check === 'audit'));
+  assert.ok(failed.length >= 3, JSON.stringify(r.checks));
+  for (const c of failed) {
+    assert.match(c.detail, /read-only filesystem/, c.detail);
+    assert.match(c.fix!, /mounted read-only .*remount it read-write/, c.fix);
+    assert.doesNotMatch(c.fix!, /chmod u\+|rm -r|read and write access/, c.fix);
+  }
+  assert.match(find(r.checks, 'home')!.fix!, /choose another home on a writable filesystem with --home/);
+  assert.ok(failed.some((c) => /\[audit\] dir/.test(c.fix!)), 'the audit directory check points at [audit] dir');
 });

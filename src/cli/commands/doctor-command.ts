@@ -74,14 +74,27 @@ export async function doctorCommand(argv: string[], io: CommandIo): Promise<numb
   return checks.some((c) => c.status === 'fail') ? 1 : 0;
 }
 
-function writable(dir: string): boolean {
+/** Why `path` cannot be written (access(2)'s errno: EROFS for a read-only mount, EACCES for permissions), or undefined. */
+function notWritable(path: string, mode = constants.W_OK | constants.X_OK): string | undefined {
   try {
-    accessSync(dir, constants.W_OK | constants.X_OK);
-    return true;
-  } catch {
-    return false;
+    accessSync(path, mode);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EACCES';
   }
 }
+
+/** The reason in words: a read-only filesystem is not a permission that chmod could change. */
+function unwritableReason(code: string | undefined): string {
+  return code === 'EROFS' ? READ_ONLY : 'is not writable (no write permission)';
+}
+
+/** The fix for a read-only filesystem (EROFS): chmod and rm cannot work there; `instead` is the other way out. */
+function readOnlyFix(path: string, instead: string): string {
+  return `The filesystem holding ${shellWord(path)} is mounted read-only (chmod or rm cannot change that): remount it read-write (\`findmnt -T ${shellWord(path)}\` names the mount), or ${instead}.`;
+}
+
+const OTHER_HOME = 'choose another home on a writable filesystem with --home or SNOWMUX_HOME (and the same in your editors\' entries: `snowmux setup <client>`)';
 
 /**
  * Why a hub could not create `home` (whose own path does not exist), or undefined when it could: the
@@ -97,7 +110,8 @@ function homeCannotBeMade(home: string): string | undefined {
     return `${dir} cannot be read (${errorMessage(err)})`;
   }
   if (!st.isDirectory()) return `${dir} is a file, not a directory`;
-  if (!writable(dir)) return `${dir} is not writable (read-only file system, or no write permission)`;
+  const problem = notWritable(dir);
+  if (problem !== undefined) return `${dir} ${unwritableReason(problem)}`;
   return undefined;
 }
 
@@ -131,8 +145,10 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   } else {
     try {
       checkHome(home);
-      if (!writable(home)) {
-        checks.push({ check: 'home', status: 'fail', detail: `${home} is not writable (read-only file system, or no write permission): a hub cannot create its socket, log or audit log there.`, fix: `Make it writable (chmod u+w ${shellWord(home)}), or choose another home with --home or SNOWMUX_HOME.` });
+      const problem = notWritable(home);
+      if (problem !== undefined) {
+        const fix = problem === 'EROFS' ? readOnlyFix(home, OTHER_HOME) : `Make it writable (chmod u+w ${shellWord(home)}), or choose another home with --home or SNOWMUX_HOME.`;
+        checks.push({ check: 'home', status: 'fail', detail: `${home} ${unwritableReason(problem)}: a hub cannot create its socket, log or audit log there.`, fix });
       } else checks.push({ check: 'home', status: 'ok', detail: `${home} (yours, closed to others)` });
     } catch (err) {
       checks.push({ check: 'home', status: 'fail', detail: errorMessage(err) });
@@ -277,7 +293,10 @@ async function checkAudit(home: string, config: LoadedConfig): Promise<Check[]> 
   const checks: Check[] = [];
   const claim = join(home, 'audit-writer.pid');
   const claimProblem = claimCannotBeWritten(claim);
-  if (claimProblem) checks.push({ check: 'audit', status: 'fail', detail: `${claim} ${claimProblem}: a hub records there that it writes the audit log, and stops at start when it cannot.`, fix: `Remove it (rm -r ${shellWord(claim)}); a hub writes a new one.` });
+  if (claimProblem) {
+    const fix = claimProblem === READ_ONLY ? readOnlyFix(claim, OTHER_HOME) : `Remove it (rm -r ${shellWord(claim)}); a hub writes a new one.`;
+    checks.push({ check: 'audit', status: 'fail', detail: `${claim} ${claimProblem}: a hub records there that it writes the audit log, and stops at start when it cannot.`, fix });
+  }
   if (!existsSync(dir)) {
     const blocked = existsSync(home) ? homeCannotBeMade(dir) : undefined;
     if (blocked) checks.push({ check: 'audit', status: 'fail', detail: `${dir} does not exist and cannot be created: ${blocked}.`, fix: 'Point [audit] dir at a directory you can write, or create this one (mode 700).' });
@@ -290,12 +309,13 @@ async function checkAudit(home: string, config: LoadedConfig): Promise<Check[]> 
     checks.push({ check: 'audit', status: 'fail', detail: errorMessage(err) });
     return checks;
   }
-  if (!writable(dir)) {
+  const dirProblem = notWritable(dir);
+  if (dirProblem !== undefined) {
     checks.push({
       check: 'audit',
       status: 'fail',
-      detail: `${dir} is not writable: a hub cannot start a new audit file there (it stops at start when it must), nor rewrite audit-head (an error logged on every call).`,
-      fix: `Make it writable: chmod u+rwx ${shellWord(dir)}.`,
+      detail: `${dir} ${unwritableReason(dirProblem)}: a hub cannot start a new audit file there (it stops at start when it must), nor rewrite audit-head (an error logged on every call).`,
+      fix: dirProblem === 'EROFS' ? readOnlyFix(dir, `point [audit] dir in ${config.shownPath} at a directory on a writable filesystem`) : `Make it writable: chmod u+rwx ${shellWord(dir)}.`,
     });
   }
   let newest: string | undefined;
@@ -326,7 +346,9 @@ async function checkAudit(home: string, config: LoadedConfig): Promise<Check[]> 
       check: 'audit',
       status: 'fail',
       detail: `Could not open the audit log in ${dir}${newest ? ` (${newest})` : ''} as a hub does: ${errorMessage(err)}. Every hub start stops on this [AUDIT_OPEN_FAILED].`,
-      fix: `Give the hub's user read and write access to ${shellWord(newest ? join(dir, newest) : dir)} (ls -l shows its owner and mode).`,
+      fix: (err as NodeJS.ErrnoException).code === 'EROFS'
+        ? readOnlyFix(dir, `point [audit] dir in ${config.shownPath} at a directory on a writable filesystem`)
+        : `Give the hub's user read and write access to ${shellWord(newest ? join(dir, newest) : dir)} (ls -l shows its owner and mode).`,
     });
     return checks;
   }
@@ -352,13 +374,11 @@ function claimCannotBeWritten(path: string): string | undefined {
     return undefined; // absent: the home's own writability decides
   }
   if (!st.isFile()) return st.isDirectory() ? 'is a directory' : 'is not a regular file';
-  try {
-    accessSync(path, constants.W_OK);
-    return undefined;
-  } catch {
-    return 'is not writable';
-  }
+  const problem = notWritable(path, constants.W_OK);
+  return problem === undefined ? undefined : problem === 'EROFS' ? READ_ONLY : 'is not writable';
 }
+
+const READ_ONLY = 'is on a read-only filesystem';
 
 /** Node's version against the oldest snowmux runs on (package.json "engines"). */
 export function checkNode(version: string = process.version, execPath: string = process.execPath): Check {
