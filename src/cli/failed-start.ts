@@ -4,7 +4,8 @@
  * of leaving them to find the file. Only the tail is read; a start that reached "listening on" after the
  * error is not a failure any more.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, readSync } from 'node:fs';
+import { openStateFile } from '../wire/bounded-read.js';
 import { join } from 'node:path';
 
 const TAIL_BYTES = 16 * 1024;
@@ -24,7 +25,7 @@ export function lastFailedStart(home: string): FailedStart | undefined {
   const log = join(home, 'hub-stderr.log');
   let fd: number;
   try {
-    fd = openSync(log, 'r');
+    ({ fd } = openStateFile(log, constants.O_RDONLY)); // never blocking `status` on a FIFO there
   } catch {
     return undefined;
   }

@@ -2,7 +2,8 @@
  * Opening a link to the hub: connect to the socket, say hello, wait for the welcome.
  * When no hub answers, start one (detached, logging into the home) under the start-up lock and wait for it.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, constants, lstatSync, readFileSync, renameSync } from 'node:fs';
+import { isNotAFile, openStateFile, stateFileFix } from '../wire/bounded-read.js';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
@@ -249,7 +250,13 @@ function hubExitedError(opts: EnsureHubOptions, started: StartedHub): SnowmuxErr
   const logPath = join(opts.home, 'hub-stderr.log');
   let said = '';
   try {
-    const text = readFileSync(logPath);
+    const { fd } = openStateFile(logPath, constants.O_RDONLY);
+    let text: Buffer;
+    try {
+      text = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     said = text.subarray(started.logOffset).toString('utf8').trim().split('\n').slice(-8).join('\n');
   } catch {
     /* no log: the exit code alone */
@@ -272,12 +279,15 @@ async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
     /* none yet, or it cannot be renamed: append as before */
   }
   let logFd: number;
+  let logSize: number;
   try {
-    logFd = openSync(logPath, 'a', 0o600);
+    // Never waiting in open(): a FIFO there blocked the shim for good (SIGTERM did not end it).
+    ({ fd: logFd, stat: { size: logSize } } = openStateFile(logPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND));
   } catch (err) {
+    if (isNotAFile(err)) throw new SnowmuxError('HUB_START_FAILED', `Cannot start a hub: its log ${logPath} is taken by something that is not a log file (${(err as Error).message}); ${stateFileFix(logPath)}`, { cause: err });
     throw new SnowmuxError('HUB_START_FAILED', `Cannot start a hub: its log ${logPath} cannot be opened (${(err as Error).message}). Free space on that disk or fix its permissions, or choose another home with --home or SNOWMUX_HOME.`, { cause: err });
   }
-  const started: StartedHub = { logOffset: fstatSync(logFd).size, exit: null };
+  const started: StartedHub = { logOffset: logSize, exit: null };
   try {
     const child = spawn(process.execPath, [...opts.hubCommand], {
       detached: true,

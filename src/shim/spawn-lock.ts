@@ -7,7 +7,8 @@
  * which skips the `finally` that releases the lock: the lock goes with the process ('exit'), and only a
  * SIGKILL leaves one behind — whose dead pid lets the next shim take it over at once.
  */
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { isNotAFile, readStateFile, stateFileFix } from '../wire/bounded-read.js';
 import { join } from 'node:path';
 import { SnowmuxError } from '../errors.js';
 import { processAlive, processStartTicks } from '../wire/process-alive.js';
@@ -51,7 +52,7 @@ export function tryAcquireSpawnLock(home: string, staleAfterMs: number, name = S
         process.off('exit', release);
         try {
           // Only remove our own lock: a stale-lock takeover may have replaced it.
-          if (readFileSync(path, 'utf8').startsWith(`${process.pid} `)) rmSync(path, { force: true });
+          if (readStateFile(path).startsWith(`${process.pid} `)) rmSync(path, { force: true });
         } catch {
           /* already gone */
         }
@@ -72,9 +73,24 @@ function unusable(path: string, err: unknown): SnowmuxError {
   return new SnowmuxError('HOME_UNUSABLE', `Cannot start a hub: the start-up lock ${path} cannot be written (${(err as Error).message}). Free space on that disk or fix its permissions, or choose another home with --home or SNOWMUX_HOME.`, { cause: err });
 }
 
+/**
+ * A lock's name taken by something that is not a lock file (a FIFO made reading it block for ever, a
+ * directory made every shim wait out its deadline, then say "no hub answered"): refused at once, named.
+ */
+function notALock(path: string, err: unknown): SnowmuxError {
+  return new SnowmuxError('HOME_UNUSABLE', `Cannot start a hub: the lock ${path} is taken by something that is not a lock file (${(err as Error).message}); ${stateFileFix(path)}`, { cause: err });
+}
+
 function isStale(path: string, staleAfterMs: number): boolean {
+  let text: string;
   try {
-    const [pidText, , ticks] = readFileSync(path, 'utf8').trim().split(' ');
+    text = readStateFile(path);
+  } catch (err) {
+    if (isNotAFile(err)) throw notALock(path, err);
+    return false;
+  }
+  try {
+    const [pidText, , ticks] = text.trim().split(' ');
     const pid = Number(pidText);
     if (!(Number.isInteger(pid) && pid > 0)) return Date.now() - statSync(path).mtimeMs > Math.min(staleAfterMs, UNWRITTEN_LOCK_STALE_MS);
     if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return true;

@@ -3,7 +3,9 @@
  * takes it at start and holds it until it exits, through a drain that has already given up the socket, so
  * it also tells `snowmux status` that a hub is still there when the socket no longer answers.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { constants, writeFileSync } from 'node:fs';
+import { SnowmuxError } from '../errors.js';
+import { closeQuietly, isNotAFile, openStateFile, readStateFile, stateFileFix } from './bounded-read.js';
 import { join } from 'node:path';
 import { processAlive, processCommandLine, processStartTicks } from './process-alive.js';
 
@@ -12,7 +14,8 @@ const AUDIT_WRITER_FILE = 'audit-writer.pid';
 /** The claim: a pid and, where known, its start time; null when there is none to read. */
 export function readAuditClaim(home: string): { pid: number; started: string | undefined } | null {
   try {
-    const [pidText, startText] = readFileSync(join(home, AUDIT_WRITER_FILE), 'utf8').trim().split(/\s+/);
+    // Never a blocking read: a FIFO there hung the hub at start (and status).
+    const [pidText, startText] = readStateFile(join(home, AUDIT_WRITER_FILE), 4096).trim().split(/\s+/);
     return { pid: Number(pidText), started: startText };
   } catch {
     return null;
@@ -44,5 +47,17 @@ export function liveSnowmuxProcess(pid: number, started: string | undefined): bo
 /** This process takes the claim. */
 export function claimAuditWriter(home: string): void {
   const started = processStartTicks(process.pid);
-  writeFileSync(join(home, AUDIT_WRITER_FILE), `${process.pid}${started === null ? '' : ` ${started}`}\n`, { mode: 0o600 });
+  const path = join(home, AUDIT_WRITER_FILE);
+  let fd: number;
+  try {
+    ({ fd } = openStateFile(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC));
+  } catch (err) {
+    if (isNotAFile(err)) throw new SnowmuxError('HOME_UNUSABLE', `Cannot claim the audit log: ${path} is taken by something that is not the hub's pid file (${(err as Error).message}); ${stateFileFix(path)}`, { cause: err });
+    throw err;
+  }
+  try {
+    writeFileSync(fd, `${process.pid}${started === null ? '' : ` ${started}`}\n`);
+  } finally {
+    closeQuietly(fd);
+  }
 }

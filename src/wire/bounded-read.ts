@@ -3,7 +3,8 @@
  * so that a name pointing at something else cannot hang or swell the hub: a FIFO made open() wait for a
  * writer (every editor's call froze with it), and /dev/zero was read until the hub had gigabytes.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { shellWord } from '../shell-word.js';
 
 /** Far above any real settings file (a config is a few KiB), far below what would hurt the hub. */
 export const MAX_SETTINGS_FILE_BYTES = 1024 * 1024;
@@ -30,6 +31,72 @@ export function openRegularFile(path: string): { fd: number; stat: Stats } {
     throw refusal('ENOTREG', `${path} is not a regular file`);
   }
   return { fd, stat };
+}
+
+/**
+ * Opens one of the files snowmux keeps in its home (a lock, a pid file, a log, the sample database) with
+ * `flags` without ever waiting: O_NONBLOCK makes a FIFO open at once (or fail, ENXIO, for writing with no
+ * reader) instead of blocking the thread until someone opens its other end — a FIFO at hub-start.lock or
+ * hub-stderr.log hung the shim in open(), where not even SIGTERM ended it. Anything but a regular file is
+ * refused (closed first): ENOTREG for a FIFO, socket or device, EISDIR for a directory, each with a message
+ * naming what it is (stateFileFix says what to do). Otherwise throws what open throws. The caller closes
+ * the descriptor.
+ */
+export function openStateFile(path: string, flags: number, mode = 0o600): { fd: number; stat: Stats } {
+  let fd: number;
+  try {
+    fd = openSync(path, flags | (constants.O_NONBLOCK ?? 0), mode);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A FIFO (or socket) opened for writing with nobody at the other end: not a file either.
+    if (code === 'ENXIO' || code === 'EISDIR' || code === 'EOPNOTSUPP') throw notAFile(path, lstatOrNull(path), err);
+    throw err;
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeQuietly(fd);
+    throw notAFile(path, stat);
+  }
+  return { fd, stat };
+}
+
+/** Reads a small state file whole (at most `maxBytes`), refusing what is not a regular file (see openStateFile). */
+export function readStateFile(path: string, maxBytes = 64 * 1024): string {
+  const { fd } = openStateFile(path, constants.O_RDONLY);
+  try {
+    return readOpened(fd, path, maxBytes);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/** Whether `err` is openStateFile's refusal of something that is not a regular file. */
+export function isNotAFile(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOTREG' || code === 'EISDIR';
+}
+
+/** What to do about a state file's name taken by something else. */
+export function stateFileFix(path: string): string {
+  return `snowmux never makes one there, and does not wait on it: check what it is (ls -l ${shellWord(path)}), remove it (rm -r ${shellWord(path)}), and start again.`;
+}
+
+function notAFile(path: string, stat: Stats | null, cause?: unknown): NodeJS.ErrnoException {
+  if (stat?.isDirectory()) return Object.assign(new Error(`${path} is a directory, not a file`, { cause }), { code: 'EISDIR' });
+  const kind = stat === null ? 'not a regular file' : stat.isFIFO() ? 'a FIFO (named pipe), not a file' : stat.isSocket() ? 'a socket, not a file' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device, not a file' : 'not a regular file';
+  return refusalWithCause('ENOTREG', `${path} is ${kind}`, cause);
+}
+
+function refusalWithCause(code: BoundedReadCode, message: string, cause: unknown): NodeJS.ErrnoException {
+  return Object.assign(new Error(message, { cause }), { code });
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 /** Reads the opened file as UTF-8, at most `maxBytes` (EFBIG past it: the file grew, or is not settings). */

@@ -224,13 +224,13 @@ test('the other problems doctor looks for, each planted and then found: old Node
   assert.match(stale.fix!, /This CLI is the stale one: use the newer snowmux .*`hub --replace` from this one would downgrade the hub: editors launching the newer snowmux would then be served by \d+\.\d+\.\d+'s code \(or refused, HUB_TOO_OLD, if the newer one speaks a later link version\)/);
   assert.doesNotMatch(stale.fix!, /Restart it on this version/);
 
-  // The sample cannot be (re)built where it lives (a damaged file is rebuilt by itself; a directory in
-  // its place is not): found, with the fix.
+  // The sample cannot be opened where it lives (a damaged file is rebuilt by itself; a directory in its
+  // place is not, and is named as such, never opened): found, with the fix.
   const damaged = tempHome(t);
   mkdirSync(join(damaged, 'warehouse', 'SNOWMUX_SAMPLE.duckdb'), { recursive: true, mode: 0o700 });
   const sample = await doctor(damaged, env, ['--offline']);
   assert.equal(sample.code, 1, sample.text);
-  assert.match(find(sample.checks, 'sample')!.detail, /Could not build the sample database/);
+  assert.match(find(sample.checks, 'sample')!.detail, /SNOWMUX_SAMPLE\.duckdb: it is a directory, not the sample database file/);
   assert.equal(find(sample.checks, 'sample')?.status, 'fail');
   assert.equal(find(sample.checks, 'sample')?.fix, `Remove ${join(damaged, 'warehouse')} to have it rebuilt on next use.`);
 

@@ -2,7 +2,8 @@
  * `snowmux logs [-f] [--level L] [--lines N] [--json]` — the hub's log, readable: one line per record
  * (time, level, message, then the fields), filtered by level; `-f` follows it across rotations.
  */
-import { closeSync, fstatSync, openSync, readSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, readFileSync, readSync, statSync } from 'node:fs';
+import { isNotAFile, openStateFile, stateFileFix } from '../../wire/bounded-read.js';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { resolveHome } from '../../wire/home.js';
@@ -46,8 +47,9 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
   };
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
+    text = readWholeLog(file);
+  } catch (err) {
+    if (isNotAFile(err)) throw new SnowmuxError('HOME_UNUSABLE', `Cannot read the hub's log: ${(err as Error).message}; ${stateFileFix(file)}`);
     if (!values.follow) throw new SnowmuxError('HUB_NOT_RUNNING', `No log at ${file}: no hub has run in this home yet (or use --home).`);
     // Following a log that is not there yet waits for it; say so, or it looks like a hang.
     io.stderr.write(`snowmux logs: no log at ${file} yet (no hub has run in this home; or use --home); waiting for one to start.\n`);
@@ -58,7 +60,7 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
   for (let i = 1; i <= 5 && shown.length < count; i++) {
     let older: string;
     try {
-      older = readFileSync(`${file}.${i}`, 'utf8');
+      older = readWholeLog(`${file}.${i}`);
     } catch {
       break;
     }
@@ -152,7 +154,7 @@ export class LogFollower {
 
   #open(): void {
     try {
-      this.#fd = openSync(this.file, 'r');
+      this.#fd = openStateFile(this.file, constants.O_RDONLY).fd;
       this.#ino = fstatSync(this.#fd).ino;
     } catch {
       this.#fd = undefined;
@@ -177,5 +179,15 @@ function safeStat(file: string) {
     return statSync(file);
   } catch {
     return undefined;
+  }
+}
+
+/** A log file whole, never blocking on what is not a regular file (a FIFO at hub.log). */
+function readWholeLog(file: string): string {
+  const { fd } = openStateFile(file, constants.O_RDONLY);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }

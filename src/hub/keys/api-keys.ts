@@ -57,7 +57,8 @@ export function keysPath(home: string): string {
 export function readKeys(path: string): { records: ApiKeyRecord[]; stat: Stats | null } {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO there opens at once (and is refused below as not a regular file) instead of blocking.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { records: [], stat: null };

@@ -8,7 +8,8 @@
  * The old hub must then not close its listener (libuv unlinks the path it bound, which is now the new
  * hub's): it checks `socketIdentity` before letting go.
  */
-import { chmodSync, closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readStateFile } from '../../wire/bounded-read.js';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
@@ -66,7 +67,7 @@ function withBindLock<T>(home: string, fn: () => Promise<T>): Promise<T> {
       // The lock is held for milliseconds; an old one belongs to a hub that died mid-bind.
       try {
         const age = Date.now() - statSync(path).mtimeMs;
-        const pid = Number(readFileSync(path, 'utf8').trim());
+        const pid = Number(readStateFile(path, 4096).trim()); // a FIFO there is refused, not waited on
         if (!processAlive(pid) || age > 10_000) rmSync(path, { force: true });
         else break;
       } catch {

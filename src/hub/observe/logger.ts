@@ -6,6 +6,7 @@ import { renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SnowmuxError } from '../../errors.js';
+import { stateFileFix } from '../../wire/bounded-read.js';
 
 export type { Logger } from 'pino';
 
@@ -79,10 +80,18 @@ export function createLogger(opts: LoggerOptions): Logger {
   const maxBytes = opts.maxBytes ?? (Number(process.env.SNOWMUX_LOG_MAX_BYTES) || 10 * 1024 * 1024);
   const keep = Math.max(1, opts.keep ?? 5);
   let size = 0;
+  let found;
   try {
-    size = statSync(file).size;
+    found = statSync(file);
+    size = found.size;
   } catch {
     /* a new file */
+  }
+  // The destination opens it on a thread of its own: a FIFO there blocked that thread, and the hub never
+  // exited after a stop. A FIFO, socket or directory is refused before the hub starts, named. A character
+  // device opens without waiting and is someone's choice (hub.log -> /dev/null discards the log): kept.
+  if (found !== undefined && !found.isFile() && !found.isCharacterDevice()) {
+    throw new SnowmuxError('HOME_UNUSABLE', `Cannot start a hub: its log ${file} is ${found.isDirectory() ? 'a directory' : found.isFIFO() ? 'a FIFO (named pipe)' : found.isSocket() ? 'a socket' : 'not a regular file'}, not a log file; ${stateFileFix(file)}`);
   }
   if (size >= maxBytes) {
     shiftLogs(file, keep);

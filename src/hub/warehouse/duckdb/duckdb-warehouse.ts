@@ -36,6 +36,7 @@ import {
   buildSampleDatabase,
   readSampleStampFrom,
   sampleDatabasePath,
+  refuseNonFileSample,
 } from './sample-database.js';
 import { keepStatement, keptStatement } from './prepared-statements.js';
 import { readSql, type StatementReading } from '../../guard/sql/sql-reading.js';
@@ -134,6 +135,7 @@ export class DuckDbWarehouse implements Warehouse {
       throw new SnowmuxError('INVALID_ARGUMENT', `The embedded warehouse memory limit must look like "1GB" or "512MiB"; got "${settings.memoryLimit}".`);
     }
     const file = sampleDatabasePath(options.dataDir);
+    refuseNonFileSample(file);
     let generated = false;
     let opened = await openCurrent(file, settings);
     if (opened.instance === undefined) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
@@ -8,6 +8,7 @@ import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
 import { generateTpchData } from './tpch-data.js';
 import type { TpchData } from './tpch-data.js';
 import { processAlive } from '../../../wire/process-alive.js';
+import { stateFileFix } from '../../../wire/bounded-read.js';
 
 /**
  * Builds the embedded warehouse's sample database file: SNOWMUX_SAMPLE with schema TPCH (the eight
@@ -48,6 +49,22 @@ export function sampleDatabasePath(dataDir: string): string {
   return path.join(dataDir, SAMPLE_FILE_NAME);
 }
 
+/**
+ * Refuses a sample file's name taken by something DuckDB must not open (a FIFO blocked the hub's main thread
+ * for good: every call, every editor): WAREHOUSE_UNAVAILABLE naming it. A missing file is fine (it is built).
+ */
+export function refuseNonFileSample(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    return;
+  }
+  if (st.isFile()) return;
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isSocket() ? 'a socket' : 'a device or other special file';
+  throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', `The embedded warehouse cannot open ${file}: it is ${kind}, not the sample database file; ${stateFileFix(file)}`);
+}
+
 /** Makes sure an up-to-date sample database file exists in `dataDir`; builds it when not. */
 export async function ensureSampleDatabase(dataDir: string): Promise<SampleDatabaseFile> {
   const started = performance.now();
@@ -62,7 +79,8 @@ export async function ensureSampleDatabase(dataDir: string): Promise<SampleDatab
 /** The generator version recorded in a sample file, or undefined when the file is missing or unreadable. */
 export async function readSampleStamp(file: string): Promise<string | undefined> {
   try {
-    await fs.access(file);
+    // Only a regular file is opened: DuckDB's open of a FIFO blocked the hub's main thread for good.
+    if (!(await fs.stat(file)).isFile()) return undefined;
   } catch {
     return undefined;
   }
