@@ -7,9 +7,10 @@
  * which skips the `finally` that releases the lock: the lock goes with the process ('exit'), and only a
  * SIGKILL leaves one behind — whose dead pid lets the next shim take it over at once.
  */
-import { closeSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { isNotAFile, readStateFile, stateFileFix } from '../wire/bounded-read.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
 import { processAlive, processStartTicks } from '../wire/process-alive.js';
 
@@ -70,6 +71,8 @@ export function tryAcquireSpawnLock(home: string, staleAfterMs: number, name = S
 }
 
 function unusable(path: string, err: unknown): SnowmuxError {
+  const home = dirname(path);
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(home)) return homeGone(home, err);
   return new SnowmuxError('HOME_UNUSABLE', `Cannot start a hub: the start-up lock ${path} cannot be written (${(err as Error).message}). Free space on that disk or fix its permissions, or choose another home with --home or SNOWMUX_HOME.`, { cause: err });
 }
 
@@ -79,6 +82,21 @@ function unusable(path: string, err: unknown): SnowmuxError {
  */
 function notALock(path: string, err: unknown): SnowmuxError {
   return new SnowmuxError('HOME_UNUSABLE', `Cannot start a hub: the lock ${path} is taken by something that is not a lock file (${(err as Error).message}); ${stateFileFix(path)}`, { cause: err });
+}
+
+/**
+ * The home was there (the shim made or checked it at start) and is gone now: moved or deleted under a running
+ * editor. Said as such; a full disk or permissions were the advice before. It is not re-created here: a moved
+ * home's config (roles, limits) and audit log would stay behind, and a hub started in a fresh one would serve
+ * the editor without them, unseen. Once the home is back (or made anew), the shim's next try starts a hub.
+ */
+function homeGone(home: string, err: unknown): SnowmuxError {
+  return new SnowmuxError(
+    'HOME_UNUSABLE',
+    `The snowmux home ${home} no longer exists: it was moved or deleted while snowmux was running, so no hub can start there. ` +
+      `Move it back, or, to start over with a new home there (default config, a new audit log), create it: mkdir -m 700 ${shellWord(home)}. The editor's next call then starts a hub there (restarting the editor's MCP server creates the home anew as well).`,
+    { cause: err },
+  );
 }
 
 function isStale(path: string, staleAfterMs: number): boolean {

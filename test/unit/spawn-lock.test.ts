@@ -123,3 +123,26 @@ test('a start lock held by a live process that is not starting a hub delays the 
   const pid = link.welcome.hubPid;
   process.kill(pid, 'SIGKILL');
 });
+
+test('a home moved or deleted under a running editor is said as such (not "free space"), and a home made again is used at once', async (t) => {
+  const dir = scratch(t);
+  const home = join(dir, 'home');
+  mkdirSync(home, { mode: 0o700 });
+  rmSync(home, { recursive: true });
+  const gone = (err: unknown) =>
+    isSnowmuxError(err, 'HOME_UNUSABLE') &&
+    /home .*\/home no longer exists: it was moved or deleted while snowmux was running/.test((err as Error).message) &&
+    /mkdir -m 700 /.test((err as Error).message) &&
+    !/Free space/.test((err as Error).message);
+  assert.throws(() => tryAcquireSpawnLock(home, 15_000), gone);
+  // What the shim meets on the editor's next call: the socket is gone, so it tries to start a hub.
+  await assert.rejects(
+    connectOrStartHub({ home, socketPath: join(home, 'hub.sock'), hello: makeHello({ role: 'shim', pid: process.pid }), hubCommand: ['-e', ''], deadlineMs: 15_000 }),
+    gone,
+  );
+  assert.equal(existsSync(home), false, 'not re-created behind the user\'s back');
+  mkdirSync(home, { mode: 0o700 });
+  const lock = tryAcquireSpawnLock(home, 15_000);
+  assert.ok(lock);
+  lock.release();
+});
