@@ -278,7 +278,7 @@ const quotaFileSchema = z
       queries: setting(nonNegativeInt(), { absent: 'unlimited', description: 'warehouse queries per window (a statement the warehouse ran counts even when it failed, timed out or was cancelled)' }).optional(),
       rows: setting(nonNegativeInt(), {
         absent: 'unlimited',
-        description: "rows returned per window; a call's row cap is lowered to what is left (its answer says it was cut by the quota and when the window refills), so only calls running at once can go past it, each by at most what was left when it started",
+        description: "rows returned per window, by any tool; a call's answer is cut to what is left (it says it was cut by the quota and when the window refills; a listing that cannot be cut is refused), so only calls running at once can go past it, each by at most what was left when it started",
       }).optional(),
       bytes: setting(nonNegativeInt(), { absent: 'unlimited', description: 'result bytes returned per window, each row counted as its JSON (the cap that cuts an answer counts the same bytes); held to what is left like `rows`, to the byte' }).optional(),
       scan_bytes: setting(nonNegativeInt(), {

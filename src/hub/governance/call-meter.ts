@@ -30,11 +30,16 @@ export interface CallMeter {
  * exactly that. (Counted as a JSON array, the commas and brackets the cap never saw made a cut answer pass the
  * budget by about a byte a row.)
  */
-function rowsBytes(rows: readonly unknown[]): number {
+export function rowsBytes(rows: readonly unknown[]): number {
   let bytes = 0;
-  // JSON.stringify answers undefined for undefined: such a row has no JSON, and costs nothing.
-  for (const row of rows) bytes += Buffer.byteLength(JSON.stringify(row) ?? '');
+  for (const row of rows) bytes += rowBytes(row);
   return bytes;
+}
+
+/** One row's part of rowsBytes. */
+export function rowBytes(row: unknown): number {
+  // JSON.stringify answers undefined for undefined: such a row has no JSON, and costs nothing.
+  return Buffer.byteLength(JSON.stringify(row) ?? '');
 }
 
 /** Counts rows returned to the caller, and their bytes (rowsBytes). */

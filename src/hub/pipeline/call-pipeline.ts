@@ -17,6 +17,7 @@ import { GovernedWarehouse } from './governed-warehouse.js';
 import { runStages } from './stage.js';
 import { audit } from './stages/audit.js';
 import { quota } from './stages/quota.js';
+import { refuseBeyondRoom } from './stages/quota-charge.js';
 import { rateLimit } from './stages/rate-limit.js';
 import { settingsNotice } from './stages/settings-notice.js';
 import { target } from './stages/target.js';
@@ -182,7 +183,11 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
   return {
     warehouse: new GovernedWarehouse({ ...scope, announceWrite }),
     lookups: new GovernedWarehouse({ ...scope, metered: false }),
-    countReturned: (rows) => meterRows(call.meter, rows),
+    countReturned: (rows) => {
+      // Held to the rows and bytes left like every answer from the warehouse (quota-charge.ts).
+      refuseBeyondRoom(scope, rows);
+      meterRows(call.meter, rows);
+    },
     role,
     ctx,
     get logger() {

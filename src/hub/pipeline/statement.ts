@@ -143,3 +143,41 @@ export function onlyReads(st: Statement): boolean {
 export function sqlOf(op: Operation): { sql: string; context: CallContext } | undefined {
   return op.kind === 'query' || op.kind === 'explain' ? { sql: op.sql, context: op.options } : undefined;
 }
+
+/**
+ * What of an operation's result the caller receives, as the `rows` and `bytes` quotas count it: the accounting
+ * stage charges exactly this, and the quota-charge stage holds exactly this to what is left of the budgets, so
+ * nothing can be charged that was not capped first. `bytes` false: only its rows count (a metadata listing).
+ * Undefined: the operation returns no rows to count (a plan, a profile, Cortex Analyst's answer, whose SQL is
+ * counted when it runs as a query). A new kind must say which here.
+ */
+export function returnedBy(op: Operation, result: OperationResult): { rows: readonly unknown[]; rowCount: number; bytes: boolean } | undefined {
+  switch (op.kind) {
+    case 'query':
+    case 'fetch': {
+      const r = result as QueryResult;
+      return { rows: r.rows, rowCount: r.rowCount, bytes: true };
+    }
+    case 'search': {
+      const r = result as SearchReply;
+      return { rows: r.results, rowCount: r.results.length, bytes: true };
+    }
+    case 'databases':
+    case 'schemas':
+    case 'objects':
+    case 'describe': {
+      const r = result as unknown[];
+      return { rows: r, rowCount: r.length, bytes: false };
+    }
+    case 'explain':
+    case 'profile':
+    case 'facts':
+    case 'details':
+    case 'analyst':
+      return undefined;
+    default: {
+      const unjudged: never = op;
+      return unjudged;
+    }
+  }
+}

@@ -10,7 +10,8 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError, isSnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseStagedFile } from '../names/staged-file.js';
-import type { AnalystTurn, JsonValue } from '../warehouse/types.js';
+import { describeLimit, describeWindow } from '../guard/quota.js';
+import type { AnalystTurn, JsonValue, SearchReply } from '../warehouse/types.js';
 import { targetDatabase, targetSchema } from './catalog-tools.js';
 import { limitArg, queryOutput, queryResult, rowLimit } from './query-shape.js';
 import { renderTable } from './result-format.js';
@@ -144,7 +145,11 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       const name = `${database}.${schema}.${service.name}`;
       const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
       const table = rows.length === 0 ? `No results from ${name}.` : renderTable(columns, rows.map((r) => columns.map((c) => cell(r[c]))), role);
-      const notice = truncated ? `\n\nOnly the first ${rows.length} result(s) fit in ${limits.maxResultBytes} bytes; ask for fewer columns or a smaller limit.` : '';
+      const notice = truncated
+        ? `\n\nOnly the first ${rows.length} result(s) fit in ${limits.maxResultBytes} bytes; ask for fewer columns or a smaller limit.`
+        : reply.quotaCut !== undefined
+          ? `\n\n${quotaNotice(reply.quotaCut)}`
+          : '';
       return {
         content: [{ type: 'text', text: `${table}\n\n${rows.length} result(s) from ${name}.${notice}` }],
         structuredContent: { service: name, results: rows, truncated, request_id: reply.requestId ?? null },
@@ -153,14 +158,21 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
   );
 }
 
-/** The leading results whose JSON fits the hub's result size. */
+/** The leading results whose JSON fits the hub's result size, counted as every result cap counts rows: each one's JSON, summed. */
 function withinBytes(results: Record<string, JsonValue>[], maxBytes: number): { rows: Record<string, JsonValue>[]; truncated: boolean } {
-  let size = 2;
+  let size = 0;
   for (let i = 0; i < results.length; i++) {
-    size += Buffer.byteLength(JSON.stringify(results[i])) + 1;
+    size += Buffer.byteLength(JSON.stringify(results[i]));
     if (size > maxBytes) return { rows: results.slice(0, i), truncated: true };
   }
   return { rows: results, truncated: false };
+}
+
+/** The identity's `rows` or `bytes` quota had less left than the search would have returned: say so, and when it refills. */
+function quotaNotice(quota: NonNullable<SearchReply['quotaCut']>): string {
+  const left = quota.metric === 'rows' ? `${quota.left} row${quota.left === 1 ? '' : 's'}` : `${quota.left} bytes`;
+  return `Results cut: your quota had ${left} left (${describeLimit(quota.metric, quota.limit)} ${describeWindow(quota.windowMs)}), and the search was cut there. ` +
+    `The quota refills at ${quota.resetsAt}. Ask for fewer columns or a smaller limit to spend it on the results you need.`;
 }
 
 function cell(value: JsonValue | undefined): string | number | boolean | null {

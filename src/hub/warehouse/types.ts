@@ -357,4 +357,6 @@ export interface SearchRequest {
 export interface SearchReply {
   results: Record<string, JsonValue>[];
   requestId?: string | undefined;
+  /** Set by the hub when what was left of the identity's `rows` or `bytes` quota cut the results (as QueryResult's). */
+  quotaCut?: QueryResult['quotaCut'];
 }

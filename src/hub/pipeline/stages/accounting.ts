@@ -5,8 +5,8 @@
  * look-ups (ToolCall.lookups: the schemas list_tables walks) are not received, so not counted.
  */
 import { isSnowmuxError } from '../../../errors.js';
-import { meterRows } from '../../governance/call-meter.js';
-import type { OperationResults, StatementStage } from '../statement.js';
+import { rowsBytes } from '../../governance/call-meter.js';
+import { returnedBy, type OperationResults, type StatementStage } from '../statement.js';
 
 export const accounting: StatementStage = {
   name: 'accounting',
@@ -22,23 +22,21 @@ export const accounting: StatementStage = {
       throw err;
     }
     const { meter, governance, identity, role } = st.scope;
-    const returned = st.scope.metered !== false;
+    // What the caller receives is what the quota-charge stage held to the budgets left: one definition for both.
+    const received = st.scope.metered !== false ? returnedBy(st.op, result) : undefined;
+    if (received) {
+      meter.rows += received.rowCount;
+      if (received.bytes) meter.bytes += rowsBytes(received.rows);
+    }
     if (st.op.kind === 'query' || st.op.kind === 'fetch') {
       const r = result as OperationResults['query'];
-      if (returned) meterRows(meter, r.rows, r.rowCount);
       if (r.queryId) {
         meter.queryId = r.queryId;
         // A page of a known owner's result keeps that owner (its role and rules): the reader is not who computed it.
         if (st.op.kind === 'query' || st.resultOwner === undefined) await governance.resultOwners.remember(r.queryId, { identity, role: role.name, rules: role.objectRules });
       }
-    } else if (st.op.kind === 'profile' || st.op.kind === 'analyst' || st.op.kind === 'details' || st.op.kind === 'facts') {
-      // A profile reads metadata about a query already accounted for; Analyst's SQL is accounted when it runs.
-    } else if (st.op.kind === 'search') {
-      if (returned) meterRows(meter, (result as OperationResults['search']).results);
     } else if (st.op.kind === 'explain') {
       meter.scanEstimate = (result as OperationResults['explain']).estimate;
-    } else if (returned) {
-      meter.rows += (result as unknown[]).length;
     }
     return result;
   },
