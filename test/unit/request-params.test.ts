@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_PARAM_VALUES, jsonShapeOver, messageTextProblem, oversizedValue } from '../../src/hub/session/request-params.js';
+import { brokenLineId } from '../../src/wire/cut-line.js';
 
 /** Values in a parsed JSON value, member names not counted (what oversizedValue counts). */
 function valuesIn(value: unknown): number {
@@ -48,6 +49,44 @@ test('jsonShapeOver stops at the value past the bound: a 5.9 MB message of 500,0
   assert.deepEqual(jsonShapeOver(counted, MAX_PARAM_VALUES, 64), { bound: 'values', member: 'params' });
   // Each member ("k12345":1,) is ~12 bytes, each read at most twice: the bound's worth is ~0.1 MB of the 5.9 MB.
   assert.ok(reads < 2 * 12 * MAX_PARAM_VALUES, `${reads} bytes read of ${text.length}`);
+});
+
+/** `text`, with every byte read one at a time (an index) counted; native searches on it are not. */
+function countingReads(text: Buffer): { bytes: Buffer; reads: () => number } {
+  let reads = 0;
+  const bytes = new Proxy(text, {
+    get(target, key) {
+      if (typeof key === 'string' && /^\d+$/.test(key)) reads += 1;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { bytes, reads: () => reads };
+}
+
+// What the line transport does to refuse a message of too many values unparsed: count them (jsonShapeOver)
+// and find the id to answer under (brokenLineId). Both stepped through every byte in JavaScript (~4 ns a
+// byte): ~85 ms of the hub's only thread for each 8 MB message of 10,000 long strings refused.
+test('refusing a message of too many long values reads its bulk natively: strings, escaped strings and long numbers, id first or last', () => {
+  const long = 'y'.repeat(2000);
+  const values = {
+    strings: Array.from({ length: 110 }, () => long),
+    escaped: Array.from({ length: 110 }, () => `${'a\\'.repeat(100)}"${long}`),
+    numbers: Array.from({ length: 110 }, () => 1),
+  };
+  for (const [shape, x] of Object.entries(values)) {
+    for (const idFirst of [true, false]) {
+      const message = idFirst ? { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { arguments: { x } } } : { jsonrpc: '2.0', method: 'tools/call', params: { arguments: { x } }, id: 7 };
+      let json = JSON.stringify(message);
+      if (shape === 'numbers') json = json.replaceAll(',1', `,${'1'.repeat(2000)}`);
+      const text = Buffer.from(json);
+      const counted = countingReads(text);
+      assert.deepEqual(jsonShapeOver(counted.bytes, 100, 64), { bound: 'values', member: 'params' }, shape);
+      assert.equal(brokenLineId(counted.bytes), 7, shape);
+      // Looked at one by one: the structure, and a few bytes into each value before the native search.
+      assert.ok(counted.reads() < text.length / 10, `${shape}, id ${idFirst ? 'first' : 'last'}: ${counted.reads()} of ${text.length} bytes read one at a time`);
+    }
+  }
 });
 
 test('oversizedValue reads at most the bound of an object\'s members, however many it holds', () => {
