@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   RUNTIME_DIR_UNSAFE: { fault: 'hub', doc: 'The per-user runtime directory for the socket is a symlink, someone else\'s, open to others, or too long a path for a socket.' },
   SOCKET_NOT_OWNED: { fault: 'hub', doc: 'The hub socket belongs to another user; the shim sends it nothing.' },
   EDITOR_CONFIG_UNWRITABLE: { fault: 'hub', doc: '`snowmux setup --write` could not write the editor\'s config file (read-only, permissions), or would not: another user could replace it there (its directory, or one on its path, is writable by every user without the sticky bit, or belongs to another user); it is unchanged. Fix that, or paste the entry the command prints without --write.' },
-  HUB_ALREADY_RUNNING: { fault: 'hub', doc: 'A hub already serves this home; use it, or `snowmux hub --replace` (which refuses to downgrade a newer hub unless given `--allow-downgrade`).' },
+  HUB_ALREADY_RUNNING: { fault: 'hub', doc: 'A hub already serves this home; use it, or `snowmux hub --replace` (which refuses to downgrade a newer hub unless given `--allow-downgrade`, and to replace a hub a service manager runs unless given `--force`: the message names the manager\'s restart command).' },
   HUB_NOT_RUNNING: { fault: 'hub', doc: 'No hub answers for this home; start one with `snowmux hub` (a shim starts one by itself).' },
   HUB_LISTEN_FAILED: { fault: 'hub', doc: 'The hub could not listen on its socket, or, on `hub --replace`, a port of `hub.http_listen` or `hub.metrics_listen` is held by another program (nothing is taken over: free the port or choose another); the message says which.' },
   HUB_START_FAILED: { fault: 'hub', doc: 'A hub the shim started exited at once; its own error follows.' },

@@ -26,6 +26,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges, type QueuePoolSource } from './observe/metrics.js';
 import type { TeamState } from './team/redis-team.js';
 import { Hub } from './hub.js';
+import { replacedServiceOutcome, serviceManagerOf, type ServiceManagerInfo } from './service-manager.js';
 import { createRuntime, type HubRuntime, type ReloadResult } from './runtime.js';
 
 export interface HubProcessOptions {
@@ -35,6 +36,8 @@ export interface HubProcessOptions {
   replace?: boolean | undefined;
   /** Take over even from a hub of a newer version or link version (`--allow-downgrade`: a rollback). */
   allowDowngrade?: boolean | undefined;
+  /** Take over even from a hub a service manager runs (`--force`). */
+  force?: boolean | undefined;
   /** host:port for the HTTP face; overrides hub.http_listen. */
   httpListen?: string | undefined;
   /** auto | uws | node; overrides hub.http_engine. */
@@ -65,6 +68,9 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const say = (line: string) => options.say(line);
   const predecessor = options.replace ? await findPredecessor(socketPath) : null;
   if (predecessor?.link && !options.allowDowngrade) refuseDowngrade(predecessor.link);
+  // What runs this hub, said in its status: a later `--replace` from a terminal is sent to that manager.
+  const ownService = serviceManagerOf();
+  if (predecessor?.link && !options.force) await refuseServiceManaged(predecessor.link, ownService);
   // The known secrets for logs, status and audit; profiles add theirs as they resolve (a session's own only
   // to that session's records and lines).
   const { secrets } = options;
@@ -104,6 +110,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       ...(metricsUrl ? { metrics: { url: `${metricsUrl}/metrics` } } : {}),
       ...(http ? { http: { url: http.url, engine: http.engine, auth: http.auth.enabled } } : {}),
       ...(team ? { team: team.snapshot() } : {}),
+      ...(ownService ? { service: ownService } : {}),
     }),
     // While draining, /healthz answers 503 on the metrics and HTTP listeners until the process exits —
     // unless the next hub (a replacement, or one a shim starts while this one drains) comes up: it wants
@@ -449,25 +456,51 @@ async function refuseForeignPorts(link: OpenLink, wanted: { key: string; address
   }
 }
 
-/** The TCP ports the running hub serves on (HTTP, metrics), read from its status over the control link. */
-async function predecessorPorts(link: OpenLink): Promise<Set<number>> {
-  const status = await new Promise<{ http?: { url?: string }; metrics?: { url?: string } }>((resolve, reject) => {
+/** What the running hub's status says, asked once over the control link (before the take-over). */
+interface PredecessorStatus {
+  http?: { url?: string };
+  metrics?: { url?: string };
+  service?: ServiceManagerInfo;
+}
+const predecessorStatuses = new WeakMap<OpenLink, Promise<PredecessorStatus>>();
+
+function predecessorStatus(link: OpenLink): Promise<PredecessorStatus> {
+  let asked = predecessorStatuses.get(link);
+  if (asked === undefined) {
+    asked = askStatus(link);
+    predecessorStatuses.set(link, asked);
+  }
+  return asked;
+}
+
+function askStatus(link: OpenLink): Promise<PredecessorStatus> {
+  return new Promise<PredecessorStatus>((resolve, reject) => {
     const decoder = new LineDecoder(64 * 1024 * 1024);
     const done = (settle: () => void) => {
       clearTimeout(timer);
       link.socket.off('data', onData);
       settle();
     };
-    const timer = setTimeout(() => done(() => reject(new SnowmuxError('HUB_NO_ANSWER', `The running hub (pid ${link.welcome.hubPid}) did not say which ports it serves within ${REPLACE_HANDSHAKE_MS} ms; nothing was taken over. Run hub --replace again, or stop it first.`))), REPLACE_HANDSHAKE_MS);
+    const timer = setTimeout(() => done(() => reject(new SnowmuxError('HUB_NO_ANSWER', `The running hub (pid ${link.welcome.hubPid}) did not answer a status request within ${REPLACE_HANDSHAKE_MS} ms; nothing was taken over. Run hub --replace again, or stop it first.`))), REPLACE_HANDSHAKE_MS);
     const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {
       if (ev.kind !== 'line') return;
       const reply = JSON.parse(ev.line.toString('utf8')) as { id?: unknown; ok?: boolean; result?: never };
-      if (reply.id === PORTS_REQUEST_ID) done(() => resolve(reply.ok ? (reply.result ?? {}) : {}));
+      if (reply.id === STATUS_REQUEST_ID) done(() => resolve(reply.ok ? (reply.result ?? {}) : {}));
     });
     link.socket.on('data', onData);
-    link.socket.write(encodeLine({ id: PORTS_REQUEST_ID, op: 'status' }));
-    if (link.rest.length > 0) onData(link.rest);
+    link.socket.write(encodeLine({ id: STATUS_REQUEST_ID, op: 'status' }));
+    // What came with the welcome is read once: a second request must not see it again.
+    if (link.rest.length > 0) {
+      const rest = link.rest;
+      link.rest = Buffer.alloc(0);
+      onData(rest);
+    }
   });
+}
+
+/** The TCP ports the running hub serves on (HTTP, metrics), read from its status over the control link. */
+async function predecessorPorts(link: OpenLink): Promise<Set<number>> {
+  const status = await predecessorStatus(link);
   const ports = new Set<number>();
   for (const url of [status.http?.url, status.metrics?.url]) {
     if (!url) continue;
@@ -477,7 +510,29 @@ async function predecessorPorts(link: OpenLink): Promise<Set<number>> {
   return ports;
 }
 
-const PORTS_REQUEST_ID = 'ports';
+/**
+ * A hub a service manager runs is restarted through that manager, not replaced from a terminal (see
+ * service-manager.ts for what would follow). A hub the same manager starts as the same service (its own
+ * restart) goes on; `--force` takes over anyway.
+ */
+async function refuseServiceManaged(link: OpenLink, own: ServiceManagerInfo | null): Promise<void> {
+  let service: ServiceManagerInfo | undefined;
+  try {
+    service = (await predecessorStatus(link)).service;
+  } catch (err) {
+    link.socket.destroy();
+    throw err;
+  }
+  if (service === undefined || (own !== null && own.manager === service.manager && own.unit === service.unit)) return;
+  link.socket.destroy();
+  const { hubPid } = link.welcome;
+  throw new SnowmuxError(
+    'HUB_ALREADY_RUNNING',
+    `The running hub (pid ${hubPid}) is run by ${service.manager} (${service.manager === 'pm2' ? 'app' : service.manager === 'launchd' ? 'job' : 'unit'} ${service.unit}): replaced from here, ${replacedServiceOutcome(service)}. Nothing was taken over. Restart it through its manager instead (after an upgrade too): ${service.restart}. To take it over from here anyway, add --force.`,
+  );
+}
+
+const STATUS_REQUEST_ID = 'predecessor-status';
 
 /** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */
 async function findPredecessor(socketPath: string): Promise<Predecessor | null> {

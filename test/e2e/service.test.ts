@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, defer, startHub, tempHome } from '../helpers/harness.js';
+import { cliEnv, runCli, defer, killAtEnd, startHub, tempHome } from '../helpers/harness.js';
+import { cliPath } from '../helpers/paths.js';
 
 test('systemd, launchd and pm2 definitions: absolute paths, written and removed; the systemd command starts a hub with an empty PATH', async (t) => {
   const userHome = tempHome(t, 'smx-user-');
@@ -148,4 +149,33 @@ test('systemd: the unit directory is made 0700 whatever the umask; one other use
   assert.match(refused.stderr, /may be written by other users \(mode 0777\)/);
   assert.match(refused.stderr, /chmod go-w .*systemd\/user/);
   assert.doesNotMatch(refused.stderr, /current directory/, 'the pm2 advice is not given to a systemd user');
+});
+
+test('hub --replace over a hub a service manager runs is refused, naming the manager\'s restart command; --force takes it over', async (t) => {
+  const home = tempHome(t);
+  // What systemd (before v248, without SYSTEMD_EXEC_PID) gives the process it starts for a unit: an
+  // INVOCATION_ID, and the manager as its parent (MANAGERPID); here the test process is that parent.
+  const managed = await startHub(t, home, [], { INVOCATION_ID: '0123456789abcdef0123456789abcdef', MANAGERPID: String(process.pid) });
+  const status = await runCli(['status', '--home', home]);
+  assert.match(status.stdout, /run by systemd \(\S+\.service\); restart it with:\s+(sudo\s+)?systemctl\s+(--user\s+)?restart\s+\S+\.service/);
+
+  // Bounded: without the refusal the new hub would take over and serve until killed.
+  const proc = spawn(process.execPath, [cliPath, 'hub', '--replace', '--home', home], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+  killAtEnd(t, proc);
+  const replace = { stderr: '' };
+  proc.stderr.on('data', (c: Buffer) => (replace.stderr += c.toString()));
+  const [refusedCode] = (await once(proc, 'exit')) as [number | null];
+  assert.equal(refusedCode, 1, replace.stderr);
+  assert.match(replace.stderr, new RegExp(`The running hub \\(pid ${managed.pid}\\) is run by systemd \\(unit \\S+\\.service\\): replaced from here, it exits 0, which systemd takes as the service stopping`));
+  assert.match(replace.stderr, /Nothing was taken over\. Restart it through its manager instead \(after an upgrade too\): (sudo )?systemctl (--user )?restart \S+\.service\. To take it over from here anyway, add --force\./);
+  assert.doesNotMatch(replace.stderr, /took over/);
+  const still = await runCli(['status', '--json', '--home', home]);
+  assert.equal((JSON.parse(still.stdout) as { pid: number }).pid, managed.pid, 'the managed hub keeps serving');
+
+  // The same manager starting its unit again (its own restart) is not refused; --force takes over from a terminal.
+  const forced = await startHub(t, home, ['--replace', '--force']);
+  assert.match(forced.stderr(), new RegExp(`took over from hub pid ${managed.pid}`));
+  const [code] = (await once(managed.proc, 'exit')) as [number | null];
+  assert.equal(code, 0);
+  assert.equal(await forced.stop(), 0);
 });

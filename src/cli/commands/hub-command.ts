@@ -14,7 +14,7 @@ import { startHubProcess } from '../../hub/hub-process.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 
-const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace] [profile flags]
+const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace [--force]] [profile flags]
 
 Runs the hub in the foreground. Logs go to <home>/hub.log.
   --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
@@ -23,6 +23,8 @@ Runs the hub in the foreground. Logs go to <home>/hub.log.
   --allow-downgrade
                  with --replace: take over even from a hub of a newer snowmux (a rollback); without
                  it, --replace refuses to downgrade the running hub
+  --force        with --replace: take over even from a hub a service manager runs (systemd, launchd,
+                 pm2); without it, --replace refuses and names the manager's restart command
   --http-engine auto|uws|node
                  HTTP engine: uWebSockets.js when it loads (auto), or node:http; overrides hub.http_engine
   --http ADDR    also serve HTTP on host:port (/mcp, /healthz, /readyz, /metrics, /status, /events);
@@ -36,6 +38,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     home: { type: 'string' },
     replace: { type: 'boolean' },
     'allow-downgrade': { type: 'boolean' },
+    force: { type: 'boolean' },
     http: { type: 'string' },
     'http-engine': { type: 'string' },
     config: { type: 'string' },
@@ -67,6 +70,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     socketPath,
     replace: values.replace,
     allowDowngrade: values['allow-downgrade'],
+    force: values.force,
     httpListen: values.http,
     httpEngine: httpEngineFlag(values['http-engine']),
     configPath: values.config,
