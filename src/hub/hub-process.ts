@@ -4,6 +4,7 @@
  * optional metrics port, HTTP face and team state. The CLI (`snowmux hub`) only parses flags, checks the
  * home, handles signals and prints; everything a hub process is made of is put together here.
  */
+import { spawnSync } from 'node:child_process';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
@@ -11,6 +12,7 @@ import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
 import { claimAuditWriter, liveAuditWriter, readAuditClaim } from '../wire/audit-claim.js';
+import { processStopped } from '../wire/process-alive.js';
 import { tryAcquireSpawnLock } from '../shim/spawn-lock.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
 import type { KnownSecrets } from './audit/known-secrets.js';
@@ -122,14 +124,23 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       });
     },
   });
+  const httpKey = options.httpListen === undefined ? 'hub.http_listen' : '--http';
+  const wantedPorts = [
+    { key: httpKey, address: httpListen },
+    { key: 'hub.metrics_listen', address: runtime.config.config.hub.metricsListen },
+  ];
   if (predecessor?.link) {
     try {
-      await refuseForeignPorts(predecessor.link, [
-        { key: options.httpListen === undefined ? 'hub.http_listen' : '--http', address: httpListen },
-        { key: 'hub.metrics_listen', address: runtime.config.config.hub.metricsListen },
-      ]);
+      await refuseForeignPorts(predecessor.link, wantedPorts);
     } catch (err) {
       predecessor.link.socket.destroy();
+      await runtime.close('take-over refused').catch(() => {});
+      throw err;
+    }
+  } else if (predecessor?.frozen) {
+    try {
+      await refuseStoppedHolder(home, runtime.config.path, wantedPorts);
+    } catch (err) {
       await runtime.close('take-over refused').catch(() => {});
       throw err;
     }
@@ -202,7 +213,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       } else {
         // A previous hub is still draining and may hold the port a moment longer: we already serve
         // editors, so keep trying in the background instead of failing the take-over.
-        void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS).then(onListening, (err) => {
+        void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS, { home, config: runtime.config.path, key: 'hub.metrics_listen', address: runtime.config.config.hub.metricsListen }).then(onListening, (err) => {
           logger.error({ err: errorMessage(err) }, 'metrics not served');
           say(`${errorMessage(err)}\n`);
         });
@@ -267,7 +278,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
         onServing(await serve());
       } else {
         // The draining predecessor may hold the port a moment longer (as for metrics above).
-        void retryWhileInUse(serve, HANDOVER_WAIT_MS).then(onServing, (err) => {
+        void retryWhileInUse(serve, HANDOVER_WAIT_MS, { home, config: runtime.config.path, key: httpKey, address: httpListen }).then(onServing, (err) => {
           logger.error({ err: errorMessage(err) }, 'http not served');
           say(`${errorMessage(err)}\n`);
         });
@@ -545,8 +556,12 @@ async function findPredecessor(socketPath: string): Promise<Predecessor | null> 
   }
 }
 
-/** Retries `listen` while its error says the address is still in use, up to `boundMs`. */
-async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Promise<T> {
+/**
+ * Retries `listen` while its error says the address is still in use, up to `boundMs` — unless the previous
+ * hub (the audit writer this hub waits for, which holds the port until it sees its successor) is stopped:
+ * it lets go of nothing until resumed, so that fails at once, naming it, instead of after the bound.
+ */
+async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number, port: { home: string; config: string; key: string; address: string }): Promise<T> {
   const deadline = performance.now() + boundMs;
   for (;;) {
     try {
@@ -554,9 +569,46 @@ async function retryWhileInUse<T>(listen: () => Promise<T>, boundMs: number): Pr
     } catch (err) {
       const inUse = /EADDRINUSE/.test(errorMessage(err));
       if (!inUse || performance.now() > deadline) throw err;
+      const holder = liveAuditWriter(port.home);
+      if (holder !== null && stoppedProcess(holder)) {
+        throw new SnowmuxError('HUB_LISTEN_FAILED', `${port.address} (${port.key}) is not served: ${stoppedHolderSays(holder, port)} This hub serves editors on its socket meanwhile. ${stoppedHolderAdvice(holder, port)}`, { cause: err });
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * `--replace` over a hub that did not answer: when that hub is stopped (SIGSTOP, Ctrl-Z) and a port this
+ * hub wants is in use, it is that hub's and stays so until it is resumed or ended. Refused before the
+ * socket is taken, within the handshake's wait, instead of taking over and waiting for the port for minutes.
+ * The hub is known by its audit-writer claim (it did not answer, so it could not say its pid).
+ */
+async function refuseStoppedHolder(home: string, config: string, wanted: { key: string; address: string | undefined }[]): Promise<void> {
+  const holder = liveAuditWriter(home);
+  if (holder === null || !stoppedProcess(holder)) return;
+  for (const { key, address } of wanted) {
+    if (address === undefined || !(await portInUse(address))) continue;
+    const port = { home, config, key, address };
+    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot take over: ${stoppedHolderSays(holder, port)} Nothing was taken over. ${stoppedHolderAdvice(holder, port)}`);
+  }
+}
+
+function stoppedHolderSays(pid: number, port: { key: string; address: string }): string {
+  return `${port.address} (${port.key}) is held by the previous hub, pid ${pid}, which is stopped (SIGSTOP or Ctrl-Z): a stopped process answers nothing and lets go of nothing until it is resumed.`;
+}
+
+function stoppedHolderAdvice(pid: number, port: { home: string; config: string }): string {
+  return `Resume it (\`kill -CONT ${pid}\`: it then hands over or finishes and lets go of the port) or end it (\`kill -KILL ${pid}\`), then run \`${snowmuxCommand('hub --replace', hubPlace(port.home, port.config))}\`.`;
+}
+
+/** Whether `pid` is stopped: Linux's /proc, else (macOS) what ps says; false where neither tells. */
+function stoppedProcess(pid: number): boolean {
+  const known = processStopped(pid);
+  if (known !== null) return known;
+  if (process.platform !== 'darwin') return false;
+  const ps = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8', timeout: 2_000 });
+  return ps.status === 0 && ps.stdout.trim().startsWith('T');
 }
 
 function numberEnv(name: string): number | undefined {

@@ -1,8 +1,8 @@
 /**
  * A start-up lock in the home, so that ten shims opening at once start exactly one hub (and, by another
  * name, that of the hubs of a take-over exactly one claims the audit writer at a time).
- * O_EXCL creation is atomic on local filesystems; a lock whose owner died (or whose pid now names another
- * process), or that is older than the start-up deadline, is stale and may be taken over.
+ * O_EXCL creation is atomic on local filesystems; a lock whose owner died, is stopped (SIGSTOP), or whose
+ * pid now names another process, or that is older than the start-up deadline, is stale and may be taken over.
  * A shim that leaves while starting a hub (its editor closed stdin, a signal) exits through process.exit,
  * which skips the `finally` that releases the lock: the lock goes with the process ('exit'), and only a
  * SIGKILL leaves one behind — whose dead pid lets the next shim take it over at once.
@@ -12,7 +12,7 @@ import { isNotAFile, readStateFile, stateFileFix } from '../wire/bounded-read.js
 import { dirname, join } from 'node:path';
 import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
-import { processAlive, processStartTicks } from '../wire/process-alive.js';
+import { processAlive, processStartTicks, processStopped } from '../wire/process-alive.js';
 
 export const SPAWN_LOCK_NAME = 'hub-start.lock';
 
@@ -112,6 +112,9 @@ function isStale(path: string, staleAfterMs: number): boolean {
     const pid = Number(pidText);
     if (!(Number.isInteger(pid) && pid > 0)) return Date.now() - statSync(path).mtimeMs > Math.min(staleAfterMs, UNWRITTEN_LOCK_STALE_MS);
     if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return true;
+    // Stopped (SIGSTOP, Ctrl-Z: a shim frozen with its editor): it starts nothing until resumed, and a
+    // hub it started then loses the race to the one started now. Outwaiting it only delayed every editor.
+    if (processStopped(pid) === true) return true;
     // Alive, but not the process that wrote the lock: its pid was reused.
     if (ticks !== undefined && ticks !== '-' && Number.isInteger(pid) && pid > 0) {
       const now = processStartTicks(pid);

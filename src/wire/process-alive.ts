@@ -37,3 +37,18 @@ export function processCommandLine(pid: number): string | null {
     return null;
   }
 }
+
+/**
+ * Whether a process is stopped (SIGSTOP, Ctrl-Z, a debugger's stop: state T or t in Linux
+ * /proc/<pid>/stat), or null where unknown (not Linux, gone). A stopped process answers nothing and lets
+ * go of nothing (a socket, a port, a lock) until it is resumed.
+ */
+export function processStopped(pid: number): boolean | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't';
+  } catch {
+    return null;
+  }
+}

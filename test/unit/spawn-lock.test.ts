@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { tryAcquireSpawnLock, SPAWN_LOCK_NAME } from '../../src/shim/spawn-lock.js';
 import { connectOrStartHub } from '../../src/shim/hub-link.js';
 import { WIRE_VERSION, makeHello } from '../../src/wire/hello.js';
-import { processStartTicks } from '../../src/wire/process-alive.js';
+import { processStartTicks, processStopped } from '../../src/wire/process-alive.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
 function scratch(t: { after(fn: () => unknown): void }): string {
@@ -145,4 +145,42 @@ test('a home moved or deleted under a running editor is said as such (not "free 
   const lock = tryAcquireSpawnLock(home, 15_000);
   assert.ok(lock);
   lock.release();
+});
+
+test('a lock held by a stopped process (SIGSTOP, Ctrl-Z) is taken over at once: it starts nothing until resumed', async (t) => {
+  const home = scratch(t);
+  const path = join(home, SPAWN_LOCK_NAME);
+  const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const gone = new Promise((resolve) => holder.once('exit', resolve));
+  t.after(async () => {
+    holder.kill('SIGKILL');
+    await gone;
+  });
+  await new Promise((resolve) => holder.once('spawn', resolve));
+  writeFileSync(path, `${holder.pid} ${Date.now()} ${processStartTicks(holder.pid!)}\n`);
+  assert.equal(tryAcquireSpawnLock(home, 60_000), null, 'held while its owner runs');
+  holder.kill('SIGSTOP');
+  // The stop is delivered asynchronously: wait until the process is seen stopped.
+  while (processStopped(holder.pid!) !== true) await new Promise((r) => setImmediate(r));
+  const taken = tryAcquireSpawnLock(home, 60_000);
+  assert.ok(taken, 'taken over without waiting for the stale age');
+  taken.release();
+});
+
+test('processStopped tells a stopped process from a running one, and is null for one that is gone', async (t) => {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  t.after(async () => {
+    child.kill('SIGKILL');
+    await gone;
+  });
+  await new Promise((resolve) => child.once('spawn', resolve));
+  assert.equal(processStopped(child.pid!), false);
+  child.kill('SIGSTOP');
+  while (processStopped(child.pid!) !== true) await new Promise((r) => setImmediate(r));
+  child.kill('SIGCONT');
+  while (processStopped(child.pid!) !== false) await new Promise((r) => setImmediate(r));
+  child.kill('SIGKILL');
+  await gone;
+  assert.equal(processStopped(child.pid!), null);
 });
