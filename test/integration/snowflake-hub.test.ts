@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { profileEnv, startSnowflakeDouble, makeRsaKeyPair, type SnowflakeDouble } from '../doubles/snowflake/index.js';
-import { connectClient, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
+import { connectClient, freePort, runCli, startHub, tempHome, textOf, type Cleanup } from '../helpers/harness.js';
 import { defer } from '../helpers/harness.js';
 
 const PASSWORD = 'pa55-word-NEVER-LOGGED';
@@ -97,6 +97,31 @@ test('execute_query shows TIME(n) with its fraction at every scale and FLOAT -0 
   const text = textOf(r);
   for (const cell of expected.slice(1)) assert.match(text, new RegExp(`(^|[^0-9.])${cell.replace(/[.]/g, '\\.')}($|[^0-9])`, 'm'), `text shows ${cell}`);
   await editor.close();
+  assert.equal(await hub.stop(), 0);
+});
+
+test('a login to a host that refuses connections fails within seconds, naming the host and what to check; a slow login to a live host still succeeds', async (t) => {
+  const d = await double(t, { loginLatencyMs: 4_500 });
+  const home = tempHome(t);
+  const hub = await startHub(t, home);
+  const port = await freePort();
+  const dead = await connectClient(t, { home, kind: 'v2-modern', env: sfEnv(d, { SNOWFLAKE_HOST: '127.0.0.1', SNOWFLAKE_PORT: String(port) }), name: 'sf-dead' });
+  const t0 = performance.now();
+  const failed = await dead.callTool('execute_query', { query: 'SELECT 1 AS ONE' });
+  const tookMs = performance.now() - t0;
+  assert.equal(failed.isError, true, textOf(failed));
+  assert.match(textOf(failed), new RegExp(`the host 127\\.0\\.0\\.1:${port} does not answer \\(connection refused`));
+  assert.match(textOf(failed), /Check access_url \(set by env SNOWFLAKE_HOST, SNOWFLAKE_PORT[^)]*\), the network or VPN/);
+  // The login's own clock: the checks end it in ~1.5 s (the driver alone retried for ~4 s). The editor's wait
+  // also holds the hub's first start-up work (driver load, embedded sample) on a busy machine: bounded loosely.
+  const gaveUp = /gave up after ([\d.]+) s/.exec(textOf(failed));
+  assert.ok(gaveUp !== null && Number(gaveUp[1]) < 3.5, textOf(failed));
+  assert.ok(tookMs < 15_000, `the editor heard after ${Math.round(tookMs)} ms`);
+  // A live host whose login takes longer than the checks is not given up on.
+  const slow = await connectClient(t, { home, kind: 'v2-modern', env: sfEnv(d), name: 'sf-slow' });
+  const ok = await slow.callTool('execute_query', { query: 'SELECT 2 AS TWO' });
+  assert.deepEqual((ok.structuredContent as { rows: unknown[][] }).rows, [[2]], textOf(ok));
+  await Promise.all([dead.close(), slow.close()]);
   assert.equal(await hub.stop(), 0);
 });
 

@@ -4,12 +4,15 @@
  * timeouts win over the driver's minutes of retries) marked as infrastructure for the circuit breaker.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { SnowmuxError } from '../../src/errors.js';
 import { WarehouseBreaker } from '../../src/hub/guard/breaker.js';
 import { SnowflakeWarehouse, type SnowflakeWarehouseOptions } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
 import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { doubleProfile, queryOptions, until, waitForEvent } from '../doubles/snowflake/fixtures.js';
+import { freePort } from '../helpers/harness.js';
 
 let double: SnowflakeDouble;
 const open: SnowflakeWarehouse[] = [];
@@ -103,6 +106,48 @@ describe('Snowflake resilience', () => {
       assert.equal(double.queries.length, submitted + 3, 'a read is sent again on a fresh session');
     } finally {
       double.setQueryLatency(0);
+    }
+  });
+
+  it('a login to a host that does not answer at all ends in seconds naming the host, with the product\'s driver settings; a slow login to a live host does not', async () => {
+    // Refused: the driver alone retried the login for ~4 s (sfRetryMaxLoginRetries 2); a silent host held it
+    // until the hub's 30 s login timeout (the driver's request timeout is 90 s).
+    const refusedUrl = `http://127.0.0.1:${await freePort()}`;
+    const silent = createServer(() => undefined); // accepts, never answers (as a blackholed address looks to a request with a timeout)
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      for (const [url, reason, boundMs] of [
+        [refusedUrl, /connection refused/, 3_000],
+        [silentUrl, /no answer within 2000 ms/, 6_500],
+      ] as const) {
+        const w = new SnowflakeWarehouse(doubleProfile(double, { name: 'dead-host', accessUrl: url, pool: { max: 1, acquireTimeoutMs: 60_000 } }));
+        open.push(w);
+        await w.warmUp().catch(() => undefined); // loads the driver: the measured login is the next one
+        const t0 = performance.now();
+        await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+          assert.equal(err.code, 'WAREHOUSE_UNAVAILABLE');
+          assert.equal(err.details?.['infrastructure'], true);
+          assert.equal(err.details?.['transient'], true);
+          assert.equal(err.details?.['host'], new URL(url).host);
+          assert.match(err.message, new RegExp(`the host ${new URL(url).host.replace(/\./g, '\\.')} does not answer`));
+          assert.match(err.message, reason);
+          assert.match(err.message, /Check access_url \(set by test fixture\)|Check access_url, the network/);
+          return true;
+        });
+        assert.ok(performance.now() - t0 < boundMs, `${url}: ${Math.round(performance.now() - t0)} ms`);
+      }
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+    // A login slower than the checks, to a host that answers them: it completes.
+    const w = productWarehouse('slow-login-alive');
+    double.setLoginLatency(3_500);
+    try {
+      assert.deepEqual((await w.query('select 3', queryOptions())).rows, [[3]]);
+    } finally {
+      double.setLoginLatency(0);
     }
   });
 

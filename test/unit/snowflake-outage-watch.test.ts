@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { OutageWatch, probeEndpoint, type Outage, type ProbeResult } from '../../src/hub/warehouse/snowflake/outage-watch.js';
+import { OutageWatch, probeEndpoint, watchLogin, type Outage, type ProbeResult } from '../../src/hub/warehouse/snowflake/outage-watch.js';
 import { freePort } from '../helpers/harness.js';
 
 /** A probe answering from a script, telling the test when each probe has been answered. */
@@ -112,5 +112,47 @@ describe('probeEndpoint', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('watchLogin', () => {
+  const timings = { graceMs: 0, intervalMs: 1, probeTimeoutMs: 1_000, strikes: 2 };
+
+  it('ends a login after two failed checks in a row, once, with what they met', async () => {
+    let probes = 0;
+    const dead = await new Promise<{ reason: string }>((resolve) => {
+      watchLogin(() => {
+        probes++;
+        return Promise.resolve({ ok: false, reason: 'connection refused' });
+      }, timings, resolve);
+    });
+    assert.equal(dead.reason, 'connection refused');
+    assert.equal(probes, 2);
+  });
+
+  it('stops checking at the first answer: a live host is left to the login\'s own timeout', async () => {
+    let probes = 0;
+    const answered = new Promise<void>((resolve) => {
+      watchLogin(() => {
+        probes++;
+        if (probes === 2) setImmediate(resolve);
+        return Promise.resolve(probes === 2 ? { ok: true } : { ok: false, reason: 'connection reset' });
+      }, { ...timings, intervalMs: 0 }, () => assert.fail('a live host ended the login'));
+    });
+    await answered;
+    // A further check would have been scheduled with a zero delay, ahead of this one.
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(probes, 2, 'no check after the answer');
+  });
+
+  it('checks nothing for a login that finishes within its grace', async () => {
+    let probes = 0;
+    const stop = watchLogin(() => {
+      probes++;
+      return Promise.resolve({ ok: false, reason: 'x' });
+    }, { ...timings, graceMs: 60_000 }, () => assert.fail('ended'));
+    stop();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(probes, 0);
   });
 });

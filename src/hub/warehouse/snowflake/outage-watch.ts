@@ -128,6 +128,61 @@ export class OutageWatch {
   }
 }
 
+export interface LoginWatchTimings {
+  /** How long a login runs before the host is checked (most logins are done by then: no check at all). */
+  graceMs: number;
+  /** From the start of one check to the start of the next while they fail. */
+  intervalMs: number;
+  probeTimeoutMs: number;
+  /** Failed checks in a row that end the login. */
+  strikes: number;
+}
+
+/** A refused host fails its login in about 1.5 s, a silent (blackholed) one in about 4.5 s. */
+export const DEFAULT_LOGIN_WATCH: LoginWatchTimings = { graceMs: 500, intervalMs: 1_000, probeTimeoutMs: 2_000, strikes: 2 };
+
+/**
+ * Watches one login for a host that does not answer at all. snowflake-sdk retries a login whose connection
+ * is refused (sleeping between tries), and waits its request `timeout` (90 s) for a host that never accepts
+ * the connection; its documented settings cannot tell that from a slow login: `timeout` bounds every request
+ * of the connection (statements too, which Snowflake holds open for long queries), `retryTimeout` cannot be
+ * under 300 s, and `sfRetryMaxLoginRetries` bounds only the count of tries (each may wait the whole `timeout`).
+ *
+ * So once a login has run `graceMs`, the host is checked (`probe`: the front page) every `intervalMs`; the
+ * first answer ends the watch (the host is alive, a slow login is left to its own timeout), and `strikes`
+ * failures in a row (refused, reset, no answer within the probe's timeout, a gateway's 502/503/504, a name
+ * that does not resolve) call `onDead` once. Returns the function that stops the watch.
+ */
+export function watchLogin(probe: () => Promise<ProbeResult>, timings: LoginWatchTimings, onDead: (dead: { reason: string; waitedMs: number }) => void): () => void {
+  const started = performance.now();
+  let stopped = false;
+  let strikes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async (): Promise<void> => {
+    timer = undefined;
+    const checkStarted = performance.now();
+    let result: ProbeResult;
+    try {
+      result = await probe();
+    } catch (err) {
+      result = { ok: false, reason: String(err) };
+    }
+    if (stopped || result.ok) return;
+    strikes++;
+    if (strikes >= timings.strikes) {
+      stopped = true;
+      onDead({ reason: result.reason, waitedMs: Math.round(performance.now() - started) });
+      return;
+    }
+    timer = setTimeout(() => void check(), Math.max(0, checkStarted + timings.intervalMs - performance.now()));
+  };
+  timer = setTimeout(() => void check(), timings.graceMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
 /** Where snowflake-sdk sends every statement (POST), as the probe asks it without a session. */
 const STATEMENT_PATH = '/queries/v1/query-request';
 
@@ -139,13 +194,15 @@ const STATEMENT_PATH = '/queries/v1/query-request';
  * reset, silent) is the front page's to say, so a statement endpoint that is merely slow to refuse does not
  * end anything.
  */
-export async function probeEndpoint(baseUrl: string, proxy: SnowflakeFetchOptions, timeoutMs: number): Promise<ProbeResult> {
+export async function probeEndpoint(baseUrl: string, proxy: SnowflakeFetchOptions, timeoutMs: number, what: 'front-page' | 'statements' = 'statements'): Promise<ProbeResult> {
   const [front, statements] = await Promise.all([
     ask(baseUrl, '/', { method: 'HEAD' }, proxy, timeoutMs),
-    ask(baseUrl, STATEMENT_PATH, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}' }, proxy, timeoutMs),
+    what === 'front-page'
+      ? Promise.resolve({ ok: true as const })
+      : ask(baseUrl, STATEMENT_PATH, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}' }, proxy, timeoutMs),
   ]);
   if (!front.ok) return { ok: false, reason: front.reason };
-  if (statements.status !== undefined && GATEWAY_FAILURES.has(statements.status)) return { ok: false, reason: `HTTP ${statements.status} from the statement endpoint` };
+  if ('status' in statements && statements.status !== undefined && GATEWAY_FAILURES.has(statements.status)) return { ok: false, reason: `HTTP ${statements.status} from the statement endpoint` };
   return { ok: true };
 }
 

@@ -59,6 +59,11 @@ export interface PoolTimings {
   interactiveWaitMs?: number | undefined;
   /** Wall clock (tests). */
   now?: (() => number) | undefined;
+  /**
+   * Watches one login for a host that does not answer at all (outage-watch.ts, watchLogin): calls `dead`
+   * with the error to end the login with; returns the function that stops watching.
+   */
+  watchLogin?: ((dead: (error: SnowmuxError) => void) => () => void) | undefined;
 }
 
 export interface PoolStats {
@@ -269,6 +274,7 @@ export class SnowflakePool {
       }
       const started = performance.now();
       let settled = false;
+      let unwatch: () => void = () => undefined;
       let connection: SfConnection;
       let landed!: () => void;
       const landing = new Promise<void>((resolve) => {
@@ -280,6 +286,7 @@ export class SnowflakePool {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        unwatch();
         this.closing.signal.removeEventListener('abort', onClose);
         if (err === undefined) {
           this.logins++;
@@ -319,6 +326,8 @@ export class SnowflakePool {
           ),
         this.timings.loginTimeoutMs,
       );
+      // A host that does not answer at all ends the login in seconds, not after the driver's retries.
+      unwatch = this.timings.watchLogin?.((error) => abandon(error)) ?? unwatch;
       const onClose = (): void => abandon(new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closing.`));
       this.closing.signal.addEventListener('abort', onClose, { once: true });
       try {

@@ -41,7 +41,17 @@ import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
-import { DEFAULT_OUTAGE_TIMINGS, OutageWatch, probeEndpoint, type Outage, type OutageState, type OutageWatchTimings } from './outage-watch.js';
+import {
+  DEFAULT_LOGIN_WATCH,
+  DEFAULT_OUTAGE_TIMINGS,
+  OutageWatch,
+  probeEndpoint,
+  watchLogin,
+  type LoginWatchTimings,
+  type Outage,
+  type OutageState,
+  type OutageWatchTimings,
+} from './outage-watch.js';
 import { isSessionLost, profileTimeoutSetting, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { INTERACTIVE_LOGIN_WAIT_MS, interactiveLogin, SnowflakePool } from './snowflake-pool.js';
@@ -72,6 +82,8 @@ export interface SnowflakeWarehouseOptions {
   useEnvProxy?: boolean | undefined;
   /** When a waiting statement starts checking that Snowflake answers, and how (see outage-watch.ts). */
   outageTimings?: OutageWatchTimings | undefined;
+  /** When a pending login starts checking that the host answers at all, and how (watchLogin in outage-watch.ts). */
+  loginWatchTimings?: LoginWatchTimings | undefined;
 }
 
 /** Rows read per SHOW/DESCRIBE page; Snowflake's SHOW returns at most 10 000 rows by default. */
@@ -147,6 +159,17 @@ export class SnowflakeWarehouse implements Warehouse {
       return { error: new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed (the hub is stopping).`), at: this.closedAt, failures: 1 };
     }
     return this.poolFailure ?? this.readyPool?.loginFailure() ?? null;
+  }
+
+  /** Ends a pending login whose host does not answer at all (see watchLogin), with what to check. */
+  private watchLogin(dead: (error: SnowmuxError) => void): () => void {
+    const timings = this.options.loginWatchTimings ?? DEFAULT_LOGIN_WATCH;
+    const proxy = { useEnvProxy: this.options.useEnvProxy ?? true };
+    return watchLogin(
+      () => probeEndpoint(this.baseUrl, proxy, timings.probeTimeoutMs, 'front-page'),
+      timings,
+      ({ reason, waitedMs }) => dead(deadHostError(this.profile, this.baseUrl, reason, waitedMs, proxy.useEnvProxy)),
+    );
   }
 
   /**
@@ -446,6 +469,7 @@ export class SnowflakeWarehouse implements Warehouse {
           destroyDeferMs: 120_000,
           refusedRetryAfterMs: this.options.refusedRetryAfterMs,
           interactiveWaitMs: this.options.interactiveWaitMs,
+          watchLogin: (dead) => this.watchLogin(dead),
         });
         this.readyPool = pool;
         this.poolFailure = null;
@@ -768,6 +792,27 @@ function whoseTimeout(error: SnowmuxError, queryId: string | undefined): Snowmux
 function withQueryId(error: SnowmuxError, queryId: string | undefined): SnowmuxError {
   if (queryId === undefined || typeof error.details?.['queryId'] === 'string') return error;
   return new SnowmuxError(error.code, error.message, { cause: error.cause ?? error, details: { ...error.details, queryId } });
+}
+
+/**
+ * A login given up because its host does not answer at all (watchLogin): names the host, the setting it came
+ * from and what to check. Transient and infrastructure (the breaker counts it; the call can be retried).
+ */
+function deadHostError(profile: SnowflakeProfile, baseUrl: string, reason: string, waitedMs: number, useEnvProxy: boolean): SnowmuxError {
+  const url = new URL(baseUrl);
+  const setting =
+    profile.accessUrl !== undefined
+      ? settingLabel(profile, 'accessUrl')
+      : profile.host !== undefined
+        ? settingLabel(profile, 'host')
+        : `${settingLabel(profile, 'account')}, from which the host is derived`;
+  const proxy = useEnvProxy ? ', the proxy (HTTPS_PROXY/NO_PROXY, when one is set)' : '';
+  return new SnowmuxError(
+    'WAREHOUSE_UNAVAILABLE',
+    `Login to Snowflake for profile "${profile.name}" gave up after ${(waitedMs / 1000).toFixed(1)} s: the host ${url.host} does not answer (${reason}, on consecutive checks). ` +
+      `Check ${setting}, the network or VPN${proxy}, and whether ${url.host} is reachable from this machine; the call can be retried.`,
+    { details: { profile: profile.name, host: url.host, reason, unreachable: true, infrastructure: true, transient: true } },
+  );
 }
 
 /** A statement given up because Snowflake stopped answering (see outage-watch.ts). */
