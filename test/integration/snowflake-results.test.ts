@@ -81,6 +81,18 @@ describe('Snowflake results', () => {
     assert.deepEqual(page.rows[0]!.slice(0, 4), ['12:34:56', '12:34:56.1', '12:34:56.12', '12:34:56.123']);
   });
 
+  it('status of a browser-SSO profile with several connections says how to keep to one browser window', async () => {
+    const sso = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso', auth: { method: 'externalbrowser' }, pool: { max: 3 } }));
+    const one = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso-one', auth: { method: 'externalbrowser' }, pool: { max: 1 } }));
+    try {
+      assert.match(String(sso.info().detail['signInNote']), /may open up to 3 connections.*ALLOW_ID_TOKEN = TRUE.*set pool\.max to 1/);
+      assert.equal(one.info().detail['signInNote'], undefined);
+      assert.equal(w.info().detail['signInNote'], undefined);
+    } finally {
+      await Promise.all([sso.close(), one.close()]);
+    }
+  });
+
   it('keeps integers beyond 2^53 inside VARIANT documents exact, as NUMBER columns do', async () => {
     const result = await w.query(
       `select '{"id": 1234567890123456789, "f": 1.5, "xs": [9007199254740993, 7]}'::json as v, '12345678901234567890'::json as bare, ` +

@@ -6,6 +6,7 @@
  * Every chosen value records its source; every failure names the setting and where to set it; no message
  * ever contains a secret.
  */
+import { browserSignInNote } from './browser-sign-in.js';
 import { closestName } from '../../closest-name.js';
 import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
@@ -539,6 +540,8 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
     statementTimeoutMs,
     sources,
   };
+  const signIn = browserSignInNote(profile);
+  if (signIn !== undefined) warnings.push(signIn);
   const files = [...conns.files];
   if (secretFile !== undefined) files.push(expandHome(secretFile.value, homedir));
   return { profile, warnings, files };

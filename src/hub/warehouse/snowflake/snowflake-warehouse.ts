@@ -11,6 +11,7 @@
  * snowflake-sdk is loaded on first use only (see sdk-loader.ts).
  */
 import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
+import { browserSignInNote } from '../../config/browser-sign-in.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
 import type {
@@ -147,6 +148,8 @@ export class SnowflakeWarehouse implements Warehouse {
       driverLoadMs: sdkLoadMs() === undefined ? null : Math.round(sdkLoadMs()!),
     };
     if (p.accessUrl !== undefined) detail['accessUrl'] = p.accessUrl;
+    const signIn = browserSignInNote(p);
+    if (signIn !== undefined) detail['signInNote'] = signIn;
     const failing = this.outages.failingNow();
     if (failing !== null) detail['outage'] = { reason: failing.reason, since: new Date(failing.since).toISOString(), checks: failing.probes };
     const problem = warehouseProblem(this.failure() ?? this.outageFailure(failing), Date.now());
