@@ -1089,7 +1089,8 @@ test('a statement timeout is named by the setting it came from: the role\'s stat
 test("the breaker's half-open probe does not take the first call's time: a slow probe, then the call's own work, within its call timeout", async () => {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, breaker: { volumeThreshold: 2, resetTimeoutMs: 5 } });
-  const callTimeoutMs = 300;
+  // Generous: under a loaded machine a tight timeout ends the first calls before their own refusal.
+  const callTimeoutMs = 1500;
   let probeRan = false;
   // A slow warehouse: its probe answers after longer than the whole call timeout, the call's own query at once.
   const warehouse = new (class extends CountingWarehouse {
