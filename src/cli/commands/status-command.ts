@@ -232,7 +232,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   // Paths are one value each: a line break in one (a home named with it) is `\u000a`, not a line of its own.
   out.push(`home ${escapeLine(s.home)}`);
   // A hub a service manager runs is restarted through it (`hub --replace` from a terminal refuses it).
-  const service = (s as { service?: { manager: string; unit: string; restart: string } }).service;
+  const service = s.service;
   if (service) out.push(`run by ${service.manager} (${service.unit}); restart it with: ${service.restart}`);
   for (const w of s.warehouses) {
     const extra = Object.entries(w.detail)

@@ -27,6 +27,8 @@ export interface HubStatus {
   recent: CallRecord[];
   /** Whether the hub can serve calls now (hub-health.ts): what /readyz and `snowmux status`'s exit code say. Absent from hubs before 0.1. */
   health?: HealthReport;
+  /** The service manager that runs this hub (systemd, launchd, pm2), and its restart command: `hub --replace` from a terminal refuses such a hub. */
+  service?: { manager: string; unit: string; restart: string };
   [section: string]: unknown;
 }
 
