@@ -155,6 +155,57 @@ test('three sessions with waiters are served in strict rotation', async () => {
   assert.deepEqual(order.join(''), 'ABCABCACACAA');
 });
 
+test('identities take turns, then their sessions: a user with three editors waiting gets one turn to another user\'s one', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 100, clock: new ManualClock() });
+  let held = await scheduler.schedule('X', undefined, undefined, 'carol');
+  const order: string[] = [];
+  const pending: Promise<void>[] = [];
+  // alice's three sessions queue first, three calls each; bob's one session after them.
+  for (const [session, identity] of [['a1', 'alice'], ['a2', 'alice'], ['a3', 'alice'], ['b1', 'bob']] as const) {
+    for (let i = 0; i < 3; i++) {
+      pending.push(
+        scheduler.schedule(session, undefined, undefined, identity).then((release) => {
+          order.push(session);
+          held = release;
+        }),
+      );
+    }
+  }
+  for (let i = 0; i < 12; i++) {
+    held.release();
+    await flush();
+  }
+  held.release();
+  await Promise.all(pending);
+  assert.deepEqual(order, ['a1', 'b1', 'a2', 'b1', 'a3', 'b1', 'a1', 'a2', 'a3', 'a1', 'a2', 'a3']);
+});
+
+test('an identity whose waiters all left loses its turn; queuing again puts it at the back of the rotation', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 100, clock: new ManualClock() });
+  let held = await scheduler.schedule('X', undefined, undefined, 'carol');
+  const order: string[] = [];
+  const track = (session: string, identity: string, signal?: AbortSignal) =>
+    scheduler.schedule(session, signal, undefined, identity).then(
+      (release) => {
+        order.push(session);
+        held = release;
+      },
+      () => order.push(`${session}:left`),
+    );
+  const gone = new AbortController();
+  const pending = [track('a1', 'alice', gone.signal), track('b1', 'bob'), track('b1', 'bob')];
+  gone.abort();
+  await flush();
+  pending.push(track('a1', 'alice'));
+  for (let i = 0; i < 3; i++) {
+    held.release();
+    await flush();
+  }
+  held.release();
+  await Promise.all(pending);
+  assert.deepEqual(order, ['a1:left', 'b1', 'a1', 'b1']);
+});
+
 test('a full queue refuses at once with HUB_BUSY and a retry estimate from recent service times', async () => {
   const clock = new ManualClock();
   const scheduler = new FairScheduler({ maxConcurrent: 8, maxQueued: 64, clock });

@@ -2,9 +2,10 @@
  * A global cap on concurrent warehouse queries with a bounded, fair wait queue.
  *
  * Under the cap a call starts at once. At the cap it waits in its session's own FIFO; when a slot frees,
- * the scheduler serves sessions round-robin (the session served goes to the back of the rotation), so
- * while two sessions both have waiters their grant counts never differ by more than one, however many
- * calls either one queued. While other sessions are connected (`othersPresent`), no session runs more than
+ * the scheduler serves identities (users, keys) round-robin, and each identity's sessions round-robin in
+ * turn (the one served goes to the back of its rotation). So while two identities both have waiters their
+ * grant counts never differ by more than one, however many sessions or calls either one has queued — a user
+ * who opens ten editors does not get ten turns to another's one — and within an identity, so do its sessions'. While other sessions are connected (`othersPresent`), no session runs more than
  * `maxConcurrent − 1` calls at once (when the cap is above one): one slot is always left to the others, so a session that fills the warehouse with long
  * statements cannot make another session's call — even a catalog look-up — wait for one of them to end.
  * Its further calls wait in its queue while a slot is free. The same holds per identity (`otherIdentitiesPresent`): one
@@ -148,8 +149,10 @@ export class FairScheduler {
 
   #running = 0;
   #queued = 0;
-  /** Sessions with waiters, in rotation order: the first key is served next. */
+  /** Sessions with waiters, in rotation order: of an identity's sessions, the first here is served next. */
   readonly #queues = new Map<string, Waiter[]>();
+  /** Identities with waiters, in rotation order: the first with a call that may start is served next. */
+  readonly #identityTurns = new Set<string>();
   readonly #runningBySession = new Map<string, number>();
   readonly #runningByIdentity = new Map<string, number>();
   readonly #queuedByIdentity = new Map<string, number>();
@@ -239,6 +242,7 @@ export class FairScheduler {
       queue.push(waiter);
       this.#queued++;
       increment(this.#queuedByIdentity, identity);
+      this.#identityTurns.add(identity);
       pool.queued++;
       this.#totals.queued++;
     });
@@ -298,6 +302,7 @@ export class FairScheduler {
     }
     this.#queues.clear();
     this.#queuedByIdentity.clear();
+    this.#identityTurns.clear();
     this.#queued = 0;
     for (const pool of [this.#anyPool, ...this.#pools.values()]) pool.queued = 0;
   }
@@ -380,9 +385,7 @@ export class FairScheduler {
     if (!queue || index < 0) return false;
     queue.splice(index, 1);
     if (queue.length === 0) this.#queues.delete(waiter.sessionKey);
-    this.#queued--;
-    decrement(this.#queuedByIdentity, waiter.identity);
-    waiter.pool.queued--;
+    this.#unqueue(waiter);
     return true;
   }
 
@@ -451,19 +454,25 @@ export class FairScheduler {
   }
 
   /**
-   * Hands free slots to waiters, one session at a time in rotation: each session's earliest call that may start
-   * (skipping sessions at their share and calls whose pool is full).
+   * Hands free slots to waiters: to the first identity in rotation with a call that may start, from its first
+   * session in rotation with one, that session's earliest such call (skipping sessions and identities at their
+   * share and calls whose pool is full). The identity and the session served go to the back of their rotations.
    */
   #pump(): void {
     while (this.#running < this.#maxConcurrent && this.#queued > 0) {
-      let next: { sessionKey: string; queue: Waiter[]; index: number } | undefined;
       const others = this.#presence();
+      // Each identity's first session, in the sessions' rotation, with a call that may start: one pass over the waiters.
+      const firstOf = new Map<string, { sessionKey: string; queue: Waiter[]; index: number }>();
       for (const [sessionKey, queue] of this.#queues) {
+        const identity = queue[0]?.identity;
+        if (identity === undefined || firstOf.has(identity)) continue;
         const index = queue.findIndex((w) => this.#mayStart(sessionKey, w.identity, w.pool, others));
-        if (index >= 0) {
-          next = { sessionKey, queue, index };
-          break;
-        }
+        if (index >= 0) firstOf.set(identity, { sessionKey, queue, index });
+      }
+      let next: { sessionKey: string; queue: Waiter[]; index: number } | undefined;
+      for (const identity of this.#identityTurns) {
+        next = firstOf.get(identity);
+        if (next !== undefined) break;
       }
       if (next === undefined) return;
       const { sessionKey, queue, index } = next;
@@ -472,12 +481,20 @@ export class FairScheduler {
       // Back of the rotation if it still has waiters.
       if (queue.length > 0) this.#queues.set(sessionKey, queue);
       if (!waiter) continue;
-      this.#queued--;
-      decrement(this.#queuedByIdentity, waiter.identity);
-      waiter.pool.queued--;
+      this.#identityTurns.delete(waiter.identity);
+      this.#unqueue(waiter);
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
       waiter.resolve(this.#grant(sessionKey, waiter.identity, waiter.pool, waiter.enqueuedAt, this.#clock.now()));
     }
+  }
+
+  /** Counts a waiter out of the queue (taken from its session's FIFO by the caller); its identity keeps its turn while it has others waiting, at the back if it was just served. */
+  #unqueue(waiter: Waiter): void {
+    this.#queued--;
+    decrement(this.#queuedByIdentity, waiter.identity);
+    if (this.#queuedByIdentity.has(waiter.identity)) this.#identityTurns.add(waiter.identity);
+    else this.#identityTurns.delete(waiter.identity);
+    waiter.pool.queued--;
   }
 
   #abandon(waiter: Waiter): void {
