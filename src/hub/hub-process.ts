@@ -28,6 +28,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges, type QueuePoolSource } from './observe/metrics.js';
 import type { TeamState } from './team/redis-team.js';
 import { Hub } from './hub.js';
+import { watchUnclaimedStart } from './unclaimed-start.js';
 import { replacedServiceOutcome, serviceManagerOf, type ServiceManagerInfo } from './service-manager.js';
 import { createRuntime, type HubRuntime, type ReloadResult } from './runtime.js';
 
@@ -295,9 +296,19 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     throw err;
   }
   hub.ready();
-  
+  const unclaimed = watchUnclaimedStart({
+    startedBy: process.env.SNOWMUX_STARTED_BY,
+    sessionsOpened: () => hub.openedSessions,
+    stop: (reason) => {
+      logger.warn({ reason }, 'stopping a hub nobody uses');
+      say(`stopping: ${reason}\n`);
+      void hub.stop(reason);
+    },
+  });
+
   // The listeners go last: /healthz says "draining" for as long as anything of this hub is still open.
   const closed = hub.stopped.then(async () => {
+    unclaimed.cancel();
     successor?.stop();
     if (handover) {
       // Still waiting to write the log: the held records are written if the previous hub ends within the

@@ -42,6 +42,10 @@ export class Hub {
     return this.core.isDraining;
   }
 
+  get openedSessions(): number {
+    return this.core.openedSessions;
+  }
+
   start(options: HubStartOptions = {}): Promise<void> {
     return this.socket.start(options);
   }

@@ -52,3 +52,16 @@ export function processStopped(pid: number): boolean | null {
     return null;
   }
 }
+
+/**
+ * Whether a process has exited but not been reaped (a zombie: state Z in Linux /proc/<pid>/stat). `kill(pid, 0)`
+ * still succeeds on one, so a process whose parent has not waited for it looks alive to processAlive.
+ */
+export function processZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}

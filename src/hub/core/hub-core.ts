@@ -171,6 +171,11 @@ export class HubCore {
     return this.draining;
   }
 
+  /** Sessions opened since the hub started (the status's `totals.sessionsOpened`, without building a status). */
+  get openedSessions(): number {
+    return this.sessionsOpened;
+  }
+
   addListener(listener: HubListener): void {
     this.listeners.push(listener);
   }
