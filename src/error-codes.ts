@@ -72,7 +72,7 @@ export const ERROR_CODES = {
   CONFIG_NOT_FOUND: { fault: 'hub', doc: 'A config file named explicitly (flag or SNOWMUX_CONFIG) does not exist.' },
   CONFIG_UNREADABLE: { fault: 'hub', doc: 'A config file exists but cannot be read (permissions), or is not a regular file (a FIFO, device or socket) or is larger than 1 MiB.' },
   CONFIG_UNSAFE: { fault: 'hub', doc: 'Another user could change or replace a file snowmux takes settings or credentials from — the config file, Snowflake\'s connections.toml or config.toml, a private key or token file, a remote shim\'s --key-file (every user may write it, or a directory on its path, symlinks included, is writable by all without the sticky bit or belongs to another user); snowmux does not use it. The message names the file or directory and what to change.' },
-  HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used; the message says why.' },
+  HOME_UNUSABLE: { fault: 'hub', doc: 'The snowmux home cannot be created or used, or a path under your home directory (`~/…`: the default home, `--home ~/x`, a key file, an editor\'s or service manager\'s file) has none to go under: $HOME is relative, or empty or unset with no home directory in the system\'s user database. The message says which path and what to do.' },
   HOME_NOT_OWNED: { fault: 'hub', doc: 'The snowmux home belongs to another user, or a home others could write holds an entry another user owns (the message names it); snowmux refuses to use it.' },
   HOME_TOO_OPEN: { fault: 'hub', doc: 'The snowmux home is readable or writable by others; `chmod 700` it.' },
   RUNTIME_DIR_UNSAFE: { fault: 'hub', doc: 'The per-user runtime directory for the socket is a symlink, someone else\'s, open to others, or too long a path for a socket.' },

@@ -4,9 +4,9 @@
  * runs with a file named for it. Advice without them acts on ~/.snowmux: `snowmux stop` said "nothing to
  * stop" while the hub it was meant for kept running. Node builtins only (the shim and wire use it).
  */
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { shellWord } from './shell-word.js';
+import { userHomeIfAny } from './user-path.js';
 
 /** Which hub a command is for: its home, and the config file it was started with when one was named. */
 export interface HubPlace {
@@ -21,9 +21,19 @@ export interface HubPlace {
 export function snowmuxCommand(words: string, place: HubPlace | string): string {
   const { home, config } = typeof place === 'string' ? { home: place, config: undefined } : place;
   let line = `snowmux ${words}`;
-  if (home !== join(homedir(), '.snowmux')) line += ` --home ${shellWord(home)}`;
+  if (home !== defaultHome()) line += ` --home ${shellWord(home)}`;
   if (config !== undefined) line += ` --config ${shellWord(config)}`;
   return line;
+}
+
+/** ~/.snowmux, or undefined when there is no home directory (then --home is always said). Never throws: it only shapes advice. */
+function defaultHome(): string | undefined {
+  try {
+    const home = userHomeIfAny();
+    return home === undefined ? undefined : join(home, '.snowmux');
+  } catch {
+    return undefined;
+  }
 }
 
 /** A hub's place from its home and the config file it reads: the file is named only when it is not the home's own config.toml. */

@@ -5,11 +5,11 @@
  * The entry launches the shim with absolute paths (this Node, this package's bin): GUI editors often start
  * with a minimal PATH in which neither `node` nor `snowmux` is found.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { applyEdits, modify, parse as parseJsonc, parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
+import { userHome, userHomeIfAny } from '../user-path.js';
 
 export type ClientId = 'claude-desktop' | 'claude-code' | 'cursor' | 'vscode' | 'roo-code' | 'windsurf' | 'generic';
 
@@ -23,7 +23,8 @@ interface ClientFacts {
   /** The key holding servers in the client's JSON file. */
   serversKey: 'mcpServers' | 'servers';
   /** The client's config file for this platform; undefined when the client has no file snowmux writes. */
-  file(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: string): string | undefined;
+  /** `home()`: the user's home directory, asked only when the file is under it (refused when there is none). */
+  file(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: () => string): string | undefined;
   /** The entry as this client wants it. */
   entry(launch: ShimLaunch): Record<string, unknown>;
   /** The client reads its file as JSONC (comments, trailing commas); the others need strict JSON. */
@@ -31,10 +32,12 @@ interface ClientFacts {
   note?: string;
 }
 
-function appData(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: string): string {
-  if (platform === 'darwin') return join(home, 'Library', 'Application Support');
-  if (platform === 'win32') return env['APPDATA'] ?? join(home, 'AppData', 'Roaming');
-  return env['XDG_CONFIG_HOME'] ?? join(home, '.config');
+function appData(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: () => string): string {
+  if (platform === 'darwin') return join(home(), 'Library', 'Application Support');
+  // An empty (or, for XDG, relative) variable is as unset: joined to it, the file was read from the current directory.
+  if (platform === 'win32') return env['APPDATA'] || join(home(), 'AppData', 'Roaming');
+  const xdg = env['XDG_CONFIG_HOME'];
+  return xdg && isAbsolute(xdg) ? xdg : join(home(), '.config');
 }
 
 const stdioEntry = (launch: ShimLaunch) => ({ command: launch.command, args: launch.args });
@@ -57,7 +60,7 @@ export const CLIENTS: Record<ClientId, ClientFacts> = {
   cursor: {
     title: 'Cursor',
     serversKey: 'mcpServers',
-    file: (_p, _env, home) => join(home, '.cursor', 'mcp.json'),
+    file: (_p, _env, home) => join(home(), '.cursor', 'mcp.json'),
     entry: stdioEntry,
     jsonc: true,
     note: 'Cursor picks the change up in Settings → MCP (toggle the server if it was already listed).',
@@ -80,7 +83,7 @@ export const CLIENTS: Record<ClientId, ClientFacts> = {
   windsurf: {
     title: 'Windsurf',
     serversKey: 'mcpServers',
-    file: (_p, _env, home) => join(home, '.codeium', 'windsurf', 'mcp_config.json'),
+    file: (_p, _env, home) => join(home(), '.codeium', 'windsurf', 'mcp_config.json'),
     entry: stdioEntry,
     jsonc: true,
     note: 'Press refresh in Windsurf\'s MCP panel to load it.',
@@ -97,8 +100,14 @@ export function isClientId(name: string): name is ClientId {
   return Object.hasOwn(CLIENTS, name);
 }
 
-export function configFileFor(client: ClientId, platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return CLIENTS[client].file(platform, env, env['HOME'] ?? homedir());
+/**
+ * The client's config file. Under the home directory, it is taken as every snowmux path takes it
+ * (user-path.ts): with no home directory at all it is refused, or with `shownOnly` (a file only named, not
+ * written) given as "~/...".
+ */
+export function configFileFor(client: ClientId, platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env, shownOnly = false): string | undefined {
+  const home = () => (shownOnly ? (userHomeIfAny(env) ?? '~') : userHome(`${CLIENTS[client].title}'s MCP config file`, 'paste the entry `snowmux setup` prints (without --write) into that file yourself', env));
+  return CLIENTS[client].file(platform, env, home);
 }
 
 /** The JSON a user pastes (or `--write` merges): `{ "<serversKey>": { "<name>": entry } }`. */

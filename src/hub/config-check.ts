@@ -6,7 +6,6 @@
  * `snowmux reload` and `snowmux doctor` accept and refuse exactly the same files — a mistake stops the hub
  * (or is refused by the reload) naming the key, instead of failing every call later.
  */
-import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../errors.js';
 import type { LoadedConfig } from './config/config-file.js';
 import { BUILTIN_DEFAULT_ROLE_NAME, ENGINE_SCAN_FIGURES, type HubConfig } from './config/config-schema.js';
@@ -200,7 +199,7 @@ function didYouMean(name: string, names: Set<string>): string {
 /** Profile names config.toml and Snowflake's connection file define; undefined when that file cannot be read (reported elsewhere). */
 export function definedProfiles(loaded: LoadedConfig, opts: ConfigCheckOptions): { names: Set<string>; connectionsFile: string } | undefined {
   try {
-    const conns = loadSnowflakeConnections({ env: opts.env, homedir: opts.homedir ?? osHomedir() });
+    const conns = loadSnowflakeConnections({ env: opts.env, homedir: opts.homedir });
     return {
       names: new Set([...Object.keys(loaded.config.profiles), ...Object.keys(conns.connections)]),
       connectionsFile: conns.file?.shownPath ?? conns.shownConnectionsPath,

@@ -4,7 +4,7 @@
  * in-process server behave the same.
  */
 import { auditDirTrust } from './audit-dir-trust.js';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog, type HolderProcesses } from './audit/audit-log.js';
 import { liveSnowmuxProcess } from '../wire/audit-claim.js';
@@ -409,7 +409,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
 /** Why Snowflake's connections.toml (or config.toml beside it) cannot be used, or undefined when it can. */
 function snowflakeFilesProblem(env: NodeJS.ProcessEnv): SnowmuxError | undefined {
   try {
-    loadSnowflakeConnections({ env, homedir: homedir() });
+    loadSnowflakeConnections({ env });
     return undefined;
   } catch (err) {
     if (isSnowmuxError(err)) return err;

@@ -11,6 +11,7 @@ import { readProblem } from '../wire/bounded-read.js';
 import { isLoopbackHost } from '../wire/loopback.js';
 import { UntrustedFileError, readTrustedFile } from '../wire/file-trust.js';
 import { describeGroup } from '../wire/account-names.js';
+import { resolveUserPath } from '../user-path.js';
 import { awaitWelcome, type OpenLink } from './hub-link.js';
 
 export interface RemoteHub {
@@ -88,9 +89,11 @@ const READABLE_BY_GROUP = 0o040;
  */
 export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv, warn: (message: string) => void = (m) => process.stderr.write(`snowmux: ${m}\n`)): string | undefined {
   if (keyFile === undefined) return cleanApiKey(env.SNOWMUX_KEY, '$SNOWMUX_KEY');
+  // An editor's entry reaches the shim without a shell: "~/..." is the home directory here as for --home.
+  const path = resolveUserPath(keyFile, '--key-file', 'USAGE', process.cwd(), env);
   let read: ReturnType<typeof readTrustedFile>;
   try {
-    read = readTrustedFile(keyFile, {
+    read = readTrustedFile(path, {
       what: `--key-file ${keyFile} decides whom the hub takes this editor for`,
       noun: 'the key file',
       // Whoever owns the file can swap in a key of their own, as the hub refuses its own files of another user.

@@ -3,13 +3,13 @@
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { homedir, tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { SnowmuxError } from '../errors.js';
 import { mkdirParentsSync } from '../mkdir-below.js';
 import { shellWord } from '../shell-word.js';
 import { snowmuxCommand } from '../snowmux-command.js';
-import { resolveUserPath } from '../user-path.js';
+import { resolveUserPath, userHome } from '../user-path.js';
 
 export const SOCKET_NAME = 'hub.sock';
 /** sun_path is 108 bytes on Linux and 104 on macOS; stay under both. */
@@ -23,31 +23,9 @@ export interface HomeSource {
 /** `--home DIR`, else `$SNOWMUX_HOME`, else `~/.snowmux`; a leading `~/` is the user's home directory. */
 export function resolveHome(source: HomeSource = {}): string {
   const env = source.env ?? process.env;
-  if (source.flag) return resolveUserPath(source.flag, '--home', 'HOME_UNUSABLE');
-  if (env.SNOWMUX_HOME) return resolveUserPath(env.SNOWMUX_HOME, '$SNOWMUX_HOME', 'HOME_UNUSABLE');
-  return join(userHomeDirectory(), '.snowmux');
-}
-
-/**
- * The user's home directory, absolute. Node takes $HOME as it is: set but empty (an editor or service
- * config's "" placeholder), it gave a relative `.snowmux`, a different home (and hub) in every directory an
- * editor started a shim from. Empty counts as unset (the passwd entry's, as for an unset HOME); a relative
- * one is refused rather than guessed at.
- */
-function userHomeDirectory(): string {
-  const fromEnv = homedir();
-  if (isAbsolute(fromEnv)) return fromEnv;
-  if (fromEnv !== '') {
-    throw new SnowmuxError('HOME_UNUSABLE', `$HOME is a relative path ("${fromEnv}"), so the default snowmux home (~/.snowmux) would depend on the directory this runs in. Set HOME to your home directory (absolute), or give the home with --home DIR or SNOWMUX_HOME.`);
-  }
-  let passwd: string | undefined;
-  try {
-    passwd = userInfo().homedir;
-  } catch {
-    passwd = undefined; // no passwd entry for this uid (a container run with an arbitrary user)
-  }
-  if (passwd && isAbsolute(passwd)) return passwd;
-  throw new SnowmuxError('HOME_UNUSABLE', '$HOME is empty and this user has no home directory in the system\'s user database, so there is no ~/.snowmux. Set HOME to a directory of yours, or give the home with --home DIR or SNOWMUX_HOME.');
+  if (source.flag) return resolveUserPath(source.flag, '--home', 'HOME_UNUSABLE', process.cwd(), env);
+  if (env.SNOWMUX_HOME) return resolveUserPath(env.SNOWMUX_HOME, '$SNOWMUX_HOME', 'HOME_UNUSABLE', process.cwd(), env);
+  return join(userHome('the default snowmux home (~/.snowmux)', 'give the home with --home DIR or SNOWMUX_HOME', env), '.snowmux');
 }
 
 /**

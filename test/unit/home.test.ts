@@ -211,11 +211,12 @@ test('an empty $HOME is unset (the passwd entry\'s home), never a relative .snow
     process.env.HOME = saved;
   });
   process.env.HOME = '';
-  const home = resolveHome({ env: {} });
+  const home = resolveHome({ env: { HOME: '' } });
   assert.ok(isAbsolute(home), home);
   assert.equal(home, join(userInfo().homedir, '.snowmux'));
+  assert.equal(resolveHome({}), home, 'the process\'s own $HOME by default');
   process.env.HOME = 'relative-home';
-  assert.throws(() => resolveHome({ env: {} }), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && /\$HOME is a relative path \("relative-home"\).*--home DIR or SNOWMUX_HOME/.test(e.message));
+  assert.throws(() => resolveHome({ env: { HOME: 'relative-home' } }), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && /\$HOME is a relative path \("relative-home"\).*--home DIR or SNOWMUX_HOME/.test(e.message));
   // --home and SNOWMUX_HOME do not need $HOME at all.
   assert.equal(resolveHome({ flag: '/x/flag', env: {} }), '/x/flag');
   assert.equal(resolveHome({ env: { SNOWMUX_HOME: '/x/env' } }), '/x/env');

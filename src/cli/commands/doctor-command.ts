@@ -215,7 +215,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   try {
     config = loadConfigFile({ home, explicitPath: opts.configPath, env });
     // The same checks a hub makes before it serves with the file (roles, team tools, profiles, HTTP keys).
-    checkHubConfig(config, { env, homedir: env['HOME'] });
+    checkHubConfig(config, { env });
     checks.push({ check: 'config', status: 'ok', detail: config.exists ? `${config.shownPath} is valid` : `no ${config.shownPath}; the defaults apply` });
     for (const w of config.warnings) checks.push({ check: 'config', status: 'warn', detail: w });
   } catch (err) {
@@ -393,7 +393,7 @@ export function checkNode(version: string = process.version, execPath: string = 
 function checkProfiles(config: LoadedConfig, env: NodeJS.ProcessEnv, checks: Check[]): SnowflakeProfile[] {
   const names = new Set<string | undefined>([undefined, ...Object.keys(config.config.profiles)]);
   try {
-    const conns = loadSnowflakeConnections({ env, homedir: env['HOME'] ?? '' });
+    const conns = loadSnowflakeConnections({ env });
     for (const name of Object.keys(conns.connections)) names.add(name);
   } catch (err) {
     checks.push({ check: 'connections', status: 'fail', detail: errorMessage(err) });

@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { mkdirPrivateSync } from '../own-directory.js';
 import { shellWord } from '../../shell-word.js';
-import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { isListenAddress } from '../../hub/listen/listen-address.js';
@@ -17,6 +16,7 @@ import type { CommandIo } from '../command-io.js';
 import { settingsForEditors, shimLaunch } from './setup-command.js';
 import { defaultHubConfig, loadConfigFile } from '../../hub/config/config-file.js';
 import { resolveHome } from '../../wire/home.js';
+import { userHome, userHomeIfAny } from '../../user-path.js';
 
 type Manager = 'systemd' | 'launchd' | 'pm2';
 
@@ -203,7 +203,13 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   }
   // The stop timeout follows the drain of the config the service's hub reads (no file yet: the default).
   const grace = action === 'install' ? loadConfigFile({ home: resolveHome({ flag: settings.home }), explicitPath: settings.config, env }).config.hub.shutdownGraceMs : defaultHubConfig().hub.shutdownGraceMs;
-  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: process.env.HOME ?? homedir(), cwd: process.cwd(), env: process.env, stopTimeoutSec: stopTimeoutSeconds(grace) });
+  // systemd's and launchd's files go under the home directory, taken as every snowmux path takes it: an
+  // empty $HOME is the user database's, and none at all is refused (it wrote the unit to a relative
+  // .config/systemd/user/ in the current directory, where systemd never looks). Printed only, "~" stands for it.
+  const underHome = manager === 'launchd' || (manager === 'systemd' && !isAbsolute(process.env.XDG_CONFIG_HOME ?? ''));
+  const where = manager === 'launchd' ? '~/Library/LaunchAgents' : '~/.config/systemd/user';
+  const userHomeDir = !underHome ? '' : values.print ? (userHomeIfAny() ?? '~') : userHome(`the ${manager} service definition's place (${where})`, 'print it with --print and place it yourself');
+  const file = serviceFile(manager, { home: settings.home, config: settings.config, http: values.http, userHome: userHomeDir, cwd: process.cwd(), env: process.env, stopTimeoutSec: stopTimeoutSeconds(grace) });
   if (action === 'uninstall') {
     if (!existsSync(file.path)) {
       io.stdout.write(`${file.path} does not exist: nothing to remove. If a snowmux service still runs, stop it with: ${file.stop}\n`);

@@ -65,7 +65,8 @@ export async function setupCommand(argv: string[], io: CommandIo): Promise<numbe
   const settings = settingsForEditors(values, process.env);
   for (const warning of checkHubWouldServe(settings, process.env)) io.stderr.write(`warning: ${warning}\n`);
   const launch = shimLaunch(settings);
-  const file = configFileFor(client);
+  // Only --write needs the file itself; printed, a home directory there is none of is shown as "~".
+  const file = configFileFor(client, process.platform, process.env, values.write !== true);
   for (const [flag, variable] of settings.fromEnv) io.stderr.write(`(the entry passes ${flag}, from $${variable}: an editor does not see your shell's environment)\n`);
 
   if (client === 'claude-code') {
@@ -137,7 +138,7 @@ function checkHubWouldServe(settings: EditorSettings, env: NodeJS.ProcessEnv): s
   let loaded: LoadedConfig;
   try {
     loaded = loadConfigFile({ home: resolveHome({ flag: settings.home }), explicitPath: settings.config, env });
-    checkHubConfig(loaded, { env, homedir: env['HOME'] });
+    checkHubConfig(loaded, { env });
   } catch (err) {
     if (!isSnowmuxError(err)) throw err;
     throw new SnowmuxError(err.code, `${err.message}\nA hub started for this editor would refuse to run with this config, so nothing was set up: fix it (\`snowmux doctor\` checks it again), then run setup again.`, { cause: err });

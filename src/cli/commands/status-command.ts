@@ -22,8 +22,7 @@ import { withDeadline } from '../deadline.js';
 import { apiKeyFrom, checkStatusUrl } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { expandHome } from '../../user-path.js';
 import { hubPlace, snowmuxCommand } from '../../snowmux-command.js';
 import { watchWriter } from '../watch-writer.js';
 
@@ -308,7 +307,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   const config = s.config as { path: string; exists: boolean; warnings?: string[]; lastReload?: { at: string; needsRestart: string[] } | null; refusedReload?: { at: string; reason: string } } | undefined;
   if (config) out.push(`config ${escapeLine(config.path)}${config.exists ? '' : ' (not present: defaults)'}`);
   if (config?.refusedReload) out.push(`config NOT RELOADED: the file on disk was refused at ${config.refusedReload.at.slice(11, 19)} UTC; the running configuration stays. ${config.refusedReload.reason}`);
-  if (config?.lastReload?.needsRestart.length) out.push(`config changed at ${config.lastReload.at.slice(11, 19)} UTC in what applies only after a restart (${snowmuxCommand('hub --replace', hubPlace(s.home, config.path.startsWith('~/') ? join(homedir(), config.path.slice(2)) : config.path))}): ${config.lastReload.needsRestart.join(', ')}`);
+  if (config?.lastReload?.needsRestart.length) out.push(`config changed at ${config.lastReload.at.slice(11, 19)} UTC in what applies only after a restart (${snowmuxCommand('hub --replace', hubPlace(s.home, realPath(config.path)))}): ${config.lastReload.needsRestart.join(', ')}`);
   for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   // Sessions, tool names, SQL and messages are the clients' text: nothing in them may act on the terminal.
   // Each entry is one line (table cells are escaped whole); a message of several lines (a config error)
@@ -405,4 +404,13 @@ function formatGovernance(g: Governance | undefined): string[] {
     }
   }
   return out;
+}
+
+/** A path the hub showed with "~" for the home directory, written out (as it is when there is no home directory here). */
+function realPath(shown: string): string {
+  try {
+    return expandHome(shown);
+  } catch {
+    return shown;
+  }
 }

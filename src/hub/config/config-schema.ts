@@ -3,7 +3,6 @@
  * Unknown keys are errors everywhere. Governance sections: [policy], [roles.<name>] (with .rate and
  * .quota), [limits], [audit], [breaker]; see docs/security-model.md.
  */
-import { homedir } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_FSYNC_INTERVAL_MS, DEFAULT_MAX_FILE_BYTES } from '../audit/audit-log.js';
 import { MAX_TIMER_MS } from '../../timer-delay.js';
@@ -740,7 +739,7 @@ function toAuditSettings(audit: AuditFileData) {
   return {
     enabled: audit.enabled ?? defaultOf(auditKeys.enabled),
     // No shell reads the config: "~/audit" would otherwise be a directory named "~" in the snowmux home.
-    dir: expandHome(audit.dir ?? defaultOf(auditKeys.dir), homedir()),
+    dir: expandHome(audit.dir ?? defaultOf(auditKeys.dir), undefined, `[audit] dir = "${audit.dir ?? defaultOf(auditKeys.dir)}"`),
     fsync: (audit.fsync ?? defaultOf(auditKeys.fsync)) as AuditFsyncPolicy,
     fsyncIntervalMs: audit.fsync_interval_ms ?? defaultOf(auditKeys.fsync_interval_ms),
     maxFileBytes: Math.max(1, Math.round((audit.max_file_mb ?? defaultOf(auditKeys.max_file_mb)) * MIB)),

@@ -13,6 +13,7 @@ import { readProblem } from '../../wire/bounded-read.js';
 import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
+import { userHomeIfAny } from '../../user-path.js';
 import { parseTomlText } from './config-file.js';
 import { credentialFileWarning } from './file-permissions.js';
 import {
@@ -86,22 +87,35 @@ export interface SnowflakeConnections {
 
 export interface SnowflakeFilesOptions {
   env: NodeJS.ProcessEnv;
-  homedir: string;
+  /** The user's home directory; by default (or when empty) the one every snowmux path takes (user-path.ts). */
+  homedir?: string | undefined;
   platform?: NodeJS.Platform | undefined;
   uid?: number | undefined;
 }
 
-function platformConfigDir(env: NodeJS.ProcessEnv, homedir: string, platform: NodeJS.Platform): string {
-  if (platform === 'darwin') return join(homedir, 'Library', 'Application Support', 'snowflake');
-  if (platform === 'win32') return join(env.LOCALAPPDATA || join(homedir, 'AppData', 'Local'), 'snowflake');
-  return join(env.XDG_CONFIG_HOME || join(homedir, '.config'), 'snowflake');
+function platformConfigDir(env: NodeJS.ProcessEnv, homedir: string | undefined, platform: NodeJS.Platform): string | undefined {
+  const under = (...parts: string[]) => (homedir ? join(homedir, ...parts) : undefined);
+  if (platform === 'darwin') return under('Library', 'Application Support', 'snowflake');
+  if (platform === 'win32') return env.LOCALAPPDATA ? join(env.LOCALAPPDATA, 'snowflake') : under('AppData', 'Local', 'snowflake');
+  return env.XDG_CONFIG_HOME ? join(env.XDG_CONFIG_HOME, 'snowflake') : under('.config', 'snowflake');
 }
 
-/** The directory Snowflake's connectors read connections.toml/config.toml from. */
-export function snowflakeConfigDir(options: SnowflakeFilesOptions): string {
-  const candidate = expandHome(options.env.SNOWFLAKE_HOME || join(options.homedir, '.snowflake'), options.homedir);
-  if (existsSync(candidate)) return candidate;
-  return platformConfigDir(options.env, options.homedir, options.platform ?? process.platform);
+/** The home directory the files are under: the one given, else the user's (user-path.ts); none when $HOME is empty or unset and the user database has none. */
+function homeOf(options: SnowflakeFilesOptions): string | undefined {
+  return options.homedir || userHomeIfAny(options.env);
+}
+
+/**
+ * The directory Snowflake's connectors read connections.toml/config.toml from, or undefined when it would
+ * be under a home directory there is none of: then there is no such file (an empty $HOME gave "", and
+ * ".snowflake" was read from whatever directory the hub ran in). A "~/" in SNOWFLAKE_HOME is refused then.
+ */
+export function snowflakeConfigDir(options: SnowflakeFilesOptions): string | undefined {
+  const home = homeOf(options);
+  const named = options.env.SNOWFLAKE_HOME;
+  const candidate = named ? expandHome(named, home, `SNOWFLAKE_HOME=${named}`, options.env) : home && join(home, '.snowflake');
+  if (candidate !== undefined && existsSync(candidate)) return candidate;
+  return platformConfigDir(options.env, home, options.platform ?? process.platform);
 }
 
 /**
@@ -138,18 +152,21 @@ function tablesOf(data: Record<string, unknown>): Record<string, Record<string, 
 
 /** Reads the Snowflake connection files (never fails when they are absent). */
 export function loadSnowflakeConnections(options: SnowflakeFilesOptions): SnowflakeConnections {
-  const dir = snowflakeConfigDir(options);
+  const found = snowflakeConfigDir(options);
+  const home = homeOf(options);
+  const dir = found ?? '~/.snowflake';
   const warnings: string[] = [];
   const connectionsPath = join(dir, CONNECTIONS_FILE_NAME);
   const configPath = join(dir, SNOWFLAKE_CONFIG_FILE_NAME);
-  const connectionsData = readToml(connectionsPath);
-  const configData = readToml(configPath);
+  // No directory (no home directory at all): nothing to read, and "~/.snowflake" only names it in hints.
+  const connectionsData = found === undefined ? undefined : readToml(connectionsPath);
+  const configData = found === undefined ? undefined : readToml(configPath);
 
   for (const [path, data] of [[connectionsPath, connectionsData], [configPath, configData]] as const) {
     if (data === undefined) continue;
     const warning = credentialFileWarning(path, {
       env: options.env,
-      shownPath: displayPath(path, options.homedir),
+      shownPath: displayPath(path, home),
       ...(options.platform === undefined ? {} : { platform: options.platform }),
       ...(options.uid === undefined ? {} : { uid: options.uid }),
     });
@@ -161,20 +178,20 @@ export function loadSnowflakeConnections(options: SnowflakeFilesOptions): Snowfl
   const nested = new Set<string>();
   const mistakes: string[] = [];
   if (connectionsData !== undefined) {
-    file = { path: connectionsPath, shownPath: displayPath(connectionsPath, options.homedir), kind: 'connections.toml' };
+    file = { path: connectionsPath, shownPath: displayPath(connectionsPath, home), kind: 'connections.toml' };
     connections = tablesOf(connectionsData);
     readNestedConnections(connections, nested, mistakes, file.shownPath);
     if (connectionsData.default_connection_name !== undefined) {
       // As the Snowflake CLI reads it: the default connection is named in config.toml (or the environment) only.
       mistakes.push(
-        `${file.shownPath} sets default_connection_name, which is read only from ${displayPath(configPath, options.homedir)} (or ${DEFAULT_CONNECTION_NAME_ENV}); it is ignored here. ` +
-          `Move it to ${displayPath(configPath, options.homedir)}, at its top.`,
+        `${file.shownPath} sets default_connection_name, which is read only from ${displayPath(configPath, home)} (or ${DEFAULT_CONNECTION_NAME_ENV}); it is ignored here. ` +
+          `Move it to ${displayPath(configPath, home)}, at its top.`,
       );
     }
   } else if (configData !== undefined) {
     const section = configData.connections;
     if (section !== null && typeof section === 'object' && !Array.isArray(section)) {
-      file = { path: configPath, shownPath: displayPath(configPath, options.homedir), kind: 'config.toml' };
+      file = { path: configPath, shownPath: displayPath(configPath, home), kind: 'config.toml' };
       connections = tablesOf(section as Record<string, unknown>);
     }
   }
@@ -184,11 +201,11 @@ export function loadSnowflakeConnections(options: SnowflakeFilesOptions): Snowfl
   const defaultConnection =
     fromEnv ? { name: fromEnv, source: `env ${DEFAULT_CONNECTION_NAME_ENV}` }
     : typeof fromConfig === 'string' && fromConfig !== ''
-      ? { name: fromConfig, source: `${displayPath(configPath, options.homedir)} default_connection_name` }
+      ? { name: fromConfig, source: `${displayPath(configPath, home)} default_connection_name` }
       : { name: 'default', source: 'the built-in default name' };
 
-  const shownConnectionsPath = displayPath(connectionsPath, options.homedir);
-  return { dir, shownConnectionsPath, file, connections, nested, defaultConnection, warnings, mistakes, files: [connectionsPath, configPath] };
+  const shownConnectionsPath = displayPath(connectionsPath, home);
+  return { dir, shownConnectionsPath, file, connections, nested, defaultConnection, warnings, mistakes, files: found === undefined ? [] : [connectionsPath, configPath] };
 }
 
 /**

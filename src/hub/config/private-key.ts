@@ -24,7 +24,9 @@ export interface PrivateKeyInput {
   passphrase?: KeySetting | undefined;
   /** How to set a passphrase, for the "encrypted but no passphrase" message. */
   passphraseHint: string;
+  /** The user's home directory for a leading "~/"; when undefined, the one `env` gives (user-path.ts), refused when there is none. */
   homedir?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 export interface LoadedPrivateKey {
@@ -41,8 +43,8 @@ function fail(message: string, cause?: unknown): never {
   throw new SnowmuxError('CONFIG_INVALID', message, cause === undefined ? undefined : { cause });
 }
 
-function readKeyFile(profileName: string, setting: KeySetting, homedir: string | undefined): string {
-  const path = expandHome(setting.value, homedir);
+function readKeyFile(profileName: string, setting: KeySetting, homedir: string | undefined, env: NodeJS.ProcessEnv | undefined): string {
+  const path = expandHome(setting.value, homedir, `the private key file ${shownSecretPath(setting.value)} of Snowflake profile "${profileName}" (set by ${setting.source})`, env);
   try {
     // Another user who could swap the key would have every call run, and be recorded, as them.
     return readTrustedFile(path, { what: `Snowflake profile "${profileName}": the private key file ${shownSecretPath(setting.value)} (set by ${setting.source}) decides whom the hub logs in as`, noun: 'the key' }).text;
@@ -97,7 +99,7 @@ export function loadPrivateKey(input: PrivateKeyInput): LoadedPrivateKey {
   const setting = input.path ?? input.inline;
   if (setting === undefined) return fail(`Snowflake profile "${profileName}" has no private key.`);
   const fromFile = input.path !== undefined;
-  const text = fromFile ? readKeyFile(profileName, setting, input.homedir) : setting.value;
+  const text = fromFile ? readKeyFile(profileName, setting, input.homedir, input.env) : setting.value;
   const what = fromFile ? `the private key file ${setting.value} (${setting.source})` : `the private key in ${setting.source}`;
   const description = fromFile ? `file ${setting.value} (${setting.source})` : `inline (${setting.source})`;
 

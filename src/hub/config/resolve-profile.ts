@@ -8,8 +8,8 @@
  */
 import { browserSignInNote } from './browser-sign-in.js';
 import { closestName } from '../../closest-name.js';
-import { homedir as osHomedir } from 'node:os';
 import { SnowmuxError } from '../../errors.js';
+import { userHomeIfAny } from '../../user-path.js';
 import { shownUrl } from '../../shown-text.js';
 import { MAX_TIMER_MS } from '../../timer-delay.js';
 import { readProblem } from '../../wire/bounded-read.js';
@@ -50,7 +50,7 @@ export interface ResolveProfileInput {
   env: NodeJS.ProcessEnv;
   /** The loaded snowmux config file, if any (its own warnings stay on LoadedConfig). */
   configFile?: LoadedConfig | undefined;
-  /** Home directory for ~/.snowflake and "~" in messages; defaults to os.homedir(). */
+  /** Home directory for ~/.snowflake and "~" in messages; defaults to (and when empty, is) the user's, as every snowmux path (user-path.ts). */
   homedir?: string | undefined;
   /** Injectable for tests: platform for the Snowflake config directory fallback, uid for permission checks. */
   platform?: NodeJS.Platform | undefined;
@@ -165,8 +165,14 @@ class ProfileContext {
     readonly name: string,
     readonly layers: readonly SettingsLayer[],
     readonly merged: Merged,
-    readonly homedir: string,
+    readonly homedir: string | undefined,
+    readonly env: NodeJS.ProcessEnv,
   ) {}
+
+  /** A key or token file's path with its leading "~/" expanded (refused, naming the setting, when there is no home directory). */
+  filePath(setting: { value: string; source: string }, what: string): string {
+    return expandHome(setting.value, this.homedir, `${what} ${shownSecretPath(setting.value)} of Snowflake profile "${this.name}" (set by ${setting.source})`, this.env);
+  }
 
   /** "SNOWFLAKE_PASSWORD or password in ~/.snowflake/connections.toml [dev]" for the given settings. */
   whereToSet(settings: readonly SettingName[]): string {
@@ -236,7 +242,7 @@ function readToken(ctx: ProfileContext): string {
   let text: string;
   try {
     // Another user who could swap the token would have every call run, and be recorded, as them.
-    text = readTrustedFile(expandHome(file.value, ctx.homedir), { what: `Snowflake profile "${ctx.name}": the token file ${shownSecretPath(file.value)} (set by ${file.source}) decides whom the hub logs in as`, noun: 'the token' }).text;
+    text = readTrustedFile(ctx.filePath(file, 'the token file'), { what: `Snowflake profile "${ctx.name}": the token file ${shownSecretPath(file.value)} (set by ${file.source}) decides whom the hub logs in as`, noun: 'the token' }).text;
   } catch (err) {
     if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
@@ -279,6 +285,7 @@ function buildAuth(ctx: ProfileContext, authenticator: Authenticator, sources: R
         passphrase,
         passphraseHint: ctx.whereToSet(['privateKeyPassphrase']),
         homedir: ctx.homedir,
+        env: ctx.env,
       });
       record('privateKeyPath', 'privateKey', 'privateKeyPassphrase');
       return passphrase === undefined
@@ -439,7 +446,7 @@ function selectName(input: ResolveProfileInput, conns: SnowflakeConnections): Se
 
 /** Resolves the Snowflake profile (or null for "use the embedded warehouse") and collects warnings. */
 export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult {
-  const homedir = input.homedir ?? osHomedir();
+  const homedir = input.homedir || userHomeIfAny(input.env);
   const warnings: string[] = [];
   const conns = loadSnowflakeConnections({ env: input.env, homedir, platform: input.platform, uid: input.uid });
   const selection = selectName(input, conns);
@@ -501,7 +508,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   }
 
   const profileName = namedSection ? name : 'env';
-  const ctx = new ProfileContext(profileName, layers, merged, homedir);
+  const ctx = new ProfileContext(profileName, layers, merged, homedir, input.env);
   const sources: Record<string, string> = {};
   const account = normalizeAccount(ctx, warnings) ?? ctx.missing('account', 'account', false);
   sources.account = merged.account!.source;
@@ -514,8 +521,9 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   // The secret files this profile reads: others must not be able to read or replace them (as for
   // connections.toml and config.toml).
   const secretFile = auth.method === 'keypair' ? merged.privateKeyPath : (auth.method === 'oauth' || auth.method === 'pat') && merged.token === undefined ? merged.tokenFilePath : undefined;
-  if (secretFile !== undefined) {
-    const warning = credentialFileWarning(expandHome(secretFile.value, homedir), { env: input.env, shownPath: `${shownSecretPath(secretFile.value)} (${secretFile.source})`, platform: input.platform, uid: input.uid });
+  const secretPath = secretFile === undefined ? undefined : ctx.filePath(secretFile, auth.method === 'keypair' ? 'the private key file' : 'the token file');
+  if (secretFile !== undefined && secretPath !== undefined) {
+    const warning = credentialFileWarning(secretPath, { env: input.env, shownPath: `${shownSecretPath(secretFile.value)} (${secretFile.source})`, platform: input.platform, uid: input.uid });
     if (warning) warnings.push(`Snowflake profile "${profileName}": ${warning}`);
   }
   const accessUrl = checkAccessUrl(ctx);
@@ -543,6 +551,6 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   const signIn = browserSignInNote(profile);
   if (signIn !== undefined) warnings.push(signIn);
   const files = [...conns.files];
-  if (secretFile !== undefined) files.push(expandHome(secretFile.value, homedir));
+  if (secretPath !== undefined) files.push(secretPath);
   return { profile, warnings, files };
 }
