@@ -206,6 +206,30 @@ test('an identity whose waiters all left loses its turn; queuing again puts it a
   assert.deepEqual(order, ['a1:left', 'b1', 'a1', 'b1']);
 });
 
+test('startNow grants exactly what schedule would grant at once, and nothing that would wait or pass a waiter', async () => {
+  const scheduler = new FairScheduler({ maxConcurrent: 2, maxQueued: 10, clock: new ManualClock() });
+  const a = scheduler.startNow('A');
+  assert.ok(a, 'a free slot is granted at once');
+  assert.equal(a.waitMs, 0);
+  assert.equal(scheduler.startNow('A'), undefined, 'A may not take the slot kept for others');
+  const b = scheduler.startNow('B');
+  assert.ok(b);
+  assert.equal(scheduler.startNow('C'), undefined, 'at the cap nothing starts now');
+  const waiting = scheduler.schedule('C');
+  assert.equal(scheduler.snapshot().queued, 1, 'startNow queued nothing: schedule did');
+  b.release();
+  const c = await waiting;
+  // C's waiter got the freed slot. C queued again (it runs its share): a call of C does not pass that waiter.
+  const again = scheduler.schedule('C');
+  a.release();
+  assert.equal(scheduler.startNow('C'), undefined, 'C\'s earlier waiter comes first');
+  c.release();
+  (await again).release();
+  scheduler.close();
+  assert.equal(scheduler.startNow('D'), undefined, 'a closed scheduler grants nothing');
+  assert.equal(scheduler.snapshot().totals.granted, 4);
+});
+
 test('a full queue refuses at once with HUB_BUSY and a retry estimate from recent service times', async () => {
   const clock = new ManualClock();
   const scheduler = new FairScheduler({ maxConcurrent: 8, maxQueued: 64, clock });

@@ -204,7 +204,7 @@ export class FairScheduler {
    */
   schedule(sessionKey: string, signal?: AbortSignal, of?: SchedulerPool, identity = sessionKey): Promise<Release> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    const pool = of === undefined ? this.#anyPool : (this.#pools.get(of) ?? (this.#removed.has(of as PoolState) ? (of as PoolState) : undefined));
+    const pool = this.#poolOf(of);
     if (pool === undefined) return Promise.reject(new RangeError(`pool "${of!.name}" was not added to this scheduler`));
     if (signal?.aborted) {
       this.#totals.cancelled++;
@@ -246,6 +246,23 @@ export class FairScheduler {
       pool.queued++;
       this.#totals.queued++;
     });
+  }
+
+  /**
+   * The slot `schedule` would grant at once, granted now; undefined when the call would wait or be refused (then
+   * `schedule` it). Lets a caller arm what only a wait needs (timers, combined signals) only when it waits.
+   */
+  startNow(sessionKey: string, of?: SchedulerPool, identity = sessionKey): Release | undefined {
+    if (this.#closedWith) return undefined;
+    const pool = this.#poolOf(of);
+    if (pool === undefined || !this.#mayStart(sessionKey, identity, pool) || this.#queues.get(sessionKey)?.some((w) => w.pool === pool)) return undefined;
+    const now = this.#clock.now();
+    return this.#grant(sessionKey, identity, pool, now, now);
+  }
+
+  #poolOf(of: SchedulerPool | undefined): PoolState | undefined {
+    if (of === undefined) return this.#anyPool;
+    return this.#pools.get(of) ?? (this.#removed.has(of as PoolState) ? (of as PoolState) : undefined);
   }
 
   /**

@@ -12,7 +12,7 @@ import { SnowmuxError } from '../../../errors.js';
 import { failureCode } from '../../observe/tracing.js';
 import { contextOf, signalOf, type StatementStage } from '../statement.js';
 import { timerDelay } from '../../../timer-delay.js';
-import type { FairScheduler, SchedulerPool } from '../../guard/fair-scheduler.js';
+import type { FairScheduler, Release, SchedulerPool } from '../../guard/fair-scheduler.js';
 
 export const queue: StatementStage = {
   name: 'queue',
@@ -23,54 +23,15 @@ export const queue: StatementStage = {
     const warehouse = st.warehouse;
     const scheduler = governance.scheduler;
     const pool = governance.poolFor(warehouse);
-    // A pool's acquire timeout bounds the wait for its connections here too (POOL_EXHAUSTED, not a silent
-    // wait until the call's deadline, which then blamed the query).
-    const waitMs = governance.queueWaitMsFor(warehouse);
-    const bounded = waitMs === undefined ? undefined : new AbortController();
     const { deadline } = st.scope;
     const floorMs = deadline === undefined ? 0 : runFloorMs(deadline.totalMs);
     const waitingFor = (): string => whyWaiting(scheduler, pool, sessionKey);
     const tooLate = (waited: number): SnowmuxError => notStarted(warehouse.info().name, waited, deadline!, floorMs, waitingFor(), scheduler.estimateRetryAfterMs(pool));
     if (deadline !== undefined && deadline.leftMs() < floorMs) throw tooLate(0);
-    // Leaves the queue while the floor is still left (the deadline itself would end the call a moment later).
-    const late = deadline === undefined ? undefined : new AbortController();
     const callSignal = signalOf(st.op);
-    const started = performance.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // Only while its own pool is full does the call wait for the backend's connections: a call that waits for
-    // the hub-wide cap (other warehouses' calls) waits on until its deadline, like any call in the queue.
-    const bound = (): void => {
-      timer = setTimeout(() => {
-        const { running, maxConcurrent } = scheduler.poolSnapshot(pool);
-        if (running >= maxConcurrent) bounded!.abort(warehouse.capacityBusy!(performance.now() - started));
-        else bound();
-      }, timerDelay(waitMs!));
-    };
-    if (bounded) bound();
-    const lateTimer = late && setTimeout(() => late.abort(tooLate(performance.now() - started)), timerDelay(deadline!.leftMs() - floorMs));
-    // A client that asked for progress hears that its call waits for a slot (and how busy the warehouse
-    // is) instead of silence until it runs: the warehouse reports progress only once it runs the statement.
-    const onProgress = contextOf(st.op).onProgress;
-    const progress = onProgress && setInterval(() => {
-      onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${waitingFor()}` });
-    }, QUEUED_PROGRESS_MS);
-    let slot;
     meter.queued = true;
-    const signals = [callSignal, ...(bounded ? [bounded.signal] : []), ...(late ? [late.signal] : [])];
-    try {
-      slot = await scheduler.schedule(sessionKey, signals.length === 1 ? callSignal : AbortSignal.any(signals), pool, identity);
-    } catch (err) {
-      // A call that left the queue (cancelled, timed out, refused after waiting) waited all the same, and
-      // that wait is most often why it failed: the record and the queue-wait metric must show it.
-      const waited = performance.now() - started;
-      meter.queueWaitMs += waited;
-      span?.end({ 'snowmux.queue_wait_ms': waited }, failureCode(err));
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      clearTimeout(lateTimer);
-      clearInterval(progress);
-    }
+    // Most calls find a slot free: only a call that must wait arms the wait's timers and signals.
+    const slot = (callSignal.aborted ? undefined : scheduler.startNow(sessionKey, pool, identity)) ?? (await waitForSlot());
     span?.end({ 'snowmux.queue_wait_ms': slot.waitMs });
     meter.queueWaitMs += slot.waitMs;
     // Granted in the same turn the floor was crossed: the slot goes to the next call instead.
@@ -84,6 +45,49 @@ export const queue: StatementStage = {
     } finally {
       meter.runMs += performance.now() - running;
       slot.release();
+    }
+
+    async function waitForSlot(): Promise<Release> {
+      // A pool's acquire timeout bounds the wait for its connections here too (POOL_EXHAUSTED, not a silent
+      // wait until the call's deadline, which then blamed the query).
+      const waitMs = governance.queueWaitMsFor(warehouse);
+      const bounded = waitMs === undefined ? undefined : new AbortController();
+      // Leaves the queue while the floor is still left (the deadline itself would end the call a moment later).
+      const late = deadline === undefined ? undefined : new AbortController();
+      const started = performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // Only while its own pool is full does the call wait for the backend's connections: a call that waits for
+      // the hub-wide cap (other warehouses' calls) waits on until its deadline, like any call in the queue.
+      const bound = (): void => {
+        timer = setTimeout(() => {
+          const { running, maxConcurrent } = scheduler.poolSnapshot(pool);
+          if (running >= maxConcurrent) bounded!.abort(warehouse.capacityBusy!(performance.now() - started));
+          else bound();
+        }, timerDelay(waitMs!));
+      };
+      if (bounded) bound();
+      const lateTimer = late && setTimeout(() => late.abort(tooLate(performance.now() - started)), timerDelay(deadline!.leftMs() - floorMs));
+      // A client that asked for progress hears that its call waits for a slot (and how busy the warehouse
+      // is) instead of silence until it runs: the warehouse reports progress only once it runs the statement.
+      const onProgress = contextOf(st.op).onProgress;
+      const progress = onProgress && setInterval(() => {
+        onProgress({ phase: 'queued', elapsedMs: performance.now() - started, message: `Waiting for a free slot on ${warehouse.info().name}: ${waitingFor()}` });
+      }, QUEUED_PROGRESS_MS);
+      const signals = [callSignal, ...(bounded ? [bounded.signal] : []), ...(late ? [late.signal] : [])];
+      try {
+        return await scheduler.schedule(sessionKey, signals.length === 1 ? callSignal : AbortSignal.any(signals), pool, identity);
+      } catch (err) {
+        // A call that left the queue (cancelled, timed out, refused after waiting) waited all the same, and
+        // that wait is most often why it failed: the record and the queue-wait metric must show it.
+        const waited = performance.now() - started;
+        meter.queueWaitMs += waited;
+        span?.end({ 'snowmux.queue_wait_ms': waited }, failureCode(err));
+        throw err;
+      } finally {
+        clearTimeout(timer);
+        clearTimeout(lateTimer);
+        clearInterval(progress);
+      }
     }
   },
 };
