@@ -3,13 +3,15 @@
  * hub core: a cancelled request's POST stream ends (the SDK's transport left it open for the session's
  * life, one connection per cancel), also for a batch once its other requests are answered, and for the v1
  * SDK client cancelling a call; a second request under an id still in flight is refused at once, and the
- * first is still answered (it was left unanswered for ever).
+ * first is still answered (it was left unanswered for ever); cancelled requests leave nothing in the SDK's
+ * transport (each left an entry for the session's life).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { hubFace } from '../helpers/in-process-face.js';
+import { LegacyTransport } from '../../src/hub/http/legacy-transport.js';
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -134,4 +136,104 @@ test('a drain closes a 2025 session as soon as its call answered over SSE ends, 
   assert.equal((answered[0]?.result as { isError?: boolean } | undefined)?.isError, undefined, JSON.stringify(answered));
   await stopped;
   assert.equal(core.status().sessions.length, 0);
+});
+
+/** The 2025-era transports the face makes while `fn` runs (the SDK's per-request maps live on them). */
+async function transportsDuring<T>(fn: (transports: LegacyTransport[]) => Promise<T>): Promise<T> {
+  const transports: LegacyTransport[] = [];
+  const handle = Object.getOwnPropertyDescriptor(LegacyTransport.prototype, 'handleRequest')!;
+  Object.defineProperty(LegacyTransport.prototype, 'handleRequest', {
+    ...handle,
+    value(this: LegacyTransport, ...args: Parameters<LegacyTransport['handleRequest']>) {
+      if (!transports.includes(this)) transports.push(this);
+      return (handle.value as LegacyTransport['handleRequest']).apply(this, args);
+    },
+  });
+  try {
+    return await fn(transports);
+  } finally {
+    Object.defineProperty(LegacyTransport.prototype, 'handleRequest', handle);
+  }
+}
+
+/** What the SDK's transport holds per request (its own fields: this test fails if they are renamed). */
+function sdkEntries(transport: LegacyTransport): { requestStreams: number; answers: number; streams: number } {
+  const held = transport as unknown as Record<string, Map<unknown, unknown> | undefined>;
+  for (const field of ['_requestToStreamMapping', '_requestResponseMap', '_streamMapping']) assert.ok(held[field] instanceof Map, `the SDK's transport has no ${field} any more: count what it holds per request instead`);
+  return { requestStreams: held._requestToStreamMapping!.size, answers: held._requestResponseMap!.size, streams: held._streamMapping!.size };
+}
+
+// Each cancelled request left the SDK's transport an entry (its stream id, and the answers of the other
+// requests of its POST) for the session's life: it is owed no answer, and the SDK forgets a POST's requests
+// only once all of them are answered. 10,000 cancels held 10,000 entries (~0.7 KB each, ~1 KB in batches).
+test('2025 session: cancelled requests leave nothing in the SDK transport, whether cancelled by notification, by hanging up, or in a batch', { timeout: 30_000 }, async (t) => {
+  await transportsDuring(async (transports) => {
+    const { warehouse, fetch: inProcess } = hubFace(t);
+    const post = (body: unknown, headers: Record<string, string>, signal?: AbortSignal) => inProcess('http://127.0.0.1/mcp', { method: 'POST', headers: { ...HEADERS, ...headers }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+    const session = await initialize(poster(inProcess));
+    const cancels = 20;
+    for (let i = 0; i < cancels; i++) {
+      const started = warehouse.nextStart();
+      const hangUp = new AbortController();
+      const running = await post(call(`n${i}`, 'select 1 from held'), session, hangUp.signal);
+      await started;
+      if (i % 2 === 0) {
+        assert.equal((await post(cancel(`n${i}`), session)).status, 202);
+        assert.deepEqual(await messages(running), []);
+      } else {
+        hangUp.abort();
+        await running.body?.cancel().catch(() => {});
+      }
+    }
+    // A batch: one request answered, the other cancelled (the SDK kept the answer, waiting for the other's).
+    const first = warehouse.nextStart();
+    const batch = await post([call('a', 'select 1 from held'), call('b', 'select 2 from held')], session);
+    await first;
+    if (warehouse.releases.size < 2) await warehouse.nextStart();
+    warehouse.releases.get('select 2 from held')!();
+    await post(cancel('a'), session);
+    assert.deepEqual((await messages(batch)).map((m) => m.id), ['b']);
+    assert.equal(transports.length, 1);
+    assert.equal(transports[0]!.owed, 0);
+    assert.deepEqual(sdkEntries(transports[0]!), { requestStreams: 0, answers: 0, streams: 0 }, `after ${cancels + 1} cancelled requests`);
+  });
+});
+
+// The SDK maps a batch's ids to its stream until all of them are answered: a request reusing one of them
+// (answered or cancelled) took that mapping over, so the batch lost an answer, or the new request lost its
+// stream when the batch ended. Such an id is taken until its batch ends, as an id in flight is.
+test('2025 session: an id of a batch still being answered is refused, answered or cancelled, and free once the batch ends', { timeout: 20_000 }, async (t) => {
+  const { warehouse, fetch: inProcess } = hubFace(t);
+  const post = poster(inProcess);
+  const session = await initialize(post);
+  const first = warehouse.nextStart();
+  const batch = await post([call('a', 'select 1'), call('b', 'select 2 from held'), call('c', 'select 3 from held')], session);
+  await first;
+  if (warehouse.releases.size < 2) await warehouse.nextStart();
+  assert.equal((await post(cancel('c'), session)).status, 202);
+  // 'a' is answered (and so no longer in flight) before its id is reused.
+  const stream = batch.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let read = '';
+  while (!read.includes('"id":"a"')) {
+    const { value, done } = await stream.read();
+    assert.ok(!done, `the batch ended before answering a: ${read}`);
+    read += value;
+  }
+  for (const id of ['a', 'c']) {
+    const res = await post(call(id, 'select 4'), session);
+    const text = await res.text();
+    assert.match(res.headers.get('content-type') ?? '', /json/, `id ${id} was taken while its batch is still being answered: ${text}`);
+    const reuse = JSON.parse(text) as { id: unknown; error?: { code: number; message: string } };
+    assert.equal(reuse.id, id);
+    assert.equal(reuse.error?.code, -32600, JSON.stringify(reuse));
+    assert.match(reuse.error?.message ?? '', /batch whose other requests are still being answered/);
+  }
+  warehouse.releases.get('select 2 from held')!();
+  for (let chunk = await stream.read(); !chunk.done; chunk = await stream.read()) read += chunk.value;
+  assert.deepEqual(read.split('\n').filter((l) => l.startsWith('data: ')).map((l) => (JSON.parse(l.slice(6)) as { id: unknown }).id), ['a', 'b']);
+  for (const id of ['a', 'c']) {
+    const again = await messages(await post(call(id, 'select 5'), session));
+    assert.equal(again[0]?.id, id);
+    assert.equal(again[0]?.error, undefined, JSON.stringify(again));
+  }
 });
