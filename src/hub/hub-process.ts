@@ -5,6 +5,7 @@
  * home, handles signals and prints; everything a hub process is made of is put together here.
  */
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
@@ -13,6 +14,7 @@ import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
 import { claimAuditWriter, liveAuditWriter, readAuditClaim } from '../wire/audit-claim.js';
 import { processStopped } from '../wire/process-alive.js';
+import { claimHome, releaseHomeClaim } from '../wire/hub-claim.js';
 import { tryAcquireSpawnLock } from '../shim/spawn-lock.js';
 import { isNoHub, openLink, type OpenLink } from '../shim/hub-link.js';
 import type { KnownSecrets } from './audit/known-secrets.js';
@@ -119,6 +121,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     // unless the next hub (a replacement, or one a shim starts while this one drains) comes up: it wants
     // the same fixed ports at once, so they are let go of then.
     onStopping: () => {
+      // A draining hub no longer serves: the next one (a successor, or one a shim starts) takes the home.
+      releaseHomeClaim(home);
       successor = watchForSuccessor(socketPath, () => {
         logger.info('the next hub holds the socket; letting go of the metrics and HTTP ports for it');
         releasePorts();
@@ -167,6 +171,10 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   // editors whose shims are already connected are told why instead of being served by half a hub.
   await hub.start({ takeOver: predecessor !== null, holdUntilReady: true });
   try {
+    // One home, one hub: another live hub serving this home on another socket (another runtime base, an older
+    // snowmux, a removed socket) makes this one stop here, unless this one took the socket over (`--replace`).
+    await claimHomeExclusively(home, socketPath, predecessor !== null);
+    process.once('exit', () => releaseHomeClaim(home));
     if (predecessor?.link) {
       // We hold the path now: tell the old hub to drain.
       predecessor.link.socket.on('error', () => {});
@@ -287,6 +295,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     }
   } catch (err) {
     const code = isSnowmuxError(err) ? err.code : (err as NodeJS.ErrnoException).code;
+    releaseHomeClaim(home);
     hub.failedToStart(`${errorMessage(err)}${code && !errorMessage(err).includes(`[${code}]`) ? ` [${code}]` : ''}`);
     await hub.stop('start-up failed');
     await runtime.close('hub stopped').catch(() => {});
@@ -341,9 +350,39 @@ const HANDOVER_WAIT_MS = 120_000;
 const HANDOVER_MARGIN_MS = 30_000;
 /** How often a hub waiting for the audit writer asks again. */
 const HANDOVER_POLL_MS = 25;
-/** The lock around checking and taking the audit-writer claim (held for a moment; a dead holder's is stale). */
+/**
+ * The lock around checking and taking a claim in the home, the audit writer's or the hub's (held for a
+ * moment; a dead holder's is stale).
+ */
 const AUDIT_CLAIM_LOCK = 'audit-writer.lock';
 const AUDIT_CLAIM_LOCK_STALE_MS = 10_000;
+
+/**
+ * Takes the home's serving claim (hub.pid, see claimHome) under the claim lock, so that of two hubs that
+ * found the home unclaimed at once (reached on two sockets) one serves and the other refuses; the lock is
+ * held for a moment, so a busy one is waited for, briefly.
+ */
+async function claimHomeExclusively(home: string, socketPath: string, takeOver: boolean): Promise<void> {
+  const advice = (pid: number) =>
+    `It does not answer on this hub's socket, ${socketPath}: it was started with another $SNOWMUX_RUNTIME_BASE, or by an older snowmux (which named the socket from the home's path as spelled, not its real path), or its socket was removed. ` +
+    `Stop it (\`${snowmuxCommand('stop', home)}\`; if that does not find it, kill ${pid}) and start again.`;
+  for (const started = performance.now(); ; ) {
+    const lock = tryAcquireSpawnLock(home, AUDIT_CLAIM_LOCK_STALE_MS, AUDIT_CLAIM_LOCK);
+    if (lock !== null) {
+      try {
+        claimHome(home, takeOver, advice);
+        return;
+      } finally {
+        lock.release();
+      }
+    }
+    // A lock older than its stale time is taken over above: this is only a bound, never reached in practice.
+    if (performance.now() - started > 2 * AUDIT_CLAIM_LOCK_STALE_MS) {
+      throw new SnowmuxError('HUB_ALREADY_RUNNING', `Another hub is starting in ${home} right now: ${join(home, AUDIT_CLAIM_LOCK)} stayed taken for ${(2 * AUDIT_CLAIM_LOCK_STALE_MS) / 1000} s. Use \`${snowmuxCommand('status', home)}\` to see it, and start again.`);
+    }
+    await new Promise((r) => setTimeout(r, HANDOVER_POLL_MS));
+  }
+}
 
 /**
  * How long a hub waits for the previous audit writer before taking over from it anyway (docs/audit.md):

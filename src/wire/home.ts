@@ -2,9 +2,9 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
 import { mkdirParentsSync } from '../mkdir-below.js';
 import { shellWord } from '../shell-word.js';
@@ -34,9 +34,13 @@ export function resolveHome(source: HomeSource = {}): string {
  * directory: whoever could create the socket name first would receive every editor's hello and SQL.
  */
 export function socketPathFor(home: string, env: NodeJS.ProcessEnv = process.env): string {
-  const inHome = join(home, SOCKET_NAME);
+  // One home, one socket name, however it is spelled: from its real path, resolved once here and used for
+  // both the length test and the name. Spelled through a symlink and as its real path, a long home hashed
+  // to two names (or fitted in the home under one spelling only), and two hubs served the same home.
+  const real = realHomePath(home);
+  const inHome = join(real, SOCKET_NAME);
   if (Buffer.byteLength(inHome) <= MAX_SOCKET_PATH) return inHome;
-  const path = join(runtimeDir(env), `${fnv1a64(home)}.sock`);
+  const path = join(runtimeDir(env), `${fnv1a64(real)}.sock`);
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_SOCKET_PATH) {
     // The system cuts a longer path short without a word, on bind and on connect alike: the hub listened
@@ -55,11 +59,32 @@ export function socketPathFor(home: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /**
+ * The home's real path (every symlink on the way resolved): realpath of the home, or, before it exists, of
+ * its nearest existing ancestor with the rest of the path appended (what the home will be once made).
+ */
+function realHomePath(home: string): string {
+  const rest: string[] = [];
+  for (let at = resolve(home); ; at = dirname(at)) {
+    try {
+      return join(realpathSync(at), ...rest.reverse());
+    } catch {
+      if (dirname(at) === at) return resolve(home);
+      rest.push(basename(at));
+    }
+  }
+}
+
+/** Whether the socket lives outside the home, in the private runtime directory (a home too long for it). */
+export function socketOutsideHome(socketPath: string): boolean {
+  return basename(socketPath) !== SOCKET_NAME;
+}
+
+/**
  * `/tmp/snowmux-<uid>`: one directory per user, created 0700 and verified before every use (ensureRuntimeDir,
- * checkSocketPath). The socket name is the only thing that keeps one hub per home, so every process of the
- * user must compute the same one: not TMPDIR (macOS gives each login session its own, service managers and
- * sudo unset it) nor XDG_RUNTIME_DIR (unset under cron, ssh without a session manager, containers), either
- * of which let a second hub start on the same home unseen. $SNOWMUX_RUNTIME_BASE replaces /tmp on a host
+ * checkSocketPath). The socket name is how every process of the user finds the home's hub, so all must
+ * compute the same one: not TMPDIR (macOS gives each login session its own, service managers and sudo unset
+ * it) nor XDG_RUNTIME_DIR (unset under cron, ssh without a session manager, containers), either of which sent
+ * editors to a second hub on the same home (now refused by the home's claim, hub.pid: still no hub for them). $SNOWMUX_RUNTIME_BASE replaces /tmp on a host
  * without a usable one; it is handed to the hubs shims start, and must be the same for every process.
  */
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -221,3 +221,26 @@ test('an empty $HOME is unset (the passwd entry\'s home), never a relative .snow
   assert.equal(resolveHome({ flag: '/x/flag', env: {} }), '/x/flag');
   assert.equal(resolveHome({ env: { SNOWMUX_HOME: '/x/env' } }), '/x/env');
 });
+
+test('one home, one socket name, however it is spelled: a symlink and the real path give the same socket, long or short, made yet or not', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'smx-spell-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const long = join(base, 'a'.repeat(60), 'b'.repeat(60));
+  mkdirSync(long, { recursive: true });
+  symlinkSync(long, join(base, 's'));
+  const env = { SNOWMUX_RUNTIME_BASE: base };
+  // Long real path: the private directory, under one name for both spellings (the short one fitted in the home).
+  const viaLink = socketPathFor(join(base, 's', 'home'), env);
+  assert.equal(viaLink, socketPathFor(join(long, 'home'), env));
+  assert.notEqual(dirname(viaLink), join(base, 's', 'home'));
+  // Also before the home exists, and after it is made.
+  mkdirSync(join(long, 'home'));
+  assert.equal(socketPathFor(join(base, 's', 'home'), env), viaLink);
+  assert.equal(socketPathFor(join(base, 's', '.', 'home'), env), viaLink);
+  // Short real path: the socket in the home, named by its real path under both spellings.
+  const short = join(base, 'h');
+  mkdirSync(short);
+  symlinkSync(short, join(base, 't'));
+  assert.equal(socketPathFor(join(base, 't'), env), join(short, 'hub.sock'));
+  assert.equal(socketPathFor(short, env), join(short, 'hub.sock'));
+});

@@ -21,7 +21,7 @@ import { loadSnowflakeConnections } from '../../hub/config/connections-toml.js';
 import { redactProfile, resolveProfile } from '../../hub/config/resolve-profile.js';
 import type { SnowflakeProfile } from '../../hub/config/profile-types.js';
 import { proxyFor, snowflakeFetch, type SnowflakeFetchOptions } from '../../hub/warehouse/snowflake/proxy-fetch.js';
-import { checkHome, checkSocketPath, resolveHome, socketPathFor, verifyRuntimeBase, verifyRuntimeDir } from '../../wire/home.js';
+import { checkHome, checkSocketPath, resolveHome, socketPathFor, socketOutsideHome, verifyRuntimeBase, verifyRuntimeDir } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
@@ -161,7 +161,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   } catch (err) {
     checks.push({ check: 'socket', status: 'fail', detail: errorMessage(err) });
   }
-  if (socketPath !== null && dirname(socketPath) !== home) {
+  if (socketPath !== null && socketOutsideHome(socketPath)) {
     try {
       // The base is judged even before the directory exists: the hub refuses an unsafe one when it starts.
       if (existsSync(dirname(socketPath))) verifyRuntimeDir(dirname(socketPath));

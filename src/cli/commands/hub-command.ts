@@ -8,7 +8,7 @@ import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { HTTP_ENGINES, type HttpEngineChoice } from '../../hub/config/config-schema.js';
-import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor } from '../../wire/home.js';
+import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, socketPathFor, socketOutsideHome } from '../../wire/home.js';
 import { KnownSecrets } from '../../hub/audit/known-secrets.js';
 import { startHubProcess } from '../../hub/hub-process.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
@@ -56,7 +56,7 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   if (process.env.SNOWMUX_STARTED_BY?.startsWith('shim:')) checkHome(home, true);
   else ensureHome(home);
   const socketPath = socketPathFor(home);
-  if (dirname(socketPath) !== home) ensureRuntimeDir(dirname(socketPath));
+  if (socketOutsideHome(socketPath)) ensureRuntimeDir(dirname(socketPath));
   checkSocketPath(socketPath);
   // Every line the hub writes where it was started (a terminal; for a hub a shim started, the file
   // <home>/hub-stderr.log) is scrubbed of the hub's secrets as hub.log's lines are: an uncaught error, a
