@@ -192,6 +192,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const auditSink: CallSink = {
     record: (call) => auditWriter?.record(call),
     recordStarted: async (call) => auditWriter?.recordStarted(call),
+    unavailable: () => auditWriter?.unavailable(),
   };
   let auditWriter: AuditSink | null = null;
   const auditCopies: ((record: { seq: number; line: string }) => void)[] = [];
@@ -259,7 +260,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     lifecycleLeftOut = 0;
     void audit.append(withReplica(hubLifecycleEntry('hub_start', { version: VERSION, detail: { pid: process.pid, ...waited, ...leftOut } })));
     for (const entry of held) void audit.append(entry);
-    auditWriter = new AuditSink(audit, opts.logger, replicaId);
+    auditWriter = new AuditSink(audit, opts.logger, replicaId, { onFailure: auditConfig.onFailure });
     auditWriter.observeWrite = observeAuditWrite;
   };
 
@@ -387,7 +388,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
       audit: audit
         ? auditHandover && (audit as AuditLog).isHolding
           ? { enabled: true, open: false, dir: auditDir, waitingForPid: auditHandover.pid, waitingSince: auditHandover.since, waitingUntil: auditHandover.until, heldRecords: (audit as AuditLog).stats().holding?.records ?? 0, heldFile: (audit as AuditLog).heldFile }
-          : { dir: auditDir, ...(audit as AuditLog).stats() }
+          : { dir: auditDir, onFailure: auditConfig.onFailure, ...(audit as AuditLog).stats() }
         : { enabled: false },
       config: { path: running.shownPath, exists: running.exists, lastReload, ...(refusedReload ? { refusedReload } : {}), ...(warnings().length > 0 ? { warnings: warnings() } : {}) },
       ...(tracer ? { traces: tracer.snapshot() } : {}),

@@ -8,6 +8,7 @@ import { AUDIT_MAX_TEXT_CHARS } from '../../src/hub/audit/audit-redact.js';
 import type { AuditEntry } from '../../src/hub/audit/audit-record.js';
 import type { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { AuditSink } from '../../src/hub/governance/audit-sink.js';
+import { SnowmuxError, isSnowmuxError } from '../../src/errors.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { createRuntime } from '../../src/hub/runtime.js';
@@ -70,7 +71,7 @@ test("a record that could not be written is logged with its cause in `reason` (a
       return holds;
     },
   } as unknown as AuditLog;
-  const failing = new AuditSink(log, createLogger({ destination: out, level: 'info' }));
+  const failing = new AuditSink(log, createLogger({ destination: out, level: 'info' }), undefined, { onFailure: 'serve' });
   assert.equal(failing.record(call), undefined);
   holds = true;
   const held = failing.record(call);
@@ -79,6 +80,37 @@ test("a record that could not be written is logged with its cause in `reason` (a
   await new Promise((r) => setImmediate(r));
   assert.equal(lines[0]!.msg, 'audit write failed');
   assert.match(String(lines[0]!.reason), /ENOSPC/);
+});
+
+test('on_failure "refuse" (the default): a call whose record failed gets AUDIT_UNAVAILABLE, and new calls are refused while the log fails; "serve" only warns; a write_started that failed stops the statement either way', async () => {
+  let failing: { since: string; code: string; message: string } | null = null;
+  let ok = true;
+  const log = {
+    append: async () => (ok ? { ok: true, seq: 1, hash: 'h' } : { ok: false, error: new SnowmuxError('AUDIT_WRITE_FAILED', 'Could not write audit record seq 7: ENOSPC: no space left on device') }),
+    holdsAnswers: false,
+    get failingNow() {
+      return failing;
+    },
+    directory: '/var/audit',
+  } as unknown as AuditLog;
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const refuse = new AuditSink(log, logger);
+  const serve = new AuditSink(log, logger, undefined, { onFailure: 'serve' });
+  // Written: the answer waits for its record (one write, not an fsync under "interval") and goes out.
+  await refuse.record(call);
+  assert.equal(refuse.unavailable(), undefined);
+  ok = false;
+  failing = { since: '2026-01-01T00:00:00.000Z', code: 'AUDIT_WRITE_FAILED', message: 'ENOSPC' };
+  await assert.rejects(refuse.record(call) as Promise<void>, (err: unknown) => isSnowmuxError(err, 'AUDIT_UNAVAILABLE') && /\/var\/audit/.test(err.message) && /ENOSPC/.test(err.message) && /withheld/.test(err.message));
+  const trouble = refuse.unavailable();
+  assert.equal(trouble?.refuse, true);
+  assert.equal(trouble?.error.code, 'AUDIT_UNAVAILABLE');
+  assert.match(trouble?.error.message ?? '', /Free space on the disk holding \/var\/audit/);
+  assert.equal(serve.record(call), undefined, 'serve: answered without waiting, as before');
+  assert.equal(serve.unavailable()?.refuse, false);
+  for (const s of [refuse, serve]) {
+    await assert.rejects(s.recordStarted(call), (err: unknown) => isSnowmuxError(err, 'AUDIT_UNAVAILABLE') && /not sent/.test(err.message));
+  }
 });
 
 test('a call with huge SQL or arguments is bounded once, before every sink: status and the audit keep the same prefix and sha256', async (t) => {

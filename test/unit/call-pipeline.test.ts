@@ -14,7 +14,7 @@ import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { LimitSettings } from '../../src/hub/config/config-schema.js';
 import { HubCore } from '../../src/hub/core/hub-core.js';
 import { ACTIVE_HTTP_SESSION_MS, Governance, type TeamRateLimits } from '../../src/hub/governance/governance.js';
-import type { CallRecord } from '../../src/hub/observe/call-record.js';
+import type { CallRecord, CallSink } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { CALL_STAGES, CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipeline.js';
 import { toolError } from '../../src/hub/pipeline/call-state.js';
@@ -133,7 +133,7 @@ function manyRows(options: QueryOptions): QueryResult {
   return { columns: [{ name: 'X', type: 'INTEGER' }], rows, rowCount: rows.length, truncated: truncatedBy !== undefined, truncatedBy, queryId: 'q-many', elapsedMs: 0 };
 }
 
-function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void>; limits?: Partial<LimitSettings> } = {}) {
+function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void>; limits?: Partial<LimitSettings>; audit?: Partial<CallSink> } = {}) {
   const logged = new PassThrough();
   const logLines: Record<string, unknown>[] = [];
   logged.on('data', (chunk: Buffer) => {
@@ -166,6 +166,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
   const sink = {
     record: (r: CallRecord) => (records.push(r), opts.hold),
     recordStarted: async (r: CallRecord) => void started.push({ record: r, queriesBefore: warehouse.queries.length }),
+    ...opts.audit,
   };
   const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink });
   let n = 0;
@@ -180,7 +181,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
 const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
-  assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
+  assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'audit-gate', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
   assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'quota-charge', 'breaker', 'retry', 'write-intent']);
   // The quota is charged after every stage that refuses by a rule: only the breaker (a warehouse that is down)
   // and retries come after it, and a statement they stop never started, so settle gives its count back.
@@ -626,6 +627,51 @@ test('an allowed call records its use: rows, profile, SQL', async () => {
   assert.equal(rec!.rows, 1);
   assert.equal(rec!.profile, 'counting');
   assert.deepEqual(rec!.request, { q: 1 });
+  governance.close();
+});
+
+test('an audit log that cannot write: under "refuse" every call is refused (recorded) before a rule or warehouse sees it; a call whose own record failed gets the error, not its result; a write whose write_started failed is never sent', async () => {
+  const unavailable = new SnowmuxError('AUDIT_UNAVAILABLE', 'Audit records cannot be written to /a (ENOSPC)');
+  let trouble: { refuse: boolean; error: SnowmuxError; since: string; code: string } | undefined = { refuse: true, error: unavailable, since: 'now', code: 'AUDIT_WRITE_FAILED' };
+  let recordFails = false;
+  let startedFails = false;
+  const { call, records, warehouse, counts, governance } = setup({
+    audit: {
+      unavailable: () => trouble,
+      record: (r: CallRecord) => {
+        records.push(r);
+        return recordFails ? Promise.reject(new SnowmuxError('AUDIT_UNAVAILABLE', 'the record of this call could not be written')) : undefined;
+      },
+      recordStarted: async () => {
+        if (startedFails) throw new SnowmuxError('AUDIT_UNAVAILABLE', 'write_started could not be written; the statement was not sent');
+      },
+    },
+  });
+  const run = (identity: string, sql: string) => call(identity, 'execute_query', async ({ warehouse: w, ctx }) => {
+    await w.query(sql, { ...ctx, maxRows: 1 });
+    return { content: [{ type: 'text', text: 'rows' }] };
+  });
+  const refused = await run('reader', 'SELECT 1 FROM DB.S.T');
+  assert.equal(codeOf(refused), 'AUDIT_UNAVAILABLE');
+  assert.equal(counts.targets, 0, 'refused before the target (let alone a login)');
+  assert.equal(warehouse.queries.length, 0);
+  assert.deepEqual(records.map((r) => [r.outcome, r.errorCode]), [['refused', 'AUDIT_UNAVAILABLE']], 'the refusal is recorded: the log\'s next try');
+  // "serve": the failure does not refuse calls.
+  trouble = { ...trouble, refuse: false };
+  assert.equal((await run('reader', 'SELECT 1 FROM DB.S.T')).isError, undefined);
+  trouble = undefined;
+  // The call's own record failed: its rows are withheld.
+  recordFails = true;
+  const withheld = await run('reader', 'SELECT 1 FROM DB.S.T');
+  assert.equal(codeOf(withheld), 'AUDIT_UNAVAILABLE');
+  assert.doesNotMatch(JSON.stringify(withheld.content), /rows/);
+  recordFails = false;
+  // A write whose write_started record failed never reaches the warehouse (whatever on_failure says).
+  startedFails = true;
+  const before = warehouse.queries.length;
+  const write = await run('writer', 'INSERT INTO DB.S.T VALUES (1)');
+  assert.equal(codeOf(write), 'AUDIT_UNAVAILABLE');
+  assert.equal(warehouse.queries.length, before, 'the write was not sent');
   governance.close();
 });
 

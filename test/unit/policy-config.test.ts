@@ -121,7 +121,7 @@ test('the governance sections become typed camelCase settings', () => {
     defaultRate: { perSecond: 2.5, burst: 3 }, // burst defaults to one second's worth
     metadataCacheTtlMs: 60_000,
   });
-  assert.deepEqual(config.audit, { enabled: true, dir: 'audit', fsync: 'always', fsyncIntervalMs: 100, maxFileBytes: 524_288, maxFiles: 10, redisStreamMax: 1_000_000 });
+  assert.deepEqual(config.audit, { enabled: true, dir: 'audit', fsync: 'always', onFailure: 'refuse', fsyncIntervalMs: 100, maxFileBytes: 524_288, maxFiles: 10, redisStreamMax: 1_000_000 });
   assert.deepEqual(config.breaker, { errorThresholdPercentage: 40, volumeThreshold: 10, resetTimeoutMs: 15_000 });
 
   const policy = Policy.fromConfig(config, FILE);
@@ -137,7 +137,7 @@ test('absent sections get the documented defaults', () => {
   assert.deepEqual(config.limits, DEFAULT_LIMIT_SETTINGS);
   assert.deepEqual(config.audit, DEFAULT_AUDIT_SETTINGS);
   assert.deepEqual(config.breaker, DEFAULT_BREAKER_SETTINGS);
-  assert.deepEqual(config.audit, { enabled: true, dir: 'audit', fsync: 'interval', fsyncIntervalMs: 200, maxFileBytes: 64 * 1024 * 1024, maxFiles: 0, redisStreamMax: 1_000_000 });
+  assert.deepEqual(config.audit, { enabled: true, dir: 'audit', fsync: 'interval', onFailure: 'refuse', fsyncIntervalMs: 200, maxFileBytes: 64 * 1024 * 1024, maxFiles: 0, redisStreamMax: 1_000_000 });
   const minimal = parseConfigText('[roles.r]\nidentities = ["x"]\n', FILE);
   assert.deepEqual(
     Object.fromEntries(Object.entries(minimal.roles.r!).filter(([, v]) => v !== undefined)),

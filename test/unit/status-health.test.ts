@@ -81,11 +81,19 @@ test('plain status shows a warehouse that cannot serve, within 80 columns', () =
   for (const line of text.split('\n')) assert.ok(line.length <= 80, line);
 });
 
-test('an audit log that cannot write now is a warning (calls are still served), gone once it writes again', () => {
-  const failing = { ...base, audit: { dir: '/h/audit', failedAppends: 3, failing: { since: '2026-01-01T10:00:05.000Z', code: 'AUDIT_WRITE_FAILED', message: 'ENOSPC: no space left on device' } } } as unknown as HubStatus;
+test('an audit log that cannot write now is a warning under on_failure "serve" (calls are still served), gone once it writes again', () => {
+  const failing = { ...base, audit: { dir: '/h/audit', onFailure: 'serve', failedAppends: 3, failing: { since: '2026-01-01T10:00:05.000Z', code: 'AUDIT_WRITE_FAILED', message: 'ENOSPC: no space left on device' } } } as unknown as HubStatus;
   const health = assessHealth(failing);
   assert.equal(health.ok, true);
-  assert.deepEqual(health.warnings, ['audit records are not being written since 10:00:05 (AUDIT_WRITE_FAILED: ENOSPC: no space left on device): calls are served but not recorded until it writes again — free space or fix the audit directory']);
+  assert.deepEqual(health.warnings, ['audit records are not being written since 10:00:05 (AUDIT_WRITE_FAILED: ENOSPC: no space left on device): calls are served but not recorded until it writes again — free space on the disk holding /h/audit or fix the audit directory']);
   // Failed once, writing again: the count stays, the warning goes.
   assert.deepEqual(assessHealth({ ...base, audit: { failedAppends: 3, failing: null } } as unknown as HubStatus).warnings, []);
+});
+
+test('under on_failure "refuse" (the default) an audit log that cannot write makes the hub unhealthy (status exits 3, /readyz 503): it refuses every call', () => {
+  const failing = { ...base, audit: { dir: '/h/audit', onFailure: 'refuse', failedAppends: 3, failing: { since: '2026-01-01T10:00:05.000Z', code: 'AUDIT_WRITE_FAILED', message: 'ENOSPC: no space left on device' } } } as unknown as HubStatus;
+  const health = assessHealth(failing);
+  assert.equal(health.ok, false);
+  assert.match(health.reasons.join('\n'), /audit records cannot be written since 10:00:05 \(AUDIT_WRITE_FAILED: ENOSPC.*refused with AUDIT_UNAVAILABLE.*free space on the disk holding \/h\/audit/);
+  assert.equal(assessHealth({ ...base, audit: { onFailure: 'refuse', failedAppends: 3, failing: null } } as unknown as HubStatus).ok, true);
 });

@@ -1,7 +1,8 @@
 /**
  * `snowmux status [--json] [--watch] [--url URL]` — what the running hub is doing, over the home's socket
  * or a hub's HTTP face (`--url`, key from $SNOWMUX_KEY or --key-file, never a flag). Exits 3 when the hub
- * is unhealthy (draining, or no warehouse can serve: each behind an open breaker or failing its logins —
+ * is unhealthy (draining; no warehouse can serve: each behind an open breaker or failing its logins; or audit
+ * records cannot be written under [audit] on_failure = "refuse" —
  * the hub's own judgement, hub/core/hub-health.ts, the same /readyz answers by), for scripts. `--watch` follows the
  * hub's /events when it can (status-watch.ts), redraws in place fitted to the terminal (watch-screen.ts),
  * and keeps waiting through hub restarts, saying so.
@@ -39,8 +40,9 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
   if (values.help) {
     io.stdout.write(
       'Usage: snowmux status [--home DIR | --url URL [--key-file FILE]] [--json] [--watch [--interval MS]]\n\n' +
-        'Exit codes: 0 healthy, 3 unhealthy (draining, or no warehouse can serve: every one behind an open\n' +
-        'circuit breaker or unable to log in), 1 no answer. The reasons follow "unhealthy:" (with --json: "health").\n' +
+        'Exit codes: 0 healthy, 3 unhealthy (draining; no warehouse can serve: every one behind an open\n' +
+        'circuit breaker or unable to log in; or audit records cannot be written and [audit] on_failure =\n' +
+        '"refuse", so calls are refused), 1 no answer. The reasons follow "unhealthy:" (with --json: "health").\n' +
         'With --url the API key comes from $SNOWMUX_KEY or --key-file (never a flag).\n\n' +
         '--watch redraws in place, fitted to the terminal, and waits through hub restarts (piped or to a file,\n' +
         'each frame is plain text under a "--- snowmux status --watch <time>" line). It follows the hub\'s\n' +

@@ -408,3 +408,93 @@ export async function lineNumberAt(path: string, offset: number): Promise<number
   }
   return count + 1;
 }
+
+/**
+ * The count of records the hub could not write, kept where a stop cannot erase it: `audit-unwritten` beside
+ * audit-head, a file of fixed size made when the log opens (while there is space) and then only overwritten
+ * in place, so a full disk does not refuse the update (it needs no new block). `afterSeq` is the chain's last
+ * record when the latest of them failed: a chain that ends there has no `records_unwritten` note for them yet.
+ */
+export const UNWRITTEN_FILE = 'audit-unwritten';
+const UNWRITTEN_BYTES = 1024;
+
+export interface UnwrittenState {
+  records: number;
+  afterSeq: number;
+  from: string;
+  to: string;
+  codes: string[];
+  kinds: Record<string, number>;
+}
+
+/** Opens (creating, sized and fsynced) the state file for in-place updates. Refuses anything but a regular file. */
+export async function openUnwrittenState(dir: string): Promise<FileHandle> {
+  const fh = await open(join(dir, UNWRITTEN_FILE), fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | NONBLOCK, 0o600);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notRegularFile(join(dir, UNWRITTEN_FILE), fileType(st));
+    if (st.size !== UNWRITTEN_BYTES) {
+      const text = st.size > 0 ? await fh.readFile('utf8') : '';
+      const kept = parseUnwritten(text);
+      await fh.truncate(0);
+      await fh.write(encodeUnwritten(kept), 0, UNWRITTEN_BYTES, 0);
+      await fh.sync();
+    }
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/** Overwrites the state in place (no allocation), and fsyncs it: it is written only while records fail. */
+export async function writeUnwrittenState(fh: FileHandle, state: UnwrittenState | undefined): Promise<void> {
+  await fh.write(encodeUnwritten(state), 0, UNWRITTEN_BYTES, 0);
+  await fh.sync();
+}
+
+/** What the state file says, or undefined (absent, empty, unreadable, nothing pending). */
+export async function readUnwrittenState(dir: string): Promise<UnwrittenState | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(join(dir, UNWRITTEN_FILE), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return undefined;
+    const buf = Buffer.alloc(UNWRITTEN_BYTES * 2);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return parseUnwritten(buf.toString('utf8', 0, bytesRead));
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+function parseUnwritten(text: string): UnwrittenState | undefined {
+  try {
+    const d = JSON.parse(text.trim() || '{}') as Partial<UnwrittenState>;
+    if (typeof d.records !== 'number' || !(d.records > 0) || typeof d.afterSeq !== 'number') return undefined;
+    return {
+      records: d.records,
+      afterSeq: d.afterSeq,
+      from: String(d.from ?? ''),
+      to: String(d.to ?? ''),
+      codes: Array.isArray(d.codes) ? d.codes.map(String).slice(0, 8) : [],
+      kinds: d.kinds !== null && typeof d.kinds === 'object' ? (d.kinds as Record<string, number>) : {},
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function encodeUnwritten(state: UnwrittenState | undefined): Buffer {
+  let text = JSON.stringify(state ?? { records: 0 });
+  if (text.length >= UNWRITTEN_BYTES) text = JSON.stringify({ ...state, codes: state?.codes.slice(0, 1), kinds: {} });
+  const buf = Buffer.alloc(UNWRITTEN_BYTES, 0x20);
+  buf.write(text, 0, 'utf8');
+  buf[UNWRITTEN_BYTES - 1] = NEWLINE;
+  return buf;
+}

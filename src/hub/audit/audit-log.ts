@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, readFileEnd, readHead, readHeldFile, stillNamed, syncDir, verifyAuditDir, writeHead } from './audit-files.js';
+import { auditFileName, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, readUnwrittenState, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, writeHead, writeUnwrittenState } from './audit-files.js';
 import type { AuditFile, HeldFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import { timerDelay } from '../../timer-delay.js';
@@ -51,6 +51,8 @@ export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 export const MAX_UNWRITTEN = 64;
 /** The most one write() of queued records carries (about 2,000 records of ~500 bytes). */
 const MAX_RUN_BYTES = 1024 * 1024;
+/** While records cannot be written, how often the log tries again by itself (no call needed to notice space came back). */
+export const DEFAULT_PROBE_INTERVAL_MS = 5000;
 /** Held records chained in per write batch when a side file is taken over. */
 const ADOPT_BATCH = 1_000;
 
@@ -91,6 +93,8 @@ export interface AuditLogOptions {
    * then not taken over). Given by the hub (pids are reused; start times tell); by default a pid that exists.
    */
   processes?: HolderProcesses;
+  /** While records cannot be written, how often the log retries on its own (the `records_unwritten` note). Default 5 s. */
+  probeIntervalMs?: number;
 }
 
 export interface HolderProcesses {
@@ -161,6 +165,9 @@ export interface AuditStats {
   holding?: { file: string; records: number };
 }
 
+/** Not a record: asks the drain loop to try the failing log again (recovery, the records_unwritten note). */
+const PROBE = Object.freeze({ kind: 'probe' }) as unknown as AuditEntry;
+
 interface QueuedAppend {
   entry: AuditEntry;
   resolve: (result: AppendResult) => void;
@@ -197,6 +204,14 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private readonly stillWriter: (() => boolean) | undefined;
   private readonly trustPath: ((dir: string) => string[]) | undefined;
   private readonly processes: HolderProcesses;
+  private readonly probeIntervalMs: number;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** audit-unwritten, open for in-place updates (see UnwrittenState); undefined until it could be made. */
+  private unwrittenFh: FileHandle | undefined;
+  /** The chain's last seq when the latest unwritten record failed (saved with the count). */
+  private gapAfterSeq = 0;
+  /** The gap changed since audit-unwritten was last written. */
+  private gapDirty = false;
   /**
    * Set while another process writes the chain (a take-over not finished, or one that took this log over):
    * records go to this hub's side file instead, in order, under the same durability policy, until claim()
@@ -235,7 +250,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private failing: AuditStats['failing'] = null;
   private headStale: AuditStats['headStale'] = null;
   /** Records that could not be written since the last one that was: told in the chain by the next write. */
-  private gap: { records: number; from: string; to: string; codes: string[]; kinds: Record<string, number> } | undefined;
+  private gap: { records: number; from: string; to: string; codes: string[]; kinds: Record<string, number>; carriedOver?: number } | undefined;
   private report!: AuditOpenReport;
 
   private constructor(options: AuditLogOptions) {
@@ -252,6 +267,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.stillWriter = options.stillWriter;
     this.trustPath = options.trustPath;
     this.processes = options.processes ?? PIDS_ONLY;
+    this.probeIntervalMs = options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
     this.maxFileBytes = options.maxFileBytes;
     this.maxFiles = options.maxFiles;
     this.clock = options.clock ?? Date.now;
@@ -269,8 +285,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       log.report = await log.resume(undefined);
       // A hub that ended while it held records (killed, or stopped before its hand-over): they go first.
       await log.adoptHeld(undefined);
+      await log.loadUnwritten();
     } catch (err) {
       await log.fh?.close().catch(() => undefined);
+      await log.unwrittenFh?.close().catch(() => undefined);
       if (err instanceof SnowmuxError) throw err;
       throw new SnowmuxError('AUDIT_OPEN_FAILED', `Could not open the audit log in ${options.dir}: ${errorMessage(err)}. Check the directory exists and is writable by the hub user.`, { cause: err });
     }
@@ -343,6 +361,43 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       throw err instanceof SnowmuxError ? err : new SnowmuxError('AUDIT_OPEN_FAILED', `Could not open the audit log in ${this.dir} after the hand-over: ${errorMessage(err)}. The held records stay in ${own ?? 'the side file'}; the next hub to open the log writes them.`, { cause: err });
     }
     await this.adoptHeld(own);
+    await this.loadUnwritten();
+  }
+
+  /**
+   * Opens audit-unwritten for later updates, and takes over the count it holds when the chain has no note
+   * for it yet (a hub stopped, or was killed, while records could not be written): the next record written
+   * is a records_unwritten note for them, so a stop on a full disk does not erase the trace of its calls.
+   */
+  private async loadUnwritten(): Promise<void> {
+    const state = await readUnwrittenState(this.dir);
+    try {
+      this.unwrittenFh ??= await openUnwrittenState(this.dir);
+    } catch (err) {
+      this.report.warnings.push(`${UNWRITTEN_FILE} could not be made in ${this.dir} (${errorMessage(err)}): a count of audit records that cannot be written would not survive a stop`);
+    }
+    if (!state || this.report.lastSeq > state.afterSeq) return;
+    const gap = (this.gap ??= { records: 0, from: state.from, to: state.to, codes: [], kinds: {} });
+    gap.records += state.records;
+    gap.carriedOver = (gap.carriedOver ?? 0) + state.records;
+    if (state.from && state.from < gap.from) gap.from = state.from;
+    for (const code of state.codes) if (!gap.codes.includes(code) && gap.codes.length < 8) gap.codes.push(code);
+    for (const [kind, n] of Object.entries(state.kinds)) if (typeof n === 'number') gap.kinds[kind] = (gap.kinds[kind] ?? 0) + n;
+    this.report.warnings.push(`${state.records} audit record(s) could not be written between ${state.from} and ${state.to} (${state.codes.join(', ') || 'unknown error'}), before the log was last closed: the next record is a records_unwritten note for them`);
+    this.gapAfterSeq = this.seq;
+    await this.saveGap();
+  }
+
+  /** Writes the count of unwritten records (or that none is pending) to audit-unwritten, in place. */
+  private async saveGap(): Promise<void> {
+    this.gapDirty = false;
+    const gap = this.gap;
+    try {
+      this.unwrittenFh ??= await openUnwrittenState(this.dir);
+      await writeUnwrittenState(this.unwrittenFh, gap && { records: gap.records, afterSeq: this.gapAfterSeq, from: gap.from, to: gap.to, codes: gap.codes, kinds: gap.kinds });
+    } catch {
+      // The count stays in memory and is noted by the next record written; only a stop now would lose it.
+    }
   }
 
   /**
@@ -440,6 +495,16 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     return this.policy === 'always' || this.queue.length > MAX_UNWRITTEN;
   }
 
+  /** While records cannot be written: since when and why (AuditStats.failing), without building the stats. */
+  get failingNow(): AuditStats['failing'] {
+    return this.failing;
+  }
+
+  /** The directory the records go to. */
+  get directory(): string {
+    return this.dir;
+  }
+
   /** Last record in the chain (seq 0 and the genesis hash for an empty log). */
   head(): Anchor {
     return { seq: this.seq, hash: this.prev };
@@ -462,6 +527,10 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.syncTimer = undefined;
     if (this.headTimer) clearTimeout(this.headTimer);
     this.headTimer = undefined;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    await this.unwrittenFh?.close().catch(() => undefined);
+    this.unwrittenFh = undefined;
     if (this.holding) {
       // Left for the next hub that opens the log, durable as any record under the policy.
       if (this.policy !== 'never') await this.syncNow();
@@ -503,7 +572,9 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private async drainLoop(): Promise<void> {
     while (this.queue.length > 0 || this.syncDue || this.headDue) {
       this.headDue = false;
-      const batch = this.queue.splice(0);
+      let batch = this.queue.splice(0);
+      // A probe is for the chain: a hub that holds its records (or may write none) has nothing to try.
+      if (this.holding || this.superseded) batch = batch.filter((item) => item.entry !== PROBE);
       const results: AppendResult[] = [];
       try {
         await this.writeBatch(batch, results);
@@ -516,6 +587,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       } finally {
         batch.forEach((item, i) => item.resolve(results[i] ?? this.fail(new SnowmuxError('AUDIT_WRITE_FAILED', 'The audit record was not written because of an internal error. Report this as a snowmux bug.'), false)));
       }
+      // Only after a failure or the note that follows one: nothing is written here while records are.
+      if (this.gapDirty && !this.holding) await this.saveGap();
     }
   }
 
@@ -557,7 +630,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       // The usual case writes the queue's records in one write() (one thread-pool round trip): one write
       // per record gave the drain loop one record per event-loop turn, and under load it fell ever further
       // behind the answered calls. Recovery, rotation and a gap note go one record at a time, as before.
-      if (this.needsRecovery || this.rotateBeforeNext || this.gap || !this.fh) {
+      if (this.needsRecovery || this.rotateBeforeNext || this.gap || !this.fh || batch[at]!.entry === PROBE) {
         const result = await this.writeEntry(batch[at]!.entry);
         if (result.ok) wrote = true;
         results.push(result);
@@ -639,6 +712,8 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   /** Records lost before they could be written or read back: the next chained record is a records_unwritten note. */
   private noteUnwritten(records: number, code: string, kind: string): void {
     const now = new Date(this.clock()).toISOString();
+    this.gapAfterSeq = this.seq;
+    this.gapDirty = true;
     const gap = (this.gap ??= { records: 0, from: now, to: now, codes: [], kinds: {} });
     gap.records += records;
     gap.to = now;
@@ -737,7 +812,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       try {
         await this.recover();
       } catch (err) {
-        return this.unwritten(entry, asAuditError(err, 'AUDIT_RECOVERY_FAILED', 'Could not reopen the audit log after an earlier failure'));
+        return this.lost(entry, asAuditError(err, 'AUDIT_RECOVERY_FAILED', 'Could not reopen the audit log after an earlier failure'));
       }
     }
     if (this.rotateBeforeNext) {
@@ -745,22 +820,33 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
         await this.rotate();
       } catch (err) {
         this.needsRecovery = true;
-        return this.unwritten(entry, asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
+        return this.lost(entry, asAuditError(err, 'AUDIT_ROTATE_FAILED', 'Could not start the next audit file'));
       }
     }
     if (this.gap) {
       // The records that could not be written (a full disk, a failing device) leave a trace in the chain
       // before the next one that can: a chain that verifies must not pass for a complete one.
       const gap = this.gap;
+      const carried = gap.carriedOver === undefined ? {} : { carriedOver: gap.carriedOver };
       const note = hubLifecycleEntry('records_unwritten', {
         version: this.hubVersion,
         outcome: 'error',
         errorCode: gap.codes[0],
-        detail: { records: gap.records, from: gap.from, to: gap.to, codes: gap.codes, kinds: gap.kinds },
+        detail: { records: gap.records, from: gap.from, to: gap.to, codes: gap.codes, kinds: gap.kinds, ...carried },
       });
       const written = await this.writeBuilt(this.buildRecord(note));
-      if (written) return this.unwritten(entry, written);
+      if (written) return this.lost(entry, written);
       this.gap = undefined;
+      this.gapDirty = true;
+    }
+    if (entry === PROBE) {
+      // Nothing of its own to write: reopening and the note above were the test (or, with neither due, an fsync).
+      if (this.policy !== 'never' && this.unsynced) {
+        const syncError = await this.syncNow();
+        if (syncError) return this.lost(entry, syncError);
+      }
+      this.failing = null;
+      return { ok: true, seq: this.seq, hash: this.prev };
     }
     let record: AuditRecord;
     try {
@@ -787,9 +873,30 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     }
   }
 
+  /** A record that could not be written, or a probe that failed (not a record: not counted, tried again later). */
+  private lost(entry: AuditEntry, error: SnowmuxError): AppendResult {
+    if (entry !== PROBE) return this.unwritten(entry, error);
+    this.failing = { since: this.failing?.since ?? new Date(this.clock()).toISOString(), code: error.code, message: error.message };
+    this.scheduleProbe();
+    return { ok: false, error };
+  }
+
+  /** While records fail, try again now and then on our own: status and /readyz recover without a call. */
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.closing || this.superseded) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.queue.push({ entry: PROBE, resolve: () => undefined });
+      this.kick();
+    }, timerDelay(this.probeIntervalMs));
+    this.probeTimer.unref();
+  }
+
   /** A record that will never be in the chain: counted for the `records_unwritten` record that follows. */
   private unwritten(entry: AuditEntry, error: SnowmuxError): AppendResult {
     const now = new Date(this.clock()).toISOString();
+    this.gapAfterSeq = this.seq;
+    this.gapDirty = true;
     const gap = (this.gap ??= { records: 0, from: now, to: now, codes: [], kinds: {} });
     gap.records += 1;
     gap.to = now;
@@ -1068,6 +1175,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.counters.failedAppends += 1;
     if (error.code !== 'AUDIT_CLOSED' && error.code !== 'AUDIT_BAD_ENTRY') {
       this.failing = { since: this.failing?.since ?? new Date(this.clock()).toISOString(), code: error.code, message: error.message };
+      this.scheduleProbe();
     }
     if (emit) {
       this.counters.ioErrors += error.code === 'AUDIT_CLOSED' || error.code === 'AUDIT_BAD_ENTRY' ? 0 : 1;

@@ -136,6 +136,7 @@ const ADVICE: Readonly<Record<Exclude<VerifyProblemKind, 'torn' | 'unwritten'>, 
   reordered: 'records or files were moved or renamed: compare with a backup and put the files back under their own names; the records themselves may be intact (no `edited` line for them)',
   bad_json: 'a line (or audit-head) that is no record the hub wrote: compare the file with a backup; the records around it are checked as usual',
   not_a_file: 'move the named entry out of the audit directory (keep it: it may be evidence); the hub refuses to open the log while it is there',
+  lost: 'the hub could not record calls (a full or failing disk: under [audit] on_failure = "refuse" it refused them, under "serve" it answered them) and stopped before noting them: look those calls up in the warehouse\'s query history for that time (Snowflake: QUERY_HISTORY, by time and QUERY_TAG); free space on the audit disk; the next hub start writes the note, and verify then passes with it listed',
 };
 const ADVICE_ORDER = Object.keys(ADVICE) as (keyof typeof ADVICE)[];
 
@@ -153,12 +154,14 @@ export function formatResult(result: VerifyResult): string {
   const others = result.problems.filter((p) => p.kind !== 'torn' && p.kind !== 'unwritten');
   const lines: string[] = [];
   if (result.ok) {
-    const residue = torn.length === 0 ? '' : `; ${torn.length} torn line${torn.length === 1 ? '' : 's'} (crash residue, not part of the chain)`;
+    const cutByDisk = torn.filter((p) => p.cause === 'write_failed').length;
+    const residue = torn.length === 0 ? '' : `; ${torn.length} torn line${torn.length === 1 ? '' : 's'} (${cutByDisk === torn.length ? 'writes cut short by the disk' : cutByDisk > 0 ? `${cutByDisk} cut short by the disk, the rest crash residue` : 'crash residue'}, not part of the chain)`;
     const gaps = unwritten.length === 0 ? '' : `; ${unwritten.length} note${unwritten.length === 1 ? '' : 's'} of records the hub could not write`;
     lines.push(`audit: ${files}, ${records}, chain intact${span}${residue}${gaps}`);
   } else {
     const count = others.length + result.omittedProblems;
-    lines.push(`audit: ${files}, ${records}, ${count} problem${count === 1 ? '' : 's'} found — the log was altered or damaged`);
+    const onlyLost = others.every((p) => p.kind === 'lost');
+    lines.push(`audit: ${files}, ${records}, ${count} problem${count === 1 ? '' : 's'} found — ${onlyLost ? 'records the hub could not write are missing' : 'the log was altered or damaged'}`);
   }
   for (const p of [...others, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${escapeLine(p.message)}`);
   if (result.omittedProblems > 0) lines.push(`  … and ${result.omittedProblems} more (use --json for the first ${result.problems.length})`);

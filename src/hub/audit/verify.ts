@@ -9,12 +9,12 @@
  */
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, listHeldFiles, readHead, readHeldFile, readLines, HEAD_FILE } from './audit-files.js';
+import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, listHeldFiles, readHead, readHeldFile, readLines, readUnwrittenState, HEAD_FILE, UNWRITTEN_FILE } from './audit-files.js';
 import type { AuditFile, UnterminatedTail } from './audit-files.js';
 import { GENESIS_HASH, computeRecordHash, recordShapeDefect } from './audit-record.js';
 import type { RotateDetail, TornAcknowledgement } from './audit-record.js';
 
-export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten' | 'not_a_file';
+export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten' | 'not_a_file' | 'lost';
 
 export interface VerifyProblem {
   /** File name inside the audit directory (or 'audit-head'). */
@@ -24,6 +24,11 @@ export interface VerifyProblem {
   seq?: number;
   kind: VerifyProblemKind;
   message: string;
+  /**
+   * A torn line: 'crash' (an unfinished write, the hub died) or 'write_failed' (a write cut short by the
+   * disk — ENOSPC, EIO — while records could not be written: the chain notes, or audit-unwritten counts, them).
+   */
+  cause?: 'crash' | 'write_failed';
 }
 
 export interface VerifyResult {
@@ -107,6 +112,10 @@ class Verifier {
   private files: AuditFile[] = [];
   private pendingTorn: PendingTorn[] = [];
   private oldestKept: number | undefined;
+  /** audit-unwritten: records the hub could not write and has not noted in the chain yet (a stop on a full disk). */
+  private lostState: Awaited<ReturnType<typeof readUnwrittenState>>;
+  /** Torn lines the last record acknowledged: a records_unwritten note right after says they were cut by the disk. */
+  private justAcknowledged: VerifyProblem[] = [];
 
   constructor(private readonly dir: string) {}
 
@@ -127,14 +136,29 @@ class Verifier {
 
   async run(): Promise<VerifyResult> {
     this.files = await listAuditFiles(this.dir);
+    this.lostState = await readUnwrittenState(this.dir);
     this.checkFileNumbering();
     for (let f = 0; f < this.files.length; f++) await this.readFile(f);
+    const lost = this.lostState && this.lostState.afterSeq >= this.lastReadSeq() ? this.lostState : undefined;
     for (const torn of this.pendingTorn) {
       this.add({
         file: torn.file,
         line: torn.lineNo,
         kind: 'torn',
-        message: `${torn.file} line ${torn.lineNo}: torn last line (${torn.bytes} bytes without a newline) — an unfinished write, typically a crash; it is not part of the chain and the hub acknowledges it in the chain when it next opens the log`,
+        cause: lost ? 'write_failed' : 'crash',
+        message: lost
+          ? `${torn.file} line ${torn.lineNo}: torn last line (${torn.bytes} bytes without a newline) — a write cut short while records could not be written (${lost.codes.join(', ') || 'a write error'}), not crash residue; it is not part of the chain`
+          : `${torn.file} line ${torn.lineNo}: torn last line (${torn.bytes} bytes without a newline) — an unfinished write, typically a crash; it is not part of the chain and the hub acknowledges it in the chain when it next opens the log`,
+      });
+    }
+    if (lost) {
+      // Known lost, not yet noted in the chain (the hub stopped while the disk was full): not a clean log.
+      this.add({
+        file: UNWRITTEN_FILE,
+        line: 0,
+        seq: lost.afterSeq,
+        kind: 'lost',
+        message: `${UNWRITTEN_FILE}: the hub could not write ${lost.records} audit record(s) after seq ${lost.afterSeq}, between ${lost.from} and ${lost.to} (${lost.codes.join(', ') || 'unknown error'}), and stopped before it could note them in the chain — those calls are not in the log; the next hub to open the log writes a records_unwritten note for them`,
       });
     }
     this.checkLeadingFiles();
@@ -227,7 +251,17 @@ class Verifier {
         this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'edited', message: `${at}: the record's content does not match its hash — it was edited after it was written` });
       }
       this.index.push(record.seq, f, lineNo, record.hash, record.prev);
-      if (record.kind === 'records_unwritten') this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'unwritten', message: unwrittenMessage(at, record.detail) });
+      const acknowledged = this.justAcknowledged;
+      this.justAcknowledged = [];
+      if (record.kind === 'records_unwritten') {
+        this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'unwritten', message: unwrittenMessage(at, record.detail) });
+        // The hub's reopening acknowledged a torn line and then noted records it could not write: the line
+        // is one of them, cut short by the disk (ENOSPC, EIO), not a crash.
+        for (const torn of acknowledged) {
+          torn.cause = 'write_failed';
+          torn.message = torn.message.replace(', crash residue), acknowledged by', `, a write cut short while records could not be written — see the note at ${at}, not crash residue), acknowledged by`);
+        }
+      }
       const detail = record.kind === 'rotate' && isObject(record.detail) ? (record.detail as Partial<RotateDetail>) : undefined;
       this.acknowledgeTorn(at, first ? detail : undefined);
       if (first) this.checkFileStart(file, previousFile, gapBefore, lineNo, record, detail);
@@ -278,7 +312,9 @@ class Verifier {
       const k = unmatched.findIndex((a) => a.file === torn.file && a.offset === torn.offset && a.bytes === torn.bytes && a.sha256 === torn.sha256);
       if (k !== -1) {
         unmatched.splice(k, 1);
-        this.add({ file: torn.file, line: torn.lineNo, kind: 'torn', message: `${torn.file} line ${torn.lineNo}: torn last line (${torn.bytes} bytes, crash residue), acknowledged by ${at}` });
+        const problem: VerifyProblem = { file: torn.file, line: torn.lineNo, kind: 'torn', cause: 'crash', message: `${torn.file} line ${torn.lineNo}: torn last line (${torn.bytes} bytes, crash residue), acknowledged by ${at}` };
+        this.add(problem);
+        this.justAcknowledged.push(problem);
       } else {
         this.add({ file: torn.file, line: torn.lineNo, kind: 'bad_json', message: `${torn.file} line ${torn.lineNo}: an unterminated line followed by later records (${at}) that do not acknowledge it — bytes were added or changed by hand` });
       }
@@ -394,6 +430,13 @@ class Verifier {
     return 'checked';
   }
 
+  /** The highest seq read from the files (0 for none). */
+  private lastReadSeq(): number {
+    let max = 0;
+    for (const seq of this.index.seq) if (seq > max) max = seq;
+    return max;
+  }
+
   private fileOf(i: number): string {
     return this.files[this.index.fileIdx[i] as number]?.name ?? '?';
   }
@@ -451,7 +494,8 @@ async function heldRecords(dir: string): Promise<NonNullable<VerifyResult['held'
 
 /** What a `records_unwritten` record says: calls the hub served but could not record, and when. */
 function unwrittenMessage(at: string, detail: unknown): string {
-  const d = isObject(detail) ? (detail as { records?: unknown; from?: unknown; to?: unknown; codes?: unknown }) : {};
+  const d = isObject(detail) ? (detail as { records?: unknown; from?: unknown; to?: unknown; codes?: unknown; carriedOver?: unknown }) : {};
   const codes = Array.isArray(d.codes) ? ` (${d.codes.join(', ')})` : '';
-  return `${at}: the hub could not write ${String(d.records ?? '?')} audit record(s) between ${String(d.from ?? '?')} and ${String(d.to ?? '?')}${codes} — those calls are not in the log; check the disk and the hub's log for that time`;
+  const carried = typeof d.carriedOver === 'number' ? `; ${d.carriedOver} of them counted by a hub that stopped before it could note them (audit-unwritten)` : '';
+  return `${at}: the hub could not write ${String(d.records ?? '?')} audit record(s) between ${String(d.from ?? '?')} and ${String(d.to ?? '?')}${codes}${carried} — those calls are not in the log; check the disk and the hub's log for that time`;
 }

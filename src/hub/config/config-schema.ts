@@ -391,6 +391,10 @@ const auditKeys = {
     description: 'directory of the audit files, relative to the snowmux home unless absolute; a leading `~/` is your home directory',
   }),
   fsync: setting(z.enum(['always', 'interval', 'never'], { error: FSYNC_PROBLEM }), { default: 'interval', description: 'durability policy ([audit.md](audit.md))' }),
+  on_failure: setting(z.enum(['refuse', 'serve'], { error: 'expected one of refuse, serve' }), {
+    default: 'refuse',
+    description: 'while audit records cannot be written (a full disk, EIO, a read-only remount): `"refuse"` refuses new tool calls with `AUDIT_UNAVAILABLE` before they reach a warehouse, answers a call whose own record failed with that error instead of its result, and serves again by itself once a record is written; `"serve"` answers calls unrecorded (status and `/readyz` warn) for those who choose availability. A write whose `write_started` record cannot be written never runs, whatever this says ([audit.md](audit.md#when-records-cannot-be-written))',
+  }),
   fsync_interval_ms: setting(timerMs(), { default: DEFAULT_FSYNC_INTERVAL_MS, description: '`interval`: longest time a written record waits for its fsync' }),
   max_file_mb: setting(positiveNumber(), { type: 'number > 0', default: DEFAULT_MAX_FILE_BYTES / MIB, description: 'a file reaching this size (MiB) is rotated' }),
   max_files: setting(nonNegativeInt(), { default: 0, description: 'files kept; older ones are deleted on rotation (and the deletion recorded); `0` keeps all' }),
@@ -589,6 +593,8 @@ export interface QuotaSettings {
 }
 
 export type AuditFsyncPolicy = 'always' | 'interval' | 'never';
+/** [audit] on_failure: what the hub does with calls while audit records cannot be written. */
+export type AuditOnFailure = 'refuse' | 'serve';
 
 const HOUR_MS = 3_600_000;
 
@@ -741,6 +747,7 @@ function toAuditSettings(audit: AuditFileData) {
     // No shell reads the config: "~/audit" would otherwise be a directory named "~" in the snowmux home.
     dir: expandHome(audit.dir ?? defaultOf(auditKeys.dir), undefined, `[audit] dir = "${audit.dir ?? defaultOf(auditKeys.dir)}"`),
     fsync: (audit.fsync ?? defaultOf(auditKeys.fsync)) as AuditFsyncPolicy,
+    onFailure: (audit.on_failure ?? defaultOf(auditKeys.on_failure)) as AuditOnFailure,
     fsyncIntervalMs: audit.fsync_interval_ms ?? defaultOf(auditKeys.fsync_interval_ms),
     maxFileBytes: Math.max(1, Math.round((audit.max_file_mb ?? defaultOf(auditKeys.max_file_mb)) * MIB)),
     maxFiles: audit.max_files ?? defaultOf(auditKeys.max_files),

@@ -69,7 +69,7 @@ export interface HubHealth {
    * What /healthz answers anyone, without a key: whether it runs, and which process (a load balancer or a
    * test tells the draining hub from the next by pid). Version and activity are for key holders (/status).
    */
-  body: { status: 'running' | 'draining'; message?: string; pid: number; uptimeMs: number };
+  body: { status: 'running' | 'draining'; message?: string; pid: number; uptimeMs: number; audit?: string };
 }
 
 /** What the hub tells listeners (the HTTP face's /events): sessions coming and going, calls, draining. */
@@ -266,7 +266,10 @@ export class HubCore {
   }
 
   health(): HubHealth {
-    const base = { pid: process.pid, uptimeMs: this.uptimeMs() };
+    // Liveness stays 200 while the audit log fails (a restart would not free the disk); the body says so.
+    const trouble = this.pipeline.env.sink.unavailable?.();
+    const audit = trouble ? { audit: `audit records cannot be written since ${trouble.since} (${trouble.code}): ${trouble.refuse ? 'new calls are refused (AUDIT_UNAVAILABLE)' : 'calls are served unrecorded'}; see /readyz or snowmux status` } : {};
+    const base = { pid: process.pid, uptimeMs: this.uptimeMs(), ...audit };
     if (!this.draining) return { ok: true, body: { status: 'running', ...base } };
     return {
       ok: false,

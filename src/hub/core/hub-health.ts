@@ -14,6 +14,9 @@
  * data its editors were pointed at. Such a hub whose every Snowflake warehouse is down cannot do its
  * job, even though the sample still answers: it is unhealthy, and says which account fails. A hub with
  * no Snowflake account is judged by the sample alone.
+ *
+ * The audit log: while its records cannot be written and `[audit] on_failure = "refuse"`, the hub refuses
+ * every call, so it is unhealthy; under "serve" it warns.
  */
 import { snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { WarehouseInfo, WarehouseProblem } from '../warehouse/types.js';
@@ -71,12 +74,18 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
   } else {
     warnings.push(...down);
   }
-  // Calls go on being served (an audit failure never fails a call), so a warning, not a reason: but one
+  // Under [audit] on_failure = "refuse" (the default; absent from older hubs' status: "serve") the hub
+  // refuses calls while records fail: unhealthy. Under "serve" calls go on unrecorded: a warning, but one
   // that says it is happening now, which the cumulative FAILED APPENDS count cannot.
-  const audit = status.audit as { failing?: AuditTrouble | null; headStale?: (AuditTrouble & { headSeq?: unknown }) | null } | undefined;
+  const audit = status.audit as { dir?: unknown; onFailure?: unknown; failing?: AuditTrouble | null; headStale?: (AuditTrouble & { headSeq?: unknown }) | null } | undefined;
   const failing = audit?.failing;
   if (failing && typeof failing.since === 'string') {
-    warnings.push(`audit records are not being written since ${clock(failing.since)} (${String(failing.code)}: ${String(failing.message)}): calls are served but not recorded until it writes again — free space or fix the audit directory`);
+    const where = typeof audit?.dir === 'string' ? ` on the disk holding ${audit.dir}` : '';
+    if (audit?.onFailure === 'refuse') {
+      reasons.push(`audit records cannot be written since ${clock(failing.since)} (${String(failing.code)}: ${String(failing.message)}): new calls are refused with AUDIT_UNAVAILABLE ([audit] on_failure = "refuse") — free space${where} or fix the audit directory's permissions or mount; the hub serves again by itself once a record is written`);
+    } else {
+      warnings.push(`audit records are not being written since ${clock(failing.since)} (${String(failing.code)}: ${String(failing.message)}): calls are served but not recorded until it writes again — free space${where} or fix the audit directory`);
+    }
   }
   // Records are still written, but the anchor that lets verify see a cut-off tail lags behind them.
   const stale = audit?.headStale;

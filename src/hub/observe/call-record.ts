@@ -2,6 +2,7 @@
  * What every finished call leaves behind, and who receives it (status's recent list, audit, metrics).
  * A plain record so the sinks need nothing from the tool layer that produces it.
  */
+import type { SnowmuxError } from '../../errors.js';
 import type { ClientInfo } from '../session/session.js';
 
 export interface CallRecord {
@@ -60,14 +61,32 @@ export interface CallRecord {
   heldFrom?: string | undefined;
 }
 
+/** A sink that cannot keep its trace of calls now: the error a new call gets, and whether it must be refused. */
+export interface SinkTrouble {
+  refuse: boolean;
+  error: SnowmuxError;
+  /** Since when (ISO time), and the failure's code: what an unauthenticated /healthz may tell. */
+  since: string;
+  code: string;
+}
+
 /** Receives every finished call: status's recent list, audit, metrics. */
 export interface CallSink {
-  /** A promise when the call's answer must wait for this sink (the audit log's back-pressure). */
+  /**
+   * A promise when the call's answer must wait for this sink (the audit log's back-pressure); a rejection
+   * (its error) is answered instead of the call's result (the audit log could not write the call's record).
+   */
   record(call: CallRecord): Promise<void> | void;
+  /**
+   * A sink that must keep a trace of every call (the audit log) says here while it cannot, and whether new
+   * calls must be refused meanwhile (`[audit] on_failure = "refuse"`). Read once per call: must be cheap.
+   */
+  unavailable?(): SinkTrouble | undefined;
   /**
    * A statement that may change data is about to run (`call` says who and what; its outcome is not known
    * yet). Only a sink that must keep a trace of it should implement this: the audit log, so a write that
-   * commits before the hub dies is not left without a record. Resolves once the trace is kept.
+   * commits before the hub dies is not left without a record. Resolves once the trace is kept; rejects when
+   * it could not be, and the statement is then not sent.
    */
   recordStarted?(call: CallRecord): Promise<void>;
 }

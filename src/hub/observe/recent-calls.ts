@@ -1,5 +1,5 @@
 /** The last N tool calls, for `snowmux status`. Fixed memory: a ring buffer. */
-import type { CallRecord, CallSink } from './call-record.js';
+import type { CallRecord, CallSink, SinkTrouble } from './call-record.js';
 
 export class RecentCalls implements CallSink {
   private readonly ring: CallRecord[] = [];
@@ -43,8 +43,22 @@ export class CallSinks implements CallSink {
     return held && Promise.all(held).then(() => undefined);
   }
 
+  /** Rejects when a sink could not keep its trace (the audit log): the statement is then not sent. */
   async recordStarted(raw: CallRecord): Promise<void> {
     const call = this.prepare ? this.prepare(raw) : raw;
-    await Promise.all(this.sinks.map((sink) => sink.recordStarted?.(call).catch(() => {})));
+    const settled = await Promise.allSettled(this.sinks.map((sink) => sink.recordStarted?.(call)));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** The first sink's trouble, one that refuses calls first. */
+  unavailable(): SinkTrouble | undefined {
+    let found: SinkTrouble | undefined;
+    for (const sink of this.sinks) {
+      const trouble = sink.unavailable?.();
+      if (trouble?.refuse) return trouble;
+      found ??= trouble;
+    }
+    return found;
   }
 }

@@ -16,6 +16,7 @@ import { CallState, type CallRequest, type CallStage, type PipelineEnv, type Too
 import { GovernedWarehouse } from './governed-warehouse.js';
 import { runStages } from './stage.js';
 import { audit } from './stages/audit.js';
+import { auditGate } from './stages/audit-gate.js';
 import { quota } from './stages/quota.js';
 import { refuseBeyondRoom } from './stages/quota-charge.js';
 import { rateLimit } from './stages/rate-limit.js';
@@ -28,11 +29,12 @@ import { timerDelay } from '../../timer-delay.js';
 
 /**
  * In order. trace, audit and usage wrap the rest and act on the way back (the call's span around all of
- * it; every call one record; what it used counted); the rules follow cheapest first: the role and tool
+ * it; every call one record; what it used counted); audit-gate refuses every call while the audit log
+ * cannot record them (on_failure = "refuse"); the rules follow cheapest first: the role and tool
  * (no I/O), the rate limit, the quota, and the target (resolved from settings, no login); the settings
  * notice, on the way back, tells a session what of its own settings the target could not use.
  */
-export const CALL_STAGES: readonly CallStage[] = [trace, audit, usage, toolPolicy, rateLimit, quota, target, settingsNotice];
+export const CALL_STAGES: readonly CallStage[] = [trace, audit, auditGate, usage, toolPolicy, rateLimit, quota, target, settingsNotice];
 
 export type ToolBody = (call: ToolCall) => Promise<CallToolResult>;
 
@@ -161,7 +163,9 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
   };
   // What the audit log keeps before a statement that may change data runs: who, which call, its SQL.
   const announceWrite = async (sql: string): Promise<void> => {
+    const sentBefore = call.meter.writeSent;
     call.meter.writeSent = true;
+    // Rejects when the write_started record could not be written: the statement is then never sent.
     await call.env.sink.recordStarted?.(
       callRecord(call.session, call.tool, call.request.id, {
         outcome: 'ok', // not read for a started record: it has none yet
@@ -178,7 +182,10 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
         role: role.name,
         ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
       }),
-    );
+    )?.catch((err: unknown) => {
+      call.meter.writeSent = sentBefore;
+      throw err;
+    });
   };
   return {
     warehouse: new GovernedWarehouse({ ...scope, announceWrite }),

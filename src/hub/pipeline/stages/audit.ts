@@ -1,10 +1,12 @@
 /**
  * Call stage, outermost: every call ends in exactly one CallRecord (status's recent list, the audit
  * log, metrics), whatever stage refused it or however it failed. A failure becomes the tool result
- * that says what happened and what to do next.
+ * that says what happened and what to do next; so does a record the audit log could not write, under
+ * `[audit] on_failure = "refuse"` (the sink's promise rejects): a call answered is a call recorded.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { argumentsBesideSql, callRecord } from '../call-record.js';
+import { SnowmuxError, errorMessage } from '../../../errors.js';
 import type { CallStage } from '../call-state.js';
 
 export const audit: CallStage = {
@@ -43,8 +45,22 @@ export const audit: CallStage = {
         ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
       }),
     );
-    if (held) await held;
+    if (held) {
+      try {
+        await held;
+      } catch (err) {
+        // The call's own record could not be written (on_failure = "refuse"): its answer is withheld. An
+        // error result stays as it is (it hands out nothing), told by its own code.
+        if (!result.isError) result = call.fail(call.meter.writeSent === true ? sentAnyway(err) : err);
+      }
+    }
     span?.end();
     return result;
   },
 };
+
+/** A write was sent before its call's record failed: the client must not take the error for "nothing ran". */
+function sentAnyway(err: unknown): SnowmuxError {
+  const code = err instanceof SnowmuxError ? err.code : 'AUDIT_UNAVAILABLE';
+  return new SnowmuxError(code, `${errorMessage(err)} The call's statement was sent (its write_started record is in the log) and may have changed data: check query_history before running it again.`, { cause: err, details: { mayHaveRun: true } });
+}
