@@ -1,6 +1,7 @@
 /**
  * `snowmux doctor` — checks everything a working set-up needs, in the order a new user meets it, and says
- * for each problem what to do: Node, the home and socket (owner, mode), the hub (running? same version?),
+ * for each problem what to do: Node, the home and socket (owner, mode), the hub (running? same version? what
+ * its own health says is wrong now), free space where it writes (doctor-disk.ts),
  * config.toml, the audit log, every profile (resolvable, without printing a secret), the network path to each Snowflake
  * account, the embedded sample warehouse, and the metrics and HTTP listeners. Exit 1 when any check fails.
  */
@@ -26,6 +27,7 @@ import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
 import { withDeadline } from '../deadline.js';
+import { checkFreeSpace, runningHubHealth, type RunningHealth } from './doctor-disk.js';
 import { escapeInvisible, escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
@@ -40,7 +42,7 @@ export interface Check {
 const USAGE = `Usage: snowmux doctor [--home DIR] [--config PATH] [--json] [--offline | --login]
 
 Checks Node, the snowmux home and socket, the running hub (or why the last one an editor started
-stopped), config.toml (every check the hub makes at start: keys, roles, team tools, profiles named),
+stopped) and what its own health reports wrong now, free space where the home and audit log are, config.toml (every check the hub makes at start: keys, roles, team tools, profiles named),
 the audit log as a starting hub opens it, every Snowflake profile (without printing secrets), the
 network path to each account, the embedded sample warehouse and the running hub's metrics and HTTP
 listeners. Prints what to fix; exits 1 when a check fails.
@@ -171,7 +173,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
       checks.push({ check: 'socket', status: 'fail', detail: errorMessage(err) });
     }
   }
-  let hubStatus: { version: string; pid: number; metrics?: { url: string }; http?: { url: string } } | undefined;
+  let hubStatus: { version: string; pid: number; metrics?: { url: string }; http?: { url: string }; health?: RunningHealth } | undefined;
   if (socketPath !== null && existsSync(socketPath)) {
     try {
       checkSocketPath(socketPath);
@@ -210,6 +212,8 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   } else if (!checks.some((c) => c.check === 'hub')) {
     checks.push(hubNotRunning(home));
   }
+  // What the running hub says is wrong now (audit records not written, a warehouse that cannot serve).
+  if (hubStatus) checks.push(...runningHubHealth(hubStatus.health, home));
 
   let config: LoadedConfig | undefined;
   try {
@@ -224,6 +228,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   }
 
   if (config) checks.push(...(await checkAudit(home, config)));
+  checks.push(...checkFreeSpace(home, config?.config.audit.enabled === true ? resolve(home, config.config.audit.dir) : undefined));
   // "The first editor's shim starts one" is not so while a check the hub makes before it starts fails.
   const notRunning = checks.find((c) => c.check === 'hub' && c.status === 'info' && !hubStatus);
   if (notRunning && checks.some((c) => START_CHECKS.has(c.check) && c.status === 'fail')) {
