@@ -112,6 +112,7 @@ export const ERROR_CODES = {
   AUDIT_RECOVERY_FAILED: { fault: 'hub', doc: 'The audit log could not be reopened after an earlier failure.' },
   AUDIT_TAIL_CORRUPT: { fault: 'hub', doc: 'The last audit file ends in a broken record; `snowmux audit verify` says where.' },
   AUDIT_UNAVAILABLE: { fault: 'hub', refusal: true, retry: true, doc: 'Audit records cannot be written (a full disk, a failing device, a read-only filesystem, permissions) and `[audit] on_failure = "refuse"`: the call was refused before it reached a warehouse, or its answer was withheld because its record could not be written; a write whose `write_started` record cannot be written never runs. The message names the error and the audit directory: free space there or fix its permissions; the hub serves again by itself once a record is written.' },
+  AUDIT_FILE_CHANGED: { fault: 'hub', doc: 'An audit file was truncated, moved or written to by something else while the hub wrote it (logrotate\'s copytruncate or create): the hub went on in a new file chained to its last record, and status warns. Put the moved records back under their file\'s name; do not rotate the audit directory externally.' },
   AUDIT_CLOSED: { fault: 'hub', doc: 'The audit log is closed (the hub is stopping).' },
 } as const satisfies Record<string, ErrorCodeFacts>;
 

@@ -3,7 +3,7 @@
  * (forwards line by line for verification, backwards from the end to resume writing).
  */
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, fstatSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
@@ -497,4 +497,39 @@ function encodeUnwritten(state: UnwrittenState | undefined): Buffer {
   buf.write(text, 0, 'utf8');
   buf[UNWRITTEN_BYTES - 1] = NEWLINE;
   return buf;
+}
+
+/**
+ * How the audit file the hub writes changed under it, found by what the writer knows (its descriptor and
+ * the size it wrote), or undefined when it is as the hub left it. Two sync stats (~2 µs, no thread-pool
+ * round trip), once per write batch, beside the claim file's read. 'truncated' is logrotate's copytruncate
+ * (or any cut), 'grown' another writer's bytes, 'moved' a rename with a new file in its place (logrotate's
+ * create) or none. A file removed outright (no link left) is left to the anchor's check (stillNamed).
+ */
+export type ExternalChange = 'truncated' | 'grown' | 'moved';
+
+export function changedUnderWriter(fd: number, path: string, writtenBytes: number): ExternalChange | undefined {
+  const opened = fstatSync(fd);
+  if (opened.nlink === 0) return undefined;
+  if (opened.size < writtenBytes) return 'truncated';
+  if (opened.size > writtenBytes) return 'grown';
+  try {
+    const named = statSync(path);
+    return named.dev === opened.dev && named.ino === opened.ino ? undefined : 'moved';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'moved';
+    throw err;
+  }
+}
+
+/** `audit-000001.jsonl.1`, `.2.gz`, `-20260101`…: names an external rotation (logrotate) gives an audit file's copies. */
+export function strayAuditCopy(name: string): string | undefined {
+  const m = /^(audit-\d{6,}\.jsonl)[.-].+$/.exec(name);
+  return m?.[1];
+}
+
+/** The entries of `dir` named like external copies of audit files, sorted. */
+export async function listStrayCopies(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => strayAuditCopy(name) !== undefined).sort();
 }

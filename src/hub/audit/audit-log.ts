@@ -25,8 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, readUnwrittenState, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, writeHead, writeUnwrittenState } from './audit-files.js';
-import type { AuditFile, HeldFile } from './audit-files.js';
+import { auditFileName, changedUnderWriter, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, listStrayCopies, readUnwrittenState, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, writeHead, writeUnwrittenState } from './audit-files.js';
+import type { AuditFile, ExternalChange, HeldFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import { timerDelay } from '../../timer-delay.js';
 import {
@@ -163,7 +163,19 @@ export interface AuditStats {
   headStale: { since: string; code: string; message: string; headSeq: number | null } | null;
   /** While the log holds its records in a side file (another hub writes the chain): the file and how many. */
   holding?: { file: string; records: number };
+  /**
+   * An audit file changed under the hub (logrotate's copytruncate or create, another writer): when, which
+   * file, how, the file the hub went on in (chained), and the copies named like an external rotation's.
+   * Kept for the hub's life: verify reports the file's records missing until they are put back.
+   */
+  externalChange?: { at: string; file: string; how: ExternalChange; continuedIn: string; copies: string[] };
 }
+
+const HOW: Readonly<Record<ExternalChange, string>> = {
+  truncated: 'truncated (cut shorter than the hub wrote it)',
+  grown: 'written to by something else (longer than the hub wrote it)',
+  moved: 'moved or replaced (the name no longer points at the file the hub writes)',
+};
 
 /** Not a record: asks the drain loop to try the failing log again (recovery, the records_unwritten note). */
 const PROBE = Object.freeze({ kind: 'probe' }) as unknown as AuditEntry;
@@ -249,6 +261,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private counters = { appended: 0, failedAppends: 0, ioErrors: 0, fsyncs: 0, rotations: 0, recoveries: 0 };
   private failing: AuditStats['failing'] = null;
   private headStale: AuditStats['headStale'] = null;
+  private externalChange: AuditStats['externalChange'];
   /** Records that could not be written since the last one that was: told in the chain by the next write. */
   private gap: { records: number; from: string; to: string; codes: string[]; kinds: Record<string, number>; carriedOver?: number } | undefined;
   private report!: AuditOpenReport;
@@ -512,7 +525,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   stats(): AuditStats {
     const holding = this.holding ? { holding: { file: this.holding.file, records: this.holding.records } } : {};
-    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing, headStale: this.headStale, ...holding };
+    return { lastSeq: this.seq, lastHash: this.prev, file: this.fileName, durableSeq: this.durable.seq, queued: this.queue.length, ...this.counters, failing: this.failing, headStale: this.headStale, ...holding, ...(this.externalChange ? { externalChange: this.externalChange } : {}) };
   }
 
   /** Writes what is queued, fsyncs (unless 'never'), rewrites audit-head and closes the file. Idempotent. */
@@ -625,6 +638,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       await this.holdBatch(batch, results);
       return;
     }
+    if (batch.length > 0 && this.fh && !this.needsRecovery && !this.rotateBeforeNext) await this.followExternalChange();
     let wrote = false;
     for (let at = 0; at < batch.length; ) {
       // The usual case writes the queue's records in one write() (one thread-pool round trip): one write
@@ -986,6 +1000,42 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     await this.writeHeadAnchor(true);
     await this.prune();
     this.notify('rotate', { from, to: this.fileName });
+  }
+
+  /**
+   * Before a batch is written: the file the hub writes was cut, moved aside or appended to by something
+   * else (logrotate's copytruncate or create). Writing on would put records at offset 0 of a truncated file
+   * (seq 5 where verify expects seq 1) or into the renamed copy; a recovery would re-read the directory and
+   * restart the chain at the records left there. Instead the hub starts the next file, chained to its last
+   * record as a size rotation is (reason 'external'), and says so: an error event, and status's warning.
+   */
+  private async followExternalChange(): Promise<void> {
+    const from = this.fileName;
+    let how: ExternalChange | undefined;
+    try {
+      how = changedUnderWriter(this.fh!.fd, join(this.dir, from), this.fileSize);
+    } catch {
+      return; // the anchor's check (stillNamed) and the write itself report a directory that is gone
+    }
+    if (how === undefined) return;
+    const foundBytes = await this.fh!.stat().then((st) => st.size, () => -1);
+    // What was written so far stays where the descriptor points (the moved copy) and is made durable first.
+    if (this.policy !== 'never') await this.syncNow();
+    const copies = await listStrayCopies(this.dir).catch(() => []);
+    await this.closeFile();
+    try {
+      await this.startFile(this.fileNumber + 1, { reason: 'external', previousFile: from, external: { how, writtenBytes: this.fileSize, foundBytes } }, 'wx');
+      this.counters.rotations += 1;
+      await this.writeHeadAnchor(true);
+    } catch (err) {
+      this.needsRecovery = true;
+      this.ioError('AUDIT_FILE_CHANGED', `The audit file ${from} in ${this.dir} was ${HOW[how]} while the hub wrote it, and the next file could not be started`, err);
+      return;
+    }
+    this.externalChange = { at: new Date(this.clock()).toISOString(), file: from, how, continuedIn: this.fileName, copies };
+    this.counters.ioErrors += 1;
+    const seen = copies.length > 0 ? ` (${copies.join(', ')} ${copies.length === 1 ? 'is' : 'are'} in the directory: likely the moved records)` : '';
+    this.notify('error', new SnowmuxError('AUDIT_FILE_CHANGED', `The audit file ${from} in ${this.dir} was ${HOW[how]} while the hub wrote it (logrotate's copytruncate or create?)${seen}. The hub goes on in ${this.fileName}, chained to its last record; \`snowmux audit verify\` reports ${from}'s records missing until they are back under its name. Do not rotate the audit directory externally: the hub rotates it ([audit] max_file_mb, max_files).`));
   }
 
   /** Opens file `number` and writes its rotate record (the file's first line). */

@@ -85,7 +85,7 @@ export interface AuditRecord extends Omit<AuditEntry, 'kind'> {
 /** The `detail` of a rotate record: it ties a file to its predecessor and acknowledges crash residue. */
 export interface RotateDetail {
   /** Why this file was started: size limit, recovery from a torn tail, or a reopen that found the anchor ahead of the log. */
-  reason: 'size' | 'torn_tail' | 'head_mismatch' | 'resume';
+  reason: 'size' | 'torn_tail' | 'head_mismatch' | 'resume' | 'external';
   /** Name of the file this record opens (detects renamed files). */
   file: string;
   /** Name of the file before it (detects removed files). */
@@ -96,6 +96,8 @@ export interface RotateDetail {
   torn?: TornAcknowledgement[];
   /** For reason 'head_mismatch': what audit-head said and where the log actually ended. */
   head?: { seq: number; hash: string };
+  /** For reason 'external': how the previous file changed under the hub (logrotate), its size as written and as found. */
+  external?: { how: 'truncated' | 'grown' | 'moved'; writtenBytes: number; foundBytes: number };
   lastSeq?: number;
 }
 

@@ -128,7 +128,7 @@ async function defaultChains(dir: string): Promise<string[]> {
  * What to do about each kind of problem: the report says what happened and where, and whoever reads it
  * (a cron job's mail, an auditor) next needs what to compare, what to restore and which records to doubt.
  */
-const ADVICE: Readonly<Record<Exclude<VerifyProblemKind, 'torn' | 'unwritten'>, string>> = {
+const ADVICE: Readonly<Record<Exclude<VerifyProblemKind, 'torn' | 'unwritten' | 'stray'>, string>> = {
   edited: 'the named records are not what the hub wrote: treat what they say as unproven, and read the originals in a backup of the audit files',
   chain_break: 'the chain was rewritten or records forged from the named record on: compare `lastHash` (`snowmux audit verify --json`) with the head hash kept off this host, and treat every record after the break as unproven until a backup confirms it',
   seq_gap: 'the seq numbers were altered: treat the records from the jump on as unproven and compare them with a backup',
@@ -151,19 +151,21 @@ export function formatResult(result: VerifyResult): string {
   const span = result.firstSeq === undefined ? '' : ` (seq ${result.firstSeq}..${result.lastSeq})`;
   const torn = result.problems.filter((p) => p.kind === 'torn');
   const unwritten = result.problems.filter((p) => p.kind === 'unwritten');
-  const others = result.problems.filter((p) => p.kind !== 'torn' && p.kind !== 'unwritten');
+  const strays = result.problems.filter((p) => p.kind === 'stray');
+  const others = result.problems.filter((p) => p.kind !== 'torn' && p.kind !== 'unwritten' && p.kind !== 'stray');
   const lines: string[] = [];
   if (result.ok) {
     const cutByDisk = torn.filter((p) => p.cause === 'write_failed').length;
     const residue = torn.length === 0 ? '' : `; ${torn.length} torn line${torn.length === 1 ? '' : 's'} (${cutByDisk === torn.length ? 'writes cut short by the disk' : cutByDisk > 0 ? `${cutByDisk} cut short by the disk, the rest crash residue` : 'crash residue'}, not part of the chain)`;
     const gaps = unwritten.length === 0 ? '' : `; ${unwritten.length} note${unwritten.length === 1 ? '' : 's'} of records the hub could not write`;
-    lines.push(`audit: ${files}, ${records}, chain intact${span}${residue}${gaps}`);
+    const copies = strays.length === 0 ? '' : `; ${strays.length} file${strays.length === 1 ? '' : 's'} named like an external rotation's cop${strays.length === 1 ? 'y' : 'ies'}, not read`;
+    lines.push(`audit: ${files}, ${records}, chain intact${span}${residue}${gaps}${copies}`);
   } else {
     const count = others.length + result.omittedProblems;
     const onlyLost = others.every((p) => p.kind === 'lost');
     lines.push(`audit: ${files}, ${records}, ${count} problem${count === 1 ? '' : 's'} found — ${onlyLost ? 'records the hub could not write are missing' : 'the log was altered or damaged'}`);
   }
-  for (const p of [...others, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${escapeLine(p.message)}`);
+  for (const p of [...others, ...strays, ...unwritten, ...torn]) lines.push(`  ${p.kind.padEnd(11)} ${escapeLine(p.message)}`);
   if (result.omittedProblems > 0) lines.push(`  … and ${result.omittedProblems} more (use --json for the first ${result.problems.length})`);
   if (!result.ok) {
     lines.push('what to do: first copy this directory elsewhere as it is (it is the evidence); the hub may go on writing (it only appends after the last record and changes nothing before it). Then, per kind:');

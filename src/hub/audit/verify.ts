@@ -9,12 +9,12 @@
  */
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, listHeldFiles, readHead, readHeldFile, readLines, readUnwrittenState, HEAD_FILE, UNWRITTEN_FILE } from './audit-files.js';
+import { auditFileName, auditFileNumber, isNotRegularFile, listAuditFiles, listHeldFiles, readHead, readHeldFile, readLines, readUnwrittenState, listStrayCopies, strayAuditCopy, HEAD_FILE, UNWRITTEN_FILE } from './audit-files.js';
 import type { AuditFile, UnterminatedTail } from './audit-files.js';
 import { GENESIS_HASH, computeRecordHash, recordShapeDefect } from './audit-record.js';
 import type { RotateDetail, TornAcknowledgement } from './audit-record.js';
 
-export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten' | 'not_a_file' | 'lost';
+export type VerifyProblemKind = 'edited' | 'removed' | 'reordered' | 'torn' | 'bad_json' | 'chain_break' | 'seq_gap' | 'unwritten' | 'not_a_file' | 'lost' | 'stray';
 
 export interface VerifyProblem {
   /** File name inside the audit directory (or 'audit-head'). */
@@ -121,7 +121,7 @@ class Verifier {
 
   add(problem: VerifyProblem): void {
     // Crash residue and the hub's own note of records it could not write are facts about the log, not tampering.
-    if (problem.kind !== 'torn' && problem.kind !== 'unwritten') this.tampering += 1;
+    if (problem.kind !== 'torn' && problem.kind !== 'unwritten' && problem.kind !== 'stray') this.tampering += 1;
     if (this.problems.length < MAX_REPORTED_PROBLEMS) this.problems.push(problem);
     else this.omitted += 1;
   }
@@ -162,6 +162,7 @@ class Verifier {
       });
     }
     this.checkLeadingFiles();
+    await this.noteStrayCopies();
     const order = this.chainOrder();
     this.checkChain(order);
     const head = await this.checkHead(order);
@@ -430,6 +431,46 @@ class Verifier {
     return 'checked';
   }
 
+  /**
+   * Files named like an external rotation's copies of an audit file (`audit-000001.jsonl.1`, `.2.gz`,
+   * `-20260101`: logrotate's copytruncate or create). Not part of the chain, so verify does not read them
+   * as such; named, with the records they hold, because the chain's file they came from now misses them.
+   */
+  private async noteStrayCopies(): Promise<void> {
+    let names: string[];
+    try {
+      names = await listStrayCopies(this.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const of = strayAuditCopy(name) as string;
+      let holds = '';
+      if (/\.(gz|bz2|xz|zst|lz4|z)$/i.test(name)) holds = ' (compressed)';
+      else {
+        try {
+          let first: number | undefined;
+          let last: number | undefined;
+          for await (const { text } of readLines(join(this.dir, name), () => undefined)) {
+            const seq = seqOf(text);
+            if (seq === undefined) continue;
+            first ??= seq;
+            last = seq;
+          }
+          holds = first === undefined ? ' (no records)' : `, holding records seq ${first}..${String(last)},`;
+        } catch {
+          holds = ' (unreadable)';
+        }
+      }
+      this.add({
+        file: name,
+        line: 0,
+        kind: 'stray',
+        message: `${name}${holds} is not part of the chain: it is named like the copy an external rotation (logrotate's copytruncate or create) makes of ${of}, whose records it likely holds. If ${of} is now empty or missing those records, put them back under its name (decompressed, before any records ${of} holds now) and verify again; do not rotate the audit directory externally (the hub rotates it: [audit] max_file_mb, max_files)`,
+      });
+    }
+  }
+
   /** The highest seq read from the files (0 for none). */
   private lastReadSeq(): number {
     let max = 0;
@@ -490,6 +531,16 @@ async function heldRecords(dir: string): Promise<NonNullable<VerifyResult['held'
     }
   }
   return held;
+}
+
+/** The seq of an audit record's line, or undefined. */
+function seqOf(text: string): number | undefined {
+  try {
+    const seq = (JSON.parse(text) as { seq?: unknown }).seq;
+    return typeof seq === 'number' ? seq : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a `records_unwritten` record says: calls the hub served but could not record, and when. */

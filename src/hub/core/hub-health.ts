@@ -77,7 +77,7 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
   // Under [audit] on_failure = "refuse" (the default; absent from older hubs' status: "serve") the hub
   // refuses calls while records fail: unhealthy. Under "serve" calls go on unrecorded: a warning, but one
   // that says it is happening now, which the cumulative FAILED APPENDS count cannot.
-  const audit = status.audit as { dir?: unknown; onFailure?: unknown; failing?: AuditTrouble | null; headStale?: (AuditTrouble & { headSeq?: unknown }) | null } | undefined;
+  const audit = status.audit as { dir?: unknown; onFailure?: unknown; failing?: AuditTrouble | null; headStale?: (AuditTrouble & { headSeq?: unknown }) | null; externalChange?: ExternalChange } | undefined;
   const failing = audit?.failing;
   if (failing && typeof failing.since === 'string') {
     const where = typeof audit?.dir === 'string' ? ` on the disk holding ${audit.dir}` : '';
@@ -95,7 +95,24 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
       `the audit-head anchor could not be rewritten since ${clock(stale.since)} (${String(stale.code)}: ${String(stale.message)}): ${names} could be cut off the end of the log without \`snowmux audit verify\` noticing — free space or fix the audit directory (each new record tries the rewrite again)`,
     );
   }
+  // An audit file rotated externally (logrotate) under the hub: it went on in a new file, chained, but
+  // verify reports the moved records missing until they are back under their file's name.
+  const moved = audit?.externalChange;
+  if (moved && typeof moved.at === 'string') {
+    const copies = Array.isArray(moved.copies) && moved.copies.length > 0 ? `; ${moved.copies.map(String).join(', ')} look${moved.copies.length === 1 ? 's' : ''} like the rotated copy` : '';
+    warnings.push(
+      `the audit file ${String(moved.file)} was ${moved.how === 'truncated' ? 'truncated' : moved.how === 'grown' ? 'written to by something else' : 'moved or replaced'} under the hub at ${clock(moved.at)} (logrotate?): it went on in ${String(moved.continuedIn)}, chained${copies}. \`snowmux audit verify\` reports ${String(moved.file)}'s records missing until they are back under that name; do not rotate the audit directory externally (the hub rotates it: [audit] max_file_mb, max_files)`,
+    );
+  }
   return { ok: reasons.length === 0, reasons, warnings };
+}
+
+interface ExternalChange {
+  at?: unknown;
+  file?: unknown;
+  how?: unknown;
+  continuedIn?: unknown;
+  copies?: unknown;
 }
 
 interface AuditTrouble {
