@@ -3,7 +3,7 @@
  * call (one lead login, a growing back-off), interactive logins stay one at a time after the first, and a
  * call waiting for a person is told so. Counting the driver's logins is the point of each test.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_POOL } from '../../src/hub/config/config-schema.js';
 import type { SnowflakeAuth, SnowflakeProfile } from '../../src/hub/config/profile-types.js';
@@ -86,14 +86,16 @@ function profile(auth: SnowflakeAuth = { method: 'password', password: 'pw' }, p
   };
 }
 
-function pool(driver: ScriptedSdk, p: SnowflakeProfile, interactive: boolean, clock: { now: number }, timings: Partial<PoolTimings> = {}): SnowflakePool {
+/** `now` is the monotonic time; `wall`, if set, how far the wall clock was stepped from it (NTP, a resumed VM). */
+function pool(driver: ScriptedSdk, p: SnowflakeProfile, interactive: boolean, clock: { now: number; wall?: number }, timings: Partial<PoolTimings> = {}): SnowflakePool {
   return new SnowflakePool(driver.sdk, p, {}, interactive, {
     validateIdleAfterMs: 60_000,
     validateTimeoutMs: 1_000,
     loginTimeoutMs: 10_000,
     destroyTimeoutMs: 1_000,
     destroyDeferMs: 1_000,
-    now: () => clock.now,
+    now: () => clock.now + (clock.wall ?? 0),
+    monotonic: () => clock.now,
     ...timings,
   });
 }
@@ -230,4 +232,58 @@ test('close() waits for a login in flight and logs out the session it opens: non
   assert.ok(failed instanceof SnowmuxError && failed.code === 'WAREHOUSE_CLOSED', String(failed));
   await assert.rejects(p.acquire(never, cancelled), { code: 'WAREHOUSE_CLOSED' });
   assert.equal(driver.started, 1, 'no login after close');
+});
+
+/** Steps what Date.now() answers by `stepMs` from now on, as NTP or a resumed VM would; the pool's monotonic clock runs on. */
+function stepWallClock(t: TestContext, clock: { wall?: number }, stepMs: number): void {
+  const real = Date.now.bind(Date);
+  t.mock.method(Date, 'now', () => real() + stepMs);
+  clock.wall = stepMs;
+}
+
+test('the back-off after refused credentials runs on the monotonic clock: a wall clock stepped back 3 h neither stretches it nor shows a time 3 h away', async (t) => {
+  const driver = new ScriptedSdk();
+  const clock: { now: number; wall?: number } = { now: Date.UTC(2026, 10, 21, 14, 0, 0) };
+  const p = pool(driver, profile(), false, clock);
+  t.after(() => p.close(100));
+  driver.auto = () => REFUSED;
+  await assert.rejects(p.acquire(never, cancelled), { code: 'AUTH_FAILED' });
+  assert.equal(driver.started, 1);
+  stepWallClock(t, clock, -3 * 3_600_000);
+  clock.now += 5_000;
+  const held = await p.acquire(never, cancelled).catch((e: SnowmuxError) => e);
+  assert.ok(held instanceof SnowmuxError && held.code === 'AUTH_FAILED');
+  // 10 s of the 15 s back-off are left: the time shown is 10 s from the (stepped) wall clock.
+  assert.equal(held.details?.['retryAt'], new Date(clock.now + clock.wall! + 10_000).toISOString());
+  assert.match(held.message, /again before 11:00:15 UTC/);
+  clock.now += 10_000;
+  await assert.rejects(p.acquire(never, cancelled), { code: 'AUTH_FAILED' });
+  assert.equal(driver.started, 2, 'the login was tried again 15 s after the refusal, not 3 h later');
+});
+
+test('connection age and idle time run on the monotonic clock: a wall clock stepped forward 2 h does not make a connection look old, nor one stepped back young', async (t) => {
+  const driver = new ScriptedSdk();
+  const clock: { now: number; wall?: number } = { now: 1_000_000 };
+  const p = pool(driver, profile(undefined, { maxConnectionAgeMs: 3_600_000, validateOnBorrow: true }), false, clock);
+  t.after(() => p.close(100));
+  driver.auto = () => undefined;
+  const first = await p.acquire(never, cancelled);
+  p.release(first.connection);
+  stepWallClock(t, clock, 2 * 3_600_000);
+  clock.now += 1_000;
+  const again = await p.acquire(never, cancelled);
+  assert.equal(again.connection, first.connection, 'the same connection, a second old, is reused');
+  assert.equal(driver.started, 1);
+  assert.equal(p.stats().validations, 0, 'given back a second ago: no heartbeat before reuse');
+  p.release(again.connection);
+
+  // An hour and a minute later on the monotonic clock, with the wall clock stepped back 2 h meanwhile:
+  // the connection is past its maximum age, and is replaced.
+  t.mock.restoreAll();
+  stepWallClock(t, clock, -2 * 3_600_000);
+  clock.now += 3_660_000;
+  const replaced = await p.acquire(never, cancelled);
+  assert.notEqual(replaced.connection, first.connection, 'an hour-old connection was kept because the wall clock went back');
+  assert.equal(driver.started, 2);
+  p.release(replaced.connection);
 });

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -492,4 +492,35 @@ test('a profile warning is logged once, not once per session', () => {
   const warned = lines.filter((line) => line.includes('profile warning'));
   assert.equal(warned.length, 1, warned.join('\n'));
   assert.match(warned[0]!, /none is selected/);
+});
+
+/** Steps what Date.now() answers by `stepMs` from now on, as NTP or a resumed VM would; performance.now() runs on. */
+function stepWallClock(t: TestContext, stepMs: number): void {
+  const real = Date.now.bind(Date);
+  t.mock.method(Date, 'now', () => real() + stepMs);
+}
+
+test('how long a transient login failure counts in status is measured on the monotonic clock: a wall-clock step hides it neither early nor keeps it for hours', async (t) => {
+  const registry = new WarehouseRegistry({
+    home: '/nonexistent',
+    logger,
+    env: {},
+    openSnowflake: async () => {
+      throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'Login to Snowflake did not finish.', { details: { transient: true } });
+    },
+  });
+  await assert.rejects(registry.forSession(session('s', env('alice'))));
+  const shown = () => registry.describe().filter((w) => w.problem).map((w) => w.detail['user']);
+  assert.deepEqual(shown(), ['alice']);
+  // Forward 2 h a moment after the failure: it still counts for the rest of its 15 s, and shows when it happened.
+  stepWallClock(t, 2 * 3_600_000);
+  assert.deepEqual(shown(), ['alice'], 'a wall clock stepped forward hid a failure of a moment ago');
+  const at = Date.parse(registry.describe().find((w) => w.problem)!.problem!.at);
+  assert.ok(Math.abs(at - (Date.now() - 2 * 3_600_000)) < 60_000, 'the time shown is the wall-clock time of the failure');
+  t.mock.restoreAll();
+  // Back 3 h, and 16 s elapsed: the failure has lapsed (the next call tries again), not counted for 3 h more.
+  stepWallClock(t, -3 * 3_600_000);
+  const mono = performance.now.bind(performance);
+  t.mock.method(performance, 'now', () => mono() + 16_000);
+  assert.deepEqual(shown(), [], 'a wall clock stepped back kept a lapsed transient failure in status');
 });

@@ -30,11 +30,22 @@ export function loginRefusedWaitMs(refusals: number, first: number = LOGIN_RETRY
   return Math.min(first * 4 ** Math.max(0, refusals - 1), LOGIN_REFUSED_MAX_WAIT_MS);
 }
 
-/** A login (or pool) failure as it is kept: the error, when it last happened, and how many in a row. */
+/**
+ * A login (or pool) failure as it is kept: the error, when it last happened, and how many in a row. `at` is
+ * the wall-clock time, shown; `mono` the same moment on the monotonic clock (performance.now()), which is
+ * what how long the failure counts is measured on: a wall clock stepped back by hours must not keep a blip
+ * "unready" for those hours, nor one stepped forward hide a failure at once.
+ */
 export interface LoginFailure {
   error: unknown;
   at: number;
+  mono: number;
   failures: number;
+}
+
+/** A failure happening now: its wall-clock time (shown) and its monotonic time (measured). */
+export function failureNow(error: unknown, failures: number): LoginFailure {
+  return { error, at: Date.now(), mono: performance.now(), failures };
 }
 
 /** True when waiting is enough (the next attempt may succeed); false when a person must change something. */
@@ -45,14 +56,14 @@ export function isTransientFailure(err: unknown): boolean {
 }
 
 /**
- * The problem to show for `failure` at `now`, or undefined when it no longer counts (a transient failure
- * older than the retry window). The hub's messages name settings, never their values; the registry
+ * The problem to show for `failure` at `monoNow` (performance.now()), or undefined when it no longer counts
+ * (a transient failure older than the retry window, measured on the monotonic clock). The hub's messages name settings, never their values; the registry
  * masks every known secret from what it lists as a last guard.
  */
-export function warehouseProblem(failure: LoginFailure | null, now: number): WarehouseProblem | undefined {
+export function warehouseProblem(failure: LoginFailure | null, monoNow: number = performance.now()): WarehouseProblem | undefined {
   if (failure === null) return undefined;
   const transient = isTransientFailure(failure.error);
-  if (transient && now - failure.at >= LOGIN_RETRY_AFTER_MS) return undefined;
+  if (transient && monoNow - failure.mono >= LOGIN_RETRY_AFTER_MS) return undefined;
   const err = failure.error;
   const code = err instanceof SnowmuxError ? err.code : 'WAREHOUSE_UNAVAILABLE';
   const snowflakeCode = err instanceof SnowmuxError && typeof err.details?.['snowflakeCode'] === 'string' ? (err.details['snowflakeCode'] as string) : undefined;

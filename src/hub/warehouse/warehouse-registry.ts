@@ -22,7 +22,7 @@ import { credentialsFingerprint, profileFingerprint, redactProfile, resolveProfi
 import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
-import { LOGIN_RETRY_AFTER_MS, loginRefusedWaitMs, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
+import { LOGIN_RETRY_AFTER_MS, failureNow, loginRefusedWaitMs, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
 import { driverLogConfig } from './snowflake/driver-log-config.js';
 
 /**
@@ -64,7 +64,7 @@ export interface WarehouseRegistryOptions {
    * the client's to choose, so they are that session's to scrub, not the hub's), else without (the hub's own).
    */
   onSecrets?: (secrets: string[], sessionId?: string) => void;
-  /** The clock pools' unused time is measured by (ms; Date.now unless a test says). */
+  /** The monotonic clock pools' unused time is measured by (ms; performance.now unless a test says). */
   now?: () => number;
 }
 
@@ -205,7 +205,7 @@ export class WarehouseRegistry implements WarehouseProvider {
    * session without settings of its own fails with it, so status and /readyz count it as a warehouse
    * that cannot serve, not only as a warning.
    */
-  private defaultUnusable: { error: unknown; at: number } | undefined;
+  private defaultUnusable: LoginFailure | undefined;
   /** Profile warnings already logged (MAX_LOGGED_WARNINGS). */
   private readonly loggedWarnings = new Set<string>();
   private readonly bySession = new WeakMap<WarehouseCaller, Map<string, CachedTarget>>();
@@ -245,7 +245,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       profile = resolved.profile;
       if (profile) this.warm = { identity: profileFingerprint(profile), files: resolved.files, stamp: stampOf(resolved.files).stamp };
     } catch (err) {
-      this.defaultUnusable = { error: err, at: Date.now() };
+      this.defaultUnusable = failureNow(err, 1);
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
       warnings.push(
         `the hub's default Snowflake profile cannot be used: ${(err as Error).message} ` +
@@ -409,7 +409,7 @@ export class WarehouseRegistry implements WarehouseProvider {
    * back with those settings opens them again. Called every UNUSED_SWEEP_MS.
    */
   retireUnused(): void {
-    const now = (this.opts.now ?? Date.now)();
+    const now = (this.opts.now ?? (() => performance.now()))();
     for (const [identity, use] of this.uses) {
       for (const session of use.sessions) if (session.closed === true) use.sessions.delete(session);
       if (use.sessions.size > 0 || identity === this.warm?.identity) {
@@ -592,7 +592,7 @@ export class WarehouseRegistry implements WarehouseProvider {
         // A pool retired while it logged in failed with settings no session uses any more: nothing to report.
         if (!this.closed && this.pools.get(fingerprint) === failed) {
           this.failed.delete(fingerprint);
-          this.failed.set(fingerprint, { profile, failure: { error: err, at: Date.now(), failures } });
+          this.failed.set(fingerprint, { profile, failure: failureNow(err, failures) });
           // Bounded (every shim with other settings is another fingerprint): the oldest goes first.
           if (this.failed.size > MAX_FAILED_PROFILES) this.failed.delete(this.failed.keys().next().value!);
         }
@@ -631,7 +631,7 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   /** The warehouses open, then those that could not open and still count as a problem (see warehouse-problem.ts). */
   describe(): WarehouseInfo[] {
-    const now = Date.now();
+    const now = performance.now();
     const shown: { info: WarehouseInfo; secrets: readonly string[] }[] = [...this.open].map((w) => ({ info: w.info(), secrets: this.secretsOf.get(w) ?? [] }));
     for (const { profile: p, failure } of this.failed.values()) {
       const problem = warehouseProblem(failure, now);
@@ -649,7 +649,7 @@ export class WarehouseRegistry implements WarehouseProvider {
         },
       });
     }
-    const unusable = this.defaultUnusable === undefined ? undefined : warehouseProblem({ ...this.defaultUnusable, failures: 1 }, now);
+    const unusable = this.defaultUnusable === undefined ? undefined : warehouseProblem(this.defaultUnusable, now);
     if (unusable) {
       const name = this.opts.profileName ?? this.opts.config?.config.hub.defaultProfile ?? 'default';
       shown.push({ secrets: [], info: { kind: 'snowflake', name, detail: { opened: false }, defaultDatabase: '', defaultSchema: '', capacity: 0, problem: unusable } });

@@ -105,7 +105,8 @@ export class DuckDbWarehouse implements Warehouse {
   /** Catalog look-ups are quick; their own slot keeps them from queueing behind long statements. */
   private readonly catalogSlots = new Slots(1);
   private closed = false;
-  private closedAt: number | null = null;
+  /** When close() ran (see LoginFailure: the wall-clock time shown, the monotonic one measured). */
+  private closedAt: { at: number; mono: number } | null = null;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -175,7 +176,7 @@ export class DuckDbWarehouse implements Warehouse {
         generatedOnOpen: this.openFacts.generated,
         openMs: this.openFacts.openMs,
       },
-      ...(this.closedAt === null ? {} : { problem: warehouseProblem({ error: closedError(), at: this.closedAt, failures: 1 }, Date.now()) }),
+      ...(this.closedAt === null ? {} : { problem: warehouseProblem({ error: closedError(), ...this.closedAt, failures: 1 }) }),
     };
   }
 
@@ -337,7 +338,7 @@ export class DuckDbWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closedAt = Date.now();
+    this.closedAt = { at: Date.now(), mono: performance.now() };
     await this.calls.drain();
     this.results.clear();
     this.instance.closeSync();

@@ -37,11 +37,15 @@ export interface OutageWatchTimings {
 
 export const DEFAULT_OUTAGE_TIMINGS: OutageWatchTimings = { graceMs: 3_000, intervalMs: 2_000, probeTimeoutMs: 2_000, strikes: 2 };
 
-/** An outage the probes are seeing: what the last one met, since when (wall clock), the last one's time, how many in a row. */
+/**
+ * An outage the probes are seeing: what the last one met, since when (wall clock, shown), the last one's time
+ * (wall clock, shown, and monotonic: how long the outage still counts is measured on that), how many in a row.
+ */
 export interface OutageState {
   reason: string;
   since: number;
   lastAt: number;
+  lastMono: number;
   probes: number;
 }
 
@@ -115,7 +119,7 @@ export class OutageWatch {
       this.probing = false;
     }
     const now = Date.now();
-    this.failing = result.ok ? null : { reason: result.reason, since: this.failing?.since ?? now, lastAt: now, probes: (this.failing?.probes ?? 0) + 1 };
+    this.failing = result.ok ? null : { reason: result.reason, since: this.failing?.since ?? now, lastAt: now, lastMono: performance.now(), probes: (this.failing?.probes ?? 0) + 1 };
     for (const waiter of [...this.waiters]) {
       // Only a statement that had already waited its grace when the probe started counts the probe.
       if (waiter.since + this.timings.graceMs > startedAt) continue;

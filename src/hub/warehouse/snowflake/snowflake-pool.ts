@@ -57,8 +57,14 @@ export interface PoolTimings {
   refusedRetryAfterMs?: number | undefined;
   /** Interactive pools: how long a call waits while a person is asked. Default INTERACTIVE_LOGIN_WAIT_MS. */
   interactiveWaitMs?: number | undefined;
-  /** Wall clock (tests). */
+  /** Wall clock, for the times shown (tests). Default Date.now. */
   now?: (() => number) | undefined;
+  /**
+   * Monotonic clock (ms, any origin), on which every age, idle time and back-off of the pool is measured, so
+   * a wall clock stepped by hours (NTP, a resumed VM) neither ages nor rejuvenates a connection nor stretches
+   * a back-off (tests). Default performance.now.
+   */
+  monotonic?: (() => number) | undefined;
   /**
    * Watches one login for a host that does not answer at all (outage-watch.ts, watchLogin): calls `dead`
    * with the error to end the login with; returns the function that stops watching.
@@ -82,6 +88,7 @@ export interface PoolStats {
   loggedIn: number;
 }
 
+/** When a connection logged in and was last given back, on the monotonic clock (see PoolTimings.monotonic). */
 interface ConnectionMeta {
   createdAt: number;
   lastReleasedAt: number;
@@ -93,7 +100,7 @@ export interface PooledConnection {
   fresh: boolean;
 }
 
-/** What the pool holds: a logged-in connection, or the error of a login that failed (see above). */
+/** What the pool holds: a logged-in connection, or the error of a login that failed (see above) and when (monotonic). */
 type Entry = { connection: SfConnection; failure?: undefined } | { connection?: undefined; failure: SnowmuxError; at: number };
 
 export class SnowflakePool {
@@ -113,8 +120,8 @@ export class SnowflakePool {
   /** The failure of the last login, until a login succeeds (see loginFailure()). */
   private lastLoginFailure: LoginFailure | null = null;
   /**
-   * Credentials Snowflake refused (AUTH_FAILED): no login before `until`; `refusals` in a row so far. Cleared
-   * by a login that succeeds.
+   * Credentials Snowflake refused (AUTH_FAILED): no login before `until` (monotonic); `refusals` in a row so
+   * far. Cleared by a login that succeeds.
    */
   private refused: { error: SnowmuxError; until: number; refusals: number } | null = null;
   /** The answer of the login the others wait for (see createConnection) while it runs: undefined when it succeeded. */
@@ -147,7 +154,7 @@ export class SnowflakePool {
               this.entries.set(connection, entry);
               return entry;
             },
-            (err: unknown): Entry => ({ failure: err instanceof SnowmuxError ? err : toSnowmuxError(err, { profile, phase: 'login' }), at: Date.now() }),
+            (err: unknown): Entry => ({ failure: err instanceof SnowmuxError ? err : toSnowmuxError(err, { profile, phase: 'login' }), at: this.mono() }),
           ),
         destroy: (entry) => (entry.connection ? this.destroyConnection(entry.connection) : Promise.resolve()),
       },
@@ -207,6 +214,10 @@ export class SnowflakePool {
     return this.timings.now?.() ?? Date.now();
   }
 
+  private mono(): number {
+    return this.timings.monotonic?.() ?? performance.now();
+  }
+
   /**
    * A login, unless the credentials were refused lately. While a login leads, the others wait for it: its
    * refusal (or any failure) is their answer too, without a login of their own — N calls needing connections
@@ -243,13 +254,16 @@ export class SnowflakePool {
   /** The refusal calls get instead of a login while the back-off after refused credentials runs. */
   private heldBack(): SnowmuxError | undefined {
     const refused = this.refused;
-    if (refused === null || this.now() >= refused.until) return undefined;
-    const at = new Date(refused.until).toISOString().slice(11, 19);
+    const left = refused === null ? 0 : refused.until - this.mono();
+    if (refused === null || left <= 0) return undefined;
+    // The time of day shown is what is left of the back-off from now, not a wall-clock deadline.
+    const retryAt = new Date(this.now() + left).toISOString();
+    const at = retryAt.slice(11, 19);
     return new SnowmuxError(
       'AUTH_FAILED',
       `${refused.error.message} The hub does not log in with these credentials again before ${at} UTC (${refused.refusals} refused ${refused.refusals === 1 ? 'login' : 'logins'} in a row; ` +
         `Snowflake locks a user after a few): fix the setting named above — editors started after the fix, and \`snowmux hub --replace\`, use the new value at once.`,
-      { details: { ...(refused.error.details ?? {}), retryAt: new Date(refused.until).toISOString(), loginsRefused: refused.refusals } },
+      { details: { ...(refused.error.details ?? {}), retryAt, loginsRefused: refused.refusals } },
     );
   }
 
@@ -294,15 +308,16 @@ export class SnowflakePool {
           this.lastLoginFailure = null;
           this.refused = null;
           this.lastLoginMs = performance.now() - started;
-          this.meta.set(connection, { createdAt: Date.now(), lastReleasedAt: Date.now() });
+          const now = this.mono();
+          this.meta.set(connection, { createdAt: now, lastReleasedAt: now });
           resolve(connection);
         } else {
           this.loginFailures++;
           // A login given up because the pool closes says nothing about the credentials.
-          if (!this.closed) this.lastLoginFailure = { error: err, at: Date.now(), failures: (this.lastLoginFailure?.failures ?? 0) + 1 };
+          if (!this.closed) this.lastLoginFailure = { error: err, at: this.now(), mono: this.mono(), failures: (this.lastLoginFailure?.failures ?? 0) + 1 };
           if (!this.closed && err.code === 'AUTH_FAILED') {
             const refusals = (this.refused?.refusals ?? 0) + 1;
-            this.refused = { error: err, until: this.now() + loginRefusedWaitMs(refusals, this.timings.refusedRetryAfterMs), refusals };
+            this.refused = { error: err, until: this.mono() + loginRefusedWaitMs(refusals, this.timings.refusedRetryAfterMs), refusals };
           }
           reject(err);
         }
@@ -362,7 +377,7 @@ export class SnowflakePool {
       const fresh = !this.handedOut.has(connection);
       this.handedOut.add(connection);
       const meta = this.meta.get(connection);
-      const now = Date.now();
+      const now = this.mono();
       if (!fresh && meta !== undefined && attempt < this.profile.pool.max + 1) {
         const age = this.profile.pool.maxConnectionAgeMs;
         if (age > 0 && now - meta.createdAt >= age) {
@@ -383,7 +398,7 @@ export class SnowflakePool {
   }
 
   private async acquireOnce(signal: AbortSignal, cancelled: () => SnowmuxError): Promise<SfConnection> {
-    const asked = Date.now();
+    const asked = this.mono();
     for (let stale = 0; ; stale++) {
       const entry = await this.acquireEntry(signal, cancelled);
       if (entry.connection) return entry.connection;
@@ -483,7 +498,7 @@ export class SnowflakePool {
 
   release(connection: SfConnection): void {
     const meta = this.meta.get(connection);
-    if (meta !== undefined) meta.lastReleasedAt = Date.now();
+    if (meta !== undefined) meta.lastReleasedAt = this.mono();
     const entry = this.entries.get(connection);
     if (entry !== undefined) this.pool.release(entry).catch(() => {});
   }

@@ -57,7 +57,7 @@ import { isSessionLost, profileTimeoutSetting, settingLabel } from './snowflake-
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { INTERACTIVE_LOGIN_WAIT_MS, interactiveLogin, SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
-import { warehouseProblem, type LoginFailure } from '../warehouse-problem.js';
+import { failureNow, warehouseProblem, type LoginFailure } from '../warehouse-problem.js';
 
 export interface SnowflakeWarehouseOptions {
   /** Extra snowflake-sdk connection options (e.g. `timeout`, `sfRetryMaxLoginRetries`); never secrets. */
@@ -113,7 +113,8 @@ export class SnowflakeWarehouse implements Warehouse {
   /** Set by retire(): close once `running` is 0; resolves when closed. */
   private retired: { closed: Promise<void>; done: () => void } | undefined;
   private closed = false;
-  private closedAt = 0;
+  /** When close() ran: the wall-clock time shown, and the monotonic one (see LoginFailure). */
+  private closedAt = { at: 0, mono: 0 };
   /** Why the pool could not be built (driver missing, settings refused), until it is. */
   private poolFailure: LoginFailure | null = null;
   private method: string;
@@ -152,14 +153,14 @@ export class SnowflakeWarehouse implements Warehouse {
     if (signIn !== undefined) detail['signInNote'] = signIn;
     const failing = this.outages.failingNow();
     if (failing !== null) detail['outage'] = { reason: failing.reason, since: new Date(failing.since).toISOString(), checks: failing.probes };
-    const problem = warehouseProblem(this.failure() ?? this.outageFailure(failing), Date.now());
+    const problem = warehouseProblem(this.failure() ?? this.outageFailure(failing));
     return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '', capacity: p.pool.max, ...(problem ? { problem } : {}) };
   }
 
   /** Why calls cannot run here now: closed, the pool could not be built, or its logins fail (see WarehouseInfo.problem). */
   private failure(): LoginFailure | null {
     if (this.closed) {
-      return { error: new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed (the hub is stopping).`), at: this.closedAt, failures: 1 };
+      return { error: new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is closed (the hub is stopping).`), ...this.closedAt, failures: 1 };
     }
     return this.poolFailure ?? this.readyPool?.loginFailure() ?? null;
   }
@@ -189,7 +190,7 @@ export class SnowflakeWarehouse implements Warehouse {
         `Statements on this profile fail as WAREHOUSE_UNAVAILABLE (retryable) until it answers again; check Snowflake's status page and the network or proxy.`,
       { details: { profile: this.profile.name, reason: failing.reason, unreachable: true, infrastructure: true, transient: true } },
     );
-    return { error, at: failing.lastAt, failures: failing.probes };
+    return { error, at: failing.lastAt, mono: failing.lastMono, failures: failing.probes };
   }
 
   /**
@@ -438,7 +439,7 @@ export class SnowflakeWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closedAt = Date.now();
+    this.closedAt = { at: Date.now(), mono: performance.now() };
     const closing = new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake warehouse of profile "${this.profile.name}" is shutting down. Retry once the hub is back.`);
     for (const controller of this.active) controller.abort(closing);
     const pool = this.pool;
@@ -480,7 +481,7 @@ export class SnowflakeWarehouse implements Warehouse {
       })();
       this.pool = creating;
       creating.catch((err: unknown) => {
-        this.poolFailure = { error: err, at: Date.now(), failures: (this.poolFailure?.failures ?? 0) + 1 };
+        this.poolFailure = failureNow(err, (this.poolFailure?.failures ?? 0) + 1);
         if (this.pool === creating) this.pool = undefined; // settings may be fixed; try again next call
       });
     }
