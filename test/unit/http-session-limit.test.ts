@@ -123,9 +123,10 @@ test('at the limit, the least recently used idle session makes room; a new one i
 });
 
 test('a 2025 session that only listens on its GET stream is not idle: the idle sweep leaves it open, and counts from when the stream ends', async (t) => {
-  // The sweep runs every 30 s and compares Date.now() with the session's last request.
+  // The sweep runs every 30 s and compares the monotonic clock with the session's last request: here the
+  // mocked Date.now(), which the ticks move.
   t.mock.timers.enable({ apis: ['setInterval', 'Date'] });
-  const { fetch: inProcess } = hubFace(t, { legacyIdleMs: 30 * 60_000 });
+  const { fetch: inProcess } = hubFace(t, { legacyIdleMs: 30 * 60_000, monotonic: () => Date.now() });
   const post = poster(inProcess);
   const listening = await session(post);
   const quiet = await session(post);

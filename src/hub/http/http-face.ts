@@ -63,6 +63,12 @@ export interface HttpFaceOptions {
    * counted in the next record's `suppressed`.
    */
   auditAuthRefusal?: (refusal: AuthRefusal) => void;
+  /**
+   * The monotonic clock (ms, any origin) sessions' idle time and the authentication throttle's minute are
+   * measured on, so a wall clock stepped by hours neither sweeps every idle session at once nor keeps one
+   * forever, nor throttles an address for hours (tests). Default performance.now.
+   */
+  monotonic?: () => number;
 }
 
 
@@ -156,6 +162,7 @@ interface LegacyEntry {
   attached: AttachedSession;
   transport: LegacyTransport;
   identity: string;
+  /** Its last request (or the end of its GET stream), on the monotonic clock. */
   lastSeen: number;
   inFlight: number;
   /** Its GET (notification) stream, while open: someone still listens on the session, so it is not idle. */
@@ -164,6 +171,7 @@ interface LegacyEntry {
 
 interface ModernEntry {
   attached: AttachedSession;
+  /** Its last request, on the monotonic clock. */
   lastSeen: number;
   inFlight: number;
 }
@@ -197,10 +205,12 @@ export async function withoutExceptionText(response: Response, logger: Logger): 
 
 export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const { hub, logger } = opts;
+  const monotonic = opts.monotonic ?? (() => performance.now());
   const legacy = new Map<string, LegacyEntry>();
   const modern = new Map<string, ModernEntry>();
+  /** Failed authentications per source, and the audits of them: their minutes start on the monotonic clock. */
   const authFailures = new Map<string, { count: number; windowStart: number; throttled: number }>();
-  const authAudits = { windowStart: 0, written: 0, suppressed: 0 };
+  const authAudits = { windowStart: Number.NEGATIVE_INFINITY, written: 0, suppressed: 0 };
   const otherRequests = new RateLimiter({ limit: opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE });
   /** Each identity's refused bodies (see protocolErrorRate); one per key at most, as keys are few. */
   const refusedBodies = new Map<string, SessionBucket>();
@@ -246,7 +256,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   );
 
   const idleSweep = setInterval(() => {
-    const now = Date.now();
+    const now = monotonic();
     for (const [id, e] of legacy) if (legacyIdle(e) && now - e.lastSeen > (opts.legacyIdleMs ?? 30 * 60_000)) closeLegacy(id, 'idle');
     for (const [key, e] of modern) if (e.inFlight === 0 && now - e.lastSeen > 10 * 60_000) closeModern(key, 'idle');
     // Sources whose minute is over start afresh: their records would only grow the map.
@@ -330,7 +340,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
     if (count < MAX_LEGACY_SESSIONS_PER_IDENTITY) return true;
     if (oldest === undefined) return false;
-    logger.info({ identity, session: oldest[0], idleMs: Date.now() - oldest[1].lastSeen }, 'idle 2025 session closed to make room for a new one of its identity');
+    logger.info({ identity, session: oldest[0], idleMs: Math.round(monotonic() - oldest[1].lastSeen) }, 'idle 2025 session closed to make room for a new one of its identity');
     closeLegacy(oldest[0], `replaced: its identity opened a new session at its limit of ${MAX_LEGACY_SESSIONS_PER_IDENTITY}, and this one was the least recently used idle one`);
     return true;
   }
@@ -344,7 +354,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const ended = () => {
       entry.listening = false;
       // Its idle time starts now, not at its last request (which may be hours old).
-      entry.lastSeen = Date.now();
+      entry.lastSeen = monotonic();
     };
     const body = new ReadableStream<Uint8Array>({
       async pull(c) {
@@ -429,7 +439,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       opts.metrics?.authFailure('unavailable');
       return json(503, { error: `Cannot check the API key yet: ${check.why}. Retry in a few seconds (another replica may serve it now).` }, { 'retry-after': '5' });
     }
-    const now = Date.now();
+    const now = monotonic();
     const record = authFailures.get(remote);
     if (record && now - record.windowStart < 60_000 && record.count >= maxFailures) {
       opts.metrics?.authFailure('throttled');
@@ -764,7 +774,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // Another identity's session is as good as unknown: never say it exists.
         if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, 'Session not found: initialize a new one.');
         observe(entry.attached, body);
-        entry.lastSeen = Date.now();
+        entry.lastSeen = monotonic();
         entry.inFlight += 1;
         // Whatever it sends, its client is there (again): its session counts in fair shares.
         entry.attached.session.away = false;
@@ -800,7 +810,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         },
       );
       const transport = new LegacyTransport({ sessionIdGenerator: () => attached.session.id });
-      entry = { attached, transport, identity: caller.identity, lastSeen: Date.now(), inFlight: 1, listening: false };
+      entry = { attached, transport, identity: caller.identity, lastSeen: monotonic(), inFlight: 1, listening: false };
       // A call answered over SSE ends after its POST returned: the drain learns of it from the answer.
       const own = entry;
       transport.onAllAnswered = () => closeLegacyIfDone(own);
@@ -837,12 +847,12 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           close: (why) => closeModern(key, why),
         },
       );
-      entry = { attached, lastSeen: Date.now(), inFlight: 0 };
+      entry = { attached, lastSeen: monotonic(), inFlight: 0 };
       modern.set(key, entry);
     }
     const current = entry;
     observe(current.attached, body);
-    current.lastSeen = Date.now();
+    current.lastSeen = monotonic();
     current.inFlight += 1;
     let refused = true;
     try {
