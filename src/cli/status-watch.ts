@@ -29,6 +29,11 @@ export interface WatchOptions {
   coalesceMs?: number;
   /** Retry period while no hub answers (or its event stream is broken). */
   retryMs?: number;
+  /**
+   * The monotonic clock (ms, any origin) the watch's waits and "waiting for the hub (N s)" are measured on,
+   * so a wall-clock step neither delays a redraw nor shows a wait of hours (tests). Default performance.now.
+   */
+  monotonic?: () => number;
 }
 
 /** The hub events that change what status shows (the HTTP face's /events). */
@@ -42,11 +47,13 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
   const coalesceMs = opts.coalesceMs ?? 100;
   const retryMs = opts.retryMs ?? 1_000;
   const liveIntervalMs = opts.liveIntervalMs ?? opts.intervalMs;
+  const monotonic = opts.monotonic ?? (() => performance.now());
   let events: { source: EventSource; url: string; open: boolean } | null = null;
-  /** Why the last subscription broke, and when to try again. */
+  /** Why the last subscription broke, and when to try again (monotonic). */
   let eventsTrouble: { why: string; retryAt: number } | null = null;
   let last: HubStatus | null = null;
-  let waitingSince: Date | null = null;
+  /** Since when no hub answers (monotonic). */
+  let waitingSince: number | null = null;
   let timer: NodeJS.Timeout | null = null;
   let dueAt = Infinity;
   let reading = false;
@@ -55,10 +62,10 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  /** A re-read in `ms`, unless one is already due sooner (a burst of events is one read). */
+  /** A re-read in `ms`, unless one is already due sooner (a burst of events is one read). Due times are monotonic. */
   const schedule = (ms: number) => {
     if (stopped) return;
-    const at = Date.now() + ms;
+    const at = monotonic() + ms;
     if (timer && dueAt <= at) return;
     if (timer) clearTimeout(timer);
     dueAt = at;
@@ -94,7 +101,7 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
       // the next hub may serve its events elsewhere.
       unsubscribe();
       const code = (ev as { code?: number }).code;
-      eventsTrouble = { why: code ? `/events answered HTTP ${code}` : '/events stream ended', retryAt: Date.now() + retryMs };
+      eventsTrouble = { why: code ? `/events answered HTTP ${code}` : '/events stream ended', retryAt: monotonic() + retryMs };
       schedule(0);
     });
   };
@@ -118,7 +125,7 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
       waitingSince = null;
       const wanted = opts.source.eventsFor(status);
       if (!wanted) unsubscribe();
-      else if (events?.url !== wanted.url && (!eventsTrouble || Date.now() >= eventsTrouble.retryAt)) subscribe(wanted);
+      else if (events?.url !== wanted.url && (!eventsTrouble || monotonic() >= eventsTrouble.retryAt)) subscribe(wanted);
       opts.show({ kind: 'status', status, freshness: freshness() });
       schedule(events?.open ? liveIntervalMs : wanted ? Math.min(opts.intervalMs, retryMs) : opts.intervalMs);
     } catch (err) {
@@ -126,14 +133,14 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
         stopped = true;
         unsubscribe();
         if (timer) clearTimeout(timer);
-        opts.show({ kind: 'waiting', reason: `${errorMessage(err)} Stopped watching.`, since: waitingSince ?? new Date(), last });
+        opts.show({ kind: 'waiting', reason: `${errorMessage(err)} Stopped watching.`, waitedMs: waitingSince === null ? 0 : monotonic() - waitingSince, last });
         finish(1);
         return;
       }
       // A hub restarting (or not started yet) is something to wait for, not a reason to quit watching.
       unsubscribe();
-      waitingSince ??= new Date();
-      opts.show({ kind: 'waiting', reason: errorMessage(err), since: waitingSince, last });
+      waitingSince ??= monotonic();
+      opts.show({ kind: 'waiting', reason: errorMessage(err), waitedMs: monotonic() - waitingSince, last });
       schedule(retryMs);
     } finally {
       reading = false;

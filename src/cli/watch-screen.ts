@@ -17,20 +17,20 @@ export const DEFAULT_SCREEN: ScreenSize = { columns: 80, rows: 24 };
 /** What the watch shows: the hub's status and how it is kept fresh, or that it is waiting for a hub. */
 export type WatchFrame =
   | { kind: 'status'; status: HubStatus; freshness: string }
-  | { kind: 'waiting'; reason: string; since: Date; last: HubStatus | null };
+  | { kind: 'waiting'; reason: string; /** How long no hub has answered (monotonic). */ waitedMs: number; last: HubStatus | null };
 
 /** The lines of one frame, none wider than the screen, no more of them than it has rows. */
 export function watchScreen(frame: WatchFrame, size: ScreenSize = DEFAULT_SCREEN, now = Date.now()): string[] {
   const columns = Math.max(20, size.columns);
   const rows = Math.max(4, size.rows);
-  const lines = frame.kind === 'waiting' ? waitingLines(frame, now) : statusLines(frame.status, frame.freshness, rows, columns, now);
+  const lines = frame.kind === 'waiting' ? waitingLines(frame) : statusLines(frame.status, frame.freshness, rows, columns, now);
   // Session, tool and SQL text is the clients': nothing in it may act on the terminal, nor a line break in
   // it add a line to the frame.
   return lines.slice(0, rows).map((l) => cut(escapeLine(l), columns));
 }
 
-function waitingLines(frame: Extract<WatchFrame, { kind: 'waiting' }>, now: number): string[] {
-  const out = [`snowmux status --watch  waiting for the hub (${duration(now - frame.since.getTime())})`, '', frame.reason.replace(/\s+/g, ' ')];
+function waitingLines(frame: Extract<WatchFrame, { kind: 'waiting' }>): string[] {
+  const out = [`snowmux status --watch  waiting for the hub (${duration(frame.waitedMs)})`, '', frame.reason.replace(/\s+/g, ' ')];
   if (frame.last) out.push('', `last seen: hub ${frame.last.version} pid ${frame.last.pid}, ${frame.last.state}, ${frame.last.sessions.length} sessions`);
   out.push('', 'Retrying every second; the view comes back when a hub answers. Ctrl-C to quit.');
   return out;
@@ -80,7 +80,7 @@ function statusLines(s: HubStatus, freshness: string, rows: number, columns: num
     x.client?.name ?? '-',
     x.identity.name,
     TRANSPORT_LABELS[x.transport] ?? x.transport,
-    duration(now - Date.parse(x.connectedAt)),
+    duration(sessionUpMs(x, now)),
     String(x.calls),
     String(x.errors),
     String(x.running),
@@ -174,6 +174,14 @@ function clip(text: string, max: number): string {
 /** A line no wider than the screen (one column per character: what status prints is ASCII but for "…"). */
 export function cut(line: string, columns: number): string {
   return line.length <= columns ? line : `${line.slice(0, columns - 1)}…`;
+}
+
+/**
+ * How long a session has been connected: the hub's own measure (upMs, monotonic) when it gives one; an older
+ * hub's only the difference of this machine's wall clock and its connectedAt, which a step or a skew distorts.
+ */
+export function sessionUpMs(session: { upMs?: number; connectedAt: string }, now: number): number {
+  return session.upMs ?? now - Date.parse(session.connectedAt);
 }
 
 export function duration(ms: number): string {

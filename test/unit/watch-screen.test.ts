@@ -101,7 +101,7 @@ test("a warehouse that cannot serve is marked DOWN with its code, and an unhealt
 });
 
 test('the waiting screen fits too and says what it waits for', () => {
-  const lines = watchScreen({ kind: 'waiting', reason: `No hub answered at /tmp/${'x'.repeat(200)}/hub.sock: connect ENOENT`, since: new Date(NOW - 5_000), last: busyHub({ sessions: 3, profiles: 1, calls: 0 }) }, { columns: 80, rows: 24 }, NOW);
+  const lines = watchScreen({ kind: 'waiting', reason: `No hub answered at /tmp/${'x'.repeat(200)}/hub.sock: connect ENOENT`, waitedMs: 5_000, last: busyHub({ sessions: 3, profiles: 1, calls: 0 }) }, { columns: 80, rows: 24 }, NOW);
   assertFits(lines, 80, 24);
   assert.match(lines[0]!, /waiting for the hub \(5s\)/);
   assert.match(lines.join('\n'), /last seen: hub 0\.1\.0 pid 4242, running, 3 sessions/);

@@ -9,7 +9,7 @@ import { PLAIN_FRAME_HEADER, watchWriter } from '../../src/cli/watch-writer.js';
 import type { WatchFrame } from '../../src/cli/watch-screen.js';
 
 const AT = new Date('2026-12-05T10:00:00Z');
-const frame: WatchFrame = { kind: 'waiting', reason: 'No hub answered at /tmp/h/hub.sock (ENOENT).', since: new Date(AT.getTime() - 5_000), last: null };
+const frame: WatchFrame = { kind: 'waiting', reason: 'No hub answered at /tmp/h/hub.sock (ENOENT).', waitedMs: 5_000, last: null };
 
 function sink(tty: { columns: number; rows: number } | null): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();

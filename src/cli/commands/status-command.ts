@@ -21,7 +21,7 @@ import { escapeInvisibleJson, escapeLine, hideUrlCredentials } from '../../shown
 import { watchStatus } from '../status-watch.js';
 import { withDeadline } from '../deadline.js';
 import { apiKeyFrom, checkStatusUrl } from '../../shim/remote-link.js';
-import { DEFAULT_SCREEN, cut, duration, table as fitTable, type WatchFrame } from '../watch-screen.js';
+import { DEFAULT_SCREEN, cut, duration, sessionUpMs, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 import { expandHome } from '../../user-path.js';
 import { hubPlace, snowmuxCommand } from '../../snowmux-command.js';
@@ -260,7 +260,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
         x.client ? `${x.client.name} ${x.client.version}` : '-',
         x.shimPid === null ? '-' : String(x.shimPid),
         x.parent ? `${x.parent.command ?? ''}(${x.parent.pid})` : '-',
-        duration(now - Date.parse(x.connectedAt)),
+        duration(sessionUpMs(x, now)),
         String(x.calls),
         String(x.errors),
         String(x.running),

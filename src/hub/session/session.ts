@@ -40,7 +40,13 @@ export interface SessionSnapshot {
   parent: ParentInfo | null;
   shimVersion: string | null;
   profile: string | null;
+  /** Wall-clock time the session connected, for display. */
   connectedAt: string;
+  /**
+   * How long it has been connected, on the hub's monotonic clock: what the UP column shows, never negative or
+   * inflated by a wall-clock step, nor by a viewer whose clock differs from the hub's. Absent from older hubs.
+   */
+  upMs?: number;
   calls: number;
   errors: number;
   running: number;
@@ -51,6 +57,8 @@ export interface SessionSnapshot {
 
 export class Session {
   readonly connectedAt = new Date();
+  /** When it connected on the monotonic clock (see SessionSnapshot.upMs). */
+  readonly #connectedMono = performance.now();
   client: ClientInfo | null = null;
   protocolVersion: string | null = null;
   /** The client said who it is in `initialize`: the 2025 era, whose connection keeps that name. */
@@ -126,6 +134,7 @@ export class Session {
       shimVersion: this.facts.shimVersion ?? null,
       profile: this.facts.profile ?? null,
       connectedAt: this.connectedAt.toISOString(),
+      upMs: Math.round(performance.now() - this.#connectedMono),
       calls: this.calls,
       errors: this.errors,
       running: this.running.size,
