@@ -153,7 +153,7 @@ function withOwnReplaceCommand(err: SnowmuxError, opts: EnsureHubOptions): Snowm
 }
 
 async function reachHub(opts: EnsureHubOptions): Promise<OpenLink> {
-  const deadline = Date.now() + opts.deadlineMs;
+  const deadline = performance.now() + opts.deadlineMs;
   let delay = 5;
   let spawned = false;
   for (;;) {
@@ -161,7 +161,7 @@ async function reachHub(opts: EnsureHubOptions): Promise<OpenLink> {
       return await openLink(opts.socketPath, opts.hello, opts.handshakeTimeoutMs, opts.home);
     } catch (err) {
       if (!isNoHub(err)) throw err;
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         throw new SnowmuxError(
           'HUB_UNREACHABLE',
           `No snowmux hub answered at ${opts.socketPath} within ${opts.deadlineMs} ms${spawned ? ' after starting one' : ''}. See ${join(opts.home, 'hub.log')} and ${join(opts.home, 'hub-stderr.log')}, or run \`${hubCommandLine(opts)}\` in a terminal to see why it does not start.`,
@@ -185,7 +185,7 @@ async function reachHub(opts: EnsureHubOptions): Promise<OpenLink> {
           const started = await spawnHub(opts);
           spawned = true;
           // The hub this shim starts gets the whole start-up time from its own start, whenever the lock came.
-          return await waitForHub(opts, Math.max(deadline, Date.now() + opts.deadlineMs), started);
+          return await waitForHub(opts, Math.max(deadline, performance.now() + opts.deadlineMs), started);
         } finally {
           // Whatever happened (a hub that could not even be spawned too), the next start must not wait for us.
           lock.release();
@@ -216,7 +216,7 @@ async function waitForHub(opts: EnsureHubOptions, deadline: number, started: Sta
         }
         throw hubExitedError(opts, started);
       }
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         throw new SnowmuxError(
           'HUB_START_FAILED',
           `Started a hub but it did not answer at ${opts.socketPath} within ${opts.deadlineMs} ms. See ${join(opts.home, 'hub-stderr.log')} for why, or run \`${hubCommandLine(opts)}\` in a terminal.`,

@@ -6,7 +6,7 @@
  */
 export interface Held {
   line: Buffer;
-  /** When the editor sent it (for the per-message reconnect deadline). */
+  /** When the editor sent it, on the monotonic clock (performance.now(): the per-message reconnect deadline). */
   at: number;
 }
 

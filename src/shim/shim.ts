@@ -189,7 +189,7 @@ interface Inflight {
 interface Pending {
   line: Buffer;
   msg: Peeked | null;
-  /** When the editor sent it (for the per-message reconnect deadline). */
+  /** When the editor sent it, on the monotonic clock (for the per-message reconnect deadline). */
   at: number;
 }
 
@@ -210,6 +210,7 @@ interface HubLink {
    * unread too long, and its `cut` frame is dropped with the unread output, so a link that closes soon
    * after (or during) such a wait most likely ended for that, not because the hub restarted.
    */
+  /** (Monotonic, performance.now().) */
   editorCaughtUpAt?: number;
   /** Set when the shim dropped the link itself because the hub stopped answering (frozen, asleep, cut). */
   silentMs?: number;
@@ -424,7 +425,7 @@ export class Shim {
       }
       return;
     }
-    this.pending.push({ line, msg, at: Date.now() });
+    this.pending.push({ line, msg, at: performance.now() });
     this.armPendingDeadline();
   }
 
@@ -505,7 +506,7 @@ export class Shim {
       // The hub's answers (pongs too) now wait unread: its silence is ours, not a dead hub's.
       link.liveness?.pauseListening();
       this.stdout.once('drain', () => {
-        link.editorCaughtUpAt = Date.now();
+        link.editorCaughtUpAt = performance.now();
         link.waitingForEditor = false;
         link.liveness?.resumeListening();
         link.socket.resume();
@@ -720,7 +721,7 @@ export class Shim {
       if (entry.method !== LISTEN || entry.gen !== link.gen || !entry.line) continue;
       link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.id, reason: 'snowmux: the subscription moves to the next hub' } }));
       entry.gen = BUFFERED;
-      this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: Date.now() });
+      this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: performance.now() });
       moved = true;
     }
     link.socket.write(encodeLine({ snowmux: 'drained' }));
@@ -767,14 +768,14 @@ export class Shim {
       if (entry.gen !== link.gen) continue;
       if (entry.line) {
         entry.gen = BUFFERED;
-        this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: Date.now() });
+        this.pending.unshift({ line: entry.line, msg: peek(entry.line), at: performance.now() });
         resend = true;
       } else {
         this.inflight.delete(key);
         // A link this shim stopped reading (the editor was behind) may carry the hub's reason unread.
         const what = link.cutReason !== undefined
           ? `the hub ended this session (${link.cutReason})`
-          : link.waitingForEditor || (link.editorCaughtUpAt !== undefined && Date.now() - link.editorCaughtUpAt < 10_000)
+          : link.waitingForEditor || (link.editorCaughtUpAt !== undefined && performance.now() - link.editorCaughtUpAt < 10_000)
             ? 'the hub ended this session, most likely because the editor did not read its answers for a while (the hub cuts a session whose answers go unread for 60 s), or it restarted'
             : link.silentMs === undefined
             ? 'the hub restarted'
@@ -804,8 +805,8 @@ export class Shim {
 
   private armPendingDeadline(): void {
     if (this.pendingTimer || this.pending.length === 0) return;
-    const oldest = this.pending.oldestAt() ?? Date.now();
-    const wait = Math.max(0, oldest + this.opts.reconnectDeadlineMs - Date.now());
+    const oldest = this.pending.oldestAt() ?? performance.now();
+    const wait = Math.max(0, oldest + this.opts.reconnectDeadlineMs - performance.now());
     this.pendingTimer = setTimeout(() => {
       this.pendingTimer = null;
       this.expirePending();
@@ -828,7 +829,7 @@ export class Shim {
 
   /** Each buffered call waits at most the reconnect deadline, counted from when the editor sent it. */
   private expirePending(): void {
-    const expired = this.pending.takeArrivedBy(Date.now() - this.opts.reconnectDeadlineMs);
+    const expired = this.pending.takeArrivedBy(performance.now() - this.opts.reconnectDeadlineMs);
     if (expired.length === 0) return;
     // The last reason an attempt failed (a frozen hub, a foreign listener…) reaches the editor, which
     // shows what a call answers; the shim's stderr, where it was said, editors keep out of sight.

@@ -345,6 +345,18 @@ test('with no hub, buffered calls are answered after the reconnect deadline and 
   assert.ok(existsSync(join(home, 'hub-stderr.log')), 'the shim tried to start a hub');
 });
 
+test('the reconnect deadline of a buffered call is measured on the monotonic clock: a wall clock stepped back 1 h does not hold the call for an hour', { timeout: 20_000 }, async (t) => {
+  const { hub, editor, send } = await rig(t, { reconnectDeadlineMs: 300 });
+  await loseTheHub({ hub, editor, send });
+  send(call(34));
+  // NTP steps the wall clock back an hour just after the editor sent the call.
+  const real = Date.now.bind(Date);
+  t.mock.method(Date, 'now', () => real() - 3_600_000);
+  const e = await editor.next(byId(34));
+  assert.equal(e.error?.code, -32002);
+  assert.match(e.error!.message, /no hub answered within 300 ms; the call was not run/);
+});
+
 test('a call that found no hub says why the last attempt failed (a frozen hub), not only that none answered', async (t) => {
   const { editor, send } = await rig(t, { reconnectDeadlineMs: 400, handshakeTimeoutMs: 100 }, (h) => (h.silent = true));
   send(call(35));
