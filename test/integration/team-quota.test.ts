@@ -90,6 +90,38 @@ test('a replica rejoining an emptied Redis writes its quota share back without u
   assert.equal((await team.quotaAdmit(holder, rules, false))?.usage.get(HOUR)?.queries, 6);
 });
 
+test("a replica's share written back on rejoin lands in Redis's window, even when this machine's wall clock stepped 2 h forward while Redis was away", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // The share was kept on Redis's clock as Date.now() plus the skew last seen: with the wall clock stepped
+  // forward while Redis was away, the rejoin took every open window for ended and wrote nothing back.
+  const dir = tempHome(t);
+  const port = await freePort();
+  let server = await startRedis(t, port, dir);
+  const holder = 'lara\u0000stepped';
+  const rules: QuotaRule[] = [{ windowMs: HOUR, queries: 1_000_000 }];
+  const r1 = replica(t, port, 'r1');
+  await r1.mode('connected');
+  for (let i = 0; i < 3; i++) assert.equal((await r1.team.quotaAdmit(holder, rules, true))?.reserved, true);
+  server.kill('SIGKILL');
+  await once(server, 'exit');
+  await r1.mode('local');
+  const real = Date.now.bind(Date);
+  const windowKey = `smx-quota-test:quota:${holder}:${HOUR}:${windowStartOf(real(), HOUR)}`;
+  t.mock.method(Date, 'now', () => real() + 2 * HOUR);
+  server = await startRedis(t, port, dir);
+  await r1.mode('connected');
+  // The rejoin writes the share back once it sees Redis lost the team's state: asked until then (bounded).
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  const deadline = performance.now() + 5_000;
+  let written: string | null = null;
+  while (written === null && performance.now() < deadline) {
+    await r1.team.quotaAdmit('someone else', rules, false);
+    written = await direct.hget(windowKey, 'r1|queries');
+  }
+  t.mock.restoreAll();
+  assert.equal(written, '3', "the replica's 3 queries are back in the window Redis counts in");
+});
+
 test("status on a team hub shows the team's quota count (what refuses calls), and this replica's part of it", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   // Each replica showed its own count as the budget: 10 calls on one and 5 on the other read "15 left" and
   // "20 left" for a budget of 25, while 10 were left.

@@ -434,11 +434,15 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   /** This replica's share of every identity's open quota windows, written again on the same occasions. */
   const myQuota = new QuotaShare();
   /**
-   * Redis's clock minus this replica's, as the last admission read it: this replica's share of the team's
-   * windows is kept on Redis's clock too, so it names the windows Redis counts in (and writes back to them).
+   * Redis's clock minus this replica's monotonic clock, as the last admission read it (until then, this
+   * replica's wall clock): this replica's share of the team's windows is kept on Redis's clock too, so it
+   * names the windows Redis counts in (and writes back to them). Carried forward on the monotonic clock, so a
+   * step of this machine's wall clock between admissions (while Redis is away, say) does not move the
+   * windows the share is written back to on rejoin.
    */
-  let redisAhead = 0;
-  const redisNow = () => Date.now() + redisAhead;
+  let redisAhead = Date.now() - performance.now();
+  // Whole milliseconds, as Redis gives them: window keys are named by them.
+  const redisNow = () => Math.floor(performance.now() + redisAhead);
   const restored = { owners: 0, quotaWindows: 0, at: null as string | null };
   /** Team slots held by this replica's calls still running (lease id → its zset), written back after a loss. */
   const heldLeases = new Map<string, string>();
@@ -689,7 +693,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
             await checkState();
             continue;
           }
-          redisAhead = at - Date.now();
+          redisAhead = at - performance.now();
           const used = rest.slice(0, windows.length * 4);
           const lengths = rest.slice(windows.length * 4);
           myQuota.noteLengths(prefix, lengths);
