@@ -667,3 +667,16 @@ test('property: with several pools, no pool or the hub runs over its cap, and no
   }
   assert.ok(waitedThenGranted > 300, `${waitedThenGranted} calls waited and were then granted`);
 });
+
+test('time waited in the queue is measured on the monotonic clock: a wall clock stepped back an hour meanwhile does not make it negative', async () => {
+  const clock = new ManualClock();
+  const scheduler = new FairScheduler({ maxConcurrent: 1, maxQueued: 4, clock });
+  const first = await scheduler.schedule('A');
+  const waiting = scheduler.schedule('B');
+  clock.stepWall(-3_600_000);
+  clock.advance(500);
+  first.release();
+  const second = await waiting;
+  assert.equal(second.waitMs, 500);
+  second.release();
+});

@@ -120,3 +120,14 @@ test('a wall clock stepped back (NTP, a restored VM) does not freeze refill unti
   const after = limiter.tryTake('alice');
   assert.equal(after.ok, true, JSON.stringify(after));
 });
+
+test('refill is measured on the monotonic clock: a wall clock stepped forward an hour does not refill an emptied bucket', () => {
+  const clock = new ManualClock();
+  const limiter = new RateLimiter({ limit: { capacity: 3, refillPerSecond: 1 }, clock });
+  for (let i = 0; i < 3; i++) assert.equal(limiter.tryTake('alice').ok, true);
+  clock.stepWall(3_600_000);
+  const refused = limiter.tryTake('alice');
+  assert.equal(refused.ok, false, 'a forward step handed out a fresh burst');
+  clock.advance(1_000);
+  assert.equal(limiter.tryTake('alice').ok, true, 'a second of elapsed time refills one token');
+});

@@ -201,3 +201,18 @@ test('invalid options are rejected', async () => {
   await assert.rejects(withRetry(async () => 1, { readOnly: true, retries: -1 }), RangeError);
   await assert.rejects(withRetry(async () => 1, { readOnly: true, totalBudgetMs: Number.NaN }), RangeError);
 });
+
+test('the time budget is measured on the monotonic clock: a wall clock stepped forward during an attempt does not spend it', async () => {
+  const clock = new ManualClock();
+  const run = withRetry(
+    async (attempt) => {
+      if (attempt === 1) {
+        clock.stepWall(3_600_000); // NTP steps the wall clock an hour forward while the first attempt runs
+        throw transient();
+      }
+      return 'rows';
+    },
+    { readOnly: true, retries: 2, baseMs: 100, maxMs: 1000, totalBudgetMs: 10_000, clock, random: () => 0.5 },
+  );
+  assert.equal(await drive(clock, run), 'rows', 'the retry was given up as if an hour had passed');
+});

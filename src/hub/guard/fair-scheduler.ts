@@ -210,7 +210,7 @@ export class FairScheduler {
       this.#totals.cancelled++;
       return Promise.reject(cancellationError(signal, 'The query'));
     }
-    const now = this.#clock.now();
+    const now = this.#monotonic();
     // Waiters only ever wait while they may not start (#pump hands a free slot to any that may), so a call that
     // may start, with no earlier call of its session waiting for the same pool, passes no one.
     if (this.#mayStart(sessionKey, identity, pool) && !this.#queues.get(sessionKey)?.some((w) => w.pool === pool)) {
@@ -406,6 +406,12 @@ export class FairScheduler {
     return true;
   }
 
+  /** Waits and service times are durations: on the clock's monotonic time, so a wall-clock step never skews them. */
+  #monotonic(): number {
+    return this.#clock.monotonic?.() ?? this.#clock.now();
+  }
+
+  /** `enqueuedAt` and `now` are monotonic (see #monotonic). */
   #grant(sessionKey: string, identity: string, pool: PoolState, enqueuedAt: number, now: number): Release {
     this.#running++;
     pool.running++;
@@ -424,13 +430,13 @@ export class FairScheduler {
       decrement(pool.runningBySession, sessionKey);
       decrement(this.#runningByIdentity, identity);
       decrement(pool.runningByIdentity, identity);
-      this.#recordServiceTime(this.#clock.now() - now);
+      this.#recordServiceTime(this.#monotonic() - now);
       this.#pump();
     };
     return {
       sessionKey,
       waitMs: now - enqueuedAt,
-      startedAt: now,
+      startedAt: this.#clock.now(),
       get released() {
         return released;
       },
@@ -501,7 +507,7 @@ export class FairScheduler {
       this.#identityTurns.delete(waiter.identity);
       this.#unqueue(waiter);
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(this.#grant(sessionKey, waiter.identity, waiter.pool, waiter.enqueuedAt, this.#clock.now()));
+      waiter.resolve(this.#grant(sessionKey, waiter.identity, waiter.pool, waiter.enqueuedAt, this.#monotonic()));
     }
   }
 

@@ -67,7 +67,7 @@ export class RateLimiter {
     if (!Number.isFinite(n) || n <= 0 || n > limit.capacity) {
       throw new RangeError(`Cannot take ${n} tokens from a bucket of capacity ${limit.capacity}`);
     }
-    const now = this.#clock.now();
+    const now = this.#elapsedNow();
     const bucket = this.#refilled(identity, limit, now);
     // Re-insert so the map stays in least-recently-used order.
     this.#buckets.delete(identity);
@@ -88,7 +88,7 @@ export class RateLimiter {
 
   /** Current buckets for status, sorted by identity. Identities not listed have a full bucket. */
   snapshot(): RateLimitSnapshotEntry[] {
-    const now = this.#clock.now();
+    const now = this.#elapsedNow();
     const entries: RateLimitSnapshotEntry[] = [];
     for (const identity of this.#buckets.keys()) {
       const limit = this.#limit(identity);
@@ -116,6 +116,14 @@ export class RateLimiter {
   }
 
   /** The identity's bucket with refill applied up to `now` (and clamped to a possibly lowered capacity). */
+  /**
+   * Refill is a matter of elapsed time: on the clock's monotonic time, so a wall clock stepped forward does not
+   * refill every bucket at once, nor one stepped back stop refilling.
+   */
+  #elapsedNow(): number {
+    return this.#clock.monotonic?.() ?? this.#clock.now();
+  }
+
   #refilled(identity: string, limit: BucketLimit, now: number): Bucket {
     const bucket = this.#buckets.get(identity) ?? { tokens: limit.capacity, updatedAt: now };
     const elapsedMs = Math.max(0, now - bucket.updatedAt);

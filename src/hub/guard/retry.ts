@@ -55,7 +55,9 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const random = options.random ?? Math.random;
   const { signal } = options;
 
-  const startedAt = clock.now();
+  // The time budget is a duration: measured on the monotonic clock, a wall-clock step neither spends nor refills it.
+  const elapsedNow = (): number => clock.monotonic?.() ?? clock.now();
+  const startedAt = elapsedNow();
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw cancellationError(signal, 'The query');
     try {
@@ -64,7 +66,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       if (signal?.aborted) throw err;
       if (attempt > retries || !isRetryable(err, attempt)) throw err;
       const delayMs = backoffDelay(attempt, baseMs, maxMs, random);
-      if (clock.now() + delayMs - startedAt > totalBudgetMs) throw err;
+      if (elapsedNow() + delayMs - startedAt > totalBudgetMs) throw err;
       options.onRetry?.({ attempt, delayMs, error: err });
       await sleep(clock, delayMs, signal);
     }
