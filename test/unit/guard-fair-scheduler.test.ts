@@ -679,4 +679,13 @@ test('time waited in the queue is measured on the monotonic clock: a wall clock 
   const second = await waiting;
   assert.equal(second.waitMs, 500);
   second.release();
+
+  // A slot taken at once (startNow) is timed on the same clock: its hold time feeds the retry estimate.
+  const quiet = new FairScheduler({ maxConcurrent: 1, maxQueued: 4, clock });
+  const now = quiet.startNow('A');
+  assert.ok(now);
+  clock.stepWall(-3_600_000);
+  clock.advance(250);
+  now.release();
+  assert.equal(quiet.snapshot().avgServiceMs, 250);
 });

@@ -256,7 +256,7 @@ export class FairScheduler {
     if (this.#closedWith) return undefined;
     const pool = this.#poolOf(of);
     if (pool === undefined || !this.#mayStart(sessionKey, identity, pool) || this.#queues.get(sessionKey)?.some((w) => w.pool === pool)) return undefined;
-    const now = this.#clock.now();
+    const now = this.#monotonic();
     return this.#grant(sessionKey, identity, pool, now, now);
   }
 
