@@ -237,20 +237,43 @@ test("a reload that changes a quota's window carries the usage over: a longer wi
   assert.equal(quotas.entry('q1').windows[0]!.used.queries, 0);
 });
 
+/** A room's data, without its retryAfterMs countdown (a function), for deepEqual. */
+function plain<T extends { retryAfterMs?: unknown } | undefined>(room: T): Omit<NonNullable<T>, 'retryAfterMs'> | undefined {
+  if (room === undefined) return undefined;
+  const { retryAfterMs: _countdown, ...data } = room;
+  return data;
+}
+
+function plainRoom(room: Partial<Record<'rows' | 'bytes', { retryAfterMs?: unknown }>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(room).map(([metric, r]) => [metric, plain(r)]));
+}
+
 test('room: the rows and bytes left, the least over every window, with when that window refills', () => {
   const clock = new ManualClock(at('2026-11-21T14:37:12Z'));
   const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, rows: 10, bytes: 5000 }, { windowMs: DAY, rows: 12, queries: 5 }], clock });
-  assert.deepEqual(quotas.room('alice'), {
+  assert.deepEqual(plainRoom(quotas.room('alice')), {
     rows: { left: 10, limit: 10, windowMs: HOUR, resetsAt: at('2026-11-21T15:00:00Z') },
     bytes: { left: 5000, limit: 5000, windowMs: HOUR, resetsAt: at('2026-11-21T15:00:00Z') },
   });
   quotas.record('alice', { rows: 4, bytes: 100 });
   clock.advance(at('2026-11-21T15:05:00Z') - at('2026-11-21T14:37:12Z'));
   // The hour refilled; the day has 8 left, fewer than the hour's 10.
-  assert.deepEqual(quotas.room('alice').rows, { left: 8, limit: 12, windowMs: DAY, resetsAt: at('2026-11-22T00:00:00Z') });
+  assert.deepEqual(plain(quotas.room('alice').rows), { left: 8, limit: 12, windowMs: DAY, resetsAt: at('2026-11-22T00:00:00Z') });
   quotas.record('alice', { rows: 50 });
   assert.equal(quotas.room('alice').rows?.left, 0, 'never below zero');
   assert.deepEqual(new QuotaTracker({ rules: [{ windowMs: HOUR, queries: 3 }], clock }).room('alice'), {}, 'no rows or bytes budget: no room to keep to');
+});
+
+test("a room's retryAfterMs counts down on the monotonic clock from when it was read: a long statement or a wall-clock step meanwhile does not skew it", () => {
+  const clock = new ManualClock(at('2026-11-21T14:37:12Z'));
+  const quotas = new QuotaTracker({ rules: [{ windowMs: HOUR, rows: 10 }], clock });
+  const room = quotas.room('alice').rows!;
+  assert.equal(room.retryAfterMs(), at('2026-11-21T15:00:00Z') - at('2026-11-21T14:37:12Z'));
+  clock.advance(60_000); // the statement ran a minute
+  clock.stepWall(-3 * HOUR); // and the wall clock was set back meanwhile
+  assert.equal(room.retryAfterMs(), at('2026-11-21T15:00:00Z') - at('2026-11-21T14:37:12Z') - 60_000);
+  clock.advance(HOUR);
+  assert.equal(room.retryAfterMs(), 0, 'never negative');
 });
 
 test('a wall clock stepped back after the budget is spent keeps the window (no fresh budget) only for as long as it really had left, and says so', () => {

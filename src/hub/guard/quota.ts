@@ -66,6 +66,8 @@ export interface QuotaRoom {
   windowMs: number;
   /** When (ms) the window with the least left starts again from zero. */
   resetsAt: number;
+  /** How long from now until then, timed on the monotonic clock from when the room was read (a refusal made after a long statement, or across a wall-clock step, says the real wait). */
+  retryAfterMs(): number;
 }
 
 export interface QuotaTrackerOptions {
@@ -199,6 +201,7 @@ export class QuotaTracker {
    */
   room(identity: string, role?: string): Partial<Record<'rows' | 'bytes', QuotaRoom>> {
     const now = this.#clock.now();
+    const mono = monotonicOf(this.#clock);
     const room: Partial<Record<'rows' | 'bytes', QuotaRoom>> = {};
     for (const rule of this.#rules(identity, role)) {
       const own = this.#current(identity, role, rule.windowMs, now, false);
@@ -210,7 +213,7 @@ export class QuotaTracker {
         const left = Math.max(0, limit - amount(usage?.[metric]));
         const least = room[metric];
         if (least === undefined || left < least.left || (left === least.left && resetsAt > least.resetsAt)) {
-          room[metric] = { left, limit, windowMs: rule.windowMs, resetsAt };
+          room[metric] = { left, limit, windowMs: rule.windowMs, resetsAt, retryAfterMs: countdown(this.#clock, mono, resetsAt - now) };
         }
       }
     }
@@ -397,6 +400,11 @@ function holderKey(identity: string, role: string | undefined): string {
 /** The clock's monotonic time (its wall-clock time if it has none). */
 function monotonicOf(clock: Clock): number {
   return clock.monotonic?.() ?? clock.now();
+}
+
+/** What is left of `inMs` counted from `mono` (the clock's monotonic time then), whenever it is asked. */
+function countdown(clock: Clock, mono: number, inMs: number): () => number {
+  return () => Math.max(0, inMs - (monotonicOf(clock) - mono));
 }
 
 /** A window opening at `now` (`mono` on the monotonic clock): its start, and its end on the monotonic clock. */
