@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
 import { compareVersions } from '../wire/version-order.js';
-import { claimAuditWriter, liveAuditWriter, readAuditClaim } from '../wire/audit-claim.js';
+import { claimAuditWriter, liveAuditWriter, ownClaimWatch } from '../wire/audit-claim.js';
 import { processStopped } from '../wire/process-alive.js';
 import { claimHome, releaseHomeClaim } from '../wire/hub-claim.js';
 import { tryAcquireSpawnLock } from '../shim/spawn-lock.js';
@@ -81,7 +81,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const { secrets } = options;
   const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: () => holdsAuditClaim(home) });
+  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: ownClaimWatch(home) });
   const sinks = new CallSinks(runtime.sinks);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
@@ -460,15 +460,6 @@ async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Log
 const KEYS_PENDING_GRACE_MS = 2_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
 const WARM_UP_WAIT_MS = 15_000;
-
-/**
- * Whether no other process holds the home's audit-writer claim (another hub takes it over from a frozen
- * one). A claim that is gone or unreadable names nobody else: the log goes on.
- */
-function holdsAuditClaim(home: string): boolean {
-  const pid = readAuditClaim(home)?.pid;
-  return pid === undefined || !Number.isInteger(pid) || pid === process.pid;
-}
 
 interface Predecessor {
   /** Control link to the old hub, opened before we take the path (afterwards the path leads to us). */

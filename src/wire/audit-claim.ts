@@ -3,7 +3,7 @@
  * takes it at start and holds it until it exits, through a drain that has already given up the socket, so
  * it also tells `snowmux status` that a hub is still there when the socket no longer answers.
  */
-import { constants, writeFileSync } from 'node:fs';
+import { constants, statSync, writeFileSync } from 'node:fs';
 import { SnowmuxError } from '../errors.js';
 import { closeQuietly, isNotAFile, openStateFile, readStateFile, stateFileFix } from './bounded-read.js';
 import { join } from 'node:path';
@@ -20,6 +20,40 @@ export function readAuditClaim(home: string): { pid: number; started: string | u
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether this process still holds the claim (or none is there to read: nothing says another hub writes), for
+ * the audit log's check before each write. The claim is read again only when its file changed (another inode,
+ * size, modification or change time): one stat per write instead of an open, fstat, read and close, which
+ * cost every call on a slow-syscall host. A claim rewritten between the stat and the read is seen changed at
+ * the next check, and read then; one written in the last 2 s is read at every check (file times are coarse).
+ */
+const RECENT_CLAIM_MS = 2_000;
+
+export function ownClaimWatch(home: string): () => boolean {
+  const path = join(home, AUDIT_WRITER_FILE);
+  let seen: string | undefined;
+  let holds = true;
+  return () => {
+    let key = 'none';
+    let recent = false;
+    try {
+      const st = statSync(path, { bigint: true });
+      key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      // File times move in coarse ticks (a few ms): two writes of one size within a tick look alike, so a
+      // claim changed lately is read every time.
+      recent = Date.now() - Number(st.mtimeMs) < RECENT_CLAIM_MS;
+    } catch {
+      /* no claim file: read below, as before */
+    }
+    if (key !== seen || recent) {
+      seen = key;
+      const pid = readAuditClaim(home)?.pid;
+      holds = pid === undefined || !Number.isInteger(pid) || pid === process.pid;
+    }
+    return holds;
+  };
 }
 
 /**
