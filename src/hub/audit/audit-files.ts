@@ -501,15 +501,32 @@ function encodeUnwritten(state: UnwrittenState | undefined): Buffer {
 
 /**
  * How the audit file the hub writes changed under it, found by what the writer knows (its descriptor and
- * the size it wrote), or undefined when it is as the hub left it. Two sync stats (~2 µs, no thread-pool
- * round trip), once per write batch, beside the claim file's read. 'truncated' is logrotate's copytruncate
- * (or any cut), 'grown' another writer's bytes, 'moved' a rename with a new file in its place (logrotate's
- * create) or none. A file removed outright (no link left) is left to the anchor's check (stillNamed).
+ * the size it wrote), or undefined when it is as the hub left it. Once per write batch, so most often one
+ * sync stat of the name (no thread-pool round trip): while the name still leads to the inode the
+ * descriptor was last seen to have, that stat's size is the file's. Otherwise the descriptor is stat'ed too.
+ * 'truncated' is logrotate's copytruncate (or any cut), 'grown' another writer's bytes, 'moved' a rename
+ * with a new file in its place (logrotate's create) or none. A file removed outright (no link left) is left
+ * to the anchor's check (stillNamed).
  */
 export type ExternalChange = 'truncated' | 'grown' | 'moved';
 
+/** The inode a writer's descriptor had when last stat'ed (a descriptor number reused for another file differs in it, or is the same file). */
+let lastSeen: { fd: number; dev: number; ino: number } | undefined;
+
 export function changedUnderWriter(fd: number, path: string, writtenBytes: number): ExternalChange | undefined {
+  if (lastSeen?.fd === fd) {
+    let named: Stats | undefined;
+    try {
+      named = statSync(path, { throwIfNoEntry: false });
+    } catch {
+      named = undefined; // the full check below says what it is
+    }
+    if (named !== undefined && named.dev === lastSeen.dev && named.ino === lastSeen.ino) {
+      return named.size < writtenBytes ? 'truncated' : named.size > writtenBytes ? 'grown' : undefined;
+    }
+  }
   const opened = fstatSync(fd);
+  lastSeen = { fd, dev: opened.dev, ino: opened.ino };
   if (opened.nlink === 0) return undefined;
   if (opened.size < writtenBytes) return 'truncated';
   if (opened.size > writtenBytes) return 'grown';
