@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { INIT_PARAMS, cliEnv, connectClient, defer, killAtEnd, runCli, startHub, tempHome } from '../helpers/harness.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
-import { MIN_NODE, checkNode } from '../../src/cli/commands/doctor-command.js';
+import { MIN_NODE, OTHER_HOME, checkNode, readOnlyFix, unwritableReason } from '../../src/cli/commands/doctor-command.js';
 import { encodeLine } from '../../src/wire/framing.js';
 
 const SECRET = 'doctor-secret-NEVER-SHOWN';
@@ -380,7 +380,16 @@ test('doctor on a read-only filesystem (EROFS) advises remounting or another hom
   const home = join(tempHome(t), 'home');
   mkdirSync(home, { mode: 0o700 });
   if (!mountTmpfs(t, home)) {
-    t.skip('needs root and tmpfs to make a read-only filesystem');
+    // No read-only filesystem can be made here (not root, or no mount): the words doctor gives for EROFS are
+    // checked as the checks build them; with a mount, below, the whole run is.
+    t.diagnostic('no tmpfs mount here: the EROFS reason and fixes are checked without a read-only filesystem');
+    assert.match(`${home} ${unwritableReason('EROFS')}`, /read-only filesystem/);
+    assert.doesNotMatch(unwritableReason('EACCES'), /read-only/);
+    for (const fix of [readOnlyFix(home, OTHER_HOME), readOnlyFix(join(home, 'audit'), 'point [audit] dir in config.toml at a directory on a writable filesystem')]) {
+      assert.match(fix, /mounted read-only .*remount it read-write/, fix);
+      assert.doesNotMatch(fix, /chmod u\+|rm -r|read and write access/, fix);
+    }
+    assert.match(readOnlyFix(home, OTHER_HOME), /choose another home on a writable filesystem with --home/);
     return;
   }
   mkdirSync(join(home, 'audit'), { mode: 0o700 });

@@ -87,16 +87,16 @@ function notWritable(path: string, mode = constants.W_OK | constants.X_OK): stri
 }
 
 /** The reason in words: a read-only filesystem is not a permission that chmod could change. */
-function unwritableReason(code: string | undefined): string {
+export function unwritableReason(code: string | undefined): string {
   return code === 'EROFS' ? READ_ONLY : 'is not writable (no write permission)';
 }
 
 /** The fix for a read-only filesystem (EROFS): chmod and rm cannot work there; `instead` is the other way out. */
-function readOnlyFix(path: string, instead: string): string {
+export function readOnlyFix(path: string, instead: string): string {
   return `The filesystem holding ${shellWord(path)} is mounted read-only (chmod or rm cannot change that): remount it read-write (\`findmnt -T ${shellWord(path)}\` names the mount), or ${instead}.`;
 }
 
-const OTHER_HOME = 'choose another home on a writable filesystem with --home or SNOWMUX_HOME (and the same in your editors\' entries: `snowmux setup <client>`)';
+export const OTHER_HOME = 'choose another home on a writable filesystem with --home or SNOWMUX_HOME (and the same in your editors\' entries: `snowmux setup <client>`)';
 
 /**
  * Why a hub could not create `home` (whose own path does not exist), or undefined when it could: the
