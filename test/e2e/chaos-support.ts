@@ -273,16 +273,6 @@ export function outputMatches(proc: ChildProcess, output: () => string, re: RegE
   });
 }
 
-/** Rows for a count query that takes about `targetMs` on this machine right now (measured through the hub). */
-export async function calibrate(client: AnyClient, targetMs: number): Promise<number> {
-  const probe = 100_000_000;
-  const started = performance.now();
-  const r = await client.callTool('execute_query', { query: countQuery(probe).query }, { timeout: 60_000 });
-  if (r.isError) throw new Error(`calibration query failed: ${JSON.stringify(r.content)}`);
-  const ms = Math.max(1, performance.now() - started);
-  return Math.round(Math.min(5e9, Math.max(probe, (probe * targetMs) / ms)));
-}
-
 /** Waits (polling with a deadline) until a process that is not our child has exited. */
 export async function exitOf(pid: number, deadlineMs = 20_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
