@@ -45,6 +45,16 @@ test('a long home through a symlink and through its real path: one socket, one h
   assert.ok(second.stderr.includes(`kill ${first.pid}`), second.stderr);
   assert.equal(readFileSync(join(real, 'hub.pid'), 'utf8').split(' ')[0]!.trim(), String(first.pid), 'the refused hub leaves the claim alone');
   assert.ok((await editor.callTool('list_databases')).isError !== true, 'the running hub still serves');
+  // doctor, run where that spelling reaches no hub, fails naming the hub that holds the home and how to stop it.
+  const doc = await runCli(['doctor', '--json', '--offline', '--home', viaLink], elsewhere);
+  assert.equal(doc.code, 1, doc.stdout);
+  const hubCheck = (JSON.parse(doc.stdout) as { check: string; status: string; detail: string; fix?: string }[]).find((c) => c.check === 'hub');
+  assert.equal(hubCheck?.status, 'fail', doc.stdout);
+  assert.match(hubCheck.detail, new RegExp(`No hub answers at .*, but hub pid ${first.pid} holds this home`));
+  assert.ok(hubCheck.fix?.includes(`kill ${first.pid}`), hubCheck.fix);
+  const lost = await runCli(['status', '--home', viaLink], elsewhere);
+  assert.notEqual(lost.code, 0);
+  assert.match(lost.stderr, new RegExp(`hub pid ${first.pid} holds this home[\\s\\S]*kill ${first.pid}`));
 
   // `hub --replace`, under the other spelling, takes the home over: the claim is the new hub's.
   const firstExit = once(first.proc, 'exit');

@@ -28,6 +28,7 @@ import type { CommandIo } from '../command-io.js';
 import { controlRequest } from '../control-client.js';
 import { withDeadline } from '../deadline.js';
 import { checkFreeSpace, runningHubHealth, type RunningHealth } from './doctor-disk.js';
+import { homeHeldElsewhere } from '../home-held-elsewhere.js';
 import { escapeInvisible, escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
@@ -179,7 +180,9 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
       checkSocketPath(socketPath);
       hubStatus = await controlRequest(socketPath, 'status', 3_000, home);
     } catch (err) {
-      if ((err as { code?: string }).code === 'HUB_NOT_RUNNING') {
+      if ((err as { code?: string }).code === 'HUB_NOT_RUNNING' && homeHeldElsewhere(home, socketPath)) {
+        checks.push(hubNotRunning(home, socketPath));
+      } else if ((err as { code?: string }).code === 'HUB_NOT_RUNNING') {
         // A socket whose hub is gone (it crashed, or was killed): nothing is wrong, the next hub replaces it.
         checks.push({ check: 'hub', status: 'info', detail: `not running; ${socketPath} was left by a hub that did not stop cleanly, and the next hub replaces it (the first editor's shim starts one, or run \`${snowmuxCommand('hub', home)}\`).` });
       } else {
@@ -210,7 +213,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
       });
     }
   } else if (!checks.some((c) => c.check === 'hub')) {
-    checks.push(hubNotRunning(home));
+    checks.push(hubNotRunning(home, socketPath));
   }
   // What the running hub says is wrong now (audit records not written, a warehouse that cannot serve).
   if (hubStatus) checks.push(...runningHubHealth(hubStatus.health, home));
@@ -271,7 +274,9 @@ const START_CHECKS = new Set(['home', 'socket', 'config', 'audit']);
  * No hub answers. When the last hub an editor's shim started here stopped on an error (the line
  * `snowmux status` shows too, from hub-stderr.log), that error is what the person needs first.
  */
-function hubNotRunning(home: string): Check {
+function hubNotRunning(home: string, socketPath: string | null): Check {
+  const elsewhere = socketPath === null ? undefined : homeHeldElsewhere(home, socketPath);
+  if (elsewhere) return { check: 'hub', status: 'fail', detail: elsewhere.detail, fix: elsewhere.fix };
   const failed = lastFailedStart(home);
   if (!failed) return { check: 'hub', status: 'info', detail: `not running; the first editor's shim starts one (or run \`${snowmuxCommand('hub', home)}\`).` };
   const ago = Math.max(0, Math.round((Date.now() - failed.at.getTime()) / 1000));

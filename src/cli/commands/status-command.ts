@@ -10,6 +10,7 @@
 import { liveAuditWriter } from '../../wire/audit-claim.js';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../errors.js';
 import { lastFailedStart } from '../failed-start.js';
+import { homeHeldElsewhere } from '../home-held-elsewhere.js';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
@@ -113,6 +114,9 @@ function screenWriter(out: NodeJS.WritableStream): (frame: WatchFrame) => void {
  */
 function drainingHub(homeFlag: string | undefined): { pid: number; message: string } | undefined {
   const home = resolveHome({ flag: homeFlag });
+  // A hub that still holds the home's claim is not draining (it gives the claim up as it starts to): it serves
+  // on a socket this spelling of the home does not reach, which the reader's error says.
+  if (homeHeldElsewhere(home, socketPathFor(home))) return undefined;
   const pid = liveAuditWriter(home);
   if (pid === null) return undefined;
   return {
@@ -130,6 +134,8 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
     try {
       return await controlRequest<HubStatus>(socketPath, 'status', undefined, home);
     } catch (err) {
+      const elsewhere = isSnowmuxError(err, 'HUB_NOT_RUNNING') ? homeHeldElsewhere(home, socketPath) : undefined;
+      if (elsewhere) throw new SnowmuxError('HUB_NOT_RUNNING', `${elsewhere.detail} ${elsewhere.fix}`);
       const failed = isSnowmuxError(err, 'HUB_NOT_RUNNING') ? lastFailedStart(home) : undefined;
       if (!failed) throw err;
       throw new SnowmuxError(
