@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Runs test files under `node --test` inside a temp root of their own, then fails the run on what the tests
- * left behind there: a snowmux process (hub or shim) whose home is under the root, or any file or directory.
+ * left behind there: a snowmux process (hub or shim) whose home is under the root, or any file or directory;
+ * and on any new file in the working directory (the checkout), where no test may write.
  * Leftover processes are ended and the root is removed, so a failed run leaves nothing either.
  *
  * Why a root per run: the tests make their homes with mkdtemp under os.tmpdir(). Judging leftovers by name
@@ -27,6 +28,11 @@ if (files.length === 0) {
 const cli = join(dirname(dirname(fileURLToPath(import.meta.url))), 'bin', 'snowmux.js');
 const root = mkdtempSync(join(tmpdir(), 'smx-run-'));
 chmodSync(root, 0o1777);
+
+// The tests run in this directory (the checkout, under npm): anything new in it afterwards was written by a
+// test that forgot its home (a logger with no home wrote hub.log here).
+const workDir = process.cwd();
+const before = new Set(readdirSync(workDir));
 
 const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
   stdio: 'inherit',
@@ -90,5 +96,11 @@ if (left.length > 0) {
   for (const name of left) console.error(`  ${join(root, name)}`);
 }
 rmSync(root, { recursive: true, force: true });
+const strays = readdirSync(workDir).filter((name) => !before.has(name));
+if (strays.length > 0) {
+  failed = true;
+  console.error(`run-tests: the tests wrote ${strays.length} new file(s) into the working directory ${workDir} (left for you to look at):`);
+  for (const name of strays) console.error(`  ${join(workDir, name)}`);
+}
 if (!failed) console.log('run-tests: no snowmux process and no temp file left behind by the tests');
 process.exit(code !== 0 ? code : failed ? 1 : 0);

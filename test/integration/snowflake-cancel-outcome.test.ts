@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
 import type { SnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { Governance } from '../../src/hub/governance/governance.js';
@@ -39,7 +40,7 @@ after(async () => {
 describe('a write that may have run', () => {
   it('a client cancel that reaches Snowflake after the INSERT completed: the call is recorded ok, with its query id', async () => {
     await w.query('create table ANALYTICS.PUBLIC.CANCELLED_LATE (X INT)', queryOptions({ repeatable: false }));
-    const logger = createLogger({ level: 'silent' });
+    const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
     const policy = Policy.fromConfig(parseConfigText('[roles.writer]\nidentities = ["writer"]\nwrite = true\n', 'test.toml'), 'test.toml');
     const governance = new Governance({ policy, logger });
     const target: WarehouseTarget = { kind: 'snowflake', name: 'outcome', defaultDatabase: 'ANALYTICS', defaultSchema: 'PUBLIC', open: async () => w };
@@ -78,7 +79,7 @@ describe('a write that may have run', () => {
     const quick = new SnowflakeWarehouse(doubleProfile(double, { name: 'unconfirmed', pool: { max: 1 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 }, cancelGraceMs: 100 });
     try {
       await quick.query('create table ANALYTICS.PUBLIC.UNCONFIRMED (X INT)', queryOptions({ repeatable: false }));
-      const logger = createLogger({ level: 'silent' });
+      const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
       const policy = Policy.fromConfig(parseConfigText('[roles.writer]\nidentities = ["writer"]\nwrite = true\n', 'test.toml'), 'test.toml');
       const governance = new Governance({ policy, logger });
       const target: WarehouseTarget = { kind: 'snowflake', name: 'unconfirmed', defaultDatabase: 'ANALYTICS', defaultSchema: 'PUBLIC', open: async () => quick };
@@ -154,7 +155,7 @@ describe('a statement cancelled after Snowflake took it keeps its query id', () 
       it(`${what} cancelled by ${by}: the record, query_history's source and the answer carry the aborted query id`, async () => {
         const name = `kept-${table}-${by === 'the client' ? 'client' : 'session'}`.toLowerCase();
         const own = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 1 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
-        const logger = createLogger({ level: 'silent' });
+        const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
         const policy = Policy.fromConfig(parseConfigText('[roles.writer]\nidentities = ["writer"]\nwrite = true\n', 'test.toml'), 'test.toml');
         const governance = new Governance({ policy, logger });
         try {

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { Governance } from '../../src/hub/governance/governance.js';
@@ -55,7 +56,7 @@ class FailingWarehouse implements Warehouse {
 }
 
 function setup() {
-  const logger = createLogger({ level: 'silent' });
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
   const warehouse = new FailingWarehouse();
   const target: WarehouseTarget = { kind: 'snowflake', name: 'sf', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse };

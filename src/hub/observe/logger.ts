@@ -25,10 +25,13 @@ const REDACT_PATHS = [
   'authorization', '*.authorization',
 ];
 
-export interface LoggerOptions {
-  home?: string;
-  /** Write to this stream instead of the home's log file (tests, `snowmux stdio` uses stderr). */
-  destination?: NodeJS.WritableStream;
+/**
+ * Where the lines go: the home's log file, or a stream (tests; `snowmux stdio` uses stderr). One of the two,
+ * always: a logger given neither wrote hub.log into the working directory (a test did, into the checkout).
+ */
+export type LoggerOptions = LoggerSettings & ({ home: string; destination?: undefined } | { destination: NodeJS.WritableStream; home?: undefined });
+
+interface LoggerSettings {
   level?: string;
   /**
    * Applied to every finished log line: scrubs known secret values (profile passwords, tokens) wherever they
@@ -76,7 +79,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   if (opts.destination) {
     return pino({ level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
   }
-  const file = join(opts.home ?? '.', LOG_FILE);
+  const file = join(opts.home, LOG_FILE);
   const maxBytes = opts.maxBytes ?? (Number(process.env.SNOWMUX_LOG_MAX_BYTES) || 10 * 1024 * 1024);
   const keep = Math.max(1, opts.keep ?? 5);
   let size = 0;
