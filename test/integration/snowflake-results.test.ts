@@ -135,6 +135,44 @@ describe('Snowflake results', () => {
     assert.equal(page.rows[0]?.[0], result.rowCount + 1);
   });
 
+  it('reads a large result across the chunks Snowflake hands out from cloud storage, in one call and by paging', async () => {
+    const downloads = double.counters.chunkDownloads;
+    const all = await w.query('select range as i from range(2500)', queryOptions({ maxRows: 2500 }));
+    assert.equal(all.rowCount, 2500);
+    assert.deepEqual([all.rows[999], all.rows[1000], all.rows[2499]], [[999], [1000], [2499]]);
+    assert.equal(all.truncated, false);
+    assert.ok(double.counters.chunkDownloads >= downloads + 2, 'rows past the first 1000 came from chunk downloads');
+    const page = await w.fetchResults(all.queryId!, { offset: 2200, limit: 3 }, callContext());
+    assert.deepEqual(page.rows, [[2200], [2201], [2202]]);
+  });
+
+  it('a chunk the storage refuses is a download failure with the query id and the offset to resume at, not a driver TypeError', async () => {
+    const first = await w.query('select range as i from range(2500)', queryOptions({ maxRows: 10 }));
+    // A proxy asking for authentication (407) is answered at once: not one of the statuses the driver retries.
+    double.inject({ kind: 'httpStatus', endpoint: 'chunk', status: 407 });
+    try {
+      for (const read of [
+        () => w.query('select range as i from range(2500)', queryOptions({ maxRows: 2500 })),
+        () => w.fetchResults(first.queryId!, { offset: 1500, limit: 5 }, callContext()),
+      ]) {
+        await assert.rejects(read(), (err: SnowmuxError) => {
+          assert.equal(err.code, 'RESULT_DOWNLOAD_FAILED', err.message);
+          assert.match(err.message, /could not be downloaded/);
+          assert.match(err.message, /HTTP 407/);
+          assert.match(err.message, /SYSTEM\$ALLOWLIST\(\)/);
+          assert.match(err.message, /fetch_results\(query_id="[0-9a-f-]{36}", offset=(1000|1500)\)/);
+          // Snowflake answered: no outage for the breaker, and the statement is not run again by a retry.
+          assert.equal(err.details?.['infrastructure'], false);
+          return true;
+        });
+      }
+    } finally {
+      double.clearFaults();
+    }
+    const page = await w.fetchResults(first.queryId!, { offset: 1500, limit: 2 }, callContext());
+    assert.deepEqual(page.rows, [[1500], [1501]], 'once the storage answers, the same result pages on');
+  });
+
   it('rejects an unknown or malformed query id clearly', async () => {
     await assert.rejects(w.fetchResults('not-a-query-id', { offset: 0, limit: 5 }, callContext()), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(w.fetchResults('01b2c3d4-0000-4000-8000-000000000000', { offset: 0, limit: 5 }, callContext()), (err: SnowmuxError) => {

@@ -4,8 +4,8 @@
  * then are processed normally — so a test never leaves the driver retrying after it ends.
  */
 
-/** `root` is the account's front page (the hub's reachability probe: HEAD /); `any` matches every endpoint. */
-export type Endpoint = 'login' | 'query' | 'result' | 'abort' | 'heartbeat' | 'renew' | 'logout' | 'status' | 'telemetry' | 'cortex' | 'root' | 'any';
+/** `chunk` is a large result's chunk download (cloud storage); `root` is the account's front page (the hub's reachability probe: HEAD /); `any` matches every endpoint. */
+export type Endpoint = 'login' | 'query' | 'result' | 'abort' | 'heartbeat' | 'renew' | 'logout' | 'status' | 'telemetry' | 'cortex' | 'root' | 'chunk' | 'any';
 
 export type SnowflakeFault =
   /** Delay the HTTP response of an endpoint. (Use `queryLatencyMs` for slow, abortable statements.) */

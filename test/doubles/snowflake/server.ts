@@ -29,6 +29,12 @@ export interface SnowflakeDoubleOptions {
   syncWaitMs?: number;
   /** How long GET /queries/<id>/result waits before answering 333333 again. Default 500 ms. */
   resultPollWaitMs?: number;
+  /**
+   * Rows a result carries inline (`rowset`) and in each downloadable chunk after it. Snowflake sends a large
+   * result as a first part inline and the rest as `data.chunks` (URLs in cloud storage, fetched with the
+   * `qrmk` key as SSE-C headers, body: rows separated by commas without the outer brackets). Default 1000.
+   */
+  resultChunkRows?: number;
   /** Object tags (TAG_REFERENCES, TAG_REFERENCES_ALL_COLUMNS). */
   tags?: DoubleTag[];
   /** Clustering keys by `DB.SCHEMA.TABLE` (SHOW TABLES `cluster_by`). */
@@ -48,6 +54,8 @@ export interface SnowflakeDoubleCounters {
   /** USE … and ALTER SESSION … statements executed. */
   sessionStateStatements: number;
   requests: number;
+  /** GETs of large results' chunks (cloud storage downloads). */
+  chunkDownloads: number;
 }
 
 export interface QueryLogEntry {
@@ -145,6 +153,8 @@ class HttpReply {
   constructor(
     readonly status: number,
     readonly body: unknown,
+    /** Sent as it is, with this content type, instead of the JSON of `body` (cloud storage's answers). */
+    readonly raw?: { contentType: string; text: string },
   ) {}
 }
 
@@ -167,6 +177,10 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
   const masterTtl = options.masterTokenTtlMs ?? 4 * 3_600_000;
   const syncWaitMs = options.syncWaitMs ?? 200;
   const resultPollWaitMs = options.resultPollWaitMs ?? 500;
+  let baseUrl = '';
+  const resultChunkRows = Math.max(1, options.resultChunkRows ?? 1000);
+  /** Downloadable chunks of large results by `<queryId>/<n>`, with the key their request must present. */
+  const resultChunks = new Map<string, { qrmk: string; body: string }>();
   let loginLatencyMs = options.loginLatencyMs ?? 0;
   let queryLatencyMs = options.queryLatencyMs ?? 0;
 
@@ -180,6 +194,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
     logouts: 0,
     sessionStateStatements: 0,
     requests: 0,
+    chunkDownloads: 0,
   };
   const queries: QueryLogEntry[] = [];
   const abortLog: AbortLogEntry[] = [];
@@ -220,8 +235,8 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
 
   function send(res: ServerResponse, reply: HttpReply): void {
     if (res.destroyed || res.writableEnded) return;
-    const body = JSON.stringify(reply.body);
-    res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    const body = reply.raw?.text ?? JSON.stringify(reply.body);
+    res.writeHead(reply.status, { 'Content-Type': reply.raw?.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
 
@@ -249,6 +264,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
     if (method === 'POST' && path === '/session') return 'logout';
     if (method === 'GET' && /^\/monitoring\/queries\/[^/]+$/.test(path)) return 'status';
     if (method === 'POST' && path === '/telemetry/send') return 'telemetry';
+    if (method === 'GET' && /^\/chunks\/[^/]+\/\d+$/.test(path)) return 'chunk';
     return undefined;
   }
 
@@ -332,6 +348,8 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         return renew(req, body);
       case 'telemetry':
         return ok(null);
+      case 'chunk':
+        return chunk(req, url.pathname);
       case 'root':
         // Snowflake's front page needs no session; what it says does not matter to a client, only that it answers.
         return new HttpReply(200, {});
@@ -514,15 +532,46 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
     return params;
   }
 
+  /**
+   * A result as Snowflake sends it: its first resultChunkRows rows inline, the rest as chunks to download
+   * (their URLs on this server standing for cloud storage, the key in `qrmk`).
+   */
+  function chunked(queryId: string, rowset: (string | null)[][]): { rowset: (string | null)[][]; chunks: { url: string; rowCount: number; uncompressedSize: number; compressedSize: number }[]; qrmk: string } {
+    const qrmk = Buffer.from(`${queryId}-key`).toString('base64');
+    const chunks: { url: string; rowCount: number; uncompressedSize: number; compressedSize: number }[] = [];
+    for (let start = resultChunkRows, n = 0; start < rowset.length; start += resultChunkRows, n++) {
+      const rows = rowset.slice(start, start + resultChunkRows);
+      const body = rows.map((r) => JSON.stringify(r)).join(',');
+      resultChunks.set(`${queryId}/${n}`, { qrmk, body });
+      const size = Buffer.byteLength(body);
+      chunks.push({ url: `${baseUrl}/chunks/${queryId}/${n}?X-Amz-Signature=double`, rowCount: rows.length, uncompressedSize: size, compressedSize: size });
+    }
+    return { rowset: rowset.slice(0, resultChunkRows), chunks, qrmk };
+  }
+
+  /** GET of a result chunk, as cloud storage answers it: the rows, or an XML error (403 for a wrong key). */
+  function chunk(req: IncomingMessage, path: string): HttpReply {
+    counters.chunkDownloads++;
+    const [, , queryId, n] = path.split('/');
+    const stored = resultChunks.get(`${decodeURIComponent(queryId ?? '')}/${n ?? ''}`);
+    const xml = (status: number, code: string): HttpReply =>
+      new HttpReply(status, null, { contentType: 'application/xml', text: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code></Error>` });
+    if (stored === undefined) return xml(404, 'NoSuchKey');
+    if (req.headers['x-amz-server-side-encryption-customer-key'] !== stored.qrmk) return xml(403, 'AccessDenied');
+    return new HttpReply(200, null, { contentType: 'application/octet-stream', text: stored.body });
+  }
+
   function finalReply(record: QueryRecord): HttpReply {
     const queryId = record.entry.queryId;
     if (record.error !== undefined) return fail(record.error, { queryId });
     const outcome = record.outcome!;
     const state = record.session.engine.state;
+    const parts = chunked(queryId, outcome.result.rowset);
     return ok({
       parameters: parameterList(record.session),
       rowtype: outcome.result.rowtype,
-      rowset: outcome.result.rowset,
+      rowset: parts.rowset,
+      ...(parts.chunks.length > 0 ? { chunks: parts.chunks, qrmk: parts.qrmk } : {}),
       total: outcome.result.rowset.length,
       returned: outcome.result.rowset.length,
       queryId,
@@ -731,6 +780,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
+  baseUrl = `http://127.0.0.1:${port}`;
 
   const double: SnowflakeDouble = {
     url: `http://127.0.0.1:${port}`,

@@ -254,3 +254,33 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
     { details: { ...base, infrastructure: !clientArgument } },
   );
 }
+
+/**
+ * Reading a finished statement's rows failed: Snowflake ran it and sent the first part of its result, but a
+ * large result's later parts come from the account's cloud storage (S3, Azure Blob, GCS) — another host than
+ * the account's, which a firewall or proxy may block while every small query works. Said as that, with the
+ * hosts to allow and how to read the result without running it again; not counted by the breaker (Snowflake
+ * answers, and a blocked storage host would otherwise pause every small query too) and not retried (the
+ * statement would run again and its download fail again).
+ */
+export function resultDownloadError(err: unknown, ctx: ErrorContext & { fromRow: number }): SnowmuxError {
+  if (isSnowmuxError(err)) return err;
+  const e = shape(err) as DriverErrorShape & { response?: { statusCode?: unknown } };
+  const code = driverCode(err);
+  const status = typeof e.response?.statusCode === 'number' ? e.response.statusCode : undefined;
+  const why =
+    code === '402002'
+      ? `the storage answered${status !== undefined ? ` HTTP ${status}` : ' with an error'}`
+      : code === '402001'
+        ? 'the storage could not be reached'
+        : `the driver failed: ${oneLine(e.message) || 'unknown error'}`;
+  const id = ctx.queryId;
+  const again = id === undefined ? 'Run the query again once it is reachable.' : `Then read the result with fetch_results(query_id="${id}", offset=${ctx.fromRow}) — it is kept for 24 hours, so nothing runs again.`;
+  return new SnowmuxError(
+    'RESULT_DOWNLOAD_FAILED',
+    `Snowflake ran the statement${id === undefined ? '' : ` (query id ${id})`} for ${who(ctx.profile)}, but its rows from row ${ctx.fromRow + 1} on could not be downloaded: ` +
+      `Snowflake hands out a large result from the account's cloud storage, not from the account's host, and ${why}${code ? ` (code ${code})` : ''}. ` +
+      `Let this machine reach the STAGE hosts that SELECT SYSTEM$ALLOWLIST() lists (firewall, proxy, NO_PROXY). ${again}`,
+    { details: { snowflakeCode: code, queryId: id, profile: ctx.profile.name, httpStatus: status, infrastructure: false } },
+  );
+}

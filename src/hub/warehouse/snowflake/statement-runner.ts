@@ -14,7 +14,7 @@ import { jsonSize } from '../json-values.js';
 import type { ColumnInfo, JsonValue, QueryProgress } from '../types.js';
 import { cellConverter, columnInfo, exposeTimeValues } from './result-values.js';
 import type { SfConnection, SfStatement } from './sdk-types.js';
-import { toSnowmuxError, type ErrorContext } from './snowflake-errors.js';
+import { resultDownloadError, toSnowmuxError, type ErrorContext } from './snowflake-errors.js';
 import type { ContextField } from './session-context.js';
 
 export interface RowWindow {
@@ -307,7 +307,10 @@ function readWindow(
     stream.on('error', (err: unknown) => {
       if (finished) return;
       finished = true;
-      resolve({ ok: false, error: toSnowmuxError(err, { ...errors, queryId }), raw: err, healthy: true, queryId });
+      // The statement ran and its first rows arrived with the answer: a failure now is the download of a
+      // later part of the result (a chunk in cloud storage), never the statement's.
+      const error = resultDownloadError(err, { ...errors, queryId, fromRow: window.start + rows.length });
+      resolve({ ok: false, error, raw: err, healthy: true, queryId });
     });
   });
 }
