@@ -93,6 +93,20 @@ describe('Snowflake results', () => {
     }
   });
 
+  it('gives TIMESTAMP_TZ as stored, with its own UTC offset, for every scale; TIMESTAMP_LTZ as the instant in UTC', async () => {
+    const result = await w.query(
+      "select '2024-06-01 12:00:00.123456789 +05:30'::TIMESTAMP_TZ AS A, '1969-12-31 23:59:58.5 -08:00'::TIMESTAMP_TZ(3) AS B, " +
+        "CAST('2024-01-01 00:00:00' AS TIMESTAMP_TZ(0)) AS C, '0001-01-01 00:00:00 -09:30'::TIMESTAMP_TZ AS OLD, " +
+        "'9999-12-31 23:59:59.999999999 +14:00'::TIMESTAMP_TZ AS FUTURE, CAST(NULL AS TIMESTAMP_TZ) AS N, '2024-06-01 12:00:00+05:30'::timestamptz AS LTZ",
+      queryOptions(),
+    );
+    assert.deepEqual(result.columns.map((c) => c.type), ['TIMESTAMP_TZ', 'TIMESTAMP_TZ', 'TIMESTAMP_TZ', 'TIMESTAMP_TZ', 'TIMESTAMP_TZ', 'TIMESTAMP_TZ', 'TIMESTAMP_LTZ']);
+    assert.deepEqual(result.rows, [[
+      '2024-06-01T12:00:00.123456789+05:30', '1969-12-31T23:59:58.500000-08:00', '2024-01-01T00:00:00+00:00', '0001-01-01T00:00:00-09:30',
+      '9999-12-31T23:59:59.999999999+14:00', null, '2024-06-01T06:30:00Z',
+    ]]);
+  });
+
   it('keeps integers beyond 2^53 inside VARIANT documents exact, as NUMBER columns do', async () => {
     const result = await w.query(
       `select '{"id": 1234567890123456789, "f": 1.5, "xs": [9007199254740993, 7]}'::json as v, '12345678901234567890'::json as bare, ` +

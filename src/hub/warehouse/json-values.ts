@@ -157,6 +157,15 @@ export function formatTimestampNanos(nanos: bigint, utc: boolean): string {
   return formatEpochParts(floorDiv(nanos, 1_000_000_000n), Number(floorMod(nanos, 1_000_000_000n)), utc);
 }
 
+/**
+ * An instant (epoch nanoseconds) as the wall time at a UTC offset, with that offset:
+ * "2024-06-01T12:00:00+05:30" — a TIMESTAMP_TZ value as it was stored; "+00:00" for an offset of 0.
+ */
+export function formatTimestampNanosAtOffset(nanos: bigint, offsetMinutes: number): string {
+  const local = nanos + BigInt(offsetMinutes) * 60_000_000_000n;
+  return formatEpochParts(floorDiv(local, 1_000_000_000n), Number(floorMod(local, 1_000_000_000n)), false) + formatOffset(offsetMinutes * 60);
+}
+
 /** A readable interval: "1 year 2 months 3 days 04:05:06.5"; "00:00:00" for a zero interval. */
 export function formatInterval(months: number, days: number, micros: bigint): string {
   const parts: string[] = [];

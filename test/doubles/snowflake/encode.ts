@@ -112,6 +112,37 @@ function timeScaleOfUnion(type: DuckDBType): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
+/** The n of a `UNION(sf_tstz_n VARCHAR)` column: Snowflake's TIMESTAMP_TZ(n) in the double's DuckDB. */
+function timestampTzScaleOfUnion(type: DuckDBType): number | undefined {
+  const tags = (type as unknown as { memberTags?: string[] }).memberTags ?? [];
+  const m = tags.length === 1 ? /^sf_tstz_(\d)$/.exec(tags[0]!) : null;
+  return m === null ? undefined : Number(m[1]);
+}
+
+/**
+ * A TIMESTAMP_TZ(scale) cell as Snowflake sends it: epoch seconds with `scale` fraction digits, a space, and
+ * the value's UTC offset in minutes + 1440 ("1717223400.000000000 1770" for 2024-06-01 12:00:00 +05:30).
+ * The text is `YYYY-MM-DD[ T]HH:MI:SS[.f…][ ][Z|±HH[:]MI]`; without an offset it is UTC.
+ */
+function timestampTzCell(text: string, scale: number): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim());
+  if (m === null) throw new Error(`Timestamp '${text}' is not recognized`);
+  const [, y, mo, d, h, mi, sec, frac = '', zone] = m;
+  let offset = 0;
+  if (zone !== undefined && zone.toUpperCase() !== 'Z') {
+    const z = zone.replace(':', '');
+    offset = (z[0] === '-' ? -1 : 1) * (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5)));
+  }
+  const wall = new Date(0);
+  wall.setUTCFullYear(Number(y), Number(mo) - 1, Number(d)); // not Date.UTC: it reads years 0-99 as 1900-1999
+  wall.setUTCHours(Number(h), Number(mi), Number(sec), 0);
+  const local = BigInt(wall.getTime() / 1000);
+  const nanos = (local - BigInt(offset * 60)) * 1_000_000_000n + BigInt(frac.padEnd(9, '0').slice(0, scale).padEnd(9, '0'));
+  const abs = nanos < 0n ? -nanos : nanos;
+  const whole = `${nanos < 0n ? '-' : ''}${abs / 1_000_000_000n}`;
+  return `${whole}${scale === 0 ? '' : `.${pad9(abs % 1_000_000_000n).slice(0, scale)}`} ${offset + 1440}`;
+}
+
 /** micro-seconds since epoch → signed decimal seconds with 9 fraction digits, as Snowflake sends it. */
 function epochMicrosToCell(micros: bigint): string {
   const negative = micros < 0n;
@@ -152,6 +183,16 @@ function encoderFor(name: string, type: DuckDBType): ColumnEncoder {
     case DuckDBTypeId.TIME_NS:
       return { rowtype: rowType(name, 'time'), encode: (v) => timeCell((v as { nanos: bigint }).nanos, 9) };
     case DuckDBTypeId.UNION: {
+      const tz = timestampTzScaleOfUnion(type);
+      if (tz !== undefined) {
+        return {
+          rowtype: rowType(name, 'timestamp_tz', { scale: tz }),
+          encode: (v) => {
+            const member = (v as { value: unknown }).value;
+            return member === null ? null : timestampTzCell(String(member), tz);
+          },
+        };
+      }
       // Snowflake's TIME(n), as the engine rewrites it: a one-member UNION(sf_time_n TIME_NS) (sql-engine.ts).
       const scale = timeScaleOfUnion(type);
       if (scale === undefined) return { rowtype: rowType(name, 'text'), encode: (v) => String(v) };

@@ -984,6 +984,15 @@ export class EngineSession {
           i = args.end;
           continue;
         }
+        if (t.value === 'TIMESTAMP_TZ') {
+          // Snowflake's TIMESTAMP_TZ keeps each value's own UTC offset, which DuckDB's TIMESTAMPTZ does not:
+          // the value stays its text in a one-member UNION(sf_tstz_n VARCHAR), encode.ts sends it as Snowflake does.
+          const scale = readCallArgs(tokens, i + 1);
+          const n = scale !== undefined && scale.args.length === 1 && scale.args[0]!.kind === 'number' ? Number(scale.args[0]!.text) : undefined;
+          out.push(`UNION(sf_tstz_${n ?? 9} VARCHAR)`);
+          if (n !== undefined) i = scale!.end;
+          continue;
+        }
         const time = t.value === 'TIME' ? timeScaleAt(tokens, i) : undefined;
         if (time !== undefined) {
           out.push(duckTime(tokens, i, time.end, time.scale));

@@ -12,6 +12,7 @@ import {
   floatToJson,
   formatDateFromDays,
   formatTimestampNanos,
+  formatTimestampNanosAtOffset,
   integerToJson,
   toJsonValue,
 } from '../json-values.js';
@@ -23,6 +24,8 @@ export type CellConverter = (value: unknown) => JsonValue;
 interface SfDateLike {
   getEpochSeconds(): number;
   getNanoSeconds(): number;
+  /** TIMESTAMP_TZ: the value's UTC offset in minutes; LTZ: the session's TIMEZONE name. */
+  getTimezone?(): unknown;
 }
 interface SfTimeLike {
   getMidnightSeconds(): number;
@@ -91,8 +94,17 @@ function valueConverter(column: SfColumn, type: string): CellConverter {
     case 'timestamp_ntz':
       return (v) => (isSfDate(v) ? formatTimestampNanos(epochNanos(v), false) : toJsonValue(v));
     case 'timestamp_ltz':
-    case 'timestamp_tz':
       return (v) => (isSfDate(v) ? formatTimestampNanos(epochNanos(v), true) : toJsonValue(v));
+    case 'timestamp_tz':
+      // The offset is part of a TIMESTAMP_TZ value (Snowflake keeps each value's own): shown with it, as
+      // Snowflake does, not turned into UTC. The driver hands it over in minutes.
+      return (v) => {
+        if (!isSfDate(v)) return toJsonValue(v);
+        const offset = typeof v.getTimezone === 'function' ? v.getTimezone() : undefined;
+        return typeof offset === 'number' && Number.isInteger(offset) && Math.abs(offset) <= 1440
+          ? formatTimestampNanosAtOffset(epochNanos(v), offset)
+          : formatTimestampNanos(epochNanos(v), true);
+      };
     default:
       // text, boolean, binary (Buffer → hex), variant/object/array (parsed JSON)
       return toJsonValue;
