@@ -4,10 +4,11 @@
  * runTool as `describe_table` (the role must allow that tool, its object rules apply, the read is audited);
  * completions pass the same pipeline and list only what the caller's role may see.
  */
-import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
-import { SnowmuxError } from '../../errors.js';
-import { normalizeIdentifier } from '../names/identifiers.js';
+import { ERROR_CODES } from '../../error-codes.js';
+import { isSnowmuxError, SnowmuxError } from '../../errors.js';
+import { displayPart, normalizeIdentifier } from '../names/identifiers.js';
 import type { CallContext, Warehouse } from '../warehouse/types.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -72,15 +73,14 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
         } catch (err) {
           if ((err as { code?: string }).code !== 'OBJECT_NOT_FOUND') throw err;
           kind = 'view';
-          columns = await warehouse.describeObject(ref, 'view', callCtx);
+          columns = await warehouse.describeObject(ref, 'view', callCtx).catch((viewErr: unknown) => {
+            throw neitherTableNorView(viewErr);
+          });
         }
         body = JSON.stringify({ ...ref, kind, columns }, null, 2);
         return { content: [{ type: 'text', text: body }] };
       });
-      if (result.isError || body === undefined) {
-        const text = (result.content?.[0] as { text?: string } | undefined)?.text ?? 'The resource could not be read.';
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, text);
-      }
+      if (result.isError || body === undefined) throw readFailure(uri.href, result);
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: body }] };
     },
   );
@@ -106,6 +106,36 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
         },
       ],
     }),
+  );
+}
+
+/**
+ * A failed read as the protocol error that says whose failure it was. An object that does not exist is
+ * the spec's resource-not-found (`-32602` whose data is the `uri` alone, what SDK clients recognise as
+ * `ResourceNotFoundError`); any other mistake or refusal of the caller's is `-32602` too, and a failure of
+ * the warehouse or the hub `-32603` (it was reported as "invalid params": the caller's fault, never worth
+ * a retry). Beside the `uri`, the data carries what a tool's error carries in `_meta["dev.snowmux/error"]`
+ * (`code`, `retryable`, `retryAfterMs`), so a client can act without reading the message.
+ */
+function readFailure(uri: string, result: CallToolResult): ProtocolError {
+  const message = (result.content?.[0] as { text?: string } | undefined)?.text ?? 'The resource could not be read.';
+  const facts = (result._meta?.['dev.snowmux/error'] ?? {}) as { code?: string };
+  if (facts.code === 'OBJECT_NOT_FOUND') return new ResourceNotFoundError(uri, message);
+  const fault = (ERROR_CODES as Record<string, { fault: string } | undefined>)[facts.code ?? '']?.fault;
+  return new ProtocolError(fault === 'user' ? ProtocolErrorCode.InvalidParams : ProtocolErrorCode.InternalError, message, { uri, ...facts });
+}
+
+/**
+ * A resource is a table or a view: when neither exists (the database and schema do), the view's "View …
+ * does not exist. Use list_views" would send the reader to the views alone.
+ */
+function neitherTableNorView(err: unknown): unknown {
+  if (!isSnowmuxError(err, 'OBJECT_NOT_FOUND') || err.details?.['objectType'] !== 'view' || err.details['actualType'] !== undefined) return err;
+  const { database, schema, name } = err.details as { database: string; schema: string; name: string };
+  return new SnowmuxError(
+    'OBJECT_NOT_FOUND',
+    `No table or view ${[database, schema, name].map(displayPart).join('.')} exists. Use list_tables or list_views to see what ${displayPart(schema)} holds.`,
+    { details: { ...err.details, objectType: 'table or view' } },
   );
 }
 
