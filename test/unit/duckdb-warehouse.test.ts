@@ -144,6 +144,16 @@ describe('DuckDbWarehouse', () => {
       await rejectsWith(warehouse.query('SELECT ?, ?', opts({ binds: [1] })), 'SQL_ERROR');
     });
 
+    test('a parameter in the select list leaves every column its own name (the first was named "unknown")', async () => {
+      const named = await warehouse.query('SELECT n.N_NAME, ? AS X, N_NATIONKEY FROM NATION n WHERE N_NATIONKEY = ?', opts({ binds: ['x', 7] }));
+      assert.deepEqual(named.columns.map((c) => c.name), ['N_NAME', 'X', 'N_NATIONKEY']);
+      assert.deepEqual(named.rows, [['GERMANY', 'x', 7]]);
+      const first = await warehouse.query('SELECT ? AS REGION, N_NAME FROM NATION WHERE N_NATIONKEY < 30', opts({ binds: ['ASIA'], maxRows: 3 }));
+      assert.deepEqual(first.columns.map((c) => c.name), ['REGION', 'N_NAME']);
+      assert.equal(first.rows.length, 3);
+      assert.equal(first.truncated, true);
+    });
+
     test('a number past BIGINT\'s range, bound where DuckDB infers BIGINT, compares as that number (it failed "bigint out of int64 range")', async () => {
       const count = async (bound: number) => (await warehouse.query('SELECT count(*) FROM NATION WHERE N_NATIONKEY >= ?', opts({ binds: [bound] }))).rows[0]![0];
       assert.equal(await count(1e19), 0);

@@ -212,7 +212,10 @@ export class DuckDbWarehouse implements Warehouse {
         // A streamed SELECT not already bounded below what the reader reads runs under a LIMIT (row-limited.ts).
         const limit = readerRowBound(maxRows, this.settings.resultCacheRows) + 1;
         let names: string[] | undefined;
-        if (!whole && prepared.statementType === StatementType.SELECT && !(options.rowBound !== undefined && options.rowBound <= limit)) {
+        // A parameter in the select list (`SELECT ? AS x`, a team tool's) leaves the prepared statement's
+        // columns unresolved until it is bound: DuckDB then describes them as one column named "unknown", which
+        // named the result's first column. Such a statement runs as it is, its result naming its own columns.
+        if (!whole && prepared.statementType === StatementType.SELECT && !(options.rowBound !== undefined && options.rowBound <= limit) && columnsResolved(prepared)) {
           const own = prepared;
           names = Array.from({ length: own.columnCount }, (_, i) => own.columnName(i));
           limited = await this.rowLimited(connection, `${key}\u0000${limit}`, sql, limit, keep);
@@ -515,3 +518,12 @@ function toDuckDbBinds(binds: JsonValue[]): { values: DuckDBValue[]; types: (Duc
 
 /** 2^63: past every BIGINT (at -2^63 itself, DOUBLE and BIGINT hold the same number). */
 const INT64_LIMIT = 2 ** 63;
+
+/** DuckDB's type id (INVALID) of a column it cannot resolve before the statement's parameters are bound. */
+const UNRESOLVED_TYPE_ID = 0;
+
+/** Whether a prepared statement already knows its columns (see where a SELECT's LIMIT form is chosen). */
+function columnsResolved(statement: DuckDBPreparedStatement): boolean {
+  for (let i = 0; i < statement.columnCount; i++) if (statement.columnTypeId(i) === UNRESOLVED_TYPE_ID) return false;
+  return true;
+}
