@@ -90,3 +90,14 @@ test('a connection is opened by initialize or a 2026-07-28 request: any other re
   era.answer(result(2, { protocolVersion: '2025-06-18' }));
   assert.equal(era.refusal('tools/list', {}), null);
 });
+
+test('logging/setLevel on a 2026-07-28 connection is told that revision has none, as ping is; before opening it is refused like any request', () => {
+  const era = new ConnectionEra();
+  assert.match(era.refusal('logging/setLevel', { level: 'info' })?.message ?? '', /came before the connection was opened/);
+  era.asked(1, 'tools/list', envelope());
+  era.answer(result(1));
+  era.asked(2, 'logging/setLevel', { level: 'info', ...envelope() });
+  const told = era.answer(failure(2, -32601));
+  assert.equal((told as { error: { code: number } }).error.code, -32601);
+  assert.match(messageOf(told), /logging\/setLevel is not part of MCP 2026-07-28, which this connection speaks .*_meta.*no level to set/);
+});

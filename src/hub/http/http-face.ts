@@ -25,6 +25,7 @@ import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE, DEFAULT_PROTOCOL_ERROR_RATE, SessionBucket, refusalCost } from '../session/line-transport.js';
 import { observeClientMessage, type Identity } from '../session/session.js';
+import { removedIn2026 } from '../session/connection-era.js';
 import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, messageTextProblem, oversizedValue, requestParamsProblem } from '../session/request-params.js';
 import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
@@ -201,6 +202,26 @@ export async function withoutExceptionText(response: Response, logger: Logger): 
   if (error?.code !== -32700 || error.message !== 'Parse error' || error.data === undefined) return response;
   logger.warn({ err: String(error.data).slice(0, 500) }, 'the MCP SDK failed on a 2025 session\'s message');
   return jsonRpcError(400, -32603, 'Internal error: the hub could not handle this message (its log says why). Check it is a valid JSON-RPC message; if it is, report it with the hub log\'s line.');
+}
+
+/**
+ * The SDK answers a 2026-07-28 request for a method that revision removed (`ping`, `logging/setLevel`)
+ * with a bare "Method not found"; the Unix socket and `snowmux stdio` say why and what to do instead
+ * (connection-era.ts), and so does this face, with the SDK's status and code.
+ */
+async function explainRemovedMethod(response: Response, body: unknown): Promise<Response> {
+  const method = (body as { method?: unknown } | null)?.method;
+  if (response.status !== 404 || typeof method !== 'string' || Array.isArray(body)) return response;
+  const told = removedIn2026(method, 'this request speaks (its _meta envelope says so)');
+  if (told === null || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+  let answer: { jsonrpc?: unknown; id?: unknown; error?: { code?: unknown; message?: unknown } };
+  try {
+    answer = JSON.parse(await response.clone().text()) as typeof answer;
+  } catch {
+    return response;
+  }
+  if (answer.error?.code !== -32601 || answer.error.message !== 'Method not found') return response;
+  return json(response.status, { ...answer, error: { ...answer.error, message: told } });
 }
 
 export function createHttpFace(opts: HttpFaceOptions): HttpFace {
@@ -856,7 +877,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     current.inFlight += 1;
     let refused = true;
     try {
-      const response = await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } });
+      const response = await explainRemovedMethod(await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } }), body);
       refused = response.status >= 400;
       return response;
     } finally {

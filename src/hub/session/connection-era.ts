@@ -22,8 +22,26 @@ const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 /** Methods of the 2026-07-28 era only. */
 const MODERN_ONLY = new Set(['server/discover', 'subscriptions/listen']);
+/**
+ * Methods MCP 2026-07-28 removed, which its SDK refuses with a bare "Method not found": what each is
+ * told instead, on every face (this connection's answers; a 2026-07-28 HTTP request's in http-face).
+ * `speaks` says how the request came to be read as 2026-07-28.
+ */
+const REMOVED_IN_2026: Record<string, (speaks: string) => string> = {
+  ping: (speaks) => `Method not found: ping is not part of MCP 2026-07-28, which ${speaks}; any request shows that the hub is alive.`,
+  'logging/setLevel': (speaks) =>
+    `Method not found: logging/setLevel is not part of MCP 2026-07-28, which ${speaks} (a request's log level goes in its own _meta, io.modelcontextprotocol/logLevel); this hub sends no log messages to clients in any version, so there is no level to set.`,
+};
+
+/** The explained refusal of a method MCP 2026-07-28 removed, or null for any other method. */
+export function removedIn2026(method: string, speaks: string): string | null {
+  return Object.hasOwn(REMOVED_IN_2026, method) ? REMOVED_IN_2026[method]!(speaks) : null;
+}
+
 /** Methods whose refusal says the connection is in the other era. */
-const TELLING = new Set(['initialize', 'ping', ...MODERN_ONLY]);
+const TELLING = new Set(['initialize', ...Object.keys(REMOVED_IN_2026), ...MODERN_ONLY]);
+/** Methods handed to the SDK before the connection is opened (the spec allows ping; the others tell the era). */
+const BEFORE_OPENING = new Set(['initialize', 'ping', ...MODERN_ONLY]);
 
 type Id = string | number;
 
@@ -68,7 +86,7 @@ export class ConnectionEra {
     if (method !== 'initialize') {
       // A connection is opened by initialize (2025) or by a request with the 2026-07-28 envelope; before,
       // the spec allows ping only. A bare request first was served, and pinned the connection to 2025 for good.
-      if (this.#initialized !== null || this.#modern !== null || claims !== undefined || TELLING.has(method) || this.#opening()) return null;
+      if (this.#initialized !== null || this.#modern !== null || claims !== undefined || BEFORE_OPENING.has(method) || this.#opening()) return null;
       return {
         code: INVALID_REQUEST,
         message: `Invalid Request: ${method.slice(0, 80)} came before the connection was opened. Send initialize first (MCP 2025 versions), or send requests with the 2026-07-28 _meta envelope (server/discover to learn what the hub speaks); only ping may come before.`,
@@ -138,8 +156,9 @@ export class ConnectionEra {
       const began = this.#initialized === null ? 'began in a 2025 version of MCP (its first request had no 2026-07-28 _meta envelope)' : `was initialized with MCP ${this.#initialized}`;
       return `Method not found: ${method} is MCP 2026-07-28, and this connection ${began}. One connection speaks one protocol version: to use 2026-07-28, open a new connection and send server/discover or a request with the 2026-07-28 _meta envelope first.`;
     }
-    if (code === METHOD_NOT_FOUND && method === 'ping' && this.#initialized === null) {
-      return 'Method not found: ping is not part of MCP 2026-07-28, which this connection speaks (a request with the 2026-07-28 _meta envelope came first); any request shows that the hub is alive.';
+    if (code === METHOD_NOT_FOUND && this.#initialized === null) {
+      const told = removedIn2026(method, 'this connection speaks (a request with the 2026-07-28 _meta envelope came first)');
+      if (told !== null) return told;
     }
     if (code === UNSUPPORTED_PROTOCOL_VERSION && method === 'initialize' && this.#initialized === null) return modernInitialize(this.#modern ?? '2026-07-28');
     return null;
