@@ -26,7 +26,8 @@ if (files.length === 0) {
   process.exit(2);
 }
 const cli = join(dirname(dirname(fileURLToPath(import.meta.url))), 'bin', 'snowmux.js');
-const root = mkdtempSync(join(tmpdir(), 'smx-run-'));
+// Not named smx-…: the leftover check of older checkouts deleted every new /tmp/smx-* directory.
+const root = mkdtempSync(join(tmpdir(), 'smxrun-'));
 chmodSync(root, 0o1777);
 
 // The tests run in this directory (the checkout, under npm): anything new in it afterwards was written by a
