@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { SnowmuxError } from '../../src/errors.js';
 import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
 import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
-import { callContext, doubleProfile, queryOptions } from '../doubles/snowflake/fixtures.js';
+import { callContext, doubleProfile, queryOptions, waitForEvent } from '../doubles/snowflake/fixtures.js';
+import { truncationNotice } from '../../src/hub/tools/result-format.js';
 
 let double: SnowflakeDouble;
 let w: SnowflakeWarehouse;
@@ -185,6 +186,31 @@ describe('Snowflake results', () => {
     }
     const page = await w.fetchResults(first.queryId!, { offset: 1500, limit: 2 }, callContext());
     assert.deepEqual(page.rows, [[1500], [1501]], 'once the storage answers, the same result pages on');
+  });
+
+  it('a read stopped by the call timeout while a later part downloads says time cut it, not the row cap, and pages on by id', async () => {
+    const quick = new SnowflakeWarehouse(doubleProfile(double, { name: 'deadline-read', pool: { max: 1 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 }, cancelGraceMs: 100 });
+    try {
+      // The first part of the result comes with the answer; the storage never answers for the next.
+      double.inject({ kind: 'hang', endpoint: 'chunk' });
+      const chunkAsked = waitForEvent(double.events, 'request', (endpoint: string) => endpoint === 'chunk', 30_000);
+      const reading = quick.query('select range as i from range(2500)', queryOptions({ maxRows: 2500, timeoutMs: 1_000 }));
+      await chunkAsked;
+      const result = await reading;
+      assert.equal(result.truncated, true);
+      assert.equal(result.truncatedBy, 'time');
+      assert.ok(result.rowCount > 0 && result.rowCount < 2500, `${result.rowCount} rows`);
+      const notice = truncationNotice(result, { maxRows: 2500, maxBytes: 1_000_000, canPage: true, canRaise: false }) ?? '';
+      assert.match(notice, /stopped when the call was cancelled or reached its time limit/);
+      assert.doesNotMatch(notice, /beyond the 2500-row cap/);
+      assert.ok(notice.includes(`fetch_results(query_id="${result.queryId}", offset=${result.rowCount})`), notice);
+      double.clearFaults();
+      const page = await quick.fetchResults(result.queryId!, { offset: result.rowCount, limit: 2 }, callContext());
+      assert.deepEqual(page.rows, [[result.rowCount], [result.rowCount + 1]], 'the rest is read by its id');
+    } finally {
+      double.clearFaults();
+      await quick.close();
+    }
   });
 
   it('rejects an unknown or malformed query id clearly', async () => {

@@ -62,7 +62,7 @@ export function queryResult(result: QueryResult, limits: HubLimits, rows: RowLim
   const { result: shown, cut } = capCells(result, shape.maxCellChars);
   const caps = { maxRows: rows.cap, maxBytes: limits.maxResultBytes, canPage: shape.toolAllowed('fetch_results'), canRaise: rows.cap < rows.most };
   // A lowered limit matters only when rows were left out for it (not when the byte cap cut first).
-  const lowered = rows.asked !== undefined && rows.asked > rows.cap && shown.truncated && shown.truncatedBy !== 'bytes';
+  const lowered = rows.asked !== undefined && rows.asked > rows.cap && shown.truncated && shown.truncatedBy !== 'bytes' && shown.truncatedBy !== 'time';
   const notices = [
     truncationNotice(shown, caps, offset),
     lowered ? `Your limit ${rows.asked} was lowered to ${rows.cap}, the most ${shape.maxRows !== undefined ? "your role's max_rows" : "the hub's max_rows"} allows per call.` : null,

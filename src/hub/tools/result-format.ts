@@ -104,9 +104,11 @@ export function truncationNotice(result: QueryResult, cap: TruncationCaps, offse
   const nextOffset = offset + result.rowCount;
   // A page that ends at the last row the hub kept was cut there, not by the row cap (a fetch_results page
   // of 2 rows asked with limit 5, or of 6001 with limit 10000).
-  const keptCut = result.truncatedBy !== 'bytes' && result.cappedAt === undefined && result.pageableRows !== undefined && nextOffset >= result.pageableRows;
+  const keptCut = result.truncatedBy !== 'bytes' && result.truncatedBy !== 'time' && result.cappedAt === undefined && result.pageableRows !== undefined && nextOffset >= result.pageableRows;
   const why = result.truncatedBy === 'bytes'
     ? `the result exceeded the ${cap.maxBytes}-byte cap`
+    : result.truncatedBy === 'time'
+      ? 'reading its rows stopped when the call was cancelled or reached its time limit, and more rows exist (not the row cap)'
     : result.cappedAt !== undefined
       ? `the hub ran the query with its ${result.cappedAt}-row cap as a LIMIT, and more rows exist`
       : keptCut

@@ -92,7 +92,11 @@ export interface QueryResult {
   rowCount: number;
   /** True when more rows existed than were returned. */
   truncated: boolean;
-  truncatedBy?: 'rows' | 'bytes' | undefined;
+  /**
+   * What cut the result: the row cap, the byte cap, or `time` — the call was cancelled or reached its
+   * timeout while the rows of a statement that ran were still being read (the rest stays readable by its id).
+   */
+  truncatedBy?: TruncatedBy | undefined;
   /** The warehouse's id for this statement (Snowflake query id), if it has one. */
   queryId?: string | undefined;
   /** Statement type as the warehouse reports it, when known. */
@@ -360,3 +364,5 @@ export interface SearchReply {
   /** Set by the hub when what was left of the identity's `rows` or `bytes` quota cut the results (as QueryResult's). */
   quotaCut?: QueryResult['quotaCut'];
 }
+
+export type TruncatedBy = 'rows' | 'bytes' | 'time';

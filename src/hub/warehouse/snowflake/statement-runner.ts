@@ -11,7 +11,7 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import { jsonSize } from '../json-values.js';
-import type { ColumnInfo, JsonValue, QueryProgress } from '../types.js';
+import type { ColumnInfo, JsonValue, QueryProgress, TruncatedBy } from '../types.js';
 import { cellConverter, columnInfo, exposeTimeValues } from './result-values.js';
 import type { SfConnection, SfStatement } from './sdk-types.js';
 import { resultDownloadError, toSnowmuxError, type ErrorContext } from './snowflake-errors.js';
@@ -53,7 +53,7 @@ export interface StatementSuccess {
   rows: JsonValue[][];
   totalRows: number;
   truncated: boolean;
-  truncatedBy?: 'rows' | 'bytes' | undefined;
+  truncatedBy?: TruncatedBy | undefined;
   queryId: string | undefined;
   /** Snowflake's report of the session after the statement (absent fields: not reported). */
   sessionState: Partial<Record<ContextField, string | null>>;
@@ -267,29 +267,31 @@ function readWindow(
     const rows: JsonValue[][] = [];
     let bytes = 2;
     let finished = false;
-    const done = (byBytes: boolean): void => {
+    const done = (cut?: 'bytes' | 'time'): void => {
       if (finished) return;
       finished = true;
       const rowTruncated = window !== undefined && total > window.start + rows.length;
+      // A read stopped by time (a cancel, the call's timeout) cut only if rows were left: it says so, not the row cap.
+      const by = cut === 'bytes' ? 'bytes' : rowTruncated ? (cut ?? 'rows') : undefined;
       resolve({
         ok: true,
         columns: columns.map(columnInfo),
         rows,
         totalRows: total,
-        truncated: byBytes || rowTruncated,
-        truncatedBy: byBytes ? 'bytes' : rowTruncated ? 'rows' : undefined,
+        truncated: by !== undefined,
+        truncatedBy: by,
         queryId,
         sessionState,
       });
     };
     if (window === undefined || window.maxRows <= 0 || window.start >= total) {
-      done(false);
+      done();
       return;
     }
     const stream = stmt.streamRows({ start: window.start, end: window.start + window.maxRows - 1 });
     onStream?.(() => {
       stream.destroy();
-      done(false);
+      done('time');
     });
     stream.on('data', (raw: unknown[]) => {
       if (finished) return;
@@ -297,13 +299,13 @@ function readWindow(
       const size = jsonSize(row) + 1;
       if (window.maxBytes !== undefined && bytes + size > window.maxBytes) {
         stream.destroy();
-        done(true);
+        done('bytes');
         return;
       }
       bytes += size;
       rows.push(row);
     });
-    stream.on('end', () => done(false));
+    stream.on('end', () => done());
     stream.on('error', (err: unknown) => {
       if (finished) return;
       finished = true;
