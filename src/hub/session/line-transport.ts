@@ -13,6 +13,7 @@
  * not reading at all. Requests owed an answer are bounded in number and in bytes, and no line longer than
  * a shim reads (MAX_HUB_LINE_BYTES) is ever written: such an answer becomes an error for its request.
  */
+import type { Readable } from 'node:stream';
 import type { BucketLimit } from '../guard/rate-limit.js';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { LineDecoder, MAX_HUB_LINE_BYTES, type LineEvent } from '../../wire/framing.js';
@@ -204,6 +205,10 @@ export class LineTransport implements Transport {
     input.on('close', this.onEnd);
     input.on('error', this.onInputError);
     if (this.opts.initial && this.opts.initial.length > 0) this.onData(this.opts.initial);
+    // Input that ended before the transport started (a client that hung up while its session was held during
+    // the hub's start-up) emits no 'end' again: without this the session, and its socket, stayed open for good.
+    const readable = input as Partial<Readable>;
+    if (readable.readableEnded === true || readable.destroyed === true) this.onEnd();
   }
 
   private readonly onData = (chunk: Buffer | string) => {

@@ -159,6 +159,8 @@ export class SocketFace implements HubListener {
     // (dropping it here left the client waiting for an answer that never came).
     const head: Buffer[] = [];
     let headBytes = 0;
+    /** The first line (or a too-long one) arrived: the link is a session or control link from here on. */
+    let decided = false;
     const timer = setTimeout(() => {
       this.logger.info('connection sent no hello in time; closing');
       // The error's text is what a /shim link's close frame tells the shim.
@@ -174,6 +176,7 @@ export class SocketFace implements HubListener {
       }
       socket.off('data', onData);
       clearTimeout(timer);
+      decided = true;
       if (nl === -1 || headBytes + nl > HELLO_MAX_BYTES) {
         this.dispatch(conn, null, Buffer.concat([...head, chunk]));
         return;
@@ -183,7 +186,16 @@ export class SocketFace implements HubListener {
       this.dispatch(conn, first.length > 0 ? first : null, chunk.subarray(nl + 1));
     };
     socket.on('data', onData);
-    socket.once('end', () => clearTimeout(timer));
+    // A peer that hangs up before its first line is complete (a liveness probe, `hub` checking for a running
+    // hub, a shim killed while connecting) owes nothing and is owed nothing: let the connection go. The
+    // server is half-open, so without this the hub's side stayed open for good, one descriptor per such
+    // connect, until the hub could accept no editor at all (EMFILE).
+    socket.once('end', () => {
+      clearTimeout(timer);
+      if (decided) return;
+      socket.off('data', onData);
+      socket.destroy();
+    });
   }
 
   private dispatch(conn: Connection, first: Buffer | null, rest: Buffer): void {
