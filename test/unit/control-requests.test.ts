@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex, PassThrough } from 'node:stream';
-import { handleControl, type ControlHandlers } from '../../src/hub/socket/control.js';
+import { MAX_UNREAD_OUTPUT_BYTES, handleControl, type ControlHandlers } from '../../src/hub/socket/control.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 
 test('null, arrays, numbers and unknown operations are answered BAD_REQUEST/UNKNOWN_OP; the request after them in the same read is served', () => {
@@ -24,4 +24,36 @@ test('null, arrays, numbers and unknown operations are answered BAD_REQUEST/UNKN
   assert.deepEqual(answers.map((a) => a.error?.code ?? 'ok'), ['BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'UNKNOWN_OP', 'ok']);
   assert.ok(answers[3]!.error!.message.length < 300, 'the unknown operation is shown cut short');
   assert.deepEqual(answers[4], { id: 2, ok: true, result: { up: true } });
+});
+
+test('a client that never reads its answers stops being read: the answers waiting for it stay bounded, and the rest are served once it reads', () => {
+  // Writes complete only when the test says so: a client that does not read.
+  const pending: (() => void)[] = [];
+  let answered = 0;
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, done) {
+      answered += chunk.toString().split('\n').filter(Boolean).length;
+      pending.push(() => done());
+    },
+  });
+  socket.on('error', () => {});
+  let asked = 0;
+  const big = 'x'.repeat(10_000);
+  const handlers: ControlHandlers = { status: () => ({ n: ++asked, big }), stop: () => null, replace: () => null, disconnect: () => null, reload: () => null };
+  const requests = 2_000;
+  handleControl(socket, Buffer.from('{"id":1,"op":"status"}\n'.repeat(requests)), handlers, createLogger({ destination: new PassThrough(), level: 'silent' }));
+  const bound = Math.ceil(MAX_UNREAD_OUTPUT_BYTES / big.length) + 2;
+  assert.ok(asked <= bound, `${asked} answers built for a client that read none (at most ${bound})`);
+  assert.ok(socket.writableLength <= MAX_UNREAD_OUTPUT_BYTES + 20_000, `${socket.writableLength} bytes wait`);
+  assert.ok(socket.isPaused(), 'the link is no longer read');
+  // The client reads: everything it asked is answered, in order.
+  for (let rounds = 0; answered < requests && rounds < 10_000; rounds++) {
+    const done = pending.splice(0);
+    for (const d of done) d();
+  }
+  for (const d of pending.splice(0)) d();
+  assert.equal(asked, requests);
+  assert.equal(answered, requests);
+  assert.ok(!socket.isPaused(), 'reading resumes once every request is answered');
 });

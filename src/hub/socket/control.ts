@@ -24,6 +24,9 @@ export interface ControlHandlers {
   reload(): unknown;
 }
 
+/** Answers a control link may leave unread before it is read no further (see handleControl). */
+export const MAX_UNREAD_OUTPUT_BYTES = 1024 * 1024;
+
 export function handleControl(socket: Duplex, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
   const decoder = new LineDecoder(64 * 1024);
   const onLine = (line: Buffer) => {
@@ -55,9 +58,35 @@ export function handleControl(socket: Duplex, initial: Buffer, handlers: Control
       socket.write(encodeLine({ id, ok: false, error: { code: isSnowmuxError(err) ? err.code : 'CONTROL_FAILED', message: (err as Error).message } }));
     }
   };
-  const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {
-    if (ev.kind === 'line') onLine(ev.line);
-  });
+  // Answers wait for the client to read them: past MAX_UNREAD_OUTPUT_BYTES the link stops reading (the
+  // client's own writes then wait in its kernel buffers) and the requests already read wait here, at most one
+  // read's worth, until the output drains. Without this a client that sent status requests and never read
+  // the answers grew the hub by gigabytes.
+  const queue: Buffer[] = [];
+  let waitingForDrain = false;
+  const work = () => {
+    while (queue.length > 0) {
+      if (socket.writableLength >= MAX_UNREAD_OUTPUT_BYTES) {
+        if (!waitingForDrain) {
+          waitingForDrain = true;
+          socket.pause();
+          socket.once('drain', () => {
+            waitingForDrain = false;
+            work();
+          });
+        }
+        return;
+      }
+      onLine(queue.shift()!);
+    }
+    socket.resume();
+  };
+  const onData = (chunk: Buffer) => {
+    decoder.push(chunk, (ev) => {
+      if (ev.kind === 'line') queue.push(ev.line);
+    });
+    work();
+  };
   socket.on('data', onData);
   socket.on('end', () => socket.end());
   if (initial.length > 0) onData(initial);
