@@ -95,7 +95,7 @@ export const ERROR_CODES = {
   KEYS_WRITE_FAILED: { fault: 'hub', doc: '`snowmux keys create|revoke|rotate` could not write the home\'s keys.json (a full or read-only disk, permissions): the message says the key was NOT created, revoked or rotated, and keys.json is unchanged. Fix what it names, then run the command again.' },
   TEAM_REDIS_FAILED: { fault: 'hub', doc: 'The team\'s Redis (hub.redis_url) failed or did not answer a `snowmux keys` command within 5 s; the message says whether the key was changed. Make Redis answer writes again, then run the command again.' },
   HTTP_UNAUTHORIZED: { fault: 'hub', doc: 'The hub\'s HTTP face refused the API key (missing, unknown, revoked or expired): create one with `snowmux keys create`; pass it in $SNOWMUX_KEY or a key file. Or it refused the request\'s Host or Origin: the message names the hub setting that admits it.' },
-  BAD_REQUEST: { fault: 'hub', doc: 'A control request was not a JSON object.' },
+  BAD_REQUEST: { fault: 'hub', doc: 'A control request was not a JSON object, or was longer than 64 KiB (answered under its id when it had one).' },
   UNKNOWN_OP: { fault: 'hub', doc: 'A control request named an operation the hub does not know (a newer CLI against an older hub?).' },
   CONTROL_FAILED: { fault: 'hub', doc: 'The hub refused a control request without a code of its own.' },
   METRICS_LISTEN_FAILED: { fault: 'hub', doc: 'The metrics listener could not bind its address: a starting hub stops with it (editors are told why); one taking over from a hub that still drains serves on and retries the port.' },

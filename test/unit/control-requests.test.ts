@@ -57,3 +57,22 @@ test('a client that never reads its answers stops being read: the answers waitin
   assert.equal(answered, requests);
   assert.ok(!socket.isPaused(), 'reading resumes once every request is answered');
 });
+
+test('a control request too long to read is answered BAD_REQUEST under its id, and the next is served', () => {
+  const written: string[] = [];
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, done) {
+      written.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const handlers: ControlHandlers = { status: () => ({ up: true }), stop: () => null, replace: () => null, disconnect: () => null, reload: () => null };
+  handleControl(socket, Buffer.from(`${JSON.stringify({ id: 7, op: 'status', pad: 'x'.repeat(70_000) })}\n{"id":8,"op":"status"}\n`), handlers, createLogger({ destination: new PassThrough(), level: 'silent' }));
+  const answers = written.map((l) => JSON.parse(l) as { id: unknown; ok: boolean; error?: { code: string; message: string } });
+  assert.equal(answers.length, 2, JSON.stringify(answers));
+  assert.equal(answers[0]!.id, 7);
+  assert.equal(answers[0]!.error?.code, 'BAD_REQUEST');
+  assert.match(answers[0]!.error!.message, /longer than the 65536-byte limit/);
+  assert.deepEqual(answers[1], { id: 8, ok: true, result: { up: true } });
+});

@@ -24,11 +24,14 @@ export interface ControlHandlers {
   reload(): unknown;
 }
 
+/** The longest control request read; a longer one is answered BAD_REQUEST. */
+const MAX_CONTROL_LINE_BYTES = 64 * 1024;
+
 /** Answers a control link may leave unread before it is read no further (see handleControl). */
 export const MAX_UNREAD_OUTPUT_BYTES = 1024 * 1024;
 
 export function handleControl(socket: Duplex, initial: Buffer, handlers: ControlHandlers, logger: Logger): void {
-  const decoder = new LineDecoder(64 * 1024);
+  const decoder = new LineDecoder(MAX_CONTROL_LINE_BYTES);
   const onLine = (line: Buffer) => {
     let parsed: unknown;
     try {
@@ -62,7 +65,7 @@ export function handleControl(socket: Duplex, initial: Buffer, handlers: Control
   // client's own writes then wait in its kernel buffers) and the requests already read wait here, at most one
   // read's worth, until the output drains. Without this a client that sent status requests and never read
   // the answers grew the hub by gigabytes.
-  const queue: Buffer[] = [];
+  const queue: (Buffer | { tooLong: number; id: string | number | null })[] = [];
   let waitingForDrain = false;
   const work = () => {
     while (queue.length > 0) {
@@ -77,13 +80,17 @@ export function handleControl(socket: Duplex, initial: Buffer, handlers: Control
         }
         return;
       }
-      onLine(queue.shift()!);
+      const next = queue.shift()!;
+      if (Buffer.isBuffer(next)) onLine(next);
+      else socket.write(encodeLine({ id: next.id, ok: false, error: { code: 'BAD_REQUEST', message: `Control request of ${next.tooLong} bytes is longer than the ${MAX_CONTROL_LINE_BYTES}-byte limit and was dropped; control requests are short JSON objects, one per line.` } }));
     }
     socket.resume();
   };
   const onData = (chunk: Buffer) => {
     decoder.push(chunk, (ev) => {
-      if (ev.kind === 'line') queue.push(ev.line);
+      // A request too long to read is answered too (under its id when it had one): dropped without a word,
+      // its client waited for ever.
+      queue.push(ev.kind === 'line' ? ev.line : { tooLong: ev.bytes, id: ev.id });
     });
     work();
   };
