@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { SocketFace } from '../../src/hub/socket/socket-face.js';
 import { coreOver } from '../helpers/in-memory-hub.js';
 import { Held } from '../helpers/in-process-face.js';
@@ -65,11 +64,12 @@ test('a connection that hangs up while the hub is still starting is let go once 
   socket.resume();
   const ended = once(socket, 'end');
   socket.end(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
-  // Start-up completes only once the hub has read the line (the session is held) and seen the hang-up.
-  const held = (face as unknown as { connections: Set<{ socket: Duplex }> }).connections;
+  // Start-up completes only once the hub has read the line (the session is held) and the hang-up is sent.
+  const held = (face as unknown as { heldSessions: unknown[] | null }).heldSessions;
   const deadline = Date.now() + 10_000;
-  while (![...held].some((c) => c.socket.readableEnded) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.ok([...held].some((c) => c.socket.readableEnded), 'the hub saw the hang-up');
+  while ((held?.length ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(held?.length, 1, 'the session is held');
+  if (!socket.writableFinished) await new Promise<void>((resolve) => socket.once('finish', resolve));
   const sessionsBefore = core.status().sessions.length;
   face.ready();
   const timer = setTimeout(() => socket.emit('end-timeout'), 10_000);
@@ -81,4 +81,37 @@ test('a connection that hangs up while the hub is still starting is let go once 
   const closing = Date.now() + 10_000;
   while (core.status().sessions.length > 0 && Date.now() < closing) await new Promise((r) => setTimeout(r, 20));
   assert.equal(core.status().sessions.length, 0, 'its session is closed');
+});
+
+test('what a plain client sends while its session waits for the hub to start is all answered once it is ready', { timeout: 60_000 }, async (t) => {
+  const home = tempHome(t);
+  const core = coreOver(t, new Held());
+  const face = new SocketFace(core, { home, socketPath: join(home, 'hub.sock') });
+  await face.start({ holdUntilReady: true });
+  t.after(() => core.stop('test over'));
+  const socket: Socket = connect(join(home, 'hub.sock'));
+  socket.on('error', () => {});
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  let got = '';
+  socket.on('data', (d: Buffer) => {
+    got += d.toString('utf8');
+  });
+  socket.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'early', version: '1' } } })}\n`);
+  const held = (face as unknown as { heldSessions: unknown[] | null }).heldSessions;
+  const deadline = Date.now() + 10_000;
+  while ((held?.length ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(held?.length, 1, 'the session is held');
+  // More lines while it waits; start-up completes only once the hub has read them.
+  const more = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' })}\n`;
+  await new Promise<void>((resolve) => socket.write(more, () => resolve()));
+  const sent = socket.bytesWritten;
+  const hubSide = [...(face as unknown as { connections: Set<{ socket: Socket }> }).connections][0]!.socket;
+  while (hubSide.bytesRead < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(hubSide.bytesRead, sent, 'the hub has read every line');
+  face.ready();
+  const until = Date.now() + 10_000;
+  while (!/"id":2/.test(got) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.match(got, /"id":1/, 'initialize is answered');
+  assert.match(got, /"id":2/, 'the ping sent while the session was held is answered');
 });

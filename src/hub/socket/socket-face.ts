@@ -203,7 +203,15 @@ export class SocketFace implements HubListener {
     const frame = first ? parseLinkFrame(first) : null;
     const control = frame?.snowmux === 'hello' && frame.role === 'control';
     if (!control && this.heldSessions) {
-      this.heldSessions.push(() => this.dispatch(conn, first, rest));
+      // Nothing reads the link while its session waits: paused, what the client sends meanwhile stays in the
+      // socket (and the kernel) until the session's transport listens. Left flowing with no listener, every
+      // line after the first was dropped, and a plain client that connected during start-up waited for ever.
+      socket.pause();
+      this.heldSessions.push(() => {
+        // resume() lets data flow only on the next tick: the session's transport is listening by then.
+        socket.resume();
+        this.dispatch(conn, first, rest);
+      });
       return;
     }
     if (!control && this.startFailure !== null) {
