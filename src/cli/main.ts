@@ -3,6 +3,7 @@
  */
 import { VERSION } from '../version.js';
 import { closestName } from '../closest-name.js';
+import { withMeantOption } from './args.js';
 import { escapeInvisible, shownText } from '../shown-text.js';
 
 import type { CommandIo } from './command-io.js';
@@ -75,9 +76,9 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
     const code = await run(rest, io);
     if (code !== 0) process.exitCode = code;
   } catch (err) {
-    const e = err as { code?: string; message?: string };
+    const e = err as { code?: string; message?: string; details?: Record<string, unknown> };
     // A message may quote what a file, a hub or a warehouse said: shown, it must not act on the terminal.
-    io.stderr.write(`snowmux ${name}: ${escapeInvisible(e.message ?? String(err))}${e.code ? ` [${e.code}]` : ''}\n`);
+    io.stderr.write(`snowmux ${name}: ${escapeInvisible(withMeantOption(e.message ?? String(err), e.details, rest))}${e.code ? ` [${e.code}]` : ''}\n`);
     // A wrong command line exits 2, like an unknown command, so a script (or a probe reading `status`'s
     // 1 = "no hub answered") can tell a typo from a failure.
     process.exitCode = e.code === 'USAGE' ? 2 : 1;

@@ -43,8 +43,8 @@ test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage),
   // What was wrong comes first, then the usage.
   const manager = await runCli(['service', 'install', 'systemmd']);
   assert.equal(manager.code, 2);
-  assert.match(manager.stderr, /^Unknown service manager "systemmd": systemd, launchd or pm2\.\n\nUsage: snowmux service/);
-  assert.match((await runCli(['service', 'instal', 'pm2'])).stderr, /^Unknown action "instal": install or uninstall\./);
+  assert.match(manager.stderr, /^Unknown service manager "systemmd" \(did you mean "systemd"\?\): systemd, launchd or pm2\.\n\nUsage: snowmux service/);
+  assert.match((await runCli(['service', 'instal', 'pm2'])).stderr, /^Unknown action "instal" \(did you mean "install"\?\): install or uninstall\./);
 });
 
 test('a secret given as a profile flag is refused with where it goes instead, not as an unknown option', async () => {

@@ -9,6 +9,7 @@ import { errorMessage } from '../../errors.js';
 import { escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../../hub/config/config-file.js';
+import { unknownSubcommand } from '../args.js';
 
 export async function auditCommand(argv: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = argv;
@@ -18,7 +19,7 @@ export async function auditCommand(argv: string[], io: CommandIo): Promise<numbe
     return 0;
   }
   if (sub !== 'verify') {
-    io.stderr.write(USAGE);
+    io.stderr.write(`${unknownSubcommand('audit', sub, ['verify'])}\n\n${USAGE}`);
     return 2;
   }
   if (rest.includes('--redis')) return verifyStream(rest, io, USAGE);

@@ -13,7 +13,7 @@ import type { HubStatus } from '../../hub/hub.js';
 import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import { resolve } from 'node:path';
 import { shellWord } from '../../shell-word.js';
-import { parseCommandArgs } from '../args.js';
+import { parseCommandArgs, unknownSubcommand } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { escapeInvisibleJson, escapeLine, shownText } from '../../shown-text.js';
 
@@ -126,7 +126,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       return 0;
     }
     default:
-      io.stderr.write(USAGE);
+      io.stderr.write(`${unknownSubcommand('keys', sub, ['create', 'list', 'revoke', 'rotate'])}\n\n${USAGE}`);
       return 2;
   }
 }

@@ -7,7 +7,7 @@ import { isNotAFile, openStateFile, stateFileFix } from '../../wire/bounded-read
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { resolveHome } from '../../wire/home.js';
-import { parseCommandArgs } from '../args.js';
+import { didYouMean, parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
 
@@ -37,7 +37,7 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
     return 0;
   }
   const min = LEVELS[(values.level ?? 'info').toLowerCase()];
-  if (min === undefined) throw new SnowmuxError('USAGE', `--level must be one of ${Object.keys(LEVELS).join(', ')}; got "${values.level}".`);
+  if (min === undefined) throw new SnowmuxError('USAGE', `--level must be one of ${Object.keys(LEVELS).join(', ')}; got "${values.level}"${didYouMean(values.level!, Object.keys(LEVELS))}.`);
   const count = Number(values.lines ?? 50);
   if (!Number.isSafeInteger(count) || count < 0) throw new SnowmuxError('USAGE', `--lines must be a whole number; got "${values.lines}".`);
   const file = join(resolveHome({ flag: values.home }), 'hub.log');

@@ -11,7 +11,7 @@ import { shellWord } from '../../shell-word.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { isListenAddress } from '../../hub/listen/listen-address.js';
-import { parseCommandArgs } from '../args.js';
+import { didYouMean, parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
 import { settingsForEditors, shimLaunch } from './setup-command.js';
 import { defaultHubConfig, loadConfigFile } from '../../hub/config/config-file.js';
@@ -186,9 +186,9 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
     // Say what was wrong before the usage, as setup does.
     const wrong =
       action === undefined ? 'Say what to do: install or uninstall, and for which service manager.'
-      : action !== 'install' && action !== 'uninstall' ? `Unknown action "${action}": install or uninstall.`
+      : action !== 'install' && action !== 'uninstall' ? `Unknown action "${action}"${didYouMean(action, ['install', 'uninstall'])}: install or uninstall.`
       : manager === undefined ? 'Name the service manager: systemd, launchd or pm2.'
-      : manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2' ? `Unknown service manager "${manager}": systemd, launchd or pm2.`
+      : manager !== 'systemd' && manager !== 'launchd' && manager !== 'pm2' ? `Unknown service manager "${manager}"${didYouMean(manager, ['systemd', 'launchd', 'pm2'])}: systemd, launchd or pm2.`
       : `One service manager at a time (got ${positionals.join(' ')}).`;
     io.stderr.write(`${wrong}\n\n${USAGE}`);
     return 2;

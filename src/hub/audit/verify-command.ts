@@ -6,7 +6,8 @@
  */
 import { resolve } from 'node:path';
 import { errorMessage } from '../../errors.js';
-import { escapeInvisibleJson, escapeLine } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, shownText } from '../../shown-text.js';
+import { closestName } from '../../closest-name.js';
 import { readdir } from 'node:fs/promises';
 import { STDIO_CHAINS_DIR, defaultAuditDir, stdioChainDirs } from './audit-files.js';
 import { verifyAudit } from './verify.js';
@@ -40,6 +41,14 @@ interface ParsedArgs {
   help: boolean;
 }
 
+/** The options `audit verify` takes (--home and --config are taken out before this parser sees the rest). */
+const VERIFY_OPTIONS = ['--dir', '--json', '--home', '--config', '--redis', '--stream', '--help'];
+
+function unknownArgument(arg: string): string {
+  const meant = arg.startsWith('-') ? closestName(`--${arg.replace(/^-+/, '').split('=')[0]}`, VERIFY_OPTIONS) : undefined;
+  return `unknown argument: ${shownText(arg, 40)}${meant ? ` (did you mean ${meant}?)` : ''}`;
+}
+
 function parseArgs(argv: string[]): ParsedArgs | string {
   const out: ParsedArgs = { dirs: [], json: false, help: false };
   for (let i = 0; i < argv.length; i++) {
@@ -55,7 +64,7 @@ function parseArgs(argv: string[]): ParsedArgs | string {
       const value = arg.slice('--dir='.length);
       if (value === '') return '--dir needs a directory';
       out.dirs.push(value);
-    } else return `unknown argument: ${arg}`;
+    } else return unknownArgument(arg);
   }
   return out;
 }

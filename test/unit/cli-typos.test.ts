@@ -1,0 +1,46 @@
+/**
+ * A mistyped option, subcommand or value on the command line is refused (exit 2) saying what was wrong and,
+ * when one is near, what was meant, for every command: a new user's typo is answered with the fix.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+
+const bin = join(repoRoot, 'bin', 'snowmux.js');
+
+test('typos on the command line get exit 2, what was wrong and what was meant', (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'snowmux-typos-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const cases: Array<{ args: string[]; expect: RegExp }> = [
+    { args: ['status', '--jsn'], expect: /snowmux status: Unknown option '--jsn' \(did you mean `--json`\?\)\. Run `snowmux status --help` for the options\. \[USAGE\]/ },
+    // parseArgs reads "-json" as the short option -j: the word as typed is named.
+    { args: ['status', '-json'], expect: /Unknown option '-json' \(did you mean `--json`\?\)/ },
+    { args: ['doctor', '--ofline'], expect: /Unknown option '--ofline' \(did you mean `--offline`\?\)/ },
+    { args: ['hub', '--acount=x'], expect: /Unknown option '--acount' \(did you mean `--account`\?\)/ },
+    // The shim's bundle stays without the edit-distance code: it names the option and where the options are.
+    { args: ['shim', '--hom', home], expect: /snowmux shim: Unknown option '--hom'\. Run `snowmux shim --help` for the options\. \[USAGE\]/ },
+    // With positionals allowed, parseArgs' own hint about "--" is not what went wrong.
+    { args: ['keys', 'create', '--identiy', 'a'], expect: /snowmux keys: Unknown option '--identiy' \(did you mean `--identity`\?\)\. Run/ },
+    { args: ['keys', 'lst'], expect: /Unknown subcommand "lst" of snowmux keys \(did you mean `snowmux keys list`\?\): one of create, list, revoke, rotate\.\n\nUsage:/ },
+    { args: ['keys'], expect: /Name what to do: snowmux keys create\|list\|revoke\|rotate\./ },
+    { args: ['audit', 'verfy'], expect: /Unknown subcommand "verfy" of snowmux audit \(did you mean `snowmux audit verify`\?\)/ },
+    { args: ['audit', 'verify', '--jsn'], expect: /unknown argument: --jsn \(did you mean --json\?\)/ },
+    { args: ['service', 'instal', 'systemd'], expect: /Unknown action "instal" \(did you mean "install"\?\): install or uninstall\./ },
+    { args: ['service', 'install', 'sytemd'], expect: /Unknown service manager "sytemd" \(did you mean "systemd"\?\)/ },
+    { args: ['logs', '--level', 'warning'], expect: /got "warning" \(did you mean "warn"\?\)\. \[USAGE\]/ },
+  ];
+  for (const c of cases) {
+    const r = spawnSync(process.execPath, [bin, ...c.args], { encoding: 'utf8', timeout: 30_000, input: '', env: { ...process.env, SNOWMUX_HOME: home } });
+    assert.equal(r.status, 2, `${c.args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, c.expect, c.args.join(' '));
+    assert.doesNotMatch(r.stderr, /\.\. Run|place it at the end of the command/, c.args.join(' '));
+  }
+  // Nothing near: no guess.
+  const far = spawnSync(process.execPath, [bin, 'status', '--zzzzzzzz'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SNOWMUX_HOME: home } });
+  assert.equal(far.status, 2);
+  assert.match(far.stderr, /Unknown option '--zzzzzzzz'\. Run `snowmux status --help`/);
+});
