@@ -7,6 +7,7 @@
  */
 import { EventSource } from 'eventsource';
 import { errorMessage, isSnowmuxError } from '../errors.js';
+import { timerDelay } from '../timer-delay.js';
 import type { HubStatus } from '../hub/hub.js';
 import type { WatchFrame } from './watch-screen.js';
 
@@ -73,7 +74,7 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
       timer = null;
       dueAt = Infinity;
       void refresh();
-    }, ms);
+    }, timerDelay(ms));
   };
 
   const unsubscribe = () => {

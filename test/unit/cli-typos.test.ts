@@ -44,3 +44,16 @@ test('typos on the command line get exit 2, what was wrong and what was meant', 
   assert.equal(far.status, 2);
   assert.match(far.stderr, /Unknown option '--zzzzzzzz'\. Run `snowmux status --help`/);
 });
+
+test('status --interval is a whole number of milliseconds a timer can wait, or a usage error', (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'snowmux-interval-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  // 99999999999 ms was armed by Node as 1 ms: the watch re-read the hub a thousand times a second.
+  for (const given of ['99999999999', 'abc', '5', '1.5', '-1000', '']) {
+    for (const args of [['status', `--interval=${given}`], ['status', '--watch', `--interval=${given}`]]) {
+      const r = spawnSync(process.execPath, [bin, ...args, '--home', home], { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}${r.stdout.slice(0, 300)}`);
+      assert.match(r.stderr, /snowmux status: --interval must be a whole number of milliseconds from 200 to 2147483647; got ".*"\. \[USAGE\]/);
+    }
+  }
+});

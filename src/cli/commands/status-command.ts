@@ -18,7 +18,8 @@ import { checkHomeOfHub, resolveHome, socketPathFor } from '../../wire/home.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatScanEstimate } from '../../hub/observe/byte-size.js';
 import { assessHealth, type HealthReport } from '../../hub/core/hub-health.js';
-import { escapeInvisibleJson, escapeLine, hideUrlCredentials } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, hideUrlCredentials, shownText } from '../../shown-text.js';
+import { MAX_TIMER_MS } from '../../timer-delay.js';
 import { watchStatus } from '../status-watch.js';
 import { withDeadline } from '../deadline.js';
 import { apiKeyFrom, checkStatusUrl } from '../../shim/remote-link.js';
@@ -49,10 +50,12 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
         'each frame is plain text under a "--- snowmux status --watch <time>" line). It follows the hub\'s\n' +
         '/events and re-reads on each change: with --url, or on the socket when the hub has an HTTP listener\n' +
         '(hub.http_listen) and a key is given (or its auth is off). Otherwise it re-reads every --interval ms\n' +
-        '(default 1000; with events, a background re-read every 10 s keeps uptimes moving).\n',
+        `(default 1000, from ${MIN_INTERVAL_MS} to ${MAX_TIMER_MS}; with events, a background re-read every 10 s keeps\n` +
+        'uptimes moving).\n',
     );
     return 0;
   }
+  const interval = values.interval === undefined ? undefined : intervalMs(values.interval);
   const key = apiKeyFrom(values['key-file'], process.env);
   const read = values.url !== undefined ? httpStatusReader(values.url, key) : socketStatusReader(values.home);
   if (!values.watch) {
@@ -77,13 +80,26 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     if (!values.json) for (const warning of health.warnings) io.stdout.write(`${wrapLine(escapeLine(`warning: ${warning}`), columns).join('\n')}\n`);
     return health.ok ? 0 : 3;
   }
-  const interval = values.interval === undefined ? undefined : Math.max(200, Number(values.interval) || 1000);
   return watchStatus({
     source: { read, eventsFor: (status) => eventsOf(status, values.url, key) },
     show: values.json ? (frame) => io.stdout.write(`${escapeInvisibleJson(JSON.stringify(frame.kind === 'status' ? frame.status : { waiting: frame.reason }))}\n`) : screenWriter(io.stdout),
     intervalMs: interval ?? 1000,
     liveIntervalMs: interval ?? 10_000,
   });
+}
+
+const MIN_INTERVAL_MS = 200;
+
+/**
+ * `--interval MS`, refused unless a whole number a timer can wait (Node.js arms a longer one for 1 ms:
+ * "every 25 days" re-read the hub a thousand times a second) and not below the floor a terminal can use.
+ */
+function intervalMs(given: string): number {
+  const ms = /^\d+$/.test(given.trim()) ? Number(given) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < MIN_INTERVAL_MS || ms > MAX_TIMER_MS) {
+    throw new SnowmuxError('USAGE', `--interval must be a whole number of milliseconds from ${MIN_INTERVAL_MS} to ${MAX_TIMER_MS}; got "${shownText(given, 40)}".`);
+  }
+  return ms;
 }
 
 /**
