@@ -57,3 +57,19 @@ test('status --interval is a whole number of milliseconds a timer can wait, or a
     }
   }
 });
+
+test('keys: an --expires or --overlap past the last date a clock can show is a usage error, not "Invalid time value"', (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'snowmux-keys-far-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'keys', ...args, '--home', home], { encoding: 'utf8', timeout: 15_000 });
+  const far = run('create', '--identity', 'alice', '--expires', '99999999d');
+  assert.equal(far.status, 2, far.stderr);
+  assert.match(far.stderr, /snowmux keys: --expires "99999999d" ends after the last date a clock can show; give a shorter one, or leave --expires out for a key that does not expire\. \[USAGE\]/);
+  const made = run('create', '--identity', 'alice');
+  assert.equal(made.status, 0, made.stderr);
+  const id = /Key (\S+) /.exec(made.stderr)?.[1] ?? '';
+  assert.notEqual(id, '', made.stderr);
+  const overlap = run('rotate', id, '--overlap', '99999999d');
+  assert.equal(overlap.status, 2, overlap.stderr);
+  assert.match(overlap.stderr, /--overlap "99999999d" ends after the last date a clock can show; give a shorter one\. \[USAGE\]/);
+});

@@ -178,7 +178,17 @@ function oneKey(args: string[], sub: string): string {
 function overlapEnd(overlap: string | undefined): Date {
   const ms = overlap === undefined ? 60 * 60_000 : overlap === '0' ? 0 : parseDurationMs(overlap);
   if (ms === undefined) throw new SnowmuxError('USAGE', `--overlap must be a duration such as "15m", "1h" or "2d" (0 ends the old key at once); got "${overlap}".`);
-  return new Date(Date.now() + ms);
+  return fromNow('--overlap', overlap!, ms, 'give a shorter one');
+}
+
+/**
+ * Now plus a duration the command line gave, or a usage error when that is past the last instant a Date
+ * holds (about 273,790 years on): `new Date()` would be invalid, and writing it failed with "Invalid time value".
+ */
+function fromNow(flag: string, given: string, ms: number, instead: string): Date {
+  const at = new Date(Date.now() + ms);
+  if (Number.isNaN(at.getTime())) throw new SnowmuxError('USAGE', `${flag} "${shownText(given, 40)}" ends after the last date a clock can show; ${instead}.`);
+  return at;
 }
 
 function rotatedNote(r: { record: ApiKeyRecord; old: ApiKeyRecord }, kind: string, place: HubPlace): string {
@@ -198,7 +208,7 @@ function expiry(expires: string | undefined): Date | null {
   if (expires === undefined) return null;
   const ms = parseDurationMs(expires);
   if (ms === undefined) throw new SnowmuxError('USAGE', `--expires must be a duration such as "12h", "30d" or "4w"; got "${expires}".`);
-  return new Date(Date.now() + ms);
+  return fromNow('--expires', expires, ms, 'give a shorter one, or leave --expires out for a key that does not expire');
 }
 
 /** Records of a team home carry where they live (team: Redis; local: this home's keys.json), shown with each. */
