@@ -215,6 +215,60 @@ test("a built-in macro that reads DuckDB's catalog is opaque, like the catalog r
   assert.deepEqual(leaks, []);
 });
 
+test('a built-in function that reads the catalog through SQL given as text is opaque', async () => {
+  // json_serialize_plan('SELECT … FROM hr.sal WHERE x > 41', optimize := true) binds the text: the plan lists
+  // hr.sal's columns, and the optimizer drops a filter the statistics rule out, so a role denied hr.sal could
+  // read its columns and, by bisection, each column's minimum and maximum. Which functions do that is the
+  // engine's business: every deterministic one-argument function is called with the same SQL text in two
+  // engines whose hr.sal differs, and any whose answer differs reads the catalog and must be opaque.
+  const engines = await Promise.all(
+    ['INT', 'BIGINT'].map(async (type, i) => {
+      const own = await DuckDBInstance.create(':memory:', { enable_external_access: 'false' });
+      const db = await own.connect();
+      await db.run(`CREATE SCHEMA hr; CREATE TABLE hr.sal(x ${type}); INSERT INTO hr.sal VALUES (${i === 0 ? 42 : 7})`);
+      return { own, db };
+    }),
+  );
+  try {
+    const answer = async (db: DuckDBConnection, sql: string): Promise<string> => {
+      try {
+        return JSON.stringify((await db.runAndReadAll(sql)).getRows(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      } catch (err) {
+        return `error: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    };
+    const rows = await engines[0]!.db.runAndReadAll(
+      "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type IN ('scalar', 'macro') AND len(parameters) = 1 " +
+        "AND coalesce(parameter_types[1], 'ANY') IN ('VARCHAR', 'ANY') AND coalesce(stability, '') <> 'VOLATILE' " +
+        "AND regexp_full_match(function_name, '[a-z_][a-z0-9_]*')",
+    );
+    const readers: string[] = [];
+    const leaks: string[] = [];
+    for (const [name] of rows.getRows()) {
+      const call = `SELECT ${String(name)}('SELECT x FROM hr.sal WHERE x > 41')`;
+      const [a, b] = await Promise.all(engines.map(({ db }) => answer(db, call)));
+      if (a === b) continue;
+      readers.push(String(name));
+      if (!referencedObjects(call, CTX, { dialect: 'duckdb' }).opaque) leaks.push(call);
+    }
+    assert.ok(rows.getRows().length > 200 && readers.includes('json_serialize_plan'), `${rows.getRows().length} functions tried; readers: ${readers.join(', ')}`);
+    assert.deepEqual(leaks, []);
+    // The optimizer's statistics, in every spelling of the call.
+    for (const sql of [
+      "SELECT json_serialize_plan('SELECT x FROM hr.sal WHERE x > 41', optimize := true)",
+      "SELECT 'SELECT * FROM hr.sal'.json_serialize_plan()",
+      'SELECT "json_serialize_plan"(q) FROM (SELECT \'SELECT 1\' AS q)',
+    ]) {
+      assert.equal(referencedObjects(sql, CTX, { dialect: 'duckdb' }).opaque, true, sql);
+    }
+  } finally {
+    for (const { own, db } of engines) {
+      db.closeSync();
+      own.closeSync();
+    }
+  }
+});
+
 test("a qualified macro is a read of that object, as Snowflake's qualified UDFs are; a built-in after a dot is a method call", async () => {
   // What the engine runs: schema hr's macro (its body reads hr.sal), and for a built-in's name on a column, the method.
   await connection.run(

@@ -94,6 +94,7 @@ const CORPUS: Case[] = [
   { sql: 'SELECT * FROM IDENTIFIER($tbl)', objects: [], opaque: true },
   { sql: 'SELECT * FROM TABLE($tbl)', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: "SELECT GET_DDL('table', 'hr.salaries')", objects: [], opaque: true },
+  { sql: "SELECT json_serialize_plan('SELECT * FROM hr.salaries WHERE pay > 1', optimize := true)", objects: [], opaque: true, dialect: 'duckdb' },
   { sql: "SELECT SYSTEM$CLUSTERING_INFORMATION('hr.salaries')", objects: [], opaque: true },
   { sql: "SELECT SYSTEM$TYPEOF(1)", objects: [] },
   { sql: "SELECT * FROM 'data.csv'", objects: [], opaque: true, dialect: 'duckdb' },

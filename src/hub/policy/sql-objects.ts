@@ -206,6 +206,9 @@ const TEXT_NAMED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['GET_DDL', 'GET_DDL takes an object name as text'],
   ['QUERY', 'query(…) runs SQL given as text'],
   ['QUERY_TABLE', 'query_table(…) reads a table named as text'],
+  // DuckDB plans the SQL text against the catalog: the plan lists the columns of every table it names and,
+  // with optimize := true, drops a filter its statistics rule out, which tells a column's minimum and maximum.
+  ['JSON_SERIALIZE_PLAN', 'json_serialize_plan(…) plans SQL given as text, showing the columns and statistics of the tables it names'],
 ]);
 /**
  * Snowflake functions that read the object named, as text, by their first argument: checked like a table
