@@ -448,6 +448,45 @@ class StatementScanner {
         break;
     }
     this.#scan();
+    if (this.#dialect === 'snowflake') this.#stages();
+  }
+
+  // ---- stages -----------------------------------------------------------------------------------
+
+  /**
+   * A named stage is an object in a schema, like a table: `LIST @db.hr.files`, `SELECT $1 FROM @hr.files/x.csv`,
+   * `COPY INTO t FROM @files`, `GET_PRESIGNED_URL(@files, …)`, and the same written as a string where Snowflake
+   * takes a location (`INFER_SCHEMA(LOCATION => '@hr.files')`, `TO_FILE('@hr.files/x')`, `FROM '@files/x.csv'`).
+   * A table's stage (`@%t`, `@hr.%t`) holds that table's files, so it is judged as the table; the user's own
+   * stage (`@~`) is no object. Whether a read-only role may read staged files at all is `stage_listing`'s
+   * business (the classifier); which stages it may read is the object rules'.
+   */
+  #stages(): void {
+    for (let i = 0; i < this.#toks.length; i++) {
+      const t = this.#toks[i]!;
+      let location: string | undefined;
+      if (t.kind === 'stage') location = t.text;
+      else if (t.kind === 'string' && this.#takesLocation(i)) {
+        const text = /^'(.*)'$/s.exec(t.text)?.[1]?.replace(/''/g, "'").trim();
+        if (text?.startsWith('@')) location = text;
+      }
+      if (location === undefined) continue;
+      const parts = stageNameParts(location);
+      if (parts === undefined) {
+        this.#out.opaque(`cannot tell which stage ${short(location)} is`);
+        continue;
+      }
+      if (parts.length === 0) continue; // @~: the user's own stage
+      const writes = this.#type === 'PUT' || this.#type === 'REMOVE' || (this.#type === 'COPY' && this.#word(i - 1) === 'INTO');
+      this.#add(this.#objectRef(parts), writes ? 'write' : 'read');
+    }
+  }
+
+  /** A string at i is where Snowflake takes a location: an argument, or after FROM / INTO / TO / LOCATION. */
+  #takesLocation(i: number): boolean {
+    if (this.#isPunct(i - 1, '(') || this.#isPunct(i - 1, ',') || this.#isPunct(i - 1, '=>')) return true;
+    const before = this.#word(i - 1);
+    return before === 'FROM' || before === 'INTO' || before === 'TO' || before === 'JOIN' || (this.#isPunct(i - 1, '=') && this.#word(i - 2) === 'LOCATION');
   }
 
   // ---- token helpers ----------------------------------------------------------------------------
@@ -1219,6 +1258,55 @@ class StatementScanner {
     }
     return name.end;
   }
+}
+
+/**
+ * The object a stage location names, as name parts (quoted parts unquoted, others upper case): `@db.sch.st/p`
+ * → [DB, SCH, ST], `@"my st"` → [my st], `@%t` and `@sch.%t` → the table T; [] for the user's stage `@~`;
+ * undefined when the name cannot be read.
+ */
+function stageNameParts(location: string): string[] | undefined {
+  const text = location.slice(1);
+  if (text === '~' || text.startsWith('~/')) return [];
+  const parts: string[] = [];
+  let k = 0;
+  for (;;) {
+    let part: string;
+    if (text[k] === '"') {
+      let end = k + 1;
+      let value = '';
+      for (;;) {
+        const q = text.indexOf('"', end);
+        if (q < 0) return undefined;
+        value += text.slice(end, q);
+        if (text[q + 1] === '"') {
+          value += '"';
+          end = q + 2;
+          continue;
+        }
+        end = q + 1;
+        break;
+      }
+      part = value;
+      k = end;
+    } else {
+      const m = /^%?[A-Za-z0-9_$]*/.exec(text.slice(k))![0];
+      k += m.length;
+      part = m.toUpperCase();
+      if (parts.length === 0 && part === '' && text[k] === '.') return undefined;
+    }
+    parts.push(part);
+    if (text[k] === '.') {
+      k++;
+      continue;
+    }
+    if (k < text.length && text[k] !== '/') return undefined;
+    break;
+  }
+  const last = parts.length - 1;
+  if (parts[last]!.startsWith('%')) parts[last] = parts[last]!.slice(1); // a table's stage: the table
+  if (parts.length > 3 || parts[last] === '') return undefined;
+  return parts;
 }
 
 /** The normalized name of a word or quoted identifier token. */
