@@ -137,6 +137,14 @@ const CORPUS: Case[] = [
   { sql: 'SHOW COLUMNS IN TABLE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
   { sql: 'SHOW COLUMNS IN salaries', objects: [T('SALARIES')], dialect: 'snowflake' },
   { sql: 'SHOW GRANTS ON TABLE x.y.z', objects: ['X.Y.Z'], dialect: 'snowflake' },
+  // IN <semantic view> / IN <git repository>: an object, not a schema
+  { sql: 'SHOW SEMANTIC DIMENSIONS IN hr.sales_sv', objects: ['SNOWMUX_SAMPLE.HR.SALES_SV'], dialect: 'snowflake' },
+  { sql: 'SHOW SEMANTIC METRICS IN sales_sv', objects: [T('SALES_SV')], dialect: 'snowflake' },
+  { sql: 'SHOW SEMANTIC FACTS IN db.hr.sales_sv', objects: ['DB.HR.SALES_SV'], dialect: 'snowflake' },
+  { sql: 'SHOW SEMANTIC DIMENSIONS FOR METRIC total IN hr.sales_sv', objects: ['SNOWMUX_SAMPLE.HR.SALES_SV'], dialect: 'snowflake' },
+  { sql: 'SHOW GIT BRANCHES IN hr.repo', objects: ['SNOWMUX_SAMPLE.HR.REPO'], dialect: 'snowflake' },
+  { sql: "SHOW GIT TAGS LIKE 'v%' IN hr.repo", objects: ['SNOWMUX_SAMPLE.HR.REPO'], dialect: 'snowflake' },
+  { sql: 'SHOW SEMANTIC DIMENSIONS IN SCHEMA hr', objects: ['SNOWMUX_SAMPLE.HR'], dialect: 'snowflake' },
   { sql: 'SHOW DATABASES', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'SHOW TABLES IN ACCOUNT', objects: [], opaque: true, dialect: 'snowflake' },
   // A grantee's grants name objects in every database; a user's grants are roles.

@@ -349,6 +349,15 @@ const NON_DATA_SHOW_LAST_WORDS = new Set([
 ]);
 /** SHOW <kind> IN <name>: kinds whose bare name is a table rather than a schema. */
 const TABLE_SCOPED_SHOW_KINDS = new Set(['COLUMNS', 'PRIMARY KEYS', 'IMPORTED KEYS', 'UNIQUE KEYS', 'EXPORTED KEYS', 'PARAMETERS']);
+/**
+ * SHOW <kind> IN <name> whose bare name is an object, not a schema: `SHOW SEMANTIC DIMENSIONS | METRICS | FACTS
+ * IN <semantic view>` (also `… DIMENSIONS FOR METRIC m IN <view>`), `SHOW GIT BRANCHES | TAGS IN <repository>`.
+ */
+function objectScopedShow(kindWords: readonly string[]): boolean {
+  const [first, second] = kindWords;
+  if (first === 'SEMANTIC') return second === 'DIMENSIONS' || second === 'METRICS' || second === 'FACTS';
+  return first === 'GIT' && (second === 'BRANCHES' || second === 'TAGS');
+}
 const SHOW_CLAUSES = new Set(['LIKE', 'IN', 'STARTS', 'LIMIT', 'FROM', 'ON', 'TO', 'OF', 'HISTORY']);
 
 interface Level {
@@ -1070,7 +1079,7 @@ class StatementScanner {
       this.#out.opaque(`cannot tell where SHOW ${kind} looks`);
       return;
     }
-    if (TABLE_SCOPED_SHOW_KINDS.has(kind) || name.parts.length === 3) {
+    if (TABLE_SCOPED_SHOW_KINDS.has(kind) || objectScopedShow(kindWords) || name.parts.length === 3) {
       this.#addName(name.parts, 'list');
     } else if (name.parts.length === 1) {
       // `IN x`: a schema for some kinds, a database for others; check both readings.
