@@ -145,6 +145,10 @@ const CORPUS: Case[] = [
   { sql: 'SHOW GIT BRANCHES IN hr.repo', objects: ['SNOWMUX_SAMPLE.HR.REPO'], dialect: 'snowflake' },
   { sql: "SHOW GIT TAGS LIKE 'v%' IN hr.repo", objects: ['SNOWMUX_SAMPLE.HR.REPO'], dialect: 'snowflake' },
   { sql: 'SHOW SEMANTIC DIMENSIONS IN SCHEMA hr', objects: ['SNOWMUX_SAMPLE.HR'], dialect: 'snowflake' },
+  // DESCRIBE of a kind snowmux does not know: the kind word is not a table, and the object is unjudged
+  { sql: 'DESCRIBE AGENT hr.sales_agent', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'DESC DBT PROJECT hr.p', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'DESC MCP SERVER hr.s', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'SHOW DATABASES', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'SHOW TABLES IN ACCOUNT', objects: [], opaque: true, dialect: 'snowflake' },
   // A grantee's grants name objects in every database; a user's grants are roles.

@@ -1124,6 +1124,13 @@ class StatementScanner {
     }
     // DuckDB: DESCRIBE t, SUMMARIZE t (which reads all of t).
     const name = this.#parseName(k);
+    const after = name ? this.#toks[name.end] : undefined;
+    if (name && (after?.kind === 'word' || after?.kind === 'quoted_ident')) {
+      // `DESCRIBE AGENT hr.a`, `DESC DBT PROJECT hr.p`: a kind snowmux does not know, then the object's name.
+      // Reading the kind word as a table would let the object itself through unjudged.
+      this.#out.opaque(`DESCRIBE ${name.parts.join(' ')} ${namePart(after)} describes a kind of object snowmux does not know`);
+      return;
+    }
     if (name) this.#readsAsFile(name);
     if (name) this.#addName(name.parts, 'read');
     else this.#out.opaque('cannot tell what this DESCRIBE describes');
