@@ -188,3 +188,19 @@ test("the queue line shows the hub-wide cap as configured, and a pools line each
   assert.ok(lines.includes('queue  running 3/8  waiting 5/256  refused busy 17'), lines.join('\n'));
   assert.ok(lines.includes('pools  embedded running 1/6, analytics-production-reader-with-a-long-name running 2/8 waiting 5'), lines.join('\n'));
 });
+
+test('a warehouse whose profile names no default database or schema says whose defaults apply, never "default ."', () => {
+  const hub = busyHub();
+  const [embedded, snowflake] = hub.warehouses as unknown as { defaultDatabase: string; defaultSchema: string }[];
+  for (const [database, schema, expected] of [
+    ['', '', "default: the Snowflake user's own"],
+    ['ANALYTICS', '', "default ANALYTICS (the user's default schema)"],
+    ['', 'PUBLIC', "default schema PUBLIC (the user's default database)"],
+  ] as const) {
+    Object.assign(snowflake!, { defaultDatabase: database, defaultSchema: schema });
+    const text = formatStatus(hub, 400);
+    assert.ok(text.includes(expected), text);
+    assert.doesNotMatch(text, /default \.|default [A-Z_]+\.( |$)/m);
+  }
+  assert.match(formatStatus(hub, 400), new RegExp(`default ${embedded!.defaultDatabase}\\.${embedded!.defaultSchema}`));
+});

@@ -241,6 +241,17 @@ export function wrapLine(line: string, columns: number): string[] {
   return out;
 }
 
+/**
+ * A warehouse's default database and schema as status shows them. A Snowflake profile may name neither (its
+ * user's defaults apply, which the hub learns only from a session): "default ." said nothing.
+ */
+export function defaultContext(database: string, schema: string): string {
+  if (database && schema) return `default ${database}.${schema}`;
+  if (database) return `default ${database} (the user's default schema)`;
+  if (schema) return `default schema ${schema} (the user's default database)`;
+  return "default: the Snowflake user's own";
+}
+
 /** Where `status` prints to: a terminal's width, else 80 columns. */
 function widthOf(out: NodeJS.WritableStream): number {
   const tty = out as Partial<WriteStream>;
@@ -262,7 +273,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       .filter(([, v]) => typeof v !== 'object' || v === null)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
-    out.push(`warehouse ${w.kind}:${w.name}  default ${w.defaultDatabase}.${w.defaultSchema}${extra ? `  ${extra}` : ''}`);
+    out.push(`warehouse ${w.kind}:${w.name}  ${defaultContext(w.defaultDatabase, w.defaultSchema)}${extra ? `  ${extra}` : ''}`);
     if (w.problem) out.push(`  CANNOT SERVE [${w.problem.code}${w.problem.snowflakeCode ? ` ${w.problem.snowflakeCode}` : ''}] (last ${w.problem.at.slice(11, 19)} UTC): ${w.problem.message}`);
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
