@@ -58,6 +58,15 @@ export interface ResultShape extends TableReader {
   toolAllowed(tool: string): boolean;
 }
 
+/** A page asked past a result's last row: empty, and saying why (an empty page read as "no more rows" only by luck). */
+function pastEnd(result: QueryResult, offset: number): string | null {
+  if (offset === 0 || result.rowCount > 0 || result.totalRows === undefined || offset < result.totalRows) return null;
+  const total = result.totalRows;
+  return total === 0
+    ? `No row is shown: the result has no rows.`
+    : `No row is shown: offset ${offset} is past the end of the result, which has ${total} row${total === 1 ? '' : 's'} (offsets 0–${total - 1}).`;
+}
+
 export function queryResult(result: QueryResult, limits: HubLimits, rows: RowLimit, offset: number, shape: ResultShape): CallToolResult {
   const { result: shown, cut } = capCells(result, shape.maxCellChars);
   const caps = { maxRows: rows.cap, maxBytes: limits.maxResultBytes, canPage: shape.toolAllowed('fetch_results'), canRaise: rows.cap < rows.most };
@@ -66,6 +75,7 @@ export function queryResult(result: QueryResult, limits: HubLimits, rows: RowLim
   const notices = [
     truncationNotice(shown, caps, offset),
     lowered ? `Your limit ${rows.asked} was lowered to ${rows.cap}, the most ${shape.maxRows !== undefined ? "your role's max_rows" : "the hub's max_rows"} allows per call.` : null,
+    pastEnd(shown, offset),
     cut > 0 ? `${cut} cell(s) longer than ${shape.maxCellChars} characters were cut (max_cell_chars of your role); select a part of the value (SUBSTR, a JSON path) to read the rest.` : null,
   ].filter((n): n is string => n !== null);
   const notice = notices.length > 0 ? notices.join(' ') : null;
