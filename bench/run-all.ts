@@ -13,6 +13,7 @@ const BENCHES: [script: string, quick: string[], published: string[]][] = [
   ['roundtrip.js', ['500'], ['2000']],
   ['hot-path.js', ['1', '1'], ['3', '3']],
   ['hub-direct.js', ['SELECT 1', '1', '1'], ['SELECT 1', '3', '4']],
+  ['duckdb-execute-paths.js', ['1', '1000'], ['3', '3000']],
   ['http.js', ['1', '1'], ['3', '3']],
   ['load.js', ['1', '1,10'], ['3', '1,10,100']],
   ['restart.js', ['2', '10'], ['5', '10,50']],
