@@ -2,6 +2,7 @@
  * The HTTP face in process (no network) on a real hub core with no keys, over a warehouse whose queries
  * the test holds: `fetch` is what a client's fetch would be (it names the loopback host).
  */
+import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { HubCore } from '../../src/hub/core/hub-core.js';
 import { Governance } from '../../src/hub/governance/governance.js';
@@ -90,3 +91,21 @@ export function hubFace(
   return { face, warehouse, fetch: inProcess, core, governance, sessions };
 }
 
+/**
+ * A hub for the HTTP face alone: running, no sessions (attaching one throws), healthy; `extra` replaces any
+ * of it (a test's events emitter, its remote-link handler).
+ */
+export function sessionlessHub(extra: Record<string, unknown> = {}): ServedHub {
+  return {
+    events: new EventEmitter(),
+    status: () => ({ state: 'running', sessions: [] }),
+    seesEveryone: () => false,
+    health: () => ({ ok: true, body: {} }),
+    isDraining: false,
+    attachSession: () => {
+      throw new Error('no sessions here');
+    },
+    acceptRemoteLink: () => {},
+    ...extra,
+  } as unknown as ServedHub;
+}

@@ -8,7 +8,8 @@ import { Duplex, PassThrough } from 'node:stream';
 import { MAX_UNREAD_OUTPUT_BYTES, handleControl, type ControlHandlers } from '../../src/hub/socket/control.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 
-test('null, arrays, numbers and unknown operations are answered BAD_REQUEST/UNKNOWN_OP; the request after them in the same read is served', () => {
+/** A client that reads every answer at once: its answers' lines, in order. */
+function readingClient(): { socket: Duplex; written: string[] } {
   const written: string[] = [];
   const socket = new Duplex({
     read() {},
@@ -17,7 +18,17 @@ test('null, arrays, numbers and unknown operations are answered BAD_REQUEST/UNKN
       done();
     },
   });
-  const handlers: ControlHandlers = { status: () => ({ up: true }), stop: () => null, replace: () => null, disconnect: () => null, reload: () => null };
+  return { socket, written };
+}
+
+/** Handlers whose status answers `status()`; the other operations do nothing. */
+function answering(status: () => unknown): ControlHandlers {
+  return { status, stop: () => null, replace: () => null, disconnect: () => null, reload: () => null };
+}
+
+test('null, arrays, numbers and unknown operations are answered BAD_REQUEST/UNKNOWN_OP; the request after them in the same read is served', () => {
+  const { socket, written } = readingClient();
+  const handlers = answering(() => ({ up: true }));
   const op = `x${'\u001b'.repeat(10)}${'y'.repeat(10_000)}`;
   handleControl(socket, Buffer.from(`null\n[1]\n7\n{"id":1,"op":${JSON.stringify(op)}}\n{"id":2,"op":"status"}\n`), handlers, createLogger({ destination: new PassThrough(), level: 'silent' }));
   const answers = written.map((l) => JSON.parse(l) as { id: unknown; ok: boolean; error?: { code: string; message: string }; result?: unknown });
@@ -40,7 +51,7 @@ test('a client that never reads its answers stops being read: the answers waitin
   socket.on('error', () => {});
   let asked = 0;
   const big = 'x'.repeat(10_000);
-  const handlers: ControlHandlers = { status: () => ({ n: ++asked, big }), stop: () => null, replace: () => null, disconnect: () => null, reload: () => null };
+  const handlers = answering(() => ({ n: ++asked, big }));
   const requests = 2_000;
   handleControl(socket, Buffer.from('{"id":1,"op":"status"}\n'.repeat(requests)), handlers, createLogger({ destination: new PassThrough(), level: 'silent' }));
   const bound = Math.ceil(MAX_UNREAD_OUTPUT_BYTES / big.length) + 2;
@@ -59,15 +70,8 @@ test('a client that never reads its answers stops being read: the answers waitin
 });
 
 test('a control request too long to read is answered BAD_REQUEST under its id, and the next is served', () => {
-  const written: string[] = [];
-  const socket = new Duplex({
-    read() {},
-    write(chunk: Buffer, _enc, done) {
-      written.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const handlers: ControlHandlers = { status: () => ({ up: true }), stop: () => null, replace: () => null, disconnect: () => null, reload: () => null };
+  const { socket, written } = readingClient();
+  const handlers = answering(() => ({ up: true }));
   handleControl(socket, Buffer.from(`${JSON.stringify({ id: 7, op: 'status', pad: 'x'.repeat(70_000) })}\n{"id":8,"op":"status"}\n`), handlers, createLogger({ destination: new PassThrough(), level: 'silent' }));
   const answers = written.map((l) => JSON.parse(l) as { id: unknown; ok: boolean; error?: { code: string; message: string } });
   assert.equal(answers.length, 2, JSON.stringify(answers));

@@ -10,23 +10,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { createHttpFace, withoutExceptionText, type ServedHub } from '../../src/hub/http/http-face.js';
+import { createHttpFace, withoutExceptionText } from '../../src/hub/http/http-face.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import type { KeyChecker } from '../../src/hub/keys/api-keys.js';
+import { sessionlessHub } from '../helpers/in-process-face.js';
 
 function face(otherRequestRate?: { capacity: number; refillPerSecond: number }, protocolErrorRate?: { capacity: number; refillPerSecond: number }) {
   const events = new EventEmitter();
   const linked: PassThrough[] = [];
-  const hub = {
-    events,
-    status: () => ({ state: 'running', sessions: [] }),
-    health: () => ({ ok: true, body: {} }),
-    isDraining: false,
-    attachSession: () => {
-      throw new Error('no sessions here');
-    },
-    acceptRemoteLink: (link: PassThrough) => linked.push(link),
-  } as unknown as ServedHub;
+  const hub = sessionlessHub({ events, acceptRemoteLink: (link: PassThrough) => linked.push(link) });
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const f = createHttpFace({ hub, keys: null, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [], ...(otherRequestRate ? { otherRequestRate } : {}), ...(protocolErrorRate ? { protocolErrorRate } : {}) });
   const open = () => f.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1' } }), { remoteAddress: '127.0.0.1' });
@@ -203,17 +195,7 @@ test('/mcp: a compressed body (Content-Encoding other than identity) is answered
 });
 
 test('a /shim link and an /events stream end when the key they showed is revoked: at once on a change notice (a team\'s pub/sub)', async (t) => {
-  const hub = {
-    events: new EventEmitter(),
-    status: () => ({ state: 'running', sessions: [] }),
-    seesEveryone: () => false,
-    health: () => ({ ok: true, body: {} }),
-    isDraining: false,
-    attachSession: () => {
-      throw new Error('no sessions here');
-    },
-    acceptRemoteLink: () => {},
-  } as unknown as ServedHub;
+  const hub = sessionlessHub();
   const revoked = new Set<string>();
   const changed: (() => void)[] = [];
   const keys: KeyChecker = {

@@ -5,12 +5,11 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { createHttpFace, type ServedHub } from '../../src/hub/http/http-face.js';
+import { createHttpFace } from '../../src/hub/http/http-face.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import type { KeyChecker } from '../../src/hub/keys/api-keys.js';
-import { hubFace } from '../helpers/in-process-face.js';
+import { hubFace, sessionlessHub } from '../helpers/in-process-face.js';
 
 const HOUR = 3_600_000;
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -50,16 +49,7 @@ test('the idle sweep measures 2025 sessions idle on the monotonic clock: 2 h for
 });
 
 test('the throttle of failed authentications lasts its minute on the monotonic clock, however far the wall clock is stepped back', async (t) => {
-  const hub = {
-    events: new EventEmitter(),
-    status: () => ({ state: 'running', sessions: [] }),
-    health: () => ({ ok: true, body: {} }),
-    isDraining: false,
-    attachSession: () => {
-      throw new Error('no sessions here');
-    },
-    acceptRemoteLink: () => {},
-  } as unknown as ServedHub;
+  const hub = sessionlessHub();
   const keys: KeyChecker = { activeCount: 1, check: () => ({ ok: false, reason: 'unknown' }) };
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   let mono = 1_000;
