@@ -149,7 +149,9 @@ test('an audit log waiting for the previous hub (a take-over) shows the wait and
 
 test('a line break in a client\'s tool, client or parent name cannot split a row: each session and call stays one row', () => {
   const s = busyHub();
-  const forged = '\n22:00:01  0badc0de  execute_query  ok  1.0  1';
+  // A clock time no real row can show: a forged '22:00:01' row failed CI once when the genuine rows of a run
+  // at 22:00:01 started with it.
+  const forged = '\n25:61:61  0badc0de  execute_query  ok  1.0  1';
   const session = s.sessions[0] as unknown as { client: { name: string; version: string }; parent: { pid: number; command: string }; lastTool: string };
   session.client = { name: `Editor${forged}`, version: '1\r2' };
   session.parent = { pid: 1, command: `code\u2028x\u2029y\u0085z${forged}` };
@@ -158,8 +160,8 @@ test('a line break in a client\'s tool, client or parent name cannot split a row
   const plain = formatStatus(busyHub(), 400).split('\n').length;
   const lines = formatStatus(s, 400).split('\n');
   assert.equal(lines.length, plain, 'no line more than the same status with plain names');
-  assert.ok(!lines.some((l) => l.startsWith('22:00:01')), 'nothing the client wrote starts a line');
-  assert.ok(lines.some((l) => l.includes('list_databases\\u000a22:00:01')), 'the break is shown escaped, in its cell');
+  assert.ok(!lines.some((l) => l.startsWith('25:61:61')), 'nothing the client wrote starts a line');
+  assert.ok(lines.some((l) => l.includes('list_databases\\u000a25:61:61')), 'the break is shown escaped, in its cell');
   assert.doesNotMatch(lines.join('\n'), /[\r\u2028\u2029\u0085]/u);
 });
 
