@@ -101,3 +101,22 @@ test('logging/setLevel on a 2026-07-28 connection is told that revision has none
   assert.equal((told as { error: { code: number } }).error.code, -32601);
   assert.match(messageOf(told), /logging\/setLevel is not part of MCP 2026-07-28, which this connection speaks .*_meta.*no level to set/);
 });
+
+test('a 2026-07-28 request the server answered with an error pins the connection as the SDK does; the SDK\'s own opening refusals pin nothing', () => {
+  // Before, only a successful answer pinned it: after a failed first request (an unknown tool), a bare
+  // request was told "send initialize first", and initialize was then refused as "already speaks 2026-07-28".
+  const era = new ConnectionEra();
+  era.asked(1, 'tools/call', envelope());
+  era.answer(failure(1, -32602, 'Invalid params: unknown tool nope'));
+  const bare = era.refusal('tools/list', {});
+  assert.equal(bare?.code, -32602);
+  assert.match(bare?.message ?? '', /this connection speaks MCP 2026-07-28.*missing the required per-request envelope key\(s\): _meta/);
+  assert.equal(era.refusal('initialize', { protocolVersion: '2025-11-25' })?.code, -32022);
+
+  const opening = new ConnectionEra();
+  opening.asked(1, 'tools/list', envelope('2099-01-01'));
+  opening.answer(failure(1, -32022, 'Unsupported protocol version: 2099-01-01', { supported: ['2026-07-28'], requested: '2099-01-01' }));
+  opening.asked(2, 'tools/list', envelope());
+  opening.answer(failure(2, -32602, 'Invalid _meta envelope for protocol revision 2026-07-28: x: missing', { envelope: { key: 'x', problem: 'missing' } }));
+  assert.equal(opening.refusal('initialize', { protocolVersion: '2025-11-25' }), null, 'initialize still opens a 2025 connection');
+});

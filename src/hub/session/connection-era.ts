@@ -136,7 +136,7 @@ export class ConnectionEra {
 
   /** The answer to write for `message`: the same message, or the SDK's era refusal saying what to do. */
   answer(message: JSONRPCMessage): JSONRPCMessage {
-    const m = message as { id?: Id; result?: { protocolVersion?: unknown }; error?: { code: number; message: string } };
+    const m = message as { id?: Id; result?: { protocolVersion?: unknown }; error?: { code: number; message: string; data?: unknown } };
     // Requests of the hub's own (they carry a method) share the id space with nothing of the client's.
     if (m.id === undefined || this.#asked.size === 0 || 'method' in message) return message;
     const asked = this.#asked.get(m.id);
@@ -147,6 +147,10 @@ export class ConnectionEra {
       else if (asked.claims !== undefined && this.#modern === null && this.#initialized === null) this.#modern = asked.claims;
       return message;
     }
+    // The SDK pins a 2026-07-28 connection when it hands such a request to its server, so a failed one (an
+    // unknown tool, a bad cursor) pins it as an answered one does; only its own opening refusals (a malformed
+    // envelope, an unsupported revision) come before that and pin nothing.
+    if (asked.claims !== undefined && this.#modern === null && this.#initialized === null && m.error !== undefined && !isOpeningRefusal(m.error)) this.#modern = asked.claims;
     const told = m.error ? this.#explain(asked.method, m.error.code) : null;
     return told === null ? message : ({ ...m, error: { ...m.error, message: told } } as JSONRPCMessage);
   }
@@ -167,6 +171,12 @@ export class ConnectionEra {
 
 function modernInitialize(revision: string): string {
   return `Unsupported protocol version on this connection: it already speaks MCP ${revision} (a request with its _meta envelope came first), and initialize belongs to the 2025 versions. One connection speaks one protocol version: to use a 2025 version, open a new connection and send initialize first.`;
+}
+
+/** The SDK's refusal of a request it reads no era from: a malformed envelope, or a revision it does not serve. */
+function isOpeningRefusal(error: { code: number; data?: unknown }): boolean {
+  if (error.code === UNSUPPORTED_PROTOCOL_VERSION) return true;
+  return error.code === INVALID_PARAMS && typeof error.data === 'object' && error.data !== null && 'envelope' in error.data;
 }
 
 /** The revision a request's 2026-07-28 `_meta` envelope claims, if it has one. */
