@@ -121,6 +121,10 @@ const CORPUS: Case[] = [
   { sql: 'REMOVE @hr.files/old', objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: "PUT 'file:///tmp/x.csv' @hr.files", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: 'LIST @"unclosed', objects: [], opaque: true, dialect: 'snowflake' },
+  // DIRECTORY(@stage) lists that stage's files: the stage is what it reads (it was opaque, refused for restricted roles)
+  { sql: 'SELECT relative_path FROM DIRECTORY(@hr.files) WHERE size > 0', objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: 'SELECT * FROM directory(@%salaries) d JOIN hr.salaries s ON true', objects: [T('SALARIES'), 'SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
+  { sql: "SELECT * FROM DIRECTORY('@hr.files')", objects: [T('DIRECTORY'), 'SNOWMUX_SAMPLE.HR.FILES'], opaque: true, dialect: 'snowflake' },
   // comments and literals hide nothing and invent nothing
   { sql: 'SELECT * FROM a -- JOIN secret\n', objects: [T('A')] },
   { sql: 'SELECT * FROM a /* JOIN secret */ JOIN b ON true', objects: [T('A'), T('B')] },

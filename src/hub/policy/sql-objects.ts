@@ -911,6 +911,8 @@ class StatementScanner {
     const upperParts = name.parts.map((p) => p.toUpperCase());
     if (name.parts.length === 1 && GENERATOR_FUNCTIONS.has(last.toUpperCase())) return;
     if (TEXT_NAMED_FUNCTIONS.has(last.toUpperCase())) return; // reported by #functionCall
+    // DIRECTORY(@stage) lists the files of the stage it names, which #stages judges as that object.
+    if (this.#dialect === 'snowflake' && name.parts.length === 1 && last.toUpperCase() === 'DIRECTORY' && this.#match[name.end] === name.end + 2 && this.#toks[name.end + 1]?.kind === 'stage') return;
     const shown = name.parts.join('.');
     if (isBuiltinTableFunction(upperParts)) {
       this.#out.opaque(`the table function ${shown} reads objects that cannot be checked`);
