@@ -45,9 +45,9 @@ export function tokenize(sql: string): Token[] {
       while (j < n) {
         const d = sql[j]!;
         if (d === '\\' && j + 1 < n) {
-          const e = sql[j + 1]!;
-          value += e === 'n' ? '\n' : e === 't' ? '\t' : e === '0' ? '\0' : e;
-          j += 2;
+          const escape = snowflakeEscape(sql, j + 1);
+          value += escape.value;
+          j = escape.end;
         } else if (d === "'" && sql[j + 1] === "'") {
           value += "'";
           j += 2;
@@ -197,4 +197,20 @@ export function quoteDuck(name: string): string {
 
 export function stringLiteralDuck(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
+}
+
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/**
+ * The character a Snowflake string escape after a backslash stands for (ooo octal, xhh hex, uhhhh, 0 for
+ * NUL, the letters above; any other character is itself, as in \' or \\), and where the escape ends.
+ */
+function snowflakeEscape(sql: string, at: number): { value: string; end: number } {
+  const e = sql[at]!;
+  const octal = /^[0-7]{3}/.exec(sql.slice(at, at + 3));
+  if (octal) return { value: String.fromCharCode(parseInt(octal[0], 8)), end: at + 3 };
+  if (e === '0') return { value: '\0', end: at + 1 };
+  const hex = e === 'x' ? /^[0-9a-fA-F]{2}/.exec(sql.slice(at + 1, at + 3)) : e === 'u' ? /^[0-9a-fA-F]{4}/.exec(sql.slice(at + 1, at + 5)) : null;
+  if (hex) return { value: String.fromCharCode(parseInt(hex[0], 16)), end: at + 1 + hex[0].length };
+  return { value: SIMPLE_ESCAPES[e] ?? e, end: at + 1 };
 }
