@@ -4,6 +4,11 @@
  * re-reads the hash every 30 s, in case a message was missed while it was disconnected. The replica's own
  * keys.json still counts (keys made before the team had Redis). While Redis is unreachable, the last
  * copy read stays in force: revocations made meanwhile apply once it is back.
+ *
+ * Either connection may die without a reset (a NAT or firewall that lost the flow, a network path that drops
+ * packets): the subscriber is pinged every LIVENESS_MS, and a command of either that gets no reply within the
+ * command timeout drops that connection, which reconnects and re-reads the hash. Without that, a replica kept
+ * accepting revoked keys and refused new ones for as long as the kernel took to notice (minutes to hours).
  */
 import { Redis } from 'ioredis';
 import { SnowmuxError, errorMessage } from '../../errors.js';
@@ -11,11 +16,13 @@ import type { HubPlace } from '../../snowmux-command.js';
 import { checkKey, findKey, newKey, rotation, type ApiKeyRecord, type ApiKeyStore, type KeyCheck, type KeyChecker } from '../keys/api-keys.js';
 import type { Logger } from '../observe/logger.js';
 import { hideUrlCredentials } from '../../shown-text.js';
-import { LIVE_REDIS_OPTIONS } from './redis-team.js';
+import { LIVE_REDIS_OPTIONS, timedOut } from './redis-team.js';
 
 const REFRESH_MS = 30_000;
 /** How long an empty hash read at start is taken for keys not written back yet: one re-read period and a margin. */
 const EMPTY_GRACE_MS = REFRESH_MS + 5_000;
+/** How often the subscriber is asked to answer: a dead one would miss every change unnoticed. */
+const LIVENESS_MS = 2_000;
 
 const hashKey = (namespace: string) => `${namespace}:keys`;
 const channel = (namespace: string) => `${namespace}:keys-changed`;
@@ -42,9 +49,12 @@ export class RedisKeyStore implements KeyChecker {
   /** Whether an unknown key is surely not a team key: the hash held keys once, or stayed empty past the grace. */
   #settled = false;
   #subscribed = false;
+  /** Why the last re-read failed, while it does (said once at warn, and once when it works again). */
+  #failing: string | null = null;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #timer: NodeJS.Timeout;
+  readonly #liveness: NodeJS.Timeout;
   readonly #listeners: (() => void)[] = [];
 
   constructor(
@@ -69,10 +79,22 @@ export class RedisKeyStore implements KeyChecker {
       );
     };
     subscribe();
-    this.#subscriber.on('ready', subscribe);
+    // A subscriber back after a drop may have missed messages meanwhile: re-read what they announced.
+    this.#subscriber.on('ready', () => {
+      if (this.#subscribed) void this.refresh();
+      subscribe();
+    });
     this.#subscriber.on('message', () => void this.refresh());
     this.#timer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.#timer.unref();
+    // The subscriber only listens, so a dead connection would never show: it must answer a PING in time.
+    this.#liveness = setInterval(() => {
+      if (this.#subscriber.status !== 'ready') return;
+      this.#subscriber.ping().catch((err: unknown) => {
+        if (timedOut(err)) this.#subscriber.disconnect(true);
+      });
+    }, LIVENESS_MS);
+    this.#liveness.unref();
   }
 
   async refresh(): Promise<void> {
@@ -86,8 +108,16 @@ export class RedisKeyStore implements KeyChecker {
       // replica does not know is "cannot check yet" (503), not "not valid" (401).
       if (!this.#settled) this.#settled = fetched.size > 0 || performance.now() - (this.#emptySince ??= performance.now()) >= EMPTY_GRACE_MS;
     } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'team keys not refreshed; the last copy stays');
+      const why = hideUrlCredentials(errorMessage(err));
+      // Redis holds the connection without answering: drop it, so the reconnect's 'ready' re-reads.
+      if (timedOut(err)) this.#redis.disconnect(true);
+      if (this.#failing === null && this.#loaded) this.logger.warn({ why }, "team API keys could not be re-read from Redis; the last copy read stays in force (revocations and new keys apply once it answers)");
+      this.#failing = why;
       return;
+    }
+    if (this.#failing !== null) {
+      this.#failing = null;
+      this.logger.info('team API keys re-read from Redis again');
     }
     for (const listener of this.#listeners) listener();
   }
@@ -151,6 +181,7 @@ export class RedisKeyStore implements KeyChecker {
 
   close(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#liveness);
     this.#redis.disconnect();
     this.#subscriber.disconnect();
   }

@@ -345,7 +345,7 @@ function refusedByRedis(err: unknown): err is Error {
 }
 
 /** ioredis's rejection of a command that got no reply within commandTimeout. */
-function timedOut(err: unknown): boolean {
+export function timedOut(err: unknown): boolean {
   return err instanceof Error && /Command timed out/i.test(err.message);
 }
 
