@@ -91,3 +91,32 @@ test('/status and /events show a key holder only their own sessions and calls, u
   assert.equal(local.code, 0, local.stderr);
   assert.ok(local.stdout.includes('alice_marker'));
 });
+
+test('an /events stream open when a reload takes its role\'s query_history = "all" away hears only its own sessions and calls from then on', async (t) => {
+  const home = tempHome(t);
+  const config = (leads: string) => ['[hub]', 'http_listen = "127.0.0.1:0"', '', '[roles.lead]', `identities = [${leads}]`, 'query_history = "all"', ''].join('\n');
+  writeFileSync(join(home, 'config.toml'), config('"carol"'));
+  const { url } = await startHttpHub(t, home);
+  const keys = { alice: await createKey(home, 'alice'), carol: await createKey(home, 'carol') };
+  const auth = (who: keyof typeof keys) => ({ authorization: `Bearer ${keys[who]}` });
+  const open = (who: keyof typeof keys, name: string) =>
+    fetch(`${url}/mcp`, { method: 'POST', headers: { ...auth(who), 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { ...INIT_PARAMS, clientInfo: { name, version: '1' } } }) }).then(rpcAnswer);
+  const carolEvents = await openEventStream(t, url, auth('carol'));
+  await open('alice', 'alice-before');
+  await carolEvents.waitFor((e) => e.event === 'session_open' && e.data.identity === 'alice');
+
+  // Carol leaves the lead role; her stream stays open.
+  writeFileSync(join(home, 'config.toml'), config('"dana"'));
+  const reloaded = await runCli(['reload', '--home', home]);
+  assert.equal(reloaded.code, 0, reloaded.stderr);
+  const status = (await (await fetch(`${url}/status`, { headers: auth('carol') })).json()) as Status;
+  assert.deepEqual(status.view, { identity: 'carol', scope: 'own' });
+  const heard = carolEvents.events.length;
+  await open('alice', 'alice-after');
+  // Carol's own event after Alice's: the stream is in order, so anything of Alice's would have come first.
+  await open('carol', 'carol-own');
+  await carolEvents.waitFor((e) => e.event === 'session_open' && e.data.identity === 'carol');
+  const since = carolEvents.events.slice(heard);
+  assert.ok(!since.some((e) => e.data.identity === 'alice'), JSON.stringify(since));
+  assert.ok(!JSON.stringify(since).includes('alice-after'), JSON.stringify(since));
+});

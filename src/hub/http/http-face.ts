@@ -236,8 +236,12 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   /** Each identity's refused bodies (see protocolErrorRate); one per key at most, as keys are few. */
   const refusedBodies = new Map<string, SessionBucket>();
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
-  /** Open /events streams: whose each is, and whether its holder sees every identity's sessions and calls. */
-  const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, { identity: string; everyone: boolean }>();
+  /**
+   * Open /events streams and whose each is. Whether its holder sees every identity's sessions and calls is
+   * asked at each event, not once at the start: a reload that takes the role's query_history = "all" away
+   * holds for a stream already open, as it does for /status.
+   */
+  const eventStreams = new Map<ReadableStreamDefaultController<Uint8Array>, { identity: string; caller: Caller }>();
   /** Whose each open session is, for the /events of holders who see only their own (see core/status-view.ts). */
   const sessionOwners = new Map<string, string>(hub.status().sessions.map((s) => [s.id, s.identity.name]));
   const ownSession = (s: { id: string; identity: string }) => sessionOwners.set(s.id, s.identity);
@@ -294,8 +298,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         : name === 'call_start' || name === 'call' ? sessionOwners.get(String(about.sessionId)) : undefined;
     const ownedEvent = name === 'session_open' || name === 'session_close' || name === 'call_start' || name === 'call';
     if (name === 'session_close') sessionOwners.delete(String(about.id));
-    for (const [c, { identity, everyone }] of eventStreams) {
-      if (ownedEvent && !everyone && owner !== identity) continue;
+    for (const [c, { identity, caller }] of eventStreams) {
+      if (ownedEvent && owner !== identity && !seesEveryone(caller)) continue;
       try {
         c.enqueue(chunk);
         // The engine stops reading a stream whose client does not read: what waits here is held for it.
@@ -511,7 +515,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         controller = c;
-        eventStreams.set(c, { identity: caller.identity, everyone: seesEveryone(caller) });
+        eventStreams.set(c, { identity: caller.identity, caller });
         if (caller.key !== null) {
           heldKeys.set(c, {
             key: caller.key,
