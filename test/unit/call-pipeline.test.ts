@@ -602,6 +602,47 @@ test('an allowed unqualified name that is not there, where the engine would read
   }
 });
 
+test("name resolution's catalog look-up is a statement of the call: it waits for a queue slot and fails fast while the breaker is open", async () => {
+  // metadata_cache_ttl 0: every call looks the name up in the catalog (on a miss, any TTL does the same).
+  const { call, warehouse, governance } = setup({ kind: 'snowflake', limits: { maxConcurrentQueries: 1, metadataCacheTtlMs: 0, retryAttempts: 0 } });
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const seen: { running: number; breaker: string }[] = [];
+  const query = warehouse.query.bind(warehouse);
+  warehouse.query = async (sql, options) => {
+    if (sql.includes('HOLDS_THE_SLOT')) await gate;
+    return query(sql, options);
+  };
+  const listObjects = warehouse.listObjects.bind(warehouse);
+  warehouse.listObjects = async (database, schema, kind) => {
+    seen.push({ running: governance.scheduler.snapshot().running, breaker: governance.breakerFor(warehouse).state });
+    return listObjects(database, schema, kind);
+  };
+  const run = (identity: string, sql: string) =>
+    call(identity, 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+      noteSql(sql);
+      await w.query(sql, { ...ctx, maxRows: 1 });
+      return { content: [{ type: 'text', text: 'ran' }] };
+    });
+  // The hub's one slot is taken: the look-up waits for it like the statement it is for.
+  const holder = run('reader', 'SELECT 1 AS HOLDS_THE_SLOT');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const scoped = run('scoped', 'SELECT * FROM t');
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(seen.length, 0, 'no catalog look-up ran past limits.max_concurrent_queries');
+  open();
+  assert.equal(codeOf(await holder), undefined);
+  assert.equal(codeOf(await scoped), undefined);
+  assert.ok(seen.length > 0 && seen.every((s) => s.running === 1), JSON.stringify(seen));
+  // The warehouse is down and the breaker opens: the look-up is refused fast, it never reaches the warehouse.
+  for (let i = 0; i < 6 && governance.breakerFor(warehouse).state !== 'open'; i++) await run('reader', 'SELECT NO_CONNECTION');
+  assert.equal(governance.breakerFor(warehouse).state, 'open');
+  seen.length = 0;
+  assert.equal(codeOf(await run('scoped', 'SELECT * FROM t')), 'WAREHOUSE_CIRCUIT_OPEN');
+  assert.equal(seen.length, 0, 'nothing reached a warehouse whose breaker is open');
+  governance.close();
+});
+
 test('a target that cannot resolve is reported as the call result and recorded; the body never runs', async () => {
   const { call, records, governance } = setup({ badTarget: true });
   let ran = false;

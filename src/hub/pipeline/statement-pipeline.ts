@@ -45,6 +45,8 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
 ];
 
 export function runStatement(st: Statement): Promise<OperationResult> {
+  // A stage's own look-up is one more statement of the call: the same rules, its rows not what the caller receives.
+  st.lookup = async (op) => (await runStatement({ op, scope: { ...st.scope, metered: false } })) as never;
   const trace = st.scope.trace;
   if (!trace) return runStages(STATEMENT_STAGES, st, () => execute(st));
   return runStages(STATEMENT_STAGES, st, () => executeTraced(st)).finally(() => (trace.lastResultAt = epochMs()));

@@ -121,6 +121,12 @@ export interface Statement {
   namesToResolve?: NameToResolve[];
   /** Set by open-warehouse: the shared warehouse, opened (logged in) only once the rules before it passed. */
   warehouse?: Warehouse;
+  /**
+   * Set by runStatement: runs an operation a stage needs for its own judgement (name-resolution's catalog
+   * listing) as a statement of the same call, through every stage (the metadata cache, a slot in the fair
+   * queue, the breaker, retries), its rows not counted as received. A stage never calls the warehouse itself.
+   */
+  lookup?: <K extends Operation['kind']>(op: Extract<Operation, { kind: K }>) => Promise<OperationResults[K]>;
 }
 
 export type StatementStage = Stage<Statement, OperationResult>;

@@ -42,7 +42,7 @@ export function changesCatalog(reading: SqlReading): boolean {
 }
 
 /** One cache entry per warehouse, Snowflake role and warehouse the listing runs as, and question. */
-export function metadataKey(scope: string, ctx: { role?: string | undefined; warehouse?: string | undefined }, what: string[]): string {
+function metadataKey(scope: string, ctx: { role?: string | undefined; warehouse?: string | undefined }, what: string[]): string {
   return [scope, ctx.role ?? '', ctx.warehouse ?? '', ...what].join('\u0000');
 }
 

@@ -6,26 +6,30 @@
  * other object, the statement runs only if the allowed one exists — looked up in the warehouse's catalog
  * through the shared metadata cache (the same entries list_tables/list_views use) — and is refused
  * otherwise, before anything runs. Roles without object rules never get here.
+ *
+ * The look-up is a statement of the call like any other (Statement.lookup): on a cache miss it waits for a slot
+ * in the fair queue and passes the breaker and retries. Called on the warehouse directly, it ran past
+ * limits.max_concurrent_queries and reached a warehouse whose breaker was open (each such call waiting for the
+ * outage instead of failing fast, and its failure uncounted).
  */
-import { isSnowmuxError } from '../../../errors.js';
+import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import { sameDuckDbName } from '../../names/identifiers.js';
 import { unresolvedNameDenied } from '../../policy/enforce.js';
-import type { Governance } from '../../governance/governance.js';
-import type { CallContext, ObjectInfo, ObjectKind, Warehouse } from '../../warehouse/types.js';
-import type { StatementStage } from '../statement.js';
-import { metadataKey } from './metadata-cache.js';
+import type { CallContext, ObjectInfo, ObjectKind } from '../../warehouse/types.js';
+import type { Statement, StatementStage } from '../statement.js';
 
 export const nameResolution: StatementStage = {
   name: 'name-resolution',
   async run(st, next) {
     const names = st.namesToResolve;
     if (names === undefined || names.length === 0 || !st.warehouse || (st.op.kind !== 'query' && st.op.kind !== 'explain')) return next();
-    const warehouse = st.warehouse;
+    const lookup = st.lookup;
+    if (!lookup) throw new SnowmuxError('INTERNAL_ERROR', 'The name-resolution stage ran outside runStatement.');
     const ctx = st.op.options;
     // The engine the SQL was read for (the target's), so the names are the ones the rules judged.
     const dialect = st.scope.target.kind === 'snowflake' ? 'snowflake' : 'duckdb';
     for (const name of names) {
-      const present = await exists(st.scope.governance.metadataFor(warehouse), warehouse, dialect, name.ref, ctx);
+      const present = await exists(lookup, dialect, name.ref, ctx);
       if (!present) throw unresolvedNameDenied(st.scope.role, name, dialect);
     }
     return next();
@@ -33,8 +37,7 @@ export const nameResolution: StatementStage = {
 };
 
 async function exists(
-  metadata: ReturnType<Governance['metadataFor']>,
-  warehouse: Warehouse,
+  lookup: NonNullable<Statement['lookup']>,
   dialect: 'snowflake' | 'duckdb',
   ref: { database: string; schema: string; name: string },
   ctx: CallContext,
@@ -45,9 +48,8 @@ async function exists(
   for (const kind of ['table', 'view'] as ObjectKind[]) {
     let objects: ObjectInfo[];
     try {
-      objects = await metadata.cache.get(metadataKey(metadata.scope, ctx, ['objects', ref.database, ref.schema, kind]), ctx.signal, () =>
-        warehouse.listObjects(ref.database, ref.schema, kind, ctx),
-      );
+      // Through the metadata-cache stage: the same entries list_tables/list_views use, in-flight listings joined.
+      objects = await lookup({ kind: 'objects', database: ref.database, schema: ref.schema, objectKind: kind, ctx });
     } catch (err) {
       // No such database or schema: nothing in it exists either.
       if (isSnowmuxError(err) && err.code === 'OBJECT_NOT_FOUND') return false;
