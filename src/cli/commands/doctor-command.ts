@@ -141,6 +141,8 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   const { home, env } = opts;
 
   const homeExists = existsSync(home);
+  // Whether the home passed its check (ours, closed to others, writable): doctor --login keeps the driver's files there.
+  let homeTrusted = false;
   if (!homeExists) {
     const blocked = homeCannotBeMade(home);
     if (blocked) checks.push({ check: 'home', status: 'fail', detail: `${home} does not exist and cannot be created: ${blocked}.`, fix: 'Choose a home you can write with --home or SNOWMUX_HOME (and the same in your editors\' entries: `snowmux setup <client>`).' });
@@ -152,7 +154,10 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
       if (problem !== undefined) {
         const fix = problem === 'EROFS' ? readOnlyFix(home, OTHER_HOME) : `Make it writable (chmod u+w ${shellWord(home)}), or choose another home with --home or SNOWMUX_HOME.`;
         checks.push({ check: 'home', status: 'fail', detail: `${home} ${unwritableReason(problem)}: a hub cannot create its socket, log or audit log there.`, fix });
-      } else checks.push({ check: 'home', status: 'ok', detail: `${home} (yours, closed to others)` });
+      } else {
+        homeTrusted = true;
+        checks.push({ check: 'home', status: 'ok', detail: `${home} (yours, closed to others)` });
+      }
     } catch (err) {
       checks.push({ check: 'home', status: 'fail', detail: errorMessage(err) });
     }
@@ -244,7 +249,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
     for (const p of profiles) {
       const reach = await checkReachable(p, { useEnvProxy, env });
       checks.push(reach);
-      if (opts.login && reach.status === 'ok') checks.push(await checkLogin(p, useEnvProxy));
+      if (opts.login && reach.status === 'ok') checks.push(await checkLogin(p, useEnvProxy, home, homeTrusted));
     }
   }
   checks.push(await checkSample(home, homeExists));
@@ -476,11 +481,17 @@ async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOp
   }
 }
 
-/** One real login with the profile's settings (the hub's own driver and pool code), then a logout. */
-async function checkLogin(profile: SnowflakeProfile, useEnvProxy: boolean): Promise<Check> {
+/**
+ * One real login with the profile's settings (the hub's own driver and pool code), then a logout. The driver
+ * keeps its files where the hub's does (`<home>/snowflake-driver`: its log off, its MFA / SSO token cache), or,
+ * with no home of the user's yet, caches no token: never in a directory the driver would pick unchecked (driver-log-config.ts).
+ */
+async function checkLogin(profile: SnowflakeProfile, useEnvProxy: boolean, home: string, homeTrusted: boolean): Promise<Check> {
   const check = `login ${profile.name}`;
   const { SnowflakeWarehouse } = await import('../../hub/warehouse/snowflake/snowflake-warehouse.js');
-  const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy });
+  const { driverFiles } = await import('../../hub/warehouse/snowflake/driver-log-config.js');
+  const driverOptions = homeTrusted ? driverFiles(join(home, 'snowflake-driver')).options : { clientStoreTemporaryCredential: false, clientRequestMFAToken: false };
+  const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy, driverOptions });
   const started = performance.now();
   try {
     await warehouse.warmUp();

@@ -23,7 +23,8 @@ import type { Logger } from '../observe/logger.js';
 import type { Warehouse, WarehouseInfo } from './types.js';
 import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
 import { LOGIN_RETRY_AFTER_MS, failureNow, loginRefusedWaitMs, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
-import { driverLogConfig } from './snowflake/driver-log-config.js';
+import { driverFiles } from './snowflake/driver-log-config.js';
+import type { SfConnectionOptions } from './snowflake/sdk-types.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -665,17 +666,20 @@ export class WarehouseRegistry implements WarehouseProvider {
   }
 
   /**
-   * The driver's connection option that keeps its own log off (driver-log-config.ts): a client config in
-   * `<home>/snowflake-driver`. When it cannot be written the driver reads the user's own, as before: said once.
+   * The driver's connection options that keep its files in `<home>/snowflake-driver` (driver-log-config.ts):
+   * a client config that keeps its own log off, and its MFA / SSO token cache. When that directory cannot be
+   * written, the driver reads the user's client config, as before, and caches no token: said once.
    */
-  private driverConfig(): { clientConfigFile?: string } {
-    const config = driverLogConfig(join(this.opts.home, 'snowflake-driver'));
-    if (config.path !== undefined) return { clientConfigFile: config.path };
-    if (!this.driverConfigProblemSaid) {
+  private driverConfig(): Partial<SfConnectionOptions> {
+    const files = driverFiles(join(this.opts.home, 'snowflake-driver'));
+    if (files.problem !== undefined && !this.driverConfigProblemSaid) {
       this.driverConfigProblemSaid = true;
-      this.opts.logger.warn({ problem: config.problem }, "the Snowflake driver's client config could not be written; the driver reads the user's own (sf_client_config.json), which may turn its unscrubbed log on");
+      this.opts.logger.warn(
+        { problem: files.problem },
+        "the Snowflake driver's directory in the home could not be written: the driver reads the user's own client config (sf_client_config.json), which may turn its unscrubbed log on, and caches no MFA or SSO token (an MFA profile asks at each login)",
+      );
     }
-    return {};
+    return files.options;
   }
 
   async close(): Promise<void> {
@@ -718,7 +722,7 @@ function sameLogin(a: SnowflakeProfile, b: SnowflakeProfile): boolean {
   );
 }
 
-async function defaultOpenSnowflake(profile: SnowflakeProfile, useEnvProxy: boolean, driverOptions: { clientConfigFile?: string }): Promise<Warehouse> {
+async function defaultOpenSnowflake(profile: SnowflakeProfile, useEnvProxy: boolean, driverOptions: Partial<SfConnectionOptions>): Promise<Warehouse> {
   const { SnowflakeWarehouse } = await import('./snowflake/snowflake-warehouse.js');
   const warehouse = new SnowflakeWarehouse(profile, { useEnvProxy, driverOptions });
   // The first call waits for this one login instead of racing it with a second connection; a login

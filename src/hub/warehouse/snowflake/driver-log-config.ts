@@ -10,6 +10,7 @@
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SfConnectionOptions } from './sdk-types.js';
 
 export const DRIVER_CONFIG_FILE = 'client-config.json';
 
@@ -41,4 +42,19 @@ export function driverLogConfig(dir: string): { path: string } | { path?: undefi
   } catch (err) {
     return { problem: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/**
+ * The connection options that keep the driver's own files in `dir` (`<home>/snowflake-driver`, 0700): its
+ * client config (log off, above) and its MFA / SSO token cache. Left to itself the driver keeps those tokens
+ * in $SF_TEMPORARY_CREDENTIAL_CACHE_DIR, $XDG_CACHE_HOME/snowflake or ~/.cache/snowflake whoever owns them (it
+ * only warns, into the log the hub turns off) and opens its cache file there following symlinks: another user
+ * who owned that directory had the hub overwrite any 0600 file of its user with the token. When `dir` cannot
+ * be prepared, no token is cached at all (each login of an MFA profile asks again) rather than kept there.
+ */
+export function driverFiles(dir: string): { options: Partial<SfConnectionOptions>; problem?: string } {
+  const config = driverLogConfig(dir);
+  if (config.path !== undefined) return { options: { clientConfigFile: config.path, credentialCacheDir: dir } };
+  // Both off: the driver writes an MFA token it asked for through its token store, which it has only when storing is on.
+  return { options: { clientStoreTemporaryCredential: false, clientRequestMFAToken: false }, problem: config.problem };
 }
