@@ -3,14 +3,15 @@
  * (containers, CI, and the baseline the benchmarks compare against). Same config and policies; its audit
  * records go to a chain of its own beside the hub's.
  */
-import { userInfo } from 'node:os';
+import { constants as osConstants, userInfo } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
 import { createLogger } from '../../hub/observe/logger.js';
-import { HubCore } from '../../hub/core/hub-core.js';
+import { HubCore, waitUntil } from '../../hub/core/hub-core.js';
+import { SnowmuxError } from '../../errors.js';
 import { createMcpServer } from '../../hub/core/mcp-server.js';
 import { createRuntime } from '../../hub/runtime.js';
 import { LineTransport } from '../../hub/session/line-transport.js';
@@ -65,6 +66,38 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     { identity: { kind: 'local-user', name: userInfo().username }, transport: 'stdio', profile: values.profile ?? (process.env.SNOWMUX_PROFILE || undefined) },
     { drain: () => {}, outstanding: () => transport?.outstanding ?? 0, close: () => ended() },
   );
+  // What a shim does for its editor, this process does itself (it is both ends): a signal (an editor's
+  // shutdown is stdin closed, then SIGTERM) or an editor gone for good ends the calls still running now —
+  // cancelled in the warehouse, each recorded as such — instead of leaving a Snowflake query running (and
+  // billed) with no record of it when the default action killed the process.
+  let exitCode = 0;
+  let endedNow = false;
+  const endNow = (why: string, code: number): void => {
+    if (endedNow) return;
+    endedNow = true;
+    exitCode = code;
+    if (attached.session.running.size > 0) logger.warn({ runningCalls: attached.session.running.size, why }, 'ending: cancelling the calls still running');
+    attached.session.close(why, new SnowmuxError('QUERY_CANCELLED', `The call was cancelled: ${why}.`));
+    ended();
+  };
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      endNow(`snowmux stdio received ${signal}`, 128 + osConstants.signals[signal]);
+      // A second one ends the process at once.
+      process.once(signal, () => process.exit(128 + osConstants.signals[signal]));
+    });
+  }
+  // The editor closed its end of stdout: no answer can reach it any more (unhandled, this was an uncaught EPIPE).
+  process.stdout.on('error', () => endNow('the editor closed its end of stdout', 0));
+  // stdin ended with calls still running: the editor is either waiting for their answers or gone (crashed,
+  // killed). Once it is gone (this process re-parented), nobody reads what they return.
+  const editorPid = process.ppid;
+  process.stdin.once('end', () => {
+    const watch = setInterval(() => {
+      if (process.ppid !== editorPid) endNow(`the editor (pid ${editorPid}) is gone`, 0);
+    }, EDITOR_CHECK_MS);
+    watch.unref();
+  });
   transport = new LineTransport({
     input: process.stdin,
     output: process.stdout,
@@ -77,10 +110,17 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   const handle = serveStdio(() => createMcpServer(attached.env, { announceListChanges: true }), { transport });
   // The SDK does not react to stdin EOF by itself; the transport does (once every request is answered), and we exit then.
   await closed;
-  attached.detach('stdin ended');
+  // Calls cancelled above settle (their records handed to the audit log) before the log closes.
+  await waitUntil(() => attached.session.running.size === 0, CANCEL_SETTLE_MS);
+  attached.detach(endedNow ? 'ended' : 'stdin ended');
   await handle.close().catch(() => {});
   await core.stop('stdin ended');
   await runtime.close('stdin ended').catch(() => {});
-  setImmediate(() => process.exit(0));
-  return 0;
+  setImmediate(() => process.exit(exitCode));
+  return exitCode;
 }
+
+/** How often, once stdin ended with calls running, the process checks that its editor is still there (as the shim does). */
+const EDITOR_CHECK_MS = 500;
+/** How long cancelled calls get to settle (a warehouse's cancel answered, the record written) before the process ends. */
+const CANCEL_SETTLE_MS = 5_000;
