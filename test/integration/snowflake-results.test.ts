@@ -10,6 +10,8 @@ import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-
 import { startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { callContext, doubleProfile, queryOptions, waitForEvent } from '../doubles/snowflake/fixtures.js';
 import { truncationNotice } from '../../src/hub/tools/result-format.js';
+import { queryResult } from '../../src/hub/tools/query-shape.js';
+import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 
 let double: SnowflakeDouble;
 let w: SnowflakeWarehouse;
@@ -137,6 +139,23 @@ describe('Snowflake results', () => {
     assert.deepEqual(last.rows, [[1496], [1497], [1498], [1499], [1500]]);
     assert.equal(last.truncated, false);
     assert.equal(double.counters.queries, queries, 'paging must not run a statement');
+  });
+
+  it('says how many rows a result has: "of N" in the notice, a page past the end says so, a lone oversized row offers no rows after it', async () => {
+    const limits = { ...DEFAULT_LIMITS, maxResultBytes: 1000 };
+    const text = (r: Awaited<ReturnType<typeof w.query>>, offset = 0): string =>
+      queryResult(r, limits, { cap: 100, asked: undefined, most: 1000 }, offset, { toolAllowed: () => true }).content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+    const first = await w.query('select c_custkey from customer order by c_custkey', queryOptions({ maxRows: 10 }));
+    assert.equal(first.totalRows, 1500);
+    assert.match(text(first), /Showing rows 1–10 of 1500;/);
+    const past = await w.fetchResults(first.queryId!, { offset: 1500, limit: 5 }, callContext());
+    assert.equal(past.totalRows, 1500);
+    assert.match(text(past, 1500), /offset 1500 is past the end of the result, which has 1500 rows/);
+    const lone = await w.query("select repeat('x', 5000) as wide", queryOptions({ maxRows: 10, maxBytes: 1000 }));
+    assert.equal(lone.rowCount, 0);
+    assert.equal(lone.truncatedBy, 'bytes');
+    assert.match(text(lone), /row 1 alone is larger than the 1000-byte cap/);
+    assert.doesNotMatch(text(lone), /rows after it/, 'the result has no second row to page to');
   });
 
   it('caps bytes and says so', async () => {

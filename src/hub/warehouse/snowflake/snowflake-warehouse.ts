@@ -254,6 +254,9 @@ export class SnowflakeWarehouse implements Warehouse {
       rowCount: success.rows.length,
       truncated: success.truncated,
       truncatedBy: success.truncatedBy,
+      // How many rows the result has (Snowflake says with the answer): notices give "of N", a page past the
+      // end says so, and a row too large for the byte cap is not told of rows after it that do not exist.
+      totalRows: success.totalRows,
       queryId: success.queryId,
       statementType: leadingKeyword(sql),
       elapsedMs: performance.now() - started,
@@ -398,6 +401,7 @@ export class SnowflakeWarehouse implements Warehouse {
       rowCount: success.rows.length,
       truncated: success.truncated,
       truncatedBy: success.truncatedBy,
+      totalRows: success.totalRows,
       queryId,
       elapsedMs: performance.now() - started,
     };
