@@ -11,7 +11,8 @@ import type { JsonValue } from './types.js';
  *   JSON.stringify writes -0 as 0, so a FLOAT column's negative zero would read as zero);
  * - DATE → "YYYY-MM-DD"; TIME → "HH:MM:SS[.ffffff]"; TIMESTAMP without zone → "YYYY-MM-DDTHH:MM:SS[.ffffff]";
  *   TIMESTAMP with zone → the same in UTC with a trailing "Z"; JS Date → ISO with "Z";
- * - binary → upper-case hex; semi-structured values → nested JSON values, the same integer rule inside them.
+ * - binary → upper-case hex; semi-structured values → nested JSON values, the same integer rule inside them,
+ *   and any other number a double does not hold as written as its exact text (lossless-json.ts).
  *
  * Driver-specific decoding (which class is a TIMESTAMP and which a TIMESTAMP WITH TIME ZONE) lives with
  * each driver; it calls the formatters exported here.

@@ -1,12 +1,16 @@
 /**
- * JSON text → JS values without rounding integers: JSON.parse reads every number as a double, so a 64-bit
- * id inside a JSON or VARIANT document (1234567890123456789) came out as 1234567890123456800. Here an
- * integer beyond ±(2^53-1) becomes its exact decimal string, as NUMBER columns give it (json-values.ts);
- * everything else is what JSON.parse gives: fractions and exponents as doubles, the last of duplicate keys,
+ * JSON text → JS values without rounding numbers: JSON.parse reads every number as a double, so a 64-bit
+ * id inside a JSON or VARIANT document (1234567890123456789) came out as 1234567890123456800, an amount
+ * 98765432109876.54321 as 98765432109876.55 and 1e400 as Infinity. Here an integer beyond ±(2^53-1), and
+ * any other number a double does not hold exactly as written (more significant digits than a double keeps,
+ * beyond its range, or below it), becomes its exact decimal text, as NUMBER columns give it (json-values.ts);
+ * everything else is what JSON.parse gives: numbers a double holds as doubles, the last of duplicate keys,
  * a "__proto__" key as an own member.
  *
- * Ordinary documents take JSON.parse itself: only a run of 16 or more digits (2^53 has 16) can be such an
- * integer, and a document without one goes the fast way. The scanner below reads the others.
+ * Ordinary documents take JSON.parse itself: only a number with 16 or more digits (2^53 has 16; a double
+ * holds every decimal of up to 15 significant digits) or a three-digit exponent can be rounded, and a
+ * document without a run of 16 digits (a decimal point among them) or such an exponent goes the fast way.
+ * The scanner below reads the others.
  */
 
 export interface LosslessJsonOptions {
@@ -17,7 +21,8 @@ export interface LosslessJsonOptions {
   snowflakeTokens?: boolean | undefined;
 }
 
-const LONG_DIGIT_RUN = /\d{16}/;
+/** 16 digits in a row, or 16 digits and a decimal point, or an exponent of three digits. */
+const LONG_NUMBER = /\d{16}|[\d.]{17}|[eE][+-]?\d{3}/;
 /** Deeper documents are left to JSON.parse (rounding their big integers) rather than risk the stack. */
 const MAX_NESTING = 1000;
 
@@ -29,7 +34,7 @@ class TooDeep extends Error {}
 /** Parses JSON text as described above; throws a SyntaxError for text that is not JSON. */
 export function parseJsonLossless(text: string, options: LosslessJsonOptions = {}): unknown {
   const snowflakeTokens = options.snowflakeTokens === true;
-  if (!LONG_DIGIT_RUN.test(text)) {
+  if (!LONG_NUMBER.test(text)) {
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
@@ -142,9 +147,13 @@ class Scanner {
     const token = match[0];
     this.pos += token.length;
     const value = Number(token);
-    if (Number.isSafeInteger(value) || /[.eE]/.test(token)) return value;
-    // The grammar allows no leading zeros or "+", so the token is the integer's canonical decimal text.
-    return token;
+    if (!/[.eE]/.test(token)) {
+      if (Number.isSafeInteger(value)) return value;
+      // The grammar allows no leading zeros or "+", so the token is the integer's canonical decimal text.
+      return token;
+    }
+    // A fraction or exponent: the double when it is the number written (0.1, 1.50, 2.5e-3), else the text.
+    return Number.isFinite(value) && decimalKey(String(value)) === decimalKey(token) ? value : token;
   }
 
   private literal(word: string): boolean {
@@ -162,4 +171,18 @@ class Scanner {
   private fail(at = this.pos): never {
     throw new SyntaxError(`Unexpected ${at < this.text.length ? `character at position ${at}` : 'end'} of JSON text`);
   }
+}
+
+/**
+ * A JSON number's value as `[-]<significant digits>e<exponent>` (0.d… × 10^exponent), whatever way it is
+ * written: "1.50", "15e-1" and "0.15E1" give the same key, and so does a double's own text (String(1.5)).
+ */
+function decimalKey(text: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (m === null) return text;
+  const [, sign, whole = '', fraction = '', exponent = '0'] = m;
+  const digits = whole + fraction;
+  const lead = digits.search(/[1-9]/);
+  if (lead < 0) return '0'; // zero, of either sign (a document's -0 is JSON's, serialized as 0)
+  return `${sign}${digits.slice(lead).replace(/0+$/, '')}e${Number(exponent) + whole.length - lead}`;
 }
