@@ -69,3 +69,17 @@ test('doctor reaches the account through the same proxy, and names it (never its
   assert.match(reach!.fix ?? '', /HTTPS_PROXY/);
   assert.doesNotMatch(out.stdout + out.stderr, /proxy-secret|proxy-test-pw/);
 });
+
+test('a login through a proxy that does not answer names the proxy (never its password), not a Snowflake host that "does not answer"', async (t) => {
+  // A port nothing listens on: taken from a server that is closed again.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const failed = await firstCall(t, '', { HTTPS_PROXY: `http://corp:proxy-secret@127.0.0.1:${port}` });
+  assert.equal(failed.isError, true);
+  const text = textOf(failed);
+  assert.match(text, new RegExp(`the proxy 127\\.0\\.0\\.1:${port} \\(HTTPS_PROXY\\) it reaches ${HOST.replace(/[.]/g, '\\.')} through does not answer \\(connection refused`), text);
+  assert.doesNotMatch(text, /the host \S+ does not answer/);
+  assert.doesNotMatch(text, /proxy-secret|proxy-test-pw/);
+});

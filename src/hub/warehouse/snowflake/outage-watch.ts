@@ -15,9 +15,13 @@
  * HTTP answer (Snowflake refuses a statement without a session) means Snowflake is there and the statement
  * is simply slow: it is left alone.
  */
-import { snowflakeFetch, type SnowflakeFetchOptions } from './proxy-fetch.js';
+import { shownProxy, snowflakeFetch, type SnowflakeFetchOptions } from './proxy-fetch.js';
 
-export type ProbeResult = { ok: true } | { ok: false; reason: string };
+/**
+ * `proxy`: the proxy the probe went through (shownProxy), when it failed without an HTTP answer: the hub then
+ * spoke only to that proxy, so it is the proxy that refused, reset or did not answer, not Snowflake.
+ */
+export type ProbeResult = { ok: true } | { ok: false; reason: string; proxy?: string };
 
 export interface Outage {
   /** What the last probe met, e.g. "connection refused", "HTTP 503", "HTTP 503 from the statement endpoint". */
@@ -26,6 +30,8 @@ export interface Outage {
   since: number;
   /** How long the statement it ended had waited. */
   waitedMs: number;
+  /** The proxy that did not answer, when the probes went through one (ProbeResult). */
+  proxy?: string;
 }
 
 export interface OutageWatchTimings {
@@ -126,7 +132,7 @@ export class OutageWatch {
       waiter.strikes = result.ok ? 0 : waiter.strikes + 1;
       if (result.ok || waiter.strikes < this.timings.strikes) continue;
       this.waiters.delete(waiter);
-      waiter.onOutage({ reason: result.reason, since: this.failing!.since, waitedMs: Math.round(performance.now() - waiter.since) });
+      waiter.onOutage({ reason: result.reason, since: this.failing!.since, waitedMs: Math.round(performance.now() - waiter.since), ...(result.proxy === undefined ? {} : { proxy: result.proxy }) });
     }
     this.schedule();
   }
@@ -157,7 +163,7 @@ export const DEFAULT_LOGIN_WATCH: LoginWatchTimings = { graceMs: 500, intervalMs
  * failures in a row (refused, reset, no answer within the probe's timeout, a gateway's 502/503/504, a name
  * that does not resolve) call `onDead` once. Returns the function that stops the watch.
  */
-export function watchLogin(probe: () => Promise<ProbeResult>, timings: LoginWatchTimings, onDead: (dead: { reason: string; waitedMs: number }) => void): () => void {
+export function watchLogin(probe: () => Promise<ProbeResult>, timings: LoginWatchTimings, onDead: (dead: { reason: string; waitedMs: number; proxy?: string }) => void): () => void {
   const started = performance.now();
   let stopped = false;
   let strikes = 0;
@@ -175,7 +181,7 @@ export function watchLogin(probe: () => Promise<ProbeResult>, timings: LoginWatc
     strikes++;
     if (strikes >= timings.strikes) {
       stopped = true;
-      onDead({ reason: result.reason, waitedMs: Math.round(performance.now() - started) });
+      onDead({ reason: result.reason, waitedMs: Math.round(performance.now() - started), ...(result.proxy === undefined ? {} : { proxy: result.proxy }) });
       return;
     }
     timer = setTimeout(() => void check(), Math.max(0, checkStarted + timings.intervalMs - performance.now()));
@@ -205,7 +211,7 @@ export async function probeEndpoint(baseUrl: string, proxy: SnowflakeFetchOption
       ? Promise.resolve({ ok: true as const })
       : ask(baseUrl, STATEMENT_PATH, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}' }, proxy, timeoutMs),
   ]);
-  if (!front.ok) return { ok: false, reason: front.reason };
+  if (!front.ok) return { ok: false, reason: front.reason, ...(front.proxy === undefined ? {} : { proxy: front.proxy }) };
   if ('status' in statements && statements.status !== undefined && GATEWAY_FAILURES.has(statements.status)) return { ok: false, reason: `HTTP ${statements.status} from the statement endpoint` };
   return { ok: true };
 }
@@ -218,7 +224,8 @@ async function ask(baseUrl: string, path: string, init: RequestInit, proxy: Snow
     await res.body?.cancel();
     return GATEWAY_FAILURES.has(res.status) ? { ok: false, reason: `HTTP ${res.status}`, status: res.status } : { ok: true, status: res.status };
   } catch (err) {
-    return { ok: false, reason: networkFailure(err, timeoutMs) };
+    const via = shownProxy(baseUrl, proxy);
+    return { ok: false, reason: networkFailure(err, timeoutMs), ...(via === undefined ? {} : { proxy: via }) };
   }
 }
 

@@ -39,6 +39,23 @@ export function proxyFor(url: URL, env: NodeJS.ProcessEnv): string | undefined {
   return proxy.includes('://') ? proxy : `http://${proxy}`;
 }
 
+/**
+ * The proxy a request to `url` goes through, as a message may name it — its host and port and the variable
+ * that set it (`127.0.0.1:3128 (HTTPS_PROXY)`), never its user or password — or undefined for a direct one.
+ */
+export function shownProxy(url: string, options: SnowflakeFetchOptions): string | undefined {
+  const target = new URL(url);
+  const proxy = options.useEnvProxy ? proxyFor(target, options.env ?? process.env) : undefined;
+  if (proxy === undefined) return undefined;
+  let host: string;
+  try {
+    host = new URL(proxy).host;
+  } catch {
+    host = 'that the variable names';
+  }
+  return `${host} (${target.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY'})`;
+}
+
 type ProxiedFetch = { fetch: typeof import('undici').fetch; dispatcher: Dispatcher };
 const agents = new Map<string, Promise<ProxiedFetch>>();
 

@@ -172,7 +172,7 @@ export class SnowflakeWarehouse implements Warehouse {
     return watchLogin(
       () => probeEndpoint(this.baseUrl, proxy, timings.probeTimeoutMs, 'front-page'),
       timings,
-      ({ reason, waitedMs }) => dead(deadHostError(this.profile, this.baseUrl, reason, waitedMs, proxy.useEnvProxy)),
+      ({ reason, waitedMs, proxy: via }) => dead(deadHostError(this.profile, this.baseUrl, reason, waitedMs, proxy.useEnvProxy, via)),
     );
   }
 
@@ -804,10 +804,22 @@ function withQueryId(error: SnowmuxError, queryId: string | undefined): SnowmuxE
 
 /**
  * A login given up because its host does not answer at all (watchLogin): names the host, the setting it came
- * from and what to check. Transient and infrastructure (the breaker counts it; the call can be retried).
+ * from and what to check — or, when the checks went through a proxy and met no answer there, the proxy (the
+ * hub spoke to nothing else: "the host does not answer" sent people after a Snowflake that was fine).
+ * Transient and infrastructure (the breaker counts it; the call can be retried).
  */
-function deadHostError(profile: SnowflakeProfile, baseUrl: string, reason: string, waitedMs: number, useEnvProxy: boolean): SnowmuxError {
+function deadHostError(profile: SnowflakeProfile, baseUrl: string, reason: string, waitedMs: number, useEnvProxy: boolean, via?: string): SnowmuxError {
   const url = new URL(baseUrl);
+  const details = { profile: profile.name, host: url.host, reason, unreachable: true, infrastructure: true, transient: true, ...(via === undefined ? {} : { proxy: via }) };
+  const gaveUp = `Login to Snowflake for profile "${profile.name}" gave up after ${(waitedMs / 1000).toFixed(1)} s`;
+  if (via !== undefined) {
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `${gaveUp}: the proxy ${via} it reaches ${url.host} through does not answer (${reason}, on consecutive checks). ` +
+        `Check that the proxy runs and the hub's proxy variables (HTTPS_PROXY/HTTP_PROXY, NO_PROXY for hosts to reach directly), or set hub.use_env_proxy = false to connect without it; the call can be retried.`,
+      { details },
+    );
+  }
   const setting =
     profile.accessUrl !== undefined
       ? settingLabel(profile, 'accessUrl')
@@ -817,24 +829,26 @@ function deadHostError(profile: SnowflakeProfile, baseUrl: string, reason: strin
   const proxy = useEnvProxy ? ', the proxy (HTTPS_PROXY/NO_PROXY, when one is set)' : '';
   return new SnowmuxError(
     'WAREHOUSE_UNAVAILABLE',
-    `Login to Snowflake for profile "${profile.name}" gave up after ${(waitedMs / 1000).toFixed(1)} s: the host ${url.host} does not answer (${reason}, on consecutive checks). ` +
+    `${gaveUp}: the host ${url.host} does not answer (${reason}, on consecutive checks). ` +
       `Check ${setting}, the network or VPN${proxy}, and whether ${url.host} is reachable from this machine; the call can be retried.`,
-    { details: { profile: profile.name, host: url.host, reason, unreachable: true, infrastructure: true, transient: true } },
+    { details },
   );
 }
 
-/** A statement given up because Snowflake stopped answering (see outage-watch.ts). */
+/** A statement given up because Snowflake stopped answering (see outage-watch.ts), or the proxy to it did. */
 function unreachableError(profile: string, baseUrl: string, outage: Outage, queryId: string | undefined): SnowmuxError {
   const origin = new URL(baseUrl).origin;
   const taken =
     queryId === undefined
       ? 'Snowflake had not confirmed receiving it'
       : `Snowflake had taken it (query id ${queryId}), so it may still run or have run: check query_history before running a write again`;
+  const what = outage.proxy === undefined ? `Snowflake at ${origin} is unavailable` : `The proxy ${outage.proxy} the hub reaches Snowflake at ${origin} through does not answer`;
+  const check = outage.proxy === undefined ? "Check Snowflake's status and the network or proxy" : "Check that the proxy runs and the hub's proxy variables (HTTPS_PROXY/HTTP_PROXY, NO_PROXY)";
   return new SnowmuxError(
     'WAREHOUSE_UNAVAILABLE',
-    `Snowflake at ${origin} is unavailable (${outage.reason} on consecutive checks while the statement waited ${Math.round(outage.waitedMs / 1000)} s); the statement was abandoned and its connection closed — ${taken}. ` +
-      `Check Snowflake's status and the network or proxy; the call can be retried once Snowflake answers.`,
-    { details: { profile, reason: outage.reason, unreachable: true, queryId, infrastructure: true, transient: true } },
+    `${what} (${outage.reason} on consecutive checks while the statement waited ${Math.round(outage.waitedMs / 1000)} s); the statement was abandoned and its connection closed — ${taken}. ` +
+      `${check}; the call can be retried once Snowflake answers.`,
+    { details: { profile, reason: outage.reason, unreachable: true, queryId, infrastructure: true, transient: true, ...(outage.proxy === undefined ? {} : { proxy: outage.proxy }) } },
   );
 }
 
