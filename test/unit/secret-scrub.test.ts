@@ -240,3 +240,19 @@ test('a reload refused for a mistyped redis_url keeps its password out of the re
   assert.equal(audit.includes(pw), false);
   assert.equal(log.includes(pw), false);
 });
+
+test('a snowmux API key is scrubbed wherever it stands, its public id kept; text that only looks like one is kept', () => {
+  const key = 'smx_00bc48533a57_CvvMSTWcU51QIbDl_veOVavfF_BxL6Yq';
+  const shown = `smx_00bc48533a57_${REDACTED}`;
+  const scrubber = new SecretScrubber(['unrelated-secret']);
+  // In SQL (a pasted connection snippet), a client name, after a word or an underscore, twice in one string.
+  assert.equal(scrubber.scrub(`select 1 -- SNOWMUX_KEY=${key}`), `select 1 -- SNOWMUX_KEY=${shown}`);
+  assert.equal(scrubber.scrub(`KEY_${key} and '${key}'`), `KEY_${shown} and '${shown}'`);
+  assert.equal(redactEntry(sampleEntry(1, { sql: `select '${key}' as k` }), scrubber).sql, `select '${shown}' as k`);
+  // What a caller is shown of its own text loses it too (forCaller: the form-based scrub).
+  assert.equal(scrubPrivateKeys(key), shown);
+  // Not a key: a short secret, no hex id, an ordinary identifier.
+  for (const text of ['smx_00bc48533a57_short', 'smx_NOTHEXNOTHEX_CvvMSTWcU51QIbDl_veOVavfF_BxL6Yq', 'select smx_total from t']) {
+    assert.equal(scrubber.scrub(text), text);
+  }
+});

@@ -77,8 +77,20 @@ function isWholeDerSequence(bytes: Buffer): boolean {
   return 2 + octets + length === bytes.length;
 }
 
-/** `text` with every well-formed PEM private-key block replaced by REDACTED; anything else is left as it is. */
+/**
+ * A snowmux API key (`smx_<id>_<secret>`, hub/keys/api-keys.ts), wherever it stands in a text: the id is its
+ * public part (audit records of refusals name it), the 32 characters of secret are a bearer credential for
+ * the hub, which a caller who pasted theirs into SQL once left in the audit log and its copies.
+ */
+const API_KEY_SECRET = /smx_([0-9a-f]{12})_[A-Za-z0-9_-]{32}/g;
+
+/**
+ * `text` with the credentials recognisable by their form removed, whoever's they are: every well-formed PEM
+ * private-key block replaced by REDACTED, and the secret of every snowmux API key (`smx_<id>_[REDACTED]`);
+ * anything else is left as it is.
+ */
 export function scrubPrivateKeys(text: string): string {
+  if (text.includes('smx_')) text = text.replace(API_KEY_SECRET, `smx_$1_${REDACTED}`);
   if (!text.includes('PRIVATE KEY-----')) return text;
   return text.replace(PEM_PRIVATE_KEY, (block: string, label: string, headers: string | undefined, body: string) => (isPrivateKeyBody(label, headers !== undefined, body) ? REDACTED : block));
 }
