@@ -56,6 +56,15 @@ test('text table cells: SQL NULL shows apart from every string, and pipes, backs
   assert.match(renderTable(['o|p'], [[1]], {}).split('\n')[0]!, /^\| o\\\|p \|$/);
 });
 
+test('text table cells: control and invisible characters are escaped, so no cell acts on a terminal or passes for another value', () => {
+  const values: JsonValue[] = ['a\u0000b', '\u001b[2Jx', 'x\u200b', 'x', 'abc\u202edef', '\ud800', '\u0085\u2028', '\\u001b'];
+  const cells = cellsOf(renderTable(values.map((_, i) => `c${i}`), [values], {}));
+  assert.deepEqual(cells, ['a\\u0000b', '\\u001b[2Jx', 'x\\u200b', 'x', 'abc\\u202edef', '\\ud800', '\\u0085\\u2028', '\\\\u001b']);
+  assert.equal(new Set(cells).size, cells.length, 'no two values read the same');
+  assert.doesNotMatch(renderTable(['h\u001b'], [[{ k: 'v\u0007' }]], {}), /[\u0000-\u0008\u000b-\u001f]/, 'headers and documents too');
+  assert.match(renderTable(['s'], [['é€😀 ключ']], {}), /é€😀 ключ/, 'visible text stays as it is');
+});
+
 test('a role that reads the text alone (result_form = "text") gets every cell whole; beside structuredContent long cells are cut', () => {
   const long = `${'abcdefghij'.repeat(30)}\nEND`;
   const result = resultOf([[long, { note: long }]]);

@@ -5,6 +5,7 @@
 import type { JsonValue, QueryResult } from '../warehouse/types.js';
 import type { ResultForm } from '../config/config-schema.js';
 import { describeLimit, describeWindow } from '../guard/quota.js';
+import { escapeInvisible } from '../../shown-text.js';
 
 /** Cells wider than this are cut in a text table beside structuredContent, which keeps full values. */
 const MAX_CELL_CHARS = 120;
@@ -38,10 +39,13 @@ const CELL_ESCAPES: Record<string, string> = { '\\': '\\\\', '|': '\\|', '\n': '
 
 /**
  * A value as GFM table text that can be read back: a pipe would end the cell and a line break the row, and
- * a backslash before either would swallow the escape (`x\|y` renders as `x|y`), so all are escaped.
+ * a backslash before either would swallow the escape (`x\|y` renders as `x|y`), so all are escaped. So is
+ * every other control or invisible character (`\u001b`, `\u0000`, a right-to-left override, a zero-width
+ * space, a lone surrogate): raw, an ESC sequence acts on a terminal that prints the table, an override
+ * reorders what the cell shows, and `x` and `x\u200b` would read the same. structuredContent keeps them.
  */
 function escapeCell(text: string): string {
-  return text.replace(/[\\|\n\r\t]/g, (c) => CELL_ESCAPES[c]!);
+  return escapeInvisible(text.replace(/[\\|\n\r\t]/g, (c) => CELL_ESCAPES[c]!));
 }
 
 function clip(text: string, whole: boolean): string {
