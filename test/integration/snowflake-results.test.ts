@@ -120,6 +120,12 @@ describe('Snowflake results', () => {
     assert.deepEqual(result.rows, [[{ id: '1234567890123456789', f: 1.5, xs: ['9007199254740993', 7] }, '12345678901234567890', '1234567890123456789']]);
   });
 
+  it('gives a MAP as an OBJECT (a JSON object, at any depth), as the embedded warehouse does', async () => {
+    const result = await w.query("select map {'k': 1, 'n': null} as m, map {1: 'x'} as mi, [map {'a': [1, 2]}] as lm, {'s': map {'z': {'q': 1}}} as sm", queryOptions());
+    assert.deepEqual(result.columns.map((c) => c.type), ['OBJECT', 'OBJECT', 'ARRAY', 'OBJECT']);
+    assert.deepEqual(result.rows, [[{ k: 1, n: null }, { 1: 'x' }, [{ a: [1, 2] }], { s: { z: { q: 1 } } }]]);
+  });
+
   it('binds positional values', async () => {
     const result = await w.query('select c_name from customer where c_custkey = ? and c_mktsegment = ?', queryOptions({ binds: [7, 'FURNITURE'] }));
     assert.deepEqual(result.rows, [['Customer#000000007']]);

@@ -225,15 +225,40 @@ function encoderFor(name: string, type: DuckDBType): ColumnEncoder {
       };
     case DuckDBTypeId.LIST:
     case DuckDBTypeId.ARRAY:
-      return { rowtype: rowType(name, 'array'), encode: (_v, json) => JSON.stringify(json) };
+      return { rowtype: rowType(name, 'array'), encode: (_v, json) => semiStructuredText(json, type) };
     case DuckDBTypeId.STRUCT:
     case DuckDBTypeId.MAP:
-      return { rowtype: rowType(name, 'object'), encode: (_v, json) => JSON.stringify(json) };
+      // Snowflake's OBJECT is a JSON object: a MAP too, at any depth (semiStructuredText).
+      return { rowtype: rowType(name, 'object'), encode: (_v, json) => semiStructuredText(json, type) };
     case DuckDBTypeId.SQLNULL:
       return { rowtype: rowType(name, 'text'), encode: () => null };
     default:
       return { rowtype: rowType(name, 'text'), encode: (v) => String(v) };
   }
+}
+
+/**
+ * DuckDB's JSON of a value as Snowflake's semi-structured text: a MAP (whose DuckDB JSON is a list of
+ * {key, value} entries) as a JSON object, keys as text, as an OBJECT's are — at any depth, by the type.
+ * Members are written one by one, so a key such as __proto__ stays a member.
+ */
+function semiStructuredText(json: unknown, type: DuckDBType): string {
+  if (json === null || json === undefined) return 'null';
+  const t = type as unknown as { valueType?: DuckDBType; entryNames?: string[]; entryTypes?: DuckDBType[] };
+  if (type.typeId === DuckDBTypeId.MAP && Array.isArray(json)) {
+    const members = (json as { key: unknown; value: unknown }[]).map(({ key, value }) =>
+      `${JSON.stringify(typeof key === 'string' ? key : JSON.stringify(key))}:${semiStructuredText(value, t.valueType!)}`);
+    return `{${members.join(',')}}`;
+  }
+  if ((type.typeId === DuckDBTypeId.LIST || type.typeId === DuckDBTypeId.ARRAY) && Array.isArray(json)) {
+    return `[${json.map((item) => semiStructuredText(item, t.valueType!)).join(',')}]`;
+  }
+  if (type.typeId === DuckDBTypeId.STRUCT && typeof json === 'object' && t.entryNames !== undefined) {
+    const record = json as Record<string, unknown>;
+    const members = t.entryNames.map((name, i) => `${JSON.stringify(name)}:${semiStructuredText(Object.hasOwn(record, name) ? record[name] : null, t.entryTypes![i]!)}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(json);
 }
 
 /** Encodes a fully read DuckDB result. `names` overrides DuckDB's column names (Snowflake naming). */
