@@ -65,6 +65,35 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
   const write = (text: string): void => {
     io.stderr.write(secrets.hub.scrub(text));
   };
+  // The signals are handled from before the hub takes its socket: it accepts shims (and holds hub.pid) while
+  // it still opens the audit log and its listeners, and a SIGTERM, SIGINT or SIGHUP in that time ended it by
+  // the default action, with no drain (its shims read "exited before serving" and backed off). One that
+  // comes before the hub is up stops it as soon as it is (a second one ends it at once, as later).
+  let running: Awaited<ReturnType<typeof startHubProcess>> | undefined;
+  let stopWhenUp: string | undefined;
+  const onSignal = (signal: string) => {
+    if (running) {
+      write(`snowmux hub: ${signal} received, stopping gracefully\n`);
+      void running.stop(signal);
+      return;
+    }
+    write(`snowmux hub: ${signal} received while starting: stopping gracefully as soon as the hub is up (${signal} again ends it at once)\n`);
+    stopWhenUp ??= signal;
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!running) {
+      write('snowmux hub: SIGHUP during start-up ignored: the hub is reading its configuration now; run `snowmux reload` once it serves\n');
+      return;
+    }
+    try {
+      const r = running.reload();
+      write(`snowmux hub: SIGHUP: configuration reloaded (${r.applied.join(', ') || 'no change that applies now'})${r.needsRestart.length ? `; needs a restart: ${r.needsRestart.join(', ')}` : ''}\n`);
+    } catch (err) {
+      write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
+    }
+  });
   const started = await startHubProcess({
     home,
     socketPath,
@@ -93,20 +122,8 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     stderrGone = true;
     logger.warn({ err: errorMessage(err) }, 'the terminal that started the hub is gone; its lines are dropped (hub.log has them all)');
   });
-  const onSignal = (signal: string) => {
-    write(`snowmux hub: ${signal} received, stopping gracefully\n`);
-    void started.stop(signal);
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGHUP', () => {
-    try {
-      const r = started.reload();
-      write(`snowmux hub: SIGHUP: configuration reloaded (${r.applied.join(', ') || 'no change that applies now'})${r.needsRestart.length ? `; needs a restart: ${r.needsRestart.join(', ')}` : ''}\n`);
-    } catch (err) {
-      write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
-    }
-  });
+  running = started;
+  if (stopWhenUp !== undefined) void started.stop(stopWhenUp);
   // bin/snowmux.js already keeps SIGUSR1 from opening Node's inspector (and says so on stderr); hub.log is
   // where an operator looks for what a signal did to the hub.
   let inspectorSignalLogged = false;
