@@ -776,9 +776,11 @@ export class Shim {
         const what = link.cutReason !== undefined
           ? `the hub ended this session (${link.cutReason})`
           : link.waitingForEditor || (link.editorCaughtUpAt !== undefined && performance.now() - link.editorCaughtUpAt < 10_000)
-            ? 'the hub ended this session, most likely because the editor did not read its answers for a while (the hub cuts a session whose answers go unread for 60 s), or it restarted'
+            ? 'the hub ended this session, most likely because the editor did not read its answers for a while (the hub cuts a session whose answers go unread for 60 s), or it went away'
             : link.silentMs === undefined
-            ? 'the hub restarted'
+            // The link just closed: the hub crashed, was killed or stopped, or restarted; the shim cannot tell
+            // which (it starts the next hub itself), and "restarted" read as if it had come back on its own.
+            ? 'the hub went away (it crashed, was killed, or restarted)'
             : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
         // Telling an agent to retry a write that committed before the hub went makes it write twice.
         if (entry.mayWrite) {

@@ -259,7 +259,7 @@ test('a dropped link answers in-flight calls with a -32001 and re-sends the safe
   link1.socket.destroy();
   const err = await editor.next(byId(5));
   assert.equal(err.error?.code, -32001);
-  assert.match(err.error!.message, /hub restarted while "tools\/call" was running/);
+  assert.match(err.error!.message, /the hub went away \(it crashed, was killed, or restarted\) while "tools\/call" was running/);
   // execute_query may have changed data before the hub went: not "retry it", but check first.
   assert.match(err.error!.message, /one that changes data may have been applied: check query_history/);
   assert.equal(err.error?.data?.retryable, false);
