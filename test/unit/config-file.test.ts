@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
 import { loadConfigFile, parseConfigText, resolveConfigPath } from '../../src/hub/config/config-file.js';
 import { DEFAULT_HUB_SETTINGS } from '../../src/hub/config/config-schema.js';
+import { ManualClock } from '../../src/hub/guard/clock.js';
+import { QuotaTracker, type QuotaRule } from '../../src/hub/guard/quota.js';
 
 const FILE = '/home/u/.snowmux/config.toml';
 
@@ -268,6 +270,14 @@ test('every millisecond setting and timed duration is refused above what a timer
   // A quota window is compared with the clock, never waited for: a month is fine.
   assert.equal(parseConfigText('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "30d"\nqueries = 5\n', FILE).roles.r!.quota!.windowMs, 30 * 86_400_000);
   assert.match(configError('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "999999999w"\nqueries = 5\n'), /at roles\.r\.quota\.window: expected a duration of at most "\d+w"/);
+  // Its end is a date: a window past the last one a Date holds (8.64e15 ms) made every refusal and status fail.
+  assert.match(configError('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "14285715w"\nqueries = 5\n'), /at roles\.r\.quota\.window: expected a duration of at most "10000000w"/);
+  const longest = parseConfigText('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "10000000w"\nqueries = 1\n', FILE).roles.r!.quota!;
+  const quotas = new QuotaTracker({ rules: [longest as QuotaRule], clock: new ManualClock() });
+  quotas.record('alice', { queries: 1 });
+  const refusal = quotas.exceeded('alice');
+  assert.match(refusal?.message ?? '', /1 query per 70000000 days\. The window resets at \+\d{6}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.$/);
+  assert.equal(quotas.snapshot()[0]!.windows[0]!.remaining.queries, 0);
   assert.equal(parseConfigText('[limits]\nmetadata_cache_ttl = "0s"\n', FILE).limits.metadataCacheTtlMs, 0);
   assert.match(configError('[limits]\nmetadata_cache_ttl = "0m"\n'), /at least one second/);
 });

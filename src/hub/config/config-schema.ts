@@ -270,10 +270,17 @@ const rateFileSchema = z.strictObject(
   { error: 'expected a table' },
 );
 
+/**
+ * The longest quota window: 10 000 000 weeks (about 190 000 years). A window's end is given as a date (refusals,
+ * status), and a longer one (up to the largest safe integer of milliseconds, accepted before) ended past the last
+ * date JavaScript can represent (8.64e15 ms): every refusal became INTERNAL_ERROR and `snowmux status` failed.
+ */
+const MAX_QUOTA_WINDOW_MS = 10_000_000 * 604_800_000;
+
 const quotaFileSchema = z
   .strictObject(
     {
-      window: setting(duration({ maxMs: Number.MAX_SAFE_INTEGER }), { type: DURATION_TYPE, absent: 'required', description: 'the window the budgets below are spent in (a whole number and one unit; at least one second)' }),
+      window: setting(duration({ maxMs: MAX_QUOTA_WINDOW_MS }), { type: DURATION_TYPE, absent: 'required', description: 'the window the budgets below are spent in (a whole number and one unit; at least one second, at most `"10000000w"`: its end must be a date)' }),
       queries: setting(nonNegativeInt(), { absent: 'unlimited', description: 'warehouse queries per window (a statement the warehouse ran counts even when it failed, timed out or was cancelled)' }).optional(),
       rows: setting(nonNegativeInt(), {
         absent: 'unlimited',
