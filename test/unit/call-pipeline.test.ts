@@ -643,6 +643,26 @@ test("name resolution's catalog look-up is a statement of the call: it waits for
   governance.close();
 });
 
+test('an editor that leaves gives back the slot kept for it: a call of the editor still there that waited for it starts at once', async () => {
+  const { governance } = setup({ limits: { maxConcurrentQueries: 2 } });
+  const a = new Session({ id: 's-a', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' });
+  const b = new Session({ id: 's-b', identity: { kind: 'local-user', name: 'alice' }, transport: 'stdio' });
+  governance.sessionStarted(a);
+  governance.sessionStarted(b);
+  const running = await governance.scheduler.schedule(a.id, undefined, undefined, 'alice');
+  let granted = false;
+  const waiting = governance.scheduler.schedule(a.id, undefined, undefined, 'alice').then((slot) => ((granted = true), slot));
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(granted, false, 'while b is there, a runs one of the two slots: the other is kept for b');
+  governance.sessionEnded('alice', b.id);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(granted, true, "b's kept slot went to a's waiting call, not after a's running query ends");
+  assert.equal(governance.scheduler.snapshot().running, 2);
+  (await waiting).release();
+  running.release();
+  governance.close();
+});
+
 test('a target that cannot resolve is reported as the call result and recorded; the body never runs', async () => {
   const { call, records, governance } = setup({ badTarget: true });
   let ran = false;
@@ -969,11 +989,13 @@ test("a warehouse queue keeps a slot for another user while one is present, howe
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(scheduler.snapshot().running, 2, "f1's second session does not take the slot kept for carol");
   governance.sessionEnded('carol', carol.id);
-  // Only f1's editors are left: its next call may take the last slot.
+  // Only f1's editors are left: its call that waited for the slot kept for carol takes it at once (not once one
+  // of f1's running queries ends), and a later call waits for a slot to free.
+  assert.equal(scheduler.snapshot().running, 3, 'with carol gone, f1 runs the last slot');
   const fourth = scheduler.schedule('f-1', undefined, undefined, 'f1');
-  assert.equal(scheduler.snapshot().running, 3, 'with carol gone, f1 may run the last slot');
-  for (const r of [...held, await fourth]) r.release();
+  assert.equal(scheduler.snapshot().queued, 1);
   (await third).release();
+  for (const r of [...held, await fourth]) r.release();
   governance.close();
 });
 

@@ -300,7 +300,8 @@ export class Governance {
 
   /**
    * A session closed: it no longer counts among its identity's sessions, so the editors still open get
-   * their fair share back at once, and a refusal never counts editors long gone.
+   * their fair share back at once (of the rate, and the queue's slot kept for it), and a refusal never counts
+   * editors long gone.
    */
   sessionEnded(identity: string, sessionId: string): void {
     const open = this.sessionsOfIdentity.get(identity);
@@ -308,6 +309,8 @@ export class Governance {
     if (had && !this.httpActiveAt.delete(sessionId)) this.attachedLinks -= 1;
     if (had && open!.size === 0) this.sessionsOfIdentity.delete(identity);
     this.shareLimits.delete(`${identity}\u0000${sessionId}`);
+    // The slot kept for it goes to a call waiting for it now, not when some running query ends.
+    if (had) this.scheduler.presenceChanged();
   }
 
   /**

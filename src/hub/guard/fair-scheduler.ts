@@ -302,6 +302,15 @@ export class FairScheduler {
   }
 
   /**
+   * Who is present changed (an editor left): a call held back to keep a slot for the others may start now. The
+   * queue is otherwise served only when a slot frees, so without this the kept slot stayed idle, and such a call
+   * waited for one of its own session's running queries to end (minutes, for a long one), with a slot free.
+   */
+  presenceChanged(): void {
+    if (!this.#closedWith) this.#pump();
+  }
+
+  /**
    * Refuses every waiting call and every later one (hub shutdown). Slots already granted stay valid
    * until released.
    */
