@@ -189,6 +189,8 @@ export class RedisKeyStore implements KeyChecker {
 
 /** How long `snowmux keys` waits for one Redis command: a Redis that holds the connection but never answers. */
 const KEYS_COMMAND_TIMEOUT_MS = 5_000;
+/** How often `snowmux keys` reads again when another operator wrote the keys between its read and its write. */
+const MAX_WRITE_ATTEMPTS = 5;
 
 /** `snowmux keys` on a team hub: the same operations on the shared hash, announced to every replica. */
 export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: TeamKeyOps) => Promise<T>): Promise<T> {
@@ -226,6 +228,27 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
     );
   try {
     const list = () => step(async () => [...parseRecords(await redis.hgetall(hashKey(namespace))).values()], 'Nothing was changed.');
+    /**
+     * Reads the keys, decides the change, and writes it only if nobody wrote the hash meanwhile (WATCH, then
+     * MULTI/EXEC), else reads again. Read-then-write let a rotate that read before another operator's revoke
+     * write the key back unrevoked; now the rotate reads again and finds the key revoked.
+     */
+    const update = async <R>(change: (records: ApiKeyRecord[]) => { writes: ApiKeyRecord[]; result: R; notDone: string }): Promise<R> => {
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        await step(() => redis.watch(hashKey(namespace)), 'Nothing was changed.');
+        const { writes, result, notDone } = change(await list());
+        const fields = writes.flatMap((r) => [r.id, JSON.stringify(r)]);
+        const done = await step(async () => {
+          const replies = await redis.multi().hset(hashKey(namespace), ...fields).exec();
+          const failed = replies?.find(([err]) => err !== null)?.[0];
+          if (failed) throw failed;
+          return replies;
+        }, notDone);
+        // Null: the hash changed after WATCH, and Redis wrote nothing.
+        if (done !== null) return result;
+      }
+      throw new SnowmuxError('TEAM_REDIS_FAILED', `The team's keys kept changing in Redis while this command ran (${MAX_WRITE_ATTEMPTS} tries): nothing was changed. Run the command again.`);
+    };
     return await fn({
       list,
       async create(identity, expiresAt) {
@@ -235,19 +258,20 @@ export async function withTeamKeys<T>(url: string, namespace: string, fn: (ops: 
         return made;
       },
       async revoke(prefix) {
-        const target = findKey(await list(), prefix);
-        if (target.revokedAt === null) target.revokedAt = new Date().toISOString();
-        await step(() => redis.hset(hashKey(namespace), target.id, JSON.stringify(target)), `Key ${target.id} was NOT revoked: it still works.`);
+        const target = await update((records) => {
+          const found = findKey(records, prefix);
+          if (found.revokedAt === null) found.revokedAt = new Date().toISOString();
+          return { writes: [found], result: found, notDone: `Key ${found.id} was NOT revoked: it still works.` };
+        });
         await announce(`Key ${target.id} is revoked in Redis`);
         return target;
       },
       async rotate(prefix, overlapEnds, expiresAt, place) {
-        const rotated = rotation(await list(), prefix, overlapEnds, expiresAt, new Date(), place);
-        // One HSET for both: a reader never sees the new key without the old one's new expiry, or the reverse.
-        await step(
-          () => redis.hset(hashKey(namespace), rotated.old.id, JSON.stringify(rotated.old), rotated.record.id, JSON.stringify(rotated.record)),
-          `Key ${rotated.old.id} was NOT rotated: it works as before, and no new key was made.`,
-        );
+        const rotated = await update((records) => {
+          const made = rotation(records, prefix, overlapEnds, expiresAt, new Date(), place);
+          // One HSET for both: a reader never sees the new key without the old one's new expiry, or the reverse.
+          return { writes: [made.old, made.record], result: made, notDone: `Key ${made.old.id} was NOT rotated: it works as before, and no new key was made.` };
+        });
         await announce(`Key ${rotated.record.id} was made to replace ${rotated.old.id}`);
         return rotated;
       },
