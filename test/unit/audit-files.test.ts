@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
-import { HEAD_FILE, readHead, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
+import { HEAD_FILE, readHead, removeDeadWritersHeadTemps, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { verifyAudit } from '../../src/hub/audit/verify.js';
 import { formatResult } from '../../src/hub/audit/verify-command.js';
@@ -26,13 +26,14 @@ test('writeHead never writes through a name planted as its temp file: the plante
   mkdirSync(dir, { mode: 0o700 });
   const victim = join(base, 'victim');
   writeFileSync(victim, 'ROOT-FILE\n', { mode: 0o600 });
-  symlinkSync(victim, join(dir, `${HEAD_FILE}.tmp`));
+  // The name writeHead uses (one per writer process): planted under any other name, nothing would be tested.
+  symlinkSync(victim, join(dir, `${HEAD_FILE}.${process.pid}.tmp`));
   await writeHead(dir, head, true);
   assert.equal(readFileSync(victim, 'utf8'), 'ROOT-FILE\n', 'the symlink target is not written');
   assert.equal(JSON.parse(readFileSync(join(dir, HEAD_FILE), 'utf8')).seq, 1);
   assert.ok(lstatSync(join(dir, HEAD_FILE)).isFile(), 'the anchor is a file of its own');
   // A leftover temp file of a crashed hub is no obstacle either.
-  writeFileSync(join(dir, `${HEAD_FILE}.tmp`), 'half');
+  writeFileSync(join(dir, `${HEAD_FILE}.${process.pid}.tmp`), 'half');
   await writeHead(dir, { ...head, seq: 2 }, false);
   assert.equal(JSON.parse(readFileSync(join(dir, HEAD_FILE), 'utf8')).seq, 2);
 });
@@ -146,4 +147,28 @@ test('writeHead on a full disk leaves no temp file behind: the anchor is as it w
   t.mock.restoreAll();
   assert.deepEqual(readdirSync(dir), [HEAD_FILE]);
   assert.equal((JSON.parse(readFileSync(join(dir, HEAD_FILE), 'utf8')) as { seq: number }).seq, 1);
+});
+
+test("a hub opening the log removes the audit-head temp files of writers that are gone, never a live writer's or what a symlink points at", async (t) => {
+  // A hub killed between writing its temp file and renaming it left one behind, one more for every such kill.
+  const base = tempDir(t);
+  const dir = join(base, 'audit');
+  mkdirSync(dir, { mode: 0o700 });
+  const victim = join(base, 'victim');
+  writeFileSync(victim, 'KEEP\n', { mode: 0o600 });
+  writeFileSync(join(dir, `${HEAD_FILE}.111111.tmp`), 'half');
+  symlinkSync(victim, join(dir, `${HEAD_FILE}.222222.tmp`));
+  writeFileSync(join(dir, `${HEAD_FILE}.333333.tmp`), 'a live writer');
+  writeFileSync(join(dir, `${HEAD_FILE}.x.tmp`), 'not a writer');
+  const live = (pid: number) => pid === 333333;
+  assert.deepEqual((await removeDeadWritersHeadTemps(dir, live)).sort(), [`${HEAD_FILE}.111111.tmp`, `${HEAD_FILE}.222222.tmp`]);
+  assert.equal(readFileSync(victim, 'utf8'), 'KEEP\n');
+  assert.deepEqual(readdirSync(dir).sort(), [`${HEAD_FILE}.333333.tmp`, `${HEAD_FILE}.x.tmp`]);
+
+  // Through the log's own opening, with the hub's view of which processes live.
+  writeFileSync(join(dir, `${HEAD_FILE}.111111.tmp`), 'half');
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20, processes: { startTicks: () => null, live: ({ pid }) => live(pid) } });
+  await log.close();
+  assert.ok(!readdirSync(dir).includes(`${HEAD_FILE}.111111.tmp`), readdirSync(dir).join(', '));
+  assert.ok(readdirSync(dir).includes(`${HEAD_FILE}.333333.tmp`));
 });

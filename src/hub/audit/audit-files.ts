@@ -213,6 +213,25 @@ export async function readHead(dir: string): Promise<HeadRead> {
   }
 }
 
+/** The temp file a writer of audit-head uses while it rewrites the anchor (one name per process). */
+const HEAD_TEMP = new RegExp(`^${HEAD_FILE}\\.(\\d+)\\.tmp$`);
+
+/**
+ * Removes the audit-head temp files of writers that are gone: a hub killed between writing its temp file and
+ * renaming it left one behind, one more for every such kill. A live writer's (a hub taking over from another
+ * that still runs) is kept. Returns the names removed.
+ */
+export async function removeDeadWritersHeadTemps(dir: string, live: (pid: number) => boolean): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    const pid = Number(HEAD_TEMP.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || live(pid)) continue;
+    // unlink removes the name, never what a symlink planted there points at.
+    if (await unlink(join(dir, name)).then(() => true, () => false)) removed.push(name);
+  }
+  return removed;
+}
+
 export async function writeHead(dir: string, head: AuditHead, durable: boolean): Promise<void> {
   // One temp name per writer: a hub taken over and its successor may both rewrite the anchor for a moment,
   // and a shared name made one's rename fail (ENOENT) after the other's.

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, changedUnderWriter, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, listStrayCopies, readUnwrittenState, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, writeHead, writeUnwrittenState } from './audit-files.js';
+import { auditFileName, changedUnderWriter, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, listStrayCopies, readUnwrittenState, removeDeadWritersHeadTemps, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, writeHead, writeUnwrittenState } from './audit-files.js';
 import type { AuditFile, ExternalChange, HeldFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import { timerDelay } from '../../timer-delay.js';
@@ -299,6 +299,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
       // A hub that ended while it held records (killed, or stopped before its hand-over): they go first.
       await log.adoptHeld(undefined);
       await log.loadUnwritten();
+      await removeDeadWritersHeadTemps(log.dir, (pid) => log.processes.live({ pid, started: undefined })).catch(() => []);
     } catch (err) {
       await log.fh?.close().catch(() => undefined);
       await log.unwrittenFh?.close().catch(() => undefined);
