@@ -369,3 +369,13 @@ test('a warehouse retired while the hub runs (a rotated key) leaves no breaker a
   const release = await governance.scheduler.schedule('s1', undefined, late);
   release.release();
 });
+
+test('failure_threshold_percent = 100 opens when every call in the window failed, and not before (it never opened)', async (t) => {
+  const { breaker } = makeBreaker(t, { errorThresholdPercentage: 100 });
+  assert.equal(await breaker.run(ok), 'rows');
+  await failTimes(breaker, 5, outage);
+  assert.equal(breaker.state, 'closed', 'one call of six succeeded');
+  const { breaker: all } = makeBreaker(t, { errorThresholdPercentage: 100 });
+  await failTimes(all, 5, outage);
+  assert.equal(all.state, 'open');
+});

@@ -419,7 +419,7 @@ const breakerKeys = {
   failure_threshold_percent: setting(z.number({ error: PERCENT_PROBLEM }).refine((n) => n > 0 && n <= 100, { error: PERCENT_PROBLEM }), {
     type: 'number in (0, 100]',
     default: 50,
-    description: 'open when more than this share of calls in the window failed for infrastructure reasons',
+    description: 'open when more than this share of calls in the window failed for infrastructure reasons (100: when every one did)',
   }),
   volume_threshold: setting(positiveInt(), { default: 5, description: 'calls in the window (two call timeouts, hub.call_timeout_ms, at least 10 s and at most 15 min) before the breaker may open' }),
   reset_timeout_ms: setting(timerMs(), { default: 30_000, description: 'time open before the hub probes the warehouse (its own SELECT 1, no call needed) to close the breaker' }),

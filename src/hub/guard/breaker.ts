@@ -29,6 +29,9 @@ import { SnowmuxError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { classifyFailure, type FailureKind } from './failure-kind.js';
 
+/** A failure share above any short of every call (one failure fewer in a million calls). */
+const ALL_BUT_EVERY_CALL = 99.9999;
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface WarehouseBreakerOptions {
@@ -142,7 +145,9 @@ export class WarehouseBreaker extends EventEmitter<WarehouseBreakerEvents> {
       rollingCountTimeout: this.#rollingWindowMs,
       rollingCountBuckets: this.#buckets,
       volumeThreshold: options.volumeThreshold ?? 5,
-      errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
+      // Opossum opens when the failed share is more than the threshold, so 100 would never open: it means
+      // "when every call failed", just above the highest share short of all.
+      errorThresholdPercentage: Math.min(options.errorThresholdPercentage ?? 50, ALL_BUT_EVERY_CALL),
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       rotateBucketController: this.#rotator,
