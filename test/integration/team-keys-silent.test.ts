@@ -8,55 +8,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ApiKeyStore } from '../../src/hub/keys/api-keys.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { RedisKeyStore, withTeamKeys } from '../../src/hub/team/redis-keys.js';
-import { defer, freePort, tempHome, type Cleanup } from '../helpers/harness.js';
+import { defer, freePort, tempHome } from '../helpers/harness.js';
 import { NO_REDIS } from '../helpers/debian-tools.js';
+import { redisProxy } from '../helpers/redis-proxy.js';
 import { startRedis } from '../helpers/redis-server.js';
-
-/** A TCP proxy to Redis; `blackhole()` silences every connection open now (no FIN, no RST), not later ones. */
-async function silencingProxy(t: Cleanup, redisPort: number): Promise<{ port: number; blackhole: () => number }> {
-  const open = new Set<{ silent: boolean }>();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const flow = { silent: false };
-    open.add(flow);
-    const upstream = net.connect(redisPort, '127.0.0.1');
-    for (const s of [client, upstream]) sockets.add(s);
-    client.on('data', (d) => void (flow.silent || upstream.write(d)));
-    upstream.on('data', (d) => void (flow.silent || client.write(d)));
-    const end = () => {
-      open.delete(flow);
-      client.destroy();
-      upstream.destroy();
-    };
-    for (const s of [client, upstream]) s.on('close', end).on('error', end);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  defer(t, async () => {
-    for (const s of sockets) s.destroy();
-    server.close();
-    await once(server, 'close');
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    blackhole: () => {
-      for (const flow of open) flow.silent = true;
-      return open.size;
-    },
-  };
-}
 
 test('a replica whose key connections to Redis die silently reconnects: a key revoked meanwhile is refused, one created meanwhile accepted', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   const port = await freePort();
   await startRedis(t, port, tempHome(t, 'smx-redis-'));
-  const proxy = await silencingProxy(t, port);
+  const proxy = await redisProxy(t, port);
   const logged = new PassThrough();
   const messages: string[] = [];
   logged.on('data', (chunk: Buffer) => {
