@@ -159,6 +159,14 @@ describe('Snowflake logins against the double', () => {
   it('MFA: when the cached token is revoked hours later, the new logins are still one at a time — one MFA prompt, not one per connection', async () => {
     const w = warehouse({ name: 'mfa-later', user: 'mfa_user', auth: { method: 'mfa', password: PASSWORD, passcode: '123456' }, pool: { max: 3 } });
     await Promise.all([1, 2, 3].map((n) => w.query(`select ${n}, system$wait(20, 'MILLISECONDS')`, queryOptions())));
+    // The three calls may have run on fewer connections while the pool's other logins were still in flight: a
+    // login that lands after the expiry below would bring a fresh session, and no new login would be needed
+    // (CI once saw none). Wait until every connection the pool is making is made.
+    const pool = () => w.info().detail['pool'] as { size: number; available: number; borrowed: number };
+    for (const deadline = Date.now() + 10_000; pool().size !== pool().available + pool().borrowed; ) {
+      assert.ok(Date.now() < deadline, `the pool's logins did not land: ${JSON.stringify(pool())}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
     // The MFA token expires (or is revoked) and so do the pool's sessions: every connection needs a new login.
     double.issuedTokens.mfaTokens.clear();
     double.expireMasterTokens();
