@@ -44,13 +44,18 @@ for (const peer of ['accepts-and-closes', 'never-answers'] as const) {
       runCli(['doctor', '--home', home], env),
       runCli(['doctor', '--home', home, '--json'], env),
     ]);
+    // A closed connection usually leaves Node 20's fetch waiting (then the 5 s bound speaks), but now and then
+    // it sees the reset (CI once): either is a verdict that names what happened.
+    const reset = peer === 'accepts-and-closes';
+    const why = reset ? '(?:no answer within 5 s|ECONNRESET)' : 'no answer within 5 s';
+    const doctorWhy = reset ? '(?:no answer within 5 s|connection reset)' : 'no answer within 5 s';
     assert.equal(status.code, 1, `status: ${status.stdout}${status.stderr}`);
-    assert.match(status.stderr, /No hub answered at http:\/\/127\.0\.0\.1:\d+ \(no answer within 5 s\)/);
+    assert.match(status.stderr, new RegExp(`No hub answered at http://127\\.0\\.0\\.1:\\d+ \\(${why}\\)`));
     assert.equal(statusJson.code, 1);
     assert.equal((JSON.parse(statusJson.stdout) as { running: boolean }).running, false);
 
     assert.equal(doctor.code, 1, `doctor: ${doctor.stdout}${doctor.stderr}`);
-    assert.match(doctor.stdout, /✗ reach x[\s\S]*no answer within 5 s/);
+    assert.match(doctor.stdout, new RegExp(`✗ reach x[\\s\\S]*${doctorWhy}`));
     assert.equal(doctorJson.code, 1);
     const reach = (JSON.parse(doctorJson.stdout) as { check: string; status: string }[]).find((c) => c.check === 'reach x');
     assert.equal(reach?.status, 'fail');
