@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock, seededRandom } from '../../src/hub/guard/clock.js';
-import { RateLimiter, rateLimitedError } from '../../src/hub/guard/rate-limit.js';
+import { RateLimiter, describeRate, describeWait, rateLimitedError } from '../../src/hub/guard/rate-limit.js';
 
 test('a bucket allows a burst of `capacity`, then refuses with the exact time until the next token', () => {
   const clock = new ManualClock();
@@ -130,4 +130,23 @@ test('refill is measured on the monotonic clock: a wall clock stepped forward an
   assert.equal(refused.ok, false, 'a forward step handed out a fresh burst');
   clock.advance(1_000);
   assert.equal(limiter.tryTake('alice').ok, true, 'a second of elapsed time refills one token');
+});
+
+test('a slow rate is told in the unit that keeps it whole, and a long wait in minutes, hours or days', () => {
+  // per_second = 1/86400 used to read "0 per hour" and "Retry after ~86400000 ms".
+  const daily = rateLimitedError('bot', { capacity: 1, refillPerSecond: 1 / 86400 }, 86_400_000);
+  assert.equal(daily.message, 'Rate limit reached for "bot" (bursts of 1 call, then 1 per day). Retry after ~24 h.');
+  assert.equal(daily.details?.['retryAfterMs'], 86_400_000);
+  assert.equal(describeRate(2.5), '2.5 per second');
+  assert.equal(describeRate(0.5), '30 per minute');
+  assert.equal(describeRate(1 / 600), '6 per hour');
+  assert.equal(describeRate(1 / 7200), '12 per day');
+  assert.equal(describeRate(1 / (86400 * 7)), '1 every 7 days');
+  assert.doesNotMatch(describeRate(1e-9), /\b0 per/);
+  assert.equal(describeWait(250), '250 ms');
+  assert.equal(describeWait(9_999), '9999 ms');
+  assert.equal(describeWait(45_000), '45 s');
+  assert.equal(describeWait(600_000), '10 min');
+  assert.equal(describeWait(5 * 3_600_000), '5 h');
+  assert.equal(describeWait(10 * 86_400_000), '10 days');
 });

@@ -160,17 +160,33 @@ export function rateLimitedError(identity: string, limit: BucketLimit, retryAfte
     : '';
   return new SnowmuxError(
     'RATE_LIMITED',
-    `Rate limit reached for "${identity}" (bursts of ${limit.capacity} calls, then ${describeRate(limit.refillPerSecond)}).${by} ` +
-      `Retry after ~${retryAfterMs} ms.`,
+    `Rate limit reached for "${identity}" (bursts of ${limit.capacity} call${limit.capacity === 1 ? '' : 's'}, then ${describeRate(limit.refillPerSecond)}).${by} ` +
+      `Retry after ~${describeWait(retryAfterMs)}.`,
     { details: { identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond, ...(shared ? { role: shared.role, sessions: shared.sessions } : {}) } },
   );
 }
 
-function describeRate(perSecond: number): string {
+/**
+ * The refill rate in the largest unit that keeps it at least one: a `per_second` of 1/86400 is "1 per day",
+ * not "0.04 per hour" rounded to "0 per hour"; below one a day it says how many days one call takes.
+ */
+export function describeRate(perSecond: number): string {
   const round = (x: number): number => Math.round(x * 100) / 100;
-  if (perSecond >= 1) return `${round(perSecond)} per second`;
-  if (perSecond * 60 >= 1) return `${round(perSecond * 60)} per minute`;
-  return `${round(perSecond * 3600)} per hour`;
+  const units: Array<[string, number]> = [['second', 1], ['minute', 60], ['hour', 3600], ['day', 86400]];
+  for (const [unit, seconds] of units) {
+    if (perSecond * seconds >= 1) return `${round(perSecond * seconds)} per ${unit}`;
+  }
+  return `1 every ${round(1 / (perSecond * 86400))} days`;
+}
+
+/** A wait in ms as a person reads it: milliseconds below 10 s (what retries act on), else s, min, h or days. */
+export function describeWait(ms: number): string {
+  if (ms < 10_000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
 }
 
 function assertLimit(limit: BucketLimit, what: string): void {

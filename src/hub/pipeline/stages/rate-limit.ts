@@ -3,7 +3,7 @@
  * several open editors share it), then from that bucket (team-wide through Redis when there is a team).
  */
 import { SnowmuxError } from '../../../errors.js';
-import { rateLimitedError } from '../../guard/rate-limit.js';
+import { describeRate, describeWait, rateLimitedError } from '../../guard/rate-limit.js';
 import type { CallStage } from '../call-state.js';
 
 export const rateLimit: CallStage = {
@@ -16,7 +16,7 @@ export const rateLimit: CallStage = {
       throw new SnowmuxError(
         'RATE_LIMITED',
         `Rate limit reached for this editor: the rate of "${call.identity}" (role "${call.role.name}") is shared by ${take.sessions} open editors, and each gets a fair share ` +
-          `(bursts of ${take.share.capacity}, then ${Math.round(take.share.refillPerSecond * 100) / 100} per second). Retry after ~${take.retryAfterMs} ms.`,
+          `(bursts of ${take.share.capacity}, then ${describeRate(take.share.refillPerSecond)}). Retry after ~${describeWait(take.retryAfterMs)}.`,
         { details: { retryAfterMs: take.retryAfterMs, sessions: take.sessions, role: call.role.name } },
       );
     }
