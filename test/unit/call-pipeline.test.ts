@@ -975,6 +975,38 @@ test('a warehouse queue keeps a slot for others only while another session is pr
   governance.close();
 });
 
+test('a call held back for an HTTP session starts when that session goes quiet, with no other call ending', async () => {
+  const { governance, clock, logger } = sharedRate(12);
+  const warehouse = new CountingWarehouse();
+  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
+  const editor = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' }, hooks);
+  const idle = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
+  const scheduler = governance.scheduler;
+  const pool = governance.poolFor(warehouse);
+  const first = await scheduler.schedule('s-editor', undefined, pool);
+  let started = false;
+  const second = scheduler.schedule('s-editor', undefined, pool).then((slot) => {
+    started = true;
+    return slot;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(started, false, 'the second slot is kept for the HTTP session that just opened');
+  clock.advance(ACTIVE_HTTP_SESSION_MS - 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(started, false, 'still present a moment before it counts as quiet');
+  clock.advance(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(started, true, 'the HTTP session went quiet: the held call starts while the first still runs');
+  assert.equal(first.released, false);
+  first.release();
+  (await second).release();
+  idle.detach('closed');
+  editor.detach('closed');
+  governance.close();
+});
+
 test("a warehouse queue keeps a slot for another user while one is present, however many sessions the first opens", async () => {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const policy = Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml');

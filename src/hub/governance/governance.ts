@@ -176,6 +176,7 @@ export class Governance {
       // connected, one is kept for that user whatever number of sessions this one opens.
       othersPresent: () => this.othersPresent(),
       otherIdentitiesPresent: (identity) => this.otherIdentitiesPresent(identity),
+      presenceChangesInMs: () => this.httpPresenceChangesInMs(),
     });
     const rate = this.limits.defaultRate;
     this.sessionShares = new RateLimiter({
@@ -349,6 +350,18 @@ export class Governance {
     const now = this.now();
     for (const http of this.httpActiveAt.values()) if (this.presentOverHttp(http, now) && ++present > 1) return true;
     return false;
+  }
+
+  /** In how many ms the first HTTP session present now goes quiet and stops counting; undefined if none is present. */
+  private httpPresenceChangesInMs(): number | undefined {
+    const now = this.now();
+    let soonest: number | undefined;
+    for (const http of this.httpActiveAt.values()) {
+      if (!this.presentOverHttp(http, now)) continue;
+      const left = http.at + ACTIVE_HTTP_SESSION_MS - now;
+      if (soonest === undefined || left < soonest) soonest = left;
+    }
+    return soonest;
   }
 
   /** Whether a session of another identity than `identity` is present, for the slot its sessions together keep. */

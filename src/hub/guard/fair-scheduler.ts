@@ -31,7 +31,7 @@
  * the queue and rejects; it never holds a slot.
  */
 import { SnowmuxError } from '../../errors.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { cancellationError } from './failure-kind.js';
 
 export interface FairSchedulerOptions {
@@ -56,6 +56,12 @@ export interface FairSchedulerOptions {
    * are, the identity's sessions together keep a slot for them. Default: always.
    */
   otherIdentitiesPresent?: ((identity: string) => boolean) | undefined;
+  /**
+   * In how many ms who is present may change with no event to say so (an HTTP session that only goes quiet
+   * stops counting then), or undefined when nothing will: a call held back for a kept slot is looked at again
+   * then instead of waiting for some running query to end.
+   */
+  presenceChangesInMs?: (() => number | undefined) | undefined;
 }
 
 /** A held slot. */
@@ -142,6 +148,9 @@ export class FairScheduler {
   readonly #maxQueued: number;
   readonly #maxQueuedPerSession: number | undefined;
   readonly #clock: Clock;
+  readonly #presenceChangesInMs: () => number | undefined;
+  /** The one pending look again at held-back calls when presence may have changed (see presenceChangesInMs). */
+  #presenceTimer: TimerHandle | undefined;
   readonly #initialServiceMs: number;
   readonly #serviceSamples: number;
   readonly #serviceTimes: number[] = [];
@@ -168,6 +177,7 @@ export class FairScheduler {
     this.#maxConcurrent = positiveInteger(options.maxConcurrent, 'maxConcurrent');
     this.#maxRunningPerSession = Math.max(1, this.#maxConcurrent - 1);
     this.#othersPresent = options.othersPresent ?? (() => true);
+    this.#presenceChangesInMs = options.presenceChangesInMs ?? (() => undefined);
     this.#otherIdentitiesPresent = options.otherIdentitiesPresent ?? (() => true);
     this.#maxQueued = nonNegativeInteger(options.maxQueued, 'maxQueued');
     this.#maxQueuedPerSession =
@@ -245,6 +255,8 @@ export class FairScheduler {
       this.#identityTurns.add(identity);
       pool.queued++;
       this.#totals.queued++;
+      // A slot is free, so this call waits for one kept for someone present: look again when that may change.
+      if (this.#running < this.#maxConcurrent) this.#lookAgainWhenPresenceMayChange();
     });
   }
 
@@ -316,6 +328,8 @@ export class FairScheduler {
    */
   close(): void {
     if (this.#closedWith) return;
+    if (this.#presenceTimer !== undefined) this.#clock.clearTimeout(this.#presenceTimer);
+    this.#presenceTimer = undefined;
     this.#closedWith = new SnowmuxError(
       'HUB_SHUTTING_DOWN',
       'The hub is shutting down, so this query was not started. Retry in a moment; the editor reconnects to the next hub.',
@@ -402,6 +416,18 @@ export class FairScheduler {
         { details: { retryAfterMs, running: this.#running, queued: this.#queued, identityQueued: largest.queued - 1, reason: 'queue_share' } },
       ),
     );
+  }
+
+  #lookAgainWhenPresenceMayChange(): void {
+    if (this.#presenceTimer !== undefined) return;
+    const ms = this.#presenceChangesInMs();
+    if (ms === undefined) return;
+    this.#presenceTimer = this.#clock.setTimeout(() => {
+      this.#presenceTimer = undefined;
+      this.presenceChanged();
+    }, Math.max(1, ms));
+    // Never what keeps a stopping hub alive: close() clears it too.
+    (this.#presenceTimer as { unref?: () => void } | undefined)?.unref?.();
   }
 
   /** Takes a waiter out of its session's queue and the counts (not out of the rotation order of the others). */
@@ -506,7 +532,11 @@ export class FairScheduler {
         next = firstOf.get(identity);
         if (next !== undefined) break;
       }
-      if (next === undefined) return;
+      if (next === undefined) {
+        // Slots are free and every waiter is held back for someone present: look again when that may change.
+        this.#lookAgainWhenPresenceMayChange();
+        return;
+      }
       const { sessionKey, queue, index } = next;
       const [waiter] = queue.splice(index, 1);
       this.#queues.delete(sessionKey);
