@@ -25,6 +25,13 @@ import { ConnectionEra } from './connection-era.js';
 import { INVALID_PARAMS, messageTextProblem, requestParamsProblem } from './request-params.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
+/** Answers longer than this (UTF-16 units or bytes) are written in pieces of it, so a slow reader shows progress. */
+const WRITE_PIECE = 256 * 1024;
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
 
@@ -189,6 +196,11 @@ export class LineTransport implements Transport {
   private readonly era = new ConnectionEra();
   private overflowed = false;
   private peakBuffered = 0;
+  /** Writes the client has taken (their callbacks ran): progress that keeps a slow reader from being cut. */
+  private flushedWrites = 0;
+  private readonly onFlushed = (): void => {
+    this.flushedWrites++;
+  };
 
   constructor(private readonly opts: LineTransportOptions) {
     this.requestBucket = new SessionBucket(opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE);
@@ -425,7 +437,7 @@ export class LineTransport implements Transport {
   private writeRaw(text: string): void {
     if (this.closed) return;
     try {
-      this.opts.output.write(text);
+      this.writePieces(text);
     } catch {
       /* a dead peer; close follows */
     }
@@ -447,8 +459,20 @@ export class LineTransport implements Transport {
     input.pause();
     this.opts.onInputPaused?.(true);
     // What the client sent before the pause still runs and holds results for it: a client that never
-    // reads again must not keep them (nor its calls' share of the warehouse) forever.
-    const stalled = setTimeout(() => this.overflow(out.writableLength ?? 0, 'stalled'), this.opts.stalledOutputMs ?? 60_000);
+    // reads again must not keep them (nor its calls' share of the warehouse) forever. One that reads, however
+    // slowly, is not cut: each period in which it took a write starts the wait again.
+    const stalledMs = this.opts.stalledOutputMs ?? 60_000;
+    let flushedAt = this.flushedWrites;
+    const look = (): void => {
+      if (this.flushedWrites === flushedAt) {
+        this.overflow(out.writableLength ?? 0, 'stalled');
+        return;
+      }
+      flushedAt = this.flushedWrites;
+      stalled = setTimeout(look, stalledMs);
+      stalled.unref();
+    };
+    let stalled = setTimeout(look, stalledMs);
     stalled.unref();
     const resume = () => {
       out.off('drain', resume);
@@ -466,11 +490,30 @@ export class LineTransport implements Transport {
     this.opts.onOverflow?.(buffered, why);
   }
 
+  /**
+   * Writes `text`, a large one in pieces: each piece's callback is progress a slow reader makes (see
+   * checkBackpressure), which one 30 MB write would show only once all of it was read. Returns write()'s answer
+   * for the last piece.
+   */
+  private writePieces(text: string | Buffer): boolean {
+    const out = this.opts.output;
+    if (text.length <= WRITE_PIECE) return out.write(text, this.onFlushed);
+    let ok = true;
+    for (let at = 0; at < text.length; ) {
+      let end = Math.min(text.length, at + WRITE_PIECE);
+      // Never half a surrogate pair in a piece: each piece is encoded to UTF-8 alone.
+      if (typeof text === 'string' && end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
+      ok = out.write(typeof text === 'string' ? text.slice(at, end) : text.subarray(at, end), this.onFlushed);
+      at = end;
+    }
+    return ok;
+  }
+
   private writeAsync(text: string | Buffer): Promise<void> {
     return new Promise((resolve) => {
       let ok: boolean;
       try {
-        ok = this.opts.output.write(text);
+        ok = this.writePieces(text);
       } catch {
         resolve();
         return;
