@@ -173,3 +173,26 @@ test('failed audit appends and dropped trace spans are counters, absent where th
   assert.doesNotMatch(without, /^snowmux_audit_append_failures_total /m);
   assert.doesNotMatch(without, /^snowmux_trace_spans_dropped_total /m);
 });
+
+test('logins and breaker opens never go down when a pool of their series is retired', async () => {
+  // Two editors' pools under profile "dev" that differ only in a password share one series; the registry
+  // retires one (its editor gone, or its credentials superseded) and governance drops its breaker with it.
+  const pools = [pool('["acct","BOB"]', 1, 3), pool('["acct","BOB"]', 1, 2)];
+  const breakers = [{ profile: 'dev', state: 'closed', opensCount: 2 }, { profile: 'dev', state: 'closed', opensCount: 1 }];
+  const metrics = new HubMetrics(sources(pools, breakers));
+  const value = (text: string, metric: string) => samples(text, metric).map((l) => Number(l.split(' ').at(-1)));
+  const before = await metrics.registry.metrics();
+  assert.deepEqual(value(before, 'snowmux_warehouse_logins_total'), [5]);
+  assert.deepEqual(value(before, 'snowmux_breaker_opens_total'), [3]);
+  pools.splice(0, 1);
+  breakers.splice(0, 1);
+  const after = await metrics.registry.metrics();
+  assert.deepEqual(value(after, 'snowmux_warehouse_logins_total'), [5], 'the retired pool\'s 3 logins still counted');
+  assert.deepEqual(value(after, 'snowmux_breaker_opens_total'), [3], 'the retired breaker\'s 2 opens still counted');
+  // What the remaining pool does next adds to it.
+  pools[0] = pool('["acct","BOB"]', 1, 4);
+  breakers[0] = { profile: 'dev', state: 'open', opensCount: 2 };
+  const later = await metrics.registry.metrics();
+  assert.deepEqual(value(later, 'snowmux_warehouse_logins_total'), [7]);
+  assert.deepEqual(value(later, 'snowmux_breaker_opens_total'), [4]);
+});

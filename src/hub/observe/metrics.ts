@@ -122,6 +122,34 @@ function breakersByName(breakers: readonly { profile: string; state: string; ope
   return out;
 }
 
+/**
+ * A counter whose value is a sum, read at each scrape, over things that come and go: a pool the registry
+ * retires (its editors gone, its credentials superseded: configuration.md, *Pools, fingerprints and what is
+ * shown*) takes its logins with it, and its breaker its opens, while the series they were summed into stays
+ * (the profile's other pools, pools that differ only in a password, `pool="other"`). Exposed as read, such a
+ * series went down, which Prometheus takes for a restart: increase() and rate() then counted everything the
+ * remaining pools had ever done again. A series keeps what its sum lost, so it never goes below what it
+ * showed; a series with nothing left under it goes (as a removed profile's gauges do), and one that comes
+ * back starts afresh.
+ */
+class MonotonicSums {
+  private readonly shown = new Map<string, { read: number; kept: number }>();
+
+  /** What to expose for `read` (this scrape's sums by series key); keys absent from it are forgotten. */
+  next(read: ReadonlyMap<string, number>): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const key of this.shown.keys()) if (!read.has(key)) this.shown.delete(key);
+    for (const [key, value] of read) {
+      const seen = this.shown.get(key) ?? { read: value, kept: 0 };
+      if (value < seen.read) seen.kept += seen.read - value;
+      seen.read = value;
+      this.shown.set(key, seen);
+      out.set(key, seen.kept + value);
+    }
+    return out;
+  }
+}
+
 export class HubMetrics implements CallSink {
   readonly registry = new Registry();
   private readonly calls: Counter<'tool' | 'outcome'>;
@@ -251,7 +279,8 @@ export class HubMetrics implements CallSink {
       },
     });
     // Counts since the hub started, kept by the breakers and pools: counters (rate/increase apply), set at
-    // each scrape as snowmux_sessions_cut_total is.
+    // each scrape as snowmux_sessions_cut_total is, never lower than last time (MonotonicSums).
+    const opens = new MonotonicSums();
     new Counter({
       name: 'snowmux_breaker_opens_total',
       help: 'Times the breakers of each warehouse profile opened since the hub started.',
@@ -259,9 +288,11 @@ export class HubMetrics implements CallSink {
       registers,
       collect() {
         this.reset();
-        for (const [profile, b] of breakersByName(sources.breakers())) this.inc({ profile }, b.opens);
+        const read = new Map([...breakersByName(sources.breakers())].map(([profile, b]) => [profile, b.opens]));
+        for (const [profile, n] of opens.next(read)) this.inc({ profile }, n);
       },
     });
+    const logins = new MonotonicSums();
     new Counter({
       name: 'snowmux_warehouse_logins_total',
       help: 'Warehouse logins per profile and pool (as snowmux_pool_connections) since the hub started.',
@@ -269,7 +300,16 @@ export class HubMetrics implements CallSink {
       registers,
       collect() {
         this.reset();
-        for (const p of poolSeries(sources.pools())) if (p.logins !== undefined) this.inc({ warehouse: p.name, pool: p.pool, kind: p.kind }, p.logins);
+        const read = new Map<string, number>();
+        for (const p of poolSeries(sources.pools())) {
+          if (p.logins === undefined) continue;
+          const key = JSON.stringify([p.name, p.pool, p.kind]);
+          read.set(key, (read.get(key) ?? 0) + p.logins);
+        }
+        for (const [key, n] of logins.next(read)) {
+          const [warehouse, pool, kind] = JSON.parse(key) as [string, string, string];
+          this.inc({ warehouse, pool, kind }, n);
+        }
       },
     });
     new Gauge({
