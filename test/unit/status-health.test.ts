@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { assessHealth } from '../../src/hub/core/hub-health.js';
 import { formatStatus, healthOf } from '../../src/cli/commands/status-command.js';
 import type { HubStatus } from '../../src/hub/hub.js';
-import type { WarehouseInfo, WarehouseProblem } from '../../src/hub/warehouse/types.js';
+import type { Warehouse, WarehouseInfo, WarehouseProblem } from '../../src/hub/warehouse/types.js';
+import { warehouseId } from '../../src/hub/warehouse/warehouse-id.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { PassThrough } from 'node:stream';
 
 const base = { state: 'running', warehouses: [], governance: { breakers: [] } } as unknown as HubStatus;
 const withBreakers = (states: string[], state = 'running') =>
@@ -96,4 +102,28 @@ test('under on_failure "refuse" (the default) an audit log that cannot write mak
   assert.equal(health.ok, false);
   assert.match(health.reasons.join('\n'), /audit records cannot be written since 10:00:05 \(AUDIT_WRITE_FAILED: ENOSPC.*refused with AUDIT_UNAVAILABLE.*free space on the disk holding \/h\/audit/);
   assert.equal(assessHealth({ ...base, audit: { onFailure: 'refuse', failedAppends: 3, failing: null } } as unknown as HubStatus).ok, true);
+});
+
+test("pools sharing a profile name: one pool's open breaker is a warning while another pool of the name serves", () => {
+  // Two editors whose own SNOWFLAKE_* settings differ get a pool each under profile "default"; governance
+  // keeps a breaker per pool and names each by its warehouse's id, as status's warehouses carry it.
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText('', 'test.toml'), 'test.toml'), logger });
+  const pool = (account: string) => ({ kind: 'snowflake', info: () => ({ ...warehouse('snowflake', 'default'), detail: { account } }) }) as unknown as Warehouse;
+  const [a, b] = [pool('acct_a'), pool('acct_b')];
+  governance.breakerFor(a);
+  governance.breakerFor(b);
+  const breakers = (governance.snapshot().breakers as { warehouseId: number; profile: string; state: string }[]).map((x) => ({ ...x }));
+  assert.deepEqual(breakers.map((x) => x.warehouseId), [warehouseId(a), warehouseId(b)]);
+  const warehouses = [{ ...a.info(), id: warehouseId(a) }, { ...b.info(), id: warehouseId(b) }];
+  breakers[0]!.state = 'open'; // acct_a's network is down
+  const one = assessHealth(status(warehouses, breakers));
+  assert.equal(one.ok, true, one.reasons.join('\n'));
+  assert.equal(one.warnings.length, 1);
+  assert.match(one.warnings[0]!, /circuit breaker open for profile "default"/);
+  breakers[1]!.state = 'open';
+  assert.equal(assessHealth(status(warehouses, breakers)).ok, false, 'every pool of the name behind an open breaker');
+  // An older hub's status (no ids) is matched by kind and name, as before.
+  assert.equal(assessHealth(status([warehouse('snowflake', 'default')], [{ kind: 'snowflake', profile: 'default', state: 'open' }])).ok, false);
+  for (const w of [a, b]) governance.forgetWarehouse(w);
 });

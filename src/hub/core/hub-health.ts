@@ -34,7 +34,7 @@ export interface HealthInput {
   state: string;
   /** The hub's home: its advice to restart it names it (and `hub`, given to assessHealth, its config file). */
   home?: string;
-  warehouses: readonly Pick<WarehouseInfo, 'kind' | 'name' | 'problem'>[];
+  warehouses: readonly Pick<WarehouseInfo, 'kind' | 'name' | 'problem' | 'id'>[];
   governance?: unknown;
   /** The audit section: its `failing` (AuditStats) while records cannot be written, `headStale` while audit-head cannot be. */
   audit?: unknown;
@@ -42,6 +42,8 @@ export interface HealthInput {
 
 interface BreakerFacts {
   kind?: string;
+  /** Its warehouse's `id` (absent from older hubs' status: matched by kind and name then). */
+  warehouseId?: number;
   profile: string;
   state: string;
   failures?: number;
@@ -54,15 +56,19 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
   const reasons: string[] = [];
   if (status.state === 'draining') reasons.push('the hub is draining: it finishes its running calls, then exits; send new work to another hub');
   const breakers = ((status.governance as { breakers?: BreakerFacts[] } | undefined)?.breakers ?? []).filter((b) => typeof b?.profile === 'string');
-  const openBreaker = (kind: string | undefined, name: string) => breakers.find((b) => b.state === 'open' && b.profile === name && (b.kind === undefined || kind === undefined || b.kind === kind));
+  // A breaker is its warehouse's by id when both carry one: pools of one profile name (editors with
+  // SNOWFLAKE_* settings of their own) each have theirs, and one account's open breaker said every pool of
+  // the name was down, so the hub read unhealthy while the others served. Else by kind and name.
+  const isFor = (b: BreakerFacts, w: Pick<WarehouseInfo, 'kind' | 'name' | 'id'>) =>
+    typeof b.warehouseId === 'number' && typeof w.id === 'number' ? b.warehouseId === w.id : b.profile === w.name && (b.kind === undefined || w.kind === undefined || b.kind === w.kind);
   // Every warehouse the status names, with why it cannot serve (null: it can). A breaker whose warehouse
   // is not listed (an older hub's status) stands for its own.
   const entries: { kind: string | undefined; why: string | null }[] = status.warehouses.map((w) => {
-    const breaker = openBreaker(w.kind, w.name);
+    const breaker = breakers.find((b) => b.state === 'open' && isFor(b, w));
     return { kind: w.kind, why: w.problem ? problemText(w, w.problem, place) : breaker ? breakerText(breaker) : null };
   });
   for (const b of breakers) {
-    if (!status.warehouses.some((w) => w.name === b.profile && (b.kind === undefined || b.kind === w.kind))) entries.push({ kind: b.kind, why: b.state === 'open' ? breakerText(b) : null });
+    if (!status.warehouses.some((w) => isFor(b, w))) entries.push({ kind: b.kind, why: b.state === 'open' ? breakerText(b) : null });
   }
   const snowflake = entries.filter((e) => e.kind !== 'duckdb');
   const judged = snowflake.length > 0 ? snowflake : entries;

@@ -15,6 +15,7 @@ import type { EffectiveRole, Policy } from '../policy/policy.js';
 import type { Logger } from '../observe/logger.js';
 import type { Session } from '../session/session.js';
 import type { Warehouse } from '../warehouse/types.js';
+import { warehouseId } from '../warehouse/warehouse-id.js';
 import type { CallMeter } from './call-meter.js';
 import { MetadataCache } from './metadata-cache.js';
 import { LRUCache } from 'lru-cache';
@@ -573,8 +574,8 @@ export class Governance {
     return {
       policy: this.#policy.describe(),
       queue: this.scheduler.snapshot(),
-      // The kind beside the profile name: health matches each breaker to its warehouse by both.
-      breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, ...b.snapshot() })),
+      // The kind beside the profile name, and which warehouse it is: health matches each breaker to its own.
+      breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, warehouseId: warehouseId(warehouse), ...b.snapshot() })),
       rateLimits: this.rateLimiter.snapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
       quotas: this.quotas.snapshot(),
       metadataCache: this.metadata.stats(),

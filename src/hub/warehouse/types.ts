@@ -190,6 +190,8 @@ export interface WarehouseInfo {
   kind: 'duckdb' | 'snowflake';
   /** Profile name, or `embedded`. */
   name: string;
+  /** Which open warehouse this is (warehouse-id.ts), as its breaker's `warehouseId` says; absent for one that never opened. */
+  id?: number | undefined;
   /** Secret-free facts for status output (account, user, role, pool sizes…). */
   detail: Record<string, JsonValue>;
   defaultDatabase: string;

@@ -25,6 +25,7 @@ import { SAMPLE_DATABASE, SAMPLE_SCHEMA } from './duckdb/sample-names.js';
 import { LOGIN_RETRY_AFTER_MS, failureNow, loginRefusedWaitMs, warehouseProblem, type LoginFailure } from './warehouse-problem.js';
 import { driverFiles } from './snowflake/driver-log-config.js';
 import type { SfConnectionOptions } from './snowflake/sdk-types.js';
+import { warehouseId } from './warehouse-id.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -633,7 +634,7 @@ export class WarehouseRegistry implements WarehouseProvider {
   /** The warehouses open, then those that could not open and still count as a problem (see warehouse-problem.ts). */
   describe(): WarehouseInfo[] {
     const now = performance.now();
-    const shown: { info: WarehouseInfo; secrets: readonly string[] }[] = [...this.open].map((w) => ({ info: w.info(), secrets: this.secretsOf.get(w) ?? [] }));
+    const shown: { info: WarehouseInfo; secrets: readonly string[] }[] = [...this.open].map((w) => ({ info: { ...w.info(), id: warehouseId(w) }, secrets: this.secretsOf.get(w) ?? [] }));
     for (const { profile: p, failure } of this.failed.values()) {
       const problem = warehouseProblem(failure, now);
       if (!problem) continue;
