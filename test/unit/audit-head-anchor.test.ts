@@ -6,10 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { HEAD_FILE, readHead } from '../../src/hub/audit/audit-files.js';
+import { verifyAudit } from '../../src/hub/audit/verify.js';
 import { assessHealth } from '../../src/hub/core/hub-health.js';
 import { sampleEntry } from '../fixtures/audit-sample.js';
 
@@ -46,4 +49,37 @@ test('a failed audit-head rewrite is reported in stats (since, why, the seq it s
   assert.equal((await log.append(sampleEntry(4))).ok, true);
   assert.equal(log.stats().headStale, null);
   assert.deepEqual(assessHealth({ state: 'running', warehouses: [], audit: log.stats() }).warnings, []);
+});
+
+test('verify of a log the hub goes on writing: records written and anchored while it reads are no "removed" tail', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'snowmux-audit-live-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = await AuditLog.open({ dir, fsync: 'always', headIntervalMs: 0, maxFileBytes: 1 << 20 });
+  t.after(() => log.close());
+  for (let seq = 1; seq <= 3; seq++) assert.equal((await log.append(sampleEntry(seq))).ok, true);
+  // The running hub writes two more records, and rewrites its anchor, at the moment verify opens audit-head
+  // (the docs say the hub may go on writing while verify runs). Every open by the audit code goes through
+  // node:fs/promises' open, so the test steps in there.
+  const open = fsPromises.open;
+  let wrote = false;
+  fsPromises.open = (async (...args: Parameters<typeof open>) => {
+    if (!wrote && String(args[0]).endsWith(`/${HEAD_FILE}`)) {
+      wrote = true;
+      for (let seq = 4; seq <= 5; seq++) assert.equal((await log.append(sampleEntry(seq))).ok, true);
+    }
+    return open(...args);
+  }) as typeof open;
+  syncBuiltinESMExports();
+  let result;
+  try {
+    result = await verifyAudit(dir);
+  } finally {
+    fsPromises.open = open;
+    syncBuiltinESMExports();
+  }
+  assert.ok(wrote, 'verify read audit-head');
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.ok, true);
+  // What verify saw is a consistent moment of the log; a verify after it sees the rest.
+  assert.equal((await verifyAudit(dir)).lastSeq, 5);
 });

@@ -135,6 +135,10 @@ class Verifier {
   }
 
   async run(): Promise<VerifyResult> {
+    // The anchor first: the hub names in it only records already written, so every file read after it holds
+    // at least what it names. Read last, it could name records a running hub wrote after verify had read
+    // its files (or in a file rotated in after the listing), reported as a cut-off tail that never was.
+    const head = await readHead(this.dir);
     this.files = await listAuditFiles(this.dir);
     this.lostState = await readUnwrittenState(this.dir);
     this.checkFileNumbering();
@@ -165,8 +169,8 @@ class Verifier {
     await this.noteStrayCopies();
     const order = this.chainOrder();
     this.checkChain(order);
-    const head = await this.checkHead(order);
-    if (this.index.length === 0 && head === 'absent') {
+    const anchor = this.checkHead(order, head);
+    if (this.index.length === 0 && anchor === 'absent') {
       // An intact chain of nothing proves nothing: a log whose files were all removed (or emptied)
       // looks exactly like this, so it is reported, not passed.
       const message = this.files.length === 0
@@ -184,7 +188,7 @@ class Verifier {
       firstSeq: first === undefined ? undefined : this.index.seq[first],
       lastSeq: last === undefined ? undefined : this.index.seq[last],
       lastHash: last === undefined ? undefined : this.index.hash(last),
-      head,
+      head: anchor,
       problems: this.problems,
       omittedProblems: this.omitted,
     };
@@ -409,8 +413,7 @@ class Verifier {
     }
   }
 
-  private async checkHead(order: number[]): Promise<'checked' | 'absent'> {
-    const head = await readHead(this.dir);
+  private checkHead(order: number[], head: Awaited<ReturnType<typeof readHead>>): 'checked' | 'absent' {
     if (head.state === 'absent') return 'absent';
     if (head.state === 'unreadable') {
       this.add({ file: HEAD_FILE, line: 1, kind: 'bad_json', message: `${HEAD_FILE} is unreadable (${head.reason}) — it is written atomically, so it was changed by hand` });
