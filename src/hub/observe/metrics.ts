@@ -172,7 +172,7 @@ export class HubMetrics implements CallSink {
       registers,
     });
     this.httpRequests = new Counter({ name: 'snowmux_http_requests_total', help: 'HTTP requests by route and status code.', labelNames: ['route', 'status'], registers });
-    this.authFailures = new Counter({ name: 'snowmux_http_auth_failures_total', help: 'Refused HTTP authentications by reason (missing, malformed, unknown, revoked, expired, throttled).', labelNames: ['reason'], registers });
+    this.authFailures = new Counter({ name: 'snowmux_http_auth_failures_total', help: 'Refused HTTP authentications by reason (missing, malformed, unknown, revoked, expired, throttled; unavailable: the key store could not be read, so the key could not be checked).', labelNames: ['reason'], registers });
     this.duration = new Histogram({
       name: 'snowmux_tool_call_duration_seconds',
       help: 'Tool call duration, from the hub receiving the call to its result.',
