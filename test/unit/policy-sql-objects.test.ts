@@ -462,6 +462,9 @@ test('Snowflake: an unqualified function that is not a built-in is a UDF the sea
     'CREATE TABLE t2 (id NUMBER(38, 0), name VARCHAR(10), PRIMARY KEY (id))',
     'CREATE VIEW v (a) AS SELECT 1',
     "SELECT SNOWFLAKE.CORTEX.COMPLETE('m', 'x'), AI_COMPLETE('m', 'x'), SYSTEM$TYPEOF(1)",
+    // other names a built-in's page gives it: the alphabetical list names each function once
+    'SELECT TIMESTAMP_NTZ_FROM_PARTS(2024, 1, 1, 0, 0, 0), TIMESTAMPTZFROMPARTS(2024, 1, 1, 0, 0, 0), DATEFROMPARTS(2024, 1, 1), TIMEFROMPARTS(1, 2, 3)',
+    "SELECT ST_GEOGFROMTEXT('POINT(1 1)'), ST_GEOMFROMWKT('POINT(1 1)'), ST_GEOGFROMWKB(w), ST_GEOMETRYFROMEWKT('SRID=4326;POINT(1 1)') FROM t",
   ]) {
     assert.deepEqual(functions(sql), [], sql);
   }
@@ -469,6 +472,7 @@ test('Snowflake: an unqualified function that is not a built-in is a UDF the sea
   const ordersOnly = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.ORDERS"]\n');
   assert.match(refusal(ordersOnly, 'SELECT my_udf(o_totalprice) FROM orders', 'snowflake'), /may not read SNOWMUX_SAMPLE\.TPCH\.MY_UDF \(rule: allow.*MY_UDF\(…\) is not one of the engine's built-in functions but a user-defined function/);
   enforceSqlObjects(ordersOnly, 'SELECT UPPER(o_comment), ROUND(o_totalprice, 2) FROM orders', CTX, { dialect: 'snowflake' });
+  enforceSqlObjects(ordersOnly, 'SELECT TIMESTAMP_LTZ_FROM_PARTS(2024, 1, 1, 0, 0, 0), ST_GEOGFROMTEXT(o_comment) FROM orders', CTX, { dialect: 'snowflake' });
   // Allowed in the current schema, but not in PUBLIC, where Snowflake looks next: the full name is the way.
   assert.match(refusal(ANALYST, 'SELECT my_udf(o_totalprice) FROM orders', 'snowflake'), /MY_UDF\(…\) is not a built-in function.*SNOWMUX_SAMPLE\.PUBLIC\.MY_UDF, which role "analyst" may not read.*full name/);
   enforceSqlObjects(ANALYST, 'SELECT snowmux_sample.tpch.my_udf(o_totalprice) FROM orders', CTX, { dialect: 'snowflake' });

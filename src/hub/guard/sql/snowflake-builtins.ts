@@ -14,7 +14,7 @@
  * (INFORMATION_SCHEMA table functions among them), December 2026: every scalar, aggregate, window and table
  * function, with SYSTEM$ functions left out (function-rules.ts judges those by prefix); reserved words from
  * "Reserved & limited keywords" (https://docs.snowflake.com/en/sql-reference/reserved-keywords) and data
- * types from "SQL data types reference". test/unit/policy-sql-objects.test.ts checks that no function the
+ * types from "SQL data types reference"; other names a function's page gives it (BUILTIN_ALIASES). test/unit/policy-sql-objects.test.ts checks that no function the
  * SQL corpus (test/fixtures/sql-corpus.ts) calls is taken for a UDF. When Snowflake adds a function, add it here.
  */
 
@@ -133,6 +133,22 @@ const BUILTIN_FUNCTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Other names of built-ins, from the "Aliases" and "Variations" lines of the functions' own reference pages:
+ * "All functions (alphabetical)" lists a function once, under its main name, so these were judged as UDFs
+ * and ordinary SQL (`TIMESTAMP_NTZ_FROM_PARTS(…)`, `ST_GEOGFROMTEXT(…)`) was refused for restricted roles.
+ */
+const BUILTIN_ALIASES: ReadonlySet<string> = new Set([
+  // DATE_FROM_PARTS, TIME_FROM_PARTS, TIMESTAMP_FROM_PARTS (and its LTZ/NTZ/TZ variations)
+  'DATEFROMPARTS', 'TIMEFROMPARTS', 'TIMESTAMPFROMPARTS', 'TIMESTAMP_LTZ_FROM_PARTS', 'TIMESTAMPLTZFROMPARTS',
+  'TIMESTAMP_NTZ_FROM_PARTS', 'TIMESTAMPNTZFROMPARTS', 'TIMESTAMP_TZ_FROM_PARTS', 'TIMESTAMPTZFROMPARTS',
+  // ST_GEOGRAPHYFROMWKT / WKB, ST_GEOMETRYFROMWKT / WKB
+  'ST_GEOGFROMWKT', 'ST_GEOGRAPHYFROMEWKT', 'ST_GEOGFROMEWKT', 'ST_GEOGRAPHYFROMTEXT', 'ST_GEOGFROMTEXT',
+  'ST_GEOGFROMWKB', 'ST_GEOGRAPHYFROMEWKB', 'ST_GEOGFROMEWKB',
+  'ST_GEOMFROMWKT', 'ST_GEOMETRYFROMEWKT', 'ST_GEOMFROMEWKT', 'ST_GEOMETRYFROMTEXT', 'ST_GEOMFROMTEXT',
+  'ST_GEOMFROMWKB', 'ST_GEOMETRYFROMEWKB', 'ST_GEOMFROMEWKB',
+]);
+
+/**
  * Words followed by a parenthesis that are syntax, not a call: reserved words (`IN (`, `OVER (`), clause
  * words (`WITHIN GROUP (`, `PIVOT (`, `AT (`, `EXCLUDE (`), column properties and data types with a
  * precision (`NUMBER(10, 2)`, `VARCHAR(20)`).
@@ -166,5 +182,5 @@ const CALL_SYNTAX_WORDS: ReadonlySet<string> = new Set([
  * opposed to a user-defined function the search path resolves. `name` as written: an unquoted word upper-cased.
  */
 export function isSnowflakeBuiltinCall(name: string): boolean {
-  return BUILTIN_FUNCTIONS.has(name) || CALL_SYNTAX_WORDS.has(name) || name.startsWith('SYSTEM$');
+  return BUILTIN_FUNCTIONS.has(name) || BUILTIN_ALIASES.has(name) || CALL_SYNTAX_WORDS.has(name) || name.startsWith('SYSTEM$');
 }
