@@ -202,6 +202,14 @@ const CORPUS: Case[] = [
   { sql: 'CREATE OR REPLACE TABLE t2 AS SELECT * FROM t1', objects: [T('T1'), T('T2')] },
   { sql: 'CREATE TABLE IF NOT EXISTS t2 LIKE t1', objects: [T('T1'), T('T2')] },
   { sql: 'CREATE TABLE t2 CLONE t1', objects: [T('T1'), T('T2')] },
+  // the other operand of a schema's or database's CLONE, SWAP WITH or RENAME TO is a schema or database, not a table
+  { sql: 'CREATE SCHEMA s2 CLONE hr', objects: ['SNOWMUX_SAMPLE.HR', 'SNOWMUX_SAMPLE.S2'], dialect: 'snowflake' },
+  { sql: 'CREATE OR REPLACE TRANSIENT SCHEMA IF NOT EXISTS s2 CLONE other.hr AT (OFFSET => -60)', objects: ['OTHER.HR', 'SNOWMUX_SAMPLE.S2'], dialect: 'snowflake' },
+  { sql: 'ALTER SCHEMA tpch SWAP WITH hr', objects: ['SNOWMUX_SAMPLE.HR', 'SNOWMUX_SAMPLE.TPCH'], dialect: 'snowflake' },
+  { sql: 'ALTER SCHEMA IF EXISTS tpch RENAME TO other.hr', objects: ['OTHER.HR', 'SNOWMUX_SAMPLE.TPCH'], dialect: 'snowflake' },
+  { sql: 'CREATE DATABASE d2 CLONE secret_db', objects: ['D2', 'SECRET_DB'], dialect: 'snowflake' },
+  { sql: 'ALTER DATABASE mine SWAP WITH secret_db', objects: ['MINE', 'SECRET_DB'], dialect: 'snowflake' },
+  { sql: 'CREATE SCHEMA s2 WITH MANAGED ACCESS', objects: ['SNOWMUX_SAMPLE.S2'], dialect: 'snowflake' },
   { sql: 'DROP TABLE IF EXISTS hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'] },
   { sql: 'DROP SCHEMA hr', objects: ['SNOWMUX_SAMPLE.HR'] },
   { sql: 'TRUNCATE TABLE IF EXISTS t', objects: [T('T')] },
@@ -296,6 +304,18 @@ function refusal(role: EffectiveRole, sql: string, dialect?: SqlDialectChoice): 
   }
   assert.fail(`expected a refusal for ${sql}`);
 }
+
+test('a role that may write cannot clone or swap in a schema or database it is denied (read it under another name)', () => {
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
+  for (const sql of ['CREATE SCHEMA tpch2 CLONE hr', 'CREATE SCHEMA snowmux_sample.tpch2 CLONE snowmux_sample."HR"', 'ALTER SCHEMA tpch SWAP WITH hr', 'ALTER SCHEMA tpch RENAME TO hr']) {
+    assert.match(refusal(writer, sql, 'snowflake'), /may not change SNOWMUX_SAMPLE\.HR \(rule: deny "\*\.HR\.\*"\)/, sql);
+  }
+  const everythingBut = roleFrom('write = true\nallow = ["*.*.*"]\ndeny = ["SECRET_DB"]\n');
+  for (const sql of ['ALTER DATABASE mine SWAP WITH secret_db', 'CREATE DATABASE mine CLONE secret_db']) {
+    assert.match(refusal(everythingBut, sql, 'snowflake'), /may not change SECRET_DB \(rule: deny "SECRET_DB"\)/, sql);
+  }
+  enforceSqlObjects(writer, 'CREATE SCHEMA tpch2 CLONE tpch', CTX, { dialect: 'snowflake' });
+});
 
 test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {
   assert.equal(

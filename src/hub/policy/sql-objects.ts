@@ -399,6 +399,8 @@ class StatementScanner {
   readonly #ctes = new Map<string, CteScope[]>();
   /** Where a name in a table position starts: a call there is a table function (#tableFunction), or a name followed by its column list. */
   readonly #tableNameStarts = new Set<number>();
+  /** The kind of object a CREATE / ALTER / DROP statement names (set by #ddl before #scan reads the rest). */
+  #ddlCategory: KindCategory | undefined;
 
   constructor(tokens: readonly Token[], type: StatementType, ctx: SqlContext, dialect: SqlDialect, out: Findings) {
     this.#toks = tokens;
@@ -876,6 +878,14 @@ class StatementScanner {
       this.#tableFunction(name);
       return;
     }
+    // `CREATE SCHEMA s CLONE x`, `ALTER SCHEMA s SWAP WITH x`, `ALTER DATABASE d RENAME TO x`: x is a schema or a
+    // database like the statement's own, not a table in the current schema (which let a role clone or swap in a
+    // schema it is denied, and read its tables under the new name).
+    const other = this.#ddlCategory === 'schema' || this.#ddlCategory === 'database' ? this.#word(j - 1) : undefined;
+    if (position !== 'from' && (other === 'CLONE' || other === 'WITH' || other === 'TO')) {
+      this.#add(this.#ddlCategory === 'schema' ? this.#schemaRef(name.parts) : this.#databaseRef(name.parts), access);
+      return;
+    }
     if (position !== 'target') this.#readsAsFile(name);
     // A write's target is the real table even where a CTE of that name is in scope (DuckDB writes it).
     if (position !== 'target' && name.parts.length === 1 && this.#isCte(name.parts[0]!, j)) return;
@@ -1171,6 +1181,7 @@ class StatementScanner {
       this.#out.opaque(`cannot tell which object this ${this.#type} statement changes`);
       return;
     }
+    this.#ddlCategory = this.#kindAt(k)?.category;
     const end = this.#kindAndName(k, 'write');
     if (this.#type === 'CREATE' && end !== undefined && this.#word(end) === 'LIKE') {
       const source = this.#parseName(end + 1);
