@@ -165,7 +165,8 @@ const CORPUS: Case[] = [
   { sql: 'SHOW GRANTS OF ROLE analyst', objects: [], dialect: 'snowflake' },
   { sql: 'SHOW GRANTS', objects: [], dialect: 'snowflake' },
   { sql: 'SHOW WAREHOUSES', objects: [], dialect: 'snowflake' },
-  { sql: 'SHOW TABLES', objects: ['SNOWMUX_SAMPLE.TPCH'], dialect: 'duckdb' },
+  // DuckDB lists every schema on its search path: the current one and its database's main
+  { sql: 'SHOW TABLES', objects: ['SNOWMUX_SAMPLE."main"', 'SNOWMUX_SAMPLE.TPCH'], dialect: 'duckdb' },
   { sql: 'SHOW ALL TABLES', objects: [], opaque: true, dialect: 'duckdb' },
   { sql: 'SHOW orders', objects: [T('ORDERS')], dialect: 'duckdb' },
   { sql: 'DESCRIBE TABLE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
@@ -416,7 +417,9 @@ test('SHOW and DESCRIBE output is unfiltered, so the whole scope must be visible
 
   const tpchOnly = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*"]\n');
   enforceSqlObjects(tpchOnly, 'SHOW TABLES IN SCHEMA tpch', CTX, { dialect: 'snowflake' });
-  enforceSqlObjects(tpchOnly, 'SHOW TABLES', CTX, { dialect: 'duckdb' });
+  // DuckDB's SHOW TABLES also lists the tables of the database's main schema (its search path), which this role may not see.
+  assert.match(refusal(tpchOnly, 'SHOW TABLES', 'duckdb'), /may not list everything in SNOWMUX_SAMPLE\."main" \(rule: allow/);
+  enforceSqlObjects(roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*", \'SNOWMUX_SAMPLE."main".*\']\n'), 'SHOW TABLES', CTX, { dialect: 'duckdb' });
   assert.match(refusal(tpchOnly, 'SHOW TABLES', 'snowflake'), /may not list everything in SNOWMUX_SAMPLE \(rule: allow/);
   assert.match(refusal(tpchOnly, 'SHOW SCHEMAS IN DATABASE snowmux_sample', 'snowflake'), /list everything in SNOWMUX_SAMPLE/);
   enforceSqlObjects(tpchOnly, 'SHOW WAREHOUSES', CTX, { dialect: 'snowflake' });

@@ -1113,7 +1113,13 @@ class StatementScanner {
           this.#add(this.#databaseRef(name.parts.slice(0, 1)), 'list');
           this.#add(this.#schemaRef(name.parts), 'list');
         } else this.#out.opaque('cannot tell where SHOW TABLES FROM looks');
-      } else this.#add(this.#currentSchema(), 'list');
+      } else {
+        // DuckDB lists the tables and views of every schema on its search path, which after the call's
+        // USE db.schema also holds db.main: its names were listed to a role that may not see that schema.
+        const current = this.#currentSchema();
+        this.#add(current, 'list');
+        if (current && current.schema!.toLowerCase() !== 'main') this.#add({ database: current.database, schema: 'main' }, 'list');
+      }
       return;
     }
     if (w === 'ALL' || w === 'DATABASES' || w === 'SCHEMAS') {
