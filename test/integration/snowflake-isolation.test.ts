@@ -140,6 +140,41 @@ describe('Snowflake session isolation', () => {
     assert.equal((await context(w))[4], session);
   });
 
+  it("a profile whose warehouse or database does not exist: the hub's USE is named with the setting, not taken for the caller's SQL", async () => {
+    // Snowflake logs in with a warehouse or database that does not exist (the session has none); every later
+    // call's USE then fails. The caller wrote `select 1`: "Object does not exist … check the name" named nothing
+    // of theirs.
+    const w = warehouse('bad-wh', { warehouse: 'NOPE_WH', sources: { warehouse: 'env SNOWFLAKE_WAREHOUSE' } });
+    await context(w);
+    const sent = double.queries.length;
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+        assert.equal(err.code, 'OBJECT_NOT_FOUND');
+        assert.match(err.message, /USE WAREHOUSE "NOPE_WH"/);
+        assert.match(err.message, /warehouse \(set by env SNOWFLAKE_WAREHOUSE\)/);
+        assert.match(err.message, /Your statement was not sent/);
+        assert.match(err.message, /GRANT USAGE ON WAREHOUSE/);
+        assert.equal(err.details?.['setting'], 'warehouse');
+        assert.equal(err.details?.['notRun'], true);
+        return true;
+      });
+    }
+    assert.ok(double.queries.slice(sent).every((q) => q.sql.startsWith('USE ')), 'select 1 was never sent');
+    const db = warehouse('bad-db', { database: 'NOPE_DB' });
+    await context(db);
+    await assert.rejects(db.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.match(err.message, /USE SCHEMA "NOPE_DB"\."TPCH_SF1"/);
+      assert.match(err.message, /database of \[profiles\.bad-db\] and schema of \[profiles\.bad-db\]/);
+      return true;
+    });
+    // A value the call chose is named as the call's.
+    const role = warehouse('role-wh');
+    await assert.rejects(role.query('select 1', queryOptions({ warehouse: 'OTHER_WH' })), (err: SnowmuxError) => {
+      assert.match(err.message, /warehouse of the caller's hub role/);
+      return true;
+    });
+  });
+
   it('every statement — including USE and metadata — carries the QUERY_TAG and MULTI_STATEMENT_COUNT = 1', async () => {
     const w = warehouse('tags');
     const from = double.queries.length;

@@ -120,6 +120,17 @@ describe('driver error mapping', () => {
     assert.match(err.message, /user \(set by flag --user\) and password \(set by env SNOWFLAKE_PASSWORD\)/);
     assert.ok(!err.message.includes('hunter2-secret'));
   });
+  it('a statement without a warehouse names the profile setting that gives one, not a USE that lasts one call', () => {
+    const err = toSnowmuxError(
+      { name: 'OperationFailedError', code: '000606', sqlState: '57P03', message: "No active warehouse selected in the current session.  Select an active warehouse with the 'use warehouse' command.", data: { queryId: 'q-2' } },
+      { profile, phase: 'statement' },
+    );
+    assert.equal(err.code, 'SQL_ERROR');
+    assert.match(err.message, /warehouse of \[profiles\.dev\]|warehouse \(set by/);
+    assert.match(err.message, /lasts that call only/);
+    assert.equal(err.details?.['notRun'], true);
+    assert.equal(err.details?.['infrastructure'], false);
+  });
   it('recognises a lost session (retry once on a fresh connection)', () => {
     for (const code of ['390104', '390111', '390114', 407002]) assert.equal(isSessionLost({ code }), true, String(code));
     assert.equal(isSessionLost({ code: '002003' }), false);

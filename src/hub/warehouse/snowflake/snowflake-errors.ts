@@ -77,6 +77,11 @@ export function profileTimeoutSetting(profile: SnowflakeProfile, field: 'stateme
   return profile.sources[field] === undefined ? `${shownSettingName(field)} of [profiles.${profile.name}]` : settingLabel(profile, field);
 }
 
+/** A profile setting by where it was set, or, when no source is known, by the profile it belongs to. */
+function profileSettingLabel(profile: SnowflakeProfile, key: string): string {
+  return profile.sources[key] === undefined ? `${shownSettingName(key)} of [profiles.${profile.name}]` : settingLabel(profile, key);
+}
+
 /** A setting as messages name it — the key a user writes, and where the value in use came from. */
 export function settingLabel(profile: SnowflakeProfile, key: string): string {
   const source = profile.sources[key];
@@ -205,6 +210,19 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
       { details: { ...base, infrastructure: false } },
     );
   }
+  if (code === '000606') {
+    // Snowflake's own advice ("use warehouse") does not hold through the hub: each call's session is reset
+    // to the profile's context, so a USE WAREHOUSE lasts one call. Say which setting gives the warehouse.
+    // A profile's warehouse that does not exist or the role may not use leaves the session without one:
+    // Snowflake logs in anyway.
+    const wanted = ctx.profile.warehouse === undefined ? 'sets no warehouse' : `sets warehouse ${ctx.profile.warehouse}, which does not exist or the role may not use (USAGE)`;
+    return new SnowmuxError(
+      'SQL_ERROR',
+      `The statement needs a running warehouse and the session has none${idText}: ${text} The profile "${ctx.profile.name}" ${wanted}. ` +
+        `Set ${profileSettingLabel(ctx.profile, 'warehouse')} to a warehouse the role may use (SHOW WAREHOUSES lists them), or have an administrator GRANT USAGE ON WAREHOUSE … TO ROLE …; a USE WAREHOUSE in a call lasts that call only.`,
+      { details: { ...base, infrastructure: false, notRun: true, setting: 'warehouse' } },
+    );
+  }
   if (code === '000008') {
     return new SnowmuxError('SQL_MULTI_STATEMENT', `Snowflake refused multi-statement text (MULTI_STATEMENT_COUNT = 1)${idText}: ${text} Send one statement per call.`, {
       details: { ...base, infrastructure: false },
@@ -282,5 +300,47 @@ export function resultDownloadError(err: unknown, ctx: ErrorContext & { fromRow:
       `Snowflake hands out a large result from the account's cloud storage, not from the account's host, and ${why}${code ? ` (code ${code})` : ''}. ` +
       `Let this machine reach the STAGE hosts that SELECT SYSTEM$ALLOWLIST() lists (firewall, proxy, NO_PROXY). ${again}`,
     { details: { snowflakeCode: code, queryId: id, profile: ctx.profile.name, httpStatus: status, infrastructure: false } },
+  );
+}
+
+/** Where the value of a context field the hub switches to came from: the profile's setting, or the call's hub role or arguments. */
+export type ContextOrigin = 'profile' | 'call';
+
+const CALL_CONTEXT_SOURCE: Record<'role' | 'warehouse' | 'database' | 'schema', string> = {
+  role: 'snowflake_role of the caller\'s hub role ([roles.*] in config.toml)',
+  warehouse: 'warehouse of the caller\'s hub role ([roles.*] in config.toml)',
+  database: 'the call\'s database argument',
+  schema: 'the call\'s schema argument',
+};
+
+/**
+ * A USE statement the hub sent to give a pooled connection the call's context failed. Snowflake's error is
+ * about that USE, not the caller's SQL (which was not sent): said so, with the value, the setting it came
+ * from and what makes it work. Without this, a profile whose warehouse or database does not exist (or is not
+ * granted to the role) — Snowflake logs in with it anyway — failed every call, even `SELECT 1`, with "Object
+ * does not exist … Check the name", naming nothing the caller wrote.
+ */
+export function contextSwitchError(
+  error: SnowmuxError,
+  profile: SnowflakeProfile,
+  use: { sql: string; fields: readonly ('role' | 'warehouse' | 'database' | 'schema')[]; origin: ContextOrigin; role: string | null },
+): SnowmuxError {
+  if (!['OBJECT_NOT_FOUND', 'PERMISSION_DENIED', 'SQL_ERROR'].includes(error.code)) return error;
+  const field = use.fields.includes('schema') ? 'schema' : use.fields[0]!;
+  const sources = use.fields.map((f) => (use.origin === 'profile' ? profileSettingLabel(profile, f) : CALL_CONTEXT_SOURCE[f])).join(' and ');
+  const details = error.details ?? {};
+  const said = `${typeof details['snowflakeCode'] === 'string' ? `Snowflake code ${details['snowflakeCode']}` : 'Snowflake'}${typeof details['queryId'] === 'string' ? `, query id ${details['queryId']}` : ''}`;
+  const snowflakeText = error.message.replace(/\s*\(Snowflake code [^)]*\)\..*$/s, '').replace(/^SQL compilation error:\s*/, '');
+  const as = use.role === null ? 'the session\'s role' : `role ${use.role}`;
+  const fix =
+    field === 'role'
+      ? `The role does not exist or is not granted to user "${profile.user}": fix ${sources}, or have an administrator GRANT ROLE … TO USER ${profile.user}.`
+      : field === 'warehouse'
+        ? `The warehouse does not exist or ${as} may not use it: fix ${sources}, or have an administrator GRANT USAGE ON WAREHOUSE … TO ROLE ….`
+        : `The ${field} does not exist or ${as} may not use it: fix ${sources}, or have an administrator GRANT USAGE ON ${field.toUpperCase()} … TO ROLE ….`;
+  return new SnowmuxError(
+    error.code,
+    `Snowflake refused \`${use.sql}\`, which the hub sends to give the session the call's ${use.fields.join(' and ')} (from ${sources}): ${snowflakeText} (${said}). Your statement was not sent. ${fix}`,
+    { cause: error.cause, details: { ...details, setting: field, notRun: true } },
   );
 }

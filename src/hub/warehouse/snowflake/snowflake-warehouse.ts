@@ -53,7 +53,7 @@ import {
   type OutageState,
   type OutageWatchTimings,
 } from './outage-watch.js';
-import { isSessionLost, profileTimeoutSetting, settingLabel } from './snowflake-errors.js';
+import { contextSwitchError, isSessionLost, profileTimeoutSetting, settingLabel } from './snowflake-errors.js';
 import { snowflakePlan, snowflakeProfile } from './snowflake-plan.js';
 import { INTERACTIVE_LOGIN_WAIT_MS, interactiveLogin, SnowflakePool } from './snowflake-pool.js';
 import { fetchStatementResult, runStatement, type RowWindow, type StatementOutcome, type StatementSuccess } from './statement-runner.js';
@@ -658,7 +658,13 @@ export class SnowflakeWarehouse implements Warehouse {
         cancelGraceMs: this.options.cancelGraceMs ?? 3000,
         errors: { profile: this.profile, phase: 'statement' },
       });
-      if (!outcome.ok) return outcome;
+      if (!outcome.ok) {
+        const fields = Object.keys(statement.sets) as (keyof DesiredContext)[];
+        // The call's own value (its hub role's, or its arguments) when it gave one, else the profile's.
+        const origin = fields.some((f) => ctx[f] !== undefined && ctx[f] !== '') ? 'call' : 'profile';
+        const role = lease.tracked.get('role') ?? null;
+        return { ...outcome, error: contextSwitchError(outcome.error, this.profile, { sql: statement.sql, fields, origin, role }) };
+      }
       for (const [field, value] of Object.entries(statement.sets)) lease.tracked.set(field as keyof DesiredContext, value);
       lease.tracked.observe(outcome.sessionState);
     }
