@@ -14,6 +14,7 @@ import {
   formatTimestampNanos,
   formatTimestampNanosAtOffset,
   integerToJson,
+  parseJsonText,
   toJsonValue,
 } from '../json-values.js';
 import type { ColumnInfo, JsonValue } from '../types.js';
@@ -105,6 +106,15 @@ function valueConverter(column: SfColumn, type: string): CellConverter {
           ? formatTimestampNanosAtOffset(epochNanos(v), offset)
           : formatTimestampNanos(epochNanos(v), true);
       };
+    case 'vector':
+      // The driver does not know VECTOR and hands over Snowflake's cell text, "[1.5,2,3]": the caller gets
+      // the array of numbers, as an ARRAY cell is given — not a string holding JSON.
+      return (v) => (typeof v === 'string' ? parseJsonText(v) : toJsonValue(v));
+    case 'geography':
+    case 'geometry':
+      // Text in the session's GEOGRAPHY/GEOMETRY_OUTPUT_FORMAT: GeoJSON (the default) is a JSON object, given
+      // as one like an OBJECT cell; WKT, EWKT and the hex of WKB stay text.
+      return (v) => (typeof v === 'string' && v.trimStart().startsWith('{') ? parseJsonText(v) : toJsonValue(v));
     default:
       // text, boolean, binary (Buffer → hex), variant/object/array (parsed JSON)
       return toJsonValue;
