@@ -47,7 +47,12 @@ function poolDetail(w: SnowflakeWarehouse): Record<string, number> {
 }
 
 before(async () => {
-  double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] }] });
+  double = await startSnowflakeDouble({
+    users: [
+      { name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] },
+      { name: 'oauth_user', oauthTokens: ['oauth-token-r1'], roles: ['ANALYST', 'PUBLIC'] },
+    ],
+  });
 });
 
 afterEach(() => double.clearFaults());
@@ -278,6 +283,27 @@ describe('Snowflake resilience', () => {
       assert.equal(err.details?.['infrastructure'], true);
       return true;
     });
+  });
+
+  it('a session whose OAuth token ended (390318 on a statement) serves nothing more: a fresh login, and the call retried once', async () => {
+    // Sessions that logged in with an OAuth token get 390318 on every statement once the token expires; kept
+    // in the pool, the connection failed each later call with "Snowflake failed … The call can be retried".
+    const w = warehouse('oauth-ended', { user: 'oauth_user', auth: { method: 'oauth', token: 'oauth-token-r1' } });
+    await w.query('select 1', queryOptions());
+    double.inject({ kind: 'error', endpoint: 'query', code: '390318', sqlState: '08004', message: 'OAuth access token expired. [1234]', times: 1 });
+    assert.deepEqual((await w.query('select 5', queryOptions())).rows, [[5]]);
+    assert.equal(poolDetail(w)['logins'], 2);
+    assert.equal(poolDetail(w)['discarded'], 1);
+    // Twice in a row (the fresh session too): the call fails naming the token, and neither session is kept.
+    double.inject({ kind: 'error', endpoint: 'query', code: '390318', sqlState: '08004', message: 'OAuth access token expired.', times: 2 });
+    await assert.rejects(w.query('select 6', queryOptions()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'CONNECTION_LOST');
+      assert.match(err.message, /OAuth access token expired, code 390318/);
+      assert.match(err.message, /the OAuth token \(token \(set by env SNOWFLAKE_TOKEN\)\); it may have expired — get a fresh one/);
+      assert.doesNotMatch(err.message, /oauth-token-r1/);
+      return true;
+    });
+    assert.equal(poolDetail(w)['discarded'], 3);
   });
 
   it('a hung query is cut off by the backend timeout even though the server never answers', async () => {

@@ -20,8 +20,14 @@ export interface ErrorContext {
   timeoutSetting?: string | undefined;
 }
 
-/** Server codes meaning the session is gone: the call may be retried once on a fresh connection. */
-const SESSION_LOST_CODES = new Set(['390104', '390111', '390112', '390114', '407001', '407002', '405503', '406502']);
+/**
+ * Server codes meaning the session is gone: the call may be retried once on a fresh connection. 390303/390318
+ * (OAuth token invalid/expired) come on the statements of a session that logged in with an OAuth token once
+ * the token ends: that session serves nothing more, and a new login says whether the token in the settings is
+ * still good (a refreshed token file already opened a pool of its own).
+ */
+const SESSION_LOST_CODES = new Set(['390104', '390111', '390112', '390114', '390303', '390318', '407001', '407002', '405503', '406502']);
+const OAUTH_ENDED_CODES = new Set(['390303', '390318']);
 const NOT_FOUND_CODES = new Set(['002003', '002043', '000709']);
 const LOGIN_AUTH_CODES = new Set([
   '390100', // incorrect username or password
@@ -191,9 +197,10 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
     );
   }
   if (isSessionLost(err)) {
+    const token = code !== undefined && OAUTH_ENDED_CODES.has(code) ? ` ${credentialHint(ctx.profile, code)}` : '';
     return new SnowmuxError(
       'CONNECTION_LOST',
-      `The Snowflake session of ${who(ctx.profile)} ended (${text || 'session gone'}${code ? `, code ${code}` : ''}). The hub reconnects; run the call again.`,
+      `The Snowflake session of ${who(ctx.profile)} ended (${text.replace(/\.+$/, '') || 'session gone'}${code ? `, code ${code}` : ''}). The hub reconnects; run the call again.${token}`,
       { details: { ...base, infrastructure: true, transient: true } },
     );
   }
