@@ -285,6 +285,32 @@ describe('Snowflake resilience', () => {
     });
   });
 
+  it('a login the host answers with HTTP 403 or 513 (an account identifier naming no account) says so, not "could not be reached, retry"', async () => {
+    // What Snowflake answers for a legacy locator without its region and cloud, or a mistyped account.
+    for (const status of [403, 513]) {
+      const w = warehouse(`login-${status}`, { accessUrl: undefined, host: new URL(double.url).host, sources: { host: 'env SNOWFLAKE_HOST' } }, { driverOptions: { sfRetryMaxLoginRetries: 0, accessUrl: double.url } });
+      double.inject({ kind: 'httpStatus', endpoint: 'login', status, times: 1 });
+      await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+        assert.equal(err.code, 'WAREHOUSE_UNAVAILABLE');
+        assert.match(err.message, new RegExp(`answered the login .* with HTTP ${status}`));
+        assert.match(err.message, /host \(set by env SNOWFLAKE_HOST\)/);
+        assert.match(err.message, /<organization>-<account>/);
+        assert.doesNotMatch(err.message, /could not be reached|can be retried/);
+        assert.equal(err.details?.['transient'], false);
+        assert.equal(err.details?.['httpStatus'], status);
+        return true;
+      });
+    }
+    // Another HTTP answer is said as one, with its status.
+    const w = warehouse('login-400');
+    double.inject({ kind: 'httpStatus', endpoint: 'login', status: 400, times: 1 });
+    await assert.rejects(w.query('select 1', queryOptions()), (err: SnowmuxError) => {
+      assert.match(err.message, /answered HTTP 400/);
+      assert.doesNotMatch(err.message, /could not be reached/);
+      return true;
+    });
+  });
+
   it('a session whose OAuth token ended (390318 on a statement) serves nothing more: a fresh login, and the call retried once', async () => {
     // Sessions that logged in with an OAuth token get 390318 on every statement once the token expires; kept
     // in the pool, the connection failed each later call with "Snowflake failed … The call can be retried".

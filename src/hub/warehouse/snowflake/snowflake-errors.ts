@@ -46,6 +46,18 @@ const LOGIN_AUTH_CODES = new Set([
   '390190', // authenticator not supported
   '390422', // network policy: the client's IP address is not allowed
 ]);
+/**
+ * HTTP statuses a Snowflake host answers a login with when the address names no account it serves (a wrong or
+ * incomplete account identifier): 403 Forbidden, 513 since 2024, 404 where no such path is served.
+ */
+const LOGIN_NO_ACCOUNT_STATUSES = new Set([403, 404, 513]);
+
+/** The HTTP status of a driver's "request failed" error (401002), when the answer had one. */
+function httpStatusOf(err: unknown): number | undefined {
+  const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599 ? status : undefined;
+}
+
 /** snowflake-sdk's own codes for transport failures (numbers). */
 const NETWORK_DRIVER_CODES = new Set([401001, 401002, 401003, 402001, 402002]);
 
@@ -169,7 +181,29 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
   const base = { snowflakeCode: code, sqlState, queryId, profile: ctx.profile.name };
   const idText = queryId ? `, query id ${queryId}` : '';
 
+  const status = httpStatusOf(err);
+  if (code === '401002' && ctx.phase === 'login' && status !== undefined && LOGIN_NO_ACCOUNT_STATUSES.has(status)) {
+    // Snowflake answered, so "could not be reached … can be retried" sent people after the network. The host
+    // of an account identifier that names no account (a legacy locator without its region and cloud, a typo)
+    // answers the login with 403 (513 lately); every retry gets the same.
+    const where = ctx.profile.accessUrl !== undefined ? settingLabel(ctx.profile, 'accessUrl') : ctx.profile.host !== undefined ? settingLabel(ctx.profile, 'host') : settingLabel(ctx.profile, 'account');
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `Snowflake answered the login of ${who(ctx.profile)} with HTTP ${status}: the address the hub logs in at names no Snowflake account it serves. Check ${where}: ` +
+        `use the <organization>-<account> form Snowsight shows ("Connect a tool to Snowflake"), or a legacy account locator with its region and cloud (e.g. xy12345.us-east-2.aws; only AWS us-west-2 has none). ` +
+        `A proxy between the hub and Snowflake that refuses the request answers this way too. Retrying does not help until the setting is fixed.`,
+      { details: { ...base, httpStatus: status, setting: ctx.profile.accessUrl !== undefined ? 'accessUrl' : ctx.profile.host !== undefined ? 'host' : 'account', infrastructure: false, transient: false } },
+    );
+  }
   if (code !== undefined && NETWORK_DRIVER_CODES.has(Number(code))) {
+    if (code === '401002' && status !== undefined) {
+      // An HTTP answer is no failure to reach Snowflake: say what it answered.
+      return new SnowmuxError(
+        'WAREHOUSE_UNAVAILABLE',
+        `Snowflake answered HTTP ${status} for ${who(ctx.profile)}${ctx.phase === 'login' ? ' at login' : ''} (code ${code}). Check ${settingLabel(ctx.profile, 'account')} and any proxy between the hub and Snowflake; the call can be retried.`,
+        { details: { ...base, httpStatus: status, infrastructure: true, transient: true } },
+      );
+    }
     return new SnowmuxError(
       'WAREHOUSE_UNAVAILABLE',
       `Snowflake could not be reached for ${who(ctx.profile)}: ${text || 'network error'} (code ${code}). Check the network, proxy and ${settingLabel(ctx.profile, 'account')}; the call can be retried.`,
