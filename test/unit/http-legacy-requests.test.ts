@@ -4,7 +4,8 @@
  * life, one connection per cancel), also for a batch once its other requests are answered, and for the v1
  * SDK client cancelling a call; a second request under an id still in flight is refused at once, and the
  * first is still answered (it was left unanswered for ever); cancelled requests leave nothing in the SDK's
- * transport (each left an entry for the session's life).
+ * transport (each left an entry for the session's life); an initialize sent again in a session renames
+ * nothing (it renamed the session's client and protocol version to what the SDK refused).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -236,4 +237,20 @@ test('2025 session: an id of a batch still being answered is refused, answered o
     assert.equal(again[0]?.id, id);
     assert.equal(again[0]?.error, undefined, JSON.stringify(again));
   }
+});
+
+test('2025 session: an initialize sent again is refused and renames nothing (status and audit keep the client that initialized)', { timeout: 20_000 }, async (t) => {
+  const { fetch: inProcess, sessions } = hubFace(t);
+  const post = poster(inProcess);
+  const session = await initialize(post);
+  const again = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'impostor', version: '9' } } }, session);
+  assert.equal(again.status, 400);
+  await again.text();
+  // Before, the refused initialize was read first: the session's client and protocol became the impostor's.
+  assert.deepEqual(sessions[0]!.client, { name: 'raw', version: '1' });
+  assert.equal(sessions[0]!.protocolVersion, '2025-06-18');
+  // The session goes on under its own name.
+  const listed = await messages(await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, session));
+  assert.equal(listed[0]?.id, 2);
+  assert.deepEqual(sessions[0]!.client, { name: 'raw', version: '1' });
 });

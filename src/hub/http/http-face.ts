@@ -625,8 +625,12 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (e.transport.owed === 0 && !e.listening && legacy.get(e.attached.session.id) === e) e.attached.session.away = true;
   }
 
-  function observe(attached: AttachedSession, body: unknown): void {
-    for (const m of Array.isArray(body) ? body : [body]) observeClientMessage(attached.session, m);
+  /** Learns the client's name and protocol from a body; `initialized`: an existing 2025 session's, whose initialize the SDK refuses. */
+  function observe(attached: AttachedSession, body: unknown, initialized = false): void {
+    for (const m of Array.isArray(body) ? body : [body]) {
+      if (initialized && (m as { method?: unknown } | null)?.method === 'initialize') continue;
+      observeClientMessage(attached.session, m);
+    }
   }
 
   /** A request whose params its method's schema refuses: −32602 naming the field (the SDK would answer −32603 with a zod dump). */
@@ -798,7 +802,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         const entry = legacy.get(sessionId);
         // Another identity's session is as good as unknown: never say it exists.
         if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, 'Session not found: initialize a new one.');
-        observe(entry.attached, body);
+        // Not its initialize: the session was initialized by the POST that created it, and the SDK refuses
+        // another ("Server already initialized"); read first, it renamed the session's client and protocol
+        // version (status, the audit records, the query tag, a role chosen by client name) to what was refused.
+        observe(entry.attached, body, true);
         entry.lastSeen = monotonic();
         entry.inFlight += 1;
         // Whatever it sends, its client is there (again): its session counts in fair shares.
