@@ -23,7 +23,8 @@ import { LegacyTransport } from './legacy-transport.js';
 import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
-import { DEFAULT_OTHER_REQUEST_RATE, DEFAULT_PROTOCOL_ERROR_RATE, SessionBucket, refusalCost } from '../session/line-transport.js';
+import { DEFAULT_OTHER_REQUEST_RATE, DEFAULT_PROTOCOL_ERROR_RATE, INVALID_REQUEST, SessionBucket, jsonRpcProblem, refusalCost } from '../session/line-transport.js';
+import { idAsSent } from '../../wire/request-id.js';
 import { observeClientMessage, type Identity } from '../session/session.js';
 import { removedIn2026 } from '../session/connection-era.js';
 import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, messageTextProblem, oversizedValue, requestParamsProblem } from '../session/request-params.js';
@@ -551,7 +552,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   /** A body's JSON, or its refusal; `bytes` is its size (what refusing it cost, see refusedBody). */
-  async function readBody(request: Request): Promise<{ body: unknown; bytes: number } | { refusal: Response; bytes: number }> {
+  async function readBody(request: Request): Promise<{ body: unknown; bytes: number; text?: Buffer } | { refusal: Response; bytes: number }> {
     if (request.method !== 'POST') return { body: undefined, bytes: 0 };
     if (!isJsonContentType(request.headers.get('content-type'))) return { refusal: jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json'), bytes: 0 };
     // The engines hand the body over as sent: a compressed one would be read as (invalid) JSON.
@@ -565,7 +566,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const shape = messageTextProblem(bytes, MAX_BATCH_MESSAGES);
     if (shape) return { refusal: jsonRpcError(400, shape.code, `${shape.message}.`), bytes: bytes.length };
     try {
-      return { body: JSON.parse(new TextDecoder().decode(bytes)) as unknown, bytes: bytes.length };
+      return { body: JSON.parse(new TextDecoder().decode(bytes)) as unknown, bytes: bytes.length, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
     } catch {
       return { refusal: jsonRpcError(400, -32700, 'Parse error: the body is not valid JSON'), bytes: bytes.length };
     }
@@ -631,6 +632,26 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       if (initialized && (m as { method?: unknown } | null)?.method === 'initialize') continue;
       observeClientMessage(attached.session, m);
     }
+  }
+
+  /**
+   * A message that is no JSON-RPC request, notification or response: the SDK answers every such body with
+   * the same "Bad Request: the request body is not a valid JSON-RPC message", under the id as JSON.parse read
+   * it (an id past 2^53 rounded: an id the client never sent). The Unix socket and `snowmux stdio` say what
+   * is wrong (a null, fractional or too large id, an unknown member, a progress token that is no string or
+   * integer) and answer under null an id they cannot give back as sent: so does this face, with the same
+   * words (the line transport's jsonRpcProblem) and the SDK's status.
+   */
+  function badShape(body: unknown, text: Buffer): Response | undefined {
+    for (const m of Array.isArray(body) ? body : [body]) {
+      // A batch inside a batch is no message (jsonRpcProblem's word for an array is about batches on stdio).
+      const problem = Array.isArray(m) ? 'a JSON-RPC message must be a JSON object' : jsonRpcProblem(m);
+      if (problem === null) continue;
+      const id = m !== null && typeof m === 'object' && !Array.isArray(m) ? (m as { id?: unknown }).id : undefined;
+      const answerable = (typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) && idAsSent(text, id);
+      return json(400, { jsonrpc: '2.0', id: answerable ? id : null, error: { code: INVALID_REQUEST, message: `Invalid Request: ${problem}.` } });
+    }
+    return undefined;
   }
 
   /** A request whose params its method's schema refuses: −32602 naming the field (the SDK would answer −32603 with a zod dump). */
@@ -765,14 +786,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (throttled) return throttled;
     const read = await readBody(request);
     if ('refusal' in read) return read.bytes > 0 ? refusedBody(caller, read.bytes, read.refusal) : read.refusal;
-    const { body, bytes } = read;
+    const { body, bytes, text } = read;
     // The batch size first: a batch the SDK refuses whole must not spend the identity's request budget.
     if (Array.isArray(body) && body.length > MAX_BATCH_MESSAGES) {
       return refusedBody(caller, bytes, jsonRpcError(400, -32600, `Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages; this one holds ${body.length}. Send them in smaller batches.`));
     }
     const limited = overRequestRate(caller, body);
     if (limited) return limited;
-    const malformed = badParams(body) ?? badResponse(body);
+    const malformed = (text === undefined ? undefined : badShape(body, text)) ?? badParams(body) ?? badResponse(body);
     if (malformed) return refusedBody(caller, bytes, malformed);
     // A stream that only waits for notifications: a GET, or a subscriptions/listen (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds).
     const listen = request.method === 'GET' ? undefined : listenRequest(body);
