@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { ConnectionEra } from '../../src/hub/session/connection-era.js';
 
-const envelope = (version = '2026-07-28') => ({ _meta: { 'io.modelcontextprotocol/protocolVersion': version } });
+// The envelope's required keys (the revision and the client's capabilities), as every 2026-07-28 request carries them.
+const envelope = (version = '2026-07-28') => ({ _meta: { 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientCapabilities': {} } });
 const result = (id: number, value: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, result: value }) as JSONRPCMessage;
 const failure = (id: number, code: number, message = 'Method not found', data?: unknown) => ({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }) as JSONRPCMessage;
 const messageOf = (m: JSONRPCMessage) => (m as { error?: { message: string } }).error?.message ?? '';
@@ -119,4 +120,20 @@ test('a 2026-07-28 request the server answered with an error pins the connection
   opening.asked(2, 'tools/list', envelope());
   opening.answer(failure(2, -32602, 'Invalid _meta envelope for protocol revision 2026-07-28: x: missing', { envelope: { key: 'x', problem: 'missing' } }));
   assert.equal(opening.refusal('initialize', { protocolVersion: '2025-11-25' }), null, 'initialize still opens a 2025 connection');
+});
+
+test('on a 2026-07-28 connection, a later request whose envelope lacks a key or holds a wrong one is told which, as its first request and HTTP are', () => {
+  const era = new ConnectionEra();
+  era.asked(1, 'tools/list', envelope());
+  era.answer(result(1));
+  const version = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' };
+  // The SDK refused these with the schema's words alone ("Invalid input: expected object, received undefined").
+  const missing = era.refusal('tools/call', { name: 'execute_query', _meta: version });
+  assert.equal(missing?.code, -32602);
+  assert.equal(missing?.message, 'Invalid _meta envelope for protocol revision 2026-07-28: io.modelcontextprotocol/clientCapabilities: missing');
+  assert.deepEqual(missing?.data, { envelope: { key: 'io.modelcontextprotocol/clientCapabilities', problem: 'missing' } });
+  const wrong = era.refusal('tools/list', { _meta: { ...version, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': 3 } });
+  assert.match(wrong?.message ?? '', /^Invalid _meta envelope for protocol revision 2026-07-28: io\.modelcontextprotocol\/clientInfo: /);
+  assert.equal((wrong?.data as { envelope: { key: string } } | undefined)?.envelope.key, 'io.modelcontextprotocol/clientInfo');
+  assert.equal(era.refusal('tools/list', envelope()), null, 'a whole envelope passes');
 });

@@ -13,7 +13,7 @@
  * transport refuses a second `initialize` the same way), and the SDK's refusals of the other era's
  * methods keep their code and data but say why and what to do.
  */
-import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, type JSONRPCMessage } from '@modelcontextprotocol/server';
 
 const INVALID_REQUEST = -32600;
 const INVALID_PARAMS = -32602;
@@ -81,6 +81,13 @@ export class ConnectionEra {
           message: `Unsupported protocol version on this connection: it speaks MCP ${this.#modern} (its first request said so), and this request's _meta envelope says ${claims}. One connection speaks one protocol version: send ${this.#modern} here, or open a new connection for ${claims}.`,
           data: { supported: [this.#modern], requested: claims },
         };
+      }
+      // The SDK checks a later request's envelope as well, but its refusal gives only the schema's words ("Invalid
+      // input: expected object, received undefined"), not which key: the opening request's refusal and HTTP's
+      // name it (data.envelope), and so does this one, with the SDK's own reading of the envelope.
+      if (claims !== undefined) {
+        const envelope = envelopeRefusal(method, params);
+        if (envelope !== null) return envelope;
       }
     }
     if (method !== 'initialize') {
@@ -177,6 +184,13 @@ function modernInitialize(revision: string): string {
 function isOpeningRefusal(error: { code: number; data?: unknown }): boolean {
   if (error.code === UNSUPPORTED_PROTOCOL_VERSION) return true;
   return error.code === INVALID_PARAMS && typeof error.data === 'object' && error.data !== null && 'envelope' in error.data;
+}
+
+/** What is wrong with a 2026-07-28 request's `_meta` envelope (a required key missing, a key of the wrong type), as HTTP says it; null when nothing is. */
+function envelopeRefusal(method: string, params: unknown): EraRefusal | null {
+  const read = classifyInboundRequest({ httpMethod: 'POST', body: { jsonrpc: '2.0', id: 0, method, params } });
+  if (read.kind !== 'reject' || read.rung !== 'envelope') return null;
+  return { code: read.code, message: read.message, ...(read.data === undefined ? {} : { data: read.data as Record<string, unknown> }) };
 }
 
 /** The revision a request's 2026-07-28 `_meta` envelope claims, if it has one. */
