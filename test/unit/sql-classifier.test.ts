@@ -369,3 +369,16 @@ describe('tokenize', () => {
     assert.equal(tokenize('select').tokens[0]?.upper, 'SELECT');
   });
 });
+
+test('a lone UTF-16 surrogate is refused, as NUL is: the engine would run U+FFFD in its place; a whole pair is read', () => {
+  for (const sql of ["select '\ud800' as b", 'select 1 as "x\udfff"', "select 'a' -- \udbff", "select '\udc00\ud800'"]) {
+    const verdict = refusal(sql, READ_ONLY_WITH_STAGES);
+    assert.equal(verdict.code, 'SQL_UNPARSEABLE', sql);
+    assert.match(verdict.message, /lone UTF-16 surrogate \(\\u[0-9a-f]{4}\), which has no UTF-8 form/, sql);
+    // The refusal quotes no raw surrogate of its own.
+    assert.equal(LONE.test(verdict.message), false, verdict.message);
+  }
+  assert.equal(checkSql("select '😀' as \"😀\"", READ_ONLY_WITH_STAGES).allowed, true);
+});
+
+const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -149,6 +149,9 @@ function isOddLineBreak(c: number): boolean {
   return c === CH_CR || c === CH_VT || c === CH_FF || c === 0x85 || c === 0x2028 || c === 0x2029;
 }
 
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 const MULTI_CHAR_PUNCT = ['->>', '->', '=>', '::', '<=', '>=', '<>', '!=', '||', '**'];
 const MULTI_CHAR_STARTS = new Set([...MULTI_CHAR_PUNCT.map((p) => p.charCodeAt(0)), 47 /* / */]);
 
@@ -165,6 +168,14 @@ class Lexer {
     const nul = this.src.indexOf('\u0000');
     if (nul >= 0) {
       return this.fail('NUL_CHARACTER', 'the text contains a NUL character, which engines handle inconsistently', nul);
+    }
+    // Half of a UTF-16 surrogate pair alone (JSON's "\ud800") has no UTF-8 form: the engine is sent U+FFFD in
+    // its place (DuckDB answered SELECT '\ud800' with '\ufffd'), so the statement that ran was not the one
+    // judged here and recorded in the audit log, and a literal or name holding one silently matched another.
+    const lone = LONE_SURROGATE.exec(this.src);
+    if (lone !== null) {
+      const unit = this.src.charCodeAt(lone.index).toString(16);
+      return this.fail('LONE_SURROGATE', `the text contains a lone UTF-16 surrogate (\\u${unit}), which has no UTF-8 form: the engine would get U+FFFD in its place`, lone.index);
     }
     const src = this.src;
     const n = src.length;
