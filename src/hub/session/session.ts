@@ -2,7 +2,11 @@
  * One MCP session: one shim connection (or one stdio client). Holds identity, client facts and counters
  * for status, and the abort controllers of its running calls so a vanished client frees everything.
  */
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { ParentInfo } from '../../wire/hello.js';
+
+/** The one revision of the per-request era this hub (its SDK) serves. */
+const MODERN_REVISION = '2026-07-28';
 
 export interface ClientInfo {
   name: string;
@@ -154,7 +158,9 @@ export function observeClientMessage(session: Session, message: unknown): void {
   if (m.method === 'initialize') {
     const info = m.params.clientInfo as { name?: unknown; version?: unknown } | undefined;
     if (info && typeof info.name === 'string') session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };
-    if (typeof m.params.protocolVersion === 'string') session.protocolVersion = m.params.protocolVersion.slice(0, 40);
+    // The version the session speaks is the one the answer agrees on: the client's if the SDK serves it, else the
+    // SDK's latest (its negotiation rule). The requested one was shown: status said 2099-01-01 for a session of 2025-11-25.
+    if (typeof m.params.protocolVersion === 'string') session.protocolVersion = SUPPORTED_PROTOCOL_VERSIONS.includes(m.params.protocolVersion) ? m.params.protocolVersion : LATEST_PROTOCOL_VERSION;
     session.initialized = true;
     return;
   }
@@ -166,6 +172,8 @@ export function observeClientMessage(session: Session, message: unknown): void {
   if (info && typeof info.name === 'string' && session.client?.name !== info.name) {
     session.client = { name: info.name.slice(0, 200), version: String(info.version ?? '').slice(0, 100) };
   }
+  // Only a revision the hub serves: a request claiming another is refused (by the SDK, or on a pinned connection
+  // by ConnectionEra), and read first it set an HTTP client's shared session to a version it never spoke.
   const version = meta['io.modelcontextprotocol/protocolVersion'];
-  if (typeof version === 'string') session.protocolVersion = version.slice(0, 40);
+  if (version === MODERN_REVISION) session.protocolVersion = version;
 }
