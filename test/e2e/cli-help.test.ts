@@ -47,6 +47,17 @@ test('`snowmux help CMD` is CMD --help; a wrong option or value exits 2 (usage),
   assert.match((await runCli(['service', 'instal', 'pm2'])).stderr, /^Unknown action "instal" \(did you mean "install"\?\): install or uninstall\./);
 });
 
+test('snowmux stdio checks SNOWMUX_LOG_LEVEL as the hub does: an unknown level is a usage error naming it, before any home is made', async (t) => {
+  // It handed the variable to pino as written: "verbose" ended it with pino's "default level:verbose must be
+  // included in custom levels" (exit 1, no variable named), the hub's check passed by.
+  const fresh = join(tempHome(t), 'new-home');
+  const r = await runCli(['stdio', '--home', fresh], { SNOWMUX_LOG_LEVEL: 'verbose' }, '');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /SNOWMUX_LOG_LEVEL="verbose" is not a log level: use one of trace, debug, info, warn, error, fatal, silent \(or leave it unset for warn\)\. \[USAGE\]/);
+  assert.doesNotMatch(r.stderr, /custom levels/);
+  assert.equal(existsSync(fresh), false);
+});
+
 test('a secret given as a profile flag is refused with where it goes instead, not as an unknown option', async () => {
   for (const [argv, variable, key] of [
     [['hub', '--password', 'hunter2-never-echoed'], 'SNOWFLAKE_PASSWORD', 'password'],

@@ -9,7 +9,7 @@ import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { ensureHome, resolveHome } from '../../wire/home.js';
-import { createLogger } from '../../hub/observe/logger.js';
+import { createLogger, logLevelFromEnv } from '../../hub/observe/logger.js';
 import { HubCore, waitUntil } from '../../hub/core/hub-core.js';
 import { SnowmuxError } from '../../errors.js';
 import { createMcpServer } from '../../hub/core/mcp-server.js';
@@ -32,15 +32,17 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stderr.write(`Usage: snowmux stdio [--home DIR] [--config PATH] [profile flags]\n\nServes the snowmux tools on stdin/stdout in this process (no hub).\n${PROFILE_FLAGS_HELP}\n`);
     return 0;
   }
+  // An empty variable (an editor config's "" placeholder) is unset. Checked as the hub checks it, before
+  // anything is made: passed to pino as written, "verbose" ended the process with pino's own error.
+  const level = logLevelFromEnv(process.env.SNOWMUX_LOG_LEVEL, 'warn');
   const home = resolveHome({ flag: values.home });
   ensureHome(home);
   if (process.stdin.isTTY === true) {
     io.stderr.write('snowmux stdio: waiting for MCP JSON-RPC messages on stdin, one per line — an editor runs this as its MCP server. Set one up with `snowmux setup <client>`; Ctrl-D ends.\n');
   }
   // stdout is the protocol channel: logs go to stderr, quietly by default.
-  // An empty variable (an editor config's "" placeholder) is unset: `||`, not `??`, for each read here.
   const secrets = new KnownSecrets();
-  const logger = createLogger({ destination: process.stderr, level: process.env.SNOWMUX_LOG_LEVEL || 'warn', scrub: (line) => secrets.scrubLogLine(line) });
+  const logger = createLogger({ destination: process.stderr, level, scrub: (line) => secrets.scrubLogLine(line) });
   // Several in-process servers may run beside a hub on one home, and the hub's audit chain has one writer:
   // each stdio process keeps its own chain (audit/stdio/<start>-<pid>/), which `audit verify` checks too.
   const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir(), secrets });

@@ -64,12 +64,15 @@ function shiftLogs(file: string, keep: number): void {
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** $SNOWMUX_LOG_LEVEL, checked: pino's own refusal of an unknown level names neither the variable nor the levels. */
-function logLevelFromEnv(value: string | undefined): string {
-  if (!value) return 'info';
+/**
+ * $SNOWMUX_LOG_LEVEL, checked: pino's own refusal of an unknown level names neither the variable nor the levels.
+ * `fallback` is the level when it is unset: info for the hub's file, warn for `snowmux stdio`'s stderr.
+ */
+export function logLevelFromEnv(value: string | undefined, fallback = 'info'): string {
+  if (!value) return fallback;
   const level = value.trim().toLowerCase();
   if (LOG_LEVELS.includes(level)) return level;
-  throw new SnowmuxError('USAGE', `SNOWMUX_LOG_LEVEL=${JSON.stringify(value)} is not a log level: use one of ${LOG_LEVELS.join(', ')} (or leave it unset for info).`);
+  throw new SnowmuxError('USAGE', `SNOWMUX_LOG_LEVEL=${JSON.stringify(value)} is not a log level: use one of ${LOG_LEVELS.join(', ')} (or leave it unset for ${fallback}).`);
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
