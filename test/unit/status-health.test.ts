@@ -63,6 +63,10 @@ test('the embedded sample does not make a hub with a failing Snowflake account h
   const h = assessHealth(status([warehouse('duckdb', 'embedded'), warehouse('snowflake', 'prod', {})]));
   assert.equal(h.ok, false);
   assert.match(h.reasons.join(' '), /embedded sample warehouse still answers/);
+  // One failing account is one reason: the note on the sample is part of it, not a reason (and a failed
+  // doctor check, "2 checks failed") of its own.
+  assert.equal(h.reasons.length, 1, h.reasons.join('\n'));
+  assert.match(h.reasons[0]!, /^no warehouse can serve: Snowflake profile "prod" .* \(The embedded sample warehouse still answers .*\.\)$/);
   const breaker = assessHealth(status([warehouse('duckdb', 'embedded'), warehouse('snowflake', 'prod')], [{ kind: 'snowflake', profile: 'prod', state: 'open' }]));
   assert.equal(breaker.ok, false);
   assert.equal(assessHealth(status([warehouse('duckdb', 'embedded')])).ok, true);

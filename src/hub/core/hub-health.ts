@@ -75,8 +75,10 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
   const down = judged.filter((e) => e.why !== null).map((e) => e.why!);
   const warnings: string[] = [];
   if (judged.length > 0 && down.length === judged.length) {
-    reasons.push(...down.map((why, i) => (i === 0 ? `no warehouse can serve: ${why}` : why)));
-    if (snowflake.length > 0 && snowflake.length < entries.length) reasons.push('(the embedded sample warehouse still answers sessions without Snowflake settings, but it is not the data this hub is for)');
+    // The note on the sample goes with the last warehouse's reason, not as a reason of its own: each reason
+    // is one thing to fix (doctor makes each a failed check, and counted the note as one more).
+    const sample = snowflake.length > 0 && snowflake.length < entries.length ? ' (The embedded sample warehouse still answers sessions without Snowflake settings, but it is not the data this hub is for.)' : '';
+    reasons.push(...down.map((why, i) => `${i === 0 ? 'no warehouse can serve: ' : ''}${why}${i === down.length - 1 ? sample : ''}`));
   } else {
     warnings.push(...down);
   }
