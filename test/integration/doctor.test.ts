@@ -121,6 +121,9 @@ test('a home the hub could not create or write fails the home check with what to
   assert.equal(home.status, 'fail');
   assert.match(home.detail, /does not exist and cannot be created: .*a-file is a file, not a directory/);
   assert.match(home.fix!, /--home or SNOWMUX_HOME/);
+  // The hub line names the failed check, which is above it (it said "the failed checks below").
+  assert.match(find(r.checks, 'hub')!.detail, /^not running, and no hub can start here until the failed home and config checks are fixed /);
+  assert.ok(r.checks.findIndex((c) => c.check === 'home') < r.checks.findIndex((c) => c.check === 'hub'));
   const hub = await runCli(['hub', '--home', underFile]);
   assert.match(hub.stderr, /HOME_UNUSABLE/, 'the hub refuses the same home');
   assert.equal(existsSync(underFile), false, 'doctor creates nothing');
@@ -344,7 +347,7 @@ test('doctor fails where every hub start fails on the audit log, with the hub\'s
     assert.ok(audit, `${c.name}: ${r.text}`);
     assert.match(audit.detail, c.detail, c.name);
     assert.doesNotMatch(r.text, /All checks passed|the first editor's shim starts one/, c.name);
-    assert.match(find(r.checks, 'hub')!.detail, /no hub can start here until the failed checks below are fixed/, c.name);
+    assert.match(find(r.checks, 'hub')!.detail, /no hub can start here until the failed audit check is fixed/, c.name);
   }
 
   // A hub an editor's shim started stopped on the audit log: doctor shows that error, as `snowmux status` does.

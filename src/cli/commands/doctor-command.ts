@@ -239,8 +239,11 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   checks.push(...checkFreeSpace(home, config?.config.audit.enabled === true ? resolve(home, config.config.audit.dir) : undefined));
   // "The first editor's shim starts one" is not so while a check the hub makes before it starts fails.
   const notRunning = checks.find((c) => c.check === 'hub' && c.status === 'info' && !hubStatus);
-  if (notRunning && checks.some((c) => START_CHECKS.has(c.check) && c.status === 'fail')) {
-    notRunning.detail = 'not running, and no hub can start here until the failed checks below are fixed (a shim that starts one, and `snowmux hub`, stop on the first of them).';
+  // Named, not "below": the home and socket checks come before this line, config and audit after it.
+  const blocking = [...new Set(checks.filter((c) => START_CHECKS.has(c.check) && c.status === 'fail').map((c) => c.check))];
+  if (notRunning && blocking.length > 0) {
+    const named = blocking.length === 1 ? `${blocking[0]} check is` : `${blocking.slice(0, -1).join(', ')} and ${blocking.at(-1)} checks are`;
+    notRunning.detail = `not running, and no hub can start here until the failed ${named} fixed (a shim that starts one, and \`snowmux hub\`, stop on the first of them).`;
   }
 
   const profiles = config ? checkProfiles(config, env, checks) : [];
