@@ -193,6 +193,14 @@ test('TOML syntax errors give line and column but never the offending line\'s te
   const message = configError('[profiles.dev]\npassword = "s3cr3t-unterminated');
   assert.equal(message, 'Config error in /home/u/.snowmux/config.toml at line 2, column 12: unfinished string. Fix the TOML syntax.');
   assert.ok(!message.includes('s3cr3t'));
+  // A closing quote missing before the line ends: smol-toml calls the line break a control character.
+  for (const eol of ['\n', '\r\n']) {
+    const open = configError(`[profiles.dev]${eol}user = "me${eol}password = "s3cr3t"${eol}`);
+    assert.equal(open, 'Config error in /home/u/.snowmux/config.toml at line 2, column 11: a string is not closed before the end of its line (its closing quote is missing; a string of several lines is written between triple quotes). Fix the TOML syntax.');
+  }
+  assert.match(configError("[hub]\ndefault_profile = 'dev\n"), /at line 2, column 23: a string is not closed before the end of its line/);
+  // A real control character inside a string keeps the parser's words.
+  assert.match(configError('[hub]\ndefault_profile = "d\u0001ev"\n'), /at line 2, column \d+: control characters are not allowed in strings\. Fix the TOML syntax\.$/);
   const other = configError('[profiles.dev]\npassword = "s3cr3t" extra\n');
   assert.match(other, /^Config error in \/home\/u\/\.snowmux\/config\.toml at line 2, column \d+: .*\. Fix the TOML syntax\.$/);
   assert.ok(!other.includes('s3cr3t'));

@@ -68,7 +68,18 @@ function tomlErrorMessage(err: TomlError, text: string, path: string): string {
     if (redefined) return `${at}: ${redefined.key} is already set above (or is a table there); a TOML key may be set only once. Keep one of the two.`;
     return `${at}: ${reason} (a TOML key or table may be defined only once). Keep one of the two.`;
   }
+  if (/control characters are not allowed in strings/.test(reason) && endsLineAt(text, err.line, err.column)) {
+    // smol-toml's words for a string whose closing quote is missing: the line break is the "control character".
+    return `${at}: a string is not closed before the end of its line (its closing quote is missing; a string of several lines is written between triple quotes). Fix the TOML syntax.`;
+  }
   return `${at}: ${reason}. Fix the TOML syntax.`;
+}
+
+/** Whether line:column (1-based) is the end of that line of text (its \n, or the \r of a \r\n). */
+function endsLineAt(text: string, line: number, column: number): boolean {
+  const lineText = text.replace(/^\uFEFF/, '').split('\n')[line - 1];
+  if (lineText === undefined) return false;
+  return column - 1 >= lineText.length || (lineText[column - 1] === '\r' && column === lineText.length);
 }
 
 /** Parses TOML text into raw data, reporting syntax errors with file, line and column. */
