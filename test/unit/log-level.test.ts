@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 
@@ -21,4 +24,28 @@ test('an unknown SNOWMUX_LOG_LEVEL is refused naming the variable and the levels
   assert.equal(make().level, 'debug');
   process.env.SNOWMUX_LOG_LEVEL = '';
   assert.equal(make().level, 'info');
+});
+
+test('SNOWMUX_LOG_MAX_BYTES is checked when the hub log is opened: not a size is refused naming the variable, unset is 10 MiB', (t) => {
+  // Read with Number() alone, "10M" was the default without a word and "-1" rotated hub.log at every line.
+  const saved = process.env.SNOWMUX_LOG_MAX_BYTES;
+  const home = mkdtempSync(join(tmpdir(), 'snowmux-log-max-'));
+  t.after(() => {
+    if (saved === undefined) delete process.env.SNOWMUX_LOG_MAX_BYTES;
+    else process.env.SNOWMUX_LOG_MAX_BYTES = saved;
+    rmSync(home, { recursive: true, force: true });
+  });
+  for (const value of ['10M', 'abc', '-1', '0.5', '0', '100']) {
+    process.env.SNOWMUX_LOG_MAX_BYTES = value;
+    assert.throws(
+      () => createLogger({ home, level: 'info' }),
+      (err: unknown) => isSnowmuxError(err, 'USAGE') && err.message.startsWith(`SNOWMUX_LOG_MAX_BYTES=${JSON.stringify(value)} is not a size in bytes`),
+      value,
+    );
+  }
+  for (const value of ['', ' ', '4000']) {
+    process.env.SNOWMUX_LOG_MAX_BYTES = value;
+    const logger = createLogger({ home, level: 'info' });
+    logger.flush();
+  }
 });

@@ -75,6 +75,17 @@ export function logLevelFromEnv(value: string | undefined, fallback = 'info'): s
   throw new SnowmuxError('USAGE', `SNOWMUX_LOG_LEVEL=${JSON.stringify(value)} is not a log level: use one of ${LOG_LEVELS.join(', ')} (or leave it unset for ${fallback}).`);
 }
 
+/**
+ * $SNOWMUX_LOG_MAX_BYTES, checked: read with Number() alone, "10M" or "abc" was the default without a word,
+ * and "-1" or "0.5" rotated hub.log at every line (keeping only the last few lines of the log).
+ */
+function logMaxBytesFromEnv(value: string | undefined): number {
+  if (!value || !value.trim()) return 10 * 1024 * 1024;
+  const bytes = Number(value.trim());
+  if (Number.isSafeInteger(bytes) && bytes >= 1024) return bytes;
+  throw new SnowmuxError('USAGE', `SNOWMUX_LOG_MAX_BYTES=${JSON.stringify(value)} is not a size in bytes: give a whole number of at least 1024 (e.g. 10485760 for 10 MiB), or leave it unset for 10 MiB.`);
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
   // An empty $SNOWMUX_LOG_LEVEL (an editor's or a unit file's "" placeholder) is unset, as every variable's is.
   const level = opts.level ?? logLevelFromEnv(process.env.SNOWMUX_LOG_LEVEL);
@@ -83,7 +94,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     return pino({ level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
   }
   const file = join(opts.home, LOG_FILE);
-  const maxBytes = opts.maxBytes ?? (Number(process.env.SNOWMUX_LOG_MAX_BYTES) || 10 * 1024 * 1024);
+  const maxBytes = opts.maxBytes ?? logMaxBytesFromEnv(process.env.SNOWMUX_LOG_MAX_BYTES);
   const keep = Math.max(1, opts.keep ?? 5);
   let size = 0;
   let found;
