@@ -106,7 +106,7 @@ export const DEFAULT_POOL: PoolSettings = {
 };
 
 const profileKeys = {
-  account: setting(text(), { description: 'account identifier, e.g. `myorg-myaccount` (a `….snowflakecomputing.com` host or URL is reduced to the identifier, a Snowsight address `https://app.snowflake.com/myorg/myaccount/` becomes `myorg-myaccount`, and the SQL form `myorg.myaccount` becomes `myorg-myaccount`, each with a warning; any other URL or web host, and anything but letters, digits, `-`, `_` and `.`, is refused)' }),
+  account: setting(text(), { description: 'account identifier, e.g. `myorg-myaccount` (a `….snowflakecomputing.com` host or URL is reduced to the identifier, a Snowsight address `https://app.snowflake.com/myorg/myaccount/` becomes `myorg-myaccount`, and the SQL form `myorg.myaccount` becomes `myorg-myaccount`, each with a warning; any other URL or web host, and anything but letters, digits, `-`, `_` and `.`, is refused). An identifier that names no account (a legacy locator without its region and cloud, a typo) is answered at login with HTTP 403 or 513: the call fails with `WAREHOUSE_UNAVAILABLE` (not retryable) naming this setting, not as a network failure' }),
   user: setting(text(), { description: 'login name' }),
   authenticator: setting(authenticator(), { description: '`SNOWFLAKE`, `SNOWFLAKE_JWT`, `OAUTH`, `PROGRAMMATIC_ACCESS_TOKEN`, `EXTERNALBROWSER` or `USERNAME_PASSWORD_MFA` (any case)', absent: '`SNOWFLAKE`, or what the other settings imply' }),
   password: setting(text(), { description: 'password (`SNOWFLAKE`, `USERNAME_PASSWORD_MFA`)' }),
