@@ -318,6 +318,25 @@ test('a role that may write cannot clone or swap in a schema or database it is d
   enforceSqlObjects(writer, 'CREATE SCHEMA tpch2 CLONE tpch', CTX, { dialect: 'snowflake' });
 });
 
+test('a policy or tag from a schema the role is denied cannot be attached to a table it may write', () => {
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
+  for (const sql of [
+    'ALTER TABLE tpch.x ADD ROW ACCESS POLICY hr.p ON (a)',
+    'ALTER TABLE tpch.x ALTER COLUMN c SET MASKING POLICY hr.mp',
+    'ALTER TABLE tpch.x MODIFY COLUMN c SET MASKING POLICY hr.mp USING (c, d) FORCE',
+    "ALTER TABLE tpch.x SET TAG hr.t = 'x'",
+    "ALTER TABLE tpch.x SET TAG tpch.ok = 'y', hr.t = 'x'",
+    'ALTER TABLE tpch.x UNSET TAG tpch.ok, hr.t',
+    "CREATE TABLE tpch.y (a INT) WITH TAG (tpch.ok = 'a', hr.t = 'x')",
+    'ALTER TABLE tpch.x ADD AGGREGATION POLICY hr.ap',
+  ]) {
+    assert.match(refusal(writer, sql, 'snowflake'), /SNOWMUX_SAMPLE\.HR\.(P|MP|T|AP)\b.*deny "\*\.HR\.\*"/, sql);
+  }
+  for (const sql of ["ALTER TABLE tpch.x SET TAG tpch.ok = 'y', tpch.ok2 = 'z'", 'ALTER TABLE tpch.x ADD ROW ACCESS POLICY tpch.p ON (a)', 'ALTER TABLE tpch.x UNSET TAG tpch.ok, tpch.ok2']) {
+    enforceSqlObjects(writer, sql, CTX, { dialect: 'snowflake' });
+  }
+});
+
 test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {
   assert.equal(
     refusal(ANALYST, 'SELECT * FROM hr.salaries'),

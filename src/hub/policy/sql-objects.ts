@@ -371,7 +371,12 @@ interface Level {
   joinGroup: boolean;
 }
 
-type Position = 'from' | 'target' | 'named';
+/**
+ * Where a name stands: read (`from`), written (`target`), named by the statement (`named`), or an object the
+ * statement puts to use on another (`used`: a policy or tag attached to a table), which the role must be
+ * allowed to read.
+ */
+type Position = 'from' | 'target' | 'named' | 'used';
 
 interface ParsedName {
   parts: string[];
@@ -792,7 +797,9 @@ class StatementScanner {
     const prev = this.#toks[i - 1];
     if (prev === undefined) return undefined;
     if (prev.kind === 'punct') {
+      if (prev.text === '(' && this.#dialect === 'snowflake' && this.#word(i - 2) === 'TAG' && this.#isNameToken(i)) return 'used';
       if (prev.text === '(') return level.joinGroup && level.open === i - 1 ? 'from' : undefined;
+      if (prev.text === ',' && this.#inTagList(i - 1)) return 'used';
       if (prev.text === ',') return level.inFrom ? 'from' : undefined;
       return undefined;
     }
@@ -828,10 +835,40 @@ class StatementScanner {
         return this.#word(i - 2) === 'SWAP' ? 'target' : undefined;
       case 'TO':
         return this.#word(i - 2) === 'RENAME' ? 'target' : undefined;
+      // `ADD ROW ACCESS POLICY p ON (…)`, `SET MASKING POLICY p`, `SET TAG t = 'v'`, `UNSET TAG t`: the policy or
+      // tag is an object of its schema; attached from a schema the role is denied, a policy's body (which reads
+      // its own mapping tables) would filter or mask by what the role may not see.
+      case 'POLICY':
+      case 'TAG':
+        return this.#dialect === 'snowflake' && this.#isNameToken(i) ? 'used' : undefined;
       default:
         if (pw !== undefined && PIVOT_STATEMENTS.has(pw) && this.#dialect === 'duckdb' && this.#isNameOrText(i)) return 'named';
         return undefined;
     }
+  }
+
+  /**
+   * Whether the comma at `comma` separates the tags of a list (`SET TAG a = 'x', b = 'y'`, `WITH TAG (a = 'x', b =
+   * 'y')`, `UNSET TAG a, b`): walking back over `name = 'text'` (or `name`) items reaches TAG.
+   */
+  #inTagList(comma: number): boolean {
+    if (this.#dialect !== 'snowflake') return false;
+    let j = comma - 1;
+    for (let items = 0; j >= 0 && items < 50; items++) {
+      const t = this.#toks[j];
+      if (t?.kind === 'string' && this.#isPunct(j - 1, '=')) j -= 2;
+      let start = j;
+      while (start >= 0 && this.#isNameToken(start)) {
+        if (!this.#isPunct(start - 1, '.')) break;
+        start -= 2;
+      }
+      if (!this.#isNameToken(start)) return false;
+      const before = start - 1;
+      if (this.#word(before) === 'TAG' || (this.#isPunct(before, '(') && this.#word(before - 1) === 'TAG')) return true;
+      if (!this.#isPunct(before, ',')) return false;
+      j = before - 1;
+    }
+    return false;
   }
 
   #tableAt(i: number, position: Position): void {
@@ -839,7 +876,7 @@ class StatementScanner {
     const t = this.#toks[j];
     if (t === undefined) return;
     this.#tableNameStarts.add(j);
-    const access: ObjectAccess = position === 'from' || READ_TYPES.has(this.#type) ? 'read' : 'write';
+    const access: ObjectAccess = position === 'from' || position === 'used' || READ_TYPES.has(this.#type) ? 'read' : 'write';
     switch (t.kind) {
       case 'stage':
         return; // stage access is the stage-listing rule's business
