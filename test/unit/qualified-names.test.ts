@@ -38,3 +38,11 @@ test('an identifier argument with control or invisible characters (C0, DEL, C1, 
   // A tab is the one control character a name may hold (the catalog lists such tables); shown escaped.
   assert.equal(normalizeIdentifier('"tab\tname"', 'table name'), 'tab\tname');
 });
+
+test('an identifier argument with half a surrogate pair is refused; a whole character beyond U+FFFF is a name', () => {
+  // Each engine reads a lone surrogate as U+FFFD: the object reached would not be the one the policy judged.
+  for (const lone of ['\ud800', 'ORDERS\udfff', '"a\ud83d"', 'x\ude00y']) {
+    assert.throws(() => normalizeIdentifier(lone, 'database'), (e: unknown) => e instanceof SnowmuxError && e.code === 'INVALID_IDENTIFIER' && /database contains half of a UTF-16 surrogate pair/.test(e.message), JSON.stringify(lone));
+  }
+  assert.equal(normalizeIdentifier('"sales 📈"'), 'sales 📈');
+});

@@ -35,8 +35,15 @@ export function normalizeIdentifier(raw: string, what = 'identifier'): string {
   if (hasInvisible(name.replaceAll('\t', ' '))) {
     throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} contains control or invisible characters (line separators, bidi or zero-width marks); pass a plain object name.`);
   }
+  // Half a surrogate pair is no character: each engine reads it as U+FFFD, another name than the one judged.
+  if (LONE_SURROGATE.test(name)) {
+    throw new SnowmuxError('INVALID_IDENTIFIER', `The ${what} contains half of a UTF-16 surrogate pair (text cut inside an emoji or another character beyond U+FFFF); pass the whole name.`);
+  }
   return name;
 }
+
+/** With the u flag only an unpaired surrogate is a \p{Cs} match: a pair reads as its one code point. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const PART = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")/;
 
