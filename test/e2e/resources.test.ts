@@ -52,6 +52,12 @@ test('resources, completions and prompts follow the caller\'s role', async (t) =
   const dbs = await client.complete({ ref, argument: { name: 'database', value: 'snow' } });
   assert.deepEqual(dbs.completion.values, ['SNOWMUX_SAMPLE']);
 
+  // The prompt's arguments complete too (they completed nothing), through the same role.
+  const promptRef = { type: 'ref/prompt' as const, name: 'explore_schema' };
+  assert.deepEqual((await client.complete({ ref: promptRef, argument: { name: 'database', value: 'snow' } })).completion.values, ['SNOWMUX_SAMPLE']);
+  assert.deepEqual((await client.complete({ ref: promptRef, argument: { name: 'schema', value: 'tp' }, context: { arguments: { database: 'snowmux_sample' } } })).completion.values, ['TPCH']);
+  assert.deepEqual((await client.complete({ ref: promptRef, argument: { name: 'schema', value: '' } })).completion.values, [], 'no database yet: nothing to list');
+
   const prompt = await client.getPrompt({ name: 'explore_schema', arguments: { database: 'SNOWMUX_SAMPLE', schema: 'TPCH' } });
   assert.match((prompt.messages[0]!.content as { text: string }).text, /list_tables[\s\S]*SNOWMUX_SAMPLE/);
 

@@ -12,6 +12,7 @@ import { displayPart, normalizeIdentifier } from '../names/identifiers.js';
 import type { CallContext, Warehouse } from '../warehouse/types.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
+import { wrapSdkHandler } from './sdk-handler.js';
 
 const MAX_COMPLETIONS = 100;
 const COMPLETION_TIMEOUT_MS = 10_000;
@@ -107,6 +108,24 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
       ],
     }),
   );
+
+  // The prompt's arguments complete as the template's parts do. The SDK calls a prompt argument's completer
+  // without the request, and the prompt's schema is built once per process (schema-cache), not per session:
+  // so this session's completer goes in front of the SDK's handler (which answered [] for the prompt).
+  wrapSdkHandler(server, 'completion/complete', (sdk) => async (request, ctx) => {
+    const params = request.params as { ref?: { type?: unknown; name?: unknown }; argument?: { name?: unknown; value?: unknown }; context?: { arguments?: Record<string, unknown> } };
+    if (params.ref?.type !== 'ref/prompt' || params.ref.name !== 'explore_schema') return sdk(request, ctx);
+    const value = typeof params.argument?.value === 'string' ? params.argument.value : '';
+    const database = params.context?.arguments?.database;
+    let values: string[] = [];
+    if (params.argument?.name === 'database') {
+      values = await listed('database', value, async (w, c) => (await w.listDatabases(c)).map((d) => d.name));
+    } else if (params.argument?.name === 'schema' && typeof database === 'string' && database !== '') {
+      // Typed as the prompt takes it (an identifier, not a URI part): `snowmux_sample` completes SNOWMUX_SAMPLE's.
+      values = await listed('schema', value, async (w, c) => (await w.listSchemas(normalizeIdentifier(database, 'database name'), c)).map((x) => x.name));
+    }
+    return { completion: { values, hasMore: false } };
+  });
 }
 
 /**
