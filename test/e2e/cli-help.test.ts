@@ -58,6 +58,27 @@ test('snowmux stdio checks SNOWMUX_LOG_LEVEL as the hub does: an unknown level i
   assert.equal(existsSync(fresh), false);
 });
 
+test('snowmux stdio that cannot start answers each request with why (as the shim does), then exits 1 when stdin ends', async (t) => {
+  // It exited 1 at once, the reason on stderr only: the editor showed "server disconnected".
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[limits]\nmax_concurrent_queries = "many"\n');
+  const lines = [
+    { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'ed', version: '1' } } },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { jsonrpc: '2.0', id: 'two', method: 'tools/list' },
+  ].map((m) => JSON.stringify(m)).join('\n');
+  const r = await runCli(['stdio', '--home', home], {}, `${lines}\nnot json\n`);
+  assert.equal(r.code, 1, r.stderr);
+  const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: unknown; error: { code: number; message: string; data: { code: string } } });
+  assert.deepEqual(answers.map((a) => a.id), [1, 'two']);
+  for (const a of answers) {
+    assert.equal(a.error.code, -32002);
+    assert.match(a.error.message, /^snowmux stdio: .*max_concurrent_queries.* \[CONFIG_INVALID\]$/s);
+    assert.equal(a.error.data.code, 'CONFIG_INVALID');
+  }
+  assert.match(r.stderr, /max_concurrent_queries/);
+});
+
 test('a secret given as a profile flag is refused with where it goes instead, not as an unknown option', async () => {
   for (const [argv, variable, key] of [
     [['hub', '--password', 'hunter2-never-echoed'], 'SNOWFLAKE_PASSWORD', 'password'],

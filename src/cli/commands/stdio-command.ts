@@ -4,6 +4,7 @@
  * records go to a chain of its own beside the hub's.
  */
 import { constants as osConstants, userInfo } from 'node:os';
+import { createInterface } from 'node:readline';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
@@ -18,6 +19,11 @@ import { LineTransport } from '../../hub/session/line-transport.js';
 import { observeClientMessage } from '../../hub/session/session.js';
 import { stdioChainSubdir } from '../../hub/audit/audit-files.js';
 import { KnownSecrets } from '../../hub/audit/known-secrets.js';
+import { escapeInvisible } from '../../shown-text.js';
+import { isRequestId } from '../../wire/request-id.js';
+
+/** The shim's code for "no server to serve this" (HUB_UNAVAILABLE), for the same situation in-process. */
+const SERVER_CANNOT_START = -32002;
 
 export async function stdioCommand(argv: string[], io: CommandIo): Promise<number> {
   refuseSecretFlags(argv);
@@ -45,8 +51,15 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ destination: process.stderr, level, scrub: (line) => secrets.scrubLogLine(line) });
   // Several in-process servers may run beside a hub on one home, and the hub's audit chain has one writer:
   // each stdio process keeps its own chain (audit/stdio/<start>-<pid>/), which `audit verify` checks too.
-  const runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir(), secrets });
-  await runtime.openAudit();
+  let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
+  try {
+    runtime = await createRuntime({ home, logger, configPath: values.config, profileName: values.profile, flags: profileFlagsFrom(values), auditSubdir: stdioChainSubdir(), secrets });
+    await runtime.openAudit();
+  } catch (err) {
+    if (!(err instanceof SnowmuxError)) throw err;
+    await runtime?.close('could not start').catch(() => {});
+    return await answerEveryRequestWith(err, io);
+  }
   void runtime.warehouses.warmUp();
   // The same core as the hub (sessions, the call pipeline, records, status), with stdio as its one transport.
   const core = new HubCore({
@@ -126,3 +139,26 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
 const EDITOR_CHECK_MS = 500;
 /** How long cancelled calls get to settle (a warehouse's cancel answered, the record written) before the process ends. */
 const CANCEL_SETTLE_MS = 5_000;
+
+/**
+ * A server that cannot start (a config.toml it cannot read, an audit directory it does not trust) answers each
+ * request with why, as the shim does when it cannot reach a hub, until stdin ends, then exits 1: exiting at
+ * once left the editor only "server disconnected", the reason in a log file the user rarely opens.
+ */
+async function answerEveryRequestWith(err: SnowmuxError, io: CommandIo): Promise<number> {
+  const message = `snowmux stdio: ${escapeInvisible(err.message)} [${err.code}]`;
+  io.stderr.write(`${message}\n`);
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    let request: unknown;
+    try {
+      request = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const id = (request as { id?: unknown } | null)?.id;
+    if (typeof (request as { method?: unknown } | null)?.method !== 'string' || !isRequestId(id)) continue;
+    process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id, error: { code: SERVER_CANNOT_START, message, data: { code: err.code } } })}\n`);
+  }
+  return 1;
+}
