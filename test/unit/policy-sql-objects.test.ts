@@ -168,6 +168,9 @@ const CORPUS: Case[] = [
   // DuckDB lists every schema on its search path: the current one and its database's main
   { sql: 'SHOW TABLES', objects: ['SNOWMUX_SAMPLE."main"', 'SNOWMUX_SAMPLE.TPCH'], dialect: 'duckdb' },
   { sql: 'SHOW ALL TABLES', objects: [], opaque: true, dialect: 'duckdb' },
+  // FROM db.schema lists that schema alone, and names no table; FROM x is a database or a schema of the current one
+  { sql: 'SHOW TABLES FROM snowmux_sample.tpch', objects: ['SNOWMUX_SAMPLE.TPCH'], dialect: 'duckdb' },
+  { sql: 'SHOW TABLES FROM hr', objects: ['HR', 'SNOWMUX_SAMPLE.HR'], dialect: 'duckdb' },
   { sql: 'SHOW orders', objects: [T('ORDERS')], dialect: 'duckdb' },
   { sql: 'DESCRIBE TABLE hr.salaries', objects: ['SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },
   { sql: 'DESC VIEW "Mixed"."View"', objects: ['SNOWMUX_SAMPLE."Mixed"."View"'], dialect: 'snowflake' },
@@ -439,6 +442,10 @@ test('SHOW and DESCRIBE output is unfiltered, so the whole scope must be visible
   // DuckDB's SHOW TABLES also lists the tables of the database's main schema (its search path), which this role may not see.
   assert.match(refusal(tpchOnly, 'SHOW TABLES', 'duckdb'), /may not list everything in SNOWMUX_SAMPLE\."main" \(rule: allow/);
   enforceSqlObjects(roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*", \'SNOWMUX_SAMPLE."main".*\']\n'), 'SHOW TABLES', CTX, { dialect: 'duckdb' });
+  // FROM db.schema lists that schema alone: no more to see than it (it was refused as a listing of the database).
+  enforceSqlObjects(tpchOnly, 'SHOW TABLES FROM snowmux_sample.tpch', CTX, { dialect: 'duckdb' });
+  assert.match(refusal(tpchOnly, 'SHOW TABLES FROM snowmux_sample.hr', 'duckdb'), /may not list everything in SNOWMUX_SAMPLE\.HR \(rule: allow/);
+  assert.match(refusal(tpchOnly, 'SHOW TABLES FROM snowmux_sample', 'duckdb'), /may not list everything in SNOWMUX_SAMPLE \(rule: allow/);
   assert.match(refusal(tpchOnly, 'SHOW TABLES', 'snowflake'), /may not list everything in SNOWMUX_SAMPLE \(rule: allow/);
   assert.match(refusal(tpchOnly, 'SHOW SCHEMAS IN DATABASE snowmux_sample', 'snowflake'), /list everything in SNOWMUX_SAMPLE/);
   enforceSqlObjects(tpchOnly, 'SHOW WAREHOUSES', CTX, { dialect: 'snowflake' });

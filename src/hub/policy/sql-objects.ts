@@ -404,6 +404,8 @@ class StatementScanner {
   readonly #ctes = new Map<string, CteScope[]>();
   /** Where a name in a table position starts: a call there is a table function (#tableFunction), or a name followed by its column list. */
   readonly #tableNameStarts = new Set<number>();
+  /** Tokens in a table position that name no table (set before #scan runs): `SHOW TABLES FROM db.schema`. */
+  readonly #notTables = new Set<number>();
   /** The kind of object a CREATE / ALTER / DROP statement names (set by #ddl before #scan reads the rest). */
   #ddlCategory: KindCategory | undefined;
 
@@ -761,7 +763,7 @@ class StatementScanner {
       const t = this.#toks[i]!;
       const level = levels[levels.length - 1]!;
       const position = this.#positionAt(i, level, usingTakesTables);
-      if (position !== undefined) this.#tableAt(i, position);
+      if (position !== undefined && !this.#notTables.has(i)) this.#tableAt(i, position);
       if ((t.kind === 'word' || t.kind === 'quoted_ident') && this.#isPunct(i + 1, '(')) this.#functionCall(i);
       if (t.kind === 'punct' && t.text === '(') {
         const next = this.#word(i + 1);
@@ -1146,7 +1148,14 @@ class StatementScanner {
     if (w === 'TABLES') {
       if (this.#word(k + 1) === 'FROM') {
         const name = this.#parseName(k + 2);
-        if (name) {
+        // The name is where the listing looks, not a table #scan should judge as read (`FROM db.schema` read
+        // as the table `schema` of a schema `db`).
+        if (name) this.#notTables.add(k + 2);
+        if (name && name.parts.length >= 2) {
+          // `db.schema` is that schema alone (DuckDB lists no other).
+          this.#add(this.#schemaRef(name.parts), 'list');
+        } else if (name) {
+          // One name is a database (every schema of it) or a schema of the current one, whichever exists.
           this.#add(this.#databaseRef(name.parts.slice(0, 1)), 'list');
           this.#add(this.#schemaRef(name.parts), 'list');
         } else this.#out.opaque('cannot tell where SHOW TABLES FROM looks');
