@@ -254,3 +254,19 @@ test('2025 session: an initialize sent again is refused and renames nothing (sta
   assert.equal(listed[0]?.id, 2);
   assert.deepEqual(sessions[0]!.client, { name: 'raw', version: '1' });
 });
+
+test('a request whose MCP-Protocol-Version header names no version the server speaks is told so (400), not about a _meta envelope', { timeout: 20_000 }, async (t) => {
+  const { fetch: inProcess } = hubFace(t);
+  const post = poster(inProcess);
+  const session = await initialize(post);
+  for (const version of ['2099-01-01', 'garbage']) {
+    const res = await post({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...session, 'mcp-protocol-version': version });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: { code: number; message: string } };
+    assert.match(body.error.message, new RegExp(`unsupported MCP-Protocol-Version header "${version}": this server speaks 2026-07-28, 2025-11-25, `), version);
+    assert.doesNotMatch(body.error.message, /envelope key/);
+  }
+  // The negotiated version is served as before.
+  const listed = await messages(await post({ jsonrpc: '2.0', id: 6, method: 'tools/list' }, session));
+  assert.ok(Array.isArray((listed[0]?.result as { tools?: unknown[] } | undefined)?.tools), JSON.stringify(listed));
+});

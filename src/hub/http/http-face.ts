@@ -14,7 +14,7 @@
  * origins are configured; every response carries security headers. Snowflake credentials are never taken
  * from an HTTP client: its sessions use the hub's own profiles.
  */
-import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, SUPPORTED_PROTOCOL_VERSIONS, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
@@ -25,6 +25,7 @@ import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
 import { DEFAULT_OTHER_REQUEST_RATE, DEFAULT_PROTOCOL_ERROR_RATE, INVALID_REQUEST, SessionBucket, jsonRpcProblem, refusalCost } from '../session/line-transport.js';
 import { idAsSent } from '../../wire/request-id.js';
+import { shownText } from '../../shown-text.js';
 import { observeClientMessage, type Identity } from '../session/session.js';
 import { removedIn2026 } from '../session/connection-era.js';
 import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, messageTextProblem, oversizedValue, requestParamsProblem } from '../session/request-params.js';
@@ -654,6 +655,19 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return undefined;
   }
 
+  /**
+   * An MCP-Protocol-Version header naming no version this server speaks, on anything but an initialize (which
+   * negotiates its own): the spec's 400. The SDK routes such a request as 2026-07-28, whose refusal spoke of a
+   * missing `_meta` envelope, not of the version.
+   */
+  function unsupportedVersionHeader(request: Request, body: unknown): Response | undefined {
+    const version = request.headers.get('mcp-protocol-version');
+    if (version === null || version === MODERN_REVISION || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+    if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) return undefined;
+    const known = [MODERN_REVISION, ...SUPPORTED_PROTOCOL_VERSIONS].join(', ');
+    return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version header ${shownText(JSON.stringify(version), 60)}: this server speaks ${known}. Send the version initialize negotiated (a 2025 session), or ${MODERN_REVISION} with its _meta envelope.`);
+  }
+
   /** A request whose params its method's schema refuses: −32602 naming the field (the SDK would answer −32603 with a zod dump). */
   function badParams(body: unknown): Response | undefined {
     for (const m of Array.isArray(body) ? body : [body]) {
@@ -807,6 +821,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       );
     }
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
+    const unknownVersion = unsupportedVersionHeader(request, body);
+    if (unknownVersion) return unknownVersion;
     if (await isLegacyRequest(request, body)) {
       const sessionId = request.headers.get('mcp-session-id');
       // GET (a notification stream) and DELETE serve a 2025 session only. The transport spec answers a GET
