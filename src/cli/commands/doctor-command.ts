@@ -472,7 +472,13 @@ async function checkReachable(profile: SnowflakeProfile, proxy: SnowflakeFetchOp
     const cause = (err as { cause?: unknown }).cause;
     // The fetch library's texts quote the URL whole, a password in it too.
     // (A peer that accepts the connection and closes it leaves fetch pending: the deadline says so.)
-    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 5 s (the connection was refused silently, closed before any answer, or hangs)' : hideUrlCredentials(errorMessage(cause ?? err));
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const why = (err as Error).name === 'TimeoutError'
+      ? 'no answer within 5 s (the connection was refused silently, closed before any answer, or hangs)'
+      : code === 'UND_ERR_SOCKET' || code === 'ECONNRESET'
+        // undici's own words ("other side closed") say nothing of what happened to the check.
+        ? `the connection was closed before any answer (${hideUrlCredentials(errorMessage(cause))})`
+        : hideUrlCredentials(errorMessage(cause ?? err));
     return {
       check,
       status: 'fail',

@@ -182,7 +182,9 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
     } catch (err) {
       if (isSnowmuxError(err)) throw err;
       // undici's own text quotes the URL it was given: shown without a password.
-      const why = (err as { cause?: { code?: string } }).cause?.code ?? hideUrlCredentials(errorMessage(err));
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      // A peer that accepts and closes: undici says UND_ERR_SOCKET ("other side closed") or ECONNRESET.
+      const why = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' ? `the connection was closed before any answer, ${code}` : code ?? hideUrlCredentials(errorMessage(err));
       throw new SnowmuxError('HUB_NOT_RUNNING', `No hub answered at ${target.origin} (${why}). Is it running, and is --url its HTTP address?`, { cause: err });
     }
     if (answer.status === 401) throw new SnowmuxError('HTTP_UNAUTHORIZED', `${target.origin} refused the key: ${(answer.body as { error?: string }).error ?? 'unauthorized'} Set SNOWMUX_KEY or --key-file.`);
