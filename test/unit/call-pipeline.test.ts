@@ -948,7 +948,8 @@ test('an HTTP session idle for long stops counting among its identity\'s editors
   governance.close();
 });
 
-test('a warehouse queue keeps a slot for others only while another session is present: an idle HTTP session is not', async () => {
+/** One identity with an editor on a link (session s-editor) and an HTTP session that just opened, on a 2-slot warehouse. */
+function linkAndHttpSession() {
   const { governance, clock, logger } = sharedRate(12);
   const warehouse = new CountingWarehouse();
   const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
@@ -956,8 +957,11 @@ test('a warehouse queue keeps a slot for others only while another session is pr
   const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
   const editor = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' }, hooks);
   const idle = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
-  const scheduler = governance.scheduler;
-  const pool = governance.poolFor(warehouse);
+  return { governance, clock, editor, idle, scheduler: governance.scheduler, pool: governance.poolFor(warehouse) };
+}
+
+test('a warehouse queue keeps a slot for others only while another session is present: an idle HTTP session is not', async () => {
+  const { governance, clock, editor, idle, scheduler, pool } = linkAndHttpSession();
   /** How many of the 2 slots the editor gets at once (the rest of its calls wait for the others' kept slot). */
   const running = async () => {
     const cancel = new AbortController();
@@ -976,15 +980,7 @@ test('a warehouse queue keeps a slot for others only while another session is pr
 });
 
 test('a call held back for an HTTP session starts when that session goes quiet, with no other call ending', async () => {
-  const { governance, clock, logger } = sharedRate(12);
-  const warehouse = new CountingWarehouse();
-  const warehouses = { targetFor: () => ({ kind: 'duckdb' as const, name: 'w', defaultDatabase: 'DB', defaultSchema: 'S', open: async () => warehouse }), describe: () => [], close: async () => {} };
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
-  const hooks = { drain: () => {}, outstanding: () => 0, close: () => {} };
-  const editor = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' }, hooks);
-  const idle = core.attachSession({ identity: { kind: 'api-key', name: 'team-bot' }, transport: 'http' }, hooks);
-  const scheduler = governance.scheduler;
-  const pool = governance.poolFor(warehouse);
+  const { governance, clock, editor, idle, scheduler, pool } = linkAndHttpSession();
   const first = await scheduler.schedule('s-editor', undefined, pool);
   let started = false;
   const second = scheduler.schedule('s-editor', undefined, pool).then((slot) => {
