@@ -144,6 +144,46 @@ test('a deleted first file is detected (nothing says it was pruned)', async (t) 
   assert.ok(result.problems.some((p) => p.kind === 'removed' && p.file === files[0]), JSON.stringify(result.problems));
 });
 
+test('a file the running hub prunes (max_files) between the listing and its read is not a lost log', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'snowmux-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1500, maxFiles: 3 });
+  t.after(() => log.close());
+  let seq = 0;
+  const listed = async (): Promise<string[]> => (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+  while ((await listed()).length < 3) assert.equal((await log.append(sampleEntry(++seq))).ok, true);
+  const before = await listed();
+  let pruned = false;
+  const result = await verifyAudit(dir, {
+    // As the hub does under load: it rotates while verify holds its listing, pruning the oldest listed file.
+    afterListing: async () => {
+      if (pruned) return;
+      while ((await listed()).includes(before[0] as string)) assert.equal((await log.append(sampleEntry(++seq))).ok, true);
+      pruned = true;
+    },
+  });
+  assert.equal(pruned, true);
+  assert.equal(result.ok, true, JSON.stringify(result.problems));
+  assert.deepEqual(result.problems, []);
+  assert.ok(!(await listed()).includes(before[0] as string));
+});
+
+test('a file that vanishes at every reading is reported as removed, not retried for ever', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  let calls = 0;
+  const result = await verifyAudit(dir, {
+    afterListing: async () => {
+      calls += 1;
+      // Someone (not the hub's pruning) removes a listed file each time verify has listed them.
+      const present = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+      await rm(join(dir, present[1] as string));
+    },
+  });
+  assert.equal(calls, 3);
+  assertTampered(result);
+  assert.ok(result.problems.some((p) => p.kind === 'removed' && files.includes(p.file) && /while verify was reading/.test(p.message)), JSON.stringify(result.problems));
+});
+
 test('edits across rotation: the rotate record and the last record before it', async (t) => {
   const { dir, files } = await writtenLog(t);
   // The rotate record itself, changed and rehashed to claim another predecessor file.

@@ -109,6 +109,8 @@ class Verifier {
   omitted = 0;
   private tampering = 0;
   readonly index = new RecordIndex();
+  /** A listed file was gone when read: the hub may have pruned it (max_files), so verify reads afresh. */
+  fileVanished = false;
   private files: AuditFile[] = [];
   private pendingTorn: PendingTorn[] = [];
   private oldestKept: number | undefined;
@@ -117,7 +119,10 @@ class Verifier {
   /** Torn lines the last record acknowledged: a records_unwritten note right after says they were cut by the disk. */
   private justAcknowledged: VerifyProblem[] = [];
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly hooks: VerifyHooks,
+  ) {}
 
   add(problem: VerifyProblem): void {
     // Crash residue and the hub's own note of records it could not write are facts about the log, not tampering.
@@ -140,6 +145,7 @@ class Verifier {
     // its files (or in a file rotated in after the listing), reported as a cut-off tail that never was.
     const head = await readHead(this.dir);
     this.files = await listAuditFiles(this.dir);
+    await this.hooks.afterListing?.();
     this.lostState = await readUnwrittenState(this.dir);
     this.checkFileNumbering();
     for (let f = 0; f < this.files.length; f++) await this.readFile(f);
@@ -226,6 +232,11 @@ class Verifier {
     try {
       await this.readRecords(f, file, previousFile, gapBefore, tails);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.fileVanished = true;
+        this.add({ file: file.name, line: 0, kind: 'removed', message: `${file.name} was removed while verify was reading the log, and was still being removed after ${MAX_VERIFY_ATTEMPTS} fresh readings: something other than the hub's max_files pruning deletes audit files` });
+        return;
+      }
       // A FIFO or the like under an audit file's name: reading it would wait for ever. Reported; the
       // other files are still checked (its records, if it replaced a file, show as removed).
       if (!isNotRegularFile(err)) throw err;
@@ -515,12 +526,27 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Verifies the audit log in `dir`. Throws SnowmuxError-free Node errors only when the directory itself
  * cannot be read (the CLI turns those into a usage error).
  */
-export async function verifyAudit(dir: string): Promise<VerifyResult> {
+export async function verifyAudit(dir: string, hooks: VerifyHooks = {}): Promise<VerifyResult> {
   await stat(dir);
-  const result = await new Verifier(dir).run();
+  let result: VerifyResult;
+  for (let attempt = 1; ; attempt++) {
+    const verifier = new Verifier(dir, hooks);
+    result = await verifier.run();
+    // A running hub with max_files prunes its oldest file when it rotates: one listed a moment ago can be
+    // gone when verify opens it. Verifying again from a fresh listing sees the prune as the hub's rotate
+    // record explains it; a file that keeps vanishing is reported as removed.
+    if (!verifier.fileVanished || attempt >= MAX_VERIFY_ATTEMPTS) break;
+  }
   const held = await heldRecords(dir);
   return held.length === 0 ? result : { ...result, held };
 }
+
+/** Test seams: run between the steps of one verification, to change the log as a running hub would. */
+export interface VerifyHooks {
+  afterListing?: () => Promise<void>;
+}
+
+const MAX_VERIFY_ATTEMPTS = 3;
 
 /** The side files waiting to be chained in, and how many records each holds (unreadable ones as 0, broken lines counted). */
 async function heldRecords(dir: string): Promise<NonNullable<VerifyResult['held']>> {
