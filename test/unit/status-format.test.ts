@@ -206,3 +206,27 @@ test('a warehouse whose profile names no default database or schema says whose d
   }
   assert.match(formatStatus(hub, 400), new RegExp(`default ${embedded!.defaultDatabase}\\.${embedded!.defaultSchema}`));
 });
+
+test('pools sharing a profile name: each warehouse line and each breaker carries its warehouse number, so an open breaker names its pool', () => {
+  const s = busyHub();
+  const shared = { kind: 'snowflake', name: 'analytics', defaultDatabase: 'DB', defaultSchema: 'PUBLIC', concurrency: 4 };
+  s.warehouses = [
+    { ...shared, id: 7, detail: { user: 'ALICE', role: 'READER' } },
+    { ...shared, id: 9, detail: { user: 'BOB', role: 'READER' } },
+    { kind: 'duckdb', name: 'embedded', id: 3, detail: {}, defaultDatabase: 'SNOWMUX_SAMPLE', defaultSchema: 'TPCH', concurrency: 6 },
+  ] as unknown as HubStatus['warehouses'];
+  const g = s.governance as { breakers: unknown[] };
+  g.breakers = [
+    { profile: 'analytics', warehouseId: 7, state: 'closed', failures: 0, opensCount: 0, nextAttemptAt: null, lastFailure: null },
+    { profile: 'analytics', warehouseId: 9, state: 'open', failures: 5, opensCount: 1, nextAttemptAt: NOW + 30_000, lastFailure: { message: 'login failed' } },
+    { profile: 'embedded', warehouseId: 3, state: 'closed', failures: 0, opensCount: 0, nextAttemptAt: null, lastFailure: null },
+  ];
+  const text = formatStatus(s, 200);
+  assert.match(text, /^warehouse snowflake:analytics #7 .*user=ALICE/m);
+  assert.match(text, /^warehouse snowflake:analytics #9 .*user=BOB/m);
+  assert.match(text, /^breaker analytics #9: OPEN /m);
+  assert.match(text, /^breaker analytics #7: CLOSED /m);
+  // A name only one pool has stays as it was.
+  assert.match(text, /^warehouse duckdb:embedded {2}/m);
+  assert.match(text, /^breaker embedded: CLOSED /m);
+});

@@ -270,12 +270,15 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   // A hub a service manager runs is restarted through it (`hub --replace` from a terminal refuses it).
   const service = s.service;
   if (service) out.push(`run by ${service.manager} (${service.unit}); restart it with: ${service.restart}`);
+  // Several pools can share a profile name (editors whose SNOWFLAKE_* settings differ): their lines and their
+  // breakers' then carry the warehouse's number, the same on both, so an open breaker names its pool.
+  const label = poolLabels(s.warehouses, s.governance as Governance | undefined);
   for (const w of s.warehouses) {
     const extra = Object.entries(w.detail)
       .filter(([, v]) => typeof v !== 'object' || v === null)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
-    out.push(`warehouse ${w.kind}:${w.name}  ${defaultContext(w.defaultDatabase, w.defaultSchema)}${extra ? `  ${extra}` : ''}`);
+    out.push(`warehouse ${w.kind}:${label.warehouse(w)}  ${defaultContext(w.defaultDatabase, w.defaultSchema)}${extra ? `  ${extra}` : ''}`);
     if (w.problem) out.push(`  CANNOT SERVE [${w.problem.code}${w.problem.snowflakeCode ? ` ${w.problem.snowflakeCode}` : ''}] (last ${w.problem.at.slice(11, 19)} UTC): ${w.problem.message}`);
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
@@ -329,7 +332,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       if (line) out.push(cut(`          ${line}`, columns));
     });
   }
-  out.push(...formatGovernance(s.governance as Governance | undefined));
+  out.push(...formatGovernance(s.governance as Governance | undefined, label));
   out.push(...formatTeam(s.team as TeamSection | undefined, table));
   out.push(...formatEndpoints(s));
   const audit = s.audit as { enabled?: boolean; open?: boolean; dir?: string; lastSeq?: number; durableSeq?: number; file?: string; failedAppends?: number; waitingForPid?: number; waitingSince?: string; waitingUntil?: string; heldRecords?: number } | undefined;
@@ -355,7 +358,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
 interface Governance {
   policy: { roles: string[]; defaultRole: string };
   queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number }; pools?: { name: string; maxConcurrent: number; running: number; queued: number }[] };
-  breakers: { profile: string; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
+  breakers: { profile: string; warehouseId?: number; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
   rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number }[];
   quotas: { identity: string; role?: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string; team?: { seenAt: string; own: { queries: number } } }[] }[];
 }
@@ -416,7 +419,22 @@ function formatEndpoints(s: HubStatus): string[] {
   return out.length > 0 ? ['', ...out] : out;
 }
 
-function formatGovernance(g: Governance | undefined): string[] {
+interface PoolLabels {
+  warehouse(w: { name: string; id?: number | undefined }): string;
+  breaker(b: { profile: string; warehouseId?: number | undefined }): string;
+}
+
+/** Names for warehouse and breaker lines: the profile name, with `#<warehouse id>` where pools share it. */
+function poolLabels(warehouses: readonly { name: string; id?: number | undefined }[], g: Governance | undefined): PoolLabels {
+  const count = new Map<string, Set<number | undefined>>();
+  const seen = (name: string, id: number | undefined) => count.set(name, (count.get(name) ?? new Set()).add(id));
+  for (const w of warehouses) seen(w.name, w.id);
+  for (const b of g?.breakers ?? []) seen(b.profile, b.warehouseId);
+  const named = (name: string, id: number | undefined) => ((count.get(name)?.size ?? 0) > 1 && id !== undefined ? `${name} #${id}` : name);
+  return { warehouse: (w) => named(w.name, w.id), breaker: (b) => named(b.profile, b.warehouseId) };
+}
+
+function formatGovernance(g: Governance | undefined, label: PoolLabels): string[] {
   if (!g) return [];
   const out = [''];
   out.push(`roles  ${g.policy.roles.length > 0 ? g.policy.roles.join(', ') : '(none configured)'}; default ${g.policy.defaultRole}`);
@@ -427,7 +445,7 @@ function formatGovernance(g: Governance | undefined): string[] {
   for (const b of g.breakers) {
     const when = b.nextAttemptAt ? `  retry at ${new Date(b.nextAttemptAt).toISOString().slice(11, 19)}` : '';
     const last = b.lastFailure ? `  last failure: ${b.lastFailure.message.slice(0, 80)}` : '';
-    out.push(`breaker ${b.profile}: ${b.state.toUpperCase()}  failures ${b.failures}  opened ${b.opensCount}×${when}${last}`);
+    out.push(`breaker ${label.breaker(b)}: ${b.state.toUpperCase()}  failures ${b.failures}  opened ${b.opensCount}×${when}${last}`);
   }
   // Buckets and quotas are per identity and role (one user's editors may run under several roles).
   const holder = (h: { identity: string; role?: string }) => (h.role === undefined ? h.identity : `${h.identity} (${h.role})`);
