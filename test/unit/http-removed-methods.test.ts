@@ -33,6 +33,8 @@ test('ping and logging/setLevel in 2026-07-28 over HTTP say that revision remove
   assert.match(level.body.error?.message ?? '', /logging\/setLevel is not part of MCP 2026-07-28.*io\.modelcontextprotocol\/logLevel/);
   const unknown = await post(fetch, 'nope/x');
   assert.match(unknown.body.error?.message ?? '', /"nope\/x" is not an MCP method this server serves/);
+  // The era's own methods are among those it names: a client lost between versions learns where to start.
+  assert.match(unknown.body.error?.message ?? '', /initialize up to 2025-11-25, or server\/discover and subscriptions\/listen in 2026-07-28/);
   const listed = await post(fetch, 'tools/list');
   assert.equal(listed.status, 200);
   assert.ok(listed.body.result);

@@ -72,7 +72,7 @@ export interface McpServerOptions {
 async function unknownMethod(request: { method: string }): Promise<never> {
   throw new ProtocolError(
     ProtocolErrorCode.MethodNotFound,
-    `Method not found: ${shownName(request.method)} is not an MCP method this server serves (it serves tools, resources, prompts and completions: tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list, prompts/get, completion/complete, ping).`,
+    `Method not found: ${shownName(request.method)} is not an MCP method this server serves (it serves tools, resources, prompts and completions: tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list, prompts/get, completion/complete, ping; and by protocol version, initialize up to 2025-11-25, or server/discover and subscriptions/listen in 2026-07-28).`,
   );
 }
 
