@@ -114,6 +114,26 @@ describe('Snowflake resilience', () => {
     }
   });
 
+  it("a session lost during the hub's own USE is not a write that may have run: the statement was never sent, so it goes to a fresh session", async () => {
+    const w = warehouse('lost-on-use');
+    await w.query('select 1', queryOptions());
+    // Every statement, the hub's USE included, outlives the first answer (it has a query id); the session is
+    // lost while the driver waits for the USE's result.
+    double.setQueryLatency(400);
+    try {
+      double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
+      const submitted = double.queries.length;
+      const result = await w.query('select 9', queryOptions({ repeatable: false, database: 'ANALYTICS' }));
+      assert.deepEqual(result.rows, [[9]]);
+      const sent = double.queries.slice(submitted).map((q) => q.sql);
+      // The USE lost with its session, then the USE and the statement, once, on a fresh session.
+      assert.equal(sent.filter((q) => /^select 9$/i.test(q)).length, 1, JSON.stringify(sent));
+      assert.equal(sent.filter((q) => /^use /i.test(q)).length, 2, JSON.stringify(sent));
+    } finally {
+      double.setQueryLatency(0);
+    }
+  });
+
   it('a login to a host that does not answer at all ends in seconds naming the host, with the product\'s driver settings; a slow login to a live host does not', async () => {
     // Refused: the driver alone retried the login for ~4 s (sfRetryMaxLoginRetries 2); a silent host held it
     // until the hub's 30 s login timeout (the driver's request timeout is 90 s).

@@ -538,8 +538,12 @@ export class SnowflakeWarehouse implements Warehouse {
           controller.abort(unreachableError(this.profile.name, this.baseUrl, found, undefined));
         });
         let outcome: StatementOutcome;
+        // The hub's own USE failed: the call's statement was never sent, whatever query id the USE had.
+        let unsent = false;
         try {
-          outcome = desired === undefined ? await work(lease) : ((await this.applyContext(lease, desired, ctx)) ?? (await work(lease)));
+          const contextFailed = desired === undefined ? undefined : await this.applyContext(lease, desired, ctx);
+          unsent = contextFailed !== undefined;
+          outcome = contextFailed ?? (await work(lease));
           if (desired !== undefined && outcome.ok) lease.tracked.observe(outcome.sessionState);
         } catch (err) {
           pool.discard(connection);
@@ -559,8 +563,10 @@ export class SnowflakeWarehouse implements Warehouse {
         if (outage !== undefined) throw unreachableError(this.profile.name, this.baseUrl, outage, outcome.queryId);
         // A lost session is tried once more on a fresh one, unless the statement may write and Snowflake had
         // taken it (it has a query id): it may have run, and sending it again ran an INSERT twice.
-        if (lost && attempt === 0 && !signal.aborted && (repeatable || outcome.queryId === undefined)) continue;
-        if (lost && !repeatable && outcome.queryId !== undefined) throw mayHaveRun(outcome.error, outcome.queryId);
+        if (lost && attempt === 0 && !signal.aborted && (repeatable || unsent || outcome.queryId === undefined)) continue;
+        if (lost && !repeatable && !unsent && outcome.queryId !== undefined) throw mayHaveRun(outcome.error, outcome.queryId);
+        // A USE's query id is not the call's: its record and query_history would name a statement that never ran.
+        if (unsent) throw whoseTimeout(outcome.error, undefined);
         throw withQueryId(whoseTimeout(outcome.error, outcome.queryId), outcome.queryId);
       }
     } finally {
