@@ -245,7 +245,11 @@ test('2025 session: an initialize sent again is refused and renames nothing (sta
   const session = await initialize(post);
   const again = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'impostor', version: '9' } } }, session);
   assert.equal(again.status, 400);
-  await again.text();
+  // Under its own id, saying what an initialize is for (the SDK's answer was a bare refusal under id null).
+  const refusal = (await again.json()) as { id: unknown; error: { code: number; message: string } };
+  assert.equal(refusal.id, 1);
+  assert.equal(refusal.error.code, -32600);
+  assert.match(refusal.error.message, /already initialized.*without the Mcp-Session-Id header/);
   // Before, the refused initialize was read first: the session's client and protocol became the impostor's.
   assert.deepEqual(sessions[0]!.client, { name: 'raw', version: '1' });
   assert.equal(sessions[0]!.protocolVersion, '2025-06-18');

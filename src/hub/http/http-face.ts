@@ -839,6 +839,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         const entry = legacy.get(sessionId);
         // Another identity's session is as good as unknown: never say it exists.
         if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, 'Session not found: initialize a new one.');
+        // The SDK refuses it too, tersely and under id null: the client is told under its request's id what
+        // an initialize is for.
+        const again = Array.isArray(body) ? body.find((m) => isInitializeRequest(m)) : isInitializeRequest(body) ? body : undefined;
+        if (again !== undefined) {
+          return json(400, {
+            jsonrpc: '2.0',
+            id: Array.isArray(body) ? null : (body as { id?: unknown }).id ?? null,
+            error: { code: -32600, message: 'Invalid Request: this session is already initialized (its Mcp-Session-Id header names it). An initialize starts a new session: send it without the Mcp-Session-Id header, and end this one with HTTP DELETE if it is no longer needed.' },
+          });
+        }
         // Not its initialize: the session was initialized by the POST that created it, and the SDK refuses
         // another ("Server already initialized"); read first, it renamed the session's client and protocol
         // version (status, the audit records, the query tag, a role chosen by client name) to what was refused.
