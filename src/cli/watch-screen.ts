@@ -6,6 +6,7 @@
  */
 import { escapeLine } from '../shown-text.js';
 import type { HubStatus } from '../hub/hub.js';
+import { poolLabels } from './pool-labels.js';
 
 export interface ScreenSize {
   columns: number;
@@ -41,23 +42,24 @@ const TRANSPORT_LABELS: Record<string, string> = { 'unix-socket': 'socket', webs
 
 interface Governance {
   queue?: { maxConcurrent: number; maxQueued: number; running: number; queued: number };
-  breakers?: { profile: string; state: string }[];
+  breakers?: { profile: string; warehouseId?: number; state: string }[];
 }
 
 function statusLines(s: HubStatus, freshness: string, rows: number, columns: number, now: number): string[] {
   const head: string[] = [];
   head.push(`snowmux hub ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  ${s.state.toUpperCase()}`);
   head.push(freshness);
-  head.push(fitList(`warehouses (${s.warehouses.length}): `, s.warehouses.map((w) => `${w.kind}:${w.name}${w.problem ? ` DOWN(${w.problem.snowflakeCode ?? w.problem.code})` : ''}`), columns, 'opens on first use'));
+  const g = s.governance as Governance | undefined;
+  const label = poolLabels(s.warehouses, g?.breakers);
+  head.push(fitList(`warehouses (${s.warehouses.length}): `, s.warehouses.map((w) => `${w.kind}:${label.warehouse(w)}${w.problem ? ` DOWN(${w.problem.snowflakeCode ?? w.problem.code})` : ''}`), columns, 'opens on first use'));
   // The hub's own judgement (status's health), on one line: the reasons in full are in `snowmux status`.
   if (s.health && !s.health.ok) head.push(cut(`UNHEALTHY: ${s.health.reasons.join('; ')}`, columns));
   head.push(`calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}`);
-  const g = s.governance as Governance | undefined;
   if (g?.queue) head.push(`queue running ${g.queue.running}/${g.queue.maxConcurrent}  waiting ${g.queue.queued}/${g.queue.maxQueued}`);
   if (g?.breakers && g.breakers.length > 0) {
     const notClosed = g.breakers.filter((b) => b.state !== 'closed');
     const closed = g.breakers.length - notClosed.length;
-    head.push(fitList(`breakers: ${closed} closed${notClosed.length > 0 ? ', ' : ''}`, notClosed.map((b) => `${b.profile} ${b.state.toUpperCase()}`), columns, ''));
+    head.push(fitList(`breakers: ${closed} closed${notClosed.length > 0 ? ', ' : ''}`, notClosed.map((b) => `${label.breaker(b)} ${b.state.toUpperCase()}`), columns, ''));
   }
 
   const team = s.team as { mode: string; replicas: { id: string; sessions: number; running: number }[] } | undefined;

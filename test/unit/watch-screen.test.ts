@@ -149,3 +149,15 @@ test('a line break in a client\'s tool or client name cannot add a row to the fr
   assert.ok(!lines.some((l) => l.startsWith('25:61:61')));
   assert.ok(lines.some((l) => l.includes('list_databases\\u000a25:61:61')), lines.join('\n'));
 });
+
+test('pools sharing a profile name: the watch screen names the open one by its warehouse number, as plain status does', () => {
+  const s = busyHub({ sessions: 1, profiles: 0, calls: 0 });
+  s.warehouses = [7, 9].map((id) => ({ kind: 'snowflake', name: 'analytics', id, detail: {}, defaultDatabase: 'DB', defaultSchema: 'PUBLIC', concurrency: 4 }) as HubStatus['warehouses'][number]);
+  (s.governance as { breakers: unknown[] }).breakers = [
+    { profile: 'analytics', warehouseId: 7, state: 'closed' },
+    { profile: 'analytics', warehouseId: 9, state: 'open' },
+  ];
+  const text = watchScreen({ kind: 'status', status: s, freshness: 'x' }, { columns: 100, rows: 24 }, NOW).join('\n');
+  assert.match(text, /^warehouses \(2\): snowflake:analytics #7, snowflake:analytics #9/m);
+  assert.match(text, /^breakers: 1 closed, analytics #9 OPEN$/m);
+});

@@ -28,6 +28,7 @@ import type { WriteStream } from 'node:tty';
 import { expandHome } from '../../user-path.js';
 import { hubPlace, snowmuxCommand } from '../../snowmux-command.js';
 import { watchWriter } from '../watch-writer.js';
+import { poolLabels, type PoolLabels } from '../pool-labels.js';
 
 export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('status', argv, {
@@ -272,7 +273,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   if (service) out.push(`run by ${service.manager} (${service.unit}); restart it with: ${service.restart}`);
   // Several pools can share a profile name (editors whose SNOWFLAKE_* settings differ): their lines and their
   // breakers' then carry the warehouse's number, the same on both, so an open breaker names its pool.
-  const label = poolLabels(s.warehouses, s.governance as Governance | undefined);
+  const label = poolLabels(s.warehouses, (s.governance as Governance | undefined)?.breakers);
   for (const w of s.warehouses) {
     const extra = Object.entries(w.detail)
       .filter(([, v]) => typeof v !== 'object' || v === null)
@@ -417,21 +418,6 @@ function formatEndpoints(s: HubStatus): string[] {
   const traces = s.traces as { url: string; spansExported: number; spansDropped: number; failing: boolean; lastError?: string } | undefined;
   if (traces) out.push(`traces ${traces.url}  spans exported ${traces.spansExported}, dropped ${traces.spansDropped}${traces.failing ? `  FAILING${traces.lastError ? `: ${traces.lastError}` : ''}` : ''}`);
   return out.length > 0 ? ['', ...out] : out;
-}
-
-interface PoolLabels {
-  warehouse(w: { name: string; id?: number | undefined }): string;
-  breaker(b: { profile: string; warehouseId?: number | undefined }): string;
-}
-
-/** Names for warehouse and breaker lines: the profile name, with `#<warehouse id>` where pools share it. */
-function poolLabels(warehouses: readonly { name: string; id?: number | undefined }[], g: Governance | undefined): PoolLabels {
-  const count = new Map<string, Set<number | undefined>>();
-  const seen = (name: string, id: number | undefined) => count.set(name, (count.get(name) ?? new Set()).add(id));
-  for (const w of warehouses) seen(w.name, w.id);
-  for (const b of g?.breakers ?? []) seen(b.profile, b.warehouseId);
-  const named = (name: string, id: number | undefined) => ((count.get(name)?.size ?? 0) > 1 && id !== undefined ? `${name} #${id}` : name);
-  return { warehouse: (w) => named(w.name, w.id), breaker: (b) => named(b.profile, b.warehouseId) };
 }
 
 function formatGovernance(g: Governance | undefined, label: PoolLabels): string[] {
