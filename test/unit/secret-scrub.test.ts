@@ -256,3 +256,22 @@ test('a snowmux API key is scrubbed wherever it stands, its public id kept; text
     assert.equal(scrubber.scrub(text), text);
   }
 });
+
+test('hub.log scrubs a snowmux API key by its form, even on a hub that knows no other secret', () => {
+  const key = 'smx_00bc48533a57_CvvMSTWcU51QIbDl_veOVavfF_BxL6Yq';
+  const shown = `smx_00bc48533a57_${REDACTED}`;
+  // No known secret at all, then known secrets that are not on the line: the line must be scrubbed either way.
+  for (const known of [[], ['Unrelated-Pw-1234']]) {
+    const secrets = new KnownSecrets();
+    secrets.hub.add(known);
+    const { raw, lines } = logLines(secrets, (logger) => {
+      // What a failed call logs: the engine's error quoting the caller's SQL, which held its pasted key.
+      logger.child({ session: 's1' }).info({ code: 'SQL_ERROR', reason: `Binder Error: Referenced column "${key}" not found in FROM clause!` }, 'tool call failed');
+      logger.info({ detail: `{"jsonrpc":"2.0","params":{"key":"${key}"}}` }, 'rejected client input');
+    });
+    assert.equal(raw.includes(key), false, `known: ${known.join(',')}`);
+    assert.equal(lines[0]!.reason, `Binder Error: Referenced column "${shown}" not found in FROM clause!`);
+    assert.equal(lines[1]!.detail, `{"jsonrpc":"2.0","params":{"key":"${shown}"}}`);
+    assert.equal(lines[0]!.msg, 'tool call failed');
+  }
+});

@@ -76,9 +76,13 @@ export class KnownSecrets {
     return `${JSON.stringify(scrubStrings(parsed, scrubber, 0))}${line.endsWith('\n') ? '\n' : ''}`;
   }
 
-  /** Cheap test first: most lines hold no secret and are written untouched. */
+  /**
+   * Cheap test first: most lines hold no secret and are written untouched. The secrets recognised by their
+   * form (a PEM private key, a snowmux API key's `smx_` secret) count whatever the hub knows: an API key a
+   * caller pasted into SQL came back in a driver's error text ("tool call failed") and was written whole.
+   */
   private mayHold(line: string): boolean {
-    if (line.includes('PRIVATE KEY-----') || this.hub.occursIn(line)) return true;
+    if (line.includes('PRIVATE KEY-----') || line.includes('smx_') || this.hub.occursIn(line)) return true;
     for (const scrubber of this.sessions.values()) if (scrubber.occursIn(line)) return true;
     return false;
   }
