@@ -10,7 +10,7 @@ import { AuditLog, type HolderProcesses } from './audit/audit-log.js';
 import { liveSnowmuxProcess } from '../wire/audit-claim.js';
 import { processStartTicks } from '../wire/process-alive.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
-import { boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
+import { AUDIT_MAX_TEXT_CHARS, boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
 import { KnownSecrets } from './audit/known-secrets.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import { KNOWN_KEYS } from './config/config-schema.js';
@@ -18,6 +18,7 @@ import { loadSnowflakeConnections } from './config/connections-toml.js';
 import type { ProfileSettings } from './config/profile-settings.js';
 import { profileNameFromEnv, SNOWMUX_PROFILE_ENV } from './config/env-profile.js';
 import { AuditSink } from './governance/audit-sink.js';
+import { hideSqlCredentials } from './guard/sql/sql-credentials.js';
 import { Governance } from './governance/governance.js';
 import type { AuthRefusal } from './keys/api-keys.js';
 import type { Logger } from './observe/logger.js';
@@ -491,7 +492,9 @@ function scrubCallRecord(call: CallRecord, secrets: KnownSecrets): CallRecord {
 }
 
 function scrubbedText(call: CallRecord, scrubber: TextScrubber): NonNullable<CallRecord['callerView']> {
-  const sql = call.sql === null ? null : boundSql(scrubber.scrub(call.sql), undefined);
+  // Credentials typed into the SQL (PASSWORD = '…', CREDENTIALS = (…)) go first, by the lexer's reading:
+  // whoever reads a copy (audit, status, query_history) must not get them, the caller's own view included.
+  const sql = call.sql === null ? null : boundSql(scrubber.scrub(hideSqlCredentials(call.sql, AUDIT_MAX_TEXT_CHARS)), undefined);
   const request = call.request === undefined ? undefined : boundObject(redactValue(call.request, scrubber) as Record<string, unknown>, undefined);
   return { sql: sql?.sql ?? null, sqlTruncated: sql?.truncated, request: request?.value, requestTruncated: request?.truncated };
 }

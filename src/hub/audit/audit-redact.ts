@@ -13,8 +13,10 @@
  * Bound (docs/audit.md, "Size bounds"): SQL, request and detail keep at most AUDIT_MAX_TEXT_CHARS characters,
  * with the whole text's length and sha256 when cut.
  *
- * Limit (documented in docs/audit.md): SQL is the user's own text and is otherwise kept verbatim. A password typed as a
- * literal into SQL (`CREATE USER … PASSWORD = '…'`) is recorded unless it is one of the known secrets.
+ * Limit (documented in docs/audit.md): SQL is the user's own text and is otherwise kept verbatim. A credential typed as a
+ * literal given to a secret-looking name (`CREATE USER … PASSWORD = '…'`) is hidden before this pass, where the
+ * call record is scrubbed (guard/sql/sql-credentials.ts, by the lexer); anywhere else in SQL it is recorded
+ * unless it is one of the known secrets.
  * Secrets shorter than MIN_SECRET_LENGTH are not scrubbed, because replacing every occurrence of a two-letter
  * string would destroy the record without protecting anything.
  */

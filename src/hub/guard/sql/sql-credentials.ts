@@ -1,0 +1,133 @@
+/**
+ * Credentials typed into SQL text, hidden from every copy of the text the hub keeps or shows (the audit log,
+ * status's recent calls, query_history, the team's audit stream): the literal given to a credential
+ * parameter (`PASSWORD = '…'`, `CREDENTIALS = (AWS_SECRET_KEY = '…')`, `AZURE_SAS_TOKEN = '…'`,
+ * `MASTER_KEY = '…'`, `SECRET_STRING = '…'`, `API_KEY = '…'`, DuckDB's `CREATE SECRET (… SECRET '…')`, a
+ * comparison such as `api_token = '…'`), and inside any literal the user and password of a URL
+ * (`'postgres://u:pw@h'`), a secret-named query parameter (`?sig=…`, `?token=…`) or a libpq
+ * `password=…`. Snowflake itself masks such values in its query history; the hub kept them verbatim.
+ *
+ * The text is read with the SQL lexer, never searched with a pattern: a pattern would take a quote inside a
+ * comment for a literal's start and blank real statement text — a client could then hide what it ran from
+ * the audit log. A literal is replaced only where the Snowflake and the DuckDB readings agree it is one
+ * literal (same start and end), so whichever engine runs the statement, what is hidden is a literal there
+ * too. Where they disagree (a backslash before a quote), the text is kept as it is.
+ */
+import { hideUrlCredentials } from '../../../shown-text.js';
+import { tokenize, type SqlDialect, type Token } from './lexer.js';
+
+/** What replaces a hidden literal (quotes kept, so the statement still reads as SQL). */
+export const HIDDEN_LITERAL = "'[REDACTED]'";
+
+/** Parts of a parameter or column name that mark its value as a credential (ASCII upper, `_`/`-` removed). */
+const CREDENTIAL_NAME_PARTS = ['PASSWORD', 'PASSWD', 'PWD', 'PASSPHRASE', 'PASSCODE', 'TOKEN', 'SECRET', 'PRIVATEKEY', 'APIKEY', 'CREDENTIAL', 'AUTHORIZATION', 'COOKIE', 'MASTERKEY', 'ACCESSKEY', 'ACCOUNTKEY', 'CLIENTKEY'];
+/** Key ids: not secrets on their own, but half of a pair, and masked by Snowflake too (`AWS_KEY_ID`, DuckDB's `KEY_ID`). */
+const CREDENTIAL_NAMES = new Set(['KEYID', 'AWSKEYID']);
+
+/** What CREDENTIAL_NAME_PARTS and CREDENTIAL_NAMES match, as text (any case, `_` optional). */
+const NAME_PART = String.raw`(?:pass|pwd|token|secret|(?:master|access|account|client|api|private)_?key|key_?id|credential|authori[sz]ation|cookie)`;
+/**
+ * Cheap gates: a statement none of them matches holds nothing this module hides and is not lexed (most are
+ * not: `o_orderkey = 5` is no credential's name). A name given a value (`=`, or a literal right after it), a
+ * URL, or a name with a comment somewhere (which may stand between the name and its `=`).
+ */
+const MAY_HOLD = [new RegExp(String.raw`${NAME_PART}[\w$]*"?\s*(?:=|'|\$)`, 'i'), /:[/\\]/];
+const NAME_ANYWHERE = new RegExp(NAME_PART, 'i');
+const COMMENT_START = /\/\*|--|\/\//;
+
+function mayHold(sql: string): boolean {
+  return MAY_HOLD.some((gate) => gate.test(sql)) || (COMMENT_START.test(sql) && NAME_ANYWHERE.test(sql));
+}
+
+function isCredentialName(token: Token): boolean {
+  if (token.kind !== 'word' && token.kind !== 'quoted_ident') return false;
+  const name = (token.upper ?? token.text.toUpperCase()).replace(/[^A-Z0-9]/g, '');
+  return CREDENTIAL_NAMES.has(name) || CREDENTIAL_NAME_PARTS.some((part) => name.includes(part));
+}
+
+function isLiteral(token: Token | undefined): boolean {
+  return token !== undefined && (token.kind === 'string' || token.kind === 'dollar_string');
+}
+
+/** A URL's user and password, a secret-named query parameter, a libpq `password=` inside a literal's text. */
+function hiddenInLiteral(text: string): string {
+  return hideUrlCredentials(text).replace(/(^'|\s)((?:ssl)?(?:password|passwd|pwd|passphrase)\s*=\s*)[^\s']+/gi, '$1$2***');
+}
+
+/** Replacements one dialect's reading finds, keyed by `start:end`; an open credential literal's key is `start:end:open`. */
+function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
+  const { tokens: all, error } = tokenize(sql, { dialect });
+  const tokens = all.filter((t) => t.kind !== 'comment');
+  const out = new Map<string, string>();
+  /** Whether the value at index `i` (a literal, or where one starts) is what a credential name is given. */
+  const givenToCredential = (i: number, valueKind: Token['kind'] | 'unterminated'): boolean => {
+    const before = tokens[i - 1];
+    if (before === undefined) return false;
+    if (before.kind === 'punct' && (before.text === '=' || before.text === '=>')) {
+      const name = tokens[i - 2];
+      return name !== undefined && isCredentialName(name);
+    }
+    // DuckDB's CREATE SECRET (TYPE s3, KEY_ID '…', SECRET '…'): the name, then the value, no `=`.
+    return valueKind !== 'quoted_ident' && before.kind === 'word' && isCredentialName(before);
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const key = `${token.start}:${token.end}`;
+    if ((isLiteral(token) || token.kind === 'quoted_ident') && givenToCredential(i, token.kind)) {
+      out.set(key, token.kind === 'quoted_ident' ? '"[REDACTED]"' : HIDDEN_LITERAL);
+    } else if (isLiteral(token) && (token.text.includes('@') || token.text.includes('='))) {
+      const hidden = hiddenInLiteral(token.text);
+      if (hidden !== token.text) out.set(key, hidden);
+    }
+  }
+  // A refused statement whose credential literal is never closed: the rest of the text is that literal.
+  if (error !== undefined && /^UNTERMINATED_(?:DOLLAR_)?STRING$/.test(error.code) && givenToCredential(tokens.length, 'unterminated')) {
+    out.set(`${error.offset}:${sql.length}:open`, HIDDEN_LITERAL);
+  }
+  return out;
+}
+
+/**
+ * `sql` with the credentials typed into it replaced (see the module comment); the text unchanged when it
+ * has none, or when the two engines' readings of it do not agree where a literal is.
+ *
+ * `keep`: how many characters of the result are kept (the audit's bound); the rest is read only as far as
+ * needed. Lexing a refused 4 MiB statement twice more cost the hub's thread seconds for a record that keeps
+ * its first 16,384 characters: only the first `2 × keep` are read, unless the credentials hidden there
+ * shortened them below `keep`. A credential literal still open where the reading stops is hidden to the end.
+ */
+export function hideSqlCredentials(sql: string, keep = Number.POSITIVE_INFINITY): string {
+  if (!mayHold(sql)) return sql;
+  const read = keep * 2;
+  if (sql.length > read) {
+    const head = hiddenIn(sql.slice(0, read));
+    if (head.toEnd) return head.text;
+    if (head.text.length > keep) return `${head.text}${sql.slice(read)}`;
+  }
+  return hiddenIn(sql).text;
+}
+
+/** `sql` with the replacements both readings agree on; `toEnd` when the last one runs to the end of the text. */
+function hiddenIn(sql: string): { text: string; toEnd: boolean } {
+  // Same length, so offsets hold: the lexer refuses a NUL or a lone surrogate outright, and the record keeps
+  // its text all the same (the engine would see U+FFFD).
+  const readable = (sql as string & { toWellFormed(): string }).toWellFormed().replace(/\u0000/g, ' ');
+  const snowflake = replacementsIn(readable, 'snowflake');
+  if (snowflake.size === 0) return { text: sql, toEnd: false };
+  const duckdb = replacementsIn(readable, 'duckdb');
+  const agreed = [...snowflake]
+    .filter(([key, text]) => duckdb.get(key) === text)
+    .map(([key, text]) => {
+      const [start, end] = key.split(':').map(Number) as [number, number];
+      return { start, end, text, open: key.endsWith(':open') };
+    })
+    .sort((a, b) => b.start - a.start);
+  let out = sql;
+  let limit = sql.length;
+  for (const r of agreed) {
+    if (r.end > limit) continue; // overlaps one already replaced (one reading never has two; kept safe)
+    out = `${out.slice(0, r.start)}${r.text}${out.slice(r.end)}`;
+    limit = r.start;
+  }
+  return { text: out, toEnd: agreed[0]?.open === true };
+}

@@ -1,0 +1,96 @@
+/**
+ * Credentials typed into SQL (docs/audit.md, "Secrets"): hidden from the audit log, status's recent calls
+ * and query_history by the lexer's reading of the statement, never by a pattern a client could aim at the
+ * statement's own text.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { HIDDEN_LITERAL, hideSqlCredentials } from '../../src/hub/guard/sql/sql-credentials.js';
+import type { CallRecord } from '../../src/hub/observe/call-record.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { QueryHistory } from '../../src/hub/observe/query-history.js';
+import { createRuntime } from '../../src/hub/runtime.js';
+import { tempHome } from '../helpers/harness.js';
+
+const H = HIDDEN_LITERAL;
+
+/** Statement → what every copy the hub keeps shows of it. */
+const HIDDEN: [string, string][] = [
+  ["ALTER USER eve SET PASSWORD = 'NewUserPass123!'", `ALTER USER eve SET PASSWORD = ${H}`],
+  ["CREATE USER eve PASSWORD='NewUserPass123!' DEFAULT_ROLE = analyst", `CREATE USER eve PASSWORD=${H} DEFAULT_ROLE = analyst`],
+  [
+    "COPY INTO t FROM 's3://bucket/path' CREDENTIALS = (AWS_KEY_ID = 'AKIAEXAMPLE' AWS_SECRET_KEY = 'wJalrXUtnFEMI') FILE_FORMAT = (TYPE = CSV)",
+    `COPY INTO t FROM 's3://bucket/path' CREDENTIALS = (AWS_KEY_ID = ${H} AWS_SECRET_KEY = ${H}) FILE_FORMAT = (TYPE = CSV)`,
+  ],
+  ["CREATE STAGE s URL = 's3://b' CREDENTIALS = (AWS_SECRET_KEY = 'k1') ENCRYPTION = (MASTER_KEY = 'mk-123')", `CREATE STAGE s URL = 's3://b' CREDENTIALS = (AWS_SECRET_KEY = ${H}) ENCRYPTION = (MASTER_KEY = ${H})`],
+  ["CREATE STAGE s URL = 'azure://acct.blob.core.windows.net/c' CREDENTIALS = (AZURE_SAS_TOKEN = '?sv=2022&sig=abc')", `CREATE STAGE s URL = 'azure://acct.blob.core.windows.net/c' CREDENTIALS = (AZURE_SAS_TOKEN = ${H})`],
+  ["CREATE STORAGE INTEGRATION i TYPE = EXTERNAL_STAGE STORAGE_PROVIDER = 'AZURE' AZURE_TENANT_ID = 'tid' ENABLED = TRUE", "CREATE STORAGE INTEGRATION i TYPE = EXTERNAL_STAGE STORAGE_PROVIDER = 'AZURE' AZURE_TENANT_ID = 'tid' ENABLED = TRUE"],
+  ["CREATE API INTEGRATION a API_PROVIDER = git_https_api API_KEY = 'k-123' ENABLED = TRUE", `CREATE API INTEGRATION a API_PROVIDER = git_https_api API_KEY = ${H} ENABLED = TRUE`],
+  ["CREATE SECRET s TYPE = PASSWORD USERNAME = 'bob' PASSWORD = 'pw-9'", `CREATE SECRET s TYPE = PASSWORD USERNAME = 'bob' PASSWORD = ${H}`],
+  ['CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = $$s3cr3t$$', `CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = ${H}`],
+  ["CREATE SECURITY INTEGRATION o TYPE = OAUTH OAUTH_CLIENT_SECRET = 'cs-1' OAUTH_REFRESH_TOKEN = 'rt-1'", `CREATE SECURITY INTEGRATION o TYPE = OAUTH OAUTH_CLIENT_SECRET = ${H} OAUTH_REFRESH_TOKEN = ${H}`],
+  ["SELECT * FROM t WHERE api_token /* the live one */ = 'tok_live_123'", `SELECT * FROM t WHERE api_token /* the live one */ = ${H}`],
+  // DuckDB: CREATE SECRET gives values without "=", ATTACH takes a URL or a libpq string.
+  ["CREATE SECRET (TYPE s3, KEY_ID 'AKIAEXAMPLE', SECRET 'wJalr', SESSION_TOKEN 'st-1', REGION 'us-east-1')", `CREATE SECRET (TYPE s3, KEY_ID ${H}, SECRET ${H}, SESSION_TOKEN ${H}, REGION 'us-east-1')`],
+  ["ATTACH 'postgres://app:p%40ss@db.internal:5432/sales' AS pg (TYPE postgres)", "ATTACH 'postgres://***@db.internal:5432/sales' AS pg (TYPE postgres)"],
+  ["ATTACH 'host=db user=app password=hunter22 dbname=sales' AS pg (TYPE postgres)", "ATTACH 'host=db user=app password=*** dbname=sales' AS pg (TYPE postgres)"],
+  ["SELECT * FROM read_csv('https://h.example/x.csv?sig=abc123&sv=1')", "SELECT * FROM read_csv('https://h.example/x.csv?sig=***&sv=1')"],
+  // A refused statement whose literal is never closed keeps none of it.
+  ["ALTER USER eve SET PASSWORD = 'NewUserPass123!", `ALTER USER eve SET PASSWORD = ${H}`],
+];
+
+/** Text that is not a credential literal in both engines' reading stays as it is. */
+const KEPT = [
+  // A quote inside a comment is no literal's start: a pattern would have blanked the statement up to the next quote.
+  "SELECT 1 /* password = ' */, secret_col, ssn FROM customers WHERE region = 'EU' -- '",
+  "SELECT S_NAME FROM SUPPLIER WHERE 'x' IN ('Password1','Sup3rS3cretPw!')",
+  "SELECT o_orderkey FROM orders WHERE o_orderkey = '5' AND o_comment = 'token'",
+  "SELECT 'password' AS label, count(*) FROM users",
+  // Snowflake reads \' as an escaped quote, DuckDB as the literal's end: where the readings disagree, nothing is hidden.
+  "ALTER USER eve SET PASSWORD = 'a\\' , o_comment FROM orders --'",
+];
+
+test('credentials typed into SQL are hidden by the lexer: every credential parameter, URL passwords, DuckDB secrets', () => {
+  for (const [sql, shown] of HIDDEN) assert.equal(hideSqlCredentials(sql), shown, sql);
+  for (const sql of KEPT) assert.equal(hideSqlCredentials(sql), sql, sql);
+});
+
+test('a statement longer than the audit keeps is read only as far as it is kept', () => {
+  const keep = 1000;
+  const values = Array.from({ length: 2000 }, (_, i) => `'v${i}'`).join(',');
+  const long = `CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = 'early-secret' COMMENT = 'x' /* ${values} */`;
+  const out = hideSqlCredentials(long, keep);
+  assert.equal(out.startsWith(`CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = ${H} COMMENT = 'x'`), true);
+  assert.equal(out.includes('early-secret'), false);
+  // A credential literal that outruns the part read is hidden to the end.
+  const huge = `ALTER USER eve SET PASSWORD = '${'A'.repeat(5000)}' COMMENT = 'c'`;
+  assert.equal(hideSqlCredentials(huge, keep), `ALTER USER eve SET PASSWORD = ${H}`);
+  // Hidden text that shortens what was read below `keep` makes the rest read too.
+  const shrunk = `ALTER USER eve SET PASSWORD = '${'B'.repeat(1500)}' ${`, x = 1`.repeat(200)} MASTER_KEY = 'late-secret'`;
+  assert.equal(hideSqlCredentials(shrunk, keep).includes('late-secret'), false);
+});
+
+test('the audit log, status and query_history (the caller\'s own view too) keep no credential typed into SQL', async (t) => {
+  const home = tempHome(t, 'sqlcred-');
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env: {} });
+  await runtime.openAudit();
+  const sql = "CREATE STAGE s URL = 's3://bucket' CREDENTIALS = (AWS_KEY_ID = 'AKIAEXAMPLE7' AWS_SECRET_KEY = 'wJalrXUtnFEMI-K7MDENG')";
+  const call = runtime.scrubCall({
+    at: new Date(0).toISOString(), sessionId: 's', identity: 'ops', client: 'c/1', clientInfo: { name: 'c', version: '1' }, tool: 'execute_query', requestId: '1',
+    outcome: 'refused', errorCode: 'SQL_REFUSED', ms: 1, queueWaitMs: 0, runMs: 0, rows: null, bytes: 0, queryId: null, sql, request: undefined, profile: 'embedded',
+  } satisfies CallRecord);
+  const shown = `CREATE STAGE s URL = 's3://bucket' CREDENTIALS = (AWS_KEY_ID = ${H} AWS_SECRET_KEY = ${H})`;
+  assert.equal(call.sql, shown);
+  const history = new QueryHistory();
+  history.record(call);
+  const own = history.of('ops', 1)[0]!;
+  assert.equal(own.callerView?.sql ?? own.sql, shown);
+  for (const sink of runtime.sinks) await sink.record(call);
+  await runtime.close('test over');
+  const audit = readdirSync(join(home, 'audit')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(home, 'audit', f), 'utf8')).join('');
+  assert.match(audit, /AWS_SECRET_KEY = '\[REDACTED\]'/);
+  for (const secret of ['AKIAEXAMPLE7', 'wJalrXUtnFEMI-K7MDENG']) assert.equal(audit.includes(secret), false, secret);
+});
