@@ -224,6 +224,30 @@ test("a call's log lines carry its session, request and tool, at the levels aske
   }
 });
 
+test("a failed call's log line keeps no credential of its SQL that the engine's error quoted (DuckDB's LINE 1: …)", async () => {
+  const { call, governance, logLines, records } = setup({ logLevel: 'info' });
+  const sql = "SELECT * FROM accounts WHERE api_token = 'tok_live_9f8e7d' AND pw_hint = 'x'";
+  // What DuckDB answers such a statement with: the whole line of SQL, quoted under the error.
+  await call('reader', 'execute_query', async (c) => {
+    c.noteSql(sql);
+    throw new SnowmuxError('OBJECT_NOT_FOUND', `Catalog Error: Table with name accounts does not exist!\n\nLINE 1: ${sql}\n                      ^`);
+  });
+  await call('reader', 'execute_query', async (c) => {
+    c.noteSql("CREATE SECRET (TYPE s3, KEY_ID 'AKIAEXAMPLE', SECRET 'wJalrXUtnFEMI')");
+    throw new Error("unexpected: could not parse SECRET 'wJalrXUtnFEMI' near KEY_ID 'AKIAEXAMPLE'");
+  });
+  await new Promise((r) => setImmediate(r));
+  const lines = JSON.stringify(logLines);
+  for (const secret of ['tok_live_9f8e7d', 'wJalrXUtnFEMI', 'AKIAEXAMPLE']) assert.equal(lines.includes(secret), false, secret);
+  const failed = logLines.filter((l) => l.msg === 'tool call failed' || l.msg === 'tool failed unexpectedly');
+  assert.equal(failed.length, 2);
+  assert.match(String(failed[0]!.reason), /LINE 1: SELECT \* FROM accounts WHERE api_token = '\[REDACTED\]' AND pw_hint = 'x'/);
+  assert.match(JSON.stringify(failed[1]!.err), /could not parse SECRET '\[REDACTED\]'/);
+  // The audit's copy of the SQL hides them too (runtime.scrubCall); the raw record here is the hub's own.
+  assert.equal(records.length, 2);
+  governance.close();
+});
+
 test("a call the warehouse failed is logged at warn with its reason (the operator's to see); a caller's own error at info", async () => {
   const { call, governance, logLines } = setup({ logLevel: 'info' });
   await call('reader', 'execute_query', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { HIDDEN_LITERAL, hideSqlCredentials } from '../../src/hub/guard/sql/sql-credentials.js';
+import { HIDDEN_LITERAL, hideSqlCredentials, sqlCredentialValues } from '../../src/hub/guard/sql/sql-credentials.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { QueryHistory } from '../../src/hub/observe/query-history.js';
@@ -56,6 +56,10 @@ const KEPT = [
 test('credentials typed into SQL are hidden by the lexer: every credential parameter, URL passwords, DuckDB secrets', () => {
   for (const [sql, shown] of HIDDEN) assert.equal(hideSqlCredentials(sql), shown, sql);
   for (const sql of KEPT) assert.equal(hideSqlCredentials(sql), sql, sql);
+  // The values themselves, for texts that quote the statement (an engine's error in hub.log).
+  assert.deepEqual(sqlCredentialValues("CREATE SECRET (TYPE s3, KEY_ID 'AKIAEXAMPLE', SECRET 'it''s-secret', REGION 'eu')"), ["it''s-secret", "it's-secret", 'AKIAEXAMPLE']);
+  assert.deepEqual(sqlCredentialValues('CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = $$s3cr3t$$'), ['s3cr3t']);
+  for (const sql of KEPT) assert.deepEqual(sqlCredentialValues(sql), [], sql);
 });
 
 test('a statement longer than the audit keeps is read only as far as it is kept', () => {

@@ -6,6 +6,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { REFUSAL_CODES, RETRYABLE_CODES, USER_CODES } from '../../error-codes.js';
+import { sqlCredentialValues } from '../guard/sql/sql-credentials.js';
 import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
@@ -62,6 +63,9 @@ export interface ToolCall {
   /** Records the SQL this call runs (for status and audit). */
   noteSql(sql: string): void;
 }
+
+/** What stands for a credential of the call's SQL in its log lines (as in the audit's copy of the SQL). */
+const HIDDEN_VALUE = '[REDACTED]';
 
 export class CallState {
   readonly started = performance.now();
@@ -128,6 +132,13 @@ export class CallState {
     );
   }
 
+  /** What takes the credentials typed into this call's SQL out of a text, when it has any. */
+  private credentialHider(): ((text: string) => string) | undefined {
+    const values = this.sql === null ? [] : sqlCredentialValues(this.sql);
+    if (values.length === 0) return undefined;
+    return (text) => values.reduce((out, value) => (out.includes(value) ? out.split(value).join(HIDDEN_VALUE) : out), text);
+  }
+
   /** Turns a failure into the tool result the client sees, and notes how the call ended. */
   fail(err: unknown): CallToolResult {
     // When the call was aborted (cancel, disconnect, timeout), that reason explains the failure best.
@@ -141,9 +152,12 @@ export class CallState {
     // `reason`, not `msg`: pino's own message key would be written twice, and readers keep the last one.
     // The warehouse or the hub failing (a refused login, an unreachable account) is the operator's to see at
     // warn; a caller's own mistake or refusal stays at info.
-    if (this.errorCode === 'INTERNAL_ERROR') this.logger.error({ err }, 'tool failed unexpectedly');
-    else if (USER_CODES.has(this.errorCode) || this.outcome !== 'error') this.logger.info({ code: this.errorCode, reason: errorMessage(effective) }, 'tool call failed');
-    else this.logger.warn({ code: this.errorCode, reason: errorMessage(effective) }, 'tool call failed');
+    // An engine's error may quote the statement (DuckDB's "LINE 1: …", a value it could not convert): the
+    // credentials the audit hides from this call's SQL are hidden from its log line too.
+    const hide = this.credentialHider();
+    if (this.errorCode === 'INTERNAL_ERROR') this.logger.error({ err: hide === undefined || !(err instanceof Error) ? err : { type: err.name, message: hide(err.message), stack: hide(err.stack ?? '') } }, 'tool failed unexpectedly');
+    else if (USER_CODES.has(this.errorCode) || this.outcome !== 'error') this.logger.info({ code: this.errorCode, reason: hide ? hide(errorMessage(effective)) : errorMessage(effective) }, 'tool call failed');
+    else this.logger.warn({ code: this.errorCode, reason: hide ? hide(errorMessage(effective)) : errorMessage(effective) }, 'tool call failed');
     return toolError(effective);
   }
 }

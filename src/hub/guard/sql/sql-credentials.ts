@@ -107,21 +107,51 @@ export function hideSqlCredentials(sql: string, keep = Number.POSITIVE_INFINITY)
   return hiddenIn(sql).text;
 }
 
-/** `sql` with the replacements both readings agree on; `toEnd` when the last one runs to the end of the text. */
-function hiddenIn(sql: string): { text: string; toEnd: boolean } {
+/** A stretch of the text to replace, as both readings agree on it. */
+interface Hidden {
+  start: number;
+  end: number;
+  text: string;
+  /** A credential literal never closed: it runs to the end of the text. */
+  open: boolean;
+}
+
+/** The replacements both readings agree on, last first. */
+function agreedReplacements(sql: string): Hidden[] {
   // Same length, so offsets hold: the lexer refuses a NUL or a lone surrogate outright, and the record keeps
   // its text all the same (the engine would see U+FFFD).
   const readable = (sql as string & { toWellFormed(): string }).toWellFormed().replace(/\u0000/g, ' ');
   const snowflake = replacementsIn(readable, 'snowflake');
-  if (snowflake.size === 0) return { text: sql, toEnd: false };
+  if (snowflake.size === 0) return [];
   const duckdb = replacementsIn(readable, 'duckdb');
-  const agreed = [...snowflake]
+  return [...snowflake]
     .filter(([key, text]) => duckdb.get(key) === text)
     .map(([key, text]) => {
       const [start, end] = key.split(':').map(Number) as [number, number];
       return { start, end, text, open: key.endsWith(':open') };
     })
     .sort((a, b) => b.start - a.start);
+}
+
+/**
+ * The credentials hideSqlCredentials hides from `sql`, as they stand in it (a literal's text without its
+ * quotes): what an engine's error quoting the statement (DuckDB's "LINE 1: …", a value Snowflake could not
+ * convert) must not carry into hub.log either. Shorter than 4 characters: not returned (as known secrets).
+ */
+export function sqlCredentialValues(sql: string): string[] {
+  if (!mayHold(sql)) return [];
+  const values = new Set<string>();
+  for (const r of agreedReplacements(sql)) {
+    const literal = sql.slice(r.start, r.end);
+    const inner = /^\$([A-Za-z_0-9]*)\$([\s\S]*)\$\1\$$/.exec(literal)?.[2] ?? literal.replace(/^[A-Za-z]?(['"])([\s\S]*?)\1?$/, '$2');
+    for (const value of [inner, inner.replace(/''/g, "'"), inner.replace(/""/g, '"')]) if (value.length >= 4) values.add(value);
+  }
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+/** `sql` with the replacements both readings agree on; `toEnd` when the last one runs to the end of the text. */
+function hiddenIn(sql: string): { text: string; toEnd: boolean } {
+  const agreed = agreedReplacements(sql);
   let out = sql;
   let limit = sql.length;
   for (const r of agreed) {
