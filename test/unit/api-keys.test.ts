@@ -203,3 +203,17 @@ test('keys create, revoke and rotate on a full disk: KEYS_WRITE_FAILED says the 
   assert.equal(readFileSync(keysPath(home), 'utf8'), before);
   assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('keys.json')), ['keys.json'], 'no keys.json.<pid>.tmp left behind');
 });
+
+test("a stored record whose hash is no SHA-256 (a team's Redis can hold anything) authenticates no one, and is refused, not thrown on", () => {
+  const secret = 'CvvMSTWcU51QIbDl_veOVavfF_BxL6Yq';
+  const id = '00bc48533a57';
+  const good = createHash('sha256').update(secret).digest('hex');
+  for (const hash of ['abc', '', 'zz'.repeat(32), `${good}00`, good.slice(0, 62)]) {
+    const record: ApiKeyRecord = { id, identity: 'mallory', hash, createdAt: new Date(0).toISOString(), expiresAt: null, revokedAt: null };
+    assert.deepEqual(checkKey(`smx_${id}_${secret}`, () => record, Date.now()), { ok: false, reason: 'unknown', id }, hash);
+  }
+  for (const hash of [good, good.toUpperCase()]) {
+    const record: ApiKeyRecord = { id, identity: 'alice', hash, createdAt: new Date(0).toISOString(), expiresAt: null, revokedAt: null };
+    assert.deepEqual(checkKey(`smx_${id}_${secret}`, () => record, Date.now()), { ok: true, id, identity: 'alice' });
+  }
+});

@@ -47,6 +47,10 @@ export interface AuthRefusal {
 }
 
 const KEY_PATTERN = /^smx_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
+/** A key's stored hash: the SHA-256 of its secret, lower-case hex (as sha256() writes it). */
+const HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** What checkKey can compare: 32 bytes of hex in either case (a team's records are not file-checked). */
+const COMPARABLE_HASH = /^[0-9a-f]{64}$/i;
 const IDENTITY_PATTERN = /^[A-Za-z0-9_.@+-]{1,64}$/;
 
 export function keysPath(home: string): string {
@@ -100,7 +104,7 @@ function recordProblem(x: unknown): string | undefined {
   const named = typeof r.id === 'string' ? `(id ${JSON.stringify(r.id.slice(0, 20))}) ` : '';
   if (typeof r.id !== 'string' || !/^[0-9a-f]{12}$/.test(r.id)) return `${named}has no valid "id" (12 hex digits)`;
   if (typeof r.identity !== 'string' || !IDENTITY_PATTERN.test(r.identity)) return `${named}has no valid "identity" (1–64 letters, digits or _ . @ + -)`;
-  if (typeof r.hash !== 'string' || !/^[0-9a-f]{64}$/.test(r.hash)) return `${named}has no valid "hash"`;
+  if (typeof r.hash !== 'string' || !HASH_PATTERN.test(r.hash)) return `${named}has no valid "hash"`;
   for (const field of ['expiresAt', 'revokedAt'] as const) {
     const v = r[field];
     if (v !== null && v !== undefined && (typeof v !== 'string' || Number.isNaN(Date.parse(v)))) {
@@ -332,7 +336,11 @@ export interface KeyChecker {
 export function checkKey(token: string, recordOf: (id: string) => ApiKeyRecord | undefined, now: number): KeyCheck {
   const m = KEY_PATTERN.exec(token);
   if (!m) return { ok: false, reason: 'malformed' };
-  const record = recordOf(m[1]!);
+  const found = recordOf(m[1]!);
+  // A record whose hash is no SHA-256 (a team's Redis holds what anyone with its password wrote) authenticates
+  // no one: compared as it was, its other length made timingSafeEqual throw, and the request failed as
+  // "Malformed request: Input buffers must have the same byte length" instead of being refused.
+  const record = found !== undefined && typeof found.hash === 'string' && COMPARABLE_HASH.test(found.hash) ? found : undefined;
   const given = Buffer.from(sha256(m[2]!), 'hex');
   const expected = Buffer.from(record?.hash ?? '0'.repeat(64), 'hex');
   const same = timingSafeEqual(given, expected);
