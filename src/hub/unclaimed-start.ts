@@ -7,7 +7,7 @@
  * that is still there, however slow, keeps its hub; so does any hub that ever had a session, or that a user or a
  * service manager started (no `shim:<pid>` in SNOWMUX_STARTED_BY).
  */
-import { processAlive, processZombie } from '../wire/process-alive.js';
+import { processAlive } from '../wire/process-alive.js';
 
 export interface UnclaimedStartWatch {
   cancel(): void;
@@ -33,7 +33,7 @@ export function watchUnclaimedStart(o: UnclaimedStartOptions): UnclaimedStartWat
       clearInterval(timer);
       return;
     }
-    if (processAlive(pid) && !processZombie(pid)) return;
+    if (processAlive(pid)) return;
     clearInterval(timer);
     o.stop(`the shim that started it (pid ${pid}) exited before linking, and no editor has connected since`);
   }, o.everyMs ?? 1_000);
