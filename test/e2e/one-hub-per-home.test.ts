@@ -55,6 +55,13 @@ test('a long home through a symlink and through its real path: one socket, one h
   const lost = await runCli(['status', '--home', viaLink], elsewhere);
   assert.notEqual(lost.code, 0);
   assert.match(lost.stderr, new RegExp(`hub pid ${first.pid} holds this home[\\s\\S]*kill ${first.pid}`));
+  // stop, run there, stops nothing: it says so, names the holder and fails, instead of "no hub is running;
+  // nothing to stop" with exit 0 (an uninstall went on while that hub served).
+  const stop = await runCli(['stop', '--home', viaLink], elsewhere);
+  assert.equal(stop.code, 1, stop.stdout + stop.stderr);
+  assert.doesNotMatch(stop.stdout, /nothing to stop/);
+  assert.match(stop.stderr, new RegExp(`Nothing was stopped\\. No hub answers at .*, but hub pid ${first.pid} holds this home[\\s\\S]*kill ${first.pid}[\\s\\S]*HUB_NOT_RUNNING`));
+  assert.ok((await editor.callTool('list_databases')).isError !== true, 'the running hub still serves');
 
   // `hub --replace`, under the other spelling, takes the home over: the claim is the new hub's.
   const firstExit = once(first.proc, 'exit');

@@ -10,11 +10,13 @@ import { parseCommandArgs } from '../args.js';
 import { controlRequest } from '../control-client.js';
 import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
+import { SnowmuxError } from '../../errors.js';
+import { homeHeldElsewhere } from '../home-held-elsewhere.js';
 
 export async function stopCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stop', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) {
-    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down (the shims of editors still open\nstart a new hub at once: close those editors first to stop for good). Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer, or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
+    io.stdout.write('Usage: snowmux stop [--home DIR]\n\nAsks the running hub to finish running calls and shut down (the shims of editors still open\nstart a new hub at once: close those editors first to stop for good). Exits 0 when it accepted, and\nwhen no hub is running (nothing to stop); 1 when a hub is there but does not answer (or holds the\nhome while listening on a socket this command does not reach), or when the\nhome cannot be trusted (owned by another user, or open to others: the message says which).\n');
     return 0;
   }
   const home = resolveHome({ flag: values.home });
@@ -29,6 +31,10 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
     reply = await controlRequest<StopReply>(socketPath, 'stop', undefined, home);
   } catch (err) {
     if ((err as { code?: string }).code !== 'HUB_NOT_RUNNING') throw err;
+    // A live hub holding the home on a socket this spelling does not reach (another $SNOWMUX_RUNTIME_BASE, a
+    // bind mount) is running all the same: "nothing to stop", exit 0, let an uninstall or upgrade go on while it served.
+    const elsewhere = homeHeldElsewhere(home, socketPath);
+    if (elsewhere) throw new SnowmuxError('HUB_NOT_RUNNING', `Nothing was stopped. ${elsewhere.detail} ${elsewhere.fix}`);
     io.stdout.write(`snowmux: no hub is running at ${socketPath}; nothing to stop.\n`);
     return 0;
   }
