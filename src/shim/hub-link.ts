@@ -244,9 +244,12 @@ interface StartedHub {
   logOffset: number;
   /** Exit code (or signal) once the started hub has exited, else null. */
   exit: string | null;
+  /** Why the hub's process could not be started at all (spawn failed), when it could not. */
+  spawnError?: NodeJS.ErrnoException;
 }
 
 function hubExitedError(opts: EnsureHubOptions, started: StartedHub): SnowmuxError {
+  if (started.spawnError) return spawnFailedError(started.spawnError);
   const logPath = join(opts.home, 'hub-stderr.log');
   let said = '';
   try {
@@ -263,6 +266,12 @@ function hubExitedError(opts: EnsureHubOptions, started: StartedHub): SnowmuxErr
   }
   const why = said.length > 0 ? `: ${said.replace(/^snowmux hub: /gm, '')}` : ` (see ${logPath})`;
   return new SnowmuxError('HUB_START_FAILED', `The snowmux hub this editor started exited (${started.exit}) before serving${why}`);
+}
+
+/** The hub's process could not be started (ENOENT: the Node binary is gone; EAGAIN: the process limit). */
+function spawnFailedError(err: NodeJS.ErrnoException): SnowmuxError {
+  const gone = err.code === 'ENOENT' ? ', the Node.js this shim runs under is gone (upgraded or removed while the editor was open)' : '';
+  return new SnowmuxError('HUB_START_FAILED', `Cannot start a hub: ${process.execPath} could not be run (${err.code ?? err.message})${gone}. Restart the editor's MCP server.`, { cause: err });
 }
 
 async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
@@ -295,7 +304,12 @@ async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
       env: { ...hubStartEnvironment(opts.env ?? process.env), SNOWMUX_STARTED_BY: `shim:${process.pid}` },
     });
     child.once('exit', (code, signal) => {
-      started.exit = signal ? `signal ${signal}` : `exit code ${code}`;
+      started.exit ??= signal ? `signal ${signal}` : `exit code ${code}`;
+    });
+    // A process that could not be started at all is an 'error' on the child: unheard, it ended the shim.
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      started.exit ??= 'not started';
+      started.spawnError = err;
     });
     child.unref();
   } finally {

@@ -103,6 +103,35 @@ test('a shim that cannot start a hub in its home reports it at once and leaves n
   again.release();
 });
 
+test('a hub process that cannot be started at all (the Node binary gone after an upgrade) is HUB_START_FAILED saying so, not an uncaught error that ends the shim', async (t) => {
+  const dir = scratch(t);
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  // What the shim starts a hub with: its own Node binary, removed meanwhile (brew upgrade, nvm uninstall).
+  const realExecPath = process.execPath;
+  const gone = join(dir, 'node-20.11.0', 'bin', 'node');
+  process.execPath = gone;
+  t.after(() => {
+    process.execPath = realExecPath;
+  });
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  t.after(() => process.off('uncaughtException', onUncaught));
+  const started = Date.now();
+  await assert.rejects(
+    connectOrStartHub({ home, socketPath: join(home, 'hub.sock'), hello: makeHello({ role: 'shim', pid: process.pid }), hubCommand: ['-e', ''], deadlineMs: 15_000 }),
+    (err: unknown) =>
+      isSnowmuxError(err, 'HUB_START_FAILED') &&
+      (err as Error).message.includes(`${gone} could not be run (ENOENT`) &&
+      /Restart the editor's MCP server/.test((err as Error).message),
+  );
+  process.execPath = realExecPath;
+  assert.deepEqual(uncaught, [], 'the failed spawn is handled, not thrown');
+  assert.ok(Date.now() - started < 5_000, 'reported without waiting for the start deadline');
+  assert.equal(existsSync(join(home, SPAWN_LOCK_NAME)), false, 'the start-up lock was released');
+});
+
 test('a start lock held by a live process that is not starting a hub delays the start, and the hub then started gets its own time', async (t) => {
   const home = scratch(t);
   // A live process holds the lock (its pid and start time match): a shim frozen while it held it.
