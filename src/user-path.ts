@@ -74,9 +74,12 @@ export function namesUsersHome(path: string): boolean {
  * A path setting (`what`, e.g. "--home" or "$SNOWMUX_CONFIG") made absolute: a leading "~" or "~/" is the
  * user's home directory (from `env`), anything else relative is read from `cwd`. "~name/" is refused with `code`.
  */
-export function resolveUserPath(value: string, what: string, code: ErrorCode, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): string {
+export function resolveUserPath(value: string, what: string, code: ErrorCode, cwd?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (namesUsersHome(value)) {
     throw new SnowmuxError(code, `${what} ${value} starts with "~name", another user's home, which snowmux does not look up (only "~/" is expanded, to your home directory). Write the path out in full.`);
   }
-  return resolve(cwd, expandHome(value, undefined, `${what} ${value}`, env));
+  // The working directory is read only for a relative path: an editor's directory deleted under it made every
+  // absolute --home fail too (uv_cwd ENOENT), and the editor got no answer at all.
+  const path = expandHome(value, undefined, `${what} ${value}`, env);
+  return cwd === undefined ? resolve(path) : resolve(cwd, path);
 }

@@ -274,6 +274,15 @@ function spawnFailedError(err: NodeJS.ErrnoException): SnowmuxError {
   return new SnowmuxError('HUB_START_FAILED', `Cannot start a hub: ${process.execPath} could not be run (${err.code ?? err.message})${gone}. Restart the editor's MCP server.`, { cause: err });
 }
 
+/** This process's working directory, or undefined when it was deleted. */
+function workingDirectory(): string | undefined {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
 async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
   // Loaded only when a hub must be started: child_process adds milliseconds to every shim start.
   const { spawn } = await import('node:child_process');
@@ -300,6 +309,8 @@ async function spawnHub(opts: EnsureHubOptions): Promise<StartedHub> {
   try {
     const child = spawn(process.execPath, [...opts.hubCommand], {
       detached: true,
+      // A hub started in a directory deleted under its editor stopped at once (uv_cwd ENOENT), at every try.
+      cwd: workingDirectory() ?? opts.home,
       stdio: ['ignore', logFd, logFd],
       env: { ...hubStartEnvironment(opts.env ?? process.env), SNOWMUX_STARTED_BY: `shim:${process.pid}` },
     });

@@ -90,7 +90,7 @@ const READABLE_BY_GROUP = 0o040;
 export function apiKeyFrom(keyFile: string | undefined, env: NodeJS.ProcessEnv, warn: (message: string) => void = (m) => process.stderr.write(`snowmux: ${m}\n`)): string | undefined {
   if (keyFile === undefined) return cleanApiKey(env.SNOWMUX_KEY, '$SNOWMUX_KEY');
   // An editor's entry reaches the shim without a shell: "~/..." is the home directory here as for --home.
-  const path = resolveUserPath(keyFile, '--key-file', 'USAGE', process.cwd(), env);
+  const path = resolveUserPath(keyFile, '--key-file', 'USAGE', undefined, env);
   let read: ReturnType<typeof readTrustedFile>;
   try {
     read = readTrustedFile(path, {

@@ -23,8 +23,8 @@ export interface HomeSource {
 /** `--home DIR`, else `$SNOWMUX_HOME`, else `~/.snowmux`; a leading `~/` is the user's home directory. */
 export function resolveHome(source: HomeSource = {}): string {
   const env = source.env ?? process.env;
-  if (source.flag) return resolveUserPath(source.flag, '--home', 'HOME_UNUSABLE', process.cwd(), env);
-  if (env.SNOWMUX_HOME) return resolveUserPath(env.SNOWMUX_HOME, '$SNOWMUX_HOME', 'HOME_UNUSABLE', process.cwd(), env);
+  if (source.flag) return resolveUserPath(source.flag, '--home', 'HOME_UNUSABLE', undefined, env);
+  if (env.SNOWMUX_HOME) return resolveUserPath(env.SNOWMUX_HOME, '$SNOWMUX_HOME', 'HOME_UNUSABLE', undefined, env);
   return join(userHome('the default snowmux home (~/.snowmux)', 'give the home with --home DIR or SNOWMUX_HOME', env), '.snowmux');
 }
 

@@ -143,3 +143,25 @@ test('a relative --home is said, on stderr where the editor logs it, to depend o
   await once(shim.stdout, 'data');
   assert.match(err, new RegExp(`snowmux shim: --home rel-home is a relative path, read from the directory the editor started this shim in \\(${dir.replace(/[.]/g, '\\.')}\\), which may differ next time\\. Use an absolute path`));
 });
+
+test('an editor whose working directory was deleted still gets a shim and a hub: an absolute --home never reads it, and the hub starts elsewhere', async (t) => {
+  const home = tempHome(t);
+  const gone = join(tempHome(t, 'smx-gone-'), 'project');
+  mkdirSync(gone);
+  // The editor's project directory removed under it (a worktree deleted, a temp checkout cleaned) before it
+  // starts its MCP server: the shim runs in a directory that no longer exists, and so would the hub it starts.
+  const shim = spawn('/bin/sh', ['-c', 'cd "$1" && rmdir "$1" && exec "$2" "$3" shim --home "$4"', 'sh', gone, process.execPath, cliPath, home], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  killAtEnd(t, shim);
+  let stderr = '';
+  shim.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const answer = firstAnswer(shim);
+  shim.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT_PARAMS }) + '\n');
+  const got = await answer;
+  assert.ok(got !== null && 'result' in got, `${JSON.stringify(got)} ${stderr}`);
+  assert.equal(existsSync(gone), false);
+  shim.stdin!.end();
+  const [code] = (await once(shim, 'exit')) as [number | null];
+  assert.equal(code, 0, stderr);
+  const stop = await runCli(['stop', '--home', home]);
+  assert.equal(stop.code, 0, stop.stderr);
+});
