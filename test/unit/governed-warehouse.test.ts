@@ -184,6 +184,54 @@ test('a role a reload tightened does not page what it computed under its looser 
   for (const g of replicas) g.close();
 });
 
+test('while a replica cannot reach Redis, a result another replica ran is read by nobody there (it may be another\'s), nor taken over', async () => {
+  // The owner was asked of Redis, and "Redis cannot answer" read as "no owner": carol, whose role may use
+  // every object, paged alice's result on the other replica during an outage, and was recorded as its owner
+  // (written back over alice's when Redis returned). Now the read is refused, retryable, and nothing is recorded.
+  const redis = { up: true, owners: new Map<string, string>() };
+  const team = {
+    take: async () => undefined,
+    quotaAdmit: async () => undefined,
+    quotaRecord: async () => false,
+    rememberOwner: async (id: string, owner: string) => {
+      if (!redis.up) return false;
+      if (!redis.owners.has(id)) redis.owners.set(id, owner);
+      return true;
+    },
+    ownerOf: async (id: string) => (redis.up ? redis.owners.get(id) : { unavailable: 'Redis did not answer in time' }),
+    acquireSlot: async () => undefined,
+  };
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const replicas = [0, 1].map(() => new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger }));
+  for (const g of replicas) g.useTeam(team);
+  const warehouse = new FakeWarehouse('snowflake');
+  const as = (g: Governance, name: string) => {
+    const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
+    return new GovernedWarehouse({ governance: g, target: openedTarget(warehouse), role: g.roleFor(session), identity: name, sessionKey: session.id, meter: newCallMeter() });
+  };
+  const alices = (await as(replicas[0]!, 'alice').query('SELECT * FROM T', { ...ctx(), maxRows: 2 })).queryId!;
+  redis.up = false;
+  const unreachable = (e: unknown) =>
+    isSnowmuxError(e, 'TEAM_REDIS_UNREACHABLE') && /Cannot check who ran query q1: this replica of the team hub cannot reach its Redis \(Redis did not answer in time\)/.test(e.message) && /Retry in a few seconds/.test(e.message);
+  const fetched = warehouse.fetched.length;
+  const sent = warehouse.queries.length;
+  for (const name of ['carol', 'alice', 'bob']) {
+    await assert.rejects(as(replicas[1]!, name).fetchResults!(alices, { offset: 2, limit: 3 }, ctx()), unreachable, name);
+  }
+  await assert.rejects(as(replicas[1]!, 'carol').query(`SELECT * FROM TABLE(RESULT_SCAN('${alices}'))`, { ...ctx(), maxRows: 5 }), unreachable);
+  assert.equal(warehouse.fetched.length, fetched, 'no row of the result was served');
+  assert.equal(warehouse.queries.length, sent, 'nothing reached the warehouse');
+  // The replica that ran it knows its owner without Redis.
+  await as(replicas[0]!, 'alice').fetchResults!(alices, { offset: 2, limit: 3 }, ctx());
+  await assert.rejects(as(replicas[0]!, 'carol').fetchResults!(alices, { offset: 2, limit: 3 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED'));
+  // Redis back: the owner pages on the other replica, carol is refused as ever.
+  redis.up = true;
+  await as(replicas[1]!, 'alice').fetchResults!(alices, { offset: 2, limit: 3 }, ctx());
+  await assert.rejects(as(replicas[1]!, 'carol').fetchResults!(alices, { offset: 2, limit: 3 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED') && /another user/.test(e.message));
+  assert.equal(redis.owners.size, 1);
+  for (const g of replicas) g.close();
+});
+
 test('through SQL too, an earlier result is read only by the identity that ran it, whatever the role\'s objects', async () => {
   const { as, warehouse, governance } = setup('snowflake');
   const r = await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });

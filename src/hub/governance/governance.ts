@@ -19,7 +19,8 @@ import { warehouseId } from '../warehouse/warehouse-id.js';
 import type { CallMeter } from './call-meter.js';
 import { MetadataCache } from './metadata-cache.js';
 import { LRUCache } from 'lru-cache';
-import type { SnowmuxError } from '../../errors.js';
+import { SnowmuxError } from '../../errors.js';
+import { shownText } from '../../shown-text.js';
 
 /**
  * Who ran a query: the identity, and the role its call had. The role is kept because one identity may call
@@ -58,9 +59,16 @@ export interface TeamRateLimits {
   /** With `count` false, only reads the team's usage (reserved is then false): the quota stage's cheap check. */
   quotaAdmit(holder: string, rules: QuotaRule[], count: boolean): Promise<QuotaAdmission | undefined>;
   quotaRecord(holder: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
-  /** `owner` as encodeOwner writes it (an opaque string to the team). */
+  /**
+   * `owner` as encodeOwner writes it (an opaque string to the team). Never replaces an owner the team holds:
+   * a query id never changes hands.
+   */
   rememberOwner(queryId: string, owner: string): Promise<boolean>;
-  ownerOf(queryId: string): Promise<string | undefined>;
+  /**
+   * Who ran a query on any replica: undefined when the team knows no owner; `{ unavailable }` (why) when
+   * Redis cannot answer now, so an owner it holds cannot be known.
+   */
+  ownerOf(queryId: string): Promise<string | undefined | { unavailable: string }>;
   /** Waits for one of `limit` slots of `scope` across the team; undefined when Redis is unavailable. */
   acquireSlot(scope: string, limit: number, signal: AbortSignal): Promise<TeamLease | undefined>;
 }
@@ -154,6 +162,15 @@ export class Governance {
       const local = this.owners.get(queryId);
       if (local !== undefined || !this.team) return local;
       const shared = await this.team.ownerOf(queryId);
+      // Not "no owner": the owner of a result run on another replica is in Redis, which cannot be asked now.
+      // Taken for unknown, any unrestricted identity read another's result (and was recorded as its owner).
+      if (typeof shared === 'object') {
+        throw new SnowmuxError(
+          'TEAM_REDIS_UNREACHABLE',
+          `Cannot check who ran query ${shownText(queryId)}: this replica of the team hub cannot reach its Redis (${shownText(shared.unavailable, 200)}), where the owners of results run on other replicas are kept, and a result is read only by whoever ran it. Retry in a few seconds (the replica rejoins Redis by itself; \`snowmux status\` shows team.mode), or run the query again with execute_query.`,
+          { details: { retryAfterMs: 5_000 } },
+        );
+      }
       return shared === undefined ? undefined : decodeOwner(shared);
     },
   };

@@ -14,6 +14,7 @@ import type { BucketLimit, TakeResult } from '../guard/rate-limit.js';
 import { type QuotaAdmission, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
 import type { Logger } from '../observe/logger.js';
 import { hideUrlCredentials } from '../../shown-text.js';
+import { errorMessage } from '../../errors.js';
 import { AuditStreamShipper } from './audit-stream.js';
 import { QuotaShare } from './quota-share.js';
 
@@ -380,11 +381,15 @@ export interface TeamState {
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
   /**
    * Records who ran a query (for 24 h, as long as Snowflake keeps its result): `owner` is opaque here (the
-   * identity and the role, as Governance encodes them); false when Redis is unavailable.
+   * identity and the role, as Governance encodes them); false when Redis is unavailable. An owner Redis
+   * already holds stays: a query id never changes hands.
    */
   rememberOwner(queryId: string, owner: string): Promise<boolean>;
-  /** Who ran a query, on any replica; undefined when unknown or Redis is unavailable. */
-  ownerOf(queryId: string): Promise<string | undefined>;
+  /**
+   * Who ran a query, on any replica; undefined when Redis knows no owner, `{ unavailable }` (why) when
+   * Redis cannot be asked now (or this replica is still writing back what Redis lost): not "no owner".
+   */
+  ownerOf(queryId: string): Promise<string | undefined | { unavailable: string }>;
   /**
    * Waits for one of `limit` slots of `scope` (a warehouse profile) across the team; the lease is renewed
    * while held and expires on its own if this replica dies. Undefined when Redis is unavailable (the
@@ -735,7 +740,9 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       owners.set(queryId, owner);
       if (mode !== 'connected') return false;
       try {
-        await redis.set(key('owner', queryId), owner, 'PX', OWNER_TTL_MS);
+        // NX: a reader the owner was unknown to (Redis away, or just emptied) is recorded too, and must not
+        // take the result over from its owner, whose record another replica writes back.
+        await redis.set(key('owner', queryId), owner, 'PX', OWNER_TTL_MS, 'NX');
         return true;
       } catch (err) {
         failed(err);
@@ -744,12 +751,14 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       }
     },
     async ownerOf(queryId) {
-      if (mode !== 'connected') return undefined;
+      if (mode !== 'connected') return { unavailable: lastError ?? 'Redis is not connected' };
       try {
+        // Just after Redis lost the team's state, the owners are being written back by every replica.
+        if (settling) await settling;
         return (await redis.get(key('owner', queryId))) ?? undefined;
       } catch (err) {
         failed(err);
-        return undefined;
+        return { unavailable: hideUrlCredentials(errorMessage(err)) };
       }
     },
     async acquireSlot(scope, limit, signal) {
