@@ -19,13 +19,24 @@ export interface RemoteHub {
   key: string;
 }
 
-/** ws:// only to a loopback host; anything that leaves the machine must be wss://. */
+/**
+ * ws:// only to a loopback host; anything that leaves the machine must be wss://. No user:password@: the
+ * link's Authorization header carries the API key, and the ws client sends a URL's basic auth only when no
+ * Authorization header is set, so it was dropped without a word, and a proxy that asked for it answered 401,
+ * which the shim told the editor as a bad SNOWMUX_KEY.
+ */
 export function checkRemoteUrl(url: string): void {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new SnowmuxError('USAGE', `--url must be the hub's /shim address, e.g. wss://hub.example.com/shim; got "${shownText(shownUrl(url), 200)}".`);
+  }
+  if (u.username !== '' || u.password !== '') {
+    throw new SnowmuxError(
+      'USAGE',
+      `--url ${shownText(shownUrl(url), 200)} holds a user:password@, which the shim cannot send: the link's Authorization header carries the hub's API key (from $SNOWMUX_KEY or --key-file). Give the hub's /shim address alone; a proxy in front of the hub must let the link through on the key.`,
+    );
   }
   refuseInTheClear(u, url, { secure: 'wss:', plain: 'ws:', carried: 'the key and your SQL are' });
 }

@@ -29,7 +29,18 @@ test('shim --url refusals do not show the password in the URL, parsed or not', (
     assert.ok(!message.includes(PW), message);
     assert.match(message, /\*\*\*@/);
   }
-  assert.doesNotThrow(() => checkRemoteUrl(`ws://uu:${PW}@127.0.0.1:9/shim`), 'a proxy\'s basic auth on loopback stays possible');
+});
+
+test('shim --url with a user:password@ is refused, saying why, never showing it: the key takes the Authorization header', () => {
+  // The ws client sends a URL's basic auth only when no Authorization header is set, and the link sets one
+  // (the key): the credentials were dropped without a word, and a proxy asking for them answered 401, which
+  // the editor was told meant a bad SNOWMUX_KEY.
+  for (const url of [`ws://uu:${PW}@127.0.0.1:9/shim`, `wss://uu:${PW}@hub.example.com/shim`, 'ws://uu@localhost:9/shim', `wss://:${PW}@hub.example.com/shim`]) {
+    const message = refusal(() => checkRemoteUrl(url));
+    assert.ok(!message.includes(PW), message);
+    assert.match(message, /\*\*\*@[\s\S]*holds a user:password@, which the shim cannot send: the link's Authorization header carries the hub's API key/, url);
+  }
+  assert.doesNotThrow(() => checkRemoteUrl('ws://127.0.0.1:9/shim'));
 });
 
 test('status --url: https:// unless loopback, in the shim\'s words; no user:password@; neither shown', () => {
