@@ -85,7 +85,10 @@ export interface ShimGrant {
   key: string | null;
 }
 
-/** How often open links and /events streams have their key checked again (a team's pub/sub rechecks at once). */
+/** Why a request in flight, or its answer's stream, was ended: the key it showed no longer authenticates. */
+const KEY_GONE = 'the API key that made this request is no longer valid (revoked or expired)';
+
+/** How often open links, /events streams and /mcp requests in flight have their key checked again (a team's pub/sub rechecks at once). */
 const HELD_KEY_RECHECK_MS = 5_000;
 
 /** A request whose headers passed every check (see HttpFace.admit): who sent it. */
@@ -725,9 +728,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    *   stream until its first keep-alive, and the engines send headers with the first bytes, so a client
    *   opening a GET stream waited 15 s to learn it was open (one with a headers timeout gave up);
    * - is held open by the key that asked for it: like /shim links and /events streams, it ends when that key
-   *   is revoked or expires, not when it next sends a request (a GET stream never does).
+   *   is revoked or expires, not when it next sends a request (a GET stream never does); `request` is then
+   *   aborted, so a call the stream was to answer is cancelled in the warehouse.
    */
-  function served(response: Response, caller: Caller, listen: boolean): Response {
+  function served(response: Response, caller: Caller, listen: boolean, request: AbortController): Response {
     const source = response.body;
     if (!source || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) return response;
     const holder = {};
@@ -752,6 +756,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           what: '/mcp stream',
           end: () => {
             release();
+            // What the request started stops too, as when its client goes (see mcp()).
+            request.abort(new Error(KEY_GONE));
             void reader.cancel(new Error('the API key is no longer valid')).catch(() => {});
             try {
               c.close();
@@ -786,7 +792,24 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
 
   async function mcp(request: Request, caller: Caller): Promise<Response> {
     const kind = { listen: false };
-    return served(await mcpRequest(request, caller, kind), caller, kind.listen);
+    // The request's signal aborts when its client goes (the engine) or its key is revoked or expires while its
+    // answer streams (served): either way what the request started (a call running in the warehouse) is
+    // cancelled. Ending the stream alone left a revoked key's query running to its end, for nobody.
+    const ended = new AbortController();
+    const gone = () => ended.abort(request.signal.reason);
+    if (request.signal.aborted) gone();
+    else request.signal.addEventListener('abort', gone, { once: true });
+    const held = new Request(request, { signal: ended.signal, duplex: 'half' } as RequestInit);
+    // Until its answer starts: a 2026-07-28 call is answered only when it ends, so no stream holds it meanwhile.
+    const holder = {};
+    if (caller.key !== null) heldKeys.set(holder, { key: caller.key, what: '/mcp request', end: () => ended.abort(new Error(KEY_GONE)) });
+    let response: Response;
+    try {
+      response = await mcpRequest(held, caller, kind);
+    } finally {
+      heldKeys.delete(holder);
+    }
+    return served(response, caller, kind.listen, ended);
   }
 
   /** The `subscriptions/listen` request in a POST body, if there is one. */
