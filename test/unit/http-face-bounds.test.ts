@@ -71,6 +71,33 @@ test('an /events client that does not read has its stream ended once 1 MiB waits
   assert.equal(held, 0, 'what waited was dropped with the stream');
 });
 
+test('an /events stream ended for not reading is no longer held by its key: each one had left an entry checked at every recheck, for good', async (t) => {
+  const events = new EventEmitter();
+  const checked: string[] = [];
+  const changed: (() => void)[] = [];
+  const keys: KeyChecker = {
+    activeCount: 1,
+    check: (token) => (checked.push(token ?? ''), token === undefined ? { ok: false, reason: 'missing' } : { ok: true, id: token, identity: 'alice' }),
+    onChange: (listener) => changed.push(listener),
+  };
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const f = createHttpFace({ hub: sessionlessHub({ events }), keys, metrics: null, logger, hosts: [], loopbackOnly: true, allowedOrigins: [] });
+  t.after(() => f.close());
+  const idle = await f.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1', authorization: 'Bearer idle-key' } }), { remoteAddress: '127.0.0.1' });
+  assert.equal(idle.status, 200);
+  for (const listener of changed) listener();
+  assert.deepEqual(checked.filter((k) => k === 'idle-key').length, 2, 'held while open: checked again on a change');
+  // Hub-wide events (a key holder is sent only its own sessions' calls).
+  for (let i = 0; i < 3000; i++) events.emit('breaker', { profile: 'p'.repeat(900), state: 'open', i });
+  const idleReader = idle.body!.getReader();
+  await assert.rejects(async () => {
+    for (;;) if ((await idleReader.read()).done) return;
+  }, /does not read its events/);
+  checked.length = 0;
+  for (const listener of changed) listener();
+  assert.deepEqual(checked, [], 'the ended stream holds nothing');
+});
+
 test('one identity holds at most 8 /events streams at once', async (t) => {
   const { f, open } = face();
   t.after(() => f.close());

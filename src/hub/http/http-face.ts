@@ -310,11 +310,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // The engine stops reading a stream whose client does not read: what waits here is held for it.
         if ((c.desiredSize ?? 0) < 0) {
           eventStreams.delete(c);
+          // Nor held by its key: the entry stayed for good (the key's every recheck ran it), one per such stream.
+          heldKeys.delete(c);
           logger.warn({ identity, backlogBytes: MAX_EVENT_BACKLOG_BYTES - (c.desiredSize ?? 0) }, '/events client does not read its events; stream ended');
           c.error(new Error('the client does not read its events'));
         }
       } catch {
         eventStreams.delete(c);
+        heldKeys.delete(c);
       }
     }
   };
