@@ -10,6 +10,7 @@ import { mkdirParentsSync } from '../mkdir-below.js';
 import { shellWord } from '../shell-word.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { resolveUserPath, userHome } from '../user-path.js';
+import { pathTrust } from './file-trust.js';
 
 export const SOCKET_NAME = 'hub.sock';
 /** sun_path is 108 bytes on Linux and 104 on macOS; stay under both. */
@@ -163,6 +164,11 @@ export function verifyRuntimeBase(dir: string): void {
   if ((held.mode & 0o022) !== 0 && (held.mode & 0o1000) === 0) {
     throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} sits in ${parent}, which others may write to without the sticky bit (mode ${(held.mode & 0o7777).toString(8)}), so they could replace it. ${elsewhere}`);
   }
+  // And the way to that directory: whoever may replace a directory above it (or a symlink on the way) puts
+  // a tree of theirs, socket included, where the shim connects after these checks.
+  if (uid === undefined) return;
+  const onPath = pathTrust(parent, held, { what: `The private socket directory ${dir} receives every editor's settings and SQL`, noun: `the socket's directory (${RUNTIME_BASE_ENV})` }, uid);
+  if (onPath.refuse !== undefined) throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `${onPath.refuse} ${elsewhere}`);
 }
 
 /**
@@ -249,6 +255,7 @@ export function checkHome(home: string, fix = false): void {
   if (uid !== undefined && st.uid !== uid) {
     throw new SnowmuxError('HOME_NOT_OWNED', `The snowmux home ${home} belongs to another user (uid ${st.uid}); a hub there is not yours. Use a home of your own.`);
   }
+  if (uid !== undefined) refuseReplaceableHome(home, st, uid);
   const marker = join(home, OPEN_HOME_MARKER);
   if ((st.mode & 0o077) !== 0) {
     if (!fix) {
@@ -271,6 +278,20 @@ export function checkHome(home: string, fix = false): void {
     refuseForeignEntries(home, uid, 'was writable by other users (it is 700 now)');
     if (fix) rmSync(marker, { force: true });
   }
+}
+
+/**
+ * Throws HOME_NOT_OWNED when another user could put a directory of theirs where the home's path leads: a
+ * symlink of theirs on the way in a sticky directory every user may write (`/tmp/x -> ~/.snowmux`), a
+ * directory on the way they own, or one every user may write without the sticky bit (wire/file-trust.ts,
+ * the walk the config file gets). The home is then ours when checked, and theirs a moment later: the
+ * shim's lock and hub-stderr.log, the hub's hub.log (its SQL), keys.json and hub.pid went through the path
+ * as spelled into whatever it named then, while the owner and mode checks above passed.
+ */
+function refuseReplaceableHome(home: string, st: Stats, uid: number): void {
+  const label = { what: `The snowmux home ${home} holds the hub's socket, logs, keys and audit log`, noun: 'the snowmux home (--home or SNOWMUX_HOME)' };
+  const onPath = pathTrust(home, st, label, uid);
+  if (onPath.refuse !== undefined) throw new SnowmuxError('HOME_NOT_OWNED', onPath.refuse);
 }
 
 /** In the home while a search for entries other users put there (when they could write it) has not passed. */

@@ -244,3 +244,55 @@ test('one home, one socket name, however it is spelled: a symlink and the real p
   assert.equal(socketPathFor(join(base, 't'), env), join(short, 'hub.sock'));
   assert.equal(socketPathFor(short, env), join(short, 'hub.sock'));
 });
+
+test('a home another user could replace through its path is refused before anything is written through it: their symlink in a sticky directory, a directory of theirs, one every user may write', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const base = tmp(t);
+  // /tmp/x -> a directory of ours: ours at the check, theirs (with their socket, and our hub.log written into it) a moment later.
+  const sticky = join(base, 'sticky');
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  const real = join(base, 'real');
+  mkdirSync(real, { mode: 0o700 });
+  const link = join(sticky, 'home');
+  symlinkSync(real, link);
+  lchownSync(link, 12345, 12345);
+  const refused = (e: unknown, named: string): boolean => isSnowmuxError(e, 'HOME_NOT_OWNED') && e.message.includes(`The snowmux home ${named}`) && /another user \(uid 12345\)/.test(e.message) && /in a directory of your own/.test(e.message);
+  assert.throws(() => ensureHome(link), (e) => refused(e, link));
+  assert.throws(() => checkHome(link), (e) => refused(e, link), 'doctor, stop and status judge it the same way');
+  assert.deepEqual(readdirSync(real), [], 'nothing was written through it');
+  lchownSync(link, 0, 0);
+  ensureHome(link);
+
+  // A directory on the way that another user owns: they may rename the home and put theirs in its place.
+  const theirs = join(base, 'theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  const inTheirs = join(theirs, 'home');
+  mkdirSync(inTheirs, { mode: 0o700 });
+  chownSync(theirs, 12345, 12345);
+  assert.throws(() => ensureHome(inTheirs), (e) => refused(e, inTheirs) && (e as Error).message.includes(`${theirs}, on its path, belongs to another user`));
+
+  // One every user may write without the sticky bit: anyone may.
+  const open = join(base, 'open');
+  mkdirSync(open, { mode: 0o755 });
+  const inOpen = join(open, 'home');
+  mkdirSync(inOpen, { mode: 0o700 });
+  chmodSync(open, 0o777);
+  assert.throws(() => ensureHome(inOpen), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED') && e.message.includes(`its path goes through ${open}, which is writable by others without the sticky bit`) && e.message.includes(`chmod o-w ${open}`));
+  chmodSync(open, 0o755);
+  ensureHome(inOpen);
+});
+
+test('the runtime directory\'s whole way is judged, not only the directory holding it: a base under a directory every user may write is refused', (t) => {
+  const base = tmp(t);
+  const open = join(base, 'open');
+  mkdirSync(open, { mode: 0o755 });
+  const runBase = join(open, 'run');
+  mkdirSync(runBase, { mode: 0o755 });
+  chmodSync(open, 0o777);
+  const dir = join(runBase, 'rt');
+  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && e.message.includes(`its path goes through ${open}, which is writable by others without the sticky bit`) && /SNOWMUX_RUNTIME_BASE/.test(e.message));
+  assert.equal(existsSync(dir), false, 'judged before it is made');
+  chmodSync(open, 0o755);
+  ensureRuntimeDir(dir);
+  checkSocketPath(join(dir, 'abc.sock'));
+});
