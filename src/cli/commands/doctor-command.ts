@@ -6,7 +6,6 @@
  * account, the embedded sample warehouse, and the metrics and HTTP listeners. Exit 1 when any check fails.
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { shellWord } from '../../shell-word.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
@@ -14,7 +13,7 @@ import { VERSION } from '../../version.js';
 import { compareVersions } from '../../wire/version-order.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
-import { listAuditFiles, readFileEnd, verifyAuditDir } from '../../hub/audit/audit-files.js';
+import { isNotRegularFile, listAuditFiles, openAuditFile, readFileEnd, verifyAuditDir } from '../../hub/audit/audit-files.js';
 import { recordShapeDefect } from '../../hub/audit/audit-record.js';
 import { lastFailedStart } from '../failed-start.js';
 import { checkHubConfig } from '../../hub/config-check.js';
@@ -344,8 +343,9 @@ async function checkAudit(home: string, config: LoadedConfig): Promise<Check[]> 
       return checks;
     }
     const path = join(dir, newest);
-    // Opened as the hub opens it, and closed at once: nothing is written.
-    await (await open(path, 'a')).close();
+    // Opened as the hub opens it (openAuditFile: never waiting on a FIFO, refusing what is not a regular
+    // file), and closed at once: nothing is written. A plain open for append waited for ever on a FIFO there.
+    await (await openAuditFile(path, 'a')).close();
     const end = await readFileEnd(path);
     if (end.lastLine !== undefined) {
       const defect = lastRecordDefect(end.lastLine.text);
@@ -360,6 +360,16 @@ async function checkAudit(home: string, config: LoadedConfig): Promise<Check[]> 
       }
     }
   } catch (err) {
+    if (isNotRegularFile(err)) {
+      const path = join(dir, newest!);
+      checks.push({
+        check: 'audit',
+        status: 'fail',
+        detail: `${path} is ${String(err.details?.['fileType'])}, not a regular file: every hub start stops on it [AUDIT_OPEN_FAILED], since appending to it would wait for ever. The hub never makes one.`,
+        fix: `Check what it is (ls -l ${shellWord(path)}) and move it out of the audit directory (keep it if it may be evidence), then run this again.`,
+      });
+      return checks;
+    }
     checks.push({
       check: 'audit',
       status: 'fail',
