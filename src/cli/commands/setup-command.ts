@@ -188,19 +188,28 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
   const path = existsSync(file) ? realpathSync(file) : file;
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
   const { text, replaced, kept } = mergeIntoConfig(existing, client, name, launch, path);
-  // Already there as it would be written: nothing to write, and no backup that only repeats the file.
-  if (existing === text) return { path, replaced, kept, backup: undefined, unchanged: true };
   const title = CLIENTS[client].title;
+  const found = existing !== undefined ? statSync(path).mode & 0o777 : 0o600;
+  const openToOthers = (found & 0o002) !== 0
+    ? `${path} may be written by every user (mode ${found.toString(8)}): any of them could change the command ${title} runs, as you.`
+    : undefined;
+  // Already there as it would be written: nothing to write, and no backup that only repeats the file.
+  if (existing === text) {
+    return { path, replaced, kept, backup: undefined, unchanged: true, warning: openToOthers && `${openToOthers} Close it: chmod o-w ${shellWord(path)}` };
+  }
   const byHand = 'or add the entry by hand (run the command without --write to print it)';
   // A file its owner made read-only (a managed or frozen config) is left alone: replacing it through the
   // directory would undo that choice silently.
-  const mode = existing !== undefined ? statSync(path).mode & 0o777 : 0o600;
-  if (existing !== undefined && (mode & 0o200) === 0) {
+  if (existing !== undefined && (found & 0o200) === 0) {
     throw new SnowmuxError(
       'EDITOR_CONFIG_UNWRITABLE',
-      `${path} is read-only (mode ${mode.toString(8)}); snowmux will not replace it. Make it writable (chmod u+w ${shellWord(path)}) and run this again, ${byHand}.`,
+      `${path} is read-only (mode ${found.toString(8)}); snowmux will not replace it. Make it writable (chmod u+w ${shellWord(path)}) and run this again, ${byHand}.`,
     );
   }
+  // The file keeps its mode, but never others' write: copied as it was (0666, made under umask 000), the
+  // command snowmux just wrote was anyone's to replace, and the backup too.
+  const mode = found & ~0o002;
+  const modeWarning = openToOthers && `${openToOthers} It is written ${mode.toString(8)} now (and its backup): check that the rest of it is what you put there.`;
   // Created 0700 whatever the umask, and never written where another user could replace the file: its
   // `command` is what the editor runs, as the user.
   let risk;
@@ -215,7 +224,10 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
   let backup: string | undefined;
   try {
     if (existing !== undefined) backup = writeBackup(path, existing, mode | 0o600);
-    writeFileSync(tmp, text, { mode });
+    // Made anew ('wx': never through a name found there, such as a symlink planted at this predictable name
+    // in a directory its group may write, which had the config written into the file it pointed at).
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, text, { mode, flag: 'wx' });
     renameSync(tmp, path);
   } catch (err) {
     try {
@@ -229,7 +241,7 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
       { cause: err },
     );
   }
-  return { path, replaced, kept, backup, unchanged: false, warning: risk.warn };
+  return { path, replaced, kept, backup, unchanged: false, warning: [modeWarning, risk.warn].filter((w) => w !== undefined).join(' ') || undefined };
 }
 
 function unknownClientHint(client: string): string {
