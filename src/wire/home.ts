@@ -130,7 +130,13 @@ export function ensureRuntimeDir(dir: string): void {
 export function verifyRuntimeDir(dir: string): void {
   const st = lstatSync(dir);
   const uid = currentUid();
-  const fix = `Remove it if it is not yours to trust (rm -rf ${dir}), or use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`;
+  // Another user's entry in a sticky directory (/tmp) is not ours to remove: `rm -rf` failed with "Operation
+  // not permitted", and the only way left unsaid (a base of our own) is the one that works at once.
+  const held = lstatOrUndefined(dirname(dir));
+  const onlyTheirs = uid !== undefined && st.uid !== uid && held !== undefined && (held.mode & 0o1000) !== 0;
+  const fix = onlyTheirs
+    ? `It belongs to uid ${st.uid} and ${dirname(dir)} is sticky, so only its owner, that directory's owner or root may remove it: ask them to (sudo rm -rf ${shellWord(dir)}). Meanwhile set ${RUNTIME_BASE_ENV} to a directory of your own (the same for every editor, terminal and service), or use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`
+    : `Remove it if it is not yours to trust (rm -rf ${shellWord(dir)}), or use a shorter --home (or SNOWMUX_HOME) so the socket fits in the home.`;
   if (st.isSymbolicLink()) throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is a symbolic link; snowmux never follows one there. ${fix}`);
   if (!st.isDirectory()) throw new SnowmuxError('RUNTIME_DIR_UNSAFE', `The private socket directory ${dir} is not a directory. ${fix}`);
   if (uid !== undefined && st.uid !== uid) {

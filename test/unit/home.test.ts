@@ -296,3 +296,24 @@ test('the runtime directory\'s whole way is judged, not only the directory holdi
   ensureRuntimeDir(dir);
   checkSocketPath(join(dir, 'abc.sock'));
 });
+
+test('a runtime directory (or symlink) another user squats in a sticky directory is refused with a way out that works: only they or root may remove it, so SNOWMUX_RUNTIME_BASE is named', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const base = tmp(t);
+  const sticky = join(base, 'tmp');
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  chownSync(sticky, 0, 0);
+  const dir = join(sticky, 'snowmux-1000');
+  mkdirSync(dir, { mode: 0o700 });
+  chownSync(dir, 12345, 12345);
+  const squatted = (e: unknown): boolean => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && (e as Error).message.includes(`It belongs to uid 12345 and ${sticky} is sticky, so only its owner, that directory's owner or root may remove it: ask them to (sudo rm -rf ${dir})`) && /Meanwhile set SNOWMUX_RUNTIME_BASE to a directory of your own/.test((e as Error).message) && !/Remove it if it is not yours/.test((e as Error).message);
+  assert.throws(() => ensureRuntimeDir(dir), squatted);
+  assert.throws(() => checkSocketPath(join(dir, 'abc.sock')), squatted, 'the shim is told the same before it sends anything');
+  rmSync(dir, { recursive: true });
+  symlinkSync(base, dir);
+  lchownSync(dir, 12345, 12345);
+  assert.throws(() => ensureRuntimeDir(dir), (e) => squatted(e) && /is a symbolic link/.test((e as Error).message));
+  // One of ours: removing it is ours to do, and said so.
+  lchownSync(dir, 0, 0);
+  assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && new RegExp(`Remove it if it is not yours to trust \\(rm -rf ${dir}\\)`).test(e.message));
+});
