@@ -217,3 +217,14 @@ test("a stored record whose hash is no SHA-256 (a team's Redis can hold anything
     assert.deepEqual(checkKey(`smx_${id}_${secret}`, () => record, Date.now()), { ok: true, id, identity: 'alice' });
   }
 });
+
+test('a key file that is not a file, or is another user\'s, is refused with what to do about it, not only that it is refused', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const home = tempHome(t);
+  const path = keysPath(home);
+  writeFileSync(path, `${JSON.stringify({ version: 1, keys: [] })}\n`, { mode: 0o600 });
+  fs.chownSync(path, 12345, 12345);
+  assert.throws(() => readKeys(path), (e) => isSnowmuxError(e, 'CONFIG_INVALID') && e.message.includes(`${path} belongs to another user (uid 12345), who could add keys of their own to it`) && e.message.includes(`sudo rm ${path}`) && /snowmux keys create/.test(e.message));
+  fs.rmSync(path);
+  fs.mkdirSync(path);
+  assert.throws(() => readKeys(path), (e) => isSnowmuxError(e, 'CONFIG_INVALID') && /is not a regular file, so no API key can be read from it; .*check what it is \(ls -l .*remove it \(rm -r .*snowmux keys create/.test(e.message));
+});

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
 import { shellWord } from '../../shell-word.js';
+import { stateFileFix } from '../../wire/bounded-read.js';
 import { snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 
 export const KEYS_FILE = 'keys.json';
@@ -72,8 +73,14 @@ export function readKeys(path: string): { records: ApiKeyRecord[]; stat: Stats |
   try {
     const stat = fstatSync(fd);
     const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-    if (!stat.isFile()) throw new SnowmuxError('CONFIG_INVALID', `${path} is not a regular file.`);
-    if (uid !== undefined && stat.uid !== uid) throw new SnowmuxError('CONFIG_INVALID', `${path} belongs to another user (uid ${stat.uid}); snowmux will not trust keys from it.`);
+    if (!stat.isFile()) throw new SnowmuxError('CONFIG_INVALID', `${path} is not a regular file, so no API key can be read from it; ${stateFileFix(path)} Then create the keys again (snowmux keys create).`);
+    if (uid !== undefined && stat.uid !== uid) {
+      throw new SnowmuxError(
+        'CONFIG_INVALID',
+        `${path} belongs to another user (uid ${stat.uid}), who could add keys of their own to it; snowmux will not trust keys from it. ` +
+          `Have it removed (by its owner or root: sudo rm ${shellWord(path)}), then create the keys you need again with snowmux keys create.`,
+      );
+    }
     if ((stat.mode & 0o077) !== 0) throw new SnowmuxError('CONFIG_INVALID', `${path} is readable or writable by others (mode ${(stat.mode & 0o777).toString(8)}). Run: chmod 600 ${path}`);
     const text = readFileSync(fd, 'utf8');
     let data: unknown;
