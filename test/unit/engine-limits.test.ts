@@ -266,3 +266,44 @@ test('a statement over one range(n) of constant n counts each value n times; the
   // Without rows, building in FROM range(…) is still the way.
   assert.match(JSON.stringify(duckdb("SELECT repeat('x', 200000000)")), /aggregate over FROM range/);
 });
+
+test('what the engine recurses through once per nesting level of a document is refused for every role: JSON walkers, json_deserialize_sql, a VARIANT type', () => {
+  // Each of these, over a document of 30,000 to 300,000 levels built in the query itself, ended the hub with
+  // SIGSEGV (DuckDB 1.5.6); json_structure and the other walkers were refused only to read-only roles.
+  const deep = "repeat('[', 300000) || repeat(']', 300000)";
+  for (const sql of [
+    `SELECT json_structure(${deep})`,
+    `SELECT json_contains(${deep}, '1')`,
+    `SELECT json_merge_patch(${deep}, '{}')`,
+    `SELECT json_pretty(${deep})`,
+    `SELECT json_group_structure(x) FROM (SELECT ${deep} AS x)`,
+    `SELECT (${deep}).json_pretty()`,
+    `SELECT main."json_structure"(${deep})`,
+    `SELECT json_deserialize_sql('{"statements":[' || repeat('{"children":[', 100000) || '1' || repeat(']}', 100000) || ']}')`,
+    'SELECT variant_bytes_to_variant(x) FROM (SELECT NULL::BLOB AS x)',
+  ]) {
+    for (const allowWrite of [false, true]) assertEngineRefusal(duckdb(sql, allowWrite), /calls .*level by level with no depth limit.*ends the hub process/);
+  }
+  for (const sql of [
+    `SELECT (${deep})::JSON::VARIANT`,
+    `SELECT CAST((${deep})::JSON AS variant)`,
+    `SELECT TRY_CAST(x AS "Variant") FROM (SELECT (${deep})::JSON AS x)`,
+    `SELECT x::main.VARIANT[] FROM t`,
+    'SELECT x::STRUCT(a VARIANT) FROM t',
+    'SELECT CAST(x AS MAP(VARCHAR, VARIANT)) FROM t',
+    'CREATE TEMP TABLE v (x VARIANT)',
+    'ALTER TABLE t ALTER x TYPE VARIANT',
+  ]) {
+    for (const allowWrite of [false, true]) {
+      assertEngineRefusal(duckdb(sql, allowWrite), /uses the type "?variant"?: the embedded engine converts a JSON document to VARIANT level by level with no depth limit.*Keep the value as JSON/i);
+    }
+  }
+  // The functions that read a document without recursing, and a name that is only an alias, still run.
+  for (const sql of [
+    `SELECT json_extract(${deep}, '$[0]'), json_valid(${deep}), (${deep})::JSON::VARCHAR`,
+    "SELECT 1 AS variant, CAST(x AS INT) AS variant FROM t ORDER BY variant",
+    "SELECT json_transform('{\"a\": 1}', '{\"a\": \"INTEGER\"}')",
+  ]) assert.equal(duckdb(sql).allowed, true, sql);
+  // Snowflake's VARIANT is its everyday semi-structured type, parsed elsewhere.
+  assert.equal(checkSql('SELECT x::VARIANT FROM t', { allowWrite: false, dialect: 'snowflake' }).allowed, true);
+});

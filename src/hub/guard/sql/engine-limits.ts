@@ -82,6 +82,29 @@ const WIDE_FIELD = /\d{7,}/;
 /** A field whose width or precision comes from a later argument: `{:>{}}` (format), `%*d` / `%.*f` (printf). */
 const DYNAMIC_FIELD = /\{[^{}]*\{|%[^a-zA-Z%]*\*/;
 
+/**
+ * Functions the engine runs by recursing once per nesting level of a document, with no depth limit: a document
+ * nested 30,000 deep or more, built in the query itself (`repeat('[', 300000) || repeat(']', 300000)`, a few
+ * hundred KB), overflows the native stack and the hub dies of SIGSEGV with every session. Refused for every
+ * role: a writer's statement runs in the same process.
+ */
+const UNBOUNDED_RECURSION: ReadonlyMap<string, string> = new Map([
+  ['JSON_STRUCTURE', 'walks a JSON document'],
+  ['JSON_GROUP_STRUCTURE', 'walks a JSON document'],
+  ['JSON_CONTAINS', 'walks a JSON document'],
+  ['JSON_MERGE_PATCH', 'walks a JSON document'],
+  ['JSON_PRETTY', 'walks a JSON document'],
+  ['JSON_DESERIALIZE_SQL', 'rebuilds a statement from a JSON document'],
+  // Makes a VARIANT of any nesting from raw bytes, past the cast to VARIANT refused below.
+  ['VARIANT_BYTES_TO_VARIANT', 'builds a VARIANT of any nesting from raw bytes, which the engine then reads'],
+]);
+const RECURSION_EFFECT =
+  "level by level with no depth limit: a deeply nested one (which a query can build, e.g. with repeat('[', 300000)) overflows the engine's native stack and ends the hub process with every session";
+/** The type the engine converts a JSON document to recursively, one level at a time (see variantCast). */
+const VARIANT = 'VARIANT';
+/** Functions whose `AS` introduces a type: CAST(x AS t). */
+const CASTS: ReadonlySet<string> = new Set(['CAST', 'TRY_CAST']);
+
 /** A function name as the engine resolves it: a word, or a quoted identifier (`"range"` is range), as the lexer upper-cased it. */
 function functionName(t: Token): string | undefined {
   return t.kind === 'word' || t.kind === 'quoted_ident' ? t.upper : undefined;
@@ -113,8 +136,15 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
   /** For each open bracket, whether it holds a value being sized (a builder's arguments, a list). */
   const sizing: boolean[] = [];
   let sizingDepth = 0;
+  /** DDL declares column and type definitions: a VARIANT anywhere there may receive a JSON document. */
+  const ddl = tokens[0]?.kind === 'word' && (tokens[0].upper === 'CREATE' || tokens[0].upper === 'ALTER');
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
+    const castsTo = isPunct(t, '::') || (t.kind === 'word' && t.upper === 'AS' && CASTS.has(openers[openers.length - 1] ?? ''));
+    const variant = ddl ? (isVariant(t) ? t : undefined) : castsTo ? variantInType(tokens, i + 1) : undefined;
+    if (variant !== undefined) {
+      return `uses the type ${shownText(variant.text)}: the embedded engine converts a JSON document to VARIANT ${RECURSION_EFFECT}. Keep the value as JSON (json_extract, ->, ->>, json_transform to a STRUCT or LIST type)`;
+    }
     const opens = isPunct(t, '[') || (isPunct(t, '(') && BUILDERS.has(functionName(tokens[i - 1] ?? t) ?? ''));
     if (opens && sizingDepth >= MAX_NESTING) {
       return `nests value-building functions or lists more than ${MAX_NESTING} deep, which the hub cannot size at a bounded cost. Write it with fewer levels of nesting`;
@@ -152,6 +182,10 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
       continue;
     }
     if (!isPunct(tokens[i + 1], '(')) continue;
+    const recursion = UNBOUNDED_RECURSION.get(word);
+    if (recursion !== undefined) {
+      return `calls ${shownText(t.text)}, which ${recursion} ${RECURSION_EFFECT}. Use json_extract, ->, ->> or json_transform on a known path instead`;
+    }
     if (FOLDS.has(word) && foldDoubles(callArguments(tokens, i + 1))) {
       return `calls ${shownText(t.text)} with a lambda that uses its accumulator more than once or makes it larger with a value-building function, so the value can double with every element (32 elements: 4 GB) in the hub's memory, outside the engine's memory limit. Use the accumulator once, as in (acc, x) -> acc || x`;
     }
@@ -416,6 +450,33 @@ function foldDoubles(args: readonly Token[][]): boolean {
     }
   }
   return false;
+}
+
+function isVariant(t: Token | undefined): boolean {
+  return (t?.kind === 'word' || t?.kind === 'quoted_ident') && t.upper === VARIANT;
+}
+
+/**
+ * The VARIANT named in the type that starts at `start` (after `::` or CAST(… AS), or undefined: the type's
+ * name (qualified or not: `main.VARIANT`, `"variant"`), its parameters (`STRUCT(a VARIANT)`,
+ * `MAP(VARCHAR, VARIANT)`) and array brackets (`VARIANT[]`).
+ */
+function variantInType(tokens: readonly Token[], start: number): Token | undefined {
+  let j = start;
+  while (tokens[j]?.kind === 'word' || tokens[j]?.kind === 'quoted_ident') {
+    if (isVariant(tokens[j])) return tokens[j];
+    if (!isPunct(tokens[j + 1], '.')) {
+      j++;
+      break;
+    }
+    j += 2;
+  }
+  for (;;) {
+    if (!isPunct(tokens[j], '(') && !isPunct(tokens[j], '[')) return undefined;
+    const end = closingIndex(tokens, j);
+    for (let k = j + 1; k < end; k++) if (isVariant(tokens[k])) return tokens[k];
+    j = end + 1;
+  }
 }
 
 /** The index of the bracket closing the one at `open` (or the last token). */
