@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkSql, type SqlVerdict } from '../../src/hub/guard/sql/policy.js';
-import { MAX_NESTING, MAX_SET_OPERATIONS, MAX_TOKENS, ROWS_AT_ONCE } from '../../src/hub/guard/sql/engine-limits.js';
+import { MAX_NESTING, MAX_PATTERN_WILDCARDS, MAX_SET_OPERATIONS, MAX_TOKENS, ROWS_AT_ONCE } from '../../src/hub/guard/sql/engine-limits.js';
 
 const duckdb = (sql: string, allowWrite = false): SqlVerdict => checkSql(sql, { allowWrite, dialect: 'duckdb' });
 
@@ -306,4 +306,42 @@ test('what the engine recurses through once per nesting level of a document is r
   ]) assert.equal(duckdb(sql).allowed, true, sql);
   // Snowflake's VARIANT is its everyday semi-structured type, parsed elsewhere.
   assert.equal(checkSql('SELECT x::VARIANT FROM t', { allowWrite: false, dialect: 'snowflake' }).allowed, true);
+});
+
+test('a pattern the engine matches by backtracking may have at most 4 wildcards, for every role; a plain LIKE any number', () => {
+  // `repeat('e', 199) ILIKE '%e%e%e%e%e%z'` over CUSTOMER: the call timed out at 1 s, and the statement went on
+  // holding a CPU and a statement slot (interrupts are not seen inside the match) for many minutes.
+  const many = '%e'.repeat(MAX_PATTERN_WILDCARDS) + '%z';
+  const refusal = /matches text with .+ against a pattern with 5 [%*] wildcards; the embedded engine matches .+ by backtracking.*Use at most 4 wildcards/;
+  for (const sql of [
+    `SELECT count(*) FROM customer WHERE repeat('e', 199) ILIKE '${many}'`,
+    `SELECT c_comment NOT ILIKE '${many}' FROM customer`,
+    `SELECT c_comment ~~* '${many}', 1 FROM customer`,
+    `SELECT c_comment!~~*'${many}' FROM customer`,
+    `SELECT c_comment LIKE '${many.replace('%z', '_%z')}' FROM customer`,
+    `SELECT c_comment LIKE '${many}' ESCAPE '!' FROM customer`,
+    `SELECT c_comment COLLATE nocase LIKE '${many}' FROM customer`,
+    `SELECT like_escape(c_comment, '${many}', '!') FROM customer`,
+    `SELECT not_ilike_escape(c_comment, '${many}', '!') FROM customer`,
+    `SELECT "~~*"(c_comment, '${many}') FROM customer`,
+    `SELECT c_comment ILIKE '%e%e' || '%e%e%z' FROM customer`,
+    "SELECT c_comment GLOB '*e*e*e*e*z' FROM customer",
+    "SELECT c_comment ~~~ '*e*e*e*e*z' FROM customer",
+  ]) {
+    for (const allowWrite of [false, true]) assertEngineRefusal(duckdb(sql, allowWrite), refusal);
+  }
+  // A pattern a value-building function makes cannot be counted.
+  assertEngineRefusal(duckdb("SELECT c_comment ILIKE repeat('%e', 30) FROM customer"), /against a pattern built by repeat, whose wildcards the hub cannot count/);
+  for (const sql of [
+    // A plain LIKE without _ or ESCAPE is matched piece by piece: any number of %.
+    `SELECT c_comment LIKE '${many}', c_comment NOT LIKE '${many}', c_comment ~~ '${many}' FROM customer`,
+    `SELECT lower(c_comment) LIKE '${many}' FROM customer`,
+    // Four wildcards, and each pattern counted on its own.
+    "SELECT count(*) FROM customer WHERE c_comment ILIKE '%e%e%e%z' AND c_name ILIKE '%a%b%c%d' OR c_phone GLOB '*1*2*3*'",
+    "SELECT c_comment ILIKE '%a%b%' = (c_name ILIKE '%c%d%') FROM customer",
+    // A bound or column pattern is the caller's value (the hub does not read binds).
+    "SELECT c_comment ILIKE '%' || ? || '%' FROM customer",
+    `SELECT c_comment SIMILAR TO '.*e.*e.*e.*e.*z', regexp_matches(c_comment, '${'e.*'.repeat(9)}') FROM customer`,
+  ]) assert.equal(duckdb(sql).allowed, true, sql);
+  assert.equal(checkSql(`SELECT c ILIKE '${many}' FROM t`, { allowWrite: false, dialect: 'snowflake' }).allowed, true);
 });

@@ -105,6 +105,34 @@ const VARIANT = 'VARIANT';
 /** Functions whose `AS` introduces a type: CAST(x AS t). */
 const CASTS: ReadonlySet<string> = new Set(['CAST', 'TRY_CAST']);
 
+/**
+ * Wildcards a pattern may have where the engine matches it by backtracking. DuckDB's general matcher (ILIKE,
+ * GLOB, LIKE … ESCAPE, a LIKE pattern with `_`, under a COLLATE) retries every way of splitting the text at
+ * each wildcard: time grows with the text's length to the power of the wildcards, all inside one call that the
+ * engine's interrupt cannot stop. Over 2,048 rows of 199 characters, 4 wildcards (`'%e%e%e%z'`) took ~1 s; 5
+ * (`'%e%e%e%e%z'`) ran for minutes past the call's timeout, holding a statement slot and a CPU until the hub stopped.
+ */
+export const MAX_PATTERN_WILDCARDS = 4;
+/** Pattern operators and what they match with (`~~` is LIKE, `~~*` ILIKE, `~~~` GLOB, `!` negates). */
+const MATCH_OPERATORS: ReadonlyMap<string, 'like' | 'ilike' | 'glob'> = new Map([
+  ['LIKE', 'like'],
+  ['ILIKE', 'ilike'],
+  ['GLOB', 'glob'],
+  ['~~', 'like'],
+  ['!~~', 'like'],
+  ['~~*', 'ilike'],
+  ['!~~*', 'ilike'],
+  ['~~~', 'glob'],
+]);
+/** Pattern functions (pattern second, escape character third): always the general matcher. */
+const MATCH_FUNCTIONS: ReadonlySet<string> = new Set(['LIKE_ESCAPE', 'ILIKE_ESCAPE', 'NOT_LIKE_ESCAPE', 'NOT_ILIKE_ESCAPE']);
+/** Words that end an operand at its own depth. */
+const OPERAND_END: ReadonlySet<string> = new Set([
+  'AND', 'OR', 'THEN', 'WHEN', 'ELSE', 'END', 'ESCAPE', 'AS', 'IS', 'IN', 'BETWEEN', 'LIKE', 'ILIKE', 'GLOB', 'SIMILAR', 'COLLATE',
+  'FROM', 'WHERE', 'GROUP', 'HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'UNION', 'INTERSECT', 'EXCEPT',
+]);
+const COMPARISONS: ReadonlySet<string> = new Set(['=', '==', '<', '>', '<=', '>=', '<>', '!=', ',', ';']);
+
 /** A function name as the engine resolves it: a word, or a quoted identifier (`"range"` is range), as the lexer upper-cased it. */
 function functionName(t: Token): string | undefined {
   return t.kind === 'word' || t.kind === 'quoted_ident' ? t.upper : undefined;
@@ -136,6 +164,8 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
   /** For each open bracket, whether it holds a value being sized (a builder's arguments, a list). */
   const sizing: boolean[] = [];
   let sizingDepth = 0;
+  /** A COLLATE turns LIKE into the general matcher (`x COLLATE nocase LIKE p` is ILIKE). */
+  const collates = tokens.some((t) => t.kind === 'word' && t.upper === 'COLLATE');
   /** DDL declares column and type definitions: a VARIANT anywhere there may receive a JSON document. */
   const ddl = tokens[0]?.kind === 'word' && (tokens[0].upper === 'CREATE' || tokens[0].upper === 'ALTER');
   for (let i = 0; i < tokens.length; i++) {
@@ -144,6 +174,12 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
     const variant = ddl ? (isVariant(t) ? t : undefined) : castsTo ? variantInType(tokens, i + 1) : undefined;
     if (variant !== undefined) {
       return `uses the type ${shownText(variant.text)}: the embedded engine converts a JSON document to VARIANT ${RECURSION_EFFECT}. Keep the value as JSON (json_extract, ->, ->>, json_transform to a STRUCT or LIST type)`;
+    }
+    const operator = matchOperator(tokens, i);
+    if (operator !== undefined) {
+      const end = operandEnd(tokens, operator.next);
+      const refusal = patternHazard(operator.shown, operator.kind, tokens.slice(operator.next, end), isWord(tokens[end], 'ESCAPE') || collates);
+      if (refusal !== undefined) return refusal;
     }
     const opens = isPunct(t, '[') || (isPunct(t, '(') && BUILDERS.has(functionName(tokens[i - 1] ?? t) ?? ''));
     if (opens && sizingDepth >= MAX_NESTING) {
@@ -182,6 +218,11 @@ export function engineHazard(tokens: readonly Token[]): string | undefined {
       continue;
     }
     if (!isPunct(tokens[i + 1], '(')) continue;
+    if (MATCH_FUNCTIONS.has(word) || (t.kind === 'quoted_ident' && MATCH_OPERATORS.has(word))) {
+      const pattern = callArguments(tokens, i + 1)[1] ?? [];
+      const refusal = patternHazard(shownText(t.text), MATCH_OPERATORS.get(word) ?? (word.includes('ILIKE') ? 'ilike' : 'like'), pattern, MATCH_FUNCTIONS.has(word));
+      if (refusal !== undefined) return refusal;
+    }
     const recursion = UNBOUNDED_RECURSION.get(word);
     if (recursion !== undefined) {
       return `calls ${shownText(t.text)}, which ${recursion} ${RECURSION_EFFECT}. Use json_extract, ->, ->> or json_transform on a known path instead`;
@@ -450,6 +491,79 @@ function foldDoubles(args: readonly Token[][]): boolean {
     }
   }
   return false;
+}
+
+function isWord(t: Token | undefined, upper: string): boolean {
+  return t?.kind === 'word' && t.upper === upper;
+}
+
+/**
+ * The pattern operator at `i` (LIKE, ILIKE, GLOB, or `~~`, `~~*`, `!~~`, `!~~*`, `~~~` written as adjacent
+ * symbols), with where its pattern starts; undefined for anything else.
+ */
+function matchOperator(tokens: readonly Token[], i: number): { kind: 'like' | 'ilike' | 'glob'; shown: string; next: number } | undefined {
+  const t = tokens[i]!;
+  if (t.kind === 'word') {
+    const kind = MATCH_OPERATORS.get(t.upper ?? '');
+    return kind === undefined ? undefined : { kind, shown: t.upper!, next: i + 1 };
+  }
+  // Symbols glued together: `~~*` lexes as `~`, `~`, `*`. Starts only at the first of them.
+  if (t.kind !== 'punct' || (t.text !== '~' && t.text !== '!')) return undefined;
+  const before = tokens[i - 1];
+  if (before?.kind === 'punct' && before.end === t.start && (before.text === '~' || before.text === '!')) return undefined;
+  let text = '';
+  let j = i;
+  while (tokens[j]?.kind === 'punct' && /^[~!*]$/.test(tokens[j]!.text) && (j === i || tokens[j - 1]!.end === tokens[j]!.start)) text += tokens[j++]!.text;
+  // The longest operator the symbols start with (`~~*` before `~~`).
+  for (let n = text.length; n >= 2; n--) {
+    const kind = MATCH_OPERATORS.get(text.slice(0, n));
+    if (kind !== undefined) return { kind, shown: text.slice(0, n), next: i + n };
+  }
+  return undefined;
+}
+
+/** Where the operand starting at `start` ends: at its depth, a comma, a comparison, a closing bracket or a word that ends it. */
+function operandEnd(tokens: readonly Token[], start: number): number {
+  let depth = 0;
+  for (let j = start; j < tokens.length; j++) {
+    const t = tokens[j]!;
+    if (isPunct(t, '(') || isPunct(t, '[')) depth++;
+    else if (isPunct(t, ')') || isPunct(t, ']')) {
+      if (depth === 0) return j;
+      depth--;
+    } else if (depth === 0 && j > start && ((t.kind === 'punct' && COMPARISONS.has(t.text)) || (t.kind === 'word' && OPERAND_END.has(t.upper ?? '')))) return j;
+  }
+  return tokens.length;
+}
+
+/**
+ * Why the engine must not match this pattern, or undefined: more wildcards than MAX_PATTERN_WILDCARDS where it
+ * backtracks, or a pattern built by a value-building function (its wildcards cannot be counted). A plain LIKE
+ * whose pattern has no `_` is matched piece by piece, without backtracking, whatever its `%`s.
+ */
+function patternHazard(shown: string, kind: 'like' | 'ilike' | 'glob', pattern: readonly Token[], general: boolean): string | undefined {
+  const wildcard = kind === 'glob' ? '*' : '%';
+  let wildcards = 0;
+  let underscore = false;
+  for (let k = 0; k < pattern.length; k++) {
+    const t = pattern[k]!;
+    if (t.kind === 'string') {
+      wildcards += t.text.split(wildcard).length - 1;
+      underscore ||= t.text.includes('_');
+    }
+    const name = functionName(t);
+    if (name !== undefined && BUILDERS.has(name) && isPunct(pattern[k + 1], '(')) {
+      return `matches text with ${shown} against a pattern built by ${shownText(t.text)}, whose wildcards the hub cannot count; ${backtracking(kind)} Write the pattern out as a literal with at most ${MAX_PATTERN_WILDCARDS} wildcards`;
+    }
+  }
+  if (wildcards <= MAX_PATTERN_WILDCARDS) return undefined;
+  if (kind === 'like' && !general && !underscore) return undefined;
+  return `matches text with ${shown} against a pattern with ${wildcards} ${wildcard} wildcards; ${backtracking(kind)} Use at most ${MAX_PATTERN_WILDCARDS} wildcards, or ${kind === 'glob' ? "LIKE with % in place of * (a plain LIKE whose pattern has no _ is matched without backtracking)" : kind === 'ilike' ? 'lower(x) LIKE with a lower-case pattern (a plain LIKE whose pattern has no _ or ESCAPE is matched without backtracking)' : 'a plain LIKE without _ or ESCAPE (matched without backtracking)'}, or regexp_matches (linear time)`;
+}
+
+function backtracking(kind: 'like' | 'ilike' | 'glob'): string {
+  const how = kind === 'glob' ? 'GLOB' : kind === 'ilike' ? 'ILIKE' : 'this LIKE (with _, ESCAPE or COLLATE)';
+  return `the embedded engine matches ${how} by backtracking, in time growing with the text's length to the power of the wildcards, inside one step its interrupt cannot stop: a call's timeout or cancel answers the caller, but the statement keeps a CPU and one of the engine's statement slots until it ends (five wildcards over 2,048 rows of 199 characters: many minutes).`;
 }
 
 function isVariant(t: Token | undefined): boolean {
