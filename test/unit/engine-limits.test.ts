@@ -345,3 +345,25 @@ test('a pattern the engine matches by backtracking may have at most 4 wildcards,
   ]) assert.equal(duckdb(sql).allowed, true, sql);
   assert.equal(checkSql(`SELECT c ILIKE '${many}' FROM t`, { allowWrite: false, dialect: 'snowflake' }).allowed, true);
 });
+
+test('an edit distance is bounded by the character comparisons it makes, for every role; over short texts and columns it runs', () => {
+  // levenshtein of two 200,000-character texts ran for minutes after its call was cancelled (no interrupt
+  // inside one value), holding a CPU and a statement slot.
+  for (const sql of [
+    "SELECT levenshtein(repeat('a', 200000), repeat('b', 200000))",
+    "SELECT editdist3(repeat('a', 30000), repeat('b', 30000))",
+    "SELECT damerau_levenshtein(repeat('a', 10000), repeat('b', 10000))",
+    "SELECT levenshtein(c_comment, repeat('x', 10000)) FROM customer",
+  ]) {
+    for (const allowWrite of [false, true]) {
+      assertEngineRefusal(duckdb(sql, allowWrite), /calls \w+ on texts that make [\d,]+ character comparisons .*inside one step its interrupt cannot stop.*at most 400,000,000.*Compare shorter texts/);
+    }
+  }
+  assert.match(JSON.stringify(duckdb("SELECT levenshtein(c_comment, repeat('x', 10000)) FROM customer")), /4,096,000,000 character comparisons \(over the 2,048 rows the engine computes at once/);
+  for (const sql of [
+    "SELECT levenshtein(repeat('a', 20000), repeat('b', 20000))",
+    "SELECT damerau_levenshtein(repeat('a', 5000), repeat('b', 5000))",
+    "SELECT levenshtein(c_name, c_comment), damerau_levenshtein(c_name, 'Customer#1') FROM customer",
+    "SELECT levenshtein(c_comment, repeat('x', 900)) FROM customer",
+  ]) assert.equal(duckdb(sql).allowed, true, sql);
+});
