@@ -224,6 +224,11 @@ describe('DuckDbWarehouse', () => {
       assert.doesNotMatch(extension.message, /INSTALL|LOAD |SET /);
       // Four parts: DuckDB's parser answers with an internal placeholder ("NameListToString NOT IMPLEMENTED").
       await rejectsWith(warehouse.query('SELECT * FROM SNOWMUX_SAMPLE.TPCH.NATION.N_NAME', opts()), 'SQL_ERROR', /^Parser Error: a table name has at most three parts \(database\.schema\.table\)/);
+      // Too deep for the parser: DuckDB advises SET max_expression_depth (locked here), or says "memory exhausted".
+      for (const sql of [`SELECT ${'abs('.repeat(3000)}1${')'.repeat(3000)}`, `SELECT ${'CASE WHEN true THEN '.repeat(3000)}1${' END'.repeat(3000)}`]) {
+        const deep = await rejectsWith(warehouse.query(sql, opts()), 'SQL_ERROR', /^Parser Error: the query nests expressions or subqueries deeper than the embedded engine parses \(.+\); the limit is fixed\. Write it with fewer levels/);
+        assert.doesNotMatch(deep.message, /SET max_expression_depth/);
+      }
     });
 
     test('a statement that outgrows the memory limit fails with what to do, and nothing spills to the disk', async () => {

@@ -265,6 +265,9 @@ function catalogError(message: string): string {
   return nl < 0 ? `${cleaned} ${CATALOG_ADVICE}` : `${cleaned.slice(0, nl)} ${CATALOG_ADVICE}${cleaned.slice(nl)}`;
 }
 
+/** The parser's refusals of a statement nested too deeply: its expression depth limit, and bison's stack. */
+const DEPTH_LIMIT = /^Parser Error: (Max expression depth limit of \d+ exceeded|memory exhausted at or near)/;
+
 const CATALOG_ADVICE = 'Find the exact name with list_tables, list_views or search_objects (names resolve in the default database and schema unless qualified).';
 
 /** DuckDB errors raised by user SQL become SQL_ERROR (OBJECT_NOT_FOUND for a missing name) with DuckDB's own message; ours pass through. */
@@ -283,7 +286,11 @@ export function toWarehouseError(err: unknown): SnowmuxError {
       ? `${message.split('\n', 1)[0]!} ${OUT_OF_MEMORY_ADVICE}`
       : kind === 'Catalog'
         ? catalogError(message)
-        : message === 'Parser Error: NameListToString NOT IMPLEMENTED'
+        : kind === 'Parser' && DEPTH_LIMIT.test(message)
+          ? // DuckDB's advice ("Use SET max_expression_depth TO x") is a setting the hub locks; bison's "memory
+            // exhausted" reads as the hub running out of memory. Both are the query's nesting.
+            `Parser Error: the query nests expressions or subqueries deeper than the embedded engine parses (${message.split('\n', 1)[0]!.replace(/^Parser Error: /, '').replace(/\. Use "SET max_expression_depth[^"]*"[^.]*\./, '')}); the limit is fixed. Write it with fewer levels: an IN list or CASE instead of nested calls, a CTE for each level of subquery.`
+          : message === 'Parser Error: NameListToString NOT IMPLEMENTED'
           ? // What DuckDB's parser says of a table name with four or more parts: an internal placeholder.
             'Parser Error: a table name has at most three parts (database.schema.table); the query names one with more. Remove the extra part (a column belongs in the SELECT list), or double-quote a name that has dots in it.'
           : message;
