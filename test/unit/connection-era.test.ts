@@ -137,3 +137,18 @@ test('on a 2026-07-28 connection, a later request whose envelope lacks a key or 
   assert.equal((wrong?.data as { envelope: { key: string } } | undefined)?.envelope.key, 'io.modelcontextprotocol/clientInfo');
   assert.equal(era.refusal('tools/list', envelope()), null, 'a whole envelope passes');
 });
+
+test("a 2026-07-28 method sent without the envelope is told the envelope is missing, not to send server/discover first", () => {
+  const era = new ConnectionEra();
+  era.asked(1, 'server/discover', {});
+  const told = messageOf(era.answer(failure(1, -32601)));
+  assert.match(told, /server\/discover is MCP 2026-07-28, and this request has no 2026-07-28 _meta envelope/);
+  assert.match(told, /io\.modelcontextprotocol\/protocolVersion = "2026-07-28"/);
+  assert.doesNotMatch(told, /send server\/discover .* first/);
+  // With its envelope, on a connection a request without one opened in 2025: one connection, one version.
+  const opened = new ConnectionEra();
+  opened.asked(1, 'tools/list', {});
+  opened.answer(result(1, { tools: [] }));
+  opened.asked(2, 'server/discover', envelope());
+  assert.match(messageOf(opened.answer(failure(2, -32601))), /this connection began in a 2025 version of MCP.*open a new connection/);
+});

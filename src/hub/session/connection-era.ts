@@ -53,7 +53,7 @@ export interface EraRefusal {
 
 export class ConnectionEra {
   /** Requests waiting for an answer that may tell the era: their method, and the revision their envelope claims. */
-  readonly #asked = new Map<Id, { method: string; claims: string | undefined }>();
+  readonly #asked = new Map<Id, { method: string; claims: string | undefined; enveloped: boolean }>();
   /** The protocol version the first answered `initialize` agreed on: a 2025 connection. */
   #initialized: string | null = null;
   /** The revision of the first answered 2026-07-28 request other than server/discover: a 2026 connection. */
@@ -132,8 +132,9 @@ export class ConnectionEra {
 
   /** Notes a request handed to the SDK. */
   asked(id: Id, method: string, params: unknown): void {
-    const claims = this.#modern === null && this.#initialized === null && method !== 'server/discover' ? claimedRevision(params) : undefined;
-    if (claims !== undefined || TELLING.has(method)) this.#asked.set(id, { method, claims });
+    const envelope = claimedRevision(params);
+    const claims = this.#modern === null && this.#initialized === null && method !== 'server/discover' ? envelope : undefined;
+    if (claims !== undefined || TELLING.has(method)) this.#asked.set(id, { method, claims, enveloped: envelope !== undefined });
   }
 
   /** A request that will get no answer (cancelled by its client). */
@@ -158,11 +159,16 @@ export class ConnectionEra {
     // unknown tool, a bad cursor) pins it as an answered one does; only its own opening refusals (a malformed
     // envelope, an unsupported revision) come before that and pin nothing.
     if (asked.claims !== undefined && this.#modern === null && this.#initialized === null && m.error !== undefined && !isOpeningRefusal(m.error)) this.#modern = asked.claims;
-    const told = m.error ? this.#explain(asked.method, m.error.code) : null;
+    const told = m.error ? this.#explain(asked.method, m.error.code, asked.enveloped) : null;
     return told === null ? message : ({ ...m, error: { ...m.error, message: told } } as JSONRPCMessage);
   }
 
-  #explain(method: string, code: number): string | null {
+  #explain(method: string, code: number, enveloped: boolean): string | null {
+    if (code === METHOD_NOT_FOUND && MODERN_ONLY.has(method) && !enveloped && this.#initialized === null) {
+      // Sent without the envelope, it was read as 2025 (as every request without one is): "send server/discover
+      // first" would tell a client that did just that to do it again.
+      return `Method not found: ${method} is MCP 2026-07-28, and this request has no 2026-07-28 _meta envelope, so it was read as a 2025 request (where ${method} does not exist). Every 2026-07-28 request, ${method} included, carries the envelope: _meta with ${VERSION_KEY} = "2026-07-28" and io.modelcontextprotocol/clientCapabilities. Send it again with one.`;
+    }
     if (code === METHOD_NOT_FOUND && MODERN_ONLY.has(method)) {
       const began = this.#initialized === null ? 'began in a 2025 version of MCP (its first request had no 2026-07-28 _meta envelope)' : `was initialized with MCP ${this.#initialized}`;
       return `Method not found: ${method} is MCP 2026-07-28, and this connection ${began}. One connection speaks one protocol version: to use 2026-07-28, open a new connection and send server/discover or a request with the 2026-07-28 _meta envelope first.`;
