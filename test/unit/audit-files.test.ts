@@ -172,3 +172,23 @@ test("a hub opening the log removes the audit-head temp files of writers that ar
   assert.ok(!readdirSync(dir).includes(`${HEAD_FILE}.111111.tmp`), readdirSync(dir).join(', '));
   assert.ok(readdirSync(dir).includes(`${HEAD_FILE}.333333.tmp`));
 });
+
+test('an audit file that is a symbolic link is refused, never followed: by the log\'s open (the target gets no record) and by verify', { skip: process.platform === 'win32' }, async (t) => {
+  const dir = join(tempDir(t), 'audit');
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20 });
+  assert.equal((await log.append(sampleEntry(1))).ok, true);
+  await log.close();
+  // Planted by someone who may write in the directory: the next file, pointing at an empty file of the user's.
+  const elsewhere = join(tempDir(t), 'notes.txt');
+  writeFileSync(elsewhere, '');
+  symlinkSync(elsewhere, join(dir, 'audit-000002.jsonl'));
+  await assert.rejects(AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1 << 20 }), (err: unknown) => {
+    assert.ok(isSnowmuxError(err, 'AUDIT_OPEN_FAILED'), String(err));
+    assert.match(err.message, /audit-000002\.jsonl is a symbolic link, not a regular file.*Move it out of the audit directory/);
+    return true;
+  });
+  assert.equal(readFileSync(elsewhere, 'utf8'), '', 'no record was written through the link');
+  const result = await verifyAudit(dir);
+  assert.equal(result.ok, false);
+  assert.deepEqual(result.problems.filter((p) => p.kind === 'not_a_file').map((p) => p.file), ['audit-000002.jsonl']);
+});

@@ -68,13 +68,17 @@ export async function listAuditFiles(dir: string): Promise<AuditFile[]> {
  * Windows has no FIFOs of this kind, nor the flag.
  */
 const NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
-const READ_FLAGS = fsConstants.O_RDONLY | NONBLOCK;
-const APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | NONBLOCK;
+// O_NOFOLLOW: an audit file that is a symbolic link is refused, never followed. Planted by someone who may
+// write in the directory, it would send the chain's records into a file of the user's elsewhere (and verify
+// would read that file as the log).
+const NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+const READ_FLAGS = fsConstants.O_RDONLY | NONBLOCK | NOFOLLOW;
+const APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | NONBLOCK | NOFOLLOW;
 
 /**
  * Opens an audit file, or audit-head, to read ('r') or append ('a'; created 0600 when absent). Throws
  * AUDIT_OPEN_FAILED, naming the file and what to do, when it is not a regular file (a FIFO, a socket, a
- * device, a directory): `details.fileType` says what it is.
+ * device, a directory, a symbolic link, which is not followed): `details.fileType` says what it is.
  */
 export async function openAuditFile(path: string, flags: 'r' | 'a'): Promise<FileHandle> {
   let fh: FileHandle;
@@ -83,6 +87,7 @@ export async function openAuditFile(path: string, flags: 'r' | 'a'): Promise<Fil
   } catch (err) {
     // A FIFO nobody reads refuses a non-blocking open for writing.
     if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw notRegularFile(path, 'a FIFO (named pipe)');
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw notRegularFile(path, 'a symbolic link');
     throw err;
   }
   const st = await fh.stat().catch(async (err: unknown) => {
