@@ -261,6 +261,12 @@ test('a refused value of a key that may hold a secret is never shown, however it
   }
 });
 
+test('max_result_bytes is refused above what one answer to a shim can carry, naming the maximum and why', () => {
+  // Set higher, every large answer passed the shim's line limit and the editor was told to "ask for less".
+  assert.match(configError('[hub]\nmax_result_bytes = 8388609\n'), /at hub\.max_result_bytes: expected a positive integer of at most 8388608 \(8 MiB\).*at most 32 MiB/);
+  assert.doesNotThrow(() => parseConfigText('[hub]\nmax_result_bytes = 8388608\n', FILE));
+});
+
 test('every millisecond setting and timed duration is refused above what a timer can wait, naming the key and the maximum', () => {
   // Node.js arms a longer timer for 1 ms: a "very long" call timeout made every call fail at once.
   for (const [table, key] of [

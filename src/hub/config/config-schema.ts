@@ -11,6 +11,7 @@ import { isListenAddress } from '../listen/listen-address.js';
 import { authenticatorProblem, normalizeAuthenticator } from './profile-settings.js';
 import type { PoolSettings } from './profile-types.js';
 import { expandHome, namesUsersHome } from '../../user-path.js';
+import { MAX_HUB_LINE_BYTES } from '../../wire/framing.js';
 
 const POSITIVE_INT = 'expected a positive integer';
 const NON_NEGATIVE_INT = 'expected an integer of 0 or more';
@@ -73,6 +74,12 @@ function defaultOf<T extends z.ZodType>(schema: T): z.output<T> {
 }
 
 const MIB = 1024 * 1024;
+/**
+ * The most max_result_bytes may be: an answer carries its rows up to twice (structured, and as a text table
+ * whose escapes JSON adds to), so a quarter of what one hub-to-shim message may hold keeps every answer
+ * deliverable; above it the editor was told to "ask for less" for what the operator configured.
+ */
+const MAX_RESULT_BYTES = MAX_HUB_LINE_BYTES / 4;
 const DURATION_TYPE = 'duration (`"30s"`, `"15m"`, `"1h"`, `"1d"`, `"1w"`)';
 
 const authenticator = () =>
@@ -158,7 +165,12 @@ const hubKeys = {
   default_profile: setting(text(), { description: 'profile used when neither `--profile` nor `SNOWMUX_PROFILE` is given', absent: "Snowflake's default connection" }),
   call_timeout_ms: setting(timerMs(), { default: 300_000, description: 'deadline of one tool call. At the deadline the call is cancelled, in the warehouse too; on Snowflake its answer (`QUERY_TIMEOUT`) waits up to 3 s more for Snowflake to confirm the cancel, so the session\'s connection is known to be free (else it is discarded); a statement that finished before the cancel reached it is answered with its result, not `QUERY_TIMEOUT`. The deadline includes the wait for a slot in the hub\'s queue: a statement is given a slot only with at least a tenth of it (at most 1 s) left, else it is answered `QUERY_TIMEOUT` saying it waited, with nothing sent' }),
   max_rows: setting(positiveInt(), { default: 200, description: "rows a query tool returns by default, and the most a call may ask for unless its role sets its own `max_rows` (truncated with a notice)" }),
-  max_result_bytes: setting(positiveInt(), { default: 256 * 1024, description: 'size of a result\'s rows as JSON (UTF-8, escapes counted) returned before truncating, in bytes' }),
+  max_result_bytes: setting(
+    positiveInt().max(MAX_RESULT_BYTES, {
+      error: `expected a positive integer of at most ${MAX_RESULT_BYTES} (8 MiB): an answer carries its rows up to twice (structured and as a text table, escaped in JSON), and one message from the hub to an editor's shim may be at most ${MAX_HUB_LINE_BYTES / MIB} MiB`,
+    }),
+    { default: 256 * 1024, description: `size of a result's rows as JSON (UTF-8, escapes counted) returned before truncating, in bytes; at most ${MAX_RESULT_BYTES} (8 MiB)` },
+  ),
   metrics_listen: setting(text().refine(isListenAddress, { error: 'expected host:port (a port from 0 to 65535), e.g. "127.0.0.1:9464"' }), {
     type: '`"host:port"`',
     absent: 'off',
