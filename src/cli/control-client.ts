@@ -7,11 +7,24 @@ import { isErrorCode } from '../error-codes.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { makeHello } from '../wire/hello.js';
 import { isNoHub, openLink } from '../shim/hub-link.js';
+import { servingHubPid } from '../wire/hub-claim.js';
+import { processStopped } from '../wire/process-alive.js';
 
 /**
  * `home`: the hub's home, which every command this advises names (`snowmux hub` or `snowmux hub --replace`
  * alone acts on ~/.snowmux): required, so no caller can leave it out.
  */
+/** The home's hub when it is a stopped process (it cannot answer, and replacing it waits on it), else null. */
+function stoppedHub(home: string): number | null {
+  let pid: number | null;
+  try {
+    pid = servingHubPid(home);
+  } catch {
+    return null;
+  }
+  return pid !== null && processStopped(pid) === true ? pid : null;
+}
+
 export async function controlRequest<T = unknown>(socketPath: string, op: string, timeoutMs: number | undefined, home: string): Promise<T> {
   const waitMs = timeoutMs ?? 5_000;
   let link;
@@ -23,6 +36,10 @@ export async function controlRequest<T = unknown>(socketPath: string, op: string
     }
     // The link's own message speaks for a shim ("the shim keeps trying"); a command gives up here.
     if (isSnowmuxError(err, 'HUB_NO_WELCOME')) {
+      const stopped = stoppedHub(home);
+      if (stopped !== null) {
+        throw new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} (pid ${stopped}) is stopped (SIGSTOP, Ctrl-Z or a debugger), so it answers nothing until it is resumed. Resume it with \`kill -CONT ${stopped}\`, or end it with \`kill -KILL ${stopped}\` (editors' shims then start a new hub; \`${snowmuxCommand('hub', home)}\` does too).`, { cause: err });
+      }
       throw new SnowmuxError('HUB_NO_WELCOME', `The hub at ${socketPath} accepted the connection but did not answer the handshake within ${waitMs} ms: it is frozen (stopped, or the machine is resuming) or overloaded. \`${snowmuxCommand('hub --replace', home)}\` starts a new hub in its place (editors move to it; the frozen one exits when it resumes).`, { cause: err });
     }
     throw err;
