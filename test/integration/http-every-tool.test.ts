@@ -6,7 +6,7 @@
  * listed, so a tool added later without a call here fails this file.
  *
  * One hub per warehouse and engine, shared by the three client kinds. Both engines (uWebSockets.js and
- * node:http), like http-face.test.ts: the whole file takes a few seconds per engine, and the answers here
+ * node:http), like http-face-cases.ts: the whole file takes a few seconds per engine, and the answers here
  * (a 25 KB listing, 2025-era SSE answers, Cortex round trips) are the sizes and shapes an engine can mangle.
  */
 import { after, before, describe, test } from 'node:test';
