@@ -26,6 +26,16 @@ function warehouse(name: string, profile: Parameters<typeof doubleProfile>[1] = 
   return w;
 }
 
+/** Runs `fn` while every statement outlives the double's first answer (333333 with its query id): the driver then polls for its result. */
+async function withQueryLatency(ms: number, fn: () => Promise<void>): Promise<void> {
+  double.setQueryLatency(ms);
+  try {
+    await fn();
+  } finally {
+    double.setQueryLatency(0);
+  }
+}
+
 /** A warehouse with the product's own driver options (the hub's login retries, the driver's statement retries). */
 function productWarehouse(name: string): SnowflakeWarehouse {
   const w = new SnowflakeWarehouse(doubleProfile(double, { name, pool: { max: 1, acquireTimeoutMs: 10_000 } }));
@@ -95,8 +105,7 @@ describe('Snowflake resilience', () => {
     const w = warehouse('lost-after-submit');
     await w.query('select 1', queryOptions());
     // The statement outlives the first answer (333333 with its query id); the session is then lost while the driver waits for the result.
-    double.setQueryLatency(400);
-    try {
+    await withQueryLatency(400, async () => {
       double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
       const submitted = double.queries.length;
       await assert.rejects(w.query('select 7', queryOptions({ repeatable: false })), (err: SnowmuxError) => {
@@ -109,9 +118,7 @@ describe('Snowflake resilience', () => {
       double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
       assert.deepEqual((await w.query('select 8', queryOptions())).rows, [[8]]);
       assert.equal(double.queries.length, submitted + 3, 'a read is sent again on a fresh session');
-    } finally {
-      double.setQueryLatency(0);
-    }
+    });
   });
 
   it("a session lost during the hub's own USE is not a write that may have run: the statement was never sent, so it goes to a fresh session", async () => {
@@ -119,8 +126,7 @@ describe('Snowflake resilience', () => {
     await w.query('select 1', queryOptions());
     // Every statement, the hub's USE included, outlives the first answer (it has a query id); the session is
     // lost while the driver waits for the USE's result.
-    double.setQueryLatency(400);
-    try {
+    await withQueryLatency(400, async () => {
       double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
       const submitted = double.queries.length;
       const result = await w.query('select 9', queryOptions({ repeatable: false, database: 'ANALYTICS' }));
@@ -129,9 +135,7 @@ describe('Snowflake resilience', () => {
       // The USE lost with its session, then the USE and the statement, once, on a fresh session.
       assert.equal(sent.filter((q) => /^select 9$/i.test(q)).length, 1, JSON.stringify(sent));
       assert.equal(sent.filter((q) => /^use /i.test(q)).length, 2, JSON.stringify(sent));
-    } finally {
-      double.setQueryLatency(0);
-    }
+    });
   });
 
   it('a login to a host that does not answer at all ends in seconds naming the host, with the product\'s driver settings; a slow login to a live host does not', async () => {
@@ -386,15 +390,12 @@ describe('Snowflake resilience', () => {
   it('a slow statement (query latency) reports its result after the latency, through result polling', async () => {
     const w = warehouse('slow-query');
     await w.query('select 1', queryOptions());
-    double.setQueryLatency(400);
-    try {
+    await withQueryLatency(400, async () => {
       const polled = waitForEvent(double.events, 'resultPoll');
       const result = await w.query('select 10', queryOptions());
       assert.deepEqual(result.rows, [[10]]);
       await polled;
-    } finally {
-      double.setQueryLatency(0);
-    }
+    });
   });
 
   it('close() does not wait for a hung server', async () => {

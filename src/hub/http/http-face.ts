@@ -867,8 +867,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, 'Session not found: initialize a new one.');
         // The SDK refuses it too, tersely and under id null: the client is told under its request's id what
         // an initialize is for.
-        const again = Array.isArray(body) ? body.find((m) => isInitializeRequest(m)) : isInitializeRequest(body) ? body : undefined;
-        if (again !== undefined) {
+        if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) {
           return json(400, {
             jsonrpc: '2.0',
             id: Array.isArray(body) ? null : (body as { id?: unknown }).id ?? null,
