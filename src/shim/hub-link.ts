@@ -275,7 +275,7 @@ function spawnFailedError(err: NodeJS.ErrnoException): SnowmuxError {
 }
 
 /** This process's working directory, or undefined when it was deleted. */
-function workingDirectory(): string | undefined {
+export function workingDirectory(): string | undefined {
   try {
     return process.cwd();
   } catch {

@@ -24,9 +24,10 @@ import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, ty
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
 import { idAsSent, isRequestId } from '../wire/request-id.js';
-import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, type OpenLink } from './hub-link.js';
+import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, workingDirectory, type OpenLink } from './hub-link.js';
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
+import { withAbsolutePaths } from '../wire/env-paths.js';
 import { fastResponseId } from './response-id.js';
 import { PendingQueue } from './pending-queue.js';
 
@@ -243,7 +244,8 @@ function readParent(): ParentInfo {
 }
 
 function linkEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
-  const picked = forwardedEnvironment(env);
+  // A relative key file means the editor's directory; with none (deleted), the hub refuses it.
+  const picked = withAbsolutePaths(forwardedEnvironment(env), workingDirectory);
   return Object.keys(picked).length > 0 ? picked : undefined;
 }
 

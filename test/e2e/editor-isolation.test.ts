@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectClient, defer, runCli, tempHome, textOf } from '../helpers/harness.js';
 
 test('two editors with different environments on one auto-started hub: each is served with its own settings only', { skip: process.platform !== 'linux' && 'reads /proc/<pid>/environ' }, async (t) => {
@@ -49,4 +50,22 @@ test('two editors with different environments on one auto-started hub: each is s
   const own = await first.callTool('list_databases', {});
   assert.equal(own.isError, true, textOf(own));
   assert.doesNotMatch(textOf(own), /first-editors-password/);
+});
+
+test("an editor's relative key file is read from its own directory, not from the directory of the editor that started the hub", async (t) => {
+  const home = tempHome(t);
+  const projects = tempHome(t, 'smx-projects-');
+  const env = { SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: 'ALICE', SNOWFLAKE_PRIVATE_KEY_PATH: 'keys/rsa.p8', SNOWFLAKE_HOST: '127.0.0.1', SNOWFLAKE_PORT: '9', SNOWFLAKE_PROTOCOL: 'http' };
+  const dirs = ['first', 'second'].map((name) => join(projects, name));
+  for (const dir of dirs) mkdirSync(dir);
+  // The first editor's shim starts the hub, which then runs in the first editor's directory.
+  const editors = [];
+  for (const [i, cwd] of dirs.entries()) editors.push(await connectClient(t, { home, kind: 'v2-legacy', name: `editor-${i}`, env, cwd }));
+  defer(t, () => runCli(['stop', '--home', home]));
+  for (const [i, editor] of editors.entries()) {
+    const r = await editor.callTool('list_databases', {});
+    assert.equal(r.isError, true, textOf(r));
+    // Neither directory holds the key: each editor is told of the file in its own directory.
+    assert.ok(textOf(r).includes(join(dirs[i]!, 'keys', 'rsa.p8')), `editor ${i}: ${textOf(r)}`);
+  }
 });

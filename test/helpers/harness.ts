@@ -204,6 +204,8 @@ export interface ConnectOptions {
   env?: Record<string, string>;
   name?: string;
   args?: string[];
+  /** The editor's working directory, which its shim starts in. */
+  cwd?: string;
 }
 
 export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<AnyClient> {
@@ -215,7 +217,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
   const endpoint = http ? new URL('/mcp', http.url) : undefined;
   const requestInit = http ? { headers: { authorization: `Bearer ${http.key}` } } : undefined;
   if (opts.kind === 'v1') {
-    const transport = endpoint ? new HttpV1(endpoint, { requestInit }) : new StdioV1({ command: process.execPath, args, env, stderr: 'ignore' });
+    const transport = endpoint ? new HttpV1(endpoint, { requestInit }) : new StdioV1({ command: process.execPath, args, env, stderr: 'ignore', cwd: opts.cwd });
     const client = new ClientV1({ name, version: '1.0.0' });
     await client.connect(transport);
     const wrapped: AnyClient = {
@@ -229,7 +231,7 @@ export async function connectClient(t: Cleanup, opts: ConnectOptions): Promise<A
     return wrapped;
   }
   const mode = opts.kind === 'v2-legacy' ? 'legacy' : opts.kind === 'v2-auto' ? 'auto' : { pin: '2026-07-28' };
-  const transport = endpoint ? new HttpV2(endpoint, { requestInit }) : new StdioV2({ command: process.execPath, args, env, stderr: 'ignore' });
+  const transport = endpoint ? new HttpV2(endpoint, { requestInit }) : new StdioV2({ command: process.execPath, args, env, stderr: 'ignore', cwd: opts.cwd });
   const client = new ClientV2({ name, version: '2.0.0' }, { versionNegotiation: { mode } });
   await client.connect(transport);
   const wrapped: AnyClient = {

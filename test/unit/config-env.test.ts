@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isSnowmuxError } from '../../src/errors.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv } from '../../src/hub/config/env-profile.js';
 import { forwardedEnvironment as shimEnvironmentForHub, HUB_START_NAMES, hubStartEnvironment } from '../../src/wire/forwarded-env.js';
+import { withAbsolutePaths } from '../../src/wire/env-paths.js';
 
 test('the usual connector variables become settings with per-variable sources', () => {
   const { layer, warnings } = envLayer({
@@ -222,4 +223,33 @@ test('every SNOWMUX_* variable the hub reads is one a shim-started hub inherits'
   read.delete('SNOWMUX_STARTED_BY'); // set by the shim itself when it starts the hub
   assert.ok(read.has('SNOWMUX_LOG_LEVEL') && read.has('SNOWMUX_CONFIG') && read.has('SNOWMUX_HOME'), [...read].join(', '));
   assert.deepEqual([...read].filter((name) => !HUB_START_NAMES.includes(name)), []);
+});
+
+test("an editor's relative key file, token file and SNOWFLAKE_HOME leave the shim absolute, read from the editor's directory", () => {
+  const env = {
+    SNOWFLAKE_PRIVATE_KEY_PATH: 'keys/rsa.p8',
+    SNOWFLAKE_PRIVATE_KEY_FILE: './alias.p8',
+    SNOWFLAKE_TOKEN_FILE_PATH: '../oauth.tok',
+    SNOWFLAKE_CONNECTIONS_DEV_PRIVATE_KEY_FILE: 'dev.p8',
+    SNOWFLAKE_HOME: '.snowflake',
+    // Not paths, or not relative: as they are.
+    SNOWFLAKE_PRIVATE_KEY_FILE_PWD: 'pass/word',
+    SNOWFLAKE_CONNECTIONS_DEV_PRIVATE_KEY_FILE_PWD: 'pp',
+    SNOWFLAKE_USER: 'me/you',
+    SNOWFLAKE_CONNECTIONS_DEV_TOKEN_FILE_PATH: '~/tok',
+    SNOWFLAKE_CONNECTIONS_QA_PRIVATE_KEY_PATH: '/abs/qa.p8',
+  };
+  assert.deepEqual(withAbsolutePaths(env, () => '/work/editor'), {
+    ...env,
+    SNOWFLAKE_PRIVATE_KEY_PATH: '/work/editor/keys/rsa.p8',
+    SNOWFLAKE_PRIVATE_KEY_FILE: '/work/editor/alias.p8',
+    SNOWFLAKE_TOKEN_FILE_PATH: '/work/oauth.tok',
+    SNOWFLAKE_CONNECTIONS_DEV_PRIVATE_KEY_FILE: '/work/editor/dev.p8',
+    SNOWFLAKE_HOME: '/work/editor/.snowflake',
+  });
+  // The directory is read only when a path needs it, and a deleted one leaves them relative (the hub refuses).
+  let asked = 0;
+  assert.deepEqual(withAbsolutePaths({ SNOWFLAKE_USER: 'u', SNOWFLAKE_PRIVATE_KEY_PATH: '/k.p8' }, () => String(++asked)), { SNOWFLAKE_USER: 'u', SNOWFLAKE_PRIVATE_KEY_PATH: '/k.p8' });
+  assert.equal(asked, 0);
+  assert.deepEqual(withAbsolutePaths({ SNOWFLAKE_PRIVATE_KEY_PATH: 'k.p8' }, () => undefined), { SNOWFLAKE_PRIVATE_KEY_PATH: 'k.p8' });
 });

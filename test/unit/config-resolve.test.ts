@@ -785,3 +785,25 @@ test('a browser-SSO profile that may open several connections is told how to kee
   assert.equal(note(fx.resolve({ env: { SNOWMUX_PROFILE: 'sso' }, flags: { poolMax: 1 } }).warnings), undefined);
   assert.equal(note(fx.resolve({ env: { ...env, SNOWFLAKE_AUTHENTICATOR: 'SNOWFLAKE', SNOWFLAKE_PASSWORD: 'p' } }).warnings), undefined);
 });
+
+test('a relative key or token file path is read from the directory of the file that sets it, not the hub\'s working directory', (t) => {
+  const fx = fixture(t);
+  // The hub runs where its first editor ran (here: the test's directory), so a relative path read from
+  // there named another file, or none.
+  fx.file('.snowflake/keys/a.p8', PLAIN_PEM);
+  fx.file('.snowflake/oauth.tok', `${TOKEN}\n`);
+  fx.file('.snowmux/mine.p8', PLAIN_PEM);
+  fx.connections('[key]\naccount = "a"\nuser = "u"\nprivate_key_file = "keys/a.p8"\n[tok]\naccount = "a"\nauthenticator = "oauth"\ntoken_file_path = "./oauth.tok"\n');
+  const fromConnections = fx.resolve({ name: 'key' });
+  assert.equal(fromConnections.profile?.auth.method, 'keypair');
+  assert.ok(fromConnections.files.includes(join(fx.home, '.snowflake', 'keys', 'a.p8')), fromConnections.files.join(', '));
+  const token = fx.resolve({ name: 'tok' }).profile?.auth;
+  assert.equal(token?.method === 'oauth' ? token.token : undefined, TOKEN);
+  fx.config('[profiles.dev]\naccount = "a"\nuser = "u"\nprivate_key_path = "mine.p8"\n');
+  const fromConfig = fx.resolve({ name: 'dev' });
+  assert.equal(fromConfig.profile?.auth.method, 'keypair');
+  assert.ok(fromConfig.files.includes(join(fx.home, '.snowmux', 'mine.p8')), fromConfig.files.join(', '));
+  // "~/" is the user's home, and an absolute path is as written, in either file.
+  fx.config('[profiles.dev]\naccount = "a"\nuser = "u"\nprivate_key_path = "~/.snowmux/mine.p8"\n');
+  assert.ok(fx.resolve({ name: 'dev' }).files.includes(join(fx.home, '.snowmux', 'mine.p8')));
+});

@@ -524,3 +524,17 @@ test('how long a transient login failure counts in status is measured on the mon
   t.mock.method(performance, 'now', () => mono() + 16_000);
   assert.deepEqual(shown(), [], 'a wall clock stepped back kept a lapsed transient failure in status');
 });
+
+test("an editor's relative key file path is refused by the hub, which cannot tell whose directory it means", async () => {
+  const opened: string[] = [];
+  const registry = new WarehouseRegistry({ home: '/nonexistent', logger, env: {}, openSnowflake: async (p) => (opened.push(p.user), fakeWarehouse(p)) });
+  const relative = { SNOWFLAKE_ACCOUNT: 'acct', SNOWFLAKE_USER: 'u', SNOWFLAKE_PRIVATE_KEY_PATH: 'keys/rsa.p8' };
+  await assert.rejects(registry.forSession(session('rel', relative)), (e) => {
+    assert.ok(e instanceof SnowmuxError && e.code === 'CONFIG_INVALID', String(e));
+    assert.match(e.message, /SNOWFLAKE_PRIVATE_KEY_PATH="keys\/rsa\.p8" in this editor's environment is a relative path.*Write the path absolute \(or starting with ~\/\)/);
+    return true;
+  });
+  assert.deepEqual(opened, [], 'no login was tried');
+  // Absolute (as the shim sends it) or under ~/, the key is looked for, and not refused for its form.
+  await assert.rejects(registry.forSession(session('abs', { ...relative, SNOWFLAKE_PRIVATE_KEY_PATH: '/nonexistent/rsa.p8' })), (e) => e instanceof SnowmuxError && !/relative path/.test(e.message));
+});

@@ -11,12 +11,13 @@
 import { existsSync } from 'node:fs';
 import { readProblem } from '../../wire/bounded-read.js';
 import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { userHomeIfAny } from '../../user-path.js';
 import { parseTomlText } from './config-file.js';
 import { credentialFileWarning } from './file-permissions.js';
 import {
+  anchorFileSettings,
   authenticatorProblem,
   displayPath,
   expandHome,
@@ -299,6 +300,7 @@ export function connectionLayer(conns: SnowflakeConnections, name: string): Sett
     values.accessUrl = accessUrlFromParts(values.host, port, protocol);
     sources.accessUrl = label;
   }
+  if (conns.file !== null) anchorFileSettings(values, dirname(conns.file.path));
   return {
     kind: 'connections',
     label,

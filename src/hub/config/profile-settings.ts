@@ -3,6 +3,7 @@
  * file, Snowflake's connections.toml) is translated into before precedence is applied. Keeping one flat
  * shape lets resolution pick each setting from the highest source that has it and remember where it came from.
  */
+import { isAbsolute, resolve } from 'node:path';
 
 export interface ProfileSettings {
   account: string;
@@ -209,3 +210,18 @@ export function shownSecretPath(value: string): string {
 
 /** Key and token paths expand a leading "~/" as every other path setting does. */
 export { expandHome } from '../../user-path.js';
+
+/** The settings that name a file. */
+const FILE_SETTINGS = ['privateKeyPath', 'tokenFilePath'] as const satisfies readonly SettingName[];
+
+/**
+ * `values` with a relative key or token file path read from `dir`, the directory of the file that set it:
+ * a hub runs in whatever directory the first editor that started it ran in, so "keys/rsa.p8" in
+ * config.toml or connections.toml named another file for every hub. A "~/" path and an absolute one stay.
+ */
+export function anchorFileSettings(values: Partial<ProfileSettings>, dir: string): void {
+  for (const setting of FILE_SETTINGS) {
+    const value = values[setting];
+    if (value !== undefined && !isAbsolute(value) && value !== '~' && !value.startsWith('~/')) values[setting] = resolve(dir, value);
+  }
+}

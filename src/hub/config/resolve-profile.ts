@@ -6,6 +6,7 @@
  * Every chosen value records its source; every failure names the setting and where to set it; no message
  * ever contains a secret.
  */
+import { dirname } from 'node:path';
 import { browserSignInNote } from './browser-sign-in.js';
 import { closestName } from '../../closest-name.js';
 import { SnowmuxError } from '../../errors.js';
@@ -22,6 +23,7 @@ import { loadPrivateKey, type KeySetting } from './private-key.js';
 import { credentialFileWarning } from './file-permissions.js';
 import type { PoolSettings, SnowflakeAuth, SnowflakeProfile } from './profile-types.js';
 import {
+  anchorFileSettings,
   authenticatorProblem,
   CONFIG_FILE_KEYS,
   expandHome,
@@ -106,7 +108,7 @@ function flagLayer(flags: Partial<ProfileSettings>): SettingsLayer {
   return { kind: 'flag', label: 'the command line', values, sources, hint: () => undefined };
 }
 
-function configLayer(entry: ProfileFileEntry, label: string): SettingsLayer {
+function configLayer(entry: ProfileFileEntry, label: string, dir: string): SettingsLayer {
   const { pool, ...rest } = entry;
   const flat: Partial<ProfileSettings> = {
     ...rest,
@@ -125,6 +127,7 @@ function configLayer(entry: ProfileFileEntry, label: string): SettingsLayer {
     (values as Record<string, unknown>)[setting] = value;
     sources[setting] = label;
   }
+  anchorFileSettings(values, dir);
   return { kind: 'config', label, values, sources, hint: (setting) => `${CONFIG_FILE_KEYS[setting]} in ${label}` };
 }
 
@@ -490,7 +493,7 @@ export function resolveProfile(input: ResolveProfileInput): ResolveProfileResult
   if (perConnection !== null) layers.push(perConnection);
   layers.push(env.layer);
   if (configEntry !== undefined && input.configFile !== undefined) {
-    layers.push(configLayer(configEntry, `${input.configFile.shownPath} profiles.${name}`));
+    layers.push(configLayer(configEntry, `${input.configFile.shownPath} profiles.${name}`, dirname(input.configFile.path)));
   }
   if (connLayer !== null) {
     layers.push(connLayer);

@@ -11,8 +11,9 @@ import { realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
+import { relativePathVariables } from '../../wire/env-paths.js';
 import { isSecretLookingKey } from '../audit/audit-redact.js';
-import { shownUrl } from '../../shown-text.js';
+import { shownText, shownUrl } from '../../shown-text.js';
 import { hubPlace, snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { SnowflakeProfile } from '../config/profile-types.js';
@@ -543,6 +544,16 @@ export class WarehouseRegistry implements WarehouseProvider {
     // A session's secret settings are its secrets before they resolve: a profile that fails to (a wrong key
     // passphrase, a bad account) reports none, yet the error and the session's own SQL may quote them.
     if (sessionId !== undefined) this.opts.onSecrets?.(environmentSecrets(sessionEnv), sessionId);
+    // The hub cannot tell which directory an editor's relative path means (its own is the first editor's):
+    // read there, one editor's key file could log another in as someone else. The shim sends them absolute.
+    const relative = relativePathVariables(sessionEnv);
+    if (relative.length > 0) {
+      throw new SnowmuxError(
+        'CONFIG_INVALID',
+        `${relative.map((n) => `${n}="${shownText(sessionEnv[n]!, 120)}"`).join(', ')} in this editor's environment ${relative.length === 1 ? 'is a relative path' : 'are relative paths'}, and the hub, which serves every editor, cannot tell which directory ${relative.length === 1 ? 'it is' : 'they are'} relative to. ` +
+          'Write the path absolute (or starting with ~/) in the editor\'s MCP server config.',
+      );
+    }
     const { profile, warnings, files } = resolveProfile(this.resolveInput(name, sessionEnv, source));
     for (const w of warnings) {
       // Every session resolves its profile; a warning about the hub's own files is the same for all of them.
