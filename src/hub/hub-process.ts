@@ -107,6 +107,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     stalledOutputMs: numberEnv('SNOWMUX_STALLED_OUTPUT_MS'),
     sinks: metrics ? [sinks, metrics] : [sinks],
     scrubCall: runtime.scrubCall,
+    secrets,
     reload: () => runtime.reload(),
     teamTools: runtime.teamTools,
     tracer: runtime.tracer,

@@ -70,6 +70,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     limits: runtime.limits,
     sinks: runtime.sinks,
     scrubCall: runtime.scrubCall,
+    secrets,
     teamTools: runtime.teamTools,
     tracer: runtime.tracer,
     shutdownGraceMs: runtime.shutdownGraceMs,

@@ -195,6 +195,20 @@ export class SecretScrubber implements TextScrubber {
     return this.spellings.some((s) => text.includes(s));
   }
 
+  /**
+   * `text` with the known secrets out, except those `keep` holds (what a caller sent: its SQL and arguments).
+   * A text the hub wrote for a caller (a failure's message) may quote the hub's own secrets, which must not
+   * reach it; but a secret the caller typed itself is its own, and scrubbing it would tell it that its
+   * string is someone's secret (a guessing oracle).
+   */
+  scrubExcept(text: string, keep: string): string {
+    let out = text;
+    for (const secret of this.secrets) {
+      if (out.includes(secret) && !keep.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    return out;
+  }
+
   scrub(text: string): string {
     // Keys first: a known secret inside a key's body would otherwise break the block, and the key leak.
     let out = scrubPrivateKeys(text);

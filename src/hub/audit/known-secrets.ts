@@ -59,6 +59,27 @@ export class KnownSecrets {
   }
 
   /**
+   * A text the hub wrote for `sessionId`'s caller (a failure's message: an unexpected error, a driver's or
+   * a login's refusal) as that caller may see it: the hub's own secrets out unless the caller's own input
+   * (`callerWrote`: its SQL and arguments) holds them, then as `forCaller` (private keys, the session's own).
+   */
+  forCallerText(sessionId: string, text: string, callerWrote: string): string {
+    const out = this.hub.occursIn(text) ? this.hub.scrubExcept(text, callerWrote) : text;
+    return this.forCaller(sessionId).scrub(out);
+  }
+
+  /**
+   * A JSON view (status) with the hub's secrets out of every string, keys too; the view itself when none
+   * occurs in it. What the hub says of itself there (a breaker's last failure, a refused reload, Redis's or
+   * the trace exporter's last error) quotes drivers and connections, which may carry them.
+   */
+  scrubView<T>(view: T): T {
+    const text = JSON.stringify(view);
+    if (text === undefined || !(text.includes('PRIVATE KEY-----') || text.includes('smx_') || this.hub.occursIn(text))) return view;
+    return JSON.parse(JSON.stringify(scrubStrings(JSON.parse(text), this.hub, 0))) as T;
+  }
+
+  /**
    * A finished hub.log line (pino's JSON plus newline) with secrets out of its string values and keys: the
    * hub's everywhere, a session's in the lines that carry its `session`. The line stays valid JSON.
    */

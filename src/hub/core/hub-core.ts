@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { hubPlace } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
+import type { KnownSecrets } from '../audit/known-secrets.js';
 import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
@@ -57,6 +58,8 @@ export interface HubCoreOptions {
   reload?: () => unknown;
   /** Spans for every call, when traces are exported (hub.otel_endpoint). */
   tracer?: CallTracer | undefined;
+  /** The hub's known secrets: kept out of status and of the failure messages callers get. */
+  secrets?: KnownSecrets | undefined;
 }
 
 /**
@@ -161,7 +164,7 @@ export class HubCore {
     const onCallStart = (c: HubEvents['call_start'][0]) => {
       if (this.events.listenerCount('call_start') > 0) this.events.emit('call_start', c);
     };
-    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink, tracer: opts.tracer, onCallStart });
+    this.pipeline = new CallPipeline({ warehouses: opts.warehouses, governance: opts.governance, limits: this.limits, logger: opts.logger, sink, tracer: opts.tracer, onCallStart, secrets: opts.secrets });
     opts.governance.onBreakerTransition((t) => {
       this.events.emit('breaker', { profile: t.profile, from: t.from, to: t.to, at: new Date(t.at).toISOString(), failures: t.failures, nextAttemptAt: t.nextAttemptAt === null ? null : new Date(t.nextAttemptAt).toISOString() });
     });
@@ -294,7 +297,9 @@ export class HubCore {
       ...(this.opts.statusSections?.() ?? {}),
     };
     status.health = assessHealth(status, hubPlace(this.opts.home, this.opts.configFile));
-    return status;
+    // What the hub says of its parts (a breaker's last failure, a refused reload, Redis's last error) quotes
+    // drivers and connections: the hub's secrets out, as from hub.log.
+    return this.opts.secrets ? this.opts.secrets.scrubView(status) : status;
   }
 
   /** Milliseconds since the hub started, on the monotonic clock (the wall clock may be stepped: NTP, a resumed VM). */

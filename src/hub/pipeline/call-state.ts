@@ -9,6 +9,7 @@ import { REFUSAL_CODES, RETRYABLE_CODES, USER_CODES } from '../../error-codes.js
 import { sqlCredentialValues } from '../guard/sql/sql-credentials.js';
 import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
+import type { KnownSecrets } from '../audit/known-secrets.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import type { Logger } from '../observe/logger.js';
 import type { CallTracer, TraceCarrier } from '../observe/tracing.js';
@@ -31,6 +32,11 @@ export interface PipelineEnv {
   onCallStart?: ((call: { at: string; sessionId: string; requestId: string; tool: string }) => void) | undefined;
   /** Present when call spans are exported (hub.otel_endpoint); the trace stage uses it. */
   tracer?: CallTracer | undefined;
+  /**
+   * The hub's known secrets: a failure's message is scrubbed of them before its caller sees it (an
+   * unexpected error or a driver's text may quote a password, a passphrase, a token, a proxy's credentials).
+   */
+  secrets?: KnownSecrets | undefined;
 }
 
 /** What a caller's request brings, whatever the transport: its id, its cancellation, where progress goes. */
@@ -158,7 +164,20 @@ export class CallState {
     if (this.errorCode === 'INTERNAL_ERROR') this.logger.error({ err: hide === undefined || !(err instanceof Error) ? err : { type: err.name, message: hide(err.message), stack: hide(err.stack ?? '') } }, 'tool failed unexpectedly');
     else if (USER_CODES.has(this.errorCode) || this.outcome !== 'error') this.logger.info({ code: this.errorCode, reason: hide ? hide(errorMessage(effective)) : errorMessage(effective) }, 'tool call failed');
     else this.logger.warn({ code: this.errorCode, reason: hide ? hide(errorMessage(effective)) : errorMessage(effective) }, 'tool call failed');
-    return toolError(effective);
+    return toolError(effective, (text) => this.shownToCaller(text));
+  }
+
+  /** A text the hub wrote for this call's caller: the hub's secrets out, unless the caller's own SQL or arguments hold them. */
+  private shownToCaller(text: string): string {
+    const secrets = this.env.secrets;
+    if (secrets === undefined) return text;
+    let wrote = this.sql ?? '';
+    try {
+      wrote += JSON.stringify(this.args) ?? '';
+    } catch {
+      /* arguments that do not serialise (a cycle, a bigint): nothing of them is kept */
+    }
+    return secrets.forCallerText(this.session.id, text, wrote);
   }
 }
 
@@ -173,9 +192,9 @@ export type CallStage = Stage<CallState, CallToolResult>;
  * infrastructure failure or a refusal with a time, never a statement that may have changed data. Nothing else
  * of the error's details goes there: they may quote the caller's data or SQL.
  */
-export function toolError(err: unknown): CallToolResult {
+export function toolError(err: unknown, shown: (text: string) => string = (text) => text): CallToolResult {
   const code = err instanceof SnowmuxError ? err.code : 'INTERNAL_ERROR';
-  const message = err instanceof SnowmuxError ? err.message : `Unexpected error: ${errorMessage(err)}. This is a snowmux bug; the hub log has details.`;
+  const message = shown(err instanceof SnowmuxError ? err.message : `Unexpected error: ${errorMessage(err)}. This is a snowmux bug; the hub log has details.`);
   const details = err instanceof SnowmuxError ? err.details : undefined;
   const after = details?.['retryAfterMs'];
   const retryAfterMs = typeof after === 'number' && Number.isFinite(after) ? Math.max(0, Math.ceil(after)) : undefined;
