@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { isSecretLookingKey } from '../../src/hub/audit/audit-redact.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const BASE_FIELDS = ['pid', 'hostname', 'time', 'level', 'msg'];
@@ -43,4 +46,26 @@ test('the check sees a shadowing field, shorthand or not', () => {
     const literal = [...call.matchAll(LOG_CALL)][0]?.[1];
     assert.ok(literal && !KEY.test(literal), call);
   }
+});
+
+test("a log line hides the value of every key the audit log redacts, at any depth, in errors and child bindings too", async () => {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  const logger = createLogger({ destination: out, level: 'info' });
+  // Keys the audit's list names, spelled as drivers and configs spell them; none of them was in the logger's list.
+  const keys = ['private_key_passphrase', 'privateKeyFile_pwd', 'api_key', 'Authorization', 'client_secret', 'oauthToken', 'x-api-key', 'aws_credentials', 'Cookie', 'proxyPassword', 'passcode'];
+  for (const key of keys) assert.equal(isSecretLookingKey(key), true, `the audit redacts ${key}`);
+  const values = keys.map((key, i) => `value-${i}-of-${key}`);
+  const fields = Object.fromEntries(keys.map((key, i) => [key, values[i]]));
+  const err = Object.assign(new Error('login refused'), { options: { account: 'xy', ...fields } });
+  logger.child({ conn: { apiKey: 'child-binding-secret' } }).warn({ config: { deep: { list: [fields] } }, err, env: { HOME: '/home/u' } }, 'login failed');
+  logger.info({ account: 'xy', rows: 3, database: 'KEYS' }, 'plain line');
+  await new Promise((r) => setImmediate(r));
+  for (const value of [...values, 'child-binding-secret', '/home/u']) assert.equal(text.includes(value), false, `hub.log keeps ${value}`);
+  const [first, second] = text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal((first!.err as { message: string }).message, 'login refused', 'the rest of the line is kept');
+  assert.equal(((first!.err as { options: Record<string, unknown> }).options).private_key_passphrase, '[redacted]');
+  assert.equal(((first!.err as { options: Record<string, unknown> }).options).account, 'xy');
+  assert.deepEqual([second!.account, second!.rows, second!.database, second!.msg], ['xy', 3, 'KEYS', 'plain line']);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SnowmuxError } from '../../errors.js';
 import { stateFileFix } from '../../wire/bounded-read.js';
+import { isSecretLookingKey } from '../audit/audit-redact.js';
 
 export type { Logger } from 'pino';
 
@@ -15,15 +16,52 @@ export const LOG_FILE = 'hub.log';
 /** Log bytes held while hub.log cannot be written, before lines are dropped. */
 const MAX_UNWRITTEN_LOG_BYTES = 4 * 1024 * 1024;
 
-/** Keys whose values are never written, wherever they appear in a log object. */
-const REDACT_PATHS = [
-  'password', '*.password', '*.*.password',
-  'token', '*.token', '*.*.token',
-  'privateKey', '*.privateKey', 'privateKeyPem', '*.privateKeyPem', '*.*.privateKeyPem',
-  'passphrase', '*.passphrase', '*.*.passphrase',
-  'env', '*.env',
-  'authorization', '*.authorization',
-];
+/** What stands for the value of a secret-looking key in a log line. */
+const LOG_CENSOR = '[redacted]';
+/** Nesting deeper than this in a log line is not walked for keys (bounds the work). */
+const MAX_KEY_DEPTH = 32;
+
+/**
+ * Whether a log line's key names a value that is never written: every key the audit log redacts
+ * (isSecretLookingKey: password, passphrase, token, private key, secret, authorization, API key, credential,
+ * cookie…, at any depth and in any spelling — one list for both), and an environment block (`env`).
+ */
+function isRedactedLogKey(key: string): boolean {
+  return key === 'env' || isSecretLookingKey(key);
+}
+
+/** Lowercase text every secret-looking key holds one of, once spelled out (the key parts, `key`, `env`). */
+const KEY_HINTS = ['pass', 'pwd', 'token', 'secret', 'key', 'auth', 'credential', 'cookie', 'env'];
+
+/**
+ * A finished log line with the value of every secret-looking key replaced, at any depth. The cheap test
+ * first: most lines hold no such key and are written untouched. A line that is not JSON is kept.
+ */
+export function redactLogLineKeys(line: string): string {
+  const lower = line.toLowerCase();
+  if (!KEY_HINTS.some((hint) => lower.includes(hint))) return line;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  let changed = false;
+  const walk = (value: unknown, depth: number): unknown => {
+    if (value === null || typeof value !== 'object' || depth >= MAX_KEY_DEPTH) return value;
+    if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1));
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [key, member] of Object.entries(value)) {
+      if (isRedactedLogKey(key) && member !== LOG_CENSOR) {
+        changed = true;
+        out[key] = LOG_CENSOR;
+      } else out[key] = walk(member, depth + 1);
+    }
+    return out;
+  };
+  const redacted = walk(parsed, 0);
+  return changed ? `${JSON.stringify(redacted)}${line.endsWith('\n') ? '\n' : ''}` : line;
+}
 
 /**
  * Where the lines go: the home's log file, or a stream (tests; `snowmux stdio` uses stderr). One of the two,
@@ -89,9 +127,11 @@ function logMaxBytesFromEnv(value: string | undefined): number {
 export function createLogger(opts: LoggerOptions): Logger {
   // An empty $SNOWMUX_LOG_LEVEL (an editor's or a unit file's "" placeholder) is unset, as every variable's is.
   const level = opts.level ?? logLevelFromEnv(process.env.SNOWMUX_LOG_LEVEL);
-  const scrub = opts.scrub ?? ((line: string) => line);
+  const ownScrub = opts.scrub;
+  // Secret-looking keys' values out first (the audit's list, any depth), then the known secret values.
+  const scrub = ownScrub === undefined ? redactLogLineKeys : (line: string) => ownScrub(redactLogLineKeys(line));
   if (opts.destination) {
-    return pino({ level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
+    return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } }, opts.destination as pino.DestinationStream);
   }
   const file = join(opts.home, LOG_FILE);
   const maxBytes = opts.maxBytes ?? logMaxBytesFromEnv(process.env.SNOWMUX_LOG_MAX_BYTES);
@@ -155,7 +195,6 @@ export function createLogger(opts: LoggerOptions): Logger {
     {
       level,
       base: { pid: process.pid },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: { streamWrite },
     },
