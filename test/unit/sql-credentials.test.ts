@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { HIDDEN_LITERAL, hideSqlCredentials, sqlCredentialValues } from '../../src/hub/guard/sql/sql-credentials.js';
+import { HIDDEN_LITERAL, hideSqlCredentials, sqlCredentialHider, sqlCredentialValues } from '../../src/hub/guard/sql/sql-credentials.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { QueryHistory } from '../../src/hub/observe/query-history.js';
@@ -75,6 +75,22 @@ test('a statement longer than the audit keeps is read only as far as it is kept'
   // Hidden text that shortens what was read below `keep` makes the rest read too.
   const shrunk = `ALTER USER eve SET PASSWORD = '${'B'.repeat(1500)}' ${`, x = 1`.repeat(200)} MASTER_KEY = 'late-secret'`;
   assert.equal(hideSqlCredentials(shrunk, keep).includes('late-secret'), false);
+});
+
+test("the credentials a failing statement's error may quote are read as far as the audit keeps it: a huge statement costs no more than a short one", () => {
+  const keep = 1000;
+  const values = Array.from({ length: 200_000 }, (_, i) => `'v${i}'`).join(',');
+  const huge = `ALTER USER eve SET PASSWORD = 'early-secret' COMMENT = 'c' /* ${values} */ , RSA_PUBLIC_KEY = 'x', PASSWORD = 'late-secret-beyond'`;
+  // Counted by what is read, not timed: each value past the part read would be a literal the lexer had to read.
+  assert.deepEqual(sqlCredentialValues(huge, keep), ['early-secret']);
+  const hide = sqlCredentialHider(huge, keep)!;
+  assert.equal(hide(`LINE 1: ALTER USER eve SET PASSWORD = 'early-secret' COMMENT`), `LINE 1: ALTER USER eve SET PASSWORD = '[REDACTED]' COMMENT`);
+  // A credential literal that outruns the part read is hidden from its start to its quote in the text.
+  const long = `ALTER USER eve SET PASSWORD = '${'S'.repeat(3000)}TAIL' COMMENT = 'c'`;
+  assert.equal(sqlCredentialHider(long, keep)!(`near '${'S'.repeat(3000)}TAIL' at 1`), `near '[REDACTED]' at 1`);
+  // Unbounded, as before, it reads the whole.
+  assert.deepEqual(sqlCredentialValues(huge), ['late-secret-beyond', 'early-secret']);
+  assert.equal(sqlCredentialHider('SELECT 1', keep), undefined);
 });
 
 test('the audit log, status and query_history (the caller\'s own view too) keep no credential typed into SQL', async (t) => {

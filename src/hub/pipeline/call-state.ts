@@ -6,7 +6,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { REFUSAL_CODES, RETRYABLE_CODES, USER_CODES } from '../../error-codes.js';
-import { sqlCredentialValues } from '../guard/sql/sql-credentials.js';
+import { sqlCredentialHider } from '../guard/sql/sql-credentials.js';
+import { AUDIT_MAX_TEXT_CHARS } from '../audit/audit-redact.js';
 import { newCallMeter } from '../governance/call-meter.js';
 import type { Governance } from '../governance/governance.js';
 import type { KnownSecrets } from '../audit/known-secrets.js';
@@ -69,9 +70,6 @@ export interface ToolCall {
   /** Records the SQL this call runs (for status and audit). */
   noteSql(sql: string): void;
 }
-
-/** What stands for a credential of the call's SQL in its log lines (as in the audit's copy of the SQL). */
-const HIDDEN_VALUE = '[REDACTED]';
 
 export class CallState {
   readonly started = performance.now();
@@ -140,9 +138,8 @@ export class CallState {
 
   /** What takes the credentials typed into this call's SQL out of a text, when it has any. */
   private credentialHider(): ((text: string) => string) | undefined {
-    const values = this.sql === null ? [] : sqlCredentialValues(this.sql);
-    if (values.length === 0) return undefined;
-    return (text) => values.reduce((out, value) => (out.includes(value) ? out.split(value).join(HIDDEN_VALUE) : out), text);
+    // Read as far as the audit keeps the statement (its bound): a failing 4 MiB statement is not lexed whole.
+    return this.sql === null ? undefined : sqlCredentialHider(this.sql, AUDIT_MAX_TEXT_CHARS);
   }
 
   /** Turns a failure into the tool result the client sees, and notes how the call ended. */

@@ -137,16 +137,57 @@ function agreedReplacements(sql: string): Hidden[] {
  * The credentials hideSqlCredentials hides from `sql`, as they stand in it (a literal's text without its
  * quotes): what an engine's error quoting the statement (DuckDB's "LINE 1: …", a value Snowflake could not
  * convert) must not carry into hub.log either. Shorter than 4 characters: not returned (as known secrets).
+ *
+ * `keep` bounds the work as hideSqlCredentials' does: only the first `2 × keep` characters are read (a
+ * failing 4 MiB statement was lexed whole, twice, for seconds of the hub's thread). A credential literal
+ * still open where the reading stops is returned as far as it was read, in `cut`.
  */
-export function sqlCredentialValues(sql: string): string[] {
-  if (!mayHold(sql)) return [];
+export function sqlCredentialValues(sql: string, keep = Number.POSITIVE_INFINITY): string[] {
+  const { values, cut } = credentialValuesIn(sql, keep);
+  return cut === undefined ? values : [...values, cut];
+}
+
+/**
+ * What takes the credentials typed into `sql` (sqlCredentialValues, read as far as `keep` says) out of a
+ * text that may quote it: each replaced by [REDACTED]; a credential the reading cut is hidden from where it
+ * starts to the next quote, since its end was never read. Undefined when the statement has none.
+ */
+export function sqlCredentialHider(sql: string, keep = Number.POSITIVE_INFINITY): ((text: string) => string) | undefined {
+  const { values, cut } = credentialValuesIn(sql, keep);
+  if (values.length === 0 && cut === undefined) return undefined;
+  return (text) => {
+    let out = text;
+    if (cut !== undefined) {
+      for (let at = out.indexOf(cut); at !== -1; at = out.indexOf(cut, at + HIDDEN_VALUE.length)) {
+        let end = at + cut.length;
+        while (end < out.length && out[end] !== "'" && out[end] !== '"' && out[end] !== '$') end++;
+        out = `${out.slice(0, at)}${HIDDEN_VALUE}${out.slice(end)}`;
+      }
+    }
+    for (const value of values) if (out.includes(value)) out = out.split(value).join(HIDDEN_VALUE);
+    return out;
+  };
+}
+
+/** What stands for a credential of a statement in a text that quotes it (as in the audit's copy of the SQL). */
+const HIDDEN_VALUE = '[REDACTED]';
+
+function credentialValuesIn(sql: string, keep: number): { values: string[]; cut: string | undefined } {
+  if (!mayHold(sql)) return { values: [], cut: undefined };
+  const read = keep * 2;
+  const head = sql.length > read ? sql.slice(0, read) : sql;
   const values = new Set<string>();
-  for (const r of agreedReplacements(sql)) {
-    const literal = sql.slice(r.start, r.end);
+  let cut: string | undefined;
+  for (const r of agreedReplacements(head)) {
+    const literal = head.slice(r.start, r.end);
     const inner = /^\$([A-Za-z_0-9]*)\$([\s\S]*)\$\1\$$/.exec(literal)?.[2] ?? literal.replace(/^[A-Za-z]?(['"])([\s\S]*?)\1?$/, '$2');
+    if (r.open && head.length < sql.length) {
+      if (inner.length >= 4) cut = inner;
+      continue;
+    }
     for (const value of [inner, inner.replace(/''/g, "'"), inner.replace(/""/g, '"')]) if (value.length >= 4) values.add(value);
   }
-  return [...values].sort((a, b) => b.length - a.length);
+  return { values: [...values].sort((a, b) => b.length - a.length), cut };
 }
 
 /** `sql` with the replacements both readings agree on; `toEnd` when the last one runs to the end of the text. */
