@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, fstatSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, readdir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 
 export const HEAD_FILE = 'audit-head';
@@ -265,6 +265,7 @@ export async function writeHead(dir: string, head: AuditHead, durable: boolean):
 
 const WRITABLE_BY_GROUP = 0o020;
 const WRITABLE_BY_OTHERS = 0o002;
+const STICKY = 0o1000;
 
 /**
  * Throws AUDIT_DIR_UNSAFE unless the audit directory (through a symlink, the directory it names) is a
@@ -291,6 +292,44 @@ export async function verifyAuditDir(dir: string): Promise<string[]> {
   }
   if ((st.mode & WRITABLE_BY_GROUP) !== 0) return [`${what}: its group (gid ${st.gid}) may write it (mode ${mode}). Unless that group is the hub user alone, run: chmod 700 ${real}`];
   return [];
+}
+
+/**
+ * Before the audit directory (or any level of it) is made: checked as verifyAuditDir checks it when it is
+ * there; when it is not, the nearest directory above it that is — what would hold the new levels — must be
+ * the user's or root's, and not writable by others without the sticky bit. A directory made first and
+ * refused after was left behind, empty, in the very place judged unsafe. Returns the directory that exists
+ * (the audit directory, or the one the new levels go in) for the walk of its path.
+ */
+export async function verifyAuditDirPlace(dir: string): Promise<string> {
+  let at = dir;
+  for (;;) {
+    try {
+      await stat(at);
+      break;
+    } catch (err) {
+      const parent = dirname(at);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === at) return at;
+      at = parent;
+    }
+  }
+  if (at === dir) {
+    await verifyAuditDir(dir);
+    return dir;
+  }
+  const st = await stat(at);
+  const what = `The audit directory ${dir} does not exist yet and would be made in ${at}`;
+  const fix = `Use a directory of your own, closed to others ([audit] dir in config.toml), or make ${dir} yourself (mode 700) where only you can write.`;
+  if (!st.isDirectory()) return at; // mkdir says it: ENOTDIR
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid === undefined) return at;
+  if (st.uid !== uid && st.uid !== 0) {
+    throw new SnowmuxError('AUDIT_DIR_UNSAFE', `${what}, which belongs to another user (uid ${st.uid}), who could move the new directory aside and put one of theirs in its place. Nothing was created. ${fix}`);
+  }
+  if ((st.mode & WRITABLE_BY_OTHERS) !== 0 && (st.mode & STICKY) === 0) {
+    throw new SnowmuxError('AUDIT_DIR_UNSAFE', `${what}, which other users may write without the sticky bit (mode ${(st.mode & 0o7777).toString(8)}), so they could move the new directory aside and put one of theirs in its place. Nothing was created. Run: chmod o-w ${at}, or: ${fix}`);
+  }
+  return at;
 }
 
 /**

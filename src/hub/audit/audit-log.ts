@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { mkdirBelow, mkdirParents } from '../../mkdir-below.js';
 import type { ErrorCode } from '../../error-codes.js';
-import { auditFileName, changedUnderWriter, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, listStrayCopies, readUnwrittenState, removeDeadWritersHeadTemps, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, writeHead, writeUnwrittenState } from './audit-files.js';
+import { auditFileName, changedUnderWriter, heldFileName, lineNumberAt, listAuditFiles, listHeldFiles, openAuditFile, openUnwrittenState, readFileEnd, readHead, readHeldFile, listStrayCopies, readUnwrittenState, removeDeadWritersHeadTemps, stillNamed, syncDir, UNWRITTEN_FILE, verifyAuditDir, verifyAuditDirPlace, writeHead, writeUnwrittenState } from './audit-files.js';
 import type { AuditFile, ExternalChange, HeldFile } from './audit-files.js';
 import { redactEntry, SecretScrubber } from './audit-redact.js';
 import { timerDelay } from '../../timer-delay.js';
@@ -85,9 +85,10 @@ export interface AuditLogOptions {
   /**
    * Checks the directories above the log's (whoever may rename one could move the trail aside and put a
    * directory of theirs in its place): throws AUDIT_DIR_UNSAFE, or returns warnings. The hub gives the walk
-   * its settings files get (hub/audit-dir-trust.ts); this layer imports nothing of it.
+   * its settings files get (hub/audit-dir-trust.ts); this layer imports nothing of it. `madeIn`: the
+   * directory is not there yet, and this one above it, which is, would hold what is made (its path is walked).
    */
-  trustPath?: (dir: string) => string[];
+  trustPath?: (dir: string, madeIn?: string) => string[];
   /**
    * Which process a side file names: its start time (for the name) and whether it still runs (its file is
    * then not taken over). Given by the hub (pids are reused; start times tell); by default a pid that exists.
@@ -214,7 +215,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
   private readonly scrubber: SecretScrubber;
   private readonly hubVersion: string;
   private readonly stillWriter: (() => boolean) | undefined;
-  private readonly trustPath: ((dir: string) => string[]) | undefined;
+  private readonly trustPath: ((dir: string, madeIn?: string) => string[]) | undefined;
   private readonly processes: HolderProcesses;
   private readonly probeIntervalMs: number;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -458,6 +459,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
 
   /** Opens this hub's side file (see `holding`). Returns warnings about the directory. */
   private async startHolding(): Promise<string[]> {
+    await this.checkPlace();
     if (this.root !== undefined) await mkdirBelow(this.root, this.dir, 0o700);
     else await mkdirParents(this.dir, 0o700);
     const warnings = await verifyAuditDir(this.dir);
@@ -469,6 +471,15 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     this.holding = { file, records: 0, torn: false };
     if (this.policy !== 'never') await syncDir(this.dir);
     return warnings;
+  }
+
+  /**
+   * Refuses an unsafe audit directory, or an unsafe place to make it, before anything is created there
+   * (verifyAuditDirPlace, and the walk of the path to what exists); the full checks run again once it is made.
+   */
+  private async checkPlace(): Promise<void> {
+    const existing = await verifyAuditDirPlace(this.dir);
+    if (this.trustPath && existing !== this.dir) this.trustPath(this.dir, existing);
   }
 
   /** What opening found (torn tails, warnings) — log it once at start-up. */
@@ -1105,6 +1116,7 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
    * must be acknowledged in the chain.
    */
   private async resume(memory: Anchor | undefined): Promise<AuditOpenReport> {
+    await this.checkPlace();
     if (this.root !== undefined) await mkdirBelow(this.root, this.dir, 0o700);
     else await mkdirParents(this.dir, 0o700);
     const warnings: string[] = [];
