@@ -5,11 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setupCommand } from '../../src/cli/commands/setup-command.js';
+import { isSnowmuxError } from '../../src/errors.js';
+import { cliEnv } from '../helpers/harness.js';
+import { cliPath } from '../helpers/paths.js';
 
 function rig(t: { after(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'smx-setup-modes-'));
@@ -74,4 +79,29 @@ test('setup --write makes its temporary file anew: a symlink planted at that nam
   assert.equal(readFileSync(precious, 'utf8'), 'keep me\n', 'the file the link named is untouched');
   assert.ok(lstatSync(file).isFile(), 'the config is a file of its own, not the planted link');
   assert.match(readFileSync(file, 'utf8'), /"snowflake"/);
+});
+
+test('setup --write refuses an editor config that is no regular file (a FIFO) or absurdly large, at once and saying so; nothing is written', async (t) => {
+  const { dir, file, run } = rig(t);
+  // A FIFO: read plainly, it hung the command for ever (in its own process here, so a hang is a failure, not a stuck run).
+  execFileSync('mkfifo', [file]);
+  const proc = spawn(process.execPath, [cliPath, 'setup', 'cursor', '--write', '--home', join(dir, 'home')], {
+    env: cliEnv({ HOME: join(dir, 'user'), SNOWFLAKE_HOME: join(dir, 'no-snowflake') }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 30_000,
+  });
+  let stderr = '';
+  proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code, signal] = (await once(proc, 'exit')) as [number | null, string | null];
+  assert.equal(signal, null, `ended by ${signal}: it hung on the FIFO`);
+  assert.notEqual(code, 0);
+  assert.match(stderr, /Cursor's config .*mcp\.json is not a regular file \(a FIFO, device or socket\); snowmux will not read or replace it, and nothing was written\. .*EDITOR_CONFIG_UNWRITABLE/s);
+  assert.ok(lstatSync(file).isFIFO(), 'the FIFO is left as it was');
+  rmSync(file);
+  // 64 MiB (sparse): refused without reading it whole.
+  writeFileSync(file, '');
+  truncateSync(file, 64 * 1024 * 1024);
+  await assert.rejects(run(), (e) => isSnowmuxError(e, 'INVALID_ARGUMENT') && /Cursor's config .*mcp\.json is larger than 1024 KiB, far more than an editor's MCP config holds; snowmux will not rewrite it, and nothing was written/.test(e.message));
+  assert.equal(statSync(file).size, 64 * 1024 * 1024);
+  assert.equal(existsSync(`${file}.bak`), false);
 });

@@ -3,7 +3,7 @@
  * and this snowmux (GUI editors often start with a minimal PATH), and where the editor keeps it. With
  * `--write` it merges the entry into that file, keeping everything else and a backup of the old file.
  */
-import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnowmuxError, isSnowmuxError, type ErrorCode } from '../../errors.js';
@@ -13,6 +13,7 @@ import { shellWord } from '../../shell-word.js';
 import { closestName } from '../../closest-name.js';
 import { shownText } from '../../shown-text.js';
 import { resolveUserPath } from '../../user-path.js';
+import { closeQuietly, ioProblem, openRegularFile, readOpened } from '../../wire/bounded-read.js';
 import { resolveHome } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
@@ -183,12 +184,42 @@ function writeBackup(path: string, content: string, mode: number): string {
   }
 }
 
+/** More than any editor's MCP config (mergeIntoConfig refuses past 256 K characters): read no further. */
+const MAX_EDITOR_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The editor's config file as it is, undefined when there is none. Opened without waiting and read only
+ * while it is a regular file of a sane size: a FIFO there hung `setup --write` for ever, a device (or a
+ * multi-gigabyte file) was read without end and took the process's memory.
+ */
+function readEditorConfig(path: string, title: string): string | undefined {
+  const byHand = 'Point the editor at its real config file, or add the entry by hand (run the command without --write to print it).';
+  let fd: number;
+  try {
+    fd = openRegularFile(path).fd;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    const what = code === 'ENOTREG' ? `is not a regular file (a FIFO, device or socket)` : code === 'EISDIR' ? 'is a directory' : `could not be read (${ioProblem(err)})`;
+    throw new SnowmuxError('EDITOR_CONFIG_UNWRITABLE', `${title}'s config ${path} ${what}; snowmux will not read or replace it, and nothing was written. ${byHand}`, { cause: err });
+  }
+  try {
+    return readOpened(fd, path, MAX_EDITOR_CONFIG_BYTES);
+  } catch (err) {
+    const large = (err as NodeJS.ErrnoException).code === 'EFBIG';
+    const what = large ? `is larger than ${MAX_EDITOR_CONFIG_BYTES / 1024} KiB, far more than an editor's MCP config holds` : `could not be read (${ioProblem(err)})`;
+    throw new SnowmuxError(large ? 'INVALID_ARGUMENT' : 'EDITOR_CONFIG_UNWRITABLE', `${title}'s config ${path} ${what}; snowmux will not rewrite it, and nothing was written. ${byHand}`, { cause: err });
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
 function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; kept: string[]; backup: string | undefined; unchanged: boolean; warning?: string | undefined } {
   // Follow a symlinked config (dotfile managers do that) to the real file, so the link survives.
   const path = existsSync(file) ? realpathSync(file) : file;
-  const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-  const { text, replaced, kept } = mergeIntoConfig(existing, client, name, launch, path);
   const title = CLIENTS[client].title;
+  const existing = readEditorConfig(path, title);
+  const { text, replaced, kept } = mergeIntoConfig(existing, client, name, launch, path);
   const found = existing !== undefined ? statSync(path).mode & 0o777 : 0o600;
   const openToOthers = (found & 0o002) !== 0
     ? `${path} may be written by every user (mode ${found.toString(8)}): any of them could change the command ${title} runs, as you.`
