@@ -81,5 +81,19 @@ export function resolveUserPath(value: string, what: string, code: ErrorCode, cw
   // The working directory is read only for a relative path: an editor's directory deleted under it made every
   // absolute --home fail too (uv_cwd ENOENT), and the editor got no answer at all.
   const path = expandHome(value, undefined, `${what} ${value}`, env);
-  return cwd === undefined ? resolve(path) : resolve(cwd, path);
+  if (isAbsolute(path)) return resolve(path);
+  return resolve(cwd ?? workingDirectoryFor(`${what} ${value}`, code), path);
+}
+
+/**
+ * This process's working directory, for a relative path (`names`); refused with `code` when it was deleted
+ * (a terminal left in a removed directory): Node's own "ENOENT: uv_cwd" said neither which path needed it
+ * nor what to do.
+ */
+function workingDirectoryFor(names: string, code: ErrorCode): string {
+  try {
+    return process.cwd();
+  } catch {
+    throw new SnowmuxError(code, `${names} is a relative path, and the directory snowmux was started in no longer exists (it was deleted), so it names nothing. Give an absolute path, or run the command again from a directory that exists.`);
+  }
 }

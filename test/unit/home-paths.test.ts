@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
@@ -142,4 +142,33 @@ test('no home directory at all (HOME unset, none in the user database): each pat
   const shown = run('service', 'install', 'systemd', '--print', '--home', home);
   assert.equal(shown.status, 0, shown.stderr);
   assert.match(shown.stderr, /write it to ~\/\.config\/systemd\/user\/snowmux-hub\.service/);
+});
+
+test('a working directory deleted under snowmux is read only for a relative path, which is refused naming it: a hub started there with an absolute home runs', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'smx-gone-cwd-'));
+  const was = process.cwd();
+  t.after(() => {
+    process.chdir(was);
+    rmSync(base, { recursive: true, force: true });
+  });
+  const home = join(base, 'home');
+  mkdirSync(home, { mode: 0o700 });
+  const gone = join(base, 'gone');
+  mkdirSync(gone);
+  process.chdir(gone);
+  rmdirSync(gone);
+  // No --config: the home's config.toml, whatever the working directory (it was read first, and failed: uv_cwd).
+  assert.equal(loadConfigFile({ home, env: {} }).path, join(home, 'config.toml'));
+  // A relative one names nothing now: said, with what to do.
+  assert.throws(
+    () => loadConfigFile({ home, explicitPath: 'team.toml', env: {} }),
+    (e) => isSnowmuxError(e, 'CONFIG_INVALID') && e.message.includes('--config team.toml is a relative path, and the directory snowmux was started in no longer exists (it was deleted)') && e.message.includes('Give an absolute path'),
+  );
+  process.chdir(was);
+  // The CLI, as a terminal left in a removed directory runs it.
+  const gone2 = join(base, 'gone2');
+  mkdirSync(gone2);
+  const r = spawnSync('sh', ['-c', 'cd "$1" && rmdir "$1" && exec "$2" "$3" hub --home "$4" --config rel.toml', 'sh', gone2, process.execPath, cliPath, home], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--config rel\.toml is a relative path, and the directory snowmux was started in no longer exists.*\[CONFIG_INVALID\]/);
 });

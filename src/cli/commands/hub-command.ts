@@ -13,6 +13,7 @@ import { KnownSecrets } from '../../hub/audit/known-secrets.js';
 import { startHubProcess } from '../../hub/hub-process.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
+import { resolveUserPath } from '../../user-path.js';
 
 const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace [--force]] [profile flags]
 
@@ -102,7 +103,9 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     force: values.force,
     httpListen: values.http,
     httpEngine: httpEngineFlag(values['http-engine']),
-    configPath: values.config,
+    // Resolved once, here: a relative --config read against the working directory at every reload named
+    // another file (or none: a directory deleted since) than the one the hub started with.
+    configPath: values.config === undefined ? undefined : resolveUserPath(values.config, '--config', 'CONFIG_INVALID'),
     profileName: values.profile,
     flags: profileFlagsFrom(values),
     secrets,

@@ -45,7 +45,9 @@ export function resolveConfigPath(options: {
   env?: NodeJS.ProcessEnv | undefined;
   cwd?: string | undefined;
 }): ConfigLocation {
-  const cwd = options.cwd ?? process.cwd();
+  // The working directory is read only for a relative path (resolveUserPath): read here first, a hub started
+  // by hand in a deleted directory failed with Node's bare "ENOENT: uv_cwd" even with no --config at all.
+  const { cwd } = options;
   if (options.explicitPath !== undefined) return { path: resolveUserPath(options.explicitPath, '--config', 'CONFIG_INVALID', cwd), explicit: true };
   const named = options.env?.[CONFIG_PATH_ENV] || undefined;
   if (named !== undefined) return { path: resolveUserPath(named, `$${CONFIG_PATH_ENV}`, 'CONFIG_INVALID', cwd), explicit: true };
