@@ -1303,3 +1303,34 @@ test('a call is marked as queued only when it asked the fair queue for a slot: r
   assert.deepEqual(records.map((r) => [r.outcome, r.queued ?? false]), [['ok', true], ['refused', false], ['ok', false]]);
   governance.close();
 });
+
+test("a call whose time went to opening the warehouse (a slow login, the embedded open) times out saying so, not 'ask for less'", async () => {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
+  const callTimeoutMs = 1000;
+  const warehouse = new CountingWarehouse();
+  let openMs = 0;
+  // The open is what is slow here (a Snowflake login that takes its time): the timer is the login, not a wait for the test.
+  const target: WarehouseTarget = { kind: 'duckdb', name: 'counting', defaultDatabase: 'DB', defaultSchema: 'S', open: () => new Promise((resolve) => setTimeout(() => resolve(warehouse), openMs)) };
+  const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: { ...DEFAULT_LIMITS, callTimeoutMs }, logger, sink: { record: () => undefined } });
+  let n = 0;
+  const run = async () => {
+    const session = new Session({ id: `s-open-${++n}`, identity: { kind: 'local-user', name: 'reader' }, transport: 'stdio' });
+    const r = await pipeline.run(session, 'execute_query', { id: String(n), signal: new AbortController().signal }, { q: 1 }, async (c) => {
+      await c.warehouse.query('SELECT X FROM T', { ...c.ctx, maxRows: 1 });
+      return { content: [] };
+    });
+    return { code: codeOf(r), text: (r.content as { text: string }[]).map((c) => c.text).join('\n'), meta: r._meta };
+  };
+  // Past the whole call timeout (the deadline ends it while it opens), and most of it (too little left to run).
+  for (const slow of [callTimeoutMs + 300, Math.round(callTimeoutMs * 0.95)]) {
+    openMs = slow;
+    const r = await run();
+    assert.equal(r.code, 'QUERY_TIMEOUT', `${slow} ms: ${r.text}`);
+    assert.match(r.text, /opening the warehouse \(the embedded database's open, or a Snowflake login\)/, `${slow} ms`);
+    assert.match(r.text, /doctor --login/);
+    assert.doesNotMatch(r.text, /narrow the query|Ask for less/, `${slow} ms: the query is not why`);
+  }
+  assert.deepEqual(warehouse.queries, [], 'nothing ran');
+  governance.close();
+});

@@ -4,6 +4,12 @@ export interface CallMeter {
   /** The call asked the fair queue for a slot: its queueWaitMs is a wait (0 ms too), not an absence of one. */
   queued?: boolean | undefined;
   runMs: number;
+  /**
+   * Time the call spent opening its warehouse (the embedded database's open, a Snowflake pool's first login),
+   * and since when it is opening one now: a deadline it ran out on is said from where the time went.
+   */
+  openMs?: number | undefined;
+  openingSince?: number | undefined;
   rows: number;
   bytes: number;
   queryId?: string | undefined;
@@ -50,4 +56,9 @@ export function meterRows(meter: CallMeter, rows: readonly unknown[], rowCount =
 
 export function newCallMeter(): CallMeter {
   return { queueWaitMs: 0, runMs: 0, rows: 0, bytes: 0 };
+}
+
+/** Milliseconds the call has spent opening its warehouse so far (an open still under way included). */
+export function openingMs(meter: CallMeter, now = performance.now()): number {
+  return (meter.openMs ?? 0) + (meter.openingSince === undefined ? 0 : Math.max(0, now - meter.openingSince));
 }

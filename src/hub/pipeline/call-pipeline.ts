@@ -9,7 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import type { Session } from '../session/session.js';
 import type { ResultForm } from '../config/config-schema.js';
-import { meterRows } from '../governance/call-meter.js';
+import { meterRows, openingMs } from '../governance/call-meter.js';
 import type { CallContext } from '../warehouse/types.js';
 import { argumentsBesideSql, callRecord, recordedRequestId, refusedCallRecord } from './call-record.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
@@ -48,7 +48,7 @@ export class CallPipeline {
     const controller = session.beginCall(tool);
     this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
     const call = new CallState(this.env, session, tool, request, args, controller);
-    const deadline = new CallDeadline(limits.callTimeoutMs, () => controller.abort(callTimeoutError(limits.callTimeoutMs, call.meter.queueWaitMs)));
+    const deadline = new CallDeadline(limits.callTimeoutMs, () => controller.abort(callTimeoutError(limits.callTimeoutMs, call.meter.queueWaitMs, openingMs(call.meter))));
     const onClientAbort = () => controller.abort(new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.'));
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
@@ -106,8 +106,18 @@ export class CallPipeline {
  * than its floor left, stages/queue.ts, so such a call ran, briefly). Otherwise not "narrow the query" alone
  * either: a warehouse that hangs or fails slowly ends here too, with nothing run.
  */
-function callTimeoutError(timeoutMs: number, queueWaitMs: number): SnowmuxError {
+function callTimeoutError(timeoutMs: number, queueWaitMs: number, openedMs = 0): SnowmuxError {
   const waited = Math.round(queueWaitMs);
+  const opened = Math.round(openedMs);
+  if (opened * 2 >= timeoutMs) {
+    // Opening the warehouse (the embedded database's open, a Snowflake login) took most of it: not the query's doing.
+    return new SnowmuxError(
+      'QUERY_TIMEOUT',
+      `The call did not finish within the hub's ${timeoutMs} ms call timeout and was cancelled: ${opened} ms of it went to opening the warehouse (the embedded database's open, or a Snowflake login), not to the query. ` +
+        `Call again once it is open (\`snowmux status\` shows whether it is); if opening is always this slow, \`snowmux doctor --login\` shows why (the account, the network, a proxy), or an operator can raise hub.call_timeout_ms.`,
+      { details: { openMs: opened } },
+    );
+  }
   if (waited * 2 >= timeoutMs) {
     return new SnowmuxError(
       'QUERY_TIMEOUT',

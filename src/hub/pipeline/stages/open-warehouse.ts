@@ -7,7 +7,16 @@ import type { StatementStage } from '../statement.js';
 export const openWarehouse: StatementStage = {
   name: 'open-warehouse',
   async run(st, next) {
-    st.warehouse = await st.scope.target.open();
+    // Timed: an open that takes the call's time (a slow login) is named when the call times out.
+    const { meter } = st.scope;
+    const started = performance.now();
+    meter.openingSince = started;
+    try {
+      st.warehouse = await st.scope.target.open();
+    } finally {
+      meter.openingSince = undefined;
+      meter.openMs = (meter.openMs ?? 0) + (performance.now() - started);
+    }
     return next();
   },
 };

@@ -12,6 +12,7 @@ import { SnowmuxError } from '../../../errors.js';
 import { failureCode } from '../../observe/tracing.js';
 import { contextOf, signalOf, type StatementStage } from '../statement.js';
 import { timerDelay } from '../../../timer-delay.js';
+import { openingMs } from '../../governance/call-meter.js';
 import type { FairScheduler, Release, SchedulerPool } from '../../guard/fair-scheduler.js';
 
 export const queue: StatementStage = {
@@ -26,7 +27,7 @@ export const queue: StatementStage = {
     const { deadline } = st.scope;
     const floorMs = deadline === undefined ? 0 : runFloorMs(deadline.totalMs);
     const waitingFor = (): string => whyWaiting(scheduler, pool, sessionKey);
-    const tooLate = (waited: number): SnowmuxError => notStarted(warehouse.info().name, waited, deadline!, floorMs, waitingFor(), scheduler.estimateRetryAfterMs(pool));
+    const tooLate = (waited: number): SnowmuxError => notStarted(warehouse.info().name, waited, deadline!, floorMs, waitingFor(), scheduler.estimateRetryAfterMs(pool), openingMs(meter));
     if (deadline !== undefined && deadline.leftMs() < floorMs) throw tooLate(0);
     const callSignal = signalOf(st.op);
     meter.queued = true;
@@ -121,10 +122,21 @@ function whyWaiting(scheduler: FairScheduler, pool: SchedulerPool, sessionKey: s
 }
 
 /** A statement not started because too little of its call's deadline was left: the hub was busy, not the query slow. */
-function notStarted(name: string, waitedMs: number, deadline: { totalMs: number; leftMs(): number }, floorMs: number, why: string, retryAfterMs: number): SnowmuxError {
+function notStarted(name: string, waitedMs: number, deadline: { totalMs: number; leftMs(): number }, floorMs: number, why: string, retryAfterMs: number, openedMs = 0): SnowmuxError {
   const waited = Math.round(waitedMs);
   const left = Math.max(0, Math.round(deadline.leftMs()));
   const short = `only ${left} ms of its ${deadline.totalMs} ms call timeout (hub.call_timeout_ms) were left, less than the ${floorMs} ms a statement is given at least; nothing was sent to the warehouse.`;
+  const opened = Math.round(openedMs);
+  if (waited === 0 && opened * 2 >= deadline.totalMs - left) {
+    // Opening the warehouse took the time (the embedded database's open, a Snowflake login): asking for less
+    // would not help, and the next call finds it open.
+    return new SnowmuxError(
+      'QUERY_TIMEOUT',
+      `The call's statement on ${name} was not started: opening the warehouse (the embedded database's open, or a Snowflake login) took ${opened} ms of the call's time, and ${short} The query is not why. ` +
+        `Call again: the warehouse stays open for the next call. If opening is always this slow, \`snowmux status\` and \`snowmux doctor --login\` show why (the account, the network, a proxy), or an operator can raise hub.call_timeout_ms.`,
+      { details: { leftMs: left, floorMs, openMs: opened } },
+    );
+  }
   if (waited === 0) {
     // Its earlier statements took the time (a tool that runs several): not the queue's doing.
     return new SnowmuxError('QUERY_TIMEOUT', `The call's next statement on ${name} was not started: ${short} Ask for less in one call, or raise hub.call_timeout_ms.`, {
