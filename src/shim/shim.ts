@@ -320,7 +320,7 @@ export class Shim {
     this.stdin.on('end', () => this.onStdinEnd());
     this.stdin.on('close', () => this.onStdinEnd());
     this.stdin.on('error', () => this.onStdinEnd());
-    this.stdout.on('error', () => this.exit(0)); // the editor went away
+    this.stdout.on('error', (err: NodeJS.ErrnoException) => this.editorStoppedReading(err));
     if (this.opts.unusable) {
       this.fatal = this.opts.unusable;
       // Said even when quiet: it is why this shim serves nothing (the CLI printed it before the shim answered).
@@ -905,6 +905,30 @@ export class Shim {
     if (this.exiting) return;
     this.editorWatch = setInterval(check, EDITOR_CHECK_MS);
     this.editorWatch.unref();
+  }
+
+  /**
+   * stdout failed (EPIPE: the editor closed its end, crashed or was killed): nobody reads what the shim
+   * writes. Every request still running on a hub is cancelled there, with the reason, before the links are
+   * dropped (the hub records them cancelled, and its log says why); the shim says so on stderr, even when
+   * quiet, and exits 1: ended abnormally, not because its editor was done with it (it exited 0 before).
+   */
+  private editorStoppedReading(err: NodeJS.ErrnoException): void {
+    if (this.exiting) return;
+    const reason = `snowmux: the editor stopped reading the shim's answers (stdout: ${err.code ?? err.message}); it is gone`;
+    let cancelled = 0;
+    for (const entry of this.inflight.values()) {
+      const link = entry.gen === BUFFERED ? undefined : this.links.get(entry.gen);
+      if (!link || link.socket.destroyed) continue;
+      link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.id, reason } }));
+      if (entry.method !== LISTEN) cancelled += 1;
+    }
+    try {
+      this.stderr.write(`snowmux shim: ${reason.replace(/^snowmux: /, '')}: ${cancelled > 0 ? `the hub cancels the ${cancelled} call(s) still running for it` : 'no call was running for it'}; exiting (code 1).\n`);
+    } catch {
+      /* stderr gone too: the exit code says it */
+    }
+    this.exit(1, false);
   }
 
   /** Requests the editor still waits an answer for; an open subscription is not one (it never ends by itself). */

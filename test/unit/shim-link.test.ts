@@ -760,3 +760,34 @@ test('a hub that fails to start is tried again ever less often (4 s, 8 s… at m
   assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map(startRetryDelayMs), [4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
   assert.equal(START_RETRY_MAX_MS, 60_000);
 });
+
+test("an editor that stops reading (stdout EPIPE) ends the shim with code 1, said on stderr, and its running calls are cancelled on the hub", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'smx-u-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const hub = new FakeHub(join(home, 'hub.sock'));
+  await hub.listen();
+  t.after(() => hub.close());
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  // Quiet, as editors run it: an abnormal end is said all the same.
+  const shim = new Shim({ home, socketPath: hub.path, hubCommand: ['-e', ''], stdin, stdout, stderr, env: { SNOWMUX_SHIM_QUIET: '1' }, pingIntervalMs: 0 });
+  shim.start();
+  t.after(async () => {
+    shim.close();
+    await shim.exited;
+  });
+  const link = await hub.nextLink();
+  stdin.write(JSON.stringify(call(40, 'SELECT SLOW')) + '\n');
+  assert.equal((await link.next()).id, 40);
+  // The editor's end of the pipe is gone: the next write fails with EPIPE.
+  stdout.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+  assert.equal(await shim.exited, 1, 'ended abnormally');
+  const cancelled = await link.next((m) => m.method === 'notifications/cancelled');
+  assert.equal(cancelled.params?.requestId, 40);
+  assert.match(String(cancelled.params?.reason), /the editor stopped reading the shim's answers \(stdout: EPIPE\)/);
+  await link.closed;
+  assert.match(err, /snowmux shim: the editor stopped reading the shim's answers \(stdout: EPIPE\); it is gone: the hub cancels the 1 call\(s\) still running for it; exiting \(code 1\)/);
+});
