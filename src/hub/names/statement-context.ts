@@ -1,5 +1,24 @@
 // Which schema unqualified names land in: shared by the object rules (pipeline), the catalog tools and the
 // warehouses, so all of them judge and read the same schema.
+import { normalizeIdentifier } from './identifiers.js';
+
+/**
+ * A profile's default database or schema as Snowflake resolves it at login (the driver sends it as written,
+ * and Snowflake reads an unquoted `analytics` as ANALYTICS): '' when the profile sets none (the user's
+ * default, unknown to the hub). Resolved once, here, for the target the object rules judge in and for the
+ * session the warehouse opens (session-context.ts baselineContext resolves the same way): judged as written,
+ * `analytics` was "another database" than the ANALYTICS a call named, so the rules judged the call's
+ * unqualified names in PUBLIC while the session stayed in the profile's schema and read them there.
+ * A name that is not one (a control character) stays as written: the session's own resolution refuses it.
+ */
+export function profileContextName(raw: string | undefined, what: 'database' | 'schema'): string {
+  if (raw === undefined || raw === '') return '';
+  try {
+    return normalizeIdentifier(raw, what);
+  } catch {
+    return raw;
+  }
+}
 
 /**
  * The database and schema a call's statements run in, which is where their unqualified names resolve: the

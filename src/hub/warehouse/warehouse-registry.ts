@@ -27,6 +27,7 @@ import { LOGIN_RETRY_AFTER_MS, failureNow, loginRefusedWaitMs, warehouseProblem,
 import { driverFiles } from './snowflake/driver-log-config.js';
 import type { SfConnectionOptions } from './snowflake/sdk-types.js';
 import { warehouseId } from './warehouse-id.js';
+import { profileContextName } from '../names/statement-context.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -325,7 +326,14 @@ export class WarehouseRegistry implements WarehouseProvider {
     // add, once (a target resolved again keeps quiet about what the session was told before).
     const notices = warnings.filter((w) => !this.defaultWarnings.includes(w) && !(cached?.target.notices ?? []).includes(w));
     const target: WarehouseTarget = profile
-      ? { kind: 'snowflake', name: profile.name, defaultDatabase: profile.database ?? '', defaultSchema: profile.schema ?? '', notices, open: () => this.openCurrent(session, role, target, profile) }
+      ? {
+          kind: 'snowflake',
+          name: profile.name,
+          defaultDatabase: profileContextName(profile.database, 'database'),
+          defaultSchema: profileContextName(profile.schema, 'schema'),
+          notices,
+          open: () => this.openCurrent(session, role, target, profile),
+        }
       : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, notices, open: () => this.embeddedWarehouse() };
     cache.set(key, { ...entry, target });
     return target;

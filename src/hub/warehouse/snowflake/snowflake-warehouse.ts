@@ -14,6 +14,7 @@ import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import { browserSignInNote } from '../../config/browser-sign-in.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
 import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
+import { profileContextName } from '../../names/statement-context.js';
 import type {
   AnalystReply,
   AnalystRequest,
@@ -154,7 +155,7 @@ export class SnowflakeWarehouse implements Warehouse {
     const failing = this.outages.failingNow();
     if (failing !== null) detail['outage'] = { reason: failing.reason, since: new Date(failing.since).toISOString(), checks: failing.probes };
     const problem = warehouseProblem(this.failure() ?? this.outageFailure(failing));
-    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: p.database ?? '', defaultSchema: p.schema ?? '', capacity: p.pool.max, ...(problem ? { problem } : {}) };
+    return { kind: 'snowflake', name: p.name, detail, defaultDatabase: profileContextName(p.database, 'database'), defaultSchema: profileContextName(p.schema, 'schema'), capacity: p.pool.max, ...(problem ? { problem } : {}) };
   }
 
   /** Why calls cannot run here now: closed, the pool could not be built, or its logins fail (see WarehouseInfo.problem). */
