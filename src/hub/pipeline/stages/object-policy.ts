@@ -8,6 +8,7 @@ import { SnowmuxError } from '../../../errors.js';
 import { shownText } from '../../../shown-text.js';
 import { enforceObject, enforceObjectsOfReading } from '../../policy/enforce.js';
 import { policyDenied } from '../../policy/policy.js';
+import { withoutUnseenGuesses } from '../../policy/engine-guesses.js';
 import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
 import type { ResultOwner } from '../../governance/governance.js';
@@ -22,10 +23,17 @@ export const objectPolicy: StatementStage = {
       case 'query':
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
-        st.namesToResolve = enforceObjectsOfReading(role, st.reading, statementContext(target, op.options.database, op.options.schema));
+        const context = statementContext(target, op.options.database, op.options.schema);
+        st.namesToResolve = enforceObjectsOfReading(role, st.reading, context);
         // Reading an earlier result in SQL is fetch_results by another path: the same owner rule.
         for (const read of resultReads(st.reading)) await checkResultRead(st, read);
-        return next();
+        if (!role.objectsRestricted) return next();
+        try {
+          return await next();
+        } catch (err) {
+          // The engine's guess at a mistyped name comes from the whole catalog: kept only when the role may see it.
+          throw withoutUnseenGuesses(err, role, context);
+        }
       }
       case 'fetch':
       case 'profile':
