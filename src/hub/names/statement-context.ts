@@ -1,6 +1,6 @@
 // Which schema unqualified names land in: shared by the object rules (pipeline), the catalog tools and the
 // warehouses, so all of them judge and read the same schema.
-import { normalizeIdentifier } from './identifiers.js';
+import { normalizeIdentifier, sameDuckDbName } from './identifiers.js';
 
 /**
  * A profile's default database or schema as Snowflake resolves it at login (the driver sends it as written,
@@ -34,6 +34,10 @@ export function statementContext(
 ): { database: string; schema: string } {
   const db = database === undefined || database === '' ? target.defaultDatabase : database;
   if (schema !== undefined && schema !== '') return { database: db, schema };
-  if (db === target.defaultDatabase) return { database: db, schema: target.defaultSchema };
+  // The default database as the engine finds it: the embedded DuckDB ignores the case of ASCII letters, so
+  // "snowmux_sample" is the sample database and its call lands in the default schema, not in main (judged
+  // in main, `SELECT * FROM ORDERS` with database "snowmux_sample" read the TPCH.ORDERS a role denied).
+  const isDefault = target.kind === 'duckdb' ? sameDuckDbName(db, target.defaultDatabase) : db === target.defaultDatabase;
+  if (isDefault) return { database: db, schema: target.defaultSchema };
   return { database: db, schema: target.kind === 'duckdb' ? 'main' : 'PUBLIC' };
 }
