@@ -155,6 +155,12 @@ const CORPUS: Case[] = [
   { sql: 'DESC MCP SERVER hr.s', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'SHOW DATABASES', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'SHOW TABLES IN ACCOUNT', objects: [], opaque: true, dialect: 'snowflake' },
+  // Listings of databases by another name: applications and packages are databases, a share names its database.
+  { sql: 'SHOW SHARES', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SHOW SHARES LIKE 'HR%'", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW APPLICATIONS', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW TERSE APPLICATIONS IN ACCOUNT', objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: 'SHOW APPLICATION PACKAGES', objects: [], opaque: true, dialect: 'snowflake' },
   // A grantee's grants name objects in every database; a user's grants are roles.
   { sql: 'SHOW GRANTS TO ROLE analyst', objects: [], opaque: true, dialect: 'snowflake' },
   { sql: 'show grants to database role snowmux_sample.reader', objects: [], opaque: true, dialect: 'snowflake' },
@@ -382,6 +388,8 @@ test('opaque statements are refused for restricted roles and allowed for unrestr
   assert.match(refusal(ANALYST, 'SELECT * FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))'), /RESULT_SCAN reads the result of an earlier query/);
   assert.match(refusal(ANALYST, 'CALL my_proc()'), /CALL runs code/);
   assert.match(refusal(ANALYST, 'SHOW DATABASES', 'snowflake'), /SHOW DATABASES lists every database/);
+  assert.match(refusal(ANALYST, 'SHOW SHARES', 'snowflake'), /SHOW SHARES names the database of every share in the account/);
+  assert.match(refusal(ANALYST, 'SHOW APPLICATIONS', 'snowflake'), /SHOW APPLICATIONS lists every application in the account, each a database/);
   // A deny list alone makes a role restricted.
   const denyOnly = roleFrom('deny = ["*.HR.*"]\n');
   assert.match(refusal(denyOnly, "SELECT * FROM IDENTIFIER('x')"), /cannot tell which objects/);

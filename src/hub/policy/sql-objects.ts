@@ -347,6 +347,17 @@ const NON_DATA_SHOW_LAST_WORDS = new Set([
   'VOLUMES', 'GROUPS', 'REGIONS', 'ACCOUNTS', 'PARAMETERS', 'VARIABLES', 'TRANSACTIONS', 'LOCKS', 'GRANTS',
   'AUTHORIZATIONS', 'DIRECTIVES', 'CHANNELS', 'EXTENSIONS', 'PROVIDERS', 'LISTINGS', 'OFFERS', 'RELEASES',
 ]);
+/**
+ * SHOW <kind> listings of the account whose rows are databases by name, like SHOW DATABASES: an application
+ * or application package is a database (addressed as one, `APP.CORE.T`, and listed by SHOW DATABASES), and
+ * each share's row names the database it shares (`database_name`). Refused for a restricted role, as SHOW
+ * DATABASES is: list_databases shows the databases it may see.
+ */
+const DATABASE_LISTINGS: ReadonlyMap<string, string> = new Map([
+  ['APPLICATIONS', 'lists every application in the account, each a database'],
+  ['APPLICATION PACKAGES', 'lists every application package in the account, each a database'],
+  ['SHARES', 'names the database of every share in the account'],
+]);
 /** SHOW <kind> IN <name>: kinds whose bare name is a table rather than a schema. */
 const TABLE_SCOPED_SHOW_KINDS = new Set(['COLUMNS', 'PRIMARY KEYS', 'IMPORTED KEYS', 'UNIQUE KEYS', 'EXPORTED KEYS', 'PARAMETERS']);
 /**
@@ -1072,6 +1083,11 @@ class StatementScanner {
       return;
     }
     const last = kindWords[kindWords.length - 1]!;
+    const databases = DATABASE_LISTINGS.get(kind);
+    if (databases !== undefined && (this.#findWord(k, 'IN') < 0 || this.#word(this.#findWord(k, 'IN') + 1) === 'ACCOUNT')) {
+      this.#out.opaque(`SHOW ${kind} ${databases}`);
+      return;
+    }
     const nonData = NON_DATA_SHOW_LAST_WORDS.has(last) && !(last === 'POLICIES' && kindWords[0] !== 'NETWORK');
     if (last === 'GRANTS') {
       // TO ROLE / DATABASE ROLE / SHARE / APPLICATION [ROLE]: every privilege the grantee holds, with the
