@@ -267,6 +267,18 @@ test('case rules: unquoted parts upper-case, quoted parts exact; deny patterns i
   assert.equal(denied.canSee({ database: 'DB', schema: 'S', name: 'ORDERS' }), true);
 });
 
+test('a deny glob matches a name whose upper case is longer than it: ? is still one character of the name', () => {
+  // Folded whole, "STRAßE" is STRASSE, which STRA?E does not match; DuckDB compares ß as itself.
+  const denied = roleWith(['*.*.*'], ['*.*.STRA?E', '*.*.A?C', '*.*.STRASSE_*']);
+  for (const name of ['STRAßE', 'straße', 'Straße', 'AﬀC', 'aﬀc', 'STRAßE_2']) {
+    assert.equal(denied.canSee({ database: 'DB', schema: 'S', name }), false, name);
+  }
+  assert.equal(denied.canSee({ database: 'DB', schema: 'S', name: 'STRASSE' }), true, 'no ? of STRA?E is two characters of the name');
+  assert.equal(denied.canSee({ database: 'DB', schema: 'S', name: 'ORDERS' }), true);
+  // A literal deny keeps matching the whole-string fold (Snowflake upper-cases an unquoted straße as STRASSE).
+  assert.equal(roleWith(['*.*.*'], ['*.*.STRASSE']).canSee({ database: 'DB', schema: 'S', name: 'straße' }), false);
+});
+
 test('quoted identifiers with dots and quotes in patterns', () => {
   const role = roleWith(['"my.db"."odd""schema".*', '"*"."?".T']);
   assert.equal(role.canSee({ database: 'my.db', schema: 'odd"schema', name: 'ANYTHING' }), true);

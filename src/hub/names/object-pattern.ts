@@ -138,8 +138,21 @@ export function partMatches(part: NamePart, name: string, fold: boolean): boolea
     case 'literal':
       return fold ? part.value.toUpperCase() === name.toUpperCase() : part.value === name;
     case 'glob':
-      return globMatch(part.source, name, { fold });
+      // Folded, a character whose upper case is longer (ß → SS) no longer fits one `?`: `STRA?E` missed the
+      // name "STRAßE" a deny meant (the engine's own comparison leaves ß alone). Each character folded on its
+      // own is tried too; a deny matches when either reading does.
+      return globMatch(part.source, name, { fold }) || (fold && globMatch(part.source, upperEach(name)));
   }
+}
+
+/** Each character upper-cased where that keeps it one character (ß, ŉ and ligatures stay as they are). */
+function upperEach(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    const upper = ch.toUpperCase();
+    out += Array.from(upper).length === 1 ? upper : ch;
+  }
+  return out;
 }
 
 /** The names of `ref`, in order, as far as it goes (1 to 3 entries). */
