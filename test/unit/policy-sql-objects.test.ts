@@ -457,6 +457,14 @@ test('SHOW and DESCRIBE output is unfiltered, so the whole scope must be visible
   assert.match(refusal(tpchOnly, 'SHOW TABLES', 'snowflake'), /may not list everything in SNOWMUX_SAMPLE \(rule: allow/);
   assert.match(refusal(tpchOnly, 'SHOW SCHEMAS IN DATABASE snowmux_sample', 'snowflake'), /list everything in SNOWMUX_SAMPLE/);
   enforceSqlObjects(tpchOnly, 'SHOW WAREHOUSES', CTX, { dialect: 'snowflake' });
+
+  // The refusal names the rule that keeps the scope out: the allow list where it does not cover the scope
+  // (not a deny of a few objects that could also match there), a deny where it covers the whole scope.
+  const tpchNoSecrets = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*"]\ndeny = ["*.*.SECRET*", "*.HR.*"]\n');
+  assert.match(refusal(tpchNoSecrets, 'SHOW TABLES IN SCHEMA showcase', 'snowflake'), /SNOWMUX_SAMPLE\.SHOWCASE \(rule: allow \["SNOWMUX_SAMPLE\.TPCH\.\*"\] — no pattern matches\)/);
+  assert.match(refusal(tpchNoSecrets, 'SHOW GRANTS ON SCHEMA showcase', 'snowflake'), /\(rule: allow \[/);
+  assert.match(refusal(tpchNoSecrets, 'SHOW TABLES IN SCHEMA hr', 'snowflake'), /SNOWMUX_SAMPLE\.HR \(rule: deny "\*\.HR\.\*"\)/);
+  assert.match(refusal(tpchNoSecrets, 'SHOW TABLES IN SCHEMA tpch', 'snowflake'), /SNOWMUX_SAMPLE\.TPCH \(rule: deny "\*\.\*\.SECRET\*"\)/);
 });
 
 test('writes are refused on objects the role may not change, and USE cannot move names out of reach', () => {

@@ -223,9 +223,13 @@ export class CompiledRole implements EffectiveRole {
     if (!validRef(ref)) return { allowed: false, rule: 'a complete object name' };
     if (ref.schema !== undefined && ref.name !== undefined) return this.explainObject(ref);
     const depth = refNames(ref).length;
-    const deny = this.#deny.find((d) => prefixMatches(d, ref, true));
-    if (deny) return { allowed: false, rule: `deny "${deny.text}"` };
     const covered = this.#allow.some((a) => prefixMatches(a, ref, false) && a.parts.slice(depth).every((p) => p.kind === 'any'));
+    // The rule that says no: a deny that could match inside, where the allow patterns cover the scope; where
+    // they do not, a deny of the whole scope, else the allow list (a deny of a few objects elsewhere, named
+    // for a scope no allow pattern covers, sent the admin to the wrong rule).
+    const inside = (d: ObjectPattern): boolean => prefixMatches(d, ref, true);
+    const deny = covered ? this.#deny.find(inside) : this.#deny.find((d) => inside(d) && d.parts.slice(depth).every((p) => p.kind === 'any'));
+    if (deny) return { allowed: false, rule: `deny "${deny.text}"` };
     return covered ? ALLOWED : this.#noAllowRule();
   }
 
