@@ -90,6 +90,11 @@ test('cortex_analyst: the generated SQL runs read-only through every rule, with 
   assert.match(ran.queryTag, /"t":"cortex_analyst"/);
   const logins = d.counters.logins;
 
+  // A qualified semantic view is read as DATABASE.SCHEMA.VIEW (it was one literal name in the default schema).
+  const qualified = await open.callTool('cortex_analyst', { question: 'customers per nation', semantic_view: 'snowflake_sample_data.tpch_sf1.sales_sv', run: false });
+  assert.ok(!qualified.isError, textOf(qualified));
+  assert.equal(d.cortexLog.at(-1)!.target, 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.SALES_SV');
+
   // run=false: the SQL, nothing run.
   const before = d.queries.length;
   const notRun = await open.callTool('cortex_analyst', { question: 'customers per nation', semantic_view: 'SALES_SV', run: false });
@@ -114,6 +119,9 @@ test('cortex_analyst: the generated SQL runs read-only through every rule, with 
   const secret = await restricted.callTool('cortex_analyst', { question: 'anything', semantic_view: 'SECRET_SV' });
   assert.equal(codeOf(secret), 'POLICY_DENIED', textOf(secret));
   assert.equal(d.cortexLog.length, asked, 'the denied view never reached Cortex');
+  const secretQualified = await restricted.callTool('cortex_analyst', { question: 'anything', semantic_view: 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.SECRET_SV' });
+  assert.equal(codeOf(secretQualified), 'POLICY_DENIED', textOf(secretQualified));
+  assert.equal(d.cortexLog.length, asked, 'the denied view, named in full, never reached Cortex');
 
   // No SQL: the explanation, no result. An unknown view: Snowflake's message with what to check.
   const none = await open.callTool('cortex_analyst', { question: 'no sql please', semantic_view: 'SALES_SV' });
@@ -188,6 +196,18 @@ test('cortex_search: ranked rows from the service, filters bound as values, serv
 
   const missing = await open.callTool('cortex_search', { service: 'NO_SUCH_SEARCH', query: 'x' });
   assert.equal(codeOf(missing), 'OBJECT_NOT_FOUND', textOf(missing));
+
+  // A qualified service name is read as DATABASE.SCHEMA.SERVICE, as describe_table reads a table's, and
+  // judged as that object (it was one literal name "….REGION_SEARCH" in the default schema, never found).
+  const qualified = await open.callTool('cortex_search', { service: 'snowflake_sample_data.tpch_sf1.region_search', query: 'final courts', columns: ['R_NAME'], limit: 1 });
+  assert.ok(!qualified.isError, textOf(qualified));
+  assert.equal((qualified.structuredContent as { service: string }).service, 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.REGION_SEARCH');
+  const before = d.cortexLog.length;
+  const deniedQualified = await restricted.callTool('cortex_search', { service: 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.SECRET_SEARCH', query: 'x' });
+  assert.equal(codeOf(deniedQualified), 'POLICY_DENIED', textOf(deniedQualified));
+  assert.equal(d.cortexLog.length, before, 'the denied service never reached Cortex');
+  const disagree = await open.callTool('cortex_search', { service: 'OTHER.TPCH_SF1.REGION_SEARCH', database: 'SNOWFLAKE_SAMPLE_DATA', query: 'x' });
+  assert.equal(codeOf(disagree), 'INVALID_ARGUMENT', textOf(disagree));
 });
 
 test('Cortex tools on the embedded warehouse say they need Snowflake', async (t) => {

@@ -8,11 +8,10 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError, isSnowmuxError } from '../../errors.js';
-import { normalizeIdentifier } from '../names/identifiers.js';
 import { parseStagedFile } from '../names/staged-file.js';
 import { describeLimit, describeWindow } from '../guard/quota.js';
 import type { AnalystTurn, JsonValue, SearchReply } from '../warehouse/types.js';
-import { targetDatabase, targetSchema } from './catalog-tools.js';
+import { targetDatabase, targetObject, targetSchema } from './catalog-tools.js';
 import { limitArg, queryOutput, queryResult, rowLimit } from './query-shape.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
@@ -39,7 +38,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
           .max(20)
           .optional()
           .describe('Earlier turns of this conversation, oldest first (your questions, and the answer text and sql Cortex Analyst gave), so a follow-up question is read in context. Turns alternate, starting with yours.'),
-        semantic_view: z.string().min(1).max(255).optional().describe('The semantic view to ask (its name; database and schema default as for describe_table).'),
+        semantic_view: z.string().min(1).max(255).optional().describe('The semantic view to ask: its name, or DATABASE.SCHEMA.NAME (database and schema default as for describe_table).'),
         semantic_model_file: z.string().min(2).max(1024).optional().describe('Instead of a view: a semantic model YAML on a stage, e.g. @DB.SCHEMA.STAGE/model.yaml.'),
         database: z.string().min(1).max(255).optional().describe('Database of the semantic view. Defaults to the hub\'s default database.'),
         schema: z.string().min(1).max(255).optional().describe('Schema of the semantic view. Defaults to the default schema of the database.'),
@@ -65,9 +64,10 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       const database = targetDatabase(warehouse, args.database);
       const schema = targetSchema(warehouse, database, args.schema);
       // The governed warehouse always has it; its execute stage says so when the engine (DuckDB) has no Cortex.
+      // A semantic view may be named DB.SCHEMA.VIEW, as describe_table takes a table (one literal name before).
       const reply = await warehouse.cortexAnalyst!(
         args.semantic_view !== undefined
-          ? { question: args.question, history: turns(args.history), semanticView: { database, schema, name: normalizeIdentifier(args.semantic_view, 'semantic view name') } }
+          ? { question: args.question, history: turns(args.history), semanticView: targetObject(warehouse, { database: args.database, schema: args.schema, name: args.semantic_view }, 'semantic view name') }
           : { question: args.question, history: turns(args.history), semanticModelFile: parseStagedFile(args.semantic_model_file!, { database, schema }, 'semantic model file') },
         ctx,
       );
@@ -114,7 +114,7 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
         'Snowflake only. Search a Cortex Search service (hybrid vector and keyword search over text) and return the best-matching rows, ' +
         'with the columns you ask for. Filters use Cortex Search syntax, e.g. {"@eq": {"REGION": "EU"}}.',
       inputSchema: cachedSchema(`cortex_search.in.${limitsKey}`, () => z.strictObject({
-        service: z.string().min(1).max(255).describe('The Cortex Search service name.'),
+        service: z.string().min(1).max(255).describe('The Cortex Search service name, or DATABASE.SCHEMA.NAME.'),
         query: z.string().min(1).max(8000).describe('What to search for.'),
         columns: z.array(z.string().min(1).max(255)).max(100).optional().describe('Columns to return (the search column and attributes); default: the service\'s.'),
         filter: z.record(z.string(), z.unknown()).optional().describe('A Cortex Search filter object (@eq, @contains, @gte, @lte, @and, @or, @not).'),
@@ -132,9 +132,9 @@ export function registerCortexTools(server: McpServer, env: ToolEnv): void {
       _meta: SNOWFLAKE_ONLY,
     },
     (args, mcp) => runTool(env, 'cortex_search', mcp, args, async ({ warehouse, ctx, role, rowCap }) => {
-      const database = targetDatabase(warehouse, args.database);
-      const schema = targetSchema(warehouse, database, args.schema);
-      const service = { database, schema, name: normalizeIdentifier(args.service, 'Cortex Search service name') };
+      // DB.SCHEMA.SERVICE is read as three names, as describe_table reads a table's (it was one literal name).
+      const service = targetObject(warehouse, { database: args.database, schema: args.schema, name: args.service }, 'Cortex Search service name');
+      const { database, schema } = service;
       const limit = Math.min(rowCap(args.limit ?? 10), SEARCH_MAX_RESULTS);
       const reply = await warehouse.cortexSearch!(
         service,
