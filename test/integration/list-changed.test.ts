@@ -71,6 +71,38 @@ test('a reload that changes a role\'s tools tells that role\'s sessions, and onl
   assert.match(call.result.content[0]!.text, /not allowed for role "a"/);
 });
 
+test('execute_query is listed as what it is for the role: read-only for readers; for a role that may write, not read-only, destructive, not idempotent, and a reload that grants write tells the session', async (t) => {
+  const home = tempHome(t);
+  const file = join(home, 'config.toml');
+  const config = (write: boolean) => `[roles.writer]\nclients = ["editor-w"]\nwrite = ${write}\n`;
+  writeFileSync(file, config(false));
+  await startHub(t, home);
+  const w = await rawLink(t, join(home, 'hub.sock'));
+  const r = await rawLink(t, join(home, 'hub.sock'));
+  await initialize(w, { ...INIT_PARAMS, clientInfo: { name: 'editor-w', version: '1' } });
+  await initialize(r, { ...INIT_PARAMS, clientInfo: { name: 'reader', version: '1' } });
+  type Listed = { name: string; title?: string; description: string; annotations: Record<string, boolean> };
+  const executeQuery = async (link: RawLink, id: string): Promise<Listed> => {
+    const res = (await link.request(id, 'tools/list')) as { result: { tools: Listed[] } };
+    return res.result.tools.find((x) => x.name === 'execute_query')!;
+  };
+  const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+  assert.deepEqual((await executeQuery(w, 'w1')).annotations, readOnly, 'write = false: read-only');
+
+  writeFileSync(file, config(true));
+  assert.equal((await runCli(['reload', '--home', home])).code, 0);
+  assert.deepEqual(await messagesBeforePing(w, 'w2'), [{ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }], 'the writer is told its listing changed');
+  assert.deepEqual(await messagesBeforePing(r, 'r2'), [], 'a reader is not');
+  const writer = await executeQuery(w, 'w3');
+  // Clients run a tool marked read-only without asking: a role that may DELETE must not be offered one.
+  assert.deepEqual(writer.annotations, { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false });
+  assert.doesNotMatch(`${writer.title} ${writer.description}`, /read-only|Writes[^.]*are refused/i, writer.description);
+  assert.match(writer.description, /may write/);
+  const reader = await executeQuery(r, 'r3');
+  assert.deepEqual(reader.annotations, readOnly, 'another role in the same hub is still offered the read-only tool');
+  assert.match(reader.description, /read-only/);
+});
+
 test('a 2025-era HTTP session is told on its GET stream when a reload changes the tools its key\'s role is offered', async (t) => {
   const home = tempHome(t);
   const file = join(home, 'config.toml');

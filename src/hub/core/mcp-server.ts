@@ -5,7 +5,7 @@
 import { McpServer, ProtocolError, ProtocolErrorCode, type ServerOptions } from '@modelcontextprotocol/server';
 import { VERSION } from '../../version.js';
 import { registerCatalogTools } from '../tools/catalog-tools.js';
-import { registerQueryTools } from '../tools/query-tools.js';
+import { WRITER_QUERY_TOOLS, registerQueryTools } from '../tools/query-tools.js';
 import { shownName } from '../../shown-text.js';
 import { recordRefusedCalls } from '../tools/refused-calls.js';
 import { explainNotFound } from './not-found-hints.js';
@@ -18,8 +18,10 @@ import { registerCortexTools } from '../tools/cortex-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 import { offerTextOnly } from '../tools/text-only-tools.js';
 
-const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through read-only tools.
-Explore with list_databases, list_schemas, list_tables, list_views, describe_table and describe_view; query with execute_query (one read-only statement per call; pass database/schema instead of USE). Large results are truncated: narrow the query, or page on with fetch_results(query_id, offset).`;
+// Said before the client names itself, so before its role is known: what execute_query may run is the
+// role's, and the tool's own listing (description, annotations) says it for this session.
+const INSTRUCTIONS = `snowmux serves a Snowflake-style warehouse through governed tools.
+Explore with list_databases, list_schemas, list_tables, list_views, describe_table and describe_view; query with execute_query (one statement per call, read-only unless your role may write, as its description says; pass database/schema instead of USE). Large results are truncated: narrow the query, or page on with fetch_results(query_id, offset).`;
 
 /**
  * How long a 2026-07-28 client may keep a tools/list, prompts/list or server/discover answer. The tool
@@ -106,7 +108,9 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
   const listing = serveToolListingOnce(server, JSON.stringify([env.limits, env.teamTools ?? [], form === 'text']), {
     engine: () => env.pipeline.engineOf(env.session),
     grants: () => env.pipeline.toolGrantsOf(env.session),
-  });
+    // A role that may write is offered execute_query as what it is for that role (not read-only).
+    writes: () => env.pipeline.writesOf(env.session),
+  }, WRITER_QUERY_TOOLS);
   recordRefusedCalls(server, env);
   explainNotFound(server);
   server.server.fallbackRequestHandler = unknownMethod;

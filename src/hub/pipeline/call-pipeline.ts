@@ -85,6 +85,11 @@ export class CallPipeline {
     return (tool) => role.toolAllowed(tool);
   }
 
+  /** Whether this session's role may write now (`write = true`): its listing says so (tool annotations). */
+  writesOf(session: Session): boolean {
+    return this.env.governance.roleFor(session).write;
+  }
+
   /** How long the hub shares a metadata answer (limits.metadata_cache_ttl): what a client may cache one for. */
   metadataCacheTtlMs(): number {
     return this.env.governance.metadataCacheTtlMs;

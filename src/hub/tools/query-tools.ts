@@ -16,6 +16,7 @@ import { limitArg, queryIdArg, queryOutput, queryResult, rowLimit } from './quer
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
+import type { WriterListing } from './tool-listing.js';
 
 /**
  * Whether the statement is itself an EXPLAIN. explain_query puts its own in front, and the engine's answer to
@@ -42,6 +43,24 @@ async function refuseTable(catalog: Pick<Warehouse, 'info' | 'listObjects'>, ref
     { details: { objectType: 'view', ...ref, actualType: 'table' } },
   );
 }
+
+/**
+ * execute_query as a role that may write (`write = true`) is offered it: its statements may change data
+ * and objects, so it is neither read-only nor idempotent, and may destroy (a DELETE, a DROP). Clients act
+ * on these hints (several run a read-only tool without asking the user), so a writer's listing must not
+ * carry the read-only tool's. See tool-listing.ts (WriterListing).
+ */
+export const WRITER_QUERY_TOOLS: WriterListing = {
+  execute_query: {
+    title: 'Run a SQL statement (your role may write)',
+    description:
+      'Run one SQL statement and return its rows. Your role may write: statements that change data or objects (INSERT, UPDATE, DELETE, MERGE, CREATE, DROP, …) ' +
+      'run as sent, within your role\'s object rules, and cannot be undone by the hub — confirm a change with the user first. ' +
+      'Multiple statements, transactions (BEGIN, COMMIT) and session changes (USE, SET, ALTER SESSION) are refused; pass database/schema to set the context for this call. ' +
+      'In the text table, NULL is SQL NULL and \\NULL the string \'NULL\'.',
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  },
+};
 
 export function registerQueryTools(server: McpServer, env: ToolEnv): void {
   const { limits } = env;

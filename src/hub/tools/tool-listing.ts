@@ -41,7 +41,20 @@ export interface ListingView {
   engine(): Engine | undefined;
   /** What the session's role grants now (resolved once per listing); tools it does not are left out. */
   grants(): (tool: string) => boolean;
+  /**
+   * Whether the session's role may write (`write = true`): a tool whose statements the role decides is
+   * then offered as its `asWriter` entry says (annotations, description), not as the read-only tool it is
+   * for every other role. Absent: no role writes.
+   */
+  writes?(): boolean;
 }
+
+/**
+ * How a tool is offered to a role that may write, where that differs from its registration (which is what
+ * read-only roles are offered): clients act on the annotations — several run a tool marked
+ * `readOnlyHint: true` without asking the user — so they must be true of what the tool does for this role.
+ */
+export type WriterListing = Readonly<Record<string, { title: string; description: string; annotations: Record<string, boolean> }>>;
 
 const EVERYTHING: ListingView = { engine: () => undefined, grants: () => () => true };
 
@@ -61,7 +74,7 @@ export interface ServedListing {
  * Tools left out stay callable: the call is judged by the pipeline and says why it is refused or cannot
  * run, as it would for a client that kept an older listing.
  */
-export function serveToolListingOnce(server: McpServer, key: string, view: ListingView = EVERYTHING): ServedListing {
+export function serveToolListingOnce(server: McpServer, key: string, view: ListingView = EVERYTHING, asWriter: WriterListing = {}): ServedListing {
   let known: readonly ListedTool[] | undefined;
   let lastSelection: string | undefined;
   const wrapped = wrapSdkHandler<ListToolsResult>(server, 'tools/list', (sdkHandler) => async (request, ctx) => {
@@ -76,7 +89,7 @@ export function serveToolListingOnce(server: McpServer, key: string, view: Listi
     lastSelection = selection;
     // A fresh top-level object per answer: the protocol layer may add `_meta` (cache hints, server info)
     // for one era and must not leak it into another session's answer. The tool definitions are shared.
-    return { tools: offered(key, known, selection) };
+    return { tools: offered(key, known, selection, asWriter) };
   });
   if (!wrapped) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
   return {
@@ -113,22 +126,33 @@ function withoutDefaultDialect(tool: ListedTool): ListedTool {
   };
 }
 
-/** One character per registered tool, '1' when offered: short, and the same for every session offered the same. */
+/**
+ * One character per registered tool, '1' when offered, then 'w' when the role may write: short, and the
+ * same for every session offered the same (a reload that makes a role a writer changes it too).
+ */
 function selectionOf(tools: readonly ListedTool[], view: ListingView): string {
   const engine = view.engine();
   const granted = view.grants();
   let selection = '';
   for (const tool of tools) selection += offeredOn(tool, engine) && granted(tool.name) ? '1' : '0';
-  return selection;
+  return view.writes?.() === true ? `${selection}w` : selection;
 }
 
-function offered(key: string, tools: readonly ListedTool[], selection: string): ListedTool[] {
+/** The tool as a role that may write is offered it (asWriter), else as registered. */
+function forWriter(tool: ListedTool, asWriter: WriterListing): ListedTool {
+  const variant = Object.hasOwn(asWriter, tool.name) ? asWriter[tool.name] : undefined;
+  if (variant === undefined) return tool;
+  return { ...tool, title: variant.title, description: variant.description, annotations: { ...(tool.annotations as Record<string, unknown> | undefined), ...variant.annotations } };
+}
+
+function offered(key: string, tools: readonly ListedTool[], selection: string, asWriter: WriterListing): ListedTool[] {
   // Concatenated, not stringified again: `key` is long (the limits and team tools) and this runs per listing.
   const selectionKey = `${selection}\u0000${key}`;
   let kept = selections.get(selectionKey);
   if (!kept) {
     // Serialised once too: every session offered these tools is answered with the same text.
-    kept = serializeOnce(tools.filter((_, i) => selection[i] === '1'));
+    const writer = selection.endsWith('w');
+    kept = serializeOnce(tools.filter((_, i) => selection[i] === '1').map((tool) => (writer ? forWriter(tool, asWriter) : tool)));
     selections.set(selectionKey, kept);
   }
   return kept;
