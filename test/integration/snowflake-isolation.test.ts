@@ -175,6 +175,20 @@ describe('Snowflake session isolation', () => {
     });
   });
 
+  it("a call's schema on a profile with no default database: told to pass database too, not that the schema does not exist", async () => {
+    // Snowflake: "Cannot perform USE SCHEMA. This session does not have a current database." The hub's advice
+    // was to fix the schema argument (which was right) or GRANT USAGE ON SCHEMA, neither of which helps.
+    const w = warehouse('no-db', { database: undefined, schema: undefined });
+    await assert.rejects(w.query('select 1', queryOptions({ schema: 'PUBLIC' })), (err: SnowmuxError) => {
+      assert.match(err.message, /USE SCHEMA "PUBLIC"/);
+      assert.match(err.message, /The session has no current database to find the schema in \(profile "no-db" sets no default database\): pass database too \(the call's database argument\), or qualify the names in the query/);
+      assert.doesNotMatch(err.message, /GRANT USAGE ON SCHEMA|fix the call's schema argument/);
+      return true;
+    });
+    const fine = await w.query('select 1', queryOptions({ database: 'ANALYTICS', schema: 'PUBLIC' }));
+    assert.equal(fine.rowCount, 1);
+  });
+
   it('every statement — including USE and metadata — carries the QUERY_TAG and MULTI_STATEMENT_COUNT = 1', async () => {
     const w = warehouse('tags');
     const from = double.queries.length;

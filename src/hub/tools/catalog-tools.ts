@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { escapeLine, shownName } from '../../shown-text.js';
-import { normalizeIdentifier, overlongQualifiedName, qualifiedNameParts } from '../names/identifiers.js';
+import { displayPart, normalizeIdentifier, overlongQualifiedName, qualifiedNameParts } from '../names/identifiers.js';
 import { SnowmuxError } from '../../errors.js';
 import type { ObjectDetails, ObjectInfo, ObjectKind, Warehouse } from '../warehouse/types.js';
 import { statementContext } from '../names/statement-context.js';
@@ -23,9 +23,23 @@ const schemaArg = z.string().min(1).max(255).optional().describe('Schema name. D
 const objectRow = z.object({ schema: z.string(), name: z.string(), comment: z.string().nullable(), row_count: z.number().nullable() });
 const columnRow = z.object({ name: z.string(), type: z.string(), nullable: z.boolean(), default: z.string().nullable(), comment: z.string().nullable() });
 
-/** The database a call means: the one it named, or the warehouse's default. */
-export function targetDatabase(warehouse: Warehouse, database: string | undefined): string {
-  return database === undefined ? warehouse.info().defaultDatabase : normalizeIdentifier(database, 'database name');
+/**
+ * The database a call means: the one it named, or the warehouse's default. A Snowflake profile may set no
+ * default database: a call that names none is told so and what to pass, before anything is sent — sent,
+ * it was Snowflake's "Database '' does not exist or not authorized … Check the name", about a name the
+ * caller never gave. `qualified` says the call takes a name that may carry its database (DB.SCHEMA.NAME).
+ */
+export function targetDatabase(warehouse: Warehouse, database: string | undefined, qualified = false): string {
+  if (database !== undefined) return normalizeIdentifier(database, 'database name');
+  const info = warehouse.info();
+  if (info.defaultDatabase !== '') return info.defaultDatabase;
+  throw new SnowmuxError(
+    'INVALID_ARGUMENT',
+    `No database was given, and profile ${shownName(info.name)} sets no default database to use instead. ` +
+      `Pass database (list_databases shows the ones you can use)${qualified ? ', or qualify the name (DATABASE.SCHEMA.NAME)' : ''}; ` +
+      'or have the profile set one (SNOWFLAKE_DATABASE, or database in its connection) for calls that name none.',
+    { details: { missing: 'database', profile: info.name } },
+  );
 }
 
 /**
@@ -33,9 +47,20 @@ export function targetDatabase(warehouse: Warehouse, database: string | undefine
  * the engine lands in for another database (Snowflake's PUBLIC, DuckDB's main) — the statement context's
  * own rule, so a catalog tool and a query read the same schema.
  */
-export function targetSchema(warehouse: Warehouse, database: string, schema: string | undefined): string {
+export function targetSchema(warehouse: Warehouse, database: string, schema: string | undefined, qualified = false): string {
   if (schema !== undefined) return normalizeIdentifier(schema, 'schema name');
-  return statementContext(warehouse.info(), database, undefined).schema;
+  const info = warehouse.info();
+  const landed = statementContext(info, database, undefined).schema;
+  if (landed !== '') return landed;
+  // The profile's default database without a default schema: which schema a session lands in is then the
+  // login's (the user's default namespace), which the hub does not know. Said, rather than sent as "DB..NAME".
+  throw new SnowmuxError(
+    'INVALID_ARGUMENT',
+    `No schema was given, and profile ${shownName(info.name)} sets no default schema for database ${displayPart(database)}. ` +
+      `Pass schema (list_schemas shows the schemas of ${displayPart(database)})${qualified ? ', or qualify the name (SCHEMA.NAME)' : ''}; ` +
+      'or have the profile set one (SNOWFLAKE_SCHEMA, or schema in its connection) for calls that name none.',
+    { details: { missing: 'schema', profile: info.name, database } },
+  );
 }
 
 /**
@@ -54,8 +79,9 @@ export function targetObject(warehouse: Warehouse, args: { database?: string | u
     );
   }
   if (parts === undefined) {
-    const database = targetDatabase(warehouse, args.database);
-    return { database, schema: targetSchema(warehouse, database, args.schema), name: normalizeIdentifier(args.name, what) };
+    const name = normalizeIdentifier(args.name, what);
+    const database = targetDatabase(warehouse, args.database, true);
+    return { database, schema: targetSchema(warehouse, database, args.schema, true), name };
   }
   const name = normalizeIdentifier(parts[parts.length - 1]!, what);
   const schemaPart = normalizeIdentifier(parts[parts.length - 2]!, 'schema name');
@@ -69,7 +95,7 @@ export function targetObject(warehouse: Warehouse, args: { database?: string | u
   };
   disagree(args.database, databasePart, 'database', 'database name');
   disagree(args.schema, schemaPart, 'schema', 'schema name');
-  const database = databasePart ?? targetDatabase(warehouse, args.database);
+  const database = databasePart ?? targetDatabase(warehouse, args.database, true);
   return { database, schema: schemaPart, name };
 }
 

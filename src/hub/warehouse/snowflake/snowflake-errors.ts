@@ -373,8 +373,12 @@ export function contextSwitchError(
   const said = `${typeof details['snowflakeCode'] === 'string' ? `Snowflake code ${details['snowflakeCode']}` : 'Snowflake'}${typeof details['queryId'] === 'string' ? `, query id ${details['queryId']}` : ''}`;
   const snowflakeText = error.message.replace(/\s*\(Snowflake code [^)]*\)\..*$/s, '').replace(/^SQL compilation error:\s*/, '');
   const as = use.role === null ? 'the session\'s role' : `role ${use.role}`;
-  const fix =
-    field === 'role'
+  // USE SCHEMA without a current database (090105): the schema is not what is wrong; the database it needs is missing.
+  const noDatabase = field === 'schema' && !use.fields.includes('database') && /does not have a current database/i.test(snowflakeText);
+  const fix = noDatabase
+    ? `The session has no current database to find the schema in (${profile.database === undefined || profile.database === '' ? `profile "${profile.name}" sets no default database` : 'its database is not the one the schema is in'}): ` +
+      `pass database too${use.origin === 'call' ? ' (the call\'s database argument)' : ''}, or qualify the names in the query (DATABASE.SCHEMA.NAME).`
+    : field === 'role'
       ? `The role does not exist or is not granted to user "${profile.user}": fix ${sources}, or have an administrator GRANT ROLE … TO USER ${profile.user}.`
       : field === 'warehouse'
         ? `The warehouse does not exist or ${as} may not use it: fix ${sources}, or have an administrator GRANT USAGE ON WAREHOUSE … TO ROLE ….`
