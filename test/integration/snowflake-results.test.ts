@@ -84,6 +84,22 @@ describe('Snowflake results', () => {
     assert.deepEqual(page.rows[0]!.slice(0, 4), ['12:34:56', '12:34:56.1', '12:34:56.12', '12:34:56.123']);
   });
 
+  it('a query id Snowflake keeps no result or statistics for is RESULT_NOT_FOUND, as on the embedded warehouse, never a name to check', async () => {
+    const unknown = '01b2c3d4-0000-1111-2222-333344445555';
+    await assert.rejects(w.fetchResults(unknown, { offset: 0, limit: 5 }, callContext()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'RESULT_NOT_FOUND', err.message);
+      assert.match(err.message, /No finished result for query id 01b2c3d4-0000-1111-2222-333344445555.*run the query again/s);
+      return true;
+    });
+    await assert.rejects(w.queryProfile!(unknown, callContext()), (err: SnowmuxError) => {
+      assert.equal(err.code, 'RESULT_NOT_FOUND', err.message);
+      assert.match(err.message, /^Snowflake has no operator statistics for query id 01b2c3d4-0000-1111-2222-333344445555: it is unknown/);
+      assert.match(err.message, /Pass a query id from execute_query or query_history, or run the query again\.$/);
+      assert.doesNotMatch(err.message, /quoted names are case-sensitive/);
+      return true;
+    });
+  });
+
   it('status of a browser-SSO profile with several connections says how to keep to one browser window', async () => {
     const sso = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso', auth: { method: 'externalbrowser' }, pool: { max: 3 } }));
     const one = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso-one', auth: { method: 'externalbrowser' }, pool: { max: 1 } }));
@@ -241,7 +257,7 @@ describe('Snowflake results', () => {
   it('rejects an unknown or malformed query id clearly', async () => {
     await assert.rejects(w.fetchResults('not-a-query-id', { offset: 0, limit: 5 }, callContext()), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(w.fetchResults('01b2c3d4-0000-4000-8000-000000000000', { offset: 0, limit: 5 }, callContext()), (err: SnowmuxError) => {
-      assert.equal(err.code, 'OBJECT_NOT_FOUND');
+      assert.equal(err.code, 'RESULT_NOT_FOUND', 'the code the embedded warehouse gives an id it keeps nothing for');
       assert.equal(err.details?.['infrastructure'], false);
       return true;
     });

@@ -282,7 +282,9 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
     });
   }
   if (code === '460001' || code === '460002' || code === '460003') {
-    return new SnowmuxError('OBJECT_NOT_FOUND', `No finished result for query id ${queryId ?? ''}: ${text} Results are kept for 24 hours and only for the same user; run the query again.`, {
+    // RESULT_NOT_FOUND, as the embedded warehouse answers an id it does not keep: a client that acts on the
+    // code (run the query again) must not see "no such object" for the same situation on Snowflake.
+    return new SnowmuxError('RESULT_NOT_FOUND', `No finished result for query id ${queryId ?? ''}: ${text} Results are kept for 24 hours and only for the same user; run the query again.`, {
       details: { ...base, infrastructure: false },
     });
   }

@@ -270,7 +270,20 @@ export class SnowflakeWarehouse implements Warehouse {
       throw new SnowmuxError('INVALID_ARGUMENT', `"${queryId.slice(0, 80)}" is not a Snowflake query id. Pass a query id from execute_query or query_history.`);
     }
     // The id is checked above to be a UUID: it is safe as a literal.
-    const result = await this.query(`SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${queryId}'))`, { ...ctx, maxRows: 10_000 });
+    let result: QueryResult;
+    try {
+      result = await this.query(`SELECT * FROM TABLE(GET_QUERY_OPERATOR_STATS('${queryId}'))`, { ...ctx, maxRows: 10_000 });
+    } catch (err) {
+      // Snowflake's "Query '…' does not exist or not authorized" went out as a name to check ("quoted names
+      // are case-sensitive"): it is about the id, which Snowflake has no statistics for.
+      if (!isSnowmuxError(err) || err.code !== 'OBJECT_NOT_FOUND') throw err;
+      throw new SnowmuxError(
+        'RESULT_NOT_FOUND',
+        `Snowflake has no operator statistics for query id ${queryId}: it is unknown, older than the 14 days Snowflake keeps them, or was not run by this profile's Snowflake user (${err.message.replace(/\s*Check the name.*$/s, '')}). ` +
+          'Pass a query id from execute_query or query_history, or run the query again.',
+        { cause: err, details: { ...err.details, queryId } },
+      );
+    }
     return snowflakeProfile(queryId, result);
   }
 
