@@ -72,7 +72,31 @@ test('a missing required argument says which key was sent in its place', async (
   assert.match(text(sql), /execute_query needs "query"; it was sent as "sql"/);
   assert.match(text(sql), /does not take "max_rows" \(did you mean "limit"\?\)/);
   const wrongType = await client.callTool({ name: 'execute_query', arguments: { query: 42, Schema: 'MIXED' } });
-  assert.match(text(wrongType), /does not take "Schema" \(did you mean "schema"\?\)\. query: Invalid input: expected string/, 'the other problems are said too');
+  assert.match(text(wrongType), /does not take "Schema" \(did you mean "schema"\?\)\. execute_query: "query" must be a string; it was 42\./, 'the other problems are said too');
+});
+
+test('a value of the wrong type or out of range is refused naming the argument, what it must be and what was sent, with the way on', async (t) => {
+  const { client } = await connected(t);
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['execute_query', { query: '' }, /^execute_query: "query" must not be empty\. /],
+    ['execute_query', { query: 'select 1', limit: -5 }, /^execute_query: "limit" must be at least 1; it was -5\. /],
+    ['execute_query', { query: 'select 1', limit: 1e9 }, /^execute_query: "limit" must be at most 10000; it was 1000000000\. /],
+    ['execute_query', { query: 'select 1', limit: '10' }, /^execute_query: "limit" must be a number; it was the string "10"\. /],
+    ['execute_query', { query: 'select 1', limit: 2.5 }, /^execute_query: "limit" must be a whole number; it was 2\.5\. /],
+    // Models send null for an optional argument they mean to leave out: say that leaving it out is the way.
+    ['execute_query', { query: 'select 1', limit: null }, /^execute_query: "limit" must be a number; it was null \(leave it out to use its default\)\. /],
+    ['query_history', { outcome: 'failed' }, /^query_history: "outcome" must be one of "ok", "error", "refused", "cancelled"; it was the string "failed"\. /],
+    ['describe_table', { table_name: 'ORDERS', include_tags: 'yes' }, /^describe_table: "include_tags" must be true or false; it was the string "yes"\. /],
+    ['fetch_results', { query_id: 'a b' }, /^fetch_results: query_id: a query id is printable ASCII without spaces, such as [^;]+; it was the string "a b"\. /],
+  ];
+  for (const [tool, args, expected] of cases) {
+    const result = await client.callTool({ name: tool, arguments: args });
+    assert.equal(result.isError, true, `${tool} ${JSON.stringify(args)}`);
+    assert.equal(code(result), 'INVALID_ARGUMENTS');
+    assert.match(text(result), expected);
+    assert.match(text(result), /Its parameters: .* Nothing was run; call it again with these values corrected\.$/, text(result));
+    assert.doesNotMatch(text(result), /Input validation error|Too small|Too big|Invalid input|Invalid option/, 'the schema library\'s words are not the answer');
+  }
 });
 
 test('every tool, built-in and team-defined, lists additionalProperties false and refuses an unknown argument', async (t) => {

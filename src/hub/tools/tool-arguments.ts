@@ -72,7 +72,8 @@ export function argumentProblem(tool: string, args: Record<string, unknown>, par
     if (unknown.length < NAMED_KEYS) unknown.push(key);
   }
   const missing = [...params.required].filter((name) => args[name] === undefined);
-  if (unknownCount === 0 && missing.length === 0) return undefined;
+  const others = otherIssues(schema, args, missing);
+  if (unknownCount === 0 && missing.length === 0 && others.length === 0) return undefined;
   const said = new Set<string>();
   const problems: string[] = [];
   for (const name of missing) {
@@ -91,20 +92,87 @@ export function argumentProblem(tool: string, args: Record<string, unknown>, par
   }
   const unnamed = unknownCount - unknown.length;
   if (unnamed > 0) problems.push(`It does not take ${unnamed.toLocaleString('en-US')} more of the keys sent either.`);
-  problems.push(...otherIssues(schema, args, missing));
+  problems.push(...others.map((issue) => `${tool}: ${issue}`));
   const listed = params.names.map((name) => (params.required.has(name) ? `${name} (required)` : name));
   const takes = listed.length === 0 ? 'It takes no arguments.' : `Its parameters: ${listed.join(', ')}.`;
-  return `${problems.join(' ')} ${takes} Nothing was run; call it again with these names.`;
+  const again = unknownCount === 0 && missing.length === 0 ? 'call it again with these values corrected' : 'call it again with these names';
+  return `${problems.join(' ')} ${takes} Nothing was run; ${again}.`;
 }
 
-/** What else the schema finds wrong with the arguments (a wrong type, a value out of range), as `key: message`. */
+/** A zod issue, as much of it as the refusal reads. */
+interface SchemaIssue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  expected?: string;
+  origin?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  inclusive?: boolean;
+  values?: unknown[];
+}
+
+/** What a JSON value is, as a refusal names what was sent. */
+function sentAs(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : `the string ${shownName(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'an array',
+  object: 'an object',
+};
+
+/**
+ * One issue in the hub's words: which argument, what it must be, and what was sent ("limit must be a
+ * whole number from 1 to 10000; it was -5"), so the next call can be right. The SDK's own text
+ * ("Input validation error: … limit: Too small: expected number to be >=1") named neither the value nor,
+ * for an optional argument sent as null, that leaving it out is the way to the default.
+ */
+function describeIssue(issue: SchemaIssue, args: Record<string, unknown>, optional: ReadonlySet<string>): string {
+  const key = issue.path.map(String).join('.') || 'the arguments';
+  let value: unknown = args;
+  for (const part of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[part] : undefined;
+  const sent = `; it was ${sentAs(value)}`;
+  const bound = (n: number | bigint | undefined, inclusive: boolean | undefined, below: boolean) =>
+    n === undefined ? '' : inclusive === false ? `${below ? 'more' : 'less'} than ${n}` : `${below ? 'at least' : 'at most'} ${n}`;
+  switch (issue.code) {
+    case 'invalid_type': {
+      const leaveOut = value === null && issue.path.length === 1 && optional.has(String(issue.path[0])) ? ' (leave it out to use its default)' : '';
+      return `"${key}" must be ${TYPE_NAMES[issue.expected ?? ''] ?? issue.expected ?? 'of another type'}${sent}${leaveOut}.`;
+    }
+    case 'too_small':
+      if (issue.origin === 'string') return issue.minimum === 1 ? `"${key}" must not be empty.` : `"${key}" must be ${bound(issue.minimum, issue.inclusive, true)} characters long${sent}.`;
+      if (issue.origin === 'array') return `"${key}" must have ${bound(issue.minimum, issue.inclusive, true)} items.`;
+      return `"${key}" must be ${bound(issue.minimum, issue.inclusive, true)}${sent}.`;
+    case 'too_big':
+      if (issue.origin === 'string') return `"${key}" must be ${bound(issue.maximum, issue.inclusive, false)} characters long${sent}.`;
+      if (issue.origin === 'array') return `"${key}" must have ${bound(issue.maximum, issue.inclusive, false)} items.`;
+      return `"${key}" must be ${bound(issue.maximum, issue.inclusive, false)}${sent}.`;
+    case 'invalid_value':
+      return `"${key}" must be one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}${sent}.`;
+    default:
+      // A message of the hub's own (a regex's `error`), or the schema's: with the key it is about.
+      return `${key}: ${issue.message}${sent}.`;
+  }
+}
+
+/** What else the schema finds wrong with the arguments (a wrong type, a value out of range), in the hub's words. */
 function otherIssues(schema: unknown, args: Record<string, unknown>, missing: readonly string[]): string[] {
-  const check = (schema as { safeParse?: (value: unknown) => { success: boolean; error?: { issues: { code: string; path: PropertyKey[]; message: string }[] } } } | undefined)?.safeParse;
+  const check = (schema as { safeParse?: (value: unknown) => { success: boolean; error?: { issues: SchemaIssue[] } } } | undefined)?.safeParse;
   if (check === undefined) return [];
   const parsed = check.call(schema, args);
   if (parsed.success || parsed.error === undefined) return [];
+  const optional = new Set(parametersOf(schema)?.names.filter((name) => !parametersOf(schema)!.required.has(name)) ?? []);
   return parsed.error.issues
     .filter((issue) => issue.code !== 'unrecognized_keys' && !missing.includes(String(issue.path[0])))
     .slice(0, NAMED_KEYS)
-    .map((issue) => `${issue.path.map(String).join('.') || 'arguments'}: ${issue.message}.`);
+    .map((issue) => describeIssue(issue, args, optional));
 }
