@@ -99,8 +99,11 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
           role: 'user',
           content: {
             type: 'text',
+            // The names are the client's (or a catalog's, through completion: anyone who may create a schema
+            // names it): checked as the tools check them, and quoted so that a quote or a line break in one
+            // cannot end the value and go on as instructions of the prompt's own.
             text:
-              `Explore ${database}.${schema} in the Snowflake warehouse. First call list_tables and list_views with database "${database}" and schema "${schema}". ` +
+              `Explore ${exploredName(database, schema)} in the Snowflake warehouse. First call list_tables and list_views with database ${JSON.stringify(database)} and schema ${JSON.stringify(schema)}. ` +
               'Then describe the tables that look central (describe_table), and sample a few rows of each with execute_query using a LIMIT. ' +
               'Summarise what the schema holds, how the tables join, and which questions it can answer. Run read-only queries only.',
           },
@@ -126,6 +129,20 @@ export function registerObjectResources(server: McpServer, env: ToolEnv): void {
     }
     return { completion: { values, hasMore: false } };
   });
+}
+
+/**
+ * The schema explore_schema names, as the tools will read it: each part checked as a tool checks a name
+ * (not empty, no line break or other control or invisible character; INVALID_IDENTIFIER as a -32602 the
+ * client can show), shown as a qualified name (`SNOWMUX_SAMPLE.TPCH`, `DB."a ""b"""`).
+ */
+function exploredName(database: string, schema: string): string {
+  try {
+    return `${displayPart(normalizeIdentifier(database, 'database name'))}.${displayPart(normalizeIdentifier(schema, 'schema name'))}`;
+  } catch (err) {
+    if (!isSnowmuxError(err)) throw err;
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `explore_schema: ${err.message}`, { code: err.code, retryable: false });
+  }
 }
 
 /**
