@@ -214,6 +214,13 @@ describe('DuckDbWarehouse', () => {
 
     test('a name that does not exist says where the real names are, and never suggests the engine\'s own catalog functions', async () => {
       const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'OBJECT_NOT_FOUND', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
+      // Looked for in the call's own schema, which the advice must not call the default one.
+      await rejectsWith(
+        warehouse.query('SELECT * FROM ORDERS', opts({ schema: 'SHOWCASE' })),
+        'OBJECT_NOT_FOUND',
+        /an unqualified name is looked for in the call's database and schema: its database\/schema arguments, else the defaults; qualify it as SCHEMA\.NAME/,
+      );
+      assert.doesNotMatch(err.message, /resolve in the default database and schema/);
       await rejectsWith(warehouse.query('SELECT * FROM NOPE.ORDERS', opts()), 'OBJECT_NOT_FOUND', /schema "NOPE" does not exist/);
       await rejectsWith(warehouse.query('SELECT * FROM NOPE.TPCH.ORDERS', opts()), 'OBJECT_NOT_FOUND', /Catalog "NOPE" does not exist/);
       // A function that does not exist is the statement's mistake, not a missing object.

@@ -268,7 +268,11 @@ function catalogError(message: string): string {
 /** The parser's refusals of a statement nested too deeply: its expression depth limit, and bison's stack. */
 const DEPTH_LIMIT = /^Parser Error: (Max expression depth limit of \d+ exceeded|memory exhausted at or near)/;
 
-const CATALOG_ADVICE = 'Find the exact name with list_tables, list_views or search_objects (names resolve in the default database and schema unless qualified).';
+// Where an unqualified name was looked for: the call's own database/schema arguments when it gave them (it
+// said "the default database and schema", sending a call with schema = "SHOWCASE" to look in the default).
+const CATALOG_ADVICE =
+  'Find the exact name with list_tables, list_views or search_objects (an unqualified name is looked for in the call\'s database and schema: ' +
+  'its database/schema arguments, else the defaults; qualify it as SCHEMA.NAME or DATABASE.SCHEMA.NAME to read elsewhere).';
 
 /** DuckDB errors raised by user SQL become SQL_ERROR (OBJECT_NOT_FOUND for a missing name) with DuckDB's own message; ours pass through. */
 export function toWarehouseError(err: unknown): SnowmuxError {
