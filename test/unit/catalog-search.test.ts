@@ -81,6 +81,27 @@ test('the scope the caller named fails the search when it cannot be listed', asy
   await assert.rejects(searchCatalog(catalog((what) => (what === 'tables A.S2' ? denied : undefined)), search({ database: 'A', schema: 'S2' }), ctx), /Insufficient privileges/);
 });
 
+test('a schema named without its database is searched in every database that has it; the others are passed over, and a schema none has is said so', async () => {
+  const missing = (where: string) => new SnowmuxError('OBJECT_NOT_FOUND', `Schema '${where}' does not exist or not authorized.`);
+  // S2 exists only in B: A's listing of it is "does not exist", which ended the whole search.
+  const lister = catalog((what) => (what === 'tables A.S2' || what === 'views A.S2' ? missing('A.S2') : undefined));
+  const found = await searchCatalog(lister, search({ schema: 'S2', terms: ['s2'] }), ctx);
+  assert.deepEqual(found.hits.map((h) => `${h.kind} ${h.database}.${h.schema}${h.object ? `.${h.object}` : ''}`).sort(), ['schema B.S2', 'table B.S2.ITEMS_S2', 'table B.S2.ORDERS_S2']);
+  assert.deepEqual(found.skipped, [], 'a database without that schema is no refusal to report');
+  // Another refusal there is still skipped and said, as for any listing the caller did not name.
+  const refused = await searchCatalog(catalog((what) => (what === 'tables A.S2' ? denied : undefined)), search({ schema: 'S2' }), ctx);
+  assert.deepEqual(refused.skipped.map((x) => [x.where, x.code]), [['A.S2', 'PERMISSION_DENIED']]);
+  assert.deepEqual(refused.hits.map((h) => `${h.database}.${h.object}`), ['B.ORDERS_S2']);
+  // In no database at all: said, with what to do.
+  await assert.rejects(searchCatalog(catalog((what) => (what.startsWith('tables ') ? missing(what) : undefined)), search({ schema: 'NOPE' }), ctx), (err: SnowmuxError) => {
+    assert.equal(err.code, 'OBJECT_NOT_FOUND');
+    assert.equal(err.message, 'Schema NOPE does not exist in any of the 2 databases you can see. Use list_schemas (with database) to see the schemas of a database, or search without schema.');
+    return true;
+  });
+  // With its database named, the schema is still the caller's scope: its absence fails the search.
+  await assert.rejects(searchCatalog(lister, search({ database: 'A', schema: 'S2' }), ctx), /Schema 'A\.S2' does not exist/);
+});
+
 test('once the visit bound is reached, no further schema or database is listed', async () => {
   const lister = catalog();
   const found = await searchCatalog(lister, search({ maxVisited: 3 }), ctx);

@@ -6,10 +6,10 @@
  * search; anything that concerns the call itself (a timeout, a cancel, a rate or quota refusal, an
  * unavailable warehouse) ends it, as does a failure of the scope the caller named.
  */
-import { errorMessage, isSnowmuxError } from '../../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError } from '../../errors.js';
 import type { ErrorCode } from '../../error-codes.js';
 import { displayPart } from '../names/identifiers.js';
-import type { CallContext, Warehouse } from '../warehouse/types.js';
+import type { CallContext, ObjectInfo, Warehouse } from '../warehouse/types.js';
 
 export interface Hit {
   kind: 'database' | 'schema' | 'table' | 'view' | 'column';
@@ -98,6 +98,11 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
   };
 
   const databases = search.database !== undefined ? [{ name: search.database, comment: undefined }] : await catalog.listDatabases(ctx);
+  // A schema named without its database is looked for in every database: one that has no schema of that
+  // name is passed over (it failed the whole search, "Schema 'ANALYTICS.TPCH_SF1' does not exist", though
+  // another database had it), and only where it exists is it a match.
+  const everyDatabase = search.schema !== undefined && search.database === undefined;
+  let absentIn = 0;
   walk: for (const db of databases) {
     add({ kind: 'database', database: db.name, schema: null, object: null, column: null, comment: db.comment ?? null }, db.name, db.comment);
     const schemas =
@@ -105,9 +110,23 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
         ? [{ name: search.schema, comment: undefined }]
         : await listing(shown(db.name), search.database !== undefined, () => catalog.listSchemas(db.name, ctx));
     for (const s of schemas ?? []) {
+      let tables: ObjectInfo[] | undefined;
+      if (everyDatabase) {
+        try {
+          tables = await catalog.listObjects(db.name, s.name, 'table', ctx);
+        } catch (err) {
+          if (isSnowmuxError(err) && err.code === 'OBJECT_NOT_FOUND') {
+            absentIn++;
+            continue;
+          }
+          // Any other refusal is that of a listing the caller did not name: skipped and said, as elsewhere.
+          tables = await listing(shown(db.name, s.name), false, () => Promise.reject(err as Error));
+          if (tables === undefined) continue;
+        }
+      }
       add({ kind: 'schema', database: db.name, schema: s.name, object: null, column: null, comment: s.comment ?? null }, s.name, s.comment);
       for (const kind of ['table', 'view'] as const) {
-        const objects = await listing(shown(db.name, s.name), search.schema !== undefined, () => catalog.listObjects(db.name, s.name, kind, ctx));
+        const objects = kind === 'table' && tables !== undefined ? tables : await listing(shown(db.name, s.name), search.schema !== undefined && !everyDatabase, () => catalog.listObjects(db.name, s.name, kind, ctx));
         // A schema refused for its tables is refused for its views too: told once, not listed again.
         if (objects === undefined) break;
         for (const o of objects) {
@@ -130,6 +149,14 @@ export async function searchCatalog(catalog: CatalogLister, search: CatalogSearc
         }
       }
     }
+  }
+  if (everyDatabase && databases.length > 0 && absentIn === databases.length) {
+    throw new SnowmuxError(
+      'OBJECT_NOT_FOUND',
+      `Schema ${displayPart(search.schema!)} does not exist in any of the ${databases.length} database${databases.length === 1 ? '' : 's'} you can see. ` +
+        'Use list_schemas (with database) to see the schemas of a database, or search without schema.',
+      { details: { schema: search.schema } },
+    );
   }
   return { hits, partial, notDescribed, skipped, moreSkipped };
 }

@@ -31,7 +31,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
         z.strictObject({
           query: z.string().min(1).max(200).describe('Words to look for in names and comments (all must match).'),
           database: z.string().min(1).max(255).optional().describe('Search only this database.'),
-          schema: z.string().min(1).max(255).optional().describe('Search only this schema (needs database).'),
+          schema: z.string().min(1).max(255).optional().describe('Search only this schema: in the given database, else in every database that has one of this name.'),
           include_columns: z.boolean().optional().describe(`Also search column names and comments (describes up to ${MAX_DESCRIBED} objects).`),
           limit: z.number().int().min(1).max(200).optional().describe('Matches to return (default 25).'),
           offset: z.number().int().min(0).optional().describe('Matches to skip (default 0).'),
