@@ -43,3 +43,15 @@ test('explore_schema refuses an empty name, or one with a line break or another 
     });
   }
 });
+
+test('explore_schema called without its arguments is told which it needs and how to call again, not the schema library\'s words', async (t) => {
+  const client = await localClient(t, coreOver(t, unused));
+  for (const [args, needs] of [[{}, '"database" and "schema"'], [{ database: 'SNOWMUX_SAMPLE' }, '"schema"']] as const) {
+    await assert.rejects(client.getPrompt({ name: 'explore_schema', arguments: args as Record<string, string> }), (err: Error & { code?: number }) => {
+      assert.equal(err.code, -32602);
+      assert.match(err.message, new RegExp(`Prompt "explore_schema" needs ${needs}: call prompts/get again with its arguments in "arguments", each a string \\(prompts/list shows every prompt's arguments\\)\\.`));
+      assert.doesNotMatch(err.message, /Invalid input|received undefined/);
+      return true;
+    });
+  }
+});

@@ -19,14 +19,28 @@ interface Explained {
   asked: (params: Params) => unknown;
   dataKey?: string;
   /** `internal`: the SDK throws this one as a plain Error, which would reach the client as -32603. */
-  says: { said: RegExp; hint: (shown: string) => string; internal?: boolean }[];
+  says: { said: RegExp; hint: (shown: string, message: string) => string; internal?: boolean }[];
 }
 
 const PROMPT_HINT = (shown: string) => `Unknown prompt ${shown}: this server offers no prompt by that name. Call prompts/list for the prompts it offers (names are case-sensitive).`;
+/**
+ * The SDK's refusal of a prompt's arguments ("Invalid arguments for prompt explore_schema: database: Invalid
+ * input: expected string, received undefined, …") said neither what to pass nor where to look: the
+ * arguments it found missing or not strings, by name, and the way on. Prompt arguments are strings.
+ */
+function promptArgumentsHint(shown: string, message: string): string {
+  const issues = [...message.matchAll(/(\w+): Invalid input: expected \w+, received (\w+)/g)].map(([, name, received]) => ({ name: name!, missing: received === 'undefined' }));
+  const list = (names: string[]) => names.map((n) => `"${n}"`).join(' and ');
+  const missing = issues.filter((i) => i.missing).map((i) => i.name);
+  const wrong = issues.filter((i) => !i.missing).map((i) => i.name);
+  const said = [missing.length > 0 ? `needs ${list(missing)}` : '', wrong.length > 0 ? `takes ${list(wrong)} as text (a string)` : ''].filter(Boolean).join(', and ');
+  return `Prompt ${shown} ${said || 'was given arguments it does not take'}: call prompts/get again with its arguments in "arguments", each a string (prompts/list shows every prompt's arguments).`;
+}
+
 const RESOURCE_LISTS = 'Call resources/list and resources/templates/list for what this server serves.';
 
 const NEXT_STEP: Record<'prompts/get' | 'resources/read' | 'completion/complete', Explained> = {
-  'prompts/get': { asked: (p) => p.name, says: [{ said: /^Prompt .* not found$/s, hint: PROMPT_HINT }] },
+  'prompts/get': { asked: (p) => p.name, says: [{ said: /^Prompt .* not found$/s, hint: PROMPT_HINT }, { said: /^Invalid arguments for prompt /, hint: promptArgumentsHint }] },
   'resources/read': {
     asked: (p) => p.uri,
     dataKey: 'uri',
@@ -61,7 +75,7 @@ export function explainNotFound(server: McpServer): void {
         const asked = String(askedOf(request.params as Params));
         const data = typeof (err as ProtocolError).data === 'object' && (err as ProtocolError).data !== null ? { ...((err as ProtocolError).data as Record<string, unknown>) } : {};
         if (dataKey !== undefined && dataKey in data) data[dataKey] = asked.length > MAX_DATA_CHARS ? `${asked.slice(0, MAX_DATA_CHARS)}…` : asked;
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, known.hint(shownName(asked)), Object.keys(data).length > 0 ? data : undefined);
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, known.hint(shownName(asked), err instanceof Error ? err.message : ''), Object.keys(data).length > 0 ? data : undefined);
       }
     });
   }
