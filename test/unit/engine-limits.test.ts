@@ -367,3 +367,38 @@ test('an edit distance is bounded by the character comparisons it makes, for eve
     "SELECT levenshtein(c_comment, repeat('x', 900)) FROM customer",
   ]) assert.equal(duckdb(sql).allowed, true, sql);
 });
+
+test('statements that install, load or update engine extensions, or create or drop secrets, are refused by the hub for every role on the embedded engine', () => {
+  const refusedFor = (sql: string, pattern: RegExp) => {
+    for (const allowWrite of [false, true]) {
+      const verdict = duckdb(sql, allowWrite);
+      assert.equal(verdict.allowed, false, `${sql}: ${JSON.stringify(verdict)}`);
+      if (verdict.allowed) continue;
+      assert.equal(verdict.code, 'SQL_REFUSED');
+      assert.equal(verdict.rule, 'engine-features', `${sql}: ${verdict.message}`);
+      assert.match(verdict.message, pattern);
+      assert.match(verdict.message, /for every role \(rule: engine-features\)\. (Use the functions|Its file and network readers are off)/);
+    }
+  };
+  for (const sql of ['INSTALL httpfs', 'install httpfs FROM community', 'FORCE INSTALL httpfs', "INSTALL 'https://example.com/x.duckdb_extension'"]) refusedFor(sql, /^Query refused: INSTALL installs an engine extension/);
+  for (const sql of ['LOAD httpfs', "LOAD '/tmp/x.duckdb_extension'", 'load json']) refusedFor(sql, /^Query refused: LOAD loads an engine extension/);
+  for (const sql of ['UPDATE EXTENSIONS', 'update extensions (httpfs, json)', 'UPDATE EXTENSIONS;']) refusedFor(sql, /^Query refused: UPDATE EXTENSIONS downloads new versions/);
+  for (const sql of [
+    "CREATE SECRET s (TYPE s3, KEY_ID 'x', SECRET 'y')",
+    "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'x', SECRET 'y')",
+    "create or replace temporary secret s (TYPE s3, KEY_ID 'x', SECRET 'y')",
+    "CREATE TEMP SECRET IF NOT EXISTS s (TYPE http, BEARER_TOKEN 't')",
+  ]) refusedFor(sql, /^Query refused: CREATE SECRET stores credentials/);
+  for (const sql of ['DROP SECRET s', 'DROP PERSISTENT SECRET IF EXISTS s', 'drop temporary secret s']) refusedFor(sql, /^Query refused: DROP SECRET removes stored engine credentials/);
+  // Inside a multi-statement call, each statement is judged.
+  const multi = checkSql('SELECT 1; LOAD httpfs', { allowWrite: true, allowMultiStatement: true, dialect: 'duckdb' });
+  assert.equal(multi.allowed, false);
+  if (!multi.allowed) assert.equal(multi.rule, 'engine-features');
+  // A table named EXTENSIONS or SECRET is updated, created and dropped as any table (by the other rules).
+  for (const sql of ['UPDATE extensions SET x = 1', 'UPDATE extensions e SET x = 1', 'CREATE TABLE secret (x INT)', 'DROP TABLE secret', 'SELECT * FROM extensions']) {
+    const verdict = duckdb(sql, true);
+    assert.equal(verdict.allowed, true, `${sql}: ${JSON.stringify(verdict)}`);
+  }
+  // Snowflake's own CREATE SECRET is an object of the account, judged by the usual rules.
+  assert.equal(checkSql("CREATE SECRET s TYPE = PASSWORD USERNAME = 'u' PASSWORD = 'p'", { allowWrite: true, dialect: 'snowflake' }).allowed, true);
+});

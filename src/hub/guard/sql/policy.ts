@@ -168,9 +168,58 @@ function sessionStateChange(statement: StatementReading): string | undefined {
 
 /** SQL that would end the hub process running the embedded engine: refused for every role, writers too. */
 function engineRefusal(tokens: readonly Token[], type: ClassifiedStatement['type']): Refusal | undefined {
+  const feature = engineFeature(tokens);
+  if (feature !== undefined) {
+    return refuse(
+      'SQL_REFUSED',
+      type,
+      'engine-features',
+      `Query refused: ${feature.statement} ${feature.does}; the embedded warehouse runs with the extensions built into it and keeps no secrets, for every role (rule: engine-features). ${feature.instead}`,
+    );
+  }
   const hazard = engineHazard(tokens);
   if (hazard === undefined) return undefined;
   return refuse('SQL_REFUSED', type, 'engine-safety', `Query refused: the query ${hazard} (rule: engine-safety).`);
+}
+
+const EXTENSION_ADVICE = 'Use the functions the embedded warehouse has (it loads no extensions: they would read files or the network), or a Snowflake profile.';
+const SECRET_ADVICE = "Its file and network readers are off, so a secret would have nothing to serve: query the sample's tables, or use a Snowflake profile.";
+
+/**
+ * DuckDB statements that install, load or update engine extensions, or create or drop secrets (credentials
+ * for its file and network readers). The engine's own settings refuse them (no external access, no
+ * extension loading), with errors that name the hub user's home directory; the hub refuses them first,
+ * for writers too, saying what is true here.
+ */
+function engineFeature(tokens: readonly Token[]): { statement: string; does: string; instead: string } | undefined {
+  const words: string[] = [];
+  for (const t of tokens) {
+    if (words.length >= 6) break;
+    if (t.kind === 'punct' && t.text === '(' && words.length === 0) continue;
+    if (t.kind !== 'word') break;
+    words.push(t.upper ?? t.text.toUpperCase());
+  }
+  const [first, second] = words;
+  if (first === 'INSTALL' || (first === 'FORCE' && second === 'INSTALL')) return { statement: 'INSTALL', does: 'installs an engine extension', instead: EXTENSION_ADVICE };
+  if (first === 'LOAD') return { statement: 'LOAD', does: 'loads an engine extension', instead: EXTENSION_ADVICE };
+  if (first === 'UPDATE' && second === 'EXTENSIONS') {
+    // `UPDATE extensions SET …` (or with an alias) updates a table of that name.
+    const after = tokens[2];
+    if (after === undefined || after.kind === 'semicolon' || (after.kind === 'punct' && after.text === '(')) {
+      return { statement: 'UPDATE EXTENSIONS', does: 'downloads new versions of engine extensions', instead: EXTENSION_ADVICE };
+    }
+  }
+  if (first === 'CREATE' || first === 'DROP') {
+    let i = 1;
+    if (first === 'CREATE' && words[i] === 'OR' && words[i + 1] === 'REPLACE') i += 2;
+    if (words[i] === 'PERSISTENT' || words[i] === 'TEMPORARY' || words[i] === 'TEMP') i++;
+    if (words[i] === 'SECRET') {
+      return first === 'CREATE'
+        ? { statement: 'CREATE SECRET', does: "stores credentials for the engine's file and network readers", instead: SECRET_ADVICE }
+        : { statement: 'DROP SECRET', does: 'removes stored engine credentials', instead: SECRET_ADVICE };
+    }
+  }
+  return undefined;
 }
 
 function judgeStatement(statement: ClassifiedStatement, policy: SqlPolicy): Refusal | undefined {
