@@ -100,3 +100,36 @@ export function hideUrlCredentials(text: string): string {
 export function shownUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:[/\\]*)?[\s\S]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`).replace(SECRET_PARAMETER, '$1***');
 }
+
+/**
+ * A quoted absolute path (`"/home/alice/.snowmux/x.duckdb"`, `'C:\Users\…'`, `"~/…"`) in an engine's or the
+ * system's error text.
+ */
+const QUOTED_ABSOLUTE_PATH = /(["'])((?:\/|~[/\\]|\\\\|[A-Za-z]:[/\\])[^"'\n]*)\1/g;
+
+/**
+ * Error text as a caller of the hub may see it: every quoted absolute path in it shows its last part only
+ * (`"…/x.duckdb"`), or nothing (`"…"`) when that part is the user's name (a home directory). An engine resolves
+ * a relative name against the hub's working directory, and quotes its own directories (extensions, secrets)
+ * whole: those are places in the hub user's home, which an editor (a teammate on a shared hub) is not told.
+ * A line quoting the caller's own statement (DuckDB's `LINE 1: …`) is left as it was written.
+ */
+export function hideLocalPaths(text: string): string {
+  if (!text.includes('/') && !text.includes('\\')) return text;
+  const user = new Set([process.env['USER'], process.env['LOGNAME'], lastPart(process.env['HOME'] ?? '')].filter((s): s is string => !!s));
+  return text
+    .split('\n')
+    .map((line) =>
+      /^LINE \d+:/.test(line)
+        ? line
+        : line.replace(QUOTED_ABSOLUTE_PATH, (_all, quote: string, path: string) => {
+            const last = lastPart(path);
+            return `${quote}…${last === '' || last === '.' || last === '..' || user.has(last) ? '' : `/${last}`}${quote}`;
+          }),
+    )
+    .join('\n');
+}
+
+function lastPart(path: string): string {
+  return path.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? '';
+}

@@ -212,6 +212,27 @@ describe('DuckDbWarehouse', () => {
       await assert.rejects(fs.access(`${outside}.duckdb`));
     });
 
+    test('engine errors never quote a path on the hub machine: a relative file resolved in the hub\'s directory, the engine\'s own directories in its home', async () => {
+      const local = [process.cwd(), dataDir, os.homedir(), path.join(os.homedir(), '.duckdb')].filter((p) => p.length > 1);
+      const cases: [string, RegExp][] = [
+        // Relative: DuckDB resolves it against the hub's working directory (its home) and quotes that.
+        ["ATTACH 'other.duckdb' AS o", /^Permission Error: Cannot access file "…\/other\.duckdb" - file system operations are disabled/],
+        [`ATTACH '${path.join(dataDir, 'elsewhere.duckdb')}' AS o`, /^Permission Error: Cannot access file "…\/elsewhere\.duckdb"/],
+        // The engine's own directories, in the hub user's home (the hub refuses these statements first: rule engine-features).
+        ['INSTALL httpfs', /^Permission Error: Cannot access directory "…\/linux_\w+" - file system operations are disabled/],
+        ['UPDATE EXTENSIONS', /^Permission Error: Cannot access directory "…\/linux_\w+"/],
+        ["CREATE SECRET s (TYPE s3, KEY_ID 'x', SECRET 'y')", /^Permission Error: Cannot access directory "…\/stored_secrets"/],
+        [`COPY NATION TO '${path.join(dataDir, 'out.csv')}'`, /^Permission Error: Cannot access file "…\/out\.csv"/],
+      ];
+      for (const [sql, shown] of cases) {
+        const err = await rejectsWith(warehouse.query(sql, opts()), 'SQL_ERROR', shown);
+        for (const place of local) assert.ok(!err.message.includes(place), `${sql}: the message names ${place}: ${err.message}`);
+      }
+      // The line quoting the caller's own statement stays as written.
+      const quoted = await rejectsWith(warehouse.query("SELECT * FROM read_text('/etc/hostname')", opts()), 'SQL_ERROR', /Cannot access file "…\/hostname"/);
+      assert.match(quoted.message, /LINE 1: SELECT \* FROM read_text\('\/etc\/hostname'\)/);
+    });
+
     test('a name that does not exist says where the real names are, and never suggests the engine\'s own catalog functions', async () => {
       const err = await rejectsWith(warehouse.query('SELECT * FROM ORDRS', opts()), 'OBJECT_NOT_FOUND', /^Catalog Error: Table with name ORDRS does not exist! Find the exact name with list_tables/);
       // Looked for in the call's own schema, which the advice must not call the default one.

@@ -1,7 +1,8 @@
 /** How client and file text is shown on a terminal: every invisible character escaped, each as itself. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, hideUrlCredentials, shownText, shownUrl } from '../../src/shown-text.js';
+import { escapeInvisible, escapeInvisibleJson, escapeLine, hasInvisible, hideLocalPaths, hideUrlCredentials, shownText, shownUrl } from '../../src/shown-text.js';
+import { toolError } from '../../src/hub/pipeline/call-state.js';
 
 const HIDDEN = [
   '\u0000', '\u0007', '\u001b', '\u007f', '\u0085', '\u009b', '\u00a0', '\u00ad', '\u034f', '\u115f', '\u1680', '\u180e', '\u2000', '\u200b',
@@ -84,4 +85,23 @@ test('shownUrl shows a URL the user gave without anything that may be its passwo
     ['//u:SLASHES-PW@host', '***@host'],
   ];
   for (const [url, shown] of cases) assert.equal(shownUrl(url), shown);
+});
+
+test('hideLocalPaths: a quoted absolute path shows its last part only, a home directory nothing; the line quoting the statement stays', () => {
+  assert.equal(hideLocalPaths('Cannot access file "/home/alice/.snowmux/x.duckdb" - disabled'), 'Cannot access file "…/x.duckdb" - disabled');
+  assert.equal(hideLocalPaths("ENOENT: no such file or directory, mkdir '/srv/hub/warehouse'"), "ENOENT: no such file or directory, mkdir '…/warehouse'");
+  assert.equal(hideLocalPaths('at "C:\\Users\\alice\\snowmux\\w.duckdb" and "~/x/y"'), 'at "…/w.duckdb" and "…/y"');
+  const home = process.env['HOME'];
+  if (home && home.length > 1) assert.equal(hideLocalPaths(`cannot write "${home}"`), 'cannot write "…"');
+  assert.equal(hideLocalPaths('Cannot access file "/"'), 'Cannot access file "…"');
+  // Relative names, division and the caller's own statement are not paths on the hub machine.
+  assert.equal(hideLocalPaths('Cannot access file "x.csv"'), 'Cannot access file "x.csv"');
+  assert.equal(hideLocalPaths('Division by zero in 1/0'), 'Division by zero in 1/0');
+  assert.equal(hideLocalPaths("Error \"/a/b\"\nLINE 1: SELECT * FROM read_text('/a/b')"), "Error \"…/b\"\nLINE 1: SELECT * FROM read_text('/a/b')");
+});
+
+test('an unexpected error reaches the client without the paths of the hub machine it quoted (the hub log has them)', () => {
+  const result = toolError(Object.assign(new Error("EACCES: permission denied, open '/home/alice/.snowmux/warehouse/.sample-build-1/SNOWMUX_SAMPLE.duckdb'"), { code: 'EACCES' }));
+  const text = (result.content[0] as { text: string }).text;
+  assert.equal(text, "Unexpected error: EACCES: permission denied, open '…/SNOWMUX_SAMPLE.duckdb'. This is a snowmux bug; the hub log has details.");
 });

@@ -3,6 +3,7 @@ import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import type { QueryProgress } from '../types.js';
 import { forgetStatements } from './prepared-statements.js';
 import { timerDelay } from '../../../timer-delay.js';
+import { hideLocalPaths } from '../../../shown-text.js';
 
 /**
  * One warehouse call on its own DuckDB connection: interrupting it touches no one else.
@@ -278,10 +279,14 @@ const CATALOG_ADVICE =
 export function toWarehouseError(err: unknown): SnowmuxError {
   if (isSnowmuxError(err)) return err;
   // The node bindings prefix some engine errors with the step that failed; the engine's text is what helps.
+  // The engine quotes paths whole: a relative file name resolved against the hub's working directory (its
+  // home), its own extension and secret directories in the hub user's home. The caller is told the name only.
   const message =
-    errorMessage(err)
-      .replace(/^(Failed to extract statements|Failure running pending result task): /, '')
-      .trim() || 'DuckDB reported an error without a message.';
+    hideLocalPaths(
+      errorMessage(err)
+        .replace(/^(Failed to extract statements|Failure running pending result task): /, '')
+        .trim(),
+    ) || 'DuckDB reported an error without a message.';
   const kind = /^([A-Za-z ]+) Error:/.exec(message)?.[1];
   // DuckDB's own advice for running out of memory (SET temp_directory, threads, memory_limit) is settings
   // the hub locks: only its first line is kept, with what the caller can do.
