@@ -51,7 +51,7 @@ function statusLines(s: HubStatus, freshness: string, rows: number, columns: num
   head.push(freshness);
   const g = s.governance as Governance | undefined;
   const label = poolLabels(s.warehouses, g?.breakers);
-  head.push(fitList(`warehouses (${s.warehouses.length}): `, s.warehouses.map((w) => `${w.kind}:${label.warehouse(w)}${w.problem ? ` DOWN(${w.problem.snowflakeCode ?? w.problem.code})` : ''}`), columns, 'opens on first use'));
+  head.push(fitList(`warehouses (${s.warehouses.length}): `, s.warehouses.map((w) => `${w.kind}:${label.warehouse(w)}${w.problem ? ` DOWN(${w.problem.snowflakeCode ?? w.problem.code})` : ''}${heldSlots(w.detail)}`), columns, 'opens on first use'));
   // The hub's own judgement (status's health), on one line: the reasons in full are in `snowmux status`.
   if (s.health && !s.health.ok) head.push(cut(`UNHEALTHY: ${s.health.reasons.join('; ')}`, columns));
   head.push(`calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}`);
@@ -184,6 +184,12 @@ export function cut(line: string, columns: number): string {
  */
 export function sessionUpMs(session: { upMs?: number; connectedAt: string }, now: number): number {
   return session.upMs ?? now - Date.parse(session.connectedAt);
+}
+
+/** " SLOTS HELD(n)": statements that outlived their cancel hold n of an embedded warehouse's slots (status names them). */
+function heldSlots(detail: Record<string, unknown>): string {
+  const held = detail['outlivedStatements'];
+  return Array.isArray(held) && held.length > 0 ? ` SLOTS HELD(${held.length})` : '';
 }
 
 export function duration(ms: number): string {

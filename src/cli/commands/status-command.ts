@@ -281,6 +281,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
       .join(' ');
     out.push(`warehouse ${w.kind}:${label.warehouse(w)}  ${defaultContext(w.defaultDatabase, w.defaultSchema)}${extra ? `  ${extra}` : ''}`);
     if (w.problem) out.push(`  CANNOT SERVE [${w.problem.code}${w.problem.snowflakeCode ? ` ${w.problem.snowflakeCode}` : ''}] (last ${w.problem.at.slice(11, 19)} UTC): ${w.problem.message}`);
+    out.push(...formatOutlived(w, s.sessions));
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
   out.push(`totals  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
@@ -354,6 +355,29 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   // Each entry is one line (table cells are escaped whole); a message of several lines (a config error)
   // keeps them, indented, so none of them can pass for a row or a line of status's own.
   return `${out.flatMap((l) => l.split('\n').map((part, i) => escapeLine(i === 0 ? part : `    ${part}`))).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
+}
+
+/** One entry of an embedded warehouse's detail.outlivedStatements (call-scope.ts OutlivedStatement); another identity's shows no session. */
+interface OutlivedEntry { sessionId?: string; client?: string; tool?: string; stoppedBy?: string; sinceStopMs?: number; runningMs?: number }
+
+/**
+ * The slots of a warehouse held by statements the engine could not interrupt, which outlived their cancel: whose
+ * (session, identity, tool), since when, and what ends them. The calls waiting behind them are told the same.
+ */
+function formatOutlived(w: HubStatus['warehouses'][number], sessions: HubStatus['sessions']): string[] {
+  const held = w.detail['outlivedStatements'];
+  if (!Array.isArray(held) || held.length === 0) return [];
+  const capacity = typeof w.detail['maxConcurrentStatements'] === 'number' ? ` of ${w.detail['maxConcurrentStatements']}` : '';
+  const out = [`  SLOTS HELD ${held.length}${capacity} by statements the engine could not interrupt, which outlived their cancel (each keeps its slot until it ends on its own; restarting the hub ends it):`];
+  for (const entry of held as OutlivedEntry[]) {
+    const session = entry.sessionId ? sessions.find((x) => x.id === entry.sessionId) : undefined;
+    const whose = entry.sessionId
+      ? `session ${entry.sessionId.slice(0, 8)}${session ? ` (${session.identity.name}${entry.client ? `, ${entry.client}` : ''})` : entry.client ? ` (${entry.client})` : ''}`
+      : "another identity's call";
+    const stopped = entry.stoppedBy === 'QUERY_TIMEOUT' ? 'timed out' : entry.stoppedBy === 'QUERY_CANCELLED' ? 'cancelled' : `stopped (${entry.stoppedBy ?? '?'})`;
+    out.push(`    ${whose}${entry.tool ? ` ${entry.tool}` : ''}: ${stopped} ${duration(entry.sinceStopMs ?? 0)} ago, holding its slot for ${duration(entry.runningMs ?? 0)}`);
+  }
+  return out;
 }
 
 interface Governance {

@@ -51,6 +51,17 @@ export function ownStatus(status: HubStatus, identity: string): HubStatus {
     recent: status.recent.filter((c) => c.identity === identity),
     view: { identity, scope: 'own' } satisfies StatusView,
   };
+  // A statement that outlived its cancel holds a slot everyone waits behind: its count and age are the hub's
+  // facts, whose session it is only its own identity's.
+  scoped.warehouses = status.warehouses.map((w) => {
+    const held = w.detail['outlivedStatements'];
+    if (!Array.isArray(held)) return w;
+    const shown = held.map((entry) => {
+      const e = entry as { sessionId?: string; stoppedBy?: string; sinceStopMs?: number; runningMs?: number };
+      return e.sessionId !== undefined && visible.has(e.sessionId) ? entry : { stoppedBy: e.stoppedBy ?? null, sinceStopMs: e.sinceStopMs ?? null, runningMs: e.runningMs ?? null };
+    });
+    return { ...w, detail: { ...w.detail, outlivedStatements: shown } };
+  });
   const governance = status.governance as Governance | undefined;
   if (governance && typeof governance === 'object') {
     scoped.governance = {

@@ -148,7 +148,10 @@ export class CallState {
     // When the call was aborted (cancel, disconnect, timeout), that reason explains the failure best.
     const aborted = this.controller.signal.aborted;
     const reason: unknown = aborted ? this.controller.signal.reason : undefined;
-    const chosen = reason instanceof SnowmuxError ? reason : err;
+    // Except the backend's own account of a call that never ran because its slots are held by statements that
+    // outlived their cancel (details.heldSlots): the call's timeout alone would say to narrow the query.
+    const explains = err instanceof SnowmuxError && typeof err.details?.['heldSlots'] === 'number' && reason instanceof SnowmuxError && reason.code === err.code;
+    const chosen = explains ? err : reason instanceof SnowmuxError ? reason : err;
     const effective = chosen instanceof SnowmuxError ? this.afterWrite(chosen, aborted) : chosen;
     this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
     this.mayHaveRun = effective instanceof SnowmuxError && effective.details?.['mayHaveRun'] === true;

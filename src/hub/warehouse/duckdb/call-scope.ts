@@ -1,6 +1,6 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
-import type { QueryProgress } from '../types.js';
+import type { QueryProgress, QueryTag } from '../types.js';
 import { forgetStatements } from './prepared-statements.js';
 import { timerDelay } from '../../../timer-delay.js';
 import { hideLocalPaths } from '../../../shown-text.js';
@@ -35,7 +35,31 @@ export interface CallScopeOptions {
   progressIntervalMs: number;
   /** Where the call waits for its turn. */
   slots: Slots;
+  /** Whose call it is: named by status, and by the error of a call that waited behind it, if it outlives its cancel. */
+  tag?: QueryTag | undefined;
 }
+
+/**
+ * A statement that was told to stop (cancel, timeout, the hub stopping) at least OUTLIVED_MS ago and still runs
+ * in the engine: DuckDB checks for an interrupt between steps, and some steps (a backtracking pattern match, an
+ * edit distance of long texts) run for minutes. It keeps its slot (and the libuv thread under it) until it ends:
+ * closing its connection under it is not safe, and the hub re-sends the interrupt meanwhile.
+ */
+export interface OutlivedStatement {
+  sessionId: string;
+  requestId: string;
+  client: string;
+  tool: string;
+  /** What stopped it: QUERY_TIMEOUT, QUERY_CANCELLED, WAREHOUSE_CLOSED… */
+  stoppedBy: string;
+  /** Since it was told to stop. */
+  sinceStopMs: number;
+  /** Since it was given its slot. */
+  runningMs: number;
+}
+
+/** How long past its stop a statement must still run to count as outliving it (an interrupt lands within milliseconds). */
+const OUTLIVED_MS = 1000;
 
 /** Re-interrupt at this pace until the statement stops: an interrupt that lands between statements is otherwise lost. */
 const REINTERRUPT_MS = 25;
@@ -44,6 +68,13 @@ interface ActiveCall {
   connection: DuckDBConnection | undefined;
   stop(cause: SnowmuxError): void;
   settled: Promise<unknown>;
+  slots: Slots;
+  tag: QueryTag | undefined;
+  /** When it was given its slot (performance.now()); undefined while it waits for one or after it let go. */
+  slotSince: number | undefined;
+  /** When it was told to stop, and why. */
+  stoppedAt: number | undefined;
+  stoppedBy: string | undefined;
 }
 
 /** Idle connections kept for reuse; more than the concurrent calls the slots allow is never needed. */
@@ -51,6 +82,13 @@ const MAX_IDLE_CONNECTIONS = 8;
 
 export class CallTracker {
   private readonly active = new Set<ActiveCall>();
+  /** How long past its stop a statement must still run to count as outliving it (tests shorten it). */
+  private readonly outlivedAfterMs: number;
+
+  constructor(options: { outlivedAfterMs?: number } = {}) {
+    this.outlivedAfterMs = options.outlivedAfterMs ?? OUTLIVED_MS;
+  }
+
   private readonly idleConnections: DuckDBConnection[] = [];
   private closing = false;
 
@@ -59,6 +97,26 @@ export class CallTracker {
 
   get size(): number {
     return this.active.size;
+  }
+
+  /** Statements that hold a slot of `slots` (any, when not given) past their stop: see OutlivedStatement. */
+  outlived(slots?: Slots): OutlivedStatement[] {
+    const now = performance.now();
+    const held: OutlivedStatement[] = [];
+    for (const call of this.active) {
+      if (call.slotSince === undefined || call.stoppedAt === undefined || now - call.stoppedAt < this.outlivedAfterMs) continue;
+      if (slots !== undefined && call.slots !== slots) continue;
+      held.push({
+        sessionId: call.tag?.sessionId ?? '',
+        requestId: call.tag?.requestId ?? '',
+        client: call.tag?.client ?? '',
+        tool: call.tag?.tool ?? '',
+        stoppedBy: call.stoppedBy ?? 'QUERY_CANCELLED',
+        sinceStopMs: Math.round(now - call.stoppedAt),
+        runningMs: Math.round(now - call.slotSince),
+      });
+    }
+    return held.sort((a, b) => b.sinceStopMs - a.sinceStopMs);
   }
 
   /** Resolves once no call holds a connection or waits for one (calls started meanwhile included). */
@@ -107,9 +165,20 @@ export class CallTracker {
     const call: ActiveCall = {
       connection: undefined,
       settled: Promise.resolve(),
-      stop: (cause) => {
+      slots: options.slots,
+      tag: options.tag,
+      slotSince: undefined,
+      stoppedAt: undefined,
+      stoppedBy: undefined,
+      stop: (given) => {
         if (stopCause !== undefined) return;
+        // A call that timed out while it waited for a slot never ran: when statements that outlived their own
+        // stop hold the slots, that is why, and what the caller is told (not to narrow a query that never ran).
+        const held = call.slotSince === undefined && given.code === 'QUERY_TIMEOUT' ? this.outlived(options.slots) : [];
+        const cause = held.length > 0 ? heldSlotsError(given, held, options.slots.limit, performance.now() - started) : given;
         stopCause = cause;
+        call.stoppedAt = performance.now();
+        call.stoppedBy = cause.code;
         state.stopped = true;
         stopped.abort(cause);
         safeInterrupt(call.connection);
@@ -124,7 +193,7 @@ export class CallTracker {
       options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
         ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number, options.timeoutSetting)), timerDelay(options.timeoutMs))
         : undefined;
-    const report = (): void => reportProgress(queued ? undefined : call.connection, queued, started, options.onProgress);
+    const report = (): void => reportProgress(queued ? undefined : call.connection, queued, started, options.onProgress, queued ? this.outlived(options.slots) : []);
     const progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
     progress?.unref();
 
@@ -137,6 +206,7 @@ export class CallTracker {
           report();
         }
         release = await options.slots.acquire(stopped.signal);
+        call.slotSince = performance.now();
         queued = false;
         if (stopCause !== undefined) throw stopCause;
         if (this.closing) throw closedError();
@@ -153,6 +223,7 @@ export class CallTracker {
         state.dispose();
         if (call.connection !== undefined) this.letGo(call.connection, finishedCleanly && state.reusable);
         call.connection = undefined;
+        call.slotSince = undefined;
         release?.();
       }
     })();
@@ -330,6 +401,36 @@ function timeoutError(timeoutMs: number, setting: string | undefined): SnowmuxEr
   );
 }
 
+/** "1 of its slots is held by a statement that outlived its cancel (…)": what holds the slots, for a person. */
+function heldSlotsText(held: readonly OutlivedStatement[], limit?: number): string {
+  const of = limit === undefined ? '' : ` of its ${limit}`;
+  const who = held
+    .slice(0, 3)
+    .map((h) => `session ${h.sessionId.slice(0, 8) || '?'}'s ${h.tool || 'call'}, ${h.stoppedBy === 'QUERY_TIMEOUT' ? 'timed out' : 'stopped'} ${seconds(h.sinceStopMs)} ago`)
+    .join('; ');
+  const more = held.length > 3 ? `; ${held.length - 3} more` : '';
+  return `${held.length}${of} ${held.length === 1 ? 'slot is' : 'slots are'} held by ${held.length === 1 ? 'a statement' : 'statements'} the engine could not interrupt, which outlived ${held.length === 1 ? 'its' : 'their'} cancel (${who}${more})`;
+}
+
+function seconds(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}
+
+/**
+ * The timeout of a call that never ran because statements that outlived their cancel hold the slots: it says
+ * so, whose they are, and what ends them, instead of a timeout's "narrow the query". Keeps the timeout's code;
+ * `details.heldSlots` tells the call's own timeout (the hub's) to let this one speak (call-state.ts).
+ */
+function heldSlotsError(timeout: SnowmuxError, held: readonly OutlivedStatement[], limit: number, waitedMs: number): SnowmuxError {
+  return new SnowmuxError(
+    timeout.code,
+    `The query never ran: it waited ${seconds(waitedMs)} for a statement slot of the embedded warehouse, and ${heldSlotsText(held, limit)}. ` +
+      'Such a statement keeps its slot until it ends on its own; the query itself may be fine. Retry once they end; `snowmux status` names them, and restarting the hub (`snowmux hub --replace`) ends them.',
+    { cause: timeout, details: { ...(timeout.details ?? {}), heldSlots: held.length, notRun: true } },
+  );
+}
+
 function closeQuietly(connection: DuckDBConnection): void {
   forgetStatements(connection);
   try {
@@ -352,11 +453,15 @@ function reportProgress(
   queued: boolean,
   started: number,
   onProgress: CallScopeOptions['onProgress'],
+  held: readonly OutlivedStatement[],
 ): void {
   const elapsedMs = Math.round(performance.now() - started);
   let message: string;
   if (queued) {
-    message = 'Waiting for a free slot in the embedded warehouse (other statements are running).';
+    message =
+      held.length > 0
+        ? `Waiting for a free slot in the embedded warehouse: ${heldSlotsText(held)}.`
+        : 'Waiting for a free slot in the embedded warehouse (other statements are running).';
   } else {
     message = `Running for ${Math.round(elapsedMs / 1000)} s`;
     try {

@@ -154,6 +154,9 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   info(): WarehouseInfo {
+    // Statements the engine could not interrupt keep their slots past their cancel: status names them (whose,
+    // since when), as the calls waiting behind them are told.
+    const outlived = this.calls.outlived();
     return {
       kind: 'duckdb',
       name: 'embedded',
@@ -175,6 +178,7 @@ export class DuckDbWarehouse implements Warehouse {
         timeZone: EMBEDDED_TIME_ZONE,
         generatedOnOpen: this.openFacts.generated,
         openMs: this.openFacts.openMs,
+        ...(outlived.length === 0 ? {} : { outlivedStatements: outlived.map((o) => ({ ...o })) }),
       },
       ...(this.closedAt === null ? {} : { problem: warehouseProblem({ error: closedError(), ...this.closedAt, failures: 1 }) }),
     };
@@ -358,6 +362,7 @@ export class DuckDbWarehouse implements Warehouse {
         onProgress: ctx?.onProgress,
         progressIntervalMs: this.settings.progressIntervalMs,
         slots,
+        tag: ctx?.tag,
       },
       work,
     );
