@@ -318,11 +318,12 @@ function refusal(role: EffectiveRole, sql: string, dialect?: SqlDialectChoice): 
 test('a role that may write cannot clone or swap in a schema or database it is denied (read it under another name)', () => {
   const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
   for (const sql of ['CREATE SCHEMA tpch2 CLONE hr', 'CREATE SCHEMA snowmux_sample.tpch2 CLONE snowmux_sample."HR"', 'ALTER SCHEMA tpch SWAP WITH hr', 'ALTER SCHEMA tpch RENAME TO hr']) {
-    assert.match(refusal(writer, sql, 'snowflake'), /may not change SNOWMUX_SAMPLE\.HR \(rule: deny "\*\.HR\.\*"\)/, sql);
+    // A clone reads its source; a swap or rename changes the other schema.
+    assert.match(refusal(writer, sql, 'snowflake'), new RegExp(`may not ${sql.includes('CLONE') ? 'read' : 'change'} SNOWMUX_SAMPLE\\.HR \\(rule: deny "\\*\\.HR\\.\\*"\\)`), sql);
   }
   const everythingBut = roleFrom('write = true\nallow = ["*.*.*"]\ndeny = ["SECRET_DB"]\n');
   for (const sql of ['ALTER DATABASE mine SWAP WITH secret_db', 'CREATE DATABASE mine CLONE secret_db']) {
-    assert.match(refusal(everythingBut, sql, 'snowflake'), /may not change SECRET_DB \(rule: deny "SECRET_DB"\)/, sql);
+    assert.match(refusal(everythingBut, sql, 'snowflake'), new RegExp(`may not ${sql.includes('CLONE') ? 'read' : 'change'} SECRET_DB \\(rule: deny "SECRET_DB"\\)`), sql);
   }
   enforceSqlObjects(writer, 'CREATE SCHEMA tpch2 CLONE tpch', CTX, { dialect: 'snowflake' });
 });
@@ -560,4 +561,25 @@ test('SHOW … IN APPLICATION [PACKAGE] lists a database like SHOW … IN DATABA
     assert.deepEqual(analysis.refs.map((r) => [r.access, shown([r.ref])[0]]), [['list', 'SECRETAPP']], sql);
     assert.match(refusal(ANALYST, sql, 'snowflake'), /may not list everything in SECRETAPP/, sql);
   }
+});
+
+test('a CREATE or ALTER that reads another table by naming it in a definition is judged for it: (LIKE t), REFERENCES t, CLONE t (read); CREATE INDEX … ON t (a change of t)', () => {
+  const access = (sql: string, dialect: SqlDialectChoice = 'any') =>
+    [...new Set(analyzeSqlObjects(sql, CTX, { dialect }).refs.map((r) => `${r.ref.schema}.${r.ref.name}:${r.access}`))].sort();
+  assert.deepEqual(access('CREATE TABLE t (LIKE hr.salaries)', 'duckdb'), ['HR.SALARIES:read', 'TPCH.T:write']);
+  assert.deepEqual(access('CREATE TEMP TABLE t (a INT, LIKE hr.salaries INCLUDING ALL, b INT)', 'duckdb'), ['HR.SALARIES:read', 'TPCH.T:write']);
+  assert.deepEqual(access('CREATE TABLE t (a INT REFERENCES hr.salaries (id))'), ['HR.SALARIES:read', 'TPCH.T:write']);
+  assert.deepEqual(access('CREATE TABLE t (a INT, CONSTRAINT fk FOREIGN KEY (a) REFERENCES hr.salaries (id))'), ['HR.SALARIES:read', 'TPCH.T:write']);
+  assert.deepEqual(access('ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES hr.salaries (id)', 'snowflake'), ['HR.SALARIES:read', 'TPCH.T:write']);
+  assert.deepEqual(access('CREATE TABLE t2 CLONE hr.salaries', 'snowflake'), ['HR.SALARIES:read', 'TPCH.T2:write']);
+  assert.deepEqual(access('CREATE UNIQUE INDEX IF NOT EXISTS i ON hr.salaries (id)', 'duckdb'), ['HR.SALARIES:read', 'HR.SALARIES:write', 'TPCH.I:write']);
+  // A LIKE that compares values is not a column list's LIKE.
+  assert.deepEqual(access("CREATE TABLE t AS SELECT * FROM s WHERE (name LIKE 'a%')"), ['TPCH.S:read', 'TPCH.T:write']);
+
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
+  for (const sql of ['CREATE TABLE t (LIKE hr.salaries)', 'CREATE TEMP TABLE t (a INT REFERENCES hr.salaries (id))', 'CREATE TABLE t2 CLONE hr.salaries']) {
+    assert.match(refusal(writer, sql, 'duckdb'), /may not read SNOWMUX_SAMPLE\.HR\.SALARIES \(rule: deny "\*\.HR\.\*"\)/, sql);
+  }
+  assert.match(refusal(writer, 'CREATE INDEX i ON hr.salaries (id)', 'duckdb'), /may not change SNOWMUX_SAMPLE\.HR\.SALARIES/);
+  enforceSqlObjects(writer, 'CREATE TABLE t (LIKE tpch.orders)', CTX, { dialect: 'duckdb' });
 });

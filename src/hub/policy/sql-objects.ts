@@ -889,7 +889,8 @@ class StatementScanner {
     const t = this.#toks[j];
     if (t === undefined) return;
     this.#tableNameStarts.add(j);
-    const access: ObjectAccess = position === 'from' || position === 'used' || READ_TYPES.has(this.#type) ? 'read' : 'write';
+    // `CREATE TABLE x CLONE t`: t is read (copied), not changed.
+    const access: ObjectAccess = position === 'from' || position === 'used' || READ_TYPES.has(this.#type) || this.#word(i - 1) === 'CLONE' ? 'read' : 'write';
     switch (t.kind) {
       case 'stage':
         return; // stage access is the stage-listing rule's business
@@ -1255,6 +1256,13 @@ class StatementScanner {
       const source = this.#parseName(end + 1);
       if (source) this.#addName(source.parts, 'read');
     }
+    // `CREATE [UNIQUE] INDEX i ON t (…)`: the index is built on t, which it changes (and reads).
+    if (this.#type === 'CREATE' && end !== undefined && this.#word(k) === 'INDEX' && this.#word(end) === 'ON') {
+      const table = this.#parseName(end + 1);
+      if (table) this.#addName(table.parts, 'write');
+      else this.#out.opaque('cannot tell which table this index is on');
+    }
+    if ((this.#type === 'CREATE' || this.#type === 'ALTER') && end !== undefined) this.#definitionReads(end);
     if (this.#type === 'DROP' && end !== undefined) {
       // DROP TABLE a, b
       let at = end;
@@ -1264,6 +1272,23 @@ class StatementScanner {
         this.#addName(next.parts, 'write');
         at = next.end;
       }
+    }
+  }
+
+  /**
+   * Tables a CREATE or ALTER reads by naming them in a definition rather than in a table position: a column
+   * list's `LIKE t` (`CREATE TABLE x (LIKE t INCLUDING ALL)`, `(a INT, LIKE t)`: t's columns, defaults,
+   * constraints) and a foreign key's `REFERENCES t (…)` (its key is looked up on every write). A query in the
+   * definition (AS SELECT, a DEFAULT or CHECK subquery) is read where its FROM is.
+   */
+  #definitionReads(from: number): void {
+    for (let j = from; j < this.#toks.length; j++) {
+      const w = this.#word(j);
+      const listLike = w === 'LIKE' && this.#type === 'CREATE' && (this.#isPunct(j - 1, '(') || this.#isPunct(j - 1, ','));
+      if (w !== 'REFERENCES' && !listLike) continue;
+      const name = this.#parseName(j + 1);
+      if (name) this.#addName(name.parts, 'read');
+      else this.#out.opaque(`cannot tell which table ${w} names`);
     }
   }
 
