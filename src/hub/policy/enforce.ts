@@ -81,7 +81,8 @@ export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading
  * one is known to exist. The rules cannot tell from the SQL alone; the warehouse's catalog can.
  */
 export interface NameToResolve {
-  ref: ObjectRef & { schema: string; name: string };
+  /** A table or view; or a schema (no name) that DuckDB's `SHOW TABLES FROM x` lists when it exists, the database x otherwise. */
+  ref: ObjectRef & { schema: string };
   fallback: ObjectRef;
   access: ObjectAccess;
   /** The rule that refuses the fallback. */
@@ -90,8 +91,22 @@ export interface NameToResolve {
 
 function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToResolve[] {
   const toResolve: NameToResolve[] = [];
-  for (const { ref, access, fallback, function: isFunction } of analysis.refs) {
-    const verdict = objectVerdict(role, ref, true);
+  for (const found of analysis.refs) {
+    const { access, fallback, function: isFunction } = found;
+    let { ref } = found;
+    // `SHOW TABLES FROM x` (DuckDB): the schema x of the current database when there is one, else the database x.
+    const schemaOrDatabase = ref.schema !== undefined && ref.name === undefined && fallback !== undefined && fallback.schema === undefined;
+    let verdict = objectVerdict(role, ref, true);
+    // Neither may be listed: the refusal names the database x, as one name written alone most often means.
+    if (!verdict.allowed && schemaOrDatabase) {
+      const database = objectVerdict(role, fallback, true);
+      if (!database.allowed) {
+        verdict = database;
+        ref = fallback;
+      }
+    }
+    // A schema the role may not list is refused even where the database would be listed instead (when the schema
+    // does not exist): the catalog look-up sees only what the role may see, so it could not tell "absent" from "hidden".
     if (!verdict.allowed) {
       throw policyDenied(isFunction ? functionRefusal(role.name, ref, verdict.rule) : refusalMessage(role.name, ref, access, verdict.rule) + spellingHint(verdict), {
         role: role.name,
@@ -100,7 +115,7 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToR
         rule: verdict.rule,
       });
     }
-    if (fallback === undefined || ref.schema === undefined || ref.name === undefined) continue;
+    if (fallback === undefined || ref.schema === undefined || (ref.name === undefined && !schemaOrDatabase)) continue;
     const instead = objectVerdict(role, fallback, true);
     if (instead.allowed) continue;
     // The name-resolution stage can tell only whether a table or view exists, so a function the engine
@@ -113,7 +128,7 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToR
         { role: role.name, object: displayName(fallback), access, rule: instead.rule },
       );
     }
-    toResolve.push({ ref: { ...ref, schema: ref.schema, name: ref.name }, fallback, access, rule: instead.rule });
+    toResolve.push({ ref: { ...ref, schema: ref.schema }, fallback, access, rule: instead.rule });
   }
   const reason = analysis.opaqueReasons[0];
   if (reason !== undefined) {
@@ -128,6 +143,15 @@ function judgeObjects(role: EffectiveRole, analysis: SqlObjectAnalysis): NameToR
 
 /** The refusal when an allowed name is not there and the engine would use the fallback instead. */
 export function unresolvedNameDenied(role: EffectiveRole, name: NameToResolve, dialect: 'snowflake' | 'duckdb'): SnowmuxError {
+  if (name.ref.name === undefined) {
+    // SHOW TABLES FROM x: the schema x of the current database if it exists, else every schema of database x.
+    return policyDenied(
+      `Access denied: ${displayName(name.ref)} does not exist, and the embedded engine then lists every schema of the database ${displayName(name.fallback)}, ` +
+        `which role "${role.name}" may not list in full (rule: ${name.rule}); SHOW output is not filtered. ` +
+        `Check the name, name both parts (SHOW TABLES FROM database.schema), or use list_tables, which shows only what the role may see.`,
+      { role: role.name, object: displayName(name.fallback), access: name.access, rule: name.rule },
+    );
+  }
   const engine = dialect === 'snowflake' ? 'Snowflake' : 'the embedded engine';
   const how =
     name.fallback.database !== name.ref.database

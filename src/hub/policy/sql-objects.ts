@@ -627,10 +627,10 @@ class StatementScanner {
     return undefined;
   }
 
-  #add(ref: ObjectRef | undefined, access: ObjectAccess): void {
+  #add(ref: ObjectRef | undefined, access: ObjectAccess, fallback?: ObjectRef): void {
     if (!ref) return;
-    this.#duckDbCatalogCheck([], [ref]);
-    this.#out.add(ref, access);
+    this.#duckDbCatalogCheck([], [ref, fallback]);
+    this.#out.add(ref, access, fallback);
   }
 
   /** An object named in the SQL: where it resolves in the context, and where the engine looks if it is not there. */
@@ -1172,9 +1172,13 @@ class StatementScanner {
           // `db.schema` is that schema alone (DuckDB lists no other).
           this.#add(this.#schemaRef(name.parts), 'list');
         } else if (name) {
-          // One name is a database (every schema of it) or a schema of the current one, whichever exists.
-          this.#add(this.#databaseRef(name.parts.slice(0, 1)), 'list');
-          this.#add(this.#schemaRef(name.parts), 'list');
+          // One name is a schema of the current database when it has one, and otherwise a database (every schema
+          // of it): the schema, with the database as where the engine looks if it is not there (the
+          // name-resolution stage asks the catalog when the role may use only one of the two).
+          const database = this.#databaseRef(name.parts.slice(0, 1));
+          const schema = this.#schemaRef(name.parts);
+          if (schema) this.#add(schema, 'list', database);
+          else this.#add(database, 'list');
         } else this.#out.opaque('cannot tell where SHOW TABLES FROM looks');
       } else {
         // DuckDB lists the tables and views of every schema on its search path, which after the call's

@@ -29,12 +29,23 @@ export const nameResolution: StatementStage = {
     // The engine the SQL was read for (the target's), so the names are the ones the rules judged.
     const dialect = st.scope.target.kind === 'snowflake' ? 'snowflake' : 'duckdb';
     for (const name of names) {
-      const present = await exists(lookup, dialect, name.ref, ctx);
+      const present = name.ref.name === undefined ? await schemaExists(lookup, name.ref, ctx) : await exists(lookup, dialect, { ...name.ref, name: name.ref.name }, ctx);
       if (!present) throw unresolvedNameDenied(st.scope.role, name, dialect);
     }
     return next();
   },
 };
+
+/** Whether the current database has the schema DuckDB's `SHOW TABLES FROM x` would list (compared as its binder does). */
+async function schemaExists(lookup: NonNullable<Statement['lookup']>, ref: { database: string; schema: string }, ctx: CallContext): Promise<boolean> {
+  try {
+    const schemas = await lookup({ kind: 'schemas', database: ref.database, ctx });
+    return schemas.some((s) => sameDuckDbName(s.name, ref.schema));
+  } catch (err) {
+    if (isSnowmuxError(err) && err.code === 'OBJECT_NOT_FOUND') return false;
+    throw err;
+  }
+}
 
 async function exists(
   lookup: NonNullable<Statement['lookup']>,
