@@ -402,3 +402,37 @@ test('statements that install, load or update engine extensions, or create or dr
   // Snowflake's own CREATE SECRET is an object of the account, judged by the usual rules.
   assert.equal(checkSql("CREATE SECRET s TYPE = PASSWORD USERNAME = 'u' PASSWORD = 'p'", { allowWrite: true, dialect: 'snowflake' }).allowed, true);
 });
+
+test("a writer is refused what shows the hub machine rather than the data (the database file's path, the engine's directories and settings, the hub's environment), as a reader is", () => {
+  for (const sql of [
+    'SELECT * FROM pragma_database_list',
+    'SELECT path FROM duckdb_databases()',
+    'SELECT database_name, path FROM duckdb_databases',
+    'SELECT path FROM "duckdb_databases"',
+    'SELECT path FROM system.main.duckdb_databases',
+    "SELECT current_setting('secret_directory')",
+    "SELECT * FROM duckdb_settings() WHERE value LIKE '/%'",
+    "SELECT * FROM pg_settings WHERE setting LIKE '/%'",
+    'SELECT install_path FROM duckdb_extensions()',
+    "SELECT getenv('HOME')",
+    'CREATE TEMP TABLE t AS SELECT * FROM duckdb_databases()',
+    'PRAGMA database_list',
+    'pragma platform',
+    'CALL pragma_database_list()',
+    "INSERT INTO t SELECT path FROM duckdb_databases() RETURNING *",
+  ]) {
+    const verdict = duckdb(sql, true);
+    assert.equal(verdict.allowed, false, `${sql}: ${JSON.stringify(verdict)}`);
+    if (verdict.allowed) continue;
+    assert.equal(verdict.rule, 'engine-features', `${sql}: ${verdict.message}`);
+    assert.match(verdict.message, /on the hub machine|hub machine's platform|the hub's environment/);
+    assert.match(verdict.message, /for every role on the embedded warehouse \(rule: engine-features\)\. Query the data instead/);
+    // A reader is refused it by the read-only rule, as before.
+    const reader = duckdb(sql);
+    assert.equal(reader.allowed, false, sql);
+  }
+  // What shows the data's own catalog (names, columns) still runs for a writer.
+  for (const sql of ["SELECT * FROM NATION WHERE N_NAME GLOB 'A*'", 'SELECT table_name FROM duckdb_tables()', 'SELECT * FROM duckdb_columns()', 'PRAGMA table_info(\'NATION\')', 'PRAGMA show_databases', 'SELECT current_schema()']) {
+    assert.equal(duckdb(sql, true).allowed, true, sql);
+  }
+});

@@ -199,6 +199,22 @@ const DUCKDB_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['JSON_PRETTY', JSON_RECURSION],
 ]);
 
+/**
+ * Why DuckDB readers are refused when what they show is about the hub machine (file paths of the databases,
+ * the engine's directories and settings, its environment, its platform): refused for every role, writers too
+ * (policy.ts, rule engine-features). A writer's statement runs on the same machine; the paths are the hub
+ * user's home.
+ */
+const HUB_MACHINE_REASONS: readonly string[] = [...new Set(
+  // Not glob's "lists files": a file reader the engine refuses (no external access), and GLOB is also the pattern operator.
+  [...DUCKDB_FUNCTIONS.values()].filter((reason) => /on the hub machine|hub machine's platform|the hub's environment/.test(reason) && !reason.startsWith('lists files')),
+)];
+
+/** Whether a statement's hazard (`calls X, which …`, `reads X, which …`) is one of HUB_MACHINE_REASONS. */
+export function revealsHubMachine(hazard: string): boolean {
+  return HUB_MACHINE_REASONS.some((reason) => hazard.endsWith(`, which ${reason}`));
+}
+
 /** DuckDB function name prefixes and suffixes that read files, URLs or other databases. */
 const DUCKDB_FILE_PREFIXES = ['READ_', 'PARQUET_', 'ICEBERG_', 'DELTA_', 'SQLITE_', 'POSTGRES_', 'MYSQL_', 'ST_READ', 'FROM_SUBSTRAIT', 'ARROW_SCAN'];
 const NOT_FILE_SCANS: ReadonlySet<string> = new Set(['RESULT_SCAN', 'SEQ_SCAN']);

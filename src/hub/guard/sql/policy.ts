@@ -16,6 +16,7 @@ import { shownText } from '../../../shown-text.js';
 import { DIALECT_NAMES, classificationOf, type ClassifiedStatement, type SqlDialectChoice } from './dialect-classifier.js';
 import type { SqlDialect, Token } from './lexer.js';
 import { engineHazard } from './engine-limits.js';
+import { judgeFunctionCall, revealsHubMachine } from './function-rules.js';
 import { leadingWords, readSql, type SqlReading, type StatementReading } from './sql-reading.js';
 import { READ_TYPES, refusalAdvice, typeHazard, type StatementType } from './statement-types.js';
 
@@ -132,7 +133,7 @@ function judgeReading(reading: SqlReading, policy: SqlPolicy, nameDialect: boole
   for (let i = 0; i < statements.length; i++) {
     const statement = statements[i];
     if (statement === undefined) continue;
-    const refusal = (dialect === 'duckdb' ? engineRefusal(reading.statements[i]?.tokens ?? [], statement.type) : undefined) ?? judgeStatement(statement, policy);
+    const refusal = (dialect === 'duckdb' ? engineRefusal(reading.statements[i]?.tokens ?? [], statement.type, policy.allowWrite ? statement.hazards : undefined) : undefined) ?? judgeStatement(statement, policy);
     if (refusal) {
       if (statements.length > 1) refusal.message = refusal.message.replace(/^Query refused: /, `Query refused (statement ${i + 1} of ${statements.length}): `);
       return refusal;
@@ -167,14 +168,17 @@ function sessionStateChange(statement: StatementReading): string | undefined {
 }
 
 /** SQL that would end the hub process running the embedded engine: refused for every role, writers too. */
-function engineRefusal(tokens: readonly Token[], type: ClassifiedStatement['type']): Refusal | undefined {
-  const feature = engineFeature(tokens);
+/** `hazards`: given for a writer, whose statements the read-only rule (which refuses the hub-machine readers) does not judge. */
+function engineRefusal(tokens: readonly Token[], type: ClassifiedStatement['type'], hazards?: readonly string[]): Refusal | undefined {
+  const feature = engineFeature(tokens) ?? (hazards === undefined ? undefined : hubMachineReader(tokens, hazards));
   if (feature !== undefined) {
     return refuse(
       'SQL_REFUSED',
       type,
       'engine-features',
-      `Query refused: ${feature.statement} ${feature.does}; the embedded warehouse runs with the extensions built into it and keeps no secrets, for every role (rule: engine-features). ${feature.instead}`,
+      feature.hubMachine
+        ? `Query refused: ${feature.statement} ${feature.does}, for every role on the embedded warehouse (rule: engine-features). ${feature.instead}`
+        : `Query refused: ${feature.statement} ${feature.does}; the embedded warehouse runs with the extensions built into it and keeps no secrets, for every role (rule: engine-features). ${feature.instead}`,
     );
   }
   const hazard = engineHazard(tokens);
@@ -191,7 +195,15 @@ const SECRET_ADVICE = "Its file and network readers are off, so a secret would h
  * extension loading), with errors that name the hub user's home directory; the hub refuses them first,
  * for writers too, saying what is true here.
  */
-function engineFeature(tokens: readonly Token[]): { statement: string; does: string; instead: string } | undefined {
+interface EngineFeature {
+  statement: string;
+  does: string;
+  instead: string;
+  /** A reader of facts about the hub machine (hubMachineReader), not an extension or secret statement. */
+  hubMachine?: true;
+}
+
+function engineFeature(tokens: readonly Token[]): EngineFeature | undefined {
   const words: string[] = [];
   for (const t of tokens) {
     if (words.length >= 6) break;
@@ -218,6 +230,33 @@ function engineFeature(tokens: readonly Token[]): { statement: string; does: str
         ? { statement: 'CREATE SECRET', does: "stores credentials for the engine's file and network readers", instead: SECRET_ADVICE }
         : { statement: 'DROP SECRET', does: 'removes stored engine credentials', instead: SECRET_ADVICE };
     }
+  }
+  return undefined;
+}
+
+/**
+ * A reader of facts about the hub machine rather than the data (the database file's path, the engine's
+ * directories and settings, the hub's environment): read-only roles are refused it as a hazard; writers, whose
+ * statements skip that rule, were shown the hub user's home (`SELECT path FROM duckdb_databases`,
+ * `PRAGMA database_list`, `current_setting('secret_directory')`, `getenv('HOME')`).
+ */
+function hubMachineReader(tokens: readonly Token[], hazards: readonly string[]): EngineFeature | undefined {
+  const instead = 'Query the data instead; the embedded warehouse keeps what it shows about the machine it runs on to the hub\'s operator (`snowmux status`).';
+  const hazard = hazards.find(revealsHubMachine);
+  if (hazard !== undefined) return { statement: 'the query', does: hazard, instead, hubMachine: true };
+  // Wherever the statement names one (a write's query: CREATE … AS, INSERT … SELECT … RETURNING), whose
+  // function calls the read-only rule does not list as hazards.
+  for (const t of tokens) {
+    if (t.kind !== 'word' && t.kind !== 'quoted_ident') continue;
+    const verdict = judgeFunctionCall(t.upper ?? t.text.toUpperCase(), 'duckdb');
+    if (verdict.hazard !== undefined && revealsHubMachine(`names x, which ${verdict.hazard}`)) {
+      return { statement: `the statement names ${shownText(t.text)}, which`, does: verdict.hazard, instead, hubMachine: true };
+    }
+  }
+  const [first, second] = tokens.filter((t) => t.kind === 'word').slice(0, 2).map((t) => t.upper ?? t.text.toUpperCase());
+  if (first === 'PRAGMA' && second !== undefined) {
+    const verdict = judgeFunctionCall(`PRAGMA_${second}`, 'duckdb');
+    if (verdict.hazard !== undefined && revealsHubMachine(`calls x, which ${verdict.hazard}`)) return { statement: `PRAGMA ${second.toLowerCase()}`, does: verdict.hazard, instead, hubMachine: true };
   }
   return undefined;
 }
