@@ -436,3 +436,15 @@ test("a writer is refused what shows the hub machine rather than the data (the d
     assert.equal(duckdb(sql, true).allowed, true, sql);
   }
 });
+
+test('ATTACH and DETACH are refused for every role on the embedded engine: an attached database is every session\'s', () => {
+  for (const sql of ["ATTACH '/home/u/.snowmux/warehouse/SNOWMUX_SAMPLE.duckdb' AS s2 (READ_ONLY)", "attach if not exists ':memory:' AS m", 'DETACH s2', 'DETACH DATABASE IF EXISTS s2']) {
+    for (const allowWrite of [false, true]) {
+      const verdict = duckdb(sql, allowWrite);
+      assert.equal(verdict.allowed, false, sql);
+      if (verdict.allowed) continue;
+      assert.equal(verdict.rule, 'engine-features', `${sql}: ${verdict.message}`);
+      assert.match(verdict.message, /^Query refused: (ATTACH attaches a database to|DETACH detaches a database from) the engine, which every session shares, for every role on the embedded warehouse \(rule: engine-features\)\. Query the sample database/);
+    }
+  }
+});

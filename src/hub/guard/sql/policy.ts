@@ -187,6 +187,7 @@ function engineRefusal(tokens: readonly Token[], type: ClassifiedStatement['type
 }
 
 const EXTENSION_ADVICE = 'Use the functions the embedded warehouse has (it loads no extensions: they would read files or the network), or a Snowflake profile.';
+const ATTACH_ADVICE = 'Query the sample database (SNOWMUX_SAMPLE), or use a Snowflake profile.';
 const SECRET_ADVICE = "Its file and network readers are off, so a secret would have nothing to serve: query the sample's tables, or use a Snowflake profile.";
 
 /**
@@ -214,6 +215,11 @@ function engineFeature(tokens: readonly Token[]): EngineFeature | undefined {
   const [first, second] = words;
   if (first === 'INSTALL' || (first === 'FORCE' && second === 'INSTALL')) return { statement: 'INSTALL', does: 'installs an engine extension', instead: EXTENSION_ADVICE };
   if (first === 'LOAD') return { statement: 'LOAD', does: 'loads an engine extension', instead: EXTENSION_ADVICE };
+  // Attached databases belong to the engine, not the connection: one ATTACH (of the sample's own file, the one
+  // the engine lets through) showed in every other session's list_databases until the hub stopped.
+  if (first === 'ATTACH' || first === 'DETACH') {
+    return { statement: first, does: `${first === 'ATTACH' ? 'attaches a database to' : 'detaches a database from'} the engine, which every session shares`, instead: ATTACH_ADVICE, hubMachine: true };
+  }
   if (first === 'UPDATE' && second === 'EXTENSIONS') {
     // `UPDATE extensions SET …` (or with an alias) updates a table of that name.
     const after = tokens[2];
