@@ -19,6 +19,7 @@ test('the shim bundle requires node builtins only, and stays small', () => {
     assert.ok(!text.includes(`"${heavy}`) && !text.includes(`'${heavy}`), `the shim references ${heavy}`);
   }
   // A guard against a heavy import (the MCP SDK alone is several times this), not a byte budget: the bundle
-  // reached 99.96 KiB before the shim handled a hub process that cannot be started at all.
-  assert.ok(statSync(bundle).size < 104 * 1024, 'the shim bundle grew past 104 KiB');
+  // was 104.9 KiB once the shim cancelled its calls on EPIPE and sent an editor's relative paths absolute.
+  // Removing its white space (81 KiB) loaded no faster (30 paired runs of node -e require(...)), so it is kept readable.
+  assert.ok(statSync(bundle).size < 112 * 1024, 'the shim bundle grew past 112 KiB');
 });
