@@ -170,7 +170,7 @@ function sessionStateChange(statement: StatementReading): string | undefined {
 /** SQL that would end the hub process running the embedded engine: refused for every role, writers too. */
 /** `hazards`: given for a writer, whose statements the read-only rule (which refuses the hub-machine readers) does not judge. */
 function engineRefusal(tokens: readonly Token[], type: ClassifiedStatement['type'], hazards?: readonly string[]): Refusal | undefined {
-  const feature = engineFeature(tokens) ?? (hazards === undefined ? undefined : hubMachineReader(tokens, hazards));
+  const feature = engineFeature(tokens) ?? (hazards === undefined ? undefined : hubMachineReader(tokens, hazards, type));
   if (feature !== undefined) {
     return refuse(
       'SQL_REFUSED',
@@ -246,13 +246,14 @@ function engineFeature(tokens: readonly Token[]): EngineFeature | undefined {
  * statements skip that rule, were shown the hub user's home (`SELECT path FROM duckdb_databases`,
  * `PRAGMA database_list`, `current_setting('secret_directory')`, `getenv('HOME')`).
  */
-function hubMachineReader(tokens: readonly Token[], hazards: readonly string[]): EngineFeature | undefined {
+function hubMachineReader(tokens: readonly Token[], hazards: readonly string[], type: ClassifiedStatement['type']): EngineFeature | undefined {
   const instead = 'Query the data instead; the embedded warehouse keeps what it shows about the machine it runs on to the hub\'s operator (`snowmux status`).';
   const hazard = hazards.find(revealsHubMachine);
   if (hazard !== undefined) return { statement: 'the query', does: hazard, instead, hubMachine: true };
-  // Wherever the statement names one (a write's query: CREATE … AS, INSERT … SELECT … RETURNING), whose
-  // function calls the read-only rule does not list as hazards.
-  for (const t of tokens) {
+  // Wherever a write names one (its query: CREATE … AS, INSERT … SELECT … RETURNING), whose function calls
+  // the read-only rule does not list as hazards. A read's hazards are complete: a lexical look there refused
+  // a writer what a read-only role may run (a column alias pg_database).
+  for (const t of READ_TYPES.has(type) ? [] : tokens) {
     if (t.kind !== 'word' && t.kind !== 'quoted_ident') continue;
     const verdict = judgeFunctionCall(t.upper ?? t.text.toUpperCase(), 'duckdb');
     if (verdict.hazard !== undefined && revealsHubMachine(`names x, which ${verdict.hazard}`)) {
