@@ -317,6 +317,13 @@ export class CallState {
 const OUT_OF_MEMORY_ADVICE =
   'The embedded warehouse keeps intermediate results in memory only (its memory limit; nothing spills to the hub\'s disk): narrow the query — filters, fewer columns, no cross join — or aggregate before sorting.';
 
+// A write role's write on the sample: DuckDB says only that the database is read-only, which reads as the
+// role's refusal or a fault to retry. What is true, and what can be done instead.
+const READ_ONLY_SAMPLE = /attached in read-only mode/;
+const READ_ONLY_SAMPLE_ADVICE =
+  'The embedded sample warehouse is read-only for every role, writers too: it is the hub\'s built-in demo data. Each call runs on its own, so a TEMP table or a SET lasts for that call only. ' +
+  'Read the data with SELECT (a CTE or subquery for intermediate steps); to write, point the hub at Snowflake (a profile; snowmux doctor checks it).';
+
 /** A table, view, schema or database that does not exist (not a function: that is the statement's mistake). */
 const MISSING_OBJECT = /^(Catalog Error: (Table|View|Schema) with name .* does not exist|Binder Error: Catalog "[^"]*" does not exist)/;
 
@@ -370,6 +377,8 @@ export function toWarehouseError(err: unknown): SnowmuxError {
           ? // DuckDB's advice ("Use SET max_expression_depth TO x") is a setting the hub locks; bison's "memory
             // exhausted" reads as the hub running out of memory. Both are the query's nesting.
             `Parser Error: the query nests expressions or subqueries deeper than the embedded engine parses (${message.split('\n', 1)[0]!.replace(/^Parser Error: /, '').replace(/\. Use "SET max_expression_depth[^"]*"[^.]*\./, '')}); the limit is fixed. Write it with fewer levels: an IN list or CASE instead of nested calls, a CTE for each level of subquery.`
+          : READ_ONLY_SAMPLE.test(message)
+          ? `${message.split('\n', 1)[0]!} ${READ_ONLY_SAMPLE_ADVICE}`
           : message === 'Parser Error: NameListToString NOT IMPLEMENTED'
           ? // What DuckDB's parser says of a table name with four or more parts: an internal placeholder.
             'Parser Error: a table name has at most three parts (database.schema.table); the query names one with more. Remove the extra part (a column belongs in the SELECT list), or double-quote a name that has dots in it.'
