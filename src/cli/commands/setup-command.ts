@@ -199,7 +199,8 @@ function readEditorConfig(path: string, title: string): string | undefined {
     fd = openRegularFile(path).fd;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
+    // No file there (ENOTDIR: a directory on the way is a file): the write that follows names what is in the way.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     const what = code === 'ENOTREG' ? `is not a regular file (a FIFO, device or socket)` : code === 'EISDIR' ? 'is a directory' : `could not be read (${ioProblem(err)})`;
     throw new SnowmuxError('EDITOR_CONFIG_UNWRITABLE', `${title}'s config ${path} ${what}; snowmux will not read or replace it, and nothing was written. ${byHand}`, { cause: err });
   }
