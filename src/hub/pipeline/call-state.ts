@@ -4,7 +4,7 @@
  * audit stage turns it into the call's one CallRecord.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { SnowmuxError, errorMessage } from '../../errors.js';
+import { SnowmuxError, callerErrorMessage, errorMessage } from '../../errors.js';
 import { hideLocalPaths } from '../../shown-text.js';
 import { REFUSAL_CODES, RETRYABLE_CODES, USER_CODES } from '../../error-codes.js';
 import { sqlCredentialHider } from '../guard/sql/sql-credentials.js';
@@ -195,7 +195,8 @@ export type CallStage = Stage<CallState, CallToolResult>;
  */
 export function toolError(err: unknown, shown: (text: string) => string = (text) => text): CallToolResult {
   const code = err instanceof SnowmuxError ? err.code : 'INTERNAL_ERROR';
-  const message = shown(err instanceof SnowmuxError ? err.message : `Unexpected error: ${hideLocalPaths(errorMessage(err))}. This is a snowmux bug; the hub log has details.`);
+  // A failure of the hub's own files is told without them (callerMessage): the log above has the operator's copy.
+  const message = shown(err instanceof SnowmuxError ? callerErrorMessage(err) : `Unexpected error: ${hideLocalPaths(errorMessage(err))}. This is a snowmux bug; the hub log has details.`);
   const details = err instanceof SnowmuxError ? err.details : undefined;
   const after = details?.['retryAfterMs'];
   const retryAfterMs = typeof after === 'number' && Number.isFinite(after) ? Math.max(0, Math.ceil(after)) : undefined;

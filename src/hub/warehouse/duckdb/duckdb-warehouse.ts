@@ -1,6 +1,6 @@
 import { DOUBLE, DuckDBInstance, StatementType, version as duckDbVersion } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import { SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
+import { ASK_THE_OPERATOR, SnowmuxError, errorMessage, isSnowmuxError } from '../../../errors.js';
 import { quoteIdentifier } from '../../names/identifiers.js';
 import type {
   CallContext,
@@ -148,6 +148,8 @@ export class DuckDbWarehouse implements Warehouse {
       throw new SnowmuxError(
         'WAREHOUSE_UNAVAILABLE',
         `The embedded warehouse cannot open ${file}: ${opened.problem}. Check the warehouse settings (threads, memory limit), or delete the file to have it rebuilt.`,
+        // The engine's text quotes the file (and the hub's directories) too: the caller gets neither.
+        { details: { transient: false }, callerMessage: `The embedded warehouse cannot open its sample database file on the hub's machine. ${ASK_THE_OPERATOR}` },
       );
     }
     return new DuckDbWarehouse(opened.instance, file, settings, { generated, openMs: Math.round(performance.now() - started) });

@@ -3,7 +3,7 @@ import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { SnowmuxError, errorMessage } from '../../../errors.js';
+import { ASK_THE_OPERATOR, SnowmuxError, errorMessage } from '../../../errors.js';
 import { quoteIdentifier, stringLiteral } from '../../names/identifiers.js';
 import { generateTpchData } from './tpch-data.js';
 import type { TpchData } from './tpch-data.js';
@@ -51,7 +51,9 @@ export function sampleDatabasePath(dataDir: string): string {
 
 /**
  * Refuses a sample file's name taken by something DuckDB must not open (a FIFO blocked the hub's main thread
- * for good: every call, every editor): WAREHOUSE_UNAVAILABLE naming it. A missing file is fine (it is built).
+ * for good: every call, every editor): WAREHOUSE_UNAVAILABLE naming it for the operator (the log, status,
+ * doctor), and without the hub's path for the calls that meet it. A missing file is fine (it is built).
+ * Not transient: it stays until someone removes it.
  */
 export function refuseNonFileSample(file: string): void {
   let st;
@@ -62,7 +64,10 @@ export function refuseNonFileSample(file: string): void {
   }
   if (st.isFile()) return;
   const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isSocket() ? 'a socket' : 'a device or other special file';
-  throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', `The embedded warehouse cannot open ${file}: it is ${kind}, not the sample database file; ${stateFileFix(file)}`);
+  throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', `The embedded warehouse cannot open ${file}: it is ${kind}, not the sample database file; ${stateFileFix(file)}`, {
+    details: { transient: false },
+    callerMessage: `The embedded warehouse cannot open its sample database: on the hub's machine, ${kind} holds the sample file's name. ${ASK_THE_OPERATOR}`,
+  });
 }
 
 /** Makes sure an up-to-date sample database file exists in `dataDir`; builds it when not. */
@@ -113,14 +118,15 @@ export async function readSampleStampFrom(connection: DuckDBConnection): Promise
 
 /** Builds the sample file into a temporary directory next to the target, then renames it into place. */
 export async function buildSampleDatabase(dataDir: string): Promise<string> {
-  // Not recursive: its parent (the home) must exist; a hub whose home was removed must not re-create it.
-  await fs.mkdir(dataDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
-  await removeAbandonedBuilds(dataDir);
   const buildDir = path.join(dataDir, `.sample-build-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await fs.mkdir(buildDir, { mode: 0o700 });
   try {
+    // Not recursive: its parent (the home) must exist; a hub whose home was removed must not re-create it.
+    // Inside the try: a directory that cannot be made is a failed build (said as one), not an unexpected error.
+    await fs.mkdir(dataDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    await removeAbandonedBuilds(dataDir);
+    await fs.mkdir(buildDir, { mode: 0o700 });
     // Same base name as the target, so the catalog is named SNOWMUX_SAMPLE while building too.
     const buildFile = path.join(buildDir, SAMPLE_FILE_NAME);
     await writeSampleDatabase(buildFile);
@@ -138,10 +144,12 @@ export async function buildSampleDatabase(dataDir: string): Promise<string> {
     throw new SnowmuxError(
       'SAMPLE_BUILD_FAILED',
       `Could not build the sample database in ${dataDir}: ${errorMessage(err)}. Check that the directory is writable and has free space.`,
-      { cause: err },
+      // The engine's and the system's texts quote the hub's paths (EACCES: …, open '/home/…'): the caller is told neither.
+      { cause: err, callerMessage: `The embedded warehouse could not build its sample database in the hub's data directory (${failureKind(err)}). ${ASK_THE_OPERATOR}` },
     );
   } finally {
-    await fs.rm(buildDir, { recursive: true, force: true });
+    // Its failure (a directory that could not be read) must not replace the build's own.
+    await fs.rm(buildDir, { recursive: true, force: true }).catch(() => {});
   }
 }
 
@@ -482,6 +490,16 @@ async function createShowcase(connection: DuckDBConnection): Promise<void> {
 }
 
 // ---- file housekeeping ----
+
+/** What kind of failure a build met, in words that name no path: the system's error code, else the engine's failure. */
+function failureKind(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    const said: Record<string, string> = { EACCES: 'permission denied', EPERM: 'operation not permitted', ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', ENOENT: 'a directory on the way does not exist', ENOTDIR: 'a part of the path is not a directory', EEXIST: 'something already holds a name it needs' };
+    return `${code}: ${said[code] ?? 'a file system error'}`;
+  }
+  return 'the engine could not write it';
+}
 
 /** Removes build directories left by a crashed process (their pid no longer runs). */
 async function removeAbandonedBuilds(dataDir: string): Promise<void> {
