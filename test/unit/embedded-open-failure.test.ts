@@ -1,8 +1,10 @@
 /**
  * When the embedded warehouse cannot open or build its sample database, the editor's call is told what
  * happened without the hub machine's paths, and where the whole story is (`snowmux status`, doctor, the hub
- * log; or the hub's operator); the operator's copy, in the hub log, names the file and the fix. Before, every editor got the operator's text (the hub user's home,
- * `ls -l` / `rm -r` advice).
+ * log; or the hub's operator); the operator's copies — the hub log, status's warehouse problem, its health
+ * reasons — name the file and the fix. Before, every editor got the operator's text (the hub user's home,
+ * `ls -l` / `rm -r` advice), and status showed no problem at all (a hub with nothing but the sample read healthy
+ * while every call failed). A key holder's /status and /readyz show that problem as the editor's call does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,12 +52,28 @@ async function assertSplit(t: Cleanup, home: string, embeddedDir: string, code: 
     assert.match(text, /`snowmux status`/);
     assert.match(text, /ask its operator/);
   }
-  // The operator: the hub log names the path and the fix.
+  // The operator: status's warehouse problem and its health reason, and the hub log, name the path and the fix.
+  const status = core.status();
+  const embedded = status.warehouses.find((w) => w.kind === 'duckdb');
+  assert.ok(embedded?.problem, JSON.stringify(status.warehouses));
+  assert.equal(embedded.problem.code, code);
+  assert.ok(embedded.problem.message.includes(embeddedDir), embedded.problem.message);
+  assert.match(embedded.problem.message, operatorSays);
+  assert.equal(status.health?.ok, false);
+  assert.match(status.health?.reasons.join('\n') ?? '', /the embedded warehouse fails to open \(\d+ times/);
+  assert.ok(status.health?.reasons.join('\n').includes(embeddedDir), JSON.stringify(status.health));
   assert.ok(log().includes(embeddedDir), log());
   assert.match(log(), operatorSays);
+  // A key holder's /status and /readyz (statusFor): the hub's facts, that problem and its health reason without the path.
+  const remote = core.statusFor({ kind: 'api-key', name: 'bob' });
+  const seen = JSON.stringify({ warehouses: remote.warehouses, health: remote.health });
+  assert.ok(!seen.includes(embeddedDir), seen);
+  assert.equal(remote.health?.ok, false);
+  assert.match(remote.health?.reasons.join('\n') ?? '', /the embedded warehouse fails to open .*`snowmux status`/);
+  assert.equal(remote.warehouses.find((w) => w.kind === 'duckdb')?.problem?.code, code);
 }
 
-test('a FIFO at the sample file: the editor is told without the path, the log names it and says to remove it', async (t) => {
+test('a FIFO at the sample file: the editor is told without the path, status and the log name it and say to remove it', async (t) => {
   const home = tempHome(t, 'openpath-');
   const dataDir = join(home, 'warehouse');
   mkdirSync(dataDir, { mode: 0o700 });
@@ -63,7 +81,7 @@ test('a FIFO at the sample file: the editor is told without the path, the log na
   await assertSplit(t, home, dataDir, 'WAREHOUSE_UNAVAILABLE', /a FIFO \(named pipe\).*rm -r /);
 });
 
-test('a sample that cannot be built (its directory cannot be made): the editor hears why without the path, the log names it', async (t) => {
+test('a sample that cannot be built (its directory cannot be made): the editor hears why without the path, status names it', async (t) => {
   const home = tempHome(t, 'openpath-');
   // The home's warehouse directory under a directory that does not exist (a home removed under a running hub).
   const dataDir = join(home, 'gone', 'warehouse');

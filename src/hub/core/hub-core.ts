@@ -15,7 +15,7 @@ import type { Governance } from '../governance/governance.js';
 import type { CallRecord, CallSink } from '../observe/call-record.js';
 import { flushLogger, type Logger } from '../observe/logger.js';
 import { assessHealth } from './hub-health.js';
-import { ownStatus, type HubStatus } from './status-view.js';
+import { callerWarehouses, ownStatus, type HubStatus } from './status-view.js';
 import { QueryHistory } from '../observe/query-history.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { CallSinks, RecentCalls } from '../observe/recent-calls.js';
@@ -315,9 +315,14 @@ export class HubCore {
   /** The status as `viewer` (a key holder over HTTP) may see it: see status-view.ts. */
   statusFor(viewer: Identity): HubStatus {
     const status = this.status();
-    if (this.seesEveryone(viewer)) return status;
     // The viewer's own calls as they wrote them (callerView): see CallRecord.callerView.
-    return { ...ownStatus(status, viewer.name), recent: this.recent.list(20).filter((c) => c.identity === viewer.name).map(callerView) };
+    const view = this.seesEveryone(viewer) ? status : { ...ownStatus(status, viewer.name), recent: this.recent.list(20).filter((c) => c.identity === viewer.name).map(callerView) };
+    // A warehouse problem that names the hub's own files is told a key holder without them, its health too.
+    const warehouses = callerWarehouses(view.warehouses);
+    if (warehouses === undefined) return view;
+    const shown: HubStatus = { ...view, warehouses };
+    shown.health = assessHealth(shown, hubPlace(this.opts.home, this.opts.configFile));
+    return shown;
   }
 
   /**

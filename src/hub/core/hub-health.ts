@@ -138,10 +138,13 @@ function clock(iso: string | number): string {
 }
 
 function problemText(w: Pick<WarehouseInfo, 'kind' | 'name'>, p: WarehouseProblem, hub: HubPlace | undefined): string {
-  const what = p.code === 'WAREHOUSE_CLOSED' ? 'is closed' : p.code === 'CONFIG_INVALID' ? 'cannot be used' : p.failures > 1 ? `fails to log in (${p.failures} times, last at ${clock(p.at)} UTC)` : `failed to log in at ${clock(p.at)} UTC`;
+  // The embedded warehouse has no login: it could not open (or build) its sample file, whose message says what to do.
+  const verb = w.kind === 'duckdb' ? 'open' : 'log in';
+  const what = p.code === 'WAREHOUSE_CLOSED' ? 'is closed' : p.code === 'CONFIG_INVALID' ? 'cannot be used' : p.failures > 1 ? `fails to ${verb} (${p.failures} times, last at ${clock(p.at)} UTC)` : `failed to ${verb} at ${clock(p.at)} UTC`;
   const code = p.snowflakeCode ? ` [${p.code} ${p.snowflakeCode}]` : ` [${p.code}]`;
   let next: string;
   if (p.code === 'WAREHOUSE_CLOSED') next = '';
+  else if (w.kind === 'duckdb') next = ' The next call tries again.';
   else if (p.transient) next = ' The next call tries again.';
   // The profile is read when the hub resolves it: `snowmux reload` re-reads roles and limits, not profiles.
   else next = ` Fix that setting where it is set, then \`${hub ? snowmuxCommand('hub --replace', hub) : 'snowmux hub --replace'}\` to log in again (\`snowmux reload\` does not re-read profiles; settings from an editor's environment need that editor restarted).`;

@@ -73,3 +73,17 @@ export function ownStatus(status: HubStatus, identity: string): HubStatus {
   }
   return scoped;
 }
+
+/**
+ * The warehouses as a remote reader (a key holder over HTTP) is shown them: a problem whose message names the
+ * hub machine's files (callerMessage) says it without them. The socket's `snowmux status` and a hub without
+ * keys are the operator's, and see the whole message. Undefined when nothing changes.
+ */
+export function callerWarehouses(warehouses: readonly WarehouseInfo[]): WarehouseInfo[] | undefined {
+  if (!warehouses.some((w) => w.problem?.callerMessage !== undefined)) return undefined;
+  return warehouses.map((w) => {
+    if (w.problem?.callerMessage === undefined) return w;
+    const { callerMessage, ...problem } = w.problem;
+    return { ...w, problem: { ...problem, message: callerMessage } };
+  });
+}

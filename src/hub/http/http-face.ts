@@ -496,8 +496,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return json(401, { error: why[check.reason] }, { 'www-authenticate': 'Bearer realm="snowmux"' });
   }
 
-  async function readyz(): Promise<Response> {
-    const status = hub.status();
+  async function readyz(caller: Caller): Promise<Response> {
+    // A key holder reads the hub's facts as /status shows them to that key (no path of the hub's machine).
+    const status = caller.key === null ? hub.status() : hub.statusFor(callerIdentity(caller));
     // The one judgement (core/hub-health.ts), the same `snowmux status` exits by.
     const health = status.health ?? assessHealth(status);
     const breakers = ((status.governance as { breakers?: { profile: string; state: string }[] } | undefined)?.breakers ?? []);
@@ -1002,7 +1003,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const caller = admitted ?? gate(request, info, path);
     if (caller instanceof Response) return caller;
     if (path === '/mcp') return mcp(request, caller);
-    if (path === '/readyz') return readyz();
+    if (path === '/readyz') return readyz(caller);
     // statusFor judges the key's role itself; a hub without keys is its owner's (see seesEveryone).
     if (path === '/status') return json(200, caller.key === null ? hub.status() : hub.statusFor(callerIdentity(caller)));
     if (path === '/events') return events(caller);

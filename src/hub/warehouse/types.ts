@@ -216,6 +216,11 @@ export interface WarehouseProblem {
   snowflakeCode?: string;
   /** What happened and which setting to check, naming where it was set, never its value. */
   message: string;
+  /**
+   * The message as a remote reader of status (a key holder's /status and /readyz) is shown it, when `message`
+   * names the hub machine's own files (the embedded warehouse's sample file): see SnowmuxError.callerMessage.
+   */
+  callerMessage?: string;
   /** When it last failed (ISO 8601). */
   at: string;
   /** Failures in a row (logins since the last good one). */

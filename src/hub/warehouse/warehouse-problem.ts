@@ -68,10 +68,12 @@ export function warehouseProblem(failure: LoginFailure | null, monoNow: number =
   const code = err instanceof SnowmuxError ? err.code : 'WAREHOUSE_UNAVAILABLE';
   const snowflakeCode = err instanceof SnowmuxError && typeof err.details?.['snowflakeCode'] === 'string' ? (err.details['snowflakeCode'] as string) : undefined;
   const message = errorMessage(err).replace(/\s*\n\s*/g, ' ').trim();
+  const callerMessage = err instanceof SnowmuxError ? err.callerMessage?.replace(/\s*\n\s*/g, ' ').trim() : undefined;
   return {
     code,
     ...(snowflakeCode === undefined ? {} : { snowflakeCode }),
     message,
+    ...(callerMessage === undefined ? {} : { callerMessage }),
     at: new Date(failure.at).toISOString(),
     failures: failure.failures,
     transient,

@@ -185,6 +185,11 @@ export function openedTarget(warehouse: Warehouse): WarehouseTarget {
 
 export class WarehouseRegistry implements WarehouseProvider {
   private embedded: Promise<Warehouse> | null = null;
+  /**
+   * Why the embedded warehouse last failed to open or build, until it opens: status, doctor and /readyz show it
+   * whole (the path and the fix), as the calls that meet it are told to look there.
+   */
+  private embeddedFailure: LoginFailure | undefined;
   private readonly pools = new Map<string, Promise<Warehouse>>();
   private readonly open = new Set<Warehouse>();
   /** Warehouses whose settings were superseded, until the statements running on them finished (see retire). */
@@ -639,11 +644,13 @@ export class WarehouseRegistry implements WarehouseProvider {
         .then(({ DuckDbWarehouse }) => DuckDbWarehouse.open({ dataDir: this.opts.embeddedDir ?? join(this.opts.home, 'warehouse') }))
         .then((w) => {
           this.open.add(w);
+          this.embeddedFailure = undefined;
           this.opts.logger.info({ ms: Math.round(performance.now() - started), warehouse: w.info() }, 'embedded warehouse ready');
           return w;
         });
-      this.embedded.catch((err) => {
+      this.embedded.catch((err: unknown) => {
         this.opts.logger.error({ err }, 'embedded warehouse failed to open');
+        this.embeddedFailure = failureNow(err, (this.embeddedFailure?.failures ?? 0) + 1);
         this.embedded = null;
       });
     }
@@ -668,6 +675,14 @@ export class WarehouseRegistry implements WarehouseProvider {
           capacity: p.pool.max,
           problem,
         },
+      });
+    }
+    // The embedded warehouse that could not open or build is in no list either: its sessions' calls fail with it.
+    const embeddedProblem = this.embeddedFailure === undefined ? undefined : warehouseProblem(this.embeddedFailure, now);
+    if (embeddedProblem) {
+      shown.push({
+        secrets: [],
+        info: { kind: 'duckdb', name: 'embedded', detail: { opened: false }, defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, capacity: 0, problem: embeddedProblem },
       });
     }
     const unusable = this.defaultUnusable === undefined ? undefined : warehouseProblem(this.defaultUnusable, now);
