@@ -9,7 +9,7 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SnowmuxError, errorMessage } from '../../errors.js';
+import { SnowmuxError, errorMessage, type ErrorCode } from '../../errors.js';
 import { forwardedEnvironment } from '../../wire/forwarded-env.js';
 import { relativePathVariables } from '../../wire/env-paths.js';
 import { isSecretLookingKey } from '../audit/audit-redact.js';
@@ -233,6 +233,11 @@ export class WarehouseRegistry implements WarehouseProvider {
 
   constructor(private readonly opts: WarehouseRegistryOptions) {}
 
+  /** The profile the hub's own settings name (its --profile, else config.toml's hub.default_profile), if any. */
+  private defaultProfileName(): string | undefined {
+    return this.opts.profileName ?? this.opts.config?.config.hub.defaultProfile;
+  }
+
   /** This hub's home and config file, for the commands its messages advise. */
   private get place(): HubPlace {
     return hubPlace(this.opts.home, this.opts.config?.path);
@@ -253,7 +258,9 @@ export class WarehouseRegistry implements WarehouseProvider {
       const resolved = this.resolve(undefined, {}, undefined, warnings);
       profile = resolved.profile;
       if (profile) this.warm = { identity: profileFingerprint(profile), files: resolved.files, stamp: stampOf(resolved.files).stamp };
-    } catch (err) {
+    } catch (caught) {
+      // Kept with the caller's copy too: a key holder's /status and /readyz show that one (status-view.ts).
+      const err = hubSettingsError(caught, this.defaultProfileName());
       this.defaultUnusable = failureNow(err, 1);
       this.opts.logger.warn({ err: (err as Error).message }, 'default Snowflake profile is invalid; calls will report it');
       warnings.push(
@@ -301,7 +308,15 @@ export class WarehouseRegistry implements WarehouseProvider {
     const warnings: string[] = [];
     const sessionEnv = session.facts.env ?? {};
     const started = Date.now();
-    const { profile, files } = this.resolve(name, sessionEnv, source, warnings, session.facts.id);
+    let resolved: ReturnType<WarehouseRegistry['resolve']>;
+    try {
+      resolved = this.resolve(name, sessionEnv, source, warnings, session.facts.id);
+    } catch (err) {
+      // No setting of the editor's own took part (no SNOWFLAKE_* of its own, no profile name it chose, or the
+      // role's): what failed is the hub's own files, told the editor without their paths.
+      throw Object.keys(sessionEnv).length === 0 && (role?.profile !== undefined || session.facts.profile === undefined) ? hubSettingsError(err, name ?? this.defaultProfileName()) : err;
+    }
+    const { profile, files } = resolved;
     const { stamp, changedSince } = stampOf(files);
     const identity = profile ? profileFingerprint(profile) : 'embedded';
     const credentials = profile ? credentialsFingerprint(profile) : '';
@@ -743,6 +758,26 @@ function stampOf(paths: readonly string[]): { stamp: string; changedSince: numbe
     }
   });
   return { stamp: parts.join('|'), changedSince };
+}
+
+/** The errors of resolving a profile that are about files (config.toml, connections.toml, a key or token file, a path under the home). */
+const HUB_FILE_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'CONFIG_UNSAFE', 'CONFIG_UNREADABLE', 'CONFIG_NOT_FOUND', 'HOME_UNUSABLE']);
+
+/**
+ * A failure to resolve the hub's own Snowflake settings, with a copy for the callers it reaches (SnowmuxError.callerMessage):
+ * its message names the hub machine's files (`/home/alice/.snowflake/connections.toml`, a key file) and their fix,
+ * which are the operator's; the caller hears what failed, and where the operator sees the rest.
+ */
+function hubSettingsError(err: unknown, profileName: string | undefined): unknown {
+  if (!(err instanceof SnowmuxError) || err.callerMessage !== undefined || !HUB_FILE_CODES.has(err.code)) return err;
+  const which = profileName === undefined ? "The hub's Snowflake settings" : `The hub's Snowflake profile "${shownText(profileName, 80)}"`;
+  return new SnowmuxError(err.code, err.message, {
+    cause: err.cause,
+    ...(err.details === undefined ? {} : { details: err.details }),
+    callerMessage:
+      `${which} cannot be used: a file on the hub's machine (its config.toml, Snowflake's connections.toml, or a key or token file they name) must be fixed first. ` +
+      "On the hub's machine, the hub's log (`snowmux logs`) and `snowmux doctor` name the file and the fix (`snowmux status` too, for the hub's default profile); if the hub is not yours, ask its operator.",
+  });
 }
 
 /** Same profile name, account, user, role and server: the settings a login is judged on, but the secret and method. */
