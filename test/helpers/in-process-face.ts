@@ -11,10 +11,11 @@ import { Policy } from '../../src/hub/policy/policy.js';
 import type { Session } from '../../src/hub/session/session.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { createHttpFace, type HttpFace, type HttpFaceOptions, type ServedHub } from '../../src/hub/http/http-face.js';
-import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { QueryOptions, QueryResult } from '../../src/hub/warehouse/types.js';
+import { EmptyCatalogWarehouse } from './empty-catalog-warehouse.js';
 
 /** Answers `select <n>` at once; a query naming `held` waits until released or cancelled. */
-export class Held implements Warehouse {
+export class Held extends EmptyCatalogWarehouse {
   readonly kind = 'duckdb' as const;
   readonly started: ((sql: string) => void)[] = [];
   /** Releases of the held queries running, by their SQL. */
@@ -35,19 +36,9 @@ export class Held implements Warehouse {
       options.signal.addEventListener('abort', () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' })), { once: true });
     });
   }
-  async listDatabases() {
+  override async listDatabases() {
     return [{ name: 'DB' }];
   }
-  async listSchemas() {
-    return [];
-  }
-  async listObjects() {
-    return [];
-  }
-  async describeObject() {
-    return [];
-  }
-  async close() {}
 }
 
 export function hubFace(

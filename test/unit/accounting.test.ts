@@ -15,7 +15,8 @@ import { CallPipeline, type ToolBody } from '../../src/hub/pipeline/call-pipelin
 import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 import { Policy } from '../../src/hub/policy/policy.js';
 import { Session } from '../../src/hub/session/session.js';
-import type { QueryOptions, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { QueryOptions, QueryResult } from '../../src/hub/warehouse/types.js';
+import { EmptyCatalogWarehouse } from '../helpers/empty-catalog-warehouse.js';
 import type { WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 
 const QUERY_ID = '01b2c3d4-0000-4000-8000-0000000000aa';
@@ -27,7 +28,7 @@ write = true
 `, 'test.toml');
 
 /** Fails each statement with the error its SQL names, carrying the query id Snowflake gave it. */
-class FailingWarehouse implements Warehouse {
+class FailingWarehouse extends EmptyCatalogWarehouse {
   readonly kind = 'snowflake' as const;
   info() {
     return { kind: 'snowflake' as const, name: 'sf', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
@@ -40,19 +41,6 @@ class FailingWarehouse implements Warehouse {
     if (sql.includes('BAD')) throw new SnowmuxError('SQL_ERROR', 'Division by zero', { details: { queryId: QUERY_ID } });
     throw new SnowmuxError('WAREHOUSE_UNAVAILABLE', 'Snowflake could not be reached.');
   }
-  async listDatabases() {
-    return [];
-  }
-  async listSchemas() {
-    return [];
-  }
-  async listObjects() {
-    return [];
-  }
-  async describeObject() {
-    return [];
-  }
-  async close() {}
 }
 
 function setup() {

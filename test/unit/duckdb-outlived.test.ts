@@ -18,7 +18,8 @@ import { DEFAULT_LIMITS } from '../../src/hub/pipeline/hub-limits.js';
 import { Policy } from '../../src/hub/policy/policy.js';
 import { Session } from '../../src/hub/session/session.js';
 import { CallTracker, Slots, type CallScopeOptions } from '../../src/hub/warehouse/duckdb/call-scope.js';
-import type { QueryOptions, QueryProgress, QueryResult, QueryTag, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { QueryOptions, QueryProgress, QueryResult, QueryTag } from '../../src/hub/warehouse/types.js';
+import { EmptyCatalogWarehouse } from '../helpers/empty-catalog-warehouse.js';
 import type { WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 import { formatStatus } from '../../src/cli/commands/status-command.js';
 import { ownStatus, type HubStatus } from '../../src/hub/core/status-view.js';
@@ -105,7 +106,7 @@ test('a statement that ends promptly after its cancel is not named, nor blamed b
 });
 
 /** A warehouse on the real call tracker over the stubborn engine, as DuckDbWarehouse runs its statements. */
-class StubbornWarehouse implements Warehouse {
+class StubbornWarehouse extends EmptyCatalogWarehouse {
   readonly kind = 'duckdb' as const;
   readonly engine = stubbornEngine();
   readonly tracker = new CallTracker({ outlivedAfterMs: 0 });
@@ -118,19 +119,6 @@ class StubbornWarehouse implements Warehouse {
     await this.tracker.run(this.engine.instance, { signal: o.signal, timeoutMs: o.timeoutMs, timeoutSetting: o.timeoutSetting, progressIntervalMs: 60_000, slots: this.slots, tag: o.tag }, run);
     return { columns: [], rows: [], rowCount: 0, truncated: false, elapsedMs: 0 };
   }
-  async listDatabases() {
-    return [];
-  }
-  async listSchemas() {
-    return [];
-  }
-  async listObjects() {
-    return [];
-  }
-  async describeObject() {
-    return [];
-  }
-  async close() {}
 }
 
 test("the hub's call timeout of a call that waited behind such a statement gives the warehouse's account, not 'narrow the query'", async () => {

@@ -14,7 +14,8 @@ import { HubCore } from '../../src/hub/core/hub-core.js';
 import { Governance } from '../../src/hub/governance/governance.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { Policy } from '../../src/hub/policy/policy.js';
-import type { QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { QueryResult } from '../../src/hub/warehouse/types.js';
+import { EmptyCatalogWarehouse } from '../helpers/empty-catalog-warehouse.js';
 import { clientOf } from '../helpers/in-memory-hub.js';
 import { defer } from '../helpers/harness.js';
 
@@ -22,7 +23,7 @@ const PASSWORD = 'Hub-Pw-7f3a9c1e';
 const PROXY_PASSWORD = 'Proxy-Pw-42bd90';
 
 /** A warehouse whose failures quote what a driver's would: the login's options, a proxy URL. */
-class LeakyWarehouse implements Warehouse {
+class LeakyWarehouse extends EmptyCatalogWarehouse {
   readonly kind = 'duckdb' as const;
   info() {
     return { kind: 'duckdb' as const, name: 'leaky', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
@@ -33,19 +34,9 @@ class LeakyWarehouse implements Warehouse {
     // The engine echoes the statement it could not run: the caller's own text.
     throw new SnowmuxError('SQL_ERROR', `Parser Error: syntax error at end of input\nLINE 1: ${sql}`);
   }
-  async listDatabases() {
+  override async listDatabases() {
     return [{ name: 'DB' }];
   }
-  async listSchemas() {
-    return [];
-  }
-  async listObjects() {
-    return [];
-  }
-  async describeObject() {
-    return [];
-  }
-  async close() {}
 }
 
 test("a failure's message, status and hub.log keep none of the hub's secrets; a secret the caller typed itself stays in its own answer", async (t) => {

@@ -20,13 +20,14 @@ import type { Statement } from '../../src/hub/pipeline/statement.js';
 import { queue, runFloorMs } from '../../src/hub/pipeline/stages/queue.js';
 import { Policy } from '../../src/hub/policy/policy.js';
 import { Session } from '../../src/hub/session/session.js';
-import type { QueryOptions, QueryProgress, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import type { QueryOptions, QueryProgress, QueryResult } from '../../src/hub/warehouse/types.js';
+import { EmptyCatalogWarehouse } from '../helpers/empty-catalog-warehouse.js';
 import type { WarehouseTarget } from '../../src/hub/warehouse/warehouse-registry.js';
 
 const policy = Policy.fromConfig(parseConfigText('[roles.reader]\nidentities = ["*"]\n', 'test.toml'), 'test.toml');
 
 /** A warehouse whose every statement runs until its call is cancelled. */
-class SlowWarehouse implements Warehouse {
+class SlowWarehouse extends EmptyCatalogWarehouse {
   readonly kind = 'duckdb' as const;
   readonly queries: string[] = [];
   info() {
@@ -36,19 +37,6 @@ class SlowWarehouse implements Warehouse {
     this.queries.push(sql);
     return new Promise((_, reject) => o.signal.addEventListener('abort', () => reject(new SnowmuxError('QUERY_CANCELLED', 'The statement was cancelled.')), { once: true }));
   }
-  async listDatabases() {
-    return [];
-  }
-  async listSchemas() {
-    return [];
-  }
-  async listObjects() {
-    return [];
-  }
-  async describeObject() {
-    return [];
-  }
-  async close() {}
 }
 
 function setup(callTimeoutMs: number) {
