@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   QUOTA_EXCEEDED: { fault: 'user', refusal: true, doc: 'Your quota for the window is spent; the message says when it resets.' },
   HUB_BUSY: { fault: 'user', refusal: true, doc: 'The hub\'s queue is full; retry after the time given.' },
   UNKNOWN_TOOL: { fault: 'user', refusal: true, doc: 'The client called a tool the hub does not have. List tools with tools/list.' },
+  SESSION_BUSY: { fault: 'user', refusal: true, retry: true, doc: 'The session already had as many requests (or request bytes) unanswered as the hub allows, so the call was refused before it ran. Wait for answers before sending more.' },
+  INVALID_REQUEST: { fault: 'user', refusal: true, doc: 'The tools/call request itself was malformed (its params not of the MCP shape, an id already in use, sent before the connection was opened, or in the other protocol version\'s form); the message says which. The call did not run.' },
   INVALID_ARGUMENTS: { fault: 'user', refusal: true, doc: 'The arguments do not match the tool\'s input schema; the message names the field (an argument the tool does not take, with the parameter it most likely meant, or one it needs).' },
   WAREHOUSE_CIRCUIT_OPEN: { fault: 'infrastructure', refusal: true, transient: false, doc: 'The warehouse failed repeatedly, so calls to it fail fast for a while; the message says when the hub tries again.' },
 

@@ -16,6 +16,7 @@ import { SnowmuxError } from '../../errors.js';
 import { createMcpServer } from '../../hub/core/mcp-server.js';
 import { createRuntime } from '../../hub/runtime.js';
 import { LineTransport } from '../../hub/session/line-transport.js';
+import { recordTransportRefusal } from '../../hub/tools/refused-calls.js';
 import { observeClientMessage } from '../../hub/session/session.js';
 import { stdioChainSubdir } from '../../hub/audit/audit-files.js';
 import { KnownSecrets } from '../../hub/audit/known-secrets.js';
@@ -119,6 +120,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     output: process.stdout,
     maxLineBytes: runtime.maxLineBytes,
     observe: (m) => observeClientMessage(attached.session, m),
+    onToolCallRefused: (id, params, code) => recordTransportRefusal(attached.env, id, params, code),
     onEnded: () => ended(),
     // A client that closes stdin after its last request still gets every answer, as through a shim.
     answerAfterInputEnds: true,

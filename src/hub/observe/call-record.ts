@@ -15,6 +15,12 @@ export interface CallRecord {
   clientInfo: ClientInfo;
   tool: string;
   requestId: string;
+  /**
+   * `tool` is the name as the client sent it, of a call refused before the session looked it up (an unknown
+   * tool, a request refused by the session's bounds or for its shape): any text, kept in the audit but never a
+   * metric label.
+   */
+  toolUnverified?: true | undefined;
   outcome: 'ok' | 'error' | 'refused' | 'cancelled';
   errorCode: string | null;
   /**

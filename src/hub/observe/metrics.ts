@@ -160,6 +160,8 @@ export class HubMetrics implements CallSink {
   private readonly httpRequests: Counter<'route' | 'status'>;
   private readonly authFailures: Counter<'reason'>;
   private readonly auditWrite: Histogram;
+  /** Tool names of calls the session looked up (its tools, team tools): the only `tool` label values. */
+  private readonly verifiedTools = new Set<string>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -379,13 +381,26 @@ export class HubMetrics implements CallSink {
   }
 
   record(call: CallRecord): void {
-    // Label values must stay a bounded set: a client can name any tool it likes.
-    const tool = call.errorCode === 'UNKNOWN_TOOL' ? '(unknown)' : call.tool;
+    const tool = this.toolLabel(call);
     this.calls.inc({ tool, outcome: call.outcome });
     this.duration.observe({ tool }, call.ms / 1000);
     if (call.queued) this.queueWait.observe(call.queueWaitMs / 1000);
     if (call.rows) this.rows.inc({ tool }, call.rows);
     if (call.outcome !== 'ok') this.failures.inc({ outcome: call.outcome, code: call.errorCode !== null && isErrorCode(call.errorCode) ? call.errorCode : 'OTHER' });
+  }
+
+  /**
+   * Label values must stay a bounded set, and a client can name any tool it likes: a name as sent (a call
+   * refused before the session looked it up, for its shape or the session's bounds) is its own label only
+   * when a call the session did look up already had that name, else `(unknown)`. Keyed on the record's
+   * flag, not on its code: a new way of refusing before the lookup cannot open the label to any text.
+   */
+  private toolLabel(call: CallRecord): string {
+    if (call.toolUnverified !== true && call.errorCode !== 'UNKNOWN_TOOL') {
+      this.verifiedTools.add(call.tool);
+      return call.tool;
+    }
+    return this.verifiedTools.has(call.tool) ? call.tool : '(unknown)';
   }
 
   /** `route` must come from a fixed set (the face's routes, or "other"), never from the request path. */

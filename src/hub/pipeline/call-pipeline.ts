@@ -99,8 +99,9 @@ export class CallPipeline {
    * Records a call refused before any stage could run (the SDK found no such tool, or bad arguments); a
    * promise when the answer should wait for the record (the audit log's back-pressure).
    */
-  recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): Promise<void> | void {
-    return this.env.sink.record(refusedCallRecord(session, tool, recordedRequestId(requestId), errorCode, args));
+  /** `toolUnverified`: `tool` is the client's text, not a tool the session offers (see CallRecord). */
+  recordRefused(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>, toolUnverified = false): Promise<void> | void {
+    return this.env.sink.record(refusedCallRecord(session, tool, recordedRequestId(requestId), errorCode, args, toolUnverified));
   }
 
 }

@@ -44,8 +44,9 @@ export function argumentsBesideSql(args: Record<string, unknown>, sql: string | 
 }
 
 /** The CallRecord of a call refused before any tool body ran (unknown tool, invalid arguments). */
-export function refusedCallRecord(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>): CallRecord {
+export function refusedCallRecord(session: Session, tool: string, requestId: string, errorCode: string, args: Record<string, unknown>, toolUnverified = false): CallRecord {
   return callRecord(session, tool, requestId, {
+    ...(toolUnverified ? { toolUnverified: true as const } : {}),
     outcome: 'refused',
     errorCode,
     ms: 0,

@@ -89,6 +89,13 @@ export interface LineTransportOptions {
   protocolErrorRate?: BucketLimit;
   /** The client kept sending malformed input past `protocolErrorRate`: the owner should end the connection. */
   onMisbehaving?: (why: string) => void;
+  /**
+   * A tools/call refused here, before the MCP server saw it (the session's bounds: `SESSION_BUSY`; a
+   * malformed request, an id in use, the wrong era: `INVALID_REQUEST`): the owner records it as every refused
+   * call is (audit, status, metrics). A promise returned holds input until it settles (the audit log's
+   * back-pressure), so refusals cannot outrun the log.
+   */
+  onToolCallRefused?: (id: string | number, params: unknown, code: 'SESSION_BUSY' | 'INVALID_REQUEST') => Promise<void> | void;
 }
 
 /** Requests other than tools/call a session (or, over /mcp, an identity) may send. */
@@ -192,6 +199,8 @@ export class LineTransport implements Transport {
   private readonly errorBucket: SessionBucket;
   /** Input is paused until the client reads what waits for it. */
   private inputPaused = false;
+  /** Records of refused tool calls not yet taken by the sink: input waits for them (onToolCallRefused). */
+  private refusalsRecording = 0;
   /** The MCP era this connection is pinned to, so the other era's requests are told what to do. */
   private readonly era = new ConnectionEra();
   private overflowed = false;
@@ -283,14 +292,19 @@ export class LineTransport implements Transport {
     const message = value as JSONRPCMessage;
     const request = value as { id?: unknown; method?: unknown; params?: unknown };
     if (typeof request.method === 'string' && isId(request.id)) {
-      if (this.refusedByBounds(request.id, request.method, line.length)) return;
+      if (this.refusedByBounds(request.id, request.method, line.length)) {
+        this.toolCallRefused(request.method, request.id, request.params, this.unanswered.has(idKey(request.id)) ? 'INVALID_REQUEST' : 'SESSION_BUSY');
+        return;
+      }
       const badParams = requestParamsProblem(request.method, request.params);
       if (badParams) {
+        this.toolCallRefused(request.method, request.id, request.params, 'INVALID_REQUEST');
         this.reject(request.id, INVALID_PARAMS, `${badParams}. See the MCP schema for ${request.method}.`, 'invalid-params', undefined, line.length);
         return;
       }
       const eraRefusal = this.era.refusal(request.method, request.params);
       if (eraRefusal) {
+        this.toolCallRefused(request.method, request.id, request.params, 'INVALID_REQUEST');
         this.reject(request.id, eraRefusal.code, eraRefusal.message, 'era', eraRefusal.data);
         return;
       }
@@ -342,6 +356,23 @@ export class LineTransport implements Transport {
       // After the answer is written (send's caller awaits it): the last answer must reach the client.
       if (this.inputEnded) queueMicrotask(() => void this.close());
     }
+  }
+
+  /** A tools/call refused before the SDK saw it goes to onToolCallRefused; input waits for its record. */
+  private toolCallRefused(method: string, id: string | number, params: unknown, code: 'SESSION_BUSY' | 'INVALID_REQUEST'): void {
+    if (method !== 'tools/call' || !this.opts.onToolCallRefused) return;
+    let pending: Promise<void> | void;
+    try {
+      pending = this.opts.onToolCallRefused(id, params, code);
+    } catch {
+      return; // bookkeeping must never break the session
+    }
+    if (!pending) return;
+    if (this.refusalsRecording++ === 0 && !this.inputPaused) this.opts.input.pause();
+    const settled = () => {
+      if (--this.refusalsRecording === 0 && !this.inputPaused && !this.closed) this.opts.input.resume();
+    };
+    pending.then(settled, settled);
   }
 
   /** Answers a refused message; `bytes`, its size, is what refusing it cost (see refusalCost). */
@@ -478,7 +509,7 @@ export class LineTransport implements Transport {
       out.off('drain', resume);
       clearTimeout(stalled);
       this.inputPaused = false;
-      if (!this.closed) input.resume();
+      if (!this.closed && this.refusalsRecording === 0) input.resume();
       this.opts.onInputPaused?.(false);
     };
     out.on('drain', resume);

@@ -21,6 +21,7 @@ import { createMcpServer } from '../core/mcp-server.js';
 import { watchLink } from '../listen/link-watchdog.js';
 import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from '../listen/unix-listener.js';
 import { LineTransport } from '../session/line-transport.js';
+import { recordTransportRefusal } from '../tools/refused-calls.js';
 import { returnMemorySoon } from '../session/memory-return.js';
 import { SESSION_BOUNDS, maxBufferedBytes } from '../session/session-memory.js';
 import { observeClientMessage, type SessionFacts } from '../session/session.js';
@@ -328,6 +329,7 @@ export class SocketFace implements HubListener {
       initial,
       observe: (m) => observeClientMessage(session, m),
       onRejected: (reason, detail) => logger.warn({ reason, detail: detail.slice(0, 300) }, 'rejected client input'),
+      onToolCallRefused: (id, params, code) => recordTransportRefusal(attached.env, id, params, code),
       onActivity: () => watchdog?.heard(),
       // A client that does not read is judged by stalledOutputMs (and told why), not taken for a dead shim
       // after 20 s: the hub stopped reading the shim's pings itself.

@@ -51,7 +51,7 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
     const name = String(request.params.name).slice(0, MAX_TOOL_NAME);
     const params = withoutReservedArguments(request.params);
     const args = (params.arguments ?? {}) as Record<string, unknown>;
-    const record = (code: string) => env.pipeline.recordRefused(env.session, name, String(ctx.mcpReq.id), code, args);
+    const record = (code: string) => env.pipeline.recordRefused(env.session, name, String(ctx.mcpReq.id), code, args, code === 'UNKNOWN_TOOL');
     let result: Record<string, unknown>;
     try {
       result = await sdkHandler({ method: 'tools/call', params }, ctx);
@@ -70,4 +70,19 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
     return result;
   });
   if (!wrapped) throw new Error('recordRefusedCalls: the server has no tools/call handler (register tools first)');
+}
+
+/**
+ * A tools/call the session's transport refused before the MCP server saw it (LineTransport's
+ * onToolCallRefused: the session's bounds, a malformed request): recorded as every other refused call is
+ * (audit, status, metrics), with what the request named. Such a call left no trace at all: a client
+ * flooding a session past its bounds, or probing with malformed calls, was answered but never audited.
+ * The promise is the audit log's back-pressure (the transport reads on once it settles).
+ */
+export function recordTransportRefusal(env: ToolEnv, id: string | number, params: unknown, code: 'SESSION_BUSY' | 'INVALID_REQUEST'): Promise<void> | void {
+  const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+  const name = typeof p.name === 'string' ? p.name.slice(0, MAX_TOOL_NAME) : '';
+  const given = p.arguments;
+  const args = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : given === undefined ? {} : { arguments: given };
+  return env.pipeline.recordRefused(env.session, name, String(id), code, args, true);
 }
