@@ -72,6 +72,21 @@ test('an edited field is located by file, line and seq', async (t) => {
   assert.match(result.problems[0]?.message ?? '', new RegExp(`${files[1]} line 3 \\(seq ${seq}\\).*edited`));
 });
 
+test('a line that parses to its hashed record but is not as the hub wrote it (a member given twice) is edited', async (t) => {
+  const { dir, files } = await writtenLog(t);
+  const file = files[1] as string;
+  const lines = await readLines(dir, file);
+  const record = JSON.parse(lines[2] as string) as Record<string, unknown>;
+  assert.equal(record.outcome, 'ok');
+  // JSON.parse (and so the hash) keeps the last "outcome"; a reader that keeps the first sees an error.
+  lines[2] = (lines[2] as string).replace('{', '{"outcome":"error",');
+  await writeLines(dir, file, lines);
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.deepEqual(summary(result.problems), [`edited ${file}:3 seq ${String(record.seq)}`]);
+  assert.match(result.problems[0]?.message ?? '', /not as the hub wrote it \(a member given twice/);
+});
+
 test('an edited record whose hash was recomputed breaks the link to the next record', async (t) => {
   const { dir, files } = await writtenLog(t);
   const seq = await editRecord(dir, files[0] as string, 2, (r) => (r.sql = 'SELECT 1'), true);

@@ -38,6 +38,9 @@ test('a declared gap passes; a silent one, an edit, a reorder and a broken link 
   const edited = JSON.parse(a[2]!.fields['record']!) as Record<string, unknown>;
   edited['tool'] = 'list_databases';
   assert.deepEqual(kinds([a[0]!, a[1]!, { id: 'x', fields: { ...a[2]!.fields, record: JSON.stringify(edited) } }, a[3]!]), ['edited']);
+  // A member given twice: the hash covers the last (JSON.parse), a reader keeping the first sees another tool.
+  const twice = { ...a[2]!.fields, record: a[2]!.fields['record']!.replace('{', '{"tool":"drop_table",') };
+  assert.deepEqual(kinds([a[0]!, a[1]!, { id: 'd', fields: twice }, a[3]!]), ['edited']);
   assert.deepEqual(kinds([a[0]!, a[2]!, a[1]!]), ['removed', 'reordered']);
   // A record from another chain with the right seq: its link does not match.
   const other = chain('a2', 3)[2]!;

@@ -109,6 +109,9 @@ function checkRecord(state: ChainState, entry: ShippedEntry): void {
   }
   if (computeRecordHash(record) !== record.hash) {
     chain.problems.push({ id: entry.id, seq, kind: 'edited', message: `${at}: the record's content does not match its hash — it was edited after it was written` });
+  } else if (JSON.stringify(record) !== entry.fields['record']) {
+    // Shipped as the hub wrote it (JSON.stringify's text): a member given twice hashes as its last one, and a reader keeping the first reads another record (verify.ts).
+    chain.problems.push({ id: entry.id, seq, kind: 'edited', message: `${at}: the record is not as the hub wrote it (a member given twice, or its text rewritten) — its hash matches one reading of it, but other tools may read it otherwise` });
   }
   if (state.expect === undefined) {
     // The first record seen: the stream may have been trimmed before it, unless it is the chain's first.

@@ -265,6 +265,12 @@ class Verifier {
       const at = `${file.name} line ${lineNo} (seq ${record.seq})`;
       if (computeRecordHash(record) !== record.hash) {
         this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'edited', message: `${at}: the record's content does not match its hash — it was edited after it was written` });
+      } else if (JSON.stringify(record) !== text) {
+        // The hub writes each record as JSON.stringify gives it, byte for byte. A line that only parses to
+        // it was rewritten: a member given twice (`"outcome":"error",…,"outcome":"ok"`) hashes as the last
+        // one here (JSON.parse), while a reader that keeps the first (or refuses duplicates) reads another
+        // record — the hash vouched for text an auditor's tool may read otherwise.
+        this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'edited', message: `${at}: the line is not as the hub wrote it (a member given twice, or its text rewritten) — its hash matches one reading of it, but other tools may read it otherwise` });
       }
       this.index.push(record.seq, f, lineNo, record.hash, record.prev);
       const acknowledged = this.justAcknowledged;
