@@ -114,10 +114,15 @@ export class AuditSink implements CallSink {
   }
 }
 
-/** A call record's facts beyond the common fields: when a held-back record happened, a write that may have run. */
+/**
+ * A call record's facts beyond the common fields: when a held-back record happened, a write that may have
+ * run, and for a refusal the rule that refused it and the role it was judged under (the error code alone
+ * did not say which rule: `read-only` or `session-state`, which deny pattern, whose rate).
+ */
 function auditDetail(call: CallRecord): { detail?: Record<string, unknown> } {
-  if (call.heldFrom === undefined && call.mayHaveRun === undefined) return {};
-  return { detail: { ...(call.heldFrom === undefined ? {} : { heldFrom: call.heldFrom }), ...(call.mayHaveRun ? { mayHaveRun: true } : {}) } };
+  const refusal = call.rule === undefined ? {} : { rule: call.rule, ...(call.role === undefined ? {} : { role: call.role }) };
+  if (call.heldFrom === undefined && call.mayHaveRun === undefined && call.rule === undefined) return {};
+  return { detail: { ...(call.heldFrom === undefined ? {} : { heldFrom: call.heldFrom }), ...(call.mayHaveRun ? { mayHaveRun: true } : {}), ...refusal } };
 }
 
 function round(ms: number): number {

@@ -181,6 +181,7 @@ export class QuotaTracker {
         `The window resets at ${resetIso}.`,
       {
         details: {
+          rule: `quota ${worst.metric}`,
           identity,
           ...(role === undefined ? {} : { role }),
           metric: worst.metric,

@@ -162,7 +162,7 @@ export function rateLimitedError(identity: string, limit: BucketLimit, retryAfte
     'RATE_LIMITED',
     `Rate limit reached for "${identity}" (bursts of ${limit.capacity} call${limit.capacity === 1 ? '' : 's'}, then ${describeRate(limit.refillPerSecond)}).${by} ` +
       `Retry after ~${describeWait(retryAfterMs)}.`,
-    { details: { identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond, ...(shared ? { role: shared.role, sessions: shared.sessions } : {}) } },
+    { details: { rule: 'rate', identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond, ...(shared ? { role: shared.role, sessions: shared.sessions } : {}) } },
   );
 }
 

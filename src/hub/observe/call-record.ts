@@ -24,6 +24,11 @@ export interface CallRecord {
   outcome: 'ok' | 'error' | 'refused' | 'cancelled';
   errorCode: string | null;
   /**
+   * A refused call: the rule that refused it, as its error names it ("rule: …": `read-only`, `tools`,
+   * `deny "*.*.SUPPLIER"`, `rate`, `queue_full`…), so the audit says why as well as what.
+   */
+  rule?: string | undefined;
+  /**
    * Set on a failed call whose statement may change data and may have been applied: it was cancelled, timed
    * out or lost with its session after reaching the warehouse, and the warehouse never said it did not run.
    * Whoever reads the record checks the query id before running the change again.

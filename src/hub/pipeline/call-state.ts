@@ -88,6 +88,8 @@ export class CallState {
   trace: StatementTrace | undefined;
   outcome: CallRecord['outcome'] = 'ok';
   errorCode: string | null = null;
+  /** Set by fail() on a refusal: the rule that refused the call (CallRecord.rule). */
+  rule: string | undefined;
   /** Set by fail(): the failure says a write may have been applied (CallRecord.mayHaveRun). */
   mayHaveRun = false;
 
@@ -156,6 +158,7 @@ export class CallState {
     this.errorCode = effective instanceof SnowmuxError ? effective.code : 'INTERNAL_ERROR';
     this.mayHaveRun = effective instanceof SnowmuxError && effective.details?.['mayHaveRun'] === true;
     this.outcome = this.errorCode === 'QUERY_CANCELLED' ? 'cancelled' : REFUSAL_CODES.has(this.errorCode) ? 'refused' : 'error';
+    this.rule = this.outcome === 'refused' && effective instanceof SnowmuxError ? refusingRule(effective) : undefined;
     // `reason`, not `msg`: pino's own message key would be written twice, and readers keep the last one.
     // The warehouse or the hub failing (a refused login, an unreachable account) is the operator's to see at
     // warn; a caller's own mistake or refusal stays at info.
@@ -183,6 +186,12 @@ export class CallState {
 }
 
 export type CallStage = Stage<CallState, CallToolResult>;
+
+/** The rule a refusal names in its details: `rule` (policy, SQL, scan, rate, quota), else the queue's `reason`. */
+function refusingRule(err: SnowmuxError): string | undefined {
+  const rule = err.details?.['rule'] ?? err.details?.['reason'];
+  return typeof rule === 'string' && rule !== '' ? rule : undefined;
+}
 
 /** Failures a prompt retry may fix, as the registry marks them (transient infrastructure failures). */
 

@@ -29,6 +29,7 @@ export const audit: CallStage = {
       callRecord(call.session, call.tool, call.request.id, {
         outcome: call.outcome,
         errorCode: call.errorCode,
+        ...(call.rule === undefined ? {} : { rule: call.rule }),
         ...(call.mayHaveRun ? { mayHaveRun: true } : {}),
         ms,
         queueWaitMs: meter.queueWaitMs,

@@ -150,7 +150,7 @@ function answerTooLarge(identity: string, role: string, entries: number, metric:
     'QUOTA_EXCEEDED',
     `Quota exceeded for "${identity}" under role "${role}": this answer has ${size} and your quota has ${left} left ` +
       `(${describeLimit(metric, room.limit)} ${describeWindow(room.windowMs)}). Ask for less (a narrower scope, a smaller limit), or wait until the window resets at ${resetAt}.`,
-    { details: { identity, role, metric, limit: room.limit, left: room.left, entries, windowMs: room.windowMs, resetAt, retryAfterMs: room.retryAfterMs() } },
+    { details: { rule: `quota ${metric}`, identity, role, metric, limit: room.limit, left: room.left, entries, windowMs: room.windowMs, resetAt, retryAfterMs: room.retryAfterMs() } },
   );
 }
 
@@ -160,7 +160,7 @@ function quotaSpent(identity: string, role: string, metric: Budget, room: QuotaR
   return new SnowmuxError(
     'QUOTA_EXCEEDED',
     `Quota exceeded for "${identity}" under role "${role}": ${describeLimit(metric, room.limit)} ${describeWindow(room.windowMs)}, and this call has received all that was left. The window resets at ${resetAt}.`,
-    { details: { identity, role, metric, limit: room.limit, windowMs: room.windowMs, resetAt, retryAfterMs: room.retryAfterMs() } },
+    { details: { rule: `quota ${metric}`, identity, role, metric, limit: room.limit, windowMs: room.windowMs, resetAt, retryAfterMs: room.retryAfterMs() } },
   );
 }
 

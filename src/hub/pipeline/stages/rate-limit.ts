@@ -17,7 +17,7 @@ export const rateLimit: CallStage = {
         'RATE_LIMITED',
         `Rate limit reached for this editor: the rate of "${call.identity}" (role "${call.role.name}") is shared by ${take.sessions} open editors, and each gets a fair share ` +
           `(bursts of ${take.share.capacity}, then ${describeRate(take.share.refillPerSecond)}). Retry after ~${describeWait(take.retryAfterMs)}.`,
-        { details: { retryAfterMs: take.retryAfterMs, sessions: take.sessions, role: call.role.name } },
+        { details: { rule: 'rate (fair share)', retryAfterMs: take.retryAfterMs, sessions: take.sessions, role: call.role.name } },
       );
     }
     if (!take.ok) throw rateLimitedError(call.identity, limit, take.retryAfterMs, { role: call.role.name, sessions: take.sessions });
