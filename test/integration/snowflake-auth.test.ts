@@ -19,7 +19,7 @@ const PAT = 'pat-token-77ab31';
 const PASSPHRASE = 'key-passphrase-91x';
 const plainKey = makeRsaKeyPair();
 const encryptedKey = makeRsaKeyPair(PASSPHRASE);
-const SECRETS = [PASSWORD, OAUTH_TOKEN, PAT, PASSPHRASE, 'wrong-password-123', 'revoked-pat-999'];
+const SECRETS = [PASSWORD, OAUTH_TOKEN, PAT, PASSPHRASE, 'wrong-password-123', 'wrong-password-456', 'revoked-pat-999'];
 
 let double: SnowflakeDouble;
 let cacheDir: string;
@@ -53,6 +53,8 @@ before(async () => {
       { name: 'oauth_user', oauthTokens: [OAUTH_TOKEN], roles: ['ANALYST'] },
       { name: 'pat_user', pats: [PAT], roles: ['ANALYST'] },
       { name: 'mfa_user', password: PASSWORD, mfaPasscode: '123456', roles: ['ANALYST'] },
+      { name: 'mfa_many', password: PASSWORD, mfaPasscode: '123456', roles: ['ANALYST'] },
+      { name: 'bob', password: PASSWORD, roles: ['ANALYST', 'PUBLIC'] },
       { name: 'expired_user', password: PASSWORD, state: 'password_expired', roles: ['ANALYST'] },
       { name: 'disabled_user', password: PASSWORD, state: 'disabled', roles: ['ANALYST'] },
       { name: 'locked_user', password: PASSWORD, state: 'locked', roles: ['ANALYST'] },
@@ -181,6 +183,60 @@ describe('Snowflake logins against the double', () => {
     const logins = double.loginLog.slice(start).filter((l) => l.user === 'MFA_USER');
     assert.ok(logins.every((l) => l.ok), JSON.stringify(logins));
     assert.equal(logins.filter((l) => !l.usedCachedToken).length, 1, `MFA prompts: ${JSON.stringify(logins)}`);
+  });
+
+  it('MFA: pools of the same user and credentials that differ in database or schema ask the person once, not once per pool', async () => {
+    const mfa = { method: 'mfa' as const, password: PASSWORD, passcode: '123456' };
+    const pools = [
+      warehouse({ name: 'mfa-a', user: 'mfa_many', auth: mfa, database: 'DB_A', pool: { max: 1 } }),
+      warehouse({ name: 'mfa-b', user: 'mfa_many', auth: mfa, database: 'DB_B', pool: { max: 1 } }),
+      warehouse({ name: 'mfa-c', user: 'mfa_many', auth: mfa, schema: 'OTHER', pool: { max: 1 } }),
+    ];
+    // Every first call starts its pool's login before any login is answered.
+    double.setLoginLatency(300);
+    const start = double.loginLog.length;
+    try {
+      await Promise.all(pools.map((w) => w.query('select 1 as n', queryOptions())));
+    } finally {
+      double.setLoginLatency(0);
+    }
+    const logins = double.loginLog.slice(start).filter((l) => l.user === 'MFA_MANY');
+    assert.equal(logins.length, 3, JSON.stringify(logins));
+    assert.ok(logins.every((l) => l.ok), JSON.stringify(logins));
+    assert.equal(logins.filter((l) => !l.usedCachedToken).length, 1, `MFA prompts: ${JSON.stringify(logins)}`);
+  });
+
+  it('refused credentials are not sent again by another pool with the same credentials (other database): one failed login, not one per pool', async () => {
+    const start = double.loginLog.length;
+    const errors: SnowmuxError[] = [];
+    for (const [name, database] of [['first', 'DB_1'], ['second', 'DB_2'], ['third', 'DB_3'], ['fourth', 'DB_4'], ['fifth', 'DB_5']] as const) {
+      const w = warehouse({ name, user: 'bob', auth: { method: 'password', password: 'wrong-password-456' }, database });
+      errors.push(await w.query('select 1', queryOptions()).then(() => assert.fail('login should fail'), (e: unknown) => e as SnowmuxError));
+    }
+    const tried = double.loginLog.slice(start).filter((l) => l.user === 'BOB');
+    assert.equal(tried.length, 1, `Snowflake locks a user after a few failed logins: ${JSON.stringify(tried)}`);
+    for (const err of errors) {
+      assert.equal(err.code, 'AUTH_FAILED');
+      assert.match(err.message, /390100/);
+      assertNoSecrets(err.message);
+    }
+    // The pools held back say so in their own profile's words.
+    assert.match(errors[4]!.message, /profile "fifth".*does not log in with these credentials again before/);
+    assert.doesNotMatch(errors[4]!.message, /profile "first"/);
+    // The right password is not held back by the wrong one's refusal.
+    const fixed = warehouse({ name: 'fixed', user: 'bob', database: 'DB_1' });
+    assert.equal(await currentUser(fixed), 'BOB');
+  });
+
+  it("a role refused for the user (390189) holds back that role's pools only: another role's pool with the same password logs in", async () => {
+    const start = double.loginLog.length;
+    const refused = warehouse({ name: 'no-role', user: 'bob', role: 'NOT_GRANTED' });
+    await assert.rejects(refused.query('select 1', queryOptions()), /390189/);
+    const again = warehouse({ name: 'no-role-2', user: 'bob', role: 'NOT_GRANTED', database: 'DB_2' });
+    await assert.rejects(again.query('select 1', queryOptions()), /does not log in with these credentials again/);
+    const granted = warehouse({ name: 'granted', user: 'bob', role: 'PUBLIC', database: 'DB_3' });
+    assert.equal(await currentUser(granted), 'BOB');
+    assert.deepEqual(double.loginLog.slice(start).filter((l) => l.user === 'BOB').map((l) => l.errorCode ?? 'ok'), ['390189', 'ok']);
   });
 
   it('a wrong password fails with AUTH_FAILED naming the source; no secret in the error or in info()', async () => {

@@ -219,7 +219,8 @@ describe('Snowflake pool', () => {
     assert.ok([first, second].some((r) => r.status === 'fulfilled'));
     assert.equal(ok.info().problem, undefined, 'a connection is still logged in');
     // A login that succeeds clears it: a fresh warehouse whose first login is refused, then accepted.
-    const later = warehouse({ name: 'later' }, { refusedRetryAfterMs: 0 });
+    // Other credentials than the pool above's, whose refusal would hold this one back (they are the same login).
+    const later = warehouse({ name: 'later', user: 'bob', role: 'PUBLIC', auth: { method: 'password', password: 'bob-secret-pw' } }, { refusedRetryAfterMs: 0 });
     double.inject({ kind: 'error', endpoint: 'login', code: '390100', message: 'Incorrect username or password was specified.', times: 1 } as never);
     await assert.rejects(later.listDatabases(callContext()), { code: 'AUTH_FAILED' });
     assert.equal(later.info().problem?.snowflakeCode, '390100');

@@ -22,6 +22,9 @@
  *   expired, the first asks the person and the others then use the token it cached, instead of a browser
  *   window or push each. A call waiting for that person waits longer than the pool's acquire timeout and is
  *   told what it waits for.
+ * The lead login and the refusal back-off are shared by every pool of the hub with the same credentials at the
+ * same Snowflake (shared-login.ts): pools that differ in database, schema, warehouse or role ask the person
+ * once and send refused credentials once, as one pool does.
  */
 import { SnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
@@ -29,6 +32,7 @@ import { createPool, type Pool } from 'generic-pool';
 import type { SfConnection, SfConnectionOptions, SnowflakeSdk } from './sdk-types.js';
 import { settingLabel, toSnowmuxError } from './snowflake-errors.js';
 import { loginRefusedWaitMs, type LoginFailure } from '../warehouse-problem.js';
+import { sharedLogin, type LeadAnswer, type RawLoginError, type RefusalScope, type SharedLogin } from './shared-login.js';
 
 /** How long a call may wait for a person to finish an interactive login (a Duo push, a browser sign-in). */
 export const INTERACTIVE_LOGIN_WAIT_MS = 180_000;
@@ -120,12 +124,14 @@ export class SnowflakePool {
   /** The failure of the last login, until a login succeeds (see loginFailure()). */
   private lastLoginFailure: LoginFailure | null = null;
   /**
-   * Credentials Snowflake refused (AUTH_FAILED): no login before `until` (monotonic); `refusals` in a row so
-   * far. Cleared by a login that succeeds.
+   * Shared with the hub's other pools of the same credentials (shared-login.ts): the login the others wait for
+   * (see createConnection) while it runs, and the refusals — credentials Snowflake refused (AUTH_FAILED): no
+   * login before `until` (monotonic), `refusals` in a row so far; cleared by a login that succeeds.
    */
-  private refused: { error: SnowmuxError; until: number; refusals: number } | null = null;
-  /** The answer of the login the others wait for (see createConnection) while it runs: undefined when it succeeded. */
-  private leading: Promise<SnowmuxError | undefined> | null = null;
+  private readonly shared: SharedLogin;
+  private readonly releaseShared: () => void;
+  /** The Snowflake role a refusal of the role (390189) is kept under: another role's pool may log in. */
+  private readonly roleScope: RefusalScope;
   private closed = false;
   /** Rejects pending logins when the pool closes: no call waits for a login the pool no longer wants. */
   private readonly closing = new AbortController();
@@ -145,6 +151,10 @@ export class SnowflakePool {
   ) {
     const settings = profile.pool;
     const idle = settings.idleTimeoutMs;
+    const { state, release } = sharedLogin(sdk, profile, this.mono());
+    this.shared = state;
+    this.releaseShared = release;
+    this.roleScope = `role:${(profile.role ?? '').toUpperCase()}`;
     this.pool = createPool<Entry>(
       {
         create: () =>
@@ -229,47 +239,89 @@ export class SnowflakePool {
     for (;;) {
       const held = this.heldBack();
       if (held !== undefined) throw held;
-      const leading = this.leading;
+      const leading = this.shared.leading;
       if (leading === null) return this.lead();
-      const failure = await leading;
-      if (failure !== undefined) throw failure;
+      const answer = await leading;
+      if (this.closed) throw this.closedError();
+      if (answer !== undefined) {
+        // Another pool's failure that is not about these credentials (its role, its closing): this pool tries itself.
+        if (answer.owner === this || answer.scope === '' || answer.scope === this.roleScope) throw this.adopted(answer);
+        continue;
+      }
       if (!this.interactive) return this.login();
     }
   }
 
+  /** Another pool's answer in this profile's words (its name, where its settings come from). */
+  private ownError(answer: { error: SnowmuxError; raw: RawLoginError | undefined; owner: object }): SnowmuxError {
+    if (answer.owner === this || answer.raw === undefined || answer.error.code !== 'AUTH_FAILED') return answer.error;
+    return toSnowmuxError(answer.raw, { profile: this.profile, phase: 'login' });
+  }
+
+  /**
+   * The failure of another pool's login with these credentials, as this pool's own: its callers are told it,
+   * and its status shows it (this pool cannot serve either) — counted as no login of its own.
+   */
+  private adopted(answer: { error: SnowmuxError; raw: RawLoginError | undefined; owner: object }): SnowmuxError {
+    const error = this.ownError(answer);
+    if (answer.owner !== this && this.lastLoginFailure === null) this.lastLoginFailure = { error, at: this.now(), mono: this.mono(), failures: 1 };
+    return error;
+  }
+
+  private closedError(): SnowmuxError {
+    return new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closed.`);
+  }
+
   private lead(): Promise<SfConnection> {
-    const login = this.login();
+    let raw: RawLoginError | undefined;
+    const login = this.login((r) => {
+      raw = r;
+    });
     const answer = login.then(
       (): undefined => undefined,
-      (err: unknown) => (err instanceof SnowmuxError ? err : toSnowmuxError(err, { profile: this.profile, phase: 'login' })),
+      (err: unknown): LeadAnswer => {
+        const error = err instanceof SnowmuxError ? err : toSnowmuxError(err, { profile: this.profile, phase: 'login' });
+        // A refusal of the credentials, or a Snowflake that does not answer, holds for every pool logging in with them.
+        const scope = error.code === 'AUTH_FAILED' ? this.refusalScope(raw) : error.code === 'WAREHOUSE_UNAVAILABLE' ? '' : 'pool';
+        return { error, raw, owner: this, scope };
+      },
     );
-    this.leading = answer;
+    this.shared.leading = answer;
     // Registered before any waiter's: the lead is gone by the time they look again.
     void answer.then(() => {
-      if (this.leading === answer) this.leading = null;
+      if (this.shared.leading === answer) this.shared.leading = null;
     });
     return login;
   }
 
+  /** 390189 refuses this profile's role, not the credentials: other roles' pools may still log in with them. */
+  private refusalScope(raw: RawLoginError | undefined): RefusalScope {
+    return raw?.code === '390189' ? this.roleScope : '';
+  }
+
   /** The refusal calls get instead of a login while the back-off after refused credentials runs. */
   private heldBack(): SnowmuxError | undefined {
-    const refused = this.refused;
-    const left = refused === null ? 0 : refused.until - this.mono();
-    if (refused === null || left <= 0) return undefined;
+    const now = this.mono();
+    const refused = [this.shared.refused.get(''), this.shared.refused.get(this.roleScope)]
+      .filter((r) => r !== undefined && r.until > now)
+      .sort((a, b) => b!.until - a!.until)[0];
+    if (refused === undefined) return undefined;
+    const left = refused.until - now;
+    const error = this.adopted(refused);
     // The time of day shown is what is left of the back-off from now, not a wall-clock deadline.
     const retryAt = new Date(this.now() + left).toISOString();
     const at = retryAt.slice(11, 19);
     return new SnowmuxError(
       'AUTH_FAILED',
-      `${refused.error.message} The hub does not log in with these credentials again before ${at} UTC (${refused.refusals} refused ${refused.refusals === 1 ? 'login' : 'logins'} in a row; ` +
+      `${error.message} The hub does not log in with these credentials again before ${at} UTC (${refused.refusals} refused ${refused.refusals === 1 ? 'login' : 'logins'} in a row; ` +
         `Snowflake locks a user after a few): fix the setting named above — editors started after the fix, and \`snowmux hub --replace\`, use the new value at once.`,
-      { details: { ...(refused.error.details ?? {}), retryAt, loginsRefused: refused.refusals } },
+      { details: { ...(error.details ?? {}), retryAt, loginsRefused: refused.refusals } },
     );
   }
 
   /** True while an interactive login runs: a person is being asked. */
   awaitingPerson(): boolean {
-    return this.interactive && this.leading !== null;
+    return this.interactive && this.shared.leading !== null;
   }
 
   /** What the person must do, for the messages of calls that wait for it. */
@@ -280,14 +332,16 @@ export class SnowflakePool {
     return passcode ? `the MFA login of user "${this.profile.user}" (with the passcode) to finish` : `you to approve the MFA push (Duo) for user "${this.profile.user}" on your device`;
   }
 
-  private login(): Promise<SfConnection> {
+  /** One login with the driver; `said` is told what the driver answered a failed one (for other pools' callers). */
+  private login(said?: (raw: RawLoginError) => void): Promise<SfConnection> {
     return new Promise<SfConnection>((resolve, reject) => {
       if (this.closed) {
-        reject(new SnowmuxError('WAREHOUSE_CLOSED', `The Snowflake pool of profile "${this.profile.name}" is closed.`));
+        reject(this.closedError());
         return;
       }
       const started = performance.now();
       let settled = false;
+      let raw: RawLoginError | undefined;
       let unwatch: () => void = () => undefined;
       let connection: SfConnection;
       let landed!: () => void;
@@ -306,7 +360,9 @@ export class SnowflakePool {
           this.logins++;
           this.loggedIn++;
           this.lastLoginFailure = null;
-          this.refused = null;
+          // These credentials work (and this role with them); another role's refusal stands.
+          this.shared.refused.delete('');
+          this.shared.refused.delete(this.roleScope);
           this.lastLoginMs = performance.now() - started;
           const now = this.mono();
           this.meta.set(connection, { createdAt: now, lastReleasedAt: now });
@@ -316,8 +372,9 @@ export class SnowflakePool {
           // A login given up because the pool closes says nothing about the credentials.
           if (!this.closed) this.lastLoginFailure = { error: err, at: this.now(), mono: this.mono(), failures: (this.lastLoginFailure?.failures ?? 0) + 1 };
           if (!this.closed && err.code === 'AUTH_FAILED') {
-            const refusals = (this.refused?.refusals ?? 0) + 1;
-            this.refused = { error: err, until: this.mono() + loginRefusedWaitMs(refusals, this.timings.refusedRetryAfterMs), refusals };
+            const scope = this.refusalScope(raw);
+            const refusals = (this.shared.refused.get(scope)?.refusals ?? 0) + 1;
+            this.shared.refused.set(scope, { error: err, raw, owner: this, until: this.mono() + loginRefusedWaitMs(refusals, this.timings.refusedRetryAfterMs), refusals });
           }
           reject(err);
         }
@@ -363,6 +420,10 @@ export class SnowflakePool {
           if (err) landed();
           else void this.logOut(connection).then(landed);
           return;
+        }
+        if (err) {
+          raw = rawLoginError(err);
+          said?.(raw);
         }
         finish(err ? toSnowmuxError(err, { profile: this.profile, phase: 'login' }) : undefined);
         landed();
@@ -546,6 +607,7 @@ export class SnowflakePool {
   async close(waitMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.releaseShared();
     this.closing.abort();
     let timer: NodeJS.Timeout | undefined;
     const bounded = new Promise<void>((resolve) => {
@@ -559,6 +621,16 @@ export class SnowflakePool {
     await Promise.race([Promise.all([drained, ...this.landing]), bounded]);
     clearTimeout(timer);
   }
+}
+
+/** What Snowflake said of a refused login, without the rest of the driver's error (it may carry the HTTP exchange). */
+function rawLoginError(err: unknown): RawLoginError {
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as { code?: unknown; message?: unknown; sqlState?: unknown };
+  return {
+    code: typeof e.code === 'string' || typeof e.code === 'number' ? String(e.code) : undefined,
+    message: typeof e.message === 'string' ? e.message : undefined,
+    sqlState: typeof e.sqlState === 'string' ? e.sqlState : undefined,
+  };
 }
 
 function isTimeout(err: unknown): boolean {
