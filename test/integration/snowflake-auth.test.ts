@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { SnowmuxError } from '../../src/errors.js';
+import { classifyFailure } from '../../src/hub/guard/failure-kind.js';
 import { SnowflakeWarehouse } from '../../src/hub/warehouse/snowflake/snowflake-warehouse.js';
 import { makeRsaKeyPair, startSnowflakeDouble, type SnowflakeDouble } from '../doubles/snowflake/index.js';
 import { doubleProfile, queryOptions, until } from '../doubles/snowflake/fixtures.js';
@@ -237,6 +238,55 @@ describe('Snowflake logins against the double', () => {
     const granted = warehouse({ name: 'granted', user: 'bob', role: 'PUBLIC', database: 'DB_3' });
     assert.equal(await currentUser(granted), 'BOB');
     assert.deepEqual(double.loginLog.slice(start).filter((l) => l.user === 'BOB').map((l) => l.errorCode ?? 'ok'), ['390189', 'ok']);
+  });
+
+  it('browser SSO that nobody finishes is told as a sign-in not finished (what to do, no network advice), and the breaker does not count it', async () => {
+    const opened: string[] = [];
+    const w = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso', user: 'alice', auth: { method: 'externalbrowser' }, pool: { max: 1 } }), {
+      // The driver opens Snowflake's sign-in page (the console form: its SSO-URL request goes to port 443, not the
+      // double); nobody completes it, and the driver's wait for the browser ends.
+      driverOptions: { sfRetryMaxLoginRetries: 0, credentialCacheDir: cacheDir, browserActionTimeout: 200, disableConsoleLogin: false, openExternalBrowserCallback: (url: string) => void opened.push(url) },
+    });
+    open.push(w);
+    const err = await w.query('select 1', queryOptions()).then(
+      () => assert.fail('the sign-in was never finished'),
+      (e: unknown) => e as SnowmuxError,
+    );
+    assert.equal(opened.length, 1, `one browser window: ${err.message}`);
+    assert.equal(err.code, 'WAREHOUSE_UNAVAILABLE', err.message);
+    assert.match(err.message, /browser sign-in for profile "sso" \(user "alice"\) was not finished within 0\.2 s/);
+    assert.match(err.message, /Run the call again to be asked again/);
+    assert.match(err.message, /no browser window appeared/);
+    assert.doesNotMatch(err.message, /network/);
+    assert.equal(err.details?.['awaitingPerson'], true);
+    // A person who did not answer is no outage: the breaker must not pause the profile for every editor.
+    assert.equal(classifyFailure(err), 'user');
+  });
+
+  it('browser SSO the identity provider refuses is AUTH_FAILED with what it said and what to check, not a network failure', async () => {
+    const w = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso-denied', user: 'alice', auth: { method: 'externalbrowser' }, pool: { max: 1 } }), {
+      driverOptions: {
+        sfRetryMaxLoginRetries: 0,
+        credentialCacheDir: cacheDir,
+        browserActionTimeout: 10_000,
+        disableConsoleLogin: false,
+        // The identity provider sends the browser back to the driver's local port with an error.
+        openExternalBrowserCallback: (url: string) => {
+          const port = new URL(url).searchParams.get('browser_mode_redirect_port');
+          void fetch(`http://127.0.0.1:${port}/?error=access_denied&error_description=The+user+denied+the+request`).catch(() => {});
+        },
+      },
+    });
+    open.push(w);
+    const err = await w.query('select 1', queryOptions()).then(
+      () => assert.fail('the sign-in was refused'),
+      (e: unknown) => e as SnowmuxError,
+    );
+    assert.equal(err.code, 'AUTH_FAILED', err.message);
+    assert.match(err.message, /browser sign-in for profile "sso-denied" \(user "alice"\) did not complete: the identity provider answered .*access_denied.*denied the request/);
+    assert.match(err.message, /user \(set by test fixture\)/);
+    assert.doesNotMatch(err.message, /network/);
+    assert.equal(classifyFailure(err), 'user');
   });
 
   it('a wrong password fails with AUTH_FAILED naming the source; no secret in the error or in info()', async () => {

@@ -170,6 +170,38 @@ function who(profile: SnowflakeProfile): string {
   return `profile "${profile.name}" (account "${profile.account}", user "${profile.user}")`;
 }
 
+/**
+ * The driver's browser sign-in (EXTERNALBROWSER) that ended without Snowflake being asked: nobody finished the
+ * sign-in page within the driver's wait (browserActionTimeout, 120 s), or the identity provider answered with an
+ * error. These have no Snowflake code, and went out as "Login to Snowflake failed … check the network; the call
+ * can be retried" — counted by the breaker as an outage, and silent on what the person had to do.
+ */
+function browserSignInError(profile: SnowflakeProfile, text: string, base: Record<string, unknown>): SnowmuxError | undefined {
+  if (profile.auth.method !== 'externalbrowser') return undefined;
+  const whose = `The browser sign-in for profile "${profile.name}" (user "${profile.user}")`;
+  const timedOut = /Browser action timed out after (\d+) ms/i.exec(text);
+  if (timedOut !== null) {
+    const seconds = Number((Number(timedOut[1]) / 1000).toFixed(1));
+    return new SnowmuxError(
+      'WAREHOUSE_UNAVAILABLE',
+      `${whose} was not finished within ${seconds} s: Snowflake's sign-in page was opened in a browser on the hub's machine and nobody completed it; nothing ran in Snowflake. ` +
+        'Run the call again to be asked again. If no browser window appeared (a hub on a machine without a desktop, or started as a service), ' +
+        'this profile cannot sign in there: use a key pair (SNOWFLAKE_JWT) or a programmatic access token for it, or run the hub where you can use a browser.',
+      { details: { ...base, infrastructure: false, transient: true, awaitingPerson: true } },
+    );
+  }
+  const refused = /Error while getting SAML token:\s*(.*)$/i.exec(text);
+  if (refused !== null) {
+    return new SnowmuxError(
+      'AUTH_FAILED',
+      `${whose} did not complete: the identity provider answered ${refused[1]?.replace(/\.+$/, '') || 'with an error'}. ` +
+        `Check that ${settingLabel(profile, 'user')} is the Snowflake user you signed in as, and sign in again (run the call again).`,
+      { details: { ...base, infrastructure: false, transient: false } },
+    );
+  }
+  return undefined;
+}
+
 /** Maps any error thrown by the driver (or by our own plumbing) to a SnowmuxError. */
 export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
   if (isSnowmuxError(err)) return err;
@@ -217,6 +249,8 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
         details: { ...base, infrastructure: false, transient: false },
       });
     }
+    const browser = browserSignInError(ctx.profile, text, base);
+    if (browser !== undefined) return browser;
     if (code !== undefined && LOGIN_AUTH_CODES.has(code)) {
       return new SnowmuxError(
         'AUTH_FAILED',
