@@ -2,7 +2,7 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
@@ -11,6 +11,7 @@ import { shellWord } from '../shell-word.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { resolveUserPath, userHome } from '../user-path.js';
 import { pathTrust } from './file-trust.js';
+import { describeUser } from './account-names.js';
 
 export const SOCKET_NAME = 'hub.sock';
 /** sun_path is 108 bytes on Linux and 104 on macOS; stay under both. */
@@ -223,12 +224,37 @@ function fnv1a64(text: string): string {
 
 /** Creates the home (0700) or checks an existing one: ours, a directory, not open to others. */
 export function ensureHome(home: string): void {
+  const made = missingDirectories(home);
   try {
     mkdirParentsSync(home, 0o700);
   } catch (err) {
     throw new SnowmuxError('HOME_UNUSABLE', `Cannot create the snowmux home ${home}: ${(err as Error).message}. Choose another with --home or SNOWMUX_HOME.`, { cause: err });
   }
-  checkHome(home, true);
+  try {
+    checkHome(home, true);
+  } catch (err) {
+    // A home refused as soon as it was made (in a directory another user could replace it in: root's
+    // `sudo -E snowmux hub` in the user's home) is not left behind: that empty directory, owned by whoever
+    // ran the refused command, then locked the home's own user out with HOME_NOT_OWNED.
+    for (const dir of made.reverse()) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        break;
+      }
+    }
+    throw err;
+  }
+}
+
+/** The directories `mkdir -p home` would create, outermost first. */
+function missingDirectories(home: string): string[] {
+  const missing: string[] = [];
+  for (let at = resolve(home); lstatOrUndefined(at) === undefined; at = dirname(at)) {
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  return missing;
 }
 
 /** Verifies the home without creating it. `fix` tightens permissions on a home we own. */
@@ -259,7 +285,7 @@ export function checkHome(home: string, fix = false): void {
   }
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && st.uid !== uid) {
-    throw new SnowmuxError('HOME_NOT_OWNED', `The snowmux home ${home} belongs to another user (uid ${st.uid}); a hub there is not yours. Use a home of your own.`);
+    throw new SnowmuxError('HOME_NOT_OWNED', `The snowmux home ${home} belongs to another user, ${describeUser(st.uid)}; a hub there is not yours. ${takeBackAdvice(home, st.uid, uid)}`);
   }
   if (uid !== undefined) refuseReplaceableHome(home, st, uid);
   const marker = join(home, OPEN_HOME_MARKER);
@@ -284,6 +310,28 @@ export function checkHome(home: string, fix = false): void {
     refuseForeignEntries(home, uid, 'was writable by other users (it is 700 now)');
     if (fix) rmSync(marker, { force: true });
   }
+}
+
+/**
+ * What to do about a home another user owns. One in a directory of the user's own (their ~/.snowmux) was
+ * almost always made by snowmux run as that other user with the user's HOME (`sudo -E`, a sudo that keeps
+ * HOME): "use a home of your own" named no way back to the default one.
+ */
+function takeBackAdvice(home: string, owner: number, uid: number): string {
+  const elsewhere = 'another home with --home or SNOWMUX_HOME (and the same in your editors\' entries: `snowmux setup <client>`).';
+  if (lstatOrUndefined(dirname(home))?.uid !== uid) return `Use a home of your own: ${elsewhere}`;
+  const as = owner === 0 ? 'sudo ' : `sudo -u ${shellWord(accountName(owner) ?? `#${owner}`)} `;
+  const me = accountName(uid) ?? String(uid);
+  return (
+    `It sits in ${dirname(home)}, which is yours: it was most likely made by snowmux run as ${owner === 0 ? 'root' : 'that user'} with your HOME (sudo -E, or a sudo that keeps HOME). ` +
+    `Stop a hub running there as that user (${as}snowmux stop --home ${shellWord(home)}), then take the home back (sudo chown -R ${shellWord(me)} ${shellWord(home)}) or remove it (sudo rm -rf ${shellWord(home)}); or use ${elsewhere}`
+  );
+}
+
+/** The login name of `uid` from the local user database, or undefined. */
+function accountName(uid: number): string | undefined {
+  const described = describeUser(uid);
+  return described.startsWith('uid ') ? undefined : described.slice(0, described.lastIndexOf(' (uid '));
 }
 
 /**

@@ -317,3 +317,36 @@ test('a runtime directory (or symlink) another user squats in a sticky directory
   lchownSync(dir, 0, 0);
   assert.throws(() => ensureRuntimeDir(dir), (e) => isSnowmuxError(e, 'RUNTIME_DIR_UNSAFE') && new RegExp(`Remove it if it is not yours to trust \\(rm -rf ${dir}\\)`).test(e.message));
 });
+
+test("a home refused as soon as it is made (root's `sudo -E snowmux hub` in a user's home) is not left behind to lock that user out", { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  // The user's home directory, theirs: root may not keep a home in it (they could replace it).
+  const userHome = join(tmp(t), 'alice');
+  mkdirSync(userHome, { mode: 0o755 });
+  chownSync(userHome, 65534, 65534);
+  for (const home of [join(userHome, '.snowmux'), join(userHome, 'state', 'deeper', '.snowmux')]) {
+    assert.throws(() => ensureHome(home), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED') && e.message.includes(`${userHome}, on its path, belongs to another user`));
+    assert.deepEqual(readdirSync(userHome), [], 'nothing made for the refused home is left behind');
+  }
+  // A home that was there already is never removed by a refusal.
+  mkdirSync(join(userHome, '.snowmux'), { mode: 0o700 });
+  assert.throws(() => ensureHome(join(userHome, '.snowmux')), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED'));
+  assert.ok(existsSync(join(userHome, '.snowmux')));
+});
+
+test("a home another user owns in a directory of the user's own (left by snowmux run with sudo) says how to take it back, not only \"use a home of your own\"", { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
+  const mine = tmp(t);
+  const home = join(mine, '.snowmux');
+  mkdirSync(home, { mode: 0o700 });
+  chownSync(home, 65534, 65534);
+  const me = userInfo().username;
+  assert.throws(() => checkHome(home), (e) => {
+    assert.ok(isSnowmuxError(e, 'HOME_NOT_OWNED'));
+    assert.match(e.message, /belongs to another user, (\S+ \()?uid 65534\)?; a hub there is not yours\./);
+    assert.ok(e.message.includes(`It sits in ${mine}, which is yours: it was most likely made by snowmux run as that user with your HOME (sudo -E, or a sudo that keeps HOME).`), e.message);
+    assert.match(e.message, new RegExp(`Stop a hub running there as that user \\(sudo -u \\S+ snowmux stop --home ${home}\\), then take the home back \\(sudo chown -R ${me} ${home}\\) or remove it \\(sudo rm -rf ${home}\\); or use another home with --home or SNOWMUX_HOME`));
+    return true;
+  });
+  // In someone else's directory: not the user's to take back.
+  chownSync(mine, 12345, 12345);
+  assert.throws(() => checkHome(home), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED') && /Use a home of your own: another home with --home or SNOWMUX_HOME/.test(e.message) && !e.message.includes('sudo chown'));
+});
