@@ -105,3 +105,24 @@ test('setup --write refuses an editor config that is no regular file (a FIFO) or
   assert.equal(statSync(file).size, 64 * 1024 * 1024);
   assert.equal(existsSync(`${file}.bak`), false);
 });
+
+test("setup --write through a dotfile manager's symlink whose file does not exist yet writes that file and keeps the link; a link into a missing directory is refused, nothing made", async (t) => {
+  const { dir, file, run } = rig(t);
+  const dotfiles = join(dir, 'dotfiles');
+  mkdirSync(dotfiles, { mode: 0o700 });
+  // Relative, as stow and chezmoi make them, and two links deep.
+  symlinkSync('../../dotfiles/cursor-link.json', file);
+  symlinkSync('cursor.json', join(dotfiles, 'cursor-link.json'));
+  const r = await run();
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(lstatSync(file).isSymbolicLink(), 'the link survives');
+  assert.match(r.stdout, new RegExp(`added "snowflake" to ${join(dotfiles, 'cursor.json')}`));
+  assert.ok(JSON.parse(readFileSync(join(dotfiles, 'cursor.json'), 'utf8')).mcpServers.snowflake, 'the entry went into the linked file');
+  assert.ok(lstatSync(join(dotfiles, 'cursor-link.json')).isSymbolicLink());
+
+  rmSync(file);
+  symlinkSync(join(dir, 'not-cloned-yet', 'cursor.json'), file);
+  await assert.rejects(run(), (e) => isSnowmuxError(e, 'EDITOR_CONFIG_UNWRITABLE') && e.message.includes(`is a symbolic link to ${join(dir, 'not-cloned-yet', 'cursor.json')}, and ${join(dir, 'not-cloned-yet')} does not exist`) && /nothing was written/.test(e.message));
+  assert.ok(lstatSync(file).isSymbolicLink());
+  assert.equal(existsSync(join(dir, 'not-cloned-yet')), false);
+});

@@ -3,7 +3,7 @@
  * and this snowmux (GUI editors often start with a minimal PATH), and where the editor keeps it. With
  * `--write` it merges the entry into that file, keeping everything else and a backup of the old file.
  */
-import { existsSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnowmuxError, isSnowmuxError, type ErrorCode } from '../../errors.js';
@@ -215,10 +215,39 @@ function readEditorConfig(path: string, title: string): string | undefined {
   }
 }
 
+/**
+ * Where writing the editor's config `file` must go: the file itself, or the file its symlink leads to — also
+ * when that file does not exist yet (a dotfile manager's link into a repository, made before the file): the
+ * temp-and-rename replaced such a link with a file of its own, so the link was lost and the dotfiles never
+ * got the entry. A link whose target's directory is missing is refused rather than that directory made.
+ */
+function linkedConfig(file: string, title: string): string {
+  if (existsSync(file)) return realpathSync(file);
+  let at = file;
+  for (let hops = 0; hops <= 40; hops++) {
+    let st;
+    try {
+      st = lstatSync(at);
+    } catch {
+      break;
+    }
+    if (!st.isSymbolicLink()) return file;
+    at = resolve(dirname(at), readlinkSync(at));
+  }
+  if (at === file) return file;
+  if (!existsSync(dirname(at))) {
+    throw new SnowmuxError(
+      'EDITOR_CONFIG_UNWRITABLE',
+      `${title}'s config ${file} is a symbolic link to ${at}, and ${dirname(at)} does not exist; snowmux will not make it, and nothing was written. Create that directory (or remove the link) and run this again, or add the entry by hand (run the command without --write to print it).`,
+    );
+  }
+  return at;
+}
+
 function writeEntry(client: ClientId, file: string, name: string, launch: ShimLaunch): { path: string; replaced: boolean; kept: string[]; backup: string | undefined; unchanged: boolean; warning?: string | undefined } {
-  // Follow a symlinked config (dotfile managers do that) to the real file, so the link survives.
-  const path = existsSync(file) ? realpathSync(file) : file;
   const title = CLIENTS[client].title;
+  // Follow a symlinked config (dotfile managers do that) to the real file, so the link survives.
+  const path = linkedConfig(file, title);
   const existing = readEditorConfig(path, title);
   const { text, replaced, kept } = mergeIntoConfig(existing, client, name, launch, path);
   const found = existing !== undefined ? statSync(path).mode & 0o777 : 0o600;
