@@ -50,6 +50,14 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   // A reader that stops early (`snowmux keys list --json | head -1`) is not an error of ours: end quietly
   // instead of a stack trace. (stdio's stdout is its client's channel; its transport owns that stream.)
   if (io.stdout === process.stdout && name !== 'stdio') process.stdout.on('error', endOnClosedPipe);
+  // `snowmux help stauts`: a typo of a command is not a request for the whole usage (exit 0, not a word on it).
+  if (first === 'help' && afterFirst[0] !== undefined && !(afterFirst[0] in COMMANDS)) {
+    const asked = afterFirst[0];
+    const meant = asked.startsWith('-') ? undefined : closestName(asked, Object.keys(COMMANDS));
+    io.stderr.write(`snowmux help: unknown command "${shownText(asked, 40)}".${meant ? ` Did you mean \`snowmux help ${meant}\`?` : ''} Run \`snowmux --help\` for the list of commands.\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.stdout.write(usage());
     if (name === undefined) process.exitCode = 2;
