@@ -53,3 +53,20 @@ test('setup --profile with a misspelt profile is refused with the name it most l
   await assert.rejects(run(defined, ['--profile', 'Dev']), (e) => isSnowmuxError(e, 'CONFIG_INVALID') && /Snowflake profile "Dev" is not defined \(did you mean "dev"\?\)/.test(e.message));
   assert.equal((await run(defined, ['--profile', 'dev'])).code, 0);
 });
+
+test('an editor named as people say it gets the client(s) it means ("claude" is two), and an editor snowmux does not list is pointed at "generic"', async () => {
+  const firstLine = async (client: string) => {
+    let stderr = '';
+    const err = new PassThrough().on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await setupCommand([client], { stdout: new PassThrough(), stderr: err });
+    assert.equal(code, 2, client);
+    return stderr.split('\n')[0];
+  };
+  assert.equal(await firstLine('claude'), 'Unknown client "claude". Did you mean "claude-desktop" or "claude-code"?');
+  assert.equal(await firstLine('roo'), 'Unknown client "roo". Did you mean "roo-code"?');
+  assert.equal(await firstLine('VSCode'), 'Unknown client "VSCode". Did you mean "vscode"?');
+  assert.equal(await firstLine('Claude Desktop'), 'Unknown client "Claude Desktop". Did you mean "claude-desktop"?');
+  assert.equal(await firstLine('claude_code'), 'Unknown client "claude_code". Did you mean "claude-code"?');
+  assert.equal(await firstLine('cursr'), 'Unknown client "cursr". Did you mean "cursor"?');
+  assert.equal(await firstLine('cline'), 'Unknown client "cline". For another editor that starts MCP servers over stdio, `snowmux setup generic` prints the entry to paste into its MCP config.');
+});

@@ -305,7 +305,18 @@ function writeEntry(client: ClientId, file: string, name: string, launch: ShimLa
   return { path, replaced, kept, backup, unchanged: false, warning: [modeWarning, risk.warn].filter((w) => w !== undefined).join(' ') || undefined };
 }
 
+/**
+ * The client(s) a name not on the list most likely meant. Editors are named as people say them: "claude" is
+ * two clients (Claude Desktop and Claude Code), "roo" is Roo Code, "VSCode" or "Claude Desktop" differ only in
+ * case and spacing; a typo is caught by its edit distance. Any other editor is pointed at "generic".
+ */
 function unknownClientHint(client: string): string {
-  const meant = closestName(client, Object.keys(CLIENTS));
-  return meant === undefined ? '' : ` Did you mean "${meant}"?`;
+  const squash = (name: string) => name.toLowerCase().replace(/[\s_.-]+/g, '');
+  const typed = client.trim().toLowerCase().replace(/[\s_.]+/g, '-');
+  const ids = Object.keys(CLIENTS) as ClientId[];
+  const named = ids.filter((id) => squash(id) === squash(typed) || squash(CLIENTS[id].title) === squash(typed) || (typed.length >= 3 && id.startsWith(`${typed}-`)));
+  const near = closestName(typed, ids);
+  const meant = named.length > 0 ? named : near === undefined ? [] : [near];
+  if (meant.length === 0) return ' For another editor that starts MCP servers over stdio, `snowmux setup generic` prints the entry to paste into its MCP config.';
+  return ` Did you mean ${meant.map((id) => `"${id}"`).join(' or ')}?`;
 }
