@@ -151,6 +151,46 @@ describe('Snowflake breaker and timeouts', () => {
     assert.doesNotMatch(busy.message, /acquireTimeoutMs/);
   });
 
+  it("a statement Snowflake took and failed inside (an internal error with a query id, e.g. a query too big for its warehouse) is neither retried nor counted as an outage", async () => {
+    const { call, breaker } = hub('internal-errors', 60_000);
+    assert.equal((await call('t5', 'select 8')).code, undefined, 'warm');
+    const before = double.counters.requests;
+    double.inject({ kind: 'error', endpoint: 'query', code: '000603', sqlState: 'XX000', message: 'SQL execution internal error: Processing aborted due to error 300005:4035471965; incident 8217013.', queryId: true });
+    let answers: { code: string | undefined; text: string }[];
+    try {
+      answers = [];
+      for (let i = 0; i < 6; i++) answers.push(await call('t5', 'select count(*) from lineitem a, lineitem b'));
+    } finally {
+      double.clearFaults();
+    }
+    for (const a of answers) {
+      assert.equal(a.code, 'WAREHOUSE_ERROR', a.text);
+      // What happened, which query, and what to do: not "the call can be retried" (it ran, and failed inside).
+      assert.match(a.text, /query id [0-9a-f-]{36}/);
+      assert.match(a.text, /Processing aborted due to error 300005/);
+      assert.match(a.text, /Snowflake ran the statement and failed inside it/);
+      assert.doesNotMatch(a.text, /The call can be retried/);
+    }
+    // One statement request per call: a read that failed inside Snowflake is not sent again.
+    assert.equal(double.counters.requests - before, 6);
+    assert.deepEqual([breaker().state, breaker().failures], ['closed', 0]);
+    const bob = await call('bob', 'select 9');
+    assert.equal(bob.code, undefined, bob.text);
+  });
+
+  it('an internal error Snowflake gives without a query id (it never took the statement) still counts as an outage', async () => {
+    const { call, breaker } = hub('internal-unanswered', 60_000);
+    assert.equal((await call('t6', 'select 10')).code, undefined, 'warm');
+    double.inject({ kind: 'error', endpoint: 'query', code: '000603', sqlState: 'XX000', message: 'SQL execution internal error', times: 3 });
+    try {
+      const answer = await call('t6', 'select 11');
+      assert.equal(answer.code, 'WAREHOUSE_ERROR', answer.text);
+    } finally {
+      double.clearFaults();
+    }
+    assert.equal(breaker().failures, 1);
+  });
+
   it('a timeout of a statement Snowflake never answered (no query id) still counts as an outage', async () => {
     const { call, breaker, warehouse } = hub('unanswered', 60_000);
     assert.equal((await call('t2', 'select 4')).code, undefined, 'warm');

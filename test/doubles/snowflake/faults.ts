@@ -17,7 +17,8 @@ export type SnowflakeFault =
   /** Answer with an HTTP error status (the driver retries 5xx, 408 and 429). */
   | { kind: 'httpStatus'; endpoint: Endpoint; status: number; times?: number }
   /** Answer HTTP 200 with success:false and this Snowflake code (e.g. 390112, 390114, 390111). */
-  | { kind: 'error'; endpoint: Endpoint; code: string; message?: string; sqlState?: string; times?: number };
+  /** `queryId`: the answer names a query id, as Snowflake's does for a statement it took and failed while running. */
+  | { kind: 'error'; endpoint: Endpoint; code: string; message?: string; sqlState?: string; times?: number; queryId?: boolean };
 
 interface ActiveFault {
   fault: SnowflakeFault;

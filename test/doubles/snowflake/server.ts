@@ -295,7 +295,8 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
         return;
       }
       if (fault.kind === 'error') {
-        send(res, fail(new SfError(fault.code, fault.sqlState ?? '08001', fault.message ?? `Injected error ${fault.code}`)));
+        // `queryId`: Snowflake had taken the statement and failed while running it (its answer names the query).
+        send(res, fail(new SfError(fault.code, fault.sqlState ?? '08001', fault.message ?? `Injected error ${fault.code}`), fault.queryId === true ? { queryId: randomUUID() } : {}));
         return;
       }
     }

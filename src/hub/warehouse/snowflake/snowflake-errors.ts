@@ -322,6 +322,17 @@ export function toSnowmuxError(err: unknown, ctx: ErrorContext): SnowmuxError {
       details: { ...base, infrastructure: false },
     });
   }
+  if (sqlState !== undefined && sqlState.startsWith('XX') && queryId !== undefined) {
+    // Snowflake took the statement (it has a query id) and failed inside it: most often this statement's own doing
+    // (too big for the warehouse's memory, a UDF that crashes), and the same every time it runs. Counted by the
+    // breaker, one caller's heavy query paused every user of the profile; retried, it ran (and billed) twice more.
+    return new SnowmuxError(
+      'WAREHOUSE_ERROR',
+      `Snowflake ran the statement and failed inside it (code ${code ?? '?'}, SQLSTATE ${sqlState}, query id ${queryId}): ${text.replace(/\.+$/, '')}. ` +
+        `It was not sent again: if it fails the same way once more, it is this statement (narrow it, or run it on a larger warehouse); Snowflake support can trace it by the query id.`,
+      { details: { ...base, infrastructure: false, transient: false } },
+    );
+  }
   if (sqlState !== undefined && (sqlState.startsWith('08') || sqlState.startsWith('XX'))) {
     return new SnowmuxError('WAREHOUSE_ERROR', `Snowflake failed (code ${code ?? '?'}, SQLSTATE ${sqlState}${idText}): ${text}. The call can be retried.`, {
       details: { ...base, infrastructure: true },
