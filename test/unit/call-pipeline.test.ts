@@ -1081,6 +1081,46 @@ test('a failed tool result says, machine-readably, whether and when to retry, an
   governance.close();
 });
 
+test('a rate or quota refusal names the rule that refused (its config.toml key), when it frees, and what to do', async () => {
+  const { call, governance } = setup();
+  const textOf = (r: { content: unknown[] }) => (r.content as { text?: string }[]).map((c) => c.text ?? '').join('');
+  const running: ToolBody = async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('SELECT 1 FROM T');
+    await w.query('SELECT 1 FROM T', { ...ctx, maxRows: 1 });
+    return { content: [] };
+  };
+  // A role's own rate.
+  assert.equal(codeOf(await call('slow', 'list_databases', async () => ({ content: [] }))), undefined);
+  const slow = await call('slow', 'list_databases', async () => ({ content: [] }));
+  assert.equal(codeOf(slow), 'RATE_LIMITED');
+  assert.match(textOf(slow), /Retry after ~\d+ min\. The limit is \[roles\.slow\.rate\] \(role "slow"\); to call more often, ask the hub's operator to raise it\.$/);
+  // A role without one: the hub's default, [limits.rate].
+  const tight = setup({ limits: { defaultRate: { perSecond: 0.001, burst: 1 } } });
+  assert.equal(codeOf(await tight.call('lister', 'list_databases', async () => ({ content: [] }))), undefined);
+  const lister = await tight.call('lister', 'list_databases', async () => ({ content: [] }));
+  assert.equal(codeOf(lister), 'RATE_LIMITED');
+  assert.match(textOf(lister), /The limit is \[limits\.rate\] \(role "lister"\); to call more often, ask the hub's operator to raise it\.$/);
+  tight.governance.close();
+  // Quotas: the key of [roles.<role>.quota] that is spent, when the window frees (from now too), and what to do.
+  for (let i = 0; i < 3; i++) assert.equal(codeOf(await call('budget', 'execute_query', running)), undefined);
+  const spent = await call('budget', 'execute_query', running);
+  assert.equal(codeOf(spent), 'QUOTA_EXCEEDED');
+  assert.match(
+    textOf(spent),
+    /^Quota exceeded for "budget" under role "budget": 3 queries per hour\. The window resets at \S+Z\. Wait until then \(in [^)]+\), or ask the hub's operator to raise queries in \[roles\.budget\.quota\] \(rule of role "budget"; `snowmux status` shows what is left\)\.$/,
+  );
+  // A rows budget spent by the call's own earlier statements (quota-charge) says the same.
+  const rows = await call('rowq', 'execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('SELECT MANY_ROWS FROM T');
+    await w.query('SELECT MANY_ROWS FROM T', { ...ctx, maxRows: 1000 });
+    await w.query('SELECT MANY_ROWS FROM T', { ...ctx, maxRows: 1000 });
+    return { content: [] };
+  });
+  assert.equal(codeOf(rows), 'QUOTA_EXCEEDED');
+  assert.match(textOf(rows), /ask the hub's operator to raise rows in \[roles\.rowq\.quota\]/);
+  governance.close();
+});
+
 test('a rate refusal says when the budget is shared, by how many editors and under which role', async () => {
   const { call, governance } = setup();
   const refusal = rateLimitedError('team-bot', { capacity: 10, refillPerSecond: 0.5 }, 1962, { role: 'default', sessions: 2 });

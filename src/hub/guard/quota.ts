@@ -28,6 +28,7 @@
  */
 import { SnowmuxError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
+import { describeWait } from './rate-limit.js';
 
 export type QuotaMetric = 'queries' | 'rows' | 'bytes' | 'scanBytes';
 
@@ -178,7 +179,7 @@ export class QuotaTracker {
     return new SnowmuxError(
       'QUOTA_EXCEEDED',
       `Quota exceeded for "${identity}"${role === undefined ? '' : ` under role "${role}"`}: ${describeLimit(worst.metric, worst.limit)} ${describeWindow(worst.rule.windowMs)}. ` +
-        `The window resets at ${resetIso}.`,
+        `The window resets at ${resetIso}.${role === undefined ? '' : ` ${quotaAdvice(role, worst.metric, worst.resetsAt - now)}`}`,
       {
         details: {
           rule: `quota ${worst.metric}`,
@@ -439,6 +440,17 @@ function amount(value: number | undefined): number {
 
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/** A quota key as config.toml spells it. */
+const QUOTA_KEYS: Record<QuotaMetric, string> = { queries: 'queries', rows: 'rows', bytes: 'bytes', scanBytes: 'scan_bytes' };
+
+/**
+ * What a caller whose budget under `role` is spent can do, and the rule that refused: when the window frees (from
+ * now, not only as a UTC time), and which key of config.toml the hub's operator would raise.
+ */
+export function quotaAdvice(role: string, metric: QuotaMetric, retryAfterMs: number): string {
+  return `Wait until then (in ${describeWait(Math.max(0, retryAfterMs))}), or ask the hub's operator to raise ${QUOTA_KEYS[metric]} in [roles.${role}.quota] (rule of role "${role}"; \`snowmux status\` shows what is left).`;
 }
 
 export function describeLimit(metric: QuotaMetric, limit: number): string {

@@ -154,14 +154,16 @@ export class RateLimiter {
  * The refusal a tool call gets when its identity's bucket is empty. `sessions` above 1: the bucket is shared
  * by that many editors, and the refusal says so (the caller may not have spent it itself).
  */
-export function rateLimitedError(identity: string, limit: BucketLimit, retryAfterMs: number, shared?: { role: string; sessions: number }): SnowmuxError {
+export function rateLimitedError(identity: string, limit: BucketLimit, retryAfterMs: number, shared?: { role: string; sessions: number; rule?: string }): SnowmuxError {
   const by = shared && shared.sessions > 1
     ? ` This budget (role "${shared.role}") is shared by ${shared.sessions} open editors of "${identity}"; the others' calls spent it.`
     : '';
+  // The rule that refused, as config.toml spells it, so a caller who needs more knows what the operator would raise.
+  const rule = shared?.rule === undefined ? '' : ` The limit is ${shared.rule} (role "${shared.role}"); to call more often, ask the hub's operator to raise it.`;
   return new SnowmuxError(
     'RATE_LIMITED',
     `Rate limit reached for "${identity}" (bursts of ${limit.capacity} call${limit.capacity === 1 ? '' : 's'}, then ${describeRate(limit.refillPerSecond)}).${by} ` +
-      `Retry after ~${describeWait(retryAfterMs)}.`,
+      `Retry after ~${describeWait(retryAfterMs)}.${rule}`,
     { details: { rule: 'rate', identity, retryAfterMs, capacity: limit.capacity, refillPerSecond: limit.refillPerSecond, ...(shared ? { role: shared.role, sessions: shared.sessions } : {}) } },
   );
 }

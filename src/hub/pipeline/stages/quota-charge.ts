@@ -20,7 +20,7 @@
  * Calls running at once each get what was left when they started.
  */
 import { SnowmuxError } from '../../../errors.js';
-import { describeLimit, describeWindow, type QuotaRoom } from '../../guard/quota.js';
+import { describeLimit, describeWindow, quotaAdvice, type QuotaRoom } from '../../guard/quota.js';
 import { rowBytes, rowsBytes } from '../../governance/call-meter.js';
 import type { QueryResult, SearchReply } from '../../warehouse/types.js';
 import { returnedBy, sqlOf, type OperationResult, type Statement, type StatementStage } from '../statement.js';
@@ -159,7 +159,7 @@ function quotaSpent(identity: string, role: string, metric: Budget, room: QuotaR
   const resetAt = isoSeconds(room.resetsAt);
   return new SnowmuxError(
     'QUOTA_EXCEEDED',
-    `Quota exceeded for "${identity}" under role "${role}": ${describeLimit(metric, room.limit)} ${describeWindow(room.windowMs)}, and this call has received all that was left. The window resets at ${resetAt}.`,
+    `Quota exceeded for "${identity}" under role "${role}": ${describeLimit(metric, room.limit)} ${describeWindow(room.windowMs)}, and this call has received all that was left. The window resets at ${resetAt}. ${quotaAdvice(role, metric, room.retryAfterMs())}`,
     { details: { rule: `quota ${metric}`, identity, role, metric, limit: room.limit, windowMs: room.windowMs, resetAt, retryAfterMs: room.retryAfterMs() } },
   );
 }
