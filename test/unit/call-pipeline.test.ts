@@ -898,6 +898,39 @@ test('editors sharing an identity share its rate fairly: a greedy one cannot rat
   governance.close();
 });
 
+test("an editor that reopens its session keeps its share of its identity's rate: a greedy client reconnecting cannot spend the other editor's", async () => {
+  // Each new session started with a full share: a client that closed and reopened its session (an agent that
+  // opens one per task, a shim restarted in a loop) got a fresh burst each time, drained the identity's bucket,
+  // and the other editor, which had spent nothing, was refused "the others' calls spent it".
+  const { governance, clock } = sharedRate(4);
+  const session = (id: string, client: string) => {
+    const s = new Session({ id, identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' });
+    s.client = { name: client, version: '1' };
+    return s;
+  };
+  const polite = session('polite', 'calm-editor');
+  governance.sessionStarted(polite);
+  const role = governance.roleFor(polite);
+  let greedyOk = 0;
+  for (let round = 0; round < 5; round++) {
+    const greedy = session(`greedy-${round}`, 'greedy-agent');
+    governance.sessionStarted(greedy);
+    for (let i = 0; i < 4; i++) if ((await governance.takeToken('team-bot', role, greedy)).ok) greedyOk++;
+    governance.sessionEnded('team-bot', greedy.id);
+  }
+  assert.equal(greedyOk, 2, 'one share (half of the burst of 4), not a fresh one per session it opened');
+  const first = await governance.takeToken('team-bot', role, polite);
+  assert.equal(first.ok, true, `the editor that spent nothing was refused: ${JSON.stringify(first)}`);
+  // The share the reconnecting client carries refills with time, as any share does.
+  clock.advance(4000);
+  const back = session('greedy-back', 'greedy-agent');
+  governance.sessionStarted(back);
+  assert.equal((await governance.takeToken('team-bot', role, back)).ok, true);
+  governance.sessionEnded('team-bot', back.id);
+  governance.sessionEnded('team-bot', polite.id);
+  governance.close();
+});
+
 test('a closed session stops counting among its identity\'s editors: the one left gets the whole rate back at once', async () => {
   // Closed sessions used to count as "active editors" for a minute after their last call: after three editor
   // restarts the one open editor got a quarter of the rate, and its refusal said 4 editors shared it.

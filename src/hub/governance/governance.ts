@@ -324,10 +324,20 @@ export class Governance {
    */
   sessionEnded(identity: string, sessionId: string): void {
     const open = this.sessionsOfIdentity.get(identity);
+    const client = open?.get(sessionId)?.client?.name;
     const had = open?.delete(sessionId) ?? false;
     if (had && !this.httpActiveAt.delete(sessionId)) this.attachedLinks -= 1;
     if (had && open!.size === 0) this.sessionsOfIdentity.delete(identity);
-    this.shareLimits.delete(`${identity}\u0000${sessionId}`);
+    const shareKey = `${identity}\u0000${sessionId}`;
+    // What its share had left stays with its client: the same client's next session continues it (shareOf),
+    // rather than starting with a full share taken from the identity's bucket, the other editors' part of it.
+    const share = this.shareLimits.get(shareKey);
+    if (client !== undefined && share !== undefined) {
+      const left = leftShareKey(identity, client);
+      this.shareLimits.set(left, share);
+      this.sessionShares.move(shareKey, left);
+    }
+    this.shareLimits.delete(shareKey);
     // The slot kept for it goes to a call waiting for it now, not when some running query ends.
     if (had) this.scheduler.presenceChanged();
   }
@@ -343,7 +353,11 @@ export class Governance {
     for (const other of open?.values() ?? []) if (this.counts(other) && this.#policy.roleFor(other.facts.identity, other.client).name === role.name) sessions++;
     if (sessions <= 1) return undefined;
     const share = { capacity: Math.max(1, Math.floor(limit.capacity / sessions)), refillPerSecond: limit.refillPerSecond / sessions };
-    this.shareLimits.set(`${identity}\u0000${session.id}`, share);
+    const shareKey = `${identity}\u0000${session.id}`;
+    this.shareLimits.set(shareKey, share);
+    // A client that closed a session and opened another (a restarted shim, an agent's session per task) goes on
+    // with the share its last session left, not a full one: reconnecting buys no burst out of the others' part.
+    if (session.client?.name !== undefined) this.sessionShares.move(leftShareKey(identity, session.client.name), shareKey);
     return { sessions, limit: share };
   }
 
@@ -612,6 +626,11 @@ export class Governance {
  */
 function budgetKey(identity: string, role: EffectiveRole): string {
   return holderKey(identity, role.name);
+}
+
+/** Where an ended session's share of its identity's rate waits for its client's next session (no session id starts with \u0001). */
+function leftShareKey(identity: string, client: string): string {
+  return `${identity}\u0000\u0001${client}`;
 }
 
 function holderKey(identity: string, role: string): string {

@@ -86,6 +86,18 @@ export class RateLimiter {
     return result;
   }
 
+  /**
+   * Hands `from`'s bucket, as it is, to `to` (which then refills at its own limit from the time `from` was last
+   * used): the bucket of a holder that continues under another key. Nothing happens when `from` has no bucket or
+   * `to` already has one.
+   */
+  move(from: string, to: string): void {
+    const bucket = this.#buckets.get(from);
+    if (bucket === undefined || this.#buckets.has(to)) return;
+    this.#buckets.delete(from);
+    this.#buckets.set(to, bucket);
+  }
+
   /** Current buckets for status, sorted by identity. Identities not listed have a full bucket. */
   snapshot(): RateLimitSnapshotEntry[] {
     const now = this.#elapsedNow();
