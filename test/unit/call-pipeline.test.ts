@@ -931,6 +931,32 @@ test("an editor that reopens its session keeps its share of its identity's rate:
   governance.close();
 });
 
+test('status shows the rate a reload set at once, not the one of the last call before it', async () => {
+  // The bucket's limit was the one its last call's role had: after a reload that tightened a role (or the hub's
+  // [limits.rate]), status showed the old burst and tokens the next call would never find, until that call.
+  const clock = new ManualClock();
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policyOf = (text: string) => Policy.fromConfig(parseConfigText(text, 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy: policyOf('[roles.bot]\nidentities = ["bot"]\n[roles.bot.rate]\nper_second = 1\nburst = 10\n'), logger, clock });
+  const rates = () => (governance.snapshot() as { rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number }[] }).rateLimits;
+  const bot = governance.policy.roleFor({ kind: 'api-key', name: 'bot' }, null);
+  const other = governance.policy.roleFor({ kind: 'api-key', name: 'eve' }, null);
+  for (let i = 0; i < 3; i++) assert.equal((await governance.takeToken('bot', bot)).ok, true);
+  assert.equal((await governance.takeToken('eve', other)).ok, true);
+  assert.deepEqual(rates().map((r) => [r.identity, r.capacity, r.tokens]), [['bot', 10, 7], ['eve', 200, 199]]);
+  const limits = { retryAttempts: 2, retryBudgetMs: 5000 };
+  governance.reconfigure(policyOf('[roles.bot]\nidentities = ["bot"]\n[roles.bot.rate]\nper_second = 0.5\nburst = 2\n'), { ...limits, defaultRate: { perSecond: 5, burst: 20 } });
+  assert.deepEqual(rates().map((r) => [r.identity, r.capacity, r.refillPerSecond, r.tokens]), [['bot', 2, 0.5, 2], ['eve', 20, 5, 20]]);
+  // And the next call finds what status said.
+  assert.equal((await governance.takeToken('bot', governance.policy.roleFor({ kind: 'api-key', name: 'bot' }, null))).ok, true);
+  assert.equal((await governance.takeToken('bot', governance.policy.roleFor({ kind: 'api-key', name: 'bot' }, null))).ok, true);
+  assert.equal((await governance.takeToken('bot', governance.policy.roleFor({ kind: 'api-key', name: 'bot' }, null))).ok, false);
+  // A role the reload removed: its bucket is no one's (bot's calls now take from the default role's), and goes.
+  governance.reconfigure(policyOf(''), { ...limits, defaultRate: { perSecond: 5, burst: 20 } });
+  assert.equal(rates().find((r) => r.identity === 'bot'), undefined);
+  governance.close();
+});
+
 test('a closed session stops counting among its identity\'s editors: the one left gets the whole rate back at once', async () => {
   // Closed sessions used to count as "active editors" for a minute after their last call: after three editor
   // restarts the one open editor got a quarter of the rate, and its refusal said 4 editors shared it.

@@ -231,6 +231,19 @@ export class Governance {
   reconfigure(policy: Policy, limits: Pick<LimitSettings, 'defaultRate' | 'retryAttempts' | 'retryBudgetMs'>): void {
     this.#policy = policy;
     this.limits = { ...this.limits, defaultRate: limits.defaultRate, retryAttempts: limits.retryAttempts, retryBudgetMs: limits.retryBudgetMs };
+    // Each bucket's limit is the one its role has now, not the one its last call had: status shows the rate that
+    // applies from this moment (tokens clamped to a lowered burst), as the next call finds it. A bucket whose role
+    // the reload removed is no one's any more (its identity's calls now take from another role's).
+    for (const key of this.rateLimiter.holders()) {
+      const { role } = holderOf(key);
+      const now = role === undefined ? undefined : policy.role(role);
+      if (now === undefined) {
+        this.bucketLimits.delete(key);
+        this.rateLimiter.forget(key);
+      } else {
+        this.bucketLimits.set(key, this.rateOf(now));
+      }
+    }
     this.metadata.clear();
   }
 

@@ -98,6 +98,16 @@ export class RateLimiter {
     this.#buckets.set(to, bucket);
   }
 
+  /** The holders that have a bucket now (least recently used first). */
+  holders(): string[] {
+    return [...this.#buckets.keys()];
+  }
+
+  /** Drops a holder's bucket (nobody's calls take from it any more). */
+  forget(holder: string): void {
+    this.#buckets.delete(holder);
+  }
+
   /** Current buckets for status, sorted by identity. Identities not listed have a full bucket. */
   snapshot(): RateLimitSnapshotEntry[] {
     const now = this.#elapsedNow();
