@@ -207,3 +207,50 @@ describe('Snowflake breaker and timeouts', () => {
     assert.ok(warehouse);
   });
 });
+
+/**
+ * Snowflake holds a statement's request open while it runs (up to ~45 s) before it answers "in progress" with the
+ * query id: a role's short statement_timeout ends a heavy query before the client has its id, and Snowflake names
+ * it in answer to the cancel. The caller is told it ran (with the id), not that Snowflake may be down.
+ */
+describe('Snowflake timeouts before the query id', () => {
+  let holding: SnowflakeDouble;
+  const held: { warehouse: SnowflakeWarehouse; governance: Governance }[] = [];
+  before(async () => {
+    holding = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'alice-secret-pw', roles: ['ANALYST', 'PUBLIC'] }], syncWaitMs: 30_000 });
+  });
+  after(async () => {
+    for (const { governance } of held) governance.close();
+    await Promise.all(held.map(({ warehouse }) => warehouse.close()));
+    await holding.close();
+  });
+
+  it("a heavy query stopped at the role's statement timeout before Snowflake named it is told its query id once the cancel names it, and leaves the breaker closed", async () => {
+    const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+    const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger, callTimeoutMs: 60_000 });
+    const warehouse = new SnowflakeWarehouse(doubleProfile(holding, { name: 'held', pool: { max: 8 } }), { driverOptions: { sfRetryMaxLoginRetries: 0 } });
+    held.push({ warehouse, governance });
+    const target: WarehouseTarget = { kind: 'snowflake', name: 'held', defaultDatabase: 'SNOWFLAKE_SAMPLE_DATA', defaultSchema: 'TPCH_SF1', open: async () => warehouse };
+    const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: { ...DEFAULT_LIMITS, callTimeoutMs: 60_000 }, logger, sink: { record: () => undefined } });
+    let n = 0;
+    const call = async (identity: string, sql: string) => {
+      const session = new Session({ id: `h-${identity}-${++n}`, identity: { kind: 'api-key', name: identity }, transport: 'http' });
+      const body: ToolBody = async (c) => {
+        const result = await c.warehouse.query(sql, { ...c.ctx, maxRows: 10 });
+        return { content: [{ type: 'text', text: JSON.stringify(result.rows) }] };
+      };
+      const result = await pipeline.run(session, 'execute_query', { id: String(n), signal: new AbortController().signal }, { query: sql }, body);
+      const error = result._meta?.['dev.snowmux/error'] as { code?: string } | undefined;
+      return { code: error?.code, text: result.content.map((c) => (c.type === 'text' ? c.text : '')).join('') };
+    };
+    assert.equal((await call('bob', 'select 1')).code, undefined, 'warm');
+    const answers = await Promise.all(Array.from({ length: 3 }, () => call('t1', "select system$wait(20, 'SECONDS')")));
+    for (const a of answers) {
+      assert.equal(a.code, 'QUERY_TIMEOUT', a.text);
+      assert.match(a.text, /ran longer than 1000 ms and was cancelled in Snowflake \(query id [0-9a-f-]{36}\)\. Narrow the query, or raise roles\.to\.statement_timeout\./);
+      assert.doesNotMatch(a.text, /before Snowflake returned a query id|did not answer/);
+    }
+    const state = governance.breakerFor(warehouse).snapshot();
+    assert.deepEqual([state.state, state.failures], ['closed', 0]);
+  });
+});

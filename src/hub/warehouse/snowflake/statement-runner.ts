@@ -84,6 +84,8 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
     let ran = false;
     let cancelAcked = false;
     let cancelling: SnowmuxError | undefined;
+    /** The statement timeout's error, when it came before Snowflake had named the query. */
+    let timedOut: SnowmuxError | undefined;
     let stopReading: (() => void) | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
     let statement: SfStatement | undefined;
@@ -108,8 +110,14 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
       req.signal.removeEventListener('abort', onAbort);
       resolve(outcome);
     };
-    const fail = (error: SnowmuxError, raw: unknown, healthy: boolean): void =>
-      settle({ ok: false, error, raw, healthy, queryId: queryId(), ...(healthy ? {} : { finished }) });
+    const fail = (error: SnowmuxError, raw: unknown, healthy: boolean): void => {
+      const id = queryId();
+      // Timed out before Snowflake named the query (it holds a running statement's request open for up to ~45 s),
+      // then named it in answer to the cancel: the error says what is known now — it ran, with that id — rather
+      // than "either it was still running, or Snowflake did not answer".
+      const said = error === timedOut && id !== undefined && req.timeoutError !== undefined ? req.timeoutError(id) : error;
+      settle({ ok: false, error: said, raw, healthy, queryId: id, ...(healthy ? {} : { finished }) });
+    };
 
     // Reading the result of a statement that ran goes on after a cancel, for the grace period at most; then
     // it stops with the rows read so far, marked truncated (the rest stays readable by its query id).
@@ -182,7 +190,13 @@ export function runStatement(req: StatementRequest): Promise<StatementOutcome> {
 
     const deadline =
       req.timeoutMs !== undefined && req.timeoutMs > 0
-        ? setTimeout(() => cancel(req.timeoutError?.(queryId()) ?? new SnowmuxError('QUERY_TIMEOUT', `The statement exceeded ${req.timeoutMs} ms and was cancelled.`)), req.timeoutMs)
+        ? setTimeout(() => {
+            const id = queryId();
+            // Only an error built without the query id is rebuilt once Snowflake names it (fail).
+            const error = req.timeoutError?.(id) ?? new SnowmuxError('QUERY_TIMEOUT', `The statement exceeded ${req.timeoutMs} ms and was cancelled.`);
+            if (id === undefined) timedOut = error;
+            cancel(error);
+          }, req.timeoutMs)
         : undefined;
     const progress = req.onProgress !== undefined ? setInterval(tick, req.progressIntervalMs) : undefined;
 
