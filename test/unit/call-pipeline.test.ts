@@ -931,6 +931,31 @@ test("an editor that reopens its session keeps its share of its identity's rate:
   governance.close();
 });
 
+test("an editor's call refused because the identity's bucket is empty costs it none of its own share", async () => {
+  // The share's token was taken first and kept when the identity's bucket then refused: an editor that arrived
+  // after another had spent the burst used up its own share on refusals, and was still refused ("for this
+  // editor") once the identity's bucket had refilled, without one call served.
+  const { governance, clock } = sharedRate(4);
+  const session = (id: string) => new Session({ id, identity: { kind: 'api-key', name: 'team-bot' }, transport: 'stdio' });
+  const first = session('first');
+  governance.sessionStarted(first);
+  const role = governance.roleFor(first);
+  for (let i = 0; i < 4; i++) assert.equal((await governance.takeToken('team-bot', role, first)).ok, true, 'alone, the whole burst');
+  const late = session('late');
+  governance.sessionStarted(late);
+  for (let i = 0; i < 3; i++) {
+    const refused = await governance.takeToken('team-bot', role, late);
+    assert.equal(refused.ok, false);
+    assert.equal(refused.share, undefined, 'refused by the identity\'s bucket, not its own share');
+  }
+  clock.advance(1000); // one token back in the identity's bucket
+  const take = await governance.takeToken('team-bot', role, late);
+  assert.equal(take.ok, true, `the late editor, served nothing yet, was refused: ${JSON.stringify(take)}`);
+  governance.sessionEnded('team-bot', late.id);
+  governance.sessionEnded('team-bot', first.id);
+  governance.close();
+});
+
 test('status shows the rate a reload set at once, not the one of the last call before it', async () => {
   // The bucket's limit was the one its last call's role had: after a reload that tightened a role (or the hub's
   // [limits.rate]), status showed the old burst and tokens the next call would never find, until that call.

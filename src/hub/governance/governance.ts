@@ -307,13 +307,17 @@ export class Governance {
     const limit = this.rateOf(role);
     if (session && this.httpActiveAt.has(session.id)) this.httpActiveAt.set(session.id, { session, at: this.now() });
     const share = session === undefined ? undefined : this.shareOf(identity, role, session, limit);
-    if (share) {
-      const own = this.sessionShares.tryTake(`${identity}\u0000${session!.id}`);
-      if (!own.ok) return { ...own, sessions: share.sessions, share: share.limit };
+    const shareKey = share === undefined ? undefined : `${identity}\u0000${session!.id}`;
+    if (shareKey !== undefined) {
+      const own = this.sessionShares.tryTake(shareKey);
+      if (!own.ok) return { ...own, sessions: share!.sessions, share: share!.limit };
     }
     const key = budgetKey(identity, role);
     this.bucketLimits.set(key, limit);
     const take = (this.team ? await this.team.take(key, limit) : undefined) ?? this.rateLimiter.tryTake(key);
+    // Refused by the identity's bucket (the others spent it): the call did not run, so it costs this editor none
+    // of its own share, which it would otherwise spend on refusals and find empty once the bucket refills.
+    if (!take.ok && shareKey !== undefined) this.sessionShares.giveBack(shareKey);
     return { ...take, sessions: share?.sessions ?? 1 };
   }
 

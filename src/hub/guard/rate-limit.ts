@@ -98,6 +98,12 @@ export class RateLimiter {
     this.#buckets.set(to, bucket);
   }
 
+  /** Puts back `n` tokens taken from `holder`'s bucket for a call that did not go ahead (never above its capacity). */
+  giveBack(holder: string, n = 1): void {
+    const bucket = this.#buckets.get(holder);
+    if (bucket !== undefined) bucket.tokens = Math.min(this.#limit(holder).capacity, bucket.tokens + n);
+  }
+
   /** The holders that have a bucket now (least recently used first). */
   holders(): string[] {
     return [...this.#buckets.keys()];
