@@ -11,7 +11,7 @@ import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
-import { compareVersions } from '../wire/version-order.js';
+import { compareVersions } from '../version-order.js';
 import { claimAuditWriter, liveAuditWriter, ownClaimWatch } from '../wire/audit-claim.js';
 import { processStopped } from '../wire/process-alive.js';
 import { claimHome, releaseHomeClaim } from '../wire/hub-claim.js';

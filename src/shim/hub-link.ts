@@ -145,9 +145,8 @@ export async function connectOrStartHub(opts: EnsureHubOptions): Promise<OpenLin
  * and knows its own command: the advice names that.
  */
 function withOwnReplaceCommand(err: SnowmuxError, opts: EnsureHubOptions): SnowmuxError {
-  const [entry, verb, ...rest] = opts.hubCommand;
-  if (entry === undefined || verb !== 'hub') return err;
-  const command = [process.execPath, entry, 'hub', '--replace', ...rest].map(shellQuote).join(' ');
+  const command = ownReplaceCommand(opts.hubCommand);
+  if (command === null) return err;
   const said = err.message.split(' Run `')[0]!;
   return new SnowmuxError('HUB_TOO_OLD', `${said} Run \`${command}\` (the snowmux this editor launches) to start the newer hub; editors stay connected.`, { cause: err });
 }
@@ -235,6 +234,13 @@ function hubCommandLine(opts: EnsureHubOptions): string {
 }
 
 /** A word as a shell reads it back (quoted when it holds anything but the usual path characters). */
+/** `hub --replace` as this shim's own snowmux runs it (its node, its entry, the hub's --home/--config), or null when it starts no hub. */
+export function ownReplaceCommand(hubCommand: readonly string[]): string | null {
+  const [entry, verb, ...rest] = hubCommand;
+  if (entry === undefined || verb !== 'hub') return null;
+  return [process.execPath, entry, 'hub', '--replace', ...rest].map(shellQuote).join(' ');
+}
+
 function shellQuote(word: string): string {
   return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -23,8 +23,10 @@ import { snowmuxCommand } from '../snowmux-command.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, type LineEvent } from '../wire/framing.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
+import { compareVersions } from '../version-order.js';
+import { VERSION } from '../version.js';
 import { idAsSent, isRequestId } from '../wire/request-id.js';
-import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, workingDirectory, type OpenLink } from './hub-link.js';
+import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, ownReplaceCommand, workingDirectory, type OpenLink } from './hub-link.js';
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
 import { withAbsolutePaths } from '../wire/env-paths.js';
@@ -267,6 +269,8 @@ export class Shim {
   private exiting = false;
   /** Aborted when the shim ends: a connect-or-start still waiting for a hub stops at once. */
   private readonly closing = new AbortController();
+  /** The hub pid whose other snowmux version was said (sayVersionSkew). */
+  private skewSaidFor: number | null = null;
   private readonly inflight = new Map<string, Inflight>();
   private readonly pending: PendingQueue<Pending>;
   private pendingTimer: NodeJS.Timeout | null = null;
@@ -685,6 +689,24 @@ export class Shim {
     if (rest.length > 0) onChunk(rest);
     if (!this.awaitingReplay) this.flushPending();
     if (resumed) this.log(`connected to hub pid ${welcome.hubPid} (session ${welcome.sessionId})`);
+    this.sayVersionSkew(welcome.hubPid, welcome.version);
+  }
+
+  /**
+   * A hub of another snowmux that speaks this shim's link version serves it without a word: said once per hub
+   * (the editor's MCP log), with what to do, as `snowmux status` and doctor say it on the hub's side.
+   */
+  private sayVersionSkew(hubPid: number, hubVersion: unknown): void {
+    if (typeof hubVersion !== 'string' || hubVersion === VERSION || this.skewSaidFor === hubPid) return;
+    this.skewSaidFor = hubPid;
+    // The hub's own text: no control character reaches the editor's log.
+    const shown = hubVersion.slice(0, 40).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+    const where = this.opts.remote ? 'the remote hub' : `hub pid ${hubPid}`;
+    this.log(
+      compareVersions(shown, VERSION) < 0
+        ? `${where} runs snowmux ${shown}, older than this shim (${VERSION}): calls get ${shown}'s behaviour. ${this.opts.remote ? `Run \`snowmux hub --replace\` with snowmux ${VERSION} on that machine` : `Run \`${ownReplaceCommand(this.opts.hubCommand) ?? snowmuxCommand('hub --replace', this.opts.home)}\` (the snowmux this editor launches)`} to move the hub to it; editors stay connected.`
+        : `${where} runs snowmux ${shown}, newer than this shim (${VERSION}): this editor launches an old snowmux install. Point its MCP config at the newer snowmux (\`snowmux setup <client>\` prints the entry), then restart its MCP server.`,
+    );
   }
 
   /** The editor's own initialize is unanswered: it will be (re)sent, so replaying ours would double it. */

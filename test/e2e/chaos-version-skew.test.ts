@@ -138,3 +138,60 @@ test('hub --replace from an older snowmux refuses to downgrade a newer hub (vers
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal(await rollback.exited, 0, rollback.output());
 });
+
+test('a shim of another snowmux on the same link version is served, and status, its health and the shim\'s log say so with what to do', async (t) => {
+  const rig = await ChaosHome.create(t);
+  await rig.startHub();
+  const socketPath = join(rig.home, 'hub.sock');
+  // Same link version, other snowmux versions: served (working calls), as before.
+  const sessions: string[] = [];
+  for (const [version, client] of [['9.9.9', 'newer-editor'], ['0.0.1', 'older-editor']] as const) {
+    const link = await rawLink(t, socketPath, { hello: false });
+    link.send(JSON.stringify({ ...makeHello({ role: 'shim', pid: process.pid }), version }) + '\n');
+    const welcome = await link.next();
+    assert.equal(welcome.snowmux, 'welcome');
+    sessions.push(String(welcome.sessionId).slice(0, 8));
+    const init = await link.request(1, 'initialize', { ...INIT_PARAMS, clientInfo: { name: client, version: '1' } });
+    assert.ok(init.result, 'served');
+  }
+  const status = await runCli(['status', '--home', rig.home]);
+  assert.equal(status.code, 0, 'a warning, not unhealthy');
+  const text = status.stdout.replace(/\s+/g, ' ');
+  assert.ok(text.includes(`1 session (${sessions[0]} (newer-editor)) came through a snowmux 9.9.9 shim, newer than this hub (0.1.0)`), status.stdout);
+  assert.ok(text.includes(`Run \`snowmux hub --replace --home ${rig.home}\` with the newer snowmux`), status.stdout);
+  assert.ok(text.includes(`1 session (${sessions[1]} (older-editor)) came through a snowmux 0.0.1 shim, older than this hub (0.1.0)`), status.stdout);
+  const json = JSON.parse((await runCli(['status', '--home', rig.home, '--json'])).stdout) as { health: { warnings: string[] } };
+  assert.equal(json.health.warnings.filter((w) => w.includes('came through a snowmux')).length, 2);
+
+  // The shim side: a hub of another snowmux (same link version) is said once in the shim's log, and calls work.
+  const other = await ChaosHome.create(t);
+  const fake = createServer((socket) => {
+    let buf = '';
+    socket.on('data', (c: Buffer) => {
+      buf += c.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl)) as { snowmux?: string; id?: unknown; method?: string; n?: number };
+        buf = buf.slice(nl + 1);
+        if (msg.snowmux === 'hello') socket.write(JSON.stringify({ snowmux: 'welcome', wire: WIRE_VERSION, version: '0.0.1', hubPid: 4242, sessionId: 's1' }) + '\n');
+        else if (msg.snowmux === 'ping') socket.write(JSON.stringify({ snowmux: 'pong', n: msg.n }) + '\n');
+        else if (msg.id !== undefined) socket.write(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: {} }) + '\n');
+      }
+    });
+  });
+  await new Promise<void>((r) => fake.listen(join(other.home, 'hub.sock'), r));
+  t.after(() => fake.close());
+  const shim = spawn(process.execPath, [cliPath, 'shim', '--home', other.home], { env: cliEnv({ SNOWMUX_SHIM_QUIET: '0' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => shim.kill('SIGKILL'));
+  let err = '';
+  let out = '';
+  shim.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  shim.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) + '\n');
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) + '\n');
+  await outputMatches(shim, () => out, /"id":2/);
+  shim.stdin.end();
+  await once(shim, 'exit');
+  const said = `hub pid 4242 runs snowmux 0.0.1, older than this shim (0.1.0): calls get 0.0.1's behaviour. Run \`${process.execPath} ${cliPath} hub --replace --home ${other.home}\` (the snowmux this editor launches) to move the hub to it`;
+  assert.equal(err.split(said).length - 1, 1, `said once:\n${err}`);
+});

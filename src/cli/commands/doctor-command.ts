@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { shellWord } from '../../shell-word.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
-import { compareVersions } from '../../wire/version-order.js';
+import { compareVersions } from '../../version-order.js';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import { loadConfigFile, type LoadedConfig } from '../../hub/config/config-file.js';
 import { isNotRegularFile, listAuditFiles, openAuditFile, readFileEnd, verifyAuditDir } from '../../hub/audit/audit-files.js';

@@ -319,8 +319,9 @@ export class HubCore {
     const view = this.seesEveryone(viewer) ? status : { ...ownStatus(status, viewer.name), recent: this.recent.list(20).filter((c) => c.identity === viewer.name).map(callerView) };
     // A warehouse problem that names the hub's own files is told a key holder without them, its health too.
     const warehouses = callerWarehouses(view.warehouses);
-    if (warehouses === undefined) return view;
-    const shown: HubStatus = { ...view, warehouses };
+    if (warehouses === undefined && view === status) return view;
+    // Health judged on what the viewer is shown: its own sessions (a shim's version names the session).
+    const shown: HubStatus = { ...view, warehouses: warehouses ?? view.warehouses };
     shown.health = assessHealth(shown, hubPlace(this.opts.home, this.opts.configFile));
     return shown;
   }

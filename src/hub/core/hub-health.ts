@@ -19,6 +19,7 @@
  * every call, so it is unhealthy; under "serve" it warns.
  */
 import { snowmuxCommand, type HubPlace } from '../../snowmux-command.js';
+import { compareVersions } from '../../version-order.js';
 import type { WarehouseInfo, WarehouseProblem } from '../warehouse/types.js';
 
 export interface HealthReport {
@@ -38,6 +39,15 @@ export interface HealthInput {
   governance?: unknown;
   /** The audit section: its `failing` (AuditStats) while records cannot be written, `headStale` while audit-head cannot be. */
   audit?: unknown;
+  /** The hub's snowmux version, and its sessions (each shim's version): a shim of another snowmux is said. */
+  version?: string;
+  sessions?: readonly SessionFacts[];
+}
+
+interface SessionFacts {
+  id?: unknown;
+  client?: { name?: unknown } | null;
+  shimVersion?: unknown;
 }
 
 interface BreakerFacts {
@@ -112,7 +122,40 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
       `the audit file ${String(moved.file)} was ${moved.how === 'truncated' ? 'truncated' : moved.how === 'grown' ? 'written to by something else' : 'moved or replaced'} under the hub at ${clock(moved.at)} (logrotate?): it went on in ${String(moved.continuedIn)}, chained${copies}. \`snowmux audit verify\` reports ${String(moved.file)}'s records missing until they are back under that name; do not rotate the audit directory externally (the hub rotates it: [audit] max_file_mb, max_files)`,
     );
   }
+  warnings.push(...versionSkew(status, place));
   return { ok: reasons.length === 0, reasons, warnings };
+}
+
+/**
+ * Sessions whose shim is another snowmux than the hub (the same link version, so the hub served them without
+ * a word): an editor that launches a newer snowmux gets the older hub's behaviour (its fixes and tools are
+ * not there), one that launches an older snowmux an install left behind. One warning per shim version, with
+ * what to do; the sessions named as status lists them (their id's first 8 characters and client).
+ */
+function versionSkew(status: HealthInput, hub: HubPlace | undefined): string[] {
+  const hubVersion = status.version;
+  if (typeof hubVersion !== 'string' || !Array.isArray(status.sessions)) return [];
+  const byVersion = new Map<string, string[]>();
+  for (const s of status.sessions) {
+    if (typeof s?.shimVersion !== 'string' || s.shimVersion === '' || s.shimVersion === hubVersion) continue;
+    const name = typeof s.client?.name === 'string' ? ` (${s.client.name.slice(0, 40)})` : '';
+    const id = typeof s.id === 'string' ? `${s.id.slice(0, 8)}${name}` : name.trim();
+    const list = byVersion.get(s.shimVersion) ?? [];
+    list.push(id);
+    byVersion.set(s.shimVersion, list);
+  }
+  const out: string[] = [];
+  for (const [shim, ids] of byVersion) {
+    const shown = shim.slice(0, 40);
+    const which = `${ids.length === 1 ? '1 session' : `${ids.length} sessions`} (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
+    const replace = hub ? snowmuxCommand('hub --replace', hub) : 'snowmux hub --replace';
+    out.push(
+      compareVersions(shim, hubVersion) > 0
+        ? `${which} came through a snowmux ${shown} shim, newer than this hub (${hubVersion}): their editors get ${hubVersion}'s behaviour, not ${shown}'s. Run \`${replace}\` with the newer snowmux (the one those editors launch) to move the hub to it; editors stay connected`
+        : `${which} came through a snowmux ${shown} shim, older than this hub (${hubVersion}): their editors launch an old snowmux install. Point their MCP config at this snowmux (\`snowmux setup <client>\` prints the entry), then restart their MCP server`,
+    );
+  }
+  return out;
 }
 
 interface ExternalChange {
