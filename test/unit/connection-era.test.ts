@@ -152,3 +152,21 @@ test("a 2026-07-28 method sent without the envelope is told the envelope is miss
   opened.asked(2, 'server/discover', envelope());
   assert.match(messageOf(opened.answer(failure(2, -32601))), /this connection began in a 2025 version of MCP.*open a new connection/);
 });
+
+test('initialize carrying the 2026-07-28 envelope is told why it is not found and what to send, first or on a 2026-07-28 connection', () => {
+  const init = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' }, ...envelope() };
+  for (const opened of [false, true]) {
+    const era = new ConnectionEra();
+    if (opened) {
+      era.asked(1, 'tools/list', envelope());
+      era.answer(result(1));
+    }
+    assert.equal(era.refusal('initialize', init), null, 'the SDK answers it (and pins the connection as it does)');
+    era.asked(2, 'initialize', init);
+    const told = era.answer(failure(2, -32601));
+    assert.equal((told as { error: { code: number } }).error.code, -32601);
+    assert.match(messageOf(told), /initialize is not part of MCP 2026-07-28, which this request speaks \(it carries the 2026-07-28 _meta envelope\), and so does this connection from now on.*Send server\/discover .*For a 2025 version, send initialize without the envelope \(over stdio or a shim: as the first request of a new connection\)/);
+    // The connection speaks 2026-07-28 from now on, as the SDK's does: a bare initialize is refused with the SDK's code.
+    assert.equal(era.refusal('initialize', { protocolVersion: '2025-11-25' })?.code, -32022);
+  }
+});

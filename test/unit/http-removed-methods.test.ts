@@ -22,7 +22,7 @@ async function post(fetch: typeof globalThis.fetch, method: string, params: Reco
   return { status: res.status, body: JSON.parse(await res.text()) as never };
 }
 
-test('ping and logging/setLevel in 2026-07-28 over HTTP say that revision removed them', async (t) => {
+test('ping, logging/setLevel and initialize in 2026-07-28 over HTTP say that revision removed them', async (t) => {
   const { fetch } = hubFace(t);
   const ping = await post(fetch, 'ping');
   assert.equal(ping.status, 404);
@@ -31,6 +31,10 @@ test('ping and logging/setLevel in 2026-07-28 over HTTP say that revision remove
   const level = await post(fetch, 'logging/setLevel', { level: 'info' });
   assert.equal(level.body.error?.code, -32601);
   assert.match(level.body.error?.message ?? '', /logging\/setLevel is not part of MCP 2026-07-28.*io\.modelcontextprotocol\/logLevel/);
+  // initialize with the envelope is a 2026-07-28 request for a method that revision does not have.
+  const init = await post(fetch, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+  assert.equal(init.body.error?.code, -32601);
+  assert.match(init.body.error?.message ?? '', /initialize is not part of MCP 2026-07-28, which this request speaks .*Send server\/discover .*For a 2025 version, send initialize without the envelope/);
   const unknown = await post(fetch, 'nope/x');
   assert.match(unknown.body.error?.message ?? '', /"nope\/x" is not an MCP method this server serves/);
   // The era's own methods are among those it names: a client lost between versions learns where to start.

@@ -28,6 +28,9 @@ const MODERN_ONLY = new Set(['server/discover', 'subscriptions/listen']);
  * `speaks` says how the request came to be read as 2026-07-28.
  */
 const REMOVED_IN_2026: Record<string, (speaks: string) => string> = {
+  // Sent with the envelope (a client mixing the eras): the SDK's bare "Method not found" said neither why nor what to send.
+  initialize: (speaks) =>
+    `Method not found: initialize is not part of MCP 2026-07-28, which ${speaks}: a 2026-07-28 client sends no initialize. Send server/discover (with the envelope) to learn what the hub serves, then each request with the envelope. For a 2025 version, send initialize without the envelope (over stdio or a shim: as the first request of a new connection).`,
   ping: (speaks) => `Method not found: ping is not part of MCP 2026-07-28, which ${speaks}; any request shows that the hub is alive.`,
   'logging/setLevel': (speaks) =>
     `Method not found: logging/setLevel is not part of MCP 2026-07-28, which ${speaks} (a request's log level goes in its own _meta, io.modelcontextprotocol/logLevel); this hub sends no log messages to clients in any version, so there is no level to set.`,
@@ -172,6 +175,10 @@ export class ConnectionEra {
     if (code === METHOD_NOT_FOUND && MODERN_ONLY.has(method)) {
       const began = this.#initialized === null ? 'began in a 2025 version of MCP (its first request had no 2026-07-28 _meta envelope)' : `was initialized with MCP ${this.#initialized}`;
       return `Method not found: ${method} is MCP 2026-07-28, and this connection ${began}. One connection speaks one protocol version: to use 2026-07-28, open a new connection and send server/discover or a request with the 2026-07-28 _meta envelope first.`;
+    }
+    if (code === METHOD_NOT_FOUND && method === 'initialize' && enveloped) {
+      // The envelope made it a 2026-07-28 request (and the connection one of that revision, as the SDK pins it).
+      return removedIn2026(method, 'this request speaks (it carries the 2026-07-28 _meta envelope), and so does this connection from now on');
     }
     if (code === METHOD_NOT_FOUND && this.#initialized === null) {
       const told = removedIn2026(method, 'this connection speaks (a request with the 2026-07-28 _meta envelope came first)');
