@@ -23,6 +23,7 @@ import { snowmuxCommand } from '../snowmux-command.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, type LineEvent } from '../wire/framing.js';
 import { type Hello, LINK_CAPS, type ParentInfo, isLinkFrame, makeHello, parseLinkFrame } from '../wire/hello.js';
 import { Liveness } from '../wire/liveness.js';
+import { brokenLineId } from '../wire/cut-line.js';
 import { compareVersions } from '../version-order.js';
 import { VERSION } from '../version.js';
 import { idAsSent, isRequestId } from '../wire/request-id.js';
@@ -141,7 +142,9 @@ function parsedResponseId(line: Buffer): Id | undefined {
  * (`{"snowmux":"…"`): the hub takes it for one of the shim's own. An id the shim uses for its own requests.
  */
 function unforwardable(line: Buffer, msg: Peeked | null): { code: number; message: string; id?: Id | null } | null {
-  if (!isUtf8(line)) return { code: PARSE_ERROR, message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.' };
+  // Its id as the hub reads a broken line's (brokenLineId): an id holding the invalid bytes is null, never the
+  // lenient parse's rewrite of it ("a\uFFFDb"), an id the client never sent that may be one it has in flight.
+  if (!isUtf8(line)) return { code: PARSE_ERROR, message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', id: brokenLineId(line) };
   if (msg && typeof msg.method === 'string' && msg.id !== undefined && !isRequestId(msg.id)) {
     // Answered here as the hub would (its answer comes under null when the id cannot be read back as sent).
     const id = msg.id;

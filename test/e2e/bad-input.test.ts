@@ -247,6 +247,15 @@ test('through the shim: an oversized stdin line is answered, malformed JSON reac
   m = await nextLine();
   assert.equal(m.id, 4);
   assert.equal((m.error as { code: number }).code, -32700);
+  // An id holding the invalid bytes is unreadable: answered under null, as the hub answers it, not under the
+  // lenient reading's "a\uFFFDb" (an id the client never sent, and may have in flight: its real answer would be lost).
+  shim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 'a\uFFFDb', method: 'tools/list' }) + '\n');
+  shim.stdin.write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":"a'), Buffer.from([0xff]), Buffer.from('b","method":"ping"}\n')]));
+  const answers = [await nextLine(), await nextLine()];
+  const broken = answers.find((a) => a.error !== undefined)!;
+  assert.equal(broken.id, null, 'the unreadable id is not rewritten into one the client sent');
+  assert.equal((broken.error as { code: number }).code, -32700);
+  assert.ok(answers.some((a) => a.id === 'a\uFFFDb' && a.result !== undefined), 'the request in flight under the look-alike id gets its own answer');
   shim.stdin.write('{"snowmux":"drained","jsonrpc":"2.0","id":5,"method":"ping"}\n');
   m = await nextLine();
   assert.equal(m.id, 5);
