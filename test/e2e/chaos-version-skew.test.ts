@@ -15,7 +15,7 @@ import { cliPath } from '../helpers/paths.js';
 import { INIT_PARAMS, cliEnv, rawLink, runCli } from '../helpers/harness.js';
 import { ChaosHome, outputMatches } from './chaos-support.js';
 
-test('the hub refuses a newer shim (run `snowmux hub --replace`) and an older one (upgrade), and closes the link', async (t) => {
+test('the hub refuses a newer shim (run `snowmux hub --replace`) and an older one (upgrade), closes the link, and status warns of it with the fix', async (t) => {
   const rig = await ChaosHome.create(t);
   await rig.startHub();
   const socketPath = join(rig.home, 'hub.sock');
@@ -32,6 +32,14 @@ test('the hub refuses a newer shim (run `snowmux hub --replace`) and an older on
     assert.match(String(refusal.message), advice);
     await once(link.socket, 'close');
   }
+  // Status says so to the operator (the editors' calls fail while the hub itself looks healthy), with the fix.
+  const status = await runCli(['status', '--home', rig.home]);
+  assert.equal(status.code, 0, 'a warning: the hub still serves');
+  const said = status.stdout.replace(/\s+/g, ' ');
+  assert.match(said, /warning: a snowmux 0\.0\.1 shim was refused at \d\d:\d\d:\d\d UTC \[SHIM_TOO_OLD\].*its editor's calls fail \(2 shims refused since the hub started\)\. Upgrade the snowmux that editor launches/);
+  const json = JSON.parse((await runCli(['status', '--home', rig.home, '--json'])).stdout) as { refusedShims: { count: number; last: { code: string; shimVersion: string } }; health: { warnings: string[] } };
+  assert.deepEqual([json.refusedShims.count, json.refusedShims.last.code, json.refusedShims.last.shimVersion], [2, 'SHIM_TOO_OLD', '0.0.1']);
+  assert.ok(!JSON.stringify(json.refusedShims).includes(rig.home), 'no path of the hub in what a key holder sees too');
   // The hub is unharmed and still serves a shim of its own version.
   const ok = await rawLink(t, socketPath);
   const init = await ok.request(1, 'initialize', INIT_PARAMS);

@@ -131,3 +131,13 @@ test("pools sharing a profile name: one pool's open breaker is a warning while a
   assert.equal(assessHealth(status([warehouse('snowflake', 'default')], [{ kind: 'snowflake', profile: 'default', state: 'open' }])).ok, false);
   for (const w of [a, b]) governance.forgetWarehouse(w);
 });
+
+test('a shim refused for its link version in the last 15 minutes is a warning with the fix; an older refusal, or another code, is not', () => {
+  const refused = (code: string, agoMs: number) => ({ ...base, version: '0.1.0', home: '/h', refusedShims: { count: 1, last: { at: new Date(Date.now() - agoMs).toISOString(), code, shimVersion: '9.9.9' } } }) as unknown as HubStatus;
+  const newer = assessHealth(refused('HUB_TOO_OLD', 1000));
+  assert.equal(newer.ok, true, 'the hub still serves');
+  assert.match(newer.warnings.join('\n'), /a snowmux 9\.9\.9 shim was refused at .* UTC \[HUB_TOO_OLD\]: it speaks a newer link version than this hub \(0\.1\.0\), so its editor's calls fail\. Run `snowmux hub --replace --home \/h` with the newer snowmux/);
+  assert.match(assessHealth(refused('SHIM_TOO_OLD', 1000)).warnings.join('\n'), /\[SHIM_TOO_OLD\].*Upgrade the snowmux that editor launches/);
+  assert.deepEqual(assessHealth(refused('HUB_TOO_OLD', 20 * 60_000)).warnings, []);
+  assert.deepEqual(assessHealth(refused('BAD_HELLO', 1000)).warnings, []);
+});

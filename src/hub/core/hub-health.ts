@@ -39,6 +39,8 @@ export interface HealthInput {
   governance?: unknown;
   /** The audit section: its `failing` (AuditStats) while records cannot be written, `headStale` while audit-head cannot be. */
   audit?: unknown;
+  /** Shims the hub refused at their hello (socket-face.ts): a recent version refusal is an editor whose calls fail. */
+  refusedShims?: unknown;
   /** The hub's snowmux version, and its sessions (each shim's version): a shim of another snowmux is said. */
   version?: string;
   sessions?: readonly SessionFacts[];
@@ -123,6 +125,8 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
     );
   }
   warnings.push(...versionSkew(status, place));
+  const refused = refusedShim(status, place);
+  if (refused !== null) warnings.push(refused);
   return { ok: reasons.length === 0, reasons, warnings };
 }
 
@@ -156,6 +160,28 @@ function versionSkew(status: HealthInput, hub: HubPlace | undefined): string[] {
     );
   }
   return out;
+}
+
+/** How long a shim refused for its link version is said: its editor retries (or is restarted) meanwhile. */
+const REFUSED_SHIM_SAID_MS = 15 * 60_000;
+
+/**
+ * A shim refused for its link version in the last REFUSED_SHIM_SAID_MS: its editor's every call fails with the
+ * refusal, while the hub itself looks healthy with no session to show for it. Said with what fixes it.
+ */
+function refusedShim(status: HealthInput, hub: HubPlace | undefined): string | null {
+  const refused = status.refusedShims as { count?: unknown; last?: { at?: unknown; code?: unknown; shimVersion?: unknown } } | undefined;
+  const last = refused?.last;
+  if (typeof last?.at !== 'string' || (last.code !== 'HUB_TOO_OLD' && last.code !== 'SHIM_TOO_OLD')) return null;
+  const at = Date.parse(last.at);
+  if (!(Date.now() - at < REFUSED_SHIM_SAID_MS)) return null;
+  const version = typeof last.shimVersion === 'string' ? ` snowmux ${last.shimVersion.slice(0, 40)}` : '';
+  const count = typeof refused?.count === 'number' && refused.count > 1 ? ` (${refused.count} shims refused since the hub started)` : '';
+  const ours = typeof status.version === 'string' ? ` (${status.version})` : '';
+  const replace = hub ? snowmuxCommand('hub --replace', hub) : 'snowmux hub --replace';
+  return last.code === 'HUB_TOO_OLD'
+    ? `a${version} shim was refused at ${clock(at)} UTC [HUB_TOO_OLD]: it speaks a newer link version than this hub${ours}, so its editor's calls fail${count}. Run \`${replace}\` with the newer snowmux (the one that editor launches) to move the hub to it; editors stay connected`
+    : `a${version} shim was refused at ${clock(at)} UTC [SHIM_TOO_OLD]: it speaks a link version older than this hub${ours} serves, so its editor's calls fail${count}. Upgrade the snowmux that editor launches (the path in its MCP config), then restart its MCP server`;
 }
 
 interface ExternalChange {

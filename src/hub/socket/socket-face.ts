@@ -127,8 +127,15 @@ export class SocketFace implements HubListener {
   }
 
   describe(): Record<string, unknown> {
-    return { socket: this.opts.socketPath };
+    return { socket: this.opts.socketPath, ...(this.refusedShims.count > 0 ? { refusedShims: this.refusedShims } : {}) };
   }
+
+  /**
+   * Shims whose hello this hub refused (a link version it does not speak, a malformed hello): their editors'
+   * calls fail with the refusal, and status's health says so to the operator (hub-health.ts). No path of the
+   * hub's (the refusal's advice names its home): a key holder's /status shows this too.
+   */
+  private readonly refusedShims: { count: number; last?: { at: string; code: string; shimVersion: string | null } } = { count: 0 };
 
   /**
    * A remote shim's link (the HTTP face's /shim WebSocket, already authenticated): the same hello,
@@ -231,6 +238,10 @@ export class SocketFace implements HubListener {
       const refusal = checkHello(frame, hubPlace(this.opts.home, this.opts.configFile));
       if (refusal) {
         this.logger.warn({ code: refusal.code, shimVersion: frame.version }, 'refused a link');
+        if (frame.role !== 'control') {
+          this.refusedShims.count += 1;
+          this.refusedShims.last = { at: new Date().toISOString(), code: refusal.code, shimVersion: typeof frame.version === 'string' ? frame.version.slice(0, 40) : null };
+        }
         socket.end(encodeLine(refusal));
         return;
       }
