@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { WIRE_VERSION, checkHello, makeHello, type Hello } from '../../src/wire/hello.js';
 import { cliPath } from '../helpers/paths.js';
+import { VERSION } from '../../src/version.js';
 import { INIT_PARAMS, cliEnv, rawLink, runCli } from '../helpers/harness.js';
 import { ChaosHome, outputMatches } from './chaos-support.js';
 
@@ -165,9 +166,9 @@ test('a shim of another snowmux on the same link version is served, and status, 
   const status = await runCli(['status', '--home', rig.home]);
   assert.equal(status.code, 0, 'a warning, not unhealthy');
   const text = status.stdout.replace(/\s+/g, ' ');
-  assert.ok(text.includes(`1 session (${sessions[0]} (newer-editor)) came through a snowmux 9.9.9 shim, newer than this hub (0.1.0)`), status.stdout);
+  assert.ok(text.includes(`1 session (${sessions[0]} (newer-editor)) came through a snowmux 9.9.9 shim, newer than this hub (${VERSION})`), status.stdout);
   assert.ok(text.includes(`Run \`snowmux hub --replace --home ${rig.home}\` with the newer snowmux`), status.stdout);
-  assert.ok(text.includes(`1 session (${sessions[1]} (older-editor)) came through a snowmux 0.0.1 shim, older than this hub (0.1.0)`), status.stdout);
+  assert.ok(text.includes(`1 session (${sessions[1]} (older-editor)) came through a snowmux 0.0.1 shim, older than this hub (${VERSION})`), status.stdout);
   const json = JSON.parse((await runCli(['status', '--home', rig.home, '--json'])).stdout) as { health: { warnings: string[] } };
   assert.equal(json.health.warnings.filter((w) => w.includes('came through a snowmux')).length, 2);
 
@@ -200,6 +201,6 @@ test('a shim of another snowmux on the same link version is served, and status, 
   await outputMatches(shim, () => out, /"id":2/);
   shim.stdin.end();
   await once(shim, 'exit');
-  const said = `hub pid 4242 runs snowmux 0.0.1, older than this shim (0.1.0): calls get 0.0.1's behaviour. Run \`${process.execPath} ${cliPath} hub --replace --home ${other.home}\` (the snowmux this editor launches) to move the hub to it`;
+  const said = `hub pid 4242 runs snowmux 0.0.1, older than this shim (${VERSION}): calls get 0.0.1's behaviour. Run \`${process.execPath} ${cliPath} hub --replace --home ${other.home}\` (the snowmux this editor launches) to move the hub to it`;
   assert.equal(err.split(said).length - 1, 1, `said once:\n${err}`);
 });

@@ -14,6 +14,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { cliPath } from './paths.js';
+import { VERSION } from '../../src/version.js';
 
 export interface Cleanup {
   after(fn: () => unknown): void;
@@ -312,7 +313,7 @@ export async function rawLink(t: Cleanup, socketPath: string, opts: { hello?: bo
     close: () => socket.destroy(),
   };
   if (opts.hello !== false) {
-    socket.write(JSON.stringify({ snowmux: 'hello', wire: 1, version: '0.1.0', role: 'shim', pid: process.pid }) + '\n');
+    socket.write(JSON.stringify({ snowmux: 'hello', wire: 1, version: VERSION, role: 'shim', pid: process.pid }) + '\n');
     const welcome = await next();
     if (welcome.snowmux !== 'welcome') throw new Error(`no welcome: ${JSON.stringify(welcome)}`);
   }
