@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HubStatus } from '../../src/hub/hub.js';
 import { formatStatus, wrapLine } from '../../src/cli/commands/status-command.js';
+import { VERSION } from '../../src/version.js';
 
 const NOW = Date.now();
 const LONG_HOME = '/home/someone-with-a-long-name/projects/analytics-team/state/a-deeply/nested/snowmux-home-directory';
@@ -229,4 +230,35 @@ test('pools sharing a profile name: each warehouse line and each breaker carries
   // A name only one pool has stays as it was.
   assert.match(text, /^warehouse duckdb:embedded {2}/m);
   assert.match(text, /^breaker embedded: CLOSED /m);
+});
+
+test('a hub of another snowmux version than this CLI is named with what to do (nothing refuses it: one link version)', () => {
+  const shown = (s: HubStatus, reached?: 'local' | 'remote') => formatStatus(s, 400, reached);
+  const same = busyHub();
+  same.version = VERSION;
+  for (const x of same.sessions) x.shimVersion = VERSION;
+  assert.doesNotMatch(shown(same), /^version:/m);
+
+  // After an upgrade, the hub that was running goes on serving editors that launch the new snowmux.
+  const older = busyHub();
+  older.version = '0.0.9';
+  older.home = '/tmp/elsewhere/.snowmux';
+  older.config = { path: '/tmp/elsewhere/team.toml', exists: true };
+  for (const x of older.sessions) x.shimVersion = VERSION;
+  const text = shown(older);
+  assert.match(text, new RegExp(`^version: this hub runs snowmux 0\\.0\\.9, older than this snowmux \\(${VERSION.replace(/\./g, '\\.')}\\): .*; move it to this version \\(editors stay connected\\): snowmux hub --replace --home /tmp/elsewhere/\\.snowmux --config /tmp/elsewhere/team\\.toml$`, 'm'));
+  // Sessions through shims of another version are the hub's health warnings (test/e2e/chaos-version-skew), not version: lines.
+  assert.equal(text.match(/^version:/gm)?.length, 1);
+  // Run by a service manager: restarted through it; over --url: not this machine's to replace.
+  older.service = { manager: 'systemd', unit: 'snowmux-hub.service', restart: 'systemctl --user restart snowmux-hub.service' } as HubStatus['service'];
+  assert.match(shown(older), /older than this snowmux .*restart it on this version through its service manager: systemctl --user restart snowmux-hub\.service$/m);
+  assert.match(shown(older, 'remote'), /older than this snowmux .*; ask the hub's operator to upgrade it$/m);
+
+  // A stale CLI (an old install first on PATH) must not advise moving a newer hub back.
+  const newer = busyHub();
+  newer.version = '99.0.0';
+  newer.sessions[0]!.shimVersion = '0.0.9';
+  for (const x of newer.sessions.slice(1)) x.shimVersion = '99.0.0';
+  const fromStale = shown(newer);
+  assert.match(fromStale, /^version: this snowmux \(.*\) is older than the hub \(99\.0\.0\): use the newer snowmux \(the one your editors launch\); `hub --replace` from this one would downgrade the hub\.$/m);
 });

@@ -29,6 +29,8 @@ import { expandHome } from '../../user-path.js';
 import { hubPlace, snowmuxCommand } from '../../snowmux-command.js';
 import { watchWriter } from '../watch-writer.js';
 import { poolLabels, type PoolLabels } from '../pool-labels.js';
+import { VERSION } from '../../version.js';
+import { compareVersions } from '../../version-order.js';
 
 export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('status', argv, {
@@ -74,7 +76,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
       throw err;
     }
     const columns = widthOf(io.stdout);
-    io.stdout.write(values.json ? `${escapeInvisibleJson(JSON.stringify(status, null, 2))}\n` : formatStatus(status, columns));
+    io.stdout.write(values.json ? `${escapeInvisibleJson(JSON.stringify(status, null, 2))}\n` : formatStatus(status, columns, values.url === undefined ? 'local' : 'remote'));
     const health = healthOf(status);
     if (!health.ok && !values.json) io.stdout.write(`\n${wrapLine(escapeLine(`unhealthy: ${health.reasons.join('; ')}`), columns).join('\n')}\n`);
     // What does not stop the hub but needs someone (an audit log not writing now, one warehouse down).
@@ -261,11 +263,15 @@ function widthOf(out: NodeJS.WritableStream): number {
   return tty.isTTY && tty.columns ? Math.max(40, tty.columns) : DEFAULT_SCREEN.columns;
 }
 
-/** The hub's status for a person: every line fits `columns` (tables narrow their wide columns, the rest wraps). */
-export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): string {
+/**
+ * The hub's status for a person: every line fits `columns` (tables narrow their wide columns, the rest wraps).
+ * `reached`: over the home's socket (`local`: the hub is this machine's to replace) or `--url` (`remote`).
+ */
+export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns, reached: 'local' | 'remote' = 'local'): string {
   const out: string[] = [];
   const table = (headers: string[], flexible: number[], rows: string[][]) => fitTable({ headers, flexible, columns }, rows);
   out.push(`snowmux hub ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  ${s.state}`);
+  out.push(...versionSkew(s, reached));
   // Paths are one value each: a line break in one (a home named with it) is `\u000a`, not a line of its own.
   out.push(`home ${escapeLine(s.home)}`);
   // A hub a service manager runs is restarted through it (`hub --replace` from a terminal refuses it).
@@ -355,6 +361,35 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns): st
   // Each entry is one line (table cells are escaped whole); a message of several lines (a config error)
   // keeps them, indented, so none of them can pass for a row or a line of status's own.
   return `${out.flatMap((l) => l.split('\n').map((part, i) => escapeLine(i === 0 ? part : `    ${part}`))).flatMap((l) => wrapLine(l, columns)).join('\n')}\n`;
+}
+
+/**
+ * A hub of another snowmux version than this CLI still speaks the same link version, so nothing refuses anyone:
+ * after an upgrade the hub already running went on serving editors the old code, and status showed its version
+ * without a word on it. Said here, with what to do.
+ */
+function versionSkew(s: HubStatus, reached: 'local' | 'remote'): string[] {
+  const out: string[] = [];
+  const hub = typeof s.version === 'string' ? s.version : '';
+  const order = hub === '' ? 0 : compareVersions(hub, VERSION);
+  if (order < 0) {
+    const fix = reached === 'remote'
+      ? "ask the hub's operator to upgrade it"
+      : s.service
+        ? `restart it on this version through its service manager: ${s.service.restart}`
+        : `move it to this version (editors stay connected): ${snowmuxCommand('hub --replace', hubPlace(s.home, configPathOf(s)))}`;
+    out.push(`version: this hub runs snowmux ${shownText(hub, 40)}, older than this snowmux (${VERSION}): editors that launch ${VERSION} are served by the hub's older code until it is replaced; ${fix}`);
+  } else if (order > 0) {
+    out.push(`version: this snowmux (${VERSION}${process.argv[1] ? ` at ${process.argv[1]}` : ''}) is older than the hub (${shownText(hub, 40)}): use the newer snowmux (the one your editors launch); \`hub --replace\` from this one would downgrade the hub.`);
+  }
+  // Sessions through shims of another version are the hub's health warnings (hub-health.ts), printed below.
+  return out;
+}
+
+/** The config file the hub runs with, as its status gives it (for advice that must name it). */
+function configPathOf(s: HubStatus): string | undefined {
+  const path = (s.config as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? realPath(path) : undefined;
 }
 
 /** One entry of an embedded warehouse's detail.outlivedStatements (call-scope.ts OutlivedStatement); another identity's shows no session. */
