@@ -141,3 +141,23 @@ test('a limit above the role\'s max_rows is lowered with a notice that says so; 
   assert.match(described, /max_rows/);
   assert.match(described, new RegExp(`never above ${DEFAULT_LIMITS.maxRowsCeiling}`));
 });
+
+test('a text table stays about the size of its cells: one wide cell does not pad every other row to its width', () => {
+  // A text-only role's table carries whole cells: one 200 KB cell among 1000 one-letter rows padded every
+  // row to 200 KB (a 200 MB answer for a 206 KB result, far past max_result_bytes).
+  const rows: JsonValue[][] = Array.from({ length: 1000 }, (_, i) => [i, i === 0 ? 'x'.repeat(200_000) : 'a', 'b']);
+  const content = JSON.stringify(rows).length;
+  const table = renderTable(['n', 'wide', 'short'], rows, { resultForm: 'text' });
+  assert.ok(table.length < 2 * content, `table of ${table.length} chars for ${content} bytes of rows`);
+  const lines = table.split('\n');
+  assert.equal(lines.length, 1002);
+  assert.ok(lines[2] === `| 0   | ${'x'.repeat(200_000)} | b     |`, 'the wide cell is whole; the columns without an outlier stay aligned');
+  assert.equal(lines[1001], '| 999 | a | b     |');
+  assert.equal(lines[1], '|-----|---|-------|', 'a column left unpadded has a short separator');
+  // Beside structured content cells are cut at 120 characters, but many rows × many columns padded to 120 grew the same way.
+  const many = Array.from({ length: 500 }, (_, i) => Array.from({ length: 40 }, (_, c) => (i === 0 ? 'y'.repeat(500) : String(c))));
+  const both = renderTable(many[0]!.map((_, c) => `c${c}`), many, {});
+  assert.ok(both.length < 3 * JSON.stringify(many).length, `table of ${both.length} chars`);
+  // A plain table is still aligned.
+  assert.deepEqual(renderTable(['id', 'name'], [[1, 'alpha'], [22, 'b']], {}).split('\n'), ['| id | name  |', '|----|-------|', '| 1  | alpha |', '| 22 | b     |']);
+});

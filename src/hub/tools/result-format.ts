@@ -67,10 +67,29 @@ export function renderTable(headers: string[], rows: JsonValue[][], reader: Tabl
   const whole = reader.resultForm === 'text';
   const texts = rows.map((row) => headers.map((_, i) => cellText(row[i] ?? null, whole)));
   const heads = headers.map((h) => escapeCell(clip(h, whole)));
-  const widths = heads.map((h, i) => Math.max(h.length, ...texts.map((r) => r[i]!.length)));
+  const widths = heads.map((h, i) => alignedWidth([h, ...texts.map((r) => r[i]!)]));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  const sep = `|${widths.map((w) => '-'.repeat(Math.max(w, 1) + 2)).join('|')}|`;
   return [line(heads), sep, ...texts.map(line)].join('\n');
+}
+
+/** Padding a column may add per cell beyond twice its text: short cells under a long header stay aligned. */
+const PAD_SLACK_PER_CELL = 32;
+
+/**
+ * The width a column's cells are padded to: its widest cell's, when that padding adds at most the column's
+ * text again and a few characters a cell; else none (a pipe table needs no alignment). Padding every cell to the width of one wide
+ * cell made the text grow as rows × widest: one 200 KB cell among 1000 short rows of a text-only role
+ * (whole cells) made a 200 MB answer of a 206 KB result, far past max_result_bytes, and the hub's heap.
+ */
+function alignedWidth(cells: string[]): number {
+  let widest = 0;
+  let total = 0;
+  for (const cell of cells) {
+    widest = Math.max(widest, cell.length);
+    total += cell.length;
+  }
+  return widest * cells.length <= 2 * total + PAD_SLACK_PER_CELL * cells.length ? widest : 0;
 }
 
 export interface QueryStructured {
