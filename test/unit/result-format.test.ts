@@ -75,7 +75,8 @@ test('a role that reads the text alone (result_form = "text") gets every cell wh
   // Its cuts are the role's max_cell_chars, which says so.
   const capped = textOf(queryResult(result, DEFAULT_LIMITS, capOf(10), 0, { resultForm: 'text', maxCellChars: 200, ...ALL_TOOLS }));
   assert.equal(cellsOf(capped)[0], `${long.slice(0, 200)}…`);
-  assert.match(capped, /1 cell\(s\) longer than 200 characters were cut \(max_cell_chars/);
+  assert.equal(cellsOf(capped)[1], `${JSON.stringify({ note: long }).slice(0, 200).replace(/\\/g, '\\\\')}…`, 'a document is cut by its JSON text too');
+  assert.match(capped, /2 cell\(s\) longer than 200 characters were cut \(max_cell_chars/);
 
   for (const form of ['both', undefined] as const) {
     const both = queryResult(result, DEFAULT_LIMITS, capOf(10), 0, { resultForm: form, ...ALL_TOOLS });
@@ -160,4 +161,25 @@ test('a text table stays about the size of its cells: one wide cell does not pad
   assert.ok(both.length < 3 * JSON.stringify(many).length, `table of ${both.length} chars`);
   // A plain table is still aligned.
   assert.deepEqual(renderTable(['id', 'name'], [[1, 'alpha'], [22, 'b']], {}).split('\n'), ['| id | name  |', '|----|-------|', '| 1  | alpha |', '| 22 | b     |']);
+});
+
+test('max_cell_chars cuts semi-structured cells by their JSON text, and never an exact NUMBER or timestamp', () => {
+  const role = { maxCellChars: 10, resultForm: 'text' as const, ...ALL_TOOLS };
+  const long = 'secret-text-'.repeat(100);
+  const result: QueryResult = {
+    columns: [
+      { name: 'ARR', type: 'ARRAY' }, { name: 'OBJ', type: 'OBJECT' }, { name: 'L', type: 'VARCHAR[]' }, { name: 'SMALL', type: 'VARIANT' },
+      { name: 'BIG', type: 'NUMBER(38,0)' }, { name: 'DEC', type: 'DECIMAL(38,4)' }, { name: 'TS', type: 'TIMESTAMP_NTZ' }, { name: 'TZ', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'V', type: 'VARCHAR' },
+    ],
+    rows: [[[long], { k: long }, [long], { a: 1 }, '12345678901234567890', '12345678901234567890.1234', '2024-01-02T03:04:05.123456', '2024-06-01T06:30:00Z', long]],
+    rowCount: 1, truncated: false, queryId: 'q-1', elapsedMs: 1,
+  };
+  const r = queryResult(result, DEFAULT_LIMITS, capOf(10), 0, role);
+  const s = r.structuredContent as { rows: JsonValue[][]; notice: string };
+  // Wrapping a column in an array (ARRAY_CONSTRUCT, TO_VARIANT) escaped the role's cap: the whole value was sent.
+  assert.deepEqual(s.rows[0]!.slice(0, 4), ['["secret-t…', '{"k":"secr…', '["secret-t…', { a: 1 }]);
+  assert.ok(!textOf(r).includes(long.slice(0, 40)), 'the text table does not carry the whole value either');
+  // Numbers and timestamps given as strings are values: "1234567890…" is not a shortened text, it is another number.
+  assert.deepEqual(s.rows[0]!.slice(4), ['12345678901234567890', '12345678901234567890.1234', '2024-01-02T03:04:05.123456', '2024-06-01T06:30:00Z', 'secret-tex…']);
+  assert.match(s.notice, /^4 cell\(s\) longer than 10 characters were cut \(max_cell_chars of your role; a VARIANT, OBJECT or ARRAY cell is given as its JSON text, cut\)/);
 });

@@ -343,7 +343,7 @@ const roleKeys = {
       "the same in rows read (the embedded warehouse: every row of each table a statement scans, whatever its filters let through, plus the rows a table function such as `range` or `generate_series` makes, as DuckDB's plan counts them; rows the plan re-reads from a CTE or a join are not counted again). Embedded warehouse only: Snowflake's `EXPLAIN` gives no row counts",
   }),
   statement_timeout: setting(duration({ maxMs: MAX_TIMER_MS }), { type: DURATION_TYPE, absent: "the hub's `call_timeout_ms`", description: 'each statement is cancelled in the warehouse after this long (`QUERY_TIMEOUT`)' }),
-  max_cell_chars: setting(positiveInt(), { absent: 'none', description: 'longer text cells are cut, with a notice in the result' }),
+  max_cell_chars: setting(positiveInt(), { absent: 'none', description: 'longer text cells are cut, with a notice in the result; a VARIANT, OBJECT or ARRAY cell by its JSON text (given as that text, cut); numbers, dates and timestamps never' }),
   query_history: setting(z.enum(['own', 'all'], { error: 'expected "own" or "all"' }), {
     absent: '`"own"`',
     description: '`query_history` shows a caller their own calls; `"all"` lets this role see every identity\'s (with `all_identities: true`), e.g. for a team lead or an auditor',

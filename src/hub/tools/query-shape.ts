@@ -76,7 +76,7 @@ export function queryResult(result: QueryResult, limits: HubLimits, rows: RowLim
     truncationNotice(shown, caps, offset),
     lowered ? `Your limit ${rows.asked} was lowered to ${rows.cap}, the most ${shape.maxRows !== undefined ? "your role's max_rows" : "the hub's max_rows"} allows per call.` : null,
     pastEnd(shown, offset),
-    cut > 0 ? `${cut} cell(s) longer than ${shape.maxCellChars} characters were cut (max_cell_chars of your role); select a part of the value (SUBSTR, a JSON path) to read the rest.` : null,
+    cut > 0 ? `${cut} cell(s) longer than ${shape.maxCellChars} characters were cut (max_cell_chars of your role; a VARIANT, OBJECT or ARRAY cell is given as its JSON text, cut); select a part of the value (SUBSTR, a JSON path) to read the rest.` : null,
   ].filter((n): n is string => n !== null);
   const notice = notices.length > 0 ? notices.join(' ') : null;
   const structured = queryStructured(shown, notice);
@@ -87,15 +87,29 @@ export function queryResult(result: QueryResult, limits: HubLimits, rows: RowLim
   return { content: [{ type: 'text', text }], structuredContent: structured };
 }
 
-/** Text cells cut to `max` characters (with an ellipsis); how many were cut. */
+/**
+ * Column types whose cells are exact values of bounded size (a NUMBER's 40 digits, a timestamp's 30
+ * characters): never cut. Cut at max_cell_chars = 10, "12345678901234567890" read "1234567890…" and every
+ * timestamp its date alone — values the caller could not tell from others, not text shortened.
+ */
+const WHOLE_VALUE_TYPES = /^(NUMBER|DECIMAL|NUMERIC|INT|INTEGER|BIGINT|SMALLINT|TINYINT|BYTEINT|HUGEINT|UHUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|FLOAT|FLOAT4|FLOAT8|DOUBLE|REAL|DATE|TIME|TIME_NS|TIMETZ|TIMESTAMP|TIMESTAMPTZ|TIMESTAMP_NTZ|TIMESTAMP_LTZ|TIMESTAMP_TZ|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|BOOLEAN|INTERVAL|UUID)(\(\s*\d+\s*(,\s*\d+\s*)?\))?( WITH(OUT)? TIME ZONE)?$/i;
+
+/**
+ * Text cells cut to `max` characters (with an ellipsis); how many were cut. A semi-structured cell (VARIANT,
+ * OBJECT, ARRAY, a STRUCT or LIST) is as long as its JSON text: one longer than `max` becomes that text, cut
+ * — before, it went whole, so wrapping a column in an array (ARRAY_CONSTRUCT, TO_VARIANT) escaped the role's cap.
+ */
 function capCells(result: QueryResult, max: number | undefined): { result: QueryResult; cut: number } {
   if (max === undefined) return { result, cut: 0 };
+  const whole = result.columns.map((c) => WHOLE_VALUE_TYPES.test(c.type.trim()));
   let cut = 0;
   const rows = result.rows.map((row) =>
-    row.map((cell) => {
-      if (typeof cell === 'string' && cell.length > max) {
+    row.map((cell, i) => {
+      if (whole[i] === true || cell === null) return cell;
+      const text = typeof cell === 'string' ? cell : typeof cell === 'object' ? JSON.stringify(cell) : undefined;
+      if (text !== undefined && text.length > max) {
         cut++;
-        return `${cutText(cell, max)}…`;
+        return `${cutText(text, max)}…`;
       }
       return cell;
     }),
