@@ -121,6 +121,14 @@ const CORPUS: Case[] = [
   { sql: 'REMOVE @hr.files/old', objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: "PUT 'file:///tmp/x.csv' @hr.files", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: 'LIST @"unclosed', objects: [], opaque: true, dialect: 'snowflake' },
+  // a file command takes its stage quoted as readily as bare: the quoted one is the same object
+  { sql: "LIST '@hr.files'", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: "ls '@db.hr.\"My Files\"/2024/'", objects: ['DB.HR."My Files"'], dialect: 'snowflake' },
+  { sql: "LIST '@%salaries' PATTERN = '.*'", objects: [T('SALARIES')], dialect: 'snowflake' },
+  { sql: "RM '@hr.files/old'", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: "GET '@hr.files/x.csv' 'file:///tmp/'", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: "PUT 'file:///tmp/x.csv' '@hr.files'", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: "LIST '@~/x'", objects: [], dialect: 'snowflake' },
   // DIRECTORY(@stage) lists that stage's files: the stage is what it reads (it was opaque, refused for restricted roles)
   { sql: 'SELECT relative_path FROM DIRECTORY(@hr.files) WHERE size > 0', objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: 'SELECT * FROM directory(@%salaries) d JOIN hr.salaries s ON true', objects: [T('SALARIES'), 'SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },

@@ -171,6 +171,9 @@ function objectsOfReading(reading: SqlReading, context: SqlContext, findings: Fi
 
 // ---- vocabulary -----------------------------------------------------------------------------------
 
+/** Snowflake's file commands: every quoted `'@…'` in them is a stage location. */
+const FILE_COMMANDS: ReadonlySet<StatementType> = new Set<StatementType>(['LIST', 'REMOVE', 'GET', 'PUT']);
+
 /** Words that end a FROM list at the current parenthesis depth. */
 const FROM_LIST_ENDERS = new Set([
   'WHERE', 'GROUP', 'HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'FETCH', 'UNION', 'EXCEPT', 'INTERSECT',
@@ -511,8 +514,13 @@ class StatementScanner {
     }
   }
 
-  /** A string at i is where Snowflake takes a location: an argument, or after FROM / INTO / TO / LOCATION. */
+  /**
+   * A string at i is where Snowflake takes a location: an argument, after FROM / INTO / TO / LOCATION, or
+   * anywhere in a file command (`LIST '@hr.files'`, `RM '@s/x'`, `GET '@s/x' 'file:///…'`, `PUT 'file://…'
+   * '@s'`), which takes its stage quoted as readily as bare.
+   */
   #takesLocation(i: number): boolean {
+    if (FILE_COMMANDS.has(this.#type)) return true;
     if (this.#isPunct(i - 1, '(') || this.#isPunct(i - 1, ',') || this.#isPunct(i - 1, '=>')) return true;
     const before = this.#word(i - 1);
     return before === 'FROM' || before === 'INTO' || before === 'TO' || before === 'JOIN' || (this.#isPunct(i - 1, '=') && this.#word(i - 2) === 'LOCATION');

@@ -1,0 +1,53 @@
+/**
+ * Stages are objects: a role denied a schema may not list, read or remove the files of a stage in it,
+ * however the statement spells the stage. Through the whole pipeline against the Snowflake double: a
+ * refused statement never reaches Snowflake.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { HubCore } from '../../src/hub/core/hub-core.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
+import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { defer, textOf } from '../helpers/harness.js';
+import { clientOf } from '../helpers/in-memory-hub.js';
+
+const CONFIG = `
+[roles.restricted]
+identities = ["rita"]
+allow = ['SNOWFLAKE_SAMPLE_DATA.*.*']
+deny = ['*.WEATHER.*']
+stage_listing = true
+`;
+
+const codeOf = (r: { _meta?: Record<string, unknown> }): string | undefined => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
+
+async function restrictedClient(t: TestContext): Promise<{ double: { queries: { sql: string }[] }; call: (query: string) => Promise<{ isError?: boolean; _meta?: Record<string, unknown> }> }> {
+  const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'] }] });
+  defer(t, () => double.close());
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText(CONFIG, 'test.toml'), 'test.toml'), logger });
+  defer(t, () => governance.close());
+  const warehouses = new WarehouseRegistry({ home: '/nonexistent', logger, env: {} });
+  defer(t, () => warehouses.close());
+  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const env = profileEnv(double, { user: 'alice', password: 'pw-alice-1' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
+  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'rita' }, transport: 'stdio', env }, { drain: () => {}, outstanding: () => 0, close: () => {} });
+  defer(t, () => attached.detach('test over'));
+  const rita = await clientOf(t, attached.env);
+  return { double, call: async (query) => (await rita.callTool({ name: 'execute_query', arguments: { query } })) as never };
+}
+
+test('a stage written as a quoted location in LIST / LS is judged like the bare one: a denied schema\'s stage is not listed', async (t) => {
+  const { double, call } = await restrictedClient(t);
+  for (const query of ["LIST '@weather.files'", "LS '@SNOWFLAKE_SAMPLE_DATA.WEATHER.FILES/2024/'", "list '@\"WEATHER\".files'", 'LIST @weather.files']) {
+    const refused = await call(query);
+    assert.equal(codeOf(refused), 'POLICY_DENIED', `${query}: ${textOf(refused as never)}`);
+    assert.match(textOf(refused as never), /may not read SNOWFLAKE_SAMPLE_DATA\.WEATHER\.FILES \(rule: deny "\*\.WEATHER\.\*"\)/, query);
+  }
+  assert.ok(!double.queries.some((q) => /WEATHER/i.test(q.sql)), 'no listing of the denied stage reached Snowflake');
+});
