@@ -214,7 +214,9 @@ describe('policy', () => {
   });
 
   test('LIST and stage reads need allowStageListing in read-only sessions', () => {
-    for (const sql of ['LIST @mystage', 'LS @~', 'SELECT $1 FROM @mystage/file.csv', "SELECT GET_PRESIGNED_URL(@s, 'f')"]) {
+    // PARSE_DOCUMENT takes its stage as a string too ('@stage'): the document's text is a staged file read.
+    const stageReads = ['LIST @mystage', 'LS @~', 'SELECT $1 FROM @mystage/file.csv', "SELECT GET_PRESIGNED_URL(@s, 'f')", "SELECT SNOWFLAKE.CORTEX.PARSE_DOCUMENT('@docs', 'a.pdf')"];
+    for (const sql of stageReads) {
       const verdict = refusal(sql, { allowWrite: false, dialect: 'snowflake' });
       assert.equal(verdict.rule, 'stage-listing', sql);
       assert.match(verdict.message, /stage access is not enabled for this role \(rule: stage-listing\)/);

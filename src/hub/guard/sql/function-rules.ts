@@ -121,6 +121,8 @@ const SNOWFLAKE_STAGE_FUNCTIONS: ReadonlySet<string> = new Set([
   'GET_RELATIVE_PATH',
   'GET_STAGE_LOCATION',
   'INFER_SCHEMA',
+  // SNOWFLAKE.CORTEX.PARSE_DOCUMENT('@stage', 'path'): the document's text, read from the stage.
+  'PARSE_DOCUMENT',
   'TO_FILE',
 ]);
 
