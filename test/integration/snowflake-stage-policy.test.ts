@@ -51,3 +51,21 @@ test('a stage written as a quoted location in LIST / LS is judged like the bare 
   }
   assert.ok(!double.queries.some((q) => /WEATHER/i.test(q.sql)), 'no listing of the denied stage reached Snowflake');
 });
+
+test('a stage function whose location is computed when the query runs is refused to a restricted role; an "@" in text is no stage', async (t) => {
+  const { double, call } = await restrictedClient(t);
+  for (const query of [
+    "SELECT AI_PARSE_DOCUMENT(TO_FILE(CONCAT('@weather', '.files'), 'pay.pdf'))",
+    "SELECT TO_FILE(file_url) FROM (SELECT '@weather.files/pay.pdf' AS file_url)",
+    "SELECT TO_FILE('https://acct.snowflakecomputing.com/api/files/SNOWFLAKE_SAMPLE_DATA/WEATHER/FILES/pay.pdf')",
+  ]) {
+    const refused = await call(query);
+    assert.equal(codeOf(refused), 'POLICY_DENIED', `${query}: ${textOf(refused as never)}`);
+    assert.match(textOf(refused as never), /cannot tell which stage TO_FILE\(…\) reads/, query);
+  }
+  assert.ok(!double.queries.some((q) => /WEATHER/i.test(q.sql)), 'no read of the denied stage reached Snowflake');
+
+  const split = await call("SELECT SPLIT_PART('ann@example.com', '@', 2) AS DOMAIN");
+  assert.notEqual(codeOf(split), 'POLICY_DENIED', textOf(split as never));
+  assert.ok(double.queries.some((q) => /SPLIT_PART/.test(q.sql)), 'the e-mail split reached Snowflake');
+});

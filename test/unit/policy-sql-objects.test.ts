@@ -129,6 +129,20 @@ const CORPUS: Case[] = [
   { sql: "GET '@hr.files/x.csv' 'file:///tmp/'", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: "PUT 'file:///tmp/x.csv' '@hr.files'", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: "LIST '@~/x'", objects: [], dialect: 'snowflake' },
+  // a stage function's location must be written out; one computed when the query runs names any stage
+  { sql: "SELECT TO_FILE(CONCAT('@hr', '.files'), 'x.pdf')", objects: [T('HR')], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT AI_PARSE_DOCUMENT(TO_FILE(file_url)) FROM docs", objects: [T('DOCS')], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT TO_FILE($loc, 'x')", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT TO_FILE('https://acct.snowflakecomputing.com/api/files/DB/HR/FILES/x.pdf')", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT GET_PRESIGNED_URL(s, 'x') FROM t", objects: [T('T')], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT TO_FILE('@' || 'hr.files', 'x')", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT TO_FILE('@\\hr.files', 'x')", objects: [], opaque: true, dialect: 'snowflake' },
+  { sql: "SELECT TO_FILE($$@hr.files$$, 'x.pdf')", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: "SELECT TO_FILE(STAGE_NAME => '@hr.files', RELATIVE_PATH => 'x')", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: "SELECT SNOWFLAKE.CORTEX.PARSE_DOCUMENT('@hr.files', 'x.pdf')", objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
+  { sql: 'SELECT BUILD_SCOPED_FILE_URL(@docs, relative_path) FROM DIRECTORY(@docs)', objects: [T('DOCS')], dialect: 'snowflake' },
+  // an '@' no name follows is text, not a stage: splitting e-mail addresses is no stage read
+  { sql: "SELECT SPLIT_PART(email, '@', 2), CONCAT('@', handle) FROM t", objects: [T('T')], dialect: 'snowflake' },
   // DIRECTORY(@stage) lists that stage's files: the stage is what it reads (it was opaque, refused for restricted roles)
   { sql: 'SELECT relative_path FROM DIRECTORY(@hr.files) WHERE size > 0', objects: ['SNOWMUX_SAMPLE.HR.FILES'], dialect: 'snowflake' },
   { sql: 'SELECT * FROM directory(@%salaries) d JOIN hr.salaries s ON true', objects: [T('SALARIES'), 'SNOWMUX_SAMPLE.HR.SALARIES'], dialect: 'snowflake' },

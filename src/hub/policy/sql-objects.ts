@@ -34,7 +34,7 @@
 import { readSql, type SqlDialectChoice, type SqlReading, type StatementType } from '../guard/sql/classifier.js';
 import { duckdbReadsAsFile } from '../guard/sql/duckdb-files.js';
 import { isDuckDbBuiltinFunction } from '../guard/sql/duckdb-builtins.js';
-import { isBuiltinTableFunction } from '../guard/sql/function-rules.js';
+import { isBuiltinTableFunction, takesStageLocation } from '../guard/sql/function-rules.js';
 import { isSnowflakeBuiltinCall } from '../guard/sql/snowflake-builtins.js';
 import { qualifiedNameParts } from '../names/identifiers.js';
 import { displayName } from '../names/object-pattern.js';
@@ -496,22 +496,53 @@ class StatementScanner {
   #stages(): void {
     for (let i = 0; i < this.#toks.length; i++) {
       const t = this.#toks[i]!;
+      if ((t.kind === 'word' || t.kind === 'quoted_ident') && this.#isPunct(i + 1, '(') && takesStageLocation(namePart(t))) this.#stageArgument(i + 1, namePart(t));
       let location: string | undefined;
       if (t.kind === 'stage') location = t.text;
-      else if (t.kind === 'string' && this.#takesLocation(i)) {
-        const text = /^'(.*)'$/s.exec(t.text)?.[1]?.replace(/''/g, "'").trim();
-        if (text?.startsWith('@')) location = text;
-      }
-      if (location === undefined) continue;
+      else if ((t.kind === 'string' || t.kind === 'dollar_string') && this.#takesLocation(i)) location = literalValue(t)?.trim();
+      if (location === undefined || !location.startsWith('@')) continue;
       const parts = stageNameParts(location);
       if (parts === undefined) {
-        this.#out.opaque(`cannot tell which stage ${short(location)} is`);
+        // Where Snowflake takes a location, a string it cannot read as a stage name is one all the same, and
+        // so is one anywhere that starts like a name ('@\\hr.files' is '@hr.files' to Snowflake); an '@' that
+        // no name follows ('@' in SPLIT_PART(email, '@', 2), '@.com') is only text.
+        if (this.#isLocationOfCommand(i) || /^@[^\s.,;:/@\-+*=<>()'!?&|#0-9]/.test(location)) this.#out.opaque(`cannot tell which stage ${short(location)} is`);
         continue;
       }
       if (parts.length === 0) continue; // @~: the user's own stage
       const writes = this.#type === 'PUT' || this.#type === 'REMOVE' || (this.#type === 'COPY' && this.#word(i - 1) === 'INTO');
       this.#add(this.#objectRef(parts), writes ? 'write' : 'read');
     }
+  }
+
+  /**
+   * A function that reads the stage location its first argument names (`TO_FILE`, `GET_PRESIGNED_URL`,
+   * `PARSE_DOCUMENT`, …; `open` is its parenthesis): the location must be written out — a stage (`@hr.files`)
+   * or a string naming one (`'@hr.files/x.pdf'`), which the loop above judges. One computed when the query runs
+   * (`TO_FILE(CONCAT('@hr', '.files'), 'x')`, a column, `$var`, a file URL) names a stage no rule can see.
+   */
+  #stageArgument(open: number, name: string): void {
+    let j = open + 1;
+    const close = this.#match[open] ?? -1;
+    if (close < 0) return;
+    // A named first argument: `TO_FILE(STAGE_NAME => …)`, `INFER_SCHEMA(LOCATION => …)`.
+    if (this.#isPunct(j + 1, '=>')) j += 2;
+    let end = j;
+    while (end < close && !this.#isPunct(end, ',')) end = this.#isPunct(end, '(') && (this.#match[end] ?? -1) > end ? this.#match[end]! + 1 : end + 1;
+    const arg = this.#toks[j];
+    if (end === j + 1 && arg !== undefined) {
+      if (arg.kind === 'stage') return;
+      const text = arg.kind === 'string' || arg.kind === 'dollar_string' ? literalValue(arg)?.trim() : undefined;
+      if (text?.startsWith('@') && stageNameParts(text) !== undefined) return;
+    }
+    this.#out.opaque(`cannot tell which stage ${name}(…) reads: its location is not written as a stage (@db.schema.stage) or a string naming one`);
+  }
+
+  /** A string at i is a location by its position alone: after FROM / INTO / TO / LOCATION = or in a file command. */
+  #isLocationOfCommand(i: number): boolean {
+    if (FILE_COMMANDS.has(this.#type)) return true;
+    const before = this.#word(i - 1);
+    return before === 'FROM' || before === 'INTO' || before === 'TO' || before === 'JOIN' || (this.#isPunct(i - 1, '=') && this.#word(i - 2) === 'LOCATION') || (this.#isPunct(i - 1, '=>') && this.#word(i - 2) === 'LOCATION');
   }
 
   /**
@@ -1441,6 +1472,13 @@ function stageNameParts(location: string): string[] | undefined {
   if (parts[last]!.startsWith('%')) parts[last] = parts[last]!.slice(1); // a table's stage: the table
   if (parts.length > 3 || parts[last] === '') return undefined;
   return parts;
+}
+
+/** The text of a string literal ('…' with '' and backslash escapes as written, or $$…$$); undefined for a token that is none. */
+function literalValue(t: Token): string | undefined {
+  if (t.kind === 'dollar_string') return /^\$([^$]*)\$([\s\S]*)\$\1\$$/.exec(t.text)?.[2];
+  if (t.kind === 'string') return /^'(.*)'$/s.exec(t.text)?.[1]?.replace(/''/g, "'");
+  return undefined;
 }
 
 /** The normalized name of a word or quoted identifier token. */

@@ -126,6 +126,14 @@ const SNOWFLAKE_STAGE_FUNCTIONS: ReadonlySet<string> = new Set([
   'TO_FILE',
 ]);
 
+/**
+ * Whether the Snowflake function `name` (upper case, last part of its name) takes a stage location as its
+ * first argument (or its `LOCATION =>` / `STAGE_NAME =>` / `FILE_URL =>` one) and reads what it names.
+ */
+export function takesStageLocation(name: string): boolean {
+  return SNOWFLAKE_STAGE_FUNCTIONS.has(name);
+}
+
 /** Built-in Snowflake table functions that may appear inside TABLE(...). Anything else may be a stored procedure. */
 const SNOWFLAKE_BUILTIN_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   'FLATTEN',
