@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { isSnowmuxError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { SqlDialectChoice } from '../../src/hub/guard/sql/classifier.js';
-import { enforceSqlObjects } from '../../src/hub/policy/enforce.js';
+import { MAX_JUDGED_TOKENS, enforceObjectsOfReading, enforceSqlObjects } from '../../src/hub/policy/enforce.js';
+import { readSql } from '../../src/hub/guard/sql/classifier.js';
 import { Policy, type EffectiveRole, type ObjectRef } from '../../src/hub/policy/policy.js';
 import { analyzeSqlObjects, referencedObjects } from '../../src/hub/policy/sql-objects.js';
 import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
@@ -605,4 +606,22 @@ test('a CREATE or ALTER that reads another table by naming it in a definition is
   }
   assert.match(refusal(writer, 'CREATE INDEX i ON hr.salaries (id)', 'duckdb'), /may not change SNOWMUX_SAMPLE\.HR\.SALARIES/);
   enforceSqlObjects(writer, 'CREATE TABLE t (LIKE tpch.orders)', CTX, { dialect: 'duckdb' });
+});
+
+test('a statement too long to judge at a bounded cost is refused to a role that may use only some objects, before its objects are read; unrestricted roles are not judged', () => {
+  // 60,000 names, 120,000 tokens: judging each held the hub's only thread (500,000 names: 13 s for every session).
+  const names = Array.from({ length: 60_000 }, (_, i) => `t${i}`).join(', ');
+  const reading = readSql(`SELECT * FROM ${names}`, 'snowflake');
+  assert.throws(
+    () => enforceObjectsOfReading(ANALYST, reading, CTX),
+    (err: unknown) =>
+      isSnowmuxError(err) && err.code === 'POLICY_DENIED' && (err.details as { rule?: string }).rule === 'objects-bounded' &&
+      /holds 1[12]\d,\d{3} words, literals and symbols.*at most 100,000.*Split it into several queries/.test(err.message),
+  );
+  assert.equal(MAX_JUDGED_TOKENS, 100_000);
+  // Under the bound it is judged as ever: each unqualified name is allowed in TPCH, to be resolved there (not PUBLIC).
+  const under = readSql(`SELECT * FROM ${Array.from({ length: 1000 }, (_, i) => `t${i}`).join(', ')}`, 'snowflake');
+  assert.equal(enforceObjectsOfReading(ANALYST, under, CTX).length, 1000);
+  const everything = roleFrom('allow = ["*.*.*"]\n');
+  assert.deepEqual(enforceObjectsOfReading(everything, reading, CTX), []);
 });

@@ -69,9 +69,26 @@ export function enforceSqlObjects(
   judgeObjects(role, analyzeSqlObjects(sql, context, options));
 }
 
+/**
+ * The most words, literals and symbols a statement may hold for its objects to be judged (for a role that
+ * may use only some objects). Judging costs ~10–30 µs per name on the hub's only thread: `SELECT * FROM t0,
+ * t1, …` under the 4 MB input bound (500,000 names) held every session's calls for 13 s. 100,000 tokens
+ * bound that near a second at worst; a query past it is ~500 KB of SQL, and the embedded engine refuses
+ * such a statement anyway (engine-limits.ts, MAX_TOKENS).
+ */
+export const MAX_JUDGED_TOKENS = 100_000;
+
 /** enforceSqlObjects for SQL the read-only check already read: its tokens, not a second lexing. */
 export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading, context: { database: string; schema: string }): NameToResolve[] {
   if (role instanceof CompiledRole && !role.objectsRestricted) return [];
+  const tokens = reading.statements.reduce((n, s) => n + s.tokens.length, 0);
+  if (tokens > MAX_JUDGED_TOKENS) {
+    throw policyDenied(
+      `Access denied: the statement holds ${tokens.toLocaleString('en-US')} words, literals and symbols, and role "${role.name}" may use only some objects, so the hub judges every object a statement names — ` +
+        `for at most ${MAX_JUDGED_TOKENS.toLocaleString('en-US')} of them, since judging more would hold every other caller's calls (rule: objects-bounded). Split it into several queries, or load long lists of values into a table first.`,
+      { role: role.name, rule: 'objects-bounded', tokens },
+    );
+  }
   return judgeObjects(role, sqlObjectsOfReading(reading, context));
 }
 
