@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { PassThrough, type Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { createLogger } from '../../src/hub/observe/logger.js';
@@ -146,6 +146,39 @@ for (const engine of ['node', 'uws'] as const) {
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.resume();
     await closed;
+  });
+}
+
+for (const engine of ['node', 'uws'] as const) {
+  test(`[${engine}] answers their clients do not read are bounded for all connections together: past heldAnswerBytes the longest-waiting is cut, its request aborted, and a reading client is answered`, { timeout: 20_000 }, async (t) => {
+    // Eight clients each ask for an 8 MiB answer and read none of it. The stalled-output cut (60 s) is
+    // out of the way: without a bound on all of them together the hub held every answer for a minute.
+    const answer = JSON.stringify({ rows: 'x'.repeat(8 * 1024 * 1024) });
+    const why: string[] = [];
+    const { face, fetched } = standIn((request) => {
+      request.signal.addEventListener('abort', () => why.push(String((request.signal.reason as Error | undefined)?.message)));
+      return new Response(answer, { headers: { 'content-type': 'application/json' } });
+    });
+    const { port } = await serve(t, engine, face, { heldAnswerBytes: 16 * 1024 * 1024 });
+    const closed: Promise<void>[] = [];
+    const sockets: Socket[] = [];
+    for (let i = 0; i < 8; i++) {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\n\r\n'));
+      socket.on('error', () => {});
+      closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
+      t.after(() => socket.destroy());
+      socket.pause();
+      sockets.push(socket);
+      await until(`request ${i + 1}`, () => fetched.length > i);
+    }
+    await until('a cut', () => why.length > 0);
+    assert.match(why[0]!, /the client did not read its answer: the hub holds \d+ bytes of answers its HTTP clients have not read \(limit 16777216\)/);
+    // The first client, which waited longest, was cut: once it reads, it finds its connection closed.
+    sockets[0]!.resume();
+    await closed[0];
+    // A client that reads still gets its whole answer.
+    const got = await rawExchange(port, 'GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\nConnection: close\r\n\r\n');
+    assert.ok(got.includes(answer), `a reading client got ${got.length} bytes`);
   });
 }
 

@@ -66,6 +66,8 @@ export interface EngineLimits {
   stalledOutputMs?: number;
   /** Request-body bytes held at once, all connections together (default MAX_HELD_BODY_BYTES). */
   heldBodyBytes?: number;
+  /** Answer bytes waiting for their clients to read them, all connections together (default MAX_HELD_ANSWER_BYTES). */
+  heldAnswerBytes?: number;
 }
 
 /**
@@ -92,6 +94,50 @@ export class BodyBudget {
 export const DEFAULT_STALLED_OUTPUT_MS = 60_000;
 
 /**
+ * Answer bytes written but not yet taken by their clients, every connection together. The stalled-output
+ * cut alone let clients that never read make the hub hold an answer per connection for a minute each: 400
+ * POSTs for full-size answers, never read, grew the hub by 215 MiB, and the rate limit's burst and refill
+ * let one key hold gigabytes. Past this bound the answers that have waited longest are cut (a client that
+ * reads takes its bytes within milliseconds, so those are the ones that are not read).
+ */
+export const MAX_HELD_ANSWER_BYTES = 128 * 1024 * 1024;
+
+/** One answer's unread bytes, held in an AnswerBudget until its client takes them or it is cut. */
+export interface HeldAnswer {
+  /** The client has taken these bytes (or the connection is gone): they no longer count. */
+  release(): void;
+}
+
+/**
+ * The bytes of answers waiting for their clients, against a bound. Taking past the bound cuts the answers
+ * held longest (oldest first, never the one being taken) until the rest fit.
+ */
+export class AnswerBudget {
+  private held = 0;
+  private readonly waiting = new Set<{ bytes: number; cut: (why: string) => void }>();
+  constructor(readonly limit: number) {}
+  get heldBytes(): number {
+    return this.held;
+  }
+  take(bytes: number, cut: (why: string) => void): HeldAnswer {
+    const entry = { bytes, cut };
+    this.waiting.add(entry);
+    this.held += bytes;
+    for (const oldest of this.waiting) {
+      if (this.held <= this.limit) break;
+      if (oldest === entry) continue;
+      this.drop(oldest);
+      oldest.cut(`the hub holds ${this.held + oldest.bytes} bytes of answers its HTTP clients have not read (limit ${this.limit}); this one had waited longest`);
+    }
+    return { release: () => this.drop(entry) };
+  }
+  private drop(entry: { bytes: number }): void {
+    if (!this.waiting.delete(entry as never)) return;
+    this.held = Math.max(0, this.held - entry.bytes);
+  }
+}
+
+/**
  * Why a body was not read: over MAX_BODY_BYTES, not complete within the body timeout, or (uWebSockets.js
  * only) sent with a Transfer-Encoding spelled other than `chunked`, which that engine never hands over.
  */
@@ -114,7 +160,8 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   // Node checks the headers and request timeouts on this interval (default 30 s): trickled headers held a
   // socket for up to 40 s against the 10 s set below.
   const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
-  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits, budget));
+  const answers = new AnswerBudget(limits.heldAnswerBytes ?? MAX_HELD_ANSWER_BYTES);
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits, budget, answers));
   // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
   // The link refuses a message over MAX_SHIM_FRAME_BYTES with 1009 and why; ws itself, past maxPayload, says
   // 1009 with no reason, so it is set a little higher.
@@ -245,7 +292,7 @@ function mayHaveBody(req: IncomingMessage): boolean {
   return method !== 'GET' && method !== 'HEAD' && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined);
 }
 
-async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger, limits: EngineLimits, budget: BodyBudget): Promise<void> {
+async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse, logger: Logger, limits: EngineLimits, budget: BodyBudget, answers: AnswerBudget): Promise<void> {
   const aborted = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) aborted.abort(new Error('the client disconnected'));
@@ -260,7 +307,7 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
     if (verdict instanceof Response) {
       const body = mayHaveBody(req) ? await readBody(req, limits.bodyTimeoutMs, null) : null;
       if (body === 'gone') return;
-      await writeResponse(verdict, res, aborted, logger, limits, body !== null);
+      await writeResponse(verdict, res, aborted, logger, limits, body !== null, answers);
       return;
     }
     admission = verdict;
@@ -288,7 +335,7 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
     // The face has read the body by the time it answers.
     budget.release(body.length);
   }
-  await writeResponse(response, res, aborted, logger, limits, false);
+  await writeResponse(response, res, aborted, logger, limits, false, answers);
 }
 
 /** An engine error answer, on a connection that closes after it. */
@@ -301,7 +348,7 @@ function refuse(res: ServerResponse, status: number, body: string, headers: Reco
  * the connection closes and the request's signal aborts (its call is cancelled), as the socket face cuts
  * a client that does not read (an unread answer would hold its connection and bytes for good).
  */
-async function writeResponse(response: Response, res: ServerResponse, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean): Promise<void> {
+async function writeResponse(response: Response, res: ServerResponse, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean, answers: AnswerBudget): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
   if (close) headers.connection = 'close';
@@ -317,11 +364,21 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value) && !(await drained(res, 'close', stalledMs))) {
-        logger.warn({ stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
-        aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
-        res.destroy();
-        break;
+      if (!res.write(value)) {
+        // What the client has not taken yet counts against every connection's bound until it drains.
+        const held = answers.take(res.writableLength, (why) => {
+          logger.warn({ unreadBytes: res.writableLength, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
+          aborted.abort(new Error(`the client did not read its answer: ${why}`));
+          res.destroy();
+        });
+        const taken = await drained(res, 'close', stalledMs);
+        held.release();
+        if (!taken) {
+          logger.warn({ stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
+          aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+          res.destroy();
+          break;
+        }
       }
       if (res.destroyed) break;
     }

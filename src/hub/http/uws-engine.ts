@@ -10,7 +10,7 @@ import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
-import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
+import { AnswerBudget, BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_ANSWER_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES, MAX_SHIM_FRAME_BYTES } from './shim-link.js';
 
@@ -49,6 +49,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
   });
 
   const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
+  const answers = new AnswerBudget(limits.heldAnswerBytes ?? MAX_HELD_ANSWER_BYTES);
   server.upgrade('/shim', async (req, res) => {
     let verdict: Response | ShimGrant;
     try {
@@ -131,7 +132,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
     // The port was let go of for the next hub, but uWebSockets.js keeps kept-alive connections open: ask
     // each client to end its own, so it reaches the next hub.
     if (!accepting) res.header('connection', 'close');
-    return handle(face, req, res, logger, limits, budget);
+    return handle(face, req, res, logger, limits, budget, answers);
   });
 
   let listenSocket: unknown;
@@ -172,7 +173,7 @@ function headersOf(req: HyperExpress.Request): Headers {
   return headers;
 }
 
-async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger, limits: EngineLimits, budget: BodyBudget): Promise<void> {
+async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpress.Response, logger: Logger, limits: EngineLimits, budget: BodyBudget, answers: AnswerBudget): Promise<void> {
   const aborted = new AbortController();
   res.once('abort', () => aborted.abort(new Error('the client disconnected')));
   const method = req.method.toUpperCase();
@@ -190,7 +191,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     const drained = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs, null);
     if (drained === 'gone') return;
     if (drained !== undefined) req.received = true;
-    await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined);
+    await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined, answers);
     return;
   }
   const admission = verdict;
@@ -214,7 +215,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     // The face has read the body by the time it answers.
     budget.release(held);
   }
-  await writeResponse(response, res, aborted, logger, limits, false);
+  await writeResponse(response, res, aborted, logger, limits, false, answers);
 }
 
 /**
@@ -222,7 +223,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
  * is cut: the connection closes and the request's signal aborts (its call is cancelled), as the socket face
  * cuts a client that does not read (an unread answer would hold its connection and bytes for good).
  */
-async function writeResponse(response: Response, res: HyperExpress.Response, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean): Promise<void> {
+async function writeResponse(response: Response, res: HyperExpress.Response, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean, answers: AnswerBudget): Promise<void> {
   if (res.aborted) {
     await response.body?.cancel().catch(() => {});
     return;
@@ -242,10 +243,16 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     // made the hub hold every answer (~6 MB/s, never cut). Streamed with its length, the answer ends when
     // its last byte is written, so a connection holds one unread answer, and is cut once none of it has
     // been taken for stalledOutputMs, as an unread stream is (a slow reader that makes progress is not).
-    if (!(await writtenWhileProgressing(res, res.stream(Readable.from([body]), body.length), stalledMs))) {
-      logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
-      aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
-      res.close();
+    // Until it is written whole, the answer counts against every connection's bound of unread answers.
+    const held = answers.take(body.length, (why) => cutUnread(res, aborted, logger, answers, why));
+    try {
+      if (!(await writtenWhileProgressing(res, res.stream(Readable.from([body]), body.length), stalledMs))) {
+        logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
+        aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+        res.close();
+      }
+    } finally {
+      held.release();
     }
     return;
   }
@@ -255,12 +262,21 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     for (;;) {
       const { done, value } = await reader.read();
       if (done || res.aborted) break;
-      if (!res.write(Buffer.from(value)) && !(await drained(res, 'abort', stalledMs))) {
-        logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
-        aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
-        void reader.cancel().catch(() => {});
-        res.close();
-        break;
+      if (!res.write(Buffer.from(value))) {
+        const held = answers.take(value.length, (why) => {
+          void reader.cancel().catch(() => {});
+          cutUnread(res, aborted, logger, answers, why);
+        });
+        const taken = await drained(res, 'abort', stalledMs);
+        held.release();
+        if (res.aborted) break;
+        if (!taken) {
+          logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
+          aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+          void reader.cancel().catch(() => {});
+          res.close();
+          break;
+        }
       }
     }
   } catch {
@@ -270,6 +286,13 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
   }
 }
 
+
+/** Cuts an answer its client has not read because the unread answers of all connections passed their bound. */
+function cutUnread(res: HyperExpress.Response, aborted: AbortController, logger: Logger, answers: AnswerBudget, why: string): void {
+  logger.warn({ heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
+  aborted.abort(new Error(`the client did not read its answer: ${why}`));
+  if (!res.aborted) res.close();
+}
 
 /**
  * The request body, or why it was refused: over MAX_BODY_BYTES (a refused body is still read, and dropped,
