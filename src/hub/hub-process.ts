@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
-import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
+import { hubPlace, snowmuxCommand, type HubPlace } from '../snowmux-command.js';
 import { VERSION } from '../version.js';
 import { LineDecoder, encodeLine } from '../wire/framing.js';
 import { WIRE_VERSION, makeHello } from '../wire/hello.js';
@@ -24,7 +24,7 @@ import type { HttpService } from './http/serve-http.js';
 import { listenMetrics, type MetricsListener } from './listen/metrics-listener.js';
 import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch.js';
 import { isListenAddress, parseListen } from './listen/listen-address.js';
-import { portInUse } from './listen/port-in-use.js';
+import { listenRefusal, portInUse } from './listen/port-in-use.js';
 import { CallSinks } from './observe/recent-calls.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges, type QueuePoolSource } from './observe/metrics.js';
@@ -147,6 +147,15 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     try {
       await refuseStoppedHolder(home, runtime.config.path, wantedPorts);
     } catch (err) {
+      await runtime.close('take-over refused').catch(() => {});
+      throw err;
+    }
+  }
+  if (predecessor !== null) {
+    try {
+      await refuseDoomedTakeOver(runtime, wantedPorts, predecessor.link?.welcome.hubPid, hubPlace(home, runtime.config.path));
+    } catch (err) {
+      predecessor.link?.socket.destroy();
       await runtime.close('take-over refused').catch(() => {});
       throw err;
     }
@@ -506,6 +515,28 @@ async function refuseForeignPorts(link: OpenLink, wanted: { key: string; address
       'HUB_LISTEN_FAILED',
       `Cannot take over: ${address} (${key}) is in use by another program — the running hub (pid ${link.welcome.hubPid}) ${shown}. Nothing was taken over; the running hub keeps serving. Find what holds the port (\`ss -ltnp 'sport = :${port}'\` or \`lsof -iTCP:${port} -sTCP:LISTEN\`) and stop it, or choose another ${key}; then run hub --replace again.`,
     );
+  }
+}
+
+/**
+ * What would stop this hub once it holds the socket, checked before it takes it: the replaced hub sees its
+ * socket taken and drains whatever follows, so an unsafe or unwritable audit directory (the hub stops) or
+ * an address that cannot be listened on (the HTTP face or metrics never come back) left no hub serving, or
+ * none on that address. Refused here instead: the running hub keeps serving, and the terminal says why.
+ */
+async function refuseDoomedTakeOver(runtime: HubRuntime, wanted: { key: string; address: string | undefined }[], runningPid: number | undefined, place: HubPlace): Promise<void> {
+  const keeps = `Nothing was taken over; the running hub${runningPid === undefined ? '' : ` (pid ${runningPid})`} keeps serving. Fix that, then run \`${snowmuxCommand('hub --replace', place)}\` again.`;
+  try {
+    await runtime.checkAudit();
+  } catch (err) {
+    if (!isSnowmuxError(err)) throw err;
+    throw new SnowmuxError(err.code, `Cannot take over: ${err.message} ${keeps}`, { cause: err });
+  }
+  for (const { key, address } of wanted) {
+    if (address === undefined) continue;
+    const refusal = await listenRefusal(address);
+    if (refusal === null) continue;
+    throw new SnowmuxError('HUB_LISTEN_FAILED', `Cannot take over: ${address} (${key}) cannot be listened on: ${refusal}. Choose another ${key}. ${keeps}`);
   }
 }
 

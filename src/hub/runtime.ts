@@ -72,6 +72,11 @@ export interface HubRuntime {
    * side file until claimAudit().
    */
   openAudit(options?: { hold?: boolean }): Promise<void>;
+  /**
+   * Throws what openAudit({ hold: true }) would (an unsafe or unwritable audit directory) without opening
+   * anything: `hub --replace` asks before it takes the socket over. Nothing to check when audit is off.
+   */
+  checkAudit(): Promise<void>;
   /** This hub took the audit-writer claim: what the log held is chained in, and it writes on. */
   claimAudit(): Promise<void>;
   /** The live hub (pid) ahead of this one in the hand-over: holding records in an older side file. */
@@ -225,21 +230,22 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   const logOpenWarnings = (log: AuditLog) => {
     for (const warning of log.openReport.warnings ?? []) opts.logger.warn({ warning }, 'audit log');
   };
+  const auditOptions = () => ({
+    dir: auditDir,
+    root: opts.home,
+    fsync: auditConfig.fsync,
+    fsyncIntervalMs: auditConfig.fsyncIntervalMs,
+    maxFileBytes: auditConfig.maxFileBytes,
+    maxFiles: auditConfig.maxFiles > 0 ? auditConfig.maxFiles : undefined,
+    hubVersion: VERSION,
+    secrets: secrets.hub.list(),
+    ...(opts.auditStillWriter ? { stillWriter: opts.auditStillWriter } : {}),
+    trustPath: auditDirTrust,
+    processes: HUB_PROCESSES,
+  });
   const openAudit = async (how?: { hold?: boolean }) => {
     if (audit || opts.audit === false || !auditConfig.enabled) return;
-    audit = await (how?.hold ? AuditLog.hold : AuditLog.open).call(AuditLog, {
-      dir: auditDir,
-      root: opts.home,
-      fsync: auditConfig.fsync,
-      fsyncIntervalMs: auditConfig.fsyncIntervalMs,
-      maxFileBytes: auditConfig.maxFileBytes,
-      maxFiles: auditConfig.maxFiles > 0 ? auditConfig.maxFiles : undefined,
-      hubVersion: VERSION,
-      secrets: secrets.hub.list(),
-      ...(opts.auditStillWriter ? { stillWriter: opts.auditStillWriter } : {}),
-      trustPath: auditDirTrust,
-      processes: HUB_PROCESSES,
-    });
+    audit = await (how?.hold ? AuditLog.hold : AuditLog.open).call(AuditLog, auditOptions());
     logOpenWarnings(audit);
     audit.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'audit log error'));
     for (const copy of auditCopies) audit.on('written', copy);
@@ -349,6 +355,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     scrubCall: (call) => scrubCallRecord(call, secrets),
     sessionEnded: (sessionId) => secrets.sessionEnded(sessionId),
     openAudit,
+    async checkAudit() {
+      if (audit || opts.audit === false || !auditConfig.enabled) return;
+      await AuditLog.preflight(auditOptions());
+    },
     async claimAudit() {
       const log = audit as AuditLog | null;
       if (!log) return;

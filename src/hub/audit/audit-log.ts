@@ -326,6 +326,29 @@ export class AuditLog extends EventEmitter<AuditLogEvents> {
     return log;
   }
 
+  /**
+   * Whether hold() would work in `dir`, checked as it checks (the place, the directory's owner and mode, a
+   * file made in it), leaving nothing there but the directory itself: `hub --replace` asks before it takes
+   * the socket over, since a take-over that fails after that leaves neither hub serving (the replaced one
+   * sees its socket taken and drains). Throws what hold() would.
+   */
+  static async preflight(options: AuditLogOptions): Promise<void> {
+    const log = new AuditLog(options);
+    try {
+      await log.checkPlace();
+      if (log.root !== undefined) await mkdirBelow(log.root, log.dir, 0o700);
+      else await mkdirParents(log.dir, 0o700);
+      await verifyAuditDir(log.dir);
+      const probe = join(log.dir, `.preflight-${process.pid}-${Date.now()}.tmp`);
+      const fh = await open(probe, 'wx', 0o600);
+      await fh.close();
+      await unlink(probe);
+    } catch (err) {
+      if (err instanceof SnowmuxError) throw err;
+      throw new SnowmuxError('AUDIT_OPEN_FAILED', `Could not start holding audit records in ${options.dir}: ${errorMessage(err)}. Check the directory exists and is writable by the hub user.`, { cause: err });
+    }
+  }
+
   /** Whether records still go to the side file (claim() not done). */
   get isHolding(): boolean {
     return this.holding !== undefined;

@@ -16,3 +16,25 @@ export function portInUse(address: string): Promise<boolean> {
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
   });
 }
+
+/**
+ * Why a TCP address cannot be listened on, other than being in use (portInUse says that): an address no
+ * interface of this machine has, a port below 1024 without the privilege, a host name that does not resolve.
+ * Null when it could be listened on now, or is in use. `hub --replace` asks before it takes over: after, a
+ * failure leaves the replaced hub draining and the new one without its HTTP face.
+ */
+export function listenRefusal(address: string): Promise<string | null> {
+  const { host, port } = parseListen(address);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? null : `${err.message}${LISTEN_HINTS[err.code ?? ''] ?? ''}`));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRNOTAVAIL: ' (no network interface of this machine has that address)',
+  EACCES: ' (ports below 1024 need privileges this user does not have)',
+  ENOTFOUND: ' (the host name does not resolve)',
+  EAI_AGAIN: ' (the host name could not be resolved now)',
+};
