@@ -121,9 +121,12 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     // While draining, /healthz answers 503 on the metrics and HTTP listeners until the process exits —
     // unless the next hub (a replacement, or one a shim starts while this one drains) comes up: it wants
     // the same fixed ports at once, so they are let go of then.
-    onStopping: () => {
+    onStopping: (reason) => {
       // A draining hub no longer serves: the next one (a successor, or one a shim starts) takes the home.
       releaseHomeClaim(home);
+      // The terminal (or the service manager's journal) learns why this hub stops, not only that it did:
+      // `snowmux stop`, a take-over, its socket taken or removed. A signal's stop is said where it is received.
+      if (!/^SIG[A-Z]+$/.test(reason) && reason !== START_FAILED) say(`stopping: ${reason}; running calls finish first, then it exits\n`);
       successor = watchForSuccessor(socketPath, () => {
         logger.info('the next hub holds the socket; letting go of the metrics and HTTP ports for it');
         releasePorts();
@@ -307,7 +310,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     const code = isSnowmuxError(err) ? err.code : (err as NodeJS.ErrnoException).code;
     releaseHomeClaim(home);
     hub.failedToStart(`${errorMessage(err)}${code && !errorMessage(err).includes(`[${code}]`) ? ` [${code}]` : ''}`);
-    await hub.stop('start-up failed');
+    await hub.stop(START_FAILED);
     await runtime.close('hub stopped').catch(() => {});
     await team?.close().catch(() => {});
     await http?.close().catch(() => {});
@@ -320,7 +323,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     sessionsOpened: () => hub.openedSessions,
     stop: (reason) => {
       logger.warn({ reason }, 'stopping a hub nobody uses');
-      say(`stopping: ${reason}\n`);
+      // The terminal is told by onStopping.
       void hub.stop(reason);
     },
   });
@@ -352,6 +355,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   return { hub, logger, reload: () => hub.reload() as ReloadResult, stop: (reason) => hub.stop(reason), closed };
 }
 
+/** The stop of a hub that failed to start (the terminal is told the failure itself). */
+const START_FAILED = 'start-up failed';
 /** How long `--replace` waits for the running hub's hello before treating it as frozen. */
 const REPLACE_HANDSHAKE_MS = 3_000;
 /** Least wait for a replaced hub to finish before this one takes the audit writer over anyway. */

@@ -255,7 +255,7 @@ export class SocketFace implements HubListener {
       }
       if (frame.role === 'control') {
         socket.write(encodeLine({ snowmux: 'welcome', wire: frame.wire, version: VERSION, hubPid: process.pid, sessionId: '' }));
-        handleControl(socket, rest, this.controlHandlers(), this.logger);
+        handleControl(socket, rest, this.controlHandlers(frame.pid), this.logger);
         return;
       }
       this.openSession(conn, frame, rest);
@@ -376,7 +376,8 @@ export class SocketFace implements HubListener {
     });
   }
 
-  private controlHandlers(): ControlHandlers {
+  /** `peerPid`: the pid the control link's hello gave (a replacing hub's own, named in its predecessor's stop). */
+  private controlHandlers(peerPid: unknown): ControlHandlers {
     return {
       status: () => this.core.status(),
       stop: () => {
@@ -390,7 +391,8 @@ export class SocketFace implements HubListener {
       },
       // `hub --replace`: the new hub already holds the path and serves new calls; ours run to their own deadline.
       replace: () => {
-        setImmediate(() => void this.core.stop('replaced by another hub (snowmux hub --replace)', { replaced: true }));
+        const by = typeof peerPid === 'number' && peerPid > 0 ? `, pid ${peerPid}` : '';
+        setImmediate(() => void this.core.stop(`replaced by another hub (snowmux hub --replace${by})`, { replaced: true }));
         return { releasing: true, pid: process.pid };
       },
       disconnect: (req) => this.core.disconnect(typeof req.session === 'string' ? req.session : ''),
