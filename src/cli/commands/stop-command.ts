@@ -12,6 +12,7 @@ import { checkHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { snowmuxCommand } from '../../snowmux-command.js';
 import { SnowmuxError } from '../../errors.js';
 import { homeHeldElsewhere } from '../home-held-elsewhere.js';
+import { liveAuditWriter } from '../../wire/audit-claim.js';
 
 export async function stopCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandArgs('stop', argv, { home: { type: 'string' }, help: { type: 'boolean' } });
@@ -35,6 +36,14 @@ export async function stopCommand(argv: string[], io: CommandIo): Promise<number
     // bind mount) is running all the same: "nothing to stop", exit 0, let an uninstall or upgrade go on while it served.
     const elsewhere = homeHeldElsewhere(home, socketPath);
     if (elsewhere) throw new SnowmuxError('HUB_NOT_RUNNING', `Nothing was stopped. ${elsewhere.detail} ${elsewhere.fix}`);
+    // A hub that let go of the socket (an earlier stop, or replaced by `hub --replace`) may still be finishing
+    // editors' calls, for up to the call timeout after a take-over; it holds the audit-writer claim until it
+    // exits. "No hub is running" let a script go on (an uninstall, an upgrade) while it still ran queries.
+    const draining = liveAuditWriter(home);
+    if (draining !== null) {
+      io.stdout.write(`snowmux: no hub takes connections at ${socketPath}, but the hub pid ${draining} is still draining: it finishes its running calls, then exits by itself (it was stopped or replaced already). To end it sooner: \`kill -TERM ${draining}\` gives its running calls hub.shutdown_grace_ms from now; a second \`kill -TERM ${draining}\` ends it at once.\n`);
+      return 0;
+    }
     io.stdout.write(`snowmux: no hub is running at ${socketPath}; nothing to stop.\n`);
     return 0;
   }
