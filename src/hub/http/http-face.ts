@@ -144,6 +144,12 @@ const MCP_METHODS = ['GET', 'POST', 'DELETE'];
  * headers are sent only for tools that declare `x-mcp-header`, which no tool here does.
  */
 const CORS_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id', 'last-event-id'];
+/**
+ * A 2025 session id this hub does not know (or another identity's: never said to exist). Sessions live in
+ * the hub that made them: after a restart or `hub --replace` the client only read "Session not found".
+ */
+const SESSION_NOT_FOUND = 'Session not found: this hub does not know this Mcp-Session-Id. Sessions end when their hub stops, is restarted or replaced (snowmux hub --replace), when they are idle too long, or with HTTP DELETE. Initialize a new one: send an initialize request without the Mcp-Session-Id header.';
+
 /** Every route, as a 404 lists them (/shim too: a remote shim pointed elsewhere is told where to go). */
 const ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/events', '/mcp', '/shim']);
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -865,7 +871,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       if (sessionId) {
         const entry = legacy.get(sessionId);
         // Another identity's session is as good as unknown: never say it exists.
-        if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, 'Session not found: initialize a new one.');
+        if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, SESSION_NOT_FOUND);
         // The SDK refuses it too, tersely and under id null: the client is told under its request's id what
         // an initialize is for.
         if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) {
