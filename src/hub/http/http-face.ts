@@ -19,6 +19,7 @@ import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
+import { recordTransportRefusal } from '../tools/refused-calls.js';
 import { LegacyTransport } from './legacy-transport.js';
 import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
@@ -836,12 +837,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const { body, bytes, text } = read;
     // The batch size first: a batch the SDK refuses whole must not spend the identity's request budget.
     if (Array.isArray(body) && body.length > MAX_BATCH_MESSAGES) {
+        await refusedToolCalls(request, caller, body);
       return refusedBody(caller, bytes, jsonRpcError(400, -32600, `Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages; this one holds ${body.length}. Send them in smaller batches.`));
     }
     const limited = overRequestRate(caller, body);
     if (limited) return limited;
     const malformed = (text === undefined ? undefined : badShape(body, text)) ?? badParams(body) ?? badResponse(body);
-    if (malformed) return refusedBody(caller, bytes, malformed);
+    if (malformed) {
+      await refusedToolCalls(request, caller, body);
+      return refusedBody(caller, bytes, malformed);
+    }
     // A stream that only waits for notifications: a GET, or a subscriptions/listen (what MAX_LISTEN_STREAMS_PER_IDENTITY bounds).
     const listen = request.method === 'GET' ? undefined : listenRequest(body);
     kind.listen = request.method === 'GET' || listen !== undefined;
@@ -855,7 +860,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
     const unknownVersion = unsupportedVersionHeader(request, body);
-    if (unknownVersion) return unknownVersion;
+    if (unknownVersion) {
+      await refusedToolCalls(request, caller, body);
+      return unknownVersion;
+    }
     if (await isLegacyRequest(request, body)) {
       const sessionId = request.headers.get('mcp-session-id');
       // GET (a notification stream) and DELETE serve a 2025 session only. The transport spec answers a GET
@@ -871,7 +879,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       if (sessionId) {
         const entry = legacy.get(sessionId);
         // Another identity's session is as good as unknown: never say it exists.
-        if (!entry || entry.identity !== caller.identity) return jsonRpcError(404, -32001, SESSION_NOT_FOUND);
+        if (!entry || entry.identity !== caller.identity) {
+          await refusedToolCalls(request, caller, body);
+          return jsonRpcError(404, -32001, SESSION_NOT_FOUND);
+        }
         // The SDK refuses it too, tersely and under id null: the client is told under its request's id what
         // an initialize is for.
         if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) {
@@ -894,6 +905,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         request.signal.addEventListener('abort', () => awayIfGone(entry), { once: true });
         try {
           const response = await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
+          // The SDK's transport refused the POST whole (an Accept it cannot answer, a protocol version the
+          // session did not negotiate): its tool calls never reached a tool.
+          if (sdkRefused(request, response)) await recordToolCallRefusals(entry.attached.env, body);
           if (request.method === 'DELETE') closeLegacy(sessionId, 'client ended the session');
           return request.method === 'GET' ? listenedTo(entry, response) : response;
         } finally {
@@ -901,7 +915,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           closeLegacyIfDone(entry);
         }
       }
-      if (!isInitializeRequest(body)) return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
+      if (!isInitializeRequest(body)) {
+        await refusedToolCalls(request, caller, body);
+        return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
+      }
       if (!roomForLegacySession(caller.identity)) {
         return json(
           429,
@@ -941,27 +958,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     }
     // 2026-07-28: each request is self-contained; calls of one identity and client share one session in status.
     // The client name is the caller's to choose: a bounded number of sessions per identity, the rest share one.
-    let clientName = clientNameOf(body) ?? 'unknown';
-    const perIdentity = [...modern.keys()].filter((k) => k.startsWith(`${caller.identity}\u0000`)).length;
-    if (!modern.has(`${caller.identity}\u0000${clientName}`) && perIdentity >= MAX_MODERN_SESSIONS_PER_IDENTITY) clientName = '(other clients)';
-    const key = `${caller.identity}\u0000${clientName}`;
-    let entry = modern.get(key);
-    const fresh = !entry;
-    if (!entry) {
-      const attached = hub.attachSession(
-        { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
-        {
-          drain: () => {
-            if (entry!.inFlight === 0) closeModern(key, 'hub stopping');
-          },
-          outstanding: () => entry!.inFlight,
-          close: (why) => closeModern(key, why),
-        },
-      );
-      entry = { attached, lastSeen: monotonic(), inFlight: 0 };
-      modern.set(key, entry);
-    }
-    const current = entry;
+    const { key, entry: current, fresh } = modernSession(caller, body);
     observe(current.attached, body);
     current.lastSeen = monotonic();
     current.inFlight += 1;
@@ -969,12 +966,79 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     try {
       const response = await explainRemovedMethod(await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } }), body);
       refused = response.status >= 400;
+      // The SDK refused the request before any tool saw it (no _meta envelope, Mcp-Method or Mcp-Name headers
+      // that disagree with the body): a tool call in it is recorded as the socket records such a call.
+      if (sdkRefused(request, response)) await recordToolCallRefusals(current.attached.env, body);
       return response;
     } finally {
       current.inFlight -= 1;
       if (hub.isDraining && current.inFlight === 0) closeModern(key, 'hub stopping');
       // A session this request opened, for a request refused before it reached a tool, leaves with it.
       else if (fresh && refused && current.inFlight === 0 && current.attached.session.calls === 0) closeModern(key, 'request refused');
+    }
+  }
+
+  /**
+   * The 2026-07-28 session that shows an identity's calls from one client name (at most
+   * MAX_MODERN_SESSIONS_PER_IDENTITY per identity; further names share one), opened if it is not open.
+   */
+  function modernSession(caller: Caller, body: unknown): { key: string; entry: ModernEntry; fresh: boolean } {
+    let clientName = clientNameOf(body) ?? 'unknown';
+    const perIdentity = [...modern.keys()].filter((k) => k.startsWith(`${caller.identity}\u0000`)).length;
+    if (!modern.has(`${caller.identity}\u0000${clientName}`) && perIdentity >= MAX_MODERN_SESSIONS_PER_IDENTITY) clientName = '(other clients)';
+    const key = `${caller.identity}\u0000${clientName}`;
+    const open = modern.get(key);
+    if (open) return { key, entry: open, fresh: false };
+    let entry: ModernEntry | undefined;
+    const attached = hub.attachSession(
+      { identity: { kind: caller.keyId ? 'api-key' : 'local-user', name: caller.identity }, transport: 'http' },
+      {
+        drain: () => {
+          if (entry!.inFlight === 0) closeModern(key, 'hub stopping');
+        },
+        outstanding: () => entry!.inFlight,
+        close: (why) => closeModern(key, why),
+      },
+    );
+    entry = { attached, lastSeen: monotonic(), inFlight: 0 };
+    modern.set(key, entry);
+    return { key, entry, fresh: true };
+  }
+
+  /**
+   * Records each tools/call of a body refused before any tool saw it (INVALID_REQUEST), as the socket's line
+   * transport records the same refusals: params its method's schema refuses, a body that is no JSON-RPC
+   * message, a version header the hub does not speak, no session or another's. At most MAX_BATCH_MESSAGES
+   * of one body (a batch the SDK would take records no more). The promise is the audit log's back-pressure.
+   */
+  async function recordToolCallRefusals(env: AttachedSession['env'], body: unknown): Promise<void> {
+    for (const { id, params } of refusedToolCallsOf(body)) {
+      try {
+        await recordTransportRefusal(env, id, params, 'INVALID_REQUEST');
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'audit of a refused /mcp tool call failed');
+      }
+    }
+  }
+
+  /**
+   * The same, for a request refused before it reached a session: the caller's own 2025 session when its
+   * Mcp-Session-Id names one, else its 2026-07-28 session for the client name (over /mcp no session
+   * existed for such a request, so the refusal was answered and never audited). A session opened only for
+   * the record closes with it.
+   */
+  async function refusedToolCalls(request: Request, caller: Caller, body: unknown): Promise<void> {
+    if (refusedToolCallsOf(body).length === 0 || hub.isDraining) return;
+    const sessionId = request.headers.get('mcp-session-id');
+    const own = sessionId === null ? undefined : legacy.get(sessionId);
+    if (own && own.identity === caller.identity) return recordToolCallRefusals(own.attached.env, body);
+    const { key, entry, fresh } = modernSession(caller, body);
+    entry.inFlight += 1;
+    try {
+      await recordToolCallRefusals(entry.attached.env, body);
+    } finally {
+      entry.inFlight -= 1;
+      if (fresh && entry.inFlight === 0 && entry.attached.session.calls === 0) closeModern(key, 'request refused');
     }
   }
 
@@ -1110,6 +1174,27 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       await modernHandler.close().catch(() => {});
     },
   };
+}
+
+/**
+ * Whether the SDK refused a request whole, before any handler ran (a 4xx): not a request its client went away
+ * from (499, aborted), nor a failure of the hub's (5xx), whose calls ran and are recorded as they ended.
+ */
+function sdkRefused(request: Request, response: Response): boolean {
+  return response.status >= 400 && response.status < 499 && !request.signal.aborted;
+}
+
+/** The tools/call requests (with an id) of a body, at most MAX_BATCH_MESSAGES of them. */
+function refusedToolCallsOf(body: unknown): { id: string | number; params: unknown }[] {
+  const calls: { id: string | number; params: unknown }[] = [];
+  for (const m of Array.isArray(body) ? body : [body]) {
+    const message = m as { id?: unknown; method?: unknown; params?: unknown } | null;
+    if (message === null || typeof message !== 'object' || Array.isArray(message) || message.method !== 'tools/call') continue;
+    if (typeof message.id !== 'string' && !(typeof message.id === 'number' && Number.isFinite(message.id))) continue;
+    calls.push({ id: message.id, params: message.params });
+    if (calls.length >= MAX_BATCH_MESSAGES) break;
+  }
+  return calls;
 }
 
 function clientNameOf(body: unknown): string | undefined {
