@@ -88,3 +88,27 @@ test('a 2025 tools/call refused before any tool saw it leaves one INVALID_REQUES
   for (const id of ['q1', 'q2', 'q3']) assert.equal((recordOf(id)[0] as unknown as { sessionId: string }).sessionId, own, id);
   for (const id of ['q4', 'q5']) assert.notEqual((recordOf(id)[0] as unknown as { sessionId: string }).sessionId, own, id);
 });
+
+test('a request in a 2025 session whose MCP-Protocol-Version header names another version than the session negotiated is refused (400), saying which, and its tool call recorded', async (t) => {
+  const { post, recordOf } = setUp(t);
+  for (const [negotiated, other] of [['2025-03-26', '2025-06-18'], ['2025-06-18', '2025-11-25']] as const) {
+    const init = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: negotiated, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    assert.equal(init.status, 200);
+    await init.text();
+    const session = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': negotiated };
+    assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).status, 202);
+    const id = `m-${negotiated}`;
+    const res = await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'select 1' } } }, { ...session, 'mcp-protocol-version': other });
+    assert.equal(res.status, 400, negotiated);
+    const body = (await res.json()) as { id: unknown; error: { code: number; message: string } };
+    assert.equal(body.id, id);
+    assert.match(body.error.message, new RegExp(`header says "${other}", but this session .* negotiated ${negotiated} at initialize\\. Send the version initialize negotiated`));
+    assert.deepEqual(recordOf(id).map((r) => r.errorCode), ['INVALID_REQUEST']);
+    // The negotiated version, and no header at all (a 2025-03-26 client sends none), are served.
+    for (const headers of [session, { 'mcp-session-id': session['mcp-session-id'] }]) {
+      const listed = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers);
+      assert.equal(listed.status, 200, JSON.stringify(headers));
+      assert.match(await listed.text(), /"tools":\[/);
+    }
+  }
+});

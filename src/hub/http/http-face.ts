@@ -892,6 +892,18 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
             error: { code: -32600, message: 'Invalid Request: this session is already initialized (its Mcp-Session-Id header names it). An initialize starts a new session: send it without the Mcp-Session-Id header, and end this one with HTTP DELETE if it is no longer needed.' },
           });
         }
+        // A session speaks the revision its initialize negotiated: the SDK took any version it knows on any
+        // session, so a request said to be of another revision was served under the negotiated one's rules.
+        const negotiated = entry.attached.session.protocolVersion;
+        const sent = request.headers.get('mcp-protocol-version');
+        if (request.method === 'POST' && sent !== null && negotiated !== null && sent !== negotiated) {
+          await recordToolCallRefusals(entry.attached.env, body);
+          return json(400, {
+            jsonrpc: '2.0',
+            id: Array.isArray(body) ? null : (body as { id?: unknown }).id ?? null,
+            error: { code: -32000, message: `Bad Request: the MCP-Protocol-Version header says ${shownText(JSON.stringify(sent), 60)}, but this session (its Mcp-Session-Id) negotiated ${negotiated} at initialize. Send the version initialize negotiated on every request of the session, or initialize a new session (without the Mcp-Session-Id header) to speak another.` },
+          });
+        }
         // Not its initialize: the session was initialized by the POST that created it, and the SDK refuses
         // another ("Server already initialized"); read first, it renamed the session's client and protocol
         // version (status, the audit records, the query tag, a role chosen by client name) to what was refused.
