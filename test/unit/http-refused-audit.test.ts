@@ -112,3 +112,34 @@ test('a request in a 2025 session whose MCP-Protocol-Version header names anothe
     }
   }
 });
+
+test('a 2025 POST or GET whose Accept lacks a type, and a second GET stream on a session, are told what to send or close (same status and code)', async (t) => {
+  const { post, fetch: inProcess } = setUp(t);
+  const init0 = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+  // An initialize refused for its Accept says so too.
+  const refusedInit = await post(init0, { accept: 'application/json' });
+  assert.equal(refusedInit.status, 406);
+  assert.match(((await refusedInit.json()) as { error: { message: string } }).error.message, /send "Accept: application\/json, text\/event-stream"/);
+  const init = await post(init0);
+  await init.text();
+  const session = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+  assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).status, 202);
+  for (const accept of ['application/json', 'text/event-stream', 'text/html']) {
+    const res = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { ...session, accept });
+    assert.equal(res.status, 406, accept);
+    const body = (await res.json()) as { error: { code: number; message: string } };
+    assert.equal(body.error.code, -32000);
+    assert.match(body.error.message, /^Not Acceptable: .*send "Accept: application\/json, text\/event-stream"\.$/, accept);
+  }
+  const getJson = await inProcess('http://127.0.0.1/mcp', { method: 'GET', headers: { ...session, accept: 'application/json' } });
+  assert.equal(getJson.status, 406);
+  assert.match(((await getJson.json()) as { error: { message: string } }).error.message, /send "Accept: text\/event-stream"/);
+  const first = await inProcess('http://127.0.0.1/mcp', { method: 'GET', headers: { ...session, accept: 'text/event-stream' } });
+  assert.equal(first.status, 200);
+  const second = await inProcess('http://127.0.0.1/mcp', { method: 'GET', headers: { ...session, accept: 'text/event-stream' } });
+  assert.equal(second.status, 409);
+  const conflict = (await second.json()) as { error: { code: number; message: string } };
+  assert.equal(conflict.error.code, -32000);
+  assert.match(conflict.error.message, /already has its GET notification stream open .*close it before opening another/);
+  await first.body?.cancel();
+});

@@ -236,6 +236,33 @@ async function explainRemovedMethod(response: Response, body: unknown): Promise<
   return json(response.status, { ...answer, error: { ...answer.error, message: told } });
 }
 
+/**
+ * The SDK's 2025 transport refuses a POST or GET whose Accept lacks a type it must be able to answer with,
+ * and a second GET stream on a session, in words that say what is wrong but not what to send instead
+ * ("Not Acceptable: Client must accept both application/json and text/event-stream", "Conflict: Only one
+ * SSE stream is allowed per session"). Same status and code, with the header to send or the stream to close.
+ */
+async function explainTransportRefusal(response: Response, method: string): Promise<Response> {
+  if ((response.status !== 406 && response.status !== 409) || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+  let answer: { jsonrpc?: unknown; id?: unknown; error?: { code?: unknown; message?: unknown } };
+  try {
+    answer = JSON.parse(await response.clone().text()) as typeof answer;
+  } catch {
+    return response;
+  }
+  const said = typeof answer.error?.message === 'string' ? answer.error.message : '';
+  let told: string | undefined;
+  if (response.status === 406 && said.startsWith('Not Acceptable')) {
+    told = method === 'GET'
+      ? 'Not Acceptable: a GET on /mcp opens the session\'s notification stream, which is Server-Sent Events; send "Accept: text/event-stream".'
+      : 'Not Acceptable: /mcp answers a POST with JSON or with Server-Sent Events, as the request needs, so the client must accept both; send "Accept: application/json, text/event-stream".';
+  } else if (response.status === 409 && said.startsWith('Conflict')) {
+    told = 'Conflict: this session already has its GET notification stream open (one per session). Read that one, or close it before opening another.';
+  }
+  if (told === undefined) return response;
+  return new Response(`${JSON.stringify({ ...answer, error: { ...answer.error, message: told } })}\n`, { status: response.status, headers: response.headers });
+}
+
 export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const { hub, logger } = opts;
   const monotonic = opts.monotonic ?? (() => performance.now());
@@ -916,7 +943,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // After cancelWhenGone's listener: the requests it hung up on are owed nothing by then.
         request.signal.addEventListener('abort', () => awayIfGone(entry), { once: true });
         try {
-          const response = await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
+          const response = await explainTransportRefusal(await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger), request.method);
           // The SDK's transport refused the POST whole (an Accept it cannot answer, a protocol version the
           // session did not negotiate): its tool calls never reached a tool.
           if (sdkRefused(request, response)) await recordToolCallRefusals(entry.attached.env, body);
@@ -959,7 +986,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       let established = false;
       try {
         await createMcpServer(attached.env, { announceListChanges: true }).connect(transport);
-        const response = await withoutExceptionText(await transport.handleRequest(request, { parsedBody: body, authInfo }), logger);
+        const response = await explainTransportRefusal(await withoutExceptionText(await transport.handleRequest(request, { parsedBody: body, authInfo }), logger), request.method);
         established = response.ok && transport.sessionId !== undefined;
         return response;
       } finally {
