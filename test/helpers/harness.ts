@@ -3,7 +3,7 @@
  * that launch the real built CLI as their stdio server. Everything started here is ended by t.after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -15,6 +15,7 @@ import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/clien
 import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { cliPath } from './paths.js';
 import { VERSION } from '../../src/version.js';
+import { processStartTicks } from '../../src/wire/process-alive.js';
 
 export interface Cleanup {
   after(fn: () => unknown): void;
@@ -56,6 +57,27 @@ export function killAtEnd(t: Cleanup, proc: ChildProcess): void {
       await exited;
     }
   });
+}
+
+/**
+ * A draining hub, stood in for: a live process named in `home`'s audit-writer claim, as a hub that gave up
+ * its socket (stopped, or replaced) names itself until it exits. Ended with the test, or by `exit()` (SIGKILL,
+ * awaited): the claim then names a dead process.
+ */
+export async function plantDrainingHub(t: Cleanup, home: string): Promise<{ pid: number; exit: () => Promise<void> }> {
+  const draining = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  killAtEnd(t, draining);
+  await once(draining, 'spawn');
+  const pid = draining.pid!;
+  writeFileSync(join(home, 'audit-writer.pid'), `${pid} ${processStartTicks(pid) ?? ''}\n`, { mode: 0o600 });
+  const exited = once(draining, 'exit');
+  return {
+    pid,
+    exit: async () => {
+      draining.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /** A short temp home (Unix socket paths must stay under ~100 bytes). */

@@ -12,6 +12,7 @@ import { Policy } from '../../src/hub/policy/policy.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { TeamTool, ToolEnv } from '../../src/hub/tools/tool-runtime.js';
 import type { Warehouse } from '../../src/hub/warehouse/types.js';
+import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
 import { defer, type Cleanup } from './harness.js';
 
 export interface CoreOptions {
@@ -42,6 +43,20 @@ export function coreOver(t: Cleanup, warehouse: Warehouse, options: CoreOptions 
     ...(options.teamTools === undefined ? {} : { teamTools: options.teamTools }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
   });
+}
+
+/**
+ * A hub core whose warehouses come from each session's settings, as the hub's own (WarehouseRegistry: an
+ * editor's SNOWFLAKE_* variables open a pool of their own), under the roles of `config`; closed when the test
+ * ends. What tests against the Snowflake double attach their sessions to.
+ */
+export function coreOverSettings(t: Cleanup, config: string): { core: HubCore; warehouses: WarehouseRegistry } {
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText(config, 'test.toml'), 'test.toml'), logger });
+  defer(t, () => governance.close());
+  const warehouses = new WarehouseRegistry({ home: '/nonexistent', logger, env: {} });
+  defer(t, () => warehouses.close());
+  return { core: new HubCore({ home: '/nonexistent', logger, warehouses, governance }), warehouses };
 }
 
 /** An MCP client of a server made for `env` (one session's tools), connected in memory; closed when the test ends. */

@@ -7,17 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PassThrough } from 'node:stream';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
 import { Session } from '../../src/hub/session/session.js';
-import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
 import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { defer, textOf } from '../helpers/harness.js';
-import { clientOf } from '../helpers/in-memory-hub.js';
+import { clientOf, coreOverSettings } from '../helpers/in-memory-hub.js';
 
 const CONFIG = `
 [roles.restricted]
@@ -29,12 +22,7 @@ deny = ['*.WEATHER.*']
 test('a profile database and schema written in lower case are judged as Snowflake resolves them: a call naming that database cannot read the denied default schema', async (t) => {
   const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'] }] });
   defer(t, () => double.close());
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText(CONFIG, 'test.toml'), 'test.toml'), logger });
-  defer(t, () => governance.close());
-  const warehouses = new WarehouseRegistry({ home: '/nonexistent', logger, env: {} });
-  defer(t, () => warehouses.close());
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const { core, warehouses } = coreOverSettings(t, CONFIG);
   // As connections.toml is often written: the names in lower case, unquoted.
   const env = profileEnv(double, { user: 'alice', password: 'pw-alice-1' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'snowflake_sample_data', SNOWFLAKE_SCHEMA: 'weather' });
 

@@ -5,16 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { PassThrough } from 'node:stream';
-import { HubCore } from '../../src/hub/core/hub-core.js';
-import { Governance } from '../../src/hub/governance/governance.js';
-import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
-import { parseConfigText } from '../../src/hub/config/config-file.js';
-import { WarehouseRegistry } from '../../src/hub/warehouse/warehouse-registry.js';
 import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
 import { defer, textOf } from '../helpers/harness.js';
-import { clientOf } from '../helpers/in-memory-hub.js';
+import { clientOf, coreOverSettings } from '../helpers/in-memory-hub.js';
 
 const CONFIG = `
 [roles.restricted]
@@ -29,12 +22,7 @@ const codeOf = (r: { _meta?: Record<string, unknown> }): string | undefined => (
 async function restrictedClient(t: TestContext): Promise<{ double: { queries: { sql: string }[] }; call: (query: string) => Promise<{ isError?: boolean; _meta?: Record<string, unknown> }> }> {
   const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'] }] });
   defer(t, () => double.close());
-  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = new Governance({ policy: Policy.fromConfig(parseConfigText(CONFIG, 'test.toml'), 'test.toml'), logger });
-  defer(t, () => governance.close());
-  const warehouses = new WarehouseRegistry({ home: '/nonexistent', logger, env: {} });
-  defer(t, () => warehouses.close());
-  const core = new HubCore({ home: '/nonexistent', logger, warehouses, governance });
+  const { core } = coreOverSettings(t, CONFIG);
   const env = profileEnv(double, { user: 'alice', password: 'pw-alice-1' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
   const attached = core.attachSession({ identity: { kind: 'local-user', name: 'rita' }, transport: 'stdio', env }, { drain: () => {}, outstanding: () => 0, close: () => {} });
   defer(t, () => attached.detach('test over'));

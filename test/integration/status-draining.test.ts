@@ -6,20 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { processStartTicks } from '../../src/wire/process-alive.js';
-import { killAtEnd, runCli, tempHome } from '../helpers/harness.js';
+import { plantDrainingHub, runCli, tempHome } from '../helpers/harness.js';
 
 test('status over the socket of a draining hub says it drains and exits 3; a claim naming a dead process is no hub', async (t) => {
   const home = tempHome(t);
-  const draining = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  killAtEnd(t, draining);
-  await once(draining, 'spawn');
-  const pid = draining.pid!;
-  writeFileSync(join(home, 'audit-writer.pid'), `${pid} ${processStartTicks(pid) ?? ''}\n`, { mode: 0o600 });
+  const draining = await plantDrainingHub(t, home);
+  const { pid } = draining;
 
   const plain = await runCli(['status', '--home', home]);
   assert.equal(plain.code, 3, plain.stderr);
@@ -28,8 +20,7 @@ test('status over the socket of a draining hub says it drains and exits 3; a cla
   assert.equal(json.code, 3, json.stderr);
   assert.deepEqual((({ running, state, pid: p }) => ({ running, state, pid: p }))(JSON.parse(json.stdout) as Record<string, unknown>), { running: true, state: 'draining', pid });
 
-  draining.kill('SIGKILL');
-  await once(draining, 'exit');
+  await draining.exit();
   const gone = await runCli(['status', '--home', home]);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /No snowmux hub is running/);

@@ -7,20 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { processStartTicks } from '../../src/wire/process-alive.js';
-import { killAtEnd, runCli, tempHome } from '../helpers/harness.js';
+import { plantDrainingHub, runCli, tempHome } from '../helpers/harness.js';
 
 test('stop while a hub drains names its pid and how to end it sooner; with the claim naming a dead process there is nothing to stop', async (t) => {
   const home = tempHome(t);
-  const draining = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  killAtEnd(t, draining);
-  await once(draining, 'spawn');
-  const pid = draining.pid!;
-  writeFileSync(join(home, 'audit-writer.pid'), `${pid} ${processStartTicks(pid) ?? ''}\n`, { mode: 0o600 });
+  const draining = await plantDrainingHub(t, home);
+  const { pid } = draining;
 
   const stop = await runCli(['stop', '--home', home]);
   assert.equal(stop.code, 0, stop.stderr);
@@ -28,8 +20,7 @@ test('stop while a hub drains names its pid and how to end it sooner; with the c
   assert.match(stop.stdout, new RegExp(`\`kill -TERM ${pid}\` gives its running calls hub\\.shutdown_grace_ms from now`));
   assert.doesNotMatch(stop.stdout, /nothing to stop/);
 
-  draining.kill('SIGKILL');
-  await once(draining, 'exit');
+  await draining.exit();
   const gone = await runCli(['stop', '--home', home]);
   assert.equal(gone.code, 0, gone.stderr);
   assert.match(gone.stdout, /no hub is running at .*; nothing to stop/);

@@ -6,21 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { HubMetrics, type MetricsSources } from '../../src/hub/observe/metrics.js';
+import { HubMetrics } from '../../src/hub/observe/metrics.js';
 import { repoRoot } from '../helpers/paths.js';
+import { IDLE_METRICS_SOURCES } from '../helpers/metrics-sources.js';
 
-const sources: MetricsSources = {
-  sessions: () => [],
-  sessionsCut: () => 0,
-  queue: () => undefined,
-  breakers: () => [],
-  pools: () => [],
-  auditSeq: () => undefined,
-  auditFailedAppends: () => undefined,
-  traceSpansDropped: () => undefined,
-  metadataCache: () => undefined,
-  team: () => undefined,
-};
+const sources = IDLE_METRICS_SOURCES;
 
 /** Words of the form snowmux_… in the docs that are not metrics, each with why. */
 const NOT_METRICS = new Map([

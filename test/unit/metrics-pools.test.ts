@@ -13,20 +13,10 @@ import { parse } from 'yaml';
 import { HubMetrics, MAX_POOL_SERIES_PER_NAME, type MetricsSources, type PoolSource } from '../../src/hub/observe/metrics.js';
 import { NO_PROMTOOL } from '../helpers/debian-tools.js';
 import { repoRoot } from '../helpers/paths.js';
+import { IDLE_METRICS_SOURCES } from '../helpers/metrics-sources.js';
 
 function sources(pools: PoolSource[], breakers: { profile: string; state: string; opensCount: number }[]): MetricsSources {
-  return {
-    sessions: () => [],
-    sessionsCut: () => 0,
-    queue: () => ({ running: 0, queued: 0 }),
-    breakers: () => breakers,
-    pools: () => pools,
-    auditSeq: () => undefined,
-    auditFailedAppends: () => undefined,
-    traceSpansDropped: () => undefined,
-    metadataCache: () => undefined,
-    team: () => undefined,
-  };
+  return { ...IDLE_METRICS_SOURCES, queue: () => ({ running: 0, queued: 0 }), breakers: () => breakers, pools: () => pools };
 }
 
 const pool = (settings: string, size: number, logins: number): PoolSource => ({

@@ -5,41 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { LineTransport } from '../../src/hub/session/line-transport.js';
-import { HubMetrics, type MetricsSources } from '../../src/hub/observe/metrics.js';
+import { openedLineTransport } from '../helpers/line-transport-rig.js';
+import { IDLE_METRICS_SOURCES } from '../helpers/metrics-sources.js';
+import { HubMetrics } from '../../src/hub/observe/metrics.js';
 import type { CallRecord } from '../../src/hub/observe/call-record.js';
 
-const OPEN = 'open';
-
+/** A session transport refusing past `maxOutstanding` unanswered requests, its refused tool calls going to `record`. */
 async function rig(maxOutstanding: number, record: (id: string | number, params: unknown, code: string) => Promise<void> | void) {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const replies: { id?: unknown; error?: { code: number; message: string } }[] = [];
-  let buffered = '';
-  output.on('data', (c: Buffer) => {
-    buffered += c.toString();
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const reply = JSON.parse(buffered.slice(0, nl)) as { id?: unknown };
-      if (reply.id !== OPEN) replies.push(reply);
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-  const delivered: unknown[] = [];
-  const transport = new LineTransport({ input, output, maxLineBytes: 1 << 20, maxOutstanding, onToolCallRefused: record });
-  transport.onmessage = (m) => {
-    const msg = m as { id?: unknown };
-    if (msg.id === OPEN) return void transport.send({ jsonrpc: '2.0', id: OPEN, result: { protocolVersion: '2025-06-18' } });
-    delivered.push(m);
-  };
-  void transport.start();
-  const send = async (lines: unknown[]) => {
-    input.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    await new Promise((r) => setImmediate(r));
-  };
-  await send([{ jsonrpc: '2.0', id: OPEN, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }]);
-  return { input, replies, delivered, send };
+  const r = await openedLineTransport({ maxOutstanding, onToolCallRefused: record });
+  return { ...r, send: (messages: unknown[]) => r.sendLines(messages.map((m) => JSON.stringify(m))) };
 }
 
 const call = (id: number | string, params: unknown) => ({ jsonrpc: '2.0', id, method: 'tools/call', params });
@@ -81,18 +55,7 @@ test('while the recorder asks to wait (the audit log\'s back-pressure), the sess
   assert.equal(r.input.isPaused(), false, 'input resumes once the record is taken');
 });
 
-const noSources: MetricsSources = {
-  sessions: () => [],
-  sessionsCut: () => 0,
-  queue: () => undefined,
-  breakers: () => [],
-  pools: () => [],
-  auditSeq: () => undefined,
-  auditFailedAppends: () => undefined,
-  traceSpansDropped: () => undefined,
-  metadataCache: () => undefined,
-  team: () => undefined,
-};
+const noSources = IDLE_METRICS_SOURCES;
 
 function refused(tool: string, errorCode: string, toolUnverified?: true): CallRecord {
   return {
