@@ -233,7 +233,6 @@ function hubCommandLine(opts: EnsureHubOptions): string {
   return ['snowmux', ...opts.hubCommand.slice(1)].map(shellQuote).join(' ');
 }
 
-/** A word as a shell reads it back (quoted when it holds anything but the usual path characters). */
 /** `hub --replace` as this shim's own snowmux runs it (its node, its entry, the hub's --home/--config), or null when it starts no hub. */
 export function ownReplaceCommand(hubCommand: readonly string[]): string | null {
   const [entry, verb, ...rest] = hubCommand;
@@ -241,6 +240,7 @@ export function ownReplaceCommand(hubCommand: readonly string[]): string | null 
   return [process.execPath, entry, 'hub', '--replace', ...rest].map(shellQuote).join(' ');
 }
 
+/** A word as a shell reads it back (quoted when it holds anything but the usual path characters). */
 function shellQuote(word: string): string {
   return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
