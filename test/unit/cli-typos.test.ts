@@ -73,3 +73,37 @@ test('keys: an --expires or --overlap past the last date a clock can show is a u
   assert.equal(overlap.status, 2, overlap.stderr);
   assert.match(overlap.stderr, /--overlap "99999999d" ends after the last date a clock can show; give a shorter one\. \[USAGE\]/);
 });
+
+test('audit verify reads every argument it is given: with --redis a typo or a file option is refused, not passed over', (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'snowmux-audit-args-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  // A port nothing listens on: a refused argument must be refused before any connection is tried.
+  const redis = 'redis://127.0.0.1:1';
+  const cases: Array<{ args: string[]; expect: RegExp }> = [
+    // --jsn with --redis was passed over: a script that asked for JSON got text (or, here, a connection error).
+    { args: ['--redis', redis, '--stream', 'snowmux:audit', '--jsn'], expect: /^snowmux audit verify: unknown argument: --jsn \(did you mean --json\?\)\n/ },
+    // --dir with --redis was passed over: the files it named were never verified, without a word.
+    { args: ['--redis', redis, '--stream', 'snowmux:audit', '--dir', home], expect: /^snowmux audit verify: --dir names a hub's own audit files, which --redis does not read \(it checks the team's stream\): give one or the other\n/ },
+    { args: ['--home', home, '--redis', redis, '--stream', 'snowmux:audit'], expect: /^snowmux audit verify: --home names a hub's own audit files/ },
+    { args: ['--redis', redis, '--stream'], expect: /^snowmux audit verify: --stream needs the key of \[audit\] redis_stream\n/ },
+    // --stream alone was "unknown argument: --stream (did you mean --stream?)".
+    { args: ['--stream', 'snowmux:audit'], expect: /^snowmux audit verify: --stream names the Redis stream that --redis reads \(a team hub's central copy\): snowmux audit verify --redis \[URL\] --stream KEY\n/ },
+    // --home or --config without its value verified the default home's log instead.
+    { args: ['--home'], expect: /^snowmux audit verify: --home needs a directory\n/ },
+    { args: ['--config', '--json'], expect: /^snowmux audit verify: --config needs a file\n/ },
+  ];
+  for (const c of cases) {
+    const r = spawnSync(process.execPath, [bin, 'audit', 'verify', ...c.args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SNOWMUX_HOME: home } });
+    assert.equal(r.status, 2, `${c.args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, c.expect, c.args.join(' '));
+    assert.match(r.stderr, /\nUsage: snowmux audit verify/, c.args.join(' '));
+    assert.equal(r.stdout, '', c.args.join(' '));
+  }
+  // --home=DIR is read as every other command reads it; --redis --help is the usage.
+  const inline = spawnSync(process.execPath, [bin, 'audit', 'verify', `--home=${home}`], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(inline.status, 2, inline.stderr);
+  assert.match(inline.stderr, new RegExp(`no audit directory at ${join(home, 'audit').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  const help = spawnSync(process.execPath, [bin, 'audit', 'verify', '--redis', redis, '--help'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: snowmux audit verify/);
+});

@@ -22,19 +22,76 @@ export async function auditCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stderr.write(`${unknownSubcommand('audit', sub, ['verify'])}\n\n${USAGE}`);
     return 2;
   }
-  if (rest.includes('--redis')) return verifyStream(rest, io, USAGE);
-  let args = rest;
-  const take = (flag: string): string | undefined => {
-    const at = args.indexOf(flag);
-    if (at < 0) return undefined;
-    const value = args[at + 1];
-    args = [...args.slice(0, at), ...args.slice(at + 2)];
-    return value;
+  const { runAuditVerify, unknownArgument } = await import('../../hub/audit/verify-command.js');
+  const usage = (problem: string): number => {
+    io.stderr.write(`snowmux audit verify: ${problem}\n${USAGE}`);
+    return 2;
   };
-  const home = resolveHome({ flag: take('--home') });
+  if (rest.some((a) => a === '--redis' || a.startsWith('--redis='))) {
+    const parsed = streamArgs(rest, unknownArgument);
+    if (typeof parsed === 'string') return usage(parsed);
+    if (parsed.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    return verifyStream(parsed, io, USAGE);
+  }
+  let args = rest;
+  // --home and --config as every other command takes them (`--home DIR`, `--home=DIR`); one without its
+  // value is a usage error, not the default home or config verified in its place.
+  const take = (flag: string): string | undefined | { missing: string } => {
+    const at = args.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+    if (at < 0) return undefined;
+    const arg = args[at]!;
+    const inline = arg.startsWith(`${flag}=`);
+    const value = inline ? arg.slice(flag.length + 1) : args[at + 1];
+    args = [...args.slice(0, at), ...args.slice(at + (inline ? 1 : 2))];
+    return value === undefined || value === '' || (!inline && value.startsWith('-')) ? { missing: flag } : value;
+  };
+  const homeFlag = take('--home');
+  if (typeof homeFlag === 'object') return usage('--home needs a directory');
   const configPath = take('--config');
-  const { runAuditVerify } = await import('../../hub/audit/verify-command.js');
+  if (typeof configPath === 'object') return usage('--config needs a file');
+  const home = resolveHome({ flag: homeFlag });
   return runAuditVerify(args, io, home, configuredAuditDir(home, configPath));
+}
+
+interface StreamArgs {
+  url: string | undefined;
+  key: string | undefined;
+  json: boolean;
+  help: boolean;
+}
+
+/**
+ * `--redis [URL] --stream KEY [--json]`: every argument read, as the file form reads its own. One that is
+ * not one of these (a typo such as `--jsn`, or `--dir`/`--home`/`--config`, which name the files --redis
+ * does not read) is a usage error: it used to be passed over, so `--jsn` printed text to a script that
+ * asked for JSON, and `--dir` was silently not verified.
+ */
+function streamArgs(argv: string[], unknownArgument: (arg: string) => string): StreamArgs | string {
+  const out: StreamArgs = { url: undefined, key: undefined, json: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg === '--json') out.json = true;
+    else if (arg === '-h' || arg === '--help') out.help = true;
+    else if (arg === '--redis') {
+      if (next !== undefined && !next.startsWith('-')) {
+        out.url = next;
+        i++;
+      }
+    } else if (arg.startsWith('--redis=')) out.url = arg.slice('--redis='.length) || undefined;
+    else if (arg === '--stream' || arg.startsWith('--stream=')) {
+      const key = arg === '--stream' ? next : arg.slice('--stream='.length);
+      if (key === undefined || key === '' || (arg === '--stream' && key.startsWith('-'))) return '--stream needs the key of [audit] redis_stream';
+      out.key = key;
+      if (arg === '--stream') i++;
+    } else if (['--dir', '--home', '--config'].some((f) => arg === f || arg.startsWith(`${f}=`))) {
+      return `${arg.split('=')[0]} names a hub's own audit files, which --redis does not read (it checks the team's stream): give one or the other`;
+    } else return unknownArgument(arg);
+  }
+  return out;
 }
 
 /** Where the hub with this home and config writes its audit log ([audit] dir), or why the config cannot say. */
@@ -47,13 +104,10 @@ function configuredAuditDir(home: string, configPath: string | undefined): strin
   }
 }
 
-async function verifyStream(args: string[], io: CommandIo, USAGE: string): Promise<number> {
-  const at = args.indexOf('--redis');
-  const given = args[at + 1];
-  const url = given !== undefined && !given.startsWith('--') ? given : process.env.SNOWMUX_REDIS_URL;
-  const streamAt = args.indexOf('--stream');
-  const key = streamAt >= 0 ? args[streamAt + 1] : undefined;
-  if (url === undefined || !/^rediss?:\/\//.test(url) || key === undefined || key.startsWith('--')) {
+async function verifyStream(args: StreamArgs, io: CommandIo, USAGE: string): Promise<number> {
+  const url = args.url ?? process.env.SNOWMUX_REDIS_URL;
+  const key = args.key;
+  if (url === undefined || !/^rediss?:\/\//.test(url) || key === undefined) {
     io.stderr.write(`snowmux audit verify: --redis needs a redis:// URL (or $SNOWMUX_REDIS_URL) and --stream the key of [audit] redis_stream.\n${USAGE}`);
     return 2;
   }
@@ -68,7 +122,7 @@ async function verifyStream(args: string[], io: CommandIo, USAGE: string): Promi
     return 2;
   }
   const result = verifyShippedRecords(entries);
-  if (args.includes('--json')) {
+  if (args.json) {
     io.stdout.write(`${escapeInvisibleJson(JSON.stringify({ stream: key, ...result }, null, 2))}\n`);
     return result.ok ? 0 : 1;
   }

@@ -44,7 +44,8 @@ interface ParsedArgs {
 /** The options `audit verify` takes (--home and --config are taken out before this parser sees the rest). */
 const VERIFY_OPTIONS = ['--dir', '--json', '--home', '--config', '--redis', '--stream', '--help'];
 
-function unknownArgument(arg: string): string {
+/** An argument `audit verify` does not take, named with the option it most likely meant. */
+export function unknownArgument(arg: string): string {
   const meant = arg.startsWith('-') ? closestName(`--${arg.replace(/^-+/, '').split('=')[0]}`, VERIFY_OPTIONS) : undefined;
   return `unknown argument: ${shownText(arg, 40)}${meant ? ` (did you mean ${meant}?)` : ''}`;
 }
@@ -64,6 +65,9 @@ function parseArgs(argv: string[]): ParsedArgs | string {
       const value = arg.slice('--dir='.length);
       if (value === '') return '--dir needs a directory';
       out.dirs.push(value);
+    } else if (arg === '--stream' || arg.startsWith('--stream=')) {
+      // Without --redis (which reads the stream instead of files) --stream has nothing to name.
+      return '--stream names the Redis stream that --redis reads (a team hub\'s central copy): snowmux audit verify --redis [URL] --stream KEY';
     } else return unknownArgument(arg);
   }
   return out;
