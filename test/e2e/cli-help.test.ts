@@ -115,10 +115,17 @@ test('keys rotate prints a new key for the same identity and ends the old one af
   const r = await runCli(['keys', 'rotate', id, '--overlap', '0', '--home', home]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^smx_[0-9a-f]{12}_\S+\n$/);
-  assert.match(r.stderr, new RegExp(`^Key [0-9a-f]{12} for identity "ci", replaces ${id}, which keeps working until .*snowmux keys revoke ${id}`));
+  // --overlap 0 ended the old key at once: it was said to keep working "until" now, with a revoke to end it sooner.
+  assert.match(r.stderr, new RegExp(`^Key [0-9a-f]{12} for identity "ci", replaces ${id}, which stopped working now \\(--overlap 0\\)\\. The new key is shown only now: put it where clients read it \\(SNOWMUX_KEY, --key-file\\); until then they are refused\\.\n$`));
+  assert.doesNotMatch(r.stderr, /keeps working|keys revoke/);
   const listed = JSON.parse((await runCli(['keys', 'list', '--json', '--home', home])).stdout) as { id: string; state: string }[];
   assert.deepEqual(listed.map((k) => k.state), ['expired', 'active']);
   assert.equal(listed[0]!.id, id);
+  // With an overlap the old key does keep working, and the note says how to end it sooner.
+  const next = listed[1]!.id;
+  const overlapped = await runCli(['keys', 'rotate', next, '--overlap', '1h', '--home', home]);
+  assert.equal(overlapped.code, 0, overlapped.stderr);
+  assert.match(overlapped.stderr, new RegExp(`^Key [0-9a-f]{12} for identity "ci", replaces ${next}, which keeps working until \\S+\\. .*snowmux keys revoke ${next}`));
 });
 
 test('a Node older than package.json allows is refused first, saying which Node runs and what to install', async (t) => {

@@ -192,9 +192,15 @@ function fromNow(flag: string, given: string, ms: number, instead: string): Date
 }
 
 function rotatedNote(r: { record: ApiKeyRecord; old: ApiKeyRecord }, kind: string, place: HubPlace): string {
+  const head = `${kind} ${r.record.id} for identity "${r.record.identity}"${r.record.expiresAt ? `, expires ${r.record.expiresAt}` : ''}, replaces ${r.old.id}, `;
+  // --overlap 0 ends the old key as the new one is made: it does not "keep working", and there is nothing
+  // left to end sooner.
+  const endedNow = r.old.expiresAt !== null && Date.parse(r.old.expiresAt) <= Date.parse(r.record.createdAt);
+  if (endedNow) {
+    return `${head}which stopped working now (--overlap 0). The new key is shown only now: put it where clients read it (SNOWMUX_KEY, --key-file); until then they are refused.`;
+  }
   return (
-    `${kind} ${r.record.id} for identity "${r.record.identity}"${r.record.expiresAt ? `, expires ${r.record.expiresAt}` : ''}, replaces ${r.old.id}, ` +
-    `which keeps working until ${r.old.expiresAt}. The new key is shown only now: put it where clients read it (SNOWMUX_KEY, --key-file), ` +
+    `${head}which keeps working until ${r.old.expiresAt}. The new key is shown only now: put it where clients read it (SNOWMUX_KEY, --key-file), ` +
     `then end the old one sooner with: ${snowmuxCommand(`keys revoke ${r.old.id}`, place)}.`
   );
 }
