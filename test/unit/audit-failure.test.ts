@@ -16,6 +16,9 @@ import { UNWRITTEN_FILE } from '../../src/hub/audit/audit-files.js';
 import { verifyAudit } from '../../src/hub/audit/verify.js';
 import { formatResult } from '../../src/hub/audit/verify-command.js';
 import { sampleEntry } from '../fixtures/audit-sample.js';
+import { HubMetrics } from '../../src/hub/observe/metrics.js';
+import { IDLE_METRICS_SOURCES } from '../helpers/metrics-sources.js';
+import { repoRoot } from '../helpers/paths.js';
 
 type TestContext = { after: (fn: () => Promise<void> | void) => void };
 
@@ -142,4 +145,34 @@ test('audit-unwritten is made when the log opens, at a fixed size, so a full dis
   const text = await readFile(join(dir, UNWRITTEN_FILE), 'utf8');
   assert.equal(text.length, 1024);
   assert.deepEqual(JSON.parse(text), { records: 0 });
+});
+
+test('a record that failed is lost, never written later: the chain holds the note that counts it; the metric, operations.md and the alert say so', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLog(t, dir);
+  await appendMany(log, 1, 1);
+  const free = await fillDisk(t, dir);
+  assert.equal((await log.append(sampleEntry(2, { sql: 'SELECT the_failed_record' }))).ok, false);
+  free();
+  await appendMany(log, 3, 1);
+  await log.close();
+  const records = await allRecords(dir);
+  assert.deepEqual(records.map((r) => [r.kind, r.rows]), [['tool_call', 1], ['records_unwritten', 0], ['tool_call', 3]]);
+  assert.equal(records[1]!.detail?.records, 1);
+  assert.ok(!records.some((r) => r.sql === 'SELECT the_failed_record'), 'the failed record is not written later');
+
+  // The metric's HELP, operations.md and the alert told operators the failed records are kept and
+  // "written later, marked unwritten": they are not; only their count is, in the note.
+  const metrics = new HubMetrics(IDLE_METRICS_SOURCES);
+  const help = (metrics.registry.getSingleMetric('snowmux_audit_append_failures_total') as unknown as { help: string }).help;
+  const operations = await readFile(join(repoRoot, 'docs', 'operations.md'), 'utf8');
+  const described = operations.slice(operations.indexOf('`snowmux_audit_append_failures_total` ('), operations.indexOf('status shows `FAILED APPENDS`'));
+  const alerts = await readFile(join(repoRoot, 'contrib', 'prometheus', 'alerts.yml'), 'utf8');
+  const alert = alerts.slice(alerts.indexOf('alert: SnowmuxAuditAppendsFailing'), alerts.indexOf('alert: SnowmuxRefusalsHigh'));
+  for (const [where, wrapped] of [['HELP', help], ['operations.md', described], ['alerts.yml', alert]] as const) {
+    const text = wrapped.replace(/\s+/g, ' ');
+    assert.ok(text.length > 0, where);
+    assert.doesNotMatch(text, /written later|writes them|keeps the records/, where);
+    assert.match(text, /lost, not kept: the first record written again is a `?records_unwritten`? note that counts them/, where);
+  }
 });

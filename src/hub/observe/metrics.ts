@@ -370,7 +370,7 @@ export class HubMetrics implements CallSink {
     // stands still while calls go on): these count the losses themselves, absent where there is nothing to lose.
     lossCounter(
       'snowmux_audit_append_failures_total',
-      'Audit records the hub failed to write (disk full, I/O error) since it opened its audit log; each is written later, marked unwritten, once writing works again. Absent without an open audit log.',
+      'Audit records the hub failed to write (disk full, I/O error) since it opened its audit log. They are lost, not kept: the first record written again is a records_unwritten note that counts them. Absent without an open audit log.',
       () => sources.auditFailedAppends(),
     );
     lossCounter(
