@@ -37,8 +37,9 @@ export function callRecord(session: Session, tool: string, requestId: string, ha
  * in, its row limit. Undefined when nothing is left, so the common `{query}` call costs nothing more.
  */
 export function argumentsBesideSql(args: Record<string, unknown>, sql: string | null): Record<string, unknown> | undefined {
-  if (sql === null) return args;
-  const kept = Object.entries(args).filter(([, value]) => value !== sql);
+  // A call with no arguments at all (list_databases) has no request either: docs/audit.md says the member
+  // is absent when there are none, and `{}` told a reader of the log nothing.
+  const kept = Object.entries(args).filter(([, value]) => sql === null || value !== sql);
   // fromEntries, not assignment: a "__proto__" key from the client stays an ordinary member.
   return kept.length === 0 ? undefined : Object.fromEntries(kept);
 }
