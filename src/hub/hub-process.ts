@@ -182,15 +182,33 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   }
   // Sessions wait until the rest is up (audit log, listeners): a failure below stops the hub, and the
   // editors whose shims are already connected are told why instead of being served by half a hub.
-  await hub.start({ takeOver: predecessor !== null, holdUntilReady: true });
+  // A predecessor that speaks the ready handshake keeps serving until this hub is ready (`replace`), and
+  // takes its socket back if this one fails (`hand-back`) or dies before: a replace is all or nothing.
+  // One that does not (an older snowmux) is told to drain as soon as this hub holds the path, as before.
+  const handshake = predecessor?.link ? await predecessorWaits(predecessor.link) : false;
+  const handBack = async (): Promise<boolean> => {
+    if (!handshake || !predecessor?.link || predecessor.link.socket.destroyed) return false;
+    predecessor.link.socket.write(encodeLine({ id: 'hand-back', op: 'hand-back' }));
+    const deadline = performance.now() + REPLACE_HANDSHAKE_MS;
+    while (hub.ownsSocket() && performance.now() < deadline) await new Promise((r) => setTimeout(r, HANDOVER_POLL_MS));
+    return !hub.ownsSocket();
+  };
   try {
+    await hub.start({ takeOver: predecessor !== null, holdUntilReady: true });
+  } catch (err) {
+    predecessor?.link?.socket.destroy();
+    await runtime.close('hub stopped').catch(() => {});
+    throw err;
+  }
+  try {
+    startFault('after-bind');
     // One home, one hub: another live hub serving this home on another socket (another runtime base, an older
     // snowmux, a removed socket) makes this one stop here, unless this one took the socket over (`--replace`).
     await claimHomeExclusively(home, socketPath, predecessor !== null);
     process.once('exit', () => releaseHomeClaim(home));
-    if (predecessor?.link) {
+    if (predecessor?.link) predecessor.link.socket.on('error', () => {});
+    if (predecessor?.link && !handshake) {
       // We hold the path now: tell the old hub to drain.
-      predecessor.link.socket.on('error', () => {});
       predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
       say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
     } else if (predecessor?.frozen) {
@@ -230,7 +248,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
         metricsUrl = endpoint.url;
         logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
       };
-      if (previousWriter === null) {
+      // A predecessor still serving (the handshake) lets go of the port once told this hub is ready.
+      if (previousWriter === null && !handshake) {
         onListening(await serveMetrics());
       } else {
         // A previous hub is still draining and may hold the port a moment longer: we already serve
@@ -295,7 +314,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
         }
         if (service.auth.keysPending === null && service.auth.enabled && service.auth.activeKeys === 0) say(`no API key exists yet, so only /healthz answers over HTTP. Create one: ${snowmuxCommand('keys create --identity NAME', place)}\n`);
       };
-      if (previousWriter === null) {
+      if (previousWriter === null && !handshake) {
         // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.
         onServing(await serve());
       } else {
@@ -309,7 +328,12 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   } catch (err) {
     const code = isSnowmuxError(err) ? err.code : (err as NodeJS.ErrnoException).code;
     releaseHomeClaim(home);
-    hub.failedToStart(`${errorMessage(err)}${code && !errorMessage(err).includes(`[${code}]`) ? ` [${code}]` : ''}`);
+    const handedBack = await handBack();
+    hub.failedToStart(`${errorMessage(err)}${code && !errorMessage(err).includes(`[${code}]`) ? ` [${code}]` : ''}`, handedBack);
+    if (handedBack && err instanceof Error) err.message += ` Nothing was taken over: the running hub (pid ${predecessor!.link!.welcome.hubPid}) took its socket back and goes on serving.`;
+    else if (handshake && err instanceof Error) err.message += ` The running hub (pid ${predecessor!.link!.welcome.hubPid}) was asked to take its socket back but did not within ${REPLACE_HANDSHAKE_MS} ms: check \`${snowmuxCommand('status', home)}\`.`;
+    // An open control link would keep this failed process alive.
+    predecessor?.link?.socket.destroy();
     await hub.stop(START_FAILED);
     await runtime.close('hub stopped').catch(() => {});
     await team?.close().catch(() => {});
@@ -318,6 +342,11 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     throw err;
   }
   hub.ready();
+  if (predecessor?.link && handshake) {
+    // Ready: now the old hub drains (and lets go of its ports for this one).
+    predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
+    say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
+  }
   const unclaimed = watchUnclaimedStart({
     startedBy: process.env.SNOWMUX_STARTED_BY,
     sessionsOpened: () => hub.openedSessions,
@@ -563,21 +592,37 @@ function predecessorStatus(link: OpenLink): Promise<PredecessorStatus> {
 }
 
 function askStatus(link: OpenLink): Promise<PredecessorStatus> {
-  return new Promise<PredecessorStatus>((resolve, reject) => {
+  return askPredecessor<PredecessorStatus>(link, STATUS_REQUEST_ID, 'status').then((reply) => (reply.ok ? (reply.result ?? {}) : {}));
+}
+
+/**
+ * Whether the running hub takes part in the ready handshake: told a successor is coming, it serves on
+ * until that one says it is ready or gives the socket back (or dies). An older hub answers UNKNOWN_OP.
+ */
+async function predecessorWaits(link: OpenLink): Promise<boolean> {
+  try {
+    return (await askPredecessor(link, PREPARE_REQUEST_ID, 'prepare-replace')).ok === true;
+  } catch {
+    return false;
+  }
+}
+
+function askPredecessor<T>(link: OpenLink, id: string, op: string): Promise<{ ok?: boolean; result?: T }> {
+  return new Promise((resolve, reject) => {
     const decoder = new LineDecoder(64 * 1024 * 1024);
     const done = (settle: () => void) => {
       clearTimeout(timer);
       link.socket.off('data', onData);
       settle();
     };
-    const timer = setTimeout(() => done(() => reject(new SnowmuxError('HUB_NO_ANSWER', `The running hub (pid ${link.welcome.hubPid}) did not answer a status request within ${REPLACE_HANDSHAKE_MS} ms; nothing was taken over. Run hub --replace again, or stop it first.`))), REPLACE_HANDSHAKE_MS);
+    const timer = setTimeout(() => done(() => reject(new SnowmuxError('HUB_NO_ANSWER', `The running hub (pid ${link.welcome.hubPid}) did not answer a ${op} request within ${REPLACE_HANDSHAKE_MS} ms; nothing was taken over. Run hub --replace again, or stop it first.`))), REPLACE_HANDSHAKE_MS);
     const onData = (chunk: Buffer) => decoder.push(chunk, (ev) => {
       if (ev.kind !== 'line') return;
-      const reply = JSON.parse(ev.line.toString('utf8')) as { id?: unknown; ok?: boolean; result?: never };
-      if (reply.id === STATUS_REQUEST_ID) done(() => resolve(reply.ok ? (reply.result ?? {}) : {}));
+      const reply = JSON.parse(ev.line.toString('utf8')) as { id?: unknown; ok?: boolean; result?: T };
+      if (reply.id === id) done(() => resolve(reply));
     });
     link.socket.on('data', onData);
-    link.socket.write(encodeLine({ id: STATUS_REQUEST_ID, op: 'status' }));
+    link.socket.write(encodeLine({ id, op }));
     // What came with the welcome is read once: a second request must not see it again.
     if (link.rest.length > 0) {
       const rest = link.rest;
@@ -622,6 +667,19 @@ async function refuseServiceManaged(link: OpenLink, own: ServiceManagerInfo | nu
 }
 
 const STATUS_REQUEST_ID = 'predecessor-status';
+const PREPARE_REQUEST_ID = 'prepare-replace';
+
+/**
+ * A fault injected into start-up, for tests of what a replace that fails late leaves behind:
+ * SNOWMUX_TEST_START_FAULT=<point>:throw (start-up fails with an error) or <point>:crash (the process is
+ * killed, SIGKILL: no handler, no clean-up). Points: after-bind (the socket is taken, nothing else yet).
+ */
+function startFault(point: string): void {
+  const fault = process.env.SNOWMUX_TEST_START_FAULT;
+  if (fault === undefined || !fault.startsWith(`${point}:`)) return;
+  if (fault.endsWith(':crash')) process.kill(process.pid, 'SIGKILL');
+  throw new SnowmuxError('HUB_START_FAILED', `injected start-up fault at ${point} (SNOWMUX_TEST_START_FAULT)`);
+}
 
 /** The hub `--replace` takes over from, or null when none runs (then this is a plain start). */
 async function findPredecessor(socketPath: string): Promise<Predecessor | null> {

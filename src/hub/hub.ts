@@ -56,8 +56,13 @@ export class Hub {
   }
 
   /** Start-up failed after the socket was bound: sessions are refused with this, not served. */
-  failedToStart(message: string): void {
-    this.socket.failedToStart(message);
+  failedToStart(message: string, handedBack = false): void {
+    this.socket.failedToStart(message, handedBack);
+  }
+
+  /** Whether the socket path still names this hub's socket (false once a hand-back or take-over moved it). */
+  ownsSocket(): boolean {
+    return this.socket.ownsSocket();
   }
 
   attachSession(facts: Omit<SessionFacts, 'id'> & { id?: string }, hooks: AttachedSessionHooks): AttachedSession {

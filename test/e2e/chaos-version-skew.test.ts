@@ -141,8 +141,9 @@ test('hub --replace from an older snowmux refuses to downgrade a newer hub (vers
   welcome = { version: '99.0.0', wire: WIRE_VERSION };
   const rollback = rig.spawnCli(['hub', '--replace', '--allow-downgrade']);
   await outputMatches(rollback.proc, rollback.output, /took over from hub pid 4242[\s\S]*listening on/);
-  // Its status is asked first (the ports it serves, whether a service manager runs it), then the hand-over.
-  assert.deepEqual(ops, ['status', 'replace']);
+  // Its status is asked first (the ports it serves, whether a service manager runs it), then it is told a
+  // successor is coming (it serves on until that one is ready), then the hand-over.
+  assert.deepEqual(ops, ['status', 'prepare-replace', 'replace']);
   const stop = await runCli(['stop', '--home', rig.home]);
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal(await rollback.exited, 0, rollback.output());

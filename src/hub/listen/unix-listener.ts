@@ -54,7 +54,7 @@ export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean>
   });
 }
 
-function withBindLock<T>(home: string, fn: () => Promise<T>): Promise<T> {
+export function withBindLock<T>(home: string, fn: () => Promise<T>): Promise<T> {
   const path = join(home, REPLACE_LOCK);
   for (let i = 0; i < 2; i++) {
     try {

@@ -20,6 +20,10 @@ export interface ControlHandlers {
   status(): unknown;
   stop(): unknown;
   replace(): unknown;
+  /** A hub about to replace this one: serve on until it says `replace` (ready) or `hand-back` (failed), or its link closes. */
+  'prepare-replace'(): unknown;
+  /** The hub that was replacing this one failed to start: take the socket path back and serve on. */
+  'hand-back'(): unknown;
   disconnect(req: Partial<ControlRequest>): unknown;
   reload(): unknown;
 }

@@ -10,7 +10,7 @@ import { userInfo } from 'node:os';
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
-import { errorMessage } from '../../errors.js';
+import { SnowmuxError, errorMessage } from '../../errors.js';
 import { hubPlace } from '../../snowmux-command.js';
 import { VERSION } from '../../version.js';
 import { DEFAULT_MAX_LINE_BYTES, encodeLine } from '../../wire/framing.js';
@@ -19,7 +19,8 @@ import { type Hello, checkHello, parseLinkFrame } from '../../wire/hello.js';
 import { waitUntil, type HubCore, type HubListener } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
 import { watchLink } from '../listen/link-watchdog.js';
-import { listenExclusive, listenTakingOver, sameSocket, socketIdentity, type SocketIdentity } from '../listen/unix-listener.js';
+import { listenExclusive, listenTakingOver, sameSocket, socketAnswers, socketIdentity, withBindLock, type SocketIdentity } from '../listen/unix-listener.js';
+import { claimHome } from '../../wire/hub-claim.js';
 import { LineTransport } from '../session/line-transport.js';
 import { recordTransportRefusal } from '../tools/refused-calls.js';
 import { returnMemorySoon } from '../session/memory-return.js';
@@ -90,6 +91,16 @@ export class SocketFace implements HubListener {
   private heldSessions: (() => void)[] | null = null;
   /** Why the hub could not finish starting: every session is refused with it. */
   private startFailure: string | null = null;
+  /** The previous hub took the path back after this one failed to start: sessions are sent back to it. */
+  private handedBack = false;
+  /**
+   * A hub replacing this one that announced itself (`prepare-replace`) and has not yet said it is ready
+   * (`replace`) nor given up: it may take the path meanwhile, and this hub goes on serving until it says one
+   * or the other — or its control link closes (it crashed), when this hub takes the path back.
+   */
+  private pendingSuccessor: { pid: number | null; link: Duplex } | null = null;
+  /** Listeners this hub bound before taking its path back: never closed (libuv would unlink the path). */
+  private readonly formerServers: Server[] = [];
 
   constructor(private readonly core: HubCore, private readonly opts: SocketFaceOptions) {
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -107,7 +118,8 @@ export class SocketFace implements HubListener {
     // A hub that was frozen while another took its place (or whose socket file was deleted) is
     // unreachable: it notices here, drains what it still has and exits instead of lingering.
     this.socketCheck = setInterval(() => {
-      if (!this.ownsSocketPath()) void this.core.stop('another hub took over the socket (or it was removed)');
+      // A successor that has not said it is ready holds the path while it starts: this hub serves on.
+      if (!this.ownsSocketPath() && this.pendingSuccessor === null) void this.core.stop('another hub took over the socket (or it was removed)');
     }, this.opts.socketCheckMs ?? 1_000);
     this.socketCheck.unref();
     this.core.logger.info({ version: VERSION, socket: this.opts.socketPath, home: this.opts.home, startedBy: process.env.SNOWMUX_STARTED_BY ?? 'user', takeOver: options.takeOver === true }, 'hub started');
@@ -120,10 +132,20 @@ export class SocketFace implements HubListener {
     for (const go of held) go();
   }
 
-  /** Start-up failed: held and later sessions are refused with why (HUB_START_FAILED), then closed. */
-  failedToStart(message: string): void {
+  /**
+   * Start-up failed: held and later sessions are refused with why (HUB_START_FAILED), then closed — or,
+   * when `handedBack` (the hub this one was replacing took the path back and serves), refused as a
+   * draining hub's are, so that their shims reconnect at once, to that hub.
+   */
+  failedToStart(message: string, handedBack = false): void {
     this.startFailure = message;
+    this.handedBack = handedBack;
     this.ready();
+  }
+
+  /** Whether the socket path still names the socket this hub bound. */
+  ownsSocket(): boolean {
+    return this.ownsSocketPath();
   }
 
   describe(): Record<string, unknown> {
@@ -222,6 +244,10 @@ export class SocketFace implements HubListener {
       });
       return;
     }
+    if (!control && this.startFailure !== null && this.handedBack) {
+      socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_DRAINING', message: `This hub could not start (${this.startFailure}) and gave the socket back to the hub it was replacing; retry: that hub serves.` }));
+      return;
+    }
     if (!control && this.startFailure !== null) {
       socket.end(encodeLine({ snowmux: 'refused', code: 'HUB_START_FAILED', message: `The snowmux hub could not start: ${this.startFailure}` }));
       return;
@@ -255,7 +281,7 @@ export class SocketFace implements HubListener {
       }
       if (frame.role === 'control') {
         socket.write(encodeLine({ snowmux: 'welcome', wire: frame.wire, version: VERSION, hubPid: process.pid, sessionId: '' }));
-        handleControl(socket, rest, this.controlHandlers(frame.pid), this.logger);
+        handleControl(socket, rest, this.controlHandlers(frame.pid, socket), this.logger);
         return;
       }
       this.openSession(conn, frame, rest);
@@ -376,8 +402,11 @@ export class SocketFace implements HubListener {
     });
   }
 
-  /** `peerPid`: the pid the control link's hello gave (a replacing hub's own, named in its predecessor's stop). */
-  private controlHandlers(peerPid: unknown): ControlHandlers {
+  /**
+   * `peerPid`: the pid the control link's hello gave (a replacing hub's own, named in its predecessor's stop);
+   * `link`: the control link itself (a replacing hub's, watched while it starts).
+   */
+  private controlHandlers(peerPid: unknown, link: Duplex): ControlHandlers {
     return {
       status: () => this.core.status(),
       stop: () => {
@@ -389,8 +418,29 @@ export class SocketFace implements HubListener {
         setImmediate(() => void this.core.stop('snowmux stop'));
         return { stopping: true, shimSessions, plainSessions: local.length - shimSessions };
       },
-      // `hub --replace`: the new hub already holds the path and serves new calls; ours run to their own deadline.
+      // `hub --replace`, first step: the new hub is about to take the path and start. This hub goes on serving
+      // until it says it is ready (`replace`), gives up (`hand-back`), or its link closes (it died): a
+      // replace that fails late must not leave no hub at all.
+      'prepare-replace': () => {
+        if (this.core.isDraining) throw new SnowmuxError('HUB_DRAINING', 'This hub is already stopping; start the new one without --replace once it has.');
+        const pending = { pid: typeof peerPid === 'number' && peerPid > 0 ? peerPid : null, link };
+        this.pendingSuccessor = pending;
+        link.once('close', () => {
+          if (this.pendingSuccessor !== pending) return;
+          this.pendingSuccessor = null;
+          void this.takePathBack(pending.pid, 'its control link closed before it said it was ready (it exited or crashed while starting)', true);
+        });
+        return { waiting: true, pid: process.pid };
+      },
+      'hand-back': () => {
+        const pending = this.pendingSuccessor;
+        this.pendingSuccessor = null;
+        void this.takePathBack(pending?.pid ?? null, 'it could not finish starting', false);
+        return { takingBack: true, pid: process.pid };
+      },
+      // `hub --replace`: the new hub holds the path and serves new calls; ours run to their own deadline.
       replace: () => {
+        this.pendingSuccessor = null;
         const by = typeof peerPid === 'number' && peerPid > 0 ? `, pid ${peerPid}` : '';
         setImmediate(() => void this.core.stop(`replaced by another hub (snowmux hub --replace${by})`, { replaced: true }));
         return { releasing: true, pid: process.pid };
@@ -398,6 +448,51 @@ export class SocketFace implements HubListener {
       disconnect: (req) => this.core.disconnect(typeof req.session === 'string' ? req.session : ''),
       reload: () => this.core.reload(),
     };
+  }
+
+  /**
+   * The hub that was replacing this one failed before it was ready: bind the path again (a temporary name
+   * renamed over it, as a take-over does, so it answers at every instant the successor's socket still does)
+   * and serve on. After a crash (`onlyIfSilent`) the path is taken back only when nothing answers there: a
+   * hub a shim started meanwhile keeps it, and this one drains as it would have. Under the bind lock, as
+   * the start of a hub replacing a crashed one's socket is.
+   */
+  private async takePathBack(successorPid: number | null, why: string, onlyIfSilent: boolean): Promise<void> {
+    if (this.core.isDraining || !this.server) return;
+    const who = successorPid === null ? 'the hub that was replacing this one' : `the hub that was replacing this one (pid ${successorPid})`;
+    if (this.ownsSocketPath()) {
+      this.logger.warn({ successorPid }, `${who} gave up (${why}) before taking the socket; this hub goes on serving`);
+      return;
+    }
+    const path = this.opts.socketPath;
+    try {
+      const place = hubPlace(this.opts.home, this.opts.configFile);
+      const taken = await withBindLock(this.opts.home, async () => {
+        if (onlyIfSilent && socketIdentity(path) !== null && (await socketAnswers(path))) return false;
+        const server = await listenTakingOver(path, place, (socket) => this.accept(socket));
+        this.formerServers.push(this.server!);
+        this.server!.unref();
+        this.server = server;
+        this.boundSocket = socketIdentity(path);
+        return true;
+      });
+      if (!taken) {
+        this.logger.warn({ successorPid }, `${who} failed (${why}), but another hub serves the socket now; this hub drains`);
+        void this.core.stop('another hub took over the socket');
+        return;
+      }
+    } catch (err) {
+      this.logger.error({ successorPid, err: errorMessage(err) }, `${who} failed (${why}) and this hub could not take its socket back; it drains, and the next shim to connect starts a hub`);
+      void this.core.stop(`the hub replacing this one failed and the socket could not be taken back: ${errorMessage(err)}`);
+      return;
+    }
+    try {
+      // The failed hub took the home's claim (hub.pid) with the socket.
+      claimHome(this.opts.home, true, () => '');
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'could not write the home claim back after taking the socket back');
+    }
+    this.logger.warn({ successorPid }, `${who} failed before it was ready (${why}): this hub took its socket back and goes on serving (snowmux hub --replace did nothing)`);
   }
 
   stopAccepting(): void {
