@@ -289,6 +289,35 @@ describe('Snowflake logins against the double', () => {
     assert.equal(classifyFailure(err), 'user');
   });
 
+  it('browser SSO on a hub without a desktop fails at once, saying why and what to use instead, without the sign-in URL', { skip: process.platform === 'darwin' || process.platform === 'win32' }, async () => {
+    const desktop = ['DISPLAY', 'WAYLAND_DISPLAY', 'BROWSER', 'WSL_DISTRO_NAME'] as const;
+    const saved = desktop.map((name) => [name, process.env[name]] as const);
+    for (const name of desktop) delete process.env[name];
+    try {
+      // No browser callback of the test's: what the hub itself gives the driver. Without the fix the driver
+      // tried to open a browser nobody could see, and the login waited out browserActionTimeout.
+      const w = new SnowflakeWarehouse(doubleProfile(double, { name: 'sso-headless', user: 'bob', auth: { method: 'externalbrowser' }, pool: { max: 1 } }), {
+        driverOptions: { sfRetryMaxLoginRetries: 0, credentialCacheDir: cacheDir, browserActionTimeout: 10_000, disableConsoleLogin: false },
+      });
+      open.push(w);
+      const err = await w.query('select 1', queryOptions()).then(
+        () => assert.fail('no browser can be opened here'),
+        (e: unknown) => e as SnowmuxError,
+      );
+      assert.equal(err.code, 'AUTH_FAILED', err.message);
+      assert.match(err.message, /browser sign-in for profile "sso-headless" \(user "bob"\) cannot be done where the hub runs: the hub runs without a desktop session \(neither DISPLAY nor WAYLAND_DISPLAY/);
+      assert.match(err.message, /key pair \(SNOWFLAKE_JWT\) or a programmatic access token/);
+      assert.doesNotMatch(err.message, /not finished within|network/);
+      // The sign-in URL carries the login's proof key: never shown.
+      assert.doesNotMatch(err.message, /proof_key|console\/login|https?:\/\//);
+      assert.equal(classifyFailure(err), 'user');
+      // Status says the same, for the operator.
+      assert.match(JSON.stringify(w.info()), /cannot be done where the hub runs/);
+    } finally {
+      for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+    }
+  });
+
   it('a wrong password fails with AUTH_FAILED naming the source; no secret in the error or in info()', async () => {
     const w = warehouse({ user: 'alice', auth: { method: 'password', password: 'wrong-password-123' } });
     const err = await w.query('select 1', queryOptions()).then(

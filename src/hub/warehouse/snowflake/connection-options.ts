@@ -8,7 +8,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { SnowmuxError } from '../../../errors.js';
 import type { SnowflakeProfile } from '../../config/profile-types.js';
-import { settingLabel } from './snowflake-errors.js';
+import { NO_BROWSER_MARK, settingLabel } from './snowflake-errors.js';
 import type { SfConnectionOptions } from './sdk-types.js';
 
 export interface BuiltConnectionOptions {
@@ -17,6 +17,17 @@ export interface BuiltConnectionOptions {
   interactive: boolean;
   /** Secret-free name of the method for status output. */
   method: string;
+}
+
+/**
+ * Why no browser can be opened for a sign-in on this machine, or null when one may be. On Linux and the
+ * BSDs a browser needs a desktop session (DISPLAY or WAYLAND_DISPLAY) unless $BROWSER names one; WSL opens
+ * the Windows browser. macOS and Windows are taken to have one.
+ */
+export function noBrowserReason(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (platform === 'darwin' || platform === 'win32') return null;
+  if (env.DISPLAY || env.WAYLAND_DISPLAY || env.BROWSER || env.WSL_DISTRO_NAME) return null;
+  return 'the hub runs without a desktop session (neither DISPLAY nor WAYLAND_DISPLAY is set in its environment: a server, an SSH login, a service)';
 }
 
 /** The profile's own address of Snowflake, when it sets one (else the driver derives it from the account). */
@@ -80,11 +91,20 @@ export function buildConnectionOptions(profile: SnowflakeProfile, overrides: Par
       options.authenticator = 'PROGRAMMATIC_ACCESS_TOKEN';
       options.token = auth.token;
       break;
-    case 'externalbrowser':
+    case 'externalbrowser': {
       interactive = true;
       options.authenticator = 'EXTERNALBROWSER';
       options.clientStoreTemporaryCredential = true;
+      // Without a desktop the driver's attempt to open a browser fails where nobody sees it, and the login
+      // waited the driver's two minutes for a sign-in nobody was shown. It fails at once instead, saying why.
+      const why = noBrowserReason();
+      if (why !== null) {
+        options.openExternalBrowserCallback = () => {
+          throw new Error(`${NO_BROWSER_MARK} ${why}`);
+        };
+      }
       break;
+    }
   }
   return { options: { ...options, ...overrides }, interactive, method: auth.method };
 }

@@ -170,6 +170,9 @@ function who(profile: SnowflakeProfile): string {
   return `profile "${profile.name}" (account "${profile.account}", user "${profile.user}")`;
 }
 
+/** Starts the message of the error a browser sign-in fails with on a hub that cannot open a browser (connection-options.ts). */
+export const NO_BROWSER_MARK = "snowmux: no browser on the hub's machine:";
+
 /**
  * The driver's browser sign-in (EXTERNALBROWSER) that ended without Snowflake being asked: nobody finished the
  * sign-in page within the driver's wait (browserActionTimeout, 120 s), or the identity provider answered with an
@@ -179,6 +182,19 @@ function who(profile: SnowflakeProfile): string {
 function browserSignInError(profile: SnowflakeProfile, text: string, base: Record<string, unknown>): SnowmuxError | undefined {
   if (profile.auth.method !== 'externalbrowser') return undefined;
   const whose = `The browser sign-in for profile "${profile.name}" (user "${profile.user}")`;
+  const headless = text.indexOf(NO_BROWSER_MARK);
+  if (headless !== -1) {
+    // The sign-in URL is not shown: its proof key is half of the login, and its redirect goes to a port on
+    // the hub's machine, so a browser elsewhere could not finish it anyway.
+    const why = text.slice(headless + NO_BROWSER_MARK.length).trim().replace(/\.+$/, '');
+    return new SnowmuxError(
+      'AUTH_FAILED',
+      `${whose} cannot be done where the hub runs: ${why}, so Snowflake's sign-in page cannot be opened there; nothing ran in Snowflake. ` +
+        'Use a key pair (SNOWFLAKE_JWT) or a programmatic access token for this profile, or run the hub from a terminal of a desktop session ' +
+        '(where a browser opens: `snowmux hub --replace` there), or set BROWSER to a browser command the hub can run.',
+      { details: { ...base, infrastructure: false, transient: false, setting: 'authenticator' } },
+    );
+  }
   const timedOut = /Browser action timed out after (\d+) ms/i.exec(text);
   if (timedOut !== null) {
     const seconds = Number((Number(timedOut[1]) / 1000).toFixed(1));
