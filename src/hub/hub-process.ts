@@ -229,6 +229,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       await runtime.openAudit({ hold: true });
       handover = handOverAudit({ home, runtime, logger, boundMs: handoverBoundMs(runtime.limits.callTimeoutMs), first: previousWriter, stopped: () => handoverGivenUp });
     }
+    if (predecessor?.link) await warnOfAuditDirChange(predecessor.link, runtime, logger, say);
     // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
     void runtime.warehouses.warmUp().then((failed) => {
       if (failed !== undefined) say(`warning: ${failed}\n`);
@@ -576,6 +577,7 @@ async function refuseDoomedTakeOver(runtime: HubRuntime, wanted: { key: string; 
 
 /** What the running hub's status says, asked once over the control link (before the take-over). */
 interface PredecessorStatus {
+  audit?: { dir?: string };
   http?: { url?: string };
   metrics?: { url?: string };
   service?: ServiceManagerInfo;
@@ -630,6 +632,29 @@ function askPredecessor<T>(link: OpenLink, id: string, op: string): Promise<{ ok
       onData(rest);
     }
   });
+}
+
+/**
+ * A replace whose config moves `[audit] dir` (or turns audit off) starts the next records in another chain:
+ * nothing links it to the one the replaced hub wrote, and `audit verify` of either directory alone looks
+ * complete. Said on the terminal, in hub.log and in status's warnings for as long as this hub runs.
+ */
+async function warnOfAuditDirChange(link: OpenLink, runtime: HubRuntime, logger: Logger, say: (line: string) => void): Promise<void> {
+  let before: string | undefined;
+  try {
+    before = (await predecessorStatus(link)).audit?.dir;
+  } catch {
+    return;
+  }
+  const now = runtime.auditDir();
+  if (before === undefined || before === now) return;
+  const pid = link.welcome.hubPid;
+  const warning = now === null
+    ? `audit is off in this hub's config, while the hub it replaced (pid ${pid}) wrote an audit chain in ${before}: calls from now on are not audited. Turn [audit] back on and run hub --replace if that was not meant.`
+    : `[audit] dir changed with this replace: the hub it replaced (pid ${pid}) wrote its audit chain in ${before}; this hub writes ${now}, a chain of its own that does not link to that one. Keep ${before} (it holds the records up to the replace) and verify each on its own: snowmux audit verify --dir ${before}, then --dir ${now}.`;
+  logger.warn({ previousDir: before, dir: now }, warning);
+  runtime.addWarning(warning);
+  say(`warning: ${warning}\n`);
 }
 
 /** The TCP ports the running hub serves on (HTTP, metrics), read from its status over the control link. */

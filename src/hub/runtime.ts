@@ -115,6 +115,10 @@ export interface HubRuntime {
    * that cannot be used at all, too). Printed where the hub was started; `snowmux status` shows them.
    */
   warnings(): string[];
+  /** Adds a warning that stays for this hub's life (status, as the config's do). */
+  addWarning(warning: string): void;
+  /** The audit directory this hub writes its chain in, or null when audit is off. */
+  auditDir(): string | null;
   secrets: KnownSecrets;
   /** This process's id among a team hub's replicas (hub.redis_url set); undefined otherwise. */
   replicaId: string | undefined;
@@ -275,7 +279,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
   let current = config.config;
   // The config file's warnings (a file others can read…) as of the last load, and the default profile's.
   let configWarnings = config.warnings;
-  const warnings = (): string[] => [...configWarnings, ...warehouses.startupWarnings()];
+  const lifeWarnings: string[] = [];
+  const warnings = (): string[] => [...configWarnings, ...warehouses.startupWarnings(), ...lifeWarnings];
   let lastReload: ReloadResult | null = null;
   // What runs (the file as last read) and, when the file on disk was refused since, why: status shows both,
   // so whoever sent SIGHUP or ran `systemctl reload` sees the refusal where they look.
@@ -346,6 +351,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     teamTools,
     reload,
     warnings,
+    addWarning: (warning) => void lifeWarnings.push(warning),
+    auditDir: () => (opts.audit === false || !auditConfig.enabled ? null : auditDir),
     warehouses,
     governance,
     sinks: [auditSink],
