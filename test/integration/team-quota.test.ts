@@ -154,6 +154,46 @@ test("status on a team hub shows the team's quota count (what refuses calls), an
   assert.equal(window.team?.own.queries, 10, "and this replica's part, said as such");
 });
 
+test("a replica that loses Redis counts on from the team's usage of an identity that only called other replicas, not from a fresh budget", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // Each replica read the team's usage only of the identities that had called it: one that had used 3 of 4
+  // on replica a got 4 more on replica b when Redis went away (each replica of the outage a whole budget).
+  const dir = tempHome(t);
+  const port = await freePort();
+  const server = await startRedis(t, port, dir);
+  const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["ines"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 4\n`, 'test.toml'), 'test.toml');
+  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const [a, b] = await Promise.all(['ra', 'rb'].map(async (id) => {
+    const r = replica(t, port, id);
+    await r.mode('connected');
+    const g = new Governance({ policy, logger: silent });
+    g.useTeam(r.team);
+    defer(t, () => g.close());
+    return { g, r };
+  }));
+  const role = policy.role('capped')!;
+  const charge = async (g: Governance) => {
+    const meter = newCallMeter();
+    const refusal = await g.chargeQuota('ines', role, meter);
+    if (!refusal) await g.settle('ines', role, meter, true);
+    return refusal;
+  };
+  for (let i = 0; i < 3; i++) assert.equal(await charge(a!.g), undefined);
+  // Replica b's periodic read of the team's usage (every 5 s), before Redis goes away.
+  await b!.g.refreshTeamQuotas();
+  type Window = { used: { queries: number }; team?: { own: { queries: number } } };
+  const seenOnB = (b!.g.snapshot() as { quotas: { identity: string; windows: Window[] }[] }).quotas.find((q) => q.identity === 'ines')?.windows[0];
+  assert.equal(seenOnB?.used.queries, 3, "b's status shows the team's count of an identity that called only a");
+  assert.equal(seenOnB?.team?.own.queries, 0);
+
+  server.kill('SIGSTOP');
+  defer(t, () => server.kill('SIGCONT'));
+  // Redis does not answer: b falls back to its own count on its first call, within the command timeout.
+  const outage = [];
+  for (let i = 0; i < 3; i++) outage.push((await charge(b!.g))?.code ?? 'ran');
+  assert.equal(b!.r.team.mode, 'local');
+  assert.deepEqual(outage, ['ran', 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED'], 'b gives the one query the team had left, not a budget of its own');
+});
+
 test("a replica whose clock is ahead counts in the team's window, not the next one: one budget, one reset time on every replica", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   // Each replica passed its own Date.now() as the window's time: one whose clock had passed the next hour
   // counted in that hour's fresh budget, and the identity ran 4 queries in one real hour under a limit of 2.

@@ -59,6 +59,8 @@ export interface TeamRateLimits {
   /** With `count` false, only reads the team's usage (reserved is then false): the quota stage's cheap check. */
   quotaAdmit(holder: string, rules: QuotaRule[], count: boolean): Promise<QuotaAdmission | undefined>;
   quotaRecord(holder: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
+  /** The holders with usage in an open window on any replica (undefined when Redis cannot answer). */
+  quotaHolders?(): Promise<string[] | undefined>;
   /**
    * `owner` as encodeOwner writes it (an opaque string to the team). Never replaces an owner the team holds:
    * a query id never changes hands.
@@ -262,16 +264,22 @@ export class Governance {
   }
 
   /**
-   * Reads the team's usage of every budget this replica holds from Redis, so status shows what governs (the
-   * team's count), not this replica's part of it: an identity's calls on other replicas since its last call
-   * here are seen within TEAM_QUOTA_REFRESH_MS. Checks do not wait for it (each reads Redis itself).
+   * Reads the team's usage of every budget this replica holds, and of every one the team's other replicas
+   * counted in an open window, from Redis, so status shows what governs (the team's count), not this
+   * replica's part of it: an identity's calls on other replicas since its last call here are seen within
+   * TEAM_QUOTA_REFRESH_MS. Checks do not wait for it (each reads Redis itself). It is also what this replica
+   * starts from when Redis goes away: an identity that had only called other replicas got a whole budget
+   * afresh on this one (3 of 10 spent, then 10 more on each other replica of the outage).
    */
   async refreshTeamQuotas(): Promise<void> {
     const team = this.team;
     if (!team || this.refreshingQuotas) return;
     this.refreshingQuotas = true;
     try {
-      for (const { identity, role } of this.quotas.snapshot()) {
+      const holders = new Set(this.quotas.snapshot().map(({ identity, role }) => (role === undefined ? identity : holderKey(identity, role))));
+      for (const key of (await team.quotaHolders?.()) ?? []) holders.add(key);
+      for (const key of holders) {
+        const { identity, role } = holderOf(key);
         if (role === undefined) continue;
         const rules = this.quotas.rulesOf(identity, role);
         if (rules.length === 0) continue;

@@ -106,12 +106,22 @@ local function lengthsInUse()
   redis.call('PEXPIRE', KEYS[1], longest + 60000)
   return out
 end
+-- The holder among those with usage in an open window (the team's index, read by every replica: quotaHolders),
+-- until its longest window ends. Only where usage is counted: a read must not keep an idle holder listed.
+local function noteHolder(holders, prefix, at, lengths)
+  local longest = 0
+  for _, w in ipairs(lengths) do longest = math.max(longest, w) end
+  local ends = at - (at % longest) + longest + 60000
+  local held = tonumber(redis.call('ZSCORE', holders, prefix))
+  if held == nil or held < ends then redis.call('ZADD', holders, ends, prefix) end
+end
 `;
 
 /**
  * A call's admission against an identity's quota, atomic across replicas, in the windows of Redis's clock
  * (every replica counts in the same window whatever its own clock says). KEYS[1] the holder's window
- * lengths in use, KEYS[2] the team's state marker; ARGV[1] this replica's id, ARGV[2] 1 to count the call or
+ * lengths in use, KEYS[2] the team's state marker, KEYS[3] the team's index of holders with usage (noteHolder);
+ * ARGV[1] this replica's id, ARGV[2] 1 to count the call or
  * 0 only to read, ARGV[3] the holder's key prefix, ARGV[4] the state marker this replica knows, then per
  * window of its rules: the length, then the limits on queries, rows, bytes, scanBytes
  * (-1: none). Each replica keeps its own fields (`<replica>|queries`, …; bare `queries`, … of older replicas
@@ -156,6 +166,7 @@ if not over and ARGV[2] == '1' then
     redis.call('HINCRBY', keys[i], ARGV[1] .. '|queries', 1)
     redis.call('PEXPIRE', keys[i], w + 60000)
   end
+  noteHolder(KEYS[3], prefix, at, lengths)
   out[1] = 1
 end
 for _, w in ipairs(lengths) do out[#out + 1] = w end
@@ -164,7 +175,7 @@ return out
 
 /**
  * A call's usage added to the holder's windows (rows and bytes after it ran, or a query given back). KEYS[1]
- * the holder's window lengths in use; ARGV[1] this replica's id, ARGV[2] the prefix, ARGV[3] the time (Redis's,
+ * the holder's window lengths in use, KEYS[2] the team's index of holders with usage (noteHolder); ARGV[1] this replica's id, ARGV[2] the prefix, ARGV[3] the time (Redis's,
  * as an admission answered it) the usage belongs to, or -1 for now on Redis's clock (a time ahead of it counts
  * as now), ARGV[4..7] queries, rows, bytes, scanBytes to add, then the lengths of the rules' windows. Adds to
  * those and to every other length in use (QUOTA_WINDOW_LUA). Returns the lengths it added to.
@@ -184,24 +195,39 @@ for i, w in ipairs(lengths) do
   for j = 1, 4 do redis.call('HINCRBY', keys[i], ARGV[1] .. '|' .. names[j], ARGV[3 + j]) end
   redis.call('PEXPIRE', keys[i], w + 60000)
 end
+noteHolder(KEYS[2], prefix, at, lengths)
 return lengths
 `;
 
 /**
+ * The holders with usage in a window still open, on any replica (KEYS[1], noteHolder's index; ARGV[1] how many
+ * at most, those whose windows end last first); those whose windows all ended leave the index.
+ */
+const QUOTA_HOLDERS_SCRIPT = REDIS_NOW_LUA + `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', redisNow())
+return redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+`;
+
+/**
  * This replica's share of a quota window written again (a rejoin, or the team's state lost): KEYS[1] the
- * window's hash, KEYS[2] the holder's window lengths in use; ARGV the window's length, field, value pairs,
- * then the TTL ms. Each field becomes the larger of what Redis holds and the value: Redis never holds more of
+ * window's hash, KEYS[2] the holder's window lengths in use, KEYS[3] the team's index of holders with usage;
+ * ARGV the window's length, field, value pairs, then the holder's prefix and the TTL ms. Each field becomes the larger of what Redis holds and the value: Redis never holds more of
  * a replica's share than the replica itself (it counts locally first), so this restores what Redis lost
  * without undoing an increment that reached it meanwhile, or the count of an earlier process that had the
  * same replica id. The length goes back among those in use, so calls count in the window again.
  */
 const QUOTA_SEED_SCRIPT = `
-for i = 2, #ARGV - 1, 2 do
+for i = 2, #ARGV - 2, 2 do
   local value = tonumber(ARGV[i + 1])
   local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i])) or 0
   if value > held then redis.call('HSET', KEYS[1], ARGV[i], value) end
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[#ARGV]))
+-- Listed again among the holders with usage (KEYS[3], QUOTA_WINDOW_LUA's noteHolder; ARGV[#ARGV - 1] the prefix) until the window ends.
+local t = redis.call('TIME')
+local ends = tonumber(t[1]) * 1000 + tonumber(ARGV[#ARGV])
+local held = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[#ARGV - 1]))
+if held == nil or held < ends then redis.call('ZADD', KEYS[3], ends, ARGV[#ARGV - 1]) end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   local longest = 0
   for _, o in ipairs(redis.call('SMEMBERS', KEYS[2])) do longest = math.max(longest, tonumber(o)) end
@@ -211,7 +237,7 @@ end
 
 /** A pipeline with the seed script defined on it (ioredis adds defined commands to pipelines too). */
 interface QuotaSeedPipeline {
-  smxQuotaSeed(k: string, lengths: string, windowMs: number, ...fieldsValuesTtl: (string | number)[]): unknown;
+  smxQuotaSeed(k: string, lengths: string, holders: string, windowMs: number, ...fieldsValuesPrefixTtl: (string | number)[]): unknown;
 }
 
 /**
@@ -311,6 +337,13 @@ const LOST_WITH_STATE = ['quota usage', 'team slot leases', 'result owners', 'te
  */
 const SLOT_TICKET_MS = 5_000;
 
+/**
+ * How many of the team's quota holders a replica reads the usage of (every 5 s, for the local count it falls back
+ * to): those whose windows end last. More identities than this with usage at once leave the rest to what this
+ * replica saw of them itself.
+ */
+const MAX_QUOTA_HOLDERS = 5_000;
+
 /** How long a result's owner is kept: Snowflake keeps a query's result for 24 hours. */
 const OWNER_TTL_MS = 24 * 3600_000;
 
@@ -379,6 +412,12 @@ export interface TeamState {
    * `window`); false when Redis is unavailable.
    */
   quotaRecord(identity: string, windowsMs: number[], usage: QuotaUsage, at?: number): Promise<boolean>;
+  /**
+   * The holders (as quotaAdmit names them) with usage in a window still open, counted on any replica (at most
+   * MAX_QUOTA_HOLDERS); undefined when Redis is unavailable. A replica reads the team's usage of each, so that
+   * while Redis is away it starts from what the team used, also for identities that never called it.
+   */
+  quotaHolders(): Promise<string[] | undefined>;
   /**
    * Records who ran a query (for 24 h, as long as Snowflake keeps its result): `owner` is opaque here (the
    * identity and the role, as Governance encodes them); false when Redis is unavailable. An owner Redis
@@ -482,7 +521,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
           const share = myQuota.of(k, now);
           if (!share) continue;
           const { leftMs, usage } = share;
-          (pipeline as unknown as QuotaSeedPipeline).smxQuotaSeed(k, lengthsKey(prefix), windowMs, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes, leftMs + 60_000);
+          (pipeline as unknown as QuotaSeedPipeline).smxQuotaSeed(k, lengthsKey(prefix), holdersKey, windowMs, myField('queries'), usage.queries, myField('rows'), usage.rows, myField('bytes'), usage.bytes, myField('scanBytes'), usage.scanBytes, prefix, leftMs + 60_000);
         }
         await execOrThrow(pipeline);
       }
@@ -601,17 +640,19 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   // A close that follows an error (a refused password, a refused connection) keeps that error as the reason.
   redis.on('close', () => setMode('local', lastError ?? 'connection closed'));
   redis.defineCommand('smxTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-  redis.defineCommand('smxQuotaAdmit', { numberOfKeys: 2, lua: QUOTA_ADMIT_SCRIPT });
-  redis.defineCommand('smxQuotaRecord', { numberOfKeys: 1, lua: QUOTA_RECORD_SCRIPT });
-  redis.defineCommand('smxQuotaSeed', { numberOfKeys: 2, lua: QUOTA_SEED_SCRIPT });
+  redis.defineCommand('smxQuotaAdmit', { numberOfKeys: 3, lua: QUOTA_ADMIT_SCRIPT });
+  redis.defineCommand('smxQuotaRecord', { numberOfKeys: 2, lua: QUOTA_RECORD_SCRIPT });
+  redis.defineCommand('smxQuotaSeed', { numberOfKeys: 3, lua: QUOTA_SEED_SCRIPT });
+  redis.defineCommand('smxQuotaHolders', { numberOfKeys: 1, lua: QUOTA_HOLDERS_SCRIPT });
   redis.defineCommand('smxAcquireSlot', { numberOfKeys: 5, lua: ACQUIRE_SLOT_SCRIPT });
   redis.defineCommand('smxRestoreSlot', { numberOfKeys: 1, lua: RESTORE_SLOT_SCRIPT });
   redis.defineCommand('smxStateMarker', { numberOfKeys: 1, lua: STATE_MARKER_SCRIPT });
   redis.defineCommand('smxLeaveSlotLine', { numberOfKeys: 2, lua: LEAVE_SLOT_LINE_SCRIPT });
   redis.defineCommand('smxRenewSlot', { numberOfKeys: 1, lua: RENEW_SLOT_SCRIPT });
   const scripts = redis as unknown as {
-    smxQuotaAdmit(lengths: string, state: string, ...args: (string | number)[]): Promise<number[]>;
-    smxQuotaRecord(lengths: string, ...args: (string | number)[]): Promise<number[]>;
+    smxQuotaAdmit(lengths: string, state: string, holders: string, ...args: (string | number)[]): Promise<number[]>;
+    smxQuotaRecord(lengths: string, holders: string, ...args: (string | number)[]): Promise<number[]>;
+    smxQuotaHolders(holders: string, max: number): Promise<string[]>;
     smxAcquireSlot(k: string, waiting: string, ticketExpiry: string, arrivals: string, state: string, limit: number, lease: string, ttl: number, ticket: string, ticketTtl: number, marker: string): Promise<number>;
     smxStateMarker(state: string, fresh: string): Promise<string>;
     smxLeaveSlotLine(waiting: string, ticketExpiry: string, ticket: string): Promise<number>;
@@ -624,6 +665,8 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   const key = (...parts: string[]) => [opts.namespace, ...parts].join(':');
   /** The set of window lengths in use of the holder whose windows' keys start with `prefix` (QUOTA_WINDOW_LUA). */
   const lengthsKey = (prefix: string) => `${prefix}:windows`;
+  /** The team's index of the holders with usage in an open window (QUOTA_WINDOW_LUA's noteHolder). */
+  const holdersKey = key('quota-holders');
   /** The marker, read first if this replica has not yet: undefined when Redis does not answer. */
   const knownMarker = async (): Promise<string | undefined> => stateMarker ?? (await checkState(), stateMarker);
   /** This replica's own field of a quota window's hash (the admission script sums every replica's). */
@@ -692,7 +735,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         for (let attempt = 0; attempt < 2; attempt++) {
           const marker = await knownMarker();
           if (marker === undefined) return undefined;
-          const [admitted, at, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), key('state'), opts.replicaId, count ? 1 : 0, prefix, marker, ...args);
+          const [admitted, at, ...rest] = await scripts.smxQuotaAdmit(lengthsKey(prefix), key('state'), holdersKey, opts.replicaId, count ? 1 : 0, prefix, marker, ...args);
           // Redis lost the team's state: admitted only once this replica's share is back (checkState rebuilds it).
           if (admitted === -1 || at === undefined) {
             await checkState();
@@ -724,7 +767,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       myQuota.add(prefix, lengths, shareAt, usage, now);
       if (mode !== 'connected' || windowsMs.length === 0) return false;
       try {
-        const counted = await scripts.smxQuotaRecord(lengthsKey(prefix), opts.replicaId, prefix, at ?? -1, usage.queries, usage.rows, usage.bytes, Math.round(usage.scanBytes ?? 0), ...windowsMs);
+        const counted = await scripts.smxQuotaRecord(lengthsKey(prefix), holdersKey, opts.replicaId, prefix, at ?? -1, usage.queries, usage.rows, usage.bytes, Math.round(usage.scanBytes ?? 0), ...windowsMs);
         // A length another replica's rules started since this one last heard of the holder: counted there too.
         // Its window starts here from the windows within it, which hold this usage already: nothing to add.
         myQuota.add(prefix, counted.filter((w) => !lengths.includes(w)), shareAt, { queries: 0, rows: 0, bytes: 0, scanBytes: 0 }, now);
@@ -734,6 +777,17 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         failed(err);
         opts.logger.debug({ err: (err as Error).message }, 'redis quota write failed; recorded locally');
         return false;
+      }
+    },
+    async quotaHolders() {
+      if (mode !== 'connected') return undefined;
+      try {
+        const quotaPrefix = key('quota', '');
+        return (await scripts.smxQuotaHolders(holdersKey, MAX_QUOTA_HOLDERS)).filter((p) => p.startsWith(quotaPrefix)).map((p) => p.slice(quotaPrefix.length));
+      } catch (err) {
+        failed(err);
+        opts.logger.debug({ err: (err as Error).message }, "redis quota holders read failed; the usage last seen stays");
+        return undefined;
       }
     },
     async rememberOwner(queryId, owner) {
