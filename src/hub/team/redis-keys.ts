@@ -40,6 +40,12 @@ function parseRecords(values: Record<string, string>): Map<string, ApiKeyRecord>
   return out;
 }
 
+/** Whether `held` (Redis's copy of a key) lives longer than `known` (this replica's): no expiry, or a later one. */
+function endsLater(held: ApiKeyRecord, known: ApiKeyRecord): boolean {
+  if (!known.expiresAt) return false;
+  return !held.expiresAt || Date.parse(held.expiresAt) > Date.parse(known.expiresAt);
+}
+
 export class RedisKeyStore implements KeyChecker {
   #records = new Map<string, ApiKeyRecord>();
   /** Whether the hash was read once: until then a key this replica does not know may be a valid team key. */
@@ -123,25 +129,32 @@ export class RedisKeyStore implements KeyChecker {
   }
 
   /**
-   * No command removes a key from the hash (`keys revoke` marks it), and a revocation is never undone: a
-   * key this replica knew that Redis lacks was lost with Redis's data (a restart without persistence), and
-   * a key it knew revoked that Redis shows unrevoked came back from an older copy. Both are written back
-   * (a missing one only if still missing), so a Redis that restarted empty does not lock the whole team
-   * out, nor bring a revoked key back.
+   * No command removes a key from the hash (`keys revoke` marks it), a revocation is never undone, and an
+   * expiry is never put later (`keys rotate` ends the old key's life at the overlap, or keeps an earlier
+   * end): a key this replica knew that Redis lacks was lost with Redis's data (a restart without
+   * persistence), and a key it knew revoked that Redis shows unrevoked, or expiring later or never, came back
+   * from an older copy (a restart from an older snapshot, a failover to a replica that lagged). Both are
+   * written back (a missing one only if still missing), so a Redis that restarted empty does not lock the
+   * whole team out, nor bring a revoked key back, nor keep a rotated-out key working past its overlap.
    */
   async #restore(fetched: Map<string, ApiKeyRecord>): Promise<void> {
     const missing = [...this.#records.values()].filter((r) => !fetched.has(r.id));
     const unrevoked = [...this.#records.values()].filter((r) => r.revokedAt && fetched.has(r.id) && !fetched.get(r.id)!.revokedAt);
-    if (missing.length === 0 && unrevoked.length === 0) return;
+    const outlived = [...this.#records.values()].filter((r) => !unrevoked.includes(r) && fetched.has(r.id) && endsLater(fetched.get(r.id)!, r));
+    if (missing.length === 0 && unrevoked.length === 0 && outlived.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const r of missing) pipeline.hsetnx(hashKey(this.namespace), r.id, JSON.stringify(r));
-    for (const r of unrevoked) pipeline.hset(hashKey(this.namespace), r.id, JSON.stringify(r));
+    // The older copy's revocation, if it has one, stays with the earlier end.
+    const ended = outlived.map((r) => ({ ...r, revokedAt: fetched.get(r.id)!.revokedAt ?? r.revokedAt }));
+    for (const r of [...unrevoked, ...ended]) pipeline.hset(hashKey(this.namespace), r.id, JSON.stringify(r));
     pipeline.publish(channel(this.namespace), 'restored');
     await pipeline.exec();
-    for (const r of [...missing, ...unrevoked]) if (!fetched.has(r.id) || r.revokedAt) fetched.set(r.id, r);
+    for (const r of [...missing, ...unrevoked, ...ended]) fetched.set(r.id, r);
     this.logger.warn(
-      { restored: missing.map((r) => r.id), revokedAgain: unrevoked.map((r) => r.id) },
-      'team keys missing from Redis (did it restart without persistence?) were written back from this replica\'s copy',
+      { restored: missing.map((r) => r.id), revokedAgain: unrevoked.map((r) => r.id), expiryRestored: ended.map((r) => r.id) },
+      missing.length > 0
+        ? 'team keys missing from Redis (did it restart without persistence?) were written back from this replica\'s copy'
+        : "team keys Redis holds in an older state (revoked or rotated since: did it restart from an older snapshot, or fail over to a replica that lagged?) were written back from this replica's copy",
     );
   }
 
