@@ -982,6 +982,35 @@ test('status shows the rate a reload set at once, not the one of the last call b
   governance.close();
 });
 
+test("status on a team hub shows the team-wide rate bucket an identity is refused by, not nothing", async () => {
+  // While Redis answers, a team replica takes every token from Redis and never touches its local bucket, and
+  // status listed the local buckets only: an identity the team's limit was refusing showed no bucket at all.
+  const clock = new ManualClock();
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText('[roles.bot]\nidentities = ["bot"]\n[roles.bot.rate]\nper_second = 1\nburst = 10\n', 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy, logger, clock });
+  let answer: Awaited<ReturnType<TeamRateLimits['take']>> = { ok: true, remaining: 3 };
+  governance.useTeam({ ...fakeTeam().team, take: async () => answer });
+  type Rate = { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number; team?: { seenAt: string } };
+  const rates = () => (governance.snapshot() as { rateLimits: Rate[] }).rateLimits;
+  const bot = governance.policy.roleFor({ kind: 'api-key', name: 'bot' }, null);
+  assert.equal((await governance.takeToken('bot', bot)).ok, true);
+  assert.deepEqual(rates().map((r) => [r.identity, r.role, r.tokens, r.capacity, r.refillPerSecond, typeof r.team?.seenAt]), [['bot', 'bot', 3, 10, 1, 'string']]);
+  // Refused team-wide: one token is 600 ms away, so the bucket holds 0.4.
+  answer = { ok: false, retryAfterMs: 600 };
+  assert.equal((await governance.takeToken('bot', bot)).ok, false);
+  assert.deepEqual(rates().map((r) => [r.identity, r.tokens]), [['bot', 0.4]]);
+  clock.advance(5_000);
+  assert.deepEqual(rates().map((r) => [r.identity, r.tokens]), [['bot', 5.4]], 'refilled since, at the role\'s rate');
+  clock.advance(10_000);
+  assert.deepEqual(rates(), [], 'a full bucket is not listed');
+  // Redis away: the local bucket applies, and status shows it, as such.
+  answer = undefined;
+  assert.equal((await governance.takeToken('bot', bot)).ok, true);
+  assert.deepEqual(rates().map((r) => [r.identity, r.tokens, r.team]), [['bot', 9, undefined]]);
+  governance.close();
+});
+
 test('a closed session stops counting among its identity\'s editors: the one left gets the whole rate back at once', async () => {
   // Closed sessions used to count as "active editors" for a minute after their last call: after three editor
   // restarts the one open editor got a quarter of the rate, and its refusal said 4 editors shared it.

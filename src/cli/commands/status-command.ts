@@ -419,7 +419,7 @@ interface Governance {
   policy: { roles: string[]; defaultRole: string };
   queue: { maxConcurrent: number; maxQueued: number; running: number; queued: number; totals: { refused: number }; pools?: { name: string; maxConcurrent: number; running: number; queued: number }[] };
   breakers: { profile: string; warehouseId?: number; state: string; failures: number; opensCount: number; nextAttemptAt: number | null; lastFailure: { message: string } | null }[];
-  rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number }[];
+  rateLimits: { identity: string; role?: string; tokens: number; capacity: number; refillPerSecond: number; team?: { seenAt: string } }[];
   quotas: { identity: string; role?: string; windows: { windowMs: number; remaining: Record<string, number | null>; resetsAt: string; team?: { seenAt: string; own: { queries: number } } }[] }[];
 }
 
@@ -494,7 +494,7 @@ function formatGovernance(g: Governance | undefined, label: PoolLabels): string[
   }
   // Buckets and quotas are per identity and role (one user's editors may run under several roles).
   const holder = (h: { identity: string; role?: string }) => (h.role === undefined ? h.identity : `${h.identity} (${h.role})`);
-  for (const r of g.rateLimits) out.push(`rate   ${holder(r)}: ${Math.floor(r.tokens)}/${r.capacity} tokens (+${r.refillPerSecond}/s)`);
+  for (const r of g.rateLimits) out.push(`rate   ${holder(r)}: ${Math.floor(r.tokens)}/${r.capacity} tokens (+${r.refillPerSecond}/s)${r.team ? `  team-wide, as this replica last took from it at ${r.team.seenAt.slice(11, 19)}` : ''}`);
   for (const q of g.quotas) {
     for (const w of q.windows) {
       const left = Object.entries(w.remaining).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(', ');

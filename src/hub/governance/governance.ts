@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../guard/clock.js';
 import { classifyInProcessFailure } from '../guard/failure-kind.js';
 import { FairScheduler, type SchedulerPool } from '../guard/fair-scheduler.js';
 import { QuotaTracker, type QuotaAdmission, type QuotaRoom, type QuotaRule, type QuotaUsage } from '../guard/quota.js';
-import { RateLimiter, type BucketLimit, type TakeResult } from '../guard/rate-limit.js';
+import { RateLimiter, type BucketLimit, type RateLimitSnapshotEntry, type TakeResult } from '../guard/rate-limit.js';
 import type { EffectiveRole, Policy } from '../policy/policy.js';
 import type { Logger } from '../observe/logger.js';
 import type { Session } from '../session/session.js';
@@ -140,6 +140,12 @@ export class Governance {
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
   private readonly warehouseIds = new WeakMap<Warehouse, string>();
   private nextWarehouseId = 1;
+  /**
+   * The team-wide bucket (Redis) of each budgetKey, as this replica's last take from it found it, for status:
+   * while Redis answers, the local bucket is never touched, and status listed no bucket at all for an identity
+   * the team's limit was refusing.
+   */
+  private readonly teamBuckets = new LRUCache<string, { tokens: number; at: number; seenAt: string; limit: BucketLimit }>({ max: 50_000 });
   /** The limit of each budgetKey's bucket, as its latest call's role set it (read by the bucket on every take). */
   private readonly bucketLimits = new LRUCache<string, BucketLimit>({ max: 50_000 });
   private readonly logger: Logger;
@@ -246,6 +252,13 @@ export class Governance {
         this.bucketLimits.set(key, this.rateOf(now));
       }
     }
+    // The team's buckets as status shows them: the same (Redis's script takes the new limit at the next call).
+    for (const [key, b] of [...this.teamBuckets.entries()]) {
+      const { role } = holderOf(key);
+      const now = role === undefined ? undefined : policy.role(role);
+      if (now === undefined) this.teamBuckets.delete(key);
+      else b.limit = this.rateOf(now);
+    }
     this.metadata.clear();
   }
 
@@ -322,7 +335,11 @@ export class Governance {
     }
     const key = budgetKey(identity, role);
     this.bucketLimits.set(key, limit);
-    const take = (this.team ? await this.team.take(key, limit) : undefined) ?? this.rateLimiter.tryTake(key);
+    const shared = this.team ? await this.team.take(key, limit) : undefined;
+    // A refusal gives the wait for one token, so the bucket held what that wait does not refill.
+    if (shared) this.teamBuckets.set(key, { tokens: shared.ok ? shared.remaining : Math.max(0, 1 - (shared.retryAfterMs / 1000) * limit.refillPerSecond), at: this.now(), seenAt: new Date().toISOString(), limit });
+    else this.teamBuckets.delete(key);
+    const take = shared ?? this.rateLimiter.tryTake(key);
     // Refused by the identity's bucket (the others spent it): the call did not run, so it costs this editor none
     // of its own share, which it would otherwise spend on refusals and find empty once the bucket refills.
     if (!take.ok && shareKey !== undefined) this.sessionShares.giveBack(shareKey);
@@ -632,10 +649,31 @@ export class Governance {
       queue: this.scheduler.snapshot(),
       // The kind beside the profile name, and which warehouse it is: health matches each breaker to its own.
       breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, warehouseId: warehouseId(warehouse), ...b.snapshot() })),
-      rateLimits: this.rateLimiter.snapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
+      rateLimits: this.rateSnapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
       quotas: this.quotas.snapshot(),
       metadataCache: this.metadata.stats(),
     };
+  }
+
+  /**
+   * The buckets not full, by budgetKey: on a team hub, the team's (as this replica last took from it, refilled
+   * since, with when it was seen: calls on other replicas since are not in it); the local one where the last
+   * take found Redis unavailable, or without a team.
+   */
+  private rateSnapshot(): (RateLimitSnapshotEntry & { team?: { seenAt: string } })[] {
+    const now = this.now();
+    const team: (RateLimitSnapshotEntry & { team: { seenAt: string } })[] = [];
+    for (const [key, b] of [...this.teamBuckets.entries()]) {
+      const tokens = Math.min(b.limit.capacity, b.tokens + ((now - b.at) / 1000) * b.limit.refillPerSecond);
+      // A full bucket is not listed (as the local limiter forgets one): nothing limits its holder now.
+      if (tokens >= b.limit.capacity) {
+        this.teamBuckets.delete(key);
+        continue;
+      }
+      team.push({ identity: key, tokens: Math.round(tokens * 1000) / 1000, capacity: b.limit.capacity, refillPerSecond: b.limit.refillPerSecond, team: { seenAt: b.seenAt } });
+    }
+    const local = this.rateLimiter.snapshot().filter((e) => !this.teamBuckets.has(e.identity));
+    return [...team, ...local].sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
   }
 
   close(): void {
