@@ -108,6 +108,26 @@ test('a result is paged only by the identity that ran it', async () => {
   governance.close();
 });
 
+test('a result id written in another case is still its owner\'s alone: another user\'s unrestricted role does not page, RESULT_SCAN or profile it', async () => {
+  // Owners were looked up by the exact string: an upper-cased id had no owner, so carol's unrestricted role
+  // (which may read a result the hub knows no owner of) sent alice's result id to the warehouse, where a UUID
+  // in another case may name the same result.
+  const { as, warehouse, governance } = setup();
+  Object.assign(warehouse, { queryProfile: async (queryId: string) => ({ queryId, operators: [] }) });
+  const r = await as('alice').w.query('SELECT * FROM T', { ...ctx(), maxRows: 2 });
+  const other = r.queryId!.toUpperCase();
+  assert.notEqual(other, r.queryId);
+  const carol = as('carol').w;
+  const anotherUser = (e: unknown) => isSnowmuxError(e, 'POLICY_DENIED') && /another user/.test(e.message);
+  await assert.rejects(carol.fetchResults!(other, { offset: 0, limit: 10 }, ctx()), anotherUser);
+  await assert.rejects(carol.query(`SELECT * FROM TABLE(RESULT_SCAN('${other}'))`, { ...ctx(), maxRows: 5 }), anotherUser);
+  await assert.rejects(carol.queryProfile!(other, ctx()), anotherUser);
+  assert.deepEqual(warehouse.fetched, [], 'nothing refused reached the warehouse');
+  // Its owner pages it in either case.
+  await as('alice').w.fetchResults!(other, { offset: 2, limit: 10 }, ctx());
+  governance.close();
+});
+
 test('one user\'s narrow role (by client name) does not page, RESULT_SCAN or profile a result its wider role computed', async () => {
   // Two editors of one user: the narrow role's deny held for execute_query, but fetch_results of the wider
   // editor's query id (offered by query_history) served the denied table's rows, since only the identity was compared.

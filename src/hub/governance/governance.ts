@@ -160,13 +160,20 @@ export class Governance {
    * more: pages stop there. Per process: a team replica that did not run the query pages it as it is.
    */
   readonly cappedResults = new LRUCache<string, number>({ max: 100_000 });
+  /**
+   * Query ids by their lower case: Snowflake's are UUIDs (lower-case hex), and an id written in another case
+   * may name the same result, while only the exact string had an owner. Another user's unrestricted role then
+   * found no owner for `fetch_results`/`RESULT_SCAN` of an upper-cased id, and the read went to the warehouse.
+   */
   readonly resultOwners: ResultOwners = {
     remember: async (queryId, owner) => {
-      this.owners.set(queryId, owner);
+      const id = queryId.toLowerCase();
+      this.owners.set(id, owner);
       // Awaited: the caller's next fetch_results may reach another replica at once.
-      if (this.team) await this.team.rememberOwner(queryId, encodeOwner(owner));
+      if (this.team) await this.team.rememberOwner(id, encodeOwner(owner));
     },
-    ownerOf: async (queryId) => {
+    ownerOf: async (given) => {
+      const queryId = given.toLowerCase();
       const local = this.owners.get(queryId);
       if (local !== undefined || !this.team) return local;
       const shared = await this.team.ownerOf(queryId);
@@ -175,7 +182,7 @@ export class Governance {
       if (typeof shared === 'object') {
         throw new SnowmuxError(
           'TEAM_REDIS_UNREACHABLE',
-          `Cannot check who ran query ${shownText(queryId)}: this replica of the team hub cannot reach its Redis (${shownText(shared.unavailable, 200)}), where the owners of results run on other replicas are kept, and a result is read only by whoever ran it. Retry in a few seconds (the replica rejoins Redis by itself; \`snowmux status\` shows team.mode), or run the query again with execute_query.`,
+          `Cannot check who ran query ${shownText(given)}: this replica of the team hub cannot reach its Redis (${shownText(shared.unavailable, 200)}), where the owners of results run on other replicas are kept, and a result is read only by whoever ran it. Retry in a few seconds (the replica rejoins Redis by itself; \`snowmux status\` shows team.mode), or run the query again with execute_query.`,
           { details: { retryAfterMs: 5_000 } },
         );
       }
