@@ -24,7 +24,7 @@ const HOUR = 3_600_000;
 const summary = () => ({ pid: process.pid, version: 'test', state: 'running', sessions: 0, running: 0, queued: 0, breakers: [] });
 
 /** A replica's team client; `logLines` gets its log messages, `modes` each change of mode as it happens. */
-function replica(t: Cleanup, port: number, replicaId: string, onMode?: (mode: 'connected' | 'local') => void) {
+function replica(t: Cleanup, port: number, replicaId: string, onMode?: (mode: 'connected' | 'local') => void, slotLeaseMs?: number) {
   const logged = new PassThrough();
   const messages: string[] = [];
   const waiters: { match: RegExp; resolve: () => void }[] = [];
@@ -44,6 +44,7 @@ function replica(t: Cleanup, port: number, replicaId: string, onMode?: (mode: 'c
     summary,
     logger,
     heartbeatMs: 200,
+    ...(slotLeaseMs === undefined ? {} : { slotLeaseMs }),
     onModeChange: (mode) => {
       onMode?.(mode);
       for (const w of modeWaiters.filter((x) => x.mode === mode)) w.resolve();
@@ -280,4 +281,38 @@ test('a freed team slot goes to the longest waiting caller on any replica, not t
   (await onA)!.release();
   assert.deepEqual(order, ['b', 'a']);
   assert.equal(await direct.zcard(line), 0);
+});
+
+test("a running call's team slot whose lease left Redis (expired during an outage longer than a lease) is put back at its next renewal: the cap holds", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // The renewal extended only a lease Redis still held: one that expired while Redis was unreachable stayed
+  // out, and other replicas' calls took the slot while the call ran on, past team_max_concurrent_queries.
+  const dir = tempHome(t);
+  const port = await freePort();
+  await startRedis(t, port, dir);
+  const a = replica(t, port, 'ra', undefined, 600);
+  const b = replica(t, port, 'rb', undefined, 600);
+  await Promise.all([a.mode('connected'), b.mode('connected')]);
+  const direct = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => direct.disconnect());
+  const leases = 'smx-quota-test:slots:wh';
+  const held = await a.team.acquireSlot('wh', 1, new AbortController().signal);
+  assert.ok(held);
+  defer(t, () => held.release());
+  // The lease leaves Redis as an expiry during an outage leaves it (a renewal runs every 200 ms here).
+  await direct.zremrangebyrank(leases, 0, -1);
+  const deadline = performance.now() + 5_000;
+  while ((await direct.zcard(leases)) === 0) {
+    assert.ok(performance.now() < deadline, 'the lease of the call still running never came back');
+    await new Promise((r) => setImmediate(r));
+  }
+  await a.logs(/put back/);
+  // The call still runs: another replica's call waits for the slot instead of taking it.
+  const gaveUp = new AbortController();
+  const other = b.team.acquireSlot('wh', 1, gaveUp.signal).then(() => 'granted', () => 'waited');
+  await new Promise<void>((resolve) => {
+    const check = async () => ((await direct.zcard('smx-quota-test:slots:wh:waiting')) === 1 ? resolve() : setImmediate(() => void check()));
+    void check();
+  });
+  gaveUp.abort(new Error('gave up'));
+  assert.equal(await other, 'waited');
 });

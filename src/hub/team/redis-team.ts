@@ -293,14 +293,19 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;
 
-/** Extends a lease still held (KEYS[1] zset; ARGV lease id, lease ms). Returns 0 when it was lost. */
+/**
+ * Extends the lease of a call still running (KEYS[1] zset; ARGV lease id, lease ms), and puts it back when Redis
+ * lost it: it expired while Redis was unreachable for longer than a lease (the renewals failed), or Redis lost
+ * it. The call holds its slot as long as it runs; a lease left out let other replicas' calls take the slot
+ * while it ran on, past the team's cap. Returns 0 when it was put back.
+ */
 const RENEW_SLOT_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+local held = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) == 0
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-return 1
+if held then return 1 end
+return 0
 `;
 
 /**
@@ -869,7 +874,12 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       }
       heldLeases.set(lease, k);
       const renew = setInterval(() => {
-        scripts.smxRenewSlot(k, lease, leaseMs).catch(() => {});
+        scripts.smxRenewSlot(k, lease, leaseMs).then(
+          (held) => {
+            if (held === 0) opts.logger.warn({ scope, lease }, "a running call's team query slot had left Redis (its lease expired while Redis was unreachable, or Redis lost it): put back, so the team's cap counts the call again");
+          },
+          () => {},
+        );
       }, Math.max(100, Math.floor(leaseMs / 3)));
       renew.unref();
       let released = false;
