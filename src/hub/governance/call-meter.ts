@@ -1,3 +1,5 @@
+import type { SnowmuxError } from '../../errors.js';
+
 /** What one tool call used, filled in as it runs; read by the call record, audit and quotas. */
 export interface CallMeter {
   queueWaitMs: number;
@@ -21,6 +23,12 @@ export interface CallMeter {
   statementSent?: boolean | undefined;
   /** A statement that may change data was about to be handed over (write-intent recorded it). */
   writeSent?: boolean | undefined;
+  /**
+   * The refusal for a statement that carries SQL, when a budget only such statements spend (`queries`,
+   * `scan_bytes`) was already spent as the call began (the quota call stage); the quota-spent statement stage
+   * throws it before the statement goes further. A call that runs none (a listing, a page of a result) is served.
+   */
+  queryQuotaSpent?: SnowmuxError | undefined;
   /** The quota-charge stage has charged this call (once per call, whatever number of statements it runs). */
   quotaCharged?: boolean | undefined;
   /** When (ms) a team hub counted this call's query against the identity's quota (refunded if no query ran). */

@@ -97,6 +97,8 @@ export const ACTIVE_HTTP_SESSION_MS = 60_000;
 
 /** How often a team hub reads the team's usage of the budgets it holds, for status. */
 const TEAM_QUOTA_REFRESH_MS = 5_000;
+/** The budgets every call spends (its answer's rows and bytes): once one is spent, every call is refused. */
+const EVERY_CALL_SPENDS = ['rows', 'bytes'] as const;
 
 /** The breaker's rolling window: two call timeouts, within these bounds. */
 const MIN_BREAKER_WINDOW_MS = 10_000;
@@ -459,18 +461,31 @@ export class Governance {
   }
 
   /**
-   * The refusal for an identity whose quota under the call's role is already spent, if any: the quota
-   * stage's cheap check, before any login. It counts nothing: a call is charged only once every rule has
-   * passed (chargeQuota), so calls that a later rule refuses never hold any of the budget. On a team hub,
-   * the team's usage as Redis has it now; without Redis, this replica's own (and the others' as last seen).
+   * The refusals for an identity whose quota under the call's role is already spent, if any: the quota
+   * stage's cheap check, before any login. `call`: a spent budget every call spends (`rows`, `bytes`: every
+   * answer returns some); `query`: any spent budget, for a statement that carries SQL, which the `queries` and
+   * `scan_bytes` budgets count (chargeQuota) — a listing or a page of an earlier result is charged neither,
+   * so a spent `queries` budget does not refuse it. It counts nothing: a call is charged only once every rule
+   * has passed (chargeQuota), so calls that a later rule refuses never hold any of the budget. On a team hub,
+   * the team's usage as Redis has it now (one read for both); without Redis, this replica's own (and the
+   * others' as last seen).
    */
-  async quotaRefusal(identity: string, role: EffectiveRole): Promise<SnowmuxError | undefined> {
+  async quotaRefusal(identity: string, role: EffectiveRole): Promise<{ call?: SnowmuxError; query?: SnowmuxError }> {
     const rules = this.quotas.rulesOf(identity, role.name);
+    let shared: ((windowMs: number) => QuotaUsage | undefined) | undefined;
+    let sharedNow: number | undefined;
     if (this.team && rules.length > 0) {
       const admission = await this.team.quotaAdmit(budgetKey(identity, role), rules, false);
-      if (admission) return this.teamRefusal(identity, role, admission);
+      if (admission) {
+        for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role.name);
+        if (admission.reserved) return {};
+        shared = (w) => admission.usage.get(w);
+        sharedNow = admission.at;
+      }
     }
-    return this.quotas.exceeded(identity, role.name);
+    const call = this.quotas.exceeded(identity, role.name, shared, sharedNow, EVERY_CALL_SPENDS);
+    const query = call ?? this.quotas.exceeded(identity, role.name, shared, sharedNow);
+    return { ...(call ? { call } : {}), ...(query ? { query } : {}) };
   }
 
   /**

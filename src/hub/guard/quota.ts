@@ -155,8 +155,11 @@ export class QuotaTracker {
     if (refusal) throw refusal;
   }
 
-  /** The refusal `check` would throw, or undefined. When several budgets are spent, names the one that resets last. */
-  exceeded(identity: string, role?: string, shared?: (windowMs: number) => QuotaUsage | undefined, sharedNow?: number): SnowmuxError | undefined {
+  /**
+   * The refusal `check` would throw, or undefined. When several budgets are spent, names the one that resets last.
+   * `metrics`: only these budgets are judged (default all).
+   */
+  exceeded(identity: string, role?: string, shared?: (windowMs: number) => QuotaUsage | undefined, sharedNow?: number, metrics: readonly QuotaMetric[] = METRICS): SnowmuxError | undefined {
     // A team's windows are on Redis's clock (`sharedNow`, read by the admission): the reset time every replica gives.
     const now = shared && sharedNow !== undefined ? sharedNow : this.#clock.now();
     let worst: { rule: QuotaRule; metric: QuotaMetric; limit: number; used: number; resetsAt: number } | undefined;
@@ -165,7 +168,7 @@ export class QuotaTracker {
       const own = shared ? undefined : this.#current(identity, role, rule.windowMs, now, false);
       const usage = shared ? shared(rule.windowMs) : withOthers(own);
       const resetsAt = own ? this.#resetsAt(own, rule.windowMs, now) : windowStartOf(now, rule.windowMs) + rule.windowMs;
-      for (const metric of METRICS) {
+      for (const metric of metrics) {
         const limit = rule[metric];
         if (limit === undefined) continue;
         const used = usage?.[metric] ?? 0;

@@ -1,6 +1,6 @@
 /**
  * The statement stages, in order. Every warehouse operation of every tool passes all of them: the rules
- * that need no warehouse first (SQL policy, the call's database and schema, object policy), then the login, the cache, the names only the
+ * that need no warehouse first (a quota a statement with SQL would spend and the call found spent, SQL policy, the call's database and schema, object policy), then the login, the cache, the names only the
  * catalog can resolve, the queue, the
  * cost guard (the engine's estimate, before anything runs), the quota's charge (after every rule, so a refused call
  * holds none of the budget), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
@@ -19,6 +19,7 @@ import { objectPolicy } from './stages/object-policy.js';
 import { openWarehouse } from './stages/open-warehouse.js';
 import { queue } from './stages/queue.js';
 import { quotaCharge } from './stages/quota-charge.js';
+import { quotaSpent } from './stages/quota-spent.js';
 import { writeIntent } from './stages/write-intent.js';
 import { retry } from './stages/retry.js';
 import { rowCap } from './stages/row-cap.js';
@@ -28,6 +29,7 @@ import { teamSlot } from './stages/team-slot.js';
 
 export const STATEMENT_STAGES: readonly StatementStage[] = [
   accounting,
+  quotaSpent,
   sqlPolicy,
   callContext,
   objectPolicy,
