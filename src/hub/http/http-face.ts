@@ -193,8 +193,19 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return new Response(`${JSON.stringify(body)}\n`, { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
-function jsonRpcError(status: number, code: number, message: string): Response {
-  return json(status, { jsonrpc: '2.0', id: null, error: { code, message } });
+/** A JSON-RPC error answering `body`: under its request's id when the body is one request with one (see idOf), else null. */
+function jsonRpcError(status: number, code: number, message: string, body?: unknown): Response {
+  return json(status, { jsonrpc: '2.0', id: idOf(body), error: { code, message } });
+}
+
+/**
+ * The id to answer a refused body under: that of its one request, or null for a batch, a notification, no body
+ * (a GET, a DELETE) or a body not read. An id that cannot be given back as sent never gets this far (badShape).
+ */
+function idOf(body: unknown): string | number | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
+  const id = (body as { id?: unknown }).id;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
 }
 
 /**
@@ -240,9 +251,10 @@ async function explainRemovedMethod(response: Response, body: unknown): Promise<
  * The SDK's 2025 transport refuses a POST or GET whose Accept lacks a type it must be able to answer with,
  * and a second GET stream on a session, in words that say what is wrong but not what to send instead
  * ("Not Acceptable: Client must accept both application/json and text/event-stream", "Conflict: Only one
- * SSE stream is allowed per session"). Same status and code, with the header to send or the stream to close.
+ * SSE stream is allowed per session"), under id null. Same status and code, with the header to send or the
+ * stream to close, under the id of the request the POST carried.
  */
-async function explainTransportRefusal(response: Response, method: string): Promise<Response> {
+async function explainTransportRefusal(response: Response, method: string, body: unknown): Promise<Response> {
   if ((response.status !== 406 && response.status !== 409) || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
   let answer: { jsonrpc?: unknown; id?: unknown; error?: { code?: unknown; message?: unknown } };
   try {
@@ -260,7 +272,8 @@ async function explainTransportRefusal(response: Response, method: string): Prom
     told = 'Conflict: this session already has its GET notification stream open (one per session). Read that one, or close it before opening another.';
   }
   if (told === undefined) return response;
-  return new Response(`${JSON.stringify({ ...answer, error: { ...answer.error, message: told } })}\n`, { status: response.status, headers: response.headers });
+  // The SDK answers both under id null; a POST that carried one request is answered under that request's id.
+  return new Response(`${JSON.stringify({ ...answer, id: answer.id ?? idOf(body), error: { ...answer.error, message: told } })}\n`, { status: response.status, headers: response.headers });
 }
 
 export function createHttpFace(opts: HttpFaceOptions): HttpFace {
@@ -706,7 +719,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (version === null || version === MODERN_REVISION || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
     if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) return undefined;
     const known = [MODERN_REVISION, ...SUPPORTED_PROTOCOL_VERSIONS].join(', ');
-    return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version header ${shownText(JSON.stringify(version), 60)}: this server speaks ${known}. Send the version initialize negotiated (a 2025 session), or ${MODERN_REVISION} with its _meta envelope.`);
+    return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version header ${shownText(JSON.stringify(version), 60)}: this server speaks ${known}. Send the version initialize negotiated (a 2025 session), or ${MODERN_REVISION} with its _meta envelope.`, body);
   }
 
   /** A request whose params its method's schema refuses: −32602 naming the field (the SDK would answer −32603 with a zod dump). */
@@ -908,14 +921,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // Another identity's session is as good as unknown: never say it exists.
         if (!entry || entry.identity !== caller.identity) {
           await refusedToolCalls(request, caller, body);
-          return jsonRpcError(404, -32001, SESSION_NOT_FOUND);
+          return jsonRpcError(404, -32001, SESSION_NOT_FOUND, body);
         }
         // The SDK refuses it too, tersely and under id null: the client is told under its request's id what
         // an initialize is for.
         if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) {
           return json(400, {
             jsonrpc: '2.0',
-            id: Array.isArray(body) ? null : (body as { id?: unknown }).id ?? null,
+            id: idOf(body),
             error: { code: -32600, message: 'Invalid Request: this session is already initialized (its Mcp-Session-Id header names it). An initialize starts a new session: send it without the Mcp-Session-Id header, and end this one with HTTP DELETE if it is no longer needed.' },
           });
         }
@@ -927,7 +940,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           await recordToolCallRefusals(entry.attached.env, body);
           return json(400, {
             jsonrpc: '2.0',
-            id: Array.isArray(body) ? null : (body as { id?: unknown }).id ?? null,
+            id: idOf(body),
             error: { code: -32000, message: `Bad Request: the MCP-Protocol-Version header says ${shownText(JSON.stringify(sent), 60)}, but this session (its Mcp-Session-Id) negotiated ${negotiated} at initialize. Send the version initialize negotiated on every request of the session, or initialize a new session (without the Mcp-Session-Id header) to speak another.` },
           });
         }
@@ -943,7 +956,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // After cancelWhenGone's listener: the requests it hung up on are owed nothing by then.
         request.signal.addEventListener('abort', () => awayIfGone(entry), { once: true });
         try {
-          const response = await explainTransportRefusal(await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger), request.method);
+          const response = await explainTransportRefusal(await withoutExceptionText(await entry.transport.handleRequest(request, { parsedBody: body, authInfo }), logger), request.method, body);
           // The SDK's transport refused the POST whole (an Accept it cannot answer, a protocol version the
           // session did not negotiate): its tool calls never reached a tool.
           if (sdkRefused(request, response)) await recordToolCallRefusals(entry.attached.env, body);
@@ -956,12 +969,12 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       }
       if (!isInitializeRequest(body)) {
         await refusedToolCalls(request, caller, body);
-        return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.');
+        return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.', body);
       }
       if (!roomForLegacySession(caller.identity)) {
         return json(
           429,
-          { jsonrpc: '2.0', id: null, error: { code: -32000, message: `Too many open sessions for "${caller.identity}": all ${MAX_LEGACY_SESSIONS_PER_IDENTITY} are busy (a call running or a GET stream open). Retry when one of them finishes, end sessions you no longer use (HTTP DELETE with their Mcp-Session-Id), or give each client its own key.` } },
+          { jsonrpc: '2.0', id: idOf(body), error: { code: -32000, message: `Too many open sessions for "${caller.identity}": all ${MAX_LEGACY_SESSIONS_PER_IDENTITY} are busy (a call running or a GET stream open). Retry when one of them finishes, end sessions you no longer use (HTTP DELETE with their Mcp-Session-Id), or give each client its own key.` } },
           { 'retry-after': '5' },
         );
       }
@@ -986,7 +999,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       let established = false;
       try {
         await createMcpServer(attached.env, { announceListChanges: true }).connect(transport);
-        const response = await explainTransportRefusal(await withoutExceptionText(await transport.handleRequest(request, { parsedBody: body, authInfo }), logger), request.method);
+        const response = await explainTransportRefusal(await withoutExceptionText(await transport.handleRequest(request, { parsedBody: body, authInfo }), logger), request.method, body);
         established = response.ok && transport.sessionId !== undefined;
         return response;
       } finally {
