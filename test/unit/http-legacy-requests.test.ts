@@ -16,11 +16,12 @@ import { LegacyTransport } from '../../src/hub/http/legacy-transport.js';
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
+/** A 2025-03-26 session: the last revision with JSON-RPC batches, which several tests here send. */
 async function initialize(post: (body: unknown, headers?: Record<string, string>) => Promise<Response>): Promise<Record<string, string>> {
-  const res = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+  const res = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
   assert.equal(res.status, 200);
   await res.text();
-  const session = { 'mcp-session-id': res.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+  const session = { 'mcp-session-id': res.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-03-26' };
   assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).status, 202);
   return session;
 }
@@ -252,7 +253,7 @@ test('2025 session: an initialize sent again is refused and renames nothing (sta
   assert.match(refusal.error.message, /already initialized.*without the Mcp-Session-Id header/);
   // Before, the refused initialize was read first: the session's client and protocol became the impostor's.
   assert.deepEqual(sessions[0]!.client, { name: 'raw', version: '1' });
-  assert.equal(sessions[0]!.protocolVersion, '2025-06-18');
+  assert.equal(sessions[0]!.protocolVersion, '2025-03-26');
   // The session goes on under its own name.
   const listed = await messages(await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, session));
   assert.equal(listed[0]?.id, 2);

@@ -208,6 +208,9 @@ function idOf(body: unknown): string | number | null {
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
 }
 
+/** The first revision without JSON-RPC batches (2025-06-18 removed them; 2024-11-05 and 2025-03-26 have them). */
+const FIRST_WITHOUT_BATCHES = '2025-06-18';
+
 /**
  * The SDK's 2025 transport answers any exception it meets while handling a POST as
  * `400 {"code":-32700,"message":"Parse error","data":"<the exception's text>"}`: an internal text (a
@@ -942,6 +945,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
             jsonrpc: '2.0',
             id: idOf(body),
             error: { code: -32000, message: `Bad Request: the MCP-Protocol-Version header says ${shownText(JSON.stringify(sent), 60)}, but this session (its Mcp-Session-Id) negotiated ${negotiated} at initialize. Send the version initialize negotiated on every request of the session, or initialize a new session (without the Mcp-Session-Id header) to speak another.` },
+          });
+        }
+        // MCP 2025-06-18 removed JSON-RPC batches: a session that negotiated it or a later revision is refused
+        // one, as that revision's client never sends it (the SDK's transport took it under any revision).
+        if (request.method === 'POST' && Array.isArray(body) && negotiated !== null && negotiated >= FIRST_WITHOUT_BATCHES) {
+          await recordToolCallRefusals(entry.attached.env, body);
+          return json(400, {
+            jsonrpc: '2.0',
+            id: null,
+            error: { code: INVALID_REQUEST, message: `Invalid Request: this session speaks MCP ${negotiated} (negotiated at initialize), which has no JSON-RPC batches (MCP 2025-06-18 removed them); this body is a batch of ${body.length}. Send each message in a POST of its own (requests may run at once, each on its own POST).` },
           });
         }
         // Not its initialize: the session was initialized by the POST that created it, and the SDK refuses

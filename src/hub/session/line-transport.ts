@@ -151,7 +151,7 @@ export function jsonRpcProblem(value: unknown): string | null {
   // MCP 2025-03-26 and 2024-11-05 have batches: refused whatever version the connection negotiated, so the
   // message blames this transport, not the protocol. (Answering them would gather a batch's answers into one
   // array line, against the shim's per-line forwarding and the SDK's per-message stdio server.)
-  if (Array.isArray(value)) return 'this hub does not accept JSON-RPC batches over stdio or its shim, whatever the protocol version (MCP 2025-06-18 and later have none; its HTTP endpoint takes them in a 2025 session); send one message per line';
+  if (Array.isArray(value)) return 'this hub does not accept JSON-RPC batches over stdio or its shim, whatever the protocol version (MCP 2025-06-18 and later have none; its HTTP endpoint takes them in a 2024-11-05 or 2025-03-26 session); send one message per line';
   const m = value as Record<string, unknown>;
   if (m.jsonrpc !== '2.0') return 'missing "jsonrpc": "2.0"';
   if ('method' in m) {
