@@ -28,7 +28,7 @@ import { DEFAULT_OTHER_REQUEST_RATE, DEFAULT_PROTOCOL_ERROR_RATE, INVALID_REQUES
 import { idAsSent } from '../../wire/request-id.js';
 import { shownText } from '../../shown-text.js';
 import { observeClientMessage, type Identity } from '../session/session.js';
-import { removedIn2026 } from '../session/connection-era.js';
+import { removedIn2026, unsupportedRevision } from '../session/connection-era.js';
 import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, messageTextProblem, oversizedValue, requestParamsProblem } from '../session/request-params.js';
 import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
@@ -248,6 +248,24 @@ async function explainRemovedMethod(response: Response, body: unknown): Promise<
   }
   if (answer.error?.code !== -32601 || answer.error.message !== 'Method not found') return response;
   return json(response.status, { ...answer, error: { ...answer.error, message: told } });
+}
+
+/**
+ * The SDK refuses a request whose 2026-07-28 `_meta` envelope names a revision the hub does not speak with a
+ * bare "Unsupported protocol version: X"; the socket and `snowmux stdio` say which versions the hub speaks and
+ * how to reach them (connection-era.ts), and so does this face, with the SDK's status, code and data.
+ */
+async function explainUnsupportedRevision(response: Response, body: unknown): Promise<Response> {
+  if (response.status !== 400 || Array.isArray(body) || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+  let answer: { jsonrpc?: unknown; id?: unknown; error?: { code?: unknown; message?: unknown; data?: { requested?: unknown } } };
+  try {
+    answer = JSON.parse(await response.clone().text()) as typeof answer;
+  } catch {
+    return response;
+  }
+  const requested = answer.error?.data?.requested;
+  if (answer.error?.code !== -32022 || typeof requested !== 'string') return response;
+  return json(response.status, { ...answer, error: { ...answer.error, message: unsupportedRevision(requested) } });
 }
 
 /**
@@ -1029,7 +1047,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     current.inFlight += 1;
     let refused = true;
     try {
-      const response = await explainRemovedMethod(await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } }), body);
+      const response = await explainUnsupportedRevision(await explainRemovedMethod(await modernHandler.fetch(request, { parsedBody: body, authInfo: { ...authInfo, extra: { entry: current } } }), body), body);
       refused = response.status >= 400;
       // The SDK refused the request before any tool saw it (no _meta envelope, Mcp-Method or Mcp-Name headers
       // that disagree with the body): a tool call in it is recorded as the socket records such a call.

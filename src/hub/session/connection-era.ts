@@ -13,7 +13,7 @@
  * transport refuses a second `initialize` the same way), and the SDK's refusals of the other era's
  * methods keep their code and data but say why and what to do.
  */
-import { classifyInboundRequest, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from '@modelcontextprotocol/server';
 
 const INVALID_REQUEST = -32600;
 const INVALID_PARAMS = -32602;
@@ -36,6 +36,16 @@ const REMOVED_IN_2026: Record<string, (speaks: string) => string> = {
     `Method not found: logging/setLevel is not part of MCP 2026-07-28, which ${speaks} (a request's log level goes in its own _meta, io.modelcontextprotocol/logLevel); this hub sends no log messages to clients in any version, so there is no level to set.`,
 };
 
+/**
+ * The refusal of a request whose 2026-07-28 `_meta` envelope names a revision the hub does not speak: the SDK
+ * says only "Unsupported protocol version: X" (its data lists 2026-07-28 alone), and the client learns neither
+ * that the hub speaks the 2025 versions too, nor how to reach them. Said the same on every face.
+ */
+export function unsupportedRevision(requested: string): string {
+  const shown = JSON.stringify(requested.slice(0, 40));
+  return `Unsupported protocol version ${shown} in the request's _meta envelope (${VERSION_KEY}). This hub speaks MCP 2026-07-28 with the envelope on every request, and the 2025 versions (${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}) through initialize, without the envelope. Send "2026-07-28" in the envelope, or open a session with initialize for a 2025 version; server/discover (with a 2026-07-28 envelope) lists what the hub speaks.`;
+}
+
 /** The explained refusal of a method MCP 2026-07-28 removed, or null for any other method. */
 export function removedIn2026(method: string, speaks: string): string | null {
   return Object.hasOwn(REMOVED_IN_2026, method) ? REMOVED_IN_2026[method]!(speaks) : null;
@@ -55,8 +65,8 @@ export interface EraRefusal {
 }
 
 export class ConnectionEra {
-  /** Requests waiting for an answer that may tell the era: their method, and the revision their envelope claims. */
-  readonly #asked = new Map<Id, { method: string; claims: string | undefined; enveloped: boolean }>();
+  /** Requests waiting for an answer that may tell the era: their method, and the revision their envelope claims (`claims`: a request that may open the connection; `revision`: any). */
+  readonly #asked = new Map<Id, { method: string; claims: string | undefined; enveloped: boolean; revision: string | undefined }>();
   /** The protocol version the first answered `initialize` agreed on: a 2025 connection. */
   #initialized: string | null = null;
   /** The revision of the first answered 2026-07-28 request other than server/discover: a 2026 connection. */
@@ -137,7 +147,7 @@ export class ConnectionEra {
   asked(id: Id, method: string, params: unknown): void {
     const envelope = claimedRevision(params);
     const claims = this.#modern === null && this.#initialized === null && method !== 'server/discover' ? envelope : undefined;
-    if (claims !== undefined || TELLING.has(method)) this.#asked.set(id, { method, claims, enveloped: envelope !== undefined });
+    if (claims !== undefined || TELLING.has(method)) this.#asked.set(id, { method, claims, enveloped: envelope !== undefined, revision: envelope });
   }
 
   /** A request that will get no answer (cancelled by its client). */
@@ -162,11 +172,13 @@ export class ConnectionEra {
     // unknown tool, a bad cursor) pins it as an answered one does; only its own opening refusals (a malformed
     // envelope, an unsupported revision) come before that and pin nothing.
     if (asked.claims !== undefined && this.#modern === null && this.#initialized === null && m.error !== undefined && !isOpeningRefusal(m.error)) this.#modern = asked.claims;
-    const told = m.error ? this.#explain(asked.method, m.error.code, asked.enveloped) : null;
+    const told = m.error ? this.#explain(asked.method, m.error.code, asked.enveloped, asked.revision) : null;
     return told === null ? message : ({ ...m, error: { ...m.error, message: told } } as JSONRPCMessage);
   }
 
-  #explain(method: string, code: number, enveloped: boolean): string | null {
+  #explain(method: string, code: number, enveloped: boolean, revision: string | undefined): string | null {
+    // A request's envelope naming a revision the hub does not speak (whatever the method, initialize included).
+    if (code === UNSUPPORTED_PROTOCOL_VERSION && revision !== undefined && revision !== '2026-07-28') return unsupportedRevision(revision);
     if (code === METHOD_NOT_FOUND && MODERN_ONLY.has(method) && !enveloped && this.#initialized === null) {
       // Sent without the envelope, it was read as 2025 (as every request without one is): "send server/discover
       // first" would tell a client that did just that to do it again.
