@@ -33,6 +33,7 @@ import { Hub } from './hub.js';
 import { watchUnclaimedStart } from './unclaimed-start.js';
 import { replacedServiceOutcome, serviceManagerOf, type ServiceManagerInfo } from './service-manager.js';
 import { createRuntime, type HubRuntime, type ReloadResult } from './runtime.js';
+import { BUILTIN_TOOL_NAMES } from './tools/team-tools.js';
 
 export interface HubProcessOptions {
   home: string;
@@ -785,7 +786,10 @@ function hubMetrics(runtime: HubRuntime, hub: () => Hub | undefined, team: () =>
     breakers: { profile: string; state: string; opensCount: number }[];
     metadataCache: { hits: number; misses: number; joined: number; entries: number };
   };
+  // The hub's own tools and the team's ([tools.*], read when the hub starts): a bounded set of labels.
+  const knownTools: ReadonlySet<string> = new Set([...BUILTIN_TOOL_NAMES, ...runtime.teamTools.map((t) => t.name)]);
   return new HubMetrics({
+    knownTools: () => knownTools,
     sessions: () => hub()?.status().sessions ?? [],
     sessionsCut: () => hub()?.status().totals.sessionsCut,
     queue: () => governance().queue,

@@ -78,3 +78,15 @@ test('a tool name as the client sent it is a metric label only once a looked-up 
   assert.match(text, /snowmux_tool_calls_total\{tool="execute_query",outcome="refused"\} 2/);
   assert.match(text, /snowmux_tool_call_failures_total\{outcome="refused",code="SESSION_BUSY"\} 3/);
 });
+
+test('a tool the hub registers is its own label from the first call, even one refused before any lookup', async () => {
+  const m = new HubMetrics({ ...noSources, knownTools: () => new Set(['execute_query', 'team_report']) });
+  m.record(refused('execute_query', 'SESSION_BUSY', true));
+  m.record(refused('team_report', 'INVALID_REQUEST', true));
+  m.record(refused('made_up', 'SESSION_BUSY', true));
+  const text = await m.text();
+  assert.match(text, /snowmux_tool_calls_total\{tool="execute_query",outcome="refused"\} 1/);
+  assert.match(text, /snowmux_tool_calls_total\{tool="team_report",outcome="refused"\} 1/);
+  assert.match(text, /snowmux_tool_calls_total\{tool="\(unknown\)",outcome="refused"\} 1/);
+  assert.doesNotMatch(text, /made_up/);
+});

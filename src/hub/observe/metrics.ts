@@ -40,6 +40,11 @@ export interface MetricsSources {
   metadataCache(): { hits: number; misses: number; joined: number; entries: number } | undefined;
   /** A team hub replica's link to Redis (undefined on a hub without hub.redis_url). */
   team(): { mode: string; fallbacks: number } | undefined;
+  /**
+   * The names of the tools the hub registers (its own and the team's, as configured now): a bounded set, so
+   * each is its own `tool` label even for a call refused before any session looked it up. Absent: none known.
+   */
+  knownTools?(): ReadonlySet<string>;
 }
 
 export interface QueuePoolSource {
@@ -160,10 +165,12 @@ export class HubMetrics implements CallSink {
   private readonly httpRequests: Counter<'route' | 'status'>;
   private readonly authFailures: Counter<'reason'>;
   private readonly auditWrite: Histogram;
-  /** Tool names of calls the session looked up (its tools, team tools): the only `tool` label values. */
+  /** Tool names of calls the session looked up (its tools, team tools): with knownTools, the only `tool` label values. */
   private readonly verifiedTools = new Set<string>();
+  private readonly knownTools: () => ReadonlySet<string> | undefined;
 
   constructor(sources: MetricsSources) {
+    this.knownTools = () => sources.knownTools?.();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'snowmux_' });
     this.calls = new Counter({ name: 'snowmux_tool_calls_total', help: 'Tool calls by tool and outcome (ok, error, refused, cancelled).', labelNames: ['tool', 'outcome'], registers });
@@ -392,15 +399,17 @@ export class HubMetrics implements CallSink {
   /**
    * Label values must stay a bounded set, and a client can name any tool it likes: a name as sent (a call
    * refused before the session looked it up, for its shape or the session's bounds) is its own label only
-   * when a call the session did look up already had that name, else `(unknown)`. Keyed on the record's
-   * flag, not on its code: a new way of refusing before the lookup cannot open the label to any text.
+   * when it names a tool the hub registers (knownTools) or a call the session did look up already had that
+   * name, else `(unknown)`: a real tool's calls refused before any looked-up one (a session's bounds refusing
+   * a flood of execute_query) were counted under `(unknown)`. Keyed on the record's flag, not on its code: a
+   * new way of refusing before the lookup cannot open the label to any text.
    */
   private toolLabel(call: CallRecord): string {
     if (call.toolUnverified !== true && call.errorCode !== 'UNKNOWN_TOOL') {
       this.verifiedTools.add(call.tool);
       return call.tool;
     }
-    return this.verifiedTools.has(call.tool) ? call.tool : '(unknown)';
+    return this.verifiedTools.has(call.tool) || this.knownTools()?.has(call.tool) === true ? call.tool : '(unknown)';
   }
 
   /** `route` must come from a fixed set (the face's routes, or "other"), never from the request path. */
