@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
+import { AUDIT_MAX_TEXT_CHARS } from '../../src/hub/audit/audit-redact.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { LimitSettings } from '../../src/hub/config/config-schema.js';
 import { HubCore } from '../../src/hub/core/hub-core.js';
@@ -245,6 +246,32 @@ test("a failed call's log line keeps no credential of its SQL that the engine's 
   assert.match(JSON.stringify(failed[1]!.err), /could not parse SECRET '\[REDACTED\]'/);
   // The audit's copy of the SQL hides them too (runtime.scrubCall); the raw record here is the hub's own.
   assert.equal(records.length, 2);
+  governance.close();
+});
+
+test("a failed call's log line keeps no credential that stands past the part of a long statement the audit reads (an IN list of 40,000 characters before it)", async () => {
+  const { call, governance, logLines } = setup({ logLevel: 'info' });
+  const list = Array.from({ length: 8000 }, (_, i) => String(i)).join(',');
+  const statements = [
+    `SELECT * FROM (SELECT 1 AS api_token) WHERE api_token IN (${list}) AND api_token = 'tok_live_late_9f8e'`,
+    `SELECT * FROM t WHERE id IN (${list}); ALTER USER eve SET PASSWORD = $$late-dollar-pw$$`,
+    `SELECT * FROM t WHERE id IN (${list}) AND note = 'it\\'s' AND "SECRET_STRING" /* c */ => 'late-after-backslash'`,
+    `SELECT * FROM t WHERE id IN (${list}); ATTACH 'postgres://bob:late-url-pw@db/x' AS p`,
+  ];
+  for (const sql of statements) {
+    assert.ok(sql.length > 2 * AUDIT_MAX_TEXT_CHARS);
+    await call('reader', 'execute_query', async (c) => {
+      c.noteSql(sql);
+      // What DuckDB answers: the value it could not convert, and the end of the line it failed on.
+      throw new SnowmuxError('SQL_ERROR', `Conversion Error: Could not convert string '${sql.slice(-30)}' to INT32\n\nLINE 1: ...${sql.slice(-90)}\n      ^`);
+    });
+  }
+  await new Promise((r) => setImmediate(r));
+  const failed = logLines.filter((l) => l.msg === 'tool call failed');
+  assert.equal(failed.length, statements.length);
+  const lines = JSON.stringify(logLines);
+  for (const secret of ['tok_live_late_9f8e', 'late-dollar-pw', 'late-after-backslash', 'late-url-pw']) assert.equal(lines.includes(secret), false, secret);
+  assert.match(String(failed[0]!.reason), /LINE 1: \.\.\.[\d,]+\) AND api_token = '\[REDACTED\]'/);
   governance.close();
 });
 

@@ -88,6 +88,10 @@ test("the credentials a failing statement's error may quote are read as far as t
   // A credential literal that outruns the part read is hidden from its start to its quote in the text.
   const long = `ALTER USER eve SET PASSWORD = '${'S'.repeat(3000)}TAIL' COMMENT = 'c'`;
   assert.equal(sqlCredentialHider(long, keep)!(`near '${'S'.repeat(3000)}TAIL' at 1`), `near '[REDACTED]' at 1`);
+  // Past the part read the rest is scanned (not lexed) for the values given to credential names: an
+  // engine's error may quote any of them, at any distance into the statement.
+  assert.equal(hide(`Could not convert string 'late-secret-beyond' to INT32`), `Could not convert string '[REDACTED]' to INT32`);
+  assert.equal(sqlCredentialHider(`SELECT 1 /* ${'x'.repeat(3000)} */`, keep)!('near x'), 'near x');
   // Unbounded, as before, it reads the whole.
   assert.deepEqual(sqlCredentialValues(huge), ['late-secret-beyond', 'early-secret']);
   assert.equal(sqlCredentialHider('SELECT 1', keep), undefined);

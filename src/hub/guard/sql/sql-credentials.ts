@@ -148,15 +148,26 @@ export function sqlCredentialValues(sql: string, keep = Number.POSITIVE_INFINITY
 }
 
 /**
- * What takes the credentials typed into `sql` (sqlCredentialValues, read as far as `keep` says) out of a
- * text that may quote it: each replaced by [REDACTED]; a credential the reading cut is hidden from where it
- * starts to the next quote, since its end was never read. Undefined when the statement has none.
+ * What takes the credentials typed into `sql` out of a text that may quote it (an engine's error, for the
+ * hub.log line of a failed call): each replaced by [REDACTED]. The first `2 × keep` characters are lexed
+ * (sqlCredentialValues); the rest is scanned (tailCredentialValues), since an error quotes where the
+ * statement failed, which may be anywhere in it, and the text is then read for a URL's credentials. A
+ * credential the lexed part cut is hidden from where it starts to the next quote. Undefined when the
+ * statement has none.
  */
 export function sqlCredentialHider(sql: string, keep = Number.POSITIVE_INFINITY): ((text: string) => string) | undefined {
-  const { values, cut } = credentialValuesIn(sql, keep);
-  if (values.length === 0 && cut === undefined) return undefined;
+  const { values: head, cut } = credentialValuesIn(sql, keep);
+  // Past the part read, the statement is scanned, not lexed (see tailCredentialValues): an engine's error
+  // quotes where it failed, which may be anywhere in it (a value it could not convert at character 40,000).
+  const read = keep * 2;
+  const tail = sql.length > read ? tailCredentialValues(sql.slice(Math.max(0, read - TAIL_OVERLAP))) : [];
+  const values = tail.length === 0 ? head : [...new Set([...head, ...tail])].sort((a, b) => b.length - a.length);
+  const unread = sql.length > read;
+  if (values.length === 0 && cut === undefined && !unread) return undefined;
   return (text) => {
-    let out = text;
+    // A URL's user and password, a libpq password= or a secret-named parameter of a literal not read: the
+    // text quoting it is read for them instead (as the literals read are).
+    let out = unread ? hiddenInLiteral(text) : text;
     if (cut !== undefined) {
       for (let at = out.indexOf(cut); at !== -1; at = out.indexOf(cut, at + HIDDEN_VALUE.length)) {
         let end = at + cut.length;
@@ -171,6 +182,46 @@ export function sqlCredentialHider(sql: string, keep = Number.POSITIVE_INFINITY)
 
 /** What stands for a credential of a statement in a text that quotes it (as in the audit's copy of the SQL). */
 const HIDDEN_VALUE = '[REDACTED]';
+
+/** How far before the end of the part lexed the scan of the rest starts: a name cut by that end is still seen. */
+const TAIL_OVERLAP = 256;
+/** A gap between a credential's name and its value: blanks and short comments (bounded: the scan stays linear). */
+const GAP = String.raw`(?:\s|/\*[^*]{0,64}\*/|--[^\n]{0,64}\n)*`;
+/** A word that names a credential (NAME_PART in it), optionally quoted, at the start of a word. */
+const CREDENTIAL_WORD = String.raw`(?<![\w$])"?(?=[\w$]*?${NAME_PART})[A-Za-z_][\w$]*"?`;
+/**
+ * A dollar-quoted value, or a double-quoted one (an identifier given as the value), each to its end or the
+ * text's; its groups follow the quoted literal's one (2: the dollar tag, 3 and 4: the values).
+ */
+const OTHER_VALUE = String.raw`\$([A-Za-z_0-9]*)\$([\s\S]*?)(?:\$\2\$|$)|"((?:[^"]|"")*)(?:"|$)`;
+/**
+ * A credential name given a value, as the two engines read a quoted literal: DuckDB ends it at the first
+ * quote not doubled, Snowflake also skips a backslash-escaped one. Both are scanned, so whichever the
+ * engine is, its literal is among the values.
+ */
+const NAMED_VALUES = [String.raw`'((?:[^']|'')*)(?:'|$)`, String.raw`'((?:[^'\\]|''|\\[\s\S])*)(?:'|$)`].map(
+  (quoted) => new RegExp(String.raw`${CREDENTIAL_WORD}${GAP}(?:=>?${GAP})?(?:${quoted}|${OTHER_VALUE})`, 'gi'),
+);
+
+/**
+ * The values given to credential names in a stretch of a statement past what the lexer reads
+ * (`PASSWORD = '…'`, `SECRET '…'`, `=> $$…$$`). A scan, linear in the text: lexing a 4 MiB statement twice
+ * more held the hub's thread for seconds. Where the scan starts inside a literal or a comment it may take
+ * text that is no credential: these values only ever leave a log line's error text, never the SQL the
+ * audit keeps, so hiding a few characters too many there costs nothing, while a credential missed leaks.
+ */
+function tailCredentialValues(text: string): string[] {
+  const found = new Set<string>();
+  if (!mayHold(text)) return [];
+  // Without a backslash both readings are the same: one scan.
+  for (const named of text.includes('\\') ? NAMED_VALUES : NAMED_VALUES.slice(0, 1)) {
+    for (const m of text.matchAll(named)) {
+      const value = m[1] ?? m[3] ?? m[4] ?? '';
+      for (const v of [value, value.replace(/''/g, "'"), value.replace(/""/g, '"')]) if (v.length >= 4) found.add(v);
+    }
+  }
+  return [...found];
+}
 
 function credentialValuesIn(sql: string, keep: number): { values: string[]; cut: string | undefined } {
   if (!mayHold(sql)) return { values: [], cut: undefined };
