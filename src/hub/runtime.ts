@@ -10,7 +10,7 @@ import { AuditLog, type HolderProcesses } from './audit/audit-log.js';
 import { liveSnowmuxProcess } from '../wire/audit-claim.js';
 import { processStartTicks } from '../wire/process-alive.js';
 import { hubLifecycleEntry, type AuditEntry } from './audit/audit-record.js';
-import { AUDIT_MAX_TEXT_CHARS, boundObject, boundSql, percentDecoded, redactValue, urlCredentials, type TextScrubber } from './audit/audit-redact.js';
+import { AUDIT_MAX_TEXT_CHARS, boundObject, boundSql, redactValue, type TextScrubber } from './audit/audit-redact.js';
 import { KnownSecrets } from './audit/known-secrets.js';
 import { loadConfigFile, type LoadedConfig } from './config/config-file.js';
 import { KNOWN_KEYS } from './config/config-schema.js';
@@ -30,7 +30,8 @@ import { checkHubConfig, rolesNeedingRestart } from './config-check.js';
 import { hubPlace, snowmuxCommand } from '../snowmux-command.js';
 import type { CallRecord, CallSink } from './observe/call-record.js';
 import { DEFAULT_LIMITS, type HubLimits } from './pipeline/hub-limits.js';
-import { WarehouseRegistry, environmentSecrets } from './warehouse/warehouse-registry.js';
+import { WarehouseRegistry } from './warehouse/warehouse-registry.js';
+import { configSecrets, processSecrets } from './settings-secrets.js';
 import { VERSION } from '../version.js';
 import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
 
@@ -444,43 +445,6 @@ const MAX_EARLY_RECORDS = 200;
 
 /** Lifecycle records held while the audit log is not open yet (see appendLifecycle). */
 const MAX_HELD_LIFECYCLE = 2_000;
-
-/** Secrets the config file holds, so the audit log can scrub them if they ever appear in SQL text. */
-function configSecrets(config: LoadedConfig): string[] {
-  const out: string[] = [];
-  for (const p of Object.values(config.config.profiles)) {
-    for (const v of [p.password, p.passcode, p.privateKeyPassphrase, p.token]) if (v) out.push(v);
-  }
-  const hub = config.config.hub;
-  // OTLP headers usually carry the collector's API key; the team's Redis password opens every replica's
-  // shared state (API keys included).
-  out.push(...Object.values(hub.otelHeaders));
-  for (const url of [hub.redisUrl, hub.otelEndpoint]) if (url !== undefined) out.push(...urlCredentials(url));
-  return out;
-}
-
-/**
- * Secrets of the hub process's own environment: its proxies' credentials (HTTPS_PROXY, ALL_PROXY…, used for
- * every login and Cortex call), the OTLP exporter's (its endpoint's userinfo, and the header values the
- * exporter adds from OTEL_EXPORTER_OTLP_HEADERS), and its Snowflake settings' secret values, known even when
- * the profile they belong to fails to resolve.
- */
-function processSecrets(env: NodeJS.ProcessEnv): string[] {
-  const out = environmentSecrets(env);
-  for (const [name, value] of Object.entries(env)) {
-    if (!value) continue;
-    if (/_proxy$/i.test(name) || /^OTEL_EXPORTER_OTLP_(?:TRACES_)?ENDPOINT$/.test(name)) out.push(...urlCredentials(value));
-    if (/^OTEL_EXPORTER_OTLP_(?:TRACES_)?HEADERS$/.test(name)) {
-      // `key=value,key2=value2`, values percent-encoded.
-      for (const header of value.split(',')) {
-        const headerValue = header.slice(header.indexOf('=') + 1).trim();
-        if (header.includes('=') && headerValue !== '') out.push(headerValue, percentDecoded(headerValue));
-      }
-    }
-  }
-  return out;
-}
-
 
 /**
  * Where call spans go: hub.otel_endpoint, else the hub process's OTEL_EXPORTER_OTLP_ENDPOINT (a hub a shim

@@ -20,6 +20,9 @@ import { checkHubConfig } from '../../hub/config-check.js';
 import { loadSnowflakeConnections } from '../../hub/config/connections-toml.js';
 import { redactProfile, resolveProfile } from '../../hub/config/resolve-profile.js';
 import type { SnowflakeProfile } from '../../hub/config/profile-types.js';
+import { SecretScrubber } from '../../hub/audit/audit-redact.js';
+import { configSecrets, connectionsSecrets, processSecrets } from '../../hub/settings-secrets.js';
+import { profileSecrets } from '../../hub/warehouse/warehouse-registry.js';
 import { proxyFor, snowflakeFetch, type SnowflakeFetchOptions } from '../../hub/warehouse/snowflake/proxy-fetch.js';
 import { checkHome, checkSocketPath, resolveHome, socketPathFor, socketOutsideHome, verifyRuntimeBase, verifyRuntimeDir } from '../../wire/home.js';
 import { parseCommandArgs } from '../args.js';
@@ -135,7 +138,39 @@ export function renderChecks(checks: Check[]): string {
   return `${escapeInvisible(lines.join('\n'))}\n`;
 }
 
-export async function runChecks(opts: { home: string; configPath?: string | undefined; env: NodeJS.ProcessEnv; offline: boolean; login?: boolean }): Promise<Check[]> {
+type CheckOptions = { home: string; configPath?: string | undefined; env: NodeJS.ProcessEnv; offline: boolean; login?: boolean };
+
+/**
+ * Every check, as doctor prints it: what others said in them (the Snowflake driver's or a proxy's refusal,
+ * a profile that does not resolve, the running hub, a URL's error) loses the secrets the settings hold —
+ * config.toml's and connections.toml's, the environment's, every profile's — and any URL's credentials,
+ * in the text and in --json alike.
+ */
+export async function runChecks(opts: CheckOptions): Promise<Check[]> {
+  const profiles: SnowflakeProfile[] = [];
+  const checks = await collectChecks(opts, profiles);
+  const scrubber = new SecretScrubber(settingsSecrets(opts, profiles));
+  const shown = (text: string) => hideUrlCredentials(scrubber.scrub(text));
+  return checks.map((c) => ({ ...c, check: shown(c.check), detail: shown(c.detail), ...(c.fix === undefined ? {} : { fix: shown(c.fix) }) }));
+}
+
+/** The secrets doctor's settings hold, whichever of them loads: each source read on its own. */
+function settingsSecrets(opts: CheckOptions, profiles: readonly SnowflakeProfile[]): string[] {
+  const out = [...processSecrets(opts.env), ...profiles.flatMap(profileSecrets)];
+  try {
+    out.push(...configSecrets(loadConfigFile({ home: opts.home, explicitPath: opts.configPath, env: opts.env })));
+  } catch {
+    /* a config file that does not load: its check says why, without a value */
+  }
+  try {
+    out.push(...connectionsSecrets(loadSnowflakeConnections({ env: opts.env }).connections));
+  } catch {
+    /* likewise */
+  }
+  return out;
+}
+
+async function collectChecks(opts: CheckOptions, resolvedProfiles: SnowflakeProfile[]): Promise<Check[]> {
   const checks: Check[] = [checkNode()];
   const { home, env } = opts;
 
@@ -246,6 +281,7 @@ export async function runChecks(opts: { home: string; configPath?: string | unde
   }
 
   const profiles = config ? checkProfiles(config, env, checks) : [];
+  resolvedProfiles.push(...profiles);
   if (!opts.offline) {
     const useEnvProxy = config?.config.hub.useEnvProxy ?? true;
     for (const p of profiles) {
