@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SnowmuxError } from '../../src/errors.js';
 import { AUDIT_MAX_TEXT_CHARS } from '../../src/hub/audit/audit-redact.js';
+import { KnownSecrets } from '../../src/hub/audit/known-secrets.js';
+import type { CallTracer, SpanAttributes } from '../../src/hub/observe/tracing.js';
 import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { LimitSettings } from '../../src/hub/config/config-schema.js';
 import { HubCore } from '../../src/hub/core/hub-core.js';
@@ -134,7 +136,7 @@ function manyRows(options: QueryOptions): QueryResult {
   return { columns: [{ name: 'X', type: 'INTEGER' }], rows, rowCount: rows.length, truncated: truncatedBy !== undefined, truncatedBy, queryId: 'q-many', elapsedMs: 0 };
 }
 
-function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void>; limits?: Partial<LimitSettings>; audit?: Partial<CallSink> } = {}) {
+function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logLevel?: 'silent' | 'info' | 'debug'; hold?: Promise<void>; limits?: Partial<LimitSettings>; audit?: Partial<CallSink>; tracer?: CallTracer; secrets?: KnownSecrets } = {}) {
   const logged = new PassThrough();
   const logLines: Record<string, unknown>[] = [];
   logged.on('data', (chunk: Buffer) => {
@@ -169,7 +171,7 @@ function setup(opts: { badTarget?: boolean; kind?: WarehouseTarget['kind']; logL
     recordStarted: async (r: CallRecord) => void started.push({ record: r, queriesBefore: warehouse.queries.length }),
     ...opts.audit,
   };
-  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink });
+  const pipeline = new CallPipeline({ warehouses, governance, limits: DEFAULT_LIMITS, logger, sink, tracer: opts.tracer, secrets: opts.secrets });
   let n = 0;
   const call = (identity: string, tool: string, body: ToolBody, client?: string) => {
     const session = new Session({ id: `s-${identity}${client === undefined ? '' : `-${client}`}`, identity: { kind: 'local-user', name: identity }, transport: 'stdio' });
@@ -272,6 +274,43 @@ test("a failed call's log line keeps no credential that stands past the part of 
   const lines = JSON.stringify(logLines);
   for (const secret of ['tok_live_late_9f8e', 'late-dollar-pw', 'late-after-backslash', 'late-url-pw']) assert.equal(lines.includes(secret), false, secret);
   assert.match(String(failed[0]!.reason), /LINE 1: \.\.\.[\d,]+\) AND api_token = '\[REDACTED\]'/);
+  governance.close();
+});
+
+test("a call's trace spans carry no secret the hub or the session knows: a client name, an identity or a profile holding one is scrubbed as in the audit record", async () => {
+  const secrets = new KnownSecrets();
+  secrets.hub.add(['hub-redis-pw-7f3e']);
+  const client = 'agent hub-redis-pw-7f3e editor-own-pw-91ab';
+  // The session's id as setup() names it; the session's own secret (its forwarded SNOWFLAKE_PASSWORD, say).
+  secrets.addSession(`s-reader-${client}`, ['editor-own-pw-91ab']);
+  const spans: { name: string; attributes: SpanAttributes[] }[] = [];
+  const tracer: CallTracer = {
+    startCall: (name, _carrier, attributes) => {
+      const root = { name, attributes: [attributes] };
+      spans.push(root);
+      return {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        child: (childName, childAttributes) => {
+          const child = { name: childName, attributes: childAttributes ? [childAttributes] : [] };
+          spans.push(child);
+          return { end: (more) => void (more && child.attributes.push(more)) };
+        },
+        end: (more, failure) => void root.attributes.push(more, { failure }),
+      };
+    },
+    snapshot: () => ({}),
+    shutdown: async () => {},
+  };
+  const { call, governance } = setup({ tracer, secrets });
+  await call('reader', 'execute_query', async (c) => {
+    c.noteSql('SELECT 1');
+    await c.warehouse.query('SELECT 1', { ...c.ctx, maxRows: 1 });
+    return { content: [] };
+  }, client);
+  const exported = JSON.stringify(spans);
+  assert.ok(spans.length >= 2, exported);
+  assert.match(exported, /"snowmux.client":"agent \[REDACTED\] \[REDACTED\]/);
+  for (const secret of ['hub-redis-pw-7f3e', 'editor-own-pw-91ab']) assert.equal(exported.includes(secret), false, `${secret} in ${exported}`);
   governance.close();
 });
 
