@@ -38,6 +38,9 @@ const HIDDEN: [string, string][] = [
   ["ATTACH 'postgres://app:p%40ss@db.internal:5432/sales' AS pg (TYPE postgres)", "ATTACH 'postgres://***@db.internal:5432/sales' AS pg (TYPE postgres)"],
   ["ATTACH 'host=db user=app password=hunter22 dbname=sales' AS pg (TYPE postgres)", "ATTACH 'host=db user=app password=*** dbname=sales' AS pg (TYPE postgres)"],
   ["SELECT * FROM read_csv('https://h.example/x.csv?sig=abc123&sv=1')", "SELECT * FROM read_csv('https://h.example/x.csv?sig=***&sv=1')"],
+  // A map or object literal's credential-named key: DuckDB's HTTP headers, a struct of a login.
+  ["CREATE SECRET (TYPE http, EXTRA_HTTP_HEADERS MAP {'Authorization': 'Bearer bt-live-1'})", `CREATE SECRET (TYPE http, EXTRA_HTTP_HEADERS MAP {'Authorization': ${H}})`],
+  ["SELECT {'user': 'bob', 'password': 'pw-in-struct'} AS login", `SELECT {'user': 'bob', 'password': ${H}} AS login`],
   // A refused statement whose literal is never closed keeps none of it.
   ["ALTER USER eve SET PASSWORD = 'NewUserPass123!", `ALTER USER eve SET PASSWORD = ${H}`],
 ];
@@ -49,6 +52,7 @@ const KEPT = [
   "SELECT S_NAME FROM SUPPLIER WHERE 'x' IN ('Password1','Sup3rS3cretPw!')",
   "SELECT o_orderkey FROM orders WHERE o_orderkey = '5' AND o_comment = 'token'",
   "SELECT 'password' AS label, count(*) FROM users",
+  "SELECT {'name': 'password', 'note': 'token'} AS s, obj:'password' FROM t",
   // Snowflake reads \' as an escaped quote, DuckDB as the literal's end: where the readings disagree, nothing is hidden.
   "ALTER USER eve SET PASSWORD = 'a\\' , o_comment FROM orders --'",
 ];

@@ -67,6 +67,11 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
       const name = tokens[i - 2];
       return name !== undefined && isCredentialName(name);
     }
+    // A map or object literal's key: DuckDB's `MAP {'Authorization': 'Bearer …'}`, `{'password': '…'}` in either engine.
+    if (before.kind === 'punct' && before.text === ':') {
+      const key = tokens[i - 2];
+      return key !== undefined && key.kind === 'string' && isCredentialName({ ...key, kind: 'word', upper: key.text.slice(1, -1).toUpperCase() });
+    }
     // DuckDB's CREATE SECRET (TYPE s3, KEY_ID '…', SECRET '…'): the name, then the value, no `=`.
     return valueKind !== 'quoted_ident' && before.kind === 'word' && isCredentialName(before);
   };
