@@ -41,6 +41,10 @@ const HIDDEN: [string, string][] = [
   // A map or object literal's credential-named key: DuckDB's HTTP headers, a struct of a login.
   ["CREATE SECRET (TYPE http, EXTRA_HTTP_HEADERS MAP {'Authorization': 'Bearer bt-live-1'})", `CREATE SECRET (TYPE http, EXTRA_HTTP_HEADERS MAP {'Authorization': ${H}})`],
   ["SELECT {'user': 'bob', 'password': 'pw-in-struct'} AS login", `SELECT {'user': 'bob', 'password': ${H}} AS login`],
+  // An HTTP credential is one whatever it is given to: a header of any name, a function's positional argument.
+  ["SELECT http_get('https://api.example/x', headers => MAP {'X-Upstream': 'Bearer sk-live-4f9Qz81'})", "SELECT http_get('https://api.example/x', headers => MAP {'X-Upstream': 'Bearer ***'})"],
+  ["SELECT decode_jwt('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl_x')", "SELECT decode_jwt('***')"],
+  ["SELECT call_api('https://h.example', 'Basic dXNlcjpwYXNz')", "SELECT call_api('https://h.example', 'Basic ***')"],
   // A refused statement whose literal is never closed keeps none of it.
   ["ALTER USER eve SET PASSWORD = 'NewUserPass123!", `ALTER USER eve SET PASSWORD = ${H}`],
 ];
@@ -53,6 +57,8 @@ const KEPT = [
   "SELECT o_orderkey FROM orders WHERE o_orderkey = '5' AND o_comment = 'token'",
   "SELECT 'password' AS label, count(*) FROM users",
   "SELECT {'name': 'password', 'note': 'token'} AS s, obj:'password' FROM t",
+  // Prose that starts like an HTTP credential is not one.
+  "SELECT * FROM bonds WHERE kind = 'Bearer Certificates' OR plan = 'Basic information' OR note = 'basic plan'",
   // Snowflake reads \' as an escaped quote, DuckDB as the literal's end: where the readings disagree, nothing is hidden.
   "ALTER USER eve SET PASSWORD = 'a\\' , o_comment FROM orders --'",
 ];
@@ -96,6 +102,9 @@ test("the credentials a failing statement's error may quote are read as far as t
   // engine's error may quote any of them, at any distance into the statement.
   assert.equal(hide(`Could not convert string 'late-secret-beyond' to INT32`), `Could not convert string '[REDACTED]' to INT32`);
   assert.equal(sqlCredentialHider(`SELECT 1 /* ${'x'.repeat(3000)} */`, keep)!('near x'), 'near x');
+  // …a map or object literal's credential-named key too, and an HTTP credential in any literal.
+  const mapped = `SELECT 1 /* ${'x'.repeat(3000)} */, MAP {'Authorization': 'late-map-secret'}, f('Bearer tail-tok-123')`;
+  assert.equal(sqlCredentialHider(mapped, keep)!(`Conversion Error: 'late-map-secret' near 'Bearer tail-tok-123'`), `Conversion Error: '[REDACTED]' near 'Bearer ***'`);
   // Unbounded, as before, it reads the whole.
   assert.deepEqual(sqlCredentialValues(huge), ['late-secret-beyond', 'early-secret']);
   assert.equal(sqlCredentialHider('SELECT 1', keep), undefined);

@@ -31,7 +31,7 @@ const NAME_PART = String.raw`(?:pass|pwd|token|secret|(?:master|access|account|c
  * not: `o_orderkey = 5` is no credential's name). A name given a value (`=`, or a literal right after it), a
  * URL, or a name with a comment somewhere (which may stand between the name and its `=`).
  */
-const MAY_HOLD = [new RegExp(String.raw`${NAME_PART}[\w$]*"?\s*(?:=|'|\$)`, 'i'), /:[/\\]/];
+const MAY_HOLD = [new RegExp(String.raw`${NAME_PART}[\w$]*["']?\s*(?:=|'|\$|:)`, 'i'), /:[/\\]/, /\b(?:bearer|basic)\s|eyJ[\w-]{8,}\./i];
 const NAME_ANYWHERE = new RegExp(NAME_PART, 'i');
 const COMMENT_START = /\/\*|--|\/\//;
 
@@ -49,9 +49,25 @@ function isLiteral(token: Token | undefined): boolean {
   return token !== undefined && (token.kind === 'string' || token.kind === 'dollar_string');
 }
 
-/** A URL's user and password, a secret-named query parameter, a libpq `password=` inside a literal's text. */
+/**
+ * An HTTP credential as it is written whatever it is given to (a header value in a map, a function's
+ * positional argument, a plain literal): `Bearer <token>` or `Basic <base64>`, and a JSON Web Token
+ * (three base64url parts, the first a JSON object's `eyJ`), which is a bearer credential on its own.
+ */
+const HTTP_CREDENTIAL = new RegExp(
+  // The value must look like a token (a digit, a symbol, or a capital inside a word), so prose is kept: 'Bearer Certificates', 'Basic information'.
+  String.raw`\b([Bb]earer|BEARER|[Bb]asic|BASIC)(\s+)(?=[\w.~+/-]*(?:[0-9._~+/-]|[a-z][A-Z]))[\w.~+/-]{8,}=*|\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*`,
+  'g',
+);
+
+/** Whether a literal's text may hold something hiddenInLiteral hides (its cheap gate). */
+const IN_LITERAL = /[@=]|\b(?:bearer|basic)\s|eyJ/i;
+
+/** A URL's user and password, a secret-named query parameter, a libpq `password=`, an HTTP credential inside a literal's text. */
 function hiddenInLiteral(text: string): string {
-  return hideUrlCredentials(text).replace(/(^'|\s)((?:ssl)?(?:password|passwd|pwd|passphrase)\s*=\s*)[^\s']+/gi, '$1$2***');
+  return hideUrlCredentials(text)
+    .replace(/(^'|\s)((?:ssl)?(?:password|passwd|pwd|passphrase)\s*=\s*)[^\s']+/gi, '$1$2***')
+    .replace(HTTP_CREDENTIAL, (_all, scheme: string | undefined, gap: string | undefined) => (scheme === undefined ? '***' : `${scheme}${gap}***`));
 }
 
 /** Replacements one dialect's reading finds, keyed by `start:end`; an open credential literal's key is `start:end:open`. */
@@ -80,7 +96,7 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
     const key = `${token.start}:${token.end}`;
     if ((isLiteral(token) || token.kind === 'quoted_ident') && givenToCredential(i, token.kind)) {
       out.set(key, token.kind === 'quoted_ident' ? '"[REDACTED]"' : HIDDEN_LITERAL);
-    } else if (isLiteral(token) && (token.text.includes('@') || token.text.includes('='))) {
+    } else if (isLiteral(token) && IN_LITERAL.test(token.text)) {
       const hidden = hiddenInLiteral(token.text);
       if (hidden !== token.text) out.set(key, hidden);
     }
@@ -192,8 +208,11 @@ const HIDDEN_VALUE = '[REDACTED]';
 const TAIL_OVERLAP = 256;
 /** A gap between a credential's name and its value: blanks and short comments (bounded: the scan stays linear). */
 const GAP = String.raw`(?:\s|/\*[^*]{0,64}\*/|--[^\n]{0,64}\n)*`;
-/** A word that names a credential (NAME_PART in it), optionally quoted, at the start of a word. */
-const CREDENTIAL_WORD = String.raw`(?<![\w$])"?(?=[\w$]*?${NAME_PART})[A-Za-z_][\w$]*"?`;
+/**
+ * A word that names a credential (NAME_PART in it), optionally quoted (as an identifier, or as a map or
+ * object literal's key: `{'Authorization': '…'}`), at the start of a word.
+ */
+const CREDENTIAL_WORD = String.raw`(?<![\w$])["']?(?=[\w$]*?${NAME_PART})[A-Za-z_][\w$]*["']?`;
 /**
  * A dollar-quoted value, or a double-quoted one (an identifier given as the value), each to its end or the
  * text's; its groups follow the quoted literal's one (2: the dollar tag, 3 and 4: the values).
@@ -205,7 +224,7 @@ const OTHER_VALUE = String.raw`\$([A-Za-z_0-9]*)\$([\s\S]*?)(?:\$\2\$|$)|"((?:[^
  * engine is, its literal is among the values.
  */
 const NAMED_VALUES = [String.raw`'((?:[^']|'')*)(?:'|$)`, String.raw`'((?:[^'\\]|''|\\[\s\S])*)(?:'|$)`].map(
-  (quoted) => new RegExp(String.raw`${CREDENTIAL_WORD}${GAP}(?:=>?${GAP})?(?:${quoted}|${OTHER_VALUE})`, 'gi'),
+  (quoted) => new RegExp(String.raw`${CREDENTIAL_WORD}${GAP}(?:(?:=>?|:)${GAP})?(?:${quoted}|${OTHER_VALUE})`, 'gi'),
 );
 
 /**
