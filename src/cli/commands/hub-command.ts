@@ -15,12 +15,13 @@ import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecre
 import { VERSION } from '../../version.js';
 import { resolveUserPath } from '../../user-path.js';
 
-const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace [--force]] [profile flags]
+const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace [--force] [--allow-downgrade]] [--http ADDR] [--http-engine E] [profile flags]
 
 Runs the hub in the foreground. Logs go to <home>/hub.log.
   --config PATH  config file (default <home>/config.toml, or $SNOWMUX_CONFIG)
-  --replace      take over from a running hub: the socket moves to this hub at once, the old one finishes
-                 its running calls and exits; editors stay connected (a frozen hub is replaced too)
+  --replace      take over from a running hub: the old one serves until this one is ready (and serves on
+                 if this one fails to start), then finishes its running calls and exits; editors stay
+                 connected (a frozen hub is replaced too)
   --allow-downgrade
                  with --replace: take over even from a hub of a newer snowmux (a rollback); without
                  it, --replace refuses to downgrade the running hub
