@@ -221,6 +221,7 @@ test('every SNOWMUX_* variable the hub reads is one a shim-started hub inherits'
   for (const root of roots) walk(root);
   read.delete('SNOWMUX_PROFILE'); // the editor's choice: it travels in that editor's hello only
   read.delete('SNOWMUX_STARTED_BY'); // set by the shim itself when it starts the hub
+  read.delete('SNOWMUX_TEST_START_FAULT'); // a test's fault injected into a hub it starts itself: never passed on by a shim
   assert.ok(read.has('SNOWMUX_LOG_LEVEL') && read.has('SNOWMUX_CONFIG') && read.has('SNOWMUX_HOME'), [...read].join(', '));
   assert.deepEqual([...read].filter((name) => !HUB_START_NAMES.includes(name)), []);
 });
