@@ -2,6 +2,7 @@
  * The HTTP face in process (no network) on a real hub core with no keys, over a warehouse whose queries
  * the test holds: `fetch` is what a client's fetch would be (it names the loopback host).
  */
+import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { HubCore } from '../../src/hub/core/hub-core.js';
@@ -99,4 +100,26 @@ export function sessionlessHub(extra: Record<string, unknown> = {}): ServedHub {
     acceptRemoteLink: () => {},
     ...extra,
   } as unknown as ServedHub;
+}
+
+/** What a 2025 client sends on every /mcp POST to the in-process face. */
+export const MCP_POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+export const MCP_URL = 'http://127.0.0.1/mcp';
+
+/** A 2025 session on `version`, initialized and acknowledged: the headers its next POSTs carry. */
+export async function legacySession(fetch: typeof globalThis.fetch, version: string): Promise<Record<string, string>> {
+  const res = await fetch(MCP_URL, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'c', version: '1' } } }) });
+  assert.equal(res.status, 200);
+  await res.text();
+  const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': res.headers.get('mcp-session-id')!, 'mcp-protocol-version': version };
+  const ack = await fetch(MCP_URL, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  assert.equal(ack.status, 202);
+  return headers;
+}
+
+/** The JSON-RPC messages of an answer (JSON, or SSE data lines). */
+export async function rpcMessages(res: Response): Promise<{ id?: unknown; result?: unknown; error?: { code: number; message: string } }[]> {
+  const text = await res.text();
+  if ((res.headers.get('content-type') ?? '').startsWith('application/json')) return [JSON.parse(text)].flat();
+  return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
 }

@@ -17,6 +17,7 @@ import { defer, freePort, tempHome } from '../helpers/harness.js';
 import { NO_REDIS } from '../helpers/debian-tools.js';
 import { redisProxy } from '../helpers/redis-proxy.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { watchKeyStore } from '../helpers/key-store-watch.js';
 
 test('a replica whose key connections to Redis die silently reconnects: a key revoked meanwhile is refused, one created meanwhile accepted', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   const port = await freePort();
@@ -29,21 +30,7 @@ test('a replica whose key connections to Redis die silently reconnects: a key re
   });
   const store = new RedisKeyStore(`redis://127.0.0.1:${proxy.port}`, 'silent', new ApiKeyStore(join(tempHome(t), 'keys.json')), createLogger({ destination: logged, level: 'info' }));
   defer(t, () => store.close());
-  /** Resolves once `ok` holds after a re-read of the keys; fails past `withinMs`. */
-  const after = (ok: () => boolean, withinMs: number, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (ok()) return resolve();
-      const timer = setTimeout(() => reject(new Error(`${what}: not within ${withinMs} ms`)), withinMs);
-      store.onChange(() => {
-        if (!ok()) return;
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  const verdict = (key: string) => {
-    const check = store.check(key);
-    return check.ok ? 'ok' : check.reason;
-  };
+  const { after, verdict } = watchKeyStore(store);
   await store.loaded();
   const direct = `redis://127.0.0.1:${port}`;
   const made = await withTeamKeys(direct, 'silent', (ops) => ops.create('alice', null));

@@ -14,6 +14,7 @@ import { RedisKeyStore, withTeamKeys } from '../../src/hub/team/redis-keys.js';
 import { defer, freePort, tempHome } from '../helpers/harness.js';
 import { NO_REDIS } from '../helpers/debian-tools.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { watchKeyStore } from '../helpers/key-store-watch.js';
 
 test("a key rotated out stops at the end of its overlap even when Redis comes back with an older copy of it that never expires", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   // Only a revocation was written back over an older copy: the old key's expiry, set by the rotation, was
@@ -30,30 +31,16 @@ test("a key rotated out stops at the end of its overlap even when Redis comes ba
   defer(t, () => store.close());
   const direct = new Redis(url);
   defer(t, () => direct.disconnect());
-  /** Resolves once `ok` holds after a re-read of the keys; fails past 10 s. */
-  const after = (ok: () => boolean, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (ok()) return resolve();
-      const timer = setTimeout(() => reject(new Error(`${what}: not within 10 s`)), 10_000);
-      store.onChange(() => {
-        if (!ok()) return;
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  const verdict = (key: string) => {
-    const check = store.check(key);
-    return check.ok ? 'ok' : check.reason;
-  };
+  const { after, verdict } = watchKeyStore(store);
   await store.loaded();
   const made = await withTeamKeys(url, 'stale', (ops) => ops.create('alice', null));
-  await after(() => verdict(made.key) === 'ok', 'the key reached the store');
+  await after(() => verdict(made.key) === 'ok', 10_000, 'the key reached the store');
   const older = await direct.hget('stale:keys', made.record.id);
   assert.ok(older);
 
   const overlapEnds = new Date(Date.now() + 3_600_000);
   const rotated = await withTeamKeys(url, 'stale', (ops) => ops.rotate(made.record.id, overlapEnds, undefined));
-  await after(() => verdict(rotated.key) === 'ok', 'the rotation reached the store');
+  await after(() => verdict(rotated.key) === 'ok', 10_000, 'the rotation reached the store');
   // Redis comes back with the copy from before the rotation (a message, or the 30 s re-read, makes the store read it).
   await direct.hset('stale:keys', made.record.id, older);
   const reread = new Promise<void>((resolve) => store.onChange(resolve));

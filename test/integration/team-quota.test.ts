@@ -57,6 +57,19 @@ function replica(t: Cleanup, port: number, replicaId: string, onMode?: (mode: 'c
   return { team, logger, mode, logs };
 }
 
+/** One Governance per replica id, each on its own team client over the Redis at `port`, connected. */
+function teamGovernances(t: Cleanup, port: number, policy: Policy, ids: string[]) {
+  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
+  return Promise.all(ids.map(async (id) => {
+    const r = replica(t, port, id);
+    await r.mode('connected');
+    const g = new Governance({ policy, logger: silent });
+    g.useTeam(r.team);
+    defer(t, () => g.close());
+    return { g, r };
+  }));
+}
+
 test('a replica rejoining an emptied Redis writes its quota share back without undoing the counts calls took meanwhile', { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
   // The rejoin took a snapshot of the share, wrote every result owner, then wrote the snapshot as absolute
   // values: a call counted in between (the replica was already connected) was overwritten and lost.
@@ -130,15 +143,7 @@ test("status on a team hub shows the team's quota count (what refuses calls), an
   const port = await freePort();
   await startRedis(t, port, dir);
   const policy = Policy.fromConfig(parseConfigText(`[roles.quotaonly]\nidentities = ["gina"]\n[roles.quotaonly.quota]\nwindow = "1h"\nqueries = 25\n`, 'test.toml'), 'test.toml');
-  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const governance = await Promise.all(['r1', 'r2'].map(async (id) => {
-    const r = replica(t, port, id);
-    await r.mode('connected');
-    const g = new Governance({ policy, logger: silent });
-    g.useTeam(r.team);
-    defer(t, () => g.close());
-    return g;
-  }));
+  const governance = (await teamGovernances(t, port, policy, ['r1', 'r2'])).map(({ g }) => g);
   const role = policy.role('quotaonly')!;
   const run = async (g: Governance) => {
     const meter = newCallMeter();
@@ -162,15 +167,7 @@ test("a replica that loses Redis counts on from the team's usage of an identity 
   const port = await freePort();
   const server = await startRedis(t, port, dir);
   const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["ines"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 4\n`, 'test.toml'), 'test.toml');
-  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const [a, b] = await Promise.all(['ra', 'rb'].map(async (id) => {
-    const r = replica(t, port, id);
-    await r.mode('connected');
-    const g = new Governance({ policy, logger: silent });
-    g.useTeam(r.team);
-    defer(t, () => g.close());
-    return { g, r };
-  }));
+  const [a, b] = await teamGovernances(t, port, policy, ['ra', 'rb']);
   const role = policy.role('capped')!;
   const charge = async (g: Governance) => {
     const meter = newCallMeter();
@@ -205,15 +202,7 @@ test("a replica whose clock is ahead counts in the team's window, not the next o
   const left = HOUR - (Date.now() % HOUR);
   if (left < 60_000) await new Promise((r) => setTimeout(r, left + 100));
   const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["hana"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 2\n`, 'test.toml'), 'test.toml');
-  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const [a, b] = await Promise.all(['ra', 'rb'].map(async (id) => {
-    const r = replica(t, port, id);
-    await r.mode('connected');
-    const g = new Governance({ policy, logger: silent });
-    g.useTeam(r.team);
-    defer(t, () => g.close());
-    return g;
-  }));
+  const [a, b] = (await teamGovernances(t, port, policy, ['ra', 'rb'])).map(({ g }) => g);
   const role = policy.role('capped')!;
   const charge = async (g: Governance) => {
     const meter = newCallMeter();
