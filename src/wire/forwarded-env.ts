@@ -33,7 +33,7 @@ export function forwardedEnvironment(env: NodeJS.ProcessEnv): Record<string, str
 }
 
 /**
- * What a shim-started hub inherits, by name: what any process of the user needs, and the SNOWMUX_* knobs the
+ * What a shim-started hub inherits, by name: what any process of the user needs (its desktop session too), and the SNOWMUX_* knobs the
  * hub itself reads (config-env.test.ts checks that every one the hub reads is here). Not the editor's
  * profile choice (SNOWMUX_PROFILE), nor the credentials other snowmux commands take from the environment
  * (SNOWMUX_KEY, a remote hub's API key; SNOWMUX_REDIS_URL, which may carry a password).
@@ -43,6 +43,9 @@ export const HUB_START_NAMES: readonly string[] = [
   'TMPDIR', 'TEMP', 'TMP', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME',
   'SYSTEMROOT', 'USERPROFILE', 'APPDATA', 'LOCALAPPDATA',
   'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
+  // The desktop session a browser sign-in (EXTERNALBROWSER) opens its page in: without them a hub an editor
+  // started on a Linux desktop took itself for a server and refused the sign-in.
+  'DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'DBUS_SESSION_BUS_ADDRESS', 'BROWSER', 'WSL_DISTRO_NAME', 'WSL_INTEROP',
   'SNOWMUX_HOME', 'SNOWMUX_CONFIG', 'SNOWMUX_LOG_LEVEL', 'SNOWMUX_LOG_MAX_BYTES', 'SNOWMUX_LINK_IDLE_MS',
   'SNOWMUX_STALLED_OUTPUT_MS', 'SNOWMUX_TEAM_LEASE_MS', 'SNOWMUX_RUNTIME_BASE',
 ];

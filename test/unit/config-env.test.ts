@@ -7,6 +7,7 @@ import { isSnowmuxError } from '../../src/errors.js';
 import { connectionEnvLayer, envLayer, profileNameFromEnv } from '../../src/hub/config/env-profile.js';
 import { forwardedEnvironment as shimEnvironmentForHub, HUB_START_NAMES, hubStartEnvironment } from '../../src/wire/forwarded-env.js';
 import { withAbsolutePaths } from '../../src/wire/env-paths.js';
+import { noBrowserReason } from '../../src/hub/warehouse/snowflake/connection-options.js';
 
 test('the usual connector variables become settings with per-variable sources', () => {
   const { layer, warnings } = envLayer({
@@ -202,6 +203,15 @@ test('a shim-started hub inherits only what any process needs: no Snowflake sett
     SNOWMUX_REDIS_URL: 'redis://:secret@redis:6379',
   });
   assert.deepEqual(started, { PATH: '/usr/bin', HOME: '/home/u', TMPDIR: '/tmp/u', HTTPS_PROXY: 'http://proxy:3128', SNOWMUX_LOG_LEVEL: 'debug' });
+});
+
+test("a shim-started hub on a Linux desktop inherits the desktop session, so a browser sign-in can open its page", () => {
+  const desktop = { DISPLAY: ':0', WAYLAND_DISPLAY: 'wayland-0', XAUTHORITY: '/run/user/1000/.mutter-Xwaylandauth', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus', BROWSER: 'firefox' };
+  const started = hubStartEnvironment({ PATH: '/usr/bin', ...desktop });
+  assert.deepEqual(started, { PATH: '/usr/bin', ...desktop });
+  // What the hub then judges: a desktop, not a server.
+  assert.equal(noBrowserReason('linux', started), null);
+  assert.match(noBrowserReason('linux', hubStartEnvironment({ PATH: '/usr/bin' }))!, /without a desktop session/);
 });
 
 test('every SNOWMUX_* variable the hub reads is one a shim-started hub inherits', () => {
