@@ -14,7 +14,7 @@ import { newCallMeter } from '../../src/hub/governance/call-meter.js';
 import { Governance } from '../../src/hub/governance/governance.js';
 import { windowStartOf, type QuotaRule } from '../../src/hub/guard/quota.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
-import { Policy } from '../../src/hub/policy/policy.js';
+import { Policy, type EffectiveRole } from '../../src/hub/policy/policy.js';
 import { connectRedisTeam, type TeamState } from '../../src/hub/team/redis-team.js';
 import { defer, freePort, tempHome, type Cleanup } from '../helpers/harness.js';
 import { NO_REDIS } from '../helpers/debian-tools.js';
@@ -55,6 +55,14 @@ function replica(t: Cleanup, port: number, replicaId: string, onMode?: (mode: 'c
     team.mode === wanted ? Promise.resolve() : new Promise<void>((resolve) => modeWaiters.push({ mode: wanted, resolve }));
   const logs = (match: RegExp) => (messages.some((m) => match.test(m)) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve })));
   return { team, logger, mode, logs };
+}
+
+/** One query charged to `identity` on `g` as a call that ran would be: its refusal, or undefined once settled. */
+async function chargeOne(g: Governance, identity: string, role: EffectiveRole) {
+  const meter = newCallMeter();
+  const refusal = await g.chargeQuota(identity, role, meter);
+  if (!refusal) await g.settle(identity, role, meter, true);
+  return refusal;
 }
 
 /** One Governance per replica id, each on its own team client over the Redis at `port`, connected. */
@@ -169,12 +177,7 @@ test("a replica that loses Redis counts on from the team's usage of an identity 
   const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["ines"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 4\n`, 'test.toml'), 'test.toml');
   const [a, b] = await teamGovernances(t, port, policy, ['ra', 'rb']);
   const role = policy.role('capped')!;
-  const charge = async (g: Governance) => {
-    const meter = newCallMeter();
-    const refusal = await g.chargeQuota('ines', role, meter);
-    if (!refusal) await g.settle('ines', role, meter, true);
-    return refusal;
-  };
+  const charge = (g: Governance) => chargeOne(g, 'ines', role);
   for (let i = 0; i < 3; i++) assert.equal(await charge(a!.g), undefined);
   // Replica b's periodic read of the team's usage (every 5 s), before Redis goes away.
   await b!.g.refreshTeamQuotas();
@@ -204,12 +207,7 @@ test("a replica whose clock is ahead counts in the team's window, not the next o
   const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["hana"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 2\n`, 'test.toml'), 'test.toml');
   const [a, b] = (await teamGovernances(t, port, policy, ['ra', 'rb'])).map(({ g }) => g);
   const role = policy.role('capped')!;
-  const charge = async (g: Governance) => {
-    const meter = newCallMeter();
-    const refusal = await g.chargeQuota('hana', role, meter);
-    if (!refusal) await g.settle('hana', role, meter, true);
-    return refusal;
-  };
+  const charge = (g: Governance) => chargeOne(g, 'hana', role);
   assert.equal(await charge(a!), undefined);
   const resetAt = new Date(windowStartOf(Date.now(), HOUR) + HOUR).toISOString().replace('.000Z', 'Z');
   // Replica b's clock is five minutes past the next hour (a skew of up to an hour).
