@@ -2,8 +2,9 @@
  * Whether a service manager runs this hub (the unit, plist or pm2 app `snowmux service install` writes, or
  * one of the user's own), told from what each manager sets in the environment of the process it starts.
  * A hub replaced from a terminal (`hub --replace`) exits 0, which systemd's `Restart=on-failure` and
- * launchd's `SuccessfulExit false` take as the service stopping, while pm2 restarts it at once and its hub
- * takes the socket back: the hub says what runs it (status), and `--replace` sends the user to that manager.
+ * launchd's `SuccessfulExit false` take as the service stopping, and so does pm2 when the app's
+ * `stop_exit_codes` holds 0 (what `snowmux service install pm2` writes); without it pm2 restarts the hub at once
+ * and it takes the socket back: the hub says what runs it (status), and `--replace` sends the user to that manager.
  */
 import { readFileSync } from 'node:fs';
 
@@ -13,6 +14,11 @@ export interface ServiceManagerInfo {
   unit: string;
   /** The command that restarts it through its manager. */
   restart: string;
+  /**
+   * pm2 only: whether pm2 starts the hub again after it exits 0 (a stop, a replace). pm2 hands its app
+   * settings to the process as environment variables: `autorestart`, and `stop_exit_codes` ("0", "0,2").
+   */
+  restartsAfterCleanExit?: boolean;
 }
 
 export interface ProcessFacts {
@@ -72,7 +78,9 @@ export function serviceManagerOf(facts: ProcessFacts = ownProcess()): ServiceMan
   }
   if (env.pm_id !== undefined && env.pm_id !== '') {
     const name = env.name || 'snowmux-hub';
-    return { manager: 'pm2', unit: name, restart: `pm2 restart ${name}` };
+    const stopCodes = (env.stop_exit_codes ?? '').match(/-?\d+/g) ?? [];
+    const restartsAfterCleanExit = env.autorestart !== 'false' && !stopCodes.some((code) => Number(code) === 0);
+    return { manager: 'pm2', unit: name, restart: `pm2 restart ${name}`, restartsAfterCleanExit };
   }
   return null;
 }
@@ -81,7 +89,9 @@ export function serviceManagerOf(facts: ProcessFacts = ownProcess()): ServiceMan
 export function replacedServiceOutcome(info: ServiceManagerInfo): string {
   switch (info.manager) {
     case 'pm2':
-      return 'it exits, pm2 starts its hub again at once, and that hub takes the socket back from this one: two hubs taking it from each other';
+      return info.restartsAfterCleanExit === false
+        ? 'it exits 0, which pm2 takes as the app stopping (its stop_exit_codes holds 0: pm2 shows it stopped and does not restart it), while this hub runs outside pm2 (its environment, restart policy and logs) and ends with this terminal'
+        : 'it exits, pm2 starts its hub again at once, and that hub takes the socket back from this one: two hubs taking it from each other (`stop_exit_codes: [0]` in its ecosystem file, as `snowmux service install pm2` writes, makes pm2 leave a clean exit stopped)';
     case 'systemd':
       return 'it exits 0, which systemd takes as the service stopping (it shows it inactive and does not restart it), while this hub runs outside the unit (its environment, restart policy and logs) and ends with this terminal';
     case 'launchd':

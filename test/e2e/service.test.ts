@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { cliEnv, runCli, defer, killAtEnd, startHub, tempHome } from '../helpers/harness.js';
 import { cliPath } from '../helpers/paths.js';
 
@@ -128,6 +129,11 @@ test('pm2: never written into a directory others may write, nor through a name p
   assert.equal(readFileSync(precious, 'utf8'), 'mine\n', 'the planted link was replaced, not written through');
   assert.ok(lstatSync(join(own, 'snowmux.ecosystem.config.cjs')).isFile());
   assert.deepEqual(readdirSync(own), ['snowmux.ecosystem.config.cjs'], 'no temp file left');
+  // As pm2 reads it: restarted after a crash, left stopped after the clean exit of a stop or a replace
+  // (pm2 7 checked by hand: an app exiting 0 stays stopped with this, one exiting 1 is restarted).
+  const [app] = (createRequire(import.meta.url)(join(own, 'snowmux.ecosystem.config.cjs')) as { apps: Array<{ autorestart: boolean; stop_exit_codes: number[] }> }).apps;
+  assert.equal(app!.autorestart, true);
+  assert.deepEqual(app!.stop_exit_codes, [0]);
 });
 
 test('systemd: the unit directory is made 0700 whatever the umask; one other users may write is refused with a fix a systemd user can apply', async (t) => {

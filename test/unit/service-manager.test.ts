@@ -1,7 +1,7 @@
 /** Which service manager started the hub, from what each sets in the environment of the process it starts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serviceManagerOf, type ProcessFacts } from '../../src/hub/service-manager.js';
+import { replacedServiceOutcome, serviceManagerOf, type ProcessFacts } from '../../src/hub/service-manager.js';
 
 const facts = (env: NodeJS.ProcessEnv, more: Partial<ProcessFacts> = {}): ProcessFacts => ({ env, pid: 4000, ppid: 3000, uid: 501, cgroup: () => undefined, ...more });
 const USER_CGROUP = () => '0::/user.slice/user-1000.slice/user@1000.service/app.slice/snowmux-hub.service\n';
@@ -27,7 +27,19 @@ test('launchd: its job label as XPC_SERVICE_NAME and launchd as parent; a termin
   assert.equal(serviceManagerOf(facts({ XPC_SERVICE_NAME: 'dev.snowmux.hub' })), null);
 });
 
-test('pm2: pm_id and the app name', () => {
-  assert.deepEqual(serviceManagerOf(facts({ pm_id: '0', name: 'snowmux-hub' })), { manager: 'pm2', unit: 'snowmux-hub', restart: 'pm2 restart snowmux-hub' });
+test('pm2: pm_id and the app name; whether it restarts a clean exit, from the autorestart and stop_exit_codes it hands the process', () => {
+  assert.deepEqual(serviceManagerOf(facts({ pm_id: '0', name: 'snowmux-hub' })), { manager: 'pm2', unit: 'snowmux-hub', restart: 'pm2 restart snowmux-hub', restartsAfterCleanExit: true });
   assert.equal(serviceManagerOf(facts({})), null);
+  const restarts = (env: NodeJS.ProcessEnv) => serviceManagerOf(facts({ pm_id: '0', name: 'snowmux-hub', ...env }))?.restartsAfterCleanExit;
+  assert.equal(restarts({ autorestart: 'true', stop_exit_codes: '0' }), false);
+  assert.equal(restarts({ autorestart: 'true', stop_exit_codes: '2,0' }), false);
+  assert.equal(restarts({ autorestart: 'true', stop_exit_codes: '10' }), true);
+  assert.equal(restarts({ autorestart: 'false' }), false);
+});
+
+test('a replace over a pm2 hub says what pm2 will do: restart it (and how to stop that), or leave it stopped', () => {
+  const info = (restartsAfterCleanExit: boolean) => ({ manager: 'pm2' as const, unit: 'snowmux-hub', restart: 'pm2 restart snowmux-hub', restartsAfterCleanExit });
+  assert.match(replacedServiceOutcome(info(true)), /pm2 starts its hub again at once.*stop_exit_codes: \[0\]/);
+  assert.match(replacedServiceOutcome(info(false)), /pm2 takes as the app stopping.*does not restart it/);
+  assert.doesNotMatch(replacedServiceOutcome(info(false)), /starts its hub again/);
 });

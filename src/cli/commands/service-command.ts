@@ -155,6 +155,9 @@ module.exports = {
       args: ${JSON.stringify(hubArgs.slice(1))},
       interpreter: ${JSON.stringify(command)},
       autorestart: true,
+      // A hub exits 0 only when it was asked to (\`snowmux stop\`, a replace): pm2 restarts it after a crash
+      // and leaves it stopped then, as systemd's Restart=on-failure does.
+      stop_exit_codes: [0],
       kill_timeout: ${stopSec * 1000},
     },
   ],
