@@ -5,6 +5,7 @@ import { parseConfigText } from '../../src/hub/config/config-file.js';
 import type { SqlDialectChoice } from '../../src/hub/guard/sql/classifier.js';
 import { MAX_JUDGED_TOKENS, enforceObjectsOfReading, enforceSqlObjects } from '../../src/hub/policy/enforce.js';
 import { readSql } from '../../src/hub/guard/sql/classifier.js';
+import { checkSql } from '../../src/hub/guard/sql/policy.js';
 import { Policy, type EffectiveRole, type ObjectRef } from '../../src/hub/policy/policy.js';
 import { analyzeSqlObjects, referencedObjects } from '../../src/hub/policy/sql-objects.js';
 import { SQL_CORPUS } from '../fixtures/sql-corpus.js';
@@ -458,6 +459,26 @@ test('allow patterns honour case: a quoted lower-case name is another object', (
   enforceSqlObjects(exact, 'SELECT * FROM orders', CTX);
   enforceSqlObjects(exact, 'SELECT * FROM "ORDERS"', CTX);
   assert.match(refusal(exact, 'SELECT * FROM "orders"'), /may not read SNOWMUX_SAMPLE\.TPCH\."orders" \(rule: allow \["SNOWMUX_SAMPLE\.TPCH\.ORDERS"\]/);
+});
+
+test('a session setting that changes what names mean (QUOTED_IDENTIFIERS_IGNORE_CASE, SEARCH_PATH) cannot be changed ahead of a query: its names would reach objects other than the ones judged', () => {
+  // With QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE, Snowflake reads "orders" as ORDERS, which this role may not read;
+  // a `->>` chain runs its last part after the ALTER SESSION, and the read-only check lets a writer send it.
+  const writer = roleFrom('write = true\nallow = [\'SNOWMUX_SAMPLE.TPCH."orders"\']\n');
+  const flip = 'ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE ->> SELECT * FROM "orders"';
+  assert.equal(checkSql(flip, { ...writer.sqlPolicy(), dialect: 'snowflake' }).allowed, true);
+  enforceSqlObjects(writer, 'SELECT * FROM "orders"', CTX, { dialect: 'snowflake' });
+  assert.match(refusal(writer, flip, 'snowflake'), /cannot tell which objects this statement uses \(ALTER SESSION changes QUOTED_IDENTIFIERS_IGNORE_CASE, which changes the objects the names resolve to/);
+  for (const sql of [
+    'alter session unset quoted_identifiers_ignore_case ->> SELECT * FROM "orders"',
+    "ALTER SESSION SET TIMEZONE = 'UTC' QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE ->> SELECT * FROM \"orders\"",
+    "ALTER SESSION SET SEARCH_PATH = '$current, SNOWMUX_SAMPLE.HR' ->> SELECT * FROM \"orders\"",
+    'ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE; SELECT * FROM "orders"',
+  ]) {
+    assert.match(refusal(writer, sql, 'snowflake'), /ALTER SESSION changes (QUOTED_IDENTIFIERS_IGNORE_CASE|SEARCH_PATH)/, sql);
+  }
+  // Other session settings leave names alone.
+  enforceSqlObjects(writer, "ALTER SESSION SET TIMEZONE = 'UTC' ->> SELECT * FROM \"orders\"", CTX, { dialect: 'snowflake' });
 });
 
 test('SHOW and DESCRIBE output is unfiltered, so the whole scope must be visible', () => {

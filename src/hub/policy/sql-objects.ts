@@ -234,6 +234,8 @@ const DUCKDB_CATALOG_MACROS: ReadonlyMap<string, string> = new Map([
 ]);
 /** Words before `name(` that make it a name being declared with its columns or parameters, not a function call (CALL runs a procedure: opaque). */
 const DECLARING_WORDS = new Set(['FUNCTION', 'PROCEDURE', 'TABLE', 'VIEW', 'INTO', 'AS', 'KEY', 'REFERENCES', 'MACRO', 'TYPE', 'INDEX', 'ON', 'CALL']);
+/** Session parameters that change which object a name resolves to (see #nameResolutionSettings). */
+const NAME_RESOLUTION_SETTINGS: ReadonlySet<string> = new Set(['QUOTED_IDENTIFIERS_IGNORE_CASE', 'SEARCH_PATH']);
 /** SYSTEM$ functions that take no object names. */
 const HARMLESS_SYSTEM_FUNCTIONS = new Set(['SYSTEM$TYPEOF', 'SYSTEM$WAIT']);
 
@@ -453,6 +455,7 @@ class StatementScanner {
     else if (CODE_TYPES.has(type)) this.#out.opaque(`${type} runs code whose reads and writes cannot be checked`);
     else if (ENGINE_TYPES.has(type)) this.#out.opaque(`${type} is an engine statement outside the object policy`);
     this.#findCtes();
+    this.#nameResolutionSettings();
     switch (type) {
       case 'SHOW':
         this.#show();
@@ -481,6 +484,26 @@ class StatementScanner {
     }
     this.#scan();
     if (this.#dialect === 'snowflake') this.#stages();
+  }
+
+  /**
+   * `ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE` makes `"abc"` name ABC, and `SEARCH_PATH` moves
+   * where an unqualified name falls back to: every name here is judged under the defaults (quoted names
+   * literal, `$current, $public`), so a statement that changes either (the last part of a `->>` chain runs
+   * after it; a later statement of the call too) would read objects other than the ones judged.
+   */
+  #nameResolutionSettings(): void {
+    for (let i = 0; i + 1 < this.#toks.length; i++) {
+      if (this.#word(i) !== 'ALTER' || this.#word(i + 1) !== 'SESSION') continue;
+      for (let j = i + 2; j < this.#toks.length && !this.#isPunct(j, '->>') && !this.#isPunct(j, ';'); j++) {
+        const t = this.#toks[j]!;
+        const setting = t.kind === 'word' || t.kind === 'quoted_ident' ? namePart(t).toUpperCase() : '';
+        if (NAME_RESOLUTION_SETTINGS.has(setting)) {
+          this.#out.opaque(`ALTER SESSION changes ${setting}, which changes the objects the names resolve to; run the query without changing it`);
+          return;
+        }
+      }
+    }
   }
 
   // ---- stages -----------------------------------------------------------------------------------
