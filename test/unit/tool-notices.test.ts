@@ -5,16 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ObjectKind, QueryPlan, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+import { checkSql } from '../../src/hub/guard/sql/policy.js';
 import { coreOver, localClient } from '../helpers/in-memory-hub.js';
 
 /** One schema with three tables; records what reached it. */
 class Small implements Warehouse {
-  readonly kind = 'duckdb' as const;
+  kind: 'duckdb' | 'snowflake' = 'duckdb';
   readonly explained: string[] = [];
   /** The schema's tables: three, or as many as a test sets. */
   tables = ['ORDERS', 'ORDER_LINES', 'OTHER'];
   info() {
-    return { kind: 'duckdb' as const, name: 'small', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
+    return { kind: this.kind, name: 'small', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 };
   }
   async query(): Promise<QueryResult> {
     return { columns: [{ name: 'N', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
@@ -81,10 +82,40 @@ test('search_objects with include_columns, narrowed to one schema of more object
   const narrowed = await client.callTool({ name: 'search_objects', arguments: { query: "needle o'k", include_columns: true, database: 'DB', schema: 'S' } });
   assert.equal((narrowed.structuredContent as { partial: boolean }).partial, true);
   assert.match(text(narrowed), /The columns of 100 objects were not searched \(one call describes at most 200\)\./);
-  assert.match(text(narrowed), /run execute_query with database="DB" and: SELECT table_name, column_name FROM INFORMATION_SCHEMA\.COLUMNS WHERE table_catalog = 'DB' AND table_schema = 'S' AND column_name ILIKE '%needle%' AND column_name ILIKE '%o''k%'/);
+  assert.match(text(narrowed), /run execute_query with database="DB" and: SELECT table_name, column_name FROM INFORMATION_SCHEMA\.COLUMNS WHERE table_catalog = 'DB' AND table_schema = 'S' AND column_name ILIKE '%needle%' ESCAPE '\\' AND column_name ILIKE '%o''k%' ESCAPE '\\'$/);
   assert.doesNotMatch(text(narrowed), /narrow it with database and schema/i);
   const wide = await client.callTool({ name: 'search_objects', arguments: { query: 'needle', include_columns: true } });
   assert.match(text(wide), /Narrow it with database and schema/);
+});
+
+test('search_objects: the query it gives for the columns it did not search looks for each word as written (`_`, `%` and a backslash are no wildcards or escapes), in the engine\'s own string syntax', async (t) => {
+  const advice = async (kind: 'duckdb' | 'snowflake') => {
+    const warehouse = new Small();
+    warehouse.kind = kind;
+    warehouse.tables = Array.from({ length: 300 }, (_, i) => `T${String(i).padStart(3, '0')}`);
+    const client = await localClient(t, coreOver(t, warehouse, { kind, name: 'small', defaultDatabase: 'DB', defaultSchema: 'S' }));
+    const result = await client.callTool({ name: 'search_objects', arguments: { query: "a_b 100% x\\'y", include_columns: true, database: 'DB', schema: 'S' } });
+    return /and: (SELECT .*)$/.exec(text(result))![1]!;
+  };
+  // DuckDB: a backslash is an ordinary character in a string, so the escape is written once.
+  const duck = await advice('duckdb');
+  assert.equal(
+    duck,
+    "SELECT table_name, column_name FROM INFORMATION_SCHEMA.COLUMNS WHERE table_catalog = 'DB' AND table_schema = 'S'" +
+      String.raw` AND column_name ILIKE '%a\_b%' ESCAPE '\' AND column_name ILIKE '%100\%%' ESCAPE '\' AND column_name ILIKE '%x\\''y%' ESCAPE '\'`,
+  );
+  // Snowflake: its strings read `\\` as one backslash (and `\'` as a quote that does not end the string), so each is doubled.
+  const sf = await advice('snowflake');
+  assert.equal(
+    sf,
+    "SELECT table_name, column_name FROM INFORMATION_SCHEMA.COLUMNS WHERE table_catalog = 'DB' AND table_schema = 'S'" +
+      String.raw` AND column_name ILIKE '%a\\_b%' ESCAPE '\\' AND column_name ILIKE '%100\\%%' ESCAPE '\\' AND column_name ILIKE '%x\\\\''y%' ESCAPE '\\'`,
+  );
+  // Each reads as one statement that runs on its engine.
+  for (const [sql, dialect] of [[duck, 'duckdb'], [sf, 'snowflake']] as const) {
+    const verdict = checkSql(sql, { allowWrite: false, dialect });
+    assert.ok(verdict.allowed, `${dialect}: ${verdict.allowed ? '' : verdict.message}`);
+  }
 });
 
 test('query_history: a filter that matches none of the recent calls says so (not "no calls yet"); the table names each call\'s tool', async (t) => {

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { SnowmuxError } from '../../errors.js';
 import { normalizeIdentifier } from '../names/identifiers.js';
-import { displayPart } from '../names/identifiers.js';
+import { displayPart, stringLiteral } from '../names/identifiers.js';
 import { renderTable } from './result-format.js';
 import { cachedSchema } from './schema-cache.js';
 import { runTool, type ToolEnv } from './tool-runtime.js';
@@ -81,7 +81,7 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
           ? `Offset ${offset} is past the last of ${hits.length} match${hits.length === 1 ? '' : 'es'}: call again with an offset below ${hits.length}.`
           : `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > page.length ? `, showing ${offset + 1}–${offset + page.length}` : ''}.`,
         ...(more ? [`More: call search_objects again with offset=${offset + page.length}.`] : []),
-        ...(partial ? [stoppedEarly(notDescribed, onlyDb, onlySchema, terms)] : []),
+        ...(partial ? [stoppedEarly(notDescribed, onlyDb, onlySchema, terms, lookups.info().kind)] : []),
         ...(skipped.length > 0 ? [`Not searched, because the warehouse refused to list them: ${skipped.map((k) => `${k.where} (${k.code}: ${k.reason})`).join('; ')}${moreSkipped > 0 ? `; and ${moreSkipped} more` : ''}. Your Snowflake role may lack USAGE on them; the other matches are complete.`] : []),
       ];
       const table = page.length === 0 ? 'No object matches.' : renderTable(['kind', 'name', 'comment'], page.map((h) => [h.kind, path(h), h.comment]), role);
@@ -98,12 +98,15 @@ export function registerSearchObjects(server: McpServer, env: ToolEnv): void {
  * while it is not done already: within one schema, what is left are the columns of the objects past the
  * ones described, and a query of INFORMATION_SCHEMA.COLUMNS searches them all at once.
  */
-function stoppedEarly(notDescribed: number, database: string | undefined, schema: string | undefined, terms: readonly string[]): string {
+function stoppedEarly(notDescribed: number, database: string | undefined, schema: string | undefined, terms: readonly string[], engine: 'duckdb' | 'snowflake'): string {
   if (notDescribed === 0) return 'The search stopped early (too many objects): narrow it with database and schema.';
   const skipped = `The columns of ${notDescribed} object${notDescribed === 1 ? '' : 's'} were not searched (one call describes at most ${MAX_DESCRIBED}).`;
   if (database === undefined || schema === undefined) return `${skipped} Narrow it with database and schema, or search the columns with INFORMATION_SCHEMA.COLUMNS.`;
-  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-  const matching = terms.map((t) => ` AND column_name ILIKE ${literal(`%${t}%`)}`).join('');
+  // Snowflake's strings read a backslash as an escape (`'a\'` never ends), DuckDB's do not: each gets its own literal.
+  const literal = (text: string) => (engine === 'snowflake' ? stringLiteral(text) : `'${text.replaceAll("'", "''")}'`);
+  // The search matched the words as written: a `_` or `%` in one is no wildcard in the query either.
+  const pattern = (term: string) => `${literal(`%${term.replace(/[\\%_]/g, '\\$&')}%`)} ESCAPE ${literal('\\')}`;
+  const matching = terms.map((t) => ` AND column_name ILIKE ${pattern(t)}`).join('');
   return (
     `${skipped} To search every column of ${displayPart(database)}.${displayPart(schema)}, run execute_query with database=${JSON.stringify(database)} and: ` +
     `SELECT table_name, column_name FROM INFORMATION_SCHEMA.COLUMNS WHERE table_catalog = ${literal(database)} AND table_schema = ${literal(schema)}${matching}`
