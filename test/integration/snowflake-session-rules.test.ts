@@ -64,6 +64,18 @@ describe('context statements', () => {
     assert.equal(desired.schema, null);
     assert.deepEqual(contextStatements(new TrackedContext(baseline), desired).map((s) => s.sql), ['USE DATABASE "OTHER"']);
   });
+  it('another database without a schema is where USE DATABASE lands, also on a connection an earlier call left in a schema of that database', () => {
+    const desired = desiredContext(baseline, { database: 'OTHER' });
+    const tracked = new TrackedContext(baseline);
+    tracked.set('database', 'OTHER');
+    tracked.set('schema', 'SECRET');
+    assert.deepEqual(contextStatements(tracked, desired, baseline).map((s) => s.sql), ['USE DATABASE "OTHER"']);
+    // Already where USE DATABASE lands: nothing to send.
+    tracked.set('schema', 'PUBLIC');
+    assert.deepEqual(contextStatements(tracked, desired, baseline), []);
+    tracked.set('schema', null);
+    assert.deepEqual(contextStatements(tracked, desired, baseline), []);
+  });
   it('a field without a profile default is restorable only while it still holds the login value', () => {
     const open = baselineContext({ ...profile, role: undefined });
     const tracked = new TrackedContext(open);

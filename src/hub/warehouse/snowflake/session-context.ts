@@ -107,8 +107,14 @@ export interface ContextStatement {
   sets: Partial<Record<ContextField, string>>;
 }
 
-/** The USE statements that move a connection from its tracked context to the desired one (role first: it decides what is visible). */
-export function contextStatements(tracked: TrackedContext, desired: DesiredContext): ContextStatement[] {
+/**
+ * The USE statements that move a connection from its tracked context to the desired one (role first: it decides
+ * what is visible). `baseline`: the profile's context. A call in another database without a schema of its own
+ * runs where `USE DATABASE` lands (PUBLIC, or no schema when the database has none), which is where the object
+ * rules judge its unqualified names (statementContext); a pooled connection already in that database but in a
+ * schema an earlier call chose is moved there too, not left in that call's schema.
+ */
+export function contextStatements(tracked: TrackedContext, desired: DesiredContext, baseline?: DesiredContext): ContextStatement[] {
   const out: ContextStatement[] = [];
   if (desired.role !== null && tracked.get('role') !== desired.role) {
     out.push({ sql: `USE ROLE ${quoteIdentifier(desired.role)}`, sets: { role: desired.role } });
@@ -123,13 +129,18 @@ export function contextStatements(tracked: TrackedContext, desired: DesiredConte
         sql: `USE SCHEMA ${quoteIdentifier(desired.database)}.${quoteIdentifier(desired.schema)}`,
         sets: { database: desired.database, schema: desired.schema },
       });
-    } else if (desired.schema === null && dbDiffers) {
+    } else if (desired.schema === null && (dbDiffers || (baseline !== undefined && desired.database !== baseline.database && !landedByUseDatabase(tracked.get('schema'))))) {
       out.push({ sql: `USE DATABASE ${quoteIdentifier(desired.database)}`, sets: { database: desired.database } });
     }
   } else if (desired.schema !== null && tracked.get('schema') !== desired.schema) {
     out.push({ sql: `USE SCHEMA ${quoteIdentifier(desired.schema)}`, sets: { schema: desired.schema } });
   }
   return out;
+}
+
+/** Whether a schema is one `USE DATABASE` leaves the session in: its PUBLIC, or none (a database without PUBLIC). */
+function landedByUseDatabase(schema: string | null | undefined): boolean {
+  return schema === null || schema === 'PUBLIC';
 }
 
 /**

@@ -666,7 +666,7 @@ export class SnowflakeWarehouse implements Warehouse {
 
   /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
   private async applyContext(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
-    for (const statement of contextStatements(lease.tracked, desired)) {
+    for (const statement of contextStatements(lease.tracked, desired, this.baseline)) {
       const outcome = await runStatement({
         connection: lease.connection,
         sqlText: statement.sql,
