@@ -481,6 +481,17 @@ test('a session setting that changes what names mean (QUOTED_IDENTIFIERS_IGNORE_
   enforceSqlObjects(writer, "ALTER SESSION SET TIMEZONE = 'UTC' ->> SELECT * FROM \"orders\"", CTX, { dialect: 'snowflake' });
 });
 
+test('Snowflake: seq.NEXTVAL advances a sequence, an object of its schema: a change of it, judged by the object rules wherever it is written', () => {
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.TPCH.*"]\n');
+  for (const sql of ['SELECT hr.ids.NEXTVAL', 'INSERT INTO orders (id) SELECT snowmux_sample.hr.ids.nextval', 'INSERT INTO orders (id) VALUES ("SNOWMUX_SAMPLE"."HR"."IDS".NEXTVAL)']) {
+    assert.match(refusal(writer, sql, 'snowflake'), /may not change SNOWMUX_SAMPLE\.HR\.IDS \(rule: allow/, sql);
+  }
+  assert.match(refusal(writer, 'SELECT snowmux_sample..ids.NEXTVAL', 'snowflake'), /cannot tell which sequence …IDS\.NEXTVAL advances: write its name as database\.schema\.sequence/);
+  // A sequence of a schema the role may change.
+  enforceSqlObjects(writer, 'INSERT INTO orders (id) SELECT ids.NEXTVAL', CTX, { dialect: 'snowflake' });
+  assert.deepEqual(shown(referencedObjects('SELECT tpch.ids.NEXTVAL', CTX, { dialect: 'snowflake' }).objects), [T('IDS')]);
+});
+
 test('SHOW and DESCRIBE output is unfiltered, so the whole scope must be visible', () => {
   const wide = roleFrom('allow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.*.SALARIES"]\n');
   assert.equal(

@@ -838,6 +838,7 @@ class StatementScanner {
       const position = this.#positionAt(i, level, usingTakesTables);
       if (position !== undefined && !this.#notTables.has(i)) this.#tableAt(i, position);
       if ((t.kind === 'word' || t.kind === 'quoted_ident') && this.#isPunct(i + 1, '(')) this.#functionCall(i);
+      if (this.#dialect === 'snowflake' && t.kind === 'word' && t.upper === 'NEXTVAL' && this.#isPunct(i - 1, '.')) this.#sequence(i);
       if (t.kind === 'punct' && t.text === '(') {
         const next = this.#word(i + 1);
         const subquery = next !== undefined && QUERY_STARTERS.has(next);
@@ -852,6 +853,26 @@ class StatementScanner {
         else if (FROM_LIST_ENDERS.has(w) && this.#isClauseKeyword(i)) level.inFrom = false;
       }
     }
+  }
+
+  /**
+   * `seq.NEXTVAL` (`db.schema.seq.NEXTVAL`, anywhere: a column, a DEFAULT, a VALUES row) takes the next value
+   * of a sequence, an object in a schema like a table, and advances it: a change of that sequence.
+   */
+  #sequence(nextval: number): void {
+    const parts: string[] = [];
+    let k = nextval - 1;
+    while (this.#isPunct(k, '.') && this.#isNameToken(k - 1)) {
+      parts.unshift(namePart(this.#toks[k - 1]!));
+      k -= 2;
+    }
+    if (parts.length === 0) return;
+    // `db..seq.NEXTVAL` and other shapes the walk cannot read as one name.
+    if (this.#isPunct(k, '.')) {
+      this.#out.opaque(`cannot tell which sequence …${parts.join('.')}.NEXTVAL advances: write its name as database.schema.sequence`);
+      return;
+    }
+    this.#add(this.#objectRef(parts), 'write');
   }
 
   /**
