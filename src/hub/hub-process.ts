@@ -82,7 +82,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const { secrets } = options;
   const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: ownClaimWatch(home) });
+  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: ownClaimWatch(home), keepResultOwners: true });
   const sinks = new CallSinks(runtime.sinks);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;

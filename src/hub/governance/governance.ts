@@ -18,6 +18,7 @@ import type { Warehouse } from '../warehouse/types.js';
 import { warehouseId } from '../warehouse/warehouse-id.js';
 import type { CallMeter } from './call-meter.js';
 import { MetadataCache } from './metadata-cache.js';
+import { ResultOwnerStore, type OwnerGap } from './owner-store.js';
 import { LRUCache } from 'lru-cache';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
@@ -42,6 +43,11 @@ export interface ResultOwner {
 export interface ResultOwners {
   remember(queryId: string, owner: ResultOwner): Promise<void>;
   ownerOf(queryId: string): Promise<ResultOwner | undefined>;
+  /**
+   * While an id whose owner is unknown may still be one this hub issued and forgot (see owner-store.ts):
+   * such an id is then paged by no one. Undefined when an unknown owner means the hub did not run it.
+   */
+  unknownGap?(): OwnerGap | undefined;
 }
 
 /** A held team-wide query slot. */
@@ -86,6 +92,11 @@ export interface GovernanceOptions {
   callTimeoutMs?: number;
   logger: Logger;
   clock?: Clock;
+  /**
+   * The hub's home, where it keeps who ran which query (result-owners.jsonl) across restarts and replaces.
+   * Absent (snowmux stdio, tests): in memory only.
+   */
+  ownersHome?: string | undefined;
 }
 
 /**
@@ -155,8 +166,8 @@ export class Governance {
   readonly transitions: BreakerTransition[] = [];
   /** Told of every breaker transition (the hub's /events); must not throw. */
   private readonly transitionListeners: ((t: BreakerTransition) => void)[] = [];
-  /** Query id → who ran it (bounded: old ids age out and then page only for unrestricted roles). */
-  private readonly owners = new LRUCache<string, ResultOwner>({ max: 100_000 });
+  /** Query id → who ran it, for a result's lifetime (24 h), bounded, kept in the home across restarts. */
+  private readonly owners: ResultOwnerStore;
   /**
    * Query id → the rows of a result whose statement ran with the row cap in it (row-cap stage) and had
    * more: pages stop there. Per process: a team replica that did not run the query pages it as it is.
@@ -190,6 +201,8 @@ export class Governance {
       }
       return shared === undefined ? undefined : decodeOwner(shared);
     },
+    // A team's Redis holds every replica's owners for 24 h: an id it does not know was not run by the team.
+    unknownGap: () => (this.team ? undefined : this.owners.gap()),
   };
 
   constructor(opts: GovernanceOptions) {
@@ -198,6 +211,7 @@ export class Governance {
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
     this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
+    this.owners = new ResultOwnerStore({ home: opts.ownersHome, now: () => (opts.clock ?? systemClock).now(), warn: (warning) => opts.logger.warn({ warning }, 'result owners') });
     // A fixed 10 s window never opened for an outage that made calls fail at their timeout: opossum counts a
     // call where it started, which had left the window by the time it failed.
     this.breakerWindowMs = Math.min(MAX_BREAKER_WINDOW_MS, Math.max(MIN_BREAKER_WINDOW_MS, 2 * (opts.callTimeoutMs ?? 0)));
@@ -673,6 +687,7 @@ export class Governance {
       breakers: [...this.breakers].map(([warehouse, b]) => ({ kind: warehouse.kind, warehouseId: warehouseId(warehouse), ...b.snapshot() })),
       rateLimits: this.rateSnapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
       quotas: this.quotas.snapshot(),
+      resultOwners: this.owners.snapshot(),
       metadataCache: this.metadata.stats(),
     };
   }

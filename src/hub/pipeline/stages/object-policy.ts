@@ -106,6 +106,15 @@ async function checkResultOwner(st: Statement, queryId: string): Promise<ResultO
   const { governance, identity, role } = st.scope;
   const owner = await governance.resultOwners.ownerOf(queryId);
   if (owner === undefined) {
+    // Unknown may mean forgotten (see owner-store.ts): then it may be anyone's, and no one pages it.
+    const gap = governance.resultOwners.unknownGap?.();
+    if (gap !== undefined) {
+      throw policyDenied(
+        `Access denied: snowmux does not know who ran query ${shownText(queryId)}, and it may be another user's: ${gap.why}. ` +
+          `Until ${new Date(gap.until).toISOString()} a result whose owner the hub does not know is paged by no one (rule: result-owner). Run the query again with execute_query, and page that result.`,
+        { rule: 'result-owner', reason: 'owner-unknown', until: new Date(gap.until).toISOString() },
+      );
+    }
     if (!role.objectsRestricted) return undefined;
     throw policyDenied(
       `Access denied: query ${shownText(queryId)} was not run through this hub by you, and role "${role.name}" may only use some objects (rule: result-owner). Run the query again with execute_query.`,

@@ -1,0 +1,153 @@
+/**
+ * The result owners a hub keeps in its home (result-owners.jsonl): kept across a new process, for a result's
+ * lifetime (24 h) and within the bound; and, whenever the hub may have forgotten an owner it issued within
+ * that lifetime (a journal it cannot read or trust, more ids than the bound), an id it does not know is
+ * paged by no one — not by every unrestricted role, as an unknown owner allowed before.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parseConfigText } from '../../src/hub/config/config-file.js';
+import { newCallMeter } from '../../src/hub/governance/call-meter.js';
+import { Governance } from '../../src/hub/governance/governance.js';
+import { RESULT_LIFETIME_MS, RESULT_OWNERS_FILE, ResultOwnerStore } from '../../src/hub/governance/owner-store.js';
+import { GovernedWarehouse } from '../../src/hub/pipeline/governed-warehouse.js';
+import { openedTarget } from '../../src/hub/warehouse/warehouse-registry.js';
+import { createLogger } from '../../src/hub/observe/logger.js';
+import { Policy } from '../../src/hub/policy/policy.js';
+import { Session } from '../../src/hub/session/session.js';
+import { isSnowmuxError } from '../../src/errors.js';
+import type { CallContext, QueryResult, Warehouse } from '../../src/hub/warehouse/types.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smx-owners-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const alice = { identity: 'alice', role: 'default', rules: 'r1' };
+
+test('owners are kept in the home for a new process, for 24 hours, in a file closed to others', (t) => {
+  const home = tempDir(t);
+  let now = 1_000_000;
+  const first = new ResultOwnerStore({ home, now: () => now });
+  first.set('q-1', alice);
+  first.set('q-2', { identity: 'bob', role: undefined });
+  assert.equal(readFileSync(join(home, RESULT_OWNERS_FILE), 'utf8').split('\n').filter(Boolean).length, 2);
+  const second = new ResultOwnerStore({ home, now: () => now });
+  assert.deepEqual(second.get('q-1'), alice);
+  assert.deepEqual(second.get('q-2'), { identity: 'bob', role: undefined });
+  assert.equal(second.gap(), undefined, 'a journal read whole leaves no gap');
+  // What a process still running appends (a hub draining after a replace) is read on a miss.
+  first.set('q-3', { identity: 'carol', role: 'default' });
+  assert.equal(second.get('q-3')?.identity, 'carol');
+  now += RESULT_LIFETIME_MS;
+  assert.equal(second.get('q-1'), undefined, 'a result older than Snowflake keeps it names nothing');
+  const third = new ResultOwnerStore({ home, now: () => now });
+  assert.equal(third.snapshot().known, 0, 'expired owners are not loaded (and compacted away)');
+  assert.equal(readFileSync(join(home, RESULT_OWNERS_FILE), 'utf8'), '');
+});
+
+test('a journal the hub cannot trust or read, or an owner dropped for room, makes unknown ids refused for 24 hours', (t) => {
+  let now = 5_000_000;
+  const warnings: string[] = [];
+  const cases: [string, (path: string) => void, RegExp][] = [
+    ['others may write it', (p) => { writeFileSync(p, `${JSON.stringify({ q: 'x', i: 'mallory', t: now })}\n`); chmodSync(p, 0o666); }, /may be written by others/],
+    ['a symlink', (p) => { writeFileSync(`${p}.elsewhere`, ''); symlinkSync(`${p}.elsewhere`, p); }, /symbolic link/],
+    ['a directory', (p) => mkdirSync(p), /not a regular file|could not be opened/],
+  ];
+  for (const [what, make, why] of cases) {
+    const home = tempDir(t);
+    const path = join(home, RESULT_OWNERS_FILE);
+    make(path);
+    const store = new ResultOwnerStore({ home, now: () => now, warn: (w) => warnings.push(w) });
+    assert.equal(store.get('x'), undefined, `${what}: nothing is taken from it`);
+    const gap = store.gap();
+    assert.ok(gap, what);
+    assert.match(gap.why, why, what);
+    assert.equal(gap.until, now + RESULT_LIFETIME_MS);
+    assert.match(warnings.at(-1)!, /for 24 hours a result whose owner the hub does not know is paged by no one/);
+    store.set('q', alice);
+    assert.equal(store.get('q')?.identity, 'alice', `${what}: kept in memory`);
+  }
+  // A line the hub did not write (a cut-off append, an edit).
+  const home = tempDir(t);
+  writeFileSync(join(home, RESULT_OWNERS_FILE), `${JSON.stringify({ q: 'a', i: 'alice', t: now })}\n{"q":"b","i":\n`, { mode: 0o600 });
+  const cut = new ResultOwnerStore({ home, now: () => now });
+  assert.equal(cut.get('a')?.identity, 'alice');
+  assert.match(cut.gap()!.why, /1 line\(s\)/);
+  // The bound: the oldest owner dropped while its result lives.
+  const small = new ResultOwnerStore({ max: 2, now: () => now });
+  small.set('1', alice);
+  small.set('2', alice);
+  assert.equal(small.gap(), undefined);
+  small.set('3', alice);
+  assert.match(small.gap()!.why, /more than 2 query results were run within 24 hours/);
+  now += RESULT_LIFETIME_MS;
+  assert.equal(small.gap(), undefined, 'once that result has expired, unknown means not issued again');
+});
+
+class FakeWarehouse implements Warehouse {
+  readonly kind = 'snowflake' as const;
+  fetched: string[] = [];
+  private n = 0;
+  info() {
+    return { kind: this.kind, name: 'fake', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S' };
+  }
+  async query(): Promise<QueryResult> {
+    return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, queryId: `q${++this.n}`, elapsedMs: 1 };
+  }
+  async fetchResults(queryId: string): Promise<QueryResult> {
+    this.fetched.push(queryId);
+    return { columns: [], rows: [[3]], rowCount: 1, truncated: false, queryId, elapsedMs: 1 };
+  }
+  async listDatabases() {
+    return [];
+  }
+  async listSchemas() {
+    return [];
+  }
+  async listObjects() {
+    return [];
+  }
+  async describeObject() {
+    return [];
+  }
+  async close() {}
+}
+
+test('a hub whose journal it cannot trust refuses an unknown id to every role (fetch_results and RESULT_SCAN), and says why and until when', async (t) => {
+  const home = tempDir(t);
+  writeFileSync(join(home, RESULT_OWNERS_FILE), '', { mode: 0o600 });
+  chmodSync(join(home, RESULT_OWNERS_FILE), 0o622);
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText('[roles.open]\nidentities = ["carol", "alice"]\n', 'test.toml'), 'test.toml');
+  const governance = new Governance({ policy, logger, ownersHome: home });
+  t.after(() => governance.close());
+  const warehouse = new FakeWarehouse();
+  const as = (name: string) => {
+    const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
+    return new GovernedWarehouse({ governance, target: openedTarget(warehouse), role: governance.roleFor(session), identity: name, sessionKey: session.id, meter: newCallMeter() });
+  };
+  const ctx = (): CallContext => ({ signal: new AbortController().signal, tag: { sessionId: 's', requestId: '1', client: 'c', tool: 't' } });
+  const unknown = '01b71944-0001-b181-0000-0129032279f6';
+  const refused = (e: unknown) =>
+    isSnowmuxError(e, 'POLICY_DENIED') && (e.details as { reason?: string }).reason === 'owner-unknown' && /does not know who ran query/.test(e.message) && /without being able to use .*result-owners.jsonl/.test(e.message) && /Run the query again with execute_query/.test(e.message);
+  await assert.rejects(as('carol').fetchResults!(unknown, { offset: 0, limit: 5 }, ctx()), refused);
+  await assert.rejects(as('carol').query(`SELECT * FROM TABLE(RESULT_SCAN('${unknown}'))`, { ...ctx(), maxRows: 5 }), refused);
+  assert.deepEqual(warehouse.fetched, []);
+  // What runs now is known, and paged by its owner only.
+  const own = await as('alice').query('SELECT 1', { ...ctx(), maxRows: 5 });
+  await as('alice').fetchResults!(own.queryId!, { offset: 0, limit: 5 }, ctx());
+  await assert.rejects(as('carol').fetchResults!(own.queryId!, { offset: 0, limit: 5 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED') && /another user/.test(e.message));
+  assert.equal((governance.snapshot()['resultOwners'] as { unknownRefusedUntil?: string }).unknownRefusedUntil !== undefined, true);
+  // Without a gap (the ordinary case), an id the hub never issued still pages for an unrestricted role.
+  const plain = new Governance({ policy, logger, ownersHome: tempDir(t) });
+  t.after(() => plain.close());
+  const session = new Session({ id: 's-p', identity: { kind: 'local-user', name: 'carol' }, transport: 'stdio' });
+  await new GovernedWarehouse({ governance: plain, target: openedTarget(warehouse), role: plain.roleFor(session), identity: 'carol', sessionKey: session.id, meter: newCallMeter() }).fetchResults!(unknown, { offset: 0, limit: 5 }, ctx());
+  assert.deepEqual(warehouse.fetched, [own.queryId, unknown]);
+});
