@@ -82,7 +82,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   const { secrets } = options;
   const logger = createLogger({ home, scrub: (line) => secrets.scrubLogLine(line) });
   // Config errors stop the hub here, before it binds, with the file and key that is wrong.
-  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: ownClaimWatch(home), keepResultOwners: true });
+  const runtime = await createRuntime({ home, logger, secrets, configPath: options.configPath, profileName: options.profileName, flags: options.flags, httpListen: options.httpListen, auditStillWriter: ownClaimWatch(home), keepHubState: true });
   const sinks = new CallSinks(runtime.sinks);
   // Opt-in Prometheus metrics; its gauges read the hub when scraped, so it can be built before the hub.
   let hubRef: Hub | undefined;
@@ -226,6 +226,8 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     const previousWriter = first === 'claimed' ? null : first;
     if (previousWriter === null) {
       await runtime.openAudit();
+      // No earlier hub writes the home any more: what the last one left is this one's to go on from.
+      runtime.governance.restoreQuotas();
     } else {
       await runtime.openAudit({ hold: true });
       handover = handOverAudit({ home, runtime, logger, boundMs: handoverBoundMs(runtime.limits.callTimeoutMs), first: previousWriter, stopped: () => handoverGivenUp });
@@ -499,6 +501,8 @@ async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Log
     } catch (err) {
       logger.error({ err: errorMessage(err) }, 'audit log failed to open after the hand-over');
     }
+    // The replaced hub wrote its quota usage as it stopped: added to what this one counted since.
+    runtime.governance.restoreQuotas();
     return;
   }
 }

@@ -58,10 +58,10 @@ export interface RuntimeOptions {
   /** Whether this process still holds the home's audit-writer claim (a hub; see AuditLogOptions.stillWriter). */
   auditStillWriter?: () => boolean;
   /**
-   * Keep who ran which query in the home (result-owners.jsonl), across restarts: the home's hub does; a
-   * `snowmux stdio` process (one identity, beside the hub) keeps them in memory.
+   * Keep who ran which query (result-owners.jsonl) and quota usage (quota-usage.json) in the home, across
+   * restarts: the home's hub does; a `snowmux stdio` process (one identity, beside the hub) keeps them in memory.
    */
-  keepResultOwners?: boolean;
+  keepHubState?: boolean;
   /** The hub's known secrets (shared with the logger, which scrubs hub.log with them); created here when absent. */
   secrets?: KnownSecrets;
 }
@@ -173,7 +173,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     limits: config.config.limits,
     breaker: config.config.breaker,
     callTimeoutMs: config.config.hub.callTimeoutMs,
-    ownersHome: opts.keepResultOwners === true ? opts.home : undefined,
+    ownersHome: opts.keepHubState === true ? opts.home : undefined,
+    quotaHome: opts.keepHubState === true ? opts.home : undefined,
+    teamReplica: hub.redisUrl !== undefined,
   });
   let audit: AuditLog | null = null;
   // The hub's own secrets: the config file's, then those of profiles its own settings resolve to. A session's

@@ -303,3 +303,40 @@ test("a running call's team slot whose lease left Redis (expired during an outag
   gaveUp.abort(new Error('gave up'));
   assert.equal(await other, 'waited');
 });
+
+test("a replica that starts while Redis is down starts from the team's usage its previous process knew, not from whole budgets", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // A replica rescheduled (or restarted) during a Redis outage knew no team usage at all: every identity got
+  // its whole budget again on it. It now keeps what it saw in its home (quota-usage.json) and goes on from it.
+  const dir = tempHome(t);
+  const home = tempHome(t);
+  const port = await freePort();
+  const server = await startRedis(t, port, dir);
+  const silent = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText(`[roles.capped]\nidentities = ["jo"]\n[roles.capped.quota]\nwindow = "1h"\nqueries = 4\n`, 'test.toml'), 'test.toml');
+  const role = policy.role('capped')!;
+  const onTeam = async (id: string) => {
+    const r = replica(t, port, id);
+    const g = new Governance({ policy, logger: silent, quotaHome: home, teamReplica: true });
+    g.restoreQuotas();
+    g.useTeam(r.team);
+    defer(t, () => g.close());
+    return { g, r };
+  };
+  const first = await onTeam('ra');
+  await first.r.mode('connected');
+  const [other] = await teamGovernances(t, port, policy, ['rb']);
+  for (let i = 0; i < 2; i++) assert.equal(await chargeOne(first.g, 'jo', role), undefined);
+  assert.equal(await chargeOne(other!.g, 'jo', role), undefined);
+  await first.g.refreshTeamQuotas();
+  first.g.close(); // the replica stops (its usage as last seen is written to its home)
+  await first.r.team.close();
+
+  server.kill('SIGSTOP');
+  defer(t, () => server.kill('SIGCONT'));
+  // The same replica's next process starts while Redis does not answer.
+  const next = await onTeam('ra-restarted');
+  const outage = [];
+  for (let i = 0; i < 2; i++) outage.push((await chargeOne(next.g, 'jo', role))?.code ?? 'ran');
+  assert.equal(next.r.team.mode, 'local');
+  assert.deepEqual(outage, ['ran', 'QUOTA_EXCEEDED'], 'the one query the team had left, not a fresh budget of 4');
+});

@@ -19,6 +19,7 @@ import { warehouseId } from '../warehouse/warehouse-id.js';
 import type { CallMeter } from './call-meter.js';
 import { MetadataCache } from './metadata-cache.js';
 import { ResultOwnerStore, type OwnerGap } from './owner-store.js';
+import { quotaUsagePath, readKeptQuotas, writeKeptQuotas } from './quota-store.js';
 import { LRUCache } from 'lru-cache';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
@@ -97,6 +98,13 @@ export interface GovernanceOptions {
    * Absent (snowmux stdio, tests): in memory only.
    */
   ownersHome?: string | undefined;
+  /**
+   * The hub's home, where it keeps quota usage (quota-usage.json) across restarts and replaces, once
+   * restoreQuotas() has read what the previous process left. Absent: in memory only.
+   */
+  quotaHome?: string | undefined;
+  /** A team replica (hub.redis_url): usage kept by its previous process is the team's, not its own share. */
+  teamReplica?: boolean;
 }
 
 /**
@@ -106,6 +114,8 @@ export interface GovernanceOptions {
  */
 export const ACTIVE_HTTP_SESSION_MS = 60_000;
 
+/** How soon after a change quota usage is written to the home (a hub killed outright loses at most that). */
+const QUOTA_SAVE_DELAY_MS = 1_000;
 /** How often a team hub reads the team's usage of the budgets it holds, for status. */
 const TEAM_QUOTA_REFRESH_MS = 5_000;
 /** The budgets every call spends (its answer's rows and bytes): once one is spent, every call is refused. */
@@ -148,6 +158,12 @@ export class Governance {
   private readonly breakers = new Map<Warehouse, WarehouseBreaker>();
   private readonly metadata: MetadataCache;
   private team: TeamRateLimits | null = null;
+  private readonly quotaPath: string | undefined;
+  private readonly teamReplica: boolean;
+  /** Whether this process writes quota-usage.json: only once it has added what its predecessor left. */
+  private persistingQuotas = false;
+  private quotaSaveTimer: ReturnType<typeof setTimeout> | undefined;
+  private quotaSaveFailed = false;
   private teamQuotaTimer: ReturnType<typeof setInterval> | undefined;
   private refreshingQuotas = false;
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
@@ -211,6 +227,8 @@ export class Governance {
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_LIMIT_SETTINGS, ...opts.limits };
     this.breakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...opts.breaker };
+    this.quotaPath = opts.quotaHome === undefined ? undefined : quotaUsagePath(opts.quotaHome);
+    this.teamReplica = opts.teamReplica === true;
     this.owners = new ResultOwnerStore({ home: opts.ownersHome, now: () => (opts.clock ?? systemClock).now(), warn: (warning) => opts.logger.warn({ warning }, 'result owners') });
     // A fixed 10 s window never opened for an outage that made calls fail at their timeout: opossum counts a
     // call where it started, which had left the window by the time it failed.
@@ -322,9 +340,55 @@ export class Governance {
         const seen = await team.quotaAdmit(holderKey(identity, role), rules, false);
         if (!seen) return; // Redis does not answer: what was last seen stays
         for (const [windowMs, usage] of seen.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role);
+        this.quotasChanged();
       }
     } finally {
       this.refreshingQuotas = false;
+    }
+  }
+
+  /**
+   * Adds the quota usage the home's previous hub left (quota-usage.json) to this one's, then keeps it there
+   * from now on. Called once this hub is the home's only writer: at start, or once the hub it replaced has
+   * exited (which wrote its usage as it stopped). On a team replica that usage counts as the team's as last
+   * seen (Redis's count replaces it once it answers), so a replica starting while Redis is down does not
+   * hand out whole budgets. Answers how many windows were taken.
+   */
+  restoreQuotas(): number {
+    const path = this.quotaPath;
+    if (path === undefined || this.persistingQuotas) return 0;
+    const kept = readKeptQuotas(path);
+    let added = 0;
+    if ('problem' in kept) {
+      this.logger.warn({ warning: `${path}, where the hub keeps quota usage across restarts, ${kept.problem}: usage counted before this start is not known, so quotas start from zero. Remove it (rm ${path}); the hub writes it again.` }, 'quota usage');
+    } else {
+      added = this.quotas.importWindows(kept.windows, this.teamReplica);
+      if (added > 0) this.logger.info({ windows: added, asTeamUsage: this.teamReplica }, 'quota usage kept by the previous hub process restored');
+    }
+    this.persistingQuotas = true;
+    this.quotasChanged();
+    return added;
+  }
+
+  /** Quota usage changed: written to the home within a second (when this hub keeps it). */
+  private quotasChanged(): void {
+    if (!this.persistingQuotas || this.quotaSaveTimer !== undefined) return;
+    this.quotaSaveTimer = setTimeout(() => {
+      this.quotaSaveTimer = undefined;
+      this.saveQuotas();
+    }, QUOTA_SAVE_DELAY_MS);
+    this.quotaSaveTimer.unref();
+  }
+
+  private saveQuotas(): void {
+    if (!this.persistingQuotas || this.quotaPath === undefined) return;
+    try {
+      writeKeptQuotas(this.quotaPath, this.quotas.exportWindows());
+      if (this.quotaSaveFailed) this.logger.info({}, 'quota usage is written to the home again');
+      this.quotaSaveFailed = false;
+    } catch (err) {
+      if (!this.quotaSaveFailed) this.logger.warn({ err: (err as Error).message, file: this.quotaPath }, 'quota usage could not be written to the home: a restart now would give back what was used since; retrying at the next change');
+      this.quotaSaveFailed = true;
     }
   }
 
@@ -497,6 +561,7 @@ export class Governance {
         sharedNow = admission.at;
       }
     }
+    if (shared) this.quotasChanged();
     const call = this.quotas.exceeded(identity, role.name, shared, sharedNow, EVERY_CALL_SPENDS);
     const query = call ?? this.quotas.exceeded(identity, role.name, shared, sharedNow);
     return { ...(call ? { call } : {}), ...(query ? { query } : {}) };
@@ -526,6 +591,7 @@ export class Governance {
     if (rules.length === 0) return undefined;
     const local = this.quotas.reserve(identity, role.name);
     if ('refusal' in local) return local.refusal;
+    this.quotasChanged();
     meter.quotaReservedLocallyAt = local.at;
     return undefined;
   }
@@ -545,6 +611,7 @@ export class Governance {
   /** The refusal the team's usage calls for, noting that usage for the checks made while Redis does not answer. */
   private teamRefusal(identity: string, role: EffectiveRole, admission: QuotaAdmission): SnowmuxError | undefined {
     for (const [windowMs, usage] of admission.usage) this.quotas.noteTeamUsage(identity, windowMs, usage, role.name);
+    this.quotasChanged();
     return admission.reserved ? undefined : this.quotas.exceeded(identity, role.name, (w) => admission.usage.get(w), admission.at);
   }
 
@@ -622,6 +689,7 @@ export class Governance {
     // So did this hub's own count, when it reserved the query itself (chargeQuota).
     const localAt = meter.quotaReservedLocallyAt;
     if (localAt !== undefined && !ranQuery) this.quotas.refund(identity, localAt, role.name);
+    if (localAt !== undefined || ranQuery || meter.rows > 0 || meter.bytes > 0) this.quotasChanged();
     // Only statements that ran spend their estimate from a scan budget (a refused one scanned nothing).
     const scanBytes = ranQuery ? (meter.scanEstimate?.bytes ?? 0) : 0;
     if (!ranQuery && meter.rows === 0 && meter.bytes === 0 && scanBytes === 0) return;
@@ -715,6 +783,11 @@ export class Governance {
 
   close(): void {
     clearInterval(this.teamQuotaTimer);
+    // What was used until now is kept for the next process (a restart, or the hub that replaced this one).
+    clearTimeout(this.quotaSaveTimer);
+    this.quotaSaveTimer = undefined;
+    this.saveQuotas();
+    this.persistingQuotas = false;
     for (const b of this.breakers.values()) b.shutdown();
     this.scheduler.close();
   }

@@ -103,6 +103,16 @@ export interface QuotaSnapshotEntry {
   windows: QuotaWindowSnapshot[];
 }
 
+/** One open window's usage, as a hub keeps it across a restart. */
+export interface KeptWindow {
+  identity: string;
+  role?: string;
+  windowMs: number;
+  windowStart: number;
+  own: QuotaUsage;
+  others?: QuotaUsage;
+}
+
 interface WindowUsage extends QuotaUsage {
   windowStart: number;
   /** The clock's monotonic time (monotonicOf) at which this window opened, and at which it ends at the latest. */
@@ -285,6 +295,50 @@ export class QuotaTracker {
       for (const metric of METRICS) current[metric] = (current[metric] ?? 0) + amount(usage[metric]);
     }
     if (this.#usage.size > this.#sweepAt) this.#sweep(now);
+  }
+
+  /**
+   * The usage of every window still open, for a hub to keep across a restart (governance/quota-store.ts):
+   * its own, and (a team replica) what the other replicas had used when Redis last answered.
+   */
+  exportWindows(): KeptWindow[] {
+    const now = this.#clock.now();
+    const mono = monotonicOf(this.#clock);
+    const kept: KeptWindow[] = [];
+    for (const holder of this.#usage.values()) {
+      for (const [windowMs, usage] of holder.windows) {
+        if (!isLive(usage, windowMs, now, mono)) continue;
+        const own: QuotaUsage = { queries: usage.queries, rows: usage.rows, bytes: usage.bytes, scanBytes: amount(usage.scanBytes) };
+        kept.push({ identity: holder.identity, ...(holder.role === undefined ? {} : { role: holder.role }), windowMs, windowStart: usage.windowStart, own, ...(usage.others ? { others: { ...usage.others } } : {}) });
+      }
+    }
+    return kept;
+  }
+
+  /**
+   * Adds usage kept by an earlier process of this hub to the windows it names that are open now (a window that
+   * has ended since, or that the wall clock does not place now, is left out). `asOthers`: a team replica, whose
+   * own count in Redis stays under the earlier process's fields: what it kept is counted as the other
+   * replicas' usage (replaced by Redis's count once it answers), never as its own share, which it writes back.
+   */
+  importWindows(windows: readonly KeptWindow[], asOthers: boolean): number {
+    const now = this.#clock.now();
+    let added = 0;
+    for (const w of windows) {
+      if (windowStartOf(now, w.windowMs) !== w.windowStart) continue;
+      const current = this.#current(w.identity, w.role, w.windowMs, now, true);
+      if (!current || current.windowStart !== w.windowStart) continue;
+      if (asOthers) {
+        const others: QuotaUsage = current.others ?? { queries: 0, rows: 0, bytes: 0, scanBytes: 0 };
+        for (const metric of METRICS) others[metric] = amount(others[metric]) + amount(w.own[metric]) + amount(w.others?.[metric]);
+        current.others = others;
+        current.othersAt ??= now;
+      } else {
+        for (const metric of METRICS) current[metric] = amount(current[metric]) + amount(w.own[metric]);
+      }
+      added += 1;
+    }
+    return added;
   }
 
   /** Usage, limits and remaining budget for every identity (and role) with usage recorded, sorted by identity. */

@@ -1,0 +1,61 @@
+/**
+ * A quota's usage outlives the hub process: a daily budget spent before a restart, or before a
+ * `hub --replace`, is still spent after it. Before, the usage lived only in memory and every restart gave
+ * every identity its whole budget again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { once } from 'node:events';
+import { connectClient, runCli, startHub, tempHome, textOf, type AnyClient, type ToolResult } from '../helpers/harness.js';
+
+const me = userInfo().username;
+
+function codeOf(r: ToolResult): string | undefined {
+  return (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
+}
+
+async function run(c: AnyClient, n: number): Promise<string> {
+  const r = await c.callTool('execute_query', { query: `SELECT ${n} AS n` });
+  return codeOf(r) ?? (r.isError ? `error: ${textOf(r)}` : 'ran');
+}
+
+type Status = { governance: { quotas: { identity: string; windows: { used: { queries: number } }[] }[] } };
+async function usedQueries(home: string): Promise<number | undefined> {
+  const status = JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as Status;
+  return status.governance.quotas.find((q) => q.identity === me)?.windows[0]?.used.queries;
+}
+
+test('a daily quota spent before a hub restart or a hub --replace stays spent after it', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.metered]
+identities = ["${me}"]
+[roles.metered.quota]
+window = "1d"
+queries = 3
+`);
+  const first = await startHub(t, home);
+  const a = await connectClient(t, { home, kind: 'v2-legacy' });
+  assert.deepEqual([await run(a, 1), await run(a, 2)], ['ran', 'ran']);
+  await a.close();
+  assert.equal(await first.stop(), 0);
+
+  const second = await startHub(t, home);
+  const b = await connectClient(t, { home, kind: 'v2-legacy' });
+  assert.deepEqual([await run(b, 3), await run(b, 4)], ['ran', 'QUOTA_EXCEEDED'], 'one query was left of the day\'s three');
+  await b.close();
+  assert.equal(lstatSync(join(home, 'quota-usage.json')).mode & 0o077, 0, 'kept in a file closed to others');
+
+  // A replace: the new hub adds what the replaced one counted once that one has exited.
+  await startHub(t, home, ['--replace']);
+  if (second.proc.exitCode === null && second.proc.signalCode === null) await once(second.proc, 'exit');
+  let used: number | undefined;
+  // Each status is a process of its own: polled until the hand-over is done (the hub polls the claim every few ms).
+  for (let i = 0; i < 100 && (used = await usedQueries(home)) !== 3; i++);
+  assert.equal(used, 3, 'status shows the day\'s usage after the replace');
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  assert.equal(await run(c, 5), 'QUOTA_EXCEEDED');
+});
