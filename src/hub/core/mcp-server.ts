@@ -16,7 +16,8 @@ import { registerSearchObjects } from '../tools/search-objects.js';
 import { registerDiagnosticTools } from '../tools/diagnostic-tools.js';
 import { registerCortexTools } from '../tools/cortex-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
-import { offerTextOnly } from '../tools/text-only-tools.js';
+import { dropStructuredContentFor, offerTextOnly } from '../tools/text-only-tools.js';
+import { readsStructuredContent } from '../session/protocol-revision.js';
 
 // Said before the client names itself, so before its role is known: what execute_query may run is the
 // role's, and the tool's own listing (description, annotations) says it for this session.
@@ -110,9 +111,13 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
     grants: () => env.pipeline.toolGrantsOf(env.session),
     // A role that may write is offered execute_query as what it is for that role (not read-only).
     writes: () => env.pipeline.writesOf(env.session),
+    // A client of a revision before 2025-06-18 is offered what its revision defines (no output schemas).
+    revision: () => env.session.protocolVersion,
   }, WRITER_QUERY_TOOLS);
   recordRefusedCalls(server, env);
   explainNotFound(server);
+  // Asked per call: over a socket or stdio this server exists before initialize names the revision.
+  dropStructuredContentFor(server, () => readsStructuredContent(env.session.protocolVersion));
   server.server.fallbackRequestHandler = unknownMethod;
   // The SDK advertises tools.listChanged: this is what makes it true.
   if (options.announceListChanges) {

@@ -26,6 +26,8 @@ import { toolPolicy } from './stages/tool-policy.js';
 import { trace } from './stages/trace.js';
 import { usage } from './stages/usage.js';
 import { timerDelay } from '../../timer-delay.js';
+import { withResultForm } from '../policy/role.js';
+import { readsStructuredContent } from '../session/protocol-revision.js';
 
 /**
  * In order. trace, audit and usage wrap the rest and act on the way back (the call's span around all of
@@ -166,6 +168,11 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     warehouse: role.warehouse,
     onProgress: call.request.onProgress,
   };
+  // A client whose protocol revision has no structured tool results (before 2025-06-18) reads the text
+  // alone, whatever its role's result form: its tables carry every cell whole, and its rows are in the
+  // text (the form 'structured' would leave it none). The structured content is dropped on the way out
+  // (mcp-server.ts). The rules (scope) see the role itself.
+  const shaping = readsStructuredContent(call.session.protocolVersion) ? role : withResultForm(role, 'text');
   const scope = {
     governance: call.env.governance,
     target: where,
@@ -211,7 +218,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
       refuseBeyondRoom(scope, rows);
       meterRows(call.meter, rows);
     },
-    role,
+    role: shaping,
     ctx,
     get logger() {
       return call.logger;

@@ -274,3 +274,21 @@ function rulesFingerprint(allow: readonly ObjectPattern[], deny: readonly Object
   const texts = (list: readonly ObjectPattern[]) => list.map((p) => p.text).sort();
   return createHash('sha256').update(JSON.stringify([texts(allow), texts(deny)])).digest('base64url').slice(0, 16);
 }
+
+/**
+ * `role` as a call's results are shaped for it with another result form (a session whose protocol revision
+ * reads no structured content takes the text alone: see session/protocol-revision.ts); every other member
+ * is the role's own, its methods called on the role itself (whose private state they read).
+ */
+export function withResultForm(role: EffectiveRole, resultForm: ResultForm): EffectiveRole {
+  if (role.resultForm === resultForm) return role;
+  // The proxy's target is a fresh object (the role its prototype, for `in`): a role is frozen, and a proxy of
+  // it may not answer another value for any of its own members.
+  return new Proxy(Object.create(role) as EffectiveRole, {
+    get(_view, member) {
+      if (member === 'resultForm') return resultForm;
+      const value: unknown = Reflect.get(role, member, role);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(role) : value;
+    },
+  });
+}

@@ -7,6 +7,7 @@
  * content: for a client that may hold an earlier listing that had them (see createMcpServer).
  */
 import type { McpServer } from '@modelcontextprotocol/server';
+import { wrapSdkHandler } from './sdk-handler.js';
 
 export function offerTextOnly(server: McpServer, options: { keepStructuredContent?: boolean } = {}): void {
   const register = server.registerTool.bind(server);
@@ -20,4 +21,21 @@ export function offerTextOnly(server: McpServer, options: { keepStructuredConten
       return text;
     }) as never)) as unknown as McpServer['registerTool'];
   server.registerTool = textOnly;
+}
+
+/**
+ * For a session whose protocol revision reads no structured content (before 2025-06-18, see
+ * session/protocol-revision.ts; asked per call, as over a socket the server exists before `initialize`
+ * names the revision): its tool results leave without structuredContent, after the SDK checked it against
+ * the tool's output schema. Its listing has no output schemas (tool-listing.ts), and its results' text
+ * carries what the structured content did (whole table cells: the call pipeline shapes them as text).
+ * Call after every other wrapper of tools/call.
+ */
+export function dropStructuredContentFor(server: McpServer, readsStructuredContent: () => boolean): void {
+  wrapSdkHandler(server, 'tools/call', (sdkHandler) => async (request, ctx) => {
+    const result = await sdkHandler(request, ctx);
+    if (readsStructuredContent() || !Object.hasOwn(result, 'structuredContent')) return result;
+    const { structuredContent: _dropped, ...text } = result;
+    return text;
+  });
 }

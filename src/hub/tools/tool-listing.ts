@@ -8,6 +8,7 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { serializeOnce } from '../session/serialized-once.js';
 import { wrapSdkHandler } from './sdk-handler.js';
+import { toolMembersOf } from '../session/protocol-revision.js';
 
 type ListedTool = { name: string; _meta?: Record<string, unknown> | undefined; [k: string]: unknown };
 type ListToolsResult = { tools: ListedTool[]; [k: string]: unknown };
@@ -47,6 +48,12 @@ export interface ListingView {
    * for every other role. Absent: no role writes.
    */
   writes?(): boolean;
+  /**
+   * The protocol revision the session negotiated (null: not yet known). A client of a revision before
+   * 2025-06-18 is offered each tool with the members its revision defines (no outputSchema, title or
+   * _meta; before 2025-03-26 no annotations either): see session/protocol-revision.ts. Absent: the latest.
+   */
+  revision?(): string | null;
 }
 
 /**
@@ -89,7 +96,7 @@ export function serveToolListingOnce(server: McpServer, key: string, view: Listi
     lastSelection = selection;
     // A fresh top-level object per answer: the protocol layer may add `_meta` (cache hints, server info)
     // for one era and must not leak it into another session's answer. The tool definitions are shared.
-    return { tools: offered(key, known, selection, asWriter) };
+    return { tools: offered(key, known, selection, asWriter, toolMembersOf(view.revision?.() ?? null)) };
   });
   if (!wrapped) throw new Error('serveToolListingOnce: the server has no tools/list handler (register tools first)');
   return {
@@ -145,14 +152,20 @@ function forWriter(tool: ListedTool, asWriter: WriterListing): ListedTool {
   return { ...tool, title: variant.title, description: variant.description, annotations: { ...(tool.annotations as Record<string, unknown> | undefined), ...variant.annotations } };
 }
 
-function offered(key: string, tools: readonly ListedTool[], selection: string, asWriter: WriterListing): ListedTool[] {
+/** The tool with only the members its client's revision defines (all of them when `members` is null). */
+function forRevision(tool: ListedTool, members: ReadonlySet<string> | null): ListedTool {
+  if (members === null) return tool;
+  return Object.fromEntries(Object.entries(tool).filter(([member]) => members.has(member))) as ListedTool;
+}
+
+function offered(key: string, tools: readonly ListedTool[], selection: string, asWriter: WriterListing, members: ReadonlySet<string> | null): ListedTool[] {
   // Concatenated, not stringified again: `key` is long (the limits and team tools) and this runs per listing.
-  const selectionKey = `${selection}\u0000${key}`;
+  const selectionKey = `${selection}\u0000${members === null ? '' : [...members].join(',')}\u0000${key}`;
   let kept = selections.get(selectionKey);
   if (!kept) {
     // Serialised once too: every session offered these tools is answered with the same text.
     const writer = selection.endsWith('w');
-    kept = serializeOnce(tools.filter((_, i) => selection[i] === '1').map((tool) => (writer ? forWriter(tool, asWriter) : tool)));
+    kept = serializeOnce(tools.filter((_, i) => selection[i] === '1').map((tool) => forRevision(writer ? forWriter(tool, asWriter) : tool, members)));
     selections.set(selectionKey, kept);
   }
   return kept;

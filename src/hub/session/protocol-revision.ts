@@ -1,0 +1,34 @@
+/**
+ * What each MCP protocol revision a session may have negotiated defines, where the hub's answers differ by
+ * it. Revisions are dated (YYYY-MM-DD), so they order as strings. A session speaks the revision its
+ * `initialize` agreed on (Session.protocolVersion), or 2026-07-28 per request; before either it is unknown
+ * (null) and is answered as the latest.
+ *
+ * MCP 2025-06-18 added structured tool results (`structuredContent`, a tool's `outputSchema`), `title` on
+ * tools, prompts and resources, and `_meta` on tools; 2025-03-26 added tool `annotations`. A client of an
+ * earlier revision reads none of these: a result it is sent must say everything in its content, and a
+ * listing only what its revision defines.
+ */
+
+/** The first revision with structured tool results (structuredContent, outputSchema) and titles. */
+const FIRST_WITH_STRUCTURED_RESULTS = '2025-06-18';
+/** The first revision with tool annotations (readOnlyHint and the rest). */
+const FIRST_WITH_TOOL_ANNOTATIONS = '2025-03-26';
+
+/** Whether a client of `revision` reads a tool result's structuredContent (and a tool's outputSchema). */
+export function readsStructuredContent(revision: string | null): boolean {
+  return revision === null || revision >= FIRST_WITH_STRUCTURED_RESULTS;
+}
+
+/**
+ * The members of a listed tool that `revision` defines, or null when it defines every member the hub lists
+ * (2025-06-18 and later: their listings are not cut). A list rather than members to leave out: a member a
+ * later revision adds is not sent to older clients by default.
+ */
+export function toolMembersOf(revision: string | null): ReadonlySet<string> | null {
+  if (readsStructuredContent(revision)) return null;
+  return revision !== null && revision >= FIRST_WITH_TOOL_ANNOTATIONS ? MEMBERS_2025_03_26 : MEMBERS_2024_11_05;
+}
+
+const MEMBERS_2024_11_05: ReadonlySet<string> = new Set(['name', 'description', 'inputSchema']);
+const MEMBERS_2025_03_26: ReadonlySet<string> = new Set([...MEMBERS_2024_11_05, 'annotations']);
