@@ -179,7 +179,8 @@ test('/mcp: a response whose result or error.data nests deeper than 64 levels is
     const answer = (await r.json()) as { error: { code: number; message: string; data?: unknown } };
     assert.equal(answer.error.code, -32600);
     assert.match(answer.error.message, /the response's (result|error) nests deeper than 64 levels/);
-    assert.equal(answer.error.data, undefined);
+    // No exception text: only the stable code every /mcp refusal carries.
+    assert.deepEqual(answer.error.data, { code: 'INVALID_REQUEST', retryable: false });
   }
   // A response of ordinary depth passes this check (whatever the session makes of it then).
   const plain = await (await postMcp(f, { jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'x' }] } })).text();

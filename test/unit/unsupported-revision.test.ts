@@ -28,7 +28,8 @@ for (const version of ['2027-01-01', '2025-06-18']) {
     const answer = (await res.json()) as { id: unknown; error: { code: number; message: string; data: unknown } };
     assert.equal(answer.id, 7);
     assert.equal(answer.error.code, -32022);
-    assert.deepEqual(answer.error.data, { supported: ['2026-07-28'], requested: version });
+    // The SDK's data, and the stable code every /mcp refusal carries.
+    assert.deepEqual(answer.error.data, { supported: ['2026-07-28'], requested: version, code: 'PROTOCOL_VERSION_UNSUPPORTED', retryable: false });
     assert.match(answer.error.message, EXPLAINED(version));
   });
 }

@@ -19,6 +19,8 @@ import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
+import { refusalCode, withRefusalCode, type RpcError } from '../session/refusal-code.js';
+import type { ErrorCode } from '../../error-codes.js';
 import { recordTransportRefusal } from '../tools/refused-calls.js';
 import { LegacyTransport } from './legacy-transport.js';
 import { assessHealth } from '../core/hub-health.js';
@@ -194,8 +196,27 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 /** A JSON-RPC error answering `body`: under its request's id when the body is one request with one (see idOf), else null. */
-function jsonRpcError(status: number, code: number, message: string, body?: unknown): Response {
-  return json(status, { jsonrpc: '2.0', id: idOf(body), error: { code, message } });
+function jsonRpcError(status: number, code: number, message: string, body?: unknown, refusal: ErrorCode = refusalCode(code, status)): Response {
+  return json(status, { jsonrpc: '2.0', id: idOf(body), error: withRefusalCode({ code, message }, refusal) });
+}
+
+/**
+ * An /mcp refusal (an error answer of 400 and above, the face's or the SDK's) with its stable code in
+ * `error.data.code` (session/refusal-code.ts), when it has none: the one exit every /mcp answer passes.
+ */
+async function codedRefusal(response: Response): Promise<Response> {
+  if (response.status < 400 || !(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+  let answer: { error?: RpcError };
+  try {
+    answer = JSON.parse(await response.clone().text()) as typeof answer;
+  } catch {
+    return response;
+  }
+  const error = answer.error;
+  if (typeof error !== 'object' || error === null || typeof error.code !== 'number') return response;
+  const coded = withRefusalCode(error, refusalCode(error.code, response.status));
+  if (coded === error) return response;
+  return new Response(`${JSON.stringify({ ...answer, error: coded })}\n`, { status: response.status, headers: response.headers });
 }
 
 /**
@@ -740,7 +761,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (version === null || version === MODERN_REVISION || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
     if ((Array.isArray(body) ? body : [body]).some((m) => isInitializeRequest(m))) return undefined;
     const known = [MODERN_REVISION, ...SUPPORTED_PROTOCOL_VERSIONS].join(', ');
-    return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version header ${shownText(JSON.stringify(version), 60)}: this server speaks ${known}. Send the version initialize negotiated (a 2025 session), or ${MODERN_REVISION} with its _meta envelope.`, body);
+    return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version header ${shownText(JSON.stringify(version), 60)}: this server speaks ${known}. Send the version initialize negotiated (a 2025 session), or ${MODERN_REVISION} with its _meta envelope.`, body, 'PROTOCOL_VERSION_UNSUPPORTED');
   }
 
   /** A request whose params its method's schema refuses: −32602 naming the field (the SDK would answer −32603 with a zod dump). */
@@ -877,7 +898,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     if (caller.key !== null) heldKeys.set(holder, { key: caller.key, what: '/mcp request', end: () => ended.abort(new Error(KEY_GONE)) });
     let response: Response;
     try {
-      response = await mcpRequest(held, caller, kind);
+      response = await codedRefusal(await mcpRequest(held, caller, kind));
     } finally {
       heldKeys.delete(holder);
     }
@@ -915,7 +936,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       const id = typeof listen?.id === 'string' || typeof listen?.id === 'number' ? listen.id : null;
       return json(
         429,
-        { jsonrpc: '2.0', id, error: { code: -32000, message: `Too many notification streams open for "${caller.identity}" (${MAX_LISTEN_STREAMS_PER_IDENTITY}: GET streams and subscriptions/listen together): close unused ones first.` } },
+        { jsonrpc: '2.0', id, error: { code: -32000, data: { code: 'TOO_MANY_SESSIONS', retryable: true }, message: `Too many notification streams open for "${caller.identity}" (${MAX_LISTEN_STREAMS_PER_IDENTITY}: GET streams and subscriptions/listen together): close unused ones first.` } },
         { 'retry-after': '5' },
       );
     }
@@ -962,7 +983,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           return json(400, {
             jsonrpc: '2.0',
             id: idOf(body),
-            error: { code: -32000, message: `Bad Request: the MCP-Protocol-Version header says ${shownText(JSON.stringify(sent), 60)}, but this session (its Mcp-Session-Id) negotiated ${negotiated} at initialize. Send the version initialize negotiated on every request of the session, or initialize a new session (without the Mcp-Session-Id header) to speak another.` },
+            error: { code: -32000, data: { code: 'PROTOCOL_VERSION_UNSUPPORTED', retryable: false }, message: `Bad Request: the MCP-Protocol-Version header says ${shownText(JSON.stringify(sent), 60)}, but this session (its Mcp-Session-Id) negotiated ${negotiated} at initialize. Send the version initialize negotiated on every request of the session, or initialize a new session (without the Mcp-Session-Id header) to speak another.` },
           });
         }
         // MCP 2025-06-18 removed JSON-RPC batches: a session that negotiated it or a later revision is refused
@@ -1000,12 +1021,12 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       }
       if (!isInitializeRequest(body)) {
         await refusedToolCalls(request, caller, body);
-        return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.', body);
+        return jsonRpcError(400, -32000, 'Bad Request: no Mcp-Session-Id header; start with an initialize request.', body, 'SESSION_REQUIRED');
       }
       if (!roomForLegacySession(caller.identity)) {
         return json(
           429,
-          { jsonrpc: '2.0', id: idOf(body), error: { code: -32000, message: `Too many open sessions for "${caller.identity}": all ${MAX_LEGACY_SESSIONS_PER_IDENTITY} are busy (a call running or a GET stream open). Retry when one of them finishes, end sessions you no longer use (HTTP DELETE with their Mcp-Session-Id), or give each client its own key.` } },
+          { jsonrpc: '2.0', id: idOf(body), error: { code: -32000, data: { code: 'TOO_MANY_SESSIONS', retryable: true }, message: `Too many open sessions for "${caller.identity}": all ${MAX_LEGACY_SESSIONS_PER_IDENTITY} are busy (a call running or a GET stream open). Retry when one of them finishes, end sessions you no longer use (HTTP DELETE with their Mcp-Session-Id), or give each client its own key.` } },
           { 'retry-after': '5' },
         );
       }

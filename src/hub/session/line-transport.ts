@@ -22,6 +22,7 @@ import { brokenLineId } from '../../wire/cut-line.js';
 import { SESSION_BOUNDS } from './session-memory.js';
 import { messageLine } from './serialized-once.js';
 import { ConnectionEra } from './connection-era.js';
+import { refusalCode, withRefusalCode } from './refusal-code.js';
 import { INVALID_PARAMS, messageTextProblem, requestParamsProblem } from './request-params.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
 
@@ -378,7 +379,9 @@ export class LineTransport implements Transport {
   /** Answers a refused message; `bytes`, its size, is what refusing it cost (see refusalCost). */
   private reject(id: Id, code: number, message: string, reason: string, data?: unknown, bytes = 0): void {
     this.opts.onRejected?.(reason, message);
-    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }) + '\n');
+    // The stable code beside the JSON-RPC one (session/refusal-code.ts), as /mcp's refusals carry it.
+    const error = withRefusalCode({ code, message, ...(data === undefined ? {} : { data }) }, reason === 'oversize' ? 'MESSAGE_TOO_LARGE' : refusalCode(code));
+    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error }) + '\n');
     // A client that keeps sending garbage is cut off instead of costing the hub a reply each time.
     if (!this.closed && this.errorBucket.take(refusalCost(bytes, this.opts.protocolErrorRate)) > 0) {
       this.opts.onRejected?.('protocol-errors', 'too many malformed messages');
@@ -427,7 +430,7 @@ export class LineTransport implements Transport {
 
   private refuse(id: string | number, message: string, reason: string): void {
     this.opts.onRejected?.(reason, message);
-    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: { code: SERVER_BUSY, message } }) + '\n');
+    this.writeRaw(JSON.stringify({ jsonrpc: '2.0', id, error: withRefusalCode({ code: SERVER_BUSY, message }, reason === 'request-rate' ? 'RATE_LIMITED' : 'SESSION_BUSY') }) + '\n');
   }
 
   private readonly onEnd = () => {
