@@ -93,3 +93,21 @@ test('a role with result_form = "structured" (its rows in structured content alo
   assert.deepEqual(served.structuredContent?.rows, [[WIDE]]);
   assert.ok(!served.content[0]!.text.includes(WIDE));
 });
+
+for (const version of ['2024-11-05', '2025-03-26', '2025-06-18']) {
+  test(`/mcp, a ${version} session: prompts and resource templates are listed ${version < '2025-06-18' ? 'without title (2025-06-18 added it)' : 'with their titles'}`, async (t) => {
+    const { fetch } = hubFace(t);
+    const headers = await legacySession(fetch, version);
+    const list = async (id: number, method: string) => (await rpcMessages(await fetch(MCP_URL, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id, method }) })))[0]!.result as Record<string, Record<string, unknown>[]>;
+    const prompts = (await list(1, 'prompts/list')).prompts!;
+    const templates = (await list(2, 'resources/templates/list')).resourceTemplates!;
+    assert.ok(prompts.length > 0 && templates.length > 0);
+    const titled = [...prompts, ...templates].filter((entry) => 'title' in entry);
+    if (version >= '2025-06-18') assert.equal(titled.length, prompts.length + templates.length);
+    else assert.deepEqual(titled, []);
+    // Nothing else is lost: names, descriptions and the prompt's arguments stay.
+    assert.equal(prompts[0]!.name, 'explore_schema');
+    assert.ok(Array.isArray(prompts[0]!.arguments) && (prompts[0]!.arguments as unknown[]).length === 2);
+    assert.equal(typeof templates[0]!.uriTemplate, 'string');
+  });
+}

@@ -16,7 +16,7 @@ import { registerSearchObjects } from '../tools/search-objects.js';
 import { registerDiagnosticTools } from '../tools/diagnostic-tools.js';
 import { registerCortexTools } from '../tools/cortex-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
-import { dropStructuredContentFor, offerTextOnly } from '../tools/text-only-tools.js';
+import { dropStructuredContentFor, listEntriesFor, offerTextOnly } from '../tools/text-only-tools.js';
 import { readsStructuredContent } from '../session/protocol-revision.js';
 
 // Said before the client names itself, so before its role is known: what execute_query may run is the
@@ -118,6 +118,7 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
   explainNotFound(server);
   // Asked per call: over a socket or stdio this server exists before initialize names the revision.
   dropStructuredContentFor(server, () => readsStructuredContent(env.session.protocolVersion));
+  listEntriesFor(server, () => env.session.protocolVersion);
   server.server.fallbackRequestHandler = unknownMethod;
   // The SDK advertises tools.listChanged: this is what makes it true.
   if (options.announceListChanges) {

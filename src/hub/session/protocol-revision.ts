@@ -32,3 +32,22 @@ export function toolMembersOf(revision: string | null): ReadonlySet<string> | nu
 
 const MEMBERS_2024_11_05: ReadonlySet<string> = new Set(['name', 'description', 'inputSchema']);
 const MEMBERS_2025_03_26: ReadonlySet<string> = new Set([...MEMBERS_2024_11_05, 'annotations']);
+
+/** Members of a listed prompt, resource or resource template that MCP 2025-06-18 added (and 2025-11-25's icons). */
+const LATER_ENTRY_MEMBERS: ReadonlySet<string> = new Set(['title', 'icons']);
+
+/**
+ * A prompts/list, resources/list or resources/templates/list answer with, for a client of a revision
+ * before 2025-06-18, no member of an entry (or of a prompt's argument) that its revision does not define:
+ * `title` (2025-06-18) and `icons` (2025-11-25). Other revisions' answers are returned as they are.
+ */
+export function entriesFor<R extends Record<string, unknown>>(revision: string | null, result: R, key: string): R {
+  const entries = result[key];
+  if (readsStructuredContent(revision) || !Array.isArray(entries)) return result;
+  const trim = (entry: unknown): unknown => {
+    if (typeof entry !== 'object' || entry === null) return entry;
+    const kept = Object.fromEntries(Object.entries(entry).filter(([member]) => !LATER_ENTRY_MEMBERS.has(member)));
+    return Array.isArray(kept.arguments) ? { ...kept, arguments: kept.arguments.map(trim) } : kept;
+  };
+  return { ...result, [key]: entries.map(trim) };
+}

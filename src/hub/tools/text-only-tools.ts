@@ -8,6 +8,7 @@
  */
 import type { McpServer } from '@modelcontextprotocol/server';
 import { wrapSdkHandler } from './sdk-handler.js';
+import { entriesFor } from '../session/protocol-revision.js';
 
 export function offerTextOnly(server: McpServer, options: { keepStructuredContent?: boolean } = {}): void {
   const register = server.registerTool.bind(server);
@@ -38,4 +39,17 @@ export function dropStructuredContentFor(server: McpServer, readsStructuredConte
     const { structuredContent: _dropped, ...text } = result;
     return text;
   });
+}
+
+/** Listings besides tools/list whose entries carry members later revisions added (see entriesFor). */
+const ENTRY_LISTINGS = [['prompts/list', 'prompts'], ['resources/list', 'resources'], ['resources/templates/list', 'resourceTemplates']] as const;
+
+/**
+ * A client of a revision before 2025-06-18 is listed prompts and resources with the members its revision
+ * defines (no `title`, `icons`), as its tools are (tool-listing.ts). Asked per request, as the revision is.
+ */
+export function listEntriesFor(server: McpServer, revision: () => string | null): void {
+  for (const [method, key] of ENTRY_LISTINGS) {
+    wrapSdkHandler(server, method, (sdkHandler) => async (request, ctx) => entriesFor(revision(), await sdkHandler(request, ctx), key));
+  }
 }
