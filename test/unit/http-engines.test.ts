@@ -17,6 +17,7 @@ import { createLogger } from '../../src/hub/observe/logger.js';
 import { serveWithNodeHttp, type EngineLimits, type HttpEndpoint } from '../../src/hub/http/node-engine.js';
 import { serveWithUws } from '../../src/hub/http/uws-engine.js';
 import type { Admission, HttpFace } from '../../src/hub/http/http-face.js';
+import { AnswerBudget } from '../../src/hub/http/answer-budget.js';
 
 const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
 const ENGINES = { node: serveWithNodeHttp, uws: serveWithUws } as const;
@@ -179,6 +180,32 @@ for (const engine of ['node', 'uws'] as const) {
     // A client that reads still gets its whole answer.
     const got = await rawExchange(port, 'GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\nConnection: close\r\n\r\n');
     assert.ok(got.includes(answer), `a reading client got ${got.length} bytes`);
+  });
+}
+
+for (const engine of ['node', 'uws'] as const) {
+  test(`[${engine}] an unread answer cut for the bound, or whose client goes away, is let go of at once, not a stalledOutputMs later`, { timeout: 20_000 }, async (t) => {
+    // uWebSockets.js's writer waited out stalledOutputMs (60 s) on an answer cut or whose client had gone,
+    // holding its bytes: each cut made room in the count for another answer, not in the hub's memory.
+    const answer = JSON.stringify({ rows: 'x'.repeat(8 * 1024 * 1024) });
+    const { face, fetched } = standIn(() => new Response(answer, { headers: { 'content-type': 'application/json' } }));
+    const limit = 16 * 1024 * 1024;
+    const answers = new AnswerBudget(limit);
+    const { port } = await serve(t, engine, face, { answers });
+    const sockets: Socket[] = [];
+    for (let i = 0; i < 4; i++) {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\n\r\n'));
+      socket.on('error', () => {});
+      t.after(() => socket.destroy());
+      socket.pause();
+      sockets.push(socket);
+      await until(`request ${i + 1}`, () => fetched.length > i);
+    }
+    await until('a cut', () => answers.cuts > 0);
+    // What is still counted is what is still held: the cut answers' bytes went with their connections.
+    await until(`the cut answers let go of (${answers.heldBytes} bytes held)`, () => answers.heldBytes <= limit, 5_000);
+    for (const socket of sockets) socket.destroy();
+    await until(`the answers of clients gone let go of (${answers.heldBytes} bytes held)`, () => answers.heldBytes === 0, 5_000);
   });
 }
 

@@ -13,6 +13,7 @@ import { releaseHttpServer } from '../listen/release-http-server.js';
 import { parseListen } from '../listen/listen-address.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
 import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES } from './shim-link.js';
+import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
 
 /** The engine's own error answers carry the face's security headers too. */
 const ERROR_HEADERS = { 'content-type': 'application/json', ...SECURITY_HEADERS };
@@ -68,6 +69,11 @@ export interface EngineLimits {
   heldBodyBytes?: number;
   /** Answer bytes waiting for their clients to read them, all connections together (default MAX_HELD_ANSWER_BYTES). */
   heldAnswerBytes?: number;
+  /**
+   * The budget of unread answers, shared with the face (which charges what the MCP SDK's streams produced
+   * and have not been handed on yet); one of heldAnswerBytes bytes, the engine's own, when absent.
+   */
+  answers?: AnswerBudget;
 }
 
 /**
@@ -94,50 +100,6 @@ export class BodyBudget {
 export const DEFAULT_STALLED_OUTPUT_MS = 60_000;
 
 /**
- * Answer bytes written but not yet taken by their clients, every connection together. The stalled-output
- * cut alone let clients that never read make the hub hold an answer per connection for a minute each: 400
- * POSTs for full-size answers, never read, grew the hub by 215 MiB, and the rate limit's burst and refill
- * let one key hold gigabytes. Past this bound the answers that have waited longest are cut (a client that
- * reads takes its bytes within milliseconds, so those are the ones that are not read).
- */
-export const MAX_HELD_ANSWER_BYTES = 128 * 1024 * 1024;
-
-/** One answer's unread bytes, held in an AnswerBudget until its client takes them or it is cut. */
-export interface HeldAnswer {
-  /** The client has taken these bytes (or the connection is gone): they no longer count. */
-  release(): void;
-}
-
-/**
- * The bytes of answers waiting for their clients, against a bound. Taking past the bound cuts the answers
- * held longest (oldest first, never the one being taken) until the rest fit.
- */
-export class AnswerBudget {
-  private held = 0;
-  private readonly waiting = new Set<{ bytes: number; cut: (why: string) => void }>();
-  constructor(readonly limit: number) {}
-  get heldBytes(): number {
-    return this.held;
-  }
-  take(bytes: number, cut: (why: string) => void): HeldAnswer {
-    const entry = { bytes, cut };
-    this.waiting.add(entry);
-    this.held += bytes;
-    for (const oldest of this.waiting) {
-      if (this.held <= this.limit) break;
-      if (oldest === entry) continue;
-      this.drop(oldest);
-      oldest.cut(`the hub holds ${this.held + oldest.bytes} bytes of answers its HTTP clients have not read (limit ${this.limit}); this one had waited longest`);
-    }
-    return { release: () => this.drop(entry) };
-  }
-  private drop(entry: { bytes: number }): void {
-    if (!this.waiting.delete(entry as never)) return;
-    this.held = Math.max(0, this.held - entry.bytes);
-  }
-}
-
-/**
  * Why a body was not read: over MAX_BODY_BYTES, not complete within the body timeout, or (uWebSockets.js
  * only) sent with a Transfer-Encoding spelled other than `chunked`, which that engine never hands over.
  */
@@ -160,7 +122,7 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
   // Node checks the headers and request timeouts on this interval (default 30 s): trickled headers held a
   // socket for up to 40 s against the 10 s set below.
   const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
-  const answers = new AnswerBudget(limits.heldAnswerBytes ?? MAX_HELD_ANSWER_BYTES);
+  const answers = limits.answers ?? new AnswerBudget(limits.heldAnswerBytes ?? MAX_HELD_ANSWER_BYTES);
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => void handle(face, req, res, logger, limits, budget, answers));
   // Remote shims: a WebSocket on /shim, checked like every route before the upgrade is accepted.
   // The link refuses a message over MAX_SHIM_FRAME_BYTES with 1009 and why; ws itself, past maxPayload, says

@@ -10,8 +10,9 @@ import type * as HyperExpress from 'hyper-express';
 import { SnowmuxError, errorMessage } from '../../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
-import { AnswerBudget, BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_ANSWER_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
+import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
+import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
 import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES, MAX_SHIM_FRAME_BYTES } from './shim-link.js';
 
 /**
@@ -49,7 +50,7 @@ export async function serveWithUws(face: HttpFace, address: string, logger: Logg
   });
 
   const budget = new BodyBudget(limits.heldBodyBytes ?? MAX_HELD_BODY_BYTES);
-  const answers = new AnswerBudget(limits.heldAnswerBytes ?? MAX_HELD_ANSWER_BYTES);
+  const answers = limits.answers ?? new AnswerBudget(limits.heldAnswerBytes ?? MAX_HELD_ANSWER_BYTES);
   server.upgrade('/shim', async (req, res) => {
     let verdict: Response | ShimGrant;
     try {
@@ -246,7 +247,10 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     // Until it is written whole, the answer counts against every connection's bound of unread answers.
     const held = answers.take(body.length, (why) => cutUnread(res, aborted, logger, answers, why));
     try {
-      if (!(await writtenWhileProgressing(res, res.stream(Readable.from([body]), body.length), stalledMs))) {
+      // hyper-express's send of a response closed meanwhile (cut, or its client gone) stays pending for good,
+      // holding the answer: the bytes are let go of at the close, not a stalledOutputMs later.
+      const over = new Promise<void>((resolve) => res.once('abort', () => resolve()));
+      if (!(await writtenWhileProgressing(res, Promise.race([res.stream(Readable.from([body]), body.length), over]), stalledMs))) {
         logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
         aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
         res.close();
@@ -291,7 +295,11 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
 function cutUnread(res: HyperExpress.Response, aborted: AbortController, logger: Logger, answers: AnswerBudget, why: string): void {
   logger.warn({ heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
   aborted.abort(new Error(`the client did not read its answer: ${why}`));
-  if (!res.aborted) res.close();
+  if (res.aborted) return;
+  res.close();
+  // uWS tells of a close only when the client made it: the writer waiting on this answer learns of it so,
+  // and lets go of its bytes now (it waited out stalledOutputMs, 60 s, holding them, uncounted).
+  res.emit('abort');
 }
 
 /**
