@@ -23,6 +23,7 @@ import { refusalCode, withRefusalCode, type RpcError } from '../session/refusal-
 import type { ErrorCode } from '../../error-codes.js';
 import { recordTransportRefusal } from '../tools/refused-calls.js';
 import { LegacyTransport } from './legacy-transport.js';
+import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
 import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
@@ -43,7 +44,7 @@ export interface HttpFaceOptions {
   hub: ServedHub;
   /** null: no key needed (loopback only; the caller checked). */
   keys: KeyChecker | null;
-  metrics: { text(): Promise<string>; contentType: string; httpRequest(route: string, status: number): void; authFailure(reason: string): void } | null;
+  metrics: { text(): Promise<string>; contentType: string; httpRequest(route: string, status: number): void; authFailure(reason: string): void; watchHttpAnswers?(budget: AnswerBudget): void } | null;
   logger: Logger;
   /** Host names accepted besides loopback ones; empty and `loopbackOnly` false: any host. */
   hosts: string[];
@@ -69,6 +70,12 @@ export interface HttpFaceOptions {
    * counted in the next record's `suppressed`.
    */
   auditAuthRefusal?: (refusal: AuthRefusal) => void;
+  /**
+   * The budget of answers waiting for their clients to read them, shared with the engine (serve-http.ts):
+   * the face charges what the MCP SDK's streams produced and have not been handed to the engine yet.
+   * Default: one of MAX_HELD_ANSWER_BYTES, the face's own.
+   */
+  answers?: AnswerBudget;
   /**
    * The monotonic clock (ms, any origin) sessions' idle time and the authentication throttle's minute are
    * measured on, so a wall clock stepped by hours neither sweeps every idle session at once nor keeps one
@@ -321,6 +328,7 @@ async function explainTransportRefusal(response: Response, method: string, body:
 export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const { hub, logger } = opts;
   const monotonic = opts.monotonic ?? (() => performance.now());
+  const answers = opts.answers ?? new AnswerBudget(MAX_HELD_ANSWER_BYTES);
   const legacy = new Map<string, LegacyEntry>();
   const modern = new Map<string, ModernEntry>();
   /** Failed authentications per source, and the audits of them: their minutes start on the monotonic clock. */
@@ -831,55 +839,116 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const reader = source.getReader();
     if (listen) listenStreams.set(caller.identity, (listenStreams.get(caller.identity) ?? 0) + 1);
     let released = false;
+    /**
+     * What the SDK's stream produced and the engine has not taken yet. The SDK enqueues each message as it
+     * is sent, whether or not anyone reads (a 2025 POST's batch answered over SSE: every answer), so its
+     * stream is read at once and what waits here is charged to the budget of unread answers (one POST
+     * carrying 40 large queries, never read, held 367 MiB there, uncounted, until the stalled-output cut).
+     */
+    const queue: Uint8Array[] = [];
+    let ended = false;
+    let failure: { err: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const woken = () => {
+      wake?.();
+      wake = undefined;
+    };
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const held = answers.begin((why) => {
+      logger.warn({ identity: caller.identity, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
+      // Its calls are cancelled, as when its client goes.
+      request.abort(new Error(`the client did not read its answer: ${why}`));
+      drop(new Error(`the client did not read its answer: ${why}`));
+    });
     const release = () => {
       if (released) return;
       released = true;
+      held.release();
       heldKeys.delete(holder);
       if (!listen) return;
       const left = (listenStreams.get(caller.identity) ?? 1) - 1;
       if (left > 0) listenStreams.set(caller.identity, left);
       else listenStreams.delete(caller.identity);
     };
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(encoder.encode(': stream open\n\n'));
-        if (caller.key === null) return;
-        heldKeys.set(holder, {
-          key: caller.key,
-          what: '/mcp stream',
-          end: () => {
-            release();
-            // What the request started stops too, as when its client goes (see mcp()).
-            request.abort(new Error(KEY_GONE));
-            void reader.cancel(new Error('the API key is no longer valid')).catch(() => {});
-            try {
-              c.close();
-            } catch {
-              /* already closed */
-            }
-          },
-        });
-      },
-      async pull(c) {
-        try {
+    /** Ends the stream for a reason: what waits is dropped, the SDK's stream cancelled. */
+    const drop = (err: Error) => {
+      queue.length = 0;
+      release();
+      void reader.cancel(err).catch(() => {});
+      try {
+        controller?.error(err);
+      } catch {
+        /* already closed */
+      }
+      woken();
+    };
+    const pump = async () => {
+      try {
+        for (;;) {
           const { done, value } = await reader.read();
-          if (!done) return c.enqueue(value);
-          release();
-          c.close();
-        } catch (err) {
+          if (done || released) break;
+          if (!held.add(value.byteLength)) return;
+          queue.push(value);
+          woken();
+        }
+      } catch (err) {
+        failure = { err };
+      }
+      ended = true;
+      woken();
+    };
+    // highWaterMark 0: a chunk leaves the queue (and the count) only when the engine asks for it.
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(c) {
+          controller = c;
+          c.enqueue(encoder.encode(': stream open\n\n'));
+          void pump();
+          if (caller.key === null) return;
+          heldKeys.set(holder, {
+            key: caller.key,
+            what: '/mcp stream',
+            end: () => {
+              // What the request started stops too, as when its client goes (see mcp()).
+              request.abort(new Error(KEY_GONE));
+              queue.length = 0;
+              release();
+              void reader.cancel(new Error('the API key is no longer valid')).catch(() => {});
+              try {
+                c.close();
+              } catch {
+                /* already closed */
+              }
+              woken();
+            },
+          });
+        },
+        async pull(c) {
+          while (queue.length === 0 && !ended && !released) await new Promise<void>((resolve) => (wake = resolve));
+          const next = queue.shift();
+          if (next !== undefined) {
+            held.sub(next.byteLength);
+            c.enqueue(next);
+            return;
+          }
+          if (released) return;
           release();
           try {
-            c.error(err);
+            if (failure) c.error(failure.err);
+            else c.close();
           } catch {
             /* already closed */
           }
-        }
+        },
+        cancel(reason) {
+          queue.length = 0;
+          release();
+          woken();
+          return reader.cancel(reason);
+        },
       },
-      cancel(reason) {
-        release();
-        return reader.cancel(reason);
-      },
-    });
+      { highWaterMark: 0 },
+    );
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   }
 

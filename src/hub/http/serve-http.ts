@@ -11,6 +11,8 @@ import { RedisKeyStore } from '../team/redis-keys.js';
 import { serveWithNodeHttp, type EngineLimits, type HttpEndpoint } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
 import { isLoopbackHost } from '../../wire/loopback.js';
+import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
+import { returnMemorySoon } from '../session/memory-return.js';
 
 export interface HttpService {
   url: string;
@@ -55,7 +57,12 @@ export async function serveHttp(opts: {
   const team = local && opts.settings.redisUrl !== undefined ? new RedisKeyStore(opts.settings.redisUrl, opts.settings.teamNamespace, local, opts.logger) : null;
   if (team) await team.refresh();
   const keys = team ?? local;
+  // One bound on unread answers for the face (what the SDK's streams produced) and the engine (what its
+  // sockets have not written) together; a cut answer's memory is given back soon (a full collection).
+  const answers = new AnswerBudget(MAX_HELD_ANSWER_BYTES, { cut: returnMemorySoon });
+  opts.metrics?.watchHttpAnswers?.(answers);
   const face = createHttpFace({
+    answers,
     hub: opts.hub,
     keys,
     metrics: opts.metrics,
@@ -68,7 +75,7 @@ export async function serveHttp(opts: {
   });
   let served: Awaited<ReturnType<typeof serveWithEngine>>;
   try {
-    served = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger, { bodyTimeoutMs: opts.settings.httpBodyTimeoutMs });
+    served = await serveWithEngine(face, opts.address, opts.settings.httpEngine, opts.logger, { bodyTimeoutMs: opts.settings.httpBodyTimeoutMs, answers });
   } catch (err) {
     // The face is already attached to the hub's events: a failed listen (retried during a take-over)
     // would otherwise leave one more set of listeners and timers behind each time.

@@ -165,6 +165,8 @@ export class HubMetrics implements CallSink {
   private readonly httpRequests: Counter<'route' | 'status'>;
   private readonly authFailures: Counter<'reason'>;
   private readonly auditWrite: Histogram;
+  /** The HTTP face's budget of unread answers, once it serves (see watchHttpAnswers). */
+  private httpAnswers: { readonly heldBytes: number; readonly cuts: number } | undefined;
   /** Tool names of calls the session looked up (its tools, team tools): with knownTools, the only `tool` label values. */
   private readonly verifiedTools = new Set<string>();
   private readonly knownTools: () => ReadonlySet<string> | undefined;
@@ -226,6 +228,24 @@ export class HubMetrics implements CallSink {
         const counts = new Map<string, number>([['unix-socket', 0], ['http', 0], ['websocket', 0], ['stdio', 0]]);
         for (const s of sources.sessions()) counts.set(s.transport, (counts.get(s.transport) ?? 0) + 1);
         for (const [transport, n] of counts) this.set({ transport }, n);
+      },
+    });
+    const answersOf = () => this.httpAnswers;
+    new Gauge({
+      name: 'snowmux_http_unread_answer_bytes',
+      help: 'Bytes of HTTP answers held for clients that have not read them yet, all connections together (bounded: past 128 MiB the longest-waiting are cut).',
+      registers,
+      collect() {
+        this.set(answersOf()?.heldBytes ?? 0);
+      },
+    });
+    new Counter({
+      name: 'snowmux_http_answers_cut_total',
+      help: 'HTTP answers cut because the answers their clients had not read passed the hub\'s bound (their calls cancelled).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(answersOf()?.cuts ?? 0);
       },
     });
     new Counter({
@@ -413,6 +433,11 @@ export class HubMetrics implements CallSink {
   }
 
   /** `route` must come from a fixed set (the face's routes, or "other"), never from the request path. */
+  /** Reports the HTTP face's budget of unread answers (snowmux_http_unread_answer_bytes, snowmux_http_answers_cut_total). */
+  watchHttpAnswers(budget: { readonly heldBytes: number; readonly cuts: number }): void {
+    this.httpAnswers = budget;
+  }
+
   httpRequest(route: string, status: number): void {
     this.httpRequests.inc({ route, status: String(status) });
   }
