@@ -151,7 +151,7 @@ for (const engine of ['node', 'uws'] as const) {
 }
 
 for (const engine of ['node', 'uws'] as const) {
-  test(`[${engine}] answers their clients do not read are bounded for all connections together: past heldAnswerBytes the longest-waiting is cut, its request aborted, and a reading client is answered`, { timeout: 20_000 }, async (t) => {
+  test(`[${engine}] answers their clients do not read are bounded for all connections together: past heldAnswerBytes the longest-waiting is cut, its request aborted, the log names its identity, and a reading client is answered`, { timeout: 20_000 }, async (t) => {
     // Eight clients each ask for an 8 MiB answer and read none of it. The stalled-output cut (60 s) is
     // out of the way: without a bound on all of them together the hub held every answer for a minute.
     const answer = JSON.stringify({ rows: 'x'.repeat(8 * 1024 * 1024) });
@@ -160,7 +160,10 @@ for (const engine of ['node', 'uws'] as const) {
       request.signal.addEventListener('abort', () => why.push(String((request.signal.reason as Error | undefined)?.message)));
       return new Response(answer, { headers: { 'content-type': 'application/json' } });
     });
-    const { port } = await serve(t, engine, face, { heldAnswerBytes: 16 * 1024 * 1024 });
+    const lines: string[] = [];
+    const sink = new PassThrough();
+    sink.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+    const { port } = await serve(t, engine, face, { heldAnswerBytes: 16 * 1024 * 1024 }, createLogger({ destination: sink, level: 'info' }));
     const closed: Promise<void>[] = [];
     const sockets: Socket[] = [];
     for (let i = 0; i < 8; i++) {
@@ -174,6 +177,11 @@ for (const engine of ['node', 'uws'] as const) {
     }
     await until('a cut', () => why.length > 0);
     assert.match(why[0]!, /the client did not read its answer: the hub holds \d+ bytes of answers its HTTP clients have not read \(limit 16777216\)/);
+    // The hub log says whose answer it was: the operator can tell which key's client does not read.
+    await until('the cut logged', () => lines.some((l) => l.includes('the longest-waiting answer is cut')));
+    const logged = JSON.parse(lines.find((l) => l.includes('the longest-waiting answer is cut'))!) as { identity?: string; limit?: number };
+    assert.equal(logged.identity, 'alice');
+    assert.equal(logged.limit, 16 * 1024 * 1024);
     // The first client, which waited longest, was cut: once it reads, it finds its connection closed.
     sockets[0]!.resume();
     await closed[0];

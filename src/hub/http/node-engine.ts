@@ -297,7 +297,7 @@ async function handle(face: HttpFace, req: IncomingMessage, res: ServerResponse,
     // The face has read the body by the time it answers.
     budget.release(body.length);
   }
-  await writeResponse(response, res, aborted, logger, limits, false, answers);
+  await writeResponse(response, res, aborted, logger, limits, false, answers, admission.caller.identity);
 }
 
 /** An engine error answer, on a connection that closes after it. */
@@ -310,7 +310,7 @@ function refuse(res: ServerResponse, status: number, body: string, headers: Reco
  * the connection closes and the request's signal aborts (its call is cancelled), as the socket face cuts
  * a client that does not read (an unread answer would hold its connection and bytes for good).
  */
-async function writeResponse(response: Response, res: ServerResponse, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean, answers: AnswerBudget): Promise<void> {
+async function writeResponse(response: Response, res: ServerResponse, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean, answers: AnswerBudget, identity?: string): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
   if (close) headers.connection = 'close';
@@ -329,14 +329,14 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
       if (!res.write(value)) {
         // What the client has not taken yet counts against every connection's bound until it drains.
         const held = answers.take(res.writableLength, (why) => {
-          logger.warn({ unreadBytes: res.writableLength, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
+          logger.warn({ identity, unreadBytes: res.writableLength, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
           aborted.abort(new Error(`the client did not read its answer: ${why}`));
           res.destroy();
         });
         const taken = await drained(res, 'close', stalledMs);
         held.release();
         if (!taken) {
-          logger.warn({ stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
+          logger.warn({ identity, stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
           aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
           res.destroy();
           break;

@@ -216,7 +216,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     // The face has read the body by the time it answers.
     budget.release(held);
   }
-  await writeResponse(response, res, aborted, logger, limits, false, answers);
+  await writeResponse(response, res, aborted, logger, limits, false, answers, admission.caller.identity);
 }
 
 /**
@@ -224,7 +224,7 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
  * is cut: the connection closes and the request's signal aborts (its call is cancelled), as the socket face
  * cuts a client that does not read (an unread answer would hold its connection and bytes for good).
  */
-async function writeResponse(response: Response, res: HyperExpress.Response, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean, answers: AnswerBudget): Promise<void> {
+async function writeResponse(response: Response, res: HyperExpress.Response, aborted: AbortController, logger: Logger, limits: EngineLimits, close: boolean, answers: AnswerBudget, identity?: string): Promise<void> {
   if (res.aborted) {
     await response.body?.cancel().catch(() => {});
     return;
@@ -245,13 +245,13 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     // its last byte is written, so a connection holds one unread answer, and is cut once none of it has
     // been taken for stalledOutputMs, as an unread stream is (a slow reader that makes progress is not).
     // Until it is written whole, the answer counts against every connection's bound of unread answers.
-    const held = answers.take(body.length, (why) => cutUnread(res, aborted, logger, answers, why));
+    const held = answers.take(body.length, (why) => cutUnread(res, aborted, logger, answers, why, identity));
     try {
       // hyper-express's send of a response closed meanwhile (cut, or its client gone) stays pending for good,
       // holding the answer: the bytes are let go of at the close, not a stalledOutputMs later.
       const over = new Promise<void>((resolve) => res.once('abort', () => resolve()));
       if (!(await writtenWhileProgressing(res, Promise.race([res.stream(Readable.from([body]), body.length), over]), stalledMs))) {
-        logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
+        logger.warn({ identity, stalledMs }, 'http client does not read its answer; connection cut');
         aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
         res.close();
       }
@@ -269,13 +269,13 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
       if (!res.write(Buffer.from(value))) {
         const held = answers.take(value.length, (why) => {
           void reader.cancel().catch(() => {});
-          cutUnread(res, aborted, logger, answers, why);
+          cutUnread(res, aborted, logger, answers, why, identity);
         });
         const taken = await drained(res, 'abort', stalledMs);
         held.release();
         if (res.aborted) break;
         if (!taken) {
-          logger.warn({ stalledMs }, 'http client does not read its answer; connection cut');
+          logger.warn({ identity, stalledMs }, 'http client does not read its answer; connection cut');
           aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
           void reader.cancel().catch(() => {});
           res.close();
@@ -292,8 +292,8 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
 
 
 /** Cuts an answer its client has not read because the unread answers of all connections passed their bound. */
-function cutUnread(res: HyperExpress.Response, aborted: AbortController, logger: Logger, answers: AnswerBudget, why: string): void {
-  logger.warn({ heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
+function cutUnread(res: HyperExpress.Response, aborted: AbortController, logger: Logger, answers: AnswerBudget, why: string, identity: string | undefined): void {
+  logger.warn({ identity, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
   aborted.abort(new Error(`the client did not read its answer: ${why}`));
   if (res.aborted) return;
   res.close();
