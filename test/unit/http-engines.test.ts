@@ -151,6 +151,36 @@ for (const engine of ['node', 'uws'] as const) {
 }
 
 for (const engine of ['node', 'uws'] as const) {
+  test(`[${engine}] an answer whose stream fails (the face cut it) ends its connection without the answer's end: the client sees it incomplete`, async (t) => {
+    let pulls = 0;
+    let fail: (() => void) | undefined;
+    const failed = new Promise<void>((resolve) => (fail = resolve));
+    const { face } = standIn(() => new Response(new ReadableStream({
+      pull: async (c) => {
+        pulls += 1;
+        if (pulls === 1) return c.enqueue(new TextEncoder().encode(': stream open\n\n'));
+        // Once the client has the start of the answer, its stream fails.
+        await failed;
+        c.error(new Error('the client did not read its answer'));
+      },
+    }), { headers: { 'content-type': 'text/event-stream' } }));
+    const { port } = await serve(t, engine, face);
+    const got = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+        if (text.includes(': stream open')) fail!();
+      }).on('error', reject).on('close', () => resolve(text));
+    });
+    assert.match(got, /^HTTP\/1\.1 200 /);
+    assert.ok(got.includes(': stream open'), got);
+    // Chunked: a stream that ended as it should closes with the last chunk; this one must not look ended.
+    assert.ok(!got.endsWith('0\r\n\r\n'), `the failed stream was ended as if complete: ${JSON.stringify(got.slice(-40))}`);
+  });
+}
+
+for (const engine of ['node', 'uws'] as const) {
   test(`[${engine}] answers their clients do not read are bounded for all connections together: past heldAnswerBytes the longest-waiting is cut, its request aborted, the log names its identity, and a reading client is answered`, { timeout: 20_000 }, async (t) => {
     // Eight clients each ask for an 8 MiB answer and read none of it. The stalled-output cut (60 s) is
     // out of the way: without a bound on all of them together the hub held every answer for a minute.

@@ -345,9 +345,12 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
       if (res.destroyed) break;
     }
   } catch {
-    // The stream was cancelled (client gone, hub stopping).
+    // The answer's stream failed (the face cut it: its client did not read it): the connection closes
+    // without the end of the answer, so the client sees it incomplete, not a stream that ended as it should.
+    // (A client gone, or a stream the hub closes while stopping, ends the read, not with an error.)
+    res.destroy();
   } finally {
-    res.end();
+    if (!res.destroyed) res.end();
   }
 }
 

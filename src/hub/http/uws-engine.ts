@@ -284,7 +284,9 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
       }
     }
   } catch {
-    // The stream was cancelled (client gone, hub stopping).
+    // The answer's stream failed (the face cut it: its client did not read it): the connection closes
+    // without the end of the answer, so the client sees it incomplete (see node-engine.ts).
+    if (!res.aborted) res.close();
   } finally {
     if (!res.aborted) res.end();
   }
