@@ -45,6 +45,18 @@ const HIDDEN: [string, string][] = [
   ["SELECT http_get('https://api.example/x', headers => MAP {'X-Upstream': 'Bearer sk-live-4f9Qz81'})", "SELECT http_get('https://api.example/x', headers => MAP {'X-Upstream': 'Bearer ***'})"],
   ["SELECT decode_jwt('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl_x')", "SELECT decode_jwt('***')"],
   ["SELECT call_api('https://h.example', 'Basic dXNlcjpwYXNz')", "SELECT call_api('https://h.example', 'Basic ***')"],
+  // A secret given by its position to a function known to take one: every literal of that argument, however built.
+  ["SELECT ENCRYPT('hello', 'my passphrase 1'), DECRYPT(col, 'pp-secret-xyz') FROM t", `SELECT ENCRYPT('hello', ${H}), DECRYPT(col, ${H}) FROM t`],
+  ["SELECT try_decrypt(col, $$dollar pass$$, 'aad', 'AES-GCM')", `SELECT try_decrypt(col, ${H}, 'aad', 'AES-GCM')`],
+  ["SELECT ENCRYPT_RAW(TO_BINARY('aa', 'HEX'), X'0123456789abcdef0123456789abcdef', iv)", `SELECT ENCRYPT_RAW(TO_BINARY('aa', 'HEX'), X${H}, iv)`],
+  ["SELECT DECRYPT_RAW(v, TO_BINARY('00112233' || 'aabbccdd', 'HEX'), iv), TRY_DECRYPT_RAW(v, /* k */ HEX_DECODE_BINARY('ffee0011'), iv)", `SELECT DECRYPT_RAW(v, TO_BINARY(${H} || ${H}, 'HEX'), iv), TRY_DECRYPT_RAW(v, /* k */ HEX_DECODE_BINARY(${H}), iv)`],
+  ["CALL SYSTEM$AUTHORIZE_PRIVATELINK('123456789012', 'IQoJb3JpZ2luX2VjEE0aCXVzLWVhc3Qt')", `CALL SYSTEM$AUTHORIZE_PRIVATELINK('123456789012', ${H})`],
+  ["SELECT SYSTEM$REVOKE_PRIVATELINK('sub-1', 'az-access-token-1')", `SELECT SYSTEM$REVOKE_PRIVATELINK('sub-1', ${H})`],
+  // An external function's headers go to the remote service with every call: each value, whatever its header's name.
+  [
+    "CREATE EXTERNAL FUNCTION f(x INT) RETURNS VARIANT API_INTEGRATION = ai HEADERS = ('x-api-key' = 'hdr-secret-1', 'x-team' = 'hdr-secret-2') AS 'https://x.example.com/f'",
+    `CREATE EXTERNAL FUNCTION f(x INT) RETURNS VARIANT API_INTEGRATION = ai HEADERS = ('x-api-key' = ${H}, 'x-team' = ${H}) AS 'https://x.example.com/f'`,
+  ],
   // A refused statement whose literal is never closed keeps none of it.
   ["ALTER USER eve SET PASSWORD = 'NewUserPass123!", `ALTER USER eve SET PASSWORD = ${H}`],
 ];
@@ -56,6 +68,8 @@ const KEPT = [
   "SELECT S_NAME FROM SUPPLIER WHERE 'x' IN ('Password1','Sup3rS3cretPw!')",
   "SELECT o_orderkey FROM orders WHERE o_orderkey = '5' AND o_comment = 'token'",
   "SELECT 'password' AS label, count(*) FROM users",
+  // The argument a function takes in clear, and names that only look like one of those functions.
+  "SELECT ENCRYPT_RAW(TO_BINARY('aabb', 'HEX'), k, X'00112233445566778899aabb'), encrypted('plain'), decrypt_col FROM t WHERE headers = 'x'",
   "SELECT {'name': 'password', 'note': 'token'} AS s, obj:'password' FROM t",
   // Prose that starts like an HTTP credential is not one.
   "SELECT * FROM bonds WHERE kind = 'Bearer Certificates' OR plan = 'Basic information' OR note = 'basic plan'",
@@ -69,6 +83,7 @@ test('credentials typed into SQL are hidden by the lexer: every credential param
   // The values themselves, for texts that quote the statement (an engine's error in hub.log).
   assert.deepEqual(sqlCredentialValues("CREATE SECRET (TYPE s3, KEY_ID 'AKIAEXAMPLE', SECRET 'it''s-secret', REGION 'eu')"), ["it''s-secret", "it's-secret", 'AKIAEXAMPLE']);
   assert.deepEqual(sqlCredentialValues('CREATE SECRET s TYPE = GENERIC_STRING SECRET_STRING = $$s3cr3t$$'), ['s3cr3t']);
+  assert.deepEqual(sqlCredentialValues("SELECT DECRYPT(col, 'pp-secret-xyz')"), ['pp-secret-xyz']);
   for (const sql of KEPT) assert.deepEqual(sqlCredentialValues(sql), [], sql);
 });
 

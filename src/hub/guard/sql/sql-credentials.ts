@@ -5,7 +5,8 @@
  * `MASTER_KEY = '…'`, `SECRET_STRING = '…'`, `API_KEY = '…'`, DuckDB's `CREATE SECRET (… SECRET '…')`, a
  * comparison such as `api_token = '…'`), and inside any literal the user and password of a URL
  * (`'postgres://u:pw@h'`), a secret-named query parameter (`?sig=…`, `?token=…`) or a libpq
- * `password=…`. Snowflake itself masks such values in its query history; the hub kept them verbatim.
+ * `password=…`, and every literal of a secret a known function takes by position (`ENCRYPT(x, '…')`,
+ * `SYSTEM$AUTHORIZE_PRIVATELINK(id, '…')`) or an external function's `HEADERS = ('name' = '…')`. Snowflake itself masks such values in its query history; the hub kept them verbatim.
  *
  * The text is read with the SQL lexer, never searched with a pattern: a pattern would take a quote inside a
  * comment for a literal's start and blank real statement text — a client could then hide what it ran from
@@ -33,10 +34,30 @@ const NAME_PART = String.raw`(?:pass|pwd|token|secret|(?:master|access|account|c
  */
 const MAY_HOLD = [new RegExp(String.raw`${NAME_PART}[\w$]*["']?\s*(?:=|'|\$|:)`, 'i'), /:[/\\]/, /\b(?:bearer|basic)\s|eyJ[\w-]{8,}\./i];
 const NAME_ANYWHERE = new RegExp(NAME_PART, 'i');
+
+/**
+ * Functions that take a secret as a positional argument, and which arguments (from 0) carry it: every
+ * literal inside such an argument is hidden, however it is built (`TO_BINARY('…', 'HEX')`, `X'…'`,
+ * `'a' || 'b'`). Snowflake's ENCRYPT/DECRYPT family takes a passphrase or a key second (ENCRYPT_RAW's IV,
+ * third, is not secret but is half of what a key needs to be brute-forced against: kept); the PrivateLink
+ * authorisations take the cloud's federated or access token second.
+ */
+const SECRET_ARGUMENTS: ReadonlyMap<string, readonly number[]> = new Map([
+  ['ENCRYPT', [1]],
+  ['DECRYPT', [1]],
+  ['TRY_DECRYPT', [1]],
+  ['ENCRYPT_RAW', [1]],
+  ['DECRYPT_RAW', [1]],
+  ['TRY_DECRYPT_RAW', [1]],
+  ['SYSTEM$AUTHORIZE_PRIVATELINK', [1]],
+  ['SYSTEM$REVOKE_PRIVATELINK', [1]],
+]);
+/** The gate for SECRET_ARGUMENTS and an external function's HEADERS: one of the names (a comment may stand before its `(`). */
+const SECRET_FUNCTION = /(?:^|[^\w$])(?:(?:try_)?(?:en|de)crypt(?:_raw)?|headers)(?![\w$])|system\$(?:authorize|revoke)_privatelink/i;
 const COMMENT_START = /\/\*|--|\/\//;
 
 function mayHold(sql: string): boolean {
-  return MAY_HOLD.some((gate) => gate.test(sql)) || (COMMENT_START.test(sql) && NAME_ANYWHERE.test(sql));
+  return MAY_HOLD.some((gate) => gate.test(sql)) || SECRET_FUNCTION.test(sql) || (COMMENT_START.test(sql) && NAME_ANYWHERE.test(sql));
 }
 
 function isCredentialName(token: Token): boolean {
@@ -91,10 +112,13 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
     // DuckDB's CREATE SECRET (TYPE s3, KEY_ID '…', SECRET '…'): the name, then the value, no `=`.
     return valueKind !== 'quoted_ident' && before.kind === 'word' && isCredentialName(before);
   };
+  const positional = secretArgumentLiterals(tokens);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     const key = `${token.start}:${token.end}`;
-    if ((isLiteral(token) || token.kind === 'quoted_ident') && givenToCredential(i, token.kind)) {
+    if (positional.has(i)) {
+      out.set(key, HIDDEN_LITERAL);
+    } else if ((isLiteral(token) || token.kind === 'quoted_ident') && givenToCredential(i, token.kind)) {
       out.set(key, token.kind === 'quoted_ident' ? '"[REDACTED]"' : HIDDEN_LITERAL);
     } else if (isLiteral(token) && IN_LITERAL.test(token.text)) {
       const hidden = hiddenInLiteral(token.text);
@@ -107,6 +131,49 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
   }
   return out;
 }
+
+/**
+ * Indexes of the literals standing in a secret argument of a SECRET_ARGUMENTS function (`ENCRYPT(x, '…')`),
+ * at any depth inside that argument. The function is named by a word or a quoted identifier
+ * (`"ENCRYPT"`), optionally qualified; its arguments are counted by the commas at its own depth.
+ */
+function secretArgumentLiterals(tokens: readonly Token[]): Set<number> {
+  const out = new Set<number>();
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const name = tokens[i]!;
+    if ((name.kind !== 'word' && name.kind !== 'quoted_ident') || tokens[i + 1]!.text !== '(') continue;
+    const secret = SECRET_ARGUMENTS.get(name.upper ?? name.text.toUpperCase());
+    if (secret === undefined) continue;
+    let depth = 0;
+    let argument = 0;
+    for (let j = i + 1; j < tokens.length; j++) {
+      const t = tokens[j]!;
+      if (t.kind === 'punct' && (t.text === '(' || t.text === '[' || t.text === '{')) depth++;
+      else if (t.kind === 'punct' && (t.text === ')' || t.text === ']' || t.text === '}')) {
+        if (--depth === 0) break;
+      } else if (t.kind === 'punct' && t.text === ',' && depth === 1) argument++;
+      else if (isLiteral(t) && secret.includes(argument) && !ENCODING_NAME.test(t.text)) out.add(j);
+    }
+  }
+  // An external function's HEADERS = ('name' = 'value', …): what it sends to the remote service with every
+  // call, an API key as often as not, whatever the header is named.
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    const [name, eq, open] = [tokens[i]!, tokens[i + 1]!, tokens[i + 2]!];
+    if (name.kind !== 'word' || name.upper !== 'HEADERS' || eq.text !== '=' || open.text !== '(') continue;
+    let depth = 0;
+    for (let j = i + 2; j < tokens.length; j++) {
+      const t = tokens[j]!;
+      if (t.kind === 'punct' && t.text === '(') depth++;
+      else if (t.kind === 'punct' && t.text === ')') {
+        if (--depth === 0) break;
+      } else if (isLiteral(t) && tokens[j - 1]!.text === '=' && j - 1 > i + 2) out.add(j);
+    }
+  }
+  return out;
+}
+
+/** An encoding's name inside a secret argument (`TO_BINARY('…', 'HEX')`): no secret, kept so the statement reads. */
+const ENCODING_NAME = /^'(?:HEX|BASE64|UTF-?8)'$/i;
 
 /**
  * `sql` with the credentials typed into it replaced (see the module comment); the text unchanged when it
