@@ -80,13 +80,42 @@ export function shownName(name: string): string {
 const SECRET_PARAMETER = /([?&;][\w.-]*(?:pass|pwd|token|secret|key|auth|sig|credential)[\w.-]*=)[^&;#\s"'<>`]*/gi;
 
 /**
- * Text with the user and password of any URL in it hidden (`https://***@host/`), and the value of any query
- * parameter named like a secret (`?password=***`): error texts (undici's, a driver's) quote URLs whole. The
+ * Text with the user and password of any URL in it hidden (`https://***@host/`), the value of any query
+ * parameter named like a secret (`?password=***`) and a webhook's or bot's secret path (hideSecretPaths): error texts (undici's, a driver's) quote URLs whole. The
  * user and password run to the last `@` of the URL before its query: a password may hold `/` or `@`, which
  * a client reading the URL leniently accepts unencoded, and hiding a path's `@` too costs little.
  */
 export function hideUrlCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:[/\\]{1,3})[^\s"'<>`?#]*@/gi, '$1***@').replace(SECRET_PARAMETER, '$1***');
+  return hideSecretPaths(text.replace(/\b([a-z][a-z0-9+.-]*:[/\\]{1,3})[^\s"'<>`?#]*@/gi, '$1***@').replace(SECRET_PARAMETER, '$1***'));
+}
+
+/** An http(s) URL's host (group 1, with the scheme) and path (group 2). */
+const HTTP_URL_PATH = /\b(https?:\/\/[^\s"'<>`/?#\\]+)(\/[^\s"'<>`?#]*)/gi;
+/** A host whose every URL is a webhook holding its secret in the path: hooks.slack.com, hooks.zapier.com, <tenant>.webhook.office.com. */
+const WEBHOOK_HOST = /^(?:https?:\/\/)(?:[^@]*@)?(?:hooks\.|(?:[\w-]+\.)*webhook\.)/i;
+/** A path segment after which a webhook's secret follows (Discord's /api/webhooks/<id>/<token>, Mattermost's /hooks/<key>, Teams' /IncomingWebhook/<key>). */
+const WEBHOOK_SEGMENT = /^(?:web)?hooks?$|^webhookb2$|^incomingwebhook$/i;
+
+/**
+ * Text with the secret of every URL that carries one in its path hidden: a webhook's (the URL is the
+ * credential: whoever has it can post as the integration), shown up to the part that names the service
+ * (`https://hooks.slack.com/services/***`, `https://discord.com/api/webhooks/***`), and a Telegram bot's
+ * token (`/bot***`).
+ */
+function hideSecretPaths(text: string): string {
+  if (!/hook|\/bot\d/i.test(text)) return text;
+  return text.replace(HTTP_URL_PATH, (_all, origin: string, path: string) => {
+    const segments = path.split('/'); // ['', 'services', 'T…', …]
+    let keep = segments.length;
+    if (WEBHOOK_HOST.test(origin)) keep = 2;
+    else {
+      const at = segments.findIndex((segment, i) => i > 0 && WEBHOOK_SEGMENT.test(segment));
+      if (at !== -1) keep = at + 1;
+    }
+    const shown = segments.slice(0, keep).map((segment) => segment.replace(/^bot\d+:[\w-]+$/, 'bot***'));
+    const rest = segments.slice(keep);
+    return `${origin}${[...shown, ...(rest.some((segment) => segment !== '') ? ['***'] : rest)].join('/')}`;
+  });
 }
 
 /**
@@ -98,7 +127,7 @@ export function hideUrlCredentials(text: string): string {
  * mistyped scheme cannot be told from a user name and password.
  */
 export function shownUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:[/\\]*)?[\s\S]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`).replace(SECRET_PARAMETER, '$1***');
+  return hideSecretPaths(url.replace(/^([a-z][a-z0-9+.-]*:[/\\]*)?[\s\S]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`).replace(SECRET_PARAMETER, '$1***'));
 }
 
 /**

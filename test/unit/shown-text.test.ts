@@ -68,6 +68,24 @@ test('hideUrlCredentials hides every spelling of a URL password a lenient client
   for (const [text, hidden] of cases) assert.equal(hideUrlCredentials(text), hidden);
 });
 
+test('a URL whose path is its secret (a webhook, a bot token) shows the service, not the secret, in any text and as a URL the user gave', () => {
+  const cases: [string, string][] = [
+    ['POST https://hooks.slack.com/services/T0001/B0001/SLACKHOOK-SECRET-1 failed: 404', 'POST https://hooks.slack.com/services/*** failed: 404'],
+    ['https://hooks.slack.com/workflows/T0001/A0001/123/WORKFLOW-SECRET-2', 'https://hooks.slack.com/workflows/***'],
+    ['https://discord.com/api/webhooks/123456789012345678/DISCORD-TOKEN-3', 'https://discord.com/api/webhooks/***'],
+    ['https://acme.webhook.office.com/webhookb2/g1@g2/IncomingWebhook/TEAMS-KEY-4/g3', 'https://***@g2/IncomingWebhook/***'],
+    ['https://hooks.zapier.com/hooks/catch/123/ZAPIER-KEY-5/', 'https://hooks.zapier.com/hooks/***'],
+    ['https://chat.example.com/hooks/MATTERMOST-KEY-6', 'https://chat.example.com/hooks/***'],
+    ['https://api.telegram.org/bot123456:TELEGRAM-TOKEN-7/sendMessage', 'https://api.telegram.org/bot***/sendMessage'],
+  ];
+  for (const [text, hidden] of cases) {
+    assert.equal(hideUrlCredentials(text), hidden, text);
+    if (!text.includes(' ')) assert.equal(shownUrl(text), hidden, text);
+  }
+  // A path that only mentions hooks, and a webhook URL with nothing after its service's part, stay as they are.
+  for (const text of ['https://example.com/docs/hooks', 'https://hooks.slack.com/', 'https://example.com/guide/webhooks-howto/page']) assert.equal(hideUrlCredentials(text), text);
+});
+
 test('shownUrl shows a URL the user gave without anything that may be its password, whether or not it parses', () => {
   const cases: [string, string][] = [
     ['wss://uu:SHIMURL-PW-3@127.0.0.1:53415/shim', 'wss://***@127.0.0.1:53415/shim'],

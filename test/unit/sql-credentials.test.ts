@@ -45,6 +45,12 @@ const HIDDEN: [string, string][] = [
   ["SELECT http_get('https://api.example/x', headers => MAP {'X-Upstream': 'Bearer sk-live-4f9Qz81'})", "SELECT http_get('https://api.example/x', headers => MAP {'X-Upstream': 'Bearer ***'})"],
   ["SELECT decode_jwt('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl_x')", "SELECT decode_jwt('***')"],
   ["SELECT call_api('https://h.example', 'Basic dXNlcjpwYXNz')", "SELECT call_api('https://h.example', 'Basic ***')"],
+  // A URL whose path is its secret: a webhook's, whatever it is given to.
+  [
+    "CREATE NOTIFICATION INTEGRATION n TYPE = WEBHOOK ENABLED = TRUE WEBHOOK_URL = 'https://hooks.slack.com/services/T0001/B0001/SLACKHOOK-SECRET-1'",
+    "CREATE NOTIFICATION INTEGRATION n TYPE = WEBHOOK ENABLED = TRUE WEBHOOK_URL = 'https://hooks.slack.com/services/***'",
+  ],
+  ["SELECT http_post('https://discord.com/api/webhooks/1234567/DISCORD-TOKEN-3', body)", "SELECT http_post('https://discord.com/api/webhooks/***', body)"],
   // A secret given by its position to a function known to take one: every literal of that argument, however built.
   ["SELECT ENCRYPT('hello', 'my passphrase 1'), DECRYPT(col, 'pp-secret-xyz') FROM t", `SELECT ENCRYPT('hello', ${H}), DECRYPT(col, ${H}) FROM t`],
   ["SELECT try_decrypt(col, $$dollar pass$$, 'aad', 'AES-GCM')", `SELECT try_decrypt(col, ${H}, 'aad', 'AES-GCM')`],

@@ -82,7 +82,7 @@ const HTTP_CREDENTIAL = new RegExp(
 );
 
 /** Whether a literal's text may hold something hiddenInLiteral hides (its cheap gate). */
-const IN_LITERAL = /[@=]|\b(?:bearer|basic)\s|eyJ/i;
+const IN_LITERAL = /[@=]|\b(?:bearer|basic)\s|eyJ|hook|\/bot\d/i;
 
 /** A URL's user and password, a secret-named query parameter, a libpq `password=`, an HTTP credential inside a literal's text. */
 function hiddenInLiteral(text: string): string {
