@@ -131,6 +131,22 @@ export function shownUrl(url: string): string {
 }
 
 /**
+ * A snowmux API key (`smx_<12 hex id>_<secret>`) as a command line may hold it: whole, cut short or with
+ * something pasted after it. The secret runs to the end of the word.
+ */
+const API_KEY_IN_TEXT = /\bsmx_([0-9a-f]{12})_[A-Za-z0-9_-]+/g;
+
+/**
+ * Text with the secret of every snowmux API key in it hidden (`smx_<id>_[REDACTED]`: the id still says
+ * which key it was). What a command says about its arguments (an unexpected one, a file that cannot be
+ * read) quotes them, and a key pasted where a file name or nothing was expected went with it to the
+ * terminal, the editor's answer and its log.
+ */
+export function hideApiKeys(text: string): string {
+  return text.includes('smx_') ? text.replace(API_KEY_IN_TEXT, 'smx_$1_[REDACTED]') : text;
+}
+
+/**
  * A quoted absolute path (`"/home/alice/.snowmux/x.duckdb"`, `'C:\Users\…'`, `"~/…"`) in an engine's or the
  * system's error text.
  */

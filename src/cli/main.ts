@@ -4,7 +4,7 @@
 import { VERSION } from '../version.js';
 import { closestName } from '../closest-name.js';
 import { withMeantOption } from './args.js';
-import { escapeInvisible, shownText } from '../shown-text.js';
+import { escapeInvisible, hideApiKeys, shownText } from '../shown-text.js';
 
 import type { CommandIo } from './command-io.js';
 
@@ -86,7 +86,8 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   } catch (err) {
     const e = err as { code?: string; message?: string; details?: Record<string, unknown> };
     // A message may quote what a file, a hub or a warehouse said: shown, it must not act on the terminal.
-    io.stderr.write(`snowmux ${name}: ${escapeInvisible(withMeantOption(e.message ?? String(err), e.details, rest))}${e.code ? ` [${e.code}]` : ''}\n`);
+    // An API key typed where an argument or a file name was expected is quoted back without its secret.
+    io.stderr.write(`snowmux ${name}: ${escapeInvisible(hideApiKeys(withMeantOption(e.message ?? String(err), e.details, rest)))}${e.code ? ` [${e.code}]` : ''}\n`);
     // A wrong command line exits 2, like an unknown command, so a script (or a probe reading `status`'s
     // 1 = "no hub answered") can tell a typo from a failure.
     process.exitCode = e.code === 'USAGE' ? 2 : 1;

@@ -6,7 +6,7 @@
 import type { CommandIo } from '../command-io.js';
 import { resolveHome } from '../../wire/home.js';
 import { errorMessage } from '../../errors.js';
-import { escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, hideApiKeys, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../../hub/config/config-file.js';
 import { unknownSubcommand } from '../args.js';
@@ -24,7 +24,7 @@ export async function auditCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const { runAuditVerify, unknownArgument } = await import('../../hub/audit/verify-command.js');
   const usage = (problem: string): number => {
-    io.stderr.write(`snowmux audit verify: ${problem}\n${USAGE}`);
+    io.stderr.write(`snowmux audit verify: ${hideApiKeys(problem)}\n${USAGE}`);
     return 2;
   };
   if (rest.some((a) => a === '--redis' || a.startsWith('--redis='))) {

@@ -13,6 +13,7 @@ import { SnowmuxError } from '../../errors.js';
 import { constants } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { resolveUserPath } from '../../user-path.js';
+import { hideApiKeys } from '../../shown-text.js';
 
 const HELP = `Usage: snowmux shim [--home DIR] [--config PATH] [--profile NAME]
        snowmux shim --url wss://HOST/shim [--key-file FILE] [--profile NAME]
@@ -44,7 +45,8 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     // Run by hand in a terminal, nobody is there to answer: the CLI says it and exits, as any command does.
     if (!(err instanceof SnowmuxError) || process.stdin.isTTY === true) throw err;
     // The exit code is the CLI's (2 for a usage error, 1 otherwise).
-    setup = { unusable: { code: err.code, message: `${err.message} [${err.code}]`, exitCode: err.code === 'USAGE' ? 2 : 1 } };
+    // Its message quotes the command line, where an API key may stand (pasted as an argument, or as --key-file's value).
+    setup = { unusable: { code: err.code, message: `${hideApiKeys(err.message)} [${err.code}]`, exitCode: err.code === 'USAGE' ? 2 : 1 } };
   }
   if (setup === 'help') {
     io.stderr.write(HELP);
@@ -57,7 +59,7 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
   // different home (and starts another hub) from one start to the next. Said where the editor logs stderr.
   for (const [flag, path] of [['--home', setup.homeFlag], ['--config', setup.config]] as const) {
     if (path !== undefined && !isAbsolute(path) && !path.startsWith('~')) {
-      io.stderr.write(`snowmux shim: ${flag} ${path} is a relative path, read from the directory the editor started this shim in (${process.cwd()}), which may differ next time. Use an absolute path (snowmux setup <client> writes one).\n`);
+      io.stderr.write(`snowmux shim: ${flag} ${hideApiKeys(path)} is a relative path, read from the directory the editor started this shim in (${process.cwd()}), which may differ next time. Use an absolute path (snowmux setup <client> writes one).\n`);
     }
   }
   const configPath = setup.configPath;

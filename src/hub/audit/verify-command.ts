@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { errorMessage } from '../../errors.js';
-import { escapeInvisibleJson, escapeLine, shownText } from '../../shown-text.js';
+import { escapeInvisibleJson, escapeLine, hideApiKeys, shownText } from '../../shown-text.js';
 import { closestName } from '../../closest-name.js';
 import { readdir } from 'node:fs/promises';
 import { STDIO_CHAINS_DIR, defaultAuditDir, stdioChainDirs } from './audit-files.js';
@@ -82,7 +82,7 @@ function parseArgs(argv: string[]): ParsedArgs | string {
 export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: string, configured?: string | { error: string }): Promise<number> {
   const args = parseArgs(argv);
   if (typeof args === 'string') {
-    io.stderr.write(`snowmux audit verify: ${args}\n${USAGE}`);
+    io.stderr.write(`snowmux audit verify: ${hideApiKeys(args)}\n${USAGE}`);
     return 2;
   }
   if (args.help) {
@@ -105,10 +105,11 @@ export async function runAuditVerify(argv: string[], io: CommandIo, homeDir: str
       results.push({ dir, result: await verifyAudit(dir) });
     } catch (err) {
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      // The directory is as typed: an API key pasted as --dir's value is quoted without its secret.
       io.stderr.write(
-        missing
+        hideApiKeys(missing
           ? `snowmux audit verify: no audit directory at ${dir}: no hub has written an audit log there yet. If the hub writes it elsewhere, pass --dir with that directory (or --home / --config as the hub is started).\n`
-          : `snowmux audit verify: cannot read ${dir}: ${errorMessage(err)}. Check the path and your permissions.\n`,
+          : `snowmux audit verify: cannot read ${dir}: ${errorMessage(err)}. Check the path and your permissions.\n`),
       );
       return 2;
     }
