@@ -35,6 +35,8 @@ const HIDDEN: [string, string][] = [
   ["SELECT * FROM t WHERE api_token /* the live one */ = 'tok_live_123'", `SELECT * FROM t WHERE api_token /* the live one */ = ${H}`],
   // DuckDB: CREATE SECRET gives values without "=", ATTACH takes a URL or a libpq string.
   ["CREATE SECRET (TYPE s3, KEY_ID 'AKIAEXAMPLE', SECRET 'wJalr', SESSION_TOKEN 'st-1', REGION 'us-east-1')", `CREATE SECRET (TYPE s3, KEY_ID ${H}, SECRET ${H}, SESSION_TOKEN ${H}, REGION 'us-east-1')`],
+  // DuckDB's encrypted database file: its key (the hub refuses ATTACH, and audits the refused statement).
+  ["ATTACH 'enc.db' AS e (ENCRYPTION_KEY 'quack-secret-1')", `ATTACH 'enc.db' AS e (ENCRYPTION_KEY ${H})`],
   ["ATTACH 'postgres://app:p%40ss@db.internal:5432/sales' AS pg (TYPE postgres)", "ATTACH 'postgres://***@db.internal:5432/sales' AS pg (TYPE postgres)"],
   ["ATTACH 'host=db user=app password=hunter22 dbname=sales' AS pg (TYPE postgres)", "ATTACH 'host=db user=app password=*** dbname=sales' AS pg (TYPE postgres)"],
   ["SELECT * FROM read_csv('https://h.example/x.csv?sig=abc123&sv=1')", "SELECT * FROM read_csv('https://h.example/x.csv?sig=***&sv=1')"],

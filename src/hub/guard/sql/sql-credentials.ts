@@ -21,12 +21,12 @@ import { tokenize, type SqlDialect, type Token } from './lexer.js';
 export const HIDDEN_LITERAL = "'[REDACTED]'";
 
 /** Parts of a parameter or column name that mark its value as a credential (ASCII upper, `_`/`-` removed). */
-const CREDENTIAL_NAME_PARTS = ['PASSWORD', 'PASSWD', 'PWD', 'PASSPHRASE', 'PASSCODE', 'TOKEN', 'SECRET', 'PRIVATEKEY', 'APIKEY', 'CREDENTIAL', 'AUTHORIZATION', 'COOKIE', 'MASTERKEY', 'ACCESSKEY', 'ACCOUNTKEY', 'CLIENTKEY'];
+const CREDENTIAL_NAME_PARTS = ['PASSWORD', 'PASSWD', 'PWD', 'PASSPHRASE', 'PASSCODE', 'TOKEN', 'SECRET', 'PRIVATEKEY', 'APIKEY', 'CREDENTIAL', 'AUTHORIZATION', 'COOKIE', 'MASTERKEY', 'ACCESSKEY', 'ACCOUNTKEY', 'CLIENTKEY', 'ENCRYPTIONKEY'];
 /** Key ids: not secrets on their own, but half of a pair, and masked by Snowflake too (`AWS_KEY_ID`, DuckDB's `KEY_ID`). */
 const CREDENTIAL_NAMES = new Set(['KEYID', 'AWSKEYID']);
 
 /** What CREDENTIAL_NAME_PARTS and CREDENTIAL_NAMES match, as text (any case, `_` optional). */
-const NAME_PART = String.raw`(?:pass|pwd|token|secret|(?:master|access|account|client|api|private)_?key|key_?id|credential|authori[sz]ation|cookie)`;
+const NAME_PART = String.raw`(?:pass|pwd|token|secret|(?:master|access|account|client|api|private|encryption)_?key|key_?id|credential|authori[sz]ation|cookie)`;
 /**
  * Cheap gates: a statement none of them matches holds nothing this module hides and is not lexed (most are
  * not: `o_orderkey = 5` is no credential's name). A name given a value (`=`, or a literal right after it), a
