@@ -67,6 +67,8 @@ const HIDDEN: [string, string][] = [
   ],
   // A refused statement whose literal is never closed keeps none of it.
   ["ALTER USER eve SET PASSWORD = 'NewUserPass123!", `ALTER USER eve SET PASSWORD = ${H}`],
+  ["SELECT DECRYPT(col, 'never-closed-pass", `SELECT DECRYPT(col, ${H}`],
+  ["CREATE EXTERNAL FUNCTION f(x INT) RETURNS VARIANT API_INTEGRATION = ai HEADERS = ('x-api-key' = 'never-closed-key", `CREATE EXTERNAL FUNCTION f(x INT) RETURNS VARIANT API_INTEGRATION = ai HEADERS = ('x-api-key' = ${H}`],
 ];
 
 /** Text that is not a credential literal in both engines' reading stays as it is. */

@@ -113,10 +113,11 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
     return valueKind !== 'quoted_ident' && before.kind === 'word' && isCredentialName(before);
   };
   const positional = secretArgumentLiterals(tokens);
+  const { literals: positionalLiterals } = positional;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     const key = `${token.start}:${token.end}`;
-    if (positional.has(i)) {
+    if (positionalLiterals.has(i)) {
       out.set(key, HIDDEN_LITERAL);
     } else if ((isLiteral(token) || token.kind === 'quoted_ident') && givenToCredential(i, token.kind)) {
       out.set(key, token.kind === 'quoted_ident' ? '"[REDACTED]"' : HIDDEN_LITERAL);
@@ -126,7 +127,7 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
     }
   }
   // A refused statement whose credential literal is never closed: the rest of the text is that literal.
-  if (error !== undefined && /^UNTERMINATED_(?:DOLLAR_)?STRING$/.test(error.code) && givenToCredential(tokens.length, 'unterminated')) {
+  if (error !== undefined && /^UNTERMINATED_(?:DOLLAR_)?STRING$/.test(error.code) && (givenToCredential(tokens.length, 'unterminated') || positional.openAtEnd)) {
     out.set(`${error.offset}:${sql.length}:open`, HIDDEN_LITERAL);
   }
   return out;
@@ -137,8 +138,10 @@ function replacementsIn(sql: string, dialect: SqlDialect): Map<string, string> {
  * at any depth inside that argument. The function is named by a word or a quoted identifier
  * (`"ENCRYPT"`), optionally qualified; its arguments are counted by the commas at its own depth.
  */
-function secretArgumentLiterals(tokens: readonly Token[]): Set<number> {
+function secretArgumentLiterals(tokens: readonly Token[]): { literals: Set<number>; openAtEnd: boolean } {
   const out = new Set<number>();
+  // Whether the text ends inside a secret argument (a refused statement whose literal there is never closed).
+  let openAtEnd = false;
   for (let i = 0; i + 1 < tokens.length; i++) {
     const name = tokens[i]!;
     if ((name.kind !== 'word' && name.kind !== 'quoted_ident') || tokens[i + 1]!.text !== '(') continue;
@@ -153,6 +156,7 @@ function secretArgumentLiterals(tokens: readonly Token[]): Set<number> {
         if (--depth === 0) break;
       } else if (t.kind === 'punct' && t.text === ',' && depth === 1) argument++;
       else if (isLiteral(t) && secret.includes(argument) && !ENCODING_NAME.test(t.text)) out.add(j);
+      if (j === tokens.length - 1 && depth > 0 && secret.includes(argument)) openAtEnd = true;
     }
   }
   // An external function's HEADERS = ('name' = 'value', …): what it sends to the remote service with every
@@ -167,9 +171,10 @@ function secretArgumentLiterals(tokens: readonly Token[]): Set<number> {
       else if (t.kind === 'punct' && t.text === ')') {
         if (--depth === 0) break;
       } else if (isLiteral(t) && tokens[j - 1]!.text === '=' && j - 1 > i + 2) out.add(j);
+      if (j === tokens.length - 1 && depth > 0 && t.text === '=' && j > i + 2) openAtEnd = true;
     }
   }
-  return out;
+  return { literals: out, openAtEnd };
 }
 
 /** An encoding's name inside a secret argument (`TO_BINARY('…', 'HEX')`): no secret, kept so the statement reads. */
