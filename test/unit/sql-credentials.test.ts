@@ -130,6 +130,9 @@ test("the credentials a failing statement's error may quote are read as far as t
   // …a map or object literal's credential-named key too, and an HTTP credential in any literal.
   const mapped = `SELECT 1 /* ${'x'.repeat(3000)} */, MAP {'Authorization': 'late-map-secret'}, f('Bearer tail-tok-123')`;
   assert.equal(sqlCredentialHider(mapped, keep)!(`Conversion Error: 'late-map-secret' near 'Bearer tail-tok-123'`), `Conversion Error: '[REDACTED]' near 'Bearer ***'`);
+  // …and a secret a function takes by position.
+  const positional = `SELECT 1 /* ${'x'.repeat(3000)} */, DECRYPT(col, /* pp */ 'late-passphrase-1'), TRY_DECRYPT_RAW(v, TO_BINARY('aabbccdd00', 'HEX'), iv)`;
+  assert.equal(sqlCredentialHider(positional, keep)!(`near 'late-passphrase-1' and 'aabbccdd00' as 'HEX'`), `near '[REDACTED]' and '[REDACTED]' as 'HEX'`);
   // Unbounded, as before, it reads the whole.
   assert.deepEqual(sqlCredentialValues(huge), ['late-secret-beyond', 'early-secret']);
   assert.equal(sqlCredentialHider('SELECT 1', keep), undefined);

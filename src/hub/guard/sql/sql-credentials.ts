@@ -309,6 +309,18 @@ const NAMED_VALUES = [String.raw`'((?:[^']|'')*)(?:'|$)`, String.raw`'((?:[^'\\]
 function tailCredentialValues(text: string): string[] {
   const found = new Set<string>();
   if (!mayHold(text)) return [];
+  // A call of a function that takes a secret by position: each literal of its arguments (the plain ones
+  // too, as the scan cannot count arguments built of calls; a log line losing them costs nothing).
+  if (SECRET_FUNCTION.test(text)) {
+    // A call inside one already read (or within its CALL_READ) is not read again: the scan stays linear.
+    let readUntil = 0;
+    for (const call of text.matchAll(SECRET_CALL)) {
+      if (call.index < readUntil) continue;
+      const { values, end } = literalsOfCall(text, call.index + call[0].length);
+      readUntil = end;
+      for (const value of values) if (value.length >= 4 && !ENCODING_NAME.test(`'${value}'`)) found.add(value);
+    }
+  }
   // Without a backslash both readings are the same: one scan.
   for (const named of text.includes('\\') ? NAMED_VALUES : NAMED_VALUES.slice(0, 1)) {
     for (const m of text.matchAll(named)) {
@@ -317,6 +329,41 @@ function tailCredentialValues(text: string): string[] {
     }
   }
   return [...found];
+}
+
+/** A call of a SECRET_ARGUMENTS function, to its `(` (a short comment may stand between). */
+const SECRET_CALL = new RegExp(String.raw`(?<![\w$])(?:(?:try_)?(?:en|de)crypt(?:_raw)?|system\$(?:authorize|revoke)_privatelink)${GAP}\(`, 'gi');
+/** How far past its `(` a call's arguments are read in the scan (bounded: the scan stays linear). */
+const CALL_READ = 4096;
+
+/**
+ * The single-quoted and dollar-quoted literals (their text) from `from` (just past a call's `(`) to the
+ * `)` that closes the call, at most CALL_READ characters on (a literal runs to its end), and where the
+ * reading stopped; `''` inside a literal stands for one quote.
+ */
+function literalsOfCall(text: string, from: number): { values: string[]; end: number } {
+  const out: string[] = [];
+  const end = Math.min(text.length, from + CALL_READ);
+  let depth = 1;
+  let i = from;
+  for (; i < end && depth > 0; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === "'") {
+      let j = i + 1;
+      while (j < text.length && (text[j] !== "'" || text[j + 1] === "'")) j += text[j] === "'" ? 2 : 1;
+      const inner = text.slice(i + 1, j);
+      out.push(inner, inner.replace(/''/g, "'"));
+      i = j;
+    } else if (c === '$' && text[i + 1] === '$') {
+      const close = text.indexOf('$$', i + 2);
+      const j = close === -1 ? text.length : close;
+      out.push(text.slice(i + 2, j));
+      i = j + 1;
+    }
+  }
+  return { values: out, end: i };
 }
 
 function credentialValuesIn(sql: string, keep: number): { values: string[]; cut: string | undefined } {
