@@ -214,7 +214,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
       say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
     } else if (predecessor?.frozen) {
       say(`the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
-    } else if (predecessor) {
+    } else if (predecessor && !predecessor.link) {
       say(`the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
     }
     // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still

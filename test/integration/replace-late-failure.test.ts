@@ -95,6 +95,8 @@ test('a successful hub --replace still moves every editor to the new hub and the
   const exited = once(old.proc, 'exit');
   const next = await startHub(t, home, ['--replace']);
   assert.match(next.stderr(), new RegExp(`took over from hub pid ${old.pid}`));
+  // The old hub took part in the ready handshake: nothing says it refused anything.
+  assert.doesNotMatch(next.stderr(), /refused the hand-over|undefined/);
   await exited;
   assert.equal((await status(home))?.pid, next.pid);
 });
