@@ -54,7 +54,7 @@ function statusLines(s: HubStatus, freshness: string, rows: number, columns: num
   head.push(fitList(`warehouses (${s.warehouses.length}): `, s.warehouses.map((w) => `${w.kind}:${label.warehouse(w)}${w.problem ? ` DOWN(${w.problem.snowflakeCode ?? w.problem.code})` : ''}${heldSlots(w.detail)}`), columns, 'opens on first use'));
   // The hub's own judgement (status's health), on one line: the reasons in full are in `snowmux status`.
   if (s.health && !s.health.ok) head.push(cut(`UNHEALTHY: ${s.health.reasons.join('; ')}`, columns));
-  head.push(`calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}`);
+  head.push(`calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}${s.totals.answersCut ? `  HTTP answers cut ${s.totals.answersCut}` : ''}`);
   if (g?.queue) head.push(`queue running ${g.queue.running}/${g.queue.maxConcurrent}  waiting ${g.queue.queued}/${g.queue.maxQueued}`);
   if (g?.breakers && g.breakers.length > 0) {
     const notClosed = g.breakers.filter((b) => b.state !== 'closed');

@@ -94,6 +94,10 @@ export class Hub {
     return this.core.health();
   }
 
+  noteAnswerCut(why: string, identity: string | undefined): void {
+    this.core.noteAnswerCut(why, identity);
+  }
+
   stop(reason: string): Promise<void> {
     return this.core.stop(reason);
   }

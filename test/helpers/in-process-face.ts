@@ -60,6 +60,7 @@ export function hubFace(
     statusFor: (v) => core.statusFor(v),
     seesEveryone: (v) => core.seesEveryone(v),
     health: () => core.health(),
+    noteAnswerCut: (why, identity) => core.noteAnswerCut(why, identity),
     get isDraining() {
       return core.isDraining;
     },

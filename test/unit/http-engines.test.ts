@@ -133,7 +133,10 @@ for (const engine of ['node', 'uws'] as const) {
       aborted = new Promise((resolve) => request.signal.addEventListener('abort', () => resolve()));
       return new Response(new ReadableStream({ pull: (c) => c.enqueue(chunk) }), { headers: { 'content-type': 'text/event-stream' } });
     });
-    const { port } = await serve(t, engine, face, { stalledOutputMs: 300 });
+    // The cut is reported to whoever watches the budget (the hub's status), not only logged.
+    const stalls: string[] = [];
+    const answers = new AnswerBudget(64 * 1024 * 1024, { stalled: (why, identity) => stalls.push(`${identity}: ${why}`) });
+    const { port } = await serve(t, engine, face, { stalledOutputMs: 300, answers });
     const socket = connect(port, '127.0.0.1', () => socket.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ok\r\n\r\n'));
     socket.on('error', () => {});
     t.after(() => socket.destroy());
@@ -142,6 +145,8 @@ for (const engine of ['node', 'uws'] as const) {
     await until('the request', () => aborted !== undefined);
     const asked = Date.now();
     await aborted;
+    assert.equal(stalls.length, 1);
+    assert.match(stalls[0]!, /: its client took none of it for 300 ms$/);
     // uWebSockets.js gives up on a stalled connection on its own after ~10 s: the hub's cut comes first.
     assert.ok(Date.now() - asked < 5_000, `cut after ${Date.now() - asked} ms`);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));

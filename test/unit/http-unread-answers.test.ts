@@ -9,6 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AnswerBudget } from '../../src/hub/http/answer-budget.js';
 import { hubFace, legacySession, MCP_URL } from '../helpers/in-process-face.js';
+import { unreadAnswerBudget } from '../../src/hub/http/serve-http.js';
+import { ownStatus } from '../../src/hub/core/status-view.js';
+import type { HubCore } from '../../src/hub/core/hub-core.js';
 
 async function until(what: string, condition: () => boolean, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -21,11 +24,12 @@ async function until(what: string, condition: () => boolean, ms = 5_000): Promis
 const batch = (n: number, from = 1) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: from + i, method: 'tools/call', params: { name: 'execute_query', arguments: { query: `select ${from + i}` } } })));
 
 test('answers a 2025 POST streams over SSE count against the bound of unread answers while its client does not read them: past it the stream is cut and what it held let go of', async (t) => {
-  const limit = 8 * 1024;
+  // A 2025-03-26 session is answered in text alone (~130 bytes a call): 60 answers are ~8 KiB.
+  const limit = 2 * 1024;
   const answers = new AnswerBudget(limit);
   const { fetch } = hubFace(t, { answers });
   const headers = await legacySession(fetch, '2025-03-26');
-  // 60 answers of ~400 bytes each, ~24 KiB, produced while nobody reads the stream.
+  // 60 answers produced while nobody reads the stream.
   const res = await fetch(MCP_URL, { method: 'POST', headers, body: batch(60) });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
@@ -33,7 +37,7 @@ test('answers a 2025 POST streams over SSE count against the bound of unread ans
   assert.equal(answers.cuts, 1);
   // What the stream held is let go of, and the client that comes to read finds the stream ended with the reason.
   await until(`the cut stream let go of (${answers.heldBytes} bytes held)`, () => answers.heldBytes === 0);
-  await assert.rejects(res.text(), /did not read its answer: the hub holds \d+ bytes of answers its HTTP clients have not read \(limit 8192\)/);
+  await assert.rejects(res.text(), /did not read its answer: the hub holds \d+ bytes of answers its HTTP clients have not read \(limit 2048\)/);
 });
 
 test('a client that reads its SSE answers is not cut, and nothing stays counted once they are read', async (t) => {
@@ -47,4 +51,25 @@ test('a client that reads its SSE answers is not cut, and nothing stays counted 
   }
   assert.equal(answers.cuts, 0);
   assert.equal(answers.heldBytes, 0);
+});
+
+test('an answer cut for the bound reaches the hub\'s status (HTTP answers cut, last cut with whose it was), not only the log; another identity\'s own view is not told whose', async (t) => {
+  let core: HubCore | undefined;
+  const answers = unreadAnswerBudget({ noteAnswerCut: (why, identity) => core!.noteAnswerCut(why, identity) }, 2 * 1024);
+  const face = hubFace(t, { answers });
+  core = face.core;
+  const headers = await legacySession(face.fetch, '2025-03-26');
+  const res = await face.fetch(MCP_URL, { method: 'POST', headers, body: batch(60) });
+  await until('a cut', () => answers.cuts > 0);
+  await res.text().catch(() => '');
+  const { totals } = core.status();
+  assert.equal(totals.answersCut, 1);
+  const caller = core.status().sessions[0]?.identity.name;
+  assert.ok(caller, 'the session that was cut is listed');
+  assert.equal(totals.lastCut?.identity, caller);
+  assert.match(totals.lastCut?.why ?? '', new RegExp(`^an HTTP answer to ${caller}: the hub holds \\d+ bytes of answers its HTTP clients have not read \\(limit 2048\\)`));
+  assert.equal(ownStatus(core.status(), caller).totals.lastCut?.identity, caller);
+  const other = ownStatus(core.status(), `not-${caller}`).totals.lastCut;
+  assert.equal(other?.identity, undefined);
+  assert.doesNotMatch(other?.why ?? '', new RegExp(caller));
 });

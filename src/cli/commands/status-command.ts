@@ -290,7 +290,7 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns, rea
     out.push(...formatOutlived(w, s.sessions));
   }
   if (s.warehouses.length === 0) out.push('warehouse (opens on first use)');
-  out.push(`totals  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
+  out.push(`totals  sessions opened ${s.totals.sessionsOpened}${s.totals.sessionsCut ? `  cut ${s.totals.sessionsCut}` : ''}${s.totals.answersCut ? `  HTTP answers cut ${s.totals.answersCut}` : ''}  calls ${s.totals.calls}  errors ${s.totals.errors}  refused ${s.totals.refused}  cancelled ${s.totals.cancelled}`);
   if (s.totals.lastCut) out.push(`last cut (${s.totals.lastCut.at.slice(11, 19)} UTC): ${s.totals.lastCut.why}`);
   const view = s.view as { identity?: string; scope?: string } | undefined;
   if (view?.scope === 'own') out.push(`showing ${view.identity ?? 'your'}'s own sessions and calls (a role with query_history = "all" sees everyone's)`);

@@ -140,7 +140,9 @@ export class HubCore {
   private readonly pipeline: CallPipeline;
   private sessionsOpened = 0;
   private sessionsCut = 0;
-  private lastCut: { at: string; why: string } | undefined;
+  /** HTTP answers the hub cut because their clients did not read them (http/answer-budget.ts). */
+  private answersCut = 0;
+  private lastCut: { at: string; why: string; identity?: string } | undefined;
   private draining = false;
   private drainReason = '';
   private stopping: Promise<void> | null = null;
@@ -268,6 +270,16 @@ export class HubCore {
     return { disconnected: matches.map((s) => s.session.id) };
   }
 
+  /**
+   * An HTTP answer the hub cut because its client did not read it (the bound on unread answers, or none of it
+   * taken for the stalled-output time): counted, and the last cut's reason and identity shown in status, as
+   * a cut session's are, so the operator sees it without reading the log.
+   */
+  noteAnswerCut(why: string, identity: string | undefined): void {
+    this.answersCut += 1;
+    this.lastCut = { at: new Date().toISOString(), why: `an HTTP answer${identity === undefined ? '' : ` to ${identity}`}: ${why}`, ...(identity === undefined ? {} : { identity }) };
+  }
+
   health(): HubHealth {
     // Liveness stays 200 while the audit log fails (a restart would not free the disk); the body says so.
     const trouble = this.pipeline.env.sink.unavailable?.();
@@ -292,7 +304,7 @@ export class HubCore {
       state: this.draining ? 'draining' : 'running',
       warehouses: this.opts.warehouses.describe(),
       sessions: [...this.sessions.values()].map((s) => s.session.snapshot()),
-      totals: { sessionsOpened: this.sessionsOpened, sessionsCut: this.sessionsCut, ...(this.lastCut ? { lastCut: this.lastCut } : {}), ...this.recent.totals },
+      totals: { sessionsOpened: this.sessionsOpened, sessionsCut: this.sessionsCut, ...(this.answersCut > 0 ? { answersCut: this.answersCut } : {}), ...(this.lastCut ? { lastCut: this.lastCut } : {}), ...this.recent.totals },
       recent: this.recent.list(20).map(keptView),
       ...(this.opts.statusSections?.() ?? {}),
     };

@@ -22,8 +22,8 @@ export interface HubStatus {
   state: 'running' | 'draining';
   warehouses: WarehouseInfo[];
   sessions: SessionSnapshot[];
-  /** sessionsCut: sessions the hub ended itself (a client that did not read, kept sending malformed input, or a silent shim link); lastCut says when and why (absent until one was cut; absent from hubs before 0.1). */
-  totals: { sessionsOpened: number; sessionsCut?: number; lastCut?: { at: string; why: string }; calls: number; errors: number; refused: number; cancelled: number };
+  /** sessionsCut: sessions the hub ended itself (a client that did not read, kept sending malformed input, or a silent shim link); answersCut: HTTP answers it cut because their clients did not read them (absent until one was); lastCut says when and why, and for an answer whose it was (absent until one was cut; absent from hubs before 0.1). */
+  totals: { sessionsOpened: number; sessionsCut?: number; answersCut?: number; lastCut?: { at: string; why: string; identity?: string }; calls: number; errors: number; refused: number; cancelled: number };
   recent: CallRecord[];
   /** Whether the hub can serve calls now (hub-health.ts): what /readyz and `snowmux status`'s exit code say. Absent from hubs before 0.1. */
   health?: HealthReport;
@@ -51,6 +51,9 @@ export function ownStatus(status: HubStatus, identity: string): HubStatus {
     recent: status.recent.filter((c) => c.identity === identity),
     view: { identity, scope: 'own' } satisfies StatusView,
   };
+  // The last cut is the hub's fact; whose answer it was, only its own identity's.
+  const lastCut = status.totals.lastCut;
+  if (lastCut?.identity !== undefined && lastCut.identity !== identity) scoped.totals = { ...status.totals, lastCut: { at: lastCut.at, why: 'an HTTP answer to another identity was cut (its client did not read it)' } };
   // A statement that outlived its cancel holds a slot everyone waits behind: its count and age are the hub's
   // facts, whose session it is only its own identity's.
   scoped.warehouses = status.warehouses.map((w) => {

@@ -29,12 +29,16 @@ interface Entry {
   bytes: number;
   cut: boolean;
   onCut: (why: string) => void;
+  /** Whose answer it is (the caller's identity, for status and the log), when known. */
+  identity: string | undefined;
 }
 
 /** What a budget reports (the hub's metrics). */
 export interface AnswerBudgetObserver {
-  /** An answer was cut. */
-  cut?(): void;
+  /** An answer was cut for the bound: why, and whose it was. */
+  cut?(why: string, identity: string | undefined): void;
+  /** An answer was cut because its client took none of it for the stalled-output time (see stalled()). */
+  stalled?(why: string, identity: string | undefined): void;
 }
 
 export class AnswerBudget {
@@ -60,8 +64,8 @@ export class AnswerBudget {
   }
 
   /** An answer about to be produced: its bytes are charged with `add` as they are. `onCut` drops them. */
-  begin(onCut: (why: string) => void): HeldAnswer {
-    const entry: Entry = { bytes: 0, cut: false, onCut };
+  begin(onCut: (why: string) => void, identity?: string): HeldAnswer {
+    const entry: Entry = { bytes: 0, cut: false, onCut, identity };
     this.open.add(entry);
     return {
       add: (bytes) => {
@@ -89,8 +93,8 @@ export class AnswerBudget {
   }
 
   /** An answer of `bytes` bytes held at once (the engine's write its client has not taken). */
-  take(bytes: number, onCut: (why: string) => void): HeldAnswer {
-    const answer = this.begin(onCut);
+  take(bytes: number, onCut: (why: string) => void, identity?: string): HeldAnswer {
+    const answer = this.begin(onCut, identity);
     answer.add(bytes);
     return answer;
   }
@@ -114,7 +118,15 @@ export class AnswerBudget {
     entry.cut = true;
     this.live -= entry.bytes;
     this.cutCount += 1;
-    this.observer.cut?.();
+    this.observer.cut?.(why, entry.identity);
     entry.onCut(why);
+  }
+
+  /**
+   * An engine cut a connection whose client took none of its answer for `stalledMs`: reported with the
+   * bound's cuts, so `status` shows both, not only the hub's log.
+   */
+  stalled(stalledMs: number, identity: string | undefined): void {
+    this.observer.stalled?.(`its client took none of it for ${stalledMs} ms`, identity);
   }
 }

@@ -36,7 +36,7 @@ import { INVALID_PARAMS, MAX_PARAM_DEPTH, MAX_PARAM_VALUES, messageTextProblem, 
 import type { AuthRefusal, KeyChecker, KeyCheck } from '../keys/api-keys.js';
 
 /** What the HTTP face needs of a hub: its transport-free core, and where remote shims' links go. */
-export type ServedHub = Pick<HubCore, 'events' | 'status' | 'statusFor' | 'seesEveryone' | 'health' | 'isDraining' | 'attachSession'> & {
+export type ServedHub = Pick<HubCore, 'events' | 'status' | 'statusFor' | 'seesEveryone' | 'health' | 'isDraining' | 'attachSession' | 'noteAnswerCut'> & {
   acceptRemoteLink(link: Duplex, identity: string, profiles: readonly string[]): void;
 };
 
@@ -859,7 +859,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       // Its calls are cancelled, as when its client goes.
       request.abort(new Error(`the client did not read its answer: ${why}`));
       drop(new Error(`the client did not read its answer: ${why}`));
-    });
+    }, caller.identity);
     const release = () => {
       if (released) return;
       released = true;

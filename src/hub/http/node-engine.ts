@@ -332,11 +332,12 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
           logger.warn({ identity, unreadBytes: res.writableLength, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
           aborted.abort(new Error(`the client did not read its answer: ${why}`));
           res.destroy();
-        });
+        }, identity);
         const taken = await drained(res, 'close', stalledMs);
         held.release();
         if (!taken) {
           logger.warn({ identity, stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
+          answers.stalled(stalledMs, identity);
           aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
           res.destroy();
           break;

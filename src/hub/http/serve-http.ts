@@ -59,7 +59,7 @@ export async function serveHttp(opts: {
   const keys = team ?? local;
   // One bound on unread answers for the face (what the SDK's streams produced) and the engine (what its
   // sockets have not written) together; a cut answer's memory is given back soon (a full collection).
-  const answers = new AnswerBudget(MAX_HELD_ANSWER_BYTES, { cut: returnMemorySoon });
+  const answers = unreadAnswerBudget(opts.hub);
   opts.metrics?.watchHttpAnswers?.(answers);
   const face = createHttpFace({
     answers,
@@ -96,6 +96,21 @@ export async function serveHttp(opts: {
       team?.close();
     },
   };
+}
+
+/**
+ * The bound on unread answers of a hub's HTTP face and engine: a cut answer's memory is given back soon (a
+ * full collection), and each cut, for the bound or for a client that took none of its answer, reaches the
+ * hub's status (its totals and last cut), not only the log.
+ */
+export function unreadAnswerBudget(hub: Pick<ServedHub, 'noteAnswerCut'>, limit = MAX_HELD_ANSWER_BYTES): AnswerBudget {
+  return new AnswerBudget(limit, {
+    cut: (why, identity) => {
+      returnMemorySoon();
+      hub.noteAnswerCut(why, identity);
+    },
+    stalled: (why, identity) => hub.noteAnswerCut(why, identity),
+  });
 }
 
 /**

@@ -245,13 +245,14 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
     // its last byte is written, so a connection holds one unread answer, and is cut once none of it has
     // been taken for stalledOutputMs, as an unread stream is (a slow reader that makes progress is not).
     // Until it is written whole, the answer counts against every connection's bound of unread answers.
-    const held = answers.take(body.length, (why) => cutUnread(res, aborted, logger, answers, why, identity));
+    const held = answers.take(body.length, (why) => cutUnread(res, aborted, logger, answers, why, identity), identity);
     try {
       // hyper-express's send of a response closed meanwhile (cut, or its client gone) stays pending for good,
       // holding the answer: the bytes are let go of at the close, not a stalledOutputMs later.
       const over = new Promise<void>((resolve) => res.once('abort', () => resolve()));
       if (!(await writtenWhileProgressing(res, Promise.race([res.stream(Readable.from([body]), body.length), over]), stalledMs))) {
         logger.warn({ identity, stalledMs }, 'http client does not read its answer; connection cut');
+        answers.stalled(stalledMs, identity);
         aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
         res.close();
       }
@@ -270,12 +271,13 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
         const held = answers.take(value.length, (why) => {
           void reader.cancel().catch(() => {});
           cutUnread(res, aborted, logger, answers, why, identity);
-        });
+        }, identity);
         const taken = await drained(res, 'abort', stalledMs);
         held.release();
         if (res.aborted) break;
         if (!taken) {
           logger.warn({ identity, stalledMs }, 'http client does not read its answer; connection cut');
+          answers.stalled(stalledMs, identity);
           aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
           void reader.cancel().catch(() => {});
           res.close();
