@@ -18,24 +18,13 @@ import type { Warehouse } from '../warehouse/types.js';
 import { warehouseId } from '../warehouse/warehouse-id.js';
 import type { CallMeter } from './call-meter.js';
 import { MetadataCache } from './metadata-cache.js';
-import { ResultOwnerStore, type OwnerGap } from './owner-store.js';
+import { ResultOwnerStore, type OwnerGap, type ResultOwner } from './owner-store.js';
 import { quotaUsagePath, readKeptQuotas, writeKeptQuotas } from './quota-store.js';
 import { LRUCache } from 'lru-cache';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
 
-/**
- * Who ran a query: the identity, and the role its call had. The role is kept because one identity may call
- * under several roles (a role can be given by client name): a result computed under a wider role must not
- * reach a narrower one by paging. So are that role's object rules as they were (EffectiveRole.objectRules):
- * a reload may tighten a role without renaming it, and what it computed before must not page under the new
- * rules. Role and rules are undefined for an owner written by an older replica (Redis).
- */
-export interface ResultOwner {
-  identity: string;
-  role: string | undefined;
-  rules?: string | undefined;
-}
+export type { ResultOwner };
 
 /**
  * Which identity, under which role, produced which query id: a result is paged only by its owner (see

@@ -18,7 +18,19 @@
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { shellWord } from '../../shell-word.js';
-import type { ResultOwner } from './governance.js';
+
+/**
+ * Who ran a query: the identity, and the role its call had. The role is kept because one identity may call
+ * under several roles (a role can be given by client name): a result computed under a wider role must not
+ * reach a narrower one by paging. So are that role's object rules as they were (EffectiveRole.objectRules):
+ * a reload may tighten a role without renaming it, and what it computed before must not page under the new
+ * rules. Role and rules are undefined for an owner written by an older replica (Redis).
+ */
+export interface ResultOwner {
+  identity: string;
+  role: string | undefined;
+  rules?: string | undefined;
+}
 
 export const RESULT_OWNERS_FILE = 'result-owners.jsonl';
 /** How long Snowflake keeps a query's result: an owner older than that names nothing to page. */
