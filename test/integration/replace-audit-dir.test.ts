@@ -17,12 +17,14 @@ test('hub --replace that moves [audit] dir says the chain starts anew there: ter
   const next = await startHub(t, home, ['--replace']);
   const said = new RegExp(`\\[audit\\] dir changed with this replace: the hub it replaced \\(pid ${old.pid}\\) wrote its audit chain in ${join(home, 'audit')}; this hub writes ${moved}, a chain of its own`);
   assert.match(next.stderr(), said);
-  assert.match(readFileSync(join(home, 'hub.log'), 'utf8'), /\[audit\] dir changed with this replace/);
   const status = await runCli(['status', '--json', '--home', home]);
   assert.equal(status.code, 0, status.stderr);
   const parsed = JSON.parse(status.stdout) as { pid: number; config: { warnings?: string[] } };
   assert.equal(parsed.pid, next.pid);
   assert.ok(parsed.config.warnings?.some((w) => said.test(w)), status.stdout.slice(0, 2000));
+  // hub.log is written asynchronously: read once the hub has stopped (it flushes its log as it exits).
+  assert.equal(await next.stop(), 0);
+  assert.match(readFileSync(join(home, 'hub.log'), 'utf8'), /\[audit\] dir changed with this replace/);
 });
 
 test('hub --replace with the same [audit] dir says nothing of it', async (t) => {
