@@ -33,7 +33,7 @@ interface Entry {
   identity: string | undefined;
 }
 
-/** What a budget reports (the hub's metrics). */
+/** What a budget reports: to the hub's status (each cut, with whose answer it was) and its memory return. */
 export interface AnswerBudgetObserver {
   /** An answer was cut for the bound: why, and whose it was. */
   cut?(why: string, identity: string | undefined): void;
