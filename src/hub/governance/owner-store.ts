@@ -18,6 +18,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { shellWord } from '../../shell-word.js';
+import { ownFileProblem } from './own-file.js';
 
 /**
  * Who ran a query: the identity, and the role its call had. The role is kept because one identity may call
@@ -255,11 +256,7 @@ export class ResultOwnerStore {
 }
 
 function journalProblem(stat: Stats): string | undefined {
-  if (!stat.isFile()) return 'is not a regular file';
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid !== undefined && stat.uid !== uid) return `belongs to another user (uid ${stat.uid}), who could write owners of their choosing in it`;
-  if ((stat.mode & 0o022) !== 0) return `may be written by others (mode ${(stat.mode & 0o777).toString(8)}), who could write owners of their choosing in it`;
-  return undefined;
+  return ownFileProblem(stat, 'owners of their choosing');
 }
 
 function lineOf(id: string, owner: ResultOwner, at: number): Record<string, unknown> {

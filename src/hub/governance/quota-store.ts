@@ -9,6 +9,7 @@ import { closeSync, constants, fstatSync, openSync, renameSync, rmSync, writeSyn
 import { join } from 'node:path';
 import { readOpened } from '../../wire/bounded-read.js';
 import type { KeptWindow } from '../guard/quota.js';
+import { ownFileProblem } from './own-file.js';
 
 export const QUOTA_USAGE_FILE = 'quota-usage.json';
 /** Far above what MAX_HOLDERS windows take (a few hundred bytes each). */
@@ -29,11 +30,8 @@ export function readKeptQuotas(path: string): { windows: KeptWindow[] } | { prob
     return { problem: code === 'ELOOP' ? 'is a symbolic link, which snowmux never follows there' : `could not be opened (${code ?? (err as Error).message})` };
   }
   try {
-    const stat = fstatSync(fd);
-    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-    if (!stat.isFile()) return { problem: 'is not a regular file' };
-    if (uid !== undefined && stat.uid !== uid) return { problem: `belongs to another user (uid ${stat.uid}), who could write any usage in it` };
-    if ((stat.mode & 0o022) !== 0) return { problem: `may be written by others (mode ${(stat.mode & 0o777).toString(8)}), who could write any usage in it` };
+    const problem = ownFileProblem(fstatSync(fd), 'any usage');
+    if (problem !== undefined) return { problem };
     let data: unknown;
     try {
       data = JSON.parse(readOpened(fd, path, MAX_FILE_BYTES));
