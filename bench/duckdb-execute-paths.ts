@@ -6,9 +6,12 @@
  *   node dist/bench/duckdb-execute-paths.js [rounds=3] [runs=3000]
  */
 import { DuckDBInstance, DuckDBMaterializedResult, DuckDBPendingResultState, type DuckDBPreparedStatement, type DuckDBResult } from '@duckdb/node-api';
+import { numberArg } from './args.js';
 
-const rounds = Number(process.argv[2] ?? 3);
-const runs = Number(process.argv[3] ?? 3000);
+const USAGE = 'node dist/bench/duckdb-execute-paths.js [rounds=3] [runs=3000]';
+
+const rounds = numberArg(2, 3, USAGE);
+const runs = numberArg(3, 3000, USAGE);
 
 const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
 const connection = await instance.connect();

@@ -16,6 +16,9 @@ import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_CONFIG, benchHome, fmt, machine, percentile, root, rssMiB, startHubProcess } from './lib.js';
+import { numberArg } from './args.js';
+
+const USAGE = 'node dist/bench/flood.js [requests=2000] [baselineRoot]';
 
 const FULL_ANSWER = `SELECT ${Array.from({ length: 10 }, (_, i) => `repeat('x', 118) AS c${i}`).join(', ')} FROM range(200)`;
 const FLOOD_WINDOW_MS = 15_000;
@@ -125,7 +128,7 @@ async function run(target: string, checkout: string, requests: number): Promise<
   }
 }
 
-const requests = Number(process.argv[2] ?? 2000);
+const requests = numberArg(2, 2000, USAGE);
 const baselineRoot = process.argv[3];
 console.log(`# flood: ${requests} requests for full-size answers, never read; ${machine()}`);
 const rows = [await run('this checkout', root, requests)];

@@ -33,6 +33,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_CONFIG, RawStdioClient, benchEnv, benchHome, cli, cpuMs, fmt, killHubs, machine, median, root, startHubProcess, summary } from './lib.js';
+import { numberArg } from './args.js';
+
+const USAGE = `node dist/bench/hot-path.js [seconds=3] [rounds=3] [baselineRoot|-] [clients=8]
+       node dist/bench/hot-path.js --profile <workload> [seconds=5] [traces|plain] [clients=8]
+       node dist/bench/hot-path.js --traces [seconds=3] [rounds=3] [baselineRoot]`;
 
 /** Resolves the proxies' entry points (dev dependencies) the way Node would. */
 const requireFrom = createRequire(import.meta.url);
@@ -370,8 +375,8 @@ async function profile(w: Workload, seconds: number, traced: boolean, clients = 
 }
 
 if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--traces') {
-  const seconds = Number(process.argv[3] ?? 3);
-  const rounds = Number(process.argv[4] ?? 3);
+  const seconds = numberArg(3, 3, USAGE);
+  const rounds = numberArg(4, 3, USAGE);
   const { cells, exportedBytes } = await traces(seconds, rounds, process.argv[5]);
   console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, 8 clients, medians; ${fmt(exportedBytes / 1e6, 1)} MB of OTLP JSON exported`);
   console.log('| workload | hub | calls/s | p50 µs | p99 µs | hub CPU µs/call |');
@@ -382,12 +387,17 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tr
     }
   }
 } else if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--profile') {
-  await profile((process.argv[3] ?? 'SELECT 1') as Workload, Number(process.argv[4] ?? 5), process.argv[5] === 'traces', Number(process.argv[6] ?? 8));
+  const workload = (process.argv[3] ?? 'SELECT 1') as Workload;
+  if (!WORKLOADS.includes(workload)) {
+    process.stderr.write(`unknown workload "${workload}": ${WORKLOADS.join(', ')}\nusage: ${USAGE}\n`);
+    process.exit(2);
+  }
+  await profile(workload, numberArg(4, 5, USAGE), process.argv[5] === 'traces', numberArg(6, 8, USAGE));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
-  const seconds = Number(process.argv[2] ?? 3);
-  const rounds = Number(process.argv[3] ?? 3);
+  const seconds = numberArg(2, 3, USAGE);
+  const rounds = numberArg(3, 3, USAGE);
   const baseline = process.argv[4] === '-' ? undefined : process.argv[4];
-  const clients = Number(process.argv[5] ?? 8);
+  const clients = numberArg(5, 8, USAGE);
   const cells = await hotPath(seconds, rounds, baseline, clients);
   console.log(`machine: ${machine()}; ${rounds} interleaved rounds of ${seconds} s per cell, ${clients} client(s), medians`);
   console.log(`cli: ${cli}`);

@@ -16,6 +16,9 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { createRequire } from 'node:module';
 import { benchEnv, benchHome, cli, fmt, killHubs, machine, median, startHubProcess, summary } from './lib.js';
+import { numberArg } from './args.js';
+
+const USAGE = 'node dist/bench/http.js [seconds=3] [rounds=3]';
 
 /** Resolves the bridges' entry points (dev dependencies) the way Node would. */
 const requireFrom = createRequire(import.meta.url);
@@ -133,5 +136,5 @@ export async function httpBench(seconds: number, rounds: number): Promise<void> 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await httpBench(Number(process.argv[2] ?? 3), Number(process.argv[3] ?? 3));
+  await httpBench(numberArg(2, 3, USAGE), numberArg(3, 3, USAGE));
 }

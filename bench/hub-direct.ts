@@ -13,6 +13,9 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { benchHome, cli, cpuMs, fmt, killHubs, machine, median, removeHome, startHubProcess } from './lib.js';
+import { numberArg } from './args.js';
+
+const USAGE = 'node dist/bench/hub-direct.js <tools/list|list_databases|SELECT 1> [seconds=3] [rounds=4] [baselineRoot[,baselineRoot…]|-] [clients=8] [ENV=value …]';
 
 type Workload = 'tools/list' | 'list_databases' | 'SELECT 1';
 
@@ -145,10 +148,10 @@ async function measure(r: Running, w: Workload, ms: number): Promise<{ callsPerS
 async function main(): Promise<void> {
   const workload = (process.argv[2] ?? 'SELECT 1') as Workload;
   if (!['tools/list', 'list_databases', 'SELECT 1'].includes(workload)) throw new Error(`unknown workload "${workload}": tools/list, list_databases or "SELECT 1"`);
-  const seconds = Number(process.argv[3] ?? 3);
-  const rounds = Number(process.argv[4] ?? 4);
+  const seconds = numberArg(3, 3, USAGE);
+  const rounds = numberArg(4, 4, USAGE);
   const baseline = process.argv[5];
-  const clients = Number(process.argv[6] ?? 8);
+  const clients = numberArg(6, 8, USAGE);
   const targets: Target[] = [{ name: 'snowmux hub (this checkout)', cli, env: {} }];
   if (baseline && baseline !== '-') {
     for (const root of baseline.split(',')) targets.push({ name: `snowmux hub (baseline ${root})`, cli: join(root, 'bin', 'snowmux.js'), env: {} });

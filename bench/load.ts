@@ -13,6 +13,9 @@
  */
 import { rmSync } from 'node:fs';
 import { benchHome, closeShimClients, connectShimClient, fmt, killHubs, machine, median, rssMiB, startHubProcess, summary, type BenchClient } from './lib.js';
+import { numberArg, numberListArg } from './args.js';
+
+const USAGE = 'node dist/bench/load.js [seconds=3] [sizes=1,10,100]';
 
 type Call = { name: string; arguments: Record<string, unknown> };
 
@@ -114,8 +117,8 @@ export async function load(seconds = 3, sizes = [1, 10, 100]): Promise<LoadResul
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const seconds = Number(process.argv[2] ?? 3);
-  const sizes = (process.argv[3] ?? '1,10,100').split(',').map(Number);
+  const seconds = numberArg(2, 3, USAGE);
+  const sizes = numberListArg(3, '1,10,100', USAGE);
   const r = await load(seconds, sizes);
   console.log(`machine: ${machine()}`);
   console.log(`closed loop, ${r.seconds} s per cell, v1 SDK clients each with its own \`snowmux shim\`, one hub, embedded warehouse, default limits except the per-user rate limit (lifted)`);

@@ -9,10 +9,13 @@
 import { profileEnv, startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
 import { BENCH_CONFIG, benchHome, closeShimClients, connectShimClient, fmt, killHubs, machine, median, startHubProcess, type BenchClient } from './lib.js';
 import { rmSync } from 'node:fs';
+import { numberArg } from './args.js';
 
-const seconds = Number(process.argv[2] ?? 3);
-const rounds = Number(process.argv[3] ?? 3);
-const editors = Number(process.argv[4] ?? 8);
+const USAGE = 'node dist/bench/metadata-cache.js [seconds=3] [rounds=3] [editors=8]';
+
+const seconds = numberArg(2, 3, USAGE);
+const rounds = numberArg(3, 3, USAGE);
+const editors = numberArg(4, 8, USAGE);
 const SCHEMA = { database: 'SNOWFLAKE_SAMPLE_DATA', schema: 'TPCH_SF1' };
 const TABLES = ['CUSTOMER', 'NATION', 'ORDERS', 'REGION'];
 

@@ -17,9 +17,12 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { freePort } from '../test/helpers/harness.js';
 import { connect } from 'node:net';
 import { BENCH_CONFIG, benchHome, cpuMs, fmt, killHubs, machine, median, root, rssMiB, startHubProcess, summary, tempDir } from './lib.js';
+import { numberArg } from './args.js';
 
-const seconds = Number(process.argv[2] ?? 3);
-const rounds = Number(process.argv[3] ?? 3);
+const USAGE = 'node dist/bench/replicas.js [seconds=3] [rounds=3]';
+
+const seconds = numberArg(2, 3, USAGE);
+const rounds = numberArg(3, 3, USAGE);
 
 
 async function waitForLine(proc: ChildProcess, pattern: RegExp): Promise<void> {

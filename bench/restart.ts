@@ -19,6 +19,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { controlRequest } from '../src/cli/control-client.js';
 import { benchEnv, benchHome, cli, closeShimClients, connectShimClient, fmt, killHubs, machine, median, startHubProcess, waitForExit, type BenchClient } from './lib.js';
+import { numberArg, numberListArg } from './args.js';
+
+const USAGE = 'node dist/bench/restart.js [runs=5] [sizes=10,50]';
 
 const TRIVIAL = { name: 'execute_query', arguments: { query: 'SELECT 1' } };
 /** Hubs started by `hub --replace` runs (our children). */
@@ -143,8 +146,8 @@ export async function restart(runs = 5, sizes = [10, 50]): Promise<RestartResult
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const runs = Number(process.argv[2] ?? 5);
-  const sizes = (process.argv[3] ?? '10,50').split(',').map(Number);
+  const runs = numberArg(2, 5, USAGE);
+  const sizes = numberListArg(3, '10,50', USAGE);
   const results = await restart(runs, sizes);
   console.log(`machine: ${machine()}`);
   console.log(`hub restart → the new hub has served a call of every shim (v1 SDK clients calling \`SELECT 1\` back to back, one \`snowmux shim\` each; embedded warehouse; ${runs} runs each)`);

@@ -9,8 +9,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { join } from 'node:path';
 import { benchEnv, cli, root, fmt, machine, median, percentile, rssMiB, removeHome, tempDir } from './lib.js';
+import { numberArg } from './args.js';
 
-const calls = Number(process.argv[2] ?? 2000);
+const USAGE = 'node dist/bench/roundtrip.js [calls=2000]';
+
+const calls = numberArg(2, 2000, USAGE);
 
 async function client(command: 'shim' | 'stdio' | 'forwarder', home: string) {
   const args = command === 'forwarder' ? [join(root, 'bench', 'minimal-forwarder.cjs'), join(home, 'hub.sock')] : [cli, command, '--home', home];

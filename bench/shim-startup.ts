@@ -8,8 +8,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { benchEnv, cli, root, fmt, machine, median, percentile, removeHome, tempDir, timeToExit, timeToFirstLine } from './lib.js';
+import { numberArg } from './args.js';
 
-const runs = Number(process.argv[2] ?? 30);
+const USAGE = 'node dist/bench/shim-startup.js [runs=30]';
+
+const runs = numberArg(2, 30, USAGE);
 const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }) + '\n';
 
 export async function shimStartup(n = runs) {

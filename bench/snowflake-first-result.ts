@@ -13,10 +13,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { profileEnv, startSnowflakeDouble } from '../test/doubles/snowflake/index.js';
 import { benchEnv, cli, fmt, machine, median, removeHome, tempDir } from './lib.js';
+import { numberArg } from './args.js';
 
-const editors = Number(process.argv[2] ?? 8);
-const loginLatencyMs = Number(process.argv[3] ?? 500);
-const runs = Number(process.argv[4] ?? 5);
+const USAGE = 'node dist/bench/snowflake-first-result.js [editors=8] [loginLatencyMs=500] [runs=5]';
+
+const editors = numberArg(2, 8, USAGE);
+const loginLatencyMs = numberArg(3, 500, USAGE);
+const runs = numberArg(4, 5, USAGE);
 
 async function firstResult(command: 'shim' | 'stdio', home: string, env: Record<string, string>): Promise<{ ms: number; client: Client }> {
   const t0 = performance.now();
