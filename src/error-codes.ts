@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   RESULT_ROWS_NOT_KEPT: { fault: 'user', doc: 'fetch_results: the hub did not keep rows that far into the result. Narrow the query or run it with a higher limit.' },
   POOL_EXHAUSTED: { fault: 'user', retry: true, doc: 'Every pooled warehouse connection was busy for longer than the wait allowed (local saturation, not an outage). Retry, or raise the pool size.' },
   UNSUPPORTED: { fault: 'user', doc: 'The warehouse or setting in use cannot do this; the message says what would.' },
+  ANSWER_TOO_LARGE: { fault: 'user', doc: 'The answer to a request was larger than one message from the hub may be (the socket and stdio faces carry at most 32 MiB a line), so it was not sent and this error (-32603, `data.code`) took its place. Ask for less: a LIMIT, fewer columns, a narrower query, or a lower `hub.max_result_bytes`.' },
   TOOL_ERROR: { fault: 'user', doc: 'A tool answered with an error that carried no code of its own.' },
 
   // ---- the warehouse or the way to it -----------------------------------------------------------

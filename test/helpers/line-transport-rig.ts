@@ -13,7 +13,7 @@ const OPEN = 'open';
 export async function openedLineTransport(opts: Partial<LineTransportOptions>, answer: (m: { id?: unknown; method?: string }) => boolean = () => false) {
   const input = new PassThrough();
   const output = new PassThrough();
-  const replies: { id?: unknown; error?: { code: number; message: string } }[] = [];
+  const replies: { id?: unknown; error?: { code: number; message: string; data?: unknown } }[] = [];
   let buffered = '';
   output.on('data', (c: Buffer) => {
     buffered += c.toString();

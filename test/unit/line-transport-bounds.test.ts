@@ -88,6 +88,7 @@ test('the hub never writes a line longer than a shim reads: a too-large answer b
   assert.equal(r.replies[0]!.id, 1);
   assert.equal(r.replies[0]!.error!.code, -32603);
   assert.match(r.replies[0]!.error!.message, new RegExp(`more than the ${MAX_HUB_LINE_BYTES}-byte limit of one message from the hub`));
+  assert.deepEqual(r.replies[0]!.error!.data, { code: 'ANSWER_TOO_LARGE', retryable: false }, 'a stable code the editor can act on');
   assert.deepEqual(r.replies[1], { jsonrpc: '2.0', id: 2, result: {} });
   assert.equal(r.transport.outstanding, 0, 'the refused answer still settles its request');
   assert.deepEqual(rejected, ['answer-too-large']);

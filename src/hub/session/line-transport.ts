@@ -25,6 +25,7 @@ import { ConnectionEra } from './connection-era.js';
 import { refusalCode, withRefusalCode } from './refusal-code.js';
 import { INVALID_PARAMS, messageTextProblem, requestParamsProblem } from './request-params.js';
 import { type LinkFrame, isLinkFrame, parseLinkFrame } from '../../wire/hello.js';
+import type { ErrorCode } from '../../error-codes.js';
 
 /** Answers longer than this (UTF-16 units or bytes) are written in pieces of it, so a slow reader shows progress. */
 const WRITE_PIECE = 256 * 1024;
@@ -462,7 +463,7 @@ export class LineTransport implements Transport {
       const detail = `The answer is ${bytes} bytes, more than the ${MAX_HUB_LINE_BYTES}-byte limit of one message from the hub, and was not sent. Ask for less (a LIMIT, fewer columns, a narrower query), or lower hub.max_result_bytes.`;
       this.opts.onRejected?.('answer-too-large', detail);
       if (m.method !== undefined || !isId(m.id)) return;
-      line = `${JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: INTERNAL_ERROR, message: detail } })}\n`;
+      line = `${JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: INTERNAL_ERROR, message: detail, data: { code: 'ANSWER_TOO_LARGE' satisfies ErrorCode, retryable: false } } })}\n`;
     }
     await this.writeAsync(line);
     if (m.method === undefined && isId(m.id)) this.answered(m.id);
