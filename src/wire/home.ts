@@ -2,7 +2,7 @@
  * Where a hub keeps its state (socket, logs, audit, config), and the permissions that make the socket
  * a same-user channel. Shared by shim, hub and CLI; no dependencies beyond node builtins.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SnowmuxError } from '../errors.js';
@@ -257,13 +257,34 @@ function missingDirectories(home: string): string[] {
   return missing;
 }
 
-/** Verifies the home without creating it. `fix` tightens permissions on a home we own. */
+/**
+ * Why `mkdir -p home` would fail, from its nearest existing ancestor, or null: telling a user to start a hub
+ * in a home that cannot be made sends them to a second error.
+ */
+function whyHomeCannotBeMade(home: string): string | null {
+  const outermost = missingDirectories(home)[0];
+  const parent = outermost === undefined ? undefined : dirname(outermost);
+  if (parent === undefined || parent === outermost) return null;
+  try {
+    if (!statSync(parent).isDirectory()) return `${parent} is not a directory`;
+    accessSync(parent, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `you may not create directories in ${parent}` : `${parent} cannot be read (${code ?? (err as Error).message})`;
+  }
+  return null;
+}
+
 /**
  * checkHome for a command that talks to the hub of `home` (status, reload): a home that does not exist
  * is not an unreadable one but one where no hub has run yet, said as such, with what to do.
  */
 export function checkHomeOfHub(home: string): void {
   if (!existsSync(home)) {
+    const blocked = whyHomeCannotBeMade(home);
+    if (blocked !== null) {
+      throw new SnowmuxError('HOME_UNUSABLE', `No snowmux hub has run in ${home}, and none can: ${blocked}, so that home cannot be created. Name the home your hub uses with --home or SNOWMUX_HOME.`);
+    }
     throw new SnowmuxError(
       'HUB_NOT_RUNNING',
       `No snowmux hub has run in ${home}: that home does not exist yet. Start a hub with \`${snowmuxCommand('hub', home)}\` (an editor's shim starts one by itself), ` +

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { checkHome, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor, verifyRuntimeBase } from '../../src/wire/home.js';
+import { checkHome, checkHomeOfHub, checkSocketPath, ensureHome, ensureRuntimeDir, resolveHome, runtimeDir, socketPathFor, verifyRuntimeBase } from '../../src/wire/home.js';
 import { isSnowmuxError } from '../../src/errors.js';
 
 test('a home others could write is closed, then refused while it holds an entry another user owns', { skip: process.getuid?.() !== 0 && 'needs root to chown (runs in CI as root)' }, (t) => {
@@ -349,4 +349,19 @@ test("a home another user owns in a directory of the user's own (left by snowmux
   // In someone else's directory: not the user's to take back.
   chownSync(mine, 12345, 12345);
   assert.throws(() => checkHome(home), (e) => isSnowmuxError(e, 'HOME_NOT_OWNED') && /Use a home of your own: another home with --home or SNOWMUX_HOME/.test(e.message) && !e.message.includes('sudo chown'));
+});
+
+test('status and reload in a home that does not exist and cannot be made say so, instead of "start a hub there"', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'smx-home-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  assert.throws(() => checkHomeOfHub(join(file, 'snowmux', 'home')), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && e.message.includes(`none can: ${file} is not a directory, so that home cannot be created`) && !/Start a hub/.test(e.message));
+  // A home that can be made is still one where no hub has run yet, with the command that starts one.
+  assert.throws(() => checkHomeOfHub(join(dir, 'new', 'home')), (e) => isSnowmuxError(e, 'HUB_NOT_RUNNING') && /that home does not exist yet\. Start a hub with/.test(e.message));
+  if (process.getuid?.() !== 0) {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    assert.throws(() => checkHomeOfHub(join(locked, 'home')), (e) => isSnowmuxError(e, 'HOME_UNUSABLE') && e.message.includes(`you may not create directories in ${locked}`));
+  }
 });
