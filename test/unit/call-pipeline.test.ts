@@ -185,7 +185,7 @@ const codeOf = (r: { _meta?: Record<string, unknown> | undefined }) => (r._meta?
 
 test('the stages, in order: cheapest refusals first, the warehouse last', () => {
   assert.deepEqual(CALL_STAGES.map((s) => s.name), ['trace', 'audit', 'audit-gate', 'usage', 'tool-policy', 'rate-limit', 'quota', 'target', 'settings-notice']);
-  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'quota-spent', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'scan-limit', 'quota-charge', 'breaker', 'retry', 'write-intent']);
+  assert.deepEqual(STATEMENT_STAGES.map((s) => s.name), ['accounting', 'quota-spent', 'sql-policy', 'call-context', 'object-policy', 'row-cap', 'open-warehouse', 'metadata-cache', 'name-resolution', 'queue', 'team-slot', 'rules-current', 'scan-limit', 'quota-charge', 'breaker', 'retry', 'write-intent']);
   // The quota is charged after every stage that refuses by a rule: only the breaker (a warehouse that is down)
   // and retries come after it, and a statement they stop never started, so settle gives its count back.
   // A write's intent is recorded last, so nothing after it can refuse the statement.

@@ -116,6 +116,8 @@ const MAX_BREAKER_WINDOW_MS = 15 * 60_000;
 
 export class Governance {
   #policy: Policy;
+  /** How many reloads changed the rules (see policyGeneration). */
+  #policyGeneration = 0;
   private limits: LimitSettings;
   private readonly breakerSettings: CircuitBreakerSettings;
   private readonly breakerWindowMs: number;
@@ -262,12 +264,22 @@ export class Governance {
   }
 
   /**
+   * Counts the reloads that set new rules: a call keeps the number its role was taken at, so a statement of
+   * it that waited for a slot across a reload is judged again under the rules as they are now (rules-current).
+   */
+  get policyGeneration(): number {
+    return this.#policyGeneration;
+  }
+
+  /**
    * `snowmux reload`: new roles and the limits that can change under running sessions (default rate, retry
-   * policy). Calls already admitted finish under the rules they were admitted with. The queue sizes are
-   * fixed for the process (a reload reports them as needing a restart).
+   * policy). Statements already running in the warehouse finish under the rules they were admitted with; one
+   * still waiting for a slot is judged again under these before it is sent (stages/rules-current.ts). The
+   * queue sizes are fixed for the process (a reload reports them as needing a restart).
    */
   reconfigure(policy: Policy, limits: Pick<LimitSettings, 'defaultRate' | 'retryAttempts' | 'retryBudgetMs'>): void {
     this.#policy = policy;
+    this.#policyGeneration += 1;
     this.limits = { ...this.limits, defaultRate: limits.defaultRate, retryAttempts: limits.retryAttempts, retryBudgetMs: limits.retryBudgetMs };
     // Each bucket's limit is the one its role has now, not the one its last call had: status shows the rate that
     // applies from this moment (tokens clamped to a lowered burst), as the next call finds it. A bucket whose role

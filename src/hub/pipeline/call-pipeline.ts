@@ -177,6 +177,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     governance: call.env.governance,
     target: where,
     role,
+    rules: { generation: call.rulesGeneration, current: () => call.env.governance.roleFor(call.session), tool: call.tool },
     identity: call.identity,
     sessionKey: call.session.id,
     meter: call.meter,

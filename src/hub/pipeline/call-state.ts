@@ -79,6 +79,8 @@ export class CallState {
   private childLogger: Logger | undefined;
   /** Set by tool-policy. */
   role: EffectiveRole | undefined;
+  /** Set by tool-policy: the rules `role` was taken under (Governance.policyGeneration). */
+  rulesGeneration = 0;
   /** Set by the target stage. */
   target: WarehouseTarget | undefined;
   sql: string | null = null;

@@ -1,7 +1,7 @@
 /**
  * The statement stages, in order. Every warehouse operation of every tool passes all of them: the rules
  * that need no warehouse first (a quota a statement with SQL would spend and the call found spent, SQL policy, the call's database and schema, object policy), then the login, the cache, the names only the
- * catalog can resolve, the queue, the
+ * catalog can resolve, the queue, the rules judged again when a reload changed them while the statement waited, the
  * cost guard (the engine's estimate, before anything runs), the quota's charge (after every rule, so a refused call
  * holds none of the budget), the breaker and retries, and the warehouse. Accounting wraps them all and acts on the way back.
  * Adding a rule is one stage file in stages/ and one entry here (plus its test).
@@ -23,6 +23,7 @@ import { quotaSpent } from './stages/quota-spent.js';
 import { writeIntent } from './stages/write-intent.js';
 import { retry } from './stages/retry.js';
 import { rowCap } from './stages/row-cap.js';
+import { rulesCurrent } from './stages/rules-current.js';
 import { scanLimit } from './stages/scan-limit.js';
 import { sqlPolicy } from './stages/sql-policy.js';
 import { teamSlot } from './stages/team-slot.js';
@@ -39,6 +40,7 @@ export const STATEMENT_STAGES: readonly StatementStage[] = [
   nameResolution,
   queue,
   teamSlot,
+  rulesCurrent,
   scanLimit,
   quotaCharge,
   breaker,

@@ -70,6 +70,12 @@ export interface StatementScope {
   /** Where the call runs: known without a login (the dialect, the default context). */
   target: WarehouseTarget;
   role: EffectiveRole;
+  /**
+   * The rules `role` was taken under (Governance.policyGeneration), the role the session has now and the
+   * call's tool: a reload between the two makes rules-current judge a statement again before it is sent.
+   * Absent (a hub-internal statement): judged once.
+   */
+  rules?: { generation: number; current(): EffectiveRole; tool: string } | undefined;
   identity: string;
   /** The fair queue's key (one share per session). */
   sessionKey: string;
@@ -130,6 +136,15 @@ export interface Statement {
 }
 
 export type StatementStage = Stage<Statement, OperationResult>;
+
+/**
+ * The role a statement's answer is judged under now: the call's, or, when a reload changed the rules since
+ * the call took it, the role its session has now (a listing filtered on its way back, see object-policy).
+ */
+export function roleNow(scope: StatementScope): EffectiveRole {
+  const rules = scope.rules;
+  return rules === undefined || rules.generation === scope.governance.policyGeneration ? scope.role : rules.current();
+}
 
 export function signalOf(op: Operation): AbortSignal {
   return contextOf(op).signal;

@@ -12,7 +12,7 @@ import { withoutUnseenGuesses } from '../../policy/engine-guesses.js';
 import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
 import type { ResultOwner } from '../../governance/governance.js';
-import type { OperationResults, Statement, StatementStage } from '../statement.js';
+import { roleNow, type OperationResults, type Statement, type StatementStage } from '../statement.js';
 
 export const objectPolicy: StatementStage = {
   name: 'object-policy',
@@ -43,19 +43,24 @@ export const objectPolicy: StatementStage = {
         // How another identity's statements ran is theirs to see, unless the role sees every identity's history.
         if (role.queryHistory !== 'all') for (const id of op.queryIds) await checkResultOwner(st, id);
         return next();
+      // A listing is filtered by the role as it is when the answer comes back: a reload while it waited (or
+      // since its call began, the answer from the metadata cache) hides what the role may no longer see.
       case 'databases': {
         const all = (await next()) as OperationResults['databases'];
-        return all.filter((d) => role.canSee({ database: d.name }));
+        const seer = roleNow(st.scope);
+        return all.filter((d) => seer.canSee({ database: d.name }));
       }
       case 'schemas': {
         enforceObject(role, { database: op.database }, 'database');
         const all = (await next()) as OperationResults['schemas'];
-        return all.filter((s) => role.canSee({ database: op.database, schema: s.name }));
+        const seer = roleNow(st.scope);
+        return all.filter((s) => seer.canSee({ database: op.database, schema: s.name }));
       }
       case 'objects': {
         enforceObject(role, { database: op.database, schema: op.schema }, 'schema');
         const all = (await next()) as OperationResults['objects'];
-        return all.filter((o) => role.canSee({ database: op.database, schema: op.schema, name: o.name }));
+        const seer = roleNow(st.scope);
+        return all.filter((o) => seer.canSee({ database: op.database, schema: op.schema, name: o.name }));
       }
       case 'describe':
         enforceObject(role, op.ref, op.objectKind);
@@ -63,8 +68,9 @@ export const objectPolicy: StatementStage = {
       case 'details': {
         enforceObject(role, op.ref, op.objectKind);
         const details = (await next()) as OperationResults['details'];
+        const seer = roleNow(st.scope);
         // A tag is an object too: a role sees the tags whose names its rules allow.
-        return details.tags ? { ...details, tags: details.tags.filter((t) => role.canSee(t.tag)) } : details;
+        return details.tags ? { ...details, tags: details.tags.filter((t) => seer.canSee(t.tag)) } : details;
       }
       case 'analyst':
         // The model decides which tables its SQL reads; that SQL passes these rules again when it runs.

@@ -7,6 +7,7 @@ export const toolPolicy: CallStage = {
   run(call, next) {
     const role = call.env.governance.roleFor(call.session);
     call.role = role;
+    call.rulesGeneration = call.env.governance.policyGeneration;
     enforceTool(role, call.tool);
     return next();
   },
