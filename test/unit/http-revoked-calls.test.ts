@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KeyChecker } from '../../src/hub/keys/api-keys.js';
+import { PassThrough } from 'node:stream';
 import { hubFace } from '../helpers/in-process-face.js';
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -64,4 +65,45 @@ test('a call running over /mcp is cancelled in the warehouse when the key that s
     // Its answer ends too (the stream of the revoked key, or the 2026-07-28 answer).
     await answered;
   }
+});
+
+test("a key whose identity is changed (keys.json edited) ends what it holds open: its running call, its /events stream and its /shim link, as a revoked key's", async (t) => {
+  // The key stays valid, but now names another identity (another role, limits, quota and view of the hub).
+  let identity = 'alice';
+  const changed: (() => void)[] = [];
+  const keys: KeyChecker = {
+    activeCount: 1,
+    check: (token) => (token === undefined ? { ok: false, reason: 'missing' } : { ok: true, id: token.slice(0, 12), identity }),
+    onChange: (listener) => changed.push(listener),
+  };
+  const { face, warehouse, core } = hubFace(t, { keys });
+  const key = 'moved-key-1';
+  const outcomes: { outcome: string; errorCode?: string | null }[] = [];
+  core.events.on('call', (c) => void outcomes.push(c));
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    face.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { host: '127.0.0.1', authorization: `Bearer ${key}`, ...HEADERS, ...headers }, body: JSON.stringify(body) }), { remoteAddress: '127.0.0.1' });
+  const events = await face.fetch(new Request('http://127.0.0.1/events', { headers: { host: '127.0.0.1', authorization: `Bearer ${key}` } }), { remoteAddress: '127.0.0.1' });
+  assert.equal(events.status, 200);
+  const reader = events.body!.getReader();
+  await reader.read(); // hello
+  const upgrade = face.checkShimUpgrade(new Request('http://127.0.0.1/shim', { headers: { host: '127.0.0.1', authorization: `Bearer ${key}` } }), { remoteAddress: '127.0.0.1' });
+  assert.ok(!(upgrade instanceof Response));
+  const link = new PassThrough();
+  face.serveShim(link, upgrade);
+
+  const started = warehouse.nextStart();
+  const body = { ...call(1, 'select 1 from held'), params: { ...call(1, '').params, arguments: { query: 'select 1 from held' }, _meta: MODERN_META } };
+  const answered = post(body, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'execute_query' }).then(async (a) => void (await a.text()));
+  await started;
+  const ended = new Promise<void>((resolve) => core.events.once('call', () => resolve()));
+  identity = 'bob';
+  for (const listener of changed) listener();
+  await ended;
+  assert.deepEqual([outcomes[0]!.outcome, outcomes[0]!.errorCode], ['cancelled', 'QUERY_CANCELLED'], "alice's call does not run on as hers once the key is bob's");
+  await answered;
+  // What it was sent before (the call's events) is read out; then it ends.
+  let done = false;
+  for (let i = 0; i < 20 && !done; i++) done = (await reader.read()).done;
+  assert.equal(done, true, 'the /events stream ended');
+  assert.equal(link.destroyed, true, 'the /shim link ended');
 });

@@ -96,7 +96,7 @@ export interface ShimGrant {
 }
 
 /** Why a request in flight, or its answer's stream, was ended: the key it showed no longer authenticates. */
-const KEY_GONE = 'the API key that made this request is no longer valid (revoked or expired)';
+const KEY_GONE = 'the API key that made this request is no longer valid (revoked or expired), or now names another identity';
 
 /** How often open links, /events streams and /mcp requests in flight have their key checked again (a team's pub/sub rechecks at once). */
 const HELD_KEY_RECHECK_MS = 5_000;
@@ -353,18 +353,22 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const shimLinks = new Map<string, number>();
   /**
    * Connections that outlive the request that authenticated them (/shim links, /events streams), by the key
-   * they showed: a revoked or expired key ends them, not only its next request.
+   * they showed and the identity it named then: a revoked or expired key ends them, not only its next request,
+   * and so does a key whose identity was changed (keys.json edited): what they run runs as that identity.
    */
-  const heldKeys = new Map<object, { key: string; what: string; end: () => void }>();
+  const heldKeys = new Map<object, { key: string; identity: string; what: string; end: () => void }>();
   /** Open listen streams per identity (see MAX_LISTEN_STREAMS_PER_IDENTITY). */
   const listenStreams = new Map<string, number>();
   const recheckHeldKeys = () => {
     if (!opts.keys) return;
     for (const [holder, held] of heldKeys) {
       const check = opts.keys.check(held.key);
-      if (check.ok || check.reason === 'unavailable') continue;
+      if (check.ok ? check.identity === held.identity : check.reason === 'unavailable') continue;
       heldKeys.delete(holder);
-      logger.info({ what: held.what, reason: check.reason }, 'connection closed: its API key is no longer valid');
+      // Its sessions, calls and view of the hub are the identity's the key named when it connected: a key now
+      // naming another identity (its role, limits, quota) must reconnect as that one.
+      const reason = check.ok ? 'identity changed' : check.reason;
+      logger.info({ what: held.what, reason, ...(check.ok ? { was: held.identity, now: check.identity } : {}) }, 'connection closed: its API key is no longer valid');
       held.end();
     }
   };
@@ -625,6 +629,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         if (caller.key !== null) {
           heldKeys.set(c, {
             key: caller.key,
+            identity: caller.identity,
             what: '/events',
             end: () => {
               clearInterval(keepAlive);
@@ -907,6 +912,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           if (caller.key === null) return;
           heldKeys.set(holder, {
             key: caller.key,
+            identity: caller.identity,
             what: '/mcp stream',
             end: () => {
               // What the request started stops too, as when its client goes (see mcp()).
@@ -964,7 +970,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const held = new Request(request, { signal: ended.signal, duplex: 'half' } as RequestInit);
     // Until its answer starts: a 2026-07-28 call is answered only when it ends, so no stream holds it meanwhile.
     const holder = {};
-    if (caller.key !== null) heldKeys.set(holder, { key: caller.key, what: '/mcp request', end: () => ended.abort(new Error(KEY_GONE)) });
+    if (caller.key !== null) heldKeys.set(holder, { key: caller.key, identity: caller.identity, what: '/mcp request', end: () => ended.abort(new Error(KEY_GONE)) });
     let response: Response;
     try {
       response = await codedRefusal(await mcpRequest(held, caller, kind));
@@ -1292,7 +1298,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     },
     serveShim(link, { identity, key }) {
       shimLinks.set(identity, (shimLinks.get(identity) ?? 0) + 1);
-      if (key !== null) heldKeys.set(link, { key, what: '/shim', end: () => link.destroy() });
+      if (key !== null) heldKeys.set(link, { key, identity, what: '/shim', end: () => link.destroy() });
       link.once('close', () => {
         heldKeys.delete(link);
         const left = (shimLinks.get(identity) ?? 1) - 1;
