@@ -23,7 +23,7 @@ function readingClient(): { socket: Duplex; written: string[] } {
 
 /** Handlers whose status answers `status()`; the other operations do nothing. */
 function answering(status: () => unknown): ControlHandlers {
-  return { status, stop: () => null, replace: () => null, 'prepare-replace': () => null, 'hand-back': () => null, disconnect: () => null, reload: () => null };
+  return { status, stop: () => null, replace: () => null, 'prepare-replace': () => null, 'hand-back': () => null, disconnect: () => null, reload: () => null, 'keys-changed': () => null };
 }
 
 test('null, arrays, numbers and unknown operations are answered BAD_REQUEST/UNKNOWN_OP; the request after them in the same read is served', () => {

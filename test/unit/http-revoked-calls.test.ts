@@ -107,3 +107,31 @@ test("a key whose identity is changed (keys.json edited) ends what it holds open
   assert.equal(done, true, 'the /events stream ended');
   assert.equal(link.destroyed, true, 'the /shim link ended');
 });
+
+test('a revoked key\'s /shim link ends as soon as the hub is told the keys changed (snowmux keys revoke) or reloads, not at the next 5 s check', async (t) => {
+  // The home's keys.json: no change messages (a team's pub/sub has them); the hub re-reads it when asked.
+  const revoked = new Set<string>();
+  const keys: KeyChecker = {
+    activeCount: 1,
+    check: (token) => (token === undefined ? { ok: false, reason: 'missing' } : revoked.has(token) ? { ok: false, reason: 'revoked' } : { ok: true, id: token.slice(0, 12), identity: 'alice' }),
+  };
+  const { face, core } = hubFace(t, { keys });
+  const open = (key: string) => {
+    const upgrade = face.checkShimUpgrade(new Request('http://127.0.0.1/shim', { headers: { host: '127.0.0.1', authorization: `Bearer ${key}` } }), { remoteAddress: '127.0.0.1' });
+    assert.ok(!(upgrade instanceof Response));
+    const link = new PassThrough();
+    face.serveShim(link, upgrade);
+    return link;
+  };
+  const told = open('revoked-key-1');
+  const kept = open('kept-key-01');
+  revoked.add('revoked-key-1');
+  assert.deepEqual(core.keysChanged(), { rechecked: true });
+  assert.equal(told.destroyed, true, 'keys-changed ended the revoked key\'s link at once');
+  assert.equal(kept.destroyed, false, 'a valid key\'s link stays');
+  const reloaded = open('revoked-key-2');
+  revoked.add('revoked-key-2');
+  core.events.emit('reload', { outcome: 'applied', applied: [] });
+  assert.equal(reloaded.destroyed, true, 'a reload re-reads the keys too');
+  assert.equal(kept.destroyed, false);
+});

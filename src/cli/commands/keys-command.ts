@@ -78,6 +78,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
         const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
         if (store === 'local') {
           const rotated = rotateKey(home, prefix, overlapEnds, expiresAt, new Date(), place.config);
+          await tellHub(home);
           io.stdout.write(`${rotated.key}\n`);
           io.stderr.write(`${rotatedNote(rotated, "Key (this home's keys.json)", place)} Only this home's hub accepts it; a team key works on every replica: ${snowmuxCommand(`keys create --identity ${shellWord(rotated.record.identity)}`, place)}\n`);
           return 0;
@@ -87,7 +88,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
         io.stderr.write(`${rotatedNote(rotated, 'Team key', place)} Every replica of namespace "${hub.teamNamespace}" accepts it.\n`);
       } else if (store === 'local') {
         const record = revokeKey(home, prefix);
-        io.stdout.write(`Key ${record.id} (${record.identity}) in this home's keys.json is revoked; this home's hub refuses it from its next request on.\n`);
+        io.stdout.write(`Key ${record.id} (${record.identity}) in this home's keys.json is revoked; this home's hub refuses it from its next request on${(await tellHub(home)) ? HELD_ENDED : ''}.\n`);
       } else {
         const record = await team.revoke(prefix);
         io.stdout.write(`Team key ${record.id} (${record.identity}) is revoked; every replica refuses it as soon as the change reaches it (pub/sub; at most 30 s if a replica missed it).\n`);
@@ -115,6 +116,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       const overlapEnds = overlapEnd(values.overlap);
       const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
       const rotated = rotateKey(home, prefix, overlapEnds, expiresAt, new Date(), place.config);
+      await tellHub(home);
       io.stdout.write(`${rotated.key}\n`);
       io.stderr.write(`${rotatedNote(rotated, 'Key', place)}\n`);
       return 0;
@@ -122,12 +124,29 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
     case 'revoke': {
       if (args.length !== 1) throw new SnowmuxError('USAGE', 'Name one key: snowmux keys revoke ID');
       const record = revokeKey(home, args[0]!);
-      io.stdout.write(`Key ${record.id} (${record.identity}) is revoked; the hub refuses it from its next request on.\n`);
+      io.stdout.write(`Key ${record.id} (${record.identity}) is revoked; the hub refuses it from its next request on${(await tellHub(home)) ? HELD_ENDED : ''}.\n`);
       return 0;
     }
     default:
       io.stderr.write(`${unknownSubcommand('keys', sub, ['create', 'list', 'revoke', 'rotate'])}\n\n${USAGE}`);
       return 2;
+  }
+}
+
+/** What a revoke adds when the running hub was told: what the key held open ended with it. */
+const HELD_ENDED = ", and has ended what the key held open (remote shims' links, /events and /mcp streams, and the calls they were running)";
+
+/**
+ * Tells this home's running hub that keys.json changed, so a revoked key's open links, streams and running calls
+ * end now rather than at the hub's next 5 s check. True when the hub was told; no hub running (or one of a
+ * version without the request) is not an error: the hub reads the file again at the next request anyway.
+ */
+async function tellHub(home: string): Promise<boolean> {
+  try {
+    await controlRequest(socketPathFor(home), 'keys-changed', 2_000, home);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -86,6 +86,8 @@ export interface HubEvents {
   breaker: [{ profile: string; from: string; to: string; at: string; failures: number; nextAttemptAt: string | null }];
   draining: [{ reason: string }];
   reload: [Record<string, unknown>];
+  /** The API keys changed (`snowmux keys revoke|rotate`): the HTTP face checks what each key holds open again. */
+  keys_changed: [];
 }
 
 /** How the transport carrying a session lets the core drain and close it. */
@@ -231,6 +233,12 @@ export class HubCore {
         this.events.emit('session_close', { id: session.id, why, calls: session.calls, errors: session.errors });
       },
     };
+  }
+
+  /** `snowmux keys revoke|rotate` changed the keys: connections a key holds open are checked again at once. */
+  keysChanged(): { rechecked: true } {
+    this.events.emit('keys_changed');
+    return { rechecked: true };
   }
 
   /** `snowmux reload` and SIGHUP: new rules for every session, none dropped. Throws when the new config is invalid. */

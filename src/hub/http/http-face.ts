@@ -375,6 +375,11 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const heldKeyTimer = setInterval(recheckHeldKeys, HELD_KEY_RECHECK_MS);
   heldKeyTimer.unref();
   opts.keys?.onChange?.(recheckHeldKeys);
+  // `snowmux keys revoke|rotate` tells the hub (keys-changed), and `snowmux reload` re-reads the keys as its
+  // help says: either checks what the keys hold open at once, instead of at the next 5 s round.
+  const recheckNow = (): void => recheckHeldKeys();
+  hub.events.on('keys_changed', recheckNow);
+  hub.events.on('reload', recheckNow);
   let closed = false;
 
   const modernHandler: McpHttpHandler = createMcpHandler(
@@ -1339,6 +1344,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       heldKeys.clear();
       for (const [name, fn] of listeners) hub.events.off(name, fn as never);
       hub.events.off('reload', announceRoles);
+      hub.events.off('keys_changed', recheckNow);
+      hub.events.off('reload', recheckNow);
       hub.events.off('session_open', ownSession);
       for (const c of eventStreams.keys()) {
         try {

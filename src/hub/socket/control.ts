@@ -26,6 +26,8 @@ export interface ControlHandlers {
   'hand-back'(): unknown;
   disconnect(req: Partial<ControlRequest>): unknown;
   reload(): unknown;
+  /** `snowmux keys revoke|rotate` changed keys.json: what a key holds open is checked again now, not within 5 s. */
+  'keys-changed'(): unknown;
 }
 
 /** The longest control request read; a longer one is answered BAD_REQUEST. */

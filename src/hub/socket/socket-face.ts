@@ -447,6 +447,7 @@ export class SocketFace implements HubListener {
       },
       disconnect: (req) => this.core.disconnect(typeof req.session === 'string' ? req.session : ''),
       reload: () => this.core.reload(),
+      'keys-changed': () => this.core.keysChanged(),
     };
   }
 
