@@ -185,3 +185,35 @@ test('status names the slots held by statements that outlived their cancel: whos
   assert.match(formatStatus(bob, 200), /SLOTS HELD 1 of 2 .*\n {4}another identity's call: timed out 1m35s ago, holding its slot for 6m40s\n/);
   assert.deepEqual(ownStatus(status, 'alice').warehouses[0]!.detail['outlivedStatements'], status.warehouses[0]!.detail['outlivedStatements']);
 });
+
+test('a call answered at its timeout or cancel hears no more progress while its statement winds down (none after the answer)', async () => {
+  for (const stop of ['timeout', 'cancel'] as const) {
+    const engine = stubbornEngine();
+    const tracker = new CallTracker({ outlivedAfterMs: 0 });
+    const slots = new Slots(1);
+    const cancel = new AbortController();
+    const progress: QueryProgress[] = [];
+    let answered = false;
+    let afterAnswer = 0;
+    const onProgress = (p: QueryProgress): void => {
+      if (answered) afterAnswer += 1;
+      progress.push(p);
+    };
+    const running = tracker.run(engine.instance, options(slots, `${stop}-session`, { signal: cancel.signal, onProgress, progressIntervalMs: 1, ...(stop === 'timeout' ? { timeoutMs: 40 } : {}) }), () => engine.statement());
+    if (stop === 'cancel') {
+      // Cancelled once it reported running at least once.
+      while (progress.length === 0) await new Promise((r) => setImmediate(r));
+      cancel.abort();
+    }
+    const err = await rejection(running);
+    answered = true;
+    assert.ok(isSnowmuxError(err, stop === 'timeout' ? 'QUERY_TIMEOUT' : 'QUERY_CANCELLED'), String(err));
+    // The statement ignores its interrupt: the tracker keeps re-sending it (every 25 ms) while it runs on. Five of
+    // them take far longer than the 1 ms progress interval: the call's client would have heard ~100 more reports.
+    const sent = engine.interrupts();
+    while (engine.interrupts() < sent + 5) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(afterAnswer, 0, `${stop}: ${afterAnswer} progress reports after the call was answered`);
+    engine.end();
+    await tracker.idle();
+  }
+});

@@ -45,21 +45,32 @@ export function wentThroughRunTool(mcp: ServerContext): boolean {
   return reachedRunTool.has(mcp.mcpReq);
 }
 
-export function runTool(env: ToolEnv, tool: string, mcp: ServerContext, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
+export async function runTool(env: ToolEnv, tool: string, mcp: ServerContext, args: Record<string, unknown>, body: ToolBody): Promise<CallToolResult> {
   reachedRunTool.add(mcp.mcpReq);
-  return env.pipeline.run(env.session, tool, requestOf(mcp), args, body);
+  const answered = { done: false };
+  try {
+    return await env.pipeline.run(env.session, tool, requestOf(mcp, answered), args, body);
+  } finally {
+    answered.done = true;
+  }
 }
 
-function requestOf(mcp: ServerContext): CallRequest {
-  return { id: String(mcp.mcpReq.id), signal: mcp.mcpReq.signal, onProgress: progressReporter(mcp), trace: traceCarrierOf(mcp.mcpReq._meta) };
+function requestOf(mcp: ServerContext, answered: { done: boolean }): CallRequest {
+  return { id: String(mcp.mcpReq.id), signal: mcp.mcpReq.signal, onProgress: progressReporter(mcp, answered), trace: traceCarrierOf(mcp.mcpReq._meta) };
 }
 
-/** Progress notifications only when the request carried a progressToken; progress strictly increases. */
-function progressReporter(mcp: ServerContext): ((p: QueryProgress) => void) | undefined {
+/**
+ * Progress notifications only when the request carried a progressToken; progress strictly increases. None once
+ * the call is answered or its client cancelled it: a warehouse's progress timer may outlive the statement (one
+ * winding down after its cancel, or one the engine cannot interrupt), and the client was sent progress for a
+ * token it had let go of, for as long as that lasted.
+ */
+function progressReporter(mcp: ServerContext, answered: { done: boolean }): ((p: QueryProgress) => void) | undefined {
   const token = mcp.mcpReq._meta?.progressToken;
   if (token === undefined) return undefined;
   let last = 0;
   return (p) => {
+    if (answered.done || mcp.mcpReq.signal.aborted) return;
     const progress = Math.max(last + 1, Math.round(p.elapsedMs));
     last = progress;
     void mcp.mcpReq

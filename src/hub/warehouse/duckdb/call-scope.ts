@@ -155,6 +155,7 @@ export class CallTracker {
     const stopped = new AbortController();
     let stopCause: SnowmuxError | undefined;
     let reinterrupt: NodeJS.Timeout | undefined;
+    let progress: NodeJS.Timeout | undefined;
     let queued = false;
     let rejectEarly: (err: SnowmuxError) => void = () => {};
     const early = new Promise<never>((_, reject) => {
@@ -178,6 +179,9 @@ export class CallTracker {
         const cause = held.length > 0 ? heldSlotsError(given, held, options.slots.limit, performance.now() - started) : given;
         stopCause = cause;
         call.stoppedAt = performance.now();
+        // The caller is answered now (rejectEarly): its client hears no progress after that answer, however long
+        // the engine takes to stop the statement (one that outlives its interrupt went on reporting for minutes).
+        clearInterval(progress);
         call.stoppedBy = cause.code;
         state.stopped = true;
         stopped.abort(cause);
@@ -194,7 +198,7 @@ export class CallTracker {
         ? setTimeout(() => call.stop(timeoutError(options.timeoutMs as number, options.timeoutSetting)), timerDelay(options.timeoutMs))
         : undefined;
     const report = (): void => reportProgress(queued ? undefined : call.connection, queued, started, options.onProgress, queued ? this.outlived(options.slots) : []);
-    const progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
+    progress = options.onProgress !== undefined ? setInterval(report, options.progressIntervalMs) : undefined;
     progress?.unref();
 
     let finishedCleanly = false;
