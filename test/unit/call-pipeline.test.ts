@@ -1553,3 +1553,40 @@ test("a call whose time went to opening the warehouse (a slow login, the embedde
   assert.deepEqual(warehouse.queries, [], 'nothing ran');
   governance.close();
 });
+
+test("a cancelled call's hub.log line says why: its client's own reason, or why its session ended", async () => {
+  const { pipeline, governance, logLines } = setup({ logLevel: 'info' });
+  let n = 0;
+  const reasonLogged = async (cancel: (client: AbortController, session: Session) => void): Promise<{ text: string; logged: unknown }> => {
+    const session = new Session({ id: `s-why-${++n}`, identity: { kind: 'local-user', name: 'why' }, transport: 'unix-socket' });
+    const client = new AbortController();
+    const sql = 'SELECT WAITS_FOR_CANCEL FROM DB.S.T';
+    const r = await pipeline.run(session, 'execute_query', { id: String(n), signal: client.signal }, { query: sql }, async ({ warehouse: w, ctx }) => {
+      setImmediate(() => cancel(client, session));
+      await w.query(sql, { ...ctx, maxRows: 1 });
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+    assert.equal(codeOf(r), 'QUERY_CANCELLED');
+    const line = logLines.filter((l) => l['msg'] === 'tool call failed' && l['session'] === session.id).at(-1);
+    return { text: (r.content[0] as { text: string }).text, logged: line?.['reason'] };
+  };
+  // The shim's own cancel when its editor went away (stdout EPIPE) gives its reason: the log is where it is told.
+  const epipe = await reasonLogged((client) => client.abort("snowmux: the editor stopped reading the shim's answers (stdout: EPIPE); it is gone"));
+  assert.equal(epipe.logged, `The client cancelled the call (its reason: "snowmux: the editor stopped reading the shim's answers (stdout: EPIPE); it is gone").`);
+  // A session that ended (the shim killed, its socket closed, the hub cutting a silent link) says how.
+  const cut = await reasonLogged((_client, session) => session.close("cut: the shim's link was silent for 30000 ms"));
+  assert.equal(cut.logged, "The call was cancelled: its session ended (cut: the shim's link was silent for 30000 ms).");
+  const gone = await reasonLogged((_client, session) => session.close('client disconnected'));
+  assert.equal(gone.logged, 'The call was cancelled: its session ended (client disconnected).');
+  // The SDK aborting a request because its connection closed.
+  const closed = await reasonLogged((client) => client.abort(Object.assign(new Error('Connection closed'), { code: 'CONNECTION_CLOSED' })));
+  assert.equal(closed.logged, "The call was cancelled: its client's connection closed.");
+  // No reason given: as before.
+  const plain = await reasonLogged((client) => client.abort());
+  assert.equal(plain.logged, 'The client cancelled the call.');
+  // A client's reason is its own text: escaped and cut short, never a line break or a terminal control in the log.
+  const hostile = await reasonLogged((client) => client.abort(`\u001b[2J${'x'.repeat(1000)}`));
+  assert.match(String(hostile.logged), /^The client cancelled the call \(its reason: "\\u001b\[2Jx+…"\)\.$/);
+  assert.ok(String(hostile.logged).length < 300, String(hostile.logged).length.toString());
+  governance.close();
+});

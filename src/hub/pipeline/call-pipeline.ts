@@ -28,6 +28,7 @@ import { usage } from './stages/usage.js';
 import { timerDelay } from '../../timer-delay.js';
 import { withResultForm } from '../policy/role.js';
 import { readsStructuredContent } from '../session/protocol-revision.js';
+import { shownText } from '../../shown-text.js';
 
 /**
  * In order. trace, audit and usage wrap the rest and act on the way back (the call's span around all of
@@ -51,7 +52,7 @@ export class CallPipeline {
     this.env.onCallStart?.({ at: new Date().toISOString(), sessionId: session.id, requestId: request.id, tool });
     const call = new CallState(this.env, session, tool, request, args, controller);
     const deadline = new CallDeadline(limits.callTimeoutMs, () => controller.abort(callTimeoutError(limits.callTimeoutMs, call.meter.queueWaitMs, openingMs(call.meter))));
-    const onClientAbort = () => controller.abort(new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.'));
+    const onClientAbort = () => controller.abort(clientCancel(request.signal.reason));
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
 
@@ -106,6 +107,19 @@ export class CallPipeline {
     return this.env.sink.record(refusedCallRecord(session, tool, recordedRequestId(requestId), errorCode, args, toolUnverified));
   }
 
+}
+
+/**
+ * A client's cancel as its call reports it (the hub.log line of a cancelled call is where an operator learns why
+ * it ended): the reason its notifications/cancelled gave (the shim says why it cancels: its editor went away, a
+ * subscription moved, an HTTP client hung up), or its connection closing under it. The reason is the client's
+ * text: escaped and cut short. Without one, every cancel read "The client cancelled the call." alike.
+ */
+function clientCancel(reason: unknown): SnowmuxError {
+  if (typeof reason === 'string' && reason.trim() !== '') return new SnowmuxError('QUERY_CANCELLED', `The client cancelled the call (its reason: "${shownText(reason, 200)}").`);
+  // The MCP SDK aborts a request whose transport closed with an SdkError of this code.
+  if (reason instanceof Error && (reason as { code?: unknown }).code === 'CONNECTION_CLOSED') return new SnowmuxError('QUERY_CANCELLED', "The call was cancelled: its client's connection closed.");
+  return new SnowmuxError('QUERY_CANCELLED', 'The client cancelled the call.');
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { ParentInfo } from '../../wire/hello.js';
+import { SnowmuxError } from '../../errors.js';
 
 /** The one revision of the per-request era this hub (its SDK) serves. */
 const MODERN_REVISION = '2026-07-28';
@@ -118,12 +119,14 @@ export class Session {
   /**
    * Ends the session: every running call is aborted, which cancels its warehouse statement. `abortWith` is
    * the error those calls report when the hub, not the client, ended them (HUB_STOPPING); without it they
-   * read as cancelled by the client.
+   * say the session ended, and why (its hub.log line: a shim killed, a socket closed, a link the hub cut).
    */
   close(reason: string, abortWith?: Error): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    for (const controller of this.running) controller.abort(abortWith ?? new Error(reason));
+    if (this.running.size === 0) return;
+    const why = abortWith ?? new SnowmuxError('QUERY_CANCELLED', `The call was cancelled: its session ended (${reason}).`);
+    for (const controller of this.running) controller.abort(why);
   }
 
   snapshot(): SessionSnapshot {
