@@ -1590,3 +1590,37 @@ test("a cancelled call's hub.log line says why: its client's own reason, or why 
   assert.ok(String(hostile.logged).length < 300, String(hostile.logged).length.toString());
   governance.close();
 });
+
+test('a call whose warehouse is still opening (a login, the embedded database) is answered at its timeout and ends at its cancel, not when the open ends', { timeout: 20_000 }, async () => {
+  // The hub's sockets keep its process alive; here nothing would while the open waits (the call timer is unref'd).
+  const alive = setInterval(() => {}, 1000);
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const governance = new Governance({ policy: Policy.fromConfig(config, 'test.toml'), logger });
+  const records: CallRecord[] = [];
+  let opens = 0;
+  let finishOpen: (w: Warehouse) => void = () => {};
+  const opening = new Promise<Warehouse>((resolve) => (finishOpen = resolve));
+  // A login that takes longer than the call may wait (an SSO waiting for a person: up to 3 minutes).
+  const target: WarehouseTarget = { kind: 'snowflake', name: 'slow-login', defaultDatabase: 'DB', defaultSchema: 'S', open: () => (opens++, opening) };
+  const pipeline = new CallPipeline({ warehouses: { targetFor: () => target }, governance, limits: { ...DEFAULT_LIMITS, callTimeoutMs: 200 }, logger, sink: { record: (r: CallRecord) => void records.push(r) } });
+  const session = new Session({ id: 's-open', identity: { kind: 'local-user', name: 'opener' }, transport: 'unix-socket' });
+  const body: ToolBody = async ({ warehouse, ctx }) => {
+    await warehouse.query('SELECT 1 FROM DB.S.T', { ...ctx, maxRows: 1 });
+    return { content: [{ type: 'text', text: 'ran' }] };
+  };
+  // The hub's call timeout: answered then, saying the time went to opening the warehouse.
+  const timedOut = await pipeline.run(session, 'execute_query', { id: '1', signal: new AbortController().signal }, { query: 'SELECT 1 FROM DB.S.T' }, body);
+  assert.equal(codeOf(timedOut), 'QUERY_TIMEOUT');
+  assert.match((timedOut.content[0] as { text: string }).text, /went to opening the warehouse/);
+  // A client's cancel ends the call at once, while the open goes on for the calls after it.
+  const client = new AbortController();
+  const cancelled = pipeline.run(session, 'execute_query', { id: '2', signal: client.signal }, { query: 'SELECT 1 FROM DB.S.T' }, body);
+  while (opens < 2) await new Promise((r) => setImmediate(r));
+  client.abort('user');
+  assert.equal(codeOf(await cancelled), 'QUERY_CANCELLED');
+  assert.deepEqual(records.map((r) => r.outcome), ['error', 'cancelled']);
+  assert.equal(session.running.size, 0, 'no call of the session is left running');
+  finishOpen(new CountingWarehouse());
+  clearInterval(alive);
+  governance.close();
+});
