@@ -1624,3 +1624,26 @@ test('a call whose warehouse is still opening (a login, the embedded database) i
   clearInterval(alive);
   governance.close();
 });
+
+test('a call that begins on a session already closed (the hub past its grace, a link being closed) never reaches the warehouse and says why', async () => {
+  const { pipeline, governance, warehouse, records } = setup();
+  const run = (session: Session) =>
+    pipeline.run(session, 'execute_query', { id: '1', signal: new AbortController().signal }, { query: 'SELECT WAITS_FOR_CANCEL FROM DB.S.T' }, async ({ warehouse: w, ctx }) => {
+      await w.query('SELECT WAITS_FOR_CANCEL FROM DB.S.T', { ...ctx, maxRows: 1 });
+      return { content: [{ type: 'text', text: 'ran' }] };
+    });
+  // The hub stopping: the grace period is over and its sessions are closed with HUB_STOPPING.
+  const stopping = new Session({ id: 's-late-1', identity: { kind: 'local-user', name: 'late' }, transport: 'unix-socket' });
+  stopping.close('hub stopping: stop', new SnowmuxError('HUB_STOPPING', 'The hub stopped while this call ran and cancelled it. Run it again.'));
+  const r1 = await run(stopping);
+  assert.equal(codeOf(r1), 'HUB_STOPPING');
+  const gone = new Session({ id: 's-late-2', identity: { kind: 'local-user', name: 'late' }, transport: 'unix-socket' });
+  gone.close('client disconnected');
+  const r2 = await run(gone);
+  assert.equal(codeOf(r2), 'QUERY_CANCELLED');
+  assert.equal((r2.content[0] as { text: string }).text, 'The call was cancelled: its session ended (client disconnected).');
+  assert.deepEqual(warehouse.queries, [], 'no statement was sent');
+  assert.equal(stopping.running.size + gone.running.size, 0);
+  assert.deepEqual(records.map((r) => r.outcome), ['error', 'cancelled']);
+  governance.close();
+});

@@ -86,6 +86,8 @@ export class Session {
    */
   readonly running = new Set<AbortController>();
   private closedFlag = false;
+  /** Why the session closed: what its calls report (set by close). */
+  private closedWhy: Error | undefined;
 
   constructor(readonly facts: SessionFacts) {}
 
@@ -104,6 +106,9 @@ export class Session {
 
   beginCall(tool: string): AbortController {
     const controller = new AbortController();
+    // A call that begins once the session is closed (a request read as the hub's grace period ended, or as its
+    // link closed) is stopped at once for the same reason: nothing would abort it later.
+    if (this.closedWhy !== undefined) controller.abort(this.closedWhy);
     this.running.add(controller);
     this.calls += 1;
     this.lastTool = tool;
@@ -124,9 +129,8 @@ export class Session {
   close(reason: string, abortWith?: Error): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    if (this.running.size === 0) return;
-    const why = abortWith ?? new SnowmuxError('QUERY_CANCELLED', `The call was cancelled: its session ended (${reason}).`);
-    for (const controller of this.running) controller.abort(why);
+    this.closedWhy = abortWith ?? new SnowmuxError('QUERY_CANCELLED', `The call was cancelled: its session ended (${reason}).`);
+    for (const controller of this.running) controller.abort(this.closedWhy);
   }
 
   snapshot(): SessionSnapshot {
