@@ -35,9 +35,35 @@ test('answers a 2025 POST streams over SSE count against the bound of unread ans
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
   await until(`a cut (held ${answers.heldBytes} bytes)`, () => answers.cuts > 0);
   assert.equal(answers.cuts, 1);
-  // What the stream held is let go of, and the client that comes to read finds the stream ended with the reason.
+  // What the stream held is let go of, but for the explanations: the client that comes to read finds, for
+  // each request whose answer was cut, a JSON-RPC error saying why and what to do, and the stream ended.
   await until(`the cut stream let go of (${answers.heldBytes} bytes held)`, () => answers.heldBytes === 0);
-  await assert.rejects(res.text(), /did not read its answer: the hub holds \d+ bytes of answers its HTTP clients have not read \(limit 2048\)/);
+  const messages = (await res.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { id: number; result?: unknown; error?: { code: number; message: string; data?: { code?: string; retryable?: boolean } } });
+  const cut = messages.filter((m) => m.error !== undefined);
+  assert.ok(cut.length > 0, 'the cut requests are answered');
+  // Every request of the batch is answered once: by its result, if that was handed on before the cut, or by the error.
+  assert.deepEqual(messages.map((m) => m.id).sort((x, y) => x - y), Array.from({ length: 60 }, (_, i) => i + 1));
+  for (const m of cut) {
+    assert.equal(m.error?.data?.code, 'ANSWER_NOT_READ');
+    assert.equal(m.error?.data?.retryable, true);
+    assert.match(m.error?.message ?? '', /cut the answer to this request because the client did not read it: the hub holds \d+ bytes of answers its HTTP clients have not read \(limit 2048\).*Its call was cancelled\. Read streamed answers as they come .*send the request again/);
+  }
+});
+
+test('a 2025 POST of one large request whose answer alone passes the bound: the client reading later gets a JSON-RPC error under its id, not a truncated stream', async (t) => {
+  const answers = new AnswerBudget(100);
+  const { fetch } = hubFace(t, { answers });
+  const headers = await legacySession(fetch, '2025-03-26');
+  // (Its initialize's answer, alone over the bound too, was cut.)
+  const before = answers.cuts;
+  // The test's warehouse answers ~130 bytes a call: alone over a bound of 100.
+  const res = await fetch(MCP_URL, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 'q-7', method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'select 7' } } }) });
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  await until('a cut', () => answers.cuts > before);
+  const text = await res.text();
+  const messages = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { id: unknown; error?: { data?: { code?: string } } });
+  assert.deepEqual(messages.map((m) => [m.id, m.error?.data?.code]), [['q-7', 'ANSWER_NOT_READ']]);
+  await until('nothing held', () => answers.heldBytes === 0);
 });
 
 test('a client that reads its SSE answers is not cut, and nothing stays counted once they are read', async (t) => {

@@ -226,6 +226,62 @@ async function codedRefusal(response: Response): Promise<Response> {
   return new Response(`${JSON.stringify({ ...answer, error: coded })}\n`, { status: response.status, headers: response.headers });
 }
 
+/** What mcpRequest learns of a request that its answer's stream (served) needs. */
+interface RequestKind {
+  /** A stream that only waits for notifications (a GET, a subscriptions/listen). */
+  listen: boolean;
+  /** The ids of the requests the body carries (not its notifications or responses). */
+  ids: (string | number)[];
+}
+
+/** The ids of a body's requests (messages with a method and an id). */
+function requestIdsOf(body: unknown): (string | number)[] {
+  const ids: (string | number)[] = [];
+  for (const m of Array.isArray(body) ? body : [body]) {
+    const message = m as { id?: unknown; method?: unknown } | null;
+    if (message === null || typeof message !== 'object' || typeof message.method !== 'string') continue;
+    if (typeof message.id === 'string' || (typeof message.id === 'number' && Number.isFinite(message.id))) ids.push(message.id);
+  }
+  return ids;
+}
+
+/** A JSON-RPC id as a key (1 and "1" are different ids). */
+function idKey(id: string | number): string {
+  return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+const chunkText = new TextDecoder();
+
+/** The ids of the JSON-RPC responses an SSE chunk of the SDK's carries (each `data:` line one message). */
+function answeredIds(chunk: Uint8Array): (string | number)[] {
+  const ids: (string | number)[] = [];
+  for (const line of chunkText.decode(chunk).split('\n')) {
+    if (!line.startsWith('data:')) continue;
+    let message: unknown;
+    try {
+      message = JSON.parse(line.slice(5));
+    } catch {
+      continue;
+    }
+    for (const m of Array.isArray(message) ? message : [message]) {
+      const response = m as { id?: unknown; method?: unknown } | null;
+      if (response === null || typeof response !== 'object' || response.method !== undefined) continue;
+      if (typeof response.id === 'string' || typeof response.id === 'number') ids.push(response.id);
+    }
+  }
+  return ids;
+}
+
+/** The SSE event answering a request whose answer was cut because its client did not read it. */
+function notReadEvent(id: string | number, why: string): string {
+  const error = {
+    code: -32000,
+    message: `The hub cut the answer to this request because the client did not read it: ${why}. Its call was cancelled. Read streamed answers as they come (or ask for less: a lower row limit, fetch_results pages), then send the request again.`,
+    data: { code: 'ANSWER_NOT_READ', retryable: true },
+  };
+  return `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`;
+}
+
 /**
  * The id to answer a refused body under: that of its one request, or null for a batch, a notification, no body
  * (a GET, a DELETE) or a body not read. An id that cannot be given back as sent never gets this far (badShape).
@@ -842,7 +898,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    *   is revoked or expires, not when it next sends a request (a GET stream never does); `request` is then
    *   aborted, so a call the stream was to answer is cancelled in the warehouse.
    */
-  function served(response: Response, caller: Caller, listen: boolean, request: AbortController): Response {
+  function served(response: Response, caller: Caller, listen: boolean, request: AbortController, requestIds: readonly (string | number)[] = []): Response {
     const source = response.body;
     if (!source || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) return response;
     const holder = {};
@@ -864,11 +920,29 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       wake = undefined;
     };
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    /**
+     * The requests of this POST whose answers have not been handed on to the engine yet: on a cut, each is
+     * answered with an ANSWER_NOT_READ error (a few hundred bytes each) in place of what was dropped, so a
+     * client that reads later (its SDK's pending request) learns what happened, not a truncated stream.
+     */
+    const unanswered = new Set(requestIds.map(idKey));
     const held = answers.begin((why) => {
       logger.warn({ identity: caller.identity, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
       // Its calls are cancelled, as when its client goes.
       request.abort(new Error(`the client did not read its answer: ${why}`));
-      drop(new Error(`the client did not read its answer: ${why}`));
+      const owed = requestIds.filter((id) => unanswered.has(idKey(id)));
+      if (owed.length === 0) {
+        drop(new Error(`the client did not read its answer: ${why}`));
+        return;
+      }
+      queue.length = 0;
+      for (const id of owed) queue.push(encoder.encode(notReadEvent(id, why)));
+      // The bytes held now are the explanations alone, which the client takes when it reads (or the
+      // engine's stalled-output cut lets go of); what the SDK still produces is dropped.
+      release();
+      ended = true;
+      void reader.cancel(new Error(`the client did not read its answer: ${why}`)).catch(() => {});
+      woken();
     }, caller.identity);
     const release = () => {
       if (released) return;
@@ -938,11 +1012,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
           while (queue.length === 0 && !ended && !released) await new Promise<void>((resolve) => (wake = resolve));
           const next = queue.shift();
           if (next !== undefined) {
-            held.sub(next.byteLength);
+            if (!released) {
+              held.sub(next.byteLength);
+              if (unanswered.size > 0) for (const id of answeredIds(next)) unanswered.delete(idKey(id));
+            }
             c.enqueue(next);
             return;
           }
-          if (released) return;
+          if (released && !ended) return;
           release();
           try {
             if (failure) c.error(failure.err);
@@ -964,7 +1041,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   async function mcp(request: Request, caller: Caller): Promise<Response> {
-    const kind = { listen: false };
+    const kind: RequestKind = { listen: false, ids: [] };
     // The request's signal aborts when its client goes (the engine) or its key is revoked or expires while its
     // answer streams (served): either way what the request started (a call running in the warehouse) is
     // cancelled. Ending the stream alone left a revoked key's query running to its end, for nobody.
@@ -982,7 +1059,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     } finally {
       heldKeys.delete(holder);
     }
-    return served(response, caller, kind.listen, ended);
+    return served(response, caller, kind.listen, ended, kind.ids);
   }
 
   /** The `subscriptions/listen` request in a POST body, if there is one. */
@@ -990,13 +1067,14 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return (Array.isArray(body) ? body : [body]).find((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen') as { id?: unknown } | undefined;
   }
 
-  async function mcpRequest(request: Request, caller: Caller, kind: { listen: boolean }): Promise<Response> {
+  async function mcpRequest(request: Request, caller: Caller, kind: RequestKind): Promise<Response> {
     if (hub.isDraining) return jsonRpcError(503, -32000, 'The hub is shutting down; retry in a moment.');
     const throttled = refusingBodies(caller);
     if (throttled) return throttled;
     const read = await readBody(request);
     if ('refusal' in read) return read.bytes > 0 ? refusedBody(caller, read.bytes, read.refusal) : read.refusal;
     const { body, bytes, text } = read;
+    kind.ids = requestIdsOf(body);
     // The batch size first: a batch the SDK refuses whole must not spend the identity's request budget.
     if (Array.isArray(body) && body.length > MAX_BATCH_MESSAGES) {
         await refusedToolCalls(request, caller, body);
