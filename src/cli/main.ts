@@ -6,7 +6,7 @@ import { closestName } from '../closest-name.js';
 import { withMeantOption } from './args.js';
 import { escapeInvisible, hideApiKeys, shownText } from '../shown-text.js';
 
-import type { CommandIo } from './command-io.js';
+import { keysHidden, type CommandIo } from './command-io.js';
 
 export type { CommandIo } from './command-io.js';
 
@@ -43,13 +43,18 @@ Common options:
 `;
 }
 
-export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<void> {
+export async function main(argv: string[], given: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<void> {
+  // No command prints an API key whole but the new one `keys create`/`keys rotate` show once (secretOut):
+  // an argument, a path, an environment or config value, a hub's answer or a log line holding one is shown
+  // as smx_<id>_[REDACTED]. stdout of `stdio` and `shim` is their client's JSON-RPC channel, passed as is.
+  const channel = argv[0] === 'stdio' || argv[0] === 'shim';
+  const io: CommandIo = { stdout: channel ? given.stdout : keysHidden(given.stdout), stderr: keysHidden(given.stderr), secretOut: given.stdout };
   const [first, ...afterFirst] = argv;
   // `snowmux help status` is `snowmux status --help`.
   const [name, ...rest] = first === 'help' && afterFirst[0] !== undefined && afterFirst[0] in COMMANDS ? [afterFirst[0], ...afterFirst.slice(1), '--help'] : argv;
   // A reader that stops early (`snowmux keys list --json | head -1`) is not an error of ours: end quietly
   // instead of a stack trace. (stdio's stdout is its client's channel; its transport owns that stream.)
-  if (io.stdout === process.stdout && name !== 'stdio') process.stdout.on('error', endOnClosedPipe);
+  if (given.stdout === process.stdout && name !== 'stdio') process.stdout.on('error', endOnClosedPipe);
   // `snowmux help stauts`: a typo of a command is not a request for the whole usage (exit 0, not a word on it).
   if (first === 'help' && afterFirst[0] !== undefined && !(afterFirst[0] in COMMANDS)) {
     const asked = afterFirst[0];

@@ -60,7 +60,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
     return withTeamKeys(hub.redisUrl, hub.teamNamespace, async (team) => {
       if (sub === 'create') {
         const { key, record } = await team.create(requireIdentity(values.identity), expiry(values.expires));
-        io.stdout.write(`${key}\n`);
+        (io.secretOut ?? io.stdout).write(`${key}\n`);
         io.stderr.write(`Team key ${record.id} for identity "${record.identity}" (every replica of namespace "${hub.teamNamespace}" accepts it). It is shown only now.\n`);
         return 0;
       }
@@ -79,12 +79,12 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
         if (store === 'local') {
           const rotated = rotateKey(home, prefix, overlapEnds, expiresAt, new Date(), place.config);
           await tellHub(home);
-          io.stdout.write(`${rotated.key}\n`);
+          (io.secretOut ?? io.stdout).write(`${rotated.key}\n`);
           io.stderr.write(`${rotatedNote(rotated, "Key (this home's keys.json)", place)} Only this home's hub accepts it; a team key works on every replica: ${snowmuxCommand(`keys create --identity ${shellWord(rotated.record.identity)}`, place)}\n`);
           return 0;
         }
         const rotated = await team.rotate(prefix, overlapEnds, expiresAt, place);
-        io.stdout.write(`${rotated.key}\n`);
+        (io.secretOut ?? io.stdout).write(`${rotated.key}\n`);
         io.stderr.write(`${rotatedNote(rotated, 'Team key', place)} Every replica of namespace "${hub.teamNamespace}" accepts it.\n`);
       } else if (store === 'local') {
         const record = revokeKey(home, prefix);
@@ -103,7 +103,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       if (loaded) await refuseLocalKeyBesideTeamHub(home, identity, loaded.shownPath);
       ensureHome(home);
       const { key, record } = createKey(home, identity, expiresAt);
-      io.stdout.write(`${key}\n`);
+      (io.secretOut ?? io.stdout).write(`${key}\n`);
       io.stderr.write(`Key ${record.id} for identity "${record.identity}"${expiresAt ? `, expires ${record.expiresAt}` : ''}. It is shown only now: store it in a secret manager or a 0600 file.\n`);
       return 0;
     }
@@ -117,7 +117,7 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
       const expiresAt = values.expires === undefined ? undefined : expiry(values.expires);
       const rotated = rotateKey(home, prefix, overlapEnds, expiresAt, new Date(), place.config);
       await tellHub(home);
-      io.stdout.write(`${rotated.key}\n`);
+      (io.secretOut ?? io.stdout).write(`${rotated.key}\n`);
       io.stderr.write(`${rotatedNote(rotated, 'Key', place)}\n`);
       return 0;
     }

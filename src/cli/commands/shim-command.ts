@@ -4,7 +4,7 @@
  * bin/snowmux.js requires directly: an ESM load costs ~20 ms more at start-up. So: no import.meta, no
  * top-level await.
  */
-import type { CommandIo } from '../command-io.js';
+import { keysHidden, type CommandIo } from '../command-io.js';
 import { parseCommandArgs } from '../args.js';
 import { ensureHome, resolveHome, socketPathFor } from '../../wire/home.js';
 import { Shim } from '../../shim/shim.js';
@@ -35,7 +35,10 @@ export const TERMINAL_NOTE =
   'snowmux shim: waiting for MCP JSON-RPC messages on stdin, one per line — this is what an editor runs, not a command to start snowmux by hand. ' +
   'Set up an editor with `snowmux setup <client>`; run a hub in a terminal with `snowmux hub`; check one with `snowmux status`. Ctrl-D ends.\n';
 
-export async function shimCommand(argv: string[], io: CommandIo): Promise<number> {
+export async function shimCommand(argv: string[], given: CommandIo): Promise<number> {
+  // The editor's log (stderr) never shows an API key whole; stdout is the editor's JSON-RPC channel, as is.
+  // (bin/snowmux.js runs this without main(), which hides keys for every other command.)
+  const io: CommandIo = { stdout: given.stdout, stderr: keysHidden(given.stderr) };
   let setup: ShimSetup;
   try {
     setup = shimSetup(argv);
@@ -43,7 +46,11 @@ export async function shimCommand(argv: string[], io: CommandIo): Promise<number
     // An editor shows what its server answers, not what it printed on stderr: answer every request with
     // the reason (a wrong flag in the editor's config, a home that cannot be used) rather than exit unheard.
     // Run by hand in a terminal, nobody is there to answer: the CLI says it and exits, as any command does.
-    if (!(err instanceof SnowmuxError) || process.stdin.isTTY === true) throw err;
+    if (!(err instanceof SnowmuxError) || process.stdin.isTTY === true) {
+      // bin/snowmux.js prints it as it is.
+      if (err instanceof Error) err.message = hideApiKeys(err.message);
+      throw err;
+    }
     // The exit code is the CLI's (2 for a usage error, 1 otherwise).
     // Its message quotes the command line, where an API key may stand (pasted as an argument, or as --key-file's value).
     setup = { unusable: { code: err.code, message: `${hideApiKeys(err.message)} [${err.code}]`, exitCode: err.code === 'USAGE' ? 2 : 1 } };
