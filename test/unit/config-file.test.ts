@@ -90,6 +90,7 @@ max_age_hours = 1.5
     httpAuth: true,
     httpEngine: 'auto',
     httpBodyTimeoutMs: 8000,
+    httpMaxRequestsPerIdentity: 64,
     httpAllowedOrigins: ['https://app.example.com'],
     httpHosts: ['snowmux.example.com'],
     httpShimProfiles: [],

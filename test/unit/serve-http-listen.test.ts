@@ -25,7 +25,7 @@ test('a failed HTTP listen detaches the face it built from the hub; the port is 
   const events = new EventEmitter();
   const hub = { events, status: () => ({ state: 'running', sessions: [] }), isDraining: false } as unknown as ServedHub;
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
-  const settings = { httpAuth: false, httpAllowedOrigins: [], httpHosts: [], httpShimProfiles: [], redisUrl: undefined, teamNamespace: 'snowmux', httpEngine: 'node' as const, httpBodyTimeoutMs: 30_000 };
+  const settings = { httpAuth: false, httpAllowedOrigins: [], httpHosts: [], httpShimProfiles: [], redisUrl: undefined, teamNamespace: 'snowmux', httpEngine: 'node' as const, httpBodyTimeoutMs: 30_000, httpMaxRequestsPerIdentity: 64 };
   for (let i = 0; i < 3; i++) {
     await assert.rejects(serveHttp({ hub, home, address, settings, metrics: null, logger }), (err: Error & { code?: string }) => err.code === 'HUB_LISTEN_FAILED');
   }

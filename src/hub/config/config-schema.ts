@@ -187,6 +187,10 @@ const hubKeys = {
     default: 8_000,
     description: 'how long an HTTP request body may take to arrive; a slower one is answered `408` with the reason and the connection closed (at most 9000: uWebSockets.js drops a request not complete in 10 s without a word)',
   }),
+  http_max_requests_per_identity: setting(positiveInt().max(10_000, { error: 'expected a whole number from 1 to 10000' }), {
+    default: 64,
+    description: "JSON-RPC requests one identity (API key) may have in flight on `/mcp` at once on this replica, counted from when its POST is read until its answer has been handed to its connection (a batch counts each of its requests; notification streams are bounded apart); past it a POST is refused `429` with `Retry-After` and `data.code` `SESSION_BUSY`, before anything runs. It bounds the answers an identity's calls build before a byte is sent, which the bound of unread answers (128 MiB) counts only once they are produced",
+  }),
   http_allowed_origins: setting(z.array(browserOrigin(), { error: 'expected a list of origins' }), {
     type: 'list of origins',
     default: [],
@@ -731,6 +735,7 @@ function toHubSettings(hub: HubFileData) {
     httpAuth: hub.http_auth ?? defaultOf(hubKeys.http_auth),
     httpEngine: hub.http_engine ?? defaultOf(hubKeys.http_engine),
     httpBodyTimeoutMs: hub.http_body_timeout_ms ?? defaultOf(hubKeys.http_body_timeout_ms),
+    httpMaxRequestsPerIdentity: hub.http_max_requests_per_identity ?? defaultOf(hubKeys.http_max_requests_per_identity),
     httpAllowedOrigins: hub.http_allowed_origins ?? [...defaultOf(hubKeys.http_allowed_origins)],
     httpHosts: hub.http_hosts ?? [...defaultOf(hubKeys.http_hosts)],
     httpShimProfiles: hub.http_shim_profiles ?? [...defaultOf(hubKeys.http_shim_profiles)],

@@ -77,6 +77,12 @@ export interface HttpFaceOptions {
    */
   answers?: AnswerBudget;
   /**
+   * JSON-RPC requests one identity may have in flight on /mcp at once (hub.http_max_requests_per_identity),
+   * from when its POST is read until its answer is handed to the engine; default
+   * DEFAULT_MAX_REQUESTS_PER_IDENTITY.
+   */
+  maxRequestsPerIdentity?: number;
+  /**
    * The monotonic clock (ms, any origin) sessions' idle time and the authentication throttle's minute are
    * measured on, so a wall clock stepped by hours neither sweeps every idle session at once nor keeps one
    * forever, nor throttles an address for hours (tests). Default performance.now.
@@ -136,6 +142,13 @@ const MAX_SHIM_LINKS_PER_IDENTITY = 64;
  * one identity may hold open at once: each holds a connection and ~45 KB, and nothing else bounds them.
  */
 const MAX_LISTEN_STREAMS_PER_IDENTITY = 64;
+
+/**
+ * JSON-RPC requests an identity may have in flight on /mcp at once (hub.http_max_requests_per_identity's
+ * default). Without a bound, one key opening many POSTs (or one batch of many large queries) made the hub
+ * build every answer before a byte was sent: the bound of unread answers counts them only once produced.
+ */
+const DEFAULT_MAX_REQUESTS_PER_IDENTITY = 64;
 /** /events streams one identity may hold open at once (each holds a connection). */
 const MAX_EVENT_STREAMS_PER_IDENTITY = 8;
 /** Events waiting for an /events client to read them; beyond, it is not reading and its stream ends. */
@@ -232,6 +245,8 @@ interface RequestKind {
   listen: boolean;
   /** The ids of the requests the body carries (not its notifications or responses). */
   ids: (string | number)[];
+  /** Of the identity's requests in flight (maxRequestsPerIdentity), how many this one holds until its answer is handed on. */
+  charged: number;
 }
 
 /** The ids of a body's requests (messages with a method and an id). */
@@ -391,6 +406,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   const authFailures = new Map<string, { count: number; windowStart: number; throttled: number }>();
   const authAudits = { windowStart: Number.NEGATIVE_INFINITY, written: 0, suppressed: 0 };
   const otherRequests = new RateLimiter({ limit: opts.otherRequestRate ?? DEFAULT_OTHER_REQUEST_RATE });
+  /** Each identity's JSON-RPC requests in flight on /mcp (see maxRequestsPerIdentity). */
+  const requestsInFlight = new Map<string, number>();
+  const maxRequestsPerIdentity = opts.maxRequestsPerIdentity ?? DEFAULT_MAX_REQUESTS_PER_IDENTITY;
   /** Each identity's refused bodies (see protocolErrorRate); one per key at most, as keys are few. */
   const refusedBodies = new Map<string, SessionBucket>();
   const maxFailures = opts.maxAuthFailuresPerMinute ?? 20;
@@ -898,7 +916,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    *   is revoked or expires, not when it next sends a request (a GET stream never does); `request` is then
    *   aborted, so a call the stream was to answer is cancelled in the warehouse.
    */
-  function served(response: Response, caller: Caller, listen: boolean, request: AbortController, requestIds: readonly (string | number)[] = []): Response {
+  function served(response: Response, caller: Caller, listen: boolean, request: AbortController, requestIds: readonly (string | number)[] = [], over: () => void = () => {}): Response {
     const source = response.body;
     if (!source || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) return response;
     const holder = {};
@@ -947,6 +965,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const release = () => {
       if (released) return;
       released = true;
+      over();
       held.release();
       heldKeys.delete(holder);
       if (!listen) return;
@@ -1041,7 +1060,15 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
   }
 
   async function mcp(request: Request, caller: Caller): Promise<Response> {
-    const kind: RequestKind = { listen: false, ids: [] };
+    const kind: RequestKind = { listen: false, ids: [], charged: 0 };
+    let chargeReturned = false;
+    const letGo = () => {
+      if (chargeReturned || kind.charged === 0) return;
+      chargeReturned = true;
+      const left = (requestsInFlight.get(caller.identity) ?? kind.charged) - kind.charged;
+      if (left > 0) requestsInFlight.set(caller.identity, left);
+      else requestsInFlight.delete(caller.identity);
+    };
     // The request's signal aborts when its client goes (the engine) or its key is revoked or expires while its
     // answer streams (served): either way what the request started (a call running in the warehouse) is
     // cancelled. Ending the stream alone left a revoked key's query running to its end, for nobody.
@@ -1056,10 +1083,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     let response: Response;
     try {
       response = await codedRefusal(await mcpRequest(held, caller, kind));
+    } catch (err) {
+      letGo();
+      throw err;
     } finally {
       heldKeys.delete(holder);
     }
-    return served(response, caller, kind.listen, ended, kind.ids);
+    const answer = served(response, caller, kind.listen, ended, kind.ids, letGo);
+    // An answer that does not stream was built whole: it is the engine's (and the unread answers' bound's) now.
+    if (answer === response) letGo();
+    return answer;
   }
 
   /** The `subscriptions/listen` request in a POST body, if there is one. */
@@ -1097,6 +1130,33 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         { jsonrpc: '2.0', id, error: { code: -32000, data: { code: 'TOO_MANY_SESSIONS', retryable: true }, message: `Too many notification streams open for "${caller.identity}" (${MAX_LISTEN_STREAMS_PER_IDENTITY}: GET streams and subscriptions/listen together): close unused ones first.` } },
         { 'retry-after': '5' },
       );
+    }
+    // Requests in flight: a notification stream is bounded above; anything else holds a place per request.
+    if (!kind.listen && request.method === 'POST') {
+      const cost = Math.max(1, kind.ids.length);
+      const now = requestsInFlight.get(caller.identity) ?? 0;
+      if (now + cost > maxRequestsPerIdentity) {
+        await refusedToolCalls(request, caller, body);
+        const alone = cost > maxRequestsPerIdentity;
+        logger.warn({ identity: caller.identity, inFlight: now, requests: cost, limit: maxRequestsPerIdentity }, 'http client has too many requests in flight; refused');
+        return json(
+          429,
+          {
+            jsonrpc: '2.0',
+            id: idOf(body),
+            error: {
+              code: -32000,
+              data: { code: 'SESSION_BUSY', retryable: true },
+              message: alone
+                ? `Too many requests at once from "${caller.identity}": this batch holds ${cost}, and a key may have at most ${maxRequestsPerIdentity} in flight on this hub (hub.http_max_requests_per_identity). Send them in smaller batches, each once the answers of the last have come.`
+                : `Too many requests in flight for "${caller.identity}": ${now} of its requests are still running or being answered, and a key may have at most ${maxRequestsPerIdentity} at once on this hub (hub.http_max_requests_per_identity); this POST carries ${cost}. Wait for answers before sending more (retry after ~1 s), or give each client its own key.`,
+            },
+          },
+          { 'retry-after': '1' },
+        );
+      }
+      requestsInFlight.set(caller.identity, now + cost);
+      kind.charged = cost;
     }
     const authInfo = { token: '', clientId: caller.identity, scopes: [] as string[] };
     const unknownVersion = unsupportedVersionHeader(request, body);

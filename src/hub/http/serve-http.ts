@@ -34,7 +34,7 @@ export async function serveHttp(opts: {
   hub: ServedHub;
   home: string;
   address: string;
-  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'httpShimProfiles' | 'redisUrl' | 'teamNamespace' | 'httpEngine' | 'httpBodyTimeoutMs'>;
+  settings: Pick<HubSettings, 'httpAuth' | 'httpAllowedOrigins' | 'httpHosts' | 'httpShimProfiles' | 'redisUrl' | 'teamNamespace' | 'httpEngine' | 'httpBodyTimeoutMs' | 'httpMaxRequestsPerIdentity'>;
   metrics: HttpFaceOptions['metrics'];
   logger: Logger;
   /** Where refused authentications are audited. */
@@ -72,6 +72,7 @@ export async function serveHttp(opts: {
     loopbackOnly: loopback,
     allowedOrigins: opts.settings.httpAllowedOrigins,
     auditAuthRefusal: opts.auditAuthRefusal,
+    maxRequestsPerIdentity: opts.settings.httpMaxRequestsPerIdentity,
   });
   let served: Awaited<ReturnType<typeof serveWithEngine>>;
   try {
