@@ -9,6 +9,7 @@ import type { Governance, ResultOwner } from '../governance/governance.js';
 import type { CallSpan } from '../observe/tracing.js';
 import type { NameToResolve } from '../policy/enforce.js';
 import type { EffectiveRole } from '../policy/policy.js';
+import type { SessionNames } from '../names/session-names.js';
 import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
 import type {
   AnalystReply,
@@ -127,6 +128,8 @@ export interface Statement {
   namesToResolve?: NameToResolve[];
   /** Set by open-warehouse: the shared warehouse, opened (logged in) only once the rules before it passed. */
   warehouse?: Warehouse;
+  /** Set by object-policy (Snowflake, a role with object rules): the name settings the names were judged with. */
+  judgedNames?: SessionNames;
   /**
    * Set by runStatement: runs an operation a stage needs for its own judgement (name-resolution's catalog
    * listing) as a statement of the same call, through every stage (the metadata cache, a slot in the fair

@@ -7,7 +7,7 @@ import type { SnowmuxError } from '../../errors.js';
 import { displayName } from '../names/object-pattern.js';
 import { policyDenied, type EffectiveRole, type ObjectRef } from './policy.js';
 import { CompiledRole, type Verdict } from './role.js';
-import { analyzeSqlObjects, sqlObjectsOfReading, type ObjectAccess, type SqlObjectAnalysis } from './sql-objects.js';
+import { analyzeSqlObjects, sqlObjectsOfReading, type ObjectAccess, type SqlContext, type SqlObjectAnalysis } from './sql-objects.js';
 
 const ASK_ADMIN = 'Ask an admin to change the role in config.toml';
 
@@ -79,7 +79,7 @@ export function enforceSqlObjects(
 export const MAX_JUDGED_TOKENS = 100_000;
 
 /** enforceSqlObjects for SQL the read-only check already read: its tokens, not a second lexing. */
-export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading, context: { database: string; schema: string }): NameToResolve[] {
+export function enforceObjectsOfReading(role: EffectiveRole, reading: SqlReading, context: SqlContext): NameToResolve[] {
   if (role instanceof CompiledRole && !role.objectsRestricted) return [];
   const tokens = reading.statements.reduce((n, s) => n + s.tokens.length, 0);
   if (tokens > MAX_JUDGED_TOKENS) {

@@ -38,6 +38,7 @@ import { isBuiltinTableFunction, takesStageLocation } from '../guard/sql/functio
 import { isSnowflakeBuiltinCall } from '../guard/sql/snowflake-builtins.js';
 import { qualifiedNameParts } from '../names/identifiers.js';
 import { displayName } from '../names/object-pattern.js';
+import { defaultSearchPath, type SessionNames } from '../names/session-names.js';
 import type { SqlDialect, Token } from '../guard/sql/lexer.js';
 import { QUERY_STARTERS, READ_TYPES } from '../guard/sql/statement-types.js';
 import type { ObjectRef } from './policy.js';
@@ -62,6 +63,11 @@ export interface ReferencedObject {
 export interface SqlContext {
   database: string;
   schema: string;
+  /**
+   * Snowflake: how the session resolves names (QUOTED_IDENTIFIERS_IGNORE_CASE, SEARCH_PATH), as its login read
+   * them; absent: Snowflake's defaults.
+   */
+  names?: SessionNames | undefined;
 }
 
 export interface SqlObjectsOptions {
@@ -112,7 +118,7 @@ export function analyzeSqlObjects(sql: string, context: SqlContext, options: Sql
 
 function normalizeContext(context: SqlContext): SqlContext {
   const text = (value: unknown): string => (typeof value === 'string' ? value : '');
-  return { database: text(context?.database), schema: text(context?.schema) };
+  return { database: text(context?.database), schema: text(context?.schema), ...(context?.names ? { names: context.names } : {}) };
 }
 
 function refKey(ref: ObjectRef): string {
@@ -524,6 +530,10 @@ class StatementScanner {
       if (t.kind === 'stage') location = t.text;
       else if ((t.kind === 'string' || t.kind === 'dollar_string') && this.#takesLocation(i)) location = literalValue(t)?.trim();
       if (location === undefined || !location.startsWith('@')) continue;
+      if (location.includes('"') && this.#ctx.names?.quotedIgnoreCase === true) {
+        this.#out.opaque(`the session's QUOTED_IDENTIFIERS_IGNORE_CASE is TRUE, so the quoted stage name ${short(location)} is read in upper case; write it unquoted`);
+        continue;
+      }
       const parts = stageNameParts(location);
       if (parts === undefined) {
         // Where Snowflake takes a location, a string it cannot read as a stage name is one all the same, and
@@ -623,7 +633,7 @@ class StatementScanner {
     for (;;) {
       const t = this.#toks[k];
       if (t === undefined || (t.kind !== 'word' && t.kind !== 'quoted_ident')) break;
-      parts.push(namePart(t));
+      parts.push(this.#namePart(t));
       k++;
       if (!this.#isPunct(k, '.')) break;
       k++;
@@ -735,9 +745,24 @@ class StatementScanner {
     }
   }
 
+  /**
+   * A part of a name as the engine resolves it: with QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE in the session (an
+   * account's or user's setting, read at login), Snowflake reads `"orders"` as ORDERS.
+   */
+  #namePart(t: Token): string {
+    const part = namePart(t);
+    return t.kind === 'quoted_ident' && this.#dialect === 'snowflake' && this.#ctx.names?.quotedIgnoreCase === true ? part.toUpperCase() : part;
+  }
+
   #fallbackOf(parts: readonly string[], ref: ObjectRef): ObjectRef | undefined {
     const name = ref.name!;
     if (this.#dialect === 'snowflake') {
+      const names = this.#ctx.names;
+      if (parts.length === 1 && names !== undefined && !defaultSearchPath(names)) {
+        // Another search path (an account's or user's SEARCH_PATH) may find the name in a schema it lists.
+        this.#out.opaque(`the session's SEARCH_PATH is ${names.searchPath.length > 80 ? `${names.searchPath.slice(0, 77)}...` : names.searchPath}, so the unqualified name ${parts[0]} may resolve in another schema; qualify it (schema.${parts[0]})`);
+        return undefined;
+      }
       return parts.length === 1 && ref.schema !== 'PUBLIC' ? { database: ref.database, schema: 'PUBLIC', name } : undefined;
     }
     if (parts.length === 1) return ref.schema!.toLowerCase() === 'main' ? undefined : { database: ref.database, schema: 'main', name };
@@ -757,7 +782,7 @@ class StatementScanner {
       const found: Array<{ name: string; open: number; close: number }> = [];
       for (;;) {
         if (!this.#isNameToken(j)) break;
-        const name = namePart(this.#toks[j]!);
+        const name = this.#namePart(this.#toks[j]!);
         j++;
         if (this.#isPunct(j, '(')) j = (this.#match[j] ?? -2) + 1;
         if (j <= 0) break;
@@ -863,7 +888,7 @@ class StatementScanner {
     const parts: string[] = [];
     let k = nextval - 1;
     while (this.#isPunct(k, '.') && this.#isNameToken(k - 1)) {
-      parts.unshift(namePart(this.#toks[k - 1]!));
+      parts.unshift(this.#namePart(this.#toks[k - 1]!));
       k -= 2;
     }
     if (parts.length === 0) return;
@@ -1095,7 +1120,7 @@ class StatementScanner {
       else this.#addName(parts, 'read');
     } else if (this.#isUnqualifiedUdf(i)) {
       // Not one of Snowflake's own: a UDF the search path finds in the current schema (then PUBLIC).
-      this.#addName([namePart(t)], 'read', true);
+      this.#addName([this.#namePart(t)], 'read', true);
     }
   }
 
@@ -1109,7 +1134,7 @@ class StatementScanner {
     if (this.#isPunct(i - 1, ')')) return false;
     // `WITH name (columns) AS (…)`: a CTE's column list.
     const declaresCte = before === 'WITH' || before === 'RECURSIVE' || this.#isPunct(i - 1, ',');
-    return !(declaresCte && this.#ctes.has(namePart(t)) && this.#word((this.#match[i + 1] ?? -2) + 1) === 'AS');
+    return !(declaresCte && this.#ctes.has(this.#namePart(t)) && this.#word((this.#match[i + 1] ?? -2) + 1) === 'AS');
   }
 
   /**
@@ -1325,7 +1350,7 @@ class StatementScanner {
       }
     }
     this.#add(target, 'use');
-    if (target) this.contextAfter = { database: target.database, schema: target.schema ?? (w === 'DATABASE' || name.parts.length === 1 ? 'PUBLIC' : '') };
+    if (target) this.contextAfter = { database: target.database, schema: target.schema ?? (w === 'DATABASE' || name.parts.length === 1 ? 'PUBLIC' : ''), ...(this.#ctx.names ? { names: this.#ctx.names } : {}) };
   }
 
   // ---- DDL / COMMENT / GRANT ------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 
 import type { StatementReading } from '../guard/sql/sql-reading.js';
+import type { SessionNames } from '../names/session-names.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -32,6 +33,12 @@ export interface CallContext {
   timeoutSetting?: string | undefined;
   /** Called while a long statement runs (queued → running, elapsed time). */
   onProgress?: ((progress: QueryProgress) => void) | undefined;
+  /**
+   * Snowflake: the name settings (QUOTED_IDENTIFIERS_IGNORE_CASE, SEARCH_PATH) the object rules judged this
+   * statement's names with, for a role with object rules; a connection whose login read other values does not
+   * run it. Absent: not judged by name (the statement runs whatever the session's settings).
+   */
+  judgedNames?: SessionNames | undefined;
 }
 
 export interface QueryProgress {
@@ -291,6 +298,8 @@ export interface Warehouse {
   objectDetails?(ref: ObjectRef, kind: ObjectKind, options: { tags: boolean }, ctx: CallContext): Promise<ObjectDetails>;
   /** Where a finished query spent its time, operator by operator. */
   queryProfile?(queryId: string, ctx: CallContext): Promise<QueryProfile>;
+  /** Snowflake: how its sessions resolve names, as the last login read it (undefined before the first). */
+  sessionNames?(): SessionNames | undefined;
   /** The plan and scan estimate of a query, without running it. */
   explain?(sql: string, options: CallContext): Promise<QueryPlan>;
   /** Pages through a finished statement's result by its query id, without re-running it. */

@@ -28,6 +28,7 @@ import { driverFiles } from './snowflake/driver-log-config.js';
 import type { SfConnectionOptions } from './snowflake/sdk-types.js';
 import { warehouseId } from './warehouse-id.js';
 import { profileContextName } from '../names/statement-context.js';
+import { knownSessionNames, sessionNamesKey, type SessionNames } from '../names/session-names.js';
 
 /**
  * What the registry needs of a caller (a session): its own settings. Only the identity of the object
@@ -89,6 +90,8 @@ export interface WarehouseTarget {
    * SNOWFLAKE_WAREHOUSE without an account, conflicting variables…): the editor is told with its results.
    */
   readonly notices?: readonly string[];
+  /** Snowflake: how its sessions resolve names, as the last login of its user read it (undefined before one). */
+  readonly sessionNames?: (() => SessionNames | undefined) | undefined;
   open(): Promise<Warehouse>;
 }
 
@@ -180,7 +183,14 @@ function loginOf(profile: SnowflakeProfile): string {
 export function openedTarget(warehouse: Warehouse): WarehouseTarget {
   const info = warehouse.info();
   const opened = Promise.resolve(warehouse);
-  return { kind: warehouse.kind, name: info.name, defaultDatabase: info.defaultDatabase, defaultSchema: info.defaultSchema, open: () => opened };
+  return {
+    kind: warehouse.kind,
+    name: info.name,
+    defaultDatabase: info.defaultDatabase,
+    defaultSchema: info.defaultSchema,
+    sessionNames: () => warehouse.sessionNames?.(),
+    open: () => opened,
+  };
 }
 
 export class WarehouseRegistry implements WarehouseProvider {
@@ -352,6 +362,7 @@ export class WarehouseRegistry implements WarehouseProvider {
           defaultDatabase: profileContextName(profile.database, 'database'),
           defaultSchema: profileContextName(profile.schema, 'schema'),
           notices,
+          sessionNames: () => knownSessionNames(sessionNamesKey(profile)),
           open: () => this.openCurrent(session, role, target, profile),
         }
       : { kind: 'duckdb', name: 'embedded', defaultDatabase: SAMPLE_DATABASE, defaultSchema: SAMPLE_SCHEMA, notices, open: () => this.embeddedWarehouse() };

@@ -22,6 +22,11 @@ export interface DoubleUser {
   defaultDatabase?: string;
   defaultSchema?: string;
   /**
+   * Parameters set for the user (ALTER USER … SET): a session starts with them, SHOW PARAMETERS IN SESSION
+   * shows them (upper-case names, e.g. QUOTED_IDENTIFIERS_IGNORE_CASE = 'true', SEARCH_PATH).
+   */
+  parameters?: Record<string, string>;
+  /**
    * A user Snowflake refuses whatever the credentials: its password expired, an administrator disabled it,
    * or failed logins locked it. The messages are Snowflake's wording; the codes are not documented (the hub
    * reads the message).

@@ -439,7 +439,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
       warehouse,
       database,
       schema,
-      params: new Map(),
+      params: new Map(Object.entries(user.parameters ?? {}).map(([k, v]) => [k.toUpperCase(), v])),
       sessionId: id,
       allowedRoles,
     });

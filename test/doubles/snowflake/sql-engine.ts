@@ -32,6 +32,14 @@ export class SfError extends Error {
   }
 }
 
+/** Session parameters SHOW PARAMETERS lists with their defaults (a few of Snowflake's). */
+const PARAMETER_DEFAULTS: Record<string, string> = {
+  QUOTED_IDENTIFIERS_IGNORE_CASE: 'false',
+  SEARCH_PATH: '$current, $public',
+  TIMEZONE: 'America/Los_Angeles',
+  QUERY_TAG: '',
+};
+
 export interface SessionState {
   user: string;
   role: string | null;
@@ -431,6 +439,8 @@ export class EngineSession {
             this.engine.warehouses.filter(matches).map((w) => [w, 'STARTED', 'STANDARD', 'X-Small', w === this.state.warehouse ? 'Y' : 'N']),
           ),
         };
+      case 'PARAMETERS':
+        return this.showParameters(matches);
       case 'ROLES':
         return {
           statementTypeId: TYPE.SHOW,
@@ -442,6 +452,25 @@ export class EngineSession {
       default:
         throw syntaxError(sig[1]);
     }
+  }
+
+  /** SHOW PARAMETERS [LIKE …] [IN SESSION]: the session's values of the parameters the double knows, and any set. */
+  private showParameters(matches: (n: string) => boolean): StatementOutcome {
+    const known = new Map(Object.entries(PARAMETER_DEFAULTS));
+    for (const key of this.state.params.keys()) if (!known.has(key)) known.set(key, '');
+    const rows = [...known]
+      .filter(([key]) => matches(key))
+      .map(([key, fallback]) => {
+        const set = this.state.params.get(key);
+        return [key, set ?? fallback, fallback, set === undefined ? '' : 'SESSION', '', 'STRING'];
+      });
+    return {
+      statementTypeId: TYPE.SHOW,
+      result: encodeTable(
+        [col('key', 'text'), col('value', 'text'), col('default', 'text'), col('level', 'text'), col('description', 'text'), col('type', 'text')],
+        rows,
+      ),
+    };
   }
 
   private async showDatabases(matches: (n: string) => boolean): Promise<StatementOutcome> {

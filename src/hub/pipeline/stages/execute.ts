@@ -15,12 +15,18 @@ export function execute(st: Statement): Promise<OperationResult> {
       const first = st.reading?.statements[0];
       if (st.text === undefined || !first) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
       st.scope.meter.statementSent = true;
-      return w.query(st.text, { ...op.options, statement: first, rowBound: smaller(st.appendedLimit, rowBound(first)), repeatable: onlyReads(st) });
+      return w.query(st.text, {
+        ...op.options,
+        statement: first,
+        rowBound: smaller(st.appendedLimit, rowBound(first)),
+        repeatable: onlyReads(st),
+        ...(st.judgedNames ? { judgedNames: st.judgedNames } : {}),
+      });
     }
     case 'explain': {
       if (st.text === undefined) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the warehouse without passing the sql-policy stage.');
       if (!w.explain) throw new SnowmuxError('UNSUPPORTED', 'This warehouse cannot explain a query without running it.');
-      return w.explain(st.text, op.options);
+      return w.explain(st.text, st.judgedNames ? { ...op.options, judgedNames: st.judgedNames } : op.options);
     }
     case 'profile':
       if (!w.queryProfile) {

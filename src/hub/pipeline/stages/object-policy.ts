@@ -11,6 +11,7 @@ import { policyDenied } from '../../policy/policy.js';
 import { withoutUnseenGuesses } from '../../policy/engine-guesses.js';
 import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
+import { DEFAULT_SESSION_NAMES } from '../../names/session-names.js';
 import type { ResultOwner } from '../../governance/governance.js';
 import { roleNow, type OperationResults, type Statement, type StatementStage } from '../statement.js';
 
@@ -24,7 +25,11 @@ export const objectPolicy: StatementStage = {
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
         const context = statementContext(target, op.options.database, op.options.schema);
-        st.namesToResolve = enforceObjectsOfReading(role, st.reading, context);
+        // Snowflake: names as its sessions resolve them (an account's or user's QUOTED_IDENTIFIERS_IGNORE_CASE,
+        // SEARCH_PATH, read at login); the statement carries what it was judged with, and a session that
+        // resolves names otherwise does not run it (snowflake-warehouse.ts).
+        if (target.kind === 'snowflake' && role.objectsRestricted) st.judgedNames = target.sessionNames?.() ?? DEFAULT_SESSION_NAMES;
+        st.namesToResolve = enforceObjectsOfReading(role, st.reading, st.judgedNames ? { ...context, names: st.judgedNames } : context);
         // Reading an earlier result in SQL is fetch_results by another path: the same owner rule.
         for (const read of resultReads(st.reading)) await checkResultRead(st, read);
         if (!role.objectsRestricted) return next();

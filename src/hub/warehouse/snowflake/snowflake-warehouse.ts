@@ -42,6 +42,7 @@ import { analystMessage, cortexBaseUrl, qualifiedName, searchService, type Corte
 import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
+import { knownSessionNames, recordSessionNames, sameSessionNames, sessionNamesKey, sessionNamesOfRows, type SessionNames } from '../../names/session-names.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
 import {
   DEFAULT_LOGIN_WATCH,
@@ -107,6 +108,8 @@ export class SnowflakeWarehouse implements Warehouse {
   private pool: Promise<SnowflakePool> | undefined;
   private readyPool: SnowflakePool | undefined;
   private readonly tracked = new WeakMap<SfConnection, TrackedContext>();
+  /** How each connection's session resolves names, read once after its login (SHOW PARAMETERS IN SESSION). */
+  private readonly namesOf = new WeakMap<SfConnection, SessionNames>();
   private readonly baseline: DesiredContext;
   private readonly active = new Set<AbortController>();
   /** Operations begun and not finished (counted before their first await, unlike `active`). */
@@ -555,7 +558,8 @@ export class SnowflakeWarehouse implements Warehouse {
         // The hub's own USE failed: the call's statement was never sent, whatever query id the USE had.
         let unsent = false;
         try {
-          const contextFailed = desired === undefined ? undefined : await this.applyContext(lease, desired, ctx);
+          const namesRefused = desired === undefined || ctx.judgedNames === undefined ? undefined : await this.checkNames(lease, ctx.judgedNames, ctx);
+          const contextFailed = namesRefused ?? (desired === undefined ? undefined : await this.applyContext(lease, desired, ctx));
           unsent = contextFailed !== undefined;
           outcome = contextFailed ?? (await work(lease));
           if (desired !== undefined && outcome.ok) lease.tracked.observe(outcome.sessionState);
@@ -665,6 +669,53 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
+  sessionNames(): SessionNames | undefined {
+    return knownSessionNames(sessionNamesKey(this.profile));
+  }
+
+  /**
+   * A statement whose names the object rules judged runs only on a session that resolves names as they
+   * assumed: an account or user may set QUOTED_IDENTIFIERS_IGNORE_CASE or SEARCH_PATH, which a login takes on.
+   * Read once per connection (SHOW PARAMETERS IN SESSION, the session's values whatever level set them);
+   * a session with other values than the statement was judged with does not run it, and the next call is
+   * judged with what this one read. ALTER SESSION of either is refused to these roles (sql-objects.ts), and
+   * a connection that ran ALTER SESSION is not pooled, so the values read stay the session's.
+   */
+  private async checkNames(lease: Lease, judged: SessionNames, ctx: CallContext): Promise<StatementOutcome | undefined> {
+    let names = this.namesOf.get(lease.connection);
+    if (names === undefined) {
+      const outcome = await runStatement({
+        connection: lease.connection,
+        sqlText: 'SHOW PARAMETERS IN SESSION',
+        parameters: this.statementParameters(ctx),
+        signal: lease.signal,
+        cancelled: lease.cancelled,
+        progressIntervalMs: this.options.progressIntervalMs ?? 1000,
+        pollStatus: false,
+        cancelGraceMs: this.options.cancelGraceMs ?? 3000,
+        rows: { start: 0, maxRows: 10_000 },
+        errors: { profile: this.profile, phase: 'statement' },
+      });
+      if (!outcome.ok) return outcome;
+      lease.tracked.observe(outcome.sessionState);
+      names = sessionNamesOfRows(
+        outcome.columns.map((c) => c.name),
+        outcome.rows,
+      );
+      this.namesOf.set(lease.connection, names);
+      recordSessionNames(sessionNamesKey(this.profile), names);
+    }
+    if (sameSessionNames(names, judged)) return undefined;
+    const shown = (n: SessionNames): string => `QUOTED_IDENTIFIERS_IGNORE_CASE = ${n.quotedIgnoreCase ? 'TRUE' : 'FALSE'}, SEARCH_PATH = '${n.searchPath}'`;
+    const error = new SnowmuxError(
+      'POLICY_DENIED',
+      `Query refused: its object names were judged with ${shown(judged)}, but the Snowflake session of profile "${this.profile.name}" resolves names with ${shown(names)} ` +
+        `(set for its Snowflake user or account), so they could mean other objects; nothing was sent (rule: session-names). Run the call again: it is judged with the session's settings.`,
+      { details: { rule: 'session-names', profile: this.profile.name, quotedIdentifiersIgnoreCase: names.quotedIgnoreCase, searchPath: names.searchPath } },
+    );
+    return { ok: false, error, raw: undefined, healthy: true, queryId: undefined };
+  }
+
   private async applyContext(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
     for (const statement of contextStatements(lease.tracked, desired, this.baseline)) {
       const outcome = await runStatement({

@@ -1,0 +1,77 @@
+/**
+ * An account or user may set QUOTED_IDENTIFIERS_IGNORE_CASE or SEARCH_PATH, and every session of the
+ * profile's Snowflake user starts with them: `"weather"` then names WEATHER, and an unqualified name may
+ * fall back to a schema the path lists. The hub reads them once per login and judges names as the session
+ * resolves them; a statement judged with other values than its session has is not sent. Through the whole
+ * pipeline against the Snowflake double.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { defer, textOf } from '../helpers/harness.js';
+import { clientOf, coreOverSettings } from '../helpers/in-memory-hub.js';
+
+const CONFIG = `
+[roles.restricted]
+identities = ["rita"]
+allow = ['SNOWFLAKE_SAMPLE_DATA.*.*']
+deny = ['*.WEATHER.*']
+`;
+/** Allow patterns compare names exactly: the schema "weather" in lower case is another object than WEATHER. */
+const QUOTED_CONFIG = `
+[roles.restricted]
+identities = ["rita"]
+allow = ['SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.*', 'SNOWFLAKE_SAMPLE_DATA."weather".*']
+`;
+
+type Answer = { isError?: boolean; _meta?: Record<string, unknown> };
+const codeOf = (r: Answer): string | undefined => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
+
+async function restrictedClient(t: TestContext, parameters?: Record<string, string>, config = CONFIG): Promise<{ double: { queries: { sql: string }[] }; call: (query: string) => Promise<Answer> }> {
+  const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'], ...(parameters ? { parameters } : {}) }] });
+  defer(t, () => double.close());
+  const { core } = coreOverSettings(t, config);
+  const env = profileEnv(double, { user: 'alice', password: 'pw-alice-1' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
+  const attached = core.attachSession({ identity: { kind: 'local-user', name: 'rita' }, transport: 'stdio', env }, { drain: () => {}, outstanding: () => 0, close: () => {} });
+  defer(t, () => attached.detach('test over'));
+  const rita = await clientOf(t, attached.env);
+  return { double, call: async (query) => (await rita.callTool({ name: 'execute_query', arguments: { query } })) as never };
+}
+
+test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE for the Snowflake user: a quoted lower-case name is judged as the upper-case object the session reads', async (t) => {
+  const { double, call } = await restrictedClient(t, { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' }, QUOTED_CONFIG);
+  const query = 'SELECT COUNT(*) FROM "weather"."daily_14_total"';
+  // The first call of the hub was judged before any login had read the session's settings: not sent.
+  const first = await call(query);
+  assert.equal(codeOf(first), 'POLICY_DENIED', textOf(first as never));
+  assert.match(textOf(first as never), /QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE.*nothing was sent \(rule: session-names\)\. Run the call again/s);
+  // Judged again with what the login read: "weather" is WEATHER, which the role's allow list does not hold.
+  const again = await call(query);
+  assert.equal(codeOf(again), 'POLICY_DENIED', textOf(again as never));
+  assert.match(textOf(again as never), /may not read SNOWFLAKE_SAMPLE_DATA\.WEATHER\.DAILY_14_TOTAL/);
+  assert.ok(!double.queries.some((q) => /weather/i.test(q.sql)), 'nothing reading the denied schema reached Snowflake');
+  // An allowed name still runs, quoted or not.
+  const allowed = await call('SELECT COUNT(*) FROM "tpch_sf1"."nation"');
+  assert.notEqual(codeOf(allowed), 'POLICY_DENIED', textOf(allowed as never));
+});
+
+test('a SEARCH_PATH set for the Snowflake user: an unqualified name is refused with the way to qualify it, a qualified one runs', async (t) => {
+  const { double, call } = await restrictedClient(t, { SEARCH_PATH: '$current, $public, SNOWFLAKE_SAMPLE_DATA.WEATHER' });
+  assert.equal(codeOf(await call('SELECT COUNT(*) FROM TPCH_SF1.NATION')), 'POLICY_DENIED', 'the first call, judged before any login, is not sent');
+  const refused = await call('SELECT COUNT(*) FROM DAILY_14_TOTAL');
+  assert.equal(codeOf(refused), 'POLICY_DENIED', textOf(refused as never));
+  assert.match(textOf(refused as never), /SEARCH_PATH is \$current, \$public, SNOWFLAKE_SAMPLE_DATA\.WEATHER, so the unqualified name DAILY_14_TOTAL may resolve in another schema; qualify it/);
+  const qualified = await call('SELECT COUNT(*) FROM TPCH_SF1.NATION');
+  assert.notEqual(codeOf(qualified), 'POLICY_DENIED', textOf(qualified as never));
+  assert.ok(double.queries.some((q) => /TPCH_SF1\.NATION/.test(q.sql)), 'the qualified query reached Snowflake');
+  assert.ok(!double.queries.some((q) => /DAILY_14_TOTAL/.test(q.sql)), 'the unqualified one did not');
+});
+
+test('with Snowflake\'s defaults a restricted role\'s first call runs, and its session\'s settings are read once per login', async (t) => {
+  const { double, call } = await restrictedClient(t);
+  for (let i = 0; i < 3; i++) {
+    const answer = await call('SELECT COUNT(*) FROM NATION');
+    assert.notEqual(codeOf(answer), 'POLICY_DENIED', textOf(answer as never));
+  }
+  assert.equal(double.queries.filter((q) => /^SHOW PARAMETERS/.test(q.sql)).length, 1, 'one read for the one login');
+});
