@@ -46,6 +46,8 @@ export interface CortexLogEntry {
   /** The semantic model or search service asked. */
   target: string;
   user: string;
+  /** The session's current role when the request came (a REST call runs as it). */
+  role: string | null;
   body: Record<string, unknown>;
   status: number;
 }

@@ -318,7 +318,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
       target = cortex.service;
       reply = await answerSearch(options.cortex ?? {}, cortex.service, body, (sql, params) => engine.readRows(sql, params));
     }
-    cortexLog.push({ endpoint: cortex.kind, target, user: session.user.name, body, status: reply.status });
+    cortexLog.push({ endpoint: cortex.kind, target, user: session.user.name, role: session.engine.state.role, body, status: reply.status });
     return new HttpReply(reply.status, reply.body);
   }
 

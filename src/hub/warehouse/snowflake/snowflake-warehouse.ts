@@ -617,12 +617,22 @@ export class SnowflakeWarehouse implements Warehouse {
     const signal = controller.signal;
     const cancelled = (): SnowmuxError => cancelledError(signal, what);
     let acquired = false;
+    // Bad names in the call's context fail here, before a connection is taken.
+    const desired = desiredContext(this.baseline, ctx);
     try {
       const { connection } = await pool.acquire(signal, cancelled);
       acquired = true;
       const call: CortexCall = { baseUrl: this.baseUrl, connection, signal, what, cancelled, proxy: { useEnvProxy: this.options.useEnvProxy ?? true } };
+      const lease: Lease = { connection, tracked: this.trackedFor(connection), discard: false, signal, cancelled };
       let keep = true;
       try {
+        // The REST call runs as the session's current role (and warehouse): the call's own, not what the
+        // pooled session's previous call (another role's, another user's) left there.
+        const contextFailed = await this.applyContext(lease, desired, ctx);
+        if (contextFailed !== undefined) {
+          keep = contextFailed.ok || (contextFailed.healthy && !isSessionLost(contextFailed.raw ?? contextFailed.error));
+          throw contextFailed.ok ? new SnowmuxError('INTERNAL_ERROR', `${what}: the session context failed without an error.`) : contextFailed.error;
+        }
         let outcome = await work(call);
         if (!outcome.ok && outcome.expired) {
           const renewed = await runStatement({
@@ -646,8 +656,9 @@ export class SnowflakeWarehouse implements Warehouse {
         keep = outcome.expired ? false : outcome.error.code !== 'CONNECTION_LOST';
         throw outcome.expired ? new SnowmuxError('CONNECTION_LOST', `${what}: Snowflake did not accept the renewed session. A new session is opened for the next call.`) : outcome.error;
       } finally {
-        // A REST call leaves nothing in the session: only a failed renewal or a refused session costs it.
-        if (keep) pool.release(connection);
+        // A REST call leaves nothing in the session: only a failed renewal or a refused session costs it, or a
+        // context the next call cannot restore (a role switched where the profile names none).
+        if (keep && lease.tracked.restorable(this.baseline)) pool.release(connection);
         else pool.discard(connection);
       }
     } catch (err) {
