@@ -115,9 +115,14 @@ describe('Snowflake resilience', () => {
       });
       // Before, it was sent again on a new session: an INSERT ran twice.
       assert.equal(double.queries.length, submitted + 1);
+      // A session for the read first: a fresh one's USE SECONDARY ROLES NONE (once per login, the profile names
+      // a role) would meet the fault instead of the read.
+      await w.query('select 0', queryOptions());
+      const before = double.queries.length;
       double.inject({ kind: 'error', endpoint: 'result', code: '390111', message: 'Session no longer exists.', times: 1 });
       assert.deepEqual((await w.query('select 8', queryOptions())).rows, [[8]]);
-      assert.equal(double.queries.length, submitted + 3, 'a read is sent again on a fresh session');
+      const sent = double.queries.slice(before).map((q) => q.sql);
+      assert.equal(sent.filter((q) => q === 'select 8').length, 2, `a read is sent again on a fresh session: ${JSON.stringify(sent)}`);
     });
   });
 
@@ -134,7 +139,7 @@ describe('Snowflake resilience', () => {
       const sent = double.queries.slice(submitted).map((q) => q.sql);
       // The USE lost with its session, then the USE and the statement, once, on a fresh session.
       assert.equal(sent.filter((q) => /^select 9$/i.test(q)).length, 1, JSON.stringify(sent));
-      assert.equal(sent.filter((q) => /^use /i.test(q)).length, 2, JSON.stringify(sent));
+      assert.equal(sent.filter((q) => /^use /i.test(q) && !/^USE SECONDARY ROLES/.test(q)).length, 2, JSON.stringify(sent));
     });
   });
 

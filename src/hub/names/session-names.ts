@@ -36,11 +36,6 @@ export function sameSessionNames(a: SessionNames, b: SessionNames): boolean {
   return a.quotedIgnoreCase === b.quotedIgnoreCase && pathEntries(a.searchPath).join(',') === pathEntries(b.searchPath).join(',');
 }
 
-/** Whether names resolve as under Snowflake's defaults. */
-export function defaultSessionNames(names: SessionNames): boolean {
-  return !names.quotedIgnoreCase && defaultSearchPath(names);
-}
-
 /** The values from SHOW PARAMETERS rows (`key`, `value` columns); missing ones are Snowflake's defaults. */
 export function sessionNamesOfRows(columns: readonly string[], rows: readonly (readonly unknown[])[]): SessionNames {
   const key = columns.findIndex((c) => c.toLowerCase() === 'key');

@@ -70,6 +70,8 @@ export interface QueryLogEntry {
   database: string | null;
   schema: string | null;
   role: string | null;
+  /** The session's secondary roles when the statement started: `ALL` (Snowflake's default for a user) or `NONE`. */
+  secondaryRoles: string;
   warehouse: string | null;
   /** Statement-level parameters sent with the query request. */
   parameters: Record<string, unknown>;
@@ -442,6 +444,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
       params: new Map(Object.entries(user.parameters ?? {}).map(([k, v]) => [k.toUpperCase(), v])),
       sessionId: id,
       allowedRoles,
+      secondaryRoles: 'ALL',
     });
     const now = Date.now();
     const session: DoubleSession = {
@@ -638,6 +641,7 @@ export async function startSnowflakeDouble(options: SnowflakeDoubleOptions): Pro
       database: state.database,
       schema: state.schema,
       role: state.role,
+      secondaryRoles: state.secondaryRoles,
       warehouse: state.warehouse,
       parameters,
       status: 'RUNNING',

@@ -50,6 +50,8 @@ export interface SessionState {
   params: Map<string, string>;
   sessionId: string;
   allowedRoles: string[];
+  /** USE SECONDARY ROLES: `ALL` (a user's default since Snowflake's 2024_08 bundle) or `NONE`. */
+  secondaryRoles: string;
 }
 
 /** One row of the double's QUERY_HISTORY_BY_USER, from its own query log. */
@@ -317,7 +319,12 @@ export class EngineSession {
       kind = '';
       at = 1;
     }
-    if (kind === 'SECONDARY') return statusResult(TYPE.USE);
+    if (kind === 'SECONDARY') {
+      const which = sig[3]?.kind === 'word' ? sig[3].value : '';
+      if (sig[2]?.kind !== 'word' || sig[2].value !== 'ROLES' || (which !== 'ALL' && which !== 'NONE')) throw syntaxError(sig[3] ?? sig[2]);
+      this.state.secondaryRoles = which;
+      return statusResult(TYPE.USE);
+    }
     const { parts } = readQualifiedName(sig, at);
     if (parts.length === 0) throw syntaxError(sig[at]);
     if (kind === 'ROLE') {

@@ -108,6 +108,8 @@ export class SnowflakeWarehouse implements Warehouse {
   private pool: Promise<SnowflakePool> | undefined;
   private readyPool: SnowflakePool | undefined;
   private readonly tracked = new WeakMap<SfConnection, TrackedContext>();
+  /** Connections told USE SECONDARY ROLES NONE (see primaryRoleOnly). */
+  private readonly primaryOnly = new WeakSet<SfConnection>();
   /** How each connection's session resolves names, read once after its login (SHOW PARAMETERS IN SESSION). */
   private readonly namesOf = new WeakMap<SfConnection, SessionNames>();
   private readonly baseline: DesiredContext;
@@ -559,7 +561,7 @@ export class SnowflakeWarehouse implements Warehouse {
         let unsent = false;
         try {
           const namesRefused = desired === undefined || ctx.judgedNames === undefined ? undefined : await this.checkNames(lease, ctx.judgedNames, ctx);
-          const contextFailed = namesRefused ?? (desired === undefined ? undefined : await this.applyContext(lease, desired, ctx));
+          const contextFailed = namesRefused ?? (desired === undefined ? undefined : ((await this.primaryRoleOnly(lease, desired, ctx)) ?? (await this.applyContext(lease, desired, ctx))));
           unsent = contextFailed !== undefined;
           outcome = contextFailed ?? (await work(lease));
           if (desired !== undefined && outcome.ok) lease.tracked.observe(outcome.sessionState);
@@ -628,7 +630,7 @@ export class SnowflakeWarehouse implements Warehouse {
       try {
         // The REST call runs as the session's current role (and warehouse): the call's own, not what the
         // pooled session's previous call (another role's, another user's) left there.
-        const contextFailed = await this.applyContext(lease, desired, ctx);
+        const contextFailed = (await this.primaryRoleOnly(lease, desired, ctx)) ?? (await this.applyContext(lease, desired, ctx));
         if (contextFailed !== undefined) {
           keep = contextFailed.ok || (contextFailed.healthy && !isSessionLost(contextFailed.raw ?? contextFailed.error));
           throw contextFailed.ok ? new SnowmuxError('INTERNAL_ERROR', `${what}: the session context failed without an error.`) : contextFailed.error;
@@ -658,7 +660,7 @@ export class SnowflakeWarehouse implements Warehouse {
       } finally {
         // A REST call leaves nothing in the session: only a failed renewal or a refused session costs it, or a
         // context the next call cannot restore (a role switched where the profile names none).
-        if (keep && lease.tracked.restorable(this.baseline)) pool.release(connection);
+        if (keep && !lease.discard && lease.tracked.restorable(this.baseline)) pool.release(connection);
         else pool.discard(connection);
       }
     } catch (err) {
@@ -725,6 +727,34 @@ export class SnowflakeWarehouse implements Warehouse {
       { details: { rule: 'session-names', profile: this.profile.name, quotedIdentifiersIgnoreCase: names.quotedIgnoreCase, searchPath: names.searchPath } },
     );
     return { ok: false, error, raw: undefined, healthy: true, queryId: undefined };
+  }
+
+  /**
+   * A call that names its Snowflake role (its role's `snowflake_role`, or the profile's role) runs with that
+   * role's privileges only. A session starts with the user's DEFAULT_SECONDARY_ROLES — `('ALL')` for users
+   * created since Snowflake's 2024_08 bundle —, under which every role granted to the user authorizes its
+   * statements too, whatever `USE ROLE` the hub sends: a read-only snowflake_role then read (and wrote) with
+   * the user's other roles. So once per login, before such a call: USE SECONDARY ROLES NONE. Where the profile
+   * names no role, a call without one of its own would have run with the login's secondary roles: a session
+   * changed for a call that names one is not pooled.
+   */
+  private async primaryRoleOnly(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
+    if (desired.role === null || this.primaryOnly.has(lease.connection)) return undefined;
+    const outcome = await runStatement({
+      connection: lease.connection,
+      sqlText: 'USE SECONDARY ROLES NONE',
+      parameters: this.statementParameters(ctx),
+      signal: lease.signal,
+      cancelled: lease.cancelled,
+      progressIntervalMs: this.options.progressIntervalMs ?? 1000,
+      pollStatus: false,
+      cancelGraceMs: this.options.cancelGraceMs ?? 3000,
+      errors: { profile: this.profile, phase: 'statement' },
+    });
+    if (!outcome.ok) return outcome;
+    this.primaryOnly.add(lease.connection);
+    if (this.baseline.role === null) lease.discard = true;
+    return undefined;
   }
 
   private async applyContext(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
