@@ -144,6 +144,9 @@ function detailOf(body: string): string {
   return shownText(detail.replace(/\s+/g, ' ').trim(), 200);
 }
 
+/** The most of a refusal's body read: its reason is at the start (the hub's JSON is one short line). */
+const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
+
 /** Answers to an upgrade that say the URL names no /shim endpoint: retrying the same URL cannot help. */
 const NOT_A_SHIM_ROUTE = new Set([400, 404, 405, 426]);
 
@@ -183,10 +186,23 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       reject(err);
     };
     ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => fail(refusalOf(remote.url, res.statusCode ?? 0, detailOf(body))));
+      // Only the start of the body is read: it names the reason (the hub's is a short JSON line, a proxy's a
+      // page). Read whole, a server that streamed one without end grew the shim by its bandwidth (hundreds
+      // of MiB a second) until the handshake timeout, then did so again on every retry, and the refusal was
+      // told as "did not answer the handshake". Past the bound, or at its end or a cut, it is said at once.
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      const refuse = () => fail(refusalOf(remote.url, res.statusCode ?? 0, detailOf(Buffer.concat(chunks).toString('utf8'))));
+      res.on('data', (c: Buffer) => {
+        if (kept >= MAX_REFUSAL_BODY_BYTES) return;
+        const piece = c.subarray(0, MAX_REFUSAL_BODY_BYTES - kept);
+        chunks.push(piece);
+        kept += piece.length;
+        if (kept >= MAX_REFUSAL_BODY_BYTES) refuse();
+      });
+      res.on('end', refuse);
+      res.on('close', refuse);
+      res.on('error', refuse);
     });
     // The ws client's own errors may quote the URL (an invalid one, a redirect's target): shown without its password.
     ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(err, { message: hideUrlCredentials(err.message), code: err.code ?? 'ECONNREFUSED' })));
