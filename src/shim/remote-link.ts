@@ -70,6 +70,51 @@ function refuseInTheClear(u: URL, url: string, schemes: { secure: string; plain:
   );
 }
 
+/** OpenSSL's verdicts on a certificate that chains to no authority this machine trusts (or is unusable). */
+const UNTRUSTED_CERT = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_REVOKED', 'INVALID_CA', 'INVALID_PURPOSE',
+  'CERT_CHAIN_TOO_LONG', 'PATH_LENGTH_EXCEEDED', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'ERR_TLS_CERT_SIGNATURE_ALGORITHM_UNSUPPORTED',
+]);
+const WRONG_NAME = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_FORMAT', 'HOSTNAME_MISMATCH']);
+const OUT_OF_DATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD']);
+
+/**
+ * A failed TLS connection to a wss:// or https:// --url, as what it is and what to do (HUB_TLS_FAILED), or
+ * undefined for any other error. `at`: the URL as shown; `refused`: what did not happen ("the shim does not
+ * link to it"). Said as a bare "self-signed certificate" the reason, and the fix (NODE_EXTRA_CA_CERTS, the
+ * name on the certificate, a renewal, the address where TLS ends), were left to guess; and the shim took it
+ * for a hub not up yet, so every call waited out the reconnect deadline first. Verification is never turned
+ * off: the key and the SQL would go to whoever answers.
+ */
+export function tlsFailure(err: unknown, at: string, refused: string): SnowmuxError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  const text = errorText(err);
+  // OpenSSL's own words ("…:SSL routines:ssl3_get_record:wrong version number:…"), without its file and line.
+  const reason = shownText(/SSL routines:[^:]*:([^:]+)/.exec(text)?.[1] ?? text, 200);
+  const said = `${reason} [${code}]`;
+  const guarded = `${refused}, since the API key would go to whoever answers`;
+  if (UNTRUSTED_CERT.has(code)) {
+    return new SnowmuxError('HUB_TLS_FAILED', `${at} presents a TLS certificate this machine does not trust (${said}); ${guarded}. If the hub's certificate comes from your organisation's own CA, or is self-signed on purpose, put that CA's (or the certificate's) PEM file in NODE_EXTRA_CA_CERTS in this command's environment (for an editor: its MCP entry's "env"). Otherwise something else answers at that address.`);
+  }
+  if (WRONG_NAME.has(code)) {
+    return new SnowmuxError('HUB_TLS_FAILED', `${at} presents a TLS certificate for another name (${said}); ${guarded}. Use in --url a name the certificate was issued for (the hub's public name, not its IP address or an alias), or have the hub's certificate cover this one.`);
+  }
+  if (OUT_OF_DATE.has(code)) {
+    return new SnowmuxError('HUB_TLS_FAILED', `${at} presents a TLS certificate that is out of date (${said}); ${guarded}. Check this machine's clock; if it is right, whoever runs the hub must renew the certificate.`);
+  }
+  if (code === 'EPROTO' || code.startsWith('ERR_SSL_')) {
+    return new SnowmuxError('HUB_TLS_FAILED', `No TLS connection could be set up with ${at} (${said}); ${refused}. The port may not speak TLS (the hub's own HTTP face is plain: TLS goes in front of it, on a proxy or load balancer): give --url the address where TLS is served.`);
+  }
+  return undefined;
+}
+
+function errorText(err: unknown): string {
+  return hideUrlCredentials(err instanceof Error ? err.message : String(err));
+}
+
 /**
  * The API key as given in $SNOWMUX_KEY or a key file, without the surrounding whitespace such values
  * often carry (a file's last newline, a secret mounted with one, a pasted space). Whitespace inside is
@@ -205,7 +250,10 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       res.on('error', refuse);
     });
     // The ws client's own errors may quote the URL (an invalid one, a redirect's target): shown without its password.
-    ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(err, { message: hideUrlCredentials(err.message), code: err.code ?? 'ECONNREFUSED' })));
+    ws.once('error', (err: NodeJS.ErrnoException) => fail(
+      tlsFailure(err, shownText(shownUrl(remote.url), 200), 'the shim does not link to it')
+        ?? Object.assign(err, { message: hideUrlCredentials(err.message), code: err.code ?? 'ECONNREFUSED' }),
+    ));
     ws.once('open', () => {
       const link = createWebSocketStream(ws);
       stream = link;

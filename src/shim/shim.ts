@@ -114,7 +114,7 @@ const MAX_KEPT_FOR_RESEND_BYTES = 64 * 1024;
 /** Stop reading the editor while more than this waits for it to read (as the hub does with its clients). */
 const STDOUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Refusals that no retry can fix until someone upgrades or replaces something. */
-const FATAL_CODES = new Set(['HTTP_UNAUTHORIZED', 'PROFILE_NOT_ALLOWED', 'SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
+const FATAL_CODES = new Set(['HTTP_UNAUTHORIZED', 'PROFILE_NOT_ALLOWED', 'SHIM_TOO_OLD', 'HUB_TOO_OLD', 'BAD_HELLO', 'HUB_BAD_HANDSHAKE', 'HUB_TLS_FAILED', 'HOME_UNUSABLE', 'HOME_NOT_OWNED', 'HOME_TOO_OPEN', 'RUNTIME_DIR_UNSAFE', 'SOCKET_NOT_OWNED', 'HUB_START_FAILED']);
 
 type Id = string | number;
 type Peeked = { id?: unknown; method?: unknown; params?: { requestId?: unknown; name?: unknown } };

@@ -5,11 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { isSnowmuxError } from '../../src/errors.js';
 import { openRemoteLink } from '../../src/shim/remote-link.js';
+import { Shim } from '../../src/shim/shim.js';
 import type { Hello } from '../../src/wire/hello.js';
+import { TEST_TLS_CERT, TEST_TLS_KEY } from '../fixtures/self-signed-tls.js';
 
 const KEY = 'smx_hostile_SECRETKEY0123456789';
 const hello = { snowmux: 'hello', wire: 1, version: '0', role: 'shim', pid: process.pid } as unknown as Hello;
@@ -56,4 +61,94 @@ test('a refusal whose body never ends is said at once from its start; the shim d
   assert.match(err.message, /refused the link \(HTTP 401\)/);
   await serverDone;
   assert.ok(written < 32 * 1024 * 1024, `the server got ${written} bytes through before the shim hung up`);
+});
+
+/** An HTTP(S) server that records every request (a WebSocket upgrade included) and its Authorization header. */
+async function recordingServer(t: Cleanup, tls: boolean): Promise<{ port: number; seen: (string | undefined)[] }> {
+  const seen: (string | undefined)[] = [];
+  const server: HttpServer = tls ? createHttpsServer({ key: TEST_TLS_KEY, cert: TEST_TLS_CERT }) : createHttpServer();
+  server.on('request', (req, res) => {
+    seen.push(req.headers.authorization);
+    res.end('{}');
+  });
+  server.on('upgrade', (req, socket: Socket) => {
+    seen.push(req.headers.authorization);
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, seen };
+}
+
+test('wss:// to a certificate this machine does not trust is refused, saying so and what to do; the key is never sent', async (t) => {
+  const { port, seen } = await recordingServer(t, true);
+  const err = await openRemoteLink({ url: `wss://127.0.0.1:${port}/shim`, key: KEY }, hello, 4_000).then(() => assert.fail('linked'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_TLS_FAILED'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, /^wss:\/\/127\.0\.0\.1:\d+\/shim presents a TLS certificate this machine does not trust \(self-signed certificate \[DEPTH_ZERO_SELF_SIGNED_CERT\]\); the shim does not link to it, since the API key would go to whoever answers\. [\s\S]*NODE_EXTRA_CA_CERTS/);
+  assert.deepEqual(seen, [], 'nothing reached the server');
+});
+
+test('wss:// to a port that does not speak TLS is said as such', async (t) => {
+  const { port, seen } = await recordingServer(t, false);
+  const err = await openRemoteLink({ url: `wss://127.0.0.1:${port}/shim`, key: KEY }, hello, 4_000).then(() => assert.fail('linked'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_TLS_FAILED'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, /^No TLS connection could be set up with wss:\/\/127\.0\.0\.1:\d+\/shim \(wrong version number \[[A-Z_]+\]\); the shim does not link to it\. The port may not speak TLS/);
+  assert.ok(!err.message.includes('openssl/'), err.message);
+  assert.ok(!seen.includes(`Bearer ${KEY}`), 'the key did not go in the clear');
+});
+
+test('an editor\'s call while the hub\'s certificate is not trusted is answered at once with why, not after the reconnect deadline', async (t) => {
+  const { port } = await recordingServer(t, true);
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let said = '';
+  stderr.on('data', (c: Buffer) => (said += c.toString()));
+  const shim = new Shim({ home: '', socketPath: '', hubCommand: [], stdin, stdout, stderr, env: {}, pingIntervalMs: 0, reconnectDeadlineMs: 8_000, remote: { url: `wss://127.0.0.1:${port}/shim`, key: KEY } });
+  shim.start();
+  t.after(async () => {
+    shim.close();
+    await shim.exited;
+  });
+  const answer = new Promise<{ id: number; error: { code: number; message: string; data: { retryable: boolean } } }>((resolve) => {
+    let buf = '';
+    stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      if (buf.includes('\n')) resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
+    });
+  });
+  // Sent once the shim has said why it cannot link (the first attempt failed), so it is not merely waiting.
+  await new Promise<void>((resolve) => stderr.on('data', function first() {
+    stderr.off('data', first);
+    resolve();
+  }));
+  const sentAt = performance.now();
+  stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_databases', arguments: {} } }) + '\n');
+  const { id, error } = await answer;
+  assert.equal(id, 1);
+  assert.ok(performance.now() - sentAt < 4_000, 'answered at once');
+  assert.equal(error.code, -32002);
+  assert.match(error.message, /presents a TLS certificate this machine does not trust[\s\S]*NODE_EXTRA_CA_CERTS/);
+  assert.equal(error.data.retryable, false);
+  assert.match(said, /DEPTH_ZERO_SELF_SIGNED_CERT/);
+  assert.ok(!said.includes(KEY) && !error.message.includes(KEY));
+});
+
+test('status --url https:// to a certificate this machine does not trust says so, not "no hub answered"', async (t) => {
+  const { port, seen } = await recordingServer(t, true);
+  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  const before = process.env.SNOWMUX_KEY;
+  process.env.SNOWMUX_KEY = KEY;
+  t.after(() => {
+    if (before === undefined) delete process.env.SNOWMUX_KEY;
+    else process.env.SNOWMUX_KEY = before;
+  });
+  const err = await statusCommand(['--url', `https://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_TLS_FAILED'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, /^https:\/\/127\.0\.0\.1:\d+ presents a TLS certificate this machine does not trust \(self-signed certificate \[DEPTH_ZERO_SELF_SIGNED_CERT\]\); status does not read it[\s\S]*NODE_EXTRA_CA_CERTS/);
+  assert.deepEqual(seen, []);
 });

@@ -21,5 +21,6 @@ test('the shim bundle requires node builtins only, and stays small', () => {
   // A guard against a heavy import (the MCP SDK alone is several times this), not a byte budget: the bundle
   // was 104.9 KiB once the shim cancelled its calls on EPIPE and sent an editor's relative paths absolute.
   // Removing its white space (81 KiB) loaded no faster (30 paired runs of node -e require(...)), so it is kept readable.
-  assert.ok(statSync(bundle).size < 112 * 1024, 'the shim bundle grew past 112 KiB');
+  // 114.5 KiB once a remote shim said TLS failures (an untrusted certificate, another name, no TLS) with their fix.
+  assert.ok(statSync(bundle).size < 120 * 1024, 'the shim bundle grew past 120 KiB');
 });

@@ -22,7 +22,7 @@ import { escapeInvisibleJson, escapeLine, hideUrlCredentials, shownText } from '
 import { MAX_TIMER_MS } from '../../timer-delay.js';
 import { watchStatus } from '../status-watch.js';
 import { withDeadline } from '../deadline.js';
-import { apiKeyFrom, checkStatusUrl } from '../../shim/remote-link.js';
+import { apiKeyFrom, checkStatusUrl, tlsFailure } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, sessionUpMs, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 import { expandHome } from '../../user-path.js';
@@ -184,6 +184,8 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
       });
     } catch (err) {
       if (isSnowmuxError(err)) throw err;
+      const tls = tlsFailure((err as { cause?: unknown }).cause, target.origin, 'status does not read it');
+      if (tls) throw tls;
       // undici's own text quotes the URL it was given: shown without a password.
       const code = (err as { cause?: { code?: string } }).cause?.code;
       // A peer that accepts and closes: undici says UND_ERR_SOCKET ("other side closed") or ECONNRESET.
