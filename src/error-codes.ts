@@ -97,7 +97,7 @@ export const ERROR_CODES = {
   HUB_UNREACHABLE: { fault: 'hub', doc: 'The shim could not reach or start a hub in time; retry, or run `snowmux hub` in a terminal to see why.' },
   HUB_NO_ANSWER: { fault: 'hub', doc: 'The hub accepted the connection but did not answer a control request in time.' },
   HUB_NO_WELCOME: { fault: 'hub', doc: 'The hub accepted the shim\'s connection but never answered its hello.' },
-  HUB_BAD_HANDSHAKE: { fault: 'hub', doc: 'Something that is not a snowmux hub answered on the socket, or a remote shim\'s --url is no /shim endpoint (it must end in /shim).' },
+  HUB_BAD_HANDSHAKE: { fault: 'hub', doc: 'Something that is not a snowmux hub answered on the socket, or a remote shim\'s --url is no /shim endpoint (it must end in /shim), or a --url (shim or `status`) answers with a redirect: snowmux follows none (the key would go with it); give the address it names as --url.' },
   HUB_TLS_FAILED: { fault: 'hub', doc: 'No trusted TLS connection to a wss:// or https:// --url (a remote shim, `status --url`): its certificate is not trusted on this machine (self-signed, a private CA: put the CA\'s PEM file in NODE_EXTRA_CA_CERTS), names another host, or is out of date; or the port does not speak TLS. snowmux never sends the key without checking the certificate; the message says which and what to do.' },
   HUB_DRAINING: { fault: 'hub', retry: true, doc: 'The hub is stopping and takes no new sessions; the shim reaches the next hub. Over /mcp, HTTP 503: retry in a moment, against the next hub.' },
   HUB_TOO_OLD: { fault: 'hub', doc: 'The running hub is older than this shim understands; `snowmux hub --replace` starts the new one.' },

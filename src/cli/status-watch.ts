@@ -85,7 +85,8 @@ export function watchStatus(opts: WatchOptions): Promise<number> {
   const subscribe = (target: { url: string; key: string | undefined }) => {
     unsubscribe();
     const source = new EventSource(target.url, {
-      fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, ...(target.key ? { authorization: `Bearer ${target.key}` } : {}) } }),
+      // No redirect is followed (as status's own reads): the key would go with it (redirectRefusal).
+      fetch: (url, init) => fetch(url, { ...init, redirect: 'manual', headers: { ...init.headers, ...(target.key ? { authorization: `Bearer ${target.key}` } : {}) } }),
     });
     const entry = { source, url: target.url, open: false };
     events = entry;

@@ -189,6 +189,28 @@ function detailOf(body: string): string {
   return shownText(detail.replace(/\s+/g, ' ').trim(), 200);
 }
 
+/**
+ * A redirect (3xx with a Location) answered to `url`, as a final refusal naming where it points (without
+ * credentials, and in the scheme --url takes: `as`), or undefined for any other answer. Neither the shim nor
+ * status follows one: the key would go with it wherever it points, and what answers there is not the hub
+ * the user named. The shim used to take it for a hub not up yet ("answered HTTP 301:", retried for ever).
+ */
+export function redirectRefusal(url: string, status: number, location: string | undefined, as: 'ws' | 'http', by: string): SnowmuxError | undefined {
+  if (status < 300 || status > 399 || location === undefined || location === '') return undefined;
+  let target: string;
+  try {
+    target = new URL(location, url).href;
+  } catch {
+    target = location;
+  }
+  if (as === 'ws') target = target.replace(/^http(s?):/i, 'ws$1:');
+  else target = target.replace(/^ws(s?):/i, 'http$1:');
+  return new SnowmuxError(
+    'HUB_BAD_HANDSHAKE',
+    `${shownText(shownUrl(url), 200)} answered with a redirect (HTTP ${status}) to ${shownText(shownUrl(target), 200)}: ${by} follows no redirect, since the API key would go wherever it points. If that is the hub's address, give it as --url.`,
+  );
+}
+
 /** The most of a refusal's body read: its reason is at the start (the hub's JSON is one short line). */
 const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
 
@@ -231,6 +253,11 @@ export async function openRemoteLink(remote: RemoteHub, hello: Hello, timeoutMs:
       reject(err);
     };
     ws.once('unexpected-response', (_req, res) => {
+      const redirect = redirectRefusal(remote.url, res.statusCode ?? 0, res.headers.location, 'ws', 'the shim');
+      if (redirect) {
+        fail(redirect);
+        return;
+      }
       // Only the start of the body is read: it names the reason (the hub's is a short JSON line, a proxy's a
       // page). Read whole, a server that streamed one without end grew the shim by its bandwidth (hundreds
       // of MiB a second) until the handshake timeout, then did so again on every retry, and the refusal was

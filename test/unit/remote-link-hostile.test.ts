@@ -152,3 +152,36 @@ test('status --url https:// to a certificate this machine does not trust says so
   assert.match(err.message, /^https:\/\/127\.0\.0\.1:\d+ presents a TLS certificate this machine does not trust \(self-signed certificate \[DEPTH_ZERO_SELF_SIGNED_CERT\]\); status does not read it[\s\S]*NODE_EXTRA_CA_CERTS/);
   assert.deepEqual(seen, []);
 });
+
+test('a redirect answered to the link is said at once, naming where it points (no secret), and never followed', async (t) => {
+  let connections = 0;
+  const port = await rawServer(t, (socket) => {
+    connections += 1;
+    socket.end('HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.example/shim?token=REDIRECT-SECRET\r\nContent-Length: 0\r\n\r\n');
+  });
+  const err = await openRemoteLink({ url: `ws://127.0.0.1:${port}/shim`, key: KEY }, hello, 4_000).then(() => assert.fail('linked'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_BAD_HANDSHAKE'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, /^ws:\/\/127\.0\.0\.1:\d+\/shim answered with a redirect \(HTTP 301\) to wss:\/\/elsewhere\.example\/shim\?token=\*\*\*: the shim follows no redirect, since the API key would go wherever it points\. If that is the hub's address, give it as --url\.$/);
+  assert.ok(!err.message.includes('REDIRECT-SECRET'));
+  assert.equal(connections, 1);
+});
+
+test('status --url follows no redirect: the key and the reading stay with the address given', async (t) => {
+  const elsewhere = await recordingServer(t, false);
+  const redirecting = createHttpServer((_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/status` }).end());
+  await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+  t.after(() => redirecting.close());
+  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  const before = process.env.SNOWMUX_KEY;
+  process.env.SNOWMUX_KEY = KEY;
+  t.after(() => {
+    if (before === undefined) delete process.env.SNOWMUX_KEY;
+    else process.env.SNOWMUX_KEY = before;
+  });
+  const port = (redirecting.address() as AddressInfo).port;
+  const err = await statusCommand(['--url', `http://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_BAD_HANDSHAKE'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered with a redirect \\(HTTP 302\\) to http://127\\.0\\.0\\.1:${elsewhere.port}/status: status follows no redirect`));
+  assert.deepEqual(elsewhere.seen, [], 'nothing was asked of the address it pointed to');
+});

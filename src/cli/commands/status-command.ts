@@ -22,7 +22,7 @@ import { escapeInvisibleJson, escapeLine, hideUrlCredentials, shownText } from '
 import { MAX_TIMER_MS } from '../../timer-delay.js';
 import { watchStatus } from '../status-watch.js';
 import { withDeadline } from '../deadline.js';
-import { apiKeyFrom, checkStatusUrl, tlsFailure } from '../../shim/remote-link.js';
+import { apiKeyFrom, checkStatusUrl, redirectRefusal, tlsFailure } from '../../shim/remote-link.js';
 import { DEFAULT_SCREEN, cut, duration, sessionUpMs, table as fitTable, type WatchFrame } from '../watch-screen.js';
 import type { WriteStream } from 'node:tty';
 import { expandHome } from '../../user-path.js';
@@ -172,7 +172,12 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
     try {
       // The body is read within the deadline too: a hub can stall after its headers.
       answer = await withDeadline(5_000, async (signal) => {
-        const res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal });
+        const res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal, redirect: 'manual' });
+        const redirect = redirectRefusal(target.href, res.status, res.headers.get('location') ?? undefined, 'http', 'status');
+        if (redirect) {
+          await res.body?.cancel();
+          throw redirect;
+        }
         if (res.status === 401) return { status: res.status, body: await res.json().catch(() => ({})) };
         if (!res.ok) return { status: res.status, body: await res.body?.cancel() };
         try {
