@@ -222,7 +222,14 @@ interface HubLink {
   silentMs?: number;
   /** Why the hub ended this link's session (its `cut` frame), when it did. */
   cutReason?: string;
+  /** Ids of the latest requests this link answered (at most ANSWERED_KEPT): a second answer is dropped. */
+  answered: Set<string>;
+  /** Answers from this link that were not the editor's (see fromHub). */
+  strayAnswers?: number;
 }
+
+/** How many answered ids a link remembers to recognise an answer sent twice. */
+const ANSWERED_KEPT = 1024;
 
 /** Whether a (small) response line is a result, not an error. */
 function isResult(line: Buffer): boolean {
@@ -504,9 +511,22 @@ export class Shim {
         if (link === this.link && id === this.awaitingReplay) this.finishReplay(link, line);
         return;
       }
-      const entry = this.inflight.get(idKey(id));
-      if (entry?.method === 'initialize' && (fastId !== undefined || isResult(line))) this.cachedInitialize = entry.initializeParams;
-      this.inflight.delete(idKey(id));
+      const key = idKey(id);
+      const entry = this.inflight.get(key);
+      // An answer is the editor's only for a request this very link has: not one still buffered here or sent to
+      // another hub (a draining hub ending a subscription that moved on, a broken or hostile hub), which got
+      // the editor an answer to a call that then ran anyway, and left that call untracked; and not a second
+      // answer. An id the shim never tracked (a malformed request) still gets the hub's answer.
+      if (entry ? entry.gen !== link.gen : link.answered.has(key)) {
+        this.strayAnswer(link, id, entry ? (entry.gen === BUFFERED ? 'not sent to it yet' : 'sent to another hub') : 'already answered');
+        return;
+      }
+      if (entry) {
+        if (entry.method === 'initialize' && (fastId !== undefined || isResult(line))) this.cachedInitialize = entry.initializeParams;
+        this.inflight.delete(key);
+        link.answered.add(key);
+        if (link.answered.size > ANSWERED_KEPT) link.answered.delete(link.answered.values().next().value!);
+      }
     }
     if (!this.toEditor(framed ?? Buffer.concat([line, NL])) && !link.waitingForEditor) {
       // The editor reads slower than the hub answers: stop reading this link until it catches up.
@@ -522,6 +542,13 @@ export class Shim {
       });
     }
     if (this.stdinEnded) this.finishIfDone();
+  }
+
+  /** A hub's answer that is not the editor's (see fromHub): dropped, said once per link. */
+  private strayAnswer(link: HubLink, id: Id, why: string): void {
+    link.strayAnswers = (link.strayAnswers ?? 0) + 1;
+    if (link.strayAnswers > 1) return;
+    this.log(`hub pid ${link.hubPid} answered request id ${JSON.stringify(id).slice(0, 80)}, ${why}; the answer was dropped (and any more such from this hub, without a word)`);
   }
 
   /** A subscription's acknowledgement from the hub it moved to: the editor saw the first one already. */
@@ -655,7 +682,7 @@ export class Shim {
   private attach({ socket, welcome, rest }: OpenLink): void {
     this.lastReachError = null;
     this.gen += 1;
-    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, liveness: null, waitingForEditor: false };
+    const link: HubLink = { socket, gen: this.gen, hubPid: welcome.hubPid, draining: false, liveness: null, waitingForEditor: false, answered: new Set() };
     const resumed = this.sessionId !== undefined;
     this.sessionId = welcome.sessionId;
     this.fatal = null;

@@ -653,6 +653,51 @@ test('a 2026-07-28 subscription (subscriptions/listen) moves to the next hub whe
   assert.equal(editor.all.some((m) => m.id === 'listen:0'), false, 'the subscription was never ended with an error');
 });
 
+test('a hub\'s answer reaches the editor only for a request that hub has, once: not a second answer, not one for a call buffered or moved to another hub', async (t) => {
+  const { hub, editor, send, stderr } = await rig(t, { env: {} });
+  const link1 = await hub.nextLink();
+  send(listen('listen:9'));
+  assert.equal((await link1.next()).method, 'subscriptions/listen');
+  link1.send(ack('listen:9'));
+  send(call(80));
+  send(call(82));
+  assert.equal((await link1.next()).id, 80);
+  assert.equal((await link1.next()).id, 82);
+  link1.send(ok(80, { content: [{ type: 'text', text: 'first' }] }));
+  link1.send(ok(80, { content: [{ type: 'text', text: 'again' }] })); // answered twice
+  assert.ok((await editor.next(byId(80))).result);
+
+  // The hub drains: the subscription moves to the next hub, but this one ends it before it read the cancel.
+  hub.close(); // the next hub is not there yet: a new call waits in the shim
+  link1.send({ snowmux: 'draining', reason: 'test' });
+  assert.equal((await link1.next()).method, 'notifications/cancelled');
+  assert.equal((await link1.next()).snowmux, 'drained');
+  link1.send({ jsonrpc: '2.0', id: 'listen:9', error: { code: -32603, message: 'the hub is stopping' } });
+  send(call(81, 'INSERT INTO t VALUES (1)'));
+  send(cancel(82)); // reaches the draining hub once the shim has taken call 81 in
+  assert.equal((await link1.next()).params?.requestId, 82);
+  link1.send(ok(81, { content: [{ type: 'text', text: 'not run here' }] })); // for a call this hub never got
+
+  await hub.listen();
+  const link2 = await hub.nextLink();
+  const sent = [await link2.next(), await link2.next()];
+  assert.deepEqual(sent.map((m) => m.id).sort(), [81, 'listen:9'], 'the buffered call and the subscription go to the next hub');
+  link2.send(ok(81, { content: [{ type: 'text', text: 'ran here' }] }));
+  assert.deepEqual((await editor.next(byId(81))).result, { content: [{ type: 'text', text: 'ran here' }] });
+  // The shim has read every line the draining hub sent once it answers that hub's ping (lines are read in order).
+  const pong = new Promise<void>((resolve) => link1.socket.on('data', function onData(c: Buffer) {
+    if (!c.toString('utf8').includes('"snowmux":"pong"')) return;
+    link1.socket.off('data', onData);
+    resolve();
+  }));
+  link1.send({ snowmux: 'ping', n: 1 });
+  await pong;
+  assert.deepEqual(editor.all.filter((m) => m.id === 80).map((m) => m.result), [{ content: [{ type: 'text', text: 'first' }] }], 'one answer for 80');
+  assert.equal(editor.all.filter((m) => m.id === 81).length, 1, 'one answer for 81, from the hub that ran it');
+  assert.equal(editor.all.some((m) => m.id === 'listen:9'), false, 'the subscription the next hub holds was not ended');
+  assert.match(stderr(), /hub pid 4242 answered request id 80, already answered; the answer was dropped/);
+});
+
 test('a subscription survives a lost link too, and does not keep the shim alive once stdin ends', async (t) => {
   const { hub, editor, send, end, shim } = await rig(t);
   const link1 = await hub.nextLink();
