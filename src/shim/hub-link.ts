@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { SnowmuxError, isSnowmuxError, type ErrorCode } from '../errors.js';
+import { escapeInvisible, shownText } from '../shown-text.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { LineDecoder } from '../wire/framing.js';
 import { type Hello, type Welcome, parseLinkFrame } from '../wire/hello.js';
@@ -83,12 +84,29 @@ export function awaitWelcome(link: Duplex, on: { welcome(welcome: Welcome, rest:
     });
     link.off('data', onData);
     const frame = first ? parseLinkFrame(first) : null;
-    if (frame?.snowmux === 'welcome') on.welcome(frame, chunk.subarray(nl + 1));
-    // The hub's own code; a newer hub may send one this shim does not know, which is still worth showing.
-    else if (frame?.snowmux === 'refused') on.fail(new SnowmuxError(frame.code as ErrorCode, frame.message));
+    // A welcome's pid and session are shown and sent back (resumeOf): a hub's are a pid and a short id.
+    if (frame?.snowmux === 'welcome' && Number.isSafeInteger(frame.hubPid) && typeof frame.sessionId === 'string' && SESSION_ID.test(frame.sessionId)) on.welcome(frame, chunk.subarray(nl + 1));
+    // The hub's own code; a newer hub may send one this shim does not know, which is still worth showing. Its
+    // text goes to the editor and the shim's stderr: escaped, as whatever answers the socket or --url wrote it.
+    else if (frame?.snowmux === 'refused' && typeof frame.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(frame.code)) on.fail(new SnowmuxError(frame.code as ErrorCode, hubText(frame.message, 8_000, true)));
     else on.fail(on.notAHub());
   };
   link.on('data', onData);
+}
+
+/** What a hub's session id looks like (a UUID, a test's short name; empty on a control link): printable, short. */
+const SESSION_ID = /^[\w.:-]{0,128}$/;
+
+/**
+ * Text a hub sent (a refusal's message, a draining or cut frame's reason) as the shim shows it in the editor's
+ * errors and on stderr: at most `max` characters, control and invisible characters escaped (an ESC sequence
+ * from whatever answers the link reached the terminal as is), and '' for a value that is no string (a
+ * non-string `cut` reason threw in the shim's data handler and ended the shim). `keepNewlines`: a refusal's
+ * message may hold lines (a hub's start failure), kept as they are.
+ */
+export function hubText(value: unknown, max: number, keepNewlines = false): string {
+  if (typeof value !== 'string') return '';
+  return keepNewlines ? escapeInvisible(value.length > max ? `${value.slice(0, max)}…` : value) : shownText(value, max);
 }
 
 export function isNoHub(err: unknown): boolean {

@@ -27,7 +27,7 @@ import { brokenLineId } from '../wire/cut-line.js';
 import { compareVersions } from '../version-order.js';
 import { VERSION } from '../version.js';
 import { idAsSent, isRequestId } from '../wire/request-id.js';
-import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, ownReplaceCommand, workingDirectory, type OpenLink } from './hub-link.js';
+import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, hubText, ownReplaceCommand, workingDirectory, type OpenLink } from './hub-link.js';
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
 import { withAbsolutePaths } from '../wire/env-paths.js';
@@ -495,8 +495,8 @@ export class Shim {
     if (isLinkFrame(line)) {
       const frame = parseLinkFrame(line);
       if (frame?.snowmux === 'ping') link.socket.write(encodeLine({ snowmux: 'pong', n: frame.n }));
-      else if (frame?.snowmux === 'draining') this.onDraining(link, frame.reason);
-      else if (frame?.snowmux === 'cut') link.cutReason = frame.reason.slice(0, 300);
+      else if (frame?.snowmux === 'draining') this.onDraining(link, hubText(frame.reason, 300));
+      else if (frame?.snowmux === 'cut') link.cutReason = hubText(frame.reason, 300) || 'no reason given';
       return;
     }
     // An acknowledgement is a short notification: a result of any size is never searched for one.

@@ -11,7 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { connectOrStartHub } from '../../src/shim/hub-link.js';
+import { awaitWelcome, connectOrStartHub } from '../../src/shim/hub-link.js';
 import { START_RETRY_MAX_MS, Shim, startRetryDelayMs, type ShimOptions } from '../../src/shim/shim.js';
 import { WIRE_VERSION, checkHello, makeHello, type Hello, type Refusal } from '../../src/wire/hello.js';
 
@@ -696,6 +696,57 @@ test('a hub\'s answer reaches the editor only for a request that hub has, once: 
   assert.equal(editor.all.filter((m) => m.id === 81).length, 1, 'one answer for 81, from the hub that ran it');
   assert.equal(editor.all.some((m) => m.id === 'listen:9'), false, 'the subscription the next hub holds was not ended');
   assert.match(stderr(), /hub pid 4242 answered request id 80, already answered; the answer was dropped/);
+});
+
+test('what a hub writes in its frames reaches stderr and the editor escaped, and a malformed frame does not end the shim', async (t) => {
+  const { hub, editor, send, stderr } = await rig(t, { env: {} });
+  const link1 = await hub.nextLink();
+  send(call(89)); // (the shim has taken the link in: a draining frame in its welcome's chunk is another matter)
+  assert.equal((await link1.next()).id, 89);
+  link1.send(ok(89));
+  await editor.next(byId(89));
+  link1.send({ snowmux: 'draining', reason: '\u001b]0;owned\u0007\u001b[2J stopping' });
+  assert.equal((await link1.next()).snowmux, 'drained');
+  const link2 = await hub.nextLink();
+  send(call(90));
+  assert.equal((await link2.next()).id, 90);
+  // A reason that is no string: reading it threw in the link's data handler, and the shim (the editor's MCP server) died.
+  link2.send({ snowmux: 'cut', reason: { not: 'text' } });
+  link2.socket.destroy();
+  const lost = await editor.next(byId(90));
+  assert.equal(lost.error?.code, -32001);
+  assert.match(lost.error!.message, /the hub ended this session \(no reason given\)/);
+  const link3 = await hub.nextLink();
+  send(call(92));
+  assert.equal((await link3.next()).id, 92, 'the shim lives on');
+  link3.send({ snowmux: 'cut', reason: 'bye \u009b31m\u001b[31m red' });
+  link3.socket.destroy();
+  const cut = await editor.next(byId(92));
+  assert.match(cut.error!.message, /\(bye \\u009b31m\\u001b\[31m red\)/);
+  assert.ok(!/[\u001b\u0007\u009b]/.test(stderr()), `raw control characters on stderr: ${JSON.stringify(stderr())}`);
+  assert.match(stderr(), /is draining \(\\u001b\]0;owned\\u0007\\u001b\[2J stopping\)/);
+});
+
+test('a hub\'s refusal is shown escaped; a welcome with no pid or a session id no hub gives is not a hub', async (t) => {
+  const { editor, send, stderr } = await rig(t, { env: {} }, (hub) => {
+    hub.refusal = () => ({ snowmux: 'refused', code: 'BAD_HELLO', message: 'no \u001b]8;;https://evil.example\u0007link\u001b]8;;\u0007 here' });
+  });
+  send(call(93));
+  const refused = await editor.next(byId(93));
+  assert.match(refused.error!.message, /no \\u001b\]8;;https:\/\/evil\.example\\u0007link/);
+  assert.ok(!/[\u001b\u0007]/.test(stderr() + refused.error!.message), JSON.stringify(stderr()));
+  for (const welcome of [
+    { snowmux: 'welcome', wire: 1, version: 'x', hubPid: '\u001b[2J', sessionId: 's' },
+    { snowmux: 'welcome', wire: 1, version: 'x', hubPid: 7, sessionId: 'x'.repeat(5000) },
+    { snowmux: 'welcome', wire: 1, version: 'x', hubPid: 7, sessionId: { a: 1 } },
+  ]) {
+    const stream = new PassThrough();
+    const err = await new Promise<Error>((resolve, reject) => {
+      awaitWelcome(stream, { welcome: () => reject(new Error(`taken: ${JSON.stringify(welcome)}`)), fail: resolve, notAHub: () => new Error('not a hub') });
+      stream.write(JSON.stringify(welcome) + '\n');
+    });
+    assert.equal(err.message, 'not a hub');
+  }
 });
 
 test('a subscription survives a lost link too, and does not keep the shim alive once stdin ends', async (t) => {
