@@ -608,6 +608,10 @@ export class Shim {
     if (this.connecting) return this.connecting;
     this.connecting = this.connectLoop().finally(() => {
       this.connecting = null;
+      // The hub linked last started draining (or went away) before this loop ended: a `draining` frame in the
+      // welcome's own chunk is read while the link is attached, when its reconnect() found this loop still
+      // running and joined it. No next hub was looked for until that hub closed the link, calls waiting meanwhile.
+      if (!this.link && !this.exiting && !this.finishing && this.needsNextHub()) void this.reconnect();
     });
     return this.connecting;
   }

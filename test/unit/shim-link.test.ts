@@ -94,6 +94,8 @@ class FakeHub {
   private n = 0;
   answerPings = true;
   refusal: ((hello: Hello) => Refusal) | null = null;
+  /** Written right after the welcome, in the same write (the next frame arriving with it). */
+  afterWelcome: unknown = null;
   /** Accepts connections and reads their hello, never answering it: a frozen hub. */
   silent = false;
   /** Connections accepted so far. */
@@ -116,7 +118,9 @@ class FakeHub {
           socket.end(JSON.stringify(this.refusal(hello)) + '\n');
           return;
         }
-        socket.write(JSON.stringify({ snowmux: 'welcome', wire: hello.wire, version: 'fake', hubPid: 4242, sessionId: `fake-${++this.n}` }) + '\n');
+        const next = this.afterWelcome === null ? '' : JSON.stringify(this.afterWelcome) + '\n';
+        this.afterWelcome = null;
+        socket.write(JSON.stringify({ snowmux: 'welcome', wire: hello.wire, version: 'fake', hubPid: 4242, sessionId: `fake-${++this.n}` }) + '\n' + next);
         const link = new FakeLink(socket, hello, () => this.answerPings, buf.subarray(nl + 1));
         const w = this.waiting.shift();
         if (w) w(link);
@@ -747,6 +751,21 @@ test('a hub\'s refusal is shown escaped; a welcome with no pid or a session id n
     });
     assert.equal(err.message, 'not a hub');
   }
+});
+
+test('a hub that says it is draining in the same chunk as its welcome: the shim moves to the next hub at once', { timeout: 20_000 }, async (t) => {
+  const { hub, editor, send } = await rig(t, {}, (h) => {
+    h.afterWelcome = { snowmux: 'draining', reason: 'replaced' };
+  });
+  const link1 = await hub.nextLink();
+  assert.equal((await link1.next()).snowmux, 'drained');
+  // The draining hub keeps the link open (it may have calls of others to finish): the next hub is not waited for that.
+  const link2 = await hub.nextLink();
+  send(call(95));
+  assert.equal((await link2.next()).id, 95);
+  link2.send(ok(95));
+  assert.ok((await editor.next(byId(95))).result);
+  assert.deepEqual(link1.lines.unread, []);
 });
 
 test('a subscription survives a lost link too, and does not keep the shim alive once stdin ends', async (t) => {
