@@ -31,7 +31,7 @@ import { connectOrStartHub, HANDSHAKE_TIMEOUT_MS, hubText, ownReplaceCommand, wo
 import { openRemoteLink, type RemoteHub } from './remote-link.js';
 import { forwardedEnvironment } from '../wire/forwarded-env.js';
 import { withAbsolutePaths } from '../wire/env-paths.js';
-import { fastResponseId } from './response-id.js';
+import { fastResponseId } from '../wire/response-id.js';
 import { PendingQueue } from './pending-queue.js';
 
 export interface ShimOptions {

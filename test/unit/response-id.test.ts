@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fastResponseId } from '../../src/shim/response-id.js';
+import { fastResponseId } from '../../src/wire/response-id.js';
 
 const buf = (text: string) => Buffer.from(text, 'utf8');
 

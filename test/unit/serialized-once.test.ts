@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { messageLine, serializeOnce, serializedText } from '../../src/hub/session/serialized-once.js';
-import { fastResponseId } from '../../src/shim/response-id.js';
+import { fastResponseId } from '../../src/wire/response-id.js';
 
 const asText = (line: Buffer | string) => (typeof line === 'string' ? line : line.toString('utf8'));
 

@@ -24,6 +24,7 @@ import type { ErrorCode } from '../../error-codes.js';
 import { recordTransportRefusal } from '../tools/refused-calls.js';
 import { LegacyTransport } from './legacy-transport.js';
 import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
+import { answeredIds } from './sse-answered-ids.js';
 import { assessHealth } from '../core/hub-health.js';
 import type { Logger } from '../observe/logger.js';
 import { RateLimiter, type BucketLimit } from '../guard/rate-limit.js';
@@ -263,28 +264,6 @@ function requestIdsOf(body: unknown): (string | number)[] {
 /** A JSON-RPC id as a key (1 and "1" are different ids). */
 function idKey(id: string | number): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
-}
-
-const chunkText = new TextDecoder();
-
-/** The ids of the JSON-RPC responses an SSE chunk of the SDK's carries (each `data:` line one message). */
-function answeredIds(chunk: Uint8Array): (string | number)[] {
-  const ids: (string | number)[] = [];
-  for (const line of chunkText.decode(chunk).split('\n')) {
-    if (!line.startsWith('data:')) continue;
-    let message: unknown;
-    try {
-      message = JSON.parse(line.slice(5));
-    } catch {
-      continue;
-    }
-    for (const m of Array.isArray(message) ? message : [message]) {
-      const response = m as { id?: unknown; method?: unknown } | null;
-      if (response === null || typeof response !== 'object' || response.method !== undefined) continue;
-      if (typeof response.id === 'string' || typeof response.id === 'number') ids.push(response.id);
-    }
-  }
-  return ids;
 }
 
 /** The SSE event answering a request whose answer was cut because its client did not read it. */

@@ -1,8 +1,9 @@
 /**
  * The id of a hub line that is a successful JSON-RPC response, read from the line's ends without parsing it.
  *
- * The shim must see every response's id (to keep in-flight requests for a reconnect) but not its result,
- * which can be megabytes: parsing a `tools/list` answer (~25 KB) cost the shim ~100 µs per call, as much as
+ * The shim must see every response's id (to keep in-flight requests for a reconnect), and the HTTP face the
+ * ids its streams have answered (to tell a cut stream's client which requests lost theirs), but not the
+ * result, which can be megabytes: parsing a `tools/list` answer (~25 KB) cost the shim ~100 µs per call, as much as
  * the hub spent producing it. The hub's SDK writes a result as `{"result":…,"jsonrpc":"2.0","id":ID}`. In
  * valid JSON, a line that opens with the member `"result"` and ends with `,"id":ID}` is an object whose
  * last member is `id`: the closing brace can only close the outer object, and the `"` after the comma,
