@@ -681,7 +681,7 @@ export class SnowflakeWarehouse implements Warehouse {
     return tracked;
   }
 
-  /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
+  /** How this profile's user's sessions resolve names, as the last login read them (undefined before one did). */
   sessionNames(): SessionNames | undefined {
     return knownSessionNames(sessionNamesKey(this.profile));
   }
@@ -757,6 +757,7 @@ export class SnowflakeWarehouse implements Warehouse {
     return undefined;
   }
 
+  /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
   private async applyContext(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
     for (const statement of contextStatements(lease.tracked, desired, this.baseline)) {
       const outcome = await runStatement({
