@@ -31,6 +31,9 @@ function setup(config: string) {
       sent.push(sql);
       return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
     },
+    async explain() {
+      return { estimate: { rows: 1_000_000 }, operations: [] };
+    },
     async listDatabases() {
       sent.push('list databases');
       return [{ name: 'DB' }, { name: 'HR' }];
@@ -133,5 +136,20 @@ test('a reload that leaves the waiting call its rights lets it run', async () =>
   const r = errorOf(await result);
   assert.equal(r.code, undefined, r.text);
   assert.deepEqual(sent.length, 1);
+  governance.close();
+});
+
+test('a query waiting for a slot when a reload sets a scan limit it passes is refused by that limit', async () => {
+  const role = '[roles.ann]\nidentities = ["ann"]\n';
+  const { governance, sent, query, holdSlot, waiting } = setup(role);
+  const free = await holdSlot();
+  const result = query('SELECT * FROM DB.S.T');
+  await waiting();
+  governance.reconfigure(policyOf(`${role}max_scan_rows = 10\n`), LIMITS);
+  free();
+  const r = errorOf(await result);
+  assert.equal(r.code, 'SCAN_LIMIT', r.text);
+  assert.match(r.text, /estimates it reads about 1000000 rows; role \\"ann\\" may read at most 10 rows per statement \(max_scan_rows\)/);
+  assert.deepEqual(sent, [], 'the statement over the new limit never ran');
   governance.close();
 });

@@ -10,7 +10,7 @@ import { formatBytes, formatScanEstimate } from '../../observe/byte-size.js';
 import { failureCode } from '../../observe/tracing.js';
 import type { Token } from '../../guard/sql/lexer.js';
 import type { ScanEstimate } from '../../warehouse/types.js';
-import type { StatementStage } from '../statement.js';
+import { roleNow, type StatementStage } from '../statement.js';
 
 /** Statements an engine can explain: queries (SHOW, DESCRIBE and the like read no table data; SUMMARIZE below does). */
 const EXPLAINABLE = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
@@ -18,9 +18,12 @@ const EXPLAINABLE = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
 export const scanLimit: StatementStage = {
   name: 'scan-limit',
   async run(st, next) {
-    const limit = st.scope.role.scanLimit;
+    // The role as it is now: a reload while the statement waited for its slot may have set or lowered a limit
+    // (rules-current judged it again just before this stage).
+    const role = roleNow(st.scope);
+    const limit = role.scanLimit;
     // A scan budget per window ([roles.*.quota] scan_bytes) needs the estimate too, limit or not.
-    const budgeted = st.scope.role.quota?.scanBytes !== undefined;
+    const budgeted = role.quota?.scanBytes !== undefined;
     const first = st.reading?.statements[0];
     if (st.op.kind !== 'query' || (!limit && !budgeted) || !first || !(EXPLAINABLE.has(first.type) || summarizes(first.tokens))) return next();
     const w = st.warehouse;
@@ -45,9 +48,9 @@ export const scanLimit: StatementStage = {
     if (over) {
       throw new SnowmuxError(
         'SCAN_LIMIT',
-        `Query refused before it ran: ${over.engine} estimates it reads ${over.estimate}; role "${st.scope.role.name}" may read at most ${over.limit} per statement (${over.key}). ` +
+        `Query refused before it ran: ${over.engine} estimates it reads ${over.estimate}; role "${role.name}" may read at most ${over.limit} per statement (${over.key}). ` +
           'Narrow it: filter on the columns the table is clustered or partitioned by (dates first), select only the columns you need, or aggregate in the query.' +
-          (st.scope.role.toolAllowed('explain_query') ? ' explain_query shows the plan.' : ''),
+          (role.toolAllowed('explain_query') ? ' explain_query shows the plan.' : ''),
         { details: { estimate: plan.estimate, limit, rule: over.key } },
       );
     }
