@@ -637,17 +637,7 @@ export class SnowflakeWarehouse implements Warehouse {
         }
         let outcome = await work(call);
         if (!outcome.ok && outcome.expired) {
-          const renewed = await runStatement({
-            connection,
-            sqlText: 'SELECT 1',
-            parameters: this.statementParameters(ctx),
-            signal,
-            cancelled,
-            progressIntervalMs: this.options.progressIntervalMs ?? 1000,
-            pollStatus: false,
-            cancelGraceMs: this.options.cancelGraceMs ?? 3000,
-            errors: { profile: this.profile, phase: 'statement' },
-          });
+          const renewed = await this.hubStatement({ connection, signal, cancelled }, 'SELECT 1', ctx);
           if (!renewed.ok) {
             keep = false;
             throw renewed.error;
@@ -697,18 +687,7 @@ export class SnowflakeWarehouse implements Warehouse {
   private async checkNames(lease: Lease, judged: SessionNames, ctx: CallContext): Promise<StatementOutcome | undefined> {
     let names = this.namesOf.get(lease.connection);
     if (names === undefined) {
-      const outcome = await runStatement({
-        connection: lease.connection,
-        sqlText: 'SHOW PARAMETERS IN SESSION',
-        parameters: this.statementParameters(ctx),
-        signal: lease.signal,
-        cancelled: lease.cancelled,
-        progressIntervalMs: this.options.progressIntervalMs ?? 1000,
-        pollStatus: false,
-        cancelGraceMs: this.options.cancelGraceMs ?? 3000,
-        rows: { start: 0, maxRows: 10_000 },
-        errors: { profile: this.profile, phase: 'statement' },
-      });
+      const outcome = await this.hubStatement(lease, 'SHOW PARAMETERS IN SESSION', ctx, { start: 0, maxRows: 10_000 });
       if (!outcome.ok) return outcome;
       lease.tracked.observe(outcome.sessionState);
       names = sessionNamesOfRows(
@@ -740,37 +719,36 @@ export class SnowflakeWarehouse implements Warehouse {
    */
   private async primaryRoleOnly(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
     if (desired.role === null || this.primaryOnly.has(lease.connection)) return undefined;
-    const outcome = await runStatement({
-      connection: lease.connection,
-      sqlText: 'USE SECONDARY ROLES NONE',
-      parameters: this.statementParameters(ctx),
-      signal: lease.signal,
-      cancelled: lease.cancelled,
-      progressIntervalMs: this.options.progressIntervalMs ?? 1000,
-      pollStatus: false,
-      cancelGraceMs: this.options.cancelGraceMs ?? 3000,
-      errors: { profile: this.profile, phase: 'statement' },
-    });
+    const outcome = await this.hubStatement(lease, 'USE SECONDARY ROLES NONE', ctx);
     if (!outcome.ok) return outcome;
     this.primaryOnly.add(lease.connection);
     if (this.baseline.role === null) lease.discard = true;
     return undefined;
   }
 
+  /**
+   * A statement of the hub's own on a call's connection (its context, the name settings, a session renewal): run
+   * with the call's parameters, signal and cancel, no status polling, its errors said as the profile's.
+   */
+  private hubStatement(on: Pick<Lease, 'connection' | 'signal' | 'cancelled'>, sqlText: string, ctx: CallContext, rows?: { start: number; maxRows: number }): Promise<StatementOutcome> {
+    return runStatement({
+      connection: on.connection,
+      sqlText,
+      parameters: this.statementParameters(ctx),
+      signal: on.signal,
+      cancelled: on.cancelled,
+      progressIntervalMs: this.options.progressIntervalMs ?? 1000,
+      pollStatus: false,
+      cancelGraceMs: this.options.cancelGraceMs ?? 3000,
+      ...(rows ? { rows } : {}),
+      errors: { profile: this.profile, phase: 'statement' },
+    });
+  }
+
   /** Sends the USE statements that give the connection this call's context; a failure is the call's outcome. */
   private async applyContext(lease: Lease, desired: DesiredContext, ctx: CallContext): Promise<StatementOutcome | undefined> {
     for (const statement of contextStatements(lease.tracked, desired, this.baseline)) {
-      const outcome = await runStatement({
-        connection: lease.connection,
-        sqlText: statement.sql,
-        parameters: this.statementParameters(ctx),
-        signal: lease.signal,
-        cancelled: lease.cancelled,
-        progressIntervalMs: this.options.progressIntervalMs ?? 1000,
-        pollStatus: false,
-        cancelGraceMs: this.options.cancelGraceMs ?? 3000,
-        errors: { profile: this.profile, phase: 'statement' },
-      });
+      const outcome = await this.hubStatement(lease, statement.sql, ctx);
       if (!outcome.ok) {
         const fields = Object.keys(statement.sets) as (keyof DesiredContext)[];
         // The call's own value (its hub role's, or its arguments) when it gave one, else the profile's.
