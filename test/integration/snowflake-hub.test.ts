@@ -158,7 +158,12 @@ test('cancelling a call aborts the statement in Snowflake and leaves the pool he
   writeFileSync(join(home, 'config.toml'), '[hub]\ncall_timeout_ms = 4000\n');
   await startHub(t, home);
   const c = await connectClient(t, { home, kind: 'v2-legacy', env: sfEnv(d) });
-  const first = await c.callTool('execute_query', { query: 'SELECT 1' });
+  // That first call also loads the driver and logs in, within the same 4 s: on a loaded machine that can use
+  // them all, and the hub then says to call again (the login goes on for the next call), as an editor would.
+  let first = await c.callTool('execute_query', { query: 'SELECT 1' });
+  for (let tries = 1; tries < 5 && first.isError === true && /opening the warehouse/.test(textOf(first)); tries++) {
+    first = await c.callTool('execute_query', { query: 'SELECT 1' });
+  }
   assert.ok(!first.isError, textOf(first));
 
   const aborted = new Promise<void>((resolve) => d.events.once('abort', () => resolve()));
