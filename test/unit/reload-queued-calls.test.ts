@@ -24,12 +24,15 @@ function setup(config: string) {
   const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
   const governance = new Governance({ policy: policyOf(config), logger, limits: { maxConcurrentQueries: 1, metadataCacheTtlMs: 0, retryAttempts: 0 } });
   const sent: string[] = [];
+  const options: QueryOptions[] = [];
   const warehouse = {
     kind: 'duckdb',
     info: () => ({ kind: 'duckdb', name: 'w', detail: {}, defaultDatabase: 'DB', defaultSchema: 'S', capacity: 2 }),
-    async query(sql: string, _o: QueryOptions): Promise<QueryResult> {
+    async query(sql: string, o: QueryOptions): Promise<QueryResult> {
       sent.push(sql);
-      return { columns: [{ name: 'X', type: 'INTEGER' }], rows: [[1]], rowCount: 1, truncated: false, elapsedMs: 0 };
+      options.push(o);
+      const rows = Array.from({ length: Math.min(o.maxRows, 50) }, (_, i) => [i]);
+      return { columns: [{ name: 'X', type: 'INTEGER' }], rows, rowCount: rows.length, truncated: o.maxRows < 50, elapsedMs: 0 };
     },
     async explain() {
       return { estimate: { rows: 1_000_000 }, operations: [] };
@@ -67,7 +70,7 @@ function setup(config: string) {
     for (let i = 0; i < 50 && governance.scheduler.snapshot().queued === 0; i++) await new Promise((r) => setImmediate(r));
     assert.equal(governance.scheduler.snapshot().queued, 1, 'the call waits in the queue');
   };
-  return { governance, sent, call, query, holdSlot, waiting };
+  return { governance, sent, options, call, query, holdSlot, waiting };
 }
 
 const errorOf = (r: { _meta?: Record<string, unknown> | undefined; content?: unknown }) => {
@@ -151,5 +154,38 @@ test('a query waiting for a slot when a reload sets a scan limit it passes is re
   assert.equal(r.code, 'SCAN_LIMIT', r.text);
   assert.match(r.text, /estimates it reads about 1000000 rows; role \\"ann\\" may read at most 10 rows per statement \(max_scan_rows\)/);
   assert.deepEqual(sent, [], 'the statement over the new limit never ran');
+  governance.close();
+});
+
+test('a query waiting for a slot runs under the row cap, statement timeout and quota of its role as a reload left it', async () => {
+  const { governance, sent, options, call, holdSlot, waiting } = setup('[roles.wide]\nidentities = ["ann"]\nrow_cap_pushdown = true\n');
+  const free = await holdSlot();
+  let shownCap: number | undefined;
+  // As execute_query asks: the role's row cap for the call, taken as the body starts (before the queue).
+  const result = call('execute_query', async ({ warehouse: w, ctx, rowCap, noteSql }) => {
+    noteSql('SELECT X FROM DB.S.T');
+    const r = await w.query('SELECT X FROM DB.S.T', { ...ctx, maxRows: rowCap(undefined) });
+    shownCap = rowCap(undefined);
+    return { content: [{ type: 'text', text: String(r.rowCount) }] };
+  });
+  await waiting();
+  // The reload moves ann to another role, with a lower row cap, a statement timeout and a rows quota.
+  governance.reconfigure(policyOf('[roles.narrow]\nidentities = ["ann"]\nrow_cap_pushdown = true\nmax_rows = 20\nstatement_timeout = "7s"\n[roles.narrow.quota]\nwindow = "1h"\nrows = 5\n'), LIMITS);
+  free();
+  const r = errorOf(await result);
+  assert.equal(r.code, undefined, r.text);
+  assert.equal(sent.length, 1);
+  assert.equal(options[0]!.timeoutMs, 7000, "the role's new statement_timeout applies in the warehouse");
+  assert.equal(options[0]!.timeoutSetting, 'roles.narrow.statement_timeout');
+  assert.equal(options[0]!.maxRows, 5, "the role's new rows quota (5 left) caps what the warehouse returns");
+  assert.match(sent[0]!, /LIMIT 21$/, "the pushed-down cap is the role's new max_rows");
+  assert.equal(shownCap, 20, "the tool's row cap is the role's as it is now");
+  assert.equal(r.text, JSON.stringify([{ type: 'text', text: '5' }]));
+  // The rows it received count against the new role's quota: none left for the next call.
+  const next = errorOf(await call('execute_query', async ({ warehouse: w, ctx }) => {
+    await w.query('SELECT X FROM DB.S.T', { ...ctx, maxRows: 1 });
+    return { content: [{ type: 'text', text: 'ran' }] };
+  }));
+  assert.equal(next.code, 'QUOTA_EXCEEDED', next.text);
   governance.close();
 });

@@ -12,6 +12,7 @@ import type { ResultForm } from '../config/config-schema.js';
 import { meterRows, openingMs } from '../governance/call-meter.js';
 import type { CallContext } from '../warehouse/types.js';
 import { argumentsBesideSql, callRecord, recordedRequestId, refusedCallRecord } from './call-record.js';
+import type { EffectiveRole } from '../policy/policy.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
 import { GovernedWarehouse } from './governed-warehouse.js';
 import { runStages } from './stage.js';
@@ -171,13 +172,12 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
   const { role, target: where } = call;
   if (!role || !where) throw new SnowmuxError('INTERNAL_ERROR', 'A tool body ran before the call stages resolved its role and target.');
   const { limits } = call.env;
-  const byRole = role.statementTimeoutMs !== undefined && role.statementTimeoutMs < limits.callTimeoutMs;
+  // hub.max_rows is the default and, for roles without their own max_rows, the ceiling (security-model.md).
+  const rowCapOf = (r: EffectiveRole, asked: number | undefined) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, r.maxRows ?? limits.defaultMaxRows);
   const ctx: CallContext = {
     signal: call.controller.signal,
     tag: { sessionId: call.session.id, requestId: call.request.id, client: call.session.clientLabel, tool: call.tool, traceId: call.traceId },
-    // A role's statement timeout applies in the warehouse (both backends cancel the statement at it).
-    timeoutMs: byRole ? role.statementTimeoutMs : limits.callTimeoutMs,
-    timeoutSetting: byRole ? `roles.${role.name}.statement_timeout` : 'hub.call_timeout_ms',
+    ...statementTimeout(role, limits.callTimeoutMs),
     role: role.snowflakeRole,
     warehouse: role.warehouse,
     onProgress: call.request.onProgress,
@@ -191,7 +191,17 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     governance: call.env.governance,
     target: where,
     role,
-    rules: { generation: call.rulesGeneration, current: () => call.env.governance.roleFor(call.session), tool: call.tool },
+    rules: {
+      generation: call.rulesGeneration,
+      current: () => call.env.governance.roleFor(call.session),
+      tool: call.tool,
+      // rules-current judged a statement again under the role as it is now: the rest of the call runs under it
+      // (row cap, statement timeout, quota charged and settled, the audit record's role).
+      adopt: (now: EffectiveRole) => {
+        call.role = now;
+        return { maxRows: rowCapOf(now, limits.maxRowsCeiling), ...statementTimeout(now, limits.callTimeoutMs) };
+      },
+    },
     identity: call.identity,
     sessionKey: call.session.id,
     meter: call.meter,
@@ -230,7 +240,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     lookups: new GovernedWarehouse({ ...scope, metered: false }),
     countReturned: (rows) => {
       // Held to the rows and bytes left like every answer from the warehouse (quota-charge.ts).
-      refuseBeyondRoom(scope, rows);
+      refuseBeyondRoom({ ...scope, role: call.role ?? role }, rows);
       meterRows(call.meter, rows);
     },
     role: shaping,
@@ -238,10 +248,15 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     get logger() {
       return call.logger;
     },
-    // hub.max_rows is the default and, for roles without their own max_rows, the ceiling (security-model.md).
-    rowCap: (asked) => Math.min(asked ?? limits.defaultMaxRows, limits.maxRowsCeiling, role.maxRows ?? limits.defaultMaxRows),
+    rowCap: (asked) => rowCapOf(call.role ?? role, asked),
     noteSql: (s) => (call.sql = s),
   };
+}
+
+/** A role's statement timeout applies in the warehouse (both backends cancel the statement at it), within the call's. */
+function statementTimeout(role: EffectiveRole, callTimeoutMs: number): { timeoutMs: number; timeoutSetting: string } {
+  const byRole = role.statementTimeoutMs !== undefined && role.statementTimeoutMs < callTimeoutMs;
+  return byRole ? { timeoutMs: role.statementTimeoutMs!, timeoutSetting: `roles.${role.name}.statement_timeout` } : { timeoutMs: callTimeoutMs, timeoutSetting: 'hub.call_timeout_ms' };
 }
 
 /**

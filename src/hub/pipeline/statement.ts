@@ -76,7 +76,7 @@ export interface StatementScope {
    * call's tool: a reload between the two makes rules-current judge a statement again before it is sent.
    * Absent (a hub-internal statement): judged once.
    */
-  rules?: { generation: number; current(): EffectiveRole; tool: string } | undefined;
+  rules?: { generation: number; current(): EffectiveRole; tool: string; adopt?(role: EffectiveRole): RoleCaps } | undefined;
   identity: string;
   /** The fair queue's key (one share per session). */
   sessionKey: string;
@@ -106,6 +106,16 @@ export interface StatementScope {
 }
 
 /** A traced call as its statements see it. */
+/**
+ * What a call's role sets for each of its statements, as a call that adopts a role (rules-current, after a
+ * reload) gets them: the largest row cap and the statement timeout with the setting it comes from.
+ */
+export interface RoleCaps {
+  maxRows: number;
+  timeoutMs: number;
+  timeoutSetting: string;
+}
+
 export interface StatementTrace {
   readonly span: CallSpan;
   /** When the last statement's result came back (epoch ms): where result shaping starts. */
@@ -115,7 +125,8 @@ export interface StatementTrace {
 export interface Statement {
   /** The operation; quota-charge replaces it with one whose row and byte caps fit what is left of the quota. */
   op: Operation;
-  readonly scope: StatementScope;
+  /** rules-current replaces it with one holding the role as it is now, when it judged the statement again. */
+  scope: StatementScope;
   /** Set by sql-policy: the one reading of the SQL every later check uses. */
   reading?: SqlReading;
   /** Set by sql-policy: the statement text that runs (comments after it and the `;` dropped). */

@@ -30,11 +30,12 @@ export const rowCap: StatementStage = {
     if (op.kind !== 'query' || !(op.options.pushRowCap === true || role.rowCapPushdown === true || !role.toolAllowed('fetch_results'))) return next();
     const first = st.reading?.statements[0];
     if (st.text === undefined || first === undefined || st.reading!.statements.length !== 1 || !cappable(first)) return next();
-    const shown = op.options.maxRows;
     // On its own line: nothing the statement ends with (a comment the reading kept) can swallow it.
-    st.text = `${st.text}\nLIMIT ${shown + 1}`;
-    st.appendedLimit = shown + 1;
+    st.text = `${st.text}\nLIMIT ${op.options.maxRows + 1}`;
+    st.appendedLimit = op.options.maxRows + 1;
     const result = (await next()) as QueryResult;
+    // As it ran: rules-current lowers it to the role's cap when a reload lowered that while the statement waited.
+    const shown = st.appendedLimit - 1;
     const bound = result.totalRows === undefined ? result.truncated : result.totalRows > shown;
     if (!bound) return result; // the whole result: the LIMIT cut nothing
     if (result.queryId !== undefined) st.scope.governance.cappedResults.set(result.queryId, shown);

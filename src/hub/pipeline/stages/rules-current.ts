@@ -10,13 +10,17 @@
  * object-policy), on a copy of the statement with the role as it is now. A refusal says that the rules
  * changed while the call waited, and that nothing was sent. When the rules did not change for this session's
  * role in what this statement needs, it goes on as admitted.
+ *
+ * A statement admitted again runs under the role as it is now, and so does the rest of its call: the later
+ * stages (scan-limit, quota-charge), the row cap and statement timeout the call took as it began, and the
+ * quota its usage is settled under.
  */
 import { SnowmuxError, isSnowmuxError } from '../../../errors.js';
 import { enforceTool } from '../../policy/enforce.js';
 import type { EffectiveRole } from '../../policy/policy.js';
 import { policyDenied } from '../../policy/policy.js';
 import { runStages } from '../stage.js';
-import type { OperationResult, Statement, StatementStage } from '../statement.js';
+import type { OperationResult, RoleCaps, Statement, StatementStage } from '../statement.js';
 import { callContext } from './call-context.js';
 import { objectPolicy } from './object-policy.js';
 import { sqlPolicy } from './sql-policy.js';
@@ -36,9 +40,35 @@ export const rulesCurrent: StatementStage = {
     } catch (err) {
       throw changedWhileWaiting(err, now);
     }
+    // Admitted under the role as it is now: the rest of the call runs under it too (the stages after this one,
+    // the quota it is charged and settled under, its row cap and statement timeout), not under the old one.
+    st.scope = { ...st.scope, role: now };
+    const caps = rules.adopt?.(now);
+    if (caps) underCaps(st, caps);
     return next();
   },
 };
+
+/**
+ * The statement's row cap and statement timeout as `caps` (the role as it is now) sets them: the tool took them
+ * from the old role before the statement waited, and row-cap pushed that cap into the SQL.
+ */
+function underCaps(st: Statement, caps: RoleCaps): void {
+  const timeout = { timeoutMs: caps.timeoutMs, timeoutSetting: caps.timeoutSetting };
+  const op = st.op;
+  if (op.kind === 'query') st.op = { ...op, options: { ...op.options, ...timeout, maxRows: Math.min(op.options.maxRows, caps.maxRows) } };
+  else if (op.kind === 'explain') st.op = { ...op, options: { ...op.options, ...timeout } };
+  else if (op.kind === 'fetch') st.op = { ...op, page: { ...op.page, limit: Math.min(op.page.limit, caps.maxRows) }, ctx: { ...op.ctx, ...timeout } };
+  else if (op.kind === 'search') st.op = { ...op, request: { ...op.request, limit: Math.min(op.request.limit, caps.maxRows) }, ctx: { ...op.ctx, ...timeout } };
+  else st.op = { ...op, ctx: { ...op.ctx, ...timeout } };
+  const pushed = st.appendedLimit;
+  if (st.op.kind !== 'query' || pushed === undefined || st.text === undefined) return;
+  const shown = st.op.options.maxRows;
+  const suffix = `\nLIMIT ${pushed}`;
+  if (shown + 1 >= pushed || !st.text.endsWith(suffix)) return;
+  st.text = `${st.text.slice(0, -suffix.length)}\nLIMIT ${shown + 1}`;
+  st.appendedLimit = shown + 1;
+}
 
 /** Runs the judging stages on a copy of `st` under `role`; nothing past them runs (their `next` answers nothing). */
 async function judgeAgain(st: Statement, role: EffectiveRole): Promise<void> {
