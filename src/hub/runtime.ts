@@ -138,6 +138,11 @@ export interface ReloadResult {
   /** Sections that changed but apply only after a restart (`snowmux hub --replace`). */
   needsRestart: string[];
   at: string;
+  /**
+   * Why Snowflake profiles of the hub's own cannot be used as the files are now (a key or token file gone,
+   * unreadable or untrusted): applied all the same, but their next login fails. Names settings and paths, no secret.
+   */
+  unusable?: string[] | undefined;
   /** The file the hub reads, so the advice to restart it names that file (snowmuxCommand). */
   configFile?: string | undefined;
 }
@@ -338,7 +343,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     governance.reconfigure(policy, { defaultRate, retryAttempts, retryBudgetMs });
     // connections.toml and key/token files are read again by every running session at its next call; the
     // answer names the profiles whose credentials changed (a password fixed there applies without a restart).
-    const { credentials, logins } = warehouses.refreshCredentials();
+    const { credentials, logins, unusable } = warehouses.refreshCredentials();
     if (credentials.length > 0) applied.push(`credentials of Snowflake profile${credentials.length === 1 ? '' : 's'} ${credentials.join(', ')}`);
     applied.push(...logins);
     // Only what was applied advances: the restart-only sections stay as the hub runs them, so a later reload
@@ -349,9 +354,12 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     refusedReload = null;
     configWarnings = next.warnings;
     for (const warning of next.warnings) opts.logger.warn({ warning }, 'config warning');
-    lastReload = { applied, needsRestart, at: new Date().toISOString() };
+    // Scrubbed like every message the hub shows: a setting's value is never part of these, a known secret least of all.
+    const scrubbed = unusable.map((u) => secrets.forRecord(undefined).scrub(u));
+    lastReload = { applied, needsRestart, ...(scrubbed.length > 0 ? { unusable: scrubbed } : {}), at: new Date().toISOString() };
     opts.logger.info(lastReload, 'config reloaded');
-    appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath } })));
+    for (const u of scrubbed) opts.logger.warn({ warning: u }, 'Snowflake profile cannot be used after the reload');
+    appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath, ...(scrubbed.length > 0 ? { unusable: scrubbed } : {}) } })));
     return { ...lastReload, configFile: next.path };
   };
 

@@ -4,9 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { formatStatus } from '../../src/cli/commands/status-command.js';
+import type { HubStatus } from '../../src/hub/core/status-view.js';
 import { isSnowmuxError } from '../../src/errors.js';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { createRuntime, type HubRuntime } from '../../src/hub/runtime.js';
@@ -81,4 +84,43 @@ test("a reload names the changed keys of a profile in config.toml (which account
   const { home, runtime } = await runtimeOn(t, '[profiles.dev]\naccount = "a1"\nuser = "u"\npassword = "p"\n');
   writeFileSync(join(home, 'config.toml'), '[profiles.dev]\naccount = "a2"\nuser = "u"\npassword = "p"\nhost = "a2.example.com"\nstatement_timeout_s = 60\n[profiles.dev.pool]\nmax = 3\n', { mode: 0o600 });
   assert.deepEqual(runtime.reload().needsRestart.sort(), ['profiles.dev.account', 'profiles.dev.host', 'profiles.dev.pool', 'profiles.dev.statement_timeout_s']);
+});
+
+const STATUS = {
+  version: '0.1.0', pid: 1, startedAt: new Date().toISOString(), uptimeMs: 1, home: '/h', socket: '/h/hub.sock', state: 'running',
+  warehouses: [], sessions: [], totals: { sessionsOpened: 0, calls: 0, errors: 0, refused: 0, cancelled: 0 }, recent: [],
+};
+
+// A key or token file every login reads again that became unreadable or untrusted since the hub read it: the
+// reload said "configuration reloaded" and the next call failed to log in. It says so now, without the secret.
+test("a reload says which Snowflake profile's key or token file can no longer be used, and status keeps it", async (t) => {
+  const home = tempHome(t, 'reload-key-');
+  const keyFile = join(home, 'rsa_key.p8');
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  writeFileSync(keyFile, pem, { mode: 0o600 });
+  const tokenFile = join(home, 'token');
+  writeFileSync(tokenFile, 'tok-secret-value\n', { mode: 0o600 });
+  writeFileSync(
+    join(home, 'config.toml'),
+    `[hub]\ndefault_profile = "dev"\n[profiles.dev]\naccount = "a1"\nuser = "u"\nauthenticator = "SNOWFLAKE_JWT"\nprivate_key_path = "${keyFile}"\n` +
+      `[profiles.ops]\naccount = "a1"\nuser = "u"\nauthenticator = "PROGRAMMATIC_ACCESS_TOKEN"\ntoken_file_path = "${tokenFile}"\n[roles.ops]\nidentities = ["ops"]\nprofile = "ops"\n`,
+    { mode: 0o600 },
+  );
+  const runtime = await createRuntime({ home, logger: createLogger({ destination: new PassThrough(), level: 'silent' }), env: {}, audit: false });
+  t.after(() => runtime.close('test over'));
+  assert.deepEqual(runtime.reload().unusable ?? [], [], 'nothing to report while both files can be read');
+  // Made writable by every user (so untrusted), and moved away.
+  chmodSync(keyFile, 0o666);
+  renameSync(tokenFile, `${tokenFile}.old`);
+  const r = runtime.reload();
+  const said = (r.unusable ?? []).join('\n');
+  assert.match(said, /Snowflake profile "dev": .*rsa_key\.p8.*every user may write it/);
+  assert.match(said, /Snowflake profile "ops": cannot read the token file .*no such file/);
+  assert.doesNotMatch(said, /BEGIN|tok-secret-value/);
+  const shown = formatStatus({ ...STATUS, config: runtime.statusSections().config } as unknown as HubStatus, 400);
+  assert.match(shown, /config reloaded at .* UTC, but a Snowflake profile could not be used then .*: Snowflake profile "dev": .*every user may write it/, 'status shows it after the reload');
+  assert.match(shown, /Snowflake profile "ops": cannot read the token file/);
+  chmodSync(keyFile, 0o600);
+  renameSync(`${tokenFile}.old`, tokenFile);
+  assert.deepEqual(runtime.reload().unusable ?? [], []);
 });

@@ -29,10 +29,15 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
   }
   const home = resolveHome({ flag: values.home });
   checkHomeOfHub(home);
-  const r = await controlRequest<{ applied: string[]; needsRestart: string[]; configFile?: string }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
+  const r = await controlRequest<{ applied: string[]; needsRestart: string[]; unusable?: string[]; configFile?: string }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
     throw refusedFile(err, home);
   });
   io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
   if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (${snowmuxCommand('hub --replace', hubPlace(home, r.configFile))}): ${r.needsRestart.join(', ')}.\n`);
+  // Applied all the same (the files are read again at each login), but the next login with these fails: said now.
+  const unusable = r.unusable ?? [];
+  if (unusable.length > 0) {
+    io.stderr.write(`snowmux: warning: ${unusable.length === 1 ? 'a Snowflake profile' : 'Snowflake profiles'} of the hub cannot be used now; calls that use ${unusable.length === 1 ? 'it' : 'them'} fail until fixed (no reload needed after the fix):\n${unusable.map((u) => `  - ${u}\n`).join('')}`);
+  }
   return 0;
 }

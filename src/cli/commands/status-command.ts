@@ -359,10 +359,11 @@ export function formatStatus(s: HubStatus, columns = DEFAULT_SCREEN.columns, rea
         ? `audit  ${escapeLine(audit.dir ?? '')}  WAITING since ${audit.waitingSince?.slice(11, 19)} UTC for the previous hub (pid ${audit.waitingForPid}) to finish its records (one writer at a time; it is taken over at ${audit.waitingUntil?.slice(11, 19) ?? '?'} UTC at the latest); ${audit.heldRecords} record(s) held in this hub's side file, written into the chain in order once it has`
         : `audit  ${escapeLine(`${audit.dir}/${audit.file}`)}  records ${audit.lastSeq} (durable ${audit.durableSeq})${audit.failedAppends ? `  FAILED APPENDS ${audit.failedAppends}` : ''}`);
   }
-  const config = s.config as { path: string; exists: boolean; warnings?: string[]; lastReload?: { at: string; needsRestart: string[] } | null; refusedReload?: { at: string; reason: string } } | undefined;
+  const config = s.config as { path: string; exists: boolean; warnings?: string[]; lastReload?: { at: string; needsRestart: string[]; unusable?: string[] } | null; refusedReload?: { at: string; reason: string } } | undefined;
   if (config) out.push(`config ${escapeLine(config.path)}${config.exists ? '' : ' (not present: defaults)'}`);
   if (config?.refusedReload) out.push(`config NOT RELOADED: the file on disk was refused at ${config.refusedReload.at.slice(11, 19)} UTC; the running configuration stays. ${config.refusedReload.reason}`);
   if (config?.lastReload?.needsRestart.length) out.push(`config changed at ${config.lastReload.at.slice(11, 19)} UTC in what applies only after a restart (${snowmuxCommand('hub --replace', hubPlace(s.home, realPath(config.path)))}): ${config.lastReload.needsRestart.join(', ')}`);
+  for (const problem of config?.lastReload?.unusable ?? []) out.push(`config reloaded at ${config!.lastReload!.at.slice(11, 19)} UTC, but a Snowflake profile could not be used then (its next login fails until fixed): ${problem}`);
   for (const warning of config?.warnings ?? []) out.push(`warning ${warning}`);
   // Sessions, tool names, SQL and messages are the clients' text: nothing in them may act on the terminal.
   // Each entry is one line (table cells are escaped whole); a message of several lines (a config error)

@@ -505,18 +505,38 @@ export class WarehouseRegistry implements WarehouseProvider {
    * and the names of the profiles whose credentials changed since the last reload (connections.toml, a
    * key or token file, the hub's environment) are returned, for the reload's answer, with those whose
    * account or host changed there (the next calls log in elsewhere: said, not done silently). Never a secret.
+   * `unusable`: why each of the hub's own profiles (its default, those config.toml defines, those sessions
+   * that bring no settings of their own used) cannot be used now — a key or token file gone, unreadable or
+   * no longer trusted: the next login would fail, and the reload would have said nothing.
    */
-  refreshCredentials(): { credentials: string[]; logins: string[] } {
+  refreshCredentials(): { credentials: string[]; logins: string[]; unusable: string[] } {
     this.generation++;
     this.recheckWarm(true);
     const changed = new Set<string>();
     const logins = new Set<string>();
+    const unusable = new Map<string, string>();
+    const checked = new Set<string>();
+    /** Resolves the hub's own profile `name` (undefined: its default) again; why it cannot be used goes to `unusable`. */
+    const checkOwn = (name: string | undefined, source: string | undefined): void => {
+      if (checked.has(name ?? '')) return;
+      checked.add(name ?? '');
+      try {
+        resolveProfile(this.resolveInput(name, {}, source));
+      } catch (err) {
+        const shown = name ?? this.defaultProfileName() ?? 'default';
+        const message = errorMessage(err);
+        unusable.set(shown, message.includes(`Snowflake profile "${shown}"`) ? message : `Snowflake profile "${shown}": ${message}`);
+      }
+    };
+    checkOwn(undefined, undefined);
+    for (const name of Object.keys(this.opts.config?.config.profiles ?? {})) checkOwn(name, undefined);
     for (const seen of this.credentialsSeen.values()) {
       let profile: SnowflakeProfile | null;
       try {
         profile = resolveProfile(this.resolveInput(seen.name, seen.sessionEnv, seen.source)).profile;
       } catch {
-        // Reported to the session's next call, which resolves it again.
+        // Reported to the session's next call, which resolves it again (and here when it is the hub's own).
+        if (Object.keys(seen.sessionEnv).length === 0) checkOwn(seen.name, seen.source);
         continue;
       }
       const login = profile ? loginOf(profile) : 'the embedded warehouse';
@@ -529,7 +549,7 @@ export class WarehouseRegistry implements WarehouseProvider {
       changed.add(seen.profileName);
       seen.credentials = credentials;
     }
-    return { credentials: [...changed], logins: [...logins] };
+    return { credentials: [...changed], logins: [...logins], unusable: [...unusable.values()] };
   }
 
   /**
