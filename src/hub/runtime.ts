@@ -143,6 +143,11 @@ export interface ReloadResult {
    * unreadable or untrusted): applied all the same, but their next login fails. Names settings and paths, no secret.
    */
   unusable?: string[] | undefined;
+  /**
+   * What is wrong with the file just loaded but does not stop it (another owner, a group that may write it, a
+   * secret written in clear): said to whoever reloads, as the hub's start says it on its terminal.
+   */
+  warnings?: string[] | undefined;
   /** The file the hub reads, so the advice to restart it names that file (snowmuxCommand). */
   configFile?: string | undefined;
 }
@@ -360,7 +365,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     opts.logger.info(lastReload, 'config reloaded');
     for (const u of scrubbed) opts.logger.warn({ warning: u }, 'Snowflake profile cannot be used after the reload');
     appendLifecycle(withReplica(hubLifecycleEntry('config_reload', { version: VERSION, detail: { applied, needsRestart, file: next.shownPath, ...(scrubbed.length > 0 ? { unusable: scrubbed } : {}) } })));
-    return { ...lastReload, configFile: next.path };
+    return { ...lastReload, ...(next.warnings.length > 0 ? { warnings: next.warnings } : {}), configFile: next.path };
   };
 
   return {

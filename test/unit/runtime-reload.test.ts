@@ -124,3 +124,13 @@ test("a reload says which Snowflake profile's key or token file can no longer be
   renameSync(`${tokenFile}.old`, tokenFile);
   assert.deepEqual(runtime.reload().unusable ?? [], []);
 });
+
+// The file's warnings were logged and shown by status, but `snowmux reload` (and SIGHUP) said only
+// "configuration reloaded": whoever just made the file writable by a group, or gave it to another user, was not told.
+test("a reload answers the warnings of the file it loaded, as the hub's start prints them", async (t) => {
+  const { home, runtime } = await runtimeOn(t, '[roles.r]\nidentities = ["*"]\n');
+  assert.deepEqual(runtime.reload().warnings ?? [], []);
+  chmodSync(join(home, 'config.toml'), 0o620);
+  const r = runtime.reload();
+  assert.match((r.warnings ?? []).join('\n'), /config\.toml decides every session's role and profile, and its group .* may write it \(mode 620\)\. Unless that group is you alone, run: chmod g-w /);
+});

@@ -92,6 +92,8 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     try {
       const r = running.reload();
       write(`snowmux hub: SIGHUP: configuration reloaded (${r.applied.join(', ') || 'no change that applies now'})${r.needsRestart.length ? `; needs a restart: ${r.needsRestart.join(', ')}` : ''}\n`);
+      // Said where the hub was started, as its start says them: the file's warnings, profiles that cannot log in now.
+      for (const warning of [...(r.warnings ?? []), ...(r.unusable ?? [])]) write(`snowmux hub: warning: ${warning}\n`);
     } catch (err) {
       write(`snowmux hub: SIGHUP: the new configuration was refused, the running one stays: ${errorMessage(err)}\n`);
     }

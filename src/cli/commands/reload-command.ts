@@ -29,11 +29,12 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
   }
   const home = resolveHome({ flag: values.home });
   checkHomeOfHub(home);
-  const r = await controlRequest<{ applied: string[]; needsRestart: string[]; unusable?: string[]; configFile?: string }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
+  const r = await controlRequest<{ applied: string[]; needsRestart: string[]; unusable?: string[]; warnings?: string[]; configFile?: string }>(socketPathFor(home), 'reload', undefined, home).catch((err: unknown) => {
     throw refusedFile(err, home);
   });
   io.stdout.write(`snowmux: configuration reloaded; ${r.applied.length ? `now applied: ${r.applied.join(', ')}` : 'nothing that applies at once changed'}.\n`);
   if (r.needsRestart.length) io.stdout.write(`Changed but applied only after a restart (${snowmuxCommand('hub --replace', hubPlace(home, r.configFile))}): ${r.needsRestart.join(', ')}.\n`);
+  for (const warning of r.warnings ?? []) io.stderr.write(`snowmux: warning: ${warning}\n`);
   // Applied all the same (the files are read again at each login), but the next login with these fails: said now.
   const unusable = r.unusable ?? [];
   if (unusable.length > 0) {
