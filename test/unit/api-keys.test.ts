@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import fs, { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { isSnowmuxError } from '../../src/errors.js';
 import { ApiKeyStore, checkKey, createKey, findKey, keysPath, readKeys, revokeKey, rotateKey, type ApiKeyRecord } from '../../src/hub/keys/api-keys.js';
@@ -227,4 +227,21 @@ test('a key file that is not a file, or is another user\'s, is refused with what
   fs.rmSync(path);
   fs.mkdirSync(path);
   assert.throws(() => readKeys(path), (e) => isSnowmuxError(e, 'CONFIG_INVALID') && /is not a regular file, so no API key can be read from it; .*check what it is \(ls -l .*remove it \(rm -r .*snowmux keys create/.test(e.message));
+});
+
+// The store looked for changes by inode, size and mtime: a chmod (or chown) changes none of them, so a key file
+// opened to every user while the hub ran went on authenticating everyone, through `snowmux reload` too, while
+// the same file stops the hub at its start. The change of mode is seen now, and judged as at the start.
+test('a key file opened to other users while the hub runs authenticates no one until it is closed again', (t) => {
+  const home = tempHome(t);
+  const { key } = createKey(home, 'dana', null);
+  const problems: (string | null)[] = [];
+  const store = new ApiKeyStore(keysPath(home), Date.now, (p) => problems.push(p));
+  assert.equal(store.check(key).ok, true);
+  chmodSync(keysPath(home), 0o666);
+  assert.equal(store.check(key).ok, false, 'refused as the hub refuses the file at its start');
+  assert.match(problems[0]!, /readable or writable by others \(mode 666\)\. Run: chmod 600 /);
+  chmodSync(keysPath(home), 0o600);
+  assert.equal(store.check(key).ok, true);
+  assert.deepEqual(problems.slice(1), [null]);
 });

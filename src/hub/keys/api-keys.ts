@@ -320,8 +320,9 @@ export class ApiKeyStore {
   }
 }
 
+/** What a change of the file shows in: its content, and its mode and owner (a chmod or chown changes neither the content nor mtime). */
 function signatureOf(stat: Stats): string {
-  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.mode}:${stat.uid}`;
 }
 
 /** A read of the key file that failed (too many open files, an I/O error), as opposed to a file that is not to be trusted. */
