@@ -226,6 +226,11 @@ interface HubLink {
   answered: Set<string>;
   /** Answers from this link that were not the editor's (see fromHub). */
   strayAnswers?: number;
+  /**
+   * Linked while the editor's initialize was still running on a draining hub: no session to replay yet.
+   * Once that hub's answer creates the session, it is re-created here too (see fromHub).
+   */
+  sessionOwed?: true;
 }
 
 /** How many answered ids a link remembers to recognise an answer sent twice. */
@@ -288,6 +293,8 @@ export class Shim {
   private replayCounter = 0;
   /** Id of the replayed initialize on the current link; requests wait until it is answered. */
   private awaitingReplay: string | null = null;
+  /** The replay in progress is for an initialize the editor just had answered: its own notifications/initialized follows. */
+  private replayEditorSaysInitialized = false;
   /** Set while the hub refuses this shim for a reason no retry fixes (version skew…): calls fail fast. */
   private fatal: { code: string; message: string } | null = null;
   /** Why the latest attempt to reach a hub failed, when it was not fatal; cleared by a link. */
@@ -522,7 +529,12 @@ export class Shim {
         return;
       }
       if (entry) {
-        if (entry.method === 'initialize' && (fastId !== undefined || isResult(line))) this.cachedInitialize = entry.initializeParams;
+        if (entry.method === 'initialize' && (fastId !== undefined || isResult(line))) {
+          this.cachedInitialize = entry.initializeParams;
+          // Answered by a draining hub after the next one was linked: the session exists there, not here yet.
+          const next = this.link;
+          if (next !== link && next?.sessionOwed && !this.awaitingReplay) this.replayInitialize(next, true);
+        }
         this.inflight.delete(key);
         link.answered.add(key);
         if (link.answered.size > ANSWERED_KEPT) link.answered.delete(link.answered.values().next().value!);
@@ -703,23 +715,8 @@ export class Shim {
     socket.on('error', () => {});
     socket.on('close', () => this.onLinkClosed(link));
     this.startPinging(link);
-    if (resumed && this.cachedInitialize !== undefined && !this.editorInitializeOutstanding()) {
-      // 2025-era session: re-create it on the new hub before anything else is sent.
-      const replayId = `${REPLAY_ID_PREFIX}${++this.replayCounter}`;
-      let replay: string | undefined;
-      try {
-        replay = encodeLine({ jsonrpc: '2.0', id: replayId, method: 'initialize', params: this.cachedInitialize });
-      } catch (err) {
-        // Params the shim cannot write again (nested past the stack): the session cannot be re-created, and a
-        // throw here left a half-made link behind on every attempt.
-        this.cachedInitialize = undefined;
-        this.log(`cannot replay the editor's initialize on the new hub (${err instanceof Error ? err.message : String(err)}); the editor must initialize again`);
-      }
-      if (replay !== undefined) {
-        this.awaitingReplay = replayId;
-        socket.write(replay);
-      }
-    }
+    if (resumed && this.editorInitializeOnAnotherHub()) link.sessionOwed = true;
+    else if (resumed && this.cachedInitialize !== undefined && !this.editorInitializeOutstanding()) this.replayInitialize(link, false);
     if (rest.length > 0) onChunk(rest);
     if (!this.awaitingReplay) this.flushPending();
     if (resumed) this.log(`connected to hub pid ${welcome.hubPid} (session ${welcome.sessionId})`);
@@ -743,6 +740,34 @@ export class Shim {
     );
   }
 
+  /**
+   * 2025-era session: re-created on `link` before anything else is sent to it. `editorSaysInitialized`: the
+   * editor has just had its initialize answered and sends notifications/initialized itself.
+   */
+  private replayInitialize(link: HubLink, editorSaysInitialized: boolean): void {
+    link.sessionOwed = undefined;
+    const replayId = `${REPLAY_ID_PREFIX}${++this.replayCounter}`;
+    let replay: string | undefined;
+    try {
+      replay = encodeLine({ jsonrpc: '2.0', id: replayId, method: 'initialize', params: this.cachedInitialize });
+    } catch (err) {
+      // Params the shim cannot write again (nested past the stack): the session cannot be re-created, and a
+      // throw here left a half-made link behind on every attempt.
+      this.cachedInitialize = undefined;
+      this.log(`cannot replay the editor's initialize on the new hub (${err instanceof Error ? err.message : String(err)}); the editor must initialize again`);
+    }
+    if (replay === undefined) return;
+    this.awaitingReplay = replayId;
+    this.replayEditorSaysInitialized = editorSaysInitialized;
+    link.socket.write(replay);
+  }
+
+  /** The editor's initialize was sent to a hub other than the current link's (a draining one) and is unanswered. */
+  private editorInitializeOnAnotherHub(): boolean {
+    for (const entry of this.inflight.values()) if (entry.method === 'initialize' && entry.gen !== BUFFERED && entry.gen !== this.gen) return true;
+    return false;
+  }
+
   /** The editor's own initialize is unanswered: it will be (re)sent, so replaying ours would double it. */
   private editorInitializeOutstanding(): boolean {
     for (const entry of this.inflight.values()) if (entry.method === 'initialize') return true;
@@ -754,7 +779,7 @@ export class Shim {
     if (fastResponseId(answer) === undefined && !isResult(answer)) {
       this.log(`the new hub refused the session's replayed initialize: ${answer.toString('utf8').slice(0, 300)}`);
     }
-    link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    if (!this.replayEditorSaysInitialized) link.socket.write(encodeLine({ jsonrpc: '2.0', method: 'notifications/initialized' }));
     this.flushPending();
   }
 

@@ -906,3 +906,29 @@ test("an editor that stops reading (stdout EPIPE) ends the shim with code 1, sai
   await link.closed;
   assert.match(err, /snowmux shim: the editor stopped reading the shim's answers \(stdout: EPIPE\); it is gone: the hub cancels the 1 call\(s\) still running for it; exiting \(code 1\)/);
 });
+
+test('an initialize still running on a hub that starts draining: once it answers there, the session is created on the next hub before any call goes to it', async (t) => {
+  const { hub, editor, send } = await rig(t);
+  const link1 = await hub.nextLink();
+  send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT });
+  assert.equal((await link1.next()).method, 'initialize');
+  // `snowmux hub --replace` while the editor starts: the next hub is linked before this one answered.
+  link1.send({ snowmux: 'draining', reason: 'replaced' });
+  assert.equal((await link1.next()).snowmux, 'drained');
+  const link2 = await hub.nextLink();
+  link1.send(ok(1, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '1' } }));
+  assert.ok((await editor.next(byId(1))).result, 'the draining hub still answers the initialize');
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
+  const first = await link2.next();
+  assert.equal(first.method, 'initialize', `the next hub hears the session's initialize first, got ${JSON.stringify(first)}`);
+  assert.match(String(first.id), /^snowmux-shim-replay-\d+$/);
+  assert.deepEqual(first.params, INIT);
+  link2.send(ok(first.id, { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'fake', version: '2' } }));
+  // The editor's own notifications/initialized (once: the shim adds none of its own here), then the call.
+  assert.equal((await link2.next()).method, 'notifications/initialized');
+  assert.equal((await link2.next()).id, 2);
+  link2.send(ok(2, { tools: [] }));
+  assert.ok((await editor.next(byId(2))).result);
+  assert.deepEqual(editor.all.map((m) => m.id), [1, 2], 'the editor saw only its own responses');
+});
