@@ -12,7 +12,7 @@ import { InMemoryTransport, type JSONRPCMessage } from '@modelcontextprotocol/se
 import type { QueryResult } from '../../src/hub/warehouse/types.js';
 import { createMcpServer } from '../../src/hub/core/mcp-server.js';
 import { observeClientMessage } from '../../src/hub/session/session.js';
-import { MCP_URL, hubFace, legacySession, rpcMessages, Held } from '../helpers/in-process-face.js';
+import { MCP_POST_HEADERS, MCP_URL, hubFace, legacySession, rpcMessages, Held } from '../helpers/in-process-face.js';
 import { coreOver } from '../helpers/in-memory-hub.js';
 
 const WIDE = `${'w'.repeat(299)}Z`;
@@ -109,5 +109,16 @@ for (const version of ['2024-11-05', '2025-03-26', '2025-06-18']) {
     assert.equal(prompts[0]!.name, 'explore_schema');
     assert.ok(Array.isArray(prompts[0]!.arguments) && (prompts[0]!.arguments as unknown[]).length === 2);
     assert.equal(typeof templates[0]!.uriTemplate, 'string');
+  });
+}
+
+for (const version of ['2024-11-05', '2025-03-26']) {
+  test(`/mcp, a ${version} initialize: ${version === '2024-11-05' ? 'no completions capability (2025-03-26 added it)' : 'the completions capability'}`, async (t) => {
+    const { fetch } = hubFace(t);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
+    const [answer] = await rpcMessages(await fetch(MCP_URL, { method: 'POST', headers: MCP_POST_HEADERS, body }));
+    const result = answer!.result as { protocolVersion: string; capabilities: Record<string, unknown> };
+    assert.equal(result.protocolVersion, version);
+    assert.deepEqual(Object.keys(result.capabilities).sort(), ['prompts', 'resources', 'tools', ...(version === '2024-11-05' ? [] : ['completions'])].sort());
   });
 }

@@ -17,7 +17,8 @@ import { registerDiagnosticTools } from '../tools/diagnostic-tools.js';
 import { registerCortexTools } from '../tools/cortex-tools.js';
 import type { ToolEnv } from '../tools/tool-runtime.js';
 import { dropStructuredContentFor, listEntriesFor, offerTextOnly } from '../tools/text-only-tools.js';
-import { readsStructuredContent } from '../session/protocol-revision.js';
+import { capabilitiesFor, readsStructuredContent } from '../session/protocol-revision.js';
+import { wrapSdkHandler } from '../tools/sdk-handler.js';
 
 // Said before the client names itself, so before its role is known: what execute_query may run is the
 // role's, and the tool's own listing (description, annotations) says it for this session.
@@ -119,6 +120,12 @@ export function createMcpServer(env: ToolEnv, options: McpServerOptions = {}): M
   // Asked per call: over a socket or stdio this server exists before initialize names the revision.
   dropStructuredContentFor(server, () => readsStructuredContent(env.session.protocolVersion));
   listEntriesFor(server, () => env.session.protocolVersion);
+  // The SDK answers every revision with the capabilities of the latest (completions, for the prompt's and
+  // the template's arguments); the revision the client gets is the one its answer says.
+  wrapSdkHandler<{ protocolVersion: string; capabilities: Record<string, unknown> }>(server, 'initialize', (sdkHandler) => async (request, ctx) => {
+    const result = await sdkHandler(request, ctx);
+    return { ...result, capabilities: capabilitiesFor(result.protocolVersion, result.capabilities) };
+  });
   server.server.fallbackRequestHandler = unknownMethod;
   // The SDK advertises tools.listChanged: this is what makes it true.
   if (options.announceListChanges) {

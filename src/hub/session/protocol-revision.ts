@@ -5,14 +5,14 @@
  * (null) and is answered as the latest.
  *
  * MCP 2025-06-18 added structured tool results (`structuredContent`, a tool's `outputSchema`), `title` on
- * tools, prompts and resources, and `_meta` on tools; 2025-03-26 added tool `annotations`. A client of an
- * earlier revision reads none of these: a result it is sent must say everything in its content, and a
- * listing only what its revision defines.
+ * tools, prompts and resources, and `_meta` on tools; 2025-03-26 added tool `annotations` and the
+ * `completions` capability. A client of an earlier revision reads none of these: a result it is sent must say
+ * everything in its content, and a listing (or its initialize answer) only what its revision defines.
  */
 
 /** The first revision with structured tool results (structuredContent, outputSchema) and titles. */
 const FIRST_WITH_STRUCTURED_RESULTS = '2025-06-18';
-/** The first revision with tool annotations (readOnlyHint and the rest). */
+/** The first revision with tool annotations (readOnlyHint and the rest), and with the `completions` capability. */
 const FIRST_WITH_TOOL_ANNOTATIONS = '2025-03-26';
 
 /** Whether a client of `revision` reads a tool result's structuredContent (and a tool's outputSchema). */
@@ -50,4 +50,14 @@ export function entriesFor<R extends Record<string, unknown>>(revision: string |
     return Array.isArray(kept.arguments) ? { ...kept, arguments: kept.arguments.map(trim) } : kept;
   };
   return { ...result, [key]: entries.map(trim) };
+}
+
+/**
+ * An initialize result's server capabilities as `revision` defines them: 2024-11-05 has no `completions`
+ * capability (2025-03-26 added it), so its clients are not told of one. Other revisions' are returned as they are.
+ */
+export function capabilitiesFor<C extends Record<string, unknown>>(revision: string, capabilities: C): C {
+  if (revision >= FIRST_WITH_TOOL_ANNOTATIONS || !('completions' in capabilities)) return capabilities;
+  const { completions: _completions, ...defined } = capabilities;
+  return defined as C;
 }
