@@ -94,6 +94,7 @@ export const ERROR_CODES = {
   HUB_NOT_RUNNING: { fault: 'hub', doc: 'No hub answers for this home; start one with `snowmux hub` (a shim starts one by itself).' },
   HUB_LISTEN_FAILED: { fault: 'hub', doc: 'The hub could not listen on its socket, or, on `hub --replace`, a port of `hub.http_listen` or `hub.metrics_listen` is held by another program or cannot be listened on at all (an address no interface has, a privileged port: nothing is taken over; free the port or choose another), or by a previous hub that is stopped (SIGSTOP: resume it with `kill -CONT` or end it, then replace again); the message says which.' },
   HUB_START_FAILED: { fault: 'hub', doc: 'A hub the shim started exited at once; its own error follows.' },
+  HUB_LOST: { fault: 'hub', doc: 'The hub went away (crashed, was killed, restarted, stopped answering, or ended the session) while the call ran: the shim answers it so (JSON-RPC -32001, `data.code`), and the call may or may not have completed. A read can be run again (`data.retryable`); for a write, check query_history (or the table) first. The shim reaches the next hub by itself.' },
   HUB_UNREACHABLE: { fault: 'hub', doc: 'The shim could not reach or start a hub in time; retry, or run `snowmux hub` in a terminal to see why.' },
   HUB_NO_ANSWER: { fault: 'hub', doc: 'The hub accepted the connection but did not answer a control request in time.' },
   HUB_NO_WELCOME: { fault: 'hub', doc: 'The hub accepted the shim\'s connection but never answered its hello.' },

@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { SnowmuxError, errorMessage, isSnowmuxError } from '../errors.js';
+import { SnowmuxError, errorMessage, isSnowmuxError, type ErrorCode } from '../errors.js';
 import { shellWord } from '../shell-word.js';
 import { snowmuxCommand } from '../snowmux-command.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, MAX_HUB_LINE_BYTES, encodeLine, type LineEvent } from '../wire/framing.js';
@@ -141,22 +141,22 @@ function parsedResponseId(line: Buffer): Id | undefined {
  * parse error, its id unknown) where this shim would read it leniently. A line that starts as a link frame
  * (`{"snowmux":"…"`): the hub takes it for one of the shim's own. An id the shim uses for its own requests.
  */
-function unforwardable(line: Buffer, msg: Peeked | null): { code: number; message: string; id?: Id | null } | null {
+function unforwardable(line: Buffer, msg: Peeked | null): { code: number; why: ErrorCode; message: string; id?: Id | null } | null {
   // Its id as the hub reads a broken line's (brokenLineId): an id holding the invalid bytes is null, never the
   // lenient parse's rewrite of it ("a\uFFFDb"), an id the client never sent that may be one it has in flight.
-  if (!isUtf8(line)) return { code: PARSE_ERROR, message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', id: brokenLineId(line) };
+  if (!isUtf8(line)) return { code: PARSE_ERROR, why: 'PARSE_ERROR', message: 'Parse error: the message is not valid UTF-8. MCP messages are UTF-8 JSON, one per line.', id: brokenLineId(line) };
   if (msg && typeof msg.method === 'string' && msg.id !== undefined && !isRequestId(msg.id)) {
     // Answered here as the hub would (its answer comes under null when the id cannot be read back as sent).
     const id = msg.id;
     const answerable = typeof id === 'number' && Number.isFinite(id) && idAsSent(line, id);
-    return { code: INVALID_REQUEST, message: 'Invalid Request: "id" must be a string or an integer (at most 2^53 - 1 in size).', id: answerable ? id : null };
+    return { code: INVALID_REQUEST, why: 'INVALID_REQUEST', message: 'Invalid Request: "id" must be a string or an integer (at most 2^53 - 1 in size).', id: answerable ? id : null };
   }
   if (isLinkFrame(line) && parseLinkFrame(line) !== null) {
-    return { code: INVALID_REQUEST, message: 'Invalid Request: a message may not open with the member "snowmux", which the shim and the hub use for their own frames. Put "jsonrpc" first.' };
+    return { code: INVALID_REQUEST, why: 'INVALID_REQUEST', message: 'Invalid Request: a message may not open with the member "snowmux", which the shim and the hub use for their own frames. Put "jsonrpc" first.' };
   }
   const id = requestId(msg);
   if (typeof id === 'string' && id.startsWith(REPLAY_ID_PREFIX)) {
-    return { code: INVALID_REQUEST, message: `Invalid Request: ids starting with "${REPLAY_ID_PREFIX}" are the shim's own. Use another id.` };
+    return { code: INVALID_REQUEST, why: 'INVALID_REQUEST', message: `Invalid Request: ids starting with "${REPLAY_ID_PREFIX}" are the shim's own. Use another id.` };
   }
   return null;
 }
@@ -379,7 +379,7 @@ export class Shim {
     const msg = peek(line);
     const refusal = unforwardable(line, msg);
     if (refusal) {
-      this.answerError(refusal.id !== undefined ? refusal.id : requestId(msg) ?? null, refusal.code, refusal.message, false);
+      this.answerError(refusal.id !== undefined ? refusal.id : requestId(msg) ?? null, refusal.code, refusal.why, refusal.message, false);
       return;
     }
     if (msg && typeof msg.method === 'string') {
@@ -388,7 +388,7 @@ export class Shim {
         // One request per id in flight: a second would take the first's place here, and the first would go
         // unanswered if its hub went away (the hub refuses it too).
         if (this.inflight.has(idKey(id))) {
-          this.answerError(id, INVALID_REQUEST, `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request that has not been answered yet. Give each request in flight its own id.`, false);
+          this.answerError(id, INVALID_REQUEST, 'INVALID_REQUEST', `Invalid Request: id ${JSON.stringify(id).slice(0, 80)} is already used by a request that has not been answered yet. Give each request in flight its own id.`, false);
           return;
         }
         // Kept for a replay only once the hub accepts it (fromHub): a refused re-initialize, replayed on the
@@ -435,14 +435,14 @@ export class Shim {
     }
     if (this.fatal && id !== undefined) {
       this.inflight.delete(idKey(id));
-      this.answerError(id, HUB_UNAVAILABLE, `snowmux: ${this.fatal.message}`, false);
+      this.answerError(id, HUB_UNAVAILABLE, this.fatal.code, `snowmux: ${this.fatal.message}`, false);
       return;
     }
     const full = this.pending.refusal(line);
     if (full) {
       if (id !== undefined) {
         this.inflight.delete(idKey(id));
-        this.answerError(id, HUB_UNAVAILABLE, full === 'count'
+        this.answerError(id, HUB_UNAVAILABLE, 'HUB_UNREACHABLE', full === 'count'
           ? `snowmux: too many calls are waiting for the hub to come back (${this.pending.length}); retry shortly.`
           : `snowmux: the calls waiting for the hub to come back already hold ${this.pending.bytes} bytes, and this one (${line.length} bytes) would pass the shim's ${this.opts.maxPendingBytes}-byte limit; retry shortly.`);
       }
@@ -490,7 +490,7 @@ export class Shim {
     this.writeStdout({
       jsonrpc: '2.0',
       id,
-      error: { code: -32600, message: `snowmux: message of ${bytes} bytes exceeds the ${this.opts.maxLineBytes}-byte line limit and was dropped. Send smaller messages.` },
+      error: { code: -32600, message: `snowmux: message of ${bytes} bytes exceeds the ${this.opts.maxLineBytes}-byte line limit and was dropped. Send smaller messages.`, data: { code: 'MESSAGE_TOO_LARGE' satisfies ErrorCode, retryable: false } },
     });
   }
 
@@ -589,7 +589,7 @@ export class Shim {
     }
     this.inflight.delete(idKey(id));
     this.log(`the hub's answer to "${entry.method}" (id ${JSON.stringify(id)}) was ${bytes} bytes, more than the ${limit} bytes the shim reads; it was dropped and the request answered with an error.`);
-    this.answerError(id, ANSWER_TOO_LARGE, `snowmux: the answer was ${bytes} bytes, more than the ${limit}-byte limit of one message from the hub, and was dropped. Ask for less (a LIMIT, fewer columns, a narrower query).`, false);
+    this.answerError(id, ANSWER_TOO_LARGE, 'ANSWER_TOO_LARGE', `snowmux: the answer was ${bytes} bytes, more than the ${limit}-byte limit of one message from the hub, and was dropped. Ask for less (a LIMIT, fewer columns, a narrower query).`, false);
   }
 
   /** Everything the editor reads goes through here; while more than the high-water mark waits, the editor is not read. */
@@ -609,8 +609,9 @@ export class Shim {
     this.toEditor(encodeLine(message));
   }
 
-  private answerError(id: Id | null, code: number, message: string, retryable = true): void {
-    this.writeStdout({ jsonrpc: '2.0', id, error: { code, message, data: { retryable } } });
+  /** `why`: the stable code (data.code) a client can act on, as the hub's own errors carry it; a hub's refusal code is passed on as it came. */
+  private answerError(id: Id | null, code: number, why: ErrorCode | string, message: string, retryable = true): void {
+    this.writeStdout({ jsonrpc: '2.0', id, error: { code, message, data: { code: why, retryable } } });
     if (this.stdinEnded) queueMicrotask(() => this.finishIfDone());
   }
 
@@ -665,7 +666,7 @@ export class Shim {
             this.log(code === 'HUB_START_FAILED' ? `${message} Fix that, then the shim starts the hub on its next try (every ${START_RETRY_MAX_MS / 1000} s at most), or restart the editor's MCP server.` : message);
           }
           this.fatal = { code, message };
-          this.failPending(HUB_UNAVAILABLE, `snowmux: ${message}`, false);
+          this.failPending(HUB_UNAVAILABLE, code, `snowmux: ${message}`, false);
           await this.retryPause(pause);
           delay = 2_000;
           continue;
@@ -867,9 +868,9 @@ export class Shim {
             : `the hub stopped answering for ${Math.round(link.silentMs / 1000)} s (frozen, the machine asleep, or the connection cut)`;
         // Telling an agent to retry a write that committed before the hub went makes it write twice.
         if (entry.mayWrite) {
-          this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. A query that only reads can be run again; one that changes data may have been applied: check query_history (or the table) before running it again.`, false);
+          this.answerError(entry.id, HUB_RESTARTED, 'HUB_LOST', `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. A query that only reads can be run again; one that changes data may have been applied: check query_history (or the table) before running it again.`, false);
         } else {
-          this.answerError(entry.id, HUB_RESTARTED, `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
+          this.answerError(entry.id, HUB_RESTARTED, 'HUB_LOST', `snowmux: ${what} while "${entry.method}" was running; the call may or may not have completed. Retry it.`);
         }
       }
     }
@@ -920,21 +921,21 @@ export class Shim {
     // shows what a call answers; the shim's stderr, where it was said, editors keep out of sight.
     const last = this.lastReachError === null ? '' : ` (last attempt: ${this.lastReachError.replace(/[.\s]+$/, '').slice(0, 600)})`;
     const why = this.fatal?.message ?? `no hub answered within ${this.opts.reconnectDeadlineMs} ms${last}; the call was not run. Check \`${this.statusCommand()}\` and retry`;
-    for (const p of expired) this.answerPending(p, HUB_UNAVAILABLE, `snowmux: ${why}.`, true);
+    for (const p of expired) this.answerPending(p, HUB_UNAVAILABLE, this.fatal?.code ?? 'HUB_UNREACHABLE', `snowmux: ${why}.`, true);
   }
 
-  private failPending(code: number, message: string, retryable = true): void {
+  private failPending(code: number, why: ErrorCode | string, message: string, retryable = true): void {
     const items = this.pending.takeAll();
     this.clearPendingDeadline();
-    for (const p of items) this.answerPending(p, code, message, retryable);
+    for (const p of items) this.answerPending(p, code, why, message, retryable);
   }
 
-  private answerPending(p: Pending, code: number, message: string, retryable: boolean): void {
+  private answerPending(p: Pending, code: number, why: ErrorCode | string, message: string, retryable: boolean): void {
     // Requests get an answer; notifications and junk are dropped.
     const id = requestId(p.msg);
     if (id === undefined) return;
     this.inflight.delete(idKey(id));
-    this.answerError(id, code, message, retryable);
+    this.answerError(id, code, why, message, retryable);
   }
 
   private startPinging(link: HubLink): void {

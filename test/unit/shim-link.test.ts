@@ -932,3 +932,24 @@ test('an initialize still running on a hub that starts draining: once it answers
   assert.ok((await editor.next(byId(2))).result);
   assert.deepEqual(editor.all.map((m) => m.id), [1, 2], 'the editor saw only its own responses');
 });
+
+test("the shim's own error answers carry a stable data.code, as the hub's do (a refusal the shim makes in the hub's place gets the hub's code)", { timeout: 20_000 }, async (t) => {
+  const { hub, editor, send, write } = await rig(t, { maxLineBytes: 256, reconnectDeadlineMs: 300 });
+  const link = await hub.nextLink();
+  const codeOf = async (id: unknown) => (await editor.next(byId(id))).error?.data as { code?: string; retryable?: boolean } | undefined;
+  write(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":"'), Buffer.from([0xff]), Buffer.from('"}}\n')]));
+  assert.deepEqual(await codeOf(2), { code: 'PARSE_ERROR', retryable: false }, 'not UTF-8, as the hub answers it');
+  send({ jsonrpc: '2.0', id: 2 ** 60, method: 'ping' });
+  assert.deepEqual(await codeOf(2 ** 60), { code: 'INVALID_REQUEST', retryable: false }, 'an id the hub cannot take');
+  send(call(3));
+  assert.equal((await link.next()).id, 3);
+  send(call(3, 'SELECT 2'));
+  assert.deepEqual(await codeOf(3), { code: 'INVALID_REQUEST', retryable: false }, 'an id in flight');
+  send(call(4, `SELECT '${'x'.repeat(1000)}'`));
+  assert.deepEqual(await codeOf(4), { code: 'MESSAGE_TOO_LARGE', retryable: false }, 'a line past the shim\'s limit');
+  hub.close();
+  link.socket.destroy();
+  assert.deepEqual(await codeOf(3), { code: 'HUB_LOST', retryable: false }, 'a call its hub took with it');
+  send(call(5));
+  assert.deepEqual(await codeOf(5), { code: 'HUB_UNREACHABLE', retryable: true }, 'a call no hub came back for');
+});
