@@ -25,9 +25,14 @@ allow = ['SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.*', 'SNOWFLAKE_SAMPLE_DATA."weather".*'
 `;
 
 type Answer = { isError?: boolean; _meta?: Record<string, unknown> };
+type Tool = (name: string, args: Record<string, unknown>) => Promise<Answer>;
 const codeOf = (r: Answer): string | undefined => (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
 
-async function restrictedClient(t: TestContext, parameters?: Record<string, string>, config = CONFIG): Promise<{ double: { queries: { sql: string }[] }; call: (query: string) => Promise<Answer> }> {
+async function restrictedClient(
+  t: TestContext,
+  parameters?: Record<string, string>,
+  config = CONFIG,
+): Promise<{ double: { queries: { sql: string }[] }; call: (query: string) => Promise<Answer>; tool: Tool }> {
   const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'], ...(parameters ? { parameters } : {}) }] });
   defer(t, () => double.close());
   const { core } = coreOverSettings(t, config);
@@ -35,7 +40,8 @@ async function restrictedClient(t: TestContext, parameters?: Record<string, stri
   const attached = core.attachSession({ identity: { kind: 'local-user', name: 'rita' }, transport: 'stdio', env }, { drain: () => {}, outstanding: () => 0, close: () => {} });
   defer(t, () => attached.detach('test over'));
   const rita = await clientOf(t, attached.env);
-  return { double, call: async (query) => (await rita.callTool({ name: 'execute_query', arguments: { query } })) as never };
+  const tool: Tool = async (name, args) => (await rita.callTool({ name, arguments: args })) as never;
+  return { double, call: (query) => tool('execute_query', { query }), tool };
 }
 
 test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE for the Snowflake user: a quoted lower-case name is judged as the upper-case object the session reads', async (t) => {
@@ -74,4 +80,54 @@ test('with Snowflake\'s defaults a restricted role\'s first call runs, and its s
     assert.notEqual(codeOf(answer), 'POLICY_DENIED', textOf(answer as never));
   }
   assert.equal(double.queries.filter((q) => /^SHOW PARAMETERS/.test(q.sql)).length, 1, 'one read for the one login');
+});
+
+/** A restricted client whose session (QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE) was read by one login already. */
+async function quotedIgnoreCaseClient(t: TestContext): Promise<{ double: { queries: { sql: string }[] }; tool: Tool }> {
+  const { double, call, tool } = await restrictedClient(t, { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' }, QUOTED_CONFIG);
+  // The first call logs in and reads the session's settings (it is judged before that, so not sent).
+  assert.equal(codeOf(await call('SELECT COUNT(*) FROM NATION')), 'POLICY_DENIED');
+  return { double, tool };
+}
+
+test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: a quoted lower-case name in a tool argument is judged as the upper-case object the session reads', async (t) => {
+  const { double, tool } = await quotedIgnoreCaseClient(t);
+  const sentBefore = double.queries.length;
+  const calls: [string, Record<string, unknown>][] = [
+    ['describe_table', { schema: '"weather"', table_name: 'DAILY_14_TOTAL' }],
+    ['describe_table', { table_name: 'SNOWFLAKE_SAMPLE_DATA."weather".DAILY_14_TOTAL' }],
+    ['list_tables', { schema: '"weather"' }],
+    ['execute_query', { schema: '"weather"', query: 'SELECT COUNT(*) FROM DAILY_14_TOTAL' }],
+  ];
+  for (const [name, args] of calls) {
+    const answer = await tool(name, args);
+    assert.equal(codeOf(answer), 'POLICY_DENIED', `${name} ${JSON.stringify(args)}: ${textOf(answer as never)}`);
+    assert.match(textOf(answer as never), /WEATHER/, textOf(answer as never));
+  }
+  assert.ok(!double.queries.slice(sentBefore).some((q) => /weather/i.test(q.sql)), 'nothing about the denied schema reached Snowflake');
+});
+
+test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: a quoted lower-case name of an allowed object in a tool argument is not refused', async (t) => {
+  const { tool } = await quotedIgnoreCaseClient(t);
+  const calls: [string, Record<string, unknown>][] = [
+    ['describe_table', { schema: '"tpch_sf1"', table_name: '"nation"' }],
+    ['list_tables', { database: '"snowflake_sample_data"', schema: '"tpch_sf1"' }],
+    ['execute_query', { schema: '"tpch_sf1"', query: 'SELECT COUNT(*) FROM NATION' }],
+  ];
+  for (const [name, args] of calls) {
+    const answer = await tool(name, args);
+    assert.equal(answer.isError ?? false, false, `${name} ${JSON.stringify(args)}: ${textOf(answer as never)}`);
+  }
+});
+
+test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: a description judged before any login read the settings is not sent', async (t) => {
+  const { double, tool } = await restrictedClient(t, { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' }, QUOTED_CONFIG);
+  // Judged with Snowflake's defaults, `"weather"` is the allowed schema "weather"; the session reads WEATHER.
+  const first = await tool('describe_table', { schema: '"weather"', table_name: 'DAILY_14_TOTAL' });
+  assert.equal(codeOf(first), 'POLICY_DENIED', textOf(first as never));
+  assert.match(textOf(first as never), /nothing was sent \(rule: session-names\)/);
+  const again = await tool('describe_table', { schema: '"weather"', table_name: 'DAILY_14_TOTAL' });
+  assert.equal(codeOf(again), 'POLICY_DENIED', textOf(again as never));
+  assert.match(textOf(again as never), /SNOWFLAKE_SAMPLE_DATA\.WEATHER\.DAILY_14_TOTAL/);
+  assert.ok(!double.queries.some((q) => /weather/i.test(q.sql)), 'nothing about the denied schema reached Snowflake');
 });

@@ -32,6 +32,26 @@ export function defaultSearchPath(names: SessionNames): boolean {
   return entries.length === 2 && entries[0] === '$CURRENT' && entries[1] === '$PUBLIC';
 }
 
+/**
+ * A resolved name (normalizeIdentifier's) as a session with these settings reads it: under
+ * QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE Snowflake reads `"weather"` as WEATHER, so every name is in upper
+ * case (an unquoted one already is). The SQL reading folds its quoted names the same way (sql-objects.ts).
+ */
+export function sessionName(name: string, names: SessionNames | undefined): string {
+  return names?.quotedIgnoreCase === true ? name.toUpperCase() : name;
+}
+
+/** Each name of a (possibly partial) object reference as sessionName reads it. */
+export function sessionRef<T extends { database: string; schema?: string | undefined; name?: string | undefined }>(ref: T, names: SessionNames | undefined): T {
+  if (names?.quotedIgnoreCase !== true) return ref;
+  return {
+    ...ref,
+    database: sessionName(ref.database, names),
+    ...(ref.schema === undefined ? {} : { schema: sessionName(ref.schema, names) }),
+    ...(ref.name === undefined ? {} : { name: sessionName(ref.name, names) }),
+  };
+}
+
 export function sameSessionNames(a: SessionNames, b: SessionNames): boolean {
   return a.quotedIgnoreCase === b.quotedIgnoreCase && pathEntries(a.searchPath).join(',') === pathEntries(b.searchPath).join(',');
 }

@@ -9,7 +9,7 @@ import type { Governance, ResultOwner } from '../governance/governance.js';
 import type { CallSpan } from '../observe/tracing.js';
 import type { NameToResolve } from '../policy/enforce.js';
 import type { EffectiveRole } from '../policy/policy.js';
-import type { SessionNames } from '../names/session-names.js';
+import { DEFAULT_SESSION_NAMES, type SessionNames } from '../names/session-names.js';
 import type { WarehouseTarget } from '../warehouse/warehouse-registry.js';
 import type {
   AnalystReply,
@@ -158,6 +158,17 @@ export type StatementStage = Stage<Statement, OperationResult>;
 export function roleNow(scope: StatementScope): EffectiveRole {
   const rules = scope.rules;
   return rules === undefined || rules.generation === scope.governance.policyGeneration ? scope.role : rules.current();
+}
+
+/**
+ * The name settings a statement's names are judged with: on Snowflake, for a role with object rules, the
+ * ones the last login of the profile's user read (Snowflake's defaults before one did); undefined otherwise
+ * (names are not judged, or the engine has no such settings). The warehouse runs the statement only on a
+ * session with the same settings (judgedNames).
+ */
+export function namesToJudge(scope: StatementScope): SessionNames | undefined {
+  const { target, role } = scope;
+  return target.kind === 'snowflake' && role.objectsRestricted ? (target.sessionNames?.() ?? DEFAULT_SESSION_NAMES) : undefined;
 }
 
 export function signalOf(op: Operation): AbortSignal {

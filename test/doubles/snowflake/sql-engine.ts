@@ -325,7 +325,7 @@ export class EngineSession {
       this.state.secondaryRoles = which;
       return statusResult(TYPE.USE);
     }
-    const { parts } = readQualifiedName(sig, at);
+    const parts = this.sessionParts(readQualifiedName(sig, at).parts);
     if (parts.length === 0) throw syntaxError(sig[at]);
     if (kind === 'ROLE') {
       const role = parts[0]!;
@@ -424,7 +424,7 @@ export class EngineSession {
         i++;
       }
       const { parts } = readQualifiedName(sig, i);
-      scope = { kind, parts };
+      scope = { kind, parts: this.sessionParts(parts) };
     }
     const matches = (name: string): boolean => like === undefined || like.test(name);
     switch (what) {
@@ -641,7 +641,16 @@ export class EngineSession {
     };
   }
 
-  private async resolveObject(parts: string[]): Promise<{ database: string; schema: string; name: string }> {
+  /**
+   * Names as this session reads them: with QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE a quoted `"weather"` is WEATHER
+   * (unquoted names are upper case already). Applied to the names of USE, SHOW scopes and DESCRIBE only.
+   */
+  private sessionParts(parts: string[]): string[] {
+    return this.parameter('QUOTED_IDENTIFIERS_IGNORE_CASE')?.toUpperCase() === 'TRUE' ? parts.map((p) => p.toUpperCase()) : parts;
+  }
+
+  private async resolveObject(given: string[]): Promise<{ database: string; schema: string; name: string }> {
+    const parts = this.sessionParts(given);
     if (parts.length === 0) throw new SfError('001003', '42000', 'SQL compilation error:\nsyntax error: missing object name.');
     const name = parts[parts.length - 1]!;
     const schema = parts.length >= 2 ? parts[parts.length - 2]! : this.state.schema;

@@ -6,7 +6,8 @@
  * before anything is sent. Defaults from the profile are the admin's choice and are not judged here.
  */
 import { enforceCallContext } from '../../policy/enforce.js';
-import { contextOf, type StatementStage } from '../statement.js';
+import { sessionRef } from '../../names/session-names.js';
+import { contextOf, namesToJudge, type StatementStage } from '../statement.js';
 
 export const callContext: StatementStage = {
   name: 'call-context',
@@ -16,7 +17,8 @@ export const callContext: StatementStage = {
     const target = st.scope.target;
     // Without a schema the session lands in the database's default one; judging the database is enough then.
     const db = database ?? target.defaultDatabase;
-    enforceCallContext(st.scope.role, schema === undefined ? { database: db } : { database: db, schema });
+    // As the session reads them: a `"weather"` given as the schema is WEATHER under QUOTED_IDENTIFIERS_IGNORE_CASE.
+    enforceCallContext(st.scope.role, sessionRef(schema === undefined ? { database: db } : { database: db, schema }, namesToJudge(st.scope)));
     return next();
   },
 };

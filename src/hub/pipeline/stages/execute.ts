@@ -4,6 +4,7 @@
  */
 import { SnowmuxError } from '../../../errors.js';
 import { rowBound } from '../../guard/sql/row-bound.js';
+import type { CallContext } from '../../warehouse/types.js';
 import { onlyReads, type OperationResult, type Statement } from '../statement.js';
 
 export function execute(st: Statement): Promise<OperationResult> {
@@ -42,17 +43,17 @@ export function execute(st: Statement): Promise<OperationResult> {
     case 'databases':
       return w.listDatabases(op.ctx);
     case 'schemas':
-      return w.listSchemas(op.database, op.ctx);
+      return w.listSchemas(op.database, judged(st, op.ctx));
     case 'objects':
-      return w.listObjects(op.database, op.schema, op.objectKind, op.ctx);
+      return w.listObjects(op.database, op.schema, op.objectKind, judged(st, op.ctx));
     case 'describe':
-      return w.describeObject(op.ref, op.objectKind, op.ctx);
+      return w.describeObject(op.ref, op.objectKind, judged(st, op.ctx));
     case 'facts':
       if (!w.queryFacts) throw new SnowmuxError('UNSUPPORTED', 'The embedded warehouse keeps no query history of its own: the hub\'s records are all there is.');
       return w.queryFacts(op.queryIds, op.ctx);
     case 'details':
       // A warehouse that keeps no more than columns has nothing to add.
-      return w.objectDetails ? w.objectDetails(op.ref, op.objectKind, { tags: op.tags }, op.ctx) : Promise.resolve({});
+      return w.objectDetails ? w.objectDetails(op.ref, op.objectKind, { tags: op.tags }, judged(st, op.ctx)) : Promise.resolve({});
     case 'analyst':
       if (!w.cortexAnalyst) throw cortexUnsupported('Cortex Analyst');
       return w.cortexAnalyst(op.request, op.ctx);
@@ -60,6 +61,11 @@ export function execute(st: Statement): Promise<OperationResult> {
       if (!w.cortexSearch) throw cortexUnsupported('Cortex Search');
       return w.cortexSearch(op.service, op.request, op.ctx);
   }
+}
+
+/** A listing or description whose names the object rules judged runs only on a session that reads names as they did. */
+function judged(st: Statement, ctx: CallContext): CallContext {
+  return st.judgedNames ? { ...ctx, judgedNames: st.judgedNames } : ctx;
 }
 
 function smaller(a: number | undefined, b: number | undefined): number | undefined {

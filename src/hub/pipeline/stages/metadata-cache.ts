@@ -23,7 +23,11 @@ export const metadataCache: StatementStage = {
     const what = keyOf(st.op);
     if (what === undefined || st.op.kind === 'query' || st.op.kind === 'explain') return next();
     const ctx = st.op.ctx;
-    return cache.get(metadataKey(scope, ctx, what), ctx.signal, next);
+    // Apart by the name settings a listing was judged with: one fetched for a session that reads `"weather"` as
+    // WEATHER answers only a call whose rules judged that name so (see object-policy).
+    // A listing names its objects in full, so the search path does not matter here.
+    const names = st.judgedNames === undefined ? '' : `quoted-ignore-case=${st.judgedNames.quotedIgnoreCase}`;
+    return cache.get(metadataKey(scope, ctx, [...what, names]), ctx.signal, next);
   },
 };
 

@@ -11,9 +11,9 @@ import { policyDenied } from '../../policy/policy.js';
 import { withoutUnseenGuesses } from '../../policy/engine-guesses.js';
 import { resultReads, type ResultRead } from '../../policy/result-reads.js';
 import { statementContext } from '../../names/statement-context.js';
-import { DEFAULT_SESSION_NAMES } from '../../names/session-names.js';
+import { sessionName, sessionRef, type SessionNames } from '../../names/session-names.js';
 import type { ResultOwner } from '../../governance/governance.js';
-import { roleNow, type OperationResults, type Statement, type StatementStage } from '../statement.js';
+import { namesToJudge, roleNow, type OperationResults, type Statement, type StatementStage } from '../statement.js';
 
 export const objectPolicy: StatementStage = {
   name: 'object-policy',
@@ -24,12 +24,14 @@ export const objectPolicy: StatementStage = {
       case 'query':
       case 'explain': {
         if (!st.reading) throw new SnowmuxError('INTERNAL_ERROR', 'SQL reached the object rules without being read (the sql-policy stage must run first).');
-        const context = statementContext(target, op.options.database, op.options.schema);
         // Snowflake: names as its sessions resolve them (an account's or user's QUOTED_IDENTIFIERS_IGNORE_CASE,
         // SEARCH_PATH, read at login); the statement carries what it was judged with, and a session that
-        // resolves names otherwise does not run it (snowflake-warehouse.ts).
-        if (target.kind === 'snowflake' && role.objectsRestricted) st.judgedNames = target.sessionNames?.() ?? DEFAULT_SESSION_NAMES;
-        st.namesToResolve = enforceObjectsOfReading(role, st.reading, st.judgedNames ? { ...context, names: st.judgedNames } : context);
+        // resolves names otherwise does not run it (snowflake-warehouse.ts). The call's database and schema
+        // too: `"weather"` given as the schema is where the session lands, WEATHER under the ignore-case setting.
+        const names = judgeWith(st);
+        const statement = statementContext(target, op.options.database, op.options.schema);
+        const context = { database: sessionName(statement.database, names), schema: sessionName(statement.schema, names) };
+        st.namesToResolve = enforceObjectsOfReading(role, st.reading, names ? { ...context, names } : context);
         // Reading an earlier result in SQL is fetch_results by another path: the same owner rule.
         for (const read of resultReads(st.reading)) await checkResultRead(st, read);
         if (!role.objectsRestricted) return next();
@@ -55,23 +57,26 @@ export const objectPolicy: StatementStage = {
         const seer = roleNow(st.scope);
         return all.filter((d) => seer.canSee({ database: d.name }));
       }
+      // A name a tool was given is judged as the session reads it, like a name in SQL (see judgeWith).
       case 'schemas': {
-        enforceObject(role, { database: op.database }, 'database');
+        const database = sessionName(op.database, judgeWith(st));
+        enforceObject(role, { database }, 'database');
         const all = (await next()) as OperationResults['schemas'];
         const seer = roleNow(st.scope);
-        return all.filter((s) => seer.canSee({ database: op.database, schema: s.name }));
+        return all.filter((s) => seer.canSee({ database, schema: s.name }));
       }
       case 'objects': {
-        enforceObject(role, { database: op.database, schema: op.schema }, 'schema');
+        const { database, schema } = sessionRef({ database: op.database, schema: op.schema }, judgeWith(st));
+        enforceObject(role, { database, schema }, 'schema');
         const all = (await next()) as OperationResults['objects'];
         const seer = roleNow(st.scope);
-        return all.filter((o) => seer.canSee({ database: op.database, schema: op.schema, name: o.name }));
+        return all.filter((o) => seer.canSee({ database, schema, name: o.name }));
       }
       case 'describe':
-        enforceObject(role, op.ref, op.objectKind);
+        enforceObject(role, sessionRef(op.ref, judgeWith(st)), op.objectKind);
         return next();
       case 'details': {
-        enforceObject(role, op.ref, op.objectKind);
+        enforceObject(role, sessionRef(op.ref, judgeWith(st)), op.objectKind);
         const details = (await next()) as OperationResults['details'];
         const seer = roleNow(st.scope);
         // A tag is an object too: a role sees the tags whose names its rules allow.
@@ -79,15 +84,26 @@ export const objectPolicy: StatementStage = {
       }
       case 'analyst':
         // The model decides which tables its SQL reads; that SQL passes these rules again when it runs.
-        if (op.request.semanticView) enforceObject(role, op.request.semanticView, 'semantic view');
-        if (op.request.semanticModelFile) enforceObject(role, op.request.semanticModelFile.stage, 'stage');
+        if (op.request.semanticView) enforceObject(role, sessionRef(op.request.semanticView, judgeWith(st)), 'semantic view');
+        if (op.request.semanticModelFile) enforceObject(role, sessionRef(op.request.semanticModelFile.stage, judgeWith(st)), 'stage');
         return next();
       case 'search':
-        enforceObject(role, op.service, 'Cortex Search service');
+        enforceObject(role, sessionRef(op.service, judgeWith(st)), 'Cortex Search service');
         return next();
     }
   },
 };
+
+/**
+ * The name settings this statement's names are judged with (namesToJudge), kept on it: the warehouse runs it
+ * only on a session that reads names the same way, and the metadata cache keeps its answers apart by them.
+ */
+function judgeWith(st: Statement): SessionNames | undefined {
+  const names = namesToJudge(st.scope);
+  if (names === undefined) delete st.judgedNames;
+  else st.judgedNames = names;
+  return names;
+}
 
 async function checkResultRead(st: Statement, read: ResultRead): Promise<void> {
   if (read.queryId !== undefined && read.queryId.length <= 200) {
