@@ -8,7 +8,7 @@
  */
 import { chainsStatements, type SqlReading } from '../../guard/sql/sql-reading.js';
 import { READ_TYPES, type StatementType } from '../../guard/sql/statement-types.js';
-import type { Operation, StatementStage } from '../statement.js';
+import type { Operation, Statement, StatementStage } from '../statement.js';
 
 export const metadataCache: StatementStage = {
   name: 'metadata-cache',
@@ -22,6 +22,9 @@ export const metadataCache: StatementStage = {
     }
     const what = keyOf(st.op);
     if (what === undefined || st.op.kind === 'query' || st.op.kind === 'explain') return next();
+    // A call that took its role before a reload changed the rules is judged again by rules-current, after the
+    // queue; a hit would end it before that, answering (a description, say) about an object the reload denied.
+    if (rulesChanged(st)) return next();
     const ctx = st.op.ctx;
     // Apart by the name settings a listing was judged with: one fetched for a session that reads `"weather"` as
     // WEATHER answers only a call whose rules judged that name so (see object-policy).
@@ -30,6 +33,11 @@ export const metadataCache: StatementStage = {
     return cache.get(metadataKey(scope, ctx, [...what, names]), ctx.signal, next);
   },
 };
+
+function rulesChanged(st: Statement): boolean {
+  const rules = st.scope.rules;
+  return rules !== undefined && rules.generation !== st.scope.governance.policyGeneration;
+}
 
 /** Statement types that may change what listings and descriptions show (objects, comments, grants, or code that may do so). */
 const CATALOG_CHANGES: ReadonlySet<StatementType> = new Set<StatementType>([
