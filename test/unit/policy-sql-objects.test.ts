@@ -657,3 +657,13 @@ test('a statement too long to judge at a bounded cost is refused to a role that 
   const everything = roleFrom('allow = ["*.*.*"]\n');
   assert.deepEqual(enforceObjectsOfReading(everything, reading, CTX), []);
 });
+
+test('Snowflake: a stream named as text in AT | BEFORE (STREAM => …) is judged as an object read', () => {
+  const sf = (sql: string) => analyzeSqlObjects(sql, CTX, { dialect: 'snowflake' });
+  const refs = (sql: string) => shown(sf(sql).refs.map((r) => r.ref));
+  assert.deepEqual(refs("SELECT * FROM t AT(STREAM => 'hr.pay_stream')"), ['SNOWMUX_SAMPLE.HR.PAY_STREAM', T('T')]);
+  assert.deepEqual(refs("SELECT * FROM t BEFORE (STREAM => 'other_db.hr.\"Pay\"')"), ['OTHER_DB.HR."Pay"', T('T')]);
+  assert.deepEqual(refs("SELECT * FROM t CHANGES(INFORMATION => DEFAULT) AT(STREAM => 'st')"), [T('ST'), T('T')]);
+  assert.match(sf('SELECT * FROM t AT(STREAM => $name)').opaqueReasons.join(), /stream/);
+  assert.match(refusal(ANALYST, "SELECT * FROM orders AT(STREAM => 'hr.pay_stream')", 'snowflake'), /may not read SNOWMUX_SAMPLE\.HR\.PAY_STREAM/);
+});

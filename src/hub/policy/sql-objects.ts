@@ -489,7 +489,23 @@ class StatementScanner {
         break;
     }
     this.#scan();
-    if (this.#dialect === 'snowflake') this.#stages();
+    if (this.#dialect === 'snowflake') {
+      this.#stages();
+      this.#streamOffsets();
+    }
+  }
+
+  /**
+   * Time Travel to a stream's offset (`t AT(STREAM => 'hr.s')`, `BEFORE(STREAM => …)`, after CHANGES): the
+   * stream is an object of its own schema, named as text. Unjudged, a role learnt whether a stream exists in
+   * a schema it is denied, and where its offset stands; it is judged as a read, like a name in TABLE('…').
+   */
+  #streamOffsets(): void {
+    for (let i = 2; i < this.#toks.length; i++) {
+      if (this.#word(i) !== 'STREAM' || !this.#isPunct(i + 1, '=>') || !this.#isPunct(i - 1, '(')) continue;
+      const clause = this.#word(i - 2);
+      if (clause === 'AT' || clause === 'BEFORE' || clause === 'END') this.#nameArgument(i + 1, `${clause}(STREAM => …) names the stream whose offset it reads`);
+    }
   }
 
   /**
