@@ -667,3 +667,20 @@ test('Snowflake: a stream named as text in AT | BEFORE (STREAM => …) is judged
   assert.match(sf('SELECT * FROM t AT(STREAM => $name)').opaqueReasons.join(), /stream/);
   assert.match(refusal(ANALYST, "SELECT * FROM orders AT(STREAM => 'hr.pay_stream')", 'snowflake'), /may not read SNOWMUX_SAMPLE\.HR\.PAY_STREAM/);
 });
+
+test('Snowflake, QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: a quoted name written as text is read in upper case, as in the SQL around it', () => {
+  const names = { quotedIgnoreCase: true, searchPath: '$current, $public' };
+  const ignoringCase = { ...CTX, names };
+  const refs = (sql: string) => shown(analyzeSqlObjects(sql, ignoringCase, { dialect: 'snowflake' }).refs.map((r) => r.ref));
+  assert.deepEqual(refs('SELECT * FROM "hr"."pay"'), ['SNOWMUX_SAMPLE.HR.PAY']);
+  assert.deepEqual(refs("SELECT EXTRACT_SEMANTIC_CATEGORIES('\"hr\".\"pay\"')"), ['SNOWMUX_SAMPLE.HR.PAY']);
+  assert.deepEqual(refs("SELECT SNOWFLAKE.CORTEX.SEARCH_PREVIEW('\"hr\".svc', '{}')"), ['SNOWMUX_SAMPLE.HR.SVC']);
+  // With the default, a quoted name in the text stays as written.
+  assert.deepEqual(shown(analyzeSqlObjects("SELECT EXTRACT_SEMANTIC_CATEGORIES('\"hr\".\"pay\"')", CTX, { dialect: 'snowflake' }).refs.map((r) => r.ref)), ['SNOWMUX_SAMPLE."hr"."pay"']);
+  // An allow of the lower-case schema does not reach the upper-case one the session reads.
+  const quotedAllow = roleFrom('allow = ["SNOWMUX_SAMPLE.TPCH.*", \'SNOWMUX_SAMPLE."hr".*\']\n');
+  assert.throws(
+    () => enforceSqlObjects(quotedAllow, "SELECT EXTRACT_SEMANTIC_CATEGORIES('\"hr\".\"pay\"')", ignoringCase, { dialect: 'snowflake' }),
+    /may not read SNOWMUX_SAMPLE\.HR\.PAY/,
+  );
+});

@@ -1188,7 +1188,14 @@ class StatementScanner {
       this.#out.opaque(`${what} as text, and snowmux can check only a name written as one string literal`);
       return;
     }
-    this.#addName(parts.map((p) => (p.startsWith('"') ? p.slice(1, -1).replace(/""/g, '"') : p.toUpperCase())), 'read');
+    // A quoted part as the session reads it, like a quoted name in the SQL itself (#namePart): under
+    // QUOTED_IDENTIFIERS_IGNORE_CASE `'"hr"."pay"'` names HR.PAY, not the "hr"."pay" an allow may hold.
+    const ignoreCase = this.#dialect === 'snowflake' && this.#ctx.names?.quotedIgnoreCase === true;
+    const quoted = (p: string): string => {
+      const name = p.slice(1, -1).replace(/""/g, '"');
+      return ignoreCase ? name.toUpperCase() : name;
+    };
+    this.#addName(parts.map((p) => (p.startsWith('"') ? quoted(p) : p.toUpperCase())), 'read');
   }
 
   // ---- SHOW / DESCRIBE / USE ---------------------------------------------------------------------
