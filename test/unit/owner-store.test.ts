@@ -151,3 +151,64 @@ test('a hub whose journal it cannot trust refuses an unknown id to every role (f
   await new GovernedWarehouse({ governance: plain, target: openedTarget(warehouse), role: plain.roleFor(session), identity: 'carol', sessionKey: session.id, meter: newCallMeter() }).fetchResults!(unknown, { offset: 0, limit: 5 }, ctx());
   assert.deepEqual(warehouse.fetched, [own.queryId, unknown]);
 });
+
+test('a team replica restarted while Redis was away writes the owners its journal kept back to Redis, so other replicas know them', async (t) => {
+  // A replica keeps the owners Redis could not take in memory and writes them back when it rejoins. Restarted
+  // before that (hub --replace, a crash), the new process read them from its journal but never gave them to
+  // the team: on every other replica the result had no owner, and carol's unrestricted role paged alice's.
+  const home = tempDir(t);
+  const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
+  const policy = Policy.fromConfig(parseConfigText('[roles.open]\nidentities = ["carol", "alice"]\n', 'test.toml'), 'test.toml');
+  const redis = { up: false, owners: new Map<string, { owner: string; ttlMs: number | undefined }>() };
+  /** One replica process's side of the team, as redis-team.ts keeps it: owners Redis did not take wait for the rejoin. */
+  const teamOfProcess = () => {
+    const waiting = new Map<string, { owner: string; ttlMs: number | undefined }>();
+    const write = (id: string, entry: { owner: string; ttlMs: number | undefined }) => {
+      if (!redis.owners.has(id)) redis.owners.set(id, entry);
+    };
+    return {
+      take: async () => undefined,
+      quotaAdmit: async () => undefined,
+      quotaRecord: async () => false,
+      rememberOwner: async (id: string, owner: string, ttlMs?: number) => {
+        waiting.set(id, { owner, ttlMs });
+        if (!redis.up) return false;
+        write(id, { owner, ttlMs });
+        return true;
+      },
+      ownerOf: async (id: string) => redis.owners.get(id)?.owner,
+      acquireSlot: async () => undefined,
+      rejoin: () => {
+        for (const [id, entry] of waiting) write(id, entry);
+      },
+    };
+  };
+  const warehouse = new FakeWarehouse();
+  const as = (governance: Governance, name: string) => {
+    const session = new Session({ id: `s-${name}`, identity: { kind: 'local-user', name }, transport: 'stdio' });
+    return new GovernedWarehouse({ governance, target: openedTarget(warehouse), role: governance.roleFor(session), identity: name, sessionKey: session.id, meter: newCallMeter() });
+  };
+  const ctx = (): CallContext => ({ signal: new AbortController().signal, tag: { sessionId: 's', requestId: '1', client: 'c', tool: 't' } });
+
+  const before = new Governance({ policy, logger, ownersHome: home });
+  before.useTeam(teamOfProcess());
+  const alices = (await as(before, 'alice').query('SELECT 1', { ...ctx(), maxRows: 5 })).queryId!;
+  before.close();
+  // The replica's next process, then Redis comes back and it rejoins.
+  const after = new Governance({ policy, logger, ownersHome: home });
+  t.after(() => after.close());
+  const team = teamOfProcess();
+  after.useTeam(team);
+  redis.up = true;
+  team.rejoin();
+  const kept = redis.owners.get(alices.toLowerCase());
+  assert.ok(kept !== undefined, 'the owner kept in the journal reached Redis');
+  assert.ok(kept.ttlMs !== undefined && kept.ttlMs > 0 && kept.ttlMs <= RESULT_LIFETIME_MS, 'for what is left of the result\'s lifetime');
+  const other = new Governance({ policy, logger });
+  t.after(() => other.close());
+  other.useTeam(teamOfProcess());
+  const fetched = warehouse.fetched.length;
+  await assert.rejects(as(other, 'carol').fetchResults!(alices, { offset: 0, limit: 5 }, ctx()), (e) => isSnowmuxError(e, 'POLICY_DENIED') && /another user/.test(e.message));
+  await as(other, 'alice').fetchResults!(alices, { offset: 0, limit: 5 }, ctx());
+  assert.equal(warehouse.fetched.length, fetched + 1, 'only alice\'s own page reached the warehouse');
+});

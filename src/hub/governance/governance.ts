@@ -59,9 +59,9 @@ export interface TeamRateLimits {
   quotaHolders?(): Promise<string[] | undefined>;
   /**
    * `owner` as encodeOwner writes it (an opaque string to the team). Never replaces an owner the team holds:
-   * a query id never changes hands.
+   * a query id never changes hands. `ttlMs`: what is left of the result's lifetime (default all of it, 24 h).
    */
-  rememberOwner(queryId: string, owner: string): Promise<boolean>;
+  rememberOwner(queryId: string, owner: string, ttlMs?: number): Promise<boolean>;
   /**
    * Who ran a query on any replica: undefined when the team knows no owner; `{ unavailable }` (why) when
    * Redis cannot answer now, so an owner it holds cannot be known.
@@ -313,6 +313,10 @@ export class Governance {
     clearInterval(this.teamQuotaTimer);
     this.teamQuotaTimer = undefined;
     if (team) {
+      // The owners this replica's previous process kept in its journal may never have reached Redis (it was
+      // away when they ran, and the process stopped before it rejoined): handed to the team, they are
+      // written now or at the rejoin (never over an owner Redis holds), else other replicas know no owner.
+      for (const { queryId, owner, leftMs } of this.owners.held()) void team.rememberOwner(queryId, encodeOwner(owner), leftMs).catch(() => false);
       this.teamQuotaTimer = setInterval(() => void this.refreshTeamQuotas(), TEAM_QUOTA_REFRESH_MS);
       this.teamQuotaTimer.unref();
     }

@@ -101,6 +101,17 @@ export class ResultOwnerStore {
     if (this.appended > this.max) this.compact();
   }
 
+  /** The owners held now, each with what is left of its result's lifetime (ms): for a team replica to hand to Redis. */
+  held(): { queryId: string; owner: ResultOwner; leftMs: number }[] {
+    const now = this.now();
+    const out: { queryId: string; owner: ResultOwner; leftMs: number }[] = [];
+    for (const [queryId, e] of this.entries) {
+      const leftMs = e.at + RESULT_LIFETIME_MS - now;
+      if (leftMs > 0) out.push({ queryId, owner: e.owner, leftMs });
+    }
+    return out;
+  }
+
   /** While an unknown id may be an owner this hub issued and forgot: until when, and why. */
   gap(): OwnerGap | undefined {
     return this.gapUntil > this.now() ? { until: this.gapUntil, why: this.gapWhy } : undefined;

@@ -424,11 +424,11 @@ export interface TeamState {
    */
   quotaHolders(): Promise<string[] | undefined>;
   /**
-   * Records who ran a query (for 24 h, as long as Snowflake keeps its result): `owner` is opaque here (the
+   * Records who ran a query (for 24 h, as long as Snowflake keeps its result, or the `ttlMs` left of it): `owner` is opaque here (the
    * identity and the role, as Governance encodes them); false when Redis is unavailable. An owner Redis
    * already holds stays: a query id never changes hands.
    */
-  rememberOwner(queryId: string, owner: string): Promise<boolean>;
+  rememberOwner(queryId: string, owner: string, ttlMs?: number): Promise<boolean>;
   /**
    * Who ran a query, on any replica; undefined when Redis knows no owner, `{ unavailable }` (why) when
    * Redis cannot be asked now (or this replica is still writing back what Redis lost): not "no owner".
@@ -795,13 +795,15 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         return undefined;
       }
     },
-    async rememberOwner(queryId, owner) {
-      owners.set(queryId, owner);
+    async rememberOwner(queryId, owner, lifetimeMs = OWNER_TTL_MS) {
+      // Whole milliseconds for PX; an owner handed over from the journal has only part of its lifetime left.
+      const ttlMs = Math.max(1, Math.ceil(lifetimeMs));
+      owners.set(queryId, owner, { ttl: ttlMs });
       if (mode !== 'connected') return false;
       try {
         // NX: a reader the owner was unknown to (Redis away, or just emptied) is recorded too, and must not
         // take the result over from its owner, whose record another replica writes back.
-        await redis.set(key('owner', queryId), owner, 'PX', OWNER_TTL_MS, 'NX');
+        await redis.set(key('owner', queryId), owner, 'PX', ttlMs, 'NX');
         return true;
       } catch (err) {
         failed(err);
