@@ -212,3 +212,18 @@ test('a team replica restarted while Redis was away writes the owners its journa
   await as(other, 'alice').fetchResults!(alices, { offset: 0, limit: 5 }, ctx());
   assert.equal(warehouse.fetched.length, fetched + 1, 'only alice\'s own page reached the warehouse');
 });
+
+test('an owner a draining predecessor appends is not lost when the journal is compacted', (t) => {
+  // compact() rewrote the journal from the owners in memory: a line the process being replaced appended since
+  // this one last read the file was dropped with the old file, and its result had no owner from then on.
+  const home = tempDir(t);
+  const now = 2_000_000;
+  const successor = new ResultOwnerStore({ home, now: () => now, max: 3 });
+  const draining = new ResultOwnerStore({ home, now: () => now, max: 3 });
+  draining.set('q-draining', { identity: 'carol', role: 'default' });
+  // The successor's own calls: past the bound of appends it compacts (one id again and again, so nothing is dropped for room).
+  for (let i = 0; i < 4; i++) successor.set('q-own', alice);
+  assert.equal(successor.gap(), undefined);
+  assert.deepEqual(successor.get('q-draining'), { identity: 'carol', role: 'default' });
+  assert.deepEqual(new ResultOwnerStore({ home, now: () => now }).get('q-draining'), { identity: 'carol', role: 'default' }, 'the compacted journal holds it');
+});

@@ -179,31 +179,39 @@ export class ResultOwnerStore {
         if (start) this.distrust(`is larger than ${MAX_JOURNAL_BYTES / 1024 / 1024} MiB, more than the hub ever writes there`);
         return;
       }
-      const buffer = Buffer.alloc(stat.size - from);
-      let length = 0;
-      while (length < buffer.length) {
-        const n = readSync(fd, buffer, length, buffer.length - length, from + length);
-        if (n === 0) break;
-        length += n;
-      }
-      // Only whole lines: a line being appended right now is read at the next miss.
-      const text = buffer.toString('utf8', 0, length);
-      const end = text.lastIndexOf('\n') + 1;
-      const now = this.now();
-      let bad = 0;
-      for (const line of text.slice(0, end).split('\n')) {
-        if (line === '') continue;
-        const parsed = line.length > MAX_LINE_CHARS ? undefined : parseLine(line);
-        if (parsed === undefined) bad += 1;
-        else if (now - parsed.at < RESULT_LIFETIME_MS && parsed.at <= now + RESULT_LIFETIME_MS) this.put(parsed.id, { owner: parsed.owner, at: parsed.at });
-      }
-      this.read = { ino: stat.ino, dev: stat.dev, size: from + Buffer.byteLength(text.slice(0, end)) };
+      const { bad, bytes } = this.takeLines(fd, from, stat.size);
+      this.read = { ino: stat.ino, dev: stat.dev, size: from + bytes };
       // A line the hub did not write (an edit, a crash that cut one short) may have been someone's owner.
-      if (bad > 0 && start) this.noteGap(now + RESULT_LIFETIME_MS, `${bad} line(s) of ${path} could not be read, so the owners they held are not known`);
+      if (bad > 0 && start) this.noteGap(this.now() + RESULT_LIFETIME_MS, `${bad} line(s) of ${path} could not be read, so the owners they held are not known`);
     } finally {
       closeSync(fd);
     }
     if (start) this.compact();
+  }
+
+  /**
+   * Puts the owners of the whole lines of `fd` from byte `from` to `to` (a line being appended right now is
+   * read at the next miss). Returns how many lines were not owners the hub wrote, and the bytes taken.
+   */
+  private takeLines(fd: number, from: number, to: number): { bad: number; bytes: number; text: string } {
+    const buffer = Buffer.alloc(Math.max(0, to - from));
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, from + length);
+      if (n === 0) break;
+      length += n;
+    }
+    const whole = buffer.subarray(0, length === 0 ? 0 : buffer.lastIndexOf(0x0a, length - 1) + 1);
+    const text = whole.toString('utf8');
+    const now = this.now();
+    let bad = 0;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const parsed = line.length > MAX_LINE_CHARS ? undefined : parseLine(line);
+      if (parsed === undefined) bad += 1;
+      else if (now - parsed.at < RESULT_LIFETIME_MS && parsed.at <= now + RESULT_LIFETIME_MS) this.put(parsed.id, { owner: parsed.owner, at: parsed.at });
+    }
+    return { bad, bytes: whole.length, text };
   }
 
   /** A journal the hub cannot read or trust: neither read nor written, and every unknown id may be someone's. */
@@ -244,6 +252,11 @@ export class ResultOwnerStore {
   private compact(): void {
     const path = this.path;
     if (path === undefined) return;
+    // The old file goes with the rename, and with it any line only it holds: a hub draining after a replace
+    // appends there. What it appended since the last read is taken first; what it appends until the rename
+    // is read through a descriptor kept on the old file, and carried over after.
+    this.load(false);
+    const old = this.openRead(path);
     const tmp = `${path}.${process.pid}.tmp`;
     try {
       const lines: string[] = [];
@@ -259,10 +272,32 @@ export class ResultOwnerStore {
       renameSync(tmp, path);
       this.appended = 0;
       this.read = { ino: written.ino, dev: written.dev, size: written.size };
+      if (old !== undefined) {
+        const late = this.takeLines(old.fd, old.size, fstatSync(old.fd).size);
+        if (late.text !== '') this.append(late.text);
+      }
     } catch (err) {
       rmSync(tmp, { force: true });
       this.warn(`Could not rewrite ${path} (${(err as Error).message}); it keeps growing until the next start.`);
+    } finally {
+      if (old !== undefined) closeSync(old.fd);
     }
+  }
+
+  /** The journal as last read, opened again (undefined when it is no longer that file, or cannot be opened). */
+  private openRead(path: string): { fd: number; size: number } | undefined {
+    const read = this.read;
+    if (read === undefined) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+    } catch {
+      return undefined;
+    }
+    const stat = fstatSync(fd);
+    if (stat.ino === read.ino && stat.dev === read.dev) return { fd, size: read.size };
+    closeSync(fd);
+    return undefined;
   }
 }
 
