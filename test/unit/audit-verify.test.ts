@@ -151,6 +151,33 @@ test('a renamed file is detected', async (t) => {
   assert.ok(result.problems.some((p) => p.kind === 'removed' && p.file === files[1]));
 });
 
+test('an empty audit file planted far ahead is one problem naming the missing span, not one per number (nor a verify that never ends)', async (t) => {
+  // Each number between the last file and the planted one was a problem of its own: audit-999999.jsonl made
+  // a million of them (999000 "omitted"), and a name of 20 digits (a number past 2^53) never finished.
+  const { dir, files } = await writtenLog(t);
+  const last = files[files.length - 1] as string;
+  await writeFile(join(dir, 'audit-999999.jsonl'), '');
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.equal(result.omittedProblems, 0);
+  const removed = result.problems.filter((p) => p.kind === 'removed');
+  assert.equal(removed.length, 1, JSON.stringify(result.problems));
+  const lastNumber = Number(/\d+/.exec(last)![0]);
+  const next = `audit-${String(lastNumber + 1).padStart(6, '0')}.jsonl`;
+  assert.ok(removed[0]!.message.startsWith(`${next} to audit-999998.jsonl are missing (${999998 - lastNumber} files, between ${last} and audit-999999.jsonl)`), removed[0]!.message);
+  // The hub opening the log takes the empty file up (as one its crash left); verify still says it in one line.
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 1500 });
+  assert.equal((await log.append(sampleEntry(21))).ok, true);
+  await log.close();
+  assert.equal((await verifyAudit(dir)).problems.filter((p) => p.kind === 'removed').length, 1);
+  await rm(join(dir, 'audit-999999.jsonl'));
+  await writeFile(join(dir, 'audit-99999999999999999999.jsonl'), '');
+  const huge = await verifyAudit(dir);
+  assertTampered(huge);
+  assert.equal(huge.omittedProblems, 0);
+  assert.ok(huge.problems.length < 10, JSON.stringify(huge.problems));
+});
+
 test('a deleted first file is detected (nothing says it was pruned)', async (t) => {
   const { dir, files } = await writtenLog(t);
   await rm(join(dir, files[0] as string));
