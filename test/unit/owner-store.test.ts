@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -226,4 +226,37 @@ test('an owner a draining predecessor appends is not lost when the journal is co
   assert.equal(successor.gap(), undefined);
   assert.deepEqual(successor.get('q-draining'), { identity: 'carol', role: 'default' });
   assert.deepEqual(new ResultOwnerStore({ home, now: () => now }).get('q-draining'), { identity: 'carol', role: 'default' }, 'the compacted journal holds it');
+});
+
+test('owners the hub could not write to its journal are known to the next start: unknown ids are refused for their lifetime, and it says why', (t) => {
+  // A failed append (a full disk, EIO, a journal made read-only) was only a warning of that process: the next
+  // one read the journal without the owner, knew of no gap, and let any unrestricted role page the result.
+  const home = tempDir(t);
+  let now = 3_000_000;
+  const failing = new ResultOwnerStore({ home, now: () => now });
+  failing.set('q-kept', alice);
+  // A write that fails for a while (as root, whom a mode does not stop): the journal's name is a directory meanwhile.
+  const journal = join(home, RESULT_OWNERS_FILE);
+  renameSync(journal, `${journal}.aside`);
+  mkdirSync(journal);
+  now += 1000;
+  failing.set('q-unwritten', { identity: 'alice', role: 'default' });
+  assert.deepEqual(failing.get('q-unwritten'), { identity: 'alice', role: 'default' }, 'this process still knows it');
+  rmSync(journal, { recursive: true });
+  renameSync(`${journal}.aside`, journal);
+  now += 60_000;
+  const warnings: string[] = [];
+  const next = new ResultOwnerStore({ home, now: () => now, warn: (w) => warnings.push(w) });
+  assert.deepEqual(next.get('q-kept'), alice);
+  assert.equal(next.get('q-unwritten'), undefined);
+  const gap = next.gap();
+  assert.ok(gap !== undefined, 'an unknown id may be the owner the journal missed');
+  assert.equal(gap.until, 3_001_000 + RESULT_LIFETIME_MS);
+  assert.match(gap.why, /could not record who ran 1 query/);
+  assert.ok(warnings.some((w) => /could not record who ran 1 query/.test(w) && w.includes(RESULT_OWNERS_FILE)), warnings.join('\n'));
+  assert.ok(next.snapshot().unknownRefusedUntil !== undefined, 'status shows it');
+  // Another start within the lifetime still knows; after it, nothing is refused for it.
+  assert.ok(new ResultOwnerStore({ home, now: () => now }).gap() !== undefined);
+  now = 3_001_000 + RESULT_LIFETIME_MS;
+  assert.equal(new ResultOwnerStore({ home, now: () => now }).gap(), undefined);
 });
