@@ -178,6 +178,30 @@ test('an empty audit file planted far ahead is one problem naming the missing sp
   assert.ok(huge.problems.length < 10, JSON.stringify(huge.problems));
 });
 
+test('a file whose line endings were converted to CRLF is one problem saying so, not every line an edited record', async (t) => {
+  // Each line was reported as "not as the hub wrote it (a member given twice, or its text rewritten)", up to
+  // a thousand per file: a copy through Windows or git's autocrlf read as record-by-record tampering.
+  const { dir, files } = await writtenLog(t);
+  const first = files[0] as string;
+  const lines = await readLines(dir, first);
+  await writeFile(join(dir, first), lines.map((l) => `${l}\r\n`).join(''));
+  const result = await verifyAudit(dir);
+  assertTampered(result);
+  assert.equal(result.problems.length, 1, JSON.stringify(result.problems));
+  const [problem] = result.problems;
+  assert.equal(problem!.kind, 'edited');
+  assert.equal(problem!.file, first);
+  assert.equal(problem!.line, 1);
+  assert.match(problem!.message, new RegExp(`${lines.length} lines end in CR LF`));
+  assert.match(problem!.message, /line endings were converted/);
+  assert.match(problem!.message, /hashes match/);
+  // A CR LF line whose record was also changed is still an edited record of its own.
+  lines[1] = lines[1]!.replace('"outcome":"ok"', '"outcome":"error"');
+  await writeFile(join(dir, first), lines.map((l) => `${l}\r\n`).join(''));
+  const edited = await verifyAudit(dir);
+  assert.ok(edited.problems.some((p) => p.kind === 'edited' && p.line === 2 && /does not match its hash/.test(p.message)), JSON.stringify(edited.problems));
+});
+
 test('a deleted first file is detected (nothing says it was pruned)', async (t) => {
   const { dir, files } = await writtenLog(t);
   await rm(join(dir, files[0] as string));

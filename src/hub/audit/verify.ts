@@ -256,6 +256,9 @@ class Verifier {
 
   private async readRecords(f: number, file: AuditFile, previousFile: AuditFile | undefined, gapBefore: boolean, tails: UnterminatedTail[]): Promise<void> {
     let first = true;
+    // Lines as the hub wrote them but for a CR before the newline: line endings converted (a copy through
+    // Windows, git's autocrlf), said once per file rather than as that many rewritten records.
+    const crlf = { lines: 0, firstLine: 0 };
     for await (const { lineNo, text } of readLines(join(this.dir, file.name), (tail) => tails.push(tail))) {
       let parsed: unknown;
       try {
@@ -273,6 +276,9 @@ class Verifier {
       const at = `${file.name} line ${lineNo} (seq ${record.seq})`;
       if (computeRecordHash(record) !== record.hash) {
         this.add({ file: file.name, line: lineNo, seq: record.seq, kind: 'edited', message: `${at}: the record's content does not match its hash — it was edited after it was written` });
+      } else if (text.endsWith('\r') && JSON.stringify(record) === text.slice(0, -1)) {
+        crlf.lines += 1;
+        if (crlf.firstLine === 0) crlf.firstLine = lineNo;
       } else if (JSON.stringify(record) !== text) {
         // The hub writes each record as JSON.stringify gives it, byte for byte. A line that only parses to
         // it was rewritten: a member given twice (`"outcome":"error",…,"outcome":"ok"`) hashes as the last
@@ -300,6 +306,10 @@ class Verifier {
       }
       if (detail) this.noteRotate(file, lineNo, record.seq, detail);
       first = false;
+    }
+    if (crlf.lines > 0) {
+      const lines = `${crlf.lines} line${crlf.lines === 1 ? '' : 's'}`;
+      this.add({ file: file.name, line: crlf.firstLine, kind: 'edited', message: `${file.name}: ${lines} end in CR LF (from line ${crlf.firstLine}), not as the hub wrote them: the line endings were converted (a copy through Windows, git's autocrlf, an editor). Otherwise those records are as written (their hashes match); put back the original file, or convert it back (dos2unix ${file.name}), and verify again` });
     }
   }
 
