@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, constants, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSnowmuxError } from '../../src/errors.js';
-import { HEAD_FILE, readHead, removeDeadWritersHeadTemps, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
+import { HEAD_FILE, readFileEnd, readHead, removeDeadWritersHeadTemps, stillNamed, verifyAuditDir, writeHead } from '../../src/hub/audit/audit-files.js';
 import { AuditLog } from '../../src/hub/audit/audit-log.js';
 import { verifyAudit } from '../../src/hub/audit/verify.js';
 import { formatResult } from '../../src/hub/audit/verify-command.js';
@@ -191,4 +192,43 @@ test('an audit file that is a symbolic link is refused, never followed: by the l
   const result = await verifyAudit(dir);
   assert.equal(result.ok, false);
   assert.deepEqual(result.problems.filter((p) => p.kind === 'not_a_file').map((p) => p.file), ['audit-000002.jsonl']);
+});
+
+test('a long tail without a newline (NULs a power loss left) is read once, not copied over and over: the hub opens the log at once', { timeout: 20_000 }, async (t) => {
+  // readFileEnd gathered the chunks it read backwards into one buffer, copied again at every chunk while no
+  // newline came: 64 MiB without one (an audit file at its default size) took ~50 s of the hub's start.
+  const dir = tempDir(t);
+  const first = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 128 * 1024 * 1024 });
+  for (let i = 1; i <= 3; i++) assert.equal((await first.append(sampleEntry(i))).ok, true);
+  await first.close();
+  const file = join(dir, 'audit-000001.jsonl');
+  const written = readFileSync(file);
+  const nuls = Buffer.alloc(64 * 1024 * 1024);
+  const fh = await open(file, 'a');
+  await fh.write(nuls);
+  await fh.close();
+  const end = await readFileEnd(file);
+  assert.deepEqual(end.tail, { offset: written.length, bytes: nuls.length, sha256: createHash('sha256').update(nuls).digest('hex') });
+  const lines = written.toString('utf8').split('\n');
+  assert.equal(end.lastLine?.text, lines[lines.length - 2]);
+  assert.equal(end.lastLine?.offset, written.length - Buffer.byteLength(lines[lines.length - 2]!) - 1);
+  const log = await AuditLog.open({ dir, fsync: 'never', maxFileBytes: 128 * 1024 * 1024 });
+  assert.equal(log.openReport.torn.length, 1);
+  assert.equal(log.openReport.lastSeq, 3);
+  await log.close();
+});
+
+test('readFileEnd finds the last line and the tail whatever the chunk boundaries', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'audit-000001.jsonl');
+  for (const text of ['', 'no newline', '\n', 'a\n', 'a\nb', `${'x'.repeat(70_000)}\n${'y'.repeat(65_536)}\n${'z'.repeat(3)}`, `${'x'.repeat(65_535)}\n\n`]) {
+    writeFileSync(path, text);
+    const end = await readFileEnd(path);
+    const lastNl = text.lastIndexOf('\n');
+    const prevNl = lastNl <= 0 ? -1 : text.lastIndexOf('\n', lastNl - 1);
+    assert.equal(end.size, text.length);
+    assert.deepEqual(end.lastLine, lastNl === -1 ? undefined : { text: text.slice(prevNl + 1, lastNl), offset: prevNl + 1 }, JSON.stringify(text.slice(0, 20)));
+    const tail = text.slice(lastNl + 1);
+    assert.deepEqual(end.tail, tail === '' ? undefined : { offset: lastNl + 1, bytes: tail.length, sha256: createHash('sha256').update(tail).digest('hex') });
+  }
 });

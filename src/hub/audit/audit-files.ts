@@ -426,34 +426,56 @@ export interface FileEnd {
 
 const TAIL_CHUNK = 64 * 1024;
 
-/** Reads a file backwards just far enough to find its last complete line and any unterminated tail. */
+/**
+ * Reads a file backwards just far enough to find its last complete line and any unterminated tail. Each
+ * chunk is read once and searched where it lies: gathering them into one buffer copied a long tail without a
+ * newline again at every chunk (quadratic), and 64 MiB of NULs, which a power loss can leave at a file's
+ * end, held the hub's start for ~50 s. The tail is then hashed in chunks, never held whole.
+ */
 export async function readFileEnd(path: string): Promise<FileEnd> {
   const fh = await openAuditFile(path, 'r');
   try {
     const size = (await fh.stat()).size;
-    let acc = Buffer.alloc(0);
-    let pos = size;
+    const buf = Buffer.alloc(TAIL_CHUNK);
     let lastNl = -1;
     let prevNl = -1;
-    while (pos > 0) {
+    for (let pos = size; pos > 0 && prevNl === -1; ) {
       const readSize = Math.min(TAIL_CHUNK, pos);
       pos -= readSize;
-      const buf = Buffer.alloc(readSize);
       const { bytesRead } = await fh.read(buf, 0, readSize, pos);
-      acc = Buffer.concat([buf.subarray(0, bytesRead), acc]);
-      lastNl = acc.lastIndexOf(NEWLINE);
-      if (lastNl === -1) continue;
-      prevNl = lastNl === 0 ? -1 : acc.lastIndexOf(NEWLINE, lastNl - 1);
-      if (prevNl !== -1) break;
+      for (let i = bytesRead; i > 0; ) {
+        const nl = buf.lastIndexOf(NEWLINE, i - 1);
+        if (nl === -1) break;
+        if (lastNl !== -1) {
+          prevNl = pos + nl;
+          break;
+        }
+        lastNl = pos + nl;
+        i = nl;
+      }
     }
     const end: FileEnd = { size };
     const tailStart = lastNl + 1; // 0 when there is no newline at all
-    if (tailStart < acc.length) {
-      const raw = acc.subarray(tailStart);
-      end.tail = { offset: pos + tailStart, bytes: raw.length, sha256: sha256Hex(raw) };
+    if (tailStart < size) {
+      const hash = createHash('sha256');
+      let at = tailStart;
+      while (at < size) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(TAIL_CHUNK, size - at), at);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+        at += bytesRead;
+      }
+      end.tail = { offset: tailStart, bytes: at - tailStart, sha256: hash.digest('hex') };
     }
     if (lastNl !== -1) {
-      end.lastLine = { text: acc.subarray(prevNl + 1, lastNl).toString('utf8'), offset: pos + prevNl + 1 };
+      const line = Buffer.alloc(lastNl - (prevNl + 1));
+      let got = 0;
+      while (got < line.length) {
+        const { bytesRead } = await fh.read(line, got, line.length - got, prevNl + 1 + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      end.lastLine = { text: line.toString('utf8', 0, got), offset: prevNl + 1 };
     }
     return end;
   } finally {
