@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { once } from 'node:events';
@@ -58,4 +58,39 @@ queries = 3
   assert.equal(used, 3, 'status shows the day\'s usage after the replace');
   const c = await connectClient(t, { home, kind: 'v2-legacy' });
   assert.equal(await run(c, 5), 'QUOTA_EXCEEDED');
+});
+
+test('quota usage that cannot be written to the home is a warning in status (a restart would give it back), gone once it is written again', async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.metered]
+identities = ["${me}"]
+[roles.metered.quota]
+window = "1d"
+queries = 50
+`);
+  const hub = await startHub(t, home);
+  // The hub writes quota-usage.json through <file>.<pid>.tmp: a directory in that place makes every write fail
+  // (EISDIR), as a full disk would (ENOSPC), whoever runs the test (root passes permission checks).
+  const blocker = join(home, `quota-usage.json.${hub.proc.pid}.tmp`);
+  mkdirSync(blocker);
+  const c = await connectClient(t, { home, kind: 'v2-legacy' });
+  assert.equal(await run(c, 1), 'ran');
+  const healthOf = async (): Promise<{ ok: boolean; warnings: string[] }> => (JSON.parse((await runCli(['status', '--json', '--home', home])).stdout) as { health: { ok: boolean; warnings: string[] } }).health;
+  const warningOf = async (): Promise<string | undefined> => (await healthOf()).warnings.find((w) => w.startsWith('quota usage could not be written'));
+  // The write follows a change of usage within a second; each status is a process of its own.
+  let warning: string | undefined;
+  for (let i = 0; i < 100 && (warning = await warningOf()) === undefined; i++);
+  assert.ok(warning !== undefined, 'status warns that quota usage is not kept');
+  assert.match(warning, /quota-usage\.json/);
+  assert.match(warning, /EISDIR/);
+  assert.match(warning, /a restart or `hub --replace` now would give every identity back what it used since/);
+  assert.equal((await healthOf()).ok, true, 'a warning, not unhealthy: calls are still served and counted');
+  // The person at the terminal sees it too, not only a JSON reader.
+  assert.match((await runCli(['status', '--home', home])).stdout, /warning: quota usage could not be written/);
+
+  rmdirSync(blocker);
+  assert.equal(await run(c, 2), 'ran');
+  for (let i = 0; i < 100 && (await warningOf()) !== undefined; i++);
+  assert.equal(await warningOf(), undefined, 'the warning goes once usage is written again');
 });

@@ -124,6 +124,15 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
       `the audit file ${String(moved.file)} was ${moved.how === 'truncated' ? 'truncated' : moved.how === 'grown' ? 'written to by something else' : 'moved or replaced'} under the hub at ${clock(moved.at)} (logrotate?): it went on in ${String(moved.continuedIn)}, chained${copies}. \`snowmux audit verify\` reports ${String(moved.file)}'s records missing until they are back under that name; do not rotate the audit directory externally (the hub rotates it: [audit] max_file_mb, max_files)`,
     );
   }
+  // Quota usage kept for the next start could not be written: nothing is refused now, but a restart would
+  // give every identity back what it used since (the file it restores is the last one written).
+  const quotaFile = (status.governance as { quotaUsageFile?: { path?: unknown; failing?: AuditTrouble | null } | null } | undefined)?.quotaUsageFile;
+  const quotaFailing = quotaFile?.failing;
+  if (quotaFailing && typeof quotaFailing.since === 'string') {
+    warnings.push(
+      `quota usage could not be written to ${String(quotaFile.path)} since ${clock(quotaFailing.since)} (${String(quotaFailing.code)}: ${String(quotaFailing.message)}): quotas hold while this hub runs, but a restart or \`hub --replace\` now would give every identity back what it used since — free space or fix the home's permissions (each change of usage tries again)`,
+    );
+  }
   warnings.push(...versionSkew(status, place));
   const refused = refusedShim(status, place);
   if (refused !== null) warnings.push(refused);

@@ -154,7 +154,8 @@ export class Governance {
   /** Whether this process writes quota-usage.json: only once it has added what its predecessor left. */
   private persistingQuotas = false;
   private quotaSaveTimer: ReturnType<typeof setTimeout> | undefined;
-  private quotaSaveFailed = false;
+  /** Since when, and why, quota-usage.json cannot be written (for status: a restart would give usage back). */
+  private quotaSaveFailing: { since: string; code: string; message: string } | undefined;
   private teamQuotaTimer: ReturnType<typeof setInterval> | undefined;
   private refreshingQuotas = false;
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
@@ -389,11 +390,14 @@ export class Governance {
     if (!this.persistingQuotas || this.quotaPath === undefined) return;
     try {
       writeKeptQuotas(this.quotaPath, this.quotas.exportWindows());
-      if (this.quotaSaveFailed) this.logger.info({}, 'quota usage is written to the home again');
-      this.quotaSaveFailed = false;
+      if (this.quotaSaveFailing !== undefined) this.logger.info({}, 'quota usage is written to the home again');
+      this.quotaSaveFailing = undefined;
     } catch (err) {
-      if (!this.quotaSaveFailed) this.logger.warn({ err: (err as Error).message, file: this.quotaPath }, 'quota usage could not be written to the home: a restart now would give back what was used since; retrying at the next change');
-      this.quotaSaveFailed = true;
+      if (this.quotaSaveFailing === undefined) {
+        this.logger.warn({ err: (err as Error).message, file: this.quotaPath }, 'quota usage could not be written to the home: a restart now would give back what was used since; retrying at the next change');
+        const code = (err as NodeJS.ErrnoException).code;
+        this.quotaSaveFailing = { since: new Date(this.now()).toISOString(), code: code ?? 'ERROR', message: (err as Error).message };
+      }
     }
   }
 
@@ -761,6 +765,8 @@ export class Governance {
       rateLimits: this.rateSnapshot().map(({ identity: key, ...bucket }) => ({ ...holderOf(key), ...bucket })),
       quotas: this.quotas.snapshot(),
       resultOwners: this.owners.snapshot(),
+      // Shown by status as a warning: a restart while it fails gives every identity back what it used since.
+      quotaUsageFile: this.quotaPath === undefined ? null : { path: this.quotaPath, failing: this.quotaSaveFailing ?? null },
       metadataCache: this.metadata.stats(),
     };
   }
