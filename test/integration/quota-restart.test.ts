@@ -17,6 +17,17 @@ function codeOf(r: ToolResult): string | undefined {
   return (r._meta?.['dev.snowmux/error'] as { code?: string } | undefined)?.code;
 }
 
+/** A role for this user with a daily quota of `queries`. */
+function meteredConfig(queries: number): string {
+  return `
+[roles.metered]
+identities = ["${me}"]
+[roles.metered.quota]
+window = "1d"
+queries = ${queries}
+`;
+}
+
 async function run(c: AnyClient, n: number): Promise<string> {
   const r = await c.callTool('execute_query', { query: `SELECT ${n} AS n` });
   return codeOf(r) ?? (r.isError ? `error: ${textOf(r)}` : 'ran');
@@ -30,13 +41,7 @@ async function usedQueries(home: string): Promise<number | undefined> {
 
 test('a daily quota spent before a hub restart or a hub --replace stays spent after it', async (t) => {
   const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `
-[roles.metered]
-identities = ["${me}"]
-[roles.metered.quota]
-window = "1d"
-queries = 3
-`);
+  writeFileSync(join(home, 'config.toml'), meteredConfig(3));
   const first = await startHub(t, home);
   const a = await connectClient(t, { home, kind: 'v2-legacy' });
   assert.deepEqual([await run(a, 1), await run(a, 2)], ['ran', 'ran']);
@@ -62,13 +67,7 @@ queries = 3
 
 test('quota usage that cannot be written to the home is a warning in status (a restart would give it back), gone once it is written again', async (t) => {
   const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `
-[roles.metered]
-identities = ["${me}"]
-[roles.metered.quota]
-window = "1d"
-queries = 50
-`);
+  writeFileSync(join(home, 'config.toml'), meteredConfig(50));
   const hub = await startHub(t, home);
   // The hub writes quota-usage.json through <file>.<pid>.tmp: a directory in that place makes every write fail
   // (EISDIR), as a full disk would (ENOSPC), whoever runs the test (root passes permission checks).
