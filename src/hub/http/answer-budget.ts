@@ -6,6 +6,7 @@
  * held longest are cut (a client that reads takes its bytes within milliseconds, so those are the ones not
  * read); an answer alone over the bound is cut too.
  */
+import { SnowmuxError } from '../../errors.js';
 
 /**
  * Answer bytes waiting for their clients to read them, all connections together. The stalled-output cut
@@ -129,4 +130,13 @@ export class AnswerBudget {
   stalled(stalledMs: number, identity: string | undefined): void {
     this.observer.stalled?.(`its client took none of it for ${stalledMs} ms`, identity);
   }
+}
+
+/**
+ * What an engine aborts a request with when it cuts the answer its client did not read (for the bound, or
+ * none of it taken for the stalled-output time): typed, so the face can tell the client's session why its
+ * connection closed, apart from a client that went away by itself.
+ */
+export function answerNotRead(message: string): SnowmuxError {
+  return new SnowmuxError('ANSWER_NOT_READ', message);
 }

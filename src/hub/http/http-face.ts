@@ -16,7 +16,7 @@
  */
 import { isInitializeRequest, isJsonContentType, isLegacyRequest, createMcpHandler, SUPPORTED_PROTOCOL_VERSIONS, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Duplex } from 'node:stream';
-import { errorMessage } from '../../errors.js';
+import { errorMessage, isSnowmuxError } from '../../errors.js';
 import type { AttachedSession, HubCore } from '../core/hub-core.js';
 import { createMcpServer } from '../core/mcp-server.js';
 import { refusalCode, withRefusalCode, type RpcError } from '../session/refusal-code.js';
@@ -248,6 +248,16 @@ interface RequestKind {
   ids: (string | number)[];
   /** Of the identity's requests in flight (maxRequestsPerIdentity), how many this one holds until its answer is handed on. */
   charged: number;
+  /** The session it was served in (a 2025 session's id, a 2026-07-28 session's key), once it reached one. */
+  session?: string;
+}
+
+/** An answer an engine cut because its client did not read it, for the next request of its session to tell. */
+interface UnreadNotice {
+  ids: (string | number)[];
+  why: string;
+  /** Answered over SSE (its calls may have been cut short), not as one JSON body built whole. */
+  streamed: boolean;
 }
 
 /** The ids of a body's requests (messages with a method and an id). */
@@ -264,6 +274,23 @@ function requestIdsOf(body: unknown): (string | number)[] {
 /** A JSON-RPC id as a key (1 and "1" are different ids). */
 function idKey(id: string | number): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+/**
+ * The refusal of a session's next request after an engine cut an answer of that session its client did not
+ * read: the bytes were already on the connection, so all the client saw was the connection closing.
+ */
+function unreadNoticeAnswer(notice: UnreadNotice, body: unknown): Response {
+  const ids = notice.ids.slice(0, 10).map((id) => JSON.stringify(id)).join(', ') + (notice.ids.length > 10 ? ', …' : '');
+  const ran = notice.streamed
+    ? 'Calls of it still running then were cancelled; answers already sent may not have reached the client.'
+    : 'Its call had run to its end (a statement that changes data took effect); only the answer was lost.';
+  const error = {
+    code: -32000,
+    message: `The hub cut its answer to this session's earlier request ${ids} because the client did not read it (${notice.why}); the client saw its connection close. ${ran} Read each answer as it comes (or ask for less: a lower row limit, fetch_results pages). This request was not run: send it again.`,
+    data: { code: 'ANSWER_NOT_READ', retryable: true },
+  };
+  return json(200, { jsonrpc: '2.0', id: idOf(body), error });
 }
 
 /** The SSE event answering a request whose answer was cut because its client did not read it. */
@@ -410,6 +437,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    * and so does a key whose identity was changed (keys.json edited): what they run runs as that identity.
    */
   const heldKeys = new Map<object, { key: string; identity: string; what: string; end: () => void }>();
+  /** Sessions whose answer an engine cut unread, told at their next request (see unreadNoticeAnswer). */
+  const unreadNotices = new Map<string, UnreadNotice>();
   /** Open listen streams per identity (see MAX_LISTEN_STREAMS_PER_IDENTITY). */
   const listenStreams = new Map<string, number>();
   const recheckHeldKeys = () => {
@@ -494,6 +523,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const e = legacy.get(id);
     if (!e) return;
     legacy.delete(id);
+    unreadNotices.delete(id);
     e.attached.detach(why);
     void e.transport.close().catch(() => {});
   }
@@ -572,6 +602,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const e = modern.get(key);
     if (!e) return;
     modern.delete(key);
+    unreadNotices.delete(key);
     e.attached.detach(why);
   }
 
@@ -1071,7 +1102,25 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     const answer = served(response, caller, kind.listen, ended, kind.ids, letGo);
     // An answer that does not stream was built whole: it is the engine's (and the unread answers' bound's) now.
     if (answer === response) letGo();
+    // An engine that cuts an answer its client does not read closes the connection with the answer's bytes
+    // already on it: no error can follow them, so the session's next request is told instead.
+    const session = kind.session;
+    if (session !== undefined && kind.ids.length > 0) {
+      ended.signal.addEventListener('abort', () => {
+        const reason: unknown = ended.signal.reason;
+        if (!isSnowmuxError(reason, 'ANSWER_NOT_READ') || !(legacy.has(session) || modern.has(session))) return;
+        unreadNotices.set(session, { ids: kind.ids, why: reason.message, streamed: answer !== response });
+      }, { once: true });
+    }
     return answer;
+  }
+
+  /** The refusal that tells a session of its answer cut unread (see unreadNoticeAnswer), once, at a request. */
+  function unreadNotice(session: string, body: unknown): Response | undefined {
+    const notice = unreadNotices.get(session);
+    if (notice === undefined || requestIdsOf(body).length === 0) return undefined;
+    unreadNotices.delete(session);
+    return unreadNoticeAnswer(notice, body);
   }
 
   /** The `subscriptions/listen` request in a POST body, if there is one. */
@@ -1196,6 +1245,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // Not its initialize: the session was initialized by the POST that created it, and the SDK refuses
         // another ("Server already initialized"); read first, it renamed the session's client and protocol
         // version (status, the audit records, the query tag, a role chosen by client name) to what was refused.
+        kind.session = sessionId;
+        const told = request.method === 'POST' ? unreadNotice(sessionId, body) : undefined;
+        if (told) return told;
         observe(entry.attached, body, true);
         entry.lastSeen = monotonic();
         entry.inFlight += 1;
@@ -1260,6 +1312,9 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     // 2026-07-28: each request is self-contained; calls of one identity and client share one session in status.
     // The client name is the caller's to choose: a bounded number of sessions per identity, the rest share one.
     const { key, entry: current, fresh } = modernSession(caller, body);
+    kind.session = key;
+    const told = unreadNotice(key, body);
+    if (told) return told;
     observe(current.attached, body);
     current.lastSeen = monotonic();
     current.inFlight += 1;

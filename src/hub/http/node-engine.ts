@@ -13,7 +13,7 @@ import { releaseHttpServer } from '../listen/release-http-server.js';
 import { parseListen } from '../listen/listen-address.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
 import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES } from './shim-link.js';
-import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
+import { AnswerBudget, MAX_HELD_ANSWER_BYTES, answerNotRead } from './answer-budget.js';
 
 /** The engine's own error answers carry the face's security headers too. */
 const ERROR_HEADERS = { 'content-type': 'application/json', ...SECURITY_HEADERS };
@@ -330,7 +330,7 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
         // What the client has not taken yet counts against every connection's bound until it drains.
         const held = answers.take(res.writableLength, (why) => {
           logger.warn({ identity, unreadBytes: res.writableLength, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
-          aborted.abort(new Error(`the client did not read its answer: ${why}`));
+          aborted.abort(answerNotRead(`the client did not read its answer: ${why}`));
           res.destroy();
         }, identity);
         const taken = await drained(res, 'close', stalledMs);
@@ -338,7 +338,7 @@ async function writeResponse(response: Response, res: ServerResponse, aborted: A
         if (!taken) {
           logger.warn({ identity, stalledMs, unreadBytes: res.writableLength }, 'http client does not read its answer; connection cut');
           answers.stalled(stalledMs, identity);
-          aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+          aborted.abort(answerNotRead(`the client did not read its answer for ${stalledMs} ms`));
           res.destroy();
           break;
         }

@@ -12,7 +12,7 @@ import type { Logger } from '../observe/logger.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
 import { BodyBudget, DEFAULT_STALLED_OUTPUT_MS, DRAIN_BODY_BYTES, drained, MAX_BODY_BYTES, MAX_HELD_BODY_BYTES, malformedWhy, refusedBodyAnswer, type EngineLimits, type HttpEndpoint, type RefusedBody } from './node-engine.js';
 import { parseListen } from '../listen/listen-address.js';
-import { AnswerBudget, MAX_HELD_ANSWER_BYTES } from './answer-budget.js';
+import { AnswerBudget, MAX_HELD_ANSWER_BYTES, answerNotRead } from './answer-budget.js';
 import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES, MAX_SHIM_FRAME_BYTES } from './shim-link.js';
 
 /**
@@ -253,7 +253,7 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
       if (!(await writtenWhileProgressing(res, Promise.race([res.stream(Readable.from([body]), body.length), over]), stalledMs))) {
         logger.warn({ identity, stalledMs }, 'http client does not read its answer; connection cut');
         answers.stalled(stalledMs, identity);
-        aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+        aborted.abort(answerNotRead(`the client did not read its answer for ${stalledMs} ms`));
         res.close();
       }
     } finally {
@@ -278,7 +278,7 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
         if (!taken) {
           logger.warn({ identity, stalledMs }, 'http client does not read its answer; connection cut');
           answers.stalled(stalledMs, identity);
-          aborted.abort(new Error(`the client did not read its answer for ${stalledMs} ms`));
+          aborted.abort(answerNotRead(`the client did not read its answer for ${stalledMs} ms`));
           void reader.cancel().catch(() => {});
           res.close();
           break;
@@ -298,7 +298,7 @@ async function writeResponse(response: Response, res: HyperExpress.Response, abo
 /** Cuts an answer its client has not read because the unread answers of all connections passed their bound. */
 function cutUnread(res: HyperExpress.Response, aborted: AbortController, logger: Logger, answers: AnswerBudget, why: string, identity: string | undefined): void {
   logger.warn({ identity, heldAnswerBytes: answers.heldBytes, limit: answers.limit }, 'http clients do not read their answers; the longest-waiting answer is cut');
-  aborted.abort(new Error(`the client did not read its answer: ${why}`));
+  aborted.abort(answerNotRead(`the client did not read its answer: ${why}`));
   if (res.aborted) return;
   res.close();
   // uWS tells of a close only when the client made it: the writer waiting on this answer learns of it so,
