@@ -185,3 +185,57 @@ test('status --url follows no redirect: the key and the reading stay with the ad
   assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered with a redirect \\(HTTP 302\\) to http://127\\.0\\.0\\.1:${elsewhere.port}/status: status follows no redirect`));
   assert.deepEqual(elsewhere.seen, [], 'nothing was asked of the address it pointed to');
 });
+
+/** A server at --url that answers /status 200 and then `feed`s its body (never ending it); its port. */
+async function feedingServer(t: Cleanup, feed: (res: import('node:http').ServerResponse) => () => void): Promise<{ port: number; sent: () => number }> {
+  let sent = 0;
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const write = res.write.bind(res);
+    res.write = ((chunk: Buffer | string) => {
+      sent += Buffer.byteLength(chunk);
+      return write(chunk);
+    }) as typeof res.write;
+    const stop = feed(res);
+    res.on('close', stop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, sent: () => sent };
+}
+
+test('status --url to a server sending an endless body stops reading it past the bound of a status, saying so, instead of holding it all for 5 s', async (t) => {
+  const chunk = Buffer.alloc(1024 * 1024, 0x20);
+  const { port, sent } = await feedingServer(t, (res) => {
+    let stopped = false;
+    const pump = () => {
+      while (!stopped && res.write(chunk));
+    };
+    res.on('drain', pump);
+    pump();
+    return () => (stopped = true);
+  });
+  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  const err = await statusCommand(['--url', `http://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_NO_ANSWER'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered with a body over 33554432 bytes, far more than a hub's status; status stopped reading it\\. Is --url a snowmux hub's HTTP address\\?$`));
+  // It stopped at the bound (what the kernel's buffers took besides), not at the deadline.
+  assert.ok(sent() < 96 * 1024 * 1024, `the server wrote ${sent()} bytes`);
+});
+
+test('status --url to a server that answers and then trickles its body says it answered but sent no whole status in time, not that no hub answered', async (t) => {
+  const { port } = await feedingServer(t, (res) => {
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), 100);
+    return () => clearInterval(timer);
+  });
+  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  const err = await statusCommand(['--url', `http://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  assert.ok(isSnowmuxError(err, 'HUB_NO_ANSWER'), `${(err as { code?: string }).code}: ${err.message}`);
+  assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered \\(HTTP 200\\) but did not send its whole status within 5 s\\.`));
+});

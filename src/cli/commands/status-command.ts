@@ -165,14 +165,24 @@ function socketStatusReader(homeFlag: string | undefined): () => Promise<HubStat
   };
 }
 
+/**
+ * The most a hub's status may be, as JSON. A status lists sessions, warehouses and limits, far below this;
+ * it bounds what a server at --url that is no hub (or a hostile one) can make the command hold: an endless
+ * body read whole within the deadline grew the process by 800 MB in those 5 s.
+ */
+const MAX_STATUS_BYTES = 32 * 1024 * 1024;
+
 function httpStatusReader(url: string, key: string | undefined): () => Promise<HubStatus> {
   const target = new URL('/status', checkStatusUrl(url));
   return async () => {
     let answer: { status: number; body: unknown };
+    /** The HTTP status answered, once its headers came: a deadline missed after them is not "no hub answered". */
+    let answered: number | undefined;
     try {
       // The body is read within the deadline too: a hub can stall after its headers.
       answer = await withDeadline(5_000, async (signal) => {
         const res = await fetch(target, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal, redirect: 'manual' });
+        answered = res.status;
         const redirect = redirectRefusal(target.href, res.status, res.headers.get('location') ?? undefined, 'http', 'status');
         if (redirect) {
           await res.body?.cancel();
@@ -180,8 +190,12 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
         }
         if (res.status === 401) return { status: res.status, body: await res.json().catch(() => ({})) };
         if (!res.ok) return { status: res.status, body: await res.body?.cancel() };
+        const text = await boundedText(res, MAX_STATUS_BYTES);
+        if (text === undefined) {
+          throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered with a body over ${MAX_STATUS_BYTES} bytes, far more than a hub's status; status stopped reading it. Is --url a snowmux hub's HTTP address?`);
+        }
         try {
-          return { status: res.status, body: await res.json() };
+          return { status: res.status, body: JSON.parse(text) as unknown };
         } catch (err) {
           if ((err as Error).name !== 'SyntaxError') throw err;
           throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered something other than a hub's status (${errorMessage(err)}). Is --url a snowmux hub's HTTP address?`);
@@ -189,6 +203,9 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
       });
     } catch (err) {
       if (isSnowmuxError(err)) throw err;
+      if (answered !== undefined && (err as Error).name === 'TimeoutError') {
+        throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered (HTTP ${answered}) but did not send its whole status within 5 s. Is --url a snowmux hub's HTTP address, and is the hub (or a proxy in front of it) overloaded?`);
+      }
       const tls = tlsFailure((err as { cause?: unknown }).cause, target.origin, 'status does not read it');
       if (tls) throw tls;
       // undici's own text quotes the URL it was given: shown without a password.
@@ -201,6 +218,25 @@ function httpStatusReader(url: string, key: string | undefined): () => Promise<H
     if (answer.status < 200 || answer.status > 299) throw new SnowmuxError('HUB_NO_ANSWER', `${target.href} answered HTTP ${answer.status}.`);
     return answer.body as HubStatus;
   };
+}
+
+/** A body as text, or undefined (its stream cancelled) once it passes `max` bytes. */
+async function boundedText(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, bytes));
 }
 
 /**
