@@ -62,6 +62,24 @@ function rawExchange(port: number, bytes: string): Promise<string> {
   });
 }
 
+/**
+ * Sends each request on one connection once the answers before it have their headers (uWebSockets.js drops
+ * a connection that pipelines while an answer is pending), and resolves with all it read once the server
+ * closes it (the last request asks it to).
+ */
+function keptAlive(port: number, requests: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    let sent = 0;
+    const socket = connect(port, '127.0.0.1', () => socket.write(requests[sent++]!));
+    socket.setEncoding('utf8').on('error', reject).on('close', () => resolve(got));
+    socket.on('data', (d: string) => {
+      got += d;
+      if (sent < requests.length && got.split('\r\n\r\n').length - 1 >= sent) socket.write(requests[sent++]!);
+    });
+  });
+}
+
 async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
@@ -71,6 +89,23 @@ async function until(what: string, condition: () => boolean, ms = 10_000): Promi
 }
 
 for (const engine of ['node', 'uws'] as const) {
+  test(`[${engine}] a HEAD request is answered with headers alone, its refusals too: a kept-alive client reads its next answer where it starts`, async (t) => {
+    const { port } = await serve(t, engine, standIn().face);
+    // One kept-alive connection: an admitted HEAD, a refused HEAD, then a GET whose answer ends the exchange.
+    const got = await keptAlive(port, [
+      'HEAD /status HTTP/1.1\r\nHost: 127.0.0.1\r\nauthorization: ok\r\n\r\n',
+      'HEAD /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nauthorization: ok\r\nconnection: close\r\n\r\n',
+    ]);
+    const starts = [...got.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => [m.index, m[1]]);
+    assert.deepEqual(starts.map(([, status]) => status), ['200', '401', '200'], got);
+    // Each answer starts right after the last one's headers: no body of a HEAD answer between them.
+    assert.ok(got.slice(0, starts[1]![0] as number).endsWith('\r\n\r\n'), got);
+    assert.ok(got.slice(0, starts[2]![0] as number).endsWith('\r\n\r\n'), got);
+    assert.doesNotMatch(got, /no key/);
+    assert.ok(got.endsWith('\r\n\r\n"ok"\n') || got.endsWith('\r\n5\r\n"ok"\n\r\n0\r\n\r\n'), got);
+  });
+
   test(`[${engine}] plain answers (the face's own refusals and fetched answers) are written whole and log no engine error`, async (t) => {
     const lines: string[] = [];
     const sink = new PassThrough();

@@ -192,7 +192,8 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     const drained = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, res, limits.bodyTimeoutMs, null);
     if (drained === 'gone') return;
     if (drained !== undefined) req.received = true;
-    await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined, answers);
+    if (method === 'HEAD') await writeHeadAnswer(verdict, req, res, drained !== undefined);
+    else await writeResponse(verdict, res, aborted, logger, limits, drained !== undefined, answers);
     return;
   }
   const admission = verdict;
@@ -216,7 +217,24 @@ async function handle(face: HttpFace, req: HyperExpress.Request, res: HyperExpre
     // The face has read the body by the time it answers.
     budget.release(held);
   }
-  await writeResponse(response, res, aborted, logger, limits, false, answers, admission.caller.identity);
+  if (method === 'HEAD') await writeHeadAnswer(response, req, res, false);
+  else await writeResponse(response, res, aborted, logger, limits, false, answers, admission.caller.identity);
+}
+
+/**
+ * A HEAD request's answer: its status and headers, and no body. uWS's end() writes whatever body it is given
+ * after the headers, where a kept-alive client (a load balancer's HEAD /healthz) reads it as the start of its
+ * next answer. (node:http drops a HEAD answer's body itself.) uWS then says `Content-Length: 0`: its
+ * endWithoutBody, which would give the GET's length, leaves the connection unusable for the next request.
+ */
+async function writeHeadAnswer(response: Response, req: HyperExpress.Request, res: HyperExpress.Response, close: boolean): Promise<void> {
+  await response.body?.cancel().catch(() => {});
+  if (res.aborted) return;
+  res.status(response.status);
+  response.headers.forEach((v, k) => void res.header(k, v));
+  // A HEAD has no body to wait for: hyper-express would hold the answer until one was "received".
+  req.received = true;
+  res.send(undefined, close);
 }
 
 /**
