@@ -1413,7 +1413,8 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       if (health.ok && keysPending !== null) return json(503, { ...health.body, status: 'starting', message: `Not serving yet: ${keysPending}. It serves once Redis answers.` });
       return json(health.ok ? 200 : 503, health.body);
     }
-    if (!ROUTES.has(path)) return json(404, { error: `No such route: ${path}. Routes: ${[...ROUTES].join(', ')}.` });
+    // The path as the client sent it, cut: uWebSockets.js takes a request line of ~128 KiB, all echoed back before.
+    if (!ROUTES.has(path)) return json(404, { error: `No such route: ${shownText(path, 200)}. Routes: ${[...ROUTES].join(', ')}.` });
     // /shim answers WebSocket upgrades only (checkShimUpgrade); a plain request there is told so.
     if (path === '/shim') return json(426, { error: '/shim takes only WebSocket upgrades, from remote shims (snowmux shim --url wss://host/shim).' });
     const caller = authenticate(request, info.remoteAddress, path);
@@ -1458,7 +1459,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
       const path = new URL(request.url).pathname;
       let refusal: Response | undefined;
       if (closed || hub.isDraining) refusal = json(503, { error: 'The hub is shutting down; the shim will retry.' });
-      else if (path !== '/shim') refusal = json(404, { error: `No WebSocket route ${path}; remote shims connect to /shim.` });
+      else if (path !== '/shim') refusal = json(404, { error: `No WebSocket route ${shownText(path, 200)}; remote shims connect to /shim.` });
       else if (!hostAllowed(request)) refusal = json(403, { error: 'Host not allowed (DNS-rebinding protection): add it to hub.http_hosts.' });
       else if (!originAllowed(request.headers.get('origin'))) refusal = json(403, { error: 'Origin not allowed.' });
       if (refusal) {
