@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { repoRoot } from '../helpers/paths.js';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -73,4 +74,63 @@ test('haproxy routes 2025 sessions to their replica and spreads 2026 requests; a
     }
     assert.ok(failures < 50, 'haproxy never routed around the dead replica');
   }
+});
+
+/** GET /healthz on its own connection, closed after the answer (fetch would keep one open, which counts): the status line, or null. */
+async function healthOnce(port: number): Promise<string | null> {
+  const s = connect(port, '127.0.0.1');
+  let text = '';
+  s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  s.on('error', () => {});
+  s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  // Not events.once: it rejects on the 'error' (haproxy not listening yet) that comes before the close.
+  await new Promise((resolve) => s.on('close', resolve));
+  return /^HTTP\/1\.1 \d+/.exec(text)?.[0] ?? null;
+}
+
+test('one client address holds at most 200 connections through haproxy: the next is closed before it reaches a replica, and others are still served', { skip: NO_HAPROXY }, async (t) => {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), '[hub]\nhttp_listen = "127.0.0.1:0"\nhttp_auth = false\n');
+  const hub = await startHub(t, home);
+  const addr = /HTTP on http:\/\/(\S+)/.exec(hub.stderr())![1]!;
+  const { front } = await startHaproxy(t, [addr]);
+  while ((await healthOnce(front)) !== 'HTTP/1.1 200');
+  const open: Socket[] = [];
+  defer(t, () => open.forEach((s) => s.destroy()));
+  let firstClosed: (s: Socket) => void = () => {};
+  const closedOne = new Promise<Socket>((resolve) => (firstClosed = resolve));
+  /** A connection that sends nothing; resolves once it is connected (or already closed by haproxy). */
+  const idle = async (): Promise<void> => {
+    const s = connect(front, '127.0.0.1');
+    s.on('error', () => {});
+    s.once('close', () => firstClosed(s));
+    open.push(s);
+    await new Promise((resolve) => {
+      s.once('connect', resolve);
+      s.once('close', resolve);
+    });
+  };
+  // 201 connections from one address: haproxy closes one of them at once (the one it counts as the 201st:
+  // with several threads accepting, not necessarily the last one opened), before it reaches a replica.
+  for (let i = 0; i < 201; i++) await idle();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closedOne, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('haproxy closed none of 201 connections from one address within 10 s')), 10_000)))]);
+  clearTimeout(timer);
+  const held = open.filter((s) => !s.destroyed && s.readyState === 'open');
+  assert.equal(held.length, 200, 'the other 200 connections are still open');
+  // A request on one of those held connections is still answered: the bound refuses more, not what it holds.
+  const answer = new Promise<string>((resolve) => {
+    let text = '';
+    held[0]!.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.includes('\r\n\r\n')) resolve(text);
+    });
+  });
+  held[0]!.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  assert.match(await answer, /^HTTP\/1\.1 200/);
+  // Once they are closed, the address may connect again.
+  open.forEach((s) => s.destroy());
+  let status: string | null = null;
+  for (let i = 0; i < 100 && status !== 'HTTP/1.1 200'; i++) status = await healthOnce(front);
+  assert.equal(status, 'HTTP/1.1 200', 'served again once its connections are closed');
 });
