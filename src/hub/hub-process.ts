@@ -186,9 +186,12 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
   // A predecessor that speaks the ready handshake keeps serving until this hub is ready (`replace`), and
   // takes its socket back if this one fails (`hand-back`) or dies before: a replace is all or nothing.
   // One that does not (an older snowmux) is told to drain as soon as this hub holds the path, as before.
-  const handshake = predecessor?.link ? await predecessorWaits(predecessor.link) : false;
+  const readyBoundMs = replaceReadyMs();
+  const handshake = predecessor?.link ? await predecessorWaits(predecessor.link, readyBoundMs) : false;
   const handBack = async (): Promise<boolean> => {
-    if (!handshake || !predecessor?.link || predecessor.link.socket.destroyed) return false;
+    if (!handshake || !predecessor?.link) return false;
+    // The running hub may already have taken its socket back on its own (this one was past its bound).
+    if (predecessor.link.socket.destroyed) return !hub.ownsSocket();
     predecessor.link.socket.write(encodeLine({ id: 'hand-back', op: 'hand-back' }));
     const deadline = performance.now() + REPLACE_HANDSHAKE_MS;
     while (hub.ownsSocket() && performance.now() < deadline) await new Promise((r) => setTimeout(r, HANDOVER_POLL_MS));
@@ -201,134 +204,144 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     await runtime.close('hub stopped').catch(() => {});
     throw err;
   }
+  // A replace is all or nothing, and not forever: the running hub serves on while this one finishes starting,
+  // but a step that hangs (a lock, a disk, a listener) must not hold the editors that reach this hub, nor the
+  // terminal, without end. Past the bound this hub gives the socket back and says so (below).
+  let startStep = 'claiming the home';
   try {
-    startFault('after-bind');
-    // One home, one hub: another live hub serving this home on another socket (another runtime base, an older
-    // snowmux, a removed socket) makes this one stop here, unless this one took the socket over (`--replace`).
-    await claimHomeExclusively(home, socketPath, predecessor !== null);
-    process.once('exit', () => releaseHomeClaim(home));
-    if (predecessor?.link) predecessor.link.socket.on('error', () => {});
-    if (predecessor?.link && !handshake) {
-      // We hold the path now: tell the old hub to drain.
-      predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
-      say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
-    } else if (predecessor?.frozen) {
-      say(`the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
-    } else if (predecessor && !predecessor.link) {
-      say(`the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
-    }
-    // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
-    // draining (after `--replace`, or a stop while shims already started this one) appends until its process
-    // ends. Meanwhile our records go to our side file in the audit directory (durable, and answers wait
-    // past 64 unwritten as for the log), chained in, in order, once we hold the claim — or by the next hub
-    // to open the log, should this one end first.
-    const first = await tryClaimAuditWriter(home, () => runtime.auditHeldAhead(), null);
-    const previousWriter = first === 'claimed' ? null : first;
-    if (previousWriter === null) {
-      await runtime.openAudit();
-      // No earlier hub writes the home any more: what the last one left is this one's to go on from.
-      runtime.governance.restoreQuotas();
-    } else {
-      await runtime.openAudit({ hold: true });
-      handover = handOverAudit({ home, runtime, logger, boundMs: handoverBoundMs(runtime.limits.callTimeoutMs), first: previousWriter, stopped: () => handoverGivenUp });
-    }
-    if (predecessor?.link) await warnOfAuditDirChange(predecessor.link, runtime, logger, say);
-    // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
-    void runtime.warehouses.warmUp().then((failed) => {
-      if (failed !== undefined) say(`warning: ${failed}\n`);
-    });
-    // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
-    for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
-    if (metrics && runtime.config.config.hub.metricsListen) {
-      const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
-        metrics: () => metrics.text(),
-        contentType: metrics.contentType,
-        health: () => hub.health(),
-      });
-      const onListening = (endpoint: MetricsListener) => {
-        metricsListener = endpoint;
-        // The next hub came up while this one was still getting the port: not ours to keep.
-        if (portsReleased) endpoint.release();
-        metricsUrl = endpoint.url;
-        logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
-      };
-      // A predecessor still serving (the handshake) lets go of the port once told this hub is ready.
-      if (previousWriter === null && !handshake) {
-        onListening(await serveMetrics());
+    await withinStartBound(handshake ? readyBoundMs : undefined, () => startStep, home, async () => {
+      await startFault('after-bind');
+      // One home, one hub: another live hub serving this home on another socket (another runtime base, an older
+      // snowmux, a removed socket) makes this one stop here, unless this one took the socket over (`--replace`).
+      await claimHomeExclusively(home, socketPath, predecessor !== null);
+      process.once('exit', () => releaseHomeClaim(home));
+      if (predecessor?.link) predecessor.link.socket.on('error', () => {});
+      if (predecessor?.link && !handshake) {
+        // We hold the path now: tell the old hub to drain.
+        predecessor.link.socket.write(encodeLine({ id: 1, op: 'replace' }));
+        say(`took over from hub pid ${predecessor.link.welcome.hubPid}; it finishes its running calls, then exits\n`);
+      } else if (predecessor?.frozen) {
+        say(`the running hub did not answer within ${REPLACE_HANDSHAKE_MS} ms (frozen?); took over its socket. It exits when it resumes.\n`);
+      } else if (predecessor && !predecessor.link) {
+        say(`the running hub refused the hand-over (${predecessor.refusal}); took over its socket anyway. New editors come here; stop the old hub process to move the ones still on it.\n`);
+      }
+      // Only the hub that owns the socket writes the audit log, and one writer at a time: a hub that is still
+      // draining (after `--replace`, or a stop while shims already started this one) appends until its process
+      // ends. Meanwhile our records go to our side file in the audit directory (durable, and answers wait
+      // past 64 unwritten as for the log), chained in, in order, once we hold the claim — or by the next hub
+      // to open the log, should this one end first.
+      startStep = 'opening the audit log';
+      const first = await tryClaimAuditWriter(home, () => runtime.auditHeldAhead(), null);
+      const previousWriter = first === 'claimed' ? null : first;
+      if (previousWriter === null) {
+        await runtime.openAudit();
+        // No earlier hub writes the home any more: what the last one left is this one's to go on from.
+        runtime.governance.restoreQuotas();
       } else {
-        // A previous hub is still draining and may hold the port a moment longer: we already serve
-        // editors, so keep trying in the background instead of failing the take-over.
-        void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS, { home, config: runtime.config.path, key: 'hub.metrics_listen', address: runtime.config.config.hub.metricsListen }).then(onListening, (err) => {
-          logger.error({ err: errorMessage(err) }, 'metrics not served');
-          say(`${errorMessage(err)}\n`);
-        });
+        await runtime.openAudit({ hold: true });
+        handover = handOverAudit({ home, runtime, logger, boundMs: handoverBoundMs(runtime.limits.callTimeoutMs), first: previousWriter, stopped: () => handoverGivenUp });
       }
-    }
-    const hubSettings = runtime.config.config.hub;
-    if (hubSettings.redisUrl !== undefined) {
-      const { connectRedisTeam } = await import('./team/redis-team.js');
-      team = connectRedisTeam({
-        url: hubSettings.redisUrl,
-        namespace: hubSettings.teamNamespace,
-        replicaId: runtime.replicaId ?? `pid:${process.pid}`,
-        slotLeaseMs: numberEnv('SNOWMUX_TEAM_LEASE_MS'),
-        logger,
-        summary: () => {
-          const st = hub.status();
-          const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
-          return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
-        },
-        onModeChange: (mode, why) => say(mode === 'local' ? `Redis unreachable${why ? ` (${why})` : ''}; rate limits are per replica until it is back\n` : 'Redis connected; rate limits are team-wide\n'),
+      startStep = 'comparing audit directories with the running hub';
+      if (predecessor?.link) await warnOfAuditDirChange(predecessor.link, runtime, logger, say);
+      // A login that fails is said on the terminal when it does (the log has it too), not at an editor's first call.
+      void runtime.warehouses.warmUp().then((failed) => {
+        if (failed !== undefined) say(`warning: ${failed}\n`);
       });
-      runtime.governance.useTeam(team);
-      const { redisStream, redisStreamMax } = runtime.config.config.audit;
-      if (redisStream !== undefined) {
-        const shipper = team.auditStream(redisStream, redisStreamMax);
-        runtime.copyAuditTo((record) => shipper.ship(record));
-      }
-    }
-    if (httpListen !== undefined) {
-      const { serveHttp } = await import('./http/serve-http.js');
-      const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
-      const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger, auditAuthRefusal: (refusal) => runtime.auditAuthRefusal(refusal) });
-      // The advice names this hub's home and config: pasted bare, `keys create` wrote to ~/.snowmux (a key
-      // this hub never reads) and, without the config, made a team hub's key local.
-      const place = hubPlace(home, runtime.config.path);
-      const onServing = (service: HttpService) => {
-        http = service;
-        if (portsReleased) service.stopAccepting();
-        logger.info({ url: service.url, auth: service.auth }, 'http listening');
-        say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
-        if (!service.auth.enabled) say(`warning: hub.http_auth = false: every local user and process on this machine (and any container sharing its network) can call tools as you and read /status over HTTP. Create keys (${snowmuxCommand('keys create --identity NAME', place)}) and remove http_auth = false unless this machine is yours alone.\n`);
-        if (service.keysLoaded) {
-          // Redis is usually up and answers within moments of the connection: the warning waits that long,
-          // so a healthy start does not read as a broken replica; once said, the load is said too.
-          const pending = service.auth.keysPending;
-          let warned = false;
-          const warn = pending === null ? undefined : setTimeout(() => {
-            warned = true;
-            say(`${pending}: team keys are answered 503 (retry) and /healthz 503 until Redis answers; this replica's own keys work.\n`);
-          }, KEYS_PENDING_GRACE_MS);
-          warn?.unref();
-          void service.keysLoaded().then(() => {
-            clearTimeout(warn);
-            logger.info('team API keys loaded from Redis');
-            if (warned) say("the team's API keys are loaded from Redis: team keys are served now.\n");
+      // Resolving the default profile (warmUp's first step) is synchronous: its warnings are known now.
+      for (const warning of runtime.warnings()) say(`warning: ${warning}\n`);
+      if (metrics && runtime.config.config.hub.metricsListen) {
+        const serveMetrics = () => listenMetrics(runtime.config.config.hub.metricsListen!, {
+          metrics: () => metrics.text(),
+          contentType: metrics.contentType,
+          health: () => hub.health(),
+        });
+        const onListening = (endpoint: MetricsListener) => {
+          metricsListener = endpoint;
+          // The next hub came up while this one was still getting the port: not ours to keep.
+          if (portsReleased) endpoint.release();
+          metricsUrl = endpoint.url;
+          logger.info({ url: `${endpoint.url}/metrics` }, 'metrics listening');
+        };
+        // A predecessor still serving (the handshake) lets go of the port once told this hub is ready.
+        if (previousWriter === null && !handshake) {
+          onListening(await serveMetrics());
+        } else {
+          // A previous hub is still draining and may hold the port a moment longer: we already serve
+          // editors, so keep trying in the background instead of failing the take-over.
+          void retryWhileInUse(serveMetrics, HANDOVER_WAIT_MS, { home, config: runtime.config.path, key: 'hub.metrics_listen', address: runtime.config.config.hub.metricsListen }).then(onListening, (err) => {
+            logger.error({ err: errorMessage(err) }, 'metrics not served');
+            say(`${errorMessage(err)}\n`);
           });
         }
-        if (service.auth.keysPending === null && service.auth.enabled && service.auth.activeKeys === 0) say(`no API key exists yet, so only /healthz answers over HTTP. Create one: ${snowmuxCommand('keys create --identity NAME', place)}\n`);
-      };
-      if (previousWriter === null && !handshake) {
-        // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.
-        onServing(await serve());
-      } else {
-        // The draining predecessor may hold the port a moment longer (as for metrics above).
-        void retryWhileInUse(serve, HANDOVER_WAIT_MS, { home, config: runtime.config.path, key: httpKey, address: httpListen }).then(onServing, (err) => {
-          logger.error({ err: errorMessage(err) }, 'http not served');
-          say(`${errorMessage(err)}\n`);
-        });
       }
-    }
+      const hubSettings = runtime.config.config.hub;
+      if (hubSettings.redisUrl !== undefined) {
+        startStep = 'connecting to Redis';
+        const { connectRedisTeam } = await import('./team/redis-team.js');
+        team = connectRedisTeam({
+          url: hubSettings.redisUrl,
+          namespace: hubSettings.teamNamespace,
+          replicaId: runtime.replicaId ?? `pid:${process.pid}`,
+          slotLeaseMs: numberEnv('SNOWMUX_TEAM_LEASE_MS'),
+          logger,
+          summary: () => {
+            const st = hub.status();
+            const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
+            return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
+          },
+          onModeChange: (mode, why) => say(mode === 'local' ? `Redis unreachable${why ? ` (${why})` : ''}; rate limits are per replica until it is back\n` : 'Redis connected; rate limits are team-wide\n'),
+        });
+        runtime.governance.useTeam(team);
+        const { redisStream, redisStreamMax } = runtime.config.config.audit;
+        if (redisStream !== undefined) {
+          const shipper = team.auditStream(redisStream, redisStreamMax);
+          runtime.copyAuditTo((record) => shipper.ship(record));
+        }
+      }
+      if (httpListen !== undefined) {
+        startStep = 'starting the HTTP face';
+        const { serveHttp } = await import('./http/serve-http.js');
+        const settings = { ...runtime.config.config.hub, httpEngine: options.httpEngine ?? runtime.config.config.hub.httpEngine };
+        const serve = () => serveHttp({ hub, home, address: httpListen, settings, metrics, logger, auditAuthRefusal: (refusal) => runtime.auditAuthRefusal(refusal) });
+        // The advice names this hub's home and config: pasted bare, `keys create` wrote to ~/.snowmux (a key
+        // this hub never reads) and, without the config, made a team hub's key local.
+        const place = hubPlace(home, runtime.config.path);
+        const onServing = (service: HttpService) => {
+          http = service;
+          if (portsReleased) service.stopAccepting();
+          logger.info({ url: service.url, auth: service.auth }, 'http listening');
+          say(`HTTP on ${service.url} (/mcp, /healthz, /readyz, /metrics, /status, /events; ${service.engine === 'uws' ? 'uWebSockets.js' : 'node:http'})${service.auth.enabled ? '' : ' without API keys (loopback only)'}\n`);
+          if (!service.auth.enabled) say(`warning: hub.http_auth = false: every local user and process on this machine (and any container sharing its network) can call tools as you and read /status over HTTP. Create keys (${snowmuxCommand('keys create --identity NAME', place)}) and remove http_auth = false unless this machine is yours alone.\n`);
+          if (service.keysLoaded) {
+            // Redis is usually up and answers within moments of the connection: the warning waits that long,
+            // so a healthy start does not read as a broken replica; once said, the load is said too.
+            const pending = service.auth.keysPending;
+            let warned = false;
+            const warn = pending === null ? undefined : setTimeout(() => {
+              warned = true;
+              say(`${pending}: team keys are answered 503 (retry) and /healthz 503 until Redis answers; this replica's own keys work.\n`);
+            }, KEYS_PENDING_GRACE_MS);
+            warn?.unref();
+            void service.keysLoaded().then(() => {
+              clearTimeout(warn);
+              logger.info('team API keys loaded from Redis');
+              if (warned) say("the team's API keys are loaded from Redis: team keys are served now.\n");
+            });
+          }
+          if (service.auth.keysPending === null && service.auth.enabled && service.auth.activeKeys === 0) say(`no API key exists yet, so only /healthz answers over HTTP. Create one: ${snowmuxCommand('keys create --identity NAME', place)}\n`);
+        };
+        if (previousWriter === null && !handshake) {
+          // Serving half of what was asked would hide the problem: a failure stops the hub (below), saying why.
+          onServing(await serve());
+        } else {
+          // The draining predecessor may hold the port a moment longer (as for metrics above).
+          void retryWhileInUse(serve, HANDOVER_WAIT_MS, { home, config: runtime.config.path, key: httpKey, address: httpListen }).then(onServing, (err) => {
+            logger.error({ err: errorMessage(err) }, 'http not served');
+            say(`${errorMessage(err)}\n`);
+          });
+        }
+      }
+    });
   } catch (err) {
     const code = isSnowmuxError(err) ? err.code : (err as NodeJS.ErrnoException).code;
     releaseHomeClaim(home);
@@ -510,6 +523,34 @@ async function handOverAudit(o: { home: string; runtime: HubRuntime; logger: Log
 const KEYS_PENDING_GRACE_MS = 2_000;
 /** How long `--replace` lets the warehouse open before taking over anyway (the calls then wait for it). */
 const WARM_UP_WAIT_MS = 15_000;
+/**
+ * How long `--replace` has, once it holds the socket, to finish starting (home claim, audit log, listeners)
+ * before it gives the socket back to the running hub; the running hub takes it back itself a little later
+ * (a frozen new hub cannot give it). Warm-up and the audit hand-over have their own bounds and are not in it.
+ * SNOWMUX_TEST_REPLACE_READY_MS shortens it for tests.
+ */
+const REPLACE_READY_MS = 60_000;
+
+function replaceReadyMs(): number {
+  return numberEnv('SNOWMUX_TEST_REPLACE_READY_MS') ?? REPLACE_READY_MS;
+}
+
+/**
+ * Runs the rest of a replacing hub's start-up within `boundMs` (no bound when undefined): past it, start-up
+ * fails with HUB_START_TIMEOUT naming the step it was in, and the caller gives the socket back.
+ */
+async function withinStartBound(boundMs: number | undefined, step: () => string, home: string, rest: () => Promise<void>): Promise<void> {
+  if (boundMs === undefined) return rest();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SnowmuxError('HUB_START_TIMEOUT', `This hub did not finish starting within ${boundMs / 1000} s of taking the socket (it was still ${step()}). See ${join(home, 'hub.log')} for why, fix it, and run hub --replace again.`)), boundMs);
+  });
+  try {
+    await Promise.race([rest(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface Predecessor {
   /** Control link to the old hub, opened before we take the path (afterwards the path leads to us). */
@@ -606,15 +647,15 @@ function askStatus(link: OpenLink): Promise<PredecessorStatus> {
  * Whether the running hub takes part in the ready handshake: told a successor is coming, it serves on
  * until that one says it is ready or gives the socket back (or dies). An older hub answers UNKNOWN_OP.
  */
-async function predecessorWaits(link: OpenLink): Promise<boolean> {
+async function predecessorWaits(link: OpenLink, readyWithinMs: number): Promise<boolean> {
   try {
-    return (await askPredecessor(link, PREPARE_REQUEST_ID, 'prepare-replace')).ok === true;
+    return (await askPredecessor(link, PREPARE_REQUEST_ID, 'prepare-replace', { readyWithinMs })).ok === true;
   } catch {
     return false;
   }
 }
 
-function askPredecessor<T>(link: OpenLink, id: string, op: string): Promise<{ ok?: boolean; result?: T }> {
+function askPredecessor<T>(link: OpenLink, id: string, op: string, extra: Record<string, unknown> = {}): Promise<{ ok?: boolean; result?: T }> {
   return new Promise((resolve, reject) => {
     const decoder = new LineDecoder(64 * 1024 * 1024);
     const done = (settle: () => void) => {
@@ -629,7 +670,7 @@ function askPredecessor<T>(link: OpenLink, id: string, op: string): Promise<{ ok
       if (reply.id === id) done(() => resolve(reply));
     });
     link.socket.on('data', onData);
-    link.socket.write(encodeLine({ id, op }));
+    link.socket.write(encodeLine({ ...extra, id, op }));
     // What came with the welcome is read once: a second request must not see it again.
     if (link.rest.length > 0) {
       const rest = link.rest;
@@ -701,13 +742,17 @@ const PREPARE_REQUEST_ID = 'prepare-replace';
 
 /**
  * A fault injected into start-up, for tests of what a replace that fails late leaves behind:
- * SNOWMUX_TEST_START_FAULT=<point>:throw (start-up fails with an error) or <point>:crash (the process is
- * killed, SIGKILL: no handler, no clean-up). Points: after-bind (the socket is taken, nothing else yet).
+ * SNOWMUX_TEST_START_FAULT=<point>:throw (start-up fails with an error), <point>:crash (the process is
+ * killed, SIGKILL: no handler, no clean-up), <point>:hang (start-up never goes on; timers still run) or
+ * <point>:freeze (the process stops itself, SIGSTOP: nothing runs). Points: after-bind (the socket is
+ * taken, nothing else yet).
  */
-function startFault(point: string): void {
+async function startFault(point: string): Promise<void> {
   const fault = process.env.SNOWMUX_TEST_START_FAULT;
   if (fault === undefined || !fault.startsWith(`${point}:`)) return;
   if (fault.endsWith(':crash')) process.kill(process.pid, 'SIGKILL');
+  if (fault.endsWith(':freeze')) process.kill(process.pid, 'SIGSTOP');
+  if (fault.endsWith(':hang')) return new Promise<void>(() => {});
   throw new SnowmuxError('HUB_START_FAILED', `injected start-up fault at ${point} (SNOWMUX_TEST_START_FAULT)`);
 }
 

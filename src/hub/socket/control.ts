@@ -14,6 +14,8 @@ export interface ControlRequest {
   op: keyof ControlHandlers;
   /** For `disconnect`: a session id, or an unambiguous prefix of one (as `snowmux status` shows). */
   session?: unknown;
+  /** For `prepare-replace`: how long the new hub has to say it is ready before it gives up (ms). */
+  readyWithinMs?: unknown;
 }
 
 export interface ControlHandlers {
@@ -21,7 +23,7 @@ export interface ControlHandlers {
   stop(): unknown;
   replace(): unknown;
   /** A hub about to replace this one: serve on until it says `replace` (ready) or `hand-back` (failed), or its link closes. */
-  'prepare-replace'(): unknown;
+  'prepare-replace'(req: Partial<ControlRequest>): unknown;
   /** The hub that was replacing this one failed to start: take the socket path back and serve on. */
   'hand-back'(): unknown;
   disconnect(req: Partial<ControlRequest>): unknown;

@@ -77,6 +77,9 @@ interface Connection {
   handle: StdioServerHandle | null;
 }
 
+/** Beyond a replacing hub's own start-up bound: it gives the socket back itself within it, unless frozen. */
+const SUCCESSOR_READY_MARGIN_MS = 5_000;
+
 /** The longest first line read as a possible hello; a longer one is a plain MCP client's request. */
 const HELLO_MAX_BYTES = 64 * 1024;
 
@@ -421,11 +424,21 @@ export class SocketFace implements HubListener {
       // `hub --replace`, first step: the new hub is about to take the path and start. This hub goes on serving
       // until it says it is ready (`replace`), gives up (`hand-back`), or its link closes (it died): a
       // replace that fails late must not leave no hub at all.
-      'prepare-replace': () => {
+      'prepare-replace': (req) => {
         if (this.core.isDraining) throw new SnowmuxError('HUB_DRAINING', 'This hub is already stopping; start the new one without --replace once it has.');
         const pending = { pid: typeof peerPid === 'number' && peerPid > 0 ? peerPid : null, link };
         this.pendingSuccessor = pending;
+        // The new hub gives up by itself past its bound (`readyWithinMs`, sent by a snowmux that has one); one
+        // frozen or stuck where its own timer cannot run is given a margin more, then this hub takes its place back.
+        const bound = typeof req.readyWithinMs === 'number' && req.readyWithinMs > 0 ? req.readyWithinMs : null;
+        const late = bound === null ? undefined : setTimeout(() => {
+          if (this.pendingSuccessor !== pending) return;
+          this.pendingSuccessor = null;
+          void this.takePathBack(pending.pid, `it did not say it was ready within ${Math.round((bound + SUCCESSOR_READY_MARGIN_MS) / 1000)} s`, false).then(() => link.destroy());
+        }, bound + SUCCESSOR_READY_MARGIN_MS);
+        late?.unref();
         link.once('close', () => {
+          clearTimeout(late);
           if (this.pendingSuccessor !== pending) return;
           this.pendingSuccessor = null;
           void this.takePathBack(pending.pid, 'its control link closed before it said it was ready (it exited or crashed while starting)', true);
