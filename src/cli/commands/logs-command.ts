@@ -2,7 +2,7 @@
  * `snowmux logs [-f] [--level L] [--lines N] [--json]` — the hub's log, readable: one line per record
  * (time, level, message, then the fields), filtered by level; `-f` follows it across rotations.
  */
-import { closeSync, constants, fstatSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, readSync, statSync } from 'node:fs';
 import { isNotAFile, openStateFile, stateFileFix } from '../../wire/bounded-read.js';
 import { join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
@@ -46,8 +46,9 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
     if (text !== null) io.stdout.write(`${text}\n`);
   };
   let text: string;
+  let end = 0;
   try {
-    text = readWholeLog(file);
+    ({ text, end } = readLogTail(file));
   } catch (err) {
     if (isNotAFile(err)) throw new SnowmuxError('HOME_UNUSABLE', `Cannot read the hub's log: ${(err as Error).message}; ${stateFileFix(file)}`);
     if (!values.follow) throw new SnowmuxError('HUB_NOT_RUNNING', `No log at ${file}: no hub has run in this home yet (or use --home).`);
@@ -60,7 +61,7 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
   for (let i = 1; i <= 5 && shown.length < count; i++) {
     let older: string;
     try {
-      older = readWholeLog(`${file}.${i}`);
+      older = readLogTail(`${file}.${i}`).text;
     } catch {
       break;
     }
@@ -68,7 +69,7 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
   }
   for (const l of shown.slice(Math.max(0, shown.length - count))) show(l);
   if (!values.follow) return 0;
-  await follow(file, Buffer.byteLength(text), show);
+  await follow(file, end, show);
   return 0;
 }
 
@@ -182,11 +183,36 @@ function safeStat(file: string) {
   }
 }
 
-/** A log file whole, never blocking on what is not a regular file (a FIFO at hub.log). */
-function readWholeLog(file: string): string {
+/**
+ * More of one log file than is read to find its last lines: the hub rotates at 10 MiB by default, so a log
+ * is read whole unless $SNOWMUX_LOG_MAX_BYTES let it grow. Read whole, a log of hundreds of MiB took a
+ * gigabyte of memory, and past Node's longest string it was reported as "no log at …: no hub has run".
+ */
+export const LOG_TAIL_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The last `limit` bytes of a log file, from its first whole line (a line cut by the limit is left out),
+ * and the file's size then (where following it starts). Never blocks on what is not a regular file (a
+ * FIFO at hub.log).
+ */
+export function readLogTail(file: string, limit = LOG_TAIL_BYTES): { text: string; end: number } {
   const { fd } = openStateFile(file, constants.O_RDONLY);
   try {
-    return readFileSync(fd, 'utf8');
+    const end = fstatSync(fd).size;
+    const start = Math.max(0, end - limit);
+    const buf = Buffer.alloc(end - start);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    let bytes = buf.subarray(0, got);
+    if (start > 0) {
+      const cut = bytes.indexOf(0x0a);
+      bytes = cut < 0 ? bytes.subarray(got) : bytes.subarray(cut + 1);
+    }
+    return { text: bytes.toString('utf8'), end: start + got };
   } finally {
     closeSync(fd);
   }
