@@ -136,8 +136,9 @@ WantedBy=default.target
 </dict>
 </plist>
 `,
-        start: `launchctl load -w ${path}`,
-        stop: `launchctl unload -w ${path}`,
+        // Quoted: a home with a space ("/Users/Jane Doe") split the pasted command at it.
+        start: `launchctl load -w ${shellWord(path)}`,
+        stop: `launchctl unload -w ${shellWord(path)}`,
         stopCommands: [['launchctl', 'unload', '-w', path]],
         afterRemove: [],
       };
@@ -163,7 +164,7 @@ module.exports = {
   ],
 };
 `,
-        start: `pm2 start ${path} && pm2 save`,
+        start: `pm2 start ${shellWord(path)} && pm2 save`,
         stop: 'pm2 delete snowmux-hub && pm2 save',
         stopCommands: [['pm2', 'delete', 'snowmux-hub'], ['pm2', 'save']],
         afterRemove: [],
