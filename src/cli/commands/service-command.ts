@@ -5,7 +5,7 @@
  * it. `--print` only prints it. `snowmux service uninstall …` removes the file and says how to stop it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { mkdirPrivateSync } from '../own-directory.js';
 import { shellWord } from '../../shell-word.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -13,7 +13,7 @@ import { SnowmuxError } from '../../errors.js';
 import { isListenAddress } from '../../hub/listen/listen-address.js';
 import { didYouMean, parseCommandArgs } from '../args.js';
 import type { CommandIo } from '../command-io.js';
-import { settingsForEditors, shimLaunch } from './setup-command.js';
+import { settingsForEditors, shimLaunch, writeBackup } from './setup-command.js';
 import { defaultHubConfig, loadConfigFile } from '../../hub/config/config-file.js';
 import { resolveHome } from '../../wire/home.js';
 import { userHome, userHomeIfAny } from '../../user-path.js';
@@ -23,7 +23,8 @@ type Manager = 'systemd' | 'launchd' | 'pm2';
 const USAGE = `Usage: snowmux service install|uninstall systemd|launchd|pm2 [--print] [--home DIR] [--config PATH] [--http ADDR]
 
 Writes a service definition that runs \`snowmux hub\` with absolute paths (a service manager's PATH often
-has no node), and prints how to start it. Optional: shims start a hub on demand when none runs.
+has no node), and prints how to start it (one it replaces is kept as <file>.bak, and the command
+printed restarts the service). Optional: shims start a hub on demand when none runs.
 uninstall stops the service with its manager (systemctl, launchctl, pm2) first, then removes the file.
   systemd   ~/.config/systemd/user/snowmux-hub.service   (Linux, per user; $XDG_CONFIG_HOME/systemd/user when set)
   launchd   ~/Library/LaunchAgents/dev.snowmux.hub.plist   (macOS, per user)
@@ -38,6 +39,8 @@ export interface ServiceFile {
   path: string;
   text: string;
   start: string;
+  /** The start command for a definition that replaced an earlier one: a running service must restart to run the new one. */
+  restart: string;
   stop: string;
   /** What `uninstall` runs, in order, while the definition still exists (the manager finds the service by it). */
   stopCommands: string[][];
@@ -112,6 +115,7 @@ TimeoutStopSec=${stopSec}
 WantedBy=default.target
 `,
         start: 'systemctl --user daemon-reload && systemctl --user enable --now snowmux-hub',
+        restart: 'systemctl --user daemon-reload && systemctl --user enable snowmux-hub && systemctl --user restart snowmux-hub',
         stop: 'systemctl --user disable --now snowmux-hub',
         stopCommands: [['systemctl', '--user', 'disable', '--now', 'snowmux-hub']],
         afterRemove: [['systemctl', '--user', 'daemon-reload']],
@@ -138,6 +142,7 @@ WantedBy=default.target
 `,
         // Quoted: a home with a space ("/Users/Jane Doe") split the pasted command at it.
         start: `launchctl load -w ${shellWord(path)}`,
+        restart: `launchctl unload ${shellWord(path)}; launchctl load -w ${shellWord(path)}`,
         stop: `launchctl unload -w ${shellWord(path)}`,
         stopCommands: [['launchctl', 'unload', '-w', path]],
         afterRemove: [],
@@ -165,6 +170,7 @@ module.exports = {
 };
 `,
         start: `pm2 start ${shellWord(path)} && pm2 save`,
+        restart: `pm2 delete snowmux-hub; pm2 start ${shellWord(path)} && pm2 save`,
         stop: 'pm2 delete snowmux-hub && pm2 save',
         stopCommands: [['pm2', 'delete', 'snowmux-hub'], ['pm2', 'save']],
         afterRemove: [],
@@ -235,9 +241,29 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   }
   // 0700 whatever the umask: under umask 000 the unit directory was made 0777, then refused by the check below.
   mkdirPrivateSync(dirname(file.path));
-  writeOwnFile(file.path, file.text, manager);
-  io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
+  // A definition already there: one the user edited is kept as a backup, not lost; and a service running it
+  // goes on with the old command line (another --http, --home) until restarted, which `enable --now` and
+  // `launchctl load` never do — so the command printed is the restart.
+  refuseOthersDirectory(file.path, manager);
+  const before = existingDefinition(file.path);
+  if (before === file.text) {
+    io.stdout.write(`${file.path} is already this definition; nothing written.\nIf it is not running, start it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
+    return 0;
+  }
+  const backup = writeOwnFile(file.path, file.text, before);
+  if (backup === undefined) io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\n`);
+  else io.stdout.write(`Replaced ${file.path} (the previous definition is saved as ${backup})\nRestart the service to run the new one (this also starts it, and at login): ${file.restart}\n`);
+  io.stdout.write(`Stop and remove: snowmux service uninstall ${manager}\n`);
   return 0;
+}
+
+/** The definition file's text when one is there (a regular file; a link planted there is replaced, not read), else undefined. */
+function existingDefinition(path: string): string | undefined {
+  try {
+    return lstatSync(path).isFile() ? readFileSync(path, 'utf8') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -245,7 +271,7 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
  * replace it, and a name someone planted there (a symlink to a file of ours) is replaced, never written
  * through — a temp file created exclusively, then renamed over the name.
  */
-function writeOwnFile(path: string, text: string, manager: string): void {
+function refuseOthersDirectory(path: string, manager: string): void {
   const dir = dirname(path);
   const st = statSync(dir);
   const uid = process.getuid?.();
@@ -257,6 +283,11 @@ function writeOwnFile(path: string, text: string, manager: string): void {
         `${serviceDirAdvice(dir, st, uid, manager)} Or print it with --print and place it yourself.`,
     );
   }
+}
+
+/** Writes the definition (refuseOthersDirectory first), keeping the one it replaces (.bak, .bak.2…). */
+function writeOwnFile(path: string, text: string, before: string | undefined): string | undefined {
+  const backup = before === undefined ? undefined : writeBackup(path, before, 0o600);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text, { mode: 0o644, flag: 'wx' });
@@ -265,6 +296,7 @@ function writeOwnFile(path: string, text: string, manager: string): void {
     rmSync(tmp, { force: true });
     throw err;
   }
+  return backup;
 }
 
 /**

@@ -172,7 +172,7 @@ export function shimLaunch(settings: Pick<EditorSettings, 'home' | 'config' | 'p
  * changes the file keeps what it replaced, so the original from before snowmux first wrote is never lost
  * to a second run (it was: one `.bak` rewritten each time).
  */
-function writeBackup(path: string, content: string, mode: number): string {
+export function writeBackup(path: string, content: string, mode: number): string {
   for (let n = 1; ; n++) {
     const backup = n === 1 ? `${path}.bak` : `${path}.bak.${n}`;
     try {
