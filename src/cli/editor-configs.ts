@@ -6,7 +6,7 @@
  * with a minimal PATH in which neither `node` nor `snowmux` is found.
  */
 import { isAbsolute, join } from 'node:path';
-import { applyEdits, modify, parse as parseJsonc, parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
+import { applyEdits, modify, parse as parseJsonc, parseTree, printParseErrorCode, type Edit, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { shellWord } from '../shell-word.js';
 import { SnowmuxError } from '../errors.js';
 import { userHome, userHomeIfAny } from '../user-path.js';
@@ -182,6 +182,29 @@ function formattingOf(text: string): { insertSpaces: boolean; tabSize: number; e
   return { insertSpaces: true, tabSize: indent === undefined ? 2 : Math.min(8, indent.length), eol };
 }
 
+/**
+ * A new server added as the line after the last one, its text untouched: jsonc-parser's formatted insert
+ * re-indents the whole line it starts on, so the server before it (one written on a line) was spread over
+ * several, a compact file re-laid-out, and a comment after that server's trailing comma (`}, // old one`)
+ * moved to the new entry. Undefined when the last server does not end its own line as plain JSON(C) does
+ * (then the formatted insert is used).
+ */
+function appendedOnOwnLine(text: string, serversKey: string, name: string, value: unknown, formatting: { insertSpaces: boolean; tabSize: number; eol: string }): Edit[] | undefined {
+  const last = membersNamed(parseTree(text, undefined, { allowTrailingComma: true }), serversKey).at(-1)?.children?.[1]?.children?.at(-1);
+  if (last === undefined) return undefined;
+  const lineStart = Math.max(text.lastIndexOf('\n', last.offset - 1) + 1, 0);
+  const indent = text.slice(lineStart, last.offset);
+  const end = last.offset + last.length;
+  const rest = /^([ \t]*)(,?)([ \t]*(?:\/\/[^\r\n]*)?)(?=\r?\n)/.exec(text.slice(end));
+  if (!/^[ \t]*$/.test(indent) || rest === null) return undefined;
+  const unit = formatting.insertSpaces ? ' '.repeat(formatting.tabSize) : '\t';
+  const entry = `${JSON.stringify(name)}: ${JSON.stringify(value, null, unit).split('\n').join(`${formatting.eol}${indent}`)}`;
+  const lineEnd = end + rest[0].length;
+  // A trailing comma stays the file's style (it reads JSONC); else the comma goes after the server before.
+  if (rest[2] === ',') return [{ offset: lineEnd, length: 0, content: `${formatting.eol}${indent}${entry},` }];
+  return [{ offset: end, length: 0, content: ',' }, { offset: lineEnd, length: 0, content: `${formatting.eol}${indent}${entry}` }];
+}
+
 export function mergeIntoConfig(existing: string | undefined, client: ClientId, name: string, launch: ShimLaunch, file: string): { text: string; replaced: boolean; kept: string[] } {
   // A byte-order mark (Windows editors write one) is kept as it was, and not read as JSON.
   if (existing?.startsWith('\uFEFF')) {
@@ -222,7 +245,14 @@ export function mergeIntoConfig(existing: string | undefined, client: ClientId, 
   if (duplicate) throw duplicate;
   const replaced = current !== undefined && Object.hasOwn(current, name);
   const { merged, kept } = replaced ? replacingEntry((current as Record<string, unknown>)[name], entry) : { merged: entry, kept: [] };
-  const edits = modify(existing, [facts.serversKey, name], merged, { formattingOptions: formattingOf(existing) });
-  const text = applyEdits(existing, edits);
+  const formatting = formattingOf(existing);
+  const appended = replaced ? undefined : appendedOnOwnLine(existing, facts.serversKey, name, merged, formatting);
+  const readable = (edited: string) => {
+    const problems: ParseError[] = [];
+    parseJsonc(edited, problems, { allowTrailingComma: !strict, disallowComments: strict });
+    return problems.length === 0;
+  };
+  // Appended by hand only when the file still reads as its editor reads it; else jsonc-parser's own edit.
+  const text = appended !== undefined && readable(applyEdits(existing, appended)) ? applyEdits(existing, appended) : applyEdits(existing, modify(existing, [facts.serversKey, name], merged, { formattingOptions: formatting }));
   return { text: text.endsWith('\n') ? text : `${text}\n`, replaced, kept };
 }
