@@ -10,8 +10,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliEnv, initialize, killAtEnd, rawLink, runCli, startHub, tempHome, type Cleanup } from '../helpers/harness.js';
+import { cliEnv, initialize, killAtEnd, rawLink, startHub, tempHome, type Cleanup } from '../helpers/harness.js';
 import { cliPath } from '../helpers/paths.js';
+import { hubStatus, statusNaming, toolsListed } from '../helpers/replace-status.js';
 
 async function replace(t: Cleanup, home: string, env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   const proc = spawn(process.execPath, [cliPath, 'hub', '--replace', '--home', home], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
@@ -20,27 +21,6 @@ async function replace(t: Cleanup, home: string, env: Record<string, string> = {
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const [code, signal] = (await once(proc, 'exit')) as [number | null, string | null];
   return { code, signal, stderr };
-}
-
-async function status(home: string): Promise<{ pid: number; state: string } | null> {
-  const r = await runCli(['status', '--json', '--home', home]);
-  return r.code === 0 ? (JSON.parse(r.stdout) as { pid: number; state: string }) : null;
-}
-
-/** Status until it names `pid` (the old hub takes its socket back a moment after the new one dies), bounded. */
-async function statusNaming(home: string, pid: number): Promise<{ pid: number; state: string } | null> {
-  const deadline = Date.now() + 15_000;
-  let last = await status(home);
-  while (last?.pid !== pid && Date.now() < deadline) last = await status(home);
-  return last;
-}
-
-async function toolsListed(t: Cleanup, home: string): Promise<number> {
-  const link = await rawLink(t, join(home, 'hub.sock'));
-  await initialize(link);
-  const listed = await link.request(2, 'tools/list');
-  link.close();
-  return ((listed.result as { tools: unknown[] }).tools).length;
 }
 
 test('hub --replace that fails after taking the socket gives it back: the running hub serves on, its sessions and new ones', async (t) => {
@@ -53,7 +33,7 @@ test('hub --replace that fails after taking the socket gives it back: the runnin
   assert.match(stderr, /injected start-up fault/);
   assert.match(stderr, new RegExp(`Nothing was taken over: the running hub \\(pid ${old.pid}\\) took its socket back and goes on serving`));
   assert.doesNotMatch(stderr, /took over from hub pid/);
-  const now = await status(home);
+  const now = await hubStatus(home);
   assert.equal(now?.pid, old.pid, 'the old hub answers on the socket');
   assert.equal(now?.state, 'running');
   // The session opened before the replace is still served, and a new one reaches the old hub.
@@ -73,7 +53,7 @@ test('hub --replace whose home claim cannot be written (after it holds the socke
   assert.notEqual(code, 0, stderr);
   assert.match(stderr, /HOME_UNUSABLE|not the hub's claim file/);
   assert.match(stderr, new RegExp(`the running hub \\(pid ${old.pid}\\) took its socket back`));
-  assert.equal((await status(home))?.pid, old.pid);
+  assert.equal((await hubStatus(home))?.pid, old.pid);
   assert.ok((await toolsListed(t, home)) > 0);
 });
 
@@ -98,5 +78,5 @@ test('a successful hub --replace still moves every editor to the new hub and the
   // The old hub took part in the ready handshake: nothing says it refused anything.
   assert.doesNotMatch(next.stderr(), /refused the hand-over|undefined/);
   await exited;
-  assert.equal((await status(home))?.pid, next.pid);
+  assert.equal((await hubStatus(home))?.pid, next.pid);
 });

@@ -11,8 +11,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliEnv, initialize, killAtEnd, rawLink, runCli, startHub, tempHome, type Cleanup } from '../helpers/harness.js';
+import { cliEnv, killAtEnd, startHub, tempHome, type Cleanup } from '../helpers/harness.js';
 import { cliPath } from '../helpers/paths.js';
+import { hubStatus, statusNaming, toolsListed } from '../helpers/replace-status.js';
 
 /** `killAfterMs`: well under the test's own timeout, so a replace that hangs is this test's failure, not the runner's. */
 function replace(t: Cleanup, home: string, env: Record<string, string>, killAfterMs: number): { proc: ChildProcess; stderr: () => string } {
@@ -23,18 +24,6 @@ function replace(t: Cleanup, home: string, env: Record<string, string>, killAfte
   return { proc, stderr: () => stderr };
 }
 
-async function status(home: string): Promise<{ pid: number; state: string } | null> {
-  const r = await runCli(['status', '--json', '--home', home]);
-  return r.code === 0 ? (JSON.parse(r.stdout) as { pid: number; state: string }) : null;
-}
-
-async function statusNaming(home: string, pid: number, withinMs: number): Promise<{ pid: number; state: string } | null> {
-  const deadline = Date.now() + withinMs;
-  let last = await status(home);
-  while (last?.pid !== pid && Date.now() < deadline) last = await status(home);
-  return last;
-}
-
 /** Until the new hub has bound the socket path (another inode), bounded; it freezes right after. */
 async function socketReplaced(path: string, ino: number, proc: ChildProcess): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -42,14 +31,6 @@ async function socketReplaced(path: string, ino: number, proc: ChildProcess): Pr
     assert.ok(Date.now() < deadline && proc.exitCode === null, 'the new hub never took the socket');
     await new Promise((r) => setImmediate(r));
   }
-}
-
-async function toolsListed(t: Cleanup, home: string): Promise<number> {
-  const link = await rawLink(t, join(home, 'hub.sock'));
-  await initialize(link);
-  const listed = await link.request(2, 'tools/list');
-  link.close();
-  return ((listed.result as { tools: unknown[] }).tools).length;
 }
 
 test('hub --replace that hangs while starting gives the socket back past its bound and says so; the running hub serves on', async (t) => {
@@ -62,7 +43,7 @@ test('hub --replace that hangs while starting gives the socket back past its bou
   assert.match(next.stderr(), /HUB_START_TIMEOUT|did not finish starting within 1\.5 s/);
   assert.match(next.stderr(), new RegExp(`Nothing was taken over: the running hub \\(pid ${old.pid}\\) took its socket back`));
   assert.match(next.stderr(), /hub\.log/);
-  const now = await status(home);
+  const now = await hubStatus(home);
   assert.equal(now?.pid, old.pid);
   assert.equal(now?.state, 'running');
   assert.ok((await toolsListed(t, home)) > 0);
