@@ -3,7 +3,7 @@
  * hostile host behind a hijacked name, or a hub with a bug. Whatever it sends, the shim's memory stays
  * bounded, the key goes nowhere else, and the editor is told what happened and what to do.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -38,6 +38,21 @@ async function rawServer(t: Cleanup, answer: (socket: Socket) => void): Promise<
     server.close();
   });
   return (server.address() as AddressInfo).port;
+}
+
+/** `snowmux status --url <url>` run in this process (with SNOWMUX_KEY `key` while it runs): the error it fails with. */
+async function statusFailure(t: TestContext, url: string, key?: string): Promise<Error> {
+  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  if (key !== undefined) {
+    const before = process.env.SNOWMUX_KEY;
+    process.env.SNOWMUX_KEY = key;
+    t.after(() => {
+      if (before === undefined) delete process.env.SNOWMUX_KEY;
+      else process.env.SNOWMUX_KEY = before;
+    });
+  }
+  return statusCommand(['--url', url], io as never).then(() => assert.fail('read'), (e: Error) => e);
 }
 
 test('a refusal whose body never ends is said at once from its start; the shim does not read on', async (t) => {
@@ -139,15 +154,7 @@ test('an editor\'s call while the hub\'s certificate is not trusted is answered 
 
 test('status --url https:// to a certificate this machine does not trust says so, not "no hub answered"', async (t) => {
   const { port, seen } = await recordingServer(t, true);
-  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
-  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
-  const before = process.env.SNOWMUX_KEY;
-  process.env.SNOWMUX_KEY = KEY;
-  t.after(() => {
-    if (before === undefined) delete process.env.SNOWMUX_KEY;
-    else process.env.SNOWMUX_KEY = before;
-  });
-  const err = await statusCommand(['--url', `https://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  const err = await statusFailure(t, `https://127.0.0.1:${port}`, KEY);
   assert.ok(isSnowmuxError(err, 'HUB_TLS_FAILED'), `${(err as { code?: string }).code}: ${err.message}`);
   assert.match(err.message, /^https:\/\/127\.0\.0\.1:\d+ presents a TLS certificate this machine does not trust \(self-signed certificate \[DEPTH_ZERO_SELF_SIGNED_CERT\]\); status does not read it[\s\S]*NODE_EXTRA_CA_CERTS/);
   assert.deepEqual(seen, []);
@@ -171,16 +178,8 @@ test('status --url follows no redirect: the key and the reading stay with the ad
   const redirecting = createHttpServer((_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/status` }).end());
   await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
   t.after(() => redirecting.close());
-  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
-  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
-  const before = process.env.SNOWMUX_KEY;
-  process.env.SNOWMUX_KEY = KEY;
-  t.after(() => {
-    if (before === undefined) delete process.env.SNOWMUX_KEY;
-    else process.env.SNOWMUX_KEY = before;
-  });
   const port = (redirecting.address() as AddressInfo).port;
-  const err = await statusCommand(['--url', `http://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  const err = await statusFailure(t, `http://127.0.0.1:${port}`, KEY);
   assert.ok(isSnowmuxError(err, 'HUB_BAD_HANDSHAKE'), `${(err as { code?: string }).code}: ${err.message}`);
   assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered with a redirect \\(HTTP 302\\) to http://127\\.0\\.0\\.1:${elsewhere.port}/status: status follows no redirect`));
   assert.deepEqual(elsewhere.seen, [], 'nothing was asked of the address it pointed to');
@@ -218,9 +217,7 @@ test('status --url to a server sending an endless body stops reading it past the
     pump();
     return () => (stopped = true);
   });
-  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
-  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
-  const err = await statusCommand(['--url', `http://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  const err = await statusFailure(t, `http://127.0.0.1:${port}`);
   assert.ok(isSnowmuxError(err, 'HUB_NO_ANSWER'), `${(err as { code?: string }).code}: ${err.message}`);
   assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered with a body over 33554432 bytes, far more than a hub's status; status stopped reading it\\. Is --url a snowmux hub's HTTP address\\?$`));
   // It stopped at the bound (what the kernel's buffers took besides), not at the deadline.
@@ -233,9 +230,7 @@ test('status --url to a server that answers and then trickles its body says it a
     const timer = setInterval(() => res.write(' '), 100);
     return () => clearInterval(timer);
   });
-  const { statusCommand } = await import('../../src/cli/commands/status-command.js');
-  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
-  const err = await statusCommand(['--url', `http://127.0.0.1:${port}`], io as never).then(() => assert.fail('read'), (e: Error) => e);
+  const err = await statusFailure(t, `http://127.0.0.1:${port}`);
   assert.ok(isSnowmuxError(err, 'HUB_NO_ANSWER'), `${(err as { code?: string }).code}: ${err.message}`);
   assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/status answered \\(HTTP 200\\) but did not send its whole status within 5 s\\.`));
 });
