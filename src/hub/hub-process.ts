@@ -287,7 +287,7 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
           summary: () => {
             const st = hub.status();
             const g = runtime.governance.snapshot() as { queue: { running: number; queued: number }; breakers: { profile: string; state: string }[] };
-            return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })) };
+            return { pid: process.pid, version: VERSION, state: st.state, sessions: st.sessions.length, running: g.queue.running, queued: g.queue.queued, breakers: g.breakers.map((b) => ({ profile: b.profile, state: b.state })), policy: runtime.policyFingerprint() };
           },
           onModeChange: (mode, why) => say(mode === 'local' ? `Redis unreachable${why ? ` (${why})` : ''}; rate limits are per replica until it is back\n` : 'Redis connected; rate limits are team-wide\n'),
         });

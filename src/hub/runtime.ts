@@ -4,6 +4,7 @@
  * in-process server behave the same.
  */
 import { auditDirTrust } from './audit-dir-trust.js';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog, type HolderProcesses } from './audit/audit-log.js';
@@ -128,6 +129,13 @@ export interface HubRuntime {
   secrets: KnownSecrets;
   /** This process's id among a team hub's replicas (hub.redis_url set); undefined otherwise. */
   replicaId: string | undefined;
+  /**
+   * A short hash of the rules this hub applies now (roles, policy, tools, the default rate and the team's query
+   * cap; after each reload): a team's
+   * replicas compare theirs, so replicas left on different configs are said rather than silently each
+   * applying its own.
+   */
+  policyFingerprint(): string;
   /** Exports call spans over OTLP when hub.otel_endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) is set; undefined otherwise. */
   tracer: CallTracer | undefined;
 }
@@ -379,6 +387,13 @@ export async function createRuntime(opts: RuntimeOptions): Promise<HubRuntime> {
     governance,
     sinks: [auditSink],
     replicaId,
+    // The rules that mean one thing team-wide; the per-replica bounds (max_concurrent_queries, queues, caches)
+    // may differ by machine on purpose.
+    policyFingerprint: () =>
+      createHash('sha256')
+        .update(JSON.stringify({ roles: current.roles, policy: current.policy, tools: current.tools, rate: current.limits.defaultRate, teamMaxConcurrentQueries: current.limits.teamMaxConcurrentQueries ?? null }))
+        .digest('hex')
+        .slice(0, 12),
     tracer,
     secrets,
     scrubCall: (call) => scrubCallRecord(call, secrets),

@@ -134,3 +134,20 @@ test("a reload answers the warnings of the file it loaded, as the hub's start pr
   const r = runtime.reload();
   assert.match((r.warnings ?? []).join('\n'), /config\.toml decides every session's role and profile, and its group .* may write it \(mode 620\)\. Unless that group is you alone, run: chmod g-w /);
 });
+
+test("the fingerprint a team replica heartbeats follows the rules it applies: a reload of another role changes it, one that only touches per-replica bounds does not", async (t) => {
+  const { home, runtime } = await runtimeOn(t, '[roles.r]\nidentities = ["*"]\nwrite = false\n');
+  const write = (text: string) => writeFileSync(join(home, 'config.toml'), text, { mode: 0o600 });
+  const first = runtime.policyFingerprint();
+  assert.match(first, /^[0-9a-f]{12}$/);
+  write('[roles.r]\nidentities = ["*"]\nwrite = true\n');
+  runtime.reload();
+  const second = runtime.policyFingerprint();
+  assert.notEqual(second, first, 'another role: other rules');
+  write('[roles.r]\nidentities = ["*"]\nwrite = false\n');
+  runtime.reload();
+  assert.equal(runtime.policyFingerprint(), first, 'the same rules: the same fingerprint, as on another replica with this file');
+  write('[roles.r]\nidentities = ["*"]\nwrite = false\n[limits]\nrate = { per_second = 3, burst = 9 }\n');
+  runtime.reload();
+  assert.notEqual(runtime.policyFingerprint(), first, "the team's rate is a rule");
+});

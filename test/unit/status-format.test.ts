@@ -262,3 +262,14 @@ test('a hub of another snowmux version than this CLI is named with what to do (n
   const fromStale = shown(newer);
   assert.match(fromStale, /^version: this snowmux \(.*\) is older than the hub \(99\.0\.0\): use the newer snowmux \(the one your editors launch\); `hub --replace` from this one would downgrade the hub\.$/m);
 });
+
+test('replicas applying different rules (policy drift) are named in status, each with the rules it applies', () => {
+  const s = busyHub();
+  (s.team as { policyDrift?: unknown }).policyDrift = [
+    { policy: 'aaaaaaaaaaaa', replicas: ['replica-host-one.internal.example.com:123456'] },
+    { policy: 'bbbbbbbbbbbb', replicas: ['replica-host-two.internal.example.com:123456'] },
+  ];
+  const text = formatStatus(s, 400);
+  assert.match(text, /^POLICY DRIFT .*replica-host-one\.internal\.example\.com:123456 \(this\) apply rules aaaaaaaaaaaa; replica-host-two\.internal\.example\.com:123456 apply rules bbbbbbbbbbbb\. Make config\.toml the same on every replica and reload each$/m);
+  assert.doesNotMatch(formatStatus(busyHub(), 400), /POLICY DRIFT/, 'said only while the rules differ');
+});

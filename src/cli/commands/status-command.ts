@@ -475,6 +475,8 @@ interface TeamSection {
   lastError?: string;
   replicas: { id: string; pid: number; version: string; state: string; sessions: number; running: number; queued: number; breakers: { profile: string; state: string }[] }[];
   slotWaits?: { waiting: number; total: number };
+  /** The replicas grouped by the rules they apply, while those differ (policy drift). */
+  policyDrift?: { policy: string; replicas: string[] }[];
   /** Redis lost the team's state under this replica (FLUSHALL, a failover to an empty replica): what it wrote back. */
   stateLost?: { times: number; at: string; rebuilt: { quotaWindows: number; owners: number; slots: number } | null };
   auditStream?: { key: string; shipped: number; dropped: number; pending: number; lastError: string | null };
@@ -500,6 +502,10 @@ function formatTeam(team: TeamSection | undefined, table: (headers: string[], fl
         r.breakers.map((b) => `${b.profile}:${b.state}`).join(' ') || '-',
       ]),
     ));
+  }
+  if (team.policyDrift) {
+    const groups = team.policyDrift.map((g) => `${g.replicas.map((id) => `${escapeLine(id)}${id === team.replicaId ? ' (this)' : ''}`).join(', ')} apply rules ${escapeLine(g.policy)}`).join('; ');
+    out.push(`POLICY DRIFT  the replicas apply different rules (roles, policy, tools, rate or team query cap), each its own: ${groups}. Make config.toml the same on every replica and reload each`);
   }
   const lost = team.stateLost;
   if (lost) {

@@ -397,6 +397,8 @@ export interface ReplicaSummary {
   running: number;
   queued: number;
   breakers: { profile: string; state: string }[];
+  /** A hash of the rules the replica applies (roles, policy, tools, rates; Runtime.policyFingerprint); older replicas send none. */
+  policy?: string;
   at: string;
 }
 
@@ -677,6 +679,34 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
   /** This replica's own field of a quota window's hash (the admission script sums every replica's). */
   const myField = (metric: string) => `${opts.replicaId}|${metric}`;
   let shipper: AuditStreamShipper | undefined;
+  /**
+   * The replicas grouped by the rules they apply, while they differ (two configs left after a partial rollout,
+   * a reload run on one replica only): each replica applies its own, so a call's outcome depends on which one
+   * takes it. Said once at warn per change (and when they agree again), and in status.
+   */
+  let policyDrift: { policy: string; replicas: string[] }[] | undefined;
+  let policyDriftSaid = '';
+  const notePolicyDrift = () => {
+    const groups = new Map<string, string[]>();
+    for (const r of seen) {
+      if (typeof r.policy !== 'string') continue;
+      const ids = groups.get(r.policy) ?? [];
+      ids.push(r.id);
+      groups.set(r.policy, ids);
+    }
+    policyDrift = groups.size > 1 ? [...groups].map(([policy, replicas]) => ({ policy, replicas })) : undefined;
+    const said = policyDrift ? JSON.stringify(policyDrift) : '';
+    if (said === policyDriftSaid) return;
+    if (policyDrift) {
+      opts.logger.warn(
+        { replicaPolicies: policyDrift, thisReplica: opts.replicaId },
+        "the team's replicas apply different rules (their config.toml differ in roles, policy, tools, [limits] rate or team_max_concurrent_queries): each replica applies its own, so whether a call is allowed depends on which replica takes it. Make config.toml the same on every replica, then run `snowmux reload` on each",
+      );
+    } else if (policyDriftSaid !== '') {
+      opts.logger.info("the team's replicas apply the same rules again");
+    }
+    policyDriftSaid = said;
+  };
   const beat = async () => {
     // Also while on local limits with the connection up (Redis refused a write): a write that succeeds rejoins.
     if (redis.status !== 'ready') return;
@@ -699,6 +729,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       } while (cursor !== '0');
       const values = keys.length ? await redis.mget(...keys) : [];
       seen = values.filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as ReplicaSummary).sort((a, b) => a.id.localeCompare(b.id));
+      notePolicyDrift();
     } catch (err) {
       failed(err);
       opts.logger.debug({ err: (err as Error).message }, 'replica heartbeat failed');
@@ -912,6 +943,7 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
       replicaId: opts.replicaId,
       replicas: mode === 'connected' ? seen : [],
       slotWaits: { waiting: slotsWaiting.now, total: slotsWaiting.total },
+      ...(mode === 'connected' && policyDrift ? { policyDrift } : {}),
       restored,
       ...(stateLost.times > 0 ? { stateLost } : {}),
       ...(shipper ? { auditStream: shipper.stats() } : {}),
