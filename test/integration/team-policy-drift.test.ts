@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { Redis } from 'ioredis';
 import { createLogger } from '../../src/hub/observe/logger.js';
 import { connectRedisTeam } from '../../src/hub/team/redis-team.js';
 import { defer, freePort, tempHome, type Cleanup } from '../helpers/harness.js';
@@ -76,4 +77,26 @@ test('replicas applying different rules say so, once, in their log and status.te
     assert.equal(r.messages.filter((m) => DRIFT.test(m.msg)).length, 1);
     assert.equal(r.messages.filter((m) => /apply the same rules again/.test(m.msg)).length, 1);
   }
+});
+
+test("a registry entry that is not a replica's summary is left out: the registry still follows the replicas that come and go", { skip: NO_REDIS, timeout: 60_000 }, async (t) => {
+  // One unparsable value under <namespace>:replica:* made every heartbeat's read throw: each replica's registry
+  // stayed as it was from then on, listing dead replicas and never the new ones.
+  const port = await freePort();
+  await startRedis(t, port, tempHome(t, 'smx-redis-'));
+  const raw = new Redis(`redis://127.0.0.1:${port}`);
+  defer(t, () => raw.disconnect());
+  await raw.set('drift:replica:damaged', 'not a summary {');
+  await raw.set('drift:replica:no-breakers', JSON.stringify({ id: 'other:9', pid: 9, version: 'x', state: 'running', sessions: 0, running: 0, queued: 0 }));
+  const policy = { now: 'aaaaaaaaaaaa' };
+  const a = await replica(t, port, 'host-a:1', policy);
+  const ids = () => (a.team.snapshot() as { replicas: { id: string; breakers: unknown }[] }).replicas.map((r) => r.id);
+  await until('a sees itself', () => ids().includes('host-a:1'));
+  const b = await replica(t, port, 'host-b:2', policy);
+  await until('a sees b join', () => ids().includes('host-b:2'));
+  assert.deepEqual(ids(), ['host-a:1', 'host-b:2', 'other:9']);
+  const other = (a.team.snapshot() as { replicas: { id: string; breakers: unknown }[] }).replicas.find((r) => r.id === 'other:9');
+  assert.deepEqual(other?.breakers, [], 'a summary without breakers reads as none (status lists them)');
+  await b.team.close();
+  await until('a sees b leave', () => !ids().includes('host-b:2'));
 });

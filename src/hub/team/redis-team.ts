@@ -402,6 +402,18 @@ export interface ReplicaSummary {
   at: string;
 }
 
+/** A registry entry as a summary (breakers a list, as status reads them), or none when it is not one. */
+function replicaSummaryOf(value: string | null): ReplicaSummary[] {
+  if (value === null) return [];
+  try {
+    const r = JSON.parse(value) as Partial<ReplicaSummary> | null;
+    if (typeof r !== 'object' || r === null || typeof r.id !== 'string') return [];
+    return [{ ...r, breakers: Array.isArray(r.breakers) ? r.breakers : [] } as ReplicaSummary];
+  } catch {
+    return [];
+  }
+}
+
 export interface TeamState {
   /** 'connected', or 'local' while Redis cannot be reached (local limits apply). */
   readonly mode: 'connected' | 'local';
@@ -728,7 +740,9 @@ export function connectRedisTeam(opts: RedisTeamOptions): TeamState {
         keys.push(...batch);
       } while (cursor !== '0');
       const values = keys.length ? await redis.mget(...keys) : [];
-      seen = values.filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as ReplicaSummary).sort((a, b) => a.id.localeCompare(b.id));
+      // One entry that is not a summary (another program's key, a damaged value) is left out: it threw here,
+      // failing every heartbeat's read, and the registry stayed as it was (dead replicas listed, new ones never).
+      seen = values.flatMap((v) => replicaSummaryOf(v)).sort((a, b) => a.id.localeCompare(b.id));
       notePolicyDrift();
     } catch (err) {
       failed(err);
