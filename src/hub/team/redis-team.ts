@@ -94,6 +94,12 @@ local function ensureWindow(prefix, w, at)
   if next(carried) ~= nil then redis.call('PEXPIRE', k, w + 60000) end
   return k
 end
+-- The index of holders (noteHolder) goes when its last entry's window ends: read only while replicas run, an
+-- index left by a team stopped (or a namespace no longer used) stayed in Redis for good.
+local function expireWithLastHolder(holders)
+  local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', holders, tonumber(last[2])) end
+end
 -- The lengths in use: kept as long as the holder calls within the longest of them (and a minute), so an
 -- idle holder's set goes with its windows.
 local function lengthsInUse()
@@ -114,6 +120,7 @@ local function noteHolder(holders, prefix, at, lengths)
   local ends = at - (at % longest) + longest + 60000
   local held = tonumber(redis.call('ZSCORE', holders, prefix))
   if held == nil or held < ends then redis.call('ZADD', holders, ends, prefix) end
+  expireWithLastHolder(holders)
 end
 `;
 
@@ -228,6 +235,9 @@ local t = redis.call('TIME')
 local ends = tonumber(t[1]) * 1000 + tonumber(ARGV[#ARGV])
 local held = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[#ARGV - 1]))
 if held == nil or held < ends then redis.call('ZADD', KEYS[3], ends, ARGV[#ARGV - 1]) end
+-- As QUOTA_WINDOW_LUA's expireWithLastHolder: the index goes when its last entry's window ends.
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[3], tonumber(last[2]))
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   local longest = 0
   for _, o in ipairs(redis.call('SMEMBERS', KEYS[2])) do longest = math.max(longest, tonumber(o)) end
