@@ -109,9 +109,12 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   // stdin ended with calls still running: the editor is either waiting for their answers or gone (crashed,
   // killed). Once it is gone (this process re-parented), nobody reads what they return.
   const editorPid = process.ppid;
+  let editorGone = false;
   process.stdin.once('end', () => {
     const watch = setInterval(() => {
-      if (process.ppid !== editorPid) endNow(`the editor (pid ${editorPid}) is gone`, 0);
+      if (process.ppid === editorPid) return;
+      editorGone = true;
+      endNow(`the editor (pid ${editorPid}) is gone`, 0);
     }, EDITOR_CHECK_MS);
     watch.unref();
   });
@@ -134,8 +137,29 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   await handle.close().catch(() => {});
   await core.stop('stdin ended');
   await runtime.close('stdin ended').catch(() => {});
+  // An editor known to be gone reads nothing more (whoever still holds its pipe would never read).
+  if (!editorGone) await stdoutRead(logger);
   setImmediate(() => process.exit(exitCode));
   return exitCode;
+}
+
+/**
+ * Resolves once everything written to stdout has left the process, as the shim's flushStdout does. An answer
+ * is "written" as soon as Node queues it, and a pipe the editor has not read yet holds only 64 KiB:
+ * process.exit dropped the rest, and a client that read its answers after closing stdin lost the last ones.
+ * No time bound: a client busy for a while still reads it all; one that went away ends the wait (EPIPE, or
+ * the pipe closed).
+ */
+function stdoutRead(logger: { info: (facts: object, message: string) => void }): Promise<void> {
+  const out = process.stdout;
+  if (out.destroyed || out.writableFinished || out.errored !== null) return Promise.resolve();
+  if (out.writableLength > 0) logger.info({ bytes: out.writableLength }, 'waiting for the client to read the rest of its answers before exiting');
+  return new Promise((resolve) => {
+    out.once('finish', () => resolve());
+    out.once('error', () => resolve());
+    out.once('close', () => resolve());
+    out.end();
+  });
 }
 
 /** How often, once stdin ended with calls running, the process checks that its editor is still there (as the shim does). */
