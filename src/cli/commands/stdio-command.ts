@@ -125,6 +125,13 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     observe: (m) => observeClientMessage(attached.session, m),
     onToolCallRefused: (id, params, code) => recordTransportRefusal(attached.env, id, params, code),
     onEnded: () => ended(),
+    // Past the protocol-error bound the hub cuts such a session, saying why; so does this process, on stderr
+    // (the editor's MCP log) and in the answers to the calls it cancels, instead of ending without a word.
+    onMisbehaving: (why) => {
+      process.stdin.pause();
+      logger.warn({ why }, 'the client kept sending malformed input; ending');
+      endNow(`the client kept sending malformed input (${why})`, 1);
+    },
     // A client that closes stdin after its last request still gets every answer, as through a shim.
     answerAfterInputEnds: true,
   });
