@@ -182,8 +182,13 @@ const CANCEL_SETTLE_MS = 5_000;
 async function answerEveryRequestWith(err: SnowmuxError, io: CommandIo): Promise<number> {
   const message = `snowmux stdio: ${escapeInvisible(err.message)} [${err.code}]`;
   io.stderr.write(`${message}\n`);
+  // An editor that closed its end of stdout reads no answer: the reason above stays the last word (unhandled,
+  // the EPIPE crashed the process with a stack trace).
+  let readerGone = false;
+  process.stdout.on('error', () => (readerGone = true));
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
+    if (readerGone) continue;
     let request: unknown;
     try {
       request = JSON.parse(line);
