@@ -89,9 +89,12 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   // billed) with no record of it when the default action killed the process.
   let exitCode = 0;
   let endedNow = false;
+  /** Why the process ends, for the audit chain's hub_stop record and the core's stop. */
+  let endReason = 'stdin ended';
   const endNow = (why: string, code: number): void => {
     if (endedNow) return;
     endedNow = true;
+    endReason = why;
     exitCode = code;
     if (attached.session.running.size > 0) logger.warn({ runningCalls: attached.session.running.size, why }, 'ending: cancelling the calls still running');
     attached.session.close(why, new SnowmuxError('QUERY_CANCELLED', `The call was cancelled: ${why}.`));
@@ -142,8 +145,8 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   await waitUntil(() => attached.session.running.size === 0, CANCEL_SETTLE_MS);
   attached.detach(endedNow ? 'ended' : 'stdin ended');
   await handle.close().catch(() => {});
-  await core.stop('stdin ended');
-  await runtime.close('stdin ended').catch(() => {});
+  await core.stop(endReason);
+  await runtime.close(endReason).catch(() => {});
   // An editor known to be gone reads nothing more (whoever still holds its pipe would never read).
   if (!editorGone) await stdoutRead(logger);
   setImmediate(() => process.exit(exitCode));
