@@ -189,3 +189,24 @@ test('a query waiting for a slot runs under the row cap, statement timeout and q
   assert.equal(next.code, 'QUOTA_EXCEEDED', next.text);
   governance.close();
 });
+
+test('a later statement of a call that adopted a reloaded role is judged before the queue under that role, not the old one', async () => {
+  const role = '[roles.ann]\nidentities = ["ann"]\n';
+  const { governance, sent, call, holdSlot, waiting } = setup(`${role}deny = ["*.HR.*"]\n`);
+  const free = await holdSlot();
+  // Two statements in one call (as run_script or a tool's follow-up query): the first waits for a slot.
+  const result = call('execute_query', async ({ warehouse: w, ctx, noteSql }) => {
+    noteSql('SELECT 1');
+    await w.query('SELECT 1', { ...ctx, maxRows: 1 });
+    await w.query('SELECT * FROM DB.HR.PAY', { ...ctx, maxRows: 1 });
+    return { content: [{ type: 'text', text: 'ran both' }] };
+  });
+  await waiting();
+  // The reload gives ann HR: the first statement, judged again, runs under the role as it is now — so must the second.
+  governance.reconfigure(policyOf(role), LIMITS);
+  free();
+  const r = errorOf(await result);
+  assert.equal(r.code, undefined, r.text);
+  assert.deepEqual(sent, ['SELECT 1', 'SELECT * FROM DB.HR.PAY']);
+  governance.close();
+});

@@ -15,6 +15,7 @@ import { argumentsBesideSql, callRecord, recordedRequestId, refusedCallRecord } 
 import type { EffectiveRole } from '../policy/policy.js';
 import { CallState, type CallRequest, type CallStage, type PipelineEnv, type ToolCall } from './call-state.js';
 import { GovernedWarehouse } from './governed-warehouse.js';
+import type { StatementScope } from './statement.js';
 import { runStages } from './stage.js';
 import { audit } from './stages/audit.js';
 import { auditGate } from './stages/audit-gate.js';
@@ -187,7 +188,9 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
   // text (the form 'structured' would leave it none). The structured content is dropped on the way out
   // (mcp-server.ts). The rules (scope) see the role itself.
   const shaping = readsStructuredContent(call.session.protocolVersion) ? role : withResultForm(role, 'text');
-  const scope = {
+  /** The role rules-current adopted after a reload, and the rules it was judged under: the call's later statements start under it. */
+  let adopted: { role: EffectiveRole; generation: number } | undefined;
+  const scope: StatementScope = {
     governance: call.env.governance,
     target: where,
     role,
@@ -197,8 +200,9 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
       tool: call.tool,
       // rules-current judged a statement again under the role as it is now: the rest of the call runs under it
       // (row cap, statement timeout, quota charged and settled, the audit record's role).
-      adopt: (now: EffectiveRole) => {
+      adopt: (now: EffectiveRole, generation: number) => {
         call.role = now;
+        adopted = { role: now, generation };
         return { maxRows: rowCapOf(now, limits.maxRowsCeiling), ...statementTimeout(now, limits.callTimeoutMs) };
       },
     },
@@ -209,6 +213,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     pauseDeadline: () => deadline.pause(),
     deadline,
   };
+  const scopeNow = (): StatementScope => (adopted === undefined ? scope : { ...scope, role: adopted.role, rules: { ...scope.rules!, generation: adopted.generation } });
   // What the audit log keeps before a statement that may change data runs: who, which call, its SQL.
   const announceWrite = async (sql: string): Promise<void> => {
     const sentBefore = call.meter.writeSent;
@@ -227,7 +232,7 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
         sql,
         request: argumentsBesideSql(call.args, call.sql),
         profile: where.name,
-        role: role.name,
+        role: (call.role ?? role).name,
         ...(call.traceId === undefined ? {} : { traceId: call.traceId }),
       }),
     )?.catch((err: unknown) => {
@@ -236,8 +241,8 @@ function toolCallOf(call: CallState, deadline: CallDeadline): ToolCall {
     });
   };
   return {
-    warehouse: new GovernedWarehouse({ ...scope, announceWrite }),
-    lookups: new GovernedWarehouse({ ...scope, metered: false }),
+    warehouse: new GovernedWarehouse(() => ({ ...scopeNow(), announceWrite })),
+    lookups: new GovernedWarehouse(() => ({ ...scopeNow(), metered: false })),
     countReturned: (rows) => {
       // Held to the rows and bytes left like every answer from the warehouse (quota-charge.ts).
       refuseBeyondRoom({ ...scope, role: call.role ?? role }, rows);

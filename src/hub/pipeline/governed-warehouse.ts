@@ -28,7 +28,15 @@ import type { Operation, OperationResults, StatementScope } from './statement.js
 import { runStatement } from './statement-pipeline.js';
 
 export class GovernedWarehouse implements Warehouse {
-  constructor(private readonly scope: StatementScope) {}
+  /**
+   * `scope` may be a function: a call's scope as it is when each statement starts (a call that adopted a
+   * reloaded role runs its later statements under that role from their first stage).
+   */
+  constructor(private readonly scopeOf: StatementScope | (() => StatementScope)) {}
+
+  private get scope(): StatementScope {
+    return typeof this.scopeOf === 'function' ? this.scopeOf() : this.scopeOf;
+  }
 
   get kind(): Warehouse['kind'] {
     return this.scope.target.kind;

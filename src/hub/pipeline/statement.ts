@@ -76,7 +76,7 @@ export interface StatementScope {
    * call's tool: a reload between the two makes rules-current judge a statement again before it is sent.
    * Absent (a hub-internal statement): judged once.
    */
-  rules?: { generation: number; current(): EffectiveRole; tool: string; adopt?(role: EffectiveRole): RoleCaps } | undefined;
+  rules?: { generation: number; current(): EffectiveRole; tool: string; adopt?(role: EffectiveRole, generation: number): RoleCaps } | undefined;
   identity: string;
   /** The fair queue's key (one share per session). */
   sessionKey: string;

@@ -32,7 +32,8 @@ export const rulesCurrent: StatementStage = {
   name: 'rules-current',
   async run(st, next) {
     const rules = st.scope.rules;
-    if (rules === undefined || rules.generation === st.scope.governance.policyGeneration) return next();
+    const generation = st.scope.governance.policyGeneration;
+    if (rules === undefined || rules.generation === generation) return next();
     const now = rules.current();
     try {
       enforceTool(now, rules.tool);
@@ -43,7 +44,7 @@ export const rulesCurrent: StatementStage = {
     // Admitted under the role as it is now: the rest of the call runs under it too (the stages after this one,
     // the quota it is charged and settled under, its row cap and statement timeout), not under the old one.
     st.scope = { ...st.scope, role: now };
-    const caps = rules.adopt?.(now);
+    const caps = rules.adopt?.(now, generation);
     if (caps) underCaps(st, caps);
     return next();
   },
