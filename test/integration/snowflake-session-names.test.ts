@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { profileEnv, startSnowflakeDouble } from '../doubles/snowflake/index.js';
+import { profileEnv, startSnowflakeDouble, type DoubleCortexOptions } from '../doubles/snowflake/index.js';
 import { defer, textOf } from '../helpers/harness.js';
 import { clientOf, coreOverSettings } from '../helpers/in-memory-hub.js';
 
@@ -32,8 +32,9 @@ async function restrictedClient(
   t: TestContext,
   parameters?: Record<string, string>,
   config = CONFIG,
-): Promise<{ double: { queries: { sql: string }[] }; call: (query: string) => Promise<Answer>; tool: Tool }> {
-  const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'], ...(parameters ? { parameters } : {}) }] });
+  cortex?: DoubleCortexOptions,
+): Promise<{ double: { queries: { sql: string }[]; cortexLog: { target: string }[] }; call: (query: string) => Promise<Answer>; tool: Tool }> {
+  const double = await startSnowflakeDouble({ users: [{ name: 'alice', password: 'pw-alice-1', roles: ['ANALYST', 'PUBLIC'], ...(parameters ? { parameters } : {}) }], ...(cortex ? { cortex } : {}) });
   defer(t, () => double.close());
   const { core } = coreOverSettings(t, config);
   const env = profileEnv(double, { user: 'alice', password: 'pw-alice-1' }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' });
@@ -130,4 +131,37 @@ test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: a description judged before any log
   assert.equal(codeOf(again), 'POLICY_DENIED', textOf(again as never));
   assert.match(textOf(again as never), /SNOWFLAKE_SAMPLE_DATA\.WEATHER\.DAILY_14_TOTAL/);
   assert.ok(!double.queries.some((q) => /weather/i.test(q.sql)), 'nothing about the denied schema reached Snowflake');
+});
+
+test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: a Cortex Search or Analyst call judged before any login read the settings is not sent', async (t) => {
+  // The services and views the session would reach: "weather" is WEATHER there, which the role may not use.
+  const cortex: DoubleCortexOptions = {
+    searchServices: { 'SNOWFLAKE_SAMPLE_DATA.WEATHER.CITY_SEARCH': { table: 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.REGION', searchColumn: 'R_COMMENT' } },
+    analyst: { 'SNOWFLAKE_SAMPLE_DATA.WEATHER.CITY_SV': [{ when: '', text: 'cities', sql: 'SELECT 1' }] },
+  };
+  for (const [name, args] of [
+    ['cortex_search', { service: 'SNOWFLAKE_SAMPLE_DATA."weather".CITY_SEARCH', query: 'x' }],
+    ['cortex_analyst', { semantic_view: 'SNOWFLAKE_SAMPLE_DATA."weather".CITY_SV', question: 'which cities?' }],
+  ] as const) {
+    const { double, tool } = await restrictedClient(t, { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' }, QUOTED_CONFIG, cortex);
+    // Judged with Snowflake's defaults, `"weather"` is the allowed schema "weather"; the session reads WEATHER.
+    const first = await tool(name, args);
+    assert.equal(codeOf(first), 'POLICY_DENIED', `${name}: ${textOf(first as never)}`);
+    assert.match(textOf(first as never), /nothing was sent \(rule: session-names\)/);
+    const again = await tool(name, args);
+    assert.equal(codeOf(again), 'POLICY_DENIED', `${name}: ${textOf(again as never)}`);
+    assert.match(textOf(again as never), /SNOWFLAKE_SAMPLE_DATA\.WEATHER/);
+    assert.deepEqual(double.cortexLog, [], `${name}: nothing reached Cortex`);
+  }
+});
+
+test('QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: an allowed Cortex Search service, once the settings are read, is served', async (t) => {
+  const cortex: DoubleCortexOptions = { searchServices: { 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.REGION_SEARCH': { table: 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.REGION', searchColumn: 'R_COMMENT' } } };
+  const { double, tool } = await restrictedClient(t, { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' }, QUOTED_CONFIG, cortex);
+  const args = { service: 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.REGION_SEARCH', query: 'final' };
+  const first = await tool('cortex_search', args);
+  assert.equal(codeOf(first), 'POLICY_DENIED', 'judged before any login: not sent');
+  const again = await tool('cortex_search', args);
+  assert.equal(again.isError ?? false, false, textOf(again as never));
+  assert.equal(double.cortexLog.length, 1);
 });

@@ -56,14 +56,14 @@ export function execute(st: Statement): Promise<OperationResult> {
       return w.objectDetails ? w.objectDetails(op.ref, op.objectKind, { tags: op.tags }, judged(st, op.ctx)) : Promise.resolve({});
     case 'analyst':
       if (!w.cortexAnalyst) throw cortexUnsupported('Cortex Analyst');
-      return w.cortexAnalyst(op.request, op.ctx);
+      return w.cortexAnalyst(op.request, judged(st, op.ctx));
     case 'search':
       if (!w.cortexSearch) throw cortexUnsupported('Cortex Search');
-      return w.cortexSearch(op.service, op.request, op.ctx);
+      return w.cortexSearch(op.service, op.request, judged(st, op.ctx));
   }
 }
 
-/** A listing or description whose names the object rules judged runs only on a session that reads names as they did. */
+/** A listing, description or Cortex call whose names the object rules judged runs only on a session that reads names as they did. */
 function judged(st: Statement, ctx: CallContext): CallContext {
   return st.judgedNames ? { ...ctx, judgedNames: st.judgedNames } : ctx;
 }

@@ -628,9 +628,12 @@ export class SnowflakeWarehouse implements Warehouse {
       const lease: Lease = { connection, tracked: this.trackedFor(connection), discard: false, signal, cancelled };
       let keep = true;
       try {
+        // The names the object rules judged (a service, a semantic view, a stage) are read by the session that
+        // serves the REST call: judged with other name settings than it has, the call is not made.
+        const namesRefused = ctx.judgedNames === undefined ? undefined : await this.checkNames(lease, ctx.judgedNames, ctx);
         // The REST call runs as the session's current role (and warehouse): the call's own, not what the
         // pooled session's previous call (another role's, another user's) left there.
-        const contextFailed = (await this.primaryRoleOnly(lease, desired, ctx)) ?? (await this.applyContext(lease, desired, ctx));
+        const contextFailed = namesRefused ?? (await this.primaryRoleOnly(lease, desired, ctx)) ?? (await this.applyContext(lease, desired, ctx));
         if (contextFailed !== undefined) {
           keep = contextFailed.ok || (contextFailed.healthy && !isSessionLost(contextFailed.raw ?? contextFailed.error));
           throw contextFailed.ok ? new SnowmuxError('INTERNAL_ERROR', `${what}: the session context failed without an error.`) : contextFailed.error;
