@@ -126,7 +126,14 @@ export function assessHealth(status: HealthInput, hub?: HubPlace): HealthReport 
   }
   // Quota usage kept for the next start could not be written: nothing is refused now, but a restart would
   // give every identity back what it used since (the file it restores is the last one written).
-  const quotaFile = (status.governance as { quotaUsageFile?: { path?: unknown; failing?: AuditTrouble | null } | null } | undefined)?.quotaUsageFile;
+  const quotaFile = (status.governance as { quotaUsageFile?: { path?: unknown; failing?: AuditTrouble | null; lostBefore?: { since?: unknown; to?: unknown; code?: unknown } } | null } | undefined)?.quotaUsageFile;
+  // The hub before this one could not write it until it stopped: what this one restored is older than its usage.
+  const lost = quotaFile?.lostBefore;
+  if (lost && typeof lost.since === 'string' && typeof lost.to === 'string') {
+    warnings.push(
+      `quota usage was given back at this start: the hub that ran before this one could not write ${String(quotaFile.path)} from ${lost.since} until it stopped (last tried ${lost.to}; ${String(lost.code)}), so usage counted in that time is not in what this hub restored, and identities may use again what they used then — check the disk of the hub's home (this warning stays until this hub stops)`,
+    );
+  }
   const quotaFailing = quotaFile?.failing;
   if (quotaFailing && typeof quotaFailing.since === 'string') {
     warnings.push(

@@ -19,7 +19,7 @@ import { warehouseId } from '../warehouse/warehouse-id.js';
 import type { CallMeter } from './call-meter.js';
 import { MetadataCache } from './metadata-cache.js';
 import { ResultOwnerStore, type OwnerGap, type ResultOwner } from './owner-store.js';
-import { quotaUsagePath, readKeptQuotas, writeKeptQuotas } from './quota-store.js';
+import { noteQuotaUnwritten, quotaUsagePath, readKeptQuotas, takeQuotaUnwritten, writeKeptQuotas, type QuotaUnwritten } from './quota-store.js';
 import { LRUCache } from 'lru-cache';
 import { SnowmuxError } from '../../errors.js';
 import { shownText } from '../../shown-text.js';
@@ -156,6 +156,8 @@ export class Governance {
   private quotaSaveTimer: ReturnType<typeof setTimeout> | undefined;
   /** Since when, and why, quota-usage.json cannot be written (for status: a restart would give usage back). */
   private quotaSaveFailing: { since: string; code: string; message: string } | undefined;
+  /** Quota usage the previous process could not write before it stopped (quota-usage.unwritten): given back at this start. */
+  private quotaLostBefore: QuotaUnwritten | undefined;
   private teamQuotaTimer: ReturnType<typeof setInterval> | undefined;
   private refreshingQuotas = false;
   /** One id per shared warehouse instance: metadata cache keys never mix two pools' answers. */
@@ -364,6 +366,11 @@ export class Governance {
     const path = this.quotaPath;
     if (path === undefined || this.persistingQuotas) return 0;
     const kept = readKeptQuotas(path);
+    this.quotaLostBefore = takeQuotaUnwritten(path);
+    if (this.quotaLostBefore !== undefined) {
+      const { since, to, error } = this.quotaLostBefore;
+      this.logger.warn({ warning: `the hub that ran before this one could not write quota usage to ${path} from ${new Date(since).toISOString()} until it stopped (last tried ${new Date(to).toISOString()}; ${error}): usage counted in that time is not in it, so quotas go on from the usage written before and identities may use again what they used then. Check the disk of the hub's home.` }, 'quota usage');
+    }
     let added = 0;
     if ('problem' in kept) {
       this.logger.warn({ warning: `${path}, where the hub keeps quota usage across restarts, ${kept.problem}: usage counted before this start is not known, so quotas start from zero. Remove it (rm ${path}); the hub writes it again.` }, 'quota usage');
@@ -390,14 +397,19 @@ export class Governance {
     if (!this.persistingQuotas || this.quotaPath === undefined) return;
     try {
       writeKeptQuotas(this.quotaPath, this.quotas.exportWindows());
-      if (this.quotaSaveFailing !== undefined) this.logger.info({}, 'quota usage is written to the home again');
+      if (this.quotaSaveFailing !== undefined) {
+        this.logger.info({}, 'quota usage is written to the home again');
+        noteQuotaUnwritten(this.quotaPath, undefined);
+      }
       this.quotaSaveFailing = undefined;
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
       if (this.quotaSaveFailing === undefined) {
         this.logger.warn({ err: (err as Error).message, file: this.quotaPath }, 'quota usage could not be written to the home: a restart now would give back what was used since; retrying at the next change');
-        const code = (err as NodeJS.ErrnoException).code;
         this.quotaSaveFailing = { since: new Date(this.now()).toISOString(), code: code ?? 'ERROR', message: (err as Error).message };
       }
+      // Where the next start reads it: what it restores is older than the usage counted since.
+      noteQuotaUnwritten(this.quotaPath, { since: Date.parse(this.quotaSaveFailing.since), to: this.now(), error: code ?? (err as Error).message });
     }
   }
 
@@ -766,7 +778,14 @@ export class Governance {
       quotas: this.quotas.snapshot(),
       resultOwners: this.owners.snapshot(),
       // Shown by status as a warning: a restart while it fails gives every identity back what it used since.
-      quotaUsageFile: this.quotaPath === undefined ? null : { path: this.quotaPath, failing: this.quotaSaveFailing ?? null },
+      quotaUsageFile:
+        this.quotaPath === undefined
+          ? null
+          : {
+              path: this.quotaPath,
+              failing: this.quotaSaveFailing ?? null,
+              ...(this.quotaLostBefore === undefined ? {} : { lostBefore: { since: new Date(this.quotaLostBefore.since).toISOString(), to: new Date(this.quotaLostBefore.to).toISOString(), code: this.quotaLostBefore.error } }),
+            },
       metadataCache: this.metadata.stats(),
     };
   }

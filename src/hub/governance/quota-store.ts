@@ -5,13 +5,28 @@
  * second after they change, and when it stops; the file is the user's own, closed to others, never read
  * through a symlink (as keys.json), and written whole (tmp file and rename).
  */
-import { closeSync, constants, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readOpened } from '../../wire/bounded-read.js';
 import type { KeptWindow } from '../guard/quota.js';
 import { ownFileProblem } from './own-file.js';
 
 export const QUOTA_USAGE_FILE = 'quota-usage.json';
+/**
+ * That quota-usage.json could not be written (a full disk, EIO) since when, until when, and why: what the next
+ * start restores is then older than the usage the hub counted, and it says so. A file of fixed size made when
+ * the hub starts keeping usage (while there is room) and then only overwritten in place, so a full disk does
+ * not refuse it (as result-owners.unwritten); cleared once usage is written again.
+ */
+export const QUOTA_UNWRITTEN_FILE = 'quota-usage.unwritten';
+const UNWRITTEN_BYTES = 256;
+
+/** Quota usage the hub could not write: the first and last failed write (ms since the epoch), and why. */
+export interface QuotaUnwritten {
+  since: number;
+  to: number;
+  error: string;
+}
 /** Far above what MAX_HOLDERS windows take (a few hundred bytes each). */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
@@ -82,4 +97,71 @@ function isKeptWindow(x: unknown): x is KeptWindow {
     isUsage(w.own) &&
     (w.others === undefined || isUsage(w.others))
   );
+}
+
+function unwrittenPath(usagePath: string): string {
+  return join(dirname(usagePath), QUOTA_UNWRITTEN_FILE);
+}
+
+/**
+ * What the previous process left in quota-usage.unwritten (usage it could not write before it stopped), and
+ * the file made its full size and cleared for this process to overwrite in place. Best effort: a file that
+ * cannot be made or trusted leaves a failed write this process's warning only.
+ */
+export function takeQuotaUnwritten(usagePath: string): QuotaUnwritten | undefined {
+  let fd: number;
+  try {
+    fd = openSync(unwrittenPath(usagePath), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0), 0o600);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (ownFileProblem(stat, 'a note of their choosing') !== undefined) return undefined;
+    const buffer = Buffer.alloc(UNWRITTEN_BYTES * 2);
+    const found = parseUnwritten(buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0)));
+    if (found !== undefined || stat.size !== UNWRITTEN_BYTES) {
+      writeSync(fd, encodeUnwritten(undefined), 0, UNWRITTEN_BYTES, 0);
+      fsyncSync(fd);
+    }
+    return found;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Notes (or, undefined, clears) usage not written, in place: no new block is needed on a full disk. Best effort. */
+export function noteQuotaUnwritten(usagePath: string, state: QuotaUnwritten | undefined): void {
+  try {
+    const fd = openSync(unwrittenPath(usagePath), constants.O_WRONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+    try {
+      if (ownFileProblem(fstatSync(fd), 'a note of their choosing') !== undefined) return;
+      writeSync(fd, encodeUnwritten(state), 0, UNWRITTEN_BYTES, 0);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // The hub's own warning (status, hub.log) is then all there is.
+  }
+}
+
+function parseUnwritten(text: string): QuotaUnwritten | undefined {
+  try {
+    const d = JSON.parse(text.trim() || '{}') as Partial<QuotaUnwritten>;
+    if (typeof d.since !== 'number' || typeof d.to !== 'number' || !Number.isFinite(d.since) || !Number.isFinite(d.to)) return undefined;
+    return { since: d.since, to: d.to, error: String(d.error ?? 'unknown error').slice(0, 100) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state padded with spaces to UNWRITTEN_BYTES, ending in a newline. */
+function encodeUnwritten(state: QuotaUnwritten | undefined): Buffer {
+  const buf = Buffer.alloc(UNWRITTEN_BYTES, 0x20);
+  buf.write(JSON.stringify(state === undefined ? {} : { ...state, error: state.error.slice(0, 100) }), 0, UNWRITTEN_BYTES - 1, 'utf8');
+  buf[UNWRITTEN_BYTES - 1] = 0x0a;
+  return buf;
 }
