@@ -26,7 +26,7 @@ import { watchForSuccessor, type SuccessorWatch } from './listen/successor-watch
 import { isListenAddress, parseListen } from './listen/listen-address.js';
 import { listenRefusal, portInUse } from './listen/port-in-use.js';
 import { CallSinks } from './observe/recent-calls.js';
-import { createLogger, type Logger } from './observe/logger.js';
+import { createLogger, flushLogger, type Logger } from './observe/logger.js';
 import { HubMetrics, type PoolGauges, type QueuePoolSource } from './observe/metrics.js';
 import type { TeamState } from './team/redis-team.js';
 import { Hub } from './hub.js';
@@ -351,11 +351,27 @@ export async function startHubProcess(options: HubProcessOptions): Promise<HubPr
     else if (handshake && err instanceof Error) err.message += ` The running hub (pid ${predecessor!.link!.welcome.hubPid}) was asked to take its socket back but did not within ${REPLACE_HANDSHAKE_MS} ms: check \`${snowmuxCommand('status', home)}\`.`;
     // An open control link would keep this failed process alive.
     predecessor?.link?.socket.destroy();
-    await hub.stop(START_FAILED);
-    await runtime.close('hub stopped').catch(() => {});
-    await team?.close().catch(() => {});
-    await http?.close().catch(() => {});
-    await metricsListener?.close().catch(() => {});
+    // What a failed start holds is closed (its sessions told, its audit log, Redis, listeners), within a bound of
+    // its own: a step that hung (a disk, a lock, Redis) may hold what the clean-up closes, and the terminal waits
+    // for the message until the clean-up is over. Past the bound this process says so and exits without the rest.
+    let cleanUpStep = 'stopping its sessions';
+    const cleanUpMs = startCleanUpMs(runtime.shutdownGraceMs);
+    const cleaned = await withinBound(cleanUpMs, async () => {
+      await hub.stop(START_FAILED);
+      cleanUpStep = 'closing the audit log and the warehouses';
+      await startFault('clean-up');
+      await runtime.close('hub stopped').catch(() => {});
+      cleanUpStep = 'closing its Redis connection and listeners';
+      await team?.close().catch(() => {});
+      await http?.close().catch(() => {});
+      await metricsListener?.close().catch(() => {});
+    });
+    if (!cleaned) {
+      const note = `This hub's clean-up did not finish within ${cleanUpMs / 1000} s (it was still ${cleanUpStep}): the process exits without the rest. See ${join(home, 'hub.log')}.`;
+      logger.warn({ step: cleanUpStep, boundMs: cleanUpMs }, 'the failed start\'s clean-up did not finish in time; exiting without the rest');
+      flushLogger(logger);
+      if (err instanceof Error) err.message += ` ${note}`;
+    }
     throw err;
   }
   hub.ready();
@@ -547,6 +563,25 @@ async function withinStartBound(boundMs: number | undefined, step: () => string,
   });
   try {
     await Promise.race([rest(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Beyond the stop's grace (its sessions' drain): the clean-up of a start that failed, before the process exits anyway. */
+const START_CLEANUP_MARGIN_MS = 5_000;
+
+/** How long a failed start's clean-up may take; SNOWMUX_TEST_START_CLEANUP_MS shortens it for tests. */
+function startCleanUpMs(shutdownGraceMs: number): number {
+  return numberEnv('SNOWMUX_TEST_START_CLEANUP_MS') ?? shutdownGraceMs + START_CLEANUP_MARGIN_MS;
+}
+
+/** Runs `work` for at most `boundMs`: whether it finished (it is left running past the bound, unawaited). */
+async function withinBound(boundMs: number, work: () => Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), boundMs)));
+  try {
+    return await Promise.race([work().then(() => true as const), late]);
   } finally {
     clearTimeout(timer);
   }
@@ -744,12 +779,12 @@ const PREPARE_REQUEST_ID = 'prepare-replace';
  * A fault injected into start-up, for tests of what a replace that fails late leaves behind:
  * SNOWMUX_TEST_START_FAULT=<point>:throw (start-up fails with an error), <point>:crash (the process is
  * killed, SIGKILL: no handler, no clean-up), <point>:hang (start-up never goes on; timers still run) or
- * <point>:freeze (the process stops itself, SIGSTOP: nothing runs). Points: after-bind (the socket is
- * taken, nothing else yet).
+ * <point>:freeze (the process stops itself, SIGSTOP: nothing runs); several, comma-separated. Points:
+ * after-bind (the socket is taken, nothing else yet), clean-up (a failed start closes its audit log).
  */
 async function startFault(point: string): Promise<void> {
-  const fault = process.env.SNOWMUX_TEST_START_FAULT;
-  if (fault === undefined || !fault.startsWith(`${point}:`)) return;
+  const fault = process.env.SNOWMUX_TEST_START_FAULT?.split(',').find((f) => f.startsWith(`${point}:`));
+  if (fault === undefined) return;
   if (fault.endsWith(':crash')) process.kill(process.pid, 'SIGKILL');
   if (fault.endsWith(':freeze')) process.kill(process.pid, 'SIGSTOP');
   if (fault.endsWith(':hang')) return new Promise<void>(() => {});

@@ -65,3 +65,22 @@ test('hub --replace frozen after taking the socket: the running hub takes its pl
   assert.ok((await toolsListed(t, home)) > 0);
   assert.equal(old.proc.exitCode, null, 'the old hub did not exit');
 });
+
+test('hub --replace past its start-up bound whose clean-up hangs too: the terminal is told within a bound of its own, and the process ends', async (t) => {
+  const home = tempHome(t);
+  const old = await startHub(t, home);
+  // The step that hung holds what the clean-up closes (the audit log on a disk that stopped answering): the
+  // clean-up hangs as well. Killed at 20 s by the helper: the clean-up's bound must end it well before.
+  const next = replace(t, home, { SNOWMUX_TEST_START_FAULT: 'after-bind:hang,clean-up:hang', SNOWMUX_TEST_REPLACE_READY_MS: '1500', SNOWMUX_TEST_START_CLEANUP_MS: '1500' }, 20_000);
+  const [code, signal] = (await once(next.proc, 'exit')) as [number | null, string | null];
+  assert.equal(signal, null, `the replace hung in its clean-up: ${next.stderr()}`);
+  assert.notEqual(code, 0, next.stderr());
+  assert.match(next.stderr(), /HUB_START_TIMEOUT|did not finish starting within 1\.5 s/);
+  assert.match(next.stderr(), new RegExp(`Nothing was taken over: the running hub \\(pid ${old.pid}\\) took its socket back`));
+  assert.match(next.stderr(), /clean-up did not finish within 1\.5 s/);
+  const now = await hubStatus(home);
+  assert.equal(now?.pid, old.pid);
+  assert.equal(now?.state, 'running');
+  assert.ok((await toolsListed(t, home)) > 0);
+  assert.equal(old.proc.exitCode, null, 'the old hub did not exit');
+});

@@ -233,6 +233,7 @@ test('every SNOWMUX_* variable the hub reads is one a shim-started hub inherits'
   read.delete('SNOWMUX_STARTED_BY'); // set by the shim itself when it starts the hub
   read.delete('SNOWMUX_TEST_START_FAULT'); // a test's fault injected into a hub it starts itself: never passed on by a shim
   read.delete('SNOWMUX_TEST_REPLACE_READY_MS'); // a test's shorter start-up bound for a `hub --replace` it runs itself: a shim never replaces
+  read.delete('SNOWMUX_TEST_START_CLEANUP_MS'); // a test's shorter bound for a failed `hub --replace`'s clean-up: a shim never replaces
   assert.ok(read.has('SNOWMUX_LOG_LEVEL') && read.has('SNOWMUX_CONFIG') && read.has('SNOWMUX_HOME'), [...read].join(', '));
   assert.deepEqual([...read].filter((name) => !HUB_START_NAMES.includes(name)), []);
 });
