@@ -547,3 +547,15 @@ test('a section written as an array of tables ([[hub]]) or as a value is told to
     assert.doesNotMatch(message, /Invalid input/, text);
   }
 });
+
+test('a table or key named __proto__ is refused, naming it, instead of silently dropped with what it set', () => {
+  // The schema's records drop a "__proto__" entry without a word: a role of that name, and every restriction
+  // it set for its identities, was gone from the running policy while the file plainly held it.
+  const role = configError('[roles.__proto__]\nidentities = ["alice"]\ndeny = ["SECRETS.*.*"]\n');
+  assert.match(role, /config\.toml at roles\.__proto__: /);
+  assert.match(role, /rename/i);
+  assert.match(configError('[profiles.__proto__]\naccount = "a"\nuser = "u"\n'), /at profiles\.__proto__: /);
+  assert.match(configError('[hub.otel_headers]\n__proto__ = "k"\n'), /at hub\.otel_headers\.__proto__: /);
+  // Not at the top level either (a quoted key is a key all the same).
+  assert.match(configError('"__proto__" = 1\n'), /at __proto__: /);
+});

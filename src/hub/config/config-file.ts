@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { SnowmuxError } from '../../errors.js';
 import { urlCredentials } from '../audit/audit-redact.js';
-import { formatConfigIssues } from './config-issues.js';
+import { formatConfigIssues, renderKeyPath } from './config-issues.js';
 import { redefinedKey } from './redefined-key.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
@@ -94,9 +94,35 @@ export function parseTomlText(text: string, path: string): Record<string, unknow
   }
 }
 
+/**
+ * Where the data holds a key named `__proto__` (a table's or a value's): the schema's records drop such an
+ * entry without a word (it is JavaScript's name for an object's prototype), so a `[roles.__proto__]` and
+ * every restriction it set for its identities was gone from the running policy while the file held it.
+ */
+function protoKeys(value: unknown, path: readonly string[] = []): string[][] {
+  if (value === null || typeof value !== 'object') return [];
+  const found: string[][] = [];
+  for (const [index, item] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+    const at = [...path, String(index)];
+    if (index === '__proto__') found.push(at);
+    found.push(...protoKeys(item, at));
+  }
+  return found;
+}
+
 /** Validates config text; throws CONFIG_INVALID naming the file and every offending key. */
 export function parseConfigText(text: string, path: string): HubConfig {
   const data = parseTomlText(text, path);
+  const reserved = protoKeys(data);
+  if (reserved.length > 0) {
+    throw new SnowmuxError(
+      'CONFIG_INVALID',
+      reserved
+        .map((at) => `Config error in ${path} at ${renderKeyPath(at)}: "__proto__" cannot be used as a name (JavaScript reserves it, so what it sets would be dropped without a word). Rename it.`)
+        .join('\n'),
+      { details: { path, keys: reserved.map((at) => at.join('.')) } },
+    );
+  }
   const result = configFileSchema.safeParse(data);
   if (!result.success) {
     throw new SnowmuxError('CONFIG_INVALID', formatConfigIssues(result.error.issues, data, path), {
