@@ -101,6 +101,11 @@ function lstatOrNull(path: string): Stats | null {
 
 /** Reads the opened file as UTF-8, at most `maxBytes` (EFBIG past it: the file grew, or is not settings). */
 export function readOpened(fd: number, path: string, maxBytes = MAX_SETTINGS_FILE_BYTES): string {
+  return readOpenedBytes(fd, path, maxBytes).toString('utf8');
+}
+
+/** The opened file's bytes, at most `maxBytes` (EFBIG past it), for a reader that judges their encoding itself. */
+export function readOpenedBytes(fd: number, path: string, maxBytes = MAX_SETTINGS_FILE_BYTES): Buffer {
   const buffer = Buffer.alloc(maxBytes + 1);
   let length = 0;
   while (length < buffer.length) {
@@ -109,7 +114,7 @@ export function readOpened(fd: number, path: string, maxBytes = MAX_SETTINGS_FIL
     length += n;
   }
   if (length > maxBytes) throw refusal('EFBIG', `${path} is larger than ${maxBytes} bytes`);
-  return buffer.toString('utf8', 0, length);
+  return buffer.subarray(0, length);
 }
 
 /** The reason text for a refusal of this module, undefined for any other error. */

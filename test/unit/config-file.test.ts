@@ -559,3 +559,26 @@ test('a table or key named __proto__ is refused, naming it, instead of silently 
   // Not at the top level either (a quoted key is a key all the same).
   assert.match(configError('"__proto__" = 1\n'), /at __proto__: /);
 });
+
+test('a config file that is not UTF-8 is refused at the first bad byte instead of read with its values changed', (t) => {
+  const home = tempDir(t);
+  const path = join(home, 'config.toml');
+  // Saved as Latin-1 / Windows-1252: "é" is the one byte 0xE9, which UTF-8 decoding turned into U+FFFD, so the
+  // hub logged in with another password (and a role's "josé" matched nobody) without a word of why.
+  writeFileSync(path, Buffer.concat([Buffer.from('[profiles.dev]\naccount = "a"\nuser = "u"\npassword = "caf'), Buffer.from([0xe9]), Buffer.from('-SECRET"\n')]), { mode: 0o600 });
+  assert.throws(
+    () => loadConfigFile({ home, env: {}, homedir: home }),
+    (err: unknown) =>
+      isSnowmuxError(err, 'CONFIG_INVALID') &&
+      err.message.startsWith(`Config error in ${path} at line 4, column 16:`) &&
+      /not UTF-8/.test(err.message) &&
+      /[Ss]ave it as UTF-8/.test(err.message) &&
+      !err.message.includes('SECRET'),
+  );
+  // A comment in Latin-1 changes nothing the hub uses, but TOML requires UTF-8 all the same: one rule.
+  writeFileSync(path, Buffer.concat([Buffer.from('[hub]\nmax_rows = 7\n# caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+  assert.throws(() => loadConfigFile({ home, env: {}, homedir: home }), (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && /at line 3, column 6: .*not UTF-8/.test(err.message));
+  // Valid UTF-8 (a BOM, CRLF, any character) is read as before.
+  writeFileSync(path, '\uFEFF[roles.r]\r\nidentities = ["josé", "\u{1F600}"]\r\n');
+  assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).config.roles.r?.identities, ['josé', '\u{1F600}']);
+});

@@ -11,7 +11,7 @@ import { formatConfigIssues, renderKeyPath } from './config-issues.js';
 import { redefinedKey } from './redefined-key.js';
 import { configFileSchema, toHubConfig, type HubConfig } from './config-schema.js';
 import { credentialFileWarning } from './file-permissions.js';
-import { ioProblem, openRegularFile, readOpened } from '../../wire/bounded-read.js';
+import { ioProblem, openRegularFile, readOpenedBytes } from '../../wire/bounded-read.js';
 import { fileTrust } from '../../wire/file-trust.js';
 import { displayPath } from './profile-settings.js';
 import { resolveUserPath } from '../../user-path.js';
@@ -82,6 +82,51 @@ function endsLineAt(text: string, line: number, column: number): boolean {
   const lineText = text.replace(/^\uFEFF/, '').split('\n')[line - 1];
   if (lineText === undefined) return false;
   return column - 1 >= lineText.length || (lineText[column - 1] === '\r' && column === lineText.length);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The file's text, refused (CONFIG_INVALID, at the line and column of the first byte that is no UTF-8) when
+ * it is not UTF-8, as TOML requires: decoded leniently, a file saved as Latin-1 or Windows-1252 had each
+ * "é" turned into U+FFFD, so a password, a role's identity or a path was silently another one.
+ */
+function utf8Text(bytes: Buffer, path: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // Only the line and column of the first bad byte are said: the value it is in may be a secret.
+    const bad = firstNonUtf8(bytes);
+    const before = bytes.subarray(0, bad).toString('utf8').split('\n');
+    const line = before.length;
+    const column = [...(before.at(-1) ?? '')].length + 1;
+    throw new SnowmuxError(
+      'CONFIG_INVALID',
+      `Config error in ${path} at line ${line}, column ${column}: the file is not UTF-8 (byte 0x${(bytes[bad] ?? 0).toString(16).toUpperCase().padStart(2, '0')} there begins no UTF-8 character; it was saved in another encoding, such as Latin-1 or Windows-1252), and TOML files must be. Save it as UTF-8 and check the values with accented letters.`,
+    );
+  }
+}
+
+/** The offset of the byte that begins the first sequence that is no UTF-8 (the file's length when there is none). */
+function firstNonUtf8(bytes: Uint8Array): number {
+  const cont = (at: number, lo = 0x80, hi = 0xbf) => at < bytes.length && bytes[at]! >= lo && bytes[at]! <= hi;
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let size = 0;
+    if (b < 0x80) size = 1;
+    else if (b >= 0xc2 && b <= 0xdf) size = cont(i + 1) ? 2 : 0;
+    else if (b >= 0xe0 && b <= 0xef) {
+      const [lo, hi] = b === 0xe0 ? [0xa0, 0xbf] : b === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+      size = cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      const [lo, hi] = b === 0xf0 ? [0x90, 0xbf] : b === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+      size = cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    }
+    if (size === 0) return i;
+    i += size;
+  }
+  return i;
 }
 
 /** Parses TOML text into raw data, reporting syntax errors with file, line and column. */
@@ -158,7 +203,7 @@ export function loadConfigFile(options: {
 }): LoadedConfig {
   const location = resolveConfigPath(options);
   const shownPath = displayPath(location.path, options.homedir);
-  let text: string;
+  let bytes: Buffer;
   const warnings: string[] = [];
   try {
     // A regular file only, read up to a bound: a FIFO or device there froze or swelled the hub.
@@ -173,7 +218,7 @@ export function loadConfigFile(options: {
       });
       if (trust.refuse) throw new SnowmuxError('CONFIG_UNSAFE', trust.refuse);
       warnings.push(...(trust.warn ?? []));
-      text = readOpened(fd, location.path);
+      bytes = readOpenedBytes(fd, location.path);
     } finally {
       closeSync(fd);
     }
@@ -195,6 +240,7 @@ export function loadConfigFile(options: {
       { cause: err },
     );
   }
+  const text = utf8Text(bytes, location.path);
   const config = parseConfigText(text, location.path);
   if (holdsSecrets(config)) {
     const warning = credentialFileWarning(location.path, { env: options.env ?? {}, shownPath });
