@@ -582,3 +582,20 @@ test('a config file that is not UTF-8 is refused at the first bad byte instead o
   writeFileSync(path, '\uFEFF[roles.r]\r\nidentities = ["josé", "\u{1F600}"]\r\n');
   assert.deepEqual(loadConfigFile({ home, env: {}, homedir: home }).config.roles.r?.identities, ['josé', '\u{1F600}']);
 });
+
+test('a config file saved as UTF-16 is named as such, not reported as a TOML syntax error', (t) => {
+  const home = tempDir(t);
+  const path = join(home, 'config.toml');
+  // Windows Notepad's "Unicode" and PowerShell 5's `>` write UTF-16: the hub said "illegal character in key"
+  // at line 1, column 1 of a file that looks right in every editor.
+  const utf16le = (text: string, bom: boolean) => Buffer.concat([Buffer.from(bom ? [0xff, 0xfe] : []), Buffer.from(text, 'utf16le')]);
+  const utf16be = (text: string) => Buffer.from(utf16le(text, false).map((_, i, b) => b[i ^ 1]!));
+  for (const bytes of [utf16le('[hub]\r\nmax_rows = 7\r\n', true), utf16le('[hub]\nmax_rows = 7\n', false), Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be('[hub]\nmax_rows = 7\n')])]) {
+    writeFileSync(path, bytes);
+    assert.throws(
+      () => loadConfigFile({ home, env: {}, homedir: home }),
+      (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message.startsWith(`Config error in ${path}: the file is UTF-16`) && /[Ss]ave it as UTF-8/.test(err.message),
+      String(bytes.subarray(0, 4).toString('hex')),
+    );
+  }
+});

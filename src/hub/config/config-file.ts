@@ -92,6 +92,15 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * "é" turned into U+FFFD, so a password, a role's identity or a path was silently another one.
  */
 function utf8Text(bytes: Buffer, path: string): string {
+  // UTF-16 (Windows Notepad's "Unicode", PowerShell 5's `>`): its byte-order mark, or a NUL in either of the
+  // first two bytes (TOML allows no NUL anywhere), which UTF-16 gives every ASCII character.
+  const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  if (bom || (bytes.length >= 2 && (bytes[0] === 0 || bytes[1] === 0))) {
+    throw new SnowmuxError(
+      'CONFIG_INVALID',
+      `Config error in ${path}: the file is UTF-16 (as Windows Notepad's "Unicode" or PowerShell 5's \`>\` save), and TOML files must be UTF-8. Save it as UTF-8 (in PowerShell: Set-Content -Encoding utf8).`,
+    );
+  }
   try {
     return strictUtf8.decode(bytes);
   } catch {
