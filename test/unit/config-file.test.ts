@@ -599,3 +599,18 @@ test('a config file saved as UTF-16 is named as such, not reported as a TOML syn
     );
   }
 });
+
+test('a key written under the wrong table header says which table it belongs to and where to move it', () => {
+  // TOML puts every key in the last [table] above it: a profile's role written after its [profiles.dev.pool]
+  // header is the pool's, and the error listed the pool's keys as if "role" were a typo.
+  const pool = configError('[profiles.dev]\naccount = "a"\n[profiles.dev.pool]\nmax = 8\nrole = "ANALYST"\n');
+  assert.match(pool, /at profiles\.dev\.pool: unknown key "role"/);
+  assert.match(pool, /"role" is a key of \[profiles\.dev\]/);
+  assert.match(pool, /above the \[profiles\.dev\.pool\] header/);
+  const quota = configError('[roles.r]\nidentities = ["*"]\n[roles.r.quota]\nwindow = "1h"\nqueries = 5\nmax_rows = 10\n');
+  assert.match(quota, /"max_rows" is a key of \[roles\.r\].*above the \[roles\.r\.quota\] header/);
+  // Above every header, a key is at the top level, which holds tables only.
+  const top = configError('max_rows = 100\n[hub]\ncall_timeout_ms = 1000\n');
+  assert.match(top, /"max_rows" is a key of \[hub\]/);
+  assert.match(top, /under the \[hub\] header/);
+});

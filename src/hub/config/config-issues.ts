@@ -100,6 +100,37 @@ export function suggestKey(unknownKey: string, known: readonly string[]): string
   return closestName(snake, known);
 }
 
+/** The table a sub-table's keys sit beside (its parent's path and key list), for a key written under the wrong header. */
+function parentTable(path: readonly PathKey[]): { path: readonly PathKey[]; known: readonly string[] } | undefined {
+  const [section, , third] = path;
+  if (path.length === 3 && section === 'profiles' && third === 'pool') return { path: path.slice(0, 2), known: KNOWN_KEYS.profile ?? [] };
+  if (path.length === 3 && section === 'roles' && (third === 'rate' || third === 'quota')) return { path: path.slice(0, 2), known: KNOWN_KEYS.role ?? [] };
+  if (path.length === 2 && section === 'limits' && path[1] === 'rate') return { path: ['limits'], known: KNOWN_KEYS.limits ?? [] };
+  return undefined;
+}
+
+/** The one-table sections whose keys a top-level key may be meant for, as their headers. */
+const TOP_LEVEL_HOMES = ['hub', 'policy', 'limits', 'audit', 'breaker'] as const;
+
+/**
+ * TOML puts a key in the last [table] header above it: a profile's `role` written after `[profiles.dev.pool]`
+ * is the pool's, and a `max_rows` above every header is at the top level. Says where such a key belongs.
+ */
+function misplacedHint(key: string, path: readonly PathKey[]): string | undefined {
+  const parent = parentTable(path);
+  if (parent?.known.includes(key)) {
+    return ` "${key}" is a key of [${renderKeyPath(parent.path)}]: a key belongs to the last [table] header above it, so write it above the [${renderKeyPath(path)}] header.`;
+  }
+  if (path.length === 0) {
+    const homes = TOP_LEVEL_HOMES.filter((section) => KNOWN_KEYS[section]?.includes(key));
+    if (homes.length > 0) {
+      const headers = homes.map((h) => `[${h}]`).join(' or ');
+      return ` "${key}" is a key of ${headers}: above every [table] header a key is at the top level, which holds tables only, so write it under the ${headers} header.`;
+    }
+  }
+  return undefined;
+}
+
 function where(path: readonly PathKey[]): string {
   return path.length === 0 ? 'the top level' : renderKeyPath(path);
 }
@@ -119,6 +150,8 @@ function issueLines(issue: Issue, data: unknown, fileLabel: string): string[] {
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeysAt(issue.path) ?? [];
     return issue.keys.map((key) => {
+      const misplaced = misplacedHint(key, issue.path);
+      if (misplaced !== undefined) return `${prefix} ${where(issue.path)}: unknown key "${key}".${misplaced}`;
       const suggestion = suggestKey(key, known);
       const hint = suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
       const allowed = suggestion === undefined && known.length > 0 ? ` Allowed keys here: ${known.join(', ')}.` : '';
