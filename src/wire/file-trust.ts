@@ -6,7 +6,7 @@
  * rules. One judgement for all of them, on what was opened (so a swap after the check reads nothing).
  */
 import type { Stats } from 'node:fs';
-import { closeQuietly, ioProblem, openRegularFile, readOpened, MAX_SETTINGS_FILE_BYTES } from './bounded-read.js';
+import { closeQuietly, ioProblem, openRegularFile, readOpenedBytes, MAX_SETTINGS_FILE_BYTES } from './bounded-read.js';
 import { pathSteps, type PathStep } from './path-steps.js';
 import { describeGroup, describeUser } from './account-names.js';
 
@@ -104,12 +104,14 @@ export function pathTrust(path: string, target: Stats, label: TrustedFileLabel, 
  * device neither hangs nor swells the reader), at most `maxBytes`, judged by fileTrust on what was opened.
  * Throws UntrustedFileError when it is refused, else what the read throws (see bounded-read.ts).
  */
-export function readTrustedFile(path: string, label: TrustedFileLabel, maxBytes = MAX_SETTINGS_FILE_BYTES): { text: string; warnings: string[]; stat: Stats } {
+export function readTrustedFile(path: string, label: TrustedFileLabel, maxBytes = MAX_SETTINGS_FILE_BYTES): { text: string; bytes: Buffer; warnings: string[]; stat: Stats } {
   const { fd, stat } = openRegularFile(path);
   try {
     const trust = fileTrust(path, stat, label);
     if (trust.refuse !== undefined) throw new UntrustedFileError(trust.refuse);
-    return { text: readOpened(fd, path, maxBytes), warnings: trust.warn, stat };
+    // The bytes too, for a reader that must refuse what is not UTF-8 rather than read it changed (a TOML file).
+    const bytes = readOpenedBytes(fd, path, maxBytes);
+    return { text: bytes.toString('utf8'), bytes, warnings: trust.warn, stat };
   } finally {
     closeQuietly(fd);
   }

@@ -241,3 +241,17 @@ test('a connections.toml that is a device or FIFO is refused, not read as an emp
     (err: unknown) => isSnowmuxError(err, 'CONFIG_UNREADABLE') && err.message.includes(`Cannot read ${path}: it is not a regular file`),
   );
 });
+
+test('a connections.toml that is not UTF-8 is refused at its first bad byte, as config.toml is, not read with its values changed', (t) => {
+  const home = tempHome(t);
+  const path = join(home, '.snowflake', 'connections.toml');
+  mkdirSync(join(home, '.snowflake'), { recursive: true, mode: 0o700 });
+  // Latin-1's one-byte "é" became U+FFFD: the login then sent another password, with no word of why.
+  writeFileSync(path, Buffer.concat([Buffer.from('[dev]\naccount = "a"\nuser = "u"\npassword = "caf'), Buffer.from([0xe9]), Buffer.from('-SECRET"\n')]), { mode: 0o600 });
+  assert.throws(
+    () => loadSnowflakeConnections({ env: {}, homedir: home }),
+    (err: unknown) => isSnowmuxError(err, 'CONFIG_INVALID') && err.message.includes(`${path} at line 4, column 16:`) && /not UTF-8/.test(err.message) && !err.message.includes('SECRET'),
+  );
+  writeFileSync(path, '[dev]\naccount = "a"\nuser = "josé"\n');
+  assert.equal(loadSnowflakeConnections({ env: {}, homedir: home }).connections.dev?.user, 'josé');
+});

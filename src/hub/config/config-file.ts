@@ -91,7 +91,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * it is not UTF-8, as TOML requires: decoded leniently, a file saved as Latin-1 or Windows-1252 had each
  * "é" turned into U+FFFD, so a password, a role's identity or a path was silently another one.
  */
-function utf8Text(bytes: Buffer, path: string): string {
+export function utf8Text(bytes: Buffer, path: string): string {
   // UTF-16 (Windows Notepad's "Unicode", PowerShell 5's `>`): its byte-order mark, or a NUL in either of the
   // first two bytes (TOML allows no NUL anywhere), which UTF-16 gives every ASCII character.
   const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));

@@ -14,7 +14,7 @@ import { UntrustedFileError, readTrustedFile } from '../../wire/file-trust.js';
 import { dirname, join } from 'node:path';
 import { SnowmuxError } from '../../errors.js';
 import { userHomeIfAny } from '../../user-path.js';
-import { parseTomlText } from './config-file.js';
+import { parseTomlText, utf8Text } from './config-file.js';
 import { credentialFileWarning } from './file-permissions.js';
 import {
   anchorFileSettings,
@@ -125,11 +125,11 @@ export function snowflakeConfigDir(options: SnowflakeFilesOptions): string | und
  * SNOWFLAKE_* to a host of that user's choosing, and its key or token settings run every call as them.
  */
 function readToml(path: string): Record<string, unknown> | undefined {
-  let text: string;
+  let bytes: Buffer;
   try {
     // Refused when another user could change it; what its owner should still hear (another owner, a group
     // that may write it) is said by the connectors' own warning below.
-    text = readTrustedFile(path, { what: `${path} decides which Snowflake account, host and credentials the hub logs in with`, noun: 'it' }).text;
+    bytes = readTrustedFile(path, { what: `${path} decides which Snowflake account, host and credentials the hub logs in with`, noun: 'it' }).bytes;
   } catch (err) {
     if (err instanceof UntrustedFileError) throw new SnowmuxError('CONFIG_UNSAFE', err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
@@ -140,7 +140,8 @@ function readToml(path: string): Record<string, unknown> | undefined {
       { cause: err },
     );
   }
-  return parseTomlText(text, path);
+  // UTF-8 only, as config.toml: a Latin-1 "é" in a password would otherwise be sent as U+FFFD.
+  return parseTomlText(utf8Text(bytes, path), path);
 }
 
 function tablesOf(data: Record<string, unknown>): Record<string, Record<string, unknown>> {
