@@ -47,3 +47,14 @@ test('a declared gap passes; a silent one, an edit, a reorder and a broken link 
   assert.deepEqual(kinds([a[0]!, a[1]!, { id: 'y', fields: { ...other.fields, replica: 'a' } }]), ['chain_break']);
   assert.equal(verifyShippedRecords([{ id: 'z', fields: { record: '{}' } }]).ok, false, 'an entry without a replica');
 });
+
+test('an empty stream is not an intact chain: --json fails as the text form does, as an empty audit directory does', () => {
+  // `audit verify --redis … --stream KEY --json` on a key nothing was shipped to (a misspelt stream, shipping
+  // not turned on) printed ok: true and exited 0, while the same command without --json said "holds no
+  // entries" and exited 1: a monitor reading the JSON was told the team's audit copy was intact.
+  const empty = verifyShippedRecords([]);
+  assert.equal(empty.ok, false);
+  assert.equal(empty.entries, 0);
+  assert.deepEqual(empty.problems.map((p) => p.kind), ['removed']);
+  assert.match(empty.problems[0]!.message, /no entries[\s\S]*redis_stream/);
+});

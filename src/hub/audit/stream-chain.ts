@@ -69,6 +69,9 @@ export function verifyShippedRecords(entries: readonly ShippedEntry[]): StreamVe
     else state.chain.problems.push({ id: entry.id, kind: 'bad_entry', message: `entry ${entry.id} is neither a record nor a gap` });
   }
   const replicas = [...chains.values()].map(({ chain }) => ({ ...chain, ok: chain.problems.length === 0 }));
+  // Nothing to check is no proof of anything (a misspelt key, shipping not turned on): a failure, as an
+  // audit directory without records is to the file verifier, with --json as without.
+  if (entries.length === 0) loose.push({ id: '', kind: 'removed', message: 'the stream holds no entries: nothing has been shipped to it (is [audit] redis_stream set on the replicas, and is this its key?)' });
   return { ok: loose.length === 0 && replicas.every((r) => r.ok), entries: entries.length, replicas, problems: loose };
 }
 
