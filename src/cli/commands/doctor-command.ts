@@ -31,6 +31,7 @@ import { controlRequest } from '../control-client.js';
 import { withDeadline } from '../deadline.js';
 import { checkFreeSpace, runningHubHealth, type RunningHealth } from './doctor-disk.js';
 import { homeHeldElsewhere } from '../home-held-elsewhere.js';
+import { logLevelFromEnv, logMaxBytesFromEnv } from '../../hub/observe/logger.js';
 import { escapeInvisible, escapeInvisibleJson, escapeLine, hideUrlCredentials, shownUrl } from '../../shown-text.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
@@ -45,7 +46,8 @@ export interface Check {
 const USAGE = `Usage: snowmux doctor [--home DIR] [--config PATH] [--json] [--offline | --login]
 
 Checks Node, the snowmux home and socket, the running hub (or why the last one an editor started
-stopped) and what its own health reports wrong now, free space where the home and audit log are, config.toml (every check the hub makes at start: keys, roles, team tools, profiles named),
+stopped) and what its own health reports wrong now, the SNOWMUX_LOG_LEVEL and SNOWMUX_LOG_MAX_BYTES a
+hub would stop on, free space where the home and audit log are, config.toml (every check the hub makes at start: keys, roles, team tools, profiles named),
 the audit log as a starting hub opens it, every Snowflake profile (without printing secrets), the
 network path to each account, the embedded sample warehouse and the running hub's metrics and HTTP
 listeners. Prints what to fix; exits 1 when a check fails.
@@ -257,6 +259,8 @@ async function collectChecks(opts: CheckOptions, resolvedProfiles: SnowflakeProf
   // What the running hub says is wrong now (audit records not written, a warehouse that cannot serve).
   if (hubStatus) checks.push(...runningHubHealth(hubStatus.health, home));
 
+  checks.push(...checkHubEnvironment(env));
+
   let config: LoadedConfig | undefined;
   try {
     config = loadConfigFile({ home, explicitPath: opts.configPath, env });
@@ -311,7 +315,24 @@ async function collectChecks(opts: CheckOptions, resolvedProfiles: SnowflakeProf
 }
 
 /** The checks that stand for what a hub needs before it serves: while one fails, every start stops on it. */
-const START_CHECKS = new Set(['home', 'socket', 'config', 'audit']);
+const START_CHECKS = new Set(['home', 'socket', 'environment', 'config', 'audit']);
+
+/**
+ * The SNOWMUX_* variables a hub refuses to start with (a shim hands them to the hub it starts), judged as
+ * the hub judges them; nothing is said of values it takes.
+ */
+function checkHubEnvironment(env: NodeJS.ProcessEnv): Check[] {
+  const checks: Check[] = [];
+  const fix = (name: string) => `Fix or unset ${name} where it is set: this shell, your editors' entries (\`env\`) and a service unit; the hub reads it as it starts.`;
+  for (const [name, judge] of [['SNOWMUX_LOG_LEVEL', logLevelFromEnv], ['SNOWMUX_LOG_MAX_BYTES', logMaxBytesFromEnv]] as const) {
+    try {
+      judge(env[name]);
+    } catch (err) {
+      checks.push({ check: 'environment', status: 'fail', detail: `${errorMessage(err)} A hub stops on it at start.`, fix: fix(name) });
+    }
+  }
+  return checks;
+}
 
 /**
  * No hub answers. When the last hub an editor's shim started here stopped on an error (the line

@@ -117,7 +117,7 @@ export function logLevelFromEnv(value: string | undefined, fallback = 'info'): s
  * $SNOWMUX_LOG_MAX_BYTES, checked: read with Number() alone, "10M" or "abc" was the default without a word,
  * and "-1" or "0.5" rotated hub.log at every line (keeping only the last few lines of the log).
  */
-function logMaxBytesFromEnv(value: string | undefined): number {
+export function logMaxBytesFromEnv(value: string | undefined): number {
   if (!value || !value.trim()) return 10 * 1024 * 1024;
   const bytes = Number(value.trim());
   if (Number.isSafeInteger(bytes) && bytes >= 1024) return bytes;
