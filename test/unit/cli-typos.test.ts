@@ -32,6 +32,8 @@ test('typos on the command line get exit 2, what was wrong and what was meant', 
     { args: ['service', 'instal', 'systemd'], expect: /Unknown action "instal" \(did you mean "install"\?\): install or uninstall\./ },
     { args: ['service', 'install', 'sytemd'], expect: /Unknown service manager "sytemd" \(did you mean "systemd"\?\)/ },
     { args: ['logs', '--level', 'warning'], expect: /got "warning" \(did you mean "warn"\?\)\. \[USAGE\]/ },
+    // A hub's value too (README: "a mistyped … value is named with the one it most likely meant").
+    { args: ['hub', '--http-engine', 'uwss'], expect: /--http-engine must be auto, uws or node; got "uwss" \(did you mean "uws"\?\)\. \[USAGE\]/ },
   ];
   for (const c of cases) {
     const r = spawnSync(process.execPath, [bin, ...c.args], { encoding: 'utf8', timeout: 30_000, input: '', env: { ...process.env, SNOWMUX_HOME: home } });

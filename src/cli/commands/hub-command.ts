@@ -14,6 +14,7 @@ import { startHubProcess } from '../../hub/hub-process.js';
 import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecretFlags } from '../profile-flags.js';
 import { VERSION } from '../../version.js';
 import { resolveUserPath } from '../../user-path.js';
+import { closestName } from '../../closest-name.js';
 
 const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace [--force] [--allow-downgrade]] [--http ADDR] [--http-engine E] [profile flags]
 
@@ -157,5 +158,6 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
 function httpEngineFlag(value: string | undefined): HttpEngineChoice | undefined {
   if (value === undefined) return undefined;
   if ((HTTP_ENGINES as readonly string[]).includes(value)) return value as HttpEngineChoice;
-  throw new SnowmuxError('USAGE', `--http-engine must be auto, uws or node; got "${value}".`);
+  const meant = closestName(value.toLowerCase(), HTTP_ENGINES);
+  throw new SnowmuxError('USAGE', `--http-engine must be auto, uws or node; got "${value}"${meant === undefined ? '' : ` (did you mean "${meant}"?)`}.`);
 }
