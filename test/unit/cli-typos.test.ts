@@ -33,6 +33,9 @@ test('typos on the command line get exit 2, what was wrong and what was meant', 
     { args: ['service', 'install', 'sytemd'], expect: /Unknown service manager "sytemd" \(did you mean "systemd"\?\)/ },
     { args: ['logs', '--level', 'warning'], expect: /got "warning" \(did you mean "warn"\?\)\. \[USAGE\]/ },
     // A hub's value too (README: "a mistyped … value is named with the one it most likely meant").
+    // Options that only qualify --replace: given alone they were passed over, and a hub started as if unsaid.
+    { args: ['hub', '--force'], expect: /snowmux hub: --force applies only with --replace: run `snowmux hub --replace --force[^`]*`[^\n]*\[USAGE\]/ },
+    { args: ['hub', '--allow-downgrade'], expect: /snowmux hub: --allow-downgrade applies only with --replace: run `snowmux hub --replace --allow-downgrade[^`]*`/ },
     { args: ['hub', '--http-engine', 'uwss'], expect: /--http-engine must be auto, uws or node; got "uwss" \(did you mean "uws"\?\)\. \[USAGE\]/ },
   ];
   for (const c of cases) {

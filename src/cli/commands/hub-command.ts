@@ -15,6 +15,7 @@ import { PROFILE_FLAGS_HELP, PROFILE_FLAG_OPTIONS, profileFlagsFrom, refuseSecre
 import { VERSION } from '../../version.js';
 import { resolveUserPath } from '../../user-path.js';
 import { closestName } from '../../closest-name.js';
+import { snowmuxCommand } from '../../snowmux-command.js';
 
 const HELP = `Usage: snowmux hub [--home DIR] [--config PATH] [--replace [--force] [--allow-downgrade]] [--http ADDR] [--http-engine E] [profile flags]
 
@@ -54,6 +55,13 @@ export async function hubCommand(argv: string[], io: CommandIo): Promise<number>
     return 0;
   }
   const home = resolveHome({ flag: values.home });
+  // --force and --allow-downgrade only qualify a takeover: alone they were passed over without a word, and a
+  // hub started (or refused, HUB_ALREADY_RUNNING) as if they had not been given.
+  for (const flag of ['force', 'allow-downgrade'] as const) {
+    if (values[flag] && !values.replace) {
+      throw new SnowmuxError('USAGE', `--${flag} applies only with --replace: run \`${snowmuxCommand(`hub --replace --${flag}`, home)}\` to take over from the running hub (\`snowmux hub --help\`).`);
+    }
+  }
   // A shim creates the home before it starts a hub; a home missing by now was removed on purpose (an
   // uninstall, a test's temp dir), and re-creating it would leave a hub nobody will ever stop.
   if (process.env.SNOWMUX_STARTED_BY?.startsWith('shim:')) checkHome(home, true);
