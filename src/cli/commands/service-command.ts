@@ -46,6 +46,8 @@ export interface ServiceFile {
   stopCommands: string[][];
   /** What it runs once the definition is gone. */
   afterRemove: string[][];
+  /** When `start` alone does not also start the service at login: what does (pm2's own boot service). */
+  atLogin?: string;
 }
 
 /**
@@ -174,6 +176,8 @@ module.exports = {
         stop: 'pm2 delete snowmux-hub && pm2 save',
         stopCommands: [['pm2', 'delete', 'snowmux-hub'], ['pm2', 'save']],
         afterRemove: [],
+        // `pm2 save` keeps the list pm2 resurrects at boot, which it does only once it is a boot service itself.
+        atLogin: 'At login too only once pm2 itself starts then: run `pm2 startup` once (and the command it prints), if you have not.',
       };
     }
   }
@@ -236,7 +240,7 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   }
   if (values.print) {
     io.stdout.write(file.text);
-    io.stderr.write(`\n(write it to ${file.path}, then: ${file.start})\n`);
+    io.stderr.write(`\n(write it to ${file.path}, then: ${file.start})\n${file.atLogin === undefined ? '' : `${file.atLogin}\n`}`);
     return 0;
   }
   // 0700 whatever the umask: under umask 000 the unit directory was made 0777, then refused by the check below.
@@ -246,13 +250,15 @@ export async function serviceCommand(argv: string[], io: CommandIo): Promise<num
   // `launchctl load` never do — so the command printed is the restart.
   refuseOthersDirectory(file.path, manager);
   const before = existingDefinition(file.path);
+  const andAtLogin = file.atLogin === undefined ? ' and at login' : '';
+  const loginNote = file.atLogin === undefined ? '' : `${file.atLogin}\n`;
   if (before === file.text) {
-    io.stdout.write(`${file.path} is already this definition; nothing written.\nIf it is not running, start it now and at login: ${file.start}\nStop and remove: snowmux service uninstall ${manager}\n`);
+    io.stdout.write(`${file.path} is already this definition; nothing written.\nIf it is not running, start it now${andAtLogin}: ${file.start}\n${loginNote}Stop and remove: snowmux service uninstall ${manager}\n`);
     return 0;
   }
   const backup = writeOwnFile(file.path, file.text, before);
-  if (backup === undefined) io.stdout.write(`Wrote ${file.path}\nStart it now and at login: ${file.start}\n`);
-  else io.stdout.write(`Replaced ${file.path} (the previous definition is saved as ${backup})\nRestart the service to run the new one (this also starts it, and at login): ${file.restart}\n`);
+  if (backup === undefined) io.stdout.write(`Wrote ${file.path}\nStart it now${andAtLogin}: ${file.start}\n${loginNote}`);
+  else io.stdout.write(`Replaced ${file.path} (the previous definition is saved as ${backup})\nRestart the service to run the new one (this also starts it${andAtLogin}): ${file.restart}\n${loginNote}`);
   io.stdout.write(`Stop and remove: snowmux service uninstall ${manager}\n`);
   return 0;
 }
