@@ -200,6 +200,33 @@ describe('policy', () => {
     assert.equal(refusal('DELETE FROM t; SELECT 1', write).statementType, 'DELETE');
   });
 
+  test("PUT and GET are refused for every role on Snowflake: the driver moves the hub machine's files, not the caller's", () => {
+    // snowflake-sdk runs a statement whose text starts with PUT or GET as a file transfer on the machine it runs
+    // on: PUT file:///… uploads a file of the hub machine (its config, a private key), GET writes into a directory
+    // of it. A writer's key on a team hub must not reach the hub's file system.
+    const write: SqlPolicy = { allowWrite: true, allowMultiStatement: true };
+    for (const sql of [
+      'PUT file:///etc/passwd @~',
+      "put 'file:///home/hub/.snowmux/config.toml' @mystage AUTO_COMPRESS = FALSE",
+      'GET @mystage/x.csv file:///home/hub/.ssh/',
+      "  get '@~/x' 'file:///tmp/'",
+      'SELECT 1; PUT file:///etc/hosts @~',
+    ]) {
+      for (const dialect of ['snowflake', 'any'] as const) {
+        const verdict = refusal(sql, { ...write, dialect });
+        assert.equal(verdict.rule, 'hub-files', `${sql} [${dialect}]: ${verdict.message}`);
+        assert.equal(verdict.code, 'SQL_REFUSED');
+        assert.match(verdict.message, /for every role \(rule: hub-files\)\. Upload or download files with SnowSQL, the Snowflake CLI or Snowsight/);
+      }
+      // Read-only roles: refused as before, now with the same reason.
+      assert.equal(refusal(sql, { allowWrite: false, allowMultiStatement: true, dialect: 'snowflake' }).rule, 'hub-files', sql);
+    }
+    // The other stage statements run on Snowflake alone and stay a writer's (and LIST a stage lister's).
+    for (const sql of ['REMOVE @mystage/x.csv', 'LIST @mystage', "COPY INTO t FROM @mystage"]) {
+      assert.equal(checkSql(sql, { allowWrite: true, dialect: 'snowflake' }).allowed, true, sql);
+    }
+  });
+
   test('allowMultiStatement checks every statement and reports which one failed', () => {
     const verdict = checkSql('SELECT 1; SHOW TABLES; VALUES (1)', { allowWrite: false, allowMultiStatement: true });
     assert.equal(verdict.allowed, true);

@@ -133,7 +133,9 @@ function judgeReading(reading: SqlReading, policy: SqlPolicy, nameDialect: boole
   for (let i = 0; i < statements.length; i++) {
     const statement = statements[i];
     if (statement === undefined) continue;
-    const refusal = (dialect === 'duckdb' ? engineRefusal(reading.statements[i]?.tokens ?? [], statement.type, policy.allowWrite ? statement.hazards : undefined) : undefined) ?? judgeStatement(statement, policy);
+    const refusal =
+      (dialect === 'duckdb' ? engineRefusal(reading.statements[i]?.tokens ?? [], statement.type, policy.allowWrite ? statement.hazards : undefined) : hubFilesRefusal(statement.type)) ??
+      judgeStatement(statement, policy);
     if (refusal) {
       if (statements.length > 1) refusal.message = refusal.message.replace(/^Query refused: /, `Query refused (statement ${i + 1} of ${statements.length}): `);
       return refusal;
@@ -165,6 +167,24 @@ function sessionStateChange(statement: StatementReading): string | undefined {
   const chained = statement.tokens.map((t) => t.text).lastIndexOf('->>');
   const [first, second] = leadingWords({ ...statement, tokens: statement.tokens.slice(chained + 1) }, 2);
   return first === 'ALTER' && second === 'SESSION' ? 'ALTER SESSION changes session settings' : undefined;
+}
+
+/**
+ * PUT and GET on Snowflake: refused for every role, writers too. snowflake-sdk runs a statement whose text starts
+ * with PUT or GET as a file transfer on the machine it runs on, so `PUT file:///…` uploaded a file of the hub
+ * machine (its config.toml, a profile's private key) to a stage the caller then reads, and `GET @s file:///dir/`
+ * wrote files into any directory the hub user may write (~/.ssh/, a shell profile): a team hub's key holder with a
+ * writing role reached the hub's file system. The path is never the caller's own machine.
+ */
+function hubFilesRefusal(type: StatementType): Refusal | undefined {
+  if (type !== 'PUT' && type !== 'GET') return undefined;
+  const does = type === 'PUT' ? 'would upload a file of the machine the hub runs on' : 'would write files into a directory of the machine the hub runs on';
+  return refuse(
+    'SQL_REFUSED',
+    type,
+    'hub-files',
+    `Query refused: ${type} ${does} (the driver moves files where it runs, not on your machine), for every role (rule: hub-files). Upload or download files with SnowSQL, the Snowflake CLI or Snowsight on your own machine; through the hub, read staged files with SELECT … FROM @stage and load them with COPY INTO.`,
+  );
 }
 
 /** SQL that would end the hub process running the embedded engine: refused for every role, writers too. */
