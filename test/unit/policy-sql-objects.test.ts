@@ -372,6 +372,33 @@ test('a policy or tag from a schema the role is denied cannot be attached to a t
   }
 });
 
+test('a stream, snapshot or data metric function a writer creates or attaches cannot be over an object it is denied', () => {
+  // A stream on a view or stage, a snapshot of a service's volume and a data metric function are objects over
+  // another object: reading the stream (an allowed name) returns the denied view's rows, the snapshot its data.
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
+  for (const sql of [
+    'CREATE STREAM tpch.s ON VIEW hr.v',
+    'CREATE OR REPLACE STREAM tpch.s COPY GRANTS ON VIEW snowmux_sample.hr.v AT (OFFSET => -60) SHOW_INITIAL_ROWS = TRUE',
+    'CREATE STREAM IF NOT EXISTS s ON STAGE hr.files',
+    'CREATE STREAM s ON MATERIALIZED VIEW hr.mv',
+    'CREATE SNAPSHOT tpch.snap FROM SERVICE hr.svc VOLUME "data" INSTANCE 0',
+    'ALTER TABLE tpch.x ADD DATA METRIC FUNCTION hr.dmf ON (c)',
+    'ALTER VIEW tpch.v ADD DATA METRIC FUNCTION snowflake.core.null_count ON (c), hr.dmf ON (c, d)',
+  ]) {
+    assert.match(refusal(writer, sql, 'snowflake'), /may not read SNOWMUX_SAMPLE\.HR\.(V|FILES|MV|SVC|DMF) \(rule: deny "\*\.HR\.\*"\)/, sql);
+  }
+  for (const sql of [
+    'CREATE STREAM tpch.s ON VIEW tpch.v',
+    'CREATE STREAM tpch.s ON STAGE tpch.files',
+    'CREATE STREAM tpch.s ON TABLE tpch.t',
+    'CREATE SNAPSHOT tpch.snap FROM SERVICE tpch.svc VOLUME "data" INSTANCE 0',
+    'ALTER TABLE tpch.x ADD DATA METRIC FUNCTION snowflake.core.null_count ON (c)',
+    'ALTER TABLE tpch.x ADD DATA METRIC FUNCTION tpch.dmf ON (c)',
+  ]) {
+    enforceSqlObjects(writer, sql, CTX, { dialect: 'snowflake' });
+  }
+});
+
 test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {
   assert.equal(
     refusal(ANALYST, 'SELECT * FROM hr.salaries'),

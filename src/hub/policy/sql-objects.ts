@@ -1419,11 +1419,48 @@ class StatementScanner {
   #definitionReads(from: number): void {
     for (let j = from; j < this.#toks.length; j++) {
       const w = this.#word(j);
+      if (this.#dialect === 'snowflake' && this.#objectOver(j)) continue;
       const listLike = w === 'LIKE' && this.#type === 'CREATE' && (this.#isPunct(j - 1, '(') || this.#isPunct(j - 1, ','));
       if (w !== 'REFERENCES' && !listLike) continue;
       const name = this.#parseName(j + 1);
       if (name) this.#addName(name.parts, 'read');
       else this.#out.opaque(`cannot tell which table ${w} names`);
+    }
+  }
+
+  /**
+   * An object a CREATE or ALTER puts over another one, named after a kind word rather than in a table position
+   * (Snowflake): `CREATE STREAM s ON VIEW | STAGE | … x` (reading the stream returns x's rows or files),
+   * `CREATE SNAPSHOT s FROM SERVICE x` (x's volume) and `ADD | DROP DATA METRIC FUNCTION f ON (…)[, g ON (…)]` (f's
+   * body reads what it reads, and its results are visible): each such x, f or g is read. Snowflake's own data metric
+   * functions (`SNOWFLAKE.CORE.NULL_COUNT`) are not objects. Returns whether j started such a phrase.
+   */
+  #objectOver(j: number): boolean {
+    const w = this.#word(j);
+    if (w === 'ON' || w === 'FROM') {
+      const kind = this.#kindAt(j + 1);
+      if (kind === undefined || (kind.category !== 'object' && kind.category !== 'code')) return false;
+      const name = this.#parseName(j + 1 + kind.words);
+      if (name) this.#addName(name.parts, 'read');
+      else this.#out.opaque(`cannot tell which object this ${this.#type} is over`);
+      return true;
+    }
+    if (w !== 'DATA' || this.#word(j + 1) !== 'METRIC' || this.#word(j + 2) !== 'FUNCTION') return false;
+    let at = j + 3;
+    for (;;) {
+      const name = this.#parseName(at);
+      if (!name) {
+        this.#out.opaque(`cannot tell which data metric function this ${this.#type} names`);
+        return true;
+      }
+      if (name.parts[0] !== 'SNOWFLAKE' || name.parts.length !== 3) this.#addName(name.parts, 'read', true);
+      at = name.end;
+      if (this.#word(at) === 'ON' && this.#isPunct(at + 1, '(')) {
+        const close = this.#match[at + 1] ?? -1;
+        at = close < 0 ? -1 : close + 1;
+      }
+      if (at < 0 || !this.#isPunct(at, ',')) return true;
+      at++;
     }
   }
 
