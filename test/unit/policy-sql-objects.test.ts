@@ -399,6 +399,35 @@ test('a stream, snapshot or data metric function a writer creates or attaches ca
   }
 });
 
+test('a task or alert whose body runs code (CALL, EXECUTE IMMEDIATE | TASK, a scripting block) is opaque, as that statement is alone', () => {
+  // The task runs later with the profile's Snowflake role: EXECUTE IMMEDIATE 'INSERT INTO tpch.x SELECT * FROM hr.salaries'
+  // copies a denied table into an allowed one, which the role then reads.
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
+  for (const sql of [
+    "CREATE TASK tpch.t WAREHOUSE = w SCHEDULE = '1 minute' AS EXECUTE IMMEDIATE 'INSERT INTO tpch.x SELECT * FROM hr.salaries'",
+    'CREATE OR REPLACE TASK tpch.t AS EXECUTE IMMEDIATE $$ INSERT INTO tpch.x SELECT * FROM hr.salaries $$',
+    'CREATE TASK tpch.t AS CALL tpch.p()',
+    'CREATE TASK tpch.t AS EXECUTE TASK tpch.other',
+    'CREATE TASK tpch.t AS BEGIN EXECUTE IMMEDIATE :sql; END',
+    'CREATE TASK tpch.t AS DECLARE q VARCHAR; BEGIN EXECUTE IMMEDIATE :q; END',
+    "ALTER TASK tpch.t MODIFY AS EXECUTE IMMEDIATE 'SELECT 1'",
+    "CREATE ALERT tpch.a WAREHOUSE = w SCHEDULE = '1 minute' IF (EXISTS (SELECT 1 FROM tpch.t)) THEN CALL tpch.p()",
+    "ALTER ALERT tpch.a MODIFY ACTION EXECUTE IMMEDIATE 'SELECT 1'",
+  ]) {
+    const analysis = analyzeSqlObjects(sql, CTX, { dialect: 'snowflake' });
+    assert.ok(analysis.opaqueReasons.some((r) => /runs code whose reads and writes cannot be checked/.test(r)), `${sql}: ${analysis.opaqueReasons.join('; ')}`);
+    assert.match(refusal(writer, sql, 'snowflake'), /cannot tell which objects/i, sql);
+  }
+  for (const sql of [
+    "CREATE TASK tpch.t SCHEDULE = '1 minute' AS INSERT INTO tpch.x SELECT * FROM tpch.y",
+    'CREATE TASK tpch.t AS SELECT 1',
+    "CREATE ALERT tpch.a WAREHOUSE = w SCHEDULE = '1 minute' IF (EXISTS (SELECT 1 FROM tpch.t)) THEN INSERT INTO tpch.x VALUES (1)",
+    'CREATE VIEW tpch.v AS SELECT * FROM tpch.t',
+  ]) {
+    enforceSqlObjects(writer, sql, CTX, { dialect: 'snowflake' });
+  }
+});
+
 test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {
   assert.equal(
     refusal(ANALYST, 'SELECT * FROM hr.salaries'),

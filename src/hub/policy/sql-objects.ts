@@ -1398,6 +1398,7 @@ class StatementScanner {
       else this.#out.opaque('cannot tell which table this index is on');
     }
     if ((this.#type === 'CREATE' || this.#type === 'ALTER') && end !== undefined) this.#definitionReads(end);
+    if ((this.#type === 'CREATE' || this.#type === 'ALTER') && this.#dialect === 'snowflake') this.#codeBody();
     if (this.#type === 'DROP' && end !== undefined) {
       // DROP TABLE a, b
       let at = end;
@@ -1425,6 +1426,33 @@ class StatementScanner {
       const name = this.#parseName(j + 1);
       if (name) this.#addName(name.parts, 'read');
       else this.#out.opaque(`cannot tell which table ${w} names`);
+    }
+  }
+
+  /**
+   * A task's or alert's body that runs code (`CREATE TASK t AS CALL p()`, `… AS EXECUTE IMMEDIATE '…'`, `AS EXECUTE TASK
+   * u`, `AS [DECLARE …] BEGIN … END`, `ALTER TASK t MODIFY AS …`, an alert's `THEN …` or `MODIFY ACTION …`): opaque, as
+   * the same statement sent alone is. The task runs later with the profile's Snowflake role, so its dynamic SQL could
+   * copy a denied table into an allowed one.
+   */
+  #codeBody(): void {
+    let k = 1;
+    if (this.#type === 'CREATE') while (CREATE_MODIFIERS.has(this.#word(k) ?? '')) k++;
+    const kind = this.#word(k);
+    if (kind !== 'TASK' && kind !== 'ALERT') return;
+    // The body follows the first top-level AS (a task's) or THEN / MODIFY ACTION (an alert's): not an alias's AS
+    // inside the body, nor a CASE's THEN inside the alert's IF (…).
+    const body = [this.#findWord(k, 'AS'), this.#findWord(k, 'THEN'), this.#findWord(k, 'ACTION')].filter((at) => at >= 0);
+    for (const at of body) {
+      const j = at + 1;
+      const w = this.#word(j);
+      const next = this.#word(j + 1);
+      const runs =
+        w === 'CALL' || w === 'DECLARE' || ((w === 'EXECUTE' || w === 'EXEC') && next !== undefined) || (w === 'BEGIN' && next !== 'TRANSACTION' && next !== 'WORK' && next !== 'NAME');
+      if (runs) {
+        this.#out.opaque(`${w} in the body of this ${this.#type} runs code whose reads and writes cannot be checked`);
+        return;
+      }
     }
   }
 
