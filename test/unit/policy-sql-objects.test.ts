@@ -428,6 +428,20 @@ test('a task or alert whose body runs code (CALL, EXECUTE IMMEDIATE | TASK, a sc
   }
 });
 
+test("a stage given as text to an object's ROOT_LOCATION or a version's USING is judged as that stage", () => {
+  // A Streamlit app serves (and runs) the files under its ROOT_LOCATION; an application version is built from them.
+  const writer = roleFrom('write = true\nallow = ["SNOWMUX_SAMPLE.*.*"]\ndeny = ["*.HR.*"]\n');
+  for (const sql of [
+    "CREATE STREAMLIT tpch.app ROOT_LOCATION = '@hr.files' MAIN_FILE = 'app.py'",
+    "ALTER STREAMLIT tpch.app SET ROOT_LOCATION = '@snowmux_sample.hr.files/app'",
+    "ALTER APPLICATION PACKAGE pkg ADD VERSION v1 USING '@hr.files/v1'",
+    "CREATE APPLICATION app FROM APPLICATION PACKAGE pkg USING '@hr.files/dev'",
+  ]) {
+    assert.match(refusal(writer, sql, 'snowflake'), /may not read SNOWMUX_SAMPLE\.HR\.FILES \(rule: deny "\*\.HR\.\*"\)/, sql);
+  }
+  enforceSqlObjects(writer, "CREATE STREAMLIT tpch.app ROOT_LOCATION = '@tpch.files' MAIN_FILE = 'app.py' COMMENT = '@hr.files is not used'", CTX, { dialect: 'snowflake' });
+});
+
 test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {
   assert.equal(
     refusal(ANALYST, 'SELECT * FROM hr.salaries'),

@@ -603,7 +603,16 @@ class StatementScanner {
     if (FILE_COMMANDS.has(this.#type)) return true;
     if (this.#isPunct(i - 1, '(') || this.#isPunct(i - 1, ',') || this.#isPunct(i - 1, '=>')) return true;
     const before = this.#word(i - 1);
-    return before === 'FROM' || before === 'INTO' || before === 'TO' || before === 'JOIN' || (this.#isPunct(i - 1, '=') && this.#word(i - 2) === 'LOCATION');
+    // `LOCATION = '@s'`, and a Streamlit's `ROOT_LOCATION = '@s'` (the files it serves and runs); `USING '@s'`: an
+    // application version or a dev-mode application built from a stage's files.
+    return (
+      before === 'FROM' ||
+      before === 'INTO' ||
+      before === 'TO' ||
+      before === 'JOIN' ||
+      before === 'USING' ||
+      (this.#isPunct(i - 1, '=') && (this.#word(i - 2) === 'LOCATION' || this.#word(i - 2) === 'ROOT_LOCATION'))
+    );
   }
 
   // ---- token helpers ----------------------------------------------------------------------------
