@@ -435,11 +435,18 @@ test("a stage given as text to an object's ROOT_LOCATION or a version's USING is
     "CREATE STREAMLIT tpch.app ROOT_LOCATION = '@hr.files' MAIN_FILE = 'app.py'",
     "ALTER STREAMLIT tpch.app SET ROOT_LOCATION = '@snowmux_sample.hr.files/app'",
     "ALTER APPLICATION PACKAGE pkg ADD VERSION v1 USING '@hr.files/v1'",
-    "CREATE APPLICATION app FROM APPLICATION PACKAGE pkg USING '@hr.files/dev'",
   ]) {
     assert.match(refusal(writer, sql, 'snowflake'), /may not read SNOWMUX_SAMPLE\.HR\.FILES \(rule: deny "\*\.HR\.\*"\)/, sql);
   }
   enforceSqlObjects(writer, "CREATE STREAMLIT tpch.app ROOT_LOCATION = '@tpch.files' MAIN_FILE = 'app.py' COMMENT = '@hr.files is not used'", CTX, { dialect: 'snowflake' });
+});
+
+test('an application created from an application package reads that package, a database', () => {
+  const everythingBut = roleFrom('write = true\nallow = ["*.*.*"]\ndeny = ["HR_PKG"]\n');
+  for (const sql of ['CREATE APPLICATION app FROM APPLICATION PACKAGE hr_pkg', 'CREATE APPLICATION IF NOT EXISTS app FROM APPLICATION PACKAGE "HR_PKG" USING VERSION v1']) {
+    assert.match(refusal(everythingBut, sql, 'snowflake'), /may not read HR_PKG \(rule: deny "HR_PKG"\)/, sql);
+  }
+  enforceSqlObjects(everythingBut, 'CREATE APPLICATION app FROM APPLICATION PACKAGE ok_pkg', CTX, { dialect: 'snowflake' });
 });
 
 test('a denied table is refused wherever it hides: subquery, CTE, UNION, join group, nested EXISTS', () => {

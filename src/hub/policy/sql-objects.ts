@@ -1474,6 +1474,13 @@ class StatementScanner {
    */
   #objectOver(j: number): boolean {
     const w = this.#word(j);
+    if (w === 'FROM' && this.#word(j + 1) === 'APPLICATION' && this.#word(j + 2) === 'PACKAGE') {
+      // `CREATE APPLICATION a FROM APPLICATION PACKAGE p`: the package is a database, which the application is built from.
+      const name = this.#parseName(j + 3);
+      if (name) this.#add(this.#databaseRef(name.parts), 'read');
+      else this.#out.opaque('cannot tell which application package this application is built from');
+      return true;
+    }
     if (w === 'ON' || w === 'FROM') {
       const kind = this.#kindAt(j + 1);
       if (kind === undefined || (kind.category !== 'object' && kind.category !== 'code')) return false;
