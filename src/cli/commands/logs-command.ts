@@ -56,7 +56,10 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
     io.stderr.write(`snowmux logs: no log at ${file} yet (no hub has run in this home; or use --home); waiting for one to start.\n`);
     text = '';
   }
-  let shown = text.split('\n').filter((l) => l && render(l, min, true) !== null);
+  // Counted as they print: without --json a line that is no record (a stack trace appended by something
+  // else) prints nothing, and counted, a few of them at the end left --lines N printing nothing at all.
+  const shows = (l: string) => l !== '' && render(l, min, values.json === true) !== null;
+  let shown = text.split('\n').filter(shows);
   // Just rotated? Reach into the rotated files (newest first) for the rest of the lines asked for.
   for (let i = 1; i <= 5 && shown.length < count; i++) {
     let older: string;
@@ -65,7 +68,7 @@ export async function logsCommand(argv: string[], io: CommandIo): Promise<number
     } catch {
       break;
     }
-    shown = [...older.split('\n').filter((l) => l && render(l, min, true) !== null), ...shown];
+    shown = [...older.split('\n').filter(shows), ...shown];
   }
   for (const l of shown.slice(Math.max(0, shown.length - count))) show(l);
   if (!values.follow) return 0;
