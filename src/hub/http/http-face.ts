@@ -1115,11 +1115,16 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     return answer;
   }
 
-  /** The refusal that tells a session of its answer cut unread (see unreadNoticeAnswer), once, at a request. */
-  function unreadNotice(session: string, body: unknown): Response | undefined {
+  /**
+   * The refusal that tells a session of its answer cut unread (see unreadNoticeAnswer), once, at a request.
+   * A tool call in the refused body is recorded (ANSWER_NOT_READ) as every call refused before a tool saw it
+   * is: answered and not run, it left no record in status or the audit log.
+   */
+  async function unreadNotice(session: string, env: AttachedSession['env'], body: unknown): Promise<Response | undefined> {
     const notice = unreadNotices.get(session);
     if (notice === undefined || requestIdsOf(body).length === 0) return undefined;
     unreadNotices.delete(session);
+    await recordToolCallRefusals(env, body, 'ANSWER_NOT_READ');
     return unreadNoticeAnswer(notice, body);
   }
 
@@ -1246,7 +1251,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
         // another ("Server already initialized"); read first, it renamed the session's client and protocol
         // version (status, the audit records, the query tag, a role chosen by client name) to what was refused.
         kind.session = sessionId;
-        const told = request.method === 'POST' ? unreadNotice(sessionId, body) : undefined;
+        const told = request.method === 'POST' ? await unreadNotice(sessionId, entry.attached.env, body) : undefined;
         if (told) return told;
         observe(entry.attached, body, true);
         entry.lastSeen = monotonic();
@@ -1313,7 +1318,7 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
     // The client name is the caller's to choose: a bounded number of sessions per identity, the rest share one.
     const { key, entry: current, fresh } = modernSession(caller, body);
     kind.session = key;
-    const told = unreadNotice(key, body);
+    const told = await unreadNotice(key, current.attached.env, body);
     if (told) return told;
     observe(current.attached, body);
     current.lastSeen = monotonic();
@@ -1367,10 +1372,10 @@ export function createHttpFace(opts: HttpFaceOptions): HttpFace {
    * message, a version header the hub does not speak, no session or another's. At most MAX_BATCH_MESSAGES
    * of one body (a batch the SDK would take records no more). The promise is the audit log's back-pressure.
    */
-  async function recordToolCallRefusals(env: AttachedSession['env'], body: unknown): Promise<void> {
+  async function recordToolCallRefusals(env: AttachedSession['env'], body: unknown, code: 'INVALID_REQUEST' | 'ANSWER_NOT_READ' = 'INVALID_REQUEST'): Promise<void> {
     for (const { id, params } of refusedToolCallsOf(body)) {
       try {
-        await recordTransportRefusal(env, id, params, 'INVALID_REQUEST');
+        await recordTransportRefusal(env, id, params, code);
       } catch (err) {
         logger.warn({ err: errorMessage(err) }, 'audit of a refused /mcp tool call failed');
       }

@@ -79,7 +79,7 @@ export function recordRefusedCalls(server: McpServer, env: ToolEnv): void {
  * flooding a session past its bounds, or probing with malformed calls, was answered but never audited.
  * The promise is the audit log's back-pressure (the transport reads on once it settles).
  */
-export function recordTransportRefusal(env: ToolEnv, id: string | number, params: unknown, code: 'SESSION_BUSY' | 'INVALID_REQUEST'): Promise<void> | void {
+export function recordTransportRefusal(env: ToolEnv, id: string | number, params: unknown, code: 'SESSION_BUSY' | 'INVALID_REQUEST' | 'ANSWER_NOT_READ'): Promise<void> | void {
   const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
   const name = typeof p.name === 'string' ? p.name.slice(0, MAX_TOOL_NAME) : '';
   const given = p.arguments;
