@@ -18,6 +18,7 @@ import { serveWithNodeHttp, type EngineLimits, type HttpEndpoint } from '../../s
 import { serveWithUws } from '../../src/hub/http/uws-engine.js';
 import type { Admission, HttpFace } from '../../src/hub/http/http-face.js';
 import { AnswerBudget } from '../../src/hub/http/answer-budget.js';
+import { ENGINE_MAX_PAYLOAD_BYTES } from '../../src/hub/http/shim-link.js';
 
 const logger = createLogger({ destination: new PassThrough(), level: 'silent' });
 const ENGINES = { node: serveWithNodeHttp, uws: serveWithUws } as const;
@@ -343,6 +344,18 @@ for (const engine of ['node', 'uws'] as const) {
     const { port } = await serve(t, engine, face);
     const { ws, link, closed } = await openShim(t, port, links);
     ws.send(Buffer.alloc(16 * 1024 * 1024 + 10, 32));
+    assert.deepEqual(await closed, { code: 1009, reason: 'A WebSocket message over 16777216 bytes: the hub takes at most that much at once.' });
+    await until('the link to end', () => link.destroyed);
+  });
+
+  // Past what the engine itself takes in one message (a little over 16 MiB), ws closed with a bare 1009: the
+  // peer learned nothing of why. (uWebSockets.js closes the socket there with no close frame at all, 1006,
+  // and tells the hub only afterwards: nothing can be said to the peer.)
+  if (engine === 'node') test(`[${engine}] a /shim message past the engine's own bound closes the link with 1009 and the reason`, async (t) => {
+    const { face, links } = standIn();
+    const { port } = await serve(t, engine, face);
+    const { ws, link, closed } = await openShim(t, port, links);
+    ws.send(Buffer.alloc(ENGINE_MAX_PAYLOAD_BYTES + 10, 32));
     assert.deepEqual(await closed, { code: 1009, reason: 'A WebSocket message over 16777216 bytes: the hub takes at most that much at once.' });
     await until('the link to end', () => link.destroyed);
   });

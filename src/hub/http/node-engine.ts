@@ -12,7 +12,7 @@ import type { Logger } from '../observe/logger.js';
 import { releaseHttpServer } from '../listen/release-http-server.js';
 import { parseListen } from '../listen/listen-address.js';
 import { SECURITY_HEADERS, type Admission, type HttpFace, type ShimGrant } from './http-face.js';
-import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES } from './shim-link.js';
+import { bridgeShimLink, ENGINE_MAX_PAYLOAD_BYTES, OVERSIZED_REASON } from './shim-link.js';
 import { AnswerBudget, MAX_HELD_ANSWER_BYTES, answerNotRead } from './answer-budget.js';
 
 /** The engine's own error answers carry the face's security headers too. */
@@ -165,6 +165,10 @@ export async function serveWithNodeHttp(face: HttpFace, address: string, logger:
         pause: () => ws.pause(),
         resume: () => ws.resume(),
       });
+      // Past maxPayload ws closes the socket itself with a bare 1009 (its receiver calls this close, with the
+      // code alone): the peer is told why, as the link tells one just over MAX_SHIM_FRAME_BYTES.
+      const close = ws.close.bind(ws);
+      ws.close = (code?: number, reason?: string | Buffer) => close(code, code === 1009 && reason === undefined ? OVERSIZED_REASON : reason);
       ws.on('message', (message: Buffer) => shim.received(message));
       ws.on('error', () => {});
       // A vanished shim must close its session at once (as a closed Unix socket does), not at the next write.

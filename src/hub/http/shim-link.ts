@@ -18,7 +18,7 @@ export const ENGINE_MAX_PAYLOAD_BYTES = MAX_SHIM_FRAME_BYTES + 1024 * 1024;
 const CLOSE_POLICY = 1008;
 const CLOSE_TOO_BIG = 1009;
 
-const OVERSIZED_REASON = `A WebSocket message over ${MAX_SHIM_FRAME_BYTES} bytes: the hub takes at most that much at once.`;
+export const OVERSIZED_REASON = `A WebSocket message over ${MAX_SHIM_FRAME_BYTES} bytes: the hub takes at most that much at once.`;
 
 /** An engine's WebSocket, as the link needs it. */
 export interface ShimSocket {
