@@ -80,3 +80,41 @@ test('embedded warehouse: describe_table gives the comment, and says it keeps no
   assert.equal(s.tags, null);
   assert.match(s.tags_note, /no object tags/);
 });
+
+// Under QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE (set for the user or account) `"customer"` is CUSTOMER: DESCRIBE
+// found its columns, but the comment and clustering key were picked from SHOW TABLES by the name as written
+// ("customer" is not "CUSTOMER"), and described as if the table had neither.
+test('Snowflake, QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: describe_table of a quoted lower-case name keeps the comment and clustering key', async (t) => {
+  const d = await startSnowflakeDouble({
+    users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'], parameters: { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' } }],
+    clusterBy: { 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.CUSTOMER': 'LINEAR(C_NATIONKEY)' },
+  });
+  defer(t, () => d.close());
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.sample_only]
+identities = ["${me}"]
+clients = ["sample-*"]
+allow = ["SNOWFLAKE_SAMPLE_DATA.*.*"]
+[roles.open]
+identities = ["${me}"]
+`);
+  await startHub(t, home, [], profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' }));
+  type Described = { comment: string | null; clustering_key: string | null; columns: { name: string }[] };
+  const describe = async (c: Awaited<ReturnType<typeof connectClient>>) => {
+    const r = await c.callTool('describe_table', { table_name: '"customer"' });
+    assert.ok(!r.isError, textOf(r));
+    return r.structuredContent as Described;
+  };
+  // A role without object rules: the hub does not read how the session resolves names.
+  const open = await describe(await connectClient(t, { home, kind: 'v2-legacy', name: 'open-editor' }));
+  assert.ok(open.columns.some((col) => col.name === 'C_ACCTBAL'), 'DESCRIBE found the table');
+  assert.equal(open.comment, 'TPC-H customers');
+  assert.equal(open.clustering_key, 'LINEAR(C_NATIONKEY)');
+  // A role with object rules: its first call learns the session's settings (and is refused, session-names).
+  const sample = await connectClient(t, { home, kind: 'v2-legacy', name: 'sample-editor' });
+  await sample.callTool('describe_table', { table_name: '"customer"' });
+  const restricted = await describe(sample);
+  assert.equal(restricted.comment, 'TPC-H customers');
+  assert.equal(restricted.clustering_key, 'LINEAR(C_NATIONKEY)');
+});

@@ -42,7 +42,7 @@ import { analystMessage, cortexBaseUrl, qualifiedName, searchService, type Corte
 import { queryTagText } from './query-tag.js';
 import { loadSnowflakeSdk, sdkLoadMs } from './sdk-loader.js';
 import type { SfConnection, SfConnectionOptions } from './sdk-types.js';
-import { knownSessionNames, recordSessionNames, sameSessionNames, sessionNamesKey, sessionNamesOfRows, type SessionNames } from '../../names/session-names.js';
+import { knownSessionNames, recordSessionNames, sameSessionNames, sessionName, sessionNamesKey, sessionNamesOfRows, type SessionNames } from '../../names/session-names.js';
 import { baselineContext, contextStatements, desiredContext, sessionEffect, statementEffect, TrackedContext, type DesiredContext } from './session-context.js';
 import {
   DEFAULT_LOGIN_WATCH,
@@ -378,7 +378,13 @@ export class SnowflakeWarehouse implements Warehouse {
     const schema = `${quoteIdentifier(ref.database)}.${quoteIdentifier(ref.schema)}`;
     // LIKE narrows the listing; the exact name is picked below (a LIKE pattern may match more).
     const rows = await this.metadata(`SHOW ${kind === 'view' ? 'VIEWS' : 'TABLES'} LIKE ${stringLiteral(ref.name)} IN SCHEMA ${schema}`, ctx);
-    const row = rows.find((r) => r['name'] === ref.name);
+    // Under QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE `"orders"` is ORDERS (sessionName): picked by the name as
+    // written, its comment and clustering key were lost. When how the session reads names is not known (a role
+    // without object rules), the name as written, else in upper case: without the setting, DESCRIBE (run with
+    // this) finds only an object of the name as written, which the listing then holds.
+    const names = this.sessionNames();
+    const wanted = names === undefined ? [ref.name, ref.name.toUpperCase()] : [sessionName(ref.name, names)];
+    const row = wanted.map((name) => rows.find((r) => r['name'] === name)).find((r) => r !== undefined);
     const details: ObjectDetails = {};
     if (row) {
       if (typeof row['comment'] === 'string' && row['comment'] !== '') details.comment = row['comment'];
