@@ -33,6 +33,10 @@ team had Redis): list shows both stores (team / local), revoke and rotate find a
 --local acts on this home's keys.json only (create makes a key only this home's hub accepts).
 `;
 
+/** The options that apply to some subcommands only; --home, --config and --local apply to every one. */
+const SUBCOMMAND_OPTIONS: Record<string, string[]> = { identity: ['create'], expires: ['create', 'rotate'], overlap: ['rotate'], json: ['list'] };
+const ONLY_FOR_KNOWN = { create: true, list: true, revoke: true, rotate: true };
+
 export async function keysCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('keys', argv, {
     identity: { type: 'string' },
@@ -50,6 +54,12 @@ export async function keysCommand(argv: string[], io: CommandIo): Promise<number
   }
   const home = resolveHome({ flag: values.home });
   const [sub, ...args] = positionals;
+  // The options are taken once for every subcommand: one that does not apply to the subcommand named was
+  // ignored (`keys revoke ID --expires 30d` revoked the key at once).
+  for (const [option, appliesTo] of Object.entries(SUBCOMMAND_OPTIONS)) {
+    if (values[option as keyof typeof values] === undefined || sub === undefined || !(sub in ONLY_FOR_KNOWN) || appliesTo.includes(sub)) continue;
+    throw new SnowmuxError('USAGE', `--${option} does not apply to \`snowmux keys ${sub}\` (only to ${appliesTo.join(', ')}). Run \`snowmux keys --help\` for what each subcommand takes.`);
+  }
   // A team hub (hub.redis_url) keeps its keys in Redis, shared by every replica; --local uses this home's file.
   const loaded = values.local || !existsSync(home) ? undefined : loadConfigFile({ home, explicitPath: values.config, env: process.env });
   const hub = loaded?.config.hub;
