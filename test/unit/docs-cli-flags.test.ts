@@ -1,7 +1,7 @@
 /**
  * Every option the docs show on a `snowmux <command>` line is one that command's --help names: a user who
  * types a command from README.md or docs/ as shown must not meet "Unknown option". (The options a command
- * takes and its --help are held together by cli-help.test.ts; this holds the docs to --help.)
+ * takes and its --help are held together by cli-help-options.test.ts; this holds the docs to --help.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
