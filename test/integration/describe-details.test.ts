@@ -15,6 +15,24 @@ import { connectClient, defer, startHub, tempHome, textOf } from '../helpers/har
 const me = userInfo().username;
 const PASSWORD = 'describe-pw';
 
+/**
+ * A hub on the double as alice, with two roles for the same identity: `sample_only` (clients named sample-*,
+ * object rules allowing the sample database only) and `open` (no object rules).
+ */
+async function hubOnDouble(t: Parameters<typeof tempHome>[0], d: Awaited<ReturnType<typeof startSnowflakeDouble>>): Promise<string> {
+  const home = tempHome(t);
+  writeFileSync(join(home, 'config.toml'), `
+[roles.sample_only]
+identities = ["${me}"]
+clients = ["sample-*"]
+allow = ["SNOWFLAKE_SAMPLE_DATA.*.*"]
+[roles.open]
+identities = ["${me}"]
+`);
+  await startHub(t, home, [], profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' }));
+  return home;
+}
+
 test('Snowflake: describe_table shows the comment and clustering key, and the tags the role may see when asked', async (t) => {
   const d = await startSnowflakeDouble({
     users: [{ name: 'ALICE', password: PASSWORD, roles: ['PUBLIC'] }],
@@ -26,16 +44,7 @@ test('Snowflake: describe_table shows the comment and clustering key, and the ta
     ],
   });
   defer(t, () => d.close());
-  const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `
-[roles.sample_only]
-identities = ["${me}"]
-clients = ["sample-*"]
-allow = ["SNOWFLAKE_SAMPLE_DATA.*.*"]
-[roles.open]
-identities = ["${me}"]
-`);
-  await startHub(t, home, [], profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' }));
+  const home = await hubOnDouble(t, d);
   const open = await connectClient(t, { home, kind: 'v2-legacy', name: 'open-editor' });
   const sample = await connectClient(t, { home, kind: 'v2-modern', name: 'sample-editor' });
 
@@ -90,16 +99,7 @@ test('Snowflake, QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: describe_table of a quot
     clusterBy: { 'SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.CUSTOMER': 'LINEAR(C_NATIONKEY)' },
   });
   defer(t, () => d.close());
-  const home = tempHome(t);
-  writeFileSync(join(home, 'config.toml'), `
-[roles.sample_only]
-identities = ["${me}"]
-clients = ["sample-*"]
-allow = ["SNOWFLAKE_SAMPLE_DATA.*.*"]
-[roles.open]
-identities = ["${me}"]
-`);
-  await startHub(t, home, [], profileEnv(d, { user: 'alice', password: PASSWORD }, { SNOWFLAKE_WAREHOUSE: 'COMPUTE_WH', SNOWFLAKE_DATABASE: 'SNOWFLAKE_SAMPLE_DATA', SNOWFLAKE_SCHEMA: 'TPCH_SF1' }));
+  const home = await hubOnDouble(t, d);
   type Described = { comment: string | null; clustering_key: string | null; columns: { name: string }[] };
   const describe = async (c: Awaited<ReturnType<typeof connectClient>>) => {
     const r = await c.callTool('describe_table', { table_name: '"customer"' });

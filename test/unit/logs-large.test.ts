@@ -5,23 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOG_TAIL_BYTES, logsCommand, readLogTail } from '../../src/cli/commands/logs-command.js';
-
-/** A home of its own: the harness's would read the whole log to find hubs to end, and none starts here. */
-function logHome(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'snowmux-logs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function capture(): { io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }; out: () => string } {
-  let out = '';
-  const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-  return { io: { stdout: sink, stderr: { write: () => true } as unknown as NodeJS.WritableStream }, out: () => out };
-}
+import { capture, logHome } from '../helpers/logs-io.js';
 
 const record = (msg: string) => `${JSON.stringify({ level: 30, time: '2026-12-07T22:00:00.000Z', pid: 1, msg })}\n`;
 

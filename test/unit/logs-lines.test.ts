@@ -5,22 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logsCommand } from '../../src/cli/commands/logs-command.js';
-
-function logHome(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'snowmux-logs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function capture(): { io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }; out: () => string } {
-  let out = '';
-  const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-  return { io: { stdout: sink, stderr: { write: () => true } as unknown as NodeJS.WritableStream }, out: () => out };
-}
+import { capture, logHome } from '../helpers/logs-io.js';
 
 const record = (msg: string, level = 30) => `${JSON.stringify({ level, time: '2026-12-07T22:00:00.000Z', pid: 1, msg })}\n`;
 const trace = 'Error: boom\n    at one (file.js:1:1)\n    at two (file.js:2:2)\n    at three (file.js:3:3)\n';
