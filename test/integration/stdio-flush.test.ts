@@ -90,3 +90,36 @@ test('snowmux stdio whose client reads its answers only after stdin ended still 
   );
   assert.deepEqual(answers.find((a) => a.id === 2)?.result?.structuredContent?.rows, [[42]]);
 });
+
+// The wait for a client to read has no time bound of its own; a signal ends it. An editor shuts a server down
+// by closing stdin and then sending SIGTERM: waiting on, the process took the SIGTERM as "ending" and went on
+// waiting for a reader that never came, until a second signal or a SIGKILL.
+test('snowmux stdio waiting for its client to read its last answers exits on SIGTERM', async (t) => {
+  const home = tempHome(t);
+  const fifo = join(home, 'stdout.fifo');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(readEnd));
+  const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  assert.ok(fill(writeEnd) > 0);
+  const proc = spawn(process.execPath, [cliPath, 'stdio', '--home', home], {
+    env: cliEnv({ SNOWMUX_LOG_LEVEL: 'info' }),
+    stdio: ['pipe', writeEnd, 'pipe'],
+  });
+  closeSync(writeEnd);
+  killAtEnd(t, proc);
+  let stderr = '';
+  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const waiting = new Promise<void>((resolve) => {
+    proc.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes('waiting for the client to read')) resolve();
+    });
+  });
+  proc.stdin!.end(requests);
+  await waiting;
+  proc.kill('SIGTERM');
+  const [code, signal] = await exited;
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 128 + 15, `the SIGTERM's exit status (stderr: ${stderr})`);
+});

@@ -100,9 +100,14 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
     attached.session.close(why, new SnowmuxError('QUERY_CANCELLED', `The call was cancelled: ${why}.`));
     ended();
   };
+  // A signal also ends the wait for the client to read its last answers (stdoutRead): an editor shuts a server
+  // down by closing stdin and then sending SIGTERM, and one that does not read any more would be waited on for ever.
+  let signalled: (() => void) | undefined;
+  const signalReceived = new Promise<void>((resolve) => (signalled = resolve));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.once(signal, () => {
       endNow(`snowmux stdio received ${signal}`, 128 + osConstants.signals[signal]);
+      signalled?.();
       // A second one ends the process at once.
       process.once(signal, () => process.exit(128 + osConstants.signals[signal]));
     });
@@ -148,7 +153,7 @@ export async function stdioCommand(argv: string[], io: CommandIo): Promise<numbe
   await core.stop(endReason);
   await runtime.close(endReason).catch(() => {});
   // An editor known to be gone reads nothing more (whoever still holds its pipe would never read).
-  if (!editorGone) await stdoutRead(logger);
+  if (!editorGone) await Promise.race([stdoutRead(logger), signalReceived]);
   setImmediate(() => process.exit(exitCode));
   return exitCode;
 }
