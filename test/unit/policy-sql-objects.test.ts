@@ -394,6 +394,12 @@ test('a stream, snapshot or data metric function a writer creates or attaches ca
     'CREATE SNAPSHOT tpch.snap FROM SERVICE tpch.svc VOLUME "data" INSTANCE 0',
     'ALTER TABLE tpch.x ADD DATA METRIC FUNCTION snowflake.core.null_count ON (c)',
     'ALTER TABLE tpch.x ADD DATA METRIC FUNCTION tpch.dmf ON (c)',
+    // Not such a phrase: a table function, or a column named like a kind, in a CREATE … AS query's body (judged
+    // as that query's reads), or in an alert's condition.
+    'CREATE TABLE tpch.t AS SELECT * FROM TABLE(GENERATOR(ROWCOUNT => 10))',
+    "CREATE VIEW tpch.v AS SELECT f.value FROM tpch.x, TABLE(FLATTEN(input => parse_json('[1]'))) f",
+    'CREATE TABLE tpch.t AS SELECT s FROM tpch.x JOIN tpch.y ON view = 1',
+    'CREATE ALERT tpch.a WAREHOUSE = w SCHEDULE = \'1 minute\' IF (EXISTS (SELECT * FROM TABLE(GENERATOR(ROWCOUNT => 1)))) THEN INSERT INTO tpch.log SELECT 1',
   ]) {
     enforceSqlObjects(writer, sql, CTX, { dialect: 'snowflake' });
   }

@@ -1427,9 +1427,16 @@ class StatementScanner {
    * definition (AS SELECT, a DEFAULT or CHECK subquery) is read where its FROM is.
    */
   #definitionReads(from: number): void {
+    // An object put under another (#objectOver) is named in the statement's own clauses: not inside parentheses
+    // (an alert's condition, a column list) nor in a query body after the first top-level AS, whose reads are
+    // judged as the query's (there `FROM TABLE(GENERATOR(…))` and `ON view = 1` are no such phrase).
+    const bodyAt = this.#findWord(from, 'AS');
+    let depth = 0;
     for (let j = from; j < this.#toks.length; j++) {
       const w = this.#word(j);
-      if (this.#dialect === 'snowflake' && this.#objectOver(j)) continue;
+      if (this.#isPunct(j, '(')) depth++;
+      else if (this.#isPunct(j, ')')) depth--;
+      if (this.#dialect === 'snowflake' && depth === 0 && (bodyAt < 0 || j < bodyAt) && this.#objectOver(j)) continue;
       const listLike = w === 'LIKE' && this.#type === 'CREATE' && (this.#isPunct(j - 1, '(') || this.#isPunct(j - 1, ','));
       if (w !== 'REFERENCES' && !listLike) continue;
       const name = this.#parseName(j + 1);
