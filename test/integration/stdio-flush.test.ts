@@ -41,65 +41,17 @@ function fill(fd: number): number {
   }
 }
 
-test('snowmux stdio whose client reads its answers only after stdin ended still delivers every answer before it exits', async (t) => {
+/**
+ * `snowmux stdio` with its stdout a FIFO whose kernel buffer is already full and which nothing reads yet; the
+ * requests sent and stdin closed. `readEnd` is the client's end (the caller reads or closes it); `waiting`
+ * resolves once the process says it waits for the client to read.
+ */
+function stdioBehindFullPipe(t: Parameters<typeof tempHome>[0]) {
   const home = tempHome(t);
   const fifo = join(home, 'stdout.fifo');
   execFileSync('mkfifo', ['-m', '600', fifo]);
   // The client's end, opened first so the server's end opens without a wait; nothing reads it yet.
   const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  assert.ok(fill(writeEnd) > 0);
-  const proc = spawn(process.execPath, [cliPath, 'stdio', '--home', home], {
-    env: cliEnv({ SNOWMUX_LOG_LEVEL: 'info' }),
-    stdio: ['pipe', writeEnd, 'pipe'],
-  });
-  closeSync(writeEnd);
-  killAtEnd(t, proc);
-  let stderr = '';
-  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  // Either it exits (without this fix, its answers still queued) or it says it waits for the client to read.
-  const waitsOrExits = Promise.race([
-    exited,
-    new Promise<void>((resolve) => {
-      proc.stderr!.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        if (stderr.includes('waiting for the client to read')) resolve();
-      });
-    }),
-  ]);
-  proc.stdin!.end(requests);
-  await waitsOrExits;
-  // Now the client reads, to the end of the pipe (the server's exit).
-  const reader = new Socket({ fd: readEnd, readable: true, writable: false });
-  let out = '';
-  reader.setEncoding('utf8');
-  reader.on('data', (c: string) => (out += c));
-  await once(reader, 'end');
-  reader.destroy();
-  const [code, signal] = await exited;
-  assert.equal(signal, null, stderr);
-  assert.equal(code, 0, stderr);
-  const answers = out
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as { id?: number; result?: { structuredContent?: { rows?: unknown[][] } } });
-  assert.deepEqual(
-    answers.map((a) => a.id).sort(),
-    [1, 2, 3],
-    `every request answered, the last answers too (stderr: ${stderr})`,
-  );
-  assert.deepEqual(answers.find((a) => a.id === 2)?.result?.structuredContent?.rows, [[42]]);
-});
-
-// The wait for a client to read has no time bound of its own; a signal ends it. An editor shuts a server down
-// by closing stdin and then sending SIGTERM: waiting on, the process took the SIGTERM as "ending" and went on
-// waiting for a reader that never came, until a second signal or a SIGKILL.
-test('snowmux stdio waiting for its client to read its last answers exits on SIGTERM', async (t) => {
-  const home = tempHome(t);
-  const fifo = join(home, 'stdout.fifo');
-  execFileSync('mkfifo', ['-m', '600', fifo]);
-  const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  t.after(() => closeSync(readEnd));
   const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
   assert.ok(fill(writeEnd) > 0);
   const proc = spawn(process.execPath, [cliPath, 'stdio', '--home', home], {
@@ -117,9 +69,44 @@ test('snowmux stdio waiting for its client to read its last answers exits on SIG
     });
   });
   proc.stdin!.end(requests);
+  return { proc, readEnd, exited, waiting, stderr: () => stderr };
+}
+
+test('snowmux stdio whose client reads its answers only after stdin ended still delivers every answer before it exits', async (t) => {
+  const { readEnd, exited, waiting, stderr } = stdioBehindFullPipe(t);
+  // Either it exits (without this fix, its answers still queued) or it says it waits for the client to read.
+  await Promise.race([exited, waiting]);
+  // Now the client reads, to the end of the pipe (the server's exit).
+  const reader = new Socket({ fd: readEnd, readable: true, writable: false });
+  let out = '';
+  reader.setEncoding('utf8');
+  reader.on('data', (c: string) => (out += c));
+  await once(reader, 'end');
+  reader.destroy();
+  const [code, signal] = await exited;
+  assert.equal(signal, null, stderr());
+  assert.equal(code, 0, stderr());
+  const answers = out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as { id?: number; result?: { structuredContent?: { rows?: unknown[][] } } });
+  assert.deepEqual(
+    answers.map((a) => a.id).sort(),
+    [1, 2, 3],
+    `every request answered, the last answers too (stderr: ${stderr()})`,
+  );
+  assert.deepEqual(answers.find((a) => a.id === 2)?.result?.structuredContent?.rows, [[42]]);
+});
+
+// The wait for a client to read has no time bound of its own; a signal ends it. An editor shuts a server down
+// by closing stdin and then sending SIGTERM: waiting on, the process took the SIGTERM as "ending" and went on
+// waiting for a reader that never came, until a second signal or a SIGKILL.
+test('snowmux stdio waiting for its client to read its last answers exits on SIGTERM', async (t) => {
+  const { proc, readEnd, exited, waiting, stderr } = stdioBehindFullPipe(t);
+  t.after(() => closeSync(readEnd));
   await waiting;
   proc.kill('SIGTERM');
   const [code, signal] = await exited;
-  assert.equal(signal, null, stderr);
-  assert.equal(code, 128 + 15, `the SIGTERM's exit status (stderr: ${stderr})`);
+  assert.equal(signal, null, stderr());
+  assert.equal(code, 128 + 15, `the SIGTERM's exit status (stderr: ${stderr()})`);
 });

@@ -15,9 +15,10 @@
  * per owner, appended before the answer leaves (opened by path each time, so a hub draining after a replace
  * writes where its successor reads), compacted at start and when it holds twice the bound.
  */
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellWord } from '../../shell-word.js';
+import { takeInPlaceNote, writeInPlaceNote } from './in-place-note.js';
 import { ownFileProblem } from './own-file.js';
 
 /**
@@ -40,7 +41,7 @@ export const RESULT_OWNERS_FILE = 'result-owners.jsonl';
  * does not refuse it; the next start reads it, since until those results expire an unknown id may be one.
  */
 export const UNWRITTEN_OWNERS_FILE = 'result-owners.unwritten';
-const UNWRITTEN_BYTES = 256;
+const NOTE_WRITES = 'a count of their choosing';
 /** How long Snowflake keeps a query's result: an owner older than that names nothing to page. */
 export const RESULT_LIFETIME_MS = 24 * 60 * 60_000;
 export const MAX_RESULT_OWNERS = 100_000;
@@ -264,52 +265,25 @@ export class ResultOwnerStore {
    * the file its full size now, while there is room, for this process to overwrite in place.
    */
   private loadUnwritten(home: string): void {
-    const path = join(home, UNWRITTEN_OWNERS_FILE);
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0), 0o600);
-    } catch {
-      return; // then a failed append is this process's warning only, as before
-    }
-    try {
-      const stat = fstatSync(fd);
-      if (ownFileProblem(stat, 'a count of their choosing') !== undefined) return;
-      const buffer = Buffer.alloc(UNWRITTEN_BYTES * 2);
-      const found = parseUnwritten(buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0)));
+    // Without the note, a failed append is this process's warning only, as before.
+    takeInPlaceNote(join(home, UNWRITTEN_OWNERS_FILE), NOTE_WRITES, (text) => {
+      const found = parseUnwritten(text);
       if (found !== undefined && found.to + RESULT_LIFETIME_MS > this.now()) {
         this.unwritten = found;
         const why = `the hub that ran before this one could not record who ran ${found.records} query(ies) in ${this.path!} (${found.error}) between ${new Date(found.from).toISOString()} and ${new Date(found.to).toISOString()}`;
         this.noteGap(found.to + RESULT_LIFETIME_MS, why);
         this.warn(`${why}: their owners are not known, so until ${new Date(found.to + RESULT_LIFETIME_MS).toISOString()} a result whose owner the hub does not know is paged by no one. Check the disk of the hub's home.`);
       }
-      if (stat.size !== UNWRITTEN_BYTES || (found !== undefined && this.unwritten === undefined)) {
-        writeSync(fd, encodeUnwritten(this.unwritten), 0, UNWRITTEN_BYTES, 0);
-        fsyncSync(fd);
-      }
-    } catch {
-      // Best effort: without the file, a failed append is this process's warning only, as before.
-    } finally {
-      closeSync(fd);
-    }
+      // Kept while its results may still be paged (a restart before they expire says it again); else cleared.
+      return this.unwritten ?? { records: 0 };
+    });
   }
 
   /** Counts an owner the journal did not take, where the next start reads it (in place: no new block needed). */
   private noteUnwritten(err: NodeJS.ErrnoException): void {
     const at = this.now();
     this.unwritten = { records: (this.unwritten?.records ?? 0) + 1, from: this.unwritten?.from ?? at, to: at, error: err.code ?? err.message };
-    try {
-      const fd = openSync(join(dirname(this.path!), UNWRITTEN_OWNERS_FILE), constants.O_WRONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
-      try {
-        if (ownFileProblem(fstatSync(fd), 'a count of their choosing') === undefined) {
-          writeSync(fd, encodeUnwritten(this.unwritten), 0, UNWRITTEN_BYTES, 0);
-          fsyncSync(fd);
-        }
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // The warning below is then all there is.
-    }
+    writeInPlaceNote(join(dirname(this.path!), UNWRITTEN_OWNERS_FILE), NOTE_WRITES, this.unwritten);
   }
 
   /** Rewrites the journal with the owners held now (tmp file and rename: never half a journal). */
@@ -380,14 +354,6 @@ function parseUnwritten(text: string): Unwritten | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The state padded with spaces to UNWRITTEN_BYTES, ending in a newline. */
-function encodeUnwritten(state: Unwritten | undefined): Buffer {
-  const buf = Buffer.alloc(UNWRITTEN_BYTES, 0x20);
-  buf.write(JSON.stringify(state === undefined ? { records: 0 } : { ...state, error: state.error.slice(0, 100) }), 0, UNWRITTEN_BYTES - 1, 'utf8');
-  buf[UNWRITTEN_BYTES - 1] = 0x0a;
-  return buf;
 }
 
 function journalProblem(stat: Stats): string | undefined {

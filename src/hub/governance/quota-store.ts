@@ -5,10 +5,11 @@
  * second after they change, and when it stops; the file is the user's own, closed to others, never read
  * through a symlink (as keys.json), and written whole (tmp file and rename).
  */
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readOpened } from '../../wire/bounded-read.js';
 import type { KeptWindow } from '../guard/quota.js';
+import { takeInPlaceNote, writeInPlaceNote } from './in-place-note.js';
 import { ownFileProblem } from './own-file.js';
 
 export const QUOTA_USAGE_FILE = 'quota-usage.json';
@@ -19,7 +20,6 @@ export const QUOTA_USAGE_FILE = 'quota-usage.json';
  * not refuse it (as result-owners.unwritten); cleared once usage is written again.
  */
 export const QUOTA_UNWRITTEN_FILE = 'quota-usage.unwritten';
-const UNWRITTEN_BYTES = 256;
 
 /** Quota usage the hub could not write: the first and last failed write (ms since the epoch), and why. */
 export interface QuotaUnwritten {
@@ -103,49 +103,20 @@ function unwrittenPath(usagePath: string): string {
   return join(dirname(usagePath), QUOTA_UNWRITTEN_FILE);
 }
 
+const NOTE_WRITES = 'a note of their choosing';
+
 /**
  * What the previous process left in quota-usage.unwritten (usage it could not write before it stopped), and
- * the file made its full size and cleared for this process to overwrite in place. Best effort: a file that
- * cannot be made or trusted leaves a failed write this process's warning only.
+ * the note made its full size and cleared for this process to overwrite in place (in-place-note.ts).
  */
 export function takeQuotaUnwritten(usagePath: string): QuotaUnwritten | undefined {
-  let fd: number;
-  try {
-    fd = openSync(unwrittenPath(usagePath), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0), 0o600);
-  } catch {
-    return undefined;
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (ownFileProblem(stat, 'a note of their choosing') !== undefined) return undefined;
-    const buffer = Buffer.alloc(UNWRITTEN_BYTES * 2);
-    const found = parseUnwritten(buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0)));
-    if (found !== undefined || stat.size !== UNWRITTEN_BYTES) {
-      writeSync(fd, encodeUnwritten(undefined), 0, UNWRITTEN_BYTES, 0);
-      fsyncSync(fd);
-    }
-    return found;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  const text = takeInPlaceNote(unwrittenPath(usagePath), NOTE_WRITES, () => ({}));
+  return text === undefined ? undefined : parseUnwritten(text);
 }
 
 /** Notes (or, undefined, clears) usage not written, in place: no new block is needed on a full disk. Best effort. */
 export function noteQuotaUnwritten(usagePath: string, state: QuotaUnwritten | undefined): void {
-  try {
-    const fd = openSync(unwrittenPath(usagePath), constants.O_WRONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
-    try {
-      if (ownFileProblem(fstatSync(fd), 'a note of their choosing') !== undefined) return;
-      writeSync(fd, encodeUnwritten(state), 0, UNWRITTEN_BYTES, 0);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // The hub's own warning (status, hub.log) is then all there is.
-  }
+  writeInPlaceNote(unwrittenPath(usagePath), NOTE_WRITES, state ?? {});
 }
 
 function parseUnwritten(text: string): QuotaUnwritten | undefined {
@@ -156,12 +127,4 @@ function parseUnwritten(text: string): QuotaUnwritten | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The state padded with spaces to UNWRITTEN_BYTES, ending in a newline. */
-function encodeUnwritten(state: QuotaUnwritten | undefined): Buffer {
-  const buf = Buffer.alloc(UNWRITTEN_BYTES, 0x20);
-  buf.write(JSON.stringify(state === undefined ? {} : { ...state, error: state.error.slice(0, 100) }), 0, UNWRITTEN_BYTES - 1, 'utf8');
-  buf[UNWRITTEN_BYTES - 1] = 0x0a;
-  return buf;
 }
