@@ -68,7 +68,17 @@ end
  * that reload at different moments count each call once in each window, and a length used again later finds
  * every call made since.
  */
-const QUOTA_WINDOW_LUA = REDIS_NOW_LUA + `
+/** Shared by the scripts that write the team's index of quota holders (QUOTA_WINDOW_LUA, QUOTA_SEED_SCRIPT). */
+const EXPIRE_WITH_LAST_HOLDER_LUA = `
+-- The index of holders (noteHolder) goes when its last entry's window ends: read only while replicas run, an
+-- index left by a team stopped (or a namespace no longer used) stayed in Redis for good.
+local function expireWithLastHolder(holders)
+  local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', holders, tonumber(last[2])) end
+end
+`;
+
+const QUOTA_WINDOW_LUA = REDIS_NOW_LUA + EXPIRE_WITH_LAST_HOLDER_LUA + `
 local function windowKey(prefix, w, at)
   -- Concatenated, not formatted: a holder holds a NUL (identity, role), where %s would cut it.
   return prefix .. string.format(':%d:%d', w, at - (at % w))
@@ -93,12 +103,6 @@ local function ensureWindow(prefix, w, at)
   for f, v in pairs(carried) do redis.call('HSET', k, f, v) end
   if next(carried) ~= nil then redis.call('PEXPIRE', k, w + 60000) end
   return k
-end
--- The index of holders (noteHolder) goes when its last entry's window ends: read only while replicas run, an
--- index left by a team stopped (or a namespace no longer used) stayed in Redis for good.
-local function expireWithLastHolder(holders)
-  local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
-  if last[2] then redis.call('PEXPIREAT', holders, tonumber(last[2])) end
 end
 -- The lengths in use: kept as long as the holder calls within the longest of them (and a minute), so an
 -- idle holder's set goes with its windows.
@@ -223,7 +227,7 @@ return redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
  * without undoing an increment that reached it meanwhile, or the count of an earlier process that had the
  * same replica id. The length goes back among those in use, so calls count in the window again.
  */
-const QUOTA_SEED_SCRIPT = `
+const QUOTA_SEED_SCRIPT = EXPIRE_WITH_LAST_HOLDER_LUA + `
 for i = 2, #ARGV - 2, 2 do
   local value = tonumber(ARGV[i + 1])
   local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i])) or 0
@@ -235,9 +239,7 @@ local t = redis.call('TIME')
 local ends = tonumber(t[1]) * 1000 + tonumber(ARGV[#ARGV])
 local held = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[#ARGV - 1]))
 if held == nil or held < ends then redis.call('ZADD', KEYS[3], ends, ARGV[#ARGV - 1]) end
--- As QUOTA_WINDOW_LUA's expireWithLastHolder: the index goes when its last entry's window ends.
-local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[3], tonumber(last[2]))
+expireWithLastHolder(KEYS[3])
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   local longest = 0
   for _, o in ipairs(redis.call('SMEMBERS', KEYS[2])) do longest = math.max(longest, tonumber(o)) end
